@@ -1,0 +1,66 @@
+/*
+ * config.h - the validated, immutable configuration
+ *
+ * Copyright (C) 2026 The nfqspid authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * config_load() is the only way in: it reads the INI file, validates every
+ * section, key and value, and returns a struct nobody changes afterwards.
+ * A reload builds a new one and swaps the pointer.
+ */
+#ifndef NFQSPI_CONFIG_H
+#define NFQSPI_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ct.h"
+#include "rule.h"
+
+#define CONFIG_DEFAULT_PATH	"/etc/nfqspi.ini"
+#define CONFIG_PATHLEN		256
+
+enum config_mode {
+	MODE_ENFORCE = 0,
+	MODE_MONITOR
+};
+
+struct config {
+	char		 path[CONFIG_PATHLEN];
+
+	/* [daemon] */
+	uint16_t	 queue;
+	uint16_t	 threads;
+	uint8_t		 fail_open;
+	uint8_t		 mode;		/* enum config_mode */
+	uint32_t	 queue_maxlen;
+	char		 user[64];	/* "": stay root */
+	char		 pidfile[CONFIG_PATHLEN];
+	char		 control[CONFIG_PATHLEN];
+	char		 http[64];	/* "": off */
+
+	/* [conntrack] */
+	struct ct_config ct;
+
+	/* [policy]: enum rule_action for each enum ct_state */
+	uint8_t		 policy[CT_STATE_MAX];
+
+	/* [log] */
+	int		 facility;	/* LOG_DAEMON, ... */
+	uint32_t	 log_rate;	/* audit records per second */
+	uint8_t		 log_invalid;
+
+	/* [rule NAME] sections, in file order */
+	struct rule	*rules;
+	size_t		 nrules;
+};
+
+/*
+ * Returns NULL on error, with one line in err naming the file, the
+ * section, the key and what was expected, e.g.
+ *   nfqspi.ini: [rule ssh-in] dport: "22-" is not a port or port range
+ */
+struct config	*config_load(const char *path, char *err, size_t errlen);
+void		 config_free(struct config *c);
+
+#endif /* NFQSPI_CONFIG_H */

@@ -1,0 +1,143 @@
+/*
+ * ct.h - the connection table and its protocol trackers
+ *
+ * Copyright (C) 2026 The nfqspid authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * Pure: no I/O, no globals, no locks.  A table belongs to one worker; the
+ * caller passes the clock (milliseconds, monotonic or the capture's).
+ *
+ * A packet goes through two steps:
+ *   ct_track()    finds its connection (either direction) and runs the
+ *                 protocol tracker, or tells whether it may start one;
+ *   ct_confirm()  once the rules accepted a NEW packet, creates the entry.
+ * A NEW packet the rules drop therefore never takes a slot in the table.
+ */
+#ifndef NFQSPI_CT_H
+#define NFQSPI_CT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pkt.h"
+
+/* The state of a packet, as iptables' -m conntrack --ctstate sees it. */
+enum ct_state {
+	CT_NEW = 0,
+	CT_ESTABLISHED,
+	CT_RELATED,
+	CT_INVALID,
+	CT_STATE_MAX
+};
+#define CT_STATE_BIT(s)	(1u << (s))
+
+enum ct_dir {
+	CT_DIR_ORIG = 0,
+	CT_DIR_REPLY
+};
+
+/* Timeouts, named after the kernel's nf_conntrack_*_timeout_* sysctls. */
+enum ct_timeout {
+	CT_TO_TCP_SYN_SENT = 0,
+	CT_TO_TCP_SYN_RECV,
+	CT_TO_TCP_ESTABLISHED,
+	CT_TO_TCP_FIN_WAIT,
+	CT_TO_TCP_CLOSE_WAIT,
+	CT_TO_TCP_LAST_ACK,
+	CT_TO_TCP_TIME_WAIT,
+	CT_TO_TCP_CLOSE,
+	CT_TO_TCP_SYN_SENT2,
+	CT_TO_TCP_MAX_RETRANS,
+	CT_TO_TCP_UNACK,
+	CT_TO_UDP,
+	CT_TO_UDP_STREAM,
+	CT_TO_ICMP,
+	CT_TO_ICMPV6,
+	CT_TO_GENERIC,
+	CT_TO_MAX
+};
+
+struct ct_timeout_def {
+	const char	*key;		/* "timeout_tcp_syn_sent", ... */
+	uint32_t	 def;		/* seconds */
+};
+extern const struct ct_timeout_def ct_timeout_defs[CT_TO_MAX];
+
+struct ct_config {
+	uint32_t	max;		/* entries at most */
+	uint8_t		tcp_loose;	/* pick up mid-stream TCP */
+	uint8_t		tcp_liberal;	/* never INVALID for the window */
+	uint32_t	timeout[CT_TO_MAX];	/* seconds */
+};
+
+/* Fill c with the defaults of the contract. */
+void	 ct_config_defaults(struct ct_config *c);
+
+struct ct_table;
+struct ct_entry;
+
+struct ct_result {
+	uint8_t		 state;		/* enum ct_state of this packet */
+	uint8_t		 reason;	/* enum reason, if CT_INVALID */
+	uint8_t		 dir;		/* enum ct_dir */
+	struct ct_entry	*entry;		/* the connection (for RELATED: the
+					   one the ICMP error is about);
+					   NULL when none exists yet */
+};
+
+struct ct_stats {
+	uint64_t	found;		/* packets that matched an entry */
+	uint64_t	created;
+	uint64_t	destroyed;	/* removed for any reason */
+	uint64_t	expired;
+	uint64_t	early_drop;	/* evicted to make room */
+	uint64_t	insert_failed;	/* table full, nothing evictable */
+	uint64_t	invalid;
+};
+
+/* Returns NULL and sets errno on failure. */
+struct ct_table	*ct_new(const struct ct_config *c);
+void		 ct_free(struct ct_table *t);
+/* New timeouts and limits after a reload; existing entries keep theirs
+   until their next packet. */
+void		 ct_set_config(struct ct_table *t, const struct ct_config *c);
+
+void		 ct_track(struct ct_table *t, const struct pkt *p,
+		    uint64_t now_ms, struct ct_result *res);
+/* Returns 0, or -1 when the table is full and nothing may be evicted
+   (res->state = CT_INVALID, res->reason = REASON_TABLE_FULL). */
+int		 ct_confirm(struct ct_table *t, const struct pkt *p,
+		    uint64_t now_ms, uint32_t mark, uint16_t rule,
+		    struct ct_result *res);
+/* Expire what is due.  Cheap when nothing is due: call it often. */
+void		 ct_expire(struct ct_table *t, uint64_t now_ms);
+void		 ct_remove(struct ct_table *t, struct ct_entry *e);
+void		 ct_flush(struct ct_table *t);
+
+size_t		 ct_count(const struct ct_table *t);
+void		 ct_get_stats(const struct ct_table *t, struct ct_stats *s);
+
+uint32_t	 ct_entry_mark(const struct ct_entry *e);
+uint16_t	 ct_entry_rule(const struct ct_entry *e);
+/* the original direction's tuple */
+void		 ct_entry_tuple(const struct ct_entry *e, uint8_t *family,
+		    uint8_t *proto, union pkt_addr *src, union pkt_addr *dst,
+		    uint16_t *sport, uint16_t *dport);
+
+/*
+ * One line in the format of /proc/net/nf_conntrack, without the newline.
+ * Returns the length snprintf would have written.
+ */
+int		 ct_format(const struct ct_entry *e, uint64_t now_ms,
+		    char *buf, size_t len);
+/*
+ * Visit up to max entries, resuming at *cursor (0 to start).  fn returning
+ * non-zero stops the walk; fn may ct_remove() the entry it is given.
+ * Returns the number of entries visited; *cursor is 0 once the walk has
+ * covered the whole table.
+ */
+size_t		 ct_walk(struct ct_table *t, uint64_t *cursor, size_t max,
+		    int (*fn)(struct ct_table *, struct ct_entry *, void *),
+		    void *arg);
+
+#endif /* NFQSPI_CT_H */

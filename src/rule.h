@@ -1,0 +1,104 @@
+/*
+ * rule.h - the rule language: values parsed from the config, and matching
+ *
+ * Copyright (C) 2026 The nfqspid authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * Pure: no I/O, no globals.  config.c reads the strings out of the INI
+ * file and hands them to the rule_parse_*() functions, which compile them
+ * into the structures rule_match() walks on the packet path.
+ */
+#ifndef NFQSPI_RULE_H
+#define NFQSPI_RULE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pkt.h"
+#include "ct.h"
+
+enum rule_action {
+	RULE_ACCEPT = 0,
+	RULE_DROP,
+	RULE_REJECT
+};
+
+#define RULE_NAMELEN	64
+#define RULE_IFNAMSIZ	16	/* IFNAMSIZ */
+#define RULE_MAXIFS	8
+
+struct rule_addrset;		/* compiled CIDR list */
+struct rule_portset;		/* compiled port list and ranges */
+
+struct rule {
+	char		 name[RULE_NAMELEN];
+	uint16_t	 index;		/* position in the file, from 0 */
+	uint8_t		 states;	/* CT_STATE_BIT() mask */
+	uint8_t		 action;	/* enum rule_action */
+	uint8_t		 log;
+	uint8_t		 has_proto;	/* 0: any */
+	uint8_t		 proto;		/* IPPROTO_* */
+	uint8_t		 has_mark;
+	uint32_t	 mark;
+	struct rule_addrset *src;	/* NULL: any */
+	struct rule_addrset *dst;
+	struct rule_portset *sport;
+	struct rule_portset *dport;
+	uint8_t		 nin, nout;	/* 0: any */
+	char		 in[RULE_MAXIFS][RULE_IFNAMSIZ];
+	char		 out[RULE_MAXIFS][RULE_IFNAMSIZ];
+	uint8_t		 has_icmp_type;
+	uint32_t	 icmp_types[8];	/* bitmap of 256 types */
+	uint8_t		 has_tcp_flags;
+	uint8_t		 tcp_flags;	/* these set ... */
+	uint8_t		 tcp_mask;	/* ... out of these */
+	uint32_t	 rate;		/* new connections per second per
+					   source; 0: no limit */
+	uint32_t	 conn_limit;	/* 0: no limit */
+};
+
+/*
+ * Does p, in state (enum ct_state), arriving on interface in and leaving
+ * by out (names, "" when unknown), match r?
+ */
+int	 rule_match(const struct rule *r, const struct pkt *p, int state,
+	    const char *in, const char *out);
+
+/*
+ * Value parsers.  Each returns 0, or -1 with a message in err that says
+ * what was expected (the caller prefixes file, section and key).
+ */
+int	 rule_parse_states(const char *s, uint8_t *mask, char *err,
+	    size_t errlen);
+int	 rule_parse_proto(const char *s, uint8_t *has, uint8_t *proto,
+	    char *err, size_t errlen);
+int	 rule_parse_addrs(const char *s, struct rule_addrset **set, char *err,
+	    size_t errlen);
+int	 rule_parse_ports(const char *s, struct rule_portset **set, char *err,
+	    size_t errlen);
+int	 rule_parse_ifaces(const char *s, char ifs[][RULE_IFNAMSIZ],
+	    uint8_t *n, char *err, size_t errlen);
+int	 rule_parse_icmp_types(const char *s, uint8_t proto, uint32_t map[8],
+	    char *err, size_t errlen);
+int	 rule_parse_tcp_flags(const char *s, uint8_t *flags, uint8_t *mask,
+	    char *err, size_t errlen);
+int	 rule_parse_action(const char *s, uint8_t *action, char *err,
+	    size_t errlen);
+int	 rule_parse_mark(const char *s, uint32_t *mark, char *err,
+	    size_t errlen);
+int	 rule_parse_rate(const char *s, uint32_t *per_sec, char *err,
+	    size_t errlen);
+int	 rule_parse_bool(const char *s, uint8_t *b, char *err, size_t errlen);
+
+int	 rule_addrset_match(const struct rule_addrset *set, uint8_t family,
+	    const union pkt_addr *a);
+int	 rule_portset_match(const struct rule_portset *set, uint16_t port);
+void	 rule_addrset_free(struct rule_addrset *set);
+void	 rule_portset_free(struct rule_portset *set);
+/* Frees what r points to, not r itself. */
+void	 rule_clear(struct rule *r);
+
+const char *rule_action_name(int action);	/* "accept", ... */
+const char *rule_state_name(int state);		/* "NEW", ... */
+
+#endif /* NFQSPI_RULE_H */
