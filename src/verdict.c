@@ -1,0 +1,250 @@
+/*
+ * verdict.c - one packet through parser, tracker, rules and policy
+ *
+ * Copyright (C) 2026 The nfqspid authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * The order of the questions is the one iptables users know from
+ *   -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT
+ *   -m conntrack --ctstate INVALID -j DROP
+ *   ... rules for NEW ...
+ * except that rules may also name established, related or invalid
+ * packets, and are asked first when they do.
+ */
+#include <sys/socket.h>
+#include <netinet/in.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include "verdict.h"
+
+#define RULE_IDX_NONE	0xffff	/* the connection was let in by [policy] */
+
+static const struct rule *
+rule_by_index(const struct config *cfg, uint16_t idx)
+{
+	if (idx == RULE_IDX_NONE || idx >= cfg->nrules)
+		return (NULL);
+	return (&cfg->rules[idx]);
+}
+
+/* The first rule that matches the packet in this state, or NULL. */
+static const struct rule *
+first_match(const struct config *cfg, const struct pkt *p, int state,
+    const char *in, const char *out)
+{
+	size_t	 i;
+
+	for (i = 0; i < cfg->nrules; i++)
+		if (rule_match(&cfg->rules[i], p, state, in, out))
+			return (&cfg->rules[i]);
+	return (NULL);
+}
+
+/*
+ * Ask the rules that name this state, else the [policy] default.  The
+ * connection's mark (if any) stays on its packets unless a rule sets
+ * another.
+ */
+static void
+decide(const struct config *cfg, const struct pkt *p, int state,
+    const char *in, const char *out, struct verdict *v)
+{
+	const struct rule	*r;
+
+	v->state = state;
+	r = first_match(cfg, p, state, in, out);
+	v->rule = r;
+	if (r != NULL) {
+		v->decided = r->action;
+		v->log = r->log;
+		if (r->has_mark) {
+			v->set_mark = 1;
+			v->mark = r->mark;
+		}
+	} else
+		v->decided = cfg->policy[state];
+}
+
+/* INVALID packets are audited when [log] invalid says so and they die. */
+static void
+decide_invalid(const struct config *cfg, const struct pkt *p, int parsed,
+    enum reason why, const char *in, const char *out, struct verdict *v)
+{
+	v->reason = why;
+	if (parsed)
+		decide(cfg, p, CT_INVALID, in, out, v);
+	else {
+		/* Fields of a packet we could not parse are not trusted
+		   to match a rule: only the policy decides it. */
+		v->state = CT_INVALID;
+		v->decided = cfg->policy[CT_INVALID];
+	}
+	if (v->decided != RULE_ACCEPT && cfg->log_invalid)
+		v->log = 1;
+}
+
+/* An existing connection's packets carry the mark it was given. */
+static void
+inherit(const struct config *cfg, const struct ct_entry *e,
+    struct verdict *v)
+{
+	uint32_t	 mark;
+
+	if (e == NULL || v->set_mark)
+		return;
+	mark = ct_entry_mark(e);
+	if (mark != 0) {
+		v->set_mark = 1;
+		v->mark = mark;
+	}
+}
+
+void
+verdict_packet(const struct config *cfg, struct ct_table *ct,
+    const uint8_t *buf, size_t len, const char *in, const char *out,
+    uint64_t now_ms, struct pkt *p, struct verdict *v)
+{
+	struct ct_result	 res;
+	enum reason		 why = REASON_NONE;
+
+	memset(v, 0, sizeof(*v));
+	if (pkt_parse(p, buf, len, &why) == -1) {
+		decide_invalid(cfg, p, 0, why, in, out, v);
+		goto done;
+	}
+	if (p->frag == PKT_FRAG_LATER) {
+		/*
+		 * No transport header: nothing to track and no port for a
+		 * rule to see.  The kernel reassembles before the queue when
+		 * conntrack's defragmentation is on; a fragment that reaches
+		 * us anyway must not slip past a port rule.
+		 */
+		decide_invalid(cfg, p, 0, REASON_FRAGMENT, in, out, v);
+		goto done;
+	}
+
+	ct_track(ct, p, now_ms, &res);
+	switch (res.state) {
+	case CT_INVALID:
+		decide_invalid(cfg, p, 1, res.reason, in, out, v);
+		break;
+	case CT_NEW:
+		if (res.entry != NULL) {
+			/*
+			 * The original direction again before any reply
+			 * (a SYN or UDP retransmit): the rule that let the
+			 * first packet in already decided the connection.
+			 */
+			v->state = CT_NEW;
+			v->decided = RULE_ACCEPT;
+			v->rule = rule_by_index(cfg, ct_entry_rule(res.entry));
+			inherit(cfg, res.entry, v);
+			break;
+		}
+		decide(cfg, p, CT_NEW, in, out, v);
+		/* In monitor mode the connection is tracked as if let in,
+		   so that its replies are seen as what they are. */
+		if (v->decided != RULE_ACCEPT && cfg->mode != MODE_MONITOR)
+			break;
+		if (ct_confirm(ct, p, now_ms, v->set_mark ? v->mark : 0,
+		    v->rule != NULL ? v->rule->index : RULE_IDX_NONE,
+		    &res) == -1) {
+			/* Table full and nothing may be evicted. */
+			v->rule = NULL;
+			v->set_mark = 0;
+			v->mark = 0;
+			v->state = CT_INVALID;
+			v->reason = res.reason;
+			v->decided = RULE_DROP;
+			v->log = cfg->log_invalid;
+		}
+		break;
+	case CT_ESTABLISHED:
+	case CT_RELATED:
+		decide(cfg, p, res.state, in, out, v);
+		inherit(cfg, res.entry, v);
+		break;
+	default:
+		/* a tracker bug must not let a packet through */
+		v->state = CT_INVALID;
+		v->decided = RULE_DROP;
+		v->log = 1;
+		break;
+	}
+
+ done:
+	v->action = v->decided;
+	if (v->decided != RULE_ACCEPT && cfg->mode == MODE_MONITOR) {
+		v->action = RULE_ACCEPT;
+		v->monitor = 1;
+		v->log = 1;
+	}
+}
+
+/* "accept state=NEW rule=ssh-in" and " reason=..." when INVALID */
+static int
+format_head(const struct verdict *v, char *buf, size_t len)
+{
+	char	 reason[48] = "";
+
+	if (v->state == CT_INVALID)
+		snprintf(reason, sizeof(reason), " reason=%s",
+		    reason_name(v->reason));
+	/* monitor mode prints what enforce mode would have done */
+	return (snprintf(buf, len, "%s state=%s rule=%s%s",
+	    rule_action_name(v->decided), rule_state_name(v->state),
+	    v->rule != NULL ? v->rule->name : "-", reason));
+}
+
+int
+verdict_format(const struct verdict *v, char *buf, size_t len)
+{
+	char	 head[160];
+
+	format_head(v, head, sizeof(head));
+	return (snprintf(buf, len, "%s mark=0x%x%s", head,
+	    v->set_mark ? v->mark : 0, v->monitor ? " monitor=yes" : ""));
+}
+
+int
+verdict_audit(const struct verdict *v, const struct pkt *p, const char *in,
+    const char *out, size_t pktlen, char *buf, size_t len)
+{
+	char	 head[160], src[48], dst[48], proto[16], l4[48];
+
+	format_head(v, head, sizeof(head));
+	if (p->family != AF_INET && p->family != AF_INET6) {
+		/* not even the IP header could be read */
+		return (snprintf(buf, len, "action=%s proto=- src=- dst=- "
+		    "in=%s out=%s len=%zu mark=0x%x%s", head, in, out, pktlen,
+		    v->set_mark ? v->mark : 0,
+		    v->monitor ? " monitor=yes" : ""));
+	}
+	pkt_addr_str(p->family, &p->src, src, sizeof(src));
+	pkt_addr_str(p->family, &p->dst, dst, sizeof(dst));
+	pkt_proto_name(p->proto, proto, sizeof(proto));
+	l4[0] = '\0';
+	switch (p->proto) {
+	case IPPROTO_TCP:
+	case IPPROTO_UDP:
+		/* the contract's order: src sport dst dport */
+		return (snprintf(buf, len, "action=%s proto=%s src=%s "
+		    "sport=%u dst=%s dport=%u in=%s out=%s len=%zu "
+		    "mark=0x%x%s", head, proto, src, p->sport, dst, p->dport,
+		    in, out, pktlen, v->set_mark ? v->mark : 0,
+		    v->monitor ? " monitor=yes" : ""));
+	case IPPROTO_ICMP:
+	case IPPROTO_ICMPV6:
+		snprintf(l4, sizeof(l4), " type=%u code=%u", p->icmp_type,
+		    p->icmp_code);
+		break;
+	default:
+		break;
+	}
+	return (snprintf(buf, len, "action=%s proto=%s src=%s dst=%s%s "
+	    "in=%s out=%s len=%zu mark=0x%x%s", head, proto, src, dst, l4,
+	    in, out, pktlen, v->set_mark ? v->mark : 0,
+	    v->monitor ? " monitor=yes" : ""));
+}
