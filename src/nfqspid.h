@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
+#include <time.h>
 
 #include "pkt.h"
 #include "ct.h"
@@ -42,6 +44,15 @@ __dead void fatalx(const char *, ...) NFQSPI_PRINTF(1, 2);
 /* nq.c: one NFQUEUE, spoken to over libmnl */
 struct nq;
 
+/*
+ * Bytes of each packet the kernel copies to us.  The engine needs the
+ * headers only: IPv4/IPv6 with extension headers, TCP with options, and
+ * an ICMP error's quoted IP header plus 8 bytes of its transport header.
+ * 512 covers all of that with room for long IPv6 extension chains; the
+ * payload stays in the kernel (GSO packets can be 64k).
+ */
+#define NQ_COPY_RANGE	512
+
 struct nq_packet {
 	uint32_t	 id;		/* packet id, for the verdict */
 	const uint8_t	*data;		/* network header */
@@ -51,6 +62,17 @@ struct nq_packet {
 	uint32_t	 ifout;
 	uint32_t	 mark;		/* the packet's mark on arrival */
 	uint64_t	 ts_ms;		/* when we read it (monotonic) */
+	uint16_t	 hwproto;	/* ETH_P_IP, ETH_P_IPV6 (host order) */
+	uint8_t		 malformed;	/* the message had an id but a bad
+					   attribute: len is 0, decide it
+					   as INVALID */
+};
+
+/* What the callback of nq_recv() decides for one packet. */
+struct nq_verdict {
+	uint8_t		 accept;	/* 1 accept, 0 drop */
+	uint8_t		 set_mark;
+	uint32_t	 mark;
 };
 
 struct nq_stats {
@@ -58,13 +80,45 @@ struct nq_stats {
 	uint64_t	 verdicts;
 	uint64_t	 verdict_errors;
 	uint64_t	 enobufs;
-	uint64_t	 bad_messages;
+	uint64_t	 bad_messages;	/* no packet id: cannot be answered */
+	uint64_t	 malformed;	/* had an id; answered as INVALID */
+	uint64_t	 batches;	/* NFQNL_MSG_VERDICT_BATCH sent */
 };
 
-/* ... see nq.c for the rest, written with the worker */
+/*
+ * nq_recv() hands each packet to cb with v preset to drop; whatever cb
+ * leaves in v is the verdict, so every packet read gets exactly one.
+ */
+typedef void	(*nq_packet_cb)(void *arg, const struct nq_packet *p,
+		    struct nq_verdict *v);
+
+/* Binds the queue.  NULL and errno on failure (EBUSY: bound elsewhere). */
+struct nq	*nq_open(uint16_t queue, uint32_t maxlen, int fail_open);
+/* Unbinds the queue and closes the socket. */
+void		 nq_close(struct nq *q);
+int		 nq_fd(const struct nq *q);
+uint16_t	 nq_queue(const struct nq *q);
+int		 nq_set_params(struct nq *q, uint32_t maxlen, int fail_open);
+/*
+ * Reads what the socket holds (at most budget messages, 0: until it is
+ * empty), calls cb for every packet and sends the verdicts before it
+ * returns.  Returns the number of packets, or -1 and errno when the
+ * queue is lost (anything but EAGAIN, EINTR and ENOBUFS).
+ */
+int		 nq_recv(struct nq *q, size_t budget, nq_packet_cb cb,
+		    void *arg);
+/*
+ * Shutting down: the kernel stops queueing (queue_maxlen 0: new packets
+ * follow fail_open), so that draining afterwards leaves nothing behind.
+ */
+int		 nq_quiesce(struct nq *q);
+void		 nq_get_stats(const struct nq *q, struct nq_stats *s);
+/* "queue 0 is in use by another process", ... for an nq_open() errno */
+const char	*nq_strerror(int err);
 
 /* worker.c: a thread with its own queue, libevent base and table */
 struct worker;
+struct event_base;
 
 struct worker_stats {
 	uint64_t	 received;
@@ -92,6 +146,55 @@ struct ct_table *worker_ct(struct worker *w);
 const struct config *worker_config(struct worker *w);
 void	 worker_get_stats(struct worker *w, struct worker_stats *s);
 unsigned worker_id(const struct worker *w);
+
+/*
+ * Life cycle, from the main thread.  worker_new() binds queue
+ * cfg->queue + id (fills err and returns NULL on failure);
+ * worker_start() runs the thread; if the worker stops on its own (queue
+ * lost) dead(w, arg) is called in mainbase's thread.  worker_stop()
+ * stops reading, answers every packet already queued and joins the
+ * thread; worker_free() unbinds the queue.
+ */
+struct worker	*worker_new(unsigned id, const struct config *cfg, char *err,
+		    size_t errlen);
+int		 worker_start(struct worker *w, struct event_base *mainbase,
+		    void (*dead)(struct worker *, void *), void *arg);
+void		 worker_stop(struct worker *w);
+void		 worker_free(struct worker *w);
+/* Switch to cfg (the caller frees the old one after every worker did). */
+int		 worker_reload(struct worker *w, const struct config *cfg);
+/* The errno that stopped the worker, 0 while it runs. */
+int		 worker_error(const struct worker *w);
+/* The clock of the tables: CLOCK_MONOTONIC in milliseconds. */
+uint64_t	 worker_now_ms(void);
+
+/* nfqspid.c: the daemon as a whole, for control.c's `status` */
+struct daemon_info {
+	const char	*version;	/* PACKAGE_VERSION */
+	pid_t		 pid;
+	time_t		 started;	/* wall clock */
+	uint64_t	 started_ms;	/* worker_now_ms() at start */
+	uint16_t	 queue;		/* first queue, as bound at start */
+	uint16_t	 threads;	/* workers, as started */
+	const struct config *cfg;	/* the running configuration; replaced
+					   by a reload, read it in the main
+					   thread only */
+};
+
+/* control.c: the control socket, in the main thread */
+struct control;
+
+/*
+ * Listen on path (a unix socket) on base.  reload(reload_arg, err,
+ * errlen) reloads the configuration like SIGHUP: 0, or -1 with the
+ * reason in err.  Returns NULL and errno on failure.
+ */
+struct control	*control_open(struct event_base *base, const char *path,
+		    const struct daemon_info *info, struct worker **workers,
+		    unsigned nworkers,
+		    int (*reload)(void *arg, char *err, size_t errlen),
+		    void *reload_arg);
+void		 control_close(struct control *c);
 
 /* replay.c */
 /* Returns the exit status: 0, 1 (capture unreadable), 2 (bad usage). */
