@@ -1,0 +1,768 @@
+/*
+ * ctlproto.c - the control socket's wire format
+ *
+ * Copyright (C) 2026 The nfqspid authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * Pure: everything here works on caller-supplied buffers and checks each
+ * length before it reads or writes, so both ends may feed it whatever
+ * arrived on the socket.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctlproto.h"
+
+const char *const ctl_commands[] = {
+	"status",
+	"conntrack",
+	"events",
+	"rules",
+	"stats",
+	"reload",
+	"iptables",
+	NULL
+};
+
+static uint16_t
+get16(const uint8_t *p)
+{
+	return ((uint16_t)(p[0] << 8 | p[1]));
+}
+
+static uint32_t
+get32(const uint8_t *p)
+{
+	return ((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	    (uint32_t)p[2] << 8 | (uint32_t)p[3]);
+}
+
+static void
+put16(uint8_t *p, uint16_t v)
+{
+	p[0] = v >> 8;
+	p[1] = v & 0xff;
+}
+
+static void
+put32(uint8_t *p, uint32_t v)
+{
+	p[0] = v >> 24;
+	p[1] = (v >> 16) & 0xff;
+	p[2] = (v >> 8) & 0xff;
+	p[3] = v & 0xff;
+}
+
+const char *
+ctl_type_name(int type)
+{
+	switch (type) {
+	case CTL_T_REQUEST:
+		return ("request");
+	case CTL_T_DATA:
+		return ("data");
+	case CTL_T_END:
+		return ("end");
+	case CTL_T_ERROR:
+		return ("error");
+	default:
+		return (NULL);
+	}
+}
+
+ssize_t
+ctl_hdr_decode(const void *buf, size_t len, struct ctl_msg *m)
+{
+	const uint8_t	*p = buf;
+	uint32_t	 magic, flags, plen;
+	uint16_t	 version, type;
+
+	if (buf == NULL || len < CTL_HDRLEN) {
+		errno = EBADMSG;
+		return (-1);
+	}
+	magic = get32(p);
+	version = get16(p + 4);
+	type = get16(p + 6);
+	flags = get32(p + 8);
+	plen = get32(p + 12);
+	if (m != NULL) {
+		memset(m, 0, sizeof(*m));
+		m->version = version;
+		m->type = type;
+		m->flags = flags;
+		m->len = plen;
+	}
+	if (magic != CTL_MAGIC) {
+		errno = EBADMSG;
+		return (-1);
+	}
+	/* The version before the rest: a newer peer may add types. */
+	if (version != CTL_VERSION) {
+		errno = EPROTONOSUPPORT;
+		return (-1);
+	}
+	if (ctl_type_name(type) == NULL) {
+		errno = EBADMSG;
+		return (-1);
+	}
+	if (flags & ~CTL_F_ALL) {
+		errno = EINVAL;
+		return (-1);
+	}
+	if (plen > CTL_MAXPAYLOAD) {
+		errno = EMSGSIZE;
+		return (-1);
+	}
+	return ((ssize_t)(CTL_HDRLEN + plen));
+}
+
+ssize_t
+ctl_frame_len(const void *buf, size_t len)
+{
+	const uint8_t	*p = buf;
+	ssize_t		 n;
+	size_t		 i;
+
+	if (len < CTL_HDRLEN) {
+		/* Reject a wrong magic as early as its first byte. */
+		for (i = 0; i < len && i < 4; i++)
+			if (p[i] != ((CTL_MAGIC >> (24 - 8 * i)) & 0xff)) {
+				errno = EBADMSG;
+				return (-1);
+			}
+		return (0);
+	}
+	if ((n = ctl_hdr_decode(buf, len, NULL)) == -1)
+		return (-1);
+	if ((size_t)n > len)
+		return (0);
+	return (n);
+}
+
+int
+ctl_decode(const void *buf, size_t len, struct ctl_msg *m)
+{
+	ssize_t	 n;
+
+	if ((n = ctl_hdr_decode(buf, len, m)) == -1)
+		return (-1);
+	if ((size_t)n != len) {
+		/* truncated, or something after the frame */
+		errno = EBADMSG;
+		return (-1);
+	}
+	m->payload = (const uint8_t *)buf + CTL_HDRLEN;
+	return (0);
+}
+
+int
+ctl_hdr_encode(uint8_t hdr[CTL_HDRLEN], uint16_t type, uint32_t flags,
+    size_t plen)
+{
+	if (ctl_type_name(type) == NULL || (flags & ~CTL_F_ALL)) {
+		errno = EINVAL;
+		return (-1);
+	}
+	if (plen > CTL_MAXPAYLOAD) {
+		errno = EMSGSIZE;
+		return (-1);
+	}
+	put32(hdr, CTL_MAGIC);
+	put16(hdr + 4, CTL_VERSION);
+	put16(hdr + 6, type);
+	put32(hdr + 8, flags);
+	put32(hdr + 12, (uint32_t)plen);
+	return (0);
+}
+
+ssize_t
+ctl_encode(void *buf, size_t len, uint16_t type, uint32_t flags,
+    const void *payload, size_t plen)
+{
+	uint8_t	*p = buf;
+
+	if (plen > 0 && payload == NULL) {
+		errno = EINVAL;
+		return (-1);
+	}
+	if (plen > CTL_MAXPAYLOAD) {
+		errno = EMSGSIZE;
+		return (-1);
+	}
+	if (buf == NULL || len < CTL_HDRLEN + plen) {
+		errno = ENOSPC;
+		return (-1);
+	}
+	if (ctl_hdr_encode(p, type, flags, plen) == -1)
+		return (-1);
+	if (plen > 0)
+		memcpy(p + CTL_HDRLEN, payload, plen);
+	return ((ssize_t)(CTL_HDRLEN + plen));
+}
+
+ssize_t
+ctl_encode_request(void *buf, size_t len, uint32_t flags, int argc,
+    char *const argv[])
+{
+	uint8_t	*p = buf;
+	size_t	 plen, off, alen;
+	int	 i;
+
+	if (argc < 1 || argc > CTL_MAXARGS || argv == NULL) {
+		errno = EINVAL;
+		return (-1);
+	}
+	plen = 2;
+	for (i = 0; i < argc; i++) {
+		if (argv[i] == NULL ||
+		    (alen = strlen(argv[i])) > CTL_MAXARGLEN) {
+			errno = EINVAL;
+			return (-1);
+		}
+		plen += 2 + alen;
+	}
+	/* 32 arguments of 255 bytes always fit in CTL_MAXPAYLOAD. */
+	if (buf == NULL || len < CTL_HDRLEN + plen) {
+		errno = ENOSPC;
+		return (-1);
+	}
+	if (ctl_hdr_encode(p, CTL_T_REQUEST, flags, plen) == -1)
+		return (-1);
+	off = CTL_HDRLEN;
+	put16(p + off, (uint16_t)argc);
+	off += 2;
+	for (i = 0; i < argc; i++) {
+		alen = strlen(argv[i]);
+		put16(p + off, (uint16_t)alen);
+		off += 2;
+		memcpy(p + off, argv[i], alen);
+		off += alen;
+	}
+	return ((ssize_t)off);
+}
+
+int
+ctl_decode_request(const struct ctl_msg *m, struct ctl_request *r)
+{
+	const uint8_t	*p;
+	size_t		 off, soff, alen;
+	unsigned	 argc, i;
+
+	if (m == NULL || r == NULL || m->type != CTL_T_REQUEST ||
+	    (m->len > 0 && m->payload == NULL) || m->len < 2) {
+		errno = EBADMSG;
+		return (-1);
+	}
+	p = m->payload;
+	argc = get16(p);
+	if (argc < 1 || argc > CTL_MAXARGS) {
+		errno = argc < 1 ? EBADMSG : EINVAL;
+		return (-1);
+	}
+	memset(r, 0, sizeof(*r));
+	r->flags = m->flags;
+	off = 2;
+	soff = 0;
+	for (i = 0; i < argc; i++) {
+		if (m->len - off < 2) {
+			errno = EBADMSG;
+			return (-1);
+		}
+		alen = get16(p + off);
+		off += 2;
+		if (alen > m->len - off) {
+			errno = EBADMSG;
+			return (-1);
+		}
+		if (alen > CTL_MAXARGLEN) {
+			errno = EINVAL;
+			return (-1);
+		}
+		if (memchr(p + off, '\0', alen) != NULL) {
+			errno = EBADMSG;
+			return (-1);
+		}
+		/* argc <= CTL_MAXARGS and alen <= CTL_MAXARGLEN: fits */
+		memcpy(r->str + soff, p + off, alen);
+		r->str[soff + alen] = '\0';
+		r->argv[i] = r->str + soff;
+		soff += alen + 1;
+		off += alen;
+	}
+	if (off != m->len) {
+		errno = EBADMSG;
+		return (-1);
+	}
+	r->argc = (int)argc;
+	r->argv[argc] = NULL;
+	return (0);
+}
+
+int
+ctl_command_known(const char *cmd)
+{
+	size_t	 i;
+
+	if (cmd == NULL)
+		return (0);
+	for (i = 0; ctl_commands[i] != NULL; i++)
+		if (strcmp(ctl_commands[i], cmd) == 0)
+			return (1);
+	return (0);
+}
+
+/* ---- conntrack delete filters ------------------------------------- */
+
+static int	filter_err(char *, size_t, const char *, ...)
+		    __attribute__((__format__(printf, 3, 4)));
+
+static int
+filter_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	if (err != NULL && errlen > 0) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return (-1);
+}
+
+static int
+parse_uint(const char *s, unsigned long max, unsigned long *v)
+{
+	unsigned long	 n = 0;
+
+	if (*s == '\0')
+		return (-1);
+	for (; *s != '\0'; s++) {
+		if (*s < '0' || *s > '9')
+			return (-1);
+		n = n * 10 + (unsigned long)(*s - '0');
+		if (n > max)
+			return (-1);
+	}
+	*v = n;
+	return (0);
+}
+
+static int
+parse_prefix(const char *s, uint8_t *family, union pkt_addr *a,
+    uint8_t *plen)
+{
+	char		 tmp[INET6_ADDRSTRLEN + 8];
+	char		*slash;
+	unsigned long	 n;
+	uint8_t		 max;
+
+	if (strlen(s) >= sizeof(tmp))
+		return (-1);
+	strcpy(tmp, s);
+	if ((slash = strchr(tmp, '/')) != NULL)
+		*slash++ = '\0';
+	memset(a, 0, sizeof(*a));
+	if (inet_pton(AF_INET, tmp, a->a8) == 1) {
+		*family = AF_INET;
+		max = 32;
+	} else if (inet_pton(AF_INET6, tmp, a->a8) == 1) {
+		*family = AF_INET6;
+		max = 128;
+	} else
+		return (-1);
+	if (slash == NULL)
+		n = max;
+	else if (parse_uint(slash, max, &n) == -1)
+		return (-1);
+	*plen = (uint8_t)n;
+	return (0);
+}
+
+static int
+parse_proto(const char *s, uint8_t *proto)
+{
+	unsigned long	 n;
+
+	if (strcmp(s, "tcp") == 0)
+		*proto = IPPROTO_TCP;
+	else if (strcmp(s, "udp") == 0)
+		*proto = IPPROTO_UDP;
+	else if (strcmp(s, "icmp") == 0)
+		*proto = IPPROTO_ICMP;
+	else if (strcmp(s, "icmpv6") == 0 || strcmp(s, "ipv6-icmp") == 0)
+		*proto = IPPROTO_ICMPV6;
+	else if (parse_uint(s, 255, &n) == 0)
+		*proto = (uint8_t)n;
+	else
+		return (-1);
+	return (0);
+}
+
+int
+ctl_filter_parse(struct ctl_filter *f, int argc, char *const argv[],
+    char *err, size_t errlen)
+{
+	const char	*eq, *val;
+	size_t		 klen;
+	unsigned long	 n;
+	int		 i;
+
+	memset(f, 0, sizeof(*f));
+	if (argc < 1)
+		return (filter_err(err, errlen, "delete needs at least one "
+		    "of src=, dst=, sport=, dport=, proto= (flush removes "
+		    "all)"));
+	for (i = 0; i < argc; i++) {
+		if (argv[i] == NULL || (eq = strchr(argv[i], '=')) == NULL)
+			return (filter_err(err, errlen, "\"%s\" is not "
+			    "KEY=VALUE", argv[i] ? argv[i] : ""));
+		klen = (size_t)(eq - argv[i]);
+		val = eq + 1;
+#define KEY(k)	(klen == sizeof(k) - 1 && strncmp(argv[i], k, klen) == 0)
+		if (KEY("src") || KEY("dst")) {
+			int	 is_src = KEY("src");
+			uint8_t	*has = is_src ? &f->has_src : &f->has_dst;
+
+			if (*has)
+				goto dup;
+			if (parse_prefix(val,
+			    is_src ? &f->src_family : &f->dst_family,
+			    is_src ? &f->src : &f->dst,
+			    is_src ? &f->src_plen : &f->dst_plen) == -1)
+				return (filter_err(err, errlen, "%.*s: \"%s\" "
+				    "is not an address or prefix", (int)klen,
+				    argv[i], val));
+			*has = 1;
+		} else if (KEY("sport") || KEY("dport")) {
+			int	 is_s = KEY("sport");
+			uint8_t	*has = is_s ? &f->has_sport : &f->has_dport;
+
+			if (*has)
+				goto dup;
+			if (parse_uint(val, 65535, &n) == -1)
+				return (filter_err(err, errlen, "%.*s: \"%s\" "
+				    "is not a port", (int)klen, argv[i], val));
+			if (is_s)
+				f->sport = (uint16_t)n;
+			else
+				f->dport = (uint16_t)n;
+			*has = 1;
+		} else if (KEY("proto")) {
+			if (f->has_proto)
+				goto dup;
+			if (parse_proto(val, &f->proto) == -1)
+				return (filter_err(err, errlen, "proto: \"%s\" "
+				    "is not tcp, udp, icmp, icmpv6 or a "
+				    "number", val));
+			f->has_proto = 1;
+		} else
+			return (filter_err(err, errlen, "unknown key \"%.*s\" "
+			    "(expected src, dst, sport, dport or proto)",
+			    (int)klen, argv[i]));
+#undef KEY
+	}
+	return (0);
+ dup:
+	return (filter_err(err, errlen, "\"%.*s\" given twice",
+	    (int)(eq - argv[i]), argv[i]));
+}
+
+static int
+prefix_match(uint8_t pfamily, const union pkt_addr *p, uint8_t plen,
+    uint8_t family, const union pkt_addr *a)
+{
+	unsigned	 bytes, bits;
+
+	if (pfamily != family)
+		return (0);
+	bytes = plen / 8;
+	bits = plen % 8;
+	if (memcmp(p->a8, a->a8, bytes) != 0)
+		return (0);
+	if (bits != 0) {
+		uint8_t	 mask = (uint8_t)(0xff << (8 - bits));
+
+		if ((p->a8[bytes] & mask) != (a->a8[bytes] & mask))
+			return (0);
+	}
+	return (1);
+}
+
+int
+ctl_filter_match(const struct ctl_filter *f, uint8_t family, uint8_t proto,
+    const union pkt_addr *src, const union pkt_addr *dst, uint16_t sport,
+    uint16_t dport)
+{
+	if (f->has_proto && f->proto != proto)
+		return (0);
+	/* Ports only mean something for the protocols that have them. */
+	if ((f->has_sport || f->has_dport) && proto != IPPROTO_TCP &&
+	    proto != IPPROTO_UDP)
+		return (0);
+	if (f->has_sport && f->sport != sport)
+		return (0);
+	if (f->has_dport && f->dport != dport)
+		return (0);
+	if (f->has_src &&
+	    !prefix_match(f->src_family, &f->src, f->src_plen, family, src))
+		return (0);
+	if (f->has_dst &&
+	    !prefix_match(f->dst_family, &f->dst, f->dst_plen, family, dst))
+		return (0);
+	return (1);
+}
+
+/* ---- JSON ------------------------------------------------------------ */
+
+/* An output buffer that counts what it could not hold, like snprintf. */
+struct out {
+	char	*buf;
+	size_t	 len;
+	size_t	 off;
+};
+
+static void
+out_char(struct out *o, char c)
+{
+	if (o->len > 0 && o->off < o->len - 1)
+		o->buf[o->off] = c;
+	o->off++;
+}
+
+static void
+out_str(struct out *o, const char *s, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		out_char(o, s[i]);
+}
+
+static void
+out_cstr(struct out *o, const char *s)
+{
+	out_str(o, s, strlen(s));
+}
+
+static void
+out_json(struct out *o, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char	 c;
+	size_t		 i;
+
+	out_char(o, '"');
+	for (i = 0; i < n; i++) {
+		c = (unsigned char)s[i];
+		switch (c) {
+		case '"':
+			out_cstr(o, "\\\"");
+			break;
+		case '\\':
+			out_cstr(o, "\\\\");
+			break;
+		case '\n':
+			out_cstr(o, "\\n");
+			break;
+		case '\t':
+			out_cstr(o, "\\t");
+			break;
+		case '\r':
+			out_cstr(o, "\\r");
+			break;
+		default:
+			if (c < 0x20 || c == 0x7f) {
+				out_cstr(o, "\\u00");
+				out_char(o, hex[c >> 4]);
+				out_char(o, hex[c & 0xf]);
+			} else
+				out_char(o, (char)c);
+		}
+	}
+	out_char(o, '"');
+}
+
+static int
+out_end(struct out *o)
+{
+	if (o->len > 0)
+		o->buf[o->off < o->len ? o->off : o->len - 1] = '\0';
+	return (o->off > 0x7fffffff ? 0x7fffffff : (int)o->off);
+}
+
+int
+ctl_json_str(char *buf, size_t len, const char *s)
+{
+	struct out	 o = { buf, len, 0 };
+
+	out_json(&o, s, strlen(s));
+	return (out_end(&o));
+}
+
+/* A plain decimal that fits in 64 bits, so a JSON number. */
+static int
+is_number(const char *s, size_t n)
+{
+	size_t	 i;
+
+	if (n == 0 || n > 18 || (n > 1 && s[0] == '0'))
+		return (0);
+	for (i = 0; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return (0);
+	return (1);
+}
+
+static void
+out_value(struct out *o, const char *s, size_t n)
+{
+	if (is_number(s, n))
+		out_str(o, s, n);
+	else
+		out_json(o, s, n);
+}
+
+/* The keys of a tuple (either direction); the rest are the connection's. */
+static int
+is_tuple_key(const char *k, size_t n)
+{
+	static const char *const keys[] = { "src", "dst", "sport", "dport",
+	    "type", "code", "id", "packets", "bytes", NULL };
+	size_t	 i;
+
+	for (i = 0; keys[i] != NULL; i++)
+		if (strlen(keys[i]) == n && strncmp(keys[i], k, n) == 0)
+			return (1);
+	return (0);
+}
+
+#define CTL_MAXTOK	64
+
+struct tok {
+	const char	*s;
+	size_t		 n;
+};
+
+int
+ctl_ctline_json(const char *line, char *buf, size_t len)
+{
+	struct out	 o = { buf, len, 0 };
+	struct tok	 t[CTL_MAXTOK];
+	const char	*p, *eq;
+	size_t		 ntok = 0, i, first, reply, flags, k;
+	int		 seen_src = 0, nflags = 0, in_reply;
+
+	if (line == NULL) {
+		errno = EINVAL;
+		return (-1);
+	}
+	for (p = line; *p != '\0';) {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p == '\0')
+			break;
+		if (ntok == CTL_MAXTOK) {
+			errno = EINVAL;
+			return (-1);
+		}
+		t[ntok].s = p;
+		while (*p != '\0' && *p != ' ' && *p != '\t')
+			p++;
+		t[ntok].n = (size_t)(p - t[ntok].s);
+		ntok++;
+	}
+	/* family, family number, protocol, protocol number, timeout */
+	if (ntok < 5 || !is_number(t[1].s, t[1].n) ||
+	    !is_number(t[3].s, t[3].n) || !is_number(t[4].s, t[4].n)) {
+		errno = EINVAL;
+		return (-1);
+	}
+	first = 5;
+	out_cstr(&o, "{\"family\":");
+	out_json(&o, t[0].s, t[0].n);
+	out_cstr(&o, ",\"proto\":");
+	out_json(&o, t[2].s, t[2].n);
+	out_cstr(&o, ",\"protonum\":");
+	out_str(&o, t[3].s, t[3].n);
+	out_cstr(&o, ",\"timeout\":");
+	out_str(&o, t[4].s, t[4].n);
+	if (ntok > 5 && memchr(t[5].s, '=', t[5].n) == NULL &&
+	    t[5].s[0] != '[') {
+		out_cstr(&o, ",\"state\":");
+		out_json(&o, t[5].s, t[5].n);
+		first = 6;
+	}
+
+	/* The original tuple, up to the second src=. */
+	reply = ntok;
+	for (i = first; i < ntok; i++) {
+		if (t[i].s[0] == '[')
+			continue;
+		if ((eq = memchr(t[i].s, '=', t[i].n)) == NULL) {
+			errno = EINVAL;
+			return (-1);
+		}
+		k = (size_t)(eq - t[i].s);
+		if (k == 3 && strncmp(t[i].s, "src", 3) == 0) {
+			if (seen_src) {
+				reply = i;
+				break;
+			}
+			seen_src = 1;
+		}
+	}
+	if (!seen_src) {
+		errno = EINVAL;
+		return (-1);
+	}
+
+	in_reply = 0;
+	for (i = first; i < ntok; i++) {
+		if (t[i].s[0] == '[')
+			continue;
+		eq = memchr(t[i].s, '=', t[i].n);
+		k = (size_t)(eq - t[i].s);
+		if (i == reply) {
+			/* the reply tuple: an object of its own */
+			out_cstr(&o, ",\"reply\":{");
+			in_reply = 1;
+		} else {
+			if (in_reply == 1 && !is_tuple_key(t[i].s, k)) {
+				/* mark=, use=, ...: the connection's again */
+				out_char(&o, '}');
+				in_reply = 2;
+			}
+			out_char(&o, ',');
+		}
+		out_json(&o, t[i].s, k);
+		out_char(&o, ':');
+		out_value(&o, eq + 1, t[i].n - k - 1);
+	}
+	if (in_reply == 1)
+		out_char(&o, '}');
+
+	out_cstr(&o, ",\"flags\":[");
+	for (flags = first; flags < ntok; flags++) {
+		if (t[flags].s[0] != '[')
+			continue;
+		if (t[flags].n < 2 || t[flags].s[t[flags].n - 1] != ']') {
+			errno = EINVAL;
+			return (-1);
+		}
+		if (nflags++ > 0)
+			out_char(&o, ',');
+		out_json(&o, t[flags].s + 1, t[flags].n - 2);
+	}
+	out_cstr(&o, "]}");
+	return (out_end(&o));
+}
