@@ -1,0 +1,679 @@
+/*
+ * nq.c - one NFQUEUE, spoken to over libmnl
+ *
+ * Copyright (C) 2026 The nfqspid authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * The rule of this file: every packet message that carries a packet id
+ * gets exactly one verdict, whatever else is wrong with it.  nq_recv()
+ * presets each verdict before it asks the caller, collects them while it
+ * drains the socket and sends them all before it returns, so nothing is
+ * ever left pending between two calls.
+ *
+ * Verdicts go out as a stream of netlink messages in one sendto(): a run
+ * of packets with the same verdict and mark becomes a single
+ * NFQNL_MSG_VERDICT_BATCH (the kernel applies it to every queued packet
+ * up to that id, and every one of those is a packet we read and decided
+ * identically), anything else an NFQNL_MSG_VERDICT of its own.  The
+ * kernel answers a message it refuses with an NLMSG_ERROR on the same
+ * socket; those are counted when they are read.
+ */
+#include <sys/socket.h>
+#include <arpa/inet.h>
+#include <linux/netlink.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nfnetlink_queue.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libmnl/libmnl.h>
+#include <libnetfilter_queue/libnetfilter_queue.h>
+
+#include "nfqspid.h"
+
+#ifndef NETLINK_EXT_ACK
+#define NETLINK_EXT_ACK		11
+#endif
+
+/* A message holds NQ_COPY_RANGE bytes of packet plus its attributes; the
+   buffer is as large as the biggest datagram netlink could hand us. */
+#define NQ_RECVBUF	(0xffff + MNL_SOCKET_BUFFER_SIZE / 2)
+#define NQ_SENDBUF	(64 * 1024)
+#define NQ_PENDMAX	1024		/* verdicts collected before a send */
+#define NQ_RCVBUF_SIZE	(8 * 1024 * 1024)
+#define NQ_ACK_TIMEOUT	5000		/* ms to wait for the bind's answer */
+#define NQ_VERDICT_MSG	256		/* room for one verdict message */
+
+/* Packet messages that arrived while nq_open() waited for its ack. */
+struct nq_stash {
+	struct nq_stash	*next;
+	size_t		 len;
+	uint8_t		 buf[];
+};
+
+struct nq_pend {
+	uint32_t	 id;
+	struct nq_verdict v;
+};
+
+struct nq {
+	struct mnl_socket *nl;
+	int		 fd;
+	uint16_t	 queue;
+	uint32_t	 portid;
+	uint8_t		*rbuf;
+	uint8_t		*sbuf;
+	struct nq_pend	*pend;
+	size_t		 npend;
+	struct nq_stash	*stash, *stash_tail;
+	struct nq_stats	 st;
+	time_t		 lastwarn;	/* rate limit of the error lines */
+	nq_packet_cb	 cb;		/* during nq_recv() */
+	void		*cbarg;
+	int		 npkts;
+};
+
+static uint64_t
+nq_now_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+/* At most one error line a second per queue: errors can come per packet. */
+static int
+nq_warn_ok(struct nq *q)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	if (ts.tv_sec == q->lastwarn)
+		return (0);
+	q->lastwarn = ts.tv_sec;
+	return (1);
+}
+
+const char *
+nq_strerror(int err)
+{
+	switch (err) {
+	case EBUSY:
+		return ("in use by another process");
+	case EPERM:
+		return ("permission denied (CAP_NET_ADMIN is needed)");
+	case EPROTONOSUPPORT:
+	case ENOENT:
+		return ("NFQUEUE is not available (is nfnetlink_queue loaded?)");
+	case ETIMEDOUT:
+		return ("the kernel did not answer the bind");
+	default:
+		return (strerror(err));
+	}
+}
+
+/*
+ * Is the queue bound by someone in this network namespace?  The kernel
+ * answers EPERM both to a bind of a queue another socket holds and to a
+ * process without CAP_NET_ADMIN; its list of instances tells them apart.
+ */
+static int
+nq_queue_listed(uint16_t queue)
+{
+	FILE		*f;
+	char		 line[256];
+	unsigned	 num;
+	int		 found = 0;
+
+	if ((f = fopen("/proc/net/netfilter/nfnetlink_queue", "re")) == NULL)
+		return (0);
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "%u", &num) == 1 && num == queue) {
+			found = 1;
+			break;
+		}
+	fclose(f);
+	return (found);
+}
+
+static struct nlmsghdr *
+nq_config_msg(struct nq *q, char *buf, uint32_t seq)
+{
+	struct nlmsghdr	*nlh;
+
+	nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, q->queue);
+	nlh->nlmsg_seq = seq;
+	return (nlh);
+}
+
+static void
+nq_put_params(struct nlmsghdr *nlh, uint32_t maxlen, int fail_open)
+{
+	uint32_t	 flags = NFQA_CFG_F_GSO;
+
+	if (fail_open)
+		flags |= NFQA_CFG_F_FAIL_OPEN;
+	nfq_nlmsg_cfg_put_params(nlh, NFQNL_COPY_PACKET, NQ_COPY_RANGE);
+	nfq_nlmsg_cfg_put_qmaxlen(nlh, maxlen);
+	mnl_attr_put_u32(nlh, NFQA_CFG_FLAGS, htonl(flags));
+	mnl_attr_put_u32(nlh, NFQA_CFG_MASK,
+	    htonl(NFQA_CFG_F_GSO | NFQA_CFG_F_FAIL_OPEN));
+}
+
+static int
+nq_stash_add(struct nq *q, const uint8_t *buf, size_t len)
+{
+	struct nq_stash	*s;
+
+	if ((s = malloc(sizeof(*s) + len)) == NULL)
+		return (-1);
+	s->next = NULL;
+	s->len = len;
+	memcpy(s->buf, buf, len);
+	if (q->stash_tail != NULL)
+		q->stash_tail->next = s;
+	else
+		q->stash = s;
+	q->stash_tail = s;
+	return (0);
+}
+
+/*
+ * Wait for the kernel's answer to message seq.  Packets may already be
+ * queued to us before it comes: keep them for the first nq_recv().
+ */
+static int
+nq_wait_ack(struct nq *q, uint32_t seq)
+{
+	struct pollfd		 pfd;
+	struct nlmsghdr		*nlh;
+	struct nlmsgerr		*e;
+	ssize_t			 r;
+	int			 len, stashed;
+	uint64_t		 deadline = nq_now_ms() + NQ_ACK_TIMEOUT, now;
+
+	for (;;) {
+		now = nq_now_ms();
+		if (now >= deadline) {
+			errno = ETIMEDOUT;
+			return (-1);
+		}
+		pfd.fd = q->fd;
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, (int)(deadline - now)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return (-1);
+		}
+		r = recv(q->fd, q->rbuf, NQ_RECVBUF, MSG_DONTWAIT);
+		if (r == -1) {
+			if (errno == EINTR || errno == EAGAIN ||
+			    errno == ENOBUFS)
+				continue;
+			return (-1);
+		}
+		len = (int)r;
+		stashed = 0;
+		for (nlh = (struct nlmsghdr *)q->rbuf; mnl_nlmsg_ok(nlh, len);
+		    nlh = mnl_nlmsg_next(nlh, &len)) {
+			if (nlh->nlmsg_type != NLMSG_ERROR ||
+			    nlh->nlmsg_seq != seq) {
+				/* a packet (or a stray error): keep the
+				   whole datagram for nq_recv() */
+				if (!stashed && nq_stash_add(q, q->rbuf,
+				    (size_t)r) == -1)
+					return (-1);
+				stashed = 1;
+				continue;
+			}
+			if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*e)) {
+				errno = EPROTO;
+				return (-1);
+			}
+			e = mnl_nlmsg_get_payload(nlh);
+			if (e->error != 0) {
+				errno = -e->error;
+				return (-1);
+			}
+			return (0);
+		}
+	}
+}
+
+struct nq *
+nq_open(uint16_t queue, uint32_t maxlen, int fail_open)
+{
+	struct nq	*q;
+	char		 buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr	*nlh;
+	uint32_t	 seq;
+	int		 one = 1, sz = NQ_RCVBUF_SIZE, err;
+
+	if ((q = calloc(1, sizeof(*q))) == NULL)
+		return (NULL);
+	q->queue = queue;
+	q->fd = -1;
+	if ((q->rbuf = malloc(NQ_RECVBUF)) == NULL ||
+	    (q->sbuf = malloc(NQ_SENDBUF)) == NULL ||
+	    (q->pend = calloc(NQ_PENDMAX, sizeof(*q->pend))) == NULL)
+		goto fail;
+	if ((q->nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC)) ==
+	    NULL)
+		goto fail;
+	if (mnl_socket_bind(q->nl, 0, MNL_SOCKET_AUTOPID) == -1)
+		goto fail;
+	q->fd = mnl_socket_get_fd(q->nl);
+	q->portid = mnl_socket_get_portid(q->nl);
+
+	/* A full socket must cost packets (counted by the kernel), never
+	   the socket: without this a recv would fail with ENOBUFS. */
+	if (setsockopt(q->fd, SOL_NETLINK, NETLINK_NO_ENOBUFS, &one,
+	    sizeof(one)) == -1)
+		goto fail;
+	if (setsockopt(q->fd, SOL_SOCKET, SO_RCVBUFFORCE, &sz,
+	    sizeof(sz)) == -1 &&
+	    setsockopt(q->fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz)) == -1)
+		log_warn("%s: queue %u: SO_RCVBUF", __func__, queue);
+	/* Only for better kernel error messages; old kernels lack it. */
+	(void)setsockopt(q->fd, SOL_NETLINK, NETLINK_EXT_ACK, &one,
+	    sizeof(one));
+
+	/* Bind and configure in one message: the kernel binds first, then
+	   applies the parameters, and acks the whole. */
+	seq = (uint32_t)time(NULL);
+	nlh = nq_config_msg(q, buf, seq);
+	nlh->nlmsg_flags |= NLM_F_ACK;
+	nfq_nlmsg_cfg_put_cmd(nlh, AF_INET, NFQNL_CFG_CMD_BIND);
+	nq_put_params(nlh, maxlen, fail_open);
+	if (mnl_socket_sendto(q->nl, nlh, nlh->nlmsg_len) == -1)
+		goto fail;
+	if (nq_wait_ack(q, seq) == -1) {
+		if (errno == EPERM && nq_queue_listed(queue))
+			errno = EBUSY;
+		goto fail;
+	}
+	if (fcntl(q->fd, F_SETFL, fcntl(q->fd, F_GETFL) | O_NONBLOCK) == -1)
+		goto fail;
+	log_debug("%s: queue %u bound, portid %u, copy %d, maxlen %u%s",
+	    __func__, queue, q->portid, NQ_COPY_RANGE, maxlen,
+	    fail_open ? ", fail-open" : "");
+	return (q);
+
+ fail:
+	err = errno;
+	nq_close(q);
+	errno = err;
+	return (NULL);
+}
+
+void
+nq_close(struct nq *q)
+{
+	char		 buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr	*nlh;
+	struct nq_stash	*s, *next;
+
+	if (q == NULL)
+		return;
+	if (q->nl != NULL) {
+		if (q->portid != 0) {
+			/* Closing the socket unbinds too; say it first. */
+			nlh = nq_config_msg(q, buf, 0);
+			nfq_nlmsg_cfg_put_cmd(nlh, AF_INET,
+			    NFQNL_CFG_CMD_UNBIND);
+			(void)mnl_socket_sendto(q->nl, nlh, nlh->nlmsg_len);
+		}
+		mnl_socket_close(q->nl);
+	}
+	for (s = q->stash; s != NULL; s = next) {
+		next = s->next;
+		free(s);
+	}
+	free(q->pend);
+	free(q->sbuf);
+	free(q->rbuf);
+	free(q);
+}
+
+int
+nq_fd(const struct nq *q)
+{
+	return (q->fd);
+}
+
+uint16_t
+nq_queue(const struct nq *q)
+{
+	return (q->queue);
+}
+
+void
+nq_get_stats(const struct nq *q, struct nq_stats *s)
+{
+	*s = q->st;
+}
+
+/* Send a configuration message; the kernel applies it before sendto()
+   returns, and reports a refusal on the socket (counted by nq_recv). */
+int
+nq_set_params(struct nq *q, uint32_t maxlen, int fail_open)
+{
+	char		 buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr	*nlh;
+
+	nlh = nq_config_msg(q, buf, 0);
+	nq_put_params(nlh, maxlen, fail_open);
+	if (mnl_socket_sendto(q->nl, nlh, nlh->nlmsg_len) == -1)
+		return (-1);
+	return (0);
+}
+
+int
+nq_quiesce(struct nq *q)
+{
+	char		 buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr	*nlh;
+
+	/* queue_maxlen 0: the kernel queues nothing more; a new packet
+	   gets what fail_open says, as when the queue is full. */
+	nlh = nq_config_msg(q, buf, 0);
+	nfq_nlmsg_cfg_put_qmaxlen(nlh, 0);
+	if (mnl_socket_sendto(q->nl, nlh, nlh->nlmsg_len) == -1)
+		return (-1);
+	return (0);
+}
+
+static int
+nq_send(struct nq *q, size_t len, unsigned nmsgs)
+{
+	if (len == 0)
+		return (0);
+	if (mnl_socket_sendto(q->nl, q->sbuf, len) == -1) {
+		/* Not retried: the kernel either took the verdicts or
+		   never will; --queue-bypass or fail_open covers it. */
+		q->st.verdict_errors += nmsgs;
+		if (nq_warn_ok(q))
+			log_warn("queue %u: sending %u verdicts", q->queue,
+			    nmsgs);
+		return (-1);
+	}
+	return (0);
+}
+
+/* One verdict message for id (batch: every queued packet up to id). */
+static size_t
+nq_put_verdict(struct nq *q, size_t off, int batch, uint32_t id,
+    const struct nq_verdict *v)
+{
+	struct nlmsghdr	*nlh;
+
+	nlh = nfq_nlmsg_put((char *)q->sbuf + off,
+	    batch ? NFQNL_MSG_VERDICT_BATCH : NFQNL_MSG_VERDICT, q->queue);
+	nfq_nlmsg_verdict_put(nlh, (int)id, v->accept ? NF_ACCEPT : NF_DROP);
+	if (v->set_mark)
+		nfq_nlmsg_verdict_put_mark(nlh, v->mark);
+	return (off + NLMSG_ALIGN(nlh->nlmsg_len));
+}
+
+static int
+nq_same(const struct nq_verdict *a, const struct nq_verdict *b)
+{
+	return (a->accept == b->accept && a->set_mark == b->set_mark &&
+	    (!a->set_mark || a->mark == b->mark));
+}
+
+/* Send every collected verdict, in the order the packets came. */
+static int
+nq_flush(struct nq *q)
+{
+	size_t		 i, j, off = 0;
+	unsigned	 nmsgs = 0;
+	int		 ret = 0;
+
+	for (i = 0; i < q->npend; i = j) {
+		/* the run of packets decided like this one */
+		for (j = i + 1; j < q->npend &&
+		    nq_same(&q->pend[i].v, &q->pend[j].v); j++)
+			;
+		if (off + NQ_VERDICT_MSG > NQ_SENDBUF) {
+			if (nq_send(q, off, nmsgs) == -1)
+				ret = -1;
+			off = 0;
+			nmsgs = 0;
+		}
+		off = nq_put_verdict(q, off, j - i > 1, q->pend[j - 1].id,
+		    &q->pend[i].v);
+		nmsgs++;
+		if (j - i > 1)
+			q->st.batches++;
+		q->st.verdicts += j - i;
+	}
+	if (nq_send(q, off, nmsgs) == -1)
+		ret = -1;
+	q->npend = 0;
+	return (ret);
+}
+
+static void
+nq_decide(struct nq *q, struct nq_packet *p)
+{
+	struct nq_pend	*pe;
+
+	if (q->npend == NQ_PENDMAX)
+		(void)nq_flush(q);
+	pe = &q->pend[q->npend++];
+	pe->id = p->id;
+	/* the preset: whatever the callback does not decide is dropped */
+	memset(&pe->v, 0, sizeof(pe->v));
+	q->st.received++;
+	q->npkts++;
+	q->cb(q->cbarg, p, &pe->v);
+}
+
+/* The kernel refused one of our messages. */
+static void
+nq_error(struct nq *q, const struct nlmsghdr *nlh)
+{
+	const struct nlmsgerr	*e;
+	int			 type;
+
+	if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*e)) {
+		q->st.bad_messages++;
+		return;
+	}
+	e = mnl_nlmsg_get_payload(nlh);
+	if (e->error == 0)
+		return;		/* an ack */
+	type = NFNL_MSG_TYPE(e->msg.nlmsg_type);
+	if (type == NFQNL_MSG_VERDICT || type == NFQNL_MSG_VERDICT_BATCH) {
+		q->st.verdict_errors++;
+		if (nq_warn_ok(q))
+			log_warnx("queue %u: the kernel refused a verdict: %s",
+			    q->queue, strerror(-e->error));
+	} else if (nq_warn_ok(q))
+		log_warnx("queue %u: the kernel refused message type %d: %s",
+		    q->queue, type, strerror(-e->error));
+}
+
+/*
+ * One NFQNL_MSG_PACKET.  Each attribute is checked before use; an
+ * attribute we cannot trust makes the packet malformed (decided as
+ * INVALID), and only a message without a readable id goes unanswered:
+ * there is nothing to answer it with.
+ */
+static void
+nq_packet_msg(struct nq *q, const struct nlmsghdr *nlh)
+{
+	static const uint8_t		 empty[1];
+	const struct nlattr		*attr;
+	const struct nlattr		*tb[NFQA_MAX + 1];
+	const struct nfgenmsg		*nfg;
+	const struct nfqnl_msg_packet_hdr *ph;
+	struct nq_packet		 p;
+	uint16_t			 type;
+	size_t				 plen;
+	int				 bad = 0;
+
+	if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*nfg)) {
+		q->st.bad_messages++;
+		return;
+	}
+	nfg = mnl_nlmsg_get_payload(nlh);
+	memset(tb, 0, sizeof(tb));
+	mnl_attr_for_each(attr, nlh, sizeof(*nfg)) {
+		type = mnl_attr_get_type(attr);
+		if (type > NFQA_MAX)
+			continue;	/* newer than us: not needed */
+		plen = mnl_attr_get_payload_len(attr);
+		switch (type) {
+		case NFQA_PACKET_HDR:
+			if (plen < sizeof(*ph))
+				bad = 1;
+			break;
+		case NFQA_MARK:
+		case NFQA_IFINDEX_INDEV:
+		case NFQA_IFINDEX_OUTDEV:
+		case NFQA_IFINDEX_PHYSINDEV:
+		case NFQA_IFINDEX_PHYSOUTDEV:
+		case NFQA_CAP_LEN:
+		case NFQA_SKB_INFO:
+			if (plen != sizeof(uint32_t)) {
+				bad = 1;
+				continue;
+			}
+			break;
+		default:
+			break;
+		}
+		if (tb[type] != NULL)
+			bad = 1;	/* twice: which one is true? */
+		tb[type] = attr;
+	}
+
+	/* The id alone is enough to answer the packet. */
+	if (tb[NFQA_PACKET_HDR] == NULL ||
+	    mnl_attr_get_payload_len(tb[NFQA_PACKET_HDR]) < sizeof(uint32_t)) {
+		q->st.bad_messages++;
+		if (nq_warn_ok(q))
+			log_warnx("queue %u: a packet message without an id",
+			    q->queue);
+		return;
+	}
+	ph = mnl_attr_get_payload(tb[NFQA_PACKET_HDR]);
+	memset(&p, 0, sizeof(p));
+	p.id = ntohl(ph->packet_id);
+	p.ts_ms = nq_now_ms();
+	if (ntohs(nfg->res_id) != q->queue || tb[NFQA_PAYLOAD] == NULL)
+		bad = 1;
+	if (bad) {
+		q->st.malformed++;
+		p.malformed = 1;
+		p.data = empty;
+		p.len = 0;
+		nq_decide(q, &p);
+		return;
+	}
+	p.hwproto = ntohs(ph->hw_protocol);
+	p.data = mnl_attr_get_payload(tb[NFQA_PAYLOAD]);
+	p.len = mnl_attr_get_payload_len(tb[NFQA_PAYLOAD]);
+	p.origlen = p.len;
+	if (tb[NFQA_CAP_LEN] != NULL)
+		p.origlen = ntohl(mnl_attr_get_u32(tb[NFQA_CAP_LEN]));
+	if (tb[NFQA_IFINDEX_INDEV] != NULL)
+		p.ifin = ntohl(mnl_attr_get_u32(tb[NFQA_IFINDEX_INDEV]));
+	if (tb[NFQA_IFINDEX_OUTDEV] != NULL)
+		p.ifout = ntohl(mnl_attr_get_u32(tb[NFQA_IFINDEX_OUTDEV]));
+	if (tb[NFQA_MARK] != NULL)
+		p.mark = ntohl(mnl_attr_get_u32(tb[NFQA_MARK]));
+	nq_decide(q, &p);
+}
+
+/* Every message of one datagram. */
+static void
+nq_datagram(struct nq *q, const uint8_t *buf, size_t len)
+{
+	const struct nlmsghdr	*nlh;
+	int			 rest = (int)len;
+
+	for (nlh = (const struct nlmsghdr *)buf; mnl_nlmsg_ok(nlh, rest);
+	    nlh = mnl_nlmsg_next(nlh, &rest)) {
+		switch (nlh->nlmsg_type) {
+		case NLMSG_ERROR:
+			nq_error(q, nlh);
+			break;
+		case NLMSG_NOOP:
+		case NLMSG_DONE:
+			break;
+		case (NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_PACKET:
+			nq_packet_msg(q, nlh);
+			break;
+		default:
+			q->st.bad_messages++;
+			break;
+		}
+	}
+	if (rest > 0)
+		q->st.bad_messages++;	/* a torn message at the end */
+}
+
+int
+nq_recv(struct nq *q, size_t budget, nq_packet_cb cb, void *arg)
+{
+	struct nq_stash	*s;
+	ssize_t		 r;
+	size_t		 nmsg = 0;
+	int		 err;
+
+	q->cb = cb;
+	q->cbarg = arg;
+	q->npkts = 0;
+
+	while ((s = q->stash) != NULL) {
+		q->stash = s->next;
+		if (q->stash == NULL)
+			q->stash_tail = NULL;
+		nq_datagram(q, s->buf, s->len);
+		free(s);
+	}
+
+	while (budget == 0 || nmsg < budget) {
+		r = recv(q->fd, q->rbuf, NQ_RECVBUF, MSG_DONTWAIT | MSG_TRUNC);
+		if (r == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				break;
+			if (errno == ENOBUFS) {
+				/* the kernel dropped messages for us; the
+				   socket itself is fine */
+				q->st.enobufs++;
+				continue;
+			}
+			err = errno;
+			(void)nq_flush(q);
+			errno = err;
+			return (-1);
+		}
+		if (r == 0)
+			break;
+		nmsg++;
+		if ((size_t)r > (size_t)NQ_RECVBUF) {
+			/* cannot happen with NQ_COPY_RANGE; never parse
+			   half a datagram */
+			q->st.bad_messages++;
+			continue;
+		}
+		nq_datagram(q, q->rbuf, (size_t)r);
+	}
+	(void)nq_flush(q);
+	return (q->npkts);
+}

@@ -1,0 +1,504 @@
+/*
+ * worker.c - a thread with its own queue, libevent base and table
+ *
+ * Copyright (C) 2026 The nfqspid authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * Worker i owns NFQUEUE (queue + i), the connection table of the flows
+ * the kernel's --queue-balance hash sends there, and the configuration
+ * pointer it decides them with.  Nothing on the packet path takes a lock:
+ * the main thread reaches a worker only through worker_call(), which runs
+ * a function in the worker's own thread between two drains of the queue.
+ */
+#include <sys/socket.h>
+#include <net/if.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+#include <event2/thread.h>
+
+#include "nfqspid.h"
+
+#define WORKER_BUDGET		256	/* messages per read callback, so
+					   the timers get their turn */
+#define WORKER_TICK_MS		200	/* ct_expire() and the audit summary */
+#define WORKER_SUMMARY_MS	1000
+#define WORKER_IFCACHE		64
+#define WORKER_IFTTL_MS		5000	/* a renamed interface is seen after */
+#define WORKER_AUDITLEN		512
+
+struct worker_ifname {
+	uint32_t	 index;		/* 0: empty */
+	uint64_t	 when;
+	char		 name[IF_NAMESIZE];
+};
+
+struct worker {
+	unsigned		 id;
+	const struct config	*cfg;
+	struct nq		*nq;
+	struct ct_table		*ct;
+
+	struct event_base	*base;
+	struct event		*rev;		/* the queue's socket */
+	struct event		*tick;
+	struct event		*callev;	/* worker_call() */
+	struct event		*deadev;	/* in the main base */
+	void			(*dead)(struct worker *, void *);
+	void			*deadarg;
+
+	pthread_t		 thread;
+	int			 started;
+	int			 running;	/* under mtx */
+	int			 stopping;
+	int			 error;		/* atomic */
+
+	/* worker_call() */
+	pthread_mutex_t		 callers;	/* one caller at a time */
+	pthread_mutex_t		 mtx;
+	pthread_cond_t		 cond;
+	void			(*callfn)(struct worker *, void *);
+	void			*callarg;
+	int			 calldone;
+
+	struct worker_stats	 st;
+
+	/* audit rate: a token bucket of cfg->log_rate a second */
+	uint64_t		 tokens;	/* thousandths of a record */
+	uint64_t		 refill_ms;
+	uint64_t		 suppressed;	/* since the last summary */
+	uint64_t		 summary_ms;
+
+	struct worker_ifname	 ifc[WORKER_IFCACHE];
+};
+
+uint64_t
+worker_now_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+/*
+ * The name of interface index, "" if none.  Cached, and looked up again
+ * after a while so a renamed or recreated interface is seen; a miss asks
+ * the kernel, so an interface created after start works at once.
+ */
+static const char *
+worker_ifname(struct worker *w, uint32_t index, uint64_t now)
+{
+	struct worker_ifname	*e;
+
+	if (index == 0)
+		return ("");
+	e = &w->ifc[index % WORKER_IFCACHE];
+	if (e->index == index && now - e->when < WORKER_IFTTL_MS)
+		return (e->name);
+	if (if_indextoname(index, e->name) == NULL) {
+		/* gone already: no rule can name it; do not cache */
+		log_debug("%s: ifindex %u: %s", __func__, index,
+		    strerror(errno));
+		e->index = 0;
+		e->name[0] = '\0';
+		return (e->name);
+	}
+	e->index = index;
+	e->when = now;
+	return (e->name);
+}
+
+/* May this worker write one more audit record now? */
+static int
+worker_audit_ok(struct worker *w, uint64_t now)
+{
+	uint64_t	 cap = (uint64_t)w->cfg->log_rate * 1000;
+
+	if (now > w->refill_ms) {
+		w->tokens += (now - w->refill_ms) * w->cfg->log_rate;
+		if (w->tokens > cap)
+			w->tokens = cap;
+	}
+	w->refill_ms = now;
+	if (w->tokens < 1000)
+		return (0);
+	w->tokens -= 1000;
+	return (1);
+}
+
+static void
+worker_audit(struct worker *w, const struct verdict *v, const struct pkt *p,
+    const char *in, const char *out, size_t len, uint64_t now)
+{
+	char	 buf[WORKER_AUDITLEN];
+
+	if (!worker_audit_ok(w, now)) {
+		w->suppressed++;
+		w->st.suppressed++;
+		return;
+	}
+	verdict_audit(v, p, in, out, len, buf, sizeof(buf));
+	log_audit("%s", buf);
+	w->st.audited++;
+}
+
+static void
+worker_summary(struct worker *w, uint64_t now)
+{
+	if (now - w->summary_ms < WORKER_SUMMARY_MS)
+		return;
+	w->summary_ms = now;
+	if (w->suppressed == 0)
+		return;
+	log_audit("suppressed %llu audit records over the rate of %u a "
+	    "second (worker %u)", (unsigned long long)w->suppressed,
+	    w->cfg->log_rate, w->id);
+	w->suppressed = 0;
+}
+
+/* One packet: the verdict is what nq sends back for it. */
+static void
+worker_packet(void *arg, const struct nq_packet *np, struct nq_verdict *nv)
+{
+	struct worker	*w = arg;
+	struct pkt	 p;
+	struct verdict	 v;
+	const char	*in, *out;
+	uint64_t	 now = np->ts_ms;
+
+	in = worker_ifname(w, np->ifin, now);
+	out = worker_ifname(w, np->ifout, now);
+	verdict_packet(w->cfg, w->ct, np->data, np->len, in, out, now, &p,
+	    &v);
+
+	w->st.received++;
+	if (v.action == RULE_ACCEPT)
+		w->st.accepted++;
+	else
+		w->st.dropped++;
+	if (v.state == CT_INVALID)
+		w->st.invalid++;
+	else if (v.state == CT_RELATED)
+		w->st.related++;
+
+	/* RULE_REJECT drops; the reset or unreachable is sent apart. */
+	nv->accept = v.action == RULE_ACCEPT;
+	nv->set_mark = v.set_mark;
+	nv->mark = v.mark;
+
+	if (v.log)
+		worker_audit(w, &v, &p, in, out, np->origlen, now);
+}
+
+static void
+worker_read(evutil_socket_t fd, short events, void *arg)
+{
+	struct worker	*w = arg;
+
+	if (nq_recv(w->nq, WORKER_BUDGET, worker_packet, w) == -1) {
+		__atomic_store_n(&w->error, errno, __ATOMIC_SEQ_CST);
+		log_warn("worker %u: lost queue %u", w->id, nq_queue(w->nq));
+		event_base_loopbreak(w->base);
+	}
+}
+
+static void
+worker_tick(evutil_socket_t fd, short events, void *arg)
+{
+	struct worker	*w = arg;
+	uint64_t	 now = worker_now_ms();
+
+	ct_expire(w->ct, now);
+	worker_summary(w, now);
+}
+
+static void
+worker_call_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct worker	*w = arg;
+	void		(*fn)(struct worker *, void *);
+	void		*fnarg;
+
+	pthread_mutex_lock(&w->mtx);
+	fn = w->callfn;
+	fnarg = w->callarg;
+	pthread_mutex_unlock(&w->mtx);
+	if (fn != NULL)
+		fn(w, fnarg);
+	pthread_mutex_lock(&w->mtx);
+	w->callfn = NULL;
+	w->calldone = 1;
+	pthread_cond_broadcast(&w->cond);
+	pthread_mutex_unlock(&w->mtx);
+}
+
+int
+worker_call(struct worker *w, void (*fn)(struct worker *, void *), void *arg)
+{
+	int	 ret;
+
+	if (!w->started)
+		return (-1);
+	if (pthread_equal(pthread_self(), w->thread)) {
+		fn(w, arg);
+		return (0);
+	}
+	pthread_mutex_lock(&w->callers);
+	pthread_mutex_lock(&w->mtx);
+	if (!w->running) {
+		pthread_mutex_unlock(&w->mtx);
+		pthread_mutex_unlock(&w->callers);
+		return (-1);
+	}
+	w->callfn = fn;
+	w->callarg = arg;
+	w->calldone = 0;
+	/* thread-safe: the base was made with evthread_use_pthreads() */
+	event_active(w->callev, EV_READ, 0);
+	while (!w->calldone && w->running)
+		pthread_cond_wait(&w->cond, &w->mtx);
+	ret = w->calldone ? 0 : -1;
+	w->callfn = NULL;
+	pthread_mutex_unlock(&w->mtx);
+	pthread_mutex_unlock(&w->callers);
+	return (ret);
+}
+
+struct ct_table *
+worker_ct(struct worker *w)
+{
+	return (w->ct);
+}
+
+const struct config *
+worker_config(struct worker *w)
+{
+	return (w->cfg);
+}
+
+unsigned
+worker_id(const struct worker *w)
+{
+	return (w->id);
+}
+
+int
+worker_error(const struct worker *w)
+{
+	return (__atomic_load_n(&w->error, __ATOMIC_SEQ_CST));
+}
+
+void
+worker_get_stats(struct worker *w, struct worker_stats *s)
+{
+	*s = w->st;
+	nq_get_stats(w->nq, &s->nq);
+	ct_get_stats(w->ct, &s->ct);
+	s->conns = ct_count(w->ct);
+}
+
+struct worker *
+worker_new(unsigned id, const struct config *cfg, char *err, size_t errlen)
+{
+	struct worker	*w;
+	unsigned	 queue = cfg->queue + id;
+
+	if (queue > UINT16_MAX) {
+		snprintf(err, errlen, "queue %u: NFQUEUE numbers end at %u",
+		    queue, UINT16_MAX);
+		return (NULL);
+	}
+	if ((w = calloc(1, sizeof(*w))) == NULL) {
+		snprintf(err, errlen, "worker %u: %s", id, strerror(errno));
+		return (NULL);
+	}
+	w->id = id;
+	w->cfg = cfg;
+	pthread_mutex_init(&w->callers, NULL);
+	pthread_mutex_init(&w->mtx, NULL);
+	pthread_cond_init(&w->cond, NULL);
+	if ((w->ct = ct_new(&cfg->ct)) == NULL) {
+		snprintf(err, errlen, "worker %u: connection table: %s", id,
+		    strerror(errno));
+		worker_free(w);
+		return (NULL);
+	}
+	if ((w->nq = nq_open(queue, cfg->queue_maxlen, cfg->fail_open)) ==
+	    NULL) {
+		if (errno == EBUSY)
+			snprintf(err, errlen, "queue %u is in use by another "
+			    "process", queue);
+		else
+			snprintf(err, errlen, "queue %u: cannot bind: %s",
+			    queue, nq_strerror(errno));
+		worker_free(w);
+		return (NULL);
+	}
+	return (w);
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct worker	*w = arg;
+
+	log_debug("%s: worker %u reading queue %u", __func__, w->id,
+	    nq_queue(w->nq));
+	/* packets that came with the bind's answer wait in nq */
+	event_active(w->rev, EV_READ, 0);
+	event_base_dispatch(w->base);
+
+	pthread_mutex_lock(&w->mtx);
+	w->running = 0;
+	pthread_cond_broadcast(&w->cond);
+	pthread_mutex_unlock(&w->mtx);
+	if (!w->stopping)
+		event_active(w->deadev, EV_READ, 0);
+	return (NULL);
+}
+
+static void
+worker_dead_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct worker	*w = arg;
+
+	if (w->dead != NULL)
+		w->dead(w, w->deadarg);
+}
+
+int
+worker_start(struct worker *w, struct event_base *mainbase,
+    void (*dead)(struct worker *, void *), void *arg)
+{
+	struct timeval	 tv = { 0, WORKER_TICK_MS * 1000 };
+	sigset_t	 all, old;
+	int		 rc;
+
+	w->dead = dead;
+	w->deadarg = arg;
+	if ((w->base = event_base_new()) == NULL ||
+	    (w->rev = event_new(w->base, nq_fd(w->nq), EV_READ | EV_PERSIST,
+	    worker_read, w)) == NULL ||
+	    (w->tick = event_new(w->base, -1, EV_PERSIST, worker_tick,
+	    w)) == NULL ||
+	    (w->callev = event_new(w->base, -1, 0, worker_call_cb,
+	    w)) == NULL ||
+	    (w->deadev = event_new(mainbase, -1, 0, worker_dead_cb,
+	    w)) == NULL)
+		return (-1);
+	if (event_add(w->rev, NULL) == -1 || event_add(w->tick, &tv) == -1)
+		return (-1);
+	w->refill_ms = w->summary_ms = worker_now_ms();
+	w->tokens = (uint64_t)w->cfg->log_rate * 1000;
+
+	/* the main thread owns the signals */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	w->running = 1;
+	rc = pthread_create(&w->thread, NULL, worker_main, w);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
+		w->running = 0;
+		errno = rc;
+		return (-1);
+	}
+	w->started = 1;
+	return (0);
+}
+
+/* In the worker: answer what is queued, then leave the loop. */
+static void
+worker_stop_fn(struct worker *w, void *arg)
+{
+	int	 n;
+
+	if (nq_quiesce(w->nq) == -1)
+		log_warn("worker %u: queue %u: stop queueing", w->id,
+		    nq_queue(w->nq));
+	n = nq_recv(w->nq, 0, worker_packet, w);
+	if (n == -1)
+		log_warn("worker %u: queue %u: last read", w->id,
+		    nq_queue(w->nq));
+	else
+		log_debug("%s: worker %u: %d packets answered at stop",
+		    __func__, w->id, n);
+	event_base_loopbreak(w->base);
+}
+
+void
+worker_stop(struct worker *w)
+{
+	if (!w->started)
+		return;
+	w->stopping = 1;
+	if (worker_call(w, worker_stop_fn, NULL) == -1)
+		log_debug("%s: worker %u had stopped already", __func__,
+		    w->id);
+	pthread_join(w->thread, NULL);
+	w->started = 0;
+}
+
+void
+worker_free(struct worker *w)
+{
+	if (w == NULL)
+		return;
+	if (w->started)
+		worker_stop(w);
+	if (w->deadev != NULL)
+		event_free(w->deadev);
+	if (w->callev != NULL)
+		event_free(w->callev);
+	if (w->tick != NULL)
+		event_free(w->tick);
+	if (w->rev != NULL)
+		event_free(w->rev);
+	if (w->base != NULL)
+		event_base_free(w->base);
+	nq_close(w->nq);
+	if (w->ct != NULL)
+		ct_free(w->ct);
+	pthread_cond_destroy(&w->cond);
+	pthread_mutex_destroy(&w->mtx);
+	pthread_mutex_destroy(&w->callers);
+	free(w);
+}
+
+static void
+worker_reload_fn(struct worker *w, void *arg)
+{
+	const struct config	*cfg = arg;
+
+	w->cfg = cfg;
+	ct_set_config(w->ct, &cfg->ct);
+	if (nq_set_params(w->nq, cfg->queue_maxlen, cfg->fail_open) == -1)
+		log_warn("worker %u: queue %u: new parameters", w->id,
+		    nq_queue(w->nq));
+	if (w->tokens > (uint64_t)cfg->log_rate * 1000)
+		w->tokens = (uint64_t)cfg->log_rate * 1000;
+}
+
+int
+worker_reload(struct worker *w, const struct config *cfg)
+{
+	if (!w->started) {
+		/* not running: nobody reads the old pointer */
+		w->cfg = cfg;
+		ct_set_config(w->ct, &cfg->ct);
+		return (0);
+	}
+	if (worker_call(w, worker_reload_fn, (void *)cfg) == -1) {
+		/* the thread has left its loop and reads nothing more,
+		   but the old pointer is about to be freed */
+		w->cfg = cfg;
+		return (-1);
+	}
+	return (0);
+}
