@@ -70,7 +70,8 @@ struct pkt {
 	union pkt_addr	 src;
 	union pkt_addr	 dst;
 	uint16_t	 l4off;		/* offset of the transport header */
-	uint16_t	 iplen;		/* length the IP header claims */
+	uint32_t	 iplen;		/* length the IP header claims (IPv6:
+					   40 + payload length) */
 
 	/* TCP and UDP */
 	uint16_t	 sport;		/* host order */
