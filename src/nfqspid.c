@@ -1,0 +1,490 @@
+/*
+ * nfqspid.c - the daemon: options, start-up, signals, reload, shutdown
+ *
+ * Copyright (C) 2026 The nfqspid authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * The main thread owns the signals, the control socket and the
+ * configuration; the packets belong to the workers.  Start-up happens in
+ * the child when we daemonize, and the parent only exits once the child
+ * has bound its queues (or with the child's status when it could not),
+ * so "nfqspid" failing to start fails where it was run.
+ */
+#include "autoconf.h"		/* first: _GNU_SOURCE, PACKAGE_VERSION */
+
+#include <sys/types.h>
+#include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <linux/capability.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/thread.h>
+
+#include "nfqspid.h"
+
+#define ERRLEN	512
+
+struct daemon {
+	struct daemon_info	 info;
+	struct config		*cfg;		/* the running one */
+	const char		*cfgpath;
+	struct event_base	*base;
+	struct worker		**workers;
+	unsigned		 nworkers;
+	struct control		*control;
+	int			 pidfd;
+	char			 pidfile[CONFIG_PATHLEN];
+	int			 status;	/* exit status */
+};
+
+static __dead void
+usage(FILE *f, int status)
+{
+	fprintf(f, "usage: nfqspid [-dfhnV] [-c file] [--replay file.pcap]\n");
+	exit(status);
+}
+
+static const char *
+mode_name(int mode)
+{
+	return (mode == MODE_MONITOR ? "monitor" : "enforce");
+}
+
+/*
+ * Refuse to start when another nfqspid holds the pidfile: the lock is
+ * held for the life of the process, so a stale file from a crash is
+ * simply taken over.
+ */
+static int
+pidfile_open(struct daemon *d, const char *path)
+{
+	char	 buf[32];
+	ssize_t	 n;
+	int	 fd;
+
+	d->pidfd = -1;
+	if (path[0] == '\0')
+		return (0);
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) == -1) {
+		log_warn("pidfile %s", path);
+		return (-1);
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		if (errno == EWOULDBLOCK) {
+			n = pread(fd, buf, sizeof(buf) - 1, 0);
+			buf[n > 0 ? n : 0] = '\0';
+			buf[strcspn(buf, "\n")] = '\0';
+			log_warnx("nfqspid is already running (pid %s, "
+			    "pidfile %s)", buf[0] != '\0' ? buf : "?", path);
+		} else
+			log_warn("pidfile %s: lock", path);
+		close(fd);
+		return (-1);
+	}
+	snprintf(d->pidfile, sizeof(d->pidfile), "%s", path);
+	d->pidfd = fd;
+	return (0);
+}
+
+/* After the fork: the pid is the child's. */
+static int
+pidfile_write(struct daemon *d)
+{
+	char	 buf[32];
+	int	 n;
+
+	if (d->pidfd == -1)
+		return (0);
+	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	if (ftruncate(d->pidfd, 0) == -1 ||
+	    pwrite(d->pidfd, buf, n, 0) != n) {
+		log_warn("pidfile %s", d->pidfile);
+		return (-1);
+	}
+	return (0);
+}
+
+static void
+pidfile_remove(struct daemon *d)
+{
+	if (d->pidfd == -1)
+		return;
+	if (unlink(d->pidfile) == -1 && errno != ENOENT)
+		log_debug("%s: unlink %s: %s", __func__, d->pidfile,
+		    strerror(errno));
+	close(d->pidfd);
+	d->pidfd = -1;
+}
+
+/*
+ * Fork; the parent waits on a pipe for the child to say it runs, and
+ * otherwise exits with the child's status.  Returns the pipe's write end
+ * in the child.
+ */
+static int
+daemon_fork(void)
+{
+	int	 p[2], status;
+	char	 c;
+	pid_t	 pid;
+	ssize_t	 n;
+
+	if (pipe2(p, O_CLOEXEC) == -1)
+		fatal("pipe");
+	switch (pid = fork()) {
+	case -1:
+		fatal("fork");
+	case 0:
+		close(p[0]);
+		if (setsid() == -1)
+			fatal("setsid");
+		if (chdir("/") == -1)
+			fatal("chdir /");
+		return (p[1]);
+	default:
+		close(p[1]);
+		do
+			n = read(p[0], &c, 1);
+		while (n == -1 && errno == EINTR);
+		if (n == 1)
+			_exit(0);
+		/* the child died before it was ready */
+		while (waitpid(pid, &status, 0) == -1)
+			if (errno != EINTR)
+				_exit(1);
+		if (WIFEXITED(status))
+			_exit(WEXITSTATUS(status));
+		_exit(1);
+	}
+}
+
+static void
+daemon_ready(int fd)
+{
+	int	 null;
+
+	if ((null = open("/dev/null", O_RDWR)) == -1)
+		fatal("/dev/null");
+	dup2(null, STDIN_FILENO);
+	dup2(null, STDOUT_FILENO);
+	dup2(null, STDERR_FILENO);
+	if (null > STDERR_FILENO)
+		close(null);
+	if (write(fd, "", 1) != 1) {
+		/* the parent is gone: nobody to tell */
+	}
+	close(fd);
+}
+
+/*
+ * user = NAME: become NAME, keeping CAP_NET_ADMIN (the kernel checks it
+ * on every verdict) and CAP_NET_RAW (resets and unreachables).  Done
+ * before the workers start: capabilities are per thread and inherited.
+ */
+static int
+drop_privileges(const char *user)
+{
+	struct __user_cap_header_struct	 hdr;
+	struct __user_cap_data_struct	 data[_LINUX_CAPABILITY_U32S_3];
+	struct passwd			*pw;
+	uint32_t			 keep;
+
+	if ((pw = getpwnam(user)) == NULL) {
+		log_warnx("user %s: no such user", user);
+		return (-1);
+	}
+	if (prctl(PR_SET_KEEPCAPS, 1L, 0L, 0L, 0L) == -1 ||
+	    setgroups(1, &pw->pw_gid) == -1 ||
+	    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) == -1 ||
+	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1) {
+		log_warn("cannot become user %s", user);
+		return (-1);
+	}
+	memset(&hdr, 0, sizeof(hdr));
+	memset(data, 0, sizeof(data));
+	hdr.version = _LINUX_CAPABILITY_VERSION_3;
+	keep = (1u << CAP_NET_ADMIN) | (1u << CAP_NET_RAW);
+	data[0].effective = data[0].permitted = keep;
+	if (syscall(SYS_capset, &hdr, data) == -1) {
+		log_warn("user %s: keeping CAP_NET_ADMIN", user);
+		return (-1);
+	}
+	(void)prctl(PR_SET_KEEPCAPS, 0L, 0L, 0L, 0L);
+	log_info("running as user %s with CAP_NET_ADMIN and CAP_NET_RAW",
+	    user);
+	return (0);
+}
+
+/*
+ * SIGHUP and the control socket's reload: a new configuration, or the
+ * old one stays.  The old one is freed once every worker has switched.
+ */
+static int
+daemon_reload(void *arg, char *err, size_t errlen)
+{
+	struct daemon	*d = arg;
+	struct config	*cfg, *old;
+	char		 e[ERRLEN];
+	unsigned	 i;
+
+	if ((cfg = config_load(d->cfgpath, e, sizeof(e))) == NULL) {
+		log_warnx("reload failed, keeping the running configuration: "
+		    "%s", e);
+		snprintf(err, errlen, "%s", e);
+		return (-1);
+	}
+	/* What was bound or opened at start stays until a restart. */
+	if (cfg->queue != d->info.queue || cfg->threads != d->info.threads)
+		log_warnx("reload: queue and threads take effect at the next "
+		    "start (running: queue %u threads %u)", d->info.queue,
+		    d->info.threads);
+	if (strcmp(cfg->pidfile, d->cfg->pidfile) != 0 ||
+	    strcmp(cfg->control, d->cfg->control) != 0 ||
+	    strcmp(cfg->user, d->cfg->user) != 0 ||
+	    strcmp(cfg->http, d->cfg->http) != 0)
+		log_warnx("reload: pidfile, control, user and http take "
+		    "effect at the next start");
+	log_setfacility(cfg->facility);
+	for (i = 0; i < d->nworkers; i++)
+		if (worker_reload(d->workers[i], cfg) == -1)
+			log_warnx("reload: worker %u is not running", i);
+	old = d->cfg;
+	d->cfg = cfg;
+	d->info.cfg = cfg;
+	config_free(old);
+	log_info("reloaded %s: rules %zu mode %s", d->cfgpath, cfg->nrules,
+	    mode_name(cfg->mode));
+	return (0);
+}
+
+static void
+sig_cb(evutil_socket_t sig, short events, void *arg)
+{
+	struct daemon	*d = arg;
+	char		 err[ERRLEN];
+
+	switch (sig) {
+	case SIGHUP:
+		log_info("SIGHUP: reloading %s", d->cfgpath);
+		(void)daemon_reload(d, err, sizeof(err));
+		break;
+	case SIGTERM:
+	case SIGINT:
+		log_info("%s: stopping", strsignal(sig));
+		event_base_loopbreak(d->base);
+		break;
+	default:
+		break;
+	}
+}
+
+static void
+worker_dead(struct worker *w, void *arg)
+{
+	struct daemon	*d = arg;
+	int		 err = worker_error(w);
+
+	log_warnx("worker %u stopped: %s; exiting", worker_id(w),
+	    err != 0 ? strerror(err) : "unknown reason");
+	d->status = 1;
+	event_base_loopbreak(d->base);
+}
+
+static int
+daemon_run(struct daemon *d, int foreground, int debug)
+{
+	struct event	*sigev[3];
+	static const int sigs[3] = { SIGHUP, SIGTERM, SIGINT };
+	char		 err[ERRLEN];
+	unsigned	 i;
+	int		 readyfd = -1;
+
+	if (!foreground)
+		readyfd = daemon_fork();
+	if (pidfile_open(d, d->cfg->pidfile) == -1)
+		return (1);
+	if (pidfile_write(d) == -1) {
+		pidfile_remove(d);
+		return (1);
+	}
+	signal(SIGPIPE, SIG_IGN);
+	if (evthread_use_pthreads() == -1) {
+		log_warnx("libevent: no pthreads support");
+		goto fail;
+	}
+	if ((d->base = event_base_new()) == NULL) {
+		log_warnx("libevent: cannot make an event base");
+		goto fail;
+	}
+
+	d->nworkers = d->cfg->threads;
+	if ((d->workers = calloc(d->nworkers, sizeof(*d->workers))) == NULL) {
+		log_warn("workers");
+		goto fail;
+	}
+	for (i = 0; i < d->nworkers; i++)
+		if ((d->workers[i] = worker_new(i, d->cfg, err,
+		    sizeof(err))) == NULL) {
+			log_warnx("%s", err);
+			goto fail;
+		}
+
+	for (i = 0; i < 3; i++)
+		if ((sigev[i] = evsignal_new(d->base, sigs[i], sig_cb,
+		    d)) == NULL || event_add(sigev[i], NULL) == -1) {
+			log_warnx("libevent: signal %d", sigs[i]);
+			goto fail;
+		}
+
+	d->info.version = PACKAGE_VERSION;
+	d->info.pid = getpid();
+	d->info.started = time(NULL);
+	d->info.started_ms = worker_now_ms();
+	d->info.queue = d->cfg->queue;
+	d->info.threads = d->cfg->threads;
+	d->info.cfg = d->cfg;
+	if (d->cfg->control[0] != '\0' &&
+	    (d->control = control_open(d->base, d->cfg->control, &d->info,
+	    d->workers, d->nworkers, daemon_reload, d)) == NULL)
+		log_warn("control socket %s", d->cfg->control);
+
+	if (d->cfg->user[0] != '\0' && drop_privileges(d->cfg->user) == -1)
+		goto fail;
+
+	for (i = 0; i < d->nworkers; i++)
+		if (worker_start(d->workers[i], d->base, worker_dead,
+		    d) == -1) {
+			log_warn("worker %u: cannot start", i);
+			goto fail;
+		}
+
+	log_info("nfqspid %s started: queue %u threads %u rules %zu mode %s",
+	    PACKAGE_VERSION, d->cfg->queue, d->cfg->threads, d->cfg->nrules,
+	    mode_name(d->cfg->mode));
+	if (readyfd != -1) {
+		daemon_ready(readyfd);
+		log_init(0, debug, d->cfg->facility);
+	}
+
+	event_base_dispatch(d->base);
+
+	/* Stop reading, answer every packet already queued, unbind. */
+	for (i = 0; i < d->nworkers; i++)
+		worker_stop(d->workers[i]);
+	if (d->control != NULL)
+		control_close(d->control);
+	for (i = 0; i < d->nworkers; i++)
+		worker_free(d->workers[i]);
+	for (i = 0; i < 3; i++)
+		event_free(sigev[i]);
+	free(d->workers);
+	event_base_free(d->base);
+	pidfile_remove(d);
+	log_info("nfqspid %s stopped%s", PACKAGE_VERSION,
+	    d->status != 0 ? " after an error" : "");
+	return (d->status);
+
+ fail:
+	/* before any worker runs: nothing is queued to us yet that the
+	   kernel will not drop or bypass when the socket closes */
+	if (d->control != NULL)
+		control_close(d->control);
+	if (d->workers != NULL)
+		for (i = 0; i < d->nworkers; i++)
+			worker_free(d->workers[i]);
+	pidfile_remove(d);
+	return (1);
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "replay",	required_argument,	NULL,	'R' },
+		{ "help",	no_argument,		NULL,	'h' },
+		{ NULL,		0,			NULL,	0 }
+	};
+	struct daemon	 d;
+	const char	*replay = NULL;
+	char		 err[ERRLEN];
+	int		 ch, debug = 0, foreground = 0, check = 0, status;
+
+	memset(&d, 0, sizeof(d));
+	d.pidfd = -1;
+	d.cfgpath = CONFIG_DEFAULT_PATH;
+
+	while ((ch = getopt_long(argc, argv, "c:dfhnV", longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			d.cfgpath = optarg;
+			break;
+		case 'd':
+			debug = 1;
+			break;
+		case 'f':
+			foreground = 1;
+			break;
+		case 'h':
+			usage(stdout, 0);
+		case 'n':
+			check = 1;
+			break;
+		case 'V':
+			printf("nfqspid %s\n", PACKAGE_VERSION);
+			return (0);
+		case 'R':
+			replay = optarg;
+			break;
+		default:
+			usage(stderr, 2);
+		}
+	}
+	if (optind != argc)
+		usage(stderr, 2);
+
+	if (check || replay != NULL) {
+		/* offline: stderr only, nothing to syslog */
+		if ((d.cfg = config_load(d.cfgpath, err, sizeof(err))) ==
+		    NULL) {
+			fprintf(stderr, "%s\n", err);
+			return (2);
+		}
+		if (check) {
+			fprintf(stderr, "configuration OK\n");
+			config_free(d.cfg);
+			return (0);
+		}
+		status = replay_run(d.cfg, replay, stdout);
+		config_free(d.cfg);
+		return (status);
+	}
+
+	log_init(1, debug, LOG_DAEMON);
+	if ((d.cfg = config_load(d.cfgpath, err, sizeof(err))) == NULL) {
+		log_warnx("%s", err);
+		return (2);
+	}
+	log_init(1, debug, d.cfg->facility);
+	if (!foreground)
+		log_debug("%s: daemonizing", __func__);
+	status = daemon_run(&d, foreground, debug);
+	config_free(d.cfg);
+	return (status);
+}
