@@ -209,7 +209,10 @@ drop_privileges(const char *user)
 		log_warnx("user %s: no such user", user);
 		return (-1);
 	}
-	if (prctl(PR_SET_KEEPCAPS, 1L, 0L, 0L, 0L) == -1 ||
+	if (pw->pw_uid == geteuid() && pw->pw_uid != 0) {
+		/* started as that user (systemd User= with ambient
+		   capabilities): only shed what is not needed */
+	} else if (prctl(PR_SET_KEEPCAPS, 1L, 0L, 0L, 0L) == -1 ||
 	    setgroups(1, &pw->pw_gid) == -1 ||
 	    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) == -1 ||
 	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1) {
