@@ -1,0 +1,44 @@
+#!/bin/bash
+# deps.sh - install every Debian package that the build, the tests and the
+# demo need, on a fresh Debian 12.  Idempotent: when everything is present
+# already it neither runs apt-get update nor installs anything.
+#
+# Copyright (C) 2026 The nfqspid authors
+# SPDX-License-Identifier: GPL-2.0-or-later
+set -euo pipefail
+
+PKGS=(
+	# build
+	build-essential autoconf automake libtool pkg-config make
+	libnetfilter-queue-dev libnfnetlink-dev libmnl-dev libevent-dev
+	libiniparser-dev libpcap-dev
+	# unit tests, sanitizer and valgrind runs, man page lint
+	libcmocka-dev valgrind mandoc
+	# integration tests and the demo: namespaces, NFQUEUE diversion,
+	# traffic generators and process handling
+	iptables iproute2 kmod procps psmisc iputils-ping
+	netcat-openbsd socat python3 python3-scapy
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+	# "install ok installed" is the only status that means usable.
+	st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+	[ "$st" = "install ok installed" ] || missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+	echo "deps.sh: all ${#PKGS[@]} packages are installed"
+	exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "deps.sh: missing packages: ${missing[*]}" >&2
+	echo "deps.sh: run as root (sudo $0) to install them" >&2
+	exit 1
+fi
+
+echo "deps.sh: installing: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update
+apt-get install -y --no-install-recommends "${missing[@]}"

@@ -1,0 +1,495 @@
+# shellcheck shell=bash
+# lib.sh - helpers for the integration tests: a throwaway client - dut -
+# server set of network namespaces, dut's FORWARD chain diverted to
+# NFQUEUE, nfqspid running inside dut, and simple assertions.
+#
+# Copyright (C) 2026 The nfqspid authors
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# Sourced by tests/integration/test_*.sh, which run under `make check`
+# (TESTS_ENVIRONMENT sets NFQSPID, NFQSPICTL, top_srcdir, top_builddir)
+# or by hand as root.  Exit status: 0 pass, 1 fail, 77 skip (not root or
+# no namespace/NFQUEUE support).
+#
+#   client  c0 10.N.1.2/24 fd00:N:1::2/64
+#     |
+#   dut     d0 10.N.1.1/24 fd00:N:1::1/64   (forwarding; FORWARD -> NFQUEUE)
+#           d1 10.N.2.1/24 fd00:N:2::1/64   (nfqspid runs here)
+#     |
+#   server  s0 10.N.2.2/24 fd00:N:2::2/64
+#
+# The diversion has no --queue-bypass: when the daemon is not running the
+# kernel drops, so a dead daemon fails the test instead of passing it.
+
+_lib_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+: "${top_srcdir:=$(cd "$_lib_dir/../.." && pwd)}"
+: "${top_builddir:=$top_srcdir}"
+: "${NFQSPID:=$top_builddir/src/nfqspid}"
+: "${NFQSPICTL:=$top_builddir/src/nfqspictl}"
+
+PY=/usr/bin/python3		# Debian's, which has scapy
+IPT=iptables-legacy
+IP6T=ip6tables-legacy
+
+T_NET=${T_NET:-99}		# second octet of the test subnets
+T_QUEUE=${T_QUEUE:-7}		# NFQUEUE number (queues are per namespace)
+C4=10.$T_NET.1.2; D4C=10.$T_NET.1.1; D4S=10.$T_NET.2.1; S4=10.$T_NET.2.2
+C6=fd00:$T_NET:1::2; D6C=fd00:$T_NET:1::1; D6S=fd00:$T_NET:2::1; S6=fd00:$T_NET:2::2
+
+T_PASSED=0
+T_FAILED=0
+T_NAME=
+T_TMP=
+T_DPID=
+T_LOG=
+T_CTL=
+NS_C=''
+NS_D=''
+NS_S=''
+T_CONF=''
+T_DRC=''
+
+# ---- results ---------------------------------------------------------------
+
+ok()
+{
+	T_PASSED=$((T_PASSED + 1))
+	echo "PASS: $*"
+}
+
+fail()
+{
+	T_FAILED=$((T_FAILED + 1))
+	echo "FAIL: $*"
+}
+
+# check "description" command...: pass if the command succeeds
+check()
+{
+	local desc=$1
+	shift
+	if "$@"; then ok "$desc"; else fail "$desc"; fi
+}
+
+# not command...: succeeds when the command fails
+not()
+{
+	! "$@"
+}
+
+# quiet command...: the command without its output
+quiet()
+{
+	"$@" >/dev/null 2>&1
+}
+
+skip()
+{
+	echo "SKIP: $*"
+	exit 77
+}
+
+# The last line the harness and people read; exit status for the harness.
+lib_summary()
+{
+	echo "$T_PASSED passed, $T_FAILED failed"
+	if [ "$T_FAILED" -eq 0 ] && [ "$T_PASSED" -gt 0 ]; then
+		exit 0
+	fi
+	exit 1
+}
+
+# wait_for TENTHS command...: poll until the command succeeds
+wait_for()
+{
+	local n=$1
+	shift
+	while [ "$n" -gt 0 ]; do
+		"$@" && return 0
+		sleep 0.1
+		n=$((n - 1))
+	done
+	"$@"
+}
+
+in_c() { ip netns exec "$NS_C" "$@"; }
+in_d() { ip netns exec "$NS_D" "$@"; }
+in_s() { ip netns exec "$NS_S" "$@"; }
+
+# bg_in NS command...: a server left running until the clean-up kills
+# everything in the namespace; not our child, so no job notices.
+bg_in()
+{
+	local ns=$1
+	shift
+	( ip netns exec "$ns" "$@" </dev/null >/dev/null 2>&1 & )
+}
+
+# ---- set-up and tear-down ----------------------------------------------------
+
+# lib_init NAME: check we can run, make the tmp dir, install the clean-up.
+lib_init()
+{
+	T_NAME=$1
+	local t
+
+	[ "$(id -u)" -eq 0 ] || skip "$T_NAME needs root (network namespaces, NFQUEUE)"
+	command -v ip >/dev/null || skip "ip (iproute2) not installed"
+	for t in "$IPT" "$IP6T" socat nc ping ss timeout "$PY"; do
+		if ! command -v "$t" >/dev/null; then
+			echo "ERROR: $t not found: run scripts/deps.sh" >&2
+			exit 1
+		fi
+	done
+	if ! "$PY" -c 'import scapy.all' 2>/dev/null; then
+		echo "ERROR: $PY has no scapy: run scripts/deps.sh" >&2
+		exit 1
+	fi
+	for t in "$NFQSPID" "$NFQSPICTL"; do
+		if [ ! -x "$t" ]; then
+			echo "ERROR: $t not built" >&2
+			exit 1
+		fi
+	done
+
+	NS_C=nqc-$T_NAME-$$
+	NS_D=nqd-$T_NAME-$$
+	NS_S=nqs-$T_NAME-$$
+	T_TMP=$(mktemp -d "/tmp/nfqspi-it-$T_NAME.XXXXXX")
+	T_LOG=$T_TMP/nfqspid.log
+	T_CTL=$T_TMP/control.sock
+	trap lib_cleanup EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+
+	ip netns add "$NS_C" 2>/dev/null || skip "no network namespace support (ip netns add failed)"
+	ip netns add "$NS_D" || exit 1
+	ip netns add "$NS_S" || exit 1
+	# Most kernels load these on demand; make sure where we can.
+	modprobe -q nfnetlink_queue 2>/dev/null || true
+	modprobe -q xt_NFQUEUE 2>/dev/null || true
+	if ! in_d "$IPT" -A FORWARD -j NFQUEUE --queue-num "$T_QUEUE" 2>/dev/null ||
+	    ! in_d "$IPT" -F FORWARD; then
+		skip "the kernel has no NFQUEUE target for iptables-legacy"
+	fi
+	[ -e /proc/net/netfilter/nfnetlink_queue ] ||
+	    skip "the kernel has no nfnetlink_queue"
+}
+
+lib_cleanup()
+{
+	local rc=$? ns pids
+
+	trap - EXIT INT TERM
+	if [ -n "$T_DPID" ] && kill -0 "$T_DPID" 2>/dev/null; then
+		kill -TERM "$T_DPID" 2>/dev/null
+		wait_for 20 not kill -0 "$T_DPID" 2>/dev/null
+		kill -KILL "$T_DPID" 2>/dev/null
+	fi
+	for ns in "$NS_C" "$NS_D" "$NS_S"; do
+		[ -n "$ns" ] || continue
+		pids=$(ip netns pids "$ns" 2>/dev/null)
+		# shellcheck disable=SC2086
+		[ -n "$pids" ] && kill -KILL $pids 2>/dev/null
+	done
+	for ns in "$NS_C" "$NS_D" "$NS_S"; do
+		[ -n "$ns" ] || continue
+		ip netns del "$ns" 2>/dev/null
+	done
+	if { [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ]; } || [ "$T_FAILED" -gt 0 ]; then
+		if [ -s "$T_LOG" ]; then
+			echo "---- last lines of nfqspid's log ($T_LOG) ----"
+			tail -n 60 "$T_LOG"
+			echo "----"
+		fi
+	fi
+	if [ -n "$T_TMP" ] && [ -z "${KEEP_TMP:-}" ]; then
+		rm -rf "$T_TMP"
+	elif [ -n "$T_TMP" ]; then
+		echo "kept $T_TMP"
+	fi
+	exit "$rc"
+}
+
+# lib_topology: the three namespaces, joined by two veth pairs.
+lib_topology()
+{
+	set -e
+	# Create each pair inside the namespaces: nothing ever appears in
+	# the host's namespace.
+	ip -n "$NS_C" link add c0 type veth peer name d0 netns "$NS_D"
+	ip -n "$NS_S" link add s0 type veth peer name d1 netns "$NS_D"
+	for ns in "$NS_C" "$NS_D" "$NS_S"; do
+		ip -n "$ns" link set lo up
+	done
+	in_d sysctl -qw net.ipv4.ip_forward=1
+	in_d sysctl -qw net.ipv6.conf.all.forwarding=1
+
+	ip -n "$NS_C" addr add "$C4/24" dev c0
+	ip -n "$NS_C" addr add "$C6/64" dev c0 nodad
+	ip -n "$NS_D" addr add "$D4C/24" dev d0
+	ip -n "$NS_D" addr add "$D6C/64" dev d0 nodad
+	ip -n "$NS_D" addr add "$D4S/24" dev d1
+	ip -n "$NS_D" addr add "$D6S/64" dev d1 nodad
+	ip -n "$NS_S" addr add "$S4/24" dev s0
+	ip -n "$NS_S" addr add "$S6/64" dev s0 nodad
+	ip -n "$NS_C" link set c0 up
+	ip -n "$NS_D" link set d0 up
+	ip -n "$NS_D" link set d1 up
+	ip -n "$NS_S" link set s0 up
+	ip -n "$NS_C" route add default via "$D4C"
+	ip -n "$NS_C" -6 route add default via "$D6C"
+	ip -n "$NS_S" route add default via "$D4S"
+	ip -n "$NS_S" -6 route add default via "$D6S"
+	set +e
+}
+
+# lib_divert: everything dut forwards goes to the queue; no bypass.
+lib_divert()
+{
+	in_d "$IPT" -A FORWARD -j NFQUEUE --queue-num "$T_QUEUE" &&
+	    in_d "$IP6T" -A FORWARD -j NFQUEUE --queue-num "$T_QUEUE"
+}
+
+# lib_config: the test's configuration; [daemon] and [log] come from
+# here, the rest ([policy], [rule ...]) from stdin.
+lib_config()
+{
+	T_CONF=$T_TMP/nfqspi.ini
+	{
+		cat <<EOF
+; generated by tests/integration/lib.sh for $T_NAME
+[daemon]
+queue = $T_QUEUE
+threads = 1
+fail_open = no
+pidfile = $T_TMP/nfqspid.pid
+control = $T_CTL
+
+[log]
+rate = 1000
+invalid = yes
+
+EOF
+		cat
+	} >"$T_CONF"
+}
+
+# Is queue $T_QUEUE bound in dut?  /proc/net follows the reader's namespace.
+lib_queue_bound()
+{
+	in_d cat /proc/net/netfilter/nfnetlink_queue 2>/dev/null |
+	    awk -v q="$T_QUEUE" '$1 == q { f = 1 } END { exit !f }'
+}
+
+# lib_start_daemon [options]: nfqspid -f in dut; wait until it has bound
+# the queue and opened its control socket.
+lib_start_daemon()
+{
+	local dbg='' n=100
+	[ -n "${NFQSPI_TEST_DEBUG:-}" ] && dbg=-d
+	# ip netns exec execs the daemon: $! is the daemon itself.
+	# shellcheck disable=SC2086
+	ip netns exec "$NS_D" "$NFQSPID" -f $dbg -c "$T_CONF" "$@" \
+	    >>"$T_LOG" 2>&1 &
+	T_DPID=$!
+	while [ "$n" -gt 0 ]; do
+		if ! kill -0 "$T_DPID" 2>/dev/null; then
+			wait "$T_DPID"
+			echo "nfqspid exited with status $? at start" >&2
+			T_DPID=
+			return 1
+		fi
+		lib_queue_bound && [ -S "$T_CTL" ] && return 0
+		sleep 0.1
+		n=$((n - 1))
+	done
+	echo "nfqspid did not bind queue $T_QUEUE and open $T_CTL within 10 s" >&2
+	return 1
+}
+
+lib_daemon_alive()
+{
+	[ -n "$T_DPID" ] && kill -0 "$T_DPID" 2>/dev/null
+}
+
+# lib_stop_daemon: SIGTERM, then wait up to 5 s; the exit status goes to
+# T_DRC.  Returns 1 if the daemon was not running or did not exit.
+lib_stop_daemon()
+{
+	T_DRC=
+	[ -n "$T_DPID" ] || return 1
+	kill -TERM "$T_DPID" 2>/dev/null || return 1
+	if ! wait_for 50 not kill -0 "$T_DPID" 2>/dev/null; then
+		echo "nfqspid still running 5 s after SIGTERM" >&2
+		return 1
+	fi
+	wait "$T_DPID"
+	# shellcheck disable=SC2034  # read by the tests
+	T_DRC=$?
+	T_DPID=
+	return 0
+}
+
+lib_ctl()
+{
+	"$NFQSPICTL" -s "$T_CTL" "$@"
+}
+
+# log_has ERE: the daemon's log has a matching line (waits up to 3 s, as
+# the verdict may come a moment after the traffic).
+log_has()
+{
+	wait_for 30 grep -Eq -- "$1" "$T_LOG"
+}
+
+log_lacks()
+{
+	! grep -Eq -- "$1" "$T_LOG"
+}
+
+# ---- traffic -----------------------------------------------------------------
+
+# wait_listen NS tcp|udp PORT: a socket listens on PORT in NS.
+wait_listen()
+{
+	local flag=t
+	[ "$2" = udp ] && flag=u
+	wait_for 50 _listening "$1" "$flag" "$3"
+}
+
+_listening()
+{
+	ip netns exec "$1" ss -Hln"$2" 2>/dev/null |
+	    awk -v p=":$3" '{ if (substr($4, length($4) - length(p) + 1) == p) f = 1 }
+		END { exit !f }'
+}
+
+# counter_add NS CMD TABLE CHAIN TAG match...: a rule without a target that
+# only counts the packets it sees.
+counter_add()
+{
+	local ns=$1 cmd=$2 table=$3 chain=$4 tag=$5
+	shift 5
+	ip netns exec "$ns" "$cmd" -t "$table" -I "$chain" "$@" \
+	    -m comment --comment "$tag"
+}
+
+# counter NS CMD TABLE CHAIN TAG: prints the packet count of that rule.
+counter()
+{
+	ip netns exec "$1" "$2" -t "$3" -L "$4" -n -v -x 2>/dev/null |
+	    awk -v tag="/* $5 */" 'index($0, tag) { print $1; f = 1; exit }
+		END { if (!f) print -1 }'
+}
+
+counter_ge()
+{
+	[ "$(counter "$1" "$2" "$3" "$4" "$5")" -ge "$6" ]
+}
+
+# The servers and clients the tests use, written once into $T_TMP.
+lib_write_helpers()
+{
+	# UDP responder: answers "pong:" + the datagram, on every ADDR:PORT.
+	cat >"$T_TMP/udpsrv.py" <<'EOF'
+import select, socket, sys
+socks = []
+for arg in sys.argv[1:]:
+    addr, port = arg.rsplit(":", 1)
+    fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
+    s = socket.socket(fam, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((addr, int(port)))
+    socks.append(s)
+while True:
+    for s in select.select(socks, [], [])[0]:
+        data, peer = s.recvfrom(4096)
+        s.sendto(b"pong:" + data, peer)
+EOF
+	# UDP client: sends ARGV[3], prints the reply; exit 1 on timeout.
+	cat >"$T_TMP/udpcli.py" <<'EOF'
+import socket, sys
+addr, port, msg, wait = sys.argv[1], int(sys.argv[2]), sys.argv[3], float(sys.argv[4])
+fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
+s = socket.socket(fam, socket.SOCK_DGRAM)
+s.settimeout(wait)
+s.sendto(msg.encode(), (addr, port))
+try:
+    data, peer = s.recvfrom(4096)
+except socket.timeout:
+    sys.exit(1)
+sys.stdout.write(data.decode(errors="replace"))
+EOF
+	# Raw TCP segments with scapy: DST then SPORT:DPORT:FLAGS...
+	cat >"$T_TMP/tcpraw.py" <<'EOF'
+import sys
+from scapy.all import IP, IPv6, TCP, conf, send
+conf.verb = 0
+dst = sys.argv[1]
+for spec in sys.argv[2:]:
+    sport, dport, flags = spec.split(":")
+    l3 = IPv6(dst=dst) if ":" in dst else IP(dst=dst)
+    send(l3 / TCP(sport=int(sport), dport=int(dport), flags=int(flags, 0),
+                  seq=1000, window=1024), verbose=0)
+EOF
+	# TCP server side of a transfer: everything read goes to $1/srv.in,
+	# then $1/s2c.bin is sent back and the connection closed.
+	cat >"$T_TMP/tcpsrv.sh" <<'EOF'
+#!/bin/sh
+cat >"$1/srv.in"
+cat "$1/s2c.bin"
+EOF
+}
+
+# tcp_transfer NAME ADDR PORT: one TCP connection from client to server
+# ADDR:PORT; the client sends 256 KiB and half-closes, the server then
+# answers 128 KiB and closes.  Three checks: it completed, and each side
+# got exactly the other's bytes.
+tcp_transfer()
+{
+	local name=$1 addr=$2 port=$3 d=$T_TMP/$1 listen conn spid crc
+	mkdir -p "$d"
+	head -c 262144 /dev/urandom >"$d/c2s.bin"
+	head -c 131072 /dev/urandom >"$d/s2c.bin"
+	case $addr in
+	*:*)	listen="TCP6-LISTEN:$port,bind=[$addr],reuseaddr"
+		conn="TCP6:[$addr]:$port" ;;
+	*)	listen="TCP4-LISTEN:$port,bind=$addr,reuseaddr"
+		conn="TCP4:$addr:$port" ;;
+	esac
+	in_s timeout 40 socat -T 20 "$listen" \
+	    EXEC:"/bin/sh $T_TMP/tcpsrv.sh $d" 2>"$d/srv.err" &
+	spid=$!
+	if ! wait_listen "$NS_S" tcp "$port"; then
+		fail "$name: server listens on $port"
+		kill "$spid" 2>/dev/null
+		return 1
+	fi
+	in_c timeout 30 socat -t 10 -T 20 - "$conn,connect-timeout=5" \
+	    <"$d/c2s.bin" >"$d/cli.out" 2>"$d/cli.err"
+	crc=$?
+	wait "$spid"
+	check "$name: connection to $addr port $port completes (client status $crc)" \
+	    test "$crc" -eq 0
+	check "$name: server received the client's 262144 bytes exactly" \
+	    cmp -s "$d/c2s.bin" "$d/srv.in"
+	check "$name: client received the server's 131072 bytes exactly" \
+	    cmp -s "$d/s2c.bin" "$d/cli.out"
+}
+
+# tcp_blocked NAME ADDR PORT: a connection attempt that must not complete.
+tcp_blocked()
+{
+	local name=$1 addr=$2 port=$3
+	if in_c timeout 10 nc -z -w 2 "$addr" "$port" 2>/dev/null; then
+		fail "$name: connection to $addr port $port must not complete"
+		return 1
+	fi
+	ok "$name: connection to $addr port $port does not complete"
+}
+
+is_positive()
+{
+	[[ "$1" =~ ^[0-9]+$ ]] && [ "$1" -gt 0 ]
+}

@@ -1,0 +1,188 @@
+#!/bin/bash
+# test_basic.sh - nfqspid deciding real forwarded packets end to end:
+# allowed TCP carries data both ways, forbidden TCP does not connect,
+# XMAS and NULL scans are dropped as INVALID and audited, UDP
+# request/reply and ICMP echo work, marks reach the kernel, SIGTERM exits 0.
+#
+# Copyright (C) 2026 The nfqspid authors
+# SPDX-License-Identifier: GPL-2.0-or-later
+set -u
+
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+lib_init basic
+lib_topology || { echo "cannot build the namespaces" >&2; exit 1; }
+lib_write_helpers
+
+lib_config <<EOF
+[conntrack]
+max = 4096
+
+[policy]
+established = accept
+related = accept
+invalid = drop
+new = drop
+
+[rule tcp-5001]
+state = new
+proto = tcp
+src = 10.$T_NET.1.0/24, fd00:$T_NET:1::/64
+dport = 5001
+action = accept
+mark = 0x10
+log = yes
+
+[rule tcp-5002-deny]
+proto = tcp
+dport = 5002
+action = drop
+log = yes
+
+[rule udp-5353]
+proto = udp
+dport = 5353
+action = accept
+
+[rule ping]
+proto = icmp
+src = 10.$T_NET.1.0/24
+icmp_type = echo-request
+action = accept
+
+[rule ping6]
+proto = icmpv6
+icmp_type = echo-request
+action = accept
+EOF
+
+check "nfqspid -n accepts the test configuration" \
+    "$NFQSPID" -n -c "$T_CONF"
+lib_divert || { echo "cannot divert FORWARD to NFQUEUE" >&2; exit 1; }
+if ! lib_start_daemon "$@"; then
+	fail "nfqspid starts, binds queue $T_QUEUE and opens its control socket"
+	lib_summary
+fi
+ok "nfqspid starts, binds queue $T_QUEUE and opens its control socket"
+
+# Counters: what dut lets out marked, what the server sees arrive.
+counter_add "$NS_D" "$IPT" mangle POSTROUTING orig-all \
+    -p tcp -s "$C4" -d "$S4" --dport 5001
+counter_add "$NS_D" "$IPT" mangle POSTROUTING orig-marked \
+    -p tcp -s "$C4" -d "$S4" --dport 5001 -m mark --mark 0x10
+counter_add "$NS_D" "$IPT" mangle POSTROUTING reply-all \
+    -p tcp -s "$S4" -d "$C4" --sport 5001
+counter_add "$NS_D" "$IPT" mangle POSTROUTING reply-marked \
+    -p tcp -s "$S4" -d "$C4" --sport 5001 -m mark --mark 0x10
+counter_add "$NS_S" "$IPT" filter INPUT syn-5002 -p tcp --dport 5002 --syn
+counter_add "$NS_S" "$IPT" filter INPUT syn-5003 -p tcp --dport 5003 --syn
+counter_add "$NS_S" "$IPT" filter INPUT xmas \
+    -p tcp --dport 5001 --tcp-flags ALL FIN,PSH,URG
+counter_add "$NS_S" "$IPT" filter INPUT null \
+    -p tcp --dport 5001 --tcp-flags ALL NONE
+counter_add "$NS_S" "$IPT" filter INPUT syn-control \
+    -p tcp --sport 40003 --dport 5001 --tcp-flags ALL SYN
+counter_add "$NS_S" "$IP6T" filter INPUT xmas6 \
+    -p tcp --dport 5001 --tcp-flags ALL FIN,PSH,URG
+counter_add "$NS_S" "$IP6T" filter INPUT null6 \
+    -p tcp --dport 5001 --tcp-flags ALL NONE
+counter_add "$NS_S" "$IP6T" filter INPUT syn-control6 \
+    -p tcp --sport 40013 --dport 5001 --tcp-flags ALL SYN
+
+# ---- allowed TCP, both directions --------------------------------------------
+tcp_transfer tcp4 "$S4" 5001
+check "audit: the accepted connection is logged with its rule and mark" \
+    log_has "action=accept state=NEW rule=tcp-5001 (reason=- )?proto=tcp src=$C4 sport=[0-9]+ dst=$S4 dport=5001 in=d0 out=d1 len=[0-9]+ mark=0x10"
+orig_all=$(counter "$NS_D" "$IPT" mangle POSTROUTING orig-all)
+orig_mk=$(counter "$NS_D" "$IPT" mangle POSTROUTING orig-marked)
+reply_all=$(counter "$NS_D" "$IPT" mangle POSTROUTING reply-all)
+reply_mk=$(counter "$NS_D" "$IPT" mangle POSTROUTING reply-marked)
+check "mark 0x10 on every client->server packet ($orig_mk of $orig_all)" \
+    test "$orig_all" -gt 0 -a "$orig_mk" -eq "$orig_all"
+check "mark 0x10 on every server->client packet ($reply_mk of $reply_all)" \
+    test "$reply_all" -gt 0 -a "$reply_mk" -eq "$reply_all"
+
+ctout=$(lib_ctl conntrack 2>&1)
+while IFS= read -r l; do echo "  conntrack: $l"; done <<<"$ctout"
+check "nfqspictl conntrack lists the connection in the kernel's format" \
+    grep -Eq "^ipv4 +2 tcp +6 [0-9]+ [A-Z_]+ src=$C4 dst=$S4 sport=[0-9]+ dport=5001 src=$S4 dst=$C4 sport=5001 dport=[0-9]+ .*mark=16 " <<<"$ctout"
+
+tcp_transfer tcp6 "$S6" 5001
+
+# ---- forbidden TCP -----------------------------------------------------------
+# Listeners on both ports: a failure can only be the firewall's doing.
+for p in 5002 5003; do
+	bg_in "$NS_S" socat "TCP4-LISTEN:$p,bind=$S4,reuseaddr,fork" EXEC:cat
+	wait_listen "$NS_S" tcp "$p" || fail "server listens on $p"
+done
+tcp_blocked "deny rule" "$S4" 5002
+check "no SYN to port 5002 reached the server" \
+    test "$(counter "$NS_S" "$IPT" filter INPUT syn-5002)" -eq 0
+check "audit: the denied connection is logged as action=drop by its rule" \
+    log_has "action=drop state=NEW rule=tcp-5002-deny .*proto=tcp src=$C4 sport=[0-9]+ dst=$S4 dport=5002 "
+tcp_blocked "policy new=drop" "$S4" 5003
+check "no SYN to port 5003 reached the server" \
+    test "$(counter "$NS_S" "$IPT" filter INPUT syn-5003)" -eq 0
+
+# ---- XMAS and NULL scans -----------------------------------------------------
+# FIN|PSH|URG = 0x29; the SYN after them is the control: it is allowed, so
+# once it has arrived the scans, queued before it, would have too.
+in_c "$PY" "$T_TMP/tcpraw.py" "$S4" 40001:5001:0x29 40002:5001:0 40003:5001:0x02
+check "control SYN sent by scapy reaches the server" \
+    wait_for 50 counter_ge "$NS_S" "$IPT" filter INPUT syn-control 1
+check "XMAS scan packet does not reach the server" \
+    test "$(counter "$NS_S" "$IPT" filter INPUT xmas)" -eq 0
+check "NULL scan packet does not reach the server" \
+    test "$(counter "$NS_S" "$IPT" filter INPUT null)" -eq 0
+check "audit: XMAS dropped as INVALID bad-tcp-flags" \
+    log_has "action=drop state=INVALID rule=- reason=bad-tcp-flags proto=tcp src=$C4 sport=40001 dst=$S4 dport=5001 in=d0 out=d1 len=40 mark=0x0"
+check "audit: NULL dropped as INVALID bad-tcp-flags" \
+    log_has "action=drop state=INVALID rule=- reason=bad-tcp-flags proto=tcp src=$C4 sport=40002 dst=$S4 dport=5001 in=d0 out=d1 len=40 mark=0x0"
+
+in_c "$PY" "$T_TMP/tcpraw.py" "$S6" 40011:5001:0x29 40012:5001:0 40013:5001:0x02
+check "IPv6 control SYN sent by scapy reaches the server" \
+    wait_for 50 counter_ge "$NS_S" "$IP6T" filter INPUT syn-control6 1
+check "IPv6 XMAS scan packet does not reach the server" \
+    test "$(counter "$NS_S" "$IP6T" filter INPUT xmas6)" -eq 0
+check "IPv6 NULL scan packet does not reach the server" \
+    test "$(counter "$NS_S" "$IP6T" filter INPUT null6)" -eq 0
+check "audit: IPv6 XMAS dropped as INVALID bad-tcp-flags" \
+    log_has "action=drop state=INVALID rule=- reason=bad-tcp-flags proto=tcp src=$C6 sport=40011 dst=$S6 dport=5001 "
+
+# ---- UDP request/reply -------------------------------------------------------
+bg_in "$NS_S" "$PY" "$T_TMP/udpsrv.py" "$S4:5353" "$S4:5354" "$S6:5353"
+wait_listen "$NS_S" udp 5354 || fail "UDP responder listens"
+tok=udp-$$-$RANDOM
+reply=$(in_c "$PY" "$T_TMP/udpcli.py" "$S4" 5353 "$tok" 3)
+check "UDP request to port 5353 gets its reply" test "$reply" = "pong:$tok"
+reply=$(in_c "$PY" "$T_TMP/udpcli.py" "$S6" 5353 "$tok" 3)
+check "IPv6 UDP request to port 5353 gets its reply" test "$reply" = "pong:$tok"
+check "UDP request to port 5354 (policy new=drop) gets no reply" \
+    not quiet in_c "$PY" "$T_TMP/udpcli.py" "$S4" 5354 "$tok" 2
+
+# ---- ICMP echo ---------------------------------------------------------------
+check "ping client -> server" quiet in_c ping -q -c 3 -W 1 -i 0.2 "$S4"
+check "ping -6 client -> server" quiet in_c ping -6 -q -c 3 -W 1 -i 0.2 "$S6"
+check "ping server -> client (no rule for it: policy new=drop)" \
+    not quiet in_s ping -q -c 2 -W 1 -i 0.2 "$C4"
+
+ctcount=$(lib_ctl conntrack count 2>&1)
+check "nfqspictl conntrack count is a number > 0 ($ctcount)" \
+    is_positive "$ctcount"
+
+# ---- health and shutdown ----------------------------------------------------
+check "no sanitizer report in the daemon's log" \
+    log_lacks 'runtime error|AddressSanitizer|LeakSanitizer'
+check "nfqspid is still running" lib_daemon_alive
+if lib_stop_daemon; then
+	check "SIGTERM: nfqspid exits with status 0 (got $T_DRC)" test "$T_DRC" -eq 0
+else
+	fail "SIGTERM: nfqspid exits"
+fi
+# Without --queue-bypass nothing passes once the daemon is gone: proof
+# that the traffic above went through it.
+check "with nfqspid stopped, forwarded traffic is dropped (fail closed)" \
+    not quiet in_c ping -q -c 1 -W 1 "$S4"
+
+lib_summary
