@@ -1,0 +1,389 @@
+/*
+ * nfqspictl.c - talk to nfqspid over its control socket
+ *
+ * Copyright (C) 2026 The nfqspid authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * One request, then the answer streamed to stdout frame by frame, so a
+ * table of any size goes through a fixed buffer.  Every wait has a
+ * timeout (but `events`, which runs until interrupted): a stuck daemon
+ * makes us fail, never hang.
+ */
+#include "autoconf.h"		/* first: _GNU_SOURCE, PACKAGE_VERSION */
+
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ctlproto.h"
+
+#define CTL_CONNECT_TIMEOUT	5	/* seconds */
+#define CTL_READ_TIMEOUT	30	/* seconds without a byte */
+
+#define EXIT_USAGE		2
+
+static const char *progname = "nfqspictl";
+
+static void
+usage(FILE *fp)
+{
+	fprintf(fp,
+	    "usage: %s [-j] [-s socket] command [arguments]\n"
+	    "commands:\n"
+	    "  status                     the daemon, its queues and counters\n"
+	    "  conntrack                  the connection table\n"
+	    "  conntrack count            the number of connections\n"
+	    "  conntrack flush            remove all connections\n"
+	    "  conntrack delete KEY=VALUE...\n"
+	    "                             remove the matching ones "
+	    "(src= dst= sport= dport= proto=)\n"
+	    "  events                     NEW/UPDATE/DESTROY lines until "
+	    "interrupted\n"
+	    "  rules                      the rules and what they decided\n"
+	    "  stats                      counters per worker\n"
+	    "  reload                     reload the configuration\n"
+	    "  iptables                   iptables-restore rules that divert "
+	    "to the queues\n"
+	    "  -j  JSON output   -s  socket (default %s)\n"
+	    "See nfqspictl(8).\n", progname, CTL_DEFAULT_SOCKET);
+}
+
+static void
+bad_usage(const char *msg, const char *arg)
+{
+	if (msg != NULL)
+		fprintf(stderr, "%s: %s%s%s%s\n", progname, msg,
+		    arg ? " \"" : "", arg ? arg : "", arg ? "\"" : "");
+	usage(stderr);
+	exit(EXIT_USAGE);
+}
+
+/* Check the command line before bothering the daemon. */
+static void
+check_args(int argc, char *argv[])
+{
+	struct ctl_filter	 f;
+	char			 err[256];
+	int			 i;
+
+	if (!ctl_command_known(argv[0]))
+		bad_usage("unknown command", argv[0]);
+	if (argc > CTL_MAXARGS)
+		bad_usage("too many arguments", NULL);
+	for (i = 0; i < argc; i++)
+		if (strlen(argv[i]) > CTL_MAXARGLEN)
+			bad_usage("argument too long", NULL);
+	if (strcmp(argv[0], "conntrack") != 0) {
+		if (argc > 1)
+			bad_usage("no arguments expected after", argv[0]);
+		return;
+	}
+	if (argc == 1)
+		return;
+	if (strcmp(argv[1], "count") == 0 || strcmp(argv[1], "flush") == 0) {
+		if (argc > 2)
+			bad_usage("no arguments expected after", argv[1]);
+		return;
+	}
+	if (strcmp(argv[1], "delete") == 0) {
+		if (ctl_filter_parse(&f, argc - 2, argv + 2, err,
+		    sizeof(err)) == -1) {
+			fprintf(stderr, "%s: conntrack delete: %s\n", progname,
+			    err);
+			usage(stderr);
+			exit(EXIT_USAGE);
+		}
+		return;
+	}
+	bad_usage("conntrack: expected count, flush or delete, not",
+	    argv[1]);
+}
+
+static int
+ms_left(const struct timespec *deadline)
+{
+	struct timespec	 now;
+	long long	 ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (long long)(deadline->tv_sec - now.tv_sec) * 1000 +
+	    (deadline->tv_nsec - now.tv_nsec) / 1000000;
+	return (ms < 0 ? 0 : ms > 1000000000 ? 1000000000 : (int)ms);
+}
+
+static void
+deadline_in(struct timespec *d, int sec)
+{
+	clock_gettime(CLOCK_MONOTONIC, d);
+	d->tv_sec += sec;
+}
+
+/* poll() for events until the deadline (NULL: forever).  0 or -1. */
+static int
+wait_fd(int fd, short events, const struct timespec *deadline)
+{
+	struct pollfd	 pfd;
+	int		 n;
+
+	for (;;) {
+		pfd.fd = fd;
+		pfd.events = events;
+		pfd.revents = 0;
+		n = poll(&pfd, 1, deadline ? ms_left(deadline) : -1);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			return (-1);
+		if (n == 0) {
+			errno = ETIMEDOUT;
+			return (-1);
+		}
+		return (0);
+	}
+}
+
+static int
+ctl_connect(const char *path)
+{
+	struct sockaddr_un	 sun;
+	struct timespec		 deadline;
+	socklen_t		 len;
+	int			 fd, err;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		errno = ENAMETOOLONG;
+		return (-1);
+	}
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0)) == -1)
+		return (-1);
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0)
+		return (fd);
+	if (errno != EINPROGRESS && errno != EAGAIN)
+		goto fail;
+	/* The daemon's backlog is full: wait a little for room. */
+	deadline_in(&deadline, CTL_CONNECT_TIMEOUT);
+	while (errno == EAGAIN) {
+		if (ms_left(&deadline) == 0) {
+			errno = ETIMEDOUT;
+			goto fail;
+		}
+		poll(NULL, 0, 50);
+		if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0)
+			return (fd);
+	}
+	if (errno != EINPROGRESS)
+		goto fail;
+	if (wait_fd(fd, POLLOUT, &deadline) == -1)
+		goto fail;
+	len = sizeof(err);
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
+		goto fail;
+	if (err != 0) {
+		errno = err;
+		goto fail;
+	}
+	return (fd);
+ fail:
+	err = errno;
+	close(fd);
+	errno = err;
+	return (-1);
+}
+
+static int
+send_all(int fd, const uint8_t *p, size_t len)
+{
+	struct timespec	 deadline;
+	ssize_t		 n;
+
+	deadline_in(&deadline, CTL_READ_TIMEOUT);
+	while (len > 0) {
+		n = send(fd, p, len, MSG_NOSIGNAL);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN)
+				return (-1);
+			if (wait_fd(fd, POLLOUT, &deadline) == -1)
+				return (-1);
+			continue;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return (0);
+}
+
+/* Exactly len bytes; 0, or -1 (errno 0 for the end of the stream). */
+static int
+recv_all(int fd, uint8_t *p, size_t len, int forever)
+{
+	struct timespec	 deadline;
+	ssize_t		 n;
+
+	while (len > 0) {
+		n = recv(fd, p, len, 0);
+		if (n == 0) {
+			errno = 0;
+			return (-1);
+		}
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN)
+				return (-1);
+			/* the timeout counts from the last byte */
+			deadline_in(&deadline, CTL_READ_TIMEOUT);
+			if (wait_fd(fd, POLLIN, forever ? NULL : &deadline) ==
+			    -1)
+				return (-1);
+			continue;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return (0);
+}
+
+/* The daemon's words on our stderr, without its control characters. */
+static void
+print_msg(const char *prefix, const uint8_t *p, size_t len)
+{
+	size_t	 i;
+
+	fprintf(stderr, "%s", prefix);
+	for (i = 0; i < len; i++)
+		fputc(p[i] >= 0x20 && p[i] != 0x7f ? p[i] : '?', stderr);
+	fputc('\n', stderr);
+}
+
+int
+main(int argc, char *argv[])
+{
+	static uint8_t	 buf[CTL_MAXMSG];
+	const char	*path = CTL_DEFAULT_SOCKET;
+	struct ctl_msg	 m;
+	uint32_t	 flags = 0;
+	ssize_t		 n;
+	int		 ch, fd, forever;
+
+	while ((ch = getopt(argc, argv, "+hjs:")) != -1) {
+		switch (ch) {
+		case 'h':
+			usage(stdout);
+			return (0);
+		case 'j':
+			flags |= CTL_F_JSON;
+			break;
+		case 's':
+			path = optarg;
+			break;
+		default:
+			usage(stderr);
+			return (EXIT_USAGE);
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc == 0)
+		bad_usage(NULL, NULL);
+	check_args(argc, argv);
+	forever = strcmp(argv[0], "events") == 0;
+
+	if ((n = ctl_encode_request(buf, sizeof(buf), flags, argc,
+	    argv)) == -1) {
+		fprintf(stderr, "%s: %s\n", progname, strerror(errno));
+		return (EXIT_USAGE);
+	}
+	if ((fd = ctl_connect(path)) == -1) {
+		fprintf(stderr, "%s: cannot connect to %s: %s%s\n", progname,
+		    path, strerror(errno), errno == ENOENT ||
+		    errno == ECONNREFUSED ? " (is nfqspid running?)" : "");
+		return (1);
+	}
+	if (send_all(fd, buf, (size_t)n) == -1) {
+		fprintf(stderr, "%s: sending to %s: %s\n", progname, path,
+		    strerror(errno));
+		return (1);
+	}
+
+	for (;;) {
+		if (recv_all(fd, buf, CTL_HDRLEN, forever) == -1)
+			goto readerr;
+		if ((n = ctl_hdr_decode(buf, CTL_HDRLEN, &m)) == -1) {
+			if (errno == EPROTONOSUPPORT)
+				fprintf(stderr, "%s: the daemon speaks protocol "
+				    "version %u, we speak %u\n", progname,
+				    m.version, CTL_VERSION);
+			else
+				fprintf(stderr, "%s: malformed answer from the "
+				    "daemon: %s\n", progname, strerror(errno));
+			return (1);
+		}
+		if (recv_all(fd, buf + CTL_HDRLEN, (size_t)n - CTL_HDRLEN,
+		    forever) == -1)
+			goto readerr;
+		if (ctl_decode(buf, (size_t)n, &m) == -1) {
+			fprintf(stderr, "%s: malformed answer from the daemon: "
+			    "%s\n", progname, strerror(errno));
+			return (1);
+		}
+		switch (m.type) {
+		case CTL_T_DATA:
+			if (m.len > 0 && fwrite(m.payload, 1, m.len, stdout) !=
+			    m.len)
+				goto outerr;
+			/* events: each line as it comes */
+			if (forever && fflush(stdout) == EOF)
+				goto outerr;
+			break;
+		case CTL_T_END:
+			if (fflush(stdout) == EOF || ferror(stdout))
+				goto outerr;
+			if (m.len > 0)
+				print_msg("", m.payload, m.len);
+			close(fd);
+			return (0);
+		case CTL_T_ERROR:
+			fflush(stdout);
+			print_msg("nfqspictl: ", m.payload, m.len);
+			close(fd);
+			return (1);
+		default:
+			fprintf(stderr, "%s: unexpected %s message from the "
+			    "daemon\n", progname,
+			    ctl_type_name(m.type) ? ctl_type_name(m.type) :
+			    "unknown");
+			return (1);
+		}
+	}
+
+ readerr:
+	fflush(stdout);
+	if (errno == 0)
+		fprintf(stderr, "%s: the daemon closed the connection before "
+		    "answering\n", progname);
+	else if (errno == ETIMEDOUT)
+		fprintf(stderr, "%s: no answer from the daemon within %d "
+		    "seconds\n", progname, CTL_READ_TIMEOUT);
+	else
+		fprintf(stderr, "%s: reading from %s: %s\n", progname, path,
+		    strerror(errno));
+	return (1);
+ outerr:
+	fprintf(stderr, "%s: stdout: %s\n", progname, strerror(errno));
+	return (1);
+}
