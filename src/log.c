@@ -4,20 +4,29 @@
  * Copyright (C) 2026 The nfqspid authors
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
- * Every worker thread logs, so everything here is thread-safe: the
- * settings are written once at start-up (and on reload, between
- * worker_call()s), glibc's syslog() takes its own lock, and a line to
- * stderr is a single write.  openlog() with LOG_NDELAY connects the
- * datagram socket to /dev/log at once: a full log socket makes syslog()
- * drop the record (it never blocks on a datagram it cannot send), so a
- * slow syslogd cannot stall the packet path.
+ * Every worker thread logs, so everything here is thread-safe, and
+ * nothing may block a worker: glibc's syslog() sends on a blocking
+ * socket and waits when the syslog daemon falls behind.  We speak the
+ * local syslog protocol ourselves instead, on a non-blocking datagram
+ * socket connected to /dev/log: a record the daemon has no room for is
+ * counted and dropped, and the count is reported with the next record
+ * that gets through.  Sends on one datagram socket are atomic, so the
+ * threads share it; only reconnecting (syslogd restarted) takes a lock.
+ * A line to stderr is a single write(), so lines do not interleave.
  */
+#include <sys/socket.h>
+#include <sys/un.h>
+
 #include <errno.h>
+#include <fcntl.h>
+#include <paths.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "nfqspid.h"
@@ -26,28 +35,96 @@
 
 static int	log_foreground = 1;	/* before log_init(): stderr only */
 static int	log_debugging;
-static int	log_syslog;
+static int	log_facility = LOG_DAEMON;
+static int	log_fd = -1;		/* connected to /dev/log */
+static uint64_t	log_dropped;		/* atomic */
+static pthread_mutex_t log_mtx = PTHREAD_MUTEX_INITIALIZER;
+
+/*
+ * Under log_mtx.  The socket is made once and never closed, only
+ * connected again, so a thread sending on it never meets a closed or
+ * reused descriptor.
+ */
+static void
+log_connect(void)
+{
+	struct sockaddr_un	 sun;
+
+	if (log_fd == -1 && (log_fd = socket(AF_UNIX,
+	    SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) == -1)
+		return;
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", _PATH_LOG);
+	(void)connect(log_fd, (struct sockaddr *)&sun, sizeof(sun));
+}
 
 void
 log_init(int foreground, int debug, int facility)
 {
 	log_foreground = foreground;
 	log_debugging = debug;
-	if (log_syslog)
-		closelog();
-	openlog("nfqspid", LOG_PID | LOG_NDELAY, facility);
-	log_syslog = 1;
+	log_facility = facility;
 	tzset();
+	pthread_mutex_lock(&log_mtx);
+	log_connect();
+	pthread_mutex_unlock(&log_mtx);
 }
 
 void
 log_setfacility(int facility)
 {
-	/* openlog() again: the facility is the default for every record. */
-	if (log_syslog)
-		closelog();
-	openlog("nfqspid", LOG_PID | LOG_NDELAY, facility);
-	log_syslog = 1;
+	log_facility = facility;
+}
+
+/* "<pri>Nov 28 20:23:40 nfqspid[412]: msg", as syslog(3) sends it */
+static void
+log_syslog(int pri, const char *msg)
+{
+	char		 buf[LOG_LINEMAX + 128], stamp[32];
+	struct tm	 tm;
+	time_t		 now;
+	uint64_t	 lost;
+	int		 n, fd, tries;
+
+	now = time(NULL);
+	localtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%h %e %T", &tm);
+	n = snprintf(buf, sizeof(buf), "<%d>%s nfqspid[%ld]: %s",
+	    log_facility | pri, stamp, (long)getpid(), msg);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(buf))
+		n = sizeof(buf) - 1;
+
+	if ((fd = log_fd) == -1)
+		return;
+	for (tries = 0; tries < 2; tries++) {
+		if (send(fd, buf, n, MSG_DONTWAIT | MSG_NOSIGNAL) == n)
+			break;
+		if (tries == 1 || errno == EAGAIN || errno == EWOULDBLOCK ||
+		    errno == ENOBUFS || errno == EINTR) {
+			/* syslogd is behind (or gone): never wait for it */
+			__atomic_add_fetch(&log_dropped, 1, __ATOMIC_SEQ_CST);
+			return;
+		}
+		/* not connected, or syslogd restarted: once more */
+		pthread_mutex_lock(&log_mtx);
+		log_connect();
+		pthread_mutex_unlock(&log_mtx);
+	}
+	if ((lost = __atomic_exchange_n(&log_dropped, 0,
+	    __ATOMIC_SEQ_CST)) != 0) {
+		char	 note[96];
+
+		snprintf(note, sizeof(note), "log: %llu records dropped, "
+		    "syslog was busy", (unsigned long long)lost);
+		n = snprintf(buf, sizeof(buf), "<%d>%s nfqspid[%ld]: %s",
+		    log_facility | LOG_WARNING, stamp, (long)getpid(), note);
+		if (send(fd, buf, n, MSG_DONTWAIT | MSG_NOSIGNAL) != n)
+			__atomic_add_fetch(&log_dropped, lost,
+			    __ATOMIC_SEQ_CST);
+	}
 }
 
 int
@@ -70,8 +147,7 @@ log_vwrite(int pri, const char *fmt, va_list ap, int with_errno, int err)
 	if (with_errno)
 		snprintf(line + n, sizeof(line) - n, ": %s", strerror(err));
 
-	if (log_syslog)
-		syslog(pri, "%s", line);
+	log_syslog(pri, line);
 	if (log_foreground) {
 		char	 out[LOG_LINEMAX + 2];
 		int	 m;
