@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
@@ -38,7 +39,8 @@
 
 #include "nfqspid.h"
 
-#define ERRLEN	512
+#define ERRLEN		512
+#define WATCHDOG_CHECKS	10	/* seconds without a worker tick */
 
 struct daemon {
 	struct daemon_info	 info;
@@ -51,6 +53,10 @@ struct daemon {
 	int			 pidfd;
 	char			 pidfile[CONFIG_PATHLEN];
 	int			 status;	/* exit status */
+	pthread_t		 watchdog;
+	int			 watching;
+	uint64_t		*wd_last;	/* the watchdog's, per worker */
+	unsigned		*wd_stale;
 };
 
 static __dead void
@@ -309,6 +315,45 @@ worker_dead(struct worker *w, void *arg)
 	event_base_loopbreak(d->base);
 }
 
+/*
+ * A worker that hangs must not go unnoticed: its queue fills and every
+ * packet waits.  A thread of its own, so that it works even when the
+ * main thread is stuck in a worker_call() to the hung worker.  It counts
+ * checks, not elapsed time, so a SIGSTOPped daemon is not killed the
+ * moment it continues.  Exiting closes the queues: the kernel then does
+ * what --queue-bypass says, and systemd restarts us.
+ */
+static void *
+watchdog_main(void *arg)
+{
+	struct daemon	*d = arg;
+	uint64_t	*last = d->wd_last;
+	unsigned	*stale = d->wd_stale, i;
+
+	for (i = 0; i < d->nworkers; i++)
+		last[i] = worker_heartbeat(d->workers[i]);
+	for (;;) {
+		sleep(1);
+		for (i = 0; i < d->nworkers; i++) {
+			uint64_t beat = worker_heartbeat(d->workers[i]);
+
+			if (beat != last[i] || worker_error(d->workers[i])) {
+				last[i] = beat;
+				stale[i] = 0;
+				continue;
+			}
+			if (++stale[i] < WATCHDOG_CHECKS)
+				continue;
+			log_warnx("watchdog: worker %u (queue %u) has not run "
+			    "for %u s; exiting", i, d->info.queue + i,
+			    stale[i]);
+			_exit(1);
+		}
+	}
+	/* NOTREACHED */
+	return (NULL);
+}
+
 static int
 daemon_run(struct daemon *d, int foreground, int debug)
 {
@@ -377,6 +422,22 @@ daemon_run(struct daemon *d, int foreground, int debug)
 			goto fail;
 		}
 
+	{
+		sigset_t	 all, old;
+
+		sigfillset(&all);
+		pthread_sigmask(SIG_BLOCK, &all, &old);
+		if ((d->wd_last = calloc(d->nworkers,
+		    sizeof(*d->wd_last))) != NULL &&
+		    (d->wd_stale = calloc(d->nworkers,
+		    sizeof(*d->wd_stale))) != NULL &&
+		    pthread_create(&d->watchdog, NULL, watchdog_main, d) == 0)
+			d->watching = 1;
+		else
+			log_warnx("watchdog: cannot start");
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+	}
+
 	log_info("nfqspid %s started: queue %u threads %u rules %zu mode %s",
 	    PACKAGE_VERSION, d->cfg->queue, d->cfg->threads, d->cfg->nrules,
 	    mode_name(d->cfg->mode));
@@ -388,6 +449,13 @@ daemon_run(struct daemon *d, int foreground, int debug)
 	event_base_dispatch(d->base);
 
 	/* Stop reading, answer every packet already queued, unbind. */
+	if (d->watching) {
+		pthread_cancel(d->watchdog);
+		pthread_join(d->watchdog, NULL);
+		d->watching = 0;
+	}
+	free(d->wd_last);
+	free(d->wd_stale);
 	for (i = 0; i < d->nworkers; i++)
 		worker_stop(d->workers[i]);
 	if (d->control != NULL)

@@ -165,6 +165,8 @@ void		 worker_free(struct worker *w);
 int		 worker_reload(struct worker *w, const struct config *cfg);
 /* The errno that stopped the worker, 0 while it runs. */
 int		 worker_error(const struct worker *w);
+/* Goes up every WORKER_TICK_MS while the worker's loop runs. */
+uint64_t	 worker_heartbeat(const struct worker *w);
 /* The clock of the tables: CLOCK_MONOTONIC in milliseconds. */
 uint64_t	 worker_now_ms(void);
 

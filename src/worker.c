@@ -68,6 +68,7 @@ struct worker {
 	int			 calldone;
 
 	struct worker_stats	 st;
+	uint64_t		 beat;		/* atomic: ticks run */
 
 	/* audit rate: a token bucket of cfg->log_rate a second */
 	uint64_t		 tokens;	/* thousandths of a record */
@@ -217,6 +218,7 @@ worker_tick(evutil_socket_t fd, short events, void *arg)
 
 	ct_expire(w->ct, now);
 	worker_summary(w, now);
+	__atomic_add_fetch(&w->beat, 1, __ATOMIC_RELAXED);
 }
 
 static void
@@ -287,6 +289,12 @@ unsigned
 worker_id(const struct worker *w)
 {
 	return (w->id);
+}
+
+uint64_t
+worker_heartbeat(const struct worker *w)
+{
+	return (__atomic_load_n(&w->beat, __ATOMIC_RELAXED));
 }
 
 int
