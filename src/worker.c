@@ -56,7 +56,7 @@ struct worker {
 	pthread_t		 thread;
 	int			 started;
 	int			 running;	/* under mtx */
-	int			 stopping;
+	int			 stopping;	/* atomic */
 	int			 error;		/* atomic */
 
 	/* worker_call() */
@@ -122,6 +122,8 @@ worker_audit_ok(struct worker *w, uint64_t now)
 {
 	uint64_t	 cap = (uint64_t)w->cfg->log_rate * 1000;
 
+	if (w->cfg->log_rate == 0)
+		return (1);	/* rate = 0: no limit */
 	if (now > w->refill_ms) {
 		w->tokens += (now - w->refill_ms) * w->cfg->log_rate;
 		if (w->tokens > cap)
@@ -367,7 +369,7 @@ worker_main(void *arg)
 	w->running = 0;
 	pthread_cond_broadcast(&w->cond);
 	pthread_mutex_unlock(&w->mtx);
-	if (!w->stopping)
+	if (!__atomic_load_n(&w->stopping, __ATOMIC_SEQ_CST))
 		event_active(w->deadev, EV_READ, 0);
 	return (NULL);
 }
@@ -445,7 +447,7 @@ worker_stop(struct worker *w)
 {
 	if (!w->started)
 		return;
-	w->stopping = 1;
+	__atomic_store_n(&w->stopping, 1, __ATOMIC_SEQ_CST);
 	if (worker_call(w, worker_stop_fn, NULL) == -1)
 		log_debug("%s: worker %u had stopped already", __func__,
 		    w->id);
