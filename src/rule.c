@@ -8,6 +8,10 @@
  * sorted arrays of disjoint ranges so that matching a packet costs one
  * binary search per list whatever the list's length.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE	/* reallocarray */
+#endif
+
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>

@@ -1,0 +1,709 @@
+/*
+ * test_config.c - config_load(): every kind of error, and good files
+ *
+ * Copyright (C) 2026 The nfqspid authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <sys/types.h>
+#include <sys/stat.h>
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+
+#ifndef TEST_SRCDIR
+#define TEST_SRCDIR "."
+#endif
+
+#define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
+
+static char	 tmpdir[64];
+static char	 inipath[128];
+
+static int
+setup(void **state)
+{
+	const char	*t = getenv("TMPDIR");
+
+	snprintf(tmpdir, sizeof(tmpdir), "%s/test_config.XXXXXX",
+	    t != NULL && strlen(t) < 40 ? t : "/tmp");
+	if (mkdtemp(tmpdir) == NULL)
+		return (-1);
+	snprintf(inipath, sizeof(inipath), "%s/nfqspi.ini", tmpdir);
+	return (0);
+}
+
+static int
+teardown(void **state)
+{
+	unlink(inipath);
+	rmdir(tmpdir);
+	return (0);
+}
+
+static void
+write_ini(const char *text, size_t len)
+{
+	FILE		*f;
+
+	f = fopen(inipath, "w");
+	assert_non_null(f);
+	assert_int_equal(fwrite(text, 1, len, f), len);
+	assert_int_equal(fclose(f), 0);
+}
+
+static struct config *
+load(const char *text, char *err, size_t errlen)
+{
+	write_ini(text, strlen(text));
+	return (config_load(inipath, err, errlen));
+}
+
+static struct config *
+load_ok(const char *text)
+{
+	struct config	*c;
+	char		 err[512];
+
+	if ((c = load(text, err, sizeof(err))) == NULL)
+		fail_msg("config rejected: %s\n---\n%s---", err, text);
+	return (c);
+}
+
+/* The error must be exactly "<path>: <want>", on one line. */
+static void
+check_error(const char *text, const char *want)
+{
+	struct config	*c;
+	char		 err[512], full[512];
+
+	memset(err, 'x', sizeof(err));
+	c = load(text, err, sizeof(err));
+	if (c != NULL) {
+		config_free(c);
+		fail_msg("accepted, expected \"%s\"\n---\n%s---", want, text);
+	}
+	snprintf(full, sizeof(full), "%s: %s", inipath, want);
+	if (strcmp(err, full) != 0)
+		fail_msg("error\n  \"%s\"\nexpected\n  \"%s\"\n---\n%s---", err,
+		    full, text);
+	assert_null(strchr(err, '\n'));
+}
+
+/* ---- errors ------------------------------------------------------------ */
+
+static const struct {
+	const char	*text;
+	const char	*want;
+} errors[] = {
+	/* structure */
+	{ "[foo]\n",
+	  "[foo]: unknown section (line 1; expected daemon, conntrack, "
+	  "policy, log or rule NAME)" },
+	{ "[daemon]\n[rules x]\n",
+	  "[rules x]: unknown section (line 2; expected daemon, conntrack, "
+	  "policy, log or rule NAME)" },
+	{ "[daemon]\nqueeu = 1\n",
+	  "[daemon] queeu: unknown key (line 2)" },
+	{ "[conntrack]\ntimeout_tcp_foo = 1\n",
+	  "[conntrack] timeout_tcp_foo: unknown key (line 2)" },
+	{ "[policy]\nuntracked = drop\n",
+	  "[policy] untracked: unknown key (line 2)" },
+	{ "[log]\nlevel = debug\n",
+	  "[log] level: unknown key (line 2)" },
+	{ "[rule ssh-in]\naction = accept\ndprot = 22\n",
+	  "[rule ssh-in] dprot: unknown key (line 3)" },
+	{ "[daemon]\nqueue 1\n",
+	  "line 2: \"queue 1\" is neither [section], key = value nor a "
+	  "comment" },
+	{ "queue = 1\n[daemon]\n",
+	  "line 1: queue: key outside of any section" },
+	{ "[daemon]\n= 1\n",
+	  "line 2: a key is missing before '='" },
+	{ "[daemon]\nqueue = 1 \\\n",
+	  "line 2: a line may not end with '\\' (continuation lines are not "
+	  "supported)" },
+	{ "; a comment \\\n[daemon]\n",
+	  "line 1: a line may not end with '\\' (continuation lines are not "
+	  "supported)" },
+	{ "[daemon\n",
+	  "line 1: \"[daemon\": a section header ends with ']'" },
+	{ "[daemon] queue = 1\n",
+	  "line 1: text after the section header [daemon]" },
+	{ "[]\n",
+	  "line 1: empty section name" },
+	{ "[rule]\naction = drop\n",
+	  "line 1: [rule]: a rule needs a name of 1-63 letters, digits, '-', "
+	  "'_' or '.'" },
+	{ "[rule a b]\naction = drop\n",
+	  "line 1: [rule a b]: a rule needs a name of 1-63 letters, digits, "
+	  "'-', '_' or '.'" },
+	{ "[rule a:b]\naction = drop\n",
+	  "line 1: [rule a:b]: a rule needs a name of 1-63 letters, digits, "
+	  "'-', '_' or '.'" },
+	{ "[rule ssh]\naction = accept\n[rule SSH]\naction = drop\n",
+	  "[rule SSH]: duplicate rule name (lines 1 and 3)" },
+	{ "[daemon]\n[log]\n[Daemon]\n",
+	  "[Daemon]: section given twice (lines 1 and 3)" },
+	{ "[daemon]\nqueue = 1\nthreads = 2\nQueue = 3\n",
+	  "[daemon] queue: given twice (lines 2 and 4)" },
+	{ "[daemon]\nuser = \"nobody\n",
+	  "[daemon] user: unterminated quote (line 2)" },
+	{ "[daemon]\nuser = \"nobody\" root\n",
+	  "[daemon] user: text after the closing quote (line 2)" },
+
+	/* [daemon] */
+	{ "[daemon]\nqueue = 65536\n",
+	  "[daemon] queue: \"65536\" is not a number from 0 to 65535" },
+	{ "[daemon]\nqueue = -1\n",
+	  "[daemon] queue: \"-1\" is not a number from 0 to 65535" },
+	{ "[daemon]\nqueue =\n",
+	  "[daemon] queue: \"\" is not a number from 0 to 65535" },
+	{ "[daemon]\nthreads = 0\n",
+	  "[daemon] threads: \"0\" is not a number from 1 to 64" },
+	{ "[daemon]\nthreads = 65\n",
+	  "[daemon] threads: \"65\" is not a number from 1 to 64" },
+	{ "[daemon]\nthreads = 2x\n",
+	  "[daemon] threads: \"2x\" is not a number from 1 to 64" },
+	{ "[daemon]\nqueue = 65535\nthreads = 2\n",
+	  "[daemon] threads: queues 65535 to 65536: the last is past 65535" },
+	{ "[daemon]\nfail_open = maybe\n",
+	  "[daemon] fail_open: \"maybe\" is not yes or no" },
+	{ "[daemon]\nqueue_maxlen = 0\n",
+	  "[daemon] queue_maxlen: \"0\" is not a number from 1 to "
+	  "2147483647" },
+	{ "[daemon]\nmode = learning\n",
+	  "[daemon] mode: \"learning\" is not enforce or monitor" },
+	{ "[daemon]\nuser = root;x\n",
+	  NULL },	/* ';' starts a comment: user = root is fine */
+	{ "[daemon]\nuser = a b\n",
+	  "[daemon] user: \"a b\" is not a user name" },
+	{ "[daemon]\nuser = -root\n",
+	  "[daemon] user: \"-root\" is not a user name" },
+	{ "[daemon]\npidfile = run/nfqspid.pid\n",
+	  "[daemon] pidfile: \"run/nfqspid.pid\" is not an absolute path" },
+	{ "[daemon]\ncontrol = /run/a b\n",
+	  "[daemon] control: \"/run/a b\" contains a blank or a control "
+	  "character" },
+	{ "[daemon]\ncontrol = /run/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n",
+	  "[daemon] control: \"/run/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\" is longer than 107 characters" },
+	{ "[daemon]\nhttp = localhost:8470\n",
+	  "[daemon] http: \"localhost:8470\" is not ADDRESS:PORT (an IPv4 "
+	  "address or [IPv6 address], port 1-65535), nor empty" },
+	{ "[daemon]\nhttp = 127.0.0.1\n",
+	  "[daemon] http: \"127.0.0.1\" is not ADDRESS:PORT (an IPv4 "
+	  "address or [IPv6 address], port 1-65535), nor empty" },
+	{ "[daemon]\nhttp = 127.0.0.1:0\n",
+	  "[daemon] http: \"127.0.0.1:0\" is not ADDRESS:PORT (an IPv4 "
+	  "address or [IPv6 address], port 1-65535), nor empty" },
+	{ "[daemon]\nhttp = [::1]:65536\n",
+	  "[daemon] http: \"[::1]:65536\" is not ADDRESS:PORT (an IPv4 "
+	  "address or [IPv6 address], port 1-65535), nor empty" },
+	{ "[daemon]\nhttp = ::1:8470\n",
+	  "[daemon] http: \"::1:8470\" is not ADDRESS:PORT (an IPv4 "
+	  "address or [IPv6 address], port 1-65535), nor empty" },
+
+	/* [conntrack] */
+	{ "[conntrack]\nmax = 0\n",
+	  "[conntrack] max: \"0\" is not a number from 1 to 67108864" },
+	{ "[conntrack]\ntcp_loose = sometimes\n",
+	  "[conntrack] tcp_loose: \"sometimes\" is not yes or no" },
+	{ "[conntrack]\ntcp_liberal = 2\n",
+	  "[conntrack] tcp_liberal: \"2\" is not yes or no" },
+	{ "[conntrack]\ntimeout_udp = 0\n",
+	  "[conntrack] timeout_udp: \"0\" is not a number from 1 to 4294967" },
+	{ "[conntrack]\ntimeout_tcp_established = 5d\n",
+	  "[conntrack] timeout_tcp_established: \"5d\" is not a number from 1 "
+	  "to 4294967" },
+
+	/* [policy] */
+	{ "[policy]\nnew = deny\n",
+	  "[policy] new: \"deny\" is not an action (accept, drop, reject)" },
+	{ "[policy]\ninvalid =\n",
+	  "[policy] invalid: \"\" is not an action (accept, drop, reject)" },
+
+	/* [log] */
+	{ "[log]\nfacility = local8\n",
+	  "[log] facility: \"local8\" is not a syslog facility (daemon, "
+	  "user, auth, authpriv, local0 ... local7, ...)" },
+	{ "[log]\nrate = lots\n",
+	  "[log] rate: \"lots\" is not a number from 0 to 1000000" },
+	{ "[log]\nrate = 5/m\n",
+	  "[log] rate: \"5/m\": the unit must be /s (a rate is counted per "
+	  "second)" },
+	{ "[log]\ninvalid = perhaps\n",
+	  "[log] invalid: \"perhaps\" is not yes or no" },
+
+	/* [rule NAME] */
+	{ "[rule ssh-in]\nproto = tcp\ndport = 22-\naction = accept\n",
+	  "[rule ssh-in] dport: \"22-\" is not a port or port range" },
+	{ "[rule ssh-in]\nproto = tcp\ndport = 22, 22-\naction = accept\n",
+	  "[rule ssh-in] dport: \"22-\" is not a port or port range" },
+	{ "[rule r]\nproto = tcp\ndport = 8080-8000\naction = accept\n",
+	  "[rule r] dport: \"8080-8000\" is an inverted range" },
+	{ "[rule r]\nproto = udp\nsport = 1000-2000, 1500\naction = accept\n",
+	  "[rule r] sport: \"1500\" overlaps \"1000-2000\"" },
+	{ "[rule r]\nproto = tcp\ndport = 70000\naction = accept\n",
+	  "[rule r] dport: \"70000\" is not a port or port range" },
+	{ "[rule r]\nproto = tcp\ndport = 0\naction = accept\n",
+	  "[rule r] dport: \"0\": port 0 cannot be matched (ports are "
+	  "1-65535)" },
+	{ "[rule r]\nproto = icmp\ndport = 22\naction = accept\n",
+	  "[rule r] dport: ports need proto = tcp, udp or any" },
+	{ "[rule r]\nsrc = 192.0.2.0/33\naction = drop\n",
+	  "[rule r] src: \"192.0.2.0/33\": the prefix length is more than 32" },
+	{ "[rule r]\ndst = 2001:db8::/129\naction = drop\n",
+	  "[rule r] dst: \"2001:db8::/129\": the prefix length is more than "
+	  "128" },
+	{ "[rule r]\nsrc = 192.0.2.1/24\naction = drop\n",
+	  "[rule r] src: \"192.0.2.1/24\" has host bits set (the network is "
+	  "192.0.2.0/24)" },
+	{ "[rule r]\nsrc = 192.0.2.0/24, example.org\naction = drop\n",
+	  "[rule r] src: \"example.org\" is not an IPv4 or IPv6 address or "
+	  "CIDR prefix" },
+	{ "[rule r]\nproto = icmp\nicmp_type = echo-request, pong\n"
+	  "action = accept\n",
+	  "[rule r] icmp_type: \"pong\" is not an ICMP type name or a number "
+	  "0-255" },
+	{ "[rule r]\nproto = icmp\nicmp_type = neighbour-solicitation\n"
+	  "action = accept\n",
+	  "[rule r] icmp_type: \"neighbour-solicitation\" is not an ICMP type "
+	  "name or a number 0-255" },
+	{ "[rule r]\nproto = icmpv6\nicmp_type = source-quench\n"
+	  "action = accept\n",
+	  "[rule r] icmp_type: \"source-quench\" is not an ICMPv6 type name "
+	  "or a number 0-255" },
+	{ "[rule r]\nicmp_type = echo-request\naction = accept\n",
+	  "[rule r] icmp_type: needs proto = icmp or proto = icmpv6" },
+	{ "[rule r]\nproto = tcp\nrate = 10\naction = accept\n",
+	  "[rule r] rate: \"10\" has no unit; expected a rate like 10/s" },
+	{ "[rule r]\nproto = tcp\nrate = 10/h\naction = accept\n",
+	  "[rule r] rate: \"10/h\": the unit must be /s (a rate is counted "
+	  "per second)" },
+	{ "[rule r]\nrate = 10/s\naction = drop\n",
+	  "[rule r] rate: only for action = accept" },
+	{ "[rule r]\nconn_limit = 0\naction = accept\n",
+	  "[rule r] conn_limit: \"0\" is not a number from 1 to 1000000000" },
+	{ "[rule r]\nconn_limit = 5\naction = reject\n",
+	  "[rule r] conn_limit: only for action = accept" },
+	{ "[rule r]\nmark = 0x100000000\naction = accept\n",
+	  "[rule r] mark: \"0x100000000\" is not a 32-bit mark (decimal "
+	  "0-4294967295 or hex 0x0-0xffffffff)" },
+	{ "[rule r]\nmark = 4294967296\naction = accept\n",
+	  "[rule r] mark: \"4294967296\" is not a 32-bit mark (decimal "
+	  "0-4294967295 or hex 0x0-0xffffffff)" },
+	{ "[rule r]\nproto = tcp\ndport = 22\n",
+	  "[rule r] action: missing (accept, drop or reject)" },
+	{ "[rule r]\naction =\n",
+	  "[rule r] action: empty value (give one, or remove the line)" },
+	{ "[rule r]\naction = allow\n",
+	  "[rule r] action: \"allow\" is not an action (accept, drop, "
+	  "reject)" },
+	{ "[rule r]\nstate = new, old\naction = accept\n",
+	  "[rule r] state: \"old\" is not a state (new, established, related, "
+	  "invalid)" },
+	{ "[rule r]\nstate =\naction = accept\n",
+	  "[rule r] state: empty value (give one, or remove the line)" },
+	{ "[rule r]\nproto = sctp\naction = accept\n",
+	  "[rule r] proto: \"sctp\" is not a protocol (tcp, udp, icmp, "
+	  "icmpv6, any, or a number 0-255)" },
+	{ "[rule r]\nproto = udp\ntcp_flags = S/SA\naction = accept\n",
+	  "[rule r] tcp_flags: needs proto = tcp" },
+	{ "[rule r]\nproto = tcp\ntcp_flags = SYN\naction = accept\n",
+	  "[rule r] tcp_flags: \"SYN\" is not flags/mask made of the letters "
+	  "FSRPAUEW (e.g. S/SAFR)" },
+	{ "[rule r]\nlog = sometimes\naction = accept\n",
+	  "[rule r] log: \"sometimes\" is not yes or no" },
+	{ "[rule r]\nin = eth0, a/b\naction = accept\n",
+	  "[rule r] in: \"a/b\" is not an interface name (1-15 characters, "
+	  "no '/', ':' or blanks)" },
+	{ "[rule r]\nout = averyveryverylongname\naction = accept\n",
+	  "[rule r] out: \"averyveryverylongname\" is not an interface name "
+	  "(1-15 characters, no '/', ':' or blanks)" },
+	/* the first error in the file is the one reported */
+	{ "[rule a]\naction = accept\n[rule b]\naction = nope\n"
+	  "[rule c]\naction = nope2\n",
+	  "[rule b] action: \"nope\" is not an action (accept, drop, "
+	  "reject)" },
+};
+
+static void
+test_errors(void **state)
+{
+	struct config	*c;
+	size_t		 i;
+
+	for (i = 0; i < NELEM(errors); i++) {
+		if (errors[i].want != NULL) {
+			check_error(errors[i].text, errors[i].want);
+			continue;
+		}
+		c = load_ok(errors[i].text);
+		config_free(c);
+	}
+}
+
+static void
+test_file_errors(void **state)
+{
+	struct config	*c;
+	char		 err[512], want[512], line[1200];
+
+	/* missing file */
+	unlink(inipath);
+	c = config_load(inipath, err, sizeof(err));
+	assert_null(c);
+	snprintf(want, sizeof(want), "%s: %s", inipath, strerror(ENOENT));
+	assert_string_equal(err, want);
+
+	/* a directory */
+	c = config_load(tmpdir, err, sizeof(err));
+	assert_null(c);
+	snprintf(want, sizeof(want), "%s: not a regular file", tmpdir);
+	assert_string_equal(err, want);
+
+	/* unreadable: only when not root, root reads anything */
+	if (geteuid() != 0) {
+		write_ini("[daemon]\n", 9);
+		chmod(inipath, 0);
+		c = config_load(inipath, err, sizeof(err));
+		assert_null(c);
+		snprintf(want, sizeof(want), "%s: %s", inipath,
+		    strerror(EACCES));
+		assert_string_equal(err, want);
+		chmod(inipath, 0600);
+	}
+
+	/* binary */
+	write_ini("[daemon]\n\0queue = 1\n", 20);
+	c = config_load(inipath, err, sizeof(err));
+	assert_null(c);
+	snprintf(want, sizeof(want), "%s: not a text file (it contains a "
+	    "NUL byte)", inipath);
+	assert_string_equal(err, want);
+
+	/* a line iniparser could not hold */
+	memset(line, 'a', sizeof(line));
+	memcpy(line, "[rule r]\naction = accept\nsrc = ", 31);
+	line[sizeof(line) - 1] = '\0';
+	c = load(line, err, sizeof(err));
+	assert_null(c);
+	snprintf(want, sizeof(want), "%s: line 3: longer than 1000 "
+	    "characters", inipath);
+	assert_string_equal(err, want);
+
+	/* a short error buffer is cut, not overrun */
+	c = load("[foo]\n", err, 10);
+	assert_null(c);
+	assert_int_equal(strlen(err), 9);
+	c = load("[foo]\n", NULL, 0);
+	assert_null(c);
+}
+
+/* ---- good files ---------------------------------------------------------- */
+
+static void
+test_defaults(void **state)
+{
+	struct config	*c;
+	struct ct_config def;
+
+	c = load_ok("");
+	assert_string_equal(c->path, inipath);
+	assert_int_equal(c->queue, 0);
+	assert_int_equal(c->threads, 1);
+	assert_int_equal(c->fail_open, 1);
+	assert_int_equal(c->queue_maxlen, 4096);
+	assert_int_equal(c->mode, MODE_ENFORCE);
+	assert_string_equal(c->user, "");
+	assert_string_equal(c->pidfile, "/run/nfqspid.pid");
+	assert_string_equal(c->control, "/run/nfqspid.sock");
+	assert_string_equal(c->http, "");
+	memset(&def, 0, sizeof(def));	/* padding too */
+	ct_config_defaults(&def);
+	assert_memory_equal(&c->ct, &def, sizeof(def));
+	assert_int_equal(c->ct.max, 262144);
+	assert_int_equal(c->ct.tcp_loose, 1);
+	assert_int_equal(c->ct.tcp_liberal, 0);
+	assert_int_equal(c->policy[CT_NEW], RULE_DROP);
+	assert_int_equal(c->policy[CT_ESTABLISHED], RULE_ACCEPT);
+	assert_int_equal(c->policy[CT_RELATED], RULE_ACCEPT);
+	assert_int_equal(c->policy[CT_INVALID], RULE_DROP);
+	assert_int_equal(c->facility, LOG_DAEMON);
+	assert_int_equal(c->log_rate, 20);
+	assert_int_equal(c->log_invalid, 1);
+	assert_int_equal(c->nrules, 0);
+	assert_null(c->rules);
+	config_free(c);
+	config_free(NULL);
+}
+
+static const char full_ini[] =
+    "; every key\n"
+    "[Daemon]   ; comments after a header are fine\n"
+    "queue = 100\n"
+    "threads = 4\n"
+    "fail_open = no\n"
+    "queue_maxlen = 1024\n"
+    "mode = monitor\n"
+    "user = nfqspi\n"
+    "pidfile = /var/run/x.pid\n"
+    "control = \"/var/run/x.sock\"\n"
+    "http = [::1]:8470\n"
+    "\n"
+    "[conntrack]\n"
+    "max = 1000\n"
+    "tcp_loose = no\n"
+    "tcp_liberal = yes\n"
+    "timeout_tcp_syn_sent = 11\n"
+    "TIMEOUT_UDP = 12\n"
+    "timeout_generic = 4294967\n"
+    "[policy]\n"
+    "established = accept\n"
+    "related = drop\n"
+    "invalid = reject\n"
+    "new = reject\n"
+    "[log]\n"
+    "facility = local3\n"
+    "rate = 5/s\n"
+    "invalid = no\n"
+    "[rule Web-In]\t# the name keeps its case\n"
+    "state = new, established\n"
+    "proto = tcp\n"
+    "src = 192.0.2.0/24, 2001:db8::/32, !192.0.2.7\n"
+    "dst =\n"
+    "sport = 1024-65535\n"
+    "dport = 80, 443, 8000-8080   ; web\n"
+    "in = eth0, wg+\n"
+    "out =\n"
+    "tcp_flags = S/SAFR\n"
+    "action = accept\n"
+    "mark = 0x10\n"
+    "log = yes\n"
+    "rate = 10/s\n"
+    "conn_limit = 50\n"
+    "[rule ping]\n"
+    "proto = icmpv6\n"
+    "icmp_type = echo-request, 135\n"
+    "action = drop\n"
+    "[rule last]\n"
+    "action = reject\n";
+
+static void
+test_full(void **state)
+{
+	struct config	*c;
+	struct rule	*r;
+	struct pkt	 p;
+
+	c = load_ok(full_ini);
+	assert_int_equal(c->queue, 100);
+	assert_int_equal(c->threads, 4);
+	assert_int_equal(c->fail_open, 0);
+	assert_int_equal(c->queue_maxlen, 1024);
+	assert_int_equal(c->mode, MODE_MONITOR);
+	assert_string_equal(c->user, "nfqspi");
+	assert_string_equal(c->pidfile, "/var/run/x.pid");
+	assert_string_equal(c->control, "/var/run/x.sock");
+	assert_string_equal(c->http, "[::1]:8470");
+	assert_int_equal(c->ct.max, 1000);
+	assert_int_equal(c->ct.tcp_loose, 0);
+	assert_int_equal(c->ct.tcp_liberal, 1);
+	assert_int_equal(c->ct.timeout[CT_TO_TCP_SYN_SENT], 11);
+	assert_int_equal(c->ct.timeout[CT_TO_UDP], 12);
+	assert_int_equal(c->ct.timeout[CT_TO_GENERIC], 4294967);
+	assert_int_equal(c->ct.timeout[CT_TO_TCP_ESTABLISHED], 432000);
+	assert_int_equal(c->policy[CT_ESTABLISHED], RULE_ACCEPT);
+	assert_int_equal(c->policy[CT_RELATED], RULE_DROP);
+	assert_int_equal(c->policy[CT_INVALID], RULE_REJECT);
+	assert_int_equal(c->policy[CT_NEW], RULE_REJECT);
+	assert_int_equal(c->facility, LOG_LOCAL3);
+	assert_int_equal(c->log_rate, 5);
+	assert_int_equal(c->log_invalid, 0);
+
+	assert_int_equal(c->nrules, 3);
+	r = &c->rules[0];
+	assert_string_equal(r->name, "Web-In");
+	assert_int_equal(r->index, 0);
+	assert_int_equal(r->states, CT_STATE_BIT(CT_NEW) |
+	    CT_STATE_BIT(CT_ESTABLISHED));
+	assert_int_equal(r->has_proto, 1);
+	assert_int_equal(r->proto, IPPROTO_TCP);
+	assert_non_null(r->src);
+	assert_null(r->dst);
+	assert_non_null(r->sport);
+	assert_non_null(r->dport);
+	assert_true(rule_portset_match(r->dport, 8042));
+	assert_false(rule_portset_match(r->dport, 8081));
+	assert_int_equal(r->nin, 2);
+	assert_string_equal(r->in[1], "wg+");
+	assert_int_equal(r->nout, 0);
+	assert_int_equal(r->has_tcp_flags, 1);
+	assert_int_equal(r->tcp_flags, PKT_TH_SYN);
+	assert_int_equal(r->tcp_mask, PKT_TH_SYN | PKT_TH_ACK | PKT_TH_FIN |
+	    PKT_TH_RST);
+	assert_int_equal(r->action, RULE_ACCEPT);
+	assert_int_equal(r->has_mark, 1);
+	assert_int_equal(r->mark, 0x10);
+	assert_int_equal(r->log, 1);
+	assert_int_equal(r->rate, 10);
+	assert_int_equal(r->conn_limit, 50);
+
+	/* the compiled rule matches what it says */
+	memset(&p, 0, sizeof(p));
+	p.family = AF_INET;
+	p.proto = IPPROTO_TCP;
+	p.src.a8[0] = 192; p.src.a8[1] = 0; p.src.a8[2] = 2; p.src.a8[3] = 9;
+	p.dst.a8[0] = 10; p.dst.a8[3] = 1;
+	p.sport = 40000;
+	p.dport = 443;
+	p.th_flags = PKT_TH_SYN;
+	assert_true(rule_match(r, &p, CT_NEW, "wg1", ""));
+	assert_false(rule_match(r, &p, CT_NEW, "eth1", ""));
+	p.src.a8[3] = 7;
+	assert_false(rule_match(r, &p, CT_NEW, "wg1", ""));
+
+	r = &c->rules[1];
+	assert_string_equal(r->name, "ping");
+	assert_int_equal(r->index, 1);
+	assert_int_equal(r->states, CT_STATE_BIT(CT_NEW));
+	assert_int_equal(r->has_icmp_type, 1);
+	/* 128 and 135 share the fifth word of the bitmap */
+	assert_int_equal(r->icmp_types[4], (1u << (128 % 32)) |
+	    (1u << (135 % 32)));
+	assert_int_equal(r->icmp_types[0] | r->icmp_types[1] |
+	    r->icmp_types[2] | r->icmp_types[3] | r->icmp_types[5] |
+	    r->icmp_types[6] | r->icmp_types[7], 0);
+	assert_int_equal(r->action, RULE_DROP);
+	assert_int_equal(r->has_mark, 0);
+	assert_int_equal(r->log, 0);
+
+	r = &c->rules[2];
+	assert_string_equal(r->name, "last");
+	assert_int_equal(r->index, 2);
+	assert_int_equal(r->has_proto, 0);
+	assert_int_equal(r->action, RULE_REJECT);
+	config_free(c);
+}
+
+/* Rules come out in file order, whatever their names. */
+static void
+test_rule_order(void **state)
+{
+	static const char *const names[] = {
+		"zz", "a", "M", "b.1", "_x", "0", "rule", "Zz2", "-y",
+	};
+	struct config	*c;
+	char		 text[2048], *p = text;
+	size_t		 i;
+
+	for (i = 0; i < NELEM(names); i++)
+		p += sprintf(p, "[rule %s]\naction = %s\n", names[i],
+		    i % 2 ? "drop" : "accept");
+	c = load_ok(text);
+	assert_int_equal(c->nrules, NELEM(names));
+	for (i = 0; i < NELEM(names); i++) {
+		assert_string_equal(c->rules[i].name, names[i]);
+		assert_int_equal(c->rules[i].index, i);
+		assert_int_equal(c->rules[i].action, i % 2 ? RULE_DROP :
+		    RULE_ACCEPT);
+	}
+	config_free(c);
+
+	/* sections of other kinds may come between rules */
+	c = load_ok("[rule b]\naction = drop\n[policy]\nnew = accept\n"
+	    "[rule a]\naction = accept\n[daemon]\n");
+	assert_int_equal(c->nrules, 2);
+	assert_string_equal(c->rules[0].name, "b");
+	assert_string_equal(c->rules[1].name, "a");
+	assert_int_equal(c->policy[CT_NEW], RULE_ACCEPT);
+	config_free(c);
+}
+
+static void
+test_quirks(void **state)
+{
+	struct config	*c;
+
+	/* quotes keep ';', CRLF line ends, blanks, empty quotes */
+	c = load_ok("[daemon]\r\n  user = 'nfq'   \r\n"
+	    "\thttp = \"\"\r\npidfile=/run/p\r\n[rule  x]\r\n"
+	    "action=accept\r\nsrc = \"10.0.0.0/8, !10.1.0.0/16\" ; c\r\n");
+	assert_string_equal(c->user, "nfq");
+	assert_string_equal(c->http, "");
+	assert_string_equal(c->pidfile, "/run/p");
+	assert_int_equal(c->nrules, 1);
+	assert_string_equal(c->rules[0].name, "x");
+	assert_non_null(c->rules[0].src);
+	config_free(c);
+
+	/* empty pidfile and control: none */
+	c = load_ok("[daemon]\npidfile =\ncontrol = ;\n");
+	assert_string_equal(c->pidfile, "");
+	assert_string_equal(c->control, "");
+	config_free(c);
+
+	/* the last queue may be 65535 */
+	c = load_ok("[daemon]\nqueue = 65534\nthreads = 2\nhttp = 0.0.0.0:1\n");
+	assert_int_equal(c->queue, 65534);
+	assert_int_equal(c->threads, 2);
+	config_free(c);
+}
+
+static void
+test_shipped(void **state)
+{
+	struct config	*c;
+	char		 err[512], path[512];
+	size_t		 i;
+	int		 ssh = -1;
+
+	snprintf(path, sizeof(path), "%s/etc/nfqspi.ini", TEST_SRCDIR);
+	c = config_load(path, err, sizeof(err));
+	if (c == NULL)
+		fail_msg("%s", err);
+	assert_int_equal(c->policy[CT_ESTABLISHED], RULE_ACCEPT);
+	assert_int_equal(c->policy[CT_RELATED], RULE_ACCEPT);
+	assert_int_equal(c->policy[CT_INVALID], RULE_DROP);
+	assert_int_equal(c->policy[CT_NEW], RULE_DROP);
+	assert_int_equal(c->mode, MODE_ENFORCE);
+	assert_int_equal(c->ct.tcp_loose, 1);
+	for (i = 0; i < c->nrules; i++)
+		if (strcmp(c->rules[i].name, "ssh-in") == 0)
+			ssh = (int)i;
+	assert_true(ssh >= 0);
+	/* a new SSH connection is let in */
+	assert_int_equal(c->rules[ssh].action, RULE_ACCEPT);
+	assert_int_equal(c->rules[ssh].proto, IPPROTO_TCP);
+	assert_true(rule_portset_match(c->rules[ssh].dport, 22));
+	assert_int_equal(c->rules[ssh].has_tcp_flags, 0);
+	config_free(c);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_file_errors),
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_full),
+		cmocka_unit_test(test_rule_order),
+		cmocka_unit_test(test_quirks),
+		cmocka_unit_test(test_shipped),
+	};
+
+	return (cmocka_run_group_tests(tests, setup, teardown));
+}
