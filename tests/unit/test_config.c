@@ -692,6 +692,79 @@ test_shipped(void **state)
 	config_free(c);
 }
 
+/*
+ * The shipped file's commented examples (";key = ..." and ";[rule ...]",
+ * a ';' right before a name) must load once uncommented.
+ */
+static void
+test_shipped_examples(void **state)
+{
+	struct config	*c;
+	FILE		*in, *out;
+	char		 path[512], line[1100], err[512];
+	int		 uncommented = 0;
+
+	snprintf(path, sizeof(path), "%s/etc/nfqspi.ini", TEST_SRCDIR);
+	in = fopen(path, "r");
+	assert_non_null(in);
+	out = fopen(inipath, "w");
+	assert_non_null(out);
+	while (fgets(line, sizeof(line), in) != NULL) {
+		if (line[0] == ';' && (line[1] == '[' ||
+		    (line[1] >= 'a' && line[1] <= 'z'))) {
+			fputs(line + 1, out);
+			uncommented++;
+		} else
+			fputs(line, out);
+	}
+	fclose(in);
+	assert_int_equal(fclose(out), 0);
+	c = config_load(inipath, err, sizeof(err));
+	if (c == NULL)
+		fail_msg("uncommented %s: %s", path, err);
+	/* every rule key and every timeout has an example */
+	assert_true(uncommented >= 15 + CT_TO_MAX);
+	assert_true(c->nrules >= 5);
+	config_free(c);
+}
+
+/* Every literal display under EXAMPLES in nfqspi.ini(5) must load. */
+static void
+test_man_examples(void **state)
+{
+	struct config	*c;
+	FILE		*in, *out = NULL;
+	char		 path[512], line[1100], err[512];
+	int		 examples = 0, blocks = 0;
+
+	snprintf(path, sizeof(path), "%s/man/nfqspi.ini.5", TEST_SRCDIR);
+	in = fopen(path, "r");
+	assert_non_null(in);
+	while (fgets(line, sizeof(line), in) != NULL) {
+		if (strncmp(line, ".Sh ", 4) == 0)
+			examples = strcmp(line, ".Sh EXAMPLES\n") == 0;
+		if (!examples)
+			continue;
+		if (strncmp(line, ".Bd -literal", 12) == 0) {
+			out = fopen(inipath, "w");
+			assert_non_null(out);
+		} else if (strncmp(line, ".Ed", 3) == 0 && out != NULL) {
+			assert_int_equal(fclose(out), 0);
+			out = NULL;
+			c = config_load(inipath, err, sizeof(err));
+			if (c == NULL)
+				fail_msg("example %d of %s: %s", blocks + 1,
+				    path, err);
+			assert_true(c->nrules > 0);
+			config_free(c);
+			blocks++;
+		} else if (out != NULL)
+			fputs(line, out);
+	}
+	fclose(in);
+	assert_int_equal(blocks, 2);
+}
+
 int
 main(void)
 {
@@ -703,6 +776,8 @@ main(void)
 		cmocka_unit_test(test_rule_order),
 		cmocka_unit_test(test_quirks),
 		cmocka_unit_test(test_shipped),
+		cmocka_unit_test(test_shipped_examples),
+		cmocka_unit_test(test_man_examples),
 	};
 
 	return (cmocka_run_group_tests(tests, setup, teardown));
