@@ -93,6 +93,8 @@ struct ct_stats {
 	uint64_t	early_drop;	/* evicted to make room */
 	uint64_t	insert_failed;	/* table full, nothing evictable */
 	uint64_t	invalid;
+	uint64_t	rst_ignored;	/* in-window RSTs that were not exact:
+					   passed, state kept (RFC 5961) */
 };
 
 /* Returns NULL and sets errno on failure. */

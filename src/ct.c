@@ -1,0 +1,870 @@
+/*
+ * ct.c - the connection table: hash, arena, timers, eviction, output
+ *
+ * Copyright (C) 2026 The nfqspid authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * One entry per connection, found from either direction: the hash is taken
+ * over the tuple's two (address, port) ends in a canonical order, so the
+ * original and the reply direction land in the same chain.  Entries sit in
+ * an arena of chunks and are linked by 32-bit indices.
+ *
+ * Timers: one list per timeout (enum ct_timeout).  Refreshing an entry
+ * moves it to the tail of the list of the timeout it gets, so every list
+ * stays sorted by deadline and ct_expire() only looks at the list heads:
+ * O(1) per packet, no scan.  Lookups also drop entries whose deadline has
+ * passed, so the answer never depends on how often ct_expire() runs.
+ */
+#include <sys/socket.h>
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ct_int.h"
+
+_Static_assert(sizeof(struct ct_entry) <= 112, "ct_entry grew past 112 bytes");
+
+#define CT_MIN_BUCKETS	64
+/* eviction: entries looked at from the head of each timer list */
+#define CT_EVICT_LOOK	8
+/* ... of which at most this many become candidates */
+#define CT_EVICT_TAKE	4
+#define CT_EVICT_MAX	(CT_TO_MAX * CT_EVICT_TAKE)
+
+static void	 ct_unlink_timer(struct ct_table *, uint32_t, struct ct_entry *);
+static void	 ct_remove_idx(struct ct_table *, uint32_t, struct ct_entry *);
+
+/* ---- clock and timeouts ---------------------------------------------- */
+
+static void
+ct_clock(struct ct_table *t, uint64_t now_ms)
+{
+	/* Never run backwards (out of order captures, clock steps). */
+	if (now_ms > t->now)
+		t->now = now_ms;
+}
+
+static uint64_t
+ct_timeout_ms(const struct ct_table *t, uint8_t tclass)
+{
+	return ((uint64_t)t->cfg.timeout[tclass] * 1000);
+}
+
+/* ---- hashing ----------------------------------------------------------- */
+
+#define ROTL64(x, b)	(((x) << (b)) | ((x) >> (64 - (b))))
+#define SIPROUND do {							\
+	v0 += v1; v1 = ROTL64(v1, 13); v1 ^= v0; v0 = ROTL64(v0, 32);	\
+	v2 += v3; v3 = ROTL64(v3, 16); v3 ^= v2;			\
+	v0 += v3; v3 = ROTL64(v3, 21); v3 ^= v0;			\
+	v2 += v1; v1 = ROTL64(v1, 17); v1 ^= v2; v2 = ROTL64(v2, 32);	\
+} while (0)
+
+/* SipHash-1-3 over n words: keyed, so chains cannot be aimed at. */
+static uint64_t
+ct_siphash(const uint64_t key[2], const uint64_t *m, int n)
+{
+	uint64_t	 v0 = 0x736f6d6570736575ULL ^ key[0];
+	uint64_t	 v1 = 0x646f72616e646f6dULL ^ key[1];
+	uint64_t	 v2 = 0x6c7967656e657261ULL ^ key[0];
+	uint64_t	 v3 = 0x7465646279746573ULL ^ key[1];
+	uint64_t	 b = (uint64_t)(n * 8) << 56;
+	int		 i;
+
+	for (i = 0; i < n; i++) {
+		v3 ^= m[i];
+		SIPROUND;
+		v0 ^= m[i];
+	}
+	v3 ^= b;
+	SIPROUND;
+	v0 ^= b;
+	v2 ^= 0xff;
+	SIPROUND;
+	SIPROUND;
+	SIPROUND;
+	return (v0 ^ v1 ^ v2 ^ v3);
+}
+
+static uint32_t
+ct_hash(const struct ct_table *t, uint8_t family, uint8_t proto,
+    const union pkt_addr *src, const union pkt_addr *dst, uint16_t sport,
+    uint16_t dport)
+{
+	const union pkt_addr	*lo = src, *hi = dst;
+	uint16_t		 lop = sport, hip = dport;
+	uint64_t		 m[5];
+	int			 c;
+
+	/* Canonical order of the two ends: both directions hash alike. */
+	c = memcmp(src, dst, sizeof(*src));
+	if (c > 0 || (c == 0 && sport > dport)) {
+		lo = dst;
+		hi = src;
+		lop = dport;
+		hip = sport;
+	}
+	memcpy(&m[0], lo, 16);
+	memcpy(&m[2], hi, 16);
+	m[4] = (uint64_t)lop | (uint64_t)hip << 16 | (uint64_t)family << 32 |
+	    (uint64_t)proto << 40;
+	return ((uint32_t)ct_siphash(t->key, m, 5));
+}
+
+static uint32_t
+ct_entry_hash(const struct ct_table *t, const struct ct_entry *e)
+{
+	return (ct_hash(t, e->family, e->proto, &e->src, &e->dst, e->sport,
+	    e->dport));
+}
+
+/* ---- tuples -------------------------------------------------------------- */
+
+int
+ct_addr_eq(uint8_t family, const union pkt_addr *a, const union pkt_addr *b)
+{
+	if (family == AF_INET)
+		return (a->a32[0] == b->a32[0]);
+	return (memcmp(a, b, sizeof(*a)) == 0);
+}
+
+static void
+ct_addr_copy(uint8_t family, union pkt_addr *to, const union pkt_addr *from)
+{
+	if (family == AF_INET) {
+		memset(to, 0, sizeof(*to));
+		to->a32[0] = from->a32[0];
+	} else
+		memcpy(to, from, sizeof(*to));
+}
+
+void
+ct_tuple_set(struct ct_tuple *k, uint8_t family, uint8_t proto,
+    const union pkt_addr *src, const union pkt_addr *dst, uint16_t sport,
+    uint16_t dport)
+{
+	memset(k, 0, sizeof(*k));
+	k->family = family;
+	k->proto = proto;
+	ct_addr_copy(family, &k->src, src);
+	ct_addr_copy(family, &k->dst, dst);
+	k->sport = sport;
+	k->dport = dport;
+}
+
+void
+ct_result_set(struct ct_result *res, uint8_t state, uint8_t reason,
+    uint8_t dir, struct ct_entry *e)
+{
+	res->state = state;
+	res->reason = reason;
+	res->dir = dir;
+	res->entry = e;
+}
+
+/* ---- the arena ------------------------------------------------------------- */
+
+static uint32_t
+ct_alloc(struct ct_table *t)
+{
+	struct ct_entry	**nc;
+	uint32_t	  i, cap;
+
+	if (t->freelist != CT_NIL) {
+		i = t->freelist;
+		t->freelist = ct_idx(t, i)->hnext;
+		return (i);
+	}
+	if (t->top == UINT32_MAX)
+		return (CT_NIL);
+	if ((t->top >> CT_CHUNK_SHIFT) >= t->nchunk) {
+		if (t->nchunk == t->chunk_cap) {
+			cap = t->chunk_cap ? t->chunk_cap * 2 : 16;
+			nc = reallocarray(t->chunk, cap, sizeof(*nc));
+			if (nc == NULL)
+				return (CT_NIL);
+			t->chunk = nc;
+			t->chunk_cap = cap;
+		}
+		/* calloc of this size is mmap()ed: pages cost RSS only once
+		   entries are written to them. */
+		t->chunk[t->nchunk] = calloc(CT_CHUNK_SIZE,
+		    sizeof(struct ct_entry));
+		if (t->chunk[t->nchunk] == NULL)
+			return (CT_NIL);
+		t->nchunk++;
+	}
+	return (t->top++);
+}
+
+/* The index of a live entry, from its timer list neighbours. */
+static uint32_t
+ct_index_of(const struct ct_table *t, const struct ct_entry *e)
+{
+	if (e->tprev != CT_NIL)
+		return (ct_idx(t, e->tprev)->tnext);
+	return (t->tlist[e->tclass].head);
+}
+
+/* ---- timer lists ------------------------------------------------------------- */
+
+static void
+ct_unlink_timer(struct ct_table *t, uint32_t i, struct ct_entry *e)
+{
+	struct ct_list	*l = &t->tlist[e->tclass];
+
+	if (e->tprev != CT_NIL)
+		ct_idx(t, e->tprev)->tnext = e->tnext;
+	else
+		l->head = e->tnext;
+	if (e->tnext != CT_NIL)
+		ct_idx(t, e->tnext)->tprev = e->tprev;
+	else
+		l->tail = e->tprev;
+	e->tprev = e->tnext = CT_NIL;
+	(void)i;
+}
+
+static void
+ct_append_timer(struct ct_table *t, uint32_t i, struct ct_entry *e)
+{
+	struct ct_list	*l = &t->tlist[e->tclass];
+
+	e->tnext = CT_NIL;
+	e->tprev = l->tail;
+	if (l->tail != CT_NIL)
+		ct_idx(t, l->tail)->tnext = i;
+	else
+		l->head = i;
+	l->tail = i;
+}
+
+static void
+ct_prepend_timer(struct ct_table *t, uint32_t i, struct ct_entry *e)
+{
+	struct ct_list	*l = &t->tlist[e->tclass];
+
+	e->tprev = CT_NIL;
+	e->tnext = l->head;
+	if (l->head != CT_NIL)
+		ct_idx(t, l->head)->tprev = i;
+	else
+		l->tail = i;
+	l->head = i;
+}
+
+void
+ct_refresh(struct ct_table *t, struct ct_entry *e, uint8_t tclass)
+{
+	uint32_t	 i = ct_index_of(t, e);
+
+	ct_unlink_timer(t, i, e);
+	e->tclass = tclass;
+	e->deadline = t->now + ct_timeout_ms(t, tclass);
+	ct_append_timer(t, i, e);
+}
+
+void
+ct_kill(struct ct_table *t, struct ct_entry *e)
+{
+	uint32_t	 i = ct_index_of(t, e);
+
+	/* Due now: the head of its list, where ct_expire() looks first. */
+	ct_unlink_timer(t, i, e);
+	e->deadline = t->now;
+	ct_prepend_timer(t, i, e);
+}
+
+/* ---- hash chains --------------------------------------------------------------- */
+
+static void
+ct_link_hash(struct ct_table *t, uint32_t i, struct ct_entry *e)
+{
+	uint32_t	 h = ct_entry_hash(t, e) & t->hmask;
+
+	e->hnext = t->bucket[h];
+	t->bucket[h] = i;
+}
+
+static void
+ct_unlink_hash(struct ct_table *t, uint32_t i, struct ct_entry *e)
+{
+	uint32_t	*pp = &t->bucket[ct_entry_hash(t, e) & t->hmask];
+
+	while (*pp != CT_NIL) {
+		if (*pp == i) {
+			*pp = e->hnext;
+			return;
+		}
+		pp = &ct_idx(t, *pp)->hnext;
+	}
+}
+
+static void
+ct_remove_idx(struct ct_table *t, uint32_t i, struct ct_entry *e)
+{
+	ct_unlink_hash(t, i, e);
+	ct_unlink_timer(t, i, e);
+	e->status = 0;
+	e->hnext = t->freelist;
+	t->freelist = i;
+	t->count--;
+	t->stats.destroyed++;
+}
+
+static int
+ct_match(const struct ct_entry *e, const struct ct_tuple *k, int reply)
+{
+	if (e->family != k->family || e->proto != k->proto)
+		return (0);
+	if (!reply)
+		return (e->sport == k->sport && e->dport == k->dport &&
+		    ct_addr_eq(k->family, &e->src, &k->src) &&
+		    ct_addr_eq(k->family, &e->dst, &k->dst));
+	return (e->sport == k->dport && e->dport == k->sport &&
+	    ct_addr_eq(k->family, &e->src, &k->dst) &&
+	    ct_addr_eq(k->family, &e->dst, &k->src));
+}
+
+struct ct_entry *
+ct_find(struct ct_table *t, const struct ct_tuple *k, int both, uint8_t *dir)
+{
+	struct ct_entry	*e;
+	uint32_t	 i, h;
+	uint8_t		 d;
+
+	h = ct_hash(t, k->family, k->proto, &k->src, &k->dst, k->sport,
+	    k->dport) & t->hmask;
+	for (i = t->bucket[h]; i != CT_NIL; i = e->hnext) {
+		e = ct_idx(t, i);
+		if (ct_match(e, k, 0))
+			d = CT_DIR_ORIG;
+		else if (both && ct_match(e, k, 1))
+			d = CT_DIR_REPLY;
+		else
+			continue;
+		if (e->deadline <= t->now) {
+			/* Its time is up even if ct_expire() did not run. */
+			ct_remove_idx(t, i, e);
+			t->stats.expired++;
+			return (NULL);
+		}
+		*dir = d;
+		return (e);
+	}
+	return (NULL);
+}
+
+/* ---- eviction ---------------------------------------------------------------------- */
+
+/* 0: never replied, 1: not assured, 2: assured but closing, -1: keep */
+static int
+ct_evict_tier(const struct ct_entry *e)
+{
+	if (!(e->status & CT_ST_SEEN_REPLY))
+		return (0);
+	if (!(e->status & CT_ST_ASSURED))
+		return (1);
+	if (e->proto == IPPROTO_TCP) {
+		switch (e->state) {
+		case CT_TCP_FIN_WAIT:
+		case CT_TCP_CLOSE_WAIT:
+		case CT_TCP_LAST_ACK:
+		case CT_TCP_TIME_WAIT:
+		case CT_TCP_CLOSE:
+			return (2);
+		default:
+			break;
+		}
+	}
+	return (-1);
+}
+
+/*
+ * Make room for one entry.  Candidates are the oldest few evictable
+ * entries of every timer list (the heads: least recently refreshed).
+ * Among those of the best tier, the source holding the most candidates
+ * loses its least recently seen one: a flood of half-open connections from
+ * one address pushes out its own entries, not a lone client's.
+ */
+static int
+ct_make_room(struct ct_table *t)
+{
+	struct ct_entry	*cand[CT_EVICT_MAX], *e, *victim;
+	uint64_t	 seen[CT_EVICT_MAX], vseen = 0;
+	uint32_t	 i;
+	int		 tier[CT_EVICT_MAX], n = 0, best = 3, c, j, k, look;
+	int		 take, cnt, vcnt = 0;
+
+	ct_expire(t, t->now);
+	if (t->count < t->cfg.max)
+		return (0);
+
+	for (c = 0; c < CT_TO_MAX; c++) {
+		take = 0;
+		look = 0;
+		for (i = t->tlist[c].head; i != CT_NIL && look < CT_EVICT_LOOK &&
+		    take < CT_EVICT_TAKE; i = e->tnext, look++) {
+			e = ct_idx(t, i);
+			if ((k = ct_evict_tier(e)) < 0)
+				continue;
+			cand[n] = e;
+			tier[n] = k;
+			/* when it was last refreshed */
+			seen[n] = e->deadline - ct_timeout_ms(t, e->tclass);
+			if (k < best)
+				best = k;
+			n++;
+			take++;
+		}
+	}
+	if (n == 0)
+		return (-1);
+
+	victim = NULL;
+	for (j = 0; j < n; j++) {
+		if (tier[j] != best)
+			continue;
+		for (cnt = 0, k = 0; k < n; k++)
+			if (tier[k] == best && ct_addr_eq(cand[j]->family,
+			    &cand[j]->src, &cand[k]->src) &&
+			    cand[j]->family == cand[k]->family)
+				cnt++;
+		if (victim == NULL || cnt > vcnt ||
+		    (cnt == vcnt && seen[j] < vseen)) {
+			victim = cand[j];
+			vcnt = cnt;
+			vseen = seen[j];
+		}
+	}
+	ct_remove_idx(t, ct_index_of(t, victim), victim);
+	t->stats.early_drop++;
+	return (0);
+}
+
+struct ct_entry *
+ct_insert(struct ct_table *t, const struct ct_tuple *k, uint8_t tclass,
+    struct ct_result *res)
+{
+	struct ct_entry	*e;
+	uint32_t	 i;
+
+	if (t->count >= t->cfg.max && ct_make_room(t) == -1) {
+		t->stats.insert_failed++;
+		ct_result_set(res, CT_INVALID, REASON_TABLE_FULL, CT_DIR_ORIG,
+		    NULL);
+		errno = ENOSPC;
+		return (NULL);
+	}
+	if ((i = ct_alloc(t)) == CT_NIL) {
+		t->stats.insert_failed++;
+		ct_result_set(res, CT_INVALID, REASON_TABLE_FULL, CT_DIR_ORIG,
+		    NULL);
+		errno = ENOMEM;
+		return (NULL);
+	}
+	e = ct_idx(t, i);
+	memset(e, 0, sizeof(*e));
+	e->src = k->src;
+	e->dst = k->dst;
+	e->sport = k->sport;
+	e->dport = k->dport;
+	e->family = k->family;
+	e->proto = k->proto;
+	e->status = CT_ST_USED;
+	e->tclass = tclass;
+	e->deadline = t->now + ct_timeout_ms(t, tclass);
+	ct_link_hash(t, i, e);
+	ct_append_timer(t, i, e);
+	t->count++;
+	t->stats.created++;
+	ct_result_set(res, CT_NEW, REASON_NONE, CT_DIR_ORIG, e);
+	return (e);
+}
+
+/* ---- the table ----------------------------------------------------------------------- */
+
+static uint32_t
+ct_nbuckets(uint32_t max)
+{
+	uint32_t	 n = CT_MIN_BUCKETS;
+
+	while (n < max && n < (1u << 31))
+		n <<= 1;
+	return (n);
+}
+
+struct ct_table *
+ct_new(const struct ct_config *c)
+{
+	struct ct_table	*t;
+	uint32_t	 nb;
+
+	if (c == NULL || c->max == 0) {
+		errno = EINVAL;
+		return (NULL);
+	}
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return (NULL);
+	t->cfg = *c;
+	nb = ct_nbuckets(c->max);
+	if ((t->bucket = calloc(nb, sizeof(*t->bucket))) == NULL) {
+		free(t);
+		return (NULL);
+	}
+	t->hmask = nb - 1;
+	t->top = 1;		/* index 0 means "none" */
+	arc4random_buf(t->key, sizeof(t->key));
+	return (t);
+}
+
+void
+ct_free(struct ct_table *t)
+{
+	uint32_t	 i;
+
+	if (t == NULL)
+		return;
+	for (i = 0; i < t->nchunk; i++)
+		free(t->chunk[i]);
+	free(t->chunk);
+	free(t->bucket);
+	free(t);
+}
+
+static void
+ct_rehash(struct ct_table *t, uint32_t nb)
+{
+	struct ct_entry	*e;
+	uint32_t	*nbucket, *old, i, omask;
+
+	if ((nbucket = calloc(nb, sizeof(*nbucket))) == NULL)
+		return;		/* keep the old one: longer chains, still right */
+	old = t->bucket;
+	omask = t->hmask;
+	t->bucket = nbucket;
+	t->hmask = nb - 1;
+	for (i = 1; i < t->top; i++) {
+		e = ct_idx(t, i);
+		if (e->status & CT_ST_USED)
+			ct_link_hash(t, i, e);
+	}
+	free(old);
+	(void)omask;
+}
+
+void
+ct_set_config(struct ct_table *t, const struct ct_config *c)
+{
+	struct ct_entry	*e;
+	uint64_t	 lim;
+	uint32_t	 i;
+	int		 tc;
+
+	for (tc = 0; tc < CT_TO_MAX; tc++) {
+		if (c->timeout[tc] >= t->cfg.timeout[tc])
+			continue;
+		/*
+		 * A shorter timeout: no entry of this list may outlive it from
+		 * now on.  Clamping keeps the list sorted (the min of two
+		 * sorted sequences), which a longer timeout does by itself.
+		 */
+		lim = t->now + (uint64_t)c->timeout[tc] * 1000;
+		for (i = t->tlist[tc].head; i != CT_NIL; i = e->tnext) {
+			e = ct_idx(t, i);
+			if (e->deadline > lim)
+				e->deadline = lim;
+		}
+	}
+	t->cfg = *c;
+	if (t->cfg.max == 0)
+		t->cfg.max = 1;
+	if (ct_nbuckets(t->cfg.max) > t->hmask + 1)
+		ct_rehash(t, ct_nbuckets(t->cfg.max));
+}
+
+void
+ct_expire(struct ct_table *t, uint64_t now_ms)
+{
+	struct ct_entry	*e;
+	uint32_t	 i;
+	int		 tc;
+
+	ct_clock(t, now_ms);
+	for (tc = 0; tc < CT_TO_MAX; tc++) {
+		while ((i = t->tlist[tc].head) != CT_NIL) {
+			e = ct_idx(t, i);
+			if (e->deadline > t->now)
+				break;
+			ct_remove_idx(t, i, e);
+			t->stats.expired++;
+		}
+	}
+}
+
+void
+ct_remove(struct ct_table *t, struct ct_entry *e)
+{
+	if (e == NULL || !(e->status & CT_ST_USED))
+		return;
+	ct_remove_idx(t, ct_index_of(t, e), e);
+}
+
+void
+ct_flush(struct ct_table *t)
+{
+	t->stats.destroyed += t->count;
+	memset(t->bucket, 0, (size_t)(t->hmask + 1) * sizeof(*t->bucket));
+	memset(t->tlist, 0, sizeof(t->tlist));
+	/* Every slot is free again; ct_alloc() rewrites a slot fully. */
+	t->top = 1;
+	t->freelist = CT_NIL;
+	t->count = 0;
+}
+
+size_t
+ct_count(const struct ct_table *t)
+{
+	return (t->count);
+}
+
+void
+ct_get_stats(const struct ct_table *t, struct ct_stats *s)
+{
+	*s = t->stats;
+}
+
+/* ---- per packet -------------------------------------------------------------------------- */
+
+void
+ct_track(struct ct_table *t, const struct pkt *p, uint64_t now_ms,
+    struct ct_result *res)
+{
+	ct_clock(t, now_ms);
+	ct_result_set(res, CT_INVALID, REASON_NONE, CT_DIR_ORIG, NULL);
+
+	if (p->family != AF_INET && p->family != AF_INET6)
+		ct_result_set(res, CT_INVALID, REASON_IP_VERSION, CT_DIR_ORIG,
+		    NULL);
+	else if (p->frag == PKT_FRAG_LATER)
+		/* No transport header: it could claim any port. */
+		ct_result_set(res, CT_INVALID, REASON_FRAGMENT, CT_DIR_ORIG,
+		    NULL);
+	else if (p->proto == IPPROTO_TCP)
+		ct_tcp_track(t, p, res);
+	else if (ct_is_icmp(p))
+		ct_icmp_track(t, p, res);
+	else
+		ct_udp_track(t, p, res);
+
+	if (res->entry != NULL)
+		t->stats.found++;
+	if (res->state == CT_INVALID)
+		t->stats.invalid++;
+}
+
+int
+ct_confirm(struct ct_table *t, const struct pkt *p, uint64_t now_ms,
+    uint32_t mark, uint16_t rule, struct ct_result *res)
+{
+	int	 r;
+
+	ct_clock(t, now_ms);
+	ct_result_set(res, CT_INVALID, REASON_NONE, CT_DIR_ORIG, NULL);
+
+	if (p->family != AF_INET && p->family != AF_INET6) {
+		ct_result_set(res, CT_INVALID, REASON_IP_VERSION, CT_DIR_ORIG,
+		    NULL);
+		errno = EINVAL;
+		return (-1);
+	}
+	if (p->frag == PKT_FRAG_LATER) {
+		ct_result_set(res, CT_INVALID, REASON_FRAGMENT, CT_DIR_ORIG,
+		    NULL);
+		errno = EINVAL;
+		return (-1);
+	}
+	if (p->proto == IPPROTO_TCP)
+		r = ct_tcp_confirm(t, p, res);
+	else if (ct_is_icmp(p))
+		r = ct_icmp_confirm(t, p, res);
+	else
+		r = ct_udp_confirm(t, p, res);
+	if (r == -1)
+		return (-1);
+	/* 1: created now.  0: it existed already, or is never tracked. */
+	if (r == 1) {
+		res->entry->mark = mark;
+		res->entry->rule = rule;
+	}
+	return (0);
+}
+
+/* ---- accessors --------------------------------------------------------------------------- */
+
+uint32_t
+ct_entry_mark(const struct ct_entry *e)
+{
+	return (e->mark);
+}
+
+uint16_t
+ct_entry_rule(const struct ct_entry *e)
+{
+	return (e->rule);
+}
+
+void
+ct_entry_tuple(const struct ct_entry *e, uint8_t *family, uint8_t *proto,
+    union pkt_addr *src, union pkt_addr *dst, uint16_t *sport,
+    uint16_t *dport)
+{
+	*family = e->family;
+	*proto = e->proto;
+	*src = e->src;
+	*dst = e->dst;
+	*sport = e->sport;
+	*dport = e->dport;
+}
+
+/* ---- output --------------------------------------------------------------------------------- */
+
+struct ct_buf {
+	char	*buf;
+	size_t	 len;
+	size_t	 off;		/* what snprintf would have written */
+};
+
+static void __attribute__((format(printf, 2, 3)))
+ct_bprintf(struct ct_buf *b, const char *fmt, ...)
+{
+	va_list	 ap;
+	int	 n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(b->off < b->len ? b->buf + b->off : NULL,
+	    b->off < b->len ? b->len - b->off : 0, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		b->off += (size_t)n;
+}
+
+/* The kernel prints IPv6 addresses with %pI6: eight 4-digit groups. */
+static void
+ct_print_addr(struct ct_buf *b, const char *key, uint8_t family,
+    const union pkt_addr *a)
+{
+	const uint8_t	*p = a->a8;
+
+	if (family == AF_INET)
+		ct_bprintf(b, "%s=%u.%u.%u.%u ", key, p[0], p[1], p[2], p[3]);
+	else
+		ct_bprintf(b, "%s=%02x%02x:%02x%02x:%02x%02x:%02x%02x:"
+		    "%02x%02x:%02x%02x:%02x%02x:%02x%02x ", key,
+		    p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7],
+		    p[8], p[9], p[10], p[11], p[12], p[13], p[14], p[15]);
+}
+
+static void
+ct_print_tuple(struct ct_buf *b, const struct ct_entry *e, int reply)
+{
+	const union pkt_addr	*src = reply ? &e->dst : &e->src;
+	const union pkt_addr	*dst = reply ? &e->src : &e->dst;
+	uint8_t			 type;
+
+	ct_print_addr(b, "src", e->family, src);
+	ct_print_addr(b, "dst", e->family, dst);
+	switch (e->proto) {
+	case IPPROTO_TCP:
+	case IPPROTO_UDP:
+		ct_bprintf(b, "sport=%u dport=%u ", reply ? e->dport : e->sport,
+		    reply ? e->sport : e->dport);
+		break;
+	case IPPROTO_ICMP:
+	case IPPROTO_ICMPV6:
+		type = (uint8_t)e->dport;
+		if (reply)
+			type = ct_icmp_reply_type(e->family, type);
+		ct_bprintf(b, "type=%u code=%u id=%u ", type, e->icmp_code,
+		    e->sport);
+		break;
+	default:
+		break;
+	}
+}
+
+static const char *
+ct_l4name(uint8_t proto)
+{
+	switch (proto) {
+	case IPPROTO_TCP:
+		return ("tcp");
+	case IPPROTO_UDP:
+		return ("udp");
+	case IPPROTO_ICMP:
+		return ("icmp");
+	case IPPROTO_ICMPV6:
+		return ("icmpv6");
+	case IPPROTO_UDPLITE:
+		return ("udplite");
+	case IPPROTO_SCTP:
+		return ("sctp");
+	case IPPROTO_GRE:
+		return ("gre");
+	case IPPROTO_DCCP:
+		return ("dccp");
+	default:
+		return ("unknown");
+	}
+}
+
+int
+ct_format(const struct ct_entry *e, uint64_t now_ms, char *buf, size_t len)
+{
+	struct ct_buf	 b = { buf, len, 0 };
+	uint64_t	 left;
+
+	if (len > 0)
+		buf[0] = '\0';
+	left = e->deadline > now_ms ? (e->deadline - now_ms) / 1000 : 0;
+	ct_bprintf(&b, "%-8s %u %-8s %u %llu ",
+	    e->family == AF_INET ? "ipv4" : "ipv6",
+	    e->family == AF_INET ? 2u : 10u, ct_l4name(e->proto), e->proto,
+	    (unsigned long long)left);
+	if (e->proto == IPPROTO_TCP)
+		ct_bprintf(&b, "%s ", ct_tcp_state_name(e->state));
+	ct_print_tuple(&b, e, 0);
+	if (!(e->status & CT_ST_SEEN_REPLY))
+		ct_bprintf(&b, "[UNREPLIED] ");
+	ct_print_tuple(&b, e, 1);
+	if (e->status & CT_ST_ASSURED)
+		ct_bprintf(&b, "[ASSURED] ");
+	ct_bprintf(&b, "mark=%u use=1", e->mark);
+	return ((int)b.off);
+}
+
+size_t
+ct_walk(struct ct_table *t, uint64_t *cursor, size_t max,
+    int (*fn)(struct ct_table *, struct ct_entry *, void *), void *arg)
+{
+	struct ct_entry	*e;
+	uint64_t	 i = *cursor ? *cursor : 1;
+	size_t		 n = 0;
+
+	for (; i < t->top && n < max; i++) {
+		e = ct_idx(t, (uint32_t)i);
+		if (!(e->status & CT_ST_USED))
+			continue;
+		n++;
+		if (fn(t, e, arg) != 0) {
+			i++;
+			break;
+		}
+	}
+	*cursor = i < t->top ? i : 0;
+	return (n);
+}

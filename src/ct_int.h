@@ -1,0 +1,181 @@
+/*
+ * ct_int.h - private to the connection tracker (ct.c, ct_tcp.c, ct_udp.c,
+ * ct_icmp.c)
+ *
+ * Copyright (C) 2026 The nfqspid authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * Memory layout: entries live in an arena of fixed-size chunks and are
+ * named by 32-bit indices (0 is "none").  One hash chain link, one timer
+ * list link pair, no pointers: an entry is 112 bytes, the bucket array adds
+ * 4 bytes per bucket, so a full table of 1,000,000 costs about 116 bytes
+ * per connection.
+ */
+#ifndef NFQSPI_CT_INT_H
+#define NFQSPI_CT_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ct.h"
+
+#define CT_NIL		0u		/* no entry */
+#define CT_CHUNK_SHIFT	12
+#define CT_CHUNK_SIZE	(1u << CT_CHUNK_SHIFT)
+#define CT_CHUNK_MASK	(CT_CHUNK_SIZE - 1)
+
+/* struct ct_entry.status */
+#define CT_ST_USED	0x01		/* the slot holds a connection */
+#define CT_ST_SEEN_REPLY 0x02		/* a packet went the other way */
+#define CT_ST_ASSURED	0x04		/* never evicted for new ones */
+
+/* TCP connection states, as the kernel's TCP_CONNTRACK_* */
+enum ct_tcp_state {
+	CT_TCP_NONE = 0,
+	CT_TCP_SYN_SENT,
+	CT_TCP_SYN_RECV,
+	CT_TCP_ESTABLISHED,
+	CT_TCP_FIN_WAIT,
+	CT_TCP_CLOSE_WAIT,
+	CT_TCP_LAST_ACK,
+	CT_TCP_TIME_WAIT,
+	CT_TCP_CLOSE,
+	CT_TCP_SYN_SENT2,
+	CT_TCP_NSTATES,
+	CT_TCP_IV = CT_TCP_NSTATES,	/* transition: the packet is INVALID */
+	CT_TCP_IG			/* transition: let it pass, ignore it */
+};
+
+/* struct ct_tcp.flags[dir], after the kernel's IP_CT_TCP_FLAG_* */
+#define CT_TD_WSCALE	0x01		/* sent the window scale option */
+#define CT_TD_SACK_PERM	0x02		/* sent SACK permitted */
+#define CT_TD_CLOSE_INIT 0x04		/* this side sent the first FIN */
+#define CT_TD_LIBERAL	0x08		/* picked up: never INVALID by window */
+#define CT_TD_UNACKED	0x10		/* sent data not acknowledged yet */
+#define CT_TD_MAXACK_SET 0x20		/* td_maxack is valid */
+
+/* One direction of a TCP connection (van Rooij's notation). */
+struct ct_tcp_dir {
+	uint32_t	td_end;		/* max of seq + len sent */
+	uint32_t	td_maxend;	/* max of ack + max(win, 1) seen */
+	uint32_t	td_maxwin;	/* max window seen (scaled) */
+	uint32_t	td_maxack;	/* max ack sent */
+};
+
+struct ct_tcp {
+	struct ct_tcp_dir seen[2];
+	uint8_t		scale[2];	/* window scale (shift) */
+	uint8_t		flags[2];	/* CT_TD_* */
+	uint8_t		retrans;	/* identical ACK segments in a row */
+	uint8_t		last_index;	/* packet class of the last packet */
+	uint8_t		last_dir;
+	uint8_t		last_zerowin;	/* last packet advertised window 0 */
+};
+
+struct ct_entry {
+	union pkt_addr	src;		/* original direction */
+	union pkt_addr	dst;
+	uint16_t	sport;		/* TCP/UDP ports; ICMP: echo id */
+	uint16_t	dport;		/* ICMP: request type */
+	uint8_t		family;
+	uint8_t		proto;
+	uint8_t		status;		/* CT_ST_* */
+	uint8_t		tclass;		/* enum ct_timeout: its timer list */
+	uint32_t	mark;
+	uint16_t	rule;
+	uint8_t		state;		/* TCP: enum ct_tcp_state */
+	uint8_t		icmp_code;	/* ICMP: code of the request */
+	uint32_t	hnext;		/* hash chain */
+	uint32_t	tprev;		/* timer list */
+	uint32_t	tnext;
+	uint32_t	last_hash;	/* TCP: (seq, ack, end, win) of the last
+					   ACK, to count retransmissions */
+	uint64_t	deadline;	/* ms, the caller's clock */
+	struct ct_tcp	tcp;		/* TCP only */
+};
+
+/* A lookup key: the original direction's tuple. */
+struct ct_tuple {
+	union pkt_addr	src;
+	union pkt_addr	dst;
+	uint16_t	sport;
+	uint16_t	dport;
+	uint8_t		family;
+	uint8_t		proto;
+};
+
+struct ct_list {
+	uint32_t	head;		/* soonest deadline */
+	uint32_t	tail;
+};
+
+struct ct_table {
+	struct ct_config cfg;
+	struct ct_entry	**chunk;	/* arena: chunk[i] holds CT_CHUNK_SIZE */
+	uint32_t	 nchunk;
+	uint32_t	 chunk_cap;
+	uint32_t	 top;		/* next never used index */
+	uint32_t	 freelist;	/* through hnext */
+	uint32_t	*bucket;
+	uint32_t	 hmask;
+	size_t		 count;
+	/*
+	 * One list per timeout: every entry of a list got the same timeout
+	 * when it was last refreshed, so appending at the tail keeps each list
+	 * sorted by deadline and expiry only ever looks at the heads.
+	 */
+	struct ct_list	 tlist[CT_TO_MAX];
+	uint64_t	 now;		/* latest clock seen */
+	uint64_t	 key[2];	/* hash key */
+	struct ct_stats	 stats;
+};
+
+static inline struct ct_entry *
+ct_idx(const struct ct_table *t, uint32_t i)
+{
+	return (&t->chunk[i >> CT_CHUNK_SHIFT][i & CT_CHUNK_MASK]);
+}
+
+/* ct.c */
+void		 ct_tuple_set(struct ct_tuple *k, uint8_t family, uint8_t proto,
+		    const union pkt_addr *src, const union pkt_addr *dst,
+		    uint16_t sport, uint16_t dport);
+int		 ct_addr_eq(uint8_t family, const union pkt_addr *a,
+		    const union pkt_addr *b);
+/* Finds the entry of k (as original tuple; with both, also as reply
+   tuple).  Entries past their deadline are removed, not returned. */
+struct ct_entry	*ct_find(struct ct_table *t, const struct ct_tuple *k,
+		    int both, uint8_t *dir);
+/* Starts a new entry for k; NULL when the table is full. */
+struct ct_entry	*ct_insert(struct ct_table *t, const struct ct_tuple *k,
+		    uint8_t tclass, struct ct_result *res);
+/* New deadline now + timeout[tclass], at the tail of that list. */
+void		 ct_refresh(struct ct_table *t, struct ct_entry *e,
+		    uint8_t tclass);
+/* Ends e at the next ct_expire(); lookups no longer find it. */
+void		 ct_kill(struct ct_table *t, struct ct_entry *e);
+void		 ct_result_set(struct ct_result *res, uint8_t state,
+		    uint8_t reason, uint8_t dir, struct ct_entry *e);
+
+/* ct_tcp.c */
+void		 ct_tcp_track(struct ct_table *t, const struct pkt *p,
+		    struct ct_result *res);
+int		 ct_tcp_confirm(struct ct_table *t, const struct pkt *p,
+		    struct ct_result *res);
+const char	*ct_tcp_state_name(uint8_t state);
+
+/* ct_udp.c: UDP and every protocol without a tracker of its own */
+void		 ct_udp_track(struct ct_table *t, const struct pkt *p,
+		    struct ct_result *res);
+int		 ct_udp_confirm(struct ct_table *t, const struct pkt *p,
+		    struct ct_result *res);
+
+/* ct_icmp.c: ICMP and ICMPv6 */
+int		 ct_is_icmp(const struct pkt *p);
+void		 ct_icmp_track(struct ct_table *t, const struct pkt *p,
+		    struct ct_result *res);
+int		 ct_icmp_confirm(struct ct_table *t, const struct pkt *p,
+		    struct ct_result *res);
+uint8_t		 ct_icmp_reply_type(uint8_t family, uint8_t type);
+
+#endif /* NFQSPI_CT_INT_H */

@@ -1,0 +1,729 @@
+/*
+ * ct_tcp.c - TCP: state machine and sequence/window tracking
+ *
+ * Copyright (C) 2026 The nfqspid authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * The states and transitions are those of the kernel's
+ * nf_conntrack_proto_tcp.c; the window checks follow Guido van Rooij,
+ * "Real Stateful TCP Packet Filtering in IP Filter" (2001), as the kernel
+ * does.  Per direction we keep
+ *   td_end     the highest seq + len sent,
+ *   td_maxend  the highest ack + window the other side granted,
+ *   td_maxwin  the largest window it advertised (scaled),
+ * and a segment (seq, end, ack) of the sender is acceptable when
+ *   I   seq  <= sender.td_maxend             (fits the receiver's window)
+ *   II  end  >= sender.td_end - receiver.td_maxwin   (not ancient)
+ *   III ack  <= receiver.td_end               (acks nothing unsent)
+ *   IV  ack  >= receiver.td_end - max(sender.td_maxwin, 66000)
+ * I and III failing make the packet INVALID; II and IV failing mean a
+ * retransmission of data already acknowledged or a very late ACK: passed,
+ * but nothing is learnt from it (the kernel does the same since 6.x).
+ */
+#include <sys/socket.h>
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <string.h>
+
+#include "ct_int.h"
+
+/* The packet classes: the rows of the transition table. */
+enum ct_tcp_index {
+	CT_TCP_SYN_SET = 0,
+	CT_TCP_SYNACK_SET,
+	CT_TCP_FIN_SET,
+	CT_TCP_ACK_SET,
+	CT_TCP_RST_SET,
+	CT_TCP_NONE_SET,
+	CT_TCP_NSETS
+};
+
+#define sNO	CT_TCP_NONE
+#define sSS	CT_TCP_SYN_SENT
+#define sSR	CT_TCP_SYN_RECV
+#define sES	CT_TCP_ESTABLISHED
+#define sFW	CT_TCP_FIN_WAIT
+#define sCW	CT_TCP_CLOSE_WAIT
+#define sLA	CT_TCP_LAST_ACK
+#define sTW	CT_TCP_TIME_WAIT
+#define sCL	CT_TCP_CLOSE
+#define sS2	CT_TCP_SYN_SENT2
+#define sIV	CT_TCP_IV
+#define sIG	CT_TCP_IG
+
+/*
+ * [direction][packet class][current state] -> next state.  sIV: the packet
+ * is INVALID (tcp-bad-state); sIG: it passes without changing anything (we
+ * may be out of sync; the endpoint will sort it out).
+ */
+static const uint8_t ct_tcp_trans[2][CT_TCP_NSETS][CT_TCP_NSTATES] = {
+[CT_DIR_ORIG] = {
+	[CT_TCP_SYN_SET] = {
+		[sNO] = sSS,	/* the client opens a connection */
+		[sSS] = sSS,	/* the SYN is retransmitted */
+		[sSR] = sIG,	/* a SYN after the server's SYN/ACK: a late
+				   retransmission; the server decides */
+		[sES] = sIG,	/* a SYN on a live connection: the server
+				   answers with a challenge ACK; or our
+				   state is stale and the client restarted */
+		[sFW] = sIG,	/* likewise while closing */
+		[sCW] = sIG,	/* likewise */
+		[sLA] = sIG,	/* likewise */
+		[sTW] = sSS,	/* reopens a closed connection (RFC 1122
+				   4.2.2.13): a new, NEW connection */
+		[sCL] = sSS,	/* reopens an aborted connection: NEW */
+		[sS2] = sS2,	/* SYN retransmitted in simultaneous open */
+	},
+	[CT_TCP_SYNACK_SET] = {
+		[sNO] = sIV,	/* a SYN/ACK cannot start a connection */
+		[sSS] = sIV,	/* the client cannot answer its own SYN */
+		[sSR] = sSR,	/* simultaneous open: the client's SYN/ACK
+				   is retransmitted */
+		[sES] = sIV,	/* clients send no SYN/ACK once established */
+		[sFW] = sIV,	/* nor while closing */
+		[sCW] = sIV,	/* nor */
+		[sLA] = sIV,	/* nor */
+		[sTW] = sIV,	/* nor after closing */
+		[sCL] = sIV,	/* nor after a reset */
+		[sS2] = sSR,	/* simultaneous open: the client answers the
+				   server's SYN */
+	},
+	[CT_TCP_FIN_SET] = {
+		[sNO] = sIV,	/* a FIN cannot start a connection */
+		[sSS] = sIV,	/* no FIN before the SYN/ACK came back */
+		[sSR] = sFW,	/* the client closes before the handshake
+				   completed */
+		[sES] = sFW,	/* the client starts closing */
+		[sFW] = sLA,	/* FIN both ways (or a retransmitted FIN):
+				   waiting for the last ACK */
+		[sCW] = sLA,	/* the server had closed, now the client */
+		[sLA] = sLA,	/* the FIN is retransmitted */
+		[sTW] = sTW,	/* a late FIN retransmission */
+		[sCL] = sCL,	/* a FIN after a reset: stays closed */
+		[sS2] = sIV,	/* no FIN during simultaneous open */
+	},
+	[CT_TCP_ACK_SET] = {
+		[sNO] = sES,	/* picked up mid-stream (tcp_loose) */
+		[sSS] = sIV,	/* an ACK before any SYN/ACK acks nothing */
+		[sSR] = sES,	/* the third packet of the handshake */
+		[sES] = sES,	/* data and ACKs */
+		[sFW] = sCW,	/* the other side acked our FIN */
+		[sCW] = sCW,	/* more ACKs while half closed */
+		[sLA] = sTW,	/* the last ACK: closed */
+		[sTW] = sTW,	/* the last ACK retransmitted */
+		[sCL] = sCL,	/* ACKs after a reset change nothing */
+		[sS2] = sIV,	/* an ACK during simultaneous open before
+				   any SYN/ACK acks nothing */
+	},
+	[CT_TCP_RST_SET] = {
+		[sNO] = sIV,	/* a RST cannot start a connection */
+		[sSS] = sCL,	/* the client aborts its attempt */
+		[sSR] = sCL,	/* the client refuses the SYN/ACK */
+		[sES] = sCL,	/* abort (if it passes the sequence check) */
+		[sFW] = sCL,	/* abort while closing */
+		[sCW] = sCL,	/* likewise */
+		[sLA] = sCL,	/* likewise */
+		[sTW] = sCL,	/* a RST in TIME_WAIT ends it early */
+		[sCL] = sCL,	/* a repeated RST */
+		[sS2] = sCL,	/* abort during simultaneous open */
+	},
+	[CT_TCP_NONE_SET] = {
+		[sNO] = sIV,	/* no SYN, ACK, FIN or RST: never valid */
+		[sSS] = sIV,	/* never valid */
+		[sSR] = sIV,	/* never valid */
+		[sES] = sIV,	/* never valid */
+		[sFW] = sIV,	/* never valid */
+		[sCW] = sIV,	/* never valid */
+		[sLA] = sIV,	/* never valid */
+		[sTW] = sIV,	/* never valid */
+		[sCL] = sIV,	/* never valid */
+		[sS2] = sIV,	/* never valid */
+	},
+},
+[CT_DIR_REPLY] = {
+	[CT_TCP_SYN_SET] = {
+		[sNO] = sIV,	/* cannot happen: no entry in NONE */
+		[sSS] = sS2,	/* simultaneous open: both sent a SYN */
+		[sSR] = sIV,	/* a server that answered sends no SYN */
+		[sES] = sIV,	/* nor once established */
+		[sFW] = sIV,	/* nor while closing */
+		[sCW] = sIV,	/* nor */
+		[sLA] = sIV,	/* nor */
+		[sTW] = sSS,	/* reopens with the roles swapped: NEW */
+		[sCL] = sSS,	/* reopens an aborted one, roles swapped */
+		[sS2] = sS2,	/* its simultaneous SYN is retransmitted */
+	},
+	[CT_TCP_SYNACK_SET] = {
+		[sNO] = sIV,	/* cannot happen */
+		[sSS] = sSR,	/* the server answers: the second packet */
+		[sSR] = sIG,	/* the SYN/ACK is retransmitted */
+		[sES] = sIG,	/* a late SYN/ACK retransmission, or the
+				   answer to a SYN we ignored */
+		[sFW] = sIG,	/* likewise */
+		[sCW] = sIG,	/* likewise */
+		[sLA] = sIG,	/* likewise */
+		[sTW] = sIG,	/* likewise */
+		[sCL] = sIG,	/* likewise */
+		[sS2] = sSR,	/* simultaneous open: the server answers */
+	},
+	[CT_TCP_FIN_SET] = {
+		[sNO] = sIV,	/* cannot happen */
+		[sSS] = sIV,	/* the server sends no FIN before SYN/ACK */
+		[sSR] = sFW,	/* the server closes early */
+		[sES] = sFW,	/* the server starts closing */
+		[sFW] = sLA,	/* FIN both ways: waiting for the last ACK */
+		[sCW] = sLA,	/* the client had closed, now the server */
+		[sLA] = sLA,	/* the FIN is retransmitted */
+		[sTW] = sTW,	/* a late FIN retransmission */
+		[sCL] = sCL,	/* after a reset: stays closed */
+		[sS2] = sIV,	/* no FIN during simultaneous open */
+	},
+	[CT_TCP_ACK_SET] = {
+		[sNO] = sIV,	/* cannot happen */
+		[sSS] = sIG,	/* an ACK instead of a SYN/ACK: a half-open
+				   connection on the server; it may RST */
+		[sSR] = sSR,	/* the server acks a late retransmitted SYN */
+		[sES] = sES,	/* data and ACKs */
+		[sFW] = sCW,	/* the client's FIN is acked */
+		[sCW] = sCW,	/* more ACKs while half closed */
+		[sLA] = sTW,	/* the last ACK: closed */
+		[sTW] = sTW,	/* the last ACK retransmitted */
+		[sCL] = sCL,	/* ACKs after a reset change nothing */
+		[sS2] = sIG,	/* an ACK during simultaneous open */
+	},
+	[CT_TCP_RST_SET] = {
+		[sNO] = sIV,	/* cannot happen */
+		[sSS] = sCL,	/* the server refuses the connection */
+		[sSR] = sCL,	/* the server aborts the handshake */
+		[sES] = sCL,	/* abort (if it passes the sequence check) */
+		[sFW] = sCL,	/* abort while closing */
+		[sCW] = sCL,	/* likewise */
+		[sLA] = sCL,	/* likewise */
+		[sTW] = sCL,	/* ends TIME_WAIT early */
+		[sCL] = sCL,	/* a repeated RST */
+		[sS2] = sCL,	/* abort during simultaneous open */
+	},
+	[CT_TCP_NONE_SET] = {
+		[sNO] = sIV,	/* never valid */
+		[sSS] = sIV,	/* never valid */
+		[sSR] = sIV,	/* never valid */
+		[sES] = sIV,	/* never valid */
+		[sFW] = sIV,	/* never valid */
+		[sCW] = sIV,	/* never valid */
+		[sLA] = sIV,	/* never valid */
+		[sTW] = sIV,	/* never valid */
+		[sCL] = sIV,	/* never valid */
+		[sS2] = sIV,	/* never valid */
+	},
+},
+};
+
+static const char *const ct_tcp_names[CT_TCP_NSTATES] = {
+	[sNO] = "NONE",
+	[sSS] = "SYN_SENT",
+	[sSR] = "SYN_RECV",
+	[sES] = "ESTABLISHED",
+	[sFW] = "FIN_WAIT",
+	[sCW] = "CLOSE_WAIT",
+	[sLA] = "LAST_ACK",
+	[sTW] = "TIME_WAIT",
+	[sCL] = "CLOSE",
+	[sS2] = "SYN_SENT2",
+};
+
+/* the timeout of each state */
+static const uint8_t ct_tcp_tstate[CT_TCP_NSTATES] = {
+	[sNO] = CT_TO_TCP_SYN_SENT,
+	[sSS] = CT_TO_TCP_SYN_SENT,
+	[sSR] = CT_TO_TCP_SYN_RECV,
+	[sES] = CT_TO_TCP_ESTABLISHED,
+	[sFW] = CT_TO_TCP_FIN_WAIT,
+	[sCW] = CT_TO_TCP_CLOSE_WAIT,
+	[sLA] = CT_TO_TCP_LAST_ACK,
+	[sTW] = CT_TO_TCP_TIME_WAIT,
+	[sCL] = CT_TO_TCP_CLOSE,
+	[sS2] = CT_TO_TCP_SYN_SENT2,
+};
+
+/* identical ACKs in a row before the entry gets timeout_tcp_max_retrans */
+#define CT_TCP_MAX_RETRANS	3
+/* the smallest window assumed for check IV (the kernel's MAXACKWINDOW) */
+#define CT_TCP_MIN_ACKWIN	66000
+#define CT_TCP_MAX_WSCALE	14
+
+/* window check results */
+enum {
+	CT_WIN_ACCEPT = 0,	/* in window: learn from it */
+	CT_WIN_IGNORE,		/* passes, teaches nothing */
+	CT_WIN_INVALID,		/* reason says which check failed */
+	CT_WIN_RST_SOFT		/* RST in window but not exact: pass, keep */
+};
+
+/* serial number arithmetic (RFC 1982) */
+static inline int
+seq_before(uint32_t a, uint32_t b)
+{
+	return ((int32_t)(a - b) < 0);
+}
+
+static inline int
+seq_after(uint32_t a, uint32_t b)
+{
+	return (seq_before(b, a));
+}
+
+const char *
+ct_tcp_state_name(uint8_t state)
+{
+	if (state >= CT_TCP_NSTATES)
+		return ("NONE");
+	return (ct_tcp_names[state]);
+}
+
+/*
+ * The flag combinations a TCP sends (PSH, ECE and CWR aside); anything
+ * else (NULL, XMAS, SYN+FIN, SYN+RST, FIN without ACK, ...) is a scan or
+ * an attack.
+ */
+static int
+ct_tcp_flags_ok(uint8_t f)
+{
+	f &= PKT_TH_FIN | PKT_TH_SYN | PKT_TH_RST | PKT_TH_ACK | PKT_TH_URG;
+	switch (f) {
+	case PKT_TH_SYN:
+	case PKT_TH_SYN | PKT_TH_URG:
+	case PKT_TH_SYN | PKT_TH_ACK:
+	case PKT_TH_RST:
+	case PKT_TH_RST | PKT_TH_ACK:
+	case PKT_TH_FIN | PKT_TH_ACK:
+	case PKT_TH_FIN | PKT_TH_ACK | PKT_TH_URG:
+	case PKT_TH_ACK:
+	case PKT_TH_ACK | PKT_TH_URG:
+		return (1);
+	default:
+		return (0);
+	}
+}
+
+static int
+ct_tcp_index(uint8_t f)
+{
+	if (f & PKT_TH_RST)
+		return (CT_TCP_RST_SET);
+	if (f & PKT_TH_SYN)
+		return (f & PKT_TH_ACK ? CT_TCP_SYNACK_SET : CT_TCP_SYN_SET);
+	if (f & PKT_TH_FIN)
+		return (CT_TCP_FIN_SET);
+	if (f & PKT_TH_ACK)
+		return (CT_TCP_ACK_SET);
+	return (CT_TCP_NONE_SET);
+}
+
+/* seq + length, counting SYN and FIN */
+static uint32_t
+ct_tcp_end(const struct pkt *p)
+{
+	return (p->seq + p->paylen + (p->th_flags & PKT_TH_SYN ? 1 : 0) +
+	    (p->th_flags & PKT_TH_FIN ? 1 : 0));
+}
+
+/* A side's first SYN or SYN/ACK: where it starts, and its options. */
+static void
+ct_tcp_init_dir(struct ct_tcp *tc, int dir, const struct pkt *p)
+{
+	struct ct_tcp_dir	*s = &tc->seen[dir];
+
+	s->td_end = s->td_maxend = ct_tcp_end(p);
+	s->td_maxwin = p->win ? p->win : 1;
+	s->td_maxack = 0;
+	tc->flags[dir] &= ~(CT_TD_WSCALE | CT_TD_SACK_PERM | CT_TD_MAXACK_SET);
+	tc->scale[dir] = 0;
+	if (p->wscale != PKT_WSCALE_NONE) {
+		tc->flags[dir] |= CT_TD_WSCALE;
+		tc->scale[dir] = p->wscale > CT_TCP_MAX_WSCALE ?
+		    CT_TCP_MAX_WSCALE : p->wscale;
+	}
+	if (p->sack_perm)
+		tc->flags[dir] |= CT_TD_SACK_PERM;
+}
+
+static uint32_t
+ct_tcp_seghash(uint32_t seq, uint32_t ack, uint32_t end, uint16_t win)
+{
+	uint64_t	 h;
+
+	h = ((uint64_t)seq << 32 | ack) * 0x9E3779B97F4A7C15ULL;
+	h ^= ((uint64_t)end << 16 | win) * 0xC2B2AE3D27D4EB4FULL;
+	return ((uint32_t)(h ^ h >> 32));
+}
+
+/*
+ * The sequence and window checks.  Updates the tracking data of both
+ * directions when the packet is acceptable.
+ */
+static int
+ct_tcp_in_window(struct ct_table *t, struct ct_entry *e, int dir, int index,
+    const struct pkt *p, uint8_t *reason)
+{
+	struct ct_tcp		*tc = &e->tcp;
+	struct ct_tcp_dir	*snd = &tc->seen[dir], *rcv = &tc->seen[!dir];
+	uint32_t		 seq = p->seq, ack = p->ack, sack, end;
+	uint32_t		 win = p->win, swin, ackwin;
+	int			 syn = (p->th_flags & PKT_TH_SYN) != 0;
+	int			 hasack = (p->th_flags & PKT_TH_ACK) != 0;
+	int			 rst = (p->th_flags & PKT_TH_RST) != 0;
+	int			 liberal, bad = 0, ignore = 0, i;
+
+	end = ct_tcp_end(p);
+	sack = ack;
+	if (hasack && (tc->flags[!dir] & CT_TD_SACK_PERM))
+		/* SACK blocks acknowledge beyond ack: check III on those */
+		for (i = 0; i < p->nsack && i < PKT_MAX_SACK; i++)
+			if (seq_after(p->sack[i][1], sack))
+				sack = p->sack[i][1];
+
+	if (snd->td_maxwin == 0) {
+		/* The first packet we see from this side. */
+		if (syn) {
+			/* The SYN/ACK answering the SYN, or the other SYN
+			   of a simultaneous open. */
+			ct_tcp_init_dir(tc, dir, p);
+			/* RFC 7323 2.2: scaling only if both sides offer */
+			if (!((tc->flags[dir] & CT_TD_WSCALE) &&
+			    (tc->flags[!dir] & CT_TD_WSCALE)))
+				tc->scale[dir] = tc->scale[!dir] = 0;
+			if (!hasack)
+				return (CT_WIN_ACCEPT);
+		} else {
+			/* Picked up: learn this side from the packet. */
+			snd->td_end = end;
+			swin = win << tc->scale[dir];
+			snd->td_maxwin = swin ? swin : 1;
+			snd->td_maxend = end + snd->td_maxwin;
+			if (rcv->td_maxwin == 0)
+				/* nothing seen the other way either */
+				rcv->td_end = rcv->td_maxend = sack;
+			else if (sack == rcv->td_end + 1)
+				/* the answer to a keepalive probe */
+				rcv->td_end++;
+		}
+	} else if (syn && seq_after(end, snd->td_end) &&
+	    (e->state == sSS || e->state == sSR)) {
+		/* A new SYN with a higher ISN restarts this side (RFC 793
+		   "it must only be sure to use sequence numbers larger"). */
+		ct_tcp_init_dir(tc, dir, p);
+	}
+
+	if (!hasack)
+		/* nothing acknowledged: check III and IV trivially hold */
+		ack = sack = rcv->td_end;
+	else if (rst && ack == 0)
+		/* stacks that send RST|ACK with a zero ack */
+		ack = sack = rcv->td_end;
+
+	if (rst && seq == 0 && e->state == sSS)
+		/* the RST refusing a SYN carries seq 0 */
+		seq = end = snd->td_end;
+
+	ackwin = snd->td_maxwin > CT_TCP_MIN_ACKWIN ? snd->td_maxwin :
+	    CT_TCP_MIN_ACKWIN;
+
+	if (!seq_before(seq, snd->td_maxend + 1)) {
+		/* I: beyond what the receiver allowed */
+		bad = 1;
+		*reason = rst ? REASON_TCP_RST : syn ? REASON_TCP_SYN_WINDOW :
+		    REASON_TCP_SEQ;
+	} else if (!seq_before(sack, rcv->td_end + 1)) {
+		/* III: acknowledges data never sent */
+		bad = 1;
+		*reason = rst ? REASON_TCP_RST : REASON_TCP_ACK;
+	} else if (rcv->td_maxwin != 0 &&
+	    !seq_after(end, snd->td_end - rcv->td_maxwin - 1)) {
+		/* II: already acknowledged long ago: a retransmission */
+		ignore = 1;
+		*reason = rst ? REASON_TCP_RST : REASON_TCP_SEQ;
+	} else if (!seq_after(sack, rcv->td_end - ackwin - 1)) {
+		/* IV: a very late ACK */
+		ignore = 1;
+		*reason = rst ? REASON_TCP_RST : REASON_TCP_ACK;
+	}
+
+	liberal = t->cfg.tcp_liberal || (tc->flags[dir] & CT_TD_LIBERAL);
+	if (bad || ignore) {
+		if (rst) {
+			/* An old or far RST: the receiver drops it, and it
+			   must never tear down our state, liberal or not. */
+			if (liberal)
+				return (CT_WIN_IGNORE);
+			return (CT_WIN_INVALID);
+		}
+		if (!liberal)
+			return (bad ? CT_WIN_INVALID : CT_WIN_IGNORE);
+		if (ignore)
+			return (CT_WIN_IGNORE);
+		/* liberal and beyond the window: learn from it anyway */
+	}
+	*reason = REASON_NONE;
+
+	if (rst && !liberal) {
+		/*
+		 * RFC 5961 3.2: only a RST carrying exactly the next expected
+		 * sequence number resets; one merely in the window makes the
+		 * receiver send a challenge ACK and keep the connection.  So
+		 * do we once data flows; during the handshake and in TIME_WAIT
+		 * any in-window RST ends it.
+		 */
+		switch (e->state) {
+		case sES:
+		case sFW:
+		case sCW:
+		case sLA:
+			if (seq != snd->td_end &&
+			    !((tc->flags[!dir] & CT_TD_MAXACK_SET) &&
+			    seq == rcv->td_maxack))
+				return (CT_WIN_RST_SOFT);
+			break;
+		default:
+			break;
+		}
+	}
+
+	/* Learn. */
+	if (!syn)
+		win <<= tc->scale[dir];
+	swin = win + (sack - ack);
+	if (snd->td_maxwin < swin)
+		snd->td_maxwin = swin;
+	if (seq_after(end, snd->td_end)) {
+		snd->td_end = end;
+		tc->flags[dir] |= CT_TD_UNACKED;
+	}
+	if (hasack) {
+		if (!(tc->flags[dir] & CT_TD_MAXACK_SET)) {
+			snd->td_maxack = ack;
+			tc->flags[dir] |= CT_TD_MAXACK_SET;
+		} else if (seq_after(ack, snd->td_maxack))
+			snd->td_maxack = ack;
+	}
+	if (rcv->td_maxwin != 0 && seq_after(end, snd->td_maxend))
+		rcv->td_maxwin += end - snd->td_maxend;
+	if (seq_after(sack + win, rcv->td_maxend - 1)) {
+		rcv->td_maxend = sack + win;
+		if (win == 0)
+			rcv->td_maxend++;
+	}
+	if (ack == rcv->td_end)
+		tc->flags[!dir] &= ~CT_TD_UNACKED;
+
+	if (index == CT_TCP_ACK_SET) {
+		uint32_t h = ct_tcp_seghash(seq, ack, end, p->win);
+
+		if (tc->last_dir == dir && e->last_hash == h) {
+			if (tc->retrans < UINT8_MAX)
+				tc->retrans++;
+		} else {
+			e->last_hash = h;
+			tc->retrans = 0;
+		}
+		tc->last_zerowin = p->win == 0;
+	}
+	return (CT_WIN_ACCEPT);
+}
+
+/* The timeout an entry gets after a packet, as the kernel picks it. */
+static uint8_t
+ct_tcp_tclass(const struct ct_table *t, const struct ct_entry *e, int index)
+{
+	const uint32_t	*to = t->cfg.timeout;
+	uint8_t		 c = ct_tcp_tstate[e->state];
+
+	if (e->tcp.retrans >= CT_TCP_MAX_RETRANS &&
+	    to[c] > to[CT_TO_TCP_MAX_RETRANS])
+		c = CT_TO_TCP_MAX_RETRANS;
+	else if (index == CT_TCP_RST_SET)
+		c = CT_TO_TCP_CLOSE;
+	else if (((e->tcp.flags[0] | e->tcp.flags[1]) & CT_TD_UNACKED) &&
+	    to[c] > to[CT_TO_TCP_UNACK])
+		c = CT_TO_TCP_UNACK;
+	else if (e->tcp.last_zerowin && to[c] > to[CT_TO_TCP_MAX_RETRANS])
+		/* a zero window that never opens: give up sooner */
+		c = CT_TO_TCP_MAX_RETRANS;
+	/* Never heard back: a picked up connection is not established. */
+	if (!(e->status & CT_ST_SEEN_REPLY) && e->state == sES &&
+	    to[c] > to[CT_TO_TCP_UNACK])
+		c = CT_TO_TCP_UNACK;
+	return (c);
+}
+
+static void
+ct_tcp_packet(struct ct_table *t, struct ct_entry *e, uint8_t dir,
+    const struct pkt *p, struct ct_result *res)
+{
+	struct ct_tcp	*tc = &e->tcp;
+	uint8_t		 old = e->state, new, reason = REASON_NONE;
+	uint8_t		 ok_state, replied;
+	int		 index, r;
+
+	index = ct_tcp_index(p->th_flags);
+	replied = (e->status & CT_ST_SEEN_REPLY) != 0;
+	/* iptables' view: original packets are NEW until a reply came */
+	ok_state = dir == CT_DIR_ORIG && !replied ? CT_NEW : CT_ESTABLISHED;
+	new = ct_tcp_trans[dir][index][old];
+
+	switch (new) {
+	case sSS:
+		if (old != sTW && old != sCL)
+			break;
+		/*
+		 * A SYN on a closed connection starts a new one: forget the
+		 * old entry; the SYN is NEW and goes through the rules again.
+		 */
+		ct_remove(t, e);
+		ct_result_set(res, CT_NEW, REASON_NONE, CT_DIR_ORIG, NULL);
+		return;
+	case sIG:
+		tc->last_index = (uint8_t)index;
+		tc->last_dir = dir;
+		if (dir == CT_DIR_REPLY)
+			e->status |= CT_ST_SEEN_REPLY;
+		ct_result_set(res, ok_state, REASON_NONE, dir, e);
+		return;
+	case sIV:
+		ct_result_set(res, CT_INVALID, REASON_TCP_STATE, dir, e);
+		return;
+	default:
+		break;
+	}
+
+	r = ct_tcp_in_window(t, e, dir, index, p, &reason);
+	switch (r) {
+	case CT_WIN_INVALID:
+		ct_result_set(res, CT_INVALID, reason, dir, e);
+		return;
+	case CT_WIN_RST_SOFT:
+		t->stats.rst_ignored++;
+		/* FALLTHROUGH */
+	case CT_WIN_IGNORE:
+		if (dir == CT_DIR_REPLY)
+			e->status |= CT_ST_SEEN_REPLY;
+		ct_result_set(res, ok_state, REASON_NONE, dir, e);
+		return;
+	default:
+		break;
+	}
+
+	e->state = new;
+	if (old != new && new == sFW)
+		tc->flags[dir] |= CT_TD_CLOSE_INIT;
+	tc->last_index = (uint8_t)index;
+	tc->last_dir = dir;
+	if (dir == CT_DIR_REPLY)
+		e->status |= CT_ST_SEEN_REPLY;
+
+	if (!replied) {
+		if (index == CT_TCP_RST_SET) {
+			/* Refused or aborted before any answer: there was
+			   never a connection.  Gone at once, as the kernel. */
+			ct_kill(t, e);
+			ct_result_set(res, ok_state, REASON_NONE, dir, e);
+			return;
+		}
+	} else if (!(e->status & CT_ST_ASSURED) &&
+	    (old == sSR || old == sES) && new == sES)
+		/* the handshake completed, or a picked up connection
+		   answered: worth keeping */
+		e->status |= CT_ST_ASSURED;
+
+	ct_refresh(t, e, ct_tcp_tclass(t, e, index));
+	ct_result_set(res, ok_state, REASON_NONE, dir, e);
+}
+
+void
+ct_tcp_track(struct ct_table *t, const struct pkt *p, struct ct_result *res)
+{
+	struct ct_tuple	 k;
+	struct ct_entry	*e;
+	uint8_t		 dir = CT_DIR_ORIG;
+	int		 index;
+
+	if (!ct_tcp_flags_ok(p->th_flags)) {
+		ct_result_set(res, CT_INVALID, REASON_TCP_FLAGS, CT_DIR_ORIG,
+		    NULL);
+		return;
+	}
+	ct_tuple_set(&k, p->family, p->proto, &p->src, &p->dst, p->sport,
+	    p->dport);
+	if ((e = ct_find(t, &k, 1, &dir)) != NULL) {
+		ct_tcp_packet(t, e, dir, p, res);
+		return;
+	}
+	index = ct_tcp_index(p->th_flags);
+	if (index == CT_TCP_SYN_SET ||
+	    (index == CT_TCP_ACK_SET && t->cfg.tcp_loose))
+		ct_result_set(res, CT_NEW, REASON_NONE, CT_DIR_ORIG, NULL);
+	else
+		ct_result_set(res, CT_INVALID, REASON_TCP_NO_SYN, CT_DIR_ORIG,
+		    NULL);
+}
+
+int
+ct_tcp_confirm(struct ct_table *t, const struct pkt *p, struct ct_result *res)
+{
+	struct ct_tuple	 k;
+	struct ct_entry	*e;
+	struct ct_tcp	*tc;
+	uint8_t		 dir = CT_DIR_ORIG;
+	int		 index;
+
+	if (!ct_tcp_flags_ok(p->th_flags)) {
+		ct_result_set(res, CT_INVALID, REASON_TCP_FLAGS, CT_DIR_ORIG,
+		    NULL);
+		errno = EINVAL;
+		return (-1);
+	}
+	ct_tuple_set(&k, p->family, p->proto, &p->src, &p->dst, p->sport,
+	    p->dport);
+	if ((e = ct_find(t, &k, 1, &dir)) != NULL) {
+		ct_result_set(res, dir == CT_DIR_ORIG &&
+		    !(e->status & CT_ST_SEEN_REPLY) ? CT_NEW : CT_ESTABLISHED,
+		    REASON_NONE, dir, e);
+		return (0);
+	}
+	index = ct_tcp_index(p->th_flags);
+	if (index != CT_TCP_SYN_SET &&
+	    !(index == CT_TCP_ACK_SET && t->cfg.tcp_loose)) {
+		ct_result_set(res, CT_INVALID, REASON_TCP_NO_SYN, CT_DIR_ORIG,
+		    NULL);
+		errno = EINVAL;
+		return (-1);
+	}
+	if ((e = ct_insert(t, &k, CT_TO_TCP_SYN_SENT, res)) == NULL)
+		return (-1);
+	tc = &e->tcp;
+	if (index == CT_TCP_SYN_SET) {
+		e->state = sSS;
+		ct_tcp_init_dir(tc, CT_DIR_ORIG, p);
+	} else {
+		/*
+		 * Mid-stream: its history (and window scale) is lost to us.
+		 * Learn the sender from this packet and the other side from
+		 * its ack, and never call it out of window (as the kernel).
+		 */
+		e->state = sES;
+		tc->seen[0].td_end = ct_tcp_end(p);
+		tc->seen[0].td_maxwin = p->win ? p->win : 1;
+		tc->seen[0].td_maxend = tc->seen[0].td_end +
+		    tc->seen[0].td_maxwin;
+		tc->seen[0].td_maxack = p->ack;
+		tc->seen[1].td_end = tc->seen[1].td_maxend = p->ack;
+		tc->flags[0] = CT_TD_SACK_PERM | CT_TD_LIBERAL |
+		    CT_TD_MAXACK_SET;
+		tc->flags[1] = CT_TD_SACK_PERM | CT_TD_LIBERAL;
+		ct_refresh(t, e, ct_tcp_tclass(t, e, index));
+	}
+	tc->last_index = (uint8_t)index;
+	tc->last_dir = CT_DIR_ORIG;
+	ct_result_set(res, CT_NEW, REASON_NONE, CT_DIR_ORIG, e);
+	return (1);
+}

@@ -1,0 +1,1157 @@
+/*
+ * test_ct.c - the connection table and its trackers
+ *
+ * Copyright (C) 2026 The nfqspid authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * Packets are built by hand (struct pkt as the parser would fill it).  A
+ * "conversation" keeps each side's sequence numbers so that TCP segments
+ * are in window unless a test says otherwise.
+ */
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "ct_int.h"
+#include "reason.h"
+
+#ifndef TEST_SRCDIR
+#define TEST_SRCDIR "."
+#endif
+
+#define SYN	PKT_TH_SYN
+#define ACK	PKT_TH_ACK
+#define FIN	PKT_TH_FIN
+#define RST	PKT_TH_RST
+#define PSH	PKT_TH_PUSH
+#define URG	PKT_TH_URG
+#define ECE	PKT_TH_ECE
+#define CWR	PKT_TH_CWR
+
+#define GONE	0xff		/* the entry no longer exists */
+
+/* ---- helpers ----------------------------------------------------------- */
+
+static union pkt_addr
+addr(const char *s)
+{
+	union pkt_addr	 a;
+
+	memset(&a, 0, sizeof(a));
+	if (strchr(s, ':') != NULL)
+		assert_int_equal(inet_pton(AF_INET6, s, &a), 1);
+	else
+		assert_int_equal(inet_pton(AF_INET, s, &a), 1);
+	return (a);
+}
+
+static struct ct_table *
+table(uint32_t max)
+{
+	struct ct_config	 c;
+	struct ct_table		*t;
+
+	ct_config_defaults(&c);
+	c.max = max;
+	t = ct_new(&c);
+	assert_non_null(t);
+	return (t);
+}
+
+static struct pkt
+udp(const char *src, uint16_t sport, const char *dst, uint16_t dport)
+{
+	struct pkt	 p;
+
+	memset(&p, 0, sizeof(p));
+	p.family = strchr(src, ':') ? AF_INET6 : AF_INET;
+	p.proto = IPPROTO_UDP;
+	p.ttl = 64;
+	p.src = addr(src);
+	p.dst = addr(dst);
+	p.sport = sport;
+	p.dport = dport;
+	p.paylen = 10;
+	p.wscale = PKT_WSCALE_NONE;
+	return (p);
+}
+
+static struct pkt
+icmp(const char *src, const char *dst, uint8_t type, uint16_t id)
+{
+	struct pkt	 p;
+
+	memset(&p, 0, sizeof(p));
+	p.family = strchr(src, ':') ? AF_INET6 : AF_INET;
+	p.proto = p.family == AF_INET ? IPPROTO_ICMP : IPPROTO_ICMPV6;
+	p.ttl = 64;
+	p.src = addr(src);
+	p.dst = addr(dst);
+	p.icmp_type = type;
+	p.icmp_id = id;
+	p.wscale = PKT_WSCALE_NONE;
+	return (p);
+}
+
+/* An ICMP error from src to dst quoting the packet q. */
+static struct pkt
+icmp_err(const char *src, const char *dst, uint8_t type, uint8_t code,
+    const struct pkt *q)
+{
+	struct pkt	 p = icmp(src, dst, type, 0);
+
+	p.icmp_code = code;
+	p.is_icmp_error = 1;
+	p.inner.family = q->family;
+	p.inner.proto = q->proto;
+	p.inner.src = q->src;
+	p.inner.dst = q->dst;
+	p.inner.sport = q->sport;
+	p.inner.dport = q->dport;
+	p.inner.icmp_type = q->icmp_type;
+	p.inner.icmp_id = q->icmp_id;
+	p.inner.seq = q->seq;
+	return (p);
+}
+
+/* Track; if NEW with no entry, confirm like an accepting rule would. */
+static uint8_t
+pass(struct ct_table *t, const struct pkt *p, uint64_t now,
+    struct ct_result *res)
+{
+	ct_track(t, p, now, res);
+	if (res->state == CT_NEW && res->entry == NULL)
+		assert_int_equal(ct_confirm(t, p, now, 0x10, 7, res), 0);
+	return (res->state);
+}
+
+/* ---- TCP conversations ------------------------------------------------- */
+
+struct side {
+	const char	*addr;
+	uint16_t	 port;
+	uint32_t	 isn;
+	uint32_t	 nxt;		/* next sequence number to send */
+};
+
+struct conv {
+	struct ct_table	*t;
+	struct side	 s[2];		/* 0: client, 1: server */
+	uint64_t	 now;
+	uint16_t	 win;
+};
+
+static void
+conv_init(struct conv *c, struct ct_table *t, int v6)
+{
+	memset(c, 0, sizeof(*c));
+	c->t = t;
+	c->s[0].addr = v6 ? "2001:db8::1" : "10.0.0.1";
+	c->s[0].port = 41000;
+	c->s[0].isn = c->s[0].nxt = 0xfffff000;	/* wraps during the test */
+	c->s[1].addr = v6 ? "2001:db8::2" : "10.0.0.2";
+	c->s[1].port = 22;
+	c->s[1].isn = c->s[1].nxt = 1000000;
+	c->now = 1000;
+	c->win = 65535;
+}
+
+static struct pkt
+conv_pkt(struct conv *c, int from, uint8_t flags, uint32_t len)
+{
+	struct side	*s = &c->s[from], *d = &c->s[!from];
+	struct pkt	 p;
+
+	memset(&p, 0, sizeof(p));
+	p.family = strchr(s->addr, ':') ? AF_INET6 : AF_INET;
+	p.proto = IPPROTO_TCP;
+	p.ttl = 64;
+	p.src = addr(s->addr);
+	p.dst = addr(d->addr);
+	p.sport = s->port;
+	p.dport = d->port;
+	p.th_flags = flags;
+	p.seq = flags & SYN ? s->isn : s->nxt;
+	p.ack = flags & ACK ? d->nxt : 0;
+	p.win = c->win;
+	p.wscale = PKT_WSCALE_NONE;
+	p.paylen = len;
+	return (p);
+}
+
+static void
+conv_sent(struct conv *c, int from, const struct pkt *p)
+{
+	uint32_t end = p->seq + p->paylen + (p->th_flags & SYN ? 1 : 0) +
+	    (p->th_flags & FIN ? 1 : 0);
+
+	if ((int32_t)(end - c->s[from].nxt) > 0)
+		c->s[from].nxt = end;
+}
+
+/* Send a segment through the tracker (confirming NEW ones). */
+static uint8_t
+conv_send(struct conv *c, int from, uint8_t flags, uint32_t len,
+    struct ct_result *res)
+{
+	struct pkt	 p = conv_pkt(c, from, flags, len);
+
+	c->now += 10;
+	pass(c->t, &p, c->now, res);
+	if (res->state != CT_INVALID)
+		conv_sent(c, from, &p);
+	return (res->state);
+}
+
+static struct ct_entry *
+conv_entry(struct conv *c)
+{
+	struct ct_tuple	 k;
+	uint8_t		 dir;
+	union pkt_addr	 a = addr(c->s[0].addr), b = addr(c->s[1].addr);
+
+	ct_tuple_set(&k, strchr(c->s[0].addr, ':') ? AF_INET6 : AF_INET,
+	    IPPROTO_TCP, &a, &b, c->s[0].port, c->s[1].port);
+	return (ct_find(c->t, &k, 1, &dir));
+}
+
+static int
+conv_state(struct conv *c)
+{
+	struct ct_entry	*e = conv_entry(c);
+
+	return (e ? e->state : GONE);
+}
+
+/* ---- TCP transitions, table driven ------------------------------------- */
+
+struct step {
+	int8_t		 from;		/* 0 client, 1 server, -1 end */
+	uint8_t		 flags;
+};
+
+/* How to reach each state from nothing. */
+static const struct step reach[CT_TCP_NSTATES][6] = {
+	[CT_TCP_SYN_SENT] = { {0, SYN}, {-1, 0} },
+	[CT_TCP_SYN_RECV] = { {0, SYN}, {1, SYN | ACK}, {-1, 0} },
+	[CT_TCP_ESTABLISHED] = { {0, SYN}, {1, SYN | ACK}, {0, ACK},
+	    {-1, 0} },
+	[CT_TCP_FIN_WAIT] = { {0, SYN}, {1, SYN | ACK}, {0, ACK},
+	    {0, FIN | ACK}, {-1, 0} },
+	[CT_TCP_CLOSE_WAIT] = { {0, SYN}, {1, SYN | ACK}, {0, ACK},
+	    {0, FIN | ACK}, {1, ACK}, {-1, 0} },
+	[CT_TCP_LAST_ACK] = { {0, SYN}, {1, SYN | ACK}, {0, ACK},
+	    {0, FIN | ACK}, {1, FIN | ACK}, {-1, 0} },
+	[CT_TCP_TIME_WAIT] = { {0, SYN}, {1, SYN | ACK}, {0, ACK},
+	    {0, FIN | ACK}, {1, FIN | ACK}, {0, ACK} },
+	[CT_TCP_CLOSE] = { {0, SYN}, {1, SYN | ACK}, {0, ACK},
+	    {0, RST | ACK}, {-1, 0} },
+	[CT_TCP_SYN_SENT2] = { {0, SYN}, {1, SYN}, {-1, 0} },
+};
+
+struct trans {
+	uint8_t		 state;		/* before */
+	int8_t		 from;		/* 0 client (original), 1 server */
+	uint8_t		 flags;
+	uint8_t		 ctstate;	/* what the packet is */
+	uint8_t		 reason;
+	uint8_t		 after;		/* TCP state after, or GONE */
+};
+
+#define T_NEW	CT_NEW
+#define T_EST	CT_ESTABLISHED
+#define T_INV	CT_INVALID
+
+static const struct trans transitions[] = {
+	/* SYN_SENT */
+	{ CT_TCP_SYN_SENT, 0, SYN, T_NEW, 0, CT_TCP_SYN_SENT },
+	{ CT_TCP_SYN_SENT, 0, SYN | ACK, T_INV, REASON_TCP_STATE,
+	    CT_TCP_SYN_SENT },
+	{ CT_TCP_SYN_SENT, 0, FIN | ACK, T_INV, REASON_TCP_STATE,
+	    CT_TCP_SYN_SENT },
+	{ CT_TCP_SYN_SENT, 0, ACK, T_INV, REASON_TCP_STATE, CT_TCP_SYN_SENT },
+	{ CT_TCP_SYN_SENT, 0, RST, T_NEW, 0, GONE },
+	{ CT_TCP_SYN_SENT, 1, SYN, T_EST, 0, CT_TCP_SYN_SENT2 },
+	{ CT_TCP_SYN_SENT, 1, SYN | ACK, T_EST, 0, CT_TCP_SYN_RECV },
+	{ CT_TCP_SYN_SENT, 1, FIN | ACK, T_INV, REASON_TCP_STATE,
+	    CT_TCP_SYN_SENT },
+	{ CT_TCP_SYN_SENT, 1, ACK, T_EST, 0, CT_TCP_SYN_SENT },
+	{ CT_TCP_SYN_SENT, 1, RST | ACK, T_EST, 0, GONE },
+	/* SYN_RECV */
+	{ CT_TCP_SYN_RECV, 0, SYN, T_EST, 0, CT_TCP_SYN_RECV },
+	{ CT_TCP_SYN_RECV, 0, SYN | ACK, T_EST, 0, CT_TCP_SYN_RECV },
+	{ CT_TCP_SYN_RECV, 0, FIN | ACK, T_EST, 0, CT_TCP_FIN_WAIT },
+	{ CT_TCP_SYN_RECV, 0, ACK, T_EST, 0, CT_TCP_ESTABLISHED },
+	{ CT_TCP_SYN_RECV, 0, RST, T_EST, 0, CT_TCP_CLOSE },
+	{ CT_TCP_SYN_RECV, 1, SYN, T_INV, REASON_TCP_STATE, CT_TCP_SYN_RECV },
+	{ CT_TCP_SYN_RECV, 1, SYN | ACK, T_EST, 0, CT_TCP_SYN_RECV },
+	{ CT_TCP_SYN_RECV, 1, FIN | ACK, T_EST, 0, CT_TCP_FIN_WAIT },
+	{ CT_TCP_SYN_RECV, 1, ACK, T_EST, 0, CT_TCP_SYN_RECV },
+	{ CT_TCP_SYN_RECV, 1, RST, T_EST, 0, CT_TCP_CLOSE },
+	/* ESTABLISHED */
+	{ CT_TCP_ESTABLISHED, 0, SYN, T_EST, 0, CT_TCP_ESTABLISHED },
+	{ CT_TCP_ESTABLISHED, 0, SYN | ACK, T_INV, REASON_TCP_STATE,
+	    CT_TCP_ESTABLISHED },
+	{ CT_TCP_ESTABLISHED, 0, FIN | ACK, T_EST, 0, CT_TCP_FIN_WAIT },
+	{ CT_TCP_ESTABLISHED, 0, ACK, T_EST, 0, CT_TCP_ESTABLISHED },
+	{ CT_TCP_ESTABLISHED, 0, RST, T_EST, 0, CT_TCP_CLOSE },
+	{ CT_TCP_ESTABLISHED, 1, SYN, T_INV, REASON_TCP_STATE,
+	    CT_TCP_ESTABLISHED },
+	{ CT_TCP_ESTABLISHED, 1, SYN | ACK, T_EST, 0, CT_TCP_ESTABLISHED },
+	{ CT_TCP_ESTABLISHED, 1, FIN | ACK, T_EST, 0, CT_TCP_FIN_WAIT },
+	{ CT_TCP_ESTABLISHED, 1, ACK, T_EST, 0, CT_TCP_ESTABLISHED },
+	{ CT_TCP_ESTABLISHED, 1, RST | ACK, T_EST, 0, CT_TCP_CLOSE },
+	/* FIN_WAIT (the client sent FIN) */
+	{ CT_TCP_FIN_WAIT, 0, SYN, T_EST, 0, CT_TCP_FIN_WAIT },
+	{ CT_TCP_FIN_WAIT, 0, SYN | ACK, T_INV, REASON_TCP_STATE,
+	    CT_TCP_FIN_WAIT },
+	{ CT_TCP_FIN_WAIT, 0, FIN | ACK, T_EST, 0, CT_TCP_LAST_ACK },
+	{ CT_TCP_FIN_WAIT, 0, ACK, T_EST, 0, CT_TCP_CLOSE_WAIT },
+	{ CT_TCP_FIN_WAIT, 0, RST, T_EST, 0, CT_TCP_CLOSE },
+	{ CT_TCP_FIN_WAIT, 1, SYN, T_INV, REASON_TCP_STATE, CT_TCP_FIN_WAIT },
+	{ CT_TCP_FIN_WAIT, 1, SYN | ACK, T_EST, 0, CT_TCP_FIN_WAIT },
+	{ CT_TCP_FIN_WAIT, 1, FIN | ACK, T_EST, 0, CT_TCP_LAST_ACK },
+	{ CT_TCP_FIN_WAIT, 1, ACK, T_EST, 0, CT_TCP_CLOSE_WAIT },
+	{ CT_TCP_FIN_WAIT, 1, RST, T_EST, 0, CT_TCP_CLOSE },
+	/* CLOSE_WAIT */
+	{ CT_TCP_CLOSE_WAIT, 0, SYN, T_EST, 0, CT_TCP_CLOSE_WAIT },
+	{ CT_TCP_CLOSE_WAIT, 0, SYN | ACK, T_INV, REASON_TCP_STATE,
+	    CT_TCP_CLOSE_WAIT },
+	{ CT_TCP_CLOSE_WAIT, 0, FIN | ACK, T_EST, 0, CT_TCP_LAST_ACK },
+	{ CT_TCP_CLOSE_WAIT, 0, ACK, T_EST, 0, CT_TCP_CLOSE_WAIT },
+	{ CT_TCP_CLOSE_WAIT, 0, RST, T_EST, 0, CT_TCP_CLOSE },
+	{ CT_TCP_CLOSE_WAIT, 1, SYN, T_INV, REASON_TCP_STATE,
+	    CT_TCP_CLOSE_WAIT },
+	{ CT_TCP_CLOSE_WAIT, 1, SYN | ACK, T_EST, 0, CT_TCP_CLOSE_WAIT },
+	{ CT_TCP_CLOSE_WAIT, 1, FIN | ACK, T_EST, 0, CT_TCP_LAST_ACK },
+	{ CT_TCP_CLOSE_WAIT, 1, ACK, T_EST, 0, CT_TCP_CLOSE_WAIT },
+	{ CT_TCP_CLOSE_WAIT, 1, RST, T_EST, 0, CT_TCP_CLOSE },
+	/* LAST_ACK */
+	{ CT_TCP_LAST_ACK, 0, SYN, T_EST, 0, CT_TCP_LAST_ACK },
+	{ CT_TCP_LAST_ACK, 0, SYN | ACK, T_INV, REASON_TCP_STATE,
+	    CT_TCP_LAST_ACK },
+	{ CT_TCP_LAST_ACK, 0, FIN | ACK, T_EST, 0, CT_TCP_LAST_ACK },
+	{ CT_TCP_LAST_ACK, 0, ACK, T_EST, 0, CT_TCP_TIME_WAIT },
+	{ CT_TCP_LAST_ACK, 0, RST, T_EST, 0, CT_TCP_CLOSE },
+	{ CT_TCP_LAST_ACK, 1, SYN, T_INV, REASON_TCP_STATE, CT_TCP_LAST_ACK },
+	{ CT_TCP_LAST_ACK, 1, SYN | ACK, T_EST, 0, CT_TCP_LAST_ACK },
+	{ CT_TCP_LAST_ACK, 1, FIN | ACK, T_EST, 0, CT_TCP_LAST_ACK },
+	{ CT_TCP_LAST_ACK, 1, ACK, T_EST, 0, CT_TCP_TIME_WAIT },
+	{ CT_TCP_LAST_ACK, 1, RST, T_EST, 0, CT_TCP_CLOSE },
+	/* TIME_WAIT: a SYN either way reopens (NEW, old entry gone) */
+	{ CT_TCP_TIME_WAIT, 0, SYN, T_NEW, 0, GONE },
+	{ CT_TCP_TIME_WAIT, 0, SYN | ACK, T_INV, REASON_TCP_STATE,
+	    CT_TCP_TIME_WAIT },
+	{ CT_TCP_TIME_WAIT, 0, FIN | ACK, T_EST, 0, CT_TCP_TIME_WAIT },
+	{ CT_TCP_TIME_WAIT, 0, ACK, T_EST, 0, CT_TCP_TIME_WAIT },
+	{ CT_TCP_TIME_WAIT, 0, RST, T_EST, 0, CT_TCP_CLOSE },
+	{ CT_TCP_TIME_WAIT, 1, SYN, T_NEW, 0, GONE },
+	{ CT_TCP_TIME_WAIT, 1, SYN | ACK, T_EST, 0, CT_TCP_TIME_WAIT },
+	{ CT_TCP_TIME_WAIT, 1, FIN | ACK, T_EST, 0, CT_TCP_TIME_WAIT },
+	{ CT_TCP_TIME_WAIT, 1, ACK, T_EST, 0, CT_TCP_TIME_WAIT },
+	{ CT_TCP_TIME_WAIT, 1, RST, T_EST, 0, CT_TCP_CLOSE },
+	/* CLOSE */
+	{ CT_TCP_CLOSE, 0, SYN, T_NEW, 0, GONE },
+	{ CT_TCP_CLOSE, 0, SYN | ACK, T_INV, REASON_TCP_STATE, CT_TCP_CLOSE },
+	{ CT_TCP_CLOSE, 0, FIN | ACK, T_EST, 0, CT_TCP_CLOSE },
+	{ CT_TCP_CLOSE, 0, ACK, T_EST, 0, CT_TCP_CLOSE },
+	{ CT_TCP_CLOSE, 0, RST, T_EST, 0, CT_TCP_CLOSE },
+	{ CT_TCP_CLOSE, 1, SYN, T_NEW, 0, GONE },
+	{ CT_TCP_CLOSE, 1, SYN | ACK, T_EST, 0, CT_TCP_CLOSE },
+	{ CT_TCP_CLOSE, 1, FIN | ACK, T_EST, 0, CT_TCP_CLOSE },
+	{ CT_TCP_CLOSE, 1, ACK, T_EST, 0, CT_TCP_CLOSE },
+	{ CT_TCP_CLOSE, 1, RST, T_EST, 0, CT_TCP_CLOSE },
+	/* SYN_SENT2: simultaneous open */
+	{ CT_TCP_SYN_SENT2, 0, SYN, T_EST, 0, CT_TCP_SYN_SENT2 },
+	{ CT_TCP_SYN_SENT2, 0, SYN | ACK, T_EST, 0, CT_TCP_SYN_RECV },
+	{ CT_TCP_SYN_SENT2, 0, FIN | ACK, T_INV, REASON_TCP_STATE,
+	    CT_TCP_SYN_SENT2 },
+	{ CT_TCP_SYN_SENT2, 0, ACK, T_INV, REASON_TCP_STATE,
+	    CT_TCP_SYN_SENT2 },
+	{ CT_TCP_SYN_SENT2, 0, RST, T_EST, 0, CT_TCP_CLOSE },
+	{ CT_TCP_SYN_SENT2, 1, SYN, T_EST, 0, CT_TCP_SYN_SENT2 },
+	{ CT_TCP_SYN_SENT2, 1, SYN | ACK, T_EST, 0, CT_TCP_SYN_RECV },
+	{ CT_TCP_SYN_SENT2, 1, FIN | ACK, T_INV, REASON_TCP_STATE,
+	    CT_TCP_SYN_SENT2 },
+	{ CT_TCP_SYN_SENT2, 1, ACK, T_EST, 0, CT_TCP_SYN_SENT2 },
+	{ CT_TCP_SYN_SENT2, 1, RST, T_EST, 0, CT_TCP_CLOSE },
+};
+
+static void
+run_transitions(int v6)
+{
+	struct ct_result	 res;
+	struct conv		 c;
+	struct ct_table		*t;
+	size_t			 i;
+	int			 j;
+	char			 what[128];
+
+	for (i = 0; i < sizeof(transitions) / sizeof(transitions[0]); i++) {
+		const struct trans *tr = &transitions[i];
+
+		snprintf(what, sizeof(what), "%s %s %s 0x%02x",
+		    v6 ? "v6" : "v4", ct_tcp_state_name(tr->state),
+		    tr->from ? "reply" : "orig", tr->flags);
+		t = table(1024);
+		conv_init(&c, t, v6);
+		for (j = 0; j < 6 && reach[tr->state][j].from >= 0; j++) {
+			if (reach[tr->state][j].flags == 0)
+				break;
+			conv_send(&c, reach[tr->state][j].from,
+			    reach[tr->state][j].flags, 0, &res);
+			if (res.state == CT_INVALID)
+				fail_msg("%s: setup step %d INVALID %s", what,
+				    j, reason_name(res.reason));
+		}
+		if (conv_state(&c) != tr->state)
+			fail_msg("%s: setup reached %s", what,
+			    ct_tcp_state_name(conv_state(&c)));
+		{
+			struct pkt p = conv_pkt(&c, tr->from, tr->flags, 0);
+
+			c.now += 10;
+			ct_track(t, &p, c.now, &res);
+		}
+		if (res.state != tr->ctstate || (tr->ctstate == CT_INVALID &&
+		    res.reason != tr->reason))
+			fail_msg("%s: packet state %d reason %s, want %d %s",
+			    what, res.state, reason_name(res.reason),
+			    tr->ctstate, reason_name(tr->reason));
+		if (tr->ctstate == CT_NEW && tr->after == GONE &&
+		    tr->flags & SYN)
+			assert_null(res.entry);
+		if (conv_state(&c) != tr->after)
+			fail_msg("%s: state after %s, want %s", what,
+			    conv_state(&c) == GONE ? "GONE" :
+			    ct_tcp_state_name(conv_state(&c)),
+			    tr->after == GONE ? "GONE" :
+			    ct_tcp_state_name(tr->after));
+		ct_free(t);
+	}
+}
+
+static void
+test_tcp_transitions_v4(void **state)
+{
+	run_transitions(0);
+}
+
+static void
+test_tcp_transitions_v6(void **state)
+{
+	run_transitions(1);
+}
+
+/* ---- TCP: a whole connection -------------------------------------------- */
+
+static void
+test_tcp_connection(void **state)
+{
+	struct ct_table		*t = table(1024);
+	struct ct_result	 res;
+	struct ct_stats		 st;
+	struct conv		 c;
+	char			 buf[512];
+
+	conv_init(&c, t, 0);
+	assert_int_equal(conv_send(&c, 0, SYN, 0, &res), CT_NEW);
+	assert_non_null(res.entry);
+	assert_int_equal(ct_entry_mark(res.entry), 0x10);
+	assert_int_equal(ct_entry_rule(res.entry), 7);
+	/* a retransmitted SYN: still NEW, same entry */
+	assert_int_equal(conv_send(&c, 0, SYN, 0, &res), CT_NEW);
+	assert_non_null(res.entry);
+	assert_int_equal(ct_count(t), 1);
+	ct_format(res.entry, c.now, buf, sizeof(buf));
+	assert_string_equal(buf, "ipv4     2 tcp      6 120 SYN_SENT "
+	    "src=10.0.0.1 dst=10.0.0.2 sport=41000 dport=22 [UNREPLIED] "
+	    "src=10.0.0.2 dst=10.0.0.1 sport=22 dport=41000 mark=16 use=1");
+
+	assert_int_equal(conv_send(&c, 1, SYN | ACK, 0, &res), CT_ESTABLISHED);
+	assert_int_equal(res.dir, CT_DIR_REPLY);
+	assert_int_equal(conv_send(&c, 0, ACK, 0, &res), CT_ESTABLISHED);
+	assert_int_equal(res.dir, CT_DIR_ORIG);
+	assert_int_equal(conv_send(&c, 0, ACK | PSH, 100, &res),
+	    CT_ESTABLISHED);
+	assert_int_equal(conv_send(&c, 1, ACK, 0, &res), CT_ESTABLISHED);
+	ct_format(res.entry, c.now, buf, sizeof(buf));
+	assert_string_equal(buf, "ipv4     2 tcp      6 432000 ESTABLISHED "
+	    "src=10.0.0.1 dst=10.0.0.2 sport=41000 dport=22 "
+	    "src=10.0.0.2 dst=10.0.0.1 sport=22 dport=41000 [ASSURED] "
+	    "mark=16 use=1");
+	/* both directions, one entry */
+	assert_int_equal(ct_count(t), 1);
+
+	assert_int_equal(conv_send(&c, 1, FIN | ACK, 0, &res), CT_ESTABLISHED);
+	assert_int_equal(conv_state(&c), CT_TCP_FIN_WAIT);
+	assert_int_equal(conv_send(&c, 0, ACK, 0, &res), CT_ESTABLISHED);
+	assert_int_equal(conv_state(&c), CT_TCP_CLOSE_WAIT);
+	assert_int_equal(conv_send(&c, 0, FIN | ACK, 0, &res), CT_ESTABLISHED);
+	assert_int_equal(conv_state(&c), CT_TCP_LAST_ACK);
+	assert_int_equal(conv_send(&c, 1, ACK, 0, &res), CT_ESTABLISHED);
+	assert_int_equal(conv_state(&c), CT_TCP_TIME_WAIT);
+	ct_format(res.entry, c.now, buf, sizeof(buf));
+	assert_non_null(strstr(buf, " 120 TIME_WAIT "));
+
+	/* TIME_WAIT runs out */
+	ct_expire(t, c.now + 119 * 1000);
+	assert_int_equal(ct_count(t), 1);
+	ct_expire(t, c.now + 120 * 1000);
+	assert_int_equal(ct_count(t), 0);
+	ct_get_stats(t, &st);
+	assert_int_equal(st.created, 1);
+	assert_int_equal(st.expired, 1);
+	assert_int_equal(st.destroyed, 1);
+	ct_free(t);
+}
+
+static void
+test_tcp_ipv6_format(void **state)
+{
+	struct ct_table		*t = table(1024);
+	struct ct_result	 res;
+	struct conv		 c;
+	char			 buf[512];
+	int			 n;
+
+	conv_init(&c, t, 1);
+	assert_int_equal(conv_send(&c, 0, SYN, 0, &res), CT_NEW);
+	n = ct_format(res.entry, c.now, buf, sizeof(buf));
+	assert_string_equal(buf, "ipv6     10 tcp      6 120 SYN_SENT "
+	    "src=2001:0db8:0000:0000:0000:0000:0000:0001 "
+	    "dst=2001:0db8:0000:0000:0000:0000:0000:0002 "
+	    "sport=41000 dport=22 [UNREPLIED] "
+	    "src=2001:0db8:0000:0000:0000:0000:0000:0002 "
+	    "dst=2001:0db8:0000:0000:0000:0000:0000:0001 "
+	    "sport=22 dport=41000 mark=16 use=1");
+	assert_int_equal(n, (int)strlen(buf));
+	/* truncation: the length it would have had, buffer terminated */
+	assert_int_equal(ct_format(res.entry, c.now, buf, 10), n);
+	assert_int_equal(strlen(buf), 9);
+	ct_free(t);
+}
+
+/* ---- TCP flags ------------------------------------------------------------ */
+
+static const struct {
+	uint8_t		 flags;
+	uint8_t		 state;
+	uint8_t		 reason;
+} flag_cases[] = {
+	{ 0, CT_INVALID, REASON_TCP_FLAGS },			/* NULL */
+	{ FIN | PSH | URG, CT_INVALID, REASON_TCP_FLAGS },	/* XMAS */
+	{ FIN | SYN | RST | PSH | ACK | URG, CT_INVALID, REASON_TCP_FLAGS },
+	{ SYN | FIN, CT_INVALID, REASON_TCP_FLAGS },
+	{ SYN | FIN | ACK, CT_INVALID, REASON_TCP_FLAGS },
+	{ SYN | RST, CT_INVALID, REASON_TCP_FLAGS },
+	{ SYN | RST | ACK, CT_INVALID, REASON_TCP_FLAGS },
+	{ FIN, CT_INVALID, REASON_TCP_FLAGS },			/* no ACK */
+	{ FIN | RST | ACK, CT_INVALID, REASON_TCP_FLAGS },
+	{ PSH, CT_INVALID, REASON_TCP_FLAGS },
+	{ URG, CT_INVALID, REASON_TCP_FLAGS },
+	{ SYN | ACK | URG, CT_INVALID, REASON_TCP_FLAGS },
+	/* valid, and what they are without a connection */
+	{ SYN, CT_NEW, 0 },
+	{ SYN | ECE | CWR, CT_NEW, 0 },				/* ECN setup */
+	{ SYN | URG, CT_NEW, 0 },
+	{ SYN | ACK, CT_INVALID, REASON_TCP_NO_SYN },
+	{ RST, CT_INVALID, REASON_TCP_NO_SYN },
+	{ RST | ACK, CT_INVALID, REASON_TCP_NO_SYN },
+	{ FIN | ACK, CT_INVALID, REASON_TCP_NO_SYN },
+	{ ACK, CT_NEW, 0 },					/* tcp_loose */
+	{ ACK | PSH, CT_NEW, 0 },
+};
+
+static void
+test_tcp_flags(void **state)
+{
+	struct ct_table		*t = table(1024);
+	struct ct_result	 res;
+	struct conv		 c;
+	struct ct_stats		 st;
+	size_t			 i, ninv = 0;
+
+	conv_init(&c, t, 0);
+	for (i = 0; i < sizeof(flag_cases) / sizeof(flag_cases[0]); i++) {
+		struct pkt p = conv_pkt(&c, 0, flag_cases[i].flags, 0);
+
+		ct_track(t, &p, c.now, &res);
+		if (res.state != flag_cases[i].state ||
+		    res.reason != flag_cases[i].reason)
+			fail_msg("flags 0x%02x: %d %s, want %d %s",
+			    flag_cases[i].flags, res.state,
+			    reason_name(res.reason), flag_cases[i].state,
+			    reason_name(flag_cases[i].reason));
+		assert_null(res.entry);
+		if (res.state == CT_INVALID)
+			ninv++;
+	}
+	assert_int_equal(ct_count(t), 0);
+	ct_get_stats(t, &st);
+	assert_int_equal(st.invalid, ninv);
+
+	/* bad flags on an established connection: INVALID too */
+	conv_send(&c, 0, SYN, 0, &res);
+	conv_send(&c, 1, SYN | ACK, 0, &res);
+	conv_send(&c, 0, ACK, 0, &res);
+	{
+		struct pkt p = conv_pkt(&c, 1, FIN | PSH | URG, 0);
+
+		ct_track(t, &p, c.now, &res);
+		assert_int_equal(res.state, CT_INVALID);
+		assert_int_equal(res.reason, REASON_TCP_FLAGS);
+		assert_int_equal(conv_state(&c), CT_TCP_ESTABLISHED);
+	}
+	ct_free(t);
+}
+
+static void
+test_tcp_loose(void **state)
+{
+	struct ct_config	 cfg;
+	struct ct_table		*t;
+	struct ct_result	 res;
+	struct conv		 c;
+	struct pkt		 p;
+	char			 buf[512];
+
+	/* loose off: an ACK without a connection is tcp-no-syn */
+	ct_config_defaults(&cfg);
+	cfg.tcp_loose = 0;
+	t = ct_new(&cfg);
+	assert_non_null(t);
+	conv_init(&c, t, 0);
+	p = conv_pkt(&c, 0, ACK, 100);
+	ct_track(t, &p, c.now, &res);
+	assert_int_equal(res.state, CT_INVALID);
+	assert_int_equal(res.reason, REASON_TCP_NO_SYN);
+	assert_int_equal(ct_confirm(t, &p, c.now, 0, 0, &res), -1);
+	assert_int_equal(res.reason, REASON_TCP_NO_SYN);
+	assert_int_equal(ct_count(t), 0);
+	ct_free(t);
+
+	/* loose on: picked up, ESTABLISHED unreplied, then assured */
+	t = table(1024);
+	conv_init(&c, t, 0);
+	assert_int_equal(conv_send(&c, 0, ACK | PSH, 100, &res), CT_NEW);
+	assert_non_null(res.entry);
+	ct_format(res.entry, c.now, buf, sizeof(buf));
+	assert_string_equal(buf, "ipv4     2 tcp      6 300 ESTABLISHED "
+	    "src=10.0.0.1 dst=10.0.0.2 sport=41000 dport=22 [UNREPLIED] "
+	    "src=10.0.0.2 dst=10.0.0.1 sport=22 dport=41000 mark=16 use=1");
+	assert_int_equal(conv_send(&c, 1, ACK | PSH, 50, &res),
+	    CT_ESTABLISHED);
+	assert_int_equal(conv_send(&c, 0, ACK, 0, &res), CT_ESTABLISHED);
+	ct_format(res.entry, c.now, buf, sizeof(buf));
+	assert_non_null(strstr(buf, "[ASSURED]"));
+	assert_non_null(strstr(buf, " 432000 ESTABLISHED "));
+	ct_free(t);
+}
+
+/* ---- UDP --------------------------------------------------------------------- */
+
+static void
+test_udp(void **state)
+{
+	struct ct_table		*t = table(1024);
+	struct ct_result	 res;
+	struct pkt		 q = udp("10.0.0.1", 5353, "10.0.0.2", 53);
+	struct pkt		 r = udp("10.0.0.2", 53, "10.0.0.1", 5353);
+	struct pkt		 other = udp("10.0.0.2", 54, "10.0.0.1", 5353);
+	char			 buf[512];
+
+	ct_track(t, &q, 1000, &res);
+	assert_int_equal(res.state, CT_NEW);
+	assert_null(res.entry);
+	assert_int_equal(ct_count(t), 0);	/* nothing until confirmed */
+	assert_int_equal(ct_confirm(t, &q, 1000, 3, 1, &res), 0);
+	assert_non_null(res.entry);
+	assert_int_equal(ct_count(t), 1);
+	/* confirming again is harmless */
+	assert_int_equal(ct_confirm(t, &q, 1000, 9, 9, &res), 0);
+	assert_int_equal(ct_entry_mark(res.entry), 3);
+	assert_int_equal(ct_count(t), 1);
+	ct_format(res.entry, 1000, buf, sizeof(buf));
+	assert_string_equal(buf, "ipv4     2 udp      17 30 "
+	    "src=10.0.0.1 dst=10.0.0.2 sport=5353 dport=53 [UNREPLIED] "
+	    "src=10.0.0.2 dst=10.0.0.1 sport=53 dport=5353 mark=3 use=1");
+
+	/* again before any reply: NEW, with its entry */
+	ct_track(t, &q, 2000, &res);
+	assert_int_equal(res.state, CT_NEW);
+	assert_non_null(res.entry);
+	/* a reply from another port is not this flow */
+	ct_track(t, &other, 2500, &res);
+	assert_int_equal(res.state, CT_NEW);
+	assert_null(res.entry);
+	/* the reply */
+	ct_track(t, &r, 3000, &res);
+	assert_int_equal(res.state, CT_ESTABLISHED);
+	assert_int_equal(res.dir, CT_DIR_REPLY);
+	ct_format(res.entry, 3000, buf, sizeof(buf));
+	assert_string_equal(buf, "ipv4     2 udp      17 120 "
+	    "src=10.0.0.1 dst=10.0.0.2 sport=5353 dport=53 "
+	    "src=10.0.0.2 dst=10.0.0.1 sport=53 dport=5353 [ASSURED] "
+	    "mark=3 use=1");
+	ct_track(t, &q, 4000, &res);
+	assert_int_equal(res.state, CT_ESTABLISHED);
+	assert_int_equal(res.dir, CT_DIR_ORIG);
+	/* stream timeout: alive at 123.999 s, gone at 124 s */
+	ct_track(t, &r, 4000 + 119999, &res);
+	assert_int_equal(res.state, CT_ESTABLISHED);
+	ct_track(t, &r, 4000 + 119999 + 120000, &res);
+	assert_int_equal(res.state, CT_NEW);
+	assert_null(res.entry);
+	assert_int_equal(ct_count(t), 0);
+	ct_free(t);
+}
+
+static void
+test_udp_unreplied_expiry(void **state)
+{
+	struct ct_table		*t = table(1024);
+	struct ct_result	 res;
+	struct pkt		 q = udp("2001:db8::1", 40000, "2001:db8::2", 123);
+	struct ct_stats		 st;
+
+	assert_int_equal(pass(t, &q, 0, &res), CT_NEW);
+	ct_expire(t, 29999);
+	assert_int_equal(ct_count(t), 1);
+	ct_expire(t, 30000);
+	assert_int_equal(ct_count(t), 0);
+	ct_get_stats(t, &st);
+	assert_int_equal(st.expired, 1);
+	/* lookups honour the deadline without ct_expire() */
+	assert_int_equal(pass(t, &q, 100000, &res), CT_NEW);
+	ct_track(t, &q, 100000 + 30000, &res);
+	assert_int_equal(res.state, CT_NEW);
+	assert_null(res.entry);
+	ct_free(t);
+}
+
+static void
+test_generic(void **state)
+{
+	struct ct_table		*t = table(1024);
+	struct ct_result	 res;
+	struct pkt		 a = udp("10.1.0.1", 0, "10.1.0.2", 0);
+	struct pkt		 b = udp("10.1.0.2", 0, "10.1.0.1", 0);
+	char			 buf[256];
+
+	a.proto = b.proto = IPPROTO_ESP;
+	assert_int_equal(pass(t, &a, 0, &res), CT_NEW);
+	ct_format(res.entry, 1500, buf, sizeof(buf));
+	assert_string_equal(buf, "ipv4     2 unknown  50 598 "
+	    "src=10.1.0.1 dst=10.1.0.2 [UNREPLIED] src=10.1.0.2 dst=10.1.0.1 "
+	    "mark=16 use=1");
+	ct_track(t, &b, 1000, &res);
+	assert_int_equal(res.state, CT_ESTABLISHED);
+	assert_int_equal(res.dir, CT_DIR_REPLY);
+	ct_free(t);
+}
+
+/* ---- ICMP ------------------------------------------------------------------ */
+
+static void
+test_icmp_echo(void **state)
+{
+	struct ct_table		*t = table(1024);
+	struct ct_result	 res;
+	struct pkt		 req = icmp("10.0.0.1", "10.0.0.2", 8, 77);
+	struct pkt		 rep = icmp("10.0.0.2", "10.0.0.1", 0, 77);
+	struct pkt		 rep2 = icmp("10.0.0.2", "10.0.0.1", 0, 78);
+	struct pkt		 rev = icmp("10.0.0.2", "10.0.0.1", 8, 77);
+	char			 buf[256];
+
+	/* a reply nobody asked for */
+	ct_track(t, &rep, 0, &res);
+	assert_int_equal(res.state, CT_INVALID);
+	assert_int_equal(res.reason, REASON_ICMP_NO_REQUEST);
+
+	assert_int_equal(pass(t, &req, 0, &res), CT_NEW);
+	ct_format(res.entry, 0, buf, sizeof(buf));
+	assert_string_equal(buf, "ipv4     2 icmp     1 30 "
+	    "src=10.0.0.1 dst=10.0.0.2 type=8 code=0 id=77 [UNREPLIED] "
+	    "src=10.0.0.2 dst=10.0.0.1 type=0 code=0 id=77 mark=16 use=1");
+	/* another id is another conversation */
+	ct_track(t, &rep2, 100, &res);
+	assert_int_equal(res.state, CT_INVALID);
+	assert_int_equal(res.reason, REASON_ICMP_NO_REQUEST);
+	/* a request the other way with the same id is its own */
+	ct_track(t, &rev, 100, &res);
+	assert_int_equal(res.state, CT_NEW);
+	assert_null(res.entry);
+
+	ct_track(t, &rep, 200, &res);
+	assert_int_equal(res.state, CT_ESTABLISHED);
+	assert_int_equal(res.dir, CT_DIR_REPLY);
+	ct_format(res.entry, 200, buf, sizeof(buf));
+	assert_string_equal(buf, "ipv4     2 icmp     1 30 "
+	    "src=10.0.0.1 dst=10.0.0.2 type=8 code=0 id=77 "
+	    "src=10.0.0.2 dst=10.0.0.1 type=0 code=0 id=77 mark=16 use=1");
+	ct_track(t, &req, 1200, &res);
+	assert_int_equal(res.state, CT_ESTABLISHED);
+
+	/* unknown informational types */
+	{
+		struct pkt ra = icmp("10.0.0.9", "10.0.0.2", 9, 0);
+
+		ct_track(t, &ra, 1300, &res);
+		assert_int_equal(res.state, CT_INVALID);
+		assert_int_equal(res.reason, REASON_ICMP_TYPE);
+	}
+	ct_free(t);
+}
+
+static void
+test_icmp6_echo(void **state)
+{
+	struct ct_table		*t = table(1024);
+	struct ct_result	 res;
+	struct pkt		 req = icmp("2001:db8::1", "2001:db8::2", 128, 5);
+	struct pkt		 rep = icmp("2001:db8::2", "2001:db8::1", 129, 5);
+	struct pkt		 ns = icmp("fe80::1", "ff02::1:ff00:2", 135, 0);
+	char			 buf[512];
+
+	ct_track(t, &rep, 0, &res);
+	assert_int_equal(res.state, CT_INVALID);
+	assert_int_equal(res.reason, REASON_ICMP_NO_REQUEST);
+	assert_int_equal(pass(t, &req, 0, &res), CT_NEW);
+	ct_track(t, &rep, 10, &res);
+	assert_int_equal(res.state, CT_ESTABLISHED);
+	ct_format(res.entry, 10, buf, sizeof(buf));
+	assert_non_null(strstr(buf, "ipv6     10 icmpv6   58 30 "));
+	assert_non_null(strstr(buf, " type=128 code=0 id=5 src="));
+	assert_non_null(strstr(buf, " type=129 code=0 id=5 mark=16"));
+	/* neighbour discovery: NEW every time, never an entry */
+	ct_track(t, &ns, 20, &res);
+	assert_int_equal(res.state, CT_NEW);
+	assert_null(res.entry);
+	assert_int_equal(ct_confirm(t, &ns, 20, 0, 0, &res), 0);
+	assert_null(res.entry);
+	assert_int_equal(ct_count(t), 1);
+	ct_free(t);
+}
+
+/* ---- RELATED ------------------------------------------------------------- */
+
+static void
+test_related(void **state)
+{
+	struct ct_table		*t = table(1024);
+	struct ct_result	 res;
+	struct ct_entry		*flow;
+	struct pkt		 q = udp("10.0.0.1", 5000, "10.0.0.2", 53);
+	struct pkt		 r = udp("10.0.0.2", 53, "10.0.0.1", 5000);
+	struct pkt		 stray = udp("10.0.0.1", 5001, "10.0.0.2", 53);
+	struct pkt		 e;
+
+	assert_int_equal(pass(t, &q, 0, &res), CT_NEW);
+	flow = res.entry;
+
+	/* port unreachable from the destination */
+	e = icmp_err("10.0.0.2", "10.0.0.1", 3, 3, &q);
+	ct_track(t, &e, 10, &res);
+	assert_int_equal(res.state, CT_RELATED);
+	assert_ptr_equal(res.entry, flow);
+	assert_int_equal(res.dir, CT_DIR_REPLY);
+	/* from a router in the path: a third address */
+	e = icmp_err("192.0.2.254", "10.0.0.1", 11, 0, &q);
+	ct_track(t, &e, 20, &res);
+	assert_int_equal(res.state, CT_RELATED);
+	assert_ptr_equal(res.entry, flow);
+	/* about a packet of the reply direction, going to its sender */
+	e = icmp_err("192.0.2.254", "10.0.0.2", 3, 1, &r);
+	ct_track(t, &e, 30, &res);
+	assert_int_equal(res.state, CT_RELATED);
+	assert_ptr_equal(res.entry, flow);
+	assert_int_equal(res.dir, CT_DIR_ORIG);
+	/* quoting nothing we track */
+	e = icmp_err("10.0.0.2", "10.0.0.1", 3, 3, &stray);
+	ct_track(t, &e, 40, &res);
+	assert_int_equal(res.state, CT_INVALID);
+	assert_int_equal(res.reason, REASON_ICMP_UNTRACKED);
+	/* sent to someone who did not send the quoted packet */
+	e = icmp_err("10.0.0.2", "10.9.9.9", 3, 3, &q);
+	ct_track(t, &e, 50, &res);
+	assert_int_equal(res.state, CT_INVALID);
+	assert_int_equal(res.reason, REASON_ICMP_INNER);
+	/* errors do not refresh or create anything */
+	assert_int_equal(ct_count(t), 1);
+	ct_free(t);
+}
+
+static void
+test_related_tcp_v6_and_icmp(void **state)
+{
+	struct ct_table		*t = table(1024);
+	struct ct_result	 res;
+	struct conv		 c;
+	struct pkt		 seg, e, req;
+
+	conv_init(&c, t, 1);
+	conv_send(&c, 0, SYN, 0, &res);
+	conv_send(&c, 1, SYN | ACK, 0, &res);
+	conv_send(&c, 0, ACK, 0, &res);
+	seg = conv_pkt(&c, 0, ACK | PSH, 1400);
+	/* packet too big from a router */
+	e = icmp_err("2001:db8:ffff::1", "2001:db8::1", 2, 0, &seg);
+	ct_track(t, &e, c.now, &res);
+	assert_int_equal(res.state, CT_RELATED);
+	assert_ptr_equal(res.entry, conv_entry(&c));
+	/* time exceeded quoting an echo request */
+	req = icmp("2001:db8::1", "2001:db8::3", 128, 9);
+	assert_int_equal(pass(t, &req, c.now, &res), CT_NEW);
+	e = icmp_err("2001:db8:ffff::1", "2001:db8::1", 3, 0, &req);
+	ct_track(t, &e, c.now, &res);
+	assert_int_equal(res.state, CT_RELATED);
+	/* ... and an untracked one */
+	req.icmp_id = 10;
+	e = icmp_err("2001:db8:ffff::1", "2001:db8::1", 3, 0, &req);
+	ct_track(t, &e, c.now, &res);
+	assert_int_equal(res.state, CT_INVALID);
+	assert_int_equal(res.reason, REASON_ICMP_UNTRACKED);
+	ct_free(t);
+}
+
+/* ---- the table --------------------------------------------------------------- */
+
+static int
+collect(struct ct_table *t, struct ct_entry *e, void *arg)
+{
+	size_t	*n = arg;
+
+	(*n)++;
+	return (0);
+}
+
+static int
+remove_all(struct ct_table *t, struct ct_entry *e, void *arg)
+{
+	ct_remove(t, e);
+	return (0);
+}
+
+static void
+test_walk_remove_flush(void **state)
+{
+	struct ct_table		*t = table(10000);
+	struct ct_result	 res;
+	struct ct_stats		 st;
+	uint64_t		 cur = 0;
+	size_t			 n = 0, v, total = 0;
+	int			 i;
+
+	for (i = 0; i < 1000; i++) {
+		struct pkt p = udp("10.0.0.1", (uint16_t)(1000 + i),
+		    "10.0.0.2", 53);
+
+		assert_int_equal(pass(t, &p, 0, &res), CT_NEW);
+	}
+	assert_int_equal(ct_count(t), 1000);
+	do {
+		v = ct_walk(t, &cur, 64, collect, &n);
+		total += v;
+		assert_true(v <= 64);
+	} while (cur != 0);
+	assert_int_equal(n, 1000);
+	assert_int_equal(total, 1000);
+
+	/* remove every other one, then walk with removal */
+	cur = 0;
+	n = 0;
+	for (i = 0; i < 1000; i += 2) {
+		struct pkt p = udp("10.0.0.1", (uint16_t)(1000 + i),
+		    "10.0.0.2", 53);
+
+		ct_track(t, &p, 0, &res);
+		assert_non_null(res.entry);
+		ct_remove(t, res.entry);
+	}
+	assert_int_equal(ct_count(t), 500);
+	do
+		ct_walk(t, &cur, 100, remove_all, NULL);
+	while (cur != 0);
+	assert_int_equal(ct_count(t), 0);
+
+	for (i = 0; i < 100; i++) {
+		struct pkt p = udp("10.0.0.1", (uint16_t)(1000 + i),
+		    "10.0.0.2", 53);
+
+		pass(t, &p, 0, &res);
+	}
+	ct_flush(t);
+	assert_int_equal(ct_count(t), 0);
+	cur = 0;
+	n = 0;
+	assert_int_equal(ct_walk(t, &cur, 100, collect, &n), 0);
+	assert_int_equal(cur, 0);
+	{
+		struct pkt p = udp("10.0.0.1", 1000, "10.0.0.2", 53);
+
+		ct_track(t, &p, 0, &res);
+		assert_null(res.entry);
+	}
+	ct_get_stats(t, &st);
+	assert_int_equal(st.created, 1100);
+	assert_int_equal(st.destroyed, 1100);
+	ct_free(t);
+}
+
+/* ---- eviction -------------------------------------------------------------- */
+
+static void
+test_evict(void **state)
+{
+	struct ct_table		*t = table(4);
+	struct ct_result	 res;
+	struct ct_stats		 st;
+	struct pkt		 a1 = udp("10.0.0.1", 1, "10.0.0.9", 53);
+	struct pkt		 a2 = udp("10.0.0.1", 2, "10.0.0.9", 53);
+	struct pkt		 a3 = udp("10.0.0.1", 3, "10.0.0.9", 53);
+	struct pkt		 b1 = udp("10.0.0.2", 1, "10.0.0.9", 53);
+	struct pkt		 c1 = udp("10.0.0.3", 1, "10.0.0.9", 53);
+	struct pkt		 r;
+
+	/* b1 is the oldest, but 10.0.0.1 holds the most */
+	pass(t, &b1, 0, &res);
+	pass(t, &a1, 1000, &res);
+	pass(t, &a2, 2000, &res);
+	pass(t, &a3, 3000, &res);
+	assert_int_equal(ct_count(t), 4);
+	assert_int_equal(pass(t, &c1, 4000, &res), CT_NEW);
+	assert_int_equal(ct_count(t), 4);
+	ct_track(t, &a1, 4000, &res);
+	assert_null(res.entry);			/* a1 went */
+	ct_track(t, &b1, 4000, &res);
+	assert_non_null(res.entry);
+	ct_track(t, &a2, 4000, &res);
+	assert_non_null(res.entry);
+	ct_get_stats(t, &st);
+	assert_int_equal(st.early_drop, 1);
+
+	/* make everything a replied, assured stream: nothing to evict */
+	r = udp("10.0.0.9", 53, "10.0.0.1", 2);
+	ct_track(t, &r, 5000, &res);
+	r = udp("10.0.0.9", 53, "10.0.0.1", 3);
+	ct_track(t, &r, 5000, &res);
+	r = udp("10.0.0.9", 53, "10.0.0.2", 1);
+	ct_track(t, &r, 5000, &res);
+	r = udp("10.0.0.9", 53, "10.0.0.3", 1);
+	ct_track(t, &r, 5000, &res);
+	ct_track(t, &a1, 6000, &res);
+	assert_int_equal(res.state, CT_NEW);
+	assert_int_equal(ct_confirm(t, &a1, 6000, 0, 0, &res), -1);
+	assert_int_equal(res.state, CT_INVALID);
+	assert_int_equal(res.reason, REASON_TABLE_FULL);
+	ct_get_stats(t, &st);
+	assert_int_equal(st.insert_failed, 1);
+	assert_int_equal(ct_count(t), 4);
+	/* expired entries make room without an early drop */
+	assert_int_equal(ct_confirm(t, &a1, 6000 + 120000, 0, 0, &res), 0);
+	ct_get_stats(t, &st);
+	assert_int_equal(st.early_drop, 1);
+	ct_free(t);
+}
+
+static void
+test_evict_tiers(void **state)
+{
+	struct ct_table		*t = table(3);
+	struct ct_result	 res;
+	struct pkt		 u = udp("10.0.0.1", 1, "10.0.0.9", 53);
+	struct pkt		 ur = udp("10.0.0.9", 53, "10.0.0.1", 1);
+	struct pkt		 n = udp("10.0.0.5", 1, "10.0.0.9", 53);
+	struct pkt		 x = udp("10.0.0.6", 1, "10.0.0.9", 53);
+	struct conv		 c;
+
+	/* an assured TCP, an assured UDP and an unreplied UDP */
+	conv_init(&c, t, 0);
+	conv_send(&c, 0, SYN, 0, &res);
+	conv_send(&c, 1, SYN | ACK, 0, &res);
+	conv_send(&c, 0, ACK, 0, &res);
+	pass(t, &u, c.now, &res);
+	ct_track(t, &ur, c.now, &res);
+	assert_int_equal(pass(t, &n, c.now + 10, &res), CT_NEW);
+	/* a newcomer pushes out only the unreplied one */
+	assert_int_equal(pass(t, &x, c.now + 20, &res), CT_NEW);
+	ct_track(t, &n, c.now + 30, &res);
+	assert_null(res.entry);
+	assert_int_equal(conv_state(&c), CT_TCP_ESTABLISHED);
+	/* a closing TCP is fair game before... nothing else: x goes first */
+	conv_send(&c, 0, FIN | ACK, 0, &res);
+	assert_int_equal(pass(t, &n, c.now + 40, &res), CT_NEW);
+	ct_track(t, &x, c.now + 50, &res);
+	assert_null(res.entry);
+	assert_int_equal(conv_state(&c), CT_TCP_FIN_WAIT);
+	ct_free(t);
+}
+
+/* ---- reload ------------------------------------------------------------------ */
+
+static void
+test_set_config(void **state)
+{
+	struct ct_config	 cfg;
+	struct ct_table		*t = table(64);
+	struct ct_result	 res;
+	int			 i;
+
+	for (i = 0; i < 64; i++) {
+		struct pkt p = udp("10.0.0.1", (uint16_t)(1 + i), "10.0.0.2",
+		    53);
+
+		pass(t, &p, 0, &res);
+	}
+	ct_config_defaults(&cfg);
+	cfg.max = 100000;		/* grows the hash */
+	cfg.timeout[CT_TO_UDP] = 5;	/* shorter: applies from now */
+	ct_set_config(t, &cfg);
+	for (i = 0; i < 64; i++) {
+		struct pkt p = udp("10.0.0.1", (uint16_t)(1 + i), "10.0.0.2",
+		    53);
+
+		ct_track(t, &p, 1000, &res);
+		assert_non_null(res.entry);
+	}
+	ct_expire(t, 1000 + 5000);
+	assert_int_equal(ct_count(t), 0);
+	ct_free(t);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_tcp_transitions_v4),
+		cmocka_unit_test(test_tcp_transitions_v6),
+		cmocka_unit_test(test_tcp_connection),
+		cmocka_unit_test(test_tcp_ipv6_format),
+		cmocka_unit_test(test_tcp_flags),
+		cmocka_unit_test(test_tcp_loose),
+		cmocka_unit_test(test_udp),
+		cmocka_unit_test(test_udp_unreplied_expiry),
+		cmocka_unit_test(test_generic),
+		cmocka_unit_test(test_icmp_echo),
+		cmocka_unit_test(test_icmp6_echo),
+		cmocka_unit_test(test_related),
+		cmocka_unit_test(test_related_tcp_v6_and_icmp),
+		cmocka_unit_test(test_walk_remove_flush),
+		cmocka_unit_test(test_evict),
+		cmocka_unit_test(test_evict_tiers),
+		cmocka_unit_test(test_set_config),
+	};
+
+	return (cmocka_run_group_tests(tests, NULL, NULL));
+}
