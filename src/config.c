@@ -329,8 +329,12 @@ scan(struct cfgctx *x, char *buf, size_t len, FILE *out)
 
 /* ---- reading the file and handing it to iniparser ---------------------- */
 
+/*
+ * The whole of a regular file, NUL-terminated.  On error returns NULL
+ * with *why set to a static message.
+ */
 static char *
-read_file(struct cfgctx *x, size_t *lenp)
+slurp(const char *path, size_t max, size_t *lenp, const char **why)
 {
 	struct stat	 st;
 	char		*buf = NULL, *nb;
@@ -338,23 +342,23 @@ read_file(struct cfgctx *x, size_t *lenp)
 	ssize_t		 n;
 	int		 fd;
 
-	if ((fd = open(x->path, O_RDONLY | O_CLOEXEC)) == -1) {
-		cfg_err(x, "%s", strerror(errno));
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		*why = strerror(errno);
 		return (NULL);
 	}
 	if (fstat(fd, &st) == -1) {
-		cfg_err(x, "%s", strerror(errno));
+		*why = strerror(errno);
 		goto fail;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		cfg_err(x, "not a regular file");
+		*why = "not a regular file";
 		goto fail;
 	}
 	for (;;) {
 		if (len + 1 >= cap) {
 			cap = cap ? cap * 2 : 8192;
 			if ((nb = realloc(buf, cap)) == NULL) {
-				cfg_err(x, "%s", strerror(errno));
+				*why = strerror(errno);
 				goto fail;
 			}
 			buf = nb;
@@ -363,14 +367,14 @@ read_file(struct cfgctx *x, size_t *lenp)
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;
-			cfg_err(x, "%s", strerror(errno));
+			*why = strerror(errno);
 			goto fail;
 		}
 		if (n == 0)
 			break;
 		len += (size_t)n;
-		if (len > CONFIG_MAXSIZE) {
-			cfg_err(x, "larger than %d bytes", CONFIG_MAXSIZE);
+		if (len > max) {
+			*why = "too large";
 			goto fail;
 		}
 	}
@@ -382,6 +386,21 @@ read_file(struct cfgctx *x, size_t *lenp)
 	free(buf);
 	close(fd);
 	return (NULL);
+}
+
+static char *
+read_file(struct cfgctx *x, size_t *lenp)
+{
+	const char	*why;
+	char		*buf;
+
+	if ((buf = slurp(x->path, CONFIG_MAXSIZE, lenp, &why)) == NULL) {
+		if (strcmp(why, "too large") == 0)
+			cfg_err(x, "larger than %d bytes", CONFIG_MAXSIZE);
+		else
+			cfg_err(x, "%s", why);
+	}
+	return (buf);
 }
 
 static int
@@ -890,6 +909,163 @@ static const char *const rule_keys[] = {
 	"conn_limit", NULL
 };
 
+/*
+ * Address lists too long for an INI line live in files: an element
+ * "@/path" of src or dst stands for the addresses in that file, separated
+ * by blanks, commas or newlines, with '#' or ';' comments.  Each one is
+ * checked here so that an error can name the file and the line.
+ */
+#define ADDRFILE_MAXSIZE	(64 * 1024 * 1024)
+
+static int
+addrs_append(FILE *out, int *first, const char *e, size_t len)
+{
+	if (!*first && fputs(", ", out) == EOF)
+		return (-1);
+	*first = 0;
+	return (fwrite(e, 1, len, out) == len ? 0 : -1);
+}
+
+static int
+addrs_file(struct cfgctx *x, const struct scan_sec *s, const char *key,
+    const char *path, FILE *out, int *first)
+{
+	struct rule_addrset *set;
+	const char	*why;
+	char		*buf, *p, *tok, e[256], msg[256];
+	size_t		 len, n;
+	int		 line = 1, ret = -1;
+
+	if (path[0] != '/') {
+		cfg_err(x, "[%s] %s: \"@%s\": the file must be an absolute "
+		    "path", s->orig, key, path);
+		return (-1);
+	}
+	if ((buf = slurp(path, ADDRFILE_MAXSIZE, &len, &why)) == NULL) {
+		cfg_err(x, "[%s] %s: %s: %s", s->orig, key, path, why);
+		return (-1);
+	}
+	if (memchr(buf, '\0', len) != NULL) {
+		cfg_err(x, "[%s] %s: %s: not a text file", s->orig, key, path);
+		goto out;
+	}
+	for (p = buf; *p != '\0';) {
+		if (*p == '\n')
+			line++;
+		if (isspace((unsigned char)*p) || *p == ',') {
+			p++;
+			continue;
+		}
+		if (*p == '#' || *p == ';') {
+			p += strcspn(p, "\n");
+			continue;
+		}
+		tok = p;
+		n = strcspn(p, " \t\r\n,#;");
+		p += n;
+		if (n >= sizeof(e)) {
+			cfg_err(x, "[%s] %s: %s line %d: \"%.20s...\" is too "
+			    "long", s->orig, key, path, line, tok);
+			goto out;
+		}
+		memcpy(e, tok, n);
+		e[n] = '\0';
+		if (e[0] == '@') {
+			cfg_err(x, "[%s] %s: %s line %d: \"%s\": files do not "
+			    "nest", s->orig, key, path, line, e);
+			goto out;
+		}
+		if (rule_parse_addrs(e, &set, msg, sizeof(msg)) == -1) {
+			cfg_err(x, "[%s] %s: %s line %d: %s", s->orig, key,
+			    path, line, msg);
+			goto out;
+		}
+		rule_addrset_free(set);
+		if (addrs_append(out, first, tok, n) == -1) {
+			cfg_err(x, "%s", strerror(errno));
+			goto out;
+		}
+	}
+	ret = 0;
+ out:
+	free(buf);
+	return (ret);
+}
+
+/* v with every "@file" element replaced by the file's addresses */
+static char *
+addrs_expand(struct cfgctx *x, const struct scan_sec *s, const char *key,
+    const char *v)
+{
+	FILE		*out;
+	char		*res = NULL, *copy, *el, *next, *end;
+	size_t		 reslen;
+	int		 first = 1, ok = 0;
+
+	if (strchr(v, '@') == NULL)
+		return (strdup(v));
+	if ((copy = strdup(v)) == NULL)
+		return (NULL);
+	if ((out = open_memstream(&res, &reslen)) == NULL) {
+		free(copy);
+		return (NULL);
+	}
+	for (el = copy; el != NULL; el = next) {
+		if ((next = strchr(el, ',')) != NULL)
+			*next++ = '\0';
+		while (isspace((unsigned char)*el))
+			el++;
+		end = el + strlen(el);
+		while (end > el && isspace((unsigned char)end[-1]))
+			*--end = '\0';
+		if (*el == '@') {
+			if (addrs_file(x, s, key, el + 1, out, &first) == -1)
+				goto out;
+			continue;
+		}
+		/* anything else, even empty, is for rule_parse_addrs() */
+		if (addrs_append(out, &first, el, strlen(el)) == -1) {
+			cfg_err(x, "%s", strerror(errno));
+			goto out;
+		}
+	}
+	ok = 1;
+ out:
+	fclose(out);
+	free(copy);
+	if (!ok) {
+		free(res);
+		return (NULL);
+	}
+	/* a file with no address: no element at all, which is an error */
+	if (first) {
+		cfg_err(x, "[%s] %s: no address in \"%s\"", s->orig, key, v);
+		free(res);
+		return (NULL);
+	}
+	return (res);
+}
+
+static int
+rule_addrs(struct cfgctx *x, const struct scan_sec *s, const char *key,
+    const char *v, struct rule_addrset **set)
+{
+	char		 e[256], *full;
+	int		 ret;
+
+	if ((full = addrs_expand(x, s, key, v)) == NULL) {
+		if (x->err != NULL && x->err[0] == '\0')
+			cfg_err(x, "[%s] %s: %s", s->orig, key,
+			    strerror(errno));
+		return (-1);
+	}
+	ret = rule_parse_addrs(full, set, e, sizeof(e));
+	free(full);
+	if (ret == -1)
+		cfg_err(x, "[%s] %s: %s", s->orig, key, e);
+	return (ret);
+}
+
 #define CONN_LIMIT_MAX	1000000000u
 
 static int
@@ -946,12 +1122,12 @@ sec_rule(struct cfgctx *x, const struct scan_sec *s, struct rule *r)
 	if (vals[RK_STATE] && rule_parse_states(vals[RK_STATE], &r->states, e,
 	    sizeof(e)) == -1)
 		RULE_ERR(RK_STATE);
-	if (vals[RK_SRC] && rule_parse_addrs(vals[RK_SRC], &r->src, e,
-	    sizeof(e)) == -1)
-		RULE_ERR(RK_SRC);
-	if (vals[RK_DST] && rule_parse_addrs(vals[RK_DST], &r->dst, e,
-	    sizeof(e)) == -1)
-		RULE_ERR(RK_DST);
+	if (vals[RK_SRC] && rule_addrs(x, s, "src", vals[RK_SRC],
+	    &r->src) == -1)
+		goto out;
+	if (vals[RK_DST] && rule_addrs(x, s, "dst", vals[RK_DST],
+	    &r->dst) == -1)
+		goto out;
 	if (vals[RK_SPORT] && rule_parse_ports(vals[RK_SPORT], &r->sport, e,
 	    sizeof(e)) == -1)
 		RULE_ERR(RK_SPORT);
