@@ -157,9 +157,9 @@ scan_section(struct cfgctx *x, char *line, int lineno)
 	    (inner[4] == '\0' || isspace((unsigned char)inner[4]))) {
 		name = trim(inner + 4);
 		if (!valid_rule_name(name)) {
-			cfg_err(x, "line %d: [%s]: a rule needs a name of 1-%d "
-			    "letters, digits, '-', '_' or '.'", lineno, inner,
-			    RULE_NAMELEN - 1);
+			cfg_err(x, "[%s]: a rule needs a name of 1-%d letters, "
+			    "digits, '-', '_' or '.' (line %d)", inner,
+			    RULE_NAMELEN - 1, lineno);
 			return (NULL);
 		}
 		known = is_rule = 1;

@@ -149,14 +149,20 @@ static const struct {
 	{ "[]\n",
 	  "line 1: empty section name" },
 	{ "[rule]\naction = drop\n",
-	  "line 1: [rule]: a rule needs a name of 1-63 letters, digits, '-', "
-	  "'_' or '.'" },
-	{ "[rule a b]\naction = drop\n",
-	  "line 1: [rule a b]: a rule needs a name of 1-63 letters, digits, "
-	  "'-', '_' or '.'" },
+	  "[rule]: a rule needs a name of 1-63 letters, digits, '-', '_' or "
+	  "'.' (line 1)" },
+	{ "[daemon]\n[rule a b]\naction = drop\n",
+	  "[rule a b]: a rule needs a name of 1-63 letters, digits, '-', '_' "
+	  "or '.' (line 2)" },
 	{ "[rule a:b]\naction = drop\n",
-	  "line 1: [rule a:b]: a rule needs a name of 1-63 letters, digits, "
-	  "'-', '_' or '.'" },
+	  "[rule a:b]: a rule needs a name of 1-63 letters, digits, '-', '_' "
+	  "or '.' (line 1)" },
+	{ "[rule a123456789b123456789c123456789d123456789"
+	  "e123456789f123456789g123]\n",
+	  "[rule a123456789b123456789c123456789d123456789"
+	  "e123456789f123456789g123]: a "
+	  "rule needs a name of 1-63 letters, digits, '-', '_' or '.' "
+	  "(line 1)" },
 	{ "[rule ssh]\naction = accept\n[rule SSH]\naction = drop\n",
 	  "[rule SSH]: duplicate rule name (lines 1 and 3)" },
 	{ "[daemon]\n[log]\n[Daemon]\n",
@@ -651,6 +657,13 @@ test_quirks(void **state)
 	assert_int_equal(c->nrules, 1);
 	assert_string_equal(c->rules[0].name, "x");
 	assert_non_null(c->rules[0].src);
+	config_free(c);
+
+	/* the longest rule name */
+	c = load_ok("[rule a123456789b123456789c123456789d123456789"
+	    "e123456789f123456789g12]\naction = drop\n");
+	assert_string_equal(c->rules[0].name, "a123456789b123456789"
+	    "c123456789d123456789e123456789f123456789g12");
 	config_free(c);
 
 	/* empty pidfile and control: none */
