@@ -911,6 +911,62 @@ test_man_examples(void **state)
 	assert_int_equal(blocks, 2);
 }
 
+/*
+ * Mangled files: whatever the bytes, config_load() returns a config or
+ * one line of error, and never crashes or leaks (ASan, valgrind).
+ */
+static void
+test_mangled(void **state)
+{
+	static const char alphabet[] = "[]=;#!@,/-: \t\n\\\"'0123456789"
+	    "abcdefxyzSAFR.";
+	struct config	*c;
+	FILE		*f;
+	char		 path[512], err[512], *orig, *buf;
+	size_t		 len, i, pos;
+	int		 round, nmut, ok = 0, bad = 0;
+
+	snprintf(path, sizeof(path), "%s/etc/nfqspi.ini", TEST_SRCDIR);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	orig = malloc(1 << 16);
+	assert_non_null(orig);
+	len = fread(orig, 1, (1 << 16) - 1, f);
+	fclose(f);
+	assert_true(len > 0);
+	buf = malloc(len);
+	assert_non_null(buf);
+	srandom(3);
+	for (round = 0; round < 1500; round++) {
+		memcpy(buf, orig, len);
+		nmut = 1 + (int)(random() % 4);
+		for (i = 0; i < (size_t)nmut; i++) {
+			pos = (size_t)random() % len;
+			buf[pos] = round % 5 == 4 ? (char)(random() & 0xff) :
+			    alphabet[(size_t)random() % (sizeof(alphabet) - 1)];
+		}
+		write_ini(buf, len);
+		err[0] = '\0';
+		c = config_load(inipath, err, sizeof(err));
+		if (c != NULL) {
+			ok++;
+			config_free(c);
+			continue;
+		}
+		bad++;
+		assert_true(strncmp(err, inipath, strlen(inipath)) == 0);
+		assert_true(strlen(err) > strlen(inipath) + 2);
+		assert_null(strchr(err, '\n'));
+		/* the scanner and iniparser never disagree */
+		if (strstr(err, "iniparser") != NULL)
+			fail_msg("%s", err);
+	}
+	/* comments take most mutations; the rest must be errors */
+	assert_true(ok > 0 && bad > 0);
+	free(buf);
+	free(orig);
+}
+
 int
 main(void)
 {
@@ -926,6 +982,7 @@ main(void)
 		cmocka_unit_test(test_addr_file_10000),
 		cmocka_unit_test(test_shipped_examples),
 		cmocka_unit_test(test_man_examples),
+		cmocka_unit_test(test_mangled),
 	};
 
 	return (cmocka_run_group_tests(tests, setup, teardown));
