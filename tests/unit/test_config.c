@@ -848,7 +848,7 @@ test_shipped_examples(void **state)
 	struct config	*c;
 	FILE		*in, *out;
 	char		 path[512], line[1100], err[512];
-	int		 uncommented = 0;
+	int		 uncommented = 0, i;
 
 	snprintf(path, sizeof(path), "%s/etc/nfqspi.ini", TEST_SRCDIR);
 	in = fopen(path, "r");
@@ -871,6 +871,12 @@ test_shipped_examples(void **state)
 	/* every rule key and every timeout has an example */
 	assert_true(uncommented >= 15 + CT_TO_MAX);
 	assert_true(c->nrules >= 5);
+	/* the timeouts shown are the defaults, as the comment says */
+	for (i = 0; i < CT_TO_MAX; i++)
+		if (c->ct.timeout[i] != ct_timeout_defs[i].def)
+			fail_msg("%s = %u in %s, default %u",
+			    ct_timeout_defs[i].key, c->ct.timeout[i], path,
+			    ct_timeout_defs[i].def);
 	config_free(c);
 }
 
@@ -909,6 +915,39 @@ test_man_examples(void **state)
 	}
 	fclose(in);
 	assert_int_equal(blocks, 2);
+}
+
+/* nfqspi.ini(5) lists every timeout key with its default. */
+static void
+test_man_timeouts(void **state)
+{
+	FILE		*in;
+	char		 path[512], line[256], key[64];
+	unsigned int	 def;
+	int		 seen[CT_TO_MAX] = { 0 }, i;
+
+	snprintf(path, sizeof(path), "%s/man/nfqspi.ini.5", TEST_SRCDIR);
+	in = fopen(path, "r");
+	assert_non_null(in);
+	while (fgets(line, sizeof(line), in) != NULL) {
+		if (sscanf(line, ".It Cm %63s Ta %u", key, &def) != 2 ||
+		    strncmp(key, "timeout_", 8) != 0)
+			continue;
+		for (i = 0; i < CT_TO_MAX; i++)
+			if (strcmp(key, ct_timeout_defs[i].key) == 0)
+				break;
+		if (i == CT_TO_MAX)
+			fail_msg("%s: %s is not a timeout key", path, key);
+		if (def != ct_timeout_defs[i].def)
+			fail_msg("%s: %s default %u, not %u", path, key, def,
+			    ct_timeout_defs[i].def);
+		seen[i]++;
+	}
+	fclose(in);
+	for (i = 0; i < CT_TO_MAX; i++)
+		if (seen[i] != 1)
+			fail_msg("%s: %s listed %d times", path,
+			    ct_timeout_defs[i].key, seen[i]);
 }
 
 /*
@@ -982,6 +1021,7 @@ main(void)
 		cmocka_unit_test(test_addr_file_10000),
 		cmocka_unit_test(test_shipped_examples),
 		cmocka_unit_test(test_man_examples),
+		cmocka_unit_test(test_man_timeouts),
 		cmocka_unit_test(test_mangled),
 	};
 
