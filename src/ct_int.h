@@ -54,6 +54,11 @@ enum ct_tcp_state {
 #define CT_TD_UNACKED	0x10		/* sent data not acknowledged yet */
 #define CT_TD_MAXACK_SET 0x20		/* td_maxack is valid */
 
+/* struct ct_entry.syn_opts */
+#define CT_SYNOPT_SCALE	0x0f		/* window scale */
+#define CT_SYNOPT_WSCALE 0x10		/* window scale option present */
+#define CT_SYNOPT_SACK	0x20		/* SACK permitted */
+
 /* One direction of a TCP connection (van Rooij's notation). */
 struct ct_tcp_dir {
 	uint32_t	td_end;		/* max of seq + len sent */
@@ -84,12 +89,17 @@ struct ct_entry {
 	uint32_t	mark;
 	uint16_t	rule;
 	uint8_t		state;		/* TCP: enum ct_tcp_state */
-	uint8_t		icmp_code;	/* ICMP: code of the request */
+	union {
+		uint8_t	icmp_code;	/* ICMP: code of the request */
+		uint8_t	syn_opts;	/* TCP: options of the last ignored
+					   SYN, CT_SYNOPT_* */
+	};
 	uint32_t	hnext;		/* hash chain */
 	uint32_t	tprev;		/* timer list */
 	uint32_t	tnext;
 	uint32_t	last_hash;	/* TCP: (seq, ack, end, win) of the last
-					   ACK, to count retransmissions */
+					   ACK, to count retransmissions; or
+					   the end of the last ignored SYN */
 	uint64_t	deadline;	/* ms, the caller's clock */
 	struct ct_tcp	tcp;		/* TCP only */
 };

@@ -531,6 +531,34 @@ ct_tcp_in_window(struct ct_table *t, struct ct_entry *e, int dir, int index,
 	return (CT_WIN_ACCEPT);
 }
 
+/*
+ * Back to SYN_SENT from the SYN noted in the IG transition (sent in the
+ * other direction than dir), so that the SYN/ACK now in dir initialises
+ * its side.  The SYN's window was not kept: assume the largest unscaled
+ * one; the next ACK from that side teaches the real one.
+ */
+static void
+ct_tcp_resync(struct ct_entry *e, int dir)
+{
+	struct ct_tcp	*tc = &e->tcp;
+	int		 sd = !dir;
+
+	memset(tc->seen, 0, sizeof(tc->seen));
+	tc->seen[sd].td_end = tc->seen[sd].td_maxend = e->last_hash;
+	tc->seen[sd].td_maxwin = 65535;
+	tc->flags[0] = tc->flags[1] = 0;
+	tc->scale[0] = tc->scale[1] = 0;
+	if (e->syn_opts & CT_SYNOPT_WSCALE) {
+		tc->flags[sd] |= CT_TD_WSCALE;
+		tc->scale[sd] = e->syn_opts & CT_SYNOPT_SCALE;
+	}
+	if (e->syn_opts & CT_SYNOPT_SACK)
+		tc->flags[sd] |= CT_TD_SACK_PERM;
+	tc->retrans = 0;
+	tc->last_zerowin = 0;
+	e->state = sSS;
+}
+
 /* The timeout an entry gets after a packet, as the kernel picks it. */
 static uint8_t
 ct_tcp_tclass(const struct ct_table *t, const struct ct_entry *e, int index)
@@ -583,8 +611,32 @@ ct_tcp_packet(struct ct_table *t, struct ct_entry *e, uint8_t dir,
 		ct_result_set(res, CT_NEW, REASON_NONE, CT_DIR_ORIG, NULL);
 		return;
 	case sIG:
+		if (index == CT_TCP_SYNACK_SET &&
+		    tc->last_index == CT_TCP_SYN_SET && tc->last_dir != dir &&
+		    p->ack == e->last_hash) {
+			/*
+			 * This SYN/ACK answers the SYN we ignored: the ends
+			 * restarted the connection while we held stale state.
+			 * Start over from that SYN and this SYN/ACK.
+			 */
+			ct_tcp_resync(e, dir);
+			old = sSS;
+			new = sSR;
+			break;
+		}
 		tc->last_index = (uint8_t)index;
 		tc->last_dir = dir;
+		if (index == CT_TCP_SYN_SET) {
+			/* Note it: a SYN/ACK may prove it right. */
+			e->last_hash = ct_tcp_end(p);
+			e->syn_opts = 0;
+			if (p->wscale != PKT_WSCALE_NONE)
+				e->syn_opts = CT_SYNOPT_WSCALE |
+				    (p->wscale > CT_TCP_MAX_WSCALE ?
+				    CT_TCP_MAX_WSCALE : p->wscale);
+			if (p->sack_perm)
+				e->syn_opts |= CT_SYNOPT_SACK;
+		}
 		if (dir == CT_DIR_REPLY)
 			e->status |= CT_ST_SEEN_REPLY;
 		ct_result_set(res, ok_state, REASON_NONE, dir, e);

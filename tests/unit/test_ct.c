@@ -142,13 +142,15 @@ struct side {
 	uint16_t	 port;
 	uint32_t	 isn;
 	uint32_t	 nxt;		/* next sequence number to send */
+	uint16_t	 win;		/* window it advertises (unscaled) */
+	uint8_t		 wscale;	/* offered in its SYN */
+	uint8_t		 sackp;		/* SACK permitted in its SYN */
 };
 
 struct conv {
 	struct ct_table	*t;
 	struct side	 s[2];		/* 0: client, 1: server */
 	uint64_t	 now;
-	uint16_t	 win;
 };
 
 static void
@@ -163,7 +165,8 @@ conv_init(struct conv *c, struct ct_table *t, int v6)
 	c->s[1].port = 22;
 	c->s[1].isn = c->s[1].nxt = 1000000;
 	c->now = 1000;
-	c->win = 65535;
+	c->s[0].win = c->s[1].win = 65535;
+	c->s[0].wscale = c->s[1].wscale = PKT_WSCALE_NONE;
 }
 
 static struct pkt
@@ -183,8 +186,9 @@ conv_pkt(struct conv *c, int from, uint8_t flags, uint32_t len)
 	p.th_flags = flags;
 	p.seq = flags & SYN ? s->isn : s->nxt;
 	p.ack = flags & ACK ? d->nxt : 0;
-	p.win = c->win;
-	p.wscale = PKT_WSCALE_NONE;
+	p.win = s->win;
+	p.wscale = flags & SYN ? s->wscale : PKT_WSCALE_NONE;
+	p.sack_perm = flags & SYN ? s->sackp : 0;
 	p.paylen = len;
 	return (p);
 }
@@ -656,6 +660,491 @@ test_tcp_loose(void **state)
 	ct_format(res.entry, c.now, buf, sizeof(buf));
 	assert_non_null(strstr(buf, "[ASSURED]"));
 	assert_non_null(strstr(buf, " 432000 ESTABLISHED "));
+	ct_free(t);
+}
+
+/* ---- TCP: sequence and window tracking ------------------------------ */
+
+static void
+handshake(struct conv *c)
+{
+	struct ct_result	 res;
+
+	assert_int_equal(conv_send(c, 0, SYN, 0, &res), CT_NEW);
+	assert_int_equal(conv_send(c, 1, SYN | ACK, 0, &res), CT_ESTABLISHED);
+	assert_int_equal(conv_send(c, 0, ACK, 0, &res), CT_ESTABLISHED);
+	assert_int_equal(conv_state(c), CT_TCP_ESTABLISHED);
+}
+
+/* Track p (no confirm); the sender's next sequence moves if it passed. */
+static uint8_t
+conv_try(struct conv *c, int from, struct pkt *p, struct ct_result *res)
+{
+	c->now += 10;
+	ct_track(c->t, p, c->now, res);
+	if (res->state != CT_INVALID)
+		conv_sent(c, from, p);
+	return (res->state);
+}
+
+/* A segment of an established connection, bent by one field. */
+enum bend { B_NONE, B_SEQ, B_ACK, B_WIN };
+
+static const struct wcase {
+	const char	*name;
+	int		 liberal;
+	int		 from;
+	uint8_t		 flags;
+	uint32_t	 len;
+	enum bend	 bend;
+	int64_t		 delta;		/* added to seq or ack */
+	uint8_t		 state;		/* of the packet */
+	uint8_t		 reason;
+	uint8_t		 after;		/* TCP state after */
+	uint64_t	 rst_ignored;
+} wcases[] = {
+	{ "in window", 0, 0, ACK | PSH, 1000, B_NONE, 0,
+	    CT_ESTABLISHED, 0, CT_TCP_ESTABLISHED, 0 },
+	{ "data at the window's edge", 0, 0, ACK | PSH, 1000, B_SEQ, 65535,
+	    CT_ESTABLISHED, 0, CT_TCP_ESTABLISHED, 0 },
+	{ "data beyond the window", 0, 0, ACK | PSH, 1000, B_SEQ, 65536,
+	    CT_INVALID, REASON_TCP_SEQ, CT_TCP_ESTABLISHED, 0 },
+	{ "data far beyond, liberal", 1, 0, ACK | PSH, 1000, B_SEQ, 900000,
+	    CT_ESTABLISHED, 0, CT_TCP_ESTABLISHED, 0 },
+	{ "server data beyond the window", 0, 1, ACK | PSH, 10, B_SEQ, 70000,
+	    CT_INVALID, REASON_TCP_SEQ, CT_TCP_ESTABLISHED, 0 },
+	{ "ack of data never sent", 0, 0, ACK, 0, B_ACK, 1,
+	    CT_INVALID, REASON_TCP_ACK, CT_TCP_ESTABLISHED, 0 },
+	{ "server acks data never sent", 0, 1, ACK, 0, B_ACK, 5000,
+	    CT_INVALID, REASON_TCP_ACK, CT_TCP_ESTABLISHED, 0 },
+	{ "ack of data never sent, liberal", 1, 0, ACK, 0, B_ACK, 5000,
+	    CT_ESTABLISHED, 0, CT_TCP_ESTABLISHED, 0 },
+	{ "a very old ack", 0, 0, ACK, 0, B_ACK, -200000,
+	    CT_ESTABLISHED, 0, CT_TCP_ESTABLISHED, 0 },
+	{ "exact RST", 0, 0, RST | ACK, 0, B_NONE, 0,
+	    CT_ESTABLISHED, 0, CT_TCP_CLOSE, 0 },
+	{ "exact RST without ACK", 0, 1, RST, 0, B_NONE, 0,
+	    CT_ESTABLISHED, 0, CT_TCP_CLOSE, 0 },
+	{ "RST in window, not exact", 0, 0, RST, 0, B_SEQ, 100,
+	    CT_ESTABLISHED, 0, CT_TCP_ESTABLISHED, 1 },
+	{ "RST in window, not exact, server", 0, 1, RST | ACK, 0, B_SEQ, 30000,
+	    CT_ESTABLISHED, 0, CT_TCP_ESTABLISHED, 1 },
+	{ "RST beyond the window", 0, 0, RST, 0, B_SEQ, 100000,
+	    CT_INVALID, REASON_TCP_RST, CT_TCP_ESTABLISHED, 0 },
+	{ "RST far behind", 0, 0, RST, 0, B_SEQ, -1000000,
+	    CT_INVALID, REASON_TCP_RST, CT_TCP_ESTABLISHED, 0 },
+	{ "RST acking data never sent", 0, 1, RST | ACK, 0, B_ACK, 777,
+	    CT_INVALID, REASON_TCP_RST, CT_TCP_ESTABLISHED, 0 },
+	{ "RST beyond the window, liberal: passes, kills nothing", 1, 0, RST,
+	    0, B_SEQ, 100000, CT_ESTABLISHED, 0, CT_TCP_ESTABLISHED, 0 },
+	{ "FIN beyond the window", 0, 0, FIN | ACK, 0, B_SEQ, 80000,
+	    CT_INVALID, REASON_TCP_SEQ, CT_TCP_ESTABLISHED, 0 },
+	{ "FIN in window", 0, 1, FIN | ACK, 0, B_NONE, 0,
+	    CT_ESTABLISHED, 0, CT_TCP_FIN_WAIT, 0 },
+};
+
+static void
+run_window_cases(int v6)
+{
+	struct ct_config	 cfg;
+	struct ct_result	 res;
+	struct ct_stats		 st;
+	struct ct_table		*t;
+	struct conv		 c;
+	struct pkt		 p;
+	size_t			 i;
+
+	for (i = 0; i < sizeof(wcases) / sizeof(wcases[0]); i++) {
+		const struct wcase *w = &wcases[i];
+
+		ct_config_defaults(&cfg);
+		cfg.tcp_liberal = (uint8_t)w->liberal;
+		t = ct_new(&cfg);
+		assert_non_null(t);
+		conv_init(&c, t, v6);
+		handshake(&c);
+		/* some data both ways first */
+		conv_send(&c, 0, ACK | PSH, 500, &res);
+		conv_send(&c, 1, ACK | PSH, 300, &res);
+		conv_send(&c, 0, ACK, 0, &res);
+		p = conv_pkt(&c, w->from, w->flags, w->len);
+		if (w->bend == B_SEQ)
+			p.seq += (uint32_t)w->delta;
+		else if (w->bend == B_ACK)
+			p.ack += (uint32_t)w->delta;
+		/* (its sender's next sequence number stays put) */
+		c.now += 10;
+		ct_track(t, &p, c.now, &res);
+		ct_get_stats(t, &st);
+		if (res.state != w->state || res.reason != w->reason ||
+		    conv_state(&c) != w->after ||
+		    st.rst_ignored != w->rst_ignored)
+			fail_msg("%s %s: got %d %s %s rst_ignored %llu", v6 ?
+			    "v6" : "v4", w->name, res.state,
+			    reason_name(res.reason),
+			    conv_state(&c) == GONE ? "GONE" :
+			    ct_tcp_state_name(conv_state(&c)),
+			    (unsigned long long)st.rst_ignored);
+		if (res.state == CT_INVALID)
+			assert_non_null(res.entry);
+		/* the connection carries on after what was refused */
+		if (w->after == CT_TCP_ESTABLISHED &&
+		    (conv_send(&c, 0, ACK | PSH, 100, &res) != CT_ESTABLISHED ||
+		    conv_send(&c, 1, ACK, 0, &res) != CT_ESTABLISHED))
+			fail_msg("%s %s: then %s", v6 ? "v6" : "v4", w->name,
+			    reason_name(res.reason));
+		ct_free(t);
+	}
+}
+
+static void
+test_tcp_window_v4(void **state)
+{
+	run_window_cases(0);
+}
+
+static void
+test_tcp_window_v6(void **state)
+{
+	run_window_cases(1);
+}
+
+static void
+test_tcp_retransmission(void **state)
+{
+	struct ct_table		*t = table(1024);
+	struct ct_result	 res;
+	struct conv		 c;
+	struct pkt		 first, p;
+	int			 i;
+
+	conv_init(&c, t, 0);
+	handshake(&c);
+	first = conv_pkt(&c, 0, ACK | PSH, 1000);
+	assert_int_equal(conv_try(&c, 0, &first, &res), CT_ESTABLISHED);
+	/* resent before the ACK, and again after it */
+	p = first;
+	assert_int_equal(conv_try(&c, 0, &p, &res), CT_ESTABLISHED);
+	assert_int_equal(conv_send(&c, 1, ACK, 0, &res), CT_ESTABLISHED);
+	assert_int_equal(conv_try(&c, 0, &p, &res), CT_ESTABLISHED);
+	/* 200 kB later (past a whole window) it is still only ignored */
+	for (i = 0; i < 200; i++) {
+		assert_int_equal(conv_send(&c, 0, ACK | PSH, 1000, &res),
+		    CT_ESTABLISHED);
+		assert_int_equal(conv_send(&c, 1, ACK, 0, &res),
+		    CT_ESTABLISHED);
+	}
+	p = first;
+	p.ack = c.s[1].nxt;
+	assert_int_equal(conv_try(&c, 0, &p, &res), CT_ESTABLISHED);
+	assert_int_equal(conv_state(&c), CT_TCP_ESTABLISHED);
+	/* an old RST is another matter */
+	p.th_flags = RST;
+	assert_int_equal(conv_try(&c, 0, &p, &res), CT_INVALID);
+	assert_int_equal(res.reason, REASON_TCP_RST);
+	ct_free(t);
+}
+
+static void
+test_tcp_handshake_window(void **state)
+{
+	struct ct_table		*t = table(1024);
+	struct ct_result	 res;
+	struct conv		 c;
+	struct pkt		 p;
+
+	/* a SYN/ACK acking something else than the SYN */
+	conv_init(&c, t, 0);
+	conv_send(&c, 0, SYN, 0, &res);
+	p = conv_pkt(&c, 1, SYN | ACK, 0);
+	p.ack += 5;
+	assert_int_equal(conv_try(&c, 1, &p, &res), CT_INVALID);
+	assert_int_equal(res.reason, REASON_TCP_ACK);
+	assert_int_equal(conv_state(&c), CT_TCP_SYN_SENT);
+	/* a RST that does not answer the SYN */
+	p = conv_pkt(&c, 1, RST | ACK, 0);
+	p.ack += 1000;
+	assert_int_equal(conv_try(&c, 1, &p, &res), CT_INVALID);
+	assert_int_equal(res.reason, REASON_TCP_RST);
+	assert_int_equal(conv_state(&c), CT_TCP_SYN_SENT);
+	/* the right SYN/ACK */
+	assert_int_equal(conv_send(&c, 1, SYN | ACK, 0, &res), CT_ESTABLISHED);
+	assert_int_equal(conv_state(&c), CT_TCP_SYN_RECV);
+	/* a third packet acking beyond the SYN/ACK */
+	p = conv_pkt(&c, 0, ACK, 0);
+	p.ack += 1;
+	assert_int_equal(conv_try(&c, 0, &p, &res), CT_INVALID);
+	assert_int_equal(res.reason, REASON_TCP_ACK);
+	assert_int_equal(conv_state(&c), CT_TCP_SYN_RECV);
+	ct_free(t);
+
+	/* a SYN restarted with a higher ISN replaces the first */
+	t = table(1024);
+	conv_init(&c, t, 0);
+	conv_send(&c, 0, SYN, 0, &res);
+	c.s[0].isn += 5000000;
+	c.s[0].nxt = c.s[0].isn;
+	assert_int_equal(conv_send(&c, 0, SYN, 0, &res), CT_NEW);
+	assert_int_equal(conv_send(&c, 1, SYN | ACK, 0, &res), CT_ESTABLISHED);
+	assert_int_equal(conv_send(&c, 0, ACK, 0, &res), CT_ESTABLISHED);
+	assert_int_equal(conv_state(&c), CT_TCP_ESTABLISHED);
+	ct_free(t);
+
+	/* simultaneous open: the other SYN retransmitted elsewhere */
+	t = table(1024);
+	conv_init(&c, t, 0);
+	conv_send(&c, 0, SYN, 0, &res);
+	assert_int_equal(conv_send(&c, 1, SYN, 0, &res), CT_ESTABLISHED);
+	assert_int_equal(conv_state(&c), CT_TCP_SYN_SENT2);
+	p = conv_pkt(&c, 1, SYN, 0);
+	p.seq += 100000;
+	assert_int_equal(conv_try(&c, 1, &p, &res), CT_INVALID);
+	assert_int_equal(res.reason, REASON_TCP_SYN_WINDOW);
+	ct_free(t);
+}
+
+static const struct {
+	uint8_t		 cws, sws;	/* window scale offered */
+	uint16_t	 swin;		/* server window after the handshake */
+	uint32_t	 ahead;		/* client data this far ahead */
+	uint8_t		 state;
+} scases[] = {
+	/* both offer: 1024 << 7 = 131072 */
+	{ 7, 7, 1024, 100000, CT_ESTABLISHED },
+	{ 7, 7, 1024, 131072, CT_ESTABLISHED },
+	{ 7, 7, 1024, 131073, CT_ESTABLISHED },	/* starts at the edge */
+	{ 7, 7, 1024, 131074, CT_INVALID },
+	/* only one side offers: no scaling at all (RFC 7323) */
+	{ 7, PKT_WSCALE_NONE, 1024, 100000, CT_INVALID },
+	{ PKT_WSCALE_NONE, 7, 1024, 100000, CT_INVALID },
+	{ PKT_WSCALE_NONE, 7, 1024, 1024, CT_ESTABLISHED },
+	/* shifts over 14 count as 14 */
+	{ 15, 15, 4, 65536, CT_ESTABLISHED },
+	{ 15, 15, 4, 65538, CT_INVALID },
+};
+
+static void
+test_tcp_wscale(void **state)
+{
+	struct ct_result	 res;
+	struct ct_table		*t;
+	struct conv		 c;
+	struct pkt		 p;
+	size_t			 i;
+
+	for (i = 0; i < sizeof(scases) / sizeof(scases[0]); i++) {
+		t = table(1024);
+		conv_init(&c, t, 1);
+		c.s[0].wscale = scases[i].cws;
+		c.s[1].wscale = scases[i].sws;
+		c.s[0].win = 64240;
+		c.s[1].win = 64240;
+		handshake(&c);
+		c.s[1].win = scases[i].swin;
+		assert_int_equal(conv_send(&c, 1, ACK, 0, &res),
+		    CT_ESTABLISHED);
+		p = conv_pkt(&c, 0, ACK | PSH, 1);
+		p.seq += scases[i].ahead - 1;
+		conv_try(&c, 0, &p, &res);
+		if (res.state != scases[i].state)
+			fail_msg("case %zu: state %d %s", i, res.state,
+			    reason_name(res.reason));
+		ct_free(t);
+	}
+}
+
+static void
+test_tcp_sack(void **state)
+{
+	struct ct_table		*t = table(1024);
+	struct ct_result	 res;
+	struct conv		 c;
+	struct pkt		 p;
+	uint32_t		 s1;
+
+	conv_init(&c, t, 0);
+	c.s[0].sackp = c.s[1].sackp = 1;
+	handshake(&c);
+	s1 = c.s[0].nxt;
+	conv_send(&c, 0, ACK | PSH, 1000, &res);
+	conv_send(&c, 0, ACK | PSH, 1000, &res);
+	conv_send(&c, 0, ACK | PSH, 1000, &res);
+	/* the second was lost: ack the first, SACK the third */
+	p = conv_pkt(&c, 1, ACK, 0);
+	p.ack = s1 + 1000;
+	p.nsack = 1;
+	p.sack[0][0] = s1 + 2000;
+	p.sack[0][1] = s1 + 3000;
+	assert_int_equal(conv_try(&c, 1, &p, &res), CT_ESTABLISHED);
+	/* a SACK block beyond what was sent */
+	p.sack[0][1] = s1 + 3001;
+	assert_int_equal(conv_try(&c, 1, &p, &res), CT_INVALID);
+	assert_int_equal(res.reason, REASON_TCP_ACK);
+	ct_free(t);
+}
+
+static void
+test_tcp_timeouts(void **state)
+{
+	struct ct_config	 cfg;
+	struct ct_table		*t;
+	struct ct_result	 res;
+	struct conv		 c;
+	struct pkt		 p;
+	char			 buf[512];
+	int			 i;
+
+	ct_config_defaults(&cfg);
+	cfg.timeout[CT_TO_TCP_MAX_RETRANS] = 77;
+	cfg.timeout[CT_TO_TCP_UNACK] = 88;
+	t = ct_new(&cfg);
+	assert_non_null(t);
+	conv_init(&c, t, 0);
+	handshake(&c);
+	ct_format(conv_entry(&c), c.now, buf, sizeof(buf));
+	assert_non_null(strstr(buf, " 432000 ESTABLISHED "));
+	/* data in flight: the unacknowledged timeout */
+	p = conv_pkt(&c, 0, ACK | PSH, 100);
+	assert_int_equal(conv_try(&c, 0, &p, &res), CT_ESTABLISHED);
+	ct_format(res.entry, c.now, buf, sizeof(buf));
+	assert_non_null(strstr(buf, " 88 ESTABLISHED "));
+	/* the same segment three more times: max_retrans */
+	for (i = 0; i < 3; i++)
+		assert_int_equal(conv_try(&c, 0, &p, &res), CT_ESTABLISHED);
+	ct_format(res.entry, c.now, buf, sizeof(buf));
+	assert_non_null(strstr(buf, " 77 ESTABLISHED "));
+	/* acknowledged: back to established */
+	assert_int_equal(conv_send(&c, 1, ACK, 0, &res), CT_ESTABLISHED);
+	ct_format(res.entry, c.now, buf, sizeof(buf));
+	assert_non_null(strstr(buf, " 432000 ESTABLISHED "));
+	/* a zero window */
+	c.s[1].win = 0;
+	assert_int_equal(conv_send(&c, 1, ACK, 0, &res), CT_ESTABLISHED);
+	ct_format(res.entry, c.now, buf, sizeof(buf));
+	assert_non_null(strstr(buf, " 77 ESTABLISHED "));
+	c.s[1].win = 1000;
+	assert_int_equal(conv_send(&c, 1, ACK, 0, &res), CT_ESTABLISHED);
+	ct_format(res.entry, c.now, buf, sizeof(buf));
+	assert_non_null(strstr(buf, " 432000 ESTABLISHED "));
+	/* a RST: CLOSE, 10 s, then gone */
+	assert_int_equal(conv_send(&c, 0, RST, 0, &res), CT_ESTABLISHED);
+	ct_format(res.entry, c.now, buf, sizeof(buf));
+	assert_non_null(strstr(buf, " 10 CLOSE "));
+	ct_expire(t, c.now + 10000);
+	assert_int_equal(ct_count(t), 0);
+	ct_free(t);
+
+	/* SYN_SENT never answered */
+	t = table(1024);
+	conv_init(&c, t, 0);
+	conv_send(&c, 0, SYN, 0, &res);
+	ct_expire(t, c.now + 119999);
+	assert_int_equal(ct_count(t), 1);
+	ct_expire(t, c.now + 120000);
+	assert_int_equal(ct_count(t), 0);
+	ct_free(t);
+}
+
+static void
+test_tcp_resync(void **state)
+{
+	struct ct_table		*t = table(1024);
+	struct ct_result	 res;
+	struct conv		 c;
+	struct pkt		 p;
+
+	conv_init(&c, t, 0);
+	handshake(&c);
+	conv_send(&c, 0, ACK | PSH, 100, &res);
+	conv_send(&c, 1, ACK, 0, &res);
+	/* the client restarted with the same ports: we missed the close */
+	c.s[0].isn = c.s[0].nxt = 0x12345678;
+	c.s[0].wscale = 6;
+	c.s[0].sackp = 1;
+	assert_int_equal(conv_send(&c, 0, SYN, 0, &res), CT_ESTABLISHED);
+	assert_int_equal(conv_state(&c), CT_TCP_ESTABLISHED);
+	/* a SYN/ACK that does not answer it changes nothing */
+	p = conv_pkt(&c, 1, SYN | ACK, 0);
+	p.ack += 1;
+	assert_int_equal(conv_try(&c, 1, &p, &res), CT_ESTABLISHED);
+	assert_int_equal(conv_state(&c), CT_TCP_ESTABLISHED);
+	/* (it displaced the noted SYN, as in the kernel: the client's
+	   retransmission notes it again) */
+	assert_int_equal(conv_send(&c, 0, SYN, 0, &res), CT_ESTABLISHED);
+	/* the server answers the new SYN: we follow */
+	c.s[1].isn = c.s[1].nxt = 0x0badf00d;
+	c.s[1].wscale = 6;
+	assert_int_equal(conv_send(&c, 1, SYN | ACK, 0, &res), CT_ESTABLISHED);
+	assert_int_equal(conv_state(&c), CT_TCP_SYN_RECV);
+	assert_int_equal(conv_send(&c, 0, ACK, 0, &res), CT_ESTABLISHED);
+	assert_int_equal(conv_state(&c), CT_TCP_ESTABLISHED);
+	/* and the new sequence space is tracked */
+	assert_int_equal(conv_send(&c, 0, ACK | PSH, 1000, &res),
+	    CT_ESTABLISHED);
+	p = conv_pkt(&c, 1, ACK, 0);
+	p.ack += 1;
+	assert_int_equal(conv_try(&c, 1, &p, &res), CT_INVALID);
+	assert_int_equal(res.reason, REASON_TCP_ACK);
+	ct_free(t);
+}
+
+static void
+test_tcp_loose_learning(void **state)
+{
+	struct ct_table		*t = table(1024);
+	struct ct_result	 res;
+	struct conv		 c;
+	struct pkt		 p;
+	int			 i;
+
+	/* picked up: window scale unknown, so the window never refuses */
+	conv_init(&c, t, 1);
+	assert_int_equal(conv_send(&c, 0, ACK | PSH, 1000, &res), CT_NEW);
+	c.s[1].win = 512;		/* really 512 << 7, say */
+	assert_int_equal(conv_send(&c, 1, ACK | PSH, 1000, &res),
+	    CT_ESTABLISHED);
+	for (i = 0; i < 50; i++) {
+		p = conv_pkt(&c, 0, ACK | PSH, 1400);
+		assert_int_equal(conv_try(&c, 0, &p, &res), CT_ESTABLISHED);
+	}
+	assert_int_equal(conv_send(&c, 1, ACK, 0, &res), CT_ESTABLISHED);
+	assert_int_equal(conv_state(&c), CT_TCP_ESTABLISHED);
+	/* an out-of-window RST does not close a picked up one either */
+	p = conv_pkt(&c, 0, RST, 0);
+	p.seq += 3000000;
+	assert_int_equal(conv_try(&c, 0, &p, &res), CT_ESTABLISHED);
+	assert_int_equal(conv_state(&c), CT_TCP_ESTABLISHED);
+	/* a real one does */
+	assert_int_equal(conv_send(&c, 1, RST, 0, &res), CT_ESTABLISHED);
+	assert_int_equal(conv_state(&c), CT_TCP_CLOSE);
+	ct_free(t);
+}
+
+static void
+test_tcp_reopen(void **state)
+{
+	struct ct_table		*t = table(1024);
+	struct ct_result	 res;
+	struct conv		 c;
+	struct ct_entry		*old;
+
+	conv_init(&c, t, 0);
+	handshake(&c);
+	conv_send(&c, 0, FIN | ACK, 0, &res);
+	conv_send(&c, 1, FIN | ACK, 0, &res);
+	conv_send(&c, 0, ACK, 0, &res);
+	assert_int_equal(conv_state(&c), CT_TCP_TIME_WAIT);
+	old = conv_entry(&c);
+	assert_non_null(old);
+	/* the same ports again: NEW, through the rules, fresh entry */
+	c.s[0].isn = c.s[0].nxt = c.s[0].nxt + 100000;
+	c.s[1].isn = c.s[1].nxt = 77777;
+	assert_int_equal(conv_send(&c, 0, SYN, 0, &res), CT_NEW);
+	assert_int_equal(ct_count(t), 1);
+	assert_int_equal(conv_state(&c), CT_TCP_SYN_SENT);
+	assert_int_equal(conv_send(&c, 1, SYN | ACK, 0, &res), CT_ESTABLISHED);
+	assert_int_equal(conv_send(&c, 0, ACK, 0, &res), CT_ESTABLISHED);
+	assert_int_equal(conv_state(&c), CT_TCP_ESTABLISHED);
 	ct_free(t);
 }
 
@@ -1140,6 +1629,16 @@ main(void)
 		cmocka_unit_test(test_tcp_ipv6_format),
 		cmocka_unit_test(test_tcp_flags),
 		cmocka_unit_test(test_tcp_loose),
+		cmocka_unit_test(test_tcp_window_v4),
+		cmocka_unit_test(test_tcp_window_v6),
+		cmocka_unit_test(test_tcp_retransmission),
+		cmocka_unit_test(test_tcp_handshake_window),
+		cmocka_unit_test(test_tcp_wscale),
+		cmocka_unit_test(test_tcp_sack),
+		cmocka_unit_test(test_tcp_timeouts),
+		cmocka_unit_test(test_tcp_resync),
+		cmocka_unit_test(test_tcp_loose_learning),
+		cmocka_unit_test(test_tcp_reopen),
 		cmocka_unit_test(test_udp),
 		cmocka_unit_test(test_udp_unreplied_expiry),
 		cmocka_unit_test(test_generic),
