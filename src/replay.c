@@ -164,7 +164,11 @@ replay_run(const struct config *cfg, const char *pcap, FILE *out)
 
 	errbuf[0] = '\0';
 	if ((pc = pcap_open_offline(pcap, errbuf)) == NULL) {
-		fprintf(stderr, "nfqspid: %s: %s\n", pcap, errbuf);
+		/* libpcap names the file in some of its messages only */
+		if (strstr(errbuf, pcap) != NULL)
+			fprintf(stderr, "nfqspid: %s\n", errbuf);
+		else
+			fprintf(stderr, "nfqspid: %s: %s\n", pcap, errbuf);
 		return (1);
 	}
 	dlt = pcap_datalink(pc);

@@ -18,7 +18,9 @@ import sys
 
 from scapy.all import (ARP, Dot1AD, Dot1Q, Ether, ICMP, ICMPv6EchoReply,
                        ICMPv6EchoRequest, ICMPv6PacketTooBig, IP, IPv6,
-                       Padding, Raw, TCP, UDP, raw)
+                       IPv6ExtHdrDestOpt, IPv6ExtHdrFragment,
+                       IPv6ExtHdrHopByHop, IPv6ExtHdrRouting, Padding, PadN,
+                       Raw, RouterAlert, TCP, UDP, raw)
 from scapy.layers.l2 import CookedLinux
 
 LINKTYPE_NULL = 0
@@ -30,7 +32,7 @@ CASES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "cases")
 
 T0 = 1700000000         # 2023-11-14 22:13:20 UTC, seconds
 
-C4, S4, X4 = "10.0.0.1", "10.0.0.2", "10.0.0.9"
+C4, S4, X4, R4 = "10.0.0.1", "10.0.0.2", "10.0.0.9", "10.0.0.254"
 C6, S6, R6 = "2001:db8::1", "2001:db8::2", "2001:db8::fe"
 CMAC, SMAC = "02:00:00:00:00:01", "02:00:00:00:00:02"
 
@@ -157,6 +159,10 @@ def gen_icmp_echo():
         (25, ip6(S6, C6) / ICMPv6EchoReply(id=0x200, seq=1, data=b"p6")),
         (30, ip6(S6, C6) / ICMPv6EchoReply(id=0x777, seq=9, data=b"p6")),
         (40, ip4(S4, C4) / ICMP(type=8, id=0x300, seq=1)),
+        # a router says the first request's TTL ran out
+        (50, ip4(R4, C4) / ICMP(type=11, code=0) /
+             raw(ip4(C4, S4) / ICMP(type=8, id=0x100, seq=1) /
+                 Raw(b"ping"))[:28]),
     ])
 
 
@@ -164,6 +170,8 @@ def gen_icmp_related():
     probe = ip4(C4, S4) / UDP(sport=40000, dport=33434) / Raw(b"trace")
     other = ip4(C4, S4) / UDP(sport=40001, dport=33435) / Raw(b"trace")
     syn6 = ip6(C6, S6) / TCP(sport=41000, dport=22, flags="S", seq=1000,
+                             window=64240, options=SYN_OPTS)
+    syn4 = ip4(C4, S4) / TCP(sport=41005, dport=22, flags="S", seq=1000,
                              window=64240, options=SYN_OPTS)
     raw_case("icmp_related", [
         (0, probe),
@@ -173,6 +181,35 @@ def gen_icmp_related():
         (25, ip6(R6, C6) / ICMPv6PacketTooBig(mtu=1280) / raw(syn6)),
         # an unreachable quoting only 4 bytes of the UDP header
         (30, ip4(S4, C4) / ICMP(type=3, code=3) / raw(probe)[:24]),
+        (40, syn4),
+        # a router cannot reach the server: about the SYN, so RELATED
+        (45, ip4(R4, C4) / ICMP(type=3, code=1) / raw(syn4)[:28]),
+    ])
+
+
+def gen_ipv6_ext():
+    dst = lambda: IPv6ExtHdrDestOpt(options=[PadN(optdata=b"\0" * 4)])
+    q = lambda sport: UDP(sport=sport, dport=53) / Raw(b"q6")
+    chain = ip6(C6, S6)
+    for _ in range(9):
+        chain = chain / IPv6ExtHdrDestOpt()
+    raw_case("ipv6_ext", [
+        # hop-by-hop (router alert) before the SYN
+        (0, ip6(C6, S6) / IPv6ExtHdrHopByHop(options=[RouterAlert()]) /
+            TCP(sport=41000, dport=22, flags="S", seq=1000, window=64240)),
+        # destination options before the SYN-ACK
+        (1, ip6(S6, C6) / dst() /
+            TCP(sport=22, dport=41000, flags="SA", seq=5000, ack=1001,
+                window=65160)),
+        # routing header type 0 with segments left (RFC 5095)
+        (2, ip6(C6, S6) / IPv6ExtHdrRouting(type=0, segleft=1,
+                                            addresses=[R6]) / q(5000)),
+        (3, chain / q(5001)),           # nine headers: too many
+        (4, ip6(C6, S6) / dst() / dst() / dst() / q(5002)),
+        (5, ip6(C6, S6) / IPv6ExtHdrFragment(offset=0, m=0, id=7) /
+            q(5003)),                   # an atomic fragment (RFC 6946)
+        # hop-by-hop anywhere but first (RFC 8200 4.1)
+        (6, ip6(C6, S6) / dst() / IPv6ExtHdrHopByHop() / q(5004)),
     ])
 
 
