@@ -212,7 +212,8 @@ int
 verdict_audit(const struct verdict *v, const struct pkt *p, const char *in,
     const char *out, size_t pktlen, char *buf, size_t len)
 {
-	char	 head[160], src[48], dst[48], proto[16], l4[48];
+	char		 head[160], srcbuf[48], dstbuf[48], protobuf[16], l4[48];
+	const char	*src, *dst, *proto;
 
 	format_head(v, head, sizeof(head));
 	if (p->family != AF_INET && p->family != AF_INET6) {
@@ -222,9 +223,9 @@ verdict_audit(const struct verdict *v, const struct pkt *p, const char *in,
 		    v->set_mark ? v->mark : 0,
 		    v->monitor ? " monitor=yes" : ""));
 	}
-	pkt_addr_str(p->family, &p->src, src, sizeof(src));
-	pkt_addr_str(p->family, &p->dst, dst, sizeof(dst));
-	pkt_proto_name(p->proto, proto, sizeof(proto));
+	src = pkt_addr_str(p->family, &p->src, srcbuf, sizeof(srcbuf));
+	dst = pkt_addr_str(p->family, &p->dst, dstbuf, sizeof(dstbuf));
+	proto = pkt_proto_name(p->proto, protobuf, sizeof(protobuf));
 	l4[0] = '\0';
 	switch (p->proto) {
 	case IPPROTO_TCP:
