@@ -814,6 +814,76 @@ b6_unreach_quotes_v4(uint8_t *b)
 	return (ip6(b, IPPROTO_ICMPV6, NULL, 0, m, n));
 }
 
+/* an ICMPv6 error quoting inner (qlen bytes of it) */
+static size_t
+b6_err_quoting(uint8_t *b, const uint8_t *inner, size_t qlen)
+{
+	uint8_t	 m[512];
+	size_t	 n = icmp(m, 1, 4, 0, 0, inner, qlen);
+
+	return (ip6(b, IPPROTO_ICMPV6, NULL, 0, m, n));
+}
+
+static size_t
+b6_unreach_echo(uint8_t *b)
+{
+	uint8_t	 q[128];
+
+	return (b6_err_quoting(b, q, b6_echo(q)));
+}
+
+static size_t
+b6_unreach_of_unreach(uint8_t *b)
+{
+	uint8_t	 q[512];
+
+	return (b6_err_quoting(b, q, b6_unreach_echo(q)));
+}
+
+static size_t
+b6_unreach_frag_later(uint8_t *b)
+{
+	uint8_t	 q[256];
+
+	return (b6_err_quoting(b, q, b6_frag_later(q)));
+}
+
+/* a quoted IPv6 packet carrying ICMP (v4): no such thing */
+static size_t
+b6_unreach_icmp4_inner(uint8_t *b)
+{
+	uint8_t	 q[128], m[64];
+	size_t	 n = icmp(m, 8, 0, 1, 1, NULL, 0);
+
+	n = ip6(q, IPPROTO_ICMP, NULL, 0, m, n);
+	return (b6_err_quoting(b, q, n));
+}
+
+/* IPv4 first fragment: an unreachable whose quote goes on in the next */
+static size_t
+b4_frag_first_unreach(uint8_t *b)
+{
+	uint8_t	 q[128], l4[160];
+	size_t	 n = quote4(q, IPPROTO_UDP, 28);
+
+	n = icmp(l4, 3, 3, 0, 0, q, n);
+	return (ip4x(b, IPPROTO_ICMP, 0x2000, 0, l4, 8 + 24));
+}
+
+/* IPv6 first fragment: the quoted header chain goes on in the next */
+static size_t
+b6_frag_first_unreach_chain(uint8_t *b)
+{
+	uint8_t	 q[256], e[16], m[512];
+	size_t	 n;
+
+	b6_dst_chain(q, 1);
+	q[41] = 3;		/* a DSTOPTS of 32 bytes, 16 of them here */
+	n = icmp(m, 1, 4, 0, 0, q, 40 + 16);
+	ext_frag(e, IPPROTO_ICMPV6, 0, 1);
+	return (ip6(b, IPPROTO_FRAGMENT, e, 8, m, n));
+}
+
 /* ICMP (v4) inside IPv6 is only a protocol number */
 static size_t
 b6_icmp4_proto(uint8_t *b)
@@ -901,6 +971,17 @@ static const struct pcase cases[] = {
 	    0),
 	OK6(0, b6_icmp4_proto, IPPROTO_ICMP, PKT_FRAG_NONE, 0, 0, 40, 0),
 
+	OK6(0, b6_unreach_echo, IPPROTO_ICMPV6, PKT_FRAG_NONE, 0, 0, 40, 0),
+	OK6(0, b6_unreach_frag_later, IPPROTO_ICMPV6, PKT_FRAG_NONE, 0, 0, 40,
+	    0),
+
+	BAD(b6_unreach_of_unreach, REASON_ICMP_INNER, AF_INET6,
+	    IPPROTO_ICMPV6),
+	BAD(b6_unreach_icmp4_inner, REASON_ICMP_INNER, AF_INET6,
+	    IPPROTO_ICMPV6),
+	BAD(b4_frag_first_unreach, REASON_FRAGMENT, AF_INET, IPPROTO_ICMP),
+	BAD(b6_frag_first_unreach_chain, REASON_FRAGMENT, AF_INET6,
+	    IPPROTO_ICMPV6),
 	BAD(b6_hbh_second, REASON_IP6_EXTHDR, AF_INET6, IPPROTO_HOPOPTS),
 	BAD(b6_rh0_active, REASON_IP6_EXTHDR, AF_INET6, IPPROTO_ROUTING),
 	BAD(b6_chain9, REASON_IP6_EXTCHAIN, AF_INET6, IPPROTO_DSTOPTS),
@@ -1138,6 +1219,22 @@ test_icmp6_inner(void **state)
 	assert_int_equal(p.inner.proto, IPPROTO_UDP);
 	assert_int_equal(p.inner.sport, 53);
 	assert_int_equal(p.inner.dport, 5353);
+
+	n = b6_unreach_echo(b);
+	assert_int_equal(parse(&p, b, n, &why), 0);
+	assert_int_equal(p.is_icmp_error, 1);
+	assert_int_equal(p.inner.proto, IPPROTO_ICMPV6);
+	assert_int_equal(p.inner.icmp_type, 128);
+	assert_int_equal(p.inner.icmp_id, 0x6666);
+
+	/* a later fragment quoted: addresses, no ports */
+	n = b6_unreach_frag_later(b);
+	assert_int_equal(parse(&p, b, n, &why), 0);
+	assert_int_equal(p.is_icmp_error, 1);
+	assert_int_equal(p.inner.proto, IPPROTO_UDP);
+	assert_int_equal(p.inner.sport, 0);
+	assert_int_equal(p.inner.dport, 0);
+	assert_memory_equal(p.inner.src.a8, A6, 16);
 
 	/* ICMP (v4) in IPv6: a protocol number, not an error */
 	n = b6_icmp4_proto(b);
