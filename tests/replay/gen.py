@@ -27,6 +27,8 @@ LINKTYPE_NULL = 0
 LINKTYPE_ETHERNET = 1
 LINKTYPE_RAW = 101
 LINKTYPE_LINUX_SLL = 113
+LINKTYPE_IPV4 = 228
+LINKTYPE_LINUX_SLL2 = 276
 
 CASES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "cases")
 
@@ -303,6 +305,32 @@ def gen_sll():
     ]
     write_pcap("sll", LINKTYPE_LINUX_SLL,
                [(ms, raw(p), None) for ms, p in frames])
+
+
+def gen_sll2():
+    # tcpdump -i any since libpcap 1.10: Linux cooked v2, 20 bytes
+    hdr = lambda proto: struct.pack(">HHIHBB8s", proto, 0, 2, 1, 0, 6,
+                                    b"\x02\0\0\0\0\x01")
+    frames = [
+        (0, hdr(0x0800) + raw(ip4(C4, S4) / TCP(sport=41000, dport=22,
+                                                flags="S", seq=1000,
+                                                window=64240))),
+        (1, hdr(0x86dd) + raw(ip6(C6, S6) / UDP(sport=5353, dport=53) /
+                              Raw(b"q6"))),
+        (2, hdr(0x0806) + raw(ARP(op=1, hwsrc=CMAC, psrc=C4, pdst=S4))),
+        (3, hdr(0x0800)[:12]),          # cut inside the cooked header
+    ]
+    write_pcap("sll2", LINKTYPE_LINUX_SLL2,
+               [(ms, p, None) for ms, p in frames])
+
+
+def gen_ipv4_link():
+    # LINKTYPE_IPV4: raw IPv4 only
+    raw_case_linktype = [
+        (0, raw(ip4(C4, S4) / UDP(sport=5353, dport=53) / Raw(b"q")), None),
+        (1, raw(ip4(S4, C4) / UDP(sport=53, dport=5353) / Raw(b"a")), None),
+    ]
+    write_pcap("ipv4_link", LINKTYPE_IPV4, raw_case_linktype)
 
 
 def gen_null():
