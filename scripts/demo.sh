@@ -174,7 +174,8 @@ note "client received: $reply"
 expect "$r" "the connection was set up and carried data both ways" \
     "no answer from the server"
 # Hold one session open so the table shows it ESTABLISHED.
-( sleep 30 | in_cli socat - "TCP:$S:22" >/dev/null 2>&1 & )
+# (all of it inside the client namespace, so the clean-up kills it)
+( in_cli sh -c "sleep 60 | socat - TCP:$S:22" </dev/null >/dev/null 2>&1 & )
 note "and one more session to port 22 left open in the background"
 
 say "[6/8] Blocked: client -> server TCP port 8080 (no rule; [policy] new = drop)"
