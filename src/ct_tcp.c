@@ -624,6 +624,20 @@ ct_tcp_packet(struct ct_table *t, struct ct_entry *e, uint8_t dir,
 			new = sSR;
 			break;
 		}
+		if (old == sSR && dir == CT_DIR_REPLY &&
+		    index == CT_TCP_SYNACK_SET &&
+		    p->ack == tc->seen[CT_DIR_ORIG].td_end &&
+		    ct_tcp_end(p) != tc->seen[CT_DIR_REPLY].td_end) {
+			/*
+			 * The server answers the same SYN again with another
+			 * ISN (it restarted, or SYN cookies): take the new
+			 * one, or the client's ACK would look out of window.
+			 */
+			ct_tcp_init_dir(tc, dir, p);
+			if (!((tc->flags[dir] & CT_TD_WSCALE) &&
+			    (tc->flags[!dir] & CT_TD_WSCALE)))
+				tc->scale[dir] = tc->scale[!dir] = 0;
+		}
 		tc->last_index = (uint8_t)index;
 		tc->last_dir = dir;
 		if (index == CT_TCP_SYN_SET) {

@@ -890,6 +890,21 @@ test_tcp_handshake_window(void **state)
 	assert_int_equal(conv_state(&c), CT_TCP_ESTABLISHED);
 	ct_free(t);
 
+	/* the server answers a retransmitted SYN with a new ISN */
+	t = table(1024);
+	conv_init(&c, t, 0);
+	conv_send(&c, 0, SYN, 0, &res);
+	conv_send(&c, 1, SYN | ACK, 0, &res);
+	assert_int_equal(conv_send(&c, 0, SYN, 0, &res), CT_ESTABLISHED);
+	c.s[1].isn = c.s[1].nxt = c.s[1].isn + 3000000;
+	assert_int_equal(conv_send(&c, 1, SYN | ACK, 0, &res), CT_ESTABLISHED);
+	assert_int_equal(conv_state(&c), CT_TCP_SYN_RECV);
+	assert_int_equal(conv_send(&c, 0, ACK, 0, &res), CT_ESTABLISHED);
+	assert_int_equal(conv_state(&c), CT_TCP_ESTABLISHED);
+	assert_int_equal(conv_send(&c, 1, ACK | PSH, 10, &res),
+	    CT_ESTABLISHED);
+	ct_free(t);
+
 	/* simultaneous open: the other SYN retransmitted elsewhere */
 	t = table(1024);
 	conv_init(&c, t, 0);
