@@ -453,12 +453,18 @@ ct_insert(struct ct_table *t, const struct ct_tuple *k, uint8_t tclass,
 	struct ct_entry	*e;
 	uint32_t	 i;
 
-	if (t->count >= t->cfg.max && ct_make_room(t) == -1) {
-		t->stats.insert_failed++;
-		ct_result_set(res, CT_INVALID, REASON_TABLE_FULL, CT_DIR_ORIG,
-		    NULL);
-		errno = ENOSPC;
-		return (NULL);
+	if (t->count >= t->cfg.max) {
+		if (ct_make_room(t) == -1) {
+			t->stats.insert_failed++;
+			ct_result_set(res, CT_INVALID, REASON_TABLE_FULL,
+			    CT_DIR_ORIG, NULL);
+			errno = ENOSPC;
+			return (NULL);
+		}
+		/* Still over: a reload lowered max.  Shrink by one more
+		   each time, towards the new limit. */
+		if (t->count >= t->cfg.max)
+			(void)ct_make_room(t);
 	}
 	if ((i = ct_alloc(t)) == CT_NIL) {
 		t->stats.insert_failed++;

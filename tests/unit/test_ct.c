@@ -1542,6 +1542,8 @@ test_evict(void **state)
 	assert_non_null(res.entry);
 	ct_track(t, &a2, 4000, &res);
 	assert_non_null(res.entry);
+	ct_track(t, &a3, 4000, &res);
+	assert_non_null(res.entry);
 	ct_get_stats(t, &st);
 	assert_int_equal(st.early_drop, 1);
 
@@ -1599,6 +1601,76 @@ test_evict_tiers(void **state)
 	ct_track(t, &x, c.now + 50, &res);
 	assert_null(res.entry);
 	assert_int_equal(conv_state(&c), CT_TCP_FIN_WAIT);
+	ct_free(t);
+}
+
+static void
+test_evict_oldest(void **state)
+{
+	struct ct_table		*t = table(3);
+	struct ct_result	 res;
+	struct pkt		 a = udp("10.0.0.1", 1, "10.0.0.9", 53);
+	struct pkt		 b = udp("10.0.0.2", 1, "10.0.0.9", 53);
+	struct pkt		 c = udp("2001:db8::3", 1, "2001:db8::9", 53);
+	struct pkt		 d = udp("10.0.0.4", 1, "10.0.0.9", 53);
+	struct pkt		 ping = icmp("10.0.0.5", "10.0.0.9", 8, 1);
+	struct pkt		 pong = icmp("10.0.0.9", "10.0.0.5", 0, 1);
+
+	/* one each: the least recently used goes, whatever its family */
+	pass(t, &a, 0, &res);
+	pass(t, &b, 1000, &res);
+	pass(t, &c, 2000, &res);
+	ct_track(t, &a, 3000, &res);		/* a is used again */
+	assert_int_equal(pass(t, &d, 4000, &res), CT_NEW);
+	ct_track(t, &b, 4000, &res);
+	assert_null(res.entry);
+	ct_track(t, &a, 4000, &res);
+	assert_non_null(res.entry);
+	ct_track(t, &c, 4000, &res);
+	assert_non_null(res.entry);
+	ct_free(t);
+
+	/* never replied goes before replied (but not assured) */
+	t = table(2);
+	pass(t, &ping, 0, &res);
+	ct_track(t, &pong, 10, &res);
+	assert_int_equal(res.state, CT_ESTABLISHED);
+	pass(t, &a, 1000, &res);
+	assert_int_equal(pass(t, &b, 2000, &res), CT_NEW);
+	ct_track(t, &a, 2000, &res);
+	assert_null(res.entry);
+	ct_track(t, &ping, 2000, &res);
+	assert_non_null(res.entry);
+	ct_free(t);
+}
+
+static void
+test_lower_max(void **state)
+{
+	struct ct_config	 cfg;
+	struct ct_table		*t = table(100);
+	struct ct_result	 res;
+	int			 i;
+
+	for (i = 0; i < 100; i++) {
+		struct pkt p = udp("10.0.0.1", (uint16_t)(1 + i), "10.0.0.2",
+		    53);
+
+		assert_int_equal(pass(t, &p, (uint64_t)i, &res), CT_NEW);
+	}
+	ct_config_defaults(&cfg);
+	cfg.max = 50;
+	ct_set_config(t, &cfg);
+	assert_int_equal(ct_count(t), 100);
+	/* each new connection takes two old ones with it */
+	for (i = 0; i < 60; i++) {
+		struct pkt p = udp("10.0.0.3", (uint16_t)(1 + i), "10.0.0.2",
+		    53);
+
+		assert_int_equal(pass(t, &p, 1000, &res), CT_NEW);
+		assert_true(ct_count(t) <= 100);
+	}
+	assert_int_equal(ct_count(t), 50);
 	ct_free(t);
 }
 
@@ -1664,6 +1736,8 @@ main(void)
 		cmocka_unit_test(test_walk_remove_flush),
 		cmocka_unit_test(test_evict),
 		cmocka_unit_test(test_evict_tiers),
+		cmocka_unit_test(test_evict_oldest),
+		cmocka_unit_test(test_lower_max),
 		cmocka_unit_test(test_set_config),
 	};
 
