@@ -105,6 +105,89 @@ def gen_tcp6_handshake():
     raw_case("tcp6_handshake", handshake(ip6, C6, S6, 41000))
 
 
+def window(ipf, c, s, sport):
+    """Sequence and window checks on one connection (see .expected)."""
+    cs = lambda **kw: ipf(c, s) / TCP(sport=sport, dport=22, window=502,
+                                      **kw)
+    sc = lambda **kw: ipf(s, c) / TCP(sport=22, dport=sport, window=509,
+                                      **kw)
+    syn = ipf(c, s) / TCP(sport=sport, dport=22, flags="S", seq=1000,
+                          window=64240, options=SYN_OPTS)
+    d = lambda n: Raw(b"d" * n)
+    return [
+        (0, syn),
+        (1000, syn),                    # SYN retransmitted: still NEW
+        (1001, ipf(s, c) / TCP(sport=22, dport=sport, flags="SA", seq=5000,
+                               ack=1001, window=65160,
+                               options=SYNACK_OPTS)),
+        (1002, cs(flags="A", seq=1001, ack=5001)),
+        (1010, cs(flags="PA", seq=1001, ack=5001) / d(100)),
+        (1011, sc(flags="A", seq=5001, ack=1101)),
+        (1020, cs(flags="PA", seq=1001, ack=5001) / d(100)),  # retransmit
+        # ten million bytes past anything the server allowed
+        (1030, cs(flags="PA", seq=10001001, ack=5001) / d(100)),
+        # acknowledges a million bytes the server never sent
+        (1031, cs(flags="A", seq=1101, ack=1005001)),
+        # a blind RST, far out of the window
+        (1032, sc(flags="R", seq=10005001)),
+        (1040, cs(flags="PA", seq=1101, ack=5001) / d(50)),
+        # in the window but not the next byte: RFC 5961 keeps the state
+        (1041, sc(flags="R", seq=5101)),
+        (1050, cs(flags="PA", seq=1151, ack=5001) / d(10)),
+        # the exact RST ends the connection
+        (1060, sc(flags="R", seq=5001)),
+        # 20 s later the closed entry (timeout_tcp_close 10 s) is gone;
+        # tcp_loose picks the stream up again as NEW
+        (21060, cs(flags="PA", seq=1161, ack=5001) / d(10)),
+    ]
+
+
+def gen_tcp4_window():
+    raw_case("tcp4_window", window(ip4, C4, S4, 41010))
+
+
+def gen_tcp6_window():
+    raw_case("tcp6_window", window(ip6, C6, S6, 41010))
+
+
+def gen_tcp_strict():
+    raw_case("tcp_strict", [
+        # mid-stream, and tcp_loose = no
+        (0, ip4(C4, S4) / TCP(sport=41020, dport=22, flags="A", seq=1,
+                              ack=1, window=502)),
+        (1, ip4(C4, S4) / TCP(sport=41021, dport=22, flags="S", seq=1000,
+                              window=64240, options=SYN_OPTS)),
+        (2, ip4(S4, C4) / TCP(sport=22, dport=41021, flags="SA", seq=5000,
+                              ack=1001, window=65160, options=SYNACK_OPTS)),
+        (3, ip6(S6, C6) / TCP(sport=22, dport=41022, flags="PA", seq=9,
+                              ack=9, window=502) / Raw(b"x")),
+    ])
+
+
+def gen_tcp_liberal():
+    hs = handshake(ip4, C4, S4, 41030)[:3]
+    cs = lambda **kw: ip4(C4, S4) / TCP(sport=41030, dport=22, window=502,
+                                        **kw)
+    raw_case("tcp_liberal", hs + [
+        (30, cs(flags="PA", seq=10001001, ack=5001) / Raw(b"d" * 100)),
+        (31, cs(flags="A", seq=1001, ack=1005001)),
+        (32, cs(flags="PA", seq=1001, ack=5001) / Raw(b"d" * 10)),
+    ])
+
+
+def gen_udp_ports():
+    q = lambda sport: ip4(C4, S4) / UDP(sport=sport, dport=53) / Raw(b"q")
+    r = lambda sport, dport: (ip4(S4, C4) / UDP(sport=sport, dport=dport) /
+                              Raw(b"a"))
+    raw_case("udp_ports", [
+        (0, q(5353)),
+        (10, r(5300, 5353)),            # the answer from another port
+        (29000, r(53, 5353)),           # within timeout_udp
+        (40000, q(6000)),
+        (71000, r(53, 6000)),           # unreplied for 31 s: forgotten
+    ])
+
+
 def gen_syn_blocked():
     syn = lambda sport, dport: ip4(C4, S4) / TCP(
         sport=sport, dport=dport, flags="S", seq=7000, window=64240,
@@ -133,6 +216,7 @@ def gen_scan():
         (6, ip6(C6, S6) / TCP(sport=4444, dport=22, flags="",
                               seq=1, window=1024)),
         (7, to22("S")),                 # a plain SYN is still let in
+        (8, to22("SR")),                # SYN+RST
     ])
 
 
