@@ -100,8 +100,10 @@ struct ct_stats {
 /* Returns NULL and sets errno on failure. */
 struct ct_table	*ct_new(const struct ct_config *c);
 void		 ct_free(struct ct_table *t);
-/* New timeouts and limits after a reload; existing entries keep theirs
-   until their next packet. */
+/* New timeouts and limits after a reload.  A longer timeout applies to an
+   entry from its next packet on; a shorter one also caps the existing
+   entries at now + the new timeout.  A lower max is reached by evicting
+   one extra entry per new connection. */
 void		 ct_set_config(struct ct_table *t, const struct ct_config *c);
 
 void		 ct_track(struct ct_table *t, const struct pkt *p,

@@ -1674,6 +1674,148 @@ test_lower_max(void **state)
 	ct_free(t);
 }
 
+/* ---- consistency under random traffic ------------------------------- */
+
+/* Every list sorted, every entry in exactly one list and one chain. */
+static void
+check_table(struct ct_table *t)
+{
+	struct ct_entry	*e;
+	uint32_t	 i, j, n, prev;
+	size_t		 inlists = 0, inchains = 0, used = 0;
+	int		 tc;
+
+	for (tc = 0; tc < CT_TO_MAX; tc++) {
+		prev = CT_NIL;
+		for (i = t->tlist[tc].head; i != CT_NIL; i = e->tnext) {
+			e = ct_idx(t, i);
+			assert_true(e->status & CT_ST_USED);
+			assert_int_equal(e->tclass, tc);
+			assert_int_equal(e->tprev, prev);
+			if (prev != CT_NIL && e != NULL)
+				assert_true(ct_idx(t, prev)->deadline <=
+				    e->deadline ||
+				    e->deadline <= t->now);
+			prev = i;
+			inlists++;
+		}
+		assert_int_equal(t->tlist[tc].tail, prev);
+	}
+	for (j = 0; j <= t->hmask; j++)
+		for (i = t->bucket[j], n = 0; i != CT_NIL; i = e->hnext) {
+			e = ct_idx(t, i);
+			assert_true(e->status & CT_ST_USED);
+			inchains++;
+			assert_true(++n <= t->count);
+		}
+	for (i = 1; i < t->top; i++)
+		if (ct_idx(t, i)->status & CT_ST_USED)
+			used++;
+	assert_int_equal(inlists, t->count);
+	assert_int_equal(inchains, t->count);
+	assert_int_equal(used, t->count);
+	assert_true(t->count <= t->cfg.max);
+}
+
+static uint32_t
+rnd(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return ((uint32_t)(*s >> 16));
+}
+
+static void
+test_random_traffic(void **state)
+{
+	static const char *const hosts[] = { "10.0.0.1", "10.0.0.2",
+	    "10.0.0.3", "192.0.2.1" };
+	static const char *const hosts6[] = { "2001:db8::1", "2001:db8::2",
+	    "2001:db8::3", "fe80::1" };
+	static const uint8_t fl[] = { SYN, SYN | ACK, ACK, ACK | PSH,
+	    FIN | ACK, RST, RST | ACK, 0, FIN, SYN | FIN };
+	struct ct_table		*t = table(64);
+	struct ct_result	 res;
+	struct ct_stats		 st;
+	struct pkt		 p, q;
+	uint64_t		 seed = 0x9e3779b97f4a7c15ULL, now = 0;
+	uint32_t		 r;
+	int			 i, v6;
+
+	memset(&q, 0, sizeof(q));
+	for (i = 0; i < 200000; i++) {
+		r = rnd(&seed);
+		v6 = r & 1;
+		now += rnd(&seed) % 3000;
+		switch ((r >> 1) % 4) {
+		case 0:
+		case 1:
+			p = udp((v6 ? hosts6 : hosts)[(r >> 3) & 3],
+			    (uint16_t)(1 + ((r >> 5) & 3)),
+			    (v6 ? hosts6 : hosts)[(r >> 7) & 3],
+			    (uint16_t)(1 + ((r >> 9) & 3)));
+			if ((r >> 1) % 4 == 1) {
+				p.proto = IPPROTO_TCP;
+				p.th_flags = fl[rnd(&seed) % sizeof(fl)];
+				p.seq = rnd(&seed) % 4 ? (uint32_t)i * 100 :
+				    rnd(&seed);
+				p.ack = rnd(&seed) % 4 ? (uint32_t)i * 100 :
+				    rnd(&seed);
+				p.win = (uint16_t)rnd(&seed);
+				p.wscale = (uint8_t)(rnd(&seed) % 16);
+				p.paylen = rnd(&seed) % 1500;
+			}
+			q = p;
+			break;
+		case 2:
+			p = icmp((v6 ? hosts6 : hosts)[(r >> 3) & 3],
+			    (v6 ? hosts6 : hosts)[(r >> 7) & 3],
+			    (uint8_t)(v6 ? 128 + ((r >> 9) & 1) :
+			    ((r >> 9) & 1) * 8), (uint16_t)((r >> 11) & 3));
+			q = p;
+			break;
+		default:
+			p = icmp_err(v6 ? "2001:db8::ff" : "192.0.2.254",
+			    (v6 ? hosts6 : hosts)[(r >> 3) & 3],
+			    v6 ? 1 : 3, 3, &q);
+			if ((r >> 5) & 1)
+				p.dst = q.src;
+			break;
+		}
+		p.family = p.family == 0 ? AF_INET : p.family;
+		ct_track(t, &p, now, &res);
+		if (res.state == CT_NEW && res.entry == NULL &&
+		    (r >> 13) % 3 != 0) {
+			if (ct_confirm(t, &p, now, 0, 0, &res) == -1)
+				assert_int_equal(res.reason,
+				    REASON_TABLE_FULL);
+		}
+		if ((r >> 15) % 50 == 0)
+			ct_expire(t, now);
+		if (i % 1000 == 0)
+			check_table(t);
+		if (i % 50000 == 0) {
+			struct ct_config c;
+
+			ct_config_defaults(&c);
+			c.max = 16 + (rnd(&seed) % 100);
+			c.timeout[CT_TO_UDP] = 1 + rnd(&seed) % 60;
+			c.timeout[CT_TO_TCP_ESTABLISHED] = 1 + rnd(&seed) % 600;
+			ct_set_config(t, &c);
+			check_table(t);
+		}
+	}
+	check_table(t);
+	ct_get_stats(t, &st);
+	assert_int_equal(st.created - st.destroyed, ct_count(t));
+	assert_true(st.created > 1000);
+	assert_true(st.early_drop > 0);
+	ct_flush(t);
+	check_table(t);
+	ct_free(t);
+}
+
 /* ---- reload ------------------------------------------------------------------ */
 
 static void
@@ -1739,6 +1881,7 @@ main(void)
 		cmocka_unit_test(test_evict_oldest),
 		cmocka_unit_test(test_lower_max),
 		cmocka_unit_test(test_set_config),
+		cmocka_unit_test(test_random_traffic),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
