@@ -188,6 +188,29 @@ def gen_udp_ports():
     ])
 
 
+def gen_monitor():
+    syn = lambda sport, dport: ip4(C4, S4) / TCP(
+        sport=sport, dport=dport, flags="S", seq=7000, window=64240)
+    raw_case("monitor", [
+        (0, syn(41100, 80)),            # [policy] new = drop would drop it
+        (1, syn(41101, 23)),            # and so would the telnet rule
+        (2, ip4(X4, S4) / TCP(sport=4444, dport=22, flags="FPU",
+                              seq=1, window=1024)),
+        (3, syn(41102, 22)),            # accepted anyway: nothing to say
+    ])
+
+
+def gen_reject():
+    raw_case("reject", [
+        (0, ip4(C4, S4) / TCP(sport=41200, dport=23, flags="S", seq=1,
+                              window=64240)),
+        (1, ip4(C4, S4) / UDP(sport=41201, dport=69) / Raw(b"tftp")),
+        (2, ip6(C6, S6) / UDP(sport=41202, dport=69) / Raw(b"tftp")),
+        (3, ip4(C4, S4) / TCP(sport=41203, dport=22, flags="S", seq=1,
+                              window=64240)),
+    ])
+
+
 def gen_syn_blocked():
     syn = lambda sport, dport: ip4(C4, S4) / TCP(
         sport=sport, dport=dport, flags="S", seq=7000, window=64240,
