@@ -662,6 +662,18 @@ ct_tcp_packet(struct ct_table *t, struct ct_entry *e, uint8_t dir,
 		break;
 	}
 
+	if (old == sLA && index == CT_TCP_ACK_SET &&
+	    tc->last_index == CT_TCP_SYN_SET && tc->last_dir != dir) {
+		/*
+		 * The challenge ACK (RFC 5961 4) answering the SYN we let pass
+		 * in LAST_ACK, not the last ACK of the close: keep the state.
+		 */
+		tc->last_index = (uint8_t)index;
+		tc->last_dir = dir;
+		ct_result_set(res, ok_state, REASON_NONE, dir, e);
+		return;
+	}
+
 	r = ct_tcp_in_window(t, e, dir, index, p, &reason);
 	switch (r) {
 	case CT_WIN_INVALID:

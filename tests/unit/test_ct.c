@@ -1104,6 +1104,34 @@ test_tcp_resync(void **state)
 }
 
 static void
+test_tcp_challenge_ack(void **state)
+{
+	struct ct_table		*t = table(1024);
+	struct ct_result	 res;
+	struct conv		 c;
+	struct pkt		 syn;
+
+	conv_init(&c, t, 0);
+	handshake(&c);
+	conv_send(&c, 1, FIN | ACK, 0, &res);
+	conv_send(&c, 0, FIN | ACK, 0, &res);
+	assert_int_equal(conv_state(&c), CT_TCP_LAST_ACK);
+	/* a SYN from the client (it has closed), answered by a challenge
+	   ACK from the server: not the last ACK */
+	syn = conv_pkt(&c, 0, SYN, 0);
+	syn.seq = 0x55555555;
+	ct_track(t, &syn, c.now, &res);
+	assert_int_equal(res.state, CT_ESTABLISHED);
+	assert_int_equal(conv_state(&c), CT_TCP_LAST_ACK);
+	assert_int_equal(conv_send(&c, 1, ACK, 0, &res), CT_ESTABLISHED);
+	assert_int_equal(conv_state(&c), CT_TCP_LAST_ACK);
+	/* the real last ACK */
+	assert_int_equal(conv_send(&c, 1, ACK, 0, &res), CT_ESTABLISHED);
+	assert_int_equal(conv_state(&c), CT_TCP_TIME_WAIT);
+	ct_free(t);
+}
+
+static void
 test_tcp_loose_learning(void **state)
 {
 	struct ct_table		*t = table(1024);
@@ -1867,6 +1895,7 @@ main(void)
 		cmocka_unit_test(test_tcp_timeouts),
 		cmocka_unit_test(test_tcp_resync),
 		cmocka_unit_test(test_tcp_loose_learning),
+		cmocka_unit_test(test_tcp_challenge_ack),
 		cmocka_unit_test(test_tcp_reopen),
 		cmocka_unit_test(test_udp),
 		cmocka_unit_test(test_udp_unreplied_expiry),
