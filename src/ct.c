@@ -30,10 +30,13 @@ _Static_assert(sizeof(struct ct_entry) <= 112, "ct_entry grew past 112 bytes");
 
 #define CT_MIN_BUCKETS	64
 /* eviction: entries looked at from the head of each timer list */
-#define CT_EVICT_LOOK	8
+#define CT_EVICT_LOOK	16
 /* ... of which at most this many become candidates */
-#define CT_EVICT_TAKE	4
-#define CT_EVICT_MAX	(CT_TO_MAX * CT_EVICT_TAKE)
+#define CT_EVICT_TAKE	8
+/* ... from each end of each list */
+#define CT_EVICT_MAX	(CT_TO_MAX * CT_EVICT_TAKE * 2)
+#define CT_EVICT_SLOTS	512	/* a power of 2, >= 2 * CT_EVICT_MAX */
+_Static_assert(CT_EVICT_SLOTS >= 2 * CT_EVICT_MAX, "eviction slots");
 
 static void	 ct_unlink_timer(struct ct_table *, uint32_t, struct ct_entry *);
 static void	 ct_remove_idx(struct ct_table *, uint32_t, struct ct_entry *);
@@ -385,59 +388,92 @@ ct_evict_tier(const struct ct_entry *e)
 }
 
 /*
- * Make room for one entry.  Candidates are the oldest few evictable
- * entries of every timer list (the heads: least recently refreshed).
- * Among those of the best tier, the source holding the most candidates
- * loses its least recently seen one: a flood of half-open connections from
- * one address pushes out its own entries, not a lone client's.
+ * Make room for one entry.  Candidates are the least recently used
+ * evictable entries of every timer list (from the heads).  Among those of
+ * the best tier, the source address holding the most candidates loses its
+ * least recently used one: a flood of half-open connections from one
+ * address pushes out its own entries, not a lone client's.
  */
 static int
 ct_make_room(struct ct_table *t)
 {
 	struct ct_entry	*cand[CT_EVICT_MAX], *e, *victim;
 	uint64_t	 seen[CT_EVICT_MAX], vseen = 0;
-	uint32_t	 i;
+	uint32_t	 i, h;
+	/* source counts: a small open-addressed table of candidate indices */
+	int16_t		 slot[CT_EVICT_SLOTS];
+	uint16_t	 cnt[CT_EVICT_SLOTS], mine[CT_EVICT_MAX];
 	int		 tier[CT_EVICT_MAX], n = 0, best = 3, c, j, k, look;
-	int		 take, cnt, vcnt = 0;
+	int		 take, vcnt = 0, first, end;
 
 	ct_expire(t, t->now);
 	if (t->count < t->cfg.max)
 		return (0);
 
+	/*
+	 * From both ends of each list: the heads hold the oldest entries, the
+	 * tails the newest, where a flood that is going on right now shows.
+	 */
 	for (c = 0; c < CT_TO_MAX; c++) {
-		take = 0;
-		look = 0;
-		for (i = t->tlist[c].head; i != CT_NIL && look < CT_EVICT_LOOK &&
-		    take < CT_EVICT_TAKE; i = e->tnext, look++) {
-			e = ct_idx(t, i);
-			if ((k = ct_evict_tier(e)) < 0)
-				continue;
-			cand[n] = e;
-			tier[n] = k;
-			/* when it was last refreshed */
-			seen[n] = e->deadline - ct_timeout_ms(t, e->tclass);
-			if (k < best)
-				best = k;
-			n++;
-			take++;
+		first = n;
+		for (end = 0; end < 2; end++) {
+			take = 0;
+			look = 0;
+			for (i = end ? t->tlist[c].tail : t->tlist[c].head;
+			    i != CT_NIL && look < CT_EVICT_LOOK &&
+			    take < CT_EVICT_TAKE;
+			    i = end ? e->tprev : e->tnext, look++) {
+				e = ct_idx(t, i);
+				if ((k = ct_evict_tier(e)) < 0)
+					continue;
+				for (j = first; j < n; j++)
+					if (cand[j] == e)
+						break;
+				if (j < n)
+					break;	/* the ends met */
+				cand[n] = e;
+				tier[n] = k;
+				/* when it was last refreshed */
+				seen[n] = e->deadline -
+				    ct_timeout_ms(t, e->tclass);
+				if (k < best)
+					best = k;
+				n++;
+				take++;
+			}
 		}
 	}
 	if (n == 0)
 		return (-1);
 
+	memset(slot, -1, sizeof(slot));
+	for (j = 0; j < n; j++) {
+		if (tier[j] != best)
+			continue;
+		e = cand[j];
+		h = e->src.a32[0] ^ e->src.a32[1] ^ e->src.a32[2] ^
+		    e->src.a32[3];
+		h = (h ^ h >> 16) * 0x45d9f3bu;
+		for (h &= CT_EVICT_SLOTS - 1;; h = (h + 1) & (CT_EVICT_SLOTS - 1))
+			if (slot[h] < 0) {
+				slot[h] = (int16_t)j;
+				cnt[h] = 0;
+				break;
+			} else if (cand[slot[h]]->family == e->family &&
+			    ct_addr_eq(e->family, &cand[slot[h]]->src,
+			    &e->src))
+				break;
+		cnt[h]++;
+		mine[j] = (uint16_t)h;
+	}
 	victim = NULL;
 	for (j = 0; j < n; j++) {
 		if (tier[j] != best)
 			continue;
-		for (cnt = 0, k = 0; k < n; k++)
-			if (tier[k] == best && ct_addr_eq(cand[j]->family,
-			    &cand[j]->src, &cand[k]->src) &&
-			    cand[j]->family == cand[k]->family)
-				cnt++;
-		if (victim == NULL || cnt > vcnt ||
-		    (cnt == vcnt && seen[j] < vseen)) {
+		k = cnt[mine[j]];
+		if (victim == NULL || k > vcnt || (k == vcnt && seen[j] < vseen)) {
 			victim = cand[j];
-			vcnt = cnt;
+			vcnt = k;
 			vseen = seen[j];
 		}
 	}

@@ -7,9 +7,10 @@
  * Confirms N distinct flows (default 1,000,000; UDP, or TCP SYNs with -t)
  * in a table of max N and prints the resident memory they cost, table
  * overhead included, as bytes per connection, then the cost of a lookup.
+ * With -e, N more flows follow into the full table: the cost of eviction.
  *
  *   cc -O2 -Isrc tests/bench/ct_mem.c src/ct*.c src/reason.c -o ct_mem
- *   ./ct_mem [-t] [N]
+ *   ./ct_mem [-et] [N]
  */
 #include <sys/socket.h>
 #include <netinet/in.h>
@@ -80,15 +81,18 @@ main(int argc, char *argv[])
 	long			 before, after;
 	double			 t0, t1, t2;
 	uint32_t		 i, n = 1000000;
-	int			 tcp = 0, ch;
+	int			 tcp = 0, evict = 0, ch;
 
-	while ((ch = getopt(argc, argv, "t")) != -1) {
+	while ((ch = getopt(argc, argv, "et")) != -1) {
 		switch (ch) {
+		case 'e':
+			evict = 1;
+			break;
 		case 't':
 			tcp = 1;
 			break;
 		default:
-			fprintf(stderr, "usage: ct_mem [-t] [connections]\n");
+			fprintf(stderr, "usage: ct_mem [-et] [connections]\n");
 			return (2);
 		}
 	}
@@ -130,6 +134,22 @@ main(int argc, char *argv[])
 	    after - before, (double)(after - before) / n);
 	printf("insert: %.0f ns, lookup: %.0f ns per packet\n",
 	    (t1 - t0) * 1e9 / n, (t2 - t1) * 1e9 / n);
+	if (evict) {
+		struct ct_stats	 st;
+
+		t0 = secs();
+		for (i = 0; i < n; i++) {
+			flow(&p, n + i, tcp);
+			if (ct_confirm(t, &p, 3000, 0, 0, &res) != 0) {
+				fprintf(stderr, "flow %u not created\n", n + i);
+				return (1);
+			}
+		}
+		t1 = secs();
+		ct_get_stats(t, &st);
+		printf("insert into a full table: %.0f ns, early drops %llu\n",
+		    (t1 - t0) * 1e9 / n, (unsigned long long)st.early_drop);
+	}
 	ct_free(t);
 	return (0);
 }

@@ -1673,6 +1673,44 @@ test_evict_oldest(void **state)
 }
 
 static void
+test_evict_flood(void **state)
+{
+	struct ct_table		*t = table(64);
+	struct ct_result	 res;
+	struct ct_stats		 st;
+	char			 a[32];
+	int			 i;
+
+	/* ten clients wait for answers, then one address floods */
+	for (i = 0; i < 10; i++) {
+		struct pkt p;
+
+		snprintf(a, sizeof(a), "10.0.1.%d", i + 1);
+		p = udp(a, 1000, "10.0.0.9", 53);
+		assert_int_equal(pass(t, &p, (uint64_t)i, &res), CT_NEW);
+	}
+	for (i = 0; i < 5000; i++) {
+		struct pkt p = udp("10.6.6.6", (uint16_t)(1 + i), "10.0.0.9",
+		    53);
+
+		assert_int_equal(pass(t, &p, 100 + (uint64_t)i, &res), CT_NEW);
+	}
+	assert_int_equal(ct_count(t), 64);
+	for (i = 0; i < 10; i++) {
+		struct pkt p;
+
+		snprintf(a, sizeof(a), "10.0.1.%d", i + 1);
+		p = udp(a, 1000, "10.0.0.9", 53);
+		ct_track(t, &p, 6000, &res);
+		if (res.entry == NULL)
+			fail_msg("client %s was evicted by the flood", a);
+	}
+	ct_get_stats(t, &st);
+	assert_int_equal(st.early_drop, 5000 + 10 - 64);
+	ct_free(t);
+}
+
+static void
 test_lower_max(void **state)
 {
 	struct ct_config	 cfg;
@@ -1908,6 +1946,7 @@ main(void)
 		cmocka_unit_test(test_evict),
 		cmocka_unit_test(test_evict_tiers),
 		cmocka_unit_test(test_evict_oldest),
+		cmocka_unit_test(test_evict_flood),
 		cmocka_unit_test(test_lower_max),
 		cmocka_unit_test(test_set_config),
 		cmocka_unit_test(test_random_traffic),
