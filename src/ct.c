@@ -769,8 +769,12 @@ ct_entry_tuple(const struct ct_entry *e, uint8_t *family, uint8_t *proto,
 	*proto = e->proto;
 	*src = e->src;
 	*dst = e->dst;
-	*sport = e->sport;
-	*dport = e->dport;
+	/* Only TCP and UDP have ports (ICMP keeps its id and type there). */
+	if (e->proto == IPPROTO_TCP || e->proto == IPPROTO_UDP) {
+		*sport = e->sport;
+		*dport = e->dport;
+	} else
+		*sport = *dport = 0;
 }
 
 /* ---- output --------------------------------------------------------------------------------- */

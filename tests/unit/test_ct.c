@@ -1214,6 +1214,19 @@ test_udp(void **state)
 	assert_int_equal(ct_confirm(t, &q, 1000, 9, 9, &res), 0);
 	assert_int_equal(ct_entry_mark(res.entry), 3);
 	assert_int_equal(ct_count(t), 1);
+	{
+		union pkt_addr	 a, b;
+		uint16_t	 sp, dp;
+		uint8_t		 fam, proto;
+
+		ct_entry_tuple(res.entry, &fam, &proto, &a, &b, &sp, &dp);
+		assert_int_equal(fam, AF_INET);
+		assert_int_equal(proto, IPPROTO_UDP);
+		assert_memory_equal(&a, &q.src, sizeof(a));
+		assert_memory_equal(&b, &q.dst, sizeof(b));
+		assert_int_equal(sp, 5353);
+		assert_int_equal(dp, 53);
+	}
 	ct_format(res.entry, 1000, buf, sizeof(buf));
 	assert_string_equal(buf, "ipv4     2 udp      17 30 "
 	    "src=10.0.0.1 dst=10.0.0.2 sport=5353 dport=53 [UNREPLIED] "
@@ -1335,6 +1348,19 @@ test_icmp_echo(void **state)
 	ct_track(t, &req, 1200, &res);
 	assert_int_equal(res.state, CT_ESTABLISHED);
 
+	{
+		union pkt_addr	 a, b;
+		uint16_t	 sp, dp;
+		uint8_t		 fam, proto;
+
+		ct_entry_tuple(res.entry, &fam, &proto, &a, &b, &sp, &dp);
+		assert_int_equal(fam, AF_INET);
+		assert_int_equal(proto, IPPROTO_ICMP);
+		assert_memory_equal(&a, &req.src, sizeof(a));
+		assert_memory_equal(&b, &req.dst, sizeof(b));
+		assert_int_equal(sp, 0);
+		assert_int_equal(dp, 0);
+	}
 	/* unknown informational types */
 	{
 		struct pkt ra = icmp("10.0.0.9", "10.0.0.2", 9, 0);
