@@ -1766,6 +1766,140 @@ test_lower_max(void **state)
 	ct_free(t);
 }
 
+/* ---- through the real parser ------------------------------------------- */
+
+static void
+put16(uint8_t *b, uint16_t v)
+{
+	b[0] = (uint8_t)(v >> 8);
+	b[1] = (uint8_t)v;
+}
+
+static void
+put32(uint8_t *b, uint32_t v)
+{
+	put16(b, (uint16_t)(v >> 16));
+	put16(b + 2, (uint16_t)v);
+}
+
+/* IPv4 + TCP with MSS, SACK permitted and window scale on SYNs. */
+static size_t
+raw_tcp4(uint8_t *b, const char *src, uint16_t sport, const char *dst,
+    uint16_t dport, uint8_t flags, uint32_t seq, uint32_t ack,
+    uint16_t win, uint8_t wscale, size_t paylen)
+{
+	union pkt_addr	 s = addr(src), d = addr(dst);
+	size_t		 thl = flags & SYN ? 32 : 20, len = 20 + thl + paylen;
+	uint8_t		*th = b + 20;
+
+	memset(b, 0, len);
+	b[0] = 0x45;
+	put16(b + 2, (uint16_t)len);
+	b[8] = 64;
+	b[9] = IPPROTO_TCP;
+	memcpy(b + 12, s.a8, 4);
+	memcpy(b + 16, d.a8, 4);
+	put16(th, sport);
+	put16(th + 2, dport);
+	put32(th + 4, seq);
+	put32(th + 8, ack);
+	th[12] = (uint8_t)((thl / 4) << 4);
+	th[13] = flags;
+	put16(th + 14, win);
+	if (flags & SYN) {
+		th[20] = 2; th[21] = 4; put16(th + 22, 1460);	/* MSS */
+		th[24] = 4; th[25] = 2;				/* SACK ok */
+		th[26] = 1;					/* NOP */
+		th[27] = 3; th[28] = 3; th[29] = wscale;	/* WS */
+		th[30] = 1; th[31] = 1;
+	}
+	return (len);
+}
+
+/* IPv4 ICMP error (type, code) from src to dst quoting q (qlen bytes). */
+static size_t
+raw_icmp4_err(uint8_t *b, const char *src, const char *dst, uint8_t type,
+    uint8_t code, const uint8_t *q, size_t qlen)
+{
+	union pkt_addr	 s = addr(src), d = addr(dst);
+	size_t		 len = 20 + 8 + qlen;
+
+	memset(b, 0, len);
+	b[0] = 0x45;
+	put16(b + 2, (uint16_t)len);
+	b[8] = 64;
+	b[9] = IPPROTO_ICMP;
+	memcpy(b + 12, s.a8, 4);
+	memcpy(b + 16, d.a8, 4);
+	b[20] = type;
+	b[21] = code;
+	memcpy(b + 28, q, qlen);
+	return (len);
+}
+
+static uint8_t
+raw_track(struct ct_table *t, const uint8_t *b, size_t len, uint64_t now,
+    struct ct_result *res)
+{
+	struct pkt	 p;
+	enum reason	 why;
+
+	if (pkt_parse(&p, b, len, &why) == -1)
+		fail_msg("pkt_parse: %s", reason_name(why));
+	return (pass(t, &p, now, res));
+}
+
+static void
+test_parsed_packets(void **state)
+{
+	struct ct_table		*t = table(1024);
+	struct ct_result	 res;
+	uint8_t			 b[1600], q[64];
+	size_t			 n, qn;
+	uint32_t		 cs = 1000, ss = 500000;
+	char			 line[512];
+
+	/* handshake with window scale 7 both ways */
+	n = raw_tcp4(b, "10.0.0.1", 40000, "10.0.0.2", 80, SYN, cs, 0, 64240,
+	    7, 0);
+	assert_int_equal(raw_track(t, b, n, 1000, &res), CT_NEW);
+	n = raw_tcp4(b, "10.0.0.2", 80, "10.0.0.1", 40000, SYN | ACK, ss,
+	    cs + 1, 65160, 7, 0);
+	assert_int_equal(raw_track(t, b, n, 1001, &res), CT_ESTABLISHED);
+	n = raw_tcp4(b, "10.0.0.1", 40000, "10.0.0.2", 80, ACK, cs + 1, ss + 1,
+	    502, 0, 0);
+	assert_int_equal(raw_track(t, b, n, 1002, &res), CT_ESTABLISHED);
+	/* the server may send 502 << 7 = 64256 bytes: the last byte of the
+	   window is fine, one more is not */
+	n = raw_tcp4(b, "10.0.0.2", 80, "10.0.0.1", 40000, ACK, ss + 1 + 64255,
+	    cs + 1, 509, 0, 1);
+	assert_int_equal(raw_track(t, b, n, 1003, &res), CT_ESTABLISHED);
+	n = raw_tcp4(b, "10.0.0.2", 80, "10.0.0.1", 40000, ACK, ss + 1 + 64257,
+	    cs + 1, 509, 0, 1);
+	assert_int_equal(raw_track(t, b, n, 1004, &res), CT_INVALID);
+	assert_int_equal(res.reason, REASON_TCP_SEQ);
+	ct_format(res.entry, 1004, line, sizeof(line));
+	assert_string_equal(line, "ipv4     2 tcp      6 299 ESTABLISHED "
+	    "src=10.0.0.1 dst=10.0.0.2 sport=40000 dport=80 "
+	    "src=10.0.0.2 dst=10.0.0.1 sport=80 dport=40000 [ASSURED] "
+	    "mark=16 use=1");
+
+	/* time exceeded from a router, quoting the client's segment */
+	qn = raw_tcp4(q, "10.0.0.1", 40000, "10.0.0.2", 80, ACK, cs + 1,
+	    ss + 1, 502, 0, 0);
+	n = raw_icmp4_err(b, "192.0.2.1", "10.0.0.1", 11, 0, q, 28);
+	assert_int_equal(raw_track(t, b, n, 1005, &res), CT_RELATED);
+	assert_non_null(res.entry);
+	/* ... quoting another connection */
+	qn = raw_tcp4(q, "10.0.0.1", 40001, "10.0.0.2", 80, ACK, cs + 1,
+	    ss + 1, 502, 0, 0);
+	n = raw_icmp4_err(b, "192.0.2.1", "10.0.0.1", 11, 0, q, 28);
+	assert_int_equal(raw_track(t, b, n, 1006, &res), CT_INVALID);
+	assert_int_equal(res.reason, REASON_ICMP_UNTRACKED);
+	(void)qn;
+	ct_free(t);
+}
+
 /* ---- consistency under random traffic ------------------------------- */
 
 /* Every list sorted, every entry in exactly one list and one chain. */
@@ -1976,6 +2110,7 @@ main(void)
 		cmocka_unit_test(test_lower_max),
 		cmocka_unit_test(test_set_config),
 		cmocka_unit_test(test_random_traffic),
+		cmocka_unit_test(test_parsed_packets),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
