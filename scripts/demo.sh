@@ -22,9 +22,11 @@ if [ "$(id -u)" -ne 0 ]; then
 	exit 1
 fi
 
+# Headings in bold on a terminal.
+if [ -t 1 ]; then B=$(printf '\033[1m'); N=$(printf '\033[0m'); else B=; N=; fi
 say()
 {
-	printf '\n\033[1m%s\033[0m\n' "$*"
+	printf '\n%s%s%s\n' "$B" "$*" "$N"
 }
 
 note()
