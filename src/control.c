@@ -488,6 +488,7 @@ client_read(struct bufferevent *bev, void *arg)
 	uint8_t		*p;
 	size_t		 avail, n;
 	ssize_t		 flen;
+	int		 inreq = 0;	/* the header was fine */
 
 	/* Every whole request already here, unless one starts a job. */
 	while (!c->closing && c->job == JOB_NONE) {
@@ -511,6 +512,7 @@ client_read(struct bufferevent *bev, void *arg)
 			client_close(c);
 			return;
 		}
+		inreq = 1;
 		if (ctl_decode(p, (size_t)flen, &m) == -1 ||
 		    ctl_decode_request(&m, &c->req) == -1) {
 			evbuffer_drain(in, (size_t)flen);
@@ -529,9 +531,10 @@ client_read(struct bufferevent *bev, void *arg)
 		    "(nfqspid speaks %u)", m.version, CTL_VERSION);
 	else if (errno == EMSGSIZE)
 		client_error(c, "message too large");
-	else if (errno == EINVAL && n == CTL_HDRLEN &&
-	    m.type == CTL_T_REQUEST)
+	else if (errno == EINVAL && inreq)
 		client_error(c, "too many or too long arguments");
+	else if (errno == EINVAL)
+		client_error(c, "unknown flags 0x%x", m.flags);
 	else
 		client_error(c, "malformed request");
 	log_debug("%s: bad frame: %s", __func__, strerror(errno));
@@ -924,12 +927,12 @@ cmd_status(struct client *c, struct evbuffer *b)
 		    "\"uptime\":%" PRIu64 ",\"config\":", js, (long)info->pid,
 		    started, up);
 		ctl_json_str(js, sizeof(js), cfg->path);
+		/* "connections", the table's use, comes with the counters */
 		evbuffer_add_printf(b, "%s,\"mode\":\"%s\",\"queue\":%u,"
 		    "\"threads\":%u,\"fail_open\":%s,\"rules\":%zu,"
-		    "\"connections\":%zu,\"max\":%" PRIu64 ",", js,
-		    mode_name(cfg->mode), info->queue, info->threads,
-		    cfg->fail_open ? "true" : "false", cfg->nrules, tot.conns,
-		    max);
+		    "\"max\":%" PRIu64 ",", js, mode_name(cfg->mode),
+		    info->queue, info->threads,
+		    cfg->fail_open ? "true" : "false", cfg->nrules, max);
 		print_counters(b, &tot, 1, "");
 		evbuffer_add_printf(b, "}\n");
 		return (0);

@@ -419,9 +419,8 @@ ctl_filter_parse(struct ctl_filter *f, int argc, char *const argv[],
 
 	memset(f, 0, sizeof(*f));
 	if (argc < 1)
-		return (filter_err(err, errlen, "delete needs at least one "
-		    "of src=, dst=, sport=, dport=, proto= (flush removes "
-		    "all)"));
+		return (filter_err(err, errlen, "at least one of src=, dst=, "
+		    "sport=, dport=, proto= is needed (flush removes all)"));
 	for (i = 0; i < argc; i++) {
 		if (argv[i] == NULL || (eq = strchr(argv[i], '=')) == NULL)
 			return (filter_err(err, errlen, "\"%s\" is not "

@@ -57,13 +57,18 @@ usage(FILE *fp)
 	    "See nfqspictl(8).\n", progname, CTL_DEFAULT_SOCKET);
 }
 
+/* A mistake on the command line: say which, and where to look. */
 static void
 bad_usage(const char *msg, const char *arg)
 {
-	if (msg != NULL)
-		fprintf(stderr, "%s: %s%s%s%s\n", progname, msg,
-		    arg ? " \"" : "", arg ? arg : "", arg ? "\"" : "");
-	usage(stderr);
+	if (msg == NULL) {
+		usage(stderr);
+		exit(EXIT_USAGE);
+	}
+	fprintf(stderr, "%s: %s%s%s%s\n", progname, msg,
+	    arg ? " \"" : "", arg ? arg : "", arg ? "\"" : "");
+	fprintf(stderr, "usage: %s [-j] [-s socket] command [arguments]; "
+	    "%s -h or nfqspictl(8) for more\n", progname, progname);
 	exit(EXIT_USAGE);
 }
 
@@ -99,7 +104,6 @@ check_args(int argc, char *argv[])
 		    sizeof(err)) == -1) {
 			fprintf(stderr, "%s: conntrack delete: %s\n", progname,
 			    err);
-			usage(stderr);
 			exit(EXIT_USAGE);
 		}
 		return;
@@ -278,8 +282,10 @@ main(int argc, char *argv[])
 	struct ctl_msg	 m;
 	uint32_t	 flags = 0;
 	ssize_t		 n;
+	char		 opt[3] = "-?";
 	int		 ch, fd, forever;
 
+	opterr = 0;		/* our own messages, in our words */
 	while ((ch = getopt(argc, argv, "+hjs:")) != -1) {
 		switch (ch) {
 		case 'h':
@@ -292,8 +298,9 @@ main(int argc, char *argv[])
 			path = optarg;
 			break;
 		default:
-			usage(stderr);
-			return (EXIT_USAGE);
+			opt[1] = (char)optopt;
+			bad_usage(optopt == 's' ? "a socket path must follow" :
+			    "unknown option", opt);
 		}
 	}
 	argc -= optind;
