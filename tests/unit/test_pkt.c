@@ -1004,7 +1004,7 @@ static const struct pcase cases[] = {
 #define NCASES	(sizeof(cases) / sizeof(cases[0]))
 
 static void
-test_table(void **state)
+test_table(void **state __attribute__((__unused__)))
 {
 	uint8_t		 b[MAXPKT];
 	struct pkt	 p;
@@ -1050,7 +1050,7 @@ test_table(void **state)
 
 /* An IPv4 address leaves the other 12 bytes zero, for hashing. */
 static void
-test_v4_addr_padding(void **state)
+test_v4_addr_padding(void **state __attribute__((__unused__)))
 {
 	uint8_t		 b[MAXPKT];
 	struct pkt	 p;
@@ -1065,7 +1065,7 @@ test_v4_addr_padding(void **state)
 }
 
 static void
-test_tcp_fields(void **state)
+test_tcp_fields(void **state __attribute__((__unused__)))
 {
 	uint8_t		 b[MAXPKT];
 	struct pkt	 p;
@@ -1103,7 +1103,7 @@ test_tcp_fields(void **state)
 }
 
 static void
-test_tcp_wscale_clamped(void **state)
+test_tcp_wscale_clamped(void **state __attribute__((__unused__)))
 {
 	static const uint8_t ws20[] = { 3, 3, 20, 0 };
 	static const uint8_t sack4[] = {
@@ -1129,7 +1129,7 @@ test_tcp_wscale_clamped(void **state)
 }
 
 static void
-test_icmp_fields(void **state)
+test_icmp_fields(void **state __attribute__((__unused__)))
 {
 	uint8_t		 b[MAXPKT];
 	struct pkt	 p;
@@ -1151,7 +1151,7 @@ test_icmp_fields(void **state)
 }
 
 static void
-test_icmp4_inner(void **state)
+test_icmp4_inner(void **state __attribute__((__unused__)))
 {
 	uint8_t		 b[MAXPKT];
 	struct pkt	 p;
@@ -1194,7 +1194,7 @@ test_icmp4_inner(void **state)
 }
 
 static void
-test_icmp6_inner(void **state)
+test_icmp6_inner(void **state __attribute__((__unused__)))
 {
 	uint8_t		 b[MAXPKT];
 	struct pkt	 p;
@@ -1244,7 +1244,7 @@ test_icmp6_inner(void **state)
 
 /* NFQUEUE's copy range: fewer bytes than the IP header claims. */
 static void
-test_copy_range(void **state)
+test_copy_range(void **state __attribute__((__unused__)))
 {
 	uint8_t		 b[MAXPKT];
 	struct pkt	 p;
@@ -1283,7 +1283,7 @@ test_copy_range(void **state)
 
 /* Ethernet pads short frames: bytes past the IP length are not read. */
 static void
-test_padding(void **state)
+test_padding(void **state __attribute__((__unused__)))
 {
 	uint8_t		 b[MAXPKT];
 	struct pkt	 p;
@@ -1309,7 +1309,7 @@ test_padding(void **state)
  * the "truncated" reasons, never a claim that the packet is malformed.
  */
 static void
-test_every_prefix(void **state)
+test_every_prefix(void **state __attribute__((__unused__)))
 {
 	uint8_t		 b[MAXPKT];
 	struct pkt	 p, full;
@@ -1350,7 +1350,7 @@ test_every_prefix(void **state)
 /* Every prefix of every malformed packet: no crash, no success that the
    whole packet would not get either. */
 static void
-test_every_prefix_bad(void **state)
+test_every_prefix_bad(void **state __attribute__((__unused__)))
 {
 	uint8_t		 b[MAXPKT];
 	struct pkt	 p;
@@ -1373,7 +1373,7 @@ test_every_prefix_bad(void **state)
 
 /* Random corruption of valid packets, deterministic: never a crash. */
 static void
-test_mutations(void **state)
+test_mutations(void **state __attribute__((__unused__)))
 {
 	uint8_t		 b[MAXPKT];
 	struct pkt	 p;
@@ -1407,7 +1407,7 @@ test_mutations(void **state)
 }
 
 static void
-test_edge_inputs(void **state)
+test_edge_inputs(void **state __attribute__((__unused__)))
 {
 	struct pkt	 p;
 	enum reason	 why;
@@ -1425,7 +1425,7 @@ test_edge_inputs(void **state)
 }
 
 static void
-test_names(void **state)
+test_names(void **state __attribute__((__unused__)))
 {
 	char		 buf[64];
 	union pkt_addr	 a;
