@@ -2,7 +2,8 @@
 # test_basic.sh - nfqspid deciding real forwarded packets end to end:
 # allowed TCP carries data both ways, forbidden TCP does not connect,
 # XMAS and NULL scans are dropped as INVALID and audited, UDP
-# request/reply and ICMP echo work, marks reach the kernel, SIGTERM exits 0.
+# request/reply and ICMP echo work, marks reach the kernel, SIGHUP loads a
+# good file and keeps the running rules on a bad one, SIGTERM exits 0.
 #
 # Copyright (C) 2026 The nfqspid authors
 # SPDX-License-Identifier: GPL-2.0-or-later
@@ -170,6 +171,41 @@ check "ping server -> client (no rule for it: policy new=drop)" \
 ctcount=$(lib_ctl conntrack count 2>&1)
 check "nfqspictl conntrack count is a number > 0 ($ctcount)" \
     is_positive "$ctcount"
+
+# ---- reload ------------------------------------------------------------------
+cp "$T_CONF" "$T_TMP/first.ini"
+cat >>"$T_CONF" <<EOF
+
+[rule tcp-5003]
+proto = tcp
+dport = 5003
+action = accept
+EOF
+cp "$T_CONF" "$T_TMP/second.ini"
+kill -HUP "$T_DPID"
+check "SIGHUP: nfqspid loads the new file (6 rules)" \
+    log_has "reloaded .*rules 6"
+check "after the reload, the new rule lets port 5003 connect" \
+    quiet in_c timeout 10 nc -z -w 3 "$S4" 5003
+check "the reload kept the connection table" \
+    grep -Eq "dport=5001 src=$S4 dst=$C4 sport=5001 " <<<"$(lib_ctl conntrack 2>&1)"
+
+# A bad file is rejected, with the place named, and the running rules stay.
+printf '\n[rule broken]\nproto = tcp\ndport = 22-\naction = accept\n' >>"$T_CONF"
+rlout=$(lib_ctl reload 2>&1)
+rlrc=$?
+echo "  nfqspictl reload: $rlout (status $rlrc)"
+check "nfqspictl reload of a bad file fails (status 1)" test "$rlrc" -eq 1
+check "the error names the section and the key" \
+    grep -q '\[rule broken\] dport' <<<"$rlout"
+kill -HUP "$T_DPID"
+check "SIGHUP with a bad file: the error is logged" \
+    log_has "reload failed.*\[rule broken\] dport"
+check "the running rules stay: port 5003 still connects" \
+    quiet in_c timeout 10 nc -z -w 3 "$S4" 5003
+check "the running rules stay: port 5002 is still denied" \
+    not quiet in_c timeout 10 nc -z -w 2 "$S4" 5002
+cp "$T_TMP/second.ini" "$T_CONF"
 
 # ---- health and shutdown ----------------------------------------------------
 check "no sanitizer report in the daemon's log" \
