@@ -310,6 +310,8 @@ ct_unlink_hash(struct ct_table *t, uint32_t i, struct ct_entry *e)
 static void
 ct_remove_idx(struct ct_table *t, uint32_t i, struct ct_entry *e)
 {
+	if (t->evfn != NULL)
+		t->evfn(CT_EVENT_DESTROY, e, t->evarg);
 	ct_unlink_hash(t, i, e);
 	ct_unlink_timer(t, i, e);
 	e->status = 0;
@@ -357,6 +359,11 @@ ct_find(struct ct_table *t, const struct ct_tuple *k, int both, uint8_t *dir)
 			return (NULL);
 		}
 		*dir = d;
+		if (t->evfn != NULL) {
+			t->ev_e = e;
+			t->ev_state = e->state;
+			t->ev_status = e->status;
+		}
 		return (e);
 	}
 	return (NULL);
@@ -659,6 +666,13 @@ ct_remove(struct ct_table *t, struct ct_entry *e)
 void
 ct_flush(struct ct_table *t)
 {
+	uint32_t	 i;
+
+	if (t->evfn != NULL)
+		for (i = 1; i < t->top; i++)
+			if (ct_idx(t, i)->status & CT_ST_USED)
+				t->evfn(CT_EVENT_DESTROY, ct_idx(t, i),
+				    t->evarg);
 	t->stats.destroyed += t->count;
 	memset(t->bucket, 0, (size_t)(t->hmask + 1) * sizeof(*t->bucket));
 	memset(t->tlist, 0, sizeof(t->tlist));
@@ -688,6 +702,7 @@ ct_track(struct ct_table *t, const struct pkt *p, uint64_t now_ms,
 {
 	ct_clock(t, now_ms);
 	ct_result_set(res, CT_INVALID, REASON_NONE, CT_DIR_ORIG, NULL);
+	t->ev_e = NULL;
 
 	if (p->family != AF_INET && p->family != AF_INET6)
 		ct_result_set(res, CT_INVALID, REASON_IP_VERSION, CT_DIR_ORIG,
@@ -707,6 +722,11 @@ ct_track(struct ct_table *t, const struct pkt *p, uint64_t now_ms,
 		t->stats.found++;
 	if (res->state == CT_INVALID)
 		t->stats.invalid++;
+	if (t->evfn != NULL && t->ev_e != NULL && t->ev_e == res->entry &&
+	    (t->ev_e->status & CT_ST_USED) &&
+	    (t->ev_e->state != t->ev_state ||
+	    t->ev_e->status != t->ev_status))
+		t->evfn(CT_EVENT_UPDATE, t->ev_e, t->evarg);
 }
 
 int
@@ -742,8 +762,17 @@ ct_confirm(struct ct_table *t, const struct pkt *p, uint64_t now_ms,
 	if (r == 1) {
 		res->entry->mark = mark;
 		res->entry->rule = rule;
+		if (t->evfn != NULL)
+			t->evfn(CT_EVENT_NEW, res->entry, t->evarg);
 	}
 	return (0);
+}
+
+void
+ct_set_event_cb(struct ct_table *t, ct_event_fn fn, void *arg)
+{
+	t->evfn = fn;
+	t->evarg = arg;
 }
 
 /* ---- accessors --------------------------------------------------------------------------- */
@@ -758,6 +787,27 @@ uint16_t
 ct_entry_rule(const struct ct_entry *e)
 {
 	return (e->rule);
+}
+
+void
+ct_entry_set_decision(struct ct_entry *e, uint32_t mark, uint16_t rule)
+{
+	e->mark = mark;
+	e->rule = rule;
+}
+
+void
+ct_entry_icmp(const struct ct_entry *e, uint8_t *type, uint8_t *code,
+    uint16_t *id)
+{
+	if (e->proto == IPPROTO_ICMP || e->proto == IPPROTO_ICMPV6) {
+		*type = (uint8_t)e->dport;
+		*code = e->icmp_code;
+		*id = e->sport;
+	} else {
+		*type = *code = 0;
+		*id = 0;
+	}
 }
 
 void

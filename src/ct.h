@@ -128,6 +128,31 @@ void		 ct_entry_tuple(const struct ct_entry *e, uint8_t *family,
 		    uint8_t *proto, union pkt_addr *src, union pkt_addr *dst,
 		    uint16_t *sport, uint16_t *dport);
 
+/* A reload gives a live connection the decision of the new rules. */
+void		 ct_entry_set_decision(struct ct_entry *e, uint32_t mark,
+		    uint16_t rule);
+/* ICMP/ICMPv6 queries: the request's type, code and id (0 otherwise) */
+void		 ct_entry_icmp(const struct ct_entry *e, uint8_t *type,
+		    uint8_t *code, uint16_t *id);
+
+/*
+ * Events, for per-source limits and `nfqspictl events`: NEW once a
+ * connection is confirmed (its mark and rule set), UPDATE when a packet
+ * changed its state or status (SEEN_REPLY, ASSURED), DESTROY just before
+ * it leaves the table for any reason (expiry, eviction, ct_remove(),
+ * ct_flush()).  The callback runs inside the table's functions: it must
+ * not change the table.  NULL: no events (one branch per site).
+ */
+enum ct_event {
+	CT_EVENT_NEW = 1,
+	CT_EVENT_UPDATE,
+	CT_EVENT_DESTROY
+};
+typedef void	(*ct_event_fn)(int event, const struct ct_entry *e,
+		    void *arg);
+void		 ct_set_event_cb(struct ct_table *t, ct_event_fn fn,
+		    void *arg);
+
 /*
  * One line in the format of /proc/net/nf_conntrack, without the newline.
  * Returns the length snprintf would have written.

@@ -138,6 +138,13 @@ struct ct_table {
 	uint64_t	 now;		/* latest clock seen */
 	uint64_t	 key[2];	/* hash key */
 	struct ct_stats	 stats;
+	/* events: the callback, and what ct_find() saw of the entry the
+	   packet belongs to, so ct_track() can tell an UPDATE */
+	ct_event_fn	 evfn;
+	void		*evarg;
+	struct ct_entry	*ev_e;
+	uint8_t		 ev_state;
+	uint8_t		 ev_status;
 };
 
 static inline struct ct_entry *
