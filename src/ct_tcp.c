@@ -359,6 +359,38 @@ ct_tcp_seghash(uint32_t seq, uint32_t ack, uint32_t end, uint16_t win)
 }
 
 /*
+ * A RST below the highest ack the receiver sent lies outside the
+ * receiver's window (RFC 5961 3.2: RCV.NXT <= SEG.SEQ), though it may be
+ * within what our check II accepts as a retransmission: the receiver
+ * drops it, and so do we (the kernel's "invalid rst").  Not while
+ * closing, where the tuple may be in use by a new connection already,
+ * not after a SYN we let pass (td_maxack may be stale), and not for the
+ * seq 0 RST answering a SYN before the connection is established.
+ */
+static int
+ct_tcp_rst_behind(const struct ct_entry *e, int dir, uint32_t seq)
+{
+	const struct ct_tcp	*tc = &e->tcp;
+
+	switch (e->state) {
+	case sFW:
+	case sCW:
+	case sLA:
+	case sTW:
+	case sCL:
+		return (0);
+	default:
+		break;
+	}
+	if (!(tc->flags[!dir] & CT_TD_MAXACK_SET) ||
+	    tc->last_index == CT_TCP_SYN_SET)
+		return (0);
+	if (seq == 0 && e->state != sES)
+		return (0);
+	return (seq_before(seq, tc->seen[!dir].td_maxack));
+}
+
+/*
  * The sequence and window checks.  Updates the tracking data of both
  * directions when the packet is acceptable.
  */
@@ -447,6 +479,10 @@ ct_tcp_in_window(struct ct_table *t, struct ct_entry *e, int dir, int index,
 		/* IV: a very late ACK */
 		ignore = 1;
 		*reason = rst ? REASON_TCP_RST : REASON_TCP_ACK;
+	} else if (rst && ct_tcp_rst_behind(e, dir, seq)) {
+		/* below what the receiver acknowledged: outside its window */
+		bad = 1;
+		*reason = REASON_TCP_RST;
 	}
 
 	liberal = t->cfg.tcp_liberal || (tc->flags[dir] & CT_TD_LIBERAL);

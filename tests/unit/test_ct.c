@@ -733,6 +733,14 @@ static const struct wcase {
 	    CT_INVALID, REASON_TCP_RST, CT_TCP_ESTABLISHED, 0 },
 	{ "RST far behind", 0, 0, RST, 0, B_SEQ, -1000000,
 	    CT_INVALID, REASON_TCP_RST, CT_TCP_ESTABLISHED, 0 },
+	/* RFC 5961 3.2 (the kernel's "invalid rst"): below what the
+	   receiver acknowledged is outside its window, though within ours */
+	{ "RST behind the receiver's ack", 0, 0, RST, 0, B_SEQ, -10,
+	    CT_INVALID, REASON_TCP_RST, CT_TCP_ESTABLISHED, 0 },
+	{ "RST behind the receiver's ack, server", 0, 1, RST | ACK, 0, B_SEQ,
+	    -1, CT_INVALID, REASON_TCP_RST, CT_TCP_ESTABLISHED, 0 },
+	{ "RST behind the receiver's ack, liberal: passes, kills nothing", 1,
+	    0, RST, 0, B_SEQ, -10, CT_ESTABLISHED, 0, CT_TCP_ESTABLISHED, 0 },
 	{ "RST acking data never sent", 0, 1, RST | ACK, 0, B_ACK, 777,
 	    CT_INVALID, REASON_TCP_RST, CT_TCP_ESTABLISHED, 0 },
 	{ "RST beyond the window, liberal: passes, kills nothing", 1, 0, RST,
