@@ -544,21 +544,23 @@ def gen_icmp_echo():
 
 
 def icmp_errors4():
-    # A UDP flow and a TCP connection are tracked (1-4); then errors
-    # about them, each RELATED, whoever sends it:
-    # 5 port unreachable from the server about the UDP query;
-    # 6 time exceeded from a router (not an endpoint) about the TCP SYN;
-    # 7 parameter problem from the router about the TCP data;
-    # 8 host unreachable from the router about the UDP query;
-    # 9 port unreachable from the client about the server's UDP answer
-    #   (the error travels in the original direction);
+    # 1-2 a UDP query and its answer, 3-6 a TCP connection with data,
+    # tracked; then errors about them, each RELATED and carrying the
+    # connection's mark, whoever sends it:
+    # 7  port unreachable from the server about the UDP query;
+    # 8  time exceeded from a router (not an endpoint) about the TCP SYN;
+    # 9  parameter problem from the router about the TCP data;
+    # 10 host unreachable from the router about the UDP query;
+    # 11 port unreachable from the client about the server's UDP answer
+    #    (the error travels in the original direction);
     # then INVALID:
-    # 10 port unreachable about a UDP flow nobody opened:
+    # 12 port unreachable about a UDP flow nobody opened:
     #    icmp-untracked-error;
-    # 11 time exceeded about a TCP tuple nobody opened:
+    # 13 time exceeded about a TCP tuple nobody opened:
     #    icmp-untracked-error;
-    # 12 an error sent to the server quoting the client's packet (it must
-    #    go back to the quoted packet's sender): bad-icmp-inner.
+    # 14 an error sent to the server quoting the client's packet (it must
+    #    go back to the quoted packet's sender; the kernel: "outer daddr
+    #    mismatch"): bad-icmp-inner.
     c, s, r = V4["c"], V4["s"], V4["r"]
     q = ip4(c, s) / UDP(sport=5100, dport=53) / Raw(b"query")
     a = ip4(s, c) / UDP(sport=53, dport=5100) / Raw(b"answer")
@@ -584,15 +586,13 @@ def icmp_errors4():
 
 
 def icmp_errors6():
-    # The same over ICMPv6 (1-13), plus 14 packet too big from a router
-    # about the TCP data: RELATED (path MTU discovery must work), and
-    # 15 packet too big quoting nothing tracked: icmp-untracked-error.
-    # The lines: 1-4 UDP and TCP tracked; 5 port unreachable (1/4) from
-    # the server; 6 time exceeded (3/0) from the router; 7 parameter
-    # problem (4/0) from the router; 8 address unreachable (1/3) from the
-    # router; 9 port unreachable from the client about the answer;
-    # 10-12 as for IPv4; 13 packet too big (2) from the router about the
-    # data: RELATED; 14 packet too big about nothing tracked: INVALID.
+    # The same over ICMPv6 (lines 15-28 of the expected output: port
+    # unreachable 1/4, time exceeded 3/0, parameter problem 4/0, address
+    # unreachable 1/3 from the router, port unreachable from the client),
+    # then 29 packet too big (2) from a router about the TCP data, its
+    # quote cut at 1232 bytes as RFC 4443 2.4(c) wants: RELATED (path MTU
+    # discovery must work), and 30 packet too big quoting nothing
+    # tracked: INVALID icmp-untracked-error.
     t = 1000000
     c, s, r = V6["c"], V6["s"], V6["r"]
     q = ip6(c, s) / UDP(sport=5200, dport=53) / Raw(b"query")
