@@ -1,0 +1,381 @@
+#!/bin/bash
+# test_ctl.sh - every nfqspictl command against a running nfqspid: the
+# conntrack lines parsed and checked against the traffic sent, the JSON
+# of every command parsed, delete/flush, reload, iptables, and clients
+# that send garbage, stall or crowd the socket while packets keep flowing.
+#
+# Copyright (C) 2026 The nfqspid authors
+# SPDX-License-Identifier: GPL-2.0-or-later
+set -u
+
+T_NET=${T_NET:-98}
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+lib_init ctl
+lib_topology || { echo "cannot build the namespaces" >&2; exit 1; }
+lib_write_helpers
+
+# ---- the client alone ---------------------------------------------------------
+"$NFQSPICTL" >/dev/null 2>"$T_TMP/usage.err"
+rc=$?
+check "nfqspictl without arguments: usage, status 2 (got $rc)" test "$rc" -eq 2
+check "the usage points to nfqspictl(8)" grep -q 'nfqspictl(8)' "$T_TMP/usage.err"
+"$NFQSPICTL" -h >"$T_TMP/usage.out" 2>&1
+rc=$?
+check "nfqspictl -h: status 0 (got $rc)" test "$rc" -eq 0
+check "nfqspictl -h prints the usage" grep -q 'nfqspictl(8)' "$T_TMP/usage.out"
+"$NFQSPICTL" -s "$T_CTL" frobnicate >/dev/null 2>&1
+rc=$?
+check "unknown command: status 2 (got $rc)" test "$rc" -eq 2
+"$NFQSPICTL" -s "$T_CTL" conntrack delete mark=1 >/dev/null 2>&1
+rc=$?
+check "conntrack delete with an unknown key: status 2 (got $rc)" test "$rc" -eq 2
+"$NFQSPICTL" -s "$T_CTL" status >/dev/null 2>"$T_TMP/nodaemon.err"
+rc=$?
+check "no daemon: status 1 (got $rc)" test "$rc" -eq 1
+check "no daemon: the message names the socket" grep -q "$T_CTL" "$T_TMP/nodaemon.err"
+
+# ---- the daemon ------------------------------------------------------------------
+lib_config <<EOF
+[conntrack]
+max = 65536
+
+[policy]
+established = accept
+related = accept
+invalid = drop
+new = drop
+
+[rule tcp-5001]
+proto = tcp
+src = 10.$T_NET.1.0/24
+dport = 5001
+action = accept
+mark = 0x10
+log = yes
+
+[rule udp-5353]
+proto = udp
+dport = 5353
+action = accept
+
+[rule ping]
+proto = icmp
+icmp_type = echo-request
+action = accept
+EOF
+lib_divert || { echo "cannot divert FORWARD to NFQUEUE" >&2; exit 1; }
+if ! lib_start_daemon "$@"; then
+	fail "nfqspid starts"
+	lib_summary
+fi
+ok "nfqspid starts, binds queue $T_QUEUE and opens $T_CTL"
+
+mode=$(stat -c %a "$T_CTL")
+check "the control socket has mode 0660 (got $mode)" test "$mode" = 660
+
+# A TCP connection held open, a UDP exchange, a ping.
+cat >"$T_TMP/hold.py" <<'EOF'
+import socket, sys, time
+s = socket.socket()
+s.bind(("0.0.0.0", int(sys.argv[3])))
+s.connect((sys.argv[1], int(sys.argv[2])))
+s.sendall(b"hello\n")
+s.recv(100)
+time.sleep(float(sys.argv[4]))
+EOF
+bg_in "$NS_S" socat "TCP4-LISTEN:5001,bind=$S4,reuseaddr,fork" EXEC:cat
+wait_listen "$NS_S" tcp 5001 || fail "server listens on 5001"
+bg_in "$NS_C" "$PY" "$T_TMP/hold.py" "$S4" 5001 41000 120
+bg_in "$NS_S" "$PY" "$T_TMP/udpsrv.py" "$S4:5353"
+wait_listen "$NS_S" udp 5353 || fail "UDP responder listens"
+reply=$(in_c "$PY" "$T_TMP/udpcli.py" "$S4" 5353 ctl-test 3)
+check "UDP request gets its reply" test "$reply" = "pong:ctl-test"
+check "ping client -> server" quiet in_c ping -q -c 1 -W 2 "$S4"
+
+has_tcp_line()
+{
+	grep -Eq "^ipv4 +2 tcp +6 [0-9]+ ESTABLISHED src=$C4 dst=$S4 sport=41000 dport=5001 src=$S4 dst=$C4 sport=5001 dport=41000 \[ASSURED\] mark=16 use=1$" \
+	    <<<"$(lib_ctl conntrack 2>&1)"
+}
+check "conntrack: the held TCP connection, ESTABLISHED and ASSURED, mark=16" \
+    wait_for 30 has_tcp_line
+ct=$(lib_ctl conntrack)
+while IFS= read -r l; do echo "  conntrack: $l"; done <<<"$ct"
+check "conntrack: the UDP exchange, both ways, ASSURED" \
+    grep -Eq "^ipv4 +2 udp +17 [0-9]+ src=$C4 dst=$S4 sport=[0-9]+ dport=5353 src=$S4 dst=$C4 sport=5353 dport=[0-9]+ \[ASSURED\] mark=0 use=1$" <<<"$ct"
+check "conntrack: the ping, type=8 code=0 with its id, reply type=0" \
+    grep -Eq "^ipv4 +2 icmp +1 [0-9]+ src=$C4 dst=$S4 type=8 code=0 id=[0-9]+ src=$S4 dst=$C4 type=0 code=0 id=[0-9]+ mark=0 use=1$" <<<"$ct"
+check "conntrack: every line has the /proc/net/nf_conntrack shape" \
+    not grep -Evq '^ipv[46] +(2|10) [a-z0-9]+ +[0-9]+ [0-9]+ ' <<<"$ct"
+nlines=$(wc -l <<<"$ct")
+count=$(lib_ctl conntrack count)
+check "conntrack count ($count) is the number of lines ($nlines)" \
+    test "$count" -eq "$nlines"
+
+# JSON for every command.
+cat >"$T_TMP/checkjson.py" <<'EOF'
+import json, sys
+what, c4, s4 = sys.argv[1], sys.argv[2], sys.argv[3]
+d = json.load(sys.stdin)
+if what == "conntrack":
+    n = int(sys.argv[4])
+    t = [e for e in d if e["proto"] == "tcp" and e["sport"] == 41000]
+    assert len(d) == n, (len(d), n)
+    assert len(t) == 1, t
+    e = t[0]
+    assert e["family"] == "ipv4" and e["protonum"] == 6, e
+    assert e["state"] == "ESTABLISHED" and e["src"] == c4 and e["dst"] == s4, e
+    assert e["dport"] == 5001 and e["mark"] == 16 and "ASSURED" in e["flags"], e
+    assert e["reply"] == {"src": s4, "dst": c4, "sport": 5001, "dport": 41000}, e
+    assert isinstance(e["timeout"], int) and e["timeout"] > 0, e
+elif what == "count":
+    assert d["count"] == int(sys.argv[4]), d
+elif what == "status":
+    assert d["mode"] == "enforce" and d["received"] > 0 and d["connections"] > 0, d
+    assert d["max"] == 65536 and d["threads"] == 1, d
+elif what == "stats":
+    assert d["workers"][0]["received"] > 0 and d["total"]["accepted"] > 0, d
+elif what == "rules":
+    assert [r["name"] for r in d["rules"]] == ["tcp-5001", "udp-5353", "ping"], d
+    assert d["rules"][0]["dport"] == "5001" and d["rules"][0]["mark"] == 16, d
+    assert d["policy"]["NEW"] == "drop", d
+elif what == "iptables":
+    assert len(d["rules"]) == 2 and all("--queue-bypass" in r for r in d["rules"]), d
+elif what == "reload":
+    assert d == {"reloaded": True}, d
+print("ok")
+EOF
+json_ok()
+{
+	local what=$1
+	shift
+	lib_ctl -j "$@" | "$PY" "$T_TMP/checkjson.py" "$what" "$C4" "$S4" "${JN:-0}" >/dev/null
+}
+JN=$count check "conntrack -j: an array, the TCP connection's fields right" \
+    json_ok conntrack conntrack
+JN=$count check "conntrack count -j" json_ok count conntrack count
+check "status -j" json_ok status status
+check "stats -j" json_ok stats stats
+check "rules -j" json_ok rules rules
+check "iptables -j" json_ok iptables iptables
+check "reload -j" json_ok reload reload
+
+# Text of the other commands.
+st=$(lib_ctl status)
+check "status: mode, queues, table use/max" \
+    grep -q "^mode  *enforce$" <<<"$st"
+check "status: queues $T_QUEUE" grep -q "^queues  *$T_QUEUE$" <<<"$st"
+check "status: table N/65536" grep -Eq "^table  *[1-9][0-9]*/65536$" <<<"$st"
+sts=$(lib_ctl stats)
+check "stats: worker 0 on queue $T_QUEUE" grep -q "^worker 0 queue $T_QUEUE$" <<<"$sts"
+check "stats: received > 0" grep -Eq "^	received  *[1-9]" <<<"$sts"
+for k in accepted dropped invalid related early_drops enobufs verdict_errors; do
+	check "stats: $k" grep -Eq "^	$k  *[0-9]+$" <<<"$sts"
+done
+rl=$(lib_ctl rules)
+while IFS= read -r l; do echo "  rules: $l"; done <<<"$rl"
+check "rules: tcp-5001 with its port, mark and log" \
+    grep -Eq "^1 +tcp-5001 +accept +tcp +NEW +src=\(set\) dport=5001 mark=0x10 log$" <<<"$rl"
+check "rules: ping with its ICMP type" \
+    grep -Eq "^3 +ping +accept +icmp +NEW +icmp_type=8$" <<<"$rl"
+ipt=$(lib_ctl iptables)
+check "iptables: INPUT diverted, loopback excepted, with --queue-bypass" \
+    grep -q "^-A INPUT ! -i lo -j NFQUEUE --queue-num $T_QUEUE --queue-bypass$" <<<"$ipt"
+check "iptables: FORWARD diverted" \
+    grep -q "^-A FORWARD ! -i lo -j NFQUEUE --queue-num $T_QUEUE --queue-bypass$" <<<"$ipt"
+check "iptables: iptables-restore --test accepts it" \
+    quiet in_d iptables-legacy-restore --test -n <<<"$ipt"
+check "iptables: ip6tables-restore --test accepts it" \
+    quiet in_d ip6tables-legacy-restore --test -n <<<"$ipt"
+out=$(lib_ctl reload 2>&1)
+rc=$?
+check "reload: status 0 ($out)" test "$rc" -eq 0
+cp "$T_CONF" "$T_TMP/good.ini"
+printf '\n[rule broken]\nproto = tcp\ndport = 22-\naction = accept\n' >>"$T_CONF"
+out=$(lib_ctl reload 2>&1)
+rc=$?
+check "reload of a bad file: status 1, names the place ($out)" \
+    test "$rc" -eq 1 -a -n "$(grep '\[rule broken\] dport' <<<"$out")"
+cp "$T_TMP/good.ini" "$T_CONF"
+
+# events streams until interrupted, or says it cannot: never hangs.
+timeout 5 "$NFQSPICTL" -s "$T_CTL" events >"$T_TMP/events.out" 2>&1
+rc=$?
+check "events: streams (killed by timeout) or answers an error (got $rc)" \
+    test "$rc" -eq 124 -o "$rc" -eq 1
+
+# ---- delete and flush -------------------------------------------------------------
+before=$(lib_ctl conntrack count)
+del=$(lib_ctl conntrack delete proto=udp dport=5353 2>"$T_TMP/del.err")
+rc=$?
+echo "  delete: $del / $(cat "$T_TMP/del.err")"
+check "delete proto=udp dport=5353: status 0, lists what it removed" \
+    test "$rc" -eq 0 -a -n "$(grep -E '^ipv4 +2 udp .*dport=5353 ' <<<"$del")"
+check "delete: no other protocol in its list" not grep -qv ' udp ' <<<"$del"
+check "delete: the count on stderr" grep -Eq '^[0-9]+ connections? deleted$' "$T_TMP/del.err"
+after=$(lib_ctl conntrack count)
+check "delete: count went from $before to $after" \
+    test "$after" -eq $((before - $(wc -l <<<"$del")))
+check "delete: no UDP left" not grep -q ' udp ' <<<"$(lib_ctl conntrack)"
+lib_ctl conntrack delete src=$C4 sport=41000 dport=5001 proto=tcp >/dev/null 2>&1
+check "delete src= sport= dport= proto=tcp: the TCP connection is gone" \
+    not grep -q 'sport=41000 ' <<<"$(lib_ctl conntrack)"
+
+# ---- many connections: listing in slices while packets flow -------------------
+# 20000 UDP flows from the client, one source port each, raw so it is quick.
+cat >"$T_TMP/flood.py" <<'EOF'
+import socket, struct, sys, time
+src, dst, n = socket.inet_aton(sys.argv[1]), socket.inet_aton(sys.argv[2]), int(sys.argv[3])
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+for i in range(n):
+    if i % 200 == 199:
+        time.sleep(0.01)	# within what the queue holds: none lost
+    udp = struct.pack(">HHHH", 10000 + i, 5353, 12, 0) + b"ping"
+    ip = struct.pack(">BBHHHBBH4s4s", 0x45, 0, 32, i & 0xffff, 0, 64, 17, 0, src, dst)
+    s.sendto(ip + udp, (sys.argv[2], 0))
+EOF
+cat >"$T_TMP/slow.py" <<'EOF'
+import socket, struct, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+p = struct.pack(">HH", 1, 9) + b"conntrack"
+s.sendall(struct.pack(">IHHII", 0x4e514354, 1, 1, 0, len(p)) + p)
+n = 0
+while True:
+    d = s.recv(4096)
+    if not d:
+        break
+    n += d.count(b"\n")
+    time.sleep(0.002)
+print(n)
+EOF
+in_c "$PY" "$T_TMP/flood.py" "$C4" "$S4" 20000
+settled()
+{
+	local a b
+	a=$(lib_ctl conntrack count)
+	sleep 0.3
+	b=$(lib_ctl conntrack count)
+	[ "$a" = "$b" ]
+}
+wait_for 50 settled
+big=$(lib_ctl conntrack count)
+check "20000 UDP flows tracked (count $big)" test "$big" -ge 20000
+lines=$(lib_ctl conntrack | wc -l)
+check "conntrack lists every one of them ($lines lines)" test "$lines" -ge 20000
+"$PY" "$T_TMP/slow.py" "$T_CTL" >"$T_TMP/slow.out" &
+slow=$!
+sleep 0.5
+check "a slow reader of the listing does not stall other clients" \
+    quiet timeout 3 "$NFQSPICTL" -s "$T_CTL" status
+check "a slow reader of the listing does not stall packets" \
+    quiet in_c ping -q -c 3 -i 0.2 -W 1 "$S4"
+wait "$slow"
+check "the slow reader got the whole table ($(cat "$T_TMP/slow.out") lines)" \
+    test "$(cat "$T_TMP/slow.out")" -ge 20000
+out=$(lib_ctl conntrack flush 2>&1)
+echo "  flush: $out"
+check "flush: empties the table" test "$(lib_ctl conntrack count)" -lt 5
+
+# ---- clients that misbehave ------------------------------------------------------
+cat >"$T_TMP/abuse.py" <<'EOF'
+import os, socket, struct, sys, time
+path, what = sys.argv[1], sys.argv[2]
+def hdr(typ, plen, ver=1, flags=0):
+    return struct.pack(">IHHII", 0x4e514354, ver, typ, flags, plen)
+def req(*args):
+    p = struct.pack(">H", len(args)) + b"".join(struct.pack(">H", len(a)) + a.encode() for a in args)
+    return hdr(1, len(p)) + p
+def conn():
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(20)
+    s.connect(path)
+    return s
+def answer(s):
+    buf = b""
+    while True:
+        try:
+            d = s.recv(65536)
+        except (ConnectionResetError, socket.timeout):
+            d = b""
+        if not d:
+            return buf
+        buf += d
+def last_error(buf):
+    # the type of the last frame, and its payload
+    frames = []
+    while len(buf) >= 16:
+        m, v, t, f, l = struct.unpack(">IHHII", buf[:16])
+        frames.append((t, buf[16:16 + l]))
+        buf = buf[16 + l:]
+    return frames[-1] if frames else (0, b"")
+def expect(data, needle):
+    s = conn()
+    s.sendall(data)
+    t, p = last_error(answer(s))
+    assert t == 4 and needle in p, (t, p)
+if what == "garbage":
+    expect(b"GET / HTTP/1.0\r\n\r\n", b"malformed")
+    for i in range(50):
+        expect(os.urandom(1 + i * 37), b"")
+elif what == "version":
+    expect(hdr(1, 0, ver=7), b"version 7")
+elif what == "oversize":
+    expect(hdr(1, 0x7fffffff), b"too large")
+elif what == "unknown":
+    expect(req("frobnicate"), b"unknown command")
+elif what == "crowd":
+    idle = [conn() for i in range(16)]
+    half = idle[0]
+    half.sendall(hdr(1, 100)[:7])
+    s = conn()
+    try:
+        s.sendall(req("status"))
+    except BrokenPipeError:
+        pass		# refused at once: the error is already here
+    t, p = last_error(answer(s))
+    assert t == 4 and b"too many" in p, (t, p)
+    # packets flow and the stalled ones are dropped after the timeout
+    t0 = time.time()
+    for c in idle:
+        answer(c)
+    dt = time.time() - t0
+    assert 5 < dt < 15, dt
+    s = conn()
+    s.sendall(req("status"))
+    t, p = last_error(answer(s))
+    assert t == 3, (t, p)
+print("ok")
+EOF
+check "garbage: answered with an error and closed" \
+    quiet "$PY" "$T_TMP/abuse.py" "$T_CTL" garbage
+check "another protocol version: named in the error" \
+    quiet "$PY" "$T_TMP/abuse.py" "$T_CTL" version
+check "a frame larger than 64 KiB: refused before it is read" \
+    quiet "$PY" "$T_TMP/abuse.py" "$T_CTL" oversize
+check "unknown command: an error" \
+    quiet "$PY" "$T_TMP/abuse.py" "$T_CTL" unknown
+"$PY" "$T_TMP/abuse.py" "$T_CTL" crowd >"$T_TMP/crowd.out" 2>&1 &
+crowd=$!
+sleep 1
+check "16 idle clients: packets still flow" \
+    quiet in_c ping -q -c 2 -i 0.2 -W 1 "$S4"
+wait "$crowd"
+rc=$?
+check "the 17th client is refused, stalled ones dropped, then all is well" \
+    test "$rc" -eq 0
+[ "$rc" -eq 0 ] || cat "$T_TMP/crowd.out"
+
+# ---- health -------------------------------------------------------------------------
+check "no sanitizer report in the daemon's log" \
+    log_lacks 'runtime error|AddressSanitizer|LeakSanitizer'
+check "nfqspid is still running" lib_daemon_alive
+if lib_stop_daemon; then
+	check "SIGTERM: nfqspid exits with status 0 (got $T_DRC)" test "$T_DRC" -eq 0
+else
+	fail "SIGTERM: nfqspid exits"
+fi
+check "the control socket is removed at exit" test ! -e "$T_CTL"
+lib_summary
