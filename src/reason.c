@@ -31,6 +31,7 @@ static const char *const reason_names[REASON_MAX] = {
 	[REASON_ICMP_UNTRACKED] =	"icmp-untracked-error",
 	[REASON_ICMP_TYPE] =		"icmp-bad-type",
 	[REASON_TABLE_FULL] =		"table-full",
+	[REASON_POLICY_RELOAD] =	"policy-reload",
 };
 
 const char *

@@ -41,6 +41,10 @@ enum reason {
 	REASON_ICMP_TYPE,		/* "icmp-bad-type" */
 	REASON_TABLE_FULL,		/* "table-full" */
 
+	/* not a packet's fault: a reload's new rules ended the connection
+	   (audit records only; the state is not INVALID) */
+	REASON_POLICY_RELOAD,		/* "policy-reload" */
+
 	REASON_MAX
 };
 

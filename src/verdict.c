@@ -101,13 +101,63 @@ inherit(const struct config *cfg, const struct ct_entry *e,
 	}
 }
 
+const char *
+verdict_limit_name(int limit)
+{
+	switch (limit) {
+	case VERDICT_LIMIT_RATE:
+		return ("rate");
+	case VERDICT_LIMIT_CONN:
+		return ("conn_limit");
+	default:
+		return (NULL);
+	}
+}
+
+/*
+ * The rule r accepted a NEW packet: do its per-source limits let the
+ * connection start?  conn_limit first, so that a refused connection costs
+ * no rate token.  *counted says the connection was counted under
+ * conn_limit (to be undone if it is not tracked after all).
+ */
+static int
+check_limits(struct limit_table *lt, const struct rule *r,
+    const struct pkt *p, uint64_t now_ms, int *counted)
+{
+	*counted = 0;
+	if (r->conn_limit != 0) {
+		if (!limit_conn_try(lt, r->index, p->family, &p->src,
+		    r->conn_limit, now_ms))
+			return (VERDICT_LIMIT_CONN);
+		*counted = 1;
+	}
+	if (r->rate != 0 && !limit_rate_allow(lt, r->index, p->family,
+	    &p->src, r->rate, now_ms)) {
+		if (*counted)
+			limit_conn_release(lt, r->index, p->family, &p->src);
+		*counted = 0;
+		return (VERDICT_LIMIT_RATE);
+	}
+	return (VERDICT_LIMIT_NONE);
+}
+
 void
 verdict_packet(const struct config *cfg, struct ct_table *ct,
     const uint8_t *buf, size_t len, const char *in, const char *out,
     uint64_t now_ms, struct pkt *p, struct verdict *v)
 {
+	verdict_packet_ex(cfg, ct, NULL, buf, len, in, out, now_ms, p, v);
+}
+
+void
+verdict_packet_ex(const struct config *cfg, struct ct_table *ct,
+    struct limit_table *lt, const uint8_t *buf, size_t len, const char *in,
+    const char *out, uint64_t now_ms, struct pkt *p, struct verdict *v)
+{
 	struct ct_result	 res;
 	enum reason		 why = REASON_NONE;
+	const struct rule	*r;
+	int			 counted = 0, rc;
 
 	memset(v, 0, sizeof(*v));
 	if (pkt_parse(p, buf, len, &why) == -1) {
@@ -144,14 +194,31 @@ verdict_packet(const struct config *cfg, struct ct_table *ct,
 			break;
 		}
 		decide(cfg, p, CT_NEW, in, out, v);
+		r = v->rule;
+		if (v->decided == RULE_ACCEPT && r != NULL && lt != NULL &&
+		    (r->rate != 0 || r->conn_limit != 0) &&
+		    (v->limit = check_limits(lt, r, p, now_ms, &counted)) !=
+		    VERDICT_LIMIT_NONE) {
+			v->decided = RULE_DROP;
+			v->log = 1;
+			/* monitor mode tracks it: count it, so that its
+			   DESTROY has something to release */
+			if (r->conn_limit != 0 && cfg->mode == MODE_MONITOR)
+				counted = limit_conn_try(lt, r->index,
+				    p->family, &p->src, 0, now_ms);
+		}
 		/* In monitor mode the connection is tracked as if let in,
 		   so that its replies are seen as what they are. */
 		if (v->decided != RULE_ACCEPT && cfg->mode != MODE_MONITOR)
 			break;
-		if (ct_confirm(ct, p, now_ms, v->set_mark ? v->mark : 0,
-		    v->rule != NULL ? v->rule->index : RULE_IDX_NONE,
-		    &res) == -1) {
+		rc = ct_confirm(ct, p, now_ms, v->set_mark ? v->mark : 0,
+		    r != NULL ? r->index : RULE_IDX_NONE, &res);
+		/* Not tracked: no DESTROY will come to release it. */
+		if (counted && (rc == -1 || res.entry == NULL))
+			limit_conn_release(lt, r->index, p->family, &p->src);
+		if (rc == -1) {
 			/* Table full and nothing may be evicted. */
+			v->limit = VERDICT_LIMIT_NONE;
 			v->rule = NULL;
 			v->set_mark = 0;
 			v->mark = 0;
@@ -187,15 +254,18 @@ verdict_packet(const struct config *cfg, struct ct_table *ct,
 static int
 format_head(const struct verdict *v, char *buf, size_t len)
 {
-	char	 reason[48] = "";
+	char		 reason[48] = "", limit[32] = "";
+	const char	*lname;
 
-	if (v->state == CT_INVALID)
+	if (v->state == CT_INVALID || v->reason != REASON_NONE)
 		snprintf(reason, sizeof(reason), " reason=%s",
 		    reason_name(v->reason));
+	if ((lname = verdict_limit_name(v->limit)) != NULL)
+		snprintf(limit, sizeof(limit), " limit=%s", lname);
 	/* monitor mode prints what enforce mode would have done */
-	return (snprintf(buf, len, "%s state=%s rule=%s%s",
+	return (snprintf(buf, len, "%s state=%s rule=%s%s%s",
 	    rule_action_name(v->decided), rule_state_name(v->state),
-	    v->rule != NULL ? v->rule->name : "-", reason));
+	    v->rule != NULL ? v->rule->name : "-", reason, limit));
 }
 
 int
@@ -248,4 +318,116 @@ verdict_audit(const struct verdict *v, const struct pkt *p, const char *in,
 	    "in=%s out=%s len=%zu mark=0x%x%s", head, proto, src, dst, l4,
 	    in, out, pktlen, v->set_mark ? v->mark : 0,
 	    v->monitor ? " monitor=yes" : ""));
+}
+
+/* ---- reload ------------------------------------------------------------ */
+
+struct rejudge {
+	const struct config	*cfg;
+	struct limit_table	*lt;
+	uint64_t		 now;
+	void			(*audit)(void *, const char *);
+	void			*arg;
+	size_t			 ended;
+};
+
+/*
+ * The first state-new rule that matches p, the connection's first packet
+ * rebuilt.  Interfaces are unknown here: a rule that names some is taken
+ * to match (given its own first names) when it accepts, and is skipped
+ * when it drops or rejects, so that no connection is ended on a guess.
+ */
+static const struct rule *
+rejudge_match(const struct config *cfg, const struct pkt *p)
+{
+	const struct rule	*r;
+	size_t			 i;
+
+	for (i = 0; i < cfg->nrules; i++) {
+		r = &cfg->rules[i];
+		if ((r->nin > 0 || r->nout > 0) && r->action != RULE_ACCEPT)
+			continue;
+		if (rule_match(r, p, CT_NEW, r->nin > 0 ? r->in[0] : "",
+		    r->nout > 0 ? r->out[0] : ""))
+			return (r);
+	}
+	return (NULL);
+}
+
+static int
+rejudge_one(struct ct_table *ct, struct ct_entry *e, void *arg)
+{
+	struct rejudge		*rj = arg;
+	const struct config	*cfg = rj->cfg;
+	const struct rule	*r;
+	struct verdict		 v;
+	struct pkt		 p;
+	char			 line[512];
+	uint8_t			 decided;
+	uint32_t		 oldmark;
+
+	memset(&p, 0, sizeof(p));
+	ct_entry_tuple(e, &p.family, &p.proto, &p.src, &p.dst, &p.sport,
+	    &p.dport);
+	if (p.proto == IPPROTO_TCP)
+		p.th_flags = PKT_TH_SYN;
+	ct_entry_icmp(e, &p.icmp_type, &p.icmp_code, &p.icmp_id);
+	oldmark = ct_entry_mark(e);
+
+	r = rejudge_match(cfg, &p);
+	decided = r != NULL ? r->action : cfg->policy[CT_NEW];
+	if (decided == RULE_ACCEPT || cfg->mode == MODE_MONITOR) {
+		ct_entry_set_decision(e, r != NULL && r->has_mark ? r->mark : 0,
+		    r != NULL ? r->index : RULE_IDX_NONE);
+		if (r != NULL && r->conn_limit != 0 && rj->lt != NULL)
+			(void)limit_conn_try(rj->lt, r->index, p.family,
+			    &p.src, 0, rj->now);
+	} else {
+		/* its DESTROY must release nothing: the counts are new */
+		ct_entry_set_decision(e, oldmark, RULE_IDX_NONE);
+		ct_remove(ct, e);
+	}
+	if (decided == RULE_ACCEPT)
+		return (0);
+
+	rj->ended++;
+	if (rj->audit == NULL)
+		return (0);
+	memset(&v, 0, sizeof(v));
+	v.decided = decided;
+	v.action = cfg->mode == MODE_MONITOR ? RULE_ACCEPT : decided;
+	v.monitor = cfg->mode == MODE_MONITOR;
+	v.state = CT_NEW;
+	v.reason = REASON_POLICY_RELOAD;
+	v.rule = r;
+	v.log = 1;
+	v.set_mark = oldmark != 0;
+	v.mark = oldmark;
+	verdict_audit(&v, &p, "", "", 0, line, sizeof(line));
+	rj->audit(rj->arg, line);
+	return (0);
+}
+
+size_t
+verdict_rejudge(const struct config *cfg, struct ct_table *ct,
+    struct limit_table *lt, uint64_t now_ms,
+    void (*audit)(void *arg, const char *line), void *arg)
+{
+	struct rejudge	 rj;
+	uint64_t	 cursor = 0;
+
+	memset(&rj, 0, sizeof(rj));
+	rj.cfg = cfg;
+	rj.lt = lt;
+	rj.now = now_ms;
+	rj.audit = audit;
+	rj.arg = arg;
+	/* rule indices may name other rules now: count afresh */
+	if (lt != NULL)
+		limit_flush(lt);
+	ct_expire(ct, now_ms);
+	do
+		(void)ct_walk(ct, &cursor, SIZE_MAX, rejudge_one, &rj);
+	while (cursor != 0);
+	return (rj.ended);
 }

@@ -17,6 +17,15 @@
 #include "ct.h"
 #include "rule.h"
 #include "config.h"
+#include "limit.h"
+
+/* why a NEW packet a rule accepted was dropped after all */
+enum verdict_limit {
+	VERDICT_LIMIT_NONE = 0,
+	VERDICT_LIMIT_RATE,		/* "rate": over the rule's rate */
+	VERDICT_LIMIT_CONN		/* "conn_limit": the source has as
+					   many connections as allowed */
+};
 
 struct verdict {
 	uint8_t		 action;	/* enum rule_action: what the packet
@@ -27,6 +36,7 @@ struct verdict {
 					   CT_INVALID */
 	uint8_t		 log;		/* write an audit record */
 	uint8_t		 monitor;	/* monitor mode overrode a drop */
+	uint8_t		 limit;		/* enum verdict_limit */
 	uint8_t		 set_mark;	/* put mark on the packet */
 	uint32_t	 mark;
 	const struct rule *rule;	/* NULL: the [policy] default */
@@ -35,12 +45,46 @@ struct verdict {
 /*
  * Decide the packet in buf.  in and out are interface names ("" when
  * none).  p receives the parsed packet (for the audit record).
+ *
+ * lt holds the per-source state of the rules' rate and conn_limit (NULL:
+ * those keys are not enforced).  For conn_limit to count right, the
+ * table's DESTROY events must reach limit_ct_event(lt).  A NEW packet a
+ * rule accepts but a limit refuses gets decided = drop, limit set and
+ * log = 1.
  */
+void	 verdict_packet_ex(const struct config *cfg, struct ct_table *ct,
+	    struct limit_table *lt, const uint8_t *buf, size_t len,
+	    const char *in, const char *out, uint64_t now_ms, struct pkt *p,
+	    struct verdict *v);
+/* verdict_packet_ex() without limits */
 void	 verdict_packet(const struct config *cfg, struct ct_table *ct,
 	    const uint8_t *buf, size_t len, const char *in, const char *out,
 	    uint64_t now_ms, struct pkt *p, struct verdict *v);
 
-/* "accept state=NEW rule=ssh-in mark=0x10" (with reason= if INVALID) */
+/*
+ * After a reload: judge every live connection again, as its first packet
+ * (the original direction's tuple; TCP as a SYN, ICMP as its request),
+ * against cfg's state-new rules and [policy] new.  One cfg no longer
+ * accepts is removed from ct and audit(arg, line) gets its record, with
+ * reason=policy-reload (monitor mode: kept, and the record says
+ * monitor=yes); one still accepted takes the new rule's index and mark.
+ * The table does not know a connection's interfaces: a rule with in or
+ * out is taken to match if it accepts and skipped if it drops or
+ * rejects, so a connection is only ended when the new rules refuse it
+ * whatever its interfaces.  lt (may be NULL) is emptied and the live
+ * connections are counted again under their new rules' conn_limit;
+ * rates start afresh.  Returns the number of connections ended (monitor
+ * mode: that would have been).
+ */
+size_t	 verdict_rejudge(const struct config *cfg, struct ct_table *ct,
+	    struct limit_table *lt, uint64_t now_ms,
+	    void (*audit)(void *arg, const char *line), void *arg);
+
+/* "rate", "conn_limit", or NULL for VERDICT_LIMIT_NONE */
+const char *verdict_limit_name(int limit);
+
+/* "accept state=NEW rule=ssh-in mark=0x10" (with reason= if INVALID or
+   after a reload, limit= when a limit dropped it) */
 int	 verdict_format(const struct verdict *v, char *buf, size_t len);
 
 /*

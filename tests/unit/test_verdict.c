@@ -25,8 +25,9 @@
 
 struct fixture {
 	struct config	 cfg;
-	struct rule	 rules[3];
+	struct rule	 rules[6];
 	struct ct_table	*ct;
+	struct limit_table *lt;
 	uint64_t	 now;
 };
 
@@ -150,6 +151,9 @@ setup(void **state)
 	    RULE_ACCEPT, 0, 0);
 	f->ct = ct_new(&f->cfg.ct);
 	assert_non_null(f->ct);
+	f->lt = limit_new(64);
+	assert_non_null(f->lt);
+	ct_set_event_cb(f->ct, limit_ct_event, f->lt);
 	f->now = 1000000;
 	*state = f;
 	return (0);
@@ -162,6 +166,7 @@ teardown(void **state)
 	size_t		 i;
 
 	ct_free(f->ct);
+	limit_free(f->lt);
 	for (i = 0; i < f->cfg.nrules; i++)
 		rule_clear(&f->rules[i]);
 	free(f);
@@ -174,7 +179,8 @@ run(struct fixture *f, const uint8_t *b, size_t n, struct verdict *v,
 {
 	struct pkt	 p;
 
-	verdict_packet(&f->cfg, f->ct, b, n, "veth0", "veth1", f->now, &p, v);
+	verdict_packet_ex(&f->cfg, f->ct, f->lt, b, n, "veth0", "veth1",
+	    f->now, &p, v);
 	verdict_format(v, line, linelen);
 	f->now += 10;
 }
@@ -376,6 +382,370 @@ test_later_fragment_is_invalid(void **state)
 	    "drop state=INVALID rule=- reason=fragment mark=0x0");
 }
 
+/* ---- rate and conn_limit ------------------------------------------------ */
+
+static void
+test_rate_limit(void **state)
+{
+	struct fixture	*f = *state;
+	struct verdict	 v;
+	uint8_t		 b[64];
+	char		 line[256];
+	size_t		 n;
+	uint16_t	 port;
+
+	f->rules[0].rate = 2;
+	/* a burst of 2, then drops audited with limit=rate */
+	for (port = 41000; port < 41004; port++) {
+		n = tcp4(b, CLIENT, SERVER, port, 80, 1000, 0, PKT_TH_SYN);
+		run(f, b, n, &v, line, sizeof(line));
+		if (port < 41002)
+			assert_string_equal(line,
+			    "accept state=NEW rule=web mark=0x10");
+		else {
+			assert_string_equal(line, "drop state=NEW rule=web "
+			    "limit=rate mark=0x10");
+			assert_int_equal(v.action, RULE_DROP);
+			assert_int_equal(v.log, 1);
+		}
+	}
+	assert_int_equal(ct_count(f->ct), 2);
+	/* another source has its own bucket */
+	n = tcp4(b, "10.1.1.3", SERVER, 41000, 80, 1000, 0, PKT_TH_SYN);
+	run(f, b, n, &v, line, sizeof(line));
+	assert_string_equal(line, "accept state=NEW rule=web mark=0x10");
+	/* the retransmitted SYN of an accepted connection costs nothing */
+	n = tcp4(b, CLIENT, SERVER, 41000, 80, 1000, 0, PKT_TH_SYN);
+	run(f, b, n, &v, line, sizeof(line));
+	assert_string_equal(line, "accept state=NEW rule=web mark=0x10");
+	/* half a second later: one token */
+	f->now += 500;
+	n = tcp4(b, CLIENT, SERVER, 41010, 80, 1000, 0, PKT_TH_SYN);
+	run(f, b, n, &v, line, sizeof(line));
+	assert_string_equal(line, "accept state=NEW rule=web mark=0x10");
+	n = tcp4(b, CLIENT, SERVER, 41011, 80, 1000, 0, PKT_TH_SYN);
+	run(f, b, n, &v, line, sizeof(line));
+	assert_int_equal(v.limit, VERDICT_LIMIT_RATE);
+
+	/* without a limit table the key is not enforced */
+	{
+		struct pkt	 p;
+
+		verdict_packet(&f->cfg, f->ct, b, n, "", "", f->now, &p, &v);
+		assert_int_equal(v.action, RULE_ACCEPT);
+		assert_int_equal(v.limit, VERDICT_LIMIT_NONE);
+	}
+}
+
+static void
+test_conn_limit(void **state)
+{
+	struct fixture	*f = *state;
+	struct verdict	 v;
+	uint8_t		 b[64];
+	char		 line[256], audit[512];
+	struct pkt	 p;
+	size_t		 n;
+
+	f->rules[1].conn_limit = 2;	/* dns */
+	n = udp4(b, CLIENT, SERVER, 5001, 53);
+	run(f, b, n, &v, line, sizeof(line));
+	assert_string_equal(line, "accept state=NEW rule=dns mark=0x0");
+	/* its own datagram again is not a new connection */
+	run(f, b, n, &v, line, sizeof(line));
+	assert_string_equal(line, "accept state=NEW rule=dns mark=0x0");
+	n = udp4(b, CLIENT, SERVER, 5002, 53);
+	run(f, b, n, &v, line, sizeof(line));
+	assert_int_equal(v.action, RULE_ACCEPT);
+	n = udp4(b, CLIENT, SERVER, 5003, 53);
+	verdict_packet_ex(&f->cfg, f->ct, f->lt, b, n, "veth0", "veth1",
+	    f->now, &p, &v);
+	verdict_format(&v, line, sizeof(line));
+	assert_string_equal(line,
+	    "drop state=NEW rule=dns limit=conn_limit mark=0x0");
+	assert_int_equal(v.log, 1);
+	verdict_audit(&v, &p, "veth0", "veth1", n, audit, sizeof(audit));
+	assert_string_equal(audit, "action=drop state=NEW rule=dns "
+	    "limit=conn_limit proto=udp src=10.1.1.2 sport=5003 dst=10.1.2.2 "
+	    "dport=53 in=veth0 out=veth1 len=32 mark=0x0");
+	assert_int_equal(ct_count(f->ct), 2);
+	/* another source is not limited by this one */
+	n = udp4(b, "10.1.1.9", SERVER, 5003, 53);
+	run(f, b, n, &v, line, sizeof(line));
+	assert_int_equal(v.action, RULE_ACCEPT);
+
+	/* the first two time out: their DESTROY frees the slots */
+	f->now += (uint64_t)f->cfg.ct.timeout[CT_TO_UDP] * 1000 + 1;
+	ct_expire(f->ct, f->now);
+	assert_int_equal(ct_count(f->ct), 0);
+	n = udp4(b, CLIENT, SERVER, 5003, 53);
+	run(f, b, n, &v, line, sizeof(line));
+	assert_string_equal(line, "accept state=NEW rule=dns mark=0x0");
+	n = udp4(b, CLIENT, SERVER, 5004, 53);
+	run(f, b, n, &v, line, sizeof(line));
+	assert_int_equal(v.action, RULE_ACCEPT);
+	n = udp4(b, CLIENT, SERVER, 5005, 53);
+	run(f, b, n, &v, line, sizeof(line));
+	assert_int_equal(v.limit, VERDICT_LIMIT_CONN);
+	/* a flush frees them all */
+	ct_flush(f->ct);
+	run(f, b, n, &v, line, sizeof(line));
+	assert_int_equal(v.action, RULE_ACCEPT);
+}
+
+static void
+test_limits_in_monitor_mode(void **state)
+{
+	struct fixture	*f = *state;
+	struct verdict	 v;
+	uint8_t		 b[64];
+	char		 line[256];
+	size_t		 n;
+	union pkt_addr	 client;
+
+	memset(&client, 0, sizeof(client));
+	inet_pton(AF_INET, CLIENT, client.a8);
+	f->cfg.mode = MODE_MONITOR;
+	f->rules[1].conn_limit = 1;
+	n = udp4(b, CLIENT, SERVER, 5001, 53);
+	run(f, b, n, &v, line, sizeof(line));
+	assert_string_equal(line, "accept state=NEW rule=dns mark=0x0");
+	n = udp4(b, CLIENT, SERVER, 5002, 53);
+	run(f, b, n, &v, line, sizeof(line));
+	assert_int_equal(v.action, RULE_ACCEPT);
+	assert_int_equal(v.monitor, 1);
+	assert_string_equal(line, "drop state=NEW rule=dns limit=conn_limit "
+	    "mark=0x0 monitor=yes");
+	/* tracked anyway, and counted, so that both DESTROYs balance */
+	assert_int_equal(ct_count(f->ct), 2);
+	assert_int_equal(limit_conn_count(f->lt, 1, AF_INET, &client), 2);
+	ct_flush(f->ct);
+	assert_int_equal(limit_conn_count(f->lt, 1, AF_INET, &client), 0);
+}
+
+/* ---- reload --------------------------------------------------------------- */
+
+struct audits {
+	int	 n;
+	char	 line[4][512];
+};
+
+static void
+collect(void *arg, const char *line)
+{
+	struct audits	*a = arg;
+
+	if (a->n < 4)
+		snprintf(a->line[a->n], sizeof(a->line[0]), "%s", line);
+	a->n++;
+}
+
+/* a second configuration, sharing the fixture's ct settings */
+static void
+newcfg(struct fixture *f, struct config *c, struct rule *rules)
+{
+	*c = f->cfg;
+	c->rules = rules;
+	c->nrules = 0;
+}
+
+static void
+add(struct config *c, const char *name, uint8_t proto, const char *dport,
+    uint8_t action, uint32_t mark)
+{
+	struct rule	*r = &c->rules[c->nrules];
+	char		 err[256];
+
+	memset(r, 0, sizeof(*r));
+	snprintf(r->name, sizeof(r->name), "%s", name);
+	r->index = (uint16_t)c->nrules;
+	r->states = CT_STATE_BIT(CT_NEW);
+	r->has_proto = 1;
+	r->proto = proto;
+	if (dport != NULL)
+		assert_int_equal(rule_parse_ports(dport, &r->dport, err,
+		    sizeof(err)), 0);
+	r->action = action;
+	r->has_mark = mark != 0;
+	r->mark = mark;
+	c->nrules++;
+}
+
+static void
+clear(struct config *c)
+{
+	size_t	 i;
+
+	for (i = 0; i < c->nrules; i++)
+		rule_clear(&c->rules[i]);
+}
+
+/* a TCP connection to port 80 and a UDP flow to 53, both established */
+static void
+two_connections(struct fixture *f)
+{
+	struct verdict	 v;
+	uint8_t		 b[64];
+	char		 line[256];
+	size_t		 n;
+
+	n = tcp4(b, CLIENT, SERVER, 42000, 80, 1000, 0, PKT_TH_SYN);
+	run(f, b, n, &v, line, sizeof(line));
+	n = tcp4(b, SERVER, CLIENT, 80, 42000, 5000, 1001,
+	    PKT_TH_SYN | PKT_TH_ACK);
+	run(f, b, n, &v, line, sizeof(line));
+	n = tcp4(b, CLIENT, SERVER, 42000, 80, 1001, 5001, PKT_TH_ACK);
+	run(f, b, n, &v, line, sizeof(line));
+	assert_string_equal(line, "accept state=ESTABLISHED rule=- mark=0x10");
+	n = udp4(b, CLIENT, SERVER, 5001, 53);
+	run(f, b, n, &v, line, sizeof(line));
+	n = udp4(b, SERVER, CLIENT, 53, 5001);
+	run(f, b, n, &v, line, sizeof(line));
+	assert_string_equal(line, "accept state=ESTABLISHED rule=- mark=0x0");
+	assert_int_equal(ct_count(f->ct), 2);
+}
+
+static void
+test_rejudge_ends_forbidden(void **state)
+{
+	struct fixture	*f = *state;
+	struct config	 c;
+	struct rule	 rules[4];
+	struct audits	 a;
+	struct verdict	 v;
+	uint8_t		 b[64];
+	char		 line[256];
+	size_t		 n;
+
+	two_connections(f);
+	/* web is gone; dns stays, with a mark now */
+	newcfg(f, &c, rules);
+	add(&c, "dns2", IPPROTO_UDP, "53", RULE_ACCEPT, 0x20);
+	memset(&a, 0, sizeof(a));
+	assert_int_equal(verdict_rejudge(&c, f->ct, f->lt, f->now, collect,
+	    &a), 1);
+	assert_int_equal(a.n, 1);
+	assert_string_equal(a.line[0], "action=drop state=NEW rule=- "
+	    "reason=policy-reload proto=tcp src=10.1.1.2 sport=42000 "
+	    "dst=10.1.2.2 dport=80 in= out= len=0 mark=0x10");
+	assert_int_equal(ct_count(f->ct), 1);
+
+	/* the kept flow carries its new rule's mark */
+	f->cfg.rules = rules;
+	f->cfg.nrules = c.nrules;
+	n = udp4(b, CLIENT, SERVER, 5001, 53);
+	run(f, b, n, &v, line, sizeof(line));
+	assert_string_equal(line, "accept state=ESTABLISHED rule=- mark=0x20");
+	/* the ended one's next packet is not ESTABLISHED (strict: INVALID) */
+	n = tcp4(b, CLIENT, SERVER, 42000, 80, 1001, 5001, PKT_TH_ACK);
+	run(f, b, n, &v, line, sizeof(line));
+	assert_string_equal(line,
+	    "drop state=INVALID rule=- reason=tcp-no-syn mark=0x0");
+	/* loose: judged as NEW, which the new rules drop */
+	f->cfg.ct.tcp_loose = 1;
+	ct_set_config(f->ct, &f->cfg.ct);
+	run(f, b, n, &v, line, sizeof(line));
+	assert_string_equal(line, "drop state=NEW rule=- mark=0x0");
+	f->cfg.rules = f->rules;
+	f->cfg.nrules = 2;
+	clear(&c);
+}
+
+static void
+test_rejudge_drop_rule_and_interfaces(void **state)
+{
+	struct fixture	*f = *state;
+	struct config	 c;
+	struct rule	 rules[4];
+	struct audits	 a;
+	char		 err[256];
+
+	two_connections(f);
+	newcfg(f, &c, rules);
+	/* a drop rule naming an interface cannot be known to apply */
+	add(&c, "no-web-wan", IPPROTO_TCP, "80", RULE_DROP, 0);
+	assert_int_equal(rule_parse_ifaces("wan0", rules[0].in, &rules[0].nin,
+	    err, sizeof(err)), 0);
+	/* an accepting one is taken to match */
+	add(&c, "web-lan", IPPROTO_TCP, "80", RULE_ACCEPT, 0x30);
+	assert_int_equal(rule_parse_ifaces("lan+", rules[1].in, &rules[1].nin,
+	    err, sizeof(err)), 0);
+	/* a reject rule ends what it matches */
+	add(&c, "no-dns", IPPROTO_UDP, "53", RULE_REJECT, 0);
+	memset(&a, 0, sizeof(a));
+	assert_int_equal(verdict_rejudge(&c, f->ct, f->lt, f->now, collect,
+	    &a), 1);
+	assert_int_equal(a.n, 1);
+	assert_string_equal(a.line[0], "action=reject state=NEW rule=no-dns "
+	    "reason=policy-reload proto=udp src=10.1.1.2 sport=5001 "
+	    "dst=10.1.2.2 dport=53 in= out= len=0 mark=0x0");
+	assert_int_equal(ct_count(f->ct), 1);
+	clear(&c);
+}
+
+static void
+test_rejudge_monitor_keeps(void **state)
+{
+	struct fixture	*f = *state;
+	struct config	 c;
+	struct rule	 rules[4];
+	struct audits	 a;
+
+	two_connections(f);
+	newcfg(f, &c, rules);
+	c.mode = MODE_MONITOR;
+	memset(&a, 0, sizeof(a));
+	assert_int_equal(verdict_rejudge(&c, f->ct, f->lt, f->now, collect,
+	    &a), 2);
+	assert_int_equal(a.n, 2);
+	assert_non_null(strstr(a.line[0], "reason=policy-reload"));
+	assert_non_null(strstr(a.line[0], " monitor=yes"));
+	assert_int_equal(ct_count(f->ct), 2);
+	/* no audit callback: counted all the same */
+	assert_int_equal(verdict_rejudge(&c, f->ct, NULL, f->now, NULL,
+	    NULL), 2);
+	clear(&c);
+}
+
+static void
+test_rejudge_recounts_conn_limit(void **state)
+{
+	struct fixture	*f = *state;
+	struct config	 c;
+	struct rule	 rules[4];
+	struct audits	 a;
+	struct verdict	 v;
+	struct pkt	 p;
+	uint8_t		 b[64];
+	size_t		 n;
+	union pkt_addr	 client;
+
+	memset(&client, 0, sizeof(client));
+	inet_pton(AF_INET, CLIENT, client.a8);
+	two_connections(f);
+	/* rules in another order: indices change */
+	newcfg(f, &c, rules);
+	add(&c, "dns", IPPROTO_UDP, "53", RULE_ACCEPT, 0);
+	add(&c, "web", IPPROTO_TCP, "80", RULE_ACCEPT, 0);
+	rules[1].conn_limit = 1;
+	memset(&a, 0, sizeof(a));
+	assert_int_equal(verdict_rejudge(&c, f->ct, f->lt, f->now, collect,
+	    &a), 0);
+	assert_int_equal(a.n, 0);
+	assert_int_equal(limit_conn_count(f->lt, 1, AF_INET, &client), 1);
+	assert_int_equal(limit_conn_count(f->lt, 0, AF_INET, &client), 0);
+	/* the live connection fills the new limit */
+	n = tcp4(b, CLIENT, SERVER, 42001, 80, 1000, 0, PKT_TH_SYN);
+	verdict_packet_ex(&c, f->ct, f->lt, b, n, "", "", f->now, &p, &v);
+	assert_int_equal(v.limit, VERDICT_LIMIT_CONN);
+	/* and its end frees it, under the new index */
+	ct_flush(f->ct);
+	assert_int_equal(limit_conn_count(f->lt, 1, AF_INET, &client), 0);
+	verdict_packet_ex(&c, f->ct, f->lt, b, n, "", "", f->now, &p, &v);
+	assert_int_equal(v.action, RULE_ACCEPT);
+	clear(&c);
+}
+
 int
 main(void)
 {
@@ -396,6 +766,20 @@ main(void)
 		    test_monitor_mode_accepts_and_audits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_later_fragment_is_invalid,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rate_limit, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_conn_limit, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_limits_in_monitor_mode,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rejudge_ends_forbidden,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_rejudge_drop_rule_and_interfaces, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rejudge_monitor_keeps,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_rejudge_recounts_conn_limit, setup, teardown),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
