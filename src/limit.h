@@ -29,6 +29,10 @@
 
 struct limit_table;
 
+/* Sources a worker keeps at most (48 bytes a slot, two slots a source;
+   the pages are only touched as sources arrive). */
+#define LIMIT_SOURCES_DEFAULT	65536
+
 struct limit_stats {
 	uint64_t	 rate_drops;	/* limit_rate_allow() said no */
 	uint64_t	 conn_drops;	/* limit_conn_try() said no */

@@ -154,6 +154,7 @@ replay_run(const struct config *cfg, const char *pcap, FILE *out)
 	struct pcap_pkthdr	*hdr;
 	const u_char		*frame;
 	struct ct_table		*ct;
+	struct limit_table	*lt;
 	struct pkt		 p;
 	struct verdict		 v;
 	pcap_t			*pc;
@@ -187,6 +188,15 @@ replay_run(const struct config *cfg, const char *pcap, FILE *out)
 		pcap_close(pc);
 		return (1);
 	}
+	/* the rules' rate and conn_limit, as a worker keeps them */
+	if ((lt = limit_new(LIMIT_SOURCES_DEFAULT)) == NULL) {
+		fprintf(stderr, "nfqspid: %s: limit table: %s\n", pcap,
+		    strerror(errno));
+		ct_free(ct);
+		pcap_close(pc);
+		return (1);
+	}
+	ct_set_event_cb(ct, limit_ct_event, lt);
 
 	while ((rc = pcap_next_ex(pc, &hdr, &frame)) == 1) {
 		n++;
@@ -201,8 +211,9 @@ replay_run(const struct config *cfg, const char *pcap, FILE *out)
 		if (ts > now_ms)
 			now_ms = ts;
 		ct_expire(ct, now_ms);
-		verdict_packet(cfg, ct, frame + off, hdr->caplen - (size_t)off,
-		    "", "", now_ms, &p, &v);
+		limit_expire(lt, now_ms);
+		verdict_packet_ex(cfg, ct, lt, frame + off,
+		    hdr->caplen - (size_t)off, "", "", now_ms, &p, &v);
 		if (verdict_format(&v, line, sizeof(line)) < 0)
 			(void)snprintf(line, sizeof(line), "?");
 		fprintf(out, "%lu %s\n", n, line);
@@ -218,6 +229,7 @@ replay_run(const struct config *cfg, const char *pcap, FILE *out)
 		status = 1;
 	}
 	ct_free(ct);
+	limit_free(lt);
 	pcap_close(pc);
 	return (status);
 }
