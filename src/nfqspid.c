@@ -357,7 +357,7 @@ watchdog_main(void *arg)
 static int
 daemon_run(struct daemon *d, int foreground, int debug)
 {
-	struct event	*sigev[3];
+	struct event	*sigev[3] = { NULL, NULL, NULL };
 	static const int sigs[3] = { SIGHUP, SIGTERM, SIGINT };
 	char		 err[ERRLEN];
 	unsigned	 i;
@@ -479,6 +479,12 @@ daemon_run(struct daemon *d, int foreground, int debug)
 	if (d->workers != NULL)
 		for (i = 0; i < d->nworkers; i++)
 			worker_free(d->workers[i]);
+	free(d->workers);
+	for (i = 0; i < 3; i++)
+		if (sigev[i] != NULL)
+			event_free(sigev[i]);
+	if (d->base != NULL)
+		event_base_free(d->base);
 	pidfile_remove(d);
 	return (1);
 }
