@@ -789,6 +789,13 @@ ct_entry_rule(const struct ct_entry *e)
 	return (e->rule);
 }
 
+int
+ct_entry_closed(const struct ct_entry *e)
+{
+	return (e->proto == IPPROTO_TCP && (e->state == CT_TCP_TIME_WAIT ||
+	    e->state == CT_TCP_CLOSE));
+}
+
 void
 ct_entry_set_decision(struct ct_entry *e, uint32_t mark, uint16_t rule)
 {

@@ -128,6 +128,9 @@ void		 ct_entry_tuple(const struct ct_entry *e, uint8_t *family,
 		    uint8_t *proto, union pkt_addr *src, union pkt_addr *dst,
 		    uint16_t *sport, uint16_t *dport);
 
+/* A TCP connection in TIME_WAIT or CLOSE: over, only waiting to go
+   (conn_limit no longer counts it, as the kernel's nf_conncount) */
+int		 ct_entry_closed(const struct ct_entry *e);
 /* A reload gives a live connection the decision of the new rules. */
 void		 ct_entry_set_decision(struct ct_entry *e, uint32_t mark,
 		    uint16_t rule);
