@@ -141,6 +141,29 @@ check_limits(struct limit_table *lt, const struct rule *r,
 	return (VERDICT_LIMIT_NONE);
 }
 
+/*
+ * A connection that is over (TCP TIME_WAIT, CLOSE) no longer counts
+ * against its rule's conn_limit, as with the kernel's connlimit: release
+ * it now, and forget the rule so that its DESTROY releases nothing.
+ */
+static void
+release_closed(const struct config *cfg, struct limit_table *lt,
+    struct ct_entry *e)
+{
+	const struct rule	*r;
+	union pkt_addr		 src, dst;
+	uint16_t		 idx, sport, dport;
+	uint8_t			 family, proto;
+
+	if ((idx = ct_entry_rule(e)) == RULE_IDX_NONE || !ct_entry_closed(e))
+		return;
+	if ((r = rule_by_index(cfg, idx)) == NULL || r->conn_limit == 0)
+		return;
+	ct_entry_tuple(e, &family, &proto, &src, &dst, &sport, &dport);
+	limit_conn_release(lt, idx, family, &src);
+	ct_entry_set_decision(e, ct_entry_mark(e), RULE_IDX_NONE);
+}
+
 void
 verdict_packet(const struct config *cfg, struct ct_table *ct,
     const uint8_t *buf, size_t len, const char *in, const char *out,
@@ -176,6 +199,8 @@ verdict_packet_ex(const struct config *cfg, struct ct_table *ct,
 	}
 
 	ct_track(ct, p, now_ms, &res);
+	if (lt != NULL && res.entry != NULL && res.state != CT_RELATED)
+		release_closed(cfg, lt, res.entry);
 	switch (res.state) {
 	case CT_INVALID:
 		decide_invalid(cfg, p, 1, res.reason, in, out, v);
@@ -365,6 +390,7 @@ rejudge_one(struct ct_table *ct, struct ct_entry *e, void *arg)
 	char			 line[512];
 	uint8_t			 decided;
 	uint32_t		 oldmark;
+	int			 counted;
 
 	memset(&p, 0, sizeof(p));
 	ct_entry_tuple(e, &p.family, &p.proto, &p.src, &p.dst, &p.sport,
@@ -377,9 +403,13 @@ rejudge_one(struct ct_table *ct, struct ct_entry *e, void *arg)
 	r = rejudge_match(cfg, &p);
 	decided = r != NULL ? r->action : cfg->policy[CT_NEW];
 	if (decided == RULE_ACCEPT || cfg->mode == MODE_MONITOR) {
+		/* a closed connection is not counted (release_closed()) */
+		counted = r != NULL && r->conn_limit != 0 &&
+		    !ct_entry_closed(e);
 		ct_entry_set_decision(e, r != NULL && r->has_mark ? r->mark : 0,
-		    r != NULL ? r->index : RULE_IDX_NONE);
-		if (r != NULL && r->conn_limit != 0 && rj->lt != NULL)
+		    r != NULL && (r->conn_limit == 0 || counted) ? r->index :
+		    RULE_IDX_NONE);
+		if (counted && rj->lt != NULL)
 			(void)limit_conn_try(rj->lt, r->index, p.family,
 			    &p.src, 0, rj->now);
 	} else {

@@ -494,6 +494,60 @@ test_conn_limit(void **state)
 }
 
 static void
+test_conn_limit_ignores_closed(void **state)
+{
+	struct fixture	*f = *state;
+	struct verdict	 v;
+	uint8_t		 b[64];
+	char		 line[256];
+	size_t		 n;
+
+	f->rules[0].conn_limit = 1;	/* web */
+	n = tcp4(b, CLIENT, SERVER, 43000, 80, 1000, 0, PKT_TH_SYN);
+	run(f, b, n, &v, line, sizeof(line));
+	n = tcp4(b, SERVER, CLIENT, 80, 43000, 5000, 1001,
+	    PKT_TH_SYN | PKT_TH_ACK);
+	run(f, b, n, &v, line, sizeof(line));
+	n = tcp4(b, CLIENT, SERVER, 43000, 80, 1001, 5001, PKT_TH_ACK);
+	run(f, b, n, &v, line, sizeof(line));
+	assert_string_equal(line, "accept state=ESTABLISHED rule=- mark=0x10");
+	n = tcp4(b, CLIENT, SERVER, 43001, 80, 1000, 0, PKT_TH_SYN);
+	run(f, b, n, &v, line, sizeof(line));
+	assert_string_equal(line,
+	    "drop state=NEW rule=web limit=conn_limit mark=0x10");
+	/* the first one closes: in TIME_WAIT it no longer counts */
+	n = tcp4(b, CLIENT, SERVER, 43000, 80, 1001, 5001,
+	    PKT_TH_FIN | PKT_TH_ACK);
+	run(f, b, n, &v, line, sizeof(line));
+	n = tcp4(b, SERVER, CLIENT, 80, 43000, 5001, 1002,
+	    PKT_TH_FIN | PKT_TH_ACK);
+	run(f, b, n, &v, line, sizeof(line));
+	n = tcp4(b, CLIENT, SERVER, 43000, 80, 1002, 5002, PKT_TH_ACK);
+	run(f, b, n, &v, line, sizeof(line));
+	assert_int_equal(v.action, RULE_ACCEPT);
+	assert_int_equal(ct_count(f->ct), 1);
+	n = tcp4(b, CLIENT, SERVER, 43001, 80, 1000, 0, PKT_TH_SYN);
+	run(f, b, n, &v, line, sizeof(line));
+	assert_string_equal(line, "accept state=NEW rule=web mark=0x10");
+	n = tcp4(b, SERVER, CLIENT, 80, 43001, 7000, 1001,
+	    PKT_TH_SYN | PKT_TH_ACK);
+	run(f, b, n, &v, line, sizeof(line));
+	n = tcp4(b, CLIENT, SERVER, 43001, 80, 1001, 7001, PKT_TH_ACK);
+	run(f, b, n, &v, line, sizeof(line));
+	assert_string_equal(line, "accept state=ESTABLISHED rule=- mark=0x10");
+	n = tcp4(b, CLIENT, SERVER, 43002, 80, 1000, 0, PKT_TH_SYN);
+	run(f, b, n, &v, line, sizeof(line));
+	assert_int_equal(v.limit, VERDICT_LIMIT_CONN);
+	/* the closed one leaving releases nothing more */
+	f->now += (uint64_t)f->cfg.ct.timeout[CT_TO_TCP_TIME_WAIT] * 1000;
+	ct_expire(f->ct, f->now);
+	assert_int_equal(ct_count(f->ct), 1);
+	n = tcp4(b, CLIENT, SERVER, 43003, 80, 1000, 0, PKT_TH_SYN);
+	run(f, b, n, &v, line, sizeof(line));
+	assert_int_equal(v.limit, VERDICT_LIMIT_CONN);
+}
+
+static void
 test_limits_in_monitor_mode(void **state)
 {
 	struct fixture	*f = *state;
@@ -770,6 +824,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_conn_limit, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_conn_limit_ignores_closed,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_limits_in_monitor_mode,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rejudge_ends_forbidden,
