@@ -150,6 +150,9 @@ nq_config_msg(struct nq *q, char *buf, uint32_t seq)
 {
 	struct nlmsghdr	*nlh;
 
+	/* libmnl before 1.0.5 leaves an attribute's padding unset (the
+	   params attribute has 3 bytes of it): send no stack garbage */
+	memset(buf, 0, MNL_SOCKET_BUFFER_SIZE);
 	nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, q->queue);
 	nlh->nlmsg_seq = seq;
 	return (nlh);
@@ -263,7 +266,7 @@ nq_open(uint16_t queue, uint32_t maxlen, int fail_open)
 	q->queue = queue;
 	q->fd = -1;
 	if ((q->rbuf = malloc(NQ_RECVBUF)) == NULL ||
-	    (q->sbuf = malloc(NQ_SENDBUF)) == NULL ||
+	    (q->sbuf = calloc(1, NQ_SENDBUF)) == NULL ||
 	    (q->pend = calloc(NQ_PENDMAX, sizeof(*q->pend))) == NULL)
 		goto fail;
 	if ((q->nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC)) ==
