@@ -101,6 +101,20 @@ inherit(const struct config *cfg, const struct ct_entry *e,
 	}
 }
 
+int
+verdict_has_reject(const struct config *cfg)
+{
+	size_t	 i;
+
+	for (i = 0; i < CT_STATE_MAX; i++)
+		if (cfg->policy[i] == RULE_REJECT)
+			return (1);
+	for (i = 0; i < cfg->nrules; i++)
+		if (cfg->rules[i].action == RULE_REJECT)
+			return (1);
+	return (0);
+}
+
 const char *
 verdict_limit_name(int limit)
 {

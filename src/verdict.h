@@ -80,6 +80,9 @@ size_t	 verdict_rejudge(const struct config *cfg, struct ct_table *ct,
 	    struct limit_table *lt, uint64_t now_ms,
 	    void (*audit)(void *arg, const char *line), void *arg);
 
+/* Does a rule or the [policy] of cfg reject (so a raw socket is needed)? */
+int	 verdict_has_reject(const struct config *cfg);
+
 /* "rate", "conn_limit", or NULL for VERDICT_LIMIT_NONE */
 const char *verdict_limit_name(int limit);
 

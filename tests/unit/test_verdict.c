@@ -577,6 +577,19 @@ test_limits_in_monitor_mode(void **state)
 	assert_int_equal(limit_conn_count(f->lt, 1, AF_INET, &client), 0);
 }
 
+static void
+test_has_reject(void **state)
+{
+	struct fixture	*f = *state;
+
+	assert_int_equal(verdict_has_reject(&f->cfg), 0);
+	f->rules[1].action = RULE_REJECT;
+	assert_int_equal(verdict_has_reject(&f->cfg), 1);
+	f->rules[1].action = RULE_ACCEPT;
+	f->cfg.policy[CT_INVALID] = RULE_REJECT;
+	assert_int_equal(verdict_has_reject(&f->cfg), 1);
+}
+
 /* ---- reload --------------------------------------------------------------- */
 
 struct audits {
@@ -828,6 +841,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_limits_in_monitor_mode,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_has_reject, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_rejudge_ends_forbidden,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
