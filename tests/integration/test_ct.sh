@@ -7,9 +7,10 @@
 #  - the server's ICMP port unreachable answering a UDP datagram is
 #    RELATED to that flow: the client's socket sees ECONNREFUSED; one
 #    quoting a flow nobody opened is dropped (IPv4 and IPv6);
-#  - ICMP time exceeded sent by the firewall host itself about a tracked
-#    TCP connection is RELATED and reaches the client; about an untracked
-#    tuple it is dropped (IPv4 and IPv6);
+#  - ICMP time exceeded about a tracked TCP connection, sent by the
+#    firewall host itself (through OUTPUT) or by a router behind it
+#    (through FORWARD), is RELATED and reaches the client; about an
+#    untracked tuple it is dropped (IPv4 and IPv6);
 #  - an echo reply without a request is dropped (IPv4 and IPv6);
 #  - a TCP SYN split into fragments inside its TCP header never gets past
 #    a rule that denies its port, with and without the kernel's
@@ -51,6 +52,11 @@ action = accept
 [rule hold]
 proto = tcp
 dport = 5020
+action = accept
+
+[rule far]
+proto = tcp
+dport = 5040
 action = accept
 
 [rule udp-closed]
@@ -168,18 +174,32 @@ EOF
 # craft.py KIND ARGS...: one crafted packet (see the cases below).
 cat >"$T_TMP/craft.py" <<'EOF'
 import sys
-from scapy.all import (ICMP, ICMPv6DestUnreach, ICMPv6EchoReply, IP, IPv6,
-                       TCP, UDP, Raw, conf, fragment, raw, send)
+from scapy.all import (ICMP, ICMPv6DestUnreach, ICMPv6EchoReply,
+                       ICMPv6TimeExceeded, IP, IPv6, TCP, UDP, Raw, conf,
+                       raw, send)
 conf.verb = 0
 kind, a = sys.argv[1], sys.argv[2:]
 v6 = ":" in a[1]
 L3 = IPv6 if v6 else IP
-if kind == "ttl1":
-    # a segment of the tuple SRC DST SPORT DPORT FLAGS whose TTL (hop
-    # limit) runs out at the first router: dut
+if kind in ("ttl1", "ttl"):
+    # a segment of the tuple SRC DST SPORT DPORT FLAGS with TTL (hop
+    # limit) TTL; ttl1: 1, which runs out at the first router, dut
     src, dst, sport, dport, flags = a[0], a[1], int(a[2]), int(a[3]), a[4]
-    l3 = IPv6(src=src, dst=dst, hlim=1) if v6 else IP(src=src, dst=dst, ttl=1)
-    send(l3 / TCP(sport=sport, dport=dport, flags=flags, seq=1, ack=1))
+    ttl = int(a[5]) if kind == "ttl" else 1
+    l3 = IPv6(src=src, dst=dst, hlim=ttl) if v6 else \
+        IP(src=src, dst=dst, ttl=ttl)
+    ack = 1 if "A" in flags else 0
+    send(l3 / TCP(sport=sport, dport=dport, flags=flags, seq=1, ack=ack,
+                  window=1024))
+elif kind == "texc":
+    # time exceeded from SRC to DST about DST:SPORT -> QDST:DPORT TCP
+    src, dst, qdst, sport, dport = a[0], a[1], a[2], int(a[3]), int(a[4])
+    quote = raw(L3(src=dst, dst=qdst) / TCP(sport=sport, dport=dport,
+                                             flags="S", seq=1))
+    if v6:
+        send(IPv6(src=src, dst=dst) / ICMPv6TimeExceeded(code=0) / quote)
+    else:
+        send(IP(src=src, dst=dst) / ICMP(type=11, code=0) / quote)
 elif kind == "echoreply":
     src, dst = a[0], a[1]
     if v6:
@@ -331,11 +351,8 @@ check "nor the IPv6 client" \
 # dut's own kernel sends the time exceeded when a forwarded packet's TTL
 # runs out; it leaves through dut's OUTPUT chain (not FORWARD), which is
 # why OUTPUT's time exceeded messages are diverted too.  Its source is
-# dut's address, not an endpoint of the connection it quotes: this is the
-# "RELATED from a router in the path" case, with the firewall as the
-# router.  (A router namespace behind dut would test the same tracker
-# path through FORWARD; the ICMP errors of the server in part 2 already
-# cross FORWARD.)
+# dut's address, not an endpoint of the connection it quotes.  Part 3b
+# does the same with a router behind dut, whose error crosses FORWARD.
 counter_add "$NS_C" "$IPT" filter INPUT texc4 -p icmp --icmp-type time-exceeded
 counter_add "$NS_C" "$IP6T" filter INPUT texc6 -p icmpv6 \
     --icmpv6-type time-exceeded
@@ -364,6 +381,51 @@ check "audit: time exceeded about an untracked tuple is icmp-untracked-error" \
     log_has "action=drop state=INVALID rule=- reason=icmp-untracked-error proto=icmp src=$D4C dst=$C4 type=11 code=0 in= out=d0 "
 check "audit: the IPv6 one too" \
     log_has "action=drop state=INVALID rule=- reason=icmp-untracked-error proto=icmpv6 src=$D6C dst=$C6 type=3 code=0 in= out=d0 "
+check "and it does not reach the client" \
+    test "$(counter "$NS_C" "$IPT" filter INPUT texc4)" -eq "$n4"
+check "nor the IPv6 client" \
+    test "$(counter "$NS_C" "$IP6T" filter INPUT texc6)" -eq "$n6"
+
+# ---- 3b. time exceeded from a router in the path --------------------------------
+# The server's namespace also routes to a network behind it (a veth pair
+# with no host behind it, where packets die): for a connection from the client to FAR, the
+# server is a router in the path, not an endpoint.  A SYN to FAR is let in
+# (rule far) and tracked; its retransmission sent with TTL 2 expires at
+# the server, whose time exceeded crosses dut's FORWARD from an
+# address that is neither end of the connection: RELATED.
+FAR4=10.$T_NET.3.9
+FAR6=fd00:$T_NET:3::9
+in_s sysctl -qw net.ipv4.ip_forward=1
+in_s sysctl -qw net.ipv6.conf.all.forwarding=1
+in_s ip link add s1 type veth peer name s2 && in_s ip link set s1 up &&
+    in_s ip link set s2 up &&
+    in_s ip route add "10.$T_NET.3.0/24" dev s1 &&
+    in_s ip -6 route add "fd00:$T_NET:3::/64" dev s1 &&
+    in_d ip route add "10.$T_NET.3.0/24" via "$S4" &&
+    in_d ip -6 route add "fd00:$T_NET:3::/64" via "$S6" ||
+    fail "routes to the network behind the server"
+n4=$(counter "$NS_C" "$IPT" filter INPUT texc4)
+n6=$(counter "$NS_C" "$IP6T" filter INPUT texc6)
+sleep 1		# the server's ICMP rate limit (it sent errors in part 2)
+in_c "$PY" "$T_TMP/craft.py" ttl "$C4" "$FAR4" 40540 5040 S 64
+in_c "$PY" "$T_TMP/craft.py" ttl "$C4" "$FAR4" 40540 5040 S 2
+check "time exceeded from the router about the tracked connection reaches the client" \
+    wait_for 30 counter_ge "$NS_C" "$IPT" filter INPUT texc4 $((n4 + 1))
+in_c "$PY" "$T_TMP/craft.py" ttl "$C6" "$FAR6" 40640 5040 S 64
+in_c "$PY" "$T_TMP/craft.py" ttl "$C6" "$FAR6" 40640 5040 S 2
+check "ICMPv6 time exceeded from the router about the tracked connection reaches the client" \
+    wait_for 30 counter_ge "$NS_C" "$IP6T" filter INPUT texc6 $((n6 + 1))
+n4=$(counter "$NS_C" "$IPT" filter INPUT texc4)
+n6=$(counter "$NS_C" "$IP6T" filter INPUT texc6)
+# The router's error about a tuple nobody opened (nothing untracked gets
+# through dut to make the router send one: the router is the server's
+# namespace, so craft it there)
+in_s "$PY" "$T_TMP/craft.py" texc "$S4" "$C4" "$FAR4" 40541 5041
+in_s "$PY" "$T_TMP/craft.py" texc "$S6" "$C6" "$FAR6" 40641 5041
+check "audit: the router's time exceeded about an untracked tuple is icmp-untracked-error" \
+    log_has "action=drop state=INVALID rule=- reason=icmp-untracked-error proto=icmp src=$S4 dst=$C4 type=11 code=0 in=d1 out=d0 "
+check "audit: the IPv6 one too" \
+    log_has "action=drop state=INVALID rule=- reason=icmp-untracked-error proto=icmpv6 src=$S6 dst=$C6 type=3 code=0 in=d1 out=d0 "
 check "and it does not reach the client" \
     test "$(counter "$NS_C" "$IPT" filter INPUT texc4)" -eq "$n4"
 check "nor the IPv6 client" \
