@@ -193,12 +193,12 @@ def tcp_reopen(fam, t, o):
     # 1-7 a connection opened and closed (the client's last ACK puts it
     # in TIME_WAIT); 8 a new SYN on the same tuple 5 s later, with a
     # higher ISN: the old entry goes, the SYN is NEW and the rule decides
-    # again; 9-11 the new connection works.  12 the server sends a SYN
-    # from the same tuple after this one closed too: roles swapped, it
-    # is NEW and no rule lets port 40004 in, so the policy drops it
-    # (nfqspid reopens on a SYN from either side; the kernel takes a
-    # reply-direction SYN on TIME_WAIT only if that side closed first -
-    # see nfqspid(8)).  13 the client's SYN after that: NEW, accepted.
+    # again; 9-15 the new connection works and closes too.  16 the server
+    # sends a SYN from the same tuple: roles swapped, it is NEW and no
+    # rule lets port 40004 in, so the policy drops it (nfqspid reopens on
+    # a SYN from either side; the kernel takes a reply-direction SYN on
+    # TIME_WAIT only if that side closed first - see nfqspid(8)).  17 the
+    # client's SYN after that: NEW, accepted.
     k = Conn(fam, 40004 + o)
     pk = k.open(t) + [
         (t + 10, k.cfin()),
@@ -379,7 +379,7 @@ def tcp_liberal(fam, t, o):
     # window, 5 an ACK of data never sent, 6 a RST far out of the
     # window: all pass, none INVALID; 7 12 s later (past timeout_tcp_close)
     # the connection is still there: the out-of-window RST did not close
-    # it (the kernel's liberal mode would: see nfqspid(8)); 8 an invalid
+    # it (nfqspid(8) says where the kernel differs); 8 an invalid
     # flag combination is still INVALID: liberal is about windows only.
     k = Conn(fam, 40014 + o)
     pk = k.open(t) + [
