@@ -23,6 +23,7 @@
 #include "rule.h"
 #include "config.h"
 #include "verdict.h"
+#include "limit.h"
 
 #ifndef __dead
 #define __dead		__attribute__((__noreturn__))
@@ -131,6 +132,10 @@ struct worker_stats {
 	struct nq_stats	 nq;
 	struct ct_stats	 ct;
 	size_t		 conns;
+	uint64_t	 rejects;	/* answers sent for reject rules */
+	uint64_t	 reject_errors;	/* answers that could not be sent */
+	struct limit_stats limit;	/* rate and conn_limit */
+	size_t		 sources;	/* in the limit table */
 };
 
 /*

@@ -9,9 +9,14 @@
  * pointer it decides them with.  Nothing on the packet path takes a lock:
  * the main thread reaches a worker only through worker_call(), which runs
  * a function in the worker's own thread between two drains of the queue.
+ *
+ * Besides the connection table a worker owns the per-source state of the
+ * rules' rate and conn_limit (its table's DESTROY events release the
+ * counts), and two raw sockets to answer what reject rules refuse.
  */
 #include <sys/socket.h>
 #include <net/if.h>
+#include <netinet/in.h>
 
 #include <errno.h>
 #include <pthread.h>
@@ -19,11 +24,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 #include <event2/thread.h>
 
 #include "nfqspid.h"
+#include "reject.h"
 
 #define WORKER_BUDGET		256	/* messages per read callback, so
 					   the timers get their turn */
@@ -44,6 +51,10 @@ struct worker {
 	const struct config	*cfg;
 	struct nq		*nq;
 	struct ct_table		*ct;
+	struct limit_table	*lt;
+	int			 raw4;		/* reject's answers, -1 if none */
+	int			 raw6;
+	time_t			 rawwarn;	/* rate limit of send errors */
 
 	struct event_base	*base;
 	struct event		*rev;		/* the queue's socket */
@@ -152,6 +163,101 @@ worker_audit(struct worker *w, const struct verdict *v, const struct pkt *p,
 	w->st.audited++;
 }
 
+/* A record made elsewhere (a reload's re-judging), under the same rate. */
+static void
+worker_audit_line(void *arg, const char *line)
+{
+	struct worker	*w = arg;
+
+	if (!worker_audit_ok(w, worker_now_ms())) {
+		w->suppressed++;
+		w->st.suppressed++;
+		return;
+	}
+	log_audit("%s", line);
+	w->st.audited++;
+}
+
+/*
+ * Raw sockets for reject's answers (IPPROTO_RAW: we write the IP header).
+ * Needs CAP_NET_RAW; the caller decides whether their absence matters.
+ */
+static int
+worker_open_raw(struct worker *w)
+{
+	int	 one = 1;
+
+	if (w->raw4 == -1 && (w->raw4 = socket(AF_INET,
+	    SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_RAW)) == -1)
+		return (-1);
+	if (w->raw6 == -1) {
+		if ((w->raw6 = socket(AF_INET6,
+		    SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_RAW)) ==
+		    -1)
+			return (-1);
+		/* implied by IPPROTO_RAW on current kernels; say it */
+		(void)setsockopt(w->raw6, IPPROTO_IPV6, IPV6_HDRINCL, &one,
+		    sizeof(one));
+	}
+	return (0);
+}
+
+/* Answer a packet a reject rule refused: TCP RST or port unreachable. */
+static void
+worker_reject(struct worker *w, const struct pkt *p, uint32_t ifin)
+{
+	uint8_t			 buf[REJECT_MAXLEN];
+	struct sockaddr_in	 sin;
+	struct sockaddr_in6	 sin6;
+	struct timespec		 ts;
+	size_t			 n;
+	ssize_t			 r;
+
+	if ((n = reject_build(p, buf, sizeof(buf))) == 0)
+		return;		/* nothing may be sent for this one */
+	if (p->family == AF_INET && w->raw4 != -1 && n >= 20) {
+		memset(&sin, 0, sizeof(sin));
+		sin.sin_family = AF_INET;
+		memcpy(&sin.sin_addr, buf + 16, 4);
+		r = sendto(w->raw4, buf, n, MSG_DONTWAIT,
+		    (struct sockaddr *)&sin, sizeof(sin));
+	} else if (p->family == AF_INET6 && w->raw6 != -1 && n >= 40) {
+		memset(&sin6, 0, sizeof(sin6));
+		sin6.sin6_family = AF_INET6;
+		memcpy(&sin6.sin6_addr, buf + 24, 16);
+		/* a link-local sender is reached where it came from */
+		if (IN6_IS_ADDR_LINKLOCAL(&sin6.sin6_addr))
+			sin6.sin6_scope_id = ifin;
+		r = sendto(w->raw6, buf, n, MSG_DONTWAIT,
+		    (struct sockaddr *)&sin6, sizeof(sin6));
+	} else {
+		errno = ENOTSOCK;
+		r = -1;
+	}
+	if (r == (ssize_t)n) {
+		w->st.rejects++;
+		return;
+	}
+	w->st.reject_errors++;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	if (ts.tv_sec != w->rawwarn) {
+		w->rawwarn = ts.tv_sec;
+		log_warn("worker %u: sending a reject answer", w->id);
+	}
+}
+
+/*
+ * The table's events: a DESTROY releases the connection's count under
+ * its rule's conn_limit.  (Runs inside ct_*(): must not change it.)
+ */
+static void
+worker_ct_event(int event, const struct ct_entry *e, void *arg)
+{
+	struct worker	*w = arg;
+
+	limit_ct_event(event, e, w->lt);
+}
+
 static void
 worker_summary(struct worker *w, uint64_t now)
 {
@@ -178,8 +284,8 @@ worker_packet(void *arg, const struct nq_packet *np, struct nq_verdict *nv)
 
 	in = worker_ifname(w, np->ifin, now);
 	out = worker_ifname(w, np->ifout, now);
-	verdict_packet(w->cfg, w->ct, np->data, np->len, in, out, now, &p,
-	    &v);
+	verdict_packet_ex(w->cfg, w->ct, w->lt, np->data, np->len, in, out,
+	    now, &p, &v);
 
 	w->st.received++;
 	if (v.action == RULE_ACCEPT)
@@ -191,10 +297,13 @@ worker_packet(void *arg, const struct nq_packet *np, struct nq_verdict *nv)
 	else if (v.state == CT_RELATED)
 		w->st.related++;
 
-	/* RULE_REJECT drops; the reset or unreachable is sent apart. */
+	/* RULE_REJECT drops; the reset or unreachable is sent apart
+	   (monitor mode: action is accept, nothing is sent). */
 	nv->accept = v.action == RULE_ACCEPT;
 	nv->set_mark = v.set_mark;
 	nv->mark = v.mark;
+	if (v.action == RULE_REJECT)
+		worker_reject(w, &p, np->ifin);
 
 	if (v.log)
 		worker_audit(w, &v, &p, in, out, np->origlen, now);
@@ -219,6 +328,7 @@ worker_tick(evutil_socket_t fd, short events, void *arg)
 	uint64_t	 now = worker_now_ms();
 
 	ct_expire(w->ct, now);
+	limit_expire(w->lt, now);
 	worker_summary(w, now);
 	__atomic_add_fetch(&w->beat, 1, __ATOMIC_RELAXED);
 }
@@ -312,6 +422,8 @@ worker_get_stats(struct worker *w, struct worker_stats *s)
 	nq_get_stats(w->nq, &s->nq);
 	ct_get_stats(w->ct, &s->ct);
 	s->conns = ct_count(w->ct);
+	limit_get_stats(w->lt, &s->limit);
+	s->sources = limit_count(w->lt);
 }
 
 struct worker *
@@ -331,12 +443,28 @@ worker_new(unsigned id, const struct config *cfg, char *err, size_t errlen)
 	}
 	w->id = id;
 	w->cfg = cfg;
+	w->raw4 = w->raw6 = -1;
 	pthread_mutex_init(&w->callers, NULL);
 	pthread_mutex_init(&w->mtx, NULL);
 	pthread_cond_init(&w->cond, NULL);
 	if ((w->ct = ct_new(&cfg->ct)) == NULL) {
 		snprintf(err, errlen, "worker %u: connection table: %s", id,
 		    strerror(errno));
+		worker_free(w);
+		return (NULL);
+	}
+	if ((w->lt = limit_new(LIMIT_SOURCES_DEFAULT)) == NULL) {
+		snprintf(err, errlen, "worker %u: limit table: %s", id,
+		    strerror(errno));
+		worker_free(w);
+		return (NULL);
+	}
+	ct_set_event_cb(w->ct, worker_ct_event, w);
+	/* Opened whatever the rules say, so that a reload may add reject
+	   rules after the privileges are gone (CAP_NET_RAW is kept). */
+	if (worker_open_raw(w) == -1 && verdict_has_reject(cfg)) {
+		snprintf(err, errlen, "worker %u: raw socket for reject rules "
+		    "(CAP_NET_RAW is needed): %s", id, strerror(errno));
 		worker_free(w);
 		return (NULL);
 	}
@@ -475,6 +603,12 @@ worker_free(struct worker *w)
 	nq_close(w->nq);
 	if (w->ct != NULL)
 		ct_free(w->ct);
+	if (w->lt != NULL)
+		limit_free(w->lt);
+	if (w->raw4 != -1)
+		close(w->raw4);
+	if (w->raw6 != -1)
+		close(w->raw6);
 	pthread_cond_destroy(&w->cond);
 	pthread_mutex_destroy(&w->mtx);
 	pthread_mutex_destroy(&w->callers);
@@ -485,9 +619,20 @@ static void
 worker_reload_fn(struct worker *w, void *arg)
 {
 	const struct config	*cfg = arg;
+	size_t			 ended;
 
 	w->cfg = cfg;
 	ct_set_config(w->ct, &cfg->ct);
+	/* What the new rules no longer accept ends now, not at expiry. */
+	ended = verdict_rejudge(cfg, w->ct, w->lt, worker_now_ms(),
+	    worker_audit_line, w);
+	if (ended > 0)
+		log_info("worker %u: %zu connections the new rules refuse %s",
+		    w->id, ended, cfg->mode == MODE_MONITOR ?
+		    "would have ended" : "ended");
+	if (verdict_has_reject(cfg) && worker_open_raw(w) == -1)
+		log_warn("worker %u: reject rules will drop without an "
+		    "answer: raw socket", w->id);
 	if (nq_set_params(w->nq, cfg->queue_maxlen, cfg->fail_open) == -1)
 		log_warn("worker %u: queue %u: new parameters", w->id,
 		    nq_queue(w->nq));
@@ -499,9 +644,8 @@ int
 worker_reload(struct worker *w, const struct config *cfg)
 {
 	if (!w->started) {
-		/* not running: nobody reads the old pointer */
-		w->cfg = cfg;
-		ct_set_config(w->ct, &cfg->ct);
+		/* not running: no other thread touches it */
+		worker_reload_fn(w, (void *)cfg);
 		return (0);
 	}
 	if (worker_call(w, worker_reload_fn, (void *)cfg) == -1) {
