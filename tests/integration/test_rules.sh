@@ -3,7 +3,8 @@
 # ICMP/ICMPv6 port unreachable sent by the daemon), marks behind the
 # queue, per-source rate and conn_limit, a reload with a bad file (the
 # old policy stays), a reload that ends a now-forbidden live connection
-# (reason=policy-reload), and monitor mode.
+# (reason=policy-reload; by SIGHUP over IPv4, by nfqspictl reload over
+# IPv6), and monitor mode.
 #
 # Copyright (C) 2026 The nfqspid authors
 # SPDX-License-Identifier: GPL-2.0-or-later
@@ -281,36 +282,57 @@ check "the old policy stays: reject still answers ($out)" refused_fast "$out"
 cp "$T_TMP/base.ini" "$T_CONF"
 
 # ---- reload that ends a now-forbidden live connection ---------------------------------------
-d=$T_TMP/long
-mkdir -p "$d"
-in_s timeout 30 socat -u "TCP4-LISTEN:5007,bind=$S4,reuseaddr" \
-    "OPEN:$d/srv.in,creat,append" 2>/dev/null &
-spid=$!
-sed -i 's/^dport = 5005$/dport = 5005, 5007/' "$T_CONF"
-kill -HUP "$T_DPID"
-check "SIGHUP: the file with port 5007 is loaded" \
-    log_has "reloaded .*rules 6"
-wait_listen "$NS_S" tcp 5007 || fail "server listens on tcp 5007"
-in_c timeout 30 "$PY" "$T_TMP/longconn.py" "$S4" 5007 "$d" &
-cpid=$!
-check "a long-lived connection to 5007 is open" \
-    wait_for 50 test -e "$d/connected"
-check "its first line reached the server" \
-    wait_for 30 grep -q '^first$' "$d/srv.in"
-# forbid it
-sed -i 's/^dport = 5005, 5007$/dport = 5005/' "$T_CONF"
-kill -HUP "$T_DPID"
-check "SIGHUP: the connection is ended and audited with reason=policy-reload" \
-    log_has "action=drop state=NEW rule=- reason=policy-reload proto=tcp src=$C4 sport=[0-9]+ dst=$S4 dport=5007 "
-touch "$d/go"
-check "the client wrote its next line" wait_for 50 test -e "$d/sent"
-sleep 3
-check "its next packets are dropped: the line never reaches the server" \
-    not grep -q '^second$' "$d/srv.in"
+# reload sighup|ctl: the way an operator reloads
+reload()
+{
+	if [ "$1" = sighup ]; then
+		kill -HUP "$T_DPID"
+	else
+		lib_ctl reload >/dev/null
+	fi
+}
+
+# long_conn ADDR PORT sighup|ctl: a long-lived connection to PORT is
+# allowed by a reload, then forbidden by another while it is open.
+long_conn()
+{
+	local addr=$1 port=$2 how=$3 src=$C4 listen d spid cpid
+	d=$T_TMP/long-$port
+	mkdir -p "$d"
+	case $addr in
+	*:*)	listen="TCP6-LISTEN:$port,bind=[$addr],reuseaddr"; src=$C6 ;;
+	*)	listen="TCP4-LISTEN:$port,bind=$addr,reuseaddr" ;;
+	esac
+	in_s timeout 30 socat -u "$listen" "OPEN:$d/srv.in,creat,append" \
+	    2>/dev/null &
+	spid=$!
+	sed -i "s/^dport = 5005\$/dport = 5005, $port/" "$T_CONF"
+	check "$how: the reload that allows port $port succeeds" reload "$how"
+	wait_listen "$NS_S" tcp "$port" || fail "server listens on tcp $port"
+	in_c timeout 30 "$PY" "$T_TMP/longconn.py" "$addr" "$port" "$d" &
+	cpid=$!
+	check "$how: a long-lived connection to $addr port $port is open" \
+	    wait_for 50 test -e "$d/connected"
+	check "$how: its first line reached the server" \
+	    wait_for 30 grep -q '^first$' "$d/srv.in"
+	# forbid it
+	sed -i "s/^dport = 5005, $port\$/dport = 5005/" "$T_CONF"
+	check "$how: the reload that forbids it succeeds" reload "$how"
+	check "$how: the connection is ended and audited with reason=policy-reload" \
+	    log_has "action=drop state=NEW rule=- reason=policy-reload proto=tcp src=$src sport=[0-9]+ dst=$addr dport=$port "
+	touch "$d/go"
+	check "$how: the client wrote its next line" wait_for 50 test -e "$d/sent"
+	sleep 3
+	check "$how: its next packets are dropped: the line never reaches the server" \
+	    not grep -q '^second$' "$d/srv.in"
+	kill "$cpid" "$spid" 2>/dev/null
+	wait "$cpid" "$spid" 2>/dev/null
+}
+
+long_conn "$S4" 5007 sighup
+long_conn "$S6" 5008 ctl
 check "a connection the new rules still allow keeps working" \
     quiet in_c sh -c "echo after | timeout 10 nc -N -w 3 $S4 5005"
-kill "$cpid" "$spid" 2>/dev/null
-wait "$cpid" "$spid" 2>/dev/null
 
 # ---- monitor mode ----------------------------------------------------------------------------
 sed -i 's/^\[daemon\]$/[daemon]\nmode = monitor/' "$T_CONF"
