@@ -39,6 +39,21 @@
 #define WORKER_IFCACHE		64
 #define WORKER_IFTTL_MS		5000	/* a renamed interface is seen after */
 #define WORKER_AUDITLEN		512
+#define WORKER_OWN		64	/* reject answers remembered */
+#define WORKER_OWN_MS		2000	/* ... for this long */
+
+/*
+ * A reject answer we sent.  When the host's OUTPUT chain is diverted too,
+ * the answer comes back through our own queue; the tracker knows no
+ * connection for it (the refused packet never made one) and would drop
+ * it as INVALID.  So we remember what we sent and let it pass.
+ */
+struct worker_own {
+	uint64_t	 when;		/* 0: empty */
+	uint32_t	 hash;
+	uint32_t	 len;
+};
+
 
 struct worker_ifname {
 	uint32_t	 index;		/* 0: empty */
@@ -88,6 +103,8 @@ struct worker {
 	uint64_t		 summary_ms;
 
 	struct worker_ifname	 ifc[WORKER_IFCACHE];
+	struct worker_own	 own[WORKER_OWN];
+	unsigned		 ownnext;
 };
 
 uint64_t
@@ -202,6 +219,51 @@ worker_open_raw(struct worker *w)
 	return (0);
 }
 
+/*
+ * FNV-1a over the bytes the queue would copy of an answer, without what
+ * the kernel fills in on the way out of an IPv4 raw socket (the id and
+ * the header checksum).
+ */
+static uint32_t
+worker_own_hash(const uint8_t *b, size_t n)
+{
+	uint32_t	 h = 2166136261u;
+	size_t		 i;
+
+	if (n > NQ_COPY_RANGE)
+		n = NQ_COPY_RANGE;
+	for (i = 0; i < n; i++) {
+		if ((b[0] >> 4) == 4 && (i == 4 || i == 5 || i == 10 ||
+		    i == 11))
+			continue;
+		h = (h ^ b[i]) * 16777619u;
+	}
+	return (h);
+}
+
+/* Is this locally sent packet an answer of ours?  Then it is let out. */
+static int
+worker_own_answer(struct worker *w, const struct nq_packet *np)
+{
+	struct worker_own	*o;
+	uint32_t		 h;
+	unsigned		 i;
+
+	if (np->ifin != 0 || np->len < 20 || np->malformed)
+		return (0);
+	h = worker_own_hash(np->data, np->len);
+	for (i = 0; i < WORKER_OWN; i++) {
+		o = &w->own[i];
+		if (o->when == 0 || np->ts_ms - o->when > WORKER_OWN_MS)
+			continue;
+		if (o->hash == h && o->len == np->origlen) {
+			o->when = 0;
+			return (1);
+		}
+	}
+	return (0);
+}
+
 /* Answer a packet a reject rule refused: TCP RST or port unreachable. */
 static void
 worker_reject(struct worker *w, const struct pkt *p, uint32_t ifin)
@@ -235,6 +297,11 @@ worker_reject(struct worker *w, const struct pkt *p, uint32_t ifin)
 		r = -1;
 	}
 	if (r == (ssize_t)n) {
+		struct worker_own	*o = &w->own[w->ownnext++ % WORKER_OWN];
+
+		o->when = worker_now_ms();
+		o->hash = worker_own_hash(buf, n);
+		o->len = (uint32_t)n;
 		w->st.rejects++;
 		return;
 	}
@@ -282,6 +349,11 @@ worker_packet(void *arg, const struct nq_packet *np, struct nq_verdict *nv)
 	const char	*in, *out;
 	uint64_t	 now = np->ts_ms;
 
+	if (worker_own_answer(w, np)) {
+		/* neither tracked nor counted as a decision */
+		nv->accept = 1;
+		return;
+	}
 	in = worker_ifname(w, np->ifin, now);
 	out = worker_ifname(w, np->ifout, now);
 	verdict_packet_ex(w->cfg, w->ct, w->lt, np->data, np->len, in, out,
