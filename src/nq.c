@@ -398,18 +398,24 @@ nq_quiesce(struct nq *q)
 static int
 nq_send(struct nq *q, size_t len, unsigned nmsgs)
 {
+	int	 tries;
+
 	if (len == 0)
 		return (0);
-	if (mnl_socket_sendto(q->nl, q->sbuf, len) == -1) {
-		/* Not retried: the kernel either took the verdicts or
-		   never will; --queue-bypass or fail_open covers it. */
-		q->st.verdict_errors += nmsgs;
-		if (nq_warn_ok(q))
-			log_warn("queue %u: sending %u verdicts", q->queue,
-			    nmsgs);
-		return (-1);
+	/* A message the kernel never got leaves its packets waiting in
+	   the queue until we unbind: try a few times when it was short of
+	   memory, but never forever. */
+	for (tries = 0; tries < 3; tries++) {
+		if (mnl_socket_sendto(q->nl, q->sbuf, len) != -1)
+			return (0);
+		if (errno != EINTR && errno != ENOBUFS && errno != EAGAIN &&
+		    errno != ENOMEM)
+			break;
 	}
-	return (0);
+	q->st.verdict_errors += nmsgs;
+	if (nq_warn_ok(q))
+		log_warn("queue %u: sending %u verdicts", q->queue, nmsgs);
+	return (-1);
 }
 
 /* One verdict message for id (batch: every queued packet up to id). */
