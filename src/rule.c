@@ -36,6 +36,7 @@ struct rule_addrset {
 	size_t		 n4, n6;
 	struct range128	*r4;		/* sorted, disjoint, not adjacent */
 	struct range128	*r6;
+	char		*text;		/* as written, without blanks */
 };
 
 struct range16 {
@@ -899,7 +900,7 @@ rule_parse_addrs(const char *s, struct rule_addrset **set, char *err,
 	struct rule_addrset *as = NULL;
 	struct rvec	 pos4 = { 0 }, pos6 = { 0 }, neg4 = { 0 },
 			 neg6 = { 0 }, out4 = { 0 }, out6 = { 0 };
-	char		 e[ELEMLEN], *p;
+	char		 e[ELEMLEN], *p, *q;
 	uint8_t		 family;
 	u128		 lo, hi;
 	int		 r, neg, ret = -1;
@@ -945,6 +946,14 @@ rule_parse_addrs(const char *s, struct rule_addrset **set, char *err,
 		goto nomem;
 	if ((as = calloc(1, sizeof(*as))) == NULL)
 		goto nomem;
+	if ((as->text = strdup(s)) == NULL) {
+		free(as);
+		goto nomem;
+	}
+	for (p = q = as->text; *q != '\0'; q++)
+		if (!isspace((unsigned char)*q))
+			*p++ = *q;
+	*p = '\0';
 	as->n4 = out4.n;
 	as->r4 = out4.r;
 	as->n6 = out6.n;
@@ -1005,7 +1014,16 @@ rule_addrset_free(struct rule_addrset *set)
 		return;
 	free(set->r4);
 	free(set->r6);
+	free(set->text);
 	free(set);
+}
+
+const char *
+rule_addrset_format(const struct rule_addrset *set)
+{
+	if (set == NULL)
+		return ("any");
+	return (set->text);
 }
 
 void

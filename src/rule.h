@@ -94,6 +94,8 @@ int	 rule_addrset_match(const struct rule_addrset *set, uint8_t family,
 	    const union pkt_addr *a);
 int	 rule_portset_match(const struct rule_portset *set, uint16_t port);
 void	 rule_addrset_free(struct rule_addrset *set);
+/* The list as written in the file, blanks removed; "any" for NULL. */
+const char *rule_addrset_format(const struct rule_addrset *set);
 void	 rule_portset_free(struct rule_portset *set);
 /* Frees what r points to, not r itself. */
 void	 rule_clear(struct rule *r);
