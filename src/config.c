@@ -646,12 +646,35 @@ val_http(struct cfgctx *x, const struct scan_sec *s, const char *v,
 
 enum dkey {
 	DK_QUEUE, DK_THREADS, DK_FAIL_OPEN, DK_QUEUE_MAXLEN, DK_MODE, DK_USER,
-	DK_PIDFILE, DK_CONTROL, DK_HTTP
+	DK_PIDFILE, DK_CONTROL, DK_HTTP, DK_HTTP_ALLOW
 };
 static const char *const daemon_keys[] = {
 	"queue", "threads", "fail_open", "queue_maxlen", "mode", "user",
-	"pidfile", "control", "http", NULL
+	"pidfile", "control", "http", "http_allow", NULL
 };
+
+#define HTTP_ALLOW_DEFAULT	"127.0.0.0/8, ::1"
+
+/* who may use the status page: a CIDR list, never empty */
+static int
+val_http_allow(struct cfgctx *x, const struct scan_sec *s, const char *v,
+    struct config *c)
+{
+	char	 e[256];
+
+	rule_addrset_free(c->http_allow);
+	c->http_allow = NULL;
+	if (rule_parse_addrs(v, &c->http_allow, e, sizeof(e)) == -1) {
+		cfg_err(x, "[%s] http_allow: %s", s->orig, e);
+		return (-1);
+	}
+	if (c->http_allow == NULL) {
+		cfg_err(x, "[%s] http_allow: empty; name who may connect "
+		    "(0.0.0.0/0, ::/0 for everybody)", s->orig);
+		return (-1);
+	}
+	return (0);
+}
 
 static int
 find_key(const char *const *keys, const char *k)
@@ -739,6 +762,10 @@ sec_daemon(struct cfgctx *x, const struct scan_sec *s, struct config *c)
 			break;
 		case DK_HTTP:
 			if (val_http(x, s, v, c->http, sizeof(c->http)) == -1)
+				return (-1);
+			break;
+		case DK_HTTP_ALLOW:
+			if (val_http_allow(x, s, v, c) == -1)
 				return (-1);
 			break;
 		default:
@@ -1269,7 +1296,7 @@ config_load(const char *path, char *err, size_t errlen)
 {
 	struct cfgctx	 x;
 	struct config	*c = NULL;
-	char		*buf = NULL, *norm = NULL;
+	char		*buf = NULL, *norm = NULL, e[256];
 	size_t		 len = 0, normlen = 0, i;
 	FILE		*out = NULL;
 	int		 ok = 0;
@@ -1310,6 +1337,11 @@ config_load(const char *path, char *err, size_t errlen)
 	config_defaults(c);
 	if (build(&x, c) == -1)
 		goto out;
+	if (c->http_allow == NULL && rule_parse_addrs(HTTP_ALLOW_DEFAULT,
+	    &c->http_allow, e, sizeof(e)) == -1) {
+		cfg_err(&x, "http_allow default: %s", e);
+		goto out;
+	}
 	ok = 1;
  out:
 	if (out != NULL)
@@ -1338,5 +1370,6 @@ config_free(struct config *c)
 	for (i = 0; i < c->nrules; i++)
 		rule_clear(&c->rules[i]);
 	free(c->rules);
+	rule_addrset_free(c->http_allow);
 	free(c);
 }

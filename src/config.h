@@ -38,6 +38,8 @@ struct config {
 	char		 pidfile[CONFIG_PATHLEN];
 	char		 control[CONFIG_PATHLEN];
 	char		 http[64];	/* "": off */
+	struct rule_addrset *http_allow; /* who may use it; never NULL
+					   (default loopback) */
 
 	/* [conntrack] */
 	struct ct_config ct;

@@ -6,7 +6,9 @@
  */
 #include <sys/types.h>
 #include <sys/stat.h>
+#include <sys/socket.h>
 #include <netinet/in.h>
+#include <arpa/inet.h>
 
 #include <errno.h>
 #include <setjmp.h>
@@ -917,6 +919,52 @@ test_man_examples(void **state)
 	assert_int_equal(blocks, 2);
 }
 
+static int
+allows(const struct config *c, const char *a)
+{
+	union pkt_addr	 x;
+	int		 af = strchr(a, ':') != NULL ? AF_INET6 : AF_INET;
+
+	memset(&x, 0, sizeof(x));
+	assert_int_equal(inet_pton(af, a, &x), 1);
+	return (rule_addrset_match(c->http_allow, (uint8_t)af, &x));
+}
+
+/* [daemon] http_allow: loopback by default, a CIDR list, never empty. */
+static void
+test_http_allow(void **state)
+{
+	struct config	*c;
+
+	c = load_ok("");
+	assert_non_null(c->http_allow);
+	assert_true(allows(c, "127.0.0.1"));
+	assert_true(allows(c, "127.255.0.9"));
+	assert_true(allows(c, "::1"));
+	assert_false(allows(c, "10.0.0.1"));
+	assert_false(allows(c, "::2"));
+	assert_string_equal(rule_addrset_format(c->http_allow),
+	    "127.0.0.0/8,::1");
+	config_free(c);
+
+	c = load_ok("[daemon]\nhttp = 127.0.0.1:8470\n"
+	    "http_allow = 192.0.2.0/24, !192.0.2.7, 2001:db8::/32\n");
+	assert_string_equal(c->http, "127.0.0.1:8470");
+	assert_true(allows(c, "192.0.2.1"));
+	assert_false(allows(c, "192.0.2.7"));
+	assert_false(allows(c, "127.0.0.1"));
+	assert_true(allows(c, "2001:db8::5"));
+	assert_string_equal(rule_addrset_format(c->http_allow),
+	    "192.0.2.0/24,!192.0.2.7,2001:db8::/32");
+	config_free(c);
+
+	check_error("[daemon]\nhttp_allow =\n",
+	    "[daemon] http_allow: empty; name who may connect "
+	    "(0.0.0.0/0, ::/0 for everybody)");
+	c = load("[daemon]\nhttp_allow = 10.0.0.0/33\n", NULL, 0);
+	assert_null(c);
+}
+
 /* nfqspi.ini(5) lists every timeout key with its default. */
 static void
 test_man_timeouts(void **state)
@@ -1013,6 +1061,7 @@ main(void)
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_file_errors),
 		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_http_allow),
 		cmocka_unit_test(test_full),
 		cmocka_unit_test(test_rule_order),
 		cmocka_unit_test(test_quirks),
