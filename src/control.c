@@ -51,11 +51,14 @@
 #define CONTROL_SLICE		1024	/* entries per worker_call() */
 #define CONTROL_LOWAT		(64 * 1024)	/* produce more below this */
 #define CONTROL_LINEMAX		512
+#define CONTROL_EVENTS_MAX	(1024 * 1024)	/* output buffered for an
+						   events client, at most */
 
 enum job {
 	JOB_NONE = 0,
 	JOB_CT_LIST,
-	JOB_CT_DELETE		/* flush too: a delete that matches all */
+	JOB_CT_DELETE,		/* flush too: a delete that matches all */
+	JOB_EVENTS		/* until the client goes */
 };
 
 struct control;
@@ -67,6 +70,8 @@ struct client {
 	struct event		*ev_step;
 	int			 closing;	/* free once output is sent */
 	uint32_t		 flags;		/* the request's CTL_F_* */
+	int			 listening;	/* events: subscribed */
+	uint64_t		 lost;		/* events not sent yet */
 
 	/* a command that takes more than one slice */
 	enum job		 job;
@@ -107,6 +112,7 @@ static void	 client_step(evutil_socket_t, short, void *);
 static void	 client_request(struct client *);
 static void	 client_error(struct client *, const char *, ...)
 		    NFQSPI_PRINTF(2, 3);
+static void	 control_events(void *, int, const char *, uint64_t);
 
 /* ---- the socket --------------------------------------------------- */
 
@@ -223,6 +229,7 @@ control_open(struct event_base *base, const char *path,
 	ctl->reload = reload;
 	ctl->reload_arg = reload_arg;
 	TAILQ_INIT(&ctl->clients);
+	events_set_sink(control_events, ctl);
 
 	if ((ctl->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, 0)) == -1)
@@ -275,6 +282,7 @@ control_close(struct control *ctl)
 		return;
 	while ((c = TAILQ_FIRST(&ctl->clients)) != NULL)
 		client_free(c);
+	events_set_sink(NULL, NULL);
 	event_free(ctl->ev_accept);
 	event_free(ctl->ev_pause);
 	close(ctl->fd);
@@ -381,6 +389,8 @@ client_free(struct client *c)
 
 	TAILQ_REMOVE(&ctl->clients, c, entry);
 	ctl->nclients--;
+	if (c->listening)
+		events_subscribe(-1);
 	event_free(c->ev_step);
 	bufferevent_free(c->bev);
 	free(c);
@@ -490,6 +500,11 @@ client_read(struct bufferevent *bev, void *arg)
 	ssize_t		 flen;
 	int		 inreq = 0;	/* the header was fine */
 
+	/* An events client has nothing more to say; we read to see it go. */
+	if (c->job == JOB_EVENTS) {
+		evbuffer_drain(in, evbuffer_get_length(in));
+		return;
+	}
 	/* Every whole request already here, unless one starts a job. */
 	while (!c->closing && c->job == JOB_NONE) {
 		avail = evbuffer_get_length(in);
@@ -552,7 +567,7 @@ client_write(struct bufferevent *bev, void *arg)
 		return;
 	}
 	/* The client took what we had: the next slice. */
-	if (c->job != JOB_NONE)
+	if (c->job != JOB_NONE && c->job != JOB_EVENTS)
 		event_active(c->ev_step, EV_TIMEOUT, 0);
 }
 
@@ -707,7 +722,7 @@ client_step(evutil_socket_t fd, short ev, void *arg)
 	struct slice	 s;
 	int		 json = (c->flags & CTL_F_JSON) != 0;
 
-	if (c->closing || c->job == JOB_NONE)
+	if (c->closing || c->job == JOB_NONE || c->job == JOB_EVENTS)
 		return;
 	if (evbuffer_get_length(out) > CONTROL_LOWAT)
 		return;		/* client_write() calls us again */
@@ -788,6 +803,124 @@ job_start(struct client *c, enum job job)
 		}
 	}
 	event_active(c->ev_step, EV_TIMEOUT, 0);
+}
+
+/* ---- events ------------------------------------------------------- */
+
+/*
+ * `events`: the client stays until it goes; no read timeout (it sends
+ * nothing more), the write timeout stays (a client that takes nothing
+ * for CONTROL_WRITE_TIMEOUT is dropped).
+ */
+static void
+cmd_events(struct client *c)
+{
+	struct timeval	 wtv = { CONTROL_WRITE_TIMEOUT, 0 };
+
+	if (c->req.argc > 1) {
+		client_error(c, "events takes no arguments");
+		return;
+	}
+	c->job = JOB_EVENTS;
+	c->listening = 1;
+	c->lost = 0;
+	bufferevent_set_timeouts(c->bev, NULL, &wtv);
+	events_subscribe(1);
+	log_debug("%s: a client listens to events", __func__);
+}
+
+/*
+ * "    [NEW] tcp      6 120 SYN_SENT src=...", as conntrack -E prints
+ * it: the /proc line without its family columns and use=.
+ */
+static void
+event_text(struct evbuffer *b, int event, const char *line)
+{
+	char		 tag[16];
+	const char	*p = line;
+	size_t		 len;
+	int		 i;
+
+	for (i = 0; i < 2; i++) {
+		p += strcspn(p, " ");
+		p += strspn(p, " ");
+	}
+	len = strlen(p);
+	if (len >= 6 && strcmp(p + len - 6, " use=1") == 0)
+		len -= 6;
+	snprintf(tag, sizeof(tag), "[%s]", events_name(event));
+	evbuffer_add_printf(b, "%9s ", tag);
+	evbuffer_add(b, p, len);
+	evbuffer_add(b, "\n", 1);
+}
+
+static void
+event_json(struct evbuffer *b, int event, const char *line)
+{
+	char	 j[CONTROL_LINEMAX * 2];
+	int	 m;
+
+	m = ctl_ctline_json(line, j, sizeof(j));
+	if (m < 2 || (size_t)m >= sizeof(j))
+		return;		/* not expected of ct_format() */
+	evbuffer_add_printf(b, "{\"event\":\"%s\",%s\n", events_name(event),
+	    j + 1);
+}
+
+/* The sink of events.c: every listener gets the line, or counts it lost. */
+static void
+control_events(void *arg, int event, const char *line, uint64_t lost)
+{
+	struct control	*ctl = arg;
+	struct client	*c;
+	struct evbuffer	*b, *text = NULL, *json = NULL;
+
+	TAILQ_FOREACH(c, &ctl->clients, entry) {
+		if (!c->listening || c->closing)
+			continue;
+		if (line == NULL || events_name(event) == NULL) {
+			c->lost += lost;
+			continue;
+		}
+		if (evbuffer_get_length(bufferevent_get_output(c->bev)) >
+		    CONTROL_EVENTS_MAX) {
+			c->lost++;
+			continue;
+		}
+		b = evbuffer_new();
+		if (b == NULL) {
+			c->lost++;
+			continue;
+		}
+		if (c->lost > 0) {
+			if (c->flags & CTL_F_JSON)
+				evbuffer_add_printf(b, "{\"lost\":%" PRIu64
+				    "}\n", c->lost);
+			else
+				evbuffer_add_printf(b, "lost %" PRIu64
+				    " events\n", c->lost);
+			c->lost = 0;
+		}
+		if (c->flags & CTL_F_JSON) {
+			if (json == NULL && (json = evbuffer_new()) != NULL)
+				event_json(json, event, line);
+			if (json != NULL)
+				evbuffer_add(b, evbuffer_pullup(json, -1),
+				    evbuffer_get_length(json));
+		} else {
+			if (text == NULL && (text = evbuffer_new()) != NULL)
+				event_text(text, event, line);
+			if (text != NULL)
+				evbuffer_add(b, evbuffer_pullup(text, -1),
+				    evbuffer_get_length(text));
+		}
+		client_data(c, b);
+		evbuffer_free(b);
+	}
+	if (text != NULL)
+		evbuffer_free(text);
+	if (json != NULL)
+		evbuffer_free(json);
 }
 
 /* ---- commands ----------------------------------------------------- */
@@ -1173,15 +1306,85 @@ proto_name(const struct rule *r, char *buf, size_t len)
 	}
 }
 
+struct rcount_arg {
+	uint64_t	*sum;		/* pairs: packets, bytes */
+	size_t		 n;
+	int		 mismatch;
+};
+
+static void
+w_rcount(struct worker *w, void *arg)
+{
+	struct rcount_arg	*a = arg;
+	const uint64_t		*k;
+	size_t			 n, i;
+
+	if ((k = worker_rule_counters(w, &n)) == NULL || n != a->n) {
+		a->mismatch = 1;
+		return;
+	}
+	for (i = 0; i < 2 * n; i++)
+		a->sum[i] += k[i];
+}
+
+/* An address list as a JSON string; "any" for none. */
+static void
+print_addrs(struct evbuffer *b, const char *key,
+    const struct rule_addrset *set, int json)
+{
+	const char	*t = rule_addrset_format(set);
+	char		*q;
+	size_t		 len = strlen(t) * 6 + 3;
+
+	if (!json) {
+		evbuffer_add_printf(b, "%-18s ", t);
+		return;
+	}
+	if ((q = malloc(len)) == NULL)
+		return;
+	ctl_json_str(q, len, t);
+	evbuffer_add_printf(b, ",\"%s\":%s", key, q);
+	free(q);
+}
+
+/*
+ * Like iptables -L -n -v -x: packets and bytes each rule decided, then
+ * what the [policy] of each state decided.  A packet counts where it was
+ * decided: on the rule that matched it (a NEW packet, a retransmit of the
+ * first packet of a connection, or a packet of a state the rule names),
+ * otherwise on its state's [policy] line; so the established packets of
+ * a connection a rule let in count on "[policy] ESTABLISHED", as on an
+ * iptables "-m conntrack --ctstate ESTABLISHED" rule.  Across a reload
+ * a rule keeps its counters if it keeps its name; a new one starts at 0.
+ */
 static int
 cmd_rules(struct client *c, struct evbuffer *b)
 {
-	const struct config	*cfg = c->ctl->info->cfg;
+	struct control		*ctl = c->ctl;
+	const struct config	*cfg = ctl->info->cfg;
 	const struct rule	*r;
+	struct rcount_arg	 a;
 	char			 states[64], flags[24], pbuf[8],
 				 q[RULE_NAMELEN * 7];
 	size_t			 i;
+	unsigned		 w;
 	int			 s, json = (c->flags & CTL_F_JSON) != 0;
+
+	memset(&a, 0, sizeof(a));
+	a.n = cfg->nrules + CT_STATE_MAX;
+	if ((a.sum = calloc(a.n, 2 * sizeof(uint64_t))) == NULL) {
+		client_error(c, "out of memory");
+		return (-1);
+	}
+	for (w = 0; w < ctl->nworkers; w++)
+		if (worker_call(ctl->workers[w], w_rcount, &a) == -1) {
+			free(a.sum);
+			client_error(c, "worker %u is not running", w);
+			return (-1);
+		}
+	if (a.mismatch)
+		log_warnx("control: rules: a worker has no counters for the "
+		    "running rules");
 
 	if (json) {
 		evbuffer_add_printf(b, "{\"policy\":{");
@@ -1189,6 +1392,14 @@ cmd_rules(struct client *c, struct evbuffer *b)
 			evbuffer_add_printf(b, "%s\"%s\":\"%s\"", s ? "," : "",
 			    rule_state_name(s),
 			    rule_action_name(cfg->policy[s]));
+		evbuffer_add_printf(b, "},\"policy_counters\":{");
+		for (s = 0; s < CT_STATE_MAX; s++) {
+			i = cfg->nrules + (size_t)s;
+			evbuffer_add_printf(b, "%s\"%s\":{\"packets\":%" PRIu64
+			    ",\"bytes\":%" PRIu64 "}", s ? "," : "",
+			    rule_state_name(s), a.sum[2 * i],
+			    a.sum[2 * i + 1]);
+		}
 		evbuffer_add_printf(b, "},\"rules\":[");
 	} else {
 		evbuffer_add_printf(b, "Policy:");
@@ -1196,8 +1407,10 @@ cmd_rules(struct client *c, struct evbuffer *b)
 			evbuffer_add_printf(b, "%s %s %s", s ? "," : "",
 			    rule_state_name(s),
 			    rule_action_name(cfg->policy[s]));
-		evbuffer_add_printf(b, "\n\n%-4s %-20s %-7s %-6s %-24s %s\n",
-		    "num", "name", "action", "proto", "state", "match");
+		evbuffer_add_printf(b, "\n\n%10s %12s %-4s %-20s %-7s %-6s "
+		    "%-24s %-18s %-18s %s\n", "pkts", "bytes", "num", "name",
+		    "action", "proto", "state", "source", "destination",
+		    "match");
 	}
 	for (i = 0; i < cfg->nrules; i++) {
 		r = &cfg->rules[i];
@@ -1205,24 +1418,24 @@ cmd_rules(struct client *c, struct evbuffer *b)
 		if (json) {
 			ctl_json_str(q, sizeof(q), r->name);
 			evbuffer_add_printf(b, "%s{\"num\":%zu,\"name\":%s,"
+			    "\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64 ","
 			    "\"action\":\"%s\",\"proto\":\"%s\",\"state\":\"%s\"",
-			    i ? "," : "", i + 1, q,
+			    i ? "," : "", i + 1, q, a.sum[2 * i],
+			    a.sum[2 * i + 1], rule_action_name(r->action),
+			    proto_name(r, pbuf, sizeof(pbuf)), states);
+			if (r->src != NULL)
+				print_addrs(b, "src", r->src, 1);
+			if (r->dst != NULL)
+				print_addrs(b, "dst", r->dst, 1);
+		} else {
+			evbuffer_add_printf(b, "%10" PRIu64 " %12" PRIu64
+			    " %-4zu %-20s %-7s %-6s %-24s ", a.sum[2 * i],
+			    a.sum[2 * i + 1], i + 1, r->name,
 			    rule_action_name(r->action),
 			    proto_name(r, pbuf, sizeof(pbuf)), states);
-		} else
-			evbuffer_add_printf(b, "%-4zu %-20s %-7s %-6s %-24s",
-			    i + 1, r->name, rule_action_name(r->action),
-			    proto_name(r, pbuf, sizeof(pbuf)), states);
-		/*
-		 * The address sets are compiled into ranges rule.h does
-		 * not show; say that there is one.
-		 */
-		if (r->src != NULL)
-			evbuffer_add_printf(b, json ? ",\"src\":true" :
-			    " src=(set)");
-		if (r->dst != NULL)
-			evbuffer_add_printf(b, json ? ",\"dst\":true" :
-			    " dst=(set)");
+			print_addrs(b, "src", r->src, 0);
+			print_addrs(b, "dst", r->dst, 0);
+		}
 		print_ports(b, "sport", r->sport, json);
 		print_ports(b, "dport", r->dport, json);
 		print_ifaces(b, "in", r->in, r->nin, json);
@@ -1252,6 +1465,16 @@ cmd_rules(struct client *c, struct evbuffer *b)
 	}
 	if (json)
 		evbuffer_add_printf(b, "]}\n");
+	else
+		for (s = 0; s < CT_STATE_MAX; s++) {
+			i = cfg->nrules + (size_t)s;
+			evbuffer_add_printf(b, "%10" PRIu64 " %12" PRIu64
+			    " %-4s %-20s %-7s %-6s %-24s %-18s %s\n",
+			    a.sum[2 * i], a.sum[2 * i + 1], "-", "[policy]",
+			    rule_action_name(cfg->policy[s]), "any",
+			    rule_state_name(s), "any", "any");
+		}
+	free(a.sum);
 	return (0);
 }
 
@@ -1340,8 +1563,7 @@ client_request(struct client *c)
 
 	log_debug("%s: %s (%d arguments)", __func__, cmd, r->argc - 1);
 	if (strcmp(cmd, "events") == 0) {
-		/* the live event stream comes with issue 6 */
-		client_error(c, "events: not supported yet");
+		cmd_events(c);
 		return;
 	}
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)

@@ -393,6 +393,11 @@ daemon_run(struct daemon *d, int foreground, int debug)
 			goto fail;
 		}
 
+	if (events_init(d->base, d->nworkers) == -1) {
+		log_warn("events");
+		goto fail;
+	}
+
 	for (i = 0; i < 3; i++)
 		if ((sigev[i] = evsignal_new(d->base, sigs[i], sig_cb,
 		    d)) == NULL || event_add(sigev[i], NULL) == -1) {
@@ -462,6 +467,7 @@ daemon_run(struct daemon *d, int foreground, int debug)
 		control_close(d->control);
 	for (i = 0; i < d->nworkers; i++)
 		worker_free(d->workers[i]);
+	events_free();
 	for (i = 0; i < 3; i++)
 		event_free(sigev[i]);
 	free(d->workers);
@@ -479,6 +485,7 @@ daemon_run(struct daemon *d, int foreground, int debug)
 	if (d->workers != NULL)
 		for (i = 0; i < d->nworkers; i++)
 			worker_free(d->workers[i]);
+	events_free();
 	free(d->workers);
 	for (i = 0; i < 3; i++)
 		if (sigev[i] != NULL)

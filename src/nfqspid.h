@@ -151,6 +151,14 @@ struct ct_table *worker_ct(struct worker *w);
 const struct config *worker_config(struct worker *w);
 void	 worker_get_stats(struct worker *w, struct worker_stats *s);
 unsigned worker_id(const struct worker *w);
+/*
+ * Packets and bytes each rule decided, as pairs: [2 * i] packets and
+ * [2 * i + 1] bytes of rule i (i < nrules), then of the [policy] default
+ * of each state (nrules + enum ct_state).  *n is nrules + CT_STATE_MAX,
+ * 0 (and NULL) if there are none.  Across a reload a rule keeps its
+ * counts if it keeps its name.
+ */
+const uint64_t *worker_rule_counters(struct worker *w, size_t *n);
 
 /*
  * Life cycle, from the main thread.  worker_new() binds queue
@@ -202,6 +210,31 @@ struct control	*control_open(struct event_base *base, const char *path,
 		    int (*reload)(void *arg, char *err, size_t errlen),
 		    void *reload_arg);
 void		 control_close(struct control *c);
+
+/*
+ * events.c: the tables' NEW, UPDATE and DESTROY for `nfqspictl events`.
+ * events_ct() is for the workers (it costs one load while nobody
+ * listens); the rest is for the main thread.  The sink gets each
+ * connection line (ct_format()) with its enum ct_event, or event 0 and
+ * the number of events lost because a worker's ring was full.
+ */
+typedef void	(*events_sink_fn)(void *arg, int event, const char *line,
+		    uint64_t lost);
+int		 events_init(struct event_base *base, unsigned nworkers);
+void		 events_free(void);
+void		 events_set_sink(events_sink_fn fn, void *arg);
+void		 events_subscribe(int delta);	/* +1 a listener, -1 gone */
+void		 events_ct(unsigned wid, int event, const struct ct_entry *e);
+const char	*events_name(int event);	/* "NEW", ... */
+
+/* http.c: the status page, its JSON and /metrics ([daemon] http) */
+struct http;
+
+/* NULL with a message in err on failure. */
+struct http	*http_open(struct event_base *base, const struct config *cfg,
+		    const struct daemon_info *info, struct worker **workers,
+		    unsigned nworkers, char *err, size_t errlen);
+void		 http_close(struct http *h);
 
 /* replay.c */
 /* Returns the exit status: 0, 1 (capture unreadable), 2 (bad usage). */

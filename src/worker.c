@@ -54,7 +54,6 @@ struct worker_own {
 	uint32_t	 len;
 };
 
-
 struct worker_ifname {
 	uint32_t	 index;		/* 0: empty */
 	uint64_t	 when;
@@ -95,6 +94,8 @@ struct worker {
 
 	struct worker_stats	 st;
 	uint64_t		 beat;		/* atomic: ticks run */
+	uint64_t		*rcount;	/* worker_rule_counters() */
+	size_t			 nrcount;
 
 	/* audit rate: a token bucket of cfg->log_rate a second */
 	uint64_t		 tokens;	/* thousandths of a record */
@@ -323,6 +324,54 @@ worker_ct_event(int event, const struct ct_entry *e, void *arg)
 	struct worker	*w = arg;
 
 	limit_ct_event(event, e, w->lt);
+	events_ct(w->id, event, e);
+}
+
+/*
+ * Counters for cfg's rules and policy; none if memory is short.  After a
+ * reload a rule keeps its counts if it keeps its name (looked for at the
+ * same place, or anywhere while both files are of a modest size).
+ */
+static void
+worker_rule_counters_new(struct worker *w, const struct config *old,
+    const struct config *cfg)
+{
+	uint64_t	*k;
+	size_t		 n = cfg->nrules + CT_STATE_MAX, i, j, from;
+
+	if ((k = calloc(n, 2 * sizeof(uint64_t))) == NULL)
+		log_warn("worker %u: rule counters", w->id);
+	if (k != NULL && old != NULL && w->rcount != NULL &&
+	    w->nrcount == old->nrules + CT_STATE_MAX) {
+		for (i = 0; i < cfg->nrules; i++) {
+			from = SIZE_MAX;
+			if (i < old->nrules && strcmp(old->rules[i].name,
+			    cfg->rules[i].name) == 0)
+				from = i;
+			else if (old->nrules * cfg->nrules <= 1024 * 1024)
+				for (j = 0; j < old->nrules; j++)
+					if (strcmp(old->rules[j].name,
+					    cfg->rules[i].name) == 0) {
+						from = j;
+						break;
+					}
+			if (from != SIZE_MAX)
+				memcpy(&k[2 * i], &w->rcount[2 * from],
+				    2 * sizeof(uint64_t));
+		}
+		memcpy(&k[2 * cfg->nrules], &w->rcount[2 * old->nrules],
+		    2 * CT_STATE_MAX * sizeof(uint64_t));
+	}
+	free(w->rcount);
+	w->rcount = k;
+	w->nrcount = k != NULL ? n : 0;
+}
+
+const uint64_t *
+worker_rule_counters(struct worker *w, size_t *n)
+{
+	*n = w->nrcount;
+	return (w->rcount);
 }
 
 static void
@@ -379,6 +428,17 @@ worker_packet(void *arg, const struct nq_packet *np, struct nq_verdict *nv)
 
 	if (v.log)
 		worker_audit(w, &v, &p, in, out, np->origlen, now);
+
+	/* where the packet was decided: its rule, or [policy] state */
+	if (w->rcount != NULL) {
+		size_t	 i = v.rule != NULL ? v.rule->index :
+		    w->cfg->nrules + v.state;
+
+		if (i < w->nrcount) {
+			w->rcount[2 * i]++;
+			w->rcount[2 * i + 1] += np->origlen;
+		}
+	}
 }
 
 static void
@@ -532,6 +592,7 @@ worker_new(unsigned id, const struct config *cfg, char *err, size_t errlen)
 		return (NULL);
 	}
 	ct_set_event_cb(w->ct, worker_ct_event, w);
+	worker_rule_counters_new(w, NULL, cfg);
 	/* Opened whatever the rules say, so that a reload may add reject
 	   rules after the privileges are gone (CAP_NET_RAW is kept). */
 	if (worker_open_raw(w) == -1 && verdict_has_reject(cfg)) {
@@ -681,6 +742,7 @@ worker_free(struct worker *w)
 		close(w->raw4);
 	if (w->raw6 != -1)
 		close(w->raw6);
+	free(w->rcount);
 	pthread_cond_destroy(&w->cond);
 	pthread_mutex_destroy(&w->mtx);
 	pthread_mutex_destroy(&w->callers);
@@ -693,6 +755,7 @@ worker_reload_fn(struct worker *w, void *arg)
 	const struct config	*cfg = arg;
 	size_t			 ended;
 
+	worker_rule_counters_new(w, w->cfg, cfg);
 	w->cfg = cfg;
 	ct_set_config(w->ct, &cfg->ct);
 	/* What the new rules no longer accept ends now, not at expiry. */

@@ -140,7 +140,13 @@ elif what == "stats":
 elif what == "rules":
     assert [r["name"] for r in d["rules"]] == ["tcp-5001", "udp-5353", "ping"], d
     assert d["rules"][0]["dport"] == "5001" and d["rules"][0]["mark"] == 16, d
+    assert d["rules"][0]["src"] == c4.rsplit(".", 1)[0] + ".0/24", d
+    assert "dst" not in d["rules"][0], d
+    assert d["rules"][0]["packets"] >= 1 and d["rules"][0]["bytes"] >= 60, d
+    assert d["rules"][1]["packets"] >= 1 and d["rules"][2]["packets"] >= 1, d
     assert d["policy"]["NEW"] == "drop", d
+    est = d["policy_counters"]["ESTABLISHED"]
+    assert est["packets"] >= 3 and est["bytes"] > est["packets"] * 20, d
 elif what == "iptables":
     assert len(d["rules"]) == 2 and all("--queue-bypass" in r for r in d["rules"]), d
 elif what == "reload":
@@ -176,10 +182,16 @@ for k in accepted dropped invalid related early_drops enobufs verdict_errors; do
 done
 rl=$(lib_ctl rules)
 while IFS= read -r l; do echo "  rules: $l"; done <<<"$rl"
-check "rules: tcp-5001 with its port, mark and log" \
-    grep -Eq "^1 +tcp-5001 +accept +tcp +NEW +src=\(set\) dport=5001 mark=0x10 log$" <<<"$rl"
-check "rules: ping with its ICMP type" \
-    grep -Eq "^3 +ping +accept +icmp +NEW +icmp_type=8$" <<<"$rl"
+check "rules: a header like iptables -L -n -v" \
+    grep -Eq "^ +pkts +bytes +num +name +action +proto +state +source +destination +match$" <<<"$rl"
+check "rules: tcp-5001 counted, with its source list, port, mark and log" \
+    grep -Eq "^ +[1-9][0-9]* +[1-9][0-9]* +1 +tcp-5001 +accept +tcp +NEW +10\.$T_NET\.1\.0/24 +any +dport=5001 mark=0x10 log$" <<<"$rl"
+check "rules: ping counted, with its ICMP type" \
+    grep -Eq "^ +[1-9][0-9]* +[1-9][0-9]* +3 +ping +accept +icmp +NEW +any +any +icmp_type=8$" <<<"$rl"
+check "rules: [policy] ESTABLISHED counted the replies" \
+    grep -Eq "^ +[1-9][0-9]* +[1-9][0-9]* +- +\[policy\] +accept +any +ESTABLISHED +any +any$" <<<"$rl"
+check "rules: [policy] NEW drop line" \
+    grep -Eq "^ +[0-9]+ +[0-9]+ +- +\[policy\] +drop +any +NEW +any +any$" <<<"$rl"
 ipt=$(lib_ctl iptables)
 check "iptables: INPUT diverted, loopback excepted, with --queue-bypass" \
     grep -q "^-A INPUT ! -i lo -j NFQUEUE --queue-num $T_QUEUE --queue-bypass$" <<<"$ipt"
@@ -200,11 +212,39 @@ check "reload of a bad file: status 1, names the place ($out)" \
     test "$rc" -eq 1 -a -n "$(grep '\[rule broken\] dport' <<<"$out")"
 cp "$T_TMP/good.ini" "$T_CONF"
 
-# events streams until interrupted, or says it cannot: never hangs.
-timeout 5 "$NFQSPICTL" -s "$T_CTL" events >"$T_TMP/events.out" 2>&1
+# events: NEW, UPDATE and DESTROY of a connection, as conntrack -E.
+timeout 8 "$NFQSPICTL" -s "$T_CTL" events >"$T_TMP/events.out" 2>&1 &
+evpid=$!
+timeout 8 "$NFQSPICTL" -s "$T_CTL" -j events >"$T_TMP/events.json" 2>&1 &
+evjpid=$!
+sleep 1
+in_c "$PY" "$T_TMP/hold.py" "$S4" 5001 41001 0.2
+lib_ctl conntrack delete proto=tcp sport=41001 >/dev/null 2>&1
+sleep 1
+lib_ctl conntrack >/dev/null
+wait "$evpid"
 rc=$?
-check "events: streams (killed by timeout) or answers an error (got $rc)" \
-    test "$rc" -eq 124 -o "$rc" -eq 1
+wait "$evjpid"
+while IFS= read -r l; do echo "  events: $l"; done <"$T_TMP/events.out"
+check "events: streams until interrupted (got $rc)" test "$rc" -eq 124
+ev4="src=$C4 dst=$S4 sport=41001 dport=5001"
+check "events: [NEW] SYN_SENT [UNREPLIED] with the mark, as conntrack -E" \
+    grep -Eq "^    \[NEW\] tcp +6 [0-9]+ SYN_SENT $ev4 \[UNREPLIED\] src=$S4 dst=$C4 sport=5001 dport=41001 mark=16$" "$T_TMP/events.out"
+check "events: [UPDATE] to ESTABLISHED" \
+    grep -Eq "^ \[UPDATE\] tcp +6 [0-9]+ ESTABLISHED $ev4 " "$T_TMP/events.out"
+check "events: [DESTROY] when deleted or closed" \
+    grep -Eq "^\[DESTROY\] tcp +6 [0-9]+ [A-Z_]+ $ev4 " "$T_TMP/events.out"
+check "events -j: one JSON object a line, NEW/UPDATE/DESTROY" \
+    "$PY" -c '
+import json, sys
+ev = [json.loads(l) for l in open(sys.argv[1])]
+mine = [e for e in ev if e.get("sport") == 41001]
+kinds = [e["event"] for e in mine]
+assert kinds[0] == "NEW" and "UPDATE" in kinds and kinds[-1] == "DESTROY", kinds
+assert mine[0]["state"] == "SYN_SENT" and mine[0]["mark"] == 16, mine[0]
+' "$T_TMP/events.json"
+check "events: the daemon forgets a client that went" \
+    quiet lib_ctl status
 
 # ---- delete and flush -------------------------------------------------------------
 before=$(lib_ctl conntrack count)
