@@ -26,7 +26,7 @@
 
 #include "ct_int.h"
 
-_Static_assert(sizeof(struct ct_entry) <= 112, "ct_entry grew past 112 bytes");
+_Static_assert(sizeof(struct ct_entry) <= 120, "ct_entry grew past 120 bytes");
 
 #define CT_MIN_BUCKETS	64
 /* eviction: entries looked at from the head of each timer list */
@@ -527,6 +527,8 @@ ct_insert(struct ct_table *t, const struct ct_tuple *k, uint8_t tclass,
 	e->status = CT_ST_USED;
 	e->tclass = tclass;
 	e->deadline = t->now + ct_timeout_ms(t, tclass);
+	e->born = (uint32_t)(t->now / 1000);
+	e->packets = 1;
 	ct_link_hash(t, i, e);
 	ct_append_timer(t, i, e);
 	t->count++;
@@ -720,6 +722,10 @@ ct_track(struct ct_table *t, const struct pkt *p, uint64_t now_ms,
 
 	if (res->entry != NULL)
 		t->stats.found++;
+	/* the connection's own packets; not an ICMP error about it */
+	if (res->entry != NULL && (res->state == CT_ESTABLISHED ||
+	    res->state == CT_NEW) && res->entry->packets != UINT32_MAX)
+		res->entry->packets++;
 	if (res->state == CT_INVALID)
 		t->stats.invalid++;
 	if (t->evfn != NULL && t->ev_e != NULL && t->ev_e == res->entry &&
@@ -787,6 +793,20 @@ uint16_t
 ct_entry_rule(const struct ct_entry *e)
 {
 	return (e->rule);
+}
+
+uint64_t
+ct_entry_age(const struct ct_entry *e, uint64_t now_ms)
+{
+	uint64_t	 now = now_ms / 1000;
+
+	return (now > e->born ? now - e->born : 0);
+}
+
+uint32_t
+ct_entry_packets(const struct ct_entry *e)
+{
+	return (e->packets);
 }
 
 int

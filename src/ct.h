@@ -123,6 +123,10 @@ void		 ct_get_stats(const struct ct_table *t, struct ct_stats *s);
 
 uint32_t	 ct_entry_mark(const struct ct_entry *e);
 uint16_t	 ct_entry_rule(const struct ct_entry *e);
+/* seconds since the connection was confirmed */
+uint64_t	 ct_entry_age(const struct ct_entry *e, uint64_t now_ms);
+/* packets of the connection, both directions (saturates) */
+uint32_t	 ct_entry_packets(const struct ct_entry *e);
 /* the original direction's tuple (ports 0 but for TCP and UDP) */
 void		 ct_entry_tuple(const struct ct_entry *e, uint8_t *family,
 		    uint8_t *proto, union pkt_addr *src, union pkt_addr *dst,

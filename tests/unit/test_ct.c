@@ -1260,6 +1260,10 @@ test_udp(void **state)
 	ct_track(t, &q, 4000, &res);
 	assert_int_equal(res.state, CT_ESTABLISHED);
 	assert_int_equal(res.dir, CT_DIR_ORIG);
+	/* confirmed at 1 s; the retransmit, the reply and this one */
+	assert_int_equal(ct_entry_packets(res.entry), 4);
+	assert_int_equal(ct_entry_age(res.entry, 4000), 3);
+	assert_int_equal(ct_entry_age(res.entry, 500), 0);
 	/* stream timeout: alive at 123.999 s, gone at 124 s */
 	ct_track(t, &r, 4000 + 119999, &res);
 	assert_int_equal(res.state, CT_ESTABLISHED);
