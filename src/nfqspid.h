@@ -24,6 +24,7 @@
 #include "config.h"
 #include "verdict.h"
 #include "limit.h"
+#include "reason.h"
 
 #ifndef __dead
 #define __dead		__attribute__((__noreturn__))
@@ -136,6 +137,7 @@ struct worker_stats {
 	uint64_t	 reject_errors;	/* answers that could not be sent */
 	struct limit_stats limit;	/* rate and conn_limit */
 	size_t		 sources;	/* in the limit table */
+	uint64_t	 reasons[REASON_MAX];	/* INVALID packets by why */
 };
 
 /*

@@ -413,9 +413,11 @@ worker_packet(void *arg, const struct nq_packet *np, struct nq_verdict *nv)
 		w->st.accepted++;
 	else
 		w->st.dropped++;
-	if (v.state == CT_INVALID)
+	if (v.state == CT_INVALID) {
 		w->st.invalid++;
-	else if (v.state == CT_RELATED)
+		if (v.reason < REASON_MAX)
+			w->st.reasons[v.reason]++;
+	} else if (v.state == CT_RELATED)
 		w->st.related++;
 
 	/* RULE_REJECT drops; the reset or unreachable is sent apart
