@@ -50,6 +50,7 @@ struct daemon {
 	struct worker		**workers;
 	unsigned		 nworkers;
 	struct control		*control;
+	struct http		*http;
 	int			 pidfd;
 	char			 pidfile[CONFIG_PATHLEN];
 	int			 status;	/* exit status */
@@ -416,6 +417,11 @@ daemon_run(struct daemon *d, int foreground, int debug)
 	    (d->control = control_open(d->base, d->cfg->control, &d->info,
 	    d->workers, d->nworkers, daemon_reload, d)) == NULL)
 		log_warn("control socket %s", d->cfg->control);
+	if (d->cfg->http[0] != '\0' && (d->http = http_open(d->base, d->cfg,
+	    &d->info, d->workers, d->nworkers, err, sizeof(err))) == NULL) {
+		log_warnx("%s", err);
+		goto fail;
+	}
 
 	if (d->cfg->user[0] != '\0' && drop_privileges(d->cfg->user) == -1)
 		goto fail;
@@ -463,6 +469,7 @@ daemon_run(struct daemon *d, int foreground, int debug)
 	free(d->wd_stale);
 	for (i = 0; i < d->nworkers; i++)
 		worker_stop(d->workers[i]);
+	http_close(d->http);
 	if (d->control != NULL)
 		control_close(d->control);
 	for (i = 0; i < d->nworkers; i++)
@@ -480,6 +487,7 @@ daemon_run(struct daemon *d, int foreground, int debug)
  fail:
 	/* before any worker runs: nothing is queued to us yet that the
 	   kernel will not drop or bypass when the socket closes */
+	http_close(d->http);
 	if (d->control != NULL)
 		control_close(d->control);
 	if (d->workers != NULL)

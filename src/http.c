@@ -1,0 +1,967 @@
+/*
+ * http.c - the status page, its JSON and /metrics, with libevent's evhttp
+ *
+ * Copyright (C) 2026 The nfqspid authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * [daemon] http = ADDR:PORT turns it on (off by default).  It runs in the
+ * main thread, like the control socket, and reaches the tables the same
+ * way: through worker_call(), a slice of at most HTTP_SLICE entries at a
+ * time, so a request never holds a worker for long.  /api/connections
+ * answers one page (at most HTTP_PAGE_MAX connections) and a cursor for
+ * the next, so no request costs more than that.
+ *
+ * Read-only: GET and HEAD, anything else is 405.  Peers outside
+ * [daemon] http_allow (the running configuration's: a reload changes it)
+ * get 403.  Requests have HTTP_TIMEOUT seconds and HTTP_MAXHDR bytes of
+ * headers and no body.
+ *
+ *   /                  a page in the spirit of a router's "Status >
+ *                      Realtime Data > Connections": self-contained
+ *                      (inline CSS and JS, nothing fetched elsewhere)
+ *   /api/connections   ?limit=N (1-1000, default 500) &cursor=W.C
+ *   /api/stats         the counters, as nfqspictl -j status and stats
+ *   /metrics           the Prometheus text format
+ */
+#include "autoconf.h"		/* first: _GNU_SOURCE */
+
+#include <sys/types.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include "nfqspid.h"
+#include "ctlproto.h"
+
+#define HTTP_PAGE_MAX	1000	/* connections per /api/connections */
+#define HTTP_PAGE_DEF	500
+#define HTTP_SLICE	1024	/* entries per worker_call() */
+#define HTTP_TIMEOUT	10	/* seconds for a request */
+#define HTTP_MAXHDR	8192
+#define HTTP_LINEMAX	512
+#define HTTP_NQPROC	"/proc/net/netfilter/nfnetlink_queue"
+
+struct http {
+	struct evhttp		*eh;
+	const struct daemon_info *info;
+	struct worker		**workers;
+	unsigned		 nworkers;
+};
+
+static const char http_page[] =
+	"<!DOCTYPE html>\n"
+	"<html lang=\"en\">\n"
+	"<head>\n"
+	"<meta charset=\"utf-8\">\n"
+	"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+	"<title>nfqspid: connections</title>\n"
+	"<style>\n"
+	"body{font:14px/1.4 system-ui,sans-serif;margin:0;background:#f4f5f7;color:#222}\n"
+	"header{background:#2b3a4a;color:#fff;padding:.6em 1em;display:flex;gap:1em;align-items:baseline;flex-wrap:wrap}\n"
+	"header h1{font-size:1.2em;margin:0}\n"
+	"header span{opacity:.8}\n"
+	"main{padding:1em}\n"
+	"#counters{display:grid;grid-template-columns:repeat(auto-fill,minmax(9em,1fr));gap:.5em;margin-bottom:1em}\n"
+	".c{background:#fff;border:1px solid #d8dce1;border-radius:4px;padding:.4em .6em}\n"
+	".c b{display:block;font-size:1.2em}\n"
+	".c small{color:#667}\n"
+	"#bar{display:flex;gap:1em;align-items:center;margin-bottom:.5em;flex-wrap:wrap}\n"
+	"#filter{padding:.3em;width:20em}\n"
+	"table{border-collapse:collapse;width:100%;background:#fff;font-size:13px}\n"
+	"th,td{border:1px solid #d8dce1;padding:.25em .5em;text-align:left;white-space:nowrap}\n"
+	"th{background:#e9ecf0;cursor:pointer;user-select:none}\n"
+	"th.asc:after{content:\" \\25b2\"}\n"
+	"th.desc:after{content:\" \\25bc\"}\n"
+	"td.n{text-align:right;font-variant-numeric:tabular-nums}\n"
+	"tr:nth-child(even) td{background:#fafbfc}\n"
+	"#msg{color:#a00}\n"
+	"</style>\n"
+	"</head>\n"
+	"<body>\n"
+	"<header><h1>nfqspid</h1><span id=\"who\"></span><span>Status &gt; Realtime Data &gt; Connections</span></header>\n"
+	"<main>\n"
+	"<div id=\"counters\"></div>\n"
+	"<div id=\"bar\">\n"
+	"<input id=\"filter\" type=\"search\" placeholder=\"filter: address, port, state, rule...\" aria-label=\"filter\">\n"
+	"<select id=\"proto\" aria-label=\"protocol\"><option value=\"\">all protocols</option><option>tcp</option><option>udp</option><option>icmp</option><option>icmpv6</option></select>\n"
+	"<label><input id=\"pause\" type=\"checkbox\"> pause</label>\n"
+	"<span id=\"shown\"></span><span id=\"msg\"></span>\n"
+	"</div>\n"
+	"<table id=\"conns\"><thead><tr></tr></thead><tbody></tbody></table>\n"
+	"<p><small>Packets count both directions of a connection; the table keeps no per-direction or byte counters (each connection costs at most 128 bytes).\n"
+	"Refreshed every 2 s from <a href=\"api/connections\">/api/connections</a> and <a href=\"api/stats\">/api/stats</a>; <a href=\"metrics\">/metrics</a> for Prometheus.</small></p>\n"
+	"</main>\n"
+	"<script>\n"
+	"\"use strict\";\n"
+	"var cols = [\n"
+	" [\"proto\", \"Proto\"], [\"src\", \"Source\"], [\"sport\", \"Port\"],\n"
+	" [\"dst\", \"Destination\"], [\"dport\", \"Port\"], [\"state\", \"State\"],\n"
+	" [\"flags\", \"Flags\"], [\"mark\", \"Mark\"], [\"rule\", \"Rule\"],\n"
+	" [\"age\", \"Age\"], [\"timeout\", \"Expires\"], [\"packets\", \"Packets\"]\n"
+	"];\n"
+	"var num = {sport:1, dport:1, mark:1, age:1, timeout:1, packets:1};\n"
+	"var rows = [], sortKey = \"age\", sortDir = 1, total = 0;\n"
+	"var head = document.querySelector(\"#conns thead tr\");\n"
+	"cols.forEach(function (c) {\n"
+	" var th = document.createElement(\"th\");\n"
+	" th.textContent = c[1];\n"
+	" th.dataset.key = c[0];\n"
+	" th.addEventListener(\"click\", function () {\n"
+	"  if (sortKey === c[0]) sortDir = -sortDir; else { sortKey = c[0]; sortDir = 1; }\n"
+	"  render();\n"
+	" });\n"
+	" head.appendChild(th);\n"
+	"});\n"
+	"function dur(s) {\n"
+	" if (s < 60) return s + \"s\";\n"
+	" if (s < 3600) return Math.floor(s / 60) + \"m\" + (s % 60) + \"s\";\n"
+	" if (s < 86400) return Math.floor(s / 3600) + \"h\" + Math.floor(s % 3600 / 60) + \"m\";\n"
+	" return Math.floor(s / 86400) + \"d\" + Math.floor(s % 86400 / 3600) + \"h\";\n"
+	"}\n"
+	"function row(e) {\n"
+	" var icmp = e.type !== undefined;\n"
+	" return {\n"
+	"  proto: e.proto, src: e.src, dst: e.dst,\n"
+	"  sport: icmp ? \"\" : e.sport, dport: icmp ? \"\" : e.dport,\n"
+	"  state: e.state || (icmp ? \"type \" + e.type + \" code \" + e.code + \" id \" + e.id : \"\"),\n"
+	"  flags: (e.flags || []).join(\" \"), mark: e.mark, rule: e.rule || \"-\",\n"
+	"  age: e.age, timeout: e.timeout, packets: e.packets\n"
+	" };\n"
+	"}\n"
+	"function cell(tr, v, n) {\n"
+	" var td = document.createElement(\"td\");\n"
+	" td.textContent = v;\n"
+	" if (n) td.className = \"n\";\n"
+	" tr.appendChild(td);\n"
+	"}\n"
+	"function render() {\n"
+	" var f = document.getElementById(\"filter\").value.toLowerCase().trim();\n"
+	" var p = document.getElementById(\"proto\").value;\n"
+	" var list = rows.filter(function (r) {\n"
+	"  if (p && r.proto !== p) return false;\n"
+	"  if (!f) return true;\n"
+	"  return cols.some(function (c) { return String(r[c[0]]).toLowerCase().indexOf(f) >= 0; });\n"
+	" });\n"
+	" list.sort(function (a, b) {\n"
+	"  var x = a[sortKey], y = b[sortKey];\n"
+	"  if (num[sortKey]) { x = +x || 0; y = +y || 0; }\n"
+	"  else { x = String(x); y = String(y); }\n"
+	"  return x < y ? -sortDir : x > y ? sortDir : 0;\n"
+	" });\n"
+	" Array.prototype.forEach.call(head.children, function (th) {\n"
+	"  th.className = th.dataset.key === sortKey ? (sortDir > 0 ? \"asc\" : \"desc\") : \"\";\n"
+	" });\n"
+	" var tb = document.createElement(\"tbody\");\n"
+	" list.forEach(function (r) {\n"
+	"  var tr = document.createElement(\"tr\");\n"
+	"  cols.forEach(function (c) {\n"
+	"   var v = r[c[0]];\n"
+	"   if (c[0] === \"age\" || c[0] === \"timeout\") v = dur(v);\n"
+	"   else if (c[0] === \"mark\") v = \"0x\" + Number(v).toString(16);\n"
+	"   cell(tr, v, num[c[0]]);\n"
+	"  });\n"
+	"  tb.appendChild(tr);\n"
+	" });\n"
+	" var old = document.querySelector(\"#conns tbody\");\n"
+	" old.parentNode.replaceChild(tb, old);\n"
+	" document.getElementById(\"shown\").textContent = list.length + \" shown of \" + total + \" connections\" + (rows.length < total ? \" (first \" + rows.length + \" loaded)\" : \"\");\n"
+	"}\n"
+	"function counters(s) {\n"
+	" var k = [\n"
+	"  [\"connections\", s.connections + \" / \" + s.max], [\"received\", s.received],\n"
+	"  [\"accepted\", s.accepted], [\"dropped\", s.dropped], [\"invalid\", s.invalid],\n"
+	"  [\"related\", s.related], [\"early drops\", s.early_drops], [\"enobufs\", s.enobufs],\n"
+	"  [\"verdict errors\", s.verdict_errors], [\"queue depth\", s.queue_depth],\n"
+	"  [\"audited\", s.audited], [\"suppressed\", s.suppressed]\n"
+	" ];\n"
+	" var box = document.getElementById(\"counters\");\n"
+	" box.textContent = \"\";\n"
+	" k.forEach(function (x) {\n"
+	"  var d = document.createElement(\"div\"), b = document.createElement(\"b\"), sm = document.createElement(\"small\");\n"
+	"  d.className = \"c\"; b.textContent = x[1]; sm.textContent = x[0];\n"
+	"  d.appendChild(b); d.appendChild(sm); box.appendChild(d);\n"
+	" });\n"
+	" document.getElementById(\"who\").textContent = \"version \" + s.version + \", \" + s.mode + \", queues \" + s.queues + \", up \" + dur(s.uptime);\n"
+	"}\n"
+	"function get(u) {\n"
+	" return fetch(u, {cache: \"no-store\"}).then(function (r) {\n"
+	"  if (!r.ok) throw new Error(u + \": \" + r.status);\n"
+	"  return r.json();\n"
+	" });\n"
+	"}\n"
+	"var busy = false;\n"
+	"function load() {\n"
+	" if (busy || document.getElementById(\"pause\").checked) return;\n"
+	" busy = true;\n"
+	" var got = [], pages = 0;\n"
+	" function more(cur) {\n"
+	"  return get(\"api/connections?limit=1000&cursor=\" + encodeURIComponent(cur)).then(function (d) {\n"
+	"   total = d.total;\n"
+	"   d.connections.forEach(function (e) { got.push(row(e)); });\n"
+	"   if (d.next && ++pages < 10) return more(d.next);\n"
+	"  });\n"
+	" }\n"
+	" get(\"api/stats\").then(function (s) {\n"
+	"  counters(s);\n"
+	"  return more(\"0.0\");\n"
+	" }).then(function () {\n"
+	"  rows = got;\n"
+	"  document.getElementById(\"msg\").textContent = \"\";\n"
+	"  render();\n"
+	" }).catch(function (e) {\n"
+	"  document.getElementById(\"msg\").textContent = String(e);\n"
+	" }).then(function () { busy = false; });\n"
+	"}\n"
+	"document.getElementById(\"filter\").addEventListener(\"input\", render);\n"
+	"document.getElementById(\"proto\").addEventListener(\"change\", render);\n"
+	"load();\n"
+	"setInterval(load, 2000);\n"
+	"</script>\n"
+	"</body>\n"
+	"</html>\n";
+
+/* ---- helpers ------------------------------------------------------ */
+
+static int
+http_peer_ok(struct http *h, struct evhttp_request *req)
+{
+	struct evhttp_connection	*conn;
+	const struct sockaddr		*sa;
+	const struct sockaddr_in6	*sin6;
+	union pkt_addr			 a;
+	uint8_t				 family;
+
+	if ((conn = evhttp_request_get_connection(req)) == NULL ||
+	    (sa = evhttp_connection_get_addr(conn)) == NULL)
+		return (0);
+	memset(&a, 0, sizeof(a));
+	switch (sa->sa_family) {
+	case AF_INET:
+		family = AF_INET;
+		memcpy(a.a8, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+		break;
+	case AF_INET6:
+		sin6 = (const struct sockaddr_in6 *)sa;
+		if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
+			family = AF_INET;
+			memcpy(a.a8, &sin6->sin6_addr.s6_addr[12], 4);
+		} else {
+			family = AF_INET6;
+			memcpy(a.a8, &sin6->sin6_addr, 16);
+		}
+		break;
+	default:
+		return (0);
+	}
+	return (rule_addrset_match(h->info->cfg->http_allow, family, &a));
+}
+
+static void
+http_reply(struct evhttp_request *req, int code, const char *reason,
+    const char *type, struct evbuffer *body)
+{
+	struct evkeyvalq	*hd = evhttp_request_get_output_headers(req);
+
+	evhttp_add_header(hd, "Content-Type", type);
+	evhttp_add_header(hd, "Cache-Control", "no-store");
+	evhttp_add_header(hd, "X-Content-Type-Options", "nosniff");
+	evhttp_add_header(hd, "X-Frame-Options", "DENY");
+	evhttp_add_header(hd, "Content-Security-Policy", "default-src 'none'; "
+	    "script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+	    "connect-src 'self'; frame-ancestors 'none'");
+	/* HEAD: the same headers, no body (evhttp leaves it out) */
+	evhttp_send_reply(req, code, reason, body);
+}
+
+static void
+http_text(struct evhttp_request *req, int code, const char *reason,
+    const char *msg)
+{
+	struct evbuffer	*b;
+
+	if ((b = evbuffer_new()) == NULL) {
+		evhttp_send_error(req, HTTP_INTERNAL, NULL);
+		return;
+	}
+	evbuffer_add_printf(b, "%s\n", msg);
+	http_reply(req, code, reason, "text/plain; charset=utf-8", b);
+	evbuffer_free(b);
+}
+
+/* ---- the counters ------------------------------------------------- */
+
+struct hstats {
+	struct worker_stats	 s;
+	uint32_t		 max;
+};
+
+static void
+w_hstats(struct worker *w, void *arg)
+{
+	struct hstats	*a = arg;
+
+	worker_get_stats(w, &a->s);
+	a->max = worker_config(w)->ct.max;
+}
+
+static void
+sum(struct worker_stats *t, const struct worker_stats *s)
+{
+	int	 i;
+
+	t->received += s->received;
+	t->accepted += s->accepted;
+	t->dropped += s->dropped;
+	t->invalid += s->invalid;
+	t->related += s->related;
+	t->audited += s->audited;
+	t->suppressed += s->suppressed;
+	t->rejects += s->rejects;
+	t->nq.enobufs += s->nq.enobufs;
+	t->nq.verdict_errors += s->nq.verdict_errors;
+	t->ct.created += s->ct.created;
+	t->ct.destroyed += s->ct.destroyed;
+	t->ct.expired += s->ct.expired;
+	t->ct.early_drop += s->ct.early_drop;
+	t->ct.insert_failed += s->ct.insert_failed;
+	t->conns += s->conns;
+	for (i = 0; i < REASON_MAX; i++)
+		t->reasons[i] += s->reasons[i];
+}
+
+/* Every worker's counters; -1 if one is not running. */
+static int
+http_get_stats(struct http *h, struct hstats *per, struct worker_stats *tot,
+    uint64_t *max)
+{
+	unsigned	 i;
+
+	memset(tot, 0, sizeof(*tot));
+	*max = 0;
+	for (i = 0; i < h->nworkers; i++) {
+		memset(&per[i], 0, sizeof(per[i]));
+		if (worker_call(h->workers[i], w_hstats, &per[i]) == -1)
+			return (-1);
+		sum(tot, &per[i].s);
+		*max += per[i].max;
+	}
+	return (0);
+}
+
+/*
+ * The kernel's view of our queues (packets waiting, dropped for want of
+ * room): /proc/net/netfilter/nfnetlink_queue, in our network namespace.
+ * -1 where a queue is not listed.
+ */
+struct qproc {
+	int64_t		 waiting;
+	int64_t		 dropped;	/* queue full */
+	int64_t		 user_dropped;	/* netlink buffer full */
+};
+
+static void
+http_queue_proc(struct http *h, struct qproc *q)
+{
+	FILE		*f;
+	char		 line[256];
+	unsigned long	 num, portid, total, mode, range, drop, udrop;
+	unsigned	 i;
+
+	for (i = 0; i < h->nworkers; i++)
+		q[i].waiting = q[i].dropped = q[i].user_dropped = -1;
+	if ((f = fopen(HTTP_NQPROC, "re")) == NULL)
+		return;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (sscanf(line, "%lu %lu %lu %lu %lu %lu %lu", &num, &portid,
+		    &total, &mode, &range, &drop, &udrop) != 7)
+			continue;
+		if (num < h->info->queue || num - h->info->queue >= h->nworkers)
+			continue;
+		i = (unsigned)(num - h->info->queue);
+		q[i].waiting = (int64_t)total;
+		q[i].dropped = (int64_t)drop;
+		q[i].user_dropped = (int64_t)udrop;
+	}
+	fclose(f);
+}
+
+static const char *
+mode_name(int mode)
+{
+	return (mode == MODE_MONITOR ? "monitor" : "enforce");
+}
+
+#define JC(b, first, name, v) \
+	evbuffer_add_printf((b), "%s\"%s\":%" PRIu64, (first) ? "" : ",", \
+	    (name), (uint64_t)(v))
+
+static void
+json_counters(struct evbuffer *b, const struct worker_stats *s)
+{
+	JC(b, 1, "received", s->received);
+	JC(b, 0, "accepted", s->accepted);
+	JC(b, 0, "dropped", s->dropped);
+	JC(b, 0, "invalid", s->invalid);
+	JC(b, 0, "related", s->related);
+	JC(b, 0, "early_drops", s->ct.early_drop);
+	JC(b, 0, "enobufs", s->nq.enobufs);
+	JC(b, 0, "verdict_errors", s->nq.verdict_errors);
+	JC(b, 0, "connections", s->conns);
+	JC(b, 0, "created", s->ct.created);
+	JC(b, 0, "destroyed", s->ct.destroyed);
+	JC(b, 0, "expired", s->ct.expired);
+	JC(b, 0, "insert_failed", s->ct.insert_failed);
+	JC(b, 0, "audited", s->audited);
+	JC(b, 0, "suppressed", s->suppressed);
+	JC(b, 0, "rejects", s->rejects);
+}
+
+static void
+http_stats(struct http *h, struct evhttp_request *req)
+{
+	const struct daemon_info *info = h->info;
+	struct hstats		*per;
+	struct worker_stats	 tot;
+	struct qproc		*q;
+	struct evbuffer		*b;
+	uint64_t		 max, up;
+	int64_t			 depth = 0;
+	char			 js[2 * CONFIG_PATHLEN + 8];
+	unsigned		 i;
+	int			 r, first;
+
+	per = calloc(h->nworkers, sizeof(*per));
+	q = calloc(h->nworkers, sizeof(*q));
+	if (per == NULL || q == NULL || (b = evbuffer_new()) == NULL) {
+		free(per);
+		free(q);
+		evhttp_send_error(req, HTTP_INTERNAL, NULL);
+		return;
+	}
+	if (http_get_stats(h, per, &tot, &max) == -1) {
+		free(per);
+		free(q);
+		evbuffer_free(b);
+		http_text(req, 503, "Service Unavailable",
+		    "a worker is not running");
+		return;
+	}
+	http_queue_proc(h, q);
+	for (i = 0; i < h->nworkers; i++)
+		if (q[i].waiting > 0)
+			depth += q[i].waiting;
+	up = (worker_now_ms() - info->started_ms) / 1000;
+	ctl_json_str(js, sizeof(js), info->version);
+	evbuffer_add_printf(b, "{\"version\":%s,\"pid\":%ld,\"uptime\":%"
+	    PRIu64 ",\"mode\":\"%s\",\"queue\":%u,\"threads\":%u,", js,
+	    (long)info->pid, up, mode_name(info->cfg->mode), info->queue,
+	    info->threads);
+	if (info->threads > 1)
+		evbuffer_add_printf(b, "\"queues\":\"%u-%u\",", info->queue,
+		    info->queue + info->threads - 1);
+	else
+		evbuffer_add_printf(b, "\"queues\":\"%u\",", info->queue);
+	evbuffer_add_printf(b, "\"rules\":%zu,\"max\":%" PRIu64 ","
+	    "\"queue_depth\":%" PRId64 ",", info->cfg->nrules, max, depth);
+	json_counters(b, &tot);
+	evbuffer_add_printf(b, ",\"invalid_reasons\":{");
+	for (r = 1, first = 1; r < REASON_MAX; r++) {
+		if (reason_name(r) == NULL)
+			continue;
+		JC(b, first, reason_name(r), tot.reasons[r]);
+		first = 0;
+	}
+	evbuffer_add_printf(b, "},\"workers\":[");
+	for (i = 0; i < h->nworkers; i++) {
+		evbuffer_add_printf(b, "%s{\"worker\":%u,\"queue\":%u,"
+		    "\"queue_depth\":%" PRId64 ",", i ? "," : "", i,
+		    info->queue + i, q[i].waiting);
+		json_counters(b, &per[i].s);
+		evbuffer_add_printf(b, "}");
+	}
+	evbuffer_add_printf(b, "]}\n");
+	http_reply(req, HTTP_OK, "OK", "application/json", b);
+	evbuffer_free(b);
+	free(per);
+	free(q);
+}
+
+/* ---- connections -------------------------------------------------- */
+
+struct hslice {
+	struct evbuffer		*out;
+	const struct config	*cfg;
+	uint64_t		 now;
+	uint64_t		 cursor;
+	size_t			 n;		/* listed so far */
+	size_t			 limit;
+	unsigned		 worker;
+	/* /metrics: connections by protocol and state */
+	int			 classify;
+	uint64_t		 tcp[16];
+	uint64_t		 other[3][3];	/* udp, icmp, other x
+						   UNREPLIED, REPLIED,
+						   ASSURED */
+};
+
+static const char *const tcp_states[] = {
+	"NONE", "SYN_SENT", "SYN_RECV", "ESTABLISHED", "FIN_WAIT",
+	"CLOSE_WAIT", "LAST_ACK", "TIME_WAIT", "CLOSE", "SYN_SENT2", NULL
+};
+static const char *const other_protos[] = { "udp", "icmp", "other" };
+static const char *const other_states[] = { "UNREPLIED", "REPLIED",
+	"ASSURED" };
+
+/* The protocol and state words of a ct_format() line, for /metrics. */
+static void
+classify(struct hslice *s, const char *line)
+{
+	char		 proto[16], state[24];
+	unsigned	 i, p;
+
+	/* "ipv4     2 tcp      6 431999 ESTABLISHED src=..." */
+	if (sscanf(line, "%*s %*u %15s %*u %*u %23s", proto, state) != 2)
+		return;
+	if (strcmp(proto, "tcp") == 0) {
+		for (i = 0; tcp_states[i] != NULL; i++)
+			if (strcmp(tcp_states[i], state) == 0) {
+				s->tcp[i]++;
+				return;
+			}
+		return;
+	}
+	p = strcmp(proto, "udp") == 0 ? 0 : strncmp(proto, "icmp", 4) == 0 ?
+	    1 : 2;
+	if (strstr(line, "[ASSURED]") != NULL)
+		s->other[p][2]++;
+	else if (strstr(line, "[UNREPLIED]") != NULL)
+		s->other[p][0]++;
+	else
+		s->other[p][1]++;
+}
+
+static int
+hslice_visit(struct ct_table *t, struct ct_entry *e, void *arg)
+{
+	struct hslice	*s = arg;
+	char		 line[HTTP_LINEMAX], j[HTTP_LINEMAX * 2];
+	char		 name[RULE_NAMELEN * 7];
+	uint16_t	 ri;
+	int		 n, m;
+
+	n = ct_format(e, s->now, line, sizeof(line));
+	if (n < 0 || (size_t)n >= sizeof(line))
+		return (0);
+	if (s->classify) {
+		classify(s, line);
+		return (0);
+	}
+	m = ctl_ctline_json(line, j, sizeof(j));
+	if (m < 2 || (size_t)m >= sizeof(j))
+		return (0);
+	j[m - 1] = '\0';		/* the closing brace: more follows */
+	ri = ct_entry_rule(e);
+	if (ri < s->cfg->nrules)
+		ctl_json_str(name, sizeof(name), s->cfg->rules[ri].name);
+	else
+		snprintf(name, sizeof(name), "null");
+	evbuffer_add_printf(s->out, "%s%s,\"age\":%" PRIu64 ",\"packets\":%"
+	    PRIu32 ",\"rule\":%s,\"worker\":%u}", s->n ? ",\n" : "\n", j,
+	    ct_entry_age(e, s->now), ct_entry_packets(e), name, s->worker);
+	s->n++;
+	return (0);
+}
+
+static void
+w_hslice(struct worker *w, void *arg)
+{
+	struct hslice	*s = arg;
+	size_t		 max = HTTP_SLICE;
+
+	if (!s->classify)
+		max = s->n < s->limit ? s->limit - s->n : 0;
+	s->cfg = worker_config(w);
+	s->now = worker_now_ms();
+	ct_walk(worker_ct(w), &s->cursor, max, hslice_visit, s);
+}
+
+static void
+w_hcount(struct worker *w, void *arg)
+{
+	*(size_t *)arg += ct_count(worker_ct(w));
+}
+
+/* "W.C": worker W, ct_walk() cursor C */
+static int
+parse_cursor(const char *v, unsigned *w, uint64_t *c)
+{
+	char		*end;
+	unsigned long	 a;
+	unsigned long long b;
+
+	errno = 0;
+	a = strtoul(v, &end, 10);
+	if (end == v || *end != '.' || errno != 0 || a > 65535)
+		return (-1);
+	v = end + 1;
+	b = strtoull(v, &end, 10);
+	if (end == v || *end != '\0' || errno != 0)
+		return (-1);
+	*w = (unsigned)a;
+	*c = b;
+	return (0);
+}
+
+static void
+http_connections(struct http *h, struct evhttp_request *req,
+    const char *query)
+{
+	struct evkeyvalq	 params;
+	struct hslice		 s;
+	struct evbuffer		*b;
+	const char		*v;
+	char			*end;
+	unsigned long		 limit = HTTP_PAGE_DEF;
+	size_t			 total = 0;
+	unsigned		 i;
+
+	memset(&s, 0, sizeof(s));
+	TAILQ_INIT(&params);
+	if (query != NULL && evhttp_parse_query_str(query, &params) == -1) {
+		http_text(req, HTTP_BADREQUEST, "Bad Request",
+		    "malformed query");
+		return;
+	}
+	if ((v = evhttp_find_header(&params, "limit")) != NULL) {
+		errno = 0;
+		limit = strtoul(v, &end, 10);
+		if (end == v || *end != '\0' || errno != 0 || limit < 1 ||
+		    limit > HTTP_PAGE_MAX) {
+			evhttp_clear_headers(&params);
+			http_text(req, HTTP_BADREQUEST, "Bad Request",
+			    "limit: a number from 1 to 1000");
+			return;
+		}
+	}
+	if ((v = evhttp_find_header(&params, "cursor")) != NULL &&
+	    parse_cursor(v, &s.worker, &s.cursor) == -1) {
+		evhttp_clear_headers(&params);
+		http_text(req, HTTP_BADREQUEST, "Bad Request",
+		    "cursor: W.C, as the last answer's \"next\"");
+		return;
+	}
+	evhttp_clear_headers(&params);
+	if ((b = evbuffer_new()) == NULL) {
+		evhttp_send_error(req, HTTP_INTERNAL, NULL);
+		return;
+	}
+	for (i = 0; i < h->nworkers; i++)
+		if (worker_call(h->workers[i], w_hcount, &total) == -1)
+			goto dead;
+	s.out = b;
+	s.limit = limit;
+	evbuffer_add_printf(b, "{\"total\":%zu,\"connections\":[", total);
+	/* each call lists what is left of limit: limit entries in all */
+	while (s.worker < h->nworkers && s.n < s.limit) {
+		if (worker_call(h->workers[s.worker], w_hslice, &s) == -1)
+			goto dead;
+		if (s.cursor == 0)
+			s.worker++;
+	}
+	evbuffer_add_printf(b, "\n],\"count\":%zu,\"next\":", s.n);
+	if (s.worker < h->nworkers)
+		evbuffer_add_printf(b, "\"%u.%" PRIu64 "\"}\n", s.worker,
+		    s.cursor);
+	else
+		evbuffer_add_printf(b, "null}\n");
+	http_reply(req, HTTP_OK, "OK", "application/json", b);
+	evbuffer_free(b);
+	return;
+ dead:
+	evbuffer_free(b);
+	http_text(req, 503, "Service Unavailable", "a worker is not running");
+}
+
+/* ---- /metrics ----------------------------------------------------- */
+
+static void
+metric(struct evbuffer *b, const char *name, const char *type,
+    const char *help)
+{
+	evbuffer_add_printf(b, "# HELP nfqspid_%s %s\n# TYPE nfqspid_%s %s\n",
+	    name, help, name, type);
+}
+
+static void
+http_metrics(struct http *h, struct evhttp_request *req)
+{
+	const struct daemon_info *info = h->info;
+	struct hstats		*per;
+	struct worker_stats	 tot;
+	struct qproc		*q;
+	struct hslice		 s;
+	struct evbuffer		*b;
+	uint64_t		 max;
+	unsigned		 i, j;
+	int			 r;
+
+	per = calloc(h->nworkers, sizeof(*per));
+	q = calloc(h->nworkers, sizeof(*q));
+	if (per == NULL || q == NULL || (b = evbuffer_new()) == NULL) {
+		free(per);
+		free(q);
+		evhttp_send_error(req, HTTP_INTERNAL, NULL);
+		return;
+	}
+	memset(&s, 0, sizeof(s));
+	s.classify = 1;
+	if (http_get_stats(h, per, &tot, &max) == -1)
+		goto dead;
+	/* the states: the whole table, HTTP_SLICE entries a call */
+	for (i = 0; i < h->nworkers; i++) {
+		s.cursor = 0;
+		do {
+			if (worker_call(h->workers[i], w_hslice, &s) == -1)
+				goto dead;
+		} while (s.cursor != 0);
+	}
+	http_queue_proc(h, q);
+
+	metric(b, "info", "gauge", "The running daemon.");
+	evbuffer_add_printf(b, "nfqspid_info{version=\"%s\",mode=\"%s\"} 1\n",
+	    info->version, mode_name(info->cfg->mode));
+	metric(b, "uptime_seconds", "gauge", "Seconds since the start.");
+	evbuffer_add_printf(b, "nfqspid_uptime_seconds %" PRIu64 "\n",
+	    (worker_now_ms() - info->started_ms) / 1000);
+	metric(b, "rules", "gauge", "Rules in the running configuration.");
+	evbuffer_add_printf(b, "nfqspid_rules %zu\n", info->cfg->nrules);
+	metric(b, "connections", "gauge",
+	    "Tracked connections by protocol and state.");
+	for (j = 0; tcp_states[j] != NULL; j++)
+		if (s.tcp[j] > 0 || j == 3)
+			evbuffer_add_printf(b, "nfqspid_connections{proto=\"tcp\","
+			    "state=\"%s\"} %" PRIu64 "\n", tcp_states[j],
+			    s.tcp[j]);
+	for (i = 0; i < 3; i++)
+		for (j = 0; j < 3; j++)
+			if (s.other[i][j] > 0)
+				evbuffer_add_printf(b, "nfqspid_connections{"
+				    "proto=\"%s\",state=\"%s\"} %" PRIu64 "\n",
+				    other_protos[i], other_states[j],
+				    s.other[i][j]);
+	metric(b, "connections_max", "gauge",
+	    "Connections the tables may hold ([conntrack] max per worker).");
+	evbuffer_add_printf(b, "nfqspid_connections_max %" PRIu64 "\n", max);
+	metric(b, "packets_total", "counter",
+	    "Packets by verdict (monitor mode: what they got).");
+	evbuffer_add_printf(b, "nfqspid_packets_total{verdict=\"accept\"} %"
+	    PRIu64 "\nnfqspid_packets_total{verdict=\"drop\"} %" PRIu64 "\n",
+	    tot.accepted, tot.dropped);
+	metric(b, "packets_state_total", "counter",
+	    "Packets that were RELATED or INVALID.");
+	evbuffer_add_printf(b, "nfqspid_packets_state_total{state=\"RELATED\"} %"
+	    PRIu64 "\nnfqspid_packets_state_total{state=\"INVALID\"} %" PRIu64
+	    "\n", tot.related, tot.invalid);
+	metric(b, "invalid_packets_total", "counter",
+	    "INVALID packets by reason.");
+	for (r = 1; r < REASON_MAX; r++)
+		if (reason_name(r) != NULL)
+			evbuffer_add_printf(b, "nfqspid_invalid_packets_total{"
+			    "reason=\"%s\"} %" PRIu64 "\n", reason_name(r),
+			    tot.reasons[r]);
+	metric(b, "connections_created_total", "counter",
+	    "Connections tracked.");
+	evbuffer_add_printf(b, "nfqspid_connections_created_total %" PRIu64
+	    "\n", tot.ct.created);
+	metric(b, "early_drops_total", "counter",
+	    "Connections evicted to make room for new ones.");
+	evbuffer_add_printf(b, "nfqspid_early_drops_total %" PRIu64 "\n",
+	    tot.ct.early_drop);
+	metric(b, "insert_failed_total", "counter",
+	    "New connections refused: the table was full (table-full).");
+	evbuffer_add_printf(b, "nfqspid_insert_failed_total %" PRIu64 "\n",
+	    tot.ct.insert_failed);
+	metric(b, "enobufs_total", "counter",
+	    "Times the kernel dropped queued packets: our socket buffer was "
+	    "full.");
+	evbuffer_add_printf(b, "nfqspid_enobufs_total %" PRIu64 "\n",
+	    tot.nq.enobufs);
+	metric(b, "verdict_errors_total", "counter",
+	    "Verdicts the kernel refused.");
+	evbuffer_add_printf(b, "nfqspid_verdict_errors_total %" PRIu64 "\n",
+	    tot.nq.verdict_errors);
+	metric(b, "audit_records_total", "counter", "Audit records written.");
+	evbuffer_add_printf(b, "nfqspid_audit_records_total %" PRIu64 "\n",
+	    tot.audited);
+	metric(b, "audit_suppressed_total", "counter",
+	    "Audit records over [log] rate, not written.");
+	evbuffer_add_printf(b, "nfqspid_audit_suppressed_total %" PRIu64 "\n",
+	    tot.suppressed);
+	metric(b, "queue_depth", "gauge",
+	    "Packets waiting in the kernel's queue for a verdict.");
+	for (i = 0; i < h->nworkers; i++)
+		if (q[i].waiting >= 0)
+			evbuffer_add_printf(b, "nfqspid_queue_depth{queue=\"%u\"} "
+			    "%" PRId64 "\n", info->queue + i, q[i].waiting);
+	metric(b, "queue_dropped_total", "counter",
+	    "Packets the kernel dropped or bypassed: the queue was full.");
+	for (i = 0; i < h->nworkers; i++)
+		if (q[i].dropped >= 0)
+			evbuffer_add_printf(b, "nfqspid_queue_dropped_total{"
+			    "queue=\"%u\"} %" PRId64 "\n", info->queue + i,
+			    q[i].dropped);
+	http_reply(req, HTTP_OK, "OK", "text/plain; version=0.0.4; "
+	    "charset=utf-8", b);
+	evbuffer_free(b);
+	free(per);
+	free(q);
+	return;
+ dead:
+	evbuffer_free(b);
+	free(per);
+	free(q);
+	http_text(req, 503, "Service Unavailable", "a worker is not running");
+}
+
+/* ---- the server --------------------------------------------------- */
+
+static void
+http_request(struct evhttp_request *req, void *arg)
+{
+	struct http		*h = arg;
+	const struct evhttp_uri	*uri = evhttp_request_get_evhttp_uri(req);
+	const char		*path;
+	struct evbuffer		*b;
+	enum evhttp_cmd_type	 cmd = evhttp_request_get_command(req);
+
+	if (!http_peer_ok(h, req)) {
+		http_text(req, 403, "Forbidden", "forbidden: not in "
+		    "[daemon] http_allow");
+		return;
+	}
+	if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "Allow", "GET, HEAD");
+		http_text(req, 405, "Method Not Allowed", "read-only: GET "
+		    "and HEAD only");
+		return;
+	}
+	if (uri == NULL || (path = evhttp_uri_get_path(uri)) == NULL ||
+	    *path == '\0')
+		path = "/";
+	if (strcmp(path, "/") == 0) {
+		if ((b = evbuffer_new()) == NULL) {
+			evhttp_send_error(req, HTTP_INTERNAL, NULL);
+			return;
+		}
+		evbuffer_add_reference(b, http_page, sizeof(http_page) - 1,
+		    NULL, NULL);
+		http_reply(req, HTTP_OK, "OK", "text/html; charset=utf-8", b);
+		evbuffer_free(b);
+	} else if (strcmp(path, "/api/connections") == 0)
+		http_connections(h, req, evhttp_uri_get_query(uri));
+	else if (strcmp(path, "/api/stats") == 0)
+		http_stats(h, req);
+	else if (strcmp(path, "/metrics") == 0)
+		http_metrics(h, req);
+	else
+		http_text(req, HTTP_NOTFOUND, "Not Found", "not found: try /, "
+		    "/api/connections, /api/stats or /metrics");
+}
+
+/* "127.0.0.1:8470" or "[::1]:8470", as config.c checked it */
+static int
+split_addr(const char *v, char *addr, size_t len, uint16_t *port)
+{
+	const char	*colon, *a = v;
+	size_t		 alen;
+	unsigned long	 p;
+	char		*end;
+
+	if (v[0] == '[') {
+		if ((colon = strstr(v, "]:")) == NULL)
+			return (-1);
+		a = v + 1;
+		alen = (size_t)(colon - a);
+		colon++;
+	} else {
+		if ((colon = strrchr(v, ':')) == NULL)
+			return (-1);
+		alen = (size_t)(colon - a);
+	}
+	if (alen == 0 || alen >= len)
+		return (-1);
+	memcpy(addr, a, alen);
+	addr[alen] = '\0';
+	errno = 0;
+	p = strtoul(colon + 1, &end, 10);
+	if (*end != '\0' || errno != 0 || p == 0 || p > 65535)
+		return (-1);
+	*port = (uint16_t)p;
+	return (0);
+}
+
+struct http *
+http_open(struct event_base *base, const struct config *cfg,
+    const struct daemon_info *info, struct worker **workers,
+    unsigned nworkers, char *err, size_t errlen)
+{
+	struct http	*h;
+	char		 addr[64];
+	uint16_t	 port;
+
+	if (split_addr(cfg->http, addr, sizeof(addr), &port) == -1) {
+		snprintf(err, errlen, "http %s: not ADDRESS:PORT", cfg->http);
+		return (NULL);
+	}
+	if ((h = calloc(1, sizeof(*h))) == NULL ||
+	    (h->eh = evhttp_new(base)) == NULL) {
+		snprintf(err, errlen, "http: out of memory");
+		free(h);
+		return (NULL);
+	}
+	h->info = info;
+	h->workers = workers;
+	h->nworkers = nworkers;
+	/* every method reaches us, so that we can answer 405 */
+	evhttp_set_allowed_methods(h->eh, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
+	    EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+	    EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT |
+	    EVHTTP_REQ_PATCH);
+	evhttp_set_timeout(h->eh, HTTP_TIMEOUT);
+	evhttp_set_max_headers_size(h->eh, HTTP_MAXHDR);
+	/* a body is never read; a small one still gets its 405 */
+	evhttp_set_max_body_size(h->eh, 4096);
+	evhttp_set_gencb(h->eh, http_request, h);
+	if (evhttp_bind_socket_with_handle(h->eh, addr, port) == NULL) {
+		snprintf(err, errlen, "http %s: cannot listen: %s", cfg->http,
+		    strerror(errno));
+		evhttp_free(h->eh);
+		free(h);
+		return (NULL);
+	}
+	log_info("http: status page on http://%s/", cfg->http);
+	return (h);
+}
+
+void
+http_close(struct http *h)
+{
+	if (h == NULL)
+		return;
+	evhttp_free(h->eh);
+	free(h);
+}

@@ -1,0 +1,216 @@
+#!/bin/bash
+# test_http.sh - the status page, /api/connections, /api/stats and
+# /metrics of a running nfqspid: a live TCP connection through the
+# firewall shows up in the page as headless Chromium renders it (inside
+# dut, where the page listens), the JSON and the Prometheus text are
+# parsed, other methods get 405 and a peer outside http_allow 403.  The
+# screenshot is left in tests/integration/artifacts/http.png.
+#
+# Copyright (C) 2026 The nfqspid authors
+# SPDX-License-Identifier: GPL-2.0-or-later
+set -u
+
+T_NET=${T_NET:-95}
+T_QUEUE=${T_QUEUE:-10}
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+lib_init http
+command -v curl >/dev/null || { echo "ERROR: curl not found: run scripts/deps.sh" >&2; exit 1; }
+CHROMIUM=$(command -v chromium || true)
+if [ -z "$CHROMIUM" ]; then
+	echo "installing Debian's chromium for the browser test"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y chromium >"$T_TMP/apt.log" 2>&1 ||
+	    { tail -5 "$T_TMP/apt.log"; echo "ERROR: cannot install chromium" >&2; exit 1; }
+	CHROMIUM=$(command -v chromium)
+fi
+lib_topology || { echo "cannot build the namespaces" >&2; exit 1; }
+lib_write_helpers
+ART=$top_builddir/tests/integration/artifacts
+mkdir -p "$ART"
+
+PORT=8470
+lib_config <<EOF
+[conntrack]
+max = 4096
+
+[rule tcp-5001]
+proto = tcp
+dport = 5001
+action = accept
+mark = 0x10
+EOF
+# The page on every address of dut; http_allow stays the default
+# (loopback), so the client, on d0's network, is refused.
+sed -i "s|^control = .*|&\nhttp = 0.0.0.0:$PORT|" "$T_CONF"
+lib_divert || { echo "cannot divert FORWARD to NFQUEUE" >&2; exit 1; }
+if ! lib_start_daemon "$@"; then
+	fail "nfqspid starts"
+	lib_summary
+fi
+ok "nfqspid starts with the status page on 0.0.0.0:$PORT"
+check "the page listens" wait_listen "$NS_D" tcp "$PORT"
+check "the start is logged with the page's address" \
+    log_has "http: status page on http://0.0.0.0:$PORT/"
+
+# A TCP connection held open through the firewall.
+cat >"$T_TMP/hold.py" <<'EOF'
+import socket, sys, time
+s = socket.socket()
+s.bind(("0.0.0.0", int(sys.argv[3])))
+s.connect((sys.argv[1], int(sys.argv[2])))
+for i in range(3):
+    s.sendall(b"hello\n")
+    s.recv(100)
+time.sleep(float(sys.argv[4]))
+EOF
+bg_in "$NS_S" socat "TCP4-LISTEN:5001,bind=$S4,reuseaddr,fork" EXEC:cat
+wait_listen "$NS_S" tcp 5001 || fail "server listens on 5001"
+bg_in "$NS_C" "$PY" "$T_TMP/hold.py" "$S4" 5001 41000 120
+held() { lib_ctl conntrack 2>&1 | grep -q "ESTABLISHED src=$C4 dst=$S4 sport=41000 dport=5001 "; }
+check "the held connection is tracked" wait_for 50 held
+# ... and UDP the policy drops
+for p in 1 2 3; do
+	in_c "$PY" "$T_TMP/udpcli.py" "$S4" $((6000 + p)) x 0.2 >/dev/null 2>&1
+done
+
+url=http://127.0.0.1:$PORT
+hget() { in_d curl -sS --max-time 10 "$@"; }
+
+# ---- JSON ------------------------------------------------------------------------
+cat >"$T_TMP/check.py" <<'EOF'
+import json, sys, urllib.request
+what, base, c4, s4 = sys.argv[1:5]
+def get(path):
+    with urllib.request.urlopen(base + path, timeout=10) as r:
+        assert r.headers["Content-Type"].startswith("application/json"), r.headers
+        assert r.headers["Cache-Control"] == "no-store", r.headers
+        return json.load(r)
+if what == "stats":
+    d = get("/api/stats")
+    assert d["mode"] == "enforce" and d["threads"] == 1 and d["rules"] == 1, d
+    assert d["received"] > 0 and d["accepted"] > 0 and d["connections"] >= 1, d
+    assert d["max"] == 4096 and d["queues"] == sys.argv[5], d
+    assert isinstance(d["queue_depth"], int) and "enobufs" in d and "early_drops" in d, d
+    assert "rst-out-of-window" in d["invalid_reasons"], d
+    assert d["workers"][0]["queue"] == int(sys.argv[5]), d
+elif what == "connections":
+    # page through one entry at a time: every connection exactly once
+    seen, cur, pages = [], "0.0", 0
+    while cur is not None:
+        d = get("/api/connections?limit=1&cursor=" + cur)
+        assert d["count"] == len(d["connections"]) <= 1, d
+        seen += d["connections"]
+        cur = d["next"]
+        pages += 1
+        assert pages < 100, d
+    whole = get("/api/connections")
+    assert len(whole["connections"]) == whole["total"] == len(seen), (whole, seen)
+    t = [e for e in seen if e["proto"] == "tcp" and e["sport"] == 41000]
+    assert len(t) == 1, seen
+    e = t[0]
+    assert e["src"] == c4 and e["dst"] == s4 and e["dport"] == 5001, e
+    assert e["state"] == "ESTABLISHED" and e["mark"] == 16 and "ASSURED" in e["flags"], e
+    assert e["rule"] == "tcp-5001" and e["packets"] >= 9 and e["age"] >= 0, e
+    assert e["reply"] == {"src": s4, "dst": c4, "sport": 5001, "dport": 41000}, e
+print("ok")
+EOF
+check "/api/stats: the counters, parsed" \
+    in_d "$PY" "$T_TMP/check.py" stats "$url" "$C4" "$S4" "$T_QUEUE"
+check "/api/connections: pages of one, with cursors, the held connection right" \
+    in_d "$PY" "$T_TMP/check.py" connections "$url" "$C4" "$S4"
+code=$(hget -o /dev/null -w '%{http_code}' "$url/api/connections?limit=0")
+check "/api/connections?limit=0: 400 (got $code)" test "$code" = 400
+code=$(hget -o /dev/null -w '%{http_code}' "$url/api/connections?limit=1001")
+check "/api/connections?limit=1001: 400 (got $code)" test "$code" = 400
+code=$(hget -o /dev/null -w '%{http_code}' "$url/api/connections?cursor=x")
+check "/api/connections?cursor=x: 400 (got $code)" test "$code" = 400
+code=$(hget -o /dev/null -w '%{http_code}' "$url/api/connections?cursor=99.5")
+check "/api/connections with a cursor past the workers: 200 (got $code)" test "$code" = 200
+
+# ---- /metrics ----------------------------------------------------------------------
+hget "$url/metrics" >"$T_TMP/metrics.txt"
+check "/metrics: every line a comment or NAME{LABELS} VALUE" "$PY" -c '
+import re, sys
+n = 0
+for l in open(sys.argv[1]):
+    l = l.rstrip("\n")
+    if l.startswith("# HELP ") or l.startswith("# TYPE "):
+        continue
+    assert re.fullmatch(r"nfqspid_[a-z_]+(\{[a-z_]+=\"[^\"]*\"(,[a-z_]+=\"[^\"]*\")*\})? [0-9]+", l), l
+    n += 1
+assert n > 20, n
+' "$T_TMP/metrics.txt"
+check "/metrics: connections by state" \
+    grep -Eq '^nfqspid_connections\{proto="tcp",state="ESTABLISHED"\} [1-9]' "$T_TMP/metrics.txt"
+check "/metrics: packets by verdict" \
+    grep -Eq '^nfqspid_packets_total\{verdict="accept"\} [1-9]' "$T_TMP/metrics.txt"
+check "/metrics: INVALID packets by reason" \
+    grep -Eq '^nfqspid_invalid_packets_total\{reason="tcp-no-syn"\} [0-9]+$' "$T_TMP/metrics.txt"
+check "/metrics: early drops, enobufs" \
+    grep -Eq '^nfqspid_early_drops_total 0$' "$T_TMP/metrics.txt"
+check "/metrics: enobufs" grep -Eq '^nfqspid_enobufs_total [0-9]+$' "$T_TMP/metrics.txt"
+check "/metrics: the kernel's queue depth" \
+    grep -Eq "^nfqspid_queue_depth\{queue=\"$T_QUEUE\"\} [0-9]+$" "$T_TMP/metrics.txt"
+check "/metrics: a TYPE for every family" \
+    test "$(grep -c '^# TYPE' "$T_TMP/metrics.txt")" -ge 15
+
+# ---- methods, paths, peers -----------------------------------------------------------
+code=$(hget -o /dev/null -w '%{http_code}' -X POST -d x=1 "$url/api/stats")
+check "POST: 405 (got $code)" test "$code" = 405
+hget -D - -o /dev/null -X DELETE "$url/" >"$T_TMP/del.hdr"
+check "DELETE: 405 with Allow: GET, HEAD" grep -qi '^Allow: GET, HEAD' "$T_TMP/del.hdr"
+code=$(hget -o /dev/null -w '%{http_code}' -X PATCH "$url/")
+check "PATCH: 405 (got $code)" test "$code" = 405
+hget -I "$url/" >"$T_TMP/head.hdr"
+check "HEAD /: 200, HTML" grep -Eqi '^Content-Type: text/html' "$T_TMP/head.hdr"
+code=$(hget -o /dev/null -w '%{http_code}' "$url/nothing-here")
+check "an unknown path: 404 (got $code)" test "$code" = 404
+code=$(in_c curl -sS --max-time 10 -o "$T_TMP/403.body" -w '%{http_code}' "http://$D4C:$PORT/api/stats")
+check "a peer outside http_allow (the client, $C4): 403 (got $code)" test "$code" = 403
+check "the 403 tells no counters" not grep -q received "$T_TMP/403.body"
+hget "$url/" >"$T_TMP/page.html"
+check "the page is self-contained: no external scripts, styles or images" \
+    not grep -Eqi '(src|href)="(https?:)?//' "$T_TMP/page.html"
+
+# ---- the browser -------------------------------------------------------------------
+chrome()
+{
+	# HOME: chromium writes there; inside dut, 127.0.0.1 is dut's own.
+	HOME=$T_TMP in_d timeout 60 "$CHROMIUM" --headless --no-sandbox \
+	    --disable-gpu --disable-quic --no-first-run \
+	    --disable-background-networking --disable-component-update \
+	    --disable-sync --disable-dev-shm-usage \
+	    --user-data-dir="$(mktemp -d "$T_TMP/chrome.XXXXXX")" \
+	    --virtual-time-budget=5000 --window-size=1400,900 "$@" \
+	    2>>"$T_TMP/chromium.log"
+}
+chrome --dump-dom "$url/" >"$T_TMP/dom.html"
+echo "  dom: $(wc -c <"$T_TMP/dom.html") bytes"
+check "chromium renders the page" grep -q '<table id="conns">' "$T_TMP/dom.html"
+check "the rendered table has the live connection: $C4:41000 -> $S4:5001" "$PY" -c '
+import re, sys
+dom, c4, s4 = open(sys.argv[1]).read(), sys.argv[2], sys.argv[3]
+rows = re.findall(r"<tr>(.*?)</tr>", dom, re.S)
+cells = [re.findall(r"<td[^>]*>(.*?)</td>", r) for r in rows]
+hit = [c for c in cells if c[:6] == ["tcp", c4, "41000", s4, "5001", "ESTABLISHED"]]
+assert len(hit) == 1, cells
+assert hit[0][7] == "0x10" and hit[0][8] == "tcp-5001", hit
+' "$T_TMP/dom.html" "$C4" "$S4"
+check "the rendered page shows the counters" \
+    grep -Eq '<b>[0-9]+</b><small>received</small>' "$T_TMP/dom.html"
+rm -f "$ART/http.png"
+chrome --screenshot="$ART/http.png" "$url/" >/dev/null
+check "a screenshot is saved ($ART/http.png)" test -s "$ART/http.png"
+
+# ---- health ------------------------------------------------------------------------
+check "nfqspictl still answers" quiet lib_ctl status
+check "no sanitizer report in the daemon's log" \
+    log_lacks 'runtime error|AddressSanitizer|LeakSanitizer'
+check "nfqspid is still running" lib_daemon_alive
+if lib_stop_daemon; then
+	check "SIGTERM: nfqspid exits with status 0 (got $T_DRC)" test "$T_DRC" -eq 0
+else
+	fail "SIGTERM: nfqspid exits"
+fi
+lib_summary
