@@ -113,6 +113,14 @@ void		 ct_track(struct ct_table *t, const struct pkt *p,
 int		 ct_confirm(struct ct_table *t, const struct pkt *p,
 		    uint64_t now_ms, uint32_t mark, uint16_t rule,
 		    struct ct_result *res);
+/*
+ * Is the ICMP/ICMPv6 error p about a connection of t?  Then 1, and *mark
+ * is that connection's mark.  Changes nothing but what a lookup does
+ * anyway (an entry found past its deadline goes) and counts nothing:
+ * with several workers, the one that got the error asks the others.
+ */
+int		 ct_find_related(struct ct_table *t, const struct pkt *p,
+		    uint32_t *mark);
 /* Expire what is due.  Cheap when nothing is due: call it often. */
 void		 ct_expire(struct ct_table *t, uint64_t now_ms);
 void		 ct_remove(struct ct_table *t, struct ct_entry *e);

@@ -185,6 +185,20 @@ generic:
 	    dir == CT_DIR_ORIG ? CT_DIR_REPLY : CT_DIR_ORIG, e);
 }
 
+int
+ct_find_related(struct ct_table *t, const struct pkt *p, uint32_t *mark)
+{
+	struct ct_result	 res;
+
+	if (!p->is_icmp_error || !ct_is_icmp(p))
+		return (0);
+	ct_icmp_related(t, p, &res);
+	if (res.state != CT_RELATED || res.entry == NULL)
+		return (0);
+	*mark = res.entry->mark;
+	return (1);
+}
+
 void
 ct_icmp_track(struct ct_table *t, const struct pkt *p, struct ct_result *res)
 {

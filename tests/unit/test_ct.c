@@ -1495,6 +1495,43 @@ test_related_tcp_v6_and_icmp(void **state)
 	ct_free(t);
 }
 
+/* The question another worker asks: found, the mark, nothing changed. */
+static void
+test_find_related(void **state)
+{
+	struct ct_table		*t = table(1024);
+	struct ct_result	 res;
+	struct ct_stats		 before, after;
+	struct pkt		 q = udp("10.0.0.1", 5000, "10.0.0.2", 53);
+	struct pkt		 stray = udp("10.0.0.1", 5001, "10.0.0.2", 53);
+	struct pkt		 e;
+	uint32_t		 mark = 0;
+
+	assert_int_equal(pass(t, &q, 0, &res), CT_NEW);
+	ct_get_stats(t, &before);
+	e = icmp_err("192.0.2.254", "10.0.0.1", 11, 0, &q);
+	assert_int_equal(ct_find_related(t, &e, &mark), 1);
+	assert_int_equal(mark, 0x10);
+	mark = 7;
+	e = icmp_err("192.0.2.254", "10.0.0.1", 11, 0, &stray);
+	assert_int_equal(ct_find_related(t, &e, &mark), 0);
+	assert_int_equal(mark, 7);
+	/* not an error, or to someone else: never */
+	assert_int_equal(ct_find_related(t, &q, &mark), 0);
+	e = icmp_err("192.0.2.254", "10.9.9.9", 11, 0, &q);
+	assert_int_equal(ct_find_related(t, &e, &mark), 0);
+	ct_get_stats(t, &after);
+	assert_memory_equal(&before, &after, sizeof(before));
+	assert_int_equal(ct_count(t), 1);
+	/* past its deadline the connection is not found */
+	ct_track(t, &q, 20000, &res);
+	e = icmp_err("192.0.2.254", "10.0.0.1", 11, 0, &q);
+	assert_int_equal(ct_find_related(t, &e, &mark), 1);
+	ct_expire(t, 20000 + 200 * 1000);
+	assert_int_equal(ct_find_related(t, &e, &mark), 0);
+	ct_free(t);
+}
+
 /* ---- the table --------------------------------------------------------------- */
 
 static int
@@ -2114,6 +2151,7 @@ main(void)
 		cmocka_unit_test(test_icmp6_echo),
 		cmocka_unit_test(test_related),
 		cmocka_unit_test(test_related_tcp_v6_and_icmp),
+		cmocka_unit_test(test_find_related),
 		cmocka_unit_test(test_walk_remove_flush),
 		cmocka_unit_test(test_evict),
 		cmocka_unit_test(test_evict_tiers),
