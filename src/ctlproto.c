@@ -702,7 +702,9 @@ ctl_ctline_json(const char *line, char *buf, size_t len)
 		first = 6;
 	}
 
-	/* The original tuple, up to the second src=. */
+	/* The original tuple, up to the second src=.  Every token is
+	   checked, those of the reply tuple too: the output loop below
+	   takes an '=' in each for granted. */
 	reply = ntok;
 	for (i = first; i < ntok; i++) {
 		if (t[i].s[0] == '[')
@@ -713,11 +715,10 @@ ctl_ctline_json(const char *line, char *buf, size_t len)
 		}
 		k = (size_t)(eq - t[i].s);
 		if (k == 3 && strncmp(t[i].s, "src", 3) == 0) {
-			if (seen_src) {
+			if (!seen_src)
+				seen_src = 1;
+			else if (reply == ntok)
 				reply = i;
-				break;
-			}
-			seen_src = 1;
 		}
 	}
 	if (!seen_src) {

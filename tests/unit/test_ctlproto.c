@@ -697,6 +697,13 @@ test_ctline_json(void **state)
 	    "junk", buf, sizeof(buf)), -1);
 	assert_int_equal(ctl_ctline_json("ipv4 2 tcp 6 10 src=1.1.1.1 [x",
 	    buf, sizeof(buf)), -1);
+	/* a token without '=' after the reply's src= (found by
+	   fuzz_ctlproto: it was read as a key of unbounded length) */
+	assert_int_equal(ctl_ctline_json("c 1 ? 7 7 src= src= ^", buf,
+	    sizeof(buf)), -1);
+	assert_int_equal(ctl_ctline_json("ipv4 2 tcp 6 10 src=1.1.1.1 "
+	    "dst=2.2.2.2 src=2.2.2.2 dst=1.1.1.1 junk", buf, sizeof(buf)),
+	    -1);
 }
 
 /* Odd lines come out as valid JSON strings, never raw. */
