@@ -85,6 +85,18 @@ decide_invalid(const struct config *cfg, const struct pkt *p, int parsed,
 		v->log = 1;
 }
 
+/* What the packet gets: monitor mode lets through what it would drop. */
+static void
+finish(const struct config *cfg, struct verdict *v)
+{
+	v->action = v->decided;
+	if (v->decided != RULE_ACCEPT && cfg->mode == MODE_MONITOR) {
+		v->action = RULE_ACCEPT;
+		v->monitor = 1;
+		v->log = 1;
+	}
+}
+
 /* An existing connection's packets carry the mark it was given. */
 static void
 inherit(const struct config *cfg, const struct ct_entry *e,
@@ -281,12 +293,27 @@ verdict_packet_ex(const struct config *cfg, struct ct_table *ct,
 	}
 
  done:
-	v->action = v->decided;
-	if (v->decided != RULE_ACCEPT && cfg->mode == MODE_MONITOR) {
-		v->action = RULE_ACCEPT;
-		v->monitor = 1;
-		v->log = 1;
+	finish(cfg, v);
+}
+
+int
+verdict_needs_owner(const struct pkt *p, const struct verdict *v)
+{
+	return (v->state == CT_INVALID && v->reason == REASON_ICMP_UNTRACKED &&
+	    p->is_icmp_error);
+}
+
+void
+verdict_related(const struct config *cfg, const struct pkt *p,
+    const char *in, const char *out, uint32_t mark, struct verdict *v)
+{
+	memset(v, 0, sizeof(*v));
+	decide(cfg, p, CT_RELATED, in, out, v);
+	if (!v->set_mark && mark != 0) {
+		v->set_mark = 1;
+		v->mark = mark;
 	}
+	finish(cfg, v);
 }
 
 /* "accept state=NEW rule=ssh-in" and " reason=..." when INVALID */

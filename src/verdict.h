@@ -62,6 +62,19 @@ void	 verdict_packet(const struct config *cfg, struct ct_table *ct,
 	    uint64_t now_ms, struct pkt *p, struct verdict *v);
 
 /*
+ * With several workers an ICMP error can reach one that does not own the
+ * connection it quotes (--queue-balance hashes the error's own
+ * addresses).  verdict_needs_owner(): v (from verdict_packet_ex()) is
+ * INVALID only because this table does not know the quoted connection;
+ * ask the others (ct_find_related()).  verdict_related(): one of them
+ * does, its mark is mark: decide p as RELATED, as verdict_packet_ex()
+ * would have in the owner's table.  Otherwise v stands.
+ */
+int	 verdict_needs_owner(const struct pkt *p, const struct verdict *v);
+void	 verdict_related(const struct config *cfg, const struct pkt *p,
+	    const char *in, const char *out, uint32_t mark, struct verdict *v);
+
+/*
  * After a reload: judge every live connection again, as its first packet
  * (the original direction's tuple; TCP as a SYN, ICMP as its request),
  * against cfg's state-new rules and [policy] new.  One cfg no longer

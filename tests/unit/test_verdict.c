@@ -313,6 +313,64 @@ test_udp_request_reply(void **state)
 	assert_string_equal(line, "drop state=NEW rule=- mark=0x0");
 }
 
+/*
+ * Two workers: the error about worker 0's connection reaches worker 1,
+ * whose table does not know it.  Worker 1 asks, worker 0 answers with the
+ * connection's mark, and the error is RELATED with that mark.
+ */
+static void
+test_related_from_another_table(void **state)
+{
+	struct fixture	*f = *state;
+	struct ct_table	*owner = f->ct, *other;
+	struct verdict	 v;
+	struct pkt	 p;
+	enum reason	 why;
+	uint8_t		 syn[64], b[128];
+	char		 line[256];
+	size_t		 n;
+	uint32_t	 mark = 0;
+
+	n = tcp4(syn, CLIENT, SERVER, 40000, 80, 1000, 0, PKT_TH_SYN);
+	run(f, syn, n, &v, line, sizeof(line));
+	assert_string_equal(line, "accept state=NEW rule=web mark=0x10");
+	/* time exceeded from a router, quoting the SYN's first 28 bytes */
+	ip4(b, "10.1.2.254", CLIENT, IPPROTO_ICMP, 8 + 28);
+	memset(b + 20, 0, 8);
+	b[20] = 11;
+	memcpy(b + 28, syn, 28);
+	n = 20 + 8 + 28;
+
+	other = ct_new(&f->cfg.ct);
+	assert_non_null(other);
+	f->ct = other;
+	run(f, b, n, &v, line, sizeof(line));
+	f->ct = owner;
+	assert_string_equal(line,
+	    "drop state=INVALID rule=- reason=icmp-untracked-error mark=0x0");
+	assert_int_equal(pkt_parse(&p, b, n, &why), 0);
+	assert_true(verdict_needs_owner(&p, &v));
+	assert_int_equal(ct_find_related(other, &p, &mark), 0);
+	assert_int_equal(ct_find_related(owner, &p, &mark), 1);
+	assert_int_equal(mark, 0x10);
+	verdict_related(&f->cfg, &p, "veth0", "veth1", mark, &v);
+	verdict_format(&v, line, sizeof(line));
+	assert_string_equal(line, "accept state=RELATED rule=- mark=0x10");
+	/* the owner's table decides it so itself */
+	run(f, b, n, &v, line, sizeof(line));
+	assert_string_equal(line, "accept state=RELATED rule=- mark=0x10");
+	assert_false(verdict_needs_owner(&p, &v));
+	/* monitor mode: a refused RELATED passes, flagged */
+	f->cfg.policy[CT_RELATED] = RULE_DROP;
+	f->cfg.mode = MODE_MONITOR;
+	verdict_related(&f->cfg, &p, "veth0", "veth1", mark, &v);
+	verdict_format(&v, line, sizeof(line));
+	assert_string_equal(line,
+	    "drop state=RELATED rule=- mark=0x10 monitor=yes");
+	assert_int_equal(v.action, RULE_ACCEPT);
+	ct_free(other);
+}
+
 static void
 test_established_rule_wins_over_policy(void **state)
 {
@@ -825,6 +883,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_truncated_packet_is_invalid, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_related_from_another_table, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_udp_request_reply,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
