@@ -102,6 +102,8 @@ struct worker {
 	uint64_t		 refill_ms;
 	uint64_t		 suppressed;	/* since the last summary */
 	uint64_t		 summary_ms;
+	/* what the last summary saw: a table full, errors */
+	uint64_t		 seen_full, seen_early, seen_verr;
 
 	struct worker_ifname	 ifc[WORKER_IFCACHE];
 	struct worker_own	 own[WORKER_OWN];
@@ -374,12 +376,45 @@ worker_rule_counters(struct worker *w, size_t *n)
 	return (w->rcount);
 }
 
+/*
+ * Once a summary interval at most: the table was full (connections
+ * refused, or others evicted to make room) or the kernel refused
+ * verdicts.  The counts tell how many since the last record.
+ */
+static void
+worker_trouble(struct worker *w)
+{
+	struct ct_stats	 cs;
+	struct nq_stats	 ns;
+
+	ct_get_stats(w->ct, &cs);
+	nq_get_stats(w->nq, &ns);
+	if (cs.insert_failed != w->seen_full)
+		log_warnx("worker %u: connection table full (%zu of %u): %llu "
+		    "new connections refused (table-full)", w->id,
+		    ct_count(w->ct), w->cfg->ct.max,
+		    (unsigned long long)(cs.insert_failed - w->seen_full));
+	if (cs.early_drop != w->seen_early)
+		log_warnx("worker %u: connection table full (%zu of %u): %llu "
+		    "connections evicted for new ones", w->id,
+		    ct_count(w->ct), w->cfg->ct.max,
+		    (unsigned long long)(cs.early_drop - w->seen_early));
+	if (ns.verdict_errors != w->seen_verr)
+		log_warnx("worker %u: queue %u: the kernel refused %llu "
+		    "verdicts", w->id, nq_queue(w->nq),
+		    (unsigned long long)(ns.verdict_errors - w->seen_verr));
+	w->seen_full = cs.insert_failed;
+	w->seen_early = cs.early_drop;
+	w->seen_verr = ns.verdict_errors;
+}
+
 static void
 worker_summary(struct worker *w, uint64_t now)
 {
 	if (now - w->summary_ms < WORKER_SUMMARY_MS)
 		return;
 	w->summary_ms = now;
+	worker_trouble(w);
 	if (w->suppressed == 0)
 		return;
 	log_audit("suppressed %llu audit records over the rate of %u a "
@@ -406,7 +441,7 @@ worker_packet(void *arg, const struct nq_packet *np, struct nq_verdict *nv)
 	in = worker_ifname(w, np->ifin, now);
 	out = worker_ifname(w, np->ifout, now);
 	verdict_packet_ex(w->cfg, w->ct, w->lt, np->data, np->len, in, out,
-	    now, &p, &v);
+	    np->hook, now, &p, &v);
 
 	w->st.received++;
 	if (v.action == RULE_ACCEPT)

@@ -1,0 +1,210 @@
+#!/bin/bash
+# test_log.sh - audit records and lifecycle records in syslog, and a
+# syslog that stops reading: nfqspid runs with a private /dev (a mount
+# namespace) whose /dev/log is a datagram socket this test holds.  While
+# the reader runs, its lines are checked (facility, the key=value record,
+# the rate's "suppressed N" summary, start, reload ok and rejected, table
+# full, stop); then it is stopped (SIGSTOP) under a flood of audited
+# connections, and packets must keep flowing and nfqspictl keep answering.
+#
+# Copyright (C) 2026 The nfqspid authors
+# SPDX-License-Identifier: GPL-2.0-or-later
+set -u
+
+T_NET=${T_NET:-94}
+T_QUEUE=${T_QUEUE:-11}
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+lib_init log
+command -v unshare >/dev/null || skip "unshare (util-linux) not installed"
+lib_topology || { echo "cannot build the namespaces" >&2; exit 1; }
+lib_write_helpers
+
+# ---- the syslog reader ---------------------------------------------------------------
+DEV=$T_TMP/dev
+SYSLOG=$T_TMP/syslog.txt
+mkdir -p "$DEV"
+: >"$DEV/null"
+: >"$SYSLOG"
+cat >"$T_TMP/devlog.py" <<'EOF'
+import os, socket, sys
+path, out = sys.argv[1], sys.argv[2]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(path)
+os.chmod(path, 0o666)
+with open(out, "ab", buffering=0) as f:
+    while True:
+        f.write(s.recv(4096) + b"\n")
+EOF
+# in dut, so that the clean-up ends it; ip netns exec execs: $! is python
+ip netns exec "$NS_D" "$PY" "$T_TMP/devlog.py" "$DEV/log" "$SYSLOG" &
+READER=$!
+wait_for 30 test -S "$DEV/log" || { echo "the syslog reader did not start" >&2; exit 1; }
+
+# nfqspid -f in dut, in a mount namespace of its own where /dev is $DEV
+# (with the real /dev/null): every exec keeps the pid, so $! is nfqspid.
+start_daemon()
+{
+	local n=100
+	# shellcheck disable=SC2016
+	ip netns exec "$NS_D" unshare -m --propagation private sh -c '
+		mount --bind /dev/null "$1/null" &&
+		mount --rbind "$1" /dev && shift && exec "$@"' sh "$DEV" \
+	    "$NFQSPID" -f -c "$T_CONF" >>"$T_LOG" 2>&1 &
+	T_DPID=$!
+	while [ "$n" -gt 0 ]; do
+		if ! kill -0 "$T_DPID" 2>/dev/null; then
+			wait "$T_DPID"
+			echo "nfqspid exited with status $? at start" >&2
+			T_DPID=
+			return 1
+		fi
+		lib_queue_bound && [ -S "$T_CTL" ] && return 0
+		sleep 0.1
+		n=$((n - 1))
+	done
+	return 1
+}
+
+# syslog_has ERE: the reader got a matching line (waits up to 3 s)
+syslog_has() { wait_for 30 grep -Eq -- "$1" "$SYSLOG"; }
+
+conf()
+{
+	local rate=$1 max=$2
+	lib_config <<EOF
+[conntrack]
+max = $max
+
+[log]
+facility = local3
+rate = $rate
+
+[rule udp-log]
+proto = udp
+dport = 5353
+action = accept
+log = yes
+
+[rule ping]
+proto = icmp
+icmp_type = echo-request
+action = accept
+EOF
+	# lib_config's [log] comes first: ours replaces it
+	"$PY" - "$T_CONF" <<'EOF'
+import sys
+p = sys.argv[1]
+t = open(p).read().replace("[log]\nrate = 1000\ninvalid = yes\n", "", 1)
+open(p, "w").write(t)
+EOF
+}
+
+# flood N: N UDP flows (new source ports) to the responder; prints how
+# many were answered.
+cat >"$T_TMP/flood.py" <<'EOF'
+import select, socket, sys, time
+host, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+got = 0
+for base in range(0, n, 200):
+    socks = []
+    for i in range(base, min(n, base + 200)):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.setblocking(False)
+        s.sendto(b"flood", (host, port))
+        socks.append(s)
+    left, end = set(socks), time.time() + 3
+    while left and time.time() < end:
+        r, _, _ = select.select(list(left), [], [], 0.2)
+        for s in r:
+            try:
+                s.recv(100)
+                got += 1
+            except OSError:
+                pass
+            left.discard(s)
+    for s in socks:
+        s.close()
+print(got)
+EOF
+
+conf 5 64
+lib_divert || { echo "cannot divert FORWARD to NFQUEUE" >&2; exit 1; }
+if ! start_daemon; then
+	fail "nfqspid starts with a private /dev/log"
+	lib_summary
+fi
+ok "nfqspid starts with a private /dev/log"
+pid=$T_DPID
+bg_in "$NS_S" "$PY" "$T_TMP/udpsrv.py" "$S4:5353"
+wait_listen "$NS_S" udp 5353 || fail "UDP responder listens"
+
+# ---- what syslog gets -----------------------------------------------------------------
+# local3 (19) * 8: notice 5 -> 157, info 6 -> 158, warning 4 -> 156,
+# err 3 -> 155
+check "start: version, queues, threads, rules count, at local3.info" \
+    syslog_has "^<158>[A-Z][a-z]{2} [ 0-9]{2} [0-9:]{8} nfqspid\[$pid\]: nfqspid [0-9.]+ started: queue $T_QUEUE threads 1 rules 2 mode enforce$"
+reply=$(in_c "$PY" "$T_TMP/udpcli.py" "$S4" 5353 hello 3)
+check "an audited UDP exchange" test "$reply" = "pong:hello"
+check "the audit record: local3.notice, key=value, as the contract" \
+    syslog_has "^<157>.* nfqspid\[$pid\]: action=accept state=NEW rule=udp-log proto=udp src=$C4 sport=[0-9]+ dst=$S4 dport=5353 in=d0 out=d1 len=[0-9]+ mark=0x0$"
+n=$(in_c "$PY" "$T_TMP/flood.py" "$S4" 5353 300)
+check "300 flows over a rate of 5 a second: as many answered as the table of 64 holds ($n)" \
+    test "$n" -ge 60
+check "the rest of the records summarised as suppressed N" \
+    syslog_has "^<157>.* suppressed [0-9]+ audit records over the rate of 5 a second \(worker 0\)$"
+audits=$(grep -c 'rule=udp-log' "$SYSLOG")
+check "at most burst + rate x time records got through ($audits)" test "$audits" -le 40
+check "table full (max 64): said, with the count" \
+    syslog_has "^<155>.* worker 0: connection table full \([0-9]+ of 64\): [0-9]+ (connections evicted for new ones|new connections refused)"
+printf '\n[rule broken]\nproto = tcp\ndport = 22-\naction = accept\n' >>"$T_CONF"
+lib_ctl reload >/dev/null 2>&1
+check "reload rejected: why, and that the running rules stay" \
+    syslog_has "^<155>.* reload failed, keeping the running configuration: .*\[rule broken\] dport: \"22-\" is not a port or port range$"
+conf 0 65536
+lib_ctl reload >/dev/null 2>&1
+check "reload ok: rules count and mode" \
+    syslog_has "^<158>.* reloaded $T_CONF: rules 2 mode enforce$"
+
+# ---- a syslog that stops reading ------------------------------------------------------
+kill -STOP "$READER"
+sleep 0.3
+before=$(wc -l <"$SYSLOG")
+in_c "$PY" "$T_TMP/flood.py" "$S4" 5353 3000 >"$T_TMP/flood.out" &
+flood=$!
+sleep 1
+t0=$(date +%s%N)
+quiet lib_ctl status
+rc=$?
+t1=$(date +%s%N)
+check "syslog stopped, a flood audited without limit: nfqspictl answers ($(( (t1 - t0) / 1000000 )) ms)" \
+    test "$rc" -eq 0 -a $(( (t1 - t0) / 1000000 )) -lt 2000
+check "syslog stopped: ping crosses" quiet in_c ping -q -c 3 -i 0.2 -W 1 "$S4"
+wait "$flood"
+n=$(cat "$T_TMP/flood.out")
+check "syslog stopped: 3000 audited flows answered ($n)" test "$n" -ge 2900
+audited=$(lib_ctl -j stats | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["total"]["audited"])')
+# (a source port the client reuses within 30 s is the same flow: not NEW)
+check "they were audited ($audited records written or dropped)" test "$audited" -ge 2500
+check "syslog stopped: the reader got nothing meanwhile" \
+    test "$(wc -l <"$SYSLOG")" -eq "$before"
+kill -CONT "$READER"
+lib_ctl reload >/dev/null 2>&1
+check "syslog back: the records dropped meanwhile are counted" \
+    syslog_has "^<156>.* log: [0-9]+ records dropped, syslog was busy$"
+check "syslog back: records flow again" syslog_has "reloaded $T_CONF"
+
+# ---- health ------------------------------------------------------------------------
+check "no sanitizer report in the daemon's log" \
+    log_lacks 'runtime error|AddressSanitizer|LeakSanitizer'
+check "nfqspid is still running" lib_daemon_alive
+if lib_stop_daemon; then
+	check "SIGTERM: nfqspid exits with status 0 (got $T_DRC)" test "$T_DRC" -eq 0
+else
+	fail "SIGTERM: nfqspid exits"
+fi
+check "stop: said in syslog" syslog_has "^<158>.* nfqspid [0-9.]+ stopped$"
+kill "$READER" 2>/dev/null
+wait "$READER" 2>/dev/null
+lib_summary
