@@ -1090,6 +1090,14 @@ rule_addrs(struct cfgctx *x, const struct scan_sec *s, const char *key,
 	free(full);
 	if (ret == -1)
 		cfg_err(x, "[%s] %s: %s", s->orig, key, e);
+	/* nfqspictl rules shows "@file" as written, not what it holds */
+	else if (*set != NULL && strchr(v, '@') != NULL &&
+	    rule_addrset_set_text(*set, v) == -1) {
+		cfg_err(x, "[%s] %s: %s", s->orig, key, strerror(errno));
+		rule_addrset_free(*set);
+		*set = NULL;
+		ret = -1;
+	}
 	return (ret);
 }
 

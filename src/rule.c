@@ -1018,6 +1018,22 @@ rule_addrset_free(struct rule_addrset *set)
 	free(set);
 }
 
+int
+rule_addrset_set_text(struct rule_addrset *set, const char *text)
+{
+	char	*t, *p, *q;
+
+	if ((t = strdup(text)) == NULL)
+		return (-1);
+	for (p = q = t; *q != '\0'; q++)
+		if (!isspace((unsigned char)*q))
+			*p++ = *q;
+	*p = '\0';
+	free(set->text);
+	set->text = t;
+	return (0);
+}
+
 const char *
 rule_addrset_format(const struct rule_addrset *set)
 {

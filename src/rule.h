@@ -96,6 +96,9 @@ int	 rule_portset_match(const struct rule_portset *set, uint16_t port);
 void	 rule_addrset_free(struct rule_addrset *set);
 /* The list as written in the file, blanks removed; "any" for NULL. */
 const char *rule_addrset_format(const struct rule_addrset *set);
+/* What rule_addrset_format() shows, when the parsed text was not it
+   (a list with @file elements expanded).  0, or -1 and errno. */
+int	 rule_addrset_set_text(struct rule_addrset *set, const char *text);
 void	 rule_portset_free(struct rule_portset *set);
 /* Frees what r points to, not r itself. */
 void	 rule_clear(struct rule *r);

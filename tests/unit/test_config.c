@@ -748,6 +748,11 @@ test_addr_files(void **state)
 	memset(&a, 0, sizeof(a));
 	a.a8[0] = 0x20; a.a8[1] = 0x01; a.a8[2] = 0x0d; a.a8[3] = 0xb8;
 	assert_true(rule_addrset_match(c->rules[0].src, AF_INET6, &a));
+	/* shown as written (nfqspictl rules), not as the file expands */
+	snprintf(want, sizeof(want), "203.0.113.1,@%s", listpath);
+	assert_string_equal(rule_addrset_format(c->rules[0].src), want);
+	snprintf(want, sizeof(want), "@%s", listpath);
+	assert_string_equal(rule_addrset_format(c->rules[0].dst), want);
 	config_free(c);
 
 	/* errors name the file and the line */
