@@ -928,12 +928,12 @@ sec_log(struct cfgctx *x, const struct scan_sec *s, struct config *c)
 enum rkey {
 	RK_STATE, RK_PROTO, RK_SRC, RK_DST, RK_SPORT, RK_DPORT, RK_IN, RK_OUT,
 	RK_ICMP_TYPE, RK_TCP_FLAGS, RK_ACTION, RK_MARK, RK_LOG, RK_RATE,
-	RK_CONN_LIMIT, RK_MAX
+	RK_CONN_LIMIT, RK_CHAIN, RK_MAX
 };
 static const char *const rule_keys[] = {
 	"state", "proto", "src", "dst", "sport", "dport", "in", "out",
 	"icmp_type", "tcp_flags", "action", "mark", "log", "rate",
-	"conn_limit", NULL
+	"conn_limit", "chain", NULL
 };
 
 /*
@@ -1131,7 +1131,7 @@ sec_rule(struct cfgctx *x, const struct scan_sec *s, struct rule *r)
 		/* only lists may be empty: an empty list is "any" */
 		if (vals[id][0] == '\0' && id != RK_SRC && id != RK_DST &&
 		    id != RK_SPORT && id != RK_DPORT && id != RK_IN &&
-		    id != RK_OUT) {
+		    id != RK_OUT && id != RK_CHAIN) {
 			cfg_err(x, "[%s] %s: empty value (give one, or remove "
 			    "the line)", s->orig, rule_keys[id]);
 			goto out;
@@ -1180,6 +1180,9 @@ sec_rule(struct cfgctx *x, const struct scan_sec *s, struct rule *r)
 	if (vals[RK_OUT] && rule_parse_ifaces(vals[RK_OUT], r->out, &r->nout,
 	    e, sizeof(e)) == -1)
 		RULE_ERR(RK_OUT);
+	if (vals[RK_CHAIN] && rule_parse_hooks(vals[RK_CHAIN], &r->hooks, e,
+	    sizeof(e)) == -1)
+		RULE_ERR(RK_CHAIN);
 	if (vals[RK_ICMP_TYPE]) {
 		if (rule_parse_icmp_types(vals[RK_ICMP_TYPE], r->has_proto ?
 		    r->proto : 0, r->icmp_types, e, sizeof(e)) == -1)

@@ -65,6 +65,7 @@ struct nq_packet {
 	uint32_t	 mark;		/* the packet's mark on arrival */
 	uint64_t	 ts_ms;		/* when we read it (monotonic) */
 	uint16_t	 hwproto;	/* ETH_P_IP, ETH_P_IPV6 (host order) */
+	uint8_t		 hook;		/* PKT_HOOK_* it was queued from */
 	uint8_t		 malformed;	/* the message had an id but a bad
 					   attribute: len is 0, decide it
 					   as INVALID */

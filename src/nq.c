@@ -592,6 +592,9 @@ nq_packet_msg(struct nq *q, const struct nlmsghdr *nlh)
 		return;
 	}
 	p.hwproto = ntohs(ph->hw_protocol);
+	/* the whole header was checked above; NF_INET_* to PKT_HOOK_* */
+	p.hook = ph->hook < PKT_HOOK_MAX - 1 ? (uint8_t)(ph->hook + 1) :
+	    PKT_HOOK_UNKNOWN;
 	p.data = mnl_attr_get_payload(tb[NFQA_PAYLOAD]);
 	p.len = mnl_attr_get_payload_len(tb[NFQA_PAYLOAD]);
 	p.origlen = p.len;

@@ -38,6 +38,19 @@ union pkt_addr {
 #define PKT_FRAG_FIRST	1	/* offset 0, more fragments follow */
 #define PKT_FRAG_LATER	2	/* offset > 0: no transport header here */
 
+/*
+ * The netfilter hook a packet was queued from (NF_INET_* + 1), so that 0,
+ * what pkt_parse() leaves, means "not known" (--replay, the fuzzers).
+ * Set by the caller: the packet itself does not say.
+ */
+#define PKT_HOOK_UNKNOWN	0
+#define PKT_HOOK_PREROUTING	1	/* NF_INET_PRE_ROUTING */
+#define PKT_HOOK_INPUT		2	/* NF_INET_LOCAL_IN */
+#define PKT_HOOK_FORWARD	3	/* NF_INET_FORWARD */
+#define PKT_HOOK_OUTPUT		4	/* NF_INET_LOCAL_OUT */
+#define PKT_HOOK_POSTROUTING	5	/* NF_INET_POST_ROUTING */
+#define PKT_HOOK_MAX		6
+
 #define PKT_WSCALE_NONE	0xff	/* no window scale option */
 #define PKT_MAX_SACK	4
 
@@ -67,6 +80,8 @@ struct pkt {
 					   IPv6 extension headers */
 	uint8_t		 ttl;		/* TTL / hop limit */
 	uint8_t		 frag;		/* PKT_FRAG_* */
+	uint8_t		 hook;		/* PKT_HOOK_*: set by the caller,
+					   pkt_parse() zeroes it */
 	union pkt_addr	 src;
 	union pkt_addr	 dst;
 	uint16_t	 l4off;		/* offset of the transport header */

@@ -212,8 +212,10 @@ replay_run(const struct config *cfg, const char *pcap, FILE *out)
 			now_ms = ts;
 		ct_expire(ct, now_ms);
 		limit_expire(lt, now_ms);
+		/* a capture says neither interfaces nor chain */
 		verdict_packet_ex(cfg, ct, lt, frame + off,
-		    hdr->caplen - (size_t)off, "", "", now_ms, &p, &v);
+		    hdr->caplen - (size_t)off, "", "", PKT_HOOK_UNKNOWN,
+		    now_ms, &p, &v);
 		if (verdict_format(&v, line, sizeof(line)) < 0)
 			(void)snprintf(line, sizeof(line), "?");
 		fprintf(out, "%lu %s\n", n, line);

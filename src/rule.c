@@ -363,6 +363,86 @@ rule_parse_rate(const char *s, uint32_t *per_sec, char *err, size_t errlen)
 	return (-1);
 }
 
+/* ---- chains ---------------------------------------------------------- */
+
+/* indexed by PKT_HOOK_*; the names of iptables' chains, lowercased */
+static const char *const hook_names[PKT_HOOK_MAX] = {
+	[PKT_HOOK_UNKNOWN] =	"unknown",
+	[PKT_HOOK_PREROUTING] =	"prerouting",
+	[PKT_HOOK_INPUT] =	"input",
+	[PKT_HOOK_FORWARD] =	"forward",
+	[PKT_HOOK_OUTPUT] =	"output",
+	[PKT_HOOK_POSTROUTING] = "postrouting",
+};
+
+const char *
+rule_hook_name(int hook)
+{
+	if (hook < 0 || hook >= PKT_HOOK_MAX)
+		return ("?");
+	return (hook_names[hook]);
+}
+
+int
+rule_parse_hooks(const char *s, uint8_t *hooks, char *err, size_t errlen)
+{
+	struct list_iter it;
+	char		 e[ELEMLEN];
+	uint8_t		 m = 0;
+	int		 h, r;
+
+	*hooks = 0;
+	if (is_blank(s))
+		return (0);
+	list_init(&it, s);
+	while ((r = list_next(&it, e, sizeof(e), err, errlen)) == 1) {
+		for (h = PKT_HOOK_PREROUTING; h < PKT_HOOK_MAX; h++)
+			if (strcasecmp(e, hook_names[h]) == 0)
+				break;
+		if (h == PKT_HOOK_MAX) {
+			snprintf(err, errlen, "\"%s\" is not input, output, "
+			    "forward, prerouting or postrouting", e);
+			return (-1);
+		}
+		if (m & RULE_HOOK_BIT(h)) {
+			snprintf(err, errlen, "\"%s\" is listed twice", e);
+			return (-1);
+		}
+		m |= RULE_HOOK_BIT(h);
+	}
+	if (r == -1)
+		return (-1);
+	*hooks = m;
+	return (0);
+}
+
+const char *
+rule_hooks_format(uint8_t hooks, char *buf, size_t len)
+{
+	size_t		 off = 0;
+	int		 h, n;
+
+	if (len == 0)
+		return (buf);
+	buf[0] = '\0';
+	if ((hooks & ~RULE_HOOK_BIT(PKT_HOOK_UNKNOWN)) == 0) {
+		snprintf(buf, len, "any");
+		return (buf);
+	}
+	for (h = PKT_HOOK_PREROUTING; h < PKT_HOOK_MAX; h++) {
+		if ((hooks & RULE_HOOK_BIT(h)) == 0)
+			continue;
+		n = snprintf(buf + off, len - off, "%s%s", off ? "," : "",
+		    hook_names[h]);
+		if (n < 0 || (size_t)n >= len - off) {
+			buf[off] = '\0';	/* whole names only */
+			break;
+		}
+		off += (size_t)n;
+	}
+	return (buf);
+}
+
 /* ---- interfaces ------------------------------------------------------ */
 
 /*
@@ -1097,6 +1177,11 @@ rule_match(const struct rule *r, const struct pkt *p, int state,
 	if (r->nin > 0 && !iface_match(r->in, r->nin, in))
 		return (0);
 	if (r->nout > 0 && !iface_match(r->out, r->nout, out))
+		return (0);
+	/* a packet whose chain is not known (--replay) matches none */
+	if (r->hooks != 0 && (p->hook == PKT_HOOK_UNKNOWN ||
+	    p->hook >= PKT_HOOK_MAX ||
+	    (r->hooks & RULE_HOOK_BIT(p->hook)) == 0))
 		return (0);
 	return (1);
 }

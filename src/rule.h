@@ -27,6 +27,9 @@ enum rule_action {
 #define RULE_IFNAMSIZ	16	/* IFNAMSIZ */
 #define RULE_MAXIFS	8
 
+/* the bit of a PKT_HOOK_* in struct rule's hooks */
+#define RULE_HOOK_BIT(h)	((uint8_t)(1u << (h)))
+
 struct rule_addrset;		/* compiled CIDR list */
 struct rule_portset;		/* compiled port list and ranges */
 
@@ -47,6 +50,8 @@ struct rule {
 	uint8_t		 nin, nout;	/* 0: any */
 	char		 in[RULE_MAXIFS][RULE_IFNAMSIZ];
 	char		 out[RULE_MAXIFS][RULE_IFNAMSIZ];
+	uint8_t		 hooks;		/* RULE_HOOK_BIT() mask of the
+					   chains; 0: any */
 	uint8_t		 has_icmp_type;
 	uint32_t	 icmp_types[8];	/* bitmap of 256 types */
 	uint8_t		 has_tcp_flags;
@@ -59,7 +64,8 @@ struct rule {
 
 /*
  * Does p, in state (enum ct_state), arriving on interface in and leaving
- * by out (names, "" when unknown), match r?
+ * by out (names, "" when unknown), match r?  A rule with hooks matches
+ * only a packet whose p->hook is one of them (PKT_HOOK_UNKNOWN: none).
  */
 int	 rule_match(const struct rule *r, const struct pkt *p, int state,
 	    const char *in, const char *out);
@@ -78,6 +84,9 @@ int	 rule_parse_ports(const char *s, struct rule_portset **set, char *err,
 	    size_t errlen);
 int	 rule_parse_ifaces(const char *s, char ifs[][RULE_IFNAMSIZ],
 	    uint8_t *n, char *err, size_t errlen);
+/* chain = input, output, forward, prerouting, postrouting */
+int	 rule_parse_hooks(const char *s, uint8_t *hooks, char *err,
+	    size_t errlen);
 int	 rule_parse_icmp_types(const char *s, uint8_t proto, uint32_t map[8],
 	    char *err, size_t errlen);
 int	 rule_parse_tcp_flags(const char *s, uint8_t *flags, uint8_t *mask,
@@ -104,6 +113,9 @@ void	 rule_portset_free(struct rule_portset *set);
 void	 rule_clear(struct rule *r);
 
 const char *rule_action_name(int action);	/* "accept", ... */
+const char *rule_hook_name(int hook);		/* "input", ... (PKT_HOOK_*) */
+/* "input,output": the chains of a hooks mask, in hook order ("any": 0) */
+const char *rule_hooks_format(uint8_t hooks, char *buf, size_t len);
 const char *rule_state_name(int state);		/* "NEW", ... */
 
 #endif /* NFQSPI_RULE_H */

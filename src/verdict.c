@@ -195,13 +195,15 @@ verdict_packet(const struct config *cfg, struct ct_table *ct,
     const uint8_t *buf, size_t len, const char *in, const char *out,
     uint64_t now_ms, struct pkt *p, struct verdict *v)
 {
-	verdict_packet_ex(cfg, ct, NULL, buf, len, in, out, now_ms, p, v);
+	verdict_packet_ex(cfg, ct, NULL, buf, len, in, out, PKT_HOOK_UNKNOWN,
+	    now_ms, p, v);
 }
 
 void
 verdict_packet_ex(const struct config *cfg, struct ct_table *ct,
     struct limit_table *lt, const uint8_t *buf, size_t len, const char *in,
-    const char *out, uint64_t now_ms, struct pkt *p, struct verdict *v)
+    const char *out, int hook, uint64_t now_ms, struct pkt *p,
+    struct verdict *v)
 {
 	struct ct_result	 res;
 	enum reason		 why = REASON_NONE;
@@ -209,7 +211,10 @@ verdict_packet_ex(const struct config *cfg, struct ct_table *ct,
 	int			 counted = 0, rc;
 
 	memset(v, 0, sizeof(*v));
-	if (pkt_parse(p, buf, len, &why) == -1) {
+	rc = pkt_parse(p, buf, len, &why);
+	p->hook = hook > PKT_HOOK_UNKNOWN && hook < PKT_HOOK_MAX ?
+	    (uint8_t)hook : PKT_HOOK_UNKNOWN;
+	if (rc == -1) {
 		decide_invalid(cfg, p, 0, why, in, out, v);
 		goto done;
 	}
@@ -397,26 +402,42 @@ struct rejudge {
 	size_t			 ended;
 };
 
+/* The lowest chain of a rule's mask, or PKT_HOOK_UNKNOWN for none. */
+static uint8_t
+first_hook(uint8_t hooks)
+{
+	uint8_t		 h;
+
+	for (h = PKT_HOOK_PREROUTING; h < PKT_HOOK_MAX; h++)
+		if (hooks & RULE_HOOK_BIT(h))
+			return (h);
+	return (PKT_HOOK_UNKNOWN);
+}
+
 /*
  * The first state-new rule that matches p, the connection's first packet
- * rebuilt.  Interfaces are unknown here: a rule that names some is taken
- * to match (given its own first names) when it accepts, and is skipped
- * when it drops or rejects, so that no connection is ended on a guess.
+ * rebuilt.  Interfaces and chain are unknown here: a rule that names some
+ * is taken to match (given its own first names and chain) when it
+ * accepts, and is skipped when it drops or rejects, so that no
+ * connection is ended on a guess.
  */
 static const struct rule *
-rejudge_match(const struct config *cfg, const struct pkt *p)
+rejudge_match(const struct config *cfg, struct pkt *p)
 {
 	const struct rule	*r;
 	size_t			 i;
 
 	for (i = 0; i < cfg->nrules; i++) {
 		r = &cfg->rules[i];
-		if ((r->nin > 0 || r->nout > 0) && r->action != RULE_ACCEPT)
+		if ((r->nin > 0 || r->nout > 0 || r->hooks != 0) &&
+		    r->action != RULE_ACCEPT)
 			continue;
+		p->hook = first_hook(r->hooks);
 		if (rule_match(r, p, CT_NEW, r->nin > 0 ? r->in[0] : "",
 		    r->nout > 0 ? r->out[0] : ""))
 			return (r);
 	}
+	p->hook = PKT_HOOK_UNKNOWN;
 	return (NULL);
 }
 

@@ -44,7 +44,9 @@ struct verdict {
 
 /*
  * Decide the packet in buf.  in and out are interface names ("" when
- * none).  p receives the parsed packet (for the audit record).
+ * none); hook is the PKT_HOOK_* it was queued from (PKT_HOOK_UNKNOWN:
+ * no rule with chain matches it), stored in p->hook.  p receives the
+ * parsed packet (for the audit record).
  *
  * lt holds the per-source state of the rules' rate and conn_limit (NULL:
  * those keys are not enforced).  For conn_limit to count right, the
@@ -54,9 +56,9 @@ struct verdict {
  */
 void	 verdict_packet_ex(const struct config *cfg, struct ct_table *ct,
 	    struct limit_table *lt, const uint8_t *buf, size_t len,
-	    const char *in, const char *out, uint64_t now_ms, struct pkt *p,
-	    struct verdict *v);
-/* verdict_packet_ex() without limits */
+	    const char *in, const char *out, int hook, uint64_t now_ms,
+	    struct pkt *p, struct verdict *v);
+/* verdict_packet_ex() without limits, the hook not known */
 void	 verdict_packet(const struct config *cfg, struct ct_table *ct,
 	    const uint8_t *buf, size_t len, const char *in, const char *out,
 	    uint64_t now_ms, struct pkt *p, struct verdict *v);
@@ -81,12 +83,12 @@ void	 verdict_related(const struct config *cfg, const struct pkt *p,
  * accepts is removed from ct and audit(arg, line) gets its record, with
  * reason=policy-reload (monitor mode: kept, and the record says
  * monitor=yes); one still accepted takes the new rule's index and mark.
- * The table does not know a connection's interfaces: a rule with in or
- * out is taken to match if it accepts and skipped if it drops or
- * rejects, so a connection is only ended when the new rules refuse it
- * whatever its interfaces.  lt (may be NULL) is emptied and the live
- * connections are counted again under their new rules' conn_limit;
- * rates start afresh.  Returns the number of connections ended (monitor
+ * The table does not know a connection's interfaces nor its chain: a
+ * rule with in, out or chain is taken to match if it accepts and skipped
+ * if it drops or rejects, so a connection is only ended when the new
+ * rules refuse it whatever its interfaces and chain.  lt (may be NULL)
+ * is emptied and the live connections are counted again under their new
+ * rules' conn_limit; rates start afresh.  Returns the number of connections ended (monitor
  * mode: that would have been).
  */
 size_t	 verdict_rejudge(const struct config *cfg, struct ct_table *ct,

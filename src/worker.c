@@ -441,7 +441,7 @@ worker_packet(void *arg, const struct nq_packet *np, struct nq_verdict *nv)
 	in = worker_ifname(w, np->ifin, now);
 	out = worker_ifname(w, np->ifout, now);
 	verdict_packet_ex(w->cfg, w->ct, w->lt, np->data, np->len, in, out,
-	    now, &p, &v);
+	    np->hook, now, &p, &v);
 
 	w->st.received++;
 	if (v.action == RULE_ACCEPT)

@@ -344,6 +344,18 @@ static const struct {
 	{ "[rule r]\nout = averyveryverylongname\naction = accept\n",
 	  "[rule r] out: \"averyveryverylongname\" is not an interface name "
 	  "(1-15 characters, no '/', ':' or blanks)" },
+	{ "[rule x]\nchain = inptu\naction = accept\n",
+	  "[rule x] chain: \"inptu\" is not input, output, forward, "
+	  "prerouting or postrouting" },
+	{ "[rule x]\nchain = input, nat\naction = accept\n",
+	  "[rule x] chain: \"nat\" is not input, output, forward, "
+	  "prerouting or postrouting" },
+	{ "[rule x]\nchain = output, OUTPUT\naction = accept\n",
+	  "[rule x] chain: \"OUTPUT\" is listed twice" },
+	{ "[rule x]\nchain = input,,output\naction = accept\n",
+	  "[rule x] chain: empty element in a comma-separated list" },
+	{ "[rule x]\naction = accept\nchain = input\nchain = output\n",
+	  "[rule x] chain: given twice (lines 3 and 4)" },
 	/* the first error in the file is the one reported */
 	{ "[rule a]\naction = accept\n[rule b]\naction = nope\n"
 	  "[rule c]\naction = nope2\n",
@@ -500,6 +512,7 @@ static const char full_ini[] =
     "dport = 80, 443, 8000-8080   ; web\n"
     "in = eth0, wg+\n"
     "out =\n"
+    "chain = input, forward\n"
     "tcp_flags = S/SAFR\n"
     "action = accept\n"
     "mark = 0x10\n"
@@ -510,6 +523,7 @@ static const char full_ini[] =
     "proto = icmpv6\n"
     "icmp_type = echo-request, 135\n"
     "action = drop\n"
+    "chain =\n"
     "[rule last]\n"
     "action = reject\n";
 
@@ -562,6 +576,8 @@ test_full(void **state)
 	assert_int_equal(r->nin, 2);
 	assert_string_equal(r->in[1], "wg+");
 	assert_int_equal(r->nout, 0);
+	assert_int_equal(r->hooks, RULE_HOOK_BIT(PKT_HOOK_INPUT) |
+	    RULE_HOOK_BIT(PKT_HOOK_FORWARD));
 	assert_int_equal(r->has_tcp_flags, 1);
 	assert_int_equal(r->tcp_flags, PKT_TH_SYN);
 	assert_int_equal(r->tcp_mask, PKT_TH_SYN | PKT_TH_ACK | PKT_TH_FIN |
@@ -582,8 +598,15 @@ test_full(void **state)
 	p.sport = 40000;
 	p.dport = 443;
 	p.th_flags = PKT_TH_SYN;
+	p.hook = PKT_HOOK_INPUT;
 	assert_true(rule_match(r, &p, CT_NEW, "wg1", ""));
 	assert_false(rule_match(r, &p, CT_NEW, "eth1", ""));
+	p.hook = PKT_HOOK_OUTPUT;
+	assert_false(rule_match(r, &p, CT_NEW, "wg1", ""));
+	p.hook = PKT_HOOK_UNKNOWN;
+	assert_false(rule_match(r, &p, CT_NEW, "wg1", ""));
+	p.hook = PKT_HOOK_FORWARD;
+	assert_true(rule_match(r, &p, CT_NEW, "wg1", "eth1"));
 	p.src.a8[3] = 7;
 	assert_false(rule_match(r, &p, CT_NEW, "wg1", ""));
 
@@ -601,6 +624,7 @@ test_full(void **state)
 	assert_int_equal(r->action, RULE_DROP);
 	assert_int_equal(r->has_mark, 0);
 	assert_int_equal(r->log, 0);
+	assert_int_equal(r->hooks, 0);	/* empty: any chain */
 
 	r = &c->rules[2];
 	assert_string_equal(r->name, "last");
@@ -708,6 +732,23 @@ test_shipped(void **state)
 	assert_int_equal(c->rules[ssh].proto, IPPROTO_TCP);
 	assert_true(rule_portset_match(c->rules[ssh].dport, 22));
 	assert_int_equal(c->rules[ssh].has_tcp_flags, 0);
+	/*
+	 * First: the connections the host opens itself (INPUT and OUTPUT
+	 * diverted), whatever their addresses, ports or protocol.
+	 */
+	assert_true(c->nrules > 0);
+	assert_string_equal(c->rules[0].name, "host-out");
+	assert_int_equal(c->rules[0].states, CT_STATE_BIT(CT_NEW));
+	assert_int_equal(c->rules[0].hooks, RULE_HOOK_BIT(PKT_HOOK_OUTPUT));
+	assert_int_equal(c->rules[0].action, RULE_ACCEPT);
+	assert_int_equal(c->rules[0].has_proto, 0);
+	assert_null(c->rules[0].src);
+	assert_null(c->rules[0].dst);
+	assert_null(c->rules[0].dport);
+	assert_int_equal(c->rules[0].nin + c->rules[0].nout, 0);
+	/* the other rules do not care about the chain */
+	for (i = 1; i < c->nrules; i++)
+		assert_int_equal(c->rules[i].hooks, 0);
 	config_free(c);
 }
 
@@ -876,7 +917,7 @@ test_shipped_examples(void **state)
 	if (c == NULL)
 		fail_msg("uncommented %s: %s", path, err);
 	/* every rule key and every timeout has an example */
-	assert_true(uncommented >= 15 + CT_TO_MAX);
+	assert_true(uncommented >= 16 + CT_TO_MAX);
 	assert_true(c->nrules >= 5);
 	/* the timeouts shown are the defaults, as the comment says */
 	for (i = 0; i < CT_TO_MAX; i++)

@@ -855,6 +855,91 @@ test_match_icmp_flags_ifaces(void **state)
 	assert_false(rule_match(&r, &p, CT_NEW, "eth0", ""));
 }
 
+/* chain = ...: the netfilter hook the packet was queued from */
+static void
+test_hooks(void **state)
+{
+	struct rule	 r = mkrule();
+	struct pkt	 p;
+	char		 err[256], buf[64];
+	uint8_t		 m;
+	int		 h;
+
+	assert_int_equal(rule_parse_hooks("input", &m, err, sizeof(err)), 0);
+	assert_int_equal(m, RULE_HOOK_BIT(PKT_HOOK_INPUT));
+	assert_int_equal(rule_parse_hooks(" OUTPUT , Forward,prerouting,"
+	    "postrouting ", &m, err, sizeof(err)), 0);
+	assert_int_equal(m, RULE_HOOK_BIT(PKT_HOOK_OUTPUT) |
+	    RULE_HOOK_BIT(PKT_HOOK_FORWARD) |
+	    RULE_HOOK_BIT(PKT_HOOK_PREROUTING) |
+	    RULE_HOOK_BIT(PKT_HOOK_POSTROUTING));
+	assert_string_equal(rule_hooks_format(m, buf, sizeof(buf)),
+	    "prerouting,forward,output,postrouting");
+	/* empty: any chain */
+	m = 0xff;
+	assert_int_equal(rule_parse_hooks("  ", &m, err, sizeof(err)), 0);
+	assert_int_equal(m, 0);
+	assert_string_equal(rule_hooks_format(0, buf, sizeof(buf)), "any");
+	/* truncation keeps the string terminated */
+	assert_string_equal(rule_hooks_format(RULE_HOOK_BIT(PKT_HOOK_INPUT) |
+	    RULE_HOOK_BIT(PKT_HOOK_OUTPUT), buf, 8), "input");
+
+	expect_err(rule_parse_hooks("inptu", &m, err, sizeof(err)), err,
+	    "\"inptu\" is not input, output, forward, prerouting or "
+	    "postrouting", "inptu");
+	assert_string_equal(err, "\"inptu\" is not input, output, forward, "
+	    "prerouting or postrouting");
+	expect_err(rule_parse_hooks("unknown", &m, err, sizeof(err)), err,
+	    "is not input", "unknown");
+	expect_err(rule_parse_hooks("input, INPUT", &m, err, sizeof(err)),
+	    err, "\"INPUT\" is listed twice", "input, INPUT");
+	expect_err(rule_parse_hooks("input,", &m, err, sizeof(err)), err,
+	    "empty element", "input,");
+	expect_err(rule_parse_hooks("nat", &m, err, sizeof(err)), err,
+	    "\"nat\" is not input", "nat");
+
+	assert_string_equal(rule_hook_name(PKT_HOOK_INPUT), "input");
+	assert_string_equal(rule_hook_name(PKT_HOOK_POSTROUTING),
+	    "postrouting");
+	assert_string_equal(rule_hook_name(PKT_HOOK_MAX), "?");
+
+	/* a rule without chain matches whatever the hook */
+	p = mkpkt(IPPROTO_TCP, "10.0.0.1", 40000, "10.0.0.2", 53);
+	for (h = 0; h < 256; h++) {
+		p.hook = (uint8_t)h;
+		assert_true(rule_match(&r, &p, CT_NEW, "", ""));
+	}
+	/* chain = output: only packets the host sends */
+	assert_int_equal(rule_parse_hooks("output", &r.hooks, err,
+	    sizeof(err)), 0);
+	for (h = 0; h < 256; h++) {
+		p.hook = (uint8_t)h;
+		if (h == PKT_HOOK_OUTPUT)
+			assert_true(rule_match(&r, &p, CT_NEW, "", "eth0"));
+		else
+			assert_false(rule_match(&r, &p, CT_NEW, "", "eth0"));
+	}
+	/* chain = input, forward */
+	assert_int_equal(rule_parse_hooks("input, forward", &r.hooks, err,
+	    sizeof(err)), 0);
+	p.hook = PKT_HOOK_INPUT;
+	assert_true(rule_match(&r, &p, CT_NEW, "eth0", ""));
+	p.hook = PKT_HOOK_FORWARD;
+	assert_true(rule_match(&r, &p, CT_NEW, "eth0", "eth1"));
+	p.hook = PKT_HOOK_OUTPUT;
+	assert_false(rule_match(&r, &p, CT_NEW, "", "eth0"));
+	/* --replay: the chain is not known, so no rule with chain matches */
+	p.hook = PKT_HOOK_UNKNOWN;
+	assert_false(rule_match(&r, &p, CT_NEW, "eth0", ""));
+	/* the other keys still apply */
+	p.hook = PKT_HOOK_INPUT;
+	assert_false(rule_match(&r, &p, CT_ESTABLISHED, "eth0", ""));
+	assert_int_equal(rule_parse_ifaces("eth1", r.in, &r.nin, err,
+	    sizeof(err)), 0);
+	assert_false(rule_match(&r, &p, CT_NEW, "eth0", ""));
+	assert_true(rule_match(&r, &p, CT_NEW, "eth1", ""));
+}
+
 /* ---- the cost of a long list ------------------------------------------- */
 
 static int
@@ -955,6 +1040,7 @@ main(void)
 		cmocka_unit_test(test_match_addrs),
 		cmocka_unit_test(test_match_ports),
 		cmocka_unit_test(test_match_icmp_flags_ifaces),
+		cmocka_unit_test(test_hooks),
 		cmocka_unit_test(test_bench_10000),
 	};
 

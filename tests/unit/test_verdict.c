@@ -180,7 +180,7 @@ run(struct fixture *f, const uint8_t *b, size_t n, struct verdict *v,
 	struct pkt	 p;
 
 	verdict_packet_ex(&f->cfg, f->ct, f->lt, b, n, "veth0", "veth1",
-	    f->now, &p, v);
+	    PKT_HOOK_FORWARD, f->now, &p, v);
 	verdict_format(v, line, linelen);
 	f->now += 10;
 }
@@ -517,7 +517,7 @@ test_conn_limit(void **state)
 	assert_int_equal(v.action, RULE_ACCEPT);
 	n = udp4(b, CLIENT, SERVER, 5003, 53);
 	verdict_packet_ex(&f->cfg, f->ct, f->lt, b, n, "veth0", "veth1",
-	    f->now, &p, &v);
+	    PKT_HOOK_FORWARD, f->now, &p, &v);
 	verdict_format(&v, line, sizeof(line));
 	assert_string_equal(line,
 	    "drop state=NEW rule=dns limit=conn_limit mark=0x0");
@@ -646,6 +646,114 @@ test_has_reject(void **state)
 	f->rules[1].action = RULE_ACCEPT;
 	f->cfg.policy[CT_INVALID] = RULE_REJECT;
 	assert_int_equal(verdict_has_reject(&f->cfg), 1);
+}
+
+/* ---- chain = ... (the hook a packet was queued from) -------------------- */
+
+#define HOST	SERVER		/* a host that diverts INPUT and OUTPUT */
+
+static void
+run_hook(struct fixture *f, const uint8_t *b, size_t n, int hook,
+    struct verdict *v, char *line, size_t linelen)
+{
+	struct pkt	 p;
+
+	memset(&p, 0xa5, sizeof(p));
+	verdict_packet_ex(&f->cfg, f->ct, f->lt, b, n,
+	    hook == PKT_HOOK_OUTPUT ? "" : "veth0",
+	    hook == PKT_HOOK_INPUT ? "" : "veth0", hook, f->now, &p, v);
+	/* a hook out of range is not known */
+	assert_int_equal(p.hook, hook > 0 && hook < PKT_HOOK_MAX ? hook :
+	    PKT_HOOK_UNKNOWN);
+	verdict_format(v, line, linelen);
+	f->now += 10;
+}
+
+/* The shipped file's host-out rule ahead of the fixture's web and dns. */
+static void
+add_host_out(struct fixture *f)
+{
+	struct rule	*r;
+	size_t		 i;
+
+	for (i = f->cfg.nrules; i > 0; i--) {
+		f->rules[i] = f->rules[i - 1];
+		f->rules[i].index = (uint16_t)i;
+	}
+	r = &f->rules[0];
+	memset(r, 0, sizeof(*r));
+	snprintf(r->name, sizeof(r->name), "host-out");
+	r->states = CT_STATE_BIT(CT_NEW);
+	r->hooks = RULE_HOOK_BIT(PKT_HOOK_OUTPUT);
+	r->action = RULE_ACCEPT;
+	f->cfg.nrules++;
+}
+
+static void
+test_chain_host(void **state)
+{
+	struct fixture	*f = *state;
+	struct verdict	 v;
+	struct pkt	 p;
+	uint8_t		 b[64];
+	char		 line[256];
+	size_t		 n;
+
+	add_host_out(f);
+
+	/* a connection to the host: SYN in INPUT, SYN/ACK in OUTPUT */
+	n = tcp4(b, CLIENT, HOST, 42000, 80, 1000, 0, PKT_TH_SYN);
+	run_hook(f, b, n, PKT_HOOK_INPUT, &v, line, sizeof(line));
+	assert_string_equal(line, "accept state=NEW rule=web mark=0x10");
+	n = tcp4(b, HOST, CLIENT, 80, 42000, 5000, 1001,
+	    PKT_TH_SYN | PKT_TH_ACK);
+	run_hook(f, b, n, PKT_HOOK_OUTPUT, &v, line, sizeof(line));
+	assert_string_equal(line, "accept state=ESTABLISHED rule=- mark=0x10");
+	n = tcp4(b, CLIENT, HOST, 42000, 80, 1001, 5001, PKT_TH_ACK);
+	run_hook(f, b, n, PKT_HOOK_INPUT, &v, line, sizeof(line));
+	assert_string_equal(line, "accept state=ESTABLISHED rule=- mark=0x10");
+
+	/* host-out does not open the host to others */
+	n = tcp4(b, CLIENT, HOST, 42001, 8080, 1000, 0, PKT_TH_SYN);
+	run_hook(f, b, n, PKT_HOOK_INPUT, &v, line, sizeof(line));
+	assert_string_equal(line, "drop state=NEW rule=- mark=0x0");
+	run_hook(f, b, n, PKT_HOOK_FORWARD, &v, line, sizeof(line));
+	assert_string_equal(line, "drop state=NEW rule=- mark=0x0");
+
+	/* what the host opens itself goes out, and its replies come in */
+	n = tcp4(b, HOST, CLIENT, 43000, 5432, 7000, 0, PKT_TH_SYN);
+	run_hook(f, b, n, PKT_HOOK_OUTPUT, &v, line, sizeof(line));
+	assert_string_equal(line, "accept state=NEW rule=host-out mark=0x0");
+	n = tcp4(b, CLIENT, HOST, 5432, 43000, 9000, 7001,
+	    PKT_TH_SYN | PKT_TH_ACK);
+	run_hook(f, b, n, PKT_HOOK_INPUT, &v, line, sizeof(line));
+	assert_string_equal(line, "accept state=ESTABLISHED rule=- mark=0x0");
+	n = udp4(b, HOST, CLIENT, 5353, 9999);
+	run_hook(f, b, n, PKT_HOOK_OUTPUT, &v, line, sizeof(line));
+	assert_string_equal(line, "accept state=NEW rule=host-out mark=0x0");
+	n = udp4(b, CLIENT, HOST, 9999, 5353);
+	run_hook(f, b, n, PKT_HOOK_INPUT, &v, line, sizeof(line));
+	assert_string_equal(line, "accept state=ESTABLISHED rule=- mark=0x0");
+
+	/* the same first packet from elsewhere, or of unknown chain */
+	n = tcp4(b, HOST, CLIENT, 43001, 5432, 7000, 0, PKT_TH_SYN);
+	run_hook(f, b, n, PKT_HOOK_FORWARD, &v, line, sizeof(line));
+	assert_string_equal(line, "drop state=NEW rule=- mark=0x0");
+	run_hook(f, b, n, PKT_HOOK_UNKNOWN, &v, line, sizeof(line));
+	assert_string_equal(line, "drop state=NEW rule=- mark=0x0");
+	run_hook(f, b, n, 99, &v, line, sizeof(line));
+	assert_string_equal(line, "drop state=NEW rule=- mark=0x0");
+	/* verdict_packet() does not know the chain (--replay) */
+	verdict_packet(&f->cfg, f->ct, b, n, "", "veth0", f->now, &p, &v);
+	verdict_format(&v, line, sizeof(line));
+	assert_string_equal(line, "drop state=NEW rule=- mark=0x0");
+	assert_int_equal(p.hook, PKT_HOOK_UNKNOWN);
+	run_hook(f, b, n, PKT_HOOK_OUTPUT, &v, line, sizeof(line));
+	assert_string_equal(line, "accept state=NEW rule=host-out mark=0x0");
+
+	/* a packet that does not parse still says its chain */
+	run_hook(f, b, 10, PKT_HOOK_OUTPUT, &v, line, sizeof(line));
+	assert_int_equal(v.state, CT_INVALID);
 }
 
 /* ---- reload --------------------------------------------------------------- */
@@ -808,6 +916,51 @@ test_rejudge_drop_rule_and_interfaces(void **state)
 	clear(&c);
 }
 
+/*
+ * The table does not know a connection's chain either: an accepting rule
+ * with chain is taken to match, a dropping one is passed over.
+ */
+static void
+test_rejudge_chain(void **state)
+{
+	struct fixture	*f = *state;
+	struct config	 c;
+	struct rule	 rules[4];
+	struct audits	 a;
+	char		 err[256];
+
+	two_connections(f);
+	newcfg(f, &c, rules);
+	add(&c, "no-web-in", IPPROTO_TCP, "80", RULE_DROP, 0);
+	assert_int_equal(rule_parse_hooks("input", &rules[0].hooks, err,
+	    sizeof(err)), 0);
+	add(&c, "dns-out", IPPROTO_UDP, "53", RULE_ACCEPT, 0x40);
+	assert_int_equal(rule_parse_hooks("output, forward", &rules[1].hooks,
+	    err, sizeof(err)), 0);
+	memset(&a, 0, sizeof(a));
+	/* web: no-web-in skipped, [policy] new drops it; dns kept */
+	assert_int_equal(verdict_rejudge(&c, f->ct, f->lt, f->now, collect,
+	    &a), 1);
+	assert_int_equal(a.n, 1);
+	assert_string_equal(a.line[0], "action=drop state=NEW rule=- "
+	    "reason=policy-reload proto=tcp src=10.1.1.2 sport=42000 "
+	    "dst=10.1.2.2 dport=80 in= out= len=0 mark=0x10");
+	assert_int_equal(ct_count(f->ct), 1);
+	clear(&c);
+
+	/* an accepting rule with chain keeps what it matches */
+	ct_flush(f->ct);
+	two_connections(f);
+	newcfg(f, &c, rules);
+	add(&c, "web-in", IPPROTO_TCP, "80", RULE_ACCEPT, 0x50);
+	assert_int_equal(rule_parse_hooks("input", &rules[0].hooks, err,
+	    sizeof(err)), 0);
+	assert_int_equal(verdict_rejudge(&c, f->ct, f->lt, f->now, NULL,
+	    NULL), 1);
+	assert_int_equal(ct_count(f->ct), 1);
+	clear(&c);
+}
+
 static void
 test_rejudge_monitor_keeps(void **state)
 {
@@ -861,12 +1014,14 @@ test_rejudge_recounts_conn_limit(void **state)
 	assert_int_equal(limit_conn_count(f->lt, 0, AF_INET, &client), 0);
 	/* the live connection fills the new limit */
 	n = tcp4(b, CLIENT, SERVER, 42001, 80, 1000, 0, PKT_TH_SYN);
-	verdict_packet_ex(&c, f->ct, f->lt, b, n, "", "", f->now, &p, &v);
+	verdict_packet_ex(&c, f->ct, f->lt, b, n, "", "",
+	    PKT_HOOK_UNKNOWN, f->now, &p, &v);
 	assert_int_equal(v.limit, VERDICT_LIMIT_CONN);
 	/* and its end frees it, under the new index */
 	ct_flush(f->ct);
 	assert_int_equal(limit_conn_count(f->lt, 1, AF_INET, &client), 0);
-	verdict_packet_ex(&c, f->ct, f->lt, b, n, "", "", f->now, &p, &v);
+	verdict_packet_ex(&c, f->ct, f->lt, b, n, "", "",
+	    PKT_HOOK_UNKNOWN, f->now, &p, &v);
 	assert_int_equal(v.action, RULE_ACCEPT);
 	clear(&c);
 }
@@ -891,6 +1046,8 @@ main(void)
 		    test_established_rule_wins_over_policy, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_monitor_mode_accepts_and_audits, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_chain_host, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_later_fragment_is_invalid,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rate_limit, setup,
@@ -907,6 +1064,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_rejudge_drop_rule_and_interfaces, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rejudge_chain,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rejudge_monitor_keeps,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
