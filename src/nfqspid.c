@@ -201,11 +201,14 @@ daemon_ready(int fd)
 
 /*
  * user = NAME: become NAME, keeping CAP_NET_ADMIN (the kernel checks it
- * on every verdict) and CAP_NET_RAW (resets and unreachables).  Done
- * before the workers start: capabilities are per thread and inherited.
+ * on every verdict) and, when the configuration rejects, CAP_NET_RAW
+ * (resets and unreachables; the raw sockets are open already, so a reload
+ * that brings the first reject rule does not need it).  Then no new
+ * privileges: no exec or file capability can give any back.  Done before
+ * the workers start: capabilities are per thread and inherited.
  */
 static int
-drop_privileges(const char *user)
+drop_privileges(const char *user, int raw)
 {
 	struct __user_cap_header_struct	 hdr;
 	struct __user_cap_data_struct	 data[_LINUX_CAPABILITY_U32S_3];
@@ -229,15 +232,21 @@ drop_privileges(const char *user)
 	memset(&hdr, 0, sizeof(hdr));
 	memset(data, 0, sizeof(data));
 	hdr.version = _LINUX_CAPABILITY_VERSION_3;
-	keep = (1u << CAP_NET_ADMIN) | (1u << CAP_NET_RAW);
+	keep = 1u << CAP_NET_ADMIN;
+	if (raw)
+		keep |= 1u << CAP_NET_RAW;
 	data[0].effective = data[0].permitted = keep;
 	if (syscall(SYS_capset, &hdr, data) == -1) {
 		log_warn("user %s: keeping CAP_NET_ADMIN", user);
 		return (-1);
 	}
 	(void)prctl(PR_SET_KEEPCAPS, 0L, 0L, 0L, 0L);
-	log_info("running as user %s with CAP_NET_ADMIN and CAP_NET_RAW",
-	    user);
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1L, 0L, 0L, 0L) == -1) {
+		log_warn("user %s: no_new_privs", user);
+		return (-1);
+	}
+	log_info("running as user %s with CAP_NET_ADMIN%s", user,
+	    raw ? " and CAP_NET_RAW" : "");
 	return (0);
 }
 
@@ -423,7 +432,8 @@ daemon_run(struct daemon *d, int foreground, int debug)
 		goto fail;
 	}
 
-	if (d->cfg->user[0] != '\0' && drop_privileges(d->cfg->user) == -1)
+	if (d->cfg->user[0] != '\0' && drop_privileges(d->cfg->user,
+	    verdict_has_reject(d->cfg)) == -1)
 		goto fail;
 
 	for (i = 0; i < d->nworkers; i++)
@@ -432,6 +442,7 @@ daemon_run(struct daemon *d, int foreground, int debug)
 			log_warn("worker %u: cannot start", i);
 			goto fail;
 		}
+	worker_set_peers(d->workers, d->nworkers);
 
 	{
 		sigset_t	 all, old;
