@@ -15,6 +15,13 @@
  * CONTROL_MAXMSG of input, CONTROL_READ_TIMEOUT to send a request and
  * CONTROL_WRITE_TIMEOUT to take what we send.  Anything else is
  * answered with an error and the connection closed.
+ *
+ * Who may talk: the socket is 0660, owner root, group the daemon's, so
+ * the file system keeps everyone else out.  Behind that, the peer's
+ * credentials (SO_PEERCRED, SO_PEERGROUPS) are checked at accept: only
+ * root or a member of the daemon's group may change state (conntrack
+ * flush and delete, reload); anyone who got in otherwise (a socket made
+ * 0666 by hand, a file descriptor passed on) may only read.
  */
 #include "autoconf.h"		/* first: _GNU_SOURCE */
 
@@ -27,6 +34,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <pwd.h>
 #include <stdarg.h>
@@ -71,6 +79,9 @@ struct client {
 	int			 closing;	/* free once output is sent */
 	uint32_t		 flags;		/* the request's CTL_F_* */
 	int			 listening;	/* events: subscribed */
+	int			 privileged;	/* may change state */
+	uid_t			 uid;		/* the peer's, SO_PEERCRED */
+	pid_t			 pid;
 	uint64_t		 lost;		/* events not sent yet */
 
 	/* a command that takes more than one slice */
@@ -100,6 +111,7 @@ struct control {
 	void			*reload_arg;
 	struct clientlist	 clients;
 	unsigned		 nclients;
+	gid_t			 gid;		/* the daemon's group */
 };
 
 static void	 control_accept(evutil_socket_t, short, void *);
@@ -179,10 +191,11 @@ control_clear(const char *path)
  * may talk to the daemon, as it does after dropping privileges.
  */
 static int
-control_chown(const char *path, const struct daemon_info *info)
+control_chown(const char *path, const struct daemon_info *info, gid_t *gid)
 {
 	struct passwd	*pw;
 
+	*gid = getegid();
 	if (info->cfg == NULL || info->cfg->user[0] == '\0')
 		return (0);
 	errno = 0;
@@ -197,7 +210,49 @@ control_chown(const char *path, const struct daemon_info *info)
 		log_warn("control socket %s: chown", path);
 		return (-1);
 	}
+	*gid = pw->pw_gid;
 	return (0);
+}
+
+/*
+ * May this peer change state?  Root, or a member of the daemon's group
+ * (primary or supplementary).  Anything we cannot find out is a no.
+ */
+static int
+control_peer_privileged(int fd, gid_t gid, uid_t *uid, pid_t *pid)
+{
+	struct ucred	 cred;
+	socklen_t	 len = sizeof(cred);
+	gid_t		 few[64], *groups = few;
+	size_t		 i, n;
+	int		 yes = 0;
+
+	*uid = (uid_t)-1;
+	*pid = 0;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1 ||
+	    len != sizeof(cred))
+		return (0);
+	*uid = cred.uid;
+	*pid = cred.pid;
+	if (cred.uid == 0 || cred.gid == gid)
+		return (1);
+	len = sizeof(few);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) == -1) {
+		/* ERANGE: len says how much it takes */
+		if (errno != ERANGE || (groups = malloc(len)) == NULL)
+			return (0);
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups,
+		    &len) == -1) {
+			free(groups);
+			return (0);
+		}
+	}
+	n = len / sizeof(groups[0]);
+	for (i = 0; i < n && !yes; i++)
+		yes = groups[i] == gid;
+	if (groups != few)
+		free(groups);
+	return (yes);
 }
 
 struct control *
@@ -243,7 +298,8 @@ control_open(struct event_base *base, const char *path,
 		goto fail;
 	}
 	umask(omask);
-	if (chmod(path, 0660) == -1 || control_chown(path, info) == -1 ||
+	if (chmod(path, 0660) == -1 ||
+	    control_chown(path, info, &ctl->gid) == -1 ||
 	    listen(ctl->fd, CONTROL_BACKLOG) == -1)
 		goto fail_unlink;
 	if ((ctl->ev_accept = event_new(base, ctl->fd, EV_READ | EV_PERSIST,
@@ -355,6 +411,8 @@ control_accept(evutil_socket_t lfd, short ev, void *arg)
 		return;
 	}
 	c->ctl = ctl;
+	c->privileged = control_peer_privileged(fd, ctl->gid, &c->uid,
+	    &c->pid);
 	if ((c->bev = bufferevent_socket_new(ctl->base, fd,
 	    BEV_OPT_CLOSE_ON_FREE)) == NULL) {
 		log_warnx("control: bufferevent_socket_new failed");
@@ -993,11 +1051,16 @@ counters(const struct worker_stats *s, struct counter *k)
 	C("suppressed", s->suppressed);
 	C("bad_messages", s->nq.bad_messages);
 	C("malformed", s->nq.malformed);
+	/* nq's own: packets read, verdicts sent (received counts a
+	   deferred ICMP error once it is decided) */
+	C("queued", s->nq.received);
+	C("verdicts", s->nq.verdicts);
+	C("deferred", s->nq.deferred);
 #undef C
 	return (n);
 }
 
-#define NCOUNTERS	17
+#define NCOUNTERS	20
 
 static void
 print_counters(struct evbuffer *b, const struct worker_stats *s, int json,
@@ -1575,6 +1638,17 @@ client_request(struct client *c)
 	}
 	if (!commands[i].args && r->argc > 1) {
 		client_error(c, "%s takes no arguments", cmd);
+		return;
+	}
+	if (!c->privileged && (strcmp(cmd, "reload") == 0 ||
+	    (strcmp(cmd, "conntrack") == 0 && r->argc > 1 &&
+	    (strcmp(r->argv[1], "flush") == 0 ||
+	    strcmp(r->argv[1], "delete") == 0)))) {
+		log_warnx("control: %s%s%s refused to uid %ld pid %ld: not "
+		    "root, not in group %ld", cmd, r->argc > 1 ? " " : "",
+		    r->argc > 1 ? r->argv[1] : "", (long)c->uid,
+		    (long)c->pid, (long)c->ctl->gid);
+		client_error(c, "permission denied");
 		return;
 	}
 	if ((b = evbuffer_new()) == NULL) {
