@@ -1427,7 +1427,7 @@ cmd_rules(struct client *c, struct evbuffer *b)
 	const struct config	*cfg = ctl->info->cfg;
 	const struct rule	*r;
 	struct rcount_arg	 a;
-	char			 states[64], flags[24], pbuf[8],
+	char			 states[64], flags[24], pbuf[8], chain[48],
 				 q[RULE_NAMELEN * 7];
 	size_t			 i;
 	unsigned		 w;
@@ -1503,6 +1503,10 @@ cmd_rules(struct client *c, struct evbuffer *b)
 		print_ports(b, "dport", r->dport, json);
 		print_ifaces(b, "in", r->in, r->nin, json);
 		print_ifaces(b, "out", r->out, r->nout, json);
+		if (r->hooks)
+			evbuffer_add_printf(b, json ? ",\"chain\":\"%s\"" :
+			    " chain=%s", rule_hooks_format(r->hooks, chain,
+			    sizeof(chain)));
 		if (r->has_icmp_type)
 			print_icmp_types(b, r->icmp_types, json);
 		if (r->has_tcp_flags) {
@@ -1547,7 +1551,13 @@ cmd_iptables(struct client *c, struct evbuffer *b)
 	const struct daemon_info *info = c->ctl->info;
 	char			 target[96], line[160], queues[32],
 				 q[sizeof(line) * 2 + 8];
-	const char		*chains[] = { "INPUT", "FORWARD" };
+	/* the tracker must see both directions: a host's own replies
+	   leave by OUTPUT, a router's both ways cross FORWARD */
+	static const char *const chains[][2] = {
+		{ "INPUT", "! -i lo " },
+		{ "OUTPUT", "! -o lo " },
+		{ "FORWARD", "" },
+	};
 	size_t			 i;
 	int			 json = (c->flags & CTL_F_JSON) != 0;
 
@@ -1565,11 +1575,12 @@ cmd_iptables(struct client *c, struct evbuffer *b)
 		    "loopback excepted\n"
 		    "# apply with iptables-restore -n and ip6tables-restore -n"
 		    "\n# --queue-bypass: the kernel accepts the packets while "
-		    "nfqspid is not running\n*filter\n", info->version,
-		    queues);
+		    "nfqspid is not running\n"
+		    "# INPUT and OUTPUT: this host's own traffic; FORWARD: "
+		    "what it routes\n*filter\n", info->version, queues);
 	for (i = 0; i < sizeof(chains) / sizeof(chains[0]); i++) {
-		snprintf(line, sizeof(line), "-A %s ! -i lo -j NFQUEUE %s "
-		    "--queue-bypass", chains[i], target);
+		snprintf(line, sizeof(line), "-A %s %s-j NFQUEUE %s "
+		    "--queue-bypass", chains[i][0], chains[i][1], target);
 		if (json) {
 			ctl_json_str(q, sizeof(q), line);
 			evbuffer_add_printf(b, "%s%s", i ? "," : "", q);

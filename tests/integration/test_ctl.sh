@@ -148,7 +148,7 @@ elif what == "rules":
     est = d["policy_counters"]["ESTABLISHED"]
     assert est["packets"] >= 3 and est["bytes"] > est["packets"] * 20, d
 elif what == "iptables":
-    assert len(d["rules"]) == 2 and all("--queue-bypass" in r for r in d["rules"]), d
+    assert len(d["rules"]) == 3 and all("--queue-bypass" in r for r in d["rules"]), d
 elif what == "reload":
     assert d == {"reloaded": True}, d
 print("ok")
@@ -195,8 +195,10 @@ check "rules: [policy] NEW drop line" \
 ipt=$(lib_ctl iptables)
 check "iptables: INPUT diverted, loopback excepted, with --queue-bypass" \
     grep -q "^-A INPUT ! -i lo -j NFQUEUE --queue-num $T_QUEUE --queue-bypass$" <<<"$ipt"
+check "iptables: OUTPUT diverted, loopback excepted" \
+    grep -q "^-A OUTPUT ! -o lo -j NFQUEUE --queue-num $T_QUEUE --queue-bypass$" <<<"$ipt"
 check "iptables: FORWARD diverted" \
-    grep -q "^-A FORWARD ! -i lo -j NFQUEUE --queue-num $T_QUEUE --queue-bypass$" <<<"$ipt"
+    grep -q "^-A FORWARD -j NFQUEUE --queue-num $T_QUEUE --queue-bypass$" <<<"$ipt"
 check "iptables: iptables-restore --test accepts it" \
     quiet in_d iptables-legacy-restore --test -n <<<"$ipt"
 check "iptables: ip6tables-restore --test accepts it" \
