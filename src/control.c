@@ -1012,6 +1012,7 @@ sum_stats(struct worker_stats *t, const struct worker_stats *s)
 	t->nq.bad_messages += s->nq.bad_messages;
 	t->nq.malformed += s->nq.malformed;
 	t->nq.batches += s->nq.batches;
+	t->nq.deferred += s->nq.deferred;
 	t->ct.found += s->ct.found;
 	t->ct.created += s->ct.created;
 	t->ct.destroyed += s->ct.destroyed;

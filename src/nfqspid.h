@@ -75,6 +75,9 @@ struct nq_packet {
 struct nq_verdict {
 	uint8_t		 accept;	/* 1 accept, 0 drop */
 	uint8_t		 set_mark;
+	uint8_t		 defer;		/* decided later: the callback's
+					   owner must call nq_verdict()
+					   for this id exactly once */
 	uint32_t	 mark;
 };
 
@@ -86,6 +89,7 @@ struct nq_stats {
 	uint64_t	 bad_messages;	/* no packet id: cannot be answered */
 	uint64_t	 malformed;	/* had an id; answered as INVALID */
 	uint64_t	 batches;	/* NFQNL_MSG_VERDICT_BATCH sent */
+	uint64_t	 deferred;	/* verdicts given later by nq_verdict() */
 };
 
 /*
@@ -115,6 +119,11 @@ int		 nq_recv(struct nq *q, size_t budget, nq_packet_cb cb,
  * follow fail_open), so that draining afterwards leaves nothing behind.
  */
 int		 nq_quiesce(struct nq *q);
+/*
+ * The verdict of a packet whose callback set v->defer.  While any is
+ * outstanding nq sends no batch verdict (a batch would cover it too).
+ */
+int		 nq_verdict(struct nq *q, uint32_t id, const struct nq_verdict *v);
 void		 nq_get_stats(const struct nq *q, struct nq_stats *s);
 /* "queue 0 is in use by another process", ... for an nq_open() errno */
 const char	*nq_strerror(int err);
@@ -176,6 +185,11 @@ struct worker	*worker_new(unsigned id, const struct config *cfg, char *err,
 int		 worker_start(struct worker *w, struct event_base *mainbase,
 		    void (*dead)(struct worker *, void *), void *arg);
 void		 worker_stop(struct worker *w);
+/*
+ * Once every worker runs: all[0 .. n - 1] may ask each other about ICMP
+ * errors quoting a connection of another worker (all must outlive them).
+ */
+void		 worker_set_peers(struct worker **all, unsigned n);
 void		 worker_free(struct worker *w);
 /* Switch to cfg (the caller frees the old one after every worker did). */
 int		 worker_reload(struct worker *w, const struct config *cfg);

@@ -73,6 +73,8 @@ struct nq {
 	uint8_t		*sbuf;
 	struct nq_pend	*pend;
 	size_t		 npend;
+	size_t		 ndeferred;	/* callbacks that set defer, not yet
+					   answered by nq_verdict() */
 	struct nq_stash	*stash, *stash_tail;
 	struct nq_stats	 st;
 	time_t		 lastwarn;	/* rate limit of the error lines */
@@ -449,8 +451,9 @@ nq_flush(struct nq *q)
 	int		 ret = 0;
 
 	for (i = 0; i < q->npend; i = j) {
-		/* the run of packets decided like this one */
-		for (j = i + 1; j < q->npend &&
+		/* the run of packets decided like this one; none while a
+		   deferred packet waits, as a batch would cover it too */
+		for (j = i + 1; q->ndeferred == 0 && j < q->npend &&
 		    nq_same(&q->pend[i].v, &q->pend[j].v); j++)
 			;
 		if (off + NQ_VERDICT_MSG > NQ_SENDBUF) {
@@ -486,6 +489,22 @@ nq_decide(struct nq *q, struct nq_packet *p)
 	q->st.received++;
 	q->npkts++;
 	q->cb(q->cbarg, p, &pe->v);
+	if (pe->v.defer) {
+		/* the caller answers it with nq_verdict() */
+		q->npend--;
+		q->ndeferred++;
+		q->st.deferred++;
+	}
+}
+
+int
+nq_verdict(struct nq *q, uint32_t id, const struct nq_verdict *v)
+{
+	if (q->ndeferred > 0)
+		q->ndeferred--;
+	q->st.verdicts++;
+	/* alone, never a batch: other packets may wait below id */
+	return (nq_send(q, nq_put_verdict(q, 0, 0, id, v), 1));
 }
 
 /* The kernel refused one of our messages. */

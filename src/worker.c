@@ -41,6 +41,43 @@
 #define WORKER_AUDITLEN		512
 #define WORKER_OWN		64	/* reject answers remembered */
 #define WORKER_OWN_MS		2000	/* ... for this long */
+#define WORKER_DEFER		64	/* ICMP errors waiting for the other
+					   workers' answer */
+#define WORKER_ASK_MS		50	/* ... at most this long (and a tick) */
+
+/*
+ * With --queue-balance the kernel hashes an ICMP error's own addresses
+ * (router -> client), so the error often reaches another worker than the
+ * connection it quotes; the hash is seeded at random, so the owner cannot
+ * be computed.  A worker that does not know the quoted connection asks
+ * every other one: the question (the parsed error) goes into their inbox
+ * under a mutex and wakes them with event_active(); each looks it up in
+ * its own table (ct_find_related()) and sends the question back as the
+ * answer.  Errors are rare: only this path takes a lock.  The error's
+ * verdict waits (nq's deferred verdicts) while the other packets go on.
+ */
+struct worker_ask {
+	struct worker_ask	*next;
+	struct worker		*from;
+	uint32_t		 seq;		/* the asker's worker_defer */
+	uint8_t			 answer;	/* 0 question, 1 answer */
+	uint8_t			 found;
+	uint32_t		 mark;
+	struct pkt		 p;		/* data NULL */
+};
+
+/* An ICMP error waiting for the answers. */
+struct worker_defer {
+	uint32_t		 seq;		/* 0: free */
+	uint32_t		 id;		/* the packet's, for nq */
+	unsigned		 waiting;	/* answers still to come */
+	uint64_t		 since;
+	struct nq_packet	 np;		/* ifin, origlen */
+	struct pkt		 p;
+	struct verdict		 v;		/* INVALID, if nobody knows it */
+	char			 in[IF_NAMESIZE], out[IF_NAMESIZE];
+	uint8_t			 buf[NQ_COPY_RANGE];	/* p.data */
+};
 
 /*
  * A reject answer we sent.  When the host's OUTPUT chain is diverted too,
@@ -108,6 +145,16 @@ struct worker {
 	struct worker_ifname	 ifc[WORKER_IFCACHE];
 	struct worker_own	 own[WORKER_OWN];
 	unsigned		 ownnext;
+
+	/* ICMP errors about other workers' connections */
+	struct worker		**peers;	/* every worker, this one too */
+	unsigned		 npeers;	/* atomic: 0 until all started */
+	pthread_mutex_t		 askmtx;	/* inbox */
+	struct worker_ask	*inbox;
+	struct event		*askev;
+	struct worker_defer	 defer[WORKER_DEFER];
+	unsigned		 ndefer;
+	uint32_t		 askseq;
 };
 
 uint64_t
@@ -423,6 +470,13 @@ worker_summary(struct worker *w, uint64_t now)
 	w->suppressed = 0;
 }
 
+static int	 worker_ask(struct worker *, const struct nq_packet *,
+		    const struct pkt *, const struct verdict *, const char *,
+		    const char *);
+static void	 worker_decided(struct worker *, const struct nq_packet *,
+		    const struct pkt *, const struct verdict *, const char *,
+		    const char *, uint64_t, struct nq_verdict *);
+
 /* One packet: the verdict is what nq sends back for it. */
 static void
 worker_packet(void *arg, const struct nq_packet *np, struct nq_verdict *nv)
@@ -442,39 +496,204 @@ worker_packet(void *arg, const struct nq_packet *np, struct nq_verdict *nv)
 	out = worker_ifname(w, np->ifout, now);
 	verdict_packet_ex(w->cfg, w->ct, w->lt, np->data, np->len, in, out,
 	    np->hook, now, &p, &v);
+	if (verdict_needs_owner(&p, &v) && worker_ask(w, np, &p, &v, in,
+	    out) == 0) {
+		nv->defer = 1;	/* worker_answered() gives the verdict */
+		return;
+	}
+	worker_decided(w, np, &p, &v, in, out, now, nv);
+}
 
+/* A packet decided: count it, answer it (reject), audit it; nv for nq. */
+static void
+worker_decided(struct worker *w, const struct nq_packet *np,
+    const struct pkt *p, const struct verdict *v, const char *in,
+    const char *out, uint64_t now, struct nq_verdict *nv)
+{
 	w->st.received++;
-	if (v.action == RULE_ACCEPT)
+	if (v->action == RULE_ACCEPT)
 		w->st.accepted++;
 	else
 		w->st.dropped++;
-	if (v.state == CT_INVALID) {
+	if (v->state == CT_INVALID) {
 		w->st.invalid++;
-		if (v.reason < REASON_MAX)
-			w->st.reasons[v.reason]++;
-	} else if (v.state == CT_RELATED)
+		if (v->reason < REASON_MAX)
+			w->st.reasons[v->reason]++;
+	} else if (v->state == CT_RELATED)
 		w->st.related++;
 
 	/* RULE_REJECT drops; the reset or unreachable is sent apart
 	   (monitor mode: action is accept, nothing is sent). */
-	nv->accept = v.action == RULE_ACCEPT;
-	nv->set_mark = v.set_mark;
-	nv->mark = v.mark;
-	if (v.action == RULE_REJECT)
-		worker_reject(w, &p, np->ifin);
+	nv->accept = v->action == RULE_ACCEPT;
+	nv->set_mark = v->set_mark;
+	nv->mark = v->mark;
+	if (v->action == RULE_REJECT)
+		worker_reject(w, p, np->ifin);
 
-	if (v.log)
-		worker_audit(w, &v, &p, in, out, np->origlen, now);
+	if (v->log)
+		worker_audit(w, v, p, in, out, np->origlen, now);
 
 	/* where the packet was decided: its rule, or [policy] state */
 	if (w->rcount != NULL) {
-		size_t	 i = v.rule != NULL ? v.rule->index :
-		    w->cfg->nrules + v.state;
+		size_t	 i = v->rule != NULL ? v->rule->index :
+		    w->cfg->nrules + v->state;
 
 		if (i < w->nrcount) {
 			w->rcount[2 * i]++;
 			w->rcount[2 * i + 1] += np->origlen;
 		}
+	}
+}
+
+/* Put a into w's inbox and wake w. */
+static void
+worker_post(struct worker *w, struct worker_ask *a)
+{
+	pthread_mutex_lock(&w->askmtx);
+	a->next = w->inbox;
+	w->inbox = a;
+	pthread_mutex_unlock(&w->askmtx);
+	/* thread-safe: the base was made with evthread_use_pthreads() */
+	event_active(w->askev, EV_READ, 0);
+}
+
+/*
+ * Ask the other workers about the ICMP error p; 0 if its verdict now
+ * waits for their answers, -1 if it is decided as it is (one worker,
+ * stopping, too many waiting already, no memory).
+ */
+static int
+worker_ask(struct worker *w, const struct nq_packet *np, const struct pkt *p,
+    const struct verdict *v, const char *in, const char *out)
+{
+	struct worker_defer	*d = NULL;
+	struct worker_ask	*a;
+	unsigned		 i, n;
+
+	n = __atomic_load_n(&w->npeers, __ATOMIC_ACQUIRE);
+	if (n < 2 || w->ndefer == WORKER_DEFER || np->len > sizeof(d->buf) ||
+	    __atomic_load_n(&w->stopping, __ATOMIC_SEQ_CST))
+		return (-1);
+	for (i = 0; i < WORKER_DEFER; i++)
+		if (w->defer[i].seq == 0) {
+			d = &w->defer[i];
+			break;
+		}
+	if (d == NULL)
+		return (-1);
+	if (++w->askseq == 0)
+		w->askseq = 1;
+	d->seq = w->askseq;
+	d->waiting = 0;
+	for (i = 0; i < n; i++) {
+		if (w->peers[i] == w)
+			continue;
+		if ((a = calloc(1, sizeof(*a))) == NULL)
+			break;
+		a->from = w;
+		a->seq = d->seq;
+		a->p = *p;
+		a->p.data = NULL;
+		a->p.len = 0;
+		worker_post(w->peers[i], a);
+		d->waiting++;
+	}
+	if (d->waiting == 0) {
+		d->seq = 0;
+		return (-1);
+	}
+	d->id = np->id;
+	d->since = np->ts_ms;
+	d->np = *np;
+	d->np.data = d->buf;
+	memcpy(d->buf, np->data, np->len);
+	d->p = *p;
+	d->p.data = d->buf;
+	d->v = *v;
+	snprintf(d->in, sizeof(d->in), "%s", in);
+	snprintf(d->out, sizeof(d->out), "%s", out);
+	w->ndefer++;
+	return (0);
+}
+
+/* The waiting error d is decided: RELATED if found, else as it was. */
+static void
+worker_answered(struct worker *w, struct worker_defer *d, int found,
+    uint32_t mark)
+{
+	struct nq_verdict	 nv;
+
+	memset(&nv, 0, sizeof(nv));
+	if (found)
+		verdict_related(w->cfg, &d->p, d->in, d->out, mark, &d->v);
+	worker_decided(w, &d->np, &d->p, &d->v, d->in, d->out,
+	    worker_now_ms(), &nv);
+	(void)nq_verdict(w->nq, d->id, &nv);
+	d->seq = 0;
+	w->ndefer--;
+}
+
+/* Errors waited on for longer than age ms (0: all) stay as they were. */
+static void
+worker_answer_late(struct worker *w, uint64_t now, uint64_t age)
+{
+	unsigned	 i;
+
+	for (i = 0; i < WORKER_DEFER && w->ndefer > 0; i++)
+		if (w->defer[i].seq != 0 && (age == 0 ||
+		    now - w->defer[i].since >= age)) {
+			log_debug("%s: worker %u: no answer for packet %u",
+			    __func__, w->id, w->defer[i].id);
+			worker_answered(w, &w->defer[i], 0, 0);
+		}
+}
+
+/* The inbox: questions from other workers, answers to ours. */
+static void
+worker_ask_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct worker		*w = arg;
+	struct worker_ask	*a, *next;
+	struct worker_defer	*d;
+	unsigned		 i;
+
+	pthread_mutex_lock(&w->askmtx);
+	a = w->inbox;
+	w->inbox = NULL;
+	pthread_mutex_unlock(&w->askmtx);
+	for (; a != NULL; a = next) {
+		next = a->next;
+		if (!a->answer) {
+			a->found = (uint8_t)ct_find_related(w->ct, &a->p,
+			    &a->mark);
+			a->answer = 1;
+			worker_post(a->from, a);
+			continue;
+		}
+		for (i = 0, d = NULL; i < WORKER_DEFER; i++)
+			if (w->defer[i].seq == a->seq) {
+				d = &w->defer[i];
+				break;
+			}
+		/* none: decided already (found elsewhere, or too late) */
+		if (d != NULL) {
+			if (a->found)
+				worker_answered(w, d, 1, a->mark);
+			else if (--d->waiting == 0)
+				worker_answered(w, d, 0, 0);
+		}
+		free(a);
+	}
+}
+
+void
+worker_set_peers(struct worker **all, unsigned n)
+{
+	unsigned	 i;
+
+	for (i = 0; i < n; i++) {
+		all[i]->peers = all;
+		__atomic_store_n(&all[i]->npeers, n, __ATOMIC_RELEASE);
 	}
 }
 
@@ -498,6 +717,7 @@ worker_tick(evutil_socket_t fd, short events, void *arg)
 
 	ct_expire(w->ct, now);
 	limit_expire(w->lt, now);
+	worker_answer_late(w, now, WORKER_ASK_MS);
 	worker_summary(w, now);
 	__atomic_add_fetch(&w->beat, 1, __ATOMIC_RELAXED);
 }
@@ -614,6 +834,7 @@ worker_new(unsigned id, const struct config *cfg, char *err, size_t errlen)
 	w->cfg = cfg;
 	w->raw4 = w->raw6 = -1;
 	pthread_mutex_init(&w->callers, NULL);
+	pthread_mutex_init(&w->askmtx, NULL);
 	pthread_mutex_init(&w->mtx, NULL);
 	pthread_cond_init(&w->cond, NULL);
 	if ((w->ct = ct_new(&cfg->ct)) == NULL) {
@@ -698,6 +919,8 @@ worker_start(struct worker *w, struct event_base *mainbase,
 	    w)) == NULL ||
 	    (w->callev = event_new(w->base, -1, 0, worker_call_cb,
 	    w)) == NULL ||
+	    (w->askev = event_new(w->base, -1, 0, worker_ask_cb,
+	    w)) == NULL ||
 	    (w->deadev = event_new(mainbase, -1, 0, worker_dead_cb,
 	    w)) == NULL)
 		return (-1);
@@ -731,6 +954,8 @@ worker_stop_fn(struct worker *w, void *arg)
 		log_warn("worker %u: queue %u: stop queueing", w->id,
 		    nq_queue(w->nq));
 	n = nq_recv(w->nq, 0, worker_packet, w);
+	/* errors still waiting for an answer get none now */
+	worker_answer_late(w, 0, 0);
 	if (n == -1)
 		log_warn("worker %u: queue %u: last read", w->id,
 		    nq_queue(w->nq));
@@ -764,6 +989,14 @@ worker_free(struct worker *w)
 		event_free(w->deadev);
 	if (w->callev != NULL)
 		event_free(w->callev);
+	if (w->askev != NULL)
+		event_free(w->askev);
+	while (w->inbox != NULL) {
+		struct worker_ask	*a = w->inbox;
+
+		w->inbox = a->next;
+		free(a);
+	}
 	if (w->tick != NULL)
 		event_free(w->tick);
 	if (w->rev != NULL)
@@ -783,6 +1016,7 @@ worker_free(struct worker *w)
 	pthread_cond_destroy(&w->cond);
 	pthread_mutex_destroy(&w->mtx);
 	pthread_mutex_destroy(&w->callers);
+	pthread_mutex_destroy(&w->askmtx);
 	free(w);
 }
 
@@ -792,6 +1026,8 @@ worker_reload_fn(struct worker *w, void *arg)
 	const struct config	*cfg = arg;
 	size_t			 ended;
 
+	/* a waiting verdict points at the old rules: decide it now */
+	worker_answer_late(w, 0, 0);
 	worker_rule_counters_new(w, w->cfg, cfg);
 	w->cfg = cfg;
 	ct_set_config(w->ct, &cfg->ct);
