@@ -1,0 +1,631 @@
+/*
+ * engine.c - the engine alone: parser, tracker, rules and policy from
+ * memory, one core, no kernel
+ *
+ * Copyright (C) 2026 The nfqspid authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * Every packet goes through verdict_packet_ex() with a limit table fed by
+ * the table's events, the call a queue worker makes, under a realistic
+ * policy (tests/bench/engine.ini: [policy] defaults, 21 rules, CIDR lists,
+ * limits, marks).  Packets are built in memory beforehand, as the queue
+ * would copy them (IP and TCP headers with timestamps; the IP length
+ * claims the payload), one slot of 128 bytes each, and are visited in a
+ * random flow order so that neither they nor the table stay in cache.
+ *
+ * 1. Established TCP: N live connections (set up by their handshakes
+ *    first), then rounds of one data segment each way per connection,
+ *    with correct, advancing sequence and acknowledgement numbers: every
+ *    packet must come out ESTABLISHED and accepted, with its mark.
+ * 2. New connections: batches of SYN, SYN/ACK, ACK, each connection
+ *    accepted by a rule (with limits where the rule has them), then the
+ *    clock jumps past every timeout and ct_expire() removes them all.
+ *
+ *   engine [-c file.ini] [-f flows,flows,...] [-p packets] [-b batch]
+ *          [-n batches]
+ */
+#include <sys/socket.h>
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "ct.h"
+#include "limit.h"
+#include "pkt.h"
+#include "verdict.h"
+
+#ifndef TEST_SRCDIR
+#define TEST_SRCDIR "."
+#endif
+
+#define SLOT		128	/* bytes per prebuilt packet */
+#define CLIENT_MSS	1448	/* client bytes per segment */
+#define SERVER_SEG	512	/* server bytes per segment */
+#define MS_PER_KPKT	1	/* the clock: 1 ms per 1000 packets */
+#define TICK_MS		200	/* ct_expire() and limit_expire(), as the
+				   worker's tick */
+#define MAX_SIZES	8
+
+struct flow {
+	uint8_t		 v6;
+	union pkt_addr	 src, dst;
+	uint16_t	 sport, dport;
+	uint32_t	 cisn, sisn;	/* initial sequence numbers */
+	uint32_t	 mark;		/* the mark its rule gives */
+};
+
+struct bench {
+	const struct config	*cfg;
+	struct ct_table		*ct;
+	struct limit_table	*lt;
+	uint64_t		 now;	/* ms */
+	uint64_t		 npkt;	/* for the clock */
+	uint64_t		 tick;
+	uint64_t		 bad;	/* unexpected verdicts */
+};
+
+/*
+ * The thread's CPU time: on a shared machine, time slices given to other
+ * processes do not count against the engine (their cache pollution
+ * still does).
+ */
+static double
+secs(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return ((double)ts.tv_sec + (double)ts.tv_nsec / 1e9);
+}
+
+static uint64_t
+rng(uint64_t *s)
+{
+	/* splitmix64 */
+	uint64_t	 z = (*s += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return (z ^ (z >> 31));
+}
+
+static void
+put16(uint8_t *b, uint16_t v)
+{
+	b[0] = (uint8_t)(v >> 8);
+	b[1] = (uint8_t)v;
+}
+
+static void
+put32(uint8_t *b, uint32_t v)
+{
+	b[0] = (uint8_t)(v >> 24);
+	b[1] = (uint8_t)(v >> 16);
+	b[2] = (uint8_t)(v >> 8);
+	b[3] = (uint8_t)v;
+}
+
+static void
+v4(union pkt_addr *a, uint32_t host)
+{
+	memset(a, 0, sizeof(*a));
+	put32(a->a8, host);
+}
+
+static void
+v6(union pkt_addr *a, const char *pfx48, uint32_t host)
+{
+	/* 2001:db8:X::host */
+	static const uint8_t	 base[6] = { 0x20, 0x01, 0x0d, 0xb8 };
+
+	memset(a, 0, sizeof(*a));
+	memcpy(a->a8, base, 4);
+	a->a8[4] = (uint8_t)pfx48[0];
+	a->a8[5] = (uint8_t)pfx48[1];
+	put32(a->a8 + 12, host);
+}
+
+/*
+ * Flow i of a mix of services and clients the policy lets in by
+ * different rules: web (IPv4 and IPv6), postgres (conn_limit), imap, DNS
+ * over TCP, ssh (rate and conn_limit, one source each).
+ */
+static void
+flow_make(struct flow *f, uint32_t i, uint64_t *seed)
+{
+	uint32_t	 k = i % 100;
+
+	memset(f, 0, sizeof(*f));
+	f->cisn = (uint32_t)rng(seed);
+	f->sisn = (uint32_t)rng(seed);
+	if (k < 70) {
+		v4(&f->src, 0xac100000u | (i & 0xfffff));	/* 172.16/12 */
+		f->sport = (uint16_t)(10000 + (i >> 20));
+		v4(&f->dst, 0xcb00710au);			/* 203.0.113.10 */
+		f->dport = 443;
+		f->mark = 0x10;
+	} else if (k < 80) {
+		f->v6 = 1;
+		v6(&f->src, "\x00\x01", i);			/* 2001:db8:1::/48 */
+		f->sport = 40000;
+		v6(&f->dst, "\x00\x10", 0x10);			/* 2001:db8:10::10 */
+		f->dport = 443;
+		f->mark = 0x10;
+	} else if (k < 90) {
+		v4(&f->src, 0x0a010000u | (i & 0xfff));		/* 10.1/16 */
+		f->sport = (uint16_t)(20000 + (i >> 12) % 40000);
+		v4(&f->dst, 0xcb00710au);
+		f->dport = 5432;
+		f->mark = 0x54;
+	} else if (k < 95) {
+		v4(&f->src, 0xac100000u | (i & 0xfffff));
+		f->sport = (uint16_t)(12000 + (i >> 20));
+		v4(&f->dst, 0xcb00710au);
+		f->dport = 993;
+		f->mark = 0x26;
+	} else if (k < 99) {
+		v4(&f->src, 0xc0a80000u | (i & 0xffff));	/* 192.168/16 */
+		f->sport = (uint16_t)(30000 + (i >> 16));
+		v4(&f->dst, 0xcb00710au);
+		f->dport = 53;
+		f->mark = 0x53;
+	} else {
+		v4(&f->src, 0x0a030000u | ((i / 100) & 0xffff)); /* 10.3/16 */
+		f->sport = (uint16_t)(50000 + (i / 100 >> 16));
+		v4(&f->dst, 0xcb00710au);
+		f->dport = 22;
+		f->mark = 0x22;
+	}
+}
+
+/*
+ * One TCP segment of f into b (SLOT bytes), from the client (dir 0) or
+ * the server.  Returns the bytes the queue would copy: the headers; the
+ * IP length claims paylen more.
+ */
+static size_t
+seg_make(uint8_t *b, const struct flow *f, int dir, uint8_t flags,
+    uint32_t seq, uint32_t ack, uint16_t win, uint32_t paylen, uint32_t ts)
+{
+	const union pkt_addr	*s = dir ? &f->dst : &f->src;
+	const union pkt_addr	*d = dir ? &f->src : &f->dst;
+	uint8_t			*th, *o;
+	size_t			 iphl = f->v6 ? 40 : 20, thl;
+
+	memset(b, 0, SLOT);
+	th = b + iphl;
+	o = th + 20;
+	if (flags & PKT_TH_SYN) {
+		/* MSS, SACK permitted, timestamps, NOP, window scale 7 */
+		o[0] = 2; o[1] = 4; put16(o + 2, CLIENT_MSS);
+		o[4] = 4; o[5] = 2;
+		o[6] = 8; o[7] = 10; put32(o + 8, ts); put32(o + 12, 0);
+		o[16] = 1;
+		o[17] = 3; o[18] = 3; o[19] = 7;
+		thl = 40;
+	} else {
+		o[0] = 1; o[1] = 1;
+		o[2] = 8; o[3] = 10; put32(o + 4, ts); put32(o + 8, ts - 1);
+		thl = 32;
+	}
+	if (f->v6) {
+		b[0] = 0x60;
+		put16(b + 4, (uint16_t)(thl + paylen));
+		b[6] = IPPROTO_TCP;
+		b[7] = 64;
+		memcpy(b + 8, s->a8, 16);
+		memcpy(b + 24, d->a8, 16);
+	} else {
+		b[0] = 0x45;
+		put16(b + 2, (uint16_t)(20 + thl + paylen));
+		b[6] = 0x40;		/* DF */
+		b[8] = 64;
+		b[9] = IPPROTO_TCP;
+		memcpy(b + 12, s->a8, 4);
+		memcpy(b + 16, d->a8, 4);
+	}
+	put16(th, dir ? f->dport : f->sport);
+	put16(th + 2, dir ? f->sport : f->dport);
+	put32(th + 4, seq);
+	put32(th + 8, ack);
+	th[12] = (uint8_t)((thl / 4) << 4);
+	th[13] = flags;
+	put16(th + 14, win);
+	return (iphl + thl);
+}
+
+/* seq and ack of a data segment already built by seg_make() */
+static void
+seg_seq(uint8_t *b, int v6p, uint32_t seq, uint32_t ack, uint32_t ts)
+{
+	uint8_t	*th = b + (v6p ? 40 : 20);
+
+	put32(th + 4, seq);
+	put32(th + 8, ack);
+	put32(th + 24, ts);
+}
+
+static size_t
+seg_len(const struct flow *f)
+{
+	return (f->v6 ? 72 : 52);
+}
+
+/* The worker's tick, on the bench's clock. */
+static void
+clock_step(struct bench *b, uint64_t n)
+{
+	b->npkt += n;
+	b->now = 1000000 + b->npkt * MS_PER_KPKT / 1000;
+	if (b->now - b->tick >= TICK_MS) {
+		b->tick = b->now;
+		ct_expire(b->ct, b->now);
+		limit_expire(b->lt, b->now);
+	}
+}
+
+static void
+one(struct bench *b, const uint8_t *buf, size_t len, int state,
+    uint32_t mark)
+{
+	struct pkt	 p;
+	struct verdict	 v;
+
+	/* queued from INPUT, as on a host */
+	verdict_packet_ex(b->cfg, b->ct, b->lt, buf, len, "eth0", "",
+	    PKT_HOOK_INPUT, b->now, &p, &v);
+	if (v.action != RULE_ACCEPT || v.state != state ||
+	    (mark != 0 && (!v.set_mark || v.mark != mark))) {
+		if (b->bad++ < 5) {
+			char	 line[256];
+
+			verdict_format(&v, line, sizeof(line));
+			fprintf(stderr, "engine: unexpected: %s (wanted "
+			    "accept state=%d mark=0x%x)\n", line, state, mark);
+		}
+	}
+	clock_step(b, 1);
+}
+
+/* The three packets that open f (built in hs, 3 slots). */
+static void
+handshake_make(uint8_t *hs, size_t *len, const struct flow *f)
+{
+	len[0] = seg_make(hs, f, 0, PKT_TH_SYN, f->cisn, 0, 64240, 0, 1);
+	len[1] = seg_make(hs + SLOT, f, 1, PKT_TH_SYN | PKT_TH_ACK, f->sisn,
+	    f->cisn + 1, 65160, 0, 1);
+	len[2] = seg_make(hs + 2 * SLOT, f, 0, PKT_TH_ACK, f->cisn + 1,
+	    f->sisn + 1, 502, 0, 2);
+}
+
+static void
+handshake_run(struct bench *b, const uint8_t *hs, const size_t *len,
+    const struct flow *f)
+{
+	one(b, hs, len[0], CT_NEW, f->mark);
+	one(b, hs + SLOT, len[1], CT_ESTABLISHED, f->mark);
+	one(b, hs + 2 * SLOT, len[2], CT_ESTABLISHED, f->mark);
+}
+
+static int
+bench_open(struct bench *b, const struct config *cfg, uint32_t max)
+{
+	struct ct_config	 c = cfg->ct;
+
+	memset(b, 0, sizeof(*b));
+	b->cfg = cfg;
+	if (c.max < max)
+		c.max = max;
+	if ((b->ct = ct_new(&c)) == NULL ||
+	    (b->lt = limit_new(LIMIT_SOURCES_DEFAULT)) == NULL) {
+		perror("engine: table");
+		return (-1);
+	}
+	/* the worker's DESTROY -> conn_limit path */
+	ct_set_event_cb(b->ct, limit_ct_event, b->lt);
+	b->now = b->tick = 1000000;
+	return (0);
+}
+
+static void
+bench_close(struct bench *b)
+{
+	ct_free(b->ct);
+	limit_free(b->lt);
+}
+
+static void
+shuffle(uint32_t *a, uint32_t n, uint64_t *seed)
+{
+	uint32_t	 i, j, t;
+
+	for (i = 0; i < n; i++)
+		a[i] = i;
+	for (i = n; i > 1; i--) {
+		j = (uint32_t)(rng(seed) % i);
+		t = a[i - 1];
+		a[i - 1] = a[j];
+		a[j] = t;
+	}
+}
+
+/*
+ * Established packets over n flows; returns packets per second, or -1.
+ * Round r: every client sends CLIENT_MSS bytes (acking the server's
+ * round r - 1), in one random order; then every server sends SERVER_SEG
+ * bytes acking them, in another.
+ */
+static double
+bench_established(const struct config *cfg, uint32_t n, uint64_t want,
+    double *setup_s)
+{
+	struct bench	 b;
+	struct flow	*f;
+	uint8_t		*pk, hs[3 * SLOT];
+	uint32_t	*ord[2], i, r, rounds, ts;
+	uint64_t	 seed = 0x5eed0000ULL + n;
+	size_t		 hl[3];
+	double		 t0, t, total = 0;
+	uint64_t	 done = 0;
+	int		 d;
+
+	if (bench_open(&b, cfg, n) == -1)
+		return (-1);
+	f = calloc(n, sizeof(*f));
+	pk = aligned_alloc(64, (size_t)n * 2 * SLOT);
+	ord[0] = calloc(n, sizeof(uint32_t));
+	ord[1] = calloc(n, sizeof(uint32_t));
+	if (f == NULL || pk == NULL || ord[0] == NULL || ord[1] == NULL) {
+		perror("engine");
+		return (-1);
+	}
+	for (i = 0; i < n; i++)
+		flow_make(&f[i], i, &seed);
+	t0 = secs();
+	for (i = 0; i < n; i++) {
+		handshake_make(hs, hl, &f[i]);
+		handshake_run(&b, hs, hl, &f[i]);
+	}
+	*setup_s = secs() - t0;
+	if (ct_count(b.ct) != n) {
+		fprintf(stderr, "engine: %zu connections, wanted %u\n",
+		    ct_count(b.ct), n);
+		return (-1);
+	}
+	shuffle(ord[0], n, &seed);
+	shuffle(ord[1], n, &seed);
+	for (i = 0; i < n; i++) {
+		seg_make(pk + (size_t)i * 2 * SLOT, &f[i], 0,
+		    PKT_TH_ACK | PKT_TH_PUSH, 0, 0, 502, CLIENT_MSS, 0);
+		seg_make(pk + (size_t)i * 2 * SLOT + SLOT, &f[i], 1,
+		    PKT_TH_ACK | PKT_TH_PUSH, 0, 0, 509, SERVER_SEG, 0);
+	}
+
+	rounds = (uint32_t)((want + 2 * (uint64_t)n - 1) / (2 * (uint64_t)n));
+	if (rounds < 3)
+		rounds = 3;
+	for (r = 0; r < rounds; r++) {
+		/* the next segments, written as a NIC would: not timed */
+		ts = 3 + r;
+		for (i = 0; i < n; i++) {
+			uint8_t	*c = pk + (size_t)i * 2 * SLOT;
+
+			seg_seq(c, f[i].v6, f[i].cisn + 1 + r * CLIENT_MSS,
+			    f[i].sisn + 1 + r * SERVER_SEG, ts);
+			seg_seq(c + SLOT, f[i].v6, f[i].sisn + 1 +
+			    r * SERVER_SEG, f[i].cisn + 1 + (r + 1) *
+			    CLIENT_MSS, ts);
+		}
+		t0 = secs();
+		for (d = 0; d < 2; d++)
+			for (i = 0; i < n; i++) {
+				uint32_t j = ord[d][i];
+
+				one(&b, pk + ((size_t)j * 2 + d) * SLOT,
+				    seg_len(&f[j]), CT_ESTABLISHED, f[j].mark);
+			}
+		t = secs() - t0;
+		/* the first round warms up (page faults, caches) */
+		if (r == 0 && rounds > 1)
+			continue;
+		total += t;
+		done += 2 * (uint64_t)n;
+	}
+	if (ct_count(b.ct) != n || b.bad != 0) {
+		fprintf(stderr, "engine: %u flows: %llu unexpected verdicts, "
+		    "%zu connections\n", n, (unsigned long long)b.bad,
+		    ct_count(b.ct));
+		return (-1);
+	}
+	bench_close(&b);
+	free(f);
+	free(pk);
+	free(ord[0]);
+	free(ord[1]);
+	return ((double)done / total);
+}
+
+/*
+ * New connections: nb batches of n, each set up (three packets) and
+ * then expired.  Returns connections per second; *expire_ns gets the
+ * expiry's share per connection.
+ */
+static double
+bench_new(const struct config *cfg, uint32_t n, uint32_t nb,
+    double *expire_ns)
+{
+	struct bench	 b;
+	struct ct_stats	 st;
+	struct flow	*f;
+	uint8_t		*pk;
+	size_t		*len;
+	uint32_t	*ord, i, k;
+	uint64_t	 seed = 0x6e6577ULL, jump;
+	double		 t0, t1, tset = 0, texp = 0;
+
+	if (bench_open(&b, cfg, n) == -1)
+		return (-1);
+	f = calloc(n, sizeof(*f));
+	pk = aligned_alloc(64, (size_t)n * 3 * SLOT);
+	len = calloc((size_t)n * 3, sizeof(*len));
+	ord = calloc(n, sizeof(*ord));
+	if (f == NULL || pk == NULL || len == NULL || ord == NULL) {
+		perror("engine");
+		return (-1);
+	}
+	for (i = 0; i < n; i++) {
+		flow_make(&f[i], i, &seed);
+		handshake_make(pk + (size_t)i * 3 * SLOT, len + 3 * i, &f[i]);
+	}
+	shuffle(ord, n, &seed);
+	/* past the longest timeout */
+	jump = 0;
+	for (k = 0; k < CT_TO_MAX; k++)
+		if ((uint64_t)cfg->ct.timeout[k] * 1000 > jump)
+			jump = (uint64_t)cfg->ct.timeout[k] * 1000;
+	jump += 1000;
+
+	for (k = 0; k <= nb; k++) {
+		t0 = secs();
+		for (i = 0; i < n; i++) {
+			uint32_t j = ord[i];
+
+			handshake_run(&b, pk + (size_t)j * 3 * SLOT,
+			    len + 3 * j, &f[j]);
+		}
+		t1 = secs();
+		if (ct_count(b.ct) != n) {
+			fprintf(stderr, "engine: batch %u: %zu connections, "
+			    "wanted %u\n", k, ct_count(b.ct), n);
+			return (-1);
+		}
+		/* all of them time out */
+		b.npkt += jump * 1000 / MS_PER_KPKT;
+		b.now = 1000000 + b.npkt * MS_PER_KPKT / 1000;
+		b.tick = b.now;
+		ct_expire(b.ct, b.now);
+		limit_expire(b.lt, b.now);
+		if (ct_count(b.ct) != 0) {
+			fprintf(stderr, "engine: %zu connections left after "
+			    "expiry\n", ct_count(b.ct));
+			return (-1);
+		}
+		/* batch 0 warms up the arena and the caches */
+		if (k == 0)
+			continue;
+		tset += t1 - t0;
+		texp += secs() - t1;
+	}
+	ct_get_stats(b.ct, &st);
+	if (b.bad != 0 || st.created != (uint64_t)n * (nb + 1) ||
+	    st.expired != st.created) {
+		fprintf(stderr, "engine: new connections: %llu unexpected "
+		    "verdicts, %llu created, %llu expired\n",
+		    (unsigned long long)b.bad, (unsigned long long)st.created,
+		    (unsigned long long)st.expired);
+		return (-1);
+	}
+	bench_close(&b);
+	free(f);
+	free(pk);
+	free(len);
+	free(ord);
+	*expire_ns = texp * 1e9 / ((double)n * nb);
+	return ((double)n * nb / (tset + texp));
+}
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: engine [-c file.ini] [-f flows,...] "
+	    "[-p packets] [-b batch] [-n batches]\n");
+	exit(2);
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct config	*cfg;
+	const char	*ini = TEST_SRCDIR "/tests/bench/engine.ini";
+	char		 err[512], *s, *e;
+	uint32_t	 sizes[MAX_SIZES] = { 1000, 100000, 1000000 };
+	double		 pps[MAX_SIZES], setup, exp_ns, cps;
+	uint64_t	 want = 20000000;
+	uint32_t	 nsizes = 3, batch = 100000, nbatch = 10, i;
+	int		 ch, fail = 0;
+
+	while ((ch = getopt(argc, argv, "b:c:f:n:p:")) != -1) {
+		switch (ch) {
+		case 'b':
+			batch = (uint32_t)strtoul(optarg, NULL, 10);
+			break;
+		case 'c':
+			ini = optarg;
+			break;
+		case 'f':
+			nsizes = 0;
+			for (s = optarg; *s != '\0' && nsizes < MAX_SIZES;
+			    s = *e ? e + 1 : e) {
+				sizes[nsizes] = (uint32_t)strtoul(s, &e, 10);
+				if (e == s || sizes[nsizes] == 0)
+					usage();
+				nsizes++;
+			}
+			break;
+		case 'n':
+			nbatch = (uint32_t)strtoul(optarg, NULL, 10);
+			break;
+		case 'p':
+			want = strtoull(optarg, NULL, 10);
+			break;
+		default:
+			usage();
+		}
+	}
+	if (nsizes == 0 || batch == 0 || nbatch == 0 || want == 0)
+		usage();
+	if ((cfg = config_load(ini, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "engine: %s\n", err);
+		return (2);
+	}
+	printf("engine: verdict_packet_ex() with limits, one core, %s "
+	    "(%zu rules)\n", ini, cfg->nrules);
+	printf("%-22s %10s %9s %9s   %s\n", "established TCP", "packets/s",
+	    "ns/packet", "setup/s", "target");
+	for (i = 0; i < nsizes; i++) {
+		pps[i] = bench_established(cfg, sizes[i], want, &setup);
+		if (pps[i] < 0)
+			return (1);
+		printf("%9u live flows %12.0f %9.1f %9.0f   ", sizes[i], pps[i],
+		    1e9 / pps[i], sizes[i] / setup);
+		if (sizes[i] == 100000) {
+			printf(">= 5000000 (%s)", pps[i] >= 5e6 ? "met" :
+			    "NOT met");
+			fail |= pps[i] < 5e6;
+		} else if (sizes[i] == 1000000 && sizes[0] == 1000) {
+			printf(">= 0.70 x %u flows: %.2f (%s)", sizes[0],
+			    pps[i] / pps[0], pps[i] >= 0.7 * pps[0] ? "met" :
+			    "NOT met");
+			fail |= pps[i] < 0.7 * pps[0];
+		} else
+			printf("-");
+		printf("\n");
+		fflush(stdout);
+	}
+	cps = bench_new(cfg, batch, nbatch, &exp_ns);
+	if (cps < 0)
+		return (1);
+	printf("new connections (SYN, SYN/ACK, ACK, expiry), %u x %u: "
+	    "%.0f/s (%.0f ns, of which expiry %.0f)   >= 1000000 (%s)\n",
+	    nbatch, batch, cps, 1e9 / cps, exp_ns, cps >= 1e6 ? "met" :
+	    "NOT met");
+	fail |= cps < 1e6;
+	config_free(cfg);
+	return (fail ? 3 : 0);
+}
