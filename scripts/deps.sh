@@ -20,6 +20,8 @@ PKGS=(
 	netcat-openbsd socat python3 python3-scapy
 	# the status page's tests: curl, and headless Chromium
 	curl chromium
+	# the engine's tests (iperf3 load) and netbench.sh (wrk, nginx)
+	iperf3 wrk nginx-light passwd
 )
 
 missing=()
