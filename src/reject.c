@@ -169,7 +169,9 @@ build_rst(const struct pkt *p, uint8_t *buf)
 static size_t
 build_unreach(const struct pkt *p, uint8_t *buf)
 {
-	size_t		 hl, quote, room, have;
+	struct pkt	 q;
+	enum reason	 why;
+	size_t		 hl, quote, room, have, n;
 	uint8_t		*ic;
 	uint32_t	 sum;
 
@@ -199,7 +201,17 @@ build_unreach(const struct pkt *p, uint8_t *buf)
 	    p->src.a8, IPPROTO_ICMPV6, (uint32_t)(ICMP_HDRLEN + quote));
 	put16(ic + 2, csum_fold(reject_csum_add(sum, ic,
 	    ICMP_HDRLEN + quote)));
-	return (hl + ICMP_HDRLEN + quote);
+	n = hl + ICMP_HDRLEN + quote;
+	/*
+	 * An error must quote an IP header and what follows it well enough
+	 * to name the connection (RFC 792, RFC 4443).  A packet too short
+	 * or too malformed for that (one the parser refused: a policy may
+	 * reject INVALID packets) gets no answer rather than one that
+	 * every receiver, ourselves included, drops as bad-icmp-inner.
+	 */
+	if (pkt_parse(&q, buf, n, &why) == -1)
+		return (0);
+	return (n);
 }
 
 size_t

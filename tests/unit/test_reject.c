@@ -442,6 +442,27 @@ test_never_answered(void **state __attribute__((unused)))
 	/* no packet at all */
 	memset(&p, 0, sizeof(p));
 	assert_int_equal(reject_build(&p, r, sizeof(r)), 0);
+
+	/*
+	 * Packets the parser refused (a policy may reject INVALID ones):
+	 * an error quoting them could not name a connection (found by
+	 * fuzz_packet: a 1-byte quote of an IPv4 header claiming a total
+	 * length of 1; an IHL below 5).
+	 */
+	{
+		enum reason	 why;
+
+		n = udp(b, 0, C4, S4, 1001, 53, 1);
+		put16(b + 2, 1);
+		memset(&p, 0, sizeof(p));
+		assert_int_equal(pkt_parse(&p, b, n, &why), -1);
+		assert_int_equal(reject_build(&p, r, sizeof(r)), 0);
+		n = udp(b, 0, C4, S4, 1001, 53, 1);
+		b[0] = 0x44;
+		memset(&p, 0, sizeof(p));
+		assert_int_equal(pkt_parse(&p, b, n, &why), -1);
+		assert_int_equal(reject_build(&p, r, sizeof(r)), 0);
+	}
 }
 
 int
