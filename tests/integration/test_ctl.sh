@@ -293,7 +293,54 @@ while True:
     time.sleep(0.002)
 print(n)
 EOF
+# An events client that reads nothing while the flood and the flush
+# make ~40000 events: the daemon keeps at most 1 MiB for it, counts the
+# rest, and tells it once it reads again.
+cat >"$T_TMP/evslow.py" <<'EOF'
+import socket, struct, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+p = struct.pack(">HH", 1, 6) + b"events"
+s.sendall(struct.pack(">IHHII", 0x4e514354, 1, 1, 0, len(p)) + p)
+time.sleep(0.3)
+open(sys.argv[2], "w").close()		# subscribed: go
+while not open(sys.argv[3]).read():	# until told to read
+    time.sleep(0.1)
+# read until the "lost" line, which comes with the first event after
+# what was kept is taken
+s.settimeout(20)
+buf, text, lost = b"", b"", []
+while not lost:
+    d = s.recv(65536)
+    assert d, "the daemon closed the stream"
+    buf += d
+    while len(buf) >= 16:
+        m, v, t, f, l = struct.unpack(">IHHII", buf[:16])
+        assert m == 0x4e514354 and t == 2, (m, t)
+        if len(buf) < 16 + l:
+            break
+        text += buf[16:16 + l]
+        buf = buf[16 + l:]
+    lines = text.decode().splitlines()
+    lost = [l for l in lines if l.startswith("lost ")]
+ev = [l for l in lines if not l.startswith("lost ")]
+assert all(l.split()[2] == "events" and int(l.split()[1]) > 0 for l in lost), lost
+assert all(l[:9].strip() in ("[NEW]", "[UPDATE]", "[DESTROY]") for l in ev), ev[:3]
+assert len(text) > 512 * 1024, len(text)
+print(len(ev), sum(int(l.split()[1]) for l in lost))
+EOF
+: >"$T_TMP/evgo"
+"$PY" "$T_TMP/evslow.py" "$T_CTL" "$T_TMP/evready" "$T_TMP/evgo" >"$T_TMP/evslow.out" 2>&1 &
+evslow=$!
+wait_for 50 test -e "$T_TMP/evready"
 in_c "$PY" "$T_TMP/flood.py" "$C4" "$S4" 20000
+echo go >"$T_TMP/evgo"
+quiet in_c ping -q -c 3 -i 0.3 -W 1 "$S4"
+wait "$evslow"
+rc=$?
+echo "  events while not reading (lines, lost): $(tail -n 3 "$T_TMP/evslow.out")"
+check "an events client that stops reading: 1 MiB kept, the rest counted as \"lost N events\"" \
+    test "$rc" -eq 0
 settled()
 {
 	local a b
