@@ -427,6 +427,16 @@ ct_tcp_in_window(struct ct_table *t, struct ct_entry *e, int dir, int index,
 				tc->scale[dir] = tc->scale[!dir] = 0;
 			if (!hasack)
 				return (CT_WIN_ACCEPT);
+		} else if (rst && e->state == sSS && (!hasack ||
+		    ack != rcv->td_end)) {
+			/*
+			 * RFC 9293 3.10.7.3: in SYN-SENT only a RST that
+			 * acknowledges the SYN resets.  Any other would be
+			 * "learnt" here and so fit the window it set itself:
+			 * a blind RST would end the handshake in our table.
+			 */
+			*reason = REASON_TCP_RST;
+			return (CT_WIN_INVALID);
 		} else {
 			/* Picked up: learn this side from the packet. */
 			snd->td_end = end;
