@@ -1,0 +1,101 @@
+/*
+ * fuzz_config.c - libFuzzer target: config_load() on arbitrary INI text
+ *
+ * Copyright (C) 2026 The nfqspid authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * A reload reads whatever an operator (or a mistake) put in the file: the
+ * loader must refuse it with one line naming the problem, or return a
+ * configuration whose every value is in range, never crash or leak.  The
+ * input is written to a memory file that config_load() opens by its
+ * /proc/self/fd path.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE	/* memfd_create */
+#endif
+
+#include <sys/types.h>
+#include <sys/mman.h>
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "config.h"
+
+int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+
+#define CHECK(c) do {							\
+	if (!(c)) {							\
+		fprintf(stderr, "%s:%d: invariant failed: %s\n",	\
+		    __FILE__, __LINE__, #c);				\
+		abort();						\
+	}								\
+} while (0)
+
+static int	 memfd = -1;
+static char	 path[64];
+
+static void
+check_config(const struct config *c)
+{
+	const struct rule	*r;
+	size_t			 i;
+
+	CHECK(strcmp(c->path, path) == 0);
+	CHECK(c->mode == MODE_ENFORCE || c->mode == MODE_MONITOR);
+	CHECK(c->fail_open <= 1 && c->log_invalid <= 1);
+	CHECK(c->threads >= 1);
+	CHECK(c->http_allow != NULL);
+	CHECK(c->ct.max >= 1);
+	CHECK(c->ct.tcp_loose <= 1 && c->ct.tcp_liberal <= 1);
+	for (i = 0; i < CT_STATE_MAX; i++)
+		CHECK(c->policy[i] <= RULE_REJECT);
+	CHECK((c->rules == NULL) == (c->nrules == 0));
+	for (i = 0; i < c->nrules; i++) {
+		r = &c->rules[i];
+		CHECK(r->index == i);
+		CHECK(r->name[0] != '\0' &&
+		    memchr(r->name, '\0', sizeof(r->name)) != NULL);
+		CHECK(r->action <= RULE_REJECT);
+		CHECK(r->states != 0 &&
+		    (r->states & ~((1u << CT_STATE_MAX) - 1)) == 0);
+		CHECK(r->log <= 1 && r->has_mark <= 1);
+		CHECK(r->nin <= RULE_MAXIFS && r->nout <= RULE_MAXIFS);
+	}
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct config	*c;
+	char		 err[512];
+
+	if (memfd == -1) {
+		if ((memfd = memfd_create("fuzz.ini", 0)) == -1) {
+			perror("memfd_create");
+			abort();
+		}
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", memfd);
+	}
+	CHECK(ftruncate(memfd, 0) == 0);
+	CHECK(pwrite(memfd, data, size, 0) == (ssize_t)size);
+
+	memset(err, 'x', sizeof(err));
+	c = config_load(path, err, sizeof(err));
+	if (c == NULL) {
+		/* one line, and it says something */
+		CHECK(memchr(err, '\0', sizeof(err)) != NULL);
+		CHECK(strncmp(err, path, strlen(path)) == 0);
+		CHECK(strlen(err) > strlen(path) + 2);
+		CHECK(strchr(err, '\n') == NULL);
+		return (0);
+	}
+	check_config(c);
+	config_free(c);
+	return (0);
+}
