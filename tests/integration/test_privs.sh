@@ -1,0 +1,212 @@
+#!/bin/bash
+# test_privs.sh - least privilege, on the real path:
+#  - with [daemon] user = nfqspi-test-PID (a system user made here and
+#    removed at the end), every thread of nfqspid (/proc/PID/task/*/status)
+#    has no uid or gid 0, exactly CAP_NET_ADMIN permitted and effective
+#    (no inheritable, ambient or other capability), NoNewPrivs 1 -- and
+#    packets keep getting verdicts (an allowed connection completes, a
+#    denied one does not);
+#  - with a reject rule in the configuration: exactly CAP_NET_ADMIN and
+#    CAP_NET_RAW, and the reject's RST reaches the client;
+#  - the control socket: 0660, owner root, group the daemon's; a user
+#    outside that group (nobody) cannot even connect; with the socket made
+#    0666 by hand, nobody may still read (status, conntrack count) but
+#    conntrack flush, conntrack delete and reload say "permission denied"
+#    (exit 1) and change nothing; a member of the group (primary or
+#    supplementary) and root may.
+#
+# Copyright (C) 2026 The nfqspid authors
+# SPDX-License-Identifier: GPL-2.0-or-later
+set -u
+
+T_NET=${T_NET:-93}
+T_QUEUE=${T_QUEUE:-13}
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+U=nfqspi-test-$$
+U2=nfqspi-tst2-$$		# a second user, in U's group as a supplementary one
+
+lib_init privs
+for t in useradd userdel groupdel runuser; do
+	command -v "$t" >/dev/null || skip "$t not installed"
+done
+getent passwd nobody >/dev/null || skip "no user nobody"
+
+users_del()
+{
+	local rc=$?
+	userdel "$U2" 2>/dev/null
+	userdel "$U" 2>/dev/null
+	groupdel "$U" 2>/dev/null
+	(exit "$rc")
+	lib_cleanup
+}
+trap users_del EXIT
+useradd --system --user-group --no-create-home --home-dir / \
+    --shell /usr/sbin/nologin "$U" || { echo "cannot create user $U" >&2; exit 1; }
+useradd --system --no-create-home --home-dir / --shell /usr/sbin/nologin \
+    -G "$U" "$U2" || { echo "cannot create user $U2" >&2; exit 1; }
+ugid=$(id -g "$U")
+
+lib_topology || { echo "cannot build the namespaces" >&2; exit 1; }
+lib_write_helpers
+# The daemon re-reads its configuration as $U on reload, and the other
+# users must reach the socket's directory.
+chmod 0711 "$T_TMP"
+
+privs_config()
+{
+	lib_config <<EOF
+[policy]
+established = accept
+related = accept
+invalid = drop
+new = drop
+
+[rule xfer]
+proto = tcp
+dport = 5100
+action = accept
+
+$1
+EOF
+	sed -i "s/^\\[daemon\\]\$/[daemon]\\nuser = $U/" "$T_CONF"
+	chmod 0644 "$T_CONF"
+}
+
+# threads_ok WANTCAP: every thread's status as required; prints what is wrong
+threads_ok()
+{
+	local want=$1 pid=$T_DPID st n=0 bad=0 f
+	for st in /proc/"$pid"/task/*/status; do
+		n=$((n + 1))
+		f=$(awk -v want="$want" '
+			/^Uid:/ { for (i = 2; i <= 5; i++) if ($i == 0) e = e " uid0" }
+			/^Gid:/ { for (i = 2; i <= 5; i++) if ($i == 0) e = e " gid0" }
+			/^Groups:/ { for (i = 2; i <= NF; i++) if ($i == 0) e = e " group0" }
+			/^CapEff:/ { if ($2 != want) e = e " CapEff=" $2 }
+			/^CapPrm:/ { if ($2 != want) e = e " CapPrm=" $2 }
+			/^CapInh:/ { if ($2 != "0000000000000000") e = e " CapInh=" $2 }
+			/^CapAmb:/ { if ($2 != "0000000000000000") e = e " CapAmb=" $2 }
+			/^NoNewPrivs:/ { nnp = $2 }
+			END { if (nnp != 1) e = e " NoNewPrivs=" nnp; print e }' "$st")
+		if [ -n "$f" ]; then
+			echo "  $(awk '/^Name:/ { print $2 }' "$st") ($st):$f"
+			bad=1
+		fi
+	done
+	echo "  $n threads looked at"
+	[ "$n" -ge 2 ] && [ "$bad" -eq 0 ]
+}
+
+CAP_ADMIN=0000000000001000		# 1 << CAP_NET_ADMIN (12)
+CAP_ADMIN_RAW=0000000000003000		# and CAP_NET_RAW (13)
+
+lib_divert || { echo "cannot divert FORWARD to NFQUEUE" >&2; exit 1; }
+bg_in "$NS_S" socat "TCP4-LISTEN:5101,bind=$S4,reuseaddr,fork" EXEC:cat
+bg_in "$NS_S" socat "TCP4-LISTEN:5102,bind=$S4,reuseaddr,fork" EXEC:cat
+wait_listen "$NS_S" tcp 5102 || fail "the servers listen"
+
+# ---- 1. user =, no reject rule ---------------------------------------------------
+privs_config ''
+check "nfqspid -n accepts the configuration with user = $U" \
+    "$NFQSPID" -n -c "$T_CONF"
+if ! lib_start_daemon "$@"; then
+	fail "nfqspid starts with user = $U"
+	lib_summary
+fi
+ok "nfqspid starts with user = $U"
+# the workers and the watchdog exist once the socket is open; give the
+# start-up a moment to finish anyway
+sleep 0.5
+check "every thread: no uid/gid 0, exactly CAP_NET_ADMIN, NoNewPrivs 1" \
+    threads_ok "$CAP_ADMIN"
+check "the daemon runs as $U" \
+    test "$(awk '/^Uid:/ { print $2 }' /proc/"$T_DPID"/status)" = "$(id -u "$U")"
+check "the log says which capabilities it kept" \
+    log_has "running as user $U with CAP_NET_ADMIN\$"
+tcp_transfer as-user "$S4" 5100
+tcp_blocked "as $U, denied port 5101" "$S4" 5101
+check "as $U: the daemon counted the verdicts" \
+    test "$(lib_ctl conntrack count)" -ge 1
+
+# ---- 2. the control socket ---------------------------------------------------------
+st=$(stat -c '%a %U %G' "$T_CTL")
+check "control socket: mode 660, owner root, group $U (got $st)" \
+    test "$st" = "660 root $U"
+
+as() { local u=$1; shift; runuser -u "$u" -- "$NFQSPICTL" -s "$T_CTL" "$@"; }
+
+out=$(as nobody status 2>&1)
+rc=$?
+check "nobody (not in group $U) cannot connect: exit 1 (got $rc: $out)" \
+    test "$rc" -eq 1
+check "root may read: status" quiet lib_ctl status
+
+# An operator's mistake: the socket made world-writable.  The peer
+# credentials are the second line of defence.
+chmod 0666 "$T_CTL"
+n0=$(lib_ctl conntrack count)
+check "socket 0666: nobody may read: status" quiet as nobody status
+check "socket 0666: nobody may read: conntrack count" quiet as nobody conntrack count
+check "socket 0666: nobody may read: stats" quiet as nobody stats
+for cmd in "conntrack flush" "conntrack delete proto=tcp" reload; do
+	# shellcheck disable=SC2086
+	out=$(as nobody $cmd 2>&1)
+	rc=$?
+	check "socket 0666: nobody: $cmd refused with exit 1 (got $rc)" \
+	    test "$rc" -eq 1
+	check "socket 0666: nobody: $cmd says permission denied ($out)" \
+	    grep -q "permission denied" <<<"$out"
+done
+check "socket 0666: the refusals changed nothing ($n0 connections)" \
+    test "$(lib_ctl conntrack count)" -eq "$n0" -a "$n0" -ge 1
+check "the refusals are logged with the peer's uid" \
+    log_has "control: conntrack flush refused to uid $(id -u nobody) "
+check "$U (the daemon's user, primary group) may reload" \
+    quiet as "$U" reload
+check "$U2 (group $U as a supplementary group) may delete" \
+    quiet as "$U2" conntrack delete proto=udp
+check "$U2 may flush" quiet as "$U2" conntrack flush
+check "root may reload" quiet lib_ctl reload
+check "after the flush the table is empty" \
+    test "$(lib_ctl conntrack count)" -eq 0
+chmod 0660 "$T_CTL"
+tcp_transfer after-reloads "$S4" 5100
+check "still every thread without privileges after the reloads" \
+    threads_ok "$CAP_ADMIN"
+
+if lib_stop_daemon; then
+	check "SIGTERM: nfqspid exits with status 0 (got $T_DRC)" test "$T_DRC" -eq 0
+else
+	fail "SIGTERM: nfqspid exits"
+fi
+
+# ---- 3. user = with a reject rule: CAP_NET_RAW too --------------------------------
+privs_config '[rule refuse]
+proto = tcp
+dport = 5102
+action = reject'
+if ! lib_start_daemon "$@"; then
+	fail "nfqspid starts with user = $U and a reject rule"
+	lib_summary
+fi
+ok "nfqspid starts with user = $U and a reject rule"
+sleep 0.5
+check "reject configured: every thread has exactly CAP_NET_ADMIN and CAP_NET_RAW" \
+    threads_ok "$CAP_ADMIN_RAW"
+check "the log says CAP_NET_RAW is kept" \
+    log_has "running as user $U with CAP_NET_ADMIN and CAP_NET_RAW"
+out=$(in_c timeout 10 socat -T 2 - "TCP4:$S4:5102,connect-timeout=5" </dev/null 2>&1)
+check "the reject rule's RST reaches the client at once ($out)" \
+    grep -q "Connection refused" <<<"$out"
+tcp_transfer with-reject "$S4" 5100
+check "no sanitizer report in the daemon's log" \
+    log_lacks 'runtime error|AddressSanitizer|LeakSanitizer'
+if lib_stop_daemon; then
+	check "SIGTERM: nfqspid exits with status 0 (got $T_DRC)" test "$T_DRC" -eq 0
+else
+	fail "SIGTERM: nfqspid exits"
+fi
+lib_summary
