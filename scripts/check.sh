@@ -4,6 +4,8 @@
 #   make check            unit tests, --replay goldens, man lint, and (as
 #                         root) the network-namespace integration tests
 #   make check-valgrind   the unit tests under valgrind
+#   make fuzz-replay, make fuzz   the fuzzers over their corpora and past
+#                         crashes, then 60 s each (FUZZ_SECONDS)
 #   sanitizers            make check again, built with ASan and UBSan
 #   make distcheck        the release tarball builds and passes from scratch
 # Prints the test logs of whatever fails.
@@ -53,6 +55,12 @@ check_in "$top" check
 
 step "make check-valgrind"
 check_in "$top" check-valgrind
+
+# The fuzzers are built with clang apart from the build above: the
+# corpora and past crashes first, then FUZZ_SECONDS (60) a target.
+step "fuzzing: make fuzz-replay, make fuzz FUZZ_SECONDS=${FUZZ_SECONDS:-60}"
+make -j"$JOBS" fuzz-replay
+make fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-60}"
 
 # The sanitizer build is made from the release tarball in its own tree:
 # the source tree is configured already, and automake refuses a second,

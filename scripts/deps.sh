@@ -22,6 +22,8 @@ PKGS=(
 	curl chromium
 	# the engine's tests (iperf3 load) and netbench.sh (wrk, nginx)
 	iperf3 wrk nginx-light passwd
+	# make fuzz: clang with libFuzzer
+	clang libclang-rt-14-dev
 )
 
 missing=()
