@@ -393,6 +393,13 @@ kill_test()
 	check "$mode: the running connection carried data after the restart" \
 	    "$PY" "$T_TMP/iperf_ok.py" "$T_TMP/iperf-$mode.json" "$from"
 	check "$mode: picked up mid-stream, no INVALID" test "$(stat invalid)" -eq 0
+	# GSO: the queue hands over super-packets above the veth's MTU
+	avg=$(lib_ctl -j rules | "$PY" -c '
+import json, sys
+e = {k.lower(): v for k, v in json.load(sys.stdin)["policy_counters"].items()}["established"]
+print(e["bytes"] // max(e["packets"], 1))')
+	check "$mode: GSO packets larger than the MTU were decided (average $avg bytes)" \
+	    test "${avg:-0}" -gt 1500
 }
 divert --queue-bypass
 start || fail "bypass: nfqspid starts"
