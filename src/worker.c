@@ -43,7 +43,7 @@
 #define WORKER_OWN_MS		2000	/* ... for this long */
 #define WORKER_DEFER		64	/* ICMP errors waiting for the other
 					   workers' answer */
-#define WORKER_ASK_MS		50	/* ... at most this long (and a tick) */
+#define WORKER_ASK_MS		50	/* ... at most this long */
 
 /*
  * With --queue-balance the kernel hashes an ICMP error's own addresses
@@ -152,6 +152,7 @@ struct worker {
 	pthread_mutex_t		 askmtx;	/* inbox */
 	struct worker_ask	*inbox;
 	struct event		*askev;
+	struct event		*asktimer;	/* WORKER_ASK_MS after a question */
 	struct worker_defer	 defer[WORKER_DEFER];
 	unsigned		 ndefer;
 	uint32_t		 askseq;
@@ -473,6 +474,7 @@ worker_summary(struct worker *w, uint64_t now)
 static int	 worker_ask(struct worker *, const struct nq_packet *,
 		    const struct pkt *, const struct verdict *, const char *,
 		    const char *);
+static void	 worker_ask_timer(struct worker *);
 static void	 worker_decided(struct worker *, const struct nq_packet *,
 		    const struct pkt *, const struct verdict *, const char *,
 		    const char *, uint64_t, struct nq_verdict *);
@@ -612,7 +614,8 @@ worker_ask(struct worker *w, const struct nq_packet *np, const struct pkt *p,
 	d->v = *v;
 	snprintf(d->in, sizeof(d->in), "%s", in);
 	snprintf(d->out, sizeof(d->out), "%s", out);
-	w->ndefer++;
+	if (w->ndefer++ == 0)
+		worker_ask_timer(w);
 	return (0);
 }
 
@@ -646,6 +649,25 @@ worker_answer_late(struct worker *w, uint64_t now, uint64_t age)
 			    __func__, w->id, w->defer[i].id);
 			worker_answered(w, &w->defer[i], 0, 0);
 		}
+}
+
+static void
+worker_ask_timer(struct worker *w)
+{
+	struct timeval	 tv = { 0, (WORKER_ASK_MS + 1) * 1000 };
+
+	(void)evtimer_add(w->asktimer, &tv);
+}
+
+/* Errors nobody answered in time stay as they were. */
+static void
+worker_ask_timeout(evutil_socket_t fd, short events, void *arg)
+{
+	struct worker	*w = arg;
+
+	worker_answer_late(w, worker_now_ms(), WORKER_ASK_MS);
+	if (w->ndefer > 0)
+		worker_ask_timer(w);
 }
 
 /* The inbox: questions from other workers, answers to ours. */
@@ -921,6 +943,8 @@ worker_start(struct worker *w, struct event_base *mainbase,
 	    w)) == NULL ||
 	    (w->askev = event_new(w->base, -1, 0, worker_ask_cb,
 	    w)) == NULL ||
+	    (w->asktimer = evtimer_new(w->base, worker_ask_timeout,
+	    w)) == NULL ||
 	    (w->deadev = event_new(mainbase, -1, 0, worker_dead_cb,
 	    w)) == NULL)
 		return (-1);
@@ -991,6 +1015,8 @@ worker_free(struct worker *w)
 		event_free(w->callev);
 	if (w->askev != NULL)
 		event_free(w->askev);
+	if (w->asktimer != NULL)
+		event_free(w->asktimer);
 	while (w->inbox != NULL) {
 		struct worker_ask	*a = w->inbox;
 
