@@ -1348,6 +1348,9 @@ config_load(const char *path, char *err, size_t errlen)
 	config_defaults(c);
 	if (build(&x, c) == -1)
 		goto out;
+	c->norule_states = (1u << CT_STATE_MAX) - 1;
+	for (i = 0; i < c->nrules; i++)
+		c->norule_states &= ~c->rules[i].states;
 	if (c->http_allow == NULL && rule_parse_addrs(HTTP_ALLOW_DEFAULT,
 	    &c->http_allow, e, sizeof(e)) == -1) {
 		cfg_err(&x, "http_allow default: %s", e);

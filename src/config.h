@@ -55,6 +55,9 @@ struct config {
 	/* [rule NAME] sections, in file order */
 	struct rule	*rules;
 	size_t		 nrules;
+	/* CT_STATE_BIT()s of the states no rule names, so that their
+	   packets skip the rules (config_load() sets it; 0: ask them) */
+	uint8_t		 norule_states;
 };
 
 /*

@@ -150,6 +150,10 @@ struct ct_table {
 	struct ct_entry	*ev_e;
 	uint8_t		 ev_state;
 	uint8_t		 ev_status;
+	/* the entry ct_find() or ct_insert() returned last, and its index:
+	   refreshing it then needs no look at its timer list neighbour */
+	struct ct_entry	*last_e;
+	uint32_t	 last_i;
 };
 
 static inline struct ct_entry *

@@ -54,7 +54,11 @@ decide(const struct config *cfg, const struct pkt *p, int state,
 	const struct rule	*r;
 
 	v->state = state;
-	r = first_match(cfg, p, state, in, out);
+	/* the common case: no rule names established packets */
+	if (cfg->norule_states & CT_STATE_BIT(state))
+		r = NULL;
+	else
+		r = first_match(cfg, p, state, in, out);
 	v->rule = r;
 	if (r != NULL) {
 		v->decided = r->action;

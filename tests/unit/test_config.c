@@ -668,6 +668,33 @@ test_rule_order(void **state)
 	config_free(c);
 }
 
+/* norule_states: the states no rule names, whose packets skip the rules */
+static void
+test_norule_states(void **state)
+{
+	struct config	*c;
+	const uint8_t	 all = (1u << CT_STATE_MAX) - 1;
+
+	c = load_ok("[policy]\nnew = accept\n");
+	assert_int_equal(c->norule_states, all);
+	config_free(c);
+
+	/* a rule without state= names new */
+	c = load_ok("[rule a]\naction = accept\n");
+	assert_int_equal(c->norule_states, all & ~CT_STATE_BIT(CT_NEW));
+	config_free(c);
+
+	c = load_ok("[rule a]\naction = accept\n"
+	    "[rule b]\nstate = established, invalid\naction = drop\n");
+	assert_int_equal(c->norule_states, CT_STATE_BIT(CT_RELATED));
+	config_free(c);
+
+	c = load_ok("[rule a]\nstate = related\naction = accept\n"
+	    "[rule b]\nstate = new, established, invalid\naction = drop\n");
+	assert_int_equal(c->norule_states, 0);
+	config_free(c);
+}
+
 static void
 test_quirks(void **state)
 {
@@ -1110,6 +1137,7 @@ main(void)
 		cmocka_unit_test(test_http_allow),
 		cmocka_unit_test(test_full),
 		cmocka_unit_test(test_rule_order),
+		cmocka_unit_test(test_norule_states),
 		cmocka_unit_test(test_quirks),
 		cmocka_unit_test(test_shipped),
 		cmocka_unit_test(test_addr_files),
