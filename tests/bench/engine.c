@@ -10,8 +10,9 @@
  * policy (tests/bench/engine.ini: [policy] defaults, 21 rules, CIDR lists,
  * limits, marks).  Packets are built in memory beforehand, as the queue
  * would copy them (IP and TCP headers with timestamps; the IP length
- * claims the payload), one slot of 128 bytes each, and are visited in a
- * random flow order so that neither they nor the table stay in cache.
+ * claims the payload), one slot of 128 bytes each, in a stream read in
+ * order, the flows in random order so that the table does not stay in
+ * cache.
  *
  * 1. Established TCP: N live connections (set up by their handshakes
  *    first), then rounds of one data segment each way per connection,
@@ -251,12 +252,6 @@ seg_seq(uint8_t *b, int v6p, uint32_t seq, uint32_t ack, uint32_t ts)
 	put32(th + 24, ts);
 }
 
-static size_t
-seg_len(const struct flow *f)
-{
-	return (f->v6 ? 72 : 52);
-}
-
 /* The worker's tick, on the bench's clock. */
 static void
 clock_step(struct bench *b, uint64_t n)
@@ -355,11 +350,21 @@ shuffle(uint32_t *a, uint32_t n, uint64_t *seed)
 	}
 }
 
+/* What one() checks of a packet in the stream. */
+struct meta {
+	uint32_t	 mark;
+	uint16_t	 len;
+	uint8_t		 state;
+};
+
 /*
  * Established packets over n flows; returns packets per second, or -1.
  * Round r: every client sends CLIENT_MSS bytes (acking the server's
  * round r - 1), in one random order; then every server sends SERVER_SEG
- * bytes acking them, in another.
+ * bytes acking them, in another.  Before each round (not timed) the
+ * segments are written, in the order they will be read, into a stream
+ * of 2n slots, as the queue hands a worker its packets one after
+ * another: the flows come in random order, the packets from memory.
  */
 static double
 bench_established(const struct config *cfg, uint32_t n, uint64_t want,
@@ -367,21 +372,23 @@ bench_established(const struct config *cfg, uint32_t n, uint64_t want,
 {
 	struct bench	 b;
 	struct flow	*f;
-	uint8_t		*pk, hs[3 * SLOT];
-	uint32_t	*ord[2], i, r, rounds, ts;
+	struct meta	*m;
+	uint8_t		*st, hs[3 * SLOT];
+	uint32_t	*ord[2], i, k, r, rounds, ts;
 	uint64_t	 seed = 0x5eed0000ULL + n;
 	size_t		 hl[3];
 	double		 t0, t, total = 0;
 	uint64_t	 done = 0;
-	int		 d;
 
 	if (bench_open(&b, cfg, n) == -1)
 		return (-1);
 	f = calloc(n, sizeof(*f));
-	pk = aligned_alloc(64, (size_t)n * 2 * SLOT);
+	st = aligned_alloc(64, (size_t)n * 2 * SLOT);
+	m = calloc((size_t)n * 2, sizeof(*m));
 	ord[0] = calloc(n, sizeof(uint32_t));
 	ord[1] = calloc(n, sizeof(uint32_t));
-	if (f == NULL || pk == NULL || ord[0] == NULL || ord[1] == NULL) {
+	if (f == NULL || st == NULL || m == NULL || ord[0] == NULL ||
+	    ord[1] == NULL) {
 		perror("engine");
 		return (-1);
 	}
@@ -400,11 +407,15 @@ bench_established(const struct config *cfg, uint32_t n, uint64_t want,
 	}
 	shuffle(ord[0], n, &seed);
 	shuffle(ord[1], n, &seed);
-	for (i = 0; i < n; i++) {
-		seg_make(pk + (size_t)i * 2 * SLOT, &f[i], 0,
-		    PKT_TH_ACK | PKT_TH_PUSH, 0, 0, 502, CLIENT_MSS, 0);
-		seg_make(pk + (size_t)i * 2 * SLOT + SLOT, &f[i], 1,
-		    PKT_TH_ACK | PKT_TH_PUSH, 0, 0, 509, SERVER_SEG, 0);
+	for (k = 0; k < 2 * n; k++) {
+		int	 d = k >= n;
+		uint32_t j = ord[d][k - (d ? n : 0)];
+
+		m[k].len = (uint16_t)seg_make(st + (size_t)k * SLOT, &f[j], d,
+		    PKT_TH_ACK | PKT_TH_PUSH, 0, 0, d ? 509 : 502,
+		    d ? SERVER_SEG : CLIENT_MSS, 0);
+		m[k].mark = f[j].mark;
+		m[k].state = CT_ESTABLISHED;
 	}
 
 	rounds = (uint32_t)((want + 2 * (uint64_t)n - 1) / (2 * (uint64_t)n));
@@ -413,26 +424,26 @@ bench_established(const struct config *cfg, uint32_t n, uint64_t want,
 	for (r = 0; r < rounds; r++) {
 		/* the next segments, written as a NIC would: not timed */
 		ts = 3 + r;
-		for (i = 0; i < n; i++) {
-			uint8_t	*c = pk + (size_t)i * 2 * SLOT;
+		for (k = 0; k < 2 * n; k++) {
+			int	 d = k >= n;
+			uint32_t j = ord[d][k - (d ? n : 0)];
 
-			seg_seq(c, f[i].v6, f[i].cisn + 1 + r * CLIENT_MSS,
-			    f[i].sisn + 1 + r * SERVER_SEG, ts);
-			seg_seq(c + SLOT, f[i].v6, f[i].sisn + 1 +
-			    r * SERVER_SEG, f[i].cisn + 1 + (r + 1) *
-			    CLIENT_MSS, ts);
+			if (d == 0)
+				seg_seq(st + (size_t)k * SLOT, f[j].v6,
+				    f[j].cisn + 1 + r * CLIENT_MSS,
+				    f[j].sisn + 1 + r * SERVER_SEG, ts);
+			else
+				seg_seq(st + (size_t)k * SLOT, f[j].v6,
+				    f[j].sisn + 1 + r * SERVER_SEG,
+				    f[j].cisn + 1 + (r + 1) * CLIENT_MSS, ts);
 		}
 		t0 = secs();
-		for (d = 0; d < 2; d++)
-			for (i = 0; i < n; i++) {
-				uint32_t j = ord[d][i];
-
-				one(&b, pk + ((size_t)j * 2 + d) * SLOT,
-				    seg_len(&f[j]), CT_ESTABLISHED, f[j].mark);
-			}
+		for (k = 0; k < 2 * n; k++)
+			one(&b, st + (size_t)k * SLOT, m[k].len, m[k].state,
+			    m[k].mark);
 		t = secs() - t0;
 		/* the first round warms up (page faults, caches) */
-		if (r == 0 && rounds > 1)
+		if (r == 0)
 			continue;
 		total += t;
 		done += 2 * (uint64_t)n;
@@ -445,16 +456,21 @@ bench_established(const struct config *cfg, uint32_t n, uint64_t want,
 	}
 	bench_close(&b);
 	free(f);
-	free(pk);
+	free(st);
+	free(m);
 	free(ord[0]);
 	free(ord[1]);
 	return ((double)done / total);
 }
 
+#define HS_GROUP	64	/* handshakes under way at once */
+
 /*
  * New connections: nb batches of n, each set up (three packets) and
- * then expired.  Returns connections per second; *expire_ns gets the
- * expiry's share per connection.
+ * then expired.  The handshakes of HS_GROUP connections interleave (all
+ * SYNs, then the SYN/ACKs, then the ACKs), the connections in random
+ * order, the packets streamed from memory.  Returns connections per
+ * second; *expire_ns gets the expiry's share per connection.
  */
 static double
 bench_new(const struct config *cfg, uint32_t n, uint32_t nb,
@@ -463,9 +479,10 @@ bench_new(const struct config *cfg, uint32_t n, uint32_t nb,
 	struct bench	 b;
 	struct ct_stats	 st;
 	struct flow	*f;
-	uint8_t		*pk;
-	size_t		*len;
-	uint32_t	*ord, i, k;
+	struct meta	*m;
+	uint8_t		*pk, hs[3 * SLOT];
+	size_t		 hl[3];
+	uint32_t	*ord, i, k, g, gn, x;
 	uint64_t	 seed = 0x6e6577ULL, jump;
 	double		 t0, t1, tset = 0, texp = 0;
 
@@ -473,17 +490,30 @@ bench_new(const struct config *cfg, uint32_t n, uint32_t nb,
 		return (-1);
 	f = calloc(n, sizeof(*f));
 	pk = aligned_alloc(64, (size_t)n * 3 * SLOT);
-	len = calloc((size_t)n * 3, sizeof(*len));
+	m = calloc((size_t)n * 3, sizeof(*m));
 	ord = calloc(n, sizeof(*ord));
-	if (f == NULL || pk == NULL || len == NULL || ord == NULL) {
+	if (f == NULL || pk == NULL || m == NULL || ord == NULL) {
 		perror("engine");
 		return (-1);
 	}
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n; i++)
 		flow_make(&f[i], i, &seed);
-		handshake_make(pk + (size_t)i * 3 * SLOT, len + 3 * i, &f[i]);
-	}
 	shuffle(ord, n, &seed);
+	/* the stream: per group, its SYNs, then SYN/ACKs, then ACKs */
+	k = 0;
+	for (g = 0; g < n; g += HS_GROUP) {
+		gn = n - g < HS_GROUP ? n - g : HS_GROUP;
+		for (x = 0; x < 3; x++)
+			for (i = g; i < g + gn; i++) {
+				handshake_make(hs, hl, &f[ord[i]]);
+				memcpy(pk + (size_t)k * SLOT, hs + x * SLOT,
+				    SLOT);
+				m[k].len = (uint16_t)hl[x];
+				m[k].mark = f[ord[i]].mark;
+				m[k].state = x == 0 ? CT_NEW : CT_ESTABLISHED;
+				k++;
+			}
+	}
 	/* past the longest timeout */
 	jump = 0;
 	for (k = 0; k < CT_TO_MAX; k++)
@@ -491,18 +521,15 @@ bench_new(const struct config *cfg, uint32_t n, uint32_t nb,
 			jump = (uint64_t)cfg->ct.timeout[k] * 1000;
 	jump += 1000;
 
-	for (k = 0; k <= nb; k++) {
+	for (g = 0; g <= nb; g++) {
 		t0 = secs();
-		for (i = 0; i < n; i++) {
-			uint32_t j = ord[i];
-
-			handshake_run(&b, pk + (size_t)j * 3 * SLOT,
-			    len + 3 * j, &f[j]);
-		}
+		for (k = 0; k < 3 * n; k++)
+			one(&b, pk + (size_t)k * SLOT, m[k].len, m[k].state,
+			    m[k].mark);
 		t1 = secs();
 		if (ct_count(b.ct) != n) {
 			fprintf(stderr, "engine: batch %u: %zu connections, "
-			    "wanted %u\n", k, ct_count(b.ct), n);
+			    "wanted %u\n", g, ct_count(b.ct), n);
 			return (-1);
 		}
 		/* all of them time out */
@@ -517,7 +544,7 @@ bench_new(const struct config *cfg, uint32_t n, uint32_t nb,
 			return (-1);
 		}
 		/* batch 0 warms up the arena and the caches */
-		if (k == 0)
+		if (g == 0)
 			continue;
 		tset += t1 - t0;
 		texp += secs() - t1;
@@ -534,7 +561,7 @@ bench_new(const struct config *cfg, uint32_t n, uint32_t nb,
 	bench_close(&b);
 	free(f);
 	free(pk);
-	free(len);
+	free(m);
 	free(ord);
 	*expire_ns = texp * 1e9 / ((double)n * nb);
 	return ((double)n * nb / (tset + texp));
