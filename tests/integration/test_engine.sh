@@ -7,6 +7,8 @@
 #     wrong worker would be INVALID); time exceeded from a router about
 #     flows of either worker is RELATED and reaches the client (the error
 #     hashes to one queue, the flows to both: the other worker is asked);
+#     a second instance exits 1 (pidfile, or the queue in use) and leaves
+#     the first alone;
 #  2. SIGKILL under iperf3 load: with --queue-bypass traffic flows within
 #     1 s, without it traffic stops; restarted, the running iperf3
 #     connection is picked up (tcp_loose) and completes;
@@ -360,6 +362,26 @@ from scapy.all import IP, ICMP, UDP, send
 send(IP(src='$S4', dst='$C4')/ICMP(type=11, code=0)/IP(src='$C4', dst='$FAR4.77', ttl=1)/UDP(sport=4444, dport=33434), verbose=0)"
 check "a time exceeded about no flow is icmp-untracked-error after asking" \
     log_has "reason=icmp-untracked-error proto=icmp src=$S4 dst=$C4 type=11"
+
+# a second instance: the pidfile stops it; with a pidfile of its own, the
+# bind does; either way it exits 1 and the first goes on
+ports="$(qcol "$Q0" 2) $(qcol "$Q1" 2)"
+"$NFQSPID" -f -c "$T_CONF" >"$T_TMP/second.log" 2>&1
+rc=$?
+check "a second instance with the same pidfile exits 1 ($rc)" test "$rc" = 1
+check "... saying nfqspid is already running" \
+    grep -q "nfqspid is already running (pid $T_DPID" "$T_TMP/second.log"
+sed -e "s|^pidfile = .*|pidfile = $T_TMP/second.pid|" \
+    -e "s|^control = .*|control = $T_TMP/second.sock|" "$T_CONF" >"$T_TMP/second.ini"
+in_d "$NFQSPID" -f -c "$T_TMP/second.ini" >"$T_TMP/second.log" 2>&1
+rc=$?
+check "a second instance on the same queues exits 1 ($rc)" test "$rc" = 1
+check "... saying queue $Q0 is in use by another process" \
+    grep -q "queue $Q0 is in use by another process" "$T_TMP/second.log"
+check "the first still decides: a connection works" \
+    test "$(in_c timeout 30 "$PY" "$T_TMP/flows.py" "$S4" 5001 1 "$C4")" = 1
+check "... and both queues are still bound to its sockets ($ports)" \
+    test "$(qcol "$Q0" 2) $(qcol "$Q1" 2)" = "$ports"
 lib_stop_daemon
 check "SIGTERM: exit status 0 ($T_DRC)" test "${T_DRC:-x}" = 0
 
