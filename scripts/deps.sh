@@ -18,6 +18,8 @@ PKGS=(
 	# traffic generators and process handling
 	iptables iproute2 kmod procps psmisc iputils-ping
 	netcat-openbsd socat python3 python3-scapy
+	# the attack tests: SYN flood, throughput, scans
+	hping3 iperf3 nmap
 	# the status page's tests: curl, and headless Chromium
 	curl chromium
 	# the engine's tests (iperf3 load) and netbench.sh (wrk, nginx)
