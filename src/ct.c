@@ -15,14 +15,17 @@
  * O(1) per packet, no scan.  Lookups also drop entries whose deadline has
  * passed, so the answer never depends on how often ct_expire() runs.
  */
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ct_int.h"
 
@@ -182,6 +185,57 @@ ct_result_set(struct ct_result *res, uint8_t state, uint8_t reason,
 	res->entry = e;
 }
 
+/* ---- memory ------------------------------------------------------------- */
+
+#define CT_HUGE		((size_t)2 << 20)	/* a huge page */
+
+static size_t
+ct_map_len(size_t len)
+{
+	size_t	 pg = (size_t)sysconf(_SC_PAGESIZE);
+
+	return ((len + pg - 1) / pg * pg);
+}
+
+/*
+ * Zeroed memory for the arena and the buckets, mmap()ed so that pages
+ * cost RSS only once written, starting on a huge page boundary and
+ * advised to use huge pages: in a table bigger than the caches nearly
+ * every lookup misses the TLB too, and a page walk is dear (dearer in a
+ * virtual machine).  Freed by ct_unmap() with the same len.
+ */
+static void *
+ct_map(size_t len)
+{
+	uint8_t		*p, *a;
+	size_t		 n = ct_map_len(len), head;
+
+	p = mmap(NULL, n + CT_HUGE, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return (NULL);
+	a = (uint8_t *)(((uintptr_t)p + CT_HUGE - 1) & ~(uintptr_t)(CT_HUGE - 1));
+	head = (size_t)(a - p);
+	if (head > 0)
+		(void)munmap(p, head);
+	if (CT_HUGE - head > 0)
+		(void)munmap(a + n, CT_HUGE - head);
+#ifdef MADV_HUGEPAGE
+	/* a hint: without transparent huge pages, small pages serve */
+	(void)madvise(a, n, MADV_HUGEPAGE);
+#endif
+	return (a);
+}
+
+static void
+ct_unmap(void *p, size_t len)
+{
+	if (p != NULL)
+		(void)munmap(p, ct_map_len(len));
+}
+
+#define CT_CHUNK_BYTES	((size_t)CT_CHUNK_SIZE * sizeof(struct ct_entry))
+
 /* ---- the arena ------------------------------------------------------------- */
 
 static uint32_t
@@ -206,10 +260,7 @@ ct_alloc(struct ct_table *t)
 			t->chunk = nc;
 			t->chunk_cap = cap;
 		}
-		/* calloc of this size is mmap()ed: pages cost RSS only once
-		   entries are written to them. */
-		t->chunk[t->nchunk] = calloc(CT_CHUNK_SIZE,
-		    sizeof(struct ct_entry));
+		t->chunk[t->nchunk] = ct_map(CT_CHUNK_BYTES);
 		if (t->chunk[t->nchunk] == NULL)
 			return (CT_NIL);
 		t->nchunk++;
@@ -394,6 +445,27 @@ ct_find(struct ct_table *t, const struct ct_tuple *k, int both, uint8_t *dir)
 		return (e);
 	}
 	return (NULL);
+}
+
+void
+ct_prefetch(const struct ct_table *t, uint8_t family, uint8_t proto,
+    const union pkt_addr *src, const union pkt_addr *dst, uint16_t sport,
+    uint16_t dport, int stage)
+{
+	const struct ct_entry	*e;
+	uint32_t		 h, i;
+
+	h = ct_hash(t, family, proto, src, dst, sport, dport) & t->hmask;
+	if (stage == 0) {
+		__builtin_prefetch(&t->bucket[h]);
+		return;
+	}
+	if ((i = t->bucket[h]) == CT_NIL)
+		return;
+	e = ct_idx(t, i);
+	/* read, then written by the tracker */
+	__builtin_prefetch(e, 1);
+	__builtin_prefetch((const char *)e + sizeof(*e) - 1, 1);
 }
 
 /* ---- eviction ---------------------------------------------------------------------- */
@@ -592,7 +664,7 @@ ct_new(const struct ct_config *c)
 		return (NULL);
 	t->cfg = *c;
 	nb = ct_nbuckets(c->max);
-	if ((t->bucket = calloc(nb, sizeof(*t->bucket))) == NULL) {
+	if ((t->bucket = ct_map(nb * sizeof(*t->bucket))) == NULL) {
 		free(t);
 		return (NULL);
 	}
@@ -610,9 +682,9 @@ ct_free(struct ct_table *t)
 	if (t == NULL)
 		return;
 	for (i = 0; i < t->nchunk; i++)
-		free(t->chunk[i]);
+		ct_unmap(t->chunk[i], CT_CHUNK_BYTES);
 	free(t->chunk);
-	free(t->bucket);
+	ct_unmap(t->bucket, ((size_t)t->hmask + 1) * sizeof(*t->bucket));
 	free(t);
 }
 
@@ -622,7 +694,7 @@ ct_rehash(struct ct_table *t, uint32_t nb)
 	struct ct_entry	*e;
 	uint32_t	*nbucket, *old, i, omask;
 
-	if ((nbucket = calloc(nb, sizeof(*nbucket))) == NULL)
+	if ((nbucket = ct_map((size_t)nb * sizeof(*nbucket))) == NULL)
 		return;		/* keep the old one: longer chains, still right */
 	old = t->bucket;
 	omask = t->hmask;
@@ -633,8 +705,7 @@ ct_rehash(struct ct_table *t, uint32_t nb)
 		if (e->status & CT_ST_USED)
 			ct_link_hash(t, i, e);
 	}
-	free(old);
-	(void)omask;
+	ct_unmap(old, ((size_t)omask + 1) * sizeof(*old));
 }
 
 void

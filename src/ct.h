@@ -121,6 +121,16 @@ int		 ct_confirm(struct ct_table *t, const struct pkt *p,
  */
 int		 ct_find_related(struct ct_table *t, const struct pkt *p,
 		    uint32_t *mark);
+/*
+ * A hint for a packet ct_track() will see a few packets from now, to
+ * overlap the cache misses of a batch: stage 0 starts loading the hash
+ * bucket of the tuple, stage 1 (a few packets later, once the bucket is
+ * in) the entry it names.  Changes nothing; costs a hash.
+ */
+void		 ct_prefetch(const struct ct_table *t, uint8_t family,
+		    uint8_t proto, const union pkt_addr *src,
+		    const union pkt_addr *dst, uint16_t sport, uint16_t dport,
+		    int stage);
 /* Expire what is due.  Cheap when nothing is due: call it often. */
 void		 ct_expire(struct ct_table *t, uint64_t now_ms);
 void		 ct_remove(struct ct_table *t, struct ct_entry *e);

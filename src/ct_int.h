@@ -20,7 +20,7 @@
 #include "ct.h"
 
 #define CT_NIL		0u		/* no entry */
-#define CT_CHUNK_SHIFT	12
+#define CT_CHUNK_SHIFT	16		/* 65536 entries, 7.5 MB: huge pages */
 #define CT_CHUNK_SIZE	(1u << CT_CHUNK_SHIFT)
 #define CT_CHUNK_MASK	(CT_CHUNK_SIZE - 1)
 

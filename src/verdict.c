@@ -195,6 +195,51 @@ release_closed(const struct config *cfg, struct limit_table *lt,
 }
 
 void
+verdict_prefetch(const struct ct_table *ct, const uint8_t *buf, size_t len,
+    int stage)
+{
+	union pkt_addr	 src, dst;
+	const uint8_t	*l4;
+	size_t		 hl;
+	uint8_t		 family, proto;
+
+	/* the common case only: no options beyond the IPv4 header's own,
+	   no IPv6 extension headers, TCP or UDP, not a later fragment */
+	if (len < 20)
+		return;
+	memset(&src, 0, sizeof(src));
+	memset(&dst, 0, sizeof(dst));
+	switch (buf[0] >> 4) {
+	case 4:
+		hl = (size_t)(buf[0] & 0x0f) * 4;
+		if (hl < 20 || len < hl + 4 || (buf[6] & 0x1f) || buf[7])
+			return;
+		family = AF_INET;
+		proto = buf[9];
+		memcpy(src.a8, buf + 12, 4);
+		memcpy(dst.a8, buf + 16, 4);
+		break;
+	case 6:
+		hl = 40;
+		if (len < hl + 4)
+			return;
+		family = AF_INET6;
+		proto = buf[6];
+		memcpy(src.a8, buf + 8, 16);
+		memcpy(dst.a8, buf + 24, 16);
+		break;
+	default:
+		return;
+	}
+	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
+		return;
+	l4 = buf + hl;
+	ct_prefetch(ct, family, proto, &src, &dst,
+	    (uint16_t)(l4[0] << 8 | l4[1]), (uint16_t)(l4[2] << 8 | l4[3]),
+	    stage);
+}
+
+void
 verdict_packet(const struct config *cfg, struct ct_table *ct,
     const uint8_t *buf, size_t len, const char *in, const char *out,
     uint64_t now_ms, struct pkt *p, struct verdict *v)

@@ -58,6 +58,13 @@ void	 verdict_packet_ex(const struct config *cfg, struct ct_table *ct,
 	    struct limit_table *lt, const uint8_t *buf, size_t len,
 	    const char *in, const char *out, int hook, uint64_t now_ms,
 	    struct pkt *p, struct verdict *v);
+/*
+ * A hint: buf is decided a few packets from now (a worker's batch).
+ * Reads its IP and TCP/UDP headers only and calls ct_prefetch() for
+ * stage (0: the bucket, 1: the entry); changes nothing.
+ */
+void	 verdict_prefetch(const struct ct_table *ct, const uint8_t *buf,
+	    size_t len, int stage);
 /* verdict_packet_ex() without limits, the hook not known */
 void	 verdict_packet(const struct config *cfg, struct ct_table *ct,
 	    const uint8_t *buf, size_t len, const char *in, const char *out,

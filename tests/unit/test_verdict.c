@@ -217,6 +217,45 @@ test_allowed_connection(void **state)
 	assert_int_equal(v.action, RULE_ACCEPT);
 }
 
+/*
+ * verdict_prefetch() is a hint: at any length, on any bytes, it reads
+ * nothing past the buffer and changes nothing the packets then see.
+ */
+static void
+test_prefetch_changes_nothing(void **state)
+{
+	struct fixture	*f = *state;
+	struct verdict	 v;
+	uint8_t		 b[64], junk[64], *h;
+	char		 line[256];
+	size_t		 n, len;
+	int		 stage, i;
+
+	n = tcp4(b, CLIENT, SERVER, 40000, 80, 1000, 0, PKT_TH_SYN);
+	run(f, b, n, &v, line, sizeof(line));
+	n = tcp4(b, SERVER, CLIENT, 80, 40000, 5000, 1001,
+	    PKT_TH_SYN | PKT_TH_ACK);
+	run(f, b, n, &v, line, sizeof(line));
+	n = tcp4(b, CLIENT, SERVER, 40000, 80, 1001, 5001, PKT_TH_ACK);
+	for (i = 0; i < 3; i++) {
+		memset(junk, i == 0 ? 0xff : i == 1 ? 0x45 : 0x60,
+		    sizeof(junk));
+		for (len = 0; len <= n; len++)
+			for (stage = 0; stage < 2; stage++) {
+				/* exactly len bytes: ASan sees an over-read */
+				h = malloc(len ? len : 1);
+				assert_non_null(h);
+				memcpy(h, i == 0 ? b : junk, len);
+				verdict_prefetch(f->ct, h, len, stage);
+				free(h);
+			}
+	}
+	assert_int_equal(ct_count(f->ct), 1);
+	run(f, b, n, &v, line, sizeof(line));
+	assert_string_equal(line, "accept state=ESTABLISHED rule=- mark=0x10");
+	assert_int_equal(ct_count(f->ct), 1);
+}
+
 static void
 test_forbidden_connection_leaves_no_entry(void **state)
 {
@@ -1031,6 +1070,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_allowed_connection,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_prefetch_changes_nothing,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_forbidden_connection_leaves_no_entry, setup, teardown),
