@@ -116,6 +116,20 @@ valid_rule_name(const char *s)
 	return (1);
 }
 
+/*
+ * The NAME of a "rule NAME" section header, past every blank trim() and
+ * valid_rule_name() skipped: \r, \v and \f too, or a name checked for
+ * length would not be the one copied.
+ */
+static const char *
+rule_name_of(const char *sec)
+{
+	sec += 4;
+	while (isspace((unsigned char)*sec))
+		sec++;
+	return (sec);
+}
+
 static const char *const plain_sections[] = {
 	"daemon", "conntrack", "policy", "log", NULL
 };
@@ -172,9 +186,8 @@ scan_section(struct cfgctx *x, char *line, int lineno)
 
 	for (i = 0; i < x->nsecs; i++) {
 		s = &x->secs[i];
-		if (is_rule && s->is_rule && strcasecmp(s->orig + 4 +
-		    strspn(s->orig + 4, " \t"), inner + 4 + strspn(inner + 4,
-		    " \t")) == 0) {
+		if (is_rule && s->is_rule && strcasecmp(rule_name_of(s->orig),
+		    rule_name_of(inner)) == 0) {
 			cfg_err(x, "[%s]: duplicate rule name (lines %d and "
 			    "%d)", inner, s->line, lineno);
 			return (NULL);
@@ -1113,7 +1126,7 @@ sec_rule(struct cfgctx *x, const struct scan_sec *s, struct rule *r)
 	int		 id, ret = -1;
 	const char	*name;
 
-	name = s->orig + 4 + strspn(s->orig + 4, " \t");
+	name = rule_name_of(s->orig);
 	strcpy(r->name, name);		/* checked by valid_rule_name() */
 	r->states = CT_STATE_BIT(CT_NEW);
 

@@ -1075,6 +1075,36 @@ test_man_timeouts(void **state)
  * Mangled files: whatever the bytes, config_load() returns a config or
  * one line of error, and never crashes or leaks (ASan, valgrind).
  */
+/*
+ * Blanks other than space and tab before a rule's name (found by
+ * fuzz_config): the name was checked without them but copied with them,
+ * overrunning struct rule's name into its pointers.
+ */
+static void
+test_rule_name_blanks(void **state)
+{
+	struct config	*c;
+	char		 text[512], pad[101];
+	const char	 blanks[] = "\r\v\f";
+	size_t		 i;
+
+	for (i = 0; i < sizeof(blanks) - 1; i++) {
+		memset(pad, blanks[i], sizeof(pad) - 1);
+		pad[sizeof(pad) - 1] = '\0';
+		snprintf(text, sizeof(text), "[rule %sdns]\nproto = udp\n"
+		    "dport = 53\naction = accept\n", pad);
+		c = load_ok(text);
+		assert_int_equal(c->nrules, 1);
+		assert_string_equal(c->rules[0].name, "dns");
+		assert_null(c->rules[0].src);
+		assert_null(c->rules[0].dst);
+		config_free(c);
+	}
+	check_error("[rule dns]\naction = accept\n[rule \v\fDNS]\n"
+	    "action = drop\n", "[rule \v\fDNS]: duplicate rule name (lines "
+	    "1 and 3)");
+}
+
 static void
 test_mangled(void **state)
 {
@@ -1145,6 +1175,7 @@ main(void)
 		cmocka_unit_test(test_shipped_examples),
 		cmocka_unit_test(test_man_examples),
 		cmocka_unit_test(test_man_timeouts),
+		cmocka_unit_test(test_rule_name_blanks),
 		cmocka_unit_test(test_mangled),
 	};
 
