@@ -6,9 +6,10 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
  * Every packet goes through verdict_packet_ex() with a limit table fed by
- * the table's events, the call a queue worker makes, under a realistic
- * policy (tests/bench/engine.ini: [policy] defaults, 21 rules, CIDR lists,
- * limits, marks).  Packets are built in memory beforehand, as the queue
+ * the table's events, the call a queue worker makes, under the policy of
+ * the end-to-end figures (tests/bench/bench.ini: [policy] defaults, 20
+ * rules, CIDR lists with exclusions, marks on every accepted connection,
+ * audit on for drops).  Packets are built in memory beforehand, as the queue
  * would copy them (IP and TCP headers with timestamps; the IP length
  * claims the payload), one slot of 128 bytes each, in a stream read in
  * order, the flows in random order so that the table does not stay in
@@ -19,8 +20,9 @@
  *    with correct, advancing sequence and acknowledgement numbers: every
  *    packet must come out ESTABLISHED and accepted, with its mark.
  * 2. New connections: batches of SYN, SYN/ACK, ACK, each connection
- *    accepted by a rule (with limits where the rule has them), then the
- *    clock jumps past every timeout and ct_expire() removes them all.
+ *    accepted by a rule (and its rate and conn_limit asked, where it has
+ *    them), then the clock jumps past every timeout and ct_expire()
+ *    removes them all.
  *
  * 3. With -L N (default 8; 0: not run), 1. again at 10^5 flows and more,
  *    with verdict_prefetch() N packets ahead: what deciding a batch
@@ -138,9 +140,10 @@ v6(union pkt_addr *a, const char *pfx48, uint32_t host)
 }
 
 /*
- * Flow i of a mix of services and clients the policy lets in by
- * different rules: web (IPv4 and IPv6), postgres (conn_limit), imap, DNS
- * over TCP, ssh (rate and conn_limit, one source each).
+ * Flow i of a mix of services and clients that tests/bench/bench.ini
+ * lets in by different rules, at different depths of its list: http
+ * (the last rule: every other one is asked first), iperf-tcp, db,
+ * dns-tcp, and ssh-admin over IPv6.
  */
 static void
 flow_make(struct flow *f, uint32_t i, uint64_t *seed)
@@ -150,43 +153,36 @@ flow_make(struct flow *f, uint32_t i, uint64_t *seed)
 	memset(f, 0, sizeof(*f));
 	f->cisn = (uint32_t)rng(seed);
 	f->sisn = (uint32_t)rng(seed);
+	v4(&f->dst, 0x0a4d0002u);				/* 10.77.0.2 */
 	if (k < 70) {
 		v4(&f->src, 0xac100000u | (i & 0xfffff));	/* 172.16/12 */
 		f->sport = (uint16_t)(10000 + (i >> 20));
-		v4(&f->dst, 0xcb00710au);			/* 203.0.113.10 */
-		f->dport = 443;
-		f->mark = 0x10;
+		f->dport = k < 50 ? 443 : k < 60 ? 80 : 8080;
+		f->mark = 0x12;
 	} else if (k < 80) {
 		f->v6 = 1;
-		v6(&f->src, "\x00\x01", i);			/* 2001:db8:1::/48 */
+		v6(&f->src, "\x00\x0a", i);			/* 2001:db8:a::/48 */
 		f->sport = 40000;
-		v6(&f->dst, "\x00\x10", 0x10);			/* 2001:db8:10::10 */
-		f->dport = 443;
-		f->mark = 0x10;
-	} else if (k < 90) {
-		v4(&f->src, 0x0a010000u | (i & 0xfff));		/* 10.1/16 */
-		f->sport = (uint16_t)(20000 + (i >> 12) % 40000);
-		v4(&f->dst, 0xcb00710au);
-		f->dport = 5432;
-		f->mark = 0x54;
-	} else if (k < 95) {
-		v4(&f->src, 0xac100000u | (i & 0xfffff));
-		f->sport = (uint16_t)(12000 + (i >> 20));
-		v4(&f->dst, 0xcb00710au);
-		f->dport = 993;
-		f->mark = 0x26;
-	} else if (k < 99) {
-		v4(&f->src, 0xc0a80000u | (i & 0xffff));	/* 192.168/16 */
-		f->sport = (uint16_t)(30000 + (i >> 16));
-		v4(&f->dst, 0xcb00710au);
-		f->dport = 53;
-		f->mark = 0x53;
-	} else {
-		v4(&f->src, 0x0a030000u | ((i / 100) & 0xffff)); /* 10.3/16 */
-		f->sport = (uint16_t)(50000 + (i / 100 >> 16));
-		v4(&f->dst, 0xcb00710au);
+		v6(&f->dst, "\x00\x10", 0x10);
 		f->dport = 22;
-		f->mark = 0x22;
+		f->mark = 0x1;
+	} else if (k < 90) {
+		/* 10.40.16.0/20: not the excluded 10.40.1.0/24 */
+		v4(&f->src, 0x0a281000u | (i & 0xfff));
+		f->sport = (uint16_t)(20000 + (i >> 12) % 40000);
+		f->dport = 5432;
+		f->mark = 0x6;
+	} else if (k < 95) {
+		/* 10.77.0.1 - .250: not the excluded .254 */
+		v4(&f->src, 0x0a4d0001u + i % 250);
+		f->sport = (uint16_t)(1024 + i / 250);
+		f->dport = 5201;
+		f->mark = 0x10;
+	} else {
+		v4(&f->src, 0x0a050000u | (i & 0xffff));	/* 10.5/16 */
+		f->sport = (uint16_t)(30000 + (i >> 16));
+		f->dport = 53;
+		f->mark = 0x3;
 	}
 }
 
@@ -609,7 +605,7 @@ int
 main(int argc, char *argv[])
 {
 	struct config	*cfg;
-	const char	*ini = TEST_SRCDIR "/tests/bench/engine.ini";
+	const char	*ini = TEST_SRCDIR "/tests/bench/bench.ini";
 	char		 err[512], *s, *e;
 	uint32_t	 sizes[MAX_SIZES] = { 1000, 100000, 1000000 };
 	double		 pps[MAX_SIZES], setup, exp_ns, cps;

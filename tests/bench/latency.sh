@@ -10,7 +10,7 @@
 # the ping, and PROBES pings (default 1000, 2 ms apart) measure the round
 # trip with nothing on the queue path, with nfq-floor.c (the fastest
 # accept-all consumer; built to /tmp/nfq-floor from FLOOR_SRC) and with
-# nfqspid (tests/bench/engine.ini, threads = 1).  ROUNDS > 1 alternates
+# nfqspid (tests/bench/bench.ini, threads = 1).  ROUNDS > 1 alternates
 # floor and nfqspid and takes the median of each one's medians and p99s.
 #
 # Prints median and p99 per filter, and nfqspid - floor against the
@@ -76,9 +76,11 @@ ip -n $A addr add $ADDR_A/24 dev $VA; ip -n $B addr add $ADDR_B/24 dev $VB
 for n in $A $B; do ip -n $n link set lo up; done
 ip -n $A link set $VA up; ip -n $B link set $VB up
 
-# nfqspid's configuration: the benchmark policy, with files of our own
-sed -e "/^\[daemon\]/a pidfile = $TMP/nfqspid.pid\ncontrol = $TMP/nfqspid.sock\nuser =" \
-    "$top_srcdir/tests/bench/engine.ini" > "$TMP/nfqspi.ini"
+# nfqspid's configuration: the benchmark policy (as for netbench.sh),
+# with a pidfile and control socket of our own
+sed -e "s|^pidfile *=.*|pidfile = $TMP/nfqspid.pid|" \
+    -e "s|^control *=.*|control = $TMP/nfqspid.sock|" \
+    "$top_srcdir/tests/bench/bench.ini" > "$TMP/nfqspi.ini"
 
 divert()
 {
