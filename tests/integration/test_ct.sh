@@ -91,12 +91,13 @@ EOF
 
 # ---- helpers (scapy and sockets) ----------------------------------------------
 
-# xfer.py serve ADDR PORT FILE: send FILE to the first client, paced (64 KiB
-# every 30 ms: 4 MB take 2 s) so that the transfer lasts while RSTs are
-# injected.
+# xfer.py serve ADDR PORT FILE GATE: send FILE to the first client; until
+# the file GATE exists it trickles (1 KiB every 20 ms, at most 30 s), so the
+# transfer is certainly still going on, with segments to learn the sequence
+# numbers from, while RSTs are injected; then it sends the rest at once.
 # xfer.py fetch ADDR PORT SPORT OUT: connect from SPORT, save all to OUT.
 cat >"$T_TMP/xfer.py" <<'EOF'
-import socket, sys, time
+import os, socket, sys, time
 mode, addr, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
 fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
 if mode == "serve":
@@ -106,13 +107,20 @@ if mode == "serve":
     ls.listen(1)
     ls.settimeout(30)
     s, _ = ls.accept()
+    gate = sys.argv[5]
+    start = time.monotonic()
     with open(sys.argv[4], "rb") as f:
+        while not os.path.exists(gate) and time.monotonic() - start < 30:
+            b = f.read(1024)
+            if not b:
+                break
+            s.sendall(b)
+            time.sleep(0.02)
         while True:
             b = f.read(65536)
             if not b:
                 break
             s.sendall(b)
-            time.sleep(0.03)
     s.close()
 else:
     s = socket.socket(fam, socket.SOCK_STREAM)
@@ -300,7 +308,7 @@ xfer_rst()
 	mkdir -p "$d"
 	head -c $((mb * 1048576)) /dev/urandom >"$d/src.bin"
 	in_s timeout 60 "$PY" "$T_TMP/xfer.py" serve "$saddr" 5010 \
-	    "$d/src.bin" 2>"$d/srv.err" &
+	    "$d/src.bin" "$d/gate" 2>"$d/srv.err" &
 	spid=$!
 	wait_listen "$NS_S" tcp 5010 || fail "$name: server listens"
 	in_c timeout 60 "$PY" "$T_TMP/xfer.py" fetch "$saddr" 5010 "$sport" \
@@ -313,6 +321,7 @@ xfer_rst()
 	echo "  $name: rstinj: $inj"
 	check "$name: the transfer was still going on after the RSTs" \
 	    kill -0 "$crc"
+	touch "$d/gate"
 	wait "$crc"
 	crc=$?
 	wait "$spid"
