@@ -295,6 +295,7 @@ echo "soak: traffic: $(cat "$T_TMP/churn.out")"
 check "nfqspid stayed up through the soak" test "$alive" -eq 1
 check "the table never exceeded its max of 20000 (largest seen: $maxct)" \
     test "$maxct" -le 20000
+# shellcheck disable=SC2046  # six numbers, split on purpose
 set -- $(tr ' ' '\n' <"$T_TMP/churn.out" | awk -F= '
 	$1 == "tcp" { t = $2 } $1 == "tcp_err" { te = $2 }
 	$1 == "udp" { u = $2 } $1 == "udp_err" { ue = $2 }

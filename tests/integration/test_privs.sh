@@ -47,7 +47,6 @@ useradd --system --user-group --no-create-home --home-dir / \
     --shell /usr/sbin/nologin "$U" || { echo "cannot create user $U" >&2; exit 1; }
 useradd --system --no-create-home --home-dir / --shell /usr/sbin/nologin \
     -G "$U" "$U2" || { echo "cannot create user $U2" >&2; exit 1; }
-ugid=$(id -g "$U")
 
 lib_topology || { echo "cannot build the namespaces" >&2; exit 1; }
 lib_write_helpers
