@@ -406,7 +406,14 @@ ct_tcp_in_window(struct ct_table *t, struct ct_entry *e, int dir, int index,
 	int			 hasack = (p->th_flags & PKT_TH_ACK) != 0;
 	int			 rst = (p->th_flags & PKT_TH_RST) != 0;
 	int			 liberal, bad = 0, ignore = 0, i;
+	struct ct_tcp		 saved;
+	int			 learning;
 
+	/* What a side's first packet or a new SYN teaches is undone if the
+	   packet turns out INVALID (below): a blind SYN/ACK with a wrong ack
+	   must not set the window a later blind RST is then checked by. */
+	if ((learning = snd->td_maxwin == 0 || syn))
+		saved = *tc;
 	end = ct_tcp_end(p);
 	sack = ack;
 	if (hasack && (tc->flags[!dir] & CT_TD_SACK_PERM))
@@ -502,10 +509,12 @@ ct_tcp_in_window(struct ct_table *t, struct ct_entry *e, int dir, int index,
 			   must never tear down our state, liberal or not. */
 			if (liberal)
 				return (CT_WIN_IGNORE);
-			return (CT_WIN_INVALID);
+			goto invalid;
 		}
+		if (!liberal && bad)
+			goto invalid;
 		if (!liberal)
-			return (bad ? CT_WIN_INVALID : CT_WIN_IGNORE);
+			return (CT_WIN_IGNORE);
 		if (ignore)
 			return (CT_WIN_IGNORE);
 		/* liberal and beyond the window: learn from it anyway */
@@ -575,6 +584,11 @@ ct_tcp_in_window(struct ct_table *t, struct ct_entry *e, int dir, int index,
 		tc->last_zerowin = p->win == 0;
 	}
 	return (CT_WIN_ACCEPT);
+
+ invalid:
+	if (learning)
+		*tc = saved;
+	return (CT_WIN_INVALID);
 }
 
 /*

@@ -875,6 +875,18 @@ test_tcp_handshake_window(void **state)
 	assert_int_equal(conv_try(&c, 1, &p, &res), CT_INVALID);
 	assert_int_equal(res.reason, REASON_TCP_RST);
 	assert_int_equal(conv_state(&c), CT_TCP_SYN_SENT);
+	/* blind RSTs (RFC 9293 3.10.7.3): no ACK at all, or one below the
+	   SYN's end; either used to teach the reply side its own window */
+	p = conv_pkt(&c, 1, RST, 0);
+	p.seq += 0x40000000;
+	assert_int_equal(conv_try(&c, 1, &p, &res), CT_INVALID);
+	assert_int_equal(res.reason, REASON_TCP_RST);
+	assert_int_equal(conv_state(&c), CT_TCP_SYN_SENT);
+	p = conv_pkt(&c, 1, RST | ACK, 0);
+	p.ack -= 1;
+	assert_int_equal(conv_try(&c, 1, &p, &res), CT_INVALID);
+	assert_int_equal(res.reason, REASON_TCP_RST);
+	assert_int_equal(conv_state(&c), CT_TCP_SYN_SENT);
 	/* the right SYN/ACK */
 	assert_int_equal(conv_send(&c, 1, SYN | ACK, 0, &res), CT_ESTABLISHED);
 	assert_int_equal(conv_state(&c), CT_TCP_SYN_RECV);
@@ -884,6 +896,24 @@ test_tcp_handshake_window(void **state)
 	assert_int_equal(conv_try(&c, 0, &p, &res), CT_INVALID);
 	assert_int_equal(res.reason, REASON_TCP_ACK);
 	assert_int_equal(conv_state(&c), CT_TCP_SYN_RECV);
+	ct_free(t);
+
+	/* an INVALID SYN/ACK teaches nothing: one with a wrong ack and a
+	   higher ISN must not keep the real one (lower) from being learnt */
+	t = table(1024);
+	conv_init(&c, t, 0);
+	conv_send(&c, 0, SYN, 0, &res);
+	p = conv_pkt(&c, 1, SYN | ACK, 0);
+	p.seq += 10000000;
+	p.ack += 5;
+	assert_int_equal(conv_try(&c, 1, &p, &res), CT_INVALID);
+	assert_int_equal(res.reason, REASON_TCP_ACK);
+	assert_int_equal(conv_send(&c, 1, SYN | ACK, 0, &res), CT_ESTABLISHED);
+	assert_int_equal(conv_state(&c), CT_TCP_SYN_RECV);
+	assert_int_equal(conv_send(&c, 0, ACK, 0, &res), CT_ESTABLISHED);
+	assert_int_equal(conv_send(&c, 1, ACK | PSH, 10, &res),
+	    CT_ESTABLISHED);
+	assert_int_equal(conv_state(&c), CT_TCP_ESTABLISHED);
 	ct_free(t);
 
 	/* a SYN restarted with a higher ISN replaces the first */
