@@ -279,13 +279,22 @@ s4, c4 = sys.argv[1], sys.argv[2]
 for flags, ack in (("R", 0), ("RA", 12345), ("RA", 0)):
     send(IP(src=s4, dst=c4, ttl=88) / TCP(sport=5013, dport=40200,
          flags=flags, seq=0x5a5a5a5a, ack=ack))
+# a SYN/ACK with a wrong ack first, then a RST in the window it offered
+send(IP(src=s4, dst=c4, ttl=88) / TCP(sport=5013, dport=40200, flags="SA",
+     seq=0x6b6b6b6b, ack=12345, window=65535))
+send(IP(src=s4, dst=c4, ttl=88) / TCP(sport=5013, dport=40200, flags="R",
+     seq=0x6b6b6b6c))
 EOF
 	rst0=$(reason rst-out-of-window)
+	ack0=$(reason ack-out-of-window)
 	in_s "$PY" "$T_TMP/rst.py" "$S4" "$C4"
 	sleep 0.5
 	n=$(( $(reason rst-out-of-window) - rst0 ))
-	check "blind RSTs in SYN_SENT are INVALID rst-out-of-window (3 sent, +$n)" \
-	    test "$n" -eq 3
+	check "blind RSTs in SYN_SENT are INVALID rst-out-of-window (4 sent, +$n)" \
+	    test "$n" -eq 4
+	n=$(( $(reason ack-out-of-window) - ack0 ))
+	check "a blind SYN/ACK in SYN_SENT is INVALID ack-out-of-window (+$n)" \
+	    test "$n" -eq 1
 	check "blind RSTs in SYN_SENT leave the entry SYN_SENT" synsent
 	check "blind RSTs in SYN_SENT do not reach the client" \
 	    test "$(counter "$NS_C" "$IPT" raw PREROUTING syn-c)" -eq 0
