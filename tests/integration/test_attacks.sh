@@ -374,7 +374,7 @@ EOF
 	check "the SYN to port 22 is audited by rule ssh-deny" \
 	    log_has "action=drop state=NEW rule=ssh-deny proto=tcp src=$C4 "
 	c1=$(ctcount)
-	check "the -sS scan left entries in the table ($c1)" test "$c1" -ge 400
+	check "the -sS scan left entries in the table ($c1)" test "$c1" -ge 100
 	# timeout_tcp_syn_sent and timeout_tcp_close are 5 s
 	sleep 7
 	c2=$(ctcount)
