@@ -868,6 +868,8 @@ ct_confirm(struct ct_table *t, const struct pkt *p, uint64_t now_ms,
 	if (r == 1) {
 		res->entry->mark = mark;
 		res->entry->rule = rule;
+		res->entry->status |= (uint8_t)((p->hook << CT_ST_HOOK_SHIFT) &
+		    CT_ST_HOOK_MASK);
 		if (t->evfn != NULL)
 			t->evfn(CT_EVENT_NEW, res->entry, t->evarg);
 	}
@@ -893,6 +895,12 @@ uint16_t
 ct_entry_rule(const struct ct_entry *e)
 {
 	return (e->rule);
+}
+
+uint8_t
+ct_entry_hook(const struct ct_entry *e)
+{
+	return ((e->status & CT_ST_HOOK_MASK) >> CT_ST_HOOK_SHIFT);
 }
 
 uint64_t

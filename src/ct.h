@@ -140,6 +140,8 @@ size_t		 ct_count(const struct ct_table *t);
 void		 ct_get_stats(const struct ct_table *t, struct ct_stats *s);
 
 uint32_t	 ct_entry_mark(const struct ct_entry *e);
+/* the PKT_HOOK_* the connection's first packet was queued from */
+uint8_t		 ct_entry_hook(const struct ct_entry *e);
 uint16_t	 ct_entry_rule(const struct ct_entry *e);
 /* seconds since the connection was confirmed */
 uint64_t	 ct_entry_age(const struct ct_entry *e, uint64_t now_ms);

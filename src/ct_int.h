@@ -28,6 +28,10 @@
 #define CT_ST_USED	0x01		/* the slot holds a connection */
 #define CT_ST_SEEN_REPLY 0x02		/* a packet went the other way */
 #define CT_ST_ASSURED	0x04		/* never evicted for new ones */
+/* bits 5-7: the PKT_HOOK_* the first packet was queued from, for the
+   chain= rules when a reload judges the connection again */
+#define CT_ST_HOOK_SHIFT 5
+#define CT_ST_HOOK_MASK	0xe0
 
 /* TCP connection states, as the kernel's TCP_CONNTRACK_* */
 enum ct_tcp_state {

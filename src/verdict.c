@@ -465,28 +465,32 @@ first_hook(uint8_t hooks)
 
 /*
  * The first state-new rule that matches p, the connection's first packet
- * rebuilt.  Interfaces and chain are unknown here: a rule that names some
- * is taken to match (given its own first names and chain) when it
- * accepts, and is skipped when it drops or rejects, so that no
- * connection is ended on a guess.
+ * rebuilt.  The table records the chain that packet came from (hook), but
+ * not its interfaces: a rule that names interfaces -- or a chain, when
+ * the hook is unknown, as under --replay -- is taken to match (given its
+ * own first names and chain) when it accepts, and is skipped when it
+ * drops or rejects, so that no connection is ended on a guess.
  */
 static const struct rule *
-rejudge_match(const struct config *cfg, struct pkt *p)
+rejudge_match(const struct config *cfg, struct pkt *p, uint8_t hook)
 {
 	const struct rule	*r;
 	size_t			 i;
+	int			 guess;
 
 	for (i = 0; i < cfg->nrules; i++) {
 		r = &cfg->rules[i];
-		if ((r->nin > 0 || r->nout > 0 || r->hooks != 0) &&
-		    r->action != RULE_ACCEPT)
+		guess = r->nin > 0 || r->nout > 0 ||
+		    (r->hooks != 0 && hook == PKT_HOOK_UNKNOWN);
+		if (guess && r->action != RULE_ACCEPT)
 			continue;
-		p->hook = first_hook(r->hooks);
+		p->hook = hook != PKT_HOOK_UNKNOWN ? hook :
+		    first_hook(r->hooks);
 		if (rule_match(r, p, CT_NEW, r->nin > 0 ? r->in[0] : "",
 		    r->nout > 0 ? r->out[0] : ""))
 			return (r);
 	}
-	p->hook = PKT_HOOK_UNKNOWN;
+	p->hook = hook;
 	return (NULL);
 }
 
@@ -511,7 +515,7 @@ rejudge_one(struct ct_table *ct, struct ct_entry *e, void *arg)
 	ct_entry_icmp(e, &p.icmp_type, &p.icmp_code, &p.icmp_id);
 	oldmark = ct_entry_mark(e);
 
-	r = rejudge_match(cfg, &p);
+	r = rejudge_match(cfg, &p, ct_entry_hook(e));
 	decided = r != NULL ? r->action : cfg->policy[CT_NEW];
 	if (decided == RULE_ACCEPT || cfg->mode == MODE_MONITOR) {
 		/* a closed connection is not counted (release_closed()) */

@@ -956,8 +956,8 @@ test_rejudge_drop_rule_and_interfaces(void **state)
 }
 
 /*
- * The table does not know a connection's chain either: an accepting rule
- * with chain is taken to match, a dropping one is passed over.
+ * The table records the chain of a connection's first packet (run() sends
+ * everything through FORWARD), so chain is judged again exactly.
  */
 static void
 test_rejudge_chain(void **state)
@@ -987,16 +987,30 @@ test_rejudge_chain(void **state)
 	assert_int_equal(ct_count(f->ct), 1);
 	clear(&c);
 
-	/* an accepting rule with chain keeps what it matches */
+	/* an accepting rule with chain keeps what came through it ... */
 	ct_flush(f->ct);
 	two_connections(f);
 	newcfg(f, &c, rules);
-	add(&c, "web-in", IPPROTO_TCP, "80", RULE_ACCEPT, 0x50);
-	assert_int_equal(rule_parse_hooks("input", &rules[0].hooks, err,
+	add(&c, "web-fwd", IPPROTO_TCP, "80", RULE_ACCEPT, 0x50);
+	assert_int_equal(rule_parse_hooks("forward", &rules[0].hooks, err,
 	    sizeof(err)), 0);
 	assert_int_equal(verdict_rejudge(&c, f->ct, f->lt, f->now, NULL,
 	    NULL), 1);
 	assert_int_equal(ct_count(f->ct), 1);
+	clear(&c);
+
+	/* ... and nothing that came through another chain: a host-out
+	   rule does not keep the forwarded connections alive */
+	ct_flush(f->ct);
+	two_connections(f);
+	newcfg(f, &c, rules);
+	add(&c, "host-out", 0, NULL, RULE_ACCEPT, 0);
+	rules[0].has_proto = 0;
+	assert_int_equal(rule_parse_hooks("output", &rules[0].hooks, err,
+	    sizeof(err)), 0);
+	assert_int_equal(verdict_rejudge(&c, f->ct, f->lt, f->now, NULL,
+	    NULL), 2);
+	assert_int_equal(ct_count(f->ct), 0);
 	clear(&c);
 }
 
