@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "ct_int.h"
+#include "siphash.h"
 
 _Static_assert(sizeof(struct ct_entry) <= 120, "ct_entry grew past 120 bytes");
 
@@ -62,40 +63,6 @@ ct_timeout_ms(const struct ct_table *t, uint8_t tclass)
 
 /* ---- hashing ----------------------------------------------------------- */
 
-#define ROTL64(x, b)	(((x) << (b)) | ((x) >> (64 - (b))))
-#define SIPROUND do {							\
-	v0 += v1; v1 = ROTL64(v1, 13); v1 ^= v0; v0 = ROTL64(v0, 32);	\
-	v2 += v3; v3 = ROTL64(v3, 16); v3 ^= v2;			\
-	v0 += v3; v3 = ROTL64(v3, 21); v3 ^= v0;			\
-	v2 += v1; v1 = ROTL64(v1, 17); v1 ^= v2; v2 = ROTL64(v2, 32);	\
-} while (0)
-
-/* SipHash-1-3 over n words: keyed, so chains cannot be aimed at. */
-static uint64_t
-ct_siphash(const uint64_t key[2], const uint64_t *m, int n)
-{
-	uint64_t	 v0 = 0x736f6d6570736575ULL ^ key[0];
-	uint64_t	 v1 = 0x646f72616e646f6dULL ^ key[1];
-	uint64_t	 v2 = 0x6c7967656e657261ULL ^ key[0];
-	uint64_t	 v3 = 0x7465646279746573ULL ^ key[1];
-	uint64_t	 b = (uint64_t)(n * 8) << 56;
-	int		 i;
-
-	for (i = 0; i < n; i++) {
-		v3 ^= m[i];
-		SIPROUND;
-		v0 ^= m[i];
-	}
-	v3 ^= b;
-	SIPROUND;
-	v0 ^= b;
-	v2 ^= 0xff;
-	SIPROUND;
-	SIPROUND;
-	SIPROUND;
-	return (v0 ^ v1 ^ v2 ^ v3);
-}
-
 static uint32_t
 ct_hash(const struct ct_table *t, uint8_t family, uint8_t proto,
     const union pkt_addr *src, const union pkt_addr *dst, uint16_t sport,
@@ -117,7 +84,7 @@ ct_hash(const struct ct_table *t, uint8_t family, uint8_t proto,
 		} else
 			m[1] = b;
 		m[0] = a | (uint64_t)proto << 48;
-		return ((uint32_t)ct_siphash(t->key, m, 2));
+		return ((uint32_t)siphash13(t->key, m, 2));
 	}
 	/* Canonical order of the two ends: both directions hash alike. */
 	c = memcmp(src, dst, sizeof(*src));
@@ -131,7 +98,7 @@ ct_hash(const struct ct_table *t, uint8_t family, uint8_t proto,
 	memcpy(&m[2], hi, 16);
 	m[4] = (uint64_t)lop | (uint64_t)hip << 16 | (uint64_t)family << 32 |
 	    (uint64_t)proto << 40;
-	return ((uint32_t)ct_siphash(t->key, m, 5));
+	return ((uint32_t)siphash13(t->key, m, 5));
 }
 
 static uint32_t

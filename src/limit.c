@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "limit.h"
+#include "siphash.h"
 
 #define LIMIT_IDLE_MS	1000	/* a bucket is full again after this */
 #define LIMIT_SLICE	256	/* slots limit_expire() looks at */
@@ -52,42 +53,17 @@ struct limit_table {
 
 /* ---- hashing ------------------------------------------------------------ */
 
-#define ROTL64(x, b)	(((x) << (b)) | ((x) >> (64 - (b))))
-#define SIPROUND do {							\
-	v0 += v1; v1 = ROTL64(v1, 13); v1 ^= v0; v0 = ROTL64(v0, 32);	\
-	v2 += v3; v3 = ROTL64(v3, 16); v3 ^= v2;			\
-	v0 += v3; v3 = ROTL64(v3, 21); v3 ^= v0;			\
-	v2 += v1; v1 = ROTL64(v1, 17); v1 ^= v2; v2 = ROTL64(v2, 32);	\
-} while (0)
-
-/* SipHash-1-3 over three words. */
+/* keyed: a source cannot aim its addresses at one chain */
 static uint32_t
 limit_hash(const struct limit_table *t, uint16_t rule, uint8_t family,
     const union pkt_addr *a)
 {
-	uint64_t	 v0 = 0x736f6d6570736575ULL ^ t->key[0];
-	uint64_t	 v1 = 0x646f72616e646f6dULL ^ t->key[1];
-	uint64_t	 v2 = 0x6c7967656e657261ULL ^ t->key[0];
-	uint64_t	 v3 = 0x7465646279746573ULL ^ t->key[1];
-	uint64_t	 m[3], b = (uint64_t)24 << 56;
-	int		 i;
+	uint64_t	 m[3];
 
 	memcpy(&m[0], a->a8, 8);
 	memcpy(&m[1], a->a8 + 8, 8);
 	m[2] = (uint64_t)rule | (uint64_t)family << 16;
-	for (i = 0; i < 3; i++) {
-		v3 ^= m[i];
-		SIPROUND;
-		v0 ^= m[i];
-	}
-	v3 ^= b;
-	SIPROUND;
-	v0 ^= b;
-	v2 ^= 0xff;
-	SIPROUND;
-	SIPROUND;
-	SIPROUND;
-	return ((uint32_t)(v0 ^ v1 ^ v2 ^ v3));
+	return ((uint32_t)siphash13(t->key, m, 3));
 }
 
 /* ---- the table ------------------------------------------------------------ */
