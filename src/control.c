@@ -648,20 +648,10 @@ struct stats_arg {
 	uint32_t		 max;
 };
 
-static void
-w_stats(struct worker *w, void *arg)
-{
-	struct stats_arg	*a = arg;
-
-	worker_get_stats(w, &a->s);
-	a->max = worker_config(w)->ct.max;
-}
-
 static int
 get_stats(struct client *c, unsigned i, struct stats_arg *a)
 {
-	memset(a, 0, sizeof(*a));
-	if (worker_call(c->ctl->workers[i], w_stats, a) == -1) {
+	if (worker_snapshot(c->ctl->workers[i], &a->s, &a->max) == -1) {
 		client_error(c, "worker %u is not running", i);
 		return (-1);
 	}
@@ -995,34 +985,6 @@ mode_name(int mode)
 	return (mode == MODE_MONITOR ? "monitor" : "enforce");
 }
 
-static void
-sum_stats(struct worker_stats *t, const struct worker_stats *s)
-{
-	t->received += s->received;
-	t->accepted += s->accepted;
-	t->dropped += s->dropped;
-	t->invalid += s->invalid;
-	t->related += s->related;
-	t->audited += s->audited;
-	t->suppressed += s->suppressed;
-	t->nq.received += s->nq.received;
-	t->nq.verdicts += s->nq.verdicts;
-	t->nq.verdict_errors += s->nq.verdict_errors;
-	t->nq.enobufs += s->nq.enobufs;
-	t->nq.bad_messages += s->nq.bad_messages;
-	t->nq.malformed += s->nq.malformed;
-	t->nq.batches += s->nq.batches;
-	t->nq.deferred += s->nq.deferred;
-	t->ct.found += s->ct.found;
-	t->ct.created += s->ct.created;
-	t->ct.destroyed += s->ct.destroyed;
-	t->ct.expired += s->ct.expired;
-	t->ct.early_drop += s->ct.early_drop;
-	t->ct.insert_failed += s->ct.insert_failed;
-	t->ct.invalid += s->ct.invalid;
-	t->conns += s->conns;
-}
-
 /* The counters of a worker (or the total), as (name, value) pairs. */
 struct counter {
 	const char	*name;
@@ -1108,7 +1070,7 @@ cmd_status(struct client *c, struct evbuffer *b)
 	for (i = 0; i < ctl->nworkers; i++) {
 		if (get_stats(c, i, &a) == -1)
 			return (-1);
-		sum_stats(&tot, &a.s);
+		worker_stats_add(&tot, &a.s);
 		max += a.max;
 	}
 	up = (worker_now_ms() - info->started_ms) / 1000;
@@ -1168,7 +1130,7 @@ cmd_stats(struct client *c, struct evbuffer *b)
 	for (i = 0; i < ctl->nworkers; i++) {
 		if (get_stats(c, i, &a) == -1)
 			return (-1);
-		sum_stats(&tot, &a.s);
+		worker_stats_add(&tot, &a.s);
 		if (json) {
 			evbuffer_add_printf(b, "%s{\"worker\":%u,\"queue\":%u,",
 			    i ? "," : "", i, ctl->info->queue + i);
@@ -1355,19 +1317,7 @@ proto_name(const struct rule *r, char *buf, size_t len)
 {
 	if (!r->has_proto)
 		return ("any");
-	switch (r->proto) {
-	case IPPROTO_TCP:
-		return ("tcp");
-	case IPPROTO_UDP:
-		return ("udp");
-	case IPPROTO_ICMP:
-		return ("icmp");
-	case IPPROTO_ICMPV6:
-		return ("icmpv6");
-	default:
-		snprintf(buf, len, "%u", r->proto);
-		return (buf);
-	}
+	return (pkt_proto_name(r->proto, buf, len));
 }
 
 struct rcount_arg {

@@ -308,40 +308,6 @@ struct hstats {
 	uint32_t		 max;
 };
 
-static void
-w_hstats(struct worker *w, void *arg)
-{
-	struct hstats	*a = arg;
-
-	worker_get_stats(w, &a->s);
-	a->max = worker_config(w)->ct.max;
-}
-
-static void
-sum(struct worker_stats *t, const struct worker_stats *s)
-{
-	int	 i;
-
-	t->received += s->received;
-	t->accepted += s->accepted;
-	t->dropped += s->dropped;
-	t->invalid += s->invalid;
-	t->related += s->related;
-	t->audited += s->audited;
-	t->suppressed += s->suppressed;
-	t->rejects += s->rejects;
-	t->nq.enobufs += s->nq.enobufs;
-	t->nq.verdict_errors += s->nq.verdict_errors;
-	t->ct.created += s->ct.created;
-	t->ct.destroyed += s->ct.destroyed;
-	t->ct.expired += s->ct.expired;
-	t->ct.early_drop += s->ct.early_drop;
-	t->ct.insert_failed += s->ct.insert_failed;
-	t->conns += s->conns;
-	for (i = 0; i < REASON_MAX; i++)
-		t->reasons[i] += s->reasons[i];
-}
-
 /* Every worker's counters; -1 if one is not running. */
 static int
 http_get_stats(struct http *h, struct hstats *per, struct worker_stats *tot,
@@ -353,9 +319,10 @@ http_get_stats(struct http *h, struct hstats *per, struct worker_stats *tot,
 	*max = 0;
 	for (i = 0; i < h->nworkers; i++) {
 		memset(&per[i], 0, sizeof(per[i]));
-		if (worker_call(h->workers[i], w_hstats, &per[i]) == -1)
+		if (worker_snapshot(h->workers[i], &per[i].s,
+		    &per[i].max) == -1)
 			return (-1);
-		sum(tot, &per[i].s);
+		worker_stats_add(tot, &per[i].s);
 		*max += per[i].max;
 	}
 	return (0);

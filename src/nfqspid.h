@@ -162,6 +162,13 @@ int	 worker_call(struct worker *w, void (*fn)(struct worker *, void *),
 struct ct_table *worker_ct(struct worker *w);
 const struct config *worker_config(struct worker *w);
 void	 worker_get_stats(struct worker *w, struct worker_stats *s);
+/* From the main thread: w's counters (and its table's max), through
+   worker_call(); -1 if w is not running. */
+int	 worker_snapshot(struct worker *w, struct worker_stats *s,
+	    uint32_t *ctmax);
+/* Add every counter of s to t (totals over the workers). */
+void	 worker_stats_add(struct worker_stats *t,
+	    const struct worker_stats *s);
 unsigned worker_id(const struct worker *w);
 /*
  * Packets and bytes each rule decided, as pairs: [2 * i] packets and

@@ -837,6 +837,70 @@ worker_get_stats(struct worker *w, struct worker_stats *s)
 	s->sources = limit_count(w->lt);
 }
 
+/* The counter structs are uint64_t only, so they add up word by word. */
+_Static_assert(sizeof(struct nq_stats) % sizeof(uint64_t) == 0, "nq_stats");
+_Static_assert(sizeof(struct ct_stats) % sizeof(uint64_t) == 0, "ct_stats");
+_Static_assert(sizeof(struct limit_stats) % sizeof(uint64_t) == 0,
+    "limit_stats");
+
+static void
+add_words(void *to, const void *from, size_t size)
+{
+	uint64_t	*t = to;
+	const uint64_t	*f = from;
+	size_t		 i;
+
+	for (i = 0; i < size / sizeof(uint64_t); i++)
+		t[i] += f[i];
+}
+
+void
+worker_stats_add(struct worker_stats *t, const struct worker_stats *s)
+{
+	size_t	 i;
+
+	t->received += s->received;
+	t->accepted += s->accepted;
+	t->dropped += s->dropped;
+	t->invalid += s->invalid;
+	t->related += s->related;
+	t->audited += s->audited;
+	t->suppressed += s->suppressed;
+	add_words(&t->nq, &s->nq, sizeof(t->nq));
+	add_words(&t->ct, &s->ct, sizeof(t->ct));
+	t->conns += s->conns;
+	t->rejects += s->rejects;
+	t->reject_errors += s->reject_errors;
+	add_words(&t->limit, &s->limit, sizeof(t->limit));
+	t->sources += s->sources;
+	for (i = 0; i < REASON_MAX; i++)
+		t->reasons[i] += s->reasons[i];
+}
+
+struct snapshot {
+	struct worker_stats	*s;
+	uint32_t		*ctmax;
+};
+
+static void
+worker_snapshot_fn(struct worker *w, void *arg)
+{
+	struct snapshot	*a = arg;
+
+	worker_get_stats(w, a->s);
+	if (a->ctmax != NULL)
+		*a->ctmax = w->cfg->ct.max;
+}
+
+int
+worker_snapshot(struct worker *w, struct worker_stats *s, uint32_t *ctmax)
+{
+	struct snapshot	 a = { s, ctmax };
+
+	memset(s, 0, sizeof(*s));
+	return (worker_call(w, worker_snapshot_fn, &a));
+}
+
 struct worker *
 worker_new(unsigned id, const struct config *cfg, char *err, size_t errlen)
 {
