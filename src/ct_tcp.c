@@ -464,6 +464,17 @@ ct_tcp_in_window(struct ct_table *t, struct ct_entry *e, int dir, int index,
 		ct_tcp_init_dir(tc, dir, p);
 	}
 
+	if (syn && hasack && e->state == sSS && ack != rcv->td_end) {
+		/*
+		 * RFC 9293 3.10.7.3: the SYN/ACK must acknowledge the SYN
+		 * exactly.  One acking far below it would only fail check
+		 * IV (ignored, as a late ACK) and pass, teaching the reply
+		 * side a window a blind RST could then fit.
+		 */
+		*reason = REASON_TCP_ACK;
+		goto invalid;
+	}
+
 	if (!hasack)
 		/* nothing acknowledged: check III and IV trivially hold */
 		ack = sack = rcv->td_end;
@@ -508,15 +519,13 @@ ct_tcp_in_window(struct ct_table *t, struct ct_entry *e, int dir, int index,
 			/* An old or far RST: the receiver drops it, and it
 			   must never tear down our state, liberal or not. */
 			if (liberal)
-				return (CT_WIN_IGNORE);
+				goto ignored;
 			goto invalid;
 		}
 		if (!liberal && bad)
 			goto invalid;
-		if (!liberal)
-			return (CT_WIN_IGNORE);
-		if (ignore)
-			return (CT_WIN_IGNORE);
+		if (!liberal || ignore)
+			goto ignored;
 		/* liberal and beyond the window: learn from it anyway */
 	}
 	*reason = REASON_NONE;
@@ -584,6 +593,12 @@ ct_tcp_in_window(struct ct_table *t, struct ct_entry *e, int dir, int index,
 		tc->last_zerowin = p->win == 0;
 	}
 	return (CT_WIN_ACCEPT);
+
+ ignored:
+	/* passed on, but it teaches nothing either */
+	if (learning)
+		*tc = saved;
+	return (CT_WIN_IGNORE);
 
  invalid:
 	if (learning)

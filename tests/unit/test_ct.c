@@ -869,6 +869,17 @@ test_tcp_handshake_window(void **state)
 	assert_int_equal(conv_try(&c, 1, &p, &res), CT_INVALID);
 	assert_int_equal(res.reason, REASON_TCP_ACK);
 	assert_int_equal(conv_state(&c), CT_TCP_SYN_SENT);
+	/* one acking far below the SYN: not a late ACK to let by, and the
+	   window it offers must not make a blind RST fit (test_attacks) */
+	p = conv_pkt(&c, 1, SYN | ACK, 0);
+	p.ack -= 0x100000;
+	assert_int_equal(conv_try(&c, 1, &p, &res), CT_INVALID);
+	assert_int_equal(res.reason, REASON_TCP_ACK);
+	assert_int_equal(conv_state(&c), CT_TCP_SYN_SENT);
+	p = conv_pkt(&c, 1, RST, 0);
+	p.seq += 1;
+	assert_int_equal(conv_try(&c, 1, &p, &res), CT_INVALID);
+	assert_int_equal(conv_state(&c), CT_TCP_SYN_SENT);
 	/* a RST that does not answer the SYN */
 	p = conv_pkt(&c, 1, RST | ACK, 0);
 	p.ack += 1000;
