@@ -21,8 +21,8 @@
  * Input: one flags byte, then records of
  *   u8 op, u8 dt, u16 length (big endian), length bytes of IP packet
  * flags: bit 0 start afresh (flush everything); bits 1-2 configuration
- *   (0 enforce, 1 the same rules in monitor mode, 2 other rules, lower
- *   max; 3 is 0).
+ *   (0 enforce, 1 the same rules in monitor mode, 2 other rules and a
+ *   max of 4; 3 is 0).
  * op: bits 0-1 interfaces; bit 2 worker; bits 3-5 hook (mod 6); bits
  *   6-7 and dt bit 0 what follows the packet: nothing, ct_expire() and
  *   limit_expire(), a walk formatting every entry (dt odd: removing the
@@ -115,7 +115,8 @@ int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 	"timeout_icmpv6 = 3\ntimeout_generic = 10\n"
 
 /* a reload that ends some connections; invalid packets and new ones are
-   rejected; fewer entries */
+   rejected; a table of 4 entries, which a few connections fill (eviction,
+   table-full) */
 #define RULES_B								\
 	"[policy]\nestablished = accept\nrelated = accept\n"		\
 	"invalid = reject\nnew = reject\n"				\
@@ -131,7 +132,7 @@ int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 static const char *const inis[3] = {
 	"[daemon]\nmode = enforce\n" CONNTRACK("64") RULES_A,
 	"[daemon]\nmode = monitor\n" CONNTRACK("64") RULES_A,
-	"[daemon]\nmode = enforce\n" CONNTRACK("16") RULES_B
+	"[daemon]\nmode = enforce\n" CONNTRACK("4") RULES_B
 };
 
 static const char *const in_names[4] = { "", "eth0", "eth0", "lo" };
