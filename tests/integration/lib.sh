@@ -336,6 +336,18 @@ lib_ctl()
 	"$NFQSPICTL" -s "$T_CTL" "$@"
 }
 
+# lib_stat NAME [WORKER]: a counter of `nfqspictl -j stats`, the total over
+# the workers or worker WORKER's; prints nothing (so a comparison fails) when
+# the daemon does not answer or has no such counter.
+lib_stat()
+{
+	lib_ctl -j stats 2>/dev/null | "$PY" -c '
+import json, sys
+d = json.load(sys.stdin)
+c = d["total"] if len(sys.argv) < 3 else d["workers"][int(sys.argv[2])]
+print(c[sys.argv[1]])' "$@" 2>/dev/null
+}
+
 # log_has ERE: the daemon's log has a matching line (waits up to 3 s, as
 # the verdict may come a moment after the traffic).
 log_has()

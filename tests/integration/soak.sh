@@ -225,27 +225,6 @@ wait_listen "$NS_S" tcp 7000 || fail "the echo server listens"
 rss() { awk '/^VmRSS:/ { print $2 }' "/proc/$T_DPID/status" 2>/dev/null; }
 ctcount() { lib_ctl conntrack count 2>/dev/null | tr -dc 0-9; }
 
-# stat NAME: the total of that counter over the workers (nfqspictl -j stats)
-stat()
-{
-	lib_ctl -j stats 2>/dev/null | "$PY" -c '
-import json, sys
-def find(o, k):
-    if isinstance(o, dict):
-        if "total" in o and isinstance(o["total"], dict) and k in o["total"]:
-            return o["total"][k]
-        if k in o and isinstance(o[k], int):
-            return o[k]
-        for v in o.values():
-            r = find(v, k)
-            if r is not None:
-                return r
-    elif isinstance(o, list):
-        return sum(find(v, k) or 0 for v in o)
-    return None
-r = find(json.load(sys.stdin), sys.argv[1])
-print(-1 if r is None else r)' "$1"
-}
 
 echo "soak: $SOAK_SECONDS s of traffic, warm baseline after $SOAK_WARM s"
 in_c "$PY" "$T_TMP/churn.py" "$S4" "$S6" "$SOAK_SECONDS" \
@@ -285,7 +264,7 @@ while kill -0 "$churn" 2>/dev/null; do
 	fi
 	[ -n "$base" ] && [ -n "$r" ] && [ "$r" -gt "$maxrss" ] && maxrss=$r
 	if [ $((el % 60)) -lt 10 ]; then
-		echo "soak: ${el}s RSS ${r:-?} kB table ${c:-?} received $(stat received)"
+		echo "soak: ${el}s RSS ${r:-?} kB table ${c:-?} received $(lib_stat received)"
 	fi
 done
 wait "$churn"
@@ -326,9 +305,9 @@ r=$(rss)
 echo "soak: RSS warm $base kB, highest during the run $maxrss kB, after the drain $r kB"
 check "RSS after the soak within 10% of the warm baseline ($r kB vs $base kB)" \
     test -n "$base" -a -n "$r" -a $((r * 100)) -le $((base * 110))
-rcv=$(stat received)
-ver=$(( $(stat accepted) + $(stat dropped) ))
-echo "soak: received $rcv, verdicts $ver, invalid $(stat invalid), early drops $(stat early_drops)"
+rcv=$(lib_stat received)
+ver=$(( $(lib_stat accepted) + $(lib_stat dropped) ))
+echo "soak: received $rcv, verdicts $ver, invalid $(lib_stat invalid), early drops $(lib_stat early_drops)"
 check "every packet received got a verdict ($rcv received, $ver verdicts)" \
     test "$rcv" -gt 0 -a "$rcv" = "$ver"
 check "the denied port's SYNs were audited" \

@@ -129,13 +129,6 @@ QFILE=/proc/$T_DPID/net/netfilter/nfnetlink_queue
 MAC_D0=$(in_d cat /sys/class/net/d0/address)
 MAC_D1=$(in_d cat /sys/class/net/d1/address)
 
-# stat NAME: a total of "nfqspictl -j stats"
-stat()
-{
-	lib_ctl -j stats 2>/dev/null | "$PY" -c '
-import json, sys
-print(json.load(sys.stdin)["total"].get(sys.argv[1], -1))' "$1"
-}
 
 # reason WORD: INVALID packets of that reason so far (the status page)
 reason()
@@ -328,9 +321,9 @@ EOF
 	"$PY" "$T_TMP/stamp.py" "$T_LOG" "$T_TMP/stamped.log" &
 	stamper=$!
 	sleep 0.5
-	inv0=$(stat invalid)
-	aud0=$(stat audited)
-	sup0=$(stat suppressed)
+	inv0=$(lib_stat invalid)
+	aud0=$(lib_stat audited)
+	sup0=$(lib_stat suppressed)
 	for scan in -sX -sN -sF -sA; do
 		in_c timeout 120 nmap -n -Pn "$scan" -p 1-1000 --max-retries 0 \
 		    --min-rate 2000 "$S4" >"$T_TMP/nmap$scan.out" 2>&1
@@ -350,9 +343,9 @@ EOF
 	sleep 1.2		# the last second's summary
 	kill "$stamper" 2>/dev/null
 	wait "$stamper" 2>/dev/null
-	dinv=$(( $(stat invalid) - inv0 ))
-	daud=$(( $(stat audited) - aud0 ))
-	dsup=$(( $(stat suppressed) - sup0 ))
+	dinv=$(( $(lib_stat invalid) - inv0 ))
+	daud=$(( $(lib_stat audited) - aud0 ))
+	dsup=$(( $(lib_stat suppressed) - sup0 ))
 	peak=$(awk '/ action=/ { n[$1]++ } END { m = 0; for (s in n) if (n[s] > m) m = n[s]; print m }' \
 	    "$T_TMP/stamped.log")
 	echo "figure: scans: $dinv INVALID, $daud audited, $dsup suppressed, at most $peak audit lines in one second (rate 20)"
@@ -453,7 +446,7 @@ EOF
 	in_d ip neigh replace "$C4M" lladdr 02:00:00:00:00:50 dev d0 nud permanent
 	in_d ip -6 neigh replace "$C6M" lladdr 02:00:00:00:00:50 dev d0 nud permanent
 	warm=$((N_STORM / 10))
-	r0=$(stat received)
+	r0=$(lib_stat received)
 	qd0=$(qfield 6)
 	in_c "$T_TMP/rawsend" pool c0 "$MAC_D0" "$T_TMP/pool.bin" "$warm" \
 	    "$QFILE" "$T_QUEUE" >/dev/null
@@ -467,10 +460,10 @@ EOF
 	check "the storm was sent ($(cat "$T_TMP/storm.out"))" test "$src" -eq 0
 	wait_for 50 test "$(qfield 3)" -eq 0
 	rss_end=$(rss)
-	rcv=$(( $(stat received) - r0 ))
-	acc=$(stat accepted)
-	drp=$(stat dropped)
-	tot=$(stat received)
+	rcv=$(( $(lib_stat received) - r0 ))
+	acc=$(lib_stat accepted)
+	drp=$(lib_stat dropped)
+	tot=$(lib_stat received)
 	echo "figure: storm: $N_STORM sent in $((t1 - t0)) s (after $warm of warm-up), $rcv received by nfqspid, queue_dropped $(( $(qfield 6) - qd0 )), RSS $rss_warm kB warm, $rss_end kB after"
 	check "nfqspid survived the storm" lib_daemon_alive
 	check "the kernel's queue is empty again (queue_total $(qfield 3))" \
@@ -480,7 +473,7 @@ EOF
 	    test $((rcv * 100)) -ge $((N_STORM * 99))
 	check "every packet received got a verdict ($tot received, $acc accepted + $drp dropped)" \
 	    test "$tot" -eq $((acc + drp))
-	check "no verdict errors ($(stat verdict_errors))" test "$(stat verdict_errors)" -eq 0
+	check "no verdict errors ($(lib_stat verdict_errors))" test "$(lib_stat verdict_errors)" -eq 0
 	if [ "$asan" -eq 1 ]; then
 		# ASan's quarantine keeps freed memory: its RSS says nothing
 		# of nfqspid's; the normal build's run checks it.

@@ -273,27 +273,6 @@ established()
 	in_c ss -Htn state established "( sport = :$1 )" 2>/dev/null | grep -q .
 }
 
-# stat NAME: the total of that counter in "nfqspictl -j stats"
-stat()
-{
-	lib_ctl -j stats 2>/dev/null | "$PY" -c '
-import json, sys
-def find(o, k):
-    if isinstance(o, dict):
-        if "total" in o and isinstance(o["total"], dict) and k in o["total"]:
-            return o["total"][k]
-        if k in o and isinstance(o[k], int):
-            return o[k]
-        for v in o.values():
-            r = find(v, k)
-            if r is not None:
-                return r
-    elif isinstance(o, list):
-        return sum(find(v, k) or 0 for v in o)
-    return None
-r = find(json.load(sys.stdin), sys.argv[1])
-print(-1 if r is None else r)' "$1"
-}
 
 # ---- 1. out-of-window RSTs during a transfer -----------------------------------
 counter_add "$NS_S" "$IPT" filter INPUT rst4 -p tcp --dport 5010 \
@@ -346,14 +325,14 @@ counter_add "$NS_C" "$IPT" filter INPUT unreach4 -p icmp \
     --icmp-type port-unreachable
 counter_add "$NS_C" "$IP6T" filter INPUT unreach6 -p icmpv6 \
     --icmpv6-type port-unreachable
-rel0=$(stat related)
+rel0=$(lib_stat related)
 # nothing listens on the server's port 5399: its kernel answers
 got=$(in_c "$PY" "$T_TMP/udpref.py" "$S4" 5399)
 check "UDP to a closed port: the client's socket gets ECONNREFUSED ($got)" \
     test "$got" = refused
 got=$(in_c "$PY" "$T_TMP/udpref.py" "$S6" 5399)
 check "IPv6 UDP to a closed port: ECONNREFUSED ($got)" test "$got" = refused
-rel1=$(stat related)
+rel1=$(lib_stat related)
 check "nfqspictl stats counts the RELATED errors ($rel0 -> $rel1)" \
     test "$rel1" -ge $((rel0 + 2))
 n4=$(counter "$NS_C" "$IPT" filter INPUT unreach4)

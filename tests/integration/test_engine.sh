@@ -185,13 +185,6 @@ while sent < count:
     except (BlockingIOError, OSError):
         pass
 EOF
-# stat.py KEY [WORKER]: a counter of `nfqspictl -j stats` on stdin
-cat >"$T_TMP/stat.py" <<'EOF'
-import json, sys
-d = json.load(sys.stdin)
-w = sys.argv[2] if len(sys.argv) > 2 else "total"
-print((d["total"] if w == "total" else d["workers"][int(w)])[sys.argv[1]])
-EOF
 # iperf_ok.py FILE FROM: iperf3 -J ran without error and moved bytes in
 # every interval from second FROM on
 cat >"$T_TMP/iperf_ok.py" <<'EOF'
@@ -204,11 +197,6 @@ late = [i["bytes"] for i in iv if i["start"] >= float(sys.argv[2])]
 print("intervals", len(iv), "late bytes", late)
 sys.exit(0 if late and min(late) > 0 else 1)
 EOF
-
-stat()
-{
-	lib_ctl -j stats | "$PY" "$T_TMP/stat.py" "$@"
-}
 
 # qcol QUEUE COLUMN: a column of /proc/net/netfilter/nfnetlink_queue in
 # dut (3 queue_total, 6 queue_dropped, 7 queue_user_dropped, 8 id
@@ -233,7 +221,7 @@ ids_match()
 		q=$((T_QUEUE + w))
 		id=$(qcol "$q" 8)
 		lost=$(qcol "$q" 7)
-		got=$(stat queued "$w")
+		got=$(lib_stat queued "$w")
 		echo "queue $q: id_sequence $id, read $got, user_dropped $lost, dropped $(qcol "$q" 6)"
 		[ "$id" -eq $((got + lost)) ] || ok=1
 	done
@@ -330,32 +318,32 @@ srcs=$(for i in $(seq 1 $NCLI); do echo "10.$T_NET.1.$((99 + i))"; done)
 n=$(in_c timeout 120 "$PY" "$T_TMP/flows.py" "$S4" 5001 2 $srcs)
 check "all $((NCLI * 2)) connections from $NCLI addresses carry their data (got $n)" \
     test "$n" = $((NCLI * 2))
-c0=$(stat created 0); c1=$(stat created 1)
+c0=$(lib_stat created 0); c1=$(lib_stat created 1)
 check "the flows are spread over both workers (created: $c0 and $c1)" \
     test "$c0" -gt 0 -a "$c1" -gt 0
 check "their sum is every connection ($((c0 + c1)))" test $((c0 + c1)) -eq $((NCLI * 2))
 check "no packet was INVALID: each flow stayed on its worker (tcp_loose = no)" \
-    test "$(stat invalid)" -eq 0
-check "every packet read got its verdict" test "$(stat queued)" -eq "$(stat verdicts)"
+    test "$(lib_stat invalid)" -eq 0
+check "every packet read got its verdict" test "$(lib_stat queued)" -eq "$(lib_stat verdicts)"
 
 counter_add "$NS_C" "$IPT" filter INPUT texc4 -p icmp --icmp-type time-exceeded
 counter_add "$NS_C" "$IP6T" filter INPUT texc6 -p icmpv6 --icmpv6-type time-exceeded
 far4=$(for i in $(seq 1 16); do echo "$FAR4.$i"; done)
 far6=$(for i in $(seq 1 8); do echo "$FAR6:$i"; done)
-rel0=$(stat related)
+rel0=$(lib_stat related)
 # shellcheck disable=SC2086
 in_c "$PY" "$T_TMP/probes.py" 2 $far4 $far6
 check "16 time exceeded from the router reach the client" \
     wait_for 50 counter_ge "$NS_C" "$IPT" filter INPUT texc4 16
 check "8 ICMPv6 time exceeded from the router reach the client" \
     wait_for 50 counter_ge "$NS_C" "$IP6T" filter INPUT texc6 8
-check "all 24 were RELATED ($(( $(stat related) - rel0 )))" \
-    test $(( $(stat related) - rel0 )) -eq 24
-d=$(stat deferred)
+check "all 24 were RELATED ($(( $(lib_stat related) - rel0 )))" \
+    test $(( $(lib_stat related) - rel0 )) -eq 24
+d=$(lib_stat deferred)
 check "errors about the other worker's flows were asked about ($d deferred)" \
     test "$d" -gt 0
 check "none was icmp-untracked-error" log_lacks "reason=icmp-untracked-error"
-check "every packet read got its verdict" test "$(stat queued)" -eq "$(stat verdicts)"
+check "every packet read got its verdict" test "$(lib_stat queued)" -eq "$(lib_stat verdicts)"
 # an error about nobody's flow is still INVALID after asking
 in_s "$PY" -c "
 from scapy.all import IP, ICMP, UDP, send
@@ -414,7 +402,7 @@ kill_test()
 	check "$mode: iperf3 completes without error (status $rc)" test "$rc" -eq 0
 	check "$mode: the running connection carried data after the restart" \
 	    "$PY" "$T_TMP/iperf_ok.py" "$T_TMP/iperf-$mode.json" "$from"
-	check "$mode: picked up mid-stream, no INVALID" test "$(stat invalid)" -eq 0
+	check "$mode: picked up mid-stream, no INVALID" test "$(lib_stat invalid)" -eq 0
 	# GSO: the queue hands over super-packets above the veth's MTU
 	avg=$(lib_ctl -j rules | "$PY" -c '
 import json, sys
@@ -443,17 +431,17 @@ check "overload: the daemon is alive and answers" quiet lib_ctl status
 check "overload: the kernel dropped what did not fit ($(( $(qcol "$Q0" 6) + $(qcol "$Q1" 6) + $(qcol "$Q0" 7) + $(qcol "$Q1" 7) )))" \
     test $(( $(qcol "$Q0" 6) + $(qcol "$Q1" 6) + $(qcol "$Q0" 7) + $(qcol "$Q1" 7) )) -gt 0
 check "overload: per queue, id sequence = read + user_dropped" ids_match
-check "overload: read == verdicts" test "$(stat queued)" -eq "$(stat verdicts)"
+check "overload: read == verdicts" test "$(lib_stat queued)" -eq "$(lib_stat verdicts)"
 
 # ---- 4. exactly one verdict for 100,000 packets ---------------------------------------
-inv0=$(stat invalid)
+inv0=$(lib_stat invalid)
 in_c timeout 60 "$PY" "$T_TMP/mixed.py" "$C4" "$S4" 100000
 check "100k: both queues drain to empty" wait_for 100 queues_empty
-check "100k: read == verdicts ($(stat queued) / $(stat verdicts))" \
-    test "$(stat queued)" -eq "$(stat verdicts)"
+check "100k: read == verdicts ($(lib_stat queued) / $(lib_stat verdicts))" \
+    test "$(lib_stat queued)" -eq "$(lib_stat verdicts)"
 check "100k: per queue, id sequence = read + user_dropped" ids_match
-check "100k: malformed ones were INVALID ($(( $(stat invalid) - inv0 )))" \
-    test $(( $(stat invalid) - inv0 )) -gt 0
+check "100k: malformed ones were INVALID ($(( $(lib_stat invalid) - inv0 )))" \
+    test $(( $(lib_stat invalid) - inv0 )) -gt 0
 check "100k: the daemon is alive" quiet lib_ctl status
 lib_stop_daemon
 check "SIGTERM: exit status 0 ($T_DRC)" test "${T_DRC:-x}" = 0
@@ -531,13 +519,13 @@ EOF
 	ok "user=$T_USER ($variant): nfqspid starts"
 	check "user ($variant): every thread not root, CapEff $want, no_new_privs" \
 	    caps_ok $want
-	q0=$(stat queued)
+	q0=$(lib_stat queued)
 	check "user ($variant): packets still get verdicts (ping)" \
 	    quiet in_c ping -c 2 -W 2 "$S4"
 	check "user ($variant): a TCP connection works" \
 	    test "$(in_c timeout 30 "$PY" "$T_TMP/flows.py" "$S4" 5001 1 "$C4")" = 1
-	check "user ($variant): the daemon read them ($q0 -> $(stat queued))" \
-	    test "$(stat queued)" -gt "$q0"
+	check "user ($variant): the daemon read them ($q0 -> $(lib_stat queued))" \
+	    test "$(lib_stat queued)" -gt "$q0"
 	if [ $variant = reject ]; then
 		# refused at once by the daemon's reset, not after nc's
 		# 4 s timeout (a drop)

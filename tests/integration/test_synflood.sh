@@ -90,12 +90,6 @@ if ! lib_start_daemon "$@"; then
 fi
 ok "nfqspid starts"
 
-stat()
-{
-	lib_ctl -j stats 2>/dev/null | "$PY" -c '
-import json, sys
-print(json.load(sys.stdin)["total"].get(sys.argv[1], -1))' "$1"
-}
 ctcount() { lib_ctl conntrack count 2>/dev/null | tr -dc 0-9; }
 
 # iperf3's JSON: bits per second received, error if any
@@ -154,7 +148,7 @@ sleep 2
 est0=$(lib_ctl conntrack 2>/dev/null | grep -c "ESTABLISHED .*dport=5201 ")
 check "the 21 iperf3 connections (control + 20 streams) are ESTABLISHED ($est0)" \
     test "$est0" -eq 21
-ed0=$(stat early_drops)
+ed0=$(lib_stat early_drops)
 fstart=$SECONDS
 # shellcheck disable=SC2086
 in_c hping3 -q -S -p 5300 --rand-source $pace -c "$SYNFLOOD_COUNT" \
@@ -190,7 +184,7 @@ irc=$?
 c=$(ctcount)
 [ -n "$c" ] && [ "$c" -gt "$peak" ] && peak=$c
 sent=$(grep -Eo '^[0-9]+ packets transmitted' "$T_TMP/hping.out" | grep -Eo '^[0-9]+')
-ed=$(( $(stat early_drops) - ed0 ))
+ed=$(( $(lib_stat early_drops) - ed0 ))
 # the flood ran from second 2 of iperf3's run to second 2 + fsecs
 read -r st fl nstreams < <("$PY" "$T_TMP/iperf.py" "$T_TMP/flood.json" 3 \
     $((2 + fsecs < IPERF_SECS ? 2 + fsecs : IPERF_SECS)))
