@@ -795,7 +795,6 @@ sec_daemon(struct cfgctx *x, const struct scan_sec *s, struct config *c)
 }
 
 #define CT_MAX_MAX	67108864u	/* 64 Mi connections */
-#define CT_TIMEOUT_MAX	4294967u	/* seconds; the ms still fit 32 bits */
 
 static int
 sec_conntrack(struct cfgctx *x, const struct scan_sec *s, struct config *c)

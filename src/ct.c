@@ -9,11 +9,19 @@
  * original and the reply direction land in the same chain.  Entries sit in
  * an arena of chunks and are linked by 32-bit indices.
  *
- * Timers: one list per timeout (enum ct_timeout).  Refreshing an entry
- * moves it to the tail of the list of the timeout it gets, so every list
- * stays sorted by deadline and ct_expire() only looks at the list heads:
- * O(1) per packet, no scan.  Lookups also drop entries whose deadline has
- * passed, so the answer never depends on how often ct_expire() runs.
+ * Timers: one list per timeout (enum ct_timeout).  Putting an entry at
+ * the tail of the list of the timeout it gets keeps every list sorted, so
+ * ct_expire() only looks at the list heads: O(1) per packet, no scan.  A
+ * packet of a connection that keeps its timeout only sets the deadline;
+ * the entry moves to the tail once the deadline has run lag[] (1/16 of
+ * the timeout, at most a minute) past where the entry sits.  Moving it
+ * writes to both its neighbours, two cache misses at random places of a
+ * large table, and a busy connection now pays them once per lag instead
+ * of once per packet.  The price: an entry due behind a head that is not
+ * yet due goes up to lag[] late, much as the kernel's conntrack reaps
+ * expired entries in the background.  Lookups judge by the exact deadline
+ * and drop entries whose time is up, so no verdict depends on when
+ * ct_expire() runs.
  */
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -31,6 +39,8 @@
 #include "siphash.h"
 
 _Static_assert(sizeof(struct ct_entry) <= 120, "ct_entry grew past 120 bytes");
+_Static_assert((uint64_t)CT_TIMEOUT_MAX * 1000 + CT_LAG_MAX < CT_TIME_SPAN,
+    "timeouts must fit the span of the modular clock");
 
 #define CT_MIN_BUCKETS	64
 /* eviction: entries looked at from the head of each timer list */
@@ -47,18 +57,61 @@ static void	 ct_remove_idx(struct ct_table *, uint32_t, struct ct_entry *);
 
 /* ---- clock and timeouts ---------------------------------------------- */
 
+static void	 ct_expire_all(struct ct_table *);
+
 static void
 ct_clock(struct ct_table *t, uint64_t now_ms)
 {
 	/* Never run backwards (out of order captures, clock steps). */
-	if (now_ms > t->now)
+	if (now_ms <= t->now)
+		return;
+	/*
+	 * A jump past every timeout (a capture with a long gap): the times
+	 * modulo 2^32 could no longer be told apart, and every entry is due.
+	 */
+	if (now_ms - t->now >= CT_TIME_SPAN && t->count > 0) {
 		t->now = now_ms;
+		t->now32 = (uint32_t)now_ms;
+		ct_expire_all(t);
+		return;
+	}
+	t->now = now_ms;
+	t->now32 = (uint32_t)now_ms;
 }
 
-static uint64_t
+static uint32_t
 ct_timeout_ms(const struct ct_table *t, uint8_t tclass)
 {
-	return ((uint64_t)t->cfg.timeout[tclass] * 1000);
+	return (t->cfg.timeout[tclass] * 1000u);
+}
+
+/* a - b for two times modulo 2^32 within CT_TIME_SPAN of each other */
+static int32_t
+ct_tdiff(uint32_t a, uint32_t b)
+{
+	return ((int32_t)(a - b));
+}
+
+/* Is e's time up? */
+static int
+ct_due(const struct ct_table *t, const struct ct_entry *e)
+{
+	return (ct_tdiff(e->deadline, t->now32) <= 0);
+}
+
+/* Takes c's timeouts, capped at CT_TIMEOUT_MAX, and their lags. */
+static void
+ct_set_lags(struct ct_table *t)
+{
+	uint32_t	 lag;
+	int		 tc;
+
+	for (tc = 0; tc < CT_TO_MAX; tc++) {
+		if (t->cfg.timeout[tc] > CT_TIMEOUT_MAX)
+			t->cfg.timeout[tc] = CT_TIMEOUT_MAX;
+		lag = ct_timeout_ms(t, (uint8_t)tc) >> CT_LAG_SHIFT;
+		t->lag[tc] = lag < CT_LAG_MAX ? lag : CT_LAG_MAX;
+	}
 }
 
 /* ---- hashing ----------------------------------------------------------- */
@@ -297,18 +350,24 @@ ct_prepend_timer(struct ct_table *t, uint32_t i, struct ct_entry *e)
 void
 ct_refresh(struct ct_table *t, struct ct_entry *e, uint8_t tclass)
 {
-	uint32_t	 i;
+	uint32_t	 i, d = t->now32 + ct_timeout_ms(t, tclass);
 
-	/* Already last of its list (the busiest connection): the new
-	   deadline keeps the list sorted without moving it. */
-	if (e->tclass == tclass && e->tnext == CT_NIL) {
-		e->deadline = t->now + ct_timeout_ms(t, tclass);
-		return;
+	if (e->tclass == tclass) {
+		e->deadline = d;
+		/* Near enough to its place: the list stays sorted by qdl,
+		   and the entry goes at most lag late. */
+		if (d - e->qdl <= t->lag[tclass])
+			return;
+		/* Already last of its list: no neighbour to write. */
+		if (e->tnext == CT_NIL) {
+			e->qdl = d;
+			return;
+		}
 	}
 	i = ct_index_of(t, e);
 	ct_unlink_timer(t, i, e);
 	e->tclass = tclass;
-	e->deadline = t->now + ct_timeout_ms(t, tclass);
+	e->deadline = e->qdl = d;
 	ct_append_timer(t, i, e);
 }
 
@@ -319,7 +378,7 @@ ct_kill(struct ct_table *t, struct ct_entry *e)
 
 	/* Due now: the head of its list, where ct_expire() looks first. */
 	ct_unlink_timer(t, i, e);
-	e->deadline = t->now;
+	e->deadline = e->qdl = t->now32;
 	ct_prepend_timer(t, i, e);
 }
 
@@ -395,7 +454,7 @@ ct_find(struct ct_table *t, const struct ct_tuple *k, int both, uint8_t *dir)
 			d = CT_DIR_REPLY;
 		else
 			continue;
-		if (e->deadline <= t->now) {
+		if (ct_due(t, e)) {
 			/* Its time is up even if ct_expire() did not run. */
 			ct_remove_idx(t, i, e);
 			t->stats.expired++;
@@ -471,7 +530,8 @@ static int
 ct_make_room(struct ct_table *t)
 {
 	struct ct_entry	*cand[CT_EVICT_MAX], *e, *victim;
-	uint64_t	 seen[CT_EVICT_MAX], vseen = 0;
+	/* ms since the entry was last refreshed */
+	uint32_t	 seen[CT_EVICT_MAX], vseen = 0;
 	uint32_t	 i, h;
 	/* source counts: a small open-addressed table of candidate indices */
 	int16_t		 slot[CT_EVICT_SLOTS];
@@ -506,9 +566,9 @@ ct_make_room(struct ct_table *t)
 					break;	/* the ends met */
 				cand[n] = e;
 				tier[n] = k;
-				/* when it was last refreshed */
-				seen[n] = e->deadline -
-				    ct_timeout_ms(t, e->tclass);
+				/* how long ago it was last refreshed */
+				seen[n] = t->now32 - (e->deadline -
+				    ct_timeout_ms(t, e->tclass));
 				if (k < best)
 					best = k;
 				n++;
@@ -544,7 +604,7 @@ ct_make_room(struct ct_table *t)
 		if (tier[j] != best)
 			continue;
 		k = cnt[mine[j]];
-		if (victim == NULL || k > vcnt || (k == vcnt && seen[j] < vseen)) {
+		if (victim == NULL || k > vcnt || (k == vcnt && seen[j] > vseen)) {
 			victim = cand[j];
 			vcnt = k;
 			vseen = seen[j];
@@ -594,7 +654,7 @@ ct_insert(struct ct_table *t, const struct ct_tuple *k, uint8_t tclass,
 	e->proto = k->proto;
 	e->status = CT_ST_USED;
 	e->tclass = tclass;
-	e->deadline = t->now + ct_timeout_ms(t, tclass);
+	e->deadline = e->qdl = t->now32 + ct_timeout_ms(t, tclass);
 	e->born = (uint32_t)(t->now / 1000);
 	e->packets = 1;
 	ct_link_hash(t, i, e);
@@ -630,6 +690,7 @@ ct_new(const struct ct_config *c)
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return (NULL);
 	t->cfg = *c;
+	ct_set_lags(t);
 	nb = ct_nbuckets(c->max);
 	if ((t->bucket = ct_map(nb * sizeof(*t->bucket))) == NULL) {
 		free(t);
@@ -679,26 +740,28 @@ void
 ct_set_config(struct ct_table *t, const struct ct_config *c)
 {
 	struct ct_entry	*e;
-	uint64_t	 lim;
-	uint32_t	 i;
+	uint32_t	 i, lim;
 	int		 tc;
 
 	for (tc = 0; tc < CT_TO_MAX; tc++) {
 		if (c->timeout[tc] >= t->cfg.timeout[tc])
-			continue;
+			continue;	/* also every one over the cap */
 		/*
 		 * A shorter timeout: no entry of this list may outlive it from
-		 * now on.  Clamping keeps the list sorted (the min of two
+		 * now on.  Clamping qdl keeps the list sorted (the min of two
 		 * sorted sequences), which a longer timeout does by itself.
 		 */
-		lim = t->now + (uint64_t)c->timeout[tc] * 1000;
+		lim = t->now32 + c->timeout[tc] * 1000u;
 		for (i = t->tlist[tc].head; i != CT_NIL; i = e->tnext) {
 			e = ct_idx(t, i);
-			if (e->deadline > lim)
+			if (ct_tdiff(e->deadline, lim) > 0)
 				e->deadline = lim;
+			if (ct_tdiff(e->qdl, lim) > 0)
+				e->qdl = lim;
 		}
 	}
 	t->cfg = *c;
+	ct_set_lags(t);
 	if (t->cfg.max == 0)
 		t->cfg.max = 1;
 	if (ct_nbuckets(t->cfg.max) > t->hmask + 1)
@@ -716,12 +779,28 @@ ct_expire(struct ct_table *t, uint64_t now_ms)
 	for (tc = 0; tc < CT_TO_MAX; tc++) {
 		while ((i = t->tlist[tc].head) != CT_NIL) {
 			e = ct_idx(t, i);
-			if (e->deadline > t->now)
+			/* Not due: neither is any entry behind it, or one
+			   is at most lag[tc] late (see the top). */
+			if (!ct_due(t, e))
 				break;
 			ct_remove_idx(t, i, e);
 			t->stats.expired++;
 		}
 	}
+}
+
+/* Every entry is due: after a jump of the clock past every timeout. */
+static void
+ct_expire_all(struct ct_table *t)
+{
+	uint32_t	 i;
+	int		 tc;
+
+	for (tc = 0; tc < CT_TO_MAX; tc++)
+		while ((i = t->tlist[tc].head) != CT_NIL) {
+			ct_remove_idx(t, i, ct_idx(t, i));
+			t->stats.expired++;
+		}
 }
 
 void
@@ -1028,7 +1107,8 @@ ct_format(const struct ct_entry *e, uint64_t now_ms, char *buf, size_t len)
 
 	if (len > 0)
 		buf[0] = '\0';
-	left = e->deadline > now_ms ? (e->deadline - now_ms) / 1000 : 0;
+	left = ct_tdiff(e->deadline, (uint32_t)now_ms) > 0 ?
+	    (uint32_t)ct_tdiff(e->deadline, (uint32_t)now_ms) / 1000 : 0;
 	ct_bprintf(&b, "%-8s %u %-8s %u %llu ",
 	    e->family == AF_INET ? "ipv4" : "ipv6",
 	    e->family == AF_INET ? 2u : 10u, ct_l4name(e->proto), e->proto,

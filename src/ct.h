@@ -70,6 +70,11 @@ struct ct_config {
 	uint32_t	timeout[CT_TO_MAX];	/* seconds */
 };
 
+/* The longest timeout, in seconds (11.5 days): the table keeps times in
+   milliseconds modulo 2^32 and needs every live one within 2^30 of now.
+   ct_new() and ct_set_config() cap longer ones. */
+#define CT_TIMEOUT_MAX	1000000u
+
 /* Fill c with the defaults of the contract. */
 void	 ct_config_defaults(struct ct_config *c);
 

@@ -104,7 +104,12 @@ struct ct_entry {
 	uint32_t	last_hash;	/* TCP: (seq, ack, end, win) of the last
 					   ACK, to count retransmissions; or
 					   the end of the last ignored SYN */
-	uint64_t	deadline;	/* ms, the caller's clock */
+	/* ms of the caller's clock, modulo 2^32: every live time lies
+	   within CT_TIME_SPAN of now, so differences decide */
+	uint32_t	deadline;	/* when it times out */
+	uint32_t	qdl;		/* the deadline it had when it was
+					   put at the tail of its list; the
+					   list is sorted by it */
 	struct ct_tcp	tcp;		/* TCP only */
 	uint32_t	born;		/* s, the caller's clock: the age */
 	uint32_t	packets;	/* both ways, saturating; per
@@ -124,9 +129,16 @@ struct ct_tuple {
 };
 
 struct ct_list {
-	uint32_t	head;		/* soonest deadline */
+	uint32_t	head;		/* soonest qdl */
 	uint32_t	tail;
 };
+
+/* Times are kept modulo 2^32 ms; live ones never lie further apart. */
+#define CT_TIME_SPAN	(1u << 30)
+/* A refresh moves an entry only once its deadline runs this far past
+   its place in the list: at most 1/16 of the timeout, and a minute. */
+#define CT_LAG_SHIFT	4
+#define CT_LAG_MAX	60000u
 
 struct ct_table {
 	struct ct_config cfg;
@@ -140,11 +152,17 @@ struct ct_table {
 	size_t		 count;
 	/*
 	 * One list per timeout: every entry of a list got the same timeout
-	 * when it was last refreshed, so appending at the tail keeps each list
-	 * sorted by deadline and expiry only ever looks at the heads.
+	 * when it was put at the tail, so each list is sorted by qdl and
+	 * expiry only ever looks at the heads.  A refresh moves an entry
+	 * only when its deadline runs more than lag[] past its qdl: the
+	 * moves (writes to two random neighbours) happen once per lag, not
+	 * once per packet, and an entry waiting behind a head that is not
+	 * due yet goes at most lag[] late.  Lookups judge by the deadline.
 	 */
 	struct ct_list	 tlist[CT_TO_MAX];
+	uint32_t	 lag[CT_TO_MAX];	/* ms */
 	uint64_t	 now;		/* latest clock seen */
+	uint32_t	 now32;		/* now modulo 2^32 */
 	uint64_t	 key[2];	/* hash key */
 	struct ct_stats	 stats;
 	/* events: the callback, and what ct_find() saw of the entry the
@@ -179,7 +197,8 @@ struct ct_entry	*ct_find(struct ct_table *t, const struct ct_tuple *k,
 /* Starts a new entry for k; NULL when the table is full. */
 struct ct_entry	*ct_insert(struct ct_table *t, const struct ct_tuple *k,
 		    uint8_t tclass, struct ct_result *res);
-/* New deadline now + timeout[tclass], at the tail of that list. */
+/* New deadline now + timeout[tclass]; at the tail of that list when the
+   class changes or the deadline ran past the entry's place. */
 void		 ct_refresh(struct ct_table *t, struct ct_entry *e,
 		    uint8_t tclass);
 /* Ends e at the next ct_expire(); lookups no longer find it. */

@@ -235,10 +235,13 @@ static const struct {
 	{ "[conntrack]\ntcp_liberal = 2\n",
 	  "[conntrack] tcp_liberal: \"2\" is not yes or no" },
 	{ "[conntrack]\ntimeout_udp = 0\n",
-	  "[conntrack] timeout_udp: \"0\" is not a number from 1 to 4294967" },
+	  "[conntrack] timeout_udp: \"0\" is not a number from 1 to 1000000" },
 	{ "[conntrack]\ntimeout_tcp_established = 5d\n",
 	  "[conntrack] timeout_tcp_established: \"5d\" is not a number from 1 "
-	  "to 4294967" },
+	  "to 1000000" },
+	{ "[conntrack]\ntimeout_tcp_established = 1000001\n",
+	  "[conntrack] timeout_tcp_established: \"1000001\" is not a number "
+	  "from 1 to 1000000" },
 
 	/* [policy] */
 	{ "[policy]\nnew = deny\n",
@@ -493,7 +496,7 @@ static const char full_ini[] =
     "tcp_liberal = yes\n"
     "timeout_tcp_syn_sent = 11\n"
     "TIMEOUT_UDP = 12\n"
-    "timeout_generic = 4294967\n"
+    "timeout_generic = 1000000\n"
     "[policy]\n"
     "established = accept\n"
     "related = drop\n"
@@ -549,7 +552,7 @@ test_full(void **state)
 	assert_int_equal(c->ct.tcp_liberal, 1);
 	assert_int_equal(c->ct.timeout[CT_TO_TCP_SYN_SENT], 11);
 	assert_int_equal(c->ct.timeout[CT_TO_UDP], 12);
-	assert_int_equal(c->ct.timeout[CT_TO_GENERIC], 4294967);
+	assert_int_equal(c->ct.timeout[CT_TO_GENERIC], 1000000);
 	assert_int_equal(c->ct.timeout[CT_TO_TCP_ESTABLISHED], 432000);
 	assert_int_equal(c->policy[CT_ESTABLISHED], RULE_ACCEPT);
 	assert_int_equal(c->policy[CT_RELATED], RULE_DROP);

@@ -1338,6 +1338,103 @@ test_udp_unreplied_expiry(void **state)
 	ct_free(t);
 }
 
+/*
+ * Lazy timer lists: a packet within lag of an entry's place only moves
+ * its deadline; an entry due behind a head that is not goes at most lag
+ * late, and no lookup finds it meanwhile; past lag it moves to the tail.
+ */
+static void
+test_timer_lag(void **state)
+{
+	struct ct_table		*t = table(1024);
+	struct ct_result	 res;
+	struct pkt		 a = udp("192.0.2.1", 1000, "198.51.100.1", 53);
+	struct pkt		 b = udp("192.0.2.2", 1000, "198.51.100.1", 53);
+	struct ct_entry		*ea;
+	uint32_t		 lag = 30000 >> CT_LAG_SHIFT;	/* 1875 ms */
+
+	assert_int_equal(t->lag[CT_TO_UDP], lag);
+	assert_int_equal(pass(t, &a, 0, &res), CT_NEW);
+	ea = res.entry;
+	assert_int_equal(pass(t, &b, 100, &res), CT_NEW);
+	/* a again, 1 s later: within lag, it stays at the head */
+	assert_int_equal(pass(t, &a, 1000, &res), CT_NEW);
+	assert_ptr_equal(res.entry, ea);
+	assert_ptr_equal(ct_idx(t, t->tlist[CT_TO_UDP].head), ea);
+	assert_int_equal(ea->deadline, 31000);
+	assert_int_equal(ea->qdl, 30000);
+	/* its old deadline passed: still there, by its new one */
+	ct_expire(t, 30500);
+	assert_int_equal(ct_count(t), 2);
+	/* b is due but waits behind a ... */
+	ct_expire(t, 30900);
+	assert_int_equal(ct_count(t), 2);
+	/* ... yet a lookup does not find it */
+	ct_track(t, &b, 30900, &res);
+	assert_int_equal(res.state, CT_NEW);
+	assert_null(res.entry);
+	assert_int_equal(ct_count(t), 1);
+	/* a, refreshed past lag, goes to the tail of its list */
+	assert_int_equal(pass(t, &b, 30900, &res), CT_NEW);
+	assert_int_equal(pass(t, &a, 30999, &res), CT_NEW);
+	assert_ptr_equal(res.entry, ea);
+	assert_ptr_equal(ct_idx(t, t->tlist[CT_TO_UDP].tail), ea);
+	assert_int_equal(ea->qdl, ea->deadline);
+	/* b then a, each on time now */
+	ct_expire(t, 60900);
+	assert_int_equal(ct_count(t), 1);
+	ct_expire(t, 60999);
+	assert_int_equal(ct_count(t), 0);
+
+	/* the longest delay: b due at 32100 waits for a at 33000 */
+	assert_int_equal(pass(t, &a, 100000, &res), CT_NEW);
+	assert_int_equal(pass(t, &b, 100100, &res), CT_NEW);
+	assert_int_equal(pass(t, &a, 100000 + lag, &res), CT_NEW);
+	ct_expire(t, 130100);
+	assert_int_equal(ct_count(t), 2);
+	ct_expire(t, 130000 + lag);
+	assert_int_equal(ct_count(t), 0);
+	ct_free(t);
+}
+
+/* Times are kept modulo 2^32 ms: a clock jump past every timeout ends
+   every entry, and timeouts over CT_TIMEOUT_MAX are capped. */
+static void
+test_timer_clock(void **state)
+{
+	struct ct_config	 c;
+	struct ct_table		*t;
+	struct ct_result	 res;
+	struct ct_stats		 st;
+	struct pkt		 a = udp("192.0.2.1", 1000, "198.51.100.1", 53);
+	uint64_t		 now = 4294967296ULL - 1000;	/* wraps soon */
+
+	ct_config_defaults(&c);
+	c.max = 16;
+	c.timeout[CT_TO_UDP] = 4000000;
+	t = ct_new(&c);
+	assert_non_null(t);
+	assert_int_equal(t->cfg.timeout[CT_TO_UDP], CT_TIMEOUT_MAX);
+	assert_int_equal(t->lag[CT_TO_UDP], CT_LAG_MAX);
+	/* across the wrap of the 32-bit milliseconds */
+	assert_int_equal(pass(t, &a, now, &res), CT_NEW);
+	ct_expire(t, now + 5000);
+	assert_int_equal(ct_count(t), 1);
+	ct_expire(t, now + (uint64_t)CT_TIMEOUT_MAX * 1000 - 1);
+	assert_int_equal(ct_count(t), 1);
+	ct_expire(t, now + (uint64_t)CT_TIMEOUT_MAX * 1000);
+	assert_int_equal(ct_count(t), 0);
+	/* a jump of 2^32 ms, which modulo 2^32 would look like none */
+	now += 10000000000ULL;
+	assert_int_equal(pass(t, &a, now, &res), CT_NEW);
+	ct_track(t, &a, now + 4294967296ULL, &res);
+	assert_null(res.entry);
+	assert_int_equal(ct_count(t), 0);
+	ct_get_stats(t, &st);
+	assert_int_equal(st.expired, 2);
+	ct_free(t);
+}
+
 static void
 test_generic(void **state)
 {
@@ -1992,7 +2089,11 @@ test_parsed_packets(void **state)
 
 /* ---- consistency under random traffic ------------------------------- */
 
-/* Every list sorted, every entry in exactly one list and one chain. */
+/*
+ * Every list sorted by qdl (but for killed entries, due at once and put
+ * first), every deadline within lag of its qdl, every entry in exactly
+ * one list and one chain.
+ */
 static void
 check_table(struct ct_table *t)
 {
@@ -2008,10 +2109,13 @@ check_table(struct ct_table *t)
 			assert_true(e->status & CT_ST_USED);
 			assert_int_equal(e->tclass, tc);
 			assert_int_equal(e->tprev, prev);
+			assert_true(e->deadline - e->qdl <= t->lag[tc]);
 			if (prev != CT_NIL && e != NULL)
-				assert_true(ct_idx(t, prev)->deadline <=
-				    e->deadline ||
-				    e->deadline <= t->now);
+				assert_true((int32_t)(ct_idx(t, prev)->qdl -
+				    e->qdl) <= 0 ||
+				    (int32_t)(ct_idx(t, prev)->deadline -
+				    t->now32) <= 0 ||
+				    (int32_t)(e->deadline - t->now32) <= 0);
 			prev = i;
 			inlists++;
 		}
@@ -2200,6 +2304,8 @@ main(void)
 		cmocka_unit_test(test_evict_flood),
 		cmocka_unit_test(test_lower_max),
 		cmocka_unit_test(test_set_config),
+		cmocka_unit_test(test_timer_lag),
+		cmocka_unit_test(test_timer_clock),
 		cmocka_unit_test(test_random_traffic),
 		cmocka_unit_test(test_parsed_packets),
 	};
