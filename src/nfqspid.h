@@ -54,6 +54,8 @@ struct nq;
  * payload stays in the kernel (GSO packets can be 64k).
  */
 #define NQ_COPY_RANGE	512
+/* Datagrams read with one recvmmsg(), and decided together. */
+#define NQ_BATCH	32
 
 struct nq_packet {
 	uint32_t	 id;		/* packet id, for the verdict */
@@ -113,6 +115,15 @@ int		 nq_set_params(struct nq *q, uint32_t maxlen, int fail_open);
  * queue is lost (anything but EAGAIN, EINTR and ENOBUFS).
  */
 int		 nq_recv(struct nq *q, size_t budget, nq_packet_cb cb,
+		    void *arg);
+/*
+ * nq_recv() for a batch at a time: cb gets n packets (at most NQ_BATCH,
+ * read together) and their n preset verdicts, so it may look ahead.
+ * p[i] and its data are valid during the call only.
+ */
+typedef void	(*nq_batch_cb)(void *arg, const struct nq_packet *p,
+		    struct nq_verdict *v, size_t n);
+int		 nq_recv_batch(struct nq *q, size_t budget, nq_batch_cb cb,
 		    void *arg);
 /*
  * Shutting down: the kernel stops queueing (queue_maxlen 0: new packets

@@ -10,6 +10,12 @@
  * drains the socket and sends them all before it returns, so nothing is
  * ever left pending between two calls.
  *
+ * The socket is read NQ_BATCH datagrams at a time with recvmmsg(): one
+ * system call (and one clock reading) for a batch instead of one per
+ * packet.  The packets of a batch are parsed first and decided together,
+ * so the caller may look ahead in the batch (nq_recv_batch(): the worker
+ * prefetches the connections of the packets it decides next).
+ *
  * Verdicts go out as a stream of netlink messages in one sendto(): a run
  * of packets with the same verdict and mark becomes a single
  * NFQNL_MSG_VERDICT_BATCH (the kernel applies it to every queued packet
@@ -18,12 +24,16 @@
  * kernel answers a message it refuses with an NLMSG_ERROR on the same
  * socket; those are counted when they are read.
  */
+#include "autoconf.h"		/* first: _GNU_SOURCE (recvmmsg) */
+
 #include <sys/socket.h>
 #include <arpa/inet.h>
 #include <linux/netlink.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nfnetlink_queue.h>
+
+#include <sys/uio.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -44,8 +54,15 @@
 #endif
 
 /* A message holds NQ_COPY_RANGE bytes of packet plus its attributes; the
-   buffer is as large as the biggest datagram netlink could hand us. */
-#define NQ_RECVBUF	(0xffff + MNL_SOCKET_BUFFER_SIZE / 2)
+   buffer is as large as the biggest datagram netlink could hand us.  (A
+   constant: MNL_SOCKET_BUFFER_SIZE calls sysconf() each time.) */
+#define NQ_RECVBUF	(0xffff + 8192 / 2)
+/* NQ_BATCH datagrams per recvmmsg().  A slot holds one packet message,
+   at most NQ_COPY_RANGE bytes of packet and some 300 bytes of attributes;
+   a longer datagram is cut (MSG_TRUNC) and still answered if its id
+   came.  The slots are not a power of two apart, so that their first
+   lines do not all fall into the same cache set. */
+#define NQ_SLOT		(2048 + 64)
 #define NQ_SENDBUF	(64 * 1024)
 #define NQ_PENDMAX	1024		/* verdicts collected before a send */
 #define NQ_RCVBUF_SIZE	(8 * 1024 * 1024)
@@ -59,26 +76,31 @@ struct nq_stash {
 	uint8_t		 buf[];
 };
 
-struct nq_pend {
-	uint32_t	 id;
-	struct nq_verdict v;
-};
-
 struct nq {
 	struct mnl_socket *nl;
 	int		 fd;
 	uint16_t	 queue;
 	uint32_t	 portid;
-	uint8_t		*rbuf;
+	uint8_t		*rbuf;		/* nq_wait_ack() */
+	uint8_t		*slots;		/* NQ_BATCH * NQ_SLOT */
+	struct mmsghdr	*mm;
+	struct iovec	*iov;
 	uint8_t		*sbuf;
-	struct nq_pend	*pend;
+	/* the verdicts not sent yet, in the order the packets came; the
+	   last npk of them belong to pk[], still to be decided */
+	uint32_t	*pend_id;
+	struct nq_verdict *pend_v;
 	size_t		 npend;
+	struct nq_packet pk[NQ_BATCH];
+	size_t		 npk;
+	uint64_t	 now_ms;	/* when the datagrams were read */
 	size_t		 ndeferred;	/* callbacks that set defer, not yet
 					   answered by nq_verdict() */
 	struct nq_stash	*stash, *stash_tail;
 	struct nq_stats	 st;
 	time_t		 lastwarn;	/* rate limit of the error lines */
 	nq_packet_cb	 cb;		/* during nq_recv() */
+	nq_batch_cb	 bcb;		/* ... or nq_recv_batch() */
 	void		*cbarg;
 	int		 npkts;
 };
@@ -261,6 +283,7 @@ nq_open(uint16_t queue, uint32_t maxlen, int fail_open)
 	char		 buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr	*nlh;
 	uint32_t	 seq;
+	size_t		 i;
 	int		 one = 1, sz = NQ_RCVBUF_SIZE, err;
 
 	if ((q = calloc(1, sizeof(*q))) == NULL)
@@ -268,9 +291,19 @@ nq_open(uint16_t queue, uint32_t maxlen, int fail_open)
 	q->queue = queue;
 	q->fd = -1;
 	if ((q->rbuf = malloc(NQ_RECVBUF)) == NULL ||
+	    (q->slots = malloc(NQ_BATCH * NQ_SLOT)) == NULL ||
+	    (q->mm = calloc(NQ_BATCH, sizeof(*q->mm))) == NULL ||
+	    (q->iov = calloc(NQ_BATCH, sizeof(*q->iov))) == NULL ||
 	    (q->sbuf = calloc(1, NQ_SENDBUF)) == NULL ||
-	    (q->pend = calloc(NQ_PENDMAX, sizeof(*q->pend))) == NULL)
+	    (q->pend_id = calloc(NQ_PENDMAX, sizeof(*q->pend_id))) == NULL ||
+	    (q->pend_v = calloc(NQ_PENDMAX, sizeof(*q->pend_v))) == NULL)
 		goto fail;
+	for (i = 0; i < NQ_BATCH; i++) {
+		q->iov[i].iov_base = q->slots + i * NQ_SLOT;
+		q->iov[i].iov_len = NQ_SLOT;
+		q->mm[i].msg_hdr.msg_iov = &q->iov[i];
+		q->mm[i].msg_hdr.msg_iovlen = 1;
+	}
 	if ((q->nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC)) ==
 	    NULL)
 		goto fail;
@@ -343,8 +376,12 @@ nq_close(struct nq *q)
 		next = s->next;
 		free(s);
 	}
-	free(q->pend);
+	free(q->pend_v);
+	free(q->pend_id);
 	free(q->sbuf);
+	free(q->iov);
+	free(q->mm);
+	free(q->slots);
 	free(q->rbuf);
 	free(q);
 }
@@ -454,7 +491,7 @@ nq_flush(struct nq *q)
 		/* the run of packets decided like this one; none while a
 		   deferred packet waits, as a batch would cover it too */
 		for (j = i + 1; q->ndeferred == 0 && j < q->npend &&
-		    nq_same(&q->pend[i].v, &q->pend[j].v); j++)
+		    nq_same(&q->pend_v[i], &q->pend_v[j]); j++)
 			;
 		if (off + NQ_VERDICT_MSG > NQ_SENDBUF) {
 			if (nq_send(q, off, nmsgs) == -1)
@@ -462,8 +499,8 @@ nq_flush(struct nq *q)
 			off = 0;
 			nmsgs = 0;
 		}
-		off = nq_put_verdict(q, off, j - i > 1, q->pend[j - 1].id,
-		    &q->pend[i].v);
+		off = nq_put_verdict(q, off, j - i > 1, q->pend_id[j - 1],
+		    &q->pend_v[i]);
 		nmsgs++;
 		if (j - i > 1)
 			q->st.batches++;
@@ -475,26 +512,54 @@ nq_flush(struct nq *q)
 	return (ret);
 }
 
+/* Ask the caller about the packets collected; their verdicts wait. */
 static void
-nq_decide(struct nq *q, struct nq_packet *p)
+nq_decide(struct nq *q)
 {
-	struct nq_pend	*pe;
+	struct nq_verdict	*v;
+	size_t			 base, i, j, n = q->npk;
 
+	if (n == 0)
+		return;
+	base = q->npend - n;
+	v = &q->pend_v[base];
+	if (q->bcb != NULL)
+		q->bcb(q->cbarg, q->pk, v, n);
+	else
+		for (i = 0; i < n; i++)
+			q->cb(q->cbarg, &q->pk[i], &v[i]);
+	q->npk = 0;
+	/* the caller answers a deferred one with nq_verdict() */
+	for (i = j = base; i < base + n; i++) {
+		if (q->pend_v[i].defer) {
+			q->ndeferred++;
+			q->st.deferred++;
+			continue;
+		}
+		if (j != i) {
+			q->pend_id[j] = q->pend_id[i];
+			q->pend_v[j] = q->pend_v[i];
+		}
+		j++;
+	}
+	q->npend = j;
+}
+
+/* One more packet to decide. */
+static void
+nq_add(struct nq *q, const struct nq_packet *p)
+{
+	if (q->npk == NQ_BATCH || q->npend == NQ_PENDMAX)
+		nq_decide(q);
 	if (q->npend == NQ_PENDMAX)
 		(void)nq_flush(q);
-	pe = &q->pend[q->npend++];
-	pe->id = p->id;
+	q->pk[q->npk++] = *p;
+	q->pend_id[q->npend] = p->id;
 	/* the preset: whatever the callback does not decide is dropped */
-	memset(&pe->v, 0, sizeof(pe->v));
+	memset(&q->pend_v[q->npend], 0, sizeof(q->pend_v[q->npend]));
+	q->npend++;
 	q->st.received++;
 	q->npkts++;
-	q->cb(q->cbarg, p, &pe->v);
-	if (pe->v.defer) {
-		/* the caller answers it with nq_verdict() */
-		q->npend--;
-		q->ndeferred++;
-		q->st.deferred++;
-	}
 }
 
 int
@@ -532,6 +597,30 @@ nq_error(struct nq *q, const struct nlmsghdr *nlh)
 		    q->queue, type, strerror(-e->error));
 }
 
+/* libmnl's accessors, inline: they run for every attribute of every
+   packet (the lengths were checked by the loop that found them) */
+static inline const void *
+nq_attr_data(const struct nlattr *a)
+{
+	return ((const uint8_t *)a + MNL_ATTR_HDRLEN);
+}
+
+static inline size_t
+nq_attr_len(const struct nlattr *a)
+{
+	return (a->nla_len - MNL_ATTR_HDRLEN);
+}
+
+/* a big-endian u32 whose length was checked */
+static inline uint32_t
+nq_attr_u32(const struct nlattr *a)
+{
+	uint32_t	 v;
+
+	memcpy(&v, nq_attr_data(a), sizeof(v));
+	return (ntohl(v));
+}
+
 /*
  * One NFQNL_MSG_PACKET.  Each attribute is checked before use; an
  * attribute we cannot trust makes the packet malformed (decided as
@@ -548,7 +637,7 @@ nq_packet_msg(struct nq *q, const struct nlmsghdr *nlh)
 	const struct nfqnl_msg_packet_hdr *ph;
 	struct nq_packet		 p;
 	uint16_t			 type;
-	size_t				 plen;
+	size_t				 plen, off, end;
 	int				 bad = 0;
 
 	if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*nfg)) {
@@ -557,11 +646,19 @@ nq_packet_msg(struct nq *q, const struct nlmsghdr *nlh)
 	}
 	nfg = mnl_nlmsg_get_payload(nlh);
 	memset(tb, 0, sizeof(tb));
-	mnl_attr_for_each(attr, nlh, sizeof(*nfg)) {
-		type = mnl_attr_get_type(attr);
+	/* mnl_attr_for_each() written out: the same checks (a header, a
+	   length that fits in what is left), without a library call per
+	   step and attribute */
+	end = nlh->nlmsg_len;
+	for (off = MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(*nfg));
+	    off + sizeof(*attr) <= end; off += MNL_ALIGN(attr->nla_len)) {
+		attr = (const struct nlattr *)((const uint8_t *)nlh + off);
+		if (attr->nla_len < sizeof(*attr) || attr->nla_len > end - off)
+			break;
+		type = attr->nla_type & NLA_TYPE_MASK;
 		if (type > NFQA_MAX)
 			continue;	/* newer than us: not needed */
-		plen = mnl_attr_get_payload_len(attr);
+		plen = attr->nla_len - MNL_ATTR_HDRLEN;
 		switch (type) {
 		case NFQA_PACKET_HDR:
 			if (plen < sizeof(*ph))
@@ -589,17 +686,17 @@ nq_packet_msg(struct nq *q, const struct nlmsghdr *nlh)
 
 	/* The id alone is enough to answer the packet. */
 	if (tb[NFQA_PACKET_HDR] == NULL ||
-	    mnl_attr_get_payload_len(tb[NFQA_PACKET_HDR]) < sizeof(uint32_t)) {
+	    nq_attr_len(tb[NFQA_PACKET_HDR]) < sizeof(uint32_t)) {
 		q->st.bad_messages++;
 		if (nq_warn_ok(q))
 			log_warnx("queue %u: a packet message without an id",
 			    q->queue);
 		return;
 	}
-	ph = mnl_attr_get_payload(tb[NFQA_PACKET_HDR]);
+	ph = nq_attr_data(tb[NFQA_PACKET_HDR]);
 	memset(&p, 0, sizeof(p));
 	p.id = ntohl(ph->packet_id);
-	p.ts_ms = nq_now_ms();
+	p.ts_ms = q->now_ms;
 	if (ntohs(nfg->res_id) != q->queue || tb[NFQA_PAYLOAD] == NULL)
 		bad = 1;
 	if (bad) {
@@ -607,25 +704,25 @@ nq_packet_msg(struct nq *q, const struct nlmsghdr *nlh)
 		p.malformed = 1;
 		p.data = empty;
 		p.len = 0;
-		nq_decide(q, &p);
+		nq_add(q, &p);
 		return;
 	}
 	p.hwproto = ntohs(ph->hw_protocol);
 	/* the whole header was checked above; NF_INET_* to PKT_HOOK_* */
 	p.hook = ph->hook < PKT_HOOK_MAX - 1 ? (uint8_t)(ph->hook + 1) :
 	    PKT_HOOK_UNKNOWN;
-	p.data = mnl_attr_get_payload(tb[NFQA_PAYLOAD]);
-	p.len = mnl_attr_get_payload_len(tb[NFQA_PAYLOAD]);
+	p.data = nq_attr_data(tb[NFQA_PAYLOAD]);
+	p.len = nq_attr_len(tb[NFQA_PAYLOAD]);
 	p.origlen = p.len;
 	if (tb[NFQA_CAP_LEN] != NULL)
-		p.origlen = ntohl(mnl_attr_get_u32(tb[NFQA_CAP_LEN]));
+		p.origlen = nq_attr_u32(tb[NFQA_CAP_LEN]);
 	if (tb[NFQA_IFINDEX_INDEV] != NULL)
-		p.ifin = ntohl(mnl_attr_get_u32(tb[NFQA_IFINDEX_INDEV]));
+		p.ifin = nq_attr_u32(tb[NFQA_IFINDEX_INDEV]);
 	if (tb[NFQA_IFINDEX_OUTDEV] != NULL)
-		p.ifout = ntohl(mnl_attr_get_u32(tb[NFQA_IFINDEX_OUTDEV]));
+		p.ifout = nq_attr_u32(tb[NFQA_IFINDEX_OUTDEV]);
 	if (tb[NFQA_MARK] != NULL)
-		p.mark = ntohl(mnl_attr_get_u32(tb[NFQA_MARK]));
-	nq_decide(q, &p);
+		p.mark = nq_attr_u32(tb[NFQA_MARK]);
+	nq_add(q, &p);
 }
 
 /* Every message of one datagram. */
@@ -656,18 +753,64 @@ nq_datagram(struct nq *q, const uint8_t *buf, size_t len)
 		q->st.bad_messages++;	/* a torn message at the end */
 }
 
-int
-nq_recv(struct nq *q, size_t budget, nq_packet_cb cb, void *arg)
+/*
+ * A datagram longer than its slot: only its first len bytes came.  Its
+ * packet (if it is one and its id came) is answered as malformed; the
+ * attributes are walked within what we have, not what the header says.
+ */
+static void
+nq_truncated(struct nq *q, const uint8_t *buf, size_t len)
+{
+	static const uint8_t		 empty[1];
+	const struct nlmsghdr		*nlh = (const struct nlmsghdr *)buf;
+	const struct nlattr		*attr;
+	const struct nfqnl_msg_packet_hdr *ph;
+	struct nq_packet		 p;
+	size_t				 off;
+	int				 rest;
+
+	q->st.bad_messages++;
+	off = MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(struct nfgenmsg));
+	if (len < off || nlh->nlmsg_type !=
+	    ((NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_PACKET))
+		return;
+	if (len > nlh->nlmsg_len)
+		len = nlh->nlmsg_len;
+	rest = (int)(len - off);
+	for (attr = (const struct nlattr *)(buf + off);
+	    mnl_attr_ok(attr, rest); attr = mnl_attr_next(attr)) {
+		rest -= (int)MNL_ALIGN(attr->nla_len);
+		if (mnl_attr_get_type(attr) != NFQA_PACKET_HDR)
+			continue;
+		if (mnl_attr_get_payload_len(attr) < sizeof(uint32_t))
+			return;
+		ph = mnl_attr_get_payload(attr);
+		memset(&p, 0, sizeof(p));
+		p.id = ntohl(ph->packet_id);
+		p.ts_ms = q->now_ms;
+		p.malformed = 1;
+		p.data = empty;
+		q->st.bad_messages--;
+		q->st.malformed++;
+		if (nq_warn_ok(q))
+			log_warnx("queue %u: packet %u: a message longer than "
+			    "%d bytes", q->queue, p.id, NQ_SLOT);
+		nq_add(q, &p);
+		return;
+	}
+}
+
+static int
+nq_read(struct nq *q, size_t budget)
 {
 	struct nq_stash	*s;
-	ssize_t		 r;
-	size_t		 nmsg = 0;
-	int		 err;
+	size_t		 nmsg = 0, want, i;
+	int		 r, err;
 
-	q->cb = cb;
-	q->cbarg = arg;
 	q->npkts = 0;
-
+	q->npk = 0;
+	if (q->stash != NULL)
+		q->now_ms = nq_now_ms();
 	while ((s = q->stash) != NULL) {
 		q->stash = s->next;
 		if (q->stash == NULL)
@@ -675,9 +818,13 @@ nq_recv(struct nq *q, size_t budget, nq_packet_cb cb, void *arg)
 		nq_datagram(q, s->buf, s->len);
 		free(s);
 	}
+	nq_decide(q);
 
 	while (budget == 0 || nmsg < budget) {
-		r = recv(q->fd, q->rbuf, NQ_RECVBUF, MSG_DONTWAIT | MSG_TRUNC);
+		want = NQ_BATCH;
+		if (budget != 0 && budget - nmsg < want)
+			want = budget - nmsg;
+		r = recvmmsg(q->fd, q->mm, (unsigned)want, MSG_DONTWAIT, NULL);
 		if (r == -1) {
 			if (errno == EINTR)
 				continue;
@@ -696,15 +843,41 @@ nq_recv(struct nq *q, size_t budget, nq_packet_cb cb, void *arg)
 		}
 		if (r == 0)
 			break;
-		nmsg++;
-		if ((size_t)r > (size_t)NQ_RECVBUF) {
-			/* cannot happen with NQ_COPY_RANGE; never parse
-			   half a datagram */
-			q->st.bad_messages++;
-			continue;
+		q->now_ms = nq_now_ms();
+		for (i = 0; i < (size_t)r; i++) {
+			if (q->mm[i].msg_len == 0)
+				continue;
+			if (q->mm[i].msg_hdr.msg_flags & MSG_TRUNC)
+				nq_truncated(q, q->iov[i].iov_base,
+				    q->mm[i].msg_len);
+			else
+				nq_datagram(q, q->iov[i].iov_base,
+				    q->mm[i].msg_len);
 		}
-		nq_datagram(q, q->rbuf, (size_t)r);
+		nmsg += (size_t)r;
+		/* decided before the next read overwrites the slots */
+		nq_decide(q);
+		if ((size_t)r < want)
+			break;	/* the socket was empty */
 	}
 	(void)nq_flush(q);
 	return (q->npkts);
+}
+
+int
+nq_recv(struct nq *q, size_t budget, nq_packet_cb cb, void *arg)
+{
+	q->cb = cb;
+	q->bcb = NULL;
+	q->cbarg = arg;
+	return (nq_read(q, budget));
+}
+
+int
+nq_recv_batch(struct nq *q, size_t budget, nq_batch_cb cb, void *arg)
+{
+	q->cb = NULL;
+	q->bcb = cb;
+	q->cbarg = arg;
+	return (nq_read(q, budget));
 }
