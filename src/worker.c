@@ -44,6 +44,13 @@
 #define WORKER_DEFER		64	/* ICMP errors waiting for the other
 					   workers' answer */
 #define WORKER_ASK_MS		50	/* ... at most this long */
+#define WORKER_AHEAD		4	/* a batch's packets are prefetched
+					   this far ahead (entry), and twice
+					   as far (bucket) */
+#define WORKER_PREFETCH_MIN	4096	/* ... once the table holds this
+					   many connections: a smaller one
+					   stays in the caches, and the
+					   prefetch would only cost hashing */
 
 /*
  * With --queue-balance the kernel hashes an ICMP error's own addresses
@@ -145,6 +152,7 @@ struct worker {
 	struct worker_ifname	 ifc[WORKER_IFCACHE];
 	struct worker_own	 own[WORKER_OWN];
 	unsigned		 ownnext;
+	uint64_t		 ownlast;	/* when the last was sent */
 
 	/* ICMP errors about other workers' connections */
 	struct worker		**peers;	/* every worker, this one too */
@@ -297,17 +305,24 @@ static int
 worker_own_answer(struct worker *w, const struct nq_packet *np)
 {
 	struct worker_own	*o;
-	uint32_t		 h;
+	uint32_t		 h = 0;
 	unsigned		 i;
+	int			 hashed = 0;
 
-	if (np->ifin != 0 || np->len < 20 || np->malformed)
+	/* most of the time none was sent lately: no hash, no search */
+	if (w->ownlast == 0 || np->ts_ms > w->ownlast + WORKER_OWN_MS ||
+	    np->ifin != 0 || np->len < 20 || np->malformed)
 		return (0);
-	h = worker_own_hash(np->data, np->len);
 	for (i = 0; i < WORKER_OWN; i++) {
 		o = &w->own[i];
-		if (o->when == 0 || np->ts_ms - o->when > WORKER_OWN_MS)
+		if (o->when == 0 || np->ts_ms > o->when + WORKER_OWN_MS ||
+		    o->len != np->origlen)
 			continue;
-		if (o->hash == h && o->len == np->origlen) {
+		if (!hashed) {
+			h = worker_own_hash(np->data, np->len);
+			hashed = 1;
+		}
+		if (o->hash == h) {
 			o->when = 0;
 			return (1);
 		}
@@ -350,7 +365,7 @@ worker_reject(struct worker *w, const struct pkt *p, uint32_t ifin)
 	if (r == (ssize_t)n) {
 		struct worker_own	*o = &w->own[w->ownnext++ % WORKER_OWN];
 
-		o->when = worker_now_ms();
+		o->when = w->ownlast = worker_now_ms();
 		o->hash = worker_own_hash(buf, n);
 		o->len = (uint32_t)n;
 		w->st.rejects++;
@@ -504,6 +519,35 @@ worker_packet(void *arg, const struct nq_packet *np, struct nq_verdict *nv)
 		return;
 	}
 	worker_decided(w, np, &p, &v, in, out, now, nv);
+}
+
+/*
+ * A batch read together: before packet k is decided, the connection of
+ * packet k + WORKER_AHEAD is fetched into the cache, and the hash bucket
+ * of packet k + 2 * WORKER_AHEAD, so that the misses of a large table
+ * overlap instead of coming one after the other.
+ */
+static void
+worker_batch(void *arg, const struct nq_packet *np, struct nq_verdict *nv,
+    size_t n)
+{
+	struct worker	*w = arg;
+	size_t		 k, j;
+	int		 ahead = ct_count(w->ct) >= WORKER_PREFETCH_MIN;
+
+	for (k = 0; k < n; k++) {
+		if (ahead) {
+			j = k + 2 * WORKER_AHEAD;
+			if (j < n && !np[j].malformed)
+				verdict_prefetch(w->ct, np[j].data, np[j].len,
+				    0);
+			j = k + WORKER_AHEAD;
+			if (j < n && !np[j].malformed)
+				verdict_prefetch(w->ct, np[j].data, np[j].len,
+				    1);
+		}
+		worker_packet(w, &np[k], &nv[k]);
+	}
 }
 
 /* A packet decided: count it, answer it (reject), audit it; nv for nq. */
@@ -724,7 +768,7 @@ worker_read(evutil_socket_t fd, short events, void *arg)
 {
 	struct worker	*w = arg;
 
-	if (nq_recv(w->nq, WORKER_BUDGET, worker_packet, w) == -1) {
+	if (nq_recv_batch(w->nq, WORKER_BUDGET, worker_batch, w) == -1) {
 		__atomic_store_n(&w->error, errno, __ATOMIC_SEQ_CST);
 		log_warn("worker %u: lost queue %u", w->id, nq_queue(w->nq));
 		event_base_loopbreak(w->base);
@@ -1041,7 +1085,7 @@ worker_stop_fn(struct worker *w, void *arg)
 	if (nq_quiesce(w->nq) == -1)
 		log_warn("worker %u: queue %u: stop queueing", w->id,
 		    nq_queue(w->nq));
-	n = nq_recv(w->nq, 0, worker_packet, w);
+	n = nq_recv_batch(w->nq, 0, worker_batch, w);
 	/* errors still waiting for an answer get none now */
 	worker_answer_late(w, 0, 0);
 	if (n == -1)
