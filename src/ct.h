@@ -136,6 +136,35 @@ void		 ct_prefetch(const struct ct_table *t, uint8_t family,
 		    uint8_t proto, const union pkt_addr *src,
 		    const union pkt_addr *dst, uint16_t sport, uint16_t dport,
 		    int stage);
+/*
+ * The same for a batch, with the hash computed once: ct_ahead() hashes
+ * the tuple into *a and starts loading its bucket; ct_ahead_entry(), a
+ * few packets later, the entry the bucket names (every cache line of
+ * it); ct_track_ahead() then looks the packet up with a's hash, if a is
+ * the packet's own tuple (anything else is looked up as ct_track()
+ * would).  a->ok is 0 when ct_ahead() was given nothing to hash.
+ */
+struct ct_ahead {
+	union pkt_addr	 src;
+	union pkt_addr	 dst;
+	uint32_t	 hash;
+	uint16_t	 sport;
+	uint16_t	 dport;
+	uint8_t		 family;
+	uint8_t		 proto;
+	uint8_t		 ok;
+};
+void		 ct_ahead(const struct ct_table *t, uint8_t family,
+		    uint8_t proto, const union pkt_addr *src,
+		    const union pkt_addr *dst, uint16_t sport, uint16_t dport,
+		    struct ct_ahead *a);
+void		 ct_ahead_entry(const struct ct_table *t,
+		    const struct ct_ahead *a);
+void		 ct_ahead_chain(const struct ct_table *t,
+		    const struct ct_ahead *a);
+void		 ct_track_ahead(struct ct_table *t, const struct pkt *p,
+		    const struct ct_ahead *a, uint64_t now_ms,
+		    struct ct_result *res);
 /* Expire what is due.  Cheap when nothing is due: call it often. */
 void		 ct_expire(struct ct_table *t, uint64_t now_ms);
 void		 ct_remove(struct ct_table *t, struct ct_entry *e);

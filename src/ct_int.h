@@ -8,8 +8,9 @@
  * Memory layout: entries live in an arena of fixed-size chunks and are
  * named by 32-bit indices (0 is "none").  One hash chain link, one timer
  * list link pair, no pointers: an entry is 120 bytes, the bucket array adds
- * 4 bytes per bucket, so a full table of 1,000,000 costs about 124 bytes
- * per connection (make bench: 124.4; the budget is 128).
+ * 1.5 buckets of 4 bytes per connection, so a full table of 1,000,000
+ * costs about 126 bytes per connection (make bench: 126.1; the budget is
+ * 128).
  */
 #ifndef NFQSPI_CT_INT_H
 #define NFQSPI_CT_INT_H
@@ -148,7 +149,7 @@ struct ct_table {
 	uint32_t	 top;		/* next never used index */
 	uint32_t	 freelist;	/* through hnext */
 	uint32_t	*bucket;
-	uint32_t	 hmask;
+	uint32_t	 nbucket;	/* 1.5 per connection allowed */
 	size_t		 count;
 	/*
 	 * One list per timeout: every entry of a list got the same timeout
@@ -176,7 +177,18 @@ struct ct_table {
 	   refreshing it then needs no look at its timer list neighbour */
 	struct ct_entry	*last_e;
 	uint32_t	 last_i;
+	/* during ct_track_ahead(): the hash of the packet's own tuple, for
+	   the first lookup of that tuple */
+	const struct ct_ahead *hint;
 };
+
+/* The bucket of a 32-bit hash: its high bits scaled to nbucket, which
+   need not be a power of two (Lemire's multiply-shift). */
+static inline uint32_t
+ct_bucket_of(const struct ct_table *t, uint32_t h)
+{
+	return ((uint32_t)(((uint64_t)h * t->nbucket) >> 32));
+}
 
 static inline struct ct_entry *
 ct_idx(const struct ct_table *t, uint32_t i)

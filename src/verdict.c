@@ -194,26 +194,31 @@ release_closed(const struct config *cfg, struct limit_table *lt,
 	ct_entry_set_decision(e, ct_entry_mark(e), RULE_IDX_NONE);
 }
 
-void
-verdict_prefetch(const struct ct_table *ct, const uint8_t *buf, size_t len,
-    int stage)
+/*
+ * The tuple of buf as ct_ahead() wants it, read from the headers alone.
+ * Only the common case: no options beyond the IPv4 header's own, no IPv6
+ * extension headers, TCP or UDP, not a later fragment.  Whatever else
+ * is left to the lookup itself.
+ */
+static int
+ahead_tuple(const struct ct_table *ct, const uint8_t *buf, size_t len,
+    struct ct_ahead *a)
 {
 	union pkt_addr	 src, dst;
 	const uint8_t	*l4;
 	size_t		 hl;
 	uint8_t		 family, proto;
 
-	/* the common case only: no options beyond the IPv4 header's own,
-	   no IPv6 extension headers, TCP or UDP, not a later fragment */
+	a->ok = 0;
 	if (len < 20)
-		return;
+		return (-1);
 	memset(&src, 0, sizeof(src));
 	memset(&dst, 0, sizeof(dst));
 	switch (buf[0] >> 4) {
 	case 4:
 		hl = (size_t)(buf[0] & 0x0f) * 4;
 		if (hl < 20 || len < hl + 4 || (buf[6] & 0x1f) || buf[7])
-			return;
+			return (-1);
 		family = AF_INET;
 		proto = buf[9];
 		memcpy(src.a8, buf + 12, 4);
@@ -222,21 +227,38 @@ verdict_prefetch(const struct ct_table *ct, const uint8_t *buf, size_t len,
 	case 6:
 		hl = 40;
 		if (len < hl + 4)
-			return;
+			return (-1);
 		family = AF_INET6;
 		proto = buf[6];
 		memcpy(src.a8, buf + 8, 16);
 		memcpy(dst.a8, buf + 24, 16);
 		break;
 	default:
-		return;
+		return (-1);
 	}
 	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
-		return;
+		return (-1);
 	l4 = buf + hl;
-	ct_prefetch(ct, family, proto, &src, &dst,
-	    (uint16_t)(l4[0] << 8 | l4[1]), (uint16_t)(l4[2] << 8 | l4[3]),
-	    stage);
+	ct_ahead(ct, family, proto, &src, &dst,
+	    (uint16_t)(l4[0] << 8 | l4[1]), (uint16_t)(l4[2] << 8 | l4[3]), a);
+	return (0);
+}
+
+void
+verdict_prefetch(const struct ct_table *ct, const uint8_t *buf, size_t len,
+    int stage)
+{
+	struct ct_ahead	 a;
+
+	if (ahead_tuple(ct, buf, len, &a) == 0 && stage != 0)
+		ct_ahead_entry(ct, &a);
+}
+
+void
+verdict_ahead(const struct ct_table *ct, const uint8_t *buf, size_t len,
+    struct ct_ahead *a)
+{
+	(void)ahead_tuple(ct, buf, len, a);
 }
 
 void
@@ -253,6 +275,16 @@ verdict_packet_ex(const struct config *cfg, struct ct_table *ct,
     struct limit_table *lt, const uint8_t *buf, size_t len, const char *in,
     const char *out, int hook, uint64_t now_ms, struct pkt *p,
     struct verdict *v)
+{
+	verdict_packet_ahead(cfg, ct, lt, buf, len, in, out, hook, now_ms,
+	    NULL, p, v);
+}
+
+void
+verdict_packet_ahead(const struct config *cfg, struct ct_table *ct,
+    struct limit_table *lt, const uint8_t *buf, size_t len, const char *in,
+    const char *out, int hook, uint64_t now_ms, const struct ct_ahead *a,
+    struct pkt *p, struct verdict *v)
 {
 	struct ct_result	 res;
 	enum reason		 why = REASON_NONE;
@@ -278,7 +310,7 @@ verdict_packet_ex(const struct config *cfg, struct ct_table *ct,
 		goto done;
 	}
 
-	ct_track(ct, p, now_ms, &res);
+	ct_track_ahead(ct, p, a, now_ms, &res);
 	if (lt != NULL && res.entry != NULL && res.state != CT_RELATED)
 		release_closed(cfg, lt, res.entry);
 	switch (res.state) {

@@ -65,6 +65,19 @@ void	 verdict_packet_ex(const struct config *cfg, struct ct_table *ct,
  */
 void	 verdict_prefetch(const struct ct_table *ct, const uint8_t *buf,
 	    size_t len, int stage);
+/*
+ * A batch, hashing each packet once: verdict_ahead() reads buf's tuple
+ * into *a (ct_ahead(): the hash, and the bucket on its way); a few
+ * packets later ct_ahead_entry(ct, a) loads the entry; then
+ * verdict_packet_ahead() decides buf as verdict_packet_ex() does, the
+ * lookup using a's hash when a is buf's tuple.  a may be NULL.
+ */
+void	 verdict_ahead(const struct ct_table *ct, const uint8_t *buf,
+	    size_t len, struct ct_ahead *a);
+void	 verdict_packet_ahead(const struct config *cfg, struct ct_table *ct,
+	    struct limit_table *lt, const uint8_t *buf, size_t len,
+	    const char *in, const char *out, int hook, uint64_t now_ms,
+	    const struct ct_ahead *a, struct pkt *p, struct verdict *v);
 /* verdict_packet_ex() without limits, the hook not known */
 void	 verdict_packet(const struct config *cfg, struct ct_table *ct,
 	    const uint8_t *buf, size_t len, const char *in, const char *out,

@@ -5,31 +5,32 @@
  * Copyright (C) 2026 The nfqspid authors
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
- * Every packet goes through verdict_packet_ex() with a limit table fed by
- * the table's events, the call a queue worker makes, under the policy of
- * the end-to-end figures (tests/bench/bench.ini: [policy] defaults, 20
+ * Every packet goes through the verdict a queue worker asks for, with a
+ * limit table fed by the table's events, under the policy of the
+ * end-to-end figures (tests/bench/bench.ini: [policy] defaults, 20
  * rules, CIDR lists with exclusions, marks on every accepted connection,
- * audit on for drops).  Packets are built in memory beforehand, as the queue
- * would copy them (IP and TCP headers with timestamps; the IP length
- * claims the payload), one slot of 128 bytes each, in a stream read in
- * order, the flows in random order so that the table does not stay in
- * cache.
+ * audit on for drops).  Packets are built in memory as the queue would
+ * copy them (IP and TCP headers with timestamps; the IP length claims the
+ * payload), one slot of 128 bytes each, WINDOW at a time (not timed), as
+ * the kernel writes a burst into the worker's buffers, then decided
+ * (timed): the flows in random order, so that the table does not stay in
+ * cache, while the packets themselves are as warm as a fresh read's.
  *
  * 1. Established TCP: N live connections (set up by their handshakes
  *    first), then rounds of one data segment each way per connection,
  *    with correct, advancing sequence and acknowledgement numbers: every
- *    packet must come out ESTABLISHED and accepted, with its mark.
+ *    packet must come out ESTABLISHED and accepted, with its mark.  Each
+ *    size is run twice: one packet at a time (verdict_packet_ex(), what
+ *    the worker does with a read of one packet) and in batches as the
+ *    worker decides a read of several (batch() below); the targets are
+ *    judged on the batches, the worker's path under load.
  * 2. New connections: batches of SYN, SYN/ACK, ACK, each connection
  *    accepted by a rule (and its rate and conn_limit asked, where it has
  *    them), then the clock jumps past every timeout and ct_expire()
  *    removes them all.
  *
- * 3. With -L N (default 8; 0: not run), 1. again at 10^5 flows and more,
- *    with verdict_prefetch() N packets ahead: what deciding a batch
- *    would gain.  The worker decides each packet as it comes.
- *
- *   engine [-c file.ini] [-f flows,flows,...] [-p packets] [-b batch]
- *          [-n batches] [-L ahead]
+ *   engine [-c file.ini] [-f flows,flows,...] [-p packets] [-B batch]
+ *          [-L ahead] [-b conns] [-n batches]
  */
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -59,6 +60,11 @@
 #define TICK_MS		200	/* ct_expire() and limit_expire(), as the
 				   worker's tick */
 #define MAX_SIZES	8
+#define BATCH_MAX	1024	/* packets in a batch, at most */
+#define WINDOW		4096	/* packets written before they are read */
+/* what worker.c reads at most per wakeup, and how far it looks ahead */
+#define ENGINE_BATCH	64
+#define ENGINE_AHEAD	3
 
 struct flow {
 	uint8_t		 v6;
@@ -242,17 +248,6 @@ seg_make(uint8_t *b, const struct flow *f, int dir, uint8_t flags,
 	return (iphl + thl);
 }
 
-/* seq and ack of a data segment already built by seg_make() */
-static void
-seg_seq(uint8_t *b, int v6p, uint32_t seq, uint32_t ack, uint32_t ts)
-{
-	uint8_t	*th = b + (v6p ? 40 : 20);
-
-	put32(th + 4, seq);
-	put32(th + 8, ack);
-	put32(th + 24, ts);
-}
-
 /*
  * The packet stream: on huge pages where the kernel has them, as the
  * buffer a queue hands its packets in is small and hot, not a walk
@@ -285,25 +280,31 @@ clock_step(struct bench *b, uint64_t n)
 }
 
 static void
+check(struct bench *b, const struct verdict *v, int state, uint32_t mark)
+{
+	if (v->action != RULE_ACCEPT || v->state != state ||
+	    (mark != 0 && (!v->set_mark || v->mark != mark))) {
+		if (b->bad++ < 5) {
+			char	 line[256];
+
+			verdict_format(v, line, sizeof(line));
+			fprintf(stderr, "engine: unexpected: %s (wanted "
+			    "accept state=%d mark=0x%x)\n", line, state, mark);
+		}
+	}
+}
+
+/* One packet as it comes, queued from INPUT as on a host. */
+static void
 one(struct bench *b, const uint8_t *buf, size_t len, int state,
     uint32_t mark)
 {
 	struct pkt	 p;
 	struct verdict	 v;
 
-	/* queued from INPUT, as on a host */
 	verdict_packet_ex(b->cfg, b->ct, b->lt, buf, len, "eth0", "",
 	    PKT_HOOK_INPUT, b->now, &p, &v);
-	if (v.action != RULE_ACCEPT || v.state != state ||
-	    (mark != 0 && (!v.set_mark || v.mark != mark))) {
-		if (b->bad++ < 5) {
-			char	 line[256];
-
-			verdict_format(&v, line, sizeof(line));
-			fprintf(stderr, "engine: unexpected: %s (wanted "
-			    "accept state=%d mark=0x%x)\n", line, state, mark);
-		}
-	}
+	check(b, &v, state, mark);
 	clock_step(b, 1);
 }
 
@@ -377,6 +378,46 @@ struct meta {
 };
 
 /*
+ * n packets of the stream from k0 as a worker decides a batch it read
+ * (worker.c): verdict_ahead() 3 la packets ahead (the hash, the bucket on
+ * its way), ct_ahead_entry() 2 la ahead (the first entry of the chain),
+ * ct_ahead_chain() la ahead (the second, if the first is another
+ * connection), then verdict_packet_ahead(), which hashes nothing again.
+ */
+static void
+batch(struct bench *b, const uint8_t *st, const struct meta *m, uint32_t k0,
+    uint32_t n, uint32_t la)
+{
+	struct ct_ahead	 ah[BATCH_MAX];
+	struct pkt	 p;
+	struct verdict	 v;
+	const uint8_t	*buf;
+	uint32_t	 k, j;
+
+	for (j = 0; j < n && j < 3 * la; j++)
+		verdict_ahead(b->ct, st + (size_t)(k0 + j) * SLOT,
+		    m[k0 + j].len, &ah[j]);
+	for (j = 0; j < n && j < 2 * la; j++)
+		ct_ahead_entry(b->ct, &ah[j]);
+	for (j = 0; j < n && j < la; j++)
+		ct_ahead_chain(b->ct, &ah[j]);
+	for (k = 0; k < n; k++) {
+		if (k + 3 * la < n)
+			verdict_ahead(b->ct, st + (size_t)(k0 + k + 3 * la) *
+			    SLOT, m[k0 + k + 3 * la].len, &ah[k + 3 * la]);
+		if (k + 2 * la < n)
+			ct_ahead_entry(b->ct, &ah[k + 2 * la]);
+		if (k + la < n)
+			ct_ahead_chain(b->ct, &ah[k + la]);
+		buf = st + (size_t)(k0 + k) * SLOT;
+		verdict_packet_ahead(b->cfg, b->ct, b->lt, buf, m[k0 + k].len,
+		    "eth0", "", PKT_HOOK_INPUT, b->now, &ah[k], &p, &v);
+		check(b, &v, m[k0 + k].state, m[k0 + k].mark);
+		clock_step(b, 1);
+	}
+}
+
+/*
  * Established packets over n flows; returns packets per second, or -1.
  * Round r: every client sends CLIENT_MSS bytes (acking the server's
  * round r - 1), in one random order; then every server sends SERVER_SEG
@@ -387,13 +428,13 @@ struct meta {
  */
 static double
 bench_established(const struct config *cfg, uint32_t n, uint64_t want,
-    uint32_t la, double *setup_s)
+    uint32_t bs, uint32_t la, double *setup_s)
 {
 	struct bench	 b;
 	struct flow	*f;
 	struct meta	*m;
 	uint8_t		*st, hs[3 * SLOT];
-	uint32_t	*ord[2], i, k, r, rounds, ts;
+	uint32_t	*ord[2], i, k0, x, w, r, rounds, ts;
 	uint64_t	 seed = 0x5eed0000ULL + n;
 	size_t		 hl[3];
 	double		 t0, t, total = 0;
@@ -402,8 +443,8 @@ bench_established(const struct config *cfg, uint32_t n, uint64_t want,
 	if (bench_open(&b, cfg, n) == -1)
 		return (-1);
 	f = calloc(n, sizeof(*f));
-	st = stream_new((size_t)n * 2 * SLOT);
-	m = calloc((size_t)n * 2, sizeof(*m));
+	st = stream_new((size_t)WINDOW * SLOT);
+	m = calloc(WINDOW, sizeof(*m));
 	ord[0] = calloc(n, sizeof(uint32_t));
 	ord[1] = calloc(n, sizeof(uint32_t));
 	if (f == NULL || st == NULL || m == NULL || ord[0] == NULL ||
@@ -426,48 +467,42 @@ bench_established(const struct config *cfg, uint32_t n, uint64_t want,
 	}
 	shuffle(ord[0], n, &seed);
 	shuffle(ord[1], n, &seed);
-	for (k = 0; k < 2 * n; k++) {
-		int	 d = k >= n;
-		uint32_t j = ord[d][k - (d ? n : 0)];
-
-		m[k].len = (uint16_t)seg_make(st + (size_t)k * SLOT, &f[j], d,
-		    PKT_TH_ACK | PKT_TH_PUSH, 0, 0, d ? 509 : 502,
-		    d ? SERVER_SEG : CLIENT_MSS, 0);
-		m[k].mark = f[j].mark;
-		m[k].state = CT_ESTABLISHED;
-	}
 
 	rounds = (uint32_t)((want + 2 * (uint64_t)n - 1) / (2 * (uint64_t)n));
 	if (rounds < 3)
 		rounds = 3;
 	for (r = 0; r < rounds; r++) {
-		/* the next segments, written as a NIC would: not timed */
 		ts = 3 + r;
-		for (k = 0; k < 2 * n; k++) {
-			int	 d = k >= n;
-			uint32_t j = ord[d][k - (d ? n : 0)];
+		t = 0;
+		for (k0 = 0; k0 < 2 * n; k0 += w) {
+			w = 2 * n - k0 < WINDOW ? 2 * n - k0 : WINDOW;
+			/* the next WINDOW segments, written as the kernel
+			   copies them to the worker: not timed */
+			for (x = 0; x < w; x++) {
+				int	 d = k0 + x >= n;
+				uint32_t j = ord[d][k0 + x - (d ? n : 0)];
+				uint32_t cs = f[j].cisn + 1 + r * CLIENT_MSS;
+				uint32_t ss = f[j].sisn + 1 + r * SERVER_SEG;
 
-			if (d == 0)
-				seg_seq(st + (size_t)k * SLOT, f[j].v6,
-				    f[j].cisn + 1 + r * CLIENT_MSS,
-				    f[j].sisn + 1 + r * SERVER_SEG, ts);
+				m[x].len = (uint16_t)seg_make(st +
+				    (size_t)x * SLOT, &f[j], d,
+				    PKT_TH_ACK | PKT_TH_PUSH, d ? ss : cs,
+				    d ? cs + CLIENT_MSS : ss, d ? 509 : 502,
+				    d ? SERVER_SEG : CLIENT_MSS, ts);
+				m[x].mark = f[j].mark;
+				m[x].state = CT_ESTABLISHED;
+			}
+			t0 = secs();
+			if (la == 0)
+				for (x = 0; x < w; x++)
+					one(&b, st + (size_t)x * SLOT,
+					    m[x].len, m[x].state, m[x].mark);
 			else
-				seg_seq(st + (size_t)k * SLOT, f[j].v6,
-				    f[j].sisn + 1 + r * SERVER_SEG,
-				    f[j].cisn + 1 + (r + 1) * CLIENT_MSS, ts);
+				for (x = 0; x < w; x += bs)
+					batch(&b, st, m, x, w - x < bs ?
+					    w - x : bs, la);
+			t += secs() - t0;
 		}
-		t0 = secs();
-		for (k = 0; k < 2 * n; k++) {
-			if (la != 0 && k + 2 * la < 2 * n)
-				verdict_prefetch(b.ct, st + (size_t)(k +
-				    2 * la) * SLOT, m[k + 2 * la].len, 0);
-			if (la != 0 && k + la < 2 * n)
-				verdict_prefetch(b.ct, st + (size_t)(k + la) *
-				    SLOT, m[k + la].len, 1);
-			one(&b, st + (size_t)k * SLOT, m[k].len, m[k].state,
-			    m[k].mark);
-		}
-		t = secs() - t0;
 		/* the first round warms up (page faults, caches) */
 		if (r == 0)
 			continue;
@@ -597,7 +632,7 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: engine [-c file.ini] [-f flows,...] "
-	    "[-p packets] [-b batch] [-n batches] [-L ahead]\n");
+	    "[-p packets] [-B batch] [-L ahead] [-b conns] [-n batches]\n");
 	exit(2);
 }
 
@@ -610,11 +645,15 @@ main(int argc, char *argv[])
 	uint32_t	 sizes[MAX_SIZES] = { 1000, 100000, 1000000 };
 	double		 pps[MAX_SIZES], setup, exp_ns, cps;
 	uint64_t	 want = 20000000;
-	uint32_t	 nsizes = 3, batch = 100000, nbatch = 10, la = 8, i;
+	uint32_t	 nsizes = 3, batch = 100000, nbatch = 10, i;
+	uint32_t	 bs = ENGINE_BATCH, la = ENGINE_AHEAD;
 	int		 ch, fail = 0;
 
-	while ((ch = getopt(argc, argv, "b:c:f:L:n:p:")) != -1) {
+	while ((ch = getopt(argc, argv, "B:b:c:f:L:n:p:")) != -1) {
 		switch (ch) {
+		case 'B':
+			bs = (uint32_t)strtoul(optarg, NULL, 10);
+			break;
 		case 'L':
 			la = (uint32_t)strtoul(optarg, NULL, 10);
 			break;
@@ -644,22 +683,27 @@ main(int argc, char *argv[])
 			usage();
 		}
 	}
-	if (nsizes == 0 || batch == 0 || nbatch == 0 || want == 0)
+	if (nsizes == 0 || batch == 0 || nbatch == 0 || want == 0 ||
+	    bs == 0 || bs > BATCH_MAX || la == 0 || 3 * la > BATCH_MAX)
 		usage();
 	if ((cfg = config_load(ini, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "engine: %s\n", err);
 		return (2);
 	}
-	printf("engine: verdict_packet_ex() with limits, one core, %s "
-	    "(%zu rules)\n", ini, cfg->nrules);
-	printf("%-22s %10s %9s %9s   %s\n", "established TCP", "packets/s",
-	    "ns/packet", "setup/s", "target");
+	printf("engine: one core, %s (%zu rules), limits on\n", ini,
+	    cfg->nrules);
+	printf("established TCP, packets/s (ns/packet):\n");
+	printf("%-15s %-22s %-22s %s\n", "", "one at a time",
+	    "batches (the worker)", "target (on batches)");
 	for (i = 0; i < nsizes; i++) {
-		pps[i] = bench_established(cfg, sizes[i], want, 0, &setup);
-		if (pps[i] < 0)
+		double	 one_pps;
+
+		one_pps = bench_established(cfg, sizes[i], want, 0, 0, &setup);
+		pps[i] = bench_established(cfg, sizes[i], want, bs, la, &setup);
+		if (one_pps < 0 || pps[i] < 0)
 			return (1);
-		printf("%9u live flows %12.0f %9.1f %9.0f   ", sizes[i], pps[i],
-		    1e9 / pps[i], sizes[i] / setup);
+		printf("%9u flows %10.0f (%5.1f)   %10.0f (%5.1f)   ", sizes[i],
+		    one_pps, 1e9 / one_pps, pps[i], 1e9 / pps[i]);
 		if (sizes[i] == 100000) {
 			printf(">= 5000000 (%s)", pps[i] >= 5e6 ? "met" :
 			    "NOT met");
@@ -674,27 +718,9 @@ main(int argc, char *argv[])
 		printf("\n");
 		fflush(stdout);
 	}
-	/*
-	 * What a batch would gain: verdict_prefetch() la packets ahead.  Not
-	 * the worker's path (it decides each packet as recv() returns it),
-	 * so no target is judged on it.
-	 */
-	if (la != 0) {
-		printf("the same, verdict_prefetch() %u packets ahead (a batch; "
-		    "not what the worker does):\n", la);
-		for (i = 0; i < nsizes; i++) {
-			double	 x;
-
-			if (sizes[i] < 100000)
-				continue;
-			if ((x = bench_established(cfg, sizes[i], want, la,
-			    &setup)) < 0)
-				return (1);
-			printf("%9u live flows %12.0f %9.1f\n", sizes[i], x,
-			    1e9 / x);
-			fflush(stdout);
-		}
-	}
+	printf("(batches of %u; ahead: hash %u, entry %u, chain %u packets, "
+	    "as worker.c decides what one wakeup read)\n", bs, 3 * la,
+	    2 * la, la);
 	cps = bench_new(cfg, batch, nbatch, &exp_ns);
 	if (cps < 0)
 		return (1);

@@ -1397,6 +1397,57 @@ test_timer_lag(void **state)
 	ct_free(t);
 }
 
+/*
+ * The batch lookup: with chains in the buckets, ct_track_ahead() finds
+ * every connection from both ends with its own hint, and with another
+ * connection's hint (which it must not use) too.
+ */
+static void
+test_ahead_chains(void **state)
+{
+	struct ct_table		*t = table(600);
+	struct ct_result	 res;
+	struct ct_ahead		 a, wrong;
+	struct ct_entry		*e[600];
+	struct pkt		 q, r;
+	char			 s1[32];
+	uint32_t		 i, b, chained = 0, n;
+
+	for (i = 0; i < 600; i++) {
+		snprintf(s1, sizeof(s1), "10.1.%u.%u", i / 250, i % 250 + 1);
+		q = udp(s1, (uint16_t)(1024 + i), "10.9.9.9", 53);
+		assert_int_equal(pass(t, &q, 1000, &res), CT_NEW);
+		e[i] = res.entry;
+	}
+	for (b = 0; b < t->nbucket; b++) {
+		for (n = 0, i = t->bucket[b]; i != CT_NIL;
+		    i = ct_idx(t, i)->hnext)
+			n++;
+		chained += n > 1;
+	}
+	assert_true(chained > 10);
+	q = udp("10.1.0.1", 1024, "10.9.9.9", 53);
+	ct_ahead(t, q.family, q.proto, &q.dst, &q.src, q.dport, q.sport,
+	    &wrong);
+	for (i = 0; i < 600; i++) {
+		snprintf(s1, sizeof(s1), "10.1.%u.%u", i / 250, i % 250 + 1);
+		q = udp(s1, (uint16_t)(1024 + i), "10.9.9.9", 53);
+		r = udp("10.9.9.9", 53, s1, (uint16_t)(1024 + i));
+		ct_ahead(t, r.family, r.proto, &r.src, &r.dst, r.sport,
+		    r.dport, &a);
+		ct_ahead_entry(t, &a);
+		ct_ahead_chain(t, &a);
+		ct_track_ahead(t, &r, &a, 2000, &res);
+		assert_ptr_equal(res.entry, e[i]);
+		assert_int_equal(res.dir, CT_DIR_REPLY);
+		ct_track_ahead(t, &q, i ? &wrong : NULL, 2000, &res);
+		assert_ptr_equal(res.entry, e[i]);
+		assert_int_equal(res.state, CT_ESTABLISHED);
+		assert_null(t->hint);
+	}
+	ct_free(t);
+}
+
 /* Times are kept modulo 2^32 ms: a clock jump past every timeout ends
    every entry, and timeouts over CT_TIMEOUT_MAX are capped. */
 static void
@@ -2121,7 +2172,7 @@ check_table(struct ct_table *t)
 		}
 		assert_int_equal(t->tlist[tc].tail, prev);
 	}
-	for (j = 0; j <= t->hmask; j++)
+	for (j = 0; j < t->nbucket; j++)
 		for (i = t->bucket[j], n = 0; i != CT_NIL; i = e->hnext) {
 			e = ct_idx(t, i);
 			assert_true(e->status & CT_ST_USED);
@@ -2306,6 +2357,7 @@ main(void)
 		cmocka_unit_test(test_set_config),
 		cmocka_unit_test(test_timer_lag),
 		cmocka_unit_test(test_timer_clock),
+		cmocka_unit_test(test_ahead_chains),
 		cmocka_unit_test(test_random_traffic),
 		cmocka_unit_test(test_parsed_packets),
 	};

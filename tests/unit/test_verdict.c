@@ -256,6 +256,79 @@ test_prefetch_changes_nothing(void **state)
 	assert_int_equal(ct_count(f->ct), 1);
 }
 
+/*
+ * The batch path: verdict_packet_ahead() decides as verdict_packet_ex()
+ * whatever hint it is given -- the packet's own, another packet's (the
+ * hint is ignored), one of junk, or none -- and ct_ahead_entry() and
+ * ct_ahead_chain() on any hint change nothing.
+ */
+static void
+test_ahead_path(void **state)
+{
+	struct fixture	*f = *state;
+	struct ct_ahead	 own, other, junk;
+	struct verdict	 v;
+	struct pkt	 p;
+	uint8_t		 b[64], o[64], j[64];
+	char		 line[256];
+	size_t		 n, on;
+	int		 how;
+	const struct ct_ahead *a;
+	static const char *want[] = {
+		"accept state=NEW rule=web mark=0x10",
+		"accept state=ESTABLISHED rule=- mark=0x10",
+		"accept state=ESTABLISHED rule=- mark=0x10",
+	};
+
+	on = tcp4(o, CLIENT, SERVER, 40009, 80, 1, 0, PKT_TH_ACK);
+	verdict_ahead(f->ct, o, on, &other);
+	assert_int_equal(other.ok, 1);
+	memset(j, 0x45, sizeof(j));
+	verdict_ahead(f->ct, j, sizeof(j), &junk);
+	memset(&junk, 0x5a, sizeof(junk));	/* a hint gone bad */
+	for (how = 0; how < 4; how++) {
+		uint16_t sport = (uint16_t)(41000 + how);
+
+		a = how == 0 ? &own : how == 1 ? &other : how == 2 ? &junk :
+		    NULL;
+		n = tcp4(b, CLIENT, SERVER, sport, 80, 1000, 0, PKT_TH_SYN);
+		if (how == 0)
+			verdict_ahead(f->ct, b, n, &own);
+		ct_ahead_entry(f->ct, a != NULL ? a : &own);
+		ct_ahead_chain(f->ct, a != NULL ? a : &own);
+		verdict_packet_ahead(&f->cfg, f->ct, f->lt, b, n, "veth0",
+		    "veth1", PKT_HOOK_FORWARD, f->now, a, &p, &v);
+		verdict_format(&v, line, sizeof(line));
+		assert_string_equal(line, want[0]);
+
+		n = tcp4(b, SERVER, CLIENT, 80, sport, 5000, 1001,
+		    PKT_TH_SYN | PKT_TH_ACK);
+		if (how == 0)
+			verdict_ahead(f->ct, b, n, &own);
+		ct_ahead_entry(f->ct, a != NULL ? a : &own);
+		ct_ahead_chain(f->ct, a != NULL ? a : &own);
+		verdict_packet_ahead(&f->cfg, f->ct, f->lt, b, n, "veth0",
+		    "veth1", PKT_HOOK_FORWARD, f->now, a, &p, &v);
+		verdict_format(&v, line, sizeof(line));
+		assert_string_equal(line, want[1]);
+
+		n = tcp4(b, CLIENT, SERVER, sport, 80, 1001, 5001, PKT_TH_ACK);
+		if (how == 0)
+			verdict_ahead(f->ct, b, n, &own);
+		verdict_packet_ahead(&f->cfg, f->ct, f->lt, b, n, "veth0",
+		    "veth1", PKT_HOOK_FORWARD, f->now, a, &p, &v);
+		verdict_format(&v, line, sizeof(line));
+		assert_string_equal(line, want[2]);
+		assert_int_equal(ct_count(f->ct), (size_t)how + 1);
+	}
+	/* no tuple to hash: not ok, and harmless */
+	verdict_ahead(f->ct, j, 10, &junk);
+	assert_int_equal(junk.ok, 0);
+	ct_ahead_entry(f->ct, &junk);
+	ct_ahead_chain(f->ct, &junk);
+	assert_int_equal(ct_count(f->ct), 4);
+}
+
 static void
 test_forbidden_connection_leaves_no_entry(void **state)
 {
@@ -1085,6 +1158,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_allowed_connection,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ahead_path, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_prefetch_changes_nothing,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
