@@ -437,9 +437,11 @@ ct_match(const struct ct_entry *e, const struct ct_tuple *k, int reply)
 
 /* Is a the tuple k?  Then its hash is k's. */
 static int
-ct_ahead_is(const struct ct_ahead *a, const struct ct_tuple *k)
+ct_ahead_is(const struct ct_table *t, const struct ct_ahead *a,
+    const struct ct_tuple *k)
 {
-	return (a->ok && a->family == k->family && a->proto == k->proto &&
+	return (a->ok && a->t == t && a->family == k->family &&
+	    a->proto == k->proto &&
 	    a->sport == k->sport && a->dport == k->dport &&
 	    ct_addr_eq(k->family, &a->src, &k->src) &&
 	    ct_addr_eq(k->family, &a->dst, &k->dst));
@@ -452,7 +454,7 @@ ct_find(struct ct_table *t, const struct ct_tuple *k, int both, uint8_t *dir)
 	uint32_t	 i, h;
 	uint8_t		 d;
 
-	if (t->hint != NULL && ct_ahead_is(t->hint, k))
+	if (t->hint != NULL && ct_ahead_is(t, t->hint, k))
 		h = t->hint->hash;
 	else
 		h = ct_hash(t, k->family, k->proto, &k->src, &k->dst,
@@ -523,6 +525,7 @@ ct_ahead(const struct ct_table *t, uint8_t family, uint8_t proto,
 	a->family = family;
 	a->proto = proto;
 	a->hash = ct_hash(t, family, proto, src, dst, sport, dport);
+	a->t = t;
 	a->ok = 1;
 	__builtin_prefetch(&t->bucket[ct_bucket_of(t, a->hash)]);
 }
@@ -533,7 +536,8 @@ ct_ahead_entry(const struct ct_table *t, const struct ct_ahead *a)
 	const char	*e;
 	uint32_t	 i;
 
-	if (!a->ok || (i = t->bucket[ct_bucket_of(t, a->hash)]) == CT_NIL)
+	if (!a->ok || a->t != t ||
+	    (i = t->bucket[ct_bucket_of(t, a->hash)]) == CT_NIL)
 		return;
 	/* 120 bytes at any offset span up to three cache lines; read,
 	   then written by the tracker */
@@ -906,7 +910,8 @@ ct_ahead_chain(const struct ct_table *t, const struct ct_ahead *a)
 	uint32_t		 i;
 	struct ct_tuple		 k;
 
-	if (!a->ok || (i = t->bucket[ct_bucket_of(t, a->hash)]) == CT_NIL)
+	if (!a->ok || a->t != t ||
+	    (i = t->bucket[ct_bucket_of(t, a->hash)]) == CT_NIL)
 		return;
 	e = ct_idx(t, i);
 	if (e->hnext == CT_NIL)

@@ -142,9 +142,11 @@ void		 ct_prefetch(const struct ct_table *t, uint8_t family,
  * few packets later, the entry the bucket names (every cache line of
  * it); ct_track_ahead() then looks the packet up with a's hash, if a is
  * the packet's own tuple (anything else is looked up as ct_track()
- * would).  a->ok is 0 when ct_ahead() was given nothing to hash.
+ * would, as it does for a hint of another table).  a->ok is 0 when
+ * ct_ahead() was given nothing to hash.
  */
 struct ct_ahead {
+	const struct ct_table *t;	/* the table whose key hashed it */
 	union pkt_addr	 src;
 	union pkt_addr	 dst;
 	uint32_t	 hash;

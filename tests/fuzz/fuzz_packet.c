@@ -27,7 +27,9 @@
  *   6-7 and dt bit 0 what follows the packet: nothing, ct_expire() and
  *   limit_expire(), a walk formatting every entry (dt odd: removing the
  *   first), a flush (dt odd: verdict_rejudge()).
- * dt: the clock advances dt ms (dt < 128) or (dt - 128) * 250 ms.
+ * dt: the clock advances dt ms (dt < 128) or (dt - 128) * 250 ms; bit 1:
+ *   the batch path (verdict_ahead(), verdict_packet_ahead()), bit 2 with
+ *   the hint of the packet before, which the lookup must not use.
  *
  * A crash that needs the state left by earlier inputs does not reproduce
  * from its file alone: set bit 0 of the first byte and keep the packets
@@ -380,6 +382,9 @@ after(struct worker *w, int what, int odd)
 	check_table(w);
 }
 
+/* the hint of the last packet, kept for the next */
+static struct ct_ahead	 ahead;
+
 static void
 packet(uint8_t op, uint8_t dt, const uint8_t *data, size_t len)
 {
@@ -396,8 +401,20 @@ packet(uint8_t op, uint8_t dt, const uint8_t *data, size_t len)
 	CHECK((buf = malloc(len ? len : 1)) != NULL);
 	if (len > 0)
 		memcpy(buf, data, len);
-	verdict_packet_ex(cfg, w->ct, w->lt, buf, len, in, out,
-	    ((op >> 3) & 7) % PKT_HOOK_MAX, now_ms, &p, &v);
+	if (dt & 2) {
+		/* the worker's batch path: its own hint, or (dt & 4) the
+		   previous packet's, which must not be used for this one */
+		if (!(dt & 4))
+			verdict_ahead(w->ct, buf, len, &ahead);
+		ct_ahead_entry(w->ct, &ahead);
+		ct_ahead_chain(w->ct, &ahead);
+		verdict_packet_ahead(cfg, w->ct, w->lt, buf, len, in, out,
+		    ((op >> 3) & 7) % PKT_HOOK_MAX, now_ms, &ahead, &p, &v);
+	} else {
+		verdict_packet_ex(cfg, w->ct, w->lt, buf, len, in, out,
+		    ((op >> 3) & 7) % PKT_HOOK_MAX, now_ms, &p, &v);
+		verdict_ahead(w->ct, buf, len, &ahead);
+	}
 	check_verdict(&v, &p, in, out, len);
 	/* an ICMP error about a connection of the other worker */
 	if (verdict_needs_owner(&p, &v) &&

@@ -1405,7 +1405,7 @@ test_timer_lag(void **state)
 static void
 test_ahead_chains(void **state)
 {
-	struct ct_table		*t = table(600);
+	struct ct_table		*t = table(600), *t2 = table(16);
 	struct ct_result	 res;
 	struct ct_ahead		 a, wrong;
 	struct ct_entry		*e[600];
@@ -1444,7 +1444,15 @@ test_ahead_chains(void **state)
 		assert_ptr_equal(res.entry, e[i]);
 		assert_int_equal(res.state, CT_ESTABLISHED);
 		assert_null(t->hint);
+		/* the very tuple, hashed by another table's key */
+		ct_ahead(t2, q.family, q.proto, &q.src, &q.dst, q.sport,
+		    q.dport, &a);
+		ct_ahead_entry(t, &a);
+		ct_ahead_chain(t, &a);
+		ct_track_ahead(t, &q, &a, 2000, &res);
+		assert_ptr_equal(res.entry, e[i]);
 	}
+	ct_free(t2);
 	ct_free(t);
 }
 
