@@ -74,6 +74,9 @@ void	 verdict_prefetch(const struct ct_table *ct, const uint8_t *buf,
  */
 void	 verdict_ahead(const struct ct_table *ct, const uint8_t *buf,
 	    size_t len, struct ct_ahead *a);
+/* How far apart the stages are, in packets: verdict_ahead() 3 x this
+   before the decision, ct_ahead_entry() 2 x, ct_ahead_chain() 1 x. */
+#define VERDICT_AHEAD	3
 void	 verdict_packet_ahead(const struct config *cfg, struct ct_table *ct,
 	    struct limit_table *lt, const uint8_t *buf, size_t len,
 	    const char *in, const char *out, int hook, uint64_t now_ms,

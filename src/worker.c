@@ -44,13 +44,6 @@
 #define WORKER_DEFER		64	/* ICMP errors waiting for the other
 					   workers' answer */
 #define WORKER_ASK_MS		50	/* ... at most this long */
-#define WORKER_AHEAD		4	/* a batch's packets are prefetched
-					   this far ahead (entry), and twice
-					   as far (bucket) */
-#define WORKER_PREFETCH_MIN	4096	/* ... once the table holds this
-					   many connections: a smaller one
-					   stays in the caches, and the
-					   prefetch would only cost hashing */
 
 /*
  * With --queue-balance the kernel hashes an ICMP error's own addresses
@@ -496,9 +489,9 @@ static void	 worker_decided(struct worker *, const struct nq_packet *,
 
 /* One packet: the verdict is what nq sends back for it. */
 static void
-worker_packet(void *arg, const struct nq_packet *np, struct nq_verdict *nv)
+worker_packet(struct worker *w, const struct nq_packet *np,
+    const struct ct_ahead *a, struct nq_verdict *nv)
 {
-	struct worker	*w = arg;
 	struct pkt	 p;
 	struct verdict	 v;
 	const char	*in, *out;
@@ -511,8 +504,8 @@ worker_packet(void *arg, const struct nq_packet *np, struct nq_verdict *nv)
 	}
 	in = worker_ifname(w, np->ifin, now);
 	out = worker_ifname(w, np->ifout, now);
-	verdict_packet_ex(w->cfg, w->ct, w->lt, np->data, np->len, in, out,
-	    np->hook, now, &p, &v);
+	verdict_packet_ahead(w->cfg, w->ct, w->lt, np->data, np->len, in, out,
+	    np->hook, now, a, &p, &v);
 	if (verdict_needs_owner(&p, &v) && worker_ask(w, np, &p, &v, in,
 	    out) == 0) {
 		nv->defer = 1;	/* worker_answered() gives the verdict */
@@ -521,32 +514,55 @@ worker_packet(void *arg, const struct nq_packet *np, struct nq_verdict *nv)
 	worker_decided(w, np, &p, &v, in, out, now, nv);
 }
 
+/* The first look at packet k of a batch: its hash, its bucket on the way. */
+static void
+worker_ahead(struct worker *w, const struct nq_packet *np,
+    struct ct_ahead *a)
+{
+	if (np->malformed)
+		a->ok = 0;
+	else
+		verdict_ahead(w->ct, np->data, np->len, a);
+}
+
 /*
- * A batch read together: before packet k is decided, the connection of
- * packet k + WORKER_AHEAD is fetched into the cache, and the hash bucket
- * of packet k + 2 * WORKER_AHEAD, so that the misses of a large table
- * overlap instead of coming one after the other.
+ * A batch read together (tests/bench/engine.c measures this loop): the
+ * hash and bucket of packet k + 3 VERDICT_AHEAD, the entry of packet
+ * k + 2 VERDICT_AHEAD and, when that entry is another connection's, the
+ * next in its chain for packet k + VERDICT_AHEAD are on their way while
+ * packet k is decided, so that the cache misses of a large table
+ * overlap instead of coming one after the other.  Each packet is hashed
+ * once.
  */
 static void
 worker_batch(void *arg, const struct nq_packet *np, struct nq_verdict *nv,
     size_t n)
 {
 	struct worker	*w = arg;
-	size_t		 k, j;
-	int		 ahead = ct_count(w->ct) >= WORKER_PREFETCH_MIN;
+	struct ct_ahead	 a[NQ_BATCH];
+	size_t		 k;
 
+	if (n > NQ_BATCH) {
+		/* not from nq.c: one at a time */
+		for (k = 0; k < n; k++)
+			worker_packet(w, &np[k], NULL, &nv[k]);
+		return;
+	}
+	for (k = 0; k < n && k < 3 * VERDICT_AHEAD; k++)
+		worker_ahead(w, &np[k], &a[k]);
+	for (k = 0; k < n && k < 2 * VERDICT_AHEAD; k++)
+		ct_ahead_entry(w->ct, &a[k]);
+	for (k = 0; k < n && k < VERDICT_AHEAD; k++)
+		ct_ahead_chain(w->ct, &a[k]);
 	for (k = 0; k < n; k++) {
-		if (ahead) {
-			j = k + 2 * WORKER_AHEAD;
-			if (j < n && !np[j].malformed)
-				verdict_prefetch(w->ct, np[j].data, np[j].len,
-				    0);
-			j = k + WORKER_AHEAD;
-			if (j < n && !np[j].malformed)
-				verdict_prefetch(w->ct, np[j].data, np[j].len,
-				    1);
-		}
-		worker_packet(w, &np[k], &nv[k]);
+		if (k + 3 * VERDICT_AHEAD < n)
+			worker_ahead(w, &np[k + 3 * VERDICT_AHEAD],
+			    &a[k + 3 * VERDICT_AHEAD]);
+		if (k + 2 * VERDICT_AHEAD < n)
+			ct_ahead_entry(w->ct, &a[k + 2 * VERDICT_AHEAD]);
+		if (k + VERDICT_AHEAD < n)
+			ct_ahead_chain(w->ct, &a[k + VERDICT_AHEAD]);
+		worker_packet(w, &np[k], &a[k], &nv[k]);
 	}
 }
 

@@ -46,6 +46,7 @@
 #include "config.h"
 #include "ct.h"
 #include "limit.h"
+#include "nfqspid.h"		/* NQ_BATCH */
 #include "pkt.h"
 #include "verdict.h"
 
@@ -62,9 +63,10 @@
 #define MAX_SIZES	8
 #define BATCH_MAX	1024	/* packets in a batch, at most */
 #define WINDOW		4096	/* packets written before they are read */
-/* what worker.c reads at most per wakeup, and how far it looks ahead */
-#define ENGINE_BATCH	64
-#define ENGINE_AHEAD	3
+/* what worker.c gets at most per read (nq.c), and how far it looks
+   ahead */
+#define ENGINE_BATCH	NQ_BATCH
+#define ENGINE_AHEAD	VERDICT_AHEAD
 
 struct flow {
 	uint8_t		 v6;
@@ -379,7 +381,7 @@ struct meta {
 
 /*
  * n packets of the stream from k0 as a worker decides a batch it read
- * (worker.c): verdict_ahead() 3 la packets ahead (the hash, the bucket on
+ * (worker.c, worker_batch()): verdict_ahead() 3 la packets ahead (the hash, the bucket on
  * its way), ct_ahead_entry() 2 la ahead (the first entry of the chain),
  * ct_ahead_chain() la ahead (the second, if the first is another
  * connection), then verdict_packet_ahead(), which hashes nothing again.
@@ -719,7 +721,7 @@ main(int argc, char *argv[])
 		fflush(stdout);
 	}
 	printf("(batches of %u; ahead: hash %u, entry %u, chain %u packets, "
-	    "as worker.c decides what one wakeup read)\n", bs, 3 * la,
+	    "as worker.c decides what one read brought)\n", bs, 3 * la,
 	    2 * la, la);
 	cps = bench_new(cfg, batch, nbatch, &exp_ns);
 	if (cps < 0)
