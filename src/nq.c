@@ -855,8 +855,10 @@ nq_read(struct nq *q, size_t budget)
 				    q->mm[i].msg_len);
 		}
 		nmsg += (size_t)r;
-		/* decided before the next read overwrites the slots */
+		/* decided before the next read overwrites the slots, and
+		   sent: the kernel works on a batch while we read the next */
 		nq_decide(q);
+		(void)nq_flush(q);
 		if ((size_t)r < want)
 			break;	/* the socket was empty */
 	}
