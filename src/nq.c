@@ -856,7 +856,7 @@ nq_read(struct nq *q, size_t budget)
 		}
 		nmsg += (size_t)r;
 		/* decided before the next read overwrites the slots, and
-		   sent: the kernel works on a batch while we read the next */
+		   sent: these packets go on without waiting for the rest */
 		nq_decide(q);
 		(void)nq_flush(q);
 		if ((size_t)r < want)
