@@ -65,6 +65,8 @@
 #define NQ_SLOT		(2048 + 64)
 #define NQ_SENDBUF	(64 * 1024)
 #define NQ_PENDMAX	1024		/* verdicts collected before a send */
+#define NQ_FLUSH	64		/* ... or this many, between two
+					   reads (as nq-floor does) */
 #define NQ_RCVBUF_SIZE	(8 * 1024 * 1024)
 #define NQ_ACK_TIMEOUT	5000		/* ms to wait for the bind's answer */
 #define NQ_VERDICT_MSG	256		/* room for one verdict message */
@@ -855,12 +857,12 @@ nq_read(struct nq *q, size_t budget)
 				    q->mm[i].msg_len);
 		}
 		nmsg += (size_t)r;
-		/* decided before the next read overwrites the slots, and
-		   sent: these packets go on without waiting for the rest */
+		/* decided before the next read overwrites the slots */
 		nq_decide(q);
-		(void)nq_flush(q);
-		if ((size_t)r < want)
-			break;	/* the socket was empty */
+		if (q->npend >= NQ_FLUSH)
+			(void)nq_flush(q);
+		/* a short read does not end the loop: what came while we
+		   decided is read now, not after another epoll_wait() */
 	}
 	(void)nq_flush(q);
 	return (q->npkts);
