@@ -71,6 +71,8 @@
 #define NQ_ACK_TIMEOUT	5000		/* ms to wait for the bind's answer */
 #define NQ_VERDICT_MSG	256		/* room for one verdict message */
 
+_Static_assert(NFQA_MAX < 32, "nq_packet_msg() keeps a bit per attribute");
+
 /* Packet messages that arrived while nq_open() waited for its ack. */
 struct nq_stash {
 	struct nq_stash	*next;
@@ -635,6 +637,7 @@ nq_packet_msg(struct nq *q, const struct nlmsghdr *nlh)
 	static const uint8_t		 empty[1];
 	const struct nlattr		*attr;
 	const struct nlattr		*tb[NFQA_MAX + 1];
+	uint32_t			 seen = 0;	/* tb[t] set */
 	const struct nfgenmsg		*nfg;
 	const struct nfqnl_msg_packet_hdr *ph;
 	struct nq_packet		 p;
@@ -647,7 +650,6 @@ nq_packet_msg(struct nq *q, const struct nlmsghdr *nlh)
 		return;
 	}
 	nfg = mnl_nlmsg_get_payload(nlh);
-	memset(tb, 0, sizeof(tb));
 	/* mnl_attr_for_each() written out: the same checks (a header, a
 	   length that fits in what is left), without a library call per
 	   step and attribute */
@@ -681,25 +683,28 @@ nq_packet_msg(struct nq *q, const struct nlmsghdr *nlh)
 		default:
 			break;
 		}
-		if (tb[type] != NULL)
+		if (seen & (1u << type))
 			bad = 1;	/* twice: which one is true? */
+		seen |= 1u << type;
 		tb[type] = attr;
 	}
+	/* tb[] is not cleared: only the types in seen may be read */
+#define NQ_TB(t)	((seen & (1u << (t))) ? tb[t] : NULL)
 
 	/* The id alone is enough to answer the packet. */
-	if (tb[NFQA_PACKET_HDR] == NULL ||
-	    nq_attr_len(tb[NFQA_PACKET_HDR]) < sizeof(uint32_t)) {
+	if (NQ_TB(NFQA_PACKET_HDR) == NULL ||
+	    nq_attr_len(NQ_TB(NFQA_PACKET_HDR)) < sizeof(uint32_t)) {
 		q->st.bad_messages++;
 		if (nq_warn_ok(q))
 			log_warnx("queue %u: a packet message without an id",
 			    q->queue);
 		return;
 	}
-	ph = nq_attr_data(tb[NFQA_PACKET_HDR]);
+	ph = nq_attr_data(NQ_TB(NFQA_PACKET_HDR));
 	memset(&p, 0, sizeof(p));
 	p.id = ntohl(ph->packet_id);
 	p.ts_ms = q->now_ms;
-	if (ntohs(nfg->res_id) != q->queue || tb[NFQA_PAYLOAD] == NULL)
+	if (ntohs(nfg->res_id) != q->queue || NQ_TB(NFQA_PAYLOAD) == NULL)
 		bad = 1;
 	if (bad) {
 		q->st.malformed++;
@@ -713,18 +718,19 @@ nq_packet_msg(struct nq *q, const struct nlmsghdr *nlh)
 	/* the whole header was checked above; NF_INET_* to PKT_HOOK_* */
 	p.hook = ph->hook < PKT_HOOK_MAX - 1 ? (uint8_t)(ph->hook + 1) :
 	    PKT_HOOK_UNKNOWN;
-	p.data = nq_attr_data(tb[NFQA_PAYLOAD]);
-	p.len = nq_attr_len(tb[NFQA_PAYLOAD]);
+	p.data = nq_attr_data(NQ_TB(NFQA_PAYLOAD));
+	p.len = nq_attr_len(NQ_TB(NFQA_PAYLOAD));
 	p.origlen = p.len;
-	if (tb[NFQA_CAP_LEN] != NULL)
-		p.origlen = nq_attr_u32(tb[NFQA_CAP_LEN]);
-	if (tb[NFQA_IFINDEX_INDEV] != NULL)
-		p.ifin = nq_attr_u32(tb[NFQA_IFINDEX_INDEV]);
-	if (tb[NFQA_IFINDEX_OUTDEV] != NULL)
-		p.ifout = nq_attr_u32(tb[NFQA_IFINDEX_OUTDEV]);
-	if (tb[NFQA_MARK] != NULL)
-		p.mark = nq_attr_u32(tb[NFQA_MARK]);
+	if (NQ_TB(NFQA_CAP_LEN) != NULL)
+		p.origlen = nq_attr_u32(NQ_TB(NFQA_CAP_LEN));
+	if (NQ_TB(NFQA_IFINDEX_INDEV) != NULL)
+		p.ifin = nq_attr_u32(NQ_TB(NFQA_IFINDEX_INDEV));
+	if (NQ_TB(NFQA_IFINDEX_OUTDEV) != NULL)
+		p.ifout = nq_attr_u32(NQ_TB(NFQA_IFINDEX_OUTDEV));
+	if (NQ_TB(NFQA_MARK) != NULL)
+		p.mark = nq_attr_u32(NQ_TB(NFQA_MARK));
 	nq_add(q, &p);
+#undef NQ_TB
 }
 
 /* Every message of one datagram. */
@@ -732,10 +738,15 @@ static void
 nq_datagram(struct nq *q, const uint8_t *buf, size_t len)
 {
 	const struct nlmsghdr	*nlh;
-	int			 rest = (int)len;
+	size_t			 off, mlen;
 
-	for (nlh = (const struct nlmsghdr *)buf; mnl_nlmsg_ok(nlh, rest);
-	    nlh = mnl_nlmsg_next(nlh, &rest)) {
+	/* mnl_nlmsg_ok() and mnl_nlmsg_next() written out: a header, a
+	   length that covers it and fits in what is left */
+	for (off = 0; off + sizeof(*nlh) <= len; off += NLMSG_ALIGN(mlen)) {
+		nlh = (const struct nlmsghdr *)(buf + off);
+		mlen = nlh->nlmsg_len;
+		if (mlen < sizeof(*nlh) || mlen > len - off)
+			break;
 		switch (nlh->nlmsg_type) {
 		case NLMSG_ERROR:
 			nq_error(q, nlh);
@@ -751,7 +762,7 @@ nq_datagram(struct nq *q, const uint8_t *buf, size_t len)
 			break;
 		}
 	}
-	if (rest > 0)
+	if (off < len)
 		q->st.bad_messages++;	/* a torn message at the end */
 }
 
