@@ -486,8 +486,25 @@ daemon_run(struct daemon *d, int foreground, int debug)
 	for (i = 0; i < d->nworkers; i++)
 		worker_free(d->workers[i]);
 	events_free();
-	for (i = 0; i < 3; i++)
-		event_free(sigev[i]);
+	{
+		sigset_t	 set;
+
+		/*
+		 * Freeing its events, libevent puts the default actions
+		 * back: a second SIGTERM now would end us before the
+		 * pidfile goes and the "stopped" line is written.  Every
+		 * packet is answered by now; the rest is tidying up.
+		 */
+		sigemptyset(&set);
+		for (i = 0; i < 3; i++)
+			sigaddset(&set, sigs[i]);
+		sigprocmask(SIG_BLOCK, &set, NULL);
+		for (i = 0; i < 3; i++) {
+			event_free(sigev[i]);
+			signal(sigs[i], SIG_IGN);
+		}
+		sigprocmask(SIG_UNBLOCK, &set, NULL);
+	}
 	free(d->workers);
 	event_base_free(d->base);
 	pidfile_remove(d);
