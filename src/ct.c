@@ -610,6 +610,13 @@ ct_make_room(struct ct_table *t)
 			    take < CT_EVICT_TAKE;
 			    i = end ? e->tprev : e->tnext, look++) {
 				e = ct_idx(t, i);
+				if (ct_due(t, e)) {
+					/* due, behind a head that is not
+					   (see the top): its slot is free */
+					ct_remove_idx(t, i, e);
+					t->stats.expired++;
+					return (0);
+				}
 				if ((k = ct_evict_tier(e)) < 0)
 					continue;
 				for (j = first; j < n; j++)

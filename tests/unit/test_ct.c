@@ -1456,6 +1456,46 @@ test_ahead_chains(void **state)
 	ct_free(t);
 }
 
+/*
+ * A full table of assured connections, one of them due but waiting
+ * behind a head that is not: a new connection takes its slot instead
+ * of being refused as table-full.
+ */
+static void
+test_timer_lag_full(void **state)
+{
+	struct ct_table		*t = table(3);
+	struct ct_result	 res;
+	struct ct_stats		 st;
+	struct pkt		 q[4], r[3];
+	char			 a[32];
+	int			 i;
+
+	for (i = 0; i < 4; i++) {
+		snprintf(a, sizeof(a), "192.0.2.%d", i + 1);
+		q[i] = udp(a, 1000, "198.51.100.1", 53);
+		if (i < 3)
+			r[i] = udp("198.51.100.1", 53, a, 1000);
+	}
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(pass(t, &q[i], i * 100, &res), CT_NEW);
+		assert_int_equal(pass(t, &r[i], i * 100, &res),
+		    CT_ESTABLISHED);
+	}
+	/* the first, again within the lag (120 s / 16): not moved */
+	assert_int_equal(pass(t, &q[0], 1000, &res), CT_ESTABLISHED);
+	ct_expire(t, 120150);
+	assert_int_equal(ct_count(t), 3);	/* the second is due */
+	assert_int_equal(pass(t, &q[3], 120150, &res), CT_NEW);
+	assert_non_null(res.entry);
+	assert_int_equal(ct_count(t), 3);
+	ct_get_stats(t, &st);
+	assert_int_equal(st.expired, 1);
+	assert_int_equal(st.early_drop, 0);
+	assert_int_equal(st.insert_failed, 0);
+	ct_free(t);
+}
+
 /* Times are kept modulo 2^32 ms: a clock jump past every timeout ends
    every entry, and timeouts over CT_TIMEOUT_MAX are capped. */
 static void
@@ -2364,6 +2404,7 @@ main(void)
 		cmocka_unit_test(test_lower_max),
 		cmocka_unit_test(test_set_config),
 		cmocka_unit_test(test_timer_lag),
+		cmocka_unit_test(test_timer_lag_full),
 		cmocka_unit_test(test_timer_clock),
 		cmocka_unit_test(test_ahead_chains),
 		cmocka_unit_test(test_random_traffic),
