@@ -464,7 +464,12 @@ check "sigterm under load: all $a flood packets left dut ($b): none was left in 
     test "$a" -eq "$b" -a "$a" -gt 0
 
 # ---- 6. user =, capabilities, the systemd unit --------------------------------------------
-unit=$top_srcdir/etc/nfqspid.service
+# made by make from etc/nfqspid.service.in, with this build's sbindir
+unit=$top_builddir/etc/nfqspid.service
+check "nfqspid.service: made, every @...@ replaced" \
+    sh -c "test -s '$unit' && ! grep -q @ '$unit'"
+check "nfqspid.service: ExecStart=${sbindir:-?}/nfqspid" \
+    grep -qx "ExecStart=${sbindir:-?}/nfqspid" "$unit"
 for k in "Restart=on-failure" "AmbientCapabilities=CAP_NET_ADMIN CAP_NET_RAW" \
     "CapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_RAW" "NoNewPrivileges=yes" \
     "ProtectSystem=strict" "ProtectHome=yes" "PrivateTmp=yes" \
