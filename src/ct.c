@@ -435,16 +435,16 @@ ct_match(const struct ct_entry *e, const struct ct_tuple *k, int reply)
 	    ct_addr_eq(k->family, &e->dst, &k->src));
 }
 
-/* Is a the tuple k?  Then its hash is k's. */
+/* Is a the tuple k, hashed by t?  Then its hash is k's. */
 static int
 ct_ahead_is(const struct ct_table *t, const struct ct_ahead *a,
     const struct ct_tuple *k)
 {
-	return (a->ok && a->t == t && a->family == k->family &&
-	    a->proto == k->proto &&
-	    a->sport == k->sport && a->dport == k->dport &&
-	    ct_addr_eq(k->family, &a->src, &k->src) &&
-	    ct_addr_eq(k->family, &a->dst, &k->dst));
+	return (a->ok && a->t == t && a->k.family == k->family &&
+	    a->k.proto == k->proto &&
+	    a->k.sport == k->sport && a->k.dport == k->dport &&
+	    ct_addr_eq(k->family, &a->k.src, &k->src) &&
+	    ct_addr_eq(k->family, &a->k.dst, &k->dst));
 }
 
 struct ct_entry *
@@ -491,60 +491,64 @@ ct_find(struct ct_table *t, const struct ct_tuple *k, int both, uint8_t *dir)
 }
 
 void
-ct_prefetch(const struct ct_table *t, uint8_t family, uint8_t proto,
-    const union pkt_addr *src, const union pkt_addr *dst, uint16_t sport,
-    uint16_t dport, int stage)
-{
-	const struct ct_entry	*e;
-	uint32_t		 h, i;
-
-	h = ct_bucket_of(t, ct_hash(t, family, proto, src, dst, sport, dport));
-	if (stage == 0) {
-		__builtin_prefetch(&t->bucket[h]);
-		return;
-	}
-	if ((i = t->bucket[h]) == CT_NIL)
-		return;
-	e = ct_idx(t, i);
-	/* read, then written by the tracker */
-	__builtin_prefetch(e, 1);
-	__builtin_prefetch((const char *)e + sizeof(*e) - 1, 1);
-}
-
-void
 ct_ahead(const struct ct_table *t, uint8_t family, uint8_t proto,
     const union pkt_addr *src, const union pkt_addr *dst, uint16_t sport,
     uint16_t dport, struct ct_ahead *a)
 {
-	memset(&a->src, 0, sizeof(a->src));
-	memset(&a->dst, 0, sizeof(a->dst));
-	ct_addr_copy(family, &a->src, src);
-	ct_addr_copy(family, &a->dst, dst);
-	a->sport = sport;
-	a->dport = dport;
-	a->family = family;
-	a->proto = proto;
+	ct_tuple_set(&a->k, family, proto, src, dst, sport, dport);
 	a->hash = ct_hash(t, family, proto, src, dst, sport, dport);
 	a->t = t;
 	a->ok = 1;
 	__builtin_prefetch(&t->bucket[ct_bucket_of(t, a->hash)]);
 }
 
-void
-ct_ahead_entry(const struct ct_table *t, const struct ct_ahead *a)
+/* The first entry of a's chain (its bucket is in by now), or CT_NIL. */
+static uint32_t
+ct_ahead_first(const struct ct_table *t, const struct ct_ahead *a)
 {
-	const char	*e;
-	uint32_t	 i;
+	if (!a->ok || a->t != t)
+		return (CT_NIL);
+	return (t->bucket[ct_bucket_of(t, a->hash)]);
+}
 
-	if (!a->ok || a->t != t ||
-	    (i = t->bucket[ct_bucket_of(t, a->hash)]) == CT_NIL)
-		return;
-	/* 120 bytes at any offset span up to three cache lines; read,
-	   then written by the tracker */
-	e = (const char *)ct_idx(t, i);
+/*
+ * Start loading entry i: 120 bytes at any offset span up to three cache
+ * lines, read and then written by the tracker.  Always inline: GCC takes
+ * a function that only prefetches for one without effects and drops the
+ * calls.
+ */
+static inline __attribute__((always_inline)) void
+ct_prefetch_entry(const struct ct_table *t, uint32_t i)
+{
+	const char	*e = (const char *)ct_idx(t, i);
+
 	__builtin_prefetch(e, 1);
 	__builtin_prefetch(e + 64, 1);
 	__builtin_prefetch(e + sizeof(struct ct_entry) - 1, 1);
+}
+
+void
+ct_ahead_entry(const struct ct_table *t, const struct ct_ahead *a)
+{
+	uint32_t	 i;
+
+	if ((i = ct_ahead_first(t, a)) != CT_NIL)
+		ct_prefetch_entry(t, i);
+}
+
+void
+ct_ahead_chain(const struct ct_table *t, const struct ct_ahead *a)
+{
+	const struct ct_entry	*e;
+	uint32_t		 i;
+
+	if ((i = ct_ahead_first(t, a)) == CT_NIL)
+		return;
+	e = ct_idx(t, i);
+	/* not the first of its chain: the second, then */
+	if (e->hnext != CT_NIL && !ct_match(e, &a->k, 0) &&
+	    !ct_match(e, &a->k, 1))
+		ct_prefetch_entry(t, e->hnext);
 }
 
 /* ---- eviction ---------------------------------------------------------------------- */
@@ -908,31 +912,6 @@ ct_get_stats(const struct ct_table *t, struct ct_stats *s)
 }
 
 /* ---- per packet -------------------------------------------------------------------------- */
-
-void
-ct_ahead_chain(const struct ct_table *t, const struct ct_ahead *a)
-{
-	const struct ct_entry	*e;
-	const char		*n;
-	uint32_t		 i;
-	struct ct_tuple		 k;
-
-	if (!a->ok || a->t != t ||
-	    (i = t->bucket[ct_bucket_of(t, a->hash)]) == CT_NIL)
-		return;
-	e = ct_idx(t, i);
-	if (e->hnext == CT_NIL)
-		return;
-	ct_tuple_set(&k, a->family, a->proto, &a->src, &a->dst, a->sport,
-	    a->dport);
-	if (ct_match(e, &k, 0) || ct_match(e, &k, 1))
-		return;
-	/* not the first of its chain: the second, then */
-	n = (const char *)ct_idx(t, e->hnext);
-	__builtin_prefetch(n, 1);
-	__builtin_prefetch(n + 64, 1);
-	__builtin_prefetch(n + sizeof(struct ct_entry) - 1, 1);
-}
 
 void
 ct_track_ahead(struct ct_table *t, const struct pkt *p,

@@ -126,34 +126,32 @@ int		 ct_confirm(struct ct_table *t, const struct pkt *p,
  */
 int		 ct_find_related(struct ct_table *t, const struct pkt *p,
 		    uint32_t *mark);
+/* A lookup key: the original direction's tuple. */
+struct ct_tuple {
+	union pkt_addr	src;
+	union pkt_addr	dst;
+	uint16_t	sport;
+	uint16_t	dport;
+	uint8_t		family;
+	uint8_t		proto;
+};
+
 /*
- * A hint for a packet ct_track() will see a few packets from now, to
- * overlap the cache misses of a batch: stage 0 starts loading the hash
- * bucket of the tuple, stage 1 (a few packets later, once the bucket is
- * in) the entry it names.  Changes nothing; costs a hash.
- */
-void		 ct_prefetch(const struct ct_table *t, uint8_t family,
-		    uint8_t proto, const union pkt_addr *src,
-		    const union pkt_addr *dst, uint16_t sport, uint16_t dport,
-		    int stage);
-/*
- * The same for a batch, with the hash computed once: ct_ahead() hashes
- * the tuple into *a and starts loading its bucket; ct_ahead_entry(), a
- * few packets later, the entry the bucket names (every cache line of
- * it); ct_track_ahead() then looks the packet up with a's hash, if a is
- * the packet's own tuple (anything else is looked up as ct_track()
- * would, as it does for a hint of another table).  a->ok is 0 when
- * ct_ahead() was given nothing to hash.
+ * Hints for the packets of a batch, to overlap the cache misses of a
+ * large table, each packet hashed once: ct_ahead() hashes the tuple into
+ * *a and starts loading its bucket; ct_ahead_entry(), a few packets
+ * later, the entry the bucket names (every cache line of it);
+ * ct_ahead_chain(), later still, the next entry of the chain when the
+ * first is another connection's; ct_track_ahead() then looks the packet
+ * up with a's hash, if a is the packet's own tuple (anything else is
+ * looked up as ct_track() would, as it does for a hint of another
+ * table).  The hints change nothing.  a->ok is 0 when ct_ahead() was
+ * given nothing to hash.
  */
 struct ct_ahead {
 	const struct ct_table *t;	/* the table whose key hashed it */
-	union pkt_addr	 src;
-	union pkt_addr	 dst;
+	struct ct_tuple	 k;
 	uint32_t	 hash;
-	uint16_t	 sport;
-	uint16_t	 dport;
-	uint8_t		 family;
-	uint8_t		 proto;
 	uint8_t		 ok;
 };
 void		 ct_ahead(const struct ct_table *t, uint8_t family,

@@ -119,16 +119,6 @@ struct ct_entry {
 					   cost */
 };
 
-/* A lookup key: the original direction's tuple. */
-struct ct_tuple {
-	union pkt_addr	src;
-	union pkt_addr	dst;
-	uint16_t	sport;
-	uint16_t	dport;
-	uint8_t		family;
-	uint8_t		proto;
-};
-
 struct ct_list {
 	uint32_t	head;		/* soonest qdl */
 	uint32_t	tail;

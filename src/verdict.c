@@ -195,13 +195,12 @@ release_closed(const struct config *cfg, struct limit_table *lt,
 }
 
 /*
- * The tuple of buf as ct_ahead() wants it, read from the headers alone.
- * Only the common case: no options beyond the IPv4 header's own, no IPv6
- * extension headers, TCP or UDP, not a later fragment.  Whatever else
- * is left to the lookup itself.
+ * Only the common case is read: no options beyond the IPv4 header's own,
+ * no IPv6 extension headers, TCP or UDP, not a later fragment.  Whatever
+ * else is left to the lookup itself.
  */
-static int
-ahead_tuple(const struct ct_table *ct, const uint8_t *buf, size_t len,
+void
+verdict_ahead(const struct ct_table *ct, const uint8_t *buf, size_t len,
     struct ct_ahead *a)
 {
 	union pkt_addr	 src, dst;
@@ -211,14 +210,14 @@ ahead_tuple(const struct ct_table *ct, const uint8_t *buf, size_t len,
 
 	a->ok = 0;
 	if (len < 20)
-		return (-1);
+		return;
 	memset(&src, 0, sizeof(src));
 	memset(&dst, 0, sizeof(dst));
 	switch (buf[0] >> 4) {
 	case 4:
 		hl = (size_t)(buf[0] & 0x0f) * 4;
 		if (hl < 20 || len < hl + 4 || (buf[6] & 0x1f) || buf[7])
-			return (-1);
+			return;
 		family = AF_INET;
 		proto = buf[9];
 		memcpy(src.a8, buf + 12, 4);
@@ -227,38 +226,20 @@ ahead_tuple(const struct ct_table *ct, const uint8_t *buf, size_t len,
 	case 6:
 		hl = 40;
 		if (len < hl + 4)
-			return (-1);
+			return;
 		family = AF_INET6;
 		proto = buf[6];
 		memcpy(src.a8, buf + 8, 16);
 		memcpy(dst.a8, buf + 24, 16);
 		break;
 	default:
-		return (-1);
+		return;
 	}
 	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
-		return (-1);
+		return;
 	l4 = buf + hl;
 	ct_ahead(ct, family, proto, &src, &dst,
 	    (uint16_t)(l4[0] << 8 | l4[1]), (uint16_t)(l4[2] << 8 | l4[3]), a);
-	return (0);
-}
-
-void
-verdict_prefetch(const struct ct_table *ct, const uint8_t *buf, size_t len,
-    int stage)
-{
-	struct ct_ahead	 a;
-
-	if (ahead_tuple(ct, buf, len, &a) == 0 && stage != 0)
-		ct_ahead_entry(ct, &a);
-}
-
-void
-verdict_ahead(const struct ct_table *ct, const uint8_t *buf, size_t len,
-    struct ct_ahead *a)
-{
-	(void)ahead_tuple(ct, buf, len, a);
 }
 
 void

@@ -59,28 +59,57 @@ void	 verdict_packet_ex(const struct config *cfg, struct ct_table *ct,
 	    const char *in, const char *out, int hook, uint64_t now_ms,
 	    struct pkt *p, struct verdict *v);
 /*
- * A hint: buf is decided a few packets from now (a worker's batch).
- * Reads its IP and TCP/UDP headers only and calls ct_prefetch() for
- * stage (0: the bucket, 1: the entry); changes nothing.
- */
-void	 verdict_prefetch(const struct ct_table *ct, const uint8_t *buf,
-	    size_t len, int stage);
-/*
  * A batch, hashing each packet once: verdict_ahead() reads buf's tuple
- * into *a (ct_ahead(): the hash, and the bucket on its way); a few
- * packets later ct_ahead_entry(ct, a) loads the entry; then
- * verdict_packet_ahead() decides buf as verdict_packet_ex() does, the
- * lookup using a's hash when a is buf's tuple.  a may be NULL.
+ * from its IP and TCP/UDP headers alone into *a (ct_ahead(): the hash,
+ * and the bucket on its way; a->ok = 0 for anything but the common
+ * case) and changes nothing; verdict_packet_ahead() decides buf as
+ * verdict_packet_ex() does, the lookup using a's hash when a is buf's
+ * tuple.  a may be NULL.  verdict_batch() below puts them together.
  */
 void	 verdict_ahead(const struct ct_table *ct, const uint8_t *buf,
 	    size_t len, struct ct_ahead *a);
-/* How far apart the stages are, in packets: verdict_ahead() 3 x this
-   before the decision, ct_ahead_entry() 2 x, ct_ahead_chain() 1 x. */
-#define VERDICT_AHEAD	3
 void	 verdict_packet_ahead(const struct config *cfg, struct ct_table *ct,
 	    struct limit_table *lt, const uint8_t *buf, size_t len,
 	    const char *in, const char *out, int hook, uint64_t now_ms,
 	    const struct ct_ahead *a, struct pkt *p, struct verdict *v);
+
+/* How far apart the stages of verdict_batch() are, in packets. */
+#define VERDICT_AHEAD	3
+
+/*
+ * The loop a batch of n packets is decided in (worker.c; the engine
+ * benchmark measures the same): ahead(arg, k, &a[k]) gives packet k its
+ * hint (verdict_ahead(), or a->ok = 0) 3 VERDICT_AHEAD packets before
+ * decide(arg, k, &a[k]) runs, ct_ahead_entry() loads its entry 2
+ * VERDICT_AHEAD before and ct_ahead_chain() the next of its chain
+ * VERDICT_AHEAD before, so that the cache misses of a large table
+ * overlap instead of coming one after the other.  a holds n hints.
+ * Inline, so that the callbacks are too.
+ */
+static inline void
+verdict_batch(const struct ct_table *ct, size_t n, struct ct_ahead *a,
+    void (*ahead)(void *, size_t, struct ct_ahead *),
+    void (*decide)(void *, size_t, const struct ct_ahead *), void *arg)
+{
+	size_t	 k;
+
+	for (k = 0; k < n && k < 3 * VERDICT_AHEAD; k++)
+		ahead(arg, k, &a[k]);
+	for (k = 0; k < n && k < 2 * VERDICT_AHEAD; k++)
+		ct_ahead_entry(ct, &a[k]);
+	for (k = 0; k < n && k < VERDICT_AHEAD; k++)
+		ct_ahead_chain(ct, &a[k]);
+	for (k = 0; k < n; k++) {
+		if (k + 3 * VERDICT_AHEAD < n)
+			ahead(arg, k + 3 * VERDICT_AHEAD,
+			    &a[k + 3 * VERDICT_AHEAD]);
+		if (k + 2 * VERDICT_AHEAD < n)
+			ct_ahead_entry(ct, &a[k + 2 * VERDICT_AHEAD]);
+		if (k + VERDICT_AHEAD < n)
+			ct_ahead_chain(ct, &a[k + VERDICT_AHEAD]);
+		decide(arg, k, &a[k]);
+	}
+}
 /* verdict_packet_ex() without limits, the hook not known */
 void	 verdict_packet(const struct config *cfg, struct ct_table *ct,
 	    const uint8_t *buf, size_t len, const char *in, const char *out,

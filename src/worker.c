@@ -514,56 +514,53 @@ worker_packet(struct worker *w, const struct nq_packet *np,
 	worker_decided(w, np, &p, &v, in, out, now, nv);
 }
 
+/* A batch being decided, for verdict_batch()'s callbacks. */
+struct worker_bctx {
+	struct worker		*w;
+	const struct nq_packet	*np;
+	struct nq_verdict	*nv;
+};
+
 /* The first look at packet k of a batch: its hash, its bucket on the way. */
 static void
-worker_ahead(struct worker *w, const struct nq_packet *np,
-    struct ct_ahead *a)
+worker_ahead(void *arg, size_t k, struct ct_ahead *a)
 {
-	if (np->malformed)
+	struct worker_bctx	*b = arg;
+
+	if (b->np[k].malformed)
 		a->ok = 0;
 	else
-		verdict_ahead(w->ct, np->data, np->len, a);
+		verdict_ahead(b->w->ct, b->np[k].data, b->np[k].len, a);
+}
+
+static void
+worker_decide(void *arg, size_t k, const struct ct_ahead *a)
+{
+	struct worker_bctx	*b = arg;
+
+	worker_packet(b->w, &b->np[k], a, &b->nv[k]);
 }
 
 /*
- * A batch read together (tests/bench/engine.c measures this loop): the
- * hash and bucket of packet k + 3 VERDICT_AHEAD, the entry of packet
- * k + 2 VERDICT_AHEAD and, when that entry is another connection's, the
- * next in its chain for packet k + VERDICT_AHEAD are on their way while
- * packet k is decided, so that the cache misses of a large table
- * overlap instead of coming one after the other.  Each packet is hashed
- * once.
+ * A batch read together, decided in verdict_batch()'s pipeline (which
+ * tests/bench/engine.c measures): each packet is hashed once, and the
+ * cache misses of a large table overlap.
  */
 static void
 worker_batch(void *arg, const struct nq_packet *np, struct nq_verdict *nv,
     size_t n)
 {
-	struct worker	*w = arg;
-	struct ct_ahead	 a[NQ_BATCH];
-	size_t		 k;
+	struct worker_bctx	 b = { arg, np, nv };
+	struct ct_ahead		 a[NQ_BATCH];
+	size_t			 k;
 
 	if (n > NQ_BATCH) {
 		/* not from nq.c: one at a time */
 		for (k = 0; k < n; k++)
-			worker_packet(w, &np[k], NULL, &nv[k]);
+			worker_packet(b.w, &np[k], NULL, &nv[k]);
 		return;
 	}
-	for (k = 0; k < n && k < 3 * VERDICT_AHEAD; k++)
-		worker_ahead(w, &np[k], &a[k]);
-	for (k = 0; k < n && k < 2 * VERDICT_AHEAD; k++)
-		ct_ahead_entry(w->ct, &a[k]);
-	for (k = 0; k < n && k < VERDICT_AHEAD; k++)
-		ct_ahead_chain(w->ct, &a[k]);
-	for (k = 0; k < n; k++) {
-		if (k + 3 * VERDICT_AHEAD < n)
-			worker_ahead(w, &np[k + 3 * VERDICT_AHEAD],
-			    &a[k + 3 * VERDICT_AHEAD]);
-		if (k + 2 * VERDICT_AHEAD < n)
-			ct_ahead_entry(w->ct, &a[k + 2 * VERDICT_AHEAD]);
-		if (k + VERDICT_AHEAD < n)
-			ct_ahead_chain(w->ct, &a[k + VERDICT_AHEAD]);
-		worker_packet(w, &np[k], &a[k], &nv[k]);
-	}
+	verdict_batch(b.w->ct, n, a, worker_ahead, worker_decide, &b);
 }
 
 /* A packet decided: count it, answer it (reject), audit it; nv for nq. */

@@ -30,7 +30,7 @@
  *    removes them all.
  *
  *   engine [-c file.ini] [-f flows,flows,...] [-p packets] [-B batch]
- *          [-L ahead] [-b conns] [-n batches]
+ *          [-b conns] [-n batches]
  */
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -63,10 +63,8 @@
 #define MAX_SIZES	8
 #define BATCH_MAX	1024	/* packets in a batch, at most */
 #define WINDOW		4096	/* packets written before they are read */
-/* what worker.c gets at most per read (nq.c), and how far it looks
-   ahead */
+/* what worker.c gets at most per read (nq.c) */
 #define ENGINE_BATCH	NQ_BATCH
-#define ENGINE_AHEAD	VERDICT_AHEAD
 
 struct flow {
 	uint8_t		 v6;
@@ -379,58 +377,60 @@ struct meta {
 	uint8_t		 state;
 };
 
+/* A batch of the stream being decided, for verdict_batch()'s callbacks. */
+struct batch {
+	struct bench		*b;
+	const uint8_t		*st;	/* its first packet */
+	const struct meta	*m;	/* ... and what it must come out as */
+};
+
+static void
+batch_ahead(void *arg, size_t k, struct ct_ahead *a)
+{
+	struct batch	*x = arg;
+
+	verdict_ahead(x->b->ct, x->st + k * SLOT, x->m[k].len, a);
+}
+
+static void
+batch_decide(void *arg, size_t k, const struct ct_ahead *a)
+{
+	struct batch	*x = arg;
+	struct pkt	 p;
+	struct verdict	 v;
+
+	verdict_packet_ahead(x->b->cfg, x->b->ct, x->b->lt, x->st + k * SLOT,
+	    x->m[k].len, "eth0", "", PKT_HOOK_INPUT, x->b->now, a, &p, &v);
+	check(x->b, &v, x->m[k].state, x->m[k].mark);
+	clock_step(x->b, 1);
+}
+
 /*
- * n packets of the stream from k0 as a worker decides a batch it read
- * (worker.c, worker_batch()): verdict_ahead() 3 la packets ahead (the hash, the bucket on
- * its way), ct_ahead_entry() 2 la ahead (the first entry of the chain),
- * ct_ahead_chain() la ahead (the second, if the first is another
- * connection), then verdict_packet_ahead(), which hashes nothing again.
+ * n packets of the stream from k0 as a worker decides a batch it read:
+ * through verdict_batch(), worker.c's loop.
  */
 static void
 batch(struct bench *b, const uint8_t *st, const struct meta *m, uint32_t k0,
-    uint32_t n, uint32_t la)
+    uint32_t n)
 {
 	struct ct_ahead	 ah[BATCH_MAX];
-	struct pkt	 p;
-	struct verdict	 v;
-	const uint8_t	*buf;
-	uint32_t	 k, j;
+	struct batch	 x = { b, st + (size_t)k0 * SLOT, m + k0 };
 
-	for (j = 0; j < n && j < 3 * la; j++)
-		verdict_ahead(b->ct, st + (size_t)(k0 + j) * SLOT,
-		    m[k0 + j].len, &ah[j]);
-	for (j = 0; j < n && j < 2 * la; j++)
-		ct_ahead_entry(b->ct, &ah[j]);
-	for (j = 0; j < n && j < la; j++)
-		ct_ahead_chain(b->ct, &ah[j]);
-	for (k = 0; k < n; k++) {
-		if (k + 3 * la < n)
-			verdict_ahead(b->ct, st + (size_t)(k0 + k + 3 * la) *
-			    SLOT, m[k0 + k + 3 * la].len, &ah[k + 3 * la]);
-		if (k + 2 * la < n)
-			ct_ahead_entry(b->ct, &ah[k + 2 * la]);
-		if (k + la < n)
-			ct_ahead_chain(b->ct, &ah[k + la]);
-		buf = st + (size_t)(k0 + k) * SLOT;
-		verdict_packet_ahead(b->cfg, b->ct, b->lt, buf, m[k0 + k].len,
-		    "eth0", "", PKT_HOOK_INPUT, b->now, &ah[k], &p, &v);
-		check(b, &v, m[k0 + k].state, m[k0 + k].mark);
-		clock_step(b, 1);
-	}
+	verdict_batch(b->ct, n, ah, batch_ahead, batch_decide, &x);
 }
 
 /*
  * Established packets over n flows; returns packets per second, or -1.
  * Round r: every client sends CLIENT_MSS bytes (acking the server's
  * round r - 1), in one random order; then every server sends SERVER_SEG
- * bytes acking them, in another.  Before each round (not timed) the
- * segments are written, in the order they will be read, into a stream
- * of 2n slots, as the queue hands a worker its packets one after
- * another: the flows come in random order, the packets from memory.
+ * bytes acking them, in another.  The segments are written (not timed)
+ * WINDOW at a time, in the order they will be read, as the kernel hands
+ * a worker its packets, then decided one at a time (bs 0) or in batches
+ * of bs.
  */
 static double
 bench_established(const struct config *cfg, uint32_t n, uint64_t want,
-    uint32_t bs, uint32_t la, double *setup_s)
+    uint32_t bs, double *setup_s)
 {
 	struct bench	 b;
 	struct flow	*f;
@@ -495,14 +495,14 @@ bench_established(const struct config *cfg, uint32_t n, uint64_t want,
 				m[x].state = CT_ESTABLISHED;
 			}
 			t0 = secs();
-			if (la == 0)
+			if (bs == 0)
 				for (x = 0; x < w; x++)
 					one(&b, st + (size_t)x * SLOT,
 					    m[x].len, m[x].state, m[x].mark);
 			else
 				for (x = 0; x < w; x += bs)
 					batch(&b, st, m, x, w - x < bs ?
-					    w - x : bs, la);
+					    w - x : bs);
 			t += secs() - t0;
 		}
 		/* the first round warms up (page faults, caches) */
@@ -634,7 +634,7 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: engine [-c file.ini] [-f flows,...] "
-	    "[-p packets] [-B batch] [-L ahead] [-b conns] [-n batches]\n");
+	    "[-p packets] [-B batch] [-b conns] [-n batches]\n");
 	exit(2);
 }
 
@@ -648,16 +648,13 @@ main(int argc, char *argv[])
 	double		 pps[MAX_SIZES], setup, exp_ns, cps;
 	uint64_t	 want = 20000000;
 	uint32_t	 nsizes = 3, batch = 100000, nbatch = 10, i;
-	uint32_t	 bs = ENGINE_BATCH, la = ENGINE_AHEAD;
+	uint32_t	 bs = ENGINE_BATCH;
 	int		 ch, fail = 0;
 
-	while ((ch = getopt(argc, argv, "B:b:c:f:L:n:p:")) != -1) {
+	while ((ch = getopt(argc, argv, "B:b:c:f:n:p:")) != -1) {
 		switch (ch) {
 		case 'B':
 			bs = (uint32_t)strtoul(optarg, NULL, 10);
-			break;
-		case 'L':
-			la = (uint32_t)strtoul(optarg, NULL, 10);
 			break;
 		case 'b':
 			batch = (uint32_t)strtoul(optarg, NULL, 10);
@@ -686,7 +683,7 @@ main(int argc, char *argv[])
 		}
 	}
 	if (nsizes == 0 || batch == 0 || nbatch == 0 || want == 0 ||
-	    bs == 0 || bs > BATCH_MAX || la == 0 || 3 * la > BATCH_MAX)
+	    bs == 0 || bs > BATCH_MAX)
 		usage();
 	if ((cfg = config_load(ini, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "engine: %s\n", err);
@@ -700,8 +697,8 @@ main(int argc, char *argv[])
 	for (i = 0; i < nsizes; i++) {
 		double	 one_pps;
 
-		one_pps = bench_established(cfg, sizes[i], want, 0, 0, &setup);
-		pps[i] = bench_established(cfg, sizes[i], want, bs, la, &setup);
+		one_pps = bench_established(cfg, sizes[i], want, 0, &setup);
+		pps[i] = bench_established(cfg, sizes[i], want, bs, &setup);
 		if (one_pps < 0 || pps[i] < 0)
 			return (1);
 		printf("%9u flows %10.0f (%5.1f)   %10.0f (%5.1f)   ", sizes[i],
@@ -721,8 +718,8 @@ main(int argc, char *argv[])
 		fflush(stdout);
 	}
 	printf("(batches of %u; ahead: hash %u, entry %u, chain %u packets, "
-	    "as worker.c decides what one read brought)\n", bs, 3 * la,
-	    2 * la, la);
+	    "as worker.c decides what one read brought)\n", bs,
+	    3 * VERDICT_AHEAD, 2 * VERDICT_AHEAD, VERDICT_AHEAD);
 	cps = bench_new(cfg, batch, nbatch, &exp_ns);
 	if (cps < 0)
 		return (1);

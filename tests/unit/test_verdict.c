@@ -218,16 +218,18 @@ test_allowed_connection(void **state)
 }
 
 /*
- * verdict_prefetch() is a hint: at any length, on any bytes, it reads
- * nothing past the buffer and changes nothing the packets then see.
+ * The batch hints are hints: at any length, on any bytes, verdict_ahead()
+ * reads nothing past the buffer, and it, ct_ahead_entry() and
+ * ct_ahead_chain() change nothing the packets then see.
  */
 static void
-test_prefetch_changes_nothing(void **state)
+test_ahead_changes_nothing(void **state)
 {
 	struct fixture	*f = *state;
 	struct verdict	 v;
 	uint8_t		 b[64], junk[64], *h;
 	char		 line[256];
+	struct ct_ahead	 a;
 	size_t		 n, len;
 	int		 stage, i;
 
@@ -246,7 +248,11 @@ test_prefetch_changes_nothing(void **state)
 				h = malloc(len ? len : 1);
 				assert_non_null(h);
 				memcpy(h, i == 0 ? b : junk, len);
-				verdict_prefetch(f->ct, h, len, stage);
+				verdict_ahead(f->ct, h, len, &a);
+				if (stage != 0) {
+					ct_ahead_entry(f->ct, &a);
+					ct_ahead_chain(f->ct, &a);
+				}
 				free(h);
 			}
 	}
@@ -1160,7 +1166,7 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ahead_path, setup,
 		    teardown),
-		cmocka_unit_test_setup_teardown(test_prefetch_changes_nothing,
+		cmocka_unit_test_setup_teardown(test_ahead_changes_nothing,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_forbidden_connection_leaves_no_entry, setup, teardown),
