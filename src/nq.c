@@ -625,6 +625,22 @@ nq_attr_u32(const struct nlattr *a)
 	return (ntohl(v));
 }
 
+/* Packet id answered as malformed: dropped, whatever else came. */
+static void
+nq_add_malformed(struct nq *q, uint32_t id)
+{
+	static const uint8_t	 empty[1];
+	struct nq_packet	 p;
+
+	memset(&p, 0, sizeof(p));
+	p.id = id;
+	p.ts_ms = q->now_ms;
+	p.malformed = 1;
+	p.data = empty;
+	q->st.malformed++;
+	nq_add(q, &p);
+}
+
 /*
  * One NFQNL_MSG_PACKET.  Each attribute is checked before use; an
  * attribute we cannot trust makes the packet malformed (decided as
@@ -634,7 +650,6 @@ nq_attr_u32(const struct nlattr *a)
 static void
 nq_packet_msg(struct nq *q, const struct nlmsghdr *nlh)
 {
-	static const uint8_t		 empty[1];
 	const struct nlattr		*attr;
 	const struct nlattr		*tb[NFQA_MAX + 1];
 	uint32_t			 seen = 0;	/* tb[t] set */
@@ -701,19 +716,14 @@ nq_packet_msg(struct nq *q, const struct nlmsghdr *nlh)
 		return;
 	}
 	ph = nq_attr_data(NQ_TB(NFQA_PACKET_HDR));
+	if (bad || ntohs(nfg->res_id) != q->queue ||
+	    NQ_TB(NFQA_PAYLOAD) == NULL) {
+		nq_add_malformed(q, ntohl(ph->packet_id));
+		return;
+	}
 	memset(&p, 0, sizeof(p));
 	p.id = ntohl(ph->packet_id);
 	p.ts_ms = q->now_ms;
-	if (ntohs(nfg->res_id) != q->queue || NQ_TB(NFQA_PAYLOAD) == NULL)
-		bad = 1;
-	if (bad) {
-		q->st.malformed++;
-		p.malformed = 1;
-		p.data = empty;
-		p.len = 0;
-		nq_add(q, &p);
-		return;
-	}
 	p.hwproto = ntohs(ph->hw_protocol);
 	/* the whole header was checked above; NF_INET_* to PKT_HOOK_* */
 	p.hook = ph->hook < PKT_HOOK_MAX - 1 ? (uint8_t)(ph->hook + 1) :
@@ -774,11 +784,9 @@ nq_datagram(struct nq *q, const uint8_t *buf, size_t len)
 static void
 nq_truncated(struct nq *q, const uint8_t *buf, size_t len)
 {
-	static const uint8_t		 empty[1];
 	const struct nlmsghdr		*nlh = (const struct nlmsghdr *)buf;
 	const struct nlattr		*attr;
 	const struct nfqnl_msg_packet_hdr *ph;
-	struct nq_packet		 p;
 	size_t				 off;
 	int				 rest;
 
@@ -798,17 +806,12 @@ nq_truncated(struct nq *q, const uint8_t *buf, size_t len)
 		if (mnl_attr_get_payload_len(attr) < sizeof(uint32_t))
 			return;
 		ph = mnl_attr_get_payload(attr);
-		memset(&p, 0, sizeof(p));
-		p.id = ntohl(ph->packet_id);
-		p.ts_ms = q->now_ms;
-		p.malformed = 1;
-		p.data = empty;
 		q->st.bad_messages--;
-		q->st.malformed++;
 		if (nq_warn_ok(q))
 			log_warnx("queue %u: packet %u: a message longer than "
-			    "%d bytes", q->queue, p.id, NQ_SLOT);
-		nq_add(q, &p);
+			    "%d bytes", q->queue, ntohl(ph->packet_id),
+			    NQ_SLOT);
+		nq_add_malformed(q, ntohl(ph->packet_id));
 		return;
 	}
 }
