@@ -521,16 +521,14 @@ struct worker_bctx {
 	struct nq_verdict	*nv;
 };
 
-/* The first look at packet k of a batch: its hash, its bucket on the way. */
+/* The first look at packet k of a batch: its hash, its bucket on the way
+   (none for a malformed one: nq.c hands it over with no bytes). */
 static void
 worker_ahead(void *arg, size_t k, struct ct_ahead *a)
 {
 	struct worker_bctx	*b = arg;
 
-	if (b->np[k].malformed)
-		a->ok = 0;
-	else
-		verdict_ahead(b->w->ct, b->np[k].data, b->np[k].len, a);
+	verdict_ahead(b->w->ct, b->np[k].data, b->np[k].len, a);
 }
 
 static void
