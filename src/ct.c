@@ -62,21 +62,20 @@ static void	 ct_expire_all(struct ct_table *);
 static void
 ct_clock(struct ct_table *t, uint64_t now_ms)
 {
+	int	 jump;
+
 	/* Never run backwards (out of order captures, clock steps). */
 	if (now_ms <= t->now)
 		return;
+	jump = now_ms - t->now >= CT_TIME_SPAN;
+	t->now = now_ms;
+	t->now32 = (uint32_t)now_ms;
 	/*
 	 * A jump past every timeout (a capture with a long gap): the times
 	 * modulo 2^32 could no longer be told apart, and every entry is due.
 	 */
-	if (now_ms - t->now >= CT_TIME_SPAN && t->count > 0) {
-		t->now = now_ms;
-		t->now32 = (uint32_t)now_ms;
+	if (jump)
 		ct_expire_all(t);
-		return;
-	}
-	t->now = now_ms;
-	t->now32 = (uint32_t)now_ms;
 }
 
 static uint32_t
