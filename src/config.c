@@ -38,6 +38,7 @@
 #include <iniparser.h>
 
 #include "config.h"
+#include "strl.h"
 
 #define CONFIG_MAXSIZE	(4 * 1024 * 1024)
 #define CONFIG_MAXLINE	1000	/* iniparser's lines are 1024 with \n */
@@ -209,7 +210,7 @@ scan_section(struct cfgctx *x, char *line, int lineno)
 	}
 	s = &x->secs[x->nsecs++];
 	memset(s, 0, sizeof(*s));
-	strcpy(s->orig, inner);		/* length checked above */
+	spi_strlcpy(s->orig, inner, sizeof(s->orig)); /* checked above */
 	for (i = 0; inner[i] != '\0'; i++)
 		s->lc[i] = (char)tolower((unsigned char)inner[i]);
 	s->lc[i] = '\0';
@@ -276,7 +277,8 @@ scan_key(struct cfgctx *x, struct scan_sec *s, char *line, int lineno)
 		s->keys = nk;
 		s->cap = cap;
 	}
-	strcpy(s->keys[s->nkeys].name, key);
+	spi_strlcpy(s->keys[s->nkeys].name, key,
+	    sizeof(s->keys[s->nkeys].name));	/* checked above */
 	s->keys[s->nkeys].line = lineno;
 	s->nkeys++;
 	return (0);
@@ -498,11 +500,10 @@ ini_value(struct cfgctx *x, const struct scan_sec *s, const char *key,
 		cfg_err(x, "[%s] %s: iniparser lost the value", s->orig, key);
 		return (-1);
 	}
-	if (strlen(v) >= len) {
+	if (spi_strlcpy(buf, v, len) >= len) {
 		cfg_err(x, "[%s] %s: value too long", s->orig, key);
 		return (-1);
 	}
-	strcpy(buf, v);
 	return (0);
 }
 
@@ -577,12 +578,11 @@ val_path(struct cfgctx *x, const struct scan_sec *s, const char *key,
 			return (-1);
 		}
 	}
-	if (strlen(v) >= len) {
+	if (spi_strlcpy(out, v, len) >= len) {
 		cfg_err(x, "[%s] %s: \"%s\" is longer than %zu characters",
 		    s->orig, key, v, len - 1);
 		return (-1);
 	}
-	strcpy(out, v);
 	return (0);
 }
 
@@ -596,12 +596,11 @@ val_user(struct cfgctx *x, const struct scan_sec *s, const char *v,
 		if (!isalnum((unsigned char)*p) && *p != '_' && *p != '-' &&
 		    *p != '.')
 			break;
-	if (*p != '\0' || v[0] == '-' || strlen(v) >= len ||
-	    strlen(v) > 32) {
+	if (*p != '\0' || v[0] == '-' || strlen(v) > 32 ||
+	    spi_strlcpy(out, v, len) >= len) {
 		cfg_err(x, "[%s] user: \"%s\" is not a user name", s->orig, v);
 		return (-1);
 	}
-	strcpy(out, v);
 	return (0);
 }
 
@@ -643,9 +642,8 @@ val_http(struct cfgctx *x, const struct scan_sec *s, const char *v,
 		goto bad;
 	if (parse_uint(colon + 1, 1, 65535, &port) == -1)
 		goto bad;
-	if (strlen(v) >= len)
+	if (spi_strlcpy(out, v, len) >= len)
 		goto bad;
-	strcpy(out, v);
 	return (0);
  bad:
 	cfg_err(x, "[%s] http: \"%s\" is not ADDRESS:PORT (an IPv4 address "
@@ -1126,7 +1124,8 @@ sec_rule(struct cfgctx *x, const struct scan_sec *s, struct rule *r)
 	const char	*name;
 
 	name = rule_name_of(s->orig);
-	strcpy(r->name, name);		/* checked by valid_rule_name() */
+	/* valid_rule_name() bounds it: the copy is whole */
+	spi_strlcpy(r->name, name, sizeof(r->name));
 	r->states = CT_STATE_BIT(CT_NEW);
 
 	for (i = 0; i < s->nkeys; i++) {
@@ -1255,8 +1254,8 @@ config_defaults(struct config *c)
 	c->queue_maxlen = 4096;
 	c->mode = MODE_ENFORCE;
 	c->user[0] = '\0';
-	strcpy(c->pidfile, "/run/nfqspid.pid");
-	strcpy(c->control, "/run/nfqspid.sock");
+	spi_strlcpy(c->pidfile, "/run/nfqspid.pid", sizeof(c->pidfile));
+	spi_strlcpy(c->control, "/run/nfqspid.sock", sizeof(c->control));
 	c->http[0] = '\0';
 	ct_config_defaults(&c->ct);
 	c->policy[CT_NEW] = RULE_DROP;
@@ -1356,7 +1355,7 @@ config_load(const char *path, char *err, size_t errlen)
 		cfg_err(&x, "%s", strerror(errno));
 		goto out;
 	}
-	strcpy(c->path, path);
+	spi_strlcpy(c->path, path, sizeof(c->path));	/* checked on entry */
 	config_defaults(c);
 	if (build(&x, c) == -1)
 		goto out;

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "ctlproto.h"
+#include "strl.h"
 
 const char *const ctl_commands[] = {
 	"status",
@@ -366,9 +367,8 @@ parse_prefix(const char *s, uint8_t *family, union pkt_addr *a,
 	unsigned long	 n;
 	uint8_t		 max;
 
-	if (strlen(s) >= sizeof(tmp))
+	if (spi_strlcpy(tmp, s, sizeof(tmp)) >= sizeof(tmp))
 		return (-1);
-	strcpy(tmp, s);
 	if ((slash = strchr(tmp, '/')) != NULL)
 		*slash++ = '\0';
 	memset(a, 0, sizeof(*a));

@@ -24,6 +24,7 @@
 #include <strings.h>
 
 #include "rule.h"
+#include "strl.h"
 
 /* Addresses as 128-bit integers: IPv4 uses the low 32 bits. */
 typedef unsigned __int128 u128;
@@ -497,7 +498,8 @@ rule_parse_ifaces(const char *s, char ifs[][RULE_IFNAMSIZ], uint8_t *n,
 			    RULE_MAXIFS);
 			return (-1);
 		}
-		strcpy(ifs[cnt++], e);	/* length checked above */
+		/* valid_ifname() bounds it: the copy is whole */
+		spi_strlcpy(ifs[cnt++], e, RULE_IFNAMSIZ);
 	}
 	if (r == -1)
 		return (-1);
@@ -715,7 +717,7 @@ rule_parse_ports(const char *s, struct rule_portset **set, char *err,
 				goto nomem;
 			txt = ntxt;
 		}
-		strcpy(txt[n], e);	/* both ELEMLEN */
+		spi_strlcpy(txt[n], e, sizeof(txt[n]));	/* both ELEMLEN */
 		if ((dash = strchr(e, '-')) != NULL) {
 			*dash = '\0';
 			while (dash > e && isspace((unsigned char)dash[-1]))
