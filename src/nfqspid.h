@@ -7,6 +7,23 @@
  * The pure modules (pkt, ct, rule, config, verdict) have headers of their
  * own so tests and fuzzers can link them alone; this header is for the
  * parts that do I/O.
+ *
+ * How the daemon side reports failure (one convention for every file):
+ * - A function that can fail returns 0 (or a count) on success and -1
+ *   on failure, or a pointer and NULL, with errno saying why.  Nothing
+ *   else: no negative errno values, no bool.
+ * - Where the caller must show a person more than strerror(errno) can
+ *   say (which key of which section, which step of start-up failed), it
+ *   takes "char *err, size_t errlen" as its last two parameters, writes
+ *   one line there (no newline) and still returns -1 or NULL; errno is
+ *   then unspecified.  config_load(), worker_new(), http_open() and the
+ *   reload callback are the ones.
+ * - Bad input from the network (packets, control requests) is not a
+ *   failure of the function: it is an INVALID verdict, an error reply
+ *   or a counter, never a log line per packet.
+ * - log_warn()/fatal() are for start-up and for the main thread; strings
+ *   are copied with spi_strlcpy() (strl.h) or snprintf() with its result
+ *   checked, never strcpy().
  */
 #ifndef NFQSPID_H
 #define NFQSPID_H
