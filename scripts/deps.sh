@@ -11,7 +11,7 @@ PKGS=(
 	# build
 	build-essential autoconf automake libtool pkg-config make
 	libnetfilter-queue-dev libnfnetlink-dev libmnl-dev libevent-dev
-	libiniparser-dev libpcap-dev
+	libpcap-dev
 	# unit tests, sanitizer and valgrind runs, man page lint
 	libcmocka-dev valgrind mandoc
 	# integration tests and the demo: namespaces, NFQUEUE diversion,

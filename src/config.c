@@ -4,20 +4,20 @@
  * Copyright (C) 2026 The nfqspid authors
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
- * The only file that knows about iniparser.  iniparser 4.1 is lenient in
- * ways a firewall cannot afford: it merges a section given twice, lets a
- * repeated key silently win, lowercases names, and rejects a comment after
- * a section header.  So the file is first read and checked line by line
- * here (which also gives line numbers for the errors), and iniparser is
- * handed a copy in which every section header stands alone.  Every value
- * is then copied out, validated and the dictionary freed.
+ * The file is read once, line by line, into sections and keys: each
+ * section header and each key is hashed as it is read, so that a section
+ * or key given twice is an error and loading stays linear in the size of
+ * the file (a policy may hold tens of thousands of rules).  Values follow
+ * the INI rules of iniparser, which earlier versions used (a value runs to
+ * a ';' or '#', or is quoted), but strictly: a section is never merged, a
+ * key never repeated, nothing may follow a closing quote, and every error
+ * names the file, the section, the key and the line.
  */
 #ifndef _GNU_SOURCE
-#define _GNU_SOURCE	/* memfd_create, open_memstream, reallocarray */
+#define _GNU_SOURCE	/* open_memstream, reallocarray */
 #endif
 
 #include <sys/types.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -35,38 +35,56 @@
 #include <syslog.h>
 #include <unistd.h>
 
-#include <iniparser.h>
-
 #include "config.h"
 #include "strl.h"
 
-#define CONFIG_MAXSIZE	(4 * 1024 * 1024)
-#define CONFIG_MAXLINE	1000	/* iniparser's lines are 1024 with \n */
+#define CONFIG_MAXSIZE	(32 * 1024 * 1024)	/* 65,535 rules fit */
+#define CONFIG_MAXLINE	1000
 #define CONFIG_MAXRULES	65535	/* rule index is 16 bits */
 #define SECLEN		128
 #define KEYLEN		64
 
+/* Names and values point into the file's buffer, cut in place. */
 struct scan_key {
-	char		 name[KEYLEN];	/* lowercased */
+	const char	*name;		/* lowercased */
+	const char	*val;
 	int		 line;
 };
 
 struct scan_sec {
-	char		 orig[SECLEN];	/* as written, blanks stripped */
-	char		 lc[SECLEN];	/* as iniparser names it */
+	const char	*orig;		/* as written, blanks stripped */
 	int		 line;
 	int		 is_rule;
-	struct scan_key	*keys;
-	size_t		 nkeys, cap;
+	const struct scan_key *keys;	/* set once the file is read */
+	size_t		 key0, nkeys;	/* in cfgctx.keys */
+};
+
+/*
+ * Every section and key read so far, hashed: open addressing with linear
+ * probing over a power-of-two table at most half full.  A slot names a
+ * section (key == SEEN_SEC) or one key of one section by their indices,
+ * which stay valid while the arrays holding them grow.
+ */
+#define SEEN_SEC	UINT32_MAX
+
+struct seen_slot {
+	uint32_t	 hash;
+	uint32_t	 sec;		/* index + 1; 0: empty */
+	uint32_t	 key;		/* index in cfgctx.keys, or SEEN_SEC */
 };
 
 struct cfgctx {
 	const char	*path;
 	char		*err;
 	size_t		 errlen;
-	dictionary	*d;
+	int		 line;		/* of the key being read: errors end
+					   with it */
 	struct scan_sec	*secs;
 	size_t		 nsecs, cap;
+	struct scan_key	*keys;		/* of every section, in file order */
+	size_t		 nkeys, keycap;
+	struct seen_slot *seen;
+	size_t		 nseen, seencap;
 };
 
 static void	 cfg_err(struct cfgctx *, const char *, ...)
@@ -86,6 +104,10 @@ cfg_err(struct cfgctx *x, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(x->err + n, x->errlen - (size_t)n, fmt, ap);
 	va_end(ap);
+	n = (int)strlen(x->err);
+	if (x->line > 0 && (size_t)n < x->errlen)
+		snprintf(x->err + n, x->errlen - (size_t)n, " (line %d)",
+		    x->line);
 }
 
 /* ---- the line scanner -------------------------------------------------- */
@@ -131,20 +153,120 @@ rule_name_of(const char *sec)
 	return (sec);
 }
 
+/*
+ * FNV-1a of the lowercased name, and MurmurHash3's finaliser so that the
+ * low bits, which pick the slot, depend on every bit of the seed and the
+ * name.  The names are the operator's own, not an attacker's.
+ */
+static uint32_t
+name_hash(uint32_t seed, const char *s)
+{
+	uint32_t	 h = 2166136261u ^ seed;
+
+	for (; *s != '\0'; s++) {
+		h ^= (unsigned char)tolower((unsigned char)*s);
+		h *= 16777619u;
+	}
+	h ^= h >> 16;
+	h *= 0x85ebca6bu;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35u;
+	h ^= h >> 16;
+	return (h);
+}
+
+/* What a section is known by: a rule by its name, any other by its own. */
+static const char *
+sec_ident(const struct scan_sec *s)
+{
+	return (s->is_rule ? rule_name_of(s->orig) : s->orig);
+}
+
+static int
+seen_same(const struct cfgctx *x, const struct seen_slot *sl, uint32_t h,
+    const struct scan_sec *s, uint32_t key, const char *name)
+{
+	const struct scan_sec *o = &x->secs[sl->sec - 1];
+
+	if (sl->hash != h || (sl->key == SEEN_SEC) != (key == SEEN_SEC))
+		return (0);
+	if (key == SEEN_SEC)
+		return (o->is_rule == s->is_rule &&
+		    strcasecmp(sec_ident(o), sec_ident(s)) == 0);
+	return (o == s && strcmp(x->keys[sl->key].name, name) == 0);
+}
+
+static int
+seen_grow(struct cfgctx *x)
+{
+	struct seen_slot *n;
+	size_t		 cap, i, j;
+
+	cap = x->seencap ? x->seencap * 2 : 1024;
+	if ((n = calloc(cap, sizeof(*n))) == NULL) {
+		cfg_err(x, "%s", strerror(errno));
+		return (-1);
+	}
+	for (i = 0; i < x->seencap; i++) {
+		if (x->seen[i].sec == 0)
+			continue;
+		for (j = x->seen[i].hash & (cap - 1); n[j].sec != 0;
+		    j = (j + 1) & (cap - 1))
+			;
+		n[j] = x->seen[i];
+	}
+	free(x->seen);
+	x->seen = n;
+	x->seencap = cap;
+	return (0);
+}
+
+/*
+ * Remembers section s (key SEEN_SEC) or its key x->keys[key] (named name).
+ * Returns 0, 1 if the same was seen before (*prev: its line), -1 on error.
+ */
+static int
+seen_add(struct cfgctx *x, const struct scan_sec *s, uint32_t key,
+    const char *name, int *prev)
+{
+	struct seen_slot *sl;
+	uint32_t	 h;
+	size_t		 i;
+
+	if ((x->nseen + 1) * 2 > x->seencap && seen_grow(x) == -1)
+		return (-1);
+	h = key == SEEN_SEC ? name_hash(s->is_rule, sec_ident(s)) :
+	    name_hash((uint32_t)(s - x->secs) + 2, name);
+	for (i = h & (x->seencap - 1); x->seen[i].sec != 0;
+	    i = (i + 1) & (x->seencap - 1)) {
+		sl = &x->seen[i];
+		if (seen_same(x, sl, h, s, key, name)) {
+			*prev = key == SEEN_SEC ? x->secs[sl->sec - 1].line :
+			    x->keys[sl->key].line;
+			return (1);
+		}
+	}
+	x->seen[i].hash = h;
+	x->seen[i].sec = (uint32_t)(s - x->secs) + 1;
+	x->seen[i].key = key;
+	x->nseen++;
+	return (0);
+}
+
 static const char *const plain_sections[] = {
 	"daemon", "conntrack", "policy", "log", NULL
 };
 
-static struct scan_sec *
-scan_section(struct cfgctx *x, char *line, int lineno)
+/* The name inside the brackets of line, checked; NULL on error. */
+static char *
+section_name(struct cfgctx *x, char *line, int lineno, int *is_rule)
 {
-	struct scan_sec	*s, *ns;
-	char		*end, *inner, *rest, *name;
-	size_t		 i, cap;
-	int		 known = 0, is_rule = 0;
+	char		*end, *inner, *rest;
+	size_t		 i;
+	int		 known = 0;
 
-	end = strchr(line, ']');
-	if (end == NULL) {
+	*is_rule = 0;
+	if ((end = strchr(line, ']')) == NULL) {
 		cfg_err(x, "line %d: \"%s\": a section header ends with ']'",
 		    lineno, line);
 		return (NULL);
@@ -170,35 +292,32 @@ scan_section(struct cfgctx *x, char *line, int lineno)
 			known = 1;
 	if (strncasecmp(inner, "rule", 4) == 0 &&
 	    (inner[4] == '\0' || isspace((unsigned char)inner[4]))) {
-		name = trim(inner + 4);
-		if (!valid_rule_name(name)) {
+		if (!valid_rule_name(trim(inner + 4))) {
 			cfg_err(x, "[%s]: a rule needs a name of 1-%d letters, "
 			    "digits, '-', '_' or '.' (line %d)", inner,
 			    RULE_NAMELEN - 1, lineno);
 			return (NULL);
 		}
-		known = is_rule = 1;
+		known = *is_rule = 1;
 	}
 	if (!known) {
 		cfg_err(x, "[%s]: unknown section (line %d; expected daemon, "
 		    "conntrack, policy, log or rule NAME)", inner, lineno);
 		return (NULL);
 	}
+	return (inner);
+}
 
-	for (i = 0; i < x->nsecs; i++) {
-		s = &x->secs[i];
-		if (is_rule && s->is_rule && strcasecmp(rule_name_of(s->orig),
-		    rule_name_of(inner)) == 0) {
-			cfg_err(x, "[%s]: duplicate rule name (lines %d and "
-			    "%d)", inner, s->line, lineno);
-			return (NULL);
-		}
-		if (!is_rule && strcasecmp(s->orig, inner) == 0) {
-			cfg_err(x, "[%s]: section given twice (lines %d and "
-			    "%d)", inner, s->line, lineno);
-			return (NULL);
-		}
-	}
+static struct scan_sec *
+scan_section(struct cfgctx *x, char *line, int lineno)
+{
+	struct scan_sec	*s, *ns;
+	char		*inner;
+	size_t		 cap;
+	int		 is_rule, prev, dup;
+
+	if ((inner = section_name(x, line, lineno, &is_rule)) == NULL)
+		return (NULL);
 	if (x->nsecs == x->cap) {
 		cap = x->cap ? x->cap * 2 : 16;
 		if ((ns = reallocarray(x->secs, cap, sizeof(*ns))) == NULL) {
@@ -208,23 +327,65 @@ scan_section(struct cfgctx *x, char *line, int lineno)
 		x->secs = ns;
 		x->cap = cap;
 	}
-	s = &x->secs[x->nsecs++];
+	s = &x->secs[x->nsecs];
 	memset(s, 0, sizeof(*s));
-	spi_strlcpy(s->orig, inner, sizeof(s->orig)); /* checked above */
-	for (i = 0; inner[i] != '\0'; i++)
-		s->lc[i] = (char)tolower((unsigned char)inner[i]);
-	s->lc[i] = '\0';
+	s->orig = inner;
+	s->key0 = x->nkeys;
 	s->line = lineno;
 	s->is_rule = is_rule;
+	if ((dup = seen_add(x, s, SEEN_SEC, NULL, &prev)) == -1)
+		return (NULL);
+	if (dup) {
+		if (is_rule)
+			cfg_err(x, "[%s]: duplicate rule name (lines %d and "
+			    "%d)", inner, prev, lineno);
+		else
+			cfg_err(x, "[%s]: section given twice (lines %d and "
+			    "%d)", inner, prev, lineno);
+		return (NULL);
+	}
+	x->nsecs++;
 	return (s);
+}
+
+/*
+ * The value of a key = value line, in place: between its quotes (which
+ * keep blanks, ';' and '#'), or up to a ';' or '#' comment, blanks
+ * trimmed.  NULL, with the error, for a quote that does not close or
+ * text after it (iniparser ignored such text: we do not).
+ */
+static char *
+key_value(struct cfgctx *x, const struct scan_sec *s, const char *key,
+    char *val, int lineno)
+{
+	char		*close, *rest;
+
+	if (*val != '"' && *val != '\'') {
+		val[strcspn(val, ";#")] = '\0';
+		return (trim(val));
+	}
+	if ((close = strchr(val + 1, *val)) == NULL) {
+		cfg_err(x, "[%s] %s: unterminated quote (line %d)", s->orig,
+		    key, lineno);
+		return (NULL);
+	}
+	rest = trim(close + 1);
+	if (*rest != '\0' && *rest != ';' && *rest != '#') {
+		cfg_err(x, "[%s] %s: text after the closing quote (line %d)",
+		    s->orig, key, lineno);
+		return (NULL);
+	}
+	*close = '\0';
+	return (val + 1);
 }
 
 static int
 scan_key(struct cfgctx *x, struct scan_sec *s, char *line, int lineno)
 {
-	struct scan_key	*nk;
-	char		*eq, *key, *val, *close;
+	struct scan_key	*nk, *k;
+	char		*eq, *key, *val;
 	size_t		 i, cap;
+	int		 dup, prev;
 
 	eq = strchr(line, '=');
 	*eq = '\0';
@@ -239,61 +400,50 @@ scan_key(struct cfgctx *x, struct scan_sec *s, char *line, int lineno)
 		    key);
 		return (-1);
 	}
-	/* iniparser ignores what follows a closing quote: we do not */
-	if (*val == '"' || *val == '\'') {
-		close = strchr(val + 1, *val);
-		if (close == NULL) {
-			cfg_err(x, "[%s] %s: unterminated quote (line %d)",
-			    s->orig, key, lineno);
-			return (-1);
-		}
-		close = trim(close + 1);
-		if (*close != '\0' && *close != ';' && *close != '#') {
-			cfg_err(x, "[%s] %s: text after the closing quote "
-			    "(line %d)", s->orig, key, lineno);
-			return (-1);
-		}
-	}
+	if ((val = key_value(x, s, key, val, lineno)) == NULL)
+		return (-1);
 	if (strlen(key) >= KEYLEN) {
 		cfg_err(x, "[%s] %.20s...: unknown key (line %d)", s->orig,
 		    key, lineno);
 		return (-1);
 	}
-	for (i = 0; key[i] != '\0'; i++)
-		key[i] = (char)tolower((unsigned char)key[i]);
-	for (i = 0; i < s->nkeys; i++) {
-		if (strcmp(s->keys[i].name, key) == 0) {
-			cfg_err(x, "[%s] %s: given twice (lines %d and %d)",
-			    s->orig, key, s->keys[i].line, lineno);
-			return (-1);
-		}
-	}
-	if (s->nkeys == s->cap) {
-		cap = s->cap ? s->cap * 2 : 16;
-		if ((nk = reallocarray(s->keys, cap, sizeof(*nk))) == NULL) {
+	if (x->nkeys == x->keycap) {
+		cap = x->keycap ? x->keycap * 2 : 64;
+		if ((nk = reallocarray(x->keys, cap, sizeof(*nk))) == NULL) {
 			cfg_err(x, "%s", strerror(errno));
 			return (-1);
 		}
-		s->keys = nk;
-		s->cap = cap;
+		x->keys = nk;
+		x->keycap = cap;
 	}
-	spi_strlcpy(s->keys[s->nkeys].name, key,
-	    sizeof(s->keys[s->nkeys].name));	/* checked above */
-	s->keys[s->nkeys].line = lineno;
+	for (i = 0; key[i] != '\0'; i++)
+		key[i] = (char)tolower((unsigned char)key[i]);
+	k = &x->keys[x->nkeys];
+	k->name = key;
+	k->val = val;
+	k->line = lineno;
+	if ((dup = seen_add(x, s, (uint32_t)x->nkeys, key, &prev)) == -1)
+		return (-1);
+	if (dup) {
+		cfg_err(x, "[%s] %s: given twice (lines %d and %d)", s->orig,
+		    k->name, prev, lineno);
+		return (-1);
+	}
+	x->nkeys++;
 	s->nkeys++;
 	return (0);
 }
 
 /*
- * Check the structure of buf (len bytes) and write what iniparser is to
- * read to out: the same lines, comments blanked, section headers alone.
+ * Read buf (len bytes, NUL-terminated) into sections and keys, in place:
+ * the keys' values point into buf.
  */
 static int
-scan(struct cfgctx *x, char *buf, size_t len, FILE *out)
+scan(struct cfgctx *x, char *buf, size_t len)
 {
 	struct scan_sec	*cur = NULL;
 	char		*line, *next, *s;
-	size_t		 llen;
+	size_t		 llen, i;
 	int		 lineno = 0;
 
 	if (memchr(buf, '\0', len) != NULL) {
@@ -314,20 +464,18 @@ scan(struct cfgctx *x, char *buf, size_t len, FILE *out)
 		}
 		s = trim(line);
 		llen = strlen(s);
-		/* iniparser joins such a line with the next, even a comment */
+		/* INI readers join such a line with the next: we do not
+		   guess */
 		if (llen > 0 && s[llen - 1] == '\\') {
 			cfg_err(x, "line %d: a line may not end with '\\' "
 			    "(continuation lines are not supported)", lineno);
 			return (-1);
 		}
-		if (*s == '\0' || *s == ';' || *s == '#') {
-			fputc('\n', out);
+		if (*s == '\0' || *s == ';' || *s == '#')
 			continue;
-		}
 		if (*s == '[') {
 			if ((cur = scan_section(x, s, lineno)) == NULL)
 				return (-1);
-			fprintf(out, "[%s]\n", cur->orig);
 			continue;
 		}
 		if (strchr(s, '=') == NULL) {
@@ -335,14 +483,15 @@ scan(struct cfgctx *x, char *buf, size_t len, FILE *out)
 			    "value nor a comment", lineno, s);
 			return (-1);
 		}
-		fprintf(out, "%s\n", s);
 		if (scan_key(x, cur, s, lineno) == -1)
 			return (-1);
 	}
+	for (i = 0; i < x->nsecs; i++)
+		x->secs[i].keys = x->keys + x->secs[i].key0;
 	return (0);
 }
 
-/* ---- reading the file and handing it to iniparser ---------------------- */
+/* ---- reading the file ------------------------------------------------- */
 
 /*
  * The whole of a regular file, NUL-terminated.  On error returns NULL
@@ -416,95 +565,6 @@ read_file(struct cfgctx *x, size_t *lenp)
 			cfg_err(x, "%s", why);
 	}
 	return (buf);
-}
-
-static int
-ini_quiet(const char *fmt, ...)
-{
-	return (0);
-}
-
-/*
- * iniparser 4.1 reads only named files: give it a memory file holding the
- * normalised text.
- */
-static int
-ini_load(struct cfgctx *x, const char *text, size_t len)
-{
-	char		 fdpath[64];
-	ssize_t		 n;
-	size_t		 off = 0;
-	int		 fd;
-
-	if ((fd = memfd_create("nfqspi.ini", MFD_CLOEXEC)) == -1) {
-		cfg_err(x, "memfd_create: %s", strerror(errno));
-		return (-1);
-	}
-	while (off < len) {
-		n = write(fd, text + off, len - off);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			cfg_err(x, "memfd write: %s", strerror(errno));
-			close(fd);
-			return (-1);
-		}
-		off += (size_t)n;
-	}
-	snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", fd);
-	iniparser_set_error_callback(ini_quiet);
-	x->d = iniparser_load(fdpath);
-	iniparser_set_error_callback(NULL);
-	close(fd);
-	if (x->d == NULL) {
-		cfg_err(x, "iniparser could not read the file (through %s)",
-		    fdpath);
-		return (-1);
-	}
-	return (0);
-}
-
-/* Both readers must have seen the same sections and keys. */
-static int
-ini_agree(struct cfgctx *x)
-{
-	size_t		 i;
-
-	if (iniparser_getnsec(x->d) != (int)x->nsecs) {
-		cfg_err(x, "iniparser found %d sections, not %zu",
-		    iniparser_getnsec(x->d), x->nsecs);
-		return (-1);
-	}
-	for (i = 0; i < x->nsecs; i++) {
-		if (iniparser_getsecnkeys(x->d, x->secs[i].lc) !=
-		    (int)x->secs[i].nkeys) {
-			cfg_err(x, "[%s]: iniparser found %d keys, not %zu",
-			    x->secs[i].orig, iniparser_getsecnkeys(x->d,
-			    x->secs[i].lc), x->secs[i].nkeys);
-			return (-1);
-		}
-	}
-	return (0);
-}
-
-/* The value of key in section s, copied; NULL only on internal trouble. */
-static int
-ini_value(struct cfgctx *x, const struct scan_sec *s, const char *key,
-    char *buf, size_t len)
-{
-	char		 k[SECLEN + KEYLEN + 2];
-	const char	*v;
-
-	snprintf(k, sizeof(k), "%s:%s", s->lc, key);
-	if ((v = iniparser_getstring(x->d, k, NULL)) == NULL) {
-		cfg_err(x, "[%s] %s: iniparser lost the value", s->orig, key);
-		return (-1);
-	}
-	if (spi_strlcpy(buf, v, len) >= len) {
-		cfg_err(x, "[%s] %s: value too long", s->orig, key);
-		return (-1);
-	}
-	return (0);
 }
 
 /* ---- values ------------------------------------------------------------ */
@@ -653,7 +713,6 @@ val_http(struct cfgctx *x, const struct scan_sec *s, const char *v,
 
 /* ---- sections ---------------------------------------------------------- */
 
-#define VALLEN	(CONFIG_MAXLINE + 1)
 
 enum dkey {
 	DK_QUEUE, DK_THREADS, DK_FAIL_OPEN, DK_QUEUE_MAXLEN, DK_MODE, DK_USER,
@@ -702,15 +761,15 @@ static int
 unknown_key(struct cfgctx *x, const struct scan_sec *s,
     const struct scan_key *k)
 {
-	cfg_err(x, "[%s] %s: unknown key (line %d)", s->orig, k->name,
-	    k->line);
+	x->line = k->line;
+	cfg_err(x, "[%s] %s: unknown key", s->orig, k->name);
 	return (-1);
 }
 
 static int
 sec_daemon(struct cfgctx *x, const struct scan_sec *s, struct config *c)
 {
-	char		 v[VALLEN];
+	const char	*v;
 	uint64_t	 n;
 	size_t		 i;
 	int		 threads_line = 0;
@@ -721,8 +780,8 @@ sec_daemon(struct cfgctx *x, const struct scan_sec *s, struct config *c)
 
 		if (id == -1)
 			return (unknown_key(x, s, k));
-		if (ini_value(x, s, k->name, v, sizeof(v)) == -1)
-			return (-1);
+		x->line = k->line;
+		v = k->val;
 		switch (id) {
 		case DK_QUEUE:
 			if (val_uint(x, s, k->name, v, 0, 65535, &n) == -1)
@@ -783,6 +842,7 @@ sec_daemon(struct cfgctx *x, const struct scan_sec *s, struct config *c)
 			return (-1);
 		}
 	}
+	x->line = 0;
 	if ((uint32_t)c->queue + c->threads - 1 > 65535) {
 		cfg_err(x, "[%s] %s: queues %u to %u: the last is past 65535",
 		    s->orig, threads_line ? "threads" : "queue", c->queue,
@@ -797,7 +857,7 @@ sec_daemon(struct cfgctx *x, const struct scan_sec *s, struct config *c)
 static int
 sec_conntrack(struct cfgctx *x, const struct scan_sec *s, struct config *c)
 {
-	char		 v[VALLEN];
+	const char	*v;
 	uint64_t	 n;
 	size_t		 i;
 	int		 t;
@@ -805,8 +865,8 @@ sec_conntrack(struct cfgctx *x, const struct scan_sec *s, struct config *c)
 	for (i = 0; i < s->nkeys; i++) {
 		const struct scan_key *k = &s->keys[i];
 
-		if (ini_value(x, s, k->name, v, sizeof(v)) == -1)
-			return (-1);
+		x->line = k->line;
+		v = k->val;
 		if (strcmp(k->name, "max") == 0) {
 			if (val_uint(x, s, k->name, v, 1, CT_MAX_MAX, &n) == -1)
 				return (-1);
@@ -839,7 +899,8 @@ sec_conntrack(struct cfgctx *x, const struct scan_sec *s, struct config *c)
 static int
 sec_policy(struct cfgctx *x, const struct scan_sec *s, struct config *c)
 {
-	char		 v[VALLEN], e[256];
+	const char	*v;
+	char		 e[256];
 	size_t		 i;
 	int		 st;
 
@@ -851,8 +912,8 @@ sec_policy(struct cfgctx *x, const struct scan_sec *s, struct config *c)
 				break;
 		if (st == CT_STATE_MAX)
 			return (unknown_key(x, s, k));
-		if (ini_value(x, s, k->name, v, sizeof(v)) == -1)
-			return (-1);
+		x->line = k->line;
+		v = k->val;
 		if (rule_parse_action(v, &c->policy[st], e, sizeof(e)) == -1) {
 			cfg_err(x, "[%s] %s: %s", s->orig, k->name, e);
 			return (-1);
@@ -889,7 +950,8 @@ static const struct {
 static int
 sec_log(struct cfgctx *x, const struct scan_sec *s, struct config *c)
 {
-	char		 v[VALLEN], e[256];
+	const char	*v;
+	char		 e[256];
 	uint64_t	 n;
 	uint32_t	 r;
 	size_t		 i, f;
@@ -897,8 +959,8 @@ sec_log(struct cfgctx *x, const struct scan_sec *s, struct config *c)
 	for (i = 0; i < s->nkeys; i++) {
 		const struct scan_key *k = &s->keys[i];
 
-		if (ini_value(x, s, k->name, v, sizeof(v)) == -1)
-			return (-1);
+		x->line = k->line;
+		v = k->val;
 		if (strcmp(k->name, "facility") == 0) {
 			for (f = 0; f < sizeof(facilities) /
 			    sizeof(facilities[0]); f++)
@@ -1116,7 +1178,8 @@ rule_addrs(struct cfgctx *x, const struct scan_sec *s, const char *key,
 static int
 sec_rule(struct cfgctx *x, const struct scan_sec *s, struct rule *r)
 {
-	char		*vals[RK_MAX] = { NULL };
+	const char	*vals[RK_MAX] = { NULL };
+	int		 lines[RK_MAX] = { 0 };
 	char		 e[256];
 	uint64_t	 n;
 	size_t		 i;
@@ -1133,12 +1196,8 @@ sec_rule(struct cfgctx *x, const struct scan_sec *s, struct rule *r)
 			unknown_key(x, s, &s->keys[i]);
 			goto out;
 		}
-		if ((vals[id] = malloc(VALLEN)) == NULL) {
-			cfg_err(x, "%s", strerror(errno));
-			goto out;
-		}
-		if (ini_value(x, s, s->keys[i].name, vals[id], VALLEN) == -1)
-			goto out;
+		vals[id] = s->keys[i].val;
+		lines[id] = x->line = s->keys[i].line;
 		/* only lists may be empty: an empty list is "any" */
 		if (vals[id][0] == '\0' && id != RK_SRC && id != RK_DST &&
 		    id != RK_SPORT && id != RK_DPORT && id != RK_IN &&
@@ -1150,6 +1209,7 @@ sec_rule(struct cfgctx *x, const struct scan_sec *s, struct rule *r)
 	}
 
 #define RULE_ERR(k)	do {						\
+		x->line = lines[k];					\
 		cfg_err(x, "[%s] %s: %s", s->orig, rule_keys[k], e);	\
 		goto out;						\
 	} while (0)
@@ -1159,6 +1219,7 @@ sec_rule(struct cfgctx *x, const struct scan_sec *s, struct rule *r)
 	    &r->proto, e, sizeof(e)) == -1)
 		RULE_ERR(RK_PROTO);
 	if (vals[RK_ACTION] == NULL) {
+		x->line = s->line;
 		cfg_err(x, "[%s] action: missing (accept, drop or reject)",
 		    s->orig);
 		goto out;
@@ -1168,9 +1229,11 @@ sec_rule(struct cfgctx *x, const struct scan_sec *s, struct rule *r)
 	if (vals[RK_STATE] && rule_parse_states(vals[RK_STATE], &r->states, e,
 	    sizeof(e)) == -1)
 		RULE_ERR(RK_STATE);
+	x->line = lines[RK_SRC];
 	if (vals[RK_SRC] && rule_addrs(x, s, "src", vals[RK_SRC],
 	    &r->src) == -1)
 		goto out;
+	x->line = lines[RK_DST];
 	if (vals[RK_DST] && rule_addrs(x, s, "dst", vals[RK_DST],
 	    &r->dst) == -1)
 		goto out;
@@ -1238,8 +1301,6 @@ sec_rule(struct cfgctx *x, const struct scan_sec *s, struct rule *r)
 #undef RULE_ERR
 	ret = 0;
  out:
-	for (i = 0; i < RK_MAX; i++)
-		free(vals[i]);
 	return (ret);
 }
 
@@ -1286,6 +1347,7 @@ build(struct cfgctx *x, struct config *c)
 	}
 	for (i = 0; i < x->nsecs; i++) {
 		s = &x->secs[i];
+		x->line = 0;
 		if (s->is_rule) {
 			struct rule *r = &c->rules[c->nrules];
 
@@ -1293,16 +1355,16 @@ build(struct cfgctx *x, struct config *c)
 			c->nrules++;	/* so that config_free() clears it */
 			if (sec_rule(x, s, r) == -1)
 				return (-1);
-		} else if (strcmp(s->lc, "daemon") == 0) {
+		} else if (strcasecmp(s->orig, "daemon") == 0) {
 			if (sec_daemon(x, s, c) == -1)
 				return (-1);
-		} else if (strcmp(s->lc, "conntrack") == 0) {
+		} else if (strcasecmp(s->orig, "conntrack") == 0) {
 			if (sec_conntrack(x, s, c) == -1)
 				return (-1);
-		} else if (strcmp(s->lc, "policy") == 0) {
+		} else if (strcasecmp(s->orig, "policy") == 0) {
 			if (sec_policy(x, s, c) == -1)
 				return (-1);
-		} else if (strcmp(s->lc, "log") == 0) {
+		} else if (strcasecmp(s->orig, "log") == 0) {
 			if (sec_log(x, s, c) == -1)
 				return (-1);
 		} else {
@@ -1318,9 +1380,8 @@ config_load(const char *path, char *err, size_t errlen)
 {
 	struct cfgctx	 x;
 	struct config	*c = NULL;
-	char		*buf = NULL, *norm = NULL, e[256];
-	size_t		 len = 0, normlen = 0, i;
-	FILE		*out = NULL;
+	char		*buf = NULL, e[256];
+	size_t		 len = 0, i;
 	int		 ok = 0;
 
 	memset(&x, 0, sizeof(x));
@@ -1335,21 +1396,7 @@ config_load(const char *path, char *err, size_t errlen)
 		    CONFIG_PATHLEN - 1);
 		return (NULL);
 	}
-	if ((buf = read_file(&x, &len)) == NULL)
-		goto out;
-	if ((out = open_memstream(&norm, &normlen)) == NULL) {
-		cfg_err(&x, "%s", strerror(errno));
-		goto out;
-	}
-	if (scan(&x, buf, len, out) == -1)
-		goto out;
-	if (fclose(out) != 0) {
-		out = NULL;
-		cfg_err(&x, "%s", strerror(errno));
-		goto out;
-	}
-	out = NULL;
-	if (ini_load(&x, norm, normlen) == -1 || ini_agree(&x) == -1)
+	if ((buf = read_file(&x, &len)) == NULL || scan(&x, buf, len) == -1)
 		goto out;
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		cfg_err(&x, "%s", strerror(errno));
@@ -1359,6 +1406,7 @@ config_load(const char *path, char *err, size_t errlen)
 	config_defaults(c);
 	if (build(&x, c) == -1)
 		goto out;
+	x.line = 0;
 	c->norule_states = (1u << CT_STATE_MAX) - 1;
 	for (i = 0; i < c->nrules; i++)
 		c->norule_states &= ~c->rules[i].states;
@@ -1369,15 +1417,10 @@ config_load(const char *path, char *err, size_t errlen)
 	}
 	ok = 1;
  out:
-	if (out != NULL)
-		fclose(out);
-	free(norm);
 	free(buf);
-	if (x.d != NULL)
-		iniparser_freedict(x.d);
-	for (i = 0; i < x.nsecs; i++)
-		free(x.secs[i].keys);
+	free(x.keys);
 	free(x.secs);
+	free(x.seen);
 	if (!ok) {
 		config_free(c);
 		return (NULL);

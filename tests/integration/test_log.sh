@@ -161,7 +161,7 @@ check "table full (max 64): said, with the count" \
 printf '\n[rule broken]\nproto = tcp\ndport = 22-\naction = accept\n' >>"$T_CONF"
 lib_ctl reload >/dev/null 2>&1
 check "reload rejected: why, and that the running rules stay" \
-    syslog_has "^<155>.* reload failed, keeping the running configuration: .*\[rule broken\] dport: \"22-\" is not a port or port range$"
+    syslog_has "^<155>.* reload failed, keeping the running configuration: .*\[rule broken\] dport: \"22-\" is not a port or port range \(line [0-9]*\)$"
 conf 0 65536
 lib_ctl reload >/dev/null 2>&1
 check "reload ok: rules count and mode" \
