@@ -58,7 +58,6 @@
 #define CONTROL_ACCEPT_PAUSE	1	/* seconds, after EMFILE */
 #define CONTROL_SLICE		1024	/* entries per worker_call() */
 #define CONTROL_LOWAT		(64 * 1024)	/* produce more below this */
-#define CONTROL_LINEMAX		512
 #define CONTROL_EVENTS_MAX	(1024 * 1024)	/* output buffered for an
 						   events client, at most */
 
@@ -107,6 +106,7 @@ struct control {
 	const struct daemon_info *info;
 	struct worker		**workers;
 	unsigned		 nworkers;
+	struct events		*events;	/* NULL: none */
 	int			(*reload)(void *, char *, size_t);
 	void			*reload_arg;
 	struct clientlist	 clients;
@@ -124,7 +124,8 @@ static void	 client_step(evutil_socket_t, short, void *);
 static void	 client_request(struct client *);
 static void	 client_error(struct client *, const char *, ...)
 		    NFQSPI_PRINTF(2, 3);
-static void	 control_events(void *, int, const char *, uint64_t);
+static void	 control_events(void *, int, const struct ct_view *,
+		    uint64_t);
 
 /* ---- the socket --------------------------------------------------- */
 
@@ -258,8 +259,8 @@ control_peer_privileged(int fd, gid_t gid, uid_t *uid, pid_t *pid)
 struct control *
 control_open(struct event_base *base, const char *path,
     const struct daemon_info *info, struct worker **workers,
-    unsigned nworkers, int (*reload)(void *, char *, size_t),
-    void *reload_arg)
+    unsigned nworkers, struct events *events,
+    int (*reload)(void *, char *, size_t), void *reload_arg)
 {
 	struct control		*ctl;
 	struct sockaddr_un	 sun;
@@ -281,10 +282,10 @@ control_open(struct event_base *base, const char *path,
 	ctl->info = info;
 	ctl->workers = workers;
 	ctl->nworkers = nworkers;
+	ctl->events = events;
 	ctl->reload = reload;
 	ctl->reload_arg = reload_arg;
 	TAILQ_INIT(&ctl->clients);
-	events_set_sink(control_events, ctl);
 
 	if ((ctl->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, 0)) == -1)
@@ -309,6 +310,8 @@ control_open(struct event_base *base, const char *path,
 		errno = ENOMEM;
 		goto fail_unlink;
 	}
+	if (events != NULL)
+		events_set_sink(events, control_events, ctl);
 	log_debug("%s: listening on %s", __func__, path);
 	return (ctl);
 
@@ -338,7 +341,8 @@ control_close(struct control *ctl)
 		return;
 	while ((c = TAILQ_FIRST(&ctl->clients)) != NULL)
 		client_free(c);
-	events_set_sink(NULL, NULL);
+	if (ctl->events != NULL)
+		events_set_sink(ctl->events, NULL, NULL);
 	event_free(ctl->ev_accept);
 	event_free(ctl->ev_pause);
 	close(ctl->fd);
@@ -448,7 +452,7 @@ client_free(struct client *c)
 	TAILQ_REMOVE(&ctl->clients, c, entry);
 	ctl->nclients--;
 	if (c->listening)
-		events_subscribe(-1);
+		events_subscribe(ctl->events, -1);
 	event_free(c->ev_step);
 	bufferevent_free(c->bev);
 	free(c);
@@ -660,6 +664,7 @@ get_stats(struct client *c, unsigned i, struct stats_arg *a)
 
 struct slice {
 	struct ct_table	*t;
+	const struct config *cfg;
 	uint64_t	 now;
 	uint64_t	 cursor;
 	int		 json;
@@ -675,50 +680,26 @@ struct slice {
 static void
 slice_line(struct slice *s, struct ct_entry *e)
 {
-	char	 line[CONTROL_LINEMAX], *big = NULL, *l = line;
-	char	 jbuf[CONTROL_LINEMAX * 2], *jbig = NULL, *j = jbuf;
-	int	 n, m;
+	struct ct_view	 v;
+	char		 line[CT_VIEW_BUFLEN];
+	int		 n;
 
-	n = ct_format(e, s->now, line, sizeof(line));
-	if (n < 0)
-		return;
-	if ((size_t)n >= sizeof(line)) {
-		if ((big = malloc((size_t)n + 1)) == NULL) {
-			s->nomem = 1;
-			return;
-		}
-		ct_format(e, s->now, big, (size_t)n + 1);
-		l = big;
-	}
-	if (!s->json) {
-		evbuffer_add(s->out, l, (size_t)n);
-		evbuffer_add(s->out, "\n", 1);
-		goto done;
-	}
-	if ((m = ctl_ctline_json(l, jbuf, sizeof(jbuf))) < 0) {
-		/* not expected of ct_format(); keep the JSON valid */
-		char	 q[CONTROL_LINEMAX * 7];
-
-		ctl_json_str(q, sizeof(q), l);
-		evbuffer_add_printf(s->out, "%s{\"line\":%s}",
-		    s->first ? "\n" : ",\n", q);
+	ct_view_fill(&v, e, s->now);
+	if (v.rule < s->cfg->nrules)
+		v.rule_name = s->cfg->rules[v.rule].name;
+	if (s->json) {
+		n = ct_view_json(&v, NULL, line, sizeof(line));
+		evbuffer_add(s->out, s->first ? "\n" : ",\n", s->first ? 1 : 2);
 		s->first = 0;
-		goto done;
+	} else
+		n = ct_view_text(&v, CT_VIEW_PROC, line, sizeof(line));
+	if (n < 0 || (size_t)n >= sizeof(line)) {
+		s->nomem = 1;		/* cannot happen: CT_VIEW_BUFLEN */
+		return;
 	}
-	if ((size_t)m >= sizeof(jbuf)) {
-		if ((jbig = malloc((size_t)m + 1)) == NULL) {
-			s->nomem = 1;
-			goto done;
-		}
-		ctl_ctline_json(l, jbig, (size_t)m + 1);
-		j = jbig;
-	}
-	evbuffer_add(s->out, s->first ? "\n" : ",\n", s->first ? 1 : 2);
-	evbuffer_add(s->out, j, (size_t)m);
-	s->first = 0;
- done:
-	free(big);
-	free(jbig);
+	evbuffer_add(s->out, line, (size_t)n);
+	if (!s->json)
+		evbuffer_add(s->out, "\n", 1);
 }
 
 static int
@@ -751,6 +732,7 @@ w_slice(struct worker *w, void *arg)
 	struct slice	*s = arg;
 
 	s->t = worker_ct(w);
+	s->cfg = worker_config(w);
 	s->now = worker_now_ms();
 	ct_walk(s->t, &s->cursor, CONTROL_SLICE, slice_visit, s);
 }
@@ -869,55 +851,46 @@ cmd_events(struct client *c)
 		client_error(c, "events takes no arguments");
 		return;
 	}
+	if (c->ctl->events == NULL) {
+		client_error(c, "events are not available");
+		return;
+	}
 	c->job = JOB_EVENTS;
 	c->listening = 1;
 	c->lost = 0;
 	bufferevent_set_timeouts(c->bev, NULL, &wtv);
-	events_subscribe(1);
+	events_subscribe(c->ctl->events, 1);
 	log_debug("%s: a client listens to events", __func__);
 }
 
 /*
  * "    [NEW] tcp      6 120 SYN_SENT src=...", as conntrack -E prints
- * it: the /proc line without its family columns and use=.
+ * it; -j: the connection's JSON with "event" first.
  */
 static void
-event_text(struct evbuffer *b, int event, const char *line)
+event_print(struct evbuffer *b, int json, int event, const struct ct_view *v)
 {
-	char		 tag[16];
-	const char	*p = line;
-	size_t		 len;
-	int		 i;
+	char	 line[CT_VIEW_BUFLEN], tag[32];
+	int	 n;
 
-	for (i = 0; i < 2; i++) {
-		p += strcspn(p, " ");
-		p += strspn(p, " ");
+	if (json) {
+		snprintf(tag, sizeof(tag), "\"event\":\"%s\"",
+		    events_name(event));
+		n = ct_view_json(v, tag, line, sizeof(line));
+	} else {
+		snprintf(tag, sizeof(tag), "[%s]", events_name(event));
+		evbuffer_add_printf(b, "%9s ", tag);
+		n = ct_view_text(v, CT_VIEW_EVENT, line, sizeof(line));
 	}
-	len = strlen(p);
-	if (len >= 6 && strcmp(p + len - 6, " use=1") == 0)
-		len -= 6;
-	snprintf(tag, sizeof(tag), "[%s]", events_name(event));
-	evbuffer_add_printf(b, "%9s ", tag);
-	evbuffer_add(b, p, len);
+	if (n < 0 || (size_t)n >= sizeof(line))
+		return;		/* cannot happen: CT_VIEW_BUFLEN */
+	evbuffer_add(b, line, (size_t)n);
 	evbuffer_add(b, "\n", 1);
-}
-
-static void
-event_json(struct evbuffer *b, int event, const char *line)
-{
-	char	 j[CONTROL_LINEMAX * 2];
-	int	 m;
-
-	m = ctl_ctline_json(line, j, sizeof(j));
-	if (m < 2 || (size_t)m >= sizeof(j))
-		return;		/* not expected of ct_format() */
-	evbuffer_add_printf(b, "{\"event\":\"%s\",%s\n", events_name(event),
-	    j + 1);
 }
 
 /* The sink of events.c: every listener gets the line, or counts it lost. */
 static void
-control_events(void *arg, int event, const char *line, uint64_t lost)
+control_events(void *arg, int event, const struct ct_view *v, uint64_t lost)
 {
 	struct control	*ctl = arg;
 	struct client	*c;
@@ -926,7 +899,7 @@ control_events(void *arg, int event, const char *line, uint64_t lost)
 	TAILQ_FOREACH(c, &ctl->clients, entry) {
 		if (!c->listening || c->closing)
 			continue;
-		if (line == NULL || events_name(event) == NULL) {
+		if (v == NULL || events_name(event) == NULL) {
 			c->lost += lost;
 			continue;
 		}
@@ -951,13 +924,13 @@ control_events(void *arg, int event, const char *line, uint64_t lost)
 		}
 		if (c->flags & CTL_F_JSON) {
 			if (json == NULL && (json = evbuffer_new()) != NULL)
-				event_json(json, event, line);
+				event_print(json, 1, event, v);
 			if (json != NULL)
 				evbuffer_add(b, evbuffer_pullup(json, -1),
 				    evbuffer_get_length(json));
 		} else {
 			if (text == NULL && (text = evbuffer_new()) != NULL)
-				event_text(text, event, line);
+				event_print(text, 0, event, v);
 			if (text != NULL)
 				evbuffer_add(b, evbuffer_pullup(text, -1),
 				    evbuffer_get_length(text));

@@ -28,8 +28,6 @@
 #include <netinet/in.h>
 
 #include <errno.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,13 +80,6 @@ static uint32_t
 ct_timeout_ms(const struct ct_table *t, uint8_t tclass)
 {
 	return (t->cfg.timeout[tclass] * 1000u);
-}
-
-/* a - b for two times modulo 2^32 within CT_TIME_SPAN of each other */
-static int32_t
-ct_tdiff(uint32_t a, uint32_t b)
-{
-	return ((int32_t)(a - b));
 }
 
 /* Is e's time up? */
@@ -1086,123 +1077,6 @@ ct_entry_tuple(const struct ct_entry *e, uint8_t *family, uint8_t *proto,
 		*dport = e->dport;
 	} else
 		*sport = *dport = 0;
-}
-
-/* ---- output --------------------------------------------------------------------------------- */
-
-struct ct_buf {
-	char	*buf;
-	size_t	 len;
-	size_t	 off;		/* what snprintf would have written */
-};
-
-static void __attribute__((format(printf, 2, 3)))
-ct_bprintf(struct ct_buf *b, const char *fmt, ...)
-{
-	va_list	 ap;
-	int	 n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(b->off < b->len ? b->buf + b->off : NULL,
-	    b->off < b->len ? b->len - b->off : 0, fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		b->off += (size_t)n;
-}
-
-/* The kernel prints IPv6 addresses with %pI6: eight 4-digit groups. */
-static void
-ct_print_addr(struct ct_buf *b, const char *key, uint8_t family,
-    const union pkt_addr *a)
-{
-	const uint8_t	*p = a->a8;
-
-	if (family == AF_INET)
-		ct_bprintf(b, "%s=%u.%u.%u.%u ", key, p[0], p[1], p[2], p[3]);
-	else
-		ct_bprintf(b, "%s=%02x%02x:%02x%02x:%02x%02x:%02x%02x:"
-		    "%02x%02x:%02x%02x:%02x%02x:%02x%02x ", key,
-		    p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7],
-		    p[8], p[9], p[10], p[11], p[12], p[13], p[14], p[15]);
-}
-
-static void
-ct_print_tuple(struct ct_buf *b, const struct ct_entry *e, int reply)
-{
-	const union pkt_addr	*src = reply ? &e->dst : &e->src;
-	const union pkt_addr	*dst = reply ? &e->src : &e->dst;
-	uint8_t			 type;
-
-	ct_print_addr(b, "src", e->family, src);
-	ct_print_addr(b, "dst", e->family, dst);
-	switch (e->proto) {
-	case IPPROTO_TCP:
-	case IPPROTO_UDP:
-		ct_bprintf(b, "sport=%u dport=%u ", reply ? e->dport : e->sport,
-		    reply ? e->sport : e->dport);
-		break;
-	case IPPROTO_ICMP:
-	case IPPROTO_ICMPV6:
-		type = (uint8_t)e->dport;
-		if (reply)
-			type = ct_icmp_reply_type(e->family, type);
-		ct_bprintf(b, "type=%u code=%u id=%u ", type, e->icmp_code,
-		    e->sport);
-		break;
-	default:
-		break;
-	}
-}
-
-static const char *
-ct_l4name(uint8_t proto)
-{
-	switch (proto) {
-	case IPPROTO_TCP:
-		return ("tcp");
-	case IPPROTO_UDP:
-		return ("udp");
-	case IPPROTO_ICMP:
-		return ("icmp");
-	case IPPROTO_ICMPV6:
-		return ("icmpv6");
-	case IPPROTO_UDPLITE:
-		return ("udplite");
-	case IPPROTO_SCTP:
-		return ("sctp");
-	case IPPROTO_GRE:
-		return ("gre");
-	case IPPROTO_DCCP:
-		return ("dccp");
-	default:
-		return ("unknown");
-	}
-}
-
-int
-ct_format(const struct ct_entry *e, uint64_t now_ms, char *buf, size_t len)
-{
-	struct ct_buf	 b = { buf, len, 0 };
-	uint64_t	 left;
-
-	if (len > 0)
-		buf[0] = '\0';
-	left = ct_tdiff(e->deadline, (uint32_t)now_ms) > 0 ?
-	    (uint32_t)ct_tdiff(e->deadline, (uint32_t)now_ms) / 1000 : 0;
-	ct_bprintf(&b, "%-8s %u %-8s %u %llu ",
-	    e->family == AF_INET ? "ipv4" : "ipv6",
-	    e->family == AF_INET ? 2u : 10u, ct_l4name(e->proto), e->proto,
-	    (unsigned long long)left);
-	if (e->proto == IPPROTO_TCP)
-		ct_bprintf(&b, "%s ", ct_tcp_state_name(e->state));
-	ct_print_tuple(&b, e, 0);
-	if (!(e->status & CT_ST_SEEN_REPLY))
-		ct_bprintf(&b, "[UNREPLIED] ");
-	ct_print_tuple(&b, e, 1);
-	if (e->status & CT_ST_ASSURED)
-		ct_bprintf(&b, "[ASSURED] ");
-	ct_bprintf(&b, "mark=%u use=1", e->mark);
-	return ((int)b.off);
 }
 
 size_t

@@ -126,6 +126,13 @@ struct ct_list {
 
 /* Times are kept modulo 2^32 ms; live ones never lie further apart. */
 #define CT_TIME_SPAN	(1u << 30)
+
+/* a - b for two times modulo 2^32 within CT_TIME_SPAN of each other */
+static inline int32_t
+ct_tdiff(uint32_t a, uint32_t b)
+{
+	return ((int32_t)(a - b));
+}
 /* A refresh moves an entry only once its deadline runs this far past
    its place in the list: at most 1/16 of the timeout, and a minute. */
 #define CT_LAG_SHIFT	4

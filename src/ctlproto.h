@@ -163,18 +163,4 @@ int	 ctl_filter_match(const struct ctl_filter *f, uint8_t family,
  */
 int	 ctl_json_str(char *buf, size_t len, const char *s);
 
-/*
- * One connection line in the format of /proc/net/nf_conntrack, as a JSON
- * object:
- *   {"family":"ipv4","proto":"tcp","protonum":6,"timeout":431999,
- *    "state":"ESTABLISHED","src":"10.0.0.1","dst":"10.0.0.2",
- *    "sport":41000,"dport":22,"reply":{"src":...},"flags":["ASSURED"],
- *    "mark":16,"use":1}
- * The original direction's keys are at the top, the reply direction's
- * under "reply"; "state" only when the line has one (TCP).  Returns the
- * length snprintf would have written, or -1 with errno EINVAL if line is
- * not such a line.
- */
-int	 ctl_ctline_json(const char *line, char *buf, size_t len);
-
 #endif /* NFQSPI_CTLPROTO_H */

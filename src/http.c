@@ -51,7 +51,6 @@
 #define HTTP_SLICE	1024	/* entries per worker_call() */
 #define HTTP_TIMEOUT	10	/* seconds for a request */
 #define HTTP_MAXHDR	8192
-#define HTTP_LINEMAX	512
 #define HTTP_NQPROC	"/proc/net/netfilter/nfnetlink_queue"
 
 struct http {
@@ -478,43 +477,31 @@ struct hslice {
 	unsigned		 worker;
 	/* /metrics: connections by protocol and state */
 	int			 classify;
-	uint64_t		 tcp[16];
+	uint64_t		 tcp[CT_VIEW_TCP_NSTATES];
 	uint64_t		 other[3][3];	/* udp, icmp, other x
 						   UNREPLIED, REPLIED,
 						   ASSURED */
 };
 
-static const char *const tcp_states[] = {
-	"NONE", "SYN_SENT", "SYN_RECV", "ESTABLISHED", "FIN_WAIT",
-	"CLOSE_WAIT", "LAST_ACK", "TIME_WAIT", "CLOSE", "SYN_SENT2", NULL
-};
 static const char *const other_protos[] = { "udp", "icmp", "other" };
 static const char *const other_states[] = { "UNREPLIED", "REPLIED",
 	"ASSURED" };
 
-/* The protocol and state words of a ct_format() line, for /metrics. */
+/* A connection's protocol and state, for /metrics. */
 static void
-classify(struct hslice *s, const char *line)
+classify(struct hslice *s, const struct ct_view *v)
 {
-	char		 proto[16], state[24];
-	unsigned	 i, p;
+	unsigned	 p;
 
-	/* "ipv4     2 tcp      6 431999 ESTABLISHED src=..." */
-	if (sscanf(line, "%*s %*u %15s %*u %*u %23s", proto, state) != 2)
-		return;
-	if (strcmp(proto, "tcp") == 0) {
-		for (i = 0; tcp_states[i] != NULL; i++)
-			if (strcmp(tcp_states[i], state) == 0) {
-				s->tcp[i]++;
-				return;
-			}
+	if (v->proto == IPPROTO_TCP) {
+		s->tcp[v->state]++;
 		return;
 	}
-	p = strcmp(proto, "udp") == 0 ? 0 : strncmp(proto, "icmp", 4) == 0 ?
-	    1 : 2;
-	if (strstr(line, "[ASSURED]") != NULL)
+	p = v->proto == IPPROTO_UDP ? 0 : v->proto == IPPROTO_ICMP ||
+	    v->proto == IPPROTO_ICMPV6 ? 1 : 2;
+	if (v->flags & CT_VIEW_ASSURED)
 		s->other[p][2]++;
-	else if (strstr(line, "[UNREPLIED]") != NULL)
+	else if (v->flags & CT_VIEW_UNREPLIED)
 		s->other[p][0]++;
 	else
 		s->other[p][1]++;
@@ -524,30 +511,22 @@ static int
 hslice_visit(struct ct_table *t, struct ct_entry *e, void *arg)
 {
 	struct hslice	*s = arg;
-	char		 line[HTTP_LINEMAX], j[HTTP_LINEMAX * 2];
-	char		 name[RULE_NAMELEN * 7];
-	uint16_t	 ri;
-	int		 n, m;
+	struct ct_view	 v;
+	char		 j[CT_VIEW_BUFLEN], worker[32];
+	int		 n;
 
-	n = ct_format(e, s->now, line, sizeof(line));
-	if (n < 0 || (size_t)n >= sizeof(line))
-		return (0);
+	ct_view_fill(&v, e, s->now);
 	if (s->classify) {
-		classify(s, line);
+		classify(s, &v);
 		return (0);
 	}
-	m = ctl_ctline_json(line, j, sizeof(j));
-	if (m < 2 || (size_t)m >= sizeof(j))
-		return (0);
-	j[m - 1] = '\0';		/* the closing brace: more follows */
-	ri = ct_entry_rule(e);
-	if (ri < s->cfg->nrules)
-		ctl_json_str(name, sizeof(name), s->cfg->rules[ri].name);
-	else
-		snprintf(name, sizeof(name), "null");
-	evbuffer_add_printf(s->out, "%s%s,\"age\":%" PRIu64 ",\"packets\":%"
-	    PRIu32 ",\"rule\":%s,\"worker\":%u}", s->n ? ",\n" : "\n", j,
-	    ct_entry_age(e, s->now), ct_entry_packets(e), name, s->worker);
+	if (v.rule < s->cfg->nrules)
+		v.rule_name = s->cfg->rules[v.rule].name;
+	snprintf(worker, sizeof(worker), "\"worker\":%u", s->worker);
+	n = ct_view_json(&v, worker, j, sizeof(j));
+	if (n < 0 || (size_t)n >= sizeof(j))
+		return (0);		/* cannot happen: CT_VIEW_BUFLEN */
+	evbuffer_add_printf(s->out, "%s%s", s->n ? ",\n" : "\n", j);
 	s->n++;
 	return (0);
 }
@@ -717,11 +696,11 @@ http_metrics(struct http *h, struct evhttp_request *req)
 	evbuffer_add_printf(b, "nfqspid_rules %zu\n", info->cfg->nrules);
 	metric(b, "connections", "gauge",
 	    "Tracked connections by protocol and state.");
-	for (j = 0; tcp_states[j] != NULL; j++)
-		if (s.tcp[j] > 0 || j == 3)
+	for (j = 0; j < CT_VIEW_TCP_NSTATES; j++)
+		if (s.tcp[j] > 0 || j == CT_VIEW_TCP_ESTABLISHED)
 			evbuffer_add_printf(b, "nfqspid_connections{proto=\"tcp\","
-			    "state=\"%s\"} %" PRIu64 "\n", tcp_states[j],
-			    s.tcp[j]);
+			    "state=\"%s\"} %" PRIu64 "\n",
+			    ct_view_tcp_state(j), s.tcp[j]);
 	for (i = 0; i < 3; i++)
 		for (j = 0; j < 3; j++)
 			if (s.other[i][j] > 0)

@@ -50,6 +50,7 @@ struct daemon {
 	struct worker		**workers;
 	unsigned		 nworkers;
 	struct control		*control;
+	struct events		*events;
 	struct http		*http;
 	int			 pidfd;
 	char			 pidfile[CONFIG_PATHLEN];
@@ -403,10 +404,12 @@ daemon_run(struct daemon *d, int foreground, int debug)
 			goto fail;
 		}
 
-	if (events_init(d->base, d->nworkers) == -1) {
+	if ((d->events = events_new(d->base, d->nworkers)) == NULL) {
 		log_warn("events");
 		goto fail;
 	}
+	for (i = 0; i < d->nworkers; i++)
+		worker_set_events(d->workers[i], d->events);
 
 	for (i = 0; i < 3; i++)
 		if ((sigev[i] = evsignal_new(d->base, sigs[i], sig_cb,
@@ -424,7 +427,7 @@ daemon_run(struct daemon *d, int foreground, int debug)
 	d->info.cfg = d->cfg;
 	if (d->cfg->control[0] != '\0' &&
 	    (d->control = control_open(d->base, d->cfg->control, &d->info,
-	    d->workers, d->nworkers, daemon_reload, d)) == NULL)
+	    d->workers, d->nworkers, d->events, daemon_reload, d)) == NULL)
 		log_warn("control socket %s", d->cfg->control);
 	if (d->cfg->http[0] != '\0' && (d->http = http_open(d->base, d->cfg,
 	    &d->info, d->workers, d->nworkers, err, sizeof(err))) == NULL) {
@@ -485,7 +488,7 @@ daemon_run(struct daemon *d, int foreground, int debug)
 		control_close(d->control);
 	for (i = 0; i < d->nworkers; i++)
 		worker_free(d->workers[i]);
-	events_free();
+	events_free(d->events);
 	{
 		sigset_t	 set;
 
@@ -521,7 +524,7 @@ daemon_run(struct daemon *d, int foreground, int debug)
 	if (d->workers != NULL)
 		for (i = 0; i < d->nworkers; i++)
 			worker_free(d->workers[i]);
-	events_free();
+	events_free(d->events);
 	free(d->workers);
 	for (i = 0; i < 3; i++)
 		if (sigev[i] != NULL)

@@ -37,6 +37,7 @@
 
 #include "pkt.h"
 #include "ct.h"
+#include "ct_view.h"
 #include "rule.h"
 #include "config.h"
 #include "verdict.h"
@@ -159,6 +160,7 @@ const char	*nq_strerror(int err);
 /* worker.c: a thread with its own queue, libevent base and table */
 struct worker;
 struct event_base;
+struct events;
 
 struct worker_stats {
 	uint64_t	 received;
@@ -225,6 +227,8 @@ void		 worker_stop(struct worker *w);
  * errors quoting a connection of another worker (all must outlive them).
  */
 void		 worker_set_peers(struct worker **all, unsigned n);
+/* Before worker_start(): where the table's events go (NULL: nowhere). */
+void		 worker_set_events(struct worker *w, struct events *ev);
 void		 worker_free(struct worker *w);
 /* Switch to cfg (the caller frees the old one after every worker did). */
 int		 worker_reload(struct worker *w, const struct config *cfg);
@@ -258,25 +262,30 @@ struct control;
  */
 struct control	*control_open(struct event_base *base, const char *path,
 		    const struct daemon_info *info, struct worker **workers,
-		    unsigned nworkers,
+		    unsigned nworkers, struct events *events,
 		    int (*reload)(void *arg, char *err, size_t errlen),
 		    void *reload_arg);
 void		 control_close(struct control *c);
 
 /*
- * events.c: the tables' NEW, UPDATE and DESTROY for `nfqspictl events`.
- * events_ct() is for the workers (it costs one load while nobody
- * listens); the rest is for the main thread.  The sink gets each
- * connection line (ct_format()) with its enum ct_event, or event 0 and
- * the number of events lost because a worker's ring was full.
+ * events.c: the tables' NEW, UPDATE and DESTROY for `nfqspictl events`,
+ * a handle made in the main thread.  events_ct() is for the workers (it
+ * costs one load while nobody listens); the rest is for the main thread.
+ * The sink gets each connection's view with its enum ct_event, or event
+ * 0, NULL and the number of events lost because a worker's ring was full.
  */
-typedef void	(*events_sink_fn)(void *arg, int event, const char *line,
-		    uint64_t lost);
-int		 events_init(struct event_base *base, unsigned nworkers);
-void		 events_free(void);
-void		 events_set_sink(events_sink_fn fn, void *arg);
-void		 events_subscribe(int delta);	/* +1 a listener, -1 gone */
-void		 events_ct(unsigned wid, int event, const struct ct_entry *e);
+struct events;
+typedef void	(*events_sink_fn)(void *arg, int event,
+		    const struct ct_view *v, uint64_t lost);
+struct events	*events_new(struct event_base *base, unsigned nworkers);
+void		 events_free(struct events *ev);
+void		 events_set_sink(struct events *ev, events_sink_fn fn,
+		    void *arg);
+/* +1 a listener, -1 gone */
+void		 events_subscribe(struct events *ev, int delta);
+/* cfg: the worker's, which names e's rule */
+void		 events_ct(struct events *ev, unsigned wid, int event,
+		    const struct ct_entry *e, const struct config *cfg);
 const char	*events_name(int event);	/* "NEW", ... */
 
 /* http.c: the status page, its JSON and /metrics ([daemon] http) */

@@ -100,6 +100,7 @@ struct worker_ifname {
 struct worker {
 	unsigned		 id;
 	const struct config	*cfg;
+	struct events		*events;	/* NULL: none */
 	struct nq		*nq;
 	struct ct_table		*ct;
 	struct limit_table	*lt;
@@ -381,8 +382,9 @@ worker_ct_event(int event, const struct ct_entry *e, void *arg)
 {
 	struct worker	*w = arg;
 
+
 	limit_ct_event(event, e, w->lt);
-	events_ct(w->id, event, e);
+	events_ct(w->events, w->id, event, e, w->cfg);
 }
 
 /*
@@ -772,6 +774,12 @@ worker_set_peers(struct worker **all, unsigned n)
 		all[i]->peers = all;
 		__atomic_store_n(&all[i]->npeers, n, __ATOMIC_RELEASE);
 	}
+}
+
+void
+worker_set_events(struct worker *w, struct events *ev)
+{
+	w->events = ev;
 }
 
 static void

@@ -11,7 +11,7 @@
  *      request's arguments decoded and encoded again (must give the same
  *      bytes), "conntrack delete" arguments through ctl_filter_parse()
  *   1  a request payload without a header, for ctl_decode_request()
- *   2  a /proc/net/nf_conntrack line for ctl_ctline_json()
+ *   2  a string for ctl_json_str()
  *   3  NUL-separated arguments for ctl_filter_parse() and a tuple for
  *      ctl_filter_match()
  * Besides sanitizer findings, broken invariants abort().
@@ -154,7 +154,7 @@ stream(const uint8_t *data, size_t size)
 }
 
 static void
-ctline(const uint8_t *data, size_t size)
+jsonstr(const uint8_t *data, size_t size)
 {
 	static char	 big[65536];
 	char		 small[32];
@@ -165,24 +165,16 @@ ctline(const uint8_t *data, size_t size)
 	CHECK(line != NULL);
 	memcpy(line, data, size);
 	line[size] = '\0';
-	n = ctl_ctline_json(line, big, sizeof(big));
-	if (n >= 0 && (size_t)n < sizeof(big)) {
-		CHECK((size_t)n == strlen(big));
-		CHECK(big[0] == '{' && big[n - 1] == '}');
-		/* cut output is a prefix of the whole one, and terminated */
-		m = ctl_ctline_json(line, small, sizeof(small));
-		CHECK(m == n);
-		CHECK(strlen(small) == ((size_t)n < sizeof(small) ?
-		    (size_t)n : sizeof(small) - 1));
-		CHECK(strncmp(small, big, strlen(small)) == 0);
-		CHECK(ctl_ctline_json(line, NULL, 0) == n);
-	} else
-		CHECK(n == -1 || (size_t)n >= sizeof(big));
 	n = ctl_json_str(big, sizeof(big), line);
 	CHECK(n >= 2);
-	if ((size_t)n < sizeof(big))
+	if ((size_t)n < sizeof(big)) {
 		CHECK((size_t)n == strlen(big) && big[0] == '"' &&
 		    big[n - 1] == '"');
+		/* cut output is a prefix of the whole one, and terminated */
+		m = ctl_json_str(small, sizeof(small), line);
+		CHECK(m == n);
+		CHECK(strncmp(small, big, strlen(small)) == 0);
+	}
 	free(line);
 }
 
@@ -235,7 +227,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(payload);
 		break;
 	case 2:
-		ctline(data + 1, size - 1);
+		jsonstr(data + 1, size - 1);
 		break;
 	default:
 		filter_args(data + 1, size - 1);

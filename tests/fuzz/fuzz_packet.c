@@ -16,7 +16,8 @@
  * checked: the table never holds more than its max, the table's events
  * account for every entry, verdict fields are in range, the formatted
  * lines are single lines, a flushed table leaves no connection counted
- * under conn_limit, ct_format() lines convert to JSON.
+ * under conn_limit, every connection prints as JSON and
+ * as an event line (ct_view.h).
  *
  * Input: one flags byte, then records of
  *   u8 op, u8 dt, u16 length (big endian), length bytes of IP packet
@@ -53,7 +54,7 @@
 
 #include "config.h"
 #include "ct.h"
-#include "ctlproto.h"
+#include "ct_view.h"
 #include "limit.h"
 #include "pkt.h"
 #include "reason.h"
@@ -298,14 +299,20 @@ check_reject(const struct pkt *p)
 static int
 walk_fn(struct ct_table *t, struct ct_entry *e, void *arg)
 {
-	char	 line[512], json[2048];
-	int	*remove = arg, n;
+	struct ct_view	 v;
+	char		 line[512], json[CT_VIEW_BUFLEN];
+	int		*remove = arg, n;
 
 	n = ct_format(e, now_ms, line, sizeof(line));
 	check_line(line, n, sizeof(line));
 	CHECK((size_t)n < sizeof(line));
-	/* nfqspictl -j turns these lines into JSON */
-	n = ctl_ctline_json(line, json, sizeof(json));
+	/* what nfqspictl -j, events and the page print */
+	ct_view_fill(&v, e, now_ms);
+	v.rule_name = "r";
+	n = ct_view_json(&v, "\"worker\":0", json, sizeof(json));
+	CHECK(n > 0 && (size_t)n < sizeof(json) && json[0] == '{' &&
+	    json[n - 1] == '}');
+	n = ct_view_text(&v, CT_VIEW_EVENT, json, sizeof(json));
 	CHECK(n > 0 && (size_t)n < sizeof(json));
 	if (*remove) {
 		*remove = 0;

@@ -637,88 +637,6 @@ test_json_str(void **state)
 	assert_int_equal(ctl_json_str(NULL, 0, "hello"), 7);
 }
 
-static void
-test_ctline_json(void **state)
-{
-	char	 buf[1024];
-	int	 n;
-
-	n = ctl_ctline_json("ipv4     2 tcp      6 431999 ESTABLISHED "
-	    "src=10.0.0.1 dst=10.0.0.2 sport=41000 dport=22 src=10.0.0.2 "
-	    "dst=10.0.0.1 sport=22 dport=41000 [ASSURED] mark=16 use=1",
-	    buf, sizeof(buf));
-	assert_int_equal(n, (int)strlen(buf));
-	assert_string_equal(buf, "{\"family\":\"ipv4\",\"proto\":\"tcp\","
-	    "\"protonum\":6,\"timeout\":431999,\"state\":\"ESTABLISHED\","
-	    "\"src\":\"10.0.0.1\",\"dst\":\"10.0.0.2\",\"sport\":41000,"
-	    "\"dport\":22,\"reply\":{\"src\":\"10.0.0.2\",\"dst\":"
-	    "\"10.0.0.1\",\"sport\":22,\"dport\":41000},\"mark\":16,"
-	    "\"use\":1,\"flags\":[\"ASSURED\"]}");
-
-	n = ctl_ctline_json("ipv4     2 udp      17 29 src=10.0.0.1 "
-	    "dst=10.0.0.2 sport=5000 dport=53 [UNREPLIED] src=10.0.0.2 "
-	    "dst=10.0.0.1 sport=53 dport=5000 mark=0 use=1", buf,
-	    sizeof(buf));
-	assert_int_equal(n, (int)strlen(buf));
-	assert_string_equal(buf, "{\"family\":\"ipv4\",\"proto\":\"udp\","
-	    "\"protonum\":17,\"timeout\":29,\"src\":\"10.0.0.1\","
-	    "\"dst\":\"10.0.0.2\",\"sport\":5000,\"dport\":53,\"reply\":{"
-	    "\"src\":\"10.0.0.2\",\"dst\":\"10.0.0.1\",\"sport\":53,"
-	    "\"dport\":5000},\"mark\":0,\"use\":1,\"flags\":"
-	    "[\"UNREPLIED\"]}");
-
-	n = ctl_ctline_json("ipv6     10 icmpv6   58 29 src=2001:db8::1 "
-	    "dst=2001:db8::2 type=128 code=0 id=7 src=2001:db8::2 "
-	    "dst=2001:db8::1 type=129 code=0 id=7", buf, sizeof(buf));
-	assert_int_equal(n, (int)strlen(buf));
-	assert_string_equal(buf, "{\"family\":\"ipv6\",\"proto\":\"icmpv6\","
-	    "\"protonum\":58,\"timeout\":29,\"src\":\"2001:db8::1\","
-	    "\"dst\":\"2001:db8::2\",\"type\":128,\"code\":0,\"id\":7,"
-	    "\"reply\":{\"src\":\"2001:db8::2\",\"dst\":\"2001:db8::1\","
-	    "\"type\":129,\"code\":0,\"id\":7},\"flags\":[]}");
-
-	/* the same length comes back when the buffer is too small */
-	n = ctl_ctline_json("ipv4 2 tcp 6 10 CLOSE src=1.1.1.1 dst=2.2.2.2 "
-	    "sport=1 dport=2 src=2.2.2.2 dst=1.1.1.1 sport=2 dport=1 mark=0 "
-	    "use=1", buf, 10);
-	assert_true(n > 10);
-	assert_int_equal(strlen(buf), 9);
-
-	/* not connection lines */
-	assert_int_equal(ctl_ctline_json("", buf, sizeof(buf)), -1);
-	assert_int_equal(ctl_ctline_json(NULL, buf, sizeof(buf)), -1);
-	assert_int_equal(ctl_ctline_json("ipv4 2 tcp 6", buf, sizeof(buf)),
-	    -1);
-	assert_int_equal(ctl_ctline_json("ipv4 x tcp 6 10 src=1.1.1.1", buf,
-	    sizeof(buf)), -1);
-	assert_int_equal(ctl_ctline_json("ipv4 2 tcp 6 10 NEW dst=1.1.1.1",
-	    buf, sizeof(buf)), -1);
-	assert_int_equal(ctl_ctline_json("ipv4 2 tcp 6 10 NEW src=1.1.1.1 "
-	    "junk", buf, sizeof(buf)), -1);
-	assert_int_equal(ctl_ctline_json("ipv4 2 tcp 6 10 src=1.1.1.1 [x",
-	    buf, sizeof(buf)), -1);
-	/* a token without '=' after the reply's src= (found by
-	   fuzz_ctlproto: it was read as a key of unbounded length) */
-	assert_int_equal(ctl_ctline_json("c 1 ? 7 7 src= src= ^", buf,
-	    sizeof(buf)), -1);
-	assert_int_equal(ctl_ctline_json("ipv4 2 tcp 6 10 src=1.1.1.1 "
-	    "dst=2.2.2.2 src=2.2.2.2 dst=1.1.1.1 junk", buf, sizeof(buf)),
-	    -1);
-}
-
-/* Odd lines come out as valid JSON strings, never raw. */
-static void
-test_ctline_json_escapes(void **state)
-{
-	char	 buf[512];
-
-	assert_true(ctl_ctline_json("ip\"v4 2 t\\cp 6 1 src=\"x\" "
-	    "dst=\x01 [A\"B]", buf, sizeof(buf)) > 0);
-	assert_string_equal(buf, "{\"family\":\"ip\\\"v4\",\"proto\":"
-	    "\"t\\\\cp\",\"protonum\":6,\"timeout\":1,\"src\":\"\\\"x\\\"\","
-	    "\"dst\":\"\\u0001\",\"flags\":[\"A\\\"B\"]}");
-}
-
 int
 main(void)
 {
@@ -736,8 +654,6 @@ main(void)
 		cmocka_unit_test(test_commands),
 		cmocka_unit_test(test_filter),
 		cmocka_unit_test(test_json_str),
-		cmocka_unit_test(test_ctline_json),
-		cmocka_unit_test(test_ctline_json_escapes),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

@@ -1,0 +1,278 @@
+/*
+ * ct_view.c - a tracked connection filled into struct ct_view, and its
+ * printed forms: the /proc/net/nf_conntrack line, conntrack -E's line and
+ * JSON
+ *
+ * Copyright (C) 2026 The nfqspid authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * The only code that prints a connection.  The text follows the kernel's
+ * ct_seq_show() (net/netfilter/nf_conntrack_standalone.c) field for
+ * field; the listing keeps its %pI6 addresses (eight 4-digit groups), so
+ * that scripts written for /proc read it, while events and JSON write
+ * IPv6 short (RFC 5952, inet_ntop()), as conntrack(8) and jq users
+ * expect.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ct_int.h"
+#include "ct_view.h"
+
+void
+ct_view_fill(struct ct_view *v, const struct ct_entry *e, uint64_t now_ms)
+{
+	int32_t	 left;
+
+	memset(v, 0, sizeof(*v));
+	v->family = e->family;
+	v->proto = e->proto;
+	v->state = e->proto == IPPROTO_TCP && e->state < CT_TCP_NSTATES ?
+	    e->state : 0;
+	if (!(e->status & CT_ST_SEEN_REPLY))
+		v->flags |= CT_VIEW_UNREPLIED;
+	if (e->status & CT_ST_ASSURED)
+		v->flags |= CT_VIEW_ASSURED;
+	v->orig.src = v->reply.dst = e->src;
+	v->orig.dst = v->reply.src = e->dst;
+	switch (e->proto) {
+	case IPPROTO_TCP:
+	case IPPROTO_UDP:
+		v->orig.sport = v->reply.dport = e->sport;
+		v->orig.dport = v->reply.sport = e->dport;
+		break;
+	case IPPROTO_ICMP:
+	case IPPROTO_ICMPV6:
+		/* the entry keeps the request's type in dport, its id in
+		   sport; the reply tuple has the answer's type */
+		v->orig.type = (uint8_t)e->dport;
+		v->reply.type = ct_icmp_reply_type(e->family, v->orig.type);
+		v->orig.code = v->reply.code = e->icmp_code;
+		v->orig.id = v->reply.id = e->sport;
+		break;
+	default:
+		break;
+	}
+	left = ct_tdiff(e->deadline, (uint32_t)now_ms);
+	v->timeout = left > 0 ? (uint32_t)left / 1000 : 0;
+	v->packets = e->packets;
+	v->age = ct_entry_age(e, now_ms);
+	v->mark = e->mark;
+	v->rule = e->rule;
+}
+
+const char *
+ct_view_proto_name(uint8_t proto)
+{
+	switch (proto) {
+	case IPPROTO_TCP:
+		return ("tcp");
+	case IPPROTO_UDP:
+		return ("udp");
+	case IPPROTO_ICMP:
+		return ("icmp");
+	case IPPROTO_ICMPV6:
+		return ("icmpv6");
+	case IPPROTO_UDPLITE:
+		return ("udplite");
+	case IPPROTO_SCTP:
+		return ("sctp");
+	case IPPROTO_GRE:
+		return ("gre");
+	case IPPROTO_DCCP:
+		return ("dccp");
+	default:
+		return ("unknown");
+	}
+}
+
+const char *
+ct_view_tcp_state(unsigned state)
+{
+	return (ct_tcp_state_name(state < CT_TCP_NSTATES ? (uint8_t)state :
+	    CT_TCP_NSTATES));
+}
+
+/* ---- an output buffer that counts what it could not hold -------------- */
+
+struct vbuf {
+	char	*buf;
+	size_t	 len;
+	size_t	 off;		/* what snprintf would have written */
+};
+
+static void __attribute__((format(printf, 2, 3)))
+vb_printf(struct vbuf *b, const char *fmt, ...)
+{
+	va_list	 ap;
+	int	 n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(b->off < b->len ? b->buf + b->off : NULL,
+	    b->off < b->len ? b->len - b->off : 0, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		b->off += (size_t)n;
+}
+
+static int
+vb_end(struct vbuf *b)
+{
+	if (b->len > 0 && b->off >= b->len)
+		b->buf[b->len - 1] = '\0';
+	else if (b->len > 0)
+		b->buf[b->off] = '\0';
+	return (b->off > 0x7fffffff ? 0x7fffffff : (int)b->off);
+}
+
+/* The kernel's %pI6 for /proc: eight groups of 4 digits; else short. */
+static void
+vb_addr(struct vbuf *b, const char *pre, const char *post, uint8_t family,
+    const union pkt_addr *a, int full)
+{
+	const uint8_t	*p = a->a8;
+	char		 s[INET6_ADDRSTRLEN];
+
+	if (family == AF_INET6 && full) {
+		snprintf(s, sizeof(s), "%02x%02x:%02x%02x:%02x%02x:%02x%02x:"
+		    "%02x%02x:%02x%02x:%02x%02x:%02x%02x",
+		    p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7],
+		    p[8], p[9], p[10], p[11], p[12], p[13], p[14], p[15]);
+	} else if (inet_ntop(family == AF_INET6 ? AF_INET6 : AF_INET, p, s,
+	    sizeof(s)) == NULL)
+		snprintf(s, sizeof(s), "?");
+	vb_printf(b, "%s%s%s", pre, s, post);
+}
+
+/* ---- text ---------------------------------------------------------------- */
+
+static void
+text_tuple(struct vbuf *b, const struct ct_view *v,
+    const struct ct_view_tuple *t, int full)
+{
+	vb_addr(b, "src=", " ", v->family, &t->src, full);
+	vb_addr(b, "dst=", " ", v->family, &t->dst, full);
+	switch (v->proto) {
+	case IPPROTO_TCP:
+	case IPPROTO_UDP:
+		vb_printf(b, "sport=%u dport=%u ", t->sport, t->dport);
+		break;
+	case IPPROTO_ICMP:
+	case IPPROTO_ICMPV6:
+		vb_printf(b, "type=%u code=%u id=%u ", t->type, t->code, t->id);
+		break;
+	default:
+		break;
+	}
+}
+
+int
+ct_view_text(const struct ct_view *v, int style, char *buf, size_t len)
+{
+	struct vbuf	 b = { buf, len, 0 };
+	int		 proc = style == CT_VIEW_PROC;
+
+	if (proc)
+		vb_printf(&b, "%-8s %u ", v->family == AF_INET ? "ipv4" :
+		    "ipv6", v->family == AF_INET ? 2u : 10u);
+	vb_printf(&b, "%-8s %u %u ", ct_view_proto_name(v->proto), v->proto,
+	    v->timeout);
+	if (v->proto == IPPROTO_TCP)
+		vb_printf(&b, "%s ", ct_view_tcp_state(v->state));
+	text_tuple(&b, v, &v->orig, proc);
+	if (v->flags & CT_VIEW_UNREPLIED)
+		vb_printf(&b, "[UNREPLIED] ");
+	text_tuple(&b, v, &v->reply, proc);
+	if (v->flags & CT_VIEW_ASSURED)
+		vb_printf(&b, "[ASSURED] ");
+	vb_printf(&b, proc ? "mark=%u use=1" : "mark=%u", v->mark);
+	return (vb_end(&b));
+}
+
+int
+ct_format(const struct ct_entry *e, uint64_t now_ms, char *buf, size_t len)
+{
+	struct ct_view	 v;
+
+	ct_view_fill(&v, e, now_ms);
+	return (ct_view_text(&v, CT_VIEW_PROC, buf, len));
+}
+
+/* ---- JSON ---------------------------------------------------------------- */
+
+static void
+json_tuple(struct vbuf *b, const struct ct_view *v,
+    const struct ct_view_tuple *t)
+{
+	vb_addr(b, "\"src\":\"", "\",", v->family, &t->src, 0);
+	vb_addr(b, "\"dst\":\"", "\"", v->family, &t->dst, 0);
+	switch (v->proto) {
+	case IPPROTO_TCP:
+	case IPPROTO_UDP:
+		vb_printf(b, ",\"sport\":%u,\"dport\":%u", t->sport, t->dport);
+		break;
+	case IPPROTO_ICMP:
+	case IPPROTO_ICMPV6:
+		vb_printf(b, ",\"type\":%u,\"code\":%u,\"id\":%u", t->type,
+		    t->code, t->id);
+		break;
+	default:
+		break;
+	}
+}
+
+/* A JSON string; rule names are [A-Za-z0-9_.-] (config.c), but a view
+   is printed whatever it holds. */
+static void
+json_str(struct vbuf *b, const char *s)
+{
+	const unsigned char	*p;
+
+	vb_printf(b, "\"");
+	for (p = (const unsigned char *)s; *p != '\0'; p++) {
+		if (*p == '"' || *p == '\\')
+			vb_printf(b, "\\%c", *p);
+		else if (*p < 0x20 || *p == 0x7f)
+			vb_printf(b, "\\u%04x", *p);
+		else
+			vb_printf(b, "%c", *p);
+	}
+	vb_printf(b, "\"");
+}
+
+int
+ct_view_json(const struct ct_view *v, const char *extra, char *buf,
+    size_t len)
+{
+	struct vbuf	 b = { buf, len, 0 };
+
+	vb_printf(&b, "{");
+	if (extra != NULL && *extra != '\0')
+		vb_printf(&b, "%s,", extra);
+	vb_printf(&b, "\"family\":\"%s\",\"proto\":\"%s\",\"protonum\":%u,"
+	    "\"timeout\":%u,", v->family == AF_INET ? "ipv4" : "ipv6",
+	    ct_view_proto_name(v->proto), v->proto, v->timeout);
+	if (v->proto == IPPROTO_TCP)
+		vb_printf(&b, "\"state\":\"%s\",", ct_view_tcp_state(v->state));
+	json_tuple(&b, v, &v->orig);
+	vb_printf(&b, ",\"reply\":{");
+	json_tuple(&b, v, &v->reply);
+	vb_printf(&b, "},\"mark\":%u,\"use\":1,\"flags\":[%s%s%s],"
+	    "\"age\":%llu,\"packets\":%u,\"rule\":", v->mark,
+	    v->flags & CT_VIEW_UNREPLIED ? "\"UNREPLIED\"" : "",
+	    (v->flags & CT_VIEW_UNREPLIED) && (v->flags & CT_VIEW_ASSURED) ?
+	    "," : "", v->flags & CT_VIEW_ASSURED ? "\"ASSURED\"" : "",
+	    (unsigned long long)v->age, v->packets);
+	if (v->rule_name != NULL)
+		json_str(&b, v->rule_name);
+	else
+		vb_printf(&b, "null");
+	vb_printf(&b, "}");
+	return (vb_end(&b));
+}
