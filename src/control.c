@@ -647,21 +647,6 @@ client_event(struct bufferevent *bev, short what, void *arg)
 
 /* ---- talking to the workers --------------------------------------- */
 
-struct stats_arg {
-	struct worker_stats	 s;
-	uint32_t		 max;
-};
-
-static int
-get_stats(struct client *c, unsigned i, struct stats_arg *a)
-{
-	if (worker_snapshot(c->ctl->workers[i], &a->s, &a->max) == -1) {
-		client_error(c, "worker %u is not running", i);
-		return (-1);
-	}
-	return (0);
-}
-
 struct slice {
 	struct ct_table	*t;
 	const struct config *cfg;
@@ -946,184 +931,39 @@ control_events(void *arg, int event, const struct ct_view *v, uint64_t lost)
 
 /* ---- commands ----------------------------------------------------- */
 
-static const char *
-yesno(int b)
+/* nfqspictl status and stats: a snapshot, printed by status.c */
+static int
+status_or_stats(struct client *c, struct evbuffer *b, int stats)
 {
-	return (b ? "yes" : "no");
-}
+	struct control	*ctl = c->ctl;
+	struct status	 st;
 
-static const char *
-mode_name(int mode)
-{
-	return (mode == MODE_MONITOR ? "monitor" : "enforce");
-}
-
-/* The counters of a worker (or the total), as (name, value) pairs. */
-struct counter {
-	const char	*name;
-	uint64_t	 v;
-};
-
-static size_t
-counters(const struct worker_stats *s, struct counter *k)
-{
-	size_t	 n = 0;
-
-#define C(nm, val)	do { k[n].name = nm; k[n].v = (val); n++; } while (0)
-	C("received", s->received);
-	C("accepted", s->accepted);
-	C("dropped", s->dropped);
-	C("invalid", s->invalid);
-	C("related", s->related);
-	C("early_drops", s->ct.early_drop);
-	C("enobufs", s->nq.enobufs);
-	C("verdict_errors", s->nq.verdict_errors);
-	C("connections", s->conns);
-	C("created", s->ct.created);
-	C("destroyed", s->ct.destroyed);
-	C("expired", s->ct.expired);
-	C("insert_failed", s->ct.insert_failed);
-	C("audited", s->audited);
-	C("suppressed", s->suppressed);
-	C("bad_messages", s->nq.bad_messages);
-	C("malformed", s->nq.malformed);
-	/* nq's own: packets read, verdicts sent (received counts a
-	   deferred ICMP error once it is decided) */
-	C("queued", s->nq.received);
-	C("verdicts", s->nq.verdicts);
-	C("deferred", s->nq.deferred);
-#undef C
-	return (n);
-}
-
-#define NCOUNTERS	20
-
-static void
-print_counters(struct evbuffer *b, const struct worker_stats *s, int json,
-    const char *indent)
-{
-	struct counter	 k[NCOUNTERS];
-	size_t		 i, n;
-
-	n = counters(s, k);
-	for (i = 0; i < n; i++) {
-		if (json)
-			evbuffer_add_printf(b, "%s\"%s\":%" PRIu64,
-			    i ? "," : "", k[i].name, k[i].v);
+	if (status_collect(&st, ctl->info, ctl->workers, ctl->nworkers) ==
+	    -1) {
+		if (errno == ESRCH)
+			client_error(c, "worker %u is not running", st.dead);
 		else
-			evbuffer_add_printf(b, "%s%-16s%" PRIu64 "\n",
-			    indent, k[i].name, k[i].v);
+			client_error(c, "out of memory");
+		return (-1);
 	}
-}
-
-static void
-queue_range(char *buf, size_t len, unsigned q, unsigned threads)
-{
-	if (threads > 1)
-		snprintf(buf, len, "%u-%u", q, q + threads - 1);
+	if (stats)
+		status_print_stats(b, ctl->info, &st, c->flags & CTL_F_JSON);
 	else
-		snprintf(buf, len, "%u", q);
+		status_print(b, ctl->info, &st, c->flags & CTL_F_JSON);
+	status_free(&st);
+	return (0);
 }
 
 static int
 cmd_status(struct client *c, struct evbuffer *b)
 {
-	struct control		*ctl = c->ctl;
-	const struct daemon_info *info = ctl->info;
-	const struct config	*cfg = info->cfg;
-	struct stats_arg	 a;
-	struct worker_stats	 tot;
-	uint64_t		 up, max = 0;
-	char			 started[64], queues[32], js[2 * CONFIG_PATHLEN + 8];
-	struct tm		 tm;
-	unsigned		 i;
-	int			 json = (c->flags & CTL_F_JSON) != 0;
-
-	memset(&tot, 0, sizeof(tot));
-	for (i = 0; i < ctl->nworkers; i++) {
-		if (get_stats(c, i, &a) == -1)
-			return (-1);
-		worker_stats_add(&tot, &a.s);
-		max += a.max;
-	}
-	up = (worker_now_ms() - info->started_ms) / 1000;
-	if (gmtime_r(&info->started, &tm) == NULL ||
-	    strftime(started, sizeof(started), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		snprintf(started, sizeof(started), "?");
-	queue_range(queues, sizeof(queues), info->queue, info->threads);
-
-	if (json) {
-		evbuffer_add_printf(b, "{\"version\":");
-		ctl_json_str(js, sizeof(js), info->version);
-		evbuffer_add_printf(b, "%s,\"pid\":%ld,\"started\":\"%s\","
-		    "\"uptime\":%" PRIu64 ",\"config\":", js, (long)info->pid,
-		    started, up);
-		ctl_json_str(js, sizeof(js), cfg->path);
-		/* "connections", the table's use, comes with the counters */
-		evbuffer_add_printf(b, "%s,\"mode\":\"%s\",\"queue\":%u,"
-		    "\"threads\":%u,\"fail_open\":%s,\"rules\":%zu,"
-		    "\"max\":%" PRIu64 ",", js, mode_name(cfg->mode),
-		    info->queue, info->threads,
-		    cfg->fail_open ? "true" : "false", cfg->nrules, max);
-		print_counters(b, &tot, 1, "");
-		evbuffer_add_printf(b, "}\n");
-		return (0);
-	}
-	evbuffer_add_printf(b, "%-16s%s\n", "version", info->version);
-	evbuffer_add_printf(b, "%-16s%ld\n", "pid", (long)info->pid);
-	evbuffer_add_printf(b, "%-16s%s\n", "started", started);
-	evbuffer_add_printf(b, "%-16s%" PRIu64 "d %02" PRIu64 ":%02" PRIu64
-	    ":%02" PRIu64 "\n", "uptime", up / 86400, up / 3600 % 24,
-	    up / 60 % 60, up % 60);
-	evbuffer_add_printf(b, "%-16s%s\n", "config", cfg->path);
-	evbuffer_add_printf(b, "%-16s%s\n", "mode", mode_name(cfg->mode));
-	evbuffer_add_printf(b, "%-16s%s\n", "queues", queues);
-	evbuffer_add_printf(b, "%-16s%u\n", "threads", info->threads);
-	evbuffer_add_printf(b, "%-16s%s\n", "fail_open",
-	    yesno(cfg->fail_open));
-	evbuffer_add_printf(b, "%-16s%zu\n", "rules", cfg->nrules);
-	evbuffer_add_printf(b, "%-16s%zu/%" PRIu64 "\n", "table", tot.conns,
-	    max);
-	print_counters(b, &tot, 0, "");
-	return (0);
+	return (status_or_stats(c, b, 0));
 }
 
 static int
 cmd_stats(struct client *c, struct evbuffer *b)
 {
-	struct control		*ctl = c->ctl;
-	struct stats_arg	 a;
-	struct worker_stats	 tot;
-	unsigned		 i;
-	int			 json = (c->flags & CTL_F_JSON) != 0;
-
-	memset(&tot, 0, sizeof(tot));
-	if (json)
-		evbuffer_add_printf(b, "{\"workers\":[");
-	for (i = 0; i < ctl->nworkers; i++) {
-		if (get_stats(c, i, &a) == -1)
-			return (-1);
-		worker_stats_add(&tot, &a.s);
-		if (json) {
-			evbuffer_add_printf(b, "%s{\"worker\":%u,\"queue\":%u,",
-			    i ? "," : "", i, ctl->info->queue + i);
-			print_counters(b, &a.s, 1, "");
-			evbuffer_add_printf(b, "}");
-		} else {
-			evbuffer_add_printf(b, "worker %u queue %u\n", i,
-			    ctl->info->queue + i);
-			print_counters(b, &a.s, 0, "\t");
-		}
-	}
-	if (json) {
-		evbuffer_add_printf(b, "],\"total\":{");
-		print_counters(b, &tot, 1, "");
-		evbuffer_add_printf(b, "}}\n");
-	} else if (ctl->nworkers > 1) {
-		evbuffer_add_printf(b, "total\n");
-		print_counters(b, &tot, 0, "\t");
-	}
-	return (0);
+	return (status_or_stats(c, b, 1));
 }
 
 static void
@@ -1491,7 +1331,7 @@ cmd_iptables(struct client *c, struct evbuffer *b)
 	else
 		snprintf(target, sizeof(target), "--queue-num %u",
 		    info->queue);
-	queue_range(queues, sizeof(queues), info->queue, info->threads);
+	status_queues(queues, sizeof(queues), info->queue, info->threads);
 	if (json)
 		evbuffer_add_printf(b, "{\"table\":\"filter\",\"rules\":[");
 	else

@@ -51,7 +51,6 @@
 #define HTTP_SLICE	1024	/* entries per worker_call() */
 #define HTTP_TIMEOUT	10	/* seconds for a request */
 #define HTTP_MAXHDR	8192
-#define HTTP_NQPROC	"/proc/net/netfilter/nfnetlink_queue"
 
 struct http {
 	struct evhttp		*eh;
@@ -302,167 +301,37 @@ http_text(struct evhttp_request *req, int code, const char *reason,
 
 /* ---- the counters ------------------------------------------------- */
 
-struct hstats {
-	struct worker_stats	 s;
-	uint32_t		 max;
-};
-
-/* Every worker's counters; -1 if one is not running. */
+/* A snapshot for /api/stats and /metrics; -1 when it has been answered. */
 static int
-http_get_stats(struct http *h, struct hstats *per, struct worker_stats *tot,
-    uint64_t *max)
+http_status(struct http *h, struct evhttp_request *req, struct status *st)
 {
-	unsigned	 i;
-
-	memset(tot, 0, sizeof(*tot));
-	*max = 0;
-	for (i = 0; i < h->nworkers; i++) {
-		memset(&per[i], 0, sizeof(per[i]));
-		if (worker_snapshot(h->workers[i], &per[i].s,
-		    &per[i].max) == -1)
-			return (-1);
-		worker_stats_add(tot, &per[i].s);
-		*max += per[i].max;
+	if (status_collect(st, h->info, h->workers, h->nworkers) == -1) {
+		if (errno == ESRCH)
+			http_text(req, 503, "Service Unavailable",
+			    "a worker is not running");
+		else
+			evhttp_send_error(req, HTTP_INTERNAL, NULL);
+		return (-1);
 	}
 	return (0);
-}
-
-/*
- * The kernel's view of our queues (packets waiting, dropped for want of
- * room): /proc/net/netfilter/nfnetlink_queue, in our network namespace.
- * -1 where a queue is not listed.
- */
-struct qproc {
-	int64_t		 waiting;
-	int64_t		 dropped;	/* queue full */
-	int64_t		 user_dropped;	/* netlink buffer full */
-};
-
-static void
-http_queue_proc(struct http *h, struct qproc *q)
-{
-	FILE		*f;
-	char		 line[256];
-	unsigned long	 num, portid, total, mode, range, drop, udrop;
-	unsigned	 i;
-
-	for (i = 0; i < h->nworkers; i++)
-		q[i].waiting = q[i].dropped = q[i].user_dropped = -1;
-	if ((f = fopen(HTTP_NQPROC, "re")) == NULL)
-		return;
-	while (fgets(line, sizeof(line), f) != NULL) {
-		if (sscanf(line, "%lu %lu %lu %lu %lu %lu %lu", &num, &portid,
-		    &total, &mode, &range, &drop, &udrop) != 7)
-			continue;
-		if (num < h->info->queue || num - h->info->queue >= h->nworkers)
-			continue;
-		i = (unsigned)(num - h->info->queue);
-		q[i].waiting = (int64_t)total;
-		q[i].dropped = (int64_t)drop;
-		q[i].user_dropped = (int64_t)udrop;
-	}
-	fclose(f);
-}
-
-static const char *
-mode_name(int mode)
-{
-	return (mode == MODE_MONITOR ? "monitor" : "enforce");
-}
-
-#define JC(b, first, name, v) \
-	evbuffer_add_printf((b), "%s\"%s\":%" PRIu64, (first) ? "" : ",", \
-	    (name), (uint64_t)(v))
-
-static void
-json_counters(struct evbuffer *b, const struct worker_stats *s)
-{
-	JC(b, 1, "received", s->received);
-	JC(b, 0, "accepted", s->accepted);
-	JC(b, 0, "dropped", s->dropped);
-	JC(b, 0, "invalid", s->invalid);
-	JC(b, 0, "related", s->related);
-	JC(b, 0, "early_drops", s->ct.early_drop);
-	JC(b, 0, "enobufs", s->nq.enobufs);
-	JC(b, 0, "verdict_errors", s->nq.verdict_errors);
-	JC(b, 0, "connections", s->conns);
-	JC(b, 0, "created", s->ct.created);
-	JC(b, 0, "destroyed", s->ct.destroyed);
-	JC(b, 0, "expired", s->ct.expired);
-	JC(b, 0, "insert_failed", s->ct.insert_failed);
-	JC(b, 0, "audited", s->audited);
-	JC(b, 0, "suppressed", s->suppressed);
-	JC(b, 0, "rejects", s->rejects);
 }
 
 static void
 http_stats(struct http *h, struct evhttp_request *req)
 {
-	const struct daemon_info *info = h->info;
-	struct hstats		*per;
-	struct worker_stats	 tot;
-	struct qproc		*q;
-	struct evbuffer		*b;
-	uint64_t		 max, up;
-	int64_t			 depth = 0;
-	char			 js[2 * CONFIG_PATHLEN + 8];
-	unsigned		 i;
-	int			 r, first;
+	struct status	 st;
+	struct evbuffer	*b;
 
-	per = calloc(h->nworkers, sizeof(*per));
-	q = calloc(h->nworkers, sizeof(*q));
-	if (per == NULL || q == NULL || (b = evbuffer_new()) == NULL) {
-		free(per);
-		free(q);
+	if ((b = evbuffer_new()) == NULL) {
 		evhttp_send_error(req, HTTP_INTERNAL, NULL);
 		return;
 	}
-	if (http_get_stats(h, per, &tot, &max) == -1) {
-		free(per);
-		free(q);
-		evbuffer_free(b);
-		http_text(req, 503, "Service Unavailable",
-		    "a worker is not running");
-		return;
+	if (http_status(h, req, &st) == 0) {
+		status_api(b, h->info, &st);
+		http_reply(req, HTTP_OK, "OK", "application/json", b);
+		status_free(&st);
 	}
-	http_queue_proc(h, q);
-	for (i = 0; i < h->nworkers; i++)
-		if (q[i].waiting > 0)
-			depth += q[i].waiting;
-	up = (worker_now_ms() - info->started_ms) / 1000;
-	ctl_json_str(js, sizeof(js), info->version);
-	evbuffer_add_printf(b, "{\"version\":%s,\"pid\":%ld,\"uptime\":%"
-	    PRIu64 ",\"mode\":\"%s\",\"queue\":%u,\"threads\":%u,", js,
-	    (long)info->pid, up, mode_name(info->cfg->mode), info->queue,
-	    info->threads);
-	if (info->threads > 1)
-		evbuffer_add_printf(b, "\"queues\":\"%u-%u\",", info->queue,
-		    info->queue + info->threads - 1);
-	else
-		evbuffer_add_printf(b, "\"queues\":\"%u\",", info->queue);
-	evbuffer_add_printf(b, "\"rules\":%zu,\"max\":%" PRIu64 ","
-	    "\"queue_depth\":%" PRId64 ",", info->cfg->nrules, max, depth);
-	json_counters(b, &tot);
-	evbuffer_add_printf(b, ",\"invalid_reasons\":{");
-	for (r = 1, first = 1; r < REASON_MAX; r++) {
-		if (reason_name(r) == NULL)
-			continue;
-		JC(b, first, reason_name(r), tot.reasons[r]);
-		first = 0;
-	}
-	evbuffer_add_printf(b, "},\"workers\":[");
-	for (i = 0; i < h->nworkers; i++) {
-		evbuffer_add_printf(b, "%s{\"worker\":%u,\"queue\":%u,"
-		    "\"queue_depth\":%" PRId64 ",", i ? "," : "", i,
-		    info->queue + i, q[i].waiting);
-		json_counters(b, &per[i].s);
-		evbuffer_add_printf(b, "}");
-	}
-	evbuffer_add_printf(b, "]}\n");
-	http_reply(req, HTTP_OK, "OK", "application/json", b);
 	evbuffer_free(b);
-	free(per);
-	free(q);
 }
 
 /* ---- connections -------------------------------------------------- */
@@ -475,37 +344,9 @@ struct hslice {
 	size_t			 n;		/* listed so far */
 	size_t			 limit;
 	unsigned		 worker;
-	/* /metrics: connections by protocol and state */
-	int			 classify;
-	uint64_t		 tcp[CT_VIEW_TCP_NSTATES];
-	uint64_t		 other[3][3];	/* udp, icmp, other x
-						   UNREPLIED, REPLIED,
-						   ASSURED */
+	/* /metrics: connections by protocol and state, the whole table */
+	struct status_conns	*conns;
 };
-
-static const char *const other_protos[] = { "udp", "icmp", "other" };
-static const char *const other_states[] = { "UNREPLIED", "REPLIED",
-	"ASSURED" };
-
-/* A connection's protocol and state, for /metrics. */
-static void
-classify(struct hslice *s, const struct ct_view *v)
-{
-	unsigned	 p;
-
-	if (v->proto == IPPROTO_TCP) {
-		s->tcp[v->state]++;
-		return;
-	}
-	p = v->proto == IPPROTO_UDP ? 0 : v->proto == IPPROTO_ICMP ||
-	    v->proto == IPPROTO_ICMPV6 ? 1 : 2;
-	if (v->flags & CT_VIEW_ASSURED)
-		s->other[p][2]++;
-	else if (v->flags & CT_VIEW_UNREPLIED)
-		s->other[p][0]++;
-	else
-		s->other[p][1]++;
-}
 
 static int
 hslice_visit(struct ct_table *t, struct ct_entry *e, void *arg)
@@ -516,8 +357,8 @@ hslice_visit(struct ct_table *t, struct ct_entry *e, void *arg)
 	int		 n;
 
 	ct_view_fill(&v, e, s->now);
-	if (s->classify) {
-		classify(s, &v);
+	if (s->conns != NULL) {
+		status_conns_add(s->conns, &v);
 		return (0);
 	}
 	if (v.rule < s->cfg->nrules)
@@ -537,7 +378,7 @@ w_hslice(struct worker *w, void *arg)
 	struct hslice	*s = arg;
 	size_t		 max = HTTP_SLICE;
 
-	if (!s->classify)
+	if (s->conns == NULL)
 		max = s->n < s->limit ? s->limit - s->n : 0;
 	s->cfg = worker_config(w);
 	s->now = worker_now_ms();
@@ -644,142 +485,42 @@ http_connections(struct http *h, struct evhttp_request *req,
 /* ---- /metrics ----------------------------------------------------- */
 
 static void
-metric(struct evbuffer *b, const char *name, const char *type,
-    const char *help)
-{
-	evbuffer_add_printf(b, "# HELP nfqspid_%s %s\n# TYPE nfqspid_%s %s\n",
-	    name, help, name, type);
-}
-
-static void
 http_metrics(struct http *h, struct evhttp_request *req)
 {
-	const struct daemon_info *info = h->info;
-	struct hstats		*per;
-	struct worker_stats	 tot;
-	struct qproc		*q;
+	struct status_conns	 conns;
+	struct status		 st;
 	struct hslice		 s;
 	struct evbuffer		*b;
-	uint64_t		 max;
-	unsigned		 i, j;
-	int			 r;
+	unsigned		 i;
 
-	per = calloc(h->nworkers, sizeof(*per));
-	q = calloc(h->nworkers, sizeof(*q));
-	if (per == NULL || q == NULL || (b = evbuffer_new()) == NULL) {
-		free(per);
-		free(q);
+	if ((b = evbuffer_new()) == NULL) {
 		evhttp_send_error(req, HTTP_INTERNAL, NULL);
 		return;
 	}
-	memset(&s, 0, sizeof(s));
-	s.classify = 1;
-	if (http_get_stats(h, per, &tot, &max) == -1)
-		goto dead;
+	if (http_status(h, req, &st) == -1) {
+		evbuffer_free(b);
+		return;
+	}
 	/* the states: the whole table, HTTP_SLICE entries a call */
+	memset(&s, 0, sizeof(s));
+	memset(&conns, 0, sizeof(conns));
+	s.conns = &conns;
 	for (i = 0; i < h->nworkers; i++) {
 		s.cursor = 0;
 		do {
-			if (worker_call(h->workers[i], w_hslice, &s) == -1)
-				goto dead;
+			if (worker_call(h->workers[i], w_hslice, &s) == -1) {
+				http_text(req, 503, "Service Unavailable",
+				    "a worker is not running");
+				goto done;
+			}
 		} while (s.cursor != 0);
 	}
-	http_queue_proc(h, q);
-
-	metric(b, "info", "gauge", "The running daemon.");
-	evbuffer_add_printf(b, "nfqspid_info{version=\"%s\",mode=\"%s\"} 1\n",
-	    info->version, mode_name(info->cfg->mode));
-	metric(b, "uptime_seconds", "gauge", "Seconds since the start.");
-	evbuffer_add_printf(b, "nfqspid_uptime_seconds %" PRIu64 "\n",
-	    (worker_now_ms() - info->started_ms) / 1000);
-	metric(b, "rules", "gauge", "Rules in the running configuration.");
-	evbuffer_add_printf(b, "nfqspid_rules %zu\n", info->cfg->nrules);
-	metric(b, "connections", "gauge",
-	    "Tracked connections by protocol and state.");
-	for (j = 0; j < CT_VIEW_TCP_NSTATES; j++)
-		if (s.tcp[j] > 0 || j == CT_VIEW_TCP_ESTABLISHED)
-			evbuffer_add_printf(b, "nfqspid_connections{proto=\"tcp\","
-			    "state=\"%s\"} %" PRIu64 "\n",
-			    ct_view_tcp_state(j), s.tcp[j]);
-	for (i = 0; i < 3; i++)
-		for (j = 0; j < 3; j++)
-			if (s.other[i][j] > 0)
-				evbuffer_add_printf(b, "nfqspid_connections{"
-				    "proto=\"%s\",state=\"%s\"} %" PRIu64 "\n",
-				    other_protos[i], other_states[j],
-				    s.other[i][j]);
-	metric(b, "connections_max", "gauge",
-	    "Connections the tables may hold ([conntrack] max per worker).");
-	evbuffer_add_printf(b, "nfqspid_connections_max %" PRIu64 "\n", max);
-	metric(b, "packets_total", "counter",
-	    "Packets by verdict (monitor mode: what they got).");
-	evbuffer_add_printf(b, "nfqspid_packets_total{verdict=\"accept\"} %"
-	    PRIu64 "\nnfqspid_packets_total{verdict=\"drop\"} %" PRIu64 "\n",
-	    tot.accepted, tot.dropped);
-	metric(b, "packets_state_total", "counter",
-	    "Packets that were RELATED or INVALID.");
-	evbuffer_add_printf(b, "nfqspid_packets_state_total{state=\"RELATED\"} %"
-	    PRIu64 "\nnfqspid_packets_state_total{state=\"INVALID\"} %" PRIu64
-	    "\n", tot.related, tot.invalid);
-	metric(b, "invalid_packets_total", "counter",
-	    "INVALID packets by reason.");
-	for (r = 1; r < REASON_MAX; r++)
-		if (reason_name(r) != NULL)
-			evbuffer_add_printf(b, "nfqspid_invalid_packets_total{"
-			    "reason=\"%s\"} %" PRIu64 "\n", reason_name(r),
-			    tot.reasons[r]);
-	metric(b, "connections_created_total", "counter",
-	    "Connections tracked.");
-	evbuffer_add_printf(b, "nfqspid_connections_created_total %" PRIu64
-	    "\n", tot.ct.created);
-	metric(b, "early_drops_total", "counter",
-	    "Connections evicted to make room for new ones.");
-	evbuffer_add_printf(b, "nfqspid_early_drops_total %" PRIu64 "\n",
-	    tot.ct.early_drop);
-	metric(b, "insert_failed_total", "counter",
-	    "New connections refused: the table was full (table-full).");
-	evbuffer_add_printf(b, "nfqspid_insert_failed_total %" PRIu64 "\n",
-	    tot.ct.insert_failed);
-	metric(b, "enobufs_total", "counter",
-	    "Times the kernel dropped queued packets: our socket buffer was "
-	    "full.");
-	evbuffer_add_printf(b, "nfqspid_enobufs_total %" PRIu64 "\n",
-	    tot.nq.enobufs);
-	metric(b, "verdict_errors_total", "counter",
-	    "Verdicts the kernel refused.");
-	evbuffer_add_printf(b, "nfqspid_verdict_errors_total %" PRIu64 "\n",
-	    tot.nq.verdict_errors);
-	metric(b, "audit_records_total", "counter", "Audit records written.");
-	evbuffer_add_printf(b, "nfqspid_audit_records_total %" PRIu64 "\n",
-	    tot.audited);
-	metric(b, "audit_suppressed_total", "counter",
-	    "Audit records over [log] rate, not written.");
-	evbuffer_add_printf(b, "nfqspid_audit_suppressed_total %" PRIu64 "\n",
-	    tot.suppressed);
-	metric(b, "queue_depth", "gauge",
-	    "Packets waiting in the kernel's queue for a verdict.");
-	for (i = 0; i < h->nworkers; i++)
-		if (q[i].waiting >= 0)
-			evbuffer_add_printf(b, "nfqspid_queue_depth{queue=\"%u\"} "
-			    "%" PRId64 "\n", info->queue + i, q[i].waiting);
-	metric(b, "queue_dropped_total", "counter",
-	    "Packets the kernel dropped or bypassed: the queue was full.");
-	for (i = 0; i < h->nworkers; i++)
-		if (q[i].dropped >= 0)
-			evbuffer_add_printf(b, "nfqspid_queue_dropped_total{"
-			    "queue=\"%u\"} %" PRId64 "\n", info->queue + i,
-			    q[i].dropped);
+	status_metrics(b, h->info, &st, &conns);
 	http_reply(req, HTTP_OK, "OK", "text/plain; version=0.0.4; "
 	    "charset=utf-8", b);
+ done:
+	status_free(&st);
 	evbuffer_free(b);
-	free(per);
-	free(q);
-	return;
- dead:
-	evbuffer_free(b);
-	free(per);
-	free(q);
-	http_text(req, 503, "Service Unavailable", "a worker is not running");
 }
 
 /* ---- the server --------------------------------------------------- */

@@ -68,12 +68,6 @@ usage(FILE *f, int status)
 	exit(status);
 }
 
-static const char *
-mode_name(int mode)
-{
-	return (mode == MODE_MONITOR ? "monitor" : "enforce");
-}
-
 /*
  * Refuse to start when another nfqspid holds the pidfile: the lock is
  * held for the life of the process, so a stale file from a crash is
@@ -289,7 +283,7 @@ daemon_reload(void *arg, char *err, size_t errlen)
 	d->info.cfg = cfg;
 	config_free(old);
 	log_info("reloaded %s: rules %zu mode %s", d->cfgpath, cfg->nrules,
-	    mode_name(cfg->mode));
+	    status_mode_name(cfg->mode));
 	return (0);
 }
 
@@ -465,7 +459,7 @@ daemon_run(struct daemon *d, int foreground, int debug)
 
 	log_info("nfqspid %s started: queue %u threads %u rules %zu mode %s",
 	    PACKAGE_VERSION, d->cfg->queue, d->cfg->threads, d->cfg->nrules,
-	    mode_name(d->cfg->mode));
+	    status_mode_name(d->cfg->mode));
 	if (readyfd != -1) {
 		daemon_ready(readyfd);
 		log_init(0, debug, d->cfg->facility);

@@ -154,6 +154,19 @@ int		 nq_quiesce(struct nq *q);
  */
 int		 nq_verdict(struct nq *q, uint32_t id, const struct nq_verdict *v);
 void		 nq_get_stats(const struct nq *q, struct nq_stats *s);
+/*
+ * The kernel's view of queues first .. first + n - 1, from
+ * /proc/net/netfilter/nfnetlink_queue (our network namespace's): packets
+ * waiting, dropped because the queue was full, dropped because our
+ * socket buffer was; -1 where a queue is not listed.  Returns how many
+ * of them are listed, -1 if the file cannot be read.
+ */
+struct nq_proc {
+	int64_t		 waiting;
+	int64_t		 dropped;
+	int64_t		 user_dropped;
+};
+int		 nq_proc_read(unsigned first, unsigned n, struct nq_proc *q);
 /* "queue 0 is in use by another process", ... for an nq_open() errno */
 const char	*nq_strerror(int err);
 
@@ -236,7 +249,8 @@ int		 worker_reload(struct worker *w, const struct config *cfg);
 int		 worker_error(const struct worker *w);
 /* Goes up every WORKER_TICK_MS while the worker's loop runs. */
 uint64_t	 worker_heartbeat(const struct worker *w);
-/* The clock of the tables: CLOCK_MONOTONIC in milliseconds. */
+/* The daemon's one clock (tables, queues, status): CLOCK_MONOTONIC in
+   milliseconds. */
 uint64_t	 worker_now_ms(void);
 
 /* nfqspid.c: the daemon as a whole, for control.c's `status` */
@@ -296,6 +310,54 @@ struct http	*http_open(struct event_base *base, const struct config *cfg,
 		    const struct daemon_info *info, struct worker **workers,
 		    unsigned nworkers, char *err, size_t errlen);
 void		 http_close(struct http *h);
+
+/*
+ * status.c: the counters, declared once, and their printed forms.  A
+ * status is a snapshot of every worker's counters, taken in the main
+ * thread (status_collect(): -1 and errno ESRCH, with dead set, when a
+ * worker is not running; ENOMEM).
+ */
+struct status {
+	unsigned		 n;
+	struct worker_stats	*per;		/* per worker */
+	struct worker_stats	 tot;
+	uint64_t		 max;		/* the tables' room */
+	struct nq_proc		*q;		/* per worker's queue */
+	uint64_t		 depth;		/* packets waiting, all queues */
+	uint64_t		 uptime;	/* seconds */
+	unsigned		 dead;		/* the worker that did not answer */
+};
+/* Connections by protocol and state, for /metrics */
+struct status_conns {
+	uint64_t		 tcp[CT_VIEW_TCP_NSTATES];
+	uint64_t		 other[3][3];	/* udp, icmp, other x
+						   UNREPLIED, REPLIED,
+						   ASSURED */
+};
+struct evbuffer;
+const char	*status_mode_name(int mode);	/* "enforce", "monitor" */
+/* "0", "0-3": queue q and the threads - 1 after it */
+void		 status_queues(char *buf, size_t len, unsigned q,
+		    unsigned threads);
+int		 status_collect(struct status *st,
+		    const struct daemon_info *info, struct worker **workers,
+		    unsigned n);
+void		 status_free(struct status *st);
+void		 status_conns_add(struct status_conns *c,
+		    const struct ct_view *v);
+/* nfqspictl status, nfqspictl stats (text or JSON) */
+void		 status_print(struct evbuffer *b,
+		    const struct daemon_info *info, const struct status *st,
+		    int json);
+void		 status_print_stats(struct evbuffer *b,
+		    const struct daemon_info *info, const struct status *st,
+		    int json);
+/* the page's /api/stats; /metrics */
+void		 status_api(struct evbuffer *b, const struct daemon_info *info,
+		    const struct status *st);
+void		 status_metrics(struct evbuffer *b,
+		    const struct daemon_info *info, const struct status *st,
+		    const struct status_conns *c);
 
 /* replay.c */
 /* Returns the exit status: 0, 1 (capture unreadable), 2 (bad usage). */

@@ -109,15 +109,6 @@ struct nq {
 	int		 npkts;
 };
 
-static uint64_t
-nq_now_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
-}
-
 /* At most one error line a second per queue: errors can come per packet. */
 static int
 nq_warn_ok(struct nq *q)
@@ -149,6 +140,37 @@ nq_strerror(int err)
 	}
 }
 
+int
+nq_proc_read(unsigned first, unsigned n, struct nq_proc *q)
+{
+	FILE		*f;
+	char		 line[256];
+	unsigned long	 num, portid, total, mode, range, drop, udrop;
+	unsigned	 i;
+	int		 listed = 0;
+
+	for (i = 0; i < n; i++)
+		q[i].waiting = q[i].dropped = q[i].user_dropped = -1;
+	if ((f = fopen("/proc/net/netfilter/nfnetlink_queue", "re")) == NULL)
+		return (-1);
+	/* queue, portid, waiting, copy mode, copy range, queue full drops,
+	   netlink drops, id sequence, 1 */
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (sscanf(line, "%lu %lu %lu %lu %lu %lu %lu", &num, &portid,
+		    &total, &mode, &range, &drop, &udrop) != 7)
+			continue;
+		if (num < first || num - first >= n)
+			continue;
+		i = (unsigned)(num - first);
+		q[i].waiting = (int64_t)total;
+		q[i].dropped = (int64_t)drop;
+		q[i].user_dropped = (int64_t)udrop;
+		listed++;
+	}
+	fclose(f);
+	return (listed);
+}
+
 /*
  * Is the queue bound by someone in this network namespace?  The kernel
  * answers EPERM both to a bind of a queue another socket holds and to a
@@ -157,20 +179,9 @@ nq_strerror(int err)
 static int
 nq_queue_listed(uint16_t queue)
 {
-	FILE		*f;
-	char		 line[256];
-	unsigned	 num;
-	int		 found = 0;
+	struct nq_proc	 p;
 
-	if ((f = fopen("/proc/net/netfilter/nfnetlink_queue", "re")) == NULL)
-		return (0);
-	while (fgets(line, sizeof(line), f) != NULL)
-		if (sscanf(line, "%u", &num) == 1 && num == queue) {
-			found = 1;
-			break;
-		}
-	fclose(f);
-	return (found);
+	return (nq_proc_read(queue, 1, &p) > 0);
 }
 
 static struct nlmsghdr *
@@ -230,10 +241,10 @@ nq_wait_ack(struct nq *q, uint32_t seq)
 	struct nlmsgerr		*e;
 	ssize_t			 r;
 	int			 len, stashed;
-	uint64_t		 deadline = nq_now_ms() + NQ_ACK_TIMEOUT, now;
+	uint64_t		 deadline = worker_now_ms() + NQ_ACK_TIMEOUT, now;
 
 	for (;;) {
-		now = nq_now_ms();
+		now = worker_now_ms();
 		if (now >= deadline) {
 			errno = ETIMEDOUT;
 			return (-1);
@@ -826,7 +837,7 @@ nq_read(struct nq *q, size_t budget)
 	q->npkts = 0;
 	q->npk = 0;
 	if (q->stash != NULL)
-		q->now_ms = nq_now_ms();
+		q->now_ms = worker_now_ms();
 	while ((s = q->stash) != NULL) {
 		q->stash = s->next;
 		if (q->stash == NULL)
@@ -859,7 +870,7 @@ nq_read(struct nq *q, size_t budget)
 		}
 		if (r == 0)
 			break;
-		q->now_ms = nq_now_ms();
+		q->now_ms = worker_now_ms();
 		for (i = 0; i < (size_t)r; i++) {
 			if (q->mm[i].msg_len == 0)
 				continue;

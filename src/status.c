@@ -1,0 +1,414 @@
+/*
+ * status.c - the daemon's counters, declared once, and every printed
+ * form of them: nfqspictl status and stats (text and JSON), the page's
+ * /api/stats and Prometheus' /metrics
+ *
+ * Copyright (C) 2026 The nfqspid authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * counters[] is the one list: a counter's name (the text and JSON key),
+ * its Prometheus name with labels, help and type, and where it lies in
+ * struct worker_stats.  Adding one is one line there (a row a line,
+ * however long: the list reads as a table).  Consecutive
+ * entries with the same Prometheus name before the '{' are one family
+ * (one HELP and TYPE).  The rest of a status (version, uptime, queues)
+ * is not a counter and is written out here by hand, once per form.
+ */
+#include <sys/types.h>
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+
+#include "nfqspid.h"
+#include "ctlproto.h"
+
+enum { COUNTER, GAUGE };
+
+struct status_counter {
+	const char	*name;		/* text and JSON */
+	const char	*metric;	/* NULL: not in /metrics */
+	const char	*help;
+	int		 type;
+	size_t		 off;		/* in struct worker_stats */
+	size_t		 size;		/* 4 or 8 */
+};
+
+#define WS(f)	offsetof(struct worker_stats, f), \
+		sizeof(((struct worker_stats *)0)->f)
+
+static const struct status_counter counters[] = {
+	{ "received", "received_total", "Packets decided (a deferred ICMP error once it is decided).", COUNTER, WS(received) },
+	{ "accepted", "packets_total{verdict=\"accept\"}", "Packets by verdict (monitor mode: what they got).", COUNTER, WS(accepted) },
+	{ "dropped", "packets_total{verdict=\"drop\"}", NULL, COUNTER, WS(dropped) },
+	{ "invalid", "packets_state_total{state=\"INVALID\"}", "Packets that were RELATED or INVALID.", COUNTER, WS(invalid) },
+	{ "related", "packets_state_total{state=\"RELATED\"}", NULL, COUNTER, WS(related) },
+	{ "early_drops", "early_drops_total", "Connections evicted to make room for new ones.", COUNTER, WS(ct.early_drop) },
+	{ "enobufs", "enobufs_total", "Times the kernel dropped queued packets: our socket buffer was full.", COUNTER, WS(nq.enobufs) },
+	{ "verdict_errors", "verdict_errors_total", "Verdicts the kernel refused.", COUNTER, WS(nq.verdict_errors) },
+	/* by protocol and state in /metrics, from the tables */
+	{ "connections", NULL, NULL, GAUGE, WS(conns) },
+	{ "created", "connections_created_total", "Connections tracked.", COUNTER, WS(ct.created) },
+	{ "destroyed", "connections_destroyed_total", "Connections removed for any reason.", COUNTER, WS(ct.destroyed) },
+	{ "expired", "connections_expired_total", "Connections whose timeout ran out.", COUNTER, WS(ct.expired) },
+	{ "insert_failed", "insert_failed_total", "New connections refused: the table was full (table-full).", COUNTER, WS(ct.insert_failed) },
+	{ "audited", "audit_records_total", "Audit records written.", COUNTER, WS(audited) },
+	{ "suppressed", "audit_suppressed_total", "Audit records over [log] rate, not written.", COUNTER, WS(suppressed) },
+	{ "bad_messages", "bad_messages_total", "Queue messages without a packet id (cannot be answered).", COUNTER, WS(nq.bad_messages) },
+	{ "malformed", "malformed_total", "Queue messages with an id but a bad attribute (answered as INVALID).", COUNTER, WS(nq.malformed) },
+	{ "queued", "queued_total", "Packets read from the queues.", COUNTER, WS(nq.received) },
+	{ "verdicts", "verdicts_total", "Verdicts sent.", COUNTER, WS(nq.verdicts) },
+	{ "deferred", "deferred_total", "Verdicts given later (ICMP errors about another worker's connection).", COUNTER, WS(nq.deferred) },
+	{ "rejects", "rejects_total", "Answers sent for reject rules.", COUNTER, WS(rejects) },
+};
+
+#define NCOUNTERS	(sizeof(counters) / sizeof(counters[0]))
+
+static uint64_t
+counter_get(const struct status_counter *k, const struct worker_stats *s)
+{
+	const char	*p = (const char *)s + k->off;
+	uint64_t	 v64;
+	uint32_t	 v32;
+
+	if (k->size == sizeof(v32)) {
+		memcpy(&v32, p, sizeof(v32));
+		return (v32);
+	}
+	memcpy(&v64, p, sizeof(v64));
+	return (v64);
+}
+
+const char *
+status_mode_name(int mode)
+{
+	return (mode == MODE_MONITOR ? "monitor" : "enforce");
+}
+
+/* ---- a snapshot ----------------------------------------------------- */
+
+int
+status_collect(struct status *st, const struct daemon_info *info,
+    struct worker **workers, unsigned n)
+{
+	uint32_t	 max;
+	unsigned	 i;
+
+	memset(st, 0, sizeof(*st));
+	st->n = n;
+	if ((st->per = calloc(n ? n : 1, sizeof(*st->per))) == NULL ||
+	    (st->q = calloc(n ? n : 1, sizeof(*st->q))) == NULL) {
+		status_free(st);
+		return (-1);
+	}
+	for (i = 0; i < n; i++) {
+		if (worker_snapshot(workers[i], &st->per[i], &max) == -1) {
+			st->dead = i;
+			status_free(st);
+			errno = ESRCH;
+			return (-1);
+		}
+		worker_stats_add(&st->tot, &st->per[i]);
+		st->max += max;
+	}
+	nq_proc_read(info->queue, n, st->q);
+	for (i = 0; i < n; i++)
+		if (st->q[i].waiting > 0)
+			st->depth += (uint64_t)st->q[i].waiting;
+	st->uptime = (worker_now_ms() - info->started_ms) / 1000;
+	return (0);
+}
+
+void
+status_free(struct status *st)
+{
+	free(st->per);
+	free(st->q);
+	st->per = NULL;
+	st->q = NULL;
+}
+
+/* A connection, for /metrics' count by protocol and state. */
+void
+status_conns_add(struct status_conns *c, const struct ct_view *v)
+{
+	unsigned	 p;
+
+	if (v->proto == IPPROTO_TCP) {
+		c->tcp[v->state < CT_VIEW_TCP_NSTATES ? v->state : 0]++;
+		return;
+	}
+	p = v->proto == IPPROTO_UDP ? 0 : v->proto == IPPROTO_ICMP ||
+	    v->proto == IPPROTO_ICMPV6 ? 1 : 2;
+	if (v->flags & CT_VIEW_ASSURED)
+		c->other[p][2]++;
+	else if (v->flags & CT_VIEW_UNREPLIED)
+		c->other[p][0]++;
+	else
+		c->other[p][1]++;
+}
+
+/* ---- the counters, in each form ---------------------------------------- */
+
+static void
+counters_text(struct evbuffer *b, const struct worker_stats *s,
+    const char *indent)
+{
+	size_t	 i;
+
+	for (i = 0; i < NCOUNTERS; i++)
+		evbuffer_add_printf(b, "%s%-16s%" PRIu64 "\n", indent,
+		    counters[i].name, counter_get(&counters[i], s));
+}
+
+/* "name":value,... without braces */
+static void
+counters_json(struct evbuffer *b, const struct worker_stats *s)
+{
+	size_t	 i;
+
+	for (i = 0; i < NCOUNTERS; i++)
+		evbuffer_add_printf(b, "%s\"%s\":%" PRIu64, i ? "," : "",
+		    counters[i].name, counter_get(&counters[i], s));
+}
+
+static size_t
+family_len(const char *metric)
+{
+	return (strcspn(metric, "{"));
+}
+
+static void
+metric_head(struct evbuffer *b, const char *name, size_t len,
+    const char *type, const char *help)
+{
+	evbuffer_add_printf(b, "# HELP nfqspid_%.*s %s\n# TYPE nfqspid_%.*s "
+	    "%s\n", (int)len, name, help, (int)len, name, type);
+}
+
+static void
+counters_metrics(struct evbuffer *b, const struct worker_stats *s)
+{
+	const char	*prev = NULL;
+	size_t		 i, len;
+
+	for (i = 0; i < NCOUNTERS; i++) {
+		if (counters[i].metric == NULL)
+			continue;
+		len = family_len(counters[i].metric);
+		if (prev == NULL || family_len(prev) != len ||
+		    strncmp(prev, counters[i].metric, len) != 0)
+			metric_head(b, counters[i].metric, len,
+			    counters[i].type == GAUGE ? "gauge" : "counter",
+			    counters[i].help != NULL ? counters[i].help : "");
+		prev = counters[i].metric;
+		evbuffer_add_printf(b, "nfqspid_%s %" PRIu64 "\n",
+		    counters[i].metric, counter_get(&counters[i], s));
+	}
+}
+
+/* ---- nfqspictl status and stats ---------------------------------------- */
+
+void
+status_queues(char *buf, size_t len, unsigned q, unsigned threads)
+{
+	if (threads > 1)
+		snprintf(buf, len, "%u-%u", q, q + threads - 1);
+	else
+		snprintf(buf, len, "%u", q);
+}
+
+void
+status_print(struct evbuffer *b, const struct daemon_info *info,
+    const struct status *st, int json)
+{
+	const struct config	*cfg = info->cfg;
+	char			 started[64], queues[32];
+	char			 js[2 * CONFIG_PATHLEN + 8];
+	struct tm		 tm;
+	uint64_t		 up = st->uptime;
+
+	if (gmtime_r(&info->started, &tm) == NULL ||
+	    strftime(started, sizeof(started), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(started, sizeof(started), "?");
+	status_queues(queues, sizeof(queues), info->queue, info->threads);
+	if (json) {
+		ctl_json_str(js, sizeof(js), info->version);
+		evbuffer_add_printf(b, "{\"version\":%s,\"pid\":%ld,"
+		    "\"started\":\"%s\",\"uptime\":%" PRIu64 ",\"config\":",
+		    js, (long)info->pid, started, up);
+		ctl_json_str(js, sizeof(js), cfg->path);
+		/* "connections", the table's use, comes with the counters */
+		evbuffer_add_printf(b, "%s,\"mode\":\"%s\",\"queue\":%u,"
+		    "\"threads\":%u,\"fail_open\":%s,\"rules\":%zu,"
+		    "\"max\":%" PRIu64 ",", js, status_mode_name(cfg->mode),
+		    info->queue, info->threads,
+		    cfg->fail_open ? "true" : "false", cfg->nrules, st->max);
+		counters_json(b, &st->tot);
+		evbuffer_add_printf(b, "}\n");
+		return;
+	}
+	evbuffer_add_printf(b, "%-16s%s\n", "version", info->version);
+	evbuffer_add_printf(b, "%-16s%ld\n", "pid", (long)info->pid);
+	evbuffer_add_printf(b, "%-16s%s\n", "started", started);
+	evbuffer_add_printf(b, "%-16s%" PRIu64 "d %02" PRIu64 ":%02" PRIu64
+	    ":%02" PRIu64 "\n", "uptime", up / 86400, up / 3600 % 24,
+	    up / 60 % 60, up % 60);
+	evbuffer_add_printf(b, "%-16s%s\n", "config", cfg->path);
+	evbuffer_add_printf(b, "%-16s%s\n", "mode",
+	    status_mode_name(cfg->mode));
+	evbuffer_add_printf(b, "%-16s%s\n", "queues", queues);
+	evbuffer_add_printf(b, "%-16s%u\n", "threads", info->threads);
+	evbuffer_add_printf(b, "%-16s%s\n", "fail_open",
+	    cfg->fail_open ? "yes" : "no");
+	evbuffer_add_printf(b, "%-16s%zu\n", "rules", cfg->nrules);
+	evbuffer_add_printf(b, "%-16s%zu/%" PRIu64 "\n", "table",
+	    st->tot.conns, st->max);
+	counters_text(b, &st->tot, "");
+}
+
+void
+status_print_stats(struct evbuffer *b, const struct daemon_info *info,
+    const struct status *st, int json)
+{
+	unsigned	 i;
+
+	if (json)
+		evbuffer_add_printf(b, "{\"workers\":[");
+	for (i = 0; i < st->n; i++) {
+		if (json) {
+			evbuffer_add_printf(b, "%s{\"worker\":%u,\"queue\":%u,",
+			    i ? "," : "", i, info->queue + i);
+			counters_json(b, &st->per[i]);
+			evbuffer_add_printf(b, "}");
+		} else {
+			evbuffer_add_printf(b, "worker %u queue %u\n", i,
+			    info->queue + i);
+			counters_text(b, &st->per[i], "\t");
+		}
+	}
+	if (json) {
+		evbuffer_add_printf(b, "],\"total\":{");
+		counters_json(b, &st->tot);
+		evbuffer_add_printf(b, "}}\n");
+	} else if (st->n > 1) {
+		evbuffer_add_printf(b, "total\n");
+		counters_text(b, &st->tot, "\t");
+	}
+}
+
+/* ---- the page's /api/stats and /metrics -------------------------------- */
+
+void
+status_api(struct evbuffer *b, const struct daemon_info *info,
+    const struct status *st)
+{
+	char		 js[2 * CONFIG_PATHLEN + 8], queues[32];
+	unsigned	 i;
+	int		 r, first;
+
+	ctl_json_str(js, sizeof(js), info->version);
+	status_queues(queues, sizeof(queues), info->queue, info->threads);
+	evbuffer_add_printf(b, "{\"version\":%s,\"pid\":%ld,\"uptime\":%"
+	    PRIu64 ",\"mode\":\"%s\",\"queue\":%u,\"threads\":%u,"
+	    "\"queues\":\"%s\",\"rules\":%zu,\"max\":%" PRIu64 ","
+	    "\"queue_depth\":%" PRIu64 ",", js, (long)info->pid, st->uptime,
+	    status_mode_name(info->cfg->mode), info->queue, info->threads,
+	    queues, info->cfg->nrules, st->max, st->depth);
+	counters_json(b, &st->tot);
+	evbuffer_add_printf(b, ",\"invalid_reasons\":{");
+	for (r = 1, first = 1; r < REASON_MAX; r++) {
+		if (reason_name(r) == NULL)
+			continue;
+		evbuffer_add_printf(b, "%s\"%s\":%" PRIu64, first ? "" : ",",
+		    reason_name(r), st->tot.reasons[r]);
+		first = 0;
+	}
+	evbuffer_add_printf(b, "},\"workers\":[");
+	for (i = 0; i < st->n; i++) {
+		evbuffer_add_printf(b, "%s{\"worker\":%u,\"queue\":%u,"
+		    "\"queue_depth\":%" PRId64 ",", i ? "," : "", i,
+		    info->queue + i, st->q[i].waiting);
+		counters_json(b, &st->per[i]);
+		evbuffer_add_printf(b, "}");
+	}
+	evbuffer_add_printf(b, "]}\n");
+}
+
+static const char *const other_protos[] = { "udp", "icmp", "other" };
+static const char *const other_states[] = { "UNREPLIED", "REPLIED",
+	"ASSURED" };
+
+static void
+metrics_conns(struct evbuffer *b, const struct status_conns *c)
+{
+	unsigned	 i, j;
+
+	metric_head(b, "connections", strlen("connections"), "gauge",
+	    "Tracked connections by protocol and state.");
+	for (j = 0; j < CT_VIEW_TCP_NSTATES; j++)
+		if (c->tcp[j] > 0 || j == CT_VIEW_TCP_ESTABLISHED)
+			evbuffer_add_printf(b, "nfqspid_connections{proto=\"tcp\","
+			    "state=\"%s\"} %" PRIu64 "\n",
+			    ct_view_tcp_state(j), c->tcp[j]);
+	for (i = 0; i < 3; i++)
+		for (j = 0; j < 3; j++)
+			if (c->other[i][j] > 0)
+				evbuffer_add_printf(b, "nfqspid_connections{"
+				    "proto=\"%s\",state=\"%s\"} %" PRIu64 "\n",
+				    other_protos[i], other_states[j],
+				    c->other[i][j]);
+}
+
+void
+status_metrics(struct evbuffer *b, const struct daemon_info *info,
+    const struct status *st, const struct status_conns *c)
+{
+	unsigned	 i;
+	int		 r;
+
+	metric_head(b, "info", strlen("info"), "gauge", "The running daemon.");
+	evbuffer_add_printf(b, "nfqspid_info{version=\"%s\",mode=\"%s\"} 1\n",
+	    info->version, status_mode_name(info->cfg->mode));
+	metric_head(b, "uptime_seconds", strlen("uptime_seconds"), "gauge",
+	    "Seconds since the start.");
+	evbuffer_add_printf(b, "nfqspid_uptime_seconds %" PRIu64 "\n",
+	    st->uptime);
+	metric_head(b, "rules", strlen("rules"), "gauge",
+	    "Rules in the running configuration.");
+	evbuffer_add_printf(b, "nfqspid_rules %zu\n", info->cfg->nrules);
+	metrics_conns(b, c);
+	metric_head(b, "connections_max", strlen("connections_max"), "gauge",
+	    "Connections the tables may hold ([conntrack] max per worker).");
+	evbuffer_add_printf(b, "nfqspid_connections_max %" PRIu64 "\n",
+	    st->max);
+	counters_metrics(b, &st->tot);
+	metric_head(b, "invalid_packets_total", strlen("invalid_packets_total"),
+	    "counter", "INVALID packets by reason.");
+	for (r = 1; r < REASON_MAX; r++)
+		if (reason_name(r) != NULL)
+			evbuffer_add_printf(b, "nfqspid_invalid_packets_total{"
+			    "reason=\"%s\"} %" PRIu64 "\n", reason_name(r),
+			    st->tot.reasons[r]);
+	metric_head(b, "queue_depth", strlen("queue_depth"), "gauge",
+	    "Packets waiting in the kernel's queue for a verdict.");
+	for (i = 0; i < st->n; i++)
+		if (st->q[i].waiting >= 0)
+			evbuffer_add_printf(b, "nfqspid_queue_depth{queue=\"%u\"} "
+			    "%" PRId64 "\n", info->queue + i, st->q[i].waiting);
+	metric_head(b, "queue_dropped_total", strlen("queue_dropped_total"),
+	    "counter", "Packets the kernel dropped or bypassed: the queue was "
+	    "full.");
+	for (i = 0; i < st->n; i++)
+		if (st->q[i].dropped >= 0)
+			evbuffer_add_printf(b, "nfqspid_queue_dropped_total{"
+			    "queue=\"%u\"} %" PRId64 "\n", info->queue + i,
+			    st->q[i].dropped);
+}
