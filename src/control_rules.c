@@ -1,0 +1,347 @@
+/*
+ * control_rules.c - nfqspictl rules and iptables: the running
+ * configuration printed, with each rule's counters
+ *
+ * Copyright (C) 2026 The nfqspid authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include "autoconf.h"		/* first: _GNU_SOURCE */
+
+#include <sys/types.h>
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "control.h"
+
+/* The ranges of a port set, found by asking it about every port. */
+static void
+print_ports(struct evbuffer *b, const char *key,
+    const struct rule_portset *set, int json)
+{
+	uint32_t	 p, lo;
+	int		 n = 0;
+
+	if (set == NULL)
+		return;
+	evbuffer_add_printf(b, json ? ",\"%s\":\"" : " %s=", key);
+	for (p = 0; p <= 65535; p++) {
+		if (!rule_portset_match(set, (uint16_t)p))
+			continue;
+		lo = p;
+		while (p < 65535 && rule_portset_match(set, (uint16_t)(p + 1)))
+			p++;
+		if (lo == p)
+			evbuffer_add_printf(b, "%s%u", n++ ? "," : "", lo);
+		else
+			evbuffer_add_printf(b, "%s%u-%u", n++ ? "," : "", lo,
+			    p);
+	}
+	if (json)
+		evbuffer_add_printf(b, "\"");
+}
+
+static void
+print_states(char *buf, size_t len, uint8_t mask)
+{
+	int	 s;
+	size_t	 off = 0;
+
+	buf[0] = '\0';
+	for (s = 0; s < CT_STATE_MAX; s++) {
+		if (!(mask & CT_STATE_BIT(s)))
+			continue;
+		off += (size_t)snprintf(buf + off, len - off, "%s%s",
+		    off ? "," : "", rule_state_name(s));
+		if (off >= len)
+			break;
+	}
+}
+
+static void
+print_tcp_flags(char *buf, size_t len, uint8_t flags, uint8_t mask)
+{
+	static const char names[] = "FSRPAUEW";	/* pf's letters by bit */
+	size_t	 off = 0;
+	int	 i;
+
+	for (i = 0; i < 8 && off + 1 < len; i++)
+		if (flags & (1 << i))
+			buf[off++] = names[i];
+	if (off + 1 < len)
+		buf[off++] = '/';
+	for (i = 0; i < 8 && off + 1 < len; i++)
+		if (mask & (1 << i))
+			buf[off++] = names[i];
+	buf[off] = '\0';
+}
+
+static void
+print_ifaces(struct evbuffer *b, const char *key,
+    const char ifs[][RULE_IFNAMSIZ], uint8_t n, int json)
+{
+	char	 q[RULE_IFNAMSIZ * 7];
+	uint8_t	 i;
+
+	if (n == 0)
+		return;
+	evbuffer_add_printf(b, json ? ",\"%s\":[" : " %s=", key);
+	for (i = 0; i < n; i++) {
+		if (json) {
+			ctl_json_str(q, sizeof(q), ifs[i]);
+			evbuffer_add_printf(b, "%s%s", i ? "," : "", q);
+		} else
+			evbuffer_add_printf(b, "%s%s", i ? "," : "", ifs[i]);
+	}
+	if (json)
+		evbuffer_add_printf(b, "]");
+}
+
+static void
+print_icmp_types(struct evbuffer *b, const uint32_t map[8], int json)
+{
+	unsigned	 t;
+	int		 n = 0;
+
+	evbuffer_add_printf(b, json ? ",\"icmp_type\":[" : " icmp_type=");
+	for (t = 0; t < 256; t++)
+		if (map[t / 32] & (1u << (t % 32)))
+			evbuffer_add_printf(b, "%s%u", n++ ? "," : "", t);
+	if (json)
+		evbuffer_add_printf(b, "]");
+}
+
+static const char *
+proto_name(const struct rule *r, char *buf, size_t len)
+{
+	if (!r->has_proto)
+		return ("any");
+	return (pkt_proto_name(r->proto, buf, len));
+}
+
+struct rcount_arg {
+	uint64_t	*sum;		/* pairs: packets, bytes */
+	size_t		 n;
+	int		 mismatch;
+};
+
+static void
+w_rcount(struct worker *w, void *arg)
+{
+	struct rcount_arg	*a = arg;
+	const uint64_t		*k;
+	size_t			 n, i;
+
+	if ((k = worker_rule_counters(w, &n)) == NULL || n != a->n) {
+		a->mismatch = 1;
+		return;
+	}
+	for (i = 0; i < 2 * n; i++)
+		a->sum[i] += k[i];
+}
+
+/* An address list as a JSON string; "any" for none. */
+static void
+print_addrs(struct evbuffer *b, const char *key,
+    const struct rule_addrset *set, int json)
+{
+	const char	*t = rule_addrset_format(set);
+	char		*q;
+	size_t		 len = strlen(t) * 6 + 3;
+
+	if (!json) {
+		evbuffer_add_printf(b, "%-18s ", t);
+		return;
+	}
+	if ((q = malloc(len)) == NULL)
+		return;
+	ctl_json_str(q, len, t);
+	evbuffer_add_printf(b, ",\"%s\":%s", key, q);
+	free(q);
+}
+
+/*
+ * Like iptables -L -n -v -x: packets and bytes each rule decided, then
+ * what the [policy] of each state decided.  A packet counts where it was
+ * decided: on the rule that matched it (a NEW packet, a retransmit of the
+ * first packet of a connection, or a packet of a state the rule names),
+ * otherwise on its state's [policy] line; so the established packets of
+ * a connection a rule let in count on "[policy] ESTABLISHED", as on an
+ * iptables "-m conntrack --ctstate ESTABLISHED" rule.  Across a reload
+ * a rule keeps its counters if it keeps its name; a new one starts at 0.
+ */
+int
+cmd_rules(struct client *c, struct evbuffer *b)
+{
+	struct control		*ctl = c->ctl;
+	const struct config	*cfg = ctl->info->cfg;
+	const struct rule	*r;
+	struct rcount_arg	 a;
+	char			 states[64], flags[24], pbuf[8], chain[48],
+				 q[RULE_NAMELEN * 7];
+	size_t			 i;
+	unsigned		 w;
+	int			 s, json = (c->flags & CTL_F_JSON) != 0;
+
+	memset(&a, 0, sizeof(a));
+	a.n = cfg->nrules + CT_STATE_MAX;
+	if ((a.sum = calloc(a.n, 2 * sizeof(uint64_t))) == NULL) {
+		client_error(c, "out of memory");
+		return (-1);
+	}
+	for (w = 0; w < ctl->nworkers; w++)
+		if (worker_call(ctl->workers[w], w_rcount, &a) == -1) {
+			free(a.sum);
+			client_error(c, "worker %u is not running", w);
+			return (-1);
+		}
+	if (a.mismatch)
+		log_warnx("control: rules: a worker has no counters for the "
+		    "running rules");
+
+	if (json) {
+		evbuffer_add_printf(b, "{\"policy\":{");
+		for (s = 0; s < CT_STATE_MAX; s++)
+			evbuffer_add_printf(b, "%s\"%s\":\"%s\"", s ? "," : "",
+			    rule_state_name(s),
+			    rule_action_name(cfg->policy[s]));
+		evbuffer_add_printf(b, "},\"policy_counters\":{");
+		for (s = 0; s < CT_STATE_MAX; s++) {
+			i = cfg->nrules + (size_t)s;
+			evbuffer_add_printf(b, "%s\"%s\":{\"packets\":%" PRIu64
+			    ",\"bytes\":%" PRIu64 "}", s ? "," : "",
+			    rule_state_name(s), a.sum[2 * i],
+			    a.sum[2 * i + 1]);
+		}
+		evbuffer_add_printf(b, "},\"rules\":[");
+	} else {
+		evbuffer_add_printf(b, "Policy:");
+		for (s = 0; s < CT_STATE_MAX; s++)
+			evbuffer_add_printf(b, "%s %s %s", s ? "," : "",
+			    rule_state_name(s),
+			    rule_action_name(cfg->policy[s]));
+		evbuffer_add_printf(b, "\n\n%10s %12s %-4s %-20s %-7s %-6s "
+		    "%-24s %-18s %-18s %s\n", "pkts", "bytes", "num", "name",
+		    "action", "proto", "state", "source", "destination",
+		    "match");
+	}
+	for (i = 0; i < cfg->nrules; i++) {
+		r = &cfg->rules[i];
+		print_states(states, sizeof(states), r->states);
+		if (json) {
+			ctl_json_str(q, sizeof(q), r->name);
+			evbuffer_add_printf(b, "%s{\"num\":%zu,\"name\":%s,"
+			    "\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64 ","
+			    "\"action\":\"%s\",\"proto\":\"%s\",\"state\":\"%s\"",
+			    i ? "," : "", i + 1, q, a.sum[2 * i],
+			    a.sum[2 * i + 1], rule_action_name(r->action),
+			    proto_name(r, pbuf, sizeof(pbuf)), states);
+			if (r->src != NULL)
+				print_addrs(b, "src", r->src, 1);
+			if (r->dst != NULL)
+				print_addrs(b, "dst", r->dst, 1);
+		} else {
+			evbuffer_add_printf(b, "%10" PRIu64 " %12" PRIu64
+			    " %-4zu %-20s %-7s %-6s %-24s ", a.sum[2 * i],
+			    a.sum[2 * i + 1], i + 1, r->name,
+			    rule_action_name(r->action),
+			    proto_name(r, pbuf, sizeof(pbuf)), states);
+			print_addrs(b, "src", r->src, 0);
+			print_addrs(b, "dst", r->dst, 0);
+		}
+		print_ports(b, "sport", r->sport, json);
+		print_ports(b, "dport", r->dport, json);
+		print_ifaces(b, "in", r->in, r->nin, json);
+		print_ifaces(b, "out", r->out, r->nout, json);
+		if (r->hooks)
+			evbuffer_add_printf(b, json ? ",\"chain\":\"%s\"" :
+			    " chain=%s", rule_hooks_format(r->hooks, chain,
+			    sizeof(chain)));
+		if (r->has_icmp_type)
+			print_icmp_types(b, r->icmp_types, json);
+		if (r->has_tcp_flags) {
+			print_tcp_flags(flags, sizeof(flags), r->tcp_flags,
+			    r->tcp_mask);
+			evbuffer_add_printf(b, json ? ",\"tcp_flags\":\"%s\"" :
+			    " tcp_flags=%s", flags);
+		}
+		if (r->has_mark)
+			evbuffer_add_printf(b, json ? ",\"mark\":%" PRIu32 :
+			    " mark=0x%" PRIx32, r->mark);
+		if (r->rate)
+			evbuffer_add_printf(b, json ? ",\"rate\":%" PRIu32 :
+			    " rate=%" PRIu32 "/s", r->rate);
+		if (r->conn_limit)
+			evbuffer_add_printf(b, json ? ",\"conn_limit\":%" PRIu32 :
+			    " conn_limit=%" PRIu32, r->conn_limit);
+		if (json)
+			evbuffer_add_printf(b, ",\"log\":%s}",
+			    r->log ? "true" : "false");
+		else
+			evbuffer_add_printf(b, "%s\n", r->log ? " log" : "");
+	}
+	if (json)
+		evbuffer_add_printf(b, "]}\n");
+	else
+		for (s = 0; s < CT_STATE_MAX; s++) {
+			i = cfg->nrules + (size_t)s;
+			evbuffer_add_printf(b, "%10" PRIu64 " %12" PRIu64
+			    " %-4s %-20s %-7s %-6s %-24s %-18s %s\n",
+			    a.sum[2 * i], a.sum[2 * i + 1], "-", "[policy]",
+			    rule_action_name(cfg->policy[s]), "any",
+			    rule_state_name(s), "any", "any");
+		}
+	free(a.sum);
+	return (0);
+}
+
+int
+cmd_iptables(struct client *c, struct evbuffer *b)
+{
+	const struct daemon_info *info = c->ctl->info;
+	char			 target[96], line[160], queues[32],
+				 q[sizeof(line) * 2 + 8];
+	/* the tracker must see both directions: a host's own replies
+	   leave by OUTPUT, a router's both ways cross FORWARD */
+	static const char *const chains[][2] = {
+		{ "INPUT", "! -i lo " },
+		{ "OUTPUT", "! -o lo " },
+		{ "FORWARD", "" },
+	};
+	size_t			 i;
+	int			 json = (c->flags & CTL_F_JSON) != 0;
+
+	if (info->threads > 1)
+		snprintf(target, sizeof(target), "--queue-balance %u:%u",
+		    info->queue, info->queue + info->threads - 1);
+	else
+		snprintf(target, sizeof(target), "--queue-num %u",
+		    info->queue);
+	status_queues(queues, sizeof(queues), info->queue, info->threads);
+	if (json)
+		evbuffer_add_printf(b, "{\"table\":\"filter\",\"rules\":[");
+	else
+		evbuffer_add_printf(b, "# nfqspid %s: divert to NFQUEUE %s, "
+		    "loopback excepted\n"
+		    "# apply with iptables-restore -n and ip6tables-restore -n"
+		    "\n# --queue-bypass: the kernel accepts the packets while "
+		    "nfqspid is not running\n"
+		    "# INPUT and OUTPUT: this host's own traffic; FORWARD: "
+		    "what it routes\n*filter\n", info->version, queues);
+	for (i = 0; i < sizeof(chains) / sizeof(chains[0]); i++) {
+		snprintf(line, sizeof(line), "-A %s %s-j NFQUEUE %s "
+		    "--queue-bypass", chains[i][0], chains[i][1], target);
+		if (json) {
+			ctl_json_str(q, sizeof(q), line);
+			evbuffer_add_printf(b, "%s%s", i ? "," : "", q);
+		} else
+			evbuffer_add_printf(b, "%s\n", line);
+	}
+	evbuffer_add_printf(b, json ? "]}\n" : "COMMIT\n");
+	return (0);
+}
+

@@ -1,0 +1,263 @@
+/*
+ * control_table.c - nfqspictl conntrack: the table listed, counted,
+ * deleted from or flushed, a slice at a time
+ *
+ * Copyright (C) 2026 The nfqspid authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * The tables belong to the workers: we reach them only through
+ * worker_call(), and a listing or a delete goes in slices of
+ * CONTROL_SLICE entries, one slice per turn of the main loop and only
+ * while the client keeps up, so neither a huge table nor a slow client
+ * holds a worker for long or makes us buffer the whole table.  Each
+ * connection is printed from its view (ct_view.h) in the worker's
+ * thread.
+ */
+#include "autoconf.h"		/* first: _GNU_SOURCE */
+
+#include <sys/types.h>
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "control.h"
+
+struct slice {
+	struct ct_table	*t;
+	const struct config *cfg;
+	uint64_t	 now;
+	uint64_t	 cursor;
+	int		 json;
+	int		 first;
+	int		 remove;
+	int		 all;
+	const struct ctl_filter *filter;
+	struct evbuffer	*out;
+	uint64_t	 matched;
+	int		 nomem;
+};
+
+static void
+slice_line(struct slice *s, struct ct_entry *e)
+{
+	struct ct_view	 v;
+	char		 line[CT_VIEW_BUFLEN];
+	int		 n;
+
+	ct_view_fill(&v, e, s->now);
+	if (v.rule < s->cfg->nrules)
+		v.rule_name = s->cfg->rules[v.rule].name;
+	if (s->json) {
+		n = ct_view_json(&v, NULL, line, sizeof(line));
+		evbuffer_add(s->out, s->first ? "\n" : ",\n", s->first ? 1 : 2);
+		s->first = 0;
+	} else
+		n = ct_view_text(&v, CT_VIEW_PROC, line, sizeof(line));
+	if (n < 0 || (size_t)n >= sizeof(line)) {
+		s->nomem = 1;		/* cannot happen: CT_VIEW_BUFLEN */
+		return;
+	}
+	evbuffer_add(s->out, line, (size_t)n);
+	if (!s->json)
+		evbuffer_add(s->out, "\n", 1);
+}
+
+static int
+slice_visit(struct ct_table *t, struct ct_entry *e, void *arg)
+{
+	struct slice	*s = arg;
+	union pkt_addr	 src, dst;
+	uint16_t	 sport, dport;
+	uint8_t		 family, proto;
+
+	if (s->remove && !s->all) {
+		ct_entry_tuple(e, &family, &proto, &src, &dst, &sport, &dport);
+		if (!ctl_filter_match(s->filter, family, proto, &src, &dst,
+		    sport, dport))
+			return (0);
+	}
+	s->matched++;
+	/* A delete lists what it removes, as conntrack -D does; a flush
+	   stays quiet, as conntrack -F does. */
+	if (!s->remove || (!s->all && !s->json))
+		slice_line(s, e);
+	if (s->remove)
+		ct_remove(t, e);
+	return (0);
+}
+
+static void
+w_slice(struct worker *w, void *arg)
+{
+	struct slice	*s = arg;
+
+	s->t = worker_ct(w);
+	s->cfg = worker_config(w);
+	s->now = worker_now_ms();
+	ct_walk(s->t, &s->cursor, CONTROL_SLICE, slice_visit, s);
+}
+
+/*
+ * One slice of a listing or a delete.  Runs from ev_step, so every slice
+ * is a separate turn of the main loop: other clients and signals get in
+ * between, and a worker is held for CONTROL_SLICE entries at most.
+ */
+void
+control_table_step(evutil_socket_t fd, short ev, void *arg)
+{
+	struct client	*c = arg;
+	struct control	*ctl = c->ctl;
+	struct evbuffer	*out = bufferevent_get_output(c->bev);
+	struct evbuffer	*buf;
+	struct slice	 s;
+	int		 json = (c->flags & CTL_F_JSON) != 0;
+
+	if (c->closing || c->job == JOB_NONE || c->job == JOB_EVENTS)
+		return;
+	if (evbuffer_get_length(out) > CONTROL_LOWAT)
+		return;		/* client_write() calls us again */
+	if ((buf = evbuffer_new()) == NULL) {
+		client_error(c, "out of memory");
+		client_done(c);
+		return;
+	}
+	if (c->wi < ctl->nworkers) {
+		memset(&s, 0, sizeof(s));
+		s.cursor = c->cursor;
+		s.json = json;
+		s.first = c->first;
+		s.remove = c->job == JOB_CT_DELETE;
+		s.all = c->all;
+		s.filter = &c->filter;
+		s.out = buf;
+		if (worker_call(ctl->workers[c->wi], w_slice, &s) == -1) {
+			evbuffer_free(buf);
+			client_error(c, "worker %u is not running", c->wi);
+			client_done(c);
+			return;
+		}
+		c->first = s.first;
+		c->count += s.matched;
+		/* ct_walk() sets the cursor to 0 once the table is done */
+		if ((c->cursor = s.cursor) == 0)
+			c->wi++;
+		if (s.nomem)
+			log_warnx("control: out of memory formatting a "
+			    "connection");
+	}
+	if (c->wi >= ctl->nworkers) {
+		if (c->job == JOB_CT_LIST && json)
+			evbuffer_add_printf(buf, "%s]\n", c->first ? "" : "\n");
+		else if (c->job == JOB_CT_DELETE && json)
+			evbuffer_add_printf(buf, "{\"%s\":%" PRIu64 "}\n",
+			    c->all ? "flushed" : "deleted", c->count);
+		client_data(c, buf);
+		evbuffer_free(buf);
+		if (c->job == JOB_CT_DELETE) {
+			char	 note[128];
+
+			snprintf(note, sizeof(note), "%" PRIu64 " connection%s "
+			    "%s", c->count, c->count == 1 ? "" : "s",
+			    c->all ? "flushed" : "deleted");
+			log_info("control: conntrack %s: %s",
+			    c->all ? "flush" : "delete", note);
+			client_end(c, note);
+		} else
+			client_end(c, NULL);
+		client_done(c);
+		return;
+	}
+	client_data(c, buf);
+	evbuffer_free(buf);
+	if (evbuffer_get_length(out) <= CONTROL_LOWAT)
+		event_active(c->ev_step, EV_TIMEOUT, 0);
+}
+
+static void
+job_start(struct client *c, enum job job)
+{
+	c->job = job;
+	c->wi = 0;
+	c->cursor = 0;
+	c->first = 1;
+	c->count = 0;
+	/* One request at a time: the next waits in the socket. */
+	bufferevent_disable(c->bev, EV_READ);
+	if (job == JOB_CT_LIST && (c->flags & CTL_F_JSON)) {
+		struct evbuffer	*out = bufferevent_get_output(c->bev);
+		uint8_t		 hdr[CTL_HDRLEN];
+
+		if (ctl_hdr_encode(hdr, CTL_T_DATA, c->flags, 1) == 0) {
+			evbuffer_add(out, hdr, sizeof(hdr));
+			evbuffer_add(out, "[", 1);
+		}
+	}
+	event_active(c->ev_step, EV_TIMEOUT, 0);
+}
+
+static void
+w_count(struct worker *w, void *arg)
+{
+	*(size_t *)arg = ct_count(worker_ct(w));
+}
+
+int
+cmd_conntrack(struct client *c, struct evbuffer *b)
+{
+	struct control	*ctl = c->ctl;
+	struct ctl_request *r = &c->req;
+	char		 err[256];
+	size_t		 n, total = 0;
+	unsigned	 i;
+	int		 json = (c->flags & CTL_F_JSON) != 0;
+
+	if (r->argc == 1) {
+		job_start(c, JOB_CT_LIST);
+		return (1);
+	}
+	if (strcmp(r->argv[1], "count") == 0) {
+		if (r->argc != 2) {
+			client_error(c, "usage: conntrack count");
+			return (-1);
+		}
+		for (i = 0; i < ctl->nworkers; i++) {
+			if (worker_call(ctl->workers[i], w_count, &n) == -1) {
+				client_error(c, "worker %u is not running", i);
+				return (-1);
+			}
+			total += n;
+		}
+		if (json)
+			evbuffer_add_printf(b, "{\"count\":%zu}\n", total);
+		else
+			evbuffer_add_printf(b, "%zu\n", total);
+		return (0);
+	}
+	if (strcmp(r->argv[1], "flush") == 0) {
+		if (r->argc != 2) {
+			client_error(c, "usage: conntrack flush");
+			return (-1);
+		}
+		c->all = 1;
+		job_start(c, JOB_CT_DELETE);
+		return (1);
+	}
+	if (strcmp(r->argv[1], "delete") == 0) {
+		if (ctl_filter_parse(&c->filter, r->argc - 2, r->argv + 2, err,
+		    sizeof(err)) == -1) {
+			client_error(c, "conntrack delete: %s", err);
+			return (-1);
+		}
+		c->all = 0;
+		job_start(c, JOB_CT_DELETE);
+		return (1);
+	}
+	client_error(c, "conntrack: unknown argument \"%s\" (expected count, "
+	    "flush or delete)", r->argv[1]);
+	return (-1);
+}
+
