@@ -67,6 +67,7 @@ static const struct status_counter counters[] = {
 	{ "verdicts", "verdicts_total", "Verdicts sent.", COUNTER, WS(nq.verdicts) },
 	{ "deferred", "deferred_total", "Verdicts given later (ICMP errors about another worker's connection).", COUNTER, WS(nq.deferred) },
 	{ "rejects", "rejects_total", "Answers sent for reject rules.", COUNTER, WS(rejects) },
+	{ "reject_errors", "reject_errors_total", "Answers for reject rules that could not be sent.", COUNTER, WS(reject_errors) },
 };
 
 #define NCOUNTERS	(sizeof(counters) / sizeof(counters[0]))

@@ -177,7 +177,7 @@ check "status: table N/65536" grep -Eq "^table  *[1-9][0-9]*/65536$" <<<"$st"
 sts=$(lib_ctl stats)
 check "stats: worker 0 on queue $T_QUEUE" grep -q "^worker 0 queue $T_QUEUE$" <<<"$sts"
 check "stats: received > 0" grep -Eq "^	received  *[1-9]" <<<"$sts"
-for k in accepted dropped invalid related early_drops enobufs verdict_errors; do
+for k in accepted dropped invalid related early_drops enobufs verdict_errors rejects reject_errors; do
 	check "stats: $k" grep -Eq "^	$k  *[0-9]+$" <<<"$sts"
 done
 rl=$(lib_ctl rules)

@@ -119,6 +119,16 @@ check "/api/stats: the counters, parsed" \
     in_d "$PY" "$T_TMP/check.py" stats "$url" "$C4" "$S4" "$T_QUEUE"
 check "/api/connections: pages of one, with cursors, the held connection right" \
     in_d "$PY" "$T_TMP/check.py" connections "$url" "$C4" "$S4"
+# One list of counters (src/status.c): the page has every counter nfqspictl has.
+lib_ctl -j stats >"$T_TMP/ctlstats.json"
+hget "$url/api/stats" >"$T_TMP/apistats.json"
+check "/api/stats has every counter of nfqspictl -j stats" "$PY" -c '
+import json, sys
+ctl = json.load(open(sys.argv[1]))["total"]
+api = json.load(open(sys.argv[2]))
+missing = [k for k in ctl if k not in api]
+assert not missing and "reject_errors" in ctl, missing
+' "$T_TMP/ctlstats.json" "$T_TMP/apistats.json"
 code=$(hget -o /dev/null -w '%{http_code}' "$url/api/connections?limit=0")
 check "/api/connections?limit=0: 400 (got $code)" test "$code" = 400
 code=$(hget -o /dev/null -w '%{http_code}' "$url/api/connections?limit=1001")
@@ -152,6 +162,8 @@ check "/metrics: early drops, enobufs" \
 check "/metrics: enobufs" grep -Eq '^nfqspid_enobufs_total [0-9]+$' "$T_TMP/metrics.txt"
 check "/metrics: the kernel's queue depth" \
     grep -Eq "^nfqspid_queue_depth\{queue=\"$T_QUEUE\"\} [0-9]+$" "$T_TMP/metrics.txt"
+check "/metrics: the counters of nfqspictl stats, e.g. reject errors" \
+    grep -Eq '^nfqspid_reject_errors_total [0-9]+$' "$T_TMP/metrics.txt"
 check "/metrics: a TYPE for every family" \
     test "$(grep -c '^# TYPE' "$T_TMP/metrics.txt")" -ge 15
 
