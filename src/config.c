@@ -854,6 +854,35 @@ sec_daemon(struct cfgctx *x, const struct scan_sec *s, struct config *c)
 
 #define CT_MAX_MAX	67108864u	/* 64 Mi connections */
 
+/* The frag_* keys of [conntrack]: 1 if name is one, 0 if not, -1 on a
+   bad value. */
+static int
+frag_key(struct cfgctx *x, const struct scan_sec *s, const char *name,
+    const char *v, struct frag_config *f)
+{
+	uint64_t	 n;
+
+	if (strcmp(name, "frag_timeout") == 0) {
+		if (val_uint(x, s, name, v, 1, 3600, &n) == -1)
+			return (-1);
+		f->timeout_ms = (uint32_t)n * 1000;
+	} else if (strcmp(name, "frag_max_bytes") == 0) {
+		if (val_uint(x, s, name, v, 65536, 1u << 30, &n) == -1)
+			return (-1);
+		f->max_bytes = (uint32_t)n;
+	} else if (strcmp(name, "frag_max_datagrams") == 0) {
+		if (val_uint(x, s, name, v, 1, 1u << 20, &n) == -1)
+			return (-1);
+		f->max_datagrams = (uint32_t)n;
+	} else if (strcmp(name, "frag_max_held") == 0) {
+		if (val_uint(x, s, name, v, 1, 1u << 20, &n) == -1)
+			return (-1);
+		f->max_held = (uint32_t)n;
+	} else
+		return (0);
+	return (1);
+}
+
 static int
 sec_conntrack(struct cfgctx *x, const struct scan_sec *s, struct config *c)
 {
@@ -881,6 +910,16 @@ sec_conntrack(struct cfgctx *x, const struct scan_sec *s, struct config *c)
 		if (strcmp(k->name, "tcp_liberal") == 0) {
 			if (val_bool(x, s, k->name, v, &c->ct.tcp_liberal) ==
 			    -1)
+				return (-1);
+			continue;
+		}
+		if (strcmp(k->name, "checksum") == 0) {
+			if (val_bool(x, s, k->name, v, &c->checksum) == -1)
+				return (-1);
+			continue;
+		}
+		if ((t = frag_key(x, s, k->name, v, &c->frag)) != 0) {
+			if (t == -1)
 				return (-1);
 			continue;
 		}
@@ -1319,6 +1358,8 @@ config_defaults(struct config *c)
 	spi_strlcpy(c->control, "/run/nfqspid.sock", sizeof(c->control));
 	c->http[0] = '\0';
 	ct_config_defaults(&c->ct);
+	c->checksum = 1;
+	frag_config_defaults(&c->frag);
 	c->policy[CT_NEW] = RULE_DROP;
 	c->policy[CT_ESTABLISHED] = RULE_ACCEPT;
 	c->policy[CT_RELATED] = RULE_ACCEPT;

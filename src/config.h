@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "ct.h"
+#include "frag.h"
 #include "rule.h"
 
 #define CONFIG_DEFAULT_PATH	"/etc/nfqspi.ini"
@@ -43,6 +44,8 @@ struct config {
 
 	/* [conntrack] */
 	struct ct_config ct;
+	uint8_t		 checksum;	/* verify what the kernel has not */
+	struct frag_config frag;	/* frag_* keys */
 
 	/* [policy]: enum rule_action for each enum ct_state */
 	uint8_t		 policy[CT_STATE_MAX];

@@ -31,6 +31,13 @@ static const char *const reason_names[REASON_MAX] = {
 	[REASON_ICMP_UNTRACKED] =	"icmp-untracked-error",
 	[REASON_ICMP_TYPE] =		"icmp-bad-type",
 	[REASON_TABLE_FULL] =		"table-full",
+	[REASON_IP_CHECKSUM] =		"bad-ip-checksum",
+	[REASON_L4_CHECKSUM] =		"bad-checksum",
+	[REASON_FRAG_OVERLAP] =		"frag-overlap",
+	[REASON_FRAG_DUPLICATE] =	"frag-duplicate",
+	[REASON_FRAG_TOO_MANY] =	"frag-too-many",
+	[REASON_FRAG_FULL] =		"frag-cache-full",
+	[REASON_FRAG_TIMEOUT] =		"frag-timeout",
 	[REASON_POLICY_RELOAD] =	"policy-reload",
 };
 

@@ -41,6 +41,17 @@ enum reason {
 	REASON_ICMP_TYPE,		/* "icmp-bad-type" */
 	REASON_TABLE_FULL,		/* "table-full" */
 
+	/* checksums (csum.c) */
+	REASON_IP_CHECKSUM,		/* "bad-ip-checksum" */
+	REASON_L4_CHECKSUM,		/* "bad-checksum" */
+
+	/* the fragment cache (frag.c) */
+	REASON_FRAG_OVERLAP,		/* "frag-overlap" */
+	REASON_FRAG_DUPLICATE,		/* "frag-duplicate" */
+	REASON_FRAG_TOO_MANY,		/* "frag-too-many" */
+	REASON_FRAG_FULL,		/* "frag-cache-full" */
+	REASON_FRAG_TIMEOUT,		/* "frag-timeout" */
+
 	/* not a packet's fault: a reload's new rules ended the connection
 	   (audit records only; the state is not INVALID) */
 	REASON_POLICY_RELOAD,		/* "policy-reload" */

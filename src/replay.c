@@ -7,7 +7,10 @@
  * Offline and unprivileged: every packet of the capture goes through
  * verdict_packet(), the very function the queue workers call, with the
  * capture's timestamps as the clock.  One line per packet, so a capture
- * and its expected output make a regression test.
+ * and its expected output make a regression test.  Fragments go through
+ * the fragment cache as in a worker: a held fragment's line comes when
+ * its datagram is decided (whole, ended, or timed out; at the end of the
+ * capture whatever is still held times out), numbered as it came.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -17,6 +20,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "csum.h"
 #include "nfqspid.h"
 
 #define ETHERTYPE_IPV4		0x0800
@@ -146,17 +150,77 @@ link_ip_offset(int dlt, const uint8_t *b, size_t len)
 	}
 }
 
+/* One packet's line */
+static void
+replay_line(FILE *out, uint64_t n, const struct verdict *v)
+{
+	char	 line[512];
+
+	if (verdict_format(v, line, sizeof(line)) < 0)
+		(void)snprintf(line, sizeof(line), "?");
+	fprintf(out, "%llu %s\n", (unsigned long long)n, line);
+}
+
+struct replay_expired {
+	const struct config	*cfg;
+	FILE			*out;
+};
+
+/* A datagram the cache gave up on: its held fragments' lines. */
+static void
+replay_expired(void *arg, const struct frag_expired *x)
+{
+	struct replay_expired	*r = arg;
+	struct pkt		 p;
+	struct verdict		 v;
+	size_t			 i;
+
+	verdict_invalid(r->cfg, x->buf, x->len, REASON_FRAG_TIMEOUT, "", "",
+	    PKT_HOOK_UNKNOWN, &p, &v);
+	for (i = 0; i < x->n; i++)
+		replay_line(r->out, x->ids[i], &v);
+}
+
+/* Packet n, at now_ms: its line, and those of the fragments held with
+   it when it decides their datagram. */
+static void
+replay_packet(const struct config *cfg, struct ct_table *ct,
+    struct limit_table *lt, struct frag_cache *fc, const uint8_t *buf,
+    size_t len, unsigned long n, uint64_t now_ms, FILE *out)
+{
+	struct frag_result	 res;
+	struct pkt		 p;
+	struct verdict		 v;
+	size_t			 i;
+
+	/* a capture says neither interfaces nor chain */
+	switch (verdict_fragment(cfg, ct, lt, fc, buf, len, n, "", "",
+	    PKT_HOOK_UNKNOWN, CSUM_IP | CSUM_L4, now_ms, &res, &p, &v)) {
+	case FRAG_HELD:
+		return;
+	case FRAG_PASS:
+		verdict_packet_ex(cfg, ct, lt, buf, len, "", "",
+		    PKT_HOOK_UNKNOWN, now_ms, &p, &v);
+		break;
+	default:
+		/* the held ones first, as a worker answers them */
+		for (i = 0; i < res.n; i++)
+			replay_line(out, res.ids[i], &v);
+		break;
+	}
+	replay_line(out, n, &v);
+}
+
 int
 replay_run(const struct config *cfg, const char *pcap, FILE *out)
 {
 	char			 errbuf[PCAP_ERRBUF_SIZE];
-	char			 line[512];
 	struct pcap_pkthdr	*hdr;
 	const u_char		*frame;
 	struct ct_table		*ct;
 	struct limit_table	*lt;
-	struct pkt		 p;
-	struct verdict		 v;
+	struct frag_cache	*fc;
+	struct replay_expired	 rx = { cfg, out };
 	pcap_t			*pc;
 	unsigned long		 n = 0;
 	uint64_t		 now_ms = 0, ts;
@@ -197,6 +261,14 @@ replay_run(const struct config *cfg, const char *pcap, FILE *out)
 		return (1);
 	}
 	ct_set_event_cb(ct, limit_ct_event, lt);
+	if ((fc = frag_new(&cfg->frag)) == NULL) {
+		fprintf(stderr, "nfqspid: %s: fragment cache: %s\n", pcap,
+		    strerror(errno));
+		limit_free(lt);
+		ct_free(ct);
+		pcap_close(pc);
+		return (1);
+	}
 
 	while ((rc = pcap_next_ex(pc, &hdr, &frame)) == 1) {
 		n++;
@@ -212,14 +284,11 @@ replay_run(const struct config *cfg, const char *pcap, FILE *out)
 			now_ms = ts;
 		ct_expire(ct, now_ms);
 		limit_expire(lt, now_ms);
-		/* a capture says neither interfaces nor chain */
-		verdict_packet_ex(cfg, ct, lt, frame + off,
-		    hdr->caplen - (size_t)off, "", "", PKT_HOOK_UNKNOWN,
-		    now_ms, &p, &v);
-		if (verdict_format(&v, line, sizeof(line)) < 0)
-			(void)snprintf(line, sizeof(line), "?");
-		fprintf(out, "%lu %s\n", n, line);
+		(void)frag_expire(fc, now_ms, replay_expired, &rx);
+		replay_packet(cfg, ct, lt, fc, frame + off,
+		    hdr->caplen - (size_t)off, n, now_ms, out);
 	}
+	(void)frag_expire(fc, UINT64_MAX, replay_expired, &rx);
 	if (rc == -1) {
 		fprintf(stderr, "nfqspid: %s: packet %lu: %s\n", pcap, n + 1,
 		    pcap_geterr(pc));
@@ -230,6 +299,7 @@ replay_run(const struct config *cfg, const char *pcap, FILE *out)
 		    strerror(errno));
 		status = 1;
 	}
+	frag_free(fc);
 	ct_free(ct);
 	limit_free(lt);
 	pcap_close(pc);

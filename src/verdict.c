@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "csum.h"
 #include "verdict.h"
 
 #define RULE_IDX_NONE	0xffff	/* the connection was let in by [policy] */
@@ -257,15 +258,15 @@ verdict_packet_ex(const struct config *cfg, struct ct_table *ct,
     const char *out, int hook, uint64_t now_ms, struct pkt *p,
     struct verdict *v)
 {
-	verdict_packet_ahead(cfg, ct, lt, buf, len, in, out, hook, now_ms,
-	    NULL, p, v);
+	verdict_packet_ahead(cfg, ct, lt, buf, len, in, out, hook,
+	    CSUM_IP | CSUM_L4, now_ms, NULL, p, v);
 }
 
 void
 verdict_packet_ahead(const struct config *cfg, struct ct_table *ct,
     struct limit_table *lt, const uint8_t *buf, size_t len, const char *in,
-    const char *out, int hook, uint64_t now_ms, const struct ct_ahead *a,
-    struct pkt *p, struct verdict *v)
+    const char *out, int hook, unsigned csum, uint64_t now_ms,
+    const struct ct_ahead *a, struct pkt *p, struct verdict *v)
 {
 	struct ct_result	 res;
 	enum reason		 why = REASON_NONE;
@@ -277,6 +278,11 @@ verdict_packet_ahead(const struct config *cfg, struct ct_table *ct,
 	p->hook = hook > PKT_HOOK_UNKNOWN && hook < PKT_HOOK_MAX ?
 	    (uint8_t)hook : PKT_HOOK_UNKNOWN;
 	if (rc == -1) {
+		decide_invalid(cfg, p, 0, why, in, out, v);
+		goto done;
+	}
+	/* what nf_conntrack_checksum checks, where the kernel did not */
+	if (cfg->checksum && csum != 0 && csum_verify(p, csum, &why) == -1) {
 		decide_invalid(cfg, p, 0, why, in, out, v);
 		goto done;
 	}
@@ -361,6 +367,50 @@ verdict_packet_ahead(const struct config *cfg, struct ct_table *ct,
 
  done:
 	finish(cfg, v);
+}
+
+void
+verdict_invalid(const struct config *cfg, const uint8_t *buf, size_t len,
+    enum reason why, const char *in, const char *out, int hook,
+    struct pkt *p, struct verdict *v)
+{
+	memset(v, 0, sizeof(*v));
+	(void)pkt_parse(p, buf, len, NULL);
+	p->hook = hook > PKT_HOOK_UNKNOWN && hook < PKT_HOOK_MAX ?
+	    (uint8_t)hook : PKT_HOOK_UNKNOWN;
+	decide_invalid(cfg, p, 0, why, in, out, v);
+	finish(cfg, v);
+}
+
+enum frag_status
+verdict_fragment(const struct config *cfg, struct ct_table *ct,
+    struct limit_table *lt, struct frag_cache *fc, const uint8_t *buf,
+    size_t len, uint64_t id, const char *in, const char *out, int hook,
+    unsigned csum, uint64_t now_ms, struct frag_result *res, struct pkt *p,
+    struct verdict *v)
+{
+	unsigned	 fl = 0;
+
+	if (!cfg->checksum || !(csum & CSUM_L4))
+		fl |= FRAG_F_NOCSUM;
+	if (cfg->checksum && (csum & CSUM_IP))
+		fl |= FRAG_F_CSUM_IP;
+	frag_add(fc, buf, len, id, fl, now_ms, res);
+	switch (res->status) {
+	case FRAG_WHOLE:
+		/* decided once, as one packet: the header is ours, the
+		   transport checksum is checked if every byte is real */
+		verdict_packet_ahead(cfg, ct, lt, res->buf, res->len, in, out,
+		    hook, res->csum ? CSUM_L4 : 0, now_ms, NULL, p, v);
+		break;
+	case FRAG_DROP:
+		verdict_invalid(cfg, buf, len, res->reason, in, out, hook, p,
+		    v);
+		break;
+	default:
+		break;
+	}
+	return (res->status);
 }
 
 int

@@ -18,6 +18,7 @@
 #include "rule.h"
 #include "config.h"
 #include "limit.h"
+#include "frag.h"
 
 /* why a NEW packet a rule accepted was dropped after all */
 enum verdict_limit {
@@ -70,8 +71,9 @@ void	 verdict_ahead(const struct ct_table *ct, const uint8_t *buf,
 	    size_t len, struct ct_ahead *a);
 void	 verdict_packet_ahead(const struct config *cfg, struct ct_table *ct,
 	    struct limit_table *lt, const uint8_t *buf, size_t len,
-	    const char *in, const char *out, int hook, uint64_t now_ms,
-	    const struct ct_ahead *a, struct pkt *p, struct verdict *v);
+	    const char *in, const char *out, int hook, unsigned csum,
+	    uint64_t now_ms, const struct ct_ahead *a, struct pkt *p,
+	    struct verdict *v);
 
 /* How far apart the stages of verdict_batch() are, in packets. */
 #define VERDICT_AHEAD	3
@@ -110,6 +112,31 @@ verdict_batch(const struct ct_table *ct, size_t n, struct ct_ahead *a,
 		decide(arg, k, &a[k]);
 	}
 }
+/*
+ * csum (verdict_packet_ahead()): the CSUM_* checksums that are ours to
+ * verify when [conntrack] checksum = yes, those the kernel has not
+ * (NFQA_SKB_INFO); verdict_packet_ex() verifies them all.  A bad one is
+ * INVALID (bad-ip-checksum, bad-checksum), decided by the policy alone.
+ *
+ * verdict_fragment(): buf through the fragment cache fc first (id: the
+ * caller's handle of the packet).  FRAG_PASS: not a fragment, decide
+ * it as usual; FRAG_HELD: no verdict yet; FRAG_WHOLE: p and v are the
+ * datagram's, decided once as one packet; FRAG_DROP: v is INVALID with
+ * res->reason, by the policy alone.  Both: v is for this packet and for
+ * every id of res->ids[].
+ *
+ * verdict_invalid(): buf decided as INVALID for why (a datagram that
+ * frag_expire() gave up on), by the policy alone.
+ */
+enum frag_status verdict_fragment(const struct config *cfg,
+	    struct ct_table *ct, struct limit_table *lt, struct frag_cache *fc,
+	    const uint8_t *buf, size_t len, uint64_t id, const char *in,
+	    const char *out, int hook, unsigned csum, uint64_t now_ms,
+	    struct frag_result *res, struct pkt *p, struct verdict *v);
+void	 verdict_invalid(const struct config *cfg, const uint8_t *buf,
+	    size_t len, enum reason why, const char *in, const char *out,
+	    int hook, struct pkt *p, struct verdict *v);
+
 /* verdict_packet_ex() without limits, the hook not known */
 void	 verdict_packet(const struct config *cfg, struct ct_table *ct,
 	    const uint8_t *buf, size_t len, const char *in, const char *out,

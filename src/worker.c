@@ -507,7 +507,7 @@ worker_packet(struct worker *w, const struct nq_packet *np,
 	in = worker_ifname(w, np->ifin, now);
 	out = worker_ifname(w, np->ifout, now);
 	verdict_packet_ahead(w->cfg, w->ct, w->lt, np->data, np->len, in, out,
-	    np->hook, now, a, &p, &v);
+	    np->hook, 0, now, a, &p, &v);
 	if (verdict_needs_owner(&p, &v) && worker_ask(w, np, &p, &v, in,
 	    out) == 0) {
 		nv->defer = 1;	/* worker_answered() gives the verdict */

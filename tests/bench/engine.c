@@ -400,7 +400,7 @@ batch_decide(void *arg, size_t k, const struct ct_ahead *a)
 	struct verdict	 v;
 
 	verdict_packet_ahead(x->b->cfg, x->b->ct, x->b->lt, x->st + k * SLOT,
-	    x->m[k].len, "eth0", "", PKT_HOOK_INPUT, x->b->now, a, &p, &v);
+	    x->m[k].len, "eth0", "", PKT_HOOK_INPUT, 0, x->b->now, a, &p, &v);
 	check(x->b, &v, x->m[k].state, x->m[k].mark);
 	clock_step(x->b, 1);
 }

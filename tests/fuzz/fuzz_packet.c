@@ -415,8 +415,11 @@ packet(uint8_t op, uint8_t dt, const uint8_t *data, size_t len)
 			verdict_ahead(w->ct, buf, len, &ahead);
 		ct_ahead_entry(w->ct, &ahead);
 		ct_ahead_chain(w->ct, &ahead);
+		/* as the kernel has verified the checksums: the rest of
+		   the engine is reached by packets whose sums are wrong */
 		verdict_packet_ahead(cfg, w->ct, w->lt, buf, len, in, out,
-		    ((op >> 3) & 7) % PKT_HOOK_MAX, now_ms, &ahead, &p, &v);
+		    ((op >> 3) & 7) % PKT_HOOK_MAX, 0, now_ms, &ahead, &p,
+		    &v);
 	} else {
 		verdict_packet_ex(cfg, w->ct, w->lt, buf, len, in, out,
 		    ((op >> 3) & 7) % PKT_HOOK_MAX, now_ms, &p, &v);

@@ -237,6 +237,20 @@ static const struct {
 	  "[conntrack] tcp_loose: \"sometimes\" is not yes or no (line 2)" },
 	{ "[conntrack]\ntcp_liberal = 2\n",
 	  "[conntrack] tcp_liberal: \"2\" is not yes or no (line 2)" },
+	{ "[conntrack]\nchecksum = maybe\n",
+	  "[conntrack] checksum: \"maybe\" is not yes or no (line 2)" },
+	{ "[conntrack]\nfrag_timeout = 0\n",
+	  "[conntrack] frag_timeout: \"0\" is not a number from 1 to 3600 "
+	  "(line 2)" },
+	{ "[conntrack]\nfrag_max_bytes = 65535\n",
+	  "[conntrack] frag_max_bytes: \"65535\" is not a number from 65536 "
+	  "to 1073741824 (line 2)" },
+	{ "[conntrack]\nfrag_max_datagrams = 0\n",
+	  "[conntrack] frag_max_datagrams: \"0\" is not a number from 1 to "
+	  "1048576 (line 2)" },
+	{ "[conntrack]\nfrag_max_held = 1048577\n",
+	  "[conntrack] frag_max_held: \"1048577\" is not a number from 1 to "
+	  "1048576 (line 2)" },
 	{ "[conntrack]\ntimeout_udp = 0\n",
 	  "[conntrack] timeout_udp: \"0\" is not a number from 1 to 1000000 "
 	  "(line 2)" },
@@ -474,6 +488,11 @@ test_defaults(void **state)
 	assert_int_equal(c->ct.max, 262144);
 	assert_int_equal(c->ct.tcp_loose, 1);
 	assert_int_equal(c->ct.tcp_liberal, 0);
+	assert_int_equal(c->checksum, 1);
+	assert_int_equal(c->frag.timeout_ms, 30000);
+	assert_int_equal(c->frag.max_bytes, 4194304);
+	assert_int_equal(c->frag.max_datagrams, 1024);
+	assert_int_equal(c->frag.max_held, 1024);
 	assert_int_equal(c->policy[CT_NEW], RULE_DROP);
 	assert_int_equal(c->policy[CT_ESTABLISHED], RULE_ACCEPT);
 	assert_int_equal(c->policy[CT_RELATED], RULE_ACCEPT);
@@ -504,6 +523,11 @@ static const char full_ini[] =
     "max = 1000\n"
     "tcp_loose = no\n"
     "tcp_liberal = yes\n"
+    "checksum = no\n"
+    "frag_timeout = 5\n"
+    "frag_max_bytes = 65536\n"
+    "frag_max_datagrams = 7\n"
+    "frag_max_held = 9\n"
     "timeout_tcp_syn_sent = 11\n"
     "TIMEOUT_UDP = 12\n"
     "timeout_generic = 1000000\n"
@@ -560,6 +584,11 @@ test_full(void **state)
 	assert_int_equal(c->ct.max, 1000);
 	assert_int_equal(c->ct.tcp_loose, 0);
 	assert_int_equal(c->ct.tcp_liberal, 1);
+	assert_int_equal(c->checksum, 0);
+	assert_int_equal(c->frag.timeout_ms, 5000);
+	assert_int_equal(c->frag.max_bytes, 65536);
+	assert_int_equal(c->frag.max_datagrams, 7);
+	assert_int_equal(c->frag.max_held, 9);
 	assert_int_equal(c->ct.timeout[CT_TO_TCP_SYN_SENT], 11);
 	assert_int_equal(c->ct.timeout[CT_TO_UDP], 12);
 	assert_int_equal(c->ct.timeout[CT_TO_GENERIC], 1000000);

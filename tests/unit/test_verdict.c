@@ -18,6 +18,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "csum.h"
 #include "verdict.h"
 
 #define CLIENT	"10.1.1.2"
@@ -303,7 +304,8 @@ test_ahead_path(void **state)
 		ct_ahead_entry(f->ct, a != NULL ? a : &own);
 		ct_ahead_chain(f->ct, a != NULL ? a : &own);
 		verdict_packet_ahead(&f->cfg, f->ct, f->lt, b, n, "veth0",
-		    "veth1", PKT_HOOK_FORWARD, f->now, a, &p, &v);
+		    "veth1", PKT_HOOK_FORWARD, CSUM_IP | CSUM_L4, f->now, a,
+		    &p, &v);
 		verdict_format(&v, line, sizeof(line));
 		assert_string_equal(line, want[0]);
 
@@ -314,7 +316,8 @@ test_ahead_path(void **state)
 		ct_ahead_entry(f->ct, a != NULL ? a : &own);
 		ct_ahead_chain(f->ct, a != NULL ? a : &own);
 		verdict_packet_ahead(&f->cfg, f->ct, f->lt, b, n, "veth0",
-		    "veth1", PKT_HOOK_FORWARD, f->now, a, &p, &v);
+		    "veth1", PKT_HOOK_FORWARD, CSUM_IP | CSUM_L4, f->now, a,
+		    &p, &v);
 		verdict_format(&v, line, sizeof(line));
 		assert_string_equal(line, want[1]);
 
@@ -322,7 +325,8 @@ test_ahead_path(void **state)
 		if (how == 0)
 			verdict_ahead(f->ct, b, n, &own);
 		verdict_packet_ahead(&f->cfg, f->ct, f->lt, b, n, "veth0",
-		    "veth1", PKT_HOOK_FORWARD, f->now, a, &p, &v);
+		    "veth1", PKT_HOOK_FORWARD, CSUM_IP | CSUM_L4, f->now, a,
+		    &p, &v);
 		verdict_format(&v, line, sizeof(line));
 		assert_string_equal(line, want[2]);
 		assert_int_equal(ct_count(f->ct), (size_t)how + 1);
