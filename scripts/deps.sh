@@ -20,8 +20,8 @@ PKGS=(
 	netcat-openbsd socat python3 python3-scapy
 	# the attack tests: SYN flood, throughput, scans
 	hping3 iperf3 nmap
-	# the status page's tests: curl, and headless Chromium
-	curl chromium
+	# the status page's tests: curl, and headless Chromium; its lint
+	curl chromium nodejs tidy
 	# the engine's tests (iperf3 load) and netbench.sh (wrk, nginx)
 	iperf3 wrk nginx-light passwd
 	# make fuzz: clang with libFuzzer

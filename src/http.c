@@ -17,8 +17,9 @@
  * headers and no body.
  *
  *   /                  a page in the spirit of a router's "Status >
- *                      Realtime Data > Connections": self-contained
- *                      (inline CSS and JS, nothing fetched elsewhere)
+ *                      Realtime Data > Connections": src/page.html,
+ *                      with /page.css and /page.js, compiled in
+ *                      (page.h); nothing is fetched elsewhere
  *   /api/connections   ?limit=N (1-1000, default 500) &cursor=W.C
  *   /api/stats         the counters, as nfqspictl -j status and stats
  *   /metrics           the Prometheus text format
@@ -44,7 +45,7 @@
 #include <event2/keyvalq_struct.h>
 
 #include "nfqspid.h"
-#include "ctlproto.h"
+#include "page.h"
 
 #define HTTP_PAGE_MAX	1000	/* connections per /api/connections */
 #define HTTP_PAGE_DEF	500
@@ -58,178 +59,6 @@ struct http {
 	struct worker		**workers;
 	unsigned		 nworkers;
 };
-
-static const char http_page[] =
-	"<!DOCTYPE html>\n"
-	"<html lang=\"en\">\n"
-	"<head>\n"
-	"<meta charset=\"utf-8\">\n"
-	"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-	"<title>nfqspid: connections</title>\n"
-	"<style>\n"
-	"body{font:14px/1.4 system-ui,sans-serif;margin:0;background:#f4f5f7;color:#222}\n"
-	"header{background:#2b3a4a;color:#fff;padding:.6em 1em;display:flex;gap:1em;align-items:baseline;flex-wrap:wrap}\n"
-	"header h1{font-size:1.2em;margin:0}\n"
-	"header span{opacity:.8}\n"
-	"main{padding:1em}\n"
-	"#counters{display:grid;grid-template-columns:repeat(auto-fill,minmax(9em,1fr));gap:.5em;margin-bottom:1em}\n"
-	".c{background:#fff;border:1px solid #d8dce1;border-radius:4px;padding:.4em .6em}\n"
-	".c b{display:block;font-size:1.2em}\n"
-	".c small{color:#667}\n"
-	"#bar{display:flex;gap:1em;align-items:center;margin-bottom:.5em;flex-wrap:wrap}\n"
-	"#filter{padding:.3em;width:20em}\n"
-	"table{border-collapse:collapse;width:100%;background:#fff;font-size:13px}\n"
-	"th,td{border:1px solid #d8dce1;padding:.25em .5em;text-align:left;white-space:nowrap}\n"
-	"th{background:#e9ecf0;cursor:pointer;user-select:none}\n"
-	"th.asc:after{content:\" \\25b2\"}\n"
-	"th.desc:after{content:\" \\25bc\"}\n"
-	"td.n{text-align:right;font-variant-numeric:tabular-nums}\n"
-	"tr:nth-child(even) td{background:#fafbfc}\n"
-	"#msg{color:#a00}\n"
-	"</style>\n"
-	"</head>\n"
-	"<body>\n"
-	"<header><h1>nfqspid</h1><span id=\"who\"></span><span>Status &gt; Realtime Data &gt; Connections</span></header>\n"
-	"<main>\n"
-	"<div id=\"counters\"></div>\n"
-	"<div id=\"bar\">\n"
-	"<input id=\"filter\" type=\"search\" placeholder=\"filter: address, port, state, rule...\" aria-label=\"filter\">\n"
-	"<select id=\"proto\" aria-label=\"protocol\"><option value=\"\">all protocols</option><option>tcp</option><option>udp</option><option>icmp</option><option>icmpv6</option></select>\n"
-	"<label><input id=\"pause\" type=\"checkbox\"> pause</label>\n"
-	"<span id=\"shown\"></span><span id=\"msg\"></span>\n"
-	"</div>\n"
-	"<table id=\"conns\"><thead><tr></tr></thead><tbody></tbody></table>\n"
-	"<p><small>Packets count both directions of a connection; the table keeps no per-direction or byte counters (each connection costs at most 128 bytes).\n"
-	"Refreshed every 2 s from <a href=\"api/connections\">/api/connections</a> and <a href=\"api/stats\">/api/stats</a>; <a href=\"metrics\">/metrics</a> for Prometheus.</small></p>\n"
-	"</main>\n"
-	"<script>\n"
-	"\"use strict\";\n"
-	"var cols = [\n"
-	" [\"proto\", \"Proto\"], [\"src\", \"Source\"], [\"sport\", \"Port\"],\n"
-	" [\"dst\", \"Destination\"], [\"dport\", \"Port\"], [\"state\", \"State\"],\n"
-	" [\"flags\", \"Flags\"], [\"mark\", \"Mark\"], [\"rule\", \"Rule\"],\n"
-	" [\"age\", \"Age\"], [\"timeout\", \"Expires\"], [\"packets\", \"Packets\"]\n"
-	"];\n"
-	"var num = {sport:1, dport:1, mark:1, age:1, timeout:1, packets:1};\n"
-	"var rows = [], sortKey = \"age\", sortDir = 1, total = 0;\n"
-	"var head = document.querySelector(\"#conns thead tr\");\n"
-	"cols.forEach(function (c) {\n"
-	" var th = document.createElement(\"th\");\n"
-	" th.textContent = c[1];\n"
-	" th.dataset.key = c[0];\n"
-	" th.addEventListener(\"click\", function () {\n"
-	"  if (sortKey === c[0]) sortDir = -sortDir; else { sortKey = c[0]; sortDir = 1; }\n"
-	"  render();\n"
-	" });\n"
-	" head.appendChild(th);\n"
-	"});\n"
-	"function dur(s) {\n"
-	" if (s < 60) return s + \"s\";\n"
-	" if (s < 3600) return Math.floor(s / 60) + \"m\" + (s % 60) + \"s\";\n"
-	" if (s < 86400) return Math.floor(s / 3600) + \"h\" + Math.floor(s % 3600 / 60) + \"m\";\n"
-	" return Math.floor(s / 86400) + \"d\" + Math.floor(s % 86400 / 3600) + \"h\";\n"
-	"}\n"
-	"function row(e) {\n"
-	" var icmp = e.type !== undefined;\n"
-	" return {\n"
-	"  proto: e.proto, src: e.src, dst: e.dst,\n"
-	"  sport: icmp ? \"\" : e.sport, dport: icmp ? \"\" : e.dport,\n"
-	"  state: e.state || (icmp ? \"type \" + e.type + \" code \" + e.code + \" id \" + e.id : \"\"),\n"
-	"  flags: (e.flags || []).join(\" \"), mark: e.mark, rule: e.rule || \"-\",\n"
-	"  age: e.age, timeout: e.timeout, packets: e.packets\n"
-	" };\n"
-	"}\n"
-	"function cell(tr, v, n) {\n"
-	" var td = document.createElement(\"td\");\n"
-	" td.textContent = v;\n"
-	" if (n) td.className = \"n\";\n"
-	" tr.appendChild(td);\n"
-	"}\n"
-	"function render() {\n"
-	" var f = document.getElementById(\"filter\").value.toLowerCase().trim();\n"
-	" var p = document.getElementById(\"proto\").value;\n"
-	" var list = rows.filter(function (r) {\n"
-	"  if (p && r.proto !== p) return false;\n"
-	"  if (!f) return true;\n"
-	"  return cols.some(function (c) { return String(r[c[0]]).toLowerCase().indexOf(f) >= 0; });\n"
-	" });\n"
-	" list.sort(function (a, b) {\n"
-	"  var x = a[sortKey], y = b[sortKey];\n"
-	"  if (num[sortKey]) { x = +x || 0; y = +y || 0; }\n"
-	"  else { x = String(x); y = String(y); }\n"
-	"  return x < y ? -sortDir : x > y ? sortDir : 0;\n"
-	" });\n"
-	" Array.prototype.forEach.call(head.children, function (th) {\n"
-	"  th.className = th.dataset.key === sortKey ? (sortDir > 0 ? \"asc\" : \"desc\") : \"\";\n"
-	" });\n"
-	" var tb = document.createElement(\"tbody\");\n"
-	" list.forEach(function (r) {\n"
-	"  var tr = document.createElement(\"tr\");\n"
-	"  cols.forEach(function (c) {\n"
-	"   var v = r[c[0]];\n"
-	"   if (c[0] === \"age\" || c[0] === \"timeout\") v = dur(v);\n"
-	"   else if (c[0] === \"mark\") v = \"0x\" + Number(v).toString(16);\n"
-	"   cell(tr, v, num[c[0]]);\n"
-	"  });\n"
-	"  tb.appendChild(tr);\n"
-	" });\n"
-	" var old = document.querySelector(\"#conns tbody\");\n"
-	" old.parentNode.replaceChild(tb, old);\n"
-	" document.getElementById(\"shown\").textContent = list.length + \" shown of \" + total + \" connections\" + (rows.length < total ? \" (first \" + rows.length + \" loaded)\" : \"\");\n"
-	"}\n"
-	"function counters(s) {\n"
-	" var k = [\n"
-	"  [\"connections\", s.connections + \" / \" + s.max], [\"received\", s.received],\n"
-	"  [\"accepted\", s.accepted], [\"dropped\", s.dropped], [\"invalid\", s.invalid],\n"
-	"  [\"related\", s.related], [\"early drops\", s.early_drops], [\"enobufs\", s.enobufs],\n"
-	"  [\"verdict errors\", s.verdict_errors], [\"queue depth\", s.queue_depth],\n"
-	"  [\"audited\", s.audited], [\"suppressed\", s.suppressed]\n"
-	" ];\n"
-	" var box = document.getElementById(\"counters\");\n"
-	" box.textContent = \"\";\n"
-	" k.forEach(function (x) {\n"
-	"  var d = document.createElement(\"div\"), b = document.createElement(\"b\"), sm = document.createElement(\"small\");\n"
-	"  d.className = \"c\"; b.textContent = x[1]; sm.textContent = x[0];\n"
-	"  d.appendChild(b); d.appendChild(sm); box.appendChild(d);\n"
-	" });\n"
-	" document.getElementById(\"who\").textContent = \"version \" + s.version + \", \" + s.mode + \", queues \" + s.queues + \", up \" + dur(s.uptime);\n"
-	"}\n"
-	"function get(u) {\n"
-	" return fetch(u, {cache: \"no-store\"}).then(function (r) {\n"
-	"  if (!r.ok) throw new Error(u + \": \" + r.status);\n"
-	"  return r.json();\n"
-	" });\n"
-	"}\n"
-	"var busy = false;\n"
-	"function load() {\n"
-	" if (busy || document.getElementById(\"pause\").checked) return;\n"
-	" busy = true;\n"
-	" var got = [], pages = 0;\n"
-	" function more(cur) {\n"
-	"  return get(\"api/connections?limit=1000&cursor=\" + encodeURIComponent(cur)).then(function (d) {\n"
-	"   total = d.total;\n"
-	"   d.connections.forEach(function (e) { got.push(row(e)); });\n"
-	"   if (d.next && ++pages < 10) return more(d.next);\n"
-	"  });\n"
-	" }\n"
-	" get(\"api/stats\").then(function (s) {\n"
-	"  counters(s);\n"
-	"  return more(\"0.0\");\n"
-	" }).then(function () {\n"
-	"  rows = got;\n"
-	"  document.getElementById(\"msg\").textContent = \"\";\n"
-	"  render();\n"
-	" }).catch(function (e) {\n"
-	"  document.getElementById(\"msg\").textContent = String(e);\n"
-	" }).then(function () { busy = false; });\n"
-	"}\n"
-	"document.getElementById(\"filter\").addEventListener(\"input\", render);\n"
-	"document.getElementById(\"proto\").addEventListener(\"change\", render);\n"
-	"load();\n"
-	"setInterval(load, 2000);\n"
-	"</script>\n"
-	"</body>\n"
-	"</html>\n";
 
 /* ---- helpers ------------------------------------------------------ */
 
@@ -278,8 +107,8 @@ http_reply(struct evhttp_request *req, int code, const char *reason,
 	evhttp_add_header(hd, "X-Content-Type-Options", "nosniff");
 	evhttp_add_header(hd, "X-Frame-Options", "DENY");
 	evhttp_add_header(hd, "Content-Security-Policy", "default-src 'none'; "
-	    "script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
-	    "connect-src 'self'; frame-ancestors 'none'");
+	    "script-src 'self'; style-src 'self'; connect-src 'self'; "
+	    "frame-ancestors 'none'");
 	/* HEAD: the same headers, no body (evhttp leaves it out) */
 	evhttp_send_reply(req, code, reason, body);
 }
@@ -531,6 +360,7 @@ http_request(struct evhttp_request *req, void *arg)
 	struct http		*h = arg;
 	const struct evhttp_uri	*uri = evhttp_request_get_evhttp_uri(req);
 	const char		*path;
+	const struct page_file	*f;
 	struct evbuffer		*b;
 	enum evhttp_cmd_type	 cmd = evhttp_request_get_command(req);
 
@@ -549,14 +379,16 @@ http_request(struct evhttp_request *req, void *arg)
 	if (uri == NULL || (path = evhttp_uri_get_path(uri)) == NULL ||
 	    *path == '\0')
 		path = "/";
-	if (strcmp(path, "/") == 0) {
+	for (f = page_files; f->path != NULL; f++)
+		if (strcmp(path, f->path) == 0)
+			break;
+	if (f->path != NULL) {
 		if ((b = evbuffer_new()) == NULL) {
 			evhttp_send_error(req, HTTP_INTERNAL, NULL);
 			return;
 		}
-		evbuffer_add_reference(b, http_page, sizeof(http_page) - 1,
-		    NULL, NULL);
-		http_reply(req, HTTP_OK, "OK", "text/html; charset=utf-8", b);
+		evbuffer_add_reference(b, f->data, f->len, NULL, NULL);
+		http_reply(req, HTTP_OK, "OK", f->type, b);
 		evbuffer_free(b);
 	} else if (strcmp(path, "/api/connections") == 0)
 		http_connections(h, req, evhttp_uri_get_query(uri));

@@ -56,8 +56,9 @@ check "the start is logged with the page's address" \
 # A TCP connection held open through the firewall.
 cat >"$T_TMP/hold.py" <<'EOF'
 import socket, sys, time
-s = socket.socket()
-s.bind(("0.0.0.0", int(sys.argv[3])))
+v6 = ":" in sys.argv[1]
+s = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET)
+s.bind((sys.argv[5] if len(sys.argv) > 5 else "::" if v6 else "0.0.0.0", int(sys.argv[3])))
 s.connect((sys.argv[1], int(sys.argv[2])))
 for i in range(3):
     s.sendall(b"hello\n")
@@ -69,6 +70,19 @@ wait_listen "$NS_S" tcp 5001 || fail "server listens on 5001"
 bg_in "$NS_C" "$PY" "$T_TMP/hold.py" "$S4" 5001 41000 120
 held() { lib_ctl conntrack 2>&1 | grep -q "ESTABLISHED src=$C4 dst=$S4 sport=41000 dport=5001 "; }
 check "the held connection is tracked" wait_for 50 held
+# ... and one over IPv6 between addresses with no zero run to shorten
+# (the longest RFC 5952 form): the /proc listing writes them in full,
+# JSON and the page short.
+C6L=fd00:$T_NET:1:0:1111:2222:3333:4444
+S6L=fd00:$T_NET:2:0:5555:6666:7777:8888
+ip -n "$NS_C" addr add "$C6L/64" dev c0 nodad
+ip -n "$NS_S" addr add "$S6L/64" dev s0 nodad
+bg_in "$NS_S" socat "TCP6-LISTEN:5001,bind=[$S6L],reuseaddr,fork" EXEC:cat
+wait_for 50 in_s sh -c "ss -Hltn | grep -q '\[$S6L\]:5001'" || fail "server listens on [$S6L]:5001"
+bg_in "$NS_C" "$PY" "$T_TMP/hold.py" "$S6L" 5001 41006 120 "$C6L"
+full6() { "$PY" -c 'import ipaddress, sys; print(ipaddress.ip_address(sys.argv[1]).exploded)' "$1"; }
+held6() { lib_ctl conntrack 2>&1 | grep -q "ESTABLISHED src=$(full6 "$C6L") dst=$(full6 "$S6L") sport=41006 dport=5001 "; }
+check "the IPv6 connection is listed with the kernel's full addresses" wait_for 50 held6
 # ... and UDP the policy drops
 for p in 1 2 3; do
 	in_c "$PY" "$T_TMP/udpcli.py" "$S4" $((6000 + p)) x 0.2 >/dev/null 2>&1
@@ -113,12 +127,17 @@ elif what == "connections":
     assert e["state"] == "ESTABLISHED" and e["mark"] == 16 and "ASSURED" in e["flags"], e
     assert e["rule"] == "tcp-5001" and e["packets"] >= 9 and e["age"] >= 0, e
     assert e["reply"] == {"src": s4, "dst": c4, "sport": 5001, "dport": 41000}, e
+    c6, s6 = sys.argv[5:7]
+    t6 = [e for e in seen if e["proto"] == "tcp" and e["sport"] == 41006]
+    assert len(t6) == 1, seen
+    assert t6[0]["family"] == "ipv6" and t6[0]["src"] == c6 and t6[0]["dst"] == s6, t6
+    assert t6[0]["reply"]["src"] == s6 and t6[0]["state"] == "ESTABLISHED", t6
 print("ok")
 EOF
 check "/api/stats: the counters, parsed" \
     in_d "$PY" "$T_TMP/check.py" stats "$url" "$C4" "$S4" "$T_QUEUE"
 check "/api/connections: pages of one, with cursors, the held connection right" \
-    in_d "$PY" "$T_TMP/check.py" connections "$url" "$C4" "$S4"
+    in_d "$PY" "$T_TMP/check.py" connections "$url" "$C4" "$S4" "$C6L" "$S6L"
 # One list of counters (src/status.c): the page has every counter nfqspictl has.
 lib_ctl -j stats >"$T_TMP/ctlstats.json"
 hget "$url/api/stats" >"$T_TMP/apistats.json"
@@ -184,6 +203,17 @@ check "the 403 tells no counters" not grep -q received "$T_TMP/403.body"
 hget "$url/" >"$T_TMP/page.html"
 check "the page is self-contained: no external scripts, styles or images" \
     not grep -Eqi '(src|href)="(https?:)?//' "$T_TMP/page.html"
+check "the page is src/page.html as it is in the source" \
+    cmp -s "$T_TMP/page.html" "$top_srcdir/src/page.html"
+hget -D "$T_TMP/js.hdr" -o "$T_TMP/page.js" "$url/page.js"
+check "/page.js: src/page.js, as JavaScript" eval 'cmp -s "$T_TMP/page.js" "$top_srcdir/src/page.js" &&
+    grep -qi "^Content-Type: text/javascript" "$T_TMP/js.hdr"'
+hget -D "$T_TMP/css.hdr" -o "$T_TMP/page.css" "$url/page.css"
+check "/page.css: src/page.css, as CSS" eval 'cmp -s "$T_TMP/page.css" "$top_srcdir/src/page.css" &&
+    grep -qi "^Content-Type: text/css" "$T_TMP/css.hdr"'
+check "no inline script or style is allowed (Content-Security-Policy)" \
+    eval "grep -i '^Content-Security-Policy:' '$T_TMP/js.hdr' | grep -q \"script-src 'self'; style-src 'self'\" &&
+    ! grep -qi unsafe-inline '$T_TMP/js.hdr'"
 
 # ---- the browser -------------------------------------------------------------------
 chrome()
@@ -194,7 +224,7 @@ chrome()
 	    --disable-background-networking --disable-component-update \
 	    --disable-sync --disable-dev-shm-usage \
 	    --user-data-dir="$(mktemp -d "$T_TMP/chrome.XXXXXX")" \
-	    --virtual-time-budget=5000 --window-size=1400,900 "$@" \
+	    --virtual-time-budget=5000 --window-size=1280,900 "$@" \
 	    2>>"$T_TMP/chromium.log"
 }
 chrome --dump-dom "$url/" >"$T_TMP/dom.html"
@@ -208,12 +238,19 @@ cells = [re.findall(r"<td[^>]*>(.*?)</td>", r) for r in rows]
 hit = [c for c in cells if c[:6] == ["tcp", c4, "41000", s4, "5001", "ESTABLISHED"]]
 assert len(hit) == 1, cells
 assert hit[0][7] == "0x10" and hit[0][8] == "tcp-5001", hit
-' "$T_TMP/dom.html" "$C4" "$S4"
+hit6 = [c for c in cells if c[:6] == ["tcp", sys.argv[4], "41006", sys.argv[5], "5001", "ESTABLISHED"]]
+assert len(hit6) == 1, cells
+' "$T_TMP/dom.html" "$C4" "$S4" "$C6L" "$S6L"
 check "the rendered page shows the counters" \
     grep -Eq '<b>[0-9]+</b><small>received</small>' "$T_TMP/dom.html"
+# The width as laid out: pagewidth.py asks Chromium over its DevTools pipe.
+w=$(HOME=$T_TMP in_d timeout 60 "$PY" "$top_srcdir/tests/integration/pagewidth.py" \
+    "$CHROMIUM" "$url/" "$(mktemp -d "$T_TMP/chrome.XXXXXX")" 1280 2 2>&1)
+rc=$?
+check "the page fits 1280 px with its IPv6 row (widths: $w)" test "$rc" -eq 0
 rm -f "$ART/http.png"
 chrome --screenshot="$ART/http.png" "$url/" >/dev/null
-check "a screenshot is saved ($ART/http.png)" test -s "$ART/http.png"
+check "a screenshot at 1280 px is saved ($ART/http.png)" test -s "$ART/http.png"
 
 # ---- health ------------------------------------------------------------------------
 check "nfqspictl still answers" quiet lib_ctl status
