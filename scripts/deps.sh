@@ -24,6 +24,9 @@ PKGS=(
 	curl chromium nodejs tidy
 	# the engine's tests (iperf3 load) and netbench.sh (wrk, nginx)
 	iperf3 wrk nginx-light passwd
+	# the Debian package and its test (tests/deb/test_deb.sh), the unit's
+	# hardening score (systemd-analyze), [daemon] divert = nft
+	debhelper dpkg-dev fakeroot lintian systemd nftables
 	# make fuzz: clang with libFuzzer
 	clang libclang-rt-14-dev
 )

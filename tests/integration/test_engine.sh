@@ -467,11 +467,13 @@ check "sigterm under load: all $a flood packets left dut ($b): none was left in 
 # made by make from etc/nfqspid.service.in, with this build's sbindir
 unit=$top_builddir/etc/nfqspid.service
 check "nfqspid.service: made, every @...@ replaced" \
-    sh -c "test -s '$unit' && ! grep -q @ '$unit'"
+    sh -c "test -s '$unit' && ! grep -Eq '@[a-z_]+@' '$unit'"
 check "nfqspid.service: ExecStart=${sbindir:-?}/nfqspid" \
     grep -qx "ExecStart=${sbindir:-?}/nfqspid" "$unit"
-for k in "Restart=on-failure" "AmbientCapabilities=CAP_NET_ADMIN CAP_NET_RAW" \
-    "CapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_RAW" "NoNewPrivileges=yes" \
+# (the rest of the sandbox: tests/unit-security.sh)
+for k in "Restart=on-failure" \
+    "CapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_RAW CAP_SETUID CAP_SETGID" \
+    "NoNewPrivileges=yes" \
     "ProtectSystem=strict" "ProtectHome=yes" "PrivateTmp=yes" \
     "RestrictAddressFamilies=AF_NETLINK AF_UNIX AF_INET AF_INET6"; do
 	check "nfqspid.service: $k" grep -qx "$k" "$unit"

@@ -1,0 +1,198 @@
+#!/bin/bash
+# test_deb.sh - the Debian package, built from this tree and used the way
+# an operator does (make check-deb; root):
+#  - dpkg-buildpackage -us -uc -b builds it (tests off: make check runs
+#    them), lintian finds no error and no warning in it;
+#  - dpkg -i: binaries in /usr/sbin, the unit in /lib/systemd/system,
+#    enabled and NOT started, /etc/nfqspi.ini a conffile, the system user
+#    nfqspid, the man pages and docs; `nfqspid -n` accepts the packaged
+#    configuration;
+#  - an upgrade (the same package, a later version) keeps a local edit of
+#    /etc/nfqspi.ini;
+#  - dpkg --purge removes the files, the conffile, the user, the group and
+#    the unit's enablement.
+# Installing on this machine never starts the daemon (the unit is not
+# started on installation) and the package is purged on every exit.
+# Runs one at a time (flock), since dpkg has one database.
+#
+# Copyright (C) 2026 The nfqspid authors
+# SPDX-License-Identifier: GPL-2.0-or-later
+set -u
+
+: "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
+: "${top_builddir:=$top_srcdir}"
+PKG=nfqspid
+LOCK=/tmp/nfqspi-deb.lock
+
+passed=0
+failed=0
+ok() { passed=$((passed + 1)); echo "PASS: $*"; }
+fail() { failed=$((failed + 1)); echo "FAIL: $*"; }
+check()
+{
+	local desc=$1
+	shift
+	if "$@"; then ok "$desc"; else fail "$desc"; fi
+}
+skip() { echo "SKIP: $*"; exit 77; }
+not() { ! "$@"; }
+quiet() { "$@" >/dev/null 2>&1; }
+
+[ "$(id -u)" -eq 0 ] || skip "needs root (dpkg -i, dpkg --purge)"
+for t in dpkg-buildpackage dh lintian dpkg-deb flock make; do
+	command -v "$t" >/dev/null ||
+	    skip "$t not installed (scripts/deps.sh installs it)"
+done
+[ -f "$top_builddir/Makefile" ] || { echo "configure first" >&2; exit 1; }
+VERSION=${VERSION:-$(sed -n 's/^VERSION = //p' "$top_builddir/Makefile")}
+
+exec 9>"$LOCK"
+flock -w 900 9 || { echo "$LOCK: held too long" >&2; exit 1; }
+
+installed() { dpkg-query -W -f='${Status}' "$PKG" 2>/dev/null | grep -q ' installed$'; }
+known() { dpkg-query -W "$PKG" >/dev/null 2>&1; }
+not_known() { ! known; }
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/nfqspi-deb.XXXXXX") || exit 1
+cleanup()
+{
+	local rc=$?
+	if known; then
+		dpkg --purge "$PKG" >/dev/null 2>&1 ||
+		    echo "cleanup: dpkg --purge $PKG failed" >&2
+	fi
+	rm -rf "$tmp"
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
+
+if known; then
+	echo "note: $PKG was left installed (an interrupted run?): purging it"
+	dpkg --purge "$PKG" >/dev/null || { echo "cannot purge $PKG" >&2; exit 1; }
+fi
+
+# ---- build and lint ---------------------------------------------------------
+
+src=$tmp/$PKG-$VERSION
+if ! env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -C "$top_builddir" distdir distdir="$src" >"$tmp/distdir.log" 2>&1; then
+	cat "$tmp/distdir.log"
+	echo "FAIL: make distdir"
+	exit 1
+fi
+echo "building the package (log: $tmp/build.log while it runs)"
+if ! (cd "$src" && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL DEB_BUILD_OPTIONS="nocheck parallel=2" \
+    dpkg-buildpackage -us -uc -b) >"$tmp/build.log" 2>&1; then
+	tail -n 40 "$tmp/build.log"
+	echo "FAIL: dpkg-buildpackage -us -uc -b"
+	exit 1
+fi
+arch=$(dpkg --print-architecture)
+deb=$tmp/${PKG}_${VERSION}_$arch.deb
+check "dpkg-buildpackage made $(basename "$deb")" test -f "$deb"
+[ -f "$deb" ] || exit 1
+
+lintian --fail-on error,warning --suppress-tags-from-file /dev/null \
+    "$deb" >"$tmp/lintian.log" 2>&1
+lrc=$?
+sed 's/^/lintian: /' "$tmp/lintian.log"
+lint_clean() { [ "$lrc" -eq 0 ] && ! grep -q '^[EW]:' "$tmp/lintian.log"; }
+check "lintian: no error, no warning" lint_clean
+
+contents=$(dpkg-deb -c "$deb" | awk '{ print $6 }' | sed 's|^\./|/|')
+has() { printf '%s\n' "$contents" | grep -qx "$1"; }
+for f in /usr/sbin/nfqspid /usr/sbin/nfqspictl \
+    /lib/systemd/system/nfqspid.service /etc/nfqspi.ini \
+    /usr/share/man/man8/nfqspid.8.gz /usr/share/man/man8/nfqspictl.8.gz \
+    /usr/share/man/man5/nfqspi.ini.5.gz /usr/share/doc/nfqspid/copyright \
+    /usr/share/doc/nfqspid/README.gz; do
+	check "the package holds $f" has "$f"
+done
+check "the packaged unit runs /usr/sbin/nfqspid" \
+    grep -q '^ExecStart=/usr/sbin/nfqspid$' \
+    <(dpkg-deb --fsys-tarfile "$deb" | tar -xOf - ./lib/systemd/system/nfqspid.service)
+
+# ---- install ----------------------------------------------------------------
+
+# The daemon must not start: remember which nfqspid run from /usr/sbin
+# now (none, unless someone runs one by hand) and compare afterwards.
+sbin_daemons()
+{
+	local p
+	for p in /proc/[0-9]*; do
+		[ "$(readlink "$p/exe" 2>/dev/null)" = /usr/sbin/nfqspid ] &&
+		    echo "${p#/proc/}"
+	done
+}
+before=$(sbin_daemons)
+
+if ! dpkg -i "$deb" >"$tmp/install.log" 2>&1; then
+	cat "$tmp/install.log"
+	echo "FAIL: dpkg -i"
+	exit 1
+fi
+ok "dpkg -i $(basename "$deb")"
+check "installed" installed
+for f in /usr/sbin/nfqspid /usr/sbin/nfqspictl; do
+	check "$f is executable" test -x "$f"
+done
+check "the unit is in /lib/systemd/system" test -f /lib/systemd/system/nfqspid.service
+check "the unit is enabled (multi-user.target.wants)" \
+    test -L /etc/systemd/system/multi-user.target.wants/nfqspid.service
+check "the daemon was not started" [ "$(sbin_daemons)" = "$before" ]
+check "/etc/nfqspi.ini is a conffile" \
+    grep -q '^ /etc/nfqspi.ini ' <(dpkg-query -W -f='${Conffiles}\n' "$PKG")
+check "the system user nfqspid exists" quiet getent passwd nfqspid
+uid=$(id -u nfqspid 2>/dev/null || echo 0)
+system_uid() { [ "$uid" -gt 0 ] && [ "$uid" -lt 1000 ]; }
+check "nfqspid is a system user (uid $uid, 1-999)" system_uid
+check "the packaged configuration says user = nfqspid" \
+    grep -q '^user = nfqspid' /etc/nfqspi.ini
+check "nfqspid -n accepts /etc/nfqspi.ini" /usr/sbin/nfqspid -n
+check "nfqspid -V says $VERSION" \
+    grep -qx "nfqspid $VERSION" <(/usr/sbin/nfqspid -V)
+check "man nfqspid finds the page" test -f /usr/share/man/man8/nfqspid.8.gz
+
+# ---- upgrade with a local edit ----------------------------------------------
+
+echo "; local edit $$" >>/etc/nfqspi.ini
+v2=$VERSION+test1
+rm -rf "$tmp/v2"
+dpkg-deb -R "$deb" "$tmp/v2" &&
+    sed -i "s/^Version: .*/Version: $v2/" "$tmp/v2/DEBIAN/control" &&
+    dpkg-deb -b "$tmp/v2" "$tmp/${PKG}_${v2}_$arch.deb" >/dev/null ||
+    { echo "FAIL: cannot make version $v2"; exit 1; }
+if dpkg -i "$tmp/${PKG}_${v2}_$arch.deb" </dev/null >"$tmp/upgrade.log" 2>&1; then
+	ok "upgrade to $v2"
+else
+	cat "$tmp/upgrade.log"
+	fail "upgrade to $v2"
+fi
+check "the upgrade installed $v2" \
+    [ "$(dpkg-query -W -f='${Version}' "$PKG")" = "$v2" ]
+check "the local edit of /etc/nfqspi.ini survived the upgrade" \
+    grep -qx "; local edit $$" /etc/nfqspi.ini
+check "nfqspid -n still accepts it" /usr/sbin/nfqspid -n
+check "the daemon was not started by the upgrade" [ "$(sbin_daemons)" = "$before" ]
+
+# ---- purge ------------------------------------------------------------------
+
+if dpkg --purge "$PKG" >"$tmp/purge.log" 2>&1; then
+	ok "dpkg --purge"
+else
+	cat "$tmp/purge.log"
+	fail "dpkg --purge"
+fi
+check "purged: dpkg knows no $PKG" not_known
+for f in /usr/sbin/nfqspid /usr/sbin/nfqspictl /lib/systemd/system/nfqspid.service \
+    /etc/nfqspi.ini /etc/nfqspi.ini.dpkg-old /etc/nfqspi.ini.dpkg-dist \
+    /etc/systemd/system/multi-user.target.wants/nfqspid.service \
+    /var/lib/systemd/deb-systemd-helper-enabled/nfqspid.service.dsh-also \
+    /usr/share/doc/nfqspid /usr/share/man/man8/nfqspid.8.gz; do
+	check "purge removed $f" test ! -e "$f"
+done
+check "purge removed the user nfqspid" not quiet getent passwd nfqspid
+check "purge removed the group nfqspid" not quiet getent group nfqspid
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
