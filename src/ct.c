@@ -361,6 +361,59 @@ ct_refresh(struct ct_table *t, struct ct_entry *e, uint8_t tclass)
 	ct_append_timer(t, i, e);
 }
 
+/* How far ct_place() looks for an imported entry's place in its list. */
+#define CT_PLACE_LOOK	64
+
+/*
+ * Put entry i, unlinked, on the list of tclass with the given deadline,
+ * which need not be the list's latest (ct_import()): at its sorted place
+ * when that lies within CT_PLACE_LOOK of either end, so it goes on time;
+ * otherwise at the tail with the tail's qdl, and it leaves the table up
+ * to that much late (lookups still judge by its deadline).
+ */
+void
+ct_place(struct ct_table *t, uint32_t i, struct ct_entry *e, uint8_t tclass,
+    uint32_t deadline)
+{
+	struct ct_list	*l = &t->tlist[tclass];
+	struct ct_entry	*p;
+	uint32_t	 j;
+	int		 n;
+
+	e->tclass = tclass;
+	e->deadline = e->qdl = deadline;
+	if (l->head == CT_NIL ||
+	    ct_tdiff(ct_idx(t, l->head)->qdl, deadline) >= 0) {
+		ct_prepend_timer(t, i, e);
+		return;
+	}
+	for (j = l->tail, n = 0; n < CT_PLACE_LOOK; j = p->tprev, n++) {
+		p = ct_idx(t, j);
+		if (ct_tdiff(p->qdl, deadline) <= 0)
+			break;
+	}
+	if (n == CT_PLACE_LOOK) {
+		e->qdl = ct_idx(t, l->tail)->qdl;
+		ct_append_timer(t, i, e);
+		return;
+	}
+	/* after j: the head's qdl is below deadline, so j exists */
+	e->tprev = j;
+	e->tnext = p->tnext;
+	if (p->tnext != CT_NIL)
+		ct_idx(t, p->tnext)->tprev = i;
+	else
+		l->tail = i;
+	p->tnext = i;
+}
+
+/* Take e off its timer list, for ct_place(). */
+void
+ct_unplace(struct ct_table *t, uint32_t i, struct ct_entry *e)
+{
+	ct_unlink_timer(t, i, e);
+}
+
 void
 ct_kill(struct ct_table *t, struct ct_entry *e)
 {

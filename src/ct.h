@@ -197,6 +197,69 @@ void		 ct_entry_icmp(const struct ct_entry *e, uint8_t *type,
 		    uint8_t *code, uint16_t *id);
 
 /*
+ * A connection's whole state, for the HA peer (syncproto.h): what a backup
+ * needs to continue the connection exactly, with full window tracking.
+ * Only the original tuple: nfqspid does no NAT, the reply tuple is its
+ * inverse.  rule is this node's rule index: the sync layer sends names.
+ */
+#define CT_SNAP_SEEN_REPLY	0x01
+#define CT_SNAP_ASSURED		0x02
+#define CT_SNAP_FLAGS		0x03
+
+struct ct_snap_tcp {
+	uint32_t	end[2];		/* per direction (enum ct_dir): */
+	uint32_t	maxend[2];	/*   van Rooij's td_end, td_maxend, */
+	uint32_t	maxwin[2];	/*   td_maxwin (scaled), td_maxack */
+	uint32_t	maxack[2];
+	uint8_t		scale[2];	/* window scale, 0 to 14 */
+	uint8_t		dflags[2];	/* what each side sent (SACK, ...) */
+	uint8_t		retrans;	/* identical ACKs in a row */
+	uint8_t		last_index;	/* class of the last packet */
+	uint8_t		last_dir;
+	uint8_t		last_zerowin;
+};
+
+struct ct_snap {
+	struct ct_tuple	 k;		/* the original direction */
+	uint8_t		 state;		/* TCP: the kernel's TCP_CONNTRACK_* */
+	uint8_t		 flags;		/* CT_SNAP_* */
+	uint8_t		 hook;		/* PKT_HOOK_* of the first packet */
+	uint8_t		 tclass;	/* enum ct_timeout it runs on */
+	uint8_t		 aux;		/* ICMP: the request's code; TCP: the
+					   options of the last ignored SYN */
+	uint16_t	 rule;
+	uint32_t	 mark;
+	uint32_t	 left_ms;	/* time left before it times out */
+	uint32_t	 age_s;		/* seconds since it was confirmed */
+	uint32_t	 packets;
+	uint32_t	 last_hash;	/* TCP: the tracker's last ACK or SYN */
+	struct ct_snap_tcp tcp;		/* TCP only; zero otherwise */
+};
+
+/* The state of e, as of the table's clock. */
+void		 ct_export(const struct ct_table *t, const struct ct_entry *e,
+		    struct ct_snap *s);
+/*
+ * Is s a state this version could hold?  0, or -1 with errno EINVAL:
+ * an unknown family, state, class, hook or flag, a scale over 14, a time
+ * left over the longest timeout.  ct_import() checks it too.
+ */
+int		 ct_snap_check(const struct ct_snap *s);
+/*
+ * Insert or update the connection s describes (found from either
+ * direction: one the other way round is replaced), as of now_ms, with
+ * its rule index and mark as given.  Events fire as for a packet: NEW
+ * once created, UPDATE when its state or flags changed.  Returns the
+ * entry, or NULL with errno EINVAL (ct_snap_check()), ENOSPC (the table
+ * is full, nothing may be evicted) or ENOMEM.
+ */
+struct ct_entry	*ct_import(struct ct_table *t, const struct ct_snap *s,
+		    uint64_t now_ms);
+/* Remove the connection of k (either direction): 0, or -1 ENOENT. */
+int		 ct_forget(struct ct_table *t, const struct ct_tuple *k,
+		    uint64_t now_ms);
+
+/*
  * Events, for per-source limits and `nfqspictl events`: NEW once a
  * connection is confirmed (its mark and rule set), UPDATE when a packet
  * changed its state or status (SEEN_REPLY, ASSURED), DESTROY just before

@@ -51,6 +51,9 @@ enum ct_tcp_state {
 	CT_TCP_IG			/* transition: let it pass, ignore it */
 };
 
+/* ct_tcp.c's packet classes (struct ct_tcp.last_index) */
+#define CT_TCP_NCLASSES	6
+
 /* struct ct_tcp.flags[dir], after the kernel's IP_CT_TCP_FLAG_* */
 #define CT_TD_WSCALE	0x01		/* sent the window scale option */
 #define CT_TD_SACK_PERM	0x02		/* sent SACK permitted */
@@ -58,11 +61,13 @@ enum ct_tcp_state {
 #define CT_TD_LIBERAL	0x08		/* picked up: never INVALID by window */
 #define CT_TD_UNACKED	0x10		/* sent data not acknowledged yet */
 #define CT_TD_MAXACK_SET 0x20		/* td_maxack is valid */
+#define CT_TD_ALL	0x3f
 
 /* struct ct_entry.syn_opts */
 #define CT_SYNOPT_SCALE	0x0f		/* window scale */
 #define CT_SYNOPT_WSCALE 0x10		/* window scale option present */
 #define CT_SYNOPT_SACK	0x20		/* SACK permitted */
+#define CT_SYNOPT_ALL	0x3f
 
 /* One direction of a TCP connection (van Rooij's notation). */
 struct ct_tcp_dir {
@@ -210,6 +215,11 @@ struct ct_entry	*ct_insert(struct ct_table *t, const struct ct_tuple *k,
    class changes or the deadline ran past the entry's place. */
 void		 ct_refresh(struct ct_table *t, struct ct_entry *e,
 		    uint8_t tclass);
+/* Timer lists for ct_import(): take entry i off its list; put it on the
+   list of tclass at its sorted place with deadline, or near it. */
+void		 ct_unplace(struct ct_table *t, uint32_t i, struct ct_entry *e);
+void		 ct_place(struct ct_table *t, uint32_t i, struct ct_entry *e,
+		    uint8_t tclass, uint32_t deadline);
 /* Ends e at the next ct_expire(); lookups no longer find it. */
 void		 ct_kill(struct ct_table *t, struct ct_entry *e);
 void		 ct_result_set(struct ct_result *res, uint8_t state,

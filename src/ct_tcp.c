@@ -39,6 +39,8 @@ enum ct_tcp_index {
 	CT_TCP_NSETS
 };
 
+_Static_assert(CT_TCP_NSETS == CT_TCP_NCLASSES, "ct_int.h: CT_TCP_NCLASSES");
+
 #define sNO	CT_TCP_NONE
 #define sSS	CT_TCP_SYN_SENT
 #define sSR	CT_TCP_SYN_RECV

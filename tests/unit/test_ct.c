@@ -12,6 +12,7 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -2367,6 +2368,241 @@ test_set_config(void **state)
 	ct_free(t);
 }
 
+/* ---- sync: export and import ------------------------------------------- */
+
+static struct ct_table *
+strict_table(uint32_t max)
+{
+	struct ct_config	 c;
+	struct ct_table		*t;
+
+	ct_config_defaults(&c);
+	c.max = max;
+	c.tcp_loose = 0;
+	t = ct_new(&c);
+	assert_non_null(t);
+	return (t);
+}
+
+static int	 sync_events[4];
+
+static void
+count_event(int ev, const struct ct_entry *e, void *arg)
+{
+	(void)e;
+	(void)arg;
+	sync_events[ev]++;
+}
+
+/* A scaled-window connection moves to a strict table and goes on there. */
+static void
+test_sync_tcp_continues(void **state)
+{
+	struct ct_table		*a = table(1024), *b = strict_table(1024);
+	struct ct_result	 res;
+	struct ct_snap		 s, s2;
+	struct ct_entry		*e;
+	struct conv		 c;
+	struct pkt		 p;
+	char			 fa[512], fb[512];
+
+	conv_init(&c, a, 0);
+	c.s[0].wscale = 7;
+	c.s[1].wscale = 9;
+	c.s[0].sackp = c.s[1].sackp = 1;
+	handshake(&c);
+	assert_int_equal(conv_send(&c, 0, ACK | PSH, 1000, &res),
+	    CT_ESTABLISHED);
+	assert_int_equal(conv_send(&c, 1, ACK | PSH, 3000, &res),
+	    CT_ESTABLISHED);
+	assert_int_equal(conv_send(&c, 0, ACK, 0, &res), CT_ESTABLISHED);
+	e = conv_entry(&c);
+	assert_non_null(e);
+	ct_export(a, e, &s);
+	assert_int_equal(ct_snap_check(&s), 0);
+	assert_int_equal(s.state, CT_TCP_ESTABLISHED);
+	assert_int_equal(s.flags, CT_SNAP_SEEN_REPLY | CT_SNAP_ASSURED);
+	assert_int_equal(s.mark, 0x10);
+	assert_int_equal(s.rule, 7);
+	assert_int_equal(s.tcp.scale[0], 7);
+	assert_int_equal(s.tcp.scale[1], 9);
+
+	/* the backup: the same line, the same time left */
+	ct_set_event_cb(b, count_event, NULL);
+	memset(sync_events, 0, sizeof(sync_events));
+	e = ct_import(b, &s, c.now);
+	assert_non_null(e);
+	assert_int_equal(sync_events[CT_EVENT_NEW], 1);
+	ct_format(conv_entry(&c), c.now, fa, sizeof(fa));
+	ct_format(e, c.now, fb, sizeof(fb));
+	assert_string_equal(fa, fb);
+	ct_export(b, e, &s2);
+	assert_memory_equal(&s, &s2, sizeof(s));
+
+	/* handed the traffic: data both ways, in window */
+	c.t = b;
+	assert_int_equal(conv_send(&c, 0, ACK | PSH, 1400, &res),
+	    CT_ESTABLISHED);
+	assert_int_equal(conv_send(&c, 1, ACK | PSH, 1400, &res),
+	    CT_ESTABLISHED);
+	assert_int_equal(ct_entry_mark(res.entry), 0x10);
+	assert_int_equal(ct_entry_rule(res.entry), 7);
+	/* a segment far beyond the window is INVALID: windows are tracked */
+	p = conv_pkt(&c, 0, ACK | PSH, 100);
+	p.seq += 0x40000000u;
+	assert_int_equal(conv_try(&c, 0, &p, &res), CT_INVALID);
+	/* the close goes through the tracker as on the master */
+	assert_int_equal(conv_send(&c, 0, FIN | ACK, 0, &res),
+	    CT_ESTABLISHED);
+	assert_int_equal(conv_state(&c), CT_TCP_FIN_WAIT);
+	/* without the import, the strict table knows nothing of it */
+	ct_free(b);
+	b = strict_table(16);
+	c.t = b;
+	assert_int_equal(conv_send(&c, 0, ACK | PSH, 10, &res), CT_INVALID);
+	ct_free(a);
+	ct_free(b);
+}
+
+/* Updates, the other direction, forget, and the checks on the way in. */
+static void
+test_sync_update_forget(void **state)
+{
+	struct ct_table		*a = table(64), *b = table(64);
+	struct ct_result	 res;
+	struct ct_snap		 s, bad;
+	struct ct_entry		*e;
+	struct pkt		 p = udp("10.0.0.1", 5000, "10.0.0.2", 53);
+	struct pkt		 q = udp("10.0.0.2", 53, "10.0.0.1", 5000);
+	size_t			 i;
+
+	assert_int_equal(pass(a, &p, 1000, &res), CT_NEW);
+	ct_export(a, res.entry, &s);
+	assert_int_equal(s.flags, 0);
+	ct_set_event_cb(b, count_event, NULL);
+	memset(sync_events, 0, sizeof(sync_events));
+	assert_non_null(ct_import(b, &s, 2000));
+	/* the same state again: no event; the reply seen: UPDATE */
+	assert_non_null(ct_import(b, &s, 2000));
+	assert_int_equal(sync_events[CT_EVENT_NEW], 1);
+	assert_int_equal(sync_events[CT_EVENT_UPDATE], 0);
+	assert_int_equal(pass(a, &q, 1500, &res), CT_ESTABLISHED);
+	ct_export(a, res.entry, &s);
+	assert_true(s.flags & CT_SNAP_SEEN_REPLY);
+	e = ct_import(b, &s, 2000);
+	assert_non_null(e);
+	assert_int_equal(sync_events[CT_EVENT_UPDATE], 1);
+	assert_int_equal(ct_count(b), 1);
+	/* the time left counts from the import */
+	ct_expire(b, 2000 + s.left_ms - 1);
+	assert_int_equal(ct_count(b), 1);
+	ct_expire(b, 2000 + s.left_ms);
+	assert_int_equal(ct_count(b), 0);
+
+	/* the backup saw it begin the other way: the master's wins */
+	assert_int_equal(pass(b, &q, 3000, &res), CT_NEW);
+	assert_non_null(ct_import(b, &s, 3000));
+	assert_int_equal(ct_count(b), 1);
+	ct_track(b, &p, 3001, &res);
+	assert_int_equal(res.dir, CT_DIR_ORIG);
+	/* forget, from either end */
+	assert_int_equal(ct_forget(b, &(struct ct_tuple){ .family = AF_INET,
+	    .proto = IPPROTO_UDP, .src = q.src, .dst = q.dst, .sport = 53,
+	    .dport = 5000 }, 3002), 0);
+	assert_int_equal(ct_count(b), 0);
+	errno = 0;
+	assert_int_equal(ct_forget(b, &s.k, 3003), -1);
+	assert_int_equal(errno, ENOENT);
+
+	/* what no version could hold */
+	for (i = 0; i < 9; i++) {
+		bad = s;
+		switch (i) {
+		case 0: bad.k.family = 3; break;
+		case 1: bad.tclass = CT_TO_MAX; break;
+		case 2: bad.flags = 0x80; break;
+		case 3: bad.hook = PKT_HOOK_MAX; break;
+		case 4: bad.left_ms = CT_TIMEOUT_MAX * 1000u + 1; break;
+		case 5: bad.state = 1; break;		/* UDP with a state */
+		case 6: bad.k.proto = IPPROTO_TCP;
+			bad.state = CT_TCP_NSTATES; break;
+		case 7: bad.k.proto = IPPROTO_TCP;
+			bad.tcp.scale[1] = 15; break;
+		default: bad.k.proto = IPPROTO_TCP;
+			bad.tcp.last_dir = 2; break;
+		}
+		errno = 0;
+		assert_int_equal(ct_snap_check(&bad), -1);
+		assert_null(ct_import(b, &bad, 4000));
+		assert_int_equal(errno, EINVAL);
+	}
+	assert_int_equal(ct_count(b), 0);
+	ct_free(a);
+	ct_free(b);
+}
+
+/* Imported entries with any time left keep the lists in order and go in
+   time, but for those placed far from both ends. */
+static void
+test_sync_import_order(void **state)
+{
+	struct ct_table		*b = table(4096);
+	struct ct_snap		 s;
+	struct ct_entry		*e;
+	uint64_t		 seed = 42, now = 5000;
+	uint32_t		 i, j, prev;
+	size_t			 n, exact;
+
+	memset(&s, 0, sizeof(s));
+	s.k.family = AF_INET;
+	s.k.proto = IPPROTO_UDP;
+	s.k.src = addr("10.1.0.1");
+	s.k.dst = addr("10.2.0.1");
+	s.k.dport = 53;
+	s.tclass = CT_TO_UDP;
+	for (i = 0; i < 2000; i++) {
+		s.k.sport = (uint16_t)(1000 + i);
+		s.left_ms = rnd(&seed) % 30000;
+		if (i % 7 == 0)
+			s.left_ms = 30000;
+		assert_non_null(ct_import(b, &s, now));
+	}
+	assert_int_equal(ct_count(b), 2000);
+	/* sorted by qdl, never before the deadline */
+	prev = CT_NIL;
+	n = exact = 0;
+	for (i = b->tlist[CT_TO_UDP].head; i != CT_NIL; i = e->tnext) {
+		e = ct_idx(b, i);
+		assert_int_equal(e->tprev, prev);
+		assert_true((int32_t)(e->qdl - e->deadline) >= 0);
+		exact += e->qdl == e->deadline;
+		if (prev != CT_NIL)
+			assert_true((int32_t)(ct_idx(b, prev)->qdl -
+			    e->qdl) <= 0);
+		prev = i;
+		n++;
+	}
+	assert_int_equal(n, 2000);
+	assert_int_equal(b->tlist[CT_TO_UDP].tail, prev);
+	/* both ways were taken: at the exact place, and late at the tail */
+	assert_true(exact > 300 && exact < 2000);
+	/* a lookup past the deadline never finds it */
+	for (j = 0; j < 2000; j += 97) {
+		struct ct_tuple	 k = s.k;
+		uint8_t		 dir;
+
+		k.sport = (uint16_t)(1000 + j);
+		e = ct_find(b, &k, 0, &dir);
+		if (e == NULL)
+			continue;
+		ct_expire(b, now + (uint32_t)(e->deadline - (uint32_t)now));
+		assert_null(ct_find(b, &k, 0, &dir));
+	}
+	ct_expire(b, now + 30000);
+	assert_int_equal(ct_count(b), 0);
+	ct_free(b);
+}
+
 int
 main(void)
 {
@@ -2409,6 +2645,9 @@ main(void)
 		cmocka_unit_test(test_ahead_chains),
 		cmocka_unit_test(test_random_traffic),
 		cmocka_unit_test(test_parsed_packets),
+		cmocka_unit_test(test_sync_tcp_continues),
+		cmocka_unit_test(test_sync_update_forget),
+		cmocka_unit_test(test_sync_import_order),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

@@ -1,0 +1,191 @@
+/*
+ * ct_sync.c - a connection's whole state out of and into the table, for
+ * the HA peer
+ *
+ * Copyright (C) 2026 The nfqspid authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * The master exports what its trackers know of a connection; the backup
+ * imports it so that, handed the traffic, it goes on judging the
+ * connection exactly as the master would have: same TCP state and
+ * windows, same timeout left, mark, rule and flags.  The state crosses
+ * the wire (syncproto.c), so everything is checked on the way in.
+ */
+#include <sys/socket.h>
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <string.h>
+
+#include "ct_int.h"
+
+#define CT_MAX_WSCALE	14		/* RFC 7323 */
+
+void
+ct_export(const struct ct_table *t, const struct ct_entry *e,
+    struct ct_snap *s)
+{
+	int32_t		 left = (int32_t)(e->deadline - t->now32);
+	uint64_t	 now_s = t->now / 1000;
+	int		 d;
+
+	memset(s, 0, sizeof(*s));
+	ct_tuple_set(&s->k, e->family, e->proto, &e->src, &e->dst, e->sport,
+	    e->dport);
+	s->state = e->state;
+	s->flags = (e->status & CT_ST_SEEN_REPLY ? CT_SNAP_SEEN_REPLY : 0) |
+	    (e->status & CT_ST_ASSURED ? CT_SNAP_ASSURED : 0);
+	s->hook = (e->status & CT_ST_HOOK_MASK) >> CT_ST_HOOK_SHIFT;
+	s->tclass = e->tclass;
+	s->aux = e->syn_opts;		/* or icmp_code: the same byte */
+	s->rule = e->rule;
+	s->mark = e->mark;
+	s->left_ms = left > 0 ? (uint32_t)left : 0;
+	s->age_s = now_s > e->born ? (uint32_t)(now_s - e->born) : 0;
+	s->packets = e->packets;
+	if (e->proto != IPPROTO_TCP)
+		return;
+	s->last_hash = e->last_hash;
+	for (d = 0; d < 2; d++) {
+		s->tcp.end[d] = e->tcp.seen[d].td_end;
+		s->tcp.maxend[d] = e->tcp.seen[d].td_maxend;
+		s->tcp.maxwin[d] = e->tcp.seen[d].td_maxwin;
+		s->tcp.maxack[d] = e->tcp.seen[d].td_maxack;
+		s->tcp.scale[d] = e->tcp.scale[d];
+		s->tcp.dflags[d] = e->tcp.flags[d];
+	}
+	s->tcp.retrans = e->tcp.retrans;
+	s->tcp.last_index = e->tcp.last_index;
+	s->tcp.last_dir = e->tcp.last_dir;
+	s->tcp.last_zerowin = e->tcp.last_zerowin;
+}
+
+static int
+ct_snap_check_tcp(const struct ct_snap *s)
+{
+	const struct ct_snap_tcp *c = &s->tcp;
+	int			 d;
+
+	if (s->state >= CT_TCP_NSTATES || (s->aux & ~CT_SYNOPT_ALL) ||
+	    (s->aux & CT_SYNOPT_SCALE) > CT_MAX_WSCALE)
+		return (-1);
+	for (d = 0; d < 2; d++)
+		if (c->scale[d] > CT_MAX_WSCALE || (c->dflags[d] & ~CT_TD_ALL))
+			return (-1);
+	if (c->last_index >= CT_TCP_NCLASSES || c->last_dir > 1 ||
+	    c->last_zerowin > 1)
+		return (-1);
+	return (0);
+}
+
+int
+ct_snap_check(const struct ct_snap *s)
+{
+	int	 bad;
+
+	bad = (s->k.family != AF_INET && s->k.family != AF_INET6) ||
+	    s->tclass >= CT_TO_MAX || (s->flags & ~CT_SNAP_FLAGS) ||
+	    s->hook >= PKT_HOOK_MAX ||
+	    s->left_ms > CT_TIMEOUT_MAX * 1000u ||
+	    (s->k.proto == IPPROTO_TCP ? ct_snap_check_tcp(s) == -1 :
+	    s->state != 0);
+	if (bad) {
+		errno = EINVAL;
+		return (-1);
+	}
+	return (0);
+}
+
+/* Everything of s but the tuple and the timer into e. */
+static void
+ct_snap_apply(struct ct_table *t, struct ct_entry *e,
+    const struct ct_snap *s)
+{
+	uint64_t	 now_s = t->now / 1000;
+	int		 d;
+
+	e->status = CT_ST_USED |
+	    (s->flags & CT_SNAP_SEEN_REPLY ? CT_ST_SEEN_REPLY : 0) |
+	    (s->flags & CT_SNAP_ASSURED ? CT_ST_ASSURED : 0) |
+	    (uint8_t)((s->hook << CT_ST_HOOK_SHIFT) & CT_ST_HOOK_MASK);
+	e->state = s->state;
+	e->syn_opts = s->aux;
+	e->mark = s->mark;
+	e->rule = s->rule;
+	e->born = (uint32_t)(now_s > s->age_s ? now_s - s->age_s : 0);
+	e->packets = s->packets;
+	e->last_hash = 0;
+	memset(&e->tcp, 0, sizeof(e->tcp));
+	if (e->proto != IPPROTO_TCP)
+		return;
+	e->last_hash = s->last_hash;
+	for (d = 0; d < 2; d++) {
+		e->tcp.seen[d].td_end = s->tcp.end[d];
+		e->tcp.seen[d].td_maxend = s->tcp.maxend[d];
+		e->tcp.seen[d].td_maxwin = s->tcp.maxwin[d];
+		e->tcp.seen[d].td_maxack = s->tcp.maxack[d];
+		e->tcp.scale[d] = s->tcp.scale[d];
+		e->tcp.flags[d] = s->tcp.dflags[d];
+	}
+	e->tcp.retrans = s->tcp.retrans;
+	e->tcp.last_index = s->tcp.last_index;
+	e->tcp.last_dir = s->tcp.last_dir;
+	e->tcp.last_zerowin = s->tcp.last_zerowin;
+}
+
+struct ct_entry *
+ct_import(struct ct_table *t, const struct ct_snap *s, uint64_t now_ms)
+{
+	struct ct_result res;
+	struct ct_entry	*e;
+	struct ct_tuple	 k;
+	uint32_t	 i;
+	uint8_t		 dir, state, status;
+	int		 created = 0;
+
+	if (ct_snap_check(s) == -1)
+		return (NULL);
+	ct_expire(t, now_ms);
+	ct_tuple_set(&k, s->k.family, s->k.proto, &s->k.src, &s->k.dst,
+	    s->k.sport, s->k.dport);
+	e = ct_find(t, &k, 1, &dir);
+	if (e != NULL && dir != CT_DIR_ORIG) {
+		/* ours began the other way round: the master's wins */
+		ct_remove(t, e);
+		e = NULL;
+	}
+	if (e == NULL) {
+		if ((e = ct_insert(t, &k, s->tclass, &res)) == NULL)
+			return (NULL);
+		created = 1;
+	}
+	i = t->last_i;		/* ct_find() and ct_insert() set it */
+	state = e->state;
+	status = e->status;
+	ct_snap_apply(t, e, s);
+	ct_unplace(t, i, e);
+	ct_place(t, i, e, s->tclass, t->now32 + s->left_ms);
+	if (t->evfn != NULL && created)
+		t->evfn(CT_EVENT_NEW, e, t->evarg);
+	else if (t->evfn != NULL && (e->state != state || e->status != status))
+		t->evfn(CT_EVENT_UPDATE, e, t->evarg);
+	return (e);
+}
+
+int
+ct_forget(struct ct_table *t, const struct ct_tuple *k, uint64_t now_ms)
+{
+	struct ct_entry	*e;
+	struct ct_tuple	 n;
+	uint8_t		 dir;
+
+	ct_expire(t, now_ms);
+	ct_tuple_set(&n, k->family, k->proto, &k->src, &k->dst, k->sport,
+	    k->dport);
+	if ((e = ct_find(t, &n, 1, &dir)) == NULL) {
+		errno = ENOENT;
+		return (-1);
+	}
+	ct_remove(t, e);
+	return (0);
+}
