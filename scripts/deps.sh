@@ -11,7 +11,7 @@ PKGS=(
 	# build
 	build-essential autoconf automake libtool pkg-config make
 	libnetfilter-queue-dev libnfnetlink-dev libmnl-dev libevent-dev
-	libpcap-dev
+	libpcap-dev libsodium-dev
 	# unit tests, sanitizer and valgrind runs, man page lint
 	libcmocka-dev valgrind mandoc
 	# integration tests and the demo: namespaces, NFQUEUE diversion,
@@ -27,6 +27,8 @@ PKGS=(
 	# the Debian package and its test (tests/deb/test_deb.sh), the unit's
 	# hardening score (systemd-analyze), [daemon] divert = nft
 	debhelper dpkg-dev fakeroot lintian systemd nftables
+	# the HA pair's failover (connection-state sync, issue 14)
+	keepalived
 	# make fuzz: clang with libFuzzer
 	clang libclang-rt-14-dev
 )
