@@ -359,6 +359,66 @@ watchdog_main(void *arg)
 	return (NULL);
 }
 
+/* The watchdog thread, with every signal blocked: they are the main
+   thread's. */
+static void
+watchdog_start(struct daemon *d)
+{
+	sigset_t	 all, old;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	if ((d->wd_last = calloc(d->nworkers, sizeof(*d->wd_last))) != NULL &&
+	    (d->wd_stale = calloc(d->nworkers, sizeof(*d->wd_stale))) != NULL &&
+	    pthread_create(&d->watchdog, NULL, watchdog_main, d) == 0)
+		d->watching = 1;
+	else
+		log_warnx("watchdog: cannot start");
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+/* After the main loop: stop reading, answer every packet already
+   queued, unbind, free. */
+static void
+daemon_stop(struct daemon *d, struct event *sigev[3], const int sigs[3])
+{
+	sigset_t	 set;
+	unsigned	 i;
+
+	if (d->watching) {
+		pthread_cancel(d->watchdog);
+		pthread_join(d->watchdog, NULL);
+		d->watching = 0;
+	}
+	free(d->wd_last);
+	free(d->wd_stale);
+	for (i = 0; i < d->nworkers; i++)
+		worker_stop(d->workers[i]);
+	http_close(d->http);
+	if (d->control != NULL)
+		control_close(d->control);
+	for (i = 0; i < d->nworkers; i++)
+		worker_free(d->workers[i]);
+	events_free(d->events);
+	/*
+	 * Freeing its events, libevent puts the default actions back: a
+	 * second SIGTERM now would end us before the pidfile goes and the
+	 * "stopped" line is written.  Every packet is answered by now; the
+	 * rest is tidying up.
+	 */
+	sigemptyset(&set);
+	for (i = 0; i < 3; i++)
+		sigaddset(&set, sigs[i]);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	for (i = 0; i < 3; i++) {
+		event_free(sigev[i]);
+		signal(sigs[i], SIG_IGN);
+	}
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
+	free(d->workers);
+	event_base_free(d->base);
+}
+
 static int
 daemon_run(struct daemon *d, int foreground, int debug)
 {
@@ -441,21 +501,7 @@ daemon_run(struct daemon *d, int foreground, int debug)
 		}
 	worker_set_peers(d->workers, d->nworkers);
 
-	{
-		sigset_t	 all, old;
-
-		sigfillset(&all);
-		pthread_sigmask(SIG_BLOCK, &all, &old);
-		if ((d->wd_last = calloc(d->nworkers,
-		    sizeof(*d->wd_last))) != NULL &&
-		    (d->wd_stale = calloc(d->nworkers,
-		    sizeof(*d->wd_stale))) != NULL &&
-		    pthread_create(&d->watchdog, NULL, watchdog_main, d) == 0)
-			d->watching = 1;
-		else
-			log_warnx("watchdog: cannot start");
-		pthread_sigmask(SIG_SETMASK, &old, NULL);
-	}
+	watchdog_start(d);
 
 	log_info("nfqspid %s started: queue %u threads %u rules %zu mode %s",
 	    PACKAGE_VERSION, d->cfg->queue, d->cfg->threads, d->cfg->nrules,
@@ -467,43 +513,7 @@ daemon_run(struct daemon *d, int foreground, int debug)
 
 	event_base_dispatch(d->base);
 
-	/* Stop reading, answer every packet already queued, unbind. */
-	if (d->watching) {
-		pthread_cancel(d->watchdog);
-		pthread_join(d->watchdog, NULL);
-		d->watching = 0;
-	}
-	free(d->wd_last);
-	free(d->wd_stale);
-	for (i = 0; i < d->nworkers; i++)
-		worker_stop(d->workers[i]);
-	http_close(d->http);
-	if (d->control != NULL)
-		control_close(d->control);
-	for (i = 0; i < d->nworkers; i++)
-		worker_free(d->workers[i]);
-	events_free(d->events);
-	{
-		sigset_t	 set;
-
-		/*
-		 * Freeing its events, libevent puts the default actions
-		 * back: a second SIGTERM now would end us before the
-		 * pidfile goes and the "stopped" line is written.  Every
-		 * packet is answered by now; the rest is tidying up.
-		 */
-		sigemptyset(&set);
-		for (i = 0; i < 3; i++)
-			sigaddset(&set, sigs[i]);
-		sigprocmask(SIG_BLOCK, &set, NULL);
-		for (i = 0; i < 3; i++) {
-			event_free(sigev[i]);
-			signal(sigs[i], SIG_IGN);
-		}
-		sigprocmask(SIG_UNBLOCK, &set, NULL);
-	}
-	free(d->workers);
-	event_base_free(d->base);
+	daemon_stop(d, sigev, sigs);
 	pidfile_remove(d);
 	log_info("nfqspid %s stopped%s", PACKAGE_VERSION,
 	    d->status != 0 ? " after an error" : "");
