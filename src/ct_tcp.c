@@ -393,6 +393,110 @@ ct_tcp_rst_behind(const struct ct_entry *e, int dir, uint32_t seq)
 }
 
 /*
+ * The first packet seen from dir's side: a SYN initialises it, a RST in
+ * SYN_SENT that does not acknowledge the SYN is INVALID, anything else is
+ * picked up mid-stream.  Returns a CT_WIN_* to answer at once, or -1 to
+ * go on with the window checks.
+ */
+static int
+ct_tcp_first(struct ct_entry *e, int dir, const struct pkt *p, uint32_t end,
+    uint32_t sack, uint8_t *reason)
+{
+	struct ct_tcp		*tc = &e->tcp;
+	struct ct_tcp_dir	*snd = &tc->seen[dir], *rcv = &tc->seen[!dir];
+	uint32_t		 swin, win = p->win, ack = p->ack;
+	int			 syn = (p->th_flags & PKT_TH_SYN) != 0;
+	int			 hasack = (p->th_flags & PKT_TH_ACK) != 0;
+	int			 rst = (p->th_flags & PKT_TH_RST) != 0;
+
+	if (syn) {
+		/* The SYN/ACK answering the SYN, or the other SYN
+		   of a simultaneous open. */
+		ct_tcp_init_dir(tc, dir, p);
+		/* RFC 7323 2.2: scaling only if both sides offer */
+		if (!((tc->flags[dir] & CT_TD_WSCALE) &&
+		    (tc->flags[!dir] & CT_TD_WSCALE)))
+			tc->scale[dir] = tc->scale[!dir] = 0;
+		if (!hasack)
+			return (CT_WIN_ACCEPT);
+	} else if (rst && e->state == sSS && (!hasack ||
+	    ack != rcv->td_end)) {
+		/*
+		 * RFC 9293 3.10.7.3: in SYN-SENT only a RST that
+		 * acknowledges the SYN resets.  Any other would be
+		 * "learnt" here and so fit the window it set itself:
+		 * a blind RST would end the handshake in our table.
+		 */
+		*reason = REASON_TCP_RST;
+		return (CT_WIN_INVALID);
+	} else {
+		/* Picked up: learn this side from the packet. */
+		snd->td_end = end;
+		swin = win << tc->scale[dir];
+		snd->td_maxwin = swin ? swin : 1;
+		snd->td_maxend = end + snd->td_maxwin;
+		if (rcv->td_maxwin == 0)
+			/* nothing seen the other way either */
+			rcv->td_end = rcv->td_maxend = sack;
+		else if (sack == rcv->td_end + 1)
+			/* the answer to a keepalive probe */
+			rcv->td_end++;
+	}
+	return (-1);
+}
+
+/* An acceptable packet: what it teaches about both directions. */
+static void
+ct_tcp_learn(struct ct_entry *e, int dir, int index, const struct pkt *p,
+    uint32_t seq, uint32_t ack, uint32_t sack, uint32_t end)
+{
+	struct ct_tcp		*tc = &e->tcp;
+	struct ct_tcp_dir	*snd = &tc->seen[dir], *rcv = &tc->seen[!dir];
+	uint32_t		 win = p->win, swin;
+	int			 syn = (p->th_flags & PKT_TH_SYN) != 0;
+	int			 hasack = (p->th_flags & PKT_TH_ACK) != 0;
+
+	if (!syn)
+		win <<= tc->scale[dir];
+	swin = win + (sack - ack);
+	if (snd->td_maxwin < swin)
+		snd->td_maxwin = swin;
+	if (seq_after(end, snd->td_end)) {
+		snd->td_end = end;
+		tc->flags[dir] |= CT_TD_UNACKED;
+	}
+	if (hasack) {
+		if (!(tc->flags[dir] & CT_TD_MAXACK_SET)) {
+			snd->td_maxack = ack;
+			tc->flags[dir] |= CT_TD_MAXACK_SET;
+		} else if (seq_after(ack, snd->td_maxack))
+			snd->td_maxack = ack;
+	}
+	if (rcv->td_maxwin != 0 && seq_after(end, snd->td_maxend))
+		rcv->td_maxwin += end - snd->td_maxend;
+	if (seq_after(sack + win, rcv->td_maxend - 1)) {
+		rcv->td_maxend = sack + win;
+		if (win == 0)
+			rcv->td_maxend++;
+	}
+	if (ack == rcv->td_end)
+		tc->flags[!dir] &= ~CT_TD_UNACKED;
+
+	if (index == CT_TCP_ACK_SET) {
+		uint32_t h = ct_tcp_seghash(seq, ack, end, p->win);
+
+		if (tc->last_dir == dir && e->last_hash == h) {
+			if (tc->retrans < UINT8_MAX)
+				tc->retrans++;
+		} else {
+			e->last_hash = h;
+			tc->retrans = 0;
+		}
+		tc->last_zerowin = p->win == 0;
+	}
+}
+
+/*
  * The sequence and window checks.  Updates the tracking data of both
  * directions when the packet is acceptable.
  */
@@ -403,11 +507,11 @@ ct_tcp_in_window(struct ct_table *t, struct ct_entry *e, int dir, int index,
 	struct ct_tcp		*tc = &e->tcp;
 	struct ct_tcp_dir	*snd = &tc->seen[dir], *rcv = &tc->seen[!dir];
 	uint32_t		 seq = p->seq, ack = p->ack, sack, end;
-	uint32_t		 win = p->win, swin, ackwin;
+	uint32_t		 ackwin;
 	int			 syn = (p->th_flags & PKT_TH_SYN) != 0;
 	int			 hasack = (p->th_flags & PKT_TH_ACK) != 0;
 	int			 rst = (p->th_flags & PKT_TH_RST) != 0;
-	int			 liberal, bad = 0, ignore = 0, i;
+	int			 liberal, bad = 0, ignore = 0, i, rc;
 	struct ct_tcp		 saved;
 	int			 learning;
 
@@ -426,39 +530,8 @@ ct_tcp_in_window(struct ct_table *t, struct ct_entry *e, int dir, int index,
 
 	if (snd->td_maxwin == 0) {
 		/* The first packet we see from this side. */
-		if (syn) {
-			/* The SYN/ACK answering the SYN, or the other SYN
-			   of a simultaneous open. */
-			ct_tcp_init_dir(tc, dir, p);
-			/* RFC 7323 2.2: scaling only if both sides offer */
-			if (!((tc->flags[dir] & CT_TD_WSCALE) &&
-			    (tc->flags[!dir] & CT_TD_WSCALE)))
-				tc->scale[dir] = tc->scale[!dir] = 0;
-			if (!hasack)
-				return (CT_WIN_ACCEPT);
-		} else if (rst && e->state == sSS && (!hasack ||
-		    ack != rcv->td_end)) {
-			/*
-			 * RFC 9293 3.10.7.3: in SYN-SENT only a RST that
-			 * acknowledges the SYN resets.  Any other would be
-			 * "learnt" here and so fit the window it set itself:
-			 * a blind RST would end the handshake in our table.
-			 */
-			*reason = REASON_TCP_RST;
-			return (CT_WIN_INVALID);
-		} else {
-			/* Picked up: learn this side from the packet. */
-			snd->td_end = end;
-			swin = win << tc->scale[dir];
-			snd->td_maxwin = swin ? swin : 1;
-			snd->td_maxend = end + snd->td_maxwin;
-			if (rcv->td_maxwin == 0)
-				/* nothing seen the other way either */
-				rcv->td_end = rcv->td_maxend = sack;
-			else if (sack == rcv->td_end + 1)
-				/* the answer to a keepalive probe */
-				rcv->td_end++;
-		}
+		if ((rc = ct_tcp_first(e, dir, p, end, sack, reason)) != -1)
+			return (rc);
 	} else if (syn && seq_after(end, snd->td_end) &&
 	    (e->state == sSS || e->state == sSR)) {
 		/* A new SYN with a higher ISN restarts this side (RFC 793
@@ -555,45 +628,7 @@ ct_tcp_in_window(struct ct_table *t, struct ct_entry *e, int dir, int index,
 		}
 	}
 
-	/* Learn. */
-	if (!syn)
-		win <<= tc->scale[dir];
-	swin = win + (sack - ack);
-	if (snd->td_maxwin < swin)
-		snd->td_maxwin = swin;
-	if (seq_after(end, snd->td_end)) {
-		snd->td_end = end;
-		tc->flags[dir] |= CT_TD_UNACKED;
-	}
-	if (hasack) {
-		if (!(tc->flags[dir] & CT_TD_MAXACK_SET)) {
-			snd->td_maxack = ack;
-			tc->flags[dir] |= CT_TD_MAXACK_SET;
-		} else if (seq_after(ack, snd->td_maxack))
-			snd->td_maxack = ack;
-	}
-	if (rcv->td_maxwin != 0 && seq_after(end, snd->td_maxend))
-		rcv->td_maxwin += end - snd->td_maxend;
-	if (seq_after(sack + win, rcv->td_maxend - 1)) {
-		rcv->td_maxend = sack + win;
-		if (win == 0)
-			rcv->td_maxend++;
-	}
-	if (ack == rcv->td_end)
-		tc->flags[!dir] &= ~CT_TD_UNACKED;
-
-	if (index == CT_TCP_ACK_SET) {
-		uint32_t h = ct_tcp_seghash(seq, ack, end, p->win);
-
-		if (tc->last_dir == dir && e->last_hash == h) {
-			if (tc->retrans < UINT8_MAX)
-				tc->retrans++;
-		} else {
-			e->last_hash = h;
-			tc->retrans = 0;
-		}
-		tc->last_zerowin = p->win == 0;
-	}
+	ct_tcp_learn(e, dir, index, p, seq, ack, sack, end);
 	return (CT_WIN_ACCEPT);
 
  ignored:
