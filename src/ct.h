@@ -278,8 +278,9 @@ void		 ct_set_event_cb(struct ct_table *t, ct_event_fn fn,
 		    void *arg);
 
 /*
- * One line in the format of /proc/net/nf_conntrack, without the newline.
- * Returns the length snprintf would have written.
+ * One line in the format of /proc/net/nf_conntrack, without the newline:
+ * ct_view_fill() and ct_view_text(CT_VIEW_PROC) (ct_view.c), for the
+ * tests and fuzzers.  Returns the length snprintf would have written.
  */
 int		 ct_format(const struct ct_entry *e, uint64_t now_ms,
 		    char *buf, size_t len);
