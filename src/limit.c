@@ -386,3 +386,38 @@ limit_ct_event(int event, const struct ct_entry *e, void *arg)
 	ct_entry_tuple(e, &family, &proto, &src, &dst, &sport, &dport);
 	limit_conn_release(t, ct_entry_rule(e), family, &src);
 }
+
+/* ---- one token bucket ------------------------------------------------ */
+
+void
+limit_bucket_init(struct limit_bucket *b, uint32_t rate, uint64_t now_ms)
+{
+	b->tokens = (uint64_t)rate * 1000;
+	b->refill_ms = now_ms;
+}
+
+int
+limit_bucket_take(struct limit_bucket *b, uint32_t rate, uint64_t now_ms)
+{
+	uint64_t	 cap = (uint64_t)rate * 1000;
+
+	if (rate == 0)
+		return (1);
+	if (now_ms > b->refill_ms) {
+		b->tokens += (now_ms - b->refill_ms) * rate;
+		if (b->tokens > cap)
+			b->tokens = cap;
+	}
+	b->refill_ms = now_ms;
+	if (b->tokens < 1000)
+		return (0);
+	b->tokens -= 1000;
+	return (1);
+}
+
+void
+limit_bucket_clamp(struct limit_bucket *b, uint32_t rate)
+{
+	if (b->tokens > (uint64_t)rate * 1000)
+		b->tokens = (uint64_t)rate * 1000;
+}

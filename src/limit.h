@@ -80,4 +80,22 @@ void	 limit_get_stats(const struct limit_table *t, struct limit_stats *s);
  */
 void	 limit_ct_event(int event, const struct ct_entry *e, void *arg);
 
+/*
+ * One token bucket the caller owns: at most rate events a second, with a
+ * burst of rate (the audit records' [log] rate).  Starts full.
+ */
+struct limit_bucket {
+	uint64_t	 tokens;	/* thousandths of an event */
+	uint64_t	 refill_ms;	/* the bucket's clock */
+};
+
+void	 limit_bucket_init(struct limit_bucket *b, uint32_t rate,
+	    uint64_t now_ms);
+/* May one more event happen now?  1 yes (a token is taken; rate 0: no
+   limit), 0 no. */
+int	 limit_bucket_take(struct limit_bucket *b, uint32_t rate,
+	    uint64_t now_ms);
+/* The rate changed: keep no more than its burst. */
+void	 limit_bucket_clamp(struct limit_bucket *b, uint32_t rate);
+
 #endif /* NFQSPI_LIMIT_H */

@@ -442,6 +442,41 @@ test_ct_destroy_releases_conn(void **state __attribute__((unused)))
 	limit_free(l.lt);
 }
 
+/* One token bucket: starts full (burst = rate), refills at rate. */
+static void
+test_bucket(void **state)
+{
+	struct limit_bucket	 b;
+	int			 i;
+
+	(void)state;
+	limit_bucket_init(&b, 3, 1000);
+	for (i = 0; i < 3; i++)
+		assert_int_equal(limit_bucket_take(&b, 3, 1000), 1);
+	assert_int_equal(limit_bucket_take(&b, 3, 1000), 0);
+	/* a third of a second brings one back, not more */
+	assert_int_equal(limit_bucket_take(&b, 3, 1333), 0);
+	assert_int_equal(limit_bucket_take(&b, 3, 1334), 1);
+	assert_int_equal(limit_bucket_take(&b, 3, 1334), 0);
+	/* a long pause fills it to the burst only */
+	for (i = 0; i < 3; i++)
+		assert_int_equal(limit_bucket_take(&b, 3, 100000), 1);
+	assert_int_equal(limit_bucket_take(&b, 3, 100000), 0);
+	/* rate 0: no limit */
+	for (i = 0; i < 100; i++)
+		assert_int_equal(limit_bucket_take(&b, 0, 100000), 1);
+	/* a lower rate keeps no more than its own burst */
+	limit_bucket_init(&b, 10, 0);
+	limit_bucket_clamp(&b, 2);
+	assert_int_equal(limit_bucket_take(&b, 2, 0), 1);
+	assert_int_equal(limit_bucket_take(&b, 2, 0), 1);
+	assert_int_equal(limit_bucket_take(&b, 2, 0), 0);
+	/* a clock that goes back refills nothing */
+	limit_bucket_init(&b, 1, 5000);
+	assert_int_equal(limit_bucket_take(&b, 1, 5000), 1);
+	assert_int_equal(limit_bucket_take(&b, 1, 4000), 0);
+}
+
 int
 main(void)
 {
@@ -455,6 +490,7 @@ main(void)
 		cmocka_unit_test(test_random_against_model),
 		cmocka_unit_test(test_ct_events),
 		cmocka_unit_test(test_ct_destroy_releases_conn),
+		cmocka_unit_test(test_bucket),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
