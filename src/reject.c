@@ -252,3 +252,64 @@ reject_build(const struct pkt *p, uint8_t *buf, size_t len)
 	}
 	return (build_unreach(p, buf));
 }
+
+/*
+ * FNV-1a over the bytes the queue would copy of an answer, without what
+ * the kernel fills in on the way out of an IPv4 raw socket (the id and
+ * the header checksum).
+ */
+static uint32_t
+memory_hash(const uint8_t *b, size_t n)
+{
+	uint32_t	 h = 2166136261u;
+	size_t		 i;
+
+	if (n > REJECT_MEMORY_COPY)
+		n = REJECT_MEMORY_COPY;
+	for (i = 0; i < n; i++) {
+		if ((b[0] >> 4) == 4 && (i == 4 || i == 5 || i == 10 ||
+		    i == 11))
+			continue;
+		h = (h ^ b[i]) * 16777619u;
+	}
+	return (h);
+}
+
+void
+reject_memory_add(struct reject_memory *m, const uint8_t *b, size_t n,
+    uint64_t now_ms)
+{
+	struct reject_sent	*o = &m->s[m->next++ % REJECT_MEMORY];
+
+	o->when = m->last = now_ms;
+	o->hash = memory_hash(b, n);
+	o->len = (uint32_t)n;
+}
+
+int
+reject_memory_match(struct reject_memory *m, const uint8_t *data, size_t len,
+    size_t origlen, uint64_t now_ms)
+{
+	struct reject_sent	*o;
+	uint32_t		 h = 0;
+	unsigned		 i;
+	int			 hashed = 0;
+
+	if (!reject_memory_recent(m, now_ms) || len < 20)
+		return (0);
+	for (i = 0; i < REJECT_MEMORY; i++) {
+		o = &m->s[i];
+		if (o->when == 0 || now_ms > o->when + REJECT_MEMORY_MS ||
+		    o->len != origlen)
+			continue;
+		if (!hashed) {
+			h = memory_hash(data, len);
+			hashed = 1;
+		}
+		if (o->hash == h) {
+			o->when = 0;
+			return (1);
+		}
+	}
+	return (0);
+}

@@ -465,6 +465,70 @@ test_never_answered(void **state __attribute__((unused)))
 	}
 }
 
+/*
+ * The memory of answers sent: an answer that comes back through the
+ * queue (with the id and header checksum the kernel filled in) is known
+ * once, while it is recent, and only with its own length.
+ */
+static void
+test_memory(void **state __attribute__((unused)))
+{
+	struct reject_memory	 m;
+	uint8_t			 b[2000], r[REJECT_MAXLEN], back[REJECT_MAXLEN];
+	struct pkt		 p;
+	size_t			 n, m4, i;
+
+	memset(&m, 0, sizeof(m));
+	n = tcp(b, 0, C4, S4, 40000, 23, 1000, 0, PKT_TH_SYN, 0);
+	parse(&p, b, n);
+	m4 = reject_build(&p, r, sizeof(r));
+	assert_true(m4 >= 20);
+	/* nothing sent yet: nothing is ours */
+	assert_false(reject_memory_recent(&m, 1000));
+	assert_int_equal(reject_memory_match(&m, r, m4, m4, 1000), 0);
+
+	reject_memory_add(&m, r, m4, 1000);
+	assert_true(reject_memory_recent(&m, 1000 + REJECT_MEMORY_MS));
+	assert_false(reject_memory_recent(&m, 1001 + REJECT_MEMORY_MS));
+	memcpy(back, r, m4);
+	back[4] = 0xab;			/* id */
+	back[10] = 0xcd;		/* header checksum */
+	/* another length, or other bytes: not ours */
+	assert_int_equal(reject_memory_match(&m, back, m4, m4 + 1, 1500), 0);
+	back[20] ^= 1;
+	assert_int_equal(reject_memory_match(&m, back, m4, m4, 1500), 0);
+	back[20] ^= 1;
+	/* too short to be an IP packet */
+	assert_int_equal(reject_memory_match(&m, back, 19, m4, 1500), 0);
+	/* too late */
+	assert_int_equal(reject_memory_match(&m, back, m4, m4,
+	    1001 + REJECT_MEMORY_MS), 0);
+	/* ours, once */
+	assert_int_equal(reject_memory_match(&m, back, m4, m4, 1500), 1);
+	assert_int_equal(reject_memory_match(&m, back, m4, m4, 1500), 0);
+
+	/* IPv6 has no id to skip: every byte counts */
+	n = udp(b, 1, C6, S6, 5353, 53, 10);
+	parse(&p, b, n);
+	m4 = reject_build(&p, r, sizeof(r));
+	reject_memory_add(&m, r, m4, 2000);
+	memcpy(back, r, m4);
+	back[4] ^= 1;
+	assert_int_equal(reject_memory_match(&m, back, m4, m4, 2000), 0);
+	back[4] ^= 1;
+	assert_int_equal(reject_memory_match(&m, back, m4, m4, 2000), 1);
+
+	/* a ring: the oldest answers give way to new ones */
+	for (i = 0; i < REJECT_MEMORY + 1; i++) {
+		r[20] = (uint8_t)i;
+		reject_memory_add(&m, r, m4, 3000);
+	}
+	r[20] = 0;
+	assert_int_equal(reject_memory_match(&m, r, m4, m4, 3000), 0);
+	r[20] = REJECT_MEMORY;
+	assert_int_equal(reject_memory_match(&m, r, m4, m4, 3000), 1);
+}
+
 int
 main(void)
 {
@@ -475,6 +539,7 @@ main(void)
 		cmocka_unit_test(test_unreach_quotes_what_we_have),
 		cmocka_unit_test(test_icmp),
 		cmocka_unit_test(test_never_answered),
+		cmocka_unit_test(test_memory),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
