@@ -1,0 +1,151 @@
+/*
+ * worker_int.h - what the worker's files share: struct worker
+ *
+ * Copyright (C) 2026 The nfqspid authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * A worker is split by role: worker.c (thread life and the packet loop),
+ * worker_ask.c (ICMP errors about other workers' connections),
+ * worker_reject.c (reject's answers and the memory of them) and
+ * worker_stats.c (counters, the once-a-second summary).  Everything here
+ * belongs to one worker and is touched by its own thread only, except
+ * where a comment says otherwise.
+ */
+#ifndef NFQSPI_WORKER_INT_H
+#define NFQSPI_WORKER_INT_H
+
+#include <net/if.h>
+#include <pthread.h>
+#include <time.h>
+
+#include <event2/event.h>
+
+#include "nfqspid.h"
+#include "ifcache.h"
+#include "reject.h"
+
+#define WORKER_BUDGET		256	/* messages per read callback, so
+					   the timers get their turn */
+#define WORKER_TICK_MS		200	/* ct_expire() and the audit summary */
+#define WORKER_SUMMARY_MS	1000
+#define WORKER_AUDITLEN		512
+#define WORKER_DEFER		64	/* ICMP errors waiting for the other
+					   workers' answer */
+#define WORKER_ASK_MS		50	/* ... at most this long */
+
+struct worker_ask;
+
+/* An ICMP error waiting for the other workers' answers (worker_ask.c). */
+struct worker_defer {
+	uint32_t		 seq;		/* 0: free */
+	uint32_t		 id;		/* the packet's, for nq */
+	unsigned		 waiting;	/* answers still to come */
+	uint64_t		 since;
+	struct nq_packet	 np;		/* ifin, origlen */
+	struct pkt		 p;
+	struct verdict		 v;		/* INVALID, if nobody knows it */
+	char			 in[IF_NAMESIZE], out[IF_NAMESIZE];
+	uint8_t			 buf[NQ_COPY_RANGE];	/* p.data */
+};
+
+struct worker {
+	unsigned		 id;
+	const struct config	*cfg;
+	struct events		*events;	/* NULL: none */
+	struct nq		*nq;
+	struct ct_table		*ct;
+	struct limit_table	*lt;
+
+	struct event_base	*base;
+	struct event		*rev;		/* the queue's socket */
+	struct event		*tick;
+	struct event		*callev;	/* worker_call() */
+	struct event		*deadev;	/* in the main base */
+	void			(*dead)(struct worker *, void *);
+	void			*deadarg;
+
+	pthread_t		 thread;
+	int			 started;
+	int			 running;	/* under mtx */
+	int			 stopping;	/* atomic */
+	int			 error;		/* atomic */
+
+	/* worker_call() */
+	pthread_mutex_t		 callers;	/* one caller at a time */
+	pthread_mutex_t		 mtx;
+	pthread_cond_t		 cond;
+	void			(*callfn)(struct worker *, void *);
+	void			*callarg;
+	int			 calldone;
+
+	/* worker_stats.c */
+	struct worker_stats	 st;
+	uint64_t		 beat;		/* atomic: ticks run */
+	uint64_t		*rcount;	/* worker_rule_counters() */
+	size_t			 nrcount;
+	uint64_t		 summary_ms;
+	/* what the last summary saw: a table full, errors */
+	uint64_t		 seen_full, seen_early, seen_verr;
+
+	/* audit records: at most cfg->log_rate a second */
+	struct limit_bucket	 auditrate;
+	uint64_t		 suppressed;	/* since the last summary */
+
+	struct ifcache		 ifc;
+
+	/* worker_reject.c */
+	int			 raw4;		/* reject's answers, -1 if none */
+	int			 raw6;
+	time_t			 rawwarn;	/* rate limit of send errors */
+	struct reject_memory	 sent;
+
+	/* worker_ask.c: ICMP errors about other workers' connections */
+	struct worker		**peers;	/* every worker, this one too */
+	unsigned		 npeers;	/* atomic: 0 until all started */
+	pthread_mutex_t		 askmtx;	/* inbox */
+	struct worker_ask	*inbox;
+	struct event		*askev;
+	struct event		*asktimer;	/* WORKER_ASK_MS after a question */
+	struct worker_defer	 defer[WORKER_DEFER];
+	unsigned		 ndefer;
+	uint32_t		 askseq;
+};
+
+/* worker.c: a packet decided: count it, answer it, audit it; nv for nq */
+void	 worker_decided(struct worker *, const struct nq_packet *,
+	    const struct pkt *, const struct verdict *, const char *,
+	    const char *, uint64_t, struct nq_verdict *);
+
+/* worker_ask.c */
+/* 0: p's verdict waits for the other workers; -1: decide it now. */
+int	 worker_ask(struct worker *, const struct nq_packet *,
+	    const struct pkt *, const struct verdict *, const char *,
+	    const char *);
+/* Errors waited on for longer than age ms (0: all) stay as they were. */
+void	 worker_answer_late(struct worker *, uint64_t now, uint64_t age);
+void	 worker_ask_cb(evutil_socket_t, short, void *);
+void	 worker_ask_timeout(evutil_socket_t, short, void *);
+void	 worker_ask_free(struct worker *);
+
+/* worker_reject.c */
+int	 worker_open_raw(struct worker *);
+void	 worker_close_raw(struct worker *);
+void	 worker_reject(struct worker *, const struct pkt *, uint32_t ifin);
+/* Is this locally sent packet an answer of ours?  Then it is let out. */
+static inline int
+worker_own_answer(struct worker *w, const struct nq_packet *np)
+{
+	/* most of the time none was sent lately: no hash, no search */
+	if (!reject_memory_recent(&w->sent, np->ts_ms) || np->ifin != 0 ||
+	    np->malformed)
+		return (0);
+	return (reject_memory_match(&w->sent, np->data, np->len,
+	    np->origlen, np->ts_ms));
+}
+
+/* worker_stats.c */
+void	 worker_rule_counters_new(struct worker *, const struct config *old,
+	    const struct config *);
+void	 worker_summary(struct worker *, uint64_t now);
+
+#endif /* NFQSPI_WORKER_INT_H */

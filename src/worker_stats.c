@@ -1,0 +1,182 @@
+/*
+ * worker_stats.c - a worker's counters and its once-a-second summary
+ *
+ * Copyright (C) 2026 The nfqspid authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * The counters are the worker's own (its thread writes them, nothing
+ * else); the main thread reads them through worker_call().
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "worker_int.h"
+
+/*
+ * Counters for cfg's rules and policy; none if memory is short.  After a
+ * reload a rule keeps its counts if it keeps its name (looked for at the
+ * same place, or anywhere while both files are of a modest size).
+ */
+void
+worker_rule_counters_new(struct worker *w, const struct config *old,
+    const struct config *cfg)
+{
+	uint64_t	*k;
+	size_t		 n = cfg->nrules + CT_STATE_MAX, i, j, from;
+
+	if ((k = calloc(n, 2 * sizeof(uint64_t))) == NULL)
+		log_warn("worker %u: rule counters", w->id);
+	if (k != NULL && old != NULL && w->rcount != NULL &&
+	    w->nrcount == old->nrules + CT_STATE_MAX) {
+		for (i = 0; i < cfg->nrules; i++) {
+			from = SIZE_MAX;
+			if (i < old->nrules && strcmp(old->rules[i].name,
+			    cfg->rules[i].name) == 0)
+				from = i;
+			else if (old->nrules * cfg->nrules <= 1024 * 1024)
+				for (j = 0; j < old->nrules; j++)
+					if (strcmp(old->rules[j].name,
+					    cfg->rules[i].name) == 0) {
+						from = j;
+						break;
+					}
+			if (from != SIZE_MAX)
+				memcpy(&k[2 * i], &w->rcount[2 * from],
+				    2 * sizeof(uint64_t));
+		}
+		memcpy(&k[2 * cfg->nrules], &w->rcount[2 * old->nrules],
+		    2 * CT_STATE_MAX * sizeof(uint64_t));
+	}
+	free(w->rcount);
+	w->rcount = k;
+	w->nrcount = k != NULL ? n : 0;
+}
+
+const uint64_t *
+worker_rule_counters(struct worker *w, size_t *n)
+{
+	*n = w->nrcount;
+	return (w->rcount);
+}
+
+/*
+ * Once a summary interval at most: the table was full (connections
+ * refused, or others evicted to make room) or the kernel refused
+ * verdicts.  The counts tell how many since the last record.
+ */
+static void
+worker_trouble(struct worker *w)
+{
+	struct ct_stats	 cs;
+	struct nq_stats	 ns;
+
+	ct_get_stats(w->ct, &cs);
+	nq_get_stats(w->nq, &ns);
+	if (cs.insert_failed != w->seen_full)
+		log_warnx("worker %u: connection table full (%zu of %u): %llu "
+		    "new connections refused (table-full)", w->id,
+		    ct_count(w->ct), w->cfg->ct.max,
+		    (unsigned long long)(cs.insert_failed - w->seen_full));
+	if (cs.early_drop != w->seen_early)
+		log_warnx("worker %u: connection table full (%zu of %u): %llu "
+		    "connections evicted for new ones", w->id,
+		    ct_count(w->ct), w->cfg->ct.max,
+		    (unsigned long long)(cs.early_drop - w->seen_early));
+	if (ns.verdict_errors != w->seen_verr)
+		log_warnx("worker %u: queue %u: the kernel refused %llu "
+		    "verdicts", w->id, nq_queue(w->nq),
+		    (unsigned long long)(ns.verdict_errors - w->seen_verr));
+	w->seen_full = cs.insert_failed;
+	w->seen_early = cs.early_drop;
+	w->seen_verr = ns.verdict_errors;
+}
+
+void
+worker_summary(struct worker *w, uint64_t now)
+{
+	if (now - w->summary_ms < WORKER_SUMMARY_MS)
+		return;
+	w->summary_ms = now;
+	worker_trouble(w);
+	if (w->suppressed == 0)
+		return;
+	log_audit("suppressed %llu audit records over the rate of %u a "
+	    "second (worker %u)", (unsigned long long)w->suppressed,
+	    w->cfg->log_rate, w->id);
+	w->suppressed = 0;
+}
+
+void
+worker_get_stats(struct worker *w, struct worker_stats *s)
+{
+	*s = w->st;
+	nq_get_stats(w->nq, &s->nq);
+	ct_get_stats(w->ct, &s->ct);
+	s->conns = ct_count(w->ct);
+	limit_get_stats(w->lt, &s->limit);
+	s->sources = limit_count(w->lt);
+}
+
+/* The counter structs are uint64_t only, so they add up word by word. */
+_Static_assert(sizeof(struct nq_stats) % sizeof(uint64_t) == 0, "nq_stats");
+_Static_assert(sizeof(struct ct_stats) % sizeof(uint64_t) == 0, "ct_stats");
+_Static_assert(sizeof(struct limit_stats) % sizeof(uint64_t) == 0,
+    "limit_stats");
+
+static void
+add_words(void *to, const void *from, size_t size)
+{
+	uint64_t	*t = to;
+	const uint64_t	*f = from;
+	size_t		 i;
+
+	for (i = 0; i < size / sizeof(uint64_t); i++)
+		t[i] += f[i];
+}
+
+void
+worker_stats_add(struct worker_stats *t, const struct worker_stats *s)
+{
+	size_t	 i;
+
+	t->received += s->received;
+	t->accepted += s->accepted;
+	t->dropped += s->dropped;
+	t->invalid += s->invalid;
+	t->related += s->related;
+	t->audited += s->audited;
+	t->suppressed += s->suppressed;
+	add_words(&t->nq, &s->nq, sizeof(t->nq));
+	add_words(&t->ct, &s->ct, sizeof(t->ct));
+	t->conns += s->conns;
+	t->rejects += s->rejects;
+	t->reject_errors += s->reject_errors;
+	add_words(&t->limit, &s->limit, sizeof(t->limit));
+	t->sources += s->sources;
+	for (i = 0; i < REASON_MAX; i++)
+		t->reasons[i] += s->reasons[i];
+}
+
+struct snapshot {
+	struct worker_stats	*s;
+	uint32_t		*ctmax;
+};
+
+static void
+worker_snapshot_fn(struct worker *w, void *arg)
+{
+	struct snapshot	*a = arg;
+
+	worker_get_stats(w, a->s);
+	if (a->ctmax != NULL)
+		*a->ctmax = w->cfg->ct.max;
+}
+
+int
+worker_snapshot(struct worker *w, struct worker_stats *s, uint32_t *ctmax)
+{
+	struct snapshot	 a = { s, ctmax };
+
+	memset(s, 0, sizeof(*s));
+	return (worker_call(w, worker_snapshot_fn, &a));
+}
