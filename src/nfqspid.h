@@ -43,6 +43,7 @@
 #include "verdict.h"
 #include "limit.h"
 #include "reason.h"
+#include "nqmsg.h"
 
 #ifndef __dead
 #define __dead		__attribute__((__noreturn__))
@@ -74,22 +75,6 @@ struct nq;
 #define NQ_COPY_RANGE	512
 /* Datagrams read with one recvmmsg(), and decided together. */
 #define NQ_BATCH	32
-
-struct nq_packet {
-	uint32_t	 id;		/* packet id, for the verdict */
-	const uint8_t	*data;		/* network header */
-	size_t		 len;		/* bytes copied to us */
-	size_t		 origlen;	/* bytes on the wire (GSO: larger) */
-	uint32_t	 ifin;		/* ifindex, 0 if none */
-	uint32_t	 ifout;
-	uint32_t	 mark;		/* the packet's mark on arrival */
-	uint64_t	 ts_ms;		/* when we read it (monotonic) */
-	uint16_t	 hwproto;	/* ETH_P_IP, ETH_P_IPV6 (host order) */
-	uint8_t		 hook;		/* PKT_HOOK_* it was queued from */
-	uint8_t		 malformed;	/* the message had an id but a bad
-					   attribute: len is 0, decide it
-					   as INVALID */
-};
 
 /* What the callback of nq_recv() decides for one packet. */
 struct nq_verdict {

@@ -71,8 +71,6 @@
 #define NQ_ACK_TIMEOUT	5000		/* ms to wait for the bind's answer */
 #define NQ_VERDICT_MSG	256		/* room for one verdict message */
 
-_Static_assert(NFQA_MAX < 32, "nq_packet_msg() keeps a bit per attribute");
-
 /* Packet messages that arrived while nq_open() waited for its ack. */
 struct nq_stash {
 	struct nq_stash	*next;
@@ -612,219 +610,62 @@ nq_error(struct nq *q, const struct nlmsghdr *nlh)
 		    q->queue, type, strerror(-e->error));
 }
 
-/* libmnl's accessors, inline: they run for every attribute of every
-   packet (the lengths were checked by the loop that found them) */
-static inline const void *
-nq_attr_data(const struct nlattr *a)
-{
-	return ((const uint8_t *)a + MNL_ATTR_HDRLEN);
-}
-
-static inline size_t
-nq_attr_len(const struct nlattr *a)
-{
-	return (a->nla_len - MNL_ATTR_HDRLEN);
-}
-
-/* a big-endian u32 whose length was checked */
-static inline uint32_t
-nq_attr_u32(const struct nlattr *a)
-{
-	uint32_t	 v;
-
-	memcpy(&v, nq_attr_data(a), sizeof(v));
-	return (ntohl(v));
-}
-
-/* Packet id answered as malformed: dropped, whatever else came. */
-static void
-nq_add_malformed(struct nq *q, uint32_t id)
-{
-	static const uint8_t	 empty[1];
-	struct nq_packet	 p;
-
-	memset(&p, 0, sizeof(p));
-	p.id = id;
-	p.ts_ms = q->now_ms;
-	p.malformed = 1;
-	p.data = empty;
-	q->st.malformed++;
-	nq_add(q, &p);
-}
-
 /*
- * One NFQNL_MSG_PACKET.  Each attribute is checked before use; an
- * attribute we cannot trust makes the packet malformed (decided as
- * INVALID), and only a message without a readable id goes unanswered:
- * there is nothing to answer it with.
+ * Every message of one datagram: a packet with an id gets its preset
+ * verdict in nq_add(), whatever else is wrong with it (nqmsg.c).
  */
-static void
-nq_packet_msg(struct nq *q, const struct nlmsghdr *nlh)
-{
-	const struct nlattr		*attr;
-	const struct nlattr		*tb[NFQA_MAX + 1];
-	uint32_t			 seen = 0;	/* tb[t] set */
-	const struct nfgenmsg		*nfg;
-	const struct nfqnl_msg_packet_hdr *ph;
-	struct nq_packet		 p;
-	uint16_t			 type;
-	size_t				 plen, off, end;
-	int				 bad = 0;
-
-	if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*nfg)) {
-		q->st.bad_messages++;
-		return;
-	}
-	nfg = mnl_nlmsg_get_payload(nlh);
-	/* mnl_attr_for_each() written out: the same checks (a header, a
-	   length that fits in what is left), without a library call per
-	   step and attribute */
-	end = nlh->nlmsg_len;
-	for (off = MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(*nfg));
-	    off + sizeof(*attr) <= end; off += MNL_ALIGN(attr->nla_len)) {
-		attr = (const struct nlattr *)((const uint8_t *)nlh + off);
-		if (attr->nla_len < sizeof(*attr) || attr->nla_len > end - off)
-			break;
-		type = attr->nla_type & NLA_TYPE_MASK;
-		if (type > NFQA_MAX)
-			continue;	/* newer than us: not needed */
-		plen = attr->nla_len - MNL_ATTR_HDRLEN;
-		switch (type) {
-		case NFQA_PACKET_HDR:
-			if (plen < sizeof(*ph))
-				bad = 1;
-			break;
-		case NFQA_MARK:
-		case NFQA_IFINDEX_INDEV:
-		case NFQA_IFINDEX_OUTDEV:
-		case NFQA_IFINDEX_PHYSINDEV:
-		case NFQA_IFINDEX_PHYSOUTDEV:
-		case NFQA_CAP_LEN:
-		case NFQA_SKB_INFO:
-			if (plen != sizeof(uint32_t)) {
-				bad = 1;
-				continue;
-			}
-			break;
-		default:
-			break;
-		}
-		if (seen & (1u << type))
-			bad = 1;	/* twice: which one is true? */
-		seen |= 1u << type;
-		tb[type] = attr;
-	}
-	/* tb[] is not cleared: only the types in seen may be read */
-#define NQ_TB(t)	((seen & (1u << (t))) ? tb[t] : NULL)
-
-	/* The id alone is enough to answer the packet. */
-	if (NQ_TB(NFQA_PACKET_HDR) == NULL ||
-	    nq_attr_len(NQ_TB(NFQA_PACKET_HDR)) < sizeof(uint32_t)) {
-		q->st.bad_messages++;
-		if (nq_warn_ok(q))
-			log_warnx("queue %u: a packet message without an id",
-			    q->queue);
-		return;
-	}
-	ph = nq_attr_data(NQ_TB(NFQA_PACKET_HDR));
-	if (bad || ntohs(nfg->res_id) != q->queue ||
-	    NQ_TB(NFQA_PAYLOAD) == NULL) {
-		nq_add_malformed(q, ntohl(ph->packet_id));
-		return;
-	}
-	memset(&p, 0, sizeof(p));
-	p.id = ntohl(ph->packet_id);
-	p.ts_ms = q->now_ms;
-	p.hwproto = ntohs(ph->hw_protocol);
-	/* the whole header was checked above; NF_INET_* to PKT_HOOK_* */
-	p.hook = ph->hook < PKT_HOOK_MAX - 1 ? (uint8_t)(ph->hook + 1) :
-	    PKT_HOOK_UNKNOWN;
-	p.data = nq_attr_data(NQ_TB(NFQA_PAYLOAD));
-	p.len = nq_attr_len(NQ_TB(NFQA_PAYLOAD));
-	p.origlen = p.len;
-	if (NQ_TB(NFQA_CAP_LEN) != NULL)
-		p.origlen = nq_attr_u32(NQ_TB(NFQA_CAP_LEN));
-	if (NQ_TB(NFQA_IFINDEX_INDEV) != NULL)
-		p.ifin = nq_attr_u32(NQ_TB(NFQA_IFINDEX_INDEV));
-	if (NQ_TB(NFQA_IFINDEX_OUTDEV) != NULL)
-		p.ifout = nq_attr_u32(NQ_TB(NFQA_IFINDEX_OUTDEV));
-	if (NQ_TB(NFQA_MARK) != NULL)
-		p.mark = nq_attr_u32(NQ_TB(NFQA_MARK));
-	nq_add(q, &p);
-#undef NQ_TB
-}
-
-/* Every message of one datagram. */
 static void
 nq_datagram(struct nq *q, const uint8_t *buf, size_t len)
 {
+	struct nqmsg_walk	 w;
+	struct nq_packet	 p;
 	const struct nlmsghdr	*nlh;
-	size_t			 off, mlen;
+	enum nqmsg		 m;
 
-	/* mnl_nlmsg_ok() and mnl_nlmsg_next() written out: a header, a
-	   length that covers it and fits in what is left */
-	for (off = 0; off + sizeof(*nlh) <= len; off += NLMSG_ALIGN(mlen)) {
-		nlh = (const struct nlmsghdr *)(buf + off);
-		mlen = nlh->nlmsg_len;
-		if (mlen < sizeof(*nlh) || mlen > len - off)
+	nqmsg_walk_init(&w, buf, len, q->queue);
+	while ((m = nqmsg_next(&w, &p, &nlh)) != NQMSG_END) {
+		switch (m) {
+		case NQMSG_PACKET:
+			p.ts_ms = q->now_ms;
+			if (p.malformed)
+				q->st.malformed++;
+			nq_add(q, &p);
 			break;
-		switch (nlh->nlmsg_type) {
-		case NLMSG_ERROR:
+		case NQMSG_ERROR:
 			nq_error(q, nlh);
 			break;
-		case NLMSG_NOOP:
-		case NLMSG_DONE:
-			break;
-		case (NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_PACKET:
-			nq_packet_msg(q, nlh);
+		case NQMSG_NOID:
+			q->st.bad_messages++;
+			if (nq_warn_ok(q))
+				log_warnx("queue %u: a packet message without "
+				    "an id", q->queue);
 			break;
 		default:
 			q->st.bad_messages++;
 			break;
 		}
 	}
-	if (off < len)
-		q->st.bad_messages++;	/* a torn message at the end */
 }
 
 /*
  * A datagram longer than its slot: only its first len bytes came.  Its
- * packet (if it is one and its id came) is answered as malformed; the
- * attributes are walked within what we have, not what the header says.
+ * packet (if it is one and its id came) is answered as malformed.
  */
 static void
 nq_truncated(struct nq *q, const uint8_t *buf, size_t len)
 {
-	const struct nlmsghdr		*nlh = (const struct nlmsghdr *)buf;
-	const struct nlattr		*attr;
-	const struct nfqnl_msg_packet_hdr *ph;
-	size_t				 off;
-	int				 rest;
+	struct nq_packet	 p;
 
-	q->st.bad_messages++;
-	off = MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(struct nfgenmsg));
-	if (len < off || nlh->nlmsg_type !=
-	    ((NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_PACKET))
-		return;
-	if (len > nlh->nlmsg_len)
-		len = nlh->nlmsg_len;
-	rest = (int)(len - off);
-	for (attr = (const struct nlattr *)(buf + off);
-	    mnl_attr_ok(attr, rest); attr = mnl_attr_next(attr)) {
-		rest -= (int)MNL_ALIGN(attr->nla_len);
-		if (mnl_attr_get_type(attr) != NFQA_PACKET_HDR)
-			continue;
-		if (mnl_attr_get_payload_len(attr) < sizeof(uint32_t))
-			return;
-		ph = mnl_attr_get_payload(attr);
-		q->st.bad_messages--;
-		if (nq_warn_ok(q))
-			log_warnx("queue %u: packet %u: a message longer than "
-			    "%d bytes", q->queue, ntohl(ph->packet_id),
-			    NQ_SLOT);
-		nq_add_malformed(q, ntohl(ph->packet_id));
+	if (!nqmsg_truncated(buf, len, &p)) {
+		q->st.bad_messages++;
 		return;
 	}
+	if (nq_warn_ok(q))
+		log_warnx("queue %u: packet %u: a message longer than %d "
+		    "bytes", q->queue, p.id, NQ_SLOT);
+	p.ts_ms = q->now_ms;
+	q->st.malformed++;
+	nq_add(q, &p);
 }
 
 static int
