@@ -41,8 +41,10 @@ struct status_counter {
 	size_t		 size;		/* 4 or 8 */
 };
 
-#define WS(f)	offsetof(struct worker_stats, f), \
-		sizeof(((struct worker_stats *)0)->f)
+/* where field f lies, and its size (4 or 8 bytes, or no build) */
+#define WS_SIZE(f)	sizeof(((struct worker_stats *)0)->f)
+#define WS(f)	offsetof(struct worker_stats, f), WS_SIZE(f) + 0 * \
+		sizeof(char[WS_SIZE(f) == 4 || WS_SIZE(f) == 8 ? 1 : -1])
 
 static const struct status_counter counters[] = {
 	{ "received", "received_total", "Packets decided (a deferred ICMP error once it is decided).", COUNTER, WS(received) },

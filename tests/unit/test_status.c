@@ -1,0 +1,394 @@
+/*
+ * test_status.c - the one list of counters and its printed forms
+ *
+ * Copyright (C) 2026 The nfqspid authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * Links the real src/status.c; the workers, the queue's /proc file and
+ * the clock are stubs here.  Every 64-bit word of a worker's counters
+ * gets its own value, so that a counter read from the wrong place, a
+ * name listed twice, or a form that leaves one out shows up.  A counter
+ * added to status.c's list is checked by this test as it is.
+ */
+#include <sys/types.h>
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <event2/buffer.h>
+
+#include "nfqspid.h"
+
+#define NW	2
+
+/* ---- stubs ------------------------------------------------------------- */
+
+static int	 dead = -1;		/* the worker that does not answer */
+
+/* worker i: word k of its stats is 1000 * (i + 1) + k */
+int
+worker_snapshot(struct worker *w, struct worker_stats *s, uint32_t *ctmax)
+{
+	uint64_t	 word;
+	size_t		 k;
+	unsigned	 i = (unsigned)(uintptr_t)w;
+
+	if ((int)i == dead)
+		return (-1);
+	for (k = 0; k < sizeof(*s) / sizeof(word); k++) {
+		word = 1000 * (i + 1) + k;
+		memcpy((char *)s + k * sizeof(word), &word, sizeof(word));
+	}
+	*ctmax = 4096;
+	return (0);
+}
+
+void
+worker_stats_add(struct worker_stats *t, const struct worker_stats *s)
+{
+	uint64_t	 a, b;
+	size_t		 k;
+
+	for (k = 0; k < sizeof(*t) / sizeof(a); k++) {
+		memcpy(&a, (char *)t + k * sizeof(a), sizeof(a));
+		memcpy(&b, (const char *)s + k * sizeof(b), sizeof(b));
+		a += b;
+		memcpy((char *)t + k * sizeof(a), &a, sizeof(a));
+	}
+}
+
+int
+nq_proc_read(unsigned first, unsigned n, struct nq_proc *q)
+{
+	unsigned	 i;
+
+	for (i = 0; i < n; i++) {
+		q[i].waiting = 7 + i;
+		q[i].dropped = 3;
+		q[i].user_dropped = 0;
+	}
+	return ((int)n);
+}
+
+uint64_t
+worker_now_ms(void)
+{
+	return (90061000);	/* 1 d 01:01:01 after the start */
+}
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static struct config		 cfg;
+static struct daemon_info	 info;
+static struct worker		*workers[NW];
+
+static void
+setup_info(void)
+{
+	unsigned	 i;
+
+	memset(&cfg, 0, sizeof(cfg));
+	snprintf(cfg.path, sizeof(cfg.path), "/etc/nfqspi.ini");
+	info.version = "1.2.3";
+	info.pid = 42;
+	info.started = 0;
+	info.started_ms = 0;
+	info.queue = 10;
+	info.threads = NW;
+	info.cfg = &cfg;
+	for (i = 0; i < NW; i++)
+		workers[i] = (struct worker *)(uintptr_t)i;
+	dead = -1;
+}
+
+static char *
+text_of(struct evbuffer *b)
+{
+	size_t	 n = evbuffer_get_length(b);
+	char	*s = malloc(n + 1);
+
+	assert_non_null(s);
+	evbuffer_remove(b, s, n);
+	s[n] = '\0';
+	return (s);
+}
+
+struct kv {
+	char		 name[64];
+	uint64_t	 v;
+};
+
+/* The "\tname  value" lines after "total" in nfqspictl stats. */
+static size_t
+parse_text(const char *s, struct kv *kv, size_t max)
+{
+	const char	*p = strstr(s, "total\n");
+	size_t		 n = 0;
+	unsigned long long v;
+	char		 name[64];
+
+	assert_non_null(p);
+	for (p += 6; *p == '\t' && n < max; p = strchr(p, '\n') + 1) {
+		assert_int_equal(sscanf(p, "\t%63s %llu", name, &v), 2);
+		snprintf(kv[n].name, sizeof(kv[n].name), "%s", name);
+		kv[n++].v = v;
+	}
+	return (n);
+}
+
+/* The "total":{"name":value,...} object of nfqspictl -j stats. */
+static size_t
+parse_json(const char *s, struct kv *kv, size_t max)
+{
+	const char	*p = strstr(s, "\"total\":{");
+	size_t		 n = 0;
+	unsigned long long v;
+	int		 len;
+
+	assert_non_null(p);
+	for (p += 9; *p == '"' && n < max; p += len) {
+		assert_int_equal(sscanf(p, "\"%63[a-z_]\":%llu%n", kv[n].name,
+		    &v, &len), 2);
+		kv[n++].v = v;
+		if (p[len] == ',')
+			len++;
+	}
+	assert_string_equal(p, "}}\n");
+	return (n);
+}
+
+/* ---- tests ---------------------------------------------------------------- */
+
+/* Text and JSON: the same counters, in the same order, the same values,
+   each name once, each value its own word of struct worker_stats. */
+static void
+test_stats_forms(void **state)
+{
+	struct status	 st;
+	struct evbuffer	*b = evbuffer_new();
+	struct kv	 t[128], j[128];
+	size_t		 nt, nj, i, k;
+	char		*s;
+
+	setup_info();
+	assert_int_equal(status_collect(&st, &info, workers, NW), 0);
+	assert_int_equal(st.max, 2 * 4096);
+	assert_int_equal(st.depth, 7 + 8);
+	assert_int_equal(st.uptime, 90061);
+
+	status_print_stats(b, &info, &st, 0);
+	s = text_of(b);
+	assert_non_null(strstr(s, "worker 0 queue 10\n"));
+	assert_non_null(strstr(s, "worker 1 queue 11\n"));
+	nt = parse_text(s, t, 128);
+	free(s);
+	status_print_stats(b, &info, &st, 1);
+	s = text_of(b);
+	assert_true(strncmp(s, "{\"workers\":[{\"worker\":0,\"queue\":10,", 34)
+	    == 0);
+	nj = parse_json(s, j, 128);
+	free(s);
+
+	assert_true(nt >= 20);
+	assert_int_equal(nt, nj);
+	for (i = 0; i < nt; i++) {
+		assert_string_equal(t[i].name, j[i].name);
+		assert_int_equal(t[i].v, j[i].v);
+		/* the total of word k is 1000 + k + 2000 + k */
+		assert_true(t[i].v >= 3000 && (t[i].v - 3000) % 2 == 0);
+		for (k = 0; k < i; k++) {
+			assert_string_not_equal(t[i].name, t[k].name);
+			assert_int_not_equal(t[i].v, t[k].v);
+		}
+	}
+	evbuffer_free(b);
+	status_free(&st);
+}
+
+/* A few counters where they must be: the list did not drift. */
+static void
+test_stats_fields(void **state)
+{
+	struct status	 st;
+	struct evbuffer	*b = evbuffer_new();
+	struct kv	 t[128];
+	size_t		 n, i;
+	char		*s;
+	static const struct {
+		const char	*name;
+		size_t		 off;
+	} known[] = {
+		{ "received", offsetof(struct worker_stats, received) },
+		{ "early_drops", offsetof(struct worker_stats, ct.early_drop) },
+		{ "enobufs", offsetof(struct worker_stats, nq.enobufs) },
+		{ "connections", offsetof(struct worker_stats, conns) },
+		{ "queued", offsetof(struct worker_stats, nq.received) },
+		{ "rejects", offsetof(struct worker_stats, rejects) },
+		{ "reject_errors", offsetof(struct worker_stats,
+		    reject_errors) },
+	};
+	size_t		 k;
+
+	setup_info();
+	assert_int_equal(status_collect(&st, &info, workers, NW), 0);
+	status_print_stats(b, &info, &st, 0);
+	s = text_of(b);
+	n = parse_text(s, t, 128);
+	free(s);
+	for (k = 0; k < sizeof(known) / sizeof(known[0]); k++) {
+		for (i = 0; i < n; i++)
+			if (strcmp(t[i].name, known[k].name) == 0)
+				break;
+		assert_true(i < n);
+		assert_int_equal(t[i].v, 3000 + 2 * (known[k].off / 8));
+	}
+	evbuffer_free(b);
+	status_free(&st);
+}
+
+/* The Prometheus text: HELP and TYPE once per family, before its
+   samples; every sample NAME{LABELS} VALUE, each once. */
+static void
+test_metrics(void **state)
+{
+	struct status		 st;
+	struct status_conns	 c;
+	struct evbuffer		*b = evbuffer_new();
+	char			*s, *line, *save, *fam[64], *seen[256];
+	char			 name[128], help[128];
+	size_t			 nfam = 0, nseen = 0, i;
+	unsigned long long	 v;
+	int			 want_type = 0;
+
+	setup_info();
+	memset(&c, 0, sizeof(c));
+	c.tcp[CT_VIEW_TCP_ESTABLISHED] = 5;
+	c.other[0][0] = 2;
+	assert_int_equal(status_collect(&st, &info, workers, NW), 0);
+	status_metrics(b, &info, &st, &c);
+	s = text_of(b);
+	assert_non_null(strstr(s, "\nnfqspid_connections{proto=\"tcp\","
+	    "state=\"ESTABLISHED\"} 5\n"));
+	assert_non_null(strstr(s, "\nnfqspid_connections{proto=\"udp\","
+	    "state=\"UNREPLIED\"} 2\n"));
+	assert_non_null(strstr(s, "\nnfqspid_queue_depth{queue=\"11\"} 8\n"));
+	assert_non_null(strstr(s, "\nnfqspid_reject_errors_total "));
+	assert_non_null(strstr(s, "\nnfqspid_packets_total{verdict=\"drop\"} "));
+	assert_non_null(strstr(s, "\nnfqspid_uptime_seconds 90061\n"));
+	for (line = strtok_r(s, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save)) {
+		if (strncmp(line, "# HELP nfqspid_", 15) == 0) {
+			assert_false(want_type);
+			assert_int_equal(sscanf(line, "# HELP %127s %127c", name,
+			    help), 2);
+			for (i = 0; i < nfam; i++)
+				assert_string_not_equal(fam[i], name);
+			assert_true(nfam < 64);
+			fam[nfam++] = line + 7;
+			want_type = 1;
+			continue;
+		}
+		if (strncmp(line, "# TYPE ", 7) == 0) {
+			assert_true(want_type);
+			assert_true(strncmp(line + 7, fam[nfam - 1],
+			    strcspn(fam[nfam - 1], " ")) == 0);
+			assert_true(strstr(line, " counter") != NULL ||
+			    strstr(line, " gauge") != NULL);
+			want_type = 0;
+			continue;
+		}
+		assert_false(want_type);
+		assert_int_equal(sscanf(line, "%127s %llu", name, &v), 2);
+		/* a sample of the family declared last */
+		assert_true(nfam > 0 && strncmp(name, fam[nfam - 1],
+		    strcspn(fam[nfam - 1], " ")) == 0);
+		assert_true(name[strcspn(fam[nfam - 1], " ")] == '\0' ||
+		    name[strcspn(fam[nfam - 1], " ")] == '{');
+		line[strcspn(line, " ")] = '\0';	/* the sample's name */
+		for (i = 0; i < nseen; i++)
+			assert_string_not_equal(seen[i], line);
+		assert_true(nseen < 256);
+		seen[nseen++] = line;
+	}
+	assert_true(nfam >= 20);
+	free(s);
+	evbuffer_free(b);
+	status_free(&st);
+}
+
+/* nfqspictl status: the head, then every counter; -j: one object. */
+static void
+test_status(void **state)
+{
+	struct status	 st;
+	struct evbuffer	*b = evbuffer_new();
+	char		*s;
+
+	setup_info();
+	cfg.mode = MODE_MONITOR;
+	assert_int_equal(status_collect(&st, &info, workers, NW), 0);
+	status_print(b, &info, &st, 0);
+	s = text_of(b);
+	assert_non_null(strstr(s, "version         1.2.3\n"));
+	assert_non_null(strstr(s, "uptime          1d 01:01:01\n"));
+	assert_non_null(strstr(s, "mode            monitor\n"));
+	assert_non_null(strstr(s, "queues          10-11\n"));
+	assert_non_null(strstr(s, "table           "));
+	assert_non_null(strstr(s, "/8192\n"));
+	assert_non_null(strstr(s, "\nreject_errors   "));
+	free(s);
+	status_print(b, &info, &st, 1);
+	s = text_of(b);
+	assert_true(strncmp(s, "{\"version\":\"1.2.3\",\"pid\":42,", 28) == 0);
+	assert_non_null(strstr(s, "\"mode\":\"monitor\""));
+	assert_non_null(strstr(s, "\"max\":8192,\"received\":"));
+	assert_string_equal(s + strlen(s) - 2, "}\n");
+	free(s);
+	status_api(b, &info, &st);
+	s = text_of(b);
+	assert_non_null(strstr(s, "\"queues\":\"10-11\""));
+	assert_non_null(strstr(s, "\"queue_depth\":15,"));
+	assert_non_null(strstr(s, "{\"worker\":1,\"queue\":11,"
+	    "\"queue_depth\":8,"));
+	assert_non_null(strstr(s, "\"invalid_reasons\":{"));
+	free(s);
+	evbuffer_free(b);
+	status_free(&st);
+	assert_string_equal(status_mode_name(MODE_ENFORCE), "enforce");
+}
+
+/* A worker that does not answer: -1, ESRCH, and which one. */
+static void
+test_dead_worker(void **state)
+{
+	struct status	 st;
+
+	setup_info();
+	dead = 1;
+	errno = 0;
+	assert_int_equal(status_collect(&st, &info, workers, NW), -1);
+	assert_int_equal(errno, ESRCH);
+	assert_int_equal(st.dead, 1);
+	assert_null(st.per);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_stats_forms),
+		cmocka_unit_test(test_stats_fields),
+		cmocka_unit_test(test_metrics),
+		cmocka_unit_test(test_status),
+		cmocka_unit_test(test_dead_worker),
+	};
+
+	return (cmocka_run_group_tests(tests, NULL, NULL));
+}
