@@ -162,7 +162,7 @@ replay_line(FILE *out, uint64_t n, const struct verdict *v)
 }
 
 struct replay_expired {
-	const struct config	*cfg;
+	const struct verdict_ctx *x;
 	FILE			*out;
 };
 
@@ -175,32 +175,27 @@ replay_expired(void *arg, const struct frag_expired *x)
 	struct verdict		 v;
 	size_t			 i;
 
-	verdict_invalid(r->cfg, x->buf, x->len, REASON_FRAG_TIMEOUT, "", "",
-	    PKT_HOOK_UNKNOWN, &p, &v);
+	verdict_invalid(r->x, x->buf, x->len, REASON_FRAG_TIMEOUT, &p, &v);
 	for (i = 0; i < x->n; i++)
 		replay_line(r->out, x->ids[i], &v);
 }
 
-/* Packet n, at now_ms: its line, and those of the fragments held with
-   it when it decides their datagram. */
+/* Packet n, decided in x: its line, and those of the fragments held
+   with it when it decides their datagram. */
 static void
-replay_packet(const struct config *cfg, struct ct_table *ct,
-    struct limit_table *lt, struct frag_cache *fc, const uint8_t *buf,
-    size_t len, unsigned long n, uint64_t now_ms, FILE *out)
+replay_packet(const struct verdict_ctx *x, struct frag_cache *fc,
+    const uint8_t *buf, size_t len, unsigned long n, FILE *out)
 {
 	struct frag_result	 res;
 	struct pkt		 p;
 	struct verdict		 v;
 	size_t			 i;
 
-	/* a capture says neither interfaces nor chain */
-	switch (verdict_fragment(cfg, ct, lt, fc, buf, len, n, "", "",
-	    PKT_HOOK_UNKNOWN, CSUM_IP | CSUM_L4, now_ms, &res, &p, &v)) {
+	switch (verdict_fragment(x, fc, buf, len, n, &res, &p, &v)) {
 	case FRAG_HELD:
 		return;
 	case FRAG_PASS:
-		verdict_packet_ex(cfg, ct, lt, buf, len, "", "",
-		    PKT_HOOK_UNKNOWN, now_ms, &p, &v);
+		verdict_packet(x, buf, len, NULL, &p, &v);
 		break;
 	default:
 		/* the held ones first, as a worker answers them */
@@ -220,7 +215,8 @@ replay_run(const struct config *cfg, const char *pcap, FILE *out)
 	struct ct_table		*ct;
 	struct limit_table	*lt;
 	struct frag_cache	*fc;
-	struct replay_expired	 rx = { cfg, out };
+	struct verdict_ctx	 x;
+	struct replay_expired	 rx = { &x, out };
 	pcap_t			*pc;
 	unsigned long		 n = 0;
 	uint64_t		 now_ms = 0, ts;
@@ -269,6 +265,10 @@ replay_run(const struct config *cfg, const char *pcap, FILE *out)
 		pcap_close(pc);
 		return (1);
 	}
+	/* a capture says neither interfaces nor chain; every checksum is
+	   ours to verify */
+	x = (struct verdict_ctx){ cfg, ct, lt, "", "", PKT_HOOK_UNKNOWN,
+	    CSUM_IP | CSUM_L4, 0 };
 
 	while ((rc = pcap_next_ex(pc, &hdr, &frame)) == 1) {
 		n++;
@@ -284,9 +284,10 @@ replay_run(const struct config *cfg, const char *pcap, FILE *out)
 			now_ms = ts;
 		ct_expire(ct, now_ms);
 		limit_expire(lt, now_ms);
+		x.now_ms = now_ms;
 		(void)frag_expire(fc, now_ms, replay_expired, &rx);
-		replay_packet(cfg, ct, lt, fc, frame + off,
-		    hdr->caplen - (size_t)off, n, now_ms, out);
+		replay_packet(&x, fc, frame + off, hdr->caplen - (size_t)off, n,
+		    out);
 	}
 	(void)frag_expire(fc, UINT64_MAX, replay_expired, &rx);
 	if (rc == -1) {

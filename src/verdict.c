@@ -244,30 +244,16 @@ verdict_ahead(const struct ct_table *ct, const uint8_t *buf, size_t len,
 }
 
 void
-verdict_packet(const struct config *cfg, struct ct_table *ct,
-    const uint8_t *buf, size_t len, const char *in, const char *out,
-    uint64_t now_ms, struct pkt *p, struct verdict *v)
-{
-	verdict_packet_ex(cfg, ct, NULL, buf, len, in, out, PKT_HOOK_UNKNOWN,
-	    now_ms, p, v);
-}
-
-void
-verdict_packet_ex(const struct config *cfg, struct ct_table *ct,
-    struct limit_table *lt, const uint8_t *buf, size_t len, const char *in,
-    const char *out, int hook, uint64_t now_ms, struct pkt *p,
-    struct verdict *v)
-{
-	verdict_packet_ahead(cfg, ct, lt, buf, len, in, out, hook,
-	    CSUM_IP | CSUM_L4, now_ms, NULL, p, v);
-}
-
-void
-verdict_packet_ahead(const struct config *cfg, struct ct_table *ct,
-    struct limit_table *lt, const uint8_t *buf, size_t len, const char *in,
-    const char *out, int hook, unsigned csum, uint64_t now_ms,
+verdict_packet(const struct verdict_ctx *x, const uint8_t *buf, size_t len,
     const struct ct_ahead *a, struct pkt *p, struct verdict *v)
 {
+	const struct config	*cfg = x->cfg;
+	struct ct_table		*ct = x->ct;
+	struct limit_table	*lt = x->lt;
+	const char		*in = x->in, *out = x->out;
+	uint64_t		 now_ms = x->now_ms;
+	int			 hook = x->hook;
+	unsigned		 csum = x->csum;
 	struct ct_result	 res;
 	enum reason		 why = REASON_NONE;
 	const struct rule	*r;
@@ -370,42 +356,40 @@ verdict_packet_ahead(const struct config *cfg, struct ct_table *ct,
 }
 
 void
-verdict_invalid(const struct config *cfg, const uint8_t *buf, size_t len,
-    enum reason why, const char *in, const char *out, int hook,
-    struct pkt *p, struct verdict *v)
+verdict_invalid(const struct verdict_ctx *x, const uint8_t *buf, size_t len,
+    enum reason why, struct pkt *p, struct verdict *v)
 {
 	memset(v, 0, sizeof(*v));
 	(void)pkt_parse(p, buf, len, NULL);
-	p->hook = hook > PKT_HOOK_UNKNOWN && hook < PKT_HOOK_MAX ?
-	    (uint8_t)hook : PKT_HOOK_UNKNOWN;
-	decide_invalid(cfg, p, 0, why, in, out, v);
-	finish(cfg, v);
+	p->hook = x->hook > PKT_HOOK_UNKNOWN && x->hook < PKT_HOOK_MAX ?
+	    (uint8_t)x->hook : PKT_HOOK_UNKNOWN;
+	decide_invalid(x->cfg, p, 0, why, x->in, x->out, v);
+	finish(x->cfg, v);
 }
 
 enum frag_status
-verdict_fragment(const struct config *cfg, struct ct_table *ct,
-    struct limit_table *lt, struct frag_cache *fc, const uint8_t *buf,
-    size_t len, uint64_t id, const char *in, const char *out, int hook,
-    unsigned csum, uint64_t now_ms, struct frag_result *res, struct pkt *p,
-    struct verdict *v)
+verdict_fragment(const struct verdict_ctx *x, struct frag_cache *fc,
+    const uint8_t *buf, size_t len, uint64_t id, struct frag_result *res,
+    struct pkt *p, struct verdict *v)
 {
-	unsigned	 fl = 0;
+	struct verdict_ctx	 whole;
+	unsigned		 fl = 0;
 
-	if (!cfg->checksum || !(csum & CSUM_L4))
+	if (!x->cfg->checksum || !(x->csum & CSUM_L4))
 		fl |= FRAG_F_NOCSUM;
-	if (cfg->checksum && (csum & CSUM_IP))
+	if (x->cfg->checksum && (x->csum & CSUM_IP))
 		fl |= FRAG_F_CSUM_IP;
-	frag_add(fc, buf, len, id, fl, now_ms, res);
+	frag_add(fc, buf, len, id, fl, x->now_ms, res);
 	switch (res->status) {
 	case FRAG_WHOLE:
 		/* decided once, as one packet: the header is ours, the
 		   transport checksum is checked if every byte is real */
-		verdict_packet_ahead(cfg, ct, lt, res->buf, res->len, in, out,
-		    hook, res->csum ? CSUM_L4 : 0, now_ms, NULL, p, v);
+		whole = *x;
+		whole.csum = res->csum ? CSUM_L4 : 0;
+		verdict_packet(&whole, res->buf, res->len, NULL, p, v);
 		break;
 	case FRAG_DROP:
-		verdict_invalid(cfg, buf, len, res->reason, in, out, hook, p,
-		    v);
+		verdict_invalid(x, buf, len, res->reason, p, v);
 		break;
 	default:
 		break;

@@ -19,6 +19,7 @@
 #include "config.h"
 #include "limit.h"
 #include "frag.h"
+#include "csum.h"
 
 /* why a NEW packet a rule accepted was dropped after all */
 enum verdict_limit {
@@ -44,36 +45,49 @@ struct verdict {
 };
 
 /*
- * Decide the packet in buf.  in and out are interface names ("" when
- * none); hook is the PKT_HOOK_* it was queued from (PKT_HOOK_UNKNOWN:
- * no rule with chain matches it), stored in p->hook.  p receives the
- * parsed packet (for the audit record).
+ * What a packet is decided against and where it came from: the one
+ * context of verdict_packet().
  *
  * lt holds the per-source state of the rules' rate and conn_limit (NULL:
  * those keys are not enforced).  For conn_limit to count right, the
- * table's DESTROY events must reach limit_ct_event(lt).  A NEW packet a
- * rule accepts but a limit refuses gets decided = drop, limit set and
- * log = 1.
+ * table's DESTROY events must reach limit_ct_event(lt).  in and out are
+ * interface names ("" when none); hook is the PKT_HOOK_* the packet was
+ * queued from (PKT_HOOK_UNKNOWN: no rule with chain matches it).  csum:
+ * the CSUM_* checksums that are ours to verify when [conntrack] checksum
+ * = yes, those the kernel has not (NFQA_SKB_INFO); CSUM_IP | CSUM_L4
+ * where nobody has (--replay).  A bad one is INVALID (bad-ip-checksum,
+ * bad-checksum), decided by the policy alone.
  */
-void	 verdict_packet_ex(const struct config *cfg, struct ct_table *ct,
-	    struct limit_table *lt, const uint8_t *buf, size_t len,
-	    const char *in, const char *out, int hook, uint64_t now_ms,
-	    struct pkt *p, struct verdict *v);
+struct verdict_ctx {
+	const struct config	*cfg;
+	struct ct_table		*ct;
+	struct limit_table	*lt;
+	const char		*in;
+	const char		*out;
+	int			 hook;
+	unsigned		 csum;
+	uint64_t		 now_ms;
+};
+
+/*
+ * Decide the packet in buf (len bytes) in x.  a is verdict_ahead()'s
+ * hint for it (NULL: none; the lookup uses it only when it is buf's
+ * tuple).  p receives the parsed packet (for the audit record), with
+ * p->hook = x->hook.  A NEW packet a rule accepts but a limit refuses
+ * gets decided = drop, limit set and log = 1.
+ */
+void	 verdict_packet(const struct verdict_ctx *x, const uint8_t *buf,
+	    size_t len, const struct ct_ahead *a, struct pkt *p,
+	    struct verdict *v);
 /*
  * A batch, hashing each packet once: verdict_ahead() reads buf's tuple
  * from its IP and TCP/UDP headers alone into *a (ct_ahead(): the hash,
  * and the bucket on its way; a->ok = 0 for anything but the common
- * case) and changes nothing; verdict_packet_ahead() decides buf as
- * verdict_packet_ex() does, the lookup using a's hash when a is buf's
- * tuple.  a may be NULL.  verdict_batch() below puts them together.
+ * case) and changes nothing; verdict_packet() with that a decides buf
+ * with a's hash.  verdict_batch() below puts them together.
  */
 void	 verdict_ahead(const struct ct_table *ct, const uint8_t *buf,
 	    size_t len, struct ct_ahead *a);
-void	 verdict_packet_ahead(const struct config *cfg, struct ct_table *ct,
-	    struct limit_table *lt, const uint8_t *buf, size_t len,
-	    const char *in, const char *out, int hook, unsigned csum,
-	    uint64_t now_ms, const struct ct_ahead *a, struct pkt *p,
-	    struct verdict *v);
 
 /* How far apart the stages of verdict_batch() are, in packets. */
 #define VERDICT_AHEAD	3
@@ -113,42 +127,29 @@ verdict_batch(const struct ct_table *ct, size_t n, struct ct_ahead *a,
 	}
 }
 /*
- * csum (verdict_packet_ahead()): the CSUM_* checksums that are ours to
- * verify when [conntrack] checksum = yes, those the kernel has not
- * (NFQA_SKB_INFO); verdict_packet_ex() verifies them all.  A bad one is
- * INVALID (bad-ip-checksum, bad-checksum), decided by the policy alone.
- *
  * verdict_fragment(): buf through the fragment cache fc first (id: the
- * caller's handle of the packet).  FRAG_PASS: not a fragment, decide
- * it as usual; FRAG_HELD: no verdict yet; FRAG_WHOLE: p and v are the
- * datagram's, decided once as one packet; FRAG_DROP: v is INVALID with
- * res->reason, by the policy alone.  Both: v is for this packet and for
- * every id of res->ids[].
+ * caller's handle of the packet), in x.  FRAG_PASS: not a fragment,
+ * decide it with verdict_packet(); FRAG_HELD: no verdict yet;
+ * FRAG_WHOLE: p and v are the datagram's, decided once as one packet;
+ * FRAG_DROP: v is INVALID with res->reason, by the policy alone.  Both:
+ * v is for this packet and for every id of res->ids[].
  *
  * verdict_invalid(): buf decided as INVALID for why (a datagram that
- * frag_expire() gave up on), by the policy alone.
+ * frag_expire() gave up on), by x's policy alone.
  */
-enum frag_status verdict_fragment(const struct config *cfg,
-	    struct ct_table *ct, struct limit_table *lt, struct frag_cache *fc,
-	    const uint8_t *buf, size_t len, uint64_t id, const char *in,
-	    const char *out, int hook, unsigned csum, uint64_t now_ms,
+enum frag_status verdict_fragment(const struct verdict_ctx *x,
+	    struct frag_cache *fc, const uint8_t *buf, size_t len, uint64_t id,
 	    struct frag_result *res, struct pkt *p, struct verdict *v);
-void	 verdict_invalid(const struct config *cfg, const uint8_t *buf,
-	    size_t len, enum reason why, const char *in, const char *out,
-	    int hook, struct pkt *p, struct verdict *v);
-
-/* verdict_packet_ex() without limits, the hook not known */
-void	 verdict_packet(const struct config *cfg, struct ct_table *ct,
-	    const uint8_t *buf, size_t len, const char *in, const char *out,
-	    uint64_t now_ms, struct pkt *p, struct verdict *v);
+void	 verdict_invalid(const struct verdict_ctx *x, const uint8_t *buf,
+	    size_t len, enum reason why, struct pkt *p, struct verdict *v);
 
 /*
  * With several workers an ICMP error can reach one that does not own the
  * connection it quotes (--queue-balance hashes the error's own
- * addresses).  verdict_needs_owner(): v (from verdict_packet_ex()) is
+ * addresses).  verdict_needs_owner(): v (from verdict_packet()) is
  * INVALID only because this table does not know the quoted connection;
  * ask the others (ct_find_related()).  verdict_related(): one of them
- * does, its mark is mark: decide p as RELATED, as verdict_packet_ex()
+ * does, its mark is mark: decide p as RELATED, as verdict_packet()
  * would have in the owner's table.  Otherwise v stands.
  */
 int	 verdict_needs_owner(const struct pkt *p, const struct verdict *v);

@@ -89,6 +89,7 @@ static void
 worker_packet(struct worker *w, const struct nq_packet *np,
     const struct ct_ahead *a, struct nq_verdict *nv)
 {
+	struct verdict_ctx x;
 	struct pkt	 p;
 	struct verdict	 v;
 	const char	*in, *out;
@@ -101,8 +102,10 @@ worker_packet(struct worker *w, const struct nq_packet *np,
 	}
 	in = ifcache_name(&w->ifc, np->ifin, now);
 	out = ifcache_name(&w->ifc, np->ifout, now);
-	verdict_packet_ahead(w->cfg, w->ct, w->lt, np->data, np->len, in, out,
-	    np->hook, 0, now, a, &p, &v);
+	/* csum 0: the checksums the kernel verified are not asked again */
+	x = (struct verdict_ctx){ w->cfg, w->ct, w->lt, in, out, np->hook, 0,
+	    now };
+	verdict_packet(&x, np->data, np->len, a, &p, &v);
 	if (verdict_needs_owner(&p, &v) && worker_ask(w, np, &p, &v, in,
 	    out) == 0) {
 		nv->defer = 1;	/* worker_answered() gives the verdict */

@@ -20,10 +20,11 @@
  *    first), then rounds of one data segment each way per connection,
  *    with correct, advancing sequence and acknowledgement numbers: every
  *    packet must come out ESTABLISHED and accepted, with its mark.  Each
- *    size is run twice: one packet at a time (verdict_packet_ex(), what
- *    the worker does with a read of one packet) and in batches as the
- *    worker decides a read of several (batch() below); the targets are
- *    judged on the batches, the worker's path under load.
+ *    size is run twice: one packet at a time (verdict_packet() without
+ *    a hint: what the worker does with a read of one packet) and in
+ *    batches as the worker decides a read of several (batch() below);
+ *    the targets are judged on the batches, the worker's path under
+ *    load.
  * 2. New connections: batches of SYN, SYN/ACK, ACK, each connection
  *    accepted by a rule (and its rate and conn_limit asked, where it has
  *    them), then the clock jumps past every timeout and ct_expire()
@@ -299,11 +300,12 @@ static void
 one(struct bench *b, const uint8_t *buf, size_t len, int state,
     uint32_t mark)
 {
+	struct verdict_ctx x = { b->cfg, b->ct, b->lt, "eth0", "",
+	    PKT_HOOK_INPUT, CSUM_IP | CSUM_L4, b->now };
 	struct pkt	 p;
 	struct verdict	 v;
 
-	verdict_packet_ex(b->cfg, b->ct, b->lt, buf, len, "eth0", "",
-	    PKT_HOOK_INPUT, b->now, &p, &v);
+	verdict_packet(&x, buf, len, NULL, &p, &v);
 	check(b, &v, state, mark);
 	clock_step(b, 1);
 }
@@ -396,11 +398,12 @@ static void
 batch_decide(void *arg, size_t k, const struct ct_ahead *a)
 {
 	struct batch	*x = arg;
+	struct verdict_ctx c = { x->b->cfg, x->b->ct, x->b->lt, "eth0", "",
+	    PKT_HOOK_INPUT, 0, x->b->now };
 	struct pkt	 p;
 	struct verdict	 v;
 
-	verdict_packet_ahead(x->b->cfg, x->b->ct, x->b->lt, x->st + k * SLOT,
-	    x->m[k].len, "eth0", "", PKT_HOOK_INPUT, 0, x->b->now, a, &p, &v);
+	verdict_packet(&c, x->st + k * SLOT, x->m[k].len, a, &p, &v);
 	check(x->b, &v, x->m[k].state, x->m[k].mark);
 	clock_step(x->b, 1);
 }

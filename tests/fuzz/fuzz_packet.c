@@ -5,7 +5,7 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
  * Each input is a short sequence of packets, each decided by
- * verdict_packet_ex() (parse, track, limits, rules, policy) as a queue
+ * verdict_packet() (parse, track, limits, rules, policy) as a queue
  * worker does it.  Two "workers" each keep a connection table of at most
  * 64 entries and a limit table; both live across inputs, as does the
  * clock, so that sequences matter.  The rules (below) use every key,
@@ -29,7 +29,7 @@
  *   limit_expire(), a walk formatting every entry (dt odd: removing the
  *   first), a flush (dt odd: verdict_rejudge()).
  * dt: the clock advances dt ms (dt < 128) or (dt - 128) * 250 ms; bit 1:
- *   the batch path (verdict_ahead(), verdict_packet_ahead()), bit 2 with
+ *   the batch path (verdict_ahead(), verdict_packet() with it), bit 2 with
  *   the hint of the packet before, which the lookup must not use.
  *
  * A crash that needs the state left by earlier inputs does not reproduce
@@ -399,6 +399,7 @@ packet(uint8_t op, uint8_t dt, const uint8_t *data, size_t len)
 	struct worker	*other = &workers[!((op >> 2) & 1)];
 	const char	*in = in_names[op & 3], *out = out_names[op & 3];
 	struct verdict	 v;
+	struct verdict_ctx x;
 	struct pkt	 p;
 	uint8_t		*buf;
 	uint32_t	 mark;
@@ -408,6 +409,8 @@ packet(uint8_t op, uint8_t dt, const uint8_t *data, size_t len)
 	CHECK((buf = malloc(len ? len : 1)) != NULL);
 	if (len > 0)
 		memcpy(buf, data, len);
+	x = (struct verdict_ctx){ cfg, w->ct, w->lt, in, out,
+	    ((op >> 3) & 7) % PKT_HOOK_MAX, CSUM_IP | CSUM_L4, now_ms };
 	if (dt & 2) {
 		/* the worker's batch path: its own hint, or (dt & 4) the
 		   previous packet's, which must not be used for this one */
@@ -417,12 +420,10 @@ packet(uint8_t op, uint8_t dt, const uint8_t *data, size_t len)
 		ct_ahead_chain(w->ct, &ahead);
 		/* as the kernel has verified the checksums: the rest of
 		   the engine is reached by packets whose sums are wrong */
-		verdict_packet_ahead(cfg, w->ct, w->lt, buf, len, in, out,
-		    ((op >> 3) & 7) % PKT_HOOK_MAX, 0, now_ms, &ahead, &p,
-		    &v);
+		x.csum = 0;
+		verdict_packet(&x, buf, len, &ahead, &p, &v);
 	} else {
-		verdict_packet_ex(cfg, w->ct, w->lt, buf, len, in, out,
-		    ((op >> 3) & 7) % PKT_HOOK_MAX, now_ms, &p, &v);
+		verdict_packet(&x, buf, len, NULL, &p, &v);
 		verdict_ahead(w->ct, buf, len, &ahead);
 	}
 	check_verdict(&v, &p, in, out, len);

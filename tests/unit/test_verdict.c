@@ -32,6 +32,18 @@ struct fixture {
 	uint64_t	 now;
 };
 
+/* Deciding in f's tables at f->now, from in to out at hook; lt NULL: as
+   --replay did before it had limits, rate and conn_limit unenforced. */
+static struct verdict_ctx
+ctx(const struct fixture *f, const struct config *cfg,
+    struct limit_table *lt, const char *in, const char *out, int hook)
+{
+	struct verdict_ctx	 x = { cfg, f->ct, lt, in, out, hook,
+	    CSUM_IP | CSUM_L4, f->now };
+
+	return (x);
+}
+
 /* IPv4 header checksum: the parser does not need it, tcpdump does */
 static uint16_t
 csum(const uint8_t *b, size_t n)
@@ -180,8 +192,10 @@ run(struct fixture *f, const uint8_t *b, size_t n, struct verdict *v,
 {
 	struct pkt	 p;
 
-	verdict_packet_ex(&f->cfg, f->ct, f->lt, b, n, "veth0", "veth1",
-	    PKT_HOOK_FORWARD, f->now, &p, v);
+	struct verdict_ctx x = ctx(f, &f->cfg, f->lt, "veth0", "veth1",
+	    PKT_HOOK_FORWARD);
+
+	verdict_packet(&x, b, n, NULL, &p, v);
 	verdict_format(v, line, linelen);
 	f->now += 10;
 }
@@ -264,7 +278,7 @@ test_ahead_changes_nothing(void **state)
 }
 
 /*
- * The batch path: verdict_packet_ahead() decides as verdict_packet_ex()
+ * The batch path: verdict_packet() with a hint decides as without
  * whatever hint it is given -- the packet's own, another packet's (the
  * hint is ignored), one of junk, or none -- and ct_ahead_entry() and
  * ct_ahead_chain() on any hint change nothing.
@@ -272,6 +286,7 @@ test_ahead_changes_nothing(void **state)
 static void
 test_ahead_path(void **state)
 {
+	struct verdict_ctx x;
 	struct fixture	*f = *state;
 	struct ct_ahead	 own, other, junk;
 	struct verdict	 v;
@@ -303,9 +318,9 @@ test_ahead_path(void **state)
 			verdict_ahead(f->ct, b, n, &own);
 		ct_ahead_entry(f->ct, a != NULL ? a : &own);
 		ct_ahead_chain(f->ct, a != NULL ? a : &own);
-		verdict_packet_ahead(&f->cfg, f->ct, f->lt, b, n, "veth0",
-		    "veth1", PKT_HOOK_FORWARD, CSUM_IP | CSUM_L4, f->now, a,
-		    &p, &v);
+		x = ctx(f, &f->cfg, f->lt, "veth0", "veth1",
+		    PKT_HOOK_FORWARD);
+		verdict_packet(&x, b, n, a, &p, &v);
 		verdict_format(&v, line, sizeof(line));
 		assert_string_equal(line, want[0]);
 
@@ -315,18 +330,18 @@ test_ahead_path(void **state)
 			verdict_ahead(f->ct, b, n, &own);
 		ct_ahead_entry(f->ct, a != NULL ? a : &own);
 		ct_ahead_chain(f->ct, a != NULL ? a : &own);
-		verdict_packet_ahead(&f->cfg, f->ct, f->lt, b, n, "veth0",
-		    "veth1", PKT_HOOK_FORWARD, CSUM_IP | CSUM_L4, f->now, a,
-		    &p, &v);
+		x = ctx(f, &f->cfg, f->lt, "veth0", "veth1",
+		    PKT_HOOK_FORWARD);
+		verdict_packet(&x, b, n, a, &p, &v);
 		verdict_format(&v, line, sizeof(line));
 		assert_string_equal(line, want[1]);
 
 		n = tcp4(b, CLIENT, SERVER, sport, 80, 1001, 5001, PKT_TH_ACK);
 		if (how == 0)
 			verdict_ahead(f->ct, b, n, &own);
-		verdict_packet_ahead(&f->cfg, f->ct, f->lt, b, n, "veth0",
-		    "veth1", PKT_HOOK_FORWARD, CSUM_IP | CSUM_L4, f->now, a,
-		    &p, &v);
+		x = ctx(f, &f->cfg, f->lt, "veth0", "veth1",
+		    PKT_HOOK_FORWARD);
+		verdict_packet(&x, b, n, a, &p, &v);
 		verdict_format(&v, line, sizeof(line));
 		assert_string_equal(line, want[2]);
 		assert_int_equal(ct_count(f->ct), (size_t)how + 1);
@@ -365,6 +380,7 @@ test_forbidden_connection_leaves_no_entry(void **state)
 static void
 test_xmas_and_null_are_invalid(void **state)
 {
+	struct verdict_ctx x;
 	struct fixture	*f = *state;
 	struct verdict	 v;
 	uint8_t		 b[64];
@@ -374,8 +390,8 @@ test_xmas_and_null_are_invalid(void **state)
 
 	n = tcp4(b, CLIENT, SERVER, 40002, 80, 1000, 0,
 	    PKT_TH_FIN | PKT_TH_PUSH | PKT_TH_URG);
-	verdict_packet(&f->cfg, f->ct, b, n, "veth0", "veth1", f->now, &p,
-	    &v);
+	x = ctx(f, &f->cfg, NULL, "veth0", "veth1", PKT_HOOK_UNKNOWN);
+	verdict_packet(&x, b, n, NULL, &p, &v);
 	verdict_format(&v, line, sizeof(line));
 	assert_string_equal(line,
 	    "drop state=INVALID rule=- reason=bad-tcp-flags mark=0x0");
@@ -567,6 +583,7 @@ test_later_fragment_is_invalid(void **state)
 static void
 test_rate_limit(void **state)
 {
+	struct verdict_ctx x;
 	struct fixture	*f = *state;
 	struct verdict	 v;
 	uint8_t		 b[64];
@@ -611,7 +628,8 @@ test_rate_limit(void **state)
 	{
 		struct pkt	 p;
 
-		verdict_packet(&f->cfg, f->ct, b, n, "", "", f->now, &p, &v);
+		x = ctx(f, &f->cfg, NULL, "", "", PKT_HOOK_UNKNOWN);
+		verdict_packet(&x, b, n, NULL, &p, &v);
 		assert_int_equal(v.action, RULE_ACCEPT);
 		assert_int_equal(v.limit, VERDICT_LIMIT_NONE);
 	}
@@ -620,6 +638,7 @@ test_rate_limit(void **state)
 static void
 test_conn_limit(void **state)
 {
+	struct verdict_ctx x;
 	struct fixture	*f = *state;
 	struct verdict	 v;
 	uint8_t		 b[64];
@@ -638,8 +657,8 @@ test_conn_limit(void **state)
 	run(f, b, n, &v, line, sizeof(line));
 	assert_int_equal(v.action, RULE_ACCEPT);
 	n = udp4(b, CLIENT, SERVER, 5003, 53);
-	verdict_packet_ex(&f->cfg, f->ct, f->lt, b, n, "veth0", "veth1",
-	    PKT_HOOK_FORWARD, f->now, &p, &v);
+	x = ctx(f, &f->cfg, f->lt, "veth0", "veth1", PKT_HOOK_FORWARD);
+	verdict_packet(&x, b, n, NULL, &p, &v);
 	verdict_format(&v, line, sizeof(line));
 	assert_string_equal(line,
 	    "drop state=NEW rule=dns limit=conn_limit mark=0x0");
@@ -778,12 +797,13 @@ static void
 run_hook(struct fixture *f, const uint8_t *b, size_t n, int hook,
     struct verdict *v, char *line, size_t linelen)
 {
+	struct verdict_ctx x;
 	struct pkt	 p;
 
 	memset(&p, 0xa5, sizeof(p));
-	verdict_packet_ex(&f->cfg, f->ct, f->lt, b, n,
-	    hook == PKT_HOOK_OUTPUT ? "" : "veth0",
-	    hook == PKT_HOOK_INPUT ? "" : "veth0", hook, f->now, &p, v);
+	x = ctx(f, &f->cfg, f->lt, hook == PKT_HOOK_OUTPUT ? "" : "veth0",
+	    hook == PKT_HOOK_INPUT ? "" : "veth0", hook);
+	verdict_packet(&x, b, n, NULL, &p, v);
 	/* a hook out of range is not known */
 	assert_int_equal(p.hook, hook > 0 && hook < PKT_HOOK_MAX ? hook :
 	    PKT_HOOK_UNKNOWN);
@@ -814,6 +834,7 @@ add_host_out(struct fixture *f)
 static void
 test_chain_host(void **state)
 {
+	struct verdict_ctx x;
 	struct fixture	*f = *state;
 	struct verdict	 v;
 	struct pkt	 p;
@@ -865,8 +886,9 @@ test_chain_host(void **state)
 	assert_string_equal(line, "drop state=NEW rule=- mark=0x0");
 	run_hook(f, b, n, 99, &v, line, sizeof(line));
 	assert_string_equal(line, "drop state=NEW rule=- mark=0x0");
-	/* verdict_packet() does not know the chain (--replay) */
-	verdict_packet(&f->cfg, f->ct, b, n, "", "veth0", f->now, &p, &v);
+	/* PKT_HOOK_UNKNOWN: the chain is not known (--replay) */
+	x = ctx(f, &f->cfg, NULL, "", "veth0", PKT_HOOK_UNKNOWN);
+	verdict_packet(&x, b, n, NULL, &p, &v);
 	verdict_format(&v, line, sizeof(line));
 	assert_string_equal(line, "drop state=NEW rule=- mark=0x0");
 	assert_int_equal(p.hook, PKT_HOOK_UNKNOWN);
@@ -1124,6 +1146,7 @@ test_rejudge_monitor_keeps(void **state)
 static void
 test_rejudge_recounts_conn_limit(void **state)
 {
+	struct verdict_ctx x;
 	struct fixture	*f = *state;
 	struct config	 c;
 	struct rule	 rules[4];
@@ -1150,14 +1173,14 @@ test_rejudge_recounts_conn_limit(void **state)
 	assert_int_equal(limit_conn_count(f->lt, 0, AF_INET, &client), 0);
 	/* the live connection fills the new limit */
 	n = tcp4(b, CLIENT, SERVER, 42001, 80, 1000, 0, PKT_TH_SYN);
-	verdict_packet_ex(&c, f->ct, f->lt, b, n, "", "",
-	    PKT_HOOK_UNKNOWN, f->now, &p, &v);
+	x = ctx(f, &c, f->lt, "", "", PKT_HOOK_UNKNOWN);
+	verdict_packet(&x, b, n, NULL, &p, &v);
 	assert_int_equal(v.limit, VERDICT_LIMIT_CONN);
 	/* and its end frees it, under the new index */
 	ct_flush(f->ct);
 	assert_int_equal(limit_conn_count(f->lt, 1, AF_INET, &client), 0);
-	verdict_packet_ex(&c, f->ct, f->lt, b, n, "", "",
-	    PKT_HOOK_UNKNOWN, f->now, &p, &v);
+	x = ctx(f, &c, f->lt, "", "", PKT_HOOK_UNKNOWN);
+	verdict_packet(&x, b, n, NULL, &p, &v);
 	assert_int_equal(v.action, RULE_ACCEPT);
 	clear(&c);
 }
