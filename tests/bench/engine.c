@@ -50,6 +50,7 @@
 #include "nfqspid.h"		/* NQ_BATCH */
 #include "pkt.h"
 #include "verdict.h"
+#include "../pktbuild.h"
 
 #ifndef TEST_SRCDIR
 #define TEST_SRCDIR "."
@@ -108,22 +109,6 @@ rng(uint64_t *s)
 	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
 	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
 	return (z ^ (z >> 31));
-}
-
-static void
-put16(uint8_t *b, uint16_t v)
-{
-	b[0] = (uint8_t)(v >> 8);
-	b[1] = (uint8_t)v;
-}
-
-static void
-put32(uint8_t *b, uint32_t v)
-{
-	b[0] = (uint8_t)(v >> 24);
-	b[1] = (uint8_t)(v >> 16);
-	b[2] = (uint8_t)(v >> 8);
-	b[3] = (uint8_t)v;
 }
 
 static void
@@ -210,6 +195,14 @@ seg_make(uint8_t *b, const struct flow *f, int dir, uint8_t flags,
 	memset(b, 0, SLOT);
 	th = b + iphl;
 	o = th + 20;
+	thl = flags & PKT_TH_SYN ? 40 : 32;
+	if (f->v6)
+		pb_ip6(b, IPPROTO_TCP, s->a8, d->a8, 64, thl + paylen);
+	else				/* DF */
+		pb_ip4(b, IPPROTO_TCP, s->a8, d->a8, 0, 0, 0x4000,
+		    thl + paylen);
+	pb_tcp(th, dir ? f->dport : f->sport, dir ? f->sport : f->dport, seq,
+	    ack, flags, win, thl - 20);
 	if (flags & PKT_TH_SYN) {
 		/* MSS, SACK permitted, timestamps, NOP, window scale 7 */
 		o[0] = 2; o[1] = 4; put16(o + 2, CLIENT_MSS);
@@ -217,35 +210,10 @@ seg_make(uint8_t *b, const struct flow *f, int dir, uint8_t flags,
 		o[6] = 8; o[7] = 10; put32(o + 8, ts); put32(o + 12, 0);
 		o[16] = 1;
 		o[17] = 3; o[18] = 3; o[19] = 7;
-		thl = 40;
 	} else {
 		o[0] = 1; o[1] = 1;
 		o[2] = 8; o[3] = 10; put32(o + 4, ts); put32(o + 8, ts - 1);
-		thl = 32;
 	}
-	if (f->v6) {
-		b[0] = 0x60;
-		put16(b + 4, (uint16_t)(thl + paylen));
-		b[6] = IPPROTO_TCP;
-		b[7] = 64;
-		memcpy(b + 8, s->a8, 16);
-		memcpy(b + 24, d->a8, 16);
-	} else {
-		b[0] = 0x45;
-		put16(b + 2, (uint16_t)(20 + thl + paylen));
-		b[6] = 0x40;		/* DF */
-		b[8] = 64;
-		b[9] = IPPROTO_TCP;
-		memcpy(b + 12, s->a8, 4);
-		memcpy(b + 16, d->a8, 4);
-	}
-	put16(th, dir ? f->dport : f->sport);
-	put16(th + 2, dir ? f->sport : f->dport);
-	put32(th + 4, seq);
-	put32(th + 8, ack);
-	th[12] = (uint8_t)((thl / 4) << 4);
-	th[13] = flags;
-	put16(th + 14, win);
 	return (iphl + thl);
 }
 

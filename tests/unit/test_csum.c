@@ -4,8 +4,8 @@
  * Copyright (C) 2026 The nfqspid authors
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
- * The packets come from ipbuild.h, whose checksum is RFC 1071's plain
- * loop; each case flips one byte to see the check fail, so that none of
+ * The packets come from tests/pktbuild.h, whose checksum is RFC 1071's
+ * plain loop; each case flips one byte to see the check fail, so that none of
  * them can pass by checking nothing.
  */
 #include <sys/types.h>
@@ -22,17 +22,17 @@
 
 #include "csum.h"
 #include "pkt.h"
-#include "ipbuild.h"
+#include "../pktbuild.h"
 
 /* Build proto over the family, payload paylen; returns the length. */
 static size_t
 build(uint8_t *b, int v6, uint8_t proto, size_t paylen)
 {
 	uint8_t	 l4[2048];
-	size_t	 n = ib_l4(l4, v6, proto, paylen);
+	size_t	 n = pb_l4(l4, v6, proto, paylen);
 
-	return (v6 ? ib_ip6(b, proto, -1, 0, l4, n) :
-	    ib_ip4(b, proto, 1, 0, l4, n));
+	return (v6 ? pb_ip6pkt(b, proto, -1, 0, l4, n) :
+	    pb_ip4pkt(b, proto, 1, 0, l4, n));
 }
 
 /* csum_verify() of a heap copy of exactly len bytes */
@@ -66,7 +66,7 @@ test_rfc1071(void **state)
 	assert_int_equal(csum_fold(csum_add(csum_add(0, b, 2), b + 2, 6)),
 	    (uint16_t)~0xddf2);
 	assert_int_equal(csum_fold(csum_add(0, b, 3)),
-	    ib_csum(0, b, 3));
+	    pb_csum(0, b, 3));
 }
 
 static void
@@ -146,7 +146,7 @@ test_icmp6_pseudo(void **state)
 	len = build(b, 0, IPPROTO_ICMP, 8);
 	b[15] ^= 1;	/* the source: not covered by ICMP's */
 	b[10] = b[11] = 0;
-	ib_put16(b + 10, ib_csum(0, b, 20));
+	put16(b + 10, pb_csum(0, b, 20));
 	assert_int_equal(verify(b, len, CSUM_IP | CSUM_L4, &why), 0);
 }
 
@@ -175,27 +175,27 @@ test_not_checked(void **state)
 	size_t		 len, n;
 
 	(void)state;
-	n = ib_l4(l4, 0, IPPROTO_UDP, 40);
+	n = pb_l4(l4, 0, IPPROTO_UDP, 40);
 	l4[n - 1] ^= 1;
-	len = ib_ip4(b, IPPROTO_UDP, 9, 0x2000, l4, 24);	/* first */
+	len = pb_ip4pkt(b, IPPROTO_UDP, 9, 0x2000, l4, 24);	/* first */
 	assert_int_equal(verify(b, len, CSUM_IP | CSUM_L4, &why), 0);
-	len = ib_ip4(b, IPPROTO_UDP, 9, 0, l4, n);
+	len = pb_ip4pkt(b, IPPROTO_UDP, 9, 0, l4, n);
 	assert_int_equal(verify(b, len, CSUM_IP | CSUM_L4, &why), -1);
 	/* the last byte missing: the copy was cut */
 	assert_int_equal(verify(b, len - 1, CSUM_IP | CSUM_L4, &why), 0);
 
 	/* IPv6, routing header type 2 with one segment left */
-	n = ib_l4(l4 + 24, 1, IPPROTO_UDP, 8);
+	n = pb_l4(l4 + 24, 1, IPPROTO_UDP, 8);
 	memset(l4, 0, 24);
 	l4[0] = IPPROTO_UDP;
 	l4[1] = 2;
 	l4[2] = 2;
 	l4[3] = 1;
 	l4[24 + n - 1] ^= 1;
-	len = ib_ip6(b, IPPROTO_ROUTING, -1, 0, l4, 24 + n);
+	len = pb_ip6pkt(b, IPPROTO_ROUTING, -1, 0, l4, 24 + n);
 	assert_int_equal(verify(b, len, CSUM_L4, &why), 0);
 	l4[3] = 0;	/* none left: the destination is final */
-	len = ib_ip6(b, IPPROTO_ROUTING, -1, 0, l4, 24 + n);
+	len = pb_ip6pkt(b, IPPROTO_ROUTING, -1, 0, l4, 24 + n);
 	assert_int_equal(verify(b, len, CSUM_L4, &why), -1);
 }
 

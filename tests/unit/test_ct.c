@@ -25,6 +25,7 @@
 
 #include "ct_int.h"
 #include "reason.h"
+#include "../pktbuild.h"
 
 #ifndef TEST_SRCDIR
 #define TEST_SRCDIR "."
@@ -2055,20 +2056,6 @@ test_lower_max(void **state)
 
 /* ---- through the real parser ------------------------------------------- */
 
-static void
-put16(uint8_t *b, uint16_t v)
-{
-	b[0] = (uint8_t)(v >> 8);
-	b[1] = (uint8_t)v;
-}
-
-static void
-put32(uint8_t *b, uint32_t v)
-{
-	put16(b, (uint16_t)(v >> 16));
-	put16(b + 2, (uint16_t)v);
-}
-
 /* IPv4 + TCP with MSS, SACK permitted and window scale on SYNs. */
 static size_t
 raw_tcp4(uint8_t *b, const char *src, uint16_t sport, const char *dst,
@@ -2079,20 +2066,9 @@ raw_tcp4(uint8_t *b, const char *src, uint16_t sport, const char *dst,
 	size_t		 thl = flags & SYN ? 32 : 20, len = 20 + thl + paylen;
 	uint8_t		*th = b + 20;
 
-	memset(b, 0, len);
-	b[0] = 0x45;
-	put16(b + 2, (uint16_t)len);
-	b[8] = 64;
-	b[9] = IPPROTO_TCP;
-	memcpy(b + 12, s.a8, 4);
-	memcpy(b + 16, d.a8, 4);
-	put16(th, sport);
-	put16(th + 2, dport);
-	put32(th + 4, seq);
-	put32(th + 8, ack);
-	th[12] = (uint8_t)((thl / 4) << 4);
-	th[13] = flags;
-	put16(th + 14, win);
+	pb_ip4(b, IPPROTO_TCP, s.a8, d.a8, 0, 0, 0, thl + paylen);
+	pb_tcp(th, sport, dport, seq, ack, flags, win, thl - 20);
+	memset(th + thl, 0, paylen);
 	if (flags & SYN) {
 		th[20] = 2; th[21] = 4; put16(th + 22, 1460);	/* MSS */
 		th[24] = 4; th[25] = 2;				/* SACK ok */
@@ -2109,19 +2085,11 @@ raw_icmp4_err(uint8_t *b, const char *src, const char *dst, uint8_t type,
     uint8_t code, const uint8_t *q, size_t qlen)
 {
 	union pkt_addr	 s = addr(src), d = addr(dst);
-	size_t		 len = 20 + 8 + qlen;
 
-	memset(b, 0, len);
-	b[0] = 0x45;
-	put16(b + 2, (uint16_t)len);
-	b[8] = 64;
-	b[9] = IPPROTO_ICMP;
-	memcpy(b + 12, s.a8, 4);
-	memcpy(b + 16, d.a8, 4);
-	b[20] = type;
-	b[21] = code;
+	pb_ip4(b, IPPROTO_ICMP, s.a8, d.a8, 0, 0, 0, 8 + qlen);
+	pb_icmp(b + 20, type, code, 0, 0);
 	memcpy(b + 28, q, qlen);
-	return (len);
+	return (20 + 8 + qlen);
 }
 
 static uint8_t

@@ -5,8 +5,8 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
  * Every case runs in both families.  A datagram made whole must be the
- * very bytes of the packet that was cut into fragments (ipbuild.h), and
- * every id handed to the cache must come back exactly once: held, then
+ * very bytes of the packet that was cut into fragments
+ * (tests/pktbuild.h), and every id handed to the cache must come back exactly once: held, then
  * released with its datagram's fate, or decided at once.
  */
 #include <sys/types.h>
@@ -25,7 +25,7 @@
 #include "csum.h"
 #include "frag.h"
 #include "pkt.h"
-#include "ipbuild.h"
+#include "../pktbuild.h"
 
 #define MAXIDS	4096
 
@@ -146,10 +146,10 @@ static size_t
 whole(uint8_t *out, uint8_t *l4, size_t *l4len, int v6, uint8_t proto,
     uint32_t ident, size_t paylen)
 {
-	*l4len = ib_l4(l4, v6, proto, paylen);
+	*l4len = pb_l4(l4, v6, proto, paylen);
 	if (v6)
-		return (ib_ip6(out, proto, -1, 0, l4, *l4len));
-	return (ib_ip4(out, proto, ident, 0, l4, *l4len));
+		return (pb_ip6pkt(out, proto, -1, 0, l4, *l4len));
+	return (pb_ip4pkt(out, proto, ident, 0, l4, *l4len));
 }
 
 static uint8_t
@@ -185,7 +185,7 @@ in_order(int v6, uint8_t proto, size_t nfrag, size_t fsize,
 		k = ord[i];
 		off = k * fsize;
 		n = k + 1 < nfrag ? fsize : l4len - off;
-		(void)add(f, b, ib_frag(b, v6, proto, 0x1234, l4, off, n,
+		(void)add(f, b, pb_frag(b, v6, proto, 0x1234, l4, off, n,
 		    k + 1 < nfrag), k, 0, 1000 + i, &res);
 		if (i + 1 < nfrag)
 			assert_int_equal(res.status, FRAG_HELD);
@@ -247,13 +247,13 @@ test_pass(void **state)
 	size_t			 n, len;
 
 	(void)state;
-	n = ib_l4(l4, 0, IPPROTO_UDP, 20);
-	len = ib_ip4(b, IPPROTO_UDP, 7, 0x4000, l4, n);	/* DF */
+	n = pb_l4(l4, 0, IPPROTO_UDP, 20);
+	len = pb_ip4pkt(b, IPPROTO_UDP, 7, 0x4000, l4, n);	/* DF */
 	assert_int_equal(add(f, b, len, 1, 0, 0, &res), FRAG_PASS);
-	n = ib_l4(l4, 1, IPPROTO_UDP, 20);
-	len = ib_ip6(b, IPPROTO_UDP, 0, 99, l4, n);	/* atomic */
+	n = pb_l4(l4, 1, IPPROTO_UDP, 20);
+	len = pb_ip6pkt(b, IPPROTO_UDP, 0, 99, l4, n);	/* atomic */
 	assert_int_equal(add(f, b, len, 2, 0, 0, &res), FRAG_PASS);
-	len = ib_ip4(b, IPPROTO_UDP, 7, 0x2000, l4, n);
+	len = pb_ip4pkt(b, IPPROTO_UDP, 7, 0x2000, l4, n);
 	b[0] = 0x44;	/* header length 16 */
 	assert_int_equal(add(f, b, len, 3, 0, 0, &res), FRAG_PASS);
 	assert_int_equal(add(f, b, 12, 4, 0, 0, &res), FRAG_PASS);
@@ -275,38 +275,38 @@ test_dup_overlap(void **state)
 	(void)state;
 	for (v6 = 0; v6 <= 1; v6++) {
 		f = fx_new();
-		n = ib_l4(l4, v6, IPPROTO_UDP, 200);	/* 208 bytes */
-		assert_int_equal(add(f, b, ib_frag(b, v6, 17, 5, l4, 0, 96, 1),
+		n = pb_l4(l4, v6, IPPROTO_UDP, 200);	/* 208 bytes */
+		assert_int_equal(add(f, b, pb_frag(b, v6, 17, 5, l4, 0, 96, 1),
 		    1, 0, 0, &res), FRAG_HELD);
-		assert_int_equal(add(f, b, ib_frag(b, v6, 17, 5, l4, 0, 96, 1),
+		assert_int_equal(add(f, b, pb_frag(b, v6, 17, 5, l4, 0, 96, 1),
 		    2, 0, 0, &res), FRAG_DROP);
 		assert_int_equal(res.reason, REASON_FRAG_DUPLICATE);
 		assert_int_equal(res.n, 0);
-		assert_int_equal(add(f, b, ib_frag(b, v6, 17, 5, l4, 96,
+		assert_int_equal(add(f, b, pb_frag(b, v6, 17, 5, l4, 96,
 		    n - 96, 0), 3, 0, 0, &res), FRAG_WHOLE);
 		assert_int_equal(res.n, 1);
 		assert_int_equal(res.ids[0], 1);
 
 		/* overlaps: the same start longer, one inside, one across */
-		assert_int_equal(add(f, b, ib_frag(b, v6, 17, 6, l4, 0, 96, 1),
+		assert_int_equal(add(f, b, pb_frag(b, v6, 17, 6, l4, 0, 96, 1),
 		    10, 0, 0, &res), FRAG_HELD);
-		assert_int_equal(add(f, b, ib_frag(b, v6, 17, 6, l4, 160,
+		assert_int_equal(add(f, b, pb_frag(b, v6, 17, 6, l4, 160,
 		    n - 160, 0), 11, 0, 0, &res), FRAG_HELD);
-		assert_int_equal(add(f, b, ib_frag(b, v6, 17, 6, l4, 88, 80, 1),
+		assert_int_equal(add(f, b, pb_frag(b, v6, 17, 6, l4, 88, 80, 1),
 		    12, 0, 0, &res), FRAG_DROP);
 		assert_int_equal(res.reason, REASON_FRAG_OVERLAP);
 		assert_int_equal(res.n, 2);
 		assert_int_equal(res.ids[0], 10);
 		assert_int_equal(res.ids[1], 11);
 		/* the missing piece now: too late, the datagram is over */
-		assert_int_equal(add(f, b, ib_frag(b, v6, 17, 6, l4, 96, 64, 1),
+		assert_int_equal(add(f, b, pb_frag(b, v6, 17, 6, l4, 96, 64, 1),
 		    13, 0, 0, &res), FRAG_DROP);
 		assert_int_equal(res.reason, REASON_FRAG_OVERLAP);
 		assert_int_equal(res.n, 0);
 
-		assert_int_equal(add(f, b, ib_frag(b, v6, 17, 7, l4, 8, 16, 1),
+		assert_int_equal(add(f, b, pb_frag(b, v6, 17, 7, l4, 8, 16, 1),
 		    20, 0, 0, &res), FRAG_HELD);
-		assert_int_equal(add(f, b, ib_frag(b, v6, 17, 7, l4, 16, 8, 1),
+		assert_int_equal(add(f, b, pb_frag(b, v6, 17, 7, l4, 16, 8, 1),
 		    21, 0, 0, &res), FRAG_DROP);	/* inside */
 		assert_int_equal(res.reason, REASON_FRAG_OVERLAP);
 		frag_get_stats(f->fc, &st);
@@ -332,27 +332,27 @@ test_tiny(void **state)
 	(void)state;
 	for (v6 = 0; v6 <= 1; v6++) {
 		f = fx_new();
-		n = ib_l4(l4, v6, IPPROTO_TCP, 100);
-		assert_int_equal(add(f, b, ib_frag(b, v6, 6, 1, l4, 16,
+		n = pb_l4(l4, v6, IPPROTO_TCP, 100);
+		assert_int_equal(add(f, b, pb_frag(b, v6, 6, 1, l4, 16,
 		    n - 16, 0), 1, 0, 0, &res), FRAG_HELD);
-		assert_int_equal(add(f, b, ib_frag(b, v6, 6, 1, l4, 0, 16, 1),
+		assert_int_equal(add(f, b, pb_frag(b, v6, 6, 1, l4, 0, 16, 1),
 		    2, 0, 0, &res), FRAG_DROP);
 		assert_int_equal(res.reason, REASON_FRAGMENT);
 		assert_int_equal(res.n, 1);
 		assert_int_equal(res.ids[0], 1);
 
 		/* the first whole (24 bytes), then offset 8 over its flags */
-		assert_int_equal(add(f, b, ib_frag(b, v6, 6, 2, l4, 0, 24, 1),
+		assert_int_equal(add(f, b, pb_frag(b, v6, 6, 2, l4, 0, 24, 1),
 		    3, 0, 0, &res), FRAG_HELD);
-		assert_int_equal(add(f, b, ib_frag(b, v6, 6, 2, l4, 8, 16, 1),
+		assert_int_equal(add(f, b, pb_frag(b, v6, 6, 2, l4, 8, 16, 1),
 		    4, 0, 0, &res), FRAG_DROP);
 		assert_int_equal(res.reason, REASON_FRAGMENT);
 		assert_int_equal(res.n, 1);
 		/* UDP's 8 bytes fit in a first fragment of 8 */
-		n = ib_l4(l4, v6, IPPROTO_UDP, 8);
-		assert_int_equal(add(f, b, ib_frag(b, v6, 17, 3, l4, 0, 8, 1),
+		n = pb_l4(l4, v6, IPPROTO_UDP, 8);
+		assert_int_equal(add(f, b, pb_frag(b, v6, 17, 3, l4, 0, 8, 1),
 		    5, 0, 0, &res), FRAG_HELD);
-		assert_int_equal(add(f, b, ib_frag(b, v6, 17, 3, l4, 8, 8, 0),
+		assert_int_equal(add(f, b, pb_frag(b, v6, 17, 3, l4, 8, 8, 0),
 		    6, 0, 0, &res), FRAG_WHOLE);
 		fx_free(f);
 	}
@@ -373,33 +373,33 @@ test_lengths(void **state)
 	(void)state;
 	for (v6 = 0; v6 <= 1; v6++) {
 		f = fx_new();
-		(void)ib_l4(l4, v6, IPPROTO_UDP, 1000);
-		assert_int_equal(add(f, b, ib_frag(b, v6, 17, 1, l4, 0, 100, 1),
+		(void)pb_l4(l4, v6, IPPROTO_UDP, 1000);
+		assert_int_equal(add(f, b, pb_frag(b, v6, 17, 1, l4, 0, 100, 1),
 		    1, 0, 0, &res), FRAG_DROP);
 		assert_int_equal(res.reason, REASON_FRAGMENT);
 		/* ends at 65,536 bytes of payload and more */
-		assert_int_equal(add(f, b, ib_frag(b, v6, 17, 2, l4, 65520,
+		assert_int_equal(add(f, b, pb_frag(b, v6, 17, 2, l4, 65520,
 		    32, 0), 2, 0, 0, &res), FRAG_DROP);
 		assert_int_equal(res.reason, REASON_FRAGMENT);
 		/* a last at 200, then one at 400 */
-		assert_int_equal(add(f, b, ib_frag(b, v6, 17, 3, l4, 192, 8, 0),
+		assert_int_equal(add(f, b, pb_frag(b, v6, 17, 3, l4, 192, 8, 0),
 		    3, 0, 0, &res), FRAG_HELD);
-		assert_int_equal(add(f, b, ib_frag(b, v6, 17, 3, l4, 392, 8, 0),
+		assert_int_equal(add(f, b, pb_frag(b, v6, 17, 3, l4, 392, 8, 0),
 		    4, 0, 0, &res), FRAG_DROP);
 		assert_int_equal(res.reason, REASON_FRAGMENT);
 		assert_int_equal(res.n, 1);
 		/* a last that ends before a held fragment */
-		assert_int_equal(add(f, b, ib_frag(b, v6, 17, 4, l4, 392, 8, 1),
+		assert_int_equal(add(f, b, pb_frag(b, v6, 17, 4, l4, 392, 8, 1),
 		    5, 0, 0, &res), FRAG_HELD);
-		assert_int_equal(add(f, b, ib_frag(b, v6, 17, 4, l4, 192, 8, 0),
+		assert_int_equal(add(f, b, pb_frag(b, v6, 17, 4, l4, 192, 8, 0),
 		    6, 0, 0, &res), FRAG_DROP);
 		assert_int_equal(res.reason, REASON_FRAGMENT);
 
 		/* 65 fragments: the 65th ends it */
 		for (i = 0; i < FRAG_MAX_FRAGS; i++)
-			assert_int_equal(add(f, b, ib_frag(b, v6, 17, 9, l4,
+			assert_int_equal(add(f, b, pb_frag(b, v6, 17, 9, l4,
 			    i * 8, 8, 1), 100 + i, 0, 0, &res), FRAG_HELD);
-		assert_int_equal(add(f, b, ib_frag(b, v6, 17, 9, l4, 512, 8, 0),
+		assert_int_equal(add(f, b, pb_frag(b, v6, 17, 9, l4, 512, 8, 0),
 		    200, 0, 0, &res), FRAG_DROP);
 		assert_int_equal(res.reason, REASON_FRAG_TOO_MANY);
 		assert_int_equal(res.n, FRAG_MAX_FRAGS);
@@ -420,12 +420,12 @@ test_timeout(void **state)
 	(void)state;
 	for (v6 = 0; v6 <= 1; v6++) {
 		f = fx_new();
-		(void)ib_l4(l4, v6, IPPROTO_UDP, 200);
-		assert_int_equal(add(f, b, ib_frag(b, v6, 17, 1, l4, 0, 64, 1),
+		(void)pb_l4(l4, v6, IPPROTO_UDP, 200);
+		assert_int_equal(add(f, b, pb_frag(b, v6, 17, 1, l4, 0, 64, 1),
 		    1, 0, 5000, &res), FRAG_HELD);
-		assert_int_equal(add(f, b, ib_frag(b, v6, 17, 1, l4, 128, 64,
+		assert_int_equal(add(f, b, pb_frag(b, v6, 17, 1, l4, 128, 64,
 		    1), 2, 0, 9000, &res), FRAG_HELD);
-		assert_int_equal(add(f, b, ib_frag(b, v6, 17, 2, l4, 0, 64, 1),
+		assert_int_equal(add(f, b, pb_frag(b, v6, 17, 2, l4, 0, 64, 1),
 		    3, 0, 6000, &res), FRAG_HELD);
 		/* timed from the first fragment */
 		assert_int_equal(frag_expire(f->fc, 5000 + 29999, on_expire, f),
@@ -440,17 +440,17 @@ test_timeout(void **state)
 		assert_int_equal(st.dropped[FRAG_DROP_TIMEOUT], 2);
 		assert_int_equal(st.held, 1);
 		/* an ended datagram's slot goes at its timeout too */
-		assert_int_equal(add(f, b, ib_frag(b, v6, 17, 2, l4, 0, 64, 1),
+		assert_int_equal(add(f, b, pb_frag(b, v6, 17, 2, l4, 0, 64, 1),
 		    4, 0, 7000, &res), FRAG_DROP);
 		assert_int_equal(res.reason, REASON_FRAG_DUPLICATE);
-		assert_int_equal(add(f, b, ib_frag(b, v6, 17, 2, l4, 8, 64, 1),
+		assert_int_equal(add(f, b, pb_frag(b, v6, 17, 2, l4, 8, 64, 1),
 		    5, 0, 7000, &res), FRAG_DROP);
 		assert_int_equal(res.reason, REASON_FRAG_OVERLAP);
 		assert_int_equal(frag_expire(f->fc, 36000, on_expire, f), 1);
 		assert_int_equal(f->expired, 1);	/* held nothing */
 		frag_get_stats(f->fc, &st);
 		assert_int_equal(st.datagrams, 0);
-		assert_int_equal(add(f, b, ib_frag(b, v6, 17, 2, l4, 0, 64, 1),
+		assert_int_equal(add(f, b, pb_frag(b, v6, 17, 2, l4, 0, 64, 1),
 		    6, 0, 37000, &res), FRAG_HELD);	/* afresh */
 		fx_free(f);
 	}
@@ -475,28 +475,28 @@ test_full(void **state)
 		f->cfg.max_bytes = 4000;
 		frag_free(f->fc);
 		assert_non_null(f->fc = frag_new(&f->cfg));
-		(void)ib_l4(l4, v6, IPPROTO_UDP, 1200);
+		(void)pb_l4(l4, v6, IPPROTO_UDP, 1200);
 		/* one source: 2 datagrams (a quarter of 8) */
-		assert_int_equal(add(f, b, ib_frag(b, v6, 17, 1, l4, 0, 64, 1),
+		assert_int_equal(add(f, b, pb_frag(b, v6, 17, 1, l4, 0, 64, 1),
 		    1, 0, 0, &res), FRAG_HELD);
-		assert_int_equal(add(f, b, ib_frag(b, v6, 17, 2, l4, 0, 64, 1),
+		assert_int_equal(add(f, b, pb_frag(b, v6, 17, 2, l4, 0, 64, 1),
 		    2, 0, 0, &res), FRAG_HELD);
-		assert_int_equal(add(f, b, ib_frag(b, v6, 17, 3, l4, 0, 64, 1),
+		assert_int_equal(add(f, b, pb_frag(b, v6, 17, 3, l4, 0, 64, 1),
 		    3, 0, 0, &res), FRAG_DROP);
 		assert_int_equal(res.reason, REASON_FRAG_FULL);
 		assert_int_equal(res.n, 0);
 		/* 4 fragments, then the 5th ends its datagram */
 		for (i = 1; i < 3; i++)
-			assert_int_equal(add(f, b, ib_frag(b, v6, 17, 1, l4,
+			assert_int_equal(add(f, b, pb_frag(b, v6, 17, 1, l4,
 			    i * 64, 64, 1), 10 + i, 0, 0, &res), FRAG_HELD);
-		assert_int_equal(add(f, b, ib_frag(b, v6, 17, 1, l4, 192, 64,
+		assert_int_equal(add(f, b, pb_frag(b, v6, 17, 1, l4, 192, 64,
 		    1), 20, 0, 0, &res), FRAG_DROP);
 		assert_int_equal(res.reason, REASON_FRAG_FULL);
 		assert_int_equal(res.n, 3);
 		/* bytes: a quarter of 4,000 */
-		assert_int_equal(add(f, b, ib_frag(b, v6, 17, 2, l4, 64, 800,
+		assert_int_equal(add(f, b, pb_frag(b, v6, 17, 2, l4, 64, 800,
 		    1), 21, 0, 0, &res), FRAG_HELD);
-		assert_int_equal(add(f, b, ib_frag(b, v6, 17, 2, l4, 864, 200,
+		assert_int_equal(add(f, b, pb_frag(b, v6, 17, 2, l4, 864, 200,
 		    1), 22, 0, 0, &res), FRAG_DROP);
 		assert_int_equal(res.reason, REASON_FRAG_FULL);
 		assert_int_equal(res.n, 2);
@@ -532,17 +532,17 @@ test_flood(void **state)
 	frag_free(f->fc);
 	assert_non_null(f->fc = frag_new(&f->cfg));
 	srandom(7);
-	(void)ib_l4(l4, 0, IPPROTO_UDP, 1600);
+	(void)pb_l4(l4, 0, IPPROTO_UDP, 1600);
 	for (id = 0; id < MAXIDS; id++) {
 		v6 = random() & 1;
 		off = (size_t)(random() % 32) * 8;
 		n = 8 + (size_t)(random() % 160) * 8;
-		(void)ib_frag(b, v6, 17, (uint32_t)(random() % 40), l4, off, n,
+		(void)pb_frag(b, v6, 17, (uint32_t)(random() % 40), l4, off, n,
 		    random() % 4 != 0);
 		b[v6 ? 8 + 15 : 15] = (uint8_t)(random() % 12);	/* source */
 		if (!v6) {
 			b[10] = b[11] = 0;
-			ib_put16(b + 10, ib_csum(0, b, 20));
+			put16(b + 10, pb_csum(0, b, 20));
 		}
 		now += (uint64_t)(random() % 8);
 		(void)frag_expire(f->fc, now, on_expire, f);
@@ -575,16 +575,16 @@ test_csum_flag(void **state)
 
 	(void)state;
 	for (v6 = 0; v6 <= 1; v6++) {
-		(void)ib_l4(l4, v6, IPPROTO_UDP, 1000);
-		len = ib_frag(b, v6, 17, 1, l4, 0, 512, 1);
+		(void)pb_l4(l4, v6, IPPROTO_UDP, 1000);
+		len = pb_frag(b, v6, 17, 1, l4, 0, 512, 1);
 		assert_int_equal(add(f, b, len - 100, 10 * v6 + 1, 0, 0, &res),
 		    FRAG_HELD);
-		assert_int_equal(add(f, b, ib_frag(b, v6, 17, 1, l4, 512, 496,
+		assert_int_equal(add(f, b, pb_frag(b, v6, 17, 1, l4, 512, 496,
 		    0), 10 * v6 + 2, 0, 0, &res), FRAG_WHOLE);
 		assert_int_equal(res.csum, 0);
-		assert_int_equal(add(f, b, ib_frag(b, v6, 17, 2, l4, 0, 512,
+		assert_int_equal(add(f, b, pb_frag(b, v6, 17, 2, l4, 0, 512,
 		    1), 10 * v6 + 3, FRAG_F_NOCSUM, 0, &res), FRAG_HELD);
-		assert_int_equal(add(f, b, ib_frag(b, v6, 17, 2, l4, 512, 496,
+		assert_int_equal(add(f, b, pb_frag(b, v6, 17, 2, l4, 512, 496,
 		    0), 10 * v6 + 4, 0, 0, &res), FRAG_WHOLE);
 		assert_int_equal(res.csum, 0);
 	}

@@ -23,6 +23,7 @@
 #include <cmocka.h>
 
 #include "pkt.h"
+#include "../pktbuild.h"
 
 #ifndef TEST_SRCDIR
 #define TEST_SRCDIR "."
@@ -37,35 +38,14 @@ static const uint8_t B6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 2 };
 
 /* ---- builders ----------------------------------------------------------- */
 
-static void
-put16(uint8_t *b, unsigned v)
-{
-	b[0] = (uint8_t)(v >> 8);
-	b[1] = (uint8_t)v;
-}
-
-static void
-put32(uint8_t *b, uint32_t v)
-{
-	put16(b, v >> 16);
-	put16(b + 2, v & 0xffff);
-}
-
 /* TCP header with options (padded by the caller to a multiple of 4) */
 static size_t
 tcp(uint8_t *b, unsigned sp, unsigned dp, uint32_t seq, uint32_t ack,
     uint8_t flags, const uint8_t *opt, size_t optlen, size_t paylen)
 {
-	size_t	 hl = 20 + optlen;
+	size_t	 hl = pb_tcp(b, (uint16_t)sp, (uint16_t)dp, seq, ack, flags,
+	    64240, optlen);
 
-	memset(b, 0, hl + paylen);
-	put16(b, sp);
-	put16(b + 2, dp);
-	put32(b + 4, seq);
-	put32(b + 8, ack);
-	b[12] = (uint8_t)((hl / 4) << 4);
-	b[13] = flags;
-	put16(b + 14, 64240);
 	if (optlen)
 		memcpy(b + 20, opt, optlen);
 	memset(b + hl, 'x', paylen);
@@ -75,10 +55,7 @@ tcp(uint8_t *b, unsigned sp, unsigned dp, uint32_t seq, uint32_t ack,
 static size_t
 udp(uint8_t *b, unsigned sp, unsigned dp, size_t paylen)
 {
-	memset(b, 0, 8 + paylen);
-	put16(b, sp);
-	put16(b + 2, dp);
-	put16(b + 4, (unsigned)(8 + paylen));
+	pb_udp(b, (uint16_t)sp, (uint16_t)dp, paylen);
 	memset(b + 8, 'u', paylen);
 	return (8 + paylen);
 }
@@ -87,11 +64,7 @@ static size_t
 icmp(uint8_t *b, uint8_t type, uint8_t code, unsigned id, unsigned seq,
     const uint8_t *pl, size_t pllen)
 {
-	memset(b, 0, 8);
-	b[0] = type;
-	b[1] = code;
-	put16(b + 4, id);
-	put16(b + 6, seq);
+	pb_icmp(b, type, code, (uint16_t)id, (uint16_t)seq);
 	if (pllen)
 		memcpy(b + 8, pl, pllen);
 	return (8 + pllen);
@@ -102,18 +75,9 @@ static size_t
 ip4x(uint8_t *b, uint8_t proto, unsigned ff, size_t optlen,
     const uint8_t *l4, size_t l4len)
 {
-	size_t	 hl = 20 + optlen;
+	size_t	 hl = pb_ip4(b, proto, A4, B4, optlen, 0x1234, (uint16_t)ff,
+	    l4len);
 
-	memset(b, 0, hl);
-	b[0] = (uint8_t)(0x40 | (hl / 4));
-	put16(b + 2, (unsigned)(hl + l4len));
-	put16(b + 4, 0x1234);
-	put16(b + 6, ff);
-	b[8] = 64;
-	b[9] = proto;
-	memcpy(b + 12, A4, 4);
-	memcpy(b + 16, B4, 4);
-	memset(b + 20, 1, optlen);
 	memcpy(b + hl, l4, l4len);
 	return (hl + l4len);
 }
@@ -129,13 +93,7 @@ static size_t
 ip6(uint8_t *b, uint8_t nh, const uint8_t *ext, size_t extlen,
     const uint8_t *l4, size_t l4len)
 {
-	memset(b, 0, 40);
-	b[0] = 0x60;
-	put16(b + 4, (unsigned)(extlen + l4len));
-	b[6] = nh;
-	b[7] = 63;
-	memcpy(b + 8, A6, 16);
-	memcpy(b + 24, B6, 16);
+	pb_ip6(b, nh, A6, B6, 63, extlen + l4len);
 	if (extlen)
 		memcpy(b + 40, ext, extlen);
 	if (l4len)

@@ -1,7 +1,7 @@
 /*
  * test_reject.c - cmocka tests for reject.c: the RSTs and unreachables
- * are parsed back with pkt_parse(), and every checksum is checked with a
- * sum written here, not reject.c's
+ * are parsed back with pkt_parse(), and every checksum is checked with
+ * the tests' own sum (tests/pktbuild.h), not reject.c's
  *
  * Copyright (C) 2026 The nfqspid authors
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -21,6 +21,7 @@
 
 #include "pkt.h"
 #include "reject.h"
+#include "../pktbuild.h"
 
 #define C4	"192.0.2.10"
 #define S4	"198.51.100.20"
@@ -29,72 +30,21 @@
 
 /* ---- building the offending packets ------------------------------------ */
 
-static void
-put16(uint8_t *b, uint16_t v)
-{
-	b[0] = (uint8_t)(v >> 8);
-	b[1] = (uint8_t)v;
-}
-
-static void
-put32(uint8_t *b, uint32_t v)
-{
-	put16(b, (uint16_t)(v >> 16));
-	put16(b + 2, (uint16_t)v);
-}
-
-static uint16_t
-get16(const uint8_t *b)
-{
-	return ((uint16_t)(b[0] << 8 | b[1]));
-}
-
-static uint32_t
-get32(const uint8_t *b)
-{
-	return ((uint32_t)get16(b) << 16 | get16(b + 2));
-}
-
-/* one's complement sum, bytewise, as RFC 1071 describes it */
-static uint16_t
-sum16(const uint8_t *a, size_t n, const uint8_t *b, size_t m)
-{
-	uint64_t	 s = 0;
-	size_t		 i;
-
-	for (i = 0; i < n; i++)
-		s += (i & 1) ? a[i] : (uint64_t)a[i] << 8;
-	for (i = 0; i < m; i++)
-		s += (i & 1) ? b[i] : (uint64_t)b[i] << 8;
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	return ((uint16_t)s);
-}
-
-/* IPv4 or IPv6 header; returns its length */
+/* IPv4 (with its checksum) or IPv6 header; returns its length */
 static size_t
 iphdr(uint8_t *b, int v6, const char *src, const char *dst, uint8_t proto,
     size_t l4len)
 {
+	uint8_t	 s[16], d[16];
+
+	inet_pton(v6 ? AF_INET6 : AF_INET, src, s);
+	inet_pton(v6 ? AF_INET6 : AF_INET, dst, d);
 	if (!v6) {
-		memset(b, 0, 20);
-		b[0] = 0x45;
-		put16(b + 2, (uint16_t)(20 + l4len));
-		b[8] = 64;
-		b[9] = proto;
-		inet_pton(AF_INET, src, b + 12);
-		inet_pton(AF_INET, dst, b + 16);
-		put16(b + 10, (uint16_t)~sum16(b, 20, NULL, 0));
+		pb_ip4(b, proto, s, d, 0, 0, 0, l4len);
+		pb_ip4_csum(b);
 		return (20);
 	}
-	memset(b, 0, 40);
-	b[0] = 0x60;
-	put16(b + 4, (uint16_t)l4len);
-	b[6] = proto;
-	b[7] = 64;
-	inet_pton(AF_INET6, src, b + 8);
-	inet_pton(AF_INET6, dst, b + 24);
-	return (40);
+	return (pb_ip6(b, proto, s, d, 64, l4len));
 }
 
 static size_t
@@ -103,16 +53,9 @@ tcp(uint8_t *b, int v6, const char *src, const char *dst, uint16_t sport,
     size_t paylen)
 {
 	size_t	 hl = iphdr(b, v6, src, dst, IPPROTO_TCP, 20 + paylen);
-	uint8_t	*t = b + hl;
 
-	memset(t, 0, 20 + paylen);
-	put16(t, sport);
-	put16(t + 2, dport);
-	put32(t + 4, seq);
-	put32(t + 8, ack);
-	t[12] = 5 << 4;
-	t[13] = flags;
-	put16(t + 14, 1000);
+	pb_tcp(b + hl, sport, dport, seq, ack, flags, 1000, 0);
+	memset(b + hl + 20, 0, paylen);
 	return (hl + 20 + paylen);
 }
 
@@ -124,10 +67,7 @@ udp(uint8_t *b, int v6, const char *src, const char *dst, uint16_t sport,
 	uint8_t	*u = b + hl;
 	size_t	 i;
 
-	put16(u, sport);
-	put16(u + 2, dport);
-	put16(u + 4, (uint16_t)(8 + paylen));
-	put16(u + 6, 0);
+	pb_udp(u, sport, dport, paylen);
 	for (i = 0; i < paylen; i++)
 		u[8 + i] = (uint8_t)i;
 	return (hl + 8 + paylen);
@@ -139,15 +79,10 @@ icmp(uint8_t *b, int v6, const char *src, const char *dst, uint8_t type,
 {
 	size_t	 hl = iphdr(b, v6, src, dst, v6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP,
 	    8 + dlen);
-	uint8_t	*ic = b + hl;
 
-	memset(ic, 0, 8);
-	ic[0] = type;
-	ic[1] = code;
-	put16(ic + 4, 0x1234);		/* echo id */
-	put16(ic + 6, 1);
+	pb_icmp(b + hl, type, code, 0x1234, 1);	/* echo id, seq */
 	if (dlen > 0)
-		memcpy(ic + 8, data, dlen);
+		memcpy(b + hl + 8, data, dlen);
 	/* the parser does not check it */
 	return (hl + 8 + dlen);
 }
@@ -175,7 +110,7 @@ check_ip(const uint8_t *r, size_t n, int v6, const char *src,
 		assert_int_equal(get16(r + 2), n);
 		assert_int_equal(r[8], REJECT_TTL);
 		assert_int_equal(r[9], proto);
-		assert_int_equal(sum16(r, 20, NULL, 0), 0xffff);
+		assert_int_equal(pb_sum16(r, 20, NULL, 0), 0xffff);
 		inet_pton(AF_INET, src, a);
 		assert_memory_equal(r + 12, a, 4);
 		inet_pton(AF_INET, dst, a);
@@ -201,7 +136,7 @@ check_l4sum(const uint8_t *r, size_t n, int v6, uint8_t proto)
 	size_t		 hl = v6 ? 40 : 20, l4 = n - hl, phl;
 
 	if (!v6 && proto == IPPROTO_ICMP) {
-		assert_int_equal(sum16(r + hl, l4, NULL, 0), 0xffff);
+		assert_int_equal(pb_sum16(r + hl, l4, NULL, 0), 0xffff);
 		return;
 	}
 	memset(ph, 0, sizeof(ph));
@@ -216,7 +151,7 @@ check_l4sum(const uint8_t *r, size_t n, int v6, uint8_t proto)
 		ph[39] = proto;
 		phl = 40;
 	}
-	assert_int_equal(sum16(ph, phl, r + hl, l4), 0xffff);
+	assert_int_equal(pb_sum16(ph, phl, r + hl, l4), 0xffff);
 }
 
 static void
@@ -430,7 +365,7 @@ test_never_answered(void **state __attribute__((unused)))
 	b[6] = 0x00;
 	b[7] = 0x03;		/* offset 24 bytes */
 	b[10] = b[11] = 0;
-	put16(b + 10, (uint16_t)~sum16(b, 20, NULL, 0));
+	put16(b + 10, (uint16_t)~pb_sum16(b, 20, NULL, 0));
 	memset(&p, 0, sizeof(p));
 	{
 		enum reason	 why;

@@ -20,6 +20,7 @@
 
 #include "csum.h"
 #include "verdict.h"
+#include "../pktbuild.h"
 
 #define CLIENT	"10.1.1.2"
 #define SERVER	"10.1.2.2"
@@ -44,40 +45,18 @@ ctx(const struct fixture *f, const struct config *cfg,
 	return (x);
 }
 
-/* IPv4 header checksum: the parser does not need it, tcpdump does */
-static uint16_t
-csum(const uint8_t *b, size_t n)
-{
-	uint32_t	 s = 0;
-	size_t		 i;
-
-	for (i = 0; i + 1 < n; i += 2)
-		s += (uint32_t)b[i] << 8 | b[i + 1];
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	return ((uint16_t)~s);
-}
-
+/* IPv4 header, with its checksum: the parser does not need it, tcpdump
+   does */
 static size_t
 ip4(uint8_t *b, const char *src, const char *dst, uint8_t proto,
     size_t l4len)
 {
-	struct in_addr	 a;
-	uint16_t	 tot = (uint16_t)(20 + l4len), c;
+	struct in_addr	 s, d;
 
-	memset(b, 0, 20);
-	b[0] = 0x45;
-	b[2] = tot >> 8;
-	b[3] = tot & 0xff;
-	b[8] = 64;
-	b[9] = proto;
-	inet_pton(AF_INET, src, &a);
-	memcpy(b + 12, &a, 4);
-	inet_pton(AF_INET, dst, &a);
-	memcpy(b + 16, &a, 4);
-	c = csum(b, 20);
-	b[10] = c >> 8;
-	b[11] = c & 0xff;
+	inet_pton(AF_INET, src, &s);
+	inet_pton(AF_INET, dst, &d);
+	pb_ip4(b, proto, &s, &d, 0, 0, 0, l4len);
+	pb_ip4_csum(b);
 	return (20);
 }
 
@@ -85,20 +64,8 @@ static size_t
 tcp4(uint8_t *b, const char *src, const char *dst, uint16_t sport,
     uint16_t dport, uint32_t seq, uint32_t ack, uint8_t flags)
 {
-	uint8_t	*t = b + 20;
-
 	ip4(b, src, dst, IPPROTO_TCP, 20);
-	memset(t, 0, 20);
-	t[0] = sport >> 8;
-	t[1] = sport & 0xff;
-	t[2] = dport >> 8;
-	t[3] = dport & 0xff;
-	t[4] = seq >> 24; t[5] = seq >> 16; t[6] = seq >> 8; t[7] = seq;
-	t[8] = ack >> 24; t[9] = ack >> 16; t[10] = ack >> 8; t[11] = ack;
-	t[12] = 5 << 4;
-	t[13] = flags;
-	t[14] = 0xff;		/* window 65535 */
-	t[15] = 0xff;
+	pb_tcp(b + 20, sport, dport, seq, ack, flags, 65535, 0);
 	return (40);
 }
 
@@ -106,17 +73,9 @@ static size_t
 udp4(uint8_t *b, const char *src, const char *dst, uint16_t sport,
     uint16_t dport)
 {
-	uint8_t	*u = b + 20;
-
 	ip4(b, src, dst, IPPROTO_UDP, 12);
-	u[0] = sport >> 8;
-	u[1] = sport & 0xff;
-	u[2] = dport >> 8;
-	u[3] = dport & 0xff;
-	u[4] = 0;
-	u[5] = 12;
-	u[6] = u[7] = 0;
-	memcpy(u + 8, "ping", 4);
+	pb_udp(b + 20, sport, dport, 4);
+	memcpy(b + 28, "ping", 4);
 	return (32);
 }
 
