@@ -331,6 +331,23 @@ lib_stop_daemon()
 	return 0
 }
 
+# lib_finish: the health-and-shutdown checks every test ends with: no
+# sanitizer report in the daemon's log, the daemon still running, and
+# SIGTERM ending it with status 0.  The test goes on (its own checks of
+# the stopped daemon, lib_summary).
+lib_finish()
+{
+	check "no sanitizer report in the daemon's log" \
+	    log_lacks 'runtime error|AddressSanitizer|LeakSanitizer'
+	check "nfqspid is still running" lib_daemon_alive
+	if lib_stop_daemon; then
+		check "SIGTERM: nfqspid exits with status 0 (got $T_DRC)" \
+		    test "$T_DRC" -eq 0
+	else
+		fail "SIGTERM: nfqspid exits"
+	fi
+}
+
 lib_ctl()
 {
 	"$NFQSPICTL" -s "$T_CTL" "$@"

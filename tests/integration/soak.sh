@@ -312,11 +312,5 @@ check "every packet received got a verdict ($rcv received, $ver verdicts)" \
     test "$rcv" -gt 0 -a "$rcv" = "$ver"
 check "the denied port's SYNs were audited" \
     log_has "action=drop state=NEW rule=denied "
-check "no sanitizer report in the daemon's log" \
-    log_lacks 'runtime error|AddressSanitizer|LeakSanitizer'
-if lib_stop_daemon; then
-	check "SIGTERM: nfqspid exits with status 0 (got $T_DRC)" test "$T_DRC" -eq 0
-else
-	fail "SIGTERM: nfqspid exits"
-fi
+lib_finish
 lib_summary

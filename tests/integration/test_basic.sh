@@ -208,14 +208,7 @@ check "the running rules stay: port 5002 is still denied" \
 cp "$T_TMP/second.ini" "$T_CONF"
 
 # ---- health and shutdown ----------------------------------------------------
-check "no sanitizer report in the daemon's log" \
-    log_lacks 'runtime error|AddressSanitizer|LeakSanitizer'
-check "nfqspid is still running" lib_daemon_alive
-if lib_stop_daemon; then
-	check "SIGTERM: nfqspid exits with status 0 (got $T_DRC)" test "$T_DRC" -eq 0
-else
-	fail "SIGTERM: nfqspid exits"
-fi
+lib_finish
 # Without --queue-bypass nothing passes once the daemon is gone: proof
 # that the traffic above went through it.
 check "with nfqspid stopped, forwarded traffic is dropped (fail closed)" \

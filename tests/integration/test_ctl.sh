@@ -458,13 +458,6 @@ check "the 17th client is refused, stalled ones dropped, then all is well" \
 [ "$rc" -eq 0 ] || cat "$T_TMP/crowd.out"
 
 # ---- health -------------------------------------------------------------------------
-check "no sanitizer report in the daemon's log" \
-    log_lacks 'runtime error|AddressSanitizer|LeakSanitizer'
-check "nfqspid is still running" lib_daemon_alive
-if lib_stop_daemon; then
-	check "SIGTERM: nfqspid exits with status 0 (got $T_DRC)" test "$T_DRC" -eq 0
-else
-	fail "SIGTERM: nfqspid exits"
-fi
+lib_finish
 check "the control socket is removed at exit" test ! -e "$T_CTL"
 lib_summary

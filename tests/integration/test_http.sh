@@ -254,12 +254,5 @@ check "a screenshot at 1280 px is saved ($ART/http.png)" test -s "$ART/http.png"
 
 # ---- health ------------------------------------------------------------------------
 check "nfqspictl still answers" quiet lib_ctl status
-check "no sanitizer report in the daemon's log" \
-    log_lacks 'runtime error|AddressSanitizer|LeakSanitizer'
-check "nfqspid is still running" lib_daemon_alive
-if lib_stop_daemon; then
-	check "SIGTERM: nfqspid exits with status 0 (got $T_DRC)" test "$T_DRC" -eq 0
-else
-	fail "SIGTERM: nfqspid exits"
-fi
+lib_finish
 lib_summary

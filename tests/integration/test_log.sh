@@ -196,14 +196,7 @@ check "syslog back: the records dropped meanwhile are counted" \
 check "syslog back: records flow again" syslog_has "reloaded $T_CONF"
 
 # ---- health ------------------------------------------------------------------------
-check "no sanitizer report in the daemon's log" \
-    log_lacks 'runtime error|AddressSanitizer|LeakSanitizer'
-check "nfqspid is still running" lib_daemon_alive
-if lib_stop_daemon; then
-	check "SIGTERM: nfqspid exits with status 0 (got $T_DRC)" test "$T_DRC" -eq 0
-else
-	fail "SIGTERM: nfqspid exits"
-fi
+lib_finish
 check "stop: said in syslog" syslog_has "^<158>.* nfqspid [0-9.]+ stopped$"
 kill "$READER" 2>/dev/null
 wait "$READER" 2>/dev/null

@@ -201,11 +201,5 @@ out=$(in_c timeout 10 socat -T 2 - "TCP4:$S4:5102,connect-timeout=5" </dev/null 
 check "the reject rule's RST reaches the client at once ($out)" \
     grep -q "Connection refused" <<<"$out"
 tcp_transfer with-reject "$S4" 5100
-check "no sanitizer report in the daemon's log" \
-    log_lacks 'runtime error|AddressSanitizer|LeakSanitizer'
-if lib_stop_daemon; then
-	check "SIGTERM: nfqspid exits with status 0 (got $T_DRC)" test "$T_DRC" -eq 0
-else
-	fail "SIGTERM: nfqspid exits"
-fi
+lib_finish
 lib_summary

@@ -349,13 +349,6 @@ check "monitor: audited as action=reject monitor=yes" \
     log_has "action=reject state=NEW rule=reject-tcp .*dport=6001 .* monitor=yes"
 
 # ---- health and shutdown -----------------------------------------------------------------------
-check "no sanitizer report in the daemon's log" \
-    log_lacks 'runtime error|AddressSanitizer|LeakSanitizer'
-check "nfqspid is still running" lib_daemon_alive
-if lib_stop_daemon; then
-	check "SIGTERM: nfqspid exits with status 0 (got $T_DRC)" test "$T_DRC" -eq 0
-else
-	fail "SIGTERM: nfqspid exits"
-fi
+lib_finish
 
 lib_summary
