@@ -889,7 +889,7 @@ sec_conntrack(struct cfgctx *x, const struct scan_sec *s, struct config *c)
 	const char	*v;
 	uint64_t	 n;
 	size_t		 i;
-	int		 t;
+	int		 t, aline = 0;
 
 	for (i = 0; i < s->nkeys; i++) {
 		const struct scan_key *k = &s->keys[i];
@@ -913,6 +913,26 @@ sec_conntrack(struct cfgctx *x, const struct scan_sec *s, struct config *c)
 				return (-1);
 			continue;
 		}
+		if (strcmp(k->name, "source_share") == 0) {
+			if (val_uint(x, s, k->name, v, 0, 100, &n) == -1)
+				return (-1);
+			c->ct.source_share = (uint8_t)n;
+			continue;
+		}
+		if (strcmp(k->name, "adaptive_start") == 0) {
+			if (val_uint(x, s, k->name, v, 0, 1000, &n) == -1)
+				return (-1);
+			c->ct.adaptive_start = (uint16_t)n;
+			aline = k->line;
+			continue;
+		}
+		if (strcmp(k->name, "adaptive_end") == 0) {
+			if (val_uint(x, s, k->name, v, 0, 1000, &n) == -1)
+				return (-1);
+			c->ct.adaptive_end = (uint16_t)n;
+			aline = k->line;
+			continue;
+		}
 		if (strcmp(k->name, "checksum") == 0) {
 			if (val_bool(x, s, k->name, v, &c->checksum) == -1)
 				return (-1);
@@ -931,6 +951,15 @@ sec_conntrack(struct cfgctx *x, const struct scan_sec *s, struct config *c)
 		if (val_uint(x, s, k->name, v, 1, CT_TIMEOUT_MAX, &n) == -1)
 			return (-1);
 		c->ct.timeout[t] = (uint32_t)n;
+	}
+	/* pf's adaptive.start/end: both, end past start, or neither */
+	if ((c->ct.adaptive_start != 0 || c->ct.adaptive_end != 0) &&
+	    c->ct.adaptive_end <= c->ct.adaptive_start) {
+		x->line = aline;
+		cfg_err(x, "[%s] adaptive_end: %u is not above adaptive_start "
+		    "(%u); 0 and 0 turn adaptive timeouts off", s->orig,
+		    c->ct.adaptive_end, c->ct.adaptive_start);
+		return (-1);
 	}
 	return (0);
 }

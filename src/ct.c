@@ -48,6 +48,8 @@ _Static_assert((uint64_t)CT_TIMEOUT_MAX * 1000 + CT_LAG_MAX < CT_TIME_SPAN,
 /* ... from each end of each list */
 #define CT_EVICT_MAX	(CT_TO_MAX * CT_EVICT_TAKE * 2)
 #define CT_EVICT_SLOTS	512	/* a power of 2, >= 2 * CT_EVICT_MAX */
+/* an assured connection idle this long may go, after all the others */
+#define CT_EVICT_IDLE_MS 60000u
 _Static_assert(CT_EVICT_SLOTS >= 2 * CT_EVICT_MAX, "eviction slots");
 
 static void	 ct_unlink_timer(struct ct_table *, uint32_t, struct ct_entry *);
@@ -82,17 +84,47 @@ ct_timeout_ms(const struct ct_table *t, uint8_t tclass)
 	return (t->cfg.timeout[tclass] * 1000u);
 }
 
-/* Is e's time up? */
+/* Is e's time up?  Adaptive timeouts take shrink[] off every deadline of
+   a list alike, which keeps the list sorted. */
 static int
 ct_due(const struct ct_table *t, const struct ct_entry *e)
 {
-	return (ct_tdiff(e->deadline, t->now32) <= 0);
+	return (ct_tdiff(e->deadline - t->shrink[e->tclass], t->now32) <= 0);
 }
 
-/* Takes c's timeouts, capped at CT_TIMEOUT_MAX, and their lags. */
+/*
+ * pf's adaptive timeouts: above adaptive_start (percent of max) every
+ * timeout shrinks in proportion to the entries over it, to nothing at
+ * adaptive_end.  Called as the count grows (ct_insert) and before expiry.
+ */
+static void
+ct_adapt(struct ct_table *t)
+{
+	uint64_t	 start, end, n = t->count, to;
+	int		 tc;
+
+	if (t->cfg.adaptive_end == 0)
+		return;
+	start = (uint64_t)t->cfg.max * t->cfg.adaptive_start / 100;
+	end = (uint64_t)t->cfg.max * t->cfg.adaptive_end / 100;
+	for (tc = 0; tc < CT_TO_MAX; tc++) {
+		to = ct_timeout_ms(t, (uint8_t)tc);
+		if (n <= start)
+			t->shrink[tc] = 0;
+		else if (n >= end || end <= start)
+			t->shrink[tc] = (uint32_t)to;
+		else
+			t->shrink[tc] = (uint32_t)(to * (n - start) /
+			    (end - start));
+	}
+}
+
+/* Takes c's timeouts, capped at CT_TIMEOUT_MAX, and their lags; the
+   share and the adaptive timeouts of c's max. */
 static void
 ct_set_lags(struct ct_table *t)
 {
+	uint64_t	 share;
 	uint32_t	 lag;
 	int		 tc;
 
@@ -102,6 +134,67 @@ ct_set_lags(struct ct_table *t)
 		lag = ct_timeout_ms(t, (uint8_t)tc) >> CT_LAG_SHIFT;
 		t->lag[tc] = lag < CT_LAG_MAX ? lag : CT_LAG_MAX;
 	}
+	t->share_max = UINT32_MAX;
+	if (t->cfg.source_share > 0 && t->cfg.source_share < 100) {
+		share = (uint64_t)t->cfg.max * t->cfg.source_share / 100;
+		t->share_max = share > 0 ? (uint32_t)share : 1;
+	}
+	memset(t->shrink, 0, sizeof(t->shrink));
+	ct_adapt(t);
+}
+
+/* ---- the share of a source ---------------------------------------------- */
+
+/* Keyed, so that a client cannot pick addresses that share its counters
+   with a victim's.  An IPv6 client usually holds a whole /64: one source. */
+static uint64_t
+ct_src_hash(const struct ct_table *t, uint8_t family, const union pkt_addr *a)
+{
+	uint64_t	 m[2];
+
+	if (family == AF_INET)
+		m[0] = a->a32[0];
+	else
+		memcpy(&m[0], a->a8, 8);
+	m[1] = (uint64_t)family << 8 | 0x5352430000ull;	/* not a tuple */
+	return (siphash13(t->key, m, 2));
+}
+
+static uint32_t *
+ct_src_cell(const struct ct_table *t, uint64_t h, int row)
+{
+	return (&t->src_cnt[row * CT_SRC_WIDTH +
+	    ((row ? h >> 32 : h) & (CT_SRC_WIDTH - 1))]);
+}
+
+static uint32_t
+ct_src_est(const struct ct_table *t, uint64_t h)
+{
+	uint32_t	 a = *ct_src_cell(t, h, 0), b = *ct_src_cell(t, h, 1);
+
+	return (a < b ? a : b);
+}
+
+static void
+ct_src_add(struct ct_table *t, uint64_t h, int up)
+{
+	uint32_t	*c;
+	int		 row;
+
+	for (row = 0; row < 2; row++) {
+		c = ct_src_cell(t, h, row);
+		if (up)
+			(*c)++;
+		else if (*c > 0)
+			(*c)--;
+	}
+}
+
+uint32_t
+ct_source_count(const struct ct_table *t, uint8_t family,
+    const union pkt_addr *src)
+{
+	return (ct_src_est(t, ct_src_hash(t, family, src)));
 }
 
 /* ---- hashing ----------------------------------------------------------- */
@@ -457,6 +550,7 @@ ct_remove_idx(struct ct_table *t, uint32_t i, struct ct_entry *e)
 		t->evfn(CT_EVENT_DESTROY, e, t->evarg);
 	ct_unlink_hash(t, i, e);
 	ct_unlink_timer(t, i, e);
+	ct_src_add(t, ct_src_hash(t, e->family, &e->src), 0);
 	e->status = 0;
 	e->hnext = t->freelist;
 	t->freelist = i;
@@ -596,9 +690,14 @@ ct_ahead_chain(const struct ct_table *t, const struct ct_ahead *a)
 
 /* ---- eviction ---------------------------------------------------------------------- */
 
-/* 0: never replied, 1: not assured, 2: assured but closing, -1: keep */
+/*
+ * 0: never replied, 1: not assured, 2: assured but closing, 3: assured
+ * and idle for CT_EVICT_IDLE_MS (idle ms), -1: keep.  Tier 3 is the
+ * kernel's early_drop gone one step further: a table full of assured
+ * connections no longer refuses every new one while some sit idle.
+ */
 static int
-ct_evict_tier(const struct ct_entry *e)
+ct_evict_tier(const struct ct_entry *e, uint32_t idle)
 {
 	if (!(e->status & CT_ST_SEEN_REPLY))
 		return (0);
@@ -616,7 +715,7 @@ ct_evict_tier(const struct ct_entry *e)
 			break;
 		}
 	}
-	return (-1);
+	return (idle >= CT_EVICT_IDLE_MS ? 3 : -1);
 }
 
 /*
@@ -636,7 +735,7 @@ ct_make_room(struct ct_table *t)
 	/* source counts: a small open-addressed table of candidate indices */
 	int16_t		 slot[CT_EVICT_SLOTS];
 	uint16_t	 cnt[CT_EVICT_SLOTS], mine[CT_EVICT_MAX];
-	int		 tier[CT_EVICT_MAX], n = 0, best = 3, c, j, k, look;
+	int		 tier[CT_EVICT_MAX], n = 0, best = 4, c, j, k, look;
 	int		 take, vcnt = 0, first, end;
 
 	ct_expire(t, t->now);
@@ -664,7 +763,10 @@ ct_make_room(struct ct_table *t)
 					t->stats.expired++;
 					return (0);
 				}
-				if ((k = ct_evict_tier(e)) < 0)
+				/* how long ago it was last refreshed */
+				seen[n] = t->now32 - (e->deadline -
+				    ct_timeout_ms(t, e->tclass));
+				if ((k = ct_evict_tier(e, seen[n])) < 0)
 					continue;
 				for (j = first; j < n; j++)
 					if (cand[j] == e)
@@ -673,9 +775,6 @@ ct_make_room(struct ct_table *t)
 					break;	/* the ends met */
 				cand[n] = e;
 				tier[n] = k;
-				/* how long ago it was last refreshed */
-				seen[n] = t->now32 - (e->deadline -
-				    ct_timeout_ms(t, e->tclass));
 				if (k < best)
 					best = k;
 				n++;
@@ -727,8 +826,17 @@ ct_insert(struct ct_table *t, const struct ct_tuple *k, uint8_t tclass,
     struct ct_result *res)
 {
 	struct ct_entry	*e;
+	uint64_t	 sh = ct_src_hash(t, k->family, &k->src);
 	uint32_t	 i;
 
+	/* Before making room: a source over its share evicts nobody. */
+	if (t->share_max != UINT32_MAX && ct_src_est(t, sh) >= t->share_max) {
+		t->stats.share_refused++;
+		ct_result_set(res, CT_INVALID, REASON_SOURCE_SHARE, CT_DIR_ORIG,
+		    NULL);
+		errno = EDQUOT;
+		return (NULL);
+	}
 	if (t->count >= t->cfg.max) {
 		if (ct_make_room(t) == -1) {
 			t->stats.insert_failed++;
@@ -766,8 +874,10 @@ ct_insert(struct ct_table *t, const struct ct_tuple *k, uint8_t tclass,
 	e->packets = 1;
 	ct_link_hash(t, i, e);
 	ct_append_timer(t, i, e);
+	ct_src_add(t, sh, 1);
 	t->count++;
 	t->stats.created++;
+	ct_adapt(t);
 	ct_result_set(res, CT_NEW, REASON_NONE, CT_DIR_ORIG, e);
 	return (e);
 }
@@ -803,8 +913,14 @@ ct_new(const struct ct_config *c)
 		return (NULL);
 	t->cfg = *c;
 	ct_set_lags(t);
+	if ((t->src_cnt = calloc(2 * CT_SRC_WIDTH,
+	    sizeof(*t->src_cnt))) == NULL) {
+		free(t);
+		return (NULL);
+	}
 	nb = ct_nbuckets(c->max);
 	if ((t->bucket = ct_map(nb * sizeof(*t->bucket))) == NULL) {
+		free(t->src_cnt);
 		free(t);
 		return (NULL);
 	}
@@ -825,6 +941,7 @@ ct_free(struct ct_table *t)
 		ct_unmap(t->chunk[i], CT_CHUNK_BYTES);
 	free(t->chunk);
 	ct_unmap(t->bucket, (size_t)t->nbucket * sizeof(*t->bucket));
+	free(t->src_cnt);
 	free(t);
 }
 
@@ -888,6 +1005,7 @@ ct_expire(struct ct_table *t, uint64_t now_ms)
 	int		 tc;
 
 	ct_clock(t, now_ms);
+	ct_adapt(t);
 	for (tc = 0; tc < CT_TO_MAX; tc++) {
 		while ((i = t->tlist[tc].head) != CT_NIL) {
 			e = ct_idx(t, i);
@@ -936,10 +1054,18 @@ ct_flush(struct ct_table *t)
 	t->stats.destroyed += t->count;
 	memset(t->bucket, 0, (size_t)t->nbucket * sizeof(*t->bucket));
 	memset(t->tlist, 0, sizeof(t->tlist));
+	memset(t->src_cnt, 0, 2 * CT_SRC_WIDTH * sizeof(*t->src_cnt));
 	/* Every slot is free again; ct_alloc() rewrites a slot fully. */
 	t->top = 1;
 	t->freelist = CT_NIL;
 	t->count = 0;
+}
+
+void
+ct_grace(struct ct_table *t, uint64_t until_ms)
+{
+	if (until_ms > t->grace_until)
+		t->grace_until = until_ms;
 }
 
 size_t

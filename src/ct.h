@@ -67,6 +67,13 @@ struct ct_config {
 	uint32_t	max;		/* entries at most */
 	uint8_t		tcp_loose;	/* pick up mid-stream TCP */
 	uint8_t		tcp_liberal;	/* never INVALID for the window */
+	/* percent of max one source (an IPv4 address, an IPv6 /64) may
+	   hold; 100: no cap */
+	uint8_t		source_share;
+	/* pf's adaptive timeouts, in percent of max: above start every
+	   timeout shrinks linearly, to 0 at end.  0 and 0: off */
+	uint16_t	adaptive_start;
+	uint16_t	adaptive_end;
 	uint32_t	timeout[CT_TO_MAX];	/* seconds */
 };
 
@@ -100,6 +107,10 @@ struct ct_stats {
 	uint64_t	invalid;
 	uint64_t	rst_ignored;	/* in-window RSTs that were not exact:
 					   passed, state kept (RFC 5961) */
+	uint64_t	share_refused;	/* new connections of a source that
+					   held its share of the table */
+	uint64_t	window_grace;	/* out-of-window TCP segments let
+					   pass during an overflow's grace */
 };
 
 /* Returns NULL and sets errno on failure. */
@@ -110,11 +121,26 @@ void		 ct_free(struct ct_table *t);
    entries at now + the new timeout.  A lower max is reached by evicting
    one extra entry per new connection. */
 void		 ct_set_config(struct ct_table *t, const struct ct_config *c);
+/*
+ * The queue overflowed while the kernel let the overflow pass (fail
+ * open): the tracker missed packets, and the connections that carried
+ * them now look out of window.  Until until_ms, a segment of an assured
+ * TCP connection that fails only the window check passes, teaches the
+ * window as under tcp_liberal, is counted (stats.window_grace) and says
+ * so in res->reason (REASON_WINDOW_GRACE, state ESTABLISHED).  Everything
+ * else is judged as always: no new connection, no RST out of window.
+ */
+void		 ct_grace(struct ct_table *t, uint64_t until_ms);
+/* Connections the source of p's family and address holds (an upper
+   bound: a sketch, exact unless two heavy sources collide twice). */
+uint32_t	 ct_source_count(const struct ct_table *t, uint8_t family,
+		    const union pkt_addr *src);
 
 void		 ct_track(struct ct_table *t, const struct pkt *p,
 		    uint64_t now_ms, struct ct_result *res);
 /* Returns 0, or -1 when the table is full and nothing may be evicted
-   (res->state = CT_INVALID, res->reason = REASON_TABLE_FULL). */
+   (res->state = CT_INVALID, res->reason = REASON_TABLE_FULL), or the
+   packet's source holds its share of the table (REASON_SOURCE_SHARE). */
 int		 ct_confirm(struct ct_table *t, const struct pkt *p,
 		    uint64_t now_ms, uint32_t mark, uint16_t rule,
 		    struct ct_result *res);

@@ -10,6 +10,8 @@
 #include "ct.h"
 
 #define CT_DEFAULT_MAX	262144
+/* percent of max one source may hold: ten clients to lock the table */
+#define CT_DEFAULT_SHARE 10
 
 const struct ct_timeout_def ct_timeout_defs[CT_TO_MAX] = {
 	[CT_TO_TCP_SYN_SENT] =		{ "timeout_tcp_syn_sent",	120 },
@@ -38,6 +40,8 @@ ct_config_defaults(struct ct_config *c)
 	c->max = CT_DEFAULT_MAX;
 	c->tcp_loose = 1;
 	c->tcp_liberal = 0;
+	c->source_share = CT_DEFAULT_SHARE;
+	c->adaptive_start = c->adaptive_end = 0;
 	for (i = 0; i < CT_TO_MAX; i++)
 		c->timeout[i] = ct_timeout_defs[i].def;
 }

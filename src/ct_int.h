@@ -10,7 +10,12 @@
  * list link pair, no pointers: an entry is 120 bytes, the bucket array adds
  * 1.5 buckets of 4 bytes per connection, so a full table of 1,000,000
  * costs about 126 bytes per connection (make bench: 126.1; the budget is
- * 128).
+ * 128).  The per-source share of the table costs no entry bits: a fixed
+ * count-min sketch of 2 x CT_SRC_WIDTH counters per table (32 KB),
+ * hashed from the entry's source address.
+ *
+ * Bits of the entry taken by lanes of the 2026-12 session: overload
+ * (fair table, overflow grace) takes none.
  */
 #ifndef NFQSPI_CT_INT_H
 #define NFQSPI_CT_INT_H
@@ -143,6 +148,9 @@ ct_tdiff(uint32_t a, uint32_t b)
 #define CT_LAG_SHIFT	4
 #define CT_LAG_MAX	60000u
 
+/* The per-source sketch: 2 rows of this many counters (a power of 2). */
+#define CT_SRC_WIDTH	4096
+
 struct ct_table {
 	struct ct_config cfg;
 	struct ct_entry	**chunk;	/* arena: chunk[i] holds CT_CHUNK_SIZE */
@@ -164,6 +172,21 @@ struct ct_table {
 	 */
 	struct ct_list	 tlist[CT_TO_MAX];
 	uint32_t	 lag[CT_TO_MAX];	/* ms */
+	/* adaptive timeouts: what each list's entries lose of their time
+	   while the table is above adaptive_start (ms; one offset per
+	   list keeps every list sorted) */
+	uint32_t	 shrink[CT_TO_MAX];
+	/*
+	 * The share: src_cnt holds 2 rows of CT_SRC_WIDTH counters; an
+	 * entry adds 1 to one counter of each row, picked by a keyed hash
+	 * of its source, and a source's count is the smaller of its two
+	 * (never below the truth).  share_max: most entries a source may
+	 * hold, UINT32_MAX for no cap.
+	 */
+	uint32_t	*src_cnt;
+	uint32_t	 share_max;
+	/* an overflow's grace: window checks are liberal until then (ms) */
+	uint64_t	 grace_until;
 	uint64_t	 now;		/* latest clock seen */
 	uint32_t	 now32;		/* now modulo 2^32 */
 	uint64_t	 key[2];	/* hash key */

@@ -497,6 +497,20 @@ ct_tcp_learn(struct ct_entry *e, int dir, int index, const struct pkt *p,
 }
 
 /*
+ * In an overflow's grace (ct_grace()), an assured connection that is
+ * established or closing is not held to its window: the segments the
+ * kernel let pass while our queue was full moved it on without us.
+ */
+static int
+ct_tcp_graced(const struct ct_table *t, const struct ct_entry *e)
+{
+	if (t->grace_until <= t->now || !(e->status & CT_ST_ASSURED))
+		return (0);
+	return (e->state == sES || e->state == sFW || e->state == sCW ||
+	    e->state == sLA);
+}
+
+/*
  * The sequence and window checks.  Updates the tracking data of both
  * directions when the packet is acceptable.
  */
@@ -512,6 +526,7 @@ ct_tcp_in_window(struct ct_table *t, struct ct_entry *e, int dir, int index,
 	int			 hasack = (p->th_flags & PKT_TH_ACK) != 0;
 	int			 rst = (p->th_flags & PKT_TH_RST) != 0;
 	int			 liberal, bad = 0, ignore = 0, i, rc;
+	int			 graced = 0;
 	struct ct_tcp		 saved;
 	int			 learning;
 
@@ -589,6 +604,10 @@ ct_tcp_in_window(struct ct_table *t, struct ct_entry *e, int dir, int index,
 	}
 
 	liberal = t->cfg.tcp_liberal || (tc->flags[dir] & CT_TD_LIBERAL);
+	if (bad && !liberal && !rst && ct_tcp_graced(t, e))
+		/* the queue overflowed and we missed its packets: learn
+		   from this one rather than end a live connection */
+		liberal = graced = 1;
 	if (bad || ignore) {
 		if (rst) {
 			/* An old or far RST: the receiver drops it, and it
@@ -629,6 +648,10 @@ ct_tcp_in_window(struct ct_table *t, struct ct_entry *e, int dir, int index,
 	}
 
 	ct_tcp_learn(e, dir, index, p, seq, ack, sack, end);
+	if (graced) {
+		t->stats.window_grace++;
+		*reason = REASON_WINDOW_GRACE;
+	}
 	return (CT_WIN_ACCEPT);
 
  ignored:
@@ -826,7 +849,8 @@ ct_tcp_packet(struct ct_table *t, struct ct_entry *e, uint8_t dir,
 		e->status |= CT_ST_ASSURED;
 
 	ct_refresh(t, e, ct_tcp_tclass(t, e, index));
-	ct_result_set(res, ok_state, REASON_NONE, dir, e);
+	/* REASON_WINDOW_GRACE when only the grace let it pass */
+	ct_result_set(res, ok_state, reason, dir, e);
 }
 
 void

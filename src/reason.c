@@ -39,6 +39,8 @@ static const char *const reason_names[REASON_MAX] = {
 	[REASON_FRAG_FULL] =		"frag-cache-full",
 	[REASON_FRAG_TIMEOUT] =		"frag-timeout",
 	[REASON_POLICY_RELOAD] =	"policy-reload",
+	[REASON_SOURCE_SHARE] =		"source-share",
+	[REASON_WINDOW_GRACE] =		"overflow-grace",
 };
 
 const char *

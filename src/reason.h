@@ -56,6 +56,14 @@ enum reason {
 	   (audit records only; the state is not INVALID) */
 	REASON_POLICY_RELOAD,		/* "policy-reload" */
 
+	/* connection tracking again (ct.c) */
+	REASON_SOURCE_SHARE,		/* "source-share": INVALID, the
+					   source holds its share of the
+					   table */
+	/* not INVALID: an out-of-window segment let pass in the grace
+	   after a queue overflow (audit records only) */
+	REASON_WINDOW_GRACE,		/* "overflow-grace" */
+
 	REASON_MAX
 };
 

@@ -342,6 +342,12 @@ verdict_packet(const struct verdict_ctx *x, const uint8_t *buf, size_t len,
 	case CT_RELATED:
 		decide(cfg, p, res.state, in, out, v);
 		inherit(cfg, res.entry, v);
+		if (res.reason == REASON_WINDOW_GRACE) {
+			/* out of window, passed by an overflow's grace:
+			   every one is audited */
+			v->reason = REASON_WINDOW_GRACE;
+			v->log = 1;
+		}
 		break;
 	default:
 		/* a tracker bug must not let a packet through */

@@ -40,6 +40,7 @@ check "no daemon: the message names the socket" grep -q "$T_CTL" "$T_TMP/nodaemo
 lib_config <<EOF
 [conntrack]
 max = 65536
+source_share = 0	; one client opens 20000 flows
 
 [policy]
 established = accept

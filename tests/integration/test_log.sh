@@ -76,6 +76,7 @@ conf()
 	lib_config <<EOF
 [conntrack]
 max = $max
+source_share = 0
 
 [log]
 facility = local3

@@ -194,6 +194,18 @@ static const struct {
 	  "[daemon] threads: queues 65535 to 65536: the last is past 65535" },
 	{ "[daemon]\nfail_open = maybe\n",
 	  "[daemon] fail_open: \"maybe\" is not yes or no (line 2)" },
+	{ "[conntrack]\nsource_share = 101\n",
+	  "[conntrack] source_share: \"101\" is not a number from 0 to 100 "
+	  "(line 2)" },
+	{ "[conntrack]\nadaptive_start = 60\n",
+	  "[conntrack] adaptive_end: 0 is not above adaptive_start (60); 0 "
+	  "and 0 turn adaptive timeouts off (line 2)" },
+	{ "[conntrack]\nadaptive_start = 60\nadaptive_end = 60\n",
+	  "[conntrack] adaptive_end: 60 is not above adaptive_start (60); 0 "
+	  "and 0 turn adaptive timeouts off (line 3)" },
+	{ "[conntrack]\nadaptive_end = 1001\n",
+	  "[conntrack] adaptive_end: \"1001\" is not a number from 0 to 1000 "
+	  "(line 2)" },
 	{ "[daemon]\nqueue_maxlen = 0\n",
 	  "[daemon] queue_maxlen: \"0\" is not a number from 1 to "
 	  "2147483647 (line 2)" },
@@ -493,6 +505,9 @@ test_defaults(void **state)
 	assert_int_equal(c->frag.max_bytes, 4194304);
 	assert_int_equal(c->frag.max_datagrams, 1024);
 	assert_int_equal(c->frag.max_held, 1024);
+	assert_int_equal(c->ct.source_share, 10);
+	assert_int_equal(c->ct.adaptive_start, 0);
+	assert_int_equal(c->ct.adaptive_end, 0);
 	assert_int_equal(c->policy[CT_NEW], RULE_DROP);
 	assert_int_equal(c->policy[CT_ESTABLISHED], RULE_ACCEPT);
 	assert_int_equal(c->policy[CT_RELATED], RULE_ACCEPT);
@@ -528,6 +543,9 @@ static const char full_ini[] =
     "frag_max_bytes = 65536\n"
     "frag_max_datagrams = 7\n"
     "frag_max_held = 9\n"
+    "source_share = 25\n"
+    "adaptive_start = 60\n"
+    "adaptive_end = 120\n"
     "timeout_tcp_syn_sent = 11\n"
     "TIMEOUT_UDP = 12\n"
     "timeout_generic = 1000000\n"
@@ -589,6 +607,9 @@ test_full(void **state)
 	assert_int_equal(c->frag.max_bytes, 65536);
 	assert_int_equal(c->frag.max_datagrams, 7);
 	assert_int_equal(c->frag.max_held, 9);
+	assert_int_equal(c->ct.source_share, 25);
+	assert_int_equal(c->ct.adaptive_start, 60);
+	assert_int_equal(c->ct.adaptive_end, 120);
 	assert_int_equal(c->ct.timeout[CT_TO_TCP_SYN_SENT], 11);
 	assert_int_equal(c->ct.timeout[CT_TO_UDP], 12);
 	assert_int_equal(c->ct.timeout[CT_TO_GENERIC], 1000000);

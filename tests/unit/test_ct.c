@@ -65,6 +65,22 @@ table(uint32_t max)
 
 	ct_config_defaults(&c);
 	c.max = max;
+	c.source_share = 0;	/* the tests of the share turn it on */
+	t = ct_new(&c);
+	assert_non_null(t);
+	return (t);
+}
+
+/* A table of max entries, share percent of which one source may hold. */
+static struct ct_table *
+table_share(uint32_t max, uint8_t share)
+{
+	struct ct_config	 c;
+	struct ct_table		*t;
+
+	ct_config_defaults(&c);
+	c.max = max;
+	c.source_share = share;
 	t = ct_new(&c);
 	assert_non_null(t);
 	return (t);
@@ -2040,6 +2056,7 @@ test_lower_max(void **state)
 	}
 	ct_config_defaults(&cfg);
 	cfg.max = 50;
+	cfg.source_share = 0;
 	ct_set_config(t, &cfg);
 	assert_int_equal(ct_count(t), 100);
 	/* each new connection takes two old ones with it */
@@ -2203,6 +2220,21 @@ check_table(struct ct_table *t)
 	assert_int_equal(inchains, t->count);
 	assert_int_equal(used, t->count);
 	assert_true(t->count <= t->cfg.max);
+	/* every entry is counted once in each row of the share's sketch,
+	   and no source's count is below what it holds */
+	for (tc = 0; tc < 2; tc++) {
+		size_t sum = 0;
+
+		for (j = 0; j < CT_SRC_WIDTH; j++)
+			sum += t->src_cnt[tc * CT_SRC_WIDTH + j];
+		assert_int_equal(sum, t->count);
+	}
+	for (i = 1; i < t->top; i++) {
+		e = ct_idx(t, i);
+		if (e->status & CT_ST_USED)
+			assert_true(ct_source_count(t, e->family, &e->src) >=
+			    1);
+	}
 }
 
 static uint32_t
@@ -2276,8 +2308,8 @@ test_random_traffic(void **state)
 		if (res.state == CT_NEW && res.entry == NULL &&
 		    (r >> 13) % 3 != 0) {
 			if (ct_confirm(t, &p, now, 0, 0, &res) == -1)
-				assert_int_equal(res.reason,
-				    REASON_TABLE_FULL);
+				assert_true(res.reason == REASON_TABLE_FULL ||
+				    res.reason == REASON_SOURCE_SHARE);
 		}
 		if ((r >> 15) % 50 == 0)
 			ct_expire(t, now);
@@ -2290,6 +2322,10 @@ test_random_traffic(void **state)
 			c.max = 16 + (rnd(&seed) % 100);
 			c.timeout[CT_TO_UDP] = 1 + rnd(&seed) % 60;
 			c.timeout[CT_TO_TCP_ESTABLISHED] = 1 + rnd(&seed) % 600;
+			/* the share and adaptive timeouts now and then */
+			c.source_share = rnd(&seed) % 2 ? 0 : 40;
+			c.adaptive_start = rnd(&seed) % 2 ? 0 : 50;
+			c.adaptive_end = c.adaptive_start ? 120 : 0;
 			ct_set_config(t, &c);
 			check_table(t);
 		}
@@ -2301,6 +2337,275 @@ test_random_traffic(void **state)
 	assert_true(st.early_drop > 0);
 	ct_flush(t);
 	check_table(t);
+	ct_free(t);
+}
+
+
+/* ---- a fair table ------------------------------------------------------------ */
+
+static void
+test_source_share(void **state)
+{
+	struct ct_table		*t = table_share(1000, 10);
+	struct ct_result	 res;
+	struct ct_stats		 st;
+	struct pkt		 p;
+	union pkt_addr		 a = addr("10.0.0.1");
+	int			 i, ok = 0;
+
+	/* one client tries to take the whole table: it gets its 10 % */
+	for (i = 0; i < 1000; i++) {
+		p = udp("10.0.0.1", (uint16_t)(1000 + i), "10.0.0.9", 53);
+		ct_track(t, &p, 1000, &res);
+		assert_int_equal(res.state, CT_NEW);
+		if (ct_confirm(t, &p, 1000, 0, 0, &res) == 0)
+			ok++;
+		else {
+			assert_int_equal(res.state, CT_INVALID);
+			assert_int_equal(res.reason, REASON_SOURCE_SHARE);
+		}
+	}
+	assert_int_equal(ok, 100);
+	assert_int_equal(ct_count(t), 100);
+	assert_int_equal(ct_source_count(t, AF_INET, &a), 100);
+	ct_get_stats(t, &st);
+	assert_int_equal(st.share_refused, 900);
+	assert_int_equal(st.early_drop, 0);
+	/* another client still connects */
+	p = udp("10.0.0.2", 1000, "10.0.0.9", 53);
+	assert_int_equal(pass(t, &p, 1000, &res), CT_NEW);
+	assert_non_null(res.entry);
+	/* the reply direction is the same connection, not a new source */
+	p = udp("10.0.0.9", 53, "10.0.0.1", 1000);
+	ct_track(t, &p, 1001, &res);
+	assert_int_equal(res.state, CT_ESTABLISHED);
+	/* one of the client's connections ends: it may open one more */
+	ct_remove(t, res.entry);
+	assert_int_equal(ct_source_count(t, AF_INET, &a), 99);
+	p = udp("10.0.0.1", 5000, "10.0.0.9", 53);
+	assert_int_equal(pass(t, &p, 1002, &res), CT_NEW);
+	p = udp("10.0.0.1", 5001, "10.0.0.9", 53);
+	ct_track(t, &p, 1003, &res);
+	assert_int_equal(ct_confirm(t, &p, 1003, 0, 0, &res), -1);
+	check_table(t);
+	/* a flush forgets every count */
+	ct_flush(t);
+	assert_int_equal(ct_source_count(t, AF_INET, &a), 0);
+	check_table(t);
+	ct_free(t);
+}
+
+static void
+test_source_share_v6(void **state)
+{
+	struct ct_table		*t = table_share(100, 5);
+	struct ct_result	 res;
+	struct pkt		 p;
+	char			 s[64];
+	int			 i;
+
+	/* an IPv6 client is its /64: other addresses in it do not help */
+	for (i = 0; i < 5; i++) {
+		snprintf(s, sizeof(s), "2001:db8:0:1::%x", i + 1);
+		p = udp(s, 1000, "2001:db8::9", 53);
+		assert_int_equal(pass(t, &p, 1000, &res), CT_NEW);
+	}
+	p = udp("2001:db8:0:1:ffff::1", 1000, "2001:db8::9", 53);
+	ct_track(t, &p, 1000, &res);
+	assert_int_equal(ct_confirm(t, &p, 1000, 0, 0, &res), -1);
+	assert_int_equal(res.reason, REASON_SOURCE_SHARE);
+	/* the next /64 is another client */
+	p = udp("2001:db8:0:2::1", 1000, "2001:db8::9", 53);
+	assert_int_equal(pass(t, &p, 1000, &res), CT_NEW);
+	assert_non_null(res.entry);
+	/* a share below one entry still lets a source hold one */
+	ct_free(t);
+	t = table_share(5, 1);
+	p = udp("10.0.0.1", 1, "10.0.0.9", 53);
+	assert_int_equal(pass(t, &p, 1000, &res), CT_NEW);
+	p = udp("10.0.0.1", 2, "10.0.0.9", 53);
+	ct_track(t, &p, 1000, &res);
+	assert_int_equal(ct_confirm(t, &p, 1000, 0, 0, &res), -1);
+	check_table(t);
+	ct_free(t);
+}
+
+/* Three assured TCP connections in a table of three. */
+static void
+three_assured(struct ct_table *t, struct conv *c)
+{
+	struct ct_result	 res;
+	int			 i;
+
+	for (i = 0; i < 3; i++) {
+		conv_init(&c[i], t, 0);
+		c[i].s[0].port = (uint16_t)(41000 + i);
+		conv_send(&c[i], 0, SYN, 0, &res);
+		conv_send(&c[i], 1, SYN | ACK, 0, &res);
+		conv_send(&c[i], 0, ACK, 0, &res);
+		assert_true(conv_entry(&c[i])->status & CT_ST_ASSURED);
+	}
+}
+
+static void
+test_evict_assured_idle(void **state)
+{
+	struct ct_table		*t = table(3);
+	struct ct_result	 res;
+	struct ct_stats		 st;
+	struct conv		 c[3];
+	struct pkt		 n = udp("10.0.0.5", 1, "10.0.0.9", 53);
+	int			 i;
+
+	three_assured(t, c);
+	/* all of them busy: the newcomer is refused */
+	ct_track(t, &n, 2000, &res);
+	assert_int_equal(ct_confirm(t, &n, 2000, 0, 0, &res), -1);
+	assert_int_equal(res.reason, REASON_TABLE_FULL);
+	/* c[1] and c[2] go on 30 s later; c[0] stays idle */
+	for (i = 1; i < 3; i++) {
+		c[i].now = 31000;
+		conv_send(&c[i], 0, ACK, 100, &res);
+		assert_int_equal(res.state, CT_ESTABLISHED);
+	}
+	/* at 70 s c[0] has been idle for over a minute: it makes room,
+	   while the others (idle 39 s) are kept */
+	ct_track(t, &n, 70000, &res);
+	assert_int_equal(ct_confirm(t, &n, 70000, 0, 0, &res), 0);
+	assert_int_equal(conv_state(&c[0]), GONE);
+	assert_int_equal(conv_state(&c[1]), CT_TCP_ESTABLISHED);
+	assert_int_equal(conv_state(&c[2]), CT_TCP_ESTABLISHED);
+	ct_get_stats(t, &st);
+	assert_int_equal(st.early_drop, 1);
+	/* the unreplied newcomer goes before any assured one */
+	n = udp("10.0.0.6", 1, "10.0.0.9", 53);
+	assert_int_equal(pass(t, &n, 120000, &res), CT_NEW);
+	assert_int_equal(conv_state(&c[1]), CT_TCP_ESTABLISHED);
+	assert_int_equal(conv_state(&c[2]), CT_TCP_ESTABLISHED);
+	check_table(t);
+	ct_free(t);
+}
+
+static void
+test_adaptive(void **state)
+{
+	struct ct_config	 cfg;
+	struct ct_table		*t;
+	struct ct_result	 res;
+	struct pkt		 p;
+	int			 i;
+
+	ct_config_defaults(&cfg);
+	cfg.max = 100;
+	cfg.source_share = 0;
+	cfg.adaptive_start = 50;
+	cfg.adaptive_end = 100;
+	assert_non_null(t = ct_new(&cfg));
+	/* 50 entries: not above start, the full 30 s of timeout_udp */
+	for (i = 0; i < 50; i++) {
+		p = udp("10.0.0.1", (uint16_t)(1 + i), "10.0.0.9", 53);
+		pass(t, &p, 0, &res);
+	}
+	ct_expire(t, 29000);
+	assert_int_equal(ct_count(t), 50);
+	ct_free(t);
+
+	/* 75: half way from start to end, timeouts are halved (15 s) */
+	assert_non_null(t = ct_new(&cfg));
+	for (i = 0; i < 75; i++) {
+		p = udp("10.0.0.1", (uint16_t)(1 + i), "10.0.0.9", 53);
+		pass(t, &p, 0, &res);
+	}
+	ct_expire(t, 14000);
+	assert_int_equal(ct_count(t), 75);
+	p = udp("10.0.0.1", 1, "10.0.0.9", 53);
+	ct_track(t, &p, 15000, &res);
+	assert_null(res.entry);			/* judged by the shrunk time */
+	/* 74 left: a little longer (15.6 s), and then all at once */
+	ct_expire(t, 15500);
+	assert_int_equal(ct_count(t), 74);
+	ct_expire(t, 15600);
+	assert_int_equal(ct_count(t), 0);
+	check_table(t);
+	/* off again by a reload: the whole timeout */
+	cfg.adaptive_start = cfg.adaptive_end = 0;
+	ct_set_config(t, &cfg);
+	for (i = 0; i < 75; i++) {
+		p = udp("10.0.0.1", (uint16_t)(1 + i), "10.0.0.9", 53);
+		pass(t, &p, 20000, &res);
+	}
+	ct_expire(t, 20000 + 29000);
+	assert_int_equal(ct_count(t), 75);
+	ct_free(t);
+
+	/* at end or beyond, nothing lives */
+	cfg.adaptive_start = 10;
+	cfg.adaptive_end = 20;
+	assert_non_null(t = ct_new(&cfg));
+	for (i = 0; i < 20; i++) {
+		p = udp("10.0.0.1", (uint16_t)(1 + i), "10.0.0.9", 53);
+		pass(t, &p, 0, &res);
+	}
+	ct_expire(t, 1);
+	assert_int_equal(ct_count(t), 0);
+	ct_free(t);
+}
+
+static void
+test_overflow_grace(void **state)
+{
+	struct ct_table		*t = table(16);
+	struct ct_result	 res;
+	struct ct_stats		 st;
+	struct conv		 c, h;
+	struct pkt		 p;
+
+	conv_init(&c, t, 0);
+	conv_send(&c, 0, SYN, 0, &res);
+	conv_send(&c, 1, SYN | ACK, 0, &res);
+	conv_send(&c, 0, ACK, 1000, &res);
+	/* the kernel let 200 kB of the client's pass while our queue was
+	   full: the server's ACK of it acknowledges data we never saw */
+	c.s[0].nxt += 200000;
+	p = conv_pkt(&c, 1, ACK, 0);
+	ct_track(t, &p, c.now + 10, &res);
+	assert_int_equal(res.state, CT_INVALID);
+	assert_int_equal(res.reason, REASON_TCP_ACK);
+	/* after an overflow, the same segment passes, counted and marked */
+	ct_grace(t, c.now + 5000);
+	ct_track(t, &p, c.now + 20, &res);
+	assert_int_equal(res.state, CT_ESTABLISHED);
+	assert_int_equal(res.reason, REASON_WINDOW_GRACE);
+	ct_get_stats(t, &st);
+	assert_int_equal(st.window_grace, 1);
+	/* ... and taught the window: the client's next segment is fine,
+	   without the grace's help */
+	c.now += 30;
+	assert_int_equal(conv_send(&c, 0, ACK, 1000, &res), CT_ESTABLISHED);
+	assert_int_equal(res.reason, REASON_NONE);
+	/* a RST out of window is never let pass */
+	p = conv_pkt(&c, 1, RST, 0);
+	p.seq += 0x40000000;
+	ct_track(t, &p, c.now + 10, &res);
+	assert_int_equal(res.state, CT_INVALID);
+	assert_int_equal(res.reason, REASON_TCP_RST);
+	/* a connection that is not assured is not graced */
+	conv_init(&h, t, 0);
+	h.s[0].port = 42000;
+	h.now = c.now;
+	conv_send(&h, 0, SYN, 0, &res);
+	conv_send(&h, 1, SYN | ACK, 0, &res);
+	p = conv_pkt(&h, 0, ACK, 0);
+	p.ack += 100000;
+	ct_track(t, &p, h.now + 10, &res);
+	assert_int_equal(res.state, CT_INVALID);
+	/* once the grace is over, out of window is INVALID again */
+	c.s[0].nxt += 200000;
+	p = conv_pkt(&c, 1, ACK, 0);
+	ct_track(t, &p, c.now + 6000, &res);
+	assert_int_equal(res.state, CT_INVALID);
+	ct_get_stats(t, &st);
+	assert_int_equal(st.window_grace, 1);
 	ct_free(t);
 }
 
@@ -2607,6 +2912,11 @@ main(void)
 		cmocka_unit_test(test_evict_flood),
 		cmocka_unit_test(test_lower_max),
 		cmocka_unit_test(test_set_config),
+		cmocka_unit_test(test_source_share),
+		cmocka_unit_test(test_source_share_v6),
+		cmocka_unit_test(test_evict_assured_idle),
+		cmocka_unit_test(test_adaptive),
+		cmocka_unit_test(test_overflow_grace),
 		cmocka_unit_test(test_timer_lag),
 		cmocka_unit_test(test_timer_lag_full),
 		cmocka_unit_test(test_timer_clock),

@@ -342,6 +342,7 @@ test_ct_events(void **state __attribute__((unused)))
 	memset(&l, 0, sizeof(l));
 	ct_config_defaults(&cc);
 	cc.max = 2;
+	cc.source_share = 0;
 	assert_non_null(ct = ct_new(&cc));
 	ct_set_event_cb(ct, record, &l);
 
