@@ -160,6 +160,12 @@ struct worker;
 struct event_base;
 struct events;
 
+/*
+ * A worker's counters.  Every field is a uint64_t or a struct of them:
+ * worker_stats_add() adds them word by word, and status.c's counters[]
+ * says how each is shown.  A new counter is a field here and a row
+ * there.
+ */
 struct worker_stats {
 	uint64_t	 received;
 	uint64_t	 accepted;
@@ -170,11 +176,11 @@ struct worker_stats {
 	uint64_t	 suppressed;	/* audit records over [log] rate */
 	struct nq_stats	 nq;
 	struct ct_stats	 ct;
-	size_t		 conns;
+	uint64_t	 conns;		/* in the table */
 	uint64_t	 rejects;	/* answers sent for reject rules */
 	uint64_t	 reject_errors;	/* answers that could not be sent */
 	struct limit_stats limit;	/* rate and conn_limit */
-	size_t		 sources;	/* in the limit table */
+	uint64_t	 sources;	/* in the limit table */
 	uint64_t	 reasons[REASON_MAX];	/* INVALID packets by why */
 };
 

@@ -274,7 +274,7 @@ status_print(struct evbuffer *b, const struct daemon_info *info,
 	evbuffer_add_printf(b, "%-16s%s\n", "fail_open",
 	    cfg->fail_open ? "yes" : "no");
 	evbuffer_add_printf(b, "%-16s%zu\n", "rules", cfg->nrules);
-	evbuffer_add_printf(b, "%-16s%zu/%" PRIu64 "\n", "table",
+	evbuffer_add_printf(b, "%-16s%" PRIu64 "/%" PRIu64 "\n", "table",
 	    st->tot.conns, st->max);
 	counters_text(b, &st->tot, "");
 }

@@ -134,27 +134,14 @@ add_words(void *to, const void *from, size_t size)
 		t[i] += f[i];
 }
 
+/* Every field is a 64-bit counter (nfqspid.h): add them as words. */
+_Static_assert(sizeof(struct worker_stats) % sizeof(uint64_t) == 0,
+    "struct worker_stats holds 64-bit counters only");
+
 void
 worker_stats_add(struct worker_stats *t, const struct worker_stats *s)
 {
-	size_t	 i;
-
-	t->received += s->received;
-	t->accepted += s->accepted;
-	t->dropped += s->dropped;
-	t->invalid += s->invalid;
-	t->related += s->related;
-	t->audited += s->audited;
-	t->suppressed += s->suppressed;
-	add_words(&t->nq, &s->nq, sizeof(t->nq));
-	add_words(&t->ct, &s->ct, sizeof(t->ct));
-	t->conns += s->conns;
-	t->rejects += s->rejects;
-	t->reject_errors += s->reject_errors;
-	add_words(&t->limit, &s->limit, sizeof(t->limit));
-	t->sources += s->sources;
-	for (i = 0; i < REASON_MAX; i++)
-		t->reasons[i] += s->reasons[i];
+	add_words(t, s, sizeof(*t));
 }
 
 struct snapshot {
