@@ -716,11 +716,11 @@ val_http(struct cfgctx *x, const struct scan_sec *s, const char *v,
 
 enum dkey {
 	DK_QUEUE, DK_THREADS, DK_FAIL_OPEN, DK_QUEUE_MAXLEN, DK_MODE, DK_USER,
-	DK_PIDFILE, DK_CONTROL, DK_HTTP, DK_HTTP_ALLOW
+	DK_PIDFILE, DK_CONTROL, DK_HTTP, DK_HTTP_ALLOW, DK_DIVERT, DK_IDLE_WARN
 };
 static const char *const daemon_keys[] = {
 	"queue", "threads", "fail_open", "queue_maxlen", "mode", "user",
-	"pidfile", "control", "http", "http_allow", NULL
+	"pidfile", "control", "http", "http_allow", "divert", "idle_warn", NULL
 };
 
 #define HTTP_ALLOW_DEFAULT	"127.0.0.0/8, ::1"
@@ -837,6 +837,18 @@ sec_daemon(struct cfgctx *x, const struct scan_sec *s, struct config *c)
 		case DK_HTTP_ALLOW:
 			if (val_http_allow(x, s, v, c) == -1)
 				return (-1);
+			break;
+		case DK_DIVERT:
+			if (divert_mode_parse(v, &c->divert) == -1) {
+				cfg_err(x, "[%s] divert: \"%s\" is not none, "
+				    "iptables, iptables-nft or nft", s->orig, v);
+				return (-1);
+			}
+			break;
+		case DK_IDLE_WARN:
+			if (val_uint(x, s, k->name, v, 0, 86400, &n) == -1)
+				return (-1);
+			c->idle_warn = (uint32_t)n;
 			break;
 		default:
 			return (-1);
@@ -1381,6 +1393,7 @@ config_defaults(struct config *c)
 	c->threads = 1;
 	c->fail_open = 1;
 	c->queue_maxlen = 4096;
+	c->idle_warn = CONFIG_IDLE_WARN;
 	c->mode = MODE_ENFORCE;
 	c->user[0] = '\0';
 	spi_strlcpy(c->pidfile, "/run/nfqspid.pid", sizeof(c->pidfile));

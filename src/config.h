@@ -17,9 +17,11 @@
 #include "ct.h"
 #include "frag.h"
 #include "rule.h"
+#include "divert.h"
 
 #define CONFIG_DEFAULT_PATH	"/etc/nfqspi.ini"
 #define CONFIG_PATHLEN		256
+#define CONFIG_IDLE_WARN	60	/* [daemon] idle_warn's default */
 
 enum config_mode {
 	MODE_ENFORCE = 0,
@@ -41,6 +43,11 @@ struct config {
 	char		 http[64];	/* "": off */
 	struct rule_addrset *http_allow; /* who may use it; never NULL
 					   (default loopback) */
+	uint8_t		 divert;	/* enum divert_mode: installed and
+					   watched by nfqspid */
+	uint32_t	 idle_warn;	/* seconds without a packet on a queue
+					   while the interfaces carry traffic
+					   before a warning; 0: never */
 
 	/* [conntrack] */
 	struct ct_config ct;

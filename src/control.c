@@ -645,6 +645,7 @@ static const struct {
 	{ "stats",	0, cmd_stats },
 	{ "reload",	0, cmd_reload },
 	{ "iptables",	0, cmd_iptables },
+	{ "nft",	0, cmd_nft },
 };
 
 static void

@@ -112,5 +112,6 @@ void	 control_events(void *arg, int event, const struct ct_view *v,
 /* control_rules.c */
 int	 cmd_rules(struct client *c, struct evbuffer *b);
 int	 cmd_iptables(struct client *c, struct evbuffer *b);
+int	 cmd_nft(struct client *c, struct evbuffer *b);
 
 #endif /* NFQSPI_CONTROL_H */

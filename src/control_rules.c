@@ -1,5 +1,5 @@
 /*
- * control_rules.c - nfqspictl rules and iptables: the running
+ * control_rules.c - nfqspictl rules, iptables and nft: the running
  * configuration printed, with each rule's counters
  *
  * Copyright (C) 2026 The nfqspid authors
@@ -345,3 +345,28 @@ cmd_iptables(struct client *c, struct evbuffer *b)
 	return (0);
 }
 
+/* The nft form of cmd_iptables(): table inet nfqspid (divert.c). */
+int
+cmd_nft(struct client *c, struct evbuffer *b)
+{
+	const struct daemon_info *info = c->ctl->info;
+	struct divert_spec	 spec;
+	char			 text[4096], q[2 * sizeof(text) + 8];
+
+	memset(&spec, 0, sizeof(spec));
+	spec.mode = DIVERT_NFT;
+	spec.bypass = 1;
+	spec.queue = info->queue;
+	spec.threads = info->threads;
+	if (divert_nft_text(&spec, info->version, text, sizeof(text)) == -1) {
+		client_error(c, "nft: the ruleset is too long");
+		return (-1);
+	}
+	if (c->flags & CTL_F_JSON) {
+		ctl_json_str(q, sizeof(q), text);
+		evbuffer_add_printf(b, "{\"table\":\"inet %s\",\"ruleset\":%s}\n",
+		    DIVERT_NFT_TABLE, q);
+	} else
+		evbuffer_add(b, text, strlen(text));
+	return (0);
+}

@@ -31,6 +31,7 @@ const char *const ctl_commands[] = {
 	"stats",
 	"reload",
 	"iptables",
+	"nft",
 	NULL
 };
 

@@ -53,6 +53,7 @@ usage(FILE *fp)
 	    "  reload                     reload the configuration\n"
 	    "  iptables                   iptables-restore rules that divert "
 	    "to the queues\n"
+	    "  nft                        the same as an nft -f ruleset\n"
 	    "  -j  JSON output   -s  socket (default %s)\n"
 	    "See nfqspictl(8).\n", progname, CTL_DEFAULT_SOCKET);
 }

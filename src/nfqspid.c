@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <grp.h>
 #include <pwd.h>
@@ -41,6 +42,8 @@
 
 #define ERRLEN		512
 #define WATCHDOG_CHECKS	10	/* seconds without a worker tick */
+#define TICK_MS		1000	/* the main loop's own checks */
+#define DIVERT_TICKS	5	/* the diversion checked every 5 ticks */
 
 struct daemon {
 	struct daemon_info	 info;
@@ -59,6 +62,10 @@ struct daemon {
 	int			 watching;
 	uint64_t		*wd_last;	/* the watchdog's, per worker */
 	unsigned		*wd_stale;
+	struct diverter		*divert;	/* [daemon] divert */
+	struct qwatch		*qwatch;
+	struct event		*tick;
+	unsigned		 ticks;
 };
 
 static __dead void
@@ -203,7 +210,7 @@ daemon_ready(int fd)
  * the workers start: capabilities are per thread and inherited.
  */
 static int
-drop_privileges(const char *user, int raw)
+drop_privileges(const char *user, int raw, int ambient)
 {
 	struct __user_cap_header_struct	 hdr;
 	struct __user_cap_data_struct	 data[_LINUX_CAPABILITY_U32S_3];
@@ -228,11 +235,21 @@ drop_privileges(const char *user, int raw)
 	memset(data, 0, sizeof(data));
 	hdr.version = _LINUX_CAPABILITY_VERSION_3;
 	keep = 1u << CAP_NET_ADMIN;
-	if (raw)
+	if (raw || ambient)
 		keep |= 1u << CAP_NET_RAW;
 	data[0].effective = data[0].permitted = keep;
+	/* [daemon] divert runs iptables or nft: ambient, they keep the
+	   two across exec (iptables-legacy needs a raw socket) */
+	if (ambient)
+		data[0].inheritable = keep;
 	if (syscall(SYS_capset, &hdr, data) == -1) {
 		log_warn("user %s: keeping CAP_NET_ADMIN", user);
+		return (-1);
+	}
+	if (ambient && (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE,
+	    (long)CAP_NET_ADMIN, 0L, 0L) == -1 || prctl(PR_CAP_AMBIENT,
+	    PR_CAP_AMBIENT_RAISE, (long)CAP_NET_RAW, 0L, 0L) == -1)) {
+		log_warn("user %s: ambient capabilities for divert", user);
 		return (-1);
 	}
 	(void)prctl(PR_SET_KEEPCAPS, 0L, 0L, 0L, 0L);
@@ -240,8 +257,9 @@ drop_privileges(const char *user, int raw)
 		log_warn("user %s: no_new_privs", user);
 		return (-1);
 	}
-	log_info("running as user %s with CAP_NET_ADMIN%s", user,
-	    raw ? " and CAP_NET_RAW" : "");
+	log_info("running as user %s with CAP_NET_ADMIN%s%s", user,
+	    raw || ambient ? " and CAP_NET_RAW" : "",
+	    ambient ? " (ambient: divert's commands)" : "");
 	return (0);
 }
 
@@ -271,9 +289,10 @@ daemon_reload(void *arg, char *err, size_t errlen)
 	if (strcmp(cfg->pidfile, d->cfg->pidfile) != 0 ||
 	    strcmp(cfg->control, d->cfg->control) != 0 ||
 	    strcmp(cfg->user, d->cfg->user) != 0 ||
-	    strcmp(cfg->http, d->cfg->http) != 0)
-		log_warnx("reload: pidfile, control, user and http take "
-		    "effect at the next start");
+	    strcmp(cfg->http, d->cfg->http) != 0 ||
+	    cfg->divert != d->cfg->divert || cfg->idle_warn != d->cfg->idle_warn)
+		log_warnx("reload: pidfile, control, user, http, divert and "
+		    "idle_warn take effect at the next start");
 	log_setfacility(cfg->facility);
 	for (i = 0; i < d->nworkers; i++)
 		if (worker_reload(d->workers[i], cfg) == -1)
@@ -359,6 +378,118 @@ watchdog_main(void *arg)
 	return (NULL);
 }
 
+/*
+ * [daemon] divert: our diversion, once the queues are bound (packets wait
+ * in them until the workers run) and while we are still root.
+ */
+static int
+daemon_divert(struct daemon *d, char *err, size_t errlen)
+{
+	struct divert_spec	 spec;
+
+	if (d->cfg->divert == DIVERT_NONE)
+		return (0);
+	memset(&spec, 0, sizeof(spec));
+	spec.mode = d->cfg->divert;
+	spec.bypass = d->cfg->fail_open;
+	spec.queue = d->cfg->queue;
+	spec.threads = d->cfg->threads;
+	if ((d->divert = diverter_open(&spec, PACKAGE_VERSION, err,
+	    errlen)) == NULL)
+		return (-1);
+	d->info.divert = spec.mode;
+	d->info.divert_intact = 1;
+	return (0);
+}
+
+/* Each queue's packets against the interfaces': warn of a silent queue. */
+static void
+daemon_qwatch(struct daemon *d)
+{
+	static char		 dev[65536];	/* main thread only */
+	struct worker_stats	 s;
+	enum qwatch_event	 ev[64];
+	uint64_t		 rx[64], pkts, now = worker_now_ms();
+	const struct qwatch_queue *q;
+	uint32_t		 ctmax;
+	unsigned		 i;
+	ssize_t			 n;
+	int			 fd;
+
+	if ((fd = open("/proc/net/dev", O_RDONLY | O_CLOEXEC)) == -1)
+		return;
+	n = read(fd, dev, sizeof(dev) - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	dev[n] = '\0';
+	if (qwatch_netdev_pkts(dev, &pkts) == -1)
+		return;
+	for (i = 0; i < d->nworkers && i < 64; i++) {
+		if (worker_snapshot(d->workers[i], &s, &ctmax) == -1)
+			return;
+		rx[i] = s.received;
+	}
+	qwatch_update(d->qwatch, rx, pkts, now, ev);
+	for (i = 0; i < d->nworkers && i < 64; i++) {
+		q = qwatch_queue(d->qwatch, i);
+		if (ev[i] == QWATCH_IDLE)
+			log_warnx("queue %u: no packet for %" PRIu64 " s while "
+			    "the interfaces carried %" PRIu64 " packets: is "
+			    "traffic diverted to it? (nfqspid(8), DIVERTING "
+			    "TRAFFIC)", d->info.queue + i,
+			    (now - q->rx_ms) / 1000, q->idle_pkts);
+		else if (ev[i] == QWATCH_ACTIVE)
+			log_info("queue %u: packets arrive again",
+			    d->info.queue + i);
+	}
+}
+
+static void
+daemon_tick(evutil_socket_t fd, short events, void *arg)
+{
+	struct daemon	*d = arg;
+
+	int		 rc;
+
+	if (d->divert != NULL && ++d->ticks % DIVERT_TICKS == 0) {
+		rc = diverter_check(d->divert);
+		d->info.divert_intact = rc != -1;
+		if (rc == 1)
+			d->info.divert_restored++;
+	}
+	daemon_qwatch(d);
+}
+
+/* Not fatal: without it there are no divert checks and no warnings. */
+static void
+daemon_tick_start(struct daemon *d)
+{
+	struct timeval	 tv = { TICK_MS / 1000, (TICK_MS % 1000) * 1000 };
+
+	/* threads is at most 64 (config.c): daemon_qwatch's arrays */
+	if ((d->qwatch = qwatch_new(d->nworkers,
+	    (uint64_t)d->cfg->idle_warn * 1000, worker_now_ms())) == NULL ||
+	    (d->tick = event_new(d->base, -1, EV_PERSIST, daemon_tick,
+	    d)) == NULL || event_add(d->tick, &tv) == -1) {
+		log_warnx("the main loop's timer: cannot start: no divert "
+		    "checks, no idle queue warnings");
+		return;
+	}
+	d->info.qwatch = d->qwatch;
+}
+
+static void
+daemon_tick_stop(struct daemon *d)
+{
+	if (d->tick != NULL)
+		event_free(d->tick);
+	d->tick = NULL;
+	qwatch_free(d->qwatch);
+	d->qwatch = NULL;
+	d->info.qwatch = NULL;
+}
+
 /* The watchdog thread, with every signal blocked: they are the main
    thread's. */
 static void
@@ -385,6 +516,11 @@ daemon_stop(struct daemon *d, struct event *sigev[3], const int sigs[3])
 	sigset_t	 set;
 	unsigned	 i;
 
+	/* No more packets diverted (fail-closed: no more pass) first. */
+	daemon_tick_stop(d);
+	diverter_close(d->divert);
+	d->divert = NULL;
+	d->info.divert = DIVERT_NONE;
 	if (d->watching) {
 		pthread_cancel(d->watchdog);
 		pthread_join(d->watchdog, NULL);
@@ -472,6 +608,11 @@ daemon_run(struct daemon *d, int foreground, int debug)
 			goto fail;
 		}
 
+	/* before the control socket: once it answers, the diversion is in */
+	if (daemon_divert(d, err, sizeof(err)) == -1) {
+		log_warnx("%s", err);
+		goto fail;
+	}
 	d->info.version = PACKAGE_VERSION;
 	d->info.pid = getpid();
 	d->info.started = time(NULL);
@@ -490,7 +631,7 @@ daemon_run(struct daemon *d, int foreground, int debug)
 	}
 
 	if (d->cfg->user[0] != '\0' && drop_privileges(d->cfg->user,
-	    verdict_has_reject(d->cfg)) == -1)
+	    verdict_has_reject(d->cfg), d->divert != NULL) == -1)
 		goto fail;
 
 	for (i = 0; i < d->nworkers; i++)
@@ -502,6 +643,7 @@ daemon_run(struct daemon *d, int foreground, int debug)
 	worker_set_peers(d->workers, d->nworkers);
 
 	watchdog_start(d);
+	daemon_tick_start(d);
 
 	log_info("nfqspid %s started: queue %u threads %u rules %zu mode %s",
 	    PACKAGE_VERSION, d->cfg->queue, d->cfg->threads, d->cfg->nrules,
@@ -522,6 +664,7 @@ daemon_run(struct daemon *d, int foreground, int debug)
  fail:
 	/* before any worker runs: nothing is queued to us yet that the
 	   kernel will not drop or bypass when the socket closes */
+	diverter_close(d->divert);
 	http_close(d->http);
 	if (d->control != NULL)
 		control_close(d->control);

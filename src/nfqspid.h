@@ -44,6 +44,8 @@
 #include "limit.h"
 #include "reason.h"
 #include "nqmsg.h"
+#include "divert.h"
+#include "qwatch.h"
 
 #ifndef __dead
 #define __dead		__attribute__((__noreturn__))
@@ -255,6 +257,11 @@ struct daemon_info {
 	const struct config *cfg;	/* the running configuration; replaced
 					   by a reload, read it in the main
 					   thread only */
+	/* main thread only: */
+	uint8_t		 divert;	/* enum divert_mode nfqspid installed */
+	uint8_t		 divert_intact;	/* whole at the last check */
+	uint64_t	 divert_restored; /* times put back */
+	const struct qwatch *qwatch;	/* packets per queue vs interfaces */
 };
 
 /* control.c: the control socket, in the main thread */
@@ -349,6 +356,19 @@ void		 status_api(struct evbuffer *b, const struct daemon_info *info,
 void		 status_metrics(struct evbuffer *b,
 		    const struct daemon_info *info, const struct status *st,
 		    const struct status_conns *c);
+
+/*
+ * divert_run.c: [daemon] divert, from the main thread.  diverter_open()
+ * installs the diversion (NULL and a message in err on failure);
+ * diverter_check() puts it back if it is gone or changed (0 intact, 1
+ * restored, -1 could not: logged); diverter_close() removes it when
+ * spec->bypass, and otherwise leaves it so nothing passes unchecked.
+ */
+struct diverter;
+struct diverter	*diverter_open(const struct divert_spec *spec,
+		    const char *version, char *err, size_t errlen);
+int		 diverter_check(struct diverter *d);
+void		 diverter_close(struct diverter *d);
 
 /* replay.c */
 /* Returns the exit status: 0, 1 (capture unreadable), 2 (bad usage). */

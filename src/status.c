@@ -230,6 +230,54 @@ status_queues(char *buf, size_t len, unsigned q, unsigned threads)
 		snprintf(buf, len, "%u", q);
 }
 
+/*
+ * [daemon] divert and each queue against the interfaces (qwatch.h): is
+ * the traffic reaching us?
+ */
+static void
+status_divert(struct evbuffer *b, const struct daemon_info *info, int json)
+{
+	const struct qwatch_queue *q;
+	uint64_t		 restored = info->divert_restored;
+	uint64_t		 now = worker_now_ms(), age;
+	uint8_t			 mode = info->divert;
+	unsigned		 i;
+	int			 intact = info->divert_intact;
+
+	if (json)
+		evbuffer_add_printf(b, ",\"divert\":{\"mode\":\"%s\","
+		    "\"intact\":%s,\"restored\":%" PRIu64 "},\"queues\":[",
+		    divert_mode_name(mode), intact ? "true" : "false",
+		    restored);
+	else if (mode != DIVERT_NONE)
+		evbuffer_add_printf(b, "%-16s%s, %s, restored %" PRIu64
+		    " time%s\n", "divert", divert_mode_name(mode),
+		    intact ? "intact" : "BROKEN (cannot restore it)", restored,
+		    restored == 1 ? "" : "s");
+	else
+		evbuffer_add_printf(b, "%-16s%s\n", "divert", "none");
+	for (i = 0; info->qwatch != NULL && i < info->threads; i++) {
+		if ((q = qwatch_queue(info->qwatch, i)) == NULL)
+			break;
+		age = (now - q->rx_ms) / 1000;
+		if (json)
+			evbuffer_add_printf(b, "%s{\"queue\":%u,\"packets\":%"
+			    PRIu64 ",\"idle_s\":%" PRIu64 ",\"warning\":%s}",
+			    i ? "," : "", info->queue + i, q->rx, age,
+			    q->idle ? "true" : "false");
+		else if (q->idle)
+			evbuffer_add_printf(b, "queue %-10uWARNING: no packet for "
+			    "%" PRIu64 " s while the interfaces carried %" PRIu64
+			    " packets\n", info->queue + i, age, q->idle_pkts);
+		else
+			evbuffer_add_printf(b, "queue %-10u%" PRIu64 " packets, "
+			    "the last %" PRIu64 " s ago\n", info->queue + i, q->rx,
+			    age);
+	}
+	if (json)
+		evbuffer_add_printf(b, "]");
+}
+
 void
 status_print(struct evbuffer *b, const struct daemon_info *info,
     const struct status *st, int json)
@@ -257,6 +305,7 @@ status_print(struct evbuffer *b, const struct daemon_info *info,
 		    info->queue, info->threads,
 		    cfg->fail_open ? "true" : "false", cfg->nrules, st->max);
 		counters_json(b, &st->tot);
+		status_divert(b, info, 1);
 		evbuffer_add_printf(b, "}\n");
 		return;
 	}
@@ -276,6 +325,7 @@ status_print(struct evbuffer *b, const struct daemon_info *info,
 	evbuffer_add_printf(b, "%-16s%zu\n", "rules", cfg->nrules);
 	evbuffer_add_printf(b, "%-16s%" PRIu64 "/%" PRIu64 "\n", "table",
 	    st->tot.conns, st->max);
+	status_divert(b, info, 0);
 	counters_text(b, &st->tot, "");
 }
 

@@ -1147,6 +1147,35 @@ test_http_allow(void **state)
 	assert_null(c);
 }
 
+/* [daemon] divert and idle_warn: the modes, the range, the defaults. */
+static void
+test_divert_keys(void **state)
+{
+	struct config	*c;
+
+	c = load_ok("");
+	assert_int_equal(c->divert, DIVERT_NONE);
+	assert_int_equal(c->idle_warn, 60);
+	config_free(c);
+	c = load_ok("[daemon]\ndivert = iptables-nft\nidle_warn = 0\n");
+	assert_int_equal(c->divert, DIVERT_IPTABLES_NFT);
+	assert_int_equal(c->idle_warn, 0);
+	config_free(c);
+	c = load_ok("[daemon]\ndivert = nft\nidle_warn = 86400\n");
+	assert_int_equal(c->divert, DIVERT_NFT);
+	assert_int_equal(c->idle_warn, 86400);
+	config_free(c);
+	c = load_ok("[daemon]\ndivert = iptables\n");
+	assert_int_equal(c->divert, DIVERT_IPTABLES);
+	config_free(c);
+	check_error("[daemon]\ndivert = ip6tables\n",
+	    "[daemon] divert: \"ip6tables\" is not none, iptables, "
+	    "iptables-nft or nft (line 2)");
+	check_error("[daemon]\nidle_warn = 86401\n",
+	    "[daemon] idle_warn: \"86401\" is not a number from 0 to 86400 "
+	    "(line 2)");
+}
+
 /* nfqspi.ini(5) lists every timeout key with its default. */
 static void
 test_man_timeouts(void **state)
@@ -1271,6 +1300,7 @@ main(void)
 		cmocka_unit_test(test_file_errors),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_http_allow),
+		cmocka_unit_test(test_divert_keys),
 		cmocka_unit_test(test_full),
 		cmocka_unit_test(test_rule_order),
 		cmocka_unit_test(test_many_rules),

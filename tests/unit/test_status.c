@@ -323,6 +323,60 @@ test_metrics(void **state)
 	status_free(&st);
 }
 
+/* nfqspictl status: [daemon] divert and the queues' idle warning. */
+static void
+test_status_divert(void **state)
+{
+	struct status		 st;
+	struct evbuffer		*b = evbuffer_new();
+	struct qwatch		*w;
+	enum qwatch_event	 ev[NW];
+	uint64_t		 rx[NW] = { 5, 0 };
+	char			*s;
+
+	setup_info();
+	assert_int_equal(status_collect(&st, &info, workers, NW), 0);
+	status_print(b, &info, &st, 0);
+	s = text_of(b);
+	assert_non_null(strstr(s, "\ndivert          none\n"));
+	assert_null(strstr(s, "queue 10"));
+	free(s);
+
+	/* queue 10 had packets, queue 11 none while 500 crossed */
+	assert_non_null(w = qwatch_new(NW, 60000, 90000000));
+	qwatch_update(w, rx, 100, 90000000, ev);
+	rx[0] = 9;
+	qwatch_update(w, rx, 600, 90061000, ev);
+	assert_int_equal(ev[0], QWATCH_NONE);
+	assert_int_equal(ev[1], QWATCH_IDLE);
+	info.qwatch = w;
+	info.divert = DIVERT_IPTABLES_NFT;
+	info.divert_intact = 1;
+	info.divert_restored = 2;
+	status_print(b, &info, &st, 0);
+	s = text_of(b);
+	assert_non_null(strstr(s, "\ndivert          iptables-nft, intact, "
+	    "restored 2 times\n"));
+	assert_non_null(strstr(s, "\nqueue 10        9 packets, the last 0 s "
+	    "ago\n"));
+	assert_non_null(strstr(s, "\nqueue 11        WARNING: no packet for "
+	    "61 s while the interfaces carried 500 packets\n"));
+	free(s);
+	info.divert_intact = 0;
+	status_print(b, &info, &st, 1);
+	s = text_of(b);
+	assert_non_null(strstr(s, ",\"divert\":{\"mode\":\"iptables-nft\","
+	    "\"intact\":false,\"restored\":2},\"queues\":[{\"queue\":10,"
+	    "\"packets\":9,\"idle_s\":0,\"warning\":false},{\"queue\":11,"
+	    "\"packets\":0,\"idle_s\":61,\"warning\":true}]}\n"));
+	free(s);
+	info.qwatch = NULL;
+	info.divert = DIVERT_NONE;
+	qwatch_free(w);
+	evbuffer_free(b);
+	status_free(&st);
+}
+
 /* nfqspictl status: the head, then every counter; -j: one object. */
 static void
 test_status(void **state)
@@ -387,6 +441,7 @@ main(void)
 		cmocka_unit_test(test_stats_fields),
 		cmocka_unit_test(test_metrics),
 		cmocka_unit_test(test_status),
+		cmocka_unit_test(test_status_divert),
 		cmocka_unit_test(test_dead_worker),
 	};
 

@@ -1,0 +1,283 @@
+/*
+ * divert.c - the diversion rules nfqspid owns, as argument vectors for
+ * iptables/ip6tables (legacy or nft backend) and as an nft ruleset
+ *
+ * Copyright (C) 2026 The nfqspid authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * Pure: what to run is decided here, running it is divert_run.c's.  The
+ * tracker must see both directions of a connection: a host's own
+ * replies leave by OUTPUT, a router's both ways cross FORWARD; loopback
+ * is left alone.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "divert.h"
+
+static const char *const mode_names[] = {
+	[DIVERT_NONE]		= "none",
+	[DIVERT_IPTABLES]	= "iptables",
+	[DIVERT_IPTABLES_NFT]	= "iptables-nft",
+	[DIVERT_NFT]		= "nft",
+};
+#define NMODES	(sizeof(mode_names) / sizeof(mode_names[0]))
+
+/* The three hooks: built-in chain, our chain, nft hook, loopback test. */
+static const struct hook {
+	const char	*builtin;
+	const char	*own;
+	const char	*nft;
+	const char	*lo_opt;	/* iptables: "-i"/"-o", NULL: none */
+	const char	*lo_nft;	/* nft: "iifname"/"oifname" */
+} hooks[] = {
+	{ "INPUT",   "nfqspid-input",   "input",   "-i", "iifname" },
+	{ "OUTPUT",  "nfqspid-output",  "output",  "-o", "oifname" },
+	{ "FORWARD", "nfqspid-forward", "forward", NULL, NULL },
+};
+#define NHOOKS	(sizeof(hooks) / sizeof(hooks[0]))
+
+const char *
+divert_mode_name(int mode)
+{
+	if (mode < 0 || (size_t)mode >= NMODES)
+		return ("?");
+	return (mode_names[mode]);
+}
+
+int
+divert_mode_parse(const char *s, uint8_t *mode)
+{
+	size_t	 i;
+
+	for (i = 0; i < NMODES; i++)
+		if (strcasecmp(s, mode_names[i]) == 0) {
+			*mode = (uint8_t)i;
+			return (0);
+		}
+	return (-1);
+}
+
+/* Append words (NULL-terminated) to c; -1 if one does not fit. */
+static int
+cmd_add(struct divert_cmd *c, ...)
+{
+	va_list		 ap;
+	const char	*w;
+	int		 rc = 0;
+
+	va_start(ap, c);
+	while ((w = va_arg(ap, const char *)) != NULL) {
+		if (c->argc >= DIVERT_WORDS ||
+		    strlen(w) >= sizeof(c->argv[0])) {
+			rc = -1;
+			break;
+		}
+		memcpy(c->argv[c->argc], w, strlen(w) + 1);
+		c->argc++;
+	}
+	va_end(ap);
+	return (rc);
+}
+
+/* A new command for family's iptables of spec's mode, at out[*n]. */
+static struct divert_cmd *
+ipt_cmd(const struct divert_spec *spec, int family, struct divert_cmd *out,
+    size_t max, size_t *n)
+{
+	static const char *const prog[2][2] = {
+		{ "iptables-legacy", "ip6tables-legacy" },
+		{ "iptables-nft", "ip6tables-nft" },
+	};
+	struct divert_cmd	*c;
+
+	if (*n >= max)
+		return (NULL);
+	c = &out[(*n)++];
+	memset(c, 0, sizeof(*c));
+	/* -w: wait for the xtables lock rather than fail beside another
+	   iptables (legacy only; the nft backend ignores it) */
+	if (cmd_add(c, prog[spec->mode == DIVERT_IPTABLES_NFT][family == 6],
+	    "-w", "5", "-t", "filter", (char *)NULL) == -1)
+		return (NULL);
+	return (c);
+}
+
+/* The rule of our chain h: [! -i lo] -j NFQUEUE target [--queue-bypass] */
+static int
+ipt_queue_rule(struct divert_cmd *c, const struct divert_spec *spec,
+    const struct hook *h)
+{
+	char	 range[16];
+
+	if (h->lo_opt != NULL && cmd_add(c, "!", h->lo_opt, "lo",
+	    (char *)NULL) == -1)
+		return (-1);
+	if (cmd_add(c, "-j", "NFQUEUE", (char *)NULL) == -1)
+		return (-1);
+	if (spec->threads > 1) {
+		snprintf(range, sizeof(range), "%u:%u", spec->queue,
+		    spec->queue + spec->threads - 1);
+		if (cmd_add(c, "--queue-balance", range, (char *)NULL) == -1)
+			return (-1);
+	} else {
+		snprintf(range, sizeof(range), "%u", spec->queue);
+		if (cmd_add(c, "--queue-num", range, (char *)NULL) == -1)
+			return (-1);
+	}
+	if (spec->bypass && cmd_add(c, "--queue-bypass", (char *)NULL) == -1)
+		return (-1);
+	return (0);
+}
+
+int
+divert_iptables_cmds(const struct divert_spec *spec, int op, int family,
+    struct divert_cmd *out, size_t max)
+{
+	struct divert_cmd	*c;
+	size_t			 n = 0, i;
+
+	if ((spec->mode != DIVERT_IPTABLES &&
+	    spec->mode != DIVERT_IPTABLES_NFT) || (family != 4 && family != 6))
+		return (-1);
+	switch (op) {
+	case DIVERT_OP_INSTALL:
+		/* chains and their rules first, then the jumps: the
+		   diversion starts whole */
+		for (i = 0; i < NHOOKS; i++) {
+			if ((c = ipt_cmd(spec, family, out, max, &n)) == NULL ||
+			    cmd_add(c, "-N", hooks[i].own, (char *)NULL) == -1)
+				return (-1);
+			if ((c = ipt_cmd(spec, family, out, max, &n)) == NULL ||
+			    cmd_add(c, "-A", hooks[i].own, (char *)NULL) == -1 ||
+			    ipt_queue_rule(c, spec, &hooks[i]) == -1)
+				return (-1);
+		}
+		for (i = 0; i < NHOOKS; i++)
+			if ((c = ipt_cmd(spec, family, out, max, &n)) == NULL ||
+			    cmd_add(c, "-I", hooks[i].builtin, "1", "-j",
+			    hooks[i].own, (char *)NULL) == -1)
+				return (-1);
+		break;
+	case DIVERT_OP_CHECK:
+		for (i = 0; i < NHOOKS; i++) {
+			if ((c = ipt_cmd(spec, family, out, max, &n)) == NULL ||
+			    cmd_add(c, "-C", hooks[i].builtin, "-j",
+			    hooks[i].own, (char *)NULL) == -1)
+				return (-1);
+			if ((c = ipt_cmd(spec, family, out, max, &n)) == NULL ||
+			    cmd_add(c, "-C", hooks[i].own, (char *)NULL) == -1 ||
+			    ipt_queue_rule(c, spec, &hooks[i]) == -1)
+				return (-1);
+		}
+		break;
+	case DIVERT_OP_REMOVE:
+		/* the jumps first: a chain still referenced cannot go */
+		for (i = 0; i < NHOOKS; i++)
+			if ((c = ipt_cmd(spec, family, out, max, &n)) == NULL ||
+			    cmd_add(c, "-D", hooks[i].builtin, "-j",
+			    hooks[i].own, (char *)NULL) == -1)
+				return (-1);
+		for (i = 0; i < NHOOKS; i++) {
+			if ((c = ipt_cmd(spec, family, out, max, &n)) == NULL ||
+			    cmd_add(c, "-F", hooks[i].own, (char *)NULL) == -1)
+				return (-1);
+			if ((c = ipt_cmd(spec, family, out, max, &n)) == NULL ||
+			    cmd_add(c, "-X", hooks[i].own, (char *)NULL) == -1)
+				return (-1);
+		}
+		break;
+	default:
+		return (-1);
+	}
+	return ((int)n);
+}
+
+int
+divert_nft_cmds(int op, struct divert_cmd *out, size_t max)
+{
+	struct divert_cmd	*c = out;
+
+	if (max < 1)
+		return (-1);
+	memset(c, 0, sizeof(*c));
+	switch (op) {
+	case DIVERT_OP_INSTALL:
+		return (cmd_add(c, "nft", "-f", "-", (char *)NULL) == -1 ?
+		    -1 : 1);
+	case DIVERT_OP_CHECK:
+		return (cmd_add(c, "nft", "list", "table", "inet",
+		    DIVERT_NFT_TABLE, (char *)NULL) == -1 ? -1 : 1);
+	case DIVERT_OP_REMOVE:
+		return (cmd_add(c, "nft", "delete", "table", "inet",
+		    DIVERT_NFT_TABLE, (char *)NULL) == -1 ? -1 : 1);
+	default:
+		return (-1);
+	}
+}
+
+/* snprintf at *off into buf; -1 once it does not fit. */
+static int
+text_add(char *buf, size_t len, size_t *off, const char *fmt, ...)
+	__attribute__((__format__(printf, 4, 5)));
+
+static int
+text_add(char *buf, size_t len, size_t *off, const char *fmt, ...)
+{
+	va_list	 ap;
+	int	 n;
+
+	if (*off >= len)
+		return (-1);
+	va_start(ap, fmt);
+	n = vsnprintf(buf + *off, len - *off, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= len - *off)
+		return (-1);
+	*off += (size_t)n;
+	return (0);
+}
+
+int
+divert_nft_text(const struct divert_spec *spec, const char *version,
+    char *buf, size_t len)
+{
+	char	 q[16];
+	size_t	 off = 0, i;
+
+	if (spec->threads > 1)
+		snprintf(q, sizeof(q), "%u-%u", spec->queue,
+		    spec->queue + spec->threads - 1);
+	else
+		snprintf(q, sizeof(q), "%u", spec->queue);
+	if (text_add(buf, len, &off,
+	    "#!/usr/sbin/nft -f\n"
+	    "# nfqspid %s: divert to NFQUEUE %s, loopback excepted%s\n"
+	    "# INPUT and OUTPUT: this host's own traffic; FORWARD: what it "
+	    "routes\n"
+	    "# needs the kernel's nftables queue expression (nft_queue)\n"
+	    "# the first two lines replace an earlier copy of this table\n"
+	    "table inet " DIVERT_NFT_TABLE "\n"
+	    "delete table inet " DIVERT_NFT_TABLE "\n"
+	    "table inet " DIVERT_NFT_TABLE " {\n", version, q,
+	    spec->bypass ? "\n# bypass: the kernel accepts the packets while "
+	    "nfqspid is not running" : "") == -1)
+		return (-1);
+	for (i = 0; i < NHOOKS; i++) {
+		if (text_add(buf, len, &off, "\tchain %s {\n"
+		    "\t\ttype filter hook %s priority filter; policy accept;\n",
+		    hooks[i].nft, hooks[i].nft) == -1)
+			return (-1);
+		if (hooks[i].lo_nft != NULL && text_add(buf, len, &off,
+		    "\t\t%s \"lo\" accept\n", hooks[i].lo_nft) == -1)
+			return (-1);
+		if (text_add(buf, len, &off, "\t\tqueue num %s%s\n\t}\n", q,
+		    spec->bypass ? " bypass" : "") == -1)
+			return (-1);
+	}
+	if (text_add(buf, len, &off, "}\n") == -1)
+		return (-1);
+	return ((int)off);
+}

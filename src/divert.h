@@ -1,0 +1,83 @@
+/*
+ * divert.h - the diversion rules nfqspid owns ([daemon] divert), as text
+ * and as argument vectors; no I/O
+ *
+ * Copyright (C) 2026 The nfqspid authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * One place says what diverting to our queues means: INPUT except
+ * loopback, OUTPUT except loopback, and FORWARD, for IPv4 and IPv6, to
+ * queue (or --queue-balance queue:queue+threads-1).  The daemon runs the
+ * commands built here (divert_run.c); nfqspictl prints the text.
+ *
+ * iptables and iptables-nft: chains of our own, nfqspid-input,
+ * nfqspid-output and nfqspid-forward in the filter table, each jumped to
+ * from the first rule of its built-in chain.  nft: a table of our own,
+ * inet nfqspid, with one base chain per hook.
+ */
+#ifndef NFQSPI_DIVERT_H
+#define NFQSPI_DIVERT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum divert_mode {
+	DIVERT_NONE = 0,
+	DIVERT_IPTABLES,	/* iptables-legacy, ip6tables-legacy */
+	DIVERT_IPTABLES_NFT,	/* iptables-nft: the NFQUEUE target, nft backend */
+	DIVERT_NFT		/* nft: needs the kernel's nft_queue */
+};
+
+struct divert_spec {
+	uint8_t		 mode;		/* enum divert_mode */
+	uint8_t		 bypass;	/* --queue-bypass: accept while no
+					   process reads the queue */
+	uint16_t	 queue;		/* first queue */
+	uint16_t	 threads;	/* queues queue .. queue + threads - 1 */
+};
+
+enum divert_op {
+	DIVERT_OP_INSTALL,	/* make the chains and the jumps to them */
+	DIVERT_OP_CHECK,	/* each command fails if its rule is gone */
+	DIVERT_OP_REMOVE	/* undo INSTALL (each step may fail alone) */
+};
+
+#define DIVERT_WORDS	20
+#define DIVERT_WORDLEN	32
+#define DIVERT_MAXCMDS	10	/* commands of one op for one family */
+#define DIVERT_NFT_TABLE	"nfqspid"
+
+/* One command line: argv[0] is the program, looked up in PATH. */
+struct divert_cmd {
+	int		 argc;
+	char		 argv[DIVERT_WORDS][DIVERT_WORDLEN];
+};
+
+/* "none", "iptables", "iptables-nft", "nft" */
+const char	*divert_mode_name(int mode);
+/* 0 and *mode, or -1 if s names no mode. */
+int		 divert_mode_parse(const char *s, uint8_t *mode);
+
+/*
+ * The iptables (or ip6tables, family 6) commands of op, for the
+ * iptables and iptables-nft modes: fills out[0 .. n-1] and returns n, or
+ * -1 if spec's mode is not an iptables one or max is too small.
+ */
+int	 divert_iptables_cmds(const struct divert_spec *spec, int op,
+	    int family, struct divert_cmd *out, size_t max);
+/*
+ * The nft commands of op: INSTALL is "nft -f -" (its input is
+ * divert_nft_text()), CHECK lists our table, REMOVE deletes it.
+ */
+int	 divert_nft_cmds(int op, struct divert_cmd *out, size_t max);
+
+/*
+ * The nft -f form, whose first lines replace any earlier copy of our
+ * table atomically (nfqspictl nft prints it; divert = nft loads it).
+ * Returns the length written (as snprintf, excluding the NUL), or -1 if
+ * buf is too small.
+ */
+int	 divert_nft_text(const struct divert_spec *spec, const char *version,
+	    char *buf, size_t len);
+
+#endif /* NFQSPI_DIVERT_H */

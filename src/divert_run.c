@@ -1,0 +1,382 @@
+/*
+ * divert_run.c - [daemon] divert: install our diversion at start, put it
+ * back when someone removes it, take it away at stop
+ *
+ * Copyright (C) 2026 The nfqspid authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * The commands come from divert.c; here they are run, in the main
+ * thread, with a deadline each.  The child gets a fixed PATH and no
+ * descriptor of ours.  As [daemon] user the commands run with the
+ * ambient CAP_NET_ADMIN and CAP_NET_RAW nfqspid.c keeps for them; such a
+ * user cannot open /run/xtables.lock, so iptables-legacy then runs
+ * without the system's lock (XTABLES_LOCKFILE=/dev/null) and its -w
+ * only waits for the other commands of ours.
+ */
+#include "autoconf.h"		/* first: _GNU_SOURCE */
+
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "nfqspid.h"
+#include "divert.h"
+
+#define RUN_TIMEOUT_MS	10000	/* one command */
+#define RUN_OUTLEN	2048	/* what we keep of its output */
+#define NFT_TEXTLEN	4096
+#define ERRLEN_DIVERT	512
+
+struct diverter {
+	struct divert_spec	 spec;
+	char			 nft[NFT_TEXTLEN];	/* DIVERT_NFT's ruleset */
+	uint64_t		 restored;		/* times put back */
+	int			 intact;		/* at the last check */
+};
+
+static const char *const run_env_root[] = {
+	"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C", NULL
+};
+static const char *const run_env_user[] = {
+	"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C",
+	"XTABLES_LOCKFILE=/dev/null", NULL
+};
+
+static uint64_t
+run_now_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
+}
+
+/* In the child: only async-signal-safe calls until exec. */
+static __dead void
+run_child(char *const argv[], int in, int out)
+{
+	static const char msg[] = "cannot execute the program\n";
+	sigset_t	 none;
+	int		 null;
+
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	if (in == -1 && (null = open("/dev/null", O_RDONLY)) != -1)
+		in = null;
+	if (in != -1)
+		dup2(in, STDIN_FILENO);
+	dup2(out, STDOUT_FILENO);
+	dup2(out, STDERR_FILENO);
+	close_range(3, ~0U, 0);
+	execve("/usr/bin/env", argv,
+	    (char *const *)(geteuid() == 0 ? run_env_root : run_env_user));
+	(void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
+	_exit(127);
+}
+
+/*
+ * Run c with input on its stdin (NULL: /dev/null).  Returns its exit
+ * status (0 success), or -1 if it could not run or took too long; what
+ * it printed is in out (one line, trimmed) either way.
+ */
+static int
+run_cmd(const struct divert_cmd *c, const char *input, char *out,
+    size_t outlen)
+{
+	char		*argv[DIVERT_WORDS + 2];
+	int		 inp[2] = { -1, -1 }, outp[2], status, i, n = 0;
+	size_t		 got = 0;
+	uint64_t	 deadline = run_now_ms() + RUN_TIMEOUT_MS;
+	pid_t		 pid;
+	ssize_t		 r;
+
+	out[0] = '\0';
+	/* env(1) finds the program in the child's PATH for us */
+	argv[n++] = (char *)"env";
+	for (i = 0; i < c->argc; i++)
+		argv[n++] = (char *)c->argv[i];
+	argv[n] = NULL;
+	if (pipe2(outp, O_CLOEXEC) == -1)
+		return (-1);
+	if (input != NULL && pipe2(inp, O_CLOEXEC) == -1) {
+		close(outp[0]);
+		close(outp[1]);
+		return (-1);
+	}
+	if ((pid = fork()) == -1) {
+		snprintf(out, outlen, "fork: %s", strerror(errno));
+		close(outp[0]);
+		close(outp[1]);
+		if (input != NULL) {
+			close(inp[0]);
+			close(inp[1]);
+		}
+		return (-1);
+	}
+	if (pid == 0)
+		run_child(argv, inp[0], outp[1]);
+	close(outp[1]);
+	if (input != NULL) {
+		/* a ruleset is far below a pipe's buffer: no deadlock */
+		close(inp[0]);
+		(void)!write(inp[1], input, strlen(input));
+		close(inp[1]);
+	}
+	for (;;) {
+		struct pollfd	 pfd = { outp[0], POLLIN, 0 };
+		uint64_t	 now = run_now_ms();
+		char		 buf[256];
+		int		 pr = 0;
+
+		if (now < deadline)
+			pr = poll(&pfd, 1, (int)(deadline - now));
+		if (pr == -1 && errno == EINTR)
+			continue;
+		if (pr <= 0) {
+			kill(pid, SIGKILL);
+			snprintf(out, outlen, "no answer in %d s",
+			    RUN_TIMEOUT_MS / 1000);
+			break;
+		}
+		if ((r = read(outp[0], buf, sizeof(buf))) == -1 &&
+		    errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		if (got + 1 < outlen) {
+			size_t k = (size_t)r < outlen - 1 - got ?
+			    (size_t)r : outlen - 1 - got;
+
+			memcpy(out + got, buf, k);
+			got += k;
+			out[got] = '\0';
+		}
+	}
+	close(outp[0]);
+	while (waitpid(pid, &status, 0) == -1)
+		if (errno != EINTR)
+			return (-1);
+	/* one line for the log */
+	for (i = 0; out[i] != '\0'; i++)
+		if (out[i] == '\n' || out[i] == '\t')
+			out[i] = ' ';
+	while (i > 0 && out[i - 1] == ' ')
+		out[--i] = '\0';
+	if (!WIFEXITED(status))
+		return (-1);
+	return (WEXITSTATUS(status));
+}
+
+/* "iptables-legacy -w 5 -t filter -A ..." for the log */
+static void
+cmd_line(const struct divert_cmd *c, char *buf, size_t len)
+{
+	size_t	 off = 0;
+	int	 i, n;
+
+	buf[0] = '\0';
+	for (i = 0; i < c->argc && off < len; i++) {
+		n = snprintf(buf + off, len - off, "%s%s", i ? " " : "",
+		    c->argv[i]);
+		if (n < 0)
+			break;
+		off += (size_t)n;
+	}
+}
+
+/* The commands of op, IPv4's then IPv6's (iptables modes) or nft's. */
+static int
+div_cmds(const struct diverter *d, int op, struct divert_cmd *c,
+    size_t max)
+{
+	int	 n4, n6;
+
+	if (d->spec.mode == DIVERT_NFT)
+		return (divert_nft_cmds(op, c, max));
+	if ((n4 = divert_iptables_cmds(&d->spec, op, 4, c, max)) == -1 ||
+	    (n6 = divert_iptables_cmds(&d->spec, op, 6, c + n4,
+	    max - (size_t)n4)) == -1)
+		return (-1);
+	return (n4 + n6);
+}
+
+/*
+ * Every command of op; stop at the first that fails unless all is set.
+ * Returns 0, or -1 with the failed command and its words in err.
+ */
+static int
+div_run(struct diverter *d, int op, int all, char *err, size_t errlen)
+{
+	struct divert_cmd	 c[2 * DIVERT_MAXCMDS];
+	char			 out[RUN_OUTLEN], line[256];
+	int			 n, i, rc, failed = 0;
+
+	if ((n = div_cmds(d, op, c, sizeof(c) / sizeof(c[0]))) == -1) {
+		snprintf(err, errlen, "divert: no commands for %s",
+		    divert_mode_name(d->spec.mode));
+		return (-1);
+	}
+	for (i = 0; i < n; i++) {
+		rc = run_cmd(&c[i], op == DIVERT_OP_INSTALL &&
+		    d->spec.mode == DIVERT_NFT ? d->nft : NULL, out,
+		    sizeof(out));
+		if (rc == 0)
+			continue;
+		if (!failed) {
+			cmd_line(&c[i], line, sizeof(line));
+			/* the start of its message is what says why */
+			snprintf(err, errlen, "%s: %s%s%.200s", line,
+			    rc == -1 ? "did not run" : "failed",
+			    out[0] ? ": " : "", out);
+		}
+		failed = 1;
+		if (!all)
+			break;
+	}
+	return (failed ? -1 : 0);
+}
+
+/* Ours only: what a flush left, or an earlier run (fail-closed). */
+static void
+div_remove_quiet(struct diverter *d)
+{
+	char	 err[ERRLEN_DIVERT];
+
+	(void)div_run(d, DIVERT_OP_REMOVE, 1, err, sizeof(err));
+}
+
+static int
+div_install(struct diverter *d, char *err, size_t errlen)
+{
+	div_remove_quiet(d);
+	if (div_run(d, DIVERT_OP_INSTALL, 0, err, errlen) == 0)
+		return (0);
+	div_remove_quiet(d);
+	return (-1);
+}
+
+struct diverter *
+diverter_open(const struct divert_spec *spec, const char *version,
+    char *err, size_t errlen)
+{
+	struct diverter	*d;
+	char		 e[ERRLEN_DIVERT];
+
+	if ((d = calloc(1, sizeof(*d))) == NULL) {
+		snprintf(err, errlen, "divert: %s", strerror(errno));
+		return (NULL);
+	}
+	d->spec = *spec;
+	if (spec->mode == DIVERT_NFT &&
+	    divert_nft_text(spec, version, d->nft, sizeof(d->nft)) == -1) {
+		snprintf(err, errlen, "divert: the nft ruleset is too long");
+		free(d);
+		return (NULL);
+	}
+	if (div_install(d, e, sizeof(e)) == -1) {
+		if (spec->mode == DIVERT_NFT)
+			snprintf(err, errlen, "divert = nft: cannot load the "
+			    "ruleset (%s); a kernel without the nftables "
+			    "queue expression (nft_queue) cannot queue from "
+			    "nft: use divert = iptables-nft", e);
+		else
+			snprintf(err, errlen, "divert = %s: %s",
+			    divert_mode_name(spec->mode), e);
+		free(d);
+		return (NULL);
+	}
+	d->intact = 1;
+	log_info("divert: %s diversion to queue %u%s installed%s",
+	    divert_mode_name(spec->mode), spec->queue,
+	    spec->threads > 1 ? " and up" : "",
+	    spec->bypass ? " (bypass while nfqspid is not running)" : "");
+	return (d);
+}
+
+/* nft: our table is listed with its three queue rules. */
+static int
+div_check_nft(char *err, size_t errlen)
+{
+	struct divert_cmd	 c[1];
+	char			 out[RUN_OUTLEN];
+	const char		*p;
+	int			 queues = 0;
+
+	if (divert_nft_cmds(DIVERT_OP_CHECK, c, 1) != 1)
+		return (-1);
+	if (run_cmd(c, NULL, out, sizeof(out)) != 0) {
+		snprintf(err, errlen, "table inet %s is gone",
+		    DIVERT_NFT_TABLE);
+		return (-1);
+	}
+	for (p = out; (p = strstr(p, "queue ")) != NULL; p++)
+		queues++;
+	if (queues < 3) {
+		snprintf(err, errlen, "table inet %s has %d queue rules of 3",
+		    DIVERT_NFT_TABLE, queues);
+		return (-1);
+	}
+	return (0);
+}
+
+int
+diverter_check(struct diverter *d)
+{
+	char	 e[ERRLEN_DIVERT], e2[ERRLEN_DIVERT];
+	int	 rc;
+
+	if (d->spec.mode == DIVERT_NFT)
+		rc = div_check_nft(e, sizeof(e));
+	else
+		rc = div_run(d, DIVERT_OP_CHECK, 0, e, sizeof(e));
+	if (rc == 0) {
+		d->intact = 1;
+		return (0);
+	}
+	/* said once while it stays broken; tried at every check */
+	if (d->intact)
+		log_warnx("divert: the %s diversion was removed or changed "
+		    "(%s): restoring it", divert_mode_name(d->spec.mode), e);
+	if (div_install(d, e2, sizeof(e2)) == -1) {
+		if (d->intact)
+			log_warnx("divert: cannot restore it: %s", e2);
+		d->intact = 0;
+		return (-1);
+	}
+	d->restored++;
+	d->intact = 1;
+	log_info("divert: restored (%" PRIu64 " time%s)", d->restored,
+	    d->restored == 1 ? "" : "s");
+	return (1);
+}
+
+void
+diverter_close(struct diverter *d)
+{
+	char	 e[ERRLEN_DIVERT];
+
+	if (d == NULL)
+		return;
+	if (!d->spec.bypass) {
+		/* fail-closed: nothing passes unchecked while we are gone */
+		log_info("divert: the %s diversion stays (fail_open = no): "
+		    "packets are dropped until nfqspid runs again",
+		    divert_mode_name(d->spec.mode));
+	} else if (div_run(d, DIVERT_OP_REMOVE, 1, e, sizeof(e)) == -1)
+		log_warnx("divert: removing the %s diversion: %s",
+		    divert_mode_name(d->spec.mode), e);
+	else
+		log_info("divert: the %s diversion is removed",
+		    divert_mode_name(d->spec.mode));
+	free(d);
+}

@@ -1,0 +1,260 @@
+#!/bin/bash
+# test_divert.sh - [daemon] divert: the diversion nfqspid owns, in dut:
+#  - divert = iptables (iptables-legacy, IPv4 and IPv6): started, nfqspid
+#    has made its chains and the jumps to them; traffic is filtered (an
+#    allowed port connects, a denied one does not, nfqspictl sees it);
+#    `iptables -F` and `iptables -F; iptables -X` (ours gone) are noticed
+#    and undone within seconds, logged, and filtering goes on; SIGTERM
+#    with fail_open = yes removes every rule and chain of ours;
+#  - fail_open = no: no --queue-bypass, the rules stay after SIGTERM (so
+#    nothing is forwarded), and the next start does not add a second jump;
+#  - divert = iptables-nft: the same rules through the nft backend;
+#  - divert = nft: loads the ruleset where the kernel can queue from nft,
+#    and otherwise fails at start (exit 1) saying why;
+#  - as [daemon] user (a system user made here): the diversion is put back
+#    after a flush by a daemon that is no longer root;
+#  - divert = none, idle_warn = 2, nothing diverted: traffic through dut
+#    makes nfqspid warn that queue N gets no packet, nfqspictl status says
+#    so, and once traffic is diverted the log says packets arrive again.
+#
+# Copyright (C) 2026 The nfqspid authors
+# SPDX-License-Identifier: GPL-2.0-or-later
+set -u
+
+T_NET=${T_NET:-88}
+T_QUEUE=${T_QUEUE:-17}
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+lib_init divert
+command -v iptables-nft >/dev/null || skip "iptables-nft not installed"
+lib_topology || { echo "cannot build the namespaces" >&2; exit 1; }
+
+# divert_config KEY=VALUE...: the test's [daemon] with these keys
+divert_config()
+{
+	local kv
+	lib_config <<EOF
+[policy]
+new = drop
+
+[rule allow-5001]
+proto = tcp
+dport = 5001
+action = accept
+
+; dut's own INPUT and OUTPUT are diverted too: IPv6 needs this
+[rule ipv6-nd]
+proto = icmpv6
+icmp_type = neighbour-solicitation, neighbour-advertisement
+action = accept
+EOF
+	for kv in "$@"; do
+		sed -i "/^\[daemon\]/a ${kv%%=*} = ${kv#*=}" "$T_CONF"
+	done
+	# lib_config says fail_open = no; the last line wins nothing in
+	# ini files, so drop it when the test sets its own
+	case " $* " in
+	*" fail_open="*) sed -i '0,/^fail_open = no$/{/^fail_open = no$/d}' "$T_CONF" ;;
+	esac
+}
+
+# the link-local addresses' DAD first: dut's own neighbour solicitations
+# from :: would hold the first IPv6 connection back for seconds
+no_tentative()
+{
+	local ns
+	for ns in "$NS_C" "$NS_D" "$NS_S"; do
+		[ -z "$(ip -n "$ns" -6 addr show tentative)" ] || return 1
+	done
+}
+wait_for 50 no_tentative
+
+bg_in "$NS_S" socat TCP6-LISTEN:5001,fork,reuseaddr SYSTEM:'echo ok'
+bg_in "$NS_S" socat TCP6-LISTEN:5002,fork,reuseaddr SYSTEM:'echo ok'
+wait_listen "$NS_S" tcp 5001
+wait_listen "$NS_S" tcp 5002
+
+conn() # conn ADDR PORT: the server answers "ok"
+{
+	[ "$(in_c timeout 3 socat -T 2 - "TCP:$1:$2,connect-timeout=2" </dev/null 2>/dev/null)" = ok ]
+}
+conn4() { conn "$S4" "$1"; }
+conn6() { conn "[$S6]" "$1"; }
+
+# has CMD CHAIN RULE...: iptables -C in dut
+has() { local cmd=$1; shift; quiet in_d "$cmd" -w 5 -t filter -C "$@"; }
+chain_exists() { quiet in_d "$1" -w 5 -t filter -S "$2"; }
+jumps() { in_d "$1" -w 5 -t filter -S "$2" | grep -c -- "-j $3\$"; }
+
+# installed CMD BYPASS: our three chains, their queue rules, the jumps
+installed()
+{
+	local cmd=$1 b=$2
+	has "$cmd" INPUT -j nfqspid-input &&
+	    has "$cmd" OUTPUT -j nfqspid-output &&
+	    has "$cmd" FORWARD -j nfqspid-forward &&
+	    has "$cmd" nfqspid-input ! -i lo -j NFQUEUE --queue-num "$T_QUEUE" $b &&
+	    has "$cmd" nfqspid-output ! -o lo -j NFQUEUE --queue-num "$T_QUEUE" $b &&
+	    has "$cmd" nfqspid-forward -j NFQUEUE --queue-num "$T_QUEUE" $b
+}
+removed()
+{
+	local cmd=$1
+	! has "$cmd" FORWARD -j nfqspid-forward &&
+	    ! has "$cmd" INPUT -j nfqspid-input &&
+	    ! has "$cmd" OUTPUT -j nfqspid-output &&
+	    ! chain_exists "$cmd" nfqspid-forward &&
+	    ! chain_exists "$cmd" nfqspid-input &&
+	    ! chain_exists "$cmd" nfqspid-output
+}
+
+# restored_more N: the log has more than N "restored" lines
+restored_more() { [ "$(grep -c "divert: restored" "$T_LOG")" -gt "$1" ]; }
+
+# ---- 1. divert = iptables, bypass --------------------------------------------
+divert_config divert=iptables fail_open=yes
+lib_start_daemon || { fail "nfqspid did not start with divert = iptables"; lib_summary; }
+check "iptables: chains, queue rules (--queue-bypass) and jumps installed (IPv4)" \
+    installed iptables-legacy --queue-bypass
+check "iptables: ... and IPv6" installed ip6tables-legacy --queue-bypass
+check "iptables: the log says so" log_has "divert: iptables diversion to queue $T_QUEUE installed"
+check "filtered: the allowed port connects (IPv4)" conn4 5001
+check "filtered: the allowed port connects (IPv6)" conn6 5001
+check "filtered: the denied port does not (IPv4)" not conn4 5002
+check "filtered: the denied port does not (IPv6)" not conn6 5002
+check "filtered: nfqspictl sees the connection" \
+    grep -q "dport=5001" <(lib_ctl conntrack)
+
+in_d iptables-legacy -w 5 -F
+check "iptables -F: our rules are gone for a moment" not installed iptables-legacy --queue-bypass
+check "iptables -F: restored within 8 s" wait_for 80 installed iptables-legacy --queue-bypass
+check "iptables -F: logged" log_has "divert: the iptables diversion was removed or changed"
+check "iptables -F: the restore logged" log_has "divert: restored \(1 time\)"
+check "after the restore: the denied port still does not connect" not conn4 5002
+check "after the restore: the allowed port does" conn4 5001
+
+in_d ip6tables-legacy -w 5 -F && in_d ip6tables-legacy -w 5 -X
+check "ip6tables -F; -X: our IPv6 chains restored within 8 s" \
+    wait_for 80 installed ip6tables-legacy --queue-bypass
+check "ip6tables -F; -X: a single jump each" [ "$(jumps ip6tables-legacy FORWARD nfqspid-forward)" = 1 ]
+check "ip6tables -F; -X: filtering goes on" not conn6 5002
+check "status: the diversion is intact" \
+    grep -Eq "^divert +iptables, intact, restored 2 times" <(lib_ctl status)
+
+lib_stop_daemon
+check "SIGTERM: exit 0" [ "${T_DRC:-1}" = 0 ]
+check "SIGTERM with fail_open = yes: every rule and chain of ours removed (IPv4)" removed iptables-legacy
+check "... and IPv6" removed ip6tables-legacy
+check "SIGTERM: the log says so" log_has "divert: the iptables diversion is removed"
+check "without nfqspid, nothing filters: the denied port connects" conn4 5002
+
+# ---- 2. fail-closed ----------------------------------------------------------
+divert_config divert=iptables fail_open=no
+lib_start_daemon || fail "nfqspid did not start fail-closed"
+check "fail_open = no: no --queue-bypass" installed iptables-legacy ""
+check "fail_open = no: really none" not has iptables-legacy nfqspid-forward -j NFQUEUE --queue-num "$T_QUEUE" --queue-bypass
+lib_stop_daemon
+check "fail_open = no: the diversion stays after SIGTERM" installed iptables-legacy ""
+check "fail_open = no: the log says why" log_has "diversion stays \(fail_open = no\)"
+check "fail_open = no: nothing is forwarded while nfqspid is down" not conn4 5001
+lib_start_daemon || fail "nfqspid did not start again"
+check "the next start: one jump, not two" [ "$(jumps iptables-legacy FORWARD nfqspid-forward)" = 1 ]
+check "the next start: filtering again" conn4 5001
+lib_stop_daemon
+# what an operator does to open a stopped fail-closed firewall
+for cmd in iptables-legacy ip6tables-legacy; do
+	for h in input output forward; do
+		H=$(echo "$h" | tr a-z A-Z)
+		in_d "$cmd" -w 5 -D "$H" -j "nfqspid-$h"
+		in_d "$cmd" -w 5 -F "nfqspid-$h"
+		in_d "$cmd" -w 5 -X "nfqspid-$h"
+	done
+done 2>/dev/null
+check "fail_open = no: removed by hand as nfqspid(8) says" removed iptables-legacy
+
+# ---- 3. divert = iptables-nft --------------------------------------------------
+divert_config divert=iptables-nft fail_open=yes
+if lib_start_daemon; then
+	check "iptables-nft: installed through the nft backend (IPv4)" \
+	    installed iptables-nft --queue-bypass
+	check "iptables-nft: ... and IPv6" installed ip6tables-nft --queue-bypass
+	check "iptables-nft: filtered" not conn4 5002
+	check "iptables-nft: allowed" conn4 5001
+	in_d iptables-nft -F
+	check "iptables-nft -F: restored within 8 s" wait_for 80 installed iptables-nft --queue-bypass
+	lib_stop_daemon
+	check "iptables-nft: removed at SIGTERM" removed iptables-nft
+	check "iptables-nft: ... and IPv6" removed ip6tables-nft
+else
+	fail "nfqspid did not start with divert = iptables-nft"
+fi
+
+# ---- 4. divert = nft -----------------------------------------------------------
+if command -v nft >/dev/null; then
+	nft_queue=no
+	printf 'table inet nfqspi_probe { chain c { type filter hook forward priority 0; queue num %s bypass; } }\n' \
+	    "$T_QUEUE" | quiet in_d nft -f - && nft_queue=yes
+	quiet in_d nft delete table inet nfqspi_probe
+	divert_config divert=nft fail_open=yes
+	if [ "$nft_queue" = yes ]; then
+		lib_start_daemon || fail "nfqspid did not start with divert = nft"
+		check "nft: table inet nfqspid loaded" quiet in_d nft list table inet nfqspid
+		check "nft: filtered" not conn4 5002
+		check "nft: allowed" conn4 5001
+		lib_stop_daemon
+		check "nft: the table removed at SIGTERM" not quiet in_d nft list table inet nfqspid
+	else
+		echo "note: this kernel cannot queue from nft (no nft_queue)"
+		in_d "$NFQSPID" -f -c "$T_CONF" >"$T_TMP/nft.out" 2>&1
+		rc=$?
+		check "nft without nft_queue: start fails with exit 1 (got $rc)" [ "$rc" = 1 ]
+		check "nft without nft_queue: the error says why and what to use" \
+		    grep -q "nftables queue expression (nft_queue).*use divert = iptables-nft" "$T_TMP/nft.out"
+		check "nft without nft_queue: nothing left behind" not quiet in_d nft list table inet nfqspid
+	fi
+else
+	echo "note: nft not installed: divert = nft not tried"
+fi
+
+# ---- 5. as [daemon] user ---------------------------------------------------------
+U=nfqspi-dv-$$
+if useradd --system --user-group --no-create-home --home-dir / \
+    --shell /usr/sbin/nologin "$U" 2>/dev/null; then
+	trap 'rc=$?; userdel "$U" 2>/dev/null; groupdel "$U" 2>/dev/null; (exit $rc); lib_cleanup' EXIT
+	chmod 0711 "$T_TMP"
+	divert_config divert=iptables fail_open=yes "user=$U"
+	if lib_start_daemon; then
+		check "user: installed" installed iptables-legacy --queue-bypass
+		check "user: the daemon runs as $U" \
+		    grep -q "^Uid:.*[[:space:]]$(id -u "$U")[[:space:]]" "/proc/$T_DPID/status"
+		n0=$(grep -c "divert: restored" "$T_LOG")
+		in_d iptables-legacy -w 5 -F
+		check "user: restored after iptables -F by the unprivileged daemon" \
+		    wait_for 80 installed iptables-legacy --queue-bypass
+		check "user: ... and it says so" wait_for 30 restored_more "$n0"
+		check "user: filtered" not conn4 5002
+		lib_stop_daemon
+		check "user: removed at SIGTERM" removed iptables-legacy
+	else
+		fail "nfqspid did not start as $U with divert = iptables"
+	fi
+else
+	echo "note: cannot make a user: the [daemon] user case not tried"
+fi
+
+# ---- 6. no packet on the queue while traffic flows ---------------------------
+divert_config divert=none idle_warn=2 fail_open=yes
+lib_start_daemon || fail "nfqspid did not start with divert = none"
+in_c ping -q -c 60 -i 0.05 "$S4" >/dev/null 2>&1
+check "idle: the warning names the queue" \
+    log_has "queue $T_QUEUE: no packet for [0-9]+ s while the interfaces carried [0-9]+ packets"
+check "idle: nfqspictl status says so" \
+    grep -q "no packet for" <(lib_ctl status)
+lib_divert
+in_c ping -q -c 5 -i 0.1 "$S4" >/dev/null 2>&1
+conn4 5001 >/dev/null
+check "idle: packets again once diverted" log_has "queue $T_QUEUE: packets arrive again"
+lib_stop_daemon
+
+lib_summary

@@ -1,0 +1,249 @@
+/*
+ * test_divert.c - cmocka tests for divert.c: the iptables commands and
+ * the nft ruleset of [daemon] divert, word for word
+ *
+ * Copyright (C) 2026 The nfqspid authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "divert.h"
+
+/* The command as one line, words separated by one space. */
+static const char *
+line(const struct divert_cmd *c)
+{
+	static char	 buf[DIVERT_WORDS * DIVERT_WORDLEN];
+	size_t		 off = 0;
+	int		 i;
+
+	buf[0] = '\0';
+	for (i = 0; i < c->argc; i++) {
+		int n = snprintf(buf + off, sizeof(buf) - off, "%s%s",
+		    i ? " " : "", c->argv[i]);
+
+		assert_true(n > 0 && (size_t)n < sizeof(buf) - off);
+		off += (size_t)n;
+	}
+	return (buf);
+}
+
+static void
+test_mode_names(void **state __attribute__((unused)))
+{
+	static const char *const names[] = {
+		"none", "iptables", "iptables-nft", "nft"
+	};
+	uint8_t		 m;
+	int		 i;
+
+	for (i = 0; i < 4; i++) {
+		assert_int_equal(divert_mode_parse(names[i], &m), 0);
+		assert_int_equal(m, i);
+		assert_string_equal(divert_mode_name(i), names[i]);
+	}
+	assert_int_equal(divert_mode_parse("NFT", &m), 0);
+	assert_int_equal(m, DIVERT_NFT);
+	m = 77;
+	assert_int_equal(divert_mode_parse("ip6tables", &m), -1);
+	assert_int_equal(divert_mode_parse("", &m), -1);
+	assert_int_equal(m, 77);
+	assert_string_equal(divert_mode_name(4), "?");
+	assert_string_equal(divert_mode_name(-1), "?");
+}
+
+static void
+test_iptables_install(void **state __attribute__((unused)))
+{
+	static const char *const want[] = {
+		"iptables-legacy -w 5 -t filter -N nfqspid-input",
+		"iptables-legacy -w 5 -t filter -A nfqspid-input ! -i lo -j NFQUEUE --queue-num 7 --queue-bypass",
+		"iptables-legacy -w 5 -t filter -N nfqspid-output",
+		"iptables-legacy -w 5 -t filter -A nfqspid-output ! -o lo -j NFQUEUE --queue-num 7 --queue-bypass",
+		"iptables-legacy -w 5 -t filter -N nfqspid-forward",
+		"iptables-legacy -w 5 -t filter -A nfqspid-forward -j NFQUEUE --queue-num 7 --queue-bypass",
+		"iptables-legacy -w 5 -t filter -I INPUT 1 -j nfqspid-input",
+		"iptables-legacy -w 5 -t filter -I OUTPUT 1 -j nfqspid-output",
+		"iptables-legacy -w 5 -t filter -I FORWARD 1 -j nfqspid-forward",
+	};
+	struct divert_spec	 s = { DIVERT_IPTABLES, 1, 7, 1 };
+	struct divert_cmd	 c[DIVERT_MAXCMDS];
+	int			 n, i;
+
+	n = divert_iptables_cmds(&s, DIVERT_OP_INSTALL, 4, c, DIVERT_MAXCMDS);
+	assert_int_equal(n, 9);
+	for (i = 0; i < n; i++)
+		assert_string_equal(line(&c[i]), want[i]);
+}
+
+/* threads > 1: balanced over the range; fail-closed: no bypass; IPv6 */
+static void
+test_iptables_balance_closed_v6(void **state __attribute__((unused)))
+{
+	struct divert_spec	 s = { DIVERT_IPTABLES_NFT, 0, 10, 4 };
+	struct divert_cmd	 c[DIVERT_MAXCMDS];
+	int			 n;
+
+	n = divert_iptables_cmds(&s, DIVERT_OP_INSTALL, 6, c, DIVERT_MAXCMDS);
+	assert_int_equal(n, 9);
+	assert_string_equal(line(&c[1]), "ip6tables-nft -w 5 -t filter -A "
+	    "nfqspid-input ! -i lo -j NFQUEUE --queue-balance 10:13");
+	assert_string_equal(line(&c[5]), "ip6tables-nft -w 5 -t filter -A "
+	    "nfqspid-forward -j NFQUEUE --queue-balance 10:13");
+	s.mode = DIVERT_IPTABLES;
+	n = divert_iptables_cmds(&s, DIVERT_OP_INSTALL, 4, c, DIVERT_MAXCMDS);
+	assert_string_equal(c[0].argv[0], "iptables-legacy");
+	n = divert_iptables_cmds(&s, DIVERT_OP_INSTALL, 6, c, DIVERT_MAXCMDS);
+	assert_string_equal(c[0].argv[0], "ip6tables-legacy");
+	(void)n;
+}
+
+static void
+test_iptables_check_remove(void **state __attribute__((unused)))
+{
+	static const char *const check[] = {
+		"-C INPUT -j nfqspid-input",
+		"-C nfqspid-input ! -i lo -j NFQUEUE --queue-num 0 --queue-bypass",
+		"-C OUTPUT -j nfqspid-output",
+		"-C nfqspid-output ! -o lo -j NFQUEUE --queue-num 0 --queue-bypass",
+		"-C FORWARD -j nfqspid-forward",
+		"-C nfqspid-forward -j NFQUEUE --queue-num 0 --queue-bypass",
+	};
+	/* jumps before chains: a referenced chain cannot be deleted */
+	static const char *const remove[] = {
+		"-D INPUT -j nfqspid-input",
+		"-D OUTPUT -j nfqspid-output",
+		"-D FORWARD -j nfqspid-forward",
+		"-F nfqspid-input", "-X nfqspid-input",
+		"-F nfqspid-output", "-X nfqspid-output",
+		"-F nfqspid-forward", "-X nfqspid-forward",
+	};
+	static const char prefix[] = "iptables-nft -w 5 -t filter ";
+	struct divert_spec	 s = { DIVERT_IPTABLES_NFT, 1, 0, 1 };
+	struct divert_cmd	 c[DIVERT_MAXCMDS];
+	int			 n, i;
+
+	n = divert_iptables_cmds(&s, DIVERT_OP_CHECK, 4, c, DIVERT_MAXCMDS);
+	assert_int_equal(n, 6);
+	for (i = 0; i < n; i++) {
+		assert_memory_equal(line(&c[i]), prefix, strlen(prefix));
+		assert_string_equal(line(&c[i]) + strlen(prefix), check[i]);
+	}
+	n = divert_iptables_cmds(&s, DIVERT_OP_REMOVE, 4, c, DIVERT_MAXCMDS);
+	assert_int_equal(n, 9);
+	for (i = 0; i < n; i++)
+		assert_string_equal(line(&c[i]) + strlen(prefix), remove[i]);
+}
+
+static void
+test_iptables_bad_args(void **state __attribute__((unused)))
+{
+	struct divert_spec	 s = { DIVERT_IPTABLES, 1, 0, 1 };
+	struct divert_cmd	 c[DIVERT_MAXCMDS];
+	size_t			 max;
+
+	/* too little room, at every size short of the whole */
+	for (max = 0; max < 9; max++)
+		assert_int_equal(divert_iptables_cmds(&s, DIVERT_OP_INSTALL, 4,
+		    c, max), -1);
+	assert_int_equal(divert_iptables_cmds(&s, DIVERT_OP_INSTALL, 5, c,
+	    DIVERT_MAXCMDS), -1);
+	assert_int_equal(divert_iptables_cmds(&s, 42, 4, c, DIVERT_MAXCMDS),
+	    -1);
+	s.mode = DIVERT_NFT;
+	assert_int_equal(divert_iptables_cmds(&s, DIVERT_OP_CHECK, 4, c,
+	    DIVERT_MAXCMDS), -1);
+	s.mode = DIVERT_NONE;
+	assert_int_equal(divert_iptables_cmds(&s, DIVERT_OP_CHECK, 4, c,
+	    DIVERT_MAXCMDS), -1);
+}
+
+static void
+test_nft_cmds(void **state __attribute__((unused)))
+{
+	struct divert_cmd	 c[1];
+
+	assert_int_equal(divert_nft_cmds(DIVERT_OP_INSTALL, c, 1), 1);
+	assert_string_equal(line(&c[0]), "nft -f -");
+	assert_int_equal(divert_nft_cmds(DIVERT_OP_CHECK, c, 1), 1);
+	assert_string_equal(line(&c[0]), "nft list table inet nfqspid");
+	assert_int_equal(divert_nft_cmds(DIVERT_OP_REMOVE, c, 1), 1);
+	assert_string_equal(line(&c[0]), "nft delete table inet nfqspid");
+	assert_int_equal(divert_nft_cmds(DIVERT_OP_REMOVE, c, 0), -1);
+	assert_int_equal(divert_nft_cmds(9, c, 1), -1);
+}
+
+static void
+test_nft_text(void **state __attribute__((unused)))
+{
+	static const char want_rules[] =
+	    "table inet nfqspid\n"
+	    "delete table inet nfqspid\n"
+	    "table inet nfqspid {\n"
+	    "\tchain input {\n"
+	    "\t\ttype filter hook input priority filter; policy accept;\n"
+	    "\t\tiifname \"lo\" accept\n"
+	    "\t\tqueue num 3 bypass\n"
+	    "\t}\n"
+	    "\tchain output {\n"
+	    "\t\ttype filter hook output priority filter; policy accept;\n"
+	    "\t\toifname \"lo\" accept\n"
+	    "\t\tqueue num 3 bypass\n"
+	    "\t}\n"
+	    "\tchain forward {\n"
+	    "\t\ttype filter hook forward priority filter; policy accept;\n"
+	    "\t\tqueue num 3 bypass\n"
+	    "\t}\n"
+	    "}\n";
+	struct divert_spec	 s = { DIVERT_NFT, 1, 3, 1 };
+	char			 buf[2048], small[2048];
+	const char		*rules;
+	int			 n;
+	size_t			 len;
+
+	n = divert_nft_text(&s, "9.9", buf, sizeof(buf));
+	assert_true(n > 0);
+	assert_int_equal((size_t)n, strlen(buf));
+	assert_non_null(strstr(buf, "# nfqspid 9.9: divert to NFQUEUE 3,"));
+	assert_non_null(rules = strstr(buf, "table inet nfqspid\n"));
+	assert_string_equal(rules, want_rules);
+	/* every line before the rules is a comment */
+	assert_true(buf[0] == '#');
+	assert_null(strstr(buf, "\n\n"));
+
+	/* too small at every length: -1, never a cut ruleset */
+	for (len = 0; len <= (size_t)n; len++)
+		assert_int_equal(divert_nft_text(&s, "9.9", small, len), -1);
+	assert_int_equal(divert_nft_text(&s, "9.9", small, (size_t)n + 1), n);
+
+	s.bypass = 0;
+	s.queue = 10;
+	s.threads = 4;
+	n = divert_nft_text(&s, "9.9", buf, sizeof(buf));
+	assert_true(n > 0);
+	assert_non_null(strstr(buf, "\t\tqueue num 10-13\n"));
+	assert_null(strstr(buf, "bypass"));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_mode_names),
+		cmocka_unit_test(test_iptables_install),
+		cmocka_unit_test(test_iptables_balance_closed_v6),
+		cmocka_unit_test(test_iptables_check_remove),
+		cmocka_unit_test(test_iptables_bad_args),
+		cmocka_unit_test(test_nft_cmds),
+		cmocka_unit_test(test_nft_text),
+	};
+
+	return (cmocka_run_group_tests(tests, NULL, NULL));
+}
