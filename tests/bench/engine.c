@@ -268,8 +268,10 @@ static void
 one(struct bench *b, const uint8_t *buf, size_t len, int state,
     uint32_t mark)
 {
+	/* csum 0, as the worker asks: the kernel verified the checksums
+	   (these packets carry none) */
 	struct verdict_ctx x = { b->cfg, b->ct, b->lt, "eth0", "",
-	    PKT_HOOK_INPUT, CSUM_IP | CSUM_L4, b->now };
+	    PKT_HOOK_INPUT, 0, b->now };
 	struct pkt	 p;
 	struct verdict	 v;
 
