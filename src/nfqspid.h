@@ -16,8 +16,12 @@
  *   say (which key of which section, which step of start-up failed), it
  *   takes "char *err, size_t errlen" as its last two parameters, writes
  *   one line there (no newline) and still returns -1 or NULL; errno is
- *   then unspecified.  config_load(), worker_new(), http_open() and the
- *   reload callback are the ones.
+ *   then unspecified.  config_load() and the rule value parsers
+ *   (rule_parse_*()), ctl_filter_parse() (the line goes back to
+ *   nfqspictl), worker_new(), http_open() and the reload callback are
+ *   the ones.
+ * - A predicate (rule_match(), ctl_filter_match(), ...) returns 1 or
+ *   0 and cannot fail.
  * - Bad input from the network (packets, control requests) is not a
  *   failure of the function: it is an INVALID verdict, an error reply
  *   or a counter, never a log line per packet.
@@ -190,7 +194,7 @@ struct worker_stats {
  * Run fn(w, arg) in the worker's own thread, between two packets, and
  * wait until it returns.  This is how the main thread (control socket,
  * reload) reaches a worker's table without a lock on the packet path.
- * Returns 0, or -1 if the worker is not running.
+ * Returns 0, or -1 and ESRCH if the worker is not running.
  */
 int	 worker_call(struct worker *w, void (*fn)(struct worker *, void *),
 	    void *arg);

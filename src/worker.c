@@ -258,8 +258,10 @@ worker_call(struct worker *w, void (*fn)(struct worker *, void *), void *arg)
 {
 	int	 ret;
 
-	if (!w->started)
+	if (!w->started) {
+		errno = ESRCH;
 		return (-1);
+	}
 	if (pthread_equal(pthread_self(), w->thread)) {
 		fn(w, arg);
 		return (0);
@@ -269,6 +271,7 @@ worker_call(struct worker *w, void (*fn)(struct worker *, void *), void *arg)
 	if (!w->running) {
 		pthread_mutex_unlock(&w->mtx);
 		pthread_mutex_unlock(&w->callers);
+		errno = ESRCH;
 		return (-1);
 	}
 	w->callfn = fn;
@@ -282,6 +285,8 @@ worker_call(struct worker *w, void (*fn)(struct worker *, void *), void *arg)
 	w->callfn = NULL;
 	pthread_mutex_unlock(&w->mtx);
 	pthread_mutex_unlock(&w->callers);
+	if (ret == -1)
+		errno = ESRCH;	/* it stopped meanwhile */
 	return (ret);
 }
 
