@@ -65,11 +65,12 @@ event_print(struct evbuffer *b, int json, int event, const struct ct_view *v)
 		n = ct_view_json(v, tag, line, sizeof(line));
 	} else {
 		snprintf(tag, sizeof(tag), "[%s]", events_name(event));
-		evbuffer_add_printf(b, "%9s ", tag);
 		n = ct_view_text(v, CT_VIEW_EVENT, line, sizeof(line));
 	}
 	if (n < 0 || (size_t)n >= sizeof(line))
-		return;		/* cannot happen: CT_VIEW_BUFLEN */
+		return;		/* cannot happen: test_ct_view's test_buflen */
+	if (!json)
+		evbuffer_add_printf(b, "%9s ", tag);
 	evbuffer_add(b, line, (size_t)n);
 	evbuffer_add(b, "\n", 1);
 }

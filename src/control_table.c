@@ -38,7 +38,6 @@ struct slice {
 	const struct ctl_filter *filter;
 	struct evbuffer	*out;
 	uint64_t	 matched;
-	int		 nomem;
 };
 
 static void
@@ -51,15 +50,15 @@ slice_line(struct slice *s, struct ct_entry *e)
 	ct_view_fill(&v, e, s->now);
 	if (v.rule < s->cfg->nrules)
 		v.rule_name = s->cfg->rules[v.rule].name;
-	if (s->json) {
+	if (s->json)
 		n = ct_view_json(&v, NULL, line, sizeof(line));
+	else
+		n = ct_view_text(&v, CT_VIEW_PROC, line, sizeof(line));
+	if (n < 0 || (size_t)n >= sizeof(line))
+		return;		/* cannot happen: test_ct_view's test_buflen */
+	if (s->json) {
 		evbuffer_add(s->out, s->first ? "\n" : ",\n", s->first ? 1 : 2);
 		s->first = 0;
-	} else
-		n = ct_view_text(&v, CT_VIEW_PROC, line, sizeof(line));
-	if (n < 0 || (size_t)n >= sizeof(line)) {
-		s->nomem = 1;		/* cannot happen: CT_VIEW_BUFLEN */
-		return;
 	}
 	evbuffer_add(s->out, line, (size_t)n);
 	if (!s->json)
@@ -145,9 +144,6 @@ control_table_step(evutil_socket_t fd, short ev, void *arg)
 		/* ct_walk() sets the cursor to 0 once the table is done */
 		if ((c->cursor = s.cursor) == 0)
 			c->wi++;
-		if (s.nomem)
-			log_warnx("control: out of memory formatting a "
-			    "connection");
 	}
 	if (c->wi >= ctl->nworkers) {
 		if (c->job == JOB_CT_LIST && json)

@@ -24,7 +24,8 @@
 
 #include "nfqspid.h"
 
-#define EVENTS_RING	2048		/* records per worker, a power of 2 */
+#define EVENTS_RING	2048		/* records per worker (192 bytes each,
+					   384 KiB), a power of 2 */
 
 /* The view travels as data; the rule's name with it, as the worker's
    configuration says it (the main thread's may be newer). */

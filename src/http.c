@@ -195,7 +195,7 @@ hslice_visit(struct ct_table *t, struct ct_entry *e, void *arg)
 	snprintf(worker, sizeof(worker), "\"worker\":%u", s->worker);
 	n = ct_view_json(&v, worker, j, sizeof(j));
 	if (n < 0 || (size_t)n >= sizeof(j))
-		return (0);		/* cannot happen: CT_VIEW_BUFLEN */
+		return (0);	/* cannot happen: test_ct_view's test_buflen */
 	evbuffer_add_printf(s->out, "%s%s", s->n ? ",\n" : "\n", j);
 	s->n++;
 	return (0);
