@@ -716,11 +716,13 @@ val_http(struct cfgctx *x, const struct scan_sec *s, const char *v,
 
 enum dkey {
 	DK_QUEUE, DK_THREADS, DK_FAIL_OPEN, DK_QUEUE_MAXLEN, DK_MODE, DK_USER,
-	DK_PIDFILE, DK_CONTROL, DK_HTTP, DK_HTTP_ALLOW, DK_DIVERT, DK_IDLE_WARN
+	DK_PIDFILE, DK_CONTROL, DK_HTTP, DK_HTTP_ALLOW, DK_DIVERT, DK_IDLE_WARN,
+	DK_FAIL_OPEN_GRACE
 };
 static const char *const daemon_keys[] = {
 	"queue", "threads", "fail_open", "queue_maxlen", "mode", "user",
-	"pidfile", "control", "http", "http_allow", "divert", "idle_warn", NULL
+	"pidfile", "control", "http", "http_allow", "divert", "idle_warn",
+	"fail_open_grace", NULL
 };
 
 #define HTTP_ALLOW_DEFAULT	"127.0.0.0/8, ::1"
@@ -797,6 +799,11 @@ sec_daemon(struct cfgctx *x, const struct scan_sec *s, struct config *c)
 		case DK_FAIL_OPEN:
 			if (val_bool(x, s, k->name, v, &c->fail_open) == -1)
 				return (-1);
+			break;
+		case DK_FAIL_OPEN_GRACE:
+			if (val_uint(x, s, k->name, v, 0, 3600, &n) == -1)
+				return (-1);
+			c->fail_open_grace = (uint16_t)n;
 			break;
 		case DK_QUEUE_MAXLEN:
 			if (val_uint(x, s, k->name, v, 1, 2147483647, &n) ==
@@ -1391,7 +1398,8 @@ config_defaults(struct config *c)
 {
 	c->queue = 0;
 	c->threads = 1;
-	c->fail_open = 1;
+	c->fail_open = 0;
+	c->fail_open_grace = 10;
 	c->queue_maxlen = 4096;
 	c->idle_warn = CONFIG_IDLE_WARN;
 	c->mode = MODE_ENFORCE;

@@ -36,6 +36,8 @@ struct config {
 	uint16_t	 threads;
 	uint8_t		 fail_open;
 	uint8_t		 mode;		/* enum config_mode */
+	uint16_t	 fail_open_grace; /* s of liberal windows after an
+					   overflow the kernel let pass */
 	uint32_t	 queue_maxlen;
 	char		 user[64];	/* "": stay root */
 	char		 pidfile[CONFIG_PATHLEN];

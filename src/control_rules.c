@@ -314,6 +314,8 @@ cmd_iptables(struct client *c, struct evbuffer *b)
 	};
 	size_t			 i;
 	int			 json = (c->flags & CTL_F_JSON) != 0;
+	/* fail the same way while not running as while overloaded */
+	int			 bypass = info->cfg->fail_open;
 
 	if (info->threads > 1)
 		snprintf(target, sizeof(target), "--queue-balance %u:%u",
@@ -328,13 +330,17 @@ cmd_iptables(struct client *c, struct evbuffer *b)
 		evbuffer_add_printf(b, "# nfqspid %s: divert to NFQUEUE %s, "
 		    "loopback excepted\n"
 		    "# apply with iptables-restore -n and ip6tables-restore -n"
-		    "\n# --queue-bypass: the kernel accepts the packets while "
-		    "nfqspid is not running\n"
+		    "\n# %s\n"
 		    "# INPUT and OUTPUT: this host's own traffic; FORWARD: "
-		    "what it routes\n*filter\n", info->version, queues);
+		    "what it routes\n*filter\n", info->version, queues,
+		    bypass ? "--queue-bypass (fail_open = yes): the kernel "
+		    "accepts the packets while nfqspid is not running" :
+		    "no --queue-bypass (fail_open = no): nothing passes "
+		    "while nfqspid is not running");
 	for (i = 0; i < sizeof(chains) / sizeof(chains[0]); i++) {
-		snprintf(line, sizeof(line), "-A %s %s-j NFQUEUE %s "
-		    "--queue-bypass", chains[i][0], chains[i][1], target);
+		snprintf(line, sizeof(line), "-A %s %s-j NFQUEUE %s%s",
+		    chains[i][0], chains[i][1], target,
+		    bypass ? " --queue-bypass" : "");
 		if (json) {
 			ctl_json_str(q, sizeof(q), line);
 			evbuffer_add_printf(b, "%s%s", i ? "," : "", q);
@@ -355,7 +361,8 @@ cmd_nft(struct client *c, struct evbuffer *b)
 
 	memset(&spec, 0, sizeof(spec));
 	spec.mode = DIVERT_NFT;
-	spec.bypass = 1;
+	/* as cmd_iptables(): fail the way the queue does */
+	spec.bypass = info->cfg->fail_open;
 	spec.queue = info->queue;
 	spec.threads = info->threads;
 	if (divert_nft_text(&spec, info->version, text, sizeof(text)) == -1) {

@@ -41,7 +41,8 @@
 #include "nfqspid.h"
 
 #define ERRLEN		512
-#define WATCHDOG_CHECKS	10	/* seconds without a worker tick */
+#define WATCHDOG_CLOSE	2	/* s without a tick: the queue fails closed */
+#define WATCHDOG_CHECKS	10	/* ... and not in a reload: exit */
 #define TICK_MS		1000	/* the main loop's own checks */
 #define DIVERT_TICKS	5	/* the diversion checked every 5 ticks */
 
@@ -340,13 +341,30 @@ worker_dead(struct worker *w, void *arg)
 }
 
 /*
- * A worker that hangs must not go unnoticed: its queue fills and every
- * packet waits.  A thread of its own, so that it works even when the
- * main thread is stuck in a worker_call() to the hung worker.  It counts
- * checks, not elapsed time, so a SIGSTOPped daemon is not killed the
- * moment it continues.  Exiting closes the queues: the kernel then does
- * what --queue-bypass says, and systemd restarts us.
+ * A worker that hangs must not go unnoticed: its queue fills, and with
+ * fail_open every packet beyond it passes unchecked.  A thread of its
+ * own, so that it works even when the main thread is stuck in a
+ * worker_call() to the hung worker.  After WATCHDOG_CLOSE seconds
+ * without a tick the worker's queue stops failing open: nothing passes
+ * unchecked while nobody reads it.  After WATCHDOG_CHECKS it exits, so
+ * that systemd restarts us (the kernel then does what --queue-bypass
+ * says) -- never while the worker runs a reload for the main thread: a
+ * slow reload is busy, not hung.  It counts checks, not elapsed time, so
+ * a SIGSTOPped daemon is not killed the moment it continues.
  */
+static void
+watchdog_close(struct daemon *d, unsigned i, unsigned stale)
+{
+	int	 rc = worker_close_queue(d->workers[i]);
+
+	log_warnx("watchdog: worker %u (queue %u) has not run for %u s%s: "
+	    "%s", i, d->info.queue + i, stale,
+	    worker_in_call(d->workers[i]) ? " (reloading)" : "",
+	    rc == 1 ? "its queue fails closed until it runs again" :
+	    rc == 0 ? "its queue fails closed already" :
+	    "its queue could not be made to fail closed");
+}
+
 static void *
 watchdog_main(void *arg)
 {
@@ -366,7 +384,10 @@ watchdog_main(void *arg)
 				stale[i] = 0;
 				continue;
 			}
-			if (++stale[i] < WATCHDOG_CHECKS)
+			if (++stale[i] == WATCHDOG_CLOSE)
+				watchdog_close(d, i, stale[i]);
+			if (stale[i] < WATCHDOG_CHECKS ||
+			    worker_in_call(d->workers[i]))
 				continue;
 			log_warnx("watchdog: worker %u (queue %u) has not run "
 			    "for %u s; exiting", i, d->info.queue + i,

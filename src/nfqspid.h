@@ -101,6 +101,8 @@ struct nq_stats {
 	uint64_t	 malformed;	/* had an id; answered as INVALID */
 	uint64_t	 batches;	/* NFQNL_MSG_VERDICT_BATCH sent */
 	uint64_t	 deferred;	/* verdicts given later by nq_verdict() */
+	uint64_t	 lost;		/* packet ids that never came: the
+					   socket's buffer was full */
 };
 
 /*
@@ -145,6 +147,11 @@ int		 nq_quiesce(struct nq *q);
  */
 int		 nq_verdict(struct nq *q, uint32_t id, const struct nq_verdict *v);
 void		 nq_get_stats(const struct nq *q, struct nq_stats *s);
+/* stats.lost alone, for every batch */
+uint64_t	 nq_lost(const struct nq *q);
+/* The packets the kernel holds for the queue (nq_proc_read()'s
+   waiting); -1 if unknown. */
+int64_t		 nq_backlog(const struct nq *q);
 /*
  * The kernel's view of queues first .. first + n - 1, from
  * /proc/net/netfilter/nfnetlink_queue (our network namespace's): packets
@@ -185,6 +192,8 @@ struct worker_stats {
 	uint64_t	 conns;		/* in the table */
 	uint64_t	 rejects;	/* answers sent for reject rules */
 	uint64_t	 reject_errors;	/* answers that could not be sent */
+	uint64_t	 overflows;	/* the queue overflowed while failing
+					   open (each starts a grace) */
 	struct limit_stats limit;	/* rate and conn_limit */
 	uint64_t	 sources;	/* in the limit table */
 	uint64_t	 reasons[REASON_MAX];	/* INVALID packets by why */
@@ -246,6 +255,15 @@ int		 worker_reload(struct worker *w, const struct config *cfg);
 int		 worker_error(const struct worker *w);
 /* Goes up every WORKER_TICK_MS while the worker's loop runs. */
 uint64_t	 worker_heartbeat(const struct worker *w);
+/*
+ * From the watchdog's thread, for a worker that stopped running: its
+ * queue stops failing open (the kernel drops what does not fit) until
+ * the worker runs again and puts fail_open back itself.  1 done, 0
+ * nothing to do (fail_open = no, or done already), -1 and errno.
+ */
+int		 worker_close_queue(struct worker *w);
+/* Running a worker_call() for the main thread (a reload, a flush). */
+int		 worker_in_call(const struct worker *w);
 /* The daemon's one clock (tables, queues, status): CLOCK_MONOTONIC in
    milliseconds. */
 uint64_t	 worker_now_ms(void);

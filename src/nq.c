@@ -105,6 +105,7 @@ struct nq {
 	nq_batch_cb	 bcb;		/* ... or nq_recv_batch() */
 	void		*cbarg;
 	int		 npkts;
+	uint32_t	 last_id;	/* of the last packet read; 0: none */
 };
 
 /* At most one error line a second per queue: errors can come per packet. */
@@ -417,6 +418,22 @@ nq_get_stats(const struct nq *q, struct nq_stats *s)
 	*s = q->st;
 }
 
+uint64_t
+nq_lost(const struct nq *q)
+{
+	return (q->st.lost);
+}
+
+int64_t
+nq_backlog(const struct nq *q)
+{
+	struct nq_proc	 p;
+
+	if (nq_proc_read(q->queue, 1, &p) < 1)
+		return (-1);
+	return (p.waiting);
+}
+
 /* Send a configuration message; the kernel applies it before sendto()
    returns, and reports a refusal on the socket (counted by nq_recv). */
 int
@@ -566,6 +583,14 @@ nq_add(struct nq *q, const struct nq_packet *p)
 		nq_decide(q);
 	if (q->npend == NQ_PENDMAX)
 		(void)nq_flush(q);
+	/*
+	 * The kernel numbers a packet before it hands it to the socket;
+	 * one it could not (the socket's buffer full) leaves a gap: with
+	 * fail_open it passed unseen, without it was dropped.
+	 */
+	if (q->last_id != 0 && (int32_t)(p->id - q->last_id) > 1)
+		q->st.lost += p->id - q->last_id - 1;
+	q->last_id = p->id;
 	q->pk[q->npk++] = *p;
 	q->pend_id[q->npend] = p->id;
 	/* the preset: whatever the callback does not decide is dropped */

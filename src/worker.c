@@ -16,8 +16,10 @@
  *
  * This file is the thread's life and the packet loop; worker_int.h says
  * where the rest went (the ICMP questions to other workers, reject's
- * answers, the counters).
+ * answers, the counters, the overflows).
  */
+#include "autoconf.h"		/* first: _GNU_SOURCE (pthread_setname_np) */
+
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -152,6 +154,14 @@ worker_batch(void *arg, const struct nq_packet *np, struct nq_verdict *nv,
 	struct ct_ahead		 a[NQ_BATCH];
 	size_t			 k;
 
+	/* before any of them is judged: an overflow before them (lost
+	   ids, or a stall, even one in the middle of a read) means their
+	   connections may have moved on without us */
+	if (n > 0) {
+		worker_overflow_check(b.w, np[0].ts_ms, 0);
+		b.w->ran_ms = np[0].ts_ms;
+	}
+
 	if (n > NQ_BATCH) {
 		/* not from nq.c: one at a time */
 		for (k = 0; k < n; k++)
@@ -212,12 +222,17 @@ static void
 worker_read(evutil_socket_t fd, short events, void *arg)
 {
 	struct worker	*w = arg;
+	int		 n;
 
-	if (nq_recv_batch(w->nq, WORKER_BUDGET, worker_batch, w) == -1) {
+	if ((n = nq_recv_batch(w->nq, WORKER_BUDGET, worker_batch, w)) ==
+	    -1) {
 		__atomic_store_n(&w->error, errno, __ATOMIC_SEQ_CST);
 		log_warn("worker %u: lost queue %u", w->id, nq_queue(w->nq));
 		event_base_loopbreak(w->base);
+		return;
 	}
+	w->behind = n >= WORKER_BUDGET;
+	w->ran_ms = worker_now_ms();
 }
 
 static void
@@ -226,6 +241,9 @@ worker_tick(evutil_socket_t fd, short events, void *arg)
 	struct worker	*w = arg;
 	uint64_t	 now = worker_now_ms();
 
+	worker_reopen(w, now);
+	worker_overflow_check(w, now, 1);
+	w->ran_ms = now;
 	ct_expire(w->ct, now);
 	limit_expire(w->lt, now);
 	worker_answer_late(w, now, WORKER_ASK_MS);
@@ -244,8 +262,11 @@ worker_call_cb(evutil_socket_t fd, short events, void *arg)
 	fn = w->callfn;
 	fnarg = w->callarg;
 	pthread_mutex_unlock(&w->mtx);
+	/* busy for the main thread, not stalled: the watchdog waits */
+	__atomic_store_n(&w->incall, 1, __ATOMIC_SEQ_CST);
 	if (fn != NULL)
 		fn(w, fnarg);
+	__atomic_store_n(&w->incall, 0, __ATOMIC_SEQ_CST);
 	pthread_mutex_lock(&w->mtx);
 	w->callfn = NULL;
 	w->calldone = 1;
@@ -375,6 +396,7 @@ worker_new(unsigned id, const struct config *cfg, char *err, size_t errlen)
 		worker_free(w);
 		return (NULL);
 	}
+	worker_set_params(w, cfg);
 	return (w);
 }
 
@@ -382,7 +404,11 @@ static void *
 worker_main(void *arg)
 {
 	struct worker	*w = arg;
+	char		 name[16];
 
+	/* so that a person (ps -L, top -H) or a test finds it */
+	snprintf(name, sizeof(name), "nfqspid-w%u", w->id);
+	(void)pthread_setname_np(pthread_self(), name);
 	log_debug("%s: worker %u reading queue %u", __func__, w->id,
 	    nq_queue(w->nq));
 	/* packets that came with the bind's answer wait in nq */
@@ -433,7 +459,7 @@ worker_start(struct worker *w, struct event_base *mainbase,
 		return (-1);
 	if (event_add(w->rev, NULL) == -1 || event_add(w->tick, &tv) == -1)
 		return (-1);
-	w->summary_ms = worker_now_ms();
+	w->summary_ms = w->ran_ms = worker_now_ms();
 	limit_bucket_init(&w->auditrate, w->cfg->log_rate, w->summary_ms);
 
 	/* the main thread owns the signals */
@@ -545,6 +571,7 @@ worker_reload_fn(struct worker *w, void *arg)
 	if (nq_set_params(w->nq, cfg->queue_maxlen, cfg->fail_open) == -1)
 		log_warn("worker %u: queue %u: new parameters", w->id,
 		    nq_queue(w->nq));
+	worker_set_params(w, cfg);
 	limit_bucket_clamp(&w->auditrate, cfg->log_rate);
 }
 

@@ -6,8 +6,10 @@
  *
  * A worker is split by role: worker.c (thread life and the packet loop),
  * worker_ask.c (ICMP errors about other workers' connections),
- * worker_reject.c (reject's answers and the memory of them) and
- * worker_stats.c (counters, the once-a-second summary).  Everything here
+ * worker_reject.c (reject's answers and the memory of them),
+ * worker_stats.c (counters, the once-a-second summary) and
+ * worker_overflow.c (overflows while failing open, the watchdog's
+ * closing).  Everything here
  * belongs to one worker and is touched by its own thread only, except
  * where a comment says otherwise.
  */
@@ -32,6 +34,9 @@
 #define WORKER_DEFER		64	/* ICMP errors waiting for the other
 					   workers' answer */
 #define WORKER_ASK_MS		50	/* ... at most this long */
+#define WORKER_STALL_MS		1000	/* the loop did not run this long */
+#define WORKER_PROBE_MS		10	/* the kernel's backlog read at most
+					   this often while we are behind */
 
 struct worker_ask;
 
@@ -81,6 +86,7 @@ struct worker {
 	/* worker_stats.c */
 	struct worker_stats	 st;
 	uint64_t		 beat;		/* atomic: ticks run */
+	int			 incall;	/* atomic: in a worker_call() */
 	uint64_t		*rcount;	/* worker_rule_counters() */
 	size_t			 nrcount;
 	uint64_t		 summary_ms;
@@ -109,6 +115,17 @@ struct worker {
 	struct worker_defer	 defer[WORKER_DEFER];
 	unsigned		 ndefer;
 	uint32_t		 askseq;
+
+	/* worker_overflow.c */
+	int			 closed;	/* atomic: the watchdog made the
+					   queue fail closed */
+	uint32_t		 qmaxlen;	/* atomic: the queue's parameters, */
+	uint8_t			 qopen;		/* for the watchdog's thread */
+	uint64_t		 ran_ms;	/* the loop last ran */
+	uint64_t		 probe_ms;	/* the backlog last read */
+	uint64_t		 lost_seen;	/* nq_lost() at the last look */
+	uint64_t		 grace_ms;	/* the last overflow's grace ends */
+	uint8_t			 behind;	/* the last read hit its budget */
 };
 
 /* worker.c: a packet decided: count it, answer it, audit it; nv for nq */
@@ -126,6 +143,14 @@ void	 worker_answer_late(struct worker *, uint64_t now, uint64_t age);
 void	 worker_ask_cb(evutil_socket_t, short, void *);
 void	 worker_ask_timeout(evutil_socket_t, short, void *);
 void	 worker_ask_free(struct worker *);
+
+/* worker_overflow.c */
+/* Did the queue overflow while failing open?  Then the grace starts. */
+void	 worker_overflow_check(struct worker *, uint64_t now, int tick);
+/* The queue's parameters, for the watchdog's thread to read. */
+void	 worker_set_params(struct worker *, const struct config *);
+/* The watchdog closed the queue while we were stalled: open it again. */
+void	 worker_reopen(struct worker *, uint64_t now);
 
 /* worker_reject.c */
 int	 worker_open_raw(struct worker *);

@@ -149,7 +149,8 @@ elif what == "rules":
     est = d["policy_counters"]["ESTABLISHED"]
     assert est["packets"] >= 3 and est["bytes"] > est["packets"] * 20, d
 elif what == "iptables":
-    assert len(d["rules"]) == 3 and all("--queue-bypass" in r for r in d["rules"]), d
+    # fail_open = no: no --queue-bypass either
+    assert len(d["rules"]) == 3 and not any("--queue-bypass" in r for r in d["rules"]), d
 elif what == "reload":
     assert d == {"reloaded": True}, d
 print("ok")
@@ -194,12 +195,12 @@ check "rules: [policy] ESTABLISHED counted the replies" \
 check "rules: [policy] NEW drop line" \
     grep -Eq "^ +[0-9]+ +[0-9]+ +- +\[policy\] +drop +any +NEW +any +any$" <<<"$rl"
 ipt=$(lib_ctl iptables)
-check "iptables: INPUT diverted, loopback excepted, with --queue-bypass" \
-    grep -q "^-A INPUT ! -i lo -j NFQUEUE --queue-num $T_QUEUE --queue-bypass$" <<<"$ipt"
+check "iptables: INPUT diverted, loopback excepted, fail_open = no: no --queue-bypass" \
+    grep -q "^-A INPUT ! -i lo -j NFQUEUE --queue-num $T_QUEUE$" <<<"$ipt"
 check "iptables: OUTPUT diverted, loopback excepted" \
-    grep -q "^-A OUTPUT ! -o lo -j NFQUEUE --queue-num $T_QUEUE --queue-bypass$" <<<"$ipt"
+    grep -q "^-A OUTPUT ! -o lo -j NFQUEUE --queue-num $T_QUEUE$" <<<"$ipt"
 check "iptables: FORWARD diverted" \
-    grep -q "^-A FORWARD -j NFQUEUE --queue-num $T_QUEUE --queue-bypass$" <<<"$ipt"
+    grep -q "^-A FORWARD -j NFQUEUE --queue-num $T_QUEUE$" <<<"$ipt"
 check "iptables: iptables-restore --test accepts it" \
     quiet in_d iptables-legacy-restore --test -n <<<"$ipt"
 check "iptables: ip6tables-restore --test accepts it" \

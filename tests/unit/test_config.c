@@ -194,6 +194,9 @@ static const struct {
 	  "[daemon] threads: queues 65535 to 65536: the last is past 65535" },
 	{ "[daemon]\nfail_open = maybe\n",
 	  "[daemon] fail_open: \"maybe\" is not yes or no (line 2)" },
+	{ "[daemon]\nfail_open_grace = 3601\n",
+	  "[daemon] fail_open_grace: \"3601\" is not a number from 0 to 3600 "
+	  "(line 2)" },
 	{ "[conntrack]\nsource_share = 101\n",
 	  "[conntrack] source_share: \"101\" is not a number from 0 to 100 "
 	  "(line 2)" },
@@ -487,7 +490,8 @@ test_defaults(void **state)
 	assert_string_equal(c->path, inipath);
 	assert_int_equal(c->queue, 0);
 	assert_int_equal(c->threads, 1);
-	assert_int_equal(c->fail_open, 1);
+	assert_int_equal(c->fail_open, 0);	/* closed: the contract */
+	assert_int_equal(c->fail_open_grace, 10);
 	assert_int_equal(c->queue_maxlen, 4096);
 	assert_int_equal(c->mode, MODE_ENFORCE);
 	assert_string_equal(c->user, "");
@@ -526,7 +530,8 @@ static const char full_ini[] =
     "[Daemon]   ; comments after a header are fine\n"
     "queue = 100\n"
     "threads = 4\n"
-    "fail_open = no\n"
+    "fail_open = yes\n"
+    "fail_open_grace = 30\n"
     "queue_maxlen = 1024\n"
     "mode = monitor\n"
     "user = nfqspi\n"
@@ -592,7 +597,8 @@ test_full(void **state)
 	c = load_ok(full_ini);
 	assert_int_equal(c->queue, 100);
 	assert_int_equal(c->threads, 4);
-	assert_int_equal(c->fail_open, 0);
+	assert_int_equal(c->fail_open, 1);
+	assert_int_equal(c->fail_open_grace, 30);
 	assert_int_equal(c->queue_maxlen, 1024);
 	assert_int_equal(c->mode, MODE_MONITOR);
 	assert_string_equal(c->user, "nfqspi");
