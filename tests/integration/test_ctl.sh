@@ -223,9 +223,14 @@ timeout 8 "$NFQSPICTL" -s "$T_CTL" -j events >"$T_TMP/events.json" 2>&1 &
 evjpid=$!
 sleep 1
 in_c "$PY" "$T_TMP/hold.py" "$S4" 5001 41001 0.2
+# ... and one over IPv6: events write addresses short, the listing in full
+in_c "$PY" -c 'import socket, sys
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.bind(("::", 41002))
+s.sendto(b"x", (sys.argv[1], 5353))' "$S6"
 lib_ctl conntrack delete proto=tcp sport=41001 >/dev/null 2>&1
 sleep 1
-lib_ctl conntrack >/dev/null
+ct6=$(lib_ctl conntrack)
 wait "$evpid"
 rc=$?
 wait "$evjpid"
@@ -238,6 +243,11 @@ check "events: [UPDATE] to ESTABLISHED" \
     grep -Eq "^ \[UPDATE\] tcp +6 [0-9]+ ESTABLISHED $ev4 " "$T_TMP/events.out"
 check "events: [DESTROY] when deleted or closed" \
     grep -Eq "^\[DESTROY\] tcp +6 [0-9]+ [A-Z_]+ $ev4 " "$T_TMP/events.out"
+check "events: IPv6 written short (RFC 5952), as conntrack -E" \
+    grep -Eq "^    \[NEW\] udp +17 [0-9]+ src=$C6 dst=$S6 sport=41002 dport=5353 \[UNREPLIED\] src=$S6 dst=$C6 sport=5353 dport=41002 mark=0$" "$T_TMP/events.out"
+full6() { "$PY" -c 'import ipaddress, sys; print(ipaddress.ip_address(sys.argv[1]).exploded)' "$1"; }
+check "conntrack: IPv6 in full, as /proc/net/nf_conntrack" \
+    grep -Eq "^ipv6 +10 udp +17 [0-9]+ src=$(full6 "$C6") dst=$(full6 "$S6") sport=41002 dport=5353 " <<<"$ct6"
 check "events -j: one JSON object a line, NEW/UPDATE/DESTROY" \
     "$PY" -c '
 import json, sys
@@ -246,7 +256,10 @@ mine = [e for e in ev if e.get("sport") == 41001]
 kinds = [e["event"] for e in mine]
 assert kinds[0] == "NEW" and "UPDATE" in kinds and kinds[-1] == "DESTROY", kinds
 assert mine[0]["state"] == "SYN_SENT" and mine[0]["mark"] == 16, mine[0]
-' "$T_TMP/events.json"
+assert mine[0]["rule"] == "tcp-5001", mine[0]
+v6 = [e for e in ev if e.get("sport") == 41002]
+assert v6 and v6[0]["src"] == sys.argv[2] and v6[0]["dst"] == sys.argv[3], v6
+' "$T_TMP/events.json" "$C6" "$S6"
 check "events: the daemon forgets a client that went" \
     quiet lib_ctl status
 
