@@ -37,6 +37,7 @@
 
 #include "config.h"
 #include "strl.h"
+#include "services.h"
 
 #define CONFIG_MAXSIZE	(32 * 1024 * 1024)	/* 65,535 rules fit */
 #define CONFIG_MAXLINE	1000
@@ -85,6 +86,7 @@ struct cfgctx {
 	size_t		 nkeys, keycap;
 	struct seen_slot *seen;
 	size_t		 nseen, seencap;
+	struct services	*svc;		/* read at the first port name */
 };
 
 static void	 cfg_err(struct cfgctx *, const char *, ...)
@@ -1261,6 +1263,37 @@ rule_addrs(struct cfgctx *x, const struct scan_sec *s, const char *key,
 }
 
 #define CONN_LIMIT_MAX	1000000000u
+#define SERVICES_PATH	"/etc/services"
+#define SERVICES_MAXSIZE (4 * 1024 * 1024)
+
+/* A port list, with names from /etc/services, read once when needed. */
+static int
+rule_ports(struct cfgctx *x, const char *v, uint8_t proto,
+    struct rule_portset **set, char *e, size_t elen)
+{
+	const char	*p, *why;
+	char		*text;
+	size_t		 len;
+
+	for (p = v; *p != '\0' && !isalpha((unsigned char)*p); p++)
+		;
+	if (*p != '\0' && x->svc == NULL) {
+		if ((text = slurp(SERVICES_PATH, SERVICES_MAXSIZE, &len,
+		    &why)) == NULL) {
+			snprintf(e, elen, "%s: %s (port names are looked up "
+			    "there)", SERVICES_PATH, why);
+			return (-1);
+		}
+		x->svc = services_parse(text, len);
+		free(text);
+		if (x->svc == NULL) {
+			snprintf(e, elen, "%s: %s", SERVICES_PATH,
+			    strerror(errno));
+			return (-1);
+		}
+	}
+	return (rule_parse_ports_named(v, x->svc, proto, set, e, elen));
+}
 
 static int
 sec_rule(struct cfgctx *x, const struct scan_sec *s, struct rule *r)
@@ -1324,22 +1357,22 @@ sec_rule(struct cfgctx *x, const struct scan_sec *s, struct rule *r)
 	if (vals[RK_DST] && rule_addrs(x, s, "dst", vals[RK_DST],
 	    &r->dst) == -1)
 		goto out;
-	if (vals[RK_SPORT] && rule_parse_ports(vals[RK_SPORT], &r->sport, e,
-	    sizeof(e)) == -1)
+	if (vals[RK_SPORT] && rule_ports(x, vals[RK_SPORT], r->has_proto ?
+	    r->proto : 0, &r->sport, e, sizeof(e)) == -1)
 		RULE_ERR(RK_SPORT);
-	if (vals[RK_DPORT] && rule_parse_ports(vals[RK_DPORT], &r->dport, e,
-	    sizeof(e)) == -1)
+	if (vals[RK_DPORT] && rule_ports(x, vals[RK_DPORT], r->has_proto ?
+	    r->proto : 0, &r->dport, e, sizeof(e)) == -1)
 		RULE_ERR(RK_DPORT);
 	if ((r->sport || r->dport) && r->has_proto &&
 	    r->proto != IPPROTO_TCP && r->proto != IPPROTO_UDP) {
 		snprintf(e, sizeof(e), "ports need proto = tcp, udp or any");
 		RULE_ERR(r->dport ? RK_DPORT : RK_SPORT);
 	}
-	if (vals[RK_IN] && rule_parse_ifaces(vals[RK_IN], r->in, &r->nin, e,
-	    sizeof(e)) == -1)
+	if (vals[RK_IN] && rule_parse_ifaces(vals[RK_IN], r->in, &r->nin,
+	    &r->in_neg, e, sizeof(e)) == -1)
 		RULE_ERR(RK_IN);
 	if (vals[RK_OUT] && rule_parse_ifaces(vals[RK_OUT], r->out, &r->nout,
-	    e, sizeof(e)) == -1)
+	    &r->out_neg, e, sizeof(e)) == -1)
 		RULE_ERR(RK_OUT);
 	if (vals[RK_CHAIN] && rule_parse_hooks(vals[RK_CHAIN], &r->hooks, e,
 	    sizeof(e)) == -1)
@@ -1512,6 +1545,7 @@ config_load(const char *path, char *err, size_t errlen)
 	free(x.keys);
 	free(x.secs);
 	free(x.seen);
+	services_free(x.svc);
 	if (!ok) {
 		config_free(c);
 		return (NULL);
@@ -1526,6 +1560,7 @@ config_free(struct config *c)
 
 	if (c == NULL)
 		return;
+	ruleset_free(c->ruleset);
 	for (i = 0; i < c->nrules; i++)
 		rule_clear(&c->rules[i]);
 	free(c->rules);

@@ -82,20 +82,22 @@ print_tcp_flags(char *buf, size_t len, uint8_t flags, uint8_t mask)
 
 static void
 print_ifaces(struct evbuffer *b, const char *key,
-    const char ifs[][RULE_IFNAMSIZ], uint8_t n, int json)
+    const char ifs[][RULE_IFNAMSIZ], uint8_t n, uint8_t neg, int json)
 {
-	char	 q[RULE_IFNAMSIZ * 7];
+	char	 q[RULE_IFNAMSIZ * 7], name[RULE_IFNAMSIZ + 1];
 	uint8_t	 i;
 
 	if (n == 0)
 		return;
 	evbuffer_add_printf(b, json ? ",\"%s\":[" : " %s=", key);
 	for (i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "%s%s", neg & (1u << i) ? "!" :
+		    "", ifs[i]);
 		if (json) {
-			ctl_json_str(q, sizeof(q), ifs[i]);
+			ctl_json_str(q, sizeof(q), name);
 			evbuffer_add_printf(b, "%s%s", i ? "," : "", q);
 		} else
-			evbuffer_add_printf(b, "%s%s", i ? "," : "", ifs[i]);
+			evbuffer_add_printf(b, "%s%s", i ? "," : "", name);
 	}
 	if (json)
 		evbuffer_add_printf(b, "]");
@@ -255,8 +257,8 @@ cmd_rules(struct client *c, struct evbuffer *b)
 		}
 		print_ports(b, "sport", r->sport, json);
 		print_ports(b, "dport", r->dport, json);
-		print_ifaces(b, "in", r->in, r->nin, json);
-		print_ifaces(b, "out", r->out, r->nout, json);
+		print_ifaces(b, "in", r->in, r->nin, r->in_neg, json);
+		print_ifaces(b, "out", r->out, r->nout, r->out_neg, json);
 		if (r->hooks)
 			evbuffer_add_printf(b, json ? ",\"chain\":\"%s\"" :
 			    " chain=%s", rule_hooks_format(r->hooks, chain,

@@ -25,6 +25,7 @@
 
 #include "rule.h"
 #include "strl.h"
+#include "services.h"
 
 /* Addresses as 128-bit integers: IPv4 uses the low 32 bits. */
 typedef unsigned __int128 u128;
@@ -466,30 +467,41 @@ valid_ifname(const char *s)
 	return (1);
 }
 
+/*
+ * A list of names, each of which may be negated with '!': the list
+ * matches a name that is one of its plain elements (any name when it has
+ * none) and none of its negated ones, as iptables' "! -i wan0" does.
+ */
 int
 rule_parse_ifaces(const char *s, char ifs[][RULE_IFNAMSIZ], uint8_t *n,
-    char *err, size_t errlen)
+    uint8_t *neg, char *err, size_t errlen)
 {
 	struct list_iter it;
-	char		 e[ELEMLEN];
-	uint8_t		 cnt = 0, i;
+	char		 e[ELEMLEN], *name;
+	uint8_t		 cnt = 0, i, not;
 	int		 r;
 
 	*n = 0;
+	*neg = 0;
 	if (is_blank(s))
 		return (0);
 	list_init(&it, s);
 	while ((r = list_next(&it, e, sizeof(e), err, errlen)) == 1) {
-		if (!valid_ifname(e)) {
+		name = e;
+		if ((not = *name == '!'))
+			while (isspace((unsigned char)*++name))
+				;
+		if (!valid_ifname(name) || *name == '!') {
 			snprintf(err, errlen, "\"%s\" is not an interface "
-			    "name (1-%d characters, no '/', ':' or blanks)",
-			    e, RULE_IFNAMSIZ - 1);
+			    "name (1-%d characters, no '/', ':' or blanks%s)",
+			    e, RULE_IFNAMSIZ - 1, not ? ", after one '!'" :
+			    "");
 			return (-1);
 		}
 		for (i = 0; i < cnt; i++) {
-			if (strcmp(ifs[i], e) == 0) {
+			if (strcmp(ifs[i], name) == 0) {
 				snprintf(err, errlen, "\"%s\" is listed twice",
-				    e);
+				    name);
 				return (-1);
 			}
 		}
@@ -498,8 +510,10 @@ rule_parse_ifaces(const char *s, char ifs[][RULE_IFNAMSIZ], uint8_t *n,
 			    RULE_MAXIFS);
 			return (-1);
 		}
+		if (not)
+			*neg |= (uint8_t)(1u << cnt);
 		/* valid_ifname() bounds it: the copy is whole */
-		spi_strlcpy(ifs[cnt++], e, RULE_IFNAMSIZ);
+		spi_strlcpy(ifs[cnt++], name, RULE_IFNAMSIZ);
 	}
 	if (r == -1)
 		return (-1);
@@ -508,22 +522,36 @@ rule_parse_ifaces(const char *s, char ifs[][RULE_IFNAMSIZ], uint8_t *n,
 }
 
 static int
-iface_match(const char ifs[][RULE_IFNAMSIZ], uint8_t n, const char *name)
+iface_is(const char *pat, const char *name)
 {
-	size_t		 len;
-	uint8_t		 i;
+	size_t		 len = strlen(pat);
 
-	if (name == NULL || name[0] == '\0')
-		return (0);
+	if (len > 0 && pat[len - 1] == '+')
+		return (strncmp(pat, name, len - 1) == 0);
+	return (strcmp(pat, name) == 0);
+}
+
+/* name "" (not known) is none of the names: only negations match it */
+static int
+iface_match(const char ifs[][RULE_IFNAMSIZ], uint8_t n, uint8_t neg,
+    const char *name)
+{
+	uint8_t		 i;
+	int		 plain = 0, hit = 0, is;
+
+	if (name == NULL)
+		name = "";
 	for (i = 0; i < n; i++) {
-		len = strlen(ifs[i]);
-		if (len > 0 && ifs[i][len - 1] == '+') {
-			if (strncmp(ifs[i], name, len - 1) == 0)
-				return (1);
-		} else if (strcmp(ifs[i], name) == 0)
-			return (1);
+		is = name[0] != '\0' && iface_is(ifs[i], name);
+		if (neg & (1u << i)) {
+			if (is)
+				return (0);
+		} else {
+			plain = 1;
+			hit |= is;
+		}
 	}
-	return (0);
+	return (!plain || hit);
 }
 
 /* ---- ICMP types ------------------------------------------------------ */
@@ -689,14 +717,82 @@ cmp_range16(const void *a, const void *b)
 	return (x->lo < y->lo ? -1 : x->lo > y->lo);
 }
 
+/* One port: a number, or a name the table lists for proto.  1: *v set;
+   0: not a port; -1: an error in err. */
+static int
+port_value(const char *e, const struct services *svc, uint8_t proto,
+    uint64_t *v, char *err, size_t errlen)
+{
+	int		 n;
+
+	if (isdigit((unsigned char)e[0]))
+		return (parse_dec(e, 65535, v) == 0);
+	if ((n = services_port(svc, e, proto, err, errlen)) <= 0)
+		return (n);
+	*v = (uint64_t)n;
+	return (1);
+}
+
+/*
+ * One element: "22", "ssh", "1000-2000", "ssh-http" or "http-alt" (a
+ * name with a dash, which is tried whole first).  1: *lo and *hi set; 0:
+ * neither a port nor a range; -1: an error in err.
+ */
+static int
+port_elem(const char *e, const struct services *svc, uint8_t proto,
+    uint64_t *lo, uint64_t *hi, char *err, size_t errlen)
+{
+	const char	*dash, *b;
+	char		 a[ELEMLEN];
+	uint64_t	 l, h;
+	size_t		 n;
+	int		 r, ra, found = 0;
+
+	if ((r = port_value(e, svc, proto, lo, err, errlen)) != 0) {
+		*hi = *lo;
+		return (r);
+	}
+	for (dash = strchr(e, '-'); dash != NULL; dash = strchr(dash + 1,
+	    '-')) {
+		for (n = (size_t)(dash - e); n > 0 &&
+		    isspace((unsigned char)e[n - 1]); n--)
+			;
+		memcpy(a, e, n);	/* e is shorter than ELEMLEN */
+		a[n] = '\0';
+		for (b = dash + 1; isspace((unsigned char)*b); b++)
+			;
+		if ((ra = port_value(a, svc, proto, &l, err, errlen)) == -1 ||
+		    (r = port_value(b, svc, proto, &h, err, errlen)) == -1)
+			return (-1);
+		if (ra == 0 || r == 0)
+			continue;
+		if (found) {
+			snprintf(err, errlen, "\"%s\" reads as two different "
+			    "ranges", e);
+			return (-1);
+		}
+		found = 1;
+		*lo = l;
+		*hi = h;
+	}
+	return (found);
+}
+
 int
 rule_parse_ports(const char *s, struct rule_portset **set, char *err,
     size_t errlen)
 {
+	return (rule_parse_ports_named(s, NULL, 0, set, err, errlen));
+}
+
+int
+rule_parse_ports_named(const char *s, const struct services *svc,
+    uint8_t proto, struct rule_portset **set, char *err, size_t errlen)
+{
 	struct list_iter it;
 	struct rule_portset *ps;
 	struct range16	*r = NULL, *nr;
-	char		 e[ELEMLEN], *dash;
+	char		 e[ELEMLEN];
 	char		 (*txt)[ELEMLEN] = NULL, (*ntxt)[ELEMLEN];
 	size_t		 n = 0, cap = 0, i, j;
 	uint64_t	 lo, hi;
@@ -718,21 +814,11 @@ rule_parse_ports(const char *s, struct rule_portset **set, char *err,
 			txt = ntxt;
 		}
 		spi_strlcpy(txt[n], e, sizeof(txt[n]));	/* both ELEMLEN */
-		if ((dash = strchr(e, '-')) != NULL) {
-			*dash = '\0';
-			while (dash > e && isspace((unsigned char)dash[-1]))
-				*--dash = '\0';
-			dash = strchr(txt[n], '-') + 1;
-			while (isspace((unsigned char)*dash))
-				dash++;
-			if (parse_dec(e, 65535, &lo) == -1 ||
-			    parse_dec(dash, 65535, &hi) == -1)
-				goto badport;
-		} else {
-			if (parse_dec(e, 65535, &lo) == -1)
-				goto badport;
-			hi = lo;
-		}
+		if ((ret = port_elem(e, svc, proto, &lo, &hi, err, errlen)) ==
+		    -1)
+			goto fail;
+		if (ret == 0)
+			goto badport;
 		if (lo == 0 || hi == 0) {
 			snprintf(err, errlen, "\"%s\": port 0 cannot be "
 			    "matched (ports are 1-65535)", txt[n]);
@@ -1176,9 +1262,9 @@ rule_match(const struct rule *r, const struct pkt *p, int state,
 		if ((p->th_flags & r->tcp_mask) != r->tcp_flags)
 			return (0);
 	}
-	if (r->nin > 0 && !iface_match(r->in, r->nin, in))
+	if (r->nin > 0 && !iface_match(r->in, r->nin, r->in_neg, in))
 		return (0);
-	if (r->nout > 0 && !iface_match(r->out, r->nout, out))
+	if (r->nout > 0 && !iface_match(r->out, r->nout, r->out_neg, out))
 		return (0);
 	/* a packet whose chain is not known (--replay) matches none */
 	if (r->hooks != 0 && (p->hook == PKT_HOOK_UNKNOWN ||

@@ -48,6 +48,7 @@ struct rule {
 	struct rule_portset *sport;
 	struct rule_portset *dport;
 	uint8_t		 nin, nout;	/* 0: any */
+	uint8_t		 in_neg, out_neg; /* bit i: in[i], out[i] negated */
 	char		 in[RULE_MAXIFS][RULE_IFNAMSIZ];
 	char		 out[RULE_MAXIFS][RULE_IFNAMSIZ];
 	uint8_t		 hooks;		/* RULE_HOOK_BIT() mask of the
@@ -82,8 +83,14 @@ int	 rule_parse_addrs(const char *s, struct rule_addrset **set, char *err,
 	    size_t errlen);
 int	 rule_parse_ports(const char *s, struct rule_portset **set, char *err,
 	    size_t errlen);
+/* ... and with port names from svc for proto (0: tcp or udp) */
+struct services;
+int	 rule_parse_ports_named(const char *s, const struct services *svc,
+	    uint8_t proto, struct rule_portset **set, char *err,
+	    size_t errlen);
+/* neg: bit i set when ifs[i] was written "!name" */
 int	 rule_parse_ifaces(const char *s, char ifs[][RULE_IFNAMSIZ],
-	    uint8_t *n, char *err, size_t errlen);
+	    uint8_t *n, uint8_t *neg, char *err, size_t errlen);
 /* chain = input, output, forward, prerouting, postrouting */
 int	 rule_parse_hooks(const char *s, uint8_t *hooks, char *err,
 	    size_t errlen);
@@ -109,6 +116,7 @@ const char *rule_addrset_format(const struct rule_addrset *set);
    (a list with @file elements expanded).  0, or -1 and errno. */
 int	 rule_addrset_set_text(struct rule_addrset *set, const char *text);
 void	 rule_portset_free(struct rule_portset *set);
+
 /* Frees what r points to, not r itself. */
 void	 rule_clear(struct rule *r);
 

@@ -764,6 +764,57 @@ test_norule_states(void **state)
 	config_free(c);
 }
 
+/* issue 15: "in = !wan0" negates; port names come from /etc/services */
+static void
+test_language(void **state)
+{
+	struct config	*c;
+	struct pkt	 p;
+	FILE		*f;
+	char		 line[256];
+	int		 has_ssh = 0;
+
+	(void)state;
+	c = load_ok("[rule not-wan]\nin = !wan0, ! wg+\nout = lan+,!lan9\n"
+	    "action = drop\n");
+	assert_int_equal(c->rules[0].nin, 2);
+	assert_int_equal(c->rules[0].in_neg, 0x03);
+	assert_int_equal(c->rules[0].out_neg, 0x02);
+	memset(&p, 0, sizeof(p));
+	p.family = AF_INET;
+	p.proto = IPPROTO_UDP;
+	assert_true(rule_match(&c->rules[0], &p, CT_NEW, "eth0", "lan1"));
+	assert_true(rule_match(&c->rules[0], &p, CT_NEW, "", "lan1"));
+	assert_false(rule_match(&c->rules[0], &p, CT_NEW, "wan0", "lan1"));
+	assert_false(rule_match(&c->rules[0], &p, CT_NEW, "wg1", "lan1"));
+	assert_false(rule_match(&c->rules[0], &p, CT_NEW, "eth0", "lan9"));
+	config_free(c);
+	check_error("[rule r]\naction = drop\nin = !\n", "[rule r] in: \"!\" "
+	    "is not an interface name (1-15 characters, no '/', ':' or "
+	    "blanks, after one '!') (line 3)");
+
+	if ((f = fopen("/etc/services", "r")) != NULL) {
+		while (fgets(line, sizeof(line), f) != NULL)
+			if (strncmp(line, "ssh\t", 4) == 0 &&
+			    strstr(line, "22/tcp") != NULL)
+				has_ssh = 1;
+		fclose(f);
+	}
+	if (!has_ssh)
+		skip();
+	c = load_ok("[rule ssh-in]\nproto = tcp\ndport = ssh, 8000-8080\n"
+	    "action = accept\n");
+	assert_true(rule_portset_match(c->rules[0].dport, 22));
+	assert_true(rule_portset_match(c->rules[0].dport, 8001));
+	assert_false(rule_portset_match(c->rules[0].dport, 23));
+	config_free(c);
+	check_error("[rule ssh-in]\nproto = udp\n\ndport = ssh\n"
+	    "action = accept\n", "[rule ssh-in] dport: \"ssh\" is not a port "
+	    "or port range (line 4)");
+	check_error("[rule r]\nproto = tcp\ndport = ssh, 22\naction = accept\n",
+	    "[rule r] dport: \"22\" overlaps \"ssh\" (line 3)");
+}
+
 static void
 test_quirks(void **state)
 {
@@ -1311,6 +1362,7 @@ main(void)
 		cmocka_unit_test(test_rule_order),
 		cmocka_unit_test(test_many_rules),
 		cmocka_unit_test(test_norule_states),
+		cmocka_unit_test(test_language),
 		cmocka_unit_test(test_quirks),
 		cmocka_unit_test(test_shipped),
 		cmocka_unit_test(test_addr_files),

@@ -572,35 +572,42 @@ test_ifaces(void **state)
 {
 	char		 ifs[RULE_MAXIFS][RULE_IFNAMSIZ];
 	char		 err[256];
-	uint8_t		 n;
+	uint8_t		 n, neg;
 
-	assert_int_equal(rule_parse_ifaces("eth0, veth-a.10,wg+", ifs, &n,
-	    err, sizeof(err)), 0);
+#define IFS(s)	rule_parse_ifaces((s), ifs, &n, &neg, err, sizeof(err))
+	assert_int_equal(IFS("eth0, veth-a.10,wg+"), 0);
 	assert_int_equal(n, 3);
+	assert_int_equal(neg, 0);
 	assert_string_equal(ifs[0], "eth0");
 	assert_string_equal(ifs[1], "veth-a.10");
 	assert_string_equal(ifs[2], "wg+");
-	assert_int_equal(rule_parse_ifaces("", ifs, &n, err, sizeof(err)), 0);
+	assert_int_equal(IFS(""), 0);
 	assert_int_equal(n, 0);
-	assert_int_equal(rule_parse_ifaces("abcdefghijklmno", ifs, &n, err,
-	    sizeof(err)), 0);
-	expect_err(rule_parse_ifaces("abcdefghijklmnop", ifs, &n, err,
-	    sizeof(err)), err, "\"abcdefghijklmnop\" is not an interface name",
-	    "16 chars");
-	expect_err(rule_parse_ifaces("eth/0", ifs, &n, err, sizeof(err)), err,
-	    "\"eth/0\" is not an interface name", "eth/0");
-	expect_err(rule_parse_ifaces("eth0:1", ifs, &n, err, sizeof(err)), err,
-	    "is not an interface name", "eth0:1");
-	expect_err(rule_parse_ifaces("eth 0", ifs, &n, err, sizeof(err)), err,
-	    "is not an interface name", "eth 0");
-	expect_err(rule_parse_ifaces("..", ifs, &n, err, sizeof(err)), err,
-	    "is not an interface name", "..");
-	expect_err(rule_parse_ifaces("a,b,c,d,e,f,g,h,i", ifs, &n, err,
-	    sizeof(err)), err, "more than 8 interfaces", "9 names");
-	expect_err(rule_parse_ifaces("a,a", ifs, &n, err, sizeof(err)), err,
-	    "listed twice", "a,a");
-	expect_err(rule_parse_ifaces("a,", ifs, &n, err, sizeof(err)), err,
-	    "empty element", "a,");
+	assert_int_equal(IFS("abcdefghijklmno"), 0);
+	expect_err(IFS("abcdefghijklmnop"), err,
+	    "\"abcdefghijklmnop\" is not an interface name", "16 chars");
+	expect_err(IFS("eth/0"), err, "\"eth/0\" is not an interface name",
+	    "eth/0");
+	expect_err(IFS("eth0:1"), err, "is not an interface name", "eth0:1");
+	expect_err(IFS("eth 0"), err, "is not an interface name", "eth 0");
+	expect_err(IFS(".."), err, "is not an interface name", "..");
+	expect_err(IFS("a,b,c,d,e,f,g,h,i"), err, "more than 8 interfaces",
+	    "9 names");
+	expect_err(IFS("a,a"), err, "listed twice", "a,a");
+	expect_err(IFS("a,"), err, "empty element", "a,");
+
+	/* '!' negates one element (it was once taken as part of a name) */
+	assert_int_equal(IFS("!wan0, ! wg+,lan0"), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(neg, 0x03);
+	assert_string_equal(ifs[0], "wan0");
+	assert_string_equal(ifs[1], "wg+");
+	assert_string_equal(ifs[2], "lan0");
+	expect_err(IFS("!"), err, "\"!\" is not an interface name", "!");
+	expect_err(IFS("!!wan0"), err, "after one '!'", "!!wan0");
+	expect_err(IFS("wan0,!wan0"), err, "\"wan0\" is listed twice",
+	    "wan0,!wan0");
+#undef IFS
 }
 
 static int
@@ -838,8 +845,8 @@ test_match_icmp_flags_ifaces(void **state)
 	assert_false(rule_match(&r, &p, CT_NEW, "", ""));
 
 	r = mkrule();
-	assert_int_equal(rule_parse_ifaces("eth0, wg+", r.in, &r.nin, err,
-	    sizeof(err)), 0);
+	assert_int_equal(rule_parse_ifaces("eth0, wg+", r.in, &r.nin,
+	    &r.in_neg, err, sizeof(err)), 0);
 	p = mkpkt(IPPROTO_UDP, "10.0.0.1", 1, "10.0.0.2", 2);
 	assert_true(rule_match(&r, &p, CT_NEW, "eth0", ""));
 	assert_true(rule_match(&r, &p, CT_NEW, "wg0", "eth0"));
@@ -848,11 +855,28 @@ test_match_icmp_flags_ifaces(void **state)
 	assert_false(rule_match(&r, &p, CT_NEW, "eth", ""));
 	assert_false(rule_match(&r, &p, CT_NEW, "", "eth0"));
 	assert_false(rule_match(&r, &p, CT_NEW, NULL, "eth0"));
-	assert_int_equal(rule_parse_ifaces("eth1", r.out, &r.nout, err,
-	    sizeof(err)), 0);
+	assert_int_equal(rule_parse_ifaces("eth1", r.out, &r.nout,
+	    &r.out_neg, err, sizeof(err)), 0);
 	assert_true(rule_match(&r, &p, CT_NEW, "eth0", "eth1"));
 	assert_false(rule_match(&r, &p, CT_NEW, "eth0", "eth0"));
 	assert_false(rule_match(&r, &p, CT_NEW, "eth0", ""));
+
+	/* in = !wan0: every interface but wan0, and none known */
+	r = mkrule();
+	assert_int_equal(rule_parse_ifaces("!wan0", r.in, &r.nin, &r.in_neg,
+	    err, sizeof(err)), 0);
+	assert_false(rule_match(&r, &p, CT_NEW, "wan0", ""));
+	assert_true(rule_match(&r, &p, CT_NEW, "wan1", ""));
+	assert_true(rule_match(&r, &p, CT_NEW, "", ""));
+	assert_true(rule_match(&r, &p, CT_NEW, NULL, ""));
+	/* out = lan+, !lan9: the plain ones, less the negated */
+	assert_int_equal(rule_parse_ifaces("lan+, !lan9", r.out, &r.nout,
+	    &r.out_neg, err, sizeof(err)), 0);
+	assert_true(rule_match(&r, &p, CT_NEW, "eth0", "lan0"));
+	assert_false(rule_match(&r, &p, CT_NEW, "eth0", "lan9"));
+	assert_false(rule_match(&r, &p, CT_NEW, "eth0", "wan0"));
+	assert_false(rule_match(&r, &p, CT_NEW, "eth0", ""));
+	assert_false(rule_match(&r, &p, CT_NEW, "wan0", "lan0"));
 }
 
 /* chain = ...: the netfilter hook the packet was queued from */
@@ -934,8 +958,8 @@ test_hooks(void **state)
 	/* the other keys still apply */
 	p.hook = PKT_HOOK_INPUT;
 	assert_false(rule_match(&r, &p, CT_ESTABLISHED, "eth0", ""));
-	assert_int_equal(rule_parse_ifaces("eth1", r.in, &r.nin, err,
-	    sizeof(err)), 0);
+	assert_int_equal(rule_parse_ifaces("eth1", r.in, &r.nin,
+	    &r.in_neg, err, sizeof(err)), 0);
 	assert_false(rule_match(&r, &p, CT_NEW, "eth0", ""));
 	assert_true(rule_match(&r, &p, CT_NEW, "eth1", ""));
 }

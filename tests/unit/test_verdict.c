@@ -1001,11 +1001,11 @@ test_rejudge_drop_rule_and_interfaces(void **state)
 	/* a drop rule naming an interface cannot be known to apply */
 	add(&c, "no-web-wan", IPPROTO_TCP, "80", RULE_DROP, 0);
 	assert_int_equal(rule_parse_ifaces("wan0", rules[0].in, &rules[0].nin,
-	    err, sizeof(err)), 0);
+	    &rules[0].in_neg, err, sizeof(err)), 0);
 	/* an accepting one is taken to match */
 	add(&c, "web-lan", IPPROTO_TCP, "80", RULE_ACCEPT, 0x30);
 	assert_int_equal(rule_parse_ifaces("lan+", rules[1].in, &rules[1].nin,
-	    err, sizeof(err)), 0);
+	    &rules[1].in_neg, err, sizeof(err)), 0);
 	/* a reject rule ends what it matches */
 	add(&c, "no-dns", IPPROTO_UDP, "53", RULE_REJECT, 0);
 	memset(&a, 0, sizeof(a));
