@@ -488,7 +488,8 @@ scan(struct cfgctx *x, char *buf, size_t len)
 		if (scan_key(x, cur, s, lineno) == -1)
 			return (-1);
 	}
-	for (i = 0; i < x->nsecs; i++)
+	/* no key at all: x->keys is NULL, and so are theirs */
+	for (i = 0; i < x->nsecs && x->keys != NULL; i++)
 		x->secs[i].keys = x->keys + x->secs[i].key0;
 	return (0);
 }
