@@ -1532,6 +1532,10 @@ config_load(const char *path, char *err, size_t errlen)
 	if (build(&x, c) == -1)
 		goto out;
 	x.line = 0;
+	if ((c->ruleset = ruleset_compile(c->rules, c->nrules)) == NULL) {
+		cfg_err(&x, "compiling the rules: %s", strerror(errno));
+		goto out;
+	}
 	c->norule_states = (1u << CT_STATE_MAX) - 1;
 	for (i = 0; i < c->nrules; i++)
 		c->norule_states &= ~c->rules[i].states;

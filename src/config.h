@@ -17,6 +17,7 @@
 #include "ct.h"
 #include "frag.h"
 #include "rule.h"
+#include "ruleset.h"
 #include "divert.h"
 
 #define CONFIG_DEFAULT_PATH	"/etc/nfqspi.ini"
@@ -67,6 +68,7 @@ struct config {
 	/* [rule NAME] sections, in file order */
 	struct rule	*rules;
 	size_t		 nrules;
+	struct ruleset	*ruleset;	/* the rules compiled for lookups */
 	/* CT_STATE_BIT()s of the states no rule names, so that their
 	   packets skip the rules (config_load() sets it; 0: ask them) */
 	uint8_t		 norule_states;

@@ -893,6 +893,20 @@ rule_portset_match(const struct rule_portset *set, uint16_t port)
 	return (lo > 0 && port <= set->r[lo - 1].hi);
 }
 
+size_t
+rule_portset_count(const struct rule_portset *set)
+{
+	return (set->n);
+}
+
+void
+rule_portset_range(const struct rule_portset *set, size_t i, uint16_t *lo,
+    uint16_t *hi)
+{
+	*lo = set->r[i].lo;
+	*hi = set->r[i].hi;
+}
+
 void
 rule_portset_free(struct rule_portset *set)
 {
@@ -1155,6 +1169,29 @@ range_find(const struct range128 *r, size_t n, u128 v)
 			hi = mid;
 	}
 	return (lo > 0 && v <= r[lo - 1].hi);
+}
+
+size_t
+rule_addrset_count(const struct rule_addrset *set, uint8_t family)
+{
+	return (family == AF_INET ? set->n4 : family == AF_INET6 ? set->n6 :
+	    0);
+}
+
+void
+rule_addrset_range(const struct rule_addrset *set, uint8_t family,
+    size_t i, rule_u128 *lo, rule_u128 *hi)
+{
+	const struct range128 *r = family == AF_INET ? set->r4 : set->r6;
+
+	*lo = r[i].lo;
+	*hi = r[i].hi;
+}
+
+rule_u128
+rule_addr_u128(uint8_t family, const union pkt_addr *a)
+{
+	return (addr_to_u128(family, a->a8));
 }
 
 int

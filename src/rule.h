@@ -117,6 +117,20 @@ const char *rule_addrset_format(const struct rule_addrset *set);
 int	 rule_addrset_set_text(struct rule_addrset *set, const char *text);
 void	 rule_portset_free(struct rule_portset *set);
 
+/*
+ * The compiled lists as they are matched: sorted, disjoint ranges (what
+ * ruleset.c indexes and nfqspictl prints).  An address is a 128-bit
+ * number, IPv4 in the low 32 bits.
+ */
+typedef unsigned __int128 rule_u128;
+size_t	 rule_portset_count(const struct rule_portset *set);
+void	 rule_portset_range(const struct rule_portset *set, size_t i,
+	    uint16_t *lo, uint16_t *hi);
+/* family AF_INET or AF_INET6; a set of the other family only has none */
+size_t	 rule_addrset_count(const struct rule_addrset *set, uint8_t family);
+void	 rule_addrset_range(const struct rule_addrset *set, uint8_t family,
+	    size_t i, rule_u128 *lo, rule_u128 *hi);
+rule_u128 rule_addr_u128(uint8_t family, const union pkt_addr *a);
 /* Frees what r points to, not r itself. */
 void	 rule_clear(struct rule *r);
 

@@ -30,13 +30,34 @@ rule_by_index(const struct config *cfg, uint16_t idx)
 	return (&cfg->rules[idx]);
 }
 
-/* The first rule that matches the packet in this state, or NULL. */
-static const struct rule *
-first_match(const struct config *cfg, const struct pkt *p, int state,
-    const char *in, const char *out)
-{
-	size_t	 i;
+struct match_arg {
+	const struct pkt *p;
+	int		 state;
+	const char	*in, *out;
+};
 
+static int
+match_packet(const struct rule *r, void *arg)
+{
+	const struct match_arg *m = arg;
+
+	return (rule_match(r, m->p, m->state, m->in, m->out));
+}
+
+/*
+ * The first rule that matches the packet in this state, or NULL: by the
+ * compiled index, or (a configuration built by hand, as tests do) a walk.
+ */
+const struct rule *
+verdict_first_rule(const struct config *cfg, const struct pkt *p,
+    int state, const char *in, const char *out)
+{
+	struct match_arg m = { p, state, in, out };
+	size_t		 i;
+
+	if (cfg->ruleset != NULL)
+		return (ruleset_first(cfg->ruleset, p, state, match_packet,
+		    &m));
 	for (i = 0; i < cfg->nrules; i++)
 		if (rule_match(&cfg->rules[i], p, state, in, out))
 			return (&cfg->rules[i]);
@@ -59,7 +80,7 @@ decide(const struct config *cfg, const struct pkt *p, int state,
 	if (cfg->norule_states & CT_STATE_BIT(state))
 		r = NULL;
 	else
-		r = first_match(cfg, p, state, in, out);
+		r = verdict_first_rule(cfg, p, state, in, out);
 	v->rule = r;
 	if (r != NULL) {
 		v->decided = r->action;
@@ -516,35 +537,65 @@ first_hook(uint8_t hooks)
 	return (PKT_HOOK_UNKNOWN);
 }
 
+/* A name the list matches, for a guess: a plain one, else none. */
+static const char *
+guess_iface(const char ifs[][RULE_IFNAMSIZ], uint8_t n, uint8_t neg)
+{
+	uint8_t		 i;
+
+	for (i = 0; i < n; i++)
+		if ((neg & (1u << i)) == 0)
+			return (ifs[i]);
+	return ("");
+}
+
+struct rejudge_arg {
+	struct pkt	*p;
+	uint8_t		 hook;
+};
+
+static int
+match_rejudge(const struct rule *r, void *arg)
+{
+	struct rejudge_arg *a = arg;
+	int		 guess;
+
+	guess = r->nin > 0 || r->nout > 0 ||
+	    (r->hooks != 0 && a->hook == PKT_HOOK_UNKNOWN);
+	if (guess && r->action != RULE_ACCEPT)
+		return (0);
+	a->p->hook = a->hook != PKT_HOOK_UNKNOWN ? a->hook :
+	    first_hook(r->hooks);
+	return (rule_match(r, a->p, CT_NEW, guess_iface(r->in, r->nin,
+	    r->in_neg), guess_iface(r->out, r->nout, r->out_neg)));
+}
+
 /*
  * The first state-new rule that matches p, the connection's first packet
  * rebuilt.  The table records the chain that packet came from (hook), but
  * not its interfaces: a rule that names interfaces -- or a chain, when
- * the hook is unknown, as under --replay -- is taken to match (given its
- * own first names and chain) when it accepts, and is skipped when it
- * drops or rejects, so that no connection is ended on a guess.
+ * the hook is unknown, as under --replay -- is taken to match (given
+ * names it matches and its own first chain) when it accepts, and is
+ * skipped when it drops or rejects, so that no connection is ended on a
+ * guess.
  */
 static const struct rule *
 rejudge_match(const struct config *cfg, struct pkt *p, uint8_t hook)
 {
-	const struct rule	*r;
-	size_t			 i;
-	int			 guess;
+	struct rejudge_arg a = { p, hook };
+	const struct rule *r = NULL;
+	size_t		 i;
 
-	for (i = 0; i < cfg->nrules; i++) {
-		r = &cfg->rules[i];
-		guess = r->nin > 0 || r->nout > 0 ||
-		    (r->hooks != 0 && hook == PKT_HOOK_UNKNOWN);
-		if (guess && r->action != RULE_ACCEPT)
-			continue;
-		p->hook = hook != PKT_HOOK_UNKNOWN ? hook :
-		    first_hook(r->hooks);
-		if (rule_match(r, p, CT_NEW, r->nin > 0 ? r->in[0] : "",
-		    r->nout > 0 ? r->out[0] : ""))
-			return (r);
-	}
-	p->hook = hook;
-	return (NULL);
+	if (cfg->ruleset != NULL)
+		r = ruleset_first(cfg->ruleset, p, CT_NEW, match_rejudge, &a);
+	else
+		for (i = 0; i < cfg->nrules && r == NULL; i++)
+			if (match_rejudge(&cfg->rules[i], &a))
+				r = &cfg->rules[i];
+	/* a match leaves the chain it was judged in (the audit shows it) */
+	if (r == NULL)
+		p->hook = hook;
+	return (r);
 }
 
 static int

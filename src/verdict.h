@@ -178,6 +178,11 @@ size_t	 verdict_rejudge(const struct config *cfg, struct ct_table *ct,
 /* Does a rule or the [policy] of cfg reject (so a raw socket is needed)? */
 int	 verdict_has_reject(const struct config *cfg);
 
+/* The first rule that matches p in state (what a linear walk over the
+   rules in file order finds), or NULL. */
+const struct rule *verdict_first_rule(const struct config *cfg,
+	    const struct pkt *p, int state, const char *in, const char *out);
+
 /* "rate", "conn_limit", or NULL for VERDICT_LIMIT_NONE */
 const char *verdict_limit_name(int limit);
 

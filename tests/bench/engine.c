@@ -29,9 +29,11 @@
  *    accepted by a rule (and its rate and conn_limit asked, where it has
  *    them), then the clock jumps past every timeout and ct_expire()
  *    removes them all.
+ * 3. Rule decisions (rule_figures() below): 20 rules and -r rules
+ *    (10,000 by default), by the compiled index and by a walk.
  *
  *   engine [-c file.ini] [-f flows,flows,...] [-p packets] [-B batch]
- *          [-b conns] [-n batches]
+ *          [-b conns] [-n batches] [-r rules]
  */
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -603,11 +605,179 @@ bench_new(const struct config *cfg, uint32_t n, uint32_t nb,
 	return ((double)n * nb / (tset + texp));
 }
 
+/*
+ * 3. Rule decisions: the first rule a NEW packet matches, by the compiled
+ *    index (verdict_first_rule(), what decide() asks) and by a walk over
+ *    the rules in file order (what the engine did before the index), for
+ *    the policy above and for a generated one of nrules rules (proto,
+ *    source prefix, destination port or range, as a large site's
+ *    policy), with packets that mostly match none of them: the walk's
+ *    worst case.
+ */
+#define RULE_PKTS	4096
+
+static struct config *
+many_rules(uint32_t nrules, char *err, size_t errlen)
+{
+	struct config	*c;
+	char		 path[] = "/tmp/engine-rules.XXXXXX";
+	uint64_t	 seed = 0x72756c6573ULL, x;
+	uint32_t	 i, p, len, a;
+	FILE		*f;
+	int		 fd;
+
+	if ((fd = mkstemp(path)) == -1 || (f = fdopen(fd, "w")) == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return (NULL);
+	}
+	for (i = 0; i < nrules; i++) {
+		x = rng(&seed);
+		p = 1 + (uint32_t)(x >> 16) % 20000;
+		len = 16 + (uint32_t)(x >> 8) % 9;
+		a = (0x0a000000u | ((uint32_t)(x >> 40) & 0xffff00)) &
+		    ~(0xffffffffu >> len);
+		fprintf(f, "[rule r%u]\nproto = %s\nsrc = %u.%u.%u.%u/%u\n",
+		    i, x & 1 ? "tcp" : "udp", a >> 24, (a >> 16) & 255,
+		    (a >> 8) & 255, a & 255, len);
+		if (x & 2)
+			fprintf(f, "dport = %u\n", p);
+		else
+			fprintf(f, "dport = %u-%u\n", p, p + 9);
+		fprintf(f, "action = %s\n\n", x & 4 ? "accept" : "drop");
+	}
+	fclose(f);
+	c = config_load(path, err, errlen);
+	unlink(path);
+	return (c);
+}
+
+static const struct rule *
+walk(const struct config *cfg, const struct pkt *p)
+{
+	size_t		 i;
+
+	for (i = 0; i < cfg->nrules; i++)
+		if (rule_match(&cfg->rules[i], p, CT_NEW, "eth0", "eth1"))
+			return (&cfg->rules[i]);
+	return (NULL);
+}
+
+/* Half the packets are aimed at a rule: its protocol, an address of
+   its source and its first destination port (an earlier rule may still
+   take them). */
+static void
+aim(struct pkt *p, const struct rule *r, uint64_t x)
+{
+	rule_u128	 lo, hi;
+	uint16_t	 plo, phi;
+
+	if (r->has_proto)
+		p->proto = r->proto;
+	if (r->src != NULL && rule_addrset_count(r->src, AF_INET) > 0) {
+		rule_addrset_range(r->src, AF_INET, 0, &lo, &hi);
+		v4(&p->src, (uint32_t)(lo + (rule_u128)(x % (uint64_t)(hi -
+		    lo + 1))));
+	}
+	if (r->dport != NULL) {
+		rule_portset_range(r->dport, 0, &plo, &phi);
+		p->dport = plo;
+	}
+}
+
+/* ns per decision, by the index (*walk_ns: by a walk) */
+static double
+bench_rules(const struct config *cfg, uint32_t rounds, double *walk_ns,
+    uint32_t *hits)
+{
+	struct pkt	*pk;
+	uint64_t	 seed = 0x706b74ULL, x;
+	uint32_t	 i, r;
+	double		 t0, t1, t2;
+	size_t		 sink = 0;
+
+	if ((pk = calloc(RULE_PKTS, sizeof(*pk))) == NULL)
+		return (-1);
+	for (i = 0; i < RULE_PKTS; i++) {
+		x = rng(&seed);
+		pk[i].family = AF_INET;
+		pk[i].proto = x & 1 ? IPPROTO_TCP : IPPROTO_UDP;
+		v4(&pk[i].src, 0x0a000000u | ((uint32_t)(x >> 8) & 0xffffff));
+		v4(&pk[i].dst, 0xc0000201u);
+		pk[i].sport = (uint16_t)(1024 + (x >> 32) % 60000);
+		pk[i].dport = (uint16_t)(1 + (x >> 48) % 20000);
+		pk[i].th_flags = PKT_TH_SYN;
+		pk[i].hook = PKT_HOOK_FORWARD;
+		if (i % 2 == 0 && cfg->nrules > 0)
+			aim(&pk[i], &cfg->rules[(x >> 20) % cfg->nrules], x);
+	}
+	*hits = 0;
+	t0 = secs();
+	for (r = 0; r < rounds; r++)
+		for (i = 0; i < RULE_PKTS; i++)
+			sink += (size_t)verdict_first_rule(cfg, &pk[i], CT_NEW,
+			    "eth0", "eth1");
+	t1 = secs();
+	for (r = 0; r < rounds; r++)
+		for (i = 0; i < RULE_PKTS; i++)
+			sink -= (size_t)walk(cfg, &pk[i]);
+	t2 = secs();
+	for (i = 0; i < RULE_PKTS; i++) {
+		if (verdict_first_rule(cfg, &pk[i], CT_NEW, "eth0", "eth1") !=
+		    walk(cfg, &pk[i]))
+			sink = 1;
+		*hits += walk(cfg, &pk[i]) != NULL;
+	}
+	free(pk);
+	if (sink != 0) {
+		fprintf(stderr, "engine: the index and the walk disagree\n");
+		return (-1);
+	}
+	*walk_ns = (t2 - t1) * 1e9 / ((double)rounds * RULE_PKTS);
+	return ((t1 - t0) * 1e9 / ((double)rounds * RULE_PKTS));
+}
+
+static int
+rule_figures(const struct config *cfg, uint32_t nrules)
+{
+	struct config	*big;
+	char		 err[512];
+	double		 ns, wns, t0;
+	uint32_t	 hits;
+	int		 fail = 0;
+
+	printf("rule decisions, NEW packets (ns per decision, index vs a "
+	    "walk in file order):\n");
+	if ((ns = bench_rules(cfg, 200, &wns, &hits)) < 0)
+		return (-1);
+	printf("%9zu rules %8.1f  (walk %8.1f; %u of %u packets match a "
+	    "rule)   < 1000 (%s)\n", cfg->nrules, ns, wns, hits, RULE_PKTS,
+	    ns < 1000 ? "met" : "NOT met");
+	fail |= ns >= 1000;
+	t0 = secs();
+	if ((big = many_rules(nrules, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "engine: %s\n", err);
+		return (-1);
+	}
+	t0 = secs() - t0;
+	if ((ns = bench_rules(big, nrules >= 5000 ? 2 : 20, &wns, &hits)) <
+	    0)
+		return (-1);
+	printf("%9zu rules %8.1f  (walk %8.1f; %u of %u packets match a "
+	    "rule)   < 2000 (%s)\n", big->nrules, ns, wns, hits, RULE_PKTS,
+	    ns < 2000 ? "met" : "NOT met");
+	printf("(loading and compiling the %zu rules: %.0f ms)\n",
+	    big->nrules, t0 * 1e3);
+	fail |= ns >= 2000;
+	config_free(big);
+	return (fail);
+}
+
 static void
 usage(void)
 {
 	fprintf(stderr, "usage: engine [-c file.ini] [-f flows,...] "
-	    "[-p packets] [-B batch] [-b conns] [-n batches]\n");
+	    "[-p packets] [-B batch] [-b conns] [-n batches] "
+	    "[-r rules]\n");
 	exit(2);
 }
 
@@ -621,10 +791,10 @@ main(int argc, char *argv[])
 	double		 pps[MAX_SIZES], setup, exp_ns, cps;
 	uint64_t	 want = 20000000;
 	uint32_t	 nsizes = 3, batch = 100000, nbatch = 10, i;
-	uint32_t	 bs = ENGINE_BATCH;
-	int		 ch, fail = 0;
+	uint32_t	 bs = ENGINE_BATCH, nrules = 10000;
+	int		 ch, fail = 0, rf;
 
-	while ((ch = getopt(argc, argv, "B:b:c:f:n:p:")) != -1) {
+	while ((ch = getopt(argc, argv, "B:b:c:f:n:p:r:")) != -1) {
 		switch (ch) {
 		case 'B':
 			bs = (uint32_t)strtoul(optarg, NULL, 10);
@@ -650,6 +820,9 @@ main(int argc, char *argv[])
 			break;
 		case 'p':
 			want = strtoull(optarg, NULL, 10);
+			break;
+		case 'r':
+			nrules = (uint32_t)strtoul(optarg, NULL, 10);
 			break;
 		default:
 			usage();
@@ -701,6 +874,9 @@ main(int argc, char *argv[])
 	    nbatch, batch, cps, 1e9 / cps, exp_ns, cps >= 1e6 ? "met" :
 	    "NOT met");
 	fail |= cps < 1e6;
+	if ((rf = rule_figures(cfg, nrules)) < 0)
+		return (1);
+	fail |= rf;
 	config_free(cfg);
 	return (fail ? 3 : 0);
 }

@@ -392,6 +392,23 @@ after(struct worker *w, int what, int odd)
 /* the hint of the last packet, kept for the next */
 static struct ct_ahead	 ahead;
 
+
+/* The compiled index names the rule a walk in file order names. */
+static void
+check_first_rule(const struct pkt *p, const char *in, const char *out)
+{
+	const struct rule *want;
+	size_t		 i;
+	int		 s;
+
+	for (s = 0; s < CT_STATE_MAX; s++) {
+		want = NULL;
+		for (i = 0; i < cfg->nrules && want == NULL; i++)
+			if (rule_match(&cfg->rules[i], p, s, in, out))
+				want = &cfg->rules[i];
+		CHECK(verdict_first_rule(cfg, p, s, in, out) == want);
+	}
+}
 static void
 packet(uint8_t op, uint8_t dt, const uint8_t *data, size_t len)
 {
@@ -427,6 +444,7 @@ packet(uint8_t op, uint8_t dt, const uint8_t *data, size_t len)
 		verdict_ahead(w->ct, buf, len, &ahead);
 	}
 	check_verdict(&v, &p, in, out, len);
+	check_first_rule(&p, in, out);
 	/* an ICMP error about a connection of the other worker */
 	if (verdict_needs_owner(&p, &v) &&
 	    ct_find_related(other->ct, &p, &mark)) {

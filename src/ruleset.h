@@ -1,0 +1,38 @@
+/*
+ * ruleset.h - the rules compiled for a first-match lookup
+ *
+ * Copyright (C) 2026 The nfqspid authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * Pure: no I/O, no globals.  config_load() compiles the rules once; a
+ * packet then costs a few binary searches and the rules that can match
+ * it, not a walk over every rule.  The answer is the one a walk in file
+ * order would give: the index only leaves out rules that cannot match.
+ */
+#ifndef NFQSPI_RULESET_H
+#define NFQSPI_RULESET_H
+
+#include <stddef.h>
+
+#include "pkt.h"
+#include "rule.h"
+
+struct ruleset;
+
+/* Does r match?  The caller's own test: rule_match(), or a reload's. */
+typedef int	(*ruleset_match_fn)(const struct rule *r, void *arg);
+
+/* Indexes rules[0 .. n-1], which must outlive it.  NULL and errno. */
+struct ruleset	*ruleset_compile(const struct rule *rules, size_t n);
+void		 ruleset_free(struct ruleset *rs);
+
+/*
+ * The first rule, in file order, that names state, could match p by its
+ * protocol, addresses and ports, and for which match() says yes; NULL if
+ * none.  match() is asked only about such rules, in file order.
+ */
+const struct rule *ruleset_first(const struct ruleset *rs,
+		    const struct pkt *p, int state, ruleset_match_fn match,
+		    void *arg);
+
+#endif /* NFQSPI_RULESET_H */

@@ -1,0 +1,342 @@
+/*
+ * test_ruleset.c - the compiled lookup gives what a walk gives
+ *
+ * Copyright (C) 2026 The nfqspid authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * Random policies, written as nfqspi.ini text and loaded by config_load()
+ * (so the index is the one the daemon builds), and random packets: for
+ * every packet and state, ruleset_first() must name the rule a walk over
+ * the rules in file order names with rule_match(), negations, states,
+ * chains, interfaces, ICMP types and TCP flags included.  Values are drawn
+ * from small spaces so that rules overlap, nest and tie.
+ */
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+#include "ruleset.h"
+#include "verdict.h"
+
+static char	 inipath[] = "/tmp/test_ruleset.XXXXXX";
+static uint64_t	 seed = 0x72756c6573ULL;
+
+static uint32_t
+rnd(uint32_t n)
+{
+	seed ^= seed << 13;
+	seed ^= seed >> 7;
+	seed ^= seed << 17;
+	return ((uint32_t)(seed % n));
+}
+
+static const char *
+pick(const char *const *a, size_t n)
+{
+	return (a[rnd((uint32_t)n)]);
+}
+
+#define PICK(a)	pick((a), sizeof(a) / sizeof((a)[0]))
+
+static const char *const v4[] = {
+	"10.0.0.0/8", "10.1.0.0/16", "10.1.2.0/24", "10.1.2.3", "10.2.0.0/15",
+	"192.0.2.0/24", "192.0.2.128/25", "0.0.0.0/0", "10.1.2.0/31",
+};
+static const char *const v6[] = {
+	"fd00::/8", "fd00:1::/32", "fd00:1::5", "::/0", "fd00:1:2::/48",
+};
+static const char *const ifs[] = {
+	"eth0", "eth1", "wg+", "!eth0", "!wg+", "lan+",
+};
+static const char *const chains[] = {
+	"input", "forward", "output", "input,forward", "prerouting",
+};
+
+/* a list of 1 to 3 addresses, maybe a negation among them */
+static void
+addrs(FILE *f, const char *key)
+{
+	const char	*seen[3];
+	int		 n = 1 + (int)rnd(3), i, j, k = 0;
+
+	fprintf(f, "%s = ", key);
+	for (i = 0; i < n; i++) {
+		const char *a = rnd(3) ? PICK(v4) : PICK(v6);
+
+		for (j = 0; j < k; j++)
+			if (strcmp(seen[j], a) == 0)
+				break;
+		if (j < k)
+			continue;
+		seen[k++] = a;
+		fprintf(f, "%s%s%s", k > 1 ? ", " : "", k > 1 && rnd(3) == 0 ?
+		    "!" : "", a);
+	}
+	fputc('\n', f);
+}
+
+/* sorted, disjoint ports and ranges within 1..40 */
+static void
+ports(FILE *f, const char *key)
+{
+	uint32_t	 p = 1 + rnd(10), hi;
+	int		 n = 1 + (int)rnd(3), first = 1;
+
+	fprintf(f, "%s = ", key);
+	while (n-- > 0 && p <= 40) {
+		hi = rnd(2) ? p : p + rnd(12);
+		fprintf(f, first ? "%u" : ", %u", p);
+		if (hi != p)
+			fprintf(f, "-%u", hi);
+		first = 0;
+		p = hi + 2 + rnd(8);
+	}
+	fputc('\n', f);
+}
+
+static void
+one_rule(FILE *f, int i)
+{
+	static const char *const states[] = {
+		"new", "new", "new", "established", "new, invalid",
+		"related, established", "invalid",
+	};
+	static const char *const protos[] = {
+		"", "tcp", "tcp", "udp", "icmp", "icmpv6", "47", "any",
+	};
+	const char	*proto = PICK(protos);
+
+	fprintf(f, "[rule r%d]\naction = %s\n", i, rnd(2) ? "accept" : "drop");
+	if (rnd(4) == 0)
+		fprintf(f, "state = %s\n", PICK(states));
+	if (proto[0] != '\0')
+		fprintf(f, "proto = %s\n", proto);
+	if (rnd(2))
+		addrs(f, "src");
+	if (rnd(3) == 0)
+		addrs(f, "dst");
+	if (proto[0] == '\0' || strcmp(proto, "tcp") == 0 ||
+	    strcmp(proto, "udp") == 0 || strcmp(proto, "any") == 0) {
+		if (rnd(4) == 0)
+			ports(f, "sport");
+		if (rnd(2))
+			ports(f, "dport");
+	}
+	if (strcmp(proto, "icmp") == 0 && rnd(2))
+		fprintf(f, "icmp_type = %u, %u\n", rnd(4), 4 + rnd(8));
+	if (strcmp(proto, "tcp") == 0 && rnd(4) == 0)
+		fprintf(f, "tcp_flags = %s\n", rnd(2) ? "S/SA" : "A/SAFR");
+	if (rnd(6) == 0)
+		fprintf(f, "in = %s\n", PICK(ifs));
+	if (rnd(8) == 0)
+		fprintf(f, "out = %s\n", PICK(ifs));
+	if (rnd(8) == 0)
+		fprintf(f, "chain = %s\n", PICK(chains));
+}
+
+static struct config *
+policy(int n)
+{
+	struct config	*c;
+	FILE		*f;
+	char		 err[512];
+	int		 i;
+
+	assert_non_null(f = fopen(inipath, "w"));
+	for (i = 0; i < n; i++)
+		one_rule(f, i);
+	assert_int_equal(fclose(f), 0);
+	if ((c = config_load(inipath, err, sizeof(err))) == NULL)
+		fail_msg("%s", err);
+	assert_non_null(c->ruleset);
+	return (c);
+}
+
+static void
+addr(uint8_t family, union pkt_addr *a)
+{
+	static const char *const a4[] = {
+		"10.1.2.3", "10.1.2.1", "10.1.3.3", "10.3.0.1", "192.0.2.130",
+		"192.0.2.5", "8.8.8.8", "10.2.255.255", "10.0.0.0",
+	};
+	static const char *const a6[] = {
+		"fd00:1::5", "fd00:1::6", "fd00:1:2::1", "fe80::1", "fd01::1",
+	};
+
+	memset(a, 0, sizeof(*a));
+	assert_int_equal(inet_pton(family, family == AF_INET ? PICK(a4) :
+	    PICK(a6), a->a8), 1);
+}
+
+static void
+packet(struct pkt *p, const char **in, const char **out)
+{
+	static const uint8_t protos[] = {
+		IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP, IPPROTO_ICMPV6, 47,
+	};
+	static const char *const names[] = {
+		"eth0", "eth1", "wg0", "wg", "lan3", "", NULL,
+	};
+
+	memset(p, 0, sizeof(*p));
+	p->family = rnd(3) ? AF_INET : AF_INET6;
+	p->proto = protos[rnd(sizeof(protos))];
+	addr(p->family, &p->src);
+	addr(p->family, &p->dst);
+	p->sport = (uint16_t)(1 + rnd(45));
+	p->dport = (uint16_t)(1 + rnd(45));
+	p->icmp_type = (uint8_t)rnd(14);
+	p->th_flags = (uint8_t)rnd(64);
+	p->frag = rnd(10) == 0 ? PKT_FRAG_LATER : 0;
+	p->hook = (uint8_t)rnd(PKT_HOOK_MAX);
+	*in = names[rnd(sizeof(names) / sizeof(names[0]))];
+	*out = names[rnd(sizeof(names) / sizeof(names[0]))];
+}
+
+struct walk {
+	const struct pkt *p;
+	int		 state;
+	const char	*in, *out;
+	size_t		 asked;
+};
+
+static int
+match(const struct rule *r, void *arg)
+{
+	struct walk	*w = arg;
+
+	w->asked++;
+	return (rule_match(r, w->p, w->state, w->in, w->out));
+}
+
+/* Returns how many decisions a rule made. */
+static size_t
+compare(int nrules, int npackets)
+{
+	struct config	*c = policy(nrules);
+	const struct rule *want, *got;
+	struct walk	 w;
+	struct pkt	 p;
+	size_t		 i, hits = 0;
+	int		 k, s;
+
+	for (k = 0; k < npackets; k++) {
+		packet(&p, &w.in, &w.out);
+		w.p = &p;
+		for (s = 0; s < CT_STATE_MAX; s++) {
+			w.state = s;
+			want = NULL;
+			for (i = 0; i < c->nrules && want == NULL; i++)
+				if (rule_match(&c->rules[i], &p, s, w.in,
+				    w.out))
+					want = &c->rules[i];
+			w.asked = 0;
+			got = ruleset_first(c->ruleset, &p, s, match, &w);
+			if (got != want)
+				fail_msg("%d rules, packet %d, state %d: "
+				    "index says %s, a walk says %s", nrules, k,
+				    s, got ? got->name : "none", want ?
+				    want->name : "none");
+			/* and the decision path asks the index */
+			assert_ptr_equal(verdict_first_rule(c, &p, s, w.in,
+			    w.out), want);
+			hits += want != NULL;
+		}
+	}
+	config_free(c);
+	return (hits);
+}
+
+static void
+test_random(void **state)
+{
+	size_t		 hits = 0, n = 0;
+	int		 round;
+
+	(void)state;
+	for (round = 0; round < 200; round++) {
+		hits += compare(1 + (int)rnd(40), 300);
+		n += 300 * CT_STATE_MAX;
+	}
+	/* the draw gives both answers often */
+	assert_true(hits > n / 10 && hits < n - n / 10);
+	assert_true(compare(2000, 3000) > 0);
+}
+
+/* The index asks few rules: one in a thousand matches by port. */
+static void
+test_selective(void **state)
+{
+	struct config	*c;
+	struct walk	 w;
+	struct pkt	 p;
+	FILE		*f;
+	char		 err[512];
+	int		 i;
+
+	(void)state;
+	assert_non_null(f = fopen(inipath, "w"));
+	for (i = 0; i < 10000; i++)
+		fprintf(f, "[rule r%d]\nproto = %s\nsrc = 10.%d.%d.0/24\n"
+		    "dport = %d\naction = drop\n", i, i % 2 ? "tcp" : "udp",
+		    i / 256 % 256, i % 256, 1 + i % 1000);
+	fprintf(f, "[rule last]\naction = accept\n");
+	assert_int_equal(fclose(f), 0);
+	assert_non_null(c = config_load(inipath, err, sizeof(err)));
+	memset(&p, 0, sizeof(p));
+	p.family = AF_INET;
+	p.proto = IPPROTO_TCP;
+	/* r98 has the source, r99 and nine others the port: two asked */
+	assert_int_equal(inet_pton(AF_INET, "10.0.98.1", p.src.a8), 1);
+	p.dport = 100;
+	w.p = &p;
+	w.state = CT_NEW;
+	w.in = w.out = "";
+	w.asked = 0;
+	assert_string_equal(ruleset_first(c->ruleset, &p, CT_NEW, match,
+	    &w)->name, "last");
+	assert_int_equal(w.asked, 2);
+	/* 10.4.75.0/24, tcp, dport 100: rule 4 * 256 + 75 */
+	assert_int_equal(inet_pton(AF_INET, "10.4.75.9", p.src.a8), 1);
+	w.asked = 0;
+	assert_string_equal(ruleset_first(c->ruleset, &p, CT_NEW, match,
+	    &w)->name, "r1099");
+	assert_int_equal(w.asked, 1);
+	/* udp to that port from elsewhere: the udp rules of port 100 */
+	p.proto = IPPROTO_UDP;
+	assert_int_equal(inet_pton(AF_INET, "192.0.2.1", p.src.a8), 1);
+	w.asked = 0;
+	assert_string_equal(ruleset_first(c->ruleset, &p, CT_NEW, match,
+	    &w)->name, "last");
+	assert_true(w.asked <= 11);
+	config_free(c);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_random),
+		cmocka_unit_test(test_selective),
+	};
+	int		 fd, ret;
+
+	if ((fd = mkstemp(inipath)) == -1)
+		return (1);
+	close(fd);
+	ret = cmocka_run_group_tests(tests, NULL, NULL);
+	unlink(inipath);
+	return (ret);
+}
