@@ -584,6 +584,23 @@ ct_ahead_is(const struct ct_table *t, const struct ct_ahead *a,
 	    ct_addr_eq(k->family, &a->k.dst, &k->dst));
 }
 
+static int
+ct_stale(const struct ct_table *t, const struct ct_entry *e)
+{
+	return (t->all_stale || (e->status & CT_ST_GEN) != t->gen);
+}
+
+/* Judges e; 1 if it is still there (of the current generation now). */
+static int
+ct_judge(struct ct_table *t, struct ct_entry *e)
+{
+	t->judge(t, e, t->judge_arg);
+	if (!(e->status & CT_ST_USED))
+		return (0);
+	e->status = (uint8_t)((e->status & ~CT_ST_GEN) | t->gen);
+	return (1);
+}
+
 struct ct_entry *
 ct_find(struct ct_table *t, const struct ct_tuple *k, int both, uint8_t *dir)
 {
@@ -614,6 +631,10 @@ ct_find(struct ct_table *t, const struct ct_tuple *k, int both, uint8_t *dir)
 			t->stats.expired++;
 			return (NULL);
 		}
+		/* judged by the rules of a reload before it is used */
+		if (__builtin_expect(t->sweeping, 0) && ct_stale(t, e) &&
+		    !ct_judge(t, e))
+			return (NULL);
 		*dir = d;
 		t->last_e = e;
 		t->last_i = i;
@@ -867,7 +888,7 @@ ct_insert(struct ct_table *t, const struct ct_tuple *k, uint8_t tclass,
 	e->dport = k->dport;
 	e->family = k->family;
 	e->proto = k->proto;
-	e->status = CT_ST_USED;
+	e->status = CT_ST_USED | t->gen;
 	e->tclass = tclass;
 	e->deadline = e->qdl = t->now32 + ct_timeout_ms(t, tclass);
 	e->born = (uint32_t)(t->now / 1000);
@@ -1256,6 +1277,54 @@ ct_entry_tuple(const struct ct_entry *e, uint8_t *family, uint8_t *proto,
 		*dport = e->dport;
 	} else
 		*sport = *dport = 0;
+}
+
+void
+ct_generation_next(struct ct_table *t, ct_judge_fn judge, void *arg)
+{
+	t->judge = judge;
+	t->judge_arg = arg;
+	/* entries of two generations ago would look current */
+	t->all_stale = t->sweeping;
+	t->gen ^= CT_ST_GEN;
+	t->sweep_cursor = 0;
+	t->sweeping = 1;
+	if (t->count == 0)
+		t->sweeping = t->all_stale = 0;
+}
+
+int
+ct_sweep(struct ct_table *t, size_t max)
+{
+	struct ct_entry	*e;
+	uint32_t	 i = t->sweep_cursor ? t->sweep_cursor : 1;
+
+	if (!t->sweeping)
+		return (1);
+	for (; i < t->top && max > 0; i++, max--) {
+		e = ct_idx(t, i);
+		if ((e->status & CT_ST_USED) && ct_stale(t, e))
+			(void)ct_judge(t, e);
+	}
+	if (i < t->top) {
+		t->sweep_cursor = i;
+		return (0);
+	}
+	t->sweeping = t->all_stale = 0;
+	t->sweep_cursor = 0;
+	return (1);
+}
+
+int
+ct_sweeping(const struct ct_table *t)
+{
+	return (t->sweeping);
+}
+
+uint64_t
+ct_now(const struct ct_table *t)
+{
+	return (t->now);
 }
 
 size_t

@@ -320,4 +320,27 @@ size_t		 ct_walk(struct ct_table *t, uint64_t *cursor, size_t max,
 		    int (*fn)(struct ct_table *, struct ct_entry *, void *),
 		    void *arg);
 
+/*
+ * Policy generations: a reload judges every connection again without
+ * stopping for a walk of the table.  ct_generation_next() makes every
+ * entry stale at once (one bit per entry, flipped by a counter in the
+ * table); from then on a lookup that finds a stale entry first hands it
+ * to judge, which may ct_remove() it (the lookup then finds nothing), and
+ * ct_sweep() judges the stale entries of the next max slots.  New
+ * entries are of the new generation.  judge may be asked about an entry
+ * more than once when two reloads come before the sweep of the first has
+ * ended.
+ */
+typedef void	(*ct_judge_fn)(struct ct_table *t, struct ct_entry *e,
+		    void *arg);
+void		 ct_generation_next(struct ct_table *t, ct_judge_fn judge,
+		    void *arg);
+/* Judges the stale entries of the next max slots; 1 once every entry
+   is of the current generation (nothing to sweep), else 0. */
+int		 ct_sweep(struct ct_table *t, size_t max);
+/* 1 while entries may be stale */
+int		 ct_sweeping(const struct ct_table *t);
+/* the latest clock the table was given (ms) */
+uint64_t	 ct_now(const struct ct_table *t);
+
 #endif /* NFQSPI_CT_H */

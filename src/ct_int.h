@@ -34,6 +34,10 @@
 #define CT_ST_USED	0x01		/* the slot holds a connection */
 #define CT_ST_SEEN_REPLY 0x02		/* a packet went the other way */
 #define CT_ST_ASSURED	0x04		/* never evicted for new ones */
+/* the policy generation the connection was last judged in (one bit:
+   struct ct_table.gen), so that a reload judges it again before its
+   next packet without a walk of the table; no byte added */
+#define CT_ST_GEN	0x08
 /* bits 5-7: the PKT_HOOK_* the first packet was queued from, for the
    chain= rules when a reload judges the connection again */
 #define CT_ST_HOOK_SHIFT 5
@@ -205,6 +209,20 @@ struct ct_table {
 	/* during ct_track_ahead(): the hash of the packet's own tuple, for
 	   the first lookup of that tuple */
 	const struct ct_ahead *hint;
+	/*
+	 * Policy generations (ct_generation_next()).  While sweeping, an
+	 * entry is stale when its CT_ST_GEN is not gen, or whatever its bit
+	 * when all_stale (a second reload before the first sweep ended:
+	 * one bit cannot tell the two apart).  A lookup hands a stale entry
+	 * to judge before it returns it; ct_sweep() judges the rest from
+	 * sweep_cursor.
+	 */
+	ct_judge_fn	 judge;
+	void		*judge_arg;
+	uint8_t		 gen;		/* 0 or CT_ST_GEN */
+	uint8_t		 all_stale;
+	uint8_t		 sweeping;
+	uint32_t	 sweep_cursor;	/* next index; 0: from the start */
 };
 
 /* The bucket of a 32-bit hash: its high bits scaled to nbucket, which

@@ -516,14 +516,6 @@ verdict_audit(const struct verdict *v, const struct pkt *p, const char *in,
 
 /* ---- reload ------------------------------------------------------------ */
 
-struct rejudge {
-	const struct config	*cfg;
-	struct limit_table	*lt;
-	uint64_t		 now;
-	void			(*audit)(void *, const char *);
-	void			*arg;
-	size_t			 ended;
-};
 
 /* The lowest chain of a rule's mask, or PKT_HOOK_UNKNOWN for none. */
 static uint8_t
@@ -598,10 +590,11 @@ rejudge_match(const struct config *cfg, struct pkt *p, uint8_t hook)
 	return (r);
 }
 
-static int
+/* ct_judge_fn: e judged by the reload's rules, as its first packet */
+static void
 rejudge_one(struct ct_table *ct, struct ct_entry *e, void *arg)
 {
-	struct rejudge		*rj = arg;
+	struct verdict_reload	*rj = arg;
 	const struct config	*cfg = rj->cfg;
 	const struct rule	*r;
 	struct verdict		 v;
@@ -630,18 +623,18 @@ rejudge_one(struct ct_table *ct, struct ct_entry *e, void *arg)
 		    RULE_IDX_NONE);
 		if (counted && rj->lt != NULL)
 			(void)limit_conn_try(rj->lt, r->index, p.family,
-			    &p.src, 0, rj->now);
+			    &p.src, 0, ct_now(ct));
 	} else {
 		/* its DESTROY must release nothing: the counts are new */
 		ct_entry_set_decision(e, oldmark, RULE_IDX_NONE);
 		ct_remove(ct, e);
 	}
 	if (decided == RULE_ACCEPT)
-		return (0);
+		return;
 
 	rj->ended++;
 	if (rj->audit == NULL)
-		return (0);
+		return;
 	memset(&v, 0, sizeof(v));
 	v.decided = decided;
 	v.action = cfg->mode == MODE_MONITOR ? RULE_ACCEPT : decided;
@@ -654,7 +647,31 @@ rejudge_one(struct ct_table *ct, struct ct_entry *e, void *arg)
 	v.mark = oldmark;
 	verdict_audit(&v, &p, "", "", 0, line, sizeof(line));
 	rj->audit(rj->arg, line);
-	return (0);
+}
+
+void
+verdict_reload(struct verdict_reload *rl, const struct config *cfg,
+    struct ct_table *ct, struct limit_table *lt, uint64_t now_ms,
+    void (*audit)(void *arg, const char *line), void *arg)
+{
+	memset(rl, 0, sizeof(*rl));
+	rl->cfg = cfg;
+	rl->lt = lt;
+	rl->audit = audit;
+	rl->arg = arg;
+	/* rule indices may name other rules now: count afresh */
+	if (lt != NULL)
+		limit_flush(lt);
+	ct_expire(ct, now_ms);
+	ct_generation_next(ct, rejudge_one, rl);
+}
+
+int
+verdict_reload_step(struct verdict_reload *rl, struct ct_table *ct,
+    size_t slots)
+{
+	(void)rl;
+	return (ct_sweep(ct, slots));
 }
 
 size_t
@@ -662,21 +679,10 @@ verdict_rejudge(const struct config *cfg, struct ct_table *ct,
     struct limit_table *lt, uint64_t now_ms,
     void (*audit)(void *arg, const char *line), void *arg)
 {
-	struct rejudge	 rj;
-	uint64_t	 cursor = 0;
+	struct verdict_reload rl;
 
-	memset(&rj, 0, sizeof(rj));
-	rj.cfg = cfg;
-	rj.lt = lt;
-	rj.now = now_ms;
-	rj.audit = audit;
-	rj.arg = arg;
-	/* rule indices may name other rules now: count afresh */
-	if (lt != NULL)
-		limit_flush(lt);
-	ct_expire(ct, now_ms);
-	do
-		(void)ct_walk(ct, &cursor, SIZE_MAX, rejudge_one, &rj);
-	while (cursor != 0);
-	return (rj.ended);
+	verdict_reload(&rl, cfg, ct, lt, now_ms, audit, arg);
+	while (!verdict_reload_step(&rl, ct, SIZE_MAX))
+		;
+	return (rl.ended);
 }

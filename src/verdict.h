@@ -168,9 +168,30 @@ void	 verdict_related(const struct config *cfg, const struct pkt *p,
  * if it drops or rejects, so a connection is only ended when the new
  * rules refuse it whatever its interfaces and chain.  lt (may be NULL)
  * is emptied and the live connections are counted again under their new
- * rules' conn_limit; rates start afresh.  Returns the number of connections ended (monitor
- * mode: that would have been).
+ * rules' conn_limit; rates start afresh.  Returns the number of
+ * connections ended (monitor mode: that would have been).
+ *
+ * verdict_rejudge() does it all at once, for --replay and the tests.  A
+ * worker does it without a stall: verdict_reload() makes every entry
+ * stale (ct_generation_next()), so that each connection is judged before
+ * its next packet is decided, and the worker's loop calls
+ * verdict_reload_step() for the idle ones, a slice at a time, until it
+ * returns 1.  rl must stay in place until then (or the next reload);
+ * rl->ended counts the connections ended so far.
  */
+struct verdict_reload {
+	const struct config	*cfg;
+	struct limit_table	*lt;
+	void			(*audit)(void *, const char *);
+	void			*arg;
+	size_t			 ended;
+};
+void	 verdict_reload(struct verdict_reload *rl, const struct config *cfg,
+	    struct ct_table *ct, struct limit_table *lt, uint64_t now_ms,
+	    void (*audit)(void *arg, const char *line), void *arg);
+/* Judges the stale entries of the next slots slots; 1 when none is left. */
+int	 verdict_reload_step(struct verdict_reload *rl, struct ct_table *ct,
+	    size_t slots);
 size_t	 verdict_rejudge(const struct config *cfg, struct ct_table *ct,
 	    struct limit_table *lt, uint64_t now_ms,
 	    void (*audit)(void *arg, const char *line), void *arg);

@@ -251,6 +251,44 @@ worker_tick(evutil_socket_t fd, short events, void *arg)
 	__atomic_add_fetch(&w->beat, 1, __ATOMIC_RELAXED);
 }
 
+static uint64_t
+worker_now_us(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((uint64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
+}
+
+static void
+worker_sweep_done(struct worker *w)
+{
+	if (w->rl.ended > 0)
+		log_info("worker %u: %zu connections the new rules refuse %s",
+		    w->id, w->rl.ended, w->rl.cfg->mode == MODE_MONITOR ?
+		    "would have ended" : "ended");
+}
+
+/*
+ * A slice of a reload's sweep: the connections no packet has brought to
+ * be judged yet, for WORKER_SWEEP_US at most; then the packets that came
+ * meanwhile go first (a zero timer runs after the next poll).
+ */
+static void
+worker_sweep(evutil_socket_t fd, short events, void *arg)
+{
+	struct worker	*w = arg;
+	struct timeval	 now = { 0, 0 };
+	uint64_t	 t0 = worker_now_us();
+
+	while (!verdict_reload_step(&w->rl, w->ct, WORKER_SWEEP_SLOTS))
+		if (worker_now_us() - t0 >= WORKER_SWEEP_US) {
+			(void)evtimer_add(w->sweepev, &now);
+			return;
+		}
+	worker_sweep_done(w);
+}
+
 static void
 worker_call_cb(evutil_socket_t fd, short events, void *arg)
 {
@@ -455,7 +493,8 @@ worker_start(struct worker *w, struct event_base *mainbase,
 	    (w->asktimer = evtimer_new(w->base, worker_ask_timeout,
 	    w)) == NULL ||
 	    (w->deadev = event_new(mainbase, -1, 0, worker_dead_cb,
-	    w)) == NULL)
+	    w)) == NULL ||
+	    (w->sweepev = evtimer_new(w->base, worker_sweep, w)) == NULL)
 		return (-1);
 	if (event_add(w->rev, NULL) == -1 || event_add(w->tick, &tv) == -1)
 		return (-1);
@@ -526,6 +565,8 @@ worker_free(struct worker *w)
 		event_free(w->askev);
 	if (w->asktimer != NULL)
 		event_free(w->asktimer);
+	if (w->sweepev != NULL)
+		event_free(w->sweepev);
 	worker_ask_free(w);
 	if (w->tick != NULL)
 		event_free(w->tick);
@@ -551,20 +592,33 @@ static void
 worker_reload_fn(struct worker *w, void *arg)
 {
 	const struct config	*cfg = arg;
-	size_t			 ended;
+	struct timeval		 now = { 0, 0 };
 
 	/* a waiting verdict points at the old rules: decide it now */
 	worker_answer_late(w, 0, 0);
 	worker_rule_counters_new(w, w->cfg, cfg);
 	w->cfg = cfg;
 	ct_set_config(w->ct, &cfg->ct);
-	/* What the new rules no longer accept ends now, not at expiry. */
-	ended = verdict_rejudge(cfg, w->ct, w->lt, worker_now_ms(),
+	/*
+	 * What the new rules no longer accept ends now, not at expiry:
+	 * every connection is judged again before its next packet, the
+	 * idle ones by the sweep, so the loop never stops for long.
+	 */
+	if (w->sweepev != NULL && evtimer_pending(w->sweepev, NULL)) {
+		/* the last reload's sweep starts over: report it so far */
+		evtimer_del(w->sweepev);
+		worker_sweep_done(w);
+	}
+	verdict_reload(&w->rl, cfg, w->ct, w->lt, worker_now_ms(),
 	    worker_audit_line, w);
-	if (ended > 0)
-		log_info("worker %u: %zu connections the new rules refuse %s",
-		    w->id, ended, cfg->mode == MODE_MONITOR ?
-		    "would have ended" : "ended");
+	if (w->sweepev != NULL)
+		(void)evtimer_add(w->sweepev, &now);
+	else {
+		/* not started: nothing else runs */
+		while (!verdict_reload_step(&w->rl, w->ct, SIZE_MAX))
+			;
+		worker_sweep_done(w);
+	}
 	if (verdict_has_reject(cfg) && worker_open_raw(w) == -1)
 		log_warn("worker %u: reject rules will drop without an "
 		    "answer: raw socket", w->id);

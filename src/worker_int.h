@@ -29,6 +29,9 @@
 #define WORKER_BUDGET		256	/* messages per read callback, so
 					   the timers get their turn */
 #define WORKER_TICK_MS		200	/* ct_expire() and the audit summary */
+#define WORKER_SWEEP_US		250	/* a reload's sweep holds the loop at
+					   most this long at a time ... */
+#define WORKER_SWEEP_SLOTS	64	/* ... checking the clock this often */
 #define WORKER_SUMMARY_MS	1000
 #define WORKER_AUDITLEN		512
 #define WORKER_DEFER		64	/* ICMP errors waiting for the other
@@ -66,6 +69,8 @@ struct worker {
 	struct event		*tick;
 	struct event		*callev;	/* worker_call() */
 	struct event		*deadev;	/* in the main base */
+	struct event		*sweepev;	/* a reload's sweep, a slice */
+	struct verdict_reload	 rl;		/*   at a time */
 	void			(*dead)(struct worker *, void *);
 	void			*deadarg;
 

@@ -31,9 +31,11 @@
  *    removes them all.
  * 3. Rule decisions (rule_figures() below): 20 rules and -r rules
  *    (10,000 by default), by the compiled index and by a walk.
+ * 4. A reload of -r rules over -R connections (10^6; 0: none), at once
+ *    and as the worker sweeps (reload_figures() below).
  *
  *   engine [-c file.ini] [-f flows,flows,...] [-p packets] [-B batch]
- *          [-b conns] [-n batches] [-r rules]
+ *          [-b conns] [-n batches] [-r rules] [-R conns]
  */
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -617,7 +619,7 @@ bench_new(const struct config *cfg, uint32_t n, uint32_t nb,
 #define RULE_PKTS	4096
 
 static struct config *
-many_rules(uint32_t nrules, char *err, size_t errlen)
+many_rules(uint32_t nrules, int accept_all, char *err, size_t errlen)
 {
 	struct config	*c;
 	char		 path[] = "/tmp/engine-rules.XXXXXX";
@@ -645,6 +647,8 @@ many_rules(uint32_t nrules, char *err, size_t errlen)
 			fprintf(f, "dport = %u-%u\n", p, p + 9);
 		fprintf(f, "action = %s\n\n", x & 4 ? "accept" : "drop");
 	}
+	if (accept_all)
+		fprintf(f, "[rule all]\naction = accept\n");
 	fclose(f);
 	c = config_load(path, err, errlen);
 	unlink(path);
@@ -754,7 +758,7 @@ rule_figures(const struct config *cfg, uint32_t nrules)
 	    ns < 1000 ? "met" : "NOT met");
 	fail |= ns >= 1000;
 	t0 = secs();
-	if ((big = many_rules(nrules, err, sizeof(err))) == NULL) {
+	if ((big = many_rules(nrules, 0, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "engine: %s\n", err);
 		return (-1);
 	}
@@ -772,12 +776,168 @@ rule_figures(const struct config *cfg, uint32_t nrules)
 	return (fail);
 }
 
+/*
+ * 4. A reload under load (reload_figures() below): conns UDP flows let
+ *    in by nrules rules and a last "accept everything", then the same
+ *    rules without it, so that the flows no other rule accepts end.
+ *    Judged at once (verdict_rejudge(): the stall a worker had) and as a
+ *    worker does now: verdict_reload(), then batches of ENGINE_BATCH
+ *    packets of live flows decided between sweep slices of
+ *    WORKER_SWEEP_US (250 us, checking the clock every 64 slots).
+ */
+#define SWEEP_US	250
+#define SWEEP_SLOTS	64
+
+static void
+udp_make(uint8_t *b, uint32_t src, uint16_t sport, uint16_t dport)
+{
+	memset(b, 0, 28);
+	b[0] = 0x45;
+	put16(b + 2, 28);
+	b[8] = 64;
+	b[9] = IPPROTO_UDP;
+	put32(b + 12, src);
+	put32(b + 16, 0xc0000201u);
+	put16(b + 20, sport);
+	put16(b + 22, dport);
+	put16(b + 24, 8);
+}
+
+static void
+flow_of(uint32_t i, uint32_t *src, uint16_t *sport, uint16_t *dport)
+{
+	uint64_t	 x = i;
+
+	x = rng(&x);
+	*src = 0x0a000000u | ((uint32_t)x & 0xffffff);
+	*sport = (uint16_t)(1024 + i % 60000);
+	*dport = (uint16_t)(1 + (x >> 32) % 20000);
+}
+
+/* conns flows under cfg; 0, or -1 if the table did not take them all */
+static int
+reload_fill(struct bench *b, const struct config *cfg, uint32_t conns)
+{
+	struct pkt	 p;
+	struct verdict	 v;
+	uint8_t		 buf[64];
+	uint32_t	 i, src;
+	uint16_t	 sport, dport;
+
+	for (i = 0; i < conns; i++) {
+		flow_of(i, &src, &sport, &dport);
+		udp_make(buf, src, sport, dport);
+		verdict_packet_ex(cfg, b->ct, b->lt, buf, 28, "eth0", "eth1",
+		    PKT_HOOK_FORWARD, b->now, &p, &v);
+		if (i % 1024 == 0)
+			clock_step(b, 1024);
+	}
+	return (ct_count(b->ct) * 10 >= (size_t)conns * 9 ? 0 : -1);
+}
+
+struct sweep_figures {
+	double		 at_once;	/* s */
+	double		 sweep;		/* s, slices and batches */
+	double		 slice_max;	/* us */
+	double		 batch_max;	/* us, ENGINE_BATCH packets */
+	uint64_t	 slices, packets;
+	size_t		 ended, ended_now;
+};
+
+static void
+reload_sweep(struct bench *b, const struct config *to, uint32_t conns,
+    struct sweep_figures *sf)
+{
+	struct verdict_reload rl;
+	struct pkt	 p;
+	struct verdict	 v;
+	uint8_t		 buf[64];
+	uint32_t	 src, k;
+	uint16_t	 sport, dport;
+	uint64_t	 seed = 0x737765ULL;
+	double		 t0, t1, t2, tb;
+	int		 done = 0;
+
+	t0 = secs();
+	verdict_reload(&rl, to, b->ct, b->lt, b->now, NULL, NULL);
+	while (!done) {
+		tb = secs();
+		for (k = 0; k < ENGINE_BATCH; k++) {
+			flow_of((uint32_t)(rng(&seed) % conns), &src, &sport,
+			    &dport);
+			udp_make(buf, src, sport, dport);
+			verdict_packet_ex(to, b->ct, b->lt, buf, 28, "eth0",
+			    "eth1", PKT_HOOK_FORWARD, b->now, &p, &v);
+		}
+		sf->packets += ENGINE_BATCH;
+		t1 = secs();
+		if ((t1 - tb) * 1e6 > sf->batch_max)
+			sf->batch_max = (t1 - tb) * 1e6;
+		while (!(done = verdict_reload_step(&rl, b->ct, SWEEP_SLOTS)))
+			if ((secs() - t1) * 1e6 >= SWEEP_US)
+				break;
+		t2 = secs();
+		sf->slices++;
+		if ((t2 - t1) * 1e6 > sf->slice_max)
+			sf->slice_max = (t2 - t1) * 1e6;
+	}
+	sf->sweep = secs() - t0;
+	sf->ended = rl.ended;
+}
+
+static int
+reload_figures(uint32_t nrules, uint32_t conns)
+{
+	struct config	*a, *bcfg;
+	struct sweep_figures sf;
+	struct bench	 b;
+	char		 err[512];
+	double		 t0;
+
+	memset(&sf, 0, sizeof(sf));
+	if ((a = many_rules(nrules, 1, err, sizeof(err))) == NULL ||
+	    (bcfg = many_rules(nrules, 0, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "engine: %s\n", err);
+		return (-1);
+	}
+	/* at once, as a worker did */
+	if (bench_open(&b, a, conns) == -1 || reload_fill(&b, a, conns) == -1)
+		return (-1);
+	t0 = secs();
+	sf.ended_now = verdict_rejudge(bcfg, b.ct, b.lt, b.now, NULL, NULL);
+	sf.at_once = secs() - t0;
+	bench_close(&b);
+	/* by generation and sweep, packets between the slices */
+	if (bench_open(&b, a, conns) == -1 || reload_fill(&b, a, conns) == -1)
+		return (-1);
+	reload_sweep(&b, bcfg, conns, &sf);
+	bench_close(&b);
+	printf("reload, %u connections, %zu rules (%zu ended):\n", conns,
+	    bcfg->nrules, sf.ended);
+	printf("  judged at once: the worker stops %.0f ms\n",
+	    sf.at_once * 1e3);
+	printf("  by generation: %.0f ms in %llu slices between batches of "
+	    "%u packets (%llu decided meanwhile); longest slice %.0f us, "
+	    "longest batch %.0f us: a packet waits at most %.0f us   "
+	    "<= 1000 (%s)\n", sf.sweep * 1e3, (unsigned long long)sf.slices,
+	    ENGINE_BATCH, (unsigned long long)sf.packets, sf.slice_max,
+	    sf.batch_max, sf.slice_max + sf.batch_max,
+	    sf.slice_max + sf.batch_max <= 1000 ? "met" : "NOT met");
+	if (sf.ended != sf.ended_now)
+		fprintf(stderr, "engine: %zu ended by the sweep, %zu at once\n",
+		    sf.ended, sf.ended_now);
+	config_free(a);
+	config_free(bcfg);
+	return (sf.ended != sf.ended_now ||
+	    sf.slice_max + sf.batch_max > 1000);
+}
+
 static void
 usage(void)
 {
 	fprintf(stderr, "usage: engine [-c file.ini] [-f flows,...] "
 	    "[-p packets] [-B batch] [-b conns] [-n batches] "
-	    "[-r rules]\n");
+	    "[-r rules] [-R conns]\n");
 	exit(2);
 }
 
@@ -791,10 +951,10 @@ main(int argc, char *argv[])
 	double		 pps[MAX_SIZES], setup, exp_ns, cps;
 	uint64_t	 want = 20000000;
 	uint32_t	 nsizes = 3, batch = 100000, nbatch = 10, i;
-	uint32_t	 bs = ENGINE_BATCH, nrules = 10000;
+	uint32_t	 bs = ENGINE_BATCH, nrules = 10000, rconns = 1000000;
 	int		 ch, fail = 0, rf;
 
-	while ((ch = getopt(argc, argv, "B:b:c:f:n:p:r:")) != -1) {
+	while ((ch = getopt(argc, argv, "B:b:c:f:n:p:R:r:")) != -1) {
 		switch (ch) {
 		case 'B':
 			bs = (uint32_t)strtoul(optarg, NULL, 10);
@@ -823,6 +983,9 @@ main(int argc, char *argv[])
 			break;
 		case 'r':
 			nrules = (uint32_t)strtoul(optarg, NULL, 10);
+			break;
+		case 'R':
+			rconns = (uint32_t)strtoul(optarg, NULL, 10);
 			break;
 		default:
 			usage();
@@ -877,6 +1040,9 @@ main(int argc, char *argv[])
 	if ((rf = rule_figures(cfg, nrules)) < 0)
 		return (1);
 	fail |= rf;
+	if (rconns > 0 && (rf = reload_figures(nrules, rconns)) < 0)
+		return (1);
+	fail |= rconns > 0 && rf;
 	config_free(cfg);
 	return (fail ? 3 : 0);
 }

@@ -987,6 +987,106 @@ test_rejudge_ends_forbidden(void **state)
 	clear(&c);
 }
 
+/*
+ * A worker's reload: no walk at once.  Every connection is stale after
+ * verdict_reload(), and judged by the new rules when its next packet
+ * comes, before that packet is decided; the sweep finds the rest.
+ */
+static void
+test_reload_epoch(void **state)
+{
+	struct fixture	*f = *state;
+	struct verdict_reload rl;
+	struct config	 c;
+	struct rule	 rules[4];
+	struct audits	 a;
+	struct verdict	 v;
+	uint8_t		 b[64];
+	char		 line[256];
+	size_t		 n;
+
+	two_connections(f);
+	newcfg(f, &c, rules);
+	add(&c, "dns2", IPPROTO_UDP, "53", RULE_ACCEPT, 0x20);
+	memset(&a, 0, sizeof(a));
+	verdict_reload(&rl, &c, f->ct, f->lt, f->now, collect, &a);
+	assert_true(ct_sweeping(f->ct));
+	assert_int_equal(ct_count(f->ct), 2);
+	assert_int_equal(a.n, 0);
+	f->cfg.rules = rules;
+	f->cfg.nrules = c.nrules;
+	/* web's next packet: its connection is judged, ended, then the
+	   packet finds none (strict: INVALID) */
+	n = tcp4(b, CLIENT, SERVER, 42000, 80, 1001, 5001, PKT_TH_ACK);
+	run(f, b, n, &v, line, sizeof(line));
+	assert_string_equal(line,
+	    "drop state=INVALID rule=- reason=tcp-no-syn mark=0x0");
+	assert_int_equal(rl.ended, 1);
+	assert_int_equal(a.n, 1);
+	assert_int_equal(ct_count(f->ct), 1);
+	/* dns is judged again too: its new rule's mark */
+	n = udp4(b, SERVER, CLIENT, 53, 5001);
+	run(f, b, n, &v, line, sizeof(line));
+	assert_string_equal(line, "accept state=ESTABLISHED rule=- mark=0x20");
+	/* nothing is left for the sweep but to find that out */
+	assert_true(ct_sweeping(f->ct));
+	assert_int_equal(verdict_reload_step(&rl, f->ct, SIZE_MAX), 1);
+	assert_false(ct_sweeping(f->ct));
+	assert_int_equal(rl.ended, 1);
+	f->cfg.rules = f->rules;
+	f->cfg.nrules = 2;
+	clear(&c);
+}
+
+/*
+ * Two reloads before the first sweep ended: one bit per entry cannot
+ * tell "judged by neither" from "judged by the second", so every entry
+ * is judged by the second rules, the ones the first sweep reached and
+ * the ones it did not.
+ */
+static void
+test_reload_twice_mid_sweep(void **state)
+{
+	struct fixture	*f = *state;
+	struct verdict_reload rl;
+	struct config	 c1, c2;
+	struct rule	 r1[4], r2[4];
+	struct verdict	 v;
+	uint8_t		 b[64];
+	char		 line[256];
+	size_t		 n;
+	uint16_t	 i;
+
+	for (i = 0; i < 20; i++) {
+		n = udp4(b, CLIENT, SERVER, (uint16_t)(6000 + i), 53);
+		run(f, b, n, &v, line, sizeof(line));
+		n = udp4(b, SERVER, CLIENT, 53, (uint16_t)(6000 + i));
+		run(f, b, n, &v, line, sizeof(line));
+		assert_string_equal(line, "accept state=ESTABLISHED rule=- "
+		    "mark=0x0");
+	}
+	newcfg(f, &c1, r1);
+	add(&c1, "dns2", IPPROTO_UDP, "53", RULE_ACCEPT, 0x20);
+	verdict_reload(&rl, &c1, f->ct, f->lt, f->now, NULL, NULL);
+	/* half way */
+	assert_int_equal(verdict_reload_step(&rl, f->ct, 10), 0);
+	newcfg(f, &c2, r2);		/* no rule: [policy] new drops */
+	verdict_reload(&rl, &c2, f->ct, f->lt, f->now, NULL, NULL);
+	f->cfg.rules = r2;
+	f->cfg.nrules = 0;
+	for (i = 0; i < 20; i++) {
+		n = udp4(b, SERVER, CLIENT, 53, (uint16_t)(6000 + i));
+		run(f, b, n, &v, line, sizeof(line));
+		assert_string_equal(line, "drop state=NEW rule=- mark=0x0");
+	}
+	assert_int_equal(rl.ended, 20);
+	assert_int_equal(ct_count(f->ct), 0);
+	assert_int_equal(verdict_reload_step(&rl, f->ct, SIZE_MAX), 1);
+	f->cfg.rules = f->rules;
+	f->cfg.nrules = 2;
+	clear(&c1);
+}
+
 static void
 test_rejudge_drop_rule_and_interfaces(void **state)
 {
@@ -1183,6 +1283,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_has_reject, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_rejudge_ends_forbidden,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reload_epoch,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reload_twice_mid_sweep,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_rejudge_drop_rule_and_interfaces, setup, teardown),

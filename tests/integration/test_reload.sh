@@ -1,0 +1,127 @@
+#!/bin/bash
+# test_reload.sh - a reload under a SYN flood, on the real path:
+# 2,000 rules and one that lets the server's ports 5300 and 5301 in; a
+# flood of SYNs from random sources to 5300 fills the table; a reload to
+# the same rules without 5300 must stop every SYN to 5300 at once: not
+# one reaches the server after the reload has returned (counted by the
+# server's own INPUT rule), while 5301 still connects and the worker
+# goes on answering.  The round trips of a ping through the firewall
+# during the reload are printed as a figure (not asserted).
+#
+# Copyright (C) 2026 The nfqspid authors
+# SPDX-License-Identifier: GPL-2.0-or-later
+set -u
+
+T_NET=${T_NET:-84}
+T_QUEUE=${T_QUEUE:-24}
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+lib_init reload
+if command -v flock >/dev/null; then
+	exec 9>/tmp/nfqspid-floods.lock
+	flock 9
+fi
+command -v hping3 >/dev/null ||
+    { echo "ERROR: hping3 not found: run scripts/deps.sh" >&2; exit 1; }
+: "${RELOAD_FLOOD_COUNT:=400000}"
+
+lib_topology || { echo "cannot build the namespaces" >&2; exit 1; }
+in_d ip route add blackhole default
+for k in all default d0 d1; do
+	in_d sysctl -qw "net.ipv4.conf.$k.rp_filter=0"
+done
+in_s sysctl -qw net.ipv4.tcp_syncookies=1 2>/dev/null
+# what reaches the server: SYNs to 5300, counted by its own INPUT
+in_s iptables -A INPUT -p tcp --dport 5300 --syn -j ACCEPT
+syns() {
+	in_s iptables -nvxL INPUT | awk '/dpt:5300/ { print $1; exit }'
+}
+
+# $1: the ports of [rule to-server]
+policy()
+{
+	local i
+	lib_config <<EOF
+[conntrack]
+max = 200000
+tcp_loose = no
+
+[policy]
+new = drop
+
+$(for i in $(seq 1 2000); do
+	printf '[rule filler-%d]\nproto = udp\nsrc = 10.200.%d.0/24\ndport = %d\naction = accept\n\n' \
+	    "$i" $((i % 256)) $((1000 + i))
+done)
+
+[rule ping]
+proto = icmp
+action = accept
+
+[rule to-server]
+proto = tcp
+dst = $S4
+dport = $1
+action = accept
+EOF
+}
+
+policy "5300, 5301"
+check "nfqspid -n accepts the test configuration" "$NFQSPID" -n -c "$T_CONF"
+lib_divert || { echo "cannot divert FORWARD to NFQUEUE" >&2; exit 1; }
+if ! lib_start_daemon "$@"; then
+	fail "nfqspid starts"
+	lib_summary
+fi
+ok "nfqspid starts"
+bg_in "$NS_S" socat "TCP4-LISTEN:5301,bind=$S4,reuseaddr,fork" EXEC:cat
+wait_listen "$NS_S" tcp 5301 || fail "the probe server listens"
+
+in_c hping3 -q -S -p 5300 --rand-source -i u20 -c "$RELOAD_FLOOD_COUNT" \
+    "$S4" >"$T_TMP/hping.out" 2>&1 &
+hpid=$!
+sleep 2
+before=$(syns)
+table=$(lib_ctl conntrack count 2>/dev/null | tr -dc 0-9)
+check "the flood reaches the server before the reload (${before:-?} SYNs, ${table:-?} connections)" \
+    test "${before:-0}" -gt 0 -a "${table:-0}" -gt 1000
+
+in_c ping -n -i 0.002 -c 1500 -W 1 "$S4" >"$T_TMP/ping.out" 2>&1 &
+ppid=$!
+sleep 1
+policy "5301"
+t0=$(date +%s%N)
+lib_ctl reload >"$T_TMP/reload.out" 2>&1
+rrc=$?
+t1=$(date +%s%N)
+# what was accepted before the reload returned is on the wire at most
+# this long
+sleep 0.3
+after=$(syns)
+sleep 2
+later=$(syns)
+check "reload under the flood succeeds (status $rrc, $(( (t1 - t0) / 1000000 )) ms)" \
+    test "$rrc" -eq 0
+check "the flood still runs after the reload" kill -0 "$hpid"
+check "no SYN to 5300 reaches the server after the reload (${after:-?} then ${later:-?})" \
+    test -n "$after" -a "$after" = "$later"
+check "5301 still connects" in_c timeout 5 socat -T 2 /dev/null \
+    "TCP4:$S4:5301,connect-timeout=3"
+wait "$ppid"
+kill "$hpid" 2>/dev/null
+wait "$hpid" 2>/dev/null
+rtt=$(awk -F'[= /]' '/^rtt|^round-trip/ { print $(NF-3) " ms max, " $(NF-5) " ms avg" }' "$T_TMP/ping.out")
+lost=$(grep -Eo '[0-9]+% packet loss' "$T_TMP/ping.out")
+echo "figure: reload: 2,002 rules over ${table:-?} connections under a SYN flood: reload answered in $(( (t1 - t0) / 1000000 )) ms; ping every 2 ms through it: ${rtt:-?} (${lost:-?})"
+check "the ended connections are said in the log" \
+    log_has "worker 0: [0-9]+ connections the new rules refuse ended"
+check "no sanitizer report in the daemon's log" \
+    log_lacks 'runtime error|AddressSanitizer|LeakSanitizer'
+check "nfqspid is still running" lib_daemon_alive
+if lib_stop_daemon; then
+	check "SIGTERM: nfqspid exits with status 0 (got $T_DRC)" test "$T_DRC" -eq 0
+else
+	fail "SIGTERM: nfqspid exits"
+fi
+lib_summary
