@@ -18,66 +18,25 @@
 
 #include "control.h"
 
-/* The ranges of a port set, found by asking it about every port. */
+/* A port list: its ranges, as the rule holds them. */
 static void
 print_ports(struct evbuffer *b, const char *key,
     const struct rule_portset *set, int json)
 {
-	uint32_t	 p, lo;
-	int		 n = 0;
+	char	 buf[256], *p = buf;
+	size_t	 n;
 
 	if (set == NULL)
 		return;
-	evbuffer_add_printf(b, json ? ",\"%s\":\"" : " %s=", key);
-	for (p = 0; p <= 65535; p++) {
-		if (!rule_portset_match(set, (uint16_t)p))
-			continue;
-		lo = p;
-		while (p < 65535 && rule_portset_match(set, (uint16_t)(p + 1)))
-			p++;
-		if (lo == p)
-			evbuffer_add_printf(b, "%s%u", n++ ? "," : "", lo);
-		else
-			evbuffer_add_printf(b, "%s%u-%u", n++ ? "," : "", lo,
-			    p);
+	/* up to 1024 ranges: a long list gets a buffer of its own */
+	if ((n = rule_ports_format(set, buf, sizeof(buf))) >= sizeof(buf)) {
+		if ((p = malloc(n + 1)) == NULL)
+			return;
+		rule_ports_format(set, p, n + 1);
 	}
-	if (json)
-		evbuffer_add_printf(b, "\"");
-}
-
-static void
-print_states(char *buf, size_t len, uint8_t mask)
-{
-	int	 s;
-	size_t	 off = 0;
-
-	buf[0] = '\0';
-	for (s = 0; s < CT_STATE_MAX; s++) {
-		if (!(mask & CT_STATE_BIT(s)))
-			continue;
-		off += (size_t)snprintf(buf + off, len - off, "%s%s",
-		    off ? "," : "", rule_state_name(s));
-		if (off >= len)
-			break;
-	}
-}
-
-static void
-print_tcp_flags(char *buf, size_t len, uint8_t flags, uint8_t mask)
-{
-	static const char names[] = "FSRPAUEW";	/* pf's letters by bit */
-	size_t	 off = 0;
-	int	 i;
-
-	for (i = 0; i < 8 && off + 1 < len; i++)
-		if (flags & (1 << i))
-			buf[off++] = names[i];
-	if (off + 1 < len)
-		buf[off++] = '/';
-	for (i = 0; i < 8 && off + 1 < len; i++)
-		if (mask & (1 << i))
-			buf[off++] = names[i];
-	buf[off] = '\0';
+	evbuffer_add_printf(b, json ? ",\"%s\":\"%s\"" : " %s=%s", key, p);
+	if (p != buf)
+		free(p);
 }
 
 static void
@@ -91,8 +50,7 @@ print_ifaces(struct evbuffer *b, const char *key,
 		return;
 	evbuffer_add_printf(b, json ? ",\"%s\":[" : " %s=", key);
 	for (i = 0; i < n; i++) {
-		snprintf(name, sizeof(name), "%s%s", neg & (1u << i) ? "!" :
-		    "", ifs[i]);
+		rule_iface_format(ifs, neg, i, name, sizeof(name));
 		if (json) {
 			ctl_json_str(q, sizeof(q), name);
 			evbuffer_add_printf(b, "%s%s", i ? "," : "", q);
@@ -106,15 +64,11 @@ print_ifaces(struct evbuffer *b, const char *key,
 static void
 print_icmp_types(struct evbuffer *b, const uint32_t map[8], int json)
 {
-	unsigned	 t;
-	int		 n = 0;
+	char	 buf[1024];		/* 256 types of up to 3 digits */
 
-	evbuffer_add_printf(b, json ? ",\"icmp_type\":[" : " icmp_type=");
-	for (t = 0; t < 256; t++)
-		if (map[t / 32] & (1u << (t % 32)))
-			evbuffer_add_printf(b, "%s%u", n++ ? "," : "", t);
-	if (json)
-		evbuffer_add_printf(b, "]");
+	rule_icmp_types_format(map, buf, sizeof(buf));
+	evbuffer_add_printf(b, json ? ",\"icmp_type\":[%s]" :
+	    " icmp_type=%s", buf);
 }
 
 static const char *
@@ -233,7 +187,7 @@ cmd_rules(struct client *c, struct evbuffer *b)
 	}
 	for (i = 0; i < cfg->nrules; i++) {
 		r = &cfg->rules[i];
-		print_states(states, sizeof(states), r->states);
+		rule_states_format(r->states, states, sizeof(states));
 		if (json) {
 			ctl_json_str(q, sizeof(q), r->name);
 			evbuffer_add_printf(b, "%s{\"num\":%zu,\"name\":%s,"
@@ -266,8 +220,8 @@ cmd_rules(struct client *c, struct evbuffer *b)
 		if (r->has_icmp_type)
 			print_icmp_types(b, r->icmp_types, json);
 		if (r->has_tcp_flags) {
-			print_tcp_flags(flags, sizeof(flags), r->tcp_flags,
-			    r->tcp_mask);
+			rule_tcp_flags_format(r->tcp_flags, r->tcp_mask, flags,
+			    sizeof(flags));
 			evbuffer_add_printf(b, json ? ",\"tcp_flags\":\"%s\"" :
 			    " tcp_flags=%s", flags);
 		}

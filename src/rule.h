@@ -140,4 +140,19 @@ const char *rule_hook_name(int hook);		/* "input", ... (PKT_HOOK_*) */
 const char *rule_hooks_format(uint8_t hooks, char *buf, size_t len);
 const char *rule_state_name(int state);		/* "NEW", ... */
 
+/*
+ * rule_print.c: values as nfqspictl rules prints them, from the rule's
+ * own representation.  Each returns the length of the whole text, as
+ * snprintf() does, and writes what fits in buf.
+ */
+size_t	 rule_ports_format(const struct rule_portset *set, char *buf,
+	    size_t len);			/* "22,80-90" */
+size_t	 rule_states_format(uint8_t mask, char *buf, size_t len);
+size_t	 rule_tcp_flags_format(uint8_t flags, uint8_t mask, char *buf,
+	    size_t len);			/* "S/SA" */
+size_t	 rule_icmp_types_format(const uint32_t map[8], char *buf,
+	    size_t len);			/* "0,3,8" */
+size_t	 rule_iface_format(const char ifs[][RULE_IFNAMSIZ], uint8_t neg,
+	    uint8_t i, char *buf, size_t len);	/* "!wan0" */
+
 #endif /* NFQSPI_RULE_H */

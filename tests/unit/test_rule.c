@@ -879,6 +879,102 @@ test_match_icmp_flags_ifaces(void **state)
 	assert_false(rule_match(&r, &p, CT_NEW, "wan0", "lan0"));
 }
 
+/* The printer of the old nfqspictl: every port asked. */
+static void
+ports_probed(const struct rule_portset *set, char *buf, size_t len)
+{
+	uint32_t	 p, lo;
+	size_t		 off = 0;
+
+	buf[0] = '\0';
+	for (p = 1; p <= 65535; p++) {
+		if (!rule_portset_match(set, (uint16_t)p))
+			continue;
+		lo = p;
+		while (p < 65535 && rule_portset_match(set, (uint16_t)(p + 1)))
+			p++;
+		off += (size_t)snprintf(buf + off, len - off, lo == p ?
+		    "%s%u" : "%s%u-%u", off ? "," : "", lo, p);
+	}
+}
+
+/* rule_print.c: from the rule's own representation, as printed before */
+static void
+test_print(void **state)
+{
+	static const char *const lists[] = {
+		"22", "80,81,90-95, 96", "1-65535", "65535, 1", "443, 22",
+		"1000-2000,2001-3000,4000", "65534,65535",
+	};
+	struct rule_portset *ps;
+	uint64_t	 seed = 7;
+	char		 err[256], buf[8192], want[8192], s[2048];
+	uint32_t	 map[8] = { 0 };
+	uint8_t		 flags, mask;
+	char		 ifs[RULE_MAXIFS][RULE_IFNAMSIZ];
+	uint8_t		 n, neg;
+	size_t		 i, k, off;
+	unsigned	 p;
+
+	(void)state;
+	for (i = 0; i < NELEM(lists); i++) {
+		assert_int_equal(rule_parse_ports(lists[i], &ps, err,
+		    sizeof(err)), 0);
+		rule_ports_format(ps, buf, sizeof(buf));
+		ports_probed(ps, want, sizeof(want));
+		assert_string_equal(buf, want);
+		rule_portset_free(ps);
+	}
+	/* random lists, neighbours and all */
+	for (i = 0; i < 200; i++) {
+		off = 0;
+		p = 0;
+		for (k = 0; k < 1 + i % 40; k++) {
+			seed = seed * 6364136223846793005ULL + 1;
+			p += 1 + (unsigned)(seed >> 60);
+			if (p > 65000)
+				break;
+			off += (size_t)snprintf(s + off, sizeof(s) - off,
+			    "%s%u", off ? "," : "", p);
+			if (seed & (1ULL << 40)) {
+				p += (unsigned)(seed >> 58);
+				off += (size_t)snprintf(s + off, sizeof(s) - off,
+				    "-%u", p);
+			}
+		}
+		assert_int_equal(rule_parse_ports(s, &ps, err, sizeof(err)), 0);
+		rule_ports_format(ps, buf, sizeof(buf));
+		ports_probed(ps, want, sizeof(want));
+		assert_string_equal(buf, want);
+		rule_portset_free(ps);
+	}
+	/* a short buffer: cut, terminated, the whole length told */
+	assert_int_equal(rule_parse_ports("1000-2000,4000", &ps, err,
+	    sizeof(err)), 0);
+	assert_int_equal(rule_ports_format(ps, buf, 5), 14);
+	assert_string_equal(buf, "1000");
+	rule_portset_free(ps);
+	assert_int_equal(rule_ports_format(NULL, buf, sizeof(buf)), 0);
+
+	rule_states_format(CT_STATE_BIT(CT_NEW) | CT_STATE_BIT(CT_INVALID),
+	    buf, sizeof(buf));
+	assert_string_equal(buf, "NEW,INVALID");
+	assert_int_equal(rule_parse_tcp_flags("S/SA", &flags, &mask, err,
+	    sizeof(err)), 0);
+	rule_tcp_flags_format(flags, mask, buf, sizeof(buf));
+	assert_string_equal(buf, "S/SA");
+	map[0] = (1u << 0) | (1u << 8);
+	map[7] = 1u << 31;
+	rule_icmp_types_format(map, buf, sizeof(buf));
+	assert_string_equal(buf, "0,8,255");
+	assert_int_equal(rule_parse_ifaces("!wan0, wg+", ifs, &n, &neg, err,
+	    sizeof(err)), 0);
+	rule_iface_format(ifs, neg, 0, buf, sizeof(buf));
+	assert_string_equal(buf, "!wan0");
+	rule_iface_format(ifs, neg, 1, buf, sizeof(buf));
+	assert_string_equal(buf, "wg+");
+}
+
 /* chain = ...: the netfilter hook the packet was queued from */
 static void
 test_hooks(void **state)
@@ -1058,6 +1154,7 @@ main(void)
 		cmocka_unit_test(test_proto_action_bool),
 		cmocka_unit_test(test_mark_rate),
 		cmocka_unit_test(test_ifaces),
+		cmocka_unit_test(test_print),
 		cmocka_unit_test(test_icmp_types),
 		cmocka_unit_test(test_tcp_flags_parse),
 		cmocka_unit_test(test_match_state_proto),
