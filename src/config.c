@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "namehash.h"
 #include "strl.h"
 #include "services.h"
 
@@ -155,28 +156,6 @@ rule_name_of(const char *sec)
 	return (sec);
 }
 
-/*
- * FNV-1a of the lowercased name, and MurmurHash3's finaliser so that the
- * low bits, which pick the slot, depend on every bit of the seed and the
- * name.  The names are the operator's own, not an attacker's.
- */
-static uint32_t
-name_hash(uint32_t seed, const char *s)
-{
-	uint32_t	 h = 2166136261u ^ seed;
-
-	for (; *s != '\0'; s++) {
-		h ^= (unsigned char)tolower((unsigned char)*s);
-		h *= 16777619u;
-	}
-	h ^= h >> 16;
-	h *= 0x85ebca6bu;
-	h ^= h >> 13;
-	h *= 0xc2b2ae35u;
-	h ^= h >> 16;
-	return (h);
-}
-
 /* What a section is known by: a rule by its name, any other by its own. */
 static const char *
 sec_ident(const struct scan_sec *s)
@@ -237,8 +216,8 @@ seen_add(struct cfgctx *x, const struct scan_sec *s, uint32_t key,
 
 	if ((x->nseen + 1) * 2 > x->seencap && seen_grow(x) == -1)
 		return (-1);
-	h = key == SEEN_SEC ? name_hash(s->is_rule, sec_ident(s)) :
-	    name_hash((uint32_t)(s - x->secs) + 2, name);
+	h = key == SEEN_SEC ? spi_name_hash(s->is_rule, sec_ident(s), 1) :
+	    spi_name_hash((uint32_t)(s - x->secs) + 2, name, 0);
 	for (i = h & (x->seencap - 1); x->seen[i].sec != 0;
 	    i = (i + 1) & (x->seencap - 1)) {
 		sl = &x->seen[i];

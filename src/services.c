@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "namehash.h"
 #include "services.h"
 
 struct service {
@@ -35,30 +36,12 @@ struct services {
 	size_t		 n;
 };
 
-/* FNV-1a with MurmurHash3's finaliser: the low bits pick the slot */
-static uint32_t
-svc_hash(const char *s)
-{
-	uint32_t	 h = 2166136261u;
-
-	for (; *s != '\0'; s++) {
-		h ^= (unsigned char)*s;
-		h *= 16777619u;
-	}
-	h ^= h >> 16;
-	h *= 0x85ebca6bu;
-	h ^= h >> 13;
-	h *= 0xc2b2ae35u;
-	h ^= h >> 16;
-	return (h);
-}
-
 static struct service *
 svc_slot(const struct services *sv, const char *name)
 {
 	size_t		 i;
 
-	for (i = svc_hash(name) & (sv->cap - 1); sv->slot[i].name != NULL;
+	for (i = spi_name_hash(0, name, 0) & (sv->cap - 1); sv->slot[i].name != NULL;
 	    i = (i + 1) & (sv->cap - 1))
 		if (strcmp(sv->slot[i].name, name) == 0)
 			break;
