@@ -104,7 +104,8 @@ ct_snap_apply(struct ct_table *t, struct ct_entry *e,
 	uint64_t	 now_s = t->now / 1000;
 	int		 d;
 
-	e->status = CT_ST_USED |
+	/* of this table's policy generation, as a new entry is */
+	e->status = CT_ST_USED | t->gen |
 	    (s->flags & CT_SNAP_SEEN_REPLY ? CT_ST_SEEN_REPLY : 0) |
 	    (s->flags & CT_SNAP_ASSURED ? CT_ST_ASSURED : 0) |
 	    (uint8_t)((s->hook << CT_ST_HOOK_SHIFT) & CT_ST_HOOK_MASK);
