@@ -28,16 +28,7 @@
 #include <string.h>
 
 #include "ctlproto.h"
-
-int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
-
-#define CHECK(c) do {							\
-	if (!(c)) {							\
-		fprintf(stderr, "%s:%d: invariant failed: %s\n",	\
-		    __FILE__, __LINE__, #c);				\
-		abort();						\
-	}								\
-} while (0)
+#include "fuzz.h"
 
 static void
 check_filter(int argc, char *const argv[], const uint8_t *tuple, size_t tlen)

@@ -60,16 +60,7 @@
 #include "reason.h"
 #include "reject.h"
 #include "verdict.h"
-
-int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
-
-#define CHECK(c) do {							\
-	if (!(c)) {							\
-		fprintf(stderr, "%s:%d: invariant failed: %s\n",	\
-		    __FILE__, __LINE__, #c);				\
-		abort();						\
-	}								\
-} while (0)
+#include "fuzz.h"
 
 #define MAXPKTS		64	/* packets per input at most */
 #define NSRCS		16	/* recent sources, for the conn_limit check */
