@@ -141,6 +141,34 @@ check "ip6tables -F; -X: a single jump each" [ "$(jumps ip6tables-legacy FORWARD
 check "ip6tables -F; -X: filtering goes on" not conn6 5002
 check "status: the diversion is intact" \
     grep -Eq "^divert +iptables, intact, restored 2 times" <(lib_ctl status)
+check "status -j: divert and the queue" \
+    "$PY" -c '
+import json, sys
+d = json.load(sys.stdin)
+assert d["divert"] == {"mode": "iptables", "intact": True, "restored": 2}, d
+assert d["queues"][0]["queue"] == int(sys.argv[1]) and d["queues"][0]["packets"] > 0, d
+assert d["queues"][0]["warning"] is False, d' "$T_QUEUE" < <(lib_ctl -j status)
+
+# nfqspictl nft: the ruleset for this queue; it loads where the kernel
+# can queue from nft, and its syntax holds anyway (queue as counter)
+nftrs=$(lib_ctl nft)
+check "nft: table inet nfqspid with the three hooks" \
+    test "$(grep -c "type filter hook \(input\|output\|forward\) priority filter; policy accept;" <<<"$nftrs")" = 3
+check "nft: queue $T_QUEUE with bypass in each" \
+    test "$(grep -c "^[[:space:]]*queue num $T_QUEUE bypass\$" <<<"$nftrs")" = 3
+check "nft: loopback excepted" grep -q 'iifname "lo" accept' <<<"$nftrs"
+check "nft -j: the same text" \
+    "$PY" -c 'import json, sys; d = json.load(sys.stdin); assert d["table"] == "inet nfqspid"; assert d["ruleset"] == sys.argv[1] + "\n", d' \
+    "$nftrs" < <(lib_ctl -j nft)
+if command -v nft >/dev/null; then
+	sed 's/queue num .*/counter/' <<<"$nftrs" >"$T_TMP/syntax.nft"
+	check "nft: the ruleset's syntax loads (queue as counter)" \
+	    quiet in_d nft -f "$T_TMP/syntax.nft"
+	check "nft: loaded twice, one table" quiet in_d nft -f "$T_TMP/syntax.nft"
+	check "nft: ... one table" \
+	    test "$(in_d nft list tables | grep -c 'inet nfqspid')" = 1
+	in_d nft delete table inet nfqspid 2>/dev/null
+fi
 
 lib_stop_daemon
 check "SIGTERM: exit 0" [ "${T_DRC:-1}" = 0 ]
