@@ -756,7 +756,7 @@ sec_daemon(struct cfgctx *x, const struct scan_sec *s, struct config *c)
 	const char	*v;
 	uint64_t	 n;
 	size_t		 i;
-	int		 threads_line = 0;
+	int		 threads_line = 0, queue_line = 0;
 
 	for (i = 0; i < s->nkeys; i++) {
 		const struct scan_key *k = &s->keys[i];
@@ -771,12 +771,13 @@ sec_daemon(struct cfgctx *x, const struct scan_sec *s, struct config *c)
 			if (val_uint(x, s, k->name, v, 0, 65535, &n) == -1)
 				return (-1);
 			c->queue = (uint16_t)n;
+			queue_line = k->line;
 			break;
 		case DK_THREADS:
 			if (val_uint(x, s, k->name, v, 1, 64, &n) == -1)
 				return (-1);
 			c->threads = (uint16_t)n;
-			threads_line = 1;
+			threads_line = k->line;
 			break;
 		case DK_FAIL_OPEN:
 			if (val_bool(x, s, k->name, v, &c->fail_open) == -1)
@@ -843,13 +844,14 @@ sec_daemon(struct cfgctx *x, const struct scan_sec *s, struct config *c)
 			return (-1);
 		}
 	}
-	x->line = 0;
+	x->line = threads_line ? threads_line : queue_line;
 	if ((uint32_t)c->queue + c->threads - 1 > 65535) {
 		cfg_err(x, "[%s] %s: queues %u to %u: the last is past 65535",
 		    s->orig, threads_line ? "threads" : "queue", c->queue,
 		    (uint32_t)c->queue + c->threads - 1);
 		return (-1);
 	}
+	x->line = 0;
 	return (0);
 }
 

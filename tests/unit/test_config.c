@@ -191,7 +191,8 @@ static const struct {
 	{ "[daemon]\nthreads = 2x\n",
 	  "[daemon] threads: \"2x\" is not a number from 1 to 64 (line 2)" },
 	{ "[daemon]\nqueue = 65535\nthreads = 2\n",
-	  "[daemon] threads: queues 65535 to 65536: the last is past 65535" },
+	  "[daemon] threads: queues 65535 to 65536: the last is past 65535 "
+	  "(line 3)" },
 	{ "[daemon]\nfail_open = maybe\n",
 	  "[daemon] fail_open: \"maybe\" is not yes or no (line 2)" },
 	{ "[daemon]\nfail_open_grace = 3601\n",
