@@ -818,6 +818,8 @@ flow_of(uint32_t i, uint32_t *src, uint16_t *sport, uint16_t *dport)
 static int
 reload_fill(struct bench *b, const struct config *cfg, uint32_t conns)
 {
+	struct verdict_ctx x = { cfg, b->ct, b->lt, "eth0", "eth1",
+	    PKT_HOOK_FORWARD, 0, 0 };
 	struct pkt	 p;
 	struct verdict	 v;
 	uint8_t		 buf[64];
@@ -827,8 +829,8 @@ reload_fill(struct bench *b, const struct config *cfg, uint32_t conns)
 	for (i = 0; i < conns; i++) {
 		flow_of(i, &src, &sport, &dport);
 		udp_make(buf, src, sport, dport);
-		verdict_packet_ex(cfg, b->ct, b->lt, buf, 28, "eth0", "eth1",
-		    PKT_HOOK_FORWARD, b->now, &p, &v);
+		x.now_ms = b->now;
+		verdict_packet(&x, buf, 28, NULL, &p, &v);
 		if (i % 1024 == 0)
 			clock_step(b, 1024);
 	}
@@ -848,6 +850,8 @@ static void
 reload_sweep(struct bench *b, const struct config *to, uint32_t conns,
     struct sweep_figures *sf)
 {
+	struct verdict_ctx x = { to, b->ct, b->lt, "eth0", "eth1",
+	    PKT_HOOK_FORWARD, 0, 0 };
 	struct verdict_reload rl;
 	struct pkt	 p;
 	struct verdict	 v;
@@ -866,8 +870,8 @@ reload_sweep(struct bench *b, const struct config *to, uint32_t conns,
 			flow_of((uint32_t)(rng(&seed) % conns), &src, &sport,
 			    &dport);
 			udp_make(buf, src, sport, dport);
-			verdict_packet_ex(to, b->ct, b->lt, buf, 28, "eth0",
-			    "eth1", PKT_HOOK_FORWARD, b->now, &p, &v);
+			x.now_ms = b->now;
+			verdict_packet(&x, buf, 28, NULL, &p, &v);
 		}
 		sf->packets += ENGINE_BATCH;
 		t1 = secs();
