@@ -1,0 +1,260 @@
+/*
+ * test_ctfilter.c - conntrack(8)'s filters: parsing and matching
+ *
+ * Copyright (C) 2026 The nfqspid authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "ct.h"
+#include "ctfilter.h"
+
+static char	 err[256];
+
+/* Parse the NULL-terminated arguments. */
+static int
+fparse(struct ctf *f, unsigned flags, ...)
+{
+	char	*argv[16];
+	int	 argc = 0;
+	va_list	 ap;
+
+	va_start(ap, flags);
+	while (argc < 15 && (argv[argc] = va_arg(ap, char *)) != NULL)
+		argc++;
+	va_end(ap);
+	argv[argc] = NULL;
+	err[0] = '\0';
+	return (ctf_parse(f, argc, argv, flags, err, sizeof(err)));
+}
+
+static struct ctf_conn
+conn(const char *src, const char *dst, uint8_t proto, uint16_t sport,
+    uint16_t dport, const char *state, uint32_t mark)
+{
+	struct ctf_conn	 c;
+
+	memset(&c, 0, sizeof(c));
+	c.family = strchr(src, ':') != NULL ? AF_INET6 : AF_INET;
+	assert_int_equal(inet_pton(c.family, src, c.src.a8), 1);
+	assert_int_equal(inet_pton(c.family, dst, c.dst.a8), 1);
+	c.proto = proto;
+	c.sport = sport;
+	c.dport = dport;
+	c.state = state;
+	c.mark = mark;
+	return (c);
+}
+
+static void
+test_conntrack_options(void **state)
+{
+	struct ctf	 f;
+	struct ctf_conn	 est = conn("10.0.0.1", "10.0.0.2", IPPROTO_TCP, 41000,
+			    22, "ESTABLISHED", 0x10);
+	struct ctf_conn	 syn = conn("10.0.1.1", "10.0.0.2", IPPROTO_TCP, 41001,
+			    22, "SYN_SENT", 0);
+	struct ctf_conn	 dns = conn("10.0.0.1", "10.0.0.53", IPPROTO_UDP, 5353,
+			    53, NULL, 0x11);
+	struct ctf_conn	 ping = conn("fd23:1::2", "fd23:2::2", IPPROTO_ICMPV6,
+			    0, 0, NULL, 0);
+
+	/* no filter: everything */
+	assert_int_equal(fparse(&f, 0, NULL), 0);
+	assert_true(ctf_match(&f, &est) && ctf_match(&f, &ping));
+
+	assert_int_equal(fparse(&f, 0, "-p", "tcp", "--dport", "22", NULL),
+	    0);
+	assert_true(ctf_match(&f, &est) && ctf_match(&f, &syn));
+	assert_false(ctf_match(&f, &dns) || ctf_match(&f, &ping));
+
+	assert_int_equal(fparse(&f, 0, "-s", "10.0.0.0/24", NULL), 0);
+	assert_true(ctf_match(&f, &est) && ctf_match(&f, &dns));
+	assert_false(ctf_match(&f, &syn));
+	/* an IPv4 address names the family too */
+	assert_false(ctf_match(&f, &ping));
+
+	assert_int_equal(fparse(&f, 0, "--orig-dst=10.0.0.53", "--sport",
+	    "5353", NULL), 0);
+	assert_true(ctf_match(&f, &dns));
+	assert_false(ctf_match(&f, &est));
+
+	assert_int_equal(fparse(&f, 0, "-f", "ipv6", NULL), 0);
+	assert_true(ctf_match(&f, &ping));
+	assert_false(ctf_match(&f, &est) || ctf_match(&f, &dns));
+	assert_int_equal(fparse(&f, 0, "--family", "ipv4", NULL), 0);
+	assert_false(ctf_match(&f, &ping));
+	assert_true(ctf_match(&f, &dns));
+
+	assert_int_equal(fparse(&f, 0, "-d", "fd23:2::/32", "-picmpv6",
+	    NULL), 0);
+	assert_true(ctf_match(&f, &ping));
+	assert_false(ctf_match(&f, &est));
+
+	/* --state: TCP only, any case, a list, LISTEN as SYN_SENT2 */
+	assert_int_equal(fparse(&f, 0, "--state", "ESTABLISHED", NULL), 0);
+	assert_true(ctf_match(&f, &est));
+	assert_false(ctf_match(&f, &syn) || ctf_match(&f, &dns));
+	assert_int_equal(fparse(&f, 0, "--state=syn_sent,established", NULL),
+	    0);
+	assert_true(ctf_match(&f, &est) && ctf_match(&f, &syn));
+	assert_int_equal(ctf_state("LISTEN"), ctf_state("SYN_SENT2"));
+	assert_int_equal(ctf_state("TIME_WAIT"), 7);
+	assert_int_equal(ctf_state("BOGUS"), -1);
+
+	/* --mark: the whole mark, or the bits of a mask */
+	assert_int_equal(fparse(&f, 0, "-m", "0x10", NULL), 0);
+	assert_true(ctf_match(&f, &est));
+	assert_false(ctf_match(&f, &dns) || ctf_match(&f, &syn));
+	assert_int_equal(fparse(&f, 0, "--mark", "16/0x10", NULL), 0);
+	assert_true(ctf_match(&f, &est) && ctf_match(&f, &dns));
+	assert_false(ctf_match(&f, &syn));
+	assert_int_equal(fparse(&f, 0, "-m", "0", NULL), 0);
+	assert_true(ctf_match(&f, &syn));
+	assert_false(ctf_match(&f, &est));
+
+	/* all of them must hold */
+	assert_int_equal(fparse(&f, 0, "-p", "tcp", "-s", "10.0.0.1",
+	    "--state", "ESTABLISHED", "-m", "16", NULL), 0);
+	assert_true(ctf_match(&f, &est));
+	assert_int_equal(fparse(&f, 0, "-p", "udp", "-s", "10.0.0.1",
+	    "--state", "ESTABLISHED", NULL), 0);
+	assert_false(ctf_match(&f, &est) || ctf_match(&f, &dns));
+}
+
+static void
+test_keyval(void **state)
+{
+	struct ctf	 f;
+	struct ctf_conn	 est = conn("10.0.0.1", "10.0.0.2", IPPROTO_TCP, 41000,
+			    22, "ESTABLISHED", 0);
+
+	assert_int_equal(fparse(&f, CTF_F_KEYVAL | CTF_F_NEEDONE,
+	    "src=10.0.0.1", "dport=22", "proto=tcp", NULL), 0);
+	assert_true(ctf_match(&f, &est));
+	/* both forms at once */
+	assert_int_equal(fparse(&f, CTF_F_KEYVAL, "dst=10.0.0.2", "--sport",
+	    "41000", NULL), 0);
+	assert_true(ctf_match(&f, &est));
+	/* ... but not the same filter twice */
+	assert_int_equal(fparse(&f, CTF_F_KEYVAL, "src=10.0.0.1", "-s",
+	    "10.0.0.1", NULL), -1);
+	assert_non_null(strstr(err, "-s given twice"));
+	/* KEY=VALUE only where allowed */
+	assert_int_equal(fparse(&f, 0, "src=10.0.0.1", NULL), -1);
+	assert_non_null(strstr(err, "unexpected \"src=10.0.0.1\""));
+	assert_int_equal(fparse(&f, CTF_F_KEYVAL, "mark=1", NULL), -1);
+	assert_non_null(strstr(err, "unknown key \"mark\""));
+	/* delete needs at least one */
+	assert_int_equal(fparse(&f, CTF_F_KEYVAL | CTF_F_NEEDONE, NULL), -1);
+	assert_non_null(strstr(err, "flush"));
+	assert_int_equal(fparse(&f, CTF_F_NEEDONE | CTF_F_EVENTS, "-e", "NEW",
+	    NULL), -1);
+}
+
+static void
+test_events(void **state)
+{
+	struct ctf	 f;
+
+	assert_int_equal(fparse(&f, CTF_F_EVENTS, NULL), 0);
+	assert_true(ctf_event(&f, CT_EVENT_NEW));
+	assert_true(ctf_event(&f, CT_EVENT_UPDATE));
+	assert_true(ctf_event(&f, CT_EVENT_DESTROY));
+	assert_false(f.timestamp);
+
+	assert_int_equal(fparse(&f, CTF_F_EVENTS, "-e", "NEW,DESTROY", "-o",
+	    "timestamp", NULL), 0);
+	assert_true(ctf_event(&f, CT_EVENT_NEW));
+	assert_false(ctf_event(&f, CT_EVENT_UPDATE));
+	assert_true(ctf_event(&f, CT_EVENT_DESTROY));
+	assert_true(f.timestamp);
+	assert_int_equal(fparse(&f, CTF_F_EVENTS, "--event-mask=all", NULL),
+	    0);
+	assert_true(ctf_event(&f, CT_EVENT_UPDATE));
+	assert_int_equal(fparse(&f, CTF_F_EVENTS, "-eupdate", "-p", "udp",
+	    NULL), 0);
+	assert_false(ctf_event(&f, CT_EVENT_NEW));
+	assert_true(ctf_event(&f, CT_EVENT_UPDATE));
+	assert_int_equal(f.proto, IPPROTO_UDP);
+
+	assert_int_equal(fparse(&f, CTF_F_EVENTS, "-e", "NEW,BOGUS", NULL),
+	    -1);
+	assert_non_null(strstr(err, "\"BOGUS\" is not one of"));
+	assert_int_equal(fparse(&f, CTF_F_EVENTS, "-e", "NEW,", NULL), -1);
+	assert_int_equal(fparse(&f, CTF_F_EVENTS, "-o", "xml", NULL), -1);
+	assert_non_null(strstr(err, "timestamp"));
+	/* events' options are for events only */
+	assert_int_equal(fparse(&f, 0, "-o", "timestamp", NULL), -1);
+	assert_non_null(strstr(err, "-o is for events only"));
+}
+
+static void
+test_errors(void **state)
+{
+	struct ctf	 f;
+	static const char *const bad[][3] = {
+		{ "-p", "sctpish", "is not tcp, udp" },
+		{ "-p", "256", "is not tcp, udp" },
+		{ "-s", "10.0.0.1/33", "not an address or prefix" },
+		{ "-s", "10.0.0", "not an address or prefix" },
+		{ "--dport", "65536", "not a port" },
+		{ "--sport", "-1", "not a port" },
+		{ "-f", "inet", "not ipv4 or ipv6" },
+		{ "--state", "LISTENING", "\"LISTENING\" is not one of" },
+		{ "--state", "", "not a list" },
+		{ "-m", "0x100000000", "not MARK or MARK/MASK" },
+		{ "-m", "1/x", "not MARK or MARK/MASK" },
+		{ "-m", "0x11/0x10", "would match nothing" },
+		{ "--bogus", "1", "unknown option \"--bogus\"" },
+		{ "-x", "1", "unknown option \"-x\"" },
+	};
+	size_t		 i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(fparse(&f, CTF_F_EVENTS, bad[i][0], bad[i][1],
+		    NULL), -1);
+		if (strstr(err, bad[i][2]) == NULL)
+			fail_msg("%s %s: \"%s\"", bad[i][0], bad[i][1], err);
+	}
+	assert_int_equal(fparse(&f, 0, "-s", NULL), -1);
+	assert_non_null(strstr(err, "-s needs a value"));
+	assert_int_equal(fparse(&f, 0, "10.0.0.1", NULL), -1);
+	assert_int_equal(fparse(&f, 0, "", NULL), -1);
+	assert_int_equal(fparse(&f, 0, "-", NULL), -1);
+	/* the families must agree */
+	assert_int_equal(fparse(&f, 0, "-s", "10.0.0.1", "-d", "fd23::1",
+	    NULL), -1);
+	assert_int_equal(fparse(&f, 0, "-f", "ipv6", "-s", "10.0.0.1", NULL),
+	    -1);
+	assert_int_equal(fparse(&f, 0, "-s", "fd23::1", "-f", "ipv4", NULL),
+	    -1);
+	assert_non_null(strstr(err, "other family"));
+	assert_int_equal(fparse(&f, 0, "-s", "fd23::1", "-f", "ipv6", NULL),
+	    0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_conntrack_options),
+		cmocka_unit_test(test_keyval),
+		cmocka_unit_test(test_events),
+		cmocka_unit_test(test_errors),
+	};
+
+	return (cmocka_run_group_tests(tests, NULL, NULL));
+}
