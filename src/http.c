@@ -55,6 +55,7 @@
 
 struct http {
 	struct evhttp		*eh;
+	struct http_door	*door;
 	const struct daemon_info *info;
 	struct worker		**workers;
 	unsigned		 nworkers;
@@ -62,18 +63,15 @@ struct http {
 
 /* ---- helpers ------------------------------------------------------ */
 
+/* Is this peer in [daemon] http_allow (the running configuration's)? */
 static int
-http_peer_ok(struct http *h, struct evhttp_request *req)
+http_addr_ok(void *arg, const struct sockaddr *sa)
 {
-	struct evhttp_connection	*conn;
-	const struct sockaddr		*sa;
+	struct http			*h = arg;
 	const struct sockaddr_in6	*sin6;
 	union pkt_addr			 a;
 	uint8_t				 family;
 
-	if ((conn = evhttp_request_get_connection(req)) == NULL ||
-	    (sa = evhttp_connection_get_addr(conn)) == NULL)
-		return (0);
 	memset(&a, 0, sizeof(a));
 	switch (sa->sa_family) {
 	case AF_INET:
@@ -94,6 +92,20 @@ http_peer_ok(struct http *h, struct evhttp_request *req)
 		return (0);
 	}
 	return (rule_addrset_match(h->info->cfg->http_allow, family, &a));
+}
+
+/* Checked at accept (http_door.c) and again per request: a reload may
+   have taken the peer off the list since. */
+static int
+http_peer_ok(struct http *h, struct evhttp_request *req)
+{
+	struct evhttp_connection	*conn;
+	const struct sockaddr		*sa;
+
+	if ((conn = evhttp_request_get_connection(req)) == NULL ||
+	    (sa = evhttp_connection_get_addr(conn)) == NULL)
+		return (0);
+	return (http_addr_ok(h, sa));
 }
 
 static void
@@ -364,6 +376,7 @@ http_request(struct evhttp_request *req, void *arg)
 	struct evbuffer		*b;
 	enum evhttp_cmd_type	 cmd = evhttp_request_get_command(req);
 
+	http_door_request(h->door, req);
 	if (!http_peer_ok(h, req)) {
 		http_text(req, 403, "Forbidden", "forbidden: not in "
 		    "[daemon] http_allow");
@@ -439,6 +452,7 @@ http_open(struct event_base *base, const struct config *cfg,
     unsigned nworkers, char *err, size_t errlen)
 {
 	struct http	*h;
+	struct evhttp_bound_socket *bound;
 	char		 addr[64];
 	uint16_t	 port;
 
@@ -465,9 +479,17 @@ http_open(struct event_base *base, const struct config *cfg,
 	/* a body is never read; a small one still gets its 405 */
 	evhttp_set_max_body_size(h->eh, 4096);
 	evhttp_set_gencb(h->eh, http_request, h);
-	if (evhttp_bind_socket_with_handle(h->eh, addr, port) == NULL) {
+	if ((bound = evhttp_bind_socket_with_handle(h->eh, addr, port)) ==
+	    NULL) {
 		snprintf(err, errlen, "http %s: cannot listen: %s", cfg->http,
 		    strerror(errno));
+		evhttp_free(h->eh);
+		free(h);
+		return (NULL);
+	}
+	if ((h->door = http_door_new(base, h->eh, bound, http_addr_ok, h)) ==
+	    NULL) {
+		snprintf(err, errlen, "http: %s", strerror(errno));
 		evhttp_free(h->eh);
 		free(h);
 		return (NULL);
@@ -481,6 +503,8 @@ http_close(struct http *h)
 {
 	if (h == NULL)
 		return;
+	http_door_closing(h->door);
 	evhttp_free(h->eh);
+	http_door_free(h->door);
 	free(h);
 }

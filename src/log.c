@@ -240,3 +240,23 @@ fatalx(const char *fmt, ...)
 	va_end(ap);
 	exit(1);
 }
+
+/*
+ * At most one line per LOG_RL_SECS for rl: a client that makes us refuse
+ * it in a loop must not fill the log (nor keep the main thread writing).
+ */
+int
+log_rl(struct log_rl *rl, uint64_t *held)
+{
+	struct timespec	 now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (rl->last != 0 && now.tv_sec - rl->last < LOG_RL_SECS) {
+		rl->held++;
+		return (0);
+	}
+	rl->last = now.tv_sec > 0 ? now.tv_sec : 1;
+	*held = rl->held;
+	rl->held = 0;
+	return (1);
+}

@@ -65,6 +65,15 @@ void	 log_warnx(const char *, ...) NFQSPI_PRINTF(1, 2);
 void	 log_info(const char *, ...) NFQSPI_PRINTF(1, 2);
 void	 log_debug(const char *, ...) NFQSPI_PRINTF(1, 2);
 void	 log_audit(const char *, ...) NFQSPI_PRINTF(1, 2);
+/* One line per LOG_RL_SECS for a kind of event that others can repeat
+   at will (refused clients, accept failures).  log_rl() says whether
+   this one may be logged, and how many were held back before it. */
+#define LOG_RL_SECS	10
+struct log_rl {
+	time_t		 last;		/* 0: never */
+	uint64_t	 held;
+};
+int	 log_rl(struct log_rl *rl, uint64_t *held);
 __dead void fatal(const char *, ...) NFQSPI_PRINTF(1, 2);
 __dead void fatalx(const char *, ...) NFQSPI_PRINTF(1, 2);
 
@@ -321,6 +330,57 @@ void		 events_subscribe(struct events *ev, int delta);
 void		 events_ct(struct events *ev, unsigned wid, int event,
 		    const struct ct_entry *e, const struct config *cfg);
 const char	*events_name(int event);	/* "NEW", ... */
+
+/*
+ * accept.c: what a listener does when accept() fails, so that running
+ * out of descriptors sheds connections instead of spinning the main
+ * thread.  accept_guard_fail() returns how many ms to pause the listener
+ * (0: none); accept_guard_ok() after a connection was accepted.
+ */
+struct accept_guard {
+	int		 spare;		/* /dev/null, given up to shed one */
+	unsigned	 pause_ms;	/* the next pause */
+	uint64_t	 shed;
+	struct log_rl	 rl;
+	const char	*who;		/* "http", "control" */
+};
+int		 accept_guard_init(struct accept_guard *g, const char *who);
+void		 accept_guard_free(struct accept_guard *g);
+void		 accept_guard_ok(struct accept_guard *g);
+unsigned	 accept_guard_fail(struct accept_guard *g, int lfd, int err);
+
+/*
+ * http_door.c: the status page's connections, bounded (see there): at
+ * most HTTP_MAXCONNS, the allow-list checked at accept, HTTP_DEADLINE
+ * seconds for each whole request.  allowed(arg, peer) says whether a
+ * peer may connect.  http_door_request() for each request evhttp hands
+ * over.
+ */
+#define HTTP_MAXCONNS	64
+#define HTTP_DEADLINE	10	/* seconds for a whole request */
+struct http_door;
+struct evhttp;
+struct evhttp_bound_socket;
+struct evhttp_request;
+struct sockaddr;
+struct http_door_stats {
+	uint64_t	 accepted;
+	uint64_t	 refused;	/* outside http_allow */
+	uint64_t	 deadline;	/* closed: no whole request in time */
+	uint64_t	 full;		/* times the cap was reached */
+	unsigned	 open;		/* connections now */
+	unsigned	 max;		/* the cap */
+};
+struct http_door *http_door_new(struct event_base *base, struct evhttp *eh,
+		    struct evhttp_bound_socket *bound,
+		    int (*allowed)(void *arg, const struct sockaddr *peer),
+		    void *arg);
+void		 http_door_request(struct http_door *d,
+		    struct evhttp_request *req);
+void		 http_door_stats(const struct http_door *d,
+		    struct http_door_stats *st);
+void		 http_door_closing(struct http_door *d);
+void		 http_door_free(struct http_door *d);
 
 /* http.c: the status page, its JSON and /metrics ([daemon] http) */
 struct http;

@@ -1,0 +1,107 @@
+#!/bin/bash
+# test_frontdoor.sh - the status page under a
+# flood of clients that never finish a request (issue 17, item 3):
+#  - 2,000 trickling page connections: the daemon's descriptors stay
+#    bounded, nfqspictl still answers, the page answers once they stop,
+#    and each trickler is closed at the whole-request deadline although
+#    it sends a byte every second;
+#  - a peer outside http_allow is closed at accept, before it sends;
+#  - accept() out of descriptors: a few rate-limited lines, no spin.
+#
+# Copyright (C) 2026 The nfqspid authors
+# SPDX-License-Identifier: GPL-2.0-or-later
+set -u
+
+T_NET=${T_NET:-88}
+T_QUEUE=${T_QUEUE:-17}
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+lib_init frontdoor
+command -v curl >/dev/null || { echo "ERROR: curl not found: run scripts/deps.sh" >&2; exit 1; }
+command -v prlimit >/dev/null || { echo "ERROR: prlimit not found (util-linux)" >&2; exit 1; }
+lib_topology || { echo "cannot build the namespaces" >&2; exit 1; }
+TRICKLE=$top_srcdir/tests/integration/trickle.py
+
+PORT=8471
+lib_config <<EOF
+[rule tcp-5001]
+proto = tcp
+dport = 5001
+action = accept
+EOF
+# The page on every address of dut; http_allow stays the default
+# (loopback), so the client on d0's network is outside it.
+sed -i "s|^control = .*|&\nhttp = 0.0.0.0:$PORT|" "$T_CONF"
+lib_divert || { echo "cannot divert FORWARD to NFQUEUE" >&2; exit 1; }
+if ! lib_start_daemon "$@"; then
+	fail "nfqspid starts"
+	lib_summary
+fi
+ok "nfqspid starts with the status page on 0.0.0.0:$PORT"
+check "the page listens" wait_listen "$NS_D" tcp "$PORT"
+
+nfds() { ls "/proc/$T_DPID/fd" 2>/dev/null | wc -l; }
+# A liveness bound, not a benchmark: the answer takes milliseconds, and
+# without the bounds it took 18-21 s.
+ctl_answers() { timeout 5 "$NFQSPICTL" -s "$T_CTL" status >/dev/null; }
+page_answers() { in_d curl -sf --max-time 5 -o /dev/null "http://127.0.0.1:$PORT/api/stats"; }
+check "the page answers" page_answers
+base=$(nfds)
+
+# ---- a peer outside http_allow ----------------------------------------------
+cat >"$T_TMP/closed.py" <<'EOF'
+import socket, sys
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5)
+s.settimeout(3)
+try:
+    d = s.recv(100)
+except ConnectionResetError:
+    d = b""
+except socket.timeout:
+    print("still open after 3 s")
+    sys.exit(1)
+sys.exit(0 if d == b"" else 1)
+EOF
+check "a peer outside http_allow ($C4) is closed before it sends a byte" \
+    in_c "$PY" "$T_TMP/closed.py" "$D4C" "$PORT"
+check "... and logged" log_has "http: refused a peer outside http_allow"
+
+# ---- 2,000 trickling page connections ----------------------------------------
+in_d bash -c "ulimit -n 8192; exec $PY $TRICKLE tcp 127.0.0.1 $PORT 2000 14" \
+    >"$T_TMP/trickle-http.out" 2>&1 &
+tpid=$!
+sleep 4
+n=$(nfds)
+check "2,000 trickling page connections: the daemon holds $n descriptors (at most $base + 64)" \
+    test "$n" -le $((base + 64))
+check "... and nfqspictl answers" ctl_answers
+check "... and again" ctl_answers
+wait "$tpid"
+out=$(cat "$T_TMP/trickle-http.out")
+closed=${out##*closed=}
+check "each trickler is closed at the request deadline ($out)" is_positive "$closed"
+check "the page answers again once they stop" wait_for 50 page_answers
+fds_back() { [ "$(nfds)" -le $((base + 2)) ]; }
+check "the descriptors are back (at start $base)" wait_for 50 fds_back
+check "nfqspid is alive" lib_daemon_alive
+
+# ---- accept() out of descriptors --------------------------------------------
+# Leave the daemon 3 descriptors more than it has: the page's cap (a
+# quarter of the limit at start) is then above what it can open.
+lim=$(( $(nfds) + 3 ))
+soft=$(prlimit --pid "$T_DPID" --nofile --noheadings --output SOFT)
+prlimit --pid "$T_DPID" --nofile="$lim:"
+in_d bash -c "exec $PY $TRICKLE tcp 127.0.0.1 $PORT 40 5" \
+    >"$T_TMP/trickle-emfile.out" 2>&1
+check "out of descriptors: the page sheds and pauses" \
+    log_has "http: accept: Too many open files: pausing"
+lines=$(grep -c "accept" "$T_LOG")
+check "... with at most 3 log lines about accept in 5 s (got $lines)" test "$lines" -le 3
+prlimit --pid "$T_DPID" --nofile="$soft:"
+check "nfqspictl answers once descriptors are back" wait_for 50 ctl_answers
+check "the page answers once descriptors are back" wait_for 50 page_answers
+
+check "nfqspid is alive" lib_daemon_alive
+check "nfqspid stops cleanly" lib_stop_daemon
+lib_summary
