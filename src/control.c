@@ -10,9 +10,16 @@
  * status and stats are printed by status.c.
  *
  * A client is bounded in every way: at most CONTROL_MAXCLIENTS at once,
- * CONTROL_MAXMSG of input, CONTROL_READ_TIMEOUT to send a request and
- * CONTROL_WRITE_TIMEOUT to take what we send.  Anything else is
- * answered with an error and the connection closed.
+ * CONTROL_MAXMSG of input, CONTROL_DEADLINE for each whole request (a
+ * deadline per request, not per read: a client sending a byte a second
+ * cannot keep its slot) and CONTROL_WRITE_TIMEOUT to take what we send.
+ * Anything else is answered with an error and the connection closed.
+ * When every slot is taken, a new client takes the slot of the oldest
+ * one that has not sent a whole request; root takes any but root's, so
+ * clients that trickle can never lock root out of reload.  Refusals are
+ * logged once per LOG_RL_SECS, and accept() out of descriptors sheds and
+ * pauses (accept.c), so neither the log nor the main thread can be
+ * flooded from here.
  *
  * Who may talk: the socket is 0660, owner root, group the daemon's, so
  * the file system keeps everyone else out.  Behind that, the peer's
@@ -55,6 +62,7 @@ static void	 client_read(struct bufferevent *, void *);
 static void	 client_write(struct bufferevent *, void *);
 static void	 client_event(struct bufferevent *, short, void *);
 static void	 client_request(struct client *);
+static void	 client_deadline(evutil_socket_t, short, void *);
 
 /* ---- the socket --------------------------------------------------- */
 
@@ -215,6 +223,10 @@ control_open(struct event_base *base, const char *path,
 	ctl->reload = reload;
 	ctl->reload_arg = reload_arg;
 	TAILQ_INIT(&ctl->clients);
+	if (accept_guard_init(&ctl->guard, "control") == -1) {
+		free(ctl);
+		return (NULL);
+	}
 
 	if ((ctl->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, 0)) == -1)
@@ -256,6 +268,7 @@ control_open(struct event_base *base, const char *path,
 		event_free(ctl->ev_pause);
 	if (ctl->fd != -1)
 		close(ctl->fd);
+	accept_guard_free(&ctl->guard);
 	free(ctl);
 	errno = saved;
 	return (NULL);
@@ -276,6 +289,7 @@ control_close(struct control *ctl)
 	event_free(ctl->ev_pause);
 	close(ctl->fd);
 	unlink(ctl->path);
+	accept_guard_free(&ctl->guard);
 	free(ctl);
 }
 
@@ -300,6 +314,60 @@ reject_fd(int fd, const char *msg)
 		log_debug("%s: %s", __func__, strerror(errno));
 }
 
+/*
+ * The client whose slot a new one takes when all are in use: the oldest
+ * that has not sent a whole request (idle, or trickling one in), not
+ * root's if there is another; for root, else the oldest client of
+ * anyone but root, whatever it is doing.  NULL: refuse the new one.
+ */
+static struct client *
+control_victim(struct control *ctl, uid_t newuid)
+{
+	struct client	*c, *idle = NULL, *idle_root = NULL, *any = NULL;
+
+	TAILQ_FOREACH(c, &ctl->clients, entry) {
+		if (c->closing)
+			continue;
+		if (c->job == JOB_NONE && c->uid != 0 && idle == NULL)
+			idle = c;
+		if (c->job == JOB_NONE && c->uid == 0 && idle_root == NULL)
+			idle_root = c;
+		if (c->uid != 0 && any == NULL)
+			any = c;
+	}
+	if (idle != NULL)
+		return (idle);
+	if (newuid != 0)
+		return (idle_root);
+	return (any != NULL ? any : idle_root);
+}
+
+/* Room for one more client, or -1: all slots are in use. */
+static int
+control_room(struct control *ctl, uid_t newuid)
+{
+	struct client	*victim;
+	uint64_t	 held;
+
+	if (ctl->nclients < CONTROL_MAXCLIENTS)
+		return (0);
+	if ((victim = control_victim(ctl, newuid)) == NULL) {
+		if (log_rl(&ctl->rl_full, &held))
+			log_warnx("control: %d clients, refusing one (%llu "
+			    "not logged)", CONTROL_MAXCLIENTS,
+			    (unsigned long long)held);
+		return (-1);
+	}
+	if (log_rl(&ctl->rl_full, &held))
+		log_warnx("control: %d clients, dropping uid %ld pid %ld%s "
+		    "for a new one (%llu not logged)", CONTROL_MAXCLIENTS,
+		    (long)victim->uid, (long)victim->pid,
+		    victim->job == JOB_NONE ? ", which had sent no whole "
+		    "request," : "", (unsigned long long)held);
+	client_free(victim);
+	return (0);
+}
+
 static void
 control_accept(evutil_socket_t lfd, short ev, void *arg)
 {
@@ -307,55 +375,50 @@ control_accept(evutil_socket_t lfd, short ev, void *arg)
 	struct client	*c;
 	struct timeval	 rtv = { CONTROL_READ_TIMEOUT, 0 };
 	struct timeval	 wtv = { CONTROL_WRITE_TIMEOUT, 0 };
-	struct timeval	 pause = { CONTROL_ACCEPT_PAUSE, 0 };
-	int		 fd;
+	struct timeval	 dtv = { CONTROL_DEADLINE, 0 };
+	struct timeval	 pause;
+	uid_t		 uid;
+	pid_t		 pid;
+	unsigned	 ms;
+	int		 fd, privileged;
 
 	if ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) ==
 	    -1) {
-		switch (errno) {
-		case EINTR:
-		case EAGAIN:
-		case ECONNABORTED:
-			return;
-		case EMFILE:
-		case ENFILE:
-		case ENOBUFS:
-		case ENOMEM:
-			/* Out of descriptors: stop accepting for a while
-			   rather than spin on a readable listener. */
-			log_warn("control: accept");
+		/* Out of descriptors: shed one and pause, never spin. */
+		if ((ms = accept_guard_fail(&ctl->guard, lfd, errno)) > 0) {
+			pause.tv_sec = ms / 1000;
+			pause.tv_usec = (ms % 1000) * 1000;
 			event_del(ctl->ev_accept);
 			evtimer_add(ctl->ev_pause, &pause);
-			return;
-		default:
-			log_warn("control: accept");
-			return;
 		}
+		return;
 	}
-	if (ctl->nclients >= CONTROL_MAXCLIENTS) {
-		log_warnx("control: too many clients, refusing one");
+	accept_guard_ok(&ctl->guard);
+	privileged = control_peer_privileged(fd, ctl->gid, &uid, &pid);
+	if (control_room(ctl, uid) == -1) {
 		reject_fd(fd, "too many clients");
 		close(fd);
 		return;
 	}
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
-		log_warn("control: client");
 		close(fd);
 		return;
 	}
 	c->ctl = ctl;
-	c->privileged = control_peer_privileged(fd, ctl->gid, &c->uid,
-	    &c->pid);
+	c->privileged = privileged;
+	c->uid = uid;
+	c->pid = pid;
 	if ((c->bev = bufferevent_socket_new(ctl->base, fd,
 	    BEV_OPT_CLOSE_ON_FREE)) == NULL) {
-		log_warnx("control: bufferevent_socket_new failed");
 		close(fd);
 		free(c);
 		return;
 	}
 	if ((c->ev_step = event_new(ctl->base, -1, 0, control_table_step, c)) ==
-	    NULL) {
-		log_warnx("control: event_new failed");
+	    NULL || (c->ev_deadline = evtimer_new(ctl->base, client_deadline,
+	    c)) == NULL) {
+		if (c->ev_step != NULL)
+			event_free(c->ev_step);
 		bufferevent_free(c->bev);
 		free(c);
 		return;
@@ -366,6 +429,7 @@ control_accept(evutil_socket_t lfd, short ev, void *arg)
 	bufferevent_setwatermark(c->bev, EV_WRITE, CONTROL_LOWAT, 0);
 	bufferevent_set_timeouts(c->bev, &rtv, &wtv);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	evtimer_add(c->ev_deadline, &dtv);
 	TAILQ_INSERT_TAIL(&ctl->clients, c, entry);
 	ctl->nclients++;
 	log_debug("%s: client %d (%u now)", __func__, fd, ctl->nclients);
@@ -383,6 +447,7 @@ client_free(struct client *c)
 	if (c->listening)
 		events_subscribe(ctl->events, -1);
 	event_free(c->ev_step);
+	event_free(c->ev_deadline);
 	bufferevent_free(c->bev);
 	free(c);
 }
@@ -470,10 +535,14 @@ client_error(struct client *c, const char *fmt, ...)
 void
 client_done(struct client *c)
 {
+	struct timeval	 dtv = { CONTROL_DEADLINE, 0 };
+
 	if (c->closing)
 		return;
 	c->job = JOB_NONE;
 	bufferevent_enable(c->bev, EV_READ);
+	/* the next request has as long, counted from now */
+	evtimer_add(c->ev_deadline, &dtv);
 	/* A request that arrived meanwhile gets no new read event. */
 	if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
 		client_read(c->bev, c);
@@ -487,6 +556,7 @@ client_read(struct bufferevent *bev, void *arg)
 	struct ctl_msg	 m;
 	uint8_t		 hdr[CTL_HDRLEN];
 	uint8_t		*p;
+	struct timeval	 dtv = { CONTROL_DEADLINE, 0 };
 	size_t		 avail, n;
 	ssize_t		 flen;
 	int		 inreq = 0;	/* the header was fine */
@@ -526,7 +596,12 @@ client_read(struct bufferevent *bev, void *arg)
 		}
 		evbuffer_drain(in, (size_t)flen);
 		c->flags = c->req.flags;
+		evtimer_del(c->ev_deadline);	/* it came whole in time */
+		c->requests++;
 		client_request(c);
+		/* answered at once: the next request has as long */
+		if (!c->closing && c->job == JOB_NONE)
+			evtimer_add(c->ev_deadline, &dtv);
 	}
 	return;
 
@@ -560,6 +635,27 @@ client_write(struct bufferevent *bev, void *arg)
 	/* The client took what we had: the next slice. */
 	if (c->job != JOB_NONE && c->job != JOB_EVENTS)
 		event_active(c->ev_step, EV_TIMEOUT, 0);
+}
+
+/*
+ * No whole request within CONTROL_DEADLINE: the slot goes back.  A
+ * client that was answered and sent nothing more is just closed.
+ */
+static void
+client_deadline(evutil_socket_t fd, short ev, void *arg)
+{
+	struct client	*c = arg;
+
+	if (c->closing || c->job != JOB_NONE)
+		return;
+	if (c->requests == 0 ||
+	    evbuffer_get_length(bufferevent_get_input(c->bev)) > 0) {
+		log_debug("%s: uid %ld pid %ld sent no whole request in %d s",
+		    __func__, (long)c->uid, (long)c->pid, CONTROL_DEADLINE);
+		client_error(c, "no whole request within %d seconds",
+		    CONTROL_DEADLINE);
+	}
+	client_close(c);
 }
 
 static void
@@ -654,6 +750,7 @@ client_request(struct client *c)
 	struct ctl_request	*r = &c->req;
 	struct evbuffer		*b;
 	const char		*cmd = r->argv[0];
+	uint64_t		 held;
 	size_t			 i;
 
 	log_debug("%s: %s (%d arguments)", __func__, cmd, r->argc - 1);
@@ -676,10 +773,13 @@ client_request(struct client *c)
 	    (strcmp(cmd, "conntrack") == 0 && r->argc > 1 &&
 	    (strcmp(r->argv[1], "flush") == 0 ||
 	    strcmp(r->argv[1], "delete") == 0)))) {
-		log_warnx("control: %s%s%s refused to uid %ld pid %ld: not "
-		    "root, not in group %ld", cmd, r->argc > 1 ? " " : "",
-		    r->argc > 1 ? r->argv[1] : "", (long)c->uid,
-		    (long)c->pid, (long)c->ctl->gid);
+		if (log_rl(&c->ctl->rl_denied, &held))
+			log_warnx("control: %s%s%s refused to uid %ld pid %ld: "
+			    "not root, not in group %ld (%llu not logged)", cmd,
+			    r->argc > 1 ? " " : "",
+			    r->argc > 1 ? r->argv[1] : "", (long)c->uid,
+			    (long)c->pid, (long)c->ctl->gid,
+			    (unsigned long long)held);
 		client_error(c, "permission denied");
 		return;
 	}

@@ -32,9 +32,9 @@
 
 #define CONTROL_MAXCLIENTS	16
 #define CONTROL_BACKLOG		16
-#define CONTROL_READ_TIMEOUT	10	/* seconds to send a request */
+#define CONTROL_READ_TIMEOUT	10	/* seconds without a byte */
+#define CONTROL_DEADLINE	5	/* seconds for a whole request */
 #define CONTROL_WRITE_TIMEOUT	30	/* seconds without taking output */
-#define CONTROL_ACCEPT_PAUSE	1	/* seconds, after EMFILE */
 #define CONTROL_SLICE		1024	/* entries per worker_call() */
 #define CONTROL_LOWAT		(64 * 1024)	/* produce more below this */
 #define CONTROL_EVENTS_MAX	(1024 * 1024)	/* output buffered for an
@@ -54,6 +54,8 @@ struct client {
 	struct control		*ctl;
 	struct bufferevent	*bev;
 	struct event		*ev_step;
+	struct event		*ev_deadline;	/* the request's */
+	uint64_t		 requests;	/* whole ones received */
 	int			 closing;	/* free once output is sent */
 	uint32_t		 flags;		/* the request's CTL_F_* */
 	int			 listening;	/* events: subscribed */
@@ -91,6 +93,9 @@ struct control {
 	struct clientlist	 clients;
 	unsigned		 nclients;
 	gid_t			 gid;		/* the daemon's group */
+	struct accept_guard	 guard;		/* accept() out of descriptors */
+	struct log_rl		 rl_full;	/* clients dropped or refused */
+	struct log_rl		 rl_denied;	/* permission denied */
 };
 
 /* control.c */

@@ -1,12 +1,15 @@
 #!/bin/bash
-# test_frontdoor.sh - the status page under a
-# flood of clients that never finish a request (issue 17, item 3):
+# test_frontdoor.sh - the status page and the control socket under a
+# flood of clients that never finish a request (issue 17, items 3 and 5):
 #  - 2,000 trickling page connections: the daemon's descriptors stay
 #    bounded, nfqspictl still answers, the page answers once they stop,
 #    and each trickler is closed at the whole-request deadline although
 #    it sends a byte every second;
 #  - a peer outside http_allow is closed at accept, before it sends;
-#  - accept() out of descriptors: a few rate-limited lines, no spin.
+#  - accept() out of descriptors: a few rate-limited lines, no spin;
+#  - trickling control clients: root's reload still gets through, the
+#    refusals are logged a few times, not once per client, and a client
+#    that trickles alone is closed at the request deadline.
 #
 # Copyright (C) 2026 The nfqspid authors
 # SPDX-License-Identifier: GPL-2.0-or-later
@@ -101,6 +104,27 @@ check "... with at most 3 log lines about accept in 5 s (got $lines)" test "$lin
 prlimit --pid "$T_DPID" --nofile="$soft:"
 check "nfqspictl answers once descriptors are back" wait_for 50 ctl_answers
 check "the page answers once descriptors are back" wait_for 50 page_answers
+
+# ---- trickling control clients ------------------------------------------------
+"$PY" "$TRICKLE" unix "$T_CTL" 40 12 >"$T_TMP/trickle-ctl.out" 2>&1 &
+tpid=$!
+sleep 2
+check "40 trickling control clients: root's reload still gets through" \
+    timeout 10 "$NFQSPICTL" -s "$T_CTL" reload
+check "... and status" ctl_answers
+wait "$tpid"
+out=$(cat "$T_TMP/trickle-ctl.out")
+closed=${out##*closed=}
+check "control clients that trickle lose their slots ($out)" is_positive "$closed"
+lines=$(grep -c "control: 16 clients" "$T_LOG")
+check "dropped control clients are logged a few times, not each ($lines lines)" \
+    test "$lines" -ge 1 -a "$lines" -le 3
+# One client alone, a byte a second: closed at the request deadline
+# (5 s), where a timeout per read would never fire.
+"$PY" "$TRICKLE" unix "$T_CTL" 1 8 >"$T_TMP/trickle-one.out" 2>&1
+out=$(cat "$T_TMP/trickle-one.out")
+check "a lone control client that trickles is closed at the deadline ($out)" \
+    test "${out##*closed=}" -ge 1
 
 check "nfqspid is alive" lib_daemon_alive
 check "nfqspid stops cleanly" lib_stop_daemon
