@@ -737,7 +737,7 @@ static const struct {
 } commands[] = {
 	{ "status",	0, cmd_status },
 	{ "conntrack",	1, cmd_conntrack },
-	{ "rules",	0, cmd_rules },
+	{ "rules",	1, cmd_rules },
 	{ "stats",	0, cmd_stats },
 	{ "reload",	0, cmd_reload },
 	{ "iptables",	0, cmd_iptables },
@@ -770,6 +770,7 @@ client_request(struct client *c)
 		return;
 	}
 	if (!c->privileged && (strcmp(cmd, "reload") == 0 ||
+	    (strcmp(cmd, "rules") == 0 && r->argc > 1) ||
 	    (strcmp(cmd, "conntrack") == 0 && r->argc > 1 &&
 	    (strcmp(r->argv[1], "flush") == 0 ||
 	    strcmp(r->argv[1], "delete") == 0)))) {

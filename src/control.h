@@ -29,6 +29,7 @@
 
 #include "nfqspid.h"
 #include "ctlproto.h"
+#include "ctfilter.h"
 
 #define CONTROL_MAXCLIENTS	16
 #define CONTROL_BACKLOG		16
@@ -43,6 +44,7 @@
 enum job {
 	JOB_NONE = 0,
 	JOB_CT_LIST,
+	JOB_CT_COUNT,		/* with filters: walk and count */
 	JOB_CT_DELETE,		/* flush too: a delete that matches all */
 	JOB_EVENTS		/* until the client goes */
 };
@@ -70,8 +72,8 @@ struct client {
 	uint64_t		 cursor;	/* its ct_walk() cursor */
 	int			 first;		/* no JSON element yet */
 	uint64_t		 count;		/* listed or removed */
-	int			 all;		/* delete: no filter */
-	struct ctl_filter	 filter;
+	int			 all;		/* flush: no filter */
+	struct ctf		 filter;	/* conntrack's, events' */
 
 	struct ctl_request	 req;
 };

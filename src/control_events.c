@@ -9,6 +9,10 @@
  * listening client gets it printed in its form (conntrack -E's line or
  * JSON), or counts it lost once it has CONTROL_EVENTS_MAX of output
  * waiting: a slow client costs memory up to that cap, never a packet.
+ * A client may ask, as conntrack -E does, for some events only (-e NEW,
+ * DESTROY), for some connections only (conntrack's filters, matched on
+ * the view) and for a timestamp on each (-o timestamp: the time the main
+ * thread hands the event over, as conntrack -E stamps what it reads).
  */
 #include "autoconf.h"		/* first: _GNU_SOURCE */
 
@@ -20,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "control.h"
 
@@ -32,9 +37,11 @@ void
 cmd_events(struct client *c)
 {
 	struct timeval	 wtv = { CONTROL_WRITE_TIMEOUT, 0 };
+	char		 err[256];
 
-	if (c->req.argc > 1) {
-		client_error(c, "events takes no arguments");
+	if (ctf_parse(&c->filter, c->req.argc - 1, c->req.argv + 1,
+	    CTF_F_KEYVAL | CTF_F_EVENTS, err, sizeof(err)) == -1) {
+		client_error(c, "events: %s", err);
 		return;
 	}
 	if (c->ctl->events == NULL) {
@@ -51,19 +58,29 @@ cmd_events(struct client *c)
 
 /*
  * "    [NEW] tcp      6 120 SYN_SENT src=...", as conntrack -E prints
- * it; -j: the connection's JSON with "event" first.
+ * it, after "[1733343321.123456]\t" with -o timestamp; -j: the
+ * connection's JSON with "event" (and "timestamp") first.
  */
 static void
-event_print(struct evbuffer *b, int json, int event, const struct ct_view *v)
+event_print(struct evbuffer *b, int json, const struct timespec *ts,
+    int event, const struct ct_view *v)
 {
-	char	 line[CT_VIEW_BUFLEN], tag[32];
+	char	 line[CT_VIEW_BUFLEN], tag[96];
 	int	 n;
 
 	if (json) {
-		snprintf(tag, sizeof(tag), "\"event\":\"%s\"",
-		    events_name(event));
+		if (ts != NULL)
+			snprintf(tag, sizeof(tag), "\"event\":\"%s\","
+			    "\"timestamp\":%lld.%06ld", events_name(event),
+			    (long long)ts->tv_sec, ts->tv_nsec / 1000);
+		else
+			snprintf(tag, sizeof(tag), "\"event\":\"%s\"",
+			    events_name(event));
 		n = ct_view_json(v, tag, line, sizeof(line));
 	} else {
+		if (ts != NULL)
+			evbuffer_add_printf(b, "[%lld.%06ld]\t",
+			    (long long)ts->tv_sec, ts->tv_nsec / 1000);
 		snprintf(tag, sizeof(tag), "[%s]", events_name(event));
 		n = ct_view_text(v, CT_VIEW_EVENT, line, sizeof(line));
 	}
@@ -75,14 +92,35 @@ event_print(struct evbuffer *b, int json, int event, const struct ct_view *v)
 	evbuffer_add(b, "\n", 1);
 }
 
-/* The sink of events.c: every listener gets the line, or counts it lost. */
+/* Does this client want this event, and has it room for it? */
+static int
+event_wanted(struct client *c, int event, const struct ct_view *v)
+{
+	if (!ctf_event(&c->filter, event) || !ctf_match(&c->filter, v))
+		return (0);
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) >
+	    CONTROL_EVENTS_MAX) {
+		c->lost++;
+		return (0);
+	}
+	return (1);
+}
+
+/*
+ * The sink of events.c: every listener that wants the event gets it, or
+ * counts it lost.  Each of the four forms (text or JSON, with or without
+ * a timestamp) is printed once, for all who want it.
+ */
 void
 control_events(void *arg, int event, const struct ct_view *v, uint64_t lost)
 {
 	struct control	*ctl = arg;
 	struct client	*c;
-	struct evbuffer	*b, *text = NULL, *json = NULL;
+	struct evbuffer	*b, *form[4] = { NULL, NULL, NULL, NULL };
+	struct timespec	 now;
+	int		 i, json, stamp;
 
+	clock_gettime(CLOCK_REALTIME, &now);
 	TAILQ_FOREACH(c, &ctl->clients, entry) {
 		if (!c->listening || c->closing)
 			continue;
@@ -90,16 +128,9 @@ control_events(void *arg, int event, const struct ct_view *v, uint64_t lost)
 			c->lost += lost;
 			continue;
 		}
-		if (evbuffer_get_length(bufferevent_get_output(c->bev)) >
-		    CONTROL_EVENTS_MAX) {
-			c->lost++;
+		if (!event_wanted(c, event, v) || (b = evbuffer_new()) ==
+		    NULL)
 			continue;
-		}
-		b = evbuffer_new();
-		if (b == NULL) {
-			c->lost++;
-			continue;
-		}
 		if (c->lost > 0) {
 			if (c->flags & CTL_F_JSON)
 				evbuffer_add_printf(b, "{\"lost\":%" PRIu64
@@ -109,25 +140,19 @@ control_events(void *arg, int event, const struct ct_view *v, uint64_t lost)
 				    " events\n", c->lost);
 			c->lost = 0;
 		}
-		if (c->flags & CTL_F_JSON) {
-			if (json == NULL && (json = evbuffer_new()) != NULL)
-				event_print(json, 1, event, v);
-			if (json != NULL)
-				evbuffer_add(b, evbuffer_pullup(json, -1),
-				    evbuffer_get_length(json));
-		} else {
-			if (text == NULL && (text = evbuffer_new()) != NULL)
-				event_print(text, 0, event, v);
-			if (text != NULL)
-				evbuffer_add(b, evbuffer_pullup(text, -1),
-				    evbuffer_get_length(text));
-		}
+		json = (c->flags & CTL_F_JSON) != 0;
+		stamp = c->filter.timestamp != 0;
+		i = json * 2 + stamp;
+		if (form[i] == NULL && (form[i] = evbuffer_new()) != NULL)
+			event_print(form[i], json, stamp ? &now : NULL, event,
+			    v);
+		if (form[i] != NULL)
+			evbuffer_add(b, evbuffer_pullup(form[i], -1),
+			    evbuffer_get_length(form[i]));
 		client_data(c, b);
 		evbuffer_free(b);
 	}
-	if (text != NULL)
-		evbuffer_free(text);
-	if (json != NULL)
-		evbuffer_free(json);
+	for (i = 0; i < 4; i++)
+		if (form[i] != NULL)
+			evbuffer_free(form[i]);
 }
-

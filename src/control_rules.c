@@ -83,6 +83,7 @@ struct rcount_arg {
 	uint64_t	*sum;		/* pairs: packets, bytes */
 	size_t		 n;
 	int		 mismatch;
+	int		 zero;		/* rules -Z */
 };
 
 static void
@@ -98,6 +99,10 @@ w_rcount(struct worker *w, void *arg)
 	}
 	for (i = 0; i < 2 * n; i++)
 		a->sum[i] += k[i];
+	/* In the worker's thread, between two of its packets: what was
+	   read is what is zeroed, no packet is counted or lost between. */
+	if (a->zero)
+		worker_rule_counters_zero(w);
 }
 
 /* An address list as a JSON string; "any" for none. */
@@ -129,6 +134,8 @@ print_addrs(struct evbuffer *b, const char *key,
  * a connection a rule let in count on "[policy] ESTABLISHED", as on an
  * iptables "-m conntrack --ctstate ESTABLISHED" rule.  Across a reload
  * a rule keeps its counters if it keeps its name; a new one starts at 0.
+ * rules -Z prints them and zeroes them, as iptables -L -Z does: each
+ * worker's counters are read and zeroed in one call in its thread.
  */
 int
 cmd_rules(struct client *c, struct evbuffer *b)
@@ -144,6 +151,13 @@ cmd_rules(struct client *c, struct evbuffer *b)
 	int			 s, json = (c->flags & CTL_F_JSON) != 0;
 
 	memset(&a, 0, sizeof(a));
+	if (c->req.argc > 2 || (c->req.argc == 2 &&
+	    strcmp(c->req.argv[1], "-Z") != 0 &&
+	    strcmp(c->req.argv[1], "--zero") != 0)) {
+		client_error(c, "usage: rules [-Z]");
+		return (-1);
+	}
+	a.zero = c->req.argc == 2;
 	a.n = cfg->nrules + CT_STATE_MAX;
 	if ((a.sum = calloc(a.n, 2 * sizeof(uint64_t))) == NULL) {
 		client_error(c, "out of memory");

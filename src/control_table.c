@@ -5,6 +5,10 @@
  * Copyright (C) 2026 The nfqspid authors
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
+ * Which connections: conntrack(8)'s filters (ctfilter.c), matched on
+ * each connection's view in the worker's thread.  A delete that matches
+ * nothing fails, as conntrack -D does.
+ *
  * The tables belong to the workers: we reach them only through
  * worker_call(), and a listing or a delete goes in slices of
  * CONTROL_SLICE entries, one slice per turn of the main loop and only
@@ -34,26 +38,25 @@ struct slice {
 	int		 json;
 	int		 first;
 	int		 remove;
+	int		 print;
 	int		 all;
-	const struct ctl_filter *filter;
+	const struct ctf *filter;
 	struct evbuffer	*out;
 	uint64_t	 matched;
 };
 
 static void
-slice_line(struct slice *s, struct ct_entry *e)
+slice_line(struct slice *s, struct ct_view *v)
 {
-	struct ct_view	 v;
 	char		 line[CT_VIEW_BUFLEN];
 	int		 n;
 
-	ct_view_fill(&v, e, s->now);
-	if (v.rule < s->cfg->nrules)
-		v.rule_name = s->cfg->rules[v.rule].name;
+	if (v->rule < s->cfg->nrules)
+		v->rule_name = s->cfg->rules[v->rule].name;
 	if (s->json)
-		n = ct_view_json(&v, NULL, line, sizeof(line));
+		n = ct_view_json(v, NULL, line, sizeof(line));
 	else
-		n = ct_view_text(&v, CT_VIEW_PROC, line, sizeof(line));
+		n = ct_view_text(v, CT_VIEW_PROC, line, sizeof(line));
 	if (n < 0 || (size_t)n >= sizeof(line))
 		return;		/* cannot happen: test_ct_view's test_buflen */
 	if (s->json) {
@@ -69,21 +72,17 @@ static int
 slice_visit(struct ct_table *t, struct ct_entry *e, void *arg)
 {
 	struct slice	*s = arg;
-	union pkt_addr	 src, dst;
-	uint16_t	 sport, dport;
-	uint8_t		 family, proto;
+	struct ct_view	 v;
 
-	if (s->remove && !s->all) {
-		ct_entry_tuple(e, &family, &proto, &src, &dst, &sport, &dport);
-		if (!ctl_filter_match(s->filter, family, proto, &src, &dst,
-		    sport, dport))
+	/* The filters look at the connection's fields, never its line. */
+	if (!s->all) {
+		ct_view_fill(&v, e, s->now);
+		if (!ctf_match(s->filter, &v))
 			return (0);
 	}
 	s->matched++;
-	/* A delete lists what it removes, as conntrack -D does; a flush
-	   stays quiet, as conntrack -F does. */
-	if (!s->remove || (!s->all && !s->json))
-		slice_line(s, e);
+	if (s->print)
+		slice_line(s, &v);
 	if (s->remove)
 		ct_remove(t, e);
 	return (0);
@@ -131,6 +130,10 @@ control_table_step(evutil_socket_t fd, short ev, void *arg)
 		s.first = c->first;
 		s.remove = c->job == JOB_CT_DELETE;
 		s.all = c->all;
+		/* A delete lists what it removes, as conntrack -D does; a
+		   flush stays quiet, as conntrack -F does. */
+		s.print = c->job == JOB_CT_LIST ||
+		    (c->job == JOB_CT_DELETE && !c->all && !json);
 		s.filter = &c->filter;
 		s.out = buf;
 		if (worker_call(ctl->workers[c->wi], w_slice, &s) == -1) {
@@ -151,9 +154,15 @@ control_table_step(evutil_socket_t fd, short ev, void *arg)
 		else if (c->job == JOB_CT_DELETE && json)
 			evbuffer_add_printf(buf, "{\"%s\":%" PRIu64 "}\n",
 			    c->all ? "flushed" : "deleted", c->count);
+		else if (c->job == JOB_CT_COUNT)
+			evbuffer_add_printf(buf, json ? "{\"count\":%" PRIu64
+			    "}\n" : "%" PRIu64 "\n", c->count);
 		client_data(c, buf);
 		evbuffer_free(buf);
-		if (c->job == JOB_CT_DELETE) {
+		if (c->job == JOB_CT_DELETE && !c->all && c->count == 0) {
+			/* as conntrack -D: nothing matched is a failure */
+			client_error(c, "0 connections deleted");
+		} else if (c->job == JOB_CT_DELETE) {
 			char	 note[128];
 
 			snprintf(note, sizeof(note), "%" PRIu64 " connection%s "
@@ -201,39 +210,45 @@ w_count(struct worker *w, void *arg)
 	*(size_t *)arg = ct_count(worker_ct(w));
 }
 
+/* conntrack count without filters: each table knows its size */
+static int
+count_all(struct client *c, struct evbuffer *b)
+{
+	struct control	*ctl = c->ctl;
+	size_t		 n, total = 0;
+	unsigned	 i;
+
+	for (i = 0; i < ctl->nworkers; i++) {
+		if (worker_call(ctl->workers[i], w_count, &n) == -1) {
+			client_error(c, "worker %u is not running", i);
+			return (-1);
+		}
+		total += n;
+	}
+	if (c->flags & CTL_F_JSON)
+		evbuffer_add_printf(b, "{\"count\":%zu}\n", total);
+	else
+		evbuffer_add_printf(b, "%zu\n", total);
+	return (0);
+}
+
+/*
+ * conntrack [FILTER...], conntrack count [FILTER...], conntrack flush,
+ * conntrack delete FILTER...: the filters are conntrack(8)'s
+ * (ctfilter.h), delete's KEY=VALUE form too.
+ */
 int
 cmd_conntrack(struct client *c, struct evbuffer *b)
 {
-	struct control	*ctl = c->ctl;
 	struct ctl_request *r = &c->req;
+	const char	*sub = r->argc > 1 ? r->argv[1] : "";
 	char		 err[256];
-	size_t		 n, total = 0;
-	unsigned	 i;
-	int		 json = (c->flags & CTL_F_JSON) != 0;
+	int		 first = 2;
+	unsigned	 flags = CTF_F_KEYVAL;
+	enum job	 job;
 
-	if (r->argc == 1) {
-		job_start(c, JOB_CT_LIST);
-		return (1);
-	}
-	if (strcmp(r->argv[1], "count") == 0) {
-		if (r->argc != 2) {
-			client_error(c, "usage: conntrack count");
-			return (-1);
-		}
-		for (i = 0; i < ctl->nworkers; i++) {
-			if (worker_call(ctl->workers[i], w_count, &n) == -1) {
-				client_error(c, "worker %u is not running", i);
-				return (-1);
-			}
-			total += n;
-		}
-		if (json)
-			evbuffer_add_printf(b, "{\"count\":%zu}\n", total);
-		else
-			evbuffer_add_printf(b, "%zu\n", total);
-		return (0);
-	}
-	if (strcmp(r->argv[1], "flush") == 0) {
+	c->all = 0;
+	if (strcmp(sub, "flush") == 0) {
 		if (r->argc != 2) {
 			client_error(c, "usage: conntrack flush");
 			return (-1);
@@ -242,18 +257,23 @@ cmd_conntrack(struct client *c, struct evbuffer *b)
 		job_start(c, JOB_CT_DELETE);
 		return (1);
 	}
-	if (strcmp(r->argv[1], "delete") == 0) {
-		if (ctl_filter_parse(&c->filter, r->argc - 2, r->argv + 2, err,
-		    sizeof(err)) == -1) {
-			client_error(c, "conntrack delete: %s", err);
-			return (-1);
-		}
-		c->all = 0;
-		job_start(c, JOB_CT_DELETE);
-		return (1);
+	if (strcmp(sub, "count") == 0)
+		job = JOB_CT_COUNT;
+	else if (strcmp(sub, "delete") == 0) {
+		job = JOB_CT_DELETE;
+		flags |= CTF_F_NEEDONE;
+	} else {
+		job = JOB_CT_LIST;
+		first = 1;
 	}
-	client_error(c, "conntrack: unknown argument \"%s\" (expected count, "
-	    "flush or delete)", r->argv[1]);
-	return (-1);
+	if (ctf_parse(&c->filter, r->argc - first, r->argv + first, flags,
+	    err, sizeof(err)) == -1) {
+		client_error(c, "conntrack%s%s: %s", first == 2 ? " " : "",
+		    first == 2 ? sub : "", err);
+		return (-1);
+	}
+	if (job == JOB_CT_COUNT && !(c->filter.has & CTF_H_CONN))
+		return (count_all(c, b));
+	job_start(c, job);
+	return (1);
 }
-

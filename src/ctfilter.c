@@ -41,7 +41,7 @@ static const struct ctf_opt {
 };
 #define CTF_NOPTS	(sizeof(ctf_opts) / sizeof(ctf_opts[0]))
 
-/* The kernel's TCP_CONNTRACK_* names, in its order (ct_int.h's too). */
+/* The kernel's TCP_CONNTRACK_* names, in its order (struct ct_view's). */
 static const char *const ctf_states[] = {
 	"NONE", "SYN_SENT", "SYN_RECV", "ESTABLISHED", "FIN_WAIT",
 	"CLOSE_WAIT", "LAST_ACK", "TIME_WAIT", "CLOSE", "SYN_SENT2"
@@ -424,34 +424,30 @@ ctf_prefix_match(const union pkt_addr *p, uint8_t plen,
 }
 
 int
-ctf_match(const struct ctf *f, const struct ctf_conn *c)
+ctf_match(const struct ctf *f, const struct ct_view *v)
 {
-	int	 st;
-
-	if ((f->has & CTF_H_FAMILY) && c->family != f->family)
+	if ((f->has & CTF_H_FAMILY) && v->family != f->family)
 		return (0);
-	if ((f->has & CTF_H_PROTO) && c->proto != f->proto)
+	if ((f->has & CTF_H_PROTO) && v->proto != f->proto)
 		return (0);
 	/* Ports mean something only for the protocols that have them. */
 	if ((f->has & (CTF_H_SPORT | CTF_H_DPORT)) &&
-	    c->proto != IPPROTO_TCP && c->proto != IPPROTO_UDP)
+	    v->proto != IPPROTO_TCP && v->proto != IPPROTO_UDP)
 		return (0);
-	if ((f->has & CTF_H_SPORT) && c->sport != f->sport)
+	if ((f->has & CTF_H_SPORT) && v->orig.sport != f->sport)
 		return (0);
-	if ((f->has & CTF_H_DPORT) && c->dport != f->dport)
+	if ((f->has & CTF_H_DPORT) && v->orig.dport != f->dport)
 		return (0);
 	if ((f->has & CTF_H_SRC) &&
-	    !ctf_prefix_match(&f->src, f->src_plen, &c->src))
+	    !ctf_prefix_match(&f->src, f->src_plen, &v->orig.src))
 		return (0);
 	if ((f->has & CTF_H_DST) &&
-	    !ctf_prefix_match(&f->dst, f->dst_plen, &c->dst))
+	    !ctf_prefix_match(&f->dst, f->dst_plen, &v->orig.dst))
 		return (0);
-	if (f->has & CTF_H_STATE) {
-		if (c->proto != IPPROTO_TCP || (st = ctf_state(c->state)) < 0 ||
-		    !(f->states & (1u << st)))
-			return (0);
-	}
-	if ((f->has & CTF_H_MARK) && (c->mark & f->mark_mask) != f->mark)
+	if ((f->has & CTF_H_STATE) && (v->proto != IPPROTO_TCP ||
+	    v->state >= CTF_NSTATES || !(f->states & (1u << v->state))))
+		return (0);
+	if ((f->has & CTF_H_MARK) && (v->mark & f->mark_mask) != f->mark)
 		return (0);
 	return (1);
 }

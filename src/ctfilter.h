@@ -8,7 +8,7 @@
  * `conntrack delete` and `events` take conntrack(8)'s options; nfqspictl
  * parses them to catch mistakes before it connects, and the daemon parses
  * the same arguments again and matches them against each connection's
- * fields (struct ctf_conn), never against a printed line.
+ * view (ct_view.h), never against a printed line.
  *
  * The options, as conntrack(8) spells them (`--opt value`, `--opt=value`
  * and `-ovalue` all work):
@@ -34,6 +34,7 @@
 #include <stdint.h>
 
 #include "pkt.h"
+#include "ct_view.h"
 
 /* what ctf_parse() accepts */
 #define CTF_F_KEYVAL	0x01	/* src=... dst=... (conntrack delete) */
@@ -66,16 +67,6 @@ struct ctf {
 	union pkt_addr	 src, dst;
 };
 
-/* One connection, as a filter sees it: its original direction. */
-struct ctf_conn {
-	uint8_t		 family;
-	uint8_t		 proto;
-	uint16_t	 sport, dport;
-	union pkt_addr	 src, dst;
-	const char	*state;		/* TCP: "ESTABLISHED"...; else NULL */
-	uint32_t	 mark;
-};
-
 /*
  * Parse argv[0..argc-1] (flags: CTF_F_*).  Returns 0, or -1 with a
  * message naming the argument in err.
@@ -83,8 +74,11 @@ struct ctf_conn {
 int	 ctf_parse(struct ctf *f, int argc, char *const argv[],
 	    unsigned flags, char *err, size_t errlen);
 
-/* 1 if the connection passes every filter of f (all of them when none). */
-int	 ctf_match(const struct ctf *f, const struct ctf_conn *c);
+/*
+ * 1 if the connection passes every filter of f (all of them when none):
+ * its original direction, its TCP state, its mark.
+ */
+int	 ctf_match(const struct ctf *f, const struct ct_view *v);
 
 /* 1 if f lets this event (CT_EVENT_*) through. */
 int	 ctf_event(const struct ctf *f, int event);

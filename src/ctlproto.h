@@ -132,32 +132,6 @@ extern const char *const ctl_commands[];
 int	 ctl_command_known(const char *cmd);
 
 /*
- * `nfqspictl conntrack delete KEY=VALUE...`: which connections (their
- * original direction, as conntrack -D -s/-d/-p/--sport/--dport).
- */
-struct ctl_filter {
-	uint8_t		 has_src, has_dst, has_sport, has_dport, has_proto;
-	uint8_t		 src_family, dst_family;	/* AF_INET, AF_INET6 */
-	uint8_t		 src_plen, dst_plen;		/* prefix length */
-	uint8_t		 proto;
-	uint16_t	 sport, dport;
-	union pkt_addr	 src, dst;
-};
-
-/*
- * Parse the KEY=VALUE arguments: src= and dst= take an address or CIDR
- * prefix, sport= and dport= a port, proto= tcp, udp, icmp, icmpv6 or a
- * number.  At least one is needed, each at most once.  Returns 0, or -1
- * with a message in err.
- */
-int	 ctl_filter_parse(struct ctl_filter *f, int argc, char *const argv[],
-	    char *err, size_t errlen);
-/* Returns 1 if the connection with this original tuple matches. */
-int	 ctl_filter_match(const struct ctl_filter *f, uint8_t family,
-	    uint8_t proto, const union pkt_addr *src,
-	    const union pkt_addr *dst, uint16_t sport, uint16_t dport);
-
-/*
  * s as a JSON string, quotes included.  Returns the length snprintf
  * would have written (the output is always terminated if len > 0).
  */

@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ctfilter.h"
 #include "ctlproto.h"
 
 #define CTL_CONNECT_TIMEOUT	5	/* seconds */
@@ -40,20 +41,26 @@ usage(FILE *fp)
 	    "usage: %s [-j] [-s socket] command [arguments]\n"
 	    "commands:\n"
 	    "  status                     the daemon, its queues and counters\n"
-	    "  conntrack                  the connection table\n"
-	    "  conntrack count            the number of connections\n"
+	    "  conntrack [FILTER...]      the connection table\n"
+	    "  conntrack count [FILTER...]\n"
+	    "                             the number of connections\n"
 	    "  conntrack flush            remove all connections\n"
-	    "  conntrack delete KEY=VALUE...\n"
-	    "                             remove the matching ones "
-	    "(src= dst= sport= dport= proto=)\n"
-	    "  events                     NEW/UPDATE/DESTROY lines until "
-	    "interrupted\n"
-	    "  rules                      the rules and what they decided\n"
+	    "  conntrack delete FILTER... remove the matching ones "
+	    "(exit 1 if none)\n"
+	    "  events [-e NEW,UPDATE,DESTROY] [-o timestamp] [FILTER...]\n"
+	    "                             event lines until interrupted\n"
+	    "  rules [-Z]                 the rules and what they decided; "
+	    "-Z zeroes\n"
 	    "  stats                      counters per worker\n"
 	    "  reload                     reload the configuration\n"
 	    "  iptables                   iptables-restore rules that divert "
 	    "to the queues\n"
 	    "  nft                        the same as an nft -f ruleset\n"
+	    "FILTER, as conntrack(8): -p PROTO, -s ADDR[/LEN], -d ADDR[/LEN], "
+	    "--sport N,\n"
+	    "  --dport N, -f ipv4|ipv6, --state STATE[,...], -m MARK[/MASK]; "
+	    "or KEY=VALUE:\n"
+	    "  src= dst= sport= dport= proto=\n"
 	    "  -j  JSON output   -s  socket (default %s)\n"
 	    "See nfqspictl(8).\n", progname, CTL_DEFAULT_SOCKET);
 }
@@ -73,13 +80,26 @@ bad_usage(const char *msg, const char *arg)
 	exit(EXIT_USAGE);
 }
 
+/* The filters of conntrack, count, delete or events (ctfilter.h). */
+static void
+check_filters(const char *what, int argc, char *argv[], unsigned flags)
+{
+	struct ctf	 f;
+	char		 err[256];
+
+	if (ctf_parse(&f, argc, argv, flags, err, sizeof(err)) == -1) {
+		fprintf(stderr, "%s: %s: %s\n", progname, what, err);
+		fprintf(stderr, "usage: see %s -h or nfqspictl(8)\n",
+		    progname);
+		exit(EXIT_USAGE);
+	}
+}
+
 /* Check the command line before bothering the daemon. */
 static void
 check_args(int argc, char *argv[])
 {
-	struct ctl_filter	 f;
-	char			 err[256];
-	int			 i;
+	int	 i;
 
 	if (!ctl_command_known(argv[0]))
 		bad_usage("unknown command", argv[0]);
@@ -88,6 +108,20 @@ check_args(int argc, char *argv[])
 	for (i = 0; i < argc; i++)
 		if (strlen(argv[i]) > CTL_MAXARGLEN)
 			bad_usage("argument too long", NULL);
+	if (strcmp(argv[0], "events") == 0) {
+		check_filters("events", argc - 1, argv + 1, CTF_F_KEYVAL |
+		    CTF_F_EVENTS);
+		return;
+	}
+	if (strcmp(argv[0], "rules") == 0) {
+		if (argc == 2 && (strcmp(argv[1], "-Z") == 0 ||
+		    strcmp(argv[1], "--zero") == 0))
+			return;
+		if (argc > 1)
+			bad_usage("rules: expected nothing or -Z, not",
+			    argv[1]);
+		return;
+	}
 	if (strcmp(argv[0], "conntrack") != 0) {
 		if (argc > 1)
 			bad_usage("no arguments expected after", argv[0]);
@@ -95,22 +129,17 @@ check_args(int argc, char *argv[])
 	}
 	if (argc == 1)
 		return;
-	if (strcmp(argv[1], "count") == 0 || strcmp(argv[1], "flush") == 0) {
+	if (strcmp(argv[1], "flush") == 0) {
 		if (argc > 2)
 			bad_usage("no arguments expected after", argv[1]);
-		return;
-	}
-	if (strcmp(argv[1], "delete") == 0) {
-		if (ctl_filter_parse(&f, argc - 2, argv + 2, err,
-		    sizeof(err)) == -1) {
-			fprintf(stderr, "%s: conntrack delete: %s\n", progname,
-			    err);
-			exit(EXIT_USAGE);
-		}
-		return;
-	}
-	bad_usage("conntrack: expected count, flush or delete, not",
-	    argv[1]);
+	} else if (strcmp(argv[1], "count") == 0)
+		check_filters("conntrack count", argc - 2, argv + 2,
+		    CTF_F_KEYVAL);
+	else if (strcmp(argv[1], "delete") == 0)
+		check_filters("conntrack delete", argc - 2, argv + 2,
+		    CTF_F_KEYVAL | CTF_F_NEEDONE);
+	else
+		check_filters("conntrack", argc - 1, argv + 1, CTF_F_KEYVAL);
 }
 
 static int

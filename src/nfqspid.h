@@ -236,6 +236,8 @@ unsigned worker_id(const struct worker *w);
  * counts if it keeps its name.
  */
 const uint64_t *worker_rule_counters(struct worker *w, size_t *n);
+/* Zero them (nfqspictl rules -Z), in the worker's thread (worker_call()). */
+void		 worker_rule_counters_zero(struct worker *w);
 
 /*
  * Life cycle, from the main thread.  worker_new() binds queue

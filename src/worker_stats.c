@@ -59,6 +59,13 @@ worker_rule_counters(struct worker *w, size_t *n)
 	return (w->rcount);
 }
 
+void
+worker_rule_counters_zero(struct worker *w)
+{
+	if (w->rcount != NULL)
+		memset(w->rcount, 0, w->nrcount * 2 * sizeof(*w->rcount));
+}
+
 /*
  * Once a summary interval at most: the table was full (connections
  * refused, or others evicted to make room) or the kernel refused

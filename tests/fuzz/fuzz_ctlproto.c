@@ -9,11 +9,11 @@
  * what the rest is fed to:
  *   0  a byte stream: frames cut with ctl_frame_len(), each decoded, a
  *      request's arguments decoded and encoded again (must give the same
- *      bytes), "conntrack delete" arguments through ctl_filter_parse()
+ *      bytes), "conntrack delete" arguments through ctf_parse()
  *   1  a request payload without a header, for ctl_decode_request()
  *   2  a string for ctl_json_str()
- *   3  NUL-separated arguments for ctl_filter_parse() and a tuple for
- *      ctl_filter_match()
+ *   3  NUL-separated arguments for ctf_parse() and a connection for
+ *      ctf_match()
  * Besides sanitizer findings, broken invariants abort().
  */
 #include <sys/types.h>
@@ -28,19 +28,21 @@
 #include <string.h>
 
 #include "ctlproto.h"
+#include "ctfilter.h"
 #include "fuzz.h"
 
 static void
 check_filter(int argc, char *const argv[], const uint8_t *tuple, size_t tlen)
 {
-	struct ctl_filter	 f;
-	union pkt_addr		 src, dst;
+	struct ctf		 f;
+	struct ct_view		 v;
 	char			 err[256];
-	uint8_t			 t[40], proto;
+	uint8_t			 t[42];
 	int			 rc;
 
 	memset(err, 'x', sizeof(err));
-	rc = ctl_filter_parse(&f, argc, argv, err, sizeof(err));
+	rc = ctf_parse(&f, argc, argv, CTF_F_KEYVAL | CTF_F_EVENTS, err,
+	    sizeof(err));
 	CHECK(rc == 0 || rc == -1);
 	if (rc == -1) {
 		/* the message goes back to the peer that sent the
@@ -49,30 +51,39 @@ check_filter(int argc, char *const argv[], const uint8_t *tuple, size_t tlen)
 		CHECK(err[0] != '\0');
 		return;
 	}
-	CHECK(argc >= 1);
-	CHECK(!f.has_src || f.src_plen <= (f.src_family == AF_INET ? 32 :
-	    128));
-	CHECK(!f.has_dst || f.dst_plen <= (f.dst_family == AF_INET ? 32 :
-	    128));
+	CHECK(!(f.has & CTF_H_SRC) || f.src_plen <= (f.family == AF_INET ?
+	    32 : 128));
+	CHECK(!(f.has & CTF_H_DST) || f.dst_plen <= (f.family == AF_INET ?
+	    32 : 128));
+	CHECK(!(f.has & CTF_H_MARK) || (f.mark & ~f.mark_mask) == 0);
 	memset(t, 0, sizeof(t));
 	if (tlen > 0)
 		memcpy(t, tuple, tlen < sizeof(t) ? tlen : sizeof(t));
-	memcpy(src.a8, t, 16);
-	memcpy(dst.a8, t + 16, 16);
-	rc = ctl_filter_match(&f, t[32] & 1 ? AF_INET6 : AF_INET, t[33],
-	    &src, &dst, (uint16_t)(t[34] << 8 | t[35]),
-	    (uint16_t)(t[36] << 8 | t[37]));
+	memset(&v, 0, sizeof(v));
+	memcpy(v.orig.src.a8, t, 16);
+	memcpy(v.orig.dst.a8, t + 16, 16);
+	v.family = t[32] & 1 ? AF_INET6 : AF_INET;
+	v.proto = t[33];
+	v.orig.sport = (uint16_t)(t[34] << 8 | t[35]);
+	v.orig.dport = (uint16_t)(t[36] << 8 | t[37]);
+	v.state = t[38];
+	v.mark = (uint32_t)t[39] << 8 | t[40];
+	rc = ctf_match(&f, &v);
 	CHECK(rc == 0 || rc == 1);
-	/* a filter always matches the tuple it names exactly */
-	proto = f.has_proto ? f.proto : IPPROTO_TCP;
-	if ((!f.has_src || !f.has_dst || f.src_family == f.dst_family) &&
-	    (!(f.has_sport || f.has_dport) || proto == IPPROTO_TCP ||
-	    proto == IPPROTO_UDP)) {
-		rc = ctl_filter_match(&f, f.has_src ? f.src_family :
-		    f.has_dst ? f.dst_family : AF_INET, proto, &f.src, &f.dst,
-		    f.sport, f.dport);
-		CHECK(rc == 1);
-	}
+	CHECK(ctf_event(&f, t[41] & 7) == 0 || ctf_event(&f, t[41] & 7) == 1);
+	/* a filter always matches the connection it names exactly */
+	if (f.has & CTF_H_STATE)
+		return;		/* a set of states: no one to name */
+	v.family = f.family != 0 ? f.family : AF_INET;
+	v.proto = (f.has & CTF_H_PROTO) ? f.proto : IPPROTO_TCP;
+	v.orig.src = f.src;
+	v.orig.dst = f.dst;
+	v.orig.sport = f.sport;
+	v.orig.dport = f.dport;
+	v.mark = f.mark;
+	if (!(f.has & (CTF_H_SPORT | CTF_H_DPORT)) || v.proto == IPPROTO_TCP ||
+	    v.proto == IPPROTO_UDP)
+		CHECK(ctf_match(&f, &v) == 1);
 }
 
 static void
@@ -176,10 +187,10 @@ filter_args(const uint8_t *data, size_t size)
 	size_t		 tlen = 0;
 	int		 argc = 0;
 
-	/* the last 40 bytes, if there are that many, are the tuple */
-	if (size > 40) {
-		tlen = 40;
-		size -= 40;
+	/* the last 42 bytes, if there are that many, are the connection */
+	if (size > 42) {
+		tlen = 42;
+		size -= 42;
 	}
 	copy = malloc(size + 1);
 	CHECK(copy != NULL);

@@ -31,6 +31,14 @@ check "unknown command: status 2 (got $rc)" test "$rc" -eq 2
 "$NFQSPICTL" -s "$T_CTL" conntrack delete mark=1 >/dev/null 2>&1
 rc=$?
 check "conntrack delete with an unknown key: status 2 (got $rc)" test "$rc" -eq 2
+for bad in "conntrack --state BOGUS" "conntrack -p tcp -p udp" \
+    "conntrack count -m 0x11/0x10" "conntrack delete" "events -e NEW,SOME" \
+    "events -o xml" "conntrack -o timestamp" "rules -x"; do
+	# shellcheck disable=SC2086
+	"$NFQSPICTL" -s "$T_CTL" $bad >/dev/null 2>&1
+	rc=$?
+	check "$bad: status 2 before connecting (got $rc)" test "$rc" -eq 2
+done
 "$NFQSPICTL" -s "$T_CTL" status >/dev/null 2>"$T_TMP/nodaemon.err"
 rc=$?
 check "no daemon: status 1 (got $rc)" test "$rc" -eq 1
@@ -115,6 +123,29 @@ count=$(lib_ctl conntrack count)
 check "conntrack count ($count) is the number of lines ($nlines)" \
     test "$count" -eq "$nlines"
 
+# conntrack(8)'s filters, matched in the daemon on each connection.
+only() { [ -n "$2" ] && not grep -qv -- "$1" <<<"$2"; }
+out=$(lib_ctl conntrack -p udp)
+check "conntrack -p udp: the UDP lines only" only ' udp ' "$out"
+check "conntrack count -p udp ($(lib_ctl conntrack count -p udp)) is their number" \
+    test "$(lib_ctl conntrack count -p udp)" -eq "$(grep -c ' udp ' <<<"$ct")"
+out=$(lib_ctl conntrack -p tcp --dport 5001 --state ESTABLISHED -s "$C4" -m 16)
+check "conntrack -p tcp --dport 5001 --state ESTABLISHED -s C4 -m 16: the held one" \
+    test "$(grep -c 'sport=41000 dport=5001 .*mark=16' <<<"$out")" -eq 1 -a \
+    "$(wc -l <<<"$out")" -eq 1
+out=$(lib_ctl conntrack --orig-dst="$S4" --mark=0x10/0x10 -f ipv4)
+check "conntrack --orig-dst= --mark=M/MASK -f ipv4: mark 16 lines only" \
+    only 'mark=16 ' "$out"
+check "conntrack count -f ipv6: none" test "$(lib_ctl conntrack count -f ipv6)" -eq 0
+check "conntrack count -p tcp --state SYN_SENT,TIME_WAIT: none" \
+    test "$(lib_ctl conntrack count -p tcp --state SYN_SENT,TIME_WAIT)" -eq 0
+check "conntrack -j -p icmp: a JSON array of the ping" \
+    "$PY" -c 'import json,sys; d=json.load(sys.stdin); assert len(d) == 1 and d[0]["proto"] == "icmp", d' \
+    <<<"$(lib_ctl -j conntrack -p icmp)"
+check "conntrack count -j src= (the KEY=VALUE form)" \
+    "$PY" -c 'import json,sys; d=json.load(sys.stdin); assert d["count"] >= 3, d' \
+    <<<"$(lib_ctl -j conntrack count src="$C4")"
+
 # JSON for every command.
 cat >"$T_TMP/checkjson.py" <<'EOF'
 import json, sys
@@ -194,6 +225,17 @@ check "rules: [policy] ESTABLISHED counted the replies" \
     grep -Eq "^ +[1-9][0-9]* +[1-9][0-9]* +- +\[policy\] +accept +any +ESTABLISHED +any +any$" <<<"$rl"
 check "rules: [policy] NEW drop line" \
     grep -Eq "^ +[0-9]+ +[0-9]+ +- +\[policy\] +drop +any +NEW +any +any$" <<<"$rl"
+# rules -Z: the counters as they were, then zero (iptables -L -Z)
+rz=$(lib_ctl rules -Z)
+check "rules -Z: prints the counters it zeroes" \
+    grep -Eq "^ +[1-9][0-9]* +[1-9][0-9]* +1 +tcp-5001 " <<<"$rz"
+check "rules after -Z: tcp-5001 and ping at 0" \
+    "$PY" -c '
+import json, sys
+d = json.load(sys.stdin)
+r = {x["name"]: x for x in d["rules"]}
+assert r["tcp-5001"]["packets"] == 0 and r["tcp-5001"]["bytes"] == 0, r
+assert r["ping"]["packets"] == 0, r' <<<"$(lib_ctl -j rules)"
 ipt=$(lib_ctl iptables)
 check "iptables: INPUT diverted, loopback excepted, fail_open = no: no --queue-bypass" \
     grep -q "^-A INPUT ! -i lo -j NFQUEUE --queue-num $T_QUEUE$" <<<"$ipt"
@@ -221,6 +263,12 @@ timeout 8 "$NFQSPICTL" -s "$T_CTL" events >"$T_TMP/events.out" 2>&1 &
 evpid=$!
 timeout 8 "$NFQSPICTL" -s "$T_CTL" -j events >"$T_TMP/events.json" 2>&1 &
 evjpid=$!
+timeout 8 "$NFQSPICTL" -s "$T_CTL" events -e NEW,DESTROY -o timestamp -p tcp \
+    --dport 5001 >"$T_TMP/events-ts.out" 2>&1 &
+evtpid=$!
+timeout 8 "$NFQSPICTL" -s "$T_CTL" -j events -e destroy -o timestamp \
+    >"$T_TMP/events-ts.json" 2>&1 &
+evtjpid=$!
 sleep 1
 in_c "$PY" "$T_TMP/hold.py" "$S4" 5001 41001 0.2
 # ... and one over IPv6: events write addresses short, the listing in full
@@ -234,7 +282,24 @@ ct6=$(lib_ctl conntrack)
 wait "$evpid"
 rc=$?
 wait "$evjpid"
+wait "$evtpid"
+wait "$evtjpid"
 while IFS= read -r l; do echo "  events: $l"; done <"$T_TMP/events.out"
+while IFS= read -r l; do echo "  events -e NEW,DESTROY -o timestamp: $l"; done <"$T_TMP/events-ts.out"
+check "events -e NEW,DESTROY -o timestamp: [NEW] stamped as conntrack -E -o timestamp" \
+    grep -Eq "^\[[0-9]{10}\.[0-9]{6}\]	    \[NEW\] tcp +6 [0-9]+ SYN_SENT src=$C4 dst=$S4 sport=41001 dport=5001 " "$T_TMP/events-ts.out"
+check "... and [DESTROY]" \
+    grep -Eq "^\[[0-9]{10}\.[0-9]{6}\]	\[DESTROY\] tcp +6 [0-9]+ [A-Z_]+ src=$C4 dst=$S4 sport=41001 dport=5001 " "$T_TMP/events-ts.out"
+check "... and no [UPDATE], nothing but tcp to 5001" \
+    not grep -Evq "\[(NEW|DESTROY)\] tcp .* dport=5001 " "$T_TMP/events-ts.out"
+check "events -j -e destroy -o timestamp: DESTROY objects with a timestamp" \
+    "$PY" -c '
+import json, sys, time
+ev = [json.loads(l) for l in open(sys.argv[1])]
+assert ev and all(e["event"] == "DESTROY" for e in ev), ev
+assert all(abs(e["timestamp"] - time.time()) < 60 for e in ev), ev
+assert any(e.get("sport") == 41001 for e in ev), ev
+' "$T_TMP/events-ts.json"
 check "events: streams until interrupted (got $rc)" test "$rc" -eq 124
 ev4="src=$C4 dst=$S4 sport=41001 dport=5001"
 check "events: [NEW] SYN_SENT [UNREPLIED] with the mark, as conntrack -E" \
@@ -276,9 +341,13 @@ after=$(lib_ctl conntrack count)
 check "delete: count went from $before to $after" \
     test "$after" -eq $((before - $(wc -l <<<"$del")))
 check "delete: no UDP left" not grep -q ' udp ' <<<"$(lib_ctl conntrack)"
-lib_ctl conntrack delete src=$C4 sport=41000 dport=5001 proto=tcp >/dev/null 2>&1
-check "delete src= sport= dport= proto=tcp: the TCP connection is gone" \
+lib_ctl conntrack delete -s "$C4" --sport 41000 --dport 5001 -p tcp >/dev/null 2>&1
+check "delete -s --sport --dport -p tcp (conntrack's options): the TCP connection is gone" \
     not grep -q 'sport=41000 ' <<<"$(lib_ctl conntrack)"
+lib_ctl conntrack delete -p tcp --dport 9 >"$T_TMP/del0.out" 2>"$T_TMP/del0.err"
+rc=$?
+check "delete that matches nothing: status 1, as conntrack -D (got $rc)" test "$rc" -eq 1
+check "... saying so" grep -q '0 connections deleted' "$T_TMP/del0.err"
 
 # ---- many connections: listing in slices while packets flow -------------------
 # 20000 UDP flows from the client, one source port each, raw so it is quick.

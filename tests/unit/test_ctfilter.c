@@ -40,35 +40,41 @@ fparse(struct ctf *f, unsigned flags, ...)
 	return (ctf_parse(f, argc, argv, flags, err, sizeof(err)));
 }
 
-static struct ctf_conn
+static struct ct_view
 conn(const char *src, const char *dst, uint8_t proto, uint16_t sport,
     uint16_t dport, const char *state, uint32_t mark)
 {
-	struct ctf_conn	 c;
+	struct ct_view	 v;
 
-	memset(&c, 0, sizeof(c));
-	c.family = strchr(src, ':') != NULL ? AF_INET6 : AF_INET;
-	assert_int_equal(inet_pton(c.family, src, c.src.a8), 1);
-	assert_int_equal(inet_pton(c.family, dst, c.dst.a8), 1);
-	c.proto = proto;
-	c.sport = sport;
-	c.dport = dport;
-	c.state = state;
-	c.mark = mark;
-	return (c);
+	memset(&v, 0, sizeof(v));
+	v.family = strchr(src, ':') != NULL ? AF_INET6 : AF_INET;
+	assert_int_equal(inet_pton(v.family, src, v.orig.src.a8), 1);
+	assert_int_equal(inet_pton(v.family, dst, v.orig.dst.a8), 1);
+	v.proto = proto;
+	v.orig.sport = sport;
+	v.orig.dport = dport;
+	/* the reply direction, as a view has it (no NAT) */
+	v.reply.src = v.orig.dst;
+	v.reply.dst = v.orig.src;
+	v.reply.sport = dport;
+	v.reply.dport = sport;
+	if (state != NULL)
+		v.state = (uint8_t)ctf_state(state);
+	v.mark = mark;
+	return (v);
 }
 
 static void
 test_conntrack_options(void **state)
 {
 	struct ctf	 f;
-	struct ctf_conn	 est = conn("10.0.0.1", "10.0.0.2", IPPROTO_TCP, 41000,
+	struct ct_view	 est = conn("10.0.0.1", "10.0.0.2", IPPROTO_TCP, 41000,
 			    22, "ESTABLISHED", 0x10);
-	struct ctf_conn	 syn = conn("10.0.1.1", "10.0.0.2", IPPROTO_TCP, 41001,
+	struct ct_view	 syn = conn("10.0.1.1", "10.0.0.2", IPPROTO_TCP, 41001,
 			    22, "SYN_SENT", 0);
-	struct ctf_conn	 dns = conn("10.0.0.1", "10.0.0.53", IPPROTO_UDP, 5353,
+	struct ct_view	 dns = conn("10.0.0.1", "10.0.0.53", IPPROTO_UDP, 5353,
 			    53, NULL, 0x11);
-	struct ctf_conn	 ping = conn("fd23:1::2", "fd23:2::2", IPPROTO_ICMPV6,
+	struct ct_view	 ping = conn("fd23:1::2", "fd23:2::2", IPPROTO_ICMPV6,
 			    0, 0, NULL, 0);
 
 	/* no filter: everything */
@@ -138,7 +144,7 @@ static void
 test_keyval(void **state)
 {
 	struct ctf	 f;
-	struct ctf_conn	 est = conn("10.0.0.1", "10.0.0.2", IPPROTO_TCP, 41000,
+	struct ct_view	 est = conn("10.0.0.1", "10.0.0.2", IPPROTO_TCP, 41000,
 			    22, "ESTABLISHED", 0);
 
 	assert_int_equal(fparse(&f, CTF_F_KEYVAL | CTF_F_NEEDONE,

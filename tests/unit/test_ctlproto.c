@@ -507,122 +507,6 @@ test_commands(void **state)
 	assert_false(ctl_command_known(NULL));
 }
 
-static int
-fparse(struct ctl_filter *f, char *err, size_t errlen, ...)
-{
-	char	*argv[16];
-	int	 argc = 0;
-	va_list	 ap;
-
-	va_start(ap, errlen);
-	while (argc < 15 && (argv[argc] = va_arg(ap, char *)) != NULL)
-		argc++;
-	va_end(ap);
-	argv[argc] = NULL;
-	return (ctl_filter_parse(f, argc, argv, err, errlen));
-}
-
-static union pkt_addr
-addr(const char *s)
-{
-	union pkt_addr	 a;
-
-	memset(&a, 0, sizeof(a));
-	if (inet_pton(AF_INET, s, a.a8) != 1)
-		assert_int_equal(inet_pton(AF_INET6, s, a.a8), 1);
-	return (a);
-}
-
-static void
-test_filter(void **state)
-{
-	struct ctl_filter	 f;
-	char			 err[256];
-	union pkt_addr		 a1 = addr("10.0.0.1"), a2 = addr("10.0.0.2"),
-				 a3 = addr("10.0.1.1"),
-				 b1 = addr("2001:db8::1"),
-				 b2 = addr("2001:db9::1");
-
-	assert_int_equal(fparse(&f, err, sizeof(err), "src=10.0.0.1", NULL),
-	    0);
-	assert_true(ctl_filter_match(&f, AF_INET, IPPROTO_TCP, &a1, &a2,
-	    1000, 22));
-	assert_false(ctl_filter_match(&f, AF_INET, IPPROTO_TCP, &a2, &a1,
-	    22, 1000));
-	/* an IPv4 filter never matches an IPv6 connection */
-	assert_false(ctl_filter_match(&f, AF_INET6, IPPROTO_TCP, &a1, &a2,
-	    1000, 22));
-
-	assert_int_equal(fparse(&f, err, sizeof(err), "dst=10.0.0.0/24",
-	    "proto=tcp", "dport=22", NULL), 0);
-	assert_true(ctl_filter_match(&f, AF_INET, IPPROTO_TCP, &a3, &a2,
-	    5, 22));
-	assert_false(ctl_filter_match(&f, AF_INET, IPPROTO_TCP, &a2, &a3,
-	    5, 22));
-	assert_false(ctl_filter_match(&f, AF_INET, IPPROTO_UDP, &a3, &a2,
-	    5, 22));
-	assert_false(ctl_filter_match(&f, AF_INET, IPPROTO_TCP, &a3, &a2,
-	    5, 23));
-
-	assert_int_equal(fparse(&f, err, sizeof(err), "src=10.0.0.0/23",
-	    NULL), 0);
-	assert_true(ctl_filter_match(&f, AF_INET, 17, &a3, &a1, 0, 0));
-	assert_int_equal(fparse(&f, err, sizeof(err), "src=10.0.0.0/0",
-	    NULL), 0);
-	assert_true(ctl_filter_match(&f, AF_INET, 17, &a3, &a1, 0, 0));
-
-	assert_int_equal(fparse(&f, err, sizeof(err), "src=2001:db8::/32",
-	    "sport=0", NULL), 0);
-	assert_true(ctl_filter_match(&f, AF_INET6, IPPROTO_UDP, &b1, &b2,
-	    0, 53));
-	assert_false(ctl_filter_match(&f, AF_INET6, IPPROTO_UDP, &b2, &b1,
-	    0, 53));
-	/* ports do not match ICMP connections */
-	assert_false(ctl_filter_match(&f, AF_INET6, IPPROTO_ICMPV6, &b1, &b2,
-	    0, 0));
-
-	assert_int_equal(fparse(&f, err, sizeof(err), "proto=icmpv6", NULL),
-	    0);
-	assert_int_equal(f.proto, IPPROTO_ICMPV6);
-	assert_int_equal(fparse(&f, err, sizeof(err), "proto=47", NULL), 0);
-	assert_int_equal(f.proto, 47);
-	assert_true(ctl_filter_match(&f, AF_INET, 47, &a1, &a2, 0, 0));
-	assert_int_equal(fparse(&f, err, sizeof(err), "sport=65535", NULL),
-	    0);
-
-	/* errors */
-	assert_int_equal(fparse(&f, err, sizeof(err), NULL), -1);
-	assert_non_null(strstr(err, "flush"));
-	assert_int_equal(fparse(&f, err, sizeof(err), "mark=1", NULL), -1);
-	assert_non_null(strstr(err, "unknown key \"mark\""));
-	assert_int_equal(fparse(&f, err, sizeof(err), "src", NULL), -1);
-	assert_non_null(strstr(err, "KEY=VALUE"));
-	assert_int_equal(fparse(&f, err, sizeof(err), "src=10.0.0.1",
-	    "src=10.0.0.2", NULL), -1);
-	assert_non_null(strstr(err, "twice"));
-	assert_int_equal(fparse(&f, err, sizeof(err), "src=10.0.0.300",
-	    NULL), -1);
-	assert_non_null(strstr(err, "not an address"));
-	assert_int_equal(fparse(&f, err, sizeof(err), "dst=10.0.0.1/33",
-	    NULL), -1);
-	assert_int_equal(fparse(&f, err, sizeof(err), "dst=10.0.0.1/",
-	    NULL), -1);
-	assert_int_equal(fparse(&f, err, sizeof(err), "dst=::1/129", NULL),
-	    -1);
-	assert_int_equal(fparse(&f, err, sizeof(err), "dst=", NULL), -1);
-	assert_int_equal(fparse(&f, err, sizeof(err), "sport=65536", NULL),
-	    -1);
-	assert_non_null(strstr(err, "not a port"));
-	assert_int_equal(fparse(&f, err, sizeof(err), "dport=-1", NULL), -1);
-	assert_int_equal(fparse(&f, err, sizeof(err), "dport=22x", NULL), -1);
-	assert_int_equal(fparse(&f, err, sizeof(err), "proto=foo", NULL), -1);
-	assert_non_null(strstr(err, "proto"));
-	assert_int_equal(fparse(&f, err, sizeof(err), "proto=256", NULL), -1);
-	assert_int_equal(fparse(&f, err, sizeof(err), "=1", NULL), -1);
-	/* a tiny error buffer is still terminated */
-	assert_int_equal(fparse(&f, err, 4, "bogus=1", NULL), -1);
-	assert_int_equal(strlen(err), 3);
-}
 
 static void
 test_json_str(void **state)
@@ -652,7 +536,6 @@ main(void)
 		cmocka_unit_test(test_request_malformed),
 		cmocka_unit_test(test_fuzz),
 		cmocka_unit_test(test_commands),
-		cmocka_unit_test(test_filter),
 		cmocka_unit_test(test_json_str),
 	};
 
