@@ -22,6 +22,8 @@ PKGS=(
 	hping3 iperf3 nmap
 	# the status page's tests: curl, and headless Chromium; its lint
 	curl chromium nodejs tidy
+	# the page's basic authentication test: a crypt(3) hash
+	openssl
 	# the engine's tests (iperf3 load) and netbench.sh (wrk, nginx)
 	iperf3 wrk nginx-light passwd
 	# the Debian package and its test (tests/deb/test_deb.sh), the unit's

@@ -35,6 +35,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "config.h"
 #include "namehash.h"
 #include "strl.h"
@@ -699,12 +700,12 @@ val_http(struct cfgctx *x, const struct scan_sec *s, const char *v,
 enum dkey {
 	DK_QUEUE, DK_THREADS, DK_FAIL_OPEN, DK_QUEUE_MAXLEN, DK_MODE, DK_USER,
 	DK_PIDFILE, DK_CONTROL, DK_HTTP, DK_HTTP_ALLOW, DK_DIVERT, DK_IDLE_WARN,
-	DK_FAIL_OPEN_GRACE
+	DK_FAIL_OPEN_GRACE, DK_HTTP_AUTH
 };
 static const char *const daemon_keys[] = {
 	"queue", "threads", "fail_open", "queue_maxlen", "mode", "user",
 	"pidfile", "control", "http", "http_allow", "divert", "idle_warn",
-	"fail_open_grace", NULL
+	"fail_open_grace", "http_auth", NULL
 };
 
 #define HTTP_ALLOW_DEFAULT	"127.0.0.0/8, ::1"
@@ -725,6 +726,24 @@ val_http_allow(struct cfgctx *x, const struct scan_sec *s, const char *v,
 	if (c->http_allow == NULL) {
 		cfg_err(x, "[%s] http_allow: empty; name who may connect "
 		    "(0.0.0.0/0, ::/0 for everybody)", s->orig);
+		return (-1);
+	}
+	return (0);
+}
+
+/* the status page's users: a file of user:hash lines (auth.h) */
+static int
+val_http_auth(struct cfgctx *x, const struct scan_sec *s, const char *v,
+    struct config *c)
+{
+	char	 e[512];
+
+	if (val_path(x, s, "http_auth", v, c->http_auth,
+	    sizeof(c->http_auth)) == -1)
+		return (-1);
+	auth_free(c->http_users);
+	if ((c->http_users = auth_load(c->http_auth, e, sizeof(e))) == NULL) {
+		cfg_err(x, "[%s] http_auth: %s", s->orig, e);
 		return (-1);
 	}
 	return (0);
@@ -840,9 +859,19 @@ sec_daemon(struct cfgctx *x, const struct scan_sec *s, struct config *c)
 				return (-1);
 			c->idle_warn = (uint32_t)n;
 			break;
+		case DK_HTTP_AUTH:
+			if (val_http_auth(x, s, v, c) == -1)
+				return (-1);
+			break;
 		default:
 			return (-1);
 		}
+	}
+	x->line = 0;
+	if (c->http_users != NULL && c->http[0] == '\0') {
+		cfg_err(x, "[%s] http_auth: there is no status page to "
+		    "protect (no http)", s->orig);
+		return (-1);
 	}
 	x->line = threads_line ? threads_line : queue_line;
 	if ((uint32_t)c->queue + c->threads - 1 > 65535) {
@@ -1551,5 +1580,6 @@ config_free(struct config *c)
 		rule_clear(&c->rules[i]);
 	free(c->rules);
 	rule_addrset_free(c->http_allow);
+	auth_free(c->http_users);
 	free(c);
 }

@@ -29,6 +29,8 @@ enum config_mode {
 	MODE_MONITOR
 };
 
+struct auth;
+
 struct config {
 	char		 path[CONFIG_PATHLEN];
 
@@ -51,6 +53,8 @@ struct config {
 	uint32_t	 idle_warn;	/* seconds without a packet on a queue
 					   while the interfaces carry traffic
 					   before a warning; 0: never */
+	char		 http_auth[CONFIG_PATHLEN];	/* "": none */
+	struct auth	*http_users;	/* read from http_auth, or NULL */
 
 	/* [conntrack] */
 	struct ct_config ct;

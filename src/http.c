@@ -45,6 +45,7 @@
 #include <event2/keyvalq_struct.h>
 
 #include "nfqspid.h"
+#include "auth.h"
 #include "page.h"
 
 #define HTTP_PAGE_MAX	1000	/* connections per /api/connections */
@@ -56,6 +57,7 @@
 struct http {
 	struct evhttp		*eh;
 	struct http_door	*door;
+	struct log_rl		 rl_auth;	/* wrong credentials */
 	const struct daemon_info *info;
 	struct worker		**workers;
 	unsigned		 nworkers;
@@ -366,6 +368,56 @@ http_metrics(struct http *h, struct evhttp_request *req)
 
 /* ---- the server --------------------------------------------------- */
 
+/*
+ * [daemon] http_auth: basic authentication (auth.c) before anything
+ * else is answered.  1 if the request may go on; else 401 (no or wrong
+ * credentials) or 503 (too many password hashes this second) was sent.
+ */
+static int
+http_auth_ok(struct http *h, struct evhttp_request *req)
+{
+	struct auth	*users = h->info->cfg->http_users;
+	struct evkeyvalq *hd = evhttp_request_get_output_headers(req);
+	struct timespec	 now;
+	const char	*user;
+	uint64_t	 held;
+
+	if (users == NULL)
+		return (1);
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	switch (auth_check(users, evhttp_find_header(
+	    evhttp_request_get_input_headers(req), "Authorization"),
+	    (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000,
+	    &user)) {
+	case AUTH_OK:
+		return (1);
+	case AUTH_BUSY:
+		evhttp_add_header(hd, "Retry-After", "1");
+		http_text(req, 503, "Service Unavailable", "too many "
+		    "password checks: try again in a second");
+		return (0);
+	default:
+		if (evhttp_find_header(evhttp_request_get_input_headers(req),
+		    "Authorization") != NULL && log_rl(&h->rl_auth, &held)) {
+			char		*peer = NULL;
+			ev_uint16_t	 port = 0;
+
+			if (evhttp_request_get_connection(req) != NULL)
+				evhttp_connection_get_peer(
+				    evhttp_request_get_connection(req), &peer,
+				    &port);
+			log_warnx("http: wrong credentials from %s (%llu more "
+			    "not logged)", peer != NULL ? peer : "?",
+			    (unsigned long long)held);
+		}
+		evhttp_add_header(hd, "WWW-Authenticate",
+		    "Basic realm=\"nfqspid\", charset=\"UTF-8\"");
+		http_text(req, 401, "Unauthorized", "authentication "
+		    "required");
+		return (0);
+	}
+}
+
 static void
 http_request(struct evhttp_request *req, void *arg)
 {
@@ -382,6 +434,8 @@ http_request(struct evhttp_request *req, void *arg)
 		    "[daemon] http_allow");
 		return;
 	}
+	if (!http_auth_ok(h, req))
+		return;
 	if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
 		evhttp_add_header(evhttp_request_get_output_headers(req),
 		    "Allow", "GET, HEAD");

@@ -9,7 +9,8 @@
 #  - accept() out of descriptors: a few rate-limited lines, no spin;
 #  - trickling control clients: root's reload still gets through, the
 #    refusals are logged a few times, not once per client, and a client
-#    that trickles alone is closed at the request deadline.
+#    that trickles alone is closed at the request deadline;
+#  - [daemon] http_auth: no or wrong credentials 401, right ones 200.
 #
 # Copyright (C) 2026 The nfqspid authors
 # SPDX-License-Identifier: GPL-2.0-or-later
@@ -23,6 +24,7 @@ T_QUEUE=${T_QUEUE:-17}
 lib_init frontdoor
 command -v curl >/dev/null || { echo "ERROR: curl not found: run scripts/deps.sh" >&2; exit 1; }
 command -v prlimit >/dev/null || { echo "ERROR: prlimit not found (util-linux)" >&2; exit 1; }
+command -v openssl >/dev/null || { echo "ERROR: openssl not found: run scripts/deps.sh" >&2; exit 1; }
 lib_topology || { echo "cannot build the namespaces" >&2; exit 1; }
 TRICKLE=$top_srcdir/tests/integration/trickle.py
 
@@ -125,6 +127,36 @@ check "dropped control clients are logged a few times, not each ($lines lines)" 
 out=$(cat "$T_TMP/trickle-one.out")
 check "a lone control client that trickles is closed at the deadline ($out)" \
     test "${out##*closed=}" -ge 1
+
+# ---- basic authentication ---------------------------------------------------
+printf 'admin:%s\n' "$(openssl passwd -6 's3cret pass')" >"$T_TMP/htpasswd"
+cp "$T_CONF" "$T_TMP/noauth.ini"
+sed -i "s|^http = .*|&\nhttp_auth = $T_TMP/htpasswd|" "$T_CONF"
+check "reload with http_auth" quiet lib_ctl reload
+code() { in_d curl -s --max-time 5 -o /dev/null -w '%{http_code}' "$@"; }
+c=$(code "http://127.0.0.1:$PORT/api/stats")
+check "http_auth: no credentials, 401 (got $c)" test "$c" = 401
+check "... with a Basic challenge" grep -qi '^WWW-Authenticate: Basic realm="nfqspid"' \
+    <<<"$(in_d curl -s --max-time 5 -D - -o /dev/null "http://127.0.0.1:$PORT/")"
+c=$(code -u 'admin:s3cret' "http://127.0.0.1:$PORT/api/stats")
+check "http_auth: a wrong password, 401 (got $c)" test "$c" = 401
+c=$(code -u 'root:s3cret pass' "http://127.0.0.1:$PORT/api/stats")
+check "http_auth: a user not in the file, 401 (got $c)" test "$c" = 401
+c=$(code -u 'admin:s3cret pass' "http://127.0.0.1:$PORT/api/stats")
+check "http_auth: the right ones, 200 (got $c)" test "$c" = 200
+c=$(code -u 'admin:s3cret pass' "http://127.0.0.1:$PORT/")
+check "http_auth: the page too, 200 (got $c)" test "$c" = 200
+check "wrong credentials are logged" log_has "http: wrong credentials from 127.0.0.1"
+printf 'admin:$1$abc$0123456789abcdefghijkl\n' >"$T_TMP/htpasswd"
+out=$(lib_ctl reload 2>&1)
+check "a legacy MD5 hash: the reload is refused ($out)" \
+    grep -q "http_auth: .*htpasswd line 1: a weak, legacy hash" <<<"$out"
+c=$(code -u 'admin:s3cret pass' "http://127.0.0.1:$PORT/api/stats")
+check "... and the running users stay (got $c)" test "$c" = 200
+cp "$T_TMP/noauth.ini" "$T_CONF"
+check "reload without http_auth" quiet lib_ctl reload
+c=$(code "http://127.0.0.1:$PORT/api/stats")
+check "no http_auth: 200 without credentials (got $c)" test "$c" = 200
 
 check "nfqspid is alive" lib_daemon_alive
 check "nfqspid stops cleanly" lib_stop_daemon
