@@ -11,7 +11,7 @@ PKGS=(
 	# build
 	build-essential autoconf automake libtool pkg-config make
 	libnetfilter-queue-dev libnfnetlink-dev libmnl-dev libevent-dev
-	libpcap-dev libsodium-dev libcrypt-dev
+	libpcap-dev libssl-dev libcrypt-dev
 	# unit tests, sanitizer and valgrind runs, man page lint
 	libcmocka-dev valgrind mandoc
 	# integration tests and the demo: namespaces, NFQUEUE diversion,

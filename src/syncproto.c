@@ -5,7 +5,8 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
  * Everything that comes off the sync link is checked before it is used:
- * the MAC first (libsodium's HMAC-SHA256, compared in constant time),
+ * the MAC first (OpenSSL libcrypto's HMAC-SHA256, which uses the CPU's
+ * SHA instructions where there are some, compared in constant time),
  * then every field against what this version can hold.  A message is
  * taken whole or not at all.
  */
@@ -15,12 +16,13 @@
 #include <errno.h>
 #include <string.h>
 
-#include <sodium.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "syncproto.h"
 
-_Static_assert(SYNC_MACLEN == crypto_auth_hmacsha256_BYTES, "MAC length");
-_Static_assert(SYNC_KEYLEN == crypto_auth_hmacsha256_KEYBYTES, "key length");
+_Static_assert(SYNC_MACLEN == 32 && SYNC_KEYLEN == 32, "HMAC-SHA256");
 _Static_assert(SYNC_MSG_MAX <= UINT16_MAX, "length is a u16");
 
 #define SYNC_OFF_LENGTH	6
@@ -73,27 +75,36 @@ sync_type_is_data(int type)
 	    type == SYNC_T_BULK_END);
 }
 
+/* HMAC-SHA256 of len bytes at p with key (any length): 0, or -1 (only
+   when the library cannot allocate). */
+static int
+sync_hmac(const void *key, size_t keylen, const void *p, size_t len,
+    uint8_t out[SYNC_MACLEN])
+{
+	unsigned int	 n = SYNC_MACLEN;
+
+	if (keylen > INT32_MAX || HMAC(EVP_sha256(), key, (int)keylen, p,
+	    len, out, &n) == NULL || n != SYNC_MACLEN)
+		return (-1);
+	return (0);
+}
+
 int
 sync_key_init(struct sync_key *key, const void *secret, size_t len)
 {
 	static const char label[] = "nfqspid sync v1";
-	crypto_auth_hmacsha256_state st;
 
 	if (len < SYNC_SECRET_MIN) {
 		errno = EINVAL;
 		return (-1);
 	}
-	if (sodium_init() < 0) {
+	/* The secret (any length) keys an HMAC of a fixed label: a key of
+	   exactly SYNC_KEYLEN bytes, and another one for another version. */
+	if (sync_hmac(secret, len, label, sizeof(label) - 1, key->k) == -1) {
+		OPENSSL_cleanse(key->k, sizeof(key->k));
 		errno = EIO;
 		return (-1);
 	}
-	/* The secret (any length) keys an HMAC of a fixed label: a key of
-	   exactly SYNC_KEYLEN bytes, and another one for another version. */
-	crypto_auth_hmacsha256_init(&st, secret, len);
-	crypto_auth_hmacsha256_update(&st, (const uint8_t *)label,
-	    sizeof(label) - 1);
-	crypto_auth_hmacsha256_final(&st, key->k);
-	sodium_memzero(&st, sizeof(st));
 	return (0);
 }
 
@@ -298,7 +309,7 @@ sync_msg_add_range(struct sync_msg *m, uint32_t first, uint32_t last)
 	return (0);
 }
 
-void
+int
 sync_reseal(void *buf, size_t len, const struct sync_hdr *h,
     const struct sync_key *key)
 {
@@ -308,8 +319,14 @@ sync_reseal(void *buf, size_t len, const struct sync_hdr *h,
 	put32(p + 16, h->ack);
 	put64(p + 20, h->epoch);
 	put64(p + 28, h->msgno);
-	crypto_auth_hmacsha256(p + len - SYNC_MACLEN, p, len - SYNC_MACLEN,
-	    key->k);
+	if (sync_hmac(key->k, SYNC_KEYLEN, p, len - SYNC_MACLEN,
+	    p + len - SYNC_MACLEN) == -1) {
+		/* never a message with a MAC that is not one */
+		memset(p + len - SYNC_MACLEN, 0, SYNC_MACLEN);
+		errno = ENOMEM;
+		return (-1);
+	}
+	return (0);
 }
 
 size_t
@@ -325,7 +342,8 @@ sync_msg_seal(struct sync_msg *m, const struct sync_hdr *h,
 	put16(p + SYNC_OFF_LENGTH, (uint16_t)len);
 	put16(p + SYNC_OFF_COUNT, m->count);
 	put16(p + 10, 0);
-	sync_reseal(p, len, h, key);
+	if (sync_reseal(p, len, h, key) == -1)
+		return (0);
 	return (len);
 }
 
@@ -445,6 +463,7 @@ sync_msg_parse(const void *buf, size_t len, const struct sync_key *key,
     struct sync_hdr *h)
 {
 	const uint8_t	*p = buf;
+	uint8_t		 mac[SYNC_MACLEN];
 
 	memset(h, 0, sizeof(*h));
 	if (len < SYNC_MSG_MIN)
@@ -457,8 +476,8 @@ sync_msg_parse(const void *buf, size_t len, const struct sync_key *key,
 		return (SYNC_EVERSION);
 	if (get16(p + SYNC_OFF_LENGTH) != len)
 		return (SYNC_ELENGTH);
-	if (crypto_auth_hmacsha256_verify(p + len - SYNC_MACLEN, p,
-	    len - SYNC_MACLEN, key->k) != 0)
+	if (sync_hmac(key->k, SYNC_KEYLEN, p, len - SYNC_MACLEN, mac) == -1 ||
+	    CRYPTO_memcmp(mac, p + len - SYNC_MACLEN, SYNC_MACLEN) != 0)
 		return (SYNC_EAUTH);
 	h->type = p[5];
 	h->length = (uint16_t)len;

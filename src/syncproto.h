@@ -5,8 +5,8 @@
  * Copyright (C) 2026 The nfqspid authors
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
- * Pure: no I/O, no globals (libsodium's one-time set-up aside).  One UDP
- * datagram is one message, all in network byte order:
+ * Pure: no I/O, no globals; HMAC-SHA256 from OpenSSL's libcrypto.  One
+ * UDP datagram is one message, all in network byte order:
  *
  *	0      4    5     6        8       10      12    16    20      28
  *	| magic | ver | type | length | count | zero | seq | ack | epoch |
@@ -98,7 +98,7 @@ struct sync_key {
 	uint8_t		 k[SYNC_KEYLEN];
 };
 /* The HMAC key from a shared secret of at least SYNC_SECRET_MIN bytes:
-   0, or -1 with errno EINVAL (too short) or EIO (libsodium failed). */
+   0, or -1 with errno EINVAL (too short) or EIO (libcrypto failed). */
 int		 sync_key_init(struct sync_key *key, const void *secret,
 		    size_t len);
 
@@ -139,12 +139,14 @@ int		 sync_msg_add_range(struct sync_msg *m, uint32_t first,
 /* The room left for records. */
 size_t		 sync_msg_room(const struct sync_msg *m);
 /* Write the header (h's seq, ack, epoch, msgno) and the MAC.  Returns
-   the message's length. */
+   the message's length, or 0 if libcrypto failed (it cannot allocate):
+   nothing to send then. */
 size_t		 sync_msg_seal(struct sync_msg *m, const struct sync_hdr *h,
 		    const struct sync_key *key);
 /* A sealed message again with h's seq, ack, epoch and msgno (a resend):
-   its type, count and body stay. */
-void		 sync_reseal(void *buf, size_t len, const struct sync_hdr *h,
+   its type, count and body stay.  0, or -1 (ENOMEM) as above: the MAC
+   is then zeros, which no peer takes. */
+int		 sync_reseal(void *buf, size_t len, const struct sync_hdr *h,
 		    const struct sync_key *key);
 
 /* ---- parsing --------------------------------------------------------- */

@@ -131,7 +131,8 @@ sync_seq_seal(struct sync_seq *s, struct sync_msg *m)
 	size_t		 len;
 
 	sync_seq_hdr(s, &h, s->next_seq);
-	len = sync_msg_seal(m, &h, &s->key);
+	if ((len = sync_msg_seal(m, &h, &s->key)) == 0)
+		return (0);	/* libcrypto could not: the number stays */
 	sl->seq = s->next_seq++;
 	sl->len = (uint16_t)len;
 	s->st.sent++;
@@ -204,7 +205,9 @@ sync_seq_resend(struct sync_seq *s,
 		sl = &s->slot[sync_seq_idx(s, seq)];
 		buf = s->mem + sync_seq_idx(s, seq) * s->mtu;
 		sync_seq_hdr(s, &h, seq);
-		sync_reseal(buf, sl->len, &h, &s->key);
+		/* if libcrypto cannot, the peer asks again */
+		if (sync_reseal(buf, sl->len, &h, &s->key) == -1)
+			continue;
 		send(buf, sl->len, arg);
 		s->st.resent++;
 	}

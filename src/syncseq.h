@@ -56,7 +56,7 @@ void		 sync_seq_free(struct sync_seq *s);
    with sync_msg_init() over that buffer, then sync_seq_seal(). */
 uint8_t		*sync_seq_buf(struct sync_seq *s, size_t *cap);
 /* Number and seal m (built over sync_seq_buf()): its length; the bytes
-   to send are m->buf. */
+   to send are m->buf.  0 if libcrypto failed: m is not numbered. */
 size_t		 sync_seq_seal(struct sync_seq *s, struct sync_msg *m);
 /* A control message without a body (ALIVE, BULK_REQ) into buf: its
    length, or 0 if cap is too small or type is not one. */

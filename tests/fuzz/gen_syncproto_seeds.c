@@ -9,7 +9,7 @@
  * byte fuzz_syncproto.c reads.
  *
  *   make && cc -Isrc tests/fuzz/gen_syncproto_seeds.c src/libspi.a \
-  *       -lsodium -o gen
+  *       -lcrypto -o gen
  *   ./gen tests/fuzz/corpus/fuzz_syncproto
  */
 #include <sys/socket.h>
