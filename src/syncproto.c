@@ -265,7 +265,8 @@ sync_msg_add_conn(struct sync_msg *m, const struct ct_snap *s,
 	p[102] = c->last_dir;
 	p[103] = c->last_zerowin;
 	p[104] = (uint8_t)nlen;
-	memcpy(p + SYNC_REC_FIXED, rule, nlen);
+	if (nlen > 0)		/* rule may be NULL */
+		memcpy(p + SYNC_REC_FIXED, rule, nlen);
 	m->len += SYNC_REC_FIXED + nlen;
 	m->count++;
 	return (0);
