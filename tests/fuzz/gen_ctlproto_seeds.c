@@ -68,6 +68,13 @@ main(int argc, char *argv[])
 	char		*events[] = { "events" };
 	const char	 filt[] = "src=192.0.2.1/24\0dst=::1\0sport=1\0"
 			    "dport=65535\0proto=icmpv6";
+	/* conntrack(8)'s options (ctfilter.c), with a connection after */
+	const char	 opts[] = "-p\0tcp\0-s\0" "10.0.0.0/8\0--dport=22\0"
+			    "--state\0ESTABLISHED,time_wait\0-m\0" "0x10/0xff\0"
+			    "-e\0NEW,DESTROY\0-o\0timestamp\0-f\0ipv4\0"
+			    "\x0a\x01\x02\x03\0\0\0\0\0\0\0\0\0\0\0\0"
+			    "\x0a\0\0\x01\0\0\0\0\0\0\0\0\0\0\0\0"
+			    "\0\x06\xa0\x28\0\x16\x03\0\x10\x01";
 	const char	 line[] = "ipv4     2 tcp      6 431999 ESTABLISHED "
 			    "src=10.0.0.1 dst=10.0.0.2 sport=41000 dport=22 "
 			    "src=10.0.0.2 dst=10.0.0.1 sport=22 dport=41000 "
@@ -107,5 +114,6 @@ main(int argc, char *argv[])
 	put(dir, "ctline-tcp", 2, line, strlen(line));
 	put(dir, "ctline-icmpv6", 2, line6, strlen(line6));
 	put(dir, "filter-all-keys", 3, filt, sizeof(filt) - 1);
+	put(dir, "filter-conntrack-options", 3, opts, sizeof(opts) - 1);
 	return (0);
 }
