@@ -60,9 +60,9 @@ struct frag_stats {
 	uint64_t	 completed;	/* datagrams made whole */
 	uint64_t	 dropped[FRAG_DROP_MAX];	/* fragments, by why */
 	/* now */
-	uint32_t	 held;		/* fragments */
-	uint32_t	 bytes;
-	uint32_t	 datagrams;	/* incomplete ones, and the ones
+	uint64_t	 held;		/* fragments */
+	uint64_t	 bytes;
+	uint64_t	 datagrams;	/* incomplete ones, and the ones
 					   refused until their timeout */
 };
 

@@ -88,6 +88,14 @@ struct nq;
  * payload stays in the kernel (GSO packets can be 64k).
  */
 #define NQ_COPY_RANGE	512
+/*
+ * With [conntrack] checksum = yes the checksums need every byte: up to a
+ * jumbo frame is copied.  Only a GSO packet is longer (NFQA_CFG_F_GSO),
+ * and its checksum is the kernel's (verified by GRO, or filled in on
+ * the way out), so it is not ours to check.  Fragments are never longer
+ * than the link's MTU: each comes whole.
+ */
+#define NQ_COPY_WHOLE	9216
 /* Datagrams read with one recvmmsg(), and decided together. */
 #define NQ_BATCH	32
 
@@ -121,8 +129,10 @@ struct nq_stats {
 typedef void	(*nq_packet_cb)(void *arg, const struct nq_packet *p,
 		    struct nq_verdict *v);
 
-/* Binds the queue.  NULL and errno on failure (EBUSY: bound elsewhere). */
-struct nq	*nq_open(uint16_t queue, uint32_t maxlen, int fail_open);
+/* Binds the queue, copying copy bytes of each packet (NQ_COPY_RANGE,
+   NQ_COPY_WHOLE).  NULL and errno on failure (EBUSY: bound elsewhere). */
+struct nq	*nq_open(uint16_t queue, uint32_t maxlen, int fail_open,
+		    uint32_t copy);
 /* Unbinds the queue and closes the socket. */
 void		 nq_close(struct nq *q);
 int		 nq_fd(const struct nq *q);
@@ -204,6 +214,7 @@ struct worker_stats {
 	uint64_t	 overflows;	/* the queue overflowed while failing
 					   open (each starts a grace) */
 	struct limit_stats limit;	/* rate and conn_limit */
+	struct frag_stats frag;		/* the fragment cache */
 	uint64_t	 sources;	/* in the limit table */
 	uint64_t	 reasons[REASON_MAX];	/* INVALID packets by why */
 };

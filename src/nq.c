@@ -58,11 +58,11 @@
    constant: MNL_SOCKET_BUFFER_SIZE calls sysconf() each time.) */
 #define NQ_RECVBUF	(0xffff + 8192 / 2)
 /* NQ_BATCH datagrams per recvmmsg().  A slot holds one packet message,
-   at most NQ_COPY_RANGE bytes of packet and some 300 bytes of attributes;
+   at most the copy range of packet and some 300 bytes of attributes;
    a longer datagram is cut (MSG_TRUNC) and still answered if its id
    came.  The slots are not a power of two apart, so that their first
    lines do not all fall into the same cache set. */
-#define NQ_SLOT		(2048 + 64)
+#define NQ_SLOT(copy)	((((copy) + 512 + 1023) & ~(size_t)1023) + 64)
 #define NQ_SENDBUF	(64 * 1024)
 #define NQ_PENDMAX	1024		/* verdicts collected before a send */
 #define NQ_FLUSH	64		/* ... or this many, between two
@@ -84,7 +84,9 @@ struct nq {
 	uint16_t	 queue;
 	uint32_t	 portid;
 	uint8_t		*rbuf;		/* nq_wait_ack() */
-	uint8_t		*slots;		/* NQ_BATCH * NQ_SLOT */
+	uint8_t		*slots;		/* NQ_BATCH * slot */
+	size_t		 slot;
+	uint32_t	 copy;		/* bytes of each packet copied */
 	struct mmsghdr	*mm;
 	struct iovec	*iov;
 	uint8_t		*sbuf;
@@ -96,7 +98,7 @@ struct nq {
 	struct nq_packet pk[NQ_BATCH];
 	size_t		 npk;
 	uint64_t	 now_ms;	/* when the datagrams were read */
-	size_t		 ndeferred;	/* callbacks that set defer, not yet
+	long		 ndeferred;	/* callbacks that set defer, not yet
 					   answered by nq_verdict() */
 	struct nq_stash	*stash, *stash_tail;
 	struct nq_stats	 st;
@@ -197,13 +199,14 @@ nq_config_msg(struct nq *q, char *buf, uint32_t seq)
 }
 
 static void
-nq_put_params(struct nlmsghdr *nlh, uint32_t maxlen, int fail_open)
+nq_put_params(struct nlmsghdr *nlh, uint32_t maxlen, int fail_open,
+    uint32_t copy)
 {
 	uint32_t	 flags = NFQA_CFG_F_GSO;
 
 	if (fail_open)
 		flags |= NFQA_CFG_F_FAIL_OPEN;
-	nfq_nlmsg_cfg_put_params(nlh, NFQNL_COPY_PACKET, NQ_COPY_RANGE);
+	nfq_nlmsg_cfg_put_params(nlh, NFQNL_COPY_PACKET, (int)copy);
 	nfq_nlmsg_cfg_put_qmaxlen(nlh, maxlen);
 	mnl_attr_put_u32(nlh, NFQA_CFG_FLAGS, htonl(flags));
 	mnl_attr_put_u32(nlh, NFQA_CFG_MASK,
@@ -291,7 +294,7 @@ nq_wait_ack(struct nq *q, uint32_t seq)
 }
 
 struct nq *
-nq_open(uint16_t queue, uint32_t maxlen, int fail_open)
+nq_open(uint16_t queue, uint32_t maxlen, int fail_open, uint32_t copy)
 {
 	struct nq	*q;
 	char		 buf[MNL_SOCKET_BUFFER_SIZE];
@@ -304,8 +307,10 @@ nq_open(uint16_t queue, uint32_t maxlen, int fail_open)
 		return (NULL);
 	q->queue = queue;
 	q->fd = -1;
+	q->copy = copy;
+	q->slot = NQ_SLOT(copy);
 	if ((q->rbuf = malloc(NQ_RECVBUF)) == NULL ||
-	    (q->slots = malloc(NQ_BATCH * NQ_SLOT)) == NULL ||
+	    (q->slots = malloc(NQ_BATCH * q->slot)) == NULL ||
 	    (q->mm = calloc(NQ_BATCH, sizeof(*q->mm))) == NULL ||
 	    (q->iov = calloc(NQ_BATCH, sizeof(*q->iov))) == NULL ||
 	    (q->sbuf = calloc(1, NQ_SENDBUF)) == NULL ||
@@ -313,8 +318,8 @@ nq_open(uint16_t queue, uint32_t maxlen, int fail_open)
 	    (q->pend_v = calloc(NQ_PENDMAX, sizeof(*q->pend_v))) == NULL)
 		goto fail;
 	for (i = 0; i < NQ_BATCH; i++) {
-		q->iov[i].iov_base = q->slots + i * NQ_SLOT;
-		q->iov[i].iov_len = NQ_SLOT;
+		q->iov[i].iov_base = q->slots + i * q->slot;
+		q->iov[i].iov_len = q->slot;
 		q->mm[i].msg_hdr.msg_iov = &q->iov[i];
 		q->mm[i].msg_hdr.msg_iovlen = 1;
 	}
@@ -345,7 +350,7 @@ nq_open(uint16_t queue, uint32_t maxlen, int fail_open)
 	nlh = nq_config_msg(q, buf, seq);
 	nlh->nlmsg_flags |= NLM_F_ACK;
 	nfq_nlmsg_cfg_put_cmd(nlh, AF_INET, NFQNL_CFG_CMD_BIND);
-	nq_put_params(nlh, maxlen, fail_open);
+	nq_put_params(nlh, maxlen, fail_open, copy);
 	if (mnl_socket_sendto(q->nl, nlh, nlh->nlmsg_len) == -1)
 		goto fail;
 	if (nq_wait_ack(q, seq) == -1) {
@@ -356,7 +361,7 @@ nq_open(uint16_t queue, uint32_t maxlen, int fail_open)
 	if (fcntl(q->fd, F_SETFL, fcntl(q->fd, F_GETFL) | O_NONBLOCK) == -1)
 		goto fail;
 	log_debug("%s: queue %u bound, portid %u, copy %d, maxlen %u%s",
-	    __func__, queue, q->portid, NQ_COPY_RANGE, maxlen,
+	    __func__, queue, q->portid, (int)copy, maxlen,
 	    fail_open ? ", fail-open" : "");
 	return (q);
 
@@ -443,7 +448,7 @@ nq_set_params(struct nq *q, uint32_t maxlen, int fail_open)
 	struct nlmsghdr	*nlh;
 
 	nlh = nq_config_msg(q, buf, 0);
-	nq_put_params(nlh, maxlen, fail_open);
+	nq_put_params(nlh, maxlen, fail_open, q->copy);
 	if (mnl_socket_sendto(q->nl, nlh, nlh->nlmsg_len) == -1)
 		return (-1);
 	return (0);
@@ -603,8 +608,10 @@ nq_add(struct nq *q, const struct nq_packet *p)
 int
 nq_verdict(struct nq *q, uint32_t id, const struct nq_verdict *v)
 {
-	if (q->ndeferred > 0)
-		q->ndeferred--;
+	/* may go below 0 for a moment: a packet deferred in a batch can be
+	   answered from a callback of the same batch, before nq_decide()
+	   has counted it */
+	q->ndeferred--;
 	q->st.verdicts++;
 	/* alone, never a batch: other packets may wait below id */
 	return (nq_send(q, nq_put_verdict(q, 0, 0, id, v), 1));
@@ -686,8 +693,8 @@ nq_truncated(struct nq *q, const uint8_t *buf, size_t len)
 		return;
 	}
 	if (nq_warn_ok(q))
-		log_warnx("queue %u: packet %u: a message longer than %d "
-		    "bytes", q->queue, p.id, NQ_SLOT);
+		log_warnx("queue %u: packet %u: a message longer than %zu "
+		    "bytes", q->queue, p.id, q->slot);
 	p.ts_ms = q->now_ms;
 	q->st.malformed++;
 	nq_add(q, &p);

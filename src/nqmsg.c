@@ -154,6 +154,8 @@ packet_msg(const struct nlmsghdr *nlh, uint16_t queue, struct nq_packet *p)
 		p->ifout = attr_u32(TB(NFQA_IFINDEX_OUTDEV));
 	if (TB(NFQA_MARK) != NULL)
 		p->mark = attr_u32(TB(NFQA_MARK));
+	if (TB(NFQA_SKB_INFO) != NULL)
+		p->skbinfo = attr_u32(TB(NFQA_SKB_INFO));
 	return (NQMSG_PACKET);
 #undef TB
 }

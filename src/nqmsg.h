@@ -35,6 +35,8 @@ struct nq_packet {
 	uint8_t		 malformed;	/* the message had an id but a bad
 					   attribute: len is 0, decide it
 					   as INVALID */
+	uint32_t	 skbinfo;	/* NFQA_SKB_INFO (host order), 0 if
+					   absent: the checksum is verified */
 };
 
 /* What nqmsg_next() found. */

@@ -74,6 +74,17 @@ static const struct status_counter counters[] = {
 	{ "deferred", "deferred_total", "Verdicts given later (ICMP errors about another worker's connection).", COUNTER, WS(nq.deferred) },
 	{ "rejects", "rejects_total", "Answers sent for reject rules.", COUNTER, WS(rejects) },
 	{ "reject_errors", "reject_errors_total", "Answers for reject rules that could not be sent.", COUNTER, WS(reject_errors) },
+	{ "frag_held", "fragments_held", "Fragments held until their datagram is whole (each takes a slot of the kernel's queue).", GAUGE, WS(frag.held) },
+	{ "frag_bytes", "fragments_held_bytes", "Bytes of the fragments held.", GAUGE, WS(frag.bytes) },
+	{ "frag_datagrams", "fragment_datagrams", "Datagrams incomplete, or ended and remembered until their timeout.", GAUGE, WS(frag.datagrams) },
+	{ "frag_seen", "fragments_total", "Fragments read.", COUNTER, WS(frag.fragments) },
+	{ "frag_completed", "fragment_datagrams_completed_total", "Fragmented datagrams made whole and decided once.", COUNTER, WS(frag.completed) },
+	{ "frag_overlap", "fragments_dropped_total{reason=\"frag-overlap\"}", "Fragments dropped by the fragment cache, by why.", COUNTER, WS(frag.dropped[FRAG_DROP_OVERLAP]) },
+	{ "frag_duplicate", "fragments_dropped_total{reason=\"frag-duplicate\"}", NULL, COUNTER, WS(frag.dropped[FRAG_DROP_DUPLICATE]) },
+	{ "frag_invalid", "fragments_dropped_total{reason=\"fragment\"}", NULL, COUNTER, WS(frag.dropped[FRAG_DROP_INVALID]) },
+	{ "frag_too_many", "fragments_dropped_total{reason=\"frag-too-many\"}", NULL, COUNTER, WS(frag.dropped[FRAG_DROP_TOO_MANY]) },
+	{ "frag_cache_full", "fragments_dropped_total{reason=\"frag-cache-full\"}", NULL, COUNTER, WS(frag.dropped[FRAG_DROP_FULL]) },
+	{ "frag_timeout", "fragments_dropped_total{reason=\"frag-timeout\"}", NULL, COUNTER, WS(frag.dropped[FRAG_DROP_TIMEOUT]) },
 };
 
 #define NCOUNTERS	(sizeof(counters) / sizeof(counters[0]))

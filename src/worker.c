@@ -41,7 +41,7 @@ worker_now_ms(void)
 	return ((uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
 }
 
-static void
+void
 worker_audit(struct worker *w, const struct verdict *v, const struct pkt *p,
     const char *in, const char *out, size_t len, uint64_t now)
 {
@@ -104,9 +104,11 @@ worker_packet(struct worker *w, const struct nq_packet *np,
 	}
 	in = ifcache_name(&w->ifc, np->ifin, now);
 	out = ifcache_name(&w->ifc, np->ifout, now);
-	/* csum 0: the checksums the kernel verified are not asked again */
-	x = (struct verdict_ctx){ w->cfg, w->ct, w->lt, in, out, np->hook, 0,
-	    now };
+	/* the checksums the kernel verified are not checked again */
+	x = (struct verdict_ctx){ w->cfg, w->ct, w->lt, in, out, np->hook,
+	    worker_csum(np), now };
+	if (worker_fragment(w, np, &x, nv))
+		return;
 	verdict_packet(&x, np->data, np->len, a, &p, &v);
 	if (verdict_needs_owner(&p, &v) && worker_ask(w, np, &p, &v, in,
 	    out) == 0) {
@@ -177,17 +179,7 @@ worker_decided(struct worker *w, const struct nq_packet *np,
     const struct pkt *p, const struct verdict *v, const char *in,
     const char *out, uint64_t now, struct nq_verdict *nv)
 {
-	w->st.received++;
-	if (v->action == RULE_ACCEPT)
-		w->st.accepted++;
-	else
-		w->st.dropped++;
-	if (v->state == CT_INVALID) {
-		w->st.invalid++;
-		if (v->reason < REASON_MAX)
-			w->st.reasons[v->reason]++;
-	} else if (v->state == CT_RELATED)
-		w->st.related++;
+	worker_count(w, v, np->origlen);
 
 	/* RULE_REJECT drops; the reset or unreachable is sent apart
 	   (monitor mode: action is accept, nothing is sent). */
@@ -199,17 +191,6 @@ worker_decided(struct worker *w, const struct nq_packet *np,
 
 	if (v->log)
 		worker_audit(w, v, p, in, out, np->origlen, now);
-
-	/* where the packet was decided: its rule, or [policy] state */
-	if (w->rcount != NULL) {
-		size_t	 i = v->rule != NULL ? v->rule->index :
-		    w->cfg->nrules + v->state;
-
-		if (i < w->nrcount) {
-			w->rcount[2 * i]++;
-			w->rcount[2 * i + 1] += np->origlen;
-		}
-	}
 }
 
 void
@@ -245,6 +226,7 @@ worker_tick(evutil_socket_t fd, short events, void *arg)
 	worker_overflow_check(w, now, 1);
 	w->ran_ms = now;
 	ct_expire(w->ct, now);
+	worker_frag_expire(w, now);
 	limit_expire(w->lt, now);
 	worker_answer_late(w, now, WORKER_ASK_MS);
 	worker_summary(w, now);
@@ -423,7 +405,14 @@ worker_new(unsigned id, const struct config *cfg, char *err, size_t errlen)
 		worker_free(w);
 		return (NULL);
 	}
-	if ((w->nq = nq_open(queue, cfg->queue_maxlen, cfg->fail_open)) ==
+	if ((w->fc = frag_new(&cfg->frag)) == NULL) {
+		snprintf(err, errlen, "worker %u: fragment cache: %s", id,
+		    strerror(errno));
+		worker_free(w);
+		return (NULL);
+	}
+	if ((w->nq = nq_open(queue, cfg->queue_maxlen, cfg->fail_open,
+	    cfg->checksum ? NQ_COPY_WHOLE : NQ_COPY_RANGE)) ==
 	    NULL) {
 		if (errno == EBUSY)
 			snprintf(err, errlen, "queue %u is in use by another "
@@ -526,8 +515,10 @@ worker_stop_fn(struct worker *w, void *arg)
 		log_warn("worker %u: queue %u: stop queueing", w->id,
 		    nq_queue(w->nq));
 	n = nq_recv_batch(w->nq, 0, worker_batch, w);
-	/* errors still waiting for an answer get none now */
+	/* errors still waiting for an answer get none now, held
+	   fragments their datagram's end */
 	worker_answer_late(w, 0, 0);
+	worker_frag_expire(w, UINT64_MAX);
 	if (n == -1)
 		log_warn("worker %u: queue %u: last read", w->id,
 		    nq_queue(w->nq));
@@ -579,6 +570,7 @@ worker_free(struct worker *w)
 		ct_free(w->ct);
 	if (w->lt != NULL)
 		limit_free(w->lt);
+	frag_free(w->fc);
 	worker_close_raw(w);
 	free(w->rcount);
 	pthread_cond_destroy(&w->cond);
@@ -599,6 +591,7 @@ worker_reload_fn(struct worker *w, void *arg)
 	worker_rule_counters_new(w, w->cfg, cfg);
 	w->cfg = cfg;
 	ct_set_config(w->ct, &cfg->ct);
+	frag_set_config(w->fc, &cfg->frag);
 	/*
 	 * What the new rules no longer accept ends now, not at expiry:
 	 * every connection is judged again before its next packet, the

@@ -7,6 +7,7 @@
  * A worker is split by role: worker.c (thread life and the packet loop),
  * worker_ask.c (ICMP errors about other workers' connections),
  * worker_reject.c (reject's answers and the memory of them),
+ * worker_frag.c (fragments held until their datagram is decided),
  * worker_stats.c (counters, the once-a-second summary) and
  * worker_overflow.c (overflows while failing open, the watchdog's
  * closing).  Everything here
@@ -63,6 +64,7 @@ struct worker {
 	struct nq		*nq;
 	struct ct_table		*ct;
 	struct limit_table	*lt;
+	struct frag_cache	*fc;		/* worker_frag.c */
 
 	struct event_base	*base;
 	struct event		*rev;		/* the queue's socket */
@@ -137,6 +139,22 @@ struct worker {
 void	 worker_decided(struct worker *, const struct nq_packet *,
 	    const struct pkt *, const struct verdict *, const char *,
 	    const char *, uint64_t, struct nq_verdict *);
+/* an audit record, under [log] rate */
+void	 worker_audit(struct worker *, const struct verdict *,
+	    const struct pkt *, const char *, const char *, size_t, uint64_t);
+
+/* worker_frag.c */
+/* The CSUM_* checksums of np that are ours to verify (NFQA_SKB_INFO). */
+unsigned worker_csum(const struct nq_packet *np);
+/*
+ * np through the fragment cache, in x: 0 if it is no fragment (decide it
+ * as usual), 1 if it is dealt with (held: nv->defer is set; or decided,
+ * with the fragments held with it).
+ */
+int	 worker_fragment(struct worker *, const struct nq_packet *np,
+	    const struct verdict_ctx *x, struct nq_verdict *nv);
+/* Datagrams whose time is up by now (UINT64_MAX: all) are dropped. */
+void	 worker_frag_expire(struct worker *, uint64_t now);
 
 /* worker_ask.c */
 /* 0: p's verdict waits for the other workers; -1: decide it now. */
@@ -174,6 +192,8 @@ worker_own_answer(struct worker *w, const struct nq_packet *np)
 }
 
 /* worker_stats.c */
+/* a decided packet of len bytes, by verdict, state and rule */
+void	 worker_count(struct worker *, const struct verdict *, size_t len);
 void	 worker_rule_counters_new(struct worker *, const struct config *old,
 	    const struct config *);
 void	 worker_summary(struct worker *, uint64_t now);

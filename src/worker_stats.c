@@ -114,6 +114,33 @@ worker_summary(struct worker *w, uint64_t now)
 }
 
 void
+worker_count(struct worker *w, const struct verdict *v, size_t len)
+{
+	w->st.received++;
+	if (v->action == RULE_ACCEPT)
+		w->st.accepted++;
+	else
+		w->st.dropped++;
+	if (v->state == CT_INVALID) {
+		w->st.invalid++;
+		if (v->reason < REASON_MAX)
+			w->st.reasons[v->reason]++;
+	} else if (v->state == CT_RELATED)
+		w->st.related++;
+
+	/* where the packet was decided: its rule, or [policy] state */
+	if (w->rcount != NULL) {
+		size_t	 i = v->rule != NULL ? v->rule->index :
+		    w->cfg->nrules + v->state;
+
+		if (i < w->nrcount) {
+			w->rcount[2 * i]++;
+			w->rcount[2 * i + 1] += len;
+		}
+	}
+}
+
+void
 worker_get_stats(struct worker *w, struct worker_stats *s)
 {
 	*s = w->st;
@@ -122,11 +149,14 @@ worker_get_stats(struct worker *w, struct worker_stats *s)
 	s->conns = ct_count(w->ct);
 	limit_get_stats(w->lt, &s->limit);
 	s->sources = limit_count(w->lt);
+	frag_get_stats(w->fc, &s->frag);
 }
 
 /* The counter structs are uint64_t only, so they add up word by word. */
 _Static_assert(sizeof(struct nq_stats) % sizeof(uint64_t) == 0, "nq_stats");
 _Static_assert(sizeof(struct ct_stats) % sizeof(uint64_t) == 0, "ct_stats");
+_Static_assert(sizeof(struct frag_stats) % sizeof(uint64_t) == 0,
+    "frag_stats");
 _Static_assert(sizeof(struct limit_stats) % sizeof(uint64_t) == 0,
     "limit_stats");
 
