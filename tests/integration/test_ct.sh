@@ -13,8 +13,9 @@
 #    untracked tuple it is dropped (IPv4 and IPv6);
 #  - an echo reply without a request is dropped (IPv4 and IPv6);
 #  - a TCP SYN split into fragments inside its TCP header never gets past
-#    a rule that denies its port, with and without the kernel's
-#    defragmentation in dut.
+#    a rule that denies its port; split after its header, nfqspid holds
+#    the fragments and the rule decides the whole SYN; fragmented UDP to
+#    an allowed port is answered.  The kernel tracks nothing in dut.
 #
 # Copyright (C) 2026 The nfqspid authors
 # SPDX-License-Identifier: GPL-2.0-or-later
@@ -227,29 +228,32 @@ elif kind == "unreach":
     else:
         send(IP(src=src, dst=dst) / ICMP(type=3, code=3) / quote)
 elif kind == "fragsyn":
-    # a SYN with options (40-byte TCP header) split after 16 bytes:
-    # the first fragment holds the ports but not the flags
+    # a SYN with options (40-byte TCP header) split after 16 bytes
+    # (or CUT): the first fragment holds the ports but not the flags
     src, dst, sport, dport, ipid = a[0], a[1], int(a[2]), int(a[3]), int(a[4])
+    cut = int(a[5]) if len(a) > 5 else 16
     tcp = raw(IP(src=src, dst=dst) /
               TCP(sport=sport, dport=dport, flags="S", seq=1000,
                   window=64240, options=[("MSS", 1460), ("SAckOK", b""),
                                          ("NOP", None), ("WScale", 7),
                                          ("Timestamp", (1, 0))]))[20:]
     send(IP(src=src, dst=dst, id=ipid, flags="MF", frag=0, proto=6) /
-         Raw(tcp[:16]))
-    send(IP(src=src, dst=dst, id=ipid, flags=0, frag=2, proto=6) /
-         Raw(tcp[16:]))
+         Raw(tcp[:cut]))
+    send(IP(src=src, dst=dst, id=ipid, flags=0, frag=cut // 8, proto=6) /
+         Raw(tcp[cut:]))
 elif kind == "fragsyn6":
     src, dst, sport, dport, ipid = a[0], a[1], int(a[2]), int(a[3]), int(a[4])
+    cut = int(a[5]) if len(a) > 5 else 16
     tcp = raw(IPv6(src=src, dst=dst) /
               TCP(sport=sport, dport=dport, flags="S", seq=1000,
                   window=64240, options=[("MSS", 1440), ("SAckOK", b""),
                                          ("NOP", None), ("WScale", 7),
                                          ("Timestamp", (1, 0))]))[40:]
     send(IPv6(src=src, dst=dst) /
-         IPv6ExtHdrFragment(nh=6, offset=0, m=1, id=ipid) / Raw(tcp[:16]))
+         IPv6ExtHdrFragment(nh=6, offset=0, m=1, id=ipid) / Raw(tcp[:cut]))
     send(IPv6(src=src, dst=dst) /
-         IPv6ExtHdrFragment(nh=6, offset=2, m=0, id=ipid) / Raw(tcp[16:]))
+         IPv6ExtHdrFragment(nh=6, offset=cut // 8, m=0, id=ipid) /
+         Raw(tcp[cut:]))
 EOF
 
 check "nfqspid -n accepts the test configuration" \
@@ -459,18 +463,15 @@ check "and the client's counter saw them" \
 
 # ---- 5. fragments --------------------------------------------------------------
 # A SYN to port 5030 (denied by rule frag-deny, and the server listens
-# there) split inside its TCP header.  What nfqspid sees depends on dut:
-#  - without conntrack in dut's namespace nothing reassembles before
-#    FORWARD: nfqspid gets the fragments one by one and drops both as
-#    INVALID fragment (the first holds no TCP flags, the second no header
-#    at all), so no fragmented packet of any port gets through;
-#  - once conntrack is in use there (here: one -m conntrack rule),
-#    nf_defrag reassembles in PREROUTING and nfqspid sees the whole SYN,
-#    which rule frag-deny drops; fragmented traffic to allowed ports
-#    works.  (IPv6: the kernel's reassembly itself may discard a first
-#    fragment without the whole TCP header, RFC 7112; then nfqspid sees
-#    nothing at all.)
-# Either way the server must see nothing from the fragments' source.
+# there).  Nothing reassembles in front of the queue (the kernel tracks
+# nothing in dut): nfqspid holds the fragments itself.
+#  - split inside its TCP header (the first fragment holds the ports but
+#    not the flags, RFC 1858): both fragments are INVALID fragment;
+#  - split after its 40-byte header: nfqspid decides the whole SYN, and
+#    rule frag-deny drops both fragments;
+#  - a 3000-byte UDP request to an allowed port, fragmented by the
+#    client's kernel, is answered (the answer is fragmented too).
+# Either way the server must see nothing of the SYNs.
 counter_add "$NS_S" "$IPT" raw PREROUTING fragsrc -s "$C4F"
 counter_add "$NS_S" "$IP6T" raw PREROUTING fragsrc6 -s "$C6F"
 bg_in "$NS_S" socat "TCP4-LISTEN:5030,bind=$S4,reuseaddr,fork" EXEC:cat
@@ -481,44 +482,29 @@ wait_listen "$NS_S" udp 5031 || fail "server listens on UDP 5031"
 big=$(head -c 3000 /dev/zero | tr '\0' f)
 
 in_c "$PY" "$T_TMP/craft.py" fragsyn "$C4F" "$S4" 40530 5030 4001
-check "no defrag in dut: the fragmented SYN is dropped as INVALID fragment" \
+check "a SYN split inside its TCP header is dropped as INVALID fragment" \
     log_has "action=drop state=INVALID rule=- reason=fragment proto=tcp src=$C4F "
-check "no defrag in dut: nothing of it reaches the server" \
-    test "$(counter "$NS_S" "$IPT" raw PREROUTING fragsrc)" -eq 0
 in_c "$PY" "$T_TMP/craft.py" fragsyn6 "$C6F" "$S6" 40630 5030 4003
-check "no defrag in dut: the fragmented IPv6 SYN is dropped as INVALID fragment" \
+check "the same over IPv6" \
     log_has "action=drop state=INVALID rule=- reason=fragment proto=tcp src=$C6F "
-check "no defrag in dut: nothing of it reaches the IPv6 server" \
-    test "$(counter "$NS_S" "$IP6T" raw PREROUTING fragsrc6)" -eq 0
-got=$(in_c "$PY" "$T_TMP/udpcli.py" "$S4" 5031 "$big" 2 | head -c 5)
-echo "  note: without defrag in dut, a 3000-byte UDP request (fragmented) to an allowed port: ${got:-no answer}"
-got=$(in_c "$PY" "$T_TMP/udpcli.py" "$S6" 5031 "$big" 2 | head -c 5)
-echo "  note: the same over IPv6: ${got:-no answer}"
-
-in_d "$IPT" -t raw -A PREROUTING -m conntrack --ctstate INVALID \
-    -m comment --comment "pulls nf_conntrack and nf_defrag into dut"
-in_d "$IP6T" -t raw -A PREROUTING -m conntrack --ctstate INVALID \
-    -m comment --comment "pulls nf_conntrack and nf_defrag_ipv6 into dut"
-in_c "$PY" "$T_TMP/craft.py" fragsyn "$C4F" "$S4" 40531 5030 4002
-check "defrag in dut: nfqspid sees the reassembled SYN and rule frag-deny drops it" \
+in_c "$PY" "$T_TMP/craft.py" fragsyn "$C4F" "$S4" 40531 5030 4002 40
+check "a SYN split after its header is decided whole: rule frag-deny drops it" \
     log_has "action=drop state=NEW rule=frag-deny proto=tcp src=$C4F sport=40531 dst=$S4 dport=5030 "
-check "defrag in dut: nothing of it reaches the server" \
+in_c "$PY" "$T_TMP/craft.py" fragsyn6 "$C6F" "$S6" 40631 5030 4004 40
+check "the same over IPv6" \
+    log_has "action=drop state=NEW rule=frag-deny proto=tcp src=$C6F sport=40631 dst=$S6 dport=5030 "
+check "nothing of the fragmented SYNs reaches the server" \
     test "$(counter "$NS_S" "$IPT" raw PREROUTING fragsrc)" -eq 0
-got=$(in_c "$PY" "$T_TMP/udpcli.py" "$S4" 5031 "$big" 3 | head -c 5)
-check "defrag in dut: a 3000-byte UDP request to an allowed port is answered" \
-    test "$got" = "pong:"
-in_c "$PY" "$T_TMP/craft.py" fragsyn6 "$C6F" "$S6" 40631 5030 4004
-sleep 1
-check "defrag in dut: nothing of the fragmented IPv6 SYN reaches the server" \
+check "nothing of the fragmented IPv6 SYNs reaches the server" \
     test "$(counter "$NS_S" "$IP6T" raw PREROUTING fragsrc6)" -eq 0
-if grep -q "rule=frag-deny proto=tcp src=$C6F sport=40631 " "$T_LOG"; then
-	echo "  note: IPv6: nfqspid saw the reassembled SYN, rule frag-deny dropped it"
-else
-	echo "  note: IPv6: the kernel's reassembly discarded the tiny first fragment; nfqspid saw nothing"
-fi
-got=$(in_c "$PY" "$T_TMP/udpcli.py" "$S6" 5031 "$big" 3 | head -c 5)
-check "defrag in dut: a 3000-byte IPv6 UDP request to an allowed port is answered" \
+got=$(in_c "$PY" "$T_TMP/udpcli.py" "$S4" 5031 "$big" 3 | head -c 5)
+check "a 3000-byte UDP request to an allowed port is answered" \
     test "$got" = "pong:"
+got=$(in_c "$PY" "$T_TMP/udpcli.py" "$S6" 5031 "$big" 3 | head -c 5)
+check "a 3000-byte IPv6 UDP request to an allowed port is answered" \
+    test "$got" = "pong:"
+check "the kernel tracks nothing in dut" \
+    sh -c "! ip netns exec $NS_D test -s /proc/net/nf_conntrack"
 
 # ---- health and shutdown -------------------------------------------------------
 ctout=$(lib_ctl conntrack 2>&1)

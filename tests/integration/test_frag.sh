@@ -1,0 +1,302 @@
+#!/bin/bash
+# test_frag.sh - fragments and checksums decided by nfqspid itself, in a
+# firewall namespace where the kernel tracks nothing (no conntrack rule,
+# so no reassembly in front of the queue; checked at the end):
+#  - UDP datagrams of 3,000 bytes both ways between real sockets: the
+#    senders' kernels fragment them, nfqspid holds the fragments until
+#    each datagram is whole, decides it once, and all of them arrive;
+#  - crafted with scapy from an address the client does not own:
+#    fragmented UDP in order and last first; a TCP connection whose data
+#    segments come in fragments, in order and shuffled, which the server
+#    reads whole; an overlap, a tiny first TCP fragment, an offset-8 TCP
+#    fragment and an incomplete datagram, of which no fragment reaches
+#    the server, with their audit records (frag-overlap, fragment,
+#    frag-timeout after frag_timeout);
+#  - TCP, UDP and ICMP with bad checksums over IPv4 and IPv6 never reach
+#    the server (bad-checksum), their good twins do;
+#  - the counters (nfqspictl stats) and nothing held at the end.
+# Every check counts at the far side, in the server's raw table, what
+# crossed dut: a fragment by its identification, a packet by its length.
+#
+# Copyright (C) 2026 The nfqspid authors
+# SPDX-License-Identifier: GPL-2.0-or-later
+set -u
+
+T_NET=${T_NET:-97}
+T_QUEUE=${T_QUEUE:-9}
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+# scapy's sources: addresses in the client's subnet that the client
+# does not own (dut sends their replies to c0, where the client's kernel
+# ignores them), so that a crafted TCP handshake gets no RST from it.
+C4X=10.$T_NET.1.9
+C6X=fd00:$T_NET:1::9
+
+lib_init frag
+lib_topology || { echo "cannot build the namespaces" >&2; exit 1; }
+cmac=$(ip -n "$NS_C" -o link show c0 | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p')
+in_d ip neigh replace "$C4X" lladdr "$cmac" dev d0 nud permanent
+in_d ip -6 neigh replace "$C6X" lladdr "$cmac" dev d0 nud permanent
+
+lib_config <<EOF
+[conntrack]
+frag_timeout = 2
+checksum = yes
+
+[policy]
+established = accept
+related = accept
+invalid = drop
+new = drop
+
+[rule udp-in]
+proto = udp
+dport = 5001
+action = accept
+
+[rule tcp-in]
+proto = tcp
+dport = 5100
+action = accept
+
+[rule ping]
+proto = icmp
+icmp_type = echo-request
+action = accept
+
+[rule ping6]
+proto = icmpv6
+icmp_type = echo-request
+action = accept
+EOF
+
+# udp.py serve ADDR...: echo every datagram on ADDR:5001 back whole.
+# udp.py ask ADDR N: send N bytes from a socket, print the reply's length.
+cat >"$T_TMP/udp.py" <<'EOF'
+import select, socket, sys
+fam = lambda a: socket.AF_INET6 if ":" in a else socket.AF_INET
+if sys.argv[1] == "serve":
+    socks = []
+    for a in sys.argv[2:]:
+        s = socket.socket(fam(a), socket.SOCK_DGRAM)
+        s.bind((a, 5001))
+        socks.append(s)
+    while True:
+        for s in select.select(socks, [], [])[0]:
+            data, peer = s.recvfrom(65535)
+            s.sendto(data, peer)
+else:
+    a, n = sys.argv[2], int(sys.argv[3])
+    s = socket.socket(fam(a), socket.SOCK_DGRAM)
+    s.settimeout(3)
+    s.sendto(b"e" * n, (a, 5001))
+    try:
+        print(len(s.recv(65535)))
+    except socket.timeout:
+        print(0)
+EOF
+
+# tcp.py serve ADDR OUT: write what each connection to ADDR:5100 brought,
+# one line of its length per connection, to OUT.
+cat >"$T_TMP/tcp.py" <<'EOF'
+import socket, sys
+a, out = sys.argv[2], sys.argv[3]
+ls = socket.socket(socket.AF_INET6 if ":" in a else socket.AF_INET)
+ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind((a, 5100))
+ls.listen(8)
+while True:
+    c, _ = ls.accept()
+    c.settimeout(5)
+    got = b""
+    try:
+        while True:
+            b = c.recv(65536)
+            if not b:
+                break
+            got += b
+    except socket.timeout:
+        pass
+    with open(out, "a") as f:
+        f.write("%d\n" % len(got))
+    c.close()
+EOF
+
+# craft.py CASE SRC DST IDENT: one crafted case (scapy), from SRC.
+cat >"$T_TMP/craft.py" <<'EOF'
+import random, sys
+from scapy.all import (ICMP, ICMPv6EchoRequest, IP, IPv6, IPv6ExtHdrFragment,
+                       Raw, TCP, UDP, conf, raw, send, sr1)
+conf.verb = 0
+case, src, dst, ident = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+v6 = ":" in dst
+
+def ip(**kw):
+    return IPv6(src=src, dst=dst, **kw) if v6 else IP(src=src, dst=dst, **kw)
+
+def l4(pkt):
+    b = raw(ip() / pkt)
+    return b[40:] if v6 else b[20:]
+
+def frag(seg, proto, off, end, more):
+    data = Raw(seg[off:end])
+    if v6:
+        return IPv6(src=src, dst=dst, nh=44) / IPv6ExtHdrFragment(
+            nh=proto, offset=off // 8, m=int(more), id=ident) / data
+    return IP(src=src, dst=dst, id=ident, proto=proto,
+              flags="MF" if more else 0, frag=off // 8) / data
+
+def pieces(seg, proto, cuts, order):
+    return [frag(seg, proto, cuts[k], cuts[k + 1], k + 2 < len(cuts))
+            for k in order]
+
+udp = lambda n: l4(UDP(sport=40000 + ident % 1000, dport=5001) /
+                   Raw(b"u" * n))
+if case in ("udp", "udp-reverse", "overlap", "incomplete"):
+    seg = udp(1400)
+    cuts = [0, 512, 1024, len(seg)]
+    order = {"udp": [0, 1, 2], "udp-reverse": [2, 1, 0],
+             "incomplete": [0, 2]}.get(case)
+    if case == "overlap":
+        pk = [frag(seg, 17, 0, 512, 1), frag(seg, 17, 504, 1024, 1),
+              frag(seg, 17, 1024, len(seg), 0)]
+    else:
+        pk = pieces(seg, 17, cuts, order)
+    send(pk)
+elif case in ("tiny", "offset8"):
+    seg = l4(TCP(sport=41000, dport=5100, flags="S", seq=1) / Raw(b"t" * 64))
+    if case == "tiny":
+        send(pieces(seg, 6, [0, 16, len(seg)], [0, 1]))
+    else:
+        send([frag(seg, 6, 0, 24, 1), frag(seg, 6, 8, 48, 1)])
+elif case in ("tcp", "tcp-shuffled"):
+    sport = 42000 + ident % 1000
+    t = lambda **kw: TCP(sport=sport, dport=5100, window=64000, **kw)
+    sa = sr1(ip() / t(flags="S", seq=1000), timeout=3)
+    if sa is None or TCP not in sa:
+        sys.exit("no SYN/ACK")
+    ack = sa[TCP].seq + 1
+    send(ip() / t(flags="A", seq=1001, ack=ack))
+    seg = l4(t(flags="PA", seq=1001, ack=ack) / Raw(b"d" * 1500))
+    cuts = [0, 512, 1024, len(seg)]
+    order = [0, 1, 2] if case == "tcp" else [2, 0, 1]
+    send(pieces(seg, 6, cuts, order))
+    send(ip() / t(flags="FA", seq=2501, ack=ack))
+elif case.startswith("bad-") or case.startswith("good-"):
+    # a whole packet, its length ident (so that the server counts it)
+    kind = case.split("-", 1)[1]
+    if kind == "udp":
+        p = UDP(sport=43000, dport=5001)
+    elif kind == "tcp":
+        p = TCP(sport=43001, dport=5100, flags="S", seq=7)
+    else:
+        p = ICMPv6EchoRequest(id=9, seq=1) if v6 else ICMP(id=9, seq=1)
+    hl = (40 if v6 else 20) + (20 if kind == "tcp" else 8)
+    b = bytearray(raw(ip() / p / Raw(b"c" * (ident - hl))))
+    if case.startswith("bad-"):
+        b[-1] ^= 0x5a
+    send(IPv6(bytes(b)) if v6 else IP(bytes(b)))
+else:
+    sys.exit("unknown case " + case)
+EOF
+
+# count NAME IDENT: count, in the server's raw table, what arrives of the
+# crafted datagram IDENT (IPv4: by identification; IPv6: by fragment id).
+count4() { counter_add "$NS_S" "$IPT" raw PREROUTING "$1" -s "$C4X" -m u32 --u32 "4>>16=$2"; }
+count6() { counter_add "$NS_S" "$IP6T" raw PREROUTING "$1" -s "$C6X" -m frag --fragid "$2"; }
+# ... a whole packet by its length
+len4() { counter_add "$NS_S" "$IPT" raw PREROUTING "$1" -s "$C4X" -m length --length "$2"; }
+len6() { counter_add "$NS_S" "$IP6T" raw PREROUTING "$1" -s "$C6X" -m length --length "$2"; }
+got4() { counter "$NS_S" "$IPT" raw PREROUTING "$1"; }
+got6() { counter "$NS_S" "$IP6T" raw PREROUTING "$1"; }
+
+craft4() { in_c "$PY" "$T_TMP/craft.py" "$1" "$C4X" "$S4" "$2"; }
+craft6() { in_c "$PY" "$T_TMP/craft.py" "$1" "$C6X" "$S6" "$2"; }
+
+lib_divert || { echo "cannot divert FORWARD" >&2; exit 1; }
+lib_start_daemon || exit 1
+bg_in "$NS_S" "$PY" "$T_TMP/udp.py" serve "$S4" "$S6"
+bg_in "$NS_S" "$PY" "$T_TMP/tcp.py" serve "$S4" "$T_TMP/tcp4.out"
+bg_in "$NS_S" "$PY" "$T_TMP/tcp.py" serve "$S6" "$T_TMP/tcp6.out"
+wait_listen "$NS_S" udp 5001 && wait_listen "$NS_S" tcp 5100 ||
+    { echo "servers did not start" >&2; exit 1; }
+
+# ---- 1. real sockets: 3,000-byte datagrams, fragmented by the senders ------
+check "UDP 3000 bytes over IPv4, fragmented both ways, comes back whole" \
+    test "$(in_c "$PY" "$T_TMP/udp.py" ask "$S4" 3000)" = 3000
+check "UDP 3000 bytes over IPv6, fragmented both ways, comes back whole" \
+    test "$(in_c "$PY" "$T_TMP/udp.py" ask "$S6" 3000)" = 3000
+check "UDP 20000 bytes over IPv4 (14 fragments each way)" \
+    test "$(in_c "$PY" "$T_TMP/udp.py" ask "$S4" 20000)" = 20000
+
+# ---- 2. crafted: what must pass, and what must not ---------------------------
+n=0
+for c in udp udp-reverse overlap incomplete tiny offset8 tcp tcp-shuffled; do
+	n=$((n + 1))
+	count4 "f4-$c" $((1000 + n))
+	count6 "f6-$c" $((2000 + n))
+	craft4 "$c" $((1000 + n)) || fail "craft $c over IPv4"
+	craft6 "$c" $((2000 + n)) || fail "craft $c over IPv6"
+done
+for fam in 4 6; do
+	check "IPv$fam: fragmented UDP in order: 3 fragments reach the server" \
+	    test "$(got$fam "f$fam-udp")" -eq 3
+	check "IPv$fam: fragmented UDP last first: 3 fragments reach the server" \
+	    test "$(got$fam "f$fam-udp-reverse")" -eq 3
+	check "IPv$fam: TCP data in 3 fragments, in order, reaches the server" \
+	    test "$(got$fam "f$fam-tcp")" -eq 3
+	check "IPv$fam: TCP data in 3 fragments, shuffled, reaches the server" \
+	    test "$(got$fam "f$fam-tcp-shuffled")" -eq 3
+	check "IPv$fam: the server read both segments of 1500 bytes" \
+	    wait_for 50 test "$(grep -c '^1500$' "$T_TMP/tcp$fam.out" 2>/dev/null)" -eq 2
+	for c in overlap incomplete tiny offset8; do
+		check "IPv$fam: $c: no fragment of it reaches the server" \
+		    test "$(got$fam "f$fam-$c")" -eq 0
+	done
+done
+check "overlaps audited as frag-overlap" \
+    log_has "action=drop state=INVALID rule=- reason=frag-overlap proto=udp src=$C4X "
+check "overlaps audited as frag-overlap (IPv6)" \
+    log_has "action=drop state=INVALID rule=- reason=frag-overlap proto=udp src=$C6X "
+check "tiny first fragment audited as fragment" \
+    log_has "action=drop state=INVALID rule=- reason=fragment proto=tcp src=$C4X "
+check "tiny first fragment audited as fragment (IPv6)" \
+    log_has "action=drop state=INVALID rule=- reason=fragment proto=tcp src=$C6X "
+# frag_timeout = 2: the incomplete ones go within a tick after
+check "incomplete datagram times out (frag-timeout), audited once" \
+    wait_for 50 test "$(grep -c "reason=frag-timeout proto=udp src=$C4X " "$T_LOG")" -eq 1
+check "incomplete datagram times out (IPv6)" \
+    wait_for 50 test "$(grep -c "reason=frag-timeout proto=udp src=$C6X " "$T_LOG")" -eq 1
+
+# ---- 3. checksums ------------------------------------------------------------
+n=0
+for c in udp tcp icmp; do
+	n=$((n + 1))
+	len4 "bad4-$c" $((300 + n)); len4 "good4-$c" $((310 + n))
+	len6 "bad6-$c" $((400 + n)); len6 "good6-$c" $((410 + n))
+	craft4 "bad-$c" $((300 + n)); craft4 "good-$c" $((310 + n))
+	craft6 "bad-$c" $((400 + n)); craft6 "good-$c" $((410 + n))
+	for fam in 4 6; do
+		check "IPv$fam: $c with a bad checksum does not reach the server" \
+		    test "$(got$fam "bad$fam-$c")" -eq 0
+		check "IPv$fam: $c with a good checksum does" \
+		    test "$(got$fam "good$fam-$c")" -eq 1
+	done
+done
+check "bad checksums audited as bad-checksum" \
+    log_has "action=drop state=INVALID rule=- reason=bad-checksum proto=icmp src=$C4X "
+check "bad checksums audited as bad-checksum (IPv6)" \
+    log_has "action=drop state=INVALID rule=- reason=bad-checksum proto=tcp src=$C6X "
+
+# ---- 4. counters, and nothing held or tracked by the kernel -----------------
+check "stats: datagrams completed" is_positive "$(lib_stat frag_completed)"
+check "stats: overlaps counted" is_positive "$(lib_stat frag_overlap)"
+check "stats: timeouts counted" is_positive "$(lib_stat frag_timeout)"
+check "stats: nothing held at the end" \
+    wait_for 50 test "$(lib_stat frag_held)" = 0
+check "the kernel tracks nothing in dut" \
+    sh -c "! ip netns exec $NS_D test -s /proc/net/nf_conntrack"
+check "nfqspid stops cleanly" lib_stop_daemon
+check "exit status 0" test "${T_DRC:-1}" -eq 0
+lib_summary
