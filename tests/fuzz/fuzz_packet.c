@@ -4,6 +4,10 @@
  * Copyright (C) 2026 The nfqspid authors
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
+ * Fragments go through a fragment cache per worker first (small caps,
+ * a 1 s timeout: reassembly, overlaps, timeouts and a full cache are all
+ * reached), and every fragment held must come back exactly once.
+ *
  * Each input is a short sequence of packets, each decided by
  * verdict_packet() (parse, track, limits, rules, policy) as a queue
  * worker does it.  Two "workers" each keep a connection table of at most
@@ -53,6 +57,8 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "csum.h"
+#include "frag.h"
 #include "ct.h"
 #include "ct_view.h"
 #include "limit.h"
@@ -99,6 +105,8 @@
 
 #define CONNTRACK(max)							\
 	"[conntrack]\nmax = " max "\ntcp_loose = yes\n"			\
+	"frag_timeout = 1\nfrag_max_datagrams = 8\nfrag_max_held = 32\n"	\
+	"frag_max_bytes = 65536\n"					\
 	"timeout_tcp_syn_sent = 5\ntimeout_tcp_syn_recv = 5\n"		\
 	"timeout_tcp_established = 60\ntimeout_tcp_fin_wait = 5\n"	\
 	"timeout_tcp_close_wait = 5\ntimeout_tcp_last_ack = 5\n"	\
@@ -135,6 +143,8 @@ static const char *const out_names[4] = { "", "", "wg0", "eth1" };
 struct worker {
 	struct ct_table		*ct;
 	struct limit_table	*lt;
+	struct frag_cache	*fc;
+	uint64_t		 held;	/* fragments held, by our count */
 	long			 live;	/* NEW events - DESTROY events */
 	size_t			 cap;	/* ct_count() may not exceed it */
 };
@@ -196,6 +206,7 @@ init(void)
 	for (i = 0; i < 2; i++) {
 		CHECK((workers[i].ct = ct_new(&cfg->ct)) != NULL);
 		CHECK((workers[i].lt = limit_new(LIMIT_SLOTS)) != NULL);
+		CHECK((workers[i].fc = frag_new(&cfg->frag)) != NULL);
 		ct_set_event_cb(workers[i].ct, event, &workers[i]);
 		workers[i].cap = cfg->ct.max;
 	}
@@ -349,6 +360,33 @@ reload(const struct config *c)
 	}
 }
 
+/* A datagram given up on: its fragments come back once, at least one. */
+static void
+frag_expired(void *arg, const struct frag_expired *x)
+{
+	struct worker	*w = arg;
+	struct pkt	 p;
+
+	CHECK(x->n > 0 && x->n <= FRAG_MAX_FRAGS && x->n <= w->held);
+	w->held -= x->n;
+	(void)pkt_parse(&p, x->buf, x->len, NULL);
+	CHECK(p.family == AF_INET || p.family == AF_INET6);
+}
+
+/* The cache within its caps, every held fragment accounted for. */
+static void
+check_frag(struct worker *w)
+{
+	struct frag_stats	 st;
+
+	frag_get_stats(w->fc, &st);
+	CHECK(st.held == w->held);
+	CHECK(st.held <= cfg->frag.max_held);
+	CHECK(st.bytes <= cfg->frag.max_bytes);
+	CHECK(st.datagrams <= cfg->frag.max_datagrams);
+	CHECK(st.held > 0 || st.bytes == 0);
+}
+
 static void
 after(struct worker *w, int what, int odd)
 {
@@ -359,6 +397,7 @@ after(struct worker *w, int what, int odd)
 	case 1:
 		ct_expire(w->ct, now_ms);
 		limit_expire(w->lt, now_ms);
+		(void)frag_expire(w->fc, now_ms, frag_expired, w);
 		break;
 	case 2:
 		do
@@ -372,16 +411,51 @@ after(struct worker *w, int what, int odd)
 		else {
 			ct_flush(w->ct);
 			check_flushed(w);
+			(void)frag_expire(w->fc, UINT64_MAX, frag_expired, w);
+			CHECK(w->held == 0);
 		}
 		break;
 	default:
 		break;
 	}
 	check_table(w);
+	check_frag(w);
 }
 
 /* the hint of the last packet, kept for the next */
 static struct ct_ahead	 ahead;
+static uint64_t		 nextid;
+
+/*
+ * buf through w's fragment cache first, as a worker does it: 1 if that
+ * decided it (v), or held it (v untouched, *held set).
+ */
+static int
+fragment(struct worker *w, const struct verdict_ctx *x, const uint8_t *buf,
+    size_t len, struct pkt *p, struct verdict *v, int *held)
+{
+	struct frag_result	 res;
+
+	*held = 0;
+	switch (verdict_fragment(x, w->fc, buf, len, nextid++, &res, p, v)) {
+	case FRAG_PASS:
+		return (0);
+	case FRAG_HELD:
+		w->held++;
+		*held = 1;
+		return (1);
+	case FRAG_WHOLE:
+		CHECK(res.len >= 20 && res.len <= FRAG_MAX_DGRAM + 40);
+		CHECK(v->state != CT_INVALID || v->reason != REASON_NONE);
+		break;
+	case FRAG_DROP:
+		CHECK(v->state == CT_INVALID && v->reason == res.reason);
+		break;
+	}
+	CHECK(res.n <= FRAG_MAX_FRAGS && res.n <= w->held);
+	w->held -= res.n;
+	return (1);
+}
 
 
 /* The compiled index names the rule a walk in file order names. */
@@ -411,6 +485,7 @@ packet(uint8_t op, uint8_t dt, const uint8_t *data, size_t len)
 	struct pkt	 p;
 	uint8_t		*buf;
 	uint32_t	 mark;
+	int		 held = 0;
 
 	now_ms += dt < 128 ? dt : (uint64_t)(dt - 128) * 250;
 	/* an exact copy: ASan sees any read past the packet */
@@ -431,8 +506,16 @@ packet(uint8_t op, uint8_t dt, const uint8_t *data, size_t len)
 		x.csum = 0;
 		verdict_packet(&x, buf, len, &ahead, &p, &v);
 	} else {
-		verdict_packet(&x, buf, len, NULL, &p, &v);
+		/* fragments are held and decided whole, as in a worker */
+		if (!fragment(w, &x, buf, len, &p, &v, &held))
+			verdict_packet(&x, buf, len, NULL, &p, &v);
 		verdict_ahead(w->ct, buf, len, &ahead);
+	}
+	if (held) {
+		free(buf);
+		check_frag(w);
+		after(w, op >> 6, dt & 1);
+		return;
 	}
 	check_verdict(&v, &p, in, out, len);
 	check_first_rule(&p, in, out);

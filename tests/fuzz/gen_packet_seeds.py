@@ -85,7 +85,9 @@ def main():
             last = ms
             # dt < 128: milliseconds; else (dt - 128) quarter seconds
             dt = d if d < 128 else min(255, 128 + d // 250)
-            pkts.append(struct.pack('>BBH', 0, dt, len(ip)) + ip)
+            # op 0x40: expiry after each packet (tables and fragments),
+            # as --replay does before each
+            pkts.append(struct.pack('>BBH', 0x40, dt, len(ip)) + ip)
         parts = [[]]
         for p in pkts:
             if parts[-1] and (len(parts[-1]) == MAXPKTS or
