@@ -335,8 +335,17 @@ lib_stop_daemon()
 # sanitizer report in the daemon's log, the daemon still running, and
 # SIGTERM ending it with status 0.  The test goes on (its own checks of
 # the stopped daemon, lib_summary).
+# lib_untracked: /proc/net/nf_conntrack (per namespace) is absent or
+# empty in dut: no rule there made the kernel track or reassemble.
+lib_untracked()
+{
+	! in_d test -s /proc/net/nf_conntrack
+}
+
 lib_finish()
 {
+	check "the kernel tracks nothing in dut (nfqspid needs no conntrack)" \
+	    lib_untracked
 	check "no sanitizer report in the daemon's log" \
 	    log_lacks 'runtime error|AddressSanitizer|LeakSanitizer'
 	check "nfqspid is still running" lib_daemon_alive

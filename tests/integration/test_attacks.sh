@@ -83,6 +83,9 @@ lib_config <<EOF
 [conntrack]
 max = 100000
 tcp_loose = no
+; the storm's random fragments are held until they time out, in the
+; kernel's queue: not for 30 s here
+frag_timeout = 2
 timeout_tcp_syn_sent = 5
 timeout_tcp_syn_recv = 5
 timeout_tcp_close = 5
@@ -451,7 +454,7 @@ EOF
 	qd0=$(qfield 6)
 	in_c "$T_TMP/rawsend" pool c0 "$MAC_D0" "$T_TMP/pool.bin" "$warm" \
 	    "$QFILE" "$T_QUEUE" >/dev/null
-	wait_for 50 test "$(qfield 3)" -eq 0
+	wait_for 100 test "$(qfield 3)" -eq 0
 	rss_warm=$(rss)
 	t0=$SECONDS
 	in_c "$T_TMP/rawsend" pool c0 "$MAC_D0" "$T_TMP/pool.bin" $((N_STORM - warm)) \
@@ -459,7 +462,7 @@ EOF
 	src=$?
 	t1=$SECONDS
 	check "the storm was sent ($(cat "$T_TMP/storm.out"))" test "$src" -eq 0
-	wait_for 50 test "$(qfield 3)" -eq 0
+	wait_for 100 test "$(qfield 3)" -eq 0
 	rss_end=$(rss)
 	rcv=$(( $(lib_stat received) - r0 ))
 	acc=$(lib_stat accepted)
@@ -603,8 +606,6 @@ EOF
 	    log_has "reason=(frag-overlap|fragment) proto=tcp src=$C6A "
 	check "the 12-header chain is INVALID ipv6-exthdr-chain" \
 	    log_has "reason=ipv6-exthdr-chain proto=.* src=$C6A "
-	check "the kernel tracks nothing in dut" \
-	    sh -c "! ip netns exec $NS_D test -s /proc/net/nf_conntrack"
 
 fi
 # ---- health and shutdown -------------------------------------------------------
