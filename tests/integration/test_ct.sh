@@ -365,8 +365,8 @@ counter_add "$NS_C" "$IP6T" filter INPUT texc6 -p icmpv6 \
 bg_in "$NS_S" socat "TCP4-LISTEN:5020,bind=$S4,reuseaddr,fork" EXEC:cat
 bg_in "$NS_S" socat "TCP6-LISTEN:5020,bind=[$S6],reuseaddr,fork" EXEC:cat
 wait_listen "$NS_S" tcp 5020 || fail "server listens on 5020"
-bg_in "$NS_C" sh -c "sleep 60 | socat - TCP4:$S4:5020,sourceport=40520,reuseaddr"
-bg_in "$NS_C" sh -c "sleep 60 | socat - TCP6:[$S6]:5020,sourceport=40620,reuseaddr"
+bg_in "$NS_C" sh -c "sleep 180 | socat - TCP4:$S4:5020,sourceport=40520,reuseaddr"
+bg_in "$NS_C" sh -c "sleep 180 | socat - TCP6:[$S6]:5020,sourceport=40620,reuseaddr"
 check "a TCP connection from port 40520 is established" \
     wait_for 50 established 40520
 check "an IPv6 TCP connection from port 40620 is established" \
