@@ -595,6 +595,61 @@ test_restart(void **state)
 	free(p);
 }
 
+/* A flood of forged, replayed and cut datagrams changes nothing: each
+   is refused and counted, and the real stream goes on. */
+static void
+test_flood(void **state)
+{
+	struct pair		*p = malloc(sizeof(*p));
+	struct sync_seq_status	 before, after;
+	struct sync_hdr		 h;
+	uint8_t			 copy[MTU];
+	size_t			 len;
+	int			 i, err;
+
+	pair_init(p, 64);
+	send_update(p, 0, 1);
+	len = p->l[1]->len[p->l[1]->head];
+	memcpy(copy, p->l[1]->msg[p->l[1]->head], len);
+	deliver(p, 1);
+	sync_seq_status(p->n[1].s, &before);
+	for (i = 0; i < 30000; i++) {
+		switch (i % 3) {
+		case 0:		/* the same message again */
+			assert_int_equal(sync_seq_input(p->n[1].s, copy, len,
+			    p->now, &h, &err), -1);
+			assert_int_equal(err, SYNC_EREPLAY);
+			break;
+		case 1:		/* one byte of it changed */
+			copy[SYNC_HDRLEN + i % (len - SYNC_MSG_MIN)] ^= 1;
+			assert_int_equal(sync_seq_input(p->n[1].s, copy, len,
+			    p->now, &h, &err), -1);
+			assert_int_equal(err, SYNC_EAUTH);
+			copy[SYNC_HDRLEN + i % (len - SYNC_MSG_MIN)] ^= 1;
+			break;
+		default:	/* cut */
+			assert_int_equal(sync_seq_input(p->n[1].s, copy,
+			    (size_t)i % len, p->now, &h, &err), -1);
+			break;
+		}
+	}
+	sync_seq_status(p->n[1].s, &after);
+	assert_int_equal(after.received, before.received);
+	assert_int_equal(after.applied, before.applied);
+	assert_int_equal(after.rx_next, before.rx_next);
+	assert_int_equal(after.refused[SYNC_EREPLAY], 10000);
+	assert_int_equal(after.refused[SYNC_EAUTH], 10000);
+	assert_int_equal(after.refused[SYNC_ESHORT] +
+	    after.refused[SYNC_ELENGTH], 10000);
+	/* the master's next change still comes through */
+	send_update(p, 0, 2);
+	deliver(p, 1);
+	assert_int_equal(p->n[1].applied, 2);
+	assert_memory_equal(p->n[0].have, p->n[1].got, NTAGS);
+	pair_free(p);
+	free(p);
+}
+
 /* A bad link for a long time, then a good one: the same table. */
 static void
 run_random(size_t nslots, int expect_resync)
@@ -686,6 +741,7 @@ main(void)
 		cmocka_unit_test(test_dup_replay_forged),
 		cmocka_unit_test(test_overflow_resync),
 		cmocka_unit_test(test_restart),
+		cmocka_unit_test(test_flood),
 		cmocka_unit_test(test_random_link),
 		cmocka_unit_test(test_args),
 	};
