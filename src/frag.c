@@ -591,25 +591,34 @@ piece_slot(struct frag_dgram *d, const struct frag_hdr *h, int *dup)
 	return (pp);
 }
 
-/* d is whole: build it in fc->out. */
+/*
+ * d is whole: build it in fc->out.  When its checksum is not to be
+ * checked, the first fragment's bytes are enough (its IP header claims
+ * the whole length, as a copy cut by the queue's range would): the
+ * decision reads the headers only.
+ */
 static void
 dgram_build(struct frag_cache *fc, struct frag_dgram *d,
     struct frag_result *res)
 {
 	const struct frag_piece	*p, *first = d->pieces;
-	size_t			 head, have, tot;
+	size_t			 head, have, tot, len;
 	uint8_t			*o = fc->out;
 	uint16_t		 sum;
 
 	head = first->payoff - (d->family == AF_INET6 ? 8 : 0);
 	tot = head + d->total;
 	memcpy(o, first->data, head);
-	memset(o + head, 0, d->total);
+	len = head;
 	for (p = d->pieces; p != NULL; p = p->next) {
 		have = p->len > p->payoff ? p->len - p->payoff : 0;
 		if (have > p->end - p->off)
 			have = p->end - p->off;
 		memcpy(o + head + p->off, p->data + p->payoff, have);
+		len = head + p->off + have;
+		/* a cut copy sets nocsum: past the first, all are whole */
+		if (d->nocsum)
+			break;
 	}
 	if (d->family == AF_INET) {
 		o[2] = (uint8_t)(tot >> 8);
@@ -628,7 +637,7 @@ dgram_build(struct frag_cache *fc, struct frag_dgram *d,
 		o[5] = (uint8_t)(tot - IP6_HDRLEN);
 	}
 	res->buf = o;
-	res->len = tot;
+	res->len = d->nocsum ? len : tot;
 	res->csum = !d->nocsum;
 }
 

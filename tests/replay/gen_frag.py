@@ -121,6 +121,8 @@ def frags(fam, t):
 
 def gen_frag():
     write_case("frag4", frags(V4, 0))
+    # the same capture, replayed with checksum = no (frag_nocsum.ini)
+    write_case("frag_nocsum", frags(V4, 0))
     write_case("frag6", frags(V6, 0))
 
 
