@@ -74,6 +74,16 @@ fi
 
 # ---- build and lint ---------------------------------------------------------
 
+# Every library configure insists on is a build dependency: a clean
+# builder (sbuild, a buildd) installs only those.
+need=$(sed -n 's/^NFQSPI_NEED_PKG(\[[A-Z_]*\], \[[^]]*\], \[\([a-z0-9.+-]*\)\])$/\1/p' \
+    "$top_srcdir/configure.ac")
+[ -n "$need" ] || fail "no NFQSPI_NEED_PKG in configure.ac: this check needs updating"
+for p in $need; do
+	check "debian/control Build-Depends names $p (configure needs it)" \
+	    grep -Eq "^(Build-Depends:)? +$p,?( |$)" "$top_srcdir/debian/control"
+done
+
 src=$tmp/$PKG-$VERSION
 if ! env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -C "$top_builddir" distdir distdir="$src" >"$tmp/distdir.log" 2>&1; then
 	cat "$tmp/distdir.log"
