@@ -18,12 +18,12 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "ct_int.h"
 #include "ct_view.h"
+#include "strl.h"
 
 void
 ct_view_fill(struct ct_view *v, const struct ct_entry *e, uint64_t now_ms)
@@ -99,42 +99,17 @@ ct_view_tcp_state(unsigned state)
 	    CT_TCP_NSTATES));
 }
 
-/* ---- an output buffer that counts what it could not hold -------------- */
-
-struct vbuf {
-	char	*buf;
-	size_t	 len;
-	size_t	 off;		/* what snprintf would have written */
-};
-
-static void __attribute__((format(printf, 2, 3)))
-vb_printf(struct vbuf *b, const char *fmt, ...)
-{
-	va_list	 ap;
-	int	 n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(b->off < b->len ? b->buf + b->off : NULL,
-	    b->off < b->len ? b->len - b->off : 0, fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		b->off += (size_t)n;
-}
-
+/* A text's length may pass INT_MAX only in theory; say so, not wrap. */
 static int
-vb_end(struct vbuf *b)
+text_len(const struct spi_buf *b)
 {
-	if (b->len > 0 && b->off >= b->len)
-		b->buf[b->len - 1] = '\0';
-	else if (b->len > 0)
-		b->buf[b->off] = '\0';
 	return (b->off > 0x7fffffff ? 0x7fffffff : (int)b->off);
 }
 
 /* The kernel's %pI6 for /proc: eight groups of 4 digits; else short. */
 static void
-vb_addr(struct vbuf *b, const char *pre, const char *post, uint8_t family,
-    const union pkt_addr *a, int full)
+print_addr(struct spi_buf *b, const char *pre, const char *post,
+    uint8_t family, const union pkt_addr *a, int full)
 {
 	const uint8_t	*p = a->a8;
 	char		 s[INET6_ADDRSTRLEN];
@@ -147,25 +122,26 @@ vb_addr(struct vbuf *b, const char *pre, const char *post, uint8_t family,
 	} else if (inet_ntop(family == AF_INET6 ? AF_INET6 : AF_INET, p, s,
 	    sizeof(s)) == NULL)
 		snprintf(s, sizeof(s), "?");
-	vb_printf(b, "%s%s%s", pre, s, post);
+	spi_bprintf(b, "%s%s%s", pre, s, post);
 }
 
 /* ---- text ---------------------------------------------------------------- */
 
 static void
-text_tuple(struct vbuf *b, const struct ct_view *v,
+text_tuple(struct spi_buf *b, const struct ct_view *v,
     const struct ct_view_tuple *t, int full)
 {
-	vb_addr(b, "src=", " ", v->family, &t->src, full);
-	vb_addr(b, "dst=", " ", v->family, &t->dst, full);
+	print_addr(b, "src=", " ", v->family, &t->src, full);
+	print_addr(b, "dst=", " ", v->family, &t->dst, full);
 	switch (v->proto) {
 	case IPPROTO_TCP:
 	case IPPROTO_UDP:
-		vb_printf(b, "sport=%u dport=%u ", t->sport, t->dport);
+		spi_bprintf(b, "sport=%u dport=%u ", t->sport, t->dport);
 		break;
 	case IPPROTO_ICMP:
 	case IPPROTO_ICMPV6:
-		vb_printf(b, "type=%u code=%u id=%u ", t->type, t->code, t->id);
+		spi_bprintf(b, "type=%u code=%u id=%u ", t->type, t->code,
+		    t->id);
 		break;
 	default:
 		break;
@@ -175,24 +151,25 @@ text_tuple(struct vbuf *b, const struct ct_view *v,
 int
 ct_view_text(const struct ct_view *v, int style, char *buf, size_t len)
 {
-	struct vbuf	 b = { buf, len, 0 };
+	struct spi_buf	 b;
 	int		 proc = style == CT_VIEW_PROC;
 
+	spi_buf_init(&b, buf, len);
 	if (proc)
-		vb_printf(&b, "%-8s %u ", v->family == AF_INET ? "ipv4" :
+		spi_bprintf(&b, "%-8s %u ", v->family == AF_INET ? "ipv4" :
 		    "ipv6", v->family == AF_INET ? 2u : 10u);
-	vb_printf(&b, "%-8s %u %u ", ct_view_proto_name(v->proto), v->proto,
+	spi_bprintf(&b, "%-8s %u %u ", ct_view_proto_name(v->proto), v->proto,
 	    v->timeout);
 	if (v->proto == IPPROTO_TCP)
-		vb_printf(&b, "%s ", ct_view_tcp_state(v->state));
+		spi_bprintf(&b, "%s ", ct_view_tcp_state(v->state));
 	text_tuple(&b, v, &v->orig, proc);
 	if (v->flags & CT_VIEW_UNREPLIED)
-		vb_printf(&b, "[UNREPLIED] ");
+		spi_bprintf(&b, "[UNREPLIED] ");
 	text_tuple(&b, v, &v->reply, proc);
 	if (v->flags & CT_VIEW_ASSURED)
-		vb_printf(&b, "[ASSURED] ");
-	vb_printf(&b, proc ? "mark=%u use=1" : "mark=%u", v->mark);
-	return (vb_end(&b));
+		spi_bprintf(&b, "[ASSURED] ");
+	spi_bprintf(&b, proc ? "mark=%u use=1" : "mark=%u", v->mark);
+	return (text_len(&b));
 }
 
 int
@@ -207,19 +184,20 @@ ct_format(const struct ct_entry *e, uint64_t now_ms, char *buf, size_t len)
 /* ---- JSON ---------------------------------------------------------------- */
 
 static void
-json_tuple(struct vbuf *b, const struct ct_view *v,
+json_tuple(struct spi_buf *b, const struct ct_view *v,
     const struct ct_view_tuple *t)
 {
-	vb_addr(b, "\"src\":\"", "\",", v->family, &t->src, 0);
-	vb_addr(b, "\"dst\":\"", "\"", v->family, &t->dst, 0);
+	print_addr(b, "\"src\":\"", "\",", v->family, &t->src, 0);
+	print_addr(b, "\"dst\":\"", "\"", v->family, &t->dst, 0);
 	switch (v->proto) {
 	case IPPROTO_TCP:
 	case IPPROTO_UDP:
-		vb_printf(b, ",\"sport\":%u,\"dport\":%u", t->sport, t->dport);
+		spi_bprintf(b, ",\"sport\":%u,\"dport\":%u", t->sport,
+		    t->dport);
 		break;
 	case IPPROTO_ICMP:
 	case IPPROTO_ICMPV6:
-		vb_printf(b, ",\"type\":%u,\"code\":%u,\"id\":%u", t->type,
+		spi_bprintf(b, ",\"type\":%u,\"code\":%u,\"id\":%u", t->type,
 		    t->code, t->id);
 		break;
 	default:
@@ -230,40 +208,42 @@ json_tuple(struct vbuf *b, const struct ct_view *v,
 /* A JSON string; rule names are [A-Za-z0-9_.-] (config.c), but a view
    is printed whatever it holds. */
 static void
-json_str(struct vbuf *b, const char *s)
+json_str(struct spi_buf *b, const char *s)
 {
 	const unsigned char	*p;
 
-	vb_printf(b, "\"");
+	spi_bprintf(b, "\"");
 	for (p = (const unsigned char *)s; *p != '\0'; p++) {
 		if (*p == '"' || *p == '\\')
-			vb_printf(b, "\\%c", *p);
+			spi_bprintf(b, "\\%c", *p);
 		else if (*p < 0x20 || *p == 0x7f)
-			vb_printf(b, "\\u%04x", *p);
+			spi_bprintf(b, "\\u%04x", *p);
 		else
-			vb_printf(b, "%c", *p);
+			spi_bprintf(b, "%c", *p);
 	}
-	vb_printf(b, "\"");
+	spi_bprintf(b, "\"");
 }
 
 int
 ct_view_json(const struct ct_view *v, const char *extra, char *buf,
     size_t len)
 {
-	struct vbuf	 b = { buf, len, 0 };
+	struct spi_buf	 b;
 
-	vb_printf(&b, "{");
+	spi_buf_init(&b, buf, len);
+	spi_bprintf(&b, "{");
 	if (extra != NULL && *extra != '\0')
-		vb_printf(&b, "%s,", extra);
-	vb_printf(&b, "\"family\":\"%s\",\"proto\":\"%s\",\"protonum\":%u,"
+		spi_bprintf(&b, "%s,", extra);
+	spi_bprintf(&b, "\"family\":\"%s\",\"proto\":\"%s\",\"protonum\":%u,"
 	    "\"timeout\":%u,", v->family == AF_INET ? "ipv4" : "ipv6",
 	    ct_view_proto_name(v->proto), v->proto, v->timeout);
 	if (v->proto == IPPROTO_TCP)
-		vb_printf(&b, "\"state\":\"%s\",", ct_view_tcp_state(v->state));
+		spi_bprintf(&b, "\"state\":\"%s\",",
+		    ct_view_tcp_state(v->state));
 	json_tuple(&b, v, &v->orig);
-	vb_printf(&b, ",\"reply\":{");
+	spi_bprintf(&b, ",\"reply\":{");
 	json_tuple(&b, v, &v->reply);
-	vb_printf(&b, "},\"mark\":%u,\"use\":1,\"flags\":[%s%s%s],"
+	spi_bprintf(&b, "},\"mark\":%u,\"use\":1,\"flags\":[%s%s%s],"
 	    "\"age\":%llu,\"packets\":%u,\"rule\":", v->mark,
 	    v->flags & CT_VIEW_UNREPLIED ? "\"UNREPLIED\"" : "",
 	    (v->flags & CT_VIEW_UNREPLIED) && (v->flags & CT_VIEW_ASSURED) ?
@@ -272,7 +252,7 @@ ct_view_json(const struct ct_view *v, const char *extra, char *buf,
 	if (v->rule_name != NULL)
 		json_str(&b, v->rule_name);
 	else
-		vb_printf(&b, "null");
-	vb_printf(&b, "}");
-	return (vb_end(&b));
+		spi_bprintf(&b, "null");
+	spi_bprintf(&b, "}");
+	return (text_len(&b));
 }

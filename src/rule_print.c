@@ -11,53 +11,23 @@
  * writes what fits in buf (len bytes, NUL-terminated when len > 0), and
  * a caller whose buffer was short can ask again with a larger one.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "rule.h"
-
-struct rp_buf {
-	char	*buf;
-	size_t	 len;
-	size_t	 off;		/* what snprintf would have written */
-};
-
-static void __attribute__((format(printf, 2, 3)))
-rp_printf(struct rp_buf *b, const char *fmt, ...)
-{
-	va_list	 ap;
-	int	 n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(b->off < b->len ? b->buf + b->off : NULL,
-	    b->off < b->len ? b->len - b->off : 0, fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		b->off += (size_t)n;
-}
-
-static void
-rp_init(struct rp_buf *b, char *buf, size_t len)
-{
-	b->buf = buf;
-	b->len = len;
-	b->off = 0;
-	if (len > 0)
-		buf[0] = '\0';
-}
+#include "strl.h"
 
 /* "22,80-90": the sorted ranges as they were compiled, neighbours
    joined ("80, 81" matches as "80-81" does) */
 size_t
 rule_ports_format(const struct rule_portset *set, char *buf, size_t len)
 {
-	struct rp_buf	 b;
+	struct spi_buf	 b;
 	uint16_t	 lo, hi, nlo, nhi;
 	size_t		 i, n = set != NULL ? rule_portset_count(set) : 0;
 	int		 first = 1;
 
-	rp_init(&b, buf, len);
+	spi_buf_init(&b, buf, len);
 	for (i = 0; i < n; i++) {
 		rule_portset_range(set, i, &lo, &hi);
 		for (; i + 1 < n; i++) {
@@ -67,9 +37,9 @@ rule_ports_format(const struct rule_portset *set, char *buf, size_t len)
 			hi = nhi;
 		}
 		if (lo == hi)
-			rp_printf(&b, "%s%u", first ? "" : ",", lo);
+			spi_bprintf(&b, "%s%u", first ? "" : ",", lo);
 		else
-			rp_printf(&b, "%s%u-%u", first ? "" : ",", lo, hi);
+			spi_bprintf(&b, "%s%u-%u", first ? "" : ",", lo, hi);
 		first = 0;
 	}
 	return (b.off);
@@ -79,13 +49,13 @@ rule_ports_format(const struct rule_portset *set, char *buf, size_t len)
 size_t
 rule_states_format(uint8_t mask, char *buf, size_t len)
 {
-	struct rp_buf	 b;
+	struct spi_buf	 b;
 	int		 s, n = 0;
 
-	rp_init(&b, buf, len);
+	spi_buf_init(&b, buf, len);
 	for (s = 0; s < CT_STATE_MAX; s++)
 		if (mask & CT_STATE_BIT(s))
-			rp_printf(&b, "%s%s", n++ ? "," : "",
+			spi_bprintf(&b, "%s%s", n++ ? "," : "",
 			    rule_state_name(s));
 	return (b.off);
 }
@@ -95,17 +65,17 @@ size_t
 rule_tcp_flags_format(uint8_t flags, uint8_t mask, char *buf, size_t len)
 {
 	static const char names[] = "FSRPAUEW";	/* by bit */
-	struct rp_buf	 b;
+	struct spi_buf	 b;
 	int		 i;
 
-	rp_init(&b, buf, len);
+	spi_buf_init(&b, buf, len);
 	for (i = 0; i < 8; i++)
 		if (flags & (1 << i))
-			rp_printf(&b, "%c", names[i]);
-	rp_printf(&b, "/");
+			spi_bprintf(&b, "%c", names[i]);
+	spi_bprintf(&b, "/");
 	for (i = 0; i < 8; i++)
 		if (mask & (1 << i))
-			rp_printf(&b, "%c", names[i]);
+			spi_bprintf(&b, "%c", names[i]);
 	return (b.off);
 }
 
@@ -113,14 +83,14 @@ rule_tcp_flags_format(uint8_t flags, uint8_t mask, char *buf, size_t len)
 size_t
 rule_icmp_types_format(const uint32_t map[8], char *buf, size_t len)
 {
-	struct rp_buf	 b;
+	struct spi_buf	 b;
 	unsigned	 t;
 	int		 n = 0;
 
-	rp_init(&b, buf, len);
+	spi_buf_init(&b, buf, len);
 	for (t = 0; t < 256; t++)
 		if (map[t / 32] & (1u << (t % 32)))
-			rp_printf(&b, "%s%u", n++ ? "," : "", t);
+			spi_bprintf(&b, "%s%u", n++ ? "," : "", t);
 	return (b.off);
 }
 
@@ -129,9 +99,9 @@ size_t
 rule_iface_format(const char ifs[][RULE_IFNAMSIZ], uint8_t neg, uint8_t i,
     char *buf, size_t len)
 {
-	struct rp_buf	 b;
+	struct spi_buf	 b;
 
-	rp_init(&b, buf, len);
-	rp_printf(&b, "%s%s", neg & (1u << i) ? "!" : "", ifs[i]);
+	spi_buf_init(&b, buf, len);
+	spi_bprintf(&b, "%s%s", neg & (1u << i) ? "!" : "", ifs[i]);
 	return (b.off);
 }

@@ -1,5 +1,6 @@
 /*
- * strl.h - bounded string copy
+ * strl.h - bounded string copy, and a text written piece by piece into
+ * a bounded buffer
  *
  * Copyright (C) 2026 The nfqspid authors
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -18,5 +19,20 @@
  * whole iff the result is < size.
  */
 size_t	 spi_strlcpy(char *dst, const char *src, size_t size);
+
+/*
+ * A text written into buf (len bytes) by several spi_bprintf() calls, as
+ * one snprintf() would: off is the length of the whole text, buf holds
+ * what fits, NUL-terminated when len > 0 (from spi_buf_init() on), and a
+ * caller whose buffer was short can write again into a larger one.
+ */
+struct spi_buf {
+	char	*buf;
+	size_t	 len;
+	size_t	 off;
+};
+void	 spi_buf_init(struct spi_buf *b, char *buf, size_t len);
+void	 spi_bprintf(struct spi_buf *b, const char *fmt, ...)
+	    __attribute__((__format__(printf, 2, 3)));
 
 #endif /* STRL_H */

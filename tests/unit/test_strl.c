@@ -61,6 +61,34 @@ test_tiny(void **state)
 	assert_int_equal(buf[1], 'y');
 }
 
+/* Pieces written into a bounded buffer: the whole length counted, what
+   fits kept and terminated, nothing written past len. */
+static void
+test_buf(void **state)
+{
+	struct spi_buf	 b;
+	char		 buf[8];
+
+	(void)state;
+	memset(buf, 'x', sizeof(buf));
+	spi_buf_init(&b, buf, 6);
+	assert_string_equal(buf, "");
+	spi_bprintf(&b, "%s=%u", "ab", 12u);
+	assert_int_equal(b.off, 5);
+	assert_string_equal(buf, "ab=12");
+	spi_bprintf(&b, " %s", "more");
+	assert_int_equal(b.off, 10);
+	assert_string_equal(buf, "ab=12");
+	assert_int_equal(buf[6], 'x');
+	spi_bprintf(&b, "!");
+	assert_int_equal(b.off, 11);
+	assert_string_equal(buf, "ab=12");
+	/* no buffer at all: only the length */
+	spi_buf_init(&b, NULL, 0);
+	spi_bprintf(&b, "%d", 12345);
+	assert_int_equal(b.off, 5);
+}
+
 int
 main(void)
 {
@@ -68,6 +96,7 @@ main(void)
 		cmocka_unit_test(test_fits),
 		cmocka_unit_test(test_truncates),
 		cmocka_unit_test(test_tiny),
+		cmocka_unit_test(test_buf),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
