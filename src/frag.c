@@ -193,16 +193,35 @@ frag_header(const uint8_t *buf, size_t len, struct frag_hdr *h)
 	uint8_t		 nh;
 	int		 n;
 
-	memset(h, 0, sizeof(*h));
 	if (len < IP4_HDRLEN)
 		return (0);
+	/* the common case first, and cheap: every packet comes here */
+	switch (buf[0] >> 4) {
+	case 4:
+		fo = get16(buf + 6);
+		if ((fo & (IP4_MF | IP4_OFFMASK)) == 0)
+			return (0);
+		break;
+	case 6:
+		switch (buf[6]) {
+		case IPPROTO_HOPOPTS:
+		case IPPROTO_ROUTING:
+		case IPPROTO_DSTOPTS:
+		case IPPROTO_FRAGMENT:
+			break;
+		default:
+			return (0);
+		}
+		break;
+	default:
+		return (0);
+	}
+	memset(h, 0, sizeof(*h));
 	switch (buf[0] >> 4) {
 	case 4:
 		hl = (size_t)(buf[0] & 0x0f) * 4;
 		h->claim = get16(buf + 2);
-		fo = get16(buf + 6);
-		if (hl < IP4_HDRLEN || h->claim < hl || hl > len ||
-		    (fo & (IP4_MF | IP4_OFFMASK)) == 0)
+		if (hl < IP4_HDRLEN || h->claim < hl || hl > len)
 			return (0);
 		h->family = AF_INET;
 		h->proto = buf[9];

@@ -107,6 +107,23 @@ struct frag_expired {
 
 struct frag_cache;
 
+/*
+ * Could buf be a fragment?  0: certainly not (the common case, answered
+ * inline from two bytes); 1: ask frag_add().  An IPv4 packet with MF or
+ * an offset; an IPv6 packet whose first extension header may precede a
+ * fragment header.
+ */
+static inline int
+frag_maybe(const uint8_t *buf, size_t len)
+{
+	if (len < 20)
+		return (0);
+	if ((buf[0] >> 4) == 4)
+		return ((buf[6] & 0x3f) != 0 || buf[7] != 0);
+	return ((buf[0] >> 4) == 6 && (buf[6] == 0 || buf[6] == 43 ||
+	    buf[6] == 44 || buf[6] == 60));
+}
+
 /* NULL and errno on failure. */
 struct frag_cache *frag_new(const struct frag_config *c);
 void	 frag_free(struct frag_cache *fc);

@@ -58,6 +58,8 @@ worker_fragment(struct worker *w, const struct nq_packet *np,
 	struct pkt		 p;
 	struct verdict		 v;
 
+	if (!frag_maybe(np->data, np->len))
+		return (0);
 	switch (verdict_fragment(x, w->fc, np->data, np->len,
 	    FRAG_HANDLE(np), &res, &p, &v)) {
 	case FRAG_PASS:
