@@ -53,15 +53,6 @@ static const char *const run_env_user[] = {
 	"XTABLES_LOCKFILE=/dev/null", NULL
 };
 
-static uint64_t
-run_now_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
-}
-
 /*
  * Start env(1) with argv, stdin from in (-1: /dev/null), stdout and
  * stderr to out, no other descriptor of ours, no blocked signal and
@@ -118,7 +109,7 @@ run_cmd(const struct divert_cmd *c, const char *input, char *out,
 	char		*argv[DIVERT_WORDS + 2];
 	int		 inp[2] = { -1, -1 }, outp[2], status, i, n = 0;
 	size_t		 got = 0;
-	uint64_t	 deadline = run_now_ms() + RUN_TIMEOUT_MS;
+	uint64_t	 deadline = worker_now_ms() + RUN_TIMEOUT_MS;
 	pid_t		 pid;
 	ssize_t		 r;
 
@@ -154,7 +145,7 @@ run_cmd(const struct divert_cmd *c, const char *input, char *out,
 	}
 	for (;;) {
 		struct pollfd	 pfd = { outp[0], POLLIN, 0 };
-		uint64_t	 now = run_now_ms();
+		uint64_t	 now = worker_now_ms();
 		char		 buf[256];
 		int		 pr = 0;
 
