@@ -114,8 +114,9 @@ wait "$ppid"
 kill "$hpid" 2>/dev/null
 wait "$hpid" 2>/dev/null
 rtt() {
-	# "rtt min/avg/max/mdev = 0.034/0.056/0.117/0.020 ms"
-	awk -F'[= /]' '/^rtt|^round-trip/ { print $(NF-2) " ms max, " $(NF-3) " ms avg" }' "$1"
+	# "rtt min/avg/max/mdev = 0.034/0.056/0.117/0.020 ms[, pipe 3]"
+	awk '/^rtt|^round-trip/ { split($0, a, "= "); split(a[2], v, "/");
+	    print v[3] " ms max, " v[2] " ms avg" }' "$1"
 	grep -Eo '[0-9]+% packet loss' "$1"
 }
 echo "figure: reload: 2,002 rules over ${table:-?} connections under a SYN flood: reload answered in $(( (t1 - t0) / 1000000 )) ms; ping every 2 ms through it: $(rtt "$T_TMP/ping.out" | paste -sd' '); the flood alone, before: $(rtt "$T_TMP/ping0.out" | paste -sd' ')"
