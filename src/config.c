@@ -1576,10 +1576,49 @@ config_free(struct config *c)
 	if (c == NULL)
 		return;
 	ruleset_free(c->ruleset);
+	free(c->rule_from);
 	for (i = 0; i < c->nrules; i++)
 		rule_clear(&c->rules[i]);
 	free(c->rules);
 	rule_addrset_free(c->http_allow);
 	auth_free(c->http_users);
 	free(c);
+}
+
+int
+config_map_rules(struct config *c, const struct config *old)
+{
+	uint32_t	*slot, h;
+	size_t		 cap = 16, i, k;
+
+	while (cap < 2 * old->nrules)
+		cap *= 2;
+	if ((c->rule_from = calloc(c->nrules ? c->nrules : 1,
+	    sizeof(*c->rule_from))) == NULL)
+		return (-1);
+	if ((slot = calloc(cap, sizeof(*slot))) == NULL) {
+		free(c->rule_from);
+		c->rule_from = NULL;
+		return (-1);
+	}
+	/* slot: old index + 1; names are unique within a file */
+	for (i = 0; i < old->nrules; i++) {
+		h = spi_name_hash(0, old->rules[i].name, 0);
+		for (k = h & (cap - 1); slot[k] != 0; k = (k + 1) & (cap - 1))
+			;
+		slot[k] = (uint32_t)i + 1;
+	}
+	for (i = 0; i < c->nrules; i++) {
+		c->rule_from[i] = SIZE_MAX;
+		h = spi_name_hash(0, c->rules[i].name, 0);
+		for (k = h & (cap - 1); slot[k] != 0; k = (k + 1) & (cap - 1))
+			if (strcmp(old->rules[slot[k] - 1].name,
+			    c->rules[i].name) == 0) {
+				c->rule_from[i] = slot[k] - 1;
+				break;
+			}
+	}
+	free(slot);
+	c->rule_from_cfg = old;
+	return (0);
 }

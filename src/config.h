@@ -73,6 +73,11 @@ struct config {
 	struct rule	*rules;
 	size_t		 nrules;
 	struct ruleset	*ruleset;	/* the rules compiled for lookups */
+	/* config_map_rules(): rule i was rule_from[i] of rule_from_cfg
+	   (SIZE_MAX: new), so that a worker keeps a renamed policy's
+	   counters without matching names itself; NULL: not made */
+	size_t		*rule_from;
+	const struct config *rule_from_cfg;
 	/* CT_STATE_BIT()s of the states no rule names, so that their
 	   packets skip the rules (config_load() sets it; 0: ask them) */
 	uint8_t		 norule_states;
@@ -84,6 +89,9 @@ struct config {
  *   nfqspi.ini: [rule ssh-in] dport: "22-" is not a port or port range
  */
 struct config	*config_load(const char *path, char *err, size_t errlen);
+/* Fills c->rule_from against old (a reload, in the main thread), by a
+   hash of old's rule names.  0, or -1 and errno (then it stays NULL). */
+int		 config_map_rules(struct config *c, const struct config *old);
 void		 config_free(struct config *c);
 
 #endif /* NFQSPI_CONFIG_H */

@@ -295,6 +295,9 @@ daemon_reload(void *arg, char *err, size_t errlen)
 		log_warnx("reload: pidfile, control, user, http, divert and "
 		    "idle_warn take effect at the next start");
 	log_setfacility(cfg->facility);
+	/* which old rule each new one was: here, not in the workers */
+	if (config_map_rules(cfg, d->cfg) == -1)
+		log_warn("reload: rule counters");
 	for (i = 0; i < d->nworkers; i++)
 		if (worker_reload(d->workers[i], cfg) == -1)
 			log_warnx("reload: worker %u is not running", i);

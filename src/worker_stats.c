@@ -30,7 +30,9 @@ worker_rule_counters_new(struct worker *w, const struct config *old,
 	    w->nrcount == old->nrules + CT_STATE_MAX) {
 		for (i = 0; i < cfg->nrules; i++) {
 			from = SIZE_MAX;
-			if (i < old->nrules && strcmp(old->rules[i].name,
+			if (cfg->rule_from != NULL && cfg->rule_from_cfg == old)
+				from = cfg->rule_from[i];
+			else if (i < old->nrules && strcmp(old->rules[i].name,
 			    cfg->rules[i].name) == 0)
 				from = i;
 			else if (old->nrules * cfg->nrules <= 1024 * 1024)

@@ -38,7 +38,8 @@ syns() {
 	in_s iptables -nvxL INPUT | awk '/dpt:5300/ { print $1; exit }'
 }
 
-# $1: the ports of [rule to-server]
+# $1: the ports of [rule to-server]; $2: a rule to put first (so that
+# every rule moves one place: the counters follow the names)
 policy()
 {
 	local i
@@ -49,6 +50,12 @@ tcp_loose = no
 
 [policy]
 new = drop
+
+${2:+[rule $2]
+proto = udp
+dport = 9
+action = drop
+}
 
 $(for i in $(seq 1 2000); do
 	printf '[rule filler-%d]\nproto = udp\nsrc = 10.200.%d.0/24\ndport = %d\naction = accept\n\n' \
@@ -92,7 +99,7 @@ in_c ping -n -i 0.002 -c 750 -W 1 "$S4" >"$T_TMP/ping0.out" 2>&1
 in_c ping -n -i 0.002 -c 1500 -W 1 "$S4" >"$T_TMP/ping.out" 2>&1 &
 ppid=$!
 sleep 1
-policy "5301"
+policy "5301" first
 t0=$(date +%s%N)
 lib_ctl reload >"$T_TMP/reload.out" 2>&1
 rrc=$?
@@ -111,6 +118,11 @@ check "no SYN to 5300 reaches the server after the reload (${after:-?} then ${la
 check "5301 still connects" in_c timeout 5 socat -T 2 /dev/null \
     "TCP4:$S4:5301,connect-timeout=3"
 wait "$ppid"
+pings=$(lib_ctl -j rules 2>/dev/null | "$PY" -c '
+import json, sys
+print([r["packets"] for r in json.load(sys.stdin)["rules"] if r["name"] == "ping"][0])')
+check "rule ping kept its counters, one place further on (${pings:-?} packets)" \
+    test "${pings:-0}" -ge 2
 kill "$hpid" 2>/dev/null
 wait "$hpid" 2>/dev/null
 rtt() {

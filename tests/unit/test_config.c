@@ -1019,6 +1019,49 @@ test_many_rules(void **state)
 	free(text);
 }
 
+/* A reload's map from the new rules to the old ones, by name. */
+static void
+test_map_rules(void **state)
+{
+	struct config	*old, *c;
+	char		*text, *p;
+	size_t		 i;
+
+	(void)state;
+	old = load_ok("[rule a]\naction = drop\n[rule b]\naction = drop\n"
+	    "[rule c]\naction = drop\n");
+	c = load_ok("[rule new]\naction = drop\n[rule c]\naction = drop\n"
+	    "[rule B]\naction = drop\n[rule a]\naction = drop\n");
+	assert_int_equal(config_map_rules(c, old), 0);
+	assert_ptr_equal(c->rule_from_cfg, old);
+	assert_int_equal(c->rule_from[0], SIZE_MAX);
+	assert_int_equal(c->rule_from[1], 2);
+	/* as the counters always were: a name in other case is new */
+	assert_int_equal(c->rule_from[2], SIZE_MAX);
+	assert_int_equal(c->rule_from[3], 0);
+	config_free(c);
+	config_free(old);
+
+	/* 20,000 rules, one more at the top: each found one further on */
+	assert_non_null(text = malloc(20001 * 40));
+	p = text;
+	for (i = 0; i < 20000; i++)
+		p += sprintf(p, "[rule r%zu]\naction = drop\n", i);
+	old = load_ok(text);
+	sprintf(text, "[rule top]\naction = drop\n");
+	p = text + strlen(text);
+	for (i = 0; i < 20000; i++)
+		p += sprintf(p, "[rule r%zu]\naction = drop\n", i);
+	c = load_ok(text);
+	assert_int_equal(config_map_rules(c, old), 0);
+	assert_int_equal(c->rule_from[0], SIZE_MAX);
+	for (i = 1; i <= 20000; i++)
+		assert_int_equal(c->rule_from[i], i - 1);
+	config_free(c);
+	config_free(old);
+	free(text);
+}
+
 /* A policy with 10,000 prefixes, loaded from a file, decides fast. */
 static void
 test_addr_file_10000(void **state)
@@ -1362,6 +1405,7 @@ main(void)
 		cmocka_unit_test(test_full),
 		cmocka_unit_test(test_rule_order),
 		cmocka_unit_test(test_many_rules),
+		cmocka_unit_test(test_map_rules),
 		cmocka_unit_test(test_norule_states),
 		cmocka_unit_test(test_language),
 		cmocka_unit_test(test_quirks),
