@@ -716,7 +716,7 @@ b6_frag_split_tcp(uint8_t *b)
 static size_t
 b6_frag_split_chain(uint8_t *b)
 {
-	uint8_t	 e[64], l4[64];
+	uint8_t	 e[64], l4[1] = { 0 };	/* no transport bytes */
 	size_t	 n;
 
 	n = ext_frag(e, IPPROTO_DSTOPTS, 0, 1);
