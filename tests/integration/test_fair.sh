@@ -64,7 +64,7 @@ for i in range(n):
     s.setblocking(False)
     s.connect_ex((dst, 7000))
     sel.register(s, selectors.EVENT_WRITE)
-ok, end = 0, time.time() + 5
+ok, end = 0, time.time() + 15
 while time.time() < end and sel.get_map():
     for k, _ in sel.select(0.2):
         if k.fileobj.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0:
@@ -89,7 +89,7 @@ wait_listen "$NS_S" tcp 7000 || fail "the server listens"
 # The client asks for the whole table and keeps what it got.
 in_c "$PY" "$T_TMP/opener.py" "$C4" "$S4" 1000 "$T_TMP/first.pid" \
     >"$T_TMP/first.out" 2>"$T_TMP/first.err" &
-wait_for 150 test -s "$T_TMP/first.pid"
+wait_for 300 test -s "$T_TMP/first.pid"
 got=$(cat "$T_TMP/first.out")
 check "one client asking for 1,000 connections gets its share of 100 (got $got)" \
     test "$got" = 100
@@ -110,7 +110,7 @@ conf 'source_share = 0'
 check "reload with source_share = 0" quiet lib_ctl reload
 in_c "$PY" "$T_TMP/opener.py" "$C4" "$S4" 1000 "$T_TMP/first.pid" \
     >"$T_TMP/first.out" 2>"$T_TMP/first.err" &
-wait_for 150 test -s "$T_TMP/first.pid"
+wait_for 300 test -s "$T_TMP/first.pid"
 got=$(cat "$T_TMP/first.out")
 [ -s "$T_TMP/first.err" ] && cat "$T_TMP/first.err"
 check "without a share the client takes the whole table (got $got)" \
