@@ -41,9 +41,10 @@
 #include "strl.h"
 #include "services.h"
 
-#define CONFIG_MAXSIZE	(32 * 1024 * 1024)	/* 65,535 rules fit */
+#define CONFIG_MAXSIZE	(32 * 1024 * 1024)	/* 131,071 rules fit */
 #define CONFIG_MAXLINE	1000
-#define CONFIG_MAXRULES	65535	/* rule index is 16 bits */
+#define CONFIG_MAXRULES	131071	/* rule index is 17 bits (ct_int.h); the
+					   next value says [policy] */
 #define SECLEN		128
 #define KEYLEN		64
 
@@ -1486,7 +1487,7 @@ build(struct cfgctx *x, struct config *c)
 		if (s->is_rule) {
 			struct rule *r = &c->rules[c->nrules];
 
-			r->index = (uint16_t)c->nrules;
+			r->index = (uint32_t)c->nrules;
 			c->nrules++;	/* so that config_free() clears it */
 			if (sec_rule(x, s, r) == -1)
 				return (-1);

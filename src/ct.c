@@ -1154,7 +1154,7 @@ ct_track(struct ct_table *t, const struct pkt *p, uint64_t now_ms,
 
 int
 ct_confirm(struct ct_table *t, const struct pkt *p, uint64_t now_ms,
-    uint32_t mark, uint16_t rule, struct ct_result *res)
+    uint32_t mark, uint32_t rule, struct ct_result *res)
 {
 	int	 r;
 
@@ -1184,7 +1184,7 @@ ct_confirm(struct ct_table *t, const struct pkt *p, uint64_t now_ms,
 	/* 1: created now.  0: it existed already, or is never tracked. */
 	if (r == 1) {
 		res->entry->mark = mark;
-		res->entry->rule = rule;
+		ct_entry_set_rule(res->entry, rule);
 		res->entry->status |= (uint8_t)((p->hook << CT_ST_HOOK_SHIFT) &
 		    CT_ST_HOOK_MASK);
 		if (t->evfn != NULL)
@@ -1208,10 +1208,10 @@ ct_entry_mark(const struct ct_entry *e)
 	return (e->mark);
 }
 
-uint16_t
+uint32_t
 ct_entry_rule(const struct ct_entry *e)
 {
-	return (e->rule);
+	return (e->rule | ((e->status & CT_ST_RULE16) != 0 ? 0x10000u : 0));
 }
 
 uint8_t
@@ -1242,10 +1242,10 @@ ct_entry_closed(const struct ct_entry *e)
 }
 
 void
-ct_entry_set_decision(struct ct_entry *e, uint32_t mark, uint16_t rule)
+ct_entry_set_decision(struct ct_entry *e, uint32_t mark, uint32_t rule)
 {
 	e->mark = mark;
-	e->rule = rule;
+	ct_entry_set_rule(e, rule);
 }
 
 void

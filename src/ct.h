@@ -142,7 +142,7 @@ void		 ct_track(struct ct_table *t, const struct pkt *p,
    (res->state = CT_INVALID, res->reason = REASON_TABLE_FULL), or the
    packet's source holds its share of the table (REASON_SOURCE_SHARE). */
 int		 ct_confirm(struct ct_table *t, const struct pkt *p,
-		    uint64_t now_ms, uint32_t mark, uint16_t rule,
+		    uint64_t now_ms, uint32_t mark, uint32_t rule,
 		    struct ct_result *res);
 /*
  * Is the ICMP/ICMPv6 error p about a connection of t?  Then 1, and *mark
@@ -202,7 +202,7 @@ void		 ct_get_stats(const struct ct_table *t, struct ct_stats *s);
 uint32_t	 ct_entry_mark(const struct ct_entry *e);
 /* the PKT_HOOK_* the connection's first packet was queued from */
 uint8_t		 ct_entry_hook(const struct ct_entry *e);
-uint16_t	 ct_entry_rule(const struct ct_entry *e);
+uint32_t	 ct_entry_rule(const struct ct_entry *e);
 /* seconds since the connection was confirmed */
 uint64_t	 ct_entry_age(const struct ct_entry *e, uint64_t now_ms);
 /* packets of the connection, both directions (saturates) */
@@ -217,7 +217,7 @@ void		 ct_entry_tuple(const struct ct_entry *e, uint8_t *family,
 int		 ct_entry_closed(const struct ct_entry *e);
 /* A reload gives a live connection the decision of the new rules. */
 void		 ct_entry_set_decision(struct ct_entry *e, uint32_t mark,
-		    uint16_t rule);
+		    uint32_t rule);
 /* ICMP/ICMPv6 queries: the request's type, code and id (0 otherwise) */
 void		 ct_entry_icmp(const struct ct_entry *e, uint8_t *type,
 		    uint8_t *code, uint16_t *id);
@@ -253,7 +253,7 @@ struct ct_snap {
 	uint8_t		 tclass;	/* enum ct_timeout it runs on */
 	uint8_t		 aux;		/* ICMP: the request's code; TCP: the
 					   options of the last ignored SYN */
-	uint16_t	 rule;
+	uint32_t	 rule;
 	uint32_t	 mark;
 	uint32_t	 left_ms;	/* time left before it times out */
 	uint32_t	 age_s;		/* seconds since it was confirmed */

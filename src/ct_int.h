@@ -38,6 +38,9 @@
    struct ct_table.gen), so that a reload judges it again before its
    next packet without a walk of the table; no byte added */
 #define CT_ST_GEN	0x08
+/* bit 16 of the deciding rule's index: rule holds bits 0-15, so a file
+   may hold 131,071 rules with no byte added */
+#define CT_ST_RULE16	0x10
 /* bits 5-7: the PKT_HOOK_* the first packet was queued from, for the
    chain= rules when a reload judges the connection again */
 #define CT_ST_HOOK_SHIFT 5
@@ -106,7 +109,7 @@ struct ct_entry {
 	uint8_t		status;		/* CT_ST_* */
 	uint8_t		tclass;		/* enum ct_timeout: its timer list */
 	uint32_t	mark;
-	uint16_t	rule;
+	uint16_t	rule;		/* bits 0-15; bit 16: CT_ST_RULE16 */
 	uint8_t		state;		/* TCP: enum ct_tcp_state */
 	union {
 		uint8_t	icmp_code;	/* ICMP: code of the request */
@@ -132,6 +135,17 @@ struct ct_entry {
 					   the 128 bytes a connection may
 					   cost */
 };
+
+/* rule: an index below 2^17 (the loader allows no more rules) */
+static inline void
+ct_entry_set_rule(struct ct_entry *e, uint32_t rule)
+{
+	e->rule = (uint16_t)rule;
+	if (rule & 0x10000u)
+		e->status |= CT_ST_RULE16;
+	else
+		e->status &= (uint8_t)~CT_ST_RULE16;
+}
 
 struct ct_list {
 	uint32_t	head;		/* soonest qdl */

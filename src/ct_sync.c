@@ -38,7 +38,7 @@ ct_export(const struct ct_table *t, const struct ct_entry *e,
 	s->hook = (e->status & CT_ST_HOOK_MASK) >> CT_ST_HOOK_SHIFT;
 	s->tclass = e->tclass;
 	s->aux = e->syn_opts;		/* or icmp_code: the same byte */
-	s->rule = e->rule;
+	s->rule = ct_entry_rule(e);
 	s->mark = e->mark;
 	s->left_ms = left > 0 ? (uint32_t)left : 0;
 	s->age_s = now_s > e->born ? (uint32_t)(now_s - e->born) : 0;
@@ -112,7 +112,7 @@ ct_snap_apply(struct ct_table *t, struct ct_entry *e,
 	e->state = s->state;
 	e->syn_opts = s->aux;
 	e->mark = s->mark;
-	e->rule = s->rule;
+	ct_entry_set_rule(e, s->rule);
 	e->born = (uint32_t)(now_s > s->age_s ? now_s - s->age_s : 0);
 	e->packets = s->packets;
 	e->last_hash = 0;

@@ -64,7 +64,7 @@ ct_view_fill(struct ct_view *v, const struct ct_entry *e, uint64_t now_ms)
 	v->packets = e->packets;
 	v->age = ct_entry_age(e, now_ms);
 	v->mark = e->mark;
-	v->rule = e->rule;
+	v->rule = ct_entry_rule(e);
 }
 
 const char *

@@ -53,7 +53,7 @@ struct ct_view {
 	uint32_t	 packets;	/* both directions, saturating */
 	uint64_t	 age;		/* seconds since it was confirmed */
 	uint32_t	 mark;
-	uint16_t	 rule;		/* index in the configuration that
+	uint32_t	 rule;		/* index in the configuration that
 					   decided it; >= nrules: the policy */
 	const char	*rule_name;	/* set by whoever knows the
 					   configuration; NULL: none */

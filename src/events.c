@@ -128,7 +128,7 @@ events_ct(struct events *E, unsigned wid, int event, const struct ct_entry *e,
 	struct evring	*r;
 	struct evrec	*rec;
 	uint64_t	 head, tail;
-	uint16_t	 ri;
+	uint32_t	 ri;
 
 	if (E == NULL || !__atomic_load_n(&E->on, __ATOMIC_RELAXED) ||
 	    wid >= E->n)

@@ -35,7 +35,7 @@ struct limit_src {
 	uint32_t	 tokens;	/* thousandths of a connection */
 	uint32_t	 conns;
 	uint32_t	 hash;
-	uint16_t	 rule;
+	uint32_t	 rule;
 	uint8_t		 family;	/* 0: free slot */
 	uint8_t		 has_bucket;
 };
@@ -55,14 +55,14 @@ struct limit_table {
 
 /* keyed: a source cannot aim its addresses at one chain */
 static uint32_t
-limit_hash(const struct limit_table *t, uint16_t rule, uint8_t family,
+limit_hash(const struct limit_table *t, uint32_t rule, uint8_t family,
     const union pkt_addr *a)
 {
 	uint64_t	 m[3];
 
 	memcpy(&m[0], a->a8, 8);
 	memcpy(&m[1], a->a8 + 8, 8);
-	m[2] = (uint64_t)rule | (uint64_t)family << 16;
+	m[2] = (uint64_t)rule | (uint64_t)family << 32;
 	return ((uint32_t)siphash13(t->key, m, 3));
 }
 
@@ -129,7 +129,7 @@ limit_clock(struct limit_table *t, uint64_t now_ms)
 }
 
 static int
-limit_key_eq(const struct limit_src *s, uint16_t rule, uint8_t family,
+limit_key_eq(const struct limit_src *s, uint32_t rule, uint8_t family,
     const union pkt_addr *a)
 {
 	return (s->family == family && s->rule == rule &&
@@ -138,7 +138,7 @@ limit_key_eq(const struct limit_src *s, uint16_t rule, uint8_t family,
 
 /* The slot of the source, or NULL. */
 static struct limit_src *
-limit_find(const struct limit_table *t, uint16_t rule, uint8_t family,
+limit_find(const struct limit_table *t, uint32_t rule, uint8_t family,
     const union pkt_addr *a, uint32_t h)
 {
 	struct limit_src	*s;
@@ -239,7 +239,7 @@ limit_make_room(struct limit_table *t)
 
 /* The source's slot, made if need be; NULL when there is no room. */
 static struct limit_src *
-limit_get(struct limit_table *t, uint16_t rule, uint8_t family,
+limit_get(struct limit_table *t, uint32_t rule, uint8_t family,
     const union pkt_addr *a)
 {
 	struct limit_src	*s;
@@ -273,7 +273,7 @@ limit_get(struct limit_table *t, uint16_t rule, uint8_t family,
 }
 
 static struct limit_src *
-limit_lookup(const struct limit_table *t, uint16_t rule, uint8_t family,
+limit_lookup(const struct limit_table *t, uint32_t rule, uint8_t family,
     const union pkt_addr *a)
 {
 	union pkt_addr	 key;
@@ -290,7 +290,7 @@ limit_lookup(const struct limit_table *t, uint16_t rule, uint8_t family,
 /* ---- rate ------------------------------------------------------------------ */
 
 int
-limit_rate_allow(struct limit_table *t, uint16_t rule, uint8_t family,
+limit_rate_allow(struct limit_table *t, uint32_t rule, uint8_t family,
     const union pkt_addr *addr, uint32_t rate, uint64_t now_ms)
 {
 	struct limit_src	*s;
@@ -329,7 +329,7 @@ limit_rate_allow(struct limit_table *t, uint16_t rule, uint8_t family,
 /* ---- conn_limit ------------------------------------------------------------- */
 
 int
-limit_conn_try(struct limit_table *t, uint16_t rule, uint8_t family,
+limit_conn_try(struct limit_table *t, uint32_t rule, uint8_t family,
     const union pkt_addr *addr, uint32_t limit, uint64_t now_ms)
 {
 	struct limit_src	*s;
@@ -349,7 +349,7 @@ limit_conn_try(struct limit_table *t, uint16_t rule, uint8_t family,
 }
 
 void
-limit_conn_release(struct limit_table *t, uint16_t rule, uint8_t family,
+limit_conn_release(struct limit_table *t, uint32_t rule, uint8_t family,
     const union pkt_addr *addr)
 {
 	struct limit_src	*s;
@@ -363,7 +363,7 @@ limit_conn_release(struct limit_table *t, uint16_t rule, uint8_t family,
 }
 
 uint32_t
-limit_conn_count(const struct limit_table *t, uint16_t rule, uint8_t family,
+limit_conn_count(const struct limit_table *t, uint32_t rule, uint8_t family,
     const union pkt_addr *addr)
 {
 	const struct limit_src	*s;

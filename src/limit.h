@@ -51,7 +51,7 @@ void	 limit_flush(struct limit_table *t);
  * May one more connection from addr start under rule's rate (per
  * second)?  1 yes (a token is taken), 0 no.
  */
-int	 limit_rate_allow(struct limit_table *t, uint16_t rule,
+int	 limit_rate_allow(struct limit_table *t, uint32_t rule,
 	    uint8_t family, const union pkt_addr *addr, uint32_t rate,
 	    uint64_t now_ms);
 /*
@@ -59,13 +59,13 @@ int	 limit_rate_allow(struct limit_table *t, uint16_t rule,
  * limit: 1 counted, 0 no.  limit 0 counts without a limit (recounting
  * live connections after a reload).
  */
-int	 limit_conn_try(struct limit_table *t, uint16_t rule, uint8_t family,
+int	 limit_conn_try(struct limit_table *t, uint32_t rule, uint8_t family,
 	    const union pkt_addr *addr, uint32_t limit, uint64_t now_ms);
 /* One connection of addr for rule ended (no-op if none is counted). */
-void	 limit_conn_release(struct limit_table *t, uint16_t rule,
+void	 limit_conn_release(struct limit_table *t, uint32_t rule,
 	    uint8_t family, const union pkt_addr *addr);
 /* Connections counted for addr under rule. */
-uint32_t limit_conn_count(const struct limit_table *t, uint16_t rule,
+uint32_t limit_conn_count(const struct limit_table *t, uint32_t rule,
 	    uint8_t family, const union pkt_addr *addr);
 /* Forget idle sources; looks at a bounded slice of the table per call,
    so call it often (the worker's tick). */

@@ -35,7 +35,7 @@ struct rule_portset;		/* compiled port list and ranges */
 
 struct rule {
 	char		 name[RULE_NAMELEN];
-	uint16_t	 index;		/* position in the file, from 0 */
+	uint32_t	 index;		/* position in the file, from 0 */
 	uint8_t		 states;	/* CT_STATE_BIT() mask */
 	uint8_t		 action;	/* enum rule_action */
 	uint8_t		 log;

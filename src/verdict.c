@@ -20,10 +20,11 @@
 #include "csum.h"
 #include "verdict.h"
 
-#define RULE_IDX_NONE	0xffff	/* the connection was let in by [policy] */
+#define RULE_IDX_NONE	0x1ffff	/* the connection was let in by [policy];
+				   past CONFIG_MAXRULES, fits the entry */
 
 static const struct rule *
-rule_by_index(const struct config *cfg, uint16_t idx)
+rule_by_index(const struct config *cfg, uint32_t idx)
 {
 	if (idx == RULE_IDX_NONE || idx >= cfg->nrules)
 		return (NULL);
@@ -204,7 +205,8 @@ release_closed(const struct config *cfg, struct limit_table *lt,
 {
 	const struct rule	*r;
 	union pkt_addr		 src, dst;
-	uint16_t		 idx, sport, dport;
+	uint32_t		 idx;
+	uint16_t		 sport, dport;
 	uint8_t			 family, proto;
 
 	if ((idx = ct_entry_rule(e)) == RULE_IDX_NONE || !ct_entry_closed(e))

@@ -477,6 +477,36 @@ test_tcp_transitions_v6(void **state)
 
 /* ---- TCP: a whole connection -------------------------------------------- */
 
+/* rule indices take 17 bits: bits 0-15 in the entry, bit 16 in status */
+static void
+test_rule_index_17bits(void **state)
+{
+	struct ct_table		*t = table(1024), *b = table(1024);
+	struct ct_result	 res;
+	struct ct_snap		 s;
+	struct ct_entry		*e;
+	struct pkt		 q = udp("10.0.0.1", 5353, "10.0.0.2", 53);
+	struct pkt		 r = udp("10.0.0.2", 53, "10.0.0.1", 5353);
+
+	(void)state;
+	ct_track(t, &q, 1000, &res);
+	assert_int_equal(ct_confirm(t, &q, 1000, 3, 0x1abcd, &res), 0);
+	assert_int_equal(ct_entry_rule(res.entry), 0x1abcd);
+	ct_track(t, &r, 1001, &res);	/* a reply keeps the flags */
+	assert_int_equal(ct_entry_rule(res.entry), 0x1abcd);
+	assert_int_equal(ct_entry_mark(res.entry), 3);
+	ct_export(t, res.entry, &s);
+	assert_int_equal(s.rule, 0x1abcd);
+	assert_non_null(e = ct_import(b, &s, 1001));
+	assert_int_equal(ct_entry_rule(e), 0x1abcd);
+	ct_entry_set_decision(res.entry, 4, 0xfffe);
+	assert_int_equal(ct_entry_rule(res.entry), 0xfffe);
+	ct_entry_set_decision(res.entry, 4, 0x10000);
+	assert_int_equal(ct_entry_rule(res.entry), 0x10000);
+	ct_free(t);
+	ct_free(b);
+}
+
 static void
 test_tcp_connection(void **state)
 {
@@ -2883,6 +2913,7 @@ main(void)
 		cmocka_unit_test(test_tcp_transitions_v4),
 		cmocka_unit_test(test_tcp_transitions_v6),
 		cmocka_unit_test(test_tcp_connection),
+		cmocka_unit_test(test_rule_index_17bits),
 		cmocka_unit_test(test_tcp_ipv6_format),
 		cmocka_unit_test(test_tcp_flags),
 		cmocka_unit_test(test_tcp_loose),
