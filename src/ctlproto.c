@@ -22,6 +22,7 @@
 
 #include "ctlproto.h"
 #include "strl.h"
+#include "bytes.h"
 
 const char *const ctl_commands[] = {
 	"status",
@@ -34,35 +35,6 @@ const char *const ctl_commands[] = {
 	"nft",
 	NULL
 };
-
-static uint16_t
-get16(const uint8_t *p)
-{
-	return ((uint16_t)(p[0] << 8 | p[1]));
-}
-
-static uint32_t
-get32(const uint8_t *p)
-{
-	return ((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | (uint32_t)p[3]);
-}
-
-static void
-put16(uint8_t *p, uint16_t v)
-{
-	p[0] = v >> 8;
-	p[1] = v & 0xff;
-}
-
-static void
-put32(uint8_t *p, uint32_t v)
-{
-	p[0] = v >> 24;
-	p[1] = (v >> 16) & 0xff;
-	p[2] = (v >> 8) & 0xff;
-	p[3] = v & 0xff;
-}
 
 const char *
 ctl_type_name(int type)

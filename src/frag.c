@@ -36,6 +36,7 @@
 #include "frag.h"
 #include "pkt.h"
 #include "siphash.h"
+#include "bytes.h"
 
 #define IP4_HDRLEN	20
 #define IP6_HDRLEN	40
@@ -165,19 +166,6 @@ frag_config_defaults(struct frag_config *c)
 	c->max_bytes = 4u << 20;
 	c->max_datagrams = 1024;
 	c->max_held = 1024;
-}
-
-static uint16_t
-get16(const uint8_t *b)
-{
-	return ((uint16_t)((unsigned)b[0] << 8 | b[1]));
-}
-
-static uint32_t
-get32(const uint8_t *b)
-{
-	return ((uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 |
-	    (uint32_t)b[2] << 8 | b[3]);
 }
 
 /*

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "pkt.h"
+#include "bytes.h"
 
 /* An attacker gets at most this many IPv6 extension headers. */
 #define PKT_MAX_EXTHDR	8
@@ -69,19 +70,6 @@ struct bounds {
 	size_t		 avail;	/* <= claim */
 	size_t		 claim;
 };
-
-static uint16_t
-get16(const uint8_t *b)
-{
-	return ((uint16_t)((unsigned)b[0] << 8 | b[1]));
-}
-
-static uint32_t
-get32(const uint8_t *b)
-{
-	return ((uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 |
-	    (uint32_t)b[2] << 8 | b[3]);
-}
 
 static enum span
 span(const struct bounds *bd, size_t off, size_t n)

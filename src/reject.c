@@ -14,27 +14,12 @@
 #include <string.h>
 
 #include "reject.h"
+#include "bytes.h"
 
 #define IP4_HDRLEN	20
 #define IP6_HDRLEN	40
 #define TCP_HDRLEN	20
 #define ICMP_HDRLEN	8
-
-static void
-put16(uint8_t *b, uint16_t v)
-{
-	b[0] = (uint8_t)(v >> 8);
-	b[1] = (uint8_t)v;
-}
-
-static void
-put32(uint8_t *b, uint32_t v)
-{
-	b[0] = (uint8_t)(v >> 24);
-	b[1] = (uint8_t)(v >> 16);
-	b[2] = (uint8_t)(v >> 8);
-	b[3] = (uint8_t)v;
-}
 
 uint32_t
 reject_csum_add(uint32_t sum, const uint8_t *b, size_t n)

@@ -22,6 +22,7 @@
 
 #include "csum.h"
 #include "nfqspid.h"
+#include "bytes.h"
 
 #define ETHERTYPE_IPV4		0x0800
 #define ETHERTYPE_IPV6		0x86dd
@@ -44,12 +45,6 @@
 #ifndef DLT_IPV6
 #define DLT_IPV6		229
 #endif
-
-static uint16_t
-get16(const uint8_t *b)
-{
-	return ((uint16_t)((unsigned)b[0] << 8 | b[1]));
-}
 
 static int
 link_supported(int dlt)

@@ -21,6 +21,7 @@
 #include <openssl/hmac.h>
 
 #include "syncproto.h"
+#include "bytes.h"
 
 _Static_assert(SYNC_MACLEN == 32 && SYNC_KEYLEN == 32, "HMAC-SHA256");
 _Static_assert(SYNC_MSG_MAX <= UINT16_MAX, "length is a u16");
@@ -111,39 +112,10 @@ sync_key_init(struct sync_key *key, const void *secret, size_t len)
 /* ---- byte order ------------------------------------------------------ */
 
 static void
-put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void
-put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-static void
 put64(uint8_t *p, uint64_t v)
 {
 	put32(p, (uint32_t)(v >> 32));
 	put32(p + 4, (uint32_t)v);
-}
-
-static uint16_t
-get16(const uint8_t *p)
-{
-	return ((uint16_t)(p[0] << 8 | p[1]));
-}
-
-static uint32_t
-get32(const uint8_t *p)
-{
-	return ((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | p[3]);
 }
 
 static uint64_t
