@@ -1,0 +1,104 @@
+/*
+ * fastpath.h - the kernel fast path: nf_tables objects nfqspid owns so
+ * that the packets of connections it has judged skip the queue
+ *
+ * Copyright (C) 2026 The nfqspid authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * One table of ours per queue, inet nfqspid-fp-<queue>: per family and
+ * protocol a set of live tuples (flags dynamic,timeout; the packet path
+ * refreshes an element to the set's timeout) and two counted sets that
+ * say what to do with the mark (a map tuple -> mark for connections
+ * that carry one, a plain set for those that do not).  A chain at
+ * priority -5 on input, forward and output puts FP_BYPASS_MARK on TCP
+ * segments without SYN, FIN or RST and on UDP datagrams, not fragments,
+ * whose tuple is live; the iptables rule "-m mark --mark FP_BYPASS_MARK/
+ * FP_BYPASS_MARK -j ACCEPT" ahead of NFQUEUE then skips the queue, and a
+ * chain at priority +5 takes the bit off again.  Both directions of a
+ * connection are elements.  nfqspid(8) says why this design.
+ *
+ * Not thread-safe: one thread owns a handle.  Every call is one netlink
+ * transaction or a few (never one round trip per connection) and
+ * returns 0, or -1 with errno set, as libmnl does.
+ */
+#ifndef NFQSPI_FASTPATH_H
+#define NFQSPI_FASTPATH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pkt.h"
+
+/* The mark bit the fast path owns: set on a hit, cleared after. */
+#define FP_BYPASS_MARK		0x80000000u
+/* the table's name: this prefix and the queue number */
+#define FP_TABLE_PREFIX		"nfqspid-fp-"
+#define FP_TABLE_NAMELEN	32
+
+struct fastpath;			/* opaque handle */
+
+/* One judged connection, in its original direction. */
+struct fp_conn {
+	uint8_t		 family;	/* AF_INET, AF_INET6 */
+	uint8_t		 proto;		/* IPPROTO_TCP, IPPROTO_UDP */
+	uint16_t	 sport;		/* host order */
+	uint16_t	 dport;
+	uint32_t	 mark;		/* put on its packets; 0: leave the
+					   packets' marks alone (as the
+					   verdict does); never with
+					   FP_BYPASS_MARK */
+	union pkt_addr	 src;		/* IPv4: the first 4 bytes */
+	union pkt_addr	 dst;
+};
+
+struct fp_params {
+	uint16_t	 queue;		/* names the table: two daemons on
+					   two queues each own one */
+	uint32_t	 tcp_timeout_s;	/* a direction's element leaves the
+					   kernel this long after its last
+					   packet (1 .. 1000000) */
+	uint32_t	 udp_timeout_s;
+	uint32_t	 max;		/* most connections in at once ([conntrack]
+					   max): each set holds twice that */
+};
+
+/* What the kernel counted for one connection, both directions summed. */
+struct fp_counts {
+	uint64_t	 pkts;		/* since fastpath_add() put it in */
+	uint64_t	 bytes;		/* network header onwards */
+	uint32_t	 expires_ms;	/* until its later direction's element
+					   times out: the kernel's idle timer */
+};
+
+typedef void	(*fp_counts_cb)(const struct fp_conn *c,
+		    const struct fp_counts *n, void *arg);
+
+/*
+ * Replace any earlier copy of our table by an empty one, atomically.
+ * NULL and errno if it cannot (EPERM without CAP_NET_ADMIN, EINVAL for
+ * bad params, EPROTONOSUPPORT if the kernel lacks nf_tables).
+ */
+struct fastpath	*fastpath_open(const struct fp_params *p);
+/*
+ * Put conns in, both directions each, replacing earlier elements of the
+ * same tuples (their counters start again).  One transaction: all or
+ * none (EINVAL: a conn of another family or protocol, or one whose mark
+ * has FP_BYPASS_MARK).
+ */
+int		 fastpath_add(struct fastpath *fp, const struct fp_conn *c,
+		    size_t n);
+/* Take conns out, both directions; ones already gone are no error. */
+int		 fastpath_del(struct fastpath *fp, const struct fp_conn *c,
+		    size_t n);
+/* Take every element out. */
+int		 fastpath_flush(struct fastpath *fp);
+/* cb once for every connection in the kernel table, in no set order. */
+int		 fastpath_counters(struct fastpath *fp, fp_counts_cb cb,
+		    void *arg);
+/* Delete our table (and so every element) and free fp; NULL is fine. */
+void		 fastpath_close(struct fastpath *fp);
+
+/* "nfqspid-fp-<queue>"; -1 if len is too small. */
+int		 fastpath_table_name(uint16_t queue, char *buf, size_t len);
+
+#endif /* NFQSPI_FASTPATH_H */
