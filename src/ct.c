@@ -59,7 +59,7 @@ static void	 ct_remove_idx(struct ct_table *, uint32_t, struct ct_entry *);
 
 static void	 ct_expire_all(struct ct_table *);
 
-static void
+void
 ct_clock(struct ct_table *t, uint64_t now_ms)
 {
 	int	 jump;
@@ -372,7 +372,7 @@ ct_alloc(struct ct_table *t)
 }
 
 /* The index of a live entry, from its timer list neighbours. */
-static uint32_t
+uint32_t
 ct_index_of(const struct ct_table *t, const struct ct_entry *e)
 {
 	/* slots never move: the pair stays true */
@@ -548,6 +548,8 @@ ct_remove_idx(struct ct_table *t, uint32_t i, struct ct_entry *e)
 {
 	if (t->evfn != NULL)
 		t->evfn(CT_EVENT_DESTROY, e, t->evarg);
+	if (__builtin_expect(t->noff != 0, 0))
+		ct_off_forget(t, i);
 	ct_unlink_hash(t, i, e);
 	ct_unlink_timer(t, i, e);
 	ct_src_add(t, ct_src_hash(t, e->family, &e->src), 0);
@@ -961,6 +963,9 @@ ct_free(struct ct_table *t)
 	for (i = 0; i < t->nchunk; i++)
 		ct_unmap(t->chunk[i], CT_CHUNK_BYTES);
 	free(t->chunk);
+	for (i = 0; i < t->off_cap; i++)
+		free(t->off[i]);
+	free(t->off);
 	ct_unmap(t->bucket, (size_t)t->nbucket * sizeof(*t->bucket));
 	free(t->src_cnt);
 	free(t);
@@ -1073,6 +1078,7 @@ ct_flush(struct ct_table *t)
 				t->evfn(CT_EVENT_DESTROY, ct_idx(t, i),
 				    t->evarg);
 	t->stats.destroyed += t->count;
+	ct_off_clear(t);
 	memset(t->bucket, 0, (size_t)t->nbucket * sizeof(*t->bucket));
 	memset(t->tlist, 0, sizeof(t->tlist));
 	memset(t->src_cnt, 0, 2 * CT_SRC_WIDTH * sizeof(*t->src_cnt));

@@ -223,6 +223,37 @@ void		 ct_entry_icmp(const struct ct_entry *e, uint8_t *type,
 		    uint8_t *code, uint16_t *id);
 
 /*
+ * The fast path ([daemon] fastpath): a worker hands an established
+ * connection to the kernel, which then lets its packets through without
+ * the queue.  The table remembers which entries are offloaded, in a side
+ * bitmap (no byte of the entry; 1 bit per slot, allocated only once used):
+ *
+ * ct_offloadable(): e may go: TCP in ESTABLISHED (the handshake is
+ * complete), UDP with a reply seen; nothing else.
+ * ct_offloaded(): e is marked.  The bit goes when e leaves the table,
+ * after its DESTROY event (which can still see it).
+ * ct_set_offloaded(): mark (on) or unmark e; 0, or -1 ENOMEM.  Marking a
+ * TCP connection makes its window checks liberal for good, as the
+ * kernel's own flow offload does: its segments no longer pass us, so
+ * every one of its packets that comes back to the queue while it is
+ * marked (a SYN, FIN or RST, or one that raced the kernel's table)
+ * first forgets both directions' windows and re-learns them from itself.
+ * ct_offload_clear(): unmark every entry (the kernel's table was
+ * emptied); ct_offload_count(): how many are marked.
+ * ct_credit(): the kernel passed packets more of k's connection (either
+ * direction): they are counted into it and its idle timer starts again,
+ * as a packet of ours would.  0, or -1 and ENOENT (gone meanwhile).
+ */
+int		 ct_offloadable(const struct ct_entry *e);
+int		 ct_offloaded(const struct ct_table *t, const struct ct_entry *e);
+int		 ct_set_offloaded(struct ct_table *t, struct ct_entry *e,
+		    int on);
+void		 ct_offload_clear(struct ct_table *t);
+size_t		 ct_offload_count(const struct ct_table *t);
+int		 ct_credit(struct ct_table *t, const struct ct_tuple *k,
+		    uint32_t packets, uint64_t now_ms);
+
+/*
  * A connection's whole state, for the HA peer (syncproto.h): what a backup
  * needs to continue the connection exactly, with full window tracking.
  * Only the original tuple: nfqspid does no NAT, the reply tuple is its

@@ -15,7 +15,11 @@
  * hashed from the entry's source address.
  *
  * Bits of the entry taken by lanes of the 2026-12 session: overload
- * (fair table, overflow grace) takes none.
+ * (fair table, overflow grace) takes none; the fast path (fpwork) takes
+ * none either: which entries are offloaded is a side bitmap in the table
+ * (struct ct_table.off, ct_offload.c), 1 bit per slot, allocated 8 KB
+ * per chunk once a connection of that chunk is offloaded: 0.125 bytes
+ * per connection at most, nothing with [daemon] fastpath = no.
  */
 #ifndef NFQSPI_CT_INT_H
 #define NFQSPI_CT_INT_H
@@ -237,6 +241,16 @@ struct ct_table {
 	uint8_t		 all_stale;
 	uint8_t		 sweeping;
 	uint32_t	 sweep_cursor;	/* next index; 0: from the start */
+	/*
+	 * The fast path (ct_offload.c): bit i % 64 of off[c][(i % chunk)
+	 * / 64], c = i >> CT_CHUNK_SHIFT, says entry i's packets are let
+	 * through by the kernel.  off[c] is NULL until an entry of chunk
+	 * c is offloaded; off has off_cap pointers; noff counts the set
+	 * bits (0: nothing to look at, one branch per packet).
+	 */
+	uint64_t	**off;
+	uint32_t	 off_cap;
+	size_t		 noff;
 };
 
 /* The bucket of a 32-bit hash: its high bits scaled to nbucket, which
@@ -259,6 +273,10 @@ void		 ct_tuple_set(struct ct_tuple *k, uint8_t family, uint8_t proto,
 		    uint16_t sport, uint16_t dport);
 int		 ct_addr_eq(uint8_t family, const union pkt_addr *a,
 		    const union pkt_addr *b);
+/* The table's clock moves to now_ms (never back). */
+void		 ct_clock(struct ct_table *t, uint64_t now_ms);
+/* The index of a live entry e (from its timer list neighbours). */
+uint32_t	 ct_index_of(const struct ct_table *t, const struct ct_entry *e);
 /* Finds the entry of k (as original tuple; with both, also as reply
    tuple).  Entries past their deadline are removed, not returned. */
 struct ct_entry	*ct_find(struct ct_table *t, const struct ct_tuple *k,
@@ -279,6 +297,10 @@ void		 ct_place(struct ct_table *t, uint32_t i, struct ct_entry *e,
 void		 ct_kill(struct ct_table *t, struct ct_entry *e);
 void		 ct_result_set(struct ct_result *res, uint8_t state,
 		    uint8_t reason, uint8_t dir, struct ct_entry *e);
+
+/* ct_offload.c: slot i is free again (its bit goes); every slot is */
+void		 ct_off_forget(struct ct_table *t, uint32_t i);
+void		 ct_off_clear(struct ct_table *t);
 
 /* ct_tcp.c */
 void		 ct_tcp_track(struct ct_table *t, const struct pkt *p,

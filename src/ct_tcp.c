@@ -853,6 +853,24 @@ ct_tcp_packet(struct ct_table *t, struct ct_entry *e, uint8_t dir,
 	ct_result_set(res, ok_state, reason, dir, e);
 }
 
+/*
+ * A packet of a connection the kernel's fast path carries: the segments
+ * that moved its windows on never reached us.  Both sides are learnt
+ * afresh from this packet (ct_tcp_first(): the sender from its sequence
+ * and window, the receiver from its ack), as the kernel's
+ * flow_offload_fixup_tcp() does; the connection is liberal already
+ * (ct_set_offloaded()).
+ */
+static void
+ct_tcp_unstale(struct ct_entry *e)
+{
+	struct ct_tcp	*tc = &e->tcp;
+
+	tc->seen[0].td_maxwin = tc->seen[1].td_maxwin = 0;
+	tc->flags[0] &= (uint8_t)~CT_TD_MAXACK_SET;
+	tc->flags[1] &= (uint8_t)~CT_TD_MAXACK_SET;
+}
+
 void
 ct_tcp_track(struct ct_table *t, const struct pkt *p, struct ct_result *res)
 {
@@ -869,6 +887,8 @@ ct_tcp_track(struct ct_table *t, const struct pkt *p, struct ct_result *res)
 	ct_tuple_set(&k, p->family, p->proto, &p->src, &p->dst, p->sport,
 	    p->dport);
 	if ((e = ct_find(t, &k, 1, &dir)) != NULL) {
+		if (__builtin_expect(t->noff != 0, 0) && ct_offloaded(t, e))
+			ct_tcp_unstale(e);
 		ct_tcp_packet(t, e, dir, p, res);
 		return;
 	}

@@ -1290,6 +1290,165 @@ test_tcp_reopen(void **state)
 
 /* ---- UDP --------------------------------------------------------------------- */
 
+/* ---- the fast path's marks (ct_offload.c) -------------------------------- */
+
+/* A handshake, then n bytes each way that the kernel passed unseen. */
+static void
+offload_conv(struct conv *c, struct ct_table *t, int v6, uint16_t port,
+    int offload)
+{
+	struct ct_result	 res;
+
+	conv_init(c, t, v6);
+	c->s[0].port = port;
+	assert_int_equal(conv_send(c, 0, SYN, 0, &res), CT_NEW);
+	assert_int_equal(ct_offloadable(res.entry), 0);
+	assert_int_equal(conv_send(c, 1, SYN | ACK, 0, &res), CT_ESTABLISHED);
+	/* SYN_RECV: the handshake is not complete yet */
+	assert_int_equal(ct_offloadable(res.entry), 0);
+	assert_int_equal(conv_send(c, 0, ACK, 0, &res), CT_ESTABLISHED);
+	assert_int_equal(ct_offloadable(res.entry), 1);
+	assert_int_equal(ct_offloaded(t, res.entry), 0);
+	if (offload)
+		assert_int_equal(ct_set_offloaded(t, res.entry, 1), 0);
+	/* megabytes the queue never saw, far past any window */
+	c->s[0].nxt += 50000000;
+	c->s[1].nxt += 70000000;
+}
+
+static int	 off_destroyed;
+
+static void
+off_event(int event, const struct ct_entry *e, void *arg)
+{
+	struct ct_table	*t = arg;
+
+	/* the DESTROY still sees the mark, to take it out of the kernel */
+	if (event == CT_EVENT_DESTROY && ct_offloaded(t, e))
+		off_destroyed++;
+}
+
+static void
+test_offload_tcp(void **state)
+{
+	struct ct_table		*t = table(1024);
+	struct ct_result	 res;
+	struct conv		 c, plain, r;
+
+	/* not offloaded: the FIN after unseen data is out of window */
+	offload_conv(&plain, t, 0, 41001, 0);
+	assert_int_equal(conv_send(&plain, 0, FIN | ACK, 0, &res), CT_INVALID);
+	assert_int_equal(conv_state(&plain), CT_TCP_ESTABLISHED);
+
+	/* offloaded: the FIN re-learns the window and ends it */
+	offload_conv(&c, t, 0, 41002, 1);
+	assert_int_equal(ct_offload_count(t), 1);
+	assert_int_equal(conv_send(&c, 0, FIN | ACK, 0, &res), CT_ESTABLISHED);
+	assert_int_equal(conv_state(&c), CT_TCP_FIN_WAIT);
+	assert_int_equal(conv_send(&c, 1, ACK, 0, &res), CT_ESTABLISHED);
+	assert_int_equal(conv_send(&c, 1, FIN | ACK, 0, &res), CT_ESTABLISHED);
+	assert_int_equal(conv_send(&c, 0, ACK, 0, &res), CT_ESTABLISHED);
+	assert_int_equal(conv_state(&c), CT_TCP_TIME_WAIT);
+
+	/* offloaded, IPv6: the server's exact RST resets it */
+	offload_conv(&r, t, 1, 41003, 1);
+	assert_int_equal(conv_send(&r, 1, RST, 0, &res), CT_ESTABLISHED);
+	assert_int_equal(conv_state(&r), CT_TCP_CLOSE);
+	/* a RST, though liberal, cannot take a SYN through: still a
+	   state machine, not a hole */
+	assert_int_equal(ct_offload_count(t), 2);
+
+	/* unmarked: back to strict checks from what was learnt */
+	assert_int_equal(ct_set_offloaded(t, conv_entry(&c), 0), 0);
+	assert_int_equal(ct_offloaded(t, conv_entry(&c)), 0);
+	assert_int_equal(ct_offload_count(t), 1);
+	ct_free(t);
+}
+
+static void
+test_offload_marks(void **state)
+{
+	struct ct_table		*t = table(1024);
+	struct ct_result	 res;
+	struct ct_tuple		 k;
+	struct conv		 c, d;
+	struct ct_entry		*e;
+	uint32_t		 before;
+
+	ct_set_event_cb(t, off_event, t);
+	off_destroyed = 0;
+	offload_conv(&c, t, 0, 42001, 1);
+	offload_conv(&d, t, 0, 42002, 0);
+	e = conv_entry(&c);
+	assert_int_equal(ct_offloaded(t, e), 1);
+	assert_int_equal(ct_offloaded(t, conv_entry(&d)), 0);
+	/* marking twice counts once */
+	assert_int_equal(ct_set_offloaded(t, e, 1), 0);
+	assert_int_equal(ct_offload_count(t), 1);
+
+	/* the kernel's counts: packets in, timer started again */
+	before = ct_entry_packets(e);
+	ct_tuple_set(&k, AF_INET, IPPROTO_TCP, &e->src, &e->dst, 42001, 22);
+	assert_int_equal(ct_credit(t, &k, 1000, c.now + 400000 * 1000ull),
+	    0);
+	assert_int_equal(ct_entry_packets(e), before + 1000);
+	ct_expire(t, c.now + 431000 * 1000ull + 400000 * 1000ull);
+	assert_int_equal(ct_count(t), 1);	/* d expired, c did not */
+	assert_int_equal(conv_entry(&c), e);
+	assert_int_equal(off_destroyed, 0);
+	ct_tuple_set(&k, AF_INET, IPPROTO_TCP, &e->src, &e->dst, 42002, 22);
+	assert_int_equal(ct_credit(t, &k, 1, c.now + 400000 * 1000ull), -1);
+	assert_int_equal(errno, ENOENT);
+
+	/* removed: DESTROY saw the mark; the slot's next tenant has none */
+	ct_remove(t, e);
+	assert_int_equal(off_destroyed, 1);
+	assert_int_equal(ct_offload_count(t), 0);
+	conv_init(&d, t, 0);
+	d.now = c.now + 400000 * 1000ull;
+	d.s[0].port = 42003;
+	assert_int_equal(conv_send(&d, 0, SYN, 0, &res), CT_NEW);
+	assert_int_equal(ct_offloaded(t, res.entry), 0);
+
+	/* flushed: every mark goes, each DESTROY seeing its own */
+	offload_conv(&c, t, 0, 42004, 1);
+	c.now = d.now;
+	assert_int_equal(ct_offload_count(t), 1);
+	off_destroyed = 0;
+	ct_flush(t);
+	assert_int_equal(off_destroyed, 1);
+	assert_int_equal(ct_offload_count(t), 0);
+
+	/* cleared (the kernel's table was emptied): marks go, entries stay */
+	offload_conv(&c, t, 0, 42005, 1);
+	ct_offload_clear(t);
+	assert_int_equal(ct_offload_count(t), 0);
+	assert_int_equal(ct_offloaded(t, conv_entry(&c)), 0);
+	assert_int_equal(ct_count(t), 1);
+	ct_free(t);
+}
+
+static void
+test_offload_udp(void **state)
+{
+	struct ct_table		*t = table(1024);
+	struct ct_result	 res;
+	struct pkt		 q = udp("10.0.0.1", 5353, "10.0.0.2", 53);
+	struct pkt		 r = udp("10.0.0.2", 53, "10.0.0.1", 5353);
+	struct pkt		 i = icmp("10.0.0.1", "10.0.0.2", 8, 7);
+
+	assert_int_equal(pass(t, &q, 1000, &res), CT_NEW);
+	assert_int_equal(ct_offloadable(res.entry), 0);	/* no reply yet */
+	assert_int_equal(pass(t, &r, 1001, &res), CT_ESTABLISHED);
+	assert_int_equal(ct_offloadable(res.entry), 1);
+	assert_int_equal(ct_set_offloaded(t, res.entry, 1), 0);
+	assert_int_equal(ct_offloaded(t, res.entry), 1);
+	/* only TCP and UDP go to the kernel */
+	assert_int_equal(pass(t, &i, 1002, &res), CT_NEW);
+	assert_int_equal(ct_offloadable(res.entry), 0);
+	ct_free(t);
+}
+
 static void
 test_udp(void **state)
 {
@@ -2957,6 +3116,9 @@ main(void)
 		cmocka_unit_test(test_sync_tcp_continues),
 		cmocka_unit_test(test_sync_update_forget),
 		cmocka_unit_test(test_sync_import_order),
+		cmocka_unit_test(test_offload_tcp),
+		cmocka_unit_test(test_offload_marks),
+		cmocka_unit_test(test_offload_udp),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

@@ -1,0 +1,171 @@
+/*
+ * ct_offload.c - which connections the kernel's fast path carries
+ *
+ * Copyright (C) 2026 The nfqspid authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * struct ct_entry has no free status bit and must stay 120 bytes, so the
+ * mark lives beside the arena: one bitmap of CT_CHUNK_SIZE bits (8 KB)
+ * per chunk, made when the first entry of that chunk is offloaded.  With
+ * [daemon] fastpath = no nothing is ever made, and the packet path pays
+ * one test of noff.
+ */
+#include <sys/types.h>
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ct_int.h"
+
+#define CT_OFF_WORDS	(CT_CHUNK_SIZE / 64)
+
+static uint64_t *
+ct_off_word(const struct ct_table *t, uint32_t i)
+{
+	uint32_t	 c = i >> CT_CHUNK_SHIFT;
+
+	if (c >= t->off_cap || t->off[c] == NULL)
+		return (NULL);
+	return (&t->off[c][(i & CT_CHUNK_MASK) / 64]);
+}
+
+static int
+ct_off_test(const struct ct_table *t, uint32_t i)
+{
+	const uint64_t	*w;
+
+	if ((w = ct_off_word(t, i)) == NULL)
+		return (0);
+	return ((*w >> (i % 64)) & 1);
+}
+
+/* The bitmap of i's chunk, made if need be; NULL and ENOMEM. */
+static uint64_t *
+ct_off_make(struct ct_table *t, uint32_t i)
+{
+	uint64_t	**no;
+	uint32_t	  c = i >> CT_CHUNK_SHIFT, cap;
+
+	if (c >= t->off_cap) {
+		cap = t->chunk_cap > c ? t->chunk_cap : c + 1;
+		if ((no = reallocarray(t->off, cap, sizeof(*no))) == NULL)
+			return (NULL);
+		memset(no + t->off_cap, 0, (cap - t->off_cap) * sizeof(*no));
+		t->off = no;
+		t->off_cap = cap;
+	}
+	if (t->off[c] == NULL &&
+	    (t->off[c] = calloc(CT_OFF_WORDS, sizeof(uint64_t))) == NULL)
+		return (NULL);
+	return (&t->off[c][(i & CT_CHUNK_MASK) / 64]);
+}
+
+void
+ct_off_forget(struct ct_table *t, uint32_t i)
+{
+	uint64_t	*w;
+
+	if ((w = ct_off_word(t, i)) == NULL || !((*w >> (i % 64)) & 1))
+		return;
+	*w &= ~(1ull << (i % 64));
+	t->noff--;
+}
+
+void
+ct_off_clear(struct ct_table *t)
+{
+	uint32_t	 c;
+
+	if (t->noff == 0)
+		return;
+	for (c = 0; c < t->off_cap; c++)
+		if (t->off[c] != NULL)
+			memset(t->off[c], 0, CT_OFF_WORDS * sizeof(uint64_t));
+	t->noff = 0;
+}
+
+int
+ct_offloadable(const struct ct_entry *e)
+{
+	if (!(e->status & CT_ST_USED))
+		return (0);
+	switch (e->proto) {
+	case IPPROTO_TCP:
+		return (e->state == CT_TCP_ESTABLISHED);
+	case IPPROTO_UDP:
+		return ((e->status & CT_ST_SEEN_REPLY) != 0);
+	default:
+		return (0);
+	}
+}
+
+int
+ct_offloaded(const struct ct_table *t, const struct ct_entry *e)
+{
+	if (t->noff == 0 || !(e->status & CT_ST_USED))
+		return (0);
+	return (ct_off_test(t, ct_index_of(t, e)));
+}
+
+int
+ct_set_offloaded(struct ct_table *t, struct ct_entry *e, int on)
+{
+	uint32_t	 i;
+	uint64_t	*w, bit;
+
+	if (!(e->status & CT_ST_USED))
+		return (0);
+	i = ct_index_of(t, e);
+	if (!on) {
+		ct_off_forget(t, i);
+		return (0);
+	}
+	if ((w = ct_off_make(t, i)) == NULL) {
+		errno = ENOMEM;
+		return (-1);
+	}
+	bit = 1ull << (i % 64);
+	if (*w & bit)
+		return (0);
+	*w |= bit;
+	t->noff++;
+	if (e->proto == IPPROTO_TCP) {
+		/* as nft_flow_offload does: we no longer see its segments */
+		e->tcp.flags[0] |= CT_TD_LIBERAL;
+		e->tcp.flags[1] |= CT_TD_LIBERAL;
+	}
+	return (0);
+}
+
+void
+ct_offload_clear(struct ct_table *t)
+{
+	ct_off_clear(t);
+}
+
+size_t
+ct_offload_count(const struct ct_table *t)
+{
+	return (t->noff);
+}
+
+int
+ct_credit(struct ct_table *t, const struct ct_tuple *k, uint32_t packets,
+    uint64_t now_ms)
+{
+	struct ct_entry	*e;
+	uint8_t		 dir;
+
+	ct_clock(t, now_ms);
+	if ((e = ct_find(t, k, 0, &dir)) == NULL) {
+		errno = ENOENT;
+		return (-1);
+	}
+	t->ev_e = NULL;		/* no packet of ours: no UPDATE to tell */
+	e->packets = UINT32_MAX - e->packets < packets ? UINT32_MAX :
+	    e->packets + packets;
+	ct_refresh(t, e, e->tclass);
+	return (0);
+}
