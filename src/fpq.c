@@ -1,0 +1,420 @@
+/*
+ * fpq.c - the fast path's rings and its thread's book (fpq.h)
+ *
+ * Copyright (C) 2026 The nfqspid authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * The book maps each connection the kernel holds (or is about to) to the
+ * worker that owns it and the kernel's counts last handed over.  Items
+ * are staged and applied in two calls: every removal first, then every
+ * offload.  That order is right whatever the items' order was: a staged
+ * removal is of a connection the kernel held before this stage (a
+ * removal of one still staged only unstages it), and a connection
+ * offloaded again after its removal is staged as a new offload.
+ */
+#define _GNU_SOURCE		/* arc4random_buf */
+
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fpq.h"
+#include "siphash.h"
+
+/* ---- the rings ------------------------------------------------------- */
+
+int
+fpq_ring_init(struct fpq_ring *r, uint32_t size, size_t isz)
+{
+	memset(r, 0, sizeof(*r));
+	if (size == 0 || (size & (size - 1)) != 0 || isz == 0) {
+		errno = EINVAL;
+		return (-1);
+	}
+	if ((r->slots = calloc(size, isz)) == NULL)
+		return (-1);
+	r->size = size;
+	r->isz = isz;
+	return (0);
+}
+
+void
+fpq_ring_free(struct fpq_ring *r)
+{
+	free(r->slots);
+	r->slots = NULL;
+}
+
+int
+fpq_ring_push(struct fpq_ring *r, const void *item)
+{
+	uint32_t	 head = r->head;
+	uint32_t	 tail = __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE);
+
+	if (head - tail >= r->size)
+		return (-1);
+	memcpy(r->slots + (size_t)(head & (r->size - 1)) * r->isz, item,
+	    r->isz);
+	__atomic_store_n(&r->head, head + 1, __ATOMIC_RELEASE);
+	return (0);
+}
+
+uint32_t
+fpq_ring_room(const struct fpq_ring *r)
+{
+	return (r->size - (r->head - __atomic_load_n(&r->tail,
+	    __ATOMIC_ACQUIRE)));
+}
+
+int
+fpq_ring_pop(struct fpq_ring *r, void *item)
+{
+	uint32_t	 tail = r->tail;
+
+	if (tail == __atomic_load_n(&r->head, __ATOMIC_ACQUIRE))
+		return (0);
+	memcpy(item, r->slots + (size_t)(tail & (r->size - 1)) * r->isz,
+	    r->isz);
+	__atomic_store_n(&r->tail, tail + 1, __ATOMIC_RELEASE);
+	return (1);
+}
+
+int
+fpq_port_init(struct fpq_port *p)
+{
+	if (fpq_ring_init(&p->out, FPQ_RING_OUT, sizeof(struct fpq_item)) ==
+	    -1)
+		return (-1);
+	if (fpq_ring_init(&p->back, FPQ_RING_BACK,
+	    sizeof(struct fpq_credit)) == -1) {
+		fpq_ring_free(&p->out);
+		return (-1);
+	}
+	return (0);
+}
+
+void
+fpq_port_free(struct fpq_port *p)
+{
+	fpq_ring_free(&p->out);
+	fpq_ring_free(&p->back);
+}
+
+/* ---- the book -------------------------------------------------------- */
+
+enum { FPQ_STAGED = 1, FPQ_IN };
+
+struct fpq_node {
+	struct fpq_node	*next;		/* hash chain */
+	struct fp_conn	 c;
+	unsigned	 w;		/* its worker */
+	uint8_t		 state;		/* FPQ_STAGED, FPQ_IN */
+	uint32_t	 stage;		/* FPQ_STAGED: index in add[] */
+	uint64_t	 pkts;		/* the kernel's counts handed over */
+	uint64_t	 bytes;
+};
+
+struct fpq_book {
+	struct fpq_ops	 ops;
+	void		*arg;
+	uint32_t	 epoch;
+	uint64_t	 key[2];
+	struct fpq_node	**bucket;
+	size_t		 nbucket;	/* a power of two */
+	size_t		 count;
+	/* the stage */
+	struct fp_conn	 add[FPQ_BATCH];
+	struct fpq_node	*addn[FPQ_BATCH];	/* NULL: unstaged */
+	size_t		 nadd;
+	struct fp_conn	 del[FPQ_BATCH];
+	size_t		 ndel;
+	struct fp_stats	 st;
+};
+
+#define FPQ_NBUCKET0	1024
+
+int
+fpq_conn_eq(const struct fp_conn *a, const struct fp_conn *b)
+{
+	size_t	 alen = a->family == AF_INET6 ? 16 : 4;
+
+	return (a->family == b->family && a->proto == b->proto &&
+	    a->sport == b->sport && a->dport == b->dport &&
+	    memcmp(&a->src, &b->src, alen) == 0 &&
+	    memcmp(&a->dst, &b->dst, alen) == 0);
+}
+
+static size_t
+fpq_hash(const struct fpq_book *b, const struct fp_conn *c)
+{
+	uint64_t	 m[5];
+
+	memset(m, 0, sizeof(m));
+	memcpy(m, &c->src, c->family == AF_INET6 ? 16 : 4);
+	memcpy(m + 2, &c->dst, c->family == AF_INET6 ? 16 : 4);
+	m[4] = (uint64_t)c->sport << 32 | (uint64_t)c->dport << 16 |
+	    (uint64_t)c->proto << 8 | c->family;
+	return ((size_t)siphash13(b->key, m, 5) & (b->nbucket - 1));
+}
+
+static struct fpq_node **
+fpq_slot(struct fpq_book *b, const struct fp_conn *c)
+{
+	struct fpq_node	**pp;
+
+	for (pp = &b->bucket[fpq_hash(b, c)]; *pp != NULL;
+	    pp = &(*pp)->next)
+		if (fpq_conn_eq(&(*pp)->c, c))
+			break;
+	return (pp);
+}
+
+/* Twice the buckets once there are more nodes than buckets; a failed
+   allocation keeps the chains longer, nothing else. */
+static void
+fpq_grow(struct fpq_book *b)
+{
+	struct fpq_node	**old = b->bucket, *n, *next;
+	size_t		  i, on = b->nbucket;
+
+	if (b->count < b->nbucket ||
+	    (b->bucket = calloc(on * 2, sizeof(*b->bucket))) == NULL) {
+		b->bucket = old;
+		return;
+	}
+	b->nbucket = on * 2;
+	for (i = 0; i < on; i++)
+		for (n = old[i]; n != NULL; n = next) {
+			struct fpq_node **pp = &b->bucket[fpq_hash(b, &n->c)];
+
+			next = n->next;
+			n->next = *pp;
+			*pp = n;
+		}
+	free(old);
+}
+
+struct fpq_book *
+fpq_book_new(const struct fpq_ops *ops, void *arg)
+{
+	struct fpq_book	*b;
+
+	if ((b = calloc(1, sizeof(*b))) == NULL)
+		return (NULL);
+	if ((b->bucket = calloc(FPQ_NBUCKET0, sizeof(*b->bucket))) == NULL) {
+		free(b);
+		return (NULL);
+	}
+	b->nbucket = FPQ_NBUCKET0;
+	b->ops = *ops;
+	b->arg = arg;
+	arc4random_buf(b->key, sizeof(b->key));
+	return (b);
+}
+
+/* Every node goes; nothing is staged. */
+static void
+fpq_book_empty(struct fpq_book *b)
+{
+	struct fpq_node	*n, *next;
+	size_t		 i;
+
+	for (i = 0; i < b->nbucket; i++) {
+		for (n = b->bucket[i]; n != NULL; n = next) {
+			next = n->next;
+			free(n);
+		}
+		b->bucket[i] = NULL;
+	}
+	b->count = b->nadd = b->ndel = 0;
+}
+
+void
+fpq_book_free(struct fpq_book *b)
+{
+	if (b == NULL)
+		return;
+	fpq_book_empty(b);
+	free(b->bucket);
+	free(b);
+}
+
+static void
+fpq_unlink(struct fpq_book *b, struct fpq_node **pp)
+{
+	struct fpq_node	*n = *pp;
+
+	*pp = n->next;
+	free(n);
+	b->count--;
+}
+
+int
+fpq_book_apply(struct fpq_book *b)
+{
+	struct fpq_node	**pp;
+	size_t		  i, m;
+	int		  rc = 0;
+
+	if (b->ndel > 0) {
+		if (b->ops.del(b->arg, b->del, b->ndel) == -1) {
+			b->st.errors++;
+			rc = -1;
+		}
+		b->ndel = 0;
+	}
+	for (i = m = 0; i < b->nadd; i++)
+		if (b->addn[i] != NULL) {
+			b->add[m] = b->add[i];
+			b->addn[m++] = b->addn[i];
+		}
+	b->nadd = 0;
+	if (m == 0)
+		return (rc);
+	if (b->ops.add(b->arg, b->add, m) == -1) {
+		/* all or none: none of them is in */
+		b->st.errors++;
+		for (i = 0; i < m; i++)
+			if (*(pp = fpq_slot(b, &b->add[i])) != NULL)
+				fpq_unlink(b, pp);
+		return (rc);
+	}
+	for (i = 0; i < m; i++)
+		b->addn[i]->state = FPQ_IN;
+	return (rc);
+}
+
+static int
+fpq_book_add(struct fpq_book *b, unsigned w, const struct fpq_item *it)
+{
+	struct fpq_node	**pp, *n;
+	int		  rc = 0;
+
+	if (it->epoch != b->epoch) {
+		/* sent before a flush the worker had not seen yet */
+		b->st.stale++;
+		return (0);
+	}
+	if (*(pp = fpq_slot(b, &it->c)) != NULL)
+		return (0);	/* in already (or on its way) */
+	if (b->nadd == FPQ_BATCH) {
+		rc = fpq_book_apply(b);
+		pp = fpq_slot(b, &it->c);
+	}
+	if ((n = calloc(1, sizeof(*n))) == NULL) {
+		b->st.errors++;
+		return (rc);
+	}
+	n->c = it->c;
+	n->w = w;
+	n->state = FPQ_STAGED;
+	n->stage = (uint32_t)b->nadd;
+	*pp = n;
+	b->count++;
+	b->add[b->nadd] = it->c;
+	b->addn[b->nadd++] = n;
+	fpq_grow(b);
+	return (rc);
+}
+
+static int
+fpq_book_del(struct fpq_book *b, const struct fpq_item *it)
+{
+	struct fpq_node	**pp, *n;
+	int		  rc = 0;
+
+	if ((n = *(pp = fpq_slot(b, &it->c))) == NULL)
+		return (0);	/* never got in (a failed or stale add) */
+	if (n->state == FPQ_STAGED) {
+		b->addn[n->stage] = NULL;
+		fpq_unlink(b, pp);
+		return (0);
+	}
+	if (b->ndel == FPQ_BATCH) {
+		rc = fpq_book_apply(b);
+		pp = fpq_slot(b, &it->c);
+	}
+	b->del[b->ndel++] = n->c;
+	fpq_unlink(b, pp);
+	return (rc);
+}
+
+int
+fpq_book_item(struct fpq_book *b, unsigned w, const struct fpq_item *it)
+{
+	switch (it->op) {
+	case FPQ_ADD:
+		return (fpq_book_add(b, w, it));
+	case FPQ_DEL:
+		return (fpq_book_del(b, it));
+	default:
+		return (0);
+	}
+}
+
+int
+fpq_book_pending(const struct fpq_book *b)
+{
+	return (b->nadd > 0 || b->ndel > 0);
+}
+
+int
+fpq_book_flush(struct fpq_book *b, uint32_t *epoch)
+{
+	size_t	 i;
+
+	*epoch = ++b->epoch;
+	/* what is staged to go in is of the old epoch: it stays out */
+	for (i = 0; i < b->nadd; i++)
+		if (b->addn[i] != NULL)
+			fpq_unlink(b, fpq_slot(b, &b->add[i]));
+	b->nadd = 0;
+	if (b->ops.flush(b->arg) == -1) {
+		/* the removals stay staged, the rest stays known */
+		b->st.errors++;
+		return (-1);
+	}
+	fpq_book_empty(b);
+	b->st.flushes++;
+	return (0);
+}
+
+uint32_t
+fpq_book_epoch(const struct fpq_book *b)
+{
+	return (b->epoch);
+}
+
+void
+fpq_book_counts(struct fpq_book *b, const struct fp_conn *c,
+    const struct fp_counts *k)
+{
+	struct fpq_node	*n = *fpq_slot(b, c);
+	uint64_t	 dp, db;
+
+	if (n == NULL || n->state != FPQ_IN)
+		return;
+	/* lower than what was handed over: the element started again */
+	dp = k->pkts >= n->pkts ? k->pkts - n->pkts : k->pkts;
+	db = k->bytes >= n->bytes ? k->bytes - n->bytes : k->bytes;
+	if (dp == 0 && db == 0)
+		return;
+	if (b->ops.credit(b->arg, n->w, &n->c, dp, db) == -1)
+		return;		/* at the next poll, with what comes */
+	n->pkts = k->pkts;
+	n->bytes = k->bytes;
+}
+
+size_t
+fpq_book_count(const struct fpq_book *b)
+{
+	return (b->count);
+}
+
+void
+fpq_book_stats(const struct fpq_book *b, struct fp_stats *s)
+{
+	*s = b->st;
+}

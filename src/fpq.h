@@ -1,0 +1,158 @@
+/*
+ * fpq.h - the fast path's rings and its thread's book of what the kernel
+ * holds
+ *
+ * Copyright (C) 2026 The nfqspid authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * Pure (no I/O, no globals), for the unit tests: the fast-path thread
+ * (fpd.c) is the only caller of fastpath.h, and the workers reach it only
+ * through two bounded single-producer single-consumer rings each:
+ *
+ *   out   worker -> thread: "offload this connection", "remove it"
+ *   back  thread -> worker: packets and bytes the kernel passed for one
+ *
+ * A full out ring costs an offload (the connection stays on the slow
+ * path) and never a packet; a removal that does not fit makes the thread
+ * empty the whole kernel table instead (struct fpq_shared.flush), so no
+ * removal is ever lost.  A full back ring costs nothing: the book keeps
+ * what was not handed over and hands it over at the next poll.
+ *
+ * Epochs: every flush of the kernel table starts one.  An item carries
+ * the epoch its worker knew; an offload of an older epoch is ignored
+ * (the flush may have passed it by), and a worker that sees a new epoch
+ * unmarks all its connections (ct_offload_clear()) before it offloads
+ * again.  So the kernel never holds a connection its worker thinks is
+ * not offloaded, which is what makes every removal reach the kernel.
+ */
+#ifndef NFQSPI_FPQ_H
+#define NFQSPI_FPQ_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fastpath.h"
+
+/* The fast path's counters, part of struct worker_stats (status.c). */
+struct fp_stats {
+	uint64_t	 offloaded;	/* connections handed to the kernel */
+	uint64_t	 active;	/* marked offloaded now (a gauge) */
+	uint64_t	 removed;	/* removals sent */
+	uint64_t	 ring_full;	/* offloads refused: the ring was full */
+	uint64_t	 packets;	/* passed by the kernel, counted in */
+	uint64_t	 bytes;
+	/* the thread's, in the totals only: */
+	uint64_t	 errors;	/* fastpath_*() calls that failed */
+	uint64_t	 flushes;	/* the kernel table emptied */
+	uint64_t	 stale;		/* offloads a flush passed by */
+};
+
+/* ---- the rings ------------------------------------------------------- */
+
+enum fpq_op {
+	FPQ_ADD = 1,
+	FPQ_DEL
+};
+
+/* worker -> thread */
+struct fpq_item {
+	struct fp_conn	 c;
+	uint32_t	 epoch;
+	uint8_t		 op;		/* enum fpq_op */
+};
+
+/* thread -> worker */
+struct fpq_credit {
+	struct fp_conn	 c;
+	uint64_t	 pkts;
+	uint64_t	 bytes;
+};
+
+/*
+ * One producer, one consumer, no lock: head is the producer's, tail the
+ * consumer's, each on its own cache line.  size is a power of two.
+ */
+struct fpq_ring {
+	uint32_t	 size;
+	size_t		 isz;		/* bytes per item */
+	unsigned char	*slots;
+	uint32_t	 head __attribute__((aligned(64)));
+	uint32_t	 tail __attribute__((aligned(64)));
+};
+
+/* 0, or -1 and errno (EINVAL: size not a power of two, ENOMEM). */
+int	 fpq_ring_init(struct fpq_ring *r, uint32_t size, size_t isz);
+void	 fpq_ring_free(struct fpq_ring *r);
+/* Producer: 0, or -1 when full (nothing written). */
+int	 fpq_ring_push(struct fpq_ring *r, const void *item);
+/* Producer: how many more items fit now (at least). */
+uint32_t fpq_ring_room(const struct fpq_ring *r);
+/* Consumer: 1 and *item, or 0 when empty. */
+int	 fpq_ring_pop(struct fpq_ring *r, void *item);
+
+/* What a worker and the thread share. */
+#define FPQ_RING_OUT	4096	/* items a worker may have outstanding */
+#define FPQ_RING_BACK	4096
+/* An offload leaves this much of the out ring free, for removals. */
+#define FPQ_RESERVE	(FPQ_RING_OUT / 4)
+
+struct fpq_port {
+	struct fpq_ring	 out;		/* struct fpq_item */
+	struct fpq_ring	 back;		/* struct fpq_credit */
+};
+int	 fpq_port_init(struct fpq_port *p);
+void	 fpq_port_free(struct fpq_port *p);
+
+struct fpq_shared {
+	uint32_t	 epoch;		/* atomic: the thread's */
+	int		 flush;		/* atomic: a removal did not fit */
+};
+
+/* ---- the thread's book ----------------------------------------------- */
+
+/*
+ * What the book does with the kernel, through the thread: add, del and
+ * flush as fastpath_add(), fastpath_del() and fastpath_flush(); credit
+ * hands worker w the kernel's new counts of c (0, or -1: its ring is
+ * full, the counts wait for the next poll).
+ */
+struct fpq_ops {
+	int	(*add)(void *arg, const struct fp_conn *c, size_t n);
+	int	(*del)(void *arg, const struct fp_conn *c, size_t n);
+	int	(*flush)(void *arg);
+	int	(*credit)(void *arg, unsigned w, const struct fp_conn *c,
+		    uint64_t pkts, uint64_t bytes);
+};
+
+/* Items staged before the book calls the kernel by itself. */
+#define FPQ_BATCH	512
+
+struct fpq_book;
+struct fpq_book	*fpq_book_new(const struct fpq_ops *ops, void *arg);
+void		 fpq_book_free(struct fpq_book *b);
+/* The item worker w sent: staged (applied at once when the stage is
+   full).  0, or -1 when applying failed. */
+int		 fpq_book_item(struct fpq_book *b, unsigned w,
+		    const struct fpq_item *it);
+/* Apply what is staged: the removals, then the offloads.  0, or -1 (a
+   failed removal: the caller must flush). */
+int		 fpq_book_apply(struct fpq_book *b);
+/* Anything staged? */
+int		 fpq_book_pending(const struct fpq_book *b);
+/* Empty the kernel table: a new epoch (returned in *epoch before the
+   kernel is asked, so the caller publishes it), nothing staged or held.
+   0, or -1 when the kernel refused (try again). */
+int		 fpq_book_flush(struct fpq_book *b, uint32_t *epoch);
+uint32_t	 fpq_book_epoch(const struct fpq_book *b);
+/* The kernel's counts of c (fastpath_counters()): what is new goes to
+   its worker through ops->credit. */
+void		 fpq_book_counts(struct fpq_book *b, const struct fp_conn *c,
+		    const struct fp_counts *n);
+/* Connections the book believes the kernel holds. */
+size_t		 fpq_book_count(const struct fpq_book *b);
+void		 fpq_book_stats(const struct fpq_book *b, struct fp_stats *s);
+
+/* Same connection (the tuple; not the mark)? */
+int		 fpq_conn_eq(const struct fp_conn *a, const struct fp_conn *b);
+
+#endif /* NFQSPI_FPQ_H */

@@ -1,0 +1,414 @@
+/*
+ * test_fpq.c - cmocka tests for fpq.c: the fast path's rings and its
+ * thread's book, with the kernel (fastpath.h) played by the test
+ *
+ * Copyright (C) 2026 The nfqspid authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <sys/socket.h>
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <pthread.h>
+#include <cmocka.h>
+
+#include "fpq.h"
+
+/* ---- the kernel, as the book sees it --------------------------------- */
+
+#define KMAX	4096
+
+struct kern {
+	struct fp_conn	 in[KMAX];	/* what the kernel holds */
+	size_t		 n;
+	unsigned	 adds, dels, flushes;	/* calls */
+	size_t		 last_add, last_del;	/* their n */
+	int		 fail_add, fail_del, fail_flush;
+	/* credits */
+	unsigned	 cw;
+	uint64_t	 cp, cb;
+	unsigned	 credits;
+	int		 full;		/* the worker's ring is full */
+};
+
+static int
+k_find(struct kern *k, const struct fp_conn *c)
+{
+	size_t	 i;
+
+	for (i = 0; i < k->n; i++)
+		if (fpq_conn_eq(&k->in[i], c))
+			return ((int)i);
+	return (-1);
+}
+
+static int
+k_add(void *arg, const struct fp_conn *c, size_t n)
+{
+	struct kern	*k = arg;
+	size_t		 i;
+
+	k->adds++;
+	k->last_add = n;
+	if (k->fail_add) {
+		errno = ENOSPC;
+		return (-1);
+	}
+	for (i = 0; i < n; i++) {
+		/* the book never adds what the kernel holds */
+		assert_int_equal(k_find(k, &c[i]), -1);
+		assert_true(k->n < KMAX);
+		k->in[k->n++] = c[i];
+	}
+	return (0);
+}
+
+static int
+k_del(void *arg, const struct fp_conn *c, size_t n)
+{
+	struct kern	*k = arg;
+	size_t		 i;
+	int		 j;
+
+	k->dels++;
+	k->last_del = n;
+	if (k->fail_del) {
+		errno = EIO;
+		return (-1);
+	}
+	for (i = 0; i < n; i++) {
+		/* nor removes what it does not hold */
+		assert_int_not_equal(j = k_find(k, &c[i]), -1);
+		k->in[j] = k->in[--k->n];
+	}
+	return (0);
+}
+
+static int
+k_flush(void *arg)
+{
+	struct kern	*k = arg;
+
+	k->flushes++;
+	if (k->fail_flush) {
+		errno = EIO;
+		return (-1);
+	}
+	k->n = 0;
+	return (0);
+}
+
+static int
+k_credit(void *arg, unsigned w, const struct fp_conn *c, uint64_t pkts,
+    uint64_t bytes)
+{
+	struct kern	*k = arg;
+
+	if (k->full)
+		return (-1);
+	k->credits++;
+	k->cw = w;
+	k->cp = pkts;
+	k->cb = bytes;
+	return (0);
+}
+
+static const struct fpq_ops kops = { k_add, k_del, k_flush, k_credit };
+
+static struct fp_conn
+conn(uint16_t sport)
+{
+	struct fp_conn	 c;
+
+	memset(&c, 0, sizeof(c));
+	c.family = AF_INET;
+	c.proto = IPPROTO_TCP;
+	c.src.a8[0] = 10;
+	c.src.a8[3] = 1;
+	c.dst.a8[0] = 10;
+	c.dst.a8[3] = 2;
+	c.sport = sport;
+	c.dport = 80;
+	return (c);
+}
+
+static struct fpq_item
+item(uint8_t op, uint16_t sport, uint32_t epoch)
+{
+	struct fpq_item	 it;
+
+	memset(&it, 0, sizeof(it));
+	it.op = op;
+	it.c = conn(sport);
+	it.epoch = epoch;
+	return (it);
+}
+
+static void
+feed(struct fpq_book *b, unsigned w, uint8_t op, uint16_t sport)
+{
+	struct fpq_item	 it = item(op, sport, fpq_book_epoch(b));
+
+	assert_int_equal(fpq_book_item(b, w, &it), 0);
+}
+
+/* ---- the rings ------------------------------------------------------- */
+
+static void
+test_ring(void **state)
+{
+	struct fpq_ring	 r;
+	uint32_t	 v, i;
+
+	assert_int_equal(fpq_ring_init(&r, 6, 4), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(fpq_ring_init(&r, 8, sizeof(v)), 0);
+	assert_int_equal(fpq_ring_room(&r), 8);
+	assert_int_equal(fpq_ring_pop(&r, &v), 0);
+	/* around the end of the slots, and of the 32-bit counters */
+	r.head = r.tail = UINT32_MAX - 3;
+	for (i = 0; i < 8; i++)
+		assert_int_equal(fpq_ring_push(&r, &i), 0);
+	assert_int_equal(fpq_ring_room(&r), 0);
+	/* full: nothing written */
+	assert_int_equal(fpq_ring_push(&r, &i), -1);
+	for (i = 0; i < 8; i++) {
+		assert_int_equal(fpq_ring_pop(&r, &v), 1);
+		assert_int_equal(v, i);
+	}
+	assert_int_equal(fpq_ring_pop(&r, &v), 0);
+	assert_int_equal(fpq_ring_room(&r), 8);
+	fpq_ring_free(&r);
+}
+
+#define SPSC_N	200000
+
+static void *
+spsc_producer(void *arg)
+{
+	struct fpq_ring	*r = arg;
+	uint32_t	 i;
+
+	for (i = 1; i <= SPSC_N; i++)
+		while (fpq_ring_push(r, &i) == -1)
+			;
+	return (NULL);
+}
+
+/* Two threads: every item arrives once, in order. */
+static void
+test_ring_threads(void **state)
+{
+	struct fpq_ring	 r;
+	pthread_t	 t;
+	uint32_t	 v, want = 1;
+
+	assert_int_equal(fpq_ring_init(&r, 64, sizeof(v)), 0);
+	assert_int_equal(pthread_create(&t, NULL, spsc_producer, &r), 0);
+	while (want <= SPSC_N)
+		if (fpq_ring_pop(&r, &v)) {
+			assert_int_equal(v, want);
+			want++;
+		}
+	pthread_join(t, NULL);
+	assert_int_equal(fpq_ring_pop(&r, &v), 0);
+	fpq_ring_free(&r);
+}
+
+/* ---- the book -------------------------------------------------------- */
+
+static void
+test_book_batches(void **state)
+{
+	struct kern	*k = calloc(1, sizeof(*k));
+	struct fpq_book	*b = fpq_book_new(&kops, k);
+	unsigned	 i;
+
+	assert_non_null(b);
+	/* staged, then one call for all of them */
+	for (i = 0; i < 10; i++)
+		feed(b, 1, FPQ_ADD, 1000 + i);
+	assert_int_equal(k->adds, 0);
+	assert_int_equal(fpq_book_pending(b), 1);
+	assert_int_equal(fpq_book_apply(b), 0);
+	assert_int_equal(k->adds, 1);
+	assert_int_equal(k->last_add, 10);
+	assert_int_equal(k->n, 10);
+	assert_int_equal(fpq_book_count(b), 10);
+	assert_int_equal(fpq_book_pending(b), 0);
+
+	/* offloaded again: nothing new for the kernel */
+	feed(b, 1, FPQ_ADD, 1000);
+	assert_int_equal(fpq_book_pending(b), 0);
+
+	/* removed and offloaded again in one stage: out, then in */
+	feed(b, 1, FPQ_DEL, 1000);
+	feed(b, 1, FPQ_ADD, 1000);
+	/* offloaded and removed in one stage: the kernel never hears */
+	feed(b, 1, FPQ_ADD, 2000);
+	feed(b, 1, FPQ_DEL, 2000);
+	/* removed twice, or never in: once */
+	feed(b, 1, FPQ_DEL, 1001);
+	feed(b, 1, FPQ_DEL, 1001);
+	feed(b, 1, FPQ_DEL, 3000);
+	assert_int_equal(fpq_book_apply(b), 0);
+	assert_int_equal(k->dels, 1);
+	assert_int_equal(k->last_del, 2);
+	assert_int_equal(k->adds, 2);
+	assert_int_equal(k->last_add, 1);
+	assert_int_equal(k->n, 9);
+	{
+		struct fp_conn	 c = conn(1000);
+
+		assert_int_not_equal(k_find(k, &c), -1);
+		c = conn(2000);
+		assert_int_equal(k_find(k, &c), -1);
+	}
+
+	/* more than a batch: applied on the way, nothing lost */
+	for (i = 0; i < FPQ_BATCH + 100; i++)
+		feed(b, 2, FPQ_ADD, 10000 + i);
+	assert_int_equal(k->adds, 3);
+	assert_int_equal(k->last_add, FPQ_BATCH);
+	assert_int_equal(fpq_book_apply(b), 0);
+	assert_int_equal(k->n, 9 + FPQ_BATCH + 100);
+	assert_int_equal(fpq_book_count(b), k->n);
+	fpq_book_free(b);
+	free(k);
+}
+
+static void
+test_book_errors(void **state)
+{
+	struct kern	*k = calloc(1, sizeof(*k));
+	struct fpq_book	*b = fpq_book_new(&kops, k);
+	struct fp_stats	 st;
+
+	/* an offload the kernel refuses: not in the book either */
+	k->fail_add = 1;
+	feed(b, 0, FPQ_ADD, 1);
+	assert_int_equal(fpq_book_apply(b), 0);
+	assert_int_equal(fpq_book_count(b), 0);
+	k->fail_add = 0;
+	/* so its removal asks the kernel nothing */
+	feed(b, 0, FPQ_DEL, 1);
+	assert_int_equal(fpq_book_apply(b), 0);
+	assert_int_equal(k->dels, 0);
+
+	/* a removal the kernel refuses: the caller must flush */
+	feed(b, 0, FPQ_ADD, 2);
+	assert_int_equal(fpq_book_apply(b), 0);
+	k->fail_del = 1;
+	feed(b, 0, FPQ_DEL, 2);
+	assert_int_equal(fpq_book_apply(b), -1);
+	assert_int_equal(k->n, 1);
+	k->fail_del = 0;
+	fpq_book_stats(b, &st);
+	assert_int_equal(st.errors, 2);
+	fpq_book_free(b);
+	free(k);
+}
+
+static void
+test_book_flush(void **state)
+{
+	struct kern	*k = calloc(1, sizeof(*k));
+	struct fpq_book	*b = fpq_book_new(&kops, k);
+	struct fpq_item	 old;
+	struct fp_stats	 st;
+	uint32_t	 e0 = fpq_book_epoch(b), e;
+
+	feed(b, 0, FPQ_ADD, 1);
+	assert_int_equal(fpq_book_apply(b), 0);
+	feed(b, 0, FPQ_ADD, 2);		/* staged when the flush comes */
+	old = item(FPQ_ADD, 3, e0);	/* sent before the flush */
+
+	/* the kernel refuses: tried again later, nothing forgotten */
+	k->fail_flush = 1;
+	assert_int_equal(fpq_book_flush(b, &e), -1);
+	assert_int_equal(e, e0 + 1);
+	assert_int_equal(fpq_book_count(b), 1);
+	k->fail_flush = 0;
+	assert_int_equal(fpq_book_flush(b, &e), 0);
+	assert_int_equal(e, e0 + 2);
+	assert_int_equal(k->n, 0);
+	assert_int_equal(fpq_book_count(b), 0);
+	assert_int_equal(fpq_book_pending(b), 0);
+
+	/* an offload of the old epoch stays out; the new one goes in */
+	assert_int_equal(fpq_book_item(b, 0, &old), 0);
+	assert_int_equal(fpq_book_apply(b), 0);
+	assert_int_equal(k->n, 0);
+	feed(b, 0, FPQ_ADD, 3);
+	assert_int_equal(fpq_book_apply(b), 0);
+	assert_int_equal(k->n, 1);
+	fpq_book_stats(b, &st);
+	assert_int_equal(st.stale, 1);
+	assert_int_equal(st.flushes, 1);
+	fpq_book_free(b);
+	free(k);
+}
+
+static void
+test_book_counts(void **state)
+{
+	struct kern	*k = calloc(1, sizeof(*k));
+	struct fpq_book	*b = fpq_book_new(&kops, k);
+	struct fp_conn	 c = conn(7), other = conn(8);
+	struct fp_counts n = { 100, 150000, 1000 };
+
+	feed(b, 3, FPQ_ADD, 7);
+	/* staged, not in yet: nothing to hand over */
+	fpq_book_counts(b, &c, &n);
+	assert_int_equal(k->credits, 0);
+	assert_int_equal(fpq_book_apply(b), 0);
+
+	fpq_book_counts(b, &c, &n);
+	assert_int_equal(k->credits, 1);
+	assert_int_equal(k->cw, 3);
+	assert_int_equal(k->cp, 100);
+	assert_int_equal(k->cb, 150000);
+	/* the same counts again: nothing new */
+	fpq_book_counts(b, &c, &n);
+	assert_int_equal(k->credits, 1);
+	/* the worker's ring is full: kept for the next poll */
+	n.pkts = 130;
+	n.bytes = 190000;
+	k->full = 1;
+	fpq_book_counts(b, &c, &n);
+	assert_int_equal(k->credits, 1);
+	k->full = 0;
+	n.pkts = 160;
+	n.bytes = 230000;
+	fpq_book_counts(b, &c, &n);
+	assert_int_equal(k->credits, 2);
+	assert_int_equal(k->cp, 60);
+	assert_int_equal(k->cb, 80000);
+	/* a connection the book does not know: ignored */
+	fpq_book_counts(b, &other, &n);
+	assert_int_equal(k->credits, 2);
+	fpq_book_free(b);
+	free(k);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_ring),
+		cmocka_unit_test(test_ring_threads),
+		cmocka_unit_test(test_book_batches),
+		cmocka_unit_test(test_book_errors),
+		cmocka_unit_test(test_book_flush),
+		cmocka_unit_test(test_book_counts),
+	};
+
+	return (cmocka_run_group_tests(tests, NULL, NULL));
+}
