@@ -701,12 +701,12 @@ val_http(struct cfgctx *x, const struct scan_sec *s, const char *v,
 enum dkey {
 	DK_QUEUE, DK_THREADS, DK_FAIL_OPEN, DK_QUEUE_MAXLEN, DK_MODE, DK_USER,
 	DK_PIDFILE, DK_CONTROL, DK_HTTP, DK_HTTP_ALLOW, DK_DIVERT, DK_IDLE_WARN,
-	DK_FAIL_OPEN_GRACE, DK_HTTP_AUTH
+	DK_FAIL_OPEN_GRACE, DK_HTTP_AUTH, DK_FASTPATH
 };
 static const char *const daemon_keys[] = {
 	"queue", "threads", "fail_open", "queue_maxlen", "mode", "user",
 	"pidfile", "control", "http", "http_allow", "divert", "idle_warn",
-	"fail_open_grace", "http_auth", NULL
+	"fail_open_grace", "http_auth", "fastpath", NULL
 };
 
 #define HTTP_ALLOW_DEFAULT	"127.0.0.0/8, ::1"
@@ -862,6 +862,10 @@ sec_daemon(struct cfgctx *x, const struct scan_sec *s, struct config *c)
 			break;
 		case DK_HTTP_AUTH:
 			if (val_http_auth(x, s, v, c) == -1)
+				return (-1);
+			break;
+		case DK_FASTPATH:
+			if (val_bool(x, s, k->name, v, &c->fastpath) == -1)
 				return (-1);
 			break;
 		default:

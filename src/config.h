@@ -54,6 +54,8 @@ struct config {
 					   while the interfaces carry traffic
 					   before a warning; 0: never */
 	char		 http_auth[CONFIG_PATHLEN];	/* "": none */
+	uint8_t		 fastpath;	/* judged connections skip the queue
+					   through the kernel (fpd.c) */
 	struct auth	*http_users;	/* read from http_auth, or NULL */
 
 	/* [conntrack] */

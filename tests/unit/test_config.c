@@ -1278,6 +1278,25 @@ test_divert_keys(void **state)
 	    "(line 2)");
 }
 
+/* [daemon] fastpath: off unless asked for. */
+static void
+test_fastpath_key(void **state)
+{
+	struct config	*c;
+
+	c = load_ok("");
+	assert_int_equal(c->fastpath, 0);
+	config_free(c);
+	c = load_ok("[daemon]\nfastpath = yes\n");
+	assert_int_equal(c->fastpath, 1);
+	config_free(c);
+	c = load_ok("[daemon]\nfastpath = no\n");
+	assert_int_equal(c->fastpath, 0);
+	config_free(c);
+	check_error("[daemon]\nfastpath = fast\n",
+	    "[daemon] fastpath: \"fast\" is not yes or no (line 2)");
+}
+
 /* nfqspi.ini(5) lists every timeout key with its default. */
 static void
 test_man_timeouts(void **state)
@@ -1403,6 +1422,7 @@ main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_http_allow),
 		cmocka_unit_test(test_divert_keys),
+		cmocka_unit_test(test_fastpath_key),
 		cmocka_unit_test(test_full),
 		cmocka_unit_test(test_rule_order),
 		cmocka_unit_test(test_many_rules),
