@@ -306,12 +306,16 @@ int		 ct_snap_check(const struct ct_snap *s);
  * Insert or update the connection s describes (found from either
  * direction: one the other way round is replaced), as of now_ms, with
  * its rule index and mark as given.  Events fire as for a packet: NEW
- * once created, UPDATE when its state or flags changed.  Returns the
- * entry, or NULL with errno EINVAL (ct_snap_check()), ENOSPC (the table
- * is full, nothing may be evicted) or ENOMEM.
+ * once created, UPDATE when its state or flags changed.  *was (if not
+ * NULL) is the entry's rule index before, CT_IMPORT_NEW if it was made
+ * (so the caller can move conn_limit counts).  Returns the entry, or
+ * NULL with errno EINVAL (ct_snap_check()), ENOSPC (the table is full,
+ * nothing may be evicted), EDQUOT (the source holds its source_share
+ * of the table) or ENOMEM.
  */
+#define CT_IMPORT_NEW	UINT32_MAX
 struct ct_entry	*ct_import(struct ct_table *t, const struct ct_snap *s,
-		    uint64_t now_ms);
+		    uint64_t now_ms, uint32_t *was);
 /* Remove the connection of k (either direction): 0, or -1 ENOENT. */
 int		 ct_forget(struct ct_table *t, const struct ct_tuple *k,
 		    uint64_t now_ms);

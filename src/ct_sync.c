@@ -135,7 +135,8 @@ ct_snap_apply(struct ct_table *t, struct ct_entry *e,
 }
 
 struct ct_entry *
-ct_import(struct ct_table *t, const struct ct_snap *s, uint64_t now_ms)
+ct_import(struct ct_table *t, const struct ct_snap *s, uint64_t now_ms,
+    uint32_t *was)
 {
 	struct ct_result res;
 	struct ct_entry	*e;
@@ -161,6 +162,8 @@ ct_import(struct ct_table *t, const struct ct_snap *s, uint64_t now_ms)
 		created = 1;
 	}
 	i = t->last_i;		/* ct_find() and ct_insert() set it */
+	if (was != NULL)
+		*was = created ? CT_IMPORT_NEW : ct_entry_rule(e);
 	state = e->state;
 	status = e->status;
 	ct_snap_apply(t, e, s);

@@ -85,7 +85,7 @@ fill(struct ct_table *t, uint32_t n, uint64_t now)
 		s.tcp.end[0] = i * 7919u;
 		s.tcp.maxend[0] = s.tcp.end[0] + (8 << 20);
 		s.mark = i;
-		if ((e[i] = ct_import(t, &s, now)) == NULL)
+		if ((e[i] = ct_import(t, &s, now, NULL)) == NULL)
 			err(1, "ct_import");
 	}
 	return (e);
@@ -185,7 +185,7 @@ decode(struct bench *b, size_t nd)
 			    fl == -1 ? sync_err_name(er) : "out of order");
 		sync_iter_init(&it, b->dg[i], &h);
 		while (sync_iter_rec(&it, &r))
-			if (ct_import(b->b, &r.s, b->now) == NULL)
+			if (ct_import(b->b, &r.s, b->now, NULL) == NULL)
 				err(1, "ct_import");
 	}
 	b->tdec += secs() - t0;

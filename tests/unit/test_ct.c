@@ -497,7 +497,7 @@ test_rule_index_17bits(void **state)
 	assert_int_equal(ct_entry_mark(res.entry), 3);
 	ct_export(t, res.entry, &s);
 	assert_int_equal(s.rule, 0x1abcd);
-	assert_non_null(e = ct_import(b, &s, 1001));
+	assert_non_null(e = ct_import(b, &s, 1001, NULL));
 	assert_int_equal(ct_entry_rule(e), 0x1abcd);
 	ct_entry_set_decision(res.entry, 4, 0xfffe);
 	assert_int_equal(ct_entry_rule(res.entry), 0xfffe);
@@ -2892,7 +2892,7 @@ test_sync_tcp_continues(void **state)
 	/* the backup: the same line, the same time left */
 	ct_set_event_cb(b, count_event, NULL);
 	memset(sync_events, 0, sizeof(sync_events));
-	e = ct_import(b, &s, c.now);
+	e = ct_import(b, &s, c.now, NULL);
 	assert_non_null(e);
 	assert_int_equal(sync_events[CT_EVENT_NEW], 1);
 	ct_format(conv_entry(&c), c.now, fa, sizeof(fa));
@@ -2943,15 +2943,15 @@ test_sync_update_forget(void **state)
 	assert_int_equal(s.flags, 0);
 	ct_set_event_cb(b, count_event, NULL);
 	memset(sync_events, 0, sizeof(sync_events));
-	assert_non_null(ct_import(b, &s, 2000));
+	assert_non_null(ct_import(b, &s, 2000, NULL));
 	/* the same state again: no event; the reply seen: UPDATE */
-	assert_non_null(ct_import(b, &s, 2000));
+	assert_non_null(ct_import(b, &s, 2000, NULL));
 	assert_int_equal(sync_events[CT_EVENT_NEW], 1);
 	assert_int_equal(sync_events[CT_EVENT_UPDATE], 0);
 	assert_int_equal(pass(a, &q, 1500, &res), CT_ESTABLISHED);
 	ct_export(a, res.entry, &s);
 	assert_true(s.flags & CT_SNAP_SEEN_REPLY);
-	e = ct_import(b, &s, 2000);
+	e = ct_import(b, &s, 2000, NULL);
 	assert_non_null(e);
 	assert_int_equal(sync_events[CT_EVENT_UPDATE], 1);
 	assert_int_equal(ct_count(b), 1);
@@ -2963,7 +2963,7 @@ test_sync_update_forget(void **state)
 
 	/* the backup saw it begin the other way: the master's wins */
 	assert_int_equal(pass(b, &q, 3000, &res), CT_NEW);
-	assert_non_null(ct_import(b, &s, 3000));
+	assert_non_null(ct_import(b, &s, 3000, NULL));
 	assert_int_equal(ct_count(b), 1);
 	ct_track(b, &p, 3001, &res);
 	assert_int_equal(res.dir, CT_DIR_ORIG);
@@ -2995,7 +2995,7 @@ test_sync_update_forget(void **state)
 		}
 		errno = 0;
 		assert_int_equal(ct_snap_check(&bad), -1);
-		assert_null(ct_import(b, &bad, 4000));
+		assert_null(ct_import(b, &bad, 4000, NULL));
 		assert_int_equal(errno, EINVAL);
 	}
 	assert_int_equal(ct_count(b), 0);
@@ -3027,7 +3027,7 @@ test_sync_import_order(void **state)
 		s.left_ms = rnd(&seed) % 30000;
 		if (i % 7 == 0)
 			s.left_ms = 30000;
-		assert_non_null(ct_import(b, &s, now));
+		assert_non_null(ct_import(b, &s, now, NULL));
 	}
 	assert_int_equal(ct_count(b), 2000);
 	/* sorted by qdl, never before the deadline */
