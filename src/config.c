@@ -237,7 +237,7 @@ seen_add(struct cfgctx *x, const struct scan_sec *s, uint32_t key,
 }
 
 static const char *const plain_sections[] = {
-	"daemon", "conntrack", "policy", "log", NULL
+	"daemon", "conntrack", "policy", "log", "sync", NULL
 };
 
 /* The name inside the brackets of line, checked; NULL on error. */
@@ -285,7 +285,7 @@ section_name(struct cfgctx *x, char *line, int lineno, int *is_rule)
 	}
 	if (!known) {
 		cfg_err(x, "[%s]: unknown section (line %d; expected daemon, "
-		    "conntrack, policy, log or rule NAME)", inner, lineno);
+		    "conntrack, policy, log, sync or rule NAME)", inner, lineno);
 		return (NULL);
 	}
 	return (inner);
@@ -653,43 +653,16 @@ static int
 val_http(struct cfgctx *x, const struct scan_sec *s, const char *v,
     char *out, size_t len)
 {
-	char		 addr[INET6_ADDRSTRLEN + 1];
-	unsigned char	 bin[16];
-	const char	*colon, *a;
-	uint64_t	 port;
-	size_t		 alen;
-	int		 af;
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen;
 
 	if (*v == '\0') {
 		out[0] = '\0';
 		return (0);
 	}
-	if (v[0] == '[') {
-		if ((colon = strstr(v, "]:")) == NULL)
-			goto bad;
-		a = v + 1;
-		alen = (size_t)(colon - a);
-		colon++;
-		af = AF_INET6;
-	} else {
-		if ((colon = strrchr(v, ':')) == NULL)
-			goto bad;
-		a = v;
-		alen = (size_t)(colon - a);
-		af = AF_INET;
-	}
-	if (alen == 0 || alen >= sizeof(addr))
-		goto bad;
-	memcpy(addr, a, alen);
-	addr[alen] = '\0';
-	if (inet_pton(af, addr, bin) != 1)
-		goto bad;
-	if (parse_uint(colon + 1, 1, 65535, &port) == -1)
-		goto bad;
-	if (spi_strlcpy(out, v, len) >= len)
-		goto bad;
-	return (0);
- bad:
+	if (config_addrport(v, &ss, &sslen) == 0 &&
+	    spi_strlcpy(out, v, len) < len)
+		return (0);
 	cfg_err(x, "[%s] http: \"%s\" is not ADDRESS:PORT (an IPv4 address "
 	    "or [IPv6 address], port 1-65535), nor empty", s->orig, v);
 	return (-1);
@@ -1051,6 +1024,36 @@ static const struct {
 	{ "user",	LOG_USER },
 	{ "uucp",	LOG_UUCP },
 };
+
+/* [sync]: config_sync.c reads the keys */
+static int
+sec_sync(struct cfgctx *x, const struct scan_sec *s, struct config *c)
+{
+	char		 e[512];
+	size_t		 i;
+	int		 rc;
+
+	c->sync.on = 1;
+	for (i = 0; i < s->nkeys; i++) {
+		const struct scan_key *k = &s->keys[i];
+
+		x->line = k->line;
+		if ((rc = config_sync_key(&c->sync, k->name, k->val, e,
+		    sizeof(e))) == 1)
+			return (unknown_key(x, s, k));
+		if (rc == -1) {
+			cfg_err(x, "[%s] %s", s->orig, e);
+			return (-1);
+		}
+	}
+	x->line = s->line;
+	if (config_sync_done(&c->sync, e, sizeof(e)) == -1) {
+		cfg_err(x, "[%s] %s", s->orig, e);
+		return (-1);
+	}
+	x->line = 0;
+	return (0);
+}
 
 static int
 sec_log(struct cfgctx *x, const struct scan_sec *s, struct config *c)
@@ -1466,6 +1469,7 @@ config_defaults(struct config *c)
 	c->facility = LOG_DAEMON;
 	c->log_rate = 20;
 	c->log_invalid = 1;
+	config_sync_defaults(&c->sync);
 }
 
 static int
@@ -1507,6 +1511,9 @@ build(struct cfgctx *x, struct config *c)
 		} else if (strcasecmp(s->orig, "log") == 0) {
 			if (sec_log(x, s, c) == -1)
 				return (-1);
+		} else if (strcasecmp(s->orig, "sync") == 0) {
+			if (sec_sync(x, s, c) == -1)
+				return (-1);
 		} else {
 			cfg_err(x, "[%s]: unknown section", s->orig);
 			return (-1);
@@ -1547,6 +1554,14 @@ config_load(const char *path, char *err, size_t errlen)
 	if (build(&x, c) == -1)
 		goto out;
 	x.line = 0;
+	/* the kernel's --queue-balance hash is seeded at random: a
+	   backup cannot know which worker a synced flow will reach */
+	if (c->sync.on && c->threads > 1) {
+		cfg_err(&x, "[sync] needs [daemon] threads = 1 (%u given): "
+		    "with several workers the backup cannot place a synced "
+		    "connection where its packets will come", c->threads);
+		goto out;
+	}
 	if ((c->ruleset = ruleset_compile(c->rules, c->nrules)) == NULL) {
 		cfg_err(&x, "compiling the rules: %s", strerror(errno));
 		goto out;
@@ -1587,6 +1602,7 @@ config_free(struct config *c)
 	free(c->rules);
 	rule_addrset_free(c->http_allow);
 	auth_free(c->http_users);
+	explicit_bzero(&c->sync.key, sizeof(c->sync.key));
 	free(c);
 }
 

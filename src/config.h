@@ -11,6 +11,8 @@
 #ifndef NFQSPI_CONFIG_H
 #define NFQSPI_CONFIG_H
 
+#include <sys/socket.h>
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,10 +21,36 @@
 #include "rule.h"
 #include "ruleset.h"
 #include "divert.h"
+#include "syncproto.h"
 
 #define CONFIG_DEFAULT_PATH	"/etc/nfqspi.ini"
 #define CONFIG_PATHLEN		256
 #define CONFIG_IDLE_WARN	60	/* [daemon] idle_warn's default */
+
+/* [sync]: connection-state sync with an HA peer (sync.c) */
+enum sync_role {
+	SYNC_ROLE_BACKUP = 0,
+	SYNC_ROLE_MASTER
+};
+
+struct sync_config {
+	uint8_t		 on;		/* the section is there */
+	uint8_t		 role;		/* enum sync_role at start */
+	struct sockaddr_storage listen;	/* local address and port */
+	struct sockaddr_storage peer;
+	socklen_t	 addrlen;	/* of both: one family */
+	char		 keyfile[CONFIG_PATHLEN];
+	struct sync_key	 key;		/* from the file's secret */
+	uint16_t	 mtu;		/* bytes of a datagram's payload */
+	uint16_t	 flush_ms;	/* changes wait at most this long */
+	uint32_t	 resend;	/* messages kept for resends */
+	uint32_t	 queue;		/* changes a worker may hold */
+	uint32_t	 refresh;	/* s: long-lived connections re-sent */
+	uint32_t	 grace;		/* s of liberal windows after
+					   becoming master */
+	uint32_t	 alone;		/* s without the peer: ready
+					   without its table; 0 never */
+};
 
 enum config_mode {
 	MODE_ENFORCE = 0,
@@ -71,6 +99,9 @@ struct config {
 	uint32_t	 log_rate;	/* audit records per second */
 	uint8_t		 log_invalid;
 
+	/* [sync] */
+	struct sync_config sync;
+
 	/* [rule NAME] sections, in file order */
 	struct rule	*rules;
 	size_t		 nrules;
@@ -95,5 +126,23 @@ struct config	*config_load(const char *path, char *err, size_t errlen);
    hash of old's rule names.  0, or -1 and errno (then it stays NULL). */
 int		 config_map_rules(struct config *c, const struct config *old);
 void		 config_free(struct config *c);
+
+/*
+ * config_sync.c: [sync] for config.c.  config_sync_key() takes one key:
+ * 0, 1 if it is no key of [sync], -1 with the reason in err (the key
+ * named, not the section).  config_sync_done() at the section's end
+ * checks what the keys say together and reads the key file: 0 or -1.
+ */
+void		 config_sync_defaults(struct sync_config *sc);
+int		 config_sync_key(struct sync_config *sc, const char *key,
+		    const char *val, char *err, size_t errlen);
+int		 config_sync_done(struct sync_config *sc, char *err,
+		    size_t errlen);
+/* ADDR:PORT (an IPv4 address or [IPv6], port 1-65535): 0, or -1 */
+int		 config_addrport(const char *v, struct sockaddr_storage *ss,
+		    socklen_t *len);
+/* "10.0.9.1:3780", "[fd00::1]:3780" */
+void		 config_sync_addr(const struct sockaddr_storage *ss,
+		    char *buf, size_t len);
 
 #endif /* NFQSPI_CONFIG_H */

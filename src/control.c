@@ -742,6 +742,7 @@ static const struct {
 	{ "reload",	0, cmd_reload },
 	{ "iptables",	0, cmd_iptables },
 	{ "nft",	0, cmd_nft },
+	{ "sync",	1, cmd_sync },
 };
 
 static void

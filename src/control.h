@@ -8,6 +8,7 @@
  *   control_table.c    conntrack: listings and deletes in slices
  *   control_events.c   events: the clients that follow the tables
  *   control_rules.c    rules and iptables: the configuration printed
+ *   control_sync.c     sync: the HA peer's status, role, resync
  *
  * A command function answers into b and returns 0, or sends an error
  * (client_error()) and returns -1, or starts a job that answers over
@@ -115,6 +116,9 @@ int	 cmd_conntrack(struct client *c, struct evbuffer *b);
 void	 cmd_events(struct client *c);
 void	 control_events(void *arg, int event, const struct ct_view *v,
 	    uint64_t lost);
+
+/* control_sync.c */
+int	 cmd_sync(struct client *c, struct evbuffer *b);
 
 /* control_rules.c */
 int	 cmd_rules(struct client *c, struct evbuffer *b);

@@ -33,6 +33,7 @@ const char *const ctl_commands[] = {
 	"reload",
 	"iptables",
 	"nft",
+	"sync",
 	NULL
 };
 

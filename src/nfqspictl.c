@@ -56,6 +56,11 @@ usage(FILE *fp)
 	    "  iptables                   iptables-restore rules that divert "
 	    "to the queues\n"
 	    "  nft                        the same as an nft -f ruleset\n"
+	    "  sync [status]              the HA peer: reachable, role, "
+	    "ready, lag, bulks\n"
+	    "  sync role master|backup    what keepalived's notify hooks "
+	    "call\n"
+	    "  sync resync                ask the peer for its whole table\n"
 	    "FILTER, as conntrack(8): -p PROTO, -s ADDR[/LEN], -d ADDR[/LEN], "
 	    "--sport N,\n"
 	    "  --dport N, -f ipv4|ipv6, --state STATE[,...], -m MARK[/MASK]; "
@@ -121,6 +126,16 @@ check_args(int argc, char *argv[])
 			bad_usage("rules: expected nothing or -Z, not",
 			    argv[1]);
 		return;
+	}
+	if (strcmp(argv[0], "sync") == 0) {
+		if (argc == 1 || (argc == 2 && (strcmp(argv[1], "status") ==
+		    0 || strcmp(argv[1], "resync") == 0)) || (argc == 3 &&
+		    strcmp(argv[1], "role") == 0 &&
+		    (strcmp(argv[2], "master") == 0 ||
+		    strcmp(argv[2], "backup") == 0)))
+			return;
+		bad_usage("sync: expected status, role master|backup or "
+		    "resync, not", argv[argc > 1 ? argc - 1 : 0]);
 	}
 	if (strcmp(argv[0], "conntrack") != 0) {
 		if (argc > 1)

@@ -55,6 +55,7 @@ struct daemon {
 	unsigned		 nworkers;
 	struct control		*control;
 	struct events		*events;
+	struct sync		*sync;		/* [sync], or NULL */
 	struct http		*http;
 	int			 pidfd;
 	char			 pidfile[CONFIG_PATHLEN];
@@ -294,6 +295,8 @@ daemon_reload(void *arg, char *err, size_t errlen)
 	    cfg->divert != d->cfg->divert || cfg->idle_warn != d->cfg->idle_warn)
 		log_warnx("reload: pidfile, control, user, http, divert and "
 		    "idle_warn take effect at the next start");
+	if (memcmp(&cfg->sync, &d->cfg->sync, sizeof(cfg->sync)) != 0)
+		log_warnx("reload: [sync] takes effect at the next start");
 	log_setfacility(cfg->facility);
 	/* which old rule each new one was: here, not in the workers */
 	if (config_map_rules(cfg, d->cfg) == -1)
@@ -554,11 +557,14 @@ daemon_stop(struct daemon *d, struct event *sigev[3], const int sigs[3])
 	free(d->wd_stale);
 	for (i = 0; i < d->nworkers; i++)
 		worker_stop(d->workers[i]);
+	sync_stop(d->sync);
 	http_close(d->http);
 	if (d->control != NULL)
 		control_close(d->control);
 	for (i = 0; i < d->nworkers; i++)
 		worker_free(d->workers[i]);
+	sync_free(d->sync);
+	d->sync = NULL;
 	events_free(d->events);
 	/*
 	 * Freeing its events, libevent puts the default actions back: a
@@ -624,6 +630,15 @@ daemon_run(struct daemon *d, int foreground, int debug)
 	}
 	for (i = 0; i < d->nworkers; i++)
 		worker_set_events(d->workers[i], d->events);
+	if (d->cfg->sync.on) {
+		if ((d->sync = sync_new(&d->cfg->sync, d->workers,
+		    d->nworkers, err, sizeof(err))) == NULL) {
+			log_warnx("%s", err);
+			goto fail;
+		}
+		for (i = 0; i < d->nworkers; i++)
+			worker_set_sync(d->workers[i], d->sync);
+	}
 
 	for (i = 0; i < 3; i++)
 		if ((sigev[i] = evsignal_new(d->base, sigs[i], sig_cb,
@@ -644,6 +659,7 @@ daemon_run(struct daemon *d, int foreground, int debug)
 	d->info.queue = d->cfg->queue;
 	d->info.threads = d->cfg->threads;
 	d->info.cfg = d->cfg;
+	d->info.sync = d->sync;
 	if (d->cfg->control[0] != '\0' &&
 	    (d->control = control_open(d->base, d->cfg->control, &d->info,
 	    d->workers, d->nworkers, d->events, daemon_reload, d)) == NULL)
@@ -665,6 +681,14 @@ daemon_run(struct daemon *d, int foreground, int debug)
 			goto fail;
 		}
 	worker_set_peers(d->workers, d->nworkers);
+	if (d->sync != NULL) {
+		if (sync_start(d->sync) == -1) {
+			log_warn("sync: cannot start");
+			goto fail;
+		}
+		log_info("sync: listening on the sync link, role %s",
+		    sync_role_name(d->cfg->sync.role));
+	}
 
 	watchdog_start(d);
 	daemon_tick_start(d);
@@ -695,6 +719,7 @@ daemon_run(struct daemon *d, int foreground, int debug)
 	if (d->workers != NULL)
 		for (i = 0; i < d->nworkers; i++)
 			worker_free(d->workers[i]);
+	sync_free(d->sync);
 	events_free(d->events);
 	free(d->workers);
 	for (i = 0; i < 3; i++)

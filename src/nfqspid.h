@@ -50,6 +50,7 @@
 #include "nqmsg.h"
 #include "divert.h"
 #include "qwatch.h"
+#include "syncseq.h"
 
 #ifndef __dead
 #define __dead		__attribute__((__noreturn__))
@@ -193,6 +194,32 @@ struct event_base;
 struct events;
 
 /*
+ * sync.c's counters, kept by the sync thread; in struct worker_stats so
+ * that status.c's one list shows them (the workers' own are zero).
+ */
+struct sync_stats {
+	uint64_t	 sent;		/* data messages */
+	uint64_t	 resent;
+	uint64_t	 received;	/* messages taken */
+	uint64_t	 changes;	/* records the workers queued */
+	uint64_t	 lost;		/* ... that found their ring full */
+	uint64_t	 applied;	/* records imported (backup) */
+	uint64_t	 ignored;	/* records a master left alone */
+	uint64_t	 import_failed;	/* table full, source share */
+	uint64_t	 norule;	/* a rule name this node lacks */
+	uint64_t	 bulks_sent;
+	uint64_t	 bulks_received;
+	uint64_t	 nacks_sent;
+	uint64_t	 nacks_received;
+	uint64_t	 forged;	/* refused: HMAC */
+	uint64_t	 replayed;	/* refused: seen already, old epoch */
+	uint64_t	 malformed;	/* refused: size, magic, type, body */
+	uint64_t	 version;	/* refused: another protocol version */
+	uint64_t	 strangers;	/* not from the peer's address */
+	uint64_t	 send_errors;
+};
+
+/*
  * A worker's counters.  Every field is a uint64_t or a struct of them:
  * worker_stats_add() adds them word by word, and status.c's counters[]
  * says how each is shown.  A new counter is a field here and a row
@@ -217,6 +244,7 @@ struct worker_stats {
 	struct frag_stats frag;		/* the fragment cache */
 	uint64_t	 sources;	/* in the limit table */
 	uint64_t	 reasons[REASON_MAX];	/* INVALID packets by why */
+	struct sync_stats sync;		/* the sync thread's (status.c) */
 };
 
 /*
@@ -290,6 +318,55 @@ int		 worker_in_call(const struct worker *w);
    milliseconds. */
 uint64_t	 worker_now_ms(void);
 
+/*
+ * sync.c: connection-state sync with the HA peer ([sync]), a thread of
+ * its own with its UDP socket.  sync_new() binds the socket (NULL and a
+ * message in err); sync_start() once the workers run; sync_stop() after
+ * they stopped, sync_free() after they are freed.  The rest is for the
+ * main thread, but sync_ct() (the workers').
+ */
+struct sync;
+struct evbuffer;
+struct sync_status {
+	int		 role;		/* enum sync_role */
+	int		 ready;		/* the peer's whole table came, or
+					   no peer for [sync] alone s */
+	int		 alone;		/* ready without the peer's table */
+	int		 reachable;	/* heard within SYNC_DEAD_MS */
+	uint64_t	 heard_ms;	/* ago; UINT64_MAX: never */
+	char		 listen[64], peer[64];
+	struct sync_seq_status seq;
+	int		 tx_active;	/* sending our whole table */
+	uint64_t	 tx_records, tx_total;
+	int		 rx_active;	/* receiving the peer's */
+	uint64_t	 rx_records;
+	uint64_t	 rx_ms;		/* the last one took (ms) */
+	uint64_t	 queued;	/* changes waiting in the rings */
+	struct sync_stats st;
+};
+struct sync	*sync_new(const struct sync_config *sc, struct worker **w,
+		    unsigned n, char *err, size_t errlen);
+int		 sync_start(struct sync *s);
+void		 sync_stop(struct sync *s);
+void		 sync_free(struct sync *s);
+/* nfqspictl sync role, resync: 0, or -1 EINVAL */
+int		 sync_set_role(struct sync *s, int role);
+void		 sync_resync(struct sync *s);
+void		 sync_status(struct sync *s, struct sync_status *st);
+/* In worker wid's thread: a change of its table (enum ct_event). */
+void		 sync_ct(struct sync *s, unsigned wid, int event,
+		    const struct ct_table *t, const struct ct_entry *e,
+		    const struct config *cfg);
+/* 1 while changes are wanted (master); room left in wid's ring */
+int		 sync_sending(const struct sync *s);
+uint64_t	 sync_room(struct sync *s, unsigned wid);
+/* Before worker_start(): w hands its changes to s. */
+void		 worker_set_sync(struct worker *w, struct sync *s);
+/* sync_print.c: nfqspictl sync status */
+void		 sync_print(struct evbuffer *b, const struct sync_status *st,
+		    int json);
+const char	*sync_role_name(int role);
+
 /* nfqspid.c: the daemon as a whole, for control.c's `status` */
 struct daemon_info {
 	const char	*version;	/* PACKAGE_VERSION */
@@ -306,6 +383,7 @@ struct daemon_info {
 	uint8_t		 divert_intact;	/* whole at the last check */
 	uint64_t	 divert_restored; /* times put back */
 	const struct qwatch *qwatch;	/* packets per queue vs interfaces */
+	struct sync	*sync;		/* [sync], or NULL */
 };
 
 /* control.c: the control socket, in the main thread */

@@ -85,6 +85,21 @@ static const struct status_counter counters[] = {
 	{ "frag_too_many", "fragments_dropped_total{reason=\"frag-too-many\"}", NULL, COUNTER, WS(frag.dropped[FRAG_DROP_TOO_MANY]) },
 	{ "frag_cache_full", "fragments_dropped_total{reason=\"frag-cache-full\"}", NULL, COUNTER, WS(frag.dropped[FRAG_DROP_FULL]) },
 	{ "frag_timeout", "fragments_dropped_total{reason=\"frag-timeout\"}", NULL, COUNTER, WS(frag.dropped[FRAG_DROP_TIMEOUT]) },
+	/* [sync]: the sync thread's, in the totals only */
+	{ "sync_sent", "sync_messages_sent_total", "Sync data messages sent to the HA peer (resends apart).", COUNTER, WS(sync.sent) },
+	{ "sync_resent", "sync_messages_resent_total", "Sync data messages sent again after the peer's NACK.", COUNTER, WS(sync.resent) },
+	{ "sync_received", "sync_messages_received_total", "Sync messages taken from the HA peer.", COUNTER, WS(sync.received) },
+	{ "sync_changes", "sync_changes_total", "Connection changes the workers queued for the HA peer.", COUNTER, WS(sync.changes) },
+	{ "sync_lost", "sync_changes_lost_total", "Changes that found their ring full (each leads to a full resync).", COUNTER, WS(sync.lost) },
+	{ "sync_applied", "sync_applied_total", "Connection records of the HA peer applied to the table.", COUNTER, WS(sync.applied) },
+	{ "sync_failed", "sync_import_failed_total", "Connection records of the HA peer the table refused (full, source share).", COUNTER, WS(sync.import_failed) },
+	{ "sync_bulks_sent", "sync_bulks_total{dir=\"out\"}", "Whole tables sent to and received from the HA peer.", COUNTER, WS(sync.bulks_sent) },
+	{ "sync_bulks_recv", "sync_bulks_total{dir=\"in\"}", NULL, COUNTER, WS(sync.bulks_received) },
+	{ "sync_forged", "sync_refused_total{reason=\"forged\"}", "Sync messages dropped, by why.", COUNTER, WS(sync.forged) },
+	{ "sync_replayed", "sync_refused_total{reason=\"replayed\"}", NULL, COUNTER, WS(sync.replayed) },
+	{ "sync_malformed", "sync_refused_total{reason=\"malformed\"}", NULL, COUNTER, WS(sync.malformed) },
+	{ "sync_version", "sync_refused_total{reason=\"version\"}", NULL, COUNTER, WS(sync.version) },
+	{ "sync_stranger", "sync_refused_total{reason=\"stranger\"}", NULL, COUNTER, WS(sync.strangers) },
 };
 
 #define NCOUNTERS	(sizeof(counters) / sizeof(counters[0]))
@@ -135,6 +150,12 @@ status_collect(struct status *st, const struct daemon_info *info,
 		}
 		worker_stats_add(&st->tot, &st->per[i]);
 		st->max += max;
+	}
+	if (info->sync != NULL) {
+		struct sync_status	 ss;
+
+		sync_status(info->sync, &ss);
+		st->tot.sync = ss.st;
 	}
 	nq_proc_read(info->queue, n, st->q);
 	for (i = 0; i < n; i++)

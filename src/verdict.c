@@ -20,8 +20,6 @@
 #include "csum.h"
 #include "verdict.h"
 
-#define RULE_IDX_NONE	0x1ffff	/* the connection was let in by [policy];
-				   past CONFIG_MAXRULES, fits the entry */
 
 static const struct rule *
 rule_by_index(const struct config *cfg, uint32_t idx)

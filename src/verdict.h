@@ -22,6 +22,10 @@
 #include "csum.h"
 
 /* why a NEW packet a rule accepted was dropped after all */
+/* The rule index of a connection [policy] let in: past CONFIG_MAXRULES,
+   fits the entry (ct_int.h). */
+#define RULE_IDX_NONE	0x1ffff
+
 enum verdict_limit {
 	VERDICT_LIMIT_NONE = 0,
 	VERDICT_LIMIT_RATE,		/* "rate": over the rule's rate */

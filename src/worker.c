@@ -84,6 +84,7 @@ worker_ct_event(int event, const struct ct_entry *e, void *arg)
 
 	limit_ct_event(event, e, w->lt);
 	events_ct(w->events, w->id, event, e, w->cfg);
+	worker_sync_event(w, event, e);
 }
 
 /* One packet: the verdict is what nq sends back for it. */
@@ -229,6 +230,7 @@ worker_tick(evutil_socket_t fd, short events, void *arg)
 	worker_frag_expire(w, now);
 	limit_expire(w->lt, now);
 	worker_answer_late(w, now, WORKER_ASK_MS);
+	worker_sync_refresh(w, now);
 	worker_summary(w, now);
 	__atomic_add_fetch(&w->beat, 1, __ATOMIC_RELAXED);
 }
@@ -559,6 +561,7 @@ worker_free(struct worker *w)
 	if (w->sweepev != NULL)
 		event_free(w->sweepev);
 	worker_ask_free(w);
+	worker_sync_free(w);
 	if (w->tick != NULL)
 		event_free(w->tick);
 	if (w->rev != NULL)

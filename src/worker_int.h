@@ -43,6 +43,8 @@
 					   this often while we are behind */
 
 struct worker_ask;
+struct worker_names;
+struct sync_slice;
 
 /* An ICMP error waiting for the other workers' answers (worker_ask.c). */
 struct worker_defer {
@@ -133,6 +135,13 @@ struct worker {
 	uint64_t		 lost_seen;	/* nq_lost() at the last look */
 	uint64_t		 grace_ms;	/* the last overflow's grace ends */
 	uint8_t			 behind;	/* the last read hit its budget */
+
+	/* worker_sync.c: [sync] */
+	struct sync		*sync;		/* NULL: off */
+	int			 importing;	/* the peer's: not queued back */
+	uint64_t		 sync_cursor;	/* the refresh's ct_walk() */
+	struct worker_names	*sync_names;	/* rule names to indexes */
+	struct sync_slice	*sync_slice;	/* the bulk's, being filled */
 };
 
 /* worker.c: a packet decided: count it, answer it, audit it; nv for nq */
@@ -190,6 +199,13 @@ worker_own_answer(struct worker *w, const struct nq_packet *np)
 	return (reject_memory_match(&w->sent, np->data, np->len,
 	    np->origlen, np->ts_ms));
 }
+
+/* worker_sync.c */
+/* a change of the table, for the peer */
+void	 worker_sync_event(struct worker *, int event, const struct ct_entry *);
+/* a slice of the long-lived connections again, every tick */
+void	 worker_sync_refresh(struct worker *, uint64_t now);
+void	 worker_sync_free(struct worker *);
 
 /* worker_stats.c */
 /* a decided packet of len bytes, by verdict, state and rule */

@@ -117,10 +117,10 @@ static const struct {
 	/* structure */
 	{ "[foo]\n",
 	  "[foo]: unknown section (line 1; expected daemon, conntrack, "
-	  "policy, log or rule NAME)" },
+	  "policy, log, sync or rule NAME)" },
 	{ "[daemon]\n[rules x]\n",
 	  "[rules x]: unknown section (line 2; expected daemon, conntrack, "
-	  "policy, log or rule NAME)" },
+	  "policy, log, sync or rule NAME)" },
 	{ "[daemon]\nqueeu = 1\n",
 	  "[daemon] queeu: unknown key (line 2)" },
 	{ "[conntrack]\ntimeout_tcp_foo = 1\n",
@@ -1413,6 +1413,81 @@ test_mangled(void **state)
 	free(orig);
 }
 
+/* [sync]: the peer, the key file (its mode, its length), the bounds */
+static void
+test_sync_section(void **state)
+{
+	struct config	*c;
+	char		 ini[1024], want[512], keypath[160], addr[64];
+	FILE		*f;
+
+	snprintf(keypath, sizeof(keypath), "%s/sync.key", tmpdir);
+	f = fopen(keypath, "w");
+	assert_non_null(f);
+	fputs("0123456789abcdef0123\n", f);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(chmod(keypath, 0600), 0);
+
+	snprintf(ini, sizeof(ini), "[sync]\nlisten = 10.0.9.1:3780\n"
+	    "peer = 10.0.9.2:3780\nkey = %s\nrole = master\nmtu = 8972\n"
+	    "flush = 100\nrefresh = 0\n", keypath);
+	c = load_ok(ini);
+	assert_true(c->sync.on);
+	assert_int_equal(c->sync.role, SYNC_ROLE_MASTER);
+	assert_int_equal(c->sync.mtu, 8972);
+	assert_int_equal(c->sync.flush_ms, 100);
+	assert_int_equal(c->sync.refresh, 0);
+	assert_int_equal(c->sync.resend, 1024);
+	config_sync_addr(&c->sync.peer, addr, sizeof(addr));
+	assert_string_equal(addr, "10.0.9.2:3780");
+	config_free(c);
+	c = load_ok("[daemon]\nthreads = 4\n");
+	assert_false(c->sync.on);
+	config_free(c);
+
+	/* [sync] with threads > 1 */
+	snprintf(ini, sizeof(ini), "[daemon]\nthreads = 2\n[sync]\n"
+	    "listen = [fd00::1]:3780\npeer = [fd00::2]:3780\nkey = %s\n",
+	    keypath);
+	check_error(ini, "[sync] needs [daemon] threads = 1 (2 given): with "
+	    "several workers the backup cannot place a synced connection "
+	    "where its packets will come");
+	check_error("[sync]\nlisten = 10.0.9.1:3780\npeer = 10.0.9.2:3780\n",
+	    "[sync] key: missing (listen, peer and key are needed) (line 1)");
+	check_error("[sync]\nlisten = 10.0.9.1\n", "[sync] listen: "
+	    "\"10.0.9.1\" is not ADDRESS:PORT (an IPv4 address or [IPv6 "
+	    "address], port 1-65535) (line 2)");
+	check_error("[sync]\nmtu = 100\n", "[sync] mtu: \"100\" is not a "
+	    "number from 512 to 9000 (line 2)");
+	check_error("[sync]\nrole = primary\n", "[sync] role: \"primary\" "
+	    "is not master or backup (line 2)");
+	check_error("[sync]\npeers = x\n", "[sync] peers: unknown key "
+	    "(line 2)");
+	snprintf(ini, sizeof(ini), "[sync]\nlisten = 10.0.9.1:3780\n"
+	    "peer = [fd00::2]:3780\nkey = %s\n", keypath);
+	check_error(ini, "[sync] peer: not of listen's address family "
+	    "(line 1)");
+
+	/* a key others may read, a key too short */
+	snprintf(ini, sizeof(ini), "[sync]\nlisten = 10.0.9.1:3780\n"
+	    "peer = 10.0.9.2:3780\nkey = %s\n", keypath);
+	assert_int_equal(chmod(keypath, 0644), 0);
+	snprintf(want, sizeof(want), "[sync] key: %s: others may read or "
+	    "write it (mode 644): chmod 600 (or 640, group nfqspid's) "
+	    "(line 1)", keypath);
+	check_error(ini, want);
+	assert_int_equal(chmod(keypath, 0640), 0);
+	f = fopen(keypath, "w");
+	assert_non_null(f);
+	fputs("short secret   \n", f);
+	assert_int_equal(fclose(f), 0);
+	snprintf(want, sizeof(want), "[sync] key: %s: 12 bytes of secret, at "
+	    "least 16 are needed (head -c 32 /dev/urandom | base64) (line 1)",
+	    keypath);
+	check_error(ini, want);
+	unlink(keypath);
+}
+
 int
 main(void)
 {
@@ -1438,6 +1513,7 @@ main(void)
 		cmocka_unit_test(test_man_timeouts),
 		cmocka_unit_test(test_rule_name_blanks),
 		cmocka_unit_test(test_mangled),
+		cmocka_unit_test(test_sync_section),
 	};
 
 	return (cmocka_run_group_tests(tests, setup, teardown));

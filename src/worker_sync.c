@@ -1,0 +1,242 @@
+/*
+ * worker_sync.c - a worker's side of the HA sync: its changes out, the
+ * peer's in
+ *
+ * Copyright (C) 2026 The nfqspid authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * Out: every NEW, UPDATE and DESTROY of the table goes to the sync
+ * thread's ring (sync_ct()), and a slice of the table every tick is sent
+ * again (refresh): the timers and TCP windows of long-lived connections
+ * move on without an event, and the backup must follow them.  In (on
+ * the backup, through worker_call()): records imported with the local
+ * index of their rule's name and the conn_limit counts moved as the
+ * master moved them (verdict.c), so that a takeover finds the same
+ * limits.  While it imports the worker queues no changes of its own: the
+ * peer's must not come back to it.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "worker_int.h"
+#include "sync_int.h"
+#include "namehash.h"
+
+/* The rule names of one configuration, hashed: slot = index + 1. */
+struct worker_names {
+	const struct config	*cfg;
+	uint32_t		*slot;
+	size_t			 cap;		/* a power of 2 */
+};
+
+void
+worker_set_sync(struct worker *w, struct sync *s)
+{
+	w->sync = s;
+}
+
+void
+worker_sync_event(struct worker *w, int event, const struct ct_entry *e)
+{
+	if (w->sync != NULL && !w->importing)
+		sync_ct(w->sync, w->id, event, w->ct, e, w->cfg);
+}
+
+static int
+worker_sync_refresh_one(struct ct_table *t, struct ct_entry *e, void *arg)
+{
+	struct worker	*w = arg;
+
+	/* the young ones went out as NEW a moment ago */
+	if (ct_entry_age(e, ct_now(t)) >= w->cfg->sync.refresh)
+		sync_ct(w->sync, w->id, CT_EVENT_UPDATE, t, e, w->cfg);
+	return (0);
+}
+
+/*
+ * Every tick, the share of the table that sends all of it once per
+ * refresh; only while the ring is more than half free, so the refresh
+ * never pushes a change out.
+ */
+void
+worker_sync_refresh(struct worker *w, uint64_t now)
+{
+	uint64_t	 per;
+
+	if (w->sync == NULL || w->cfg->sync.refresh == 0 ||
+	    !sync_sending(w->sync))
+		return;
+	per = (uint64_t)ct_count(w->ct) * WORKER_TICK_MS /
+	    ((uint64_t)w->cfg->sync.refresh * 1000) + 1;
+	if (per > sync_room(w->sync, w->id) / 2)
+		per = sync_room(w->sync, w->id) / 2;
+	if (per > 0)
+		(void)ct_walk(w->ct, &w->sync_cursor, (size_t)per,
+		    worker_sync_refresh_one, w);
+	(void)now;
+}
+
+static struct worker_names *
+worker_names_for(struct worker *w)
+{
+	struct worker_names	*n = w->sync_names;
+	const struct config	*cfg = w->cfg;
+	size_t			 cap = 16, i, k;
+
+	if (n != NULL && n->cfg == cfg)
+		return (n);
+	if (n == NULL && (n = calloc(1, sizeof(*n))) == NULL)
+		return (NULL);
+	w->sync_names = n;
+	free(n->slot);
+	n->slot = NULL;
+	n->cfg = NULL;
+	while (cap < 2 * cfg->nrules)
+		cap *= 2;
+	if ((n->slot = calloc(cap, sizeof(*n->slot))) == NULL)
+		return (NULL);
+	n->cap = cap;
+	for (i = 0; i < cfg->nrules; i++) {
+		k = spi_name_hash(0, cfg->rules[i].name, 0) & (cap - 1);
+		while (n->slot[k] != 0)
+			k = (k + 1) & (cap - 1);
+		n->slot[k] = (uint32_t)i + 1;
+	}
+	n->cfg = cfg;
+	return (n);
+}
+
+/* The local index of rule name ("": [policy]); 0, or -1 if none. */
+static int
+worker_rule_index(struct worker *w, const char *name, uint32_t *idx)
+{
+	struct worker_names	*n;
+	size_t			 k;
+
+	*idx = RULE_IDX_NONE;
+	if (name[0] == '\0')
+		return (0);
+	if ((n = worker_names_for(w)) == NULL)
+		return (-1);
+	k = spi_name_hash(0, name, 0) & (n->cap - 1);
+	for (; n->slot[k] != 0; k = (k + 1) & (n->cap - 1))
+		if (strcmp(w->cfg->rules[n->slot[k] - 1].name, name) == 0) {
+			*idx = n->slot[k] - 1;
+			return (0);
+		}
+	return (-1);
+}
+
+static uint32_t
+worker_conn_limit(const struct worker *w, uint32_t idx)
+{
+	return (idx < w->cfg->nrules ? w->cfg->rules[idx].conn_limit : 0);
+}
+
+/* The conn_limit count moves from rule was (CT_IMPORT_NEW: none) to
+   e's, as verdict.c keeps it: an entry counts while it names a rule
+   with a conn_limit and is not closed. */
+static void
+worker_sync_limits(struct worker *w, struct ct_entry *e, uint32_t was,
+    uint64_t now)
+{
+	union pkt_addr	 src, dst;
+	uint32_t	 idx = ct_entry_rule(e);
+	uint16_t	 sport, dport;
+	uint8_t		 family, proto;
+
+	if (worker_conn_limit(w, idx) != 0 && ct_entry_closed(e)) {
+		idx = RULE_IDX_NONE;
+		ct_entry_set_decision(e, ct_entry_mark(e), idx);
+	}
+	if (was == idx)
+		return;
+	ct_entry_tuple(e, &family, &proto, &src, &dst, &sport, &dport);
+	if (was != CT_IMPORT_NEW && worker_conn_limit(w, was) != 0)
+		limit_conn_release(w->lt, was, family, &src);
+	if (worker_conn_limit(w, idx) != 0)
+		(void)limit_conn_try(w->lt, idx, family, &src, 0, now);
+}
+
+void
+worker_sync_apply(struct worker *w, void *arg)
+{
+	struct sync_batch	*b = arg;
+	struct sync_rec		*r;
+	struct ct_entry		*e;
+	uint64_t		 now = worker_now_ms();
+	uint32_t		 was;
+	size_t			 i;
+
+	w->importing = 1;
+	for (i = 0; i < b->n; i++) {
+		r = &b->rec[i];
+		if (r->op == SYNC_OP_DELETE) {
+			(void)ct_forget(w->ct, &r->s.k, now);
+			b->applied++;
+			continue;
+		}
+		if (worker_rule_index(w, r->rule, &r->s.rule) == -1)
+			b->norule++;	/* kept, under [policy] */
+		if ((e = ct_import(w->ct, &r->s, now, &was)) == NULL) {
+			b->failed++;
+			continue;
+		}
+		worker_sync_limits(w, e, was, now);
+		b->applied++;
+	}
+	w->importing = 0;
+}
+
+static int
+worker_sync_slice_one(struct ct_table *t, struct ct_entry *e, void *arg)
+{
+	struct worker		*w = arg;
+	struct sync_slice	*sl = w->sync_slice;
+	struct sync_rec		*r = &sl->rec[sl->n++];
+	uint32_t		 ri;
+
+	ct_export(t, e, &r->s);
+	r->op = SYNC_OP_UPSERT;
+	r->rule[0] = '\0';
+	if ((ri = ct_entry_rule(e)) < w->cfg->nrules)
+		snprintf(r->rule, sizeof(r->rule), "%s",
+		    w->cfg->rules[ri].name);
+	return (sl->n == sl->max);
+}
+
+void
+worker_sync_slice(struct worker *w, void *arg)
+{
+	struct sync_slice	*sl = arg;
+
+	ct_expire(w->ct, worker_now_ms());
+	sl->count = ct_count(w->ct);
+	sl->n = 0;
+	if (sl->count == 0) {
+		sl->cursor = 0;
+		return;
+	}
+	w->sync_slice = sl;
+	(void)ct_walk(w->ct, &sl->cursor, sl->max, worker_sync_slice_one, w);
+	w->sync_slice = NULL;
+}
+
+void
+worker_sync_grace(struct worker *w, void *arg)
+{
+	const uint64_t	*until = arg;
+
+	ct_grace(w->ct, *until);
+}
+
+void
+worker_sync_free(struct worker *w)
+{
+	struct worker_names	*n = w->sync_names;
+
+	if (n != NULL)
+		free(n->slot);
+	free(n);
+	w->sync_names = NULL;
+}

@@ -1,0 +1,217 @@
+#!/bin/bash
+# test_sync.sh - two nfqspid keep one set of connections ([sync]): the
+# master (dut) judges the traffic, the backup (its own namespace, joined
+# to dut by a sync veth) receives every connection with its state, mark
+# and rule; a forged and a replayed message are counted and dropped;
+# a restarted backup is not ready until the whole table came again.
+# Small on purpose: the keepalived failover test is test_ha.sh's.
+#
+# Copyright (C) 2026 The nfqspid authors
+# SPDX-License-Identifier: GPL-2.0-or-later
+set -u
+
+T_NET=${T_NET:-82}
+T_QUEUE=${T_QUEUE:-23}
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+lib_init sync
+lib_topology || { echo "cannot build the namespaces" >&2; exit 1; }
+
+NS_B=nqb-sync-$$
+Y4A=10.$T_NET.9.1	# dut on the sync link
+Y4B=10.$T_NET.9.2	# the backup
+B_CTL=$T_TMP/backup.sock
+B_LOG=$T_TMP/backup.log
+B_PID=
+
+sync_cleanup()
+{
+	local pids
+	if [ -n "$B_PID" ]; then
+		kill -KILL "$B_PID" 2>/dev/null
+	fi
+	pids=$(ip netns pids "$NS_B" 2>/dev/null)
+	# shellcheck disable=SC2086
+	[ -n "$pids" ] && kill -KILL $pids 2>/dev/null
+	ip netns del "$NS_B" 2>/dev/null
+	if [ "$T_FAILED" -gt 0 ] && [ -s "$B_LOG" ]; then
+		echo "---- last lines of the backup's log ----"
+		tail -n 40 "$B_LOG"
+	fi
+	lib_cleanup
+}
+trap sync_cleanup EXIT
+
+ip netns add "$NS_B" || exit 1
+ip -n "$NS_D" link add y0 type veth peer name y1 netns "$NS_B"
+ip -n "$NS_B" link set lo up
+ip -n "$NS_D" addr add "$Y4A/24" dev y0
+ip -n "$NS_B" addr add "$Y4B/24" dev y1
+ip -n "$NS_D" link set y0 up
+ip -n "$NS_B" link set y1 up
+lib_divert || { echo "cannot divert" >&2; exit 1; }
+
+head -c 32 /dev/urandom | base64 >"$T_TMP/sync.key"
+chmod 600 "$T_TMP/sync.key"
+
+rules()
+{
+	cat <<EOF
+[sync]
+listen = $1:3780
+peer = $2:3780
+key = $T_TMP/sync.key
+role = $3
+flush = 20
+
+[policy]
+new = drop
+established = accept
+related = accept
+invalid = drop
+
+[rule web]
+proto = tcp
+dport = 5020
+action = accept
+mark = 42
+
+[rule dns]
+proto = udp
+dport = 5053
+action = accept
+EOF
+}
+lib_config < <(rules "$Y4A" "$Y4B" master)
+cp "$T_CONF" "$T_TMP/master.ini"
+lib_config < <(rules "$Y4B" "$Y4A" backup)
+sed -e "s|$T_TMP/nfqspid.pid|$T_TMP/backup.pid|" \
+    -e "s|$T_CTL|$B_CTL|" "$T_CONF" >"$T_TMP/backup.ini"
+T_CONF=$T_TMP/master.ini
+
+bctl() { "$NFQSPICTL" -s "$B_CTL" "$@"; }
+
+start_backup()
+{
+	ip netns exec "$NS_B" "$NFQSPID" -f -c "$T_TMP/backup.ini" \
+	    >>"$B_LOG" 2>&1 &
+	B_PID=$!
+	wait_for 100 test -S "$B_CTL"
+}
+
+stop_backup()
+{
+	kill -TERM "$B_PID" 2>/dev/null
+	wait "$B_PID"
+	local rc=$?
+	B_PID=
+	return "$rc"
+}
+
+# jsync CTL KEY: a key of `nfqspictl -j sync status`
+jsync()
+{
+	"$NFQSPICTL" -s "$1" -j sync status 2>/dev/null | "$PY" -c '
+import json, sys
+d = json.load(sys.stdin)
+for k in sys.argv[1].split("."):
+    d = d[k]
+print(json.dumps(d))' "$2" 2>/dev/null
+}
+
+backup_ready() { [ "$(jsync "$B_CTL" ready)" = true ]; }
+
+# backup_has PORT STATE MARK RULE: the backup's table holds the
+# connection to PORT with that state, mark and rule
+backup_has()
+{
+	bctl -j conntrack 2>/dev/null | "$PY" -c '
+import json, sys
+port, state, mark, rule = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+for c in json.load(sys.stdin):
+    o = c.get("orig", c)
+    if str(o.get("dport")) == port and (c.get("state") or "-") == state \
+       and c.get("mark") == mark and (c.get("rule") or "-") == rule:
+        sys.exit(0)
+sys.exit(1)' "$@"
+}
+
+backup_count() { bctl conntrack count 2>/dev/null; }
+
+# ---- start: the backup asks for the table, the master sends it ---------------
+check "nfqspid (master) starts with [sync]" lib_start_daemon
+check "nfqspid (backup) starts with [sync]" start_backup
+check "the backup gets the master's (empty) table: ready" \
+    wait_for 100 backup_ready
+check "the master says it is master" test "$(jsync "$T_CTL" role)" = '"master"'
+check "the backup hears the master" wait_for 50 \
+    test "$(jsync "$B_CTL" reachable)" = true
+
+# ---- connections through the master appear on the backup ---------------------
+bg_in "$NS_S" socat "TCP4-LISTEN:5020,bind=$S4,reuseaddr,fork" EXEC:cat
+bg_in "$NS_S" socat "UDP4-RECVFROM:5053,bind=$S4,reuseaddr,fork" EXEC:cat
+wait_listen "$NS_S" tcp 5020
+for p in 41001 41002 41003; do
+	bg_in "$NS_C" sh -c "sleep 60 | socat - TCP4:$S4:5020,sourceport=$p,reuseaddr"
+done
+in_c sh -c "echo ping | timeout 3 socat - UDP4:$S4:5053,sourceport=41053" \
+    >/dev/null 2>&1
+check "three TCP connections through the master are on the backup: ESTABLISHED, mark 42, rule web" \
+    wait_for 50 test "$(bctl conntrack -p tcp --dport 5020 --state ESTABLISHED -m 42 2>/dev/null | grep -c src=)" -eq 3
+check "... with their rule's name" wait_for 20 backup_has 5020 ESTABLISHED 42 web
+check "the UDP flow is on the backup, rule dns" wait_for 50 backup_has 5053 - 0 dns
+check "the backup applied the master's records" \
+    test "$(jsync "$B_CTL" applied)" -ge 4
+check "the master ignores nothing and the backup refuses nothing" \
+    test "$(jsync "$B_CTL" refused.forged)" -eq 0
+
+# ---- a forged and a replayed message: counted and dropped ---------------------
+# One of the master's datagrams, captured in dut, sent again as it was
+# (replayed) and with a byte changed (forged), from the master's address.
+cat >"$T_TMP/inject.py" <<'EOF'
+import sys
+from scapy.all import IP, UDP, Raw, sniff, send, conf
+conf.verb = 0
+src, dst = sys.argv[1], sys.argv[2]
+p = sniff(iface="y0", filter="udp and src host %s and src port 3780" % src,
+          count=1, timeout=5)
+if not p:
+    sys.exit(1)
+raw = bytes(p[0][UDP].payload)
+send(IP(src=src, dst=dst) / UDP(sport=3780, dport=3780) / Raw(raw))
+bad = bytearray(raw)
+bad[40] ^= 0xff
+send(IP(src=src, dst=dst) / UDP(sport=3780, dport=3780) / Raw(bytes(bad)))
+EOF
+check "a datagram of the master captured and sent again, changed and not" \
+    in_d "$PY" "$T_TMP/inject.py" "$Y4A" "$Y4B"
+check "the replayed one is counted" \
+    wait_for 30 test "$(jsync "$B_CTL" refused.replayed)" -ge 1
+check "the forged one is counted" \
+    wait_for 30 test "$(jsync "$B_CTL" refused.forged)" -ge 1
+check "... and audited (one line per 10 s)" wait_for 30 grep -Eq 'action=drop sync=(forged|replayed)' "$B_LOG"
+check "the backup's table is whole" test "$(backup_count)" -ge 4
+
+# ---- the backup restarts: not ready until the whole table came ---------------
+check "SIGTERM: the backup stops with status 0" stop_backup
+check "a new connection while the backup is away" \
+    bg_in "$NS_C" sh -c "sleep 60 | socat - TCP4:$S4:5020,sourceport=41004,reuseaddr"
+sleep 0.5
+check "the backup starts again" start_backup
+check "the restarted backup is ready (bulk in)" wait_for 100 backup_ready
+check "... with every connection, the one made while it was away too" \
+    wait_for 30 test "$(bctl conntrack -p tcp --dport 5020 --state ESTABLISHED -m 42 2>/dev/null | grep -c src=)" -eq 4
+check "the master sent a bulk" test "$(jsync "$T_CTL" bulk_out.count)" -ge 2
+
+# ---- roles ------------------------------------------------------------------
+check "sync role master on the backup" bctl sync role master
+check "... says so" wait_for 20 test "$(jsync "$B_CTL" role)" = '"master"'
+check "sync role with a bad role: usage error" not bctl sync role primary
+check "sync resync" "$NFQSPICTL" -s "$T_CTL" sync resync
+check "no sanitizer report in the backup's log" \
+    not grep -Eq 'runtime error|AddressSanitizer|LeakSanitizer' "$B_LOG"
+check "SIGTERM: the backup stops with status 0 again" stop_backup
+
+lib_finish
+lib_summary

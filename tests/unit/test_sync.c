@@ -1,0 +1,593 @@
+/*
+ * test_sync.c - the sync thread's logic (sync.c, worker_sync.c) between
+ * two nodes in one process
+ *
+ * Copyright (C) 2026 The nfqspid authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * Each node is a struct sync over one worker with a real table and
+ * limit table; worker_call() runs the function at once and the clock is
+ * ours.  sendto() is wrapped (-Wl,--wrap=sendto): what a node sends is
+ * kept, and handed to the other node's sync_datagram() as if it came
+ * from the first node's address, or lost, changed or sent twice.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <event2/buffer.h>
+
+#include "ct_int.h"		/* CT_TCP_* */
+#include "worker_int.h"
+#include "sync_int.h"
+
+/* ---- stubs and the wire -------------------------------------------------- */
+
+static uint64_t	 now = 1000000;
+
+uint64_t
+worker_now_ms(void)
+{
+	return (now);
+}
+
+int
+worker_call(struct worker *w, void (*fn)(struct worker *, void *), void *arg)
+{
+	fn(w, arg);
+	return (0);
+}
+
+void log_info(const char *f, ...) { (void)f; }
+void log_debug(const char *f, ...) { (void)f; }
+static int audits;
+void log_audit(const char *f, ...) { (void)f; audits++; }
+int
+log_rl(struct log_rl *rl, uint64_t *held)
+{
+	*held = 0;
+	return (1);
+}
+
+#define WIRE_MAX	4096
+struct dgram {
+	int		 fd;
+	size_t		 len;
+	uint8_t		 buf[SYNC_MSG_MAX];
+};
+static struct dgram	*wire;
+static size_t		 nwire;
+
+ssize_t	 __wrap_sendto(int, const void *, size_t, int,
+	    const struct sockaddr *, socklen_t);
+ssize_t
+__wrap_sendto(int fd, const void *buf, size_t len, int flags,
+    const struct sockaddr *to, socklen_t tolen)
+{
+	assert_true(nwire < WIRE_MAX);
+	assert_true(len <= SYNC_MSG_MAX);
+	wire[nwire].fd = fd;
+	wire[nwire].len = len;
+	memcpy(wire[nwire].buf, buf, len);
+	nwire++;
+	return ((ssize_t)len);
+}
+
+/* ---- two nodes ------------------------------------------------------------ */
+
+struct node {
+	struct config		 cfg;
+	struct rule		 rules[3];
+	struct worker		*w;
+	struct worker		*all[1];
+	struct sync		*s;
+	struct sockaddr_storage	 addr;	/* as the other sees it */
+};
+
+static struct node	 A, B;
+
+static void
+event_cb(int event, const struct ct_entry *e, void *arg)
+{
+	struct worker	*w = arg;
+
+	limit_ct_event(event, e, w->lt);
+	worker_sync_event(w, event, e);
+}
+
+static void
+addr_set(struct sockaddr_storage *ss, const char *a, uint16_t port)
+{
+	struct sockaddr_in	*s4 = (struct sockaddr_in *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	s4->sin_family = AF_INET;
+	s4->sin_port = htons(port);
+	inet_pton(AF_INET, a, &s4->sin_addr);
+}
+
+/* B names its rules in another order: names, not indexes, cross */
+static void
+node_init(struct node *n, int role, const char *me, const char *peer,
+    int swap, uint32_t queue)
+{
+	static const char secret[] = "a shared secret of the test pair";
+	char		 err[256];
+	const char	*names[3] = { "ssh", "web", "dns" };
+
+	memset(n, 0, sizeof(*n));
+	ct_config_defaults(&n->cfg.ct);
+	n->cfg.ct.tcp_loose = 0;
+	config_sync_defaults(&n->cfg.sync);
+	n->cfg.sync.on = 1;
+	n->cfg.sync.role = (uint8_t)role;
+	n->cfg.sync.resend = 64;
+	n->cfg.sync.queue = queue;
+	n->cfg.sync.refresh = 10;
+	addr_set(&n->cfg.sync.listen, "127.0.0.1", 0);
+	addr_set(&n->cfg.sync.peer, peer, 3780);
+	n->cfg.sync.addrlen = sizeof(struct sockaddr_in);
+	assert_int_equal(sync_key_init(&n->cfg.sync.key, secret,
+	    sizeof(secret) - 1), 0);
+	addr_set(&n->addr, me, 3780);
+	if (swap) {
+		names[0] = "dns";
+		names[2] = "ssh";
+	}
+	for (int i = 0; i < 3; i++) {
+		snprintf(n->rules[i].name, sizeof(n->rules[i].name), "%s",
+		    names[i]);
+		n->rules[i].index = (uint32_t)i;
+		n->rules[i].conn_limit = strcmp(names[i], "web") == 0 ? 50 : 0;
+	}
+	n->cfg.rules = n->rules;
+	n->cfg.nrules = 3;
+	assert_non_null(n->w = calloc(1, sizeof(*n->w)));
+	n->w->cfg = &n->cfg;
+	assert_non_null(n->w->ct = ct_new(&n->cfg.ct));
+	assert_non_null(n->w->lt = limit_new(1024));
+	ct_set_event_cb(n->w->ct, event_cb, n->w);
+	n->all[0] = n->w;
+	assert_non_null(n->s = sync_new(&n->cfg.sync, n->all, 1, err,
+	    sizeof(err)));
+	worker_set_sync(n->w, n->s);
+}
+
+static void
+node_free(struct node *n)
+{
+	sync_free(n->s);
+	worker_sync_free(n->w);
+	ct_free(n->w->ct);
+	limit_free(n->w->lt);
+	free(n->w);
+}
+
+static int
+setup(void **state)
+{
+	(void)state;
+	wire = calloc(WIRE_MAX, sizeof(*wire));
+	nwire = 0;
+	audits = 0;
+	node_init(&A, SYNC_ROLE_MASTER, "10.0.9.1", "10.0.9.2", 0, 8192);
+	node_init(&B, SYNC_ROLE_BACKUP, "10.0.9.2", "10.0.9.1", 1, 8192);
+	return (wire == NULL);
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	node_free(&A);
+	node_free(&B);
+	free(wire);
+	return (0);
+}
+
+static struct node *
+sender(int fd)
+{
+	return (fd == A.s->fd ? &A : &B);
+}
+
+/*
+ * Hand what is on the wire to its other end, and what that sends back,
+ * until the wire is quiet; skip says which datagram of the first round
+ * is lost (-1: none).  Each round the nodes pump, as their timers would.
+ */
+static void
+deliver(int skip)
+{
+	struct dgram	*d;
+	size_t		 i, n;
+	int		 rounds;
+
+	for (rounds = 0; rounds < 1000; rounds++) {
+		sync_pump(A.s, now);
+		sync_pump(B.s, now);
+		if (nwire == 0)
+			return;
+		n = nwire;
+		d = malloc(n * sizeof(*d));
+		assert_non_null(d);
+		memcpy(d, wire, n * sizeof(*d));
+		nwire = 0;
+		for (i = 0; i < n; i++) {
+			struct node *from = sender(d[i].fd);
+
+			if (rounds == 0 && (int)i == skip)
+				continue;
+			sync_datagram(from == &A ? B.s : A.s, d[i].buf,
+			    d[i].len, &from->addr, now);
+		}
+		free(d);
+		now += 1;
+	}
+	fail_msg("the wire never went quiet");
+}
+
+/* The n-th TCP connection 10.1.x.y:port -> 10.2.0.1:80, established. */
+static struct ct_snap
+conn(unsigned i, uint32_t mark)
+{
+	struct ct_snap	 s;
+
+	memset(&s, 0, sizeof(s));
+	s.k.family = AF_INET;
+	s.k.proto = IPPROTO_TCP;
+	s.k.src.a32[0] = htonl(0x0a010000u | (i >> 8 & 0xff) << 8 | 1);
+	s.k.dst.a32[0] = htonl(0x0a020001u);
+	s.k.sport = (uint16_t)(20000 + (i & 0xff) + (i >> 8) * 300);
+	s.k.dport = 80;
+	s.state = CT_TCP_ESTABLISHED;
+	s.flags = CT_SNAP_SEEN_REPLY | CT_SNAP_ASSURED;
+	s.tclass = CT_TO_TCP_ESTABLISHED;
+	s.mark = mark;
+	s.left_ms = 3600000;
+	s.tcp.end[0] = 1000 + i;
+	s.tcp.maxend[0] = 70000 + i;
+	s.tcp.maxwin[0] = 65535;
+	s.tcp.end[1] = 5000 + i;
+	s.tcp.maxend[1] = 80000 + i;
+	s.tcp.maxwin[1] = 65535;
+	return (s);
+}
+
+/* A's connection made as its packets would: the event goes out. */
+static void
+open_on_a(unsigned i, uint32_t rule)
+{
+	struct ct_snap	 s = conn(i, 0x10 + (i & 7));
+
+	s.rule = rule;
+	assert_non_null(ct_import(A.w->ct, &s, now, NULL));
+}
+
+struct find {
+	struct ct_tuple	 k;
+	struct ct_entry	*e;
+};
+
+static int
+find_one(struct ct_table *t, struct ct_entry *e, void *arg)
+{
+	struct find	*f = arg;
+	struct ct_tuple	 k;
+
+	memset(&k, 0, sizeof(k));
+	ct_entry_tuple(e, &k.family, &k.proto, &k.src, &k.dst, &k.sport,
+	    &k.dport);
+	if (k.src.a32[0] == f->k.src.a32[0] && k.sport == f->k.sport &&
+	    k.dst.a32[0] == f->k.dst.a32[0] && k.dport == f->k.dport) {
+		f->e = e;
+		return (1);
+	}
+	return (0);
+}
+
+static struct ct_entry *
+find(struct node *n, unsigned i)
+{
+	struct find	 f;
+	struct ct_snap	 s = conn(i, 0);
+	uint64_t	 cursor = 0;
+
+	f.k = s.k;
+	f.e = NULL;
+	do
+		(void)ct_walk(n->w->ct, &cursor, 1024, find_one, &f);
+	while (cursor != 0 && f.e == NULL);
+	return (f.e);
+}
+
+/* ---- the tests ------------------------------------------------------------ */
+
+/* New connections, a change and ends reach the backup: state, mark,
+   rule by name, conn_limit counts. */
+static void
+test_changes(void **state)
+{
+	struct ct_entry	*e;
+	struct ct_snap	 s;
+	union pkt_addr	 src;
+	unsigned	 i;
+
+	(void)state;
+	for (i = 0; i < 300; i++)
+		open_on_a(i, i % 2 ? 1 : 0);		/* web, ssh */
+	deliver(-1);
+	assert_int_equal(ct_count(B.w->ct), 300);
+	/* the first word from A is a new peer to B: it asked for the
+	   table too */
+	assert_true(B.s->st.applied >= 300);
+	for (i = 0; i < 300; i += 37) {
+		assert_non_null(e = find(&B, i));
+		ct_export(B.w->ct, e, &s);
+		assert_int_equal(s.state, CT_TCP_ESTABLISHED);
+		assert_int_equal(s.mark, 0x10 + (i & 7));
+		assert_int_equal(s.tcp.maxend[1], 80000 + i);
+		/* B's "web" is index 1 too; its "ssh" is index 2 */
+		assert_int_equal(ct_entry_rule(e), i % 2 ? 1 : 2);
+	}
+	/* conn_limit: B counts the web connections of each source */
+	s = conn(1, 0);
+	src = s.k.src;
+	/* the odd ones of 0-255 are web's, from 10.1.0.1 */
+	assert_int_equal(limit_conn_count(B.w->lt, 1, AF_INET, &src), 128);
+
+	/* a state change, then ends */
+	s = conn(5, 0x99);
+	s.rule = 1;
+	s.state = CT_TCP_FIN_WAIT;
+	assert_non_null(ct_import(A.w->ct, &s, now, NULL));
+	for (i = 100; i < 150; i++) {
+		s = conn(i, 0);
+		assert_int_equal(ct_forget(A.w->ct, &s.k, now), 0);
+	}
+	deliver(-1);
+	assert_int_equal(ct_count(B.w->ct), 250);
+	assert_null(find(&B, 120));
+	assert_non_null(e = find(&B, 5));
+	ct_export(B.w->ct, e, &s);
+	assert_int_equal(s.state, CT_TCP_FIN_WAIT);
+	assert_int_equal(s.mark, 0x99);
+	/* the ends released theirs; one closing moves to [policy] */
+	assert_int_equal(limit_conn_count(B.w->lt, 1, AF_INET, &src), 103);
+	s = conn(7, 0x17);
+	s.rule = 1;
+	s.state = CT_TCP_TIME_WAIT;
+	assert_non_null(ct_import(A.w->ct, &s, now, NULL));
+	deliver(-1);
+	assert_int_equal(limit_conn_count(B.w->lt, 1, AF_INET, &src), 102);
+	assert_true(A.s->st.sent > 0);
+	assert_int_equal(B.s->st.forged + B.s->st.replayed +
+	    B.s->st.malformed, 0);
+}
+
+/* Forged, replayed, truncated, of another version, from a stranger:
+   dropped, counted, audited; nothing applied. */
+static void
+test_refused(void **state)
+{
+	struct sockaddr_storage	 stranger;
+	struct dgram		 d;
+
+	(void)state;
+	open_on_a(1, 0);
+	sync_pump(A.s, now);
+	assert_int_equal(nwire, 1);
+	d = wire[0];
+	nwire = 0;
+
+	d.buf[50] ^= 1;				/* forged */
+	sync_datagram(B.s, d.buf, d.len, &A.addr, now);
+	assert_int_equal(B.s->st.forged, 1);
+	d.buf[50] ^= 1;
+	sync_datagram(B.s, d.buf, d.len - 1, &A.addr, now);	/* short */
+	assert_int_equal(B.s->st.malformed, 1);
+	d.buf[4]++;				/* another version */
+	sync_datagram(B.s, d.buf, d.len, &A.addr, now);
+	assert_int_equal(B.s->st.version, 1);
+	d.buf[4]--;
+	addr_set(&stranger, "10.0.9.66", 3780);
+	sync_datagram(B.s, d.buf, d.len, &stranger, now);
+	assert_int_equal(B.s->st.strangers, 1);
+	assert_int_equal(ct_count(B.w->ct), 0);
+
+	sync_datagram(B.s, d.buf, d.len, &A.addr, now);	/* the real one */
+	assert_int_equal(ct_count(B.w->ct), 1);
+	sync_datagram(B.s, d.buf, d.len, &A.addr, now);	/* again */
+	assert_int_equal(B.s->st.replayed, 1);
+	assert_int_equal(B.s->st.applied, 1);
+	assert_int_equal(audits, 5);
+}
+
+/* A lost datagram: the backup NACKs, the master resends. */
+static void
+test_loss(void **state)
+{
+	unsigned	 i;
+
+	(void)state;
+	/* a datagram's worth at a time: several datagrams */
+	for (i = 0; i < 200; i++)
+		open_on_a(i, 0);
+	deliver(1);
+	assert_int_equal(ct_count(B.w->ct), 200);
+	assert_true(B.s->st.nacks_sent >= 1);
+	assert_true(A.s->st.nacks_received >= 1);
+	sync_publish(A.s, now);
+	assert_true(A.s->pub.seq.resent >= 1);
+}
+
+/* A backup that starts late asks for the whole table; the master sends
+   it no faster than acknowledged; then the backup is ready. */
+static void
+test_bulk(void **state)
+{
+	struct sync_status	 st;
+	struct evbuffer		*b;
+	char			 text[4096];
+	size_t			 len;
+	unsigned		 i;
+
+	(void)state;
+	for (i = 0; i < 2000; i++)
+		open_on_a(i, 2);
+	sync_pump(A.s, now);
+	nwire = 0;			/* nobody listened */
+	assert_int_equal(ct_count(B.w->ct), 0);
+	assert_int_equal(B.s->ready, 0);
+
+	sync_alive(B.s, now);		/* asks: BULK_REQ */
+	deliver(-1);
+	assert_int_equal(ct_count(B.w->ct), 2000);
+	assert_int_equal(B.s->ready, 1);
+	assert_int_equal(A.s->st.bulks_sent, 1);
+	assert_int_equal(B.s->st.bulks_received, 1);
+	sync_publish(B.s, now);
+	sync_status(B.s, &st);
+	assert_non_null(b = evbuffer_new());
+	sync_print(b, &st, 1);
+	len = evbuffer_get_length(b);
+	assert_true(len < sizeof(text));
+	evbuffer_remove(b, text, len);
+	text[len] = '\0';
+	assert_non_null(strstr(text, "\"ready\":true"));
+	assert_non_null(strstr(text, "\"role\":\"backup\""));
+	sync_print(b, &st, 0);
+	len = evbuffer_get_length(b);
+	assert_true(len < sizeof(text));
+	evbuffer_remove(b, text, len);
+	text[len] = '\0';
+	assert_non_null(strstr(text, "ready           yes"));
+	evbuffer_free(b);
+}
+
+/* A ring that overflows loses no connection: the whole table follows. */
+static void
+test_ring_full(void **state)
+{
+	unsigned	 i;
+
+	(void)state;
+	node_free(&A);
+	node_init(&A, SYNC_ROLE_MASTER, "10.0.9.1", "10.0.9.2", 0, 256);
+	worker_set_sync(A.w, A.s);
+	/* the wake-up is the thread's; here nothing drains meanwhile */
+	for (i = 0; i < 1000; i++)
+		open_on_a(i, 0);
+	assert_true(sync_room(A.s, 0) == 0);
+	deliver(-1);
+	assert_true(A.s->st.lost > 0);
+	assert_true(A.s->st.bulks_sent >= 1);
+	assert_int_equal(ct_count(B.w->ct), 1000);
+}
+
+/* A master leaves the peer's records alone; a backup queues nothing. */
+static void
+test_roles(void **state)
+{
+	(void)state;
+	assert_int_equal(sync_set_role(B.s, SYNC_ROLE_MASTER), 0);
+	sync_command(B.s, now);
+	assert_int_equal(sync_set_role(A.s, SYNC_ROLE_BACKUP), 0);
+	sync_command(A.s, now);
+	assert_int_equal(sync_set_role(A.s, 7), -1);
+	/* A, backup now, queues nothing of its own */
+	open_on_a(1, 0);
+	assert_int_equal(sync_room(A.s, 0), A.s->ringsz);
+	/* B, master, ignores what A would send */
+	deliver(-1);
+	assert_int_equal(ct_count(B.w->ct), 0);
+	/* the new master's windows get a grace */
+	assert_int_equal(ct_count(A.w->ct), 1);
+}
+
+/* The refresh sends long-lived connections again: new windows. */
+static void
+test_refresh(void **state)
+{
+	struct ct_entry	*e;
+	struct ct_snap	 s;
+	int		 k;
+
+	(void)state;
+	open_on_a(3, 0);
+	deliver(-1);
+	/* the window moves on without an event */
+	s = conn(3, 0x13);
+	s.tcp.end[0] = 123456;
+	s.tcp.maxend[0] = 223456;
+	A.w->importing = 1;
+	assert_non_null(ct_import(A.w->ct, &s, now, NULL));
+	A.w->importing = 0;
+	deliver(-1);
+	assert_non_null(e = find(&B, 3));
+	ct_export(B.w->ct, e, &s);
+	assert_int_not_equal(s.tcp.end[0], 123456);
+	/* once older than refresh, it goes again */
+	now += 11000;
+	ct_expire(A.w->ct, now);
+	for (k = 0; k < 60; k++)
+		worker_sync_refresh(A.w, now);
+	deliver(-1);
+	assert_non_null(e = find(&B, 3));
+	ct_export(B.w->ct, e, &s);
+	assert_int_equal(s.tcp.end[0], 123456);
+	assert_int_equal(s.tcp.maxend[0], 223456);
+}
+
+/* No word from the peer for [sync] alone seconds: ready alone; the
+   peer's table later still comes when it appears. */
+static void
+test_alone(void **state)
+{
+	(void)state;
+	open_on_a(1, 0);
+	sync_pump(A.s, now);
+	nwire = 0;
+	sync_alive(B.s, now);
+	assert_int_equal(B.s->ready, 0);
+	now += 10000;
+	sync_alive(B.s, now);
+	assert_int_equal(B.s->ready, 1);
+	assert_int_equal(B.s->alone, 1);
+	nwire = 0;
+	/* the master shows up: its first word makes B ask for the table */
+	sync_alive(A.s, now);
+	deliver(-1);
+	assert_int_equal(ct_count(B.w->ct), 1);
+	assert_int_equal(B.s->alone, 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_changes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_loss, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bulk, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ring_full, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_roles, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refresh, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_alone, setup, teardown),
+	};
+
+	return (cmocka_run_group_tests(tests, NULL, NULL));
+}
