@@ -202,6 +202,7 @@ struct sync_stats {
 	uint64_t	 resent;
 	uint64_t	 received;	/* messages taken */
 	uint64_t	 changes;	/* records the workers queued */
+	uint64_t	 coalesced;	/* ... superseded before they left */
 	uint64_t	 lost;		/* ... that found their ring full */
 	uint64_t	 applied;	/* records imported (backup) */
 	uint64_t	 ignored;	/* records a master left alone */

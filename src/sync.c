@@ -88,7 +88,7 @@ sync_ct(struct sync *s, unsigned wid, int event, const struct ct_table *t,
 		    cfg->rules[ri].name);
 	__atomic_store_n(&r->head, head + 1, __ATOMIC_RELEASE);
 	__atomic_add_fetch(&r->queued, 1, __ATOMIC_RELAXED);
-	/* a datagram's worth: no need to wait for the flush */
+	/* half full: drain before the flush, so nothing is lost */
 	if (head + 1 - tail >= s->wake_at && s->wakeev != NULL &&
 	    __atomic_exchange_n(&s->wake_pending, 1, __ATOMIC_SEQ_CST) == 0)
 		event_active(s->wakeev, EV_READ, 0);
@@ -219,6 +219,60 @@ sync_bulk_step(struct sync *s)
 	}
 }
 
+static uint32_t
+sync_tuple_hash(const struct ct_tuple *k)
+{
+	const uint8_t	*p = (const uint8_t *)k;
+	uint32_t	 h = 2166136261u;
+	size_t		 i;
+
+	for (i = 0; i < sizeof(*k); i++) {
+		h ^= p[i];
+		h *= 16777619u;
+	}
+	return (h ^ h >> 15);
+}
+
+/*
+ * A ring's changes into UPDATEs.  A connection changed twice in one
+ * drain goes once, as it is now: a short connection's NEW, its states
+ * and its end within a flush are one record (ct_export()ed tuples are
+ * zeroed, so they compare whole).
+ */
+static void
+sync_drain(struct sync *s, struct sync_ring *r)
+{
+	uint64_t	 head, tail, i, cap = 2 * s->ringsz, mask = s->ringsz - 1;
+	uint64_t	 j, h;
+	struct sync_rec	*a;
+
+	head = __atomic_load_n(&r->head, __ATOMIC_ACQUIRE);
+	tail = __atomic_load_n(&r->tail, __ATOMIC_RELAXED);
+	for (i = tail; i != head; i++) {
+		a = &r->rec[i & mask];
+		s->gone[(i & mask) / 8] &= (uint8_t)~(1u << (i & 7));
+		for (h = sync_tuple_hash(&a->s.k) & (cap - 1);
+		    (j = s->coal[h]) != 0; h = (h + 1) & (cap - 1))
+			if (memcmp(&r->rec[(j - 1) & mask].s.k, &a->s.k,
+			    sizeof(a->s.k)) == 0) {
+				s->gone[((j - 1) & mask) / 8] |=
+				    (uint8_t)(1u << ((j - 1) & 7));
+				s->st.coalesced++;
+				break;
+			}
+		s->coal[h] = i + 1;
+	}
+	for (i = tail; i != head; i++)
+		if (!(s->gone[(i & mask) / 8] & (1u << (i & 7))))
+			sync_add(s, &r->rec[i & mask]);
+	/* the slots used, cleared for the next drain */
+	for (i = tail; i != head; i++)
+		for (h = sync_tuple_hash(&r->rec[i & mask].s.k) & (cap - 1);
+		    s->coal[h] != 0; h = (h + 1) & (cap - 1))
+			s->coal[h] = 0;
+	__atomic_store_n(&r->tail, head, __ATOMIC_RELEASE);
+}
+
 /*
  * The workers' changes into UPDATEs, a bulk on, and whatever waits
  * sealed: nothing stays longer than one flush.
@@ -227,17 +281,13 @@ void
 sync_pump(struct sync *s, uint64_t now)
 {
 	struct sync_ring *r;
-	uint64_t	 head, tail, lost = 0;
+	uint64_t	 lost = 0;
 	unsigned	 i;
 
 	__atomic_store_n(&s->wake_pending, 0, __ATOMIC_SEQ_CST);
 	for (i = 0; i < s->nworkers; i++) {
 		r = &s->rings[i];
-		head = __atomic_load_n(&r->head, __ATOMIC_ACQUIRE);
-		tail = __atomic_load_n(&r->tail, __ATOMIC_RELAXED);
-		for (; tail != head; tail++)
-			sync_add(s, &r->rec[tail & (s->ringsz - 1)]);
-		__atomic_store_n(&r->tail, tail, __ATOMIC_RELEASE);
+		sync_drain(s, r);
 		lost += __atomic_exchange_n(&r->lost, 0, __ATOMIC_RELAXED);
 	}
 	if (lost > 0) {
@@ -653,13 +703,15 @@ sync_new(const struct sync_config *sc, struct worker **w, unsigned n,
 	s->sending = sc->role == SYNC_ROLE_MASTER;
 	for (s->ringsz = 256; s->ringsz < sc->queue; s->ringsz *= 2)
 		;
-	s->wake_at = sc->mtu / SYNC_REC_FIXED;
+	s->wake_at = s->ringsz / 2;
 	s->nbatch = SYNC_MSG_MAX / SYNC_REC_DEL + 1;
 	s->epoch = sync_epoch();
 	s->start_ms = worker_now_ms();
 	if ((s->rings = calloc(n ? n : 1, sizeof(*s->rings))) == NULL ||
 	    (s->batch = calloc(s->nbatch, sizeof(*s->batch))) == NULL ||
-	    (s->slice = calloc(SYNC_SLICE, sizeof(*s->slice))) == NULL)
+	    (s->slice = calloc(SYNC_SLICE, sizeof(*s->slice))) == NULL ||
+	    (s->coal = calloc(2 * s->ringsz, sizeof(*s->coal))) == NULL ||
+	    (s->gone = calloc(s->ringsz / 8, 1)) == NULL)
 		goto nomem;
 	for (i = 0; i < n; i++)
 		if ((s->rings[i].rec = calloc(s->ringsz,
@@ -772,6 +824,8 @@ sync_free(struct sync *s)
 	free(s->rings);
 	free(s->batch);
 	free(s->slice);
+	free(s->coal);
+	free(s->gone);
 	sync_seq_free(s->seq);
 	explicit_bzero(&s->cfg.key, sizeof(s->cfg.key));
 	pthread_mutex_destroy(&s->mtx);

@@ -61,7 +61,10 @@ struct sync {
 	unsigned		 nworkers;
 	struct sync_ring	*rings;
 	uint64_t		 ringsz;	/* a power of 2 */
-	uint64_t		 wake_at;	/* records that fill a datagram */
+	uint64_t		 wake_at;	/* records that wake us early */
+	uint64_t		*coal;		/* a drain's connections: ring
+						   index + 1, 2 * ringsz slots */
+	uint8_t			*gone;		/* bit: superseded in the drain */
 	int			 fd;
 	struct event_base	*base;
 	struct event		*rev, *flushev, *aliveev, *wakeev, *cmdev;

@@ -56,13 +56,13 @@ sync_print_json(struct evbuffer *b, const struct sync_status *st)
 	    sync_bulk_state(st->rx_active, c->bulks_received), st->rx_records,
 	    st->rx_ms, c->bulks_received);
 	evbuffer_add_printf(b, "\"sent\":%" PRIu64 ",\"resent\":%" PRIu64
-	    ",\"received\":%" PRIu64 ",\"changes\":%" PRIu64 ",\"lost\":%"
-	    PRIu64 ",\"applied\":%" PRIu64 ",\"ignored\":%" PRIu64
+	    ",\"received\":%" PRIu64 ",\"changes\":%" PRIu64 ",\"coalesced\":%"
+	    PRIu64 ",\"lost\":%" PRIu64 ",\"applied\":%" PRIu64 ",\"ignored\":%" PRIu64
 	    ",\"import_failed\":%" PRIu64 ",\"norule\":%" PRIu64
 	    ",\"nacks_sent\":%" PRIu64 ",\"nacks_received\":%" PRIu64
 	    ",\"resend_failed\":%" PRIu64 ",\"gaps\":%" PRIu64 ",\"dups\":%"
 	    PRIu64 ",", c->sent, st->seq.resent, c->received, c->changes,
-	    c->lost, c->applied, c->ignored, c->import_failed, c->norule,
+	    c->coalesced, c->lost, c->applied, c->ignored, c->import_failed, c->norule,
 	    c->nacks_sent, c->nacks_received, st->seq.resend_failed,
 	    st->seq.gaps, st->seq.dups);
 	evbuffer_add_printf(b, "\"refused\":{\"forged\":%" PRIu64
@@ -111,9 +111,10 @@ sync_print(struct evbuffer *b, const struct sync_status *st, int json)
 	    PRIu64 " ms (%" PRIu64 " bulks)\n", "bulk in",
 	    sync_bulk_state(st->rx_active, c->bulks_received), st->rx_records,
 	    st->rx_ms, c->bulks_received);
-	evbuffer_add_printf(b, "%-16s%" PRIu64 " queued, %" PRIu64 " lost, %"
-	    PRIu64 " applied, %" PRIu64 " ignored, %" PRIu64 " failed, %"
-	    PRIu64 " unknown rules\n", "changes", c->changes, c->lost,
+	evbuffer_add_printf(b, "%-16s%" PRIu64 " queued (%" PRIu64 " sent "
+	    "as one with a later one), %" PRIu64 " lost, %" PRIu64 " applied, %"
+	    PRIu64 " ignored, %" PRIu64 " failed, %" PRIu64 " unknown rules\n",
+	    "changes", c->changes, c->coalesced, c->lost,
 	    c->applied, c->ignored, c->import_failed, c->norule);
 	evbuffer_add_printf(b, "%-16sforged %" PRIu64 ", replayed %" PRIu64
 	    ", malformed %" PRIu64 ", version %" PRIu64 ", stranger %" PRIu64

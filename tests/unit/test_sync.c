@@ -377,6 +377,32 @@ test_changes(void **state)
 	    B.s->st.malformed, 0);
 }
 
+/* A connection changed twice before the flush goes once, as it is. */
+static void
+test_coalesce(void **state)
+{
+	struct ct_entry	*e;
+	struct ct_snap	 s;
+
+	(void)state;
+	open_on_a(9, 1);
+	s = conn(9, 0x77);
+	s.rule = 1;
+	s.state = CT_TCP_FIN_WAIT;
+	assert_non_null(ct_import(A.w->ct, &s, now, NULL));
+	open_on_a(10, 0);
+	s = conn(10, 0);
+	assert_int_equal(ct_forget(A.w->ct, &s.k, now), 0);
+	sync_pump(A.s, now);
+	assert_int_equal(A.s->st.coalesced, 2);
+	deliver(-1);
+	assert_non_null(e = find(&B, 9));
+	ct_export(B.w->ct, e, &s);
+	assert_int_equal(s.state, CT_TCP_FIN_WAIT);
+	assert_int_equal(s.mark, 0x77);
+	assert_null(find(&B, 10));
+}
+
 /* Forged, replayed, truncated, of another version, from a stranger:
    dropped, counted, audited; nothing applied. */
 static void
@@ -579,6 +605,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_changes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_coalesce, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_loss, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bulk, setup, teardown),
