@@ -12,6 +12,8 @@ PKGS=(
 	build-essential autoconf automake libtool pkg-config make
 	libnetfilter-queue-dev libnfnetlink-dev libmnl-dev libevent-dev
 	libpcap-dev libssl-dev libcrypt-dev
+	# the fast path's nf_tables table ([daemon] fastpath)
+	libnftables-dev
 	# unit tests, sanitizer and valgrind runs, man page lint
 	libcmocka-dev valgrind mandoc
 	# integration tests and the demo: namespaces, NFQUEUE diversion,

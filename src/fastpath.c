@@ -1,0 +1,614 @@
+/*
+ * fastpath.c - the kernel fast path's table: made and removed with
+ * libnftables, its elements added, deleted and counted in netlink
+ * batches of our own (fpmsg.c)
+ *
+ * Copyright (C) 2026 The nfqspid authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * The table is text once, at open: libnftables turns it into the
+ * objects.  Elements change often and in numbers, so they go as a few
+ * NFT_MSG_NEWSETELEM/DESTROYSETELEM messages in one nfnetlink batch, a
+ * transaction the kernel applies whole or not at all.  Kernels before
+ * 6.3 have no DESTROYSETELEM; there a delete of an element that timed
+ * out fails the batch, and is done again element by element.
+ */
+#include "autoconf.h"		/* first: _GNU_SOURCE */
+
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <linux/netlink.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nf_tables.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <libmnl/libmnl.h>
+#include <nftables/libnftables.h>
+
+#include "fastpath.h"
+#include "fpmsg.h"
+
+#define FP_BATCH	(128 * 1024)	/* bytes of one batch */
+#define FP_BATCH_CONNS	128		/* connections in one: each takes
+					   at most 5 x 2 elements */
+#define FP_RECV		(64 * 1024)
+#define FP_RULESET	8192
+#define FP_TIMEOUT_S	5		/* the kernel answers at once */
+
+/* elements and the messages' own bytes (5 messages a class at most) */
+_Static_assert(FP_BATCH_CONNS * 10 * FPMSG_ELEMMAX + 8192 <= FP_BATCH,
+    "a batch of FP_BATCH_CONNS connections fits FP_BATCH");
+_Static_assert(FP_BATCH_CONNS * 2 * FPMSG_ELEMMAX < 0xffff,
+    "one message's element list fits its 16-bit length");
+
+struct fastpath {
+	struct mnl_socket	*nl;
+	uint32_t		 seq;
+	int			 destroy;	/* DESTROYSETELEM works */
+	struct fp_params	 p;
+	char			 table[FP_TABLE_NAMELEN];
+	uint8_t			 buf[FP_BATCH];
+	uint8_t			 rbuf[FP_RECV];
+};
+
+/* Run nft text; 0, or -1 with errno (EPERM when the kernel said so). */
+static int
+nft_text(const char *text)
+{
+	struct nft_ctx	*ctx;
+	const char	*err;
+	int		 rc;
+
+	if ((ctx = nft_ctx_new(NFT_CTX_DEFAULT)) == NULL) {
+		errno = ENOMEM;
+		return (-1);
+	}
+	/* its messages go to buffers, never to our stdout/stderr */
+	if (nft_ctx_buffer_output(ctx) != 0 ||
+	    nft_ctx_buffer_error(ctx) != 0) {
+		nft_ctx_free(ctx);
+		errno = ENOMEM;
+		return (-1);
+	}
+	rc = nft_run_cmd_from_buffer(ctx, text);
+	if (rc != 0) {
+		err = nft_ctx_get_error_buffer(ctx);
+		if (err != NULL && strstr(err, "Operation not permitted"))
+			errno = EPERM;
+		else if (err != NULL && strstr(err, "No such file"))
+			errno = ENOENT;
+		else if (err != NULL && strstr(err, "not supported"))
+			errno = EPROTONOSUPPORT;
+		else
+			errno = EINVAL;
+	}
+	nft_ctx_free(ctx);
+	return (rc == 0 ? 0 : -1);
+}
+
+/* A socket that reads nothing but answers to us, and not forever. */
+static struct mnl_socket *
+nl_open(void)
+{
+	struct mnl_socket	*nl;
+	struct timeval		 tv = { FP_TIMEOUT_S, 0 };
+	int			 save;
+
+	if ((nl = mnl_socket_open(NETLINK_NETFILTER)) == NULL)
+		return (NULL);
+	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0 ||
+	    setsockopt(mnl_socket_get_fd(nl), SOL_SOCKET, SO_RCVTIMEO, &tv,
+	    sizeof(tv)) == -1) {
+		save = errno;
+		mnl_socket_close(nl);
+		errno = save;
+		return (NULL);
+	}
+	return (nl);
+}
+
+/*
+ * An exchange broke off (a timeout, a malformed answer): what the
+ * kernel still sends would answer the wrong request, so start a new
+ * socket.  If that fails the old one stays and the next call tries.
+ */
+static void
+nl_reset(struct fastpath *fp)
+{
+	struct mnl_socket	*nl;
+	int			 save = errno;
+
+	if ((nl = nl_open()) != NULL) {
+		mnl_socket_close(fp->nl);
+		fp->nl = nl;
+	}
+	errno = save;
+}
+
+/* Send the batch in fp->buf (len bytes) and read its nacks answers. */
+static int
+batch_talk(struct fastpath *fp, const struct fpmsg_buf *b)
+{
+	ssize_t		 r;
+	unsigned	 got = 0;
+	int		 n, err = 0;
+
+	fp->seq = b->seq;
+	if (b->nacks == 0)
+		return (0);
+	if (mnl_socket_sendto(fp->nl, b->buf, b->len) < 0)
+		return (-1);
+	while (got < b->nacks) {
+		if ((r = mnl_socket_recvfrom(fp->nl, fp->rbuf,
+		    sizeof(fp->rbuf))) <= 0 ||
+		    (n = fpmsg_acks(fp->rbuf, (size_t)r, b->first,
+		    b->nacks, &err)) == -1) {
+			if (r == 0)
+				errno = EPROTO;
+			nl_reset(fp);
+			return (-1);
+		}
+		got += (unsigned)n;
+	}
+	if (err != 0) {
+		errno = err;
+		return (-1);
+	}
+	return (0);
+}
+
+/* One message of type into set (role of class cls) with the keys of
+   conns c[0 .. n-1] of that class, whose marks pick (mark: -1 any,
+   0 unmarked only, 1 marked only, with the mark as data). */
+static int
+put_set(struct fastpath *fp, struct fpmsg_buf *b, uint16_t type, int cls,
+    int role, const struct fp_conn *c, size_t n, int mark)
+{
+	uint8_t		 key[FPMSG_KEYMAX];
+	size_t		 i, len, any = 0;
+	int		 dir;
+
+	for (i = 0; i < n; i++)
+		if (fpmsg_class(c[i].family, c[i].proto) == cls &&
+		    (mark == -1 || (c[i].mark != 0) == mark))
+			any = 1;
+	if (!any)
+		return (0);
+	if (fpmsg_open(b, type, fp->table, fpmsg_set_name(cls, role)) == -1)
+		return (-1);
+	for (i = 0; i < n; i++) {
+		if (fpmsg_class(c[i].family, c[i].proto) != cls ||
+		    (mark != -1 && (c[i].mark != 0) != mark))
+			continue;
+		for (dir = FPMSG_ORIG; dir <= FPMSG_REPLY; dir++) {
+			len = fpmsg_key(&c[i], dir, key);
+			if (fpmsg_put(b, key, len, mark == 1 &&
+			    type == NFT_MSG_NEWSETELEM ? &c[i].mark : NULL,
+			    dir) == -1)
+				return (-1);
+		}
+	}
+	return (fpmsg_close(b));
+}
+
+/* Take c[0 .. n-1] out (del) or put them in (!del), one batch. */
+static int
+batch_conns(struct fastpath *fp, const struct fp_conn *c, size_t n, int del)
+{
+	struct fpmsg_buf b;
+	uint16_t	 gone = fp->destroy ? FPMSG_DESTROYSETELEM :
+			     NFT_MSG_DELSETELEM;
+	int		 cls, rc = 0;
+
+	fpmsg_init(&b, fp->buf, sizeof(fp->buf), fp->seq);
+	if (fpmsg_begin(&b) == -1)
+		return (-1);
+	for (cls = 0; cls < FPMSG_NCLASS && rc == 0; cls++) {
+		if (del || fp->destroy) {
+			/* without DESTROY, only what is there: the live
+			   element and the counted one its mark picks */
+			rc = put_set(fp, &b, gone, cls, FPMSG_LIVE, c, n, -1);
+			if (rc == 0)
+				rc = put_set(fp, &b, gone, cls, FPMSG_MARK, c, n,
+				    fp->destroy ? -1 : 1);
+			if (rc == 0)
+				rc = put_set(fp, &b, gone, cls, FPMSG_NOMARK, c,
+				    n, fp->destroy ? -1 : 0);
+		}
+		if (del || rc == -1)
+			continue;
+		if ((rc = put_set(fp, &b, NFT_MSG_NEWSETELEM, cls, FPMSG_LIVE,
+		    c, n, -1)) == 0 &&
+		    (rc = put_set(fp, &b, NFT_MSG_NEWSETELEM, cls, FPMSG_MARK,
+		    c, n, 1)) == 0)
+			rc = put_set(fp, &b, NFT_MSG_NEWSETELEM, cls,
+			    FPMSG_NOMARK, c, n, 0);
+	}
+	if (rc == -1 || fpmsg_end(&b) == -1)
+		return (-1);
+	return (batch_talk(fp, &b));
+}
+
+static int
+conns_valid(const struct fp_conn *c, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		if (fpmsg_class(c[i].family, c[i].proto) == -1 ||
+		    (c[i].mark & FP_BYPASS_MARK) != 0) {
+			errno = EINVAL;
+			return (-1);
+		}
+	return (0);
+}
+
+int
+fastpath_add(struct fastpath *fp, const struct fp_conn *c, size_t n)
+{
+	size_t	 i, k;
+
+	if (conns_valid(c, n) == -1)
+		return (-1);
+	for (i = 0; i < n; i += k) {
+		k = n - i < FP_BATCH_CONNS ? n - i : FP_BATCH_CONNS;
+		if (batch_conns(fp, c + i, k, 0) == -1)
+			return (-1);
+	}
+	return (0);
+}
+
+/* Before 6.3: a delete of what timed out fails; one element at a time,
+   each on its own, and ENOENT is no error. */
+static int
+del_each(struct fastpath *fp, const struct fp_conn *c)
+{
+	struct fpmsg_buf b;
+	uint8_t		 key[FPMSG_KEYMAX];
+	size_t		 len;
+	int		 cls = fpmsg_class(c->family, c->proto), dir, role;
+
+	for (role = 0; role < FPMSG_NROLE; role++)
+		for (dir = FPMSG_ORIG; dir <= FPMSG_REPLY; dir++) {
+			fpmsg_init(&b, fp->buf, sizeof(fp->buf), fp->seq);
+			len = fpmsg_key(c, dir, key);
+			if (fpmsg_begin(&b) == -1 ||
+			    fpmsg_open(&b, NFT_MSG_DELSETELEM, fp->table,
+			    fpmsg_set_name(cls, role)) == -1 ||
+			    fpmsg_put(&b, key, len, NULL, dir) == -1 ||
+			    fpmsg_close(&b) == -1 || fpmsg_end(&b) == -1)
+				return (-1);
+			if (batch_talk(fp, &b) == -1 && errno != ENOENT)
+				return (-1);
+		}
+	return (0);
+}
+
+int
+fastpath_del(struct fastpath *fp, const struct fp_conn *c, size_t n)
+{
+	size_t	 i, j, k;
+
+	if (conns_valid(c, n) == -1)
+		return (-1);
+	for (i = 0; i < n; i += k) {
+		k = n - i < FP_BATCH_CONNS ? n - i : FP_BATCH_CONNS;
+		if (batch_conns(fp, c + i, k, 1) == 0)
+			continue;
+		if (fp->destroy || errno != ENOENT)
+			return (-1);
+		for (j = i; j < i + k; j++)
+			if (del_each(fp, &c[j]) == -1)
+				return (-1);
+	}
+	return (0);
+}
+
+int
+fastpath_flush(struct fastpath *fp)
+{
+	struct fpmsg_buf b;
+	int		 cls, role;
+
+	fpmsg_init(&b, fp->buf, sizeof(fp->buf), fp->seq);
+	if (fpmsg_begin(&b) == -1)
+		return (-1);
+	/* a DELSETELEM without elements flushes the set */
+	for (cls = 0; cls < FPMSG_NCLASS; cls++)
+		for (role = 0; role < FPMSG_NROLE; role++)
+			if (fpmsg_open(&b, NFT_MSG_DELSETELEM, fp->table,
+			    fpmsg_set_name(cls, role)) == -1 ||
+			    fpmsg_close(&b) == -1)
+				return (-1);
+	if (fpmsg_end(&b) == -1)
+		return (-1);
+	return (batch_talk(fp, &b));
+}
+
+/* Does this kernel know DESTROYSETELEM?  Destroy a key never added. */
+static int
+probe_destroy(struct fastpath *fp)
+{
+	struct fpmsg_buf b;
+	uint8_t		 key[FPMSG_KEY4];
+
+	memset(key, 0, sizeof(key));
+	fpmsg_init(&b, fp->buf, sizeof(fp->buf), fp->seq);
+	if (fpmsg_begin(&b) == -1 ||
+	    fpmsg_open(&b, FPMSG_DESTROYSETELEM, fp->table,
+	    fpmsg_set_name(0, FPMSG_LIVE)) == -1 ||
+	    fpmsg_put(&b, key, sizeof(key), NULL, FPMSG_ORIG) == -1 ||
+	    fpmsg_close(&b) == -1 || fpmsg_end(&b) == -1)
+		return (-1);
+	fp->destroy = batch_talk(fp, &b) == 0;
+	return (0);
+}
+
+struct fastpath *
+fastpath_open(const struct fp_params *p)
+{
+	struct fastpath	*fp;
+	char		*text;
+	int		 save;
+
+	if (p->tcp_timeout_s < 1 || p->tcp_timeout_s > 1000000 ||
+	    p->udp_timeout_s < 1 || p->udp_timeout_s > 1000000 ||
+	    p->max < 1 || p->max > (1u << 30)) {
+		errno = EINVAL;
+		return (NULL);
+	}
+	if ((fp = calloc(1, sizeof(*fp))) == NULL)
+		return (NULL);
+	fp->p = *p;
+	if (fastpath_table_name(p->queue, fp->table, sizeof(fp->table)) == -1)
+		goto fail_einval;
+	if ((text = malloc(FP_RULESET)) == NULL)
+		goto fail;
+	if (fpmsg_ruleset(p, text, FP_RULESET) == -1) {
+		free(text);
+		goto fail_einval;
+	}
+	if ((fp->nl = nl_open()) == NULL) {
+		free(text);
+		goto fail;
+	}
+	fp->seq = (uint32_t)time(NULL);
+	if (nft_text(text) == -1) {
+		free(text);
+		goto fail;
+	}
+	free(text);
+	if (probe_destroy(fp) == -1) {
+		save = errno;
+		fastpath_close(fp);
+		errno = save;
+		return (NULL);
+	}
+	return (fp);
+fail_einval:
+	errno = EINVAL;
+fail:
+	save = errno;
+	if (fp->nl != NULL)
+		mnl_socket_close(fp->nl);
+	free(fp);
+	errno = save;
+	return (NULL);
+}
+
+void
+fastpath_close(struct fastpath *fp)
+{
+	char	 cmd[sizeof(fp->table) + 32];
+	int	 save = errno;
+
+	if (fp == NULL)
+		return;
+	snprintf(cmd, sizeof(cmd), "delete table inet %s\n", fp->table);
+	(void)nft_text(cmd);
+	mnl_socket_close(fp->nl);
+	free(fp);
+	errno = save;
+}
+
+/* ---- counters ---------------------------------------------------------- */
+
+/* One connection of a class: its original key and what was counted. */
+struct fp_rec {
+	uint8_t		 key[FPMSG_KEYMAX];
+	uint32_t	 mark;
+	uint64_t	 pkts;
+	uint64_t	 bytes;
+	uint64_t	 expires_ms;
+};
+
+struct fp_dump {
+	struct fp_rec	*r;
+	size_t		 n;
+	size_t		 cap;
+	size_t		 keylen;
+	size_t		 limit;		/* most records we take */
+	int		 cls;
+	int		 err;		/* the first element we could not
+					   take: the dump goes on to its
+					   end, so that the socket stays in
+					   step, then fails with it */
+};
+
+static int
+rec_cmp(const void *a, const void *b)
+{
+	return (memcmp(((const struct fp_rec *)a)->key,
+	    ((const struct fp_rec *)b)->key, FPMSG_KEYMAX));
+}
+
+/* e's key in the original direction; -1 if it is no key of ours */
+static int
+orig_key(const struct fp_dump *d, const struct fpmsg_elem *e, uint8_t *key)
+{
+	struct fp_conn	 c;
+
+	memset(key, 0, FPMSG_KEYMAX);
+	if (e->keylen != d->keylen ||
+	    fpmsg_key_conn(d->cls, e->key, e->keylen, e->dir, &c) == -1)
+		return (-1);
+	fpmsg_key(&c, FPMSG_ORIG, key);
+	return (0);
+}
+
+/* an element of a counted set: one direction of a connection */
+static int
+counted_elem(const struct fpmsg_elem *e, void *arg)
+{
+	struct fp_dump	*d = arg;
+	struct fp_rec	*r;
+	size_t		 cap;
+
+	if (d->err != 0)
+		return (0);
+	if (!e->has_counter) {
+		d->err = EPROTO;
+		return (0);
+	}
+	if (d->n == d->cap) {
+		cap = d->cap ? d->cap * 2 : 1024;
+		if (d->n >= d->limit) {
+			d->err = E2BIG;
+			return (0);
+		}
+		if ((r = reallocarray(d->r, cap, sizeof(*r))) == NULL) {
+			d->err = ENOMEM;
+			return (0);
+		}
+		d->r = r;
+		d->cap = cap;
+	}
+	r = &d->r[d->n];
+	if (orig_key(d, e, r->key) == -1) {
+		d->err = EPROTO;
+		return (0);
+	}
+	r->mark = e->has_data ? e->data : 0;
+	r->pkts = e->pkts;
+	r->bytes = e->bytes;
+	r->expires_ms = 0;
+	d->n++;
+	return (0);
+}
+
+/* an element of the live set: the later direction's time left wins */
+static int
+live_elem(const struct fpmsg_elem *e, void *arg)
+{
+	struct fp_dump	*d = arg;
+	struct fp_rec	 k, *r;
+
+	if (d->err != 0)
+		return (0);
+	if (orig_key(d, e, k.key) == -1) {
+		d->err = EPROTO;
+		return (0);
+	}
+	r = bsearch(&k, d->r, d->n, sizeof(*r), rec_cmp);
+	if (r != NULL && e->has_expires && e->expires_ms > r->expires_ms)
+		r->expires_ms = e->expires_ms;
+	return (0);
+}
+
+/* Dump one set through cb. */
+static int
+dump_set(struct fastpath *fp, int cls, int role, fpmsg_elem_cb cb,
+    struct fp_dump *d)
+{
+	uint32_t	 seq = fp->seq++;
+	ssize_t		 r;
+	int		 len, rc;
+
+	if ((len = fpmsg_dump_req(fp->buf, sizeof(fp->buf), seq, fp->table,
+	    fpmsg_set_name(cls, role))) == -1)
+		return (-1);
+	if (mnl_socket_sendto(fp->nl, fp->buf, (size_t)len) < 0)
+		return (-1);
+	do {
+		if ((r = mnl_socket_recvfrom(fp->nl, fp->rbuf,
+		    sizeof(fp->rbuf))) <= 0) {
+			if (r == 0)
+				errno = EPROTO;
+			nl_reset(fp);
+			return (-1);
+		}
+		rc = fpmsg_dump_parse(fp->rbuf, (size_t)r, seq, cb, d);
+	} while (rc == 0);
+	if (rc == -1) {
+		nl_reset(fp);
+		return (-1);
+	}
+	if (d->err != 0) {
+		errno = d->err;
+		return (-1);
+	}
+	return (0);
+}
+
+static int
+counters_class(struct fastpath *fp, struct fp_dump *d, fp_counts_cb cb,
+    void *arg)
+{
+	struct fp_conn	 c;
+	struct fp_counts cn;
+	size_t		 i, j;
+
+	d->n = 0;
+	d->err = 0;
+	d->keylen = fpmsg_keylen(d->cls);
+	if (dump_set(fp, d->cls, FPMSG_MARK, counted_elem, d) == -1 ||
+	    dump_set(fp, d->cls, FPMSG_NOMARK, counted_elem, d) == -1)
+		return (-1);
+	/* the two directions of a connection next to each other: one */
+	qsort(d->r, d->n, sizeof(*d->r), rec_cmp);
+	for (i = 0, j = 0; i < d->n; i++) {
+		if (j > 0 && memcmp(d->r[j - 1].key, d->r[i].key,
+		    FPMSG_KEYMAX) == 0) {
+			d->r[j - 1].pkts += d->r[i].pkts;
+			d->r[j - 1].bytes += d->r[i].bytes;
+			continue;
+		}
+		d->r[j++] = d->r[i];
+	}
+	d->n = j;
+	if (dump_set(fp, d->cls, FPMSG_LIVE, live_elem, d) == -1)
+		return (-1);
+	for (i = 0; i < d->n; i++) {
+		if (fpmsg_key_conn(d->cls, d->r[i].key, d->keylen, FPMSG_ORIG,
+		    &c) == -1)
+			continue;
+		c.mark = d->r[i].mark;
+		cn.pkts = d->r[i].pkts;
+		cn.bytes = d->r[i].bytes;
+		cn.expires_ms = d->r[i].expires_ms > UINT32_MAX ? UINT32_MAX :
+		    (uint32_t)d->r[i].expires_ms;
+		cb(&c, &cn, arg);
+	}
+	return (0);
+}
+
+int
+fastpath_counters(struct fastpath *fp, fp_counts_cb cb, void *arg)
+{
+	struct fp_dump	 d;
+	int		 rc = 0, save;
+
+	memset(&d, 0, sizeof(d));
+	/* both counted sets hold 2 x max elements at most */
+	d.limit = 4 * (size_t)fp->p.max;
+	for (d.cls = 0; d.cls < FPMSG_NCLASS && rc == 0; d.cls++)
+		rc = counters_class(fp, &d, cb, arg);
+	save = errno;
+	free(d.r);
+	errno = save;
+	return (rc);
+}

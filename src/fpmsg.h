@@ -1,0 +1,131 @@
+/*
+ * fpmsg.h - the fast path's nf_tables messages, without the socket
+ *
+ * Copyright (C) 2026 The nfqspid authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * Pure: no I/O, no globals.  fastpath.c sends what is built here and
+ * hands every datagram the kernel answers with back here, where each
+ * attribute is checked before it is believed.  The names of the sets
+ * and the ruleset text that creates them live here too, so that the
+ * elements always fit the sets they go into.
+ */
+#ifndef NFQSPI_FPMSG_H
+#define NFQSPI_FPMSG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fastpath.h"
+
+/* A key: saddr . sport . daddr . dport, each field in 4-byte registers. */
+#define FPMSG_KEY4	16
+#define FPMSG_KEY6	40
+#define FPMSG_KEYMAX	FPMSG_KEY6
+
+/* tcp4, udp4, tcp6, udp6: a set of each role for each class */
+#define FPMSG_NCLASS	4
+enum fpmsg_role {
+	FPMSG_LIVE,		/* timeout set the packet path refreshes */
+	FPMSG_MARK,		/* counted map tuple -> mark */
+	FPMSG_NOMARK,		/* counted set: connections without a mark */
+	FPMSG_NROLE
+};
+
+/* The element's userdata: nft's comment, which direction it is. */
+#define FPMSG_ORIG	0
+#define FPMSG_REPLY	1
+
+/* 0 .. FPMSG_NCLASS - 1, or -1 for another family or protocol. */
+int		 fpmsg_class(uint8_t family, uint8_t proto);
+/* "live_tcp4", "mark_udp6", ... */
+const char	*fpmsg_set_name(int cls, int role);
+size_t		 fpmsg_keylen(int cls);
+/* The key of c's packets in direction dir; returns its length. */
+size_t		 fpmsg_key(const struct fp_conn *c, int dir, uint8_t *key);
+/* c (original direction, mark 0) from a key of class cls seen in dir. */
+int		 fpmsg_key_conn(int cls, const uint8_t *key, size_t len,
+		    int dir, struct fp_conn *c);
+
+/*
+ * The nft -f text of our table, whose first lines replace an earlier
+ * copy atomically.  Length as snprintf, or -1 if it does not fit.
+ */
+int		 fpmsg_ruleset(const struct fp_params *p, char *buf,
+		    size_t len);
+
+/* A batch being built into caller's memory. */
+struct fpmsg_buf {
+	uint8_t		*buf;
+	size_t		 size;
+	size_t		 len;
+	size_t		 msg;		/* the open message's offset */
+	size_t		 nest;		/* its element list's offset */
+	uint32_t	 seq;		/* the next message's */
+	uint32_t	 first;		/* the first that wants an ack */
+	unsigned	 nacks;		/* messages that want one */
+	int		 open;		/* a message is open */
+};
+
+void	 fpmsg_init(struct fpmsg_buf *b, uint8_t *buf, size_t size,
+	    uint32_t seq);
+/* Batch begin and end; -1 (ENOSPC) if they do not fit. */
+int	 fpmsg_begin(struct fpmsg_buf *b);
+int	 fpmsg_end(struct fpmsg_buf *b);
+/*
+ * A set element message of type (NFT_MSG_NEWSETELEM, DELSETELEM or
+ * FPMSG_DESTROYSETELEM) for table's set; fpmsg_put() adds elements to
+ * it, fpmsg_close() ends it.  A DELSETELEM closed without elements
+ * flushes the set.
+ */
+int	 fpmsg_open(struct fpmsg_buf *b, uint16_t type, const char *table,
+	    const char *set);
+/* data NULL: a set element; -1 (ENOSPC) if it does not fit. */
+int	 fpmsg_put(struct fpmsg_buf *b, const uint8_t *key, size_t keylen,
+	    const uint32_t *data, int dir);
+int	 fpmsg_close(struct fpmsg_buf *b);
+/* Bytes an element of put() takes at most. */
+#define FPMSG_ELEMMAX	96
+
+/* NFT_MSG_DESTROYSETELEM (Linux 6.3): delete, no error if absent. */
+#define FPMSG_DESTROYSETELEM	30
+
+/*
+ * The kernel's answers (one datagram) to a batch whose acked messages
+ * have sequence numbers first .. first + n - 1: returns how many it
+ * answers, and the first error (a positive errno) in *err, left alone
+ * when none; -1 (EPROTO) for a datagram that is not such an answer.
+ */
+int	 fpmsg_acks(const uint8_t *buf, size_t len, uint32_t first,
+	    unsigned n, int *err);
+
+/* A dump request for table's set; its length, or -1 if size is short. */
+int	 fpmsg_dump_req(uint8_t *buf, size_t size, uint32_t seq,
+	    const char *table, const char *set);
+
+/* One element of a dump, every field checked. */
+struct fpmsg_elem {
+	uint8_t		 key[FPMSG_KEYMAX];
+	size_t		 keylen;
+	uint32_t	 data;		/* a map's: the mark */
+	uint64_t	 pkts;
+	uint64_t	 bytes;
+	uint64_t	 expires_ms;	/* time left, if has_expires */
+	uint8_t		 has_data;
+	uint8_t		 has_counter;
+	uint8_t		 has_expires;
+	uint8_t		 dir;		/* FPMSG_ORIG unless it says reply */
+};
+
+typedef int	(*fpmsg_elem_cb)(const struct fpmsg_elem *e, void *arg);
+
+/*
+ * One datagram of the answer to a dump request of sequence seq: cb for
+ * each element (a cb that returns -1 stops it, errno its own).  Returns
+ * 1 once the dump is done, 0 when more is to come, -1 with errno: the
+ * kernel's error, or EPROTO for anything malformed.
+ */
+int	 fpmsg_dump_parse(const uint8_t *buf, size_t len, uint32_t seq,
+	    fpmsg_elem_cb cb, void *arg);
+
+#endif /* NFQSPI_FPMSG_H */

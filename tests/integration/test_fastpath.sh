@@ -1,0 +1,309 @@
+#!/bin/bash
+# test_fastpath.sh - the kernel fast path's table (src/fastpath.c), driven
+# by tests/integration/fptool in dut, with nfqspid reading the queue:
+# the packets of a connection in the table skip NFQUEUE (the queue's
+# sequence number stays still while the element counters and the
+# iptables bypass rule count them), SYN/FIN/RST still go to the queue,
+# del, flush, a batch of thousands, close removes the table, and what a
+# killed process leaves behind times out.
+#
+# Copyright (C) 2026 The nfqspid authors
+# SPDX-License-Identifier: GPL-2.0-or-later
+
+T_NET=${T_NET:-83}
+T_QUEUE=${T_QUEUE:-23}
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+FPTOOL=${FPTOOL:-$top_builddir/tests/integration/fptool}
+BIT=0x80000000
+
+lib_init fastpath
+[ -x "$FPTOOL" ] || { echo "ERROR: $FPTOOL not built (make check builds it)" >&2; exit 1; }
+command -v nft >/dev/null || { echo "ERROR: nft not found: run scripts/deps.sh" >&2; exit 1; }
+lib_topology
+lib_write_helpers
+
+# The diversion the fast path needs: the bypass rule first.
+for t in "$IPT" "$IP6T"; do
+	in_d "$t" -A FORWARD -m mark --mark $BIT/$BIT -m comment \
+	    --comment fp-accept -j ACCEPT
+	in_d "$t" -A FORWARD -j NFQUEUE --queue-num "$T_QUEUE"
+	# the bit never leaves the hook: the +5 chain takes it off
+	counter_add "$NS_D" "$t" mangle POSTROUTING bit-after \
+	    -m mark --mark $BIT/$BIT
+done
+# a connection's mark is put on its packets along with the bit
+counter_add "$NS_D" "$IPT" filter FORWARD marked -m mark --mark 0x80000010
+
+# tcp_liberal: nfqspid does not see the segments in between (putting
+# the windows right is the daemon side's business, not this test's)
+lib_config <<EOF
+[conntrack]
+tcp_liberal = yes
+[policy]
+new = accept
+EOF
+lib_start_daemon || exit 1
+
+# ---- helpers ---------------------------------------------------------------
+
+# The number of packets queue $T_QUEUE has been given so far.
+qseq()
+{
+	in_d cat /proc/net/netfilter/nfnetlink_queue |
+	    awk -v q="$T_QUEUE" '$1 == q { print $8 }'
+}
+
+# fp_start TCP_TIMEOUT UDP_TIMEOUT: fptool in dut, commands through fd 3.
+fp_start()
+{
+	rm -f "$T_TMP/fp.in"
+	mkfifo "$T_TMP/fp.in"
+	: >"$T_TMP/fp.out"
+	in_d "$FPTOOL" "$T_QUEUE" "$1" "$2" 20000 <"$T_TMP/fp.in" \
+	    >>"$T_TMP/fp.out" 2>&1 &
+	FP_PID=$!
+	exec 3>"$T_TMP/fp.in"
+	wait_for 50 grep -q '^ok open' "$T_TMP/fp.out"
+}
+
+_answers() { grep -c -e '^ok' -e '^error' "$T_TMP/fp.out"; }
+_answered() { [ "$(_answers)" -gt "$1" ]; }
+
+# fp CMD...: one command; its answer line ("ok ..." / "error: ...") in FP_ANS
+fp()
+{
+	local n
+	n=$(_answers)
+	echo "$*" >&3
+	wait_for 200 _answered "$n"
+	FP_ANS=$(grep -e '^ok' -e '^error' "$T_TMP/fp.out" | tail -n 1)
+	case $FP_ANS in ok*) return 0;; *) echo "fptool: $* -> $FP_ANS" >&2; return 1;; esac
+}
+
+# fp_counters: the connection lines of a counters command, in FP_LINES
+fp_counters()
+{
+	local before
+	before=$(wc -l <"$T_TMP/fp.out")
+	fp counters || return 1
+	FP_LINES=$(tail -n +"$((before + 1))" "$T_TMP/fp.out" | grep -v -e '^ok' -e '^error')
+}
+
+# field NAME LINE: the value of NAME=... in LINE
+field() { sed -n "s/.* $1=\([0-9a-fx]*\).*/\1/p" <<<"$2"; }
+
+table_exists() { in_d nft list tables 2>/dev/null | grep -q "nfqspid-fp-$T_QUEUE\$"; }
+
+# UDP: N datagrams from SPORT, each answered; prints how many answers came.
+cat >"$T_TMP/udpburst.py" <<'PY'
+import socket, sys
+addr, port, sport, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
+s = socket.socket(fam, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("::" if fam == socket.AF_INET6 else "0.0.0.0", sport))
+s.settimeout(2)
+got = 0
+for i in range(n):
+    s.sendto(b"x" * 32, (addr, port))
+    try:
+        s.recvfrom(4096)
+        got += 1
+    except socket.timeout:
+        pass
+print(got)
+PY
+# TCP: connect from SPORT, say hello, wait for $dir/go, send BYTES, close.
+cat >"$T_TMP/tcpbulk.py" <<'PY'
+import os, socket, sys, time
+addr, port, sport, nbytes, d = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
+s = socket.socket(fam, socket.SOCK_STREAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("::" if fam == socket.AF_INET6 else "0.0.0.0", sport))
+s.settimeout(20)
+s.connect((addr, port))
+s.sendall(b"hello")
+open(os.path.join(d, "ready"), "w").close()
+for i in range(200):
+    if os.path.exists(os.path.join(d, "go")):
+        break
+    time.sleep(0.05)
+buf = b"y" * 65536
+left = nbytes
+while left > 0:
+    k = min(left, len(buf))
+    s.sendall(buf[:k])
+    left -= k
+s.shutdown(socket.SHUT_WR)
+while s.recv(65536):
+    pass
+s.close()
+PY
+cat >"$T_TMP/tcpsink.py" <<'PY'
+import socket, sys
+addr, port, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
+l = socket.socket(fam, socket.SOCK_STREAM)
+l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind((addr, port))
+l.listen(8)
+while True:
+    c, peer = l.accept()
+    n = 0
+    while True:
+        b = c.recv(65536)
+        if not b:
+            break
+        n += len(b)
+    c.close()
+    with open(out, "a") as f:
+        f.write("%d %d\n" % (peer[1], n))
+PY
+
+bg_in "$NS_S" "$PY" "$T_TMP/udpsrv.py" "$S4:5353" "$S6:5353"
+bg_in "$NS_S" "$PY" "$T_TMP/tcpsink.py" "$S4" 5001 "$T_TMP/sink4"
+wait_listen "$NS_S" udp 5353 && wait_listen "$NS_S" tcp 5001 ||
+    { fail "the servers listen"; lib_summary; }
+
+fp_start 300 30
+check "fptool opens the fast path: table nfqspid-fp-$T_QUEUE exists" table_exists
+
+# ---- UDP, IPv4 and IPv6 ----------------------------------------------------
+
+udp_case()
+{
+	local name=$1 cli=$2 srv=$3 sport=$4 got s0 s1 line
+	got=$(in_c "$PY" "$T_TMP/udpburst.py" "$srv" 5353 "$sport" 3)
+	# (the first may wait for neighbour discovery)
+	check "$name: datagrams answered through the queue ($got of 3)" test "$got" -ge 2
+	check "$name: add the connection" fp add udp "$cli" "$sport" "$srv" 5353 0
+	s0=$(qseq)
+	got=$(in_c "$PY" "$T_TMP/udpburst.py" "$srv" 5353 "$sport" 200)
+	s1=$(qseq)
+	check "$name: 200 datagrams answered with the element in ($got)" test "$got" = 200
+	check "$name: none of the 400 packets crossed the queue ($s0 -> $s1)" test "$s0" = "$s1"
+	fp_counters
+	line=$(grep "^udp $cli $sport $srv 5353 " <<<"$FP_LINES")
+	check "$name: the connection is listed ($line)" test -n "$line"
+	# each packet once: the live set is looked up and refreshed, only
+	# the counted set counts
+	check "$name: its element counters say 400 packets" test "$(field pkts "$line")" = 400
+	check "$name: and mark 0 (left alone)" test "$(field mark "$line")" = 0x0
+	check "$name: its kernel timer runs (expires_ms > 0)" \
+	    test "$(field expires_ms "$line")" -gt 0
+	check "$name: delete it" fp del udp "$cli" "$sport" "$srv" 5353
+	s0=$(qseq)
+	got=$(in_c "$PY" "$T_TMP/udpburst.py" "$srv" 5353 "$sport" 5)
+	s1=$(qseq)
+	check "$name: after del, its packets cross the queue again ($s0 -> $s1)" \
+	    test "$((s1 - s0))" -ge 10
+	check "$name: after del, 5 answered ($got)" test "$got" = 5
+	check "$name: delete it again: no error" fp del udp "$cli" "$sport" "$srv" 5353
+}
+udp_case "udp4" "$C4" "$S4" 41000
+udp_case "udp6" "$C6" "$S6" 41001
+check "the bypass rule accepted the packets (IPv4)" \
+    test "$(in_d "$IPT" -L FORWARD -n -v -x | awk '/fp-accept/ { print $1 }')" -ge 400
+check "the bypass rule accepted the packets (IPv6)" \
+    test "$(in_d "$IP6T" -L FORWARD -n -v -x | awk '/fp-accept/ { print $1 }')" -ge 400
+check "no packet leaves the hook with the bit (IPv4)" \
+    test "$(counter "$NS_D" "$IPT" mangle POSTROUTING bit-after)" = 0
+check "no packet leaves the hook with the bit (IPv6)" \
+    test "$(counter "$NS_D" "$IP6T" mangle POSTROUTING bit-after)" = 0
+
+# ---- TCP: a bulk transfer skips the queue, SYN/FIN/RST do not -------------
+
+tcp_case()
+{
+	local d=$T_TMP/tcp s0 s1 line rc
+	mkdir -p "$d"
+	in_c "$PY" "$T_TMP/tcpbulk.py" "$S4" 5001 42000 4000000 "$d" &
+	local cpid=$!
+	if ! wait_for 100 test -e "$d/ready"; then
+		fail "tcp: the connection opens"
+		return
+	fi
+	check "tcp: add the connection with mark 0x10" fp add tcp "$C4" 42000 "$S4" 5001 0x10
+	s0=$(qseq)
+	touch "$d/go"
+	wait "$cpid"
+	rc=$?
+	wait_for 50 grep -q "^42000 " "$T_TMP/sink4"
+	s1=$(qseq)
+	check "tcp: the transfer completes (status $rc)" test "$rc" = 0
+	check "tcp: the server got 4000005 bytes" grep -q "^42000 4000005\$" "$T_TMP/sink4"
+	# the FINs and the ACKs that follow them; no data segment
+	check "tcp: at most 8 packets crossed the queue ($s0 -> $s1)" test "$((s1 - s0))" -le 8
+	check "tcp: the FINs did ($s0 -> $s1)" test "$((s1 - s0))" -ge 2
+	fp_counters
+	line=$(grep "^tcp $C4 42000 $S4 5001 " <<<"$FP_LINES")
+	check "tcp: the connection is listed with its mark ($line)" \
+	    test "$(field mark "$line")" = 0x10
+	# (the last data segment may carry the FIN, and so the queue's way)
+	check "tcp: its counters hold most of the 4 MB ($(field bytes "$line") bytes)" \
+	    test "$(field bytes "$line")" -ge 3500000
+	check "tcp: its packets carried mark 0x10 in the filter table" \
+	    counter_ge "$NS_D" "$IPT" filter FORWARD marked 10
+	# a SYN never takes the fast path, even with its tuple in the table
+	check "tcp: add a tuple before its connection exists" fp add tcp "$C4" 42001 "$S4" 5001 0
+	s0=$(qseq)
+	in_c timeout 10 nc -z -p 42001 "$S4" 5001
+	rc=$?
+	s1=$(qseq)
+	check "tcp: that connection opens (status $rc)" test "$rc" = 0
+	check "tcp: its SYN and SYN/ACK crossed the queue ($s0 -> $s1)" test "$((s1 - s0))" -ge 2
+}
+tcp_case
+
+# ---- many connections in one call, flush -----------------------------------
+
+check "add 5000 connections in one call" fp add udp "$C4" 10000 "$S4" 53 0 5000
+check "add 3000 IPv6 ones with a mark" fp add tcp "$C6" 20000 "$S6" 80 0x7 3000
+fp_counters
+check "all 8000 are listed ($(grep -c . <<<"$FP_LINES") lines)" \
+    test "$(grep -c -e " $S4 53 " -e " $S6 80 " <<<"$FP_LINES")" = 8000
+check "the kernel holds both directions of each (16000 live elements)" \
+    test "$(in_d nft list set inet "nfqspid-fp-$T_QUEUE" live_udp4 | grep -c 'comment')" = 10000
+check "delete 2500 of them in one call" fp del udp "$C4" 10000 "$S4" 53 2500
+fp_counters
+check "5500 remain" test "$(grep -c -e " $S4 53 " -e " $S6 80 " <<<"$FP_LINES")" = 5500
+check "flush" fp flush
+fp_counters
+check "none remains after flush" test -z "$FP_LINES"
+check "close" fp close
+wait "$FP_PID"
+exec 3>&-
+check "close removes the table" not table_exists
+
+# ---- what a killed process leaves behind -----------------------------------
+
+fp_start 300 3
+fp add udp "$C4" 43000 "$S4" 5353 0
+kill -KILL "$FP_PID"
+wait "$FP_PID" 2>/dev/null
+exec 3>&-
+check "a killed process leaves its table" table_exists
+s0=$(qseq)
+got=$(in_c "$PY" "$T_TMP/udpburst.py" "$S4" 5353 43000 5)
+s1=$(qseq)
+check "its element still lets its packets by ($got answered; queue $s0 -> $s1)" \
+    test "$s0" = "$s1" -a "$got" = 5
+sleep 4
+s0=$(qseq)
+got=$(in_c "$PY" "$T_TMP/udpburst.py" "$S4" 5353 43000 5)
+s1=$(qseq)
+check "after its 3 s timeout the packets cross the queue again ($s0 -> $s1)" \
+    test "$((s1 - s0))" -ge 10
+fp_start 300 30
+fp_counters
+check "the next open starts from an empty table" test -z "$FP_LINES"
+fp close
+wait "$FP_PID"
+exec 3>&-
+check "and its close removes it" not table_exists
+
+check "nfqspid ran throughout" lib_daemon_alive
+lib_summary

@@ -1,0 +1,660 @@
+/*
+ * test_fpmsg.c - cmocka tests for fpmsg.c: the fast path's keys, the
+ * ruleset text, the element batches it builds (read back as the kernel
+ * reads them) and the kernel's answers, built here byte by byte
+ *
+ * Copyright (C) 2026 The nfqspid authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include "autoconf.h"		/* first: _GNU_SOURCE, memmem() */
+
+#include <sys/socket.h>
+#include <arpa/inet.h>
+#include <linux/netlink.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nf_tables.h>
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "fpmsg.h"
+
+#define ELEMTYPE	((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWSETELEM)
+#define MSG_ATTRS	(NLMSG_HDRLEN + NLA_ALIGN(sizeof(struct nfgenmsg)))
+
+static struct fp_conn
+conn4(uint8_t proto, uint16_t sport, uint32_t mark)
+{
+	struct fp_conn	 c;
+
+	memset(&c, 0, sizeof(c));
+	c.family = AF_INET;
+	c.proto = proto;
+	inet_pton(AF_INET, "10.0.0.1", c.src.a8);
+	inet_pton(AF_INET, "10.0.0.2", c.dst.a8);
+	c.sport = sport;
+	c.dport = 53;
+	c.mark = mark;
+	return (c);
+}
+
+static struct fp_conn
+conn6(uint8_t proto, uint16_t sport, uint32_t mark)
+{
+	struct fp_conn	 c;
+
+	memset(&c, 0, sizeof(c));
+	c.family = AF_INET6;
+	c.proto = proto;
+	inet_pton(AF_INET6, "fd00::1", c.src.a8);
+	inet_pton(AF_INET6, "fd00::2:1", c.dst.a8);
+	c.sport = sport;
+	c.dport = 443;
+	c.mark = mark;
+	return (c);
+}
+
+/* ---- keys and names ------------------------------------------------------ */
+
+static void
+test_classes(void **state)
+{
+	(void)state;
+	assert_int_equal(fpmsg_class(AF_INET, IPPROTO_TCP), 0);
+	assert_int_equal(fpmsg_class(AF_INET, IPPROTO_UDP), 1);
+	assert_int_equal(fpmsg_class(AF_INET6, IPPROTO_TCP), 2);
+	assert_int_equal(fpmsg_class(AF_INET6, IPPROTO_UDP), 3);
+	assert_int_equal(fpmsg_class(AF_INET, IPPROTO_ICMP), -1);
+	assert_int_equal(fpmsg_class(AF_UNSPEC, IPPROTO_TCP), -1);
+	assert_string_equal(fpmsg_set_name(3, FPMSG_MARK), "mark_udp6");
+	assert_string_equal(fpmsg_set_name(0, FPMSG_LIVE), "live_tcp4");
+	assert_string_equal(fpmsg_set_name(4, 0), "?");
+	assert_int_equal(fpmsg_keylen(1), FPMSG_KEY4);
+	assert_int_equal(fpmsg_keylen(2), FPMSG_KEY6);
+}
+
+static void
+test_keys(void **state)
+{
+	struct fp_conn	 c = conn4(IPPROTO_TCP, 40000, 0), back;
+	struct fp_conn	 c6 = conn6(IPPROTO_UDP, 5000, 0);
+	uint8_t		 key[FPMSG_KEYMAX];
+	static const uint8_t want[FPMSG_KEY4] = {
+		10, 0, 0, 1, 0x9c, 0x40, 0, 0, 10, 0, 0, 2, 0, 53, 0, 0
+	};
+	static const uint8_t want_reply[FPMSG_KEY4] = {
+		10, 0, 0, 2, 0, 53, 0, 0, 10, 0, 0, 1, 0x9c, 0x40, 0, 0
+	};
+
+	(void)state;
+	/* the layout nft gives saddr . sport . daddr . dport */
+	assert_int_equal(fpmsg_key(&c, FPMSG_ORIG, key), FPMSG_KEY4);
+	assert_memory_equal(key, want, sizeof(want));
+	assert_int_equal(fpmsg_key(&c, FPMSG_REPLY, key), FPMSG_KEY4);
+	assert_memory_equal(key, want_reply, sizeof(want_reply));
+	/* the reply key read back as a reply is the connection again */
+	assert_int_equal(fpmsg_key_conn(0, key, FPMSG_KEY4, FPMSG_REPLY,
+	    &back), 0);
+	assert_memory_equal(&back, &c, sizeof(c));
+	assert_int_equal(fpmsg_key(&c6, FPMSG_REPLY, key), FPMSG_KEY6);
+	assert_int_equal(fpmsg_key_conn(3, key, FPMSG_KEY6, FPMSG_REPLY,
+	    &back), 0);
+	assert_memory_equal(&back, &c6, sizeof(c6));
+	/* wrong length, wrong class, bytes in the padding */
+	assert_int_equal(fpmsg_key_conn(3, key, FPMSG_KEY4, FPMSG_ORIG,
+	    &back), -1);
+	assert_int_equal(fpmsg_key_conn(5, key, FPMSG_KEY6, FPMSG_ORIG,
+	    &back), -1);
+	key[18] = 1;
+	assert_int_equal(fpmsg_key_conn(3, key, FPMSG_KEY6, FPMSG_ORIG,
+	    &back), -1);
+}
+
+static void
+test_table_name(void **state)
+{
+	char	 b[FP_TABLE_NAMELEN];
+
+	(void)state;
+	assert_int_equal(fastpath_table_name(65535, b, sizeof(b)), 0);
+	assert_string_equal(b, "nfqspid-fp-65535");
+	assert_int_equal(fastpath_table_name(7, b, 11), -1);
+}
+
+static void
+test_ruleset(void **state)
+{
+	struct fp_params p = { .queue = 9, .tcp_timeout_s = 432000,
+			       .udp_timeout_s = 120, .max = 1000 };
+	static char	 b[16384];
+	int		 n;
+
+	(void)state;
+	n = fpmsg_ruleset(&p, b, sizeof(b));
+	assert_true(n > 0 && (size_t)n == strlen(b));
+	/* replaced atomically: declared, deleted, made again */
+	assert_non_null(strstr(b, "table inet nfqspid-fp-9\n"
+	    "delete table inet nfqspid-fp-9\ntable inet nfqspid-fp-9 {\n"));
+	assert_non_null(strstr(b, "set live_tcp6 {\n\t\ttype ipv6_addr . "
+	    "inet_service . ipv6_addr . inet_service\n\t\tflags "
+	    "dynamic,timeout\n\t\ttimeout 432000s\n\t\tsize 2000\n"));
+	assert_non_null(strstr(b, "\t\ttimeout 120s\n"));
+	assert_non_null(strstr(b, "map mark_udp4 {\n\t\ttype ipv4_addr . "
+	    "inet_service . ipv4_addr . inet_service : mark\n\t\tsize 2000\n"
+	    "\t\tcounter\n"));
+	/* no SYN, FIN, RST, no fragment; refreshed; -5 and +5 */
+	assert_non_null(strstr(b, "\t\tip frag-off & 0x3fff == 0 tcp flags & "
+	    "(fin | syn | rst) == 0 ip saddr . tcp sport . ip daddr . tcp "
+	    "dport @live_tcp4 update @live_tcp4 { ip saddr . tcp sport . ip "
+	    "daddr . tcp dport } goto hit_tcp4\n"));
+	assert_non_null(strstr(b, "exthdr frag missing meta l4proto udp ip6 "
+	    "saddr . udp sport"));
+	assert_non_null(strstr(b, "type filter hook forward priority filter "
+	    "- 5; policy accept;\n\t\tmeta mark & 0x80000000 != 0 meta mark "
+	    "set meta mark & 0x7fffffff\n"));
+	assert_non_null(strstr(b, "chain output_after {\n\t\ttype filter "
+	    "hook output priority filter + 5;"));
+	/* the mark: kept unless the connection has one */
+	assert_non_null(strstr(b, "@nomark_udp6 meta mark set meta mark | "
+	    "0x80000000 return\n\t\tmeta mark set ip6 saddr . udp sport . ip6 "
+	    "daddr . udp dport map @mark_udp6 meta mark set meta mark | "
+	    "0x80000000\n"));
+	assert_int_equal(fpmsg_ruleset(&p, b, (size_t)n), -1);
+	assert_int_equal(fpmsg_ruleset(&p, b, 100), -1);
+}
+
+/* ---- batches, read back ---------------------------------------------------- */
+
+struct seen {
+	struct fpmsg_elem	 e[300];
+	size_t			 n;
+};
+
+static int
+collect(const struct fpmsg_elem *e, void *arg)
+{
+	struct seen	*s = arg;
+
+	assert_true(s->n < 300);
+	s->e[s->n++] = *e;
+	return (0);
+}
+
+static const struct nlmsghdr *
+msg_at(const uint8_t *b, size_t len, size_t *off)
+{
+	const struct nlmsghdr	*nlh;
+
+	if (*off + NLMSG_HDRLEN > len)
+		return (NULL);
+	nlh = (const struct nlmsghdr *)(b + *off);
+	assert_true(nlh->nlmsg_len >= NLMSG_HDRLEN &&
+	    nlh->nlmsg_len <= len - *off);
+	*off += NLMSG_ALIGN(nlh->nlmsg_len);
+	return (nlh);
+}
+
+static void
+test_batch(void **state)
+{
+	static uint8_t		 buf[8192] __attribute__((aligned(4)));
+	struct fpmsg_buf	 b;
+	struct fp_conn		 c = conn4(IPPROTO_UDP, 1000, 0x10);
+	const struct nlmsghdr	*nlh;
+	const struct nfgenmsg	*nfg;
+	uint8_t			 key[FPMSG_KEYMAX];
+	struct seen		 s;
+	size_t			 off = 0, len;
+	int			 dir;
+
+	(void)state;
+	fpmsg_init(&b, buf, sizeof(buf), 100);
+	assert_int_equal(fpmsg_begin(&b), 0);
+	assert_int_equal(fpmsg_open(&b, NFT_MSG_NEWSETELEM, "nfqspid-fp-1",
+	    "mark_udp4"), 0);
+	for (dir = FPMSG_ORIG; dir <= FPMSG_REPLY; dir++) {
+		len = fpmsg_key(&c, dir, key);
+		assert_int_equal(fpmsg_put(&b, key, len, &c.mark, dir), 0);
+	}
+	assert_int_equal(fpmsg_close(&b), 0);
+	assert_int_equal(fpmsg_open(&b, FPMSG_DESTROYSETELEM, "nfqspid-fp-1",
+	    "live_udp4"), 0);
+	assert_int_equal(fpmsg_put(&b, key, len, NULL, FPMSG_REPLY), 0);
+	assert_int_equal(fpmsg_close(&b), 0);
+	/* a message without elements: the flush of a set */
+	assert_int_equal(fpmsg_open(&b, NFT_MSG_DELSETELEM, "nfqspid-fp-1",
+	    "nomark_udp4"), 0);
+	assert_int_equal(fpmsg_close(&b), 0);
+	assert_int_equal(fpmsg_end(&b), 0);
+	assert_int_equal(b.nacks, 3);
+	assert_int_equal(b.first, 101);
+
+	nlh = msg_at(buf, b.len, &off);
+	assert_int_equal(nlh->nlmsg_type, NFNL_MSG_BATCH_BEGIN);
+	nfg = (const struct nfgenmsg *)((const uint8_t *)nlh + NLMSG_HDRLEN);
+	assert_int_equal(ntohs(nfg->res_id), NFNL_SUBSYS_NFTABLES);
+	nlh = msg_at(buf, b.len, &off);
+	assert_int_equal(nlh->nlmsg_type, ELEMTYPE);
+	assert_int_equal(nlh->nlmsg_seq, 101);
+	assert_int_equal(nlh->nlmsg_flags, NLM_F_REQUEST | NLM_F_ACK |
+	    NLM_F_CREATE);
+	nfg = (const struct nfgenmsg *)((const uint8_t *)nlh + NLMSG_HDRLEN);
+	assert_int_equal(nfg->nfgen_family, NFPROTO_INET);
+	/* what was built reads back as the kernel would read it */
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(fpmsg_dump_parse((const uint8_t *)nlh, nlh->nlmsg_len,
+	    101, collect, &s), 0);
+	assert_int_equal(s.n, 2);
+	assert_int_equal(s.e[0].dir, FPMSG_ORIG);
+	assert_int_equal(s.e[1].dir, FPMSG_REPLY);
+	assert_true(s.e[1].has_data);
+	assert_int_equal(s.e[1].data, 0x10);
+	assert_int_equal(s.e[1].keylen, FPMSG_KEY4);
+	assert_memory_equal(s.e[1].key, key, FPMSG_KEY4);
+	nlh = msg_at(buf, b.len, &off);
+	assert_int_equal(nlh->nlmsg_type, (NFNL_SUBSYS_NFTABLES << 8) |
+	    FPMSG_DESTROYSETELEM);
+	assert_int_equal(nlh->nlmsg_flags, NLM_F_REQUEST | NLM_F_ACK);
+	nlh = msg_at(buf, b.len, &off);
+	assert_int_equal(nlh->nlmsg_type, (NFNL_SUBSYS_NFTABLES << 8) |
+	    NFT_MSG_DELSETELEM);
+	assert_int_equal(nlh->nlmsg_len, MSG_ATTRS + NLA_ALIGN(NLA_HDRLEN +
+	    sizeof("nfqspid-fp-1")) + NLA_ALIGN(NLA_HDRLEN +
+	    sizeof("nomark_udp4")));
+	nlh = msg_at(buf, b.len, &off);
+	assert_int_equal(nlh->nlmsg_type, NFNL_MSG_BATCH_END);
+	assert_int_equal(off, b.len);
+	/* misuse */
+	assert_int_equal(fpmsg_close(&b), -1);
+	assert_int_equal(fpmsg_put(&b, key, len, NULL, 0), -1);
+}
+
+static int
+count_elem(const struct fpmsg_elem *e, void *arg)
+{
+	(void)e;
+	(*(int *)arg)++;
+	return (0);
+}
+
+/* The elements of one message stop at 64 KiB; the buffer's end too. */
+static void
+test_limits(void **state)
+{
+	static uint8_t		 buf[256 * 1024] __attribute__((aligned(4)));
+	static uint8_t		 small[130] __attribute__((aligned(4)));
+	struct fpmsg_buf	 b;
+	struct fp_conn		 c = conn6(IPPROTO_TCP, 1, 7);
+	uint8_t			 key[FPMSG_KEYMAX];
+	const struct nlmsghdr	*nlh;
+	size_t			 n = 0, len, before;
+	int			 count = 0;
+
+	(void)state;
+	fpmsg_init(&b, buf, sizeof(buf), 1);
+	assert_int_equal(fpmsg_open(&b, NFT_MSG_NEWSETELEM, "t", "s"), 0);
+	len = fpmsg_key(&c, FPMSG_ORIG, key);
+	for (;;) {
+		before = b.len;
+		if (fpmsg_put(&b, key, len, &c.mark, FPMSG_ORIG) == -1)
+			break;
+		assert_true(b.len - before <= FPMSG_ELEMMAX);
+		n++;
+	}
+	assert_int_equal(errno, ENOSPC);
+	assert_int_equal(b.len, before);
+	assert_true(n > 800);
+	assert_int_equal(fpmsg_close(&b), 0);
+	nlh = (const struct nlmsghdr *)buf;
+	assert_int_equal(nlh->nlmsg_len, b.len);
+	/* every element reads back */
+	assert_int_equal(fpmsg_dump_parse(buf, b.len, 1, count_elem, &count),
+	    0);
+	assert_int_equal((size_t)count, n);
+
+	/* a buffer too small for the second element: the first stays */
+	fpmsg_init(&b, small, sizeof(small), 1);
+	assert_int_equal(fpmsg_open(&b, NFT_MSG_NEWSETELEM, "t", "s"), 0);
+	assert_int_equal(fpmsg_put(&b, key, len, &c.mark, 0), 0);
+	before = b.len;
+	assert_int_equal(fpmsg_put(&b, key, len, &c.mark, 0), -1);
+	assert_int_equal(b.len, before);
+	assert_int_equal(fpmsg_close(&b), 0);
+	assert_int_equal(fpmsg_end(&b), -1);
+	assert_int_equal(errno, ENOSPC);
+	/* an open that does not fit leaves nothing behind */
+	fpmsg_init(&b, small, 20, 5);
+	assert_int_equal(fpmsg_open(&b, NFT_MSG_NEWSETELEM, "t", "s"), -1);
+	assert_int_equal(b.len, 0);
+	assert_int_equal(b.seq, 5);
+}
+
+/* ---- the kernel's answers ---------------------------------------------------- */
+
+struct dgram {
+	uint8_t		 b[4096] __attribute__((aligned(4)));
+	size_t		 len;
+	size_t		 msg;
+	size_t		 nest[8];
+	int		 depth;
+};
+
+static void
+msg_begin(struct dgram *d, uint16_t type, uint32_t seq)
+{
+	struct nlmsghdr	*nlh = (struct nlmsghdr *)(d->b + d->len);
+
+	d->msg = d->len;
+	memset(nlh, 0, MSG_ATTRS);
+	nlh->nlmsg_type = type;
+	nlh->nlmsg_seq = seq;
+	d->len += MSG_ATTRS;
+}
+
+static void
+msg_end(struct dgram *d)
+{
+	((struct nlmsghdr *)(d->b + d->msg))->nlmsg_len =
+	    (uint32_t)(d->len - d->msg);
+}
+
+static void
+attr(struct dgram *d, uint16_t type, const void *data, size_t n)
+{
+	struct nlattr	*a = (struct nlattr *)(d->b + d->len);
+
+	a->nla_type = type;
+	a->nla_len = (uint16_t)(NLA_HDRLEN + n);
+	if (n > 0)
+		memcpy(d->b + d->len + NLA_HDRLEN, data, n);
+	memset(d->b + d->len + NLA_HDRLEN + n, 0, NLA_ALIGN(n) - n);
+	d->len += NLA_ALIGN(NLA_HDRLEN + n);
+}
+
+static void
+nest(struct dgram *d, uint16_t type)
+{
+	d->nest[d->depth++] = d->len;
+	attr(d, type | NLA_F_NESTED, NULL, 0);
+}
+
+static void
+unnest(struct dgram *d)
+{
+	size_t	 off = d->nest[--d->depth];
+
+	((struct nlattr *)(d->b + off))->nla_len = (uint16_t)(d->len - off);
+}
+
+static void
+be64(uint8_t *p, uint64_t v)
+{
+	int	 i;
+
+	for (i = 7; i >= 0; i--, v >>= 8)
+		p[i] = (uint8_t)v;
+}
+
+static void
+counter(struct dgram *d, uint64_t pkts, uint64_t bytes)
+{
+	uint8_t	 v[8];
+
+	attr(d, NFTA_EXPR_NAME, "counter", 8);
+	nest(d, NFTA_EXPR_DATA);
+	be64(v, bytes);
+	attr(d, NFTA_COUNTER_BYTES, v, 8);
+	be64(v, pkts);
+	attr(d, NFTA_COUNTER_PACKETS, v, 8);
+	unnest(d);
+}
+
+/* one element as the kernel dumps it: key, mark, timers, counter, comment */
+static void
+elem(struct dgram *d, const uint8_t *key, size_t klen, int list_exprs,
+    uint64_t pkts)
+{
+	uint32_t	 mark = 0x10;
+	uint8_t		 v[8];
+	static const uint8_t ud[] = { 0, 6, 'r', 'e', 'p', 'l', 'y', 0 };
+
+	nest(d, NFTA_LIST_ELEM);
+	nest(d, NFTA_SET_ELEM_KEY);
+	attr(d, NFTA_DATA_VALUE, key, klen);
+	unnest(d);
+	nest(d, NFTA_SET_ELEM_DATA);
+	attr(d, NFTA_DATA_VALUE, &mark, 4);
+	unnest(d);
+	be64(v, 30000);
+	attr(d, NFTA_SET_ELEM_TIMEOUT, v, 8);
+	be64(v, 29000);
+	attr(d, NFTA_SET_ELEM_EXPIRATION, v, 8);
+	if (list_exprs) {
+		nest(d, NFTA_SET_ELEM_EXPRESSIONS);
+		nest(d, NFTA_LIST_ELEM);
+		counter(d, pkts, pkts * 100);
+		unnest(d);
+		unnest(d);
+	} else {
+		nest(d, NFTA_SET_ELEM_EXPR);
+		counter(d, pkts, pkts * 100);
+		unnest(d);
+	}
+	attr(d, NFTA_SET_ELEM_USERDATA, ud, sizeof(ud));
+	attr(d, 99, "new", 3);		/* a newer kernel's: skipped */
+	unnest(d);
+}
+
+static void
+elem_msg(struct dgram *d, uint32_t seq, int list_exprs)
+{
+	struct fp_conn	 c = conn4(IPPROTO_TCP, 7, 0);
+	uint8_t		 key[FPMSG_KEYMAX];
+	size_t		 klen = fpmsg_key(&c, FPMSG_REPLY, key);
+
+	msg_begin(d, ELEMTYPE, seq);
+	attr(d, NFTA_SET_ELEM_LIST_TABLE, "nfqspid-fp-1", 13);
+	attr(d, NFTA_SET_ELEM_LIST_SET, "mark_tcp4", 10);
+	nest(d, NFTA_SET_ELEM_LIST_ELEMENTS);
+	elem(d, key, klen, list_exprs, 5);
+	elem(d, key, klen, list_exprs, 6);
+	unnest(d);
+	msg_end(d);
+}
+
+static void
+done_msg(struct dgram *d, uint32_t seq)
+{
+	msg_begin(d, NLMSG_DONE, seq);
+	msg_end(d);
+}
+
+static void
+err_msg(struct dgram *d, uint32_t seq, int error)
+{
+	struct nlmsgerr	 e;
+
+	memset(&e, 0, sizeof(e));
+	e.error = error;
+	d->msg = d->len;
+	memset(d->b + d->len, 0, NLMSG_HDRLEN);
+	((struct nlmsghdr *)(d->b + d->len))->nlmsg_type = NLMSG_ERROR;
+	((struct nlmsghdr *)(d->b + d->len))->nlmsg_seq = seq;
+	d->len += NLMSG_HDRLEN;
+	memcpy(d->b + d->len, &e, sizeof(e));
+	d->len += NLMSG_ALIGN(sizeof(e));
+	msg_end(d);
+}
+
+static void
+test_dump(void **state)
+{
+	struct dgram	*d = calloc(1, sizeof(*d));
+	struct seen	*s = calloc(1, sizeof(*s));
+	int		 lists;
+
+	(void)state;
+	assert_non_null(d);
+	assert_non_null(s);
+	for (lists = 0; lists <= 1; lists++) {
+		memset(d, 0, sizeof(*d));
+		memset(s, 0, sizeof(*s));
+		elem_msg(d, 42, lists);
+		assert_int_equal(fpmsg_dump_parse(d->b, d->len, 42, collect, s),
+		    0);
+		assert_int_equal(s->n, 2);
+		assert_true(s->e[0].has_counter && s->e[0].has_data &&
+		    s->e[0].has_expires);
+		assert_int_equal(s->e[0].pkts, 5);
+		assert_int_equal(s->e[1].bytes, 600);
+		assert_int_equal(s->e[0].expires_ms, 29000);
+		assert_int_equal(s->e[0].data, 0x10);
+		assert_int_equal(s->e[0].dir, FPMSG_REPLY);
+		done_msg(d, 42);
+		s->n = 0;
+		assert_int_equal(fpmsg_dump_parse(d->b, d->len, 42, collect, s),
+		    1);
+		assert_int_equal(s->n, 2);
+	}
+	/* the kernel's error; another request's answer */
+	memset(d, 0, sizeof(*d));
+	err_msg(d, 42, -ENOENT);
+	assert_int_equal(fpmsg_dump_parse(d->b, d->len, 42, collect, s), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(fpmsg_dump_parse(d->b, d->len, 43, collect, s), -1);
+	assert_int_equal(errno, EPROTO);
+	free(d);
+	free(s);
+}
+
+/* Every length is checked: cut anywhere, the datagram is refused. */
+static void
+test_dump_malformed(void **state)
+{
+	struct dgram	*d = calloc(1, sizeof(*d));
+	struct dgram	*m = calloc(1, sizeof(*m));
+	struct seen	*s = calloc(1, sizeof(*s));
+	struct nlmsghdr	*nlh;
+	size_t		 cut, i;
+	int		 rc;
+
+	(void)state;
+	assert_non_null(d);
+	assert_non_null(m);
+	assert_non_null(s);
+	elem_msg(d, 1, 1);
+	/* the message claims less than it holds: attributes overrun it */
+	for (cut = MSG_ATTRS + 1; cut < d->len; cut++) {
+		*m = *d;
+		nlh = (struct nlmsghdr *)m->b;
+		nlh->nlmsg_len = (uint32_t)cut;
+		s->n = 0;
+		rc = fpmsg_dump_parse(m->b, cut, 1, collect, s);
+		assert_true(rc == -1 || rc == 0);
+		if (rc == -1)
+			assert_int_equal(errno, EPROTO);
+		assert_true(s->n <= 2);
+	}
+	/* any attribute length byte changed: no crash, no garbage */
+	for (i = MSG_ATTRS; i + 1 < d->len; i += 4) {
+		*m = *d;
+		m->b[i] ^= 0x3c;
+		s->n = 0;
+		(void)fpmsg_dump_parse(m->b, m->len, 1, collect, s);
+		assert_true(s->n <= 2);
+	}
+	/* a counter of the wrong size */
+	*m = *d;
+	for (i = MSG_ATTRS; i + 8 < m->len; i++)
+		if (memcmp(m->b + i, "counter", 8) == 0)
+			break;
+	/* NFTA_EXPR_DATA follows the name: its first attribute, 8 -> 4 */
+	((struct nlattr *)(m->b + i + 8 + NLA_HDRLEN))->nla_len = 8;
+	assert_int_equal(fpmsg_dump_parse(m->b, m->len, 1, collect, s), -1);
+	assert_int_equal(errno, EPROTO);
+	/* a message of another type */
+	*m = *d;
+	((struct nlmsghdr *)m->b)->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) |
+	    NFT_MSG_NEWSET;
+	assert_int_equal(fpmsg_dump_parse(m->b, m->len, 1, collect, s), -1);
+	assert_int_equal(errno, EPROTO);
+	free(d);
+	free(m);
+	free(s);
+}
+
+static void
+test_acks(void **state)
+{
+	struct dgram	*d = calloc(1, sizeof(*d));
+	int		 err = 0;
+
+	(void)state;
+	assert_non_null(d);
+	err_msg(d, 10, 0);
+	err_msg(d, 11, -EEXIST);
+	err_msg(d, 12, -ENOENT);
+	assert_int_equal(fpmsg_acks(d->b, d->len, 10, 3, &err), 3);
+	assert_int_equal(err, EEXIST);		/* the first one */
+	err = 0;
+	/* an answer to a sequence number we did not send */
+	assert_int_equal(fpmsg_acks(d->b, d->len, 10, 2, &err), -1);
+	assert_int_equal(errno, EPROTO);
+	assert_int_equal(fpmsg_acks(d->b, d->len, 11, 3, &err), -1);
+	/* cut short */
+	assert_int_equal(fpmsg_acks(d->b, d->len - 4, 10, 3, &err), -1);
+	assert_int_equal(errno, EPROTO);
+	/* not an ack */
+	memset(d, 0, sizeof(*d));
+	done_msg(d, 10);
+	assert_int_equal(fpmsg_acks(d->b, d->len, 10, 1, &err), -1);
+	free(d);
+}
+
+static void
+test_dump_req(void **state)
+{
+	uint8_t			 b[256] __attribute__((aligned(4)));
+	const struct nlmsghdr	*nlh = (const struct nlmsghdr *)b;
+	int			 n;
+
+	(void)state;
+	n = fpmsg_dump_req(b, sizeof(b), 77, "nfqspid-fp-3", "live_udp6");
+	assert_true(n > 0);
+	assert_int_equal(nlh->nlmsg_len, n);
+	assert_int_equal(nlh->nlmsg_type, (NFNL_SUBSYS_NFTABLES << 8) |
+	    NFT_MSG_GETSETELEM);
+	assert_int_equal(nlh->nlmsg_flags, NLM_F_REQUEST | NLM_F_DUMP);
+	assert_int_equal(nlh->nlmsg_seq, 77);
+	assert_non_null(memmem(b, (size_t)n, "live_udp6", 10));
+	assert_int_equal(fpmsg_dump_req(b, 40, 77, "nfqspid-fp-3",
+	    "live_udp6"), -1);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_classes),
+		cmocka_unit_test(test_keys),
+		cmocka_unit_test(test_table_name),
+		cmocka_unit_test(test_ruleset),
+		cmocka_unit_test(test_batch),
+		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_dump),
+		cmocka_unit_test(test_dump_malformed),
+		cmocka_unit_test(test_acks),
+		cmocka_unit_test(test_dump_req),
+	};
+
+	return (cmocka_run_group_tests(tests, NULL, NULL));
+}
