@@ -966,6 +966,7 @@ ct_free(struct ct_table *t)
 	for (i = 0; i < t->off_cap; i++)
 		free(t->off[i]);
 	free(t->off);
+	(void)ct_dirty_track(t, 0);
 	ct_unmap(t->bucket, (size_t)t->nbucket * sizeof(*t->bucket));
 	free(t->src_cnt);
 	free(t);

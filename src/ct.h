@@ -111,6 +111,8 @@ struct ct_stats {
 					   held its share of the table */
 	uint64_t	window_grace;	/* out-of-window TCP segments let
 					   pass during an overflow's grace */
+	uint64_t	dirty_lost;	/* window moves not marked for the
+					   HA peer (too many at once) */
 };
 
 /* Returns NULL and sets errno on failure. */
@@ -316,6 +318,19 @@ int		 ct_snap_check(const struct ct_snap *s);
 #define CT_IMPORT_NEW	UINT32_MAX
 struct ct_entry	*ct_import(struct ct_table *t, const struct ct_snap *s,
 		    uint64_t now_ms, uint32_t *was);
+/*
+ * For the HA peer: with ct_dirty_track(t, 1) (0, or -1 ENOMEM) every TCP
+ * segment that passes marks its connection, once until it is taken;
+ * ct_dirty_take() hands up to max marked connections still in the table
+ * to fn and unmarks them (the rest wait for the next take): how many.
+ * ct_dirty_mark() marks e as a segment would.  Off again with 0.
+ */
+int		 ct_dirty_track(struct ct_table *t, int on);
+void		 ct_dirty_mark(struct ct_table *t, const struct ct_entry *e);
+size_t		 ct_dirty_take(struct ct_table *t, size_t max,
+		    void (*fn)(struct ct_table *, const struct ct_entry *,
+		    void *), void *arg);
+size_t		 ct_dirty_count(const struct ct_table *t);
 /* Remove the connection of k (either direction): 0, or -1 ENOENT. */
 int		 ct_forget(struct ct_table *t, const struct ct_tuple *k,
 		    uint64_t now_ms);

@@ -251,6 +251,16 @@ struct ct_table {
 	uint64_t	**off;
 	uint32_t	 off_cap;
 	size_t		 noff;
+	/*
+	 * [sync] (ct_dirty.c): bit i % 64 of dirty_bits[i / 64] says slot
+	 * i's windows moved since the last take, and the slot is then in
+	 * dirty_list[0 .. ndirty - 1]; a side array, the entry has no bit
+	 * left.  dirty_list NULL: not tracked (one branch per segment).
+	 */
+	uint64_t	*dirty_bits;
+	uint32_t	 dirty_nwords;
+	uint32_t	*dirty_list;
+	size_t		 ndirty;
 };
 
 /* The bucket of a 32-bit hash: its high bits scaled to nbucket, which

@@ -890,6 +890,10 @@ ct_tcp_track(struct ct_table *t, const struct pkt *p, struct ct_result *res)
 		if (__builtin_expect(t->noff != 0, 0) && ct_offloaded(t, e))
 			ct_tcp_unstale(e);
 		ct_tcp_packet(t, e, dir, p, res);
+		/* its windows moved: the HA peer must follow ([sync]) */
+		if (__builtin_expect(t->dirty_list != NULL, 0) &&
+		    res->state != CT_INVALID && res->entry != NULL)
+			ct_dirty_mark(t, res->entry);
 		return;
 	}
 	index = ct_tcp_index(p->th_flags);

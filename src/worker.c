@@ -487,7 +487,8 @@ worker_start(struct worker *w, struct event_base *mainbase,
 	    w)) == NULL ||
 	    (w->sweepev = evtimer_new(w->base, worker_sweep, w)) == NULL)
 		return (-1);
-	if (event_add(w->rev, NULL) == -1 || event_add(w->tick, &tv) == -1)
+	if (event_add(w->rev, NULL) == -1 || event_add(w->tick, &tv) == -1 ||
+	    worker_sync_start(w) == -1)
 		return (-1);
 	w->summary_ms = w->ran_ms = worker_now_ms();
 	limit_bucket_init(&w->auditrate, w->cfg->log_rate, w->summary_ms);

@@ -142,6 +142,7 @@ struct worker {
 	uint64_t		 sync_cursor;	/* the refresh's ct_walk() */
 	struct worker_names	*sync_names;	/* rule names to indexes */
 	struct sync_slice	*sync_slice;	/* the bulk's, being filled */
+	struct event		*syncev;	/* every flush: moved windows */
 };
 
 /* worker.c: a packet decided: count it, answer it, audit it; nv for nq */
@@ -205,6 +206,9 @@ worker_own_answer(struct worker *w, const struct nq_packet *np)
 void	 worker_sync_event(struct worker *, int event, const struct ct_entry *);
 /* a slice of the long-lived connections again, every tick */
 void	 worker_sync_refresh(struct worker *, uint64_t now);
+/* its timer, at worker_start(); what it runs every [sync] flush ms */
+int	 worker_sync_start(struct worker *);
+void	 worker_sync_flush(struct worker *);
 void	 worker_sync_free(struct worker *);
 
 /* worker_stats.c */

@@ -33,6 +33,62 @@ void
 worker_set_sync(struct worker *w, struct sync *s)
 {
 	w->sync = s;
+	/* without it the refresh still sends the windows, later */
+	if (ct_dirty_track(w->ct, 1) == -1)
+		log_warn("worker %u: [sync]: window tracking for the peer",
+		    w->id);
+}
+
+static void
+worker_sync_dirty_one(struct ct_table *t, const struct ct_entry *e,
+    void *arg)
+{
+	struct worker	*w = arg;
+
+	sync_ct(w->sync, w->id, CT_EVENT_UPDATE, t, e, w->cfg);
+}
+
+static void
+worker_sync_drop_one(struct ct_table *t, const struct ct_entry *e,
+    void *arg)
+{
+}
+
+/*
+ * Every flush: the connections whose windows moved go once each, as
+ * far as half the ring holds (the rest stay marked for the next one);
+ * a backup has nobody to tell.
+ */
+void
+worker_sync_flush(struct worker *w)
+{
+	if (!sync_sending(w->sync)) {
+		(void)ct_dirty_take(w->ct, SIZE_MAX, worker_sync_drop_one,
+		    NULL);
+		return;
+	}
+	(void)ct_dirty_take(w->ct, (size_t)(sync_room(w->sync, w->id) / 2),
+	    worker_sync_dirty_one, w);
+}
+
+static void
+worker_sync_flush_cb(evutil_socket_t fd, short events, void *arg)
+{
+	worker_sync_flush(arg);
+}
+
+int
+worker_sync_start(struct worker *w)
+{
+	struct timeval	 tv = { 0, w->cfg->sync.flush_ms * 1000 };
+
+	if (w->sync == NULL)
+		return (0);
+	if ((w->syncev = event_new(w->base, -1, EV_PERSIST,
+	    worker_sync_flush_cb, w)) == NULL ||
+	    event_add(w->syncev, &tv) == -1)
+		return (-1);
+	return (0);
 }
 
 void
@@ -235,6 +291,9 @@ worker_sync_free(struct worker *w)
 {
 	struct worker_names	*n = w->sync_names;
 
+	if (w->syncev != NULL)
+		event_free(w->syncev);
+	w->syncev = NULL;
 	if (n != NULL)
 		free(n->slot);
 	free(n);

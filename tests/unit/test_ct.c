@@ -477,6 +477,48 @@ test_tcp_transitions_v6(void **state)
 
 /* ---- TCP: a whole connection -------------------------------------------- */
 
+static void
+dirty_count(struct ct_table *t, const struct ct_entry *e, void *arg)
+{
+	(*(int *)arg)++;
+}
+
+/* [sync]: segments that pass mark their connection once until taken;
+   INVALID ones do not; a connection gone is not handed out. */
+static void
+test_dirty(void **state)
+{
+	struct ct_table		*t = table(1024);
+	struct ct_result	 res;
+	struct conv		 c;
+	int			 n = 0;
+
+	(void)state;
+	conv_init(&c, t, 0);
+	assert_int_equal(conv_send(&c, 0, SYN, 0, &res), CT_NEW);
+	assert_int_equal(ct_dirty_count(t), 0);		/* not tracked */
+	assert_int_equal(ct_dirty_track(t, 1), 0);
+	assert_int_equal(conv_send(&c, 1, SYN | ACK, 0, &res), CT_ESTABLISHED);
+	assert_int_equal(conv_send(&c, 0, ACK, 0, &res), CT_ESTABLISHED);
+	assert_int_equal(conv_send(&c, 0, ACK | PSH, 100, &res),
+	    CT_ESTABLISHED);
+	assert_int_equal(ct_dirty_count(t), 1);		/* once */
+	assert_int_equal(ct_dirty_take(t, 10, dirty_count, &n), 1);
+	assert_int_equal(n, 1);
+	assert_int_equal(ct_dirty_take(t, 10, dirty_count, &n), 0);
+	/* data again: marked again; the max holds the rest back */
+	assert_int_equal(conv_send(&c, 1, ACK | PSH, 100, &res),
+	    CT_ESTABLISHED);
+	assert_int_equal(ct_dirty_take(t, 0, dirty_count, &n), 0);
+	assert_int_equal(ct_dirty_count(t), 1);
+	/* gone before the take: not handed out */
+	ct_remove(t, conv_entry(&c));
+	assert_int_equal(ct_dirty_take(t, 10, dirty_count, &n), 0);
+	assert_int_equal(ct_dirty_count(t), 0);
+	assert_int_equal(ct_dirty_track(t, 0), 0);
+	ct_free(t);
+}
+
 /* rule indices take 17 bits: bits 0-15 in the entry, bit 16 in status */
 static void
 test_rule_index_17bits(void **state)
@@ -3073,6 +3115,7 @@ main(void)
 		cmocka_unit_test(test_tcp_transitions_v6),
 		cmocka_unit_test(test_tcp_connection),
 		cmocka_unit_test(test_rule_index_17bits),
+		cmocka_unit_test(test_dirty),
 		cmocka_unit_test(test_tcp_ipv6_format),
 		cmocka_unit_test(test_tcp_flags),
 		cmocka_unit_test(test_tcp_loose),

@@ -52,6 +52,7 @@ worker_call(struct worker *w, void (*fn)(struct worker *, void *), void *arg)
 
 void log_info(const char *f, ...) { (void)f; }
 void log_debug(const char *f, ...) { (void)f; }
+void log_warn(const char *f, ...) { (void)f; }
 static int audits;
 void log_audit(const char *f, ...) { (void)f; audits++; }
 int
@@ -577,6 +578,39 @@ test_refresh(void **state)
 	assert_int_equal(s.tcp.maxend[0], 223456);
 }
 
+/* Windows that moved without an event go at the next flush, once. */
+static void
+test_dirty(void **state)
+{
+	struct ct_entry	*e;
+	struct ct_snap	 s;
+
+	(void)state;
+	open_on_a(4, 0);
+	deliver(-1);
+	s = conn(4, 0x14);
+	s.tcp.end[1] = 777777;
+	s.tcp.maxend[1] = 877777;
+	A.w->importing = 1;		/* no event: as a segment would */
+	assert_non_null(e = ct_import(A.w->ct, &s, now, NULL));
+	A.w->importing = 0;
+	ct_dirty_mark(A.w->ct, e);
+	ct_dirty_mark(A.w->ct, e);
+	worker_sync_flush(A.w);
+	deliver(-1);
+	assert_non_null(e = find(&B, 4));
+	ct_export(B.w->ct, e, &s);
+	assert_int_equal(s.tcp.end[1], 777777);
+	assert_int_equal(s.tcp.maxend[1], 877777);
+	assert_int_equal(ct_dirty_count(A.w->ct), 0);
+	/* a backup's marks go nowhere */
+	assert_non_null(e = find(&B, 4));
+	ct_dirty_mark(B.w->ct, e);
+	worker_sync_flush(B.w);
+	assert_int_equal(ct_dirty_count(B.w->ct), 0);
+	assert_int_equal(sync_room(B.s, 0), B.s->ringsz);
+}
+
 /* No word from the peer for [sync] alone seconds: ready alone; the
    peer's table later still comes when it appears. */
 static void
@@ -614,6 +648,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_roles, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refresh, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_alone, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dirty, setup, teardown),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
