@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "control.h"
+#include "fastpath.h"
 
 /* A port list: its ranges, as the rule holds them. */
 static void
@@ -269,12 +270,25 @@ cmd_rules(struct client *c, struct evbuffer *b)
 	return (0);
 }
 
+/* One rule of cmd_iptables(): a line, or the n-th JSON string. */
+static void
+ipt_line(struct evbuffer *b, int json, size_t n, const char *line)
+{
+	char	 q[2 * 160 + 8];
+
+	if (json) {
+		ctl_json_str(q, sizeof(q), line);
+		evbuffer_add_printf(b, "%s%s", n ? "," : "", q);
+	} else
+		evbuffer_add_printf(b, "%s\n", line);
+}
+
 int
 cmd_iptables(struct client *c, struct evbuffer *b)
 {
 	const struct daemon_info *info = c->ctl->info;
 	char			 target[96], line[160], queues[32],
-				 q[sizeof(line) * 2 + 8];
+				 table[FP_TABLE_NAMELEN];
 	/* the tracker must see both directions: a host's own replies
 	   leave by OUTPUT, a router's both ways cross FORWARD */
 	static const char *const chains[][2] = {
@@ -282,7 +296,7 @@ cmd_iptables(struct client *c, struct evbuffer *b)
 		{ "OUTPUT", "! -o lo " },
 		{ "FORWARD", "" },
 	};
-	size_t			 i;
+	size_t			 i, n = 0;
 	int			 json = (c->flags & CTL_F_JSON) != 0;
 	/* fail the same way while not running as while overloaded */
 	int			 bypass = info->cfg->fail_open;
@@ -302,20 +316,31 @@ cmd_iptables(struct client *c, struct evbuffer *b)
 		    "# apply with iptables-restore -n and ip6tables-restore -n"
 		    "\n# %s\n"
 		    "# INPUT and OUTPUT: this host's own traffic; FORWARD: "
-		    "what it routes\n*filter\n", info->version, queues,
+		    "what it routes\n", info->version, queues,
 		    bypass ? "--queue-bypass (fail_open = yes): the kernel "
 		    "accepts the packets while nfqspid is not running" :
 		    "no --queue-bypass (fail_open = no): nothing passes "
 		    "while nfqspid is not running");
+	if (!json && info->cfg->fastpath &&
+	    fastpath_table_name(info->queue, table, sizeof(table)) == 0)
+		evbuffer_add_printf(b, "# fastpath = yes: the packets nfqspid's "
+		    "table inet %s marks skip the queue\n", table);
+	if (!json)
+		evbuffer_add_printf(b, "*filter\n");
+	/* the fast path's rules first: what its table marked skips
+	   the queue */
+	for (i = 0; info->cfg->fastpath &&
+	    i < sizeof(chains) / sizeof(chains[0]); i++) {
+		snprintf(line, sizeof(line), "-A %s -m mark --mark "
+		    "0x%08x/0x%08x -j ACCEPT", chains[i][0], FP_BYPASS_MARK,
+		    FP_BYPASS_MARK);
+		ipt_line(b, json, n++, line);
+	}
 	for (i = 0; i < sizeof(chains) / sizeof(chains[0]); i++) {
 		snprintf(line, sizeof(line), "-A %s %s-j NFQUEUE %s%s",
 		    chains[i][0], chains[i][1], target,
 		    bypass ? " --queue-bypass" : "");
-		if (json) {
-			ctl_json_str(q, sizeof(q), line);
-			evbuffer_add_printf(b, "%s%s", i ? "," : "", q);
-		} else
-			evbuffer_add_printf(b, "%s\n", line);
+		ipt_line(b, json, n++, line);
 	}
 	evbuffer_add_printf(b, json ? "]}\n" : "COMMIT\n");
 	return (0);
@@ -335,6 +360,7 @@ cmd_nft(struct client *c, struct evbuffer *b)
 	spec.bypass = info->cfg->fail_open;
 	spec.queue = info->queue;
 	spec.threads = info->threads;
+	spec.fastpath = info->cfg->fastpath;
 	if (divert_nft_text(&spec, info->version, text, sizeof(text)) == -1) {
 		client_error(c, "nft: the ruleset is too long");
 		return (-1);

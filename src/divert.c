@@ -16,6 +16,11 @@
 #include <strings.h>
 
 #include "divert.h"
+#include "fastpath.h"
+
+/* iptables: what the fast path marked skips the queue */
+#define FP_MATCH_IPT	"0x80000000/0x80000000"
+_Static_assert(FP_BYPASS_MARK == 0x80000000u, "FP_MATCH_IPT is the bit");
 
 static const char *const mode_names[] = {
 	[DIVERT_NONE]		= "none",
@@ -105,6 +110,14 @@ ipt_cmd(const struct divert_spec *spec, int family, struct divert_cmd *out,
 	return (c);
 }
 
+/* The fast path's rule: -m mark --mark BIT/BIT -j ACCEPT */
+static int
+ipt_fastpath_rule(struct divert_cmd *c)
+{
+	return (cmd_add(c, "-m", "mark", "--mark", FP_MATCH_IPT, "-j",
+	    "ACCEPT", (char *)NULL));
+}
+
 /* The rule of our chain h: [! -i lo] -j NFQUEUE target [--queue-bypass] */
 static int
 ipt_queue_rule(struct divert_cmd *c, const struct divert_spec *spec,
@@ -150,6 +163,11 @@ divert_iptables_cmds(const struct divert_spec *spec, int op, int family,
 			if ((c = ipt_cmd(spec, family, out, max, &n)) == NULL ||
 			    cmd_add(c, "-N", hooks[i].own, (char *)NULL) == -1)
 				return (-1);
+			if (spec->fastpath &&
+			    ((c = ipt_cmd(spec, family, out, max, &n)) == NULL ||
+			    cmd_add(c, "-A", hooks[i].own, (char *)NULL) == -1 ||
+			    ipt_fastpath_rule(c) == -1))
+				return (-1);
 			if ((c = ipt_cmd(spec, family, out, max, &n)) == NULL ||
 			    cmd_add(c, "-A", hooks[i].own, (char *)NULL) == -1 ||
 			    ipt_queue_rule(c, spec, &hooks[i]) == -1)
@@ -166,6 +184,11 @@ divert_iptables_cmds(const struct divert_spec *spec, int op, int family,
 			if ((c = ipt_cmd(spec, family, out, max, &n)) == NULL ||
 			    cmd_add(c, "-C", hooks[i].builtin, "-j",
 			    hooks[i].own, (char *)NULL) == -1)
+				return (-1);
+			if (spec->fastpath &&
+			    ((c = ipt_cmd(spec, family, out, max, &n)) == NULL ||
+			    cmd_add(c, "-C", hooks[i].own, (char *)NULL) == -1 ||
+			    ipt_fastpath_rule(c) == -1))
 				return (-1);
 			if ((c = ipt_cmd(spec, family, out, max, &n)) == NULL ||
 			    cmd_add(c, "-C", hooks[i].own, (char *)NULL) == -1 ||
@@ -272,6 +295,10 @@ divert_nft_text(const struct divert_spec *spec, const char *version,
 			return (-1);
 		if (hooks[i].lo_nft != NULL && text_add(buf, len, &off,
 		    "\t\t%s \"lo\" accept\n", hooks[i].lo_nft) == -1)
+			return (-1);
+		if (spec->fastpath && text_add(buf, len, &off,
+		    "\t\tmeta mark & 0x%08x == 0x%08x accept\n",
+		    FP_BYPASS_MARK, FP_BYPASS_MARK) == -1)
 			return (-1);
 		if (text_add(buf, len, &off, "\t\tqueue num %s%s\n\t}\n", q,
 		    spec->bypass ? " bypass" : "") == -1)

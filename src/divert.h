@@ -13,7 +13,9 @@
  * iptables and iptables-nft: chains of our own, nfqspid-input,
  * nfqspid-output and nfqspid-forward in the filter table, each jumped to
  * from the first rule of its built-in chain.  nft: a table of our own,
- * inet nfqspid, with one base chain per hook.
+ * inet nfqspid, with one base chain per hook.  With the fast path on,
+ * each chain first accepts the packets the fast path's table marked
+ * (fastpath.h), so that they skip the queue.
  */
 #ifndef NFQSPI_DIVERT_H
 #define NFQSPI_DIVERT_H
@@ -34,6 +36,9 @@ struct divert_spec {
 					   process reads the queue */
 	uint16_t	 queue;		/* first queue */
 	uint16_t	 threads;	/* queues queue .. queue + threads - 1 */
+	uint8_t		 fastpath;	/* [daemon] fastpath: accept what the
+					   fast path marked (FP_BYPASS_MARK)
+					   ahead of the queue */
 };
 
 enum divert_op {
@@ -44,7 +49,7 @@ enum divert_op {
 
 #define DIVERT_WORDS	20
 #define DIVERT_WORDLEN	32
-#define DIVERT_MAXCMDS	10	/* commands of one op for one family */
+#define DIVERT_MAXCMDS	12	/* commands of one op for one family */
 #define DIVERT_NFT_TABLE	"nfqspid"
 
 /* One command line: argv[0] is the program, looked up in PATH. */

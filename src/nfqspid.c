@@ -421,6 +421,7 @@ daemon_divert(struct daemon *d, char *err, size_t errlen)
 	spec.bypass = d->cfg->fail_open;
 	spec.queue = d->cfg->queue;
 	spec.threads = d->cfg->threads;
+	spec.fastpath = d->cfg->fastpath;
 	if ((d->divert = diverter_open(&spec, PACKAGE_VERSION, err,
 	    errlen)) == NULL)
 		return (-1);

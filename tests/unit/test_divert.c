@@ -73,7 +73,7 @@ test_iptables_install(void **state __attribute__((unused)))
 		"iptables-legacy -w 5 -t filter -I OUTPUT 1 -j nfqspid-output",
 		"iptables-legacy -w 5 -t filter -I FORWARD 1 -j nfqspid-forward",
 	};
-	struct divert_spec	 s = { DIVERT_IPTABLES, 1, 7, 1 };
+	struct divert_spec	 s = { DIVERT_IPTABLES, 1, 7, 1, 0 };
 	struct divert_cmd	 c[DIVERT_MAXCMDS];
 	int			 n, i;
 
@@ -87,7 +87,7 @@ test_iptables_install(void **state __attribute__((unused)))
 static void
 test_iptables_balance_closed_v6(void **state __attribute__((unused)))
 {
-	struct divert_spec	 s = { DIVERT_IPTABLES_NFT, 0, 10, 4 };
+	struct divert_spec	 s = { DIVERT_IPTABLES_NFT, 0, 10, 4, 0 };
 	struct divert_cmd	 c[DIVERT_MAXCMDS];
 	int			 n;
 
@@ -126,7 +126,7 @@ test_iptables_check_remove(void **state __attribute__((unused)))
 		"-F nfqspid-forward", "-X nfqspid-forward",
 	};
 	static const char prefix[] = "iptables-nft -w 5 -t filter ";
-	struct divert_spec	 s = { DIVERT_IPTABLES_NFT, 1, 0, 1 };
+	struct divert_spec	 s = { DIVERT_IPTABLES_NFT, 1, 0, 1, 0 };
 	struct divert_cmd	 c[DIVERT_MAXCMDS];
 	int			 n, i;
 
@@ -142,10 +142,57 @@ test_iptables_check_remove(void **state __attribute__((unused)))
 		assert_string_equal(line(&c[i]) + strlen(prefix), remove[i]);
 }
 
+/* fastpath = yes: each chain accepts what the fast path marked first */
+static void
+test_iptables_fastpath(void **state __attribute__((unused)))
+{
+	struct divert_spec	 s = { DIVERT_IPTABLES, 0, 7, 1, 1 };
+	struct divert_cmd	 c[DIVERT_MAXCMDS];
+	size_t			 max;
+	int			 n;
+
+	n = divert_iptables_cmds(&s, DIVERT_OP_INSTALL, 4, c, DIVERT_MAXCMDS);
+	assert_int_equal(n, 12);
+	assert_string_equal(line(&c[0]), "iptables-legacy -w 5 -t filter "
+	    "-N nfqspid-input");
+	assert_string_equal(line(&c[1]), "iptables-legacy -w 5 -t filter "
+	    "-A nfqspid-input -m mark --mark 0x80000000/0x80000000 -j ACCEPT");
+	assert_string_equal(line(&c[2]), "iptables-legacy -w 5 -t filter "
+	    "-A nfqspid-input ! -i lo -j NFQUEUE --queue-num 7");
+	assert_string_equal(line(&c[7]), "iptables-legacy -w 5 -t filter "
+	    "-A nfqspid-forward -m mark --mark 0x80000000/0x80000000 -j ACCEPT");
+	assert_string_equal(line(&c[8]), "iptables-legacy -w 5 -t filter "
+	    "-A nfqspid-forward -j NFQUEUE --queue-num 7");
+	assert_string_equal(line(&c[11]), "iptables-legacy -w 5 -t filter "
+	    "-I FORWARD 1 -j nfqspid-forward");
+	n = divert_iptables_cmds(&s, DIVERT_OP_CHECK, 6, c, DIVERT_MAXCMDS);
+	assert_int_equal(n, 9);
+	assert_string_equal(line(&c[1]), "ip6tables-legacy -w 5 -t filter "
+	    "-C nfqspid-input -m mark --mark 0x80000000/0x80000000 -j ACCEPT");
+	for (max = 0; max < 12; max++)
+		assert_int_equal(divert_iptables_cmds(&s, DIVERT_OP_INSTALL, 4,
+		    c, max), -1);
+}
+
+static void
+test_nft_text_fastpath(void **state __attribute__((unused)))
+{
+	struct divert_spec	 s = { DIVERT_NFT, 0, 3, 1, 1 };
+	char			 buf[4096];
+
+	assert_true(divert_nft_text(&s, "t", buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, "\t\tiifname \"lo\" accept\n"
+	    "\t\tmeta mark & 0x80000000 == 0x80000000 accept\n"
+	    "\t\tqueue num 3\n"));
+	assert_non_null(strstr(buf, "priority filter; policy accept;\n"
+	    "\t\tmeta mark & 0x80000000 == 0x80000000 accept\n"
+	    "\t\tqueue num 3\n"));
+}
+
 static void
 test_iptables_bad_args(void **state __attribute__((unused)))
 {
-	struct divert_spec	 s = { DIVERT_IPTABLES, 1, 0, 1 };
+	struct divert_spec	 s = { DIVERT_IPTABLES, 1, 0, 1, 0 };
 	struct divert_cmd	 c[DIVERT_MAXCMDS];
 	size_t			 max;
 
@@ -202,7 +249,7 @@ test_nft_text(void **state __attribute__((unused)))
 	    "\t\tqueue num 3 bypass\n"
 	    "\t}\n"
 	    "}\n";
-	struct divert_spec	 s = { DIVERT_NFT, 1, 3, 1 };
+	struct divert_spec	 s = { DIVERT_NFT, 1, 3, 1, 0 };
 	char			 buf[2048], small[2048];
 	const char		*rules;
 	int			 n;
@@ -241,6 +288,8 @@ main(void)
 		cmocka_unit_test(test_iptables_balance_closed_v6),
 		cmocka_unit_test(test_iptables_check_remove),
 		cmocka_unit_test(test_iptables_bad_args),
+		cmocka_unit_test(test_iptables_fastpath),
+		cmocka_unit_test(test_nft_text_fastpath),
 		cmocka_unit_test(test_nft_cmds),
 		cmocka_unit_test(test_nft_text),
 	};
