@@ -967,6 +967,7 @@ ct_free(struct ct_table *t)
 		free(t->off[i]);
 	free(t->off);
 	(void)ct_dirty_track(t, 0);
+	ct_resync_end(t);
 	ct_unmap(t->bucket, (size_t)t->nbucket * sizeof(*t->bucket));
 	free(t->src_cnt);
 	free(t);

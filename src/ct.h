@@ -331,6 +331,18 @@ size_t		 ct_dirty_take(struct ct_table *t, size_t max,
 		    void (*fn)(struct ct_table *, const struct ct_entry *,
 		    void *), void *arg);
 size_t		 ct_dirty_count(const struct ct_table *t);
+/*
+ * A full resync from the peer: after ct_resync_begin(), the table
+ * remembers (a side bitmap) every connection ct_import() brings;
+ * ct_resync_sweep() then removes, up to max at a time from *cursor (0
+ * to start; 0 again once done), every connection the resync did not
+ * bring, and returns how many it removed.  Done, or ct_resync_end(), it
+ * forgets.  If a mark could not be kept (no memory), nothing is swept.
+ */
+void		 ct_resync_begin(struct ct_table *t);
+size_t		 ct_resync_sweep(struct ct_table *t, uint64_t *cursor,
+		    size_t max, uint64_t now_ms);
+void		 ct_resync_end(struct ct_table *t);
 /* Remove the connection of k (either direction): 0, or -1 ENOENT. */
 int		 ct_forget(struct ct_table *t, const struct ct_tuple *k,
 		    uint64_t now_ms);

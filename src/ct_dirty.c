@@ -40,21 +40,19 @@ ct_dirty_track(struct ct_table *t, int on)
 	return (0);
 }
 
-/* Room in the bitmap for slot i: 0, or -1 (no memory: not marked). */
-static int
-ct_dirty_grow(struct ct_table *t, uint32_t i)
+int
+ct_bits_grow(uint64_t **bits, uint32_t *nwords, uint32_t i)
 {
 	uint64_t	*nb;
-	uint32_t	 n = t->dirty_nwords ? t->dirty_nwords : 1024;
+	uint32_t	 n = *nwords ? *nwords : 1024;
 
 	while (i / 64 >= n)
 		n *= 2;
-	if ((nb = realloc(t->dirty_bits, (size_t)n * sizeof(*nb))) == NULL)
+	if ((nb = realloc(*bits, (size_t)n * sizeof(*nb))) == NULL)
 		return (-1);
-	memset(nb + t->dirty_nwords, 0,
-	    (size_t)(n - t->dirty_nwords) * sizeof(*nb));
-	t->dirty_bits = nb;
-	t->dirty_nwords = n;
+	memset(nb + *nwords, 0, (size_t)(n - *nwords) * sizeof(*nb));
+	*bits = nb;
+	*nwords = n;
 	return (0);
 }
 
@@ -67,7 +65,8 @@ ct_dirty_mark(struct ct_table *t, const struct ct_entry *e)
 	if (t->dirty_list == NULL)
 		return;
 	i = t->last_e == e ? t->last_i : ct_index_of(t, e);
-	if (i / 64 >= t->dirty_nwords && ct_dirty_grow(t, i) == -1) {
+	if (i / 64 >= t->dirty_nwords &&
+	    ct_bits_grow(&t->dirty_bits, &t->dirty_nwords, i) == -1) {
 		t->stats.dirty_lost++;
 		return;
 	}

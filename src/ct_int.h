@@ -261,6 +261,13 @@ struct ct_table {
 	uint32_t	 dirty_nwords;
 	uint32_t	*dirty_list;
 	size_t		 ndirty;
+	/* a full resync from the peer (ct_sync.c): bit i of keep_bits says
+	   the resync brought slot i's connection; keep_failed: a bit could
+	   not be set, so nothing is swept */
+	uint64_t	*keep_bits;
+	uint32_t	 keep_nwords;
+	uint8_t		 keeping;
+	uint8_t		 keep_failed;
 };
 
 /* The bucket of a 32-bit hash: its high bits scaled to nbucket, which
@@ -276,6 +283,10 @@ ct_idx(const struct ct_table *t, uint32_t i)
 {
 	return (&t->chunk[i >> CT_CHUNK_SHIFT][i & CT_CHUNK_MASK]);
 }
+
+/* ct_dirty.c: room in a side bitmap over the slots for slot i: 0, or -1
+   (ENOMEM; it stays as it was) */
+int		 ct_bits_grow(uint64_t **bits, uint32_t *nwords, uint32_t i);
 
 /* ct.c */
 void		 ct_tuple_set(struct ct_tuple *k, uint8_t family, uint8_t proto,

@@ -15,6 +15,7 @@
 #include <netinet/in.h>
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ct_int.h"
@@ -169,11 +170,65 @@ ct_import(struct ct_table *t, const struct ct_snap *s, uint64_t now_ms,
 	ct_snap_apply(t, e, s);
 	ct_unplace(t, i, e);
 	ct_place(t, i, e, s->tclass, t->now32 + s->left_ms);
+	if (t->keeping) {
+		if (i / 64 < t->keep_nwords || ct_bits_grow(&t->keep_bits,
+		    &t->keep_nwords, i) == 0)
+			t->keep_bits[i / 64] |= 1ull << (i % 64);
+		else
+			t->keep_failed = 1;
+	}
 	if (t->evfn != NULL && created)
 		t->evfn(CT_EVENT_NEW, e, t->evarg);
 	else if (t->evfn != NULL && (e->state != state || e->status != status))
 		t->evfn(CT_EVENT_UPDATE, e, t->evarg);
 	return (e);
+}
+
+void
+ct_resync_begin(struct ct_table *t)
+{
+	ct_resync_end(t);
+	t->keeping = 1;
+}
+
+void
+ct_resync_end(struct ct_table *t)
+{
+	free(t->keep_bits);
+	t->keep_bits = NULL;
+	t->keep_nwords = 0;
+	t->keeping = t->keep_failed = 0;
+}
+
+size_t
+ct_resync_sweep(struct ct_table *t, uint64_t *cursor, size_t max,
+    uint64_t now_ms)
+{
+	struct ct_entry	*e;
+	uint64_t	 i = *cursor ? *cursor : 1;
+	size_t		 n = 0, gone = 0;
+
+	if (!t->keeping || t->keep_failed) {
+		*cursor = 0;
+		ct_resync_end(t);
+		return (0);
+	}
+	ct_expire(t, now_ms);
+	for (; i < t->top && n < max; i++) {
+		e = ct_idx(t, (uint32_t)i);
+		if (!(e->status & CT_ST_USED))
+			continue;
+		n++;
+		if (i / 64 < t->keep_nwords &&
+		    (t->keep_bits[i / 64] >> (i % 64) & 1))
+			continue;
+		ct_remove(t, e);
+		gone++;
+	}
+	*cursor = i < t->top ? i : 0;
+	if (*cursor == 0)
+		ct_resync_end(t);
+	return (gone);
 }
 
 int

@@ -208,6 +208,7 @@ struct sync_stats {
 	uint64_t	 ignored;	/* records a master left alone */
 	uint64_t	 import_failed;	/* table full, source share */
 	uint64_t	 norule;	/* a rule name this node lacks */
+	uint64_t	 swept;		/* ours a whole table did not bring */
 	uint64_t	 bulks_sent;
 	uint64_t	 bulks_received;
 	uint64_t	 nacks_sent;

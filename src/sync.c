@@ -242,8 +242,8 @@ sync_tuple_hash(const struct ct_tuple *k)
 static void
 sync_drain(struct sync *s, struct sync_ring *r)
 {
-	uint64_t	 head, tail, i, cap = 2 * s->ringsz, mask = s->ringsz - 1;
-	uint64_t	 j, h;
+	uint64_t	 cap = 2 * s->ringsz, mask = s->ringsz - 1;
+	uint64_t	 head, tail, i, j, h;
 	struct sync_rec	*a;
 
 	head = __atomic_load_n(&r->head, __ATOMIC_ACQUIRE);
@@ -309,6 +309,21 @@ sync_ask_table(struct sync *s, uint64_t now)
 	sync_control(s, SYNC_T_BULK_REQ);
 }
 
+/* The peer's whole table is in: ours that it did not bring end (their
+   DELETE was lost, or came while we were master). */
+static void
+sync_sweep(struct sync *s)
+{
+	struct sync_sweep sw;
+
+	memset(&sw, 0, sizeof(sw));
+	do
+		if (worker_call(s->workers[0], worker_sync_sweep, &sw) == -1)
+			break;
+	while (sw.cursor != 0);
+	s->st.swept += sw.gone;
+}
+
 static void
 sync_apply(struct sync *s, const void *buf, const struct sync_hdr *h,
     uint64_t now)
@@ -316,14 +331,23 @@ sync_apply(struct sync *s, const void *buf, const struct sync_hdr *h,
 	struct sync_batch b;
 	struct sync_iter it;
 
+	int		 backup = __atomic_load_n(&s->role, __ATOMIC_RELAXED) ==
+			    SYNC_ROLE_BACKUP;
+
 	switch (h->type) {
 	case SYNC_T_BULK_START:
 		s->rx.active = 1;
 		s->rx.records = 0;
 		s->rx.start_ms = now;
+		/* what the table does not bring goes at its end */
+		if (backup)
+			(void)worker_call(s->workers[0], worker_sync_resync,
+			    NULL);
 		return;
 	case SYNC_T_BULK_END:
 		if (s->rx.active) {
+			if (backup)
+				sync_sweep(s);
 			s->rx.active = 0;
 			s->rx.end_ms = now;
 			s->st.bulks_received++;
@@ -345,7 +369,7 @@ sync_apply(struct sync *s, const void *buf, const struct sync_hdr *h,
 		b.n++;
 	if (s->rx.active)
 		s->rx.records += b.n;
-	if (__atomic_load_n(&s->role, __ATOMIC_RELAXED) != SYNC_ROLE_BACKUP) {
+	if (!backup) {
 		s->st.ignored += b.n;
 		return;
 	}

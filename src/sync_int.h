@@ -28,6 +28,7 @@
 #define SYNC_BULKREQ_MS	2000	/* ask for the table again after this */
 #define SYNC_READ_MAX	256	/* datagrams per read callback */
 #define SYNC_SLICE	256	/* records of a bulk per worker_call() */
+#define SYNC_SWEEP	4096	/* entries looked at per worker_call() */
 
 struct sync_ring {
 	struct sync_rec	*rec;
@@ -44,6 +45,13 @@ struct sync_batch {
 	uint64_t	 applied;	/* out */
 	uint64_t	 failed;	/* out: table full, source share */
 	uint64_t	 norule;	/* out: a rule name we do not have */
+};
+
+/* After a whole table came: what it did not bring goes, a slice at a
+   time. */
+struct sync_sweep {
+	uint64_t	 cursor;	/* ct_resync_sweep()'s */
+	uint64_t	 gone;		/* out */
 };
 
 /* The next slice of a worker's table, for a bulk. */
@@ -63,8 +71,8 @@ struct sync {
 	uint64_t		 ringsz;	/* a power of 2 */
 	uint64_t		 wake_at;	/* records that wake us early */
 	uint64_t		*coal;		/* a drain's connections: ring
-						   index + 1, 2 * ringsz slots */
-	uint8_t			*gone;		/* bit: superseded in the drain */
+					   index + 1, 2 * ringsz slots */
+	uint8_t			*gone;		/* bit: superseded */
 	int			 fd;
 	struct event_base	*base;
 	struct event		*rev, *flushev, *aliveev, *wakeev, *cmdev;
@@ -74,7 +82,7 @@ struct sync {
 	struct sync_seq		*seq;
 	uint64_t		 epoch;
 	int			 role;		/* atomic: enum sync_role */
-	int			 sending;	/* atomic: workers queue changes */
+	int			 sending;	/* atomic: changes wanted */
 	int			 wake_pending;	/* atomic */
 	int			 cmd_role;	/* atomic: -1 none */
 	int			 cmd_resync;	/* atomic */
@@ -125,5 +133,7 @@ void	 sync_publish(struct sync *, uint64_t now);
 void	 worker_sync_apply(struct worker *, void *batch);
 void	 worker_sync_slice(struct worker *, void *slice);
 void	 worker_sync_grace(struct worker *, void *until_ms);
+void	 worker_sync_resync(struct worker *, void *unused);
+void	 worker_sync_sweep(struct worker *, void *sweep);
 
 #endif /* NFQSPI_SYNC_INT_H */

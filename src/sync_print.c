@@ -56,15 +56,16 @@ sync_print_json(struct evbuffer *b, const struct sync_status *st)
 	    sync_bulk_state(st->rx_active, c->bulks_received), st->rx_records,
 	    st->rx_ms, c->bulks_received);
 	evbuffer_add_printf(b, "\"sent\":%" PRIu64 ",\"resent\":%" PRIu64
-	    ",\"received\":%" PRIu64 ",\"changes\":%" PRIu64 ",\"coalesced\":%"
-	    PRIu64 ",\"lost\":%" PRIu64 ",\"applied\":%" PRIu64 ",\"ignored\":%" PRIu64
-	    ",\"import_failed\":%" PRIu64 ",\"norule\":%" PRIu64
-	    ",\"nacks_sent\":%" PRIu64 ",\"nacks_received\":%" PRIu64
-	    ",\"resend_failed\":%" PRIu64 ",\"gaps\":%" PRIu64 ",\"dups\":%"
-	    PRIu64 ",", c->sent, st->seq.resent, c->received, c->changes,
-	    c->coalesced, c->lost, c->applied, c->ignored, c->import_failed, c->norule,
-	    c->nacks_sent, c->nacks_received, st->seq.resend_failed,
-	    st->seq.gaps, st->seq.dups);
+	    ",\"received\":%" PRIu64 ",\"changes\":%" PRIu64
+	    ",\"coalesced\":%" PRIu64 ",\"lost\":%" PRIu64 ",\"applied\":%"
+	    PRIu64 ",\"ignored\":%" PRIu64 ",\"import_failed\":%" PRIu64
+	    ",\"norule\":%" PRIu64 ",\"swept\":%" PRIu64, c->sent,
+	    st->seq.resent, c->received, c->changes, c->coalesced, c->lost,
+	    c->applied, c->ignored, c->import_failed, c->norule, c->swept);
+	evbuffer_add_printf(b, ",\"nacks_sent\":%" PRIu64
+	    ",\"nacks_received\":%" PRIu64 ",\"resend_failed\":%" PRIu64 ",\"gaps\":%" PRIu64
+	    ",\"dups\":%" PRIu64 ",", c->nacks_sent, c->nacks_received,
+	    st->seq.resend_failed, st->seq.gaps, st->seq.dups);
 	evbuffer_add_printf(b, "\"refused\":{\"forged\":%" PRIu64
 	    ",\"replayed\":%" PRIu64 ",\"malformed\":%" PRIu64 ",\"version\":%"
 	    PRIu64 ",\"stranger\":%" PRIu64 "},\"send_errors\":%" PRIu64 "}\n",
@@ -108,9 +109,10 @@ sync_print(struct evbuffer *b, const struct sync_status *st, int json)
 	    sync_bulk_state(st->tx_active, c->bulks_sent), st->tx_records,
 	    st->tx_total, c->bulks_sent);
 	evbuffer_add_printf(b, "%-16s%s, %" PRIu64 " connections in %"
-	    PRIu64 " ms (%" PRIu64 " bulks)\n", "bulk in",
+	    PRIu64 " ms (%" PRIu64 " bulks; %" PRIu64 " of ours they did not "
+	    "bring ended)\n", "bulk in",
 	    sync_bulk_state(st->rx_active, c->bulks_received), st->rx_records,
-	    st->rx_ms, c->bulks_received);
+	    st->rx_ms, c->bulks_received, c->swept);
 	evbuffer_add_printf(b, "%-16s%" PRIu64 " queued (%" PRIu64 " sent "
 	    "as one with a later one), %" PRIu64 " lost, %" PRIu64 " applied, %"
 	    PRIu64 " ignored, %" PRIu64 " failed, %" PRIu64 " unknown rules\n",

@@ -279,6 +279,23 @@ worker_sync_slice(struct worker *w, void *arg)
 }
 
 void
+worker_sync_resync(struct worker *w, void *arg)
+{
+	ct_resync_begin(w->ct);
+}
+
+void
+worker_sync_sweep(struct worker *w, void *arg)
+{
+	struct sync_sweep	*sw = arg;
+
+	w->importing = 1;
+	sw->gone += ct_resync_sweep(w->ct, &sw->cursor, SYNC_SWEEP,
+	    worker_now_ms());
+	w->importing = 0;
+}
+
+void
 worker_sync_grace(struct worker *w, void *arg)
 {
 	const uint64_t	*until = arg;

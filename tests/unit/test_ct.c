@@ -519,6 +519,54 @@ test_dirty(void **state)
 	ct_free(t);
 }
 
+/* A full resync: what it did not bring goes, a slice at a time; what
+   it brought, new or already there, stays. */
+static void
+test_resync_sweep(void **state)
+{
+	struct ct_table		*a = table(4096), *b = table(4096);
+	struct ct_result	 res;
+	struct ct_snap		 s;
+	struct pkt		 p;
+	uint64_t		 cursor = 0;
+	size_t			 gone = 0;
+	unsigned		 i;
+
+	(void)state;
+	for (i = 0; i < 300; i++) {
+		p = udp("10.0.0.1", (uint16_t)(1000 + i), "10.0.0.9", 53);
+		pass(a, &p, 1000, &res);
+		ct_export(a, res.entry, &s);
+		/* b has them all, and 100 more a no longer has */
+		assert_non_null(ct_import(b, &s, 1000, NULL));
+		p = udp("10.0.0.2", (uint16_t)(1000 + i), "10.0.0.9", 53);
+		if (i < 100) {
+			pass(a, &p, 1000, &res);
+			ct_export(a, res.entry, &s);
+			assert_non_null(ct_import(b, &s, 1000, NULL));
+			ct_remove(a, res.entry);
+		}
+	}
+	assert_int_equal(ct_count(b), 400);
+	ct_resync_begin(b);
+	for (i = 0; i < 300; i++) {
+		p = udp("10.0.0.1", (uint16_t)(1000 + i), "10.0.0.9", 53);
+		ct_track(a, &p, 1001, &res);
+		ct_export(a, res.entry, &s);
+		assert_non_null(ct_import(b, &s, 1001, NULL));
+	}
+	do
+		gone += ct_resync_sweep(b, &cursor, 64, 1002);
+	while (cursor != 0);
+	assert_int_equal(gone, 100);
+	assert_int_equal(ct_count(b), 300);
+	/* over: another sweep removes nothing */
+	assert_int_equal(ct_resync_sweep(b, &cursor, 1000, 1003), 0);
+	assert_int_equal(ct_count(b), 300);
+	ct_free(a);
+	ct_free(b);
+}
+
 /* rule indices take 17 bits: bits 0-15 in the entry, bit 16 in status */
 static void
 test_rule_index_17bits(void **state)
@@ -3116,6 +3164,7 @@ main(void)
 		cmocka_unit_test(test_tcp_connection),
 		cmocka_unit_test(test_rule_index_17bits),
 		cmocka_unit_test(test_dirty),
+		cmocka_unit_test(test_resync_sweep),
 		cmocka_unit_test(test_tcp_ipv6_format),
 		cmocka_unit_test(test_tcp_flags),
 		cmocka_unit_test(test_tcp_loose),

@@ -86,7 +86,7 @@ __wrap_sendto(int fd, const void *buf, size_t len, int flags,
 	return ((ssize_t)len);
 }
 
-/* ---- two nodes ------------------------------------------------------------ */
+/* ---- two nodes ---------------------------------------------------------- */
 
 struct node {
 	struct config		 cfg;
@@ -314,7 +314,7 @@ find(struct node *n, unsigned i)
 	return (f.e);
 }
 
-/* ---- the tests ------------------------------------------------------------ */
+/* ---- the tests ---------------------------------------------------------- */
 
 /* New connections, a change and ends reach the backup: state, mark,
    rule by name, conn_limit counts. */
@@ -466,6 +466,7 @@ static void
 test_bulk(void **state)
 {
 	struct sync_status	 st;
+	struct ct_snap		 s;
 	struct evbuffer		*b;
 	char			 text[4096];
 	size_t			 len;
@@ -478,10 +479,15 @@ test_bulk(void **state)
 	nwire = 0;			/* nobody listened */
 	assert_int_equal(ct_count(B.w->ct), 0);
 	assert_int_equal(B.s->ready, 0);
+	/* one B has that A no longer has (its DELETE was lost) */
+	s = conn(5000, 0x50);
+	assert_non_null(ct_import(B.w->ct, &s, now, NULL));
 
 	sync_alive(B.s, now);		/* asks: BULK_REQ */
 	deliver(-1);
 	assert_int_equal(ct_count(B.w->ct), 2000);
+	assert_null(find(&B, 5000));
+	assert_int_equal(B.s->st.swept, 1);
 	assert_int_equal(B.s->ready, 1);
 	assert_int_equal(A.s->st.bulks_sent, 1);
 	assert_int_equal(B.s->st.bulks_received, 1);
@@ -537,11 +543,13 @@ test_roles(void **state)
 	/* A, backup now, queues nothing of its own */
 	open_on_a(1, 0);
 	assert_int_equal(sync_room(A.s, 0), A.s->ringsz);
-	/* B, master, ignores what A would send */
+	/* B, master, ignores what A would send; A, backup, asked for
+	   B's table, which has none of A's own: A holds B's table */
 	deliver(-1);
 	assert_int_equal(ct_count(B.w->ct), 0);
-	/* the new master's windows get a grace */
-	assert_int_equal(ct_count(A.w->ct), 1);
+	assert_int_equal(ct_count(A.w->ct), 0);
+	assert_int_equal(A.s->st.swept, 1);
+	assert_int_equal(A.s->ready, 1);
 }
 
 /* The refresh sends long-lived connections again: new windows. */
