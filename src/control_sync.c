@@ -20,7 +20,7 @@ cmd_sync(struct client *c, struct evbuffer *b)
 	struct sync_status	 st;
 	const char		*sub = r->argc > 1 ? r->argv[1] : "status";
 	int			 json = (c->flags & CTL_F_JSON) != 0;
-	int			 role;
+	int			 role = SYNC_ROLE_BACKUP;
 
 	if (s == NULL) {
 		client_error(c, "sync is off (no [sync] section)");
