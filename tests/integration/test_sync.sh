@@ -2,7 +2,8 @@
 # test_sync.sh - two nfqspid keep one set of connections ([sync]): the
 # master (dut) judges the traffic, the backup (its own namespace, joined
 # to dut by a sync veth) receives every connection with its state, mark
-# and rule; a forged and a replayed message are counted and dropped;
+# and rule; a forged and a replayed message, and a flood of 2,000, are
+# counted and dropped (the audit once per 10 s) and sync goes on;
 # a restarted backup is not ready until the whole table came again.
 # Small on purpose: the keepalived failover test is test_ha.sh's.
 #
@@ -139,14 +140,18 @@ sys.exit(1)' "$@"
 
 backup_count() { bctl conntrack count 2>/dev/null; }
 
+# eventually TENTHS 'shell test': poll until it holds (the expansions
+# happen anew each time)
+eventually() { wait_for "$1" eval "$2"; }
+
 # ---- start: the backup asks for the table, the master sends it ---------------
 check "nfqspid (master) starts with [sync]" lib_start_daemon
 check "nfqspid (backup) starts with [sync]" start_backup
 check "the backup gets the master's (empty) table: ready" \
     wait_for 100 backup_ready
 check "the master says it is master" test "$(jsync "$T_CTL" role)" = '"master"'
-check "the backup hears the master" wait_for 50 \
-    test "$(jsync "$B_CTL" reachable)" = true
+check "the backup hears the master" \
+    eventually 50 '[ "$(jsync "$B_CTL" reachable)" = true ]'
 
 # ---- connections through the master appear on the backup ---------------------
 bg_in "$NS_S" socat "TCP4-LISTEN:5020,bind=$S4,reuseaddr,fork" EXEC:cat
@@ -158,7 +163,7 @@ done
 in_c sh -c "echo ping | timeout 3 socat - UDP4:$S4:5053,sourceport=41053" \
     >/dev/null 2>&1
 check "three TCP connections through the master are on the backup: ESTABLISHED, mark 42, rule web" \
-    wait_for 50 test "$(bctl conntrack -p tcp --dport 5020 --state ESTABLISHED -m 42 2>/dev/null | grep -c src=)" -eq 3
+    eventually 50 '[ "$(bctl conntrack -p tcp --dport 5020 --state ESTABLISHED -m 42 2>/dev/null | grep -c src=)" -eq 3 ]'
 check "... with their rule's name" wait_for 20 backup_has 5020 ESTABLISHED 42 web
 check "the UDP flow is on the backup, rule dns" wait_for 50 backup_has 5053 - 0 dns
 check "the backup applied the master's records" \
@@ -187,11 +192,42 @@ EOF
 check "a datagram of the master captured and sent again, changed and not" \
     in_d "$PY" "$T_TMP/inject.py" "$Y4A" "$Y4B"
 check "the replayed one is counted" \
-    wait_for 30 test "$(jsync "$B_CTL" refused.replayed)" -ge 1
+    eventually 30 '[ "$(jsync "$B_CTL" refused.replayed)" -ge 1 ]'
 check "the forged one is counted" \
-    wait_for 30 test "$(jsync "$B_CTL" refused.forged)" -ge 1
+    eventually 30 '[ "$(jsync "$B_CTL" refused.forged)" -ge 1 ]'
 check "... and audited (one line per 10 s)" wait_for 30 grep -Eq 'action=drop sync=(forged|replayed)' "$B_LOG"
 check "the backup's table is whole" test "$(backup_count)" -ge 4
+
+# ---- a flood of forged messages: counted, audited once, sync goes on ---------
+cat >"$T_TMP/flood.py" <<'EOF'
+import os, sys
+from scapy.all import IP, UDP, Raw, send, conf
+conf.verb = 0
+src, dst, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+# a sync header's magic and version, then random bytes for the rest
+pkts = [IP(src=src, dst=dst) / UDP(sport=3780, dport=3780) /
+        Raw(b"NQSY\x01\x01" + os.urandom(200)) for _ in range(n)]
+send(pkts)
+EOF
+refused()
+{
+	"$NFQSPICTL" -s "$B_CTL" -j sync status 2>/dev/null | "$PY" -c '
+import json, sys
+r = json.load(sys.stdin)["refused"]
+print(sum(r.values()))' 2>/dev/null
+}
+# shellcheck disable=SC2034  # read in eventually's eval
+refused0=$(refused)
+audits0=$(grep -c 'action=drop sync=' "$B_LOG")
+check "2,000 forged datagrams from the master's address" \
+    in_d "$PY" "$T_TMP/flood.py" "$Y4A" "$Y4B" 2000
+check "... every one counted (malformed, forged)" \
+    eventually 50 '[ "$(( $(refused) - refused0 ))" -ge 2000 ]'
+check "... audited at most once per 10 s" \
+    test "$(( $(grep -c 'action=drop sync=' "$B_LOG") - audits0 ))" -le 2
+bg_in "$NS_C" sh -c "sleep 60 | socat - TCP4:$S4:5020,sourceport=41005,reuseaddr"
+check "a connection after the flood still reaches the backup" \
+    eventually 50 '[ "$(bctl conntrack -p tcp 2>/dev/null | grep -c "sport=41005 dport=5020 ")" -eq 1 ]'
 
 # ---- the backup restarts: not ready until the whole table came ---------------
 check "SIGTERM: the backup stops with status 0" stop_backup
@@ -201,12 +237,12 @@ sleep 0.5
 check "the backup starts again" start_backup
 check "the restarted backup is ready (bulk in)" wait_for 100 backup_ready
 check "... with every connection, the one made while it was away too" \
-    wait_for 30 test "$(bctl conntrack -p tcp --dport 5020 --state ESTABLISHED -m 42 2>/dev/null | grep -c src=)" -eq 4
+    eventually 30 '[ "$(bctl conntrack -p tcp --dport 5020 --state ESTABLISHED -m 42 2>/dev/null | grep -c src=)" -eq 5 ]'
 check "the master sent a bulk" test "$(jsync "$T_CTL" bulk_out.count)" -ge 2
 
 # ---- roles ------------------------------------------------------------------
 check "sync role master on the backup" bctl sync role master
-check "... says so" wait_for 20 test "$(jsync "$B_CTL" role)" = '"master"'
+check "... says so" eventually 20 '[ "$(jsync "$B_CTL" role)" = "\"master\"" ]'
 check "sync role with a bad role: usage error" not bctl sync role primary
 check "sync resync" "$NFQSPICTL" -s "$T_CTL" sync resync
 check "no sanitizer report in the backup's log" \
