@@ -111,6 +111,8 @@ struct fpq_node {
 	struct fp_conn	 c;
 	unsigned	 w;		/* its worker */
 	uint8_t		 state;		/* FPQ_STAGED, FPQ_IN */
+	uint8_t		 renew;		/* staged again: the kernel still
+					   holds its counted elements */
 	uint32_t	 stage;		/* FPQ_STAGED: index in add[] */
 	uint64_t	 pkts;		/* the kernel's counts handed over */
 	uint64_t	 bytes;
@@ -276,13 +278,20 @@ fpq_book_apply(struct fpq_book *b)
 	if (b->ops.add(b->arg, b->add, m) == -1) {
 		/* all or none: none of them is in */
 		b->st.errors++;
-		for (i = 0; i < m; i++)
-			if (*(pp = fpq_slot(b, &b->add[i])) != NULL)
+		for (i = 0; i < m; i++) {
+			if (b->addn[i]->renew) {
+				/* as it was: in, with its counts */
+				b->addn[i]->state = FPQ_IN;
+				b->addn[i]->renew = 0;
+			} else if (*(pp = fpq_slot(b, &b->add[i])) != NULL)
 				fpq_unlink(b, pp);
+		}
 		return (rc);
 	}
-	for (i = 0; i < m; i++)
+	for (i = 0; i < m; i++) {
 		b->addn[i]->state = FPQ_IN;
+		b->addn[i]->renew = 0;
+	}
 	return (rc);
 }
 
@@ -327,11 +336,13 @@ fpq_book_del(struct fpq_book *b, const struct fpq_item *it)
 
 	if ((n = *(pp = fpq_slot(b, &it->c))) == NULL)
 		return (0);	/* never got in (a failed or stale add) */
-	if (n->state == FPQ_STAGED) {
+	if (n->state == FPQ_STAGED && !n->renew) {
 		b->addn[n->stage] = NULL;
 		fpq_unlink(b, pp);
 		return (0);
 	}
+	if (n->state == FPQ_STAGED)
+		b->addn[n->stage] = NULL;
 	if (b->ndel == FPQ_BATCH) {
 		rc = fpq_book_apply(b);
 		pp = fpq_slot(b, &it->c);
@@ -399,12 +410,28 @@ fpq_book_counts(struct fpq_book *b, const struct fp_conn *c,
 	/* lower than what was handed over: the element started again */
 	dp = k->pkts >= n->pkts ? k->pkts - n->pkts : k->pkts;
 	db = k->bytes >= n->bytes ? k->bytes - n->bytes : k->bytes;
-	if (dp == 0 && db == 0)
-		return;
-	if (b->ops.credit(b->arg, n->w, &n->c, dp, db) == -1)
+	if ((dp != 0 || db != 0) &&
+	    b->ops.credit(b->arg, n->w, &n->c, dp, db) == -1)
 		return;		/* at the next poll, with what comes */
 	n->pkts = k->pkts;
 	n->bytes = k->bytes;
+	/*
+	 * Idle longer than the kernel's timeout: its packets come to the
+	 * queue again, though its worker still has it offloaded.  In it
+	 * goes again (its counts, handed over, start from 0), so that
+	 * the kernel's timeout can stay short, which bounds what a killed
+	 * daemon leaves behind, without costing an idle connection more
+	 * than one addition per timeout.
+	 */
+	if (k->expires_ms == 0 && b->nadd < FPQ_BATCH) {
+		n->state = FPQ_STAGED;
+		n->renew = 1;
+		n->stage = (uint32_t)b->nadd;
+		n->pkts = n->bytes = 0;
+		b->add[b->nadd] = n->c;
+		b->addn[b->nadd++] = n;
+		b->st.renewed++;
+	}
 }
 
 size_t

@@ -45,6 +45,8 @@ struct fp_stats {
 	uint64_t	 errors;	/* fastpath_*() calls that failed */
 	uint64_t	 flushes;	/* the kernel table emptied */
 	uint64_t	 stale;		/* offloads a flush passed by */
+	uint64_t	 renewed;	/* put in again after the kernel's
+					   timeout (idle connections) */
 };
 
 /* ---- the rings ------------------------------------------------------- */
@@ -145,7 +147,8 @@ int		 fpq_book_pending(const struct fpq_book *b);
 int		 fpq_book_flush(struct fpq_book *b, uint32_t *epoch);
 uint32_t	 fpq_book_epoch(const struct fpq_book *b);
 /* The kernel's counts of c (fastpath_counters()): what is new goes to
-   its worker through ops->credit. */
+   its worker through ops->credit; one the kernel no longer passes
+   (expires_ms 0) is staged to go in again. */
 void		 fpq_book_counts(struct fpq_book *b, const struct fp_conn *c,
 		    const struct fp_counts *n);
 /* Connections the book believes the kernel holds. */
