@@ -165,6 +165,13 @@ control_table_step(evutil_socket_t fd, short ev, void *arg)
 		} else if (c->job == JOB_CT_DELETE) {
 			char	 note[128];
 
+			/* what went has left the kernel's fast path too
+			   before we answer */
+			if (ctl->info->fpd != NULL &&
+			    fpd_sync(ctl->info->fpd) == -1)
+				log_warn("control: conntrack %s: fast path",
+				    c->all ? "flush" : "delete");
+
 			snprintf(note, sizeof(note), "%" PRIu64 " connection%s "
 			    "%s", c->count, c->count == 1 ? "" : "s",
 			    c->all ? "flushed" : "deleted");

@@ -301,9 +301,15 @@ daemon_reload(void *arg, char *err, size_t errlen)
 	/* which old rule each new one was: here, not in the workers */
 	if (config_map_rules(cfg, d->cfg) == -1)
 		log_warn("reload: rule counters");
+	if ((cfg->fastpath != 0) != (d->info.fpd != NULL))
+		log_warnx("reload: fastpath takes effect at the next start");
 	for (i = 0; i < d->nworkers; i++)
 		if (worker_reload(d->workers[i], cfg) == -1)
 			log_warnx("reload: worker %u is not running", i);
+	/* the new rules may forbid or re-mark what the kernel carries: it
+	   all comes back to be judged, and goes again when allowed */
+	if (d->info.fpd != NULL && fpd_flush(d->info.fpd) == -1)
+		log_warn("reload: emptying the fast path");
 	old = d->cfg;
 	d->cfg = cfg;
 	d->info.cfg = cfg;
@@ -556,6 +562,9 @@ daemon_stop(struct daemon *d, struct event *sigev[3], const int sigs[3])
 	}
 	free(d->wd_last);
 	free(d->wd_stale);
+	/* the kernel table goes first: what it carried comes to the
+	   workers, which still answer */
+	fpd_stop(d->info.fpd);
 	for (i = 0; i < d->nworkers; i++)
 		worker_stop(d->workers[i]);
 	sync_stop(d->sync);
@@ -566,6 +575,8 @@ daemon_stop(struct daemon *d, struct event *sigev[3], const int sigs[3])
 		worker_free(d->workers[i]);
 	sync_free(d->sync);
 	d->sync = NULL;
+	fpd_free(d->info.fpd);
+	d->info.fpd = NULL;
 	events_free(d->events);
 	/*
 	 * Freeing its events, libevent puts the default actions back: a
@@ -640,6 +651,16 @@ daemon_run(struct daemon *d, int foreground, int debug)
 		for (i = 0; i < d->nworkers; i++)
 			worker_set_sync(d->workers[i], d->sync);
 	}
+	/* the kernel table, emptied, before any worker runs */
+	if (d->cfg->fastpath) {
+		if ((d->info.fpd = fpd_open(d->cfg, d->nworkers, err,
+		    sizeof(err))) == NULL) {
+			log_warnx("%s", err);
+			goto fail;
+		}
+		for (i = 0; i < d->nworkers; i++)
+			worker_set_fastpath(d->workers[i], d->info.fpd);
+	}
 
 	for (i = 0; i < 3; i++)
 		if ((sigev[i] = evsignal_new(d->base, sigs[i], sig_cb,
@@ -675,6 +696,10 @@ daemon_run(struct daemon *d, int foreground, int debug)
 	    verdict_has_reject(d->cfg), d->divert != NULL) == -1)
 		goto fail;
 
+	if (d->info.fpd != NULL && fpd_start(d->info.fpd) == -1) {
+		log_warn("fastpath: cannot start its thread");
+		goto fail;
+	}
 	for (i = 0; i < d->nworkers; i++)
 		if (worker_start(d->workers[i], d->base, worker_dead,
 		    d) == -1) {
@@ -717,10 +742,13 @@ daemon_run(struct daemon *d, int foreground, int debug)
 	http_close(d->http);
 	if (d->control != NULL)
 		control_close(d->control);
+	fpd_stop(d->info.fpd);
 	if (d->workers != NULL)
 		for (i = 0; i < d->nworkers; i++)
 			worker_free(d->workers[i]);
 	sync_free(d->sync);
+	fpd_free(d->info.fpd);
+	d->info.fpd = NULL;
 	events_free(d->events);
 	free(d->workers);
 	for (i = 0; i < 3; i++)

@@ -51,6 +51,7 @@
 #include "divert.h"
 #include "qwatch.h"
 #include "syncseq.h"
+#include "fpq.h"
 
 #ifndef __dead
 #define __dead		__attribute__((__noreturn__))
@@ -192,6 +193,7 @@ const char	*nq_strerror(int err);
 struct worker;
 struct event_base;
 struct events;
+struct fpd;
 
 /*
  * sync.c's counters, kept by the sync thread; in struct worker_stats so
@@ -247,6 +249,7 @@ struct worker_stats {
 	uint64_t	 sources;	/* in the limit table */
 	uint64_t	 reasons[REASON_MAX];	/* INVALID packets by why */
 	struct sync_stats sync;		/* the sync thread's (status.c) */
+	struct fp_stats	 fp;		/* the fast path */
 };
 
 /*
@@ -298,6 +301,8 @@ void		 worker_stop(struct worker *w);
  * errors quoting a connection of another worker (all must outlive them).
  */
 void		 worker_set_peers(struct worker **all, unsigned n);
+/* Before worker_start(): the fast path's thread (NULL: off). */
+void		 worker_set_fastpath(struct worker *w, struct fpd *d);
 /* Before worker_start(): where the table's events go (NULL: nowhere). */
 void		 worker_set_events(struct worker *w, struct events *ev);
 void		 worker_free(struct worker *w);
@@ -369,6 +374,34 @@ void		 sync_print(struct evbuffer *b, const struct sync_status *st,
 		    int json);
 const char	*sync_role_name(int role);
 
+/*
+ * fpd.c: [daemon] fastpath, the thread that owns the kernel table
+ * (fastpath.h) and takes the workers' offloads and removals through
+ * rings (fpq.h).  fpd_open() empties the kernel table (a message in err
+ * and NULL on failure); fpd_start() runs the thread.  fpd_port() is
+ * worker w's pair of rings, fpd_shared() the epoch it watches;
+ * fpd_wake() hurries the thread (a removal), fpd_lost_removal() says
+ * one did not fit in the ring (the thread then empties the kernel
+ * table).  From the main thread: fpd_sync() returns once every item sent
+ * before it is applied, fpd_flush() once the kernel table was emptied
+ * (a reload); both 0, or -1 and ETIMEDOUT.  fpd_stats() adds the
+ * thread's counters to s.  fpd_stop() ends the thread and deletes the
+ * kernel table; fpd_free(), once no worker runs, the rest.
+ */
+struct fpd;
+struct fpd	*fpd_open(const struct config *cfg, unsigned nworkers,
+		    char *err, size_t errlen);
+int		 fpd_start(struct fpd *d);
+struct fpq_port	*fpd_port(struct fpd *d, unsigned w);
+const struct fpq_shared *fpd_shared(struct fpd *d);
+void		 fpd_wake(struct fpd *d);
+void		 fpd_lost_removal(struct fpd *d);
+int		 fpd_sync(struct fpd *d);
+int		 fpd_flush(struct fpd *d);
+void		 fpd_stats(struct fpd *d, struct fp_stats *s);
+void		 fpd_stop(struct fpd *d);
+void		 fpd_free(struct fpd *d);
+
 /* nfqspid.c: the daemon as a whole, for control.c's `status` */
 struct daemon_info {
 	const char	*version;	/* PACKAGE_VERSION */
@@ -386,6 +419,7 @@ struct daemon_info {
 	uint64_t	 divert_restored; /* times put back */
 	const struct qwatch *qwatch;	/* packets per queue vs interfaces */
 	struct sync	*sync;		/* [sync], or NULL */
+	struct fpd	*fpd;		/* [daemon] fastpath; NULL: off */
 };
 
 /* control.c: the control socket, in the main thread */

@@ -100,6 +100,16 @@ static const struct status_counter counters[] = {
 	{ "sync_malformed", "sync_refused_total{reason=\"malformed\"}", NULL, COUNTER, WS(sync.malformed) },
 	{ "sync_version", "sync_refused_total{reason=\"version\"}", NULL, COUNTER, WS(sync.version) },
 	{ "sync_stranger", "sync_refused_total{reason=\"stranger\"}", NULL, COUNTER, WS(sync.strangers) },
+	{ "offloaded", "fastpath_offloaded_total", "Connections handed to the kernel's fast path ([daemon] fastpath).", COUNTER, WS(fp.offloaded) },
+	{ "offload_active", "fastpath_connections", "Connections the fast path carries now.", GAUGE, WS(fp.active) },
+	{ "offload_removed", "fastpath_removed_total", "Connections taken out of the fast path (their end, expiry, flush, delete, a reload).", COUNTER, WS(fp.removed) },
+	{ "offload_full", "fastpath_ring_full_total", "Offloads not made: the worker's ring to the fast path's thread was full.", COUNTER, WS(fp.ring_full) },
+	{ "offload_packets", "fastpath_packets_total", "Packets the kernel let through on the fast path, counted into their connections.", COUNTER, WS(fp.packets) },
+	{ "offload_bytes", "fastpath_bytes_total", "Bytes of the packets the kernel let through on the fast path.", COUNTER, WS(fp.bytes) },
+	{ "offload_errors", "fastpath_errors_total", "Changes to the kernel's fast-path table that failed.", COUNTER, WS(fp.errors) },
+	{ "offload_flushes", "fastpath_flushes_total", "Times the kernel's fast-path table was emptied (reloads, a removal that did not fit its ring).", COUNTER, WS(fp.flushes) },
+	{ "offload_stale", "fastpath_stale_total", "Offloads a flush of the kernel's table passed by (made again by the next packet).", COUNTER, WS(fp.stale) },
+	{ "offload_renewed", "fastpath_renewed_total", "Idle offloaded connections put in the kernel's table again after its timeout.", COUNTER, WS(fp.renewed) },
 };
 
 #define NCOUNTERS	(sizeof(counters) / sizeof(counters[0]))
@@ -157,6 +167,8 @@ status_collect(struct status *st, const struct daemon_info *info,
 		sync_status(info->sync, &ss);
 		st->tot.sync = ss.st;
 	}
+	if (info->fpd != NULL)
+		fpd_stats(info->fpd, &st->tot.fp);
 	nq_proc_read(info->queue, n, st->q);
 	for (i = 0; i < n; i++)
 		if (st->q[i].waiting > 0)

@@ -363,6 +363,8 @@ verdict_packet(const struct verdict_ctx *x, const uint8_t *buf, size_t len,
 	case CT_RELATED:
 		decide(cfg, p, res.state, in, out, v);
 		inherit(cfg, res.entry, v);
+		if (res.state == CT_ESTABLISHED)
+			v->entry = res.entry;
 		if (res.reason == REASON_WINDOW_GRACE) {
 			/* out of window, passed by an overflow's grace:
 			   every one is audited */

@@ -46,6 +46,9 @@ struct verdict {
 	uint8_t		 set_mark;	/* put mark on the packet */
 	uint32_t	 mark;
 	const struct rule *rule;	/* NULL: the [policy] default */
+	/* an ESTABLISHED packet's connection (NULL otherwise), for the
+	   fast path; valid until the table changes again */
+	struct ct_entry	*entry;
 };
 
 /*

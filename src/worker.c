@@ -85,6 +85,10 @@ worker_ct_event(int event, const struct ct_entry *e, void *arg)
 	limit_ct_event(event, e, w->lt);
 	events_ct(w->events, w->id, event, e, w->cfg);
 	worker_sync_event(w, event, e);
+	/* the table takes the mark off itself once e is gone */
+	if (__builtin_expect(w->fpd != NULL, 0) &&
+	    event == CT_EVENT_DESTROY && ct_offloaded(w->ct, e))
+		worker_fp_remove(w, e);
 }
 
 /* One packet: the verdict is what nq sends back for it. */
@@ -111,6 +115,8 @@ worker_packet(struct worker *w, const struct nq_packet *np,
 	if (worker_fragment(w, np, &x, nv))
 		return;
 	verdict_packet(&x, np->data, np->len, a, &p, &v);
+	if (__builtin_expect(w->fpd != NULL, 0))
+		worker_fp_packet(w, &p, &v);
 	if (verdict_needs_owner(&p, &v) && worker_ask(w, np, &p, &v, in,
 	    out) == 0) {
 		nv->defer = 1;	/* worker_answered() gives the verdict */
@@ -164,6 +170,9 @@ worker_batch(void *arg, const struct nq_packet *np, struct nq_verdict *nv,
 		worker_overflow_check(b.w, np[0].ts_ms, 0);
 		b.w->ran_ms = np[0].ts_ms;
 	}
+	/* the kernel table was emptied: our marks are void */
+	if (__builtin_expect(b.w->fpd != NULL, 0))
+		worker_fp_epoch(b.w);
 
 	if (n > NQ_BATCH) {
 		/* not from nq.c: one at a time */
@@ -226,6 +235,8 @@ worker_tick(evutil_socket_t fd, short events, void *arg)
 	worker_reopen(w, now);
 	worker_overflow_check(w, now, 1);
 	w->ran_ms = now;
+	if (w->fpd != NULL)
+		worker_fp_credits(w, now);
 	ct_expire(w->ct, now);
 	worker_frag_expire(w, now);
 	limit_expire(w->lt, now);
@@ -594,6 +605,7 @@ worker_reload_fn(struct worker *w, void *arg)
 	worker_answer_late(w, 0, 0);
 	worker_rule_counters_new(w, w->cfg, cfg);
 	w->cfg = cfg;
+	worker_fp_config(w, cfg);
 	ct_set_config(w->ct, &cfg->ct);
 	frag_set_config(w->fc, &cfg->frag);
 	/*

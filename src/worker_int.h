@@ -143,6 +143,13 @@ struct worker {
 	struct worker_names	*sync_names;	/* rule names to indexes */
 	struct sync_slice	*sync_slice;	/* the bulk's, being filled */
 	struct event		*syncev;	/* every flush: moved windows */
+
+	/* worker_fp.c: the fast path; fpd NULL when off */
+	struct fpd		*fpd;
+	struct fpq_port		*fpp;		/* our rings to its thread */
+	uint32_t		 fp_epoch;	/* the last flush we saw */
+	uint8_t			 fp_ok;		/* cfg lets established
+						   packets pass unasked */
 };
 
 /* worker.c: a packet decided: count it, answer it, audit it; nv for nq */
@@ -184,6 +191,19 @@ void	 worker_overflow_check(struct worker *, uint64_t now, int tick);
 void	 worker_set_params(struct worker *, const struct config *);
 /* The watchdog closed the queue while we were stalled: open it again. */
 void	 worker_reopen(struct worker *, uint64_t now);
+
+/* worker_fp.c */
+/* Does cfg let the fast path carry our connections? */
+void	 worker_fp_config(struct worker *, const struct config *);
+/* After a packet's verdict: its connection goes to the kernel or leaves. */
+void	 worker_fp_packet(struct worker *, const struct pkt *,
+	    const struct verdict *);
+/* e leaves the kernel (a DESTROY, a state change). */
+void	 worker_fp_remove(struct worker *, const struct ct_entry *);
+/* A new epoch (the kernel table was emptied): unmark everything. */
+void	 worker_fp_epoch(struct worker *);
+/* The kernel's counts, from the thread (and the epoch). */
+void	 worker_fp_credits(struct worker *, uint64_t now);
 
 /* worker_reject.c */
 int	 worker_open_raw(struct worker *);

@@ -152,6 +152,7 @@ worker_get_stats(struct worker *w, struct worker_stats *s)
 	limit_get_stats(w->lt, &s->limit);
 	s->sources = limit_count(w->lt);
 	frag_get_stats(w->fc, &s->frag);
+	s->fp.active = ct_offload_count(w->ct);
 }
 
 /* The counter structs are uint64_t only, so they add up word by word. */
@@ -161,6 +162,7 @@ _Static_assert(sizeof(struct frag_stats) % sizeof(uint64_t) == 0,
     "frag_stats");
 _Static_assert(sizeof(struct limit_stats) % sizeof(uint64_t) == 0,
     "limit_stats");
+_Static_assert(sizeof(struct fp_stats) % sizeof(uint64_t) == 0, "fp_stats");
 
 static void
 add_words(void *to, const void *from, size_t size)

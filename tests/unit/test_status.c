@@ -84,6 +84,13 @@ sync_status(struct sync *s, struct sync_status *st)
 	memset(st, 0, sizeof(*st));
 }
 
+/* the fast path's thread: none here (info.fpd is NULL) */
+void
+fpd_stats(struct fpd *d, struct fp_stats *s)
+{
+	fail();
+}
+
 uint64_t
 worker_now_ms(void)
 {

@@ -1,0 +1,386 @@
+/*
+ * fpd.c - the fast path's thread: the one owner of the kernel table
+ *
+ * Copyright (C) 2026 The nfqspid authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * With [daemon] fastpath = yes the workers hand the connections they
+ * judged to this thread, each through its own pair of rings (fpq.h); the
+ * thread batches them into one fastpath_del() and one fastpath_add() a
+ * round.  A round runs when a worker wakes it (a removal, or a ring
+ * filling up) and otherwise every FPD_ROUND_MS, so an offload waits at
+ * most that long and a removal goes at once.  Once a second it reads the
+ * kernel's counters and hands each connection's new packets and bytes
+ * back to its worker.  The main thread waits for a round (fpd_sync())
+ * after `nfqspictl conntrack flush` or `delete` and a reload, so that
+ * what they removed has left the kernel when they answer.
+ *
+ * Nothing here touches a connection table: that is the workers' (their
+ * side is worker_fp.c).
+ */
+#include "autoconf.h"		/* first: _GNU_SOURCE */
+
+#include <sys/eventfd.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "nfqspid.h"
+
+#define FPD_ROUND_MS	20	/* an offload waits at most this long */
+#define FPD_POLL_MS	1000	/* the kernel's counters read this often */
+#define FPD_SYNC_MS	2000	/* fpd_sync() gives up after this */
+#define FPD_KERNEL_TIMEOUT 300	/* s: the kernel's TCP timeout at most */
+
+struct fpd {
+	struct fastpath		*fp;
+	struct fpq_book		*book;
+	struct fpq_port		*ports;
+	unsigned		 n;
+	struct fpq_shared	 sh;
+	int			 efd;		/* eventfd: wake the thread */
+
+	pthread_t		 thread;
+	int			 started;
+	int			 stop;		/* atomic */
+	uint64_t		 polled_ms;
+
+	pthread_mutex_t		 mtx;
+	pthread_cond_t		 cond;
+	/* under mtx: */
+	uint64_t		 req;		/* rounds asked for */
+	uint64_t		 done;		/* rounds run after them */
+	int			 flush_req;	/* empty the kernel table */
+	struct fp_stats		 st;		/* the thread's counters */
+	uint64_t		 count_errors;	/* fastpath_counters() */
+};
+
+/* ---- the book's way to the kernel ------------------------------------ */
+
+static int
+fpd_add(void *arg, const struct fp_conn *c, size_t n)
+{
+	struct fpd	*d = arg;
+
+	return (fastpath_add(d->fp, c, n));
+}
+
+static int
+fpd_del(void *arg, const struct fp_conn *c, size_t n)
+{
+	struct fpd	*d = arg;
+
+	return (fastpath_del(d->fp, c, n));
+}
+
+static int
+fpd_flush_kernel(void *arg)
+{
+	struct fpd	*d = arg;
+
+	return (fastpath_flush(d->fp));
+}
+
+static int
+fpd_credit(void *arg, unsigned w, const struct fp_conn *c, uint64_t pkts,
+    uint64_t bytes)
+{
+	struct fpd		*d = arg;
+	struct fpq_credit	 cr;
+
+	if (w >= d->n)
+		return (0);
+	cr.c = *c;
+	cr.pkts = pkts;
+	cr.bytes = bytes;
+	return (fpq_ring_push(&d->ports[w].back, &cr));
+}
+
+static const struct fpq_ops fpd_ops = {
+	fpd_add, fpd_del, fpd_flush_kernel, fpd_credit
+};
+
+static void
+fpd_counts_cb(const struct fp_conn *c, const struct fp_counts *k, void *arg)
+{
+	struct fpd	*d = arg;
+
+	fpq_book_counts(d->book, c, k);
+}
+
+/* ---- the thread ------------------------------------------------------ */
+
+/* Empty the kernel table; the workers see the new epoch and unmark. */
+static void
+fpd_flush_now(struct fpd *d)
+{
+	uint32_t	 epoch;
+	int		 rc;
+
+	/* the epoch is published before the kernel is asked: whatever a
+	   worker sends after seeing it is of the new epoch */
+	rc = fpq_book_flush(d->book, &epoch);
+	__atomic_store_n(&d->sh.epoch, epoch, __ATOMIC_RELEASE);
+	if (rc == -1)
+		/* tried again next round */
+		__atomic_store_n(&d->sh.flush, 1, __ATOMIC_RELEASE);
+}
+
+/* One round: every item the rings hold, applied; the counters if due. */
+static void
+fpd_round(struct fpd *d, int flush)
+{
+	struct fpq_item	 it;
+	unsigned	 w;
+	uint64_t	 now;
+
+	for (w = 0; w < d->n; w++)
+		while (fpq_ring_pop(&d->ports[w].out, &it))
+			if (fpq_book_item(d->book, w, &it) == -1)
+				/* a removal failed: only a flush is sure */
+				flush = 1;
+	if (__atomic_exchange_n(&d->sh.flush, 0, __ATOMIC_ACQ_REL))
+		flush = 1;
+	if (flush)
+		fpd_flush_now(d);
+	if (fpq_book_apply(d->book) == -1)
+		fpd_flush_now(d);
+
+	now = worker_now_ms();
+	if (now - d->polled_ms >= FPD_POLL_MS) {
+		d->polled_ms = now;
+		if (fastpath_counters(d->fp, fpd_counts_cb, d) == -1) {
+			pthread_mutex_lock(&d->mtx);
+			d->count_errors++;
+			pthread_mutex_unlock(&d->mtx);
+		}
+	}
+}
+
+static void *
+fpd_main(void *arg)
+{
+	struct fpd	*d = arg;
+	struct pollfd	 pfd;
+	uint64_t	 v, req;
+	int		 flush;
+
+	(void)pthread_setname_np(pthread_self(), "nfqspid-fp");
+	d->polled_ms = worker_now_ms();
+	while (!__atomic_load_n(&d->stop, __ATOMIC_ACQUIRE)) {
+		pfd.fd = d->efd;
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, FPD_ROUND_MS) == 1)
+			(void)read(d->efd, &v, sizeof(v));
+		pthread_mutex_lock(&d->mtx);
+		req = d->req;
+		flush = d->flush_req;
+		d->flush_req = 0;
+		pthread_mutex_unlock(&d->mtx);
+
+		fpd_round(d, flush);
+
+		pthread_mutex_lock(&d->mtx);
+		fpq_book_stats(d->book, &d->st);
+		d->st.errors += d->count_errors;
+		d->done = req;
+		pthread_cond_broadcast(&d->cond);
+		pthread_mutex_unlock(&d->mtx);
+	}
+	return (NULL);
+}
+
+/* ---- the main thread's side ------------------------------------------ */
+
+struct fpd *
+fpd_open(const struct config *cfg, unsigned nworkers, char *err,
+    size_t errlen)
+{
+	struct fp_params p;
+	struct fpd	*d;
+	uint64_t	 max;
+	unsigned	 i;
+
+	if ((d = calloc(1, sizeof(*d))) == NULL ||
+	    (d->ports = calloc(nworkers, sizeof(*d->ports))) == NULL) {
+		snprintf(err, errlen, "fastpath: %s", strerror(errno));
+		free(d);
+		return (NULL);
+	}
+	d->efd = -1;
+	pthread_mutex_init(&d->mtx, NULL);
+	pthread_cond_init(&d->cond, NULL);
+	for (i = 0; i < nworkers; i++, d->n++)
+		if (fpq_port_init(&d->ports[i]) == -1) {
+			snprintf(err, errlen, "fastpath: rings: %s",
+			    strerror(errno));
+			goto fail;
+		}
+	if ((d->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1 ||
+	    (d->book = fpq_book_new(&fpd_ops, d)) == NULL) {
+		snprintf(err, errlen, "fastpath: %s", strerror(errno));
+		goto fail;
+	}
+	memset(&p, 0, sizeof(p));
+	p.queue = cfg->queue;
+	/* short: what a killed daemon leaves lives this long idle; the
+	   book puts an idle connection in again (fpq_book_counts()) */
+	p.tcp_timeout_s = cfg->ct.timeout[CT_TO_TCP_ESTABLISHED];
+	if (p.tcp_timeout_s > FPD_KERNEL_TIMEOUT)
+		p.tcp_timeout_s = FPD_KERNEL_TIMEOUT;
+	p.udp_timeout_s = cfg->ct.timeout[CT_TO_UDP_STREAM];
+	/* every worker has a table of max */
+	max = (uint64_t)cfg->ct.max * nworkers;
+	p.max = max > UINT32_MAX / 2 ? UINT32_MAX / 2 : (uint32_t)max;
+	/* emptied: a killed daemon's elements let nothing more through */
+	if ((d->fp = fastpath_open(&p)) == NULL) {
+		char	 name[FP_TABLE_NAMELEN];
+
+		(void)fastpath_table_name(cfg->queue, name, sizeof(name));
+		snprintf(err, errlen, "fastpath: cannot make the nf_tables "
+		    "table %s: %s", name, strerror(errno));
+		goto fail;
+	}
+	return (d);
+ fail:
+	fpd_free(d);
+	return (NULL);
+}
+
+int
+fpd_start(struct fpd *d)
+{
+	sigset_t	 all, old;
+	int		 rc;
+
+	/* the main thread owns the signals */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	rc = pthread_create(&d->thread, NULL, fpd_main, d);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
+		errno = rc;
+		return (-1);
+	}
+	d->started = 1;
+	return (0);
+}
+
+struct fpq_port *
+fpd_port(struct fpd *d, unsigned w)
+{
+	return (w < d->n ? &d->ports[w] : NULL);
+}
+
+const struct fpq_shared *
+fpd_shared(struct fpd *d)
+{
+	return (&d->sh);
+}
+
+void
+fpd_wake(struct fpd *d)
+{
+	uint64_t	 one = 1;
+
+	(void)write(d->efd, &one, sizeof(one));
+}
+
+void
+fpd_lost_removal(struct fpd *d)
+{
+	__atomic_store_n(&d->sh.flush, 1, __ATOMIC_RELEASE);
+	fpd_wake(d);
+}
+
+static int
+fpd_wait(struct fpd *d, int flush)
+{
+	struct timespec	 until;
+	uint64_t	 r;
+	int		 rc = 0;
+
+	if (!d->started)
+		return (0);
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += FPD_SYNC_MS / 1000;
+	pthread_mutex_lock(&d->mtx);
+	r = ++d->req;
+	if (flush)
+		d->flush_req = 1;
+	pthread_mutex_unlock(&d->mtx);
+	fpd_wake(d);
+	pthread_mutex_lock(&d->mtx);
+	while (d->done < r && rc == 0)
+		rc = pthread_cond_timedwait(&d->cond, &d->mtx, &until);
+	pthread_mutex_unlock(&d->mtx);
+	if (rc != 0) {
+		errno = rc;
+		return (-1);
+	}
+	return (0);
+}
+
+int
+fpd_sync(struct fpd *d)
+{
+	return (fpd_wait(d, 0));
+}
+
+int
+fpd_flush(struct fpd *d)
+{
+	return (fpd_wait(d, 1));
+}
+
+void
+fpd_stats(struct fpd *d, struct fp_stats *s)
+{
+	pthread_mutex_lock(&d->mtx);
+	s->errors += d->st.errors;
+	s->flushes += d->st.flushes;
+	s->stale += d->st.stale;
+	s->renewed += d->st.renewed;
+	pthread_mutex_unlock(&d->mtx);
+}
+
+void
+fpd_stop(struct fpd *d)
+{
+	if (d == NULL)
+		return;
+	if (d->started) {
+		__atomic_store_n(&d->stop, 1, __ATOMIC_RELEASE);
+		fpd_wake(d);
+		pthread_join(d->thread, NULL);
+		d->started = 0;
+	}
+	/* the table goes, and every element with it */
+	fastpath_close(d->fp);
+	d->fp = NULL;
+}
+
+void
+fpd_free(struct fpd *d)
+{
+	unsigned	 i;
+
+	if (d == NULL)
+		return;
+	fpd_stop(d);
+	fpq_book_free(d->book);
+	for (i = 0; i < d->n; i++)
+		fpq_port_free(&d->ports[i]);
+	free(d->ports);
+	if (d->efd != -1)
+		close(d->efd);
+	pthread_cond_destroy(&d->cond);
+	pthread_mutex_destroy(&d->mtx);
+	free(d);
+}

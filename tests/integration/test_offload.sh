@@ -1,0 +1,290 @@
+#!/bin/bash
+# test_offload.sh - [daemon] fastpath = yes end to end: the diversion is
+# `nfqspictl iptables | iptables-restore -n` in dut; a bulk TCP transfer
+# and a UDP stream mostly skip the queue (the queue's /proc sequence
+# number against the kernel's bypass rule counter); a connection left
+# open is listed by `nfqspictl conntrack` with every packet the kernel
+# counted; and after each way a connection leaves (FIN, expiry,
+# conntrack flush, conntrack delete, a reload that forbids it) the next
+# packet of that flow comes to the queue again.  nfqspid empties a table
+# it finds at start and deletes its own at SIGTERM.
+#
+# Copyright (C) 2026 The nfqspid authors
+# SPDX-License-Identifier: GPL-2.0-or-later
+set -u
+
+T_NET=${T_NET:-79}
+T_QUEUE=${T_QUEUE:-27}
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+lib_init offload
+command -v nft >/dev/null || { echo "ERROR: nft not found: run scripts/deps.sh" >&2; exit 1; }
+lib_topology || { echo "cannot build the namespaces" >&2; exit 1; }
+lib_write_helpers
+TABLE=nfqspid-fp-$T_QUEUE
+BIT=0x80000000
+
+# $1: the TCP ports rule "tcp" accepts
+policy()
+{
+	lib_config <<EOF
+[conntrack]
+tcp_loose = yes
+timeout_udp = 8
+timeout_udp_stream = 8
+
+[policy]
+new = drop
+
+[rule tcp]
+proto = tcp
+dst = $S4
+dport = $1
+action = accept
+
+[rule udp]
+proto = udp
+dst = $S4
+dport = 5002
+action = accept
+EOF
+	sed -i 's/^\[daemon\]$/[daemon]\nfastpath = yes/' "$T_CONF"
+}
+
+# what a killed daemon might have left: emptied at start
+in_d nft add table inet "$TABLE"
+in_d nft add chain inet "$TABLE" leftover
+policy "5000, 5001, 5003, 5004, 5005"
+check "nfqspid -n accepts fastpath = yes" "$NFQSPID" -n -c "$T_CONF"
+lib_start_daemon "$@" || exit 1
+check "the table nfqspid found at start is replaced" \
+    not quiet in_d nft list chain inet "$TABLE" leftover
+check "nfqspid made its table $TABLE" quiet in_d nft list table inet "$TABLE"
+
+# the diversion, as the contract says: the fast path's rules first
+lib_ctl iptables >"$T_TMP/ipt.rules"
+check "nfqspictl iptables names the fast path's mark" \
+    grep -qi -- "$BIT" "$T_TMP/ipt.rules"
+check "iptables-restore -n takes nfqspictl iptables" \
+    in_d "$IPT-restore" -n "$T_TMP/ipt.rules"
+check "ip6tables-restore -n takes it too" \
+    in_d "$IP6T-restore" -n "$T_TMP/ipt.rules"
+# every packet dut forwards, counted before anything decides it
+counter_add "$NS_D" "$IPT" mangle FORWARD all-fwd
+
+# ---- helpers ---------------------------------------------------------------
+
+# packets queue $T_QUEUE has been handed so far
+qseq()
+{
+	in_d cat /proc/net/netfilter/nfnetlink_queue |
+	    awk -v q="$T_QUEUE" '$1 == q { print $8 }'
+}
+
+# packets the bypass rule (the first that matches the mark) let through
+bypassed()
+{
+	in_d "$IPT" -t filter -L FORWARD -n -v -x |
+	    awk -v m="$BIT" '$3 == "ACCEPT" &&
+		index(tolower($0), "mark match " m "/" m) { print $1; exit }'
+}
+
+# a TCP server that reads everything and keeps the connection open
+cat >"$T_TMP/sink.py" <<'EOF'
+import socket, sys, threading
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], int(sys.argv[2])))
+s.listen(8)
+def drain(c):
+    while c.recv(65536):
+        pass
+    c.close()
+while True:
+    c, _ = s.accept()
+    threading.Thread(target=drain, args=(c,), daemon=True).start()
+EOF
+# client: from SPORT, send KB kilobytes, then hold the connection open
+# (or, with "close", end it with FINs both ways)
+cat >"$T_TMP/hold.py" <<'EOF'
+import socket, sys, time
+dst, dport, sport, kb = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+c = socket.socket()
+c.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+c.bind(("", sport))
+c.connect((dst, dport))
+c.sendall(b"x" * 1024 * kb)
+if len(sys.argv) > 5:
+    c.shutdown(socket.SHUT_WR)
+    while c.recv(4096):
+        pass
+    c.close()
+    sys.exit(0)
+time.sleep(120)
+EOF
+# a UDP stream: N datagrams from SPORT, each answered
+cat >"$T_TMP/ustream.py" <<'EOF'
+import socket, sys
+dst, dport, sport, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("", sport))
+s.settimeout(2)
+got = 0
+for i in range(n):
+    s.sendto(b"d%d" % i, (dst, dport))
+    try:
+        s.recvfrom(4096)
+        got += 1
+    except socket.timeout:
+        pass
+print(got)
+EOF
+
+# probe PROTO SPORT DPORT: one packet of that flow from the client (a
+# bare ACK for TCP, a datagram for UDP); succeeds if it came to the queue
+# rather than by the bypass rule (a count of that flow's bypassed
+# packets, so that other traffic cannot mislead it)
+probe()
+{
+	local tag="byp-$1-$2" q0 b0
+	if [ "$(counter "$NS_D" "$IPT" filter FORWARD "$tag")" = -1 ]; then
+		counter_add "$NS_D" "$IPT" filter FORWARD "$tag" -p "$1" \
+		    --sport "$2" -m mark --mark $BIT/$BIT
+	fi
+	q0=$(qseq)
+	b0=$(counter "$NS_D" "$IPT" filter FORWARD "$tag")
+	if [ "$1" = tcp ]; then
+		in_c "$PY" "$T_TMP/tcpraw.py" "$S4" "$2:$3:0x10"
+	else
+		in_c "$PY" -c 'import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("", int(sys.argv[2])))
+s.sendto(b"probe", (sys.argv[1], int(sys.argv[3])))' "$S4" "$2" "$3"
+	fi
+	sleep 0.3
+	[ "$(counter "$NS_D" "$IPT" filter FORWARD "$tag")" = "$b0" ] &&
+	    [ "$(qseq)" -gt "$q0" ]
+}
+
+# conntrack's packets of the TCP flow from SPORT (nothing if none)
+ct_packets()
+{
+	lib_ctl -j conntrack 2>/dev/null | "$PY" -c '
+import json, sys
+for c in json.load(sys.stdin):
+    if c.get("sport") == int(sys.argv[1]):
+        print(c["packets"])' "$1"
+}
+
+# the kernel's count of the flow from SPORT, both ways (mangle FORWARD)
+fwd_packets()
+{
+	in_d "$IPT" -t mangle -L FORWARD -n -v -x |
+	    awk -v t="/* flow-$1 */" 'index($0, t) { n += $1 } END { print n + 0 }'
+}
+
+count_flow()
+{
+	counter_add "$NS_D" "$IPT" mangle FORWARD "flow-$1" -p tcp --sport "$1"
+	counter_add "$NS_D" "$IPT" mangle FORWARD "flow-$1" -p tcp --dport "$1"
+}
+
+ct_has() { [ -n "$(ct_packets "$1")" ]; }
+counts_agree() { [ "$(ct_packets "$1")" = "$(fwd_packets "$1")" ]; }
+active() { [ "$(lib_stat offload_active)" = "$1" ]; }
+
+bg_in "$NS_S" "$PY" "$T_TMP/sink.py" "$S4" 5001
+bg_in "$NS_S" "$PY" "$T_TMP/sink.py" "$S4" 5003
+bg_in "$NS_S" "$PY" "$T_TMP/sink.py" "$S4" 5004
+bg_in "$NS_S" "$PY" "$T_TMP/sink.py" "$S4" 5005
+bg_in "$NS_S" "$PY" "$T_TMP/udpsrv.py" "$S4:5002"
+for p in 5001 5003 5004 5005; do
+	wait_listen "$NS_S" tcp "$p" || fail "server listens on $p"
+done
+wait_listen "$NS_S" udp 5002 || fail "server listens on udp 5002"
+
+# ---- a bulk transfer mostly skips the queue ---------------------------------
+
+# the bytes arrive whole through both paths
+tcp_transfer bulk "$S4" 5000
+q0=$(qseq)
+b0=$(bypassed)
+check "bulk: 32 MiB from port 40005, then FINs" \
+    in_c timeout 60 "$PY" "$T_TMP/hold.py" "$S4" 5001 40005 32768 close
+q1=$(qseq)
+b1=$(bypassed)
+echo "bulk transfer: $((q1 - q0)) packets queued, $((b1 - b0)) bypassed"
+check "bulk: the kernel passed most packets (bypassed $((b1 - b0)) > 2 x queued $((q1 - q0)))" \
+    test $((b1 - b0)) -gt $((2 * (q1 - q0)))
+check "bulk: connections were offloaded" is_positive "$(lib_stat offloaded)"
+# the transfer ended with FINs: nothing of it stays in the kernel
+check "FIN: the ended connection left the fast path" wait_for 30 active 0
+check "FIN: a connection from port 40004 sends and closes" \
+    in_c timeout 20 "$PY" "$T_TMP/hold.py" "$S4" 5001 40004 256 close
+check "FIN: nothing stays in the fast path" wait_for 30 active 0
+check "FIN: the flow's next segment comes to the queue" probe tcp 40004 5001
+
+# ---- a UDP stream -------------------------------------------------------------
+
+q0=$(qseq)
+b0=$(bypassed)
+got=$(in_c "$PY" "$T_TMP/ustream.py" "$S4" 5002 40100 2000)
+q1=$(qseq)
+b1=$(bypassed)
+echo "UDP stream: $got of 2000 answered; $((q1 - q0)) queued, $((b1 - b0)) bypassed"
+check "udp: every datagram was answered" test "$got" = 2000
+check "udp: the kernel passed most of them (bypassed $((b1 - b0)) > 2 x queued $((q1 - q0)))" \
+    test $((b1 - b0)) -gt $((2 * (q1 - q0)))
+check "udp: an offloaded flow's datagram skips the queue" not probe udp 40100 5002
+# expiry: [conntrack] timeout_udp_stream = 8
+check "expiry: the idle UDP flow left the fast path" wait_for 150 active 0
+check "expiry: its next datagram comes to the queue" probe udp 40100 5002
+
+# ---- a connection left open: the kernel's counts come back --------------------
+
+count_flow 40001
+bg_in "$NS_C" "$PY" "$T_TMP/hold.py" "$S4" 5003 40001 512
+check "held: the connection is listed" wait_for 50 ct_has 40001
+check "held: conntrack's packets match the kernel's count of the flow" \
+    wait_for 50 counts_agree 40001
+echo "held connection: conntrack $(ct_packets 40001) packets, kernel $(fwd_packets 40001)"
+check "held: the kernel's packets were counted back" \
+    is_positive "$(lib_stat offload_packets)"
+check "held: an offloaded segment skips the queue" not probe tcp 40001 5003
+
+# flush
+check "flush: nfqspictl conntrack flush" quiet lib_ctl conntrack flush
+check "flush: nothing is left in the fast path" active 0
+check "flush: the flow's next segment comes to the queue" probe tcp 40001 5003
+
+# delete
+bg_in "$NS_C" "$PY" "$T_TMP/hold.py" "$S4" 5004 40002 256
+check "delete: the connection is listed" wait_for 50 ct_has 40002
+check "delete: it is offloaded" wait_for 30 not probe tcp 40002 5004
+check "delete: nfqspictl conntrack delete" \
+    quiet lib_ctl conntrack delete proto=tcp sport=40002
+check "delete: the flow's next segment comes to the queue" \
+    probe tcp 40002 5004
+
+# a reload that forbids it
+bg_in "$NS_C" "$PY" "$T_TMP/hold.py" "$S4" 5005 40003 256
+check "reload: the connection is listed" wait_for 50 ct_has 40003
+check "reload: it is offloaded" wait_for 30 not probe tcp 40003 5005
+policy "5000, 5001, 5003, 5004"
+check "reload: nfqspictl reload" quiet lib_ctl reload
+check "reload: the refused connection is gone" wait_for 30 not ct_has 40003
+d0=$(lib_stat dropped)
+check "reload: the flow's next segment comes to the queue" \
+    probe tcp 40003 5005
+check "reload: ... and is dropped" test "$(lib_stat dropped)" -gt "$d0"
+
+# ---- the end ------------------------------------------------------------------
+
+check "no fast-path error" test "$(lib_stat offload_errors)" = 0
+lib_finish
+check "SIGTERM: the table $TABLE is gone" \
+    not quiet in_d nft list table inet "$TABLE"
+lib_summary
