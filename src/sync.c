@@ -188,14 +188,23 @@ sync_bulk_begin(struct sync *s)
 	log_debug("%s: sending the whole table", __func__);
 }
 
-/* The next slices of the bulk, as far as the peer's window lets them. */
+/*
+ * The next slices of the bulk, as far as the peer's window lets them: a
+ * slice never makes more messages than the window has room for (less
+ * two: the UPDATE being filled, BULK_END), or what the peer loses of it
+ * could not be resent, and a small resend ring would never see a bulk
+ * through.
+ */
 static void
 sync_bulk_step(struct sync *s)
 {
 	struct sync_slice sl;
-	size_t		 i;
+	size_t		 i, win, max;
+	/* records a message holds at least (the longest rule names) */
+	size_t		 per = (s->cfg.mtu - SYNC_MSG_MIN) / SYNC_REC_MAX;
 
-	while (s->tx.active && sync_seq_window(s->seq) > 2) {
+	while (s->tx.active && (win = sync_seq_window(s->seq)) > 2) {
+		max = (win - 2) * (per > 0 ? per : 1);
 		if (s->tx.wi >= s->nworkers) {
 			sync_mark(s, SYNC_T_BULK_END);
 			s->tx.active = 0;
@@ -203,7 +212,7 @@ sync_bulk_step(struct sync *s)
 		}
 		memset(&sl, 0, sizeof(sl));
 		sl.rec = s->slice;
-		sl.max = SYNC_SLICE;
+		sl.max = max < SYNC_SLICE ? max : SYNC_SLICE;
 		sl.cursor = s->tx.cursor;
 		if (worker_call(s->workers[s->tx.wi], worker_sync_slice,
 		    &sl) == -1)

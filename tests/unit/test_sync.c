@@ -98,6 +98,7 @@ struct node {
 };
 
 static struct node	 A, B;
+static uint32_t		 resend = 64;	/* the nodes' resend ring */
 
 static void
 event_cb(int event, const struct ct_entry *e, void *arg)
@@ -134,7 +135,7 @@ node_init(struct node *n, int role, const char *me, const char *peer,
 	config_sync_defaults(&n->cfg.sync);
 	n->cfg.sync.on = 1;
 	n->cfg.sync.role = (uint8_t)role;
-	n->cfg.sync.resend = 64;
+	n->cfg.sync.resend = resend;
 	n->cfg.sync.queue = queue;
 	n->cfg.sync.refresh = 10;
 	addr_set(&n->cfg.sync.listen, "127.0.0.1", 0);
@@ -206,15 +207,16 @@ sender(int fd)
 
 /*
  * Hand what is on the wire to its other end, and what that sends back,
- * until the wire is quiet; skip says which datagram of the first round
- * is lost (-1: none).  Each round the nodes pump, as their timers would.
+ * until the wire is quiet; skip says which datagram, counting from the
+ * first, is lost (-1: none).  Each round the nodes pump, as their timers
+ * would.
  */
 static void
 deliver(int skip)
 {
 	struct dgram	*d;
 	size_t		 i, n;
-	int		 rounds;
+	int		 rounds, k = 0;
 
 	for (rounds = 0; rounds < 1000; rounds++) {
 		sync_pump(A.s, now);
@@ -229,7 +231,7 @@ deliver(int skip)
 		for (i = 0; i < n; i++) {
 			struct node *from = sender(d[i].fd);
 
-			if (rounds == 0 && (int)i == skip)
+			if (k++ == skip)
 				continue;
 			sync_datagram(from == &A ? B.s : A.s, d[i].buf,
 			    d[i].len, &from->addr, now);
@@ -510,6 +512,34 @@ test_bulk(void **state)
 	evbuffer_free(b);
 }
 
+/* The smallest resend ring still sees a bulk through, with a loss. */
+static void
+test_bulk_small_ring(void **state)
+{
+	unsigned	 i;
+
+	(void)state;
+	node_free(&A);
+	node_free(&B);
+	resend = 8;
+	node_init(&A, SYNC_ROLE_MASTER, "10.0.9.1", "10.0.9.2", 0, 8192);
+	node_init(&B, SYNC_ROLE_BACKUP, "10.0.9.2", "10.0.9.1", 1, 8192);
+	resend = 64;
+	for (i = 0; i < 3000; i++)
+		open_on_a(i, 1);
+	sync_pump(A.s, now);
+	nwire = 0;
+	sync_alive(B.s, now);
+	deliver(4);		/* an early message of the bulk */
+	assert_int_equal(ct_count(B.w->ct), 3000);
+	assert_int_equal(B.s->ready, 1);
+	/* the lost one was still there to resend: one bulk did it */
+	sync_publish(A.s, now);
+	assert_true(A.s->pub.seq.resent >= 1);
+	assert_int_equal(A.s->pub.seq.resend_failed, 0);
+	assert_int_equal(A.s->st.bulks_sent, 1);
+}
+
 /* A ring that overflows loses no connection: the whole table follows. */
 static void
 test_ring_full(void **state)
@@ -651,6 +681,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_loss, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bulk, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bulk_small_ring, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_ring_full, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_roles, setup, teardown),
