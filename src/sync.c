@@ -423,7 +423,7 @@ sync_refused(struct sync *s, const struct sockaddr_storage *from,
 	if (!log_rl(&s->rl, &held))
 		return;
 	config_sync_addr(from, a, sizeof(a));
-	log_audit("action=drop sync=%s src=%s len=%zu (%llu not logged)", why,
+	log_audit("action=drop sync=%s src=%s len=%zu held=%llu", why,
 	    a, len, (unsigned long long)held);
 }
 
