@@ -626,6 +626,9 @@ rejudge_one(struct ct_table *ct, struct ct_entry *e, void *arg)
 		if (counted && rj->lt != NULL)
 			(void)limit_conn_try(rj->lt, r->index, p.family,
 			    &p.src, 0, ct_now(ct));
+		/* no event says so: the HA peer learns it ([sync]) */
+		if (ct_entry_mark(e) != oldmark)
+			ct_dirty_mark(ct, e);
 	} else {
 		/* its DESTROY must release nothing: the counts are new */
 		ct_entry_set_decision(e, oldmark, RULE_IDX_NONE);

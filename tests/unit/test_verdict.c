@@ -1006,6 +1006,8 @@ test_reload_epoch(void **state)
 	size_t		 n;
 
 	two_connections(f);
+	/* [sync]: a new mark is news for the HA peer */
+	assert_int_equal(ct_dirty_track(f->ct, 1), 0);
 	newcfg(f, &c, rules);
 	add(&c, "dns2", IPPROTO_UDP, "53", RULE_ACCEPT, 0x20);
 	memset(&a, 0, sizeof(a));
@@ -1028,6 +1030,8 @@ test_reload_epoch(void **state)
 	n = udp4(b, SERVER, CLIENT, 53, 5001);
 	run(f, b, n, &v, line, sizeof(line));
 	assert_string_equal(line, "accept state=ESTABLISHED rule=- mark=0x20");
+	assert_int_equal(ct_dirty_count(f->ct), 1);
+	assert_int_equal(ct_dirty_track(f->ct, 0), 0);
 	/* nothing is left for the sweep but to find that out */
 	assert_true(ct_sweeping(f->ct));
 	assert_int_equal(verdict_reload_step(&rl, f->ct, SIZE_MAX), 1);
