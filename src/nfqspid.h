@@ -95,7 +95,8 @@ struct nq;
  * jumbo frame is copied.  Only a GSO packet is longer (NFQA_CFG_F_GSO),
  * and its checksum is the kernel's (verified by GRO, or filled in on
  * the way out), so it is not ours to check.  Fragments are never longer
- * than the link's MTU: each comes whole.
+ * than the link's MTU: each comes whole.  A queue copies this much only
+ * while packets come that the kernel has not verified (worker_copy.c).
  */
 #define NQ_COPY_WHOLE	9216
 /* Datagrams read with one recvmmsg(), and decided together. */
@@ -108,6 +109,8 @@ struct nq_verdict {
 	uint8_t		 defer;		/* decided later: the callback's
 					   owner must call nq_verdict()
 					   for this id exactly once */
+	uint8_t		 repeat;	/* NF_REPEAT: queued again, copied
+					   as nq_set_copy() said since */
 	uint32_t	 mark;
 };
 
@@ -122,6 +125,7 @@ struct nq_stats {
 	uint64_t	 deferred;	/* verdicts given later by nq_verdict() */
 	uint64_t	 lost;		/* packet ids that never came: the
 					   socket's buffer was full */
+	uint64_t	 repeated;	/* NF_REPEAT verdicts */
 };
 
 /*
@@ -132,14 +136,20 @@ typedef void	(*nq_packet_cb)(void *arg, const struct nq_packet *p,
 		    struct nq_verdict *v);
 
 /* Binds the queue, copying copy bytes of each packet (NQ_COPY_RANGE,
-   NQ_COPY_WHOLE).  NULL and errno on failure (EBUSY: bound elsewhere). */
+   NQ_COPY_WHOLE), later at most maxcopy (nq_set_copy()).  NULL and errno
+   on failure (EBUSY: bound elsewhere). */
 struct nq	*nq_open(uint16_t queue, uint32_t maxlen, int fail_open,
-		    uint32_t copy);
+		    uint32_t copy, uint32_t maxcopy);
 /* Unbinds the queue and closes the socket. */
 void		 nq_close(struct nq *q);
 int		 nq_fd(const struct nq *q);
 uint16_t	 nq_queue(const struct nq *q);
 int		 nq_set_params(struct nq *q, uint32_t maxlen, int fail_open);
+/* Copy copy bytes of each packet queued from now on (at most nq_open()'s
+   maxcopy); maxlen and fail_open are sent along as nq_set_params(). */
+int		 nq_set_copy(struct nq *q, uint32_t copy, uint32_t maxlen,
+		    int fail_open);
+uint32_t	 nq_copy(const struct nq *q);
 /*
  * Reads what the socket holds (at most budget messages, 0: until it is
  * empty), calls cb for every packet and sends the verdicts before it

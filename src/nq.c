@@ -85,8 +85,10 @@ struct nq {
 	uint32_t	 portid;
 	uint8_t		*rbuf;		/* nq_wait_ack() */
 	uint8_t		*slots;		/* NQ_BATCH * slot */
-	size_t		 slot;
-	uint32_t	 copy;		/* bytes of each packet copied */
+	size_t		 slot;		/* for maxcopy */
+	uint32_t	 copy;		/* atomic: bytes of each packet copied
+					   (nq_set_params() in the watchdog's
+					   thread reads it) */
 	struct mmsghdr	*mm;
 	struct iovec	*iov;
 	uint8_t		*sbuf;
@@ -294,7 +296,8 @@ nq_wait_ack(struct nq *q, uint32_t seq)
 }
 
 struct nq *
-nq_open(uint16_t queue, uint32_t maxlen, int fail_open, uint32_t copy)
+nq_open(uint16_t queue, uint32_t maxlen, int fail_open, uint32_t copy,
+    uint32_t maxcopy)
 {
 	struct nq	*q;
 	char		 buf[MNL_SOCKET_BUFFER_SIZE];
@@ -308,7 +311,7 @@ nq_open(uint16_t queue, uint32_t maxlen, int fail_open, uint32_t copy)
 	q->queue = queue;
 	q->fd = -1;
 	q->copy = copy;
-	q->slot = NQ_SLOT(copy);
+	q->slot = NQ_SLOT(maxcopy > copy ? maxcopy : copy);
 	if ((q->rbuf = malloc(NQ_RECVBUF)) == NULL ||
 	    (q->slots = malloc(NQ_BATCH * q->slot)) == NULL ||
 	    (q->mm = calloc(NQ_BATCH, sizeof(*q->mm))) == NULL ||
@@ -448,10 +451,34 @@ nq_set_params(struct nq *q, uint32_t maxlen, int fail_open)
 	struct nlmsghdr	*nlh;
 
 	nlh = nq_config_msg(q, buf, 0);
-	nq_put_params(nlh, maxlen, fail_open, q->copy);
+	nq_put_params(nlh, maxlen, fail_open,
+	    __atomic_load_n(&q->copy, __ATOMIC_RELAXED));
 	if (mnl_socket_sendto(q->nl, nlh, nlh->nlmsg_len) == -1)
 		return (-1);
 	return (0);
+}
+
+int
+nq_set_copy(struct nq *q, uint32_t copy, uint32_t maxlen, int fail_open)
+{
+	uint32_t	 old;
+
+	if (NQ_SLOT(copy) > q->slot) {
+		errno = EINVAL;
+		return (-1);
+	}
+	old = __atomic_exchange_n(&q->copy, copy, __ATOMIC_RELAXED);
+	if (nq_set_params(q, maxlen, fail_open) == -1) {
+		__atomic_store_n(&q->copy, old, __ATOMIC_RELAXED);
+		return (-1);
+	}
+	return (0);
+}
+
+uint32_t
+nq_copy(const struct nq *q)
+{
+	return (__atomic_load_n(&q->copy, __ATOMIC_RELAXED));
 }
 
 int
@@ -501,7 +528,10 @@ nq_put_verdict(struct nq *q, size_t off, int batch, uint32_t id,
 
 	nlh = nfq_nlmsg_put((char *)q->sbuf + off,
 	    batch ? NFQNL_MSG_VERDICT_BATCH : NFQNL_MSG_VERDICT, q->queue);
-	nfq_nlmsg_verdict_put(nlh, (int)id, v->accept ? NF_ACCEPT : NF_DROP);
+	/* NF_REPEAT: the kernel runs the hook again, which queues the
+	   packet anew (a new id), copied as the queue now says */
+	nfq_nlmsg_verdict_put(nlh, (int)id, v->repeat ? NF_REPEAT :
+	    v->accept ? NF_ACCEPT : NF_DROP);
 	if (v->set_mark)
 		nfq_nlmsg_verdict_put_mark(nlh, v->mark);
 	return (off + NLMSG_ALIGN(nlh->nlmsg_len));
@@ -510,8 +540,8 @@ nq_put_verdict(struct nq *q, size_t off, int batch, uint32_t id,
 static int
 nq_same(const struct nq_verdict *a, const struct nq_verdict *b)
 {
-	return (a->accept == b->accept && a->set_mark == b->set_mark &&
-	    (!a->set_mark || a->mark == b->mark));
+	return (a->accept == b->accept && a->repeat == b->repeat &&
+	    a->set_mark == b->set_mark && (!a->set_mark || a->mark == b->mark));
 }
 
 /* Send every collected verdict, in the order the packets came. */
@@ -539,6 +569,8 @@ nq_flush(struct nq *q)
 		nmsgs++;
 		if (j - i > 1)
 			q->st.batches++;
+		if (q->pend_v[i].repeat)
+			q->st.repeated += j - i;
 		q->st.verdicts += j - i;
 	}
 	if (nq_send(q, off, nmsgs) == -1)

@@ -65,6 +65,7 @@ static const struct status_counter counters[] = {
 	{ "window_grace", "window_grace_total", "TCP segments out of window let pass in the grace after a queue overflow (overflow-grace).", COUNTER, WS(ct.window_grace) },
 	{ "overflows", "overflows_total", "Times a queue was found overflowing while failing open (each starts a grace).", COUNTER, WS(overflows) },
 	{ "lost", "lost_total", "Packet ids that never reached us: the socket was full (accepted with fail_open, else dropped).", COUNTER, WS(nq.lost) },
+	{ "repeated", "repeated_total", "Packets queued again to be copied whole: their checksum was not verified and the queue copied headers only.", COUNTER, WS(nq.repeated) },
 	{ "audited", "audit_records_total", "Audit records written.", COUNTER, WS(audited) },
 	{ "suppressed", "audit_suppressed_total", "Audit records over [log] rate, not written.", COUNTER, WS(suppressed) },
 	{ "bad_messages", "bad_messages_total", "Queue messages without a packet id (cannot be answered).", COUNTER, WS(nq.bad_messages) },

@@ -107,6 +107,8 @@ worker_packet(struct worker *w, const struct nq_packet *np,
 		nv->accept = 1;
 		return;
 	}
+	if (worker_copy_packet(w, np, nv))
+		return;		/* it comes again whole: not judged yet */
 	in = ifcache_name(&w->ifc, np->ifin, now);
 	out = ifcache_name(&w->ifc, np->ifout, now);
 	/* the checksums the kernel verified are not checked again */
@@ -243,6 +245,7 @@ worker_tick(evutil_socket_t fd, short events, void *arg)
 	worker_answer_late(w, now, WORKER_ASK_MS);
 	worker_sync_refresh(w, now);
 	worker_summary(w, now);
+	worker_copy_tick(w, now);
 	__atomic_add_fetch(&w->beat, 1, __ATOMIC_RELAXED);
 }
 
@@ -424,9 +427,9 @@ worker_new(unsigned id, const struct config *cfg, char *err, size_t errlen)
 		worker_free(w);
 		return (NULL);
 	}
+	/* the headers; whole packets while some need it (worker_copy.c) */
 	if ((w->nq = nq_open(queue, cfg->queue_maxlen, cfg->fail_open,
-	    cfg->checksum ? NQ_COPY_WHOLE : NQ_COPY_RANGE)) ==
-	    NULL) {
+	    NQ_COPY_RANGE, NQ_COPY_WHOLE)) == NULL) {
 		if (errno == EBUSY)
 			snprintf(err, errlen, "queue %u is in use by another "
 			    "process", queue);

@@ -8,9 +8,10 @@
  * worker_ask.c (ICMP errors about other workers' connections),
  * worker_reject.c (reject's answers and the memory of them),
  * worker_frag.c (fragments held until their datagram is decided),
- * worker_stats.c (counters, the once-a-second summary) and
+ * worker_stats.c (counters, the once-a-second summary),
  * worker_overflow.c (overflows while failing open, the watchdog's
- * closing).  Everything here
+ * closing) and worker_copy.c (how much of each packet the queue copies).
+ * Everything here
  * belongs to one worker and is touched by its own thread only, except
  * where a comment says otherwise.
  */
@@ -41,6 +42,8 @@
 #define WORKER_STALL_MS		1000	/* the loop did not run this long */
 #define WORKER_PROBE_MS		10	/* the kernel's backlog read at most
 					   this often while we are behind */
+#define WORKER_WHOLE_MS		10000	/* whole packets copied this long
+					   after the last that needed it */
 
 struct worker_ask;
 struct worker_names;
@@ -150,6 +153,10 @@ struct worker {
 	uint32_t		 fp_epoch;	/* the last flush we saw */
 	uint8_t			 fp_ok;		/* cfg lets established
 						   packets pass unasked */
+
+	/* worker_copy.c */
+	uint64_t		 whole_ms;	/* a packet last needed every
+						   byte copied */
 };
 
 /* worker.c: a packet decided: count it, answer it, audit it; nv for nq */
@@ -204,6 +211,13 @@ void	 worker_fp_remove(struct worker *, const struct ct_entry *);
 void	 worker_fp_epoch(struct worker *);
 /* The kernel's counts, from the thread (and the epoch). */
 void	 worker_fp_credits(struct worker *, uint64_t now);
+
+/* worker_copy.c */
+/* 1 if np must come again whole (nv->repeat is set), 0: decide it. */
+int	 worker_copy_packet(struct worker *, const struct nq_packet *np,
+	    struct nq_verdict *nv);
+/* Back to copying the headers once no packet needed more for a while. */
+void	 worker_copy_tick(struct worker *, uint64_t now);
 
 /* worker_reject.c */
 int	 worker_open_raw(struct worker *);

@@ -13,7 +13,9 @@
 #    the server, with their audit records (frag-overlap, fragment,
 #    frag-timeout after frag_timeout);
 #  - TCP, UDP and ICMP with bad checksums over IPv4 and IPv6 never reach
-#    the server (bad-checksum), their good twins do;
+#    the server (bad-checksum), their good twins do; first of all a long
+#    one, which the queue, copying headers only, cuts: it is asked for
+#    again whole (worker_copy.c) and checked as the others;
 #  - the counters (nfqspictl stats) and nothing held at the end.
 # Every check counts at the far side, in the server's raw table, what
 # crossed dut: a fragment by its identification, a packet by its length.
@@ -146,6 +148,21 @@ bg_in "$NS_S" "$PY" "$T_TMP/tcp.py" serve "$S4" "$T_TMP/tcp4.out"
 bg_in "$NS_S" "$PY" "$T_TMP/tcp.py" serve "$S6" "$T_TMP/tcp6.out"
 wait_listen "$NS_S" udp 5001 && wait_listen "$NS_S" tcp 5100 ||
     { echo "servers did not start" >&2; exit 1; }
+
+# ---- 0. the first long packet the kernel has not verified: a bad one -------
+len4 bigbad4 1201; len4 biggood4 1202; len6 bigbad6 1203; len6 biggood6 1204
+craft4 bad-udp 1201; craft4 good-udp 1202
+craft6 bad-udp 1203; craft6 good-udp 1204
+check "IPv4: 1201 bytes of UDP with a bad checksum, cut at first, do not pass" \
+    test "$(got4 bigbad4)" -eq 0
+check "IPv4: 1202 bytes of UDP with a good checksum do" \
+    test "$(got4 biggood4)" -eq 1
+check "IPv6: 1203 bytes of UDP with a bad checksum do not pass" \
+    test "$(got6 bigbad6)" -eq 0
+check "IPv6: 1204 bytes of UDP with a good checksum do" \
+    test "$(got6 biggood6)" -eq 1
+check "stats: the cut one was queued again, whole" \
+    is_positive "$(lib_stat repeated)"
 
 # ---- 1. real sockets: 3,000-byte datagrams, fragmented by the senders ------
 check "UDP 3000 bytes over IPv4, fragmented both ways, comes back whole" \
