@@ -46,6 +46,7 @@ T_CTL=
 NS_C=''
 NS_D=''
 NS_S=''
+T_EXTRA_NS=''			# more namespaces a test made (lib_ns_add)
 T_CONF=''
 T_DRC=''
 
@@ -186,13 +187,15 @@ lib_cleanup()
 		wait_for 20 not kill -0 "$T_DPID" 2>/dev/null
 		kill -KILL "$T_DPID" 2>/dev/null
 	fi
-	for ns in "$NS_C" "$NS_D" "$NS_S"; do
+	# shellcheck disable=SC2086
+	for ns in "$NS_C" "$NS_D" "$NS_S" $T_EXTRA_NS; do
 		[ -n "$ns" ] || continue
 		pids=$(ip netns pids "$ns" 2>/dev/null)
 		# shellcheck disable=SC2086
 		[ -n "$pids" ] && kill -KILL $pids 2>/dev/null
 	done
-	for ns in "$NS_C" "$NS_D" "$NS_S"; do
+	# shellcheck disable=SC2086
+	for ns in "$NS_C" "$NS_D" "$NS_S" $T_EXTRA_NS; do
 		[ -n "$ns" ] || continue
 		ip netns del "$ns" 2>/dev/null
 	done
@@ -209,6 +212,16 @@ lib_cleanup()
 		echo "kept $T_TMP"
 	fi
 	exit "$rc"
+}
+
+# lib_ns_add VAR ROLE: one more namespace, named after the test and
+# ROLE, its name in VAR; removed (its processes killed) with the others.
+lib_ns_add()
+{
+	local ns=nq$2-$T_NAME-$$
+	ip netns add "$ns" || return 1
+	T_EXTRA_NS="$T_EXTRA_NS $ns"
+	printf -v "$1" '%s' "$ns"
 }
 
 # lib_topology: the three namespaces, joined by two veth pairs.
