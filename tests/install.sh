@@ -1,7 +1,8 @@
 #!/bin/sh
 # install.sh - make install into a scratch DESTDIR: the binaries, the man
 # pages, the systemd unit (with this build's sbindir) and the default
-# /etc configuration land; a second make install keeps an edited
+# /etc configuration land, and the HA pair's keepalived hook and sample;
+# a second make install keeps an edited
 # configuration; make uninstall keeps it too, and removes an unedited one.
 #
 # Copyright (C) 2026 The nfqspid authors
@@ -29,7 +30,7 @@ mk()
 	    make -s -C "$top_builddir" DESTDIR="$tmp/root" "$@" \
 	    >>"$tmp/make.log" 2>&1
 }
-vars=$(sed -n 's/^\(sbindir\|sysconfdir\|systemdsystemunitdir\|prefix\|exec_prefix\) = /\1=/p' \
+vars=$(sed -n 's/^\(sbindir\|sysconfdir\|systemdsystemunitdir\|prefix\|exec_prefix\|libexecdir\|datarootdir\|docdir\|PACKAGE_TARNAME\) = /\1=/p' \
     "$top_builddir/Makefile")
 # they name each other (${exec_prefix}, ${prefix}): three rounds resolve them
 for i in 1 2 3; do eval "$vars"; done
@@ -43,6 +44,10 @@ check "the unit in $systemdsystemunitdir" test -f "$R$systemdsystemunitdir/nfqsp
 check "the unit runs $sbindir/nfqspid" \
     grep -qx "ExecStart=$sbindir/nfqspid" "$R$systemdsystemunitdir/nfqspid.service"
 check "the default configuration in $sysconfdir" test -f "$conf"
+check "the keepalived hook in $libexecdir/nfqspid" \
+    test -x "$R$libexecdir/nfqspid/nfqspid-notify"
+check "the sample keepalived.conf in $docdir/examples" \
+    test -f "$R$docdir/examples/keepalived.conf"
 
 echo "; edited $$" >>"$conf"
 check "make install again" mk install
@@ -51,6 +56,8 @@ check "make uninstall" mk uninstall
 check "make uninstall kept the edited configuration" grep -qx "; edited $$" "$conf"
 check "make uninstall removed nfqspid" test ! -e "$R$sbindir/nfqspid"
 check "make uninstall removed the unit" test ! -e "$R$systemdsystemunitdir/nfqspid.service"
+check "make uninstall removed the keepalived hook" \
+    test ! -e "$R$libexecdir/nfqspid/nfqspid-notify"
 rm -f "$conf"
 mk install && mk uninstall
 check "make uninstall removed an unedited configuration" test ! -e "$conf"

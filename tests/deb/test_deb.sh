@@ -115,7 +115,9 @@ for f in /usr/sbin/nfqspid /usr/sbin/nfqspictl \
     /lib/systemd/system/nfqspid.service /etc/nfqspi.ini \
     /usr/share/man/man8/nfqspid.8.gz /usr/share/man/man8/nfqspictl.8.gz \
     /usr/share/man/man5/nfqspi.ini.5.gz /usr/share/doc/nfqspid/copyright \
-    /usr/share/doc/nfqspid/README.gz; do
+    /usr/share/doc/nfqspid/README.gz \
+    /usr/libexec/nfqspid/nfqspid-notify \
+    /usr/share/doc/nfqspid/examples/keepalived.conf; do
 	check "the package holds $f" has "$f"
 done
 check "the packaged unit runs /usr/sbin/nfqspid" \
