@@ -672,10 +672,8 @@ verdict_reload(struct verdict_reload *rl, const struct config *cfg,
 }
 
 int
-verdict_reload_step(struct verdict_reload *rl, struct ct_table *ct,
-    size_t slots)
+verdict_reload_step(struct ct_table *ct, size_t slots)
 {
-	(void)rl;
 	return (ct_sweep(ct, slots));
 }
 
@@ -687,7 +685,7 @@ verdict_rejudge(const struct config *cfg, struct ct_table *ct,
 	struct verdict_reload rl;
 
 	verdict_reload(&rl, cfg, ct, lt, now_ms, audit, arg);
-	while (!verdict_reload_step(&rl, ct, SIZE_MAX))
+	while (!verdict_reload_step(ct, SIZE_MAX))
 		;
 	return (rl.ended);
 }

@@ -197,8 +197,7 @@ void	 verdict_reload(struct verdict_reload *rl, const struct config *cfg,
 	    struct ct_table *ct, struct limit_table *lt, uint64_t now_ms,
 	    void (*audit)(void *arg, const char *line), void *arg);
 /* Judges the stale entries of the next slots slots; 1 when none is left. */
-int	 verdict_reload_step(struct verdict_reload *rl, struct ct_table *ct,
-	    size_t slots);
+int	 verdict_reload_step(struct ct_table *ct, size_t slots);
 size_t	 verdict_rejudge(const struct config *cfg, struct ct_table *ct,
 	    struct limit_table *lt, uint64_t now_ms,
 	    void (*audit)(void *arg, const char *line), void *arg);

@@ -279,7 +279,7 @@ worker_sweep(evutil_socket_t fd, short events, void *arg)
 	struct timeval	 now = { 0, 0 };
 	uint64_t	 t0 = worker_now_us();
 
-	while (!verdict_reload_step(&w->rl, w->ct, WORKER_SWEEP_SLOTS))
+	while (!verdict_reload_step(w->ct, WORKER_SWEEP_SLOTS))
 		if (worker_now_us() - t0 >= WORKER_SWEEP_US) {
 			(void)evtimer_add(w->sweepev, &now);
 			return;
@@ -627,7 +627,7 @@ worker_reload_fn(struct worker *w, void *arg)
 		(void)evtimer_add(w->sweepev, &now);
 	else {
 		/* not started: nothing else runs */
-		while (!verdict_reload_step(&w->rl, w->ct, SIZE_MAX))
+		while (!verdict_reload_step(w->ct, SIZE_MAX))
 			;
 		worker_sweep_done(w);
 	}

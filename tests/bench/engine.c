@@ -877,7 +877,7 @@ reload_sweep(struct bench *b, const struct config *to, uint32_t conns,
 		t1 = secs();
 		if ((t1 - tb) * 1e6 > sf->batch_max)
 			sf->batch_max = (t1 - tb) * 1e6;
-		while (!(done = verdict_reload_step(&rl, b->ct, SWEEP_SLOTS)))
+		while (!(done = verdict_reload_step(b->ct, SWEEP_SLOTS)))
 			if ((secs() - t1) * 1e6 >= SWEEP_US)
 				break;
 		t2 = secs();

@@ -1034,7 +1034,7 @@ test_reload_epoch(void **state)
 	assert_int_equal(ct_dirty_track(f->ct, 0), 0);
 	/* nothing is left for the sweep but to find that out */
 	assert_true(ct_sweeping(f->ct));
-	assert_int_equal(verdict_reload_step(&rl, f->ct, SIZE_MAX), 1);
+	assert_int_equal(verdict_reload_step(f->ct, SIZE_MAX), 1);
 	assert_false(ct_sweeping(f->ct));
 	assert_int_equal(rl.ended, 1);
 	f->cfg.rules = f->rules;
@@ -1073,7 +1073,7 @@ test_reload_twice_mid_sweep(void **state)
 	add(&c1, "dns2", IPPROTO_UDP, "53", RULE_ACCEPT, 0x20);
 	verdict_reload(&rl, &c1, f->ct, f->lt, f->now, NULL, NULL);
 	/* half way */
-	assert_int_equal(verdict_reload_step(&rl, f->ct, 10), 0);
+	assert_int_equal(verdict_reload_step(f->ct, 10), 0);
 	newcfg(f, &c2, r2);		/* no rule: [policy] new drops */
 	verdict_reload(&rl, &c2, f->ct, f->lt, f->now, NULL, NULL);
 	f->cfg.rules = r2;
@@ -1085,7 +1085,7 @@ test_reload_twice_mid_sweep(void **state)
 	}
 	assert_int_equal(rl.ended, 20);
 	assert_int_equal(ct_count(f->ct), 0);
-	assert_int_equal(verdict_reload_step(&rl, f->ct, SIZE_MAX), 1);
+	assert_int_equal(verdict_reload_step(f->ct, SIZE_MAX), 1);
 	f->cfg.rules = f->rules;
 	f->cfg.nrules = 2;
 	clear(&c1);
