@@ -7,6 +7,12 @@
 # server's own INPUT rule), while 5301 still connects and the worker
 # goes on answering.  The round trips of a ping through the firewall
 # during the reload are printed as a figure (not asserted).
+# Then a reload never wakes the watchdog: 50,000 rules over a table that
+# a flood to 5301 fills (50,000 connections and more), three reloads,
+# each ending or taking up again every flood connection (a sweep of the
+# whole table, an audit line for each ended one): the watchdog, which
+# closes a worker's queue after 2 s without a tick and ends the daemon
+# after 10, never says a word.
 #
 # Copyright (C) 2026 The nfqspid authors
 # SPDX-License-Identifier: GPL-2.0-or-later
@@ -39,7 +45,8 @@ syns() {
 }
 
 # $1: the ports of [rule to-server]; $2: a rule to put first (so that
-# every rule moves one place: the counters follow the names)
+# every rule moves one place: the counters follow the names); $3: the
+# filler rules (2,000)
 policy()
 {
 	local i
@@ -57,7 +64,7 @@ dport = 9
 action = drop
 }
 
-$(for i in $(seq 1 2000); do
+$(for i in $(seq 1 "${3:-2000}"); do
 	printf '[rule filler-%d]\nproto = udp\nsrc = 10.200.%d.0/24\ndport = %d\naction = accept\n\n' \
 	    "$i" $((i % 256)) $((1000 + i))
 done)
@@ -134,6 +141,37 @@ rtt() {
 echo "figure: reload: 2,002 rules over ${table:-?} connections under a SYN flood: reload answered in $(( (t1 - t0) / 1000000 )) ms; ping every 2 ms through it: $(rtt "$T_TMP/ping.out" | paste -sd' '); the flood alone, before: $(rtt "$T_TMP/ping0.out" | paste -sd' ')"
 check "the ended connections are said in the log" \
     log_has "worker 0: [0-9]+ connections the new rules refuse ended"
+
+# ---- a reload never wakes the watchdog ----------------------------------
+policy "5301" '' 50000
+check "reload to 50,000 rules" quiet lib_ctl reload
+in_c hping3 -q -S -p 5301 --rand-source -i u50 -c 100000000 "$S4" \
+    >"$T_TMP/hping2.out" 2>&1 &
+hpid=$!
+table_ge() { [ "$(lib_ctl conntrack count 2>/dev/null | tr -dc 0-9)" -ge "$1" ]; }
+wait_for 300 table_ge 50000
+full=$(lib_ctl conntrack count 2>/dev/null | tr -dc 0-9)
+check "the flood to 5301 fills the table (${full:-?} connections)" \
+    test "${full:-0}" -ge 50000
+ended=$(grep -c "connections the new rules refuse ended" "$T_LOG")
+for p in 5302 5301 5302; do
+	policy "$p" '' 50000
+	check "reload to 50,000 rules, to-server $p, under the flood" \
+	    quiet lib_ctl reload
+	# the watchdog looks once a second; 2 s without a tick wake it
+	sleep 3
+done
+e=$(grep -c "connections the new rules refuse ended" "$T_LOG")
+check "the sweeps ended the flood's connections ($((e - ended)) times)" \
+    test "$e" -ge $((ended + 2))
+check "the watchdog never acted: no queue closed, no exit" \
+    log_lacks "watchdog"
+kill "$hpid" 2>/dev/null
+wait "$hpid" 2>/dev/null
+policy "5301" '' 50000
+check "reload back to 5301" quiet lib_ctl reload
+check "5301 still connects after the reloads" in_c timeout 5 socat -T 2 \
+    /dev/null "TCP4:$S4:5301,connect-timeout=3"
 check "no sanitizer report in the daemon's log" \
     log_lacks 'runtime error|AddressSanitizer|LeakSanitizer'
 check "nfqspid is still running" lib_daemon_alive
