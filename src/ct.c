@@ -1302,17 +1302,19 @@ ct_generation_next(struct ct_table *t, ct_judge_fn judge, void *arg)
 }
 
 int
-ct_sweep(struct ct_table *t, size_t max)
+ct_sweep(struct ct_table *t, size_t slots, size_t judged)
 {
 	struct ct_entry	*e;
 	uint32_t	 i = t->sweep_cursor ? t->sweep_cursor : 1;
 
 	if (!t->sweeping)
 		return (1);
-	for (; i < t->top && max > 0; i++, max--) {
+	for (; i < t->top && slots > 0 && judged > 0; i++, slots--) {
 		e = ct_idx(t, i);
-		if ((e->status & CT_ST_USED) && ct_stale(t, e))
+		if ((e->status & CT_ST_USED) && ct_stale(t, e)) {
 			(void)ct_judge(t, e);
+			judged--;
+		}
 	}
 	if (i < t->top) {
 		t->sweep_cursor = i;

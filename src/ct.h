@@ -388,7 +388,7 @@ size_t		 ct_walk(struct ct_table *t, uint64_t *cursor, size_t max,
  * entry stale at once (one bit per entry, flipped by a counter in the
  * table); from then on a lookup that finds a stale entry first hands it
  * to judge, which may ct_remove() it (the lookup then finds nothing), and
- * ct_sweep() judges the stale entries of the next max slots.  New
+ * ct_sweep() judges the stale entries of the next slots slots.  New
  * entries are of the new generation.  judge may be asked about an entry
  * more than once when two reloads come before the sweep of the first has
  * ended.
@@ -397,9 +397,10 @@ typedef void	(*ct_judge_fn)(struct ct_table *t, struct ct_entry *e,
 		    void *arg);
 void		 ct_generation_next(struct ct_table *t, ct_judge_fn judge,
 		    void *arg);
-/* Judges the stale entries of the next max slots; 1 once every entry
-   is of the current generation (nothing to sweep), else 0. */
-int		 ct_sweep(struct ct_table *t, size_t max);
+/* Judges the stale entries of the next slots slots, stopping after the
+   judged-th; 1 once every entry is of the current generation (nothing to
+   sweep), else 0. */
+int		 ct_sweep(struct ct_table *t, size_t slots, size_t judged);
 /* 1 while entries may be stale */
 int		 ct_sweeping(const struct ct_table *t);
 /* the latest clock the table was given (ms) */

@@ -674,7 +674,25 @@ verdict_reload(struct verdict_reload *rl, const struct config *cfg,
 int
 verdict_reload_step(struct ct_table *ct, size_t slots)
 {
-	return (ct_sweep(ct, slots));
+	return (ct_sweep(ct, slots, SIZE_MAX));
+}
+
+int
+verdict_reload_slice(struct ct_table *ct, uint64_t (*now_us)(void),
+    uint64_t budget_us)
+{
+	uint64_t	 t0 = now_us(), t = t0, last;
+
+	/* by work done, not by slots: one judgment may cost microseconds
+	   (a large rule set, an audit line), a slot without one nothing */
+	while (!ct_sweep(ct, VERDICT_SWEEP_SLOTS, VERDICT_SWEEP_JUDGED)) {
+		last = t;
+		t = now_us();
+		/* stop before a step like the last would pass the budget */
+		if (t - t0 + (t - last) >= budget_us)
+			return (0);
+	}
+	return (1);
 }
 
 size_t

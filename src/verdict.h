@@ -182,7 +182,7 @@ void	 verdict_related(const struct config *cfg, const struct pkt *p,
  * worker does it without a stall: verdict_reload() makes every entry
  * stale (ct_generation_next()), so that each connection is judged before
  * its next packet is decided, and the worker's loop calls
- * verdict_reload_step() for the idle ones, a slice at a time, until it
+ * verdict_reload_slice() for the idle ones, a slice at a time, until it
  * returns 1.  rl must stay in place until then (or the next reload);
  * rl->ended counts the connections ended so far.
  */
@@ -198,6 +198,18 @@ void	 verdict_reload(struct verdict_reload *rl, const struct config *cfg,
 	    void (*audit)(void *arg, const char *line), void *arg);
 /* Judges the stale entries of the next slots slots; 1 when none is left. */
 int	 verdict_reload_step(struct ct_table *ct, size_t slots);
+/*
+ * A slice of the sweep: judges stale entries until none is left (1) or
+ * another step like the last would pass budget_us by now_us() (0).  The
+ * clock is read after every VERDICT_SWEEP_JUDGED entries judged or
+ * VERDICT_SWEEP_SLOTS slots looked at, whichever comes first, so however
+ * costly a judgment is, a slice passes its budget only when a step costs
+ * more than the one before it, and then by that step.
+ */
+#define VERDICT_SWEEP_SLOTS	64
+#define VERDICT_SWEEP_JUDGED	4
+int	 verdict_reload_slice(struct ct_table *ct, uint64_t (*now_us)(void),
+	    uint64_t budget_us);
 size_t	 verdict_rejudge(const struct config *cfg, struct ct_table *ct,
 	    struct limit_table *lt, uint64_t now_ms,
 	    void (*audit)(void *arg, const char *line), void *arg);

@@ -277,13 +277,11 @@ worker_sweep(evutil_socket_t fd, short events, void *arg)
 {
 	struct worker	*w = arg;
 	struct timeval	 now = { 0, 0 };
-	uint64_t	 t0 = worker_now_us();
 
-	while (!verdict_reload_step(w->ct, WORKER_SWEEP_SLOTS))
-		if (worker_now_us() - t0 >= WORKER_SWEEP_US) {
-			(void)evtimer_add(w->sweepev, &now);
-			return;
-		}
+	if (!verdict_reload_slice(w->ct, worker_now_us, WORKER_SWEEP_US)) {
+		(void)evtimer_add(w->sweepev, &now);
+		return;
+	}
 	worker_sweep_done(w);
 }
 

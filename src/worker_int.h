@@ -32,8 +32,8 @@
 					   the timers get their turn */
 #define WORKER_TICK_MS		200	/* ct_expire() and the audit summary */
 #define WORKER_SWEEP_US		250	/* a reload's sweep holds the loop at
-					   most this long at a time ... */
-#define WORKER_SWEEP_SLOTS	64	/* ... checking the clock this often */
+					   most this long at a time (the clock
+					   read by work done: verdict.h) */
 #define WORKER_SUMMARY_MS	1000
 #define WORKER_AUDITLEN		512
 #define WORKER_DEFER		64	/* ICMP errors waiting for the other

@@ -782,11 +782,17 @@ rule_figures(const struct config *cfg, uint32_t nrules)
  *    rules without it, so that the flows no other rule accepts end.
  *    Judged at once (verdict_rejudge(): the stall a worker had) and as a
  *    worker does now: verdict_reload(), then batches of ENGINE_BATCH
- *    packets of live flows decided between sweep slices of
- *    WORKER_SWEEP_US (250 us, checking the clock every 64 slots).
+ *    packets of live flows decided between the worker's sweep slices,
+ *    verdict_reload_slice() of WORKER_SWEEP_US (250 us).
  */
 #define SWEEP_US	250
-#define SWEEP_SLOTS	64
+#define SLICE_HIST	4096
+
+static uint64_t
+now_us(void)
+{
+	return ((uint64_t)(secs() * 1e6));
+}
 
 static void
 udp_make(uint8_t *b, uint32_t src, uint16_t sport, uint16_t dport)
@@ -841,6 +847,8 @@ struct sweep_figures {
 	double		 at_once;	/* s */
 	double		 sweep;		/* s, slices and batches */
 	double		 slice_max;	/* us */
+	uint32_t	 slice_hist[SLICE_HIST + 1];	/* by us; the last:
+							   longer */
 	double		 batch_max;	/* us, ENGINE_BATCH packets */
 	uint64_t	 slices, packets;
 	size_t		 ended, ended_now;
@@ -877,16 +885,41 @@ reload_sweep(struct bench *b, const struct config *to, uint32_t conns,
 		t1 = secs();
 		if ((t1 - tb) * 1e6 > sf->batch_max)
 			sf->batch_max = (t1 - tb) * 1e6;
-		while (!(done = verdict_reload_step(b->ct, SWEEP_SLOTS)))
-			if ((secs() - t1) * 1e6 >= SWEEP_US)
-				break;
+		done = verdict_reload_slice(b->ct, now_us, SWEEP_US);
 		t2 = secs();
 		sf->slices++;
 		if ((t2 - t1) * 1e6 > sf->slice_max)
 			sf->slice_max = (t2 - t1) * 1e6;
+		k = (uint32_t)((t2 - t1) * 1e6);
+		sf->slice_hist[k < SLICE_HIST ? k : SLICE_HIST]++;
 	}
 	sf->sweep = secs() - t0;
 	sf->ended = rl.ended;
+}
+
+/* the slice time (us) that frac of the slices took at most */
+static uint32_t
+slice_pct(const struct sweep_figures *sf, double frac)
+{
+	uint64_t	 n = 0;
+	uint32_t	 i;
+
+	for (i = 0; i < SLICE_HIST; i++)
+		if ((n += sf->slice_hist[i]) >= frac * (double)sf->slices)
+			break;
+	return (i + 1);
+}
+
+/* the slices that took us or longer */
+static uint64_t
+slices_over(const struct sweep_figures *sf, uint32_t us)
+{
+	uint64_t	 n = 0;
+	uint32_t	 i;
+
+	for (i = us; i <= SLICE_HIST; i++)
+		n += sf->slice_hist[i];
+	return (n);
 }
 
 static int
@@ -927,6 +960,11 @@ reload_figures(uint32_t nrules, uint32_t conns)
 	    ENGINE_BATCH, (unsigned long long)sf.packets, sf.slice_max,
 	    sf.batch_max, sf.slice_max + sf.batch_max,
 	    sf.slice_max + sf.batch_max <= 1000 ? "met" : "NOT met");
+	printf("  slices: median %u us, 99%% %u us, %llu of %llu over %u us "
+	    "(the worker's budget; a slice preempted takes longer)\n",
+	    slice_pct(&sf, 0.5), slice_pct(&sf, 0.99),
+	    (unsigned long long)slices_over(&sf, SWEEP_US + 1),
+	    (unsigned long long)sf.slices, SWEEP_US);
 	if (sf.ended != sf.ended_now)
 		fprintf(stderr, "engine: %zu ended by the sweep, %zu at once\n",
 		    sf.ended, sf.ended_now);

@@ -1091,6 +1091,60 @@ test_reload_twice_mid_sweep(void **state)
 	clear(&c1);
 }
 
+/* A fake clock for verdict_reload_slice(): each reading is tick_us on. */
+static uint64_t	 fake_us, tick_us;
+
+static uint64_t
+fake_now_us(void)
+{
+	uint64_t t = fake_us;
+
+	fake_us += tick_us;
+	return (t);
+}
+
+/*
+ * A slice reads the clock by work done: after every VERDICT_SWEEP_JUDGED
+ * entries judged, however few slots that took, so a costly judgment
+ * (many rules, an audit line each) cannot hold the worker past its
+ * budget for a whole VERDICT_SWEEP_SLOTS of them.
+ */
+static void
+test_reload_slice_budget(void **state)
+{
+	struct fixture	*f = *state;
+	struct verdict_reload rl;
+	struct config	 c;
+	struct rule	 r[4];
+	struct verdict	 v;
+	uint8_t		 b[64];
+	char		 line[256];
+	size_t		 n;
+	uint16_t	 i;
+
+	for (i = 0; i < 40; i++) {
+		n = udp4(b, CLIENT, SERVER, (uint16_t)(7000 + i), 53);
+		run(f, b, n, &v, line, sizeof(line));
+	}
+	assert_int_equal(ct_count(f->ct), 40);
+	newcfg(f, &c, r);		/* no rule: every connection ends */
+	verdict_reload(&rl, &c, f->ct, f->lt, f->now, NULL, NULL);
+	/* 50 us a step, 150 us of budget: a third step would pass it */
+	fake_us = 0;
+	tick_us = 50;
+	assert_int_equal(verdict_reload_slice(f->ct, fake_now_us, 150), 0);
+	assert_int_equal(rl.ended, 2 * VERDICT_SWEEP_JUDGED);
+	assert_int_equal(ct_count(f->ct), 40 - 2 * VERDICT_SWEEP_JUDGED);
+	assert_true(ct_sweeping(f->ct));
+	/* a clock that stands still: the rest in one slice */
+	tick_us = 0;
+	assert_int_equal(verdict_reload_slice(f->ct, fake_now_us, 1), 1);
+	assert_int_equal(rl.ended, 40);
+	assert_int_equal(ct_count(f->ct), 0);
+	assert_false(ct_sweeping(f->ct));
+	clear(&c);
+}
+
 static void
 test_rejudge_drop_rule_and_interfaces(void **state)
 {
@@ -1291,6 +1345,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_reload_epoch,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reload_twice_mid_sweep,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reload_slice_budget,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_rejudge_drop_rule_and_interfaces, setup, teardown),
