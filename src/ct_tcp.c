@@ -511,6 +511,28 @@ ct_tcp_graced(const struct ct_table *t, const struct ct_entry *e)
 }
 
 /*
+ * A segment the grace lets pass says where the connection is now: the
+ * kernel let its sender's data (check I) or the other side's (check III,
+ * an ACK of data we never saw) pass unseen.  Taken as it is, not as a
+ * liberal segment grows the window: a jump of gigabytes added to the
+ * receiver's window wraps it, and every later segment of the sender
+ * looks like an old retransmission that teaches nothing.  The sender
+ * may go on a whole window of the receiver's beyond it, as though all
+ * of it were acknowledged: the receiver's next ACK sets that right.
+ */
+static void
+ct_tcp_regain(struct ct_tcp *tc, int dir, uint32_t end, uint32_t sack,
+    int hasack)
+{
+	struct ct_tcp_dir	*snd = &tc->seen[dir], *rcv = &tc->seen[!dir];
+
+	if (seq_after(end, snd->td_maxend))
+		snd->td_maxend = end + rcv->td_maxwin;
+	if (hasack && seq_after(sack, rcv->td_end))
+		rcv->td_end = sack;
+}
+
+/*
  * The sequence and window checks.  Updates the tracking data of both
  * directions when the packet is acceptable.
  */
@@ -604,10 +626,12 @@ ct_tcp_in_window(struct ct_table *t, struct ct_entry *e, int dir, int index,
 	}
 
 	liberal = t->cfg.tcp_liberal || (tc->flags[dir] & CT_TD_LIBERAL);
-	if (bad && !liberal && !rst && ct_tcp_graced(t, e))
-		/* the queue overflowed and we missed its packets: learn
-		   from this one rather than end a live connection */
+	if (bad && !liberal && !rst && !syn && ct_tcp_graced(t, e)) {
+		/* the queue overflowed and we missed its packets: take
+		   the connection up from this one rather than end it */
+		ct_tcp_regain(tc, dir, end, sack, hasack);
 		liberal = graced = 1;
+	}
 	if (bad || ignore) {
 		if (rst) {
 			/* An old or far RST: the receiver drops it, and it

@@ -168,10 +168,8 @@ worker_batch(void *arg, const struct nq_packet *np, struct nq_verdict *nv,
 	/* before any of them is judged: an overflow before them (lost
 	   ids, or a stall, even one in the middle of a read) means their
 	   connections may have moved on without us */
-	if (n > 0) {
+	if (n > 0)
 		worker_overflow_check(b.w, np[0].ts_ms, 0);
-		b.w->ran_ms = np[0].ts_ms;
-	}
 	/* the kernel table was emptied: our marks are void */
 	if (__builtin_expect(b.w->fpd != NULL, 0))
 		worker_fp_epoch(b.w);
@@ -225,7 +223,9 @@ worker_read(evutil_socket_t fd, short events, void *arg)
 		return;
 	}
 	w->behind = n >= WORKER_BUDGET;
-	w->ran_ms = worker_now_ms();
+	/* a stall after the last batch was checked (in the flush, say) is
+	   seen here, before the packets that waited meanwhile are read */
+	worker_overflow_check(w, worker_now_ms(), 0);
 }
 
 static void
@@ -236,7 +236,6 @@ worker_tick(evutil_socket_t fd, short events, void *arg)
 
 	worker_reopen(w, now);
 	worker_overflow_check(w, now, 1);
-	w->ran_ms = now;
 	if (w->fpd != NULL)
 		worker_fp_credits(w, now);
 	ct_expire(w->ct, now);

@@ -15,13 +15,14 @@
  * How an overflow is seen: packet ids that never came (the kernel numbers
  * a packet before it tries our socket, so a full socket leaves a gap:
  * sure), and the kernel's backlog of the queue (a full queue leaves no
- * gap), read whenever the queue may have filled: when the loop did not
- * run for WORKER_STALL_MS (a stall, SIGSTOP, a slow reload; also seen
- * between two batches of one read), after a read that hit its budget (we
- * are behind), and at every tick.  Checked before every batch is
- * decided, so the first packets after an overflow are judged in grace.  A backlog
- * within 1/8 of queue_maxlen of full counts as an overflow: a heuristic,
- * as a queue that just filled without overflowing looks the same.
+ * gap), read whenever the queue may have filled: when WORKER_STALL_MS
+ * passed between two of the worker's readings of the clock (a stall,
+ * SIGSTOP, a slow reload: wherever the loop stopped, even after a read's
+ * last batch), after a read that hit its budget (we are behind), and at
+ * every tick.  Checked before every batch is decided, so the first
+ * packets after a stall are judged in grace.  A backlog within 1/8 of
+ * queue_maxlen of full counts as an overflow: a heuristic, as a queue
+ * that just filled without overflowing looks the same.
  */
 #include <errno.h>
 
@@ -62,6 +63,11 @@ worker_overflow_check(struct worker *w, uint64_t now, int tick)
 		    now - w->ran_ms >= WORKER_STALL_MS;
 	int64_t		 n;
 
+	/* every reading of the clock comes through here, so a stall
+	   between any two of them is seen (one after a read's last
+	   batch, too) */
+	if (now > w->ran_ms)
+		w->ran_ms = now;
 	if (!w->cfg->fail_open)
 		return;
 	worker_lost_check(w, now);

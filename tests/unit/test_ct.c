@@ -2888,6 +2888,70 @@ test_overflow_grace(void **state)
 	ct_free(t);
 }
 
+/*
+ * Gigabytes passed unseen (a fast link, a long stall): the grace takes
+ * the connection up where it is, and afterwards it needs no grace.  A
+ * segment let pass must not grow the receiver's window by the jump: a
+ * few such segments wrapped it, every later segment of the sender then
+ * looked like an old retransmission (passed, teaching nothing), and the
+ * other side's ACKs were INVALID once the grace was over.
+ */
+static void
+test_overflow_grace_jump(void **state)
+{
+	struct ct_table		*t = table(16);
+	struct ct_result	 res;
+	struct ct_stats		 st;
+	struct conv		 c;
+	int			 i;
+
+	conv_init(&c, t, 0);
+	conv_send(&c, 0, SYN, 0, &res);
+	conv_send(&c, 1, SYN | ACK, 0, &res);
+	conv_send(&c, 0, ACK, 1000, &res);
+	conv_send(&c, 1, ACK, 0, &res);
+	ct_grace(t, c.now + 5000);
+	c.s[0].nxt += 1200000000;
+	/* the client's segments come before the server's next ACK */
+	for (i = 0; i < 3; i++)
+		assert_int_equal(conv_send(&c, 0, ACK, 1000, &res),
+		    CT_ESTABLISHED);
+	assert_int_equal(conv_send(&c, 1, ACK, 0, &res), CT_ESTABLISHED);
+	ct_get_stats(t, &st);
+	assert_int_equal(st.window_grace, 1);
+	/* the grace is over: the connection goes on in step */
+	c.now += 6000;
+	for (i = 0; i < 10; i++) {
+		assert_int_equal(conv_send(&c, 0, ACK, 1000, &res),
+		    CT_ESTABLISHED);
+		assert_int_equal(res.reason, REASON_NONE);
+		assert_int_equal(conv_send(&c, 1, ACK, 0, &res),
+		    CT_ESTABLISHED);
+		assert_int_equal(res.reason, REASON_NONE);
+	}
+	/* the server's ACK of data never seen comes first: the next one
+	   needs no grace, nor does the client's data */
+	ct_grace(t, c.now + 5000);
+	c.s[0].nxt += 1200000000;
+	assert_int_equal(conv_send(&c, 1, ACK, 0, &res), CT_ESTABLISHED);
+	assert_int_equal(res.reason, REASON_WINDOW_GRACE);
+	assert_int_equal(conv_send(&c, 1, ACK, 0, &res), CT_ESTABLISHED);
+	assert_int_equal(res.reason, REASON_NONE);
+	c.now += 6000;
+	for (i = 0; i < 10; i++) {
+		assert_int_equal(conv_send(&c, 0, ACK, 1000, &res),
+		    CT_ESTABLISHED);
+		assert_int_equal(res.reason, REASON_NONE);
+		assert_int_equal(conv_send(&c, 1, ACK, 0, &res),
+		    CT_ESTABLISHED);
+		assert_int_equal(res.reason, REASON_NONE);
+	}
+	ct_get_stats(t, &st);
+	assert_int_equal(st.window_grace, 2);
+	check_table(t);
+	ct_free(t);
+}
+
 /* ---- reload ------------------------------------------------------------------ */
 
 static void
@@ -3199,6 +3263,7 @@ main(void)
 		cmocka_unit_test(test_evict_assured_idle),
 		cmocka_unit_test(test_adaptive),
 		cmocka_unit_test(test_overflow_grace),
+		cmocka_unit_test(test_overflow_grace_jump),
 		cmocka_unit_test(test_timer_lag),
 		cmocka_unit_test(test_timer_lag_full),
 		cmocka_unit_test(test_timer_clock),
