@@ -532,12 +532,19 @@ sync_command(struct sync *s, uint64_t now)
 	    __ATOMIC_SEQ_CST)) != -1) {
 		log_info("sync: role %s", sync_role_name(role));
 		if (role == SYNC_ROLE_MASTER && s->cfg.grace > 0) {
-			/* the windows the backup learnt lag the master's
-			   by up to a refresh: let them catch up */
+			/* the windows we learnt lack the old master's
+			   last flush, or more: let them catch up */
 			until = now + (uint64_t)s->cfg.grace * 1000;
 			for (i = 0; i < s->nworkers; i++)
 				(void)worker_call(s->workers[i],
 				    worker_sync_grace, &until);
+		}
+		if (role == SYNC_ROLE_MASTER && s->rx.active) {
+			/* a bulk half in: no sweep will end it */
+			s->rx.active = 0;
+			for (i = 0; i < s->nworkers; i++)
+				(void)worker_call(s->workers[i],
+				    worker_sync_resync_end, NULL);
 		}
 		if (role == SYNC_ROLE_BACKUP) {
 			s->rx.active = 0;

@@ -134,6 +134,7 @@ void	 worker_sync_apply(struct worker *, void *batch);
 void	 worker_sync_slice(struct worker *, void *slice);
 void	 worker_sync_grace(struct worker *, void *until_ms);
 void	 worker_sync_resync(struct worker *, void *unused);
+void	 worker_sync_resync_end(struct worker *, void *unused);
 void	 worker_sync_sweep(struct worker *, void *sweep);
 
 #endif /* NFQSPI_SYNC_INT_H */

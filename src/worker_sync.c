@@ -285,6 +285,12 @@ worker_sync_resync(struct worker *w, void *arg)
 }
 
 void
+worker_sync_resync_end(struct worker *w, void *arg)
+{
+	ct_resync_end(w->ct);
+}
+
+void
 worker_sync_sweep(struct worker *w, void *arg)
 {
 	struct sync_sweep	*sw = arg;

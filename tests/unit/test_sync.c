@@ -540,6 +540,44 @@ test_bulk_small_ring(void **state)
 	assert_int_equal(A.s->st.bulks_sent, 1);
 }
 
+/* Made master half way through a bulk: nothing is left remembering. */
+static void
+test_master_mid_bulk(void **state)
+{
+	struct dgram	*d;
+	size_t		 i, n;
+
+	(void)state;
+	for (i = 0; i < 2000; i++)
+		open_on_a((unsigned)i, 0);
+	sync_pump(A.s, now);
+	nwire = 0;
+	sync_alive(B.s, now);			/* BULK_REQ */
+	n = nwire;
+	assert_non_null(d = malloc(n * sizeof(*d)));
+	memcpy(d, wire, n * sizeof(*d));
+	nwire = 0;
+	for (i = 0; i < n; i++)
+		sync_datagram(A.s, d[i].buf, d[i].len, &B.addr, now);
+	free(d);
+	sync_pump(A.s, now);		/* BULK_START, the first slices */
+	n = nwire;
+	assert_true(n > 2);
+	assert_non_null(d = malloc(n * sizeof(*d)));
+	memcpy(d, wire, n * sizeof(*d));
+	nwire = 0;
+	for (i = 0; i < n / 2; i++)
+		sync_datagram(B.s, d[i].buf, d[i].len, &A.addr, now);
+	free(d);
+	assert_int_equal(B.s->rx.active, 1);
+	assert_int_equal(B.w->ct->keeping, 1);
+	assert_int_equal(sync_set_role(B.s, SYNC_ROLE_MASTER), 0);
+	sync_command(B.s, now);
+	assert_int_equal(B.s->rx.active, 0);
+	assert_int_equal(B.w->ct->keeping, 0);
+	assert_null(B.w->ct->keep_bits);
+}
+
 /* A ring that overflows loses no connection: the whole table follows. */
 static void
 test_ring_full(void **state)
@@ -682,6 +720,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_loss, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bulk, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bulk_small_ring, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_master_mid_bulk, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_ring_full, setup,
 		    teardown),
