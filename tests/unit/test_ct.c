@@ -2888,6 +2888,23 @@ test_overflow_grace(void **state)
 	ct_free(t);
 }
 
+/* n segments of the client's and the server's ACKs, each in window */
+static void
+conv_in_step(struct conv *c, int n)
+{
+	struct ct_result	 res;
+	int			 i;
+
+	for (i = 0; i < n; i++) {
+		assert_int_equal(conv_send(c, 0, ACK, 1000, &res),
+		    CT_ESTABLISHED);
+		assert_int_equal(res.reason, REASON_NONE);
+		assert_int_equal(conv_send(c, 1, ACK, 0, &res),
+		    CT_ESTABLISHED);
+		assert_int_equal(res.reason, REASON_NONE);
+	}
+}
+
 /*
  * Gigabytes passed unseen (a fast link, a long stall): the grace takes
  * the connection up where it is, and afterwards it needs no grace.  A
@@ -2921,14 +2938,7 @@ test_overflow_grace_jump(void **state)
 	assert_int_equal(st.window_grace, 1);
 	/* the grace is over: the connection goes on in step */
 	c.now += 6000;
-	for (i = 0; i < 10; i++) {
-		assert_int_equal(conv_send(&c, 0, ACK, 1000, &res),
-		    CT_ESTABLISHED);
-		assert_int_equal(res.reason, REASON_NONE);
-		assert_int_equal(conv_send(&c, 1, ACK, 0, &res),
-		    CT_ESTABLISHED);
-		assert_int_equal(res.reason, REASON_NONE);
-	}
+	conv_in_step(&c, 10);
 	/* the server's ACK of data never seen comes first: the next one
 	   needs no grace, nor does the client's data */
 	ct_grace(t, c.now + 5000);
@@ -2938,14 +2948,7 @@ test_overflow_grace_jump(void **state)
 	assert_int_equal(conv_send(&c, 1, ACK, 0, &res), CT_ESTABLISHED);
 	assert_int_equal(res.reason, REASON_NONE);
 	c.now += 6000;
-	for (i = 0; i < 10; i++) {
-		assert_int_equal(conv_send(&c, 0, ACK, 1000, &res),
-		    CT_ESTABLISHED);
-		assert_int_equal(res.reason, REASON_NONE);
-		assert_int_equal(conv_send(&c, 1, ACK, 0, &res),
-		    CT_ESTABLISHED);
-		assert_int_equal(res.reason, REASON_NONE);
-	}
+	conv_in_step(&c, 10);
 	ct_get_stats(t, &st);
 	assert_int_equal(st.window_grace, 2);
 	check_table(t);
