@@ -83,11 +83,13 @@ struct fastpath	*fastpath_open(const struct fp_params *p);
  * Put conns in, both directions each, replacing earlier elements of the
  * same tuples (their counters start again).  One transaction: all or
  * none (EINVAL: a conn of another family or protocol, or one whose mark
- * has FP_BYPASS_MARK).
+ * has FP_BYPASS_MARK).  A connection's mark must not change while it is
+ * in: take it out (with its old mark) or flush first.
  */
 int		 fastpath_add(struct fastpath *fp, const struct fp_conn *c,
 		    size_t n);
-/* Take conns out, both directions; ones already gone are no error. */
+/* Take conns out, both directions, each with the mark it went in with;
+   ones already gone are no error. */
 int		 fastpath_del(struct fastpath *fp, const struct fp_conn *c,
 		    size_t n);
 /* Take every element out. */

@@ -12,7 +12,8 @@
  *
  *   add tcp|udp SRC SPORT DST DPORT MARK [COUNT]   COUNT connections in
  *                      one call, source ports SPORT, SPORT+1, ...
- *   del tcp|udp SRC SPORT DST DPORT [COUNT]
+ *   del tcp|udp SRC SPORT DST DPORT MARK [COUNT]  (the mark it went
+ *                      in with)
  *   flush
  *   counters
  *   close              fastpath_close(), then exit
@@ -37,11 +38,11 @@
 static struct fp_conn	 conns[MAXCONNS];
 
 static int
-parse_conns(char **w, int nw, int with_mark, size_t *n)
+parse_conns(char **w, int nw, size_t *n)
 {
 	struct fp_conn	 c;
-	unsigned long	 count = 1, i, mark = 0;
-	int		 need = with_mark ? 7 : 6;
+	unsigned long	 count = 1, i, mark;
+	int		 need = 7;
 
 	if (nw < need || nw > need + 1)
 		return (-1);
@@ -58,8 +59,7 @@ parse_conns(char **w, int nw, int with_mark, size_t *n)
 		return (-1);
 	c.sport = (uint16_t)strtoul(w[3], NULL, 10);
 	c.dport = (uint16_t)strtoul(w[5], NULL, 10);
-	if (with_mark)
-		mark = strtoul(w[6], NULL, 0);
+	mark = strtoul(w[6], NULL, 0);
 	c.mark = (uint32_t)mark;
 	if (nw == need + 1)
 		count = strtoul(w[need], NULL, 10);
@@ -121,7 +121,7 @@ main(int argc, char *argv[])
 			continue;
 		n = 0;
 		if (strcmp(w[0], "add") == 0 || strcmp(w[0], "del") == 0) {
-			if (parse_conns(w, nw, w[0][0] == 'a', &n) == -1) {
+			if (parse_conns(w, nw, &n) == -1) {
 				printf("error: usage\n");
 				continue;
 			}

@@ -194,14 +194,14 @@ udp_case()
 	check "$name: and mark 0 (left alone)" test "$(field mark "$line")" = 0x0
 	check "$name: its kernel timer runs (expires_ms > 0)" \
 	    test "$(field expires_ms "$line")" -gt 0
-	check "$name: delete it" fp del udp "$cli" "$sport" "$srv" 5353
+	check "$name: delete it" fp del udp "$cli" "$sport" "$srv" 5353 0
 	s0=$(qseq)
 	got=$(in_c "$PY" "$T_TMP/udpburst.py" "$srv" 5353 "$sport" 5)
 	s1=$(qseq)
 	check "$name: after del, its packets cross the queue again ($s0 -> $s1)" \
 	    test "$((s1 - s0))" -ge 10
 	check "$name: after del, 5 answered ($got)" test "$got" = 5
-	check "$name: delete it again: no error" fp del udp "$cli" "$sport" "$srv" 5353
+	check "$name: delete it again: no error" fp del udp "$cli" "$sport" "$srv" 5353 0
 }
 udp_case "udp4" "$C4" "$S4" 41000
 udp_case "udp6" "$C6" "$S6" 41001
@@ -267,9 +267,12 @@ check "all 8000 are listed ($(grep -c . <<<"$FP_LINES") lines)" \
     test "$(grep -c -e " $S4 53 " -e " $S6 80 " <<<"$FP_LINES")" = 8000
 check "the kernel holds both directions of each (16000 live elements)" \
     test "$(in_d nft list set inet "nfqspid-fp-$T_QUEUE" live_udp4 | grep -c 'comment')" = 10000
-check "delete 2500 of them in one call" fp del udp "$C4" 10000 "$S4" 53 2500
+check "delete 2500 of them in one call" fp del udp "$C4" 10000 "$S4" 53 0 2500
+check "and 1000 of the marked ones" fp del tcp "$C6" 20000 "$S6" 80 0x7 1000
 fp_counters
-check "5500 remain" test "$(grep -c -e " $S4 53 " -e " $S6 80 " <<<"$FP_LINES")" = 5500
+check "4500 remain" test "$(grep -c -e " $S4 53 " -e " $S6 80 " <<<"$FP_LINES")" = 4500
+check "the marked ones gone from the kernel, both directions" \
+    test "$(in_d nft list map inet "nfqspid-fp-$T_QUEUE" mark_tcp6 | grep -c 'comment')" = 4000
 check "flush" fp flush
 fp_counters
 check "none remains after flush" test -z "$FP_LINES"
