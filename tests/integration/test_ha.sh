@@ -235,11 +235,15 @@ fw_ready()
 	[ "$(fw_sync "$1" ready)" = True ]
 }
 
-# fw_echo_conns N: fw N's ESTABLISHED connections to the echo port.
+# fw_echo_conns N: fw N's ESTABLISHED connections to the echo port with
+# the mark and the name of the rule that let them in on the master.
 fw_echo_conns()
 {
-	fw_ctl "$1" conntrack 2>/dev/null |
-	    grep -c 'ESTABLISHED .*dport=7000 .*mark=16'
+	fw_ctl "$1" -j conntrack 2>/dev/null | "$PY" -c '
+import json, sys
+print(sum(1 for c in json.load(sys.stdin)
+          if c.get("state") == "ESTABLISHED" and c["dport"] == 7000 and
+          c["mark"] == 16 and c["rule"] == "tcp-in"))' 2>/dev/null || echo 0
 }
 
 fw_has_conns()
@@ -445,8 +449,10 @@ wait_for 50 test -S "$CTL_SOCK" || fail "the traffic client starts"
 expect_ok "$CONNS connections open through fw1" open "$CONNS"
 expect_ok "they carry data both ways" check 20
 expect_ok "20 UDP flows carry data both ways" udp 20 10
-check "fw1 tracks the $CONNS connections (mark 0x10)" fw_has_conns 1
-check "fw2 holds them too, synced (mark 0x10)" wait_for 100 fw_has_conns 2
+check "fw1 tracks the $CONNS connections (mark 0x10, rule tcp-in)" \
+    fw_has_conns 1
+check "fw2 holds them too, synced (mark 0x10, rule tcp-in)" \
+    wait_for 100 fw_has_conns 2
 echo "fw1 tracks $(fw_echo_conns 1), fw2 $(fw_echo_conns 2) echo connections"
 
 for mode in keepalived link kill; do
