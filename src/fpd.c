@@ -204,15 +204,25 @@ fpd_open(const struct config *cfg, unsigned nworkers, char *err,
 {
 	struct fp_params p;
 	struct fpd	*d;
+	void		*ports = NULL;
 	uint64_t	 max;
+	size_t		 len = nworkers * sizeof(*d->ports);
 	unsigned	 i;
+	int		 rc;
 
-	if ((d = calloc(1, sizeof(*d))) == NULL ||
-	    (d->ports = calloc(nworkers, sizeof(*d->ports))) == NULL) {
+	if ((d = calloc(1, sizeof(*d))) == NULL) {
 		snprintf(err, errlen, "fastpath: %s", strerror(errno));
+		return (NULL);
+	}
+	/* the rings' ends lie on cache lines of their own */
+	if ((rc = posix_memalign(&ports, _Alignof(struct fpq_port),
+	    len)) != 0) {
+		snprintf(err, errlen, "fastpath: %s", strerror(rc));
 		free(d);
 		return (NULL);
 	}
+	memset(ports, 0, len);
+	d->ports = ports;
 	d->efd = -1;
 	pthread_mutex_init(&d->mtx, NULL);
 	pthread_cond_init(&d->cond, NULL);
