@@ -30,7 +30,7 @@
 # also a perf profile of every consumer at k = K (OUT/perf.txt).
 #
 # Env: T seconds a figure (5), NC clients (8), KS ("1 2 4 8"), ROUNDS (1),
-# PROTOS ("udp tcp"),
+# PROTOS ("udp tcp"), UB (iperf3 -b of each UDP client, 0: as fast as it can),
 # MODES ("none kernel floor nfqspid fastpath base": base if packed with
 # one, fastpath if nfqspid -n takes [daemon] fastpath = yes; its rules
 # are nfqspictl iptables's), NFQSPID_INI (a config whose threads line
@@ -90,7 +90,7 @@ if [ -d "$HERE/bin" ]; then
 	PATH=$HERE/bin:$PATH
 fi
 T=${T:-5}; NC=${NC:-8}; KS=${KS:-"1 2 4 8"}; ROUNDS=${ROUNDS:-1}
-PROTOS=${PROTOS:-"udp tcp"}
+PROTOS=${PROTOS:-"udp tcp"}; UB=${UB:-0}
 PERFREC=${PERFREC:-}
 MODES=${MODES:-"none kernel floor nfqspid fastpath base"}
 O=${OUT:-/tmp/device-scale}
@@ -241,7 +241,7 @@ measure()
 	for i in $(seq 1 "$NC"); do
 		if [ "$proto" = udp ]; then
 			timeout $((T + 8)) ip netns exec $A iperf3 -c 10.77.0.2 \
-			    -p $((5200 + i)) -B 10.77.0.$((10 + i)) -u -b 0 -l 64 \
+			    -p $((5200 + i)) -B 10.77.0.$((10 + i)) -u -b "$UB" -l 64 \
 			    -t "$T" -J > "$d/$i.json" 2>/dev/null &
 		else
 			timeout $((T + 8)) ip netns exec $A iperf3 -c 10.77.0.2 \
@@ -357,7 +357,8 @@ run()
 	done
 	case $mode in nfqspid|base|fastpath)
 		ip netns exec $B "$CTL" -s "$(sock)" -j stats 2>/dev/null |
-		    tr ',' '\n' | grep -E '"(received|invalid|overflows|lost|repeated)"' |
+		    tr ',' '\n' | grep -E \
+		    '"(received|invalid|overflows|lost|repeated|offload(ed|_packets|_errors))"' |
 		    tr -d ' "\n{}' | sed "s/^/$mode k=$k stats /; s/\$/\n/" >> "$RUNS"
 	esac
 	[ -n "$DP" ] && kill $DP 2>/dev/null; wait $DP 2>/dev/null
@@ -441,6 +442,15 @@ for mode in modes:
             c.append("%.2f" % (a / b) if a and b else "-")
         r.append(" / ".join(c))
     print("| %s / floor | %s | %s |" % (mode, r[0], r[1]))
+# the fast path's target is the kernel's SPI (measured once, k = 1)
+for mode in ("fastpath",):
+    r = []
+    for proto in ("udp", "tcp"):
+        b = med(fig.get(("kernel", proto, "1"), []))
+        r.append(" / ".join("%.2f" % (med(fig[(mode, proto, k)]) / b)
+            if b and fig.get((mode, proto, k)) else "-" for k in ks))
+    if any(x.strip("-/ ") for x in r):
+        print("| %s / kernel SPI | %s | %s |" % (mode, r[0], r[1]))
 print()
 print("consumer CPU per queued packet, us (all its threads; medians):")
 print()
