@@ -5,7 +5,11 @@
 # sequence number stays still while the element counters and the
 # iptables bypass rule count them), SYN/FIN/RST still go to the queue,
 # del, flush, a batch of thousands, close removes the table, and what a
-# killed process leaves behind times out.
+# killed process leaves behind times out.  Then nfqspid itself with
+# fastpath = yes in dut emptied of rules: `nfqspictl iptables |
+# iptables-restore -n` is the whole set-up, an established transfer's
+# packets skip the queue, and SIGTERM removes the table; with divert =
+# iptables the bypass rule is the first of nfqspid's chains.
 #
 # Copyright (C) 2026 The nfqspid authors
 # SPDX-License-Identifier: GPL-2.0-or-later
@@ -165,6 +169,7 @@ PY
 
 bg_in "$NS_S" "$PY" "$T_TMP/udpsrv.py" "$S4:5353" "$S6:5353"
 bg_in "$NS_S" "$PY" "$T_TMP/tcpsink.py" "$S4" 5001 "$T_TMP/sink4"
+bg_in "$NS_S" "$PY" "$T_TMP/tcpsink.py" "$S6" 5001 "$T_TMP/sink6"
 wait_listen "$NS_S" udp 5353 && wait_listen "$NS_S" tcp 5001 ||
     { fail "the servers listen"; lib_summary; }
 
@@ -309,4 +314,78 @@ exec 3>&-
 check "and its close removes it" not table_exists
 
 check "nfqspid ran throughout" lib_daemon_alive
+
+# ---- 2. the daemon, fastpath = yes: nfqspictl iptables is the set-up ------
+
+lib_stop_daemon
+for t in "$IPT" "$IP6T"; do
+	in_d "$t" -F
+	in_d "$t" -t mangle -F
+done
+check "dut has no rule left" test -z "$(in_d "$IPT"-save | grep '^-A')"
+# the daemon's own window handling from here on, as shipped
+sed -i -e '/^\[daemon\]/a fastpath = yes' -e '/^tcp_liberal/d' "$T_CONF"
+lib_start_daemon || { fail "nfqspid starts with fastpath = yes"; lib_summary; }
+ipt=$(lib_ctl iptables)
+rules=$(grep '^-A' <<<"$ipt")
+check "iptables: the fast path's rules come first" test "$(head -n 3 <<<"$rules")" = \
+"-A INPUT -m mark --mark $BIT/$BIT -j ACCEPT
+-A OUTPUT -m mark --mark $BIT/$BIT -j ACCEPT
+-A FORWARD -m mark --mark $BIT/$BIT -j ACCEPT"
+check "iptables: then the queue" test "$(tail -n 3 <<<"$rules" | grep -c NFQUEUE)" = 3
+check "iptables: names the table" grep -q "^# fastpath = yes: .* inet nfqspid-fp-$T_QUEUE " <<<"$ipt"
+check "nft: accepts what the fast path marked before the queue" \
+    grep -Pzq "meta mark & 0x80000000 == 0x80000000 accept\n\t\tqueue num $T_QUEUE" \
+    <<<"$(lib_ctl nft)"
+check "iptables-restore -n takes it" in_d "$IPT"-restore -n <<<"$ipt"
+check "ip6tables-restore -n takes it" in_d "$IP6T"-restore -n <<<"$ipt"
+check "nfqspid made its table" table_exists
+# in_kernel ADDR SPORT: nfqspid has put the connection from ADDR:SPORT in
+in_kernel() { in_d nft list table inet "nfqspid-fp-$T_QUEUE" | grep -q " $1 \. $2 \. "; }
+
+# fp_transfer NAME SRC DST SPORT SINK: 4 MB once nfqspid has offloaded it
+fp_transfer()
+{
+	local name=$1 src=$2 dst=$3 sport=$4 sink=$5 d=$T_TMP/$1 s0 s1 rc n
+	mkdir -p "$d"
+	in_c "$PY" "$T_TMP/tcpbulk.py" "$dst" 5001 "$sport" 4000000 "$d" &
+	local cpid=$!
+	wait_for 100 test -e "$d/ready" || { fail "$name: the connection opens"; return; }
+	check "$name: nfqspid puts the established connection in the kernel table" \
+	    wait_for 100 in_kernel "$src" "$sport"
+	s0=$(qseq)
+	touch "$d/go"
+	wait "$cpid"
+	rc=$?
+	wait_for 50 grep -q "^$sport " "$sink"
+	s1=$(qseq)
+	check "$name: the transfer completes (status $rc)" test "$rc" = 0
+	check "$name: the server got 4000005 bytes" grep -q "^$sport 4000005\$" "$sink"
+	check "$name: at most 8 of its packets crossed the queue ($s0 -> $s1)" \
+	    test "$((s1 - s0))" -le 8
+	n=$(in_d "$6" -L "${7:-FORWARD}" -n -v -x | awk '/mark match 0x80000000\/0x80000000/ { print $1 }')
+	check "$name: the bypass rule took the rest (${n:-0} packets)" test "${n:-0}" -ge 50
+}
+fp_transfer fp4 "$C4" "$S4" 42100 "$T_TMP/sink4" "$IPT"
+fp_transfer fp6 "$C6" "$S6" 42101 "$T_TMP/sink6" "$IP6T"
+check "SIGTERM: nfqspid stops" lib_stop_daemon
+check "and its table goes with it" not table_exists
+
+# ---- 3. divert = iptables puts the bypass rule first in its chains --------
+
+for t in "$IPT" "$IP6T"; do
+	in_d "$t" -F
+done
+sed -i '/^\[daemon\]/a divert = iptables' "$T_CONF"
+lib_start_daemon || { fail "nfqspid starts with divert = iptables"; lib_summary; }
+for t in "$IPT" "$IP6T"; do
+	check "divert = iptables ($t): the bypass rule first in nfqspid-forward" \
+	    test "$(in_d "$t" -S nfqspid-forward | sed -n 2p)" = \
+	    "-A nfqspid-forward -m mark --mark $BIT/$BIT -j ACCEPT"
+done
+fp_transfer fp4d "$C4" "$S4" 42102 "$T_TMP/sink4" "$IPT" nfqspid-forward
+# the diversion is checked every 5 s: whole, with the bypass rule
+sleep 6
+check "divert = iptables: the check finds the diversion whole" log_lacks restoring
+check "SIGTERM: nfqspid stops" lib_stop_daemon
 lib_summary
