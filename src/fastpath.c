@@ -518,7 +518,8 @@ live_elem(const struct fpmsg_elem *e, void *arg)
 		d->err = EPROTO;
 		return (0);
 	}
-	r = bsearch(&k, d->r, d->n, sizeof(*r), rec_cmp);
+	/* (never a NULL array to bsearch: an empty dump has none) */
+	r = d->n == 0 ? NULL : bsearch(&k, d->r, d->n, sizeof(*r), rec_cmp);
 	if (r != NULL && e->has_expires && e->expires_ms > r->expires_ms)
 		r->expires_ms = e->expires_ms;
 	return (0);
@@ -574,7 +575,8 @@ counters_class(struct fastpath *fp, struct fp_dump *d, fp_counts_cb cb,
 	    dump_set(fp, d->cls, FPMSG_NOMARK, counted_elem, d) == -1)
 		return (-1);
 	/* the two directions of a connection next to each other: one */
-	qsort(d->r, d->n, sizeof(*d->r), rec_cmp);
+	if (d->n > 1)
+		qsort(d->r, d->n, sizeof(*d->r), rec_cmp);
 	for (i = 0, j = 0; i < d->n; i++) {
 		if (j > 0 && memcmp(d->r[j - 1].key, d->r[i].key,
 		    FPMSG_KEYMAX) == 0) {
