@@ -91,7 +91,8 @@ worker_fp_packet(struct worker *w, const struct pkt *p,
 		return;
 	}
 	if (!w->fp_ok || v->action != RULE_ACCEPT || v->monitor ||
-	    v->reason != REASON_NONE || !ct_offloadable(e) ||
+	    v->reason != REASON_NONE ||
+	    ct_entry_packets(e) < WORKER_FP_PACKETS || !ct_offloadable(e) ||
 	    (p->proto == IPPROTO_TCP &&
 	    (p->th_flags & (PKT_TH_SYN | PKT_TH_FIN | PKT_TH_RST))) ||
 	    (ct_entry_mark(e) & FP_BYPASS_MARK))
