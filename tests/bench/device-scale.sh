@@ -26,15 +26,17 @@
 # other MODES, all diverted the same way (INPUT and OUTPUT, --queue-
 # balance 0:k-1, --queue-bypass).  For every run it records the figure,
 # the packets each queue got (the kernel's id sequence), the consumer's
-# CPU per thread (/proc) and perf stat of the consumer; with PERFREC=K
-# also a perf profile of every consumer at k = K (OUT/perf.txt).
+# CPU per thread (/proc) and perf stat of the consumer.  With PROF=K a
+# last pass at k = K profiles every consumer (perf record: OUT/perf.txt;
+# perf c2c, the cache lines one core writes and another reads, where the
+# CPU can sample memory: OUT/c2c.txt); its figures stay out of the table.
 #
 # Env: T seconds a figure (5), NC clients (8), KS ("1 2 4 8"), ROUNDS (1),
 # PROTOS ("udp tcp"), UB (iperf3 -b of each UDP client, 0: as fast as it can),
 # MODES ("none kernel floor nfqspid fastpath base": base if packed with
 # one, fastpath if nfqspid -n takes [daemon] fastpath = yes; its rules
 # are nfqspictl iptables's), NFQSPID_INI (a config whose threads line
-# is replaced by k), PERFREC (a k, or empty), OUT ($OUT, else
+# is replaced by k), PROF (a k, or empty), OUT ($OUT, else
 # /tmp/device-scale); outside a kit the build tree's nfqspid and BASE.
 #
 # Writes OUT/scale.md (the table, each path / floor per k, and the
@@ -91,11 +93,11 @@ if [ -d "$HERE/bin" ]; then
 fi
 T=${T:-5}; NC=${NC:-8}; KS=${KS:-"1 2 4 8"}; ROUNDS=${ROUNDS:-1}
 PROTOS=${PROTOS:-"udp tcp"}; UB=${UB:-0}
-PERFREC=${PERFREC:-}
+PROF=${PROF:-}
 MODES=${MODES:-"none kernel floor nfqspid fastpath base"}
 O=${OUT:-/tmp/device-scale}
 mkdir -p "$O"
-RUNS=$O/runs.txt; : > "$RUNS"; rm -f "$O/perf.txt"
+RUNS=$O/runs.txt; : > "$RUNS"; rm -f "$O/perf.txt" "$O/c2c.txt"
 A=dsa; B=dsb; W=$(mktemp -d /tmp/dscale.XXXXXX)
 PERF=""
 if command -v perf >/dev/null 2>&1; then
@@ -224,7 +226,7 @@ cdelta()
 # one figure: proto (udp|tcp) through the consumer pid (or none)
 measure()
 {
-	local proto=$1 pid=$2 tag=$3 d=$W/m i v ps=""
+	local proto=$1 pid=$2 prof=$3 d=$W/m i v ps=""
 	rm -rf "$d"; mkdir -p "$d"
 	qseq > "$d/q0"
 	[ -n "$pid" ] && cpu "$pid" > "$d/c0"
@@ -234,8 +236,14 @@ measure()
 		    -- sleep "$T" >/dev/null 2>&1 &
 		ps=$!
 	fi
-	if [ -n "$pid" ] && [ -n "$PERF" ] && [ "$tag" = "$PERFREC" ]; then
+	if [ -n "$pid" ] && [ -n "$PERF" ] && [ -n "$prof" ]; then
 		$PERF record -g -o "$W/perf.data" -p "$pid" -- \
+		    sleep "$((T - 1))" >/dev/null 2>&1 &
+	fi
+	# lines written by one core and read by another (needs the CPU's
+	# memory sampling: not in every virtual machine)
+	if [ -n "$pid" ] && [ -n "$PERF" ] && [ -n "$prof" ]; then
+		$PERF c2c record -o "$W/c2c.data" -p "$pid" -- \
 		    sleep "$((T - 1))" >/dev/null 2>&1 &
 	fi
 	for i in $(seq 1 "$NC"); do
@@ -280,18 +288,23 @@ PY
 	echo
 }
 
-# the profile PERFREC asked for, as text, all in one file (the device
+# the profiles PROF asked for, as text, all in one file (the device
 # tool brings back 8 files at most)
 profile()
 {
-	[ -f "$W/perf.data" ] || return 0
-	{
+	[ -f "$W/perf.data" ] && {
 		echo "=== $1"
 		$PERF report -i "$W/perf.data" --stdio --no-children \
 		    --percent-limit 0.3 --sort dso,sym -g none 2>/dev/null |
 		    grep -v -e '^$' -e '^#' | head -80
 	} >> "$O/perf.txt"
 	rm -f "$W/perf.data"
+	[ -f "$W/c2c.data" ] || return 0
+	{
+		echo "=== $1"
+		$PERF c2c report -i "$W/c2c.data" --stdio 2>&1 | head -120
+	} >> "$O/c2c.txt"
+	rm -f "$W/c2c.data"
 }
 
 divert()
@@ -322,7 +335,7 @@ divert_own()
 
 run()
 {
-	local mode=$1 k=$2 DP="" IPT="ip netns exec $B iptables-legacy" p u
+	local mode=$1 k=$2 prof=${3:-} DP="" IPT="ip netns exec $B iptables-legacy" p u
 	up
 	case $mode in
 	none)	;;
@@ -351,8 +364,8 @@ run()
 		down; return
 	fi
 	for p in $PROTOS; do
-		u=$(measure $p "$DP" "$k")
-		echo "$mode k=$k $p $u" | tee -a "$RUNS"
+		u=$(measure $p "$DP" "$prof")
+		echo "$mode k=$k $p ${prof:+profiled }$u" | tee -a "$RUNS"
 		profile "$mode-k$k-$p"
 	done
 	case $mode in nfqspid|base|fastpath)
@@ -401,6 +414,12 @@ for r in $(seq 1 "$ROUNDS"); do
 		done
 	done
 done
+# profiled apart: perf costs the consumer time
+if [ -n "$PROF" ] && [ -n "$PERF" ]; then
+	for m in $M; do
+		case $m in none|kernel) ;; *) run $m "$PROF" prof ;; esac
+	done
+fi
 
 # the table: medians over the rounds, nfqspid (and the others) / floor
 $PY - "$RUNS" "$KS" > "$O/scale.md" <<'PY'
