@@ -37,6 +37,8 @@
 #define FPD_POLL_MS	1000	/* the kernel's counters read this often */
 #define FPD_SYNC_MS	2000	/* fpd_sync() gives up after this */
 #define FPD_KERNEL_TIMEOUT 300	/* s: the kernel's TCP timeout at most */
+#define FPD_EXACT	1024	/* connections in the kernel up to which its
+				   counts are read before every removal */
 
 struct fpd {
 	struct fastpath		*fp;
@@ -134,12 +136,42 @@ fpd_flush_now(struct fpd *d)
 
 /* One round: every item the rings hold, applied; the counters if due. */
 static void
+fpd_poll(struct fpd *d, uint64_t now)
+{
+	d->polled_ms = now;
+	if (fastpath_counters(d->fp, fpd_counts_cb, d) == -1) {
+		pthread_mutex_lock(&d->mtx);
+		d->count_errors++;
+		pthread_mutex_unlock(&d->mtx);
+	}
+}
+
+static int
+fpd_has_items(struct fpd *d)
+{
+	unsigned	 w;
+
+	for (w = 0; w < d->n; w++)
+		if (!fpq_ring_empty(&d->ports[w].out))
+			return (1);
+	return (0);
+}
+
+static void
 fpd_round(struct fpd *d, int flush)
 {
 	struct fpq_item	 it;
 	unsigned	 w;
-	uint64_t	 now;
+	uint64_t	 now = worker_now_ms();
 
+	/*
+	 * A removal may be among them: what the kernel counted is read
+	 * first, so that a connection that ends shows its last packets.
+	 * Only while the table is small: the dump of a large one would
+	 * hold the removal up, and it loses at most a poll's worth.
+	 */
+	if (fpq_book_count(d->book) <= FPD_EXACT && fpd_has_items(d))
+		fpd_poll(d, now);
 	for (w = 0; w < d->n; w++)
 		while (fpq_ring_pop(&d->ports[w].out, &it))
 			if (fpq_book_item(d->book, w, &it) == -1)
@@ -152,15 +184,8 @@ fpd_round(struct fpd *d, int flush)
 	if (fpq_book_apply(d->book) == -1)
 		fpd_flush_now(d);
 
-	now = worker_now_ms();
-	if (now - d->polled_ms >= FPD_POLL_MS) {
-		d->polled_ms = now;
-		if (fastpath_counters(d->fp, fpd_counts_cb, d) == -1) {
-			pthread_mutex_lock(&d->mtx);
-			d->count_errors++;
-			pthread_mutex_unlock(&d->mtx);
-		}
-	}
+	if (now - d->polled_ms >= FPD_POLL_MS)
+		fpd_poll(d, now);
 }
 
 static void *

@@ -69,6 +69,12 @@ fpq_ring_room(const struct fpq_ring *r)
 }
 
 int
+fpq_ring_empty(const struct fpq_ring *r)
+{
+	return (r->tail == __atomic_load_n(&r->head, __ATOMIC_ACQUIRE));
+}
+
+int
 fpq_ring_pop(struct fpq_ring *r, void *item)
 {
 	uint32_t	 tail = r->tail;

@@ -89,6 +89,8 @@ void	 fpq_ring_free(struct fpq_ring *r);
 int	 fpq_ring_push(struct fpq_ring *r, const void *item);
 /* Producer: how many more items fit now (at least). */
 uint32_t fpq_ring_room(const struct fpq_ring *r);
+/* Consumer: is it empty? */
+int	 fpq_ring_empty(const struct fpq_ring *r);
 /* Consumer: 1 and *item, or 0 when empty. */
 int	 fpq_ring_pop(struct fpq_ring *r, void *item);
 

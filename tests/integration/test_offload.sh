@@ -212,6 +212,13 @@ count_flow()
 
 ct_has() { [ -n "$(ct_packets "$1")" ]; }
 counts_agree() { [ "$(ct_packets "$1")" = "$(fwd_packets "$1")" ]; }
+counts_near()
+{
+	local c k
+	c=$(ct_packets "$1")
+	k=$(fwd_packets "$1")
+	[ -n "$c" ] && [ "$c" -le "$k" ] && [ "$c" -ge $((k - 2)) ]
+}
 active() { [ "$(lib_stat offload_active)" = "$1" ]; }
 
 bg_in "$NS_S" "$PY" "$T_TMP/sink.py" "$S4" 5001
@@ -240,9 +247,15 @@ check "bulk: the kernel passed most packets (bypassed $((b1 - b0)) > 2 x queued 
 check "bulk: connections were offloaded" is_positive "$(lib_stat offloaded)"
 # the transfer ended with FINs: nothing of it stays in the kernel
 check "FIN: the ended connection left the fast path" wait_for 30 active 0
+count_flow 40004
 check "FIN: a connection from port 40004 sends and closes" \
     in_c timeout 20 "$PY" "$T_TMP/hold.py" "$S4" 5001 40004 256 close
 check "FIN: nothing stays in the fast path" wait_for 30 active 0
+# its last packets were read from the kernel before it left (but for
+# the one or two that pass between that read and the removal)
+check "FIN: conntrack's packets of the ended connection match the kernel's, within 2" \
+    wait_for 30 counts_near 40004
+echo "ended connection: conntrack $(ct_packets 40004) packets, kernel $(fwd_packets 40004)"
 check "FIN: the flow's next segment comes to the queue" probe tcp 40004 5001
 
 # ---- a UDP stream -------------------------------------------------------------
