@@ -344,10 +344,6 @@ lib_stop_daemon()
 	return 0
 }
 
-# lib_finish: the health-and-shutdown checks every test ends with: no
-# sanitizer report in the daemon's log, the daemon still running, and
-# SIGTERM ending it with status 0.  The test goes on (its own checks of
-# the stopped daemon, lib_summary).
 # lib_untracked: /proc/net/nf_conntrack (per namespace) is absent or
 # empty in dut: no rule there made the kernel track or reassemble.  Read,
 # not test -s: a /proc file's size is always 0.
@@ -356,12 +352,16 @@ lib_untracked()
 	! in_d grep -q . /proc/net/nf_conntrack 2>/dev/null
 }
 
+# lib_finish: the health-and-shutdown checks every test ends with: the
+# kernel tracks nothing in dut, no sanitizer report in the daemon's log,
+# the daemon still running, and SIGTERM ending it with status 0.  The
+# test goes on (its own checks of the stopped daemon, lib_summary).
 lib_finish()
 {
 	check "the kernel tracks nothing in dut (nfqspid needs no conntrack)" \
 	    lib_untracked
 	check "no sanitizer report in the daemon's log" \
-	    log_lacks 'runtime error|AddressSanitizer|LeakSanitizer'
+	    log_lacks 'runtime error|AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer'
 	check "nfqspid is still running" lib_daemon_alive
 	if lib_stop_daemon; then
 		check "SIGTERM: nfqspid exits with status 0 (got $T_DRC)" \

@@ -370,8 +370,7 @@ check "the first still decides: a connection works" \
     test "$(in_c timeout 30 "$PY" "$T_TMP/flows.py" "$S4" 5001 1 "$C4")" = 1
 check "... and both queues are still bound to its sockets ($ports)" \
     test "$(qcol "$Q0" 2) $(qcol "$Q1" 2)" = "$ports"
-lib_stop_daemon
-check "SIGTERM: exit status 0 ($T_DRC)" test "${T_DRC:-x}" = 0
+lib_finish
 
 # ---- 2. SIGKILL under iperf3 load --------------------------------------------------
 engine_config yes no </dev/null
@@ -547,4 +546,6 @@ EOF
 done
 userdel "$T_USER" 2>/dev/null
 
+check "after every run above, the kernel still tracks nothing in dut" \
+    lib_untracked
 lib_summary
