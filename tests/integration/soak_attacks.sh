@@ -41,6 +41,7 @@ for t in hping3; do
 done
 lib_topology || { echo "cannot build the namespaces" >&2; exit 1; }
 C4B=10.$T_NET.1.3		# the second client
+OPENER=$top_srcdir/tests/integration/opener.py	# N connections at once
 in_c ip addr add "$C4B/24" dev c0
 in_d ip route add blackhole default	# answers to made-up sources
 for k in all default d0 d1; do
@@ -191,30 +192,6 @@ while time.time() < end:
             s.close()
     time.sleep(2)
 EOF
-# opener.py SRC DST N SECONDS: N connections at once, held; prints how
-# many completed.
-cat >"$T_TMP/opener.py" <<'EOF'
-import resource, selectors, socket, sys, time
-h = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
-resource.setrlimit(resource.RLIMIT_NOFILE, (h, h))
-src, dst, n, hold = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
-sel, socks = selectors.DefaultSelector(), []
-for i in range(n):
-    s = socket.socket()
-    socks.append(s)
-    s.bind((src, 0))
-    s.setblocking(False)
-    s.connect_ex((dst, 7000))
-    sel.register(s, selectors.EVENT_WRITE)
-ok, end = 0, time.time() + 20
-while time.time() < end and sel.get_map():
-    for k, _ in sel.select(0.2):
-        if k.fileobj.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0:
-            ok += 1
-        sel.unregister(k.fileobj)
-print(ok, flush=True)
-time.sleep(hold)
-EOF
 lib_write_helpers
 
 counter_add "$NS_S" "$IPT" filter INPUT fsyn -p tcp --dport 7002 --syn
@@ -310,11 +287,11 @@ wait "$tr" 2>/dev/null
 
 # ---- 4. one client opens connections without end ------------------------------
 phase table
-in_c "$PY" "$T_TMP/opener.py" "$C4" "$S4" 6000 "$T" >"$T_TMP/opener.out" &
+in_c "$PY" "$OPENER" "$C4" "$S4" 6000 "$T" >"$T_TMP/opener.out" &
 op=$!
 wait_for 200 test -s "$T_TMP/opener.out"
 first=$(cat "$T_TMP/opener.out")
-second=$(in_c "$PY" "$T_TMP/opener.py" "$C4B" "$S4" 5 0)
+second=$(in_c "$PY" "$OPENER" "$C4B" "$S4" 5 0)
 wait "$op" 2>/dev/null
 
 # ---- 5. the control socket flooded by trickling clients -----------------------

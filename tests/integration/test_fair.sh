@@ -21,6 +21,8 @@ lib_topology || { echo "cannot build the namespaces" >&2; exit 1; }
 C4B=10.$T_NET.1.3		# the second client
 in_c ip addr add "$C4B/24" dev c0
 
+OPENER=$top_srcdir/tests/integration/opener.py	# N connections at once from one client
+
 conf()
 {
 	lib_config <<EOF
@@ -49,33 +51,6 @@ while True:
     c, _ = ls.accept()
     held.append(c)
 EOF
-# opener.py SRC DST N: N connections at once from SRC, held open; prints
-# how many completed within 5 s, then keeps them until killed.
-cat >"$T_TMP/opener.py" <<'EOF'
-import os, resource, selectors, socket, sys, time
-resource.setrlimit(resource.RLIMIT_NOFILE, (8192, 8192))
-src, dst, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
-sel = selectors.DefaultSelector()
-socks = []			# held: a dropped socket would close
-for i in range(n):
-    s = socket.socket()
-    socks.append(s)
-    s.bind((src, 0))
-    s.setblocking(False)
-    s.connect_ex((dst, 7000))
-    sel.register(s, selectors.EVENT_WRITE)
-ok, end = 0, time.time() + 15
-while time.time() < end and sel.get_map():
-    for k, _ in sel.select(0.2):
-        if k.fileobj.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0:
-            ok += 1
-        sel.unregister(k.fileobj)
-print(ok, flush=True)
-if len(sys.argv) > 4:
-    with open(sys.argv[4], "w") as f:
-        f.write("%d\n" % os.getpid())
-    time.sleep(3600)
-EOF
 
 lib_divert || { echo "cannot divert FORWARD to NFQUEUE" >&2; exit 1; }
 if ! lib_start_daemon; then
@@ -87,7 +62,7 @@ bg_in "$NS_S" "$PY" "$T_TMP/hold.py" "$S4"
 wait_listen "$NS_S" tcp 7000 || fail "the server listens"
 
 # The client asks for the whole table and keeps what it got.
-in_c "$PY" "$T_TMP/opener.py" "$C4" "$S4" 1000 "$T_TMP/first.pid" \
+in_c "$PY" "$OPENER" "$C4" "$S4" 1000 3600 "$T_TMP/first.pid" \
     >"$T_TMP/first.out" 2>"$T_TMP/first.err" &
 wait_for 300 test -s "$T_TMP/first.pid"
 got=$(cat "$T_TMP/first.out")
@@ -95,7 +70,7 @@ check "one client asking for 1,000 connections gets its share of 100 (got $got)"
     test "$got" = 100
 n=$(lib_ctl conntrack count | tr -dc 0-9)
 check "the table holds the client's 100 (count $n)" test "$n" = 100
-second=$(in_c "$PY" "$T_TMP/opener.py" "$C4B" "$S4" 5)
+second=$(in_c "$PY" "$OPENER" "$C4B" "$S4" 5 0)
 check "a second client still connects (5 of 5: $second)" test "$second" = 5
 r=$(lib_stat share_refused)
 check "the refusals are counted (share_refused $r)" test "${r:-0}" -gt 0
@@ -108,14 +83,14 @@ rm -f "$T_TMP/first.pid"
 lib_ctl conntrack flush >/dev/null
 conf 'source_share = 0'
 check "reload with source_share = 0" quiet lib_ctl reload
-in_c "$PY" "$T_TMP/opener.py" "$C4" "$S4" 1000 "$T_TMP/first.pid" \
+in_c "$PY" "$OPENER" "$C4" "$S4" 1000 3600 "$T_TMP/first.pid" \
     >"$T_TMP/first.out" 2>"$T_TMP/first.err" &
 wait_for 300 test -s "$T_TMP/first.pid"
 got=$(cat "$T_TMP/first.out")
 [ -s "$T_TMP/first.err" ] && cat "$T_TMP/first.err"
 check "without a share the client takes the whole table (got $got)" \
     test "$got" -ge 990
-second=$(in_c "$PY" "$T_TMP/opener.py" "$C4B" "$S4" 5)
+second=$(in_c "$PY" "$OPENER" "$C4B" "$S4" 5 0)
 check "... and a second client is refused (connected: $second)" \
     test "$second" = 0
 check "... as table-full" \
