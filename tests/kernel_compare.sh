@@ -68,11 +68,7 @@ else
 [conntrack]
 checksum = yes
 
-[policy]
-established = accept
-related = accept
-invalid = drop
-new = drop
+$(lib_policy)
 
 [rule udp-in]
 proto = udp
@@ -84,15 +80,7 @@ proto = tcp
 dport = 5100
 action = accept
 
-[rule ping]
-proto = icmp
-icmp_type = echo-request
-action = accept
-
-[rule ping6]
-proto = icmpv6
-icmp_type = echo-request
-action = accept
+$(lib_ping_rules)
 EOF
 	lib_divert || exit 1
 	lib_start_daemon >&2 || exit 1

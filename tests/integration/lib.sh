@@ -288,6 +288,36 @@ EOF
 	} >"$T_CONF"
 }
 
+# lib_policy: the [policy] of a stateful firewall, the one most tests
+# use (a connection's own packets pass, a new one needs a rule); in a
+# lib_config heredoc as $(lib_policy).
+lib_policy()
+{
+	cat <<'EOF'
+[policy]
+established = accept
+related = accept
+invalid = drop
+new = drop
+EOF
+}
+
+# lib_ping_rules: echo requests allowed from anywhere, IPv4 and IPv6.
+lib_ping_rules()
+{
+	cat <<'EOF'
+[rule ping]
+proto = icmp
+icmp_type = echo-request
+action = accept
+
+[rule ping6]
+proto = icmpv6
+icmp_type = echo-request
+action = accept
+EOF
+}
+
 # Is queue $T_QUEUE bound in dut?  /proc/net follows the reader's namespace.
 lib_queue_bound()
 {

@@ -56,11 +56,7 @@ timeout_icmp = 5
 timeout_icmpv6 = 5
 timeout_generic = 10
 
-[policy]
-established = accept
-related = accept
-invalid = drop
-new = drop
+$(lib_policy)
 
 [rule echo]
 proto = tcp

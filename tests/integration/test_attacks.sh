@@ -90,11 +90,7 @@ timeout_tcp_syn_sent = 5
 timeout_tcp_syn_recv = 5
 timeout_tcp_close = 5
 
-[policy]
-established = accept
-related = accept
-invalid = drop
-new = drop
+$(lib_policy)
 
 [rule ssh-deny]
 proto = tcp

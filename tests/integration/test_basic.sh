@@ -20,11 +20,7 @@ lib_config <<EOF
 [conntrack]
 max = 4096
 
-[policy]
-established = accept
-related = accept
-invalid = drop
-new = drop
+$(lib_policy)
 
 [rule tcp-5001]
 state = new

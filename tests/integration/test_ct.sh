@@ -42,11 +42,7 @@ lib_config <<EOF
 [conntrack]
 max = 4096
 
-[policy]
-established = accept
-related = accept
-invalid = drop
-new = drop
+$(lib_policy)
 
 [rule xfer]
 proto = tcp
@@ -79,15 +75,7 @@ proto = udp
 dport = 5031
 action = accept
 
-[rule ping]
-proto = icmp
-icmp_type = echo-request
-action = accept
-
-[rule ping6]
-proto = icmpv6
-icmp_type = echo-request
-action = accept
+$(lib_ping_rules)
 EOF
 
 # ---- helpers (scapy and sockets) ----------------------------------------------

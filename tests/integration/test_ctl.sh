@@ -50,11 +50,7 @@ lib_config <<EOF
 max = 65536
 source_share = 0	; one client opens 20000 flows
 
-[policy]
-established = accept
-related = accept
-invalid = drop
-new = drop
+$(lib_policy)
 
 [rule tcp-5001]
 proto = tcp

@@ -245,11 +245,7 @@ engine_config()
 max = 65536
 tcp_loose = $loose
 
-[policy]
-established = accept
-related = accept
-invalid = drop
-new = drop
+$(lib_policy)
 
 [rule echo]
 proto = tcp
@@ -273,15 +269,7 @@ proto = udp
 dport = 9999
 action = accept
 
-[rule ping]
-proto = icmp
-icmp_type = echo-request
-action = accept
-
-[rule ping6]
-proto = icmpv6
-icmp_type = echo-request
-action = accept
+$(lib_ping_rules)
 $(cat)
 EOF
 	sed -i -e "s/^threads = 1/threads = 2/" \

@@ -46,11 +46,7 @@ lib_config <<EOF
 frag_timeout = 2
 checksum = yes
 
-[policy]
-established = accept
-related = accept
-invalid = drop
-new = drop
+$(lib_policy)
 
 [rule udp-in]
 proto = udp
@@ -62,15 +58,7 @@ proto = tcp
 dport = 5100
 action = accept
 
-[rule ping]
-proto = icmp
-icmp_type = echo-request
-action = accept
-
-[rule ping6]
-proto = icmpv6
-icmp_type = echo-request
-action = accept
+$(lib_ping_rules)
 EOF
 
 # udp.py serve ADDR...: echo every datagram on ADDR:5001 back whole.

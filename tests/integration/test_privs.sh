@@ -57,11 +57,7 @@ chmod 0711 "$T_TMP"
 privs_config()
 {
 	lib_config <<EOF
-[policy]
-established = accept
-related = accept
-invalid = drop
-new = drop
+$(lib_policy)
 
 [rule xfer]
 proto = tcp

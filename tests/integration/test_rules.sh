@@ -112,11 +112,7 @@ lib_config <<EOF
 [conntrack]
 max = 4096
 
-[policy]
-established = accept
-related = accept
-invalid = drop
-new = drop
+$(lib_policy)
 
 [rule mark-5001]
 proto = tcp

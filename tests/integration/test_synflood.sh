@@ -70,11 +70,7 @@ lib_config <<EOF
 max = $MAX
 tcp_loose = no
 
-[policy]
-established = accept
-related = accept
-invalid = drop
-new = drop
+$(lib_policy)
 
 [rule to-server]
 proto = tcp
