@@ -44,13 +44,9 @@ T_QUEUE=${T_QUEUE:-11}
 # shellcheck source=tests/integration/lib.sh
 . "$here/integration/lib.sh"
 
-C4X=10.$T_NET.1.9
-C6X=fd00:$T_NET:1::9
 lib_init "kc$mode"
 lib_topology >&2 || exit 1
-cmac=$(ip -n "$NS_C" -o link show c0 | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p')
-in_d ip neigh replace "$C4X" lladdr "$cmac" dev d0 nud permanent
-in_d ip -6 neigh replace "$C6X" lladdr "$cmac" dev d0 nud permanent
+lib_foreign_src || exit 1
 
 if [ "$mode" = kernel ]; then
 	in_d sysctl -qw net.netfilter.nf_conntrack_checksum=1 2>/dev/null
@@ -70,15 +66,7 @@ checksum = yes
 
 $(lib_policy)
 
-[rule udp-in]
-proto = udp
-dport = 5001
-action = accept
-
-[rule tcp-in]
-proto = tcp
-dport = 5100
-action = accept
+$(lib_craft_rules)
 
 $(lib_ping_rules)
 EOF

@@ -430,6 +430,38 @@ log_lacks()
 	! grep -Eq -- "$1" "$T_LOG"
 }
 
+# lib_foreign_src: C4X and C6X, addresses in the client's subnet that the
+# client does not own, as sources for packets crafted with scapy
+# (frag_craft.py).  dut sends their replies to c0, where the client's
+# kernel ignores them, so a crafted TCP handshake gets no RST from it.
+lib_foreign_src()
+{
+	local mac
+	C4X=10.$T_NET.1.9
+	C6X=fd00:$T_NET:1::9
+	mac=$(ip -n "$NS_C" -o link show c0 |
+	    sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p')
+	in_d ip neigh replace "$C4X" lladdr "$mac" dev d0 nud permanent &&
+	    in_d ip -6 neigh replace "$C6X" lladdr "$mac" dev d0 nud permanent
+}
+
+# lib_craft_rules: the ports frag_craft.py's cases go to, UDP 5001 and
+# TCP 5100, open to new connections.
+lib_craft_rules()
+{
+	cat <<'EOF'
+[rule udp-in]
+proto = udp
+dport = 5001
+action = accept
+
+[rule tcp-in]
+proto = tcp
+dport = 5100
+action = accept
+EOF
+}
+
 # ---- traffic -----------------------------------------------------------------
 
 # wait_listen NS tcp|udp PORT: a socket listens on PORT in NS.

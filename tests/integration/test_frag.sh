@@ -29,17 +29,9 @@ T_QUEUE=${T_QUEUE:-9}
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-# scapy's sources: addresses in the client's subnet that the client
-# does not own (dut sends their replies to c0, where the client's kernel
-# ignores them), so that a crafted TCP handshake gets no RST from it.
-C4X=10.$T_NET.1.9
-C6X=fd00:$T_NET:1::9
-
 lib_init frag
 lib_topology || { echo "cannot build the namespaces" >&2; exit 1; }
-cmac=$(ip -n "$NS_C" -o link show c0 | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p')
-in_d ip neigh replace "$C4X" lladdr "$cmac" dev d0 nud permanent
-in_d ip -6 neigh replace "$C6X" lladdr "$cmac" dev d0 nud permanent
+lib_foreign_src || { echo "cannot set up scapy's sources" >&2; exit 1; }
 
 lib_config <<EOF
 [conntrack]
@@ -48,15 +40,7 @@ checksum = yes
 
 $(lib_policy)
 
-[rule udp-in]
-proto = udp
-dport = 5001
-action = accept
-
-[rule tcp-in]
-proto = tcp
-dport = 5100
-action = accept
+$(lib_craft_rules)
 
 $(lib_ping_rules)
 EOF
