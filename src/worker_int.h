@@ -42,11 +42,11 @@
 #define WORKER_STALL_MS		1000	/* the loop did not run this long */
 #define WORKER_PROBE_MS		10	/* the kernel's backlog read at most
 					   this often while we are behind */
-#define WORKER_FP_PACKETS	16	/* a connection goes to the fast path
-					   once it carried this many: a short
-					   one (a DNS answer, one HTTP
-					   request) never costs the kernel
-					   two transactions */
+#define WORKER_FP_PACKETS	4	/* a connection goes to the fast path
+					   once it carried this many: one
+					   that ends with its handshake or
+					   its one answer (DNS) never costs
+					   the kernel two transactions */
 #define WORKER_WHOLE_MS		10000	/* whole packets copied this long
 					   after the last that needed it */
 
