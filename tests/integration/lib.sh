@@ -100,17 +100,27 @@ lib_summary()
 	exit 1
 }
 
-# wait_for TENTHS command...: poll until the command succeeds
+# wait_for TENTHS command...: poll until the command succeeds.  Its
+# arguments are expanded once, before the first try: for a value that
+# must be read anew each time, use wait_eval.
 wait_for()
 {
-	local n=$1
+	local _tries=$1
 	shift
-	while [ "$n" -gt 0 ]; do
+	while [ "$_tries" -gt 0 ]; do
 		"$@" && return 0
 		sleep 0.1
-		n=$((n - 1))
+		_tries=$((_tries - 1))
 	done
 	"$@"
+}
+
+# wait_eval TENTHS 'EXPR': poll until the shell expression, evaluated
+# anew each try, succeeds; single-quote it, as in
+# wait_eval 50 'test "$(lib_stat frag_held)" = 0'.
+wait_eval()
+{
+	wait_for "$1" eval "$2"
 }
 
 in_c() { ip netns exec "$NS_C" "$@"; }

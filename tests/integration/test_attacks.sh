@@ -450,7 +450,7 @@ EOF
 	qd0=$(qfield 6)
 	in_c "$T_TMP/rawsend" pool c0 "$MAC_D0" "$T_TMP/pool.bin" "$warm" \
 	    "$QFILE" "$T_QUEUE" >/dev/null
-	wait_for 100 test "$(qfield 3)" -eq 0
+	wait_eval 100 'test "$(qfield 3)" -eq 0'
 	rss_warm=$(rss)
 	t0=$SECONDS
 	in_c "$T_TMP/rawsend" pool c0 "$MAC_D0" "$T_TMP/pool.bin" $((N_STORM - warm)) \
@@ -458,7 +458,7 @@ EOF
 	src=$?
 	t1=$SECONDS
 	check "the storm was sent ($(cat "$T_TMP/storm.out"))" test "$src" -eq 0
-	wait_for 100 test "$(qfield 3)" -eq 0
+	wait_eval 100 'test "$(qfield 3)" -eq 0'
 	rss_end=$(rss)
 	rcv=$(( $(lib_stat received) - r0 ))
 	acc=$(lib_stat accepted)

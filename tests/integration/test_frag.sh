@@ -163,7 +163,7 @@ for fam in 4 6; do
 	check "IPv$fam: TCP data in 3 fragments, shuffled, reaches the server" \
 	    test "$(got$fam "f$fam-tcp-shuffled")" -eq 3
 	check "IPv$fam: the server read both segments of 1500 bytes" \
-	    wait_for 50 test "$(grep -c '^1500$' "$T_TMP/tcp$fam.out" 2>/dev/null)" -eq 2
+	    wait_eval 50 'test "$(grep -cx 1500 "$T_TMP/tcp$fam.out" 2>/dev/null)" -eq 2'
 	for c in overlap incomplete tiny offset8; do
 		check "IPv$fam: $c: no fragment of it reaches the server" \
 		    test "$(got$fam "f$fam-$c")" -eq 0
@@ -179,9 +179,9 @@ check "tiny first fragment audited as fragment (IPv6)" \
     log_has "action=drop state=INVALID rule=- reason=fragment proto=tcp src=$C6X "
 # frag_timeout = 2: the incomplete ones go within a tick after
 check "incomplete datagram times out (frag-timeout), audited once" \
-    wait_for 50 test "$(grep -c "reason=frag-timeout proto=udp src=$C4X " "$T_LOG")" -eq 1
+    wait_eval 50 'test "$(grep -c "reason=frag-timeout proto=udp src=$C4X " "$T_LOG")" -eq 1'
 check "incomplete datagram times out (IPv6)" \
-    wait_for 50 test "$(grep -c "reason=frag-timeout proto=udp src=$C6X " "$T_LOG")" -eq 1
+    wait_eval 50 'test "$(grep -c "reason=frag-timeout proto=udp src=$C6X " "$T_LOG")" -eq 1'
 
 # ---- 3. checksums ------------------------------------------------------------
 n=0
@@ -208,6 +208,6 @@ check "stats: datagrams completed" is_positive "$(lib_stat frag_completed)"
 check "stats: overlaps counted" is_positive "$(lib_stat frag_overlap)"
 check "stats: timeouts counted" is_positive "$(lib_stat frag_timeout)"
 check "stats: nothing held at the end" \
-    wait_for 50 test "$(lib_stat frag_held)" = 0
+    wait_eval 50 'test "$(lib_stat frag_held)" = 0'
 lib_finish
 lib_summary
