@@ -268,7 +268,7 @@ check "short: a question is answered" \
 sleep 0.3
 check "short: it did not go to the kernel" test "$(lib_stat offloaded)" = "$o0"
 
-# the first datagrams and replies make it established and carry its 4
+# the first datagrams and replies make it established and carry its 16
 # packets; the offload follows within a round of the fast path's thread
 in_c "$PY" "$T_TMP/ustream.py" "$S4" 5002 40100 10 >/dev/null
 sleep 0.5
