@@ -597,6 +597,57 @@ daemon_stop(struct daemon *d, struct event *sigev[3], const int sigs[3])
 	event_base_free(d->base);
 }
 
+/*
+ * The workers and what they hand their changes to: the events, the sync
+ * thread and the fast path's, made but not started.  -1 after a log line;
+ * daemon_run()'s failure path frees what was made.
+ */
+static int
+daemon_workers(struct daemon *d)
+{
+	char		 err[ERRLEN];
+	unsigned	 i;
+
+	d->nworkers = d->cfg->threads;
+	if ((d->workers = calloc(d->nworkers, sizeof(*d->workers))) == NULL) {
+		log_warn("workers");
+		return (-1);
+	}
+	for (i = 0; i < d->nworkers; i++)
+		if ((d->workers[i] = worker_new(i, d->cfg, err,
+		    sizeof(err))) == NULL) {
+			log_warnx("%s", err);
+			return (-1);
+		}
+
+	if ((d->events = events_new(d->base, d->nworkers)) == NULL) {
+		log_warn("events");
+		return (-1);
+	}
+	for (i = 0; i < d->nworkers; i++)
+		worker_set_events(d->workers[i], d->events);
+	if (d->cfg->sync.on) {
+		if ((d->sync = sync_new(&d->cfg->sync, d->workers,
+		    d->nworkers, err, sizeof(err))) == NULL) {
+			log_warnx("%s", err);
+			return (-1);
+		}
+		for (i = 0; i < d->nworkers; i++)
+			worker_set_sync(d->workers[i], d->sync);
+	}
+	/* the kernel table, emptied, before any worker runs */
+	if (d->cfg->fastpath) {
+		if ((d->info.fpd = fpd_open(d->cfg, d->nworkers, err,
+		    sizeof(err))) == NULL) {
+			log_warnx("%s", err);
+			return (-1);
+		}
+		for (i = 0; i < d->nworkers; i++)
+			worker_set_fastpath(d->workers[i], d->info.fpd);
+	}
+	return (0);
+}
+
 static int
 daemon_run(struct daemon *d, int foreground, int debug)
 {
@@ -624,43 +675,8 @@ daemon_run(struct daemon *d, int foreground, int debug)
 		goto fail;
 	}
 
-	d->nworkers = d->cfg->threads;
-	if ((d->workers = calloc(d->nworkers, sizeof(*d->workers))) == NULL) {
-		log_warn("workers");
+	if (daemon_workers(d) == -1)
 		goto fail;
-	}
-	for (i = 0; i < d->nworkers; i++)
-		if ((d->workers[i] = worker_new(i, d->cfg, err,
-		    sizeof(err))) == NULL) {
-			log_warnx("%s", err);
-			goto fail;
-		}
-
-	if ((d->events = events_new(d->base, d->nworkers)) == NULL) {
-		log_warn("events");
-		goto fail;
-	}
-	for (i = 0; i < d->nworkers; i++)
-		worker_set_events(d->workers[i], d->events);
-	if (d->cfg->sync.on) {
-		if ((d->sync = sync_new(&d->cfg->sync, d->workers,
-		    d->nworkers, err, sizeof(err))) == NULL) {
-			log_warnx("%s", err);
-			goto fail;
-		}
-		for (i = 0; i < d->nworkers; i++)
-			worker_set_sync(d->workers[i], d->sync);
-	}
-	/* the kernel table, emptied, before any worker runs */
-	if (d->cfg->fastpath) {
-		if ((d->info.fpd = fpd_open(d->cfg, d->nworkers, err,
-		    sizeof(err))) == NULL) {
-			log_warnx("%s", err);
-			goto fail;
-		}
-		for (i = 0; i < d->nworkers; i++)
-			worker_set_fastpath(d->workers[i], d->info.fpd);
-	}
 
 	for (i = 0; i < 3; i++)
 		if ((sigev[i] = evsignal_new(d->base, sigs[i], sig_cb,
