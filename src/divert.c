@@ -17,6 +17,7 @@
 
 #include "divert.h"
 #include "fastpath.h"
+#include "strl.h"
 
 /* iptables: what the fast path marked skips the queue */
 #define FP_MATCH_IPT	"0x80000000/0x80000000"
@@ -241,28 +242,6 @@ divert_nft_cmds(int op, struct divert_cmd *out, size_t max)
 	}
 }
 
-/* snprintf at *off into buf; -1 once it does not fit. */
-static int
-text_add(char *buf, size_t len, size_t *off, const char *fmt, ...)
-	__attribute__((__format__(printf, 4, 5)));
-
-static int
-text_add(char *buf, size_t len, size_t *off, const char *fmt, ...)
-{
-	va_list	 ap;
-	int	 n;
-
-	if (*off >= len)
-		return (-1);
-	va_start(ap, fmt);
-	n = vsnprintf(buf + *off, len - *off, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= len - *off)
-		return (-1);
-	*off += (size_t)n;
-	return (0);
-}
-
 int
 divert_nft_text(const struct divert_spec *spec, const char *version,
     char *buf, size_t len)
@@ -275,7 +254,7 @@ divert_nft_text(const struct divert_spec *spec, const char *version,
 		    spec->queue + spec->threads - 1);
 	else
 		snprintf(q, sizeof(q), "%u", spec->queue);
-	if (text_add(buf, len, &off,
+	if (spi_text_add(buf, len, &off,
 	    "#!/usr/sbin/nft -f\n"
 	    "# nfqspid %s: divert to NFQUEUE %s, loopback excepted%s\n"
 	    "# INPUT and OUTPUT: this host's own traffic; FORWARD: what it "
@@ -289,22 +268,22 @@ divert_nft_text(const struct divert_spec *spec, const char *version,
 	    "nfqspid is not running" : "") == -1)
 		return (-1);
 	for (i = 0; i < NHOOKS; i++) {
-		if (text_add(buf, len, &off, "\tchain %s {\n"
+		if (spi_text_add(buf, len, &off, "\tchain %s {\n"
 		    "\t\ttype filter hook %s priority filter; policy accept;\n",
 		    hooks[i].nft, hooks[i].nft) == -1)
 			return (-1);
-		if (hooks[i].lo_nft != NULL && text_add(buf, len, &off,
+		if (hooks[i].lo_nft != NULL && spi_text_add(buf, len, &off,
 		    "\t\t%s \"lo\" accept\n", hooks[i].lo_nft) == -1)
 			return (-1);
-		if (spec->fastpath && text_add(buf, len, &off,
+		if (spec->fastpath && spi_text_add(buf, len, &off,
 		    "\t\tmeta mark & 0x%08x == 0x%08x accept\n",
 		    FP_BYPASS_MARK, FP_BYPASS_MARK) == -1)
 			return (-1);
-		if (text_add(buf, len, &off, "\t\tqueue num %s%s\n\t}\n", q,
+		if (spi_text_add(buf, len, &off, "\t\tqueue num %s%s\n\t}\n", q,
 		    spec->bypass ? " bypass" : "") == -1)
 			return (-1);
 	}
-	if (text_add(buf, len, &off, "}\n") == -1)
+	if (spi_text_add(buf, len, &off, "}\n") == -1)
 		return (-1);
 	return ((int)off);
 }

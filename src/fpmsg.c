@@ -25,6 +25,7 @@
 
 #include "bytes.h"
 #include "fpmsg.h"
+#include "strl.h"
 
 #define MSG_ATTRS	(NLMSG_HDRLEN + NLA_ALIGN(sizeof(struct nfgenmsg)))
 #define NEST_MAX	0xffff		/* nla_len is 16 bits */
@@ -123,28 +124,6 @@ fastpath_table_name(uint16_t queue, char *buf, size_t len)
 	return (n < 0 || (size_t)n >= len ? -1 : 0);
 }
 
-/* snprintf at *off into buf; -1 once it does not fit. */
-static int
-text_add(char *buf, size_t len, size_t *off, const char *fmt, ...)
-	__attribute__((__format__(printf, 4, 5)));
-
-static int
-text_add(char *buf, size_t len, size_t *off, const char *fmt, ...)
-{
-	va_list	 ap;
-	int	 n;
-
-	if (*off >= len)
-		return (-1);
-	va_start(ap, fmt);
-	n = vsnprintf(buf + *off, len - *off, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= len - *off)
-		return (-1);
-	*off += (size_t)n;
-	return (0);
-}
-
 /* How each class reads a packet's tuple, and what makes it eligible. */
 static const struct cls_text {
 	const char	*addr;		/* nft type */
@@ -172,7 +151,7 @@ ruleset_sets(const struct fp_params *p, char *buf, size_t len, size_t *off)
 
 	for (c = 0; c < FPMSG_NCLASS; c++) {
 		t = &cls_text[c];
-		if (text_add(buf, len, off,
+		if (spi_text_add(buf, len, off,
 		    "\tset %s {\n\t\ttype %s . inet_service . %s . "
 		    "inet_service\n\t\tflags dynamic,timeout\n"
 		    "\t\ttimeout %us\n\t\tsize %llu\n\t}\n"
@@ -208,14 +187,14 @@ fpmsg_ruleset(const struct fp_params *p, char *buf, size_t len)
 	int		 c;
 
 	if (fastpath_table_name(p->queue, table, sizeof(table)) == -1 ||
-	    text_add(buf, len, &off, "table inet %s\ndelete table inet %s\n"
+	    spi_text_add(buf, len, &off, "table inet %s\ndelete table inet %s\n"
 	    "table inet %s {\n", table, table, table) == -1 ||
 	    ruleset_sets(p, buf, len, &off) == -1)
 		return (-1);
 	for (h = 0; h < sizeof(hooks) / sizeof(hooks[0]); h++) {
 		/* the bit is ours alone: whoever set it before us did not
 		   judge the packet */
-		if (text_add(buf, len, &off, "\tchain %s {\n"
+		if (spi_text_add(buf, len, &off, "\tchain %s {\n"
 		    "\t\ttype filter hook %s priority filter - 5; "
 		    "policy accept;\n"
 		    "\t\tmeta mark & 0x%08x != 0 meta mark set meta mark & "
@@ -224,14 +203,14 @@ fpmsg_ruleset(const struct fp_params *p, char *buf, size_t len)
 			return (-1);
 		for (c = 0; c < FPMSG_NCLASS; c++) {
 			t = &cls_text[c];
-			if (text_add(buf, len, &off, "\t\t%s %s @%s "
+			if (spi_text_add(buf, len, &off, "\t\t%s %s @%s "
 			    "update @%s { %s } goto hit_%s\n", t->when,
 			    t->tuple, set_names[c][FPMSG_LIVE],
 			    set_names[c][FPMSG_LIVE], t->tuple,
 			    set_names[c][FPMSG_LIVE] + 5) == -1)
 				return (-1);
 		}
-		if (text_add(buf, len, &off, "\t}\n\tchain %s_after {\n"
+		if (spi_text_add(buf, len, &off, "\t}\n\tchain %s_after {\n"
 		    "\t\ttype filter hook %s priority filter + 5; "
 		    "policy accept;\n"
 		    "\t\tmeta mark & 0x%08x != 0 meta mark set meta mark & "
@@ -239,7 +218,7 @@ fpmsg_ruleset(const struct fp_params *p, char *buf, size_t len)
 		    ~FP_BYPASS_MARK) == -1)
 			return (-1);
 	}
-	if (text_add(buf, len, &off, "}\n") == -1)
+	if (spi_text_add(buf, len, &off, "}\n") == -1)
 		return (-1);
 	return ((int)off);
 }

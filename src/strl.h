@@ -35,4 +35,11 @@ void	 spi_buf_init(struct spi_buf *b, char *buf, size_t len);
 void	 spi_bprintf(struct spi_buf *b, const char *fmt, ...)
 	    __attribute__((__format__(printf, 2, 3)));
 
+/*
+ * snprintf() at *off into buf (len bytes) and move *off past it; -1,
+ * leaving *off, once it does not fit: for texts that must be whole.
+ */
+int	 spi_text_add(char *buf, size_t len, size_t *off, const char *fmt,
+	    ...) __attribute__((__format__(printf, 4, 5)));
+
 #endif /* STRL_H */
