@@ -34,13 +34,13 @@
 
 #define FP_BATCH	(128 * 1024)	/* bytes of one batch */
 #define FP_BATCH_CONNS	128		/* connections in one: each takes
-					   at most 4 x 2 elements */
+					   at most 2 x 2 elements */
 #define FP_RECV		(64 * 1024)
 #define FP_RULESET	8192
 #define FP_TIMEOUT_S	5		/* the kernel answers at once */
 
-/* elements and the messages' own bytes (5 messages a class at most) */
-_Static_assert(FP_BATCH_CONNS * 8 * FPMSG_ELEMMAX + 8192 <= FP_BATCH,
+/* elements and the messages' own bytes (4 messages a class at most) */
+_Static_assert(FP_BATCH_CONNS * 4 * FPMSG_ELEMMAX + 8192 <= FP_BATCH,
     "a batch of FP_BATCH_CONNS connections fits FP_BATCH");
 _Static_assert(FP_BATCH_CONNS * 2 * FPMSG_ELEMMAX < 0xffff,
     "one message's element list fits its 16-bit length");
@@ -188,7 +188,7 @@ put_set(struct fastpath *fp, struct fpmsg_buf *b, uint16_t type, int cls,
 			len = fpmsg_key(&c[i], dir, key);
 			if (fpmsg_put(b, key, len, mark == 1 &&
 			    type == NFT_MSG_NEWSETELEM ? &c[i].mark : NULL,
-			    dir) == -1)
+			    dir, 0) == -1)
 				return (-1);
 		}
 	}
@@ -208,27 +208,21 @@ batch_conns(struct fastpath *fp, const struct fp_conn *c, size_t n, int del)
 	if (fpmsg_begin(&b) == -1)
 		return (-1);
 	/*
-	 * The live element and the counted one the mark picks (a mark
-	 * does not change while a connection is in: 4 element operations
-	 * a connection out, 8 in, the kernel's cost of a connection).
-	 * Without DESTROY an addition cannot take out what is there: it
-	 * adds, and keeps an element already in.
+	 * Only the set a connection's mark picks (a mark does not change
+	 * while a connection is in): 2 element operations a connection
+	 * out, 4 in.  Without DESTROY an addition cannot take out what is
+	 * there: it adds, and keeps an element already in.
 	 */
 	for (cls = 0; cls < FPMSG_NCLASS && rc == 0; cls++) {
 		if (del || fp->destroy) {
-			rc = put_set(fp, &b, gone, cls, FPMSG_LIVE, c, n, -1);
-			if (rc == 0)
-				rc = put_set(fp, &b, gone, cls, FPMSG_MARK, c, n,
-				    1);
+			rc = put_set(fp, &b, gone, cls, FPMSG_MARK, c, n, 1);
 			if (rc == 0)
 				rc = put_set(fp, &b, gone, cls, FPMSG_NOMARK, c,
 				    n, 0);
 		}
 		if (del || rc == -1)
 			continue;
-		if ((rc = put_set(fp, &b, NFT_MSG_NEWSETELEM, cls, FPMSG_LIVE,
-		    c, n, -1)) == 0 &&
-		    (rc = put_set(fp, &b, NFT_MSG_NEWSETELEM, cls, FPMSG_MARK,
+		if ((rc = put_set(fp, &b, NFT_MSG_NEWSETELEM, cls, FPMSG_MARK,
 		    c, n, 1)) == 0)
 			rc = put_set(fp, &b, NFT_MSG_NEWSETELEM, cls,
 			    FPMSG_NOMARK, c, n, 0);
@@ -275,21 +269,21 @@ del_each(struct fastpath *fp, const struct fp_conn *c)
 	struct fpmsg_buf b;
 	uint8_t		 key[FPMSG_KEYMAX];
 	size_t		 len;
-	int		 cls = fpmsg_class(c->family, c->proto), dir, role;
+	int		 cls = fpmsg_class(c->family, c->proto), dir;
+	int		 role = c->mark != 0 ? FPMSG_MARK : FPMSG_NOMARK;
 
-	for (role = 0; role < FPMSG_NROLE; role++)
-		for (dir = FPMSG_ORIG; dir <= FPMSG_REPLY; dir++) {
-			fpmsg_init(&b, fp->buf, sizeof(fp->buf), fp->seq);
-			len = fpmsg_key(c, dir, key);
-			if (fpmsg_begin(&b) == -1 ||
-			    fpmsg_open(&b, NFT_MSG_DELSETELEM, fp->table,
-			    fpmsg_set_name(cls, role)) == -1 ||
-			    fpmsg_put(&b, key, len, NULL, dir) == -1 ||
-			    fpmsg_close(&b) == -1 || fpmsg_end(&b) == -1)
-				return (-1);
-			if (batch_talk(fp, &b) == -1 && errno != ENOENT)
-				return (-1);
-		}
+	for (dir = FPMSG_ORIG; dir <= FPMSG_REPLY; dir++) {
+		fpmsg_init(&b, fp->buf, sizeof(fp->buf), fp->seq);
+		len = fpmsg_key(c, dir, key);
+		if (fpmsg_begin(&b) == -1 ||
+		    fpmsg_open(&b, NFT_MSG_DELSETELEM, fp->table,
+		    fpmsg_set_name(cls, role)) == -1 ||
+		    fpmsg_put(&b, key, len, NULL, dir, 0) == -1 ||
+		    fpmsg_close(&b) == -1 || fpmsg_end(&b) == -1)
+			return (-1);
+		if (batch_talk(fp, &b) == -1 && errno != ENOENT)
+			return (-1);
+	}
 	return (0);
 }
 
@@ -345,8 +339,8 @@ probe_destroy(struct fastpath *fp)
 	fpmsg_init(&b, fp->buf, sizeof(fp->buf), fp->seq);
 	if (fpmsg_begin(&b) == -1 ||
 	    fpmsg_open(&b, FPMSG_DESTROYSETELEM, fp->table,
-	    fpmsg_set_name(0, FPMSG_LIVE)) == -1 ||
-	    fpmsg_put(&b, key, sizeof(key), NULL, FPMSG_ORIG) == -1 ||
+	    fpmsg_set_name(0, FPMSG_NOMARK)) == -1 ||
+	    fpmsg_put(&b, key, sizeof(key), NULL, FPMSG_ORIG, 0) == -1 ||
 	    fpmsg_close(&b) == -1 || fpmsg_end(&b) == -1)
 		return (-1);
 	fp->destroy = batch_talk(fp, &b) == 0;
@@ -420,7 +414,24 @@ fastpath_close(struct fastpath *fp)
 	errno = save;
 }
 
-/* ---- counters ---------------------------------------------------------- */
+/* ---- counters and time ------------------------------------------------ */
+
+/*
+ * The packet path only looks elements up, so their time runs out unless
+ * we give it back: each dump renews every element past half its time
+ * (an element a connection, per timeout / 2: cheap), whether it carried
+ * packets or not.  The daemon's table decides when a connection ends,
+ * and removes it; the kernel's timeout only bounds what a killed daemon
+ * leaves behind.  One with less than FP_RENEW_MIN_MS left is let go: a
+ * renewal adds what is gone, and it may be gone by the time it lands.
+ * Kernels before 6.10 ignore a renewal: there an element times out
+ * after its timeout, the connection's next packet comes to the queue,
+ * and the thread puts it in again (fpq_book_sweep()).
+ */
+#define FP_RENEW_MIN_MS	1000
+#define FP_RENEW_BATCH	512		/* elements a batch */
+_Static_assert(FP_RENEW_BATCH * FPMSG_ELEMMAX + 8192 <= FP_BATCH,
+    "a batch of renewals fits FP_BATCH");
 
 /* One connection of a class: its original key and what was counted. */
 struct fp_rec {
@@ -431,12 +442,24 @@ struct fp_rec {
 	uint64_t	 expires_ms;
 };
 
+/* One element to renew, its key as the kernel has it. */
+struct fp_renew {
+	uint8_t		 key[FPMSG_KEYMAX];
+	uint32_t	 mark;
+	uint8_t		 has_mark;
+	uint8_t		 dir;
+};
+
 struct fp_dump {
 	struct fp_rec	*r;
 	size_t		 n;
 	size_t		 cap;
+	struct fp_renew	*rn;
+	size_t		 nrn;
+	size_t		 caprn;
 	size_t		 keylen;
 	size_t		 limit;		/* most records we take */
+	uint64_t	 timeout_ms;	/* the class's */
 	int		 cls;
 	int		 err;		/* the first element we could not
 					   take: the dump goes on to its
@@ -449,6 +472,26 @@ rec_cmp(const void *a, const void *b)
 {
 	return (memcmp(((const struct fp_rec *)a)->key,
 	    ((const struct fp_rec *)b)->key, FPMSG_KEYMAX));
+}
+
+/* room for one more of size sz in *arr (n used of *cap, at most limit);
+   0, or the errno */
+static int
+grow(void **arr, size_t *cap, size_t n, size_t sz, size_t limit)
+{
+	void	*p;
+	size_t	 c;
+
+	if (n < *cap)
+		return (0);
+	if (n >= limit)
+		return (E2BIG);
+	c = *cap ? *cap * 2 : 1024;
+	if ((p = reallocarray(*arr, c, sz)) == NULL)
+		return (ENOMEM);
+	*arr = p;
+	*cap = c;
+	return (0);
 }
 
 /* e's key in the original direction; -1 if it is no key of ours */
@@ -465,13 +508,32 @@ orig_key(const struct fp_dump *d, const struct fpmsg_elem *e, uint8_t *key)
 	return (0);
 }
 
+/* an element past half its time: to be renewed after the dump */
+static void
+renew_elem(struct fp_dump *d, const struct fpmsg_elem *e)
+{
+	struct fp_renew	*rn;
+
+	if (!e->has_expires || e->expires_ms >= d->timeout_ms / 2 ||
+	    e->expires_ms < FP_RENEW_MIN_MS)
+		return;
+	if ((d->err = grow((void **)&d->rn, &d->caprn, d->nrn, sizeof(*rn),
+	    d->limit)) != 0)
+		return;
+	rn = &d->rn[d->nrn++];
+	memset(rn->key, 0, sizeof(rn->key));
+	memcpy(rn->key, e->key, e->keylen);
+	rn->mark = e->data;
+	rn->has_mark = e->has_data;
+	rn->dir = e->dir;
+}
+
 /* an element of a counted set: one direction of a connection */
 static int
 counted_elem(const struct fpmsg_elem *e, void *arg)
 {
 	struct fp_dump	*d = arg;
 	struct fp_rec	*r;
-	size_t		 cap;
 
 	if (d->err != 0)
 		return (0);
@@ -479,19 +541,9 @@ counted_elem(const struct fpmsg_elem *e, void *arg)
 		d->err = EPROTO;
 		return (0);
 	}
-	if (d->n == d->cap) {
-		cap = d->cap ? d->cap * 2 : 1024;
-		if (d->n >= d->limit) {
-			d->err = E2BIG;
-			return (0);
-		}
-		if ((r = reallocarray(d->r, cap, sizeof(*r))) == NULL) {
-			d->err = ENOMEM;
-			return (0);
-		}
-		d->r = r;
-		d->cap = cap;
-	}
+	if ((d->err = grow((void **)&d->r, &d->cap, d->n, sizeof(*r),
+	    d->limit)) != 0)
+		return (0);
 	r = &d->r[d->n];
 	if (orig_key(d, e, r->key) == -1) {
 		d->err = EPROTO;
@@ -500,28 +552,9 @@ counted_elem(const struct fpmsg_elem *e, void *arg)
 	r->mark = e->has_data ? e->data : 0;
 	r->pkts = e->pkts;
 	r->bytes = e->bytes;
-	r->expires_ms = 0;
+	r->expires_ms = e->has_expires ? e->expires_ms : 0;
 	d->n++;
-	return (0);
-}
-
-/* an element of the live set: the later direction's time left wins */
-static int
-live_elem(const struct fpmsg_elem *e, void *arg)
-{
-	struct fp_dump	*d = arg;
-	struct fp_rec	 k, *r;
-
-	if (d->err != 0)
-		return (0);
-	if (orig_key(d, e, k.key) == -1) {
-		d->err = EPROTO;
-		return (0);
-	}
-	/* (never a NULL array to bsearch: an empty dump has none) */
-	r = d->n == 0 ? NULL : bsearch(&k, d->r, d->n, sizeof(*r), rec_cmp);
-	if (r != NULL && e->has_expires && e->expires_ms > r->expires_ms)
-		r->expires_ms = e->expires_ms;
+	renew_elem(d, e);
 	return (0);
 }
 
@@ -560,6 +593,49 @@ dump_set(struct fastpath *fp, int cls, int role, fpmsg_elem_cb cb,
 	return (0);
 }
 
+/* Give the elements d->rn[from .. to - 1] of one role their time again. */
+static int
+renew_batch(struct fastpath *fp, const struct fp_dump *d, int role,
+    size_t from, size_t to)
+{
+	struct fpmsg_buf b;
+	size_t		 i;
+	int		 any = 0;
+
+	fpmsg_init(&b, fp->buf, sizeof(fp->buf), fp->seq);
+	if (fpmsg_begin(&b) == -1 ||
+	    fpmsg_open(&b, NFT_MSG_NEWSETELEM, fp->table,
+	    fpmsg_set_name(d->cls, role)) == -1)
+		return (-1);
+	for (i = from; i < to; i++) {
+		if ((role == FPMSG_MARK) != d->rn[i].has_mark)
+			continue;
+		if (fpmsg_put(&b, d->rn[i].key, d->keylen, d->rn[i].has_mark ?
+		    &d->rn[i].mark : NULL, d->rn[i].dir, d->timeout_ms) == -1)
+			return (-1);
+		any = 1;
+	}
+	if (!any)
+		return (0);
+	if (fpmsg_close(&b) == -1 || fpmsg_end(&b) == -1)
+		return (-1);
+	return (batch_talk(fp, &b));
+}
+
+static int
+renew_class(struct fastpath *fp, const struct fp_dump *d)
+{
+	size_t	 i, k;
+
+	for (i = 0; i < d->nrn; i += k) {
+		k = d->nrn - i < FP_RENEW_BATCH ? d->nrn - i : FP_RENEW_BATCH;
+		if (renew_batch(fp, d, FPMSG_MARK, i, i + k) == -1 ||
+		    renew_batch(fp, d, FPMSG_NOMARK, i, i + k) == -1)
+			return (-1);
+	}
+	return (0);
+}
+
 static int
 counters_class(struct fastpath *fp, struct fp_dump *d, fp_counts_cb cb,
     void *arg)
@@ -569,8 +645,11 @@ counters_class(struct fastpath *fp, struct fp_dump *d, fp_counts_cb cb,
 	size_t		 i, j;
 
 	d->n = 0;
+	d->nrn = 0;
 	d->err = 0;
 	d->keylen = fpmsg_keylen(d->cls);
+	d->timeout_ms = 1000 * (uint64_t)(d->cls & 1 ? fp->p.udp_timeout_s :
+	    fp->p.tcp_timeout_s);
 	if (dump_set(fp, d->cls, FPMSG_MARK, counted_elem, d) == -1 ||
 	    dump_set(fp, d->cls, FPMSG_NOMARK, counted_elem, d) == -1)
 		return (-1);
@@ -582,13 +661,13 @@ counters_class(struct fastpath *fp, struct fp_dump *d, fp_counts_cb cb,
 		    FPMSG_KEYMAX) == 0) {
 			d->r[j - 1].pkts += d->r[i].pkts;
 			d->r[j - 1].bytes += d->r[i].bytes;
+			if (d->r[i].expires_ms > d->r[j - 1].expires_ms)
+				d->r[j - 1].expires_ms = d->r[i].expires_ms;
 			continue;
 		}
 		d->r[j++] = d->r[i];
 	}
 	d->n = j;
-	if (dump_set(fp, d->cls, FPMSG_LIVE, live_elem, d) == -1)
-		return (-1);
 	for (i = 0; i < d->n; i++) {
 		if (fpmsg_key_conn(d->cls, d->r[i].key, d->keylen, FPMSG_ORIG,
 		    &c) == -1)
@@ -600,7 +679,7 @@ counters_class(struct fastpath *fp, struct fp_dump *d, fp_counts_cb cb,
 		    (uint32_t)d->r[i].expires_ms;
 		cb(&c, &cn, arg);
 	}
-	return (0);
+	return (renew_class(fp, d));
 }
 
 int
@@ -616,6 +695,7 @@ fastpath_counters(struct fastpath *fp, fp_counts_cb cb, void *arg)
 		rc = counters_class(fp, &d, cb, arg);
 	save = errno;
 	free(d.r);
+	free(d.rn);
 	errno = save;
 	return (rc);
 }

@@ -143,7 +143,8 @@ fpd_poll(struct fpd *d, uint64_t now)
 		pthread_mutex_lock(&d->mtx);
 		d->count_errors++;
 		pthread_mutex_unlock(&d->mtx);
-	}
+	} else
+		fpq_book_sweep(d->book);
 }
 
 static int
@@ -264,8 +265,8 @@ fpd_open(const struct config *cfg, unsigned nworkers, char *err,
 	}
 	memset(&p, 0, sizeof(p));
 	p.queue = cfg->queue;
-	/* short: what a killed daemon leaves lives this long idle; the
-	   book puts an idle connection in again (fpq_book_counts()) */
+	/* short: what a killed daemon leaves lives this long; while we
+	   live, fastpath.c renews every element in time */
 	p.tcp_timeout_s = cfg->ct.timeout[CT_TO_TCP_ESTABLISHED];
 	if (p.tcp_timeout_s > FPD_KERNEL_TIMEOUT)
 		p.tcp_timeout_s = FPD_KERNEL_TIMEOUT;

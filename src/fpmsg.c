@@ -17,6 +17,7 @@
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nf_tables.h>
 
+#include <endian.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -32,10 +33,10 @@
 #define COMMENT_TYPE	0		/* NFTNL_UDATA_SET_ELEM_COMMENT */
 
 static const char *const set_names[FPMSG_NCLASS][FPMSG_NROLE] = {
-	{ "live_tcp4", "mark_tcp4", "nomark_tcp4" },
-	{ "live_udp4", "mark_udp4", "nomark_udp4" },
-	{ "live_tcp6", "mark_tcp6", "nomark_tcp6" },
-	{ "live_udp6", "mark_udp6", "nomark_udp6" },
+	{ "mark_tcp4", "nomark_tcp4" },
+	{ "mark_udp4", "nomark_udp4" },
+	{ "mark_tcp6", "nomark_tcp6" },
+	{ "mark_udp6", "nomark_udp6" },
 };
 /* the comments that say which direction an element is */
 static const char *const dir_names[2] = { "orig", "reply" };
@@ -124,20 +125,26 @@ fastpath_table_name(uint16_t queue, char *buf, size_t len)
 	return (n < 0 || (size_t)n >= len ? -1 : 0);
 }
 
-/* How each class reads a packet's tuple, and what makes it eligible. */
+/*
+ * How each class reads a packet's tuple, and what makes it eligible.
+ * The family and protocol come first: a packet of another class leaves
+ * the rule at its first compare.
+ */
 static const struct cls_text {
 	const char	*addr;		/* nft type */
 	const char	*tuple;		/* the key expression */
 	const char	*when;		/* not a fragment; TCP: no SYN/FIN/RST */
 } cls_text[FPMSG_NCLASS] = {
 	{ "ipv4_addr", "ip saddr . tcp sport . ip daddr . tcp dport",
-	  "ip frag-off & 0x3fff == 0 tcp flags & (fin | syn | rst) == 0" },
+	  "meta nfproto ipv4 meta l4proto tcp ip frag-off & 0x3fff == 0 "
+	  "tcp flags & (fin | syn | rst) == 0" },
 	{ "ipv4_addr", "ip saddr . udp sport . ip daddr . udp dport",
-	  "ip frag-off & 0x3fff == 0 meta l4proto udp" },
+	  "meta nfproto ipv4 meta l4proto udp ip frag-off & 0x3fff == 0" },
 	{ "ipv6_addr", "ip6 saddr . tcp sport . ip6 daddr . tcp dport",
-	  "exthdr frag missing tcp flags & (fin | syn | rst) == 0" },
+	  "meta nfproto ipv6 meta l4proto tcp exthdr frag missing "
+	  "tcp flags & (fin | syn | rst) == 0" },
 	{ "ipv6_addr", "ip6 saddr . udp sport . ip6 daddr . udp dport",
-	  "exthdr frag missing meta l4proto udp" },
+	  "meta nfproto ipv6 meta l4proto udp exthdr frag missing" },
 };
 
 static const char *const hooks[] = { "input", "forward", "output" };
@@ -147,77 +154,79 @@ ruleset_sets(const struct fp_params *p, char *buf, size_t len, size_t *off)
 {
 	const struct cls_text	*t;
 	uint64_t		 size = 2 * (uint64_t)p->max;
+	unsigned		 to;
 	int			 c;
 
 	for (c = 0; c < FPMSG_NCLASS; c++) {
 		t = &cls_text[c];
+		to = c & 1 ? p->udp_timeout_s : p->tcp_timeout_s;
 		if (spi_text_add(buf, len, off,
-		    "\tset %s {\n\t\ttype %s . inet_service . %s . "
-		    "inet_service\n\t\tflags dynamic,timeout\n"
-		    "\t\ttimeout %us\n\t\tsize %llu\n\t}\n"
 		    "\tmap %s {\n\t\ttype %s . inet_service . %s . "
-		    "inet_service : mark\n\t\tsize %llu\n\t\tcounter\n\t}\n"
+		    "inet_service : mark\n\t\tflags timeout\n"
+		    "\t\ttimeout %us\n\t\tsize %llu\n\t\tcounter\n\t}\n"
 		    "\tset %s {\n\t\ttype %s . inet_service . %s . "
-		    "inet_service\n\t\tsize %llu\n\t\tcounter\n\t}\n"
-		    "\tchain hit_%s {\n"
-		    "\t\t%s @%s meta mark set meta mark | 0x%08x return\n"
-		    "\t\tmeta mark set %s map @%s meta mark set meta mark | "
-		    "0x%08x\n\t}\n",
-		    set_names[c][FPMSG_LIVE], t->addr, t->addr,
-		    c & 1 ? p->udp_timeout_s : p->tcp_timeout_s,
+		    "inet_service\n\t\tflags timeout\n"
+		    "\t\ttimeout %us\n\t\tsize %llu\n\t\tcounter\n\t}\n",
+		    set_names[c][FPMSG_MARK], t->addr, t->addr, to,
 		    (unsigned long long)size,
-		    set_names[c][FPMSG_MARK], t->addr, t->addr,
-		    (unsigned long long)size,
-		    set_names[c][FPMSG_NOMARK], t->addr, t->addr,
-		    (unsigned long long)size,
-		    set_names[c][FPMSG_LIVE] + 5,
-		    t->tuple, set_names[c][FPMSG_NOMARK], FP_BYPASS_MARK,
-		    t->tuple, set_names[c][FPMSG_MARK], FP_BYPASS_MARK) == -1)
+		    set_names[c][FPMSG_NOMARK], t->addr, t->addr, to,
+		    (unsigned long long)size) == -1)
 			return (-1);
 	}
 	return (0);
+}
+
+/*
+ * One lookup a packet: the set its connection's mark picks counts it
+ * (once) and says whether it may skip the queue.  The packet path
+ * refreshes nothing: fastpath.c gives an element its time again from
+ * the dump it reads each second.
+ */
+static int
+ruleset_chain(const char *hook, char *buf, size_t len, size_t *off)
+{
+	const struct cls_text	*t;
+	int			 c;
+
+	/* the bit is ours alone: whoever set it before us did not judge
+	   the packet */
+	if (spi_text_add(buf, len, off, "\tchain %s {\n"
+	    "\t\ttype filter hook %s priority filter - 5; policy accept;\n"
+	    "\t\tmeta mark & 0x%08x != 0 meta mark set meta mark & "
+	    "0x%08x\n", hook, hook, FP_BYPASS_MARK, ~FP_BYPASS_MARK) == -1)
+		return (-1);
+	for (c = 0; c < FPMSG_NCLASS; c++) {
+		t = &cls_text[c];
+		if (spi_text_add(buf, len, off,
+		    "\t\t%s %s @%s meta mark set meta mark | 0x%08x return\n"
+		    "\t\t%s meta mark set %s map @%s "
+		    "meta mark set meta mark | 0x%08x return\n",
+		    t->when, t->tuple, set_names[c][FPMSG_NOMARK],
+		    FP_BYPASS_MARK, t->when, t->tuple,
+		    set_names[c][FPMSG_MARK], FP_BYPASS_MARK) == -1)
+			return (-1);
+	}
+	return (spi_text_add(buf, len, off, "\t}\n\tchain %s_after {\n"
+	    "\t\ttype filter hook %s priority filter + 5; policy accept;\n"
+	    "\t\tmeta mark & 0x%08x != 0 meta mark set meta mark & "
+	    "0x%08x\n\t}\n", hook, hook, FP_BYPASS_MARK,
+	    ~FP_BYPASS_MARK));
 }
 
 int
 fpmsg_ruleset(const struct fp_params *p, char *buf, size_t len)
 {
 	char		 table[FP_TABLE_NAMELEN];
-	const struct cls_text *t;
 	size_t		 off = 0, h;
-	int		 c;
 
 	if (fastpath_table_name(p->queue, table, sizeof(table)) == -1 ||
 	    spi_text_add(buf, len, &off, "table inet %s\ndelete table inet %s\n"
 	    "table inet %s {\n", table, table, table) == -1 ||
 	    ruleset_sets(p, buf, len, &off) == -1)
 		return (-1);
-	for (h = 0; h < sizeof(hooks) / sizeof(hooks[0]); h++) {
-		/* the bit is ours alone: whoever set it before us did not
-		   judge the packet */
-		if (spi_text_add(buf, len, &off, "\tchain %s {\n"
-		    "\t\ttype filter hook %s priority filter - 5; "
-		    "policy accept;\n"
-		    "\t\tmeta mark & 0x%08x != 0 meta mark set meta mark & "
-		    "0x%08x\n", hooks[h], hooks[h], FP_BYPASS_MARK,
-		    ~FP_BYPASS_MARK) == -1)
+	for (h = 0; h < sizeof(hooks) / sizeof(hooks[0]); h++)
+		if (ruleset_chain(hooks[h], buf, len, &off) == -1)
 			return (-1);
-		for (c = 0; c < FPMSG_NCLASS; c++) {
-			t = &cls_text[c];
-			if (spi_text_add(buf, len, &off, "\t\t%s %s @%s "
-			    "update @%s { %s } goto hit_%s\n", t->when,
-			    t->tuple, set_names[c][FPMSG_LIVE],
-			    set_names[c][FPMSG_LIVE], t->tuple,
-			    set_names[c][FPMSG_LIVE] + 5) == -1)
-				return (-1);
-		}
-		if (spi_text_add(buf, len, &off, "\t}\n\tchain %s_after {\n"
-		    "\t\ttype filter hook %s priority filter + 5; "
-		    "policy accept;\n"
-		    "\t\tmeta mark & 0x%08x != 0 meta mark set meta mark & "
-		    "0x%08x\n\t}\n", hooks[h], hooks[h], FP_BYPASS_MARK,
-		    ~FP_BYPASS_MARK) == -1)
-			return (-1);
-	}
 	if (spi_text_add(buf, len, &off, "}\n") == -1)
 		return (-1);
 	return ((int)off);
@@ -354,12 +363,13 @@ nest_end(struct fpmsg_buf *b, size_t off)
 
 int
 fpmsg_put(struct fpmsg_buf *b, const uint8_t *key, size_t keylen,
-    const uint32_t *data, int dir)
+    const uint32_t *data, int dir, uint64_t timeout_ms)
 {
 	size_t		 start = b->len, elem, sub;
 	const char	*comment = dir_names[dir == FPMSG_REPLY];
 	uint8_t		 ud[8];
 	size_t		 udlen = strlen(comment) + 1;
+	uint64_t	 be;
 
 	if (!b->open || keylen > FPMSG_KEYMAX) {
 		errno = EINVAL;
@@ -386,6 +396,13 @@ fpmsg_put(struct fpmsg_buf *b, const uint8_t *key, size_t keylen,
 		    attr_put(b, NFTA_DATA_VALUE, data, sizeof(*data)) == NULL)
 			goto full;
 		nest_end(b, sub);
+	}
+	if (timeout_ms != 0) {
+		be = htobe64(timeout_ms);
+		if (attr_put(b, NFTA_SET_ELEM_TIMEOUT, &be, sizeof(be)) == NULL ||
+		    attr_put(b, NFTA_SET_ELEM_EXPIRATION, &be,
+		    sizeof(be)) == NULL)
+			goto full;
 	}
 	/* nft's comment TLV: type, length, the string and its NUL */
 	ud[0] = COMMENT_TYPE;

@@ -26,9 +26,8 @@
 /* tcp4, udp4, tcp6, udp6: a set of each role for each class */
 #define FPMSG_NCLASS	4
 enum fpmsg_role {
-	FPMSG_LIVE,		/* timeout set the packet path refreshes */
-	FPMSG_MARK,		/* counted map tuple -> mark */
-	FPMSG_NOMARK,		/* counted set: connections without a mark */
+	FPMSG_MARK,		/* map tuple -> mark, counted, timing out */
+	FPMSG_NOMARK,		/* set: connections without a mark, the same */
 	FPMSG_NROLE
 };
 
@@ -38,7 +37,7 @@ enum fpmsg_role {
 
 /* 0 .. FPMSG_NCLASS - 1, or -1 for another family or protocol. */
 int		 fpmsg_class(uint8_t family, uint8_t proto);
-/* "live_tcp4", "mark_udp6", ... */
+/* "nomark_tcp4", "mark_udp6", ... */
 const char	*fpmsg_set_name(int cls, int role);
 size_t		 fpmsg_keylen(int cls);
 /* The key of c's packets in direction dir; returns its length. */
@@ -80,12 +79,16 @@ int	 fpmsg_end(struct fpmsg_buf *b);
  */
 int	 fpmsg_open(struct fpmsg_buf *b, uint16_t type, const char *table,
 	    const char *set);
-/* data NULL: a set element; -1 (ENOSPC) if it does not fit. */
+/*
+ * data NULL: a set element; timeout_ms not 0: its timeout, and time
+ * left, start again at that (an addition without it takes the set's).
+ * -1 (ENOSPC) if it does not fit.
+ */
 int	 fpmsg_put(struct fpmsg_buf *b, const uint8_t *key, size_t keylen,
-	    const uint32_t *data, int dir);
+	    const uint32_t *data, int dir, uint64_t timeout_ms);
 int	 fpmsg_close(struct fpmsg_buf *b);
 /* Bytes an element of put() takes at most. */
-#define FPMSG_ELEMMAX	96
+#define FPMSG_ELEMMAX	128
 
 /* NFT_MSG_DESTROYSETELEM (Linux 6.3): delete, no error if absent. */
 #define FPMSG_DESTROYSETELEM	30

@@ -117,8 +117,8 @@ struct fpq_node {
 	struct fp_conn	 c;
 	unsigned	 w;		/* its worker */
 	uint8_t		 state;		/* FPQ_STAGED, FPQ_IN */
-	uint8_t		 renew;		/* staged again: the kernel still
-					   holds its counted elements */
+	uint8_t		 renew;		/* staged again: it was in */
+	uint8_t		 seen;		/* in the kernel's last dump */
 	uint32_t	 stage;		/* FPQ_STAGED: index in add[] */
 	uint64_t	 pkts;		/* the kernel's counts handed over */
 	uint64_t	 bytes;
@@ -421,23 +421,37 @@ fpq_book_counts(struct fpq_book *b, const struct fp_conn *c,
 		return;		/* at the next poll, with what comes */
 	n->pkts = k->pkts;
 	n->bytes = k->bytes;
-	/*
-	 * Idle longer than the kernel's timeout: its packets come to the
-	 * queue again, though its worker still has it offloaded.  In it
-	 * goes again (its counts, handed over, start from 0), so that
-	 * the kernel's timeout can stay short, which bounds what a killed
-	 * daemon leaves behind, without costing an idle connection more
-	 * than one addition per timeout.
-	 */
-	if (k->expires_ms == 0 && b->nadd < FPQ_BATCH) {
-		n->state = FPQ_STAGED;
-		n->renew = 1;
-		n->stage = (uint32_t)b->nadd;
-		n->pkts = n->bytes = 0;
-		b->add[b->nadd] = n->c;
-		b->addn[b->nadd++] = n;
-		b->st.renewed++;
-	}
+	/* time left 0: gone at the kernel's next collection */
+	n->seen = k->expires_ms != 0;
+}
+
+/*
+ * After a whole dump: a connection in the book that the kernel no
+ * longer holds (its elements timed out: a renewal came too late, or
+ * the kernel ignores renewals) has its packets come to the queue again,
+ * though its worker still has it offloaded.  In it goes again (its
+ * counts, handed over, start from 0).
+ */
+void
+fpq_book_sweep(struct fpq_book *b)
+{
+	struct fpq_node	*n;
+	size_t		 i;
+
+	for (i = 0; i < b->nbucket; i++)
+		for (n = b->bucket[i]; n != NULL; n = n->next) {
+			if (n->state == FPQ_IN && !n->seen &&
+			    b->nadd < FPQ_BATCH) {
+				n->state = FPQ_STAGED;
+				n->renew = 1;
+				n->stage = (uint32_t)b->nadd;
+				n->pkts = n->bytes = 0;
+				b->add[b->nadd] = n->c;
+				b->addn[b->nadd++] = n;
+				b->st.renewed++;
+			}
+			n->seen = 0;
+		}
 }
 
 size_t

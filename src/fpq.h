@@ -149,10 +149,12 @@ int		 fpq_book_pending(const struct fpq_book *b);
 int		 fpq_book_flush(struct fpq_book *b, uint32_t *epoch);
 uint32_t	 fpq_book_epoch(const struct fpq_book *b);
 /* The kernel's counts of c (fastpath_counters()): what is new goes to
-   its worker through ops->credit; one the kernel no longer passes
-   (expires_ms 0) is staged to go in again. */
+   its worker through ops->credit. */
 void		 fpq_book_counts(struct fpq_book *b, const struct fp_conn *c,
 		    const struct fp_counts *n);
+/* After a whole dump: what is in the book but was not in the dump is
+   staged to go in again. */
+void		 fpq_book_sweep(struct fpq_book *b);
 /* Connections the book believes the kernel holds. */
 size_t		 fpq_book_count(const struct fpq_book *b);
 void		 fpq_book_stats(const struct fpq_book *b, struct fp_stats *s);

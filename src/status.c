@@ -110,7 +110,7 @@ static const struct status_counter counters[] = {
 	{ "offload_errors", "fastpath_errors_total", "Changes to the kernel's fast-path table that failed.", COUNTER, WS(fp.errors) },
 	{ "offload_flushes", "fastpath_flushes_total", "Times the kernel's fast-path table was emptied (reloads, a removal that did not fit its ring).", COUNTER, WS(fp.flushes) },
 	{ "offload_stale", "fastpath_stale_total", "Offloads a flush of the kernel's table passed by (made again by the next packet).", COUNTER, WS(fp.stale) },
-	{ "offload_renewed", "fastpath_renewed_total", "Idle offloaded connections put in the kernel's table again after its timeout.", COUNTER, WS(fp.renewed) },
+	{ "offload_renewed", "fastpath_renewed_total", "Offloaded connections put in the kernel's table again after their elements timed out.", COUNTER, WS(fp.renewed) },
 };
 
 #define NCOUNTERS	(sizeof(counters) / sizeof(counters[0]))

@@ -89,7 +89,7 @@ def main():
                   msg(NLMSG_DONE, b'', 42)),
         'nomark6': (0, 7, elems(7, b'nomark_udp6',
                                 elem(key6(a6, 5000, b6, 443), None, 9, True))),
-        'live4': (0, 9, elems(9, b'live_udp4', elem(k)) +
+        'live4': (0, 9, elems(9, b'nomark_udp4', elem(k)) +
                   msg(NLMSG_DONE, b'', 9)),
         'error': (0, 3, err(3, -2)),
         'acks': (1, 10, err(10, 0) + err(11, -17) + err(12, 0)),

@@ -309,6 +309,15 @@ check "held: the kernel's packets were counted back" \
     is_positive "$(lib_stat offload_packets)"
 check "held: an offloaded segment skips the queue" not probe tcp 40001 5003
 
+# an element the kernel no longer holds (timed out before its renewal;
+# here taken out behind nfqspid's back) goes in again after the next dump
+renewed=$(lib_stat offload_renewed)
+in_d nft flush set inet "$TABLE" nomark_tcp4
+in_d nft flush map inet "$TABLE" mark_tcp4
+check "lost: the thread puts the connection in again" \
+    wait_eval 50 'test "$(lib_stat offload_renewed)" -gt "$renewed"'
+check "lost: its segments skip the queue again" wait_for 30 not probe tcp 40001 5003
+
 # flush
 check "flush: nfqspictl conntrack flush" quiet lib_ctl conntrack flush
 check "flush: nothing is left in the fast path" active 0

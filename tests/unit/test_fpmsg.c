@@ -76,7 +76,8 @@ test_classes(void **state)
 	assert_int_equal(fpmsg_class(AF_INET, IPPROTO_ICMP), -1);
 	assert_int_equal(fpmsg_class(AF_UNSPEC, IPPROTO_TCP), -1);
 	assert_string_equal(fpmsg_set_name(3, FPMSG_MARK), "mark_udp6");
-	assert_string_equal(fpmsg_set_name(0, FPMSG_LIVE), "live_tcp4");
+	assert_string_equal(fpmsg_set_name(0, FPMSG_NOMARK), "nomark_tcp4");
+	assert_string_equal(fpmsg_set_name(0, FPMSG_NROLE), "?");
 	assert_string_equal(fpmsg_set_name(4, 0), "?");
 	assert_int_equal(fpmsg_keylen(1), FPMSG_KEY4);
 	assert_int_equal(fpmsg_keylen(2), FPMSG_KEY6);
@@ -144,20 +145,24 @@ test_ruleset(void **state)
 	/* replaced atomically: declared, deleted, made again */
 	assert_non_null(strstr(b, "table inet nfqspid-fp-9\n"
 	    "delete table inet nfqspid-fp-9\ntable inet nfqspid-fp-9 {\n"));
-	assert_non_null(strstr(b, "set live_tcp6 {\n\t\ttype ipv6_addr . "
+	/* each set times out, and counts: the one lookup a packet */
+	assert_non_null(strstr(b, "set nomark_tcp6 {\n\t\ttype ipv6_addr . "
 	    "inet_service . ipv6_addr . inet_service\n\t\tflags "
-	    "dynamic,timeout\n\t\ttimeout 432000s\n\t\tsize 2000\n"));
-	assert_non_null(strstr(b, "\t\ttimeout 120s\n"));
+	    "timeout\n\t\ttimeout 432000s\n\t\tsize 2000\n\t\tcounter\n"));
 	assert_non_null(strstr(b, "map mark_udp4 {\n\t\ttype ipv4_addr . "
-	    "inet_service . ipv4_addr . inet_service : mark\n\t\tsize 2000\n"
-	    "\t\tcounter\n"));
-	/* no SYN, FIN, RST, no fragment; refreshed; -5 and +5 */
-	assert_non_null(strstr(b, "\t\tip frag-off & 0x3fff == 0 tcp flags & "
-	    "(fin | syn | rst) == 0 ip saddr . tcp sport . ip daddr . tcp "
-	    "dport @live_tcp4 update @live_tcp4 { ip saddr . tcp sport . ip "
-	    "daddr . tcp dport } goto hit_tcp4\n"));
-	assert_non_null(strstr(b, "exthdr frag missing meta l4proto udp ip6 "
-	    "saddr . udp sport"));
+	    "inet_service . ipv4_addr . inet_service : mark\n\t\tflags "
+	    "timeout\n\t\ttimeout 120s\n\t\tsize 2000\n\t\tcounter\n"));
+	/* the packet path refreshes nothing */
+	assert_null(strstr(b, "update"));
+	assert_null(strstr(b, "dynamic"));
+	/* family and protocol first; no SYN, FIN, RST, no fragment */
+	assert_non_null(strstr(b, "\t\tmeta nfproto ipv4 meta l4proto tcp "
+	    "ip frag-off & 0x3fff == 0 tcp flags & (fin | syn | rst) == 0 "
+	    "ip saddr . tcp sport . ip daddr . tcp dport @nomark_tcp4 "
+	    "meta mark set meta mark | 0x80000000 return\n"));
+	assert_non_null(strstr(b, "meta nfproto ipv6 meta l4proto udp "
+	    "exthdr frag missing ip6 saddr . udp sport"));
+	/* -5 and +5 */
 	assert_non_null(strstr(b, "type filter hook forward priority filter "
 	    "- 5; policy accept;\n\t\tmeta mark & 0x80000000 != 0 meta mark "
 	    "set meta mark & 0x7fffffff\n"));
@@ -165,9 +170,10 @@ test_ruleset(void **state)
 	    "hook output priority filter + 5;"));
 	/* the mark: kept unless the connection has one */
 	assert_non_null(strstr(b, "@nomark_udp6 meta mark set meta mark | "
-	    "0x80000000 return\n\t\tmeta mark set ip6 saddr . udp sport . ip6 "
+	    "0x80000000 return\n\t\tmeta nfproto ipv6 meta l4proto udp "
+	    "exthdr frag missing meta mark set ip6 saddr . udp sport . ip6 "
 	    "daddr . udp dport map @mark_udp6 meta mark set meta mark | "
-	    "0x80000000\n"));
+	    "0x80000000 return\n"));
 	assert_int_equal(fpmsg_ruleset(&p, b, (size_t)n), -1);
 	assert_int_equal(fpmsg_ruleset(&p, b, 100), -1);
 }
@@ -223,12 +229,13 @@ test_batch(void **state)
 	    "mark_udp4"), 0);
 	for (dir = FPMSG_ORIG; dir <= FPMSG_REPLY; dir++) {
 		len = fpmsg_key(&c, dir, key);
-		assert_int_equal(fpmsg_put(&b, key, len, &c.mark, dir), 0);
+		assert_int_equal(fpmsg_put(&b, key, len, &c.mark, dir,
+		    dir == FPMSG_REPLY ? 120000 : 0), 0);
 	}
 	assert_int_equal(fpmsg_close(&b), 0);
 	assert_int_equal(fpmsg_open(&b, FPMSG_DESTROYSETELEM, "nfqspid-fp-1",
-	    "live_udp4"), 0);
-	assert_int_equal(fpmsg_put(&b, key, len, NULL, FPMSG_REPLY), 0);
+	    "nomark_udp4"), 0);
+	assert_int_equal(fpmsg_put(&b, key, len, NULL, FPMSG_REPLY, 0), 0);
 	assert_int_equal(fpmsg_close(&b), 0);
 	/* a message without elements: the flush of a set */
 	assert_int_equal(fpmsg_open(&b, NFT_MSG_DELSETELEM, "nfqspid-fp-1",
@@ -256,6 +263,10 @@ test_batch(void **state)
 	assert_int_equal(s.n, 2);
 	assert_int_equal(s.e[0].dir, FPMSG_ORIG);
 	assert_int_equal(s.e[1].dir, FPMSG_REPLY);
+	/* a renewal: its time starts again */
+	assert_false(s.e[0].has_expires);
+	assert_true(s.e[1].has_expires);
+	assert_int_equal(s.e[1].expires_ms, 120000);
 	assert_true(s.e[1].has_data);
 	assert_int_equal(s.e[1].data, 0x10);
 	assert_int_equal(s.e[1].keylen, FPMSG_KEY4);
@@ -275,7 +286,7 @@ test_batch(void **state)
 	assert_int_equal(off, b.len);
 	/* misuse */
 	assert_int_equal(fpmsg_close(&b), -1);
-	assert_int_equal(fpmsg_put(&b, key, len, NULL, 0), -1);
+	assert_int_equal(fpmsg_put(&b, key, len, NULL, 0, 0), -1);
 }
 
 static int
@@ -305,14 +316,14 @@ test_limits(void **state)
 	len = fpmsg_key(&c, FPMSG_ORIG, key);
 	for (;;) {
 		before = b.len;
-		if (fpmsg_put(&b, key, len, &c.mark, FPMSG_ORIG) == -1)
+		if (fpmsg_put(&b, key, len, &c.mark, FPMSG_ORIG, 1000) == -1)
 			break;
 		assert_true(b.len - before <= FPMSG_ELEMMAX);
 		n++;
 	}
 	assert_int_equal(errno, ENOSPC);
 	assert_int_equal(b.len, before);
-	assert_true(n > 800);
+	assert_true(n > 600);
 	assert_int_equal(fpmsg_close(&b), 0);
 	nlh = (const struct nlmsghdr *)buf;
 	assert_int_equal(nlh->nlmsg_len, b.len);
@@ -324,9 +335,9 @@ test_limits(void **state)
 	/* a buffer too small for the second element: the first stays */
 	fpmsg_init(&b, small, sizeof(small), 1);
 	assert_int_equal(fpmsg_open(&b, NFT_MSG_NEWSETELEM, "t", "s"), 0);
-	assert_int_equal(fpmsg_put(&b, key, len, &c.mark, 0), 0);
+	assert_int_equal(fpmsg_put(&b, key, len, &c.mark, 0, 0), 0);
 	before = b.len;
-	assert_int_equal(fpmsg_put(&b, key, len, &c.mark, 0), -1);
+	assert_int_equal(fpmsg_put(&b, key, len, &c.mark, 0, 0), -1);
 	assert_int_equal(b.len, before);
 	assert_int_equal(fpmsg_close(&b), 0);
 	assert_int_equal(fpmsg_end(&b), -1);

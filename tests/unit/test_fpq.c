@@ -401,14 +401,12 @@ test_book_counts(void **state)
 	fpq_book_counts(b, &other, &n);
 	assert_int_equal(k->credits, 2);
 
-	/* idle past the kernel's timeout: counted, then put in again,
+	/* seen in a whole dump: stays in */
+	fpq_book_sweep(b);
+	assert_int_equal(fpq_book_pending(b), 0);
+	/* missing from the next (its elements timed out): put in again,
 	   its counts starting from 0 */
-	n.pkts = 170;
-	n.bytes = 240000;
-	n.expires_ms = 0;
-	fpq_book_counts(b, &c, &n);
-	assert_int_equal(k->credits, 3);
-	assert_int_equal(k->cp, 10);
+	fpq_book_sweep(b);
 	assert_int_equal(fpq_book_pending(b), 1);
 	assert_int_equal(fpq_book_apply(b), 0);
 	assert_int_equal(k->n, 1);
@@ -418,12 +416,16 @@ test_book_counts(void **state)
 	fpq_book_counts(b, &c, &n);
 	assert_int_equal(k->cp, 5);
 	assert_int_equal(k->cb, 500);
-
-	/* removed while it waits to go in again: the kernel's copy goes */
-	n.pkts = 5;
+	/* time left 0 (gone at the kernel's next collection): counted,
+	   then put in again */
+	n.pkts = 15;
 	n.expires_ms = 0;
 	fpq_book_counts(b, &c, &n);
+	assert_int_equal(k->cp, 10);
+	fpq_book_sweep(b);
 	assert_int_equal(fpq_book_pending(b), 1);
+
+	/* removed while it waits to go in again: the kernel's copy goes */
 	{
 		struct fpq_item	 it = item(FPQ_DEL, 7, fpq_book_epoch(b));
 
