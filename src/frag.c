@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cacheline.h"
 #include "csum.h"
 #include "frag.h"
 #include "pkt.h"
@@ -299,7 +300,7 @@ frag_new(const struct frag_config *c)
 		errno = EINVAL;
 		return (NULL);
 	}
-	if ((fc = calloc(1, sizeof(*fc))) == NULL)
+	if ((fc = cacheline_calloc(1, sizeof(*fc))) == NULL)
 		return (NULL);
 	fc->cfg = *c;
 	fc->nslots = c->max_datagrams;

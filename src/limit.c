@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cacheline.h"
 #include "limit.h"
 #include "siphash.h"
 
@@ -80,7 +81,8 @@ limit_new(size_t max_sources)
 	}
 	while (n < max_sources * 2)
 		n <<= 1;
-	if ((t = calloc(1, sizeof(*t))) == NULL)
+	/* a worker's own: written for every packet a limit counts */
+	if ((t = cacheline_calloc(1, sizeof(*t))) == NULL)
 		return (NULL);
 	if ((t->slot = calloc(n, sizeof(*t->slot))) == NULL) {
 		free(t);

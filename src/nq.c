@@ -48,6 +48,7 @@
 #include <libnetfilter_queue/libnetfilter_queue.h>
 
 #include "nfqspid.h"
+#include "cacheline.h"
 
 #ifndef NETLINK_EXT_ACK
 #define NETLINK_EXT_ACK		11
@@ -306,19 +307,22 @@ nq_open(uint16_t queue, uint32_t maxlen, int fail_open, uint32_t copy,
 	size_t		 i;
 	int		 one = 1, sz = NQ_RCVBUF_SIZE, err;
 
-	if ((q = calloc(1, sizeof(*q))) == NULL)
+	/* all of it written for every batch: on lines of its own */
+	if ((q = cacheline_calloc(1, sizeof(*q))) == NULL)
 		return (NULL);
 	q->queue = queue;
 	q->fd = -1;
 	q->copy = copy;
 	q->slot = NQ_SLOT(maxcopy > copy ? maxcopy : copy);
-	if ((q->rbuf = malloc(NQ_RECVBUF)) == NULL ||
-	    (q->slots = malloc(NQ_BATCH * q->slot)) == NULL ||
-	    (q->mm = calloc(NQ_BATCH, sizeof(*q->mm))) == NULL ||
-	    (q->iov = calloc(NQ_BATCH, sizeof(*q->iov))) == NULL ||
-	    (q->sbuf = calloc(1, NQ_SENDBUF)) == NULL ||
-	    (q->pend_id = calloc(NQ_PENDMAX, sizeof(*q->pend_id))) == NULL ||
-	    (q->pend_v = calloc(NQ_PENDMAX, sizeof(*q->pend_v))) == NULL)
+	if ((q->rbuf = cacheline_calloc(1, NQ_RECVBUF)) == NULL ||
+	    (q->slots = cacheline_calloc(NQ_BATCH, q->slot)) == NULL ||
+	    (q->mm = cacheline_calloc(NQ_BATCH, sizeof(*q->mm))) == NULL ||
+	    (q->iov = cacheline_calloc(NQ_BATCH, sizeof(*q->iov))) == NULL ||
+	    (q->sbuf = cacheline_calloc(1, NQ_SENDBUF)) == NULL ||
+	    (q->pend_id = cacheline_calloc(NQ_PENDMAX,
+	    sizeof(*q->pend_id))) == NULL ||
+	    (q->pend_v = cacheline_calloc(NQ_PENDMAX,
+	    sizeof(*q->pend_v))) == NULL)
 		goto fail;
 	for (i = 0; i < NQ_BATCH; i++) {
 		q->iov[i].iov_base = q->slots + i * q->slot;

@@ -385,7 +385,9 @@ worker_new(unsigned id, const struct config *cfg, char *err, size_t errlen)
 		    queue, UINT16_MAX);
 		return (NULL);
 	}
-	if ((w = calloc(1, sizeof(*w))) == NULL) {
+	/* its counters are written for every packet: on lines of its own,
+	   which no other worker's object shares */
+	if ((w = cacheline_calloc(1, sizeof(*w))) == NULL) {
 		snprintf(err, errlen, "worker %u: %s", id, strerror(errno));
 		return (NULL);
 	}

@@ -14,10 +14,15 @@
  * answer.  Errors are rare: only this path takes a lock.  The error's
  * verdict waits (nq's deferred verdicts) while the other packets go on.
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "worker_int.h"
+
+/* What the other workers write (the inbox) fills one line alone. */
+_Static_assert(offsetof(struct worker, defer) -
+    offsetof(struct worker, askmtx) == CACHELINE, "the inbox's line");
 
 struct worker_ask {
 	struct worker_ask	*next;

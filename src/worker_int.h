@@ -25,6 +25,7 @@
 #include <event2/event.h>
 
 #include "nfqspid.h"
+#include "cacheline.h"
 #include "ifcache.h"
 #include "reject.h"
 
@@ -94,8 +95,9 @@ struct worker {
 	int			 stopping;	/* atomic */
 	int			 error;		/* atomic */
 
-	/* worker_call() */
-	pthread_mutex_t		 callers;	/* one caller at a time */
+	/* worker_call(): the main thread writes these lines */
+	pthread_mutex_t		 callers __attribute__((aligned(CACHELINE)));
+					/* one caller at a time */
 	pthread_mutex_t		 mtx;
 	pthread_cond_t		 cond;
 	void			(*callfn)(struct worker *, void *);
@@ -103,7 +105,7 @@ struct worker {
 	int			 calldone;
 
 	/* worker_stats.c */
-	struct worker_stats	 st;
+	struct worker_stats	 st __attribute__((aligned(CACHELINE)));
 	uint64_t		 beat;		/* atomic: ticks run */
 	int			 incall;	/* atomic: in a worker_call() */
 	uint64_t		*rcount;	/* worker_rule_counters() */
@@ -127,11 +129,13 @@ struct worker {
 	/* worker_ask.c: ICMP errors about other workers' connections */
 	struct worker		**peers;	/* every worker, this one too */
 	unsigned		 npeers;	/* atomic: 0 until all started */
-	pthread_mutex_t		 askmtx;	/* inbox */
+	/* the inbox: the other workers write this line */
+	pthread_mutex_t		 askmtx __attribute__((aligned(CACHELINE)));
 	struct worker_ask	*inbox;
 	struct event		*askev;
 	struct event		*asktimer;	/* WORKER_ASK_MS after a question */
-	struct worker_defer	 defer[WORKER_DEFER];
+	struct worker_defer	 defer[WORKER_DEFER]
+				    __attribute__((aligned(CACHELINE)));
 	unsigned		 ndefer;
 	uint32_t		 askseq;
 

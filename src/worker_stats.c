@@ -24,7 +24,8 @@ worker_rule_counters_new(struct worker *w, const struct config *old,
 	uint64_t	*k;
 	size_t		 n = cfg->nrules + CT_STATE_MAX, i, j, from;
 
-	if ((k = calloc(n, 2 * sizeof(uint64_t))) == NULL)
+	/* written for every packet: on lines of its own */
+	if ((k = cacheline_calloc(n, 2 * sizeof(uint64_t))) == NULL)
 		log_warn("worker %u: rule counters", w->id);
 	if (k != NULL && old != NULL && w->rcount != NULL &&
 	    w->nrcount == old->nrules + CT_STATE_MAX) {
