@@ -35,6 +35,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -93,6 +94,10 @@ sync_ct(struct sync *s, unsigned wid, int event, const struct ct_table *t,
 	    __atomic_exchange_n(&s->wake_pending, 1, __ATOMIC_SEQ_CST) == 0)
 		event_active(s->wakeev, EV_READ, 0);
 }
+
+_Static_assert(sizeof(struct sync_ring) == 2 * CACHELINE &&
+    offsetof(struct sync_ring, tail) == CACHELINE,
+    "a worker's ring: its end and the sync thread's, a line each");
 
 /* ---- sending ----------------------------------------------------------- */
 
@@ -747,7 +752,8 @@ sync_new(const struct sync_config *sc, struct worker **w, unsigned n,
 	s->nbatch = SYNC_MSG_MAX / SYNC_REC_DEL + 1;
 	s->epoch = sync_epoch();
 	s->start_ms = worker_now_ms();
-	if ((s->rings = calloc(n ? n : 1, sizeof(*s->rings))) == NULL ||
+	if ((s->rings = cacheline_calloc(n ? n : 1,
+	    sizeof(*s->rings))) == NULL ||
 	    (s->batch = calloc(s->nbatch, sizeof(*s->batch))) == NULL ||
 	    (s->slice = calloc(SYNC_SLICE, sizeof(*s->slice))) == NULL ||
 	    (s->coal = calloc(2 * s->ringsz, sizeof(*s->coal))) == NULL ||

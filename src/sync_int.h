@@ -20,6 +20,7 @@
 #include <pthread.h>
 
 #include "nfqspid.h"
+#include "cacheline.h"
 #include "syncproto.h"
 #include "syncseq.h"
 
@@ -30,13 +31,16 @@
 #define SYNC_SLICE	256	/* records of a bulk per worker_call() */
 #define SYNC_SWEEP	4096	/* entries looked at per worker_call() */
 
+/* The worker's end and the sync thread's on lines of their own, and
+   no line shared with another worker's ring (cacheline_calloc()). */
 struct sync_ring {
 	struct sync_rec	*rec;
 	uint64_t	 head;		/* the worker's (atomic) */
-	uint64_t	 tail;		/* the sync thread's (atomic) */
 	uint64_t	 lost;		/* atomic: changes that did not fit */
 	uint64_t	 queued;	/* atomic: changes put in */
-};
+	uint64_t	 tail __attribute__((aligned(CACHELINE)));
+					/* the sync thread's (atomic) */
+} __attribute__((aligned(CACHELINE)));
 
 /* A datagram's records, for the backup's worker to apply. */
 struct sync_batch {
