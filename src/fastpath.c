@@ -38,6 +38,10 @@
 #define FP_RECV		(64 * 1024)
 #define FP_RULESET	8192
 #define FP_TIMEOUT_S	5		/* the kernel answers at once */
+#define FP_GET_CONNS	32		/* connections one send of gets asks
+					   for: their 64 answers wait in
+					   the socket's buffer (about 1 KiB
+					   each) until it is read */
 
 /* elements and the messages' own bytes (4 messages a class at most) */
 _Static_assert(FP_BATCH_CONNS * 4 * FPMSG_ELEMMAX + 8192 <= FP_BATCH,
@@ -698,4 +702,106 @@ fastpath_counters(struct fastpath *fp, fp_counts_cb cb, void *arg)
 	free(d.rn);
 	errno = save;
 	return (rc);
+}
+
+/* ---- one connection's counts ------------------------------------------ */
+
+struct fp_get {
+	const struct fp_conn	*c;
+	struct fp_counts	*k;
+	uint32_t		 req[2 * FP_GET_CONNS];	/* get i asked for
+						   direction req[i] & 1
+						   of c[req[i] >> 1] */
+	unsigned		 n;
+};
+
+/* the answer to one get: the element we asked for, with its counter */
+static int
+got_elem(const struct fpmsg_elem *e, void *arg)
+{
+	struct fp_get	*g = arg;
+	uint8_t		 key[FPMSG_KEYMAX];
+	size_t		 i, len;
+
+	if (e->req >= g->n) {
+		errno = EPROTO;
+		return (-1);
+	}
+	i = g->req[e->req] >> 1;
+	len = fpmsg_key(&g->c[i], (int)(g->req[e->req] & 1), key);
+	if (!e->has_counter || e->keylen != len ||
+	    memcmp(e->key, key, len) != 0) {
+		errno = EPROTO;
+		return (-1);
+	}
+	g->k[i].pkts += e->pkts;
+	g->k[i].bytes += e->bytes;
+	return (0);
+}
+
+/* c[0 .. n-1], n <= FP_GET_CONNS: one send, the answers read */
+static int
+get_some(struct fastpath *fp, const struct fp_conn *c, size_t n,
+    struct fp_counts *k)
+{
+	struct fpmsg_buf b;
+	struct fp_get	 g;
+	uint8_t		 key[FPMSG_KEYMAX];
+	ssize_t		 r;
+	size_t		 i, len;
+	unsigned	 got = 0;
+	int		 cls, dir, rc, err = 0;
+
+	g.c = c;
+	g.k = k;
+	fpmsg_init(&b, fp->buf, sizeof(fp->buf), fp->seq);
+	for (i = 0; i < n; i++) {
+		cls = fpmsg_class(c[i].family, c[i].proto);
+		for (dir = FPMSG_ORIG; dir <= FPMSG_REPLY; dir++) {
+			len = fpmsg_key(&c[i], dir, key);
+			g.req[b.nacks] = (uint32_t)(2 * i + (size_t)dir);
+			if (fpmsg_get(&b, fp->table, fpmsg_set_name(cls,
+			    c[i].mark != 0 ? FPMSG_MARK : FPMSG_NOMARK), key,
+			    len) == -1)
+				return (-1);
+		}
+	}
+	g.n = b.nacks;
+	fp->seq = b.seq;
+	if (mnl_socket_sendto(fp->nl, b.buf, b.len) < 0)
+		return (-1);
+	while (got < b.nacks) {
+		if ((r = mnl_socket_recvfrom(fp->nl, fp->rbuf,
+		    sizeof(fp->rbuf))) <= 0 ||
+		    (rc = fpmsg_get_parse(fp->rbuf, (size_t)r, b.first,
+		    b.nacks, got_elem, &g, &err)) == -1) {
+			if (r == 0)
+				errno = EPROTO;
+			nl_reset(fp);
+			return (-1);
+		}
+		got += (unsigned)rc;
+	}
+	if (err != 0) {
+		errno = err;
+		return (-1);
+	}
+	return (0);
+}
+
+int
+fastpath_get(struct fastpath *fp, const struct fp_conn *c, size_t n,
+    struct fp_counts *k)
+{
+	size_t	 i, m;
+
+	if (conns_valid(c, n) == -1)
+		return (-1);
+	memset(k, 0, n * sizeof(*k));
+	for (i = 0; i < n; i += m) {
+		m = n - i < FP_GET_CONNS ? n - i : FP_GET_CONNS;
+		if (get_some(fp, c + i, m, k + i) == -1)
+			return (-1);
+	}
+	return (0);
 }

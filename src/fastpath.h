@@ -97,6 +97,15 @@ int		 fastpath_flush(struct fastpath *fp);
 /* cb once for every connection in the kernel table, in no set order. */
 int		 fastpath_counters(struct fastpath *fp, fp_counts_cb cb,
 		    void *arg);
+/*
+ * What the kernel counted for each of conns c[0 .. n-1] (as given to
+ * fastpath_add(), with their marks) into k[0 .. n-1], both directions
+ * summed, expires_ms 0 (not read); a connection not in counts 0.  Reads
+ * those elements alone (a few gets a send), not the whole table: for
+ * the last counts of connections about to be taken out.
+ */
+int		 fastpath_get(struct fastpath *fp, const struct fp_conn *c,
+		    size_t n, struct fp_counts *k);
 /* Delete our table (and so every element) and free fp; NULL is fine. */
 void		 fastpath_close(struct fastpath *fp);
 

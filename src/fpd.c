@@ -11,7 +11,9 @@
  * filling up) and otherwise every FPD_ROUND_MS, so an offload waits at
  * most that long and a removal goes at once.  Once a second it reads the
  * kernel's counters and hands each connection's new packets and bytes
- * back to its worker.  The main thread waits for a round (fpd_sync())
+ * back to its worker; the book reads a removed connection's own
+ * elements just before it goes (fastpath_get()), so its last counts are
+ * not lost, however large the table.  The main thread waits for a round (fpd_sync())
  * after `nfqspictl conntrack flush` or `delete` and a reload, so that
  * what they removed has left the kernel when they answer.
  *
@@ -37,8 +39,6 @@
 #define FPD_POLL_MS	1000	/* the kernel's counters read this often */
 #define FPD_SYNC_MS	2000	/* fpd_sync() gives up after this */
 #define FPD_KERNEL_TIMEOUT 300	/* s: the kernel's TCP timeout at most */
-#define FPD_EXACT	1024	/* connections in the kernel up to which its
-				   counts are read before every removal */
 
 struct fpd {
 	struct fastpath		*fp;
@@ -104,8 +104,16 @@ fpd_credit(void *arg, unsigned w, const struct fp_conn *c, uint64_t pkts,
 	return (fpq_ring_push(&d->ports[w].back, &cr));
 }
 
+static int
+fpd_get(void *arg, const struct fp_conn *c, size_t n, struct fp_counts *k)
+{
+	struct fpd	*d = arg;
+
+	return (fastpath_get(d->fp, c, n, k));
+}
+
 static const struct fpq_ops fpd_ops = {
-	fpd_add, fpd_del, fpd_flush_kernel, fpd_credit
+	fpd_add, fpd_del, fpd_flush_kernel, fpd_credit, fpd_get
 };
 
 static void
@@ -134,7 +142,6 @@ fpd_flush_now(struct fpd *d)
 		__atomic_store_n(&d->sh.flush, 1, __ATOMIC_RELEASE);
 }
 
-/* One round: every item the rings hold, applied; the counters if due. */
 static void
 fpd_poll(struct fpd *d, uint64_t now)
 {
@@ -147,17 +154,7 @@ fpd_poll(struct fpd *d, uint64_t now)
 		fpq_book_sweep(d->book);
 }
 
-static int
-fpd_has_items(struct fpd *d)
-{
-	unsigned	 w;
-
-	for (w = 0; w < d->n; w++)
-		if (!fpq_ring_empty(&d->ports[w].out))
-			return (1);
-	return (0);
-}
-
+/* One round: every item the rings hold, applied; the counters if due. */
 static void
 fpd_round(struct fpd *d, int flush)
 {
@@ -165,14 +162,6 @@ fpd_round(struct fpd *d, int flush)
 	unsigned	 w;
 	uint64_t	 now = worker_now_ms();
 
-	/*
-	 * A removal may be among them: what the kernel counted is read
-	 * first, so that a connection that ends shows its last packets.
-	 * Only while the table is small: the dump of a large one would
-	 * hold the removal up, and it loses at most a poll's worth.
-	 */
-	if (fpq_book_count(d->book) <= FPD_EXACT && fpd_has_items(d))
-		fpd_poll(d, now);
 	for (w = 0; w < d->n; w++)
 		while (fpq_ring_pop(&d->ports[w].out, &it))
 			if (fpq_book_item(d->book, w, &it) == -1)

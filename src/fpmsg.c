@@ -323,20 +323,18 @@ attr_put(struct fpmsg_buf *b, uint16_t type, const void *data, size_t len)
 	return (a);
 }
 
-int
-fpmsg_open(struct fpmsg_buf *b, uint16_t type, const char *table,
-    const char *set)
+/* a set element message of type with flags; its elements follow */
+static int
+msg_open(struct fpmsg_buf *b, uint16_t type, uint16_t flags,
+    const char *table, const char *set)
 {
 	size_t		 start = b->len;
 	uint32_t	 seq = b->seq;
-	uint16_t	 flags = NLM_F_ACK;
 
 	if (b->open) {
 		errno = EINVAL;
 		return (-1);
 	}
-	if (type == NFT_MSG_NEWSETELEM)
-		flags |= NLM_F_CREATE;
 	if (msg_start(b, (NFNL_SUBSYS_NFTABLES << 8) | type, flags,
 	    NFPROTO_INET, 0) == NULL ||
 	    attr_put(b, NFTA_SET_ELEM_LIST_TABLE, table,
@@ -350,6 +348,14 @@ fpmsg_open(struct fpmsg_buf *b, uint16_t type, const char *table,
 	b->nest = 0;
 	b->open = 1;
 	return (0);
+}
+
+int
+fpmsg_open(struct fpmsg_buf *b, uint16_t type, const char *table,
+    const char *set)
+{
+	return (msg_open(b, type, type == NFT_MSG_NEWSETELEM ?
+	    NLM_F_ACK | NLM_F_CREATE : NLM_F_ACK, table, set));
 }
 
 /* close the nest that starts at off */
@@ -439,6 +445,25 @@ fpmsg_close(struct fpmsg_buf *b)
 	b->open = 0;
 	b->nacks++;
 	return (0);
+}
+
+int
+fpmsg_get(struct fpmsg_buf *b, const char *table, const char *set,
+    const uint8_t *key, size_t keylen)
+{
+	size_t		 start = b->len;
+	uint32_t	 seq = b->seq;
+
+	/* no NLM_F_ACK: the element, or the error, is the one answer */
+	if (msg_open(b, NFT_MSG_GETSETELEM, 0, table, set) == -1)
+		return (-1);
+	if (fpmsg_put(b, key, keylen, NULL, FPMSG_ORIG, 0) == -1) {
+		b->len = start;
+		b->seq = seq;
+		b->open = 0;
+		return (-1);
+	}
+	return (fpmsg_close(b));
 }
 
 /* ---- reading ---------------------------------------------------------- */
@@ -679,9 +704,10 @@ elem_parse(const struct nlattr *nest, struct fpmsg_elem *e)
 	return (0);
 }
 
-/* one NFT_MSG_NEWSETELEM of a dump */
+/* one NFT_MSG_NEWSETELEM of a dump, or the answer to get req */
 static int
-elems_msg(const struct nlmsghdr *nlh, fpmsg_elem_cb cb, void *arg)
+elems_msg(const struct nlmsghdr *nlh, uint32_t req, fpmsg_elem_cb cb,
+    void *arg)
 {
 	const struct nlattr	*tb[NFTA_SET_ELEM_LIST_MAX + 1];
 	const struct nlattr	*a, *list;
@@ -710,6 +736,7 @@ elems_msg(const struct nlmsghdr *nlh, fpmsg_elem_cb cb, void *arg)
 				errno = EPROTO;
 				return (-1);
 			}
+			e.req = req;
 			if (cb(&e, arg) == -1)
 				return (-1);
 		}
@@ -748,7 +775,7 @@ fpmsg_dump_parse(const uint8_t *buf, size_t len, uint32_t seq,
 			errno = EPROTO;
 			return (-1);
 		}
-		if (elems_msg(nlh, cb, arg) == -1)
+		if (elems_msg(nlh, 0, cb, arg) == -1)
 			return (-1);
 	}
 	if (off < len) {
@@ -756,4 +783,41 @@ fpmsg_dump_parse(const uint8_t *buf, size_t len, uint32_t seq,
 		return (-1);
 	}
 	return (0);
+}
+
+int
+fpmsg_get_parse(const uint8_t *buf, size_t len, uint32_t first,
+    unsigned n, fpmsg_elem_cb cb, void *arg, int *err)
+{
+	const struct nlmsghdr	*nlh;
+	size_t			 off = 0;
+	uint32_t		 req;
+	int			 got = 0, e;
+
+	while ((nlh = msg_next(buf, len, &off)) != NULL) {
+		if ((req = nlh->nlmsg_seq - first) >= n) {
+			errno = EPROTO;
+			return (-1);
+		}
+		if (nlh->nlmsg_type == NLMSG_ERROR) {
+			if ((e = msg_error(nlh)) == -1) {
+				errno = EPROTO;
+				return (-1);
+			}
+			/* ENOENT: not there, nothing counted */
+			if (e != 0 && e != ENOENT && *err == 0)
+				*err = e;
+		} else if (nlh->nlmsg_type != ((NFNL_SUBSYS_NFTABLES << 8) |
+		    NFT_MSG_NEWSETELEM)) {
+			errno = EPROTO;
+			return (-1);
+		} else if (elems_msg(nlh, req, cb, arg) == -1)
+			return (-1);
+		got++;
+	}
+	if (off < len) {
+		errno = EPROTO;
+		return (-1);
+	}
+	return (got);
 }

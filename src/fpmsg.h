@@ -61,7 +61,8 @@ struct fpmsg_buf {
 	size_t		 msg;		/* the open message's offset */
 	size_t		 nest;		/* its element list's offset */
 	uint32_t	 seq;		/* the next message's */
-	uint32_t	 first;		/* the first that wants an ack */
+	uint32_t	 first;		/* the first that wants an answer
+					   (an ack, or a get's element) */
 	unsigned	 nacks;		/* messages that want one */
 	int		 open;		/* a message is open */
 };
@@ -87,6 +88,16 @@ int	 fpmsg_open(struct fpmsg_buf *b, uint16_t type, const char *table,
 int	 fpmsg_put(struct fpmsg_buf *b, const uint8_t *key, size_t keylen,
 	    const uint32_t *data, int dir, uint64_t timeout_ms);
 int	 fpmsg_close(struct fpmsg_buf *b);
+/*
+ * One NFT_MSG_GETSETELEM message, not in a batch (a get is no
+ * transaction): table's set's element key, as `nft get element` asks.
+ * The kernel answers each with one message: the element, with its
+ * counter, or an error.  Several go in one send; b->first and b->nacks
+ * say which sequence numbers the answers carry.  -1 (ENOSPC) if it
+ * does not fit.
+ */
+int	 fpmsg_get(struct fpmsg_buf *b, const char *table, const char *set,
+	    const uint8_t *key, size_t keylen);
 /* Bytes an element of put() takes at most. */
 #define FPMSG_ELEMMAX	128
 
@@ -118,6 +129,8 @@ struct fpmsg_elem {
 	uint8_t		 has_counter;
 	uint8_t		 has_expires;
 	uint8_t		 dir;		/* FPMSG_ORIG unless it says reply */
+	uint32_t	 req;		/* the get it answers: its index from
+					   first (fpmsg_get_parse()) */
 };
 
 typedef int	(*fpmsg_elem_cb)(const struct fpmsg_elem *e, void *arg);
@@ -130,5 +143,16 @@ typedef int	(*fpmsg_elem_cb)(const struct fpmsg_elem *e, void *arg);
  */
 int	 fpmsg_dump_parse(const uint8_t *buf, size_t len, uint32_t seq,
 	    fpmsg_elem_cb cb, void *arg);
+
+/*
+ * One datagram of the answers to the gets of sequence numbers first ..
+ * first + n - 1: cb for each element, e->req its get's index.  Returns
+ * how many gets it answered; *err gets the first error (a positive
+ * errno) other than ENOENT (no such element: answered, nothing
+ * counted), left alone when none; -1 with errno (EPROTO for anything
+ * malformed or not such an answer, or cb's own).
+ */
+int	 fpmsg_get_parse(const uint8_t *buf, size_t len, uint32_t first,
+	    unsigned n, fpmsg_elem_cb cb, void *arg, int *err);
 
 #endif /* NFQSPI_FPMSG_H */

@@ -11,12 +11,19 @@
  * removal is of a connection the kernel held before this stage (a
  * removal of one still staged only unstages it), and a connection
  * offloaded again after its removal is staged as a new offload.
+ *
+ * A removal's connection leaves the book when it is staged, with what
+ * its last credit needs (its worker, the counts handed over): before
+ * the kernel is asked to take them out, their elements' counts are read
+ * (ops->get), so that a connection that ends shows every packet the
+ * kernel passed.
  */
 #define _GNU_SOURCE		/* arc4random_buf */
 
 #include <sys/socket.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -137,6 +144,12 @@ struct fpq_book {
 	struct fpq_node	*addn[FPQ_BATCH];	/* NULL: unstaged */
 	size_t		 nadd;
 	struct fp_conn	 del[FPQ_BATCH];
+	struct fpq_gone {
+		unsigned	 w;	/* its worker; UINT_MAX: no credit */
+		uint64_t	 pkts;	/* the kernel's counts handed over */
+		uint64_t	 bytes;
+	}		 gone[FPQ_BATCH];
+	struct fp_counts last[FPQ_BATCH];	/* ops->get's */
 	size_t		 ndel;
 	struct fp_stats	 st;
 };
@@ -259,6 +272,36 @@ fpq_unlink(struct fpq_book *b, struct fpq_node **pp)
 	b->count--;
 }
 
+/* What the kernel counted of the staged removals since the last
+   credit, to their workers: the last they will see of them. */
+static void
+fpq_book_last(struct fpq_book *b)
+{
+	const struct fpq_gone	*g;
+	const struct fp_counts	*k;
+	uint64_t		 dp, db;
+	size_t			 i;
+
+	if (b->ops.get == NULL)
+		return;
+	if (b->ops.get(b->arg, b->del, b->ndel, b->last) == -1) {
+		/* they lose what came since the last poll, no more */
+		b->st.errors++;
+		return;
+	}
+	for (i = 0; i < b->ndel; i++) {
+		g = &b->gone[i];
+		k = &b->last[i];
+		if (g->w == UINT_MAX)
+			continue;
+		dp = k->pkts >= g->pkts ? k->pkts - g->pkts : k->pkts;
+		db = k->bytes >= g->bytes ? k->bytes - g->bytes : k->bytes;
+		/* a full ring: it has no next poll, they are lost */
+		if (dp != 0 || db != 0)
+			(void)b->ops.credit(b->arg, g->w, &b->del[i], dp, db);
+	}
+}
+
 int
 fpq_book_apply(struct fpq_book *b)
 {
@@ -267,6 +310,7 @@ fpq_book_apply(struct fpq_book *b)
 	int		  rc = 0;
 
 	if (b->ndel > 0) {
+		fpq_book_last(b);
 		if (b->ops.del(b->arg, b->del, b->ndel) == -1) {
 			b->st.errors++;
 			rc = -1;
@@ -353,6 +397,11 @@ fpq_book_del(struct fpq_book *b, const struct fpq_item *it)
 		rc = fpq_book_apply(b);
 		pp = fpq_slot(b, &it->c);
 	}
+	/* staged to go in again, its counts were handed over and set
+	   to 0: the kernel's are old, no credit */
+	b->gone[b->ndel].w = n->state == FPQ_STAGED ? UINT_MAX : n->w;
+	b->gone[b->ndel].pkts = n->pkts;
+	b->gone[b->ndel].bytes = n->bytes;
 	b->del[b->ndel++] = n->c;
 	fpq_unlink(b, pp);
 	return (rc);

@@ -115,10 +115,12 @@ struct fpq_shared {
 /* ---- the thread's book ----------------------------------------------- */
 
 /*
- * What the book does with the kernel, through the thread: add, del and
- * flush as fastpath_add(), fastpath_del() and fastpath_flush(); credit
- * hands worker w the kernel's new counts of c (0, or -1: its ring is
- * full, the counts wait for the next poll).
+ * What the book does with the kernel, through the thread: add, del,
+ * flush and get as fastpath_add(), fastpath_del(), fastpath_flush() and
+ * fastpath_get(); credit hands worker w the kernel's new counts of c (0,
+ * or -1: its ring is full, the counts wait for the next poll).  get may
+ * be NULL: removals then lose what the kernel counted since the last
+ * poll.
  */
 struct fpq_ops {
 	int	(*add)(void *arg, const struct fp_conn *c, size_t n);
@@ -126,6 +128,8 @@ struct fpq_ops {
 	int	(*flush)(void *arg);
 	int	(*credit)(void *arg, unsigned w, const struct fp_conn *c,
 		    uint64_t pkts, uint64_t bytes);
+	int	(*get)(void *arg, const struct fp_conn *c, size_t n,
+		    struct fp_counts *k);
 };
 
 /* Items staged before the book calls the kernel by itself. */
@@ -138,8 +142,9 @@ void		 fpq_book_free(struct fpq_book *b);
    full).  0, or -1 when applying failed. */
 int		 fpq_book_item(struct fpq_book *b, unsigned w,
 		    const struct fpq_item *it);
-/* Apply what is staged: the removals, then the offloads.  0, or -1 (a
-   failed removal: the caller must flush). */
+/* Apply what is staged: the removals (their last counts read and
+   credited first), then the offloads.  0, or -1 (a failed removal: the
+   caller must flush). */
 int		 fpq_book_apply(struct fpq_book *b);
 /* Anything staged? */
 int		 fpq_book_pending(const struct fpq_book *b);

@@ -12,8 +12,13 @@
  * messages; no error comes back as 0.  ASan checks that nothing is read
  * outside the datagram.
  *
- * Input: u8 mode (bit 0: acks, else a dump), u32 sequence number (host
- * order, as netlink's), then the datagram.
+ * The answers to gets: every element carries the index of a get that
+ * was sent, and no more gets are answered than the datagram holds
+ * messages.
+ *
+ * Input: u8 mode (bit 0: acks; else bit 1: gets' answers; else a
+ * dump), u32 sequence number (host order, as netlink's), then the
+ * datagram.
  */
 #include <sys/socket.h>
 #include <linux/netlink.h>
@@ -44,6 +49,13 @@ elem_cb(const struct fpmsg_elem *e, void *arg)
 	}
 	(*(size_t *)arg)++;
 	return (0);
+}
+
+static int
+get_cb(const struct fpmsg_elem *e, void *arg)
+{
+	CHECK(e->req < 64);
+	return (elem_cb(e, arg));
 }
 
 /* the messages in a datagram, each at least a header long */
@@ -83,6 +95,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(err >= 0 && err <= 4095);
 		if (rc == -1)
 			CHECK(errno == EPROTO);
+	} else if (data[0] & 2) {
+		errno = 0;
+		rc = fpmsg_get_parse(buf, len, seq, 64, get_cb, &n, &err);
+		CHECK(rc == -1 || (size_t)rc <= nmsgs(buf, len));
+		CHECK(err >= 0 && err <= 4095 && err != ENOENT);
+		if (rc == -1)
+			CHECK(errno != 0);
 	} else {
 		errno = 0;
 		rc = fpmsg_dump_parse(buf, len, seq, elem_cb, &n);

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 # gen_fpmsg_seeds.py - the seed corpus of fuzz_fpmsg: nf_tables set
-# element dumps and batch acks as the kernel writes them (netlink headers
-# in host order: little endian on the machines the corpus is made on;
-# the counters and timers big endian, as nf_tables sends them).
+# element dumps, answers to gets and batch acks as the kernel writes them
+# (netlink headers in host order: little endian on the machines the
+# corpus is made on; the counters and timers big endian, as nf_tables
+# sends them).
 # Usage: gen_fpmsg_seeds.py DIR
 # SPDX-License-Identifier: GPL-2.0-or-later
 import os
@@ -94,6 +95,9 @@ def main():
         'error': (0, 3, err(3, -2)),
         'acks': (1, 10, err(10, 0) + err(11, -17) + err(12, 0)),
         'acks-other': (1, 10, err(99, 0)),
+        # answers to gets: one message each, an absent element's ENOENT
+        'gets': (2, 60, elems(61, b'mark_tcp4', elem(kr, 0x10, 6)) +
+                 err(62, -2) + elems(60, b'mark_tcp4', elem(k, 0x10, 5))),
     }
     for name, (mode, seq, dgram) in seeds.items():
         with open(os.path.join(d, name), 'wb') as f:

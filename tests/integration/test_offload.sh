@@ -7,8 +7,10 @@
 # open is listed by `nfqspictl conntrack` with every packet the kernel
 # counted; and after each way a connection leaves (FIN, expiry,
 # conntrack flush, conntrack delete, a reload that forbids it) the next
-# packet of that flow comes to the queue again.  nfqspid empties a table
-# it finds at start and deletes its own at SIGTERM.
+# packet of that flow comes to the queue again; with 1,100 UDP flows in
+# the kernel, a connection that ends still shows every packet it passed.
+# nfqspid empties a table it finds at start and deletes its own at
+# SIGTERM.
 #
 # Copyright (C) 2026 The nfqspid authors
 # SPDX-License-Identifier: GPL-2.0-or-later
@@ -257,6 +259,57 @@ check "FIN: conntrack's packets of the ended connection match the kernel's, with
     wait_for 30 counts_near 40004
 echo "ended connection: conntrack $(ct_packets 40004) packets, kernel $(fwd_packets 40004)"
 check "FIN: the flow's next segment comes to the queue" probe tcp 40004 5001
+
+# ---- more than 1,024 connections in the kernel -------------------------------
+
+# many UDP flows at once, ROUNDS questions each, every one answered; the
+# sockets from consecutive ports (epoll: more than select's 1,024)
+cat >"$T_TMP/mflows.py" <<'EOF'
+import resource, select, socket, sys, time
+dst, dport, base, n, rounds = sys.argv[1], int(sys.argv[2]), \
+    int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+ep = select.epoll()
+socks = {}
+for i in range(n):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("", base + i))
+    s.setblocking(False)
+    socks[s.fileno()] = s
+    ep.register(s.fileno(), select.EPOLLIN)
+got = 0
+for r in range(rounds):
+    for s in socks.values():
+        s.sendto(b"m", (dst, dport))
+    want, until = got + n, time.time() + 3
+    while got < want and time.time() < until:
+        for fd, _ in ep.poll(0.2):
+            try:
+                while socks[fd].recv(64):
+                    got += 1
+            except BlockingIOError:
+                pass
+print(got)
+EOF
+NMANY=1100
+active_ge() { [ "$(lib_stat offload_active)" -ge "$1" ]; }
+got=$(in_c "$PY" "$T_TMP/mflows.py" "$S4" 5002 41000 $NMANY 12)
+echo "many: $got of $((NMANY * 12)) questions answered"
+check "many: more than 1,024 connections offloaded" wait_for 50 active_ge 1025
+echo "many: $(lib_stat offload_active) connections in the kernel"
+# a connection that ends while they are in shows every packet the kernel
+# passed: its elements' counts are read alone before they go, not by a
+# dump of the whole table
+count_flow 40006
+check "many: a connection from port 40006 sends and closes" \
+    in_c timeout 20 "$PY" "$T_TMP/hold.py" "$S4" 5001 40006 256 close
+check "many: still more than 1,024 in when it ended" active_ge 1025
+check "many: conntrack's packets of the ended connection match the kernel's, within 2" \
+    wait_for 30 counts_near 40006
+echo "ended among $NMANY: conntrack $(ct_packets 40006) packets, kernel $(fwd_packets 40006)"
+check "many: the flow's next segment comes to the queue" probe tcp 40006 5001
 
 # ---- a UDP stream -------------------------------------------------------------
 

@@ -651,6 +651,111 @@ test_dump_req(void **state)
 	    "live_udp6"), -1);
 }
 
+/* Gets: one message each, no batch, no ack asked; the key goes as put. */
+static void
+test_get(void **state)
+{
+	static uint8_t		 buf[4096] __attribute__((aligned(4)));
+	struct fpmsg_buf	 b;
+	struct fp_conn		 c = conn6(IPPROTO_TCP, 900, 0);
+	const struct nlmsghdr	*nlh;
+	uint8_t			 key[FPMSG_KEYMAX];
+	struct seen		*s = calloc(1, sizeof(*s));
+	size_t			 off = 0, len;
+	int			 dir;
+
+	(void)state;
+	assert_non_null(s);
+	fpmsg_init(&b, buf, sizeof(buf), 500);
+	for (dir = FPMSG_ORIG; dir <= FPMSG_REPLY; dir++) {
+		len = fpmsg_key(&c, dir, key);
+		assert_int_equal(fpmsg_get(&b, "nfqspid-fp-2", "nomark_tcp6",
+		    key, len), 0);
+	}
+	assert_int_equal(b.first, 500);
+	assert_int_equal(b.nacks, 2);
+	for (dir = FPMSG_ORIG; dir <= FPMSG_REPLY; dir++) {
+		nlh = msg_at(buf, b.len, &off);
+		assert_int_equal(nlh->nlmsg_type, (NFNL_SUBSYS_NFTABLES << 8) |
+		    NFT_MSG_GETSETELEM);
+		assert_int_equal(nlh->nlmsg_flags, NLM_F_REQUEST);
+		assert_int_equal(nlh->nlmsg_seq, 500 + (uint32_t)dir);
+		assert_non_null(memmem(nlh, nlh->nlmsg_len, "nomark_tcp6", 12));
+		/* its element reads back as the kernel reads it */
+		s->n = 0;
+		assert_int_equal(fpmsg_dump_parse((const uint8_t *)nlh,
+		    nlh->nlmsg_len, nlh->nlmsg_seq, collect, s), -1);
+		assert_int_equal(errno, EPROTO);	/* not a NEWSETELEM */
+		len = fpmsg_key(&c, dir, key);
+		assert_non_null(memmem(nlh, nlh->nlmsg_len, key, len));
+	}
+	assert_int_equal(off, b.len);
+	/* no room: nothing half written, the sequence number unused */
+	fpmsg_init(&b, buf, 100, 7);
+	assert_int_equal(fpmsg_get(&b, "nfqspid-fp-2", "nomark_tcp6", key,
+	    FPMSG_KEY6), -1);
+	assert_int_equal(errno, ENOSPC);
+	assert_int_equal(b.len, 0);
+	assert_int_equal(b.seq, 7);
+	assert_int_equal(b.nacks, 0);
+	assert_false(b.open);
+	free(s);
+}
+
+/* The answers to gets: elements with their get's index, errors counted. */
+static void
+test_get_parse(void **state)
+{
+	struct dgram	*d = calloc(1, sizeof(*d));
+	struct seen	*s = calloc(1, sizeof(*s));
+	int		 err = 0;
+
+	(void)state;
+	assert_non_null(d);
+	assert_non_null(s);
+	elem_msg(d, 21, 0);		/* two elements, to get 1 */
+	err_msg(d, 22, -ENOENT);	/* get 2: not there */
+	elem_msg(d, 20, 1);		/* get 0, answered later */
+	assert_int_equal(fpmsg_get_parse(d->b, d->len, 20, 3, collect, s,
+	    &err), 3);
+	assert_int_equal(err, 0);	/* ENOENT is no error */
+	assert_int_equal(s->n, 4);
+	assert_int_equal(s->e[0].req, 1);
+	assert_int_equal(s->e[1].req, 1);
+	assert_int_equal(s->e[2].req, 0);
+	assert_int_equal(s->e[2].pkts, 5);
+	assert_int_equal(s->e[3].bytes, 600);
+	assert_true(s->e[3].has_counter);
+	/* another error is told, the answers still counted */
+	memset(d, 0, sizeof(*d));
+	err_msg(d, 20, -EPERM);
+	err_msg(d, 21, -ENOBUFS);
+	assert_int_equal(fpmsg_get_parse(d->b, d->len, 20, 2, collect, s,
+	    &err), 2);
+	assert_int_equal(err, EPERM);
+	/* a sequence number we did not send, a dump's end, a cut message */
+	err = 0;
+	assert_int_equal(fpmsg_get_parse(d->b, d->len, 21, 2, collect, s,
+	    &err), -1);
+	assert_int_equal(errno, EPROTO);
+	memset(d, 0, sizeof(*d));
+	done_msg(d, 20);
+	assert_int_equal(fpmsg_get_parse(d->b, d->len, 20, 1, collect, s,
+	    &err), -1);
+	assert_int_equal(errno, EPROTO);
+	memset(d, 0, sizeof(*d));
+	elem_msg(d, 20, 0);
+	assert_int_equal(fpmsg_get_parse(d->b, d->len - 4, 20, 1, collect, s,
+	    &err), -1);
+	assert_int_equal(errno, EPROTO);
+	((struct nlmsghdr *)d->b)->nlmsg_len -= 8;	/* overrun inside */
+	assert_int_equal(fpmsg_get_parse(d->b, d->len - 8, 20, 1, collect, s,
+	    &err), -1);
+	assert_int_equal(errno, EPROTO);
+	free(d);
+	free(s);
+}
+
 int
 main(void)
 {
@@ -665,6 +770,8 @@ main(void)
 		cmocka_unit_test(test_dump_malformed),
 		cmocka_unit_test(test_acks),
 		cmocka_unit_test(test_dump_req),
+		cmocka_unit_test(test_get),
+		cmocka_unit_test(test_get_parse),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

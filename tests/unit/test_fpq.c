@@ -28,10 +28,11 @@
 
 struct kern {
 	struct fp_conn	 in[KMAX];	/* what the kernel holds */
+	struct fp_counts kc[KMAX];	/* and counted of each */
 	size_t		 n;
-	unsigned	 adds, dels, flushes;	/* calls */
+	unsigned	 adds, dels, flushes, gets;	/* calls */
 	size_t		 last_add, last_del;	/* their n */
-	int		 fail_add, fail_del, fail_flush;
+	int		 fail_add, fail_del, fail_flush, fail_get;
 	/* credits */
 	unsigned	 cw;
 	uint64_t	 cp, cb;
@@ -67,6 +68,7 @@ k_add(void *arg, const struct fp_conn *c, size_t n)
 		if (k_find(k, &c[i]) != -1)
 			continue;
 		assert_true(k->n < KMAX);
+		memset(&k->kc[k->n], 0, sizeof(k->kc[0]));
 		k->in[k->n++] = c[i];
 	}
 	return (0);
@@ -88,6 +90,7 @@ k_del(void *arg, const struct fp_conn *c, size_t n)
 	for (i = 0; i < n; i++) {
 		/* nor removes what it does not hold */
 		assert_int_not_equal(j = k_find(k, &c[i]), -1);
+		k->kc[j] = k->kc[k->n - 1];
 		k->in[j] = k->in[--k->n];
 	}
 	return (0);
@@ -122,7 +125,31 @@ k_credit(void *arg, unsigned w, const struct fp_conn *c, uint64_t pkts,
 	return (0);
 }
 
-static const struct fpq_ops kops = { k_add, k_del, k_flush, k_credit };
+static int
+k_get(void *arg, const struct fp_conn *c, size_t n, struct fp_counts *out)
+{
+	struct kern	*k = arg;
+	size_t		 i;
+	int		 j;
+
+	k->gets++;
+	if (k->fail_get) {
+		errno = EIO;
+		return (-1);
+	}
+	for (i = 0; i < n; i++) {
+		memset(&out[i], 0, sizeof(out[i]));
+		if ((j = k_find(k, &c[i])) != -1) {
+			out[i].pkts = k->kc[j].pkts;
+			out[i].bytes = k->kc[j].bytes;
+		}
+	}
+	return (0);
+}
+
+static const struct fpq_ops kops = {
+	k_add, k_del, k_flush, k_credit, k_get
+};
 
 static struct fp_conn
 conn(uint16_t sport)
@@ -368,7 +395,7 @@ test_book_counts(void **state)
 	struct fpq_book	*b = fpq_book_new(&kops, k);
 	struct fp_conn	 c = conn(7), other = conn(8);
 	struct fp_counts n = { 100, 150000, 1000 };
-	unsigned	 adds;
+	unsigned	 adds, credits;
 
 	feed(b, 3, FPQ_ADD, 7);
 	/* staged, not in yet: nothing to hand over */
@@ -432,10 +459,85 @@ test_book_counts(void **state)
 		assert_int_equal(fpq_book_item(b, 3, &it), 0);
 	}
 	adds = k->adds;
+	credits = k->credits;
 	assert_int_equal(fpq_book_apply(b), 0);
 	assert_int_equal(k->adds, adds);
 	assert_int_equal(k->n, 0);
 	assert_int_equal(fpq_book_count(b), 0);
+	/* its counts were handed over before it was staged: none again */
+	assert_int_equal(k->credits, credits);
+	fpq_book_free(b);
+	free(k);
+}
+
+/* A removal's last counts are read from the kernel before it goes. */
+static void
+test_book_last(void **state)
+{
+	struct kern	*k = calloc(1, sizeof(*k));
+	struct fpq_book	*b = fpq_book_new(&kops, k);
+	struct fp_conn	 c = conn(7);
+	struct fp_counts n = { 100, 15000, 1000 };
+	struct fp_stats	 st;
+	unsigned	 gets;
+	int		 j;
+
+	(void)state;
+	feed(b, 2, FPQ_ADD, 7);
+	feed(b, 1, FPQ_ADD, 8);
+	assert_int_equal(fpq_book_apply(b), 0);
+	/* offloads read nothing */
+	assert_int_equal(k->gets, 0);
+	fpq_book_counts(b, &c, &n);
+	assert_int_equal(k->cp, 100);
+	/* the kernel passes 30 more, then the connection ends */
+	assert_int_not_equal(j = k_find(k, &c), -1);
+	k->kc[j].pkts = 130;
+	k->kc[j].bytes = 19000;
+	feed(b, 2, FPQ_DEL, 7);
+	assert_int_equal(fpq_book_apply(b), 0);
+	assert_int_equal(k->gets, 1);
+	assert_int_equal(k->dels, 1);
+	assert_int_equal(k->credits, 2);
+	assert_int_equal(k->cw, 2);
+	assert_int_equal(k->cp, 30);
+	assert_int_equal(k->cb, 4000);
+	/* one never counted yet: all of it */
+	c = conn(8);
+	assert_int_not_equal(j = k_find(k, &c), -1);
+	k->kc[j].pkts = 4;
+	k->kc[j].bytes = 400;
+	feed(b, 1, FPQ_DEL, 8);
+	assert_int_equal(fpq_book_apply(b), 0);
+	assert_int_equal(k->credits, 3);
+	assert_int_equal(k->cw, 1);
+	assert_int_equal(k->cp, 4);
+	assert_int_equal(k->cb, 400);
+	/* nothing new counted: no credit */
+	feed(b, 1, FPQ_ADD, 9);
+	assert_int_equal(fpq_book_apply(b), 0);
+	feed(b, 1, FPQ_DEL, 9);
+	assert_int_equal(fpq_book_apply(b), 0);
+	assert_int_equal(k->credits, 3);
+	/* the read fails: the removal still goes, an error told */
+	feed(b, 1, FPQ_ADD, 10);
+	assert_int_equal(fpq_book_apply(b), 0);
+	k->kc[0].pkts = 9;
+	k->fail_get = 1;
+	gets = k->gets;
+	feed(b, 1, FPQ_DEL, 10);
+	assert_int_equal(fpq_book_apply(b), 0);
+	assert_int_equal(k->gets, gets + 1);
+	assert_int_equal(k->n, 0);
+	assert_int_equal(k->credits, 3);
+	fpq_book_stats(b, &st);
+	assert_int_equal(st.errors, 1);
+	/* a removal of one still staged reads nothing */
+	k->fail_get = 0;
+	feed(b, 1, FPQ_ADD, 11);
+	feed(b, 1, FPQ_DEL, 11);
+	assert_int_equal(fpq_book_apply(b), 0);
+	assert_int_equal(k->gets, gets + 1);
 	fpq_book_free(b);
 	free(k);
 }
@@ -450,6 +552,7 @@ main(void)
 		cmocka_unit_test(test_book_errors),
 		cmocka_unit_test(test_book_flush),
 		cmocka_unit_test(test_book_counts),
+		cmocka_unit_test(test_book_last),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
