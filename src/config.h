@@ -138,6 +138,13 @@ int		 config_sync_key(struct sync_config *sc, const char *key,
 		    const char *val, char *err, size_t errlen);
 int		 config_sync_done(struct sync_config *sc, char *err,
 		    size_t errlen);
+/*
+ * ADDR:PORT or [ADDR]:PORT, port 1-65535: ADDR's text (not checked) into
+ * addr, len bytes, and the port; AF_INET6 if bracketed, else AF_INET;
+ * -1 if v is neither or ADDR does not fit.
+ */
+int		 config_split_addrport(const char *v, char *addr, size_t len,
+		    uint16_t *port);
 /* ADDR:PORT (an IPv4 address or [IPv6], port 1-65535): 0, or -1 */
 int		 config_addrport(const char *v, struct sockaddr_storage *ss,
 		    socklen_t *len);

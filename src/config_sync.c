@@ -64,17 +64,14 @@ sync_uint(const char *v, uint32_t min, uint32_t max, uint32_t *out)
 	return (0);
 }
 
-/* ADDR:PORT, ADDR an IPv4 address or [IPv6]; port 1-65535 */
+/* ADDR:PORT or [ADDR]:PORT, port 1-65535, into ADDR's text and the port */
 int
-config_addrport(const char *v, struct sockaddr_storage *ss, socklen_t *len)
+config_split_addrport(const char *v, char *addr, size_t len, uint16_t *port)
 {
-	struct sockaddr_in	*s4 = (struct sockaddr_in *)ss;
-	struct sockaddr_in6	*s6 = (struct sockaddr_in6 *)ss;
-	char			 addr[INET6_ADDRSTRLEN + 1];
-	const char		*a, *colon;
-	uint32_t		 port;
-	size_t			 alen;
-	int			 af;
+	const char	*a, *colon;
+	uint32_t	 p;
+	size_t		 alen;
+	int		 af;
 
 	if (v[0] == '[') {
 		if ((colon = strstr(v, "]:")) == NULL)
@@ -90,21 +87,37 @@ config_addrport(const char *v, struct sockaddr_storage *ss, socklen_t *len)
 		alen = (size_t)(colon - a);
 		af = AF_INET;
 	}
-	if (alen == 0 || alen >= sizeof(addr) ||
-	    sync_uint(colon + 1, 1, 65535, &port) == -1)
+	if (alen == 0 || alen >= len ||
+	    sync_uint(colon + 1, 1, 65535, &p) == -1)
 		return (-1);
 	memcpy(addr, a, alen);
 	addr[alen] = '\0';
+	*port = (uint16_t)p;
+	return (af);
+}
+
+/* ADDR:PORT, ADDR an IPv4 address or [IPv6]; port 1-65535 */
+int
+config_addrport(const char *v, struct sockaddr_storage *ss, socklen_t *len)
+{
+	struct sockaddr_in	*s4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6	*s6 = (struct sockaddr_in6 *)ss;
+	char			 addr[INET6_ADDRSTRLEN + 1];
+	uint16_t		 port;
+	int			 af;
+
+	if ((af = config_split_addrport(v, addr, sizeof(addr), &port)) == -1)
+		return (-1);
 	memset(ss, 0, sizeof(*ss));
 	if (af == AF_INET) {
 		s4->sin_family = AF_INET;
-		s4->sin_port = htons((uint16_t)port);
+		s4->sin_port = htons(port);
 		if (inet_pton(AF_INET, addr, &s4->sin_addr) != 1)
 			return (-1);
 		*len = sizeof(*s4);
 	} else {
 		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons((uint16_t)port);
+		s6->sin6_port = htons(port);
 		if (inet_pton(AF_INET6, addr, &s6->sin6_addr) != 1)
 			return (-1);
 		*len = sizeof(*s6);

@@ -468,38 +468,6 @@ http_request(struct evhttp_request *req, void *arg)
 		    "/api/connections, /api/stats or /metrics");
 }
 
-/* "127.0.0.1:8470" or "[::1]:8470", as config.c checked it */
-static int
-split_addr(const char *v, char *addr, size_t len, uint16_t *port)
-{
-	const char	*colon, *a = v;
-	size_t		 alen;
-	unsigned long	 p;
-	char		*end;
-
-	if (v[0] == '[') {
-		if ((colon = strstr(v, "]:")) == NULL)
-			return (-1);
-		a = v + 1;
-		alen = (size_t)(colon - a);
-		colon++;
-	} else {
-		if ((colon = strrchr(v, ':')) == NULL)
-			return (-1);
-		alen = (size_t)(colon - a);
-	}
-	if (alen == 0 || alen >= len)
-		return (-1);
-	memcpy(addr, a, alen);
-	addr[alen] = '\0';
-	errno = 0;
-	p = strtoul(colon + 1, &end, 10);
-	if (*end != '\0' || errno != 0 || p == 0 || p > 65535)
-		return (-1);
-	*port = (uint16_t)p;
-	return (0);
-}
-
 struct http *
 http_open(struct event_base *base, const struct config *cfg,
     const struct daemon_info *info, struct worker **workers,
@@ -510,7 +478,9 @@ http_open(struct event_base *base, const struct config *cfg,
 	char		 addr[64];
 	uint16_t	 port;
 
-	if (split_addr(cfg->http, addr, sizeof(addr), &port) == -1) {
+	/* "127.0.0.1:8470" or "[::1]:8470", as config.c checked it */
+	if (config_split_addrport(cfg->http, addr, sizeof(addr),
+	    &port) == -1) {
 		snprintf(err, errlen, "http %s: not ADDRESS:PORT", cfg->http);
 		return (NULL);
 	}

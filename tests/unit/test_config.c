@@ -1414,6 +1414,45 @@ test_mangled(void **state)
 }
 
 /* [sync]: the peer, the key file (its mode, its length), the bounds */
+/* ADDRESS:PORT split as [sync] and [daemon] http read it */
+static void
+test_split_addrport(void **state)
+{
+	char		 a[16];
+	uint16_t	 port = 0;
+
+	assert_int_equal(config_split_addrport("10.0.9.1:3780", a, sizeof(a),
+	    &port), AF_INET);
+	assert_string_equal(a, "10.0.9.1");
+	assert_int_equal(port, 3780);
+	assert_int_equal(config_split_addrport("[::1]:65535", a, sizeof(a),
+	    &port), AF_INET6);
+	assert_string_equal(a, "::1");
+	assert_int_equal(port, 65535);
+	/* the last colon ends an unbracketed address: checked later */
+	assert_int_equal(config_split_addrport("::1:8470", a, sizeof(a),
+	    &port), AF_INET);
+	assert_string_equal(a, "::1");
+	assert_int_equal(config_split_addrport("10.0.9.1", a, sizeof(a),
+	    &port), -1);
+	assert_int_equal(config_split_addrport(":80", a, sizeof(a), &port),
+	    -1);
+	assert_int_equal(config_split_addrport("[::1]80", a, sizeof(a),
+	    &port), -1);
+	assert_int_equal(config_split_addrport("1.2.3.4:0", a, sizeof(a),
+	    &port), -1);
+	assert_int_equal(config_split_addrport("1.2.3.4:080", a, sizeof(a),
+	    &port), -1);
+	assert_int_equal(config_split_addrport("1.2.3.4:65536", a,
+	    sizeof(a), &port), -1);
+	/* 16 bytes of address do not fit in 16 */
+	assert_int_equal(config_split_addrport("[fd00:1:2:3::abcd]:1", a,
+	    sizeof(a), &port), -1);
+	assert_int_equal(config_split_addrport("[fd00:1:2:3::abc]:1", a,
+	    sizeof(a), &port), AF_INET6);
+	assert_string_equal(a, "fd00:1:2:3::abc");
+}
+
 static void
 test_sync_section(void **state)
 {
@@ -1513,6 +1552,7 @@ main(void)
 		cmocka_unit_test(test_man_timeouts),
 		cmocka_unit_test(test_rule_name_blanks),
 		cmocka_unit_test(test_mangled),
+		cmocka_unit_test(test_split_addrport),
 		cmocka_unit_test(test_sync_section),
 	};
 
