@@ -328,6 +328,15 @@ action = accept
 EOF
 }
 
+# lib_qseq [N]: the packets queues $T_QUEUE .. $T_QUEUE + N - 1 (N = 1)
+# have been handed so far in dut, the kernel's id sequence.
+lib_qseq()
+{
+	in_d cat /proc/net/netfilter/nfnetlink_queue |
+	    awk -v q="$T_QUEUE" -v n="${1:-1}" \
+		'$1 >= q && $1 < q + n { s += $8 } END { print s + 0 }'
+}
+
 # Is queue $T_QUEUE bound in dut?  /proc/net follows the reader's namespace.
 lib_queue_bound()
 {

@@ -52,13 +52,6 @@ lib_start_daemon || exit 1
 
 # ---- helpers ---------------------------------------------------------------
 
-# The number of packets queue $T_QUEUE has been given so far.
-qseq()
-{
-	in_d cat /proc/net/netfilter/nfnetlink_queue |
-	    awk -v q="$T_QUEUE" '$1 == q { print $8 }'
-}
-
 # fp_start TCP_TIMEOUT UDP_TIMEOUT: fptool in dut, commands through fd 3.
 fp_start()
 {
@@ -190,9 +183,9 @@ udp_case()
 	# (the first may wait for neighbour discovery)
 	check "$name: datagrams answered through the queue ($got of 3)" test "$got" -ge 2
 	check "$name: add the connection" fp add udp "$cli" "$sport" "$srv" 5353 0
-	s0=$(qseq)
+	s0=$(lib_qseq)
 	got=$(in_c "$PY" "$T_TMP/udpburst.py" "$srv" 5353 "$sport" 200)
-	s1=$(qseq)
+	s1=$(lib_qseq)
 	check "$name: 200 datagrams answered with the element in ($got)" test "$got" = 200
 	check "$name: none of the 400 packets crossed the queue ($s0 -> $s1)" test "$s0" = "$s1"
 	fp_counters
@@ -204,9 +197,9 @@ udp_case()
 	check "$name: its kernel timer runs (expires_ms > 0)" \
 	    test "$(field expires_ms "$line")" -gt 0
 	check "$name: delete it" fp del udp "$cli" "$sport" "$srv" 5353 0
-	s0=$(qseq)
+	s0=$(lib_qseq)
 	got=$(in_c "$PY" "$T_TMP/udpburst.py" "$srv" 5353 "$sport" 5)
-	s1=$(qseq)
+	s1=$(lib_qseq)
 	check "$name: after del, its packets cross the queue again ($s0 -> $s1)" \
 	    test "$((s1 - s0))" -ge 10
 	check "$name: after del, 5 answered ($got)" test "$got" = 5
@@ -236,12 +229,12 @@ tcp_case()
 		return
 	fi
 	check "tcp: add the connection with mark 0x10" fp add tcp "$C4" 42000 "$S4" 5001 0x10
-	s0=$(qseq)
+	s0=$(lib_qseq)
 	touch "$d/go"
 	wait "$cpid"
 	rc=$?
 	wait_for 50 grep -q "^42000 " "$T_TMP/sink4"
-	s1=$(qseq)
+	s1=$(lib_qseq)
 	check "tcp: the transfer completes (status $rc)" test "$rc" = 0
 	check "tcp: the server got 4000016 bytes" grep -q "^42000 4000016\$" "$T_TMP/sink4"
 	# the FINs and the ACKs that follow them; no data segment
@@ -258,10 +251,10 @@ tcp_case()
 	    counter_ge "$NS_D" "$IPT" filter FORWARD marked 10
 	# a SYN never takes the fast path, even with its tuple in the table
 	check "tcp: add a tuple before its connection exists" fp add tcp "$C4" 42001 "$S4" 5001 0
-	s0=$(qseq)
+	s0=$(lib_qseq)
 	in_c timeout 10 nc -z -p 42001 "$S4" 5001
 	rc=$?
-	s1=$(qseq)
+	s1=$(lib_qseq)
 	check "tcp: that connection opens (status $rc)" test "$rc" = 0
 	check "tcp: its SYN and SYN/ACK crossed the queue ($s0 -> $s1)" test "$((s1 - s0))" -ge 2
 }
@@ -304,9 +297,9 @@ line=$(grep "^udp $C4 44000 $S4 5353 " <<<"$FP_LINES")
 check "renewal: an idle element outlives its timeout ($line)" test -n "$line"
 check "renewal: with its time given back (expires_ms > 1000)" \
     test "$(field expires_ms "$line")" -gt 1000
-s0=$(qseq)
+s0=$(lib_qseq)
 got=$(in_c "$PY" "$T_TMP/udpburst.py" "$S4" 5353 44000 5)
-s1=$(qseq)
+s1=$(lib_qseq)
 check "renewal: it still lets its packets by ($got answered; queue $s0 -> $s1)" \
     test "$s0" = "$s1" -a "$got" = 5
 fp close
@@ -321,15 +314,15 @@ kill -KILL "$FP_PID"
 wait "$FP_PID" 2>/dev/null
 exec 3>&-
 check "a killed process leaves its table" table_exists
-s0=$(qseq)
+s0=$(lib_qseq)
 got=$(in_c "$PY" "$T_TMP/udpburst.py" "$S4" 5353 43000 5)
-s1=$(qseq)
+s1=$(lib_qseq)
 check "its element still lets its packets by ($got answered; queue $s0 -> $s1)" \
     test "$s0" = "$s1" -a "$got" = 5
 sleep 4
-s0=$(qseq)
+s0=$(lib_qseq)
 got=$(in_c "$PY" "$T_TMP/udpburst.py" "$S4" 5353 43000 5)
-s1=$(qseq)
+s1=$(lib_qseq)
 check "after its 3 s timeout the packets cross the queue again ($s0 -> $s1)" \
     test "$((s1 - s0))" -ge 10
 fp_start 300 30
@@ -380,12 +373,12 @@ fp_transfer()
 	wait_for 100 test -e "$d/ready" || { fail "$name: the connection opens"; return; }
 	check "$name: nfqspid puts the established connection in the kernel table" \
 	    wait_for 100 in_kernel "$src" "$sport"
-	s0=$(qseq)
+	s0=$(lib_qseq)
 	touch "$d/go"
 	wait "$cpid"
 	rc=$?
 	wait_for 50 grep -q "^$sport " "$sink"
-	s1=$(qseq)
+	s1=$(lib_qseq)
 	check "$name: the transfer completes (status $rc)" test "$rc" = 0
 	check "$name: the server got 4000016 bytes" grep -q "^$sport 4000016\$" "$sink"
 	check "$name: at most 8 of its packets crossed the queue ($s0 -> $s1)" \

@@ -86,13 +86,6 @@ counter_add "$NS_D" "$IPT" mangle FORWARD all-fwd
 
 # ---- helpers ---------------------------------------------------------------
 
-# packets queues $T_QUEUE and the next have been handed so far
-qseq()
-{
-	in_d cat /proc/net/netfilter/nfnetlink_queue |
-	    awk -v q="$T_QUEUE" '$1 == q || $1 == q + 1 { n += $8 } END { print n + 0 }'
-}
-
 # packets the bypass rule (the first that matches the mark) let through;
 # $1: ip6tables instead
 bypassed()
@@ -173,7 +166,7 @@ probe()
 		counter_add "$NS_D" "$IPT" filter FORWARD "$tag" -p "$1" \
 		    --sport "$2" -m mark --mark $BIT/$BIT
 	fi
-	q0=$(qseq)
+	q0=$(lib_qseq 2)
 	b0=$(counter "$NS_D" "$IPT" filter FORWARD "$tag")
 	if [ "$1" = tcp ]; then
 		in_c "$PY" "$T_TMP/tcpraw.py" "$S4" "$2:$3:0x10"
@@ -186,7 +179,7 @@ s.sendto(b"probe", (sys.argv[1], int(sys.argv[3])))' "$S4" "$2" "$3"
 	fi
 	sleep 0.3
 	[ "$(counter "$NS_D" "$IPT" filter FORWARD "$tag")" = "$b0" ] &&
-	    [ "$(qseq)" -gt "$q0" ]
+	    [ "$(lib_qseq 2)" -gt "$q0" ]
 }
 
 # conntrack's packets of the TCP flow from SPORT (nothing if none)
@@ -237,11 +230,11 @@ wait_listen "$NS_S" udp 5002 || fail "server listens on udp 5002"
 
 # the bytes arrive whole through both paths
 tcp_transfer bulk "$S4" 5000
-q0=$(qseq)
+q0=$(lib_qseq 2)
 b0=$(bypassed)
 check "bulk: 32 MiB from port 40005, then FINs" \
     in_c timeout 60 "$PY" "$T_TMP/hold.py" "$S4" 5001 40005 32768 close
-q1=$(qseq)
+q1=$(lib_qseq 2)
 b1=$(bypassed)
 echo "bulk transfer: $((q1 - q0)) packets queued, $((b1 - b0)) bypassed"
 check "bulk: the kernel passed most packets (bypassed $((b1 - b0)) > 2 x queued $((q1 - q0)))" \
@@ -325,10 +318,10 @@ check "short: it did not go to the kernel" test "$(lib_stat offloaded)" = "$o0"
 # packets; the offload follows within a round of the fast path's thread
 in_c "$PY" "$T_TMP/ustream.py" "$S4" 5002 40100 10 >/dev/null
 sleep 0.5
-q0=$(qseq)
+q0=$(lib_qseq 2)
 b0=$(bypassed)
 got=$(in_c "$PY" "$T_TMP/ustream.py" "$S4" 5002 40100 2000)
-q1=$(qseq)
+q1=$(lib_qseq 2)
 b1=$(bypassed)
 echo "UDP stream: $got of 2000 answered; $((q1 - q0)) queued, $((b1 - b0)) bypassed"
 check "udp: every datagram was answered" test "$got" = 2000
@@ -337,10 +330,10 @@ check "udp: the kernel passed most of them (bypassed $((b1 - b0)) > 10 x queued 
 check "udp: an offloaded flow's datagram skips the queue" not probe udp 40100 5002
 in_c "$PY" "$T_TMP/ustream.py" "$S6" 5002 40200 10 >/dev/null
 sleep 0.5
-q0=$(qseq)
+q0=$(lib_qseq 2)
 b0=$(bypassed "$IP6T")
 got=$(in_c "$PY" "$T_TMP/ustream.py" "$S6" 5002 40200 1000)
-q1=$(qseq)
+q1=$(lib_qseq 2)
 b1=$(bypassed "$IP6T")
 echo "UDP over IPv6: $got of 1000 answered; $((q1 - q0)) queued, $((b1 - b0)) bypassed"
 check "udp6: every datagram was answered" test "$got" = 1000
