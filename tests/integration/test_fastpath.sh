@@ -218,28 +218,42 @@ check "no packet leaves the hook with the bit (IPv6)" \
 
 # ---- TCP: a bulk transfer skips the queue, SYN/FIN/RST do not -------------
 
-tcp_case()
+# bulk NAME DST SPORT SINK CMD...: tcpbulk.py's connection from SPORT to
+# DST port 5001; once it is open, CMD (a check) puts it in the kernel
+# table, then 4 MB go.  Checks that they came whole and that at most 8
+# packets crossed the queue (the FINs and the ACKs that follow them, no
+# data segment); BULK_Q is how many did.  1 if it did not open.
+bulk()
 {
-	local d=$T_TMP/tcp s0 s1 line rc
+	local name=$1 dst=$2 sport=$3 sink=$4 d=$T_TMP/$1 s0 s1 rc cpid
+	shift 4
 	mkdir -p "$d"
-	in_c "$PY" "$T_TMP/tcpbulk.py" "$S4" 5001 42000 4000000 "$d" &
-	local cpid=$!
+	in_c "$PY" "$T_TMP/tcpbulk.py" "$dst" 5001 "$sport" 4000000 "$d" &
+	cpid=$!
 	if ! wait_for 100 test -e "$d/ready"; then
-		fail "tcp: the connection opens"
-		return
+		fail "$name: the connection opens"
+		return 1
 	fi
-	check "tcp: add the connection with mark 0x10" fp add tcp "$C4" 42000 "$S4" 5001 0x10
+	"$@"
 	s0=$(lib_qseq)
 	touch "$d/go"
 	wait "$cpid"
 	rc=$?
-	wait_for 50 grep -q "^42000 " "$T_TMP/sink4"
+	wait_for 50 grep -q "^$sport " "$sink"
 	s1=$(lib_qseq)
-	check "tcp: the transfer completes (status $rc)" test "$rc" = 0
-	check "tcp: the server got 4000016 bytes" grep -q "^42000 4000016\$" "$T_TMP/sink4"
-	# the FINs and the ACKs that follow them; no data segment
-	check "tcp: at most 8 packets crossed the queue ($s0 -> $s1)" test "$((s1 - s0))" -le 8
-	check "tcp: the FINs did ($s0 -> $s1)" test "$((s1 - s0))" -ge 2
+	BULK_Q=$((s1 - s0))
+	check "$name: the transfer completes (status $rc)" test "$rc" = 0
+	check "$name: the server got 4000016 bytes" grep -q "^$sport 4000016\$" "$sink"
+	check "$name: at most 8 of its packets crossed the queue ($s0 -> $s1)" \
+	    test "$BULK_Q" -le 8
+}
+
+tcp_case()
+{
+	local line rc s0 s1
+	bulk tcp "$S4" 42000 "$T_TMP/sink4" check "tcp: add the connection with mark 0x10" \
+	    fp add tcp "$C4" 42000 "$S4" 5001 0x10 || return
+	check "tcp: the FINs did ($BULK_Q packets)" test "$BULK_Q" -ge 2
 	fp_counters
 	line=$(grep "^tcp $C4 42000 $S4 5001 " <<<"$FP_LINES")
 	check "tcp: the connection is listed with its mark ($line)" \
@@ -363,26 +377,14 @@ check "nfqspid made its table" table_exists
 # in_kernel ADDR SPORT: nfqspid has put the connection from ADDR:SPORT in
 in_kernel() { in_d nft list table inet "nfqspid-fp-$T_QUEUE" | grep -q " $1 \. $2 \. "; }
 
-# fp_transfer NAME SRC DST SPORT SINK: 4 MB once nfqspid has offloaded it
+# fp_transfer NAME SRC DST SPORT SINK IPT [CHAIN]: 4 MB once nfqspid has
+# offloaded it, the rest taken by the bypass rule in IPT's CHAIN (FORWARD)
 fp_transfer()
 {
-	local name=$1 src=$2 dst=$3 sport=$4 sink=$5 d=$T_TMP/$1 s0 s1 rc n
-	mkdir -p "$d"
-	in_c "$PY" "$T_TMP/tcpbulk.py" "$dst" 5001 "$sport" 4000000 "$d" &
-	local cpid=$!
-	wait_for 100 test -e "$d/ready" || { fail "$name: the connection opens"; return; }
-	check "$name: nfqspid puts the established connection in the kernel table" \
-	    wait_for 100 in_kernel "$src" "$sport"
-	s0=$(lib_qseq)
-	touch "$d/go"
-	wait "$cpid"
-	rc=$?
-	wait_for 50 grep -q "^$sport " "$sink"
-	s1=$(lib_qseq)
-	check "$name: the transfer completes (status $rc)" test "$rc" = 0
-	check "$name: the server got 4000016 bytes" grep -q "^$sport 4000016\$" "$sink"
-	check "$name: at most 8 of its packets crossed the queue ($s0 -> $s1)" \
-	    test "$((s1 - s0))" -le 8
+	local name=$1 n
+	bulk "$name" "$3" "$4" "$5" \
+	    check "$name: nfqspid puts the established connection in the kernel table" \
+	    wait_for 100 in_kernel "$2" "$4" || return
 	n=$(in_d "$6" -L "${7:-FORWARD}" -n -v -x | awk '/mark match 0x80000000\/0x80000000/ { print $1 }')
 	check "$name: the bypass rule took the rest (${n:-0} packets)" test "${n:-0}" -ge 50
 }
