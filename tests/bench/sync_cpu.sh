@@ -27,50 +27,19 @@ CONNS=${CONNS:-3000}
 lib_init scpu
 lib_topology || { echo "cannot build the namespaces" >&2; exit 2; }
 lib_divert || exit 2
-NS_B=nqb-scpu-$$
-trap 'ip netns pids "$NS_B" 2>/dev/null | xargs -r kill -KILL; ip netns del "$NS_B" 2>/dev/null; lib_cleanup' EXIT
-ip netns add "$NS_B" || exit 2
-ip -n "$NS_D" link add y0 type veth peer name y1 netns "$NS_B"
-ip -n "$NS_B" link set lo up
-ip -n "$NS_D" addr add "10.$T_NET.9.1/24" dev y0
-ip -n "$NS_B" addr add "10.$T_NET.9.2/24" dev y1
-ip -n "$NS_D" link set y0 up
-ip -n "$NS_B" link set y1 up
-head -c 32 /dev/urandom | base64 >"$T_TMP/sync.key"
-chmod 600 "$T_TMP/sync.key"
+lib_sync_link NS_B || { echo "cannot build the sync link" >&2; exit 2; }
 
 policy()
 {
-	cat <<EOF
-[policy]
-new = drop
-established = accept
-related = accept
-invalid = drop
-
-[rule web]
-proto = tcp
-dport = 5020
-action = accept
-mark = 42
-EOF
-}
-syncsec()
-{
-	cat <<EOF
-[sync]
-listen = 10.$T_NET.9.$1:3780
-peer = 10.$T_NET.9.$2:3780
-key = $T_TMP/sync.key
-role = $3
-
-EOF
+	lib_policy
+	echo
+	lib_web_rule
 }
 lib_config < <(policy)
 cp "$T_CONF" "$T_TMP/off.ini"
-lib_config < <(syncsec 1 2 master; policy)
+lib_config < <(lib_sync_section master; echo; policy)
 cp "$T_CONF" "$T_TMP/on.ini"
-lib_config < <(syncsec 2 1 backup; policy)
+lib_config < <(lib_sync_section backup; echo; policy)
 sed -e "s|$T_CTL|$T_TMP/b.sock|" -e "s|nfqspid.pid|b.pid|" "$T_CONF" \
     >"$T_TMP/b.ini"
 ip netns exec "$NS_B" "$NFQSPID" -f -c "$T_TMP/b.ini" >"$T_TMP/b.log" 2>&1 &

@@ -234,6 +234,45 @@ lib_ns_add()
 	printf -v "$1" '%s' "$ns"
 }
 
+# lib_sync_link VAR: a backup's namespace (lib_ns_add, role b; its name
+# in VAR) joined to dut by a sync veth, dut's y0 $SYNC_D4 and the
+# backup's y1 $SYNC_B4 (10.N.9.1 and .2, /24), and $T_TMP/sync.key, the
+# key both ends read.  After lib_topology.
+lib_sync_link()
+{
+	local b
+	SYNC_D4=10.$T_NET.9.1
+	SYNC_B4=10.$T_NET.9.2
+	lib_ns_add "$1" b || return 1
+	b=${!1}
+	ip -n "$NS_D" link add y0 type veth peer name y1 netns "$b" &&
+	    ip -n "$b" link set lo up &&
+	    ip -n "$NS_D" addr add "$SYNC_D4/24" dev y0 &&
+	    ip -n "$b" addr add "$SYNC_B4/24" dev y1 &&
+	    ip -n "$NS_D" link set y0 up &&
+	    ip -n "$b" link set y1 up || return 1
+	head -c 32 /dev/urandom | base64 >"$T_TMP/sync.key" &&
+	    chmod 600 "$T_TMP/sync.key"
+}
+
+# lib_sync_section master|backup: the [sync] of dut (master) or of the
+# backup, the two ends of lib_sync_link's veth.
+lib_sync_section()
+{
+	local me=$SYNC_D4 peer=$SYNC_B4
+	if [ "$1" = backup ]; then
+		me=$SYNC_B4
+		peer=$SYNC_D4
+	fi
+	cat <<EOF
+[sync]
+listen = $me:3780
+peer = $peer:3780
+key = $T_TMP/sync.key
+role = $1
+EOF
+}
+
 # lib_topology: the three namespaces, joined by two veth pairs.
 lib_topology()
 {
@@ -309,6 +348,19 @@ established = accept
 related = accept
 invalid = drop
 new = drop
+EOF
+}
+
+# lib_web_rule: new TCP connections to port 5020 pass, with mark 42 (the
+# connections the sync tests hand to the backup).
+lib_web_rule()
+{
+	cat <<'EOF'
+[rule web]
+proto = tcp
+dport = 5020
+action = accept
+mark = 42
 EOF
 }
 

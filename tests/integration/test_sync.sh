@@ -19,23 +19,15 @@ T_QUEUE=${T_QUEUE:-23}
 lib_init sync
 lib_topology || { echo "cannot build the namespaces" >&2; exit 1; }
 
-NS_B=nqb-sync-$$
-Y4A=10.$T_NET.9.1	# dut on the sync link
-Y4B=10.$T_NET.9.2	# the backup
 B_CTL=$T_TMP/backup.sock
 B_LOG=$T_TMP/backup.log
 B_PID=
 
 sync_cleanup()
 {
-	local pids
 	if [ -n "$B_PID" ]; then
 		kill -KILL "$B_PID" 2>/dev/null
 	fi
-	pids=$(ip netns pids "$NS_B" 2>/dev/null)
-	# shellcheck disable=SC2086
-	[ -n "$pids" ] && kill -KILL $pids 2>/dev/null
-	ip netns del "$NS_B" 2>/dev/null
 	if [ "$T_FAILED" -gt 0 ] && [ -s "$B_LOG" ]; then
 		echo "---- last lines of the backup's log ----"
 		tail -n 40 "$B_LOG"
@@ -44,39 +36,18 @@ sync_cleanup()
 }
 trap sync_cleanup EXIT
 
-ip netns add "$NS_B" || exit 1
-ip -n "$NS_D" link add y0 type veth peer name y1 netns "$NS_B"
-ip -n "$NS_B" link set lo up
-ip -n "$NS_D" addr add "$Y4A/24" dev y0
-ip -n "$NS_B" addr add "$Y4B/24" dev y1
-ip -n "$NS_D" link set y0 up
-ip -n "$NS_B" link set y1 up
+lib_sync_link NS_B || { echo "cannot build the sync link" >&2; exit 1; }
 lib_divert || { echo "cannot divert" >&2; exit 1; }
-
-head -c 32 /dev/urandom | base64 >"$T_TMP/sync.key"
-chmod 600 "$T_TMP/sync.key"
 
 rules()
 {
 	cat <<EOF
-[sync]
-listen = $1:3780
-peer = $2:3780
-key = $T_TMP/sync.key
-role = $3
+$(lib_sync_section "$1")
 flush = 20
 
-[policy]
-new = drop
-established = accept
-related = accept
-invalid = drop
+$(lib_policy)
 
-[rule web]
-proto = tcp
-dport = 5020
-action = accept
-mark = 42
+$(lib_web_rule)
 
 [rule dns]
 proto = udp
@@ -84,9 +55,9 @@ dport = 5053
 action = accept
 EOF
 }
-lib_config < <(rules "$Y4A" "$Y4B" master)
+lib_config < <(rules master)
 cp "$T_CONF" "$T_TMP/master.ini"
-lib_config < <(rules "$Y4B" "$Y4A" backup)
+lib_config < <(rules backup)
 sed -e "s|$T_TMP/nfqspid.pid|$T_TMP/backup.pid|" \
     -e "s|$T_CTL|$B_CTL|" "$T_CONF" >"$T_TMP/backup.ini"
 T_CONF=$T_TMP/master.ini
@@ -190,7 +161,7 @@ bad[40] ^= 0xff
 send(IP(src=src, dst=dst) / UDP(sport=3780, dport=3780) / Raw(bytes(bad)))
 EOF
 check "a datagram of the master captured and sent again, changed and not" \
-    in_d "$PY" "$T_TMP/inject.py" "$Y4A" "$Y4B"
+    in_d "$PY" "$T_TMP/inject.py" "$SYNC_D4" "$SYNC_B4"
 check "the replayed one is counted" \
     eventually 30 '[ "$(jsync "$B_CTL" refused.replayed)" -ge 1 ]'
 check "the forged one is counted" \
@@ -220,7 +191,7 @@ print(sum(r.values()))' 2>/dev/null
 refused0=$(refused)
 audits0=$(grep -c 'action=drop sync=' "$B_LOG")
 check "2,000 forged datagrams from the master's address" \
-    in_d "$PY" "$T_TMP/flood.py" "$Y4A" "$Y4B" 2000
+    in_d "$PY" "$T_TMP/flood.py" "$SYNC_D4" "$SYNC_B4" 2000
 check "... every one counted (malformed, forged)" \
     eventually 50 '[ "$(( $(refused) - refused0 ))" -ge 2000 ]'
 check "... audited at most once per 10 s" \
