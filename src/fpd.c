@@ -8,14 +8,24 @@
  * judged to this thread, each through its own pair of rings (fpq.h); the
  * thread batches them into one fastpath_del() and one fastpath_add() a
  * round.  A round runs when a worker wakes it (a removal, or a ring
- * filling up) and otherwise every FPD_ROUND_MS, so an offload waits at
- * most that long and a removal goes at once.  Once a second it reads the
+ * filling up) and, while offloads come, every FPD_ROUND_MS, so an
+ * offload waits at most that long and a removal goes at once.
+ *
+ * Idle, the thread sleeps: after a round that found nothing it sleeps
+ * until a worker wakes it, or until the next counter poll while the
+ * kernel holds connections (never, while it holds none).  It says so
+ * in d->sleeping first, and a worker that pushes an offload writes the
+ * eventfd only when it finds the flag set (fpd_kick(), clearing it): an
+ * offload costs a busy thread no syscall, and a sleeping one one.
+ *
+ * Once a second, while the kernel holds connections, it reads the
  * kernel's counters and hands each connection's new packets and bytes
  * back to its worker; the book reads a removed connection's own
  * elements just before it goes (fastpath_get()), so its last counts are
- * not lost, however large the table.  The main thread waits for a round (fpd_sync())
- * after `nfqspictl conntrack flush` or `delete` and a reload, so that
- * what they removed has left the kernel when they answer.
+ * not lost, however large the table.  The main thread waits for a round
+ * (fpd_sync()) after `nfqspictl conntrack flush` or `delete` and a
+ * reload, so that what they removed has left the kernel when they
+ * answer.
  *
  * Nothing here touches a connection table: that is the workers' (their
  * side is worker_fp.c).
@@ -34,8 +44,10 @@
 #include <unistd.h>
 
 #include "nfqspid.h"
+#include "cacheline.h"
 
 #define FPD_ROUND_MS	20	/* an offload waits at most this long */
+#define FPD_IDLE_MS	86400000 /* no poll due: sleep until woken */
 #define FPD_POLL_MS	1000	/* the kernel's counters read this often */
 #define FPD_SYNC_MS	2000	/* fpd_sync() gives up after this */
 #define FPD_KERNEL_TIMEOUT 300	/* s: the kernel's TCP timeout at most */
@@ -48,7 +60,10 @@ struct fpd {
 	struct fpq_shared	 sh;
 	int			 efd;		/* eventfd: wake the thread */
 
-	pthread_t		 thread;
+	/* atomic, the thread's to set, a worker's to clear (fpd_kick());
+	   read on every offload: a cache line of its own */
+	int			 sleeping __attribute__((aligned(64)));
+	pthread_t		 thread __attribute__((aligned(64)));
 	int			 started;
 	int			 stop;		/* atomic */
 	uint64_t		 polled_ms;
@@ -154,19 +169,34 @@ fpd_poll(struct fpd *d, uint64_t now)
 		fpq_book_sweep(d->book);
 }
 
-/* One round: every item the rings hold, applied; the counters if due. */
-static void
+static int
+fpd_has_items(struct fpd *d)
+{
+	unsigned	 w;
+
+	for (w = 0; w < d->n; w++)
+		if (!fpq_ring_empty(&d->ports[w].out))
+			return (1);
+	return (0);
+}
+
+/* One round: every item the rings hold, applied; the counters if due.
+   Returns whether it found anything to do. */
+static int
 fpd_round(struct fpd *d, int flush)
 {
 	struct fpq_item	 it;
 	unsigned	 w;
 	uint64_t	 now = worker_now_ms();
+	int		 busy = flush;
 
 	for (w = 0; w < d->n; w++)
-		while (fpq_ring_pop(&d->ports[w].out, &it))
+		while (fpq_ring_pop(&d->ports[w].out, &it)) {
+			busy = 1;
 			if (fpq_book_item(d->book, w, &it) == -1)
 				/* a removal failed: only a flush is sure */
 				flush = 1;
+		}
 	if (__atomic_exchange_n(&d->sh.flush, 0, __ATOMIC_ACQ_REL))
 		flush = 1;
 	if (flush)
@@ -176,6 +206,43 @@ fpd_round(struct fpd *d, int flush)
 
 	if (now - d->polled_ms >= FPD_POLL_MS)
 		fpd_poll(d, now);
+	/* a failed flush is tried again next round, and what the poll
+	   staged to go in again goes in then */
+	return (busy || fpq_book_pending(d->book) ||
+	    __atomic_load_n(&d->sh.flush, __ATOMIC_ACQUIRE));
+}
+
+/*
+ * How long to sleep after a round: FPD_ROUND_MS while busy (offloads
+ * batch up), else until the next poll of a non-empty kernel table, or
+ * until woken.  A long sleep is published first; the rings are looked
+ * at again after that, so that an item pushed by a worker that did not
+ * see the flag yet is not left waiting.
+ */
+static int
+fpd_timeout(struct fpd *d, int busy)
+{
+	uint64_t	 now, due;
+
+	if (busy)
+		return (FPD_ROUND_MS);
+	if (fpq_book_count(d->book) == 0)
+		due = FPD_IDLE_MS;
+	else {
+		now = worker_now_ms();
+		due = d->polled_ms + FPD_POLL_MS > now ?
+		    d->polled_ms + FPD_POLL_MS - now : 0;
+		if (due <= FPD_ROUND_MS)
+			return ((int)due);
+	}
+	__atomic_store_n(&d->sleeping, 1, __ATOMIC_RELAXED);
+	/* against the worker's push, then its look at the flag */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (fpd_has_items(d)) {
+		__atomic_store_n(&d->sleeping, 0, __ATOMIC_RELAXED);
+		return (0);
+	}
+	return ((int)due);
 }
 
 static void *
@@ -184,22 +251,23 @@ fpd_main(void *arg)
 	struct fpd	*d = arg;
 	struct pollfd	 pfd;
 	uint64_t	 v, req;
-	int		 flush;
+	int		 flush, busy = 0, ms;
 
 	(void)pthread_setname_np(pthread_self(), "nfqspid-fp");
 	d->polled_ms = worker_now_ms();
 	while (!__atomic_load_n(&d->stop, __ATOMIC_ACQUIRE)) {
 		pfd.fd = d->efd;
 		pfd.events = POLLIN;
-		if (poll(&pfd, 1, FPD_ROUND_MS) == 1)
+		if ((ms = fpd_timeout(d, busy)) > 0 && poll(&pfd, 1, ms) == 1)
 			(void)read(d->efd, &v, sizeof(v));
+		__atomic_store_n(&d->sleeping, 0, __ATOMIC_RELAXED);
 		pthread_mutex_lock(&d->mtx);
 		req = d->req;
 		flush = d->flush_req;
 		d->flush_req = 0;
 		pthread_mutex_unlock(&d->mtx);
 
-		fpd_round(d, flush);
+		busy = fpd_round(d, flush);
 
 		pthread_mutex_lock(&d->mtx);
 		fpq_book_stats(d->book, &d->st);
@@ -225,7 +293,8 @@ fpd_open(const struct config *cfg, unsigned nworkers, char *err,
 	unsigned	 i;
 	int		 rc;
 
-	if ((d = calloc(1, sizeof(*d))) == NULL) {
+	/* d->sleeping, which every offload reads, on a line of its own */
+	if ((d = cacheline_calloc(1, sizeof(*d))) == NULL) {
 		snprintf(err, errlen, "fastpath: %s", strerror(errno));
 		return (NULL);
 	}
@@ -315,6 +384,16 @@ fpd_wake(struct fpd *d)
 	uint64_t	 one = 1;
 
 	(void)write(d->efd, &one, sizeof(one));
+}
+
+void
+fpd_kick(struct fpd *d)
+{
+	/* the item pushed before the flag is read (fpd_timeout()) */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&d->sleeping, __ATOMIC_RELAXED) &&
+	    __atomic_exchange_n(&d->sleeping, 0, __ATOMIC_ACQ_REL))
+		fpd_wake(d);
 }
 
 void

@@ -390,7 +390,9 @@ const char	*sync_role_name(int role);
  * rings (fpq.h).  fpd_open() empties the kernel table (a message in err
  * and NULL on failure); fpd_start() runs the thread.  fpd_port() is
  * worker w's pair of rings, fpd_shared() the epoch it watches;
- * fpd_wake() hurries the thread (a removal), fpd_lost_removal() says
+ * fpd_wake() hurries the thread (a removal), fpd_kick() wakes it after
+ * an offload only if it sleeps idle (no syscall while it is busy: it
+ * comes round within FPD_ROUND_MS), fpd_lost_removal() says
  * one did not fit in the ring (the thread then empties the kernel
  * table).  From the main thread: fpd_sync() returns once every item sent
  * before it is applied, fpd_flush() once the kernel table was emptied
@@ -405,6 +407,7 @@ int		 fpd_start(struct fpd *d);
 struct fpq_port	*fpd_port(struct fpd *d, unsigned w);
 const struct fpq_shared *fpd_shared(struct fpd *d);
 void		 fpd_wake(struct fpd *d);
+void		 fpd_kick(struct fpd *d);
 void		 fpd_lost_removal(struct fpd *d);
 int		 fpd_sync(struct fpd *d);
 int		 fpd_flush(struct fpd *d);

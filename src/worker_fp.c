@@ -116,6 +116,8 @@ worker_fp_packet(struct worker *w, const struct pkt *p,
 	/* half full: the thread need not wait for its round */
 	if (room == FPQ_RING_OUT / 2)
 		fpd_wake(w->fpd);
+	else
+		fpd_kick(w->fpd);	/* a syscall only if it sleeps idle */
 }
 
 /* The thread emptied the kernel table: nothing of ours is in it. */

@@ -8,7 +8,8 @@
 # counted; and after each way a connection leaves (FIN, expiry,
 # conntrack flush, conntrack delete, a reload that forbids it) the next
 # packet of that flow comes to the queue again; with 1,100 UDP flows in
-# the kernel, a connection that ends still shows every packet it passed.
+# the kernel, a connection that ends still shows every packet it passed;
+# idle, the fast path's thread does not wake (more than once a second).
 # nfqspid empties a table it finds at start and deletes its own at
 # SIGTERM.
 #
@@ -226,6 +227,35 @@ for p in 5001 5003 5004 5005; do
 done
 wait_listen "$NS_S" udp 5002 || fail "server listens on udp 5002"
 
+# ---- idle, the fast path's thread sleeps ---------------------------------------
+
+# voluntary context switches of nfqspid's fast-path thread so far: each
+# sleep that ends in a wake-up is one
+fp_switches()
+{
+	local t
+	for t in /proc/"$T_DPID"/task/*; do
+		if [ "$(cat "$t/comm" 2>/dev/null)" = nfqspid-fp ]; then
+			awk '/^voluntary_ctxt_switches/ { print $2 }' "$t/status"
+			return
+		fi
+	done
+}
+# wake-ups of the thread over 2 s, at most $1; $2 names the case
+fp_sleeps()
+{
+	local s0 s1
+	s0=$(fp_switches)
+	sleep 2
+	s1=$(fp_switches)
+	echo "$2: the fast-path thread woke $((s1 - s0)) times in 2 s"
+	check "$2: the fast-path thread is there" test -n "$s0"
+	check "$2: the fast-path thread woke at most $1 times in 2 s" \
+	    test $((s1 - s0)) -le "$1"
+}
+# nothing offloaded: no wake-up at all (it used to be every 20 ms)
+fp_sleeps 1 "idle"
+
 # ---- a bulk transfer mostly skips the queue ---------------------------------
 
 # the bytes arrive whole through both paths
@@ -342,6 +372,8 @@ check "udp6: the kernel passed most of them (bypassed $((b1 - b0)) > 10 x queued
 # expiry: [conntrack] timeout_udp_stream = 8
 check "expiry: the idle UDP flow left the fast path" wait_for 150 active 0
 check "expiry: its next datagram comes to the queue" probe udp 40100 5002
+# nothing left in the kernel: the thread sleeps again
+fp_sleeps 1 "idle again"
 
 # ---- a connection left open: the kernel's counts come back --------------------
 
@@ -354,6 +386,8 @@ echo "held connection: conntrack $(ct_packets 40001) packets, kernel $(fwd_packe
 check "held: the kernel's packets were counted back" \
     is_positive "$(lib_stat offload_packets)"
 check "held: an offloaded segment skips the queue" not probe tcp 40001 5003
+# one idle connection in the kernel: a counter poll a second, no more
+fp_sleeps 4 "held"
 
 # an element the kernel no longer holds (timed out before its renewal;
 # here taken out behind nfqspid's back) goes in again after the next dump
