@@ -85,10 +85,8 @@ worker_ct_event(int event, const struct ct_entry *e, void *arg)
 	limit_ct_event(event, e, w->lt);
 	events_ct(w->events, w->id, event, e, w->cfg);
 	worker_sync_event(w, event, e);
-	/* the table takes the mark off itself once e is gone */
-	if (__builtin_expect(w->fpd != NULL, 0) &&
-	    event == CT_EVENT_DESTROY && ct_offloaded(w->ct, e))
-		worker_fp_remove(w, e);
+	if (__builtin_expect(w->fpd != NULL, 0))
+		worker_fp_event(w, event, e);
 }
 
 /* One packet: the verdict is what nq sends back for it. */

@@ -71,6 +71,16 @@ worker_fp_remove(struct worker *w, const struct ct_entry *e)
 		fpd_wake(w->fpd);
 }
 
+/* The table's event: an offloaded connection that goes (expiry,
+   eviction, flush, delete, a reload's judgement) leaves the kernel. */
+void
+worker_fp_event(struct worker *w, int event, const struct ct_entry *e)
+{
+	/* the table takes the mark off itself once e is gone */
+	if (event == CT_EVENT_DESTROY && ct_offloaded(w->ct, e))
+		worker_fp_remove(w, e);
+}
+
 /* A packet was decided: does its connection go to the kernel, or leave? */
 void
 worker_fp_packet(struct worker *w, const struct pkt *p,

@@ -218,6 +218,8 @@ void	 worker_fp_packet(struct worker *, const struct pkt *,
 	    const struct verdict *);
 /* e leaves the kernel (a DESTROY, a state change). */
 void	 worker_fp_remove(struct worker *, const struct ct_entry *);
+/* The table's event (worker_ct_event()): a DESTROY takes e out. */
+void	 worker_fp_event(struct worker *, int event, const struct ct_entry *);
 /* A new epoch (the kernel table was emptied): unmark everything. */
 void	 worker_fp_epoch(struct worker *);
 /* The kernel's counts, from the thread (and the epoch). */
