@@ -400,13 +400,22 @@ lib_queue_bound()
 # the queue and opened its control socket.
 lib_start_daemon()
 {
-	local dbg='' n=100
+	local dbg=''
 	[ -n "${NFQSPI_TEST_DEBUG:-}" ] && dbg=-d
 	# ip netns exec execs the daemon: $! is the daemon itself.
 	# shellcheck disable=SC2086
 	ip netns exec "$NS_D" "$NFQSPID" -f $dbg -c "$T_CONF" "$@" \
 	    >>"$T_LOG" 2>&1 &
 	T_DPID=$!
+	lib_wait_daemon
+}
+
+# lib_wait_daemon: the nfqspid started as $T_DPID (a test that starts it
+# its own way sets that) has bound the queue and opened its control
+# socket within 10 s; 1 if it exited or did not.
+lib_wait_daemon()
+{
+	local n=100
 	while [ "$n" -gt 0 ]; do
 		if ! kill -0 "$T_DPID" 2>/dev/null; then
 			wait "$T_DPID"

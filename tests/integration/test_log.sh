@@ -46,25 +46,13 @@ wait_for 30 test -S "$DEV/log" || { echo "the syslog reader did not start" >&2; 
 # (with the real /dev/null): every exec keeps the pid, so $! is nfqspid.
 start_daemon()
 {
-	local n=100
 	# shellcheck disable=SC2016
 	ip netns exec "$NS_D" unshare -m --propagation private sh -c '
 		mount --bind /dev/null "$1/null" &&
 		mount --rbind "$1" /dev && shift && exec "$@"' sh "$DEV" \
 	    "$NFQSPID" -f -c "$T_CONF" >>"$T_LOG" 2>&1 &
 	T_DPID=$!
-	while [ "$n" -gt 0 ]; do
-		if ! kill -0 "$T_DPID" 2>/dev/null; then
-			wait "$T_DPID"
-			echo "nfqspid exited with status $? at start" >&2
-			T_DPID=
-			return 1
-		fi
-		lib_queue_bound && [ -S "$T_CTL" ] && return 0
-		sleep 0.1
-		n=$((n - 1))
-	done
-	return 1
+	lib_wait_daemon
 }
 
 # syslog_has ERE: the reader got a matching line (waits up to 3 s)
