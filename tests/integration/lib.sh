@@ -224,6 +224,17 @@ lib_cleanup()
 	exit "$rc"
 }
 
+# lib_flood_lock: make -j check runs tests side by side; the floods
+# (test_attacks.sh, test_synflood.sh, test_overload.sh, test_reload.sh)
+# take turns on /tmp/nfqspid-floods.lock (fd 9, held until the test
+# ends), so that none measures another's load.
+lib_flood_lock()
+{
+	command -v flock >/dev/null || return 0
+	exec 9>/tmp/nfqspid-floods.lock
+	flock 9
+}
+
 # lib_ns_add VAR ROLE: one more namespace, named after the test and
 # ROLE, its name in VAR; removed (its processes killed) with the others.
 lib_ns_add()

@@ -47,13 +47,7 @@ C6M=fd00:$T_NET:1::50
 XPORT=40100			# the injected transfer's client port
 
 lib_init attacks
-# make -j check runs tests side by side: the two floods (this file and
-# test_attacks.sh / test_synflood.sh) take turns, so that neither
-# measures the other's load.
-if command -v flock >/dev/null; then
-	exec 9>/tmp/nfqspid-floods.lock
-	flock 9
-fi
+lib_flood_lock
 for t in nmap cc curl; do
 	command -v "$t" >/dev/null ||
 	    { echo "ERROR: $t not found: run scripts/deps.sh" >&2; exit 1; }

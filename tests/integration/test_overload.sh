@@ -30,12 +30,7 @@ T_QUEUE=${T_QUEUE:-21}
 . "$(dirname "$0")/lib.sh"
 
 lib_init overload
-# its floods take turns with test_attacks.sh, test_synflood.sh and
-# test_reload.sh (make -j check)
-if command -v flock >/dev/null; then
-	exec 9>/tmp/nfqspid-floods.lock
-	flock 9
-fi
+lib_flood_lock
 command -v hping3 >/dev/null ||
     { echo "ERROR: hping3 not found: run scripts/deps.sh" >&2; exit 1; }
 lib_topology || { echo "cannot build the namespaces" >&2; exit 1; }

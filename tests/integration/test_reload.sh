@@ -24,10 +24,7 @@ T_QUEUE=${T_QUEUE:-24}
 . "$(dirname "$0")/lib.sh"
 
 lib_init reload
-if command -v flock >/dev/null; then
-	exec 9>/tmp/nfqspid-floods.lock
-	flock 9
-fi
+lib_flood_lock
 command -v hping3 >/dev/null ||
     { echo "ERROR: hping3 not found: run scripts/deps.sh" >&2; exit 1; }
 : "${RELOAD_FLOOD_COUNT:=400000}"

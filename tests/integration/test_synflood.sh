@@ -31,13 +31,7 @@ T_QUEUE=${T_QUEUE:-16}
 . "$(dirname "$0")/lib.sh"
 
 lib_init synflood
-# make -j check runs tests side by side: the two floods (this file and
-# test_attacks.sh / test_synflood.sh) take turns, so that neither
-# measures the other's load.
-if command -v flock >/dev/null; then
-	exec 9>/tmp/nfqspid-floods.lock
-	flock 9
-fi
+lib_flood_lock
 for t in hping3 iperf3; do
 	command -v "$t" >/dev/null ||
 	    { echo "ERROR: $t not found: run scripts/deps.sh" >&2; exit 1; }
