@@ -127,8 +127,8 @@ fastpath_table_name(uint16_t queue, char *buf, size_t len)
 
 /*
  * How each class reads a packet's tuple, and what makes it eligible.
- * The family and protocol come first: a packet of another class leaves
- * the rule at its first compare.
+ * The protocol comes first: a packet of the other one leaves the rule
+ * at its first compare.
  */
 static const struct cls_text {
 	const char	*addr;		/* nft type */
@@ -136,15 +136,15 @@ static const struct cls_text {
 	const char	*when;		/* not a fragment; TCP: no SYN/FIN/RST */
 } cls_text[FPMSG_NCLASS] = {
 	{ "ipv4_addr", "ip saddr . tcp sport . ip daddr . tcp dport",
-	  "meta nfproto ipv4 meta l4proto tcp ip frag-off & 0x3fff == 0 "
+	  "meta l4proto tcp meta nfproto ipv4 ip frag-off & 0x3fff == 0 "
 	  "tcp flags & (fin | syn | rst) == 0" },
 	{ "ipv4_addr", "ip saddr . udp sport . ip daddr . udp dport",
-	  "meta nfproto ipv4 meta l4proto udp ip frag-off & 0x3fff == 0" },
+	  "meta l4proto udp meta nfproto ipv4 ip frag-off & 0x3fff == 0" },
 	{ "ipv6_addr", "ip6 saddr . tcp sport . ip6 daddr . tcp dport",
-	  "meta nfproto ipv6 meta l4proto tcp exthdr frag missing "
+	  "meta l4proto tcp meta nfproto ipv6 exthdr frag missing "
 	  "tcp flags & (fin | syn | rst) == 0" },
 	{ "ipv6_addr", "ip6 saddr . udp sport . ip6 daddr . udp dport",
-	  "meta nfproto ipv6 meta l4proto udp exthdr frag missing" },
+	  "meta l4proto udp meta nfproto ipv6 exthdr frag missing" },
 };
 
 static const char *const hooks[] = { "input", "forward", "output" };
@@ -197,13 +197,13 @@ ruleset_chain(const char *hook, char *buf, size_t len, size_t *off)
 		return (-1);
 	for (c = 0; c < FPMSG_NCLASS; c++) {
 		t = &cls_text[c];
+		/* the map's marks carry the bit already (fpmsg_put()) */
 		if (spi_text_add(buf, len, off,
 		    "\t\t%s %s @%s meta mark set meta mark | 0x%08x return\n"
-		    "\t\t%s meta mark set %s map @%s "
-		    "meta mark set meta mark | 0x%08x return\n",
+		    "\t\t%s meta mark set %s map @%s return\n",
 		    t->when, t->tuple, set_names[c][FPMSG_NOMARK],
 		    FP_BYPASS_MARK, t->when, t->tuple,
-		    set_names[c][FPMSG_MARK], FP_BYPASS_MARK) == -1)
+		    set_names[c][FPMSG_MARK]) == -1)
 			return (-1);
 	}
 	return (spi_text_add(buf, len, off, "\t}\n\tchain %s_after {\n"
@@ -376,6 +376,7 @@ fpmsg_put(struct fpmsg_buf *b, const uint8_t *key, size_t keylen,
 	uint8_t		 ud[8];
 	size_t		 udlen = strlen(comment) + 1;
 	uint64_t	 be;
+	uint32_t	 mark;
 
 	if (!b->open || keylen > FPMSG_KEYMAX) {
 		errno = EINVAL;
@@ -396,10 +397,12 @@ fpmsg_put(struct fpmsg_buf *b, const uint8_t *key, size_t keylen,
 		goto full;
 	nest_end(b, sub);
 	if (data != NULL) {
+		/* the packet's mark, bypass bit and all, in one store */
+		mark = *data | FP_BYPASS_MARK;
 		sub = b->len;
 		if (attr_put(b, NFTA_SET_ELEM_DATA | NLA_F_NESTED, NULL,
 		    0) == NULL ||
-		    attr_put(b, NFTA_DATA_VALUE, data, sizeof(*data)) == NULL)
+		    attr_put(b, NFTA_DATA_VALUE, &mark, sizeof(mark)) == NULL)
 			goto full;
 		nest_end(b, sub);
 	}
@@ -685,6 +688,8 @@ elem_parse(const struct nlattr *nest, struct fpmsg_elem *e)
 		    &dlen) == -1 || dlen != sizeof(data))
 			return (-1);
 		memcpy(&e->data, data, sizeof(e->data));	/* host order */
+		/* fpmsg_put() stores the connection's mark with the bit */
+		e->data &= ~FP_BYPASS_MARK;
 		e->has_data = 1;
 	}
 	if (tb[NFTA_SET_ELEM_EXPIRATION] != NULL) {
