@@ -39,6 +39,7 @@
 #include <event2/thread.h>
 
 #include "nfqspid.h"
+#include "cacheline.h"
 
 #define ERRLEN		512
 #define WATCHDOG_CLOSE	2	/* s without a tick: the queue fails closed */
@@ -666,6 +667,9 @@ daemon_run(struct daemon *d, int foreground, int debug)
 		return (1);
 	}
 	signal(SIGPIPE, SIG_IGN);
+	/* before libevent allocates anything: the workers' bases and
+	   events, made one after another here, share no cache line */
+	event_set_mem_functions(cacheline_malloc, cacheline_realloc, free);
 	if (evthread_use_pthreads() == -1) {
 		log_warnx("libevent: no pthreads support");
 		goto fail;

@@ -9,7 +9,8 @@
  * packet count, so the sink can tell what came, in which order, and
  * what went missing.  The threaded case runs workers against a draining
  * main thread: a wake-up lost between a worker's pending flag and the
- * drain leaves an event in a ring, which the next pass shows.
+ * drain leaves an event in a ring, which the next pass shows.  libevent
+ * allocates through cacheline.h here, as in nfqspid.
  */
 #include <sys/socket.h>
 #include <netinet/in.h>
@@ -29,6 +30,7 @@
 #include <event2/thread.h>
 
 #include "nfqspid.h"
+#include "cacheline.h"
 #include "config.h"
 #include "ct_int.h"
 
@@ -272,6 +274,36 @@ test_threads(void **state)
 	assert_int_equal(f->seen.lost, 0);
 }
 
+/* what libevent and the workers allocate lies on lines of its own */
+static void
+test_cacheline(void **state)
+{
+	struct fixture	*f = *state;
+	struct event	*ev;
+	unsigned char	*p;
+	size_t		 i;
+
+	assert_int_equal((uintptr_t)f->base % CACHELINE, 0);
+	assert_non_null(ev = event_new(f->base, -1, 0, NULL, NULL));
+	assert_int_equal((uintptr_t)ev % CACHELINE, 0);
+	event_free(ev);
+
+	assert_non_null(p = cacheline_calloc(3, 7));
+	assert_int_equal((uintptr_t)p % CACHELINE, 0);
+	for (i = 0; i < 21; i++)
+		assert_int_equal(p[i], 0);
+	memset(p, 0xab, 21);
+	/* within its line: kept in place; past it: moved, bytes kept */
+	assert_ptr_equal(cacheline_realloc(p, CACHELINE), p);
+	assert_non_null(p = cacheline_realloc(p, 1000));
+	assert_int_equal((uintptr_t)p % CACHELINE, 0);
+	for (i = 0; i < 21; i++)
+		assert_int_equal(p[i], 0xab);
+	assert_null(cacheline_realloc(p, 0));	/* freed */
+	assert_null(cacheline_calloc(SIZE_MAX / 2, 4));
+	assert_null(cacheline_malloc(SIZE_MAX - 10));
+}
+
 int
 main(void)
 {
@@ -284,9 +316,12 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_threads, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_cacheline, setup,
+		    teardown),
 	};
 
-	/* as nfqspid does, before any base is made */
+	/* as nfqspid does, before libevent allocates anything */
+	event_set_mem_functions(cacheline_malloc, cacheline_realloc, free);
 	if (evthread_use_pthreads() == -1)
 		return (1);
 	return (cmocka_run_group_tests(tests, NULL, NULL));
