@@ -77,6 +77,7 @@ slice_visit(struct ct_table *t, struct ct_entry *e, void *arg)
 	/* The filters look at the connection's fields, never its line. */
 	if (!s->all) {
 		ct_view_fill(&v, e, s->now);
+		ct_view_bytes(&v, t, e);
 		if (!ctf_match(s->filter, &v))
 			return (0);
 	}

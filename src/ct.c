@@ -896,6 +896,8 @@ ct_insert(struct ct_table *t, const struct ct_tuple *k, uint8_t tclass,
 	e->deadline = e->qdl = t->now32 + ct_timeout_ms(t, tclass);
 	e->born = (uint32_t)(t->now / 1000);
 	e->packets = 1;
+	if (__builtin_expect(t->keep_bytes, 0))
+		ct_bytes_new(t, i);
 	ct_link_hash(t, i, e);
 	ct_append_timer(t, i, e);
 	ct_src_add(t, sh, 1);
@@ -968,6 +970,9 @@ ct_free(struct ct_table *t)
 	for (i = 0; i < t->off_cap; i++)
 		free(t->off[i]);
 	free(t->off);
+	for (i = 0; i < t->bytes_cap; i++)
+		free(t->bytes[i]);
+	free(t->bytes);
 	(void)ct_dirty_track(t, 0);
 	ct_resync_end(t);
 	ct_unmap(t->bucket, (size_t)t->nbucket * sizeof(*t->bucket));
@@ -1151,8 +1156,13 @@ ct_track(struct ct_table *t, const struct pkt *p, uint64_t now_ms,
 		t->stats.found++;
 	/* the connection's own packets; not an ICMP error about it */
 	if (res->entry != NULL && (res->state == CT_ESTABLISHED ||
-	    res->state == CT_NEW) && res->entry->packets != UINT32_MAX)
-		res->entry->packets++;
+	    res->state == CT_NEW)) {
+		if (res->entry->packets != UINT32_MAX)
+			res->entry->packets++;
+		/* ct_find() left its index in last_e/last_i */
+		if (__builtin_expect(t->keep_bytes, 0))
+			ct_bytes_add(t, ct_index_of(t, res->entry), p->iplen);
+	}
 	if (res->state == CT_INVALID)
 		t->stats.invalid++;
 	if (t->evfn != NULL && t->ev_e != NULL && t->ev_e == res->entry &&
@@ -1193,6 +1203,10 @@ ct_confirm(struct ct_table *t, const struct pkt *p, uint64_t now_ms,
 		return (-1);
 	/* 1: created now.  0: it existed already, or is never tracked. */
 	if (r == 1) {
+		/* ct_insert() left its index in last_e/last_i */
+		if (__builtin_expect(t->keep_bytes, 0))
+			ct_bytes_add(t, ct_index_of(t, res->entry),
+			    p->iplen);
 		res->entry->mark = mark;
 		ct_entry_set_rule(res->entry, rule);
 		res->entry->status |= (uint8_t)((p->hook << CT_ST_HOOK_SHIFT) &

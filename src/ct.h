@@ -242,9 +242,15 @@ void		 ct_entry_icmp(const struct ct_entry *e, uint8_t *type,
  * first forgets both directions' windows and re-learns them from itself.
  * ct_offload_clear(): unmark every entry (the kernel's table was
  * emptied); ct_offload_count(): how many are marked.
- * ct_credit(): the kernel passed packets more of k's connection (either
- * direction): they are counted into it and its idle timer starts again,
- * as a packet of ours would.  0, or -1 and ENOENT (gone meanwhile).
+ * ct_credit(): the kernel passed packets (and bytes) more of k's
+ * connection (either direction): they are counted into it and its idle
+ * timer starts again, as a packet of ours would.  0, or -1 and ENOENT
+ * (gone meanwhile).
+ * ct_keep_bytes(): from now on count each connection's bytes (IP header
+ * onwards, both ways), for [daemon] fastpath = yes: 8 bytes per slot
+ * beside the entries, nothing otherwise.  Call it before the first
+ * connection.  ct_entry_bytes(): e's bytes into *bytes; -1 (ENOENT)
+ * when t keeps none (or is NULL).
  */
 int		 ct_offloadable(const struct ct_entry *e);
 int		 ct_offloaded(const struct ct_table *t, const struct ct_entry *e);
@@ -252,8 +258,11 @@ int		 ct_set_offloaded(struct ct_table *t, struct ct_entry *e,
 		    int on);
 void		 ct_offload_clear(struct ct_table *t);
 size_t		 ct_offload_count(const struct ct_table *t);
+void		 ct_keep_bytes(struct ct_table *t);
+int		 ct_entry_bytes(const struct ct_table *t,
+		    const struct ct_entry *e, uint64_t *bytes);
 int		 ct_credit(struct ct_table *t, const struct ct_tuple *k,
-		    uint32_t packets, uint64_t now_ms);
+		    uint32_t packets, uint64_t bytes, uint64_t now_ms);
 
 /*
  * A connection's whole state, for the HA peer (syncproto.h): what a backup

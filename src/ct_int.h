@@ -19,7 +19,12 @@
  * none either: which entries are offloaded is a side bitmap in the table
  * (struct ct_table.off, ct_offload.c), 1 bit per slot, allocated 8 KB
  * per chunk once a connection of that chunk is offloaded: 0.125 bytes
- * per connection at most, nothing with [daemon] fastpath = no.
+ * per connection at most, nothing with [daemon] fastpath = no.  The
+ * bytes of each connection, which the kernel's counters add to, are a
+ * side array too (struct ct_table.bytes), with fastpath = yes only: 8
+ * bytes per slot, 512 KB per chunk of 65,536 made with its first entry
+ * (a full table of 1,000,000 costs 134 bytes per connection instead of
+ * 126); with fastpath = no nothing is made and the entry is unchanged.
  */
 #ifndef NFQSPI_CT_INT_H
 #define NFQSPI_CT_INT_H
@@ -252,6 +257,16 @@ struct ct_table {
 	uint32_t	 off_cap;
 	size_t		 noff;
 	/*
+	 * Bytes per connection, kept with [daemon] fastpath = yes only
+	 * (ct_keep_bytes(), ct_offload.c): bytes[c][i % chunk] of entry
+	 * i, both ways, network header onwards, made per chunk with the
+	 * chunk's first entry; keep_bytes 0: nothing made, one branch per
+	 * packet.  8 bytes a slot (the entry has none to spare).
+	 */
+	uint64_t	**bytes;
+	uint32_t	 bytes_cap;
+	uint8_t		 keep_bytes;
+	/*
 	 * [sync] (ct_dirty.c): bit i % 64 of dirty_bits[i / 64] says slot
 	 * i's windows moved since the last take, and the slot is then in
 	 * dirty_list[0 .. ndirty - 1]; a side array, the entry has no bit
@@ -322,6 +337,18 @@ void		 ct_result_set(struct ct_result *res, uint8_t state,
 /* ct_offload.c: slot i is free again (its bit goes); every slot is */
 void		 ct_off_forget(struct ct_table *t, uint32_t i);
 void		 ct_off_clear(struct ct_table *t);
+/* ct_offload.c: slot i holds a new connection, its bytes start at 0
+   (the chunk's counters made if need be: without them, none counted) */
+void		 ct_bytes_new(struct ct_table *t, uint32_t i);
+/* len bytes more for the connection in slot i (t->keep_bytes) */
+static inline void
+ct_bytes_add(struct ct_table *t, uint32_t i, uint64_t len)
+{
+	uint32_t	 c = i >> CT_CHUNK_SHIFT;
+
+	if (c < t->bytes_cap && t->bytes[c] != NULL)
+		t->bytes[c][i & CT_CHUNK_MASK] += len;
+}
 
 /* ct_tcp.c */
 void		 ct_tcp_track(struct ct_table *t, const struct pkt *p,

@@ -9,6 +9,10 @@
  * per chunk, made when the first entry of that chunk is offloaded.  With
  * [daemon] fastpath = no nothing is ever made, and the packet path pays
  * one test of noff.
+ *
+ * The bytes of each connection (ct_keep_bytes()) are kept beside the
+ * arena the same way, with [daemon] fastpath = yes only, so that an
+ * offloaded connection shows the kernel's bytes added to ours.
  */
 #include <sys/types.h>
 #include <netinet/in.h>
@@ -41,25 +45,40 @@ ct_off_test(const struct ct_table *t, uint32_t i)
 	return ((*w >> (i % 64)) & 1);
 }
 
+/*
+ * Chunk c's part of a side array (*arr, *cap pointers, one a chunk):
+ * n words, zeroed when made; NULL if it cannot be made.
+ */
+static uint64_t *
+ct_side_chunk(const struct ct_table *t, uint64_t ***arr, uint32_t *cap,
+    uint32_t c, size_t n)
+{
+	uint64_t	**na;
+	uint32_t	  ncap;
+
+	if (c >= *cap) {
+		ncap = t->chunk_cap > c ? t->chunk_cap : c + 1;
+		if ((na = reallocarray(*arr, ncap, sizeof(*na))) == NULL)
+			return (NULL);
+		memset(na + *cap, 0, (ncap - *cap) * sizeof(*na));
+		*arr = na;
+		*cap = ncap;
+	}
+	if ((*arr)[c] == NULL)
+		(*arr)[c] = calloc(n, sizeof(uint64_t));
+	return ((*arr)[c]);
+}
+
 /* The bitmap of i's chunk, made if need be; NULL and ENOMEM. */
 static uint64_t *
 ct_off_make(struct ct_table *t, uint32_t i)
 {
-	uint64_t	**no;
-	uint32_t	  c = i >> CT_CHUNK_SHIFT, cap;
+	uint64_t	*w;
 
-	if (c >= t->off_cap) {
-		cap = t->chunk_cap > c ? t->chunk_cap : c + 1;
-		if ((no = reallocarray(t->off, cap, sizeof(*no))) == NULL)
-			return (NULL);
-		memset(no + t->off_cap, 0, (cap - t->off_cap) * sizeof(*no));
-		t->off = no;
-		t->off_cap = cap;
-	}
-	if (t->off[c] == NULL &&
-	    (t->off[c] = calloc(CT_OFF_WORDS, sizeof(uint64_t))) == NULL)
+	if ((w = ct_side_chunk(t, &t->off, &t->off_cap, i >> CT_CHUNK_SHIFT,
+	    CT_OFF_WORDS)) == NULL)
 		return (NULL);
-	return (&t->off[c][(i & CT_CHUNK_MASK) / 64]);
+	return (&w[(i & CT_CHUNK_MASK) / 64]);
 }
 
 void
@@ -153,7 +172,7 @@ ct_offload_count(const struct ct_table *t)
 
 int
 ct_credit(struct ct_table *t, const struct ct_tuple *k, uint32_t packets,
-    uint64_t now_ms)
+    uint64_t bytes, uint64_t now_ms)
 {
 	struct ct_entry	*e;
 	uint8_t		 dir;
@@ -166,6 +185,45 @@ ct_credit(struct ct_table *t, const struct ct_tuple *k, uint32_t packets,
 	t->ev_e = NULL;		/* no packet of ours: no UPDATE to tell */
 	e->packets = UINT32_MAX - e->packets < packets ? UINT32_MAX :
 	    e->packets + packets;
+	if (t->keep_bytes)
+		ct_bytes_add(t, ct_index_of(t, e), bytes);
 	ct_refresh(t, e, e->tclass);
+	return (0);
+}
+
+/* ---- bytes per connection ---------------------------------------------- */
+
+void
+ct_keep_bytes(struct ct_table *t)
+{
+	t->keep_bytes = 1;
+}
+
+void
+ct_bytes_new(struct ct_table *t, uint32_t i)
+{
+	uint64_t	*b;
+
+	/* none made: this chunk's connections show 0 */
+	if ((b = ct_side_chunk(t, &t->bytes, &t->bytes_cap,
+	    i >> CT_CHUNK_SHIFT, CT_CHUNK_SIZE)) != NULL)
+		b[i & CT_CHUNK_MASK] = 0;
+}
+
+int
+ct_entry_bytes(const struct ct_table *t, const struct ct_entry *e,
+    uint64_t *bytes)
+{
+	uint32_t	 i, c;
+
+	if (t == NULL || !t->keep_bytes) {
+		errno = ENOENT;
+		return (-1);
+	}
+	*bytes = 0;
+	i = ct_index_of(t, e);
+	c = i >> CT_CHUNK_SHIFT;
+	if (c < t->bytes_cap && t->bytes[c] != NULL)
+		*bytes = t->bytes[c][i & CT_CHUNK_MASK];
 	return (0);
 }

@@ -148,6 +148,14 @@ text_tuple(struct spi_buf *b, const struct ct_view *v,
 	}
 }
 
+void
+ct_view_bytes(struct ct_view *v, const struct ct_table *t,
+    const struct ct_entry *e)
+{
+	if (ct_entry_bytes(t, e, &v->bytes) == 0)
+		v->flags |= CT_VIEW_BYTES;
+}
+
 int
 ct_view_text(const struct ct_view *v, int style, char *buf, size_t len)
 {
@@ -163,6 +171,10 @@ ct_view_text(const struct ct_view *v, int style, char *buf, size_t len)
 	if (v->proto == IPPROTO_TCP)
 		spi_bprintf(&b, "%s ", ct_view_tcp_state(v->state));
 	text_tuple(&b, v, &v->orig, proc);
+	/* the kernel's accounting (nf_conntrack_acct), both ways in one */
+	if (v->flags & CT_VIEW_BYTES)
+		spi_bprintf(&b, "packets=%u bytes=%llu ", v->packets,
+		    (unsigned long long)v->bytes);
 	if (v->flags & CT_VIEW_UNREPLIED)
 		spi_bprintf(&b, "[UNREPLIED] ");
 	text_tuple(&b, v, &v->reply, proc);
@@ -244,11 +256,16 @@ ct_view_json(const struct ct_view *v, const char *extra, char *buf,
 	spi_bprintf(&b, ",\"reply\":{");
 	json_tuple(&b, v, &v->reply);
 	spi_bprintf(&b, "},\"mark\":%u,\"use\":1,\"flags\":[%s%s%s],"
-	    "\"age\":%llu,\"packets\":%u,\"rule\":", v->mark,
+	    "\"age\":%llu,\"packets\":%u,", v->mark,
 	    v->flags & CT_VIEW_UNREPLIED ? "\"UNREPLIED\"" : "",
 	    (v->flags & CT_VIEW_UNREPLIED) && (v->flags & CT_VIEW_ASSURED) ?
 	    "," : "", v->flags & CT_VIEW_ASSURED ? "\"ASSURED\"" : "",
 	    (unsigned long long)v->age, v->packets);
+	if (v->flags & CT_VIEW_BYTES)
+		spi_bprintf(&b, "\"bytes\":%llu,\"rule\":",
+		    (unsigned long long)v->bytes);
+	else
+		spi_bprintf(&b, "\"rule\":");
 	if (v->rule_name != NULL)
 		json_str(&b, v->rule_name);
 	else

@@ -26,6 +26,8 @@
 /* struct ct_view.flags, the kernel's IPS_* as conntrack prints them */
 #define CT_VIEW_UNREPLIED	0x01	/* no packet went the other way yet */
 #define CT_VIEW_ASSURED		0x02	/* never evicted for new ones */
+#define CT_VIEW_BYTES		0x04	/* bytes is known ([daemon]
+					   fastpath = yes) */
 
 /* TCP states, numbered as the kernel's TCP_CONNTRACK_* (0 NONE ...) */
 #define CT_VIEW_TCP_NSTATES	10
@@ -51,6 +53,7 @@ struct ct_view {
 	struct ct_view_tuple reply;
 	uint32_t	 timeout;	/* seconds left */
 	uint32_t	 packets;	/* both directions, saturating */
+	uint64_t	 bytes;		/* both directions (CT_VIEW_BYTES) */
 	uint64_t	 age;		/* seconds since it was confirmed */
 	uint32_t	 mark;
 	uint32_t	 rule;		/* index in the configuration that
@@ -61,6 +64,9 @@ struct ct_view {
 
 void		 ct_view_fill(struct ct_view *v, const struct ct_entry *e,
 		    uint64_t now_ms);
+/* e's bytes, if t keeps them (ct_keep_bytes()): CT_VIEW_BYTES */
+void		 ct_view_bytes(struct ct_view *v, const struct ct_table *t,
+		    const struct ct_entry *e);
 
 /* "tcp", "udp", "icmpv6", ...; "unknown" for the rest */
 const char	*ct_view_proto_name(uint8_t proto);
@@ -84,7 +90,7 @@ int		 ct_view_text(const struct ct_view *v, int style, char *buf,
 /*
  * One JSON object: family, proto, protonum, timeout, state (TCP), the
  * original tuple, reply (an object), mark, use, flags (a list), age,
- * packets, rule (the name, or null).  Addresses are written short (RFC
+ * packets, bytes (with CT_VIEW_BYTES), rule (the name, or null).  Addresses are written short (RFC
  * 5952).  extra, if not NULL, is put first inside the braces as it is
  * (the caller's members, e.g. "\"event\":\"NEW\"").  Returns what
  * snprintf would, buf always terminated (len > 0).

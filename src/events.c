@@ -155,8 +155,8 @@ events_due(struct events *E, struct evring *r)
 
 /* In worker wid's thread, from its table's event callback. */
 void
-events_ct(struct events *E, unsigned wid, int event, const struct ct_entry *e,
-    const struct config *cfg)
+events_ct(struct events *E, unsigned wid, int event, const struct ct_table *t,
+    const struct ct_entry *e, const struct config *cfg)
 {
 	struct evring	*r;
 	struct evrec	*rec;
@@ -177,6 +177,7 @@ events_ct(struct events *E, unsigned wid, int event, const struct ct_entry *e,
 	}
 	rec = &r->rec[head & (EVENTS_RING - 1)];
 	ct_view_fill(&rec->v, e, worker_now_ms());
+	ct_view_bytes(&rec->v, t, e);
 	rec->event = (uint8_t)event;
 	rec->rule[0] = '\0';
 	if ((ri = ct_entry_rule(e)) < cfg->nrules)

@@ -200,6 +200,7 @@ hslice_visit(struct ct_table *t, struct ct_entry *e, void *arg)
 	int		 n;
 
 	ct_view_fill(&v, e, s->now);
+	ct_view_bytes(&v, t, e);
 	if (s->conns != NULL) {
 		status_conns_add(s->conns, &v);
 		return (0);

@@ -466,9 +466,10 @@ void		 events_set_sink(struct events *ev, events_sink_fn fn,
 		    void *arg);
 /* +1 a listener, -1 gone */
 void		 events_subscribe(struct events *ev, int delta);
-/* cfg: the worker's, which names e's rule */
+/* t: e's table (its bytes); cfg: the worker's, which names e's rule */
 void		 events_ct(struct events *ev, unsigned wid, int event,
-		    const struct ct_entry *e, const struct config *cfg);
+		    const struct ct_table *t, const struct ct_entry *e,
+		    const struct config *cfg);
 const char	*events_name(int event);	/* "NEW", ... */
 
 /*

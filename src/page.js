@@ -11,7 +11,8 @@ var head = document.querySelector("#conns thead tr");
 var cols = Array.prototype.map.call(head.children, function (th) {
 	return th.dataset.key;
 });
-var num = {sport: 1, dport: 1, mark: 1, age: 1, timeout: 1, packets: 1};
+var num = {sport: 1, dport: 1, mark: 1, age: 1, timeout: 1, packets: 1,
+    bytes: 1};
 var addr = {src: 1, dst: 1};
 var rows = [], sortKey = "age", sortDir = 1, total = 0, busy = false;
 
@@ -36,7 +37,9 @@ function row(e) {
 		    " id " + e.id : ""),
 		flags: (e.flags || []).join(" "), mark: e.mark,
 		rule: e.rule || "-", age: e.age, timeout: e.timeout,
-		packets: e.packets
+		packets: e.packets,
+		/* kept with fastpath = yes only */
+		bytes: e.bytes !== undefined ? e.bytes : ""
 	};
 }
 

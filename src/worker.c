@@ -83,7 +83,7 @@ worker_ct_event(int event, const struct ct_entry *e, void *arg)
 	struct worker	*w = arg;
 
 	limit_ct_event(event, e, w->lt);
-	events_ct(w->events, w->id, event, e, w->cfg);
+	events_ct(w->events, w->id, event, w->ct, e, w->cfg);
 	worker_sync_event(w, event, e);
 	if (__builtin_expect(w->fpd != NULL, 0))
 		worker_fp_event(w, event, e);

@@ -33,6 +33,9 @@ worker_set_fastpath(struct worker *w, struct fpd *d)
 	w->fpp = d != NULL ? fpd_port(d, w->id) : NULL;
 	if (w->fpp == NULL)
 		w->fpd = NULL;
+	else
+		/* offloaded connections show the kernel's bytes too */
+		ct_keep_bytes(w->ct);
 	worker_fp_config(w, w->cfg);
 }
 
@@ -165,7 +168,7 @@ worker_fp_credits(struct worker *w, uint64_t now)
 		k.sport = cr.c.sport;
 		k.dport = cr.c.dport;
 		(void)ct_credit(w->ct, &k, cr.pkts > UINT32_MAX ? UINT32_MAX :
-		    (uint32_t)cr.pkts, now);
+		    (uint32_t)cr.pkts, cr.bytes, now);
 		w->st.fp.packets += cr.pkts;
 		w->st.fp.bytes += cr.bytes;
 		i = w->cfg->nrules + CT_ESTABLISHED;

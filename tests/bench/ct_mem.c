@@ -8,9 +8,11 @@
  * in a table of max N and prints the resident memory they cost, table
  * overhead included, as bytes per connection, then the cost of a lookup.
  * With -e, N more flows follow into the full table: the cost of eviction.
+ * With -b, the table keeps each connection's bytes, as with [daemon]
+ * fastpath = yes (ct_keep_bytes()).
  *
  *   cc -O2 -Isrc tests/bench/ct_mem.c src/ct*.c src/reason.c -o ct_mem
- *   ./ct_mem [-et] [N]
+ *   ./ct_mem [-bet] [N]
  */
 #include <sys/socket.h>
 #include <netinet/in.h>
@@ -81,10 +83,13 @@ main(int argc, char *argv[])
 	long			 before, after;
 	double			 t0, t1, t2;
 	uint32_t		 i, n = 1000000;
-	int			 tcp = 0, evict = 0, ch;
+	int			 tcp = 0, evict = 0, bytes = 0, ch;
 
-	while ((ch = getopt(argc, argv, "et")) != -1) {
+	while ((ch = getopt(argc, argv, "bet")) != -1) {
 		switch (ch) {
+		case 'b':
+			bytes = 1;
+			break;
 		case 'e':
 			evict = 1;
 			break;
@@ -92,7 +97,7 @@ main(int argc, char *argv[])
 			tcp = 1;
 			break;
 		default:
-			fprintf(stderr, "usage: ct_mem [-et] [connections]\n");
+			fprintf(stderr, "usage: ct_mem [-bet] [connections]\n");
 			return (2);
 		}
 	}
@@ -108,6 +113,8 @@ main(int argc, char *argv[])
 		perror("ct_new");
 		return (1);
 	}
+	if (bytes)
+		ct_keep_bytes(t);
 	t0 = secs();
 	for (i = 0; i < n; i++) {
 		flow(&p, i, tcp);

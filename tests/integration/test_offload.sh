@@ -193,11 +193,23 @@ for c in json.load(sys.stdin):
         print(c["packets"])' "$1"
 }
 
-# the kernel's count of the flow from SPORT, both ways (mangle FORWARD)
+# conntrack's bytes of the TCP flow from SPORT (nothing if none)
+ct_bytes()
+{
+	lib_ctl -j conntrack 2>/dev/null | "$PY" -c '
+import json, sys
+for c in json.load(sys.stdin):
+    if c.get("sport") == int(sys.argv[1]):
+        print(c.get("bytes", "none"))' "$1"
+}
+
+# the kernel's count of the flow from SPORT, both ways (mangle FORWARD);
+# $2: 2 for bytes
 fwd_packets()
 {
 	in_d "$IPT" -t mangle -L FORWARD -n -v -x |
-	    awk -v t="/* flow-$1 */" 'index($0, t) { n += $1 } END { print n + 0 }'
+	    awk -v t="/* flow-$1 */" -v f="${2:-1}" \
+		'index($0, t) { n += $f } END { print n + 0 }'
 }
 
 count_flow()
@@ -208,6 +220,7 @@ count_flow()
 
 ct_has() { [ -n "$(ct_packets "$1")" ]; }
 counts_agree() { [ "$(ct_packets "$1")" = "$(fwd_packets "$1")" ]; }
+bytes_agree() { [ "$(ct_bytes "$1")" = "$(fwd_packets "$1" 2)" ]; }
 counts_near()
 {
 	local c k
@@ -386,6 +399,12 @@ check "held: the connection is listed" wait_for 50 ct_has 40001
 check "held: conntrack's packets match the kernel's count of the flow" \
     wait_for 50 counts_agree 40001
 echo "held connection: conntrack $(ct_packets 40001) packets, kernel $(fwd_packets 40001)"
+check "held: conntrack's bytes match the kernel's count of the flow" \
+    wait_for 50 bytes_agree 40001
+echo "held connection: conntrack $(ct_bytes 40001) bytes, kernel $(fwd_packets 40001 2)"
+ct_line_has() { lib_ctl conntrack 2>/dev/null | grep -q -- "$1"; }
+check "held: conntrack's line says packets= and bytes=, as the kernel's" \
+    ct_line_has "sport=40001 dport=5003 packets=[0-9]* bytes=[0-9]* src="
 check "held: the kernel's packets were counted back" \
     is_positive "$(lib_stat offload_packets)"
 check "held: an offloaded segment skips the queue" not probe tcp 40001 5003
@@ -410,8 +429,17 @@ check "flush: the flow's next segment comes to the queue" probe tcp 40001 5003
 bg_in "$NS_C" "$PY" "$T_TMP/hold.py" "$S4" 5004 40002 256
 check "delete: the connection is listed" wait_for 50 ct_has 40002
 check "delete: it is offloaded" wait_for 30 not probe tcp 40002 5004
+# its DESTROY event carries its bytes, the kernel's included
+lib_ctl -j events >"$T_TMP/events.json" 2>&1 &
+evpid=$!
+sleep 0.5
 check "delete: nfqspictl conntrack delete" \
     quiet lib_ctl conntrack delete proto=tcp sport=40002
+destroyed() { grep -q '"event":"DESTROY".*"sport":40002,.*"bytes":[0-9]' "$T_TMP/events.json"; }
+check "delete: the DESTROY event carries packets and bytes" wait_for 30 destroyed
+kill "$evpid" 2>/dev/null
+wait "$evpid" 2>/dev/null
+grep '"sport":40002,' "$T_TMP/events.json" | sed -n 's/.*\("packets":[0-9]*,"bytes":[0-9]*\).*/delete: the event says \1/p' | head -1
 check "delete: the flow's next segment comes to the queue" \
     probe tcp 40002 5004
 

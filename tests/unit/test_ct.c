@@ -1455,6 +1455,58 @@ test_offload_tcp(void **state)
 	ct_free(t);
 }
 
+/* Bytes per connection: kept only when asked (fastpath = yes). */
+static void
+test_offload_bytes(void **state)
+{
+	struct ct_table		*t = table(4), *off = table(4);
+	struct ct_result	 res;
+	struct ct_tuple		 k;
+	struct ct_entry		*e;
+	struct pkt		 p = udp("10.0.0.1", 5000, "10.0.0.2", 53);
+	struct pkt		 r = udp("10.0.0.2", 53, "10.0.0.1", 5000);
+	uint64_t		 b;
+	int			 i;
+
+	(void)state;
+	ct_keep_bytes(t);
+	p.iplen = 100;
+	r.iplen = 1500;
+	assert_int_equal(pass(t, &p, 1000, &res), CT_NEW);
+	e = res.entry;
+	assert_int_equal(ct_entry_bytes(t, e, &b), 0);
+	assert_int_equal(b, 100);
+	for (i = 0; i < 3; i++) {
+		pass(t, &r, 1001 + i, &res);
+		pass(t, &p, 1001 + i, &res);
+	}
+	assert_int_equal(ct_entry_bytes(t, e, &b), 0);
+	assert_int_equal(b, 100 + 3 * 1600);
+	assert_int_equal(ct_entry_packets(e), 7);
+	/* the kernel's bytes come in with its packets */
+	ct_tuple_set(&k, AF_INET, IPPROTO_UDP, &p.src, &p.dst, 5000, 53);
+	assert_int_equal(ct_credit(t, &k, 10, 9000, 2000), 0);
+	assert_int_equal(ct_entry_bytes(t, e, &b), 0);
+	assert_int_equal(b, 4900 + 9000);
+	assert_int_equal(ct_entry_packets(e), 17);
+	/* a slot's next connection starts again */
+	ct_remove(t, e);
+	p.sport = 5001;
+	assert_int_equal(pass(t, &p, 3000, &res), CT_NEW);
+	assert_ptr_equal(res.entry, e);		/* the same slot */
+	assert_int_equal(ct_entry_bytes(t, res.entry, &b), 0);
+	assert_int_equal(b, 100);
+	/* a table that keeps none has none, and made none */
+	assert_int_equal(pass(off, &p, 1000, &res), CT_NEW);
+	assert_int_equal(ct_entry_bytes(off, res.entry, &b), -1);
+	assert_int_equal(errno, ENOENT);
+	k.sport = 5001;
+	assert_int_equal(ct_credit(off, &k, 1, 64, 2000), 0);
+	assert_null(off->bytes);
+	ct_free(t);
+	ct_free(off);
+}
+
 static void
 test_offload_marks(void **state)
 {
@@ -1479,15 +1531,16 @@ test_offload_marks(void **state)
 	/* the kernel's counts: packets in, timer started again */
 	before = ct_entry_packets(e);
 	ct_tuple_set(&k, AF_INET, IPPROTO_TCP, &e->src, &e->dst, 42001, 22);
-	assert_int_equal(ct_credit(t, &k, 1000, c.now + 400000 * 1000ull),
-	    0);
+	assert_int_equal(ct_credit(t, &k, 1000, 64000,
+	    c.now + 400000 * 1000ull), 0);
 	assert_int_equal(ct_entry_packets(e), before + 1000);
 	ct_expire(t, c.now + 431000 * 1000ull + 400000 * 1000ull);
 	assert_int_equal(ct_count(t), 1);	/* d expired, c did not */
 	assert_int_equal(conv_entry(&c), e);
 	assert_int_equal(off_destroyed, 0);
 	ct_tuple_set(&k, AF_INET, IPPROTO_TCP, &e->src, &e->dst, 42002, 22);
-	assert_int_equal(ct_credit(t, &k, 1, c.now + 400000 * 1000ull), -1);
+	assert_int_equal(ct_credit(t, &k, 1, 64, c.now + 400000 * 1000ull),
+	    -1);
 	assert_int_equal(errno, ENOENT);
 
 	/* removed: DESTROY saw the mark; the slot's next tenant has none */
@@ -3278,6 +3331,7 @@ main(void)
 		cmocka_unit_test(test_sync_import_order),
 		cmocka_unit_test(test_offload_tcp),
 		cmocka_unit_test(test_offload_marks),
+		cmocka_unit_test(test_offload_bytes),
 		cmocka_unit_test(test_offload_udp),
 	};
 

@@ -255,6 +255,33 @@ test_json_escapes(void **state)
 }
 
 /* The longest view fits CT_VIEW_BUFLEN in every form. */
+/* With fastpath = yes the bytes show, as the kernel's accounting does. */
+static void
+test_bytes(void **state)
+{
+	struct ct_entry	 e;
+	struct ct_view	 v;
+	char		 buf[CT_VIEW_BUFLEN];
+
+	(void)state;
+	entry(&e, "10.0.0.1", "10.0.0.2", IPPROTO_UDP, 5000, 53, 29, 0);
+	e.status |= CT_ST_SEEN_REPLY;
+	e.packets = 7;
+	ct_view_fill(&v, &e, NOW);
+	/* no table, or one that keeps none: no bytes */
+	ct_view_bytes(&v, NULL, &e);
+	assert_int_equal(v.flags & CT_VIEW_BYTES, 0);
+	v.flags |= CT_VIEW_BYTES;
+	v.bytes = 123456789012ull;
+	ct_view_text(&v, CT_VIEW_PROC, buf, sizeof(buf));
+	assert_string_equal(buf, "ipv4     2 udp      17 29 src=10.0.0.1 "
+	    "dst=10.0.0.2 sport=5000 dport=53 packets=7 bytes=123456789012 "
+	    "src=10.0.0.2 dst=10.0.0.1 sport=53 dport=5000 mark=0 use=1");
+	ct_view_json(&v, NULL, buf, sizeof(buf));
+	assert_non_null(strstr(buf, ",\"packets\":7,\"bytes\":123456789012,"
+	    "\"rule\":null}"));
+}
+
 static void
 test_buflen(void **state)
 {
@@ -271,7 +298,8 @@ test_buflen(void **state)
 	e.born = 0;
 	ct_view_fill(&v, &e, UINT64_MAX / 2);
 	v.timeout = UINT32_MAX;
-	v.flags = CT_VIEW_UNREPLIED | CT_VIEW_ASSURED;
+	v.flags = CT_VIEW_UNREPLIED | CT_VIEW_ASSURED | CT_VIEW_BYTES;
+	v.bytes = UINT64_MAX;
 	memset(name, '"', sizeof(name) - 1);	/* escaped: twice as long */
 	name[sizeof(name) - 1] = '\0';
 	v.rule_name = name;
@@ -292,6 +320,7 @@ main(void)
 		cmocka_unit_test(test_timeout_past),
 		cmocka_unit_test(test_truncation),
 		cmocka_unit_test(test_json_escapes),
+		cmocka_unit_test(test_bytes),
 		cmocka_unit_test(test_buflen),
 	};
 

@@ -126,7 +126,7 @@ send_one(struct fixture *f, unsigned w, uint32_t seq, int event,
 	e.mark = w;
 	e.packets = seq;
 	e.rule = rule;
-	events_ct(f->E, w, event, &e, &f->cfg);
+	events_ct(f->E, w, event, NULL, &e, &f->cfg);
 }
 
 static void

@@ -142,6 +142,7 @@ udp(uint16_t sport, int reply)
 	p.sport = reply ? dport : sport;
 	p.dport = reply ? sport : dport;
 	p.paylen = 100;
+	p.iplen = 128;
 	p.wscale = PKT_WSCALE_NONE;
 	return (p);
 }
@@ -160,6 +161,7 @@ tcp(uint16_t sport, int reply, uint8_t flags)
 	p.ack = reply ? 100000 : 900000;
 	p.win = 65535;
 	p.paylen = 0;
+	p.iplen = 40;
 	return (p);
 }
 
@@ -425,8 +427,8 @@ test_ring_full(void **state)
 	assert_true(ct_offloaded(f->w.ct, e));
 }
 
-/* The kernel's counts come back into the connection and the policy's
-   row; a new epoch unmarks everything. */
+/* The kernel's counts (packets and bytes) come back into the connection
+   and the policy's row; a new epoch unmarks everything. */
 static void
 test_credits(void **state)
 {
@@ -435,6 +437,7 @@ test_credits(void **state)
 	struct fpq_item		 it;
 	struct ct_entry		*e;
 	uint32_t		 before;
+	uint64_t		 bytes;
 	unsigned		 i = CT_ESTABLISHED;
 
 	e = udp_stream(f, 5020, WORKER_FP_PACKETS);
@@ -455,6 +458,9 @@ test_credits(void **state)
 	assert_int_equal(fpq_ring_push(&f->d.port.back, &cr), 0);
 	worker_fp_credits(&f->w, f->now);
 	assert_int_equal(ct_entry_packets(e), before + 100);
+	/* the fast path keeps bytes: ours, and the kernel's added in */
+	assert_int_equal(ct_entry_bytes(f->w.ct, e, &bytes), 0);
+	assert_int_equal(bytes, 128 * WORKER_FP_PACKETS + 15000);
 	assert_int_equal(f->w.st.fp.packets, 101);
 	assert_int_equal(f->w.st.fp.bytes, 15060);
 	assert_int_equal(f->rcount[2 * i], 101);
