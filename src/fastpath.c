@@ -133,9 +133,13 @@ nl_reset(struct fastpath *fp)
 	errno = save;
 }
 
-/* Send batch b and read an answer for each of its acked messages. */
+/*
+ * Send b and read an answer for each of its acked messages: acks, or
+ * with cb, the elements of get answers, each through cb.
+ */
 static int
-batch_talk(struct fastpath *fp, const struct fpmsg_buf *b)
+talk(struct fastpath *fp, const struct fpmsg_buf *b, fpmsg_elem_cb cb,
+    void *arg)
 {
 	ssize_t		 r;
 	unsigned	 got = 0;
@@ -149,8 +153,9 @@ batch_talk(struct fastpath *fp, const struct fpmsg_buf *b)
 	while (got < b->nacks) {
 		if ((r = mnl_socket_recvfrom(fp->nl, fp->rbuf,
 		    sizeof(fp->rbuf))) <= 0 ||
-		    (n = fpmsg_acks(fp->rbuf, (size_t)r, b->first,
-		    b->nacks, &err)) == -1) {
+		    (n = cb == NULL ? fpmsg_acks(fp->rbuf, (size_t)r, b->first,
+		    b->nacks, &err) : fpmsg_get_parse(fp->rbuf, (size_t)r,
+		    b->first, b->nacks, cb, arg, &err)) == -1) {
 			if (r == 0)
 				errno = EPROTO;
 			nl_reset(fp);
@@ -163,6 +168,13 @@ batch_talk(struct fastpath *fp, const struct fpmsg_buf *b)
 		return (-1);
 	}
 	return (0);
+}
+
+/* Send batch b and read an ack for each of its acked messages. */
+static int
+batch_talk(struct fastpath *fp, const struct fpmsg_buf *b)
+{
+	return (talk(fp, b, NULL, NULL));
 }
 
 /* One message of type into set (role of class cls) with the keys of
@@ -747,10 +759,8 @@ get_some(struct fastpath *fp, const struct fp_conn *c, size_t n,
 	struct fpmsg_buf b;
 	struct fp_get	 g;
 	uint8_t		 key[FPMSG_KEYMAX];
-	ssize_t		 r;
 	size_t		 i, len;
-	unsigned	 got = 0;
-	int		 cls, dir, rc, err = 0;
+	int		 cls, dir;
 
 	g.c = c;
 	g.k = k;
@@ -767,26 +777,7 @@ get_some(struct fastpath *fp, const struct fp_conn *c, size_t n,
 		}
 	}
 	g.n = b.nacks;
-	fp->seq = b.seq;
-	if (mnl_socket_sendto(fp->nl, b.buf, b.len) < 0)
-		return (-1);
-	while (got < b.nacks) {
-		if ((r = mnl_socket_recvfrom(fp->nl, fp->rbuf,
-		    sizeof(fp->rbuf))) <= 0 ||
-		    (rc = fpmsg_get_parse(fp->rbuf, (size_t)r, b.first,
-		    b.nacks, got_elem, &g, &err)) == -1) {
-			if (r == 0)
-				errno = EPROTO;
-			nl_reset(fp);
-			return (-1);
-		}
-		got += (unsigned)rc;
-	}
-	if (err != 0) {
-		errno = err;
-		return (-1);
-	}
-	return (0);
+	return (talk(fp, &b, got_elem, &g));
 }
 
 int
