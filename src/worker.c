@@ -118,7 +118,7 @@ worker_packet(struct worker *w, const struct nq_packet *np,
 	if (__builtin_expect(w->fpd != NULL, 0))
 		worker_fp_packet(w, &p, &v);
 	if (verdict_needs_owner(&p, &v) && worker_ask(w, np, &p, &v, in,
-	    out) == 0) {
+	    out, NULL) == 0) {
 		nv->defer = 1;	/* worker_answered() gives the verdict */
 		return;
 	}

@@ -12,7 +12,9 @@
  * under a mutex and wakes them with event_active(); each looks it up in
  * its own table (ct_find_related()) and sends the question back as the
  * answer.  Errors are rare: only this path takes a lock.  The error's
- * verdict waits (nq's deferred verdicts) while the other packets go on.
+ * verdict waits (nq's deferred verdicts) while the other packets go on;
+ * an error that came in fragments waits with its held fragments, which
+ * then take its verdict.
  */
 #include <stddef.h>
 #include <stdlib.h>
@@ -57,18 +59,29 @@ worker_ask_timer(struct worker *w)
 /*
  * Ask the other workers about the ICMP error p; 0 if its verdict now
  * waits for their answers, -1 if it is decided as it is (one worker,
- * stopping, too many waiting already, no memory).
+ * stopping, too many waiting already, too many fragments, no memory).
+ * A reassembled error (fr) keeps the datagram's first bytes, as the
+ * queue would have copied them: only its headers are read after.
  */
 int
 worker_ask(struct worker *w, const struct nq_packet *np, const struct pkt *p,
-    const struct verdict *v, const char *in, const char *out)
+    const struct verdict *v, const char *in, const char *out,
+    const struct frag_result *fr)
 {
 	struct worker_defer	*d = NULL;
 	struct worker_ask	*a;
+	const uint8_t		*data = np->data;
+	size_t			 len = np->len;
 	unsigned		 i, n;
 
+	if (fr != NULL) {
+		if (fr->n > WORKER_DEFER_FRAGS)
+			return (-1);
+		data = fr->buf;
+		len = fr->len < sizeof(d->buf) ? fr->len : sizeof(d->buf);
+	}
 	n = __atomic_load_n(&w->npeers, __ATOMIC_ACQUIRE);
-	if (n < 2 || w->ndefer == WORKER_DEFER || np->len > sizeof(d->buf) ||
+	if (n < 2 || w->ndefer == WORKER_DEFER || len > sizeof(d->buf) ||
 	    __atomic_load_n(&w->stopping, __ATOMIC_SEQ_CST))
 		return (-1);
 	for (i = 0; i < WORKER_DEFER; i++)
@@ -103,18 +116,24 @@ worker_ask(struct worker *w, const struct nq_packet *np, const struct pkt *p,
 	d->since = np->ts_ms;
 	d->np = *np;
 	d->np.data = d->buf;
-	memcpy(d->buf, np->data, np->len);
+	d->np.len = len;
+	memcpy(d->buf, data, len);
 	d->p = *p;
 	d->p.data = d->buf;
+	d->p.len = len;
 	d->v = *v;
 	snprintf(d->in, sizeof(d->in), "%s", in);
 	snprintf(d->out, sizeof(d->out), "%s", out);
+	d->nids = fr != NULL ? fr->n : 0;
+	if (d->nids > 0)
+		memcpy(d->ids, fr->ids, d->nids * sizeof(d->ids[0]));
 	if (w->ndefer++ == 0)
 		worker_ask_timer(w);
 	return (0);
 }
 
-/* The waiting error d is decided: RELATED if found, else as it was. */
+/* The waiting error d is decided: RELATED if found, else as it was;
+   its held fragments first, as worker_fragment() orders them. */
 static void
 worker_answered(struct worker *w, struct worker_defer *d, int found,
     uint32_t mark)
@@ -124,6 +143,8 @@ worker_answered(struct worker *w, struct worker_defer *d, int found,
 	memset(&nv, 0, sizeof(nv));
 	if (found)
 		verdict_related(w->cfg, &d->p, d->in, d->out, mark, &d->v);
+	worker_frag_release(w, d->ids, d->nids, &d->v);
+	d->nids = 0;
 	worker_decided(w, &d->np, &d->p, &d->v, d->in, d->out,
 	    worker_now_ms(), &nv);
 	(void)nq_verdict(w->nq, d->id, &nv);

@@ -7,8 +7,10 @@
  *
  * A held fragment's verdict is deferred (nq_verdict() later).  When its
  * datagram is decided the held ones get the verdict first, by offset,
- * then the packet that decided it, through the batch.  A datagram the
- * cache gives up on is audited once and its fragments dropped.
+ * then the packet that decided it, through the batch.  An ICMP error
+ * about another worker's connection first waits for the answer
+ * (worker_ask.c), its held fragments with it.  A datagram the cache
+ * gives up on is audited once and its fragments dropped.
  */
 #include <sys/types.h>
 
@@ -33,8 +35,8 @@ worker_csum(const struct nq_packet *np)
 }
 
 /* The held fragments ids[] take their datagram's verdict v. */
-static void
-worker_release(struct worker *w, const uint64_t *ids, size_t n,
+void
+worker_frag_release(struct worker *w, const uint64_t *ids, size_t n,
     const struct verdict *v)
 {
 	struct nq_verdict	 nv;
@@ -68,8 +70,15 @@ worker_fragment(struct worker *w, const struct nq_packet *np,
 		nv->defer = 1;	/* its datagram's verdict, or its end */
 		return (1);
 	default:
+		/* an error about another worker's connection waits for its
+		   answer, the held fragments with it */
+		if (res.status == FRAG_WHOLE && verdict_needs_owner(&p, &v) &&
+		    worker_ask(w, np, &p, &v, x->in, x->out, &res) == 0) {
+			nv->defer = 1;
+			return (1);
+		}
 		/* whole or ended: audited once, by this packet */
-		worker_release(w, res.ids, res.n, &v);
+		worker_frag_release(w, res.ids, res.n, &v);
 		worker_decided(w, np, &p, &v, x->in, x->out, x->now_ms, nv);
 		return (1);
 	}
@@ -90,7 +99,7 @@ worker_frag_expired(void *arg, const struct frag_expired *e)
 	verdict_invalid(&x, e->buf, e->len, REASON_FRAG_TIMEOUT, &p, &v);
 	if (v.log)
 		worker_audit(w, &v, &p, "", "", e->len, x.now_ms);
-	worker_release(w, e->ids, e->n, &v);
+	worker_frag_release(w, e->ids, e->n, &v);
 }
 
 void

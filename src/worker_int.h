@@ -40,6 +40,9 @@
 #define WORKER_DEFER		64	/* ICMP errors waiting for the other
 					   workers' answer */
 #define WORKER_ASK_MS		50	/* ... at most this long */
+#define WORKER_DEFER_FRAGS	16	/* held fragments of one waiting
+					   error: a 576-byte IPv4 error over
+					   the smallest MTU (68) takes 12 */
 #define WORKER_STALL_MS		1000	/* the loop did not run this long */
 #define WORKER_PROBE_MS		10	/* the kernel's backlog read at most
 					   this often while we are behind */
@@ -57,7 +60,8 @@ struct worker_ask;
 struct worker_names;
 struct sync_slice;
 
-/* An ICMP error waiting for the other workers' answers (worker_ask.c). */
+/* An ICMP error, whole or reassembled, waiting for the other workers'
+   answers (worker_ask.c). */
 struct worker_defer {
 	uint32_t		 seq;		/* 0: free */
 	uint32_t		 id;		/* the packet's, for nq */
@@ -67,6 +71,10 @@ struct worker_defer {
 	struct pkt		 p;
 	struct verdict		 v;		/* INVALID, if nobody knows it */
 	char			 in[IF_NAMESIZE], out[IF_NAMESIZE];
+	/* a reassembled error's held fragments (worker_frag.c's handles),
+	   which take its verdict with it */
+	size_t			 nids;
+	uint64_t		 ids[WORKER_DEFER_FRAGS];
 	uint8_t			 buf[NQ_COPY_RANGE];	/* p.data */
 };
 
@@ -190,12 +198,16 @@ int	 worker_fragment(struct worker *, const struct nq_packet *np,
 	    const struct verdict_ctx *x, struct nq_verdict *nv);
 /* Datagrams whose time is up by now (UINT64_MAX: all) are dropped. */
 void	 worker_frag_expire(struct worker *, uint64_t now);
+/* The held fragments ids[] (worker_fragment()'s handles) take v. */
+void	 worker_frag_release(struct worker *, const uint64_t *ids, size_t n,
+	    const struct verdict *v);
 
 /* worker_ask.c */
-/* 0: p's verdict waits for the other workers; -1: decide it now. */
+/* 0: p's verdict waits for the other workers; -1: decide it now.  fr:
+   p is this reassembled datagram, its held fragments wait with it. */
 int	 worker_ask(struct worker *, const struct nq_packet *,
 	    const struct pkt *, const struct verdict *, const char *,
-	    const char *);
+	    const char *, const struct frag_result *fr);
 /* Errors waited on for longer than age ms (0: all) stay as they were. */
 void	 worker_answer_late(struct worker *, uint64_t now, uint64_t age);
 void	 worker_ask_cb(evutil_socket_t, short, void *);

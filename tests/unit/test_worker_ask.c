@@ -1,0 +1,477 @@
+/*
+ * test_worker_ask.c - cmocka tests for worker_ask.c with worker_frag.c:
+ * an ICMP error in fragments that quotes another worker's connection
+ *
+ * Copyright (C) 2026 The nfqspid authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * Two real workers (worker_new(), worker.c's verdicts, counters and
+ * audit) with real tables, fragment caches and inboxes; the queue's I/O
+ * is wrapped (-Wl,--wrap: nq_open, nq_close, nq_verdict), so every
+ * verdict given later is recorded here.  No thread runs: the test
+ * delivers each inbox by calling its callback, as the loop would, and
+ * gives the clock to the timeout by hand.
+ */
+#include "autoconf.h"		/* first: _GNU_SOURCE */
+
+#include <sys/socket.h>
+#include <netinet/in.h>
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "worker_int.h"
+#include "../pktbuild.h"
+
+/* ---- the rest of the daemon, stubbed ------------------------------------- */
+
+static unsigned	 audits;
+
+void log_warn(const char *f, ...) { (void)f; }
+void log_warnx(const char *f, ...) { (void)f; }
+void log_info(const char *f, ...) { (void)f; }
+void log_debug(const char *f, ...) { (void)f; }
+void log_audit(const char *f, ...) { (void)f; audits++; }
+
+void
+events_ct(struct events *ev, unsigned wid, int event,
+    const struct ct_table *t, const struct ct_entry *e,
+    const struct config *cfg)
+{
+}
+
+void worker_fp_config(struct worker *w, const struct config *c) { }
+void worker_fp_packet(struct worker *w, const struct pkt *p,
+    const struct verdict *v) { }
+void worker_fp_event(struct worker *w, int ev, const struct ct_entry *e) { }
+void worker_fp_epoch(struct worker *w) { }
+void worker_fp_credits(struct worker *w, uint64_t now) { }
+void worker_sync_event(struct worker *w, int ev, const struct ct_entry *e) { }
+void worker_sync_refresh(struct worker *w, uint64_t now) { }
+int worker_sync_start(struct worker *w) { return (0); }
+void worker_sync_free(struct worker *w) { }
+
+/* ---- the queue, wrapped --------------------------------------------------- */
+
+struct given {
+	uint32_t	 id;
+	uint8_t		 accept, set_mark;
+	uint32_t	 mark;
+};
+
+static struct given	 given[256];
+static size_t		 ngiven;
+static uint8_t		 fakeq;	/* the handle worker_new() keeps */
+
+struct nq	*__wrap_nq_open(uint16_t, uint32_t, int, uint32_t, uint32_t);
+void		 __wrap_nq_close(struct nq *);
+int		 __wrap_nq_verdict(struct nq *, uint32_t,
+		    const struct nq_verdict *);
+
+struct nq *
+__wrap_nq_open(uint16_t queue, uint32_t maxlen, int fail_open,
+    uint32_t copy, uint32_t maxcopy)
+{
+	return ((struct nq *)&fakeq);
+}
+
+void
+__wrap_nq_close(struct nq *q)
+{
+	assert_ptr_equal(q, &fakeq);
+}
+
+int
+__wrap_nq_verdict(struct nq *q, uint32_t id, const struct nq_verdict *v)
+{
+	assert_ptr_equal(q, &fakeq);
+	assert_true(ngiven < sizeof(given) / sizeof(given[0]));
+	given[ngiven].id = id;
+	given[ngiven].accept = v->accept;
+	given[ngiven].set_mark = v->set_mark;
+	given[ngiven].mark = v->mark;
+	ngiven++;
+	return (0);
+}
+
+/* ---- two workers ------------------------------------------------------------ */
+
+#define MARK		0x42	/* the owner's connection's */
+#define QPAY		200	/* bytes of the quoted datagram's payload */
+
+struct fix {
+	struct config	 cfg;
+	struct rule	 rules[2];
+	struct worker	*all[2];	/* 0 gets the error, 1 owns the
+					   connection */
+	uint64_t	 now;
+};
+
+static void
+add_rule(struct fix *f, const char *name, uint8_t states, uint8_t proto,
+    uint8_t action, uint32_t mark, uint8_t log)
+{
+	struct rule	*r = &f->rules[f->cfg.nrules];
+	char		 err[128];
+
+	memset(r, 0, sizeof(*r));
+	snprintf(r->name, sizeof(r->name), "%s", name);
+	r->index = (uint16_t)f->cfg.nrules;
+	r->states = states;
+	r->has_proto = proto != 0;
+	r->proto = proto;
+	if (proto == IPPROTO_UDP)
+		assert_int_equal(rule_parse_ports("53", &r->dport, err,
+		    sizeof(err)), 0);
+	r->action = action;
+	r->has_mark = mark != 0;
+	r->mark = mark;
+	r->log = log;
+	f->cfg.nrules++;
+}
+
+static struct worker *
+worker(struct fix *f, unsigned id)
+{
+	struct worker	*w;
+	char		 err[128];
+
+	w = worker_new(id, &f->cfg, err, sizeof(err));
+	assert_non_null(w);
+	/* what worker_start() adds, without the thread */
+	w->base = event_base_new();
+	assert_non_null(w->base);
+	w->askev = event_new(w->base, -1, 0, worker_ask_cb, w);
+	w->asktimer = evtimer_new(w->base, worker_ask_timeout, w);
+	assert_non_null(w->askev);
+	assert_non_null(w->asktimer);
+	limit_bucket_init(&w->auditrate, f->cfg.log_rate, f->now);
+	return (w);
+}
+
+static int
+setup(void **state)
+{
+	struct fix	*f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	ct_config_defaults(&f->cfg.ct);
+	frag_config_defaults(&f->cfg.frag);
+	f->cfg.mode = MODE_ENFORCE;
+	f->cfg.policy[CT_NEW] = RULE_DROP;
+	f->cfg.policy[CT_ESTABLISHED] = RULE_ACCEPT;
+	f->cfg.policy[CT_RELATED] = RULE_ACCEPT;
+	f->cfg.policy[CT_INVALID] = RULE_DROP;
+	f->cfg.log_invalid = 1;
+	f->cfg.log_rate = 1000;
+	f->cfg.rules = f->rules;
+	add_rule(f, "dns", CT_STATE_BIT(CT_NEW), IPPROTO_UDP, RULE_ACCEPT,
+	    MARK, 0);
+	/* audits the errors, leaves their mark to the connection */
+	add_rule(f, "errors", CT_STATE_BIT(CT_RELATED), 0, RULE_ACCEPT, 0, 1);
+	f->now = 1000000;
+	f->all[0] = worker(f, 0);
+	f->all[1] = worker(f, 1);
+	worker_set_peers(f->all, 2);
+	ngiven = 0;
+	audits = 0;
+	*state = f;
+	return (0);
+}
+
+static int
+teardown(void **state)
+{
+	struct fix	*f = *state;
+	size_t		 i;
+
+	worker_free(f->all[0]);
+	worker_free(f->all[1]);
+	for (i = 0; i < f->cfg.nrules; i++)
+		rule_clear(&f->rules[i]);
+	free(f);
+	return (0);
+}
+
+/* ---- packets ---------------------------------------------------------------- */
+
+/* w's table gets the UDP flow PB_B:5353 -> PB_A:53, accepted with MARK. */
+static void
+connect_udp(struct fix *f, struct worker *w, int v6)
+{
+	struct verdict_ctx x = { &f->cfg, w->ct, w->lt, "", "",
+	    PKT_HOOK_FORWARD, 0, f->now };
+	uint8_t		 b[64];
+	struct pkt	 p;
+	struct verdict	 v;
+	size_t		 h;
+
+	h = v6 ? pb_ip6(b, IPPROTO_UDP, PB_B6, PB_A6, 64, 12) :
+	    pb_ip4(b, IPPROTO_UDP, PB_B4, PB_A4, 0, 1, 0, 12);
+	pb_udp(b + h, 5353, 53, 4);
+	memcpy(b + h + 8, "ping", 4);
+	verdict_packet(&x, b, h + 12, NULL, &p, &v);
+	assert_int_equal(v.state, CT_NEW);
+	assert_int_equal(v.action, RULE_ACCEPT);
+	assert_int_equal(v.mark, MARK);
+	assert_int_equal(ct_count(w->ct), 1);
+}
+
+/*
+ * The port unreachable PB_A sends back to PB_B about that flow, as an
+ * ICMP or ICMPv6 message of l4 (returned: its length).
+ */
+static size_t
+unreachable(uint8_t *l4, int v6)
+{
+	size_t		 h, len;
+	uint8_t		*q = l4 + 8;
+
+	pb_icmp(l4, v6 ? 1 : 3, v6 ? 4 : 3, 0, 0);
+	h = v6 ? pb_ip6(q, IPPROTO_UDP, PB_B6, PB_A6, 64, 8 + QPAY) :
+	    pb_ip4(q, IPPROTO_UDP, PB_B4, PB_A4, 0, 1, 0, 8 + QPAY);
+	if (!v6)
+		pb_ip4_csum(q);
+	pb_udp(q + h, 5353, 53, QPAY);
+	memset(q + h + 8, 0x5a, QPAY);
+	len = 8 + h + 8 + QPAY;
+	put16(l4 + 2, pb_csum(v6 ? pb_pseudo(1, IPPROTO_ICMPV6, len) : 0,
+	    l4, len));
+	return (len);
+}
+
+/*
+ * That error to w in fragments (identification id): the first of first
+ * bytes, then of size bytes each, with ids from id on.  Every fragment but the last is held;
+ * the last makes it whole.  Returns the number of fragments, and the
+ * last one's nq verdict in nv.
+ */
+static size_t
+send_error(struct fix *f, struct worker *w, int v6, size_t first,
+    size_t size, uint32_t id, struct nq_verdict *nv)
+{
+	struct verdict_ctx x = { &f->cfg, w->ct, w->lt, "", "",
+	    PKT_HOOK_FORWARD, 0, f->now };
+	struct nq_packet np;
+	uint8_t		 l4[8 + 40 + 8 + QPAY], b[48 + 96];
+	size_t		 len, off, n, k;
+
+	len = unreachable(l4, v6);
+	for (off = 0, k = 0; off < len; off += n, k++) {
+		n = off == 0 ? first : size;
+		if (n > len - off)
+			n = len - off;
+		memset(&np, 0, sizeof(np));
+		np.id = id + (uint32_t)k;
+		np.data = b;
+		np.len = np.origlen = pb_frag(b, v6, v6 ? IPPROTO_ICMPV6 :
+		    IPPROTO_ICMP, id, l4, off, n, off + n < len);
+		np.ts_ms = f->now;
+		np.hook = PKT_HOOK_FORWARD;
+		memset(nv, 0, sizeof(*nv));
+		assert_int_equal(worker_fragment(w, &np, &x, nv), 1);
+		if (off + n < len)
+			assert_true(nv->defer);	/* held */
+	}
+	return (k);
+}
+
+/* What nq was told for ids [id, id + n), in that order. */
+static void
+check_given(uint32_t id, size_t n, uint8_t accept, uint32_t mark)
+{
+	size_t	 k;
+
+	assert_int_equal(ngiven, n);
+	for (k = 0; k < n; k++) {
+		assert_int_equal(given[k].id, id + k);
+		assert_int_equal(given[k].accept, accept);
+		assert_int_equal(given[k].set_mark, mark != 0);
+		if (mark != 0)
+			assert_int_equal(given[k].mark, mark);
+	}
+}
+
+/* ---- the tests ---------------------------------------------------------------- */
+
+/* The owner answers: every fragment is RELATED, with its mark. */
+static void
+related(struct fix *f, int v6, uint32_t id)
+{
+	struct worker	*w = f->all[0], *owner = f->all[1];
+	struct nq_verdict nv;
+	size_t		 n;
+
+	connect_udp(f, owner, v6);
+	n = send_error(f, w, v6, 96, 96, id, &nv);
+	assert_int_equal(n, 3);
+	/* the last one waits too, for the answer: nothing given yet */
+	assert_true(nv.defer);
+	assert_int_equal(ngiven, 0);
+	assert_int_equal(w->ndefer, 1);
+	assert_int_equal(w->st.received, 0);
+	assert_non_null(owner->inbox);
+	worker_ask_cb(-1, EV_READ, owner);	/* the question */
+	assert_null(owner->inbox);
+	assert_int_equal(ngiven, 0);
+	worker_ask_cb(-1, EV_READ, w);		/* its answer */
+	/* the held ones by offset, then the one that made it whole */
+	check_given(id, n, 1, MARK);
+	assert_int_equal(w->ndefer, 0);
+	assert_int_equal(w->st.received, n);
+	assert_int_equal(w->st.accepted, n);
+	assert_int_equal(w->st.related, n);
+	assert_int_equal(w->st.invalid, 0);
+	/* one record for the datagram, by the rule that audits errors */
+	assert_int_equal(audits, 1);
+	assert_int_equal(w->rcount[2 * 1], n);
+	assert_int_equal(owner->st.received, 0);
+}
+
+static void
+test_related4(void **state)
+{
+	related(*state, 0, 100);
+}
+
+static void
+test_related6(void **state)
+{
+	related(*state, 1, 200);
+}
+
+/* Nobody knows the connection: every fragment as it was, INVALID. */
+static void
+test_unknown(void **state)
+{
+	struct fix	*f = *state;
+	struct worker	*w = f->all[0], *other = f->all[1];
+	struct nq_verdict nv;
+	size_t		 n;
+
+	n = send_error(f, w, 0, 96, 96, 300, &nv);
+	assert_true(nv.defer);
+	assert_int_equal(ngiven, 0);
+	worker_ask_cb(-1, EV_READ, other);
+	worker_ask_cb(-1, EV_READ, w);
+	check_given(300, n, 0, 0);
+	assert_int_equal(w->ndefer, 0);
+	assert_int_equal(w->st.dropped, n);
+	assert_int_equal(w->st.invalid, n);
+	assert_int_equal(w->st.reasons[REASON_ICMP_UNTRACKED], n);
+	assert_int_equal(audits, 1);
+}
+
+/*
+ * No answer in time, or the worker stops first: every fragment as it
+ * was, once; the answer that comes after finds nothing to decide.
+ */
+static void
+test_late(void **state)
+{
+	struct fix	*f = *state;
+	struct worker	*w = f->all[0], *owner = f->all[1];
+	struct nq_verdict nv;
+	size_t		 n;
+
+	connect_udp(f, owner, 0);
+	n = send_error(f, w, 0, 96, 96, 400, &nv);
+	assert_true(nv.defer);
+	worker_answer_late(w, f->now + WORKER_ASK_MS - 1, WORKER_ASK_MS);
+	assert_int_equal(ngiven, 0);
+	worker_answer_late(w, f->now + WORKER_ASK_MS, WORKER_ASK_MS);
+	check_given(400, n, 0, 0);
+	assert_int_equal(w->st.reasons[REASON_ICMP_UNTRACKED], n);
+	worker_ask_cb(-1, EV_READ, owner);
+	worker_ask_cb(-1, EV_READ, w);
+	assert_int_equal(ngiven, n);
+
+	/* the stop path: whatever waits is decided, whatever its age */
+	ngiven = 0;
+	n = send_error(f, w, 1, 96, 96, 500, &nv);
+	assert_true(nv.defer);
+	assert_int_equal(w->ndefer, 1);
+	worker_answer_late(w, 0, 0);
+	check_given(500, n, 0, 0);
+	assert_int_equal(w->ndefer, 0);
+	/* the question still in the owner's inbox is freed with it */
+	assert_non_null(owner->inbox);
+}
+
+/* More held fragments than a waiting slot keeps: decided at once, as
+   before, and nobody is asked. */
+static void
+test_too_many(void **state)
+{
+	struct fix	*f = *state;
+	struct worker	*w = f->all[0], *owner = f->all[1];
+	struct nq_verdict nv;
+	size_t		 n;
+
+	connect_udp(f, owner, 0);
+	n = send_error(f, w, 0, 48, 8, 600, &nv);
+	assert_true(n - 1 > WORKER_DEFER_FRAGS);
+	assert_false(nv.defer);
+	assert_false(nv.accept);
+	check_given(600, n - 1, 0, 0);
+	assert_null(owner->inbox);
+	assert_int_equal(w->ndefer, 0);
+	assert_int_equal(w->st.reasons[REASON_ICMP_UNTRACKED], n);
+	assert_int_equal(audits, 1);
+}
+
+/* Every waiting slot taken: the next error is decided at once, and
+   those that wait still get the owner's answer. */
+static void
+test_no_slot(void **state)
+{
+	struct fix	*f = *state;
+	struct worker	*w = f->all[0], *owner = f->all[1];
+	struct nq_verdict nv;
+	size_t		 n = 0, k;
+
+	connect_udp(f, owner, 0);
+	for (k = 0; k < WORKER_DEFER; k++) {
+		n = send_error(f, w, 0, 96, 96, 1000 + 4 * (uint32_t)k, &nv);
+		assert_true(nv.defer);
+	}
+	assert_int_equal(w->ndefer, WORKER_DEFER);
+	assert_int_equal(ngiven, 0);
+	(void)send_error(f, w, 0, 96, 96, 2000, &nv);
+	assert_false(nv.defer);
+	assert_false(nv.accept);
+	check_given(2000, n - 1, 0, 0);
+	ngiven = 0;
+	worker_ask_cb(-1, EV_READ, owner);
+	worker_ask_cb(-1, EV_READ, w);
+	assert_int_equal(w->ndefer, 0);
+	assert_int_equal(ngiven, WORKER_DEFER * n);
+	for (k = 0; k < ngiven; k++) {
+		assert_true(given[k].accept);
+		assert_int_equal(given[k].mark, MARK);
+	}
+	assert_int_equal(w->st.related, WORKER_DEFER * n);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_related4, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_related6, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_unknown, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_late, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_too_many, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_no_slot, setup, teardown),
+	};
+
+	return (cmocka_run_group_tests(tests, NULL, NULL));
+}
