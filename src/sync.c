@@ -62,6 +62,25 @@ sync_room(struct sync *s, unsigned wid)
 	    __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE)));
 }
 
+/*
+ * In a worker's thread: wake the sync thread unless it is woken already.
+ * The flag shares a line with sending, which every worker reads on
+ * every change; an exchange takes that line even when it finds the flag
+ * set, so a ring past half full would take it from all the others on
+ * each change.  A load leaves it shared, and only the worker that sets
+ * the flag writes it.  A flag seen set just after sync_pump() cleared
+ * it loses no change: the next one looks again, and the flush drains
+ * the ring anyway.
+ */
+static void
+sync_wake(struct sync *s)
+{
+	if (__atomic_load_n(&s->wake_pending, __ATOMIC_SEQ_CST) ||
+	    __atomic_exchange_n(&s->wake_pending, 1, __ATOMIC_SEQ_CST))
+		return;
+	event_active(s->wakeev, EV_READ, 0);
+}
+
 void
 sync_ct(struct sync *s, unsigned wid, int event, const struct ct_table *t,
     const struct ct_entry *e, const struct config *cfg)
@@ -90,9 +109,8 @@ sync_ct(struct sync *s, unsigned wid, int event, const struct ct_table *t,
 	__atomic_store_n(&r->head, head + 1, __ATOMIC_RELEASE);
 	__atomic_add_fetch(&r->queued, 1, __ATOMIC_RELAXED);
 	/* half full: drain before the flush, so nothing is lost */
-	if (head + 1 - tail >= s->wake_at && s->wakeev != NULL &&
-	    __atomic_exchange_n(&s->wake_pending, 1, __ATOMIC_SEQ_CST) == 0)
-		event_active(s->wakeev, EV_READ, 0);
+	if (head + 1 - tail >= s->wake_at && s->wakeev != NULL)
+		sync_wake(s);
 }
 
 _Static_assert(sizeof(struct sync_ring) == 2 * CACHELINE &&
@@ -295,14 +313,19 @@ void
 sync_pump(struct sync *s, uint64_t now)
 {
 	struct sync_ring *r;
-	uint64_t	 lost = 0;
+	uint64_t	 lost = 0, n;
 	unsigned	 i;
 
-	__atomic_store_n(&s->wake_pending, 0, __ATOMIC_SEQ_CST);
+	/* cleared only if set: the workers read its line (sync_wake()) */
+	if (__atomic_load_n(&s->wake_pending, __ATOMIC_SEQ_CST))
+		__atomic_store_n(&s->wake_pending, 0, __ATOMIC_SEQ_CST);
 	for (i = 0; i < s->nworkers; i++) {
 		r = &s->rings[i];
 		sync_drain(s, r);
-		lost += __atomic_exchange_n(&r->lost, 0, __ATOMIC_RELAXED);
+		/* the worker's count only grows: we never write its line */
+		n = __atomic_load_n(&r->lost, __ATOMIC_RELAXED);
+		lost += n - r->lost_seen;
+		r->lost_seen = n;
 	}
 	if (lost > 0) {
 		/* the peer missed changes: it gets everything */

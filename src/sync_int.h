@@ -32,14 +32,19 @@
 #define SYNC_SWEEP	4096	/* entries looked at per worker_call() */
 
 /* The worker's end and the sync thread's on lines of their own, and
-   no line shared with another worker's ring (cacheline_calloc()). */
+   no line shared with another worker's ring (cacheline_calloc()).  The
+   sync thread only reads the worker's line: it keeps what it has
+   counted of lost on its own, as events.c does. */
 struct sync_ring {
+	/* the worker's line */
 	struct sync_rec	*rec;
-	uint64_t	 head;		/* the worker's (atomic) */
-	uint64_t	 lost;		/* atomic: changes that did not fit */
+	uint64_t	 head;		/* atomic */
+	uint64_t	 lost;		/* atomic: changes that did not fit;
+					   only grows */
 	uint64_t	 queued;	/* atomic: changes put in */
-	uint64_t	 tail __attribute__((aligned(CACHELINE)));
-					/* the sync thread's (atomic) */
+	/* the sync thread's line */
+	uint64_t	 tail __attribute__((aligned(CACHELINE)));	/* atomic */
+	uint64_t	 lost_seen;	/* lost at the last drain */
 } __attribute__((aligned(CACHELINE)));
 
 /* A datagram's records, for the backup's worker to apply. */
