@@ -204,31 +204,18 @@ items(struct fix *f, uint8_t op, uint16_t sport)
 	return (n);
 }
 
-/* A UDP stream from sport, answered, n packets in all. */
+/* n packets from sport, answered in turn: a UDP stream, or a TCP
+   connection picked up and carried (bare ACKs). */
 static struct ct_entry *
-udp_stream(struct fix *f, uint16_t sport, unsigned n)
+stream(struct fix *f, uint8_t proto, uint16_t sport, unsigned n)
 {
 	struct ct_entry	*e = NULL;
 	struct pkt	 p;
 	unsigned	 i;
 
 	for (i = 0; i < n; i++) {
-		p = udp(sport, i % 2);
-		e = pass(f, &p, RULE_ACCEPT);
-	}
-	return (e);
-}
-
-/* A TCP connection from sport, picked up and carried n segments. */
-static struct ct_entry *
-tcp_stream(struct fix *f, uint16_t sport, unsigned n)
-{
-	struct ct_entry	*e = NULL;
-	struct pkt	 p;
-	unsigned	 i;
-
-	for (i = 0; i < n; i++) {
-		p = tcp(sport, i % 2, PKT_TH_ACK);
+		p = proto == IPPROTO_TCP ? tcp(sport, i % 2, PKT_TH_ACK) :
+		    udp(sport, i % 2);
 		e = pass(f, &p, RULE_ACCEPT);
 	}
 	return (e);
@@ -245,7 +232,7 @@ test_threshold(void **state)
 	struct fpq_item	 it;
 	struct pkt	 p;
 
-	e = udp_stream(f, 5000, WORKER_FP_PACKETS - 1);
+	e = stream(f, IPPROTO_UDP, 5000, WORKER_FP_PACKETS - 1);
 	assert_non_null(e);
 	assert_true(ct_offloadable(e));
 	assert_true(fpq_ring_empty(&f->d.port.out));
@@ -268,11 +255,11 @@ test_threshold(void **state)
 	assert_int_equal(it.c.dst.a8[3], 2);
 	assert_int_equal(it.epoch, 0);
 	/* its further packets (the kernel's race) send nothing more */
-	(void)udp_stream(f, 5000, 4);
+	(void)stream(f, IPPROTO_UDP, 5000, 4);
 	assert_true(fpq_ring_empty(&f->d.port.out));
 	assert_int_equal(f->w.st.fp.offloaded, 1);
 	/* TCP too, picked up mid-stream */
-	e = tcp_stream(f, 6000, WORKER_FP_PACKETS);
+	e = stream(f, IPPROTO_TCP, 6000, WORKER_FP_PACKETS);
 	assert_true(ct_offloaded(f->w.ct, e));
 	assert_int_equal(items(f, FPQ_ADD, 6000), 1);
 }
@@ -294,12 +281,12 @@ test_policy(void **state)
 	assert_false(ct_offloadable(e));
 	assert_false(ct_offloaded(f->w.ct, e));
 	/* accepted by the packet's verdict, not the policy: no */
-	e = udp_stream(f, 5002, WORKER_FP_PACKETS - 1);
+	e = stream(f, IPPROTO_UDP, 5002, WORKER_FP_PACKETS - 1);
 	p = udp(5002, 0);
 	(void)pass(f, &p, RULE_DROP);
 	assert_false(ct_offloaded(f->w.ct, e));
 	/* a TCP connection's SYN, FIN or RST is never a reason to go */
-	e = tcp_stream(f, 6001, WORKER_FP_PACKETS - 1);
+	e = stream(f, IPPROTO_TCP, 6001, WORKER_FP_PACKETS - 1);
 	p = tcp(6001, 0, PKT_TH_ACK | PKT_TH_PUSH | PKT_TH_URG);
 	(void)pass(f, &p, RULE_ACCEPT);
 	assert_true(ct_offloaded(f->w.ct, e));
@@ -317,7 +304,7 @@ test_policy(void **state)
 	f->cfg.norule_states = 0;	/* a rule names established */
 	worker_fp_config(&f->w, &f->cfg);
 	assert_false(f->w.fp_ok);
-	e = udp_stream(f, 5003, 2 * WORKER_FP_PACKETS);
+	e = stream(f, IPPROTO_UDP, 5003, 2 * WORKER_FP_PACKETS);
 	assert_false(ct_offloaded(f->w.ct, e));
 	assert_true(fpq_ring_empty(&f->d.port.out));
 	f->cfg.norule_states = CT_STATE_BIT(CT_ESTABLISHED);
@@ -340,7 +327,7 @@ test_removal(void **state)
 	struct ct_entry	*e;
 	struct pkt	 p;
 
-	e = tcp_stream(f, 6002, WORKER_FP_PACKETS);
+	e = stream(f, IPPROTO_TCP, 6002, WORKER_FP_PACKETS);
 	assert_true(ct_offloaded(f->w.ct, e));
 	(void)items(f, 0, 0);
 	p = tcp(6002, 0, PKT_TH_FIN | PKT_TH_ACK);
@@ -351,7 +338,7 @@ test_removal(void **state)
 	assert_int_equal(f->d.wakes, 1);
 	assert_int_equal(f->w.st.fp.removed, 1);
 
-	e = tcp_stream(f, 6003, WORKER_FP_PACKETS);
+	e = stream(f, IPPROTO_TCP, 6003, WORKER_FP_PACKETS);
 	assert_true(ct_offloaded(f->w.ct, e));
 	p = tcp(6003, 1, PKT_TH_RST | PKT_TH_ACK);
 	(void)pass(f, &p, RULE_ACCEPT);
@@ -359,7 +346,7 @@ test_removal(void **state)
 	assert_int_equal(items(f, FPQ_DEL, 6003), 1);
 
 	/* expiry: the table's DESTROY event */
-	e = udp_stream(f, 5004, WORKER_FP_PACKETS);
+	e = stream(f, IPPROTO_UDP, 5004, WORKER_FP_PACKETS);
 	assert_true(ct_offloaded(f->w.ct, e));
 	(void)items(f, 0, 0);
 	ct_expire(f->w.ct, f->now + 3600 * 1000);
@@ -368,9 +355,9 @@ test_removal(void **state)
 	assert_int_equal(ct_offload_count(f->w.ct), 0);
 
 	/* flush: every offloaded one, and only those */
-	(void)udp_stream(f, 5005, WORKER_FP_PACKETS);
-	(void)udp_stream(f, 5006, WORKER_FP_PACKETS);
-	(void)udp_stream(f, 5007, 2);
+	(void)stream(f, IPPROTO_UDP, 5005, WORKER_FP_PACKETS);
+	(void)stream(f, IPPROTO_UDP, 5006, WORKER_FP_PACKETS);
+	(void)stream(f, IPPROTO_UDP, 5007, 2);
 	assert_int_equal(ct_offload_count(f->w.ct), 2);
 	(void)items(f, 0, 0);
 	ct_flush(f->w.ct);
@@ -390,7 +377,7 @@ test_ring_full(void **state)
 	struct pkt	 p;
 	unsigned	 wakes;
 
-	in = udp_stream(f, 5010, WORKER_FP_PACKETS);
+	in = stream(f, IPPROTO_UDP, 5010, WORKER_FP_PACKETS);
 	assert_true(ct_offloaded(f->w.ct, in));
 	/* the thread falls behind: the ring fills to the reserve */
 	memset(&it, 0, sizeof(it));
@@ -398,7 +385,7 @@ test_ring_full(void **state)
 	while (fpq_ring_room(&f->d.port.out) > FPQ_RESERVE)
 		assert_int_equal(fpq_ring_push(&f->d.port.out, &it), 0);
 	wakes = f->d.wakes;
-	e = udp_stream(f, 5011, WORKER_FP_PACKETS);
+	e = stream(f, IPPROTO_UDP, 5011, WORKER_FP_PACKETS);
 	assert_false(ct_offloaded(f->w.ct, e));
 	assert_int_equal(f->w.st.fp.ring_full, 1);
 	assert_int_equal(f->d.wakes, wakes + 1);
@@ -413,7 +400,7 @@ test_ring_full(void **state)
 	assert_int_equal(f->d.lost, 0);
 	/* the ring full to the last slot: the removal is not lost, the
 	   thread is told to empty the whole kernel table */
-	in = udp_stream(f, 5012, WORKER_FP_PACKETS);
+	in = stream(f, IPPROTO_UDP, 5012, WORKER_FP_PACKETS);
 	assert_false(ct_offloaded(f->w.ct, in));
 	assert_int_equal(ct_set_offloaded(f->w.ct, in, 1), 0);
 	while (fpq_ring_room(&f->d.port.out) > 0)
@@ -440,7 +427,7 @@ test_credits(void **state)
 	uint64_t		 bytes;
 	unsigned		 i = CT_ESTABLISHED;
 
-	e = udp_stream(f, 5020, WORKER_FP_PACKETS);
+	e = stream(f, IPPROTO_UDP, 5020, WORKER_FP_PACKETS);
 	assert_true(ct_offloaded(f->w.ct, e));
 	assert_true(fpq_ring_pop(&f->d.port.out, &it));
 	before = ct_entry_packets(e);
@@ -477,7 +464,7 @@ test_credits(void **state)
 	assert_int_equal(f->w.fp_epoch, 1);
 	assert_int_equal(ct_offload_count(f->w.ct), 0);
 	/* and it goes in again, of the new epoch */
-	(void)udp_stream(f, 5020, 1);
+	(void)stream(f, IPPROTO_UDP, 5020, 1);
 	assert_true(fpq_ring_pop(&f->d.port.out, &it));
 	assert_int_equal(it.op, FPQ_ADD);
 	assert_int_equal(it.epoch, 1);
