@@ -156,7 +156,8 @@ node_init(struct node *n, int role, const char *me, const char *peer,
 	}
 	n->cfg.rules = n->rules;
 	n->cfg.nrules = 3;
-	assert_non_null(n->w = calloc(1, sizeof(*n->w)));
+	/* aligned as worker_new() aligns it: it asks for whole lines */
+	assert_non_null(n->w = cacheline_calloc(1, sizeof(*n->w)));
 	n->w->cfg = &n->cfg;
 	assert_non_null(n->w->ct = ct_new(&n->cfg.ct));
 	assert_non_null(n->w->lt = limit_new(1024));
