@@ -407,6 +407,24 @@ lib_queue_bound()
 	    awk -v q="$T_QUEUE" '$1 == q { f = 1 } END { exit !f }'
 }
 
+# lib_start_page PORT [options]: dut diverted and nfqspid started with
+# the status page on every address of dut, port PORT, and listening;
+# http_allow stays the default (loopback), so the client, on d0's
+# network, is outside it.  A daemon that does not start ends the test.
+lib_start_page()
+{
+	local port=$1
+	shift
+	sed -i "s|^control = .*|&\nhttp = 0.0.0.0:$port|" "$T_CONF"
+	lib_divert || { echo "cannot divert FORWARD to NFQUEUE" >&2; exit 1; }
+	if ! lib_start_daemon "$@"; then
+		fail "nfqspid starts"
+		lib_summary
+	fi
+	ok "nfqspid starts with the status page on 0.0.0.0:$port"
+	check "the page listens" wait_listen "$NS_D" tcp "$port"
+}
+
 # lib_start_daemon [options]: nfqspid -f in dut; wait until it has bound
 # the queue and opened its control socket.
 lib_start_daemon()

@@ -35,16 +35,8 @@ proto = tcp
 dport = 5001
 action = accept
 EOF
-# The page on every address of dut; http_allow stays the default
-# (loopback), so the client on d0's network is outside it.
-sed -i "s|^control = .*|&\nhttp = 0.0.0.0:$PORT|" "$T_CONF"
-lib_divert || { echo "cannot divert FORWARD to NFQUEUE" >&2; exit 1; }
-if ! lib_start_daemon "$@"; then
-	fail "nfqspid starts"
-	lib_summary
-fi
-ok "nfqspid starts with the status page on 0.0.0.0:$PORT"
-check "the page listens" wait_listen "$NS_D" tcp "$PORT"
+# The page on every address of dut; the client is outside http_allow.
+lib_start_page "$PORT" "$@"
 
 nfds() { ls "/proc/$T_DPID/fd" 2>/dev/null | wc -l; }
 # A liveness bound, not a benchmark: the answer takes milliseconds, and

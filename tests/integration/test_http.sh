@@ -41,16 +41,8 @@ dport = 5001
 action = accept
 mark = 0x10
 EOF
-# The page on every address of dut; http_allow stays the default
-# (loopback), so the client, on d0's network, is refused.
-sed -i "s|^control = .*|&\nhttp = 0.0.0.0:$PORT|" "$T_CONF"
-lib_divert || { echo "cannot divert FORWARD to NFQUEUE" >&2; exit 1; }
-if ! lib_start_daemon "$@"; then
-	fail "nfqspid starts"
-	lib_summary
-fi
-ok "nfqspid starts with the status page on 0.0.0.0:$PORT"
-check "the page listens" wait_listen "$NS_D" tcp "$PORT"
+# The page on every address of dut; the client is outside http_allow.
+lib_start_page "$PORT" "$@"
 check "the start is logged with the page's address" \
     log_has "http: status page on http://0.0.0.0:$PORT/"
 
