@@ -644,6 +644,19 @@ except socket.timeout:
     sys.exit(1)
 sys.stdout.write(data.decode(errors="replace"))
 EOF
+	# TCP client: DST DPORT SPORT SECONDS [SRC]: three echoes, then the
+	# connection held open SECONDS.
+	cat >"$T_TMP/tcphold.py" <<'EOF'
+import socket, sys, time
+v6 = ":" in sys.argv[1]
+s = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET)
+s.bind((sys.argv[5] if len(sys.argv) > 5 else "::" if v6 else "0.0.0.0", int(sys.argv[3])))
+s.connect((sys.argv[1], int(sys.argv[2])))
+for i in range(3):
+    s.sendall(b"hello\n")
+    s.recv(100)
+time.sleep(float(sys.argv[4]))
+EOF
 	# Raw TCP segments with scapy: DST then SPORT:DPORT:FLAGS...
 	cat >"$T_TMP/tcpraw.py" <<'EOF'
 import sys

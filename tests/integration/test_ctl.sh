@@ -81,18 +81,9 @@ mode=$(stat -c %a "$T_CTL")
 check "the control socket has mode 0660 (got $mode)" test "$mode" = 660
 
 # A TCP connection held open, a UDP exchange, a ping.
-cat >"$T_TMP/hold.py" <<'EOF'
-import socket, sys, time
-s = socket.socket()
-s.bind(("0.0.0.0", int(sys.argv[3])))
-s.connect((sys.argv[1], int(sys.argv[2])))
-s.sendall(b"hello\n")
-s.recv(100)
-time.sleep(float(sys.argv[4]))
-EOF
 bg_in "$NS_S" socat "TCP4-LISTEN:5001,bind=$S4,reuseaddr,fork" EXEC:cat
 wait_listen "$NS_S" tcp 5001 || fail "server listens on 5001"
-bg_in "$NS_C" "$PY" "$T_TMP/hold.py" "$S4" 5001 41000 120
+bg_in "$NS_C" "$PY" "$T_TMP/tcphold.py" "$S4" 5001 41000 120
 bg_in "$NS_S" "$PY" "$T_TMP/udpsrv.py" "$S4:5353"
 wait_listen "$NS_S" udp 5353 || fail "UDP responder listens"
 reply=$(in_c "$PY" "$T_TMP/udpcli.py" "$S4" 5353 ctl-test 3)
@@ -266,7 +257,7 @@ timeout 8 "$NFQSPICTL" -s "$T_CTL" -j events -e destroy -o timestamp \
     >"$T_TMP/events-ts.json" 2>&1 &
 evtjpid=$!
 sleep 1
-in_c "$PY" "$T_TMP/hold.py" "$S4" 5001 41001 0.2
+in_c "$PY" "$T_TMP/tcphold.py" "$S4" 5001 41001 0.2
 # ... and one over IPv6: events write addresses short, the listing in full
 in_c "$PY" -c 'import socket, sys
 s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)

@@ -47,20 +47,9 @@ check "the start is logged with the page's address" \
     log_has "http: status page on http://0.0.0.0:$PORT/"
 
 # A TCP connection held open through the firewall.
-cat >"$T_TMP/hold.py" <<'EOF'
-import socket, sys, time
-v6 = ":" in sys.argv[1]
-s = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET)
-s.bind((sys.argv[5] if len(sys.argv) > 5 else "::" if v6 else "0.0.0.0", int(sys.argv[3])))
-s.connect((sys.argv[1], int(sys.argv[2])))
-for i in range(3):
-    s.sendall(b"hello\n")
-    s.recv(100)
-time.sleep(float(sys.argv[4]))
-EOF
 bg_in "$NS_S" socat "TCP4-LISTEN:5001,bind=$S4,reuseaddr,fork" EXEC:cat
 wait_listen "$NS_S" tcp 5001 || fail "server listens on 5001"
-bg_in "$NS_C" "$PY" "$T_TMP/hold.py" "$S4" 5001 41000 120
+bg_in "$NS_C" "$PY" "$T_TMP/tcphold.py" "$S4" 5001 41000 120
 held() { lib_ctl conntrack 2>&1 | grep -q "ESTABLISHED src=$C4 dst=$S4 sport=41000 dport=5001 "; }
 check "the held connection is tracked" wait_for 50 held
 # ... and one over IPv6 between addresses with no zero run to shorten
@@ -72,7 +61,7 @@ ip -n "$NS_C" addr add "$C6L/64" dev c0 nodad
 ip -n "$NS_S" addr add "$S6L/64" dev s0 nodad
 bg_in "$NS_S" socat "TCP6-LISTEN:5001,bind=[$S6L],reuseaddr,fork" EXEC:cat
 wait_for 50 in_s sh -c "ss -Hltn | grep -q '\[$S6L\]:5001'" || fail "server listens on [$S6L]:5001"
-bg_in "$NS_C" "$PY" "$T_TMP/hold.py" "$S6L" 5001 41006 120 "$C6L"
+bg_in "$NS_C" "$PY" "$T_TMP/tcphold.py" "$S6L" 5001 41006 120 "$C6L"
 full6() { "$PY" -c 'import ipaddress, sys; print(ipaddress.ip_address(sys.argv[1]).exploded)' "$1"; }
 held6() { lib_ctl conntrack 2>&1 | grep -q "ESTABLISHED src=$(full6 "$C6L") dst=$(full6 "$S6L") sport=41006 dport=5001 "; }
 check "the IPv6 connection is listed with the kernel's full addresses" wait_for 50 held6
