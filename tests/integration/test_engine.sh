@@ -6,7 +6,8 @@
 #     flow's packets stay on one worker (tcp_loose = no: a packet on the
 #     wrong worker would be INVALID); time exceeded from a router about
 #     flows of either worker is RELATED and reaches the client (the error
-#     hashes to one queue, the flows to both: the other worker is asked);
+#     hashes to one queue, the flows to both: the other worker is asked),
+#     and so is a port unreachable in fragments, every fragment of it;
 #     a second instance exits 1 (pidfile, or the queue in use) and leaves
 #     the first alone;
 #  2. SIGKILL under iperf3 load: with --queue-bypass traffic flows within
@@ -120,6 +121,40 @@ for dst in sys.argv[2:]:
         s.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, ttl)
     s.sendto(b"probe", (dst, 33434))
     s.close()
+EOF
+# fragerr.py flows SRC4 SRC6 DST...: from SRC, UDP port 41000 + i to port
+# 33434 of DST i, hop limit 2 (the server answers time exceeded);
+# fragerr.py errors FROM4 FROM6 TO4 TO6 DST...: from FROM, a port
+# unreachable to TO about each of those flows, quoting 200 bytes, sent
+# in fragments; prints how many fragments
+cat >"$T_TMP/fragerr.py" <<'EOF'
+import sys
+from scapy.all import (ICMP, ICMPv6DestUnreach, IP, IPv6, IPv6ExtHdrFragment,
+                       Raw, UDP, conf, fragment, fragment6, send)
+conf.verb = 0
+if sys.argv[1] == "flows":
+    for i, dst in enumerate(sys.argv[4:]):
+        v6 = ":" in dst
+        ip = IPv6(src=sys.argv[3], dst=dst, hlim=2) if v6 else \
+            IP(src=sys.argv[2], dst=dst, ttl=2)
+        send(ip / UDP(sport=41000 + i, dport=33434) / Raw(b"probe"))
+    sys.exit(0)
+n = 0
+for i, dst in enumerate(sys.argv[6:]):
+    v6 = ":" in dst
+    quote = (IPv6(src=sys.argv[5], dst=dst, hlim=1) if v6 else
+             IP(src=sys.argv[4], dst=dst, ttl=1)) / \
+        UDP(sport=41000 + i, dport=33434) / Raw(b"q" * 200)
+    if v6:
+        frags = fragment6(IPv6(src=sys.argv[3], dst=sys.argv[5]) /
+                          IPv6ExtHdrFragment(id=i + 1) /
+                          ICMPv6DestUnreach(code=4) / quote, 150)
+    else:
+        frags = fragment(IP(src=sys.argv[2], dst=sys.argv[4], id=i + 1) /
+                         ICMP(type=3, code=3) / quote, fragsize=96)
+    send(frags)
+    n += len(frags)
+print(n)
 EOF
 # flood.py DST PORT COUNT [PPS]: COUNT datagrams, as fast as possible or
 # at about PPS a second
@@ -289,6 +324,11 @@ _bound()
 	[ "$(qcol "$1" 1)" != -1 ]
 }
 
+related_ge()
+{
+	[ "$(lib_stat related)" -ge "$1" ]
+}
+
 # ---- 1. two workers, --queue-balance -------------------------------------------
 engine_config no no </dev/null
 check "nfqspid -n accepts the test configuration" "$NFQSPID" -n -c "$T_CONF"
@@ -331,6 +371,22 @@ d=$(lib_stat deferred)
 check "errors about the other worker's flows were asked about ($d deferred)" \
     test "$d" -gt 0
 check "none was icmp-untracked-error" log_lacks "reason=icmp-untracked-error"
+check "every packet read got its verdict" test "$(lib_stat queued)" -eq "$(lib_stat verdicts)"
+# errors in fragments: all of a datagram's reach one worker, which asks
+# about it once it is whole; every fragment is RELATED
+# shellcheck disable=SC2086
+in_c "$PY" "$T_TMP/fragerr.py" flows "$C4" "$C6" $far4 $far6
+check "24 flows with known ports are open (their time exceeded came)" \
+    wait_for 50 counter_ge "$NS_C" "$IPT" filter INPUT texc4 32
+wait_for 50 counter_ge "$NS_C" "$IP6T" filter INPUT texc6 16
+rel0=$(lib_stat related)
+# shellcheck disable=SC2086
+nf=$(in_s "$PY" "$T_TMP/fragerr.py" errors "$S4" "$S6" "$C4" "$C6" $far4 $far6)
+check "24 port unreachables about them, in $nf fragments, are all RELATED" \
+    wait_for 50 related_ge $((rel0 + nf))
+check "... and nothing more ($(( $(lib_stat related) - rel0 )))" \
+    test $(( $(lib_stat related) - rel0 )) -eq "$nf"
+check "none of them was icmp-untracked-error" log_lacks "reason=icmp-untracked-error"
 check "every packet read got its verdict" test "$(lib_stat queued)" -eq "$(lib_stat verdicts)"
 # an error about nobody's flow is still INVALID after asking
 in_s "$PY" -c "
