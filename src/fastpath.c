@@ -43,8 +43,16 @@
 					   the socket's buffer (about 1 KiB
 					   each) until it is read */
 
-/* elements and the messages' own bytes (4 messages a class at most) */
-_Static_assert(FP_BATCH_CONNS * 4 * FPMSG_ELEMMAX + 8192 <= FP_BATCH,
+#define FP_MARKS	4096		/* marks with a chain at most */
+#define FP_MARKS_SLOTS	(2 * FP_MARKS)	/* their open hash */
+#define FP_BATCH_MARKS	32		/* new chains in one batch: each
+					   costs 3 acks, and a few hundred
+					   acks overrun the socket's buffer */
+
+/* elements, the new marks' chains, and the messages' own bytes (2
+   messages a class at most) */
+_Static_assert(FP_BATCH_CONNS * 4 * FPMSG_ELEMMAX + FP_BATCH_MARKS *
+    FPMSG_CHAINMSGMAX + 8192 <= FP_BATCH,
     "a batch of FP_BATCH_CONNS connections fits FP_BATCH");
 _Static_assert(FP_BATCH_CONNS * 2 * FPMSG_ELEMMAX < 0xffff,
     "one message's element list fits its 16-bit length");
@@ -53,6 +61,9 @@ struct fastpath {
 	struct mnl_socket	*nl;
 	uint32_t		 seq;
 	int			 destroy;	/* DESTROYSETELEM works */
+	unsigned		 nmarks;
+	uint32_t		 marks[FP_MARKS_SLOTS];	/* with a chain; 0:
+						   a free slot */
 	struct fp_params	 p;
 	char			 table[FP_TABLE_NAMELEN];
 	uint8_t			 buf[FP_BATCH];
@@ -177,33 +188,78 @@ batch_talk(struct fastpath *fp, const struct fpmsg_buf *b)
 	return (talk(fp, b, NULL, NULL));
 }
 
-/* One message of type into set (role of class cls) with the keys of
-   conns c[0 .. n-1] of that class, whose marks pick (mark: -1 any,
-   0 unmarked only, 1 marked only, with the mark as data). */
+/* mark's slot in the open hash: its own, or the free one it would take */
+static uint32_t *
+mark_slot(struct fastpath *fp, uint32_t mark)
+{
+	size_t	 i = (mark * 2654435761u) % FP_MARKS_SLOTS;
+
+	while (fp->marks[i] != 0 && fp->marks[i] != mark)
+		i = (i + 1) % FP_MARKS_SLOTS;
+	return (&fp->marks[i]);
+}
+
+/*
+ * The chains of the new marks among c[0 .. *n - 1] into b, each once,
+ * and those marks into fresh[] (*nfresh): they are ours once the batch
+ * is applied.  At most FP_BATCH_MARKS: *n becomes the number of
+ * connections before the first that would need one more.  -1: ENOSPC
+ * when FP_MARKS would be passed.
+ */
 static int
-put_set(struct fastpath *fp, struct fpmsg_buf *b, uint16_t type, int cls,
-    int role, const struct fp_conn *c, size_t n, int mark)
+put_chains(struct fastpath *fp, struct fpmsg_buf *b, const struct fp_conn *c,
+    size_t *n, uint32_t *fresh, size_t *nfresh)
+{
+	size_t	 i, j;
+
+	for (i = 0; i < *n; i++) {
+		if (c[i].mark == 0 || *mark_slot(fp, c[i].mark) != 0)
+			continue;
+		for (j = 0; j < *nfresh && fresh[j] != c[i].mark; j++)
+			;
+		if (j < *nfresh)
+			continue;
+		if (*nfresh == FP_BATCH_MARKS) {
+			*n = i;
+			break;
+		}
+		if (fp->nmarks + *nfresh >= FP_MARKS) {
+			errno = ENOSPC;
+			return (-1);
+		}
+		if (fpmsg_mark_chain(b, fp->table, c[i].mark) == -1)
+			return (-1);
+		fresh[(*nfresh)++] = c[i].mark;
+	}
+	return (0);
+}
+
+/* One message of type into class cls's map with the keys of conns
+   c[0 .. n-1] of that class, with their verdicts if goto. */
+static int
+put_map(struct fastpath *fp, struct fpmsg_buf *b, uint16_t type, int cls,
+    const struct fp_conn *c, size_t n, int with_goto)
 {
 	uint8_t		 key[FPMSG_KEYMAX];
+	char		 chain[FPMSG_CHAINMAX];
 	size_t		 i, len, any = 0;
 	int		 dir;
 
 	for (i = 0; i < n; i++)
-		if (fpmsg_class(c[i].family, c[i].proto) == cls &&
-		    (mark == -1 || (c[i].mark != 0) == mark))
+		if (fpmsg_class(c[i].family, c[i].proto) == cls)
 			any = 1;
 	if (!any)
 		return (0);
-	if (fpmsg_open(b, type, fp->table, fpmsg_set_name(cls, role)) == -1)
+	if (fpmsg_open(b, type, fp->table, fpmsg_map_name(cls)) == -1)
 		return (-1);
 	for (i = 0; i < n; i++) {
-		if (fpmsg_class(c[i].family, c[i].proto) != cls ||
-		    (mark != -1 && (c[i].mark != 0) != mark))
+		if (fpmsg_class(c[i].family, c[i].proto) != cls)
 			continue;
+		if (fpmsg_chain_name(c[i].mark, chain, sizeof(chain)) == -1)
+			return (-1);
 		for (dir = FPMSG_ORIG; dir <= FPMSG_REPLY; dir++) {
 			len = fpmsg_key(&c[i], dir, key);
-			if (fpmsg_put(b, key, len, mark == 1 &&
-			    type == NFT_MSG_NEWSETELEM ? &c[i].mark : NULL,
+			if (fpmsg_put(b, key, len, with_goto ? chain : NULL,
 			    dir, 0) == -1)
 				return (-1);
 		}
@@ -211,41 +267,45 @@ put_set(struct fastpath *fp, struct fpmsg_buf *b, uint16_t type, int cls,
 	return (fpmsg_close(b));
 }
 
-/* Take c[0 .. n-1] out (del) or put them in (!del), one batch. */
+/*
+ * Take c[0 .. *n - 1] out (del) or put them in (!del), one batch; an
+ * addition may take fewer (put_chains()), *n says how many.
+ */
 static int
-batch_conns(struct fastpath *fp, const struct fp_conn *c, size_t n, int del)
+batch_conns(struct fastpath *fp, const struct fp_conn *c, size_t *np,
+    int del)
 {
 	struct fpmsg_buf b;
 	uint16_t	 gone = fp->destroy ? FPMSG_DESTROYSETELEM :
 			     NFT_MSG_DELSETELEM;
+	uint32_t	 fresh[FP_BATCH_MARKS];
+	size_t		 nfresh = 0, i, n;
 	int		 cls, rc = 0;
 
 	fpmsg_init(&b, fp->buf, sizeof(fp->buf), fp->seq);
-	if (fpmsg_begin(&b) == -1)
+	if (fpmsg_begin(&b) == -1 ||
+	    (!del && put_chains(fp, &b, c, np, fresh, &nfresh) == -1))
 		return (-1);
+	n = *np;
 	/*
-	 * Only the set a connection's mark picks (a mark does not change
-	 * while a connection is in): 2 element operations a connection
-	 * out, 4 in.  Without DESTROY an addition cannot take out what is
-	 * there: it adds, and keeps an element already in.
+	 * 2 element operations a connection out, 4 in: without DESTROY
+	 * an addition cannot take out what is there: it adds, and keeps
+	 * an element already in.
 	 */
 	for (cls = 0; cls < FPMSG_NCLASS && rc == 0; cls++) {
-		if (del || fp->destroy) {
-			rc = put_set(fp, &b, gone, cls, FPMSG_MARK, c, n, 1);
-			if (rc == 0)
-				rc = put_set(fp, &b, gone, cls, FPMSG_NOMARK, c,
-				    n, 0);
-		}
-		if (del || rc == -1)
-			continue;
-		if ((rc = put_set(fp, &b, NFT_MSG_NEWSETELEM, cls, FPMSG_MARK,
-		    c, n, 1)) == 0)
-			rc = put_set(fp, &b, NFT_MSG_NEWSETELEM, cls,
-			    FPMSG_NOMARK, c, n, 0);
+		if (del || fp->destroy)
+			rc = put_map(fp, &b, gone, cls, c, n, 0);
+		if (!del && rc == 0)
+			rc = put_map(fp, &b, NFT_MSG_NEWSETELEM, cls, c, n, 1);
 	}
-	if (rc == -1 || fpmsg_end(&b) == -1)
+	if (rc == -1 || fpmsg_end(&b) == -1 || batch_talk(fp, &b) == -1)
 		return (-1);
-	return (batch_talk(fp, &b));
+	/* applied whole: the chains are there */
+	for (i = 0; i < nfresh; i++) {
+		*mark_slot(fp, fresh[i]) = fresh[i];
+		fp->nmarks++;
+	}
+	return (0);
 }
 
 static int
@@ -271,7 +331,7 @@ fastpath_add(struct fastpath *fp, const struct fp_conn *c, size_t n)
 		return (-1);
 	for (i = 0; i < n; i += k) {
 		k = n - i < FP_BATCH_CONNS ? n - i : FP_BATCH_CONNS;
-		if (batch_conns(fp, c + i, k, 0) == -1)
+		if (batch_conns(fp, c + i, &k, 0) == -1)
 			return (-1);
 	}
 	return (0);
@@ -286,14 +346,13 @@ del_each(struct fastpath *fp, const struct fp_conn *c)
 	uint8_t		 key[FPMSG_KEYMAX];
 	size_t		 len;
 	int		 cls = fpmsg_class(c->family, c->proto), dir;
-	int		 role = c->mark != 0 ? FPMSG_MARK : FPMSG_NOMARK;
 
 	for (dir = FPMSG_ORIG; dir <= FPMSG_REPLY; dir++) {
 		fpmsg_init(&b, fp->buf, sizeof(fp->buf), fp->seq);
 		len = fpmsg_key(c, dir, key);
 		if (fpmsg_begin(&b) == -1 ||
 		    fpmsg_open(&b, NFT_MSG_DELSETELEM, fp->table,
-		    fpmsg_set_name(cls, role)) == -1 ||
+		    fpmsg_map_name(cls)) == -1 ||
 		    fpmsg_put(&b, key, len, NULL, dir, 0) == -1 ||
 		    fpmsg_close(&b) == -1 || fpmsg_end(&b) == -1)
 			return (-1);
@@ -312,7 +371,7 @@ fastpath_del(struct fastpath *fp, const struct fp_conn *c, size_t n)
 		return (-1);
 	for (i = 0; i < n; i += k) {
 		k = n - i < FP_BATCH_CONNS ? n - i : FP_BATCH_CONNS;
-		if (batch_conns(fp, c + i, k, 1) == 0)
+		if (batch_conns(fp, c + i, &k, 1) == 0)
 			continue;
 		if (fp->destroy || errno != ENOENT)
 			return (-1);
@@ -327,18 +386,17 @@ int
 fastpath_flush(struct fastpath *fp)
 {
 	struct fpmsg_buf b;
-	int		 cls, role;
+	int		 cls;
 
 	fpmsg_init(&b, fp->buf, sizeof(fp->buf), fp->seq);
 	if (fpmsg_begin(&b) == -1)
 		return (-1);
-	/* a DELSETELEM without elements flushes the set */
+	/* a DELSETELEM without elements flushes the set; the marks'
+	   chains stay for the next connections */
 	for (cls = 0; cls < FPMSG_NCLASS; cls++)
-		for (role = 0; role < FPMSG_NROLE; role++)
-			if (fpmsg_open(&b, NFT_MSG_DELSETELEM, fp->table,
-			    fpmsg_set_name(cls, role)) == -1 ||
-			    fpmsg_close(&b) == -1)
-				return (-1);
+		if (fpmsg_open(&b, NFT_MSG_DELSETELEM, fp->table,
+		    fpmsg_map_name(cls)) == -1 || fpmsg_close(&b) == -1)
+			return (-1);
 	if (fpmsg_end(&b) == -1)
 		return (-1);
 	return (batch_talk(fp, &b));
@@ -355,7 +413,7 @@ probe_destroy(struct fastpath *fp)
 	fpmsg_init(&b, fp->buf, sizeof(fp->buf), fp->seq);
 	if (fpmsg_begin(&b) == -1 ||
 	    fpmsg_open(&b, FPMSG_DESTROYSETELEM, fp->table,
-	    fpmsg_set_name(0, FPMSG_NOMARK)) == -1 ||
+	    fpmsg_map_name(0)) == -1 ||
 	    fpmsg_put(&b, key, sizeof(key), NULL, FPMSG_ORIG, 0) == -1 ||
 	    fpmsg_close(&b) == -1 || fpmsg_end(&b) == -1)
 		return (-1);
@@ -452,7 +510,6 @@ _Static_assert(FP_RENEW_BATCH * FPMSG_ELEMMAX + 8192 <= FP_BATCH,
 /* One connection of a class: its original key and what was counted. */
 struct fp_rec {
 	uint8_t		 key[FPMSG_KEYMAX];
-	uint32_t	 mark;
 	uint64_t	 pkts;
 	uint64_t	 bytes;
 	uint64_t	 expires_ms;
@@ -461,8 +518,7 @@ struct fp_rec {
 /* One element to renew, its key as the kernel has it. */
 struct fp_renew {
 	uint8_t		 key[FPMSG_KEYMAX];
-	uint32_t	 mark;
-	uint8_t		 has_mark;
+	char		 chain[FPMSG_CHAINMAX];	/* its verdict, as it was */
 	uint8_t		 dir;
 };
 
@@ -530,7 +586,9 @@ renew_elem(struct fp_dump *d, const struct fpmsg_elem *e)
 {
 	struct fp_renew	*rn;
 
-	if (!e->has_expires || e->expires_ms >= d->timeout_ms / 2 ||
+	/* an update must carry the data the element has */
+	if (!e->has_expires || !e->has_data ||
+	    e->expires_ms >= d->timeout_ms / 2 ||
 	    e->expires_ms < FP_RENEW_MIN_MS)
 		return;
 	if ((d->err = grow((void **)&d->rn, &d->caprn, d->nrn, sizeof(*rn),
@@ -539,12 +597,11 @@ renew_elem(struct fp_dump *d, const struct fpmsg_elem *e)
 	rn = &d->rn[d->nrn++];
 	memset(rn->key, 0, sizeof(rn->key));
 	memcpy(rn->key, e->key, e->keylen);
-	rn->mark = e->data;
-	rn->has_mark = e->has_data;
+	memcpy(rn->chain, e->chain, sizeof(rn->chain));
 	rn->dir = e->dir;
 }
 
-/* an element of a counted set: one direction of a connection */
+/* an element of a map: one direction of a connection */
 static int
 counted_elem(const struct fpmsg_elem *e, void *arg)
 {
@@ -565,7 +622,6 @@ counted_elem(const struct fpmsg_elem *e, void *arg)
 		d->err = EPROTO;
 		return (0);
 	}
-	r->mark = e->has_data ? e->data : 0;
 	r->pkts = e->pkts;
 	r->bytes = e->bytes;
 	r->expires_ms = e->has_expires ? e->expires_ms : 0;
@@ -574,17 +630,16 @@ counted_elem(const struct fpmsg_elem *e, void *arg)
 	return (0);
 }
 
-/* Dump one set through cb. */
+/* Dump class cls's map through cb. */
 static int
-dump_set(struct fastpath *fp, int cls, int role, fpmsg_elem_cb cb,
-    struct fp_dump *d)
+dump_map(struct fastpath *fp, int cls, fpmsg_elem_cb cb, struct fp_dump *d)
 {
 	uint32_t	 seq = fp->seq++;
 	ssize_t		 r;
 	int		 len, rc;
 
 	if ((len = fpmsg_dump_req(fp->buf, sizeof(fp->buf), seq, fp->table,
-	    fpmsg_set_name(cls, role))) == -1)
+	    fpmsg_map_name(cls))) == -1)
 		return (-1);
 	if (mnl_socket_sendto(fp->nl, fp->buf, (size_t)len) < 0)
 		return (-1);
@@ -609,30 +664,23 @@ dump_set(struct fastpath *fp, int cls, int role, fpmsg_elem_cb cb,
 	return (0);
 }
 
-/* Give the elements d->rn[from .. to - 1] of one role their time again. */
+/* Give the elements d->rn[from .. to - 1] their time again. */
 static int
-renew_batch(struct fastpath *fp, const struct fp_dump *d, int role,
-    size_t from, size_t to)
+renew_batch(struct fastpath *fp, const struct fp_dump *d, size_t from,
+    size_t to)
 {
 	struct fpmsg_buf b;
 	size_t		 i;
-	int		 any = 0;
 
 	fpmsg_init(&b, fp->buf, sizeof(fp->buf), fp->seq);
 	if (fpmsg_begin(&b) == -1 ||
 	    fpmsg_open(&b, NFT_MSG_NEWSETELEM, fp->table,
-	    fpmsg_set_name(d->cls, role)) == -1)
+	    fpmsg_map_name(d->cls)) == -1)
 		return (-1);
-	for (i = from; i < to; i++) {
-		if ((role == FPMSG_MARK) != d->rn[i].has_mark)
-			continue;
-		if (fpmsg_put(&b, d->rn[i].key, d->keylen, d->rn[i].has_mark ?
-		    &d->rn[i].mark : NULL, d->rn[i].dir, d->timeout_ms) == -1)
+	for (i = from; i < to; i++)
+		if (fpmsg_put(&b, d->rn[i].key, d->keylen, d->rn[i].chain,
+		    d->rn[i].dir, d->timeout_ms) == -1)
 			return (-1);
-		any = 1;
-	}
-	if (!any)
-		return (0);
 	if (fpmsg_close(&b) == -1 || fpmsg_end(&b) == -1)
 		return (-1);
 	return (batch_talk(fp, &b));
@@ -645,8 +693,7 @@ renew_class(struct fastpath *fp, const struct fp_dump *d)
 
 	for (i = 0; i < d->nrn; i += k) {
 		k = d->nrn - i < FP_RENEW_BATCH ? d->nrn - i : FP_RENEW_BATCH;
-		if (renew_batch(fp, d, FPMSG_MARK, i, i + k) == -1 ||
-		    renew_batch(fp, d, FPMSG_NOMARK, i, i + k) == -1)
+		if (renew_batch(fp, d, i, i + k) == -1)
 			return (-1);
 	}
 	return (0);
@@ -666,8 +713,7 @@ counters_class(struct fastpath *fp, struct fp_dump *d, fp_counts_cb cb,
 	d->keylen = fpmsg_keylen(d->cls);
 	d->timeout_ms = 1000 * (uint64_t)(d->cls & 1 ? fp->p.udp_timeout_s :
 	    fp->p.tcp_timeout_s);
-	if (dump_set(fp, d->cls, FPMSG_MARK, counted_elem, d) == -1 ||
-	    dump_set(fp, d->cls, FPMSG_NOMARK, counted_elem, d) == -1)
+	if (dump_map(fp, d->cls, counted_elem, d) == -1)
 		return (-1);
 	/* the two directions of a connection next to each other: one */
 	if (d->n > 1)
@@ -688,7 +734,6 @@ counters_class(struct fastpath *fp, struct fp_dump *d, fp_counts_cb cb,
 		if (fpmsg_key_conn(d->cls, d->r[i].key, d->keylen, FPMSG_ORIG,
 		    &c) == -1)
 			continue;
-		c.mark = d->r[i].mark;
 		cn.pkts = d->r[i].pkts;
 		cn.bytes = d->r[i].bytes;
 		cn.expires_ms = d->r[i].expires_ms > UINT32_MAX ? UINT32_MAX :
@@ -705,8 +750,8 @@ fastpath_counters(struct fastpath *fp, fp_counts_cb cb, void *arg)
 	int		 rc = 0, save;
 
 	memset(&d, 0, sizeof(d));
-	/* both counted sets hold 2 x max elements at most */
-	d.limit = 4 * (size_t)fp->p.max;
+	/* a map holds 2 x max elements at most */
+	d.limit = 2 * (size_t)fp->p.max;
 	for (d.cls = 0; d.cls < FPMSG_NCLASS && rc == 0; d.cls++)
 		rc = counters_class(fp, &d, cb, arg);
 	save = errno;
@@ -770,9 +815,8 @@ get_some(struct fastpath *fp, const struct fp_conn *c, size_t n,
 		for (dir = FPMSG_ORIG; dir <= FPMSG_REPLY; dir++) {
 			len = fpmsg_key(&c[i], dir, key);
 			g.req[b.nacks] = (uint32_t)(2 * i + (size_t)dir);
-			if (fpmsg_get(&b, fp->table, fpmsg_set_name(cls,
-			    c[i].mark != 0 ? FPMSG_MARK : FPMSG_NOMARK), key,
-			    len) == -1)
+			if (fpmsg_get(&b, fp->table, fpmsg_map_name(cls),
+			    key, len) == -1)
 				return (-1);
 		}
 	}

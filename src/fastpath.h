@@ -6,16 +6,17 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
  * One table of ours per queue, inet nfqspid-fp-<queue>: per family and
- * protocol a set of live tuples (flags dynamic,timeout; the packet path
- * refreshes an element to the set's timeout) and two counted sets that
- * say what to do with the mark (a map tuple -> mark for connections
- * that carry one, a plain set for those that do not).  A chain at
- * priority -5 on input, forward and output puts FP_BYPASS_MARK on TCP
- * segments without SYN, FIN or RST and on UDP datagrams, not fragments,
- * whose tuple is live; the iptables rule "-m mark --mark FP_BYPASS_MARK/
- * FP_BYPASS_MARK -j ACCEPT" ahead of NFQUEUE then skips the queue, and a
- * chain at priority +5 takes the bit off again.  Both directions of a
- * connection are elements.  nfqspid(8) says why this design.
+ * protocol a verdict map of tuples, counted and timing out, whose
+ * elements goto the chain of their connection's mark ("nomark": add
+ * FP_BYPASS_MARK to the packet's mark; "mark_0x...": set the mark with
+ * the bit, made with the mark's first connection).  A chain at priority
+ * -5 on input, forward and output looks TCP segments without SYN, FIN
+ * or RST and UDP datagrams, not fragments, up in their map (one lookup)
+ * and clears the bit on the rest; the iptables rule "-m mark --mark
+ * FP_BYPASS_MARK/FP_BYPASS_MARK -j ACCEPT" ahead of NFQUEUE then skips
+ * the queue, and a chain at priority +5 takes the bit off again.  Both
+ * directions of a connection are elements.  nfqspid(8) says why this
+ * design.
  *
  * Not thread-safe: one thread owns a handle.  Every call is one netlink
  * transaction or a few (never one round trip per connection) and
@@ -81,20 +82,23 @@ typedef void	(*fp_counts_cb)(const struct fp_conn *c,
 struct fastpath	*fastpath_open(const struct fp_params *p);
 /*
  * Put conns in, both directions each, replacing earlier elements of the
- * same tuples (their counters start again).  One transaction: all or
- * none (EINVAL: a conn of another family or protocol, or one whose mark
- * has FP_BYPASS_MARK).  A connection's mark must not change while it is
- * in: take it out (with its old mark) or flush first.
+ * same tuples (their counters start again), in transactions of up to
+ * 128 connections (fewer when they bring new marks), each all or none:
+ * after an error those of the transactions before it are in.  EINVAL
+ * (checked before any): a conn of another family or protocol, or one
+ * whose mark has FP_BYPASS_MARK; ENOSPC: more marks than the table
+ * keeps chains for.  A connection's mark must not change while it is
+ * in: take it out or flush first.
  */
 int		 fastpath_add(struct fastpath *fp, const struct fp_conn *c,
 		    size_t n);
-/* Take conns out, both directions, each with the mark it went in with;
-   ones already gone are no error. */
+/* Take conns out, both directions; ones already gone are no error. */
 int		 fastpath_del(struct fastpath *fp, const struct fp_conn *c,
 		    size_t n);
 /* Take every element out. */
 int		 fastpath_flush(struct fastpath *fp);
-/* cb once for every connection in the kernel table, in no set order. */
+/* cb once for every connection in the kernel table, in no set order;
+   c has its tuple, mark 0 (the kernel keeps a chain, not the mark). */
 int		 fastpath_counters(struct fastpath *fp, fp_counts_cb cb,
 		    void *arg);
 /*

@@ -32,11 +32,8 @@
 #define NEST_MAX	0xffff		/* nla_len is 16 bits */
 #define COMMENT_TYPE	0		/* NFTNL_UDATA_SET_ELEM_COMMENT */
 
-static const char *const set_names[FPMSG_NCLASS][FPMSG_NROLE] = {
-	{ "mark_tcp4", "nomark_tcp4" },
-	{ "mark_udp4", "nomark_udp4" },
-	{ "mark_tcp6", "nomark_tcp6" },
-	{ "mark_udp6", "nomark_udp6" },
+static const char *const map_names[FPMSG_NCLASS] = {
+	"conn_tcp4", "conn_udp4", "conn_tcp6", "conn_udp6",
 };
 /* the comments that say which direction an element is */
 static const char *const dir_names[2] = { "orig", "reply" };
@@ -58,11 +55,23 @@ fpmsg_class(uint8_t family, uint8_t proto)
 }
 
 const char *
-fpmsg_set_name(int cls, int role)
+fpmsg_map_name(int cls)
 {
-	if (cls < 0 || cls >= FPMSG_NCLASS || role < 0 || role >= FPMSG_NROLE)
+	if (cls < 0 || cls >= FPMSG_NCLASS)
 		return ("?");
-	return (set_names[cls][role]);
+	return (map_names[cls]);
+}
+
+int
+fpmsg_chain_name(uint32_t mark, char *buf, size_t len)
+{
+	int	 n;
+
+	if (mark == 0)
+		n = snprintf(buf, len, "%s", FPMSG_NOMARK);
+	else
+		n = snprintf(buf, len, "mark_0x%08x", mark);
+	return (n < 0 || (size_t)n >= len ? -1 : 0);
 }
 
 size_t
@@ -150,37 +159,35 @@ static const struct cls_text {
 static const char *const hooks[] = { "input", "forward", "output" };
 
 static int
-ruleset_sets(const struct fp_params *p, char *buf, size_t len, size_t *off)
+ruleset_maps(const struct fp_params *p, char *buf, size_t len, size_t *off)
 {
-	const struct cls_text	*t;
-	uint64_t		 size = 2 * (uint64_t)p->max;
-	unsigned		 to;
-	int			 c;
+	uint64_t	 size = 2 * (uint64_t)p->max;
+	unsigned	 to;
+	int		 c;
 
 	for (c = 0; c < FPMSG_NCLASS; c++) {
-		t = &cls_text[c];
 		to = c & 1 ? p->udp_timeout_s : p->tcp_timeout_s;
 		if (spi_text_add(buf, len, off,
 		    "\tmap %s {\n\t\ttype %s . inet_service . %s . "
-		    "inet_service : mark\n\t\tflags timeout\n"
-		    "\t\ttimeout %us\n\t\tsize %llu\n\t\tcounter\n\t}\n"
-		    "\tset %s {\n\t\ttype %s . inet_service . %s . "
-		    "inet_service\n\t\tflags timeout\n"
+		    "inet_service : verdict\n\t\tflags timeout\n"
 		    "\t\ttimeout %us\n\t\tsize %llu\n\t\tcounter\n\t}\n",
-		    set_names[c][FPMSG_MARK], t->addr, t->addr, to,
-		    (unsigned long long)size,
-		    set_names[c][FPMSG_NOMARK], t->addr, t->addr, to,
+		    map_names[c], cls_text[c].addr, cls_text[c].addr, to,
 		    (unsigned long long)size) == -1)
 			return (-1);
 	}
-	return (0);
+	/* the marks' chains come with their first connection
+	   (fpmsg_mark_chain()) */
+	return (spi_text_add(buf, len, off, "\tchain %s {\n"
+	    "\t\tmeta mark set meta mark | 0x%08x\n\t}\n", FPMSG_NOMARK,
+	    FP_BYPASS_MARK));
 }
 
 /*
- * One lookup a packet: the set its connection's mark picks counts it
- * (once) and says whether it may skip the queue.  The packet path
- * refreshes nothing: fastpath.c gives an element its time again from
- * the dump it reads each second.
+ * One lookup a packet: the map of its class counts it (once) and sends
+ * it to the chain that marks it.  A packet that finds nothing leaves
+ * with the bit cleared: whoever set it before us did not judge it.  The
+ * packet path refreshes nothing: fastpath.c gives an element its time
+ * again from the dump it reads each second.
  */
 static int
 ruleset_chain(const char *hook, char *buf, size_t len, size_t *off)
@@ -188,29 +195,23 @@ ruleset_chain(const char *hook, char *buf, size_t len, size_t *off)
 	const struct cls_text	*t;
 	int			 c;
 
-	/* the bit is ours alone: whoever set it before us did not judge
-	   the packet */
 	if (spi_text_add(buf, len, off, "\tchain %s {\n"
-	    "\t\ttype filter hook %s priority filter - 5; policy accept;\n"
-	    "\t\tmeta mark & 0x%08x != 0 meta mark set meta mark & "
-	    "0x%08x\n", hook, hook, FP_BYPASS_MARK, ~FP_BYPASS_MARK) == -1)
+	    "\t\ttype filter hook %s priority filter - 5; policy accept;\n",
+	    hook, hook) == -1)
 		return (-1);
 	for (c = 0; c < FPMSG_NCLASS; c++) {
 		t = &cls_text[c];
-		/* the map's marks carry the bit already (fpmsg_put()) */
-		if (spi_text_add(buf, len, off,
-		    "\t\t%s %s @%s meta mark set meta mark | 0x%08x return\n"
-		    "\t\t%s meta mark set %s map @%s return\n",
-		    t->when, t->tuple, set_names[c][FPMSG_NOMARK],
-		    FP_BYPASS_MARK, t->when, t->tuple,
-		    set_names[c][FPMSG_MARK]) == -1)
+		if (spi_text_add(buf, len, off, "\t\t%s %s vmap @%s\n",
+		    t->when, t->tuple, map_names[c]) == -1)
 			return (-1);
 	}
-	return (spi_text_add(buf, len, off, "\t}\n\tchain %s_after {\n"
+	return (spi_text_add(buf, len, off,
+	    "\t\tmeta mark & 0x%08x != 0 meta mark set meta mark & 0x%08x\n"
+	    "\t}\n\tchain %s_after {\n"
 	    "\t\ttype filter hook %s priority filter + 5; policy accept;\n"
 	    "\t\tmeta mark & 0x%08x != 0 meta mark set meta mark & "
-	    "0x%08x\n\t}\n", hook, hook, FP_BYPASS_MARK,
-	    ~FP_BYPASS_MARK));
+	    "0x%08x\n\t}\n", FP_BYPASS_MARK, ~FP_BYPASS_MARK, hook, hook,
+	    FP_BYPASS_MARK, ~FP_BYPASS_MARK));
 }
 
 int
@@ -222,7 +223,7 @@ fpmsg_ruleset(const struct fp_params *p, char *buf, size_t len)
 	if (fastpath_table_name(p->queue, table, sizeof(table)) == -1 ||
 	    spi_text_add(buf, len, &off, "table inet %s\ndelete table inet %s\n"
 	    "table inet %s {\n", table, table, table) == -1 ||
-	    ruleset_sets(p, buf, len, &off) == -1)
+	    ruleset_maps(p, buf, len, &off) == -1)
 		return (-1);
 	for (h = 0; h < sizeof(hooks) / sizeof(hooks[0]); h++)
 		if (ruleset_chain(hooks[h], buf, len, &off) == -1)
@@ -367,18 +368,37 @@ nest_end(struct fpmsg_buf *b, size_t off)
 	a->nla_len = (uint16_t)(b->len - off);
 }
 
+/* data: goto chain, a verdict nested twice */
+static int
+put_goto(struct fpmsg_buf *b, const char *chain)
+{
+	uint32_t	 code = htonl((uint32_t)NFT_GOTO);
+	size_t		 data = b->len, verdict;
+
+	if (attr_put(b, NFTA_SET_ELEM_DATA | NLA_F_NESTED, NULL, 0) == NULL)
+		return (-1);
+	verdict = b->len;
+	if (attr_put(b, NFTA_DATA_VERDICT | NLA_F_NESTED, NULL, 0) == NULL ||
+	    attr_put(b, NFTA_VERDICT_CODE, &code, sizeof(code)) == NULL ||
+	    attr_put(b, NFTA_VERDICT_CHAIN, chain, strlen(chain) + 1) == NULL)
+		return (-1);
+	nest_end(b, verdict);
+	nest_end(b, data);
+	return (0);
+}
+
 int
 fpmsg_put(struct fpmsg_buf *b, const uint8_t *key, size_t keylen,
-    const uint32_t *data, int dir, uint64_t timeout_ms)
+    const char *chain, int dir, uint64_t timeout_ms)
 {
 	size_t		 start = b->len, elem, sub;
 	const char	*comment = dir_names[dir == FPMSG_REPLY];
 	uint8_t		 ud[8];
 	size_t		 udlen = strlen(comment) + 1;
 	uint64_t	 be;
-	uint32_t	 mark;
 
-	if (!b->open || keylen > FPMSG_KEYMAX) {
+	if (!b->open || keylen > FPMSG_KEYMAX || (chain != NULL &&
+	    strnlen(chain, FPMSG_CHAINMAX) == FPMSG_CHAINMAX)) {
 		errno = EINVAL;
 		return (-1);
 	}
@@ -396,16 +416,8 @@ fpmsg_put(struct fpmsg_buf *b, const uint8_t *key, size_t keylen,
 	    attr_put(b, NFTA_DATA_VALUE, key, keylen) == NULL)
 		goto full;
 	nest_end(b, sub);
-	if (data != NULL) {
-		/* the packet's mark, bypass bit and all, in one store */
-		mark = *data | FP_BYPASS_MARK;
-		sub = b->len;
-		if (attr_put(b, NFTA_SET_ELEM_DATA | NLA_F_NESTED, NULL,
-		    0) == NULL ||
-		    attr_put(b, NFTA_DATA_VALUE, &mark, sizeof(mark)) == NULL)
-			goto full;
-		nest_end(b, sub);
-	}
+	if (chain != NULL && put_goto(b, chain) == -1)
+		goto full;
 	if (timeout_ms != 0) {
 		be = htobe64(timeout_ms);
 		if (attr_put(b, NFTA_SET_ELEM_TIMEOUT, &be, sizeof(be)) == NULL ||
@@ -467,6 +479,111 @@ fpmsg_get(struct fpmsg_buf *b, const char *table, const char *set,
 		return (-1);
 	}
 	return (fpmsg_close(b));
+}
+
+/* a whole message of type: its attributes follow, then msg_done() */
+static struct nlmsghdr *
+obj_open(struct fpmsg_buf *b, uint16_t type, uint16_t flags)
+{
+	if (b->open) {
+		errno = EINVAL;
+		return (NULL);
+	}
+	return (msg_start(b, (NFNL_SUBSYS_NFTABLES << 8) | type,
+	    NLM_F_ACK | flags, NFPROTO_INET, 0));
+}
+
+static void
+msg_done(struct fpmsg_buf *b, struct nlmsghdr *nlh)
+{
+	nlh->nlmsg_len = (uint32_t)((uint8_t *)b->buf + b->len -
+	    (uint8_t *)nlh);
+	b->nacks++;
+}
+
+/* one expression of a rule: name, and its data nest opened */
+static int
+expr_open(struct fpmsg_buf *b, const char *name, size_t *elem,
+    size_t *data)
+{
+	*elem = b->len;
+	if (attr_put(b, NFTA_LIST_ELEM | NLA_F_NESTED, NULL, 0) == NULL ||
+	    attr_put(b, NFTA_EXPR_NAME, name, strlen(name) + 1) == NULL)
+		return (-1);
+	*data = b->len;
+	return (attr_put(b, NFTA_EXPR_DATA | NLA_F_NESTED, NULL, 0) == NULL ?
+	    -1 : 0);
+}
+
+/* immediate: register 1 = mark; meta: skb->mark = register 1 */
+static int
+rule_set_mark(struct fpmsg_buf *b, uint32_t mark)
+{
+	uint32_t	 reg = htonl(NFT_REG_1), key = htonl(NFT_META_MARK);
+	size_t		 list = b->len, elem, data, value;
+
+	if (attr_put(b, NFTA_RULE_EXPRESSIONS | NLA_F_NESTED, NULL, 0) == NULL ||
+	    expr_open(b, "immediate", &elem, &data) == -1 ||
+	    attr_put(b, NFTA_IMMEDIATE_DREG, &reg, sizeof(reg)) == NULL)
+		return (-1);
+	value = b->len;
+	/* a mark is a host-order word in the register */
+	if (attr_put(b, NFTA_IMMEDIATE_DATA | NLA_F_NESTED, NULL, 0) == NULL ||
+	    attr_put(b, NFTA_DATA_VALUE, &mark, sizeof(mark)) == NULL)
+		return (-1);
+	nest_end(b, value);
+	nest_end(b, data);
+	nest_end(b, elem);
+	if (expr_open(b, "meta", &elem, &data) == -1 ||
+	    attr_put(b, NFTA_META_KEY, &key, sizeof(key)) == NULL ||
+	    attr_put(b, NFTA_META_SREG, &reg, sizeof(reg)) == NULL)
+		return (-1);
+	nest_end(b, data);
+	nest_end(b, elem);
+	nest_end(b, list);
+	return (0);
+}
+
+int
+fpmsg_mark_chain(struct fpmsg_buf *b, const char *table, uint32_t mark)
+{
+	struct nlmsghdr	*nlh;
+	char		 name[FPMSG_CHAINMAX];
+	size_t		 start = b->len;
+	uint32_t	 seq = b->seq;
+	unsigned	 nacks = b->nacks;
+
+	if (mark == 0 || (mark & FP_BYPASS_MARK) != 0 ||
+	    fpmsg_chain_name(mark, name, sizeof(name)) == -1) {
+		errno = EINVAL;
+		return (-1);
+	}
+	if ((nlh = obj_open(b, NFT_MSG_NEWCHAIN, NLM_F_CREATE)) == NULL ||
+	    attr_put(b, NFTA_CHAIN_TABLE, table, strlen(table) + 1) == NULL ||
+	    attr_put(b, NFTA_CHAIN_NAME, name, strlen(name) + 1) == NULL)
+		goto full;
+	msg_done(b, nlh);
+	/* emptied first: made again, it still holds one rule */
+	if ((nlh = obj_open(b, NFT_MSG_DELRULE, 0)) == NULL ||
+	    attr_put(b, NFTA_RULE_TABLE, table, strlen(table) + 1) == NULL ||
+	    attr_put(b, NFTA_RULE_CHAIN, name, strlen(name) + 1) == NULL)
+		goto full;
+	msg_done(b, nlh);
+	if ((nlh = obj_open(b, NFT_MSG_NEWRULE, NLM_F_CREATE |
+	    NLM_F_APPEND)) == NULL ||
+	    attr_put(b, NFTA_RULE_TABLE, table, strlen(table) + 1) == NULL ||
+	    attr_put(b, NFTA_RULE_CHAIN, name, strlen(name) + 1) == NULL ||
+	    rule_set_mark(b, mark | FP_BYPASS_MARK) == -1)
+		goto full;
+	msg_done(b, nlh);
+	return (0);
+full:
+	if (!b->open) {
+		b->len = start;
+		b->seq = seq;
+		b->nacks = nacks;
+	}
+	return (-1);
 }
 
 /* ---- reading ---------------------------------------------------------- */
@@ -670,12 +787,37 @@ udata_dir(const struct nlattr *a)
 	return (FPMSG_ORIG);
 }
 
+/* NFTA_SET_ELEM_DATA: goto a chain whose name fits e->chain */
+static int
+verdict_parse(const struct nlattr *nest, struct fpmsg_elem *e)
+{
+	const struct nlattr	*tb[NFTA_DATA_MAX + 1];
+	const struct nlattr	*vb[NFTA_VERDICT_MAX + 1];
+	const char		*name;
+	size_t			 len;
+
+	if (attr_parse(attr_data(nest), attr_len(nest), tb,
+	    NFTA_DATA_MAX) == -1 || tb[NFTA_DATA_VERDICT] == NULL ||
+	    attr_parse(attr_data(tb[NFTA_DATA_VERDICT]),
+	    attr_len(tb[NFTA_DATA_VERDICT]), vb, NFTA_VERDICT_MAX) == -1 ||
+	    vb[NFTA_VERDICT_CODE] == NULL || vb[NFTA_VERDICT_CHAIN] == NULL ||
+	    attr_len(vb[NFTA_VERDICT_CODE]) != 4 ||
+	    get32(attr_data(vb[NFTA_VERDICT_CODE])) != (uint32_t)NFT_GOTO)
+		return (-1);
+	name = (const char *)attr_data(vb[NFTA_VERDICT_CHAIN]);
+	len = attr_len(vb[NFTA_VERDICT_CHAIN]);
+	if (len < 2 || len > sizeof(e->chain) || name[len - 1] != '\0' ||
+	    strlen(name) != len - 1)
+		return (-1);
+	memcpy(e->chain, name, len);
+	e->has_data = 1;
+	return (0);
+}
+
 static int
 elem_parse(const struct nlattr *nest, struct fpmsg_elem *e)
 {
 	const struct nlattr	*tb[NFTA_SET_ELEM_MAX + 1];
-	uint8_t			 data[4];
-	size_t			 dlen;
 
 	memset(e, 0, sizeof(*e));
 	if (attr_parse(attr_data(nest), attr_len(nest), tb,
@@ -683,15 +825,9 @@ elem_parse(const struct nlattr *nest, struct fpmsg_elem *e)
 	    data_value(tb[NFTA_SET_ELEM_KEY], e->key, sizeof(e->key),
 	    &e->keylen) == -1)
 		return (-1);
-	if (tb[NFTA_SET_ELEM_DATA] != NULL) {
-		if (data_value(tb[NFTA_SET_ELEM_DATA], data, sizeof(data),
-		    &dlen) == -1 || dlen != sizeof(data))
-			return (-1);
-		memcpy(&e->data, data, sizeof(e->data));	/* host order */
-		/* fpmsg_put() stores the connection's mark with the bit */
-		e->data &= ~FP_BYPASS_MARK;
-		e->has_data = 1;
-	}
+	if (tb[NFTA_SET_ELEM_DATA] != NULL &&
+	    verdict_parse(tb[NFTA_SET_ELEM_DATA], e) == -1)
+		return (-1);
 	if (tb[NFTA_SET_ELEM_EXPIRATION] != NULL) {
 		if (attr_len(tb[NFTA_SET_ELEM_EXPIRATION]) != 8)
 			return (-1);

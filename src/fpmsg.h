@@ -23,13 +23,17 @@
 #define FPMSG_KEY6	40
 #define FPMSG_KEYMAX	FPMSG_KEY6
 
-/* tcp4, udp4, tcp6, udp6: a set of each role for each class */
+/* tcp4, udp4, tcp6, udp6: one verdict map each */
 #define FPMSG_NCLASS	4
-enum fpmsg_role {
-	FPMSG_MARK,		/* map tuple -> mark, counted, timing out */
-	FPMSG_NOMARK,		/* set: connections without a mark, the same */
-	FPMSG_NROLE
-};
+
+/*
+ * An element's verdict: goto the chain of its connection's mark, which
+ * puts the mark on the packet, bypass bit and all, in one store
+ * ("mark_0x00000010"), or for a connection without one goto "nomark",
+ * which adds the bit to the mark the packet came with.
+ */
+#define FPMSG_CHAINMAX	24
+#define FPMSG_NOMARK	"nomark"
 
 /* The element's userdata: nft's comment, which direction it is. */
 #define FPMSG_ORIG	0
@@ -37,8 +41,10 @@ enum fpmsg_role {
 
 /* 0 .. FPMSG_NCLASS - 1, or -1 for another family or protocol. */
 int		 fpmsg_class(uint8_t family, uint8_t proto);
-/* "nomark_tcp4", "mark_udp6", ... */
-const char	*fpmsg_set_name(int cls, int role);
+/* "conn_tcp4", "conn_udp6", ... */
+const char	*fpmsg_map_name(int cls);
+/* mark's chain name into buf (FPMSG_CHAINMAX); -1 if len is short. */
+int		 fpmsg_chain_name(uint32_t mark, char *buf, size_t len);
 size_t		 fpmsg_keylen(int cls);
 /* The key of c's packets in direction dir; returns its length. */
 size_t		 fpmsg_key(const struct fp_conn *c, int dir, uint8_t *key);
@@ -81,12 +87,13 @@ int	 fpmsg_end(struct fpmsg_buf *b);
 int	 fpmsg_open(struct fpmsg_buf *b, uint16_t type, const char *table,
 	    const char *set);
 /*
- * data NULL: a set element; timeout_ms not 0: its timeout, and time
- * left, start again at that (an addition without it takes the set's).
- * -1 (ENOSPC) if it does not fit.
+ * chain NULL: no data (a delete, a get); else the element's verdict,
+ * goto chain.  timeout_ms not 0: its timeout, and time left, start
+ * again at that (an addition without it takes the set's).  -1 (ENOSPC)
+ * if it does not fit.
  */
 int	 fpmsg_put(struct fpmsg_buf *b, const uint8_t *key, size_t keylen,
-	    const uint32_t *data, int dir, uint64_t timeout_ms);
+	    const char *chain, int dir, uint64_t timeout_ms);
 int	 fpmsg_close(struct fpmsg_buf *b);
 /*
  * One NFT_MSG_GETSETELEM message, not in a batch (a get is no
@@ -99,7 +106,19 @@ int	 fpmsg_close(struct fpmsg_buf *b);
 int	 fpmsg_get(struct fpmsg_buf *b, const char *table, const char *set,
 	    const uint8_t *key, size_t keylen);
 /* Bytes an element of put() takes at most. */
-#define FPMSG_ELEMMAX	128
+#define FPMSG_ELEMMAX	160
+
+/*
+ * The chain of mark (not 0) and its one rule, meta mark set mark |
+ * FP_BYPASS_MARK: made if missing, emptied, the rule added (three acked
+ * messages of a batch, in front of the elements that go to it), so
+ * that making it again changes nothing.  -1 (ENOSPC) if they do not
+ * fit.
+ */
+int	 fpmsg_mark_chain(struct fpmsg_buf *b, const char *table,
+	    uint32_t mark);
+/* Bytes the three take at most. */
+#define FPMSG_CHAINMSGMAX	384
 
 /* NFT_MSG_DESTROYSETELEM (Linux 6.3): delete, no error if absent. */
 #define FPMSG_DESTROYSETELEM	30
@@ -121,7 +140,7 @@ int	 fpmsg_dump_req(uint8_t *buf, size_t size, uint32_t seq,
 struct fpmsg_elem {
 	uint8_t		 key[FPMSG_KEYMAX];
 	size_t		 keylen;
-	uint32_t	 data;		/* a map's: the mark */
+	char		 chain[FPMSG_CHAINMAX];	/* its goto, if has_data */
 	uint64_t	 pkts;
 	uint64_t	 bytes;
 	uint64_t	 expires_ms;	/* time left, if has_expires */

@@ -17,7 +17,9 @@ LIST_TABLE, LIST_SET, LIST_ELEMENTS = 1, 2, 3
 LIST_ELEM = 1
 ELEM_KEY, ELEM_DATA, ELEM_TIMEOUT, ELEM_EXPIRATION = 1, 2, 4, 5
 ELEM_USERDATA, ELEM_EXPR, ELEM_EXPRESSIONS = 6, 7, 11
-DATA_VALUE = 1
+DATA_VALUE, DATA_VERDICT = 1, 2
+VERDICT_CODE, VERDICT_CHAIN = 1, 2
+NFT_GOTO = -4
 EXPR_NAME, EXPR_DATA = 1, 2
 COUNTER_BYTES, COUNTER_PACKETS = 1, 2
 
@@ -42,10 +44,12 @@ def counter(pkts):
                  attr(COUNTER_PACKETS, struct.pack('>Q', pkts))))
 
 
-def elem(key, mark=None, pkts=None, listed=False, comment=b'orig'):
+def elem(key, chain=None, pkts=None, listed=False, comment=b'orig'):
     p = [nest(ELEM_KEY, attr(DATA_VALUE, key))]
-    if mark is not None:
-        p.append(nest(ELEM_DATA, attr(DATA_VALUE, struct.pack('<I', mark))))
+    if chain is not None:
+        p.append(nest(ELEM_DATA, nest(DATA_VERDICT,
+                 attr(VERDICT_CODE, struct.pack('>i', NFT_GOTO)),
+                 attr(VERDICT_CHAIN, chain + b'\0'))))
     p.append(attr(ELEM_TIMEOUT, struct.pack('>Q', 30000)))
     p.append(attr(ELEM_EXPIRATION, struct.pack('>Q', 29000)))
     if pkts is not None:
@@ -84,20 +88,22 @@ def main():
     kr = key4([10, 0, 0, 2], 53, [10, 0, 0, 1], 40000)
     a6 = [0xfd] + [0] * 14 + [1]
     b6 = [0xfd] + [0] * 14 + [2]
+    M = b'mark_0x00000010'
     seeds = {
-        'mark4': (0, 42, elems(42, b'mark_tcp4', elem(k, 0x10, 5),
-                               elem(kr, 0x10, 6, comment=b'reply')) +
+        'mark4': (0, 42, elems(42, b'conn_tcp4', elem(k, M, 5),
+                               elem(kr, M, 6, comment=b'reply')) +
                   msg(NLMSG_DONE, b'', 42)),
-        'nomark6': (0, 7, elems(7, b'nomark_udp6',
-                                elem(key6(a6, 5000, b6, 443), None, 9, True))),
-        'live4': (0, 9, elems(9, b'nomark_udp4', elem(k)) +
+        'nomark6': (0, 7, elems(7, b'conn_udp6',
+                                elem(key6(a6, 5000, b6, 443), b'nomark', 9,
+                                     True))),
+        'bare4': (0, 9, elems(9, b'conn_udp4', elem(k)) +
                   msg(NLMSG_DONE, b'', 9)),
         'error': (0, 3, err(3, -2)),
         'acks': (1, 10, err(10, 0) + err(11, -17) + err(12, 0)),
         'acks-other': (1, 10, err(99, 0)),
         # answers to gets: one message each, an absent element's ENOENT
-        'gets': (2, 60, elems(61, b'mark_tcp4', elem(kr, 0x10, 6)) +
-                 err(62, -2) + elems(60, b'mark_tcp4', elem(k, 0x10, 5))),
+        'gets': (2, 60, elems(61, b'conn_tcp4', elem(kr, M, 6)) +
+                 err(62, -2) + elems(60, b'conn_tcp4', elem(k, M, 5))),
     }
     for name, (mode, seq, dgram) in seeds.items():
         with open(os.path.join(d, name), 'wb') as f:

@@ -11,7 +11,8 @@
  * connection first, then "ok N"):
  *
  *   add tcp|udp SRC SPORT DST DPORT MARK [COUNT]   COUNT connections in
- *                      one call, source ports SPORT, SPORT+1, ...
+ *                      one call, source ports SPORT, SPORT+1, ...; a
+ *                      MARK that ends in "+": marks MARK, MARK+1, ...
  *   del tcp|udp SRC SPORT DST DPORT MARK [COUNT]  (the mark it went
  *                      in with)
  *   flush
@@ -42,7 +43,8 @@ parse_conns(char **w, int nw, size_t *n)
 {
 	struct fp_conn	 c;
 	unsigned long	 count = 1, i, mark;
-	int		 need = 7;
+	char		*end;
+	int		 need = 7, step;
 
 	if (nw < need || nw > need + 1)
 		return (-1);
@@ -59,7 +61,8 @@ parse_conns(char **w, int nw, size_t *n)
 		return (-1);
 	c.sport = (uint16_t)strtoul(w[3], NULL, 10);
 	c.dport = (uint16_t)strtoul(w[5], NULL, 10);
-	mark = strtoul(w[6], NULL, 0);
+	mark = strtoul(w[6], &end, 0);
+	step = strcmp(end, "+") == 0;
 	c.mark = (uint32_t)mark;
 	if (nw == need + 1)
 		count = strtoul(w[need], NULL, 10);
@@ -68,6 +71,8 @@ parse_conns(char **w, int nw, size_t *n)
 	for (i = 0; i < count; i++) {
 		conns[i] = c;
 		conns[i].sport = (uint16_t)(c.sport + i);
+		if (step)
+			conns[i].mark = (uint32_t)(mark + i);
 	}
 	*n = count;
 	return (0);
@@ -80,10 +85,10 @@ print_conn(const struct fp_conn *c, const struct fp_counts *n, void *arg)
 
 	inet_ntop(c->family, c->src.a8, s, sizeof(s));
 	inet_ntop(c->family, c->dst.a8, d, sizeof(d));
-	printf("%s %s %u %s %u mark=0x%" PRIx32 " pkts=%" PRIu64
-	    " bytes=%" PRIu64 " expires_ms=%" PRIu32 "\n",
+	printf("%s %s %u %s %u pkts=%" PRIu64 " bytes=%" PRIu64
+	    " expires_ms=%" PRIu32 "\n",
 	    c->proto == IPPROTO_TCP ? "tcp" : "udp", s, c->sport, d, c->dport,
-	    c->mark, n->pkts, n->bytes, n->expires_ms);
+	    n->pkts, n->bytes, n->expires_ms);
 	(*(size_t *)arg)++;
 }
 

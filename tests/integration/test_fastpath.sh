@@ -93,6 +93,13 @@ field() { sed -n "s/.* $1=\([0-9a-fx]*\).*/\1/p" <<<"$2"; }
 
 table_exists() { in_d nft list tables 2>/dev/null | grep -q "nfqspid-fp-$T_QUEUE\$"; }
 
+# goes_to SRC SPORT DST DPORT CHAIN: the element of that key jumps there
+goes_to()
+{
+	in_d nft list table inet "nfqspid-fp-$T_QUEUE" 2>/dev/null |
+	    grep -F "$1 . $2 . $3 . $4 " | grep -q ": goto $5\b"
+}
+
 # UDP: N datagrams from SPORT, each answered; prints how many answers came.
 cat >"$T_TMP/udpburst.py" <<'PY'
 import socket, sys
@@ -193,7 +200,8 @@ udp_case()
 	check "$name: the connection is listed ($line)" test -n "$line"
 	# each packet once: one lookup, in the set that counts
 	check "$name: its element counters say 400 packets" test "$(field pkts "$line")" = 400
-	check "$name: and mark 0 (left alone)" test "$(field mark "$line")" = 0x0
+	check "$name: and goes to chain nomark (its mark left alone)" \
+	    goes_to "$cli" "$sport" "$srv" 5353 nomark
 	check "$name: its kernel timer runs (expires_ms > 0)" \
 	    test "$(field expires_ms "$line")" -gt 0
 	check "$name: delete it" fp del udp "$cli" "$sport" "$srv" 5353 0
@@ -256,8 +264,9 @@ tcp_case()
 	check "tcp: the FINs did ($BULK_Q packets)" test "$BULK_Q" -ge 2
 	fp_counters
 	line=$(grep "^tcp $C4 42000 $S4 5001 " <<<"$FP_LINES")
-	check "tcp: the connection is listed with its mark ($line)" \
-	    test "$(field mark "$line")" = 0x10
+	check "tcp: the connection is listed ($line)" test -n "$line"
+	check "tcp: its elements go to the chain of mark 0x10" \
+	    goes_to "$C4" 42000 "$S4" 5001 mark_0x00000010
 	# (the last data segment may carry the FIN, and so the queue's way)
 	check "tcp: its counters hold most of the 4 MB ($(field bytes "$line") bytes)" \
 	    test "$(field bytes "$line")" -ge 3500000
@@ -281,17 +290,34 @@ check "add 3000 IPv6 ones with a mark" fp add tcp "$C6" 20000 "$S6" 80 0x7 3000
 fp_counters
 check "all 8000 are listed ($(grep -c . <<<"$FP_LINES") lines)" \
     test "$(grep -c -e " $S4 53 " -e " $S6 80 " <<<"$FP_LINES")" = 8000
+elems() { in_d nft list map inet "nfqspid-fp-$T_QUEUE" "$1" | grep -o "$2" | wc -l; }
 check "the kernel holds both directions of each (16000 elements)" \
-    test "$(in_d nft list set inet "nfqspid-fp-$T_QUEUE" nomark_udp4 | grep -c 'comment')" = 10000
+    test "$(elems conn_udp4 'goto nomark')" = 10000 -a \
+    "$(elems conn_tcp6 'goto mark_0x00000007')" = 6000
+mark_chain() { in_d nft list chain inet "nfqspid-fp-$T_QUEUE" "$1" 2>/dev/null | grep -q "meta mark set $2\$"; }
+check "the mark's chain puts the mark and the bypass bit in one store" \
+    mark_chain mark_0x00000007 0x80000007
 check "delete 2500 of them in one call" fp del udp "$C4" 10000 "$S4" 53 0 2500
 check "and 1000 of the marked ones" fp del tcp "$C6" 20000 "$S6" 80 0x7 1000
 fp_counters
 check "4500 remain" test "$(grep -c -e " $S4 53 " -e " $S6 80 " <<<"$FP_LINES")" = 4500
 check "the marked ones gone from the kernel, both directions" \
-    test "$(in_d nft list map inet "nfqspid-fp-$T_QUEUE" mark_tcp6 | grep -c 'comment')" = 4000
+    test "$(elems conn_tcp6 comment)" = 4000
 check "flush" fp flush
 fp_counters
 check "none remains after flush" test -z "$FP_LINES"
+# a mark's chain stays; 4096 at most, and a batch past that fails whole
+check "4000 connections with 4000 marks of their own" \
+    fp add udp "$C4" 30000 "$S4" 53 0x1000+ 4000
+check "each mark has its chain" \
+    test "$(in_d nft list table inet "nfqspid-fp-$T_QUEUE" | grep -c 'chain mark_0x')" = 4002
+# (32 new chains a transaction: the third is the one that fails)
+check "100 more marks are more than 4096: refused" not fp add udp "$C4" 40000 "$S4" 53 0x2000+ 100
+check "the transaction that would pass 4096 went in not at all" \
+    not goes_to "$C4" 40064 "$S4" 53 mark_0x00002040
+check "a mark that has its chain still goes in" fp add udp "$C4" 41000 "$S4" 53 0x7
+check "to that chain" goes_to "$C4" 41000 "$S4" 53 mark_0x00000007
+check "flush again" fp flush
 check "close" fp close
 wait "$FP_PID"
 exec 3>&-

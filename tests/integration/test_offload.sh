@@ -414,8 +414,7 @@ fp_sleeps 4 "held"
 # an element the kernel no longer holds (timed out before its renewal;
 # here taken out behind nfqspid's back) goes in again after the next dump
 renewed=$(lib_stat offload_renewed)
-in_d nft flush set inet "$TABLE" nomark_tcp4
-in_d nft flush map inet "$TABLE" mark_tcp4
+in_d nft flush map inet "$TABLE" conn_tcp4
 check "lost: the thread puts the connection in again" \
     wait_eval 50 'test "$(lib_stat offload_renewed)" -gt "$renewed"'
 check "lost: its segments skip the queue again" wait_for 30 not probe tcp 40001 5003

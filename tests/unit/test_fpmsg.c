@@ -75,10 +75,10 @@ test_classes(void **state)
 	assert_int_equal(fpmsg_class(AF_INET6, IPPROTO_UDP), 3);
 	assert_int_equal(fpmsg_class(AF_INET, IPPROTO_ICMP), -1);
 	assert_int_equal(fpmsg_class(AF_UNSPEC, IPPROTO_TCP), -1);
-	assert_string_equal(fpmsg_set_name(3, FPMSG_MARK), "mark_udp6");
-	assert_string_equal(fpmsg_set_name(0, FPMSG_NOMARK), "nomark_tcp4");
-	assert_string_equal(fpmsg_set_name(0, FPMSG_NROLE), "?");
-	assert_string_equal(fpmsg_set_name(4, 0), "?");
+	assert_string_equal(fpmsg_map_name(3), "conn_udp6");
+	assert_string_equal(fpmsg_map_name(0), "conn_tcp4");
+	assert_string_equal(fpmsg_map_name(4), "?");
+	assert_string_equal(fpmsg_map_name(-1), "?");
 	assert_int_equal(fpmsg_keylen(1), FPMSG_KEY4);
 	assert_int_equal(fpmsg_keylen(2), FPMSG_KEY6);
 }
@@ -121,6 +121,21 @@ test_keys(void **state)
 }
 
 static void
+test_chain_name(void **state)
+{
+	char	 b[FPMSG_CHAINMAX];
+
+	(void)state;
+	assert_int_equal(fpmsg_chain_name(0, b, sizeof(b)), 0);
+	assert_string_equal(b, FPMSG_NOMARK);
+	assert_int_equal(fpmsg_chain_name(0x10, b, sizeof(b)), 0);
+	assert_string_equal(b, "mark_0x00000010");
+	assert_int_equal(fpmsg_chain_name(0x7fffffff, b, sizeof(b)), 0);
+	assert_string_equal(b, "mark_0x7fffffff");
+	assert_int_equal(fpmsg_chain_name(0x10, b, 15), -1);
+}
+
+static void
 test_table_name(void **state)
 {
 	char	 b[FP_TABLE_NAMELEN];
@@ -145,34 +160,35 @@ test_ruleset(void **state)
 	/* replaced atomically: declared, deleted, made again */
 	assert_non_null(strstr(b, "table inet nfqspid-fp-9\n"
 	    "delete table inet nfqspid-fp-9\ntable inet nfqspid-fp-9 {\n"));
-	/* each set times out, and counts: the one lookup a packet */
-	assert_non_null(strstr(b, "set nomark_tcp6 {\n\t\ttype ipv6_addr . "
-	    "inet_service . ipv6_addr . inet_service\n\t\tflags "
+	/* each map times out, and counts: the one lookup a packet */
+	assert_non_null(strstr(b, "map conn_tcp6 {\n\t\ttype ipv6_addr . "
+	    "inet_service . ipv6_addr . inet_service : verdict\n\t\tflags "
 	    "timeout\n\t\ttimeout 432000s\n\t\tsize 2000\n\t\tcounter\n"));
-	assert_non_null(strstr(b, "map mark_udp4 {\n\t\ttype ipv4_addr . "
-	    "inet_service . ipv4_addr . inet_service : mark\n\t\tflags "
+	assert_non_null(strstr(b, "map conn_udp4 {\n\t\ttype ipv4_addr . "
+	    "inet_service . ipv4_addr . inet_service : verdict\n\t\tflags "
 	    "timeout\n\t\ttimeout 120s\n\t\tsize 2000\n\t\tcounter\n"));
+	assert_null(strstr(b, "\tset "));
 	/* the packet path refreshes nothing */
 	assert_null(strstr(b, "update"));
 	assert_null(strstr(b, "dynamic"));
+	/* the connections without a mark keep the packet's */
+	assert_non_null(strstr(b, "\tchain nomark {\n\t\tmeta mark set "
+	    "meta mark | 0x80000000\n\t}\n"));
 	/* family and protocol first; no SYN, FIN, RST, no fragment */
 	assert_non_null(strstr(b, "\t\tmeta l4proto tcp meta nfproto ipv4 "
 	    "ip frag-off & 0x3fff == 0 tcp flags & (fin | syn | rst) == 0 "
-	    "ip saddr . tcp sport . ip daddr . tcp dport @nomark_tcp4 "
-	    "meta mark set meta mark | 0x80000000 return\n"));
-	assert_non_null(strstr(b, "meta l4proto udp meta nfproto ipv6 "
-	    "exthdr frag missing ip6 saddr . udp sport"));
-	/* -5 and +5 */
+	    "ip saddr . tcp sport . ip daddr . tcp dport vmap @conn_tcp4\n"));
+	/* -5: the four lookups, then the bit off what found nothing */
 	assert_non_null(strstr(b, "type filter hook forward priority filter "
-	    "- 5; policy accept;\n\t\tmeta mark & 0x80000000 != 0 meta mark "
-	    "set meta mark & 0x7fffffff\n"));
+	    "- 5; policy accept;\n\t\tmeta l4proto tcp"));
+	assert_non_null(strstr(b, "meta l4proto udp meta nfproto ipv6 "
+	    "exthdr frag missing ip6 saddr . udp sport . ip6 daddr . udp "
+	    "dport vmap @conn_udp6\n\t\tmeta mark & 0x80000000 != 0 meta "
+	    "mark set meta mark & 0x7fffffff\n\t}\n"));
+	/* +5 */
 	assert_non_null(strstr(b, "chain output_after {\n\t\ttype filter "
-	    "hook output priority filter + 5;"));
-	/* the mark: kept unless the connection has one */
-	assert_non_null(strstr(b, "@nomark_udp6 meta mark set meta mark | "
-	    "0x80000000 return\n\t\tmeta l4proto udp meta nfproto ipv6 "
-	    "exthdr frag missing meta mark set ip6 saddr . udp sport . ip6 "
-	    "daddr . udp dport map @mark_udp6 return\n"));
+	    "hook output priority filter + 5; policy accept;\n\t\tmeta mark "
+	    "& 0x80000000 != 0 meta mark set meta mark & 0x7fffffff\n"));
 	assert_int_equal(fpmsg_ruleset(&p, b, (size_t)n), -1);
 	assert_int_equal(fpmsg_ruleset(&p, b, 100), -1);
 }
@@ -217,6 +233,7 @@ test_batch(void **state)
 	const struct nlmsghdr	*nlh;
 	const struct nfgenmsg	*nfg;
 	uint8_t			 key[FPMSG_KEYMAX];
+	char			 chain[FPMSG_CHAINMAX];
 	struct seen		 s;
 	size_t			 off = 0, len;
 	int			 dir;
@@ -225,20 +242,21 @@ test_batch(void **state)
 	fpmsg_init(&b, buf, sizeof(buf), 100);
 	assert_int_equal(fpmsg_begin(&b), 0);
 	assert_int_equal(fpmsg_open(&b, NFT_MSG_NEWSETELEM, "nfqspid-fp-1",
-	    "mark_udp4"), 0);
+	    "conn_udp4"), 0);
+	assert_int_equal(fpmsg_chain_name(c.mark, chain, sizeof(chain)), 0);
 	for (dir = FPMSG_ORIG; dir <= FPMSG_REPLY; dir++) {
 		len = fpmsg_key(&c, dir, key);
-		assert_int_equal(fpmsg_put(&b, key, len, &c.mark, dir,
+		assert_int_equal(fpmsg_put(&b, key, len, chain, dir,
 		    dir == FPMSG_REPLY ? 120000 : 0), 0);
 	}
 	assert_int_equal(fpmsg_close(&b), 0);
 	assert_int_equal(fpmsg_open(&b, FPMSG_DESTROYSETELEM, "nfqspid-fp-1",
-	    "nomark_udp4"), 0);
+	    "conn_udp4"), 0);
 	assert_int_equal(fpmsg_put(&b, key, len, NULL, FPMSG_REPLY, 0), 0);
 	assert_int_equal(fpmsg_close(&b), 0);
 	/* a message without elements: the flush of a set */
 	assert_int_equal(fpmsg_open(&b, NFT_MSG_DELSETELEM, "nfqspid-fp-1",
-	    "nomark_udp4"), 0);
+	    "conn_udp4"), 0);
 	assert_int_equal(fpmsg_close(&b), 0);
 	assert_int_equal(fpmsg_end(&b), 0);
 	assert_int_equal(b.nacks, 3);
@@ -266,14 +284,9 @@ test_batch(void **state)
 	assert_false(s.e[0].has_expires);
 	assert_true(s.e[1].has_expires);
 	assert_int_equal(s.e[1].expires_ms, 120000);
-	assert_true(s.e[1].has_data);
-	/* the kernel stores the mark with the bypass bit, read without */
-	{
-		uint32_t	 stored = 0x80000010;
-
-		assert_non_null(memmem(buf, b.len, &stored, sizeof(stored)));
-	}
-	assert_int_equal(s.e[1].data, 0x10);
+	/* the verdict: goto the mark's chain, read back as written */
+	assert_true(s.e[0].has_data && s.e[1].has_data);
+	assert_string_equal(s.e[1].chain, "mark_0x00000010");
 	assert_int_equal(s.e[1].keylen, FPMSG_KEY4);
 	assert_memory_equal(s.e[1].key, key, FPMSG_KEY4);
 	nlh = msg_at(buf, b.len, &off);
@@ -285,13 +298,88 @@ test_batch(void **state)
 	    NFT_MSG_DELSETELEM);
 	assert_int_equal(nlh->nlmsg_len, MSG_ATTRS + NLA_ALIGN(NLA_HDRLEN +
 	    sizeof("nfqspid-fp-1")) + NLA_ALIGN(NLA_HDRLEN +
-	    sizeof("nomark_udp4")));
+	    sizeof("conn_udp4")));
 	nlh = msg_at(buf, b.len, &off);
 	assert_int_equal(nlh->nlmsg_type, NFNL_MSG_BATCH_END);
 	assert_int_equal(off, b.len);
 	/* misuse */
 	assert_int_equal(fpmsg_close(&b), -1);
 	assert_int_equal(fpmsg_put(&b, key, len, NULL, 0, 0), -1);
+	/* a chain name too long for FPMSG_CHAINMAX */
+	fpmsg_init(&b, buf, sizeof(buf), 1);
+	assert_int_equal(fpmsg_open(&b, NFT_MSG_NEWSETELEM, "t", "s"), 0);
+	assert_int_equal(fpmsg_put(&b, key, len, "a_chain_name_of_24_bytes",
+	    0, 0), -1);
+	assert_int_equal(errno, EINVAL);
+}
+
+/* A mark's chain: NEWCHAIN, DELRULE (emptied), then NEWRULE of
+   immediate and meta set. */
+static void
+test_mark_chain(void **state)
+{
+	static uint8_t		 buf[1024] __attribute__((aligned(4)));
+	struct fpmsg_buf	 b;
+	const struct nlmsghdr	*nlh;
+	uint32_t		 mark = 0x80000010, reg = htonl(NFT_REG_1);
+	uint32_t		 key = htonl(NFT_META_MARK);
+	size_t			 off = 0, before;
+
+	(void)state;
+	fpmsg_init(&b, buf, sizeof(buf), 10);
+	assert_int_equal(fpmsg_begin(&b), 0);
+	before = b.len;
+	assert_int_equal(fpmsg_mark_chain(&b, "nfqspid-fp-1", 0x10), 0);
+	assert_true(b.len - before <= FPMSG_CHAINMSGMAX);
+	assert_int_equal(fpmsg_end(&b), 0);
+	assert_int_equal(b.nacks, 3);
+	assert_int_equal(b.first, 11);
+	(void)msg_at(buf, b.len, &off);
+	nlh = msg_at(buf, b.len, &off);
+	assert_int_equal(nlh->nlmsg_type, (NFNL_SUBSYS_NFTABLES << 8) |
+	    NFT_MSG_NEWCHAIN);
+	assert_int_equal(nlh->nlmsg_flags, NLM_F_REQUEST | NLM_F_ACK |
+	    NLM_F_CREATE);
+	assert_int_equal(nlh->nlmsg_seq, 11);
+	assert_non_null(memmem(nlh, nlh->nlmsg_len, "mark_0x00000010", 16));
+	/* without a handle: every rule of the chain */
+	nlh = msg_at(buf, b.len, &off);
+	assert_int_equal(nlh->nlmsg_type, (NFNL_SUBSYS_NFTABLES << 8) |
+	    NFT_MSG_DELRULE);
+	assert_int_equal(nlh->nlmsg_flags, NLM_F_REQUEST | NLM_F_ACK);
+	assert_int_equal(nlh->nlmsg_len, MSG_ATTRS + NLA_ALIGN(NLA_HDRLEN +
+	    sizeof("nfqspid-fp-1")) + NLA_ALIGN(NLA_HDRLEN +
+	    sizeof("mark_0x00000010")));
+	nlh = msg_at(buf, b.len, &off);
+	assert_int_equal(nlh->nlmsg_type, (NFNL_SUBSYS_NFTABLES << 8) |
+	    NFT_MSG_NEWRULE);
+	assert_int_equal(nlh->nlmsg_flags, NLM_F_REQUEST | NLM_F_ACK |
+	    NLM_F_CREATE | NLM_F_APPEND);
+	assert_non_null(memmem(nlh, nlh->nlmsg_len, "mark_0x00000010", 16));
+	assert_non_null(memmem(nlh, nlh->nlmsg_len, "immediate", 10));
+	assert_non_null(memmem(nlh, nlh->nlmsg_len, "meta", 5));
+	/* the value the packet gets: the mark with the bit, host order */
+	assert_non_null(memmem(nlh, nlh->nlmsg_len, &mark, sizeof(mark)));
+	assert_non_null(memmem(nlh, nlh->nlmsg_len, &reg, sizeof(reg)));
+	assert_non_null(memmem(nlh, nlh->nlmsg_len, &key, sizeof(key)));
+	nlh = msg_at(buf, b.len, &off);
+	assert_int_equal(nlh->nlmsg_type, NFNL_MSG_BATCH_END);
+	/* no chain for "no mark", nor for the bit */
+	assert_int_equal(fpmsg_mark_chain(&b, "t", 0), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(fpmsg_mark_chain(&b, "t", 0x80000001), -1);
+	/* no room: nothing half written */
+	fpmsg_init(&b, buf, 200, 3);
+	assert_int_equal(fpmsg_mark_chain(&b, "nfqspid-fp-1", 0x10), -1);
+	assert_int_equal(errno, ENOSPC);
+	assert_int_equal(b.len, 0);
+	assert_int_equal(b.seq, 3);
+	assert_int_equal(b.nacks, 0);
+	/* not inside an open element message */
+	fpmsg_init(&b, buf, sizeof(buf), 3);
+	assert_int_equal(fpmsg_open(&b, NFT_MSG_NEWSETELEM, "t", "s"), 0);
+	assert_int_equal(fpmsg_mark_chain(&b, "t", 0x10), -1);
+	assert_int_equal(errno, EINVAL);
 }
 
 static int
@@ -307,10 +395,11 @@ static void
 test_limits(void **state)
 {
 	static uint8_t		 buf[256 * 1024] __attribute__((aligned(4)));
-	static uint8_t		 small[130] __attribute__((aligned(4)));
+	static uint8_t		 small[120] __attribute__((aligned(4)));
 	struct fpmsg_buf	 b;
-	struct fp_conn		 c = conn6(IPPROTO_TCP, 1, 7);
+	struct fp_conn		 c = conn6(IPPROTO_TCP, 1, 0x7fffffff);
 	uint8_t			 key[FPMSG_KEYMAX];
+	char			 chain[FPMSG_CHAINMAX];
 	const struct nlmsghdr	*nlh;
 	size_t			 n = 0, len, before;
 	int			 count = 0;
@@ -319,16 +408,18 @@ test_limits(void **state)
 	fpmsg_init(&b, buf, sizeof(buf), 1);
 	assert_int_equal(fpmsg_open(&b, NFT_MSG_NEWSETELEM, "t", "s"), 0);
 	len = fpmsg_key(&c, FPMSG_ORIG, key);
+	/* the longest element: IPv6, the longest chain name, a timeout */
+	assert_int_equal(fpmsg_chain_name(c.mark, chain, sizeof(chain)), 0);
 	for (;;) {
 		before = b.len;
-		if (fpmsg_put(&b, key, len, &c.mark, FPMSG_ORIG, 1000) == -1)
+		if (fpmsg_put(&b, key, len, chain, FPMSG_REPLY, 1000) == -1)
 			break;
 		assert_true(b.len - before <= FPMSG_ELEMMAX);
 		n++;
 	}
 	assert_int_equal(errno, ENOSPC);
 	assert_int_equal(b.len, before);
-	assert_true(n > 600);
+	assert_true(n > 400);
 	assert_int_equal(fpmsg_close(&b), 0);
 	nlh = (const struct nlmsghdr *)buf;
 	assert_int_equal(nlh->nlmsg_len, b.len);
@@ -340,9 +431,9 @@ test_limits(void **state)
 	/* a buffer too small for the second element: the first stays */
 	fpmsg_init(&b, small, sizeof(small), 1);
 	assert_int_equal(fpmsg_open(&b, NFT_MSG_NEWSETELEM, "t", "s"), 0);
-	assert_int_equal(fpmsg_put(&b, key, len, &c.mark, 0, 0), 0);
+	assert_int_equal(fpmsg_put(&b, key, len, NULL, 0, 0), 0);
 	before = b.len;
-	assert_int_equal(fpmsg_put(&b, key, len, &c.mark, 0, 0), -1);
+	assert_int_equal(fpmsg_put(&b, key, len, NULL, 0, 0), -1);
 	assert_int_equal(b.len, before);
 	assert_int_equal(fpmsg_close(&b), 0);
 	assert_int_equal(fpmsg_end(&b), -1);
@@ -434,12 +525,13 @@ counter(struct dgram *d, uint64_t pkts, uint64_t bytes)
 	unnest(d);
 }
 
-/* one element as the kernel dumps it: key, mark, timers, counter, comment */
+/* one element as the kernel dumps it: key, verdict, timers, counter,
+   comment */
 static void
 elem(struct dgram *d, const uint8_t *key, size_t klen, int list_exprs,
     uint64_t pkts)
 {
-	uint32_t	 mark = 0x10;
+	uint32_t	 code = htonl((uint32_t)NFT_GOTO);
 	uint8_t		 v[8];
 	static const uint8_t ud[] = { 0, 6, 'r', 'e', 'p', 'l', 'y', 0 };
 
@@ -448,7 +540,10 @@ elem(struct dgram *d, const uint8_t *key, size_t klen, int list_exprs,
 	attr(d, NFTA_DATA_VALUE, key, klen);
 	unnest(d);
 	nest(d, NFTA_SET_ELEM_DATA);
-	attr(d, NFTA_DATA_VALUE, &mark, 4);
+	nest(d, NFTA_DATA_VERDICT);
+	attr(d, NFTA_VERDICT_CODE, &code, 4);
+	attr(d, NFTA_VERDICT_CHAIN, "mark_0x00000010", 16);
+	unnest(d);
 	unnest(d);
 	be64(v, 30000);
 	attr(d, NFTA_SET_ELEM_TIMEOUT, v, 8);
@@ -479,7 +574,7 @@ elem_msg(struct dgram *d, uint32_t seq, int list_exprs)
 
 	msg_begin(d, ELEMTYPE, seq);
 	attr(d, NFTA_SET_ELEM_LIST_TABLE, "nfqspid-fp-1", 13);
-	attr(d, NFTA_SET_ELEM_LIST_SET, "mark_tcp4", 10);
+	attr(d, NFTA_SET_ELEM_LIST_SET, "conn_tcp4", 10);
 	nest(d, NFTA_SET_ELEM_LIST_ELEMENTS);
 	elem(d, key, klen, list_exprs, 5);
 	elem(d, key, klen, list_exprs, 6);
@@ -533,7 +628,7 @@ test_dump(void **state)
 		assert_int_equal(s->e[0].pkts, 5);
 		assert_int_equal(s->e[1].bytes, 600);
 		assert_int_equal(s->e[0].expires_ms, 29000);
-		assert_int_equal(s->e[0].data, 0x10);
+		assert_string_equal(s->e[0].chain, "mark_0x00000010");
 		assert_int_equal(s->e[0].dir, FPMSG_REPLY);
 		done_msg(d, 42);
 		s->n = 0;
@@ -597,6 +692,16 @@ test_dump_malformed(void **state)
 	((struct nlattr *)(m->b + i + 8 + NLA_HDRLEN))->nla_len = 8;
 	assert_int_equal(fpmsg_dump_parse(m->b, m->len, 1, collect, s), -1);
 	assert_int_equal(errno, EPROTO);
+	/* a verdict other than goto; a chain name without its NUL */
+	*m = *d;
+	i = (size_t)((uint8_t *)memmem(m->b, m->len, "mark_0x", 7) - m->b);
+	m->b[i - NLA_HDRLEN - 1] = 0xfd;	/* the code's last byte */
+	assert_int_equal(fpmsg_dump_parse(m->b, m->len, 1, collect, s), -1);
+	assert_int_equal(errno, EPROTO);
+	*m = *d;
+	m->b[i + 15] = 'x';
+	assert_int_equal(fpmsg_dump_parse(m->b, m->len, 1, collect, s), -1);
+	assert_int_equal(errno, EPROTO);
 	/* a message of another type */
 	*m = *d;
 	((struct nlmsghdr *)m->b)->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) |
@@ -644,16 +749,16 @@ test_dump_req(void **state)
 	int			 n;
 
 	(void)state;
-	n = fpmsg_dump_req(b, sizeof(b), 77, "nfqspid-fp-3", "live_udp6");
+	n = fpmsg_dump_req(b, sizeof(b), 77, "nfqspid-fp-3", "conn_udp6");
 	assert_true(n > 0);
 	assert_int_equal(nlh->nlmsg_len, n);
 	assert_int_equal(nlh->nlmsg_type, (NFNL_SUBSYS_NFTABLES << 8) |
 	    NFT_MSG_GETSETELEM);
 	assert_int_equal(nlh->nlmsg_flags, NLM_F_REQUEST | NLM_F_DUMP);
 	assert_int_equal(nlh->nlmsg_seq, 77);
-	assert_non_null(memmem(b, (size_t)n, "live_udp6", 10));
+	assert_non_null(memmem(b, (size_t)n, "conn_udp6", 10));
 	assert_int_equal(fpmsg_dump_req(b, 40, 77, "nfqspid-fp-3",
-	    "live_udp6"), -1);
+	    "conn_udp6"), -1);
 }
 
 /* Gets: one message each, no batch, no ack asked; the key goes as put. */
@@ -674,7 +779,7 @@ test_get(void **state)
 	fpmsg_init(&b, buf, sizeof(buf), 500);
 	for (dir = FPMSG_ORIG; dir <= FPMSG_REPLY; dir++) {
 		len = fpmsg_key(&c, dir, key);
-		assert_int_equal(fpmsg_get(&b, "nfqspid-fp-2", "nomark_tcp6",
+		assert_int_equal(fpmsg_get(&b, "nfqspid-fp-2", "conn_tcp6",
 		    key, len), 0);
 	}
 	assert_int_equal(b.first, 500);
@@ -685,7 +790,7 @@ test_get(void **state)
 		    NFT_MSG_GETSETELEM);
 		assert_int_equal(nlh->nlmsg_flags, NLM_F_REQUEST);
 		assert_int_equal(nlh->nlmsg_seq, 500 + (uint32_t)dir);
-		assert_non_null(memmem(nlh, nlh->nlmsg_len, "nomark_tcp6", 12));
+		assert_non_null(memmem(nlh, nlh->nlmsg_len, "conn_tcp6", 10));
 		/* its element reads back as the kernel reads it */
 		s->n = 0;
 		assert_int_equal(fpmsg_dump_parse((const uint8_t *)nlh,
@@ -697,7 +802,7 @@ test_get(void **state)
 	assert_int_equal(off, b.len);
 	/* no room: nothing half written, the sequence number unused */
 	fpmsg_init(&b, buf, 100, 7);
-	assert_int_equal(fpmsg_get(&b, "nfqspid-fp-2", "nomark_tcp6", key,
+	assert_int_equal(fpmsg_get(&b, "nfqspid-fp-2", "conn_tcp6", key,
 	    FPMSG_KEY6), -1);
 	assert_int_equal(errno, ENOSPC);
 	assert_int_equal(b.len, 0);
@@ -767,9 +872,11 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_classes),
 		cmocka_unit_test(test_keys),
+		cmocka_unit_test(test_chain_name),
 		cmocka_unit_test(test_table_name),
 		cmocka_unit_test(test_ruleset),
 		cmocka_unit_test(test_batch),
+		cmocka_unit_test(test_mark_chain),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_dump),
 		cmocka_unit_test(test_dump_malformed),
