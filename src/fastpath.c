@@ -529,6 +529,9 @@ struct fp_dump {
 	struct fp_renew	*rn;
 	size_t		 nrn;
 	size_t		 caprn;
+	struct fp_conn	*st;		/* strays: cb does not know them */
+	size_t		 nst;
+	size_t		 capst;
 	size_t		 keylen;
 	size_t		 limit;		/* most records we take */
 	uint64_t	 timeout_ms;	/* the class's */
@@ -709,6 +712,7 @@ counters_class(struct fastpath *fp, struct fp_dump *d, fp_counts_cb cb,
 
 	d->n = 0;
 	d->nrn = 0;
+	d->nst = 0;
 	d->err = 0;
 	d->keylen = fpmsg_keylen(d->cls);
 	d->timeout_ms = 1000 * (uint64_t)(d->cls & 1 ? fp->p.udp_timeout_s :
@@ -738,9 +742,17 @@ counters_class(struct fastpath *fp, struct fp_dump *d, fp_counts_cb cb,
 		cn.bytes = d->r[i].bytes;
 		cn.expires_ms = d->r[i].expires_ms > UINT32_MAX ? UINT32_MAX :
 		    (uint32_t)d->r[i].expires_ms;
-		cb(&c, &cn, arg);
+		if (cb(&c, &cn, arg) == 0)
+			continue;
+		if ((errno = grow((void **)&d->st, &d->capst, d->nst,
+		    sizeof(*d->st), d->limit)) != 0)
+			return (-1);
+		d->st[d->nst++] = c;
 	}
-	return (renew_class(fp, d));
+	if (renew_class(fp, d) == -1)
+		return (-1);
+	/* renewed with the rest: a stray is rare, and goes at once */
+	return (d->nst > 0 ? fastpath_del(fp, d->st, d->nst) : 0);
 }
 
 int
@@ -757,6 +769,7 @@ fastpath_counters(struct fastpath *fp, fp_counts_cb cb, void *arg)
 	save = errno;
 	free(d.r);
 	free(d.rn);
+	free(d.st);
 	errno = save;
 	return (rc);
 }

@@ -71,7 +71,9 @@ struct fp_counts {
 					   times out: the kernel's idle timer */
 };
 
-typedef void	(*fp_counts_cb)(const struct fp_conn *c,
+/* 0: c is the caller's; -1: a stray (a change that failed half way, a
+   removal the kernel refused), taken out of the kernel. */
+typedef int	(*fp_counts_cb)(const struct fp_conn *c,
 		    const struct fp_counts *n, void *arg);
 
 /*
@@ -97,8 +99,10 @@ int		 fastpath_del(struct fastpath *fp, const struct fp_conn *c,
 		    size_t n);
 /* Take every element out. */
 int		 fastpath_flush(struct fastpath *fp);
-/* cb once for every connection in the kernel table, in no set order;
-   c has its tuple, mark 0 (the kernel keeps a chain, not the mark). */
+/* cb once for every connection in the kernel table, in no set order
+   (c has its tuple, mark 0: the kernel keeps a chain, not the mark);
+   the strays cb names go out after the read.  So the kernel holds
+   what the caller knows, within one call. */
 int		 fastpath_counters(struct fastpath *fp, fp_counts_cb cb,
 		    void *arg);
 /*

@@ -131,12 +131,12 @@ static const struct fpq_ops fpd_ops = {
 	fpd_add, fpd_del, fpd_flush_kernel, fpd_credit, fpd_get
 };
 
-static void
+static int
 fpd_counts_cb(const struct fp_conn *c, const struct fp_counts *k, void *arg)
 {
 	struct fpd	*d = arg;
 
-	fpq_book_counts(d->book, c, k);
+	return (fpq_book_counts(d->book, c, k));
 }
 
 /* ---- the thread ------------------------------------------------------ */
@@ -451,6 +451,7 @@ fpd_stats(struct fpd *d, struct fp_stats *s)
 	s->flushes += d->st.flushes;
 	s->stale += d->st.stale;
 	s->renewed += d->st.renewed;
+	s->strays += d->st.strays;
 	pthread_mutex_unlock(&d->mtx);
 }
 

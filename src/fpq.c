@@ -453,25 +453,30 @@ fpq_book_epoch(const struct fpq_book *b)
 	return (b->epoch);
 }
 
-void
+int
 fpq_book_counts(struct fpq_book *b, const struct fp_conn *c,
     const struct fp_counts *k)
 {
 	struct fpq_node	*n = *fpq_slot(b, c);
 	uint64_t	 dp, db;
 
-	if (n == NULL || n->state != FPQ_IN)
-		return;
+	if (n == NULL) {
+		b->st.strays++;
+		return (-1);
+	}
+	if (n->state != FPQ_IN)
+		return (0);
 	/* lower than what was handed over: the element started again */
 	dp = k->pkts >= n->pkts ? k->pkts - n->pkts : k->pkts;
 	db = k->bytes >= n->bytes ? k->bytes - n->bytes : k->bytes;
 	if ((dp != 0 || db != 0) &&
 	    b->ops.credit(b->arg, n->w, &n->c, dp, db) == -1)
-		return;		/* at the next poll, with what comes */
+		return (0);	/* at the next poll, with what comes */
 	n->pkts = k->pkts;
 	n->bytes = k->bytes;
 	/* time left 0: gone at the kernel's next collection */
 	n->seen = k->expires_ms != 0;
+	return (0);
 }
 
 /*

@@ -47,6 +47,8 @@ struct fp_stats {
 	uint64_t	 stale;		/* offloads a flush passed by */
 	uint64_t	 renewed;	/* put in again after the kernel's
 					   timeout (idle connections) */
+	uint64_t	 strays;	/* in the kernel, not in the book:
+					   taken out */
 };
 
 /* ---- the rings ------------------------------------------------------- */
@@ -154,8 +156,9 @@ int		 fpq_book_pending(const struct fpq_book *b);
 int		 fpq_book_flush(struct fpq_book *b, uint32_t *epoch);
 uint32_t	 fpq_book_epoch(const struct fpq_book *b);
 /* The kernel's counts of c (fastpath_counters()): what is new goes to
-   its worker through ops->credit. */
-void		 fpq_book_counts(struct fpq_book *b, const struct fp_conn *c,
+   its worker through ops->credit.  -1 for a connection the book does
+   not hold: the kernel's copy is a stray. */
+int		 fpq_book_counts(struct fpq_book *b, const struct fp_conn *c,
 		    const struct fp_counts *n);
 /* After a whole dump: what is in the book but was not in the dump is
    staged to go in again. */

@@ -111,6 +111,7 @@ static const struct status_counter counters[] = {
 	{ "offload_flushes", "fastpath_flushes_total", "Times the kernel's fast-path table was emptied (reloads, a removal that did not fit its ring).", COUNTER, WS(fp.flushes) },
 	{ "offload_stale", "fastpath_stale_total", "Offloads a flush of the kernel's table passed by (made again by the next packet).", COUNTER, WS(fp.stale) },
 	{ "offload_renewed", "fastpath_renewed_total", "Offloaded connections put in the kernel's table again after their elements timed out.", COUNTER, WS(fp.renewed) },
+	{ "offload_strays", "fastpath_strays_total", "Connections found in the kernel's table that nfqspid did not hold (a change that failed half way), taken out.", COUNTER, WS(fp.strays) },
 };
 
 #define NCOUNTERS	(sizeof(counters) / sizeof(counters[0]))

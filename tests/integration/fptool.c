@@ -78,7 +78,8 @@ parse_conns(char **w, int nw, size_t *n)
 	return (0);
 }
 
-static void
+/* every connection is ours: none is a stray */
+static int
 print_conn(const struct fp_conn *c, const struct fp_counts *n, void *arg)
 {
 	char	 s[INET6_ADDRSTRLEN], d[INET6_ADDRSTRLEN];
@@ -90,6 +91,7 @@ print_conn(const struct fp_conn *c, const struct fp_counts *n, void *arg)
 	    c->proto == IPPROTO_TCP ? "tcp" : "udp", s, c->sport, d, c->dport,
 	    n->pkts, n->bytes, n->expires_ms);
 	(*(size_t *)arg)++;
+	return (0);
 }
 
 int

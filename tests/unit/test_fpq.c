@@ -398,12 +398,12 @@ test_book_counts(void **state)
 	unsigned	 adds, credits;
 
 	feed(b, 3, FPQ_ADD, 7);
-	/* staged, not in yet: nothing to hand over */
-	fpq_book_counts(b, &c, &n);
+	/* staged, not in yet: nothing to hand over, and not a stray */
+	assert_int_equal(fpq_book_counts(b, &c, &n), 0);
 	assert_int_equal(k->credits, 0);
 	assert_int_equal(fpq_book_apply(b), 0);
 
-	fpq_book_counts(b, &c, &n);
+	assert_int_equal(fpq_book_counts(b, &c, &n), 0);
 	assert_int_equal(k->credits, 1);
 	assert_int_equal(k->cw, 3);
 	assert_int_equal(k->cp, 100);
@@ -424,9 +424,16 @@ test_book_counts(void **state)
 	assert_int_equal(k->credits, 2);
 	assert_int_equal(k->cp, 60);
 	assert_int_equal(k->cb, 80000);
-	/* a connection the book does not know: ignored */
-	fpq_book_counts(b, &other, &n);
-	assert_int_equal(k->credits, 2);
+	/* a connection the book does not know: a stray, nothing credited */
+	{
+		struct fp_stats	 st;
+
+		assert_int_equal(fpq_book_counts(b, &other, &n), -1);
+		assert_int_equal(k->credits, 2);
+		memset(&st, 0, sizeof(st));
+		fpq_book_stats(b, &st);
+		assert_int_equal(st.strays, 1);
+	}
 
 	/* seen in a whole dump: stays in */
 	fpq_book_sweep(b);
