@@ -610,6 +610,48 @@ test_ring_full(void **state)
 	assert_int_equal(ct_count(B.w->ct), 1000);
 }
 
+static unsigned	 wakes;
+
+static void
+wake_cb(evutil_socket_t fd, short what, void *arg)
+{
+	wakes++;
+}
+
+/* A ring half full wakes the sync thread, once until it drains. */
+static void
+test_wake(void **state)
+{
+	struct event_base *base;
+	unsigned	 i;
+
+	(void)state;
+	node_free(&A);
+	node_init(&A, SYNC_ROLE_MASTER, "10.0.9.1", "10.0.9.2", 0, 256);
+	assert_non_null(base = event_base_new());
+	assert_non_null(A.s->wakeev = event_new(base, -1, 0, wake_cb, NULL));
+	wakes = 0;
+	for (i = 0; i + 1 < A.s->wake_at; i++)
+		open_on_a(i, 0);
+	assert_int_equal(A.s->wake_pending, 0);
+	for (; i < A.s->wake_at + 20; i++)
+		open_on_a(i, 0);
+	assert_int_equal(A.s->wake_pending, 1);
+	(void)event_base_loop(base, EVLOOP_NONBLOCK);
+	assert_int_equal(wakes, 1);
+	/* drained: the next ring half full wakes it again */
+	sync_pump(A.s, now);
+	assert_int_equal(A.s->wake_pending, 0);
+	for (; i < 2 * A.s->wake_at + 20; i++)
+		open_on_a(i, 0);
+	(void)event_base_loop(base, EVLOOP_NONBLOCK);
+	assert_int_equal(wakes, 2);
+	assert_int_equal(A.s->rings[0].lost, 0);
+	event_free(A.s->wakeev);
+	A.s->wakeev = NULL;
+	event_base_free(base);
+}
+
 /* A master leaves the peer's records alone; a backup queues nothing. */
 static void
 test_roles(void **state)
@@ -737,6 +779,7 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_ring_full, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_wake, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_roles, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refresh, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_alone, setup, teardown),
