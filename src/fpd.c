@@ -141,22 +141,6 @@ fpd_counts_cb(const struct fp_conn *c, const struct fp_counts *k, void *arg)
 
 /* ---- the thread ------------------------------------------------------ */
 
-/* Empty the kernel table; the workers see the new epoch and unmark. */
-static void
-fpd_flush_now(struct fpd *d)
-{
-	uint32_t	 epoch;
-	int		 rc;
-
-	/* the epoch is published before the kernel is asked: whatever a
-	   worker sends after seeing it is of the new epoch */
-	rc = fpq_book_flush(d->book, &epoch);
-	__atomic_store_n(&d->sh.epoch, epoch, __ATOMIC_RELEASE);
-	if (rc == -1)
-		/* tried again next round */
-		__atomic_store_n(&d->sh.flush, 1, __ATOMIC_RELEASE);
-}
-
 static void
 fpd_poll(struct fpd *d, uint64_t now)
 {
@@ -167,6 +151,29 @@ fpd_poll(struct fpd *d, uint64_t now)
 		pthread_mutex_unlock(&d->mtx);
 	} else
 		fpq_book_sweep(d->book);
+}
+
+/*
+ * Empty the kernel table; the workers see the new epoch and unmark.
+ * What it passed since the last poll is read first: emptied, the
+ * elements' counters are gone.
+ */
+static void
+fpd_flush_now(struct fpd *d)
+{
+	uint32_t	 epoch;
+	int		 rc;
+
+	if (fpq_book_count(d->book) > 0)
+		fpd_poll(d, worker_now_ms());
+
+	/* the epoch is published before the kernel is asked: whatever a
+	   worker sends after seeing it is of the new epoch */
+	rc = fpq_book_flush(d->book, &epoch);
+	__atomic_store_n(&d->sh.epoch, epoch, __ATOMIC_RELEASE);
+	if (rc == -1)
+		/* tried again next round */
+		__atomic_store_n(&d->sh.flush, 1, __ATOMIC_RELEASE);
 }
 
 static int

@@ -429,6 +429,16 @@ check "stray: the thread takes it out" wait_for 50 not stray_in
 check "stray: and counts it" test "$(lib_stat offload_strays)" -gt "$strays"
 check "stray: the held connection stays in" not probe tcp 40001 5003
 
+# a reload empties the kernel table (the new rules may re-mark what it
+# carries), but reads what it passed since the last read first
+check "keep: conntrack's packets match the kernel's" wait_for 50 counts_agree 40001
+check "keep: 20 segments through the kernel" \
+    in_c "$PY" "$T_TMP/tcpraw.py" "$S4" $(printf '40001:5003:0x10 %.0s' $(seq 20))
+check "keep: nfqspictl reload at once" quiet lib_ctl reload
+check "keep: conntrack's packets still match the kernel's, within 2" \
+    wait_for 30 counts_near 40001
+echo "after the reload: conntrack $(ct_packets 40001) packets, kernel $(fwd_packets 40001)"
+
 # flush
 check "flush: nfqspictl conntrack flush" quiet lib_ctl conntrack flush
 check "flush: nothing is left in the fast path" active 0
