@@ -382,6 +382,34 @@ fastpath_del(struct fastpath *fp, const struct fp_conn *c, size_t n)
 	return (0);
 }
 
+/*
+ * The marks' chains go with the elements that went to them, so that
+ * reloads that change marks do not fill FP_MARKS.  Forgotten whatever
+ * the kernel says: a chain made again changes nothing (fpmsg.h), and
+ * one left behind only waits for its mark.
+ */
+static void
+drop_chains(struct fastpath *fp)
+{
+	struct fpmsg_buf b;
+	size_t		 i = 0, k;
+
+	while (fp->nmarks > 0 && i < FP_MARKS_SLOTS) {
+		fpmsg_init(&b, fp->buf, sizeof(fp->buf), fp->seq);
+		if (fpmsg_begin(&b) == -1)
+			break;
+		/* as many as a batch of new ones: as many acks */
+		for (k = 0; i < FP_MARKS_SLOTS && k < FP_BATCH_MARKS; i++)
+			if (fp->marks[i] != 0 && fpmsg_del_chain(&b,
+			    fp->table, fp->marks[i]) == 0)
+				k++;
+		if (k == 0 || fpmsg_end(&b) == -1 || batch_talk(fp, &b) == -1)
+			break;
+	}
+	memset(fp->marks, 0, sizeof(fp->marks));
+	fp->nmarks = 0;
+}
+
 int
 fastpath_flush(struct fastpath *fp)
 {
@@ -391,15 +419,15 @@ fastpath_flush(struct fastpath *fp)
 	fpmsg_init(&b, fp->buf, sizeof(fp->buf), fp->seq);
 	if (fpmsg_begin(&b) == -1)
 		return (-1);
-	/* a DELSETELEM without elements flushes the set; the marks'
-	   chains stay for the next connections */
+	/* a DELSETELEM without elements flushes the set */
 	for (cls = 0; cls < FPMSG_NCLASS; cls++)
 		if (fpmsg_open(&b, NFT_MSG_DELSETELEM, fp->table,
 		    fpmsg_map_name(cls)) == -1 || fpmsg_close(&b) == -1)
 			return (-1);
-	if (fpmsg_end(&b) == -1)
+	if (fpmsg_end(&b) == -1 || batch_talk(fp, &b) == -1)
 		return (-1);
-	return (batch_talk(fp, &b));
+	drop_chains(fp);
+	return (0);
 }
 
 /* Does this kernel know DESTROYSETELEM?  Destroy a key never added. */

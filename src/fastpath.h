@@ -97,7 +97,7 @@ int		 fastpath_add(struct fastpath *fp, const struct fp_conn *c,
 /* Take conns out, both directions; ones already gone are no error. */
 int		 fastpath_del(struct fastpath *fp, const struct fp_conn *c,
 		    size_t n);
-/* Take every element out. */
+/* Take every element out, and the marks' chains with them. */
 int		 fastpath_flush(struct fastpath *fp);
 /* cb once for every connection in the kernel table, in no set order
    (c has its tuple, mark 0: the kernel keeps a chain, not the mark);

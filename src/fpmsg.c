@@ -586,6 +586,31 @@ full:
 	return (-1);
 }
 
+int
+fpmsg_del_chain(struct fpmsg_buf *b, const char *table, uint32_t mark)
+{
+	struct nlmsghdr	*nlh;
+	char		 name[FPMSG_CHAINMAX];
+	size_t		 start = b->len;
+	uint32_t	 seq = b->seq;
+
+	if (mark == 0 || fpmsg_chain_name(mark, name, sizeof(name)) == -1) {
+		errno = EINVAL;
+		return (-1);
+	}
+	if ((nlh = obj_open(b, NFT_MSG_DELCHAIN, 0)) == NULL ||
+	    attr_put(b, NFTA_CHAIN_TABLE, table, strlen(table) + 1) == NULL ||
+	    attr_put(b, NFTA_CHAIN_NAME, name, strlen(name) + 1) == NULL) {
+		if (!b->open) {
+			b->len = start;
+			b->seq = seq;
+		}
+		return (-1);
+	}
+	msg_done(b, nlh);
+	return (0);
+}
+
 /* ---- reading ---------------------------------------------------------- */
 
 /* Walk the messages of a datagram; each one's length checked. */

@@ -119,6 +119,10 @@ int	 fpmsg_mark_chain(struct fpmsg_buf *b, const char *table,
 	    uint32_t mark);
 /* Bytes the three take at most. */
 #define FPMSG_CHAINMSGMAX	384
+/* NFT_MSG_DELCHAIN of mark's chain (one acked message): once no
+   element goes to it. */
+int	 fpmsg_del_chain(struct fpmsg_buf *b, const char *table,
+	    uint32_t mark);
 
 /* NFT_MSG_DESTROYSETELEM (Linux 6.3): delete, no error if absent. */
 #define FPMSG_DESTROYSETELEM	30

@@ -309,15 +309,21 @@ check "none remains after flush" test -z "$FP_LINES"
 # a mark's chain stays; 4096 at most, and a batch past that fails whole
 check "4000 connections with 4000 marks of their own" \
     fp add udp "$C4" 30000 "$S4" 53 0x1000+ 4000
-check "each mark has its chain" \
-    test "$(in_d nft list table inet "nfqspid-fp-$T_QUEUE" | grep -c 'chain mark_0x')" = 4002
-# (32 new chains a transaction: the third is the one that fails)
+mark_chains() { in_d nft list table inet "nfqspid-fp-$T_QUEUE" | grep -c 'chain mark_0x'; }
+check "each mark has its chain (the flush took the earlier ones)" \
+    test "$(mark_chains)" = 4000
+# (32 new chains a transaction: the fourth is the one that fails)
 check "100 more marks are more than 4096: refused" not fp add udp "$C4" 40000 "$S4" 53 0x2000+ 100
 check "the transaction that would pass 4096 went in not at all" \
-    not goes_to "$C4" 40064 "$S4" 53 mark_0x00002040
-check "a mark that has its chain still goes in" fp add udp "$C4" 41000 "$S4" 53 0x7
-check "to that chain" goes_to "$C4" 41000 "$S4" 53 mark_0x00000007
+    not goes_to "$C4" 40096 "$S4" 53 mark_0x00002060
+check "a mark that has its chain still goes in" fp add udp "$C4" 41000 "$S4" 53 0x1000
+check "to that chain" goes_to "$C4" 41000 "$S4" 53 mark_0x00001000
 check "flush again" fp flush
+check "the marks' chains went with their elements" test "$(mark_chains)" = 0
+check "a mark's chain is made again with its next connection" \
+    fp add udp "$C4" 41000 "$S4" 53 0x7
+check "and the element goes to it" goes_to "$C4" 41000 "$S4" 53 mark_0x00000007
+check "flush the last" fp flush
 check "close" fp close
 wait "$FP_PID"
 exec 3>&-

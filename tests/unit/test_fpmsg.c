@@ -375,6 +375,18 @@ test_mark_chain(void **state)
 	assert_int_equal(b.len, 0);
 	assert_int_equal(b.seq, 3);
 	assert_int_equal(b.nacks, 0);
+	/* the chain's removal: one acked DELCHAIN */
+	fpmsg_init(&b, buf, sizeof(buf), 3);
+	assert_int_equal(fpmsg_del_chain(&b, "nfqspid-fp-1", 0x10), 0);
+	assert_int_equal(b.nacks, 1);
+	off = 0;
+	nlh = msg_at(buf, b.len, &off);
+	assert_int_equal(nlh->nlmsg_type, (NFNL_SUBSYS_NFTABLES << 8) |
+	    NFT_MSG_DELCHAIN);
+	assert_int_equal(nlh->nlmsg_flags, NLM_F_REQUEST | NLM_F_ACK);
+	assert_non_null(memmem(nlh, nlh->nlmsg_len, "mark_0x00000010", 16));
+	assert_int_equal(fpmsg_del_chain(&b, "t", 0), -1);
+	assert_int_equal(errno, EINVAL);
 	/* not inside an open element message */
 	fpmsg_init(&b, buf, sizeof(buf), 3);
 	assert_int_equal(fpmsg_open(&b, NFT_MSG_NEWSETELEM, "t", "s"), 0);
