@@ -47,7 +47,7 @@ struct status_counter {
 		sizeof(char[WS_SIZE(f) == 4 || WS_SIZE(f) == 8 ? 1 : -1])
 
 static const struct status_counter counters[] = {
-	{ "received", "received_total", "Packets decided (a deferred ICMP error once it is decided).", COUNTER, WS(received) },
+	{ "received", "received_total", "Packets decided (a deferred one once it is decided).", COUNTER, WS(received) },
 	{ "accepted", "packets_total{verdict=\"accept\"}", "Packets by verdict (monitor mode: what they got).", COUNTER, WS(accepted) },
 	{ "dropped", "packets_total{verdict=\"drop\"}", NULL, COUNTER, WS(dropped) },
 	{ "invalid", "packets_state_total{state=\"INVALID\"}", "Packets that were RELATED or INVALID.", COUNTER, WS(invalid) },
@@ -72,7 +72,7 @@ static const struct status_counter counters[] = {
 	{ "malformed", "malformed_total", "Queue messages with an id but a bad attribute (answered as INVALID).", COUNTER, WS(nq.malformed) },
 	{ "queued", "queued_total", "Packets read from the queues.", COUNTER, WS(nq.received) },
 	{ "verdicts", "verdicts_total", "Verdicts sent.", COUNTER, WS(nq.verdicts) },
-	{ "deferred", "deferred_total", "Verdicts given later (ICMP errors about another worker's connection).", COUNTER, WS(nq.deferred) },
+	{ "deferred", "deferred_total", "Verdicts given later (held fragments, ICMP errors about another worker's connection).", COUNTER, WS(nq.deferred) },
 	{ "rejects", "rejects_total", "Answers sent for reject rules.", COUNTER, WS(rejects) },
 	{ "reject_errors", "reject_errors_total", "Answers for reject rules that could not be sent.", COUNTER, WS(reject_errors) },
 	{ "frag_held", "fragments_held", "Fragments held until their datagram is whole (each takes a slot of the kernel's queue).", GAUGE, WS(frag.held) },
