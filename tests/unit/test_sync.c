@@ -591,7 +591,6 @@ test_ring_full(void **state)
 	(void)state;
 	node_free(&A);
 	node_init(&A, SYNC_ROLE_MASTER, "10.0.9.1", "10.0.9.2", 0, 256);
-	worker_set_sync(A.w, A.s);
 	/* the wake-up is the thread's; here nothing drains meanwhile */
 	for (i = 0; i < 1000; i++)
 		open_on_a(i, 0);
