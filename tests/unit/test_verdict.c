@@ -20,6 +20,7 @@
 
 #include "csum.h"
 #include "verdict.h"
+#include "unit.h"
 #include "../pktbuild.h"
 
 #define CLIENT	"10.1.1.2"
@@ -79,29 +80,6 @@ udp4(uint8_t *b, const char *src, const char *dst, uint16_t sport,
 	return (32);
 }
 
-static void
-add_rule(struct fixture *f, const char *name, uint8_t states, uint8_t proto,
-    const char *dport, uint8_t action, uint32_t mark, uint8_t log)
-{
-	struct rule	*r = &f->rules[f->cfg.nrules];
-	char		 err[256];
-
-	memset(r, 0, sizeof(*r));
-	snprintf(r->name, sizeof(r->name), "%s", name);
-	r->index = (uint16_t)f->cfg.nrules;
-	r->states = states;
-	r->has_proto = 1;
-	r->proto = proto;
-	if (dport != NULL)
-		assert_int_equal(rule_parse_ports(dport, &r->dport, err,
-		    sizeof(err)), 0);
-	r->action = action;
-	r->has_mark = mark != 0;
-	r->mark = mark;
-	r->log = log;
-	f->cfg.nrules++;
-}
-
 static int
 setup(void **state)
 {
@@ -117,9 +95,9 @@ setup(void **state)
 	f->cfg.policy[CT_INVALID] = RULE_DROP;
 	f->cfg.log_invalid = 1;
 	f->cfg.rules = f->rules;
-	add_rule(f, "web", CT_STATE_BIT(CT_NEW), IPPROTO_TCP, "80",
+	unit_add_rule(&f->cfg, "web", CT_STATE_BIT(CT_NEW), IPPROTO_TCP, "80",
 	    RULE_ACCEPT, 0x10, 1);
-	add_rule(f, "dns", CT_STATE_BIT(CT_NEW), IPPROTO_UDP, "53",
+	unit_add_rule(&f->cfg, "dns", CT_STATE_BIT(CT_NEW), IPPROTO_UDP, "53",
 	    RULE_ACCEPT, 0, 0);
 	f->ct = ct_new(&f->cfg.ct);
 	assert_non_null(f->ct);
@@ -477,7 +455,7 @@ test_established_rule_wins_over_policy(void **state)
 	char		 line[256];
 	size_t		 n;
 
-	add_rule(f, "no-dns-replies", CT_STATE_BIT(CT_ESTABLISHED),
+	unit_add_rule(&f->cfg, "no-dns-replies", CT_STATE_BIT(CT_ESTABLISHED),
 	    IPPROTO_UDP, NULL, RULE_DROP, 0, 1);
 	n = udp4(b, CLIENT, SERVER, 5001, 53);
 	run(f, b, n, &v, line, sizeof(line));
@@ -885,26 +863,13 @@ newcfg(struct fixture *f, struct config *c, struct rule *rules)
 	c->nrules = 0;
 }
 
+/* a rule for NEW connections in c */
 static void
 add(struct config *c, const char *name, uint8_t proto, const char *dport,
     uint8_t action, uint32_t mark)
 {
-	struct rule	*r = &c->rules[c->nrules];
-	char		 err[256];
-
-	memset(r, 0, sizeof(*r));
-	snprintf(r->name, sizeof(r->name), "%s", name);
-	r->index = (uint16_t)c->nrules;
-	r->states = CT_STATE_BIT(CT_NEW);
-	r->has_proto = 1;
-	r->proto = proto;
-	if (dport != NULL)
-		assert_int_equal(rule_parse_ports(dport, &r->dport, err,
-		    sizeof(err)), 0);
-	r->action = action;
-	r->has_mark = mark != 0;
-	r->mark = mark;
-	c->nrules++;
+	unit_add_rule(c, name, CT_STATE_BIT(CT_NEW), proto, dport, action,
+	    mark, 0);
 }
 
 static void
@@ -1227,7 +1192,6 @@ test_rejudge_chain(void **state)
 	two_connections(f);
 	newcfg(f, &c, rules);
 	add(&c, "host-out", 0, NULL, RULE_ACCEPT, 0);
-	rules[0].has_proto = 0;
 	assert_int_equal(rule_parse_hooks("output", &rules[0].hooks, err,
 	    sizeof(err)), 0);
 	assert_int_equal(verdict_rejudge(&c, f->ct, f->lt, f->now, NULL,

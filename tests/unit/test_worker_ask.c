@@ -26,6 +26,7 @@
 #include <cmocka.h>
 
 #include "worker_int.h"
+#include "unit.h"
 #include "../pktbuild.h"
 
 /* ---- the rest of the daemon, stubbed ------------------------------------- */
@@ -112,29 +113,6 @@ struct fix {
 	uint64_t	 now;
 };
 
-static void
-add_rule(struct fix *f, const char *name, uint8_t states, uint8_t proto,
-    uint8_t action, uint32_t mark, uint8_t log)
-{
-	struct rule	*r = &f->rules[f->cfg.nrules];
-	char		 err[128];
-
-	memset(r, 0, sizeof(*r));
-	snprintf(r->name, sizeof(r->name), "%s", name);
-	r->index = (uint16_t)f->cfg.nrules;
-	r->states = states;
-	r->has_proto = proto != 0;
-	r->proto = proto;
-	if (proto == IPPROTO_UDP)
-		assert_int_equal(rule_parse_ports("53", &r->dport, err,
-		    sizeof(err)), 0);
-	r->action = action;
-	r->has_mark = mark != 0;
-	r->mark = mark;
-	r->log = log;
-	f->cfg.nrules++;
-}
-
 static struct worker *
 worker(struct fix *f, unsigned id)
 {
@@ -170,10 +148,11 @@ setup(void **state)
 	f->cfg.log_invalid = 1;
 	f->cfg.log_rate = 1000;
 	f->cfg.rules = f->rules;
-	add_rule(f, "dns", CT_STATE_BIT(CT_NEW), IPPROTO_UDP, RULE_ACCEPT,
-	    MARK, 0);
+	unit_add_rule(&f->cfg, "dns", CT_STATE_BIT(CT_NEW), IPPROTO_UDP, "53",
+	    RULE_ACCEPT, MARK, 0);
 	/* audits the errors, leaves their mark to the connection */
-	add_rule(f, "errors", CT_STATE_BIT(CT_RELATED), 0, RULE_ACCEPT, 0, 1);
+	unit_add_rule(&f->cfg, "errors", CT_STATE_BIT(CT_RELATED), 0, NULL,
+	    RULE_ACCEPT, 0, 1);
 	f->now = 1000000;
 	f->all[0] = worker(f, 0);
 	f->all[1] = worker(f, 1);
