@@ -25,6 +25,7 @@
 
 #include "ct_int.h"
 #include "reason.h"
+#include "unit.h"
 #include "../pktbuild.h"
 
 #ifndef TEST_SRCDIR
@@ -43,19 +44,6 @@
 #define GONE	0xff		/* the entry no longer exists */
 
 /* ---- helpers ----------------------------------------------------------- */
-
-static union pkt_addr
-addr(const char *s)
-{
-	union pkt_addr	 a;
-
-	memset(&a, 0, sizeof(a));
-	if (strchr(s, ':') != NULL)
-		assert_int_equal(inet_pton(AF_INET6, s, &a), 1);
-	else
-		assert_int_equal(inet_pton(AF_INET, s, &a), 1);
-	return (a);
-}
 
 static struct ct_table *
 table(uint32_t max)
@@ -95,8 +83,8 @@ udp(const char *src, uint16_t sport, const char *dst, uint16_t dport)
 	p.family = strchr(src, ':') ? AF_INET6 : AF_INET;
 	p.proto = IPPROTO_UDP;
 	p.ttl = 64;
-	p.src = addr(src);
-	p.dst = addr(dst);
+	p.src = unit_addr(src);
+	p.dst = unit_addr(dst);
 	p.sport = sport;
 	p.dport = dport;
 	p.paylen = 10;
@@ -113,8 +101,8 @@ icmp(const char *src, const char *dst, uint8_t type, uint16_t id)
 	p.family = strchr(src, ':') ? AF_INET6 : AF_INET;
 	p.proto = p.family == AF_INET ? IPPROTO_ICMP : IPPROTO_ICMPV6;
 	p.ttl = 64;
-	p.src = addr(src);
-	p.dst = addr(dst);
+	p.src = unit_addr(src);
+	p.dst = unit_addr(dst);
 	p.icmp_type = type;
 	p.icmp_id = id;
 	p.wscale = PKT_WSCALE_NONE;
@@ -197,8 +185,8 @@ conv_pkt(struct conv *c, int from, uint8_t flags, uint32_t len)
 	p.family = strchr(s->addr, ':') ? AF_INET6 : AF_INET;
 	p.proto = IPPROTO_TCP;
 	p.ttl = 64;
-	p.src = addr(s->addr);
-	p.dst = addr(d->addr);
+	p.src = unit_addr(s->addr);
+	p.dst = unit_addr(d->addr);
 	p.sport = s->port;
 	p.dport = d->port;
 	p.th_flags = flags;
@@ -240,7 +228,8 @@ conv_entry(struct conv *c)
 {
 	struct ct_tuple	 k;
 	uint8_t		 dir;
-	union pkt_addr	 a = addr(c->s[0].addr), b = addr(c->s[1].addr);
+	union pkt_addr	 a = unit_addr(c->s[0].addr);
+	union pkt_addr	 b = unit_addr(c->s[1].addr);
 
 	ct_tuple_set(&k, strchr(c->s[0].addr, ':') ? AF_INET6 : AF_INET,
 	    IPPROTO_TCP, &a, &b, c->s[0].port, c->s[1].port);
@@ -2411,7 +2400,7 @@ raw_tcp4(uint8_t *b, const char *src, uint16_t sport, const char *dst,
     uint16_t dport, uint8_t flags, uint32_t seq, uint32_t ack,
     uint16_t win, uint8_t wscale, size_t paylen)
 {
-	union pkt_addr	 s = addr(src), d = addr(dst);
+	union pkt_addr	 s = unit_addr(src), d = unit_addr(dst);
 	size_t		 thl = flags & SYN ? 32 : 20, len = 20 + thl + paylen;
 	uint8_t		*th = b + 20;
 
@@ -2433,7 +2422,7 @@ static size_t
 raw_icmp4_err(uint8_t *b, const char *src, const char *dst, uint8_t type,
     uint8_t code, const uint8_t *q, size_t qlen)
 {
-	union pkt_addr	 s = addr(src), d = addr(dst);
+	union pkt_addr	 s = unit_addr(src), d = unit_addr(dst);
 
 	pb_ip4(b, IPPROTO_ICMP, s.a8, d.a8, 0, 0, 0, 8 + qlen);
 	pb_icmp(b + 20, type, code, 0, 0);
@@ -2682,7 +2671,7 @@ test_source_share(void **state)
 	struct ct_result	 res;
 	struct ct_stats		 st;
 	struct pkt		 p;
-	union pkt_addr		 a = addr("10.0.0.1");
+	union pkt_addr		 a = unit_addr("10.0.0.1");
 	int			 i, ok = 0;
 
 	/* one client tries to take the whole table: it gets its 10 % */
@@ -3228,8 +3217,8 @@ test_sync_import_order(void **state)
 	memset(&s, 0, sizeof(s));
 	s.k.family = AF_INET;
 	s.k.proto = IPPROTO_UDP;
-	s.k.src = addr("10.1.0.1");
-	s.k.dst = addr("10.2.0.1");
+	s.k.src = unit_addr("10.1.0.1");
+	s.k.dst = unit_addr("10.2.0.1");
 	s.k.dport = 53;
 	s.tclass = CT_TO_UDP;
 	for (i = 0; i < 2000; i++) {

@@ -23,21 +23,9 @@
 #include "ct_int.h"
 #include "ct_view.h"
 #include "rule.h"
+#include "unit.h"
 
 #define NOW	1000000000ull	/* ms */
-
-static union pkt_addr
-addr(const char *s)
-{
-	union pkt_addr	 a;
-
-	memset(&a, 0, sizeof(a));
-	if (strchr(s, ':') != NULL)
-		assert_int_equal(inet_pton(AF_INET6, s, &a), 1);
-	else
-		assert_int_equal(inet_pton(AF_INET, s, &a), 1);
-	return (a);
-}
 
 /* An entry as the trackers leave it; left s of timeout, age s old. */
 static void
@@ -45,8 +33,8 @@ entry(struct ct_entry *e, const char *src, const char *dst, uint8_t proto,
     uint16_t sport, uint16_t dport, uint32_t left, uint32_t age)
 {
 	memset(e, 0, sizeof(*e));
-	e->src = addr(src);
-	e->dst = addr(dst);
+	e->src = unit_addr(src);
+	e->dst = unit_addr(dst);
 	e->family = strchr(src, ':') != NULL ? AF_INET6 : AF_INET;
 	e->proto = proto;
 	e->sport = sport;

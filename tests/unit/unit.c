@@ -4,6 +4,10 @@
  * Copyright (C) 2026 The nfqspid authors
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -36,4 +40,17 @@ unit_add_rule(struct config *c, const char *name, uint8_t states,
 	r->mark = mark;
 	r->log = log;
 	c->nrules++;
+}
+
+union pkt_addr
+unit_addr(const char *s)
+{
+	union pkt_addr	 a;
+
+	memset(&a, 0, sizeof(a));
+	if (strchr(s, ':') != NULL)
+		assert_int_equal(inet_pton(AF_INET6, s, &a), 1);
+	else
+		assert_int_equal(inet_pton(AF_INET, s, &a), 1);
+	return (a);
 }
