@@ -652,8 +652,18 @@ fpmsg_acks(const uint8_t *buf, size_t len, uint32_t first, unsigned n,
 
 	while ((nlh = msg_next(buf, len, &off)) != NULL) {
 		if (nlh->nlmsg_type != NLMSG_ERROR ||
-		    nlh->nlmsg_seq - first >= n ||
 		    (e = msg_error(nlh)) == -1) {
+			errno = EPROTO;
+			return (-1);
+		}
+		/* refused whole at its BEGIN (no CAP_NET_ADMIN): no message
+		   of it is answered */
+		if (nlh->nlmsg_seq == first - 1 && e != 0 && off == len) {
+			if (*err == 0)
+				*err = e;
+			return ((int)n);
+		}
+		if (nlh->nlmsg_seq - first >= n) {
 			errno = EPROTO;
 			return (-1);
 		}

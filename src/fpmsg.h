@@ -129,9 +129,11 @@ int	 fpmsg_del_chain(struct fpmsg_buf *b, const char *table,
 
 /*
  * The kernel's answers (one datagram) to a batch whose acked messages
- * have sequence numbers first .. first + n - 1: returns how many it
- * answers, and the first error (a positive errno) in *err, left alone
- * when none; -1 (EPROTO) for a datagram that is not such an answer.
+ * have sequence numbers first .. first + n - 1 (its BEGIN first - 1):
+ * returns how many it answers (all n when the kernel refused the batch
+ * at its BEGIN), and the first error (a positive errno) in *err, left
+ * alone when none; -1 (EPROTO) for a datagram that is not such an
+ * answer.
  */
 int	 fpmsg_acks(const uint8_t *buf, size_t len, uint32_t first,
 	    unsigned n, int *err);

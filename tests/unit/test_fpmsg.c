@@ -746,6 +746,22 @@ test_acks(void **state)
 	/* cut short */
 	assert_int_equal(fpmsg_acks(d->b, d->len - 4, 10, 3, &err), -1);
 	assert_int_equal(errno, EPROTO);
+	/* the batch refused at its BEGIN (seq first - 1): all answered */
+	memset(d, 0, sizeof(*d));
+	err = 0;
+	err_msg(d, 9, -EPERM);
+	assert_int_equal(fpmsg_acks(d->b, d->len, 10, 3, &err), 3);
+	assert_int_equal(err, EPERM);
+	/* ... but an ack of it, or one before other answers, is not so */
+	memset(d, 0, sizeof(*d));
+	err_msg(d, 9, 0);
+	assert_int_equal(fpmsg_acks(d->b, d->len, 10, 3, &err), -1);
+	assert_int_equal(errno, EPROTO);
+	memset(d, 0, sizeof(*d));
+	err_msg(d, 9, -EPERM);
+	err_msg(d, 10, 0);
+	assert_int_equal(fpmsg_acks(d->b, d->len, 10, 3, &err), -1);
+	assert_int_equal(errno, EPROTO);
 	/* not an ack */
 	memset(d, 0, sizeof(*d));
 	done_msg(d, 10);
