@@ -531,7 +531,9 @@ fastpath_close(struct fastpath *fp)
  * and the thread puts it in again (fpq_book_sweep()).
  */
 #define FP_RENEW_MIN_MS	1000
-#define FP_RENEW_BATCH	512		/* elements a batch */
+#define FP_RENEW_BATCH	384		/* elements a batch */
+_Static_assert(FP_RENEW_BATCH * FPMSG_ELEMMAX < 0xffff,
+    "a batch of renewals fits one message's 16-bit element list");
 _Static_assert(FP_RENEW_BATCH * FPMSG_ELEMMAX + 8192 <= FP_BATCH,
     "a batch of renewals fits FP_BATCH");
 
