@@ -430,22 +430,35 @@ fastpath_flush(struct fastpath *fp)
 	return (0);
 }
 
-/* Does this kernel know DESTROYSETELEM?  Destroy a key never added. */
+/*
+ * Does this kernel know DESTROYSETELEM?  Destroy a key never added.  An
+ * older one refuses the type; an answer lost or garbled on the way
+ * (EPROTO, EAGAIN) says nothing, and the question is asked once more.
+ */
 static int
 probe_destroy(struct fastpath *fp)
 {
 	struct fpmsg_buf b;
 	uint8_t		 key[FPMSG_KEY4];
+	int		 try;
 
 	memset(key, 0, sizeof(key));
-	fpmsg_init(&b, fp->buf, sizeof(fp->buf), fp->seq);
-	if (fpmsg_begin(&b) == -1 ||
-	    fpmsg_open(&b, FPMSG_DESTROYSETELEM, fp->table,
-	    fpmsg_map_name(0)) == -1 ||
-	    fpmsg_put(&b, key, sizeof(key), NULL, FPMSG_ORIG, 0) == -1 ||
-	    fpmsg_close(&b) == -1 || fpmsg_end(&b) == -1)
-		return (-1);
-	fp->destroy = batch_talk(fp, &b) == 0;
+	fp->destroy = 0;
+	for (try = 0; try < 2; try++) {
+		fpmsg_init(&b, fp->buf, sizeof(fp->buf), fp->seq);
+		if (fpmsg_begin(&b) == -1 ||
+		    fpmsg_open(&b, FPMSG_DESTROYSETELEM, fp->table,
+		    fpmsg_map_name(0)) == -1 ||
+		    fpmsg_put(&b, key, sizeof(key), NULL, FPMSG_ORIG, 0) == -1 ||
+		    fpmsg_close(&b) == -1 || fpmsg_end(&b) == -1)
+			return (-1);
+		if (batch_talk(fp, &b) == 0) {
+			fp->destroy = 1;
+			break;
+		}
+		if (errno != EPROTO && errno != EAGAIN)
+			break;
+	}
 	return (0);
 }
 

@@ -1733,6 +1733,17 @@ test_garbled(void **state)
 		assert_drained();
 	}
 
+	fastpath_close(fp);
+
+	/* the DESTROYSETELEM probe's answer garbled: asked again, and
+	   this kernel's DESTROY used, not the pre-6.3 way */
+	K.garble = G_SHORT;
+	fp = open_fp(&P);
+	assert_int_equal(fastpath_add(fp, c, 1), 0);
+	assert_int_equal(fastpath_del(fp, c, 1), 0);
+	assert_true(K.b[K.nb - 1].msgs[FPMSG_DESTROYSETELEM] > 0);
+	assert_int_equal(K.b[K.nb - 1].msgs[NFT_MSG_DELSETELEM], 0);
+
 	/* no new socket to be had: the old one stays, the next call
 	   fails on what it still holds and starts one, the next works */
 	K.fail_open = 1;
