@@ -391,20 +391,31 @@ action = accept
 EOF
 }
 
+# lib_qcol QUEUE COLUMN [N]: a column of /proc/net/netfilter/nfnetlink_queue
+# in dut (2 the port id of the socket bound, 3 queue_total, 6
+# queue_dropped, 7 queue_user_dropped, 8 the id sequence) for queue
+# QUEUE, summed over QUEUE .. QUEUE + N - 1 (N = 1); -1 when none of them
+# is bound.  /proc/net follows the reader's namespace; %.0f, not print:
+# mawk prints numbers past 2^31 as 4.29497e+09.
+lib_qcol()
+{
+	in_d cat /proc/net/netfilter/nfnetlink_queue 2>/dev/null |
+	    awk -v q="$1" -v c="$2" -v n="${3:-1}" \
+		'$1 >= q && $1 < q + n { s += $c; f = 1 }
+		END { printf "%.0f\n", f ? s : -1 }'
+}
+
 # lib_qseq [N]: the packets queues $T_QUEUE .. $T_QUEUE + N - 1 (N = 1)
 # have been handed so far in dut, the kernel's id sequence.
 lib_qseq()
 {
-	in_d cat /proc/net/netfilter/nfnetlink_queue |
-	    awk -v q="$T_QUEUE" -v n="${1:-1}" \
-		'$1 >= q && $1 < q + n { s += $8 } END { print s + 0 }'
+	lib_qcol "$T_QUEUE" 8 "${1:-1}"
 }
 
-# Is queue $T_QUEUE bound in dut?  /proc/net follows the reader's namespace.
+# Is queue $T_QUEUE bound in dut?
 lib_queue_bound()
 {
-	in_d cat /proc/net/netfilter/nfnetlink_queue 2>/dev/null |
-	    awk -v q="$T_QUEUE" '$1 == q { f = 1 } END { exit !f }'
+	[ "$(lib_qcol "$T_QUEUE" 1)" != -1 ]
 }
 
 # lib_start_page PORT [options]: dut diverted and nfqspid started with

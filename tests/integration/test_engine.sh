@@ -233,18 +233,9 @@ print("intervals", len(iv), "late bytes", late)
 sys.exit(0 if late and min(late) > 0 else 1)
 EOF
 
-# qcol QUEUE COLUMN: a column of /proc/net/netfilter/nfnetlink_queue in
-# dut (3 queue_total, 6 queue_dropped, 7 queue_user_dropped, 8 id
-# sequence); -1 if the queue is not bound
-qcol()
-{
-	in_d cat /proc/net/netfilter/nfnetlink_queue |
-	    awk -v q="$1" -v c="$2" '$1 == q { print $c; f = 1 } END { if (!f) print -1 }'
-}
-
 queues_empty()
 {
-	[ "$(qcol "$Q0" 3)" -eq 0 ] && [ "$(qcol "$Q1" 3)" -eq 0 ]
+	[ "$(lib_qcol "$Q0" 3)" -eq 0 ] && [ "$(lib_qcol "$Q1" 3)" -eq 0 ]
 }
 
 # per queue: every id the kernel gave out was read by the daemon, or
@@ -254,10 +245,10 @@ ids_match()
 	local w q id got lost ok=0
 	for w in 0 1; do
 		q=$((T_QUEUE + w))
-		id=$(qcol "$q" 8)
-		lost=$(qcol "$q" 7)
+		id=$(lib_qcol "$q" 8)
+		lost=$(lib_qcol "$q" 7)
 		got=$(lib_stat queued "$w")
-		echo "queue $q: id_sequence $id, read $got, user_dropped $lost, dropped $(qcol "$q" 6)"
+		echo "queue $q: id_sequence $id, read $got, user_dropped $lost, dropped $(lib_qcol "$q" 6)"
 		[ "$id" -eq $((got + lost)) ] || ok=1
 	done
 	return $ok
@@ -321,7 +312,7 @@ start()
 
 _bound()
 {
-	[ "$(qcol "$1" 1)" != -1 ]
+	[ "$(lib_qcol "$1" 1)" != -1 ]
 }
 
 related_ge()
@@ -397,7 +388,7 @@ check "a time exceeded about no flow is icmp-untracked-error after asking" \
 
 # a second instance: the pidfile stops it; with a pidfile of its own, the
 # bind does; either way it exits 1 and the first goes on
-ports="$(qcol "$Q0" 2) $(qcol "$Q1" 2)"
+ports="$(lib_qcol "$Q0" 2) $(lib_qcol "$Q1" 2)"
 "$NFQSPID" -f -c "$T_CONF" >"$T_TMP/second.log" 2>&1
 rc=$?
 check "a second instance with the same pidfile exits 1 ($rc)" test "$rc" = 1
@@ -413,7 +404,7 @@ check "... saying queue $Q0 is in use by another process" \
 check "the first still decides: a connection works" \
     test "$(in_c timeout 30 "$PY" "$T_TMP/flows.py" "$S4" 5001 1 "$C4")" = 1
 check "... and both queues are still bound to its sockets ($ports)" \
-    test "$(qcol "$Q0" 2) $(qcol "$Q1" 2)" = "$ports"
+    test "$(lib_qcol "$Q0" 2) $(lib_qcol "$Q1" 2)" = "$ports"
 lib_finish
 
 # ---- 2. SIGKILL under iperf3 load --------------------------------------------------
@@ -471,8 +462,8 @@ kill -CONT "$T_DPID"
 wait "$fpid"
 check "overload: both queues drain to empty" wait_for 100 queues_empty
 check "overload: the daemon is alive and answers" quiet lib_ctl status
-check "overload: the kernel dropped what did not fit ($(( $(qcol "$Q0" 6) + $(qcol "$Q1" 6) + $(qcol "$Q0" 7) + $(qcol "$Q1" 7) )))" \
-    test $(( $(qcol "$Q0" 6) + $(qcol "$Q1" 6) + $(qcol "$Q0" 7) + $(qcol "$Q1" 7) )) -gt 0
+check "overload: the kernel dropped what did not fit ($(( $(lib_qcol "$Q0" 6) + $(lib_qcol "$Q1" 6) + $(lib_qcol "$Q0" 7) + $(lib_qcol "$Q1" 7) )))" \
+    test $(( $(lib_qcol "$Q0" 6) + $(lib_qcol "$Q1" 6) + $(lib_qcol "$Q0" 7) + $(lib_qcol "$Q1" 7) )) -gt 0
 check "overload: per queue, id sequence = read + user_dropped" ids_match
 check "overload: read == verdicts" test "$(lib_stat queued)" -eq "$(lib_stat verdicts)"
 
