@@ -427,13 +427,23 @@ lib_start_page()
 	local port=$1
 	shift
 	sed -i "s|^control = .*|&\nhttp = 0.0.0.0:$port|" "$T_CONF"
+	lib_start "nfqspid starts with the status page on 0.0.0.0:$port" "$@"
+	check "the page listens" wait_listen "$NS_D" tcp "$port"
+}
+
+# lib_start WHAT [options]: dut diverted and nfqspid started with the
+# options, which passes WHAT; a daemon that does not start fails it and
+# ends the test.
+lib_start()
+{
+	local what=$1
+	shift
 	lib_divert || { echo "cannot divert FORWARD to NFQUEUE" >&2; exit 1; }
 	if ! lib_start_daemon "$@"; then
-		fail "nfqspid starts"
+		fail "$what"
 		lib_summary
 	fi
-	ok "nfqspid starts with the status page on 0.0.0.0:$port"
-	check "the page listens" wait_listen "$NS_D" tcp "$port"
+	ok "$what"
 }
 
 # lib_start_daemon [options]: nfqspid -f in dut; wait until it has bound

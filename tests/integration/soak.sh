@@ -208,12 +208,7 @@ print(" ".join("%s=%d" % kv for kv in sorted(n.items())))
 EOF
 
 check "nfqspid -n accepts the soak configuration" "$NFQSPID" -n -c "$T_CONF"
-lib_divert || { echo "cannot divert FORWARD to NFQUEUE" >&2; exit 1; }
-if ! lib_start_daemon "$@"; then
-	fail "nfqspid starts"
-	lib_summary
-fi
-ok "nfqspid starts"
+lib_start "nfqspid starts" "$@"
 
 bg_in "$NS_S" "$PY" "$T_TMP/echosrv.py" "$S4" "$S6"
 wait_listen "$NS_S" tcp 7000 || fail "the echo server listens"

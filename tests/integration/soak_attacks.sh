@@ -199,12 +199,7 @@ counter_add "$NS_S" "$IPT" filter INPUT fudp -p udp --dport 9
 
 check "nfqspid -n accepts the soak configuration ($SOAK_RULES rules)" \
     quiet "$NFQSPID" -n -c "$T_CONF"
-lib_divert || { echo "cannot divert FORWARD to NFQUEUE" >&2; exit 1; }
-if ! lib_start_daemon; then
-	fail "nfqspid starts"
-	lib_summary
-fi
-ok "nfqspid starts"
+lib_start "nfqspid starts"
 bg_in "$NS_S" "$PY" "$T_TMP/hold.py" "$S4"
 bg_in "$NS_S" "$PY" "$T_TMP/udpsrv.py" "$S4:5353"
 wait_listen "$NS_S" tcp 7000 || fail "the server listens"

@@ -113,12 +113,7 @@ EOF
 sed -i -e "s/^rate = 1000\$/rate = 20/" \
     -e "s/^\\[daemon\\]\$/[daemon]\\nhttp = 127.0.0.1:$HTTP_PORT/" "$T_CONF"
 check "nfqspid -n accepts the test configuration" "$NFQSPID" -n -c "$T_CONF"
-lib_divert || { echo "cannot divert FORWARD to NFQUEUE" >&2; exit 1; }
-if ! lib_start_daemon "$@"; then
-	fail "nfqspid starts"
-	lib_summary
-fi
-ok "nfqspid starts"
+lib_start "nfqspid starts" "$@"
 QFILE=/proc/$T_DPID/net/netfilter/nfnetlink_queue
 MAC_D0=$(in_d cat /sys/class/net/d0/address)
 MAC_D1=$(in_d cat /sys/class/net/d1/address)

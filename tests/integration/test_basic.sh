@@ -56,12 +56,7 @@ EOF
 
 check "nfqspid -n accepts the test configuration" \
     "$NFQSPID" -n -c "$T_CONF"
-lib_divert || { echo "cannot divert FORWARD to NFQUEUE" >&2; exit 1; }
-if ! lib_start_daemon "$@"; then
-	fail "nfqspid starts, binds queue $T_QUEUE and opens its control socket"
-	lib_summary
-fi
-ok "nfqspid starts, binds queue $T_QUEUE and opens its control socket"
+lib_start "nfqspid starts, binds queue $T_QUEUE and opens its control socket" "$@"
 
 # Counters: what dut lets out marked, what the server sees arrive.
 counter_add "$NS_D" "$IPT" mangle POSTROUTING orig-all \

@@ -246,7 +246,6 @@ EOF
 
 check "nfqspid -n accepts the test configuration" \
     "$NFQSPID" -n -c "$T_CONF"
-lib_divert || { echo "cannot divert FORWARD to NFQUEUE" >&2; exit 1; }
 # The time exceeded dut itself sends goes out through OUTPUT, never
 # FORWARD: divert exactly those to the queue as well (see part 3).
 in_d "$IPT" -A OUTPUT -p icmp --icmp-type time-exceeded \
@@ -254,11 +253,7 @@ in_d "$IPT" -A OUTPUT -p icmp --icmp-type time-exceeded \
     in_d "$IP6T" -A OUTPUT -p icmpv6 --icmpv6-type time-exceeded \
     -j NFQUEUE --queue-num "$T_QUEUE" ||
     { echo "cannot divert OUTPUT time exceeded to NFQUEUE" >&2; exit 1; }
-if ! lib_start_daemon "$@"; then
-	fail "nfqspid starts, binds queue $T_QUEUE and opens its control socket"
-	lib_summary
-fi
-ok "nfqspid starts, binds queue $T_QUEUE and opens its control socket"
+lib_start "nfqspid starts, binds queue $T_QUEUE and opens its control socket" "$@"
 
 established()
 {

@@ -70,12 +70,7 @@ proto = icmp
 icmp_type = echo-request
 action = accept
 EOF
-lib_divert || { echo "cannot divert FORWARD to NFQUEUE" >&2; exit 1; }
-if ! lib_start_daemon "$@"; then
-	fail "nfqspid starts"
-	lib_summary
-fi
-ok "nfqspid starts, binds queue $T_QUEUE and opens $T_CTL"
+lib_start "nfqspid starts, binds queue $T_QUEUE and opens $T_CTL" "$@"
 
 mode=$(stat -c %a "$T_CTL")
 check "the control socket has mode 0660 (got $mode)" test "$mode" = 660

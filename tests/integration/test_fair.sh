@@ -52,12 +52,7 @@ while True:
     held.append(c)
 EOF
 
-lib_divert || { echo "cannot divert FORWARD to NFQUEUE" >&2; exit 1; }
-if ! lib_start_daemon; then
-	fail "nfqspid starts"
-	lib_summary
-fi
-ok "nfqspid starts"
+lib_start "nfqspid starts"
 bg_in "$NS_S" "$PY" "$T_TMP/hold.py" "$S4"
 wait_listen "$NS_S" tcp 7000 || fail "the server listens"
 

@@ -124,12 +124,7 @@ counter_add "$NS_S" "$IPT" filter INPUT fsyn -p tcp --dport 7002 --syn
 syns() { in_c hping3 -q -S -p 7002 -i u2000 -c "$1" "$S4" >/dev/null 2>&1; }
 
 conf yes 0
-lib_divert || { echo "cannot divert FORWARD to NFQUEUE" >&2; exit 1; }
-if ! lib_start_daemon; then
-	fail "nfqspid starts"
-	lib_summary
-fi
-ok "nfqspid starts"
+lib_start "nfqspid starts"
 bg_in "$NS_S" "$PY" "$T_TMP/sink.py" "$S4"
 wait_listen "$NS_S" tcp 5001 || fail "the sink listens"
 

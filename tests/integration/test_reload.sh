@@ -80,12 +80,7 @@ EOF
 
 policy "5300, 5301"
 check "nfqspid -n accepts the test configuration" "$NFQSPID" -n -c "$T_CONF"
-lib_divert || { echo "cannot divert FORWARD to NFQUEUE" >&2; exit 1; }
-if ! lib_start_daemon "$@"; then
-	fail "nfqspid starts"
-	lib_summary
-fi
-ok "nfqspid starts"
+lib_start "nfqspid starts" "$@"
 bg_in "$NS_S" socat "TCP4-LISTEN:5301,bind=$S4,reuseaddr,fork" EXEC:cat
 wait_listen "$NS_S" tcp 5301 || fail "the probe server listens"
 

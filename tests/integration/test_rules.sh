@@ -153,12 +153,7 @@ cp "$T_CONF" "$T_TMP/base.ini"
 
 check "nfqspid -n accepts the test configuration" \
     quiet "$NFQSPID" -n -c "$T_CONF"
-lib_divert || { echo "cannot divert FORWARD to NFQUEUE" >&2; exit 1; }
-if ! lib_start_daemon "$@"; then
-	fail "nfqspid starts, binds queue $T_QUEUE and opens its control socket"
-	lib_summary
-fi
-ok "nfqspid starts, binds queue $T_QUEUE and opens its control socket"
+lib_start "nfqspid starts, binds queue $T_QUEUE and opens its control socket" "$@"
 
 # Neighbour discovery first (dut's own addresses: not diverted), so that
 # the first forwarded IPv6 packet of a test is not lost to it and the

@@ -73,12 +73,7 @@ dport = 5201, 5300, 5301
 action = accept
 EOF
 check "nfqspid -n accepts the test configuration" "$NFQSPID" -n -c "$T_CONF"
-lib_divert || { echo "cannot divert FORWARD to NFQUEUE" >&2; exit 1; }
-if ! lib_start_daemon "$@"; then
-	fail "nfqspid starts"
-	lib_summary
-fi
-ok "nfqspid starts"
+lib_start "nfqspid starts" "$@"
 
 ctcount() { lib_ctl conntrack count 2>/dev/null | tr -dc 0-9; }
 
