@@ -139,14 +139,6 @@ r = find(d) or {}
 print(r if sys.argv[1] == "all" else r.get(sys.argv[1], 0))' "$1"
 }
 
-# qfield N: field N of dut's queue line (3 queue_total, 6 queue_dropped,
-# 7 user_dropped)
-qfield()
-{
-	awk -v q="$T_QUEUE" -v f="$1" '$1 == q { print $f; x = 1 }
-	    END { if (!x) print -1 }' "$QFILE"
-}
-
 rss() { awk '/^VmRSS:/ { print $2 }' "/proc/$T_DPID/status"; }
 ctcount() { lib_ctl conntrack count 2>/dev/null | tr -dc 0-9; }
 
@@ -193,7 +185,7 @@ EOF
 	reason all >"$T_TMP/reasons.before"
 	rst0=$(reason rst-out-of-window)
 	seq0=$(reason seq-out-of-window)
-	qd0=$(qfield 6)
+	qd0=$(lib_qcol "$T_QUEUE" 6)
 	# what happened to the entries, for a failure's post-mortem
 	lib_ctl events >"$T_TMP/events.log" 2>&1 &
 	evpid=$!
@@ -226,7 +218,7 @@ EOF
 	    test "$(counter "$NS_S" "$IPT" raw PREROUTING inj-s)" -eq 0
 	check "no injected segment reached the client" \
 	    test "$(counter "$NS_C" "$IPT" raw PREROUTING inj-c)" -eq 0
-	check "the kernel dropped none for a full queue" test "$(qfield 6)" -eq "$qd0"
+	check "the kernel dropped none for a full queue" test "$(lib_qcol "$T_QUEUE" 6)" -eq "$qd0"
 	reason all >"$T_TMP/reasons.after"
 	drst=$(( $(reason rst-out-of-window) - rst0 ))
 	dseq=$(( $(reason seq-out-of-window) - seq0 ))
@@ -436,10 +428,10 @@ EOF
 	in_d ip -6 neigh replace "$C6M" lladdr 02:00:00:00:00:50 dev d0 nud permanent
 	warm=$((N_STORM / 10))
 	r0=$(lib_stat received)
-	qd0=$(qfield 6)
+	qd0=$(lib_qcol "$T_QUEUE" 6)
 	in_c "$T_TMP/rawsend" pool c0 "$MAC_D0" "$T_TMP/pool.bin" "$warm" \
 	    "$QFILE" "$T_QUEUE" >/dev/null
-	wait_eval 100 'test "$(qfield 3)" -eq 0'
+	wait_eval 100 'test "$(lib_qcol "$T_QUEUE" 3)" -eq 0'
 	rss_warm=$(rss)
 	t0=$SECONDS
 	in_c "$T_TMP/rawsend" pool c0 "$MAC_D0" "$T_TMP/pool.bin" $((N_STORM - warm)) \
@@ -447,17 +439,17 @@ EOF
 	src=$?
 	t1=$SECONDS
 	check "the storm was sent ($(cat "$T_TMP/storm.out"))" test "$src" -eq 0
-	wait_eval 100 'test "$(qfield 3)" -eq 0'
+	wait_eval 100 'test "$(lib_qcol "$T_QUEUE" 3)" -eq 0'
 	rss_end=$(rss)
 	rcv=$(( $(lib_stat received) - r0 ))
 	acc=$(lib_stat accepted)
 	drp=$(lib_stat dropped)
 	tot=$(lib_stat received)
-	echo "figure: storm: $N_STORM sent in $((t1 - t0)) s (after $warm of warm-up), $rcv received by nfqspid, queue_dropped $(( $(qfield 6) - qd0 )), RSS $rss_warm kB warm, $rss_end kB after"
+	echo "figure: storm: $N_STORM sent in $((t1 - t0)) s (after $warm of warm-up), $rcv received by nfqspid, queue_dropped $(( $(lib_qcol "$T_QUEUE" 6) - qd0 )), RSS $rss_warm kB warm, $rss_end kB after"
 	check "nfqspid survived the storm" lib_daemon_alive
-	check "the kernel's queue is empty again (queue_total $(qfield 3))" \
-	    test "$(qfield 3)" -eq 0
-	check "the kernel never dropped for a full queue" test "$(qfield 6)" -eq "$qd0"
+	check "the kernel's queue is empty again (queue_total $(lib_qcol "$T_QUEUE" 3))" \
+	    test "$(lib_qcol "$T_QUEUE" 3)" -eq 0
+	check "the kernel never dropped for a full queue" test "$(lib_qcol "$T_QUEUE" 6)" -eq "$qd0"
 	check "nfqspid received the storm (>= 99% of $N_STORM: $rcv)" \
 	    test $((rcv * 100)) -ge $((N_STORM * 99))
 	check "every packet received got a verdict ($tot received, $acc accepted + $drp dropped)" \
