@@ -14,6 +14,7 @@
 #
 # Copyright (C) 2026 The nfqspid authors
 # SPDX-License-Identifier: GPL-2.0-or-later
+# shellcheck disable=SC2317  # functions run through check and wait_for
 set -u
 
 T_NET=${T_NET:-88}
@@ -38,6 +39,7 @@ EOF
 # The page on every address of dut; the client is outside http_allow.
 lib_start_page "$PORT" "$@"
 
+# shellcheck disable=SC2012  # the names are numbers
 nfds() { ls "/proc/$T_DPID/fd" 2>/dev/null | wc -l; }
 # A liveness bound, not a benchmark: the answer takes milliseconds, and
 # without the bounds it took 18-21 s.
@@ -139,6 +141,7 @@ check "http_auth: the right ones, 200 (got $c)" test "$c" = 200
 c=$(code -u 'admin:s3cret pass' "http://127.0.0.1:$PORT/")
 check "http_auth: the page too, 200 (got $c)" test "$c" = 200
 check "wrong credentials are logged" log_has "http: wrong credentials from 127.0.0.1"
+# shellcheck disable=SC2016  # a hash, not expansions
 printf 'admin:$1$abc$0123456789abcdefghijkl\n' >"$T_TMP/htpasswd"
 out=$(lib_ctl reload 2>&1)
 check "a legacy MD5 hash: the reload is refused ($out)" \

@@ -9,6 +9,7 @@
 #
 # Copyright (C) 2026 The nfqspid authors
 # SPDX-License-Identifier: GPL-2.0-or-later
+# shellcheck disable=SC2317  # functions run through check and wait_for
 set -u
 
 T_NET=${T_NET:-95}
@@ -188,9 +189,11 @@ check "the page is self-contained: no external scripts, styles or images" \
 check "the page is src/page.html as it is in the source" \
     cmp -s "$T_TMP/page.html" "$top_srcdir/src/page.html"
 hget -D "$T_TMP/js.hdr" -o "$T_TMP/page.js" "$url/page.js"
+# shellcheck disable=SC2016  # eval expands it
 check "/page.js: src/page.js, as JavaScript" eval 'cmp -s "$T_TMP/page.js" "$top_srcdir/src/page.js" &&
     grep -qi "^Content-Type: text/javascript" "$T_TMP/js.hdr"'
 hget -D "$T_TMP/css.hdr" -o "$T_TMP/page.css" "$url/page.css"
+# shellcheck disable=SC2016  # eval expands it
 check "/page.css: src/page.css, as CSS" eval 'cmp -s "$T_TMP/page.css" "$top_srcdir/src/page.css" &&
     grep -qi "^Content-Type: text/css" "$T_TMP/css.hdr"'
 check "no inline script or style is allowed (Content-Security-Policy)" \
