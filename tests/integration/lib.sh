@@ -431,14 +431,19 @@ lib_start_page()
 	check "the page listens" wait_listen "$NS_D" tcp "$port"
 }
 
-# lib_start WHAT [options]: dut diverted and nfqspid started with the
-# options, which passes WHAT; a daemon that does not start fails it and
-# ends the test.
+# lib_start WHAT [options]: dut diverted, then lib_must_start.
 lib_start()
+{
+	lib_divert || { echo "cannot divert FORWARD to NFQUEUE" >&2; exit 1; }
+	lib_must_start "$@"
+}
+
+# lib_must_start WHAT [options]: nfqspid started with the options passes
+# WHAT; a daemon that does not start fails it and ends the test.
+lib_must_start()
 {
 	local what=$1
 	shift
-	lib_divert || { echo "cannot divert FORWARD to NFQUEUE" >&2; exit 1; }
 	if ! lib_start_daemon "$@"; then
 		fail "$what"
 		lib_summary

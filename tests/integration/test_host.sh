@@ -172,11 +172,7 @@ for ipt in "$IPT" "$IP6T"; do
 	    in_h "$ipt" -A OUTPUT ! -o lo -j NFQUEUE --queue-num "$T_QUEUE" ||
 	    { echo "cannot divert INPUT and OUTPUT" >&2; exit 1; }
 done
-if ! lib_start_daemon "$@"; then
-	fail "nfqspid starts on the shipped configuration and binds queue $T_QUEUE"
-	lib_summary
-fi
-ok "nfqspid starts on the shipped configuration and binds queue $T_QUEUE"
+lib_must_start "nfqspid starts on the shipped configuration and binds queue $T_QUEUE" "$@"
 
 # ---- the sessions opened before carry on, both ways --------------------------
 : >"$T_TMP/push"

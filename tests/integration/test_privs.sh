@@ -107,11 +107,7 @@ wait_listen "$NS_S" tcp 5102 || fail "the servers listen"
 privs_config ''
 check "nfqspid -n accepts the configuration with user = $U" \
     "$NFQSPID" -n -c "$T_CONF"
-if ! lib_start_daemon "$@"; then
-	fail "nfqspid starts with user = $U"
-	lib_summary
-fi
-ok "nfqspid starts with user = $U"
+lib_must_start "nfqspid starts with user = $U" "$@"
 # the workers and the watchdog exist once the socket is open; give the
 # start-up a moment to finish anyway
 sleep 0.5
@@ -187,11 +183,7 @@ privs_config '[rule refuse]
 proto = tcp
 dport = 5102
 action = reject'
-if ! lib_start_daemon "$@"; then
-	fail "nfqspid starts with user = $U and a reject rule"
-	lib_summary
-fi
-ok "nfqspid starts with user = $U and a reject rule"
+lib_must_start "nfqspid starts with user = $U and a reject rule" "$@"
 sleep 0.5
 check "reject configured: every thread has exactly CAP_NET_ADMIN and CAP_NET_RAW" \
     threads_ok "$CAP_ADMIN_RAW"
