@@ -544,67 +544,76 @@ rule_set_mark(struct fpmsg_buf *b, uint32_t mark)
 	return (0);
 }
 
+/*
+ * A message of type about table's chain name, its first two attributes
+ * put: the table, then the chain (NFTA_CHAIN_NAME in a chain's message,
+ * NFTA_RULE_CHAIN in a rule's).  NULL (ENOSPC, or EINVAL if an element
+ * message is open).
+ */
+_Static_assert((int)NFTA_CHAIN_TABLE == (int)NFTA_RULE_TABLE,
+    "the table comes first");
+
+static struct nlmsghdr *
+chain_msg(struct fpmsg_buf *b, uint16_t type, uint16_t flags,
+    const char *table, uint16_t attr, const char *name)
+{
+	struct nlmsghdr	*nlh;
+
+	if ((nlh = obj_open(b, type, flags)) == NULL ||
+	    attr_put(b, NFTA_CHAIN_TABLE, table, strlen(table) + 1) == NULL ||
+	    attr_put(b, attr, name, strlen(name) + 1) == NULL)
+		return (NULL);
+	return (nlh);
+}
+
 int
 fpmsg_mark_chain(struct fpmsg_buf *b, const char *table, uint32_t mark)
 {
-	struct nlmsghdr	*nlh;
-	char		 name[FPMSG_CHAINMAX];
-	size_t		 start = b->len;
-	uint32_t	 seq = b->seq;
-	unsigned	 nacks = b->nacks;
+	struct fpmsg_buf	 was = *b;
+	struct nlmsghdr		*nlh;
+	char			 name[FPMSG_CHAINMAX];
 
 	if (mark == 0 || (mark & FP_BYPASS_MARK) != 0 ||
 	    fpmsg_chain_name(mark, name, sizeof(name)) == -1) {
 		errno = EINVAL;
 		return (-1);
 	}
-	if ((nlh = obj_open(b, NFT_MSG_NEWCHAIN, NLM_F_CREATE)) == NULL ||
-	    attr_put(b, NFTA_CHAIN_TABLE, table, strlen(table) + 1) == NULL ||
-	    attr_put(b, NFTA_CHAIN_NAME, name, strlen(name) + 1) == NULL)
+	if ((nlh = chain_msg(b, NFT_MSG_NEWCHAIN, NLM_F_CREATE, table,
+	    NFTA_CHAIN_NAME, name)) == NULL)
 		goto full;
 	msg_done(b, nlh);
 	/* emptied first: made again, it still holds one rule */
-	if ((nlh = obj_open(b, NFT_MSG_DELRULE, 0)) == NULL ||
-	    attr_put(b, NFTA_RULE_TABLE, table, strlen(table) + 1) == NULL ||
-	    attr_put(b, NFTA_RULE_CHAIN, name, strlen(name) + 1) == NULL)
+	if ((nlh = chain_msg(b, NFT_MSG_DELRULE, 0, table, NFTA_RULE_CHAIN,
+	    name)) == NULL)
 		goto full;
 	msg_done(b, nlh);
-	if ((nlh = obj_open(b, NFT_MSG_NEWRULE, NLM_F_CREATE |
-	    NLM_F_APPEND)) == NULL ||
-	    attr_put(b, NFTA_RULE_TABLE, table, strlen(table) + 1) == NULL ||
-	    attr_put(b, NFTA_RULE_CHAIN, name, strlen(name) + 1) == NULL ||
+	if ((nlh = chain_msg(b, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND,
+	    table, NFTA_RULE_CHAIN, name)) == NULL ||
 	    rule_set_mark(b, mark | FP_BYPASS_MARK) == -1)
 		goto full;
 	msg_done(b, nlh);
 	return (0);
 full:
-	if (!b->open) {
-		b->len = start;
-		b->seq = seq;
-		b->nacks = nacks;
-	}
+	if (!was.open)
+		*b = was;	/* nothing half written */
 	return (-1);
 }
 
 int
 fpmsg_del_chain(struct fpmsg_buf *b, const char *table, uint32_t mark)
 {
-	struct nlmsghdr	*nlh;
-	char		 name[FPMSG_CHAINMAX];
-	size_t		 start = b->len;
-	uint32_t	 seq = b->seq;
+	struct fpmsg_buf	 was = *b;
+	struct nlmsghdr		*nlh;
+	char			 name[FPMSG_CHAINMAX];
 
 	if (mark == 0 || fpmsg_chain_name(mark, name, sizeof(name)) == -1) {
 		errno = EINVAL;
 		return (-1);
 	}
-	if ((nlh = obj_open(b, NFT_MSG_DELCHAIN, 0)) == NULL ||
-	    attr_put(b, NFTA_CHAIN_TABLE, table, strlen(table) + 1) == NULL ||
-	    attr_put(b, NFTA_CHAIN_NAME, name, strlen(name) + 1) == NULL) {
-		if (!b->open) {
-			b->len = start;
-			b->seq = seq;
-		}
+	if ((nlh = chain_msg(b, NFT_MSG_DELCHAIN, 0, table, NFTA_CHAIN_NAME,
+	    name)) == NULL) {
+		if (!was.open)
+			*b = was;
 		return (-1);
 	}
 	msg_done(b, nlh);
