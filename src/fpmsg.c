@@ -665,9 +665,10 @@ fpmsg_acks(const uint8_t *buf, size_t len, uint32_t first, unsigned n,
 			errno = EPROTO;
 			return (-1);
 		}
-		/* refused whole at its BEGIN (no CAP_NET_ADMIN): no message
-		   of it is answered */
-		if (nlh->nlmsg_seq == first - 1 && e != 0 && off == len) {
+		/* refused whole at its BEGIN (no CAP_NET_ADMIN): the one
+		   answer, no message of it is */
+		if (nlh->nlmsg_seq == first - 1 && e != 0 && acks == 0 &&
+		    off == len) {
 			if (*err == 0)
 				*err = e;
 			return ((int)n);

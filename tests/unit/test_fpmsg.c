@@ -762,6 +762,11 @@ test_acks(void **state)
 	err_msg(d, 10, 0);
 	assert_int_equal(fpmsg_acks(d->b, d->len, 10, 3, &err), -1);
 	assert_int_equal(errno, EPROTO);
+	memset(d, 0, sizeof(*d));
+	err_msg(d, 10, -EEXIST);
+	err_msg(d, 9, -EPERM);
+	assert_int_equal(fpmsg_acks(d->b, d->len, 10, 3, &err), -1);
+	assert_int_equal(errno, EPROTO);
 	/* not an ack */
 	memset(d, 0, sizeof(*d));
 	done_msg(d, 10);
