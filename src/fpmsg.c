@@ -324,6 +324,13 @@ attr_put(struct fpmsg_buf *b, uint16_t type, const void *data, size_t len)
 	return (a);
 }
 
+/* a string attribute, its NUL included, as the kernel wants names */
+static struct nlattr *
+attr_str(struct fpmsg_buf *b, uint16_t type, const char *s)
+{
+	return (attr_put(b, type, s, strlen(s) + 1));
+}
+
 /* a set element message of type with flags; its elements follow */
 static int
 msg_open(struct fpmsg_buf *b, uint16_t type, uint16_t flags,
@@ -338,9 +345,8 @@ msg_open(struct fpmsg_buf *b, uint16_t type, uint16_t flags,
 	}
 	if (msg_start(b, (NFNL_SUBSYS_NFTABLES << 8) | type, flags,
 	    NFPROTO_INET, 0) == NULL ||
-	    attr_put(b, NFTA_SET_ELEM_LIST_TABLE, table,
-	    strlen(table) + 1) == NULL ||
-	    attr_put(b, NFTA_SET_ELEM_LIST_SET, set, strlen(set) + 1) == NULL) {
+	    attr_str(b, NFTA_SET_ELEM_LIST_TABLE, table) == NULL ||
+	    attr_str(b, NFTA_SET_ELEM_LIST_SET, set) == NULL) {
 		b->len = start;
 		b->seq = seq;
 		return (-1);
@@ -380,7 +386,7 @@ put_goto(struct fpmsg_buf *b, const char *chain)
 	verdict = b->len;
 	if (attr_put(b, NFTA_DATA_VERDICT | NLA_F_NESTED, NULL, 0) == NULL ||
 	    attr_put(b, NFTA_VERDICT_CODE, &code, sizeof(code)) == NULL ||
-	    attr_put(b, NFTA_VERDICT_CHAIN, chain, strlen(chain) + 1) == NULL)
+	    attr_str(b, NFTA_VERDICT_CHAIN, chain) == NULL)
 		return (-1);
 	nest_end(b, verdict);
 	nest_end(b, data);
@@ -508,7 +514,7 @@ expr_open(struct fpmsg_buf *b, const char *name, size_t *elem,
 {
 	*elem = b->len;
 	if (attr_put(b, NFTA_LIST_ELEM | NLA_F_NESTED, NULL, 0) == NULL ||
-	    attr_put(b, NFTA_EXPR_NAME, name, strlen(name) + 1) == NULL)
+	    attr_str(b, NFTA_EXPR_NAME, name) == NULL)
 		return (-1);
 	*data = b->len;
 	return (attr_put(b, NFTA_EXPR_DATA | NLA_F_NESTED, NULL, 0) == NULL ?
@@ -560,8 +566,8 @@ chain_msg(struct fpmsg_buf *b, uint16_t type, uint16_t flags,
 	struct nlmsghdr	*nlh;
 
 	if ((nlh = obj_open(b, type, flags)) == NULL ||
-	    attr_put(b, NFTA_CHAIN_TABLE, table, strlen(table) + 1) == NULL ||
-	    attr_put(b, attr, name, strlen(name) + 1) == NULL)
+	    attr_str(b, NFTA_CHAIN_TABLE, table) == NULL ||
+	    attr_str(b, attr, name) == NULL)
 		return (NULL);
 	return (nlh);
 }
@@ -699,9 +705,8 @@ fpmsg_dump_req(uint8_t *buf, size_t size, uint32_t seq, const char *table,
 	if ((nlh = msg_start(&b, (NFNL_SUBSYS_NFTABLES << 8) |
 	    NFT_MSG_GETSETELEM, NLM_F_DUMP, NFPROTO_INET,
 	    0)) == NULL ||
-	    attr_put(&b, NFTA_SET_ELEM_LIST_TABLE, table,
-	    strlen(table) + 1) == NULL ||
-	    attr_put(&b, NFTA_SET_ELEM_LIST_SET, set, strlen(set) + 1) == NULL)
+	    attr_str(&b, NFTA_SET_ELEM_LIST_TABLE, table) == NULL ||
+	    attr_str(&b, NFTA_SET_ELEM_LIST_SET, set) == NULL)
 		return (-1);
 	nlh->nlmsg_len = (uint32_t)b.len;
 	return ((int)b.len);
@@ -745,6 +750,16 @@ attr_len(const struct nlattr *a)
 	return (a->nla_len - NLA_HDRLEN);
 }
 
+/* a string attribute's text, if it ends in its NUL; else NULL */
+static const char *
+attr_cstr(const struct nlattr *a)
+{
+	const char	*p = (const char *)attr_data(a);
+	size_t		 len = attr_len(a);
+
+	return (len > 0 && p[len - 1] == '\0' ? p : NULL);
+}
+
 static uint64_t
 get64(const uint8_t *p)
 {
@@ -773,14 +788,10 @@ expr_parse(const struct nlattr *nest, struct fpmsg_elem *e)
 	const struct nlattr	*tb[NFTA_EXPR_MAX + 1];
 	const struct nlattr	*cb[NFTA_COUNTER_MAX + 1];
 	const char		*name;
-	size_t			 nlen;
 
 	if (attr_parse(attr_data(nest), attr_len(nest), tb,
-	    NFTA_EXPR_MAX) == -1 || tb[NFTA_EXPR_NAME] == NULL)
-		return (-1);
-	name = (const char *)attr_data(tb[NFTA_EXPR_NAME]);
-	nlen = attr_len(tb[NFTA_EXPR_NAME]);
-	if (nlen == 0 || name[nlen - 1] != '\0')
+	    NFTA_EXPR_MAX) == -1 || tb[NFTA_EXPR_NAME] == NULL ||
+	    (name = attr_cstr(tb[NFTA_EXPR_NAME])) == NULL)
 		return (-1);
 	if (strcmp(name, "counter") != 0)
 		return (0);
@@ -849,10 +860,10 @@ verdict_parse(const struct nlattr *nest, struct fpmsg_elem *e)
 	    attr_len(vb[NFTA_VERDICT_CODE]) != 4 ||
 	    get32(attr_data(vb[NFTA_VERDICT_CODE])) != (uint32_t)NFT_GOTO)
 		return (-1);
-	name = (const char *)attr_data(vb[NFTA_VERDICT_CHAIN]);
+	/* no NUL inside it either: the name we would send back */
 	len = attr_len(vb[NFTA_VERDICT_CHAIN]);
-	if (len < 2 || len > sizeof(e->chain) || name[len - 1] != '\0' ||
-	    strlen(name) != len - 1)
+	if ((name = attr_cstr(vb[NFTA_VERDICT_CHAIN])) == NULL || len < 2 ||
+	    len > sizeof(e->chain) || strlen(name) != len - 1)
 		return (-1);
 	memcpy(e->chain, name, len);
 	e->has_data = 1;
