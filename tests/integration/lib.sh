@@ -407,6 +407,7 @@ lib_qcol()
 
 # lib_qseq [N]: the packets queues $T_QUEUE .. $T_QUEUE + N - 1 (N = 1)
 # have been handed so far in dut, the kernel's id sequence.
+# shellcheck disable=SC2120  # N is optional
 lib_qseq()
 {
 	lib_qcol "$T_QUEUE" 8 "${1:-1}"

@@ -19,6 +19,7 @@
 #
 # Copyright (C) 2026 The nfqspid authors
 # SPDX-License-Identifier: GPL-2.0-or-later
+# shellcheck disable=SC2317  # functions run through check and wait_for
 set -u
 
 T_NET=${T_NET:-88}
@@ -94,9 +95,9 @@ installed()
 	has "$cmd" INPUT -j nfqspid-input &&
 	    has "$cmd" OUTPUT -j nfqspid-output &&
 	    has "$cmd" FORWARD -j nfqspid-forward &&
-	    has "$cmd" nfqspid-input ! -i lo -j NFQUEUE --queue-num "$T_QUEUE" $b &&
-	    has "$cmd" nfqspid-output ! -o lo -j NFQUEUE --queue-num "$T_QUEUE" $b &&
-	    has "$cmd" nfqspid-forward -j NFQUEUE --queue-num "$T_QUEUE" $b
+	    has "$cmd" nfqspid-input ! -i lo -j NFQUEUE --queue-num "$T_QUEUE" ${b:+"$b"} &&
+	    has "$cmd" nfqspid-output ! -o lo -j NFQUEUE --queue-num "$T_QUEUE" ${b:+"$b"} &&
+	    has "$cmd" nfqspid-forward -j NFQUEUE --queue-num "$T_QUEUE" ${b:+"$b"}
 }
 removed()
 {
@@ -161,6 +162,7 @@ check "nft -j: the same text" \
     "$PY" -c 'import json, sys; d = json.load(sys.stdin); assert d["table"] == "inet nfqspid"; assert d["ruleset"] == sys.argv[1] + "\n", d' \
     "$nftrs" < <(lib_ctl -j nft)
 if command -v nft >/dev/null; then
+	# shellcheck disable=SC2001  # per line: ${//} would take the rest
 	sed 's/queue num .*/counter/' <<<"$nftrs" >"$T_TMP/syntax.nft"
 	check "nft: the ruleset's syntax loads (queue as counter)" \
 	    quiet in_d nft -f "$T_TMP/syntax.nft"
@@ -193,8 +195,7 @@ lib_stop_daemon
 # what an operator does to open a stopped fail-closed firewall
 for cmd in iptables-legacy ip6tables-legacy; do
 	for h in input output forward; do
-		H=$(echo "$h" | tr a-z A-Z)
-		in_d "$cmd" -w 5 -D "$H" -j "nfqspid-$h"
+		in_d "$cmd" -w 5 -D "${h^^}" -j "nfqspid-$h"
 		in_d "$cmd" -w 5 -F "nfqspid-$h"
 		in_d "$cmd" -w 5 -X "nfqspid-$h"
 	done

@@ -27,6 +27,7 @@
 #
 # Copyright (C) 2026 The nfqspid authors
 # SPDX-License-Identifier: GPL-2.0-or-later
+# shellcheck disable=SC2317  # functions run through check and wait_for
 set -u
 
 T_NET=${T_NET:-95}
@@ -251,7 +252,7 @@ ids_match()
 		echo "queue $q: id_sequence $id, read $got, user_dropped $lost, dropped $(lib_qcol "$q" 6)"
 		[ "$id" -eq $((got + lost)) ] || ok=1
 	done
-	return $ok
+	return "$ok"
 }
 
 divert()
@@ -304,7 +305,7 @@ EOF
 
 start()
 {
-	if lib_start_daemon "$@" && wait_for 50 _bound "$Q1"; then
+	if lib_start_daemon && wait_for 50 _bound "$Q1"; then
 		return 0
 	fi
 	return 1
@@ -531,7 +532,7 @@ caps_ok()
 		    /^CapEff:/ { if ($2 != want) bad = 1 }
 		    /^CapPrm:/ { if ($2 != want) bad = 1 }
 		    /^NoNewPrivs:/ { if ($2 != 1) bad = 1 }
-		    END { exit bad }' "$f" || { bad=1; cat "$f" | grep -E "^(Uid|Gid|Cap|NoNew)"; }
+		    END { exit bad }' "$f" || { bad=1; grep -E "^(Uid|Gid|Cap|NoNew)" "$f"; }
 	done
 	echo "$n threads checked"
 	[ "$bad" -eq 0 ] && [ "$n" -ge 4 ]

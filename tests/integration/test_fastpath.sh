@@ -13,6 +13,7 @@
 #
 # Copyright (C) 2026 The nfqspid authors
 # SPDX-License-Identifier: GPL-2.0-or-later
+# shellcheck disable=SC2317  # functions run through check and wait_for
 
 T_NET=${T_NET:-83}
 T_QUEUE=${T_QUEUE:-23}
@@ -175,8 +176,10 @@ PY
 bg_in "$NS_S" "$PY" "$T_TMP/udpsrv.py" "$S4:5353" "$S6:5353"
 bg_in "$NS_S" "$PY" "$T_TMP/tcpsink.py" "$S4" 5001 "$T_TMP/sink4"
 bg_in "$NS_S" "$PY" "$T_TMP/tcpsink.py" "$S6" 5001 "$T_TMP/sink6"
-wait_listen "$NS_S" udp 5353 && wait_listen "$NS_S" tcp 5001 ||
-    { fail "the servers listen"; lib_summary; }
+if ! wait_listen "$NS_S" udp 5353 || ! wait_listen "$NS_S" tcp 5001; then
+	fail "the servers listen"
+	lib_summary
+fi
 
 fp_start 300 30
 check "fptool opens the fast path: table nfqspid-fp-$T_QUEUE exists" table_exists

@@ -25,6 +25,7 @@
 #
 # Copyright (C) 2026 The nfqspid authors
 # SPDX-License-Identifier: GPL-2.0-or-later
+# shellcheck disable=SC2317  # functions run through check and wait_for
 set -u
 
 T_NET=${T_NET:-83}
@@ -50,6 +51,7 @@ command -v keepalived >/dev/null ||
 
 # fw1 is lib.sh's dut ($NS_D); the rest are ours.
 NS_F=([1]=$NS_D)
+# shellcheck disable=SC2153  # lib_ns_add sets NS_F2
 lib_ns_add NS_F2 fw2 && NS_F[2]=$NS_F2 &&
     lib_ns_add NS_SWI swi && lib_ns_add NS_SWO swo || exit 1
 VIP_IN=10.$T_NET.1.1
@@ -189,7 +191,7 @@ fw_start()
 	rm -f "$T_TMP/fw$i.sock"
 	ip netns exec "${NS_F[$i]}" "$NFQSPID" -f -c "$T_TMP/fw$i.ini" \
 	    >>"$T_TMP/fw$i.log" 2>&1 &
-	FW_PID[$i]=$!
+	FW_PID[i]=$!
 	[ "$i" -eq 1 ] && T_DPID=${FW_PID[1]}	# lib_cleanup stops it
 	wait_for 100 _fw_up "$i"
 }
@@ -283,7 +285,7 @@ ka_start()
 	ip netns exec "${NS_F[$i]}" keepalived -n -l -D -G -P -B \
 	    -f "$T_TMP/ka$i.conf" -p "$T_TMP/ka$i.pid" \
 	    -r "$T_TMP/ka$i.vrrp.pid" >>"$T_TMP/ka$i.log" 2>&1 &
-	KA_PID[$i]=$!
+	KA_PID[i]=$!
 }
 
 ka_stop()

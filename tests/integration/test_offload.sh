@@ -15,6 +15,7 @@
 #
 # Copyright (C) 2026 The nfqspid authors
 # SPDX-License-Identifier: GPL-2.0-or-later
+# shellcheck disable=SC2317  # functions run through check and wait_for
 set -u
 
 T_NET=${T_NET:-79}
@@ -165,7 +166,7 @@ probe()
 	local tag="byp-$1-$2" q0 b0
 	if [ "$(counter "$NS_D" "$IPT" filter FORWARD "$tag")" = -1 ]; then
 		counter_add "$NS_D" "$IPT" filter FORWARD "$tag" -p "$1" \
-		    --sport "$2" -m mark --mark $BIT/$BIT
+		    --sport "$2" -m mark --mark "$BIT/$BIT"
 	fi
 	q0=$(lib_qseq 2)
 	b0=$(counter "$NS_D" "$IPT" filter FORWARD "$tag")
@@ -413,8 +414,10 @@ fp_sleeps 4 "held"
 
 # an element the kernel no longer holds (timed out before its renewal;
 # here taken out behind nfqspid's back) goes in again after the next dump
+# shellcheck disable=SC2034  # read by wait_eval's expression
 renewed=$(lib_stat offload_renewed)
 in_d nft flush map inet "$TABLE" conn_tcp4
+# shellcheck disable=SC2016  # eval expands it
 check "lost: the thread puts the connection in again" \
     wait_eval 50 'test "$(lib_stat offload_renewed)" -gt "$renewed"'
 check "lost: its segments skip the queue again" wait_for 30 not probe tcp 40001 5003
@@ -432,8 +435,10 @@ check "stray: the held connection stays in" not probe tcp 40001 5003
 # a reload empties the kernel table (the new rules may re-mark what it
 # carries), but reads what it passed since the last read first
 check "keep: conntrack's packets match the kernel's" wait_for 50 counts_agree 40001
+acks=()
+for _ in {1..20}; do acks+=(40001:5003:0x10); done
 check "keep: 20 segments through the kernel" \
-    in_c "$PY" "$T_TMP/tcpraw.py" "$S4" $(printf '40001:5003:0x10 %.0s' $(seq 20))
+    in_c "$PY" "$T_TMP/tcpraw.py" "$S4" "${acks[@]}"
 check "keep: nfqspictl reload at once" quiet lib_ctl reload
 check "keep: conntrack's packets still match the kernel's, within 2" \
     wait_for 30 counts_near 40001
