@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "control.h"
+#include "clock.h"
 
 struct slice {
 	struct ct_table	*t;
@@ -96,7 +97,7 @@ w_slice(struct worker *w, void *arg)
 
 	s->t = worker_ct(w);
 	s->cfg = worker_config(w);
-	s->now = worker_now_ms();
+	s->now = spi_now_ms();
 	ct_walk(s->t, &s->cursor, CONTROL_SLICE, slice_visit, s);
 }
 

@@ -32,6 +32,7 @@
 
 #include "nfqspid.h"
 #include "divert.h"
+#include "clock.h"
 
 #define RUN_TIMEOUT_MS	10000	/* one command */
 #define RUN_OUTLEN	2048	/* what we keep of its output */
@@ -109,7 +110,7 @@ run_cmd(const struct divert_cmd *c, const char *input, char *out,
 	char		*argv[DIVERT_WORDS + 2];
 	int		 inp[2] = { -1, -1 }, outp[2], status, i, n = 0;
 	size_t		 got = 0;
-	uint64_t	 deadline = worker_now_ms() + RUN_TIMEOUT_MS;
+	uint64_t	 deadline = spi_now_ms() + RUN_TIMEOUT_MS;
 	pid_t		 pid;
 	ssize_t		 r;
 
@@ -145,7 +146,7 @@ run_cmd(const struct divert_cmd *c, const char *input, char *out,
 	}
 	for (;;) {
 		struct pollfd	 pfd = { outp[0], POLLIN, 0 };
-		uint64_t	 now = worker_now_ms();
+		uint64_t	 now = spi_now_ms();
 		char		 buf[256];
 		int		 pr = 0;
 

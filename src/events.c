@@ -31,6 +31,7 @@
 
 #include "nfqspid.h"
 #include "cacheline.h"
+#include "clock.h"
 
 #define EVENTS_RING	2048		/* records per worker (192 bytes each,
 					   384 KiB), a power of 2 */
@@ -176,7 +177,7 @@ events_ct(struct events *E, unsigned wid, int event, const struct ct_table *t,
 		return;
 	}
 	rec = &r->rec[head & (EVENTS_RING - 1)];
-	ct_view_fill(&rec->v, e, worker_now_ms());
+	ct_view_fill(&rec->v, e, spi_now_ms());
 	ct_view_bytes(&rec->v, t, e);
 	rec->event = (uint8_t)event;
 	rec->rule[0] = '\0';

@@ -45,6 +45,7 @@
 
 #include "nfqspid.h"
 #include "cacheline.h"
+#include "clock.h"
 
 #define FPD_ROUND_MS	20	/* an offload waits at most this long */
 #define FPD_IDLE_MS	86400000 /* no poll due: sleep until woken */
@@ -165,7 +166,7 @@ fpd_flush_now(struct fpd *d)
 	int		 rc;
 
 	if (fpq_book_count(d->book) > 0)
-		fpd_poll(d, worker_now_ms());
+		fpd_poll(d, spi_now_ms());
 
 	/* the epoch is published before the kernel is asked: whatever a
 	   worker sends after seeing it is of the new epoch */
@@ -194,7 +195,7 @@ fpd_round(struct fpd *d, int flush)
 {
 	struct fpq_item	 it;
 	unsigned	 w;
-	uint64_t	 now = worker_now_ms();
+	uint64_t	 now = spi_now_ms();
 	int		 busy = flush;
 
 	for (w = 0; w < d->n; w++)
@@ -236,7 +237,7 @@ fpd_timeout(struct fpd *d, int busy)
 	if (fpq_book_count(d->book) == 0)
 		due = FPD_IDLE_MS;
 	else {
-		now = worker_now_ms();
+		now = spi_now_ms();
 		due = d->polled_ms + FPD_POLL_MS > now ?
 		    d->polled_ms + FPD_POLL_MS - now : 0;
 		if (due <= FPD_ROUND_MS)
@@ -261,7 +262,7 @@ fpd_main(void *arg)
 	int		 flush, busy = 0, ms;
 
 	(void)pthread_setname_np(pthread_self(), "nfqspid-fp");
-	d->polled_ms = worker_now_ms();
+	d->polled_ms = spi_now_ms();
 	while (!__atomic_load_n(&d->stop, __ATOMIC_ACQUIRE)) {
 		pfd.fd = d->efd;
 		pfd.events = POLLIN;

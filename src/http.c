@@ -46,6 +46,7 @@
 
 #include "nfqspid.h"
 #include "auth.h"
+#include "clock.h"
 #include "page.h"
 
 #define HTTP_PAGE_MAX	1000	/* connections per /api/connections */
@@ -225,7 +226,7 @@ w_hslice(struct worker *w, void *arg)
 	if (s->conns == NULL)
 		max = s->n < s->limit ? s->limit - s->n : 0;
 	s->cfg = worker_config(w);
-	s->now = worker_now_ms();
+	s->now = spi_now_ms();
 	ct_walk(worker_ct(w), &s->cursor, max, hslice_visit, s);
 }
 

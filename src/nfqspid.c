@@ -40,6 +40,7 @@
 
 #include "nfqspid.h"
 #include "cacheline.h"
+#include "clock.h"
 
 #define ERRLEN		512
 #define WATCHDOG_CLOSE	2	/* s without a tick: the queue fails closed */
@@ -444,7 +445,7 @@ daemon_qwatch(struct daemon *d)
 	static char		 dev[65536];	/* main thread only */
 	struct worker_stats	 s;
 	enum qwatch_event	 ev[64];
-	uint64_t		 rx[64], pkts, now = worker_now_ms();
+	uint64_t		 rx[64], pkts, now = spi_now_ms();
 	const struct qwatch_queue *q;
 	uint32_t		 ctmax;
 	unsigned		 i;
@@ -504,7 +505,7 @@ daemon_tick_start(struct daemon *d)
 
 	/* threads is at most 64 (config.c): daemon_qwatch's arrays */
 	if ((d->qwatch = qwatch_new(d->nworkers,
-	    (uint64_t)d->cfg->idle_warn * 1000, worker_now_ms())) == NULL ||
+	    (uint64_t)d->cfg->idle_warn * 1000, spi_now_ms())) == NULL ||
 	    (d->tick = event_new(d->base, -1, EV_PERSIST, daemon_tick,
 	    d)) == NULL || event_add(d->tick, &tv) == -1) {
 		log_warnx("the main loop's timer: cannot start: no divert "
@@ -697,7 +698,7 @@ daemon_run(struct daemon *d, int foreground, int debug)
 	d->info.version = PACKAGE_VERSION;
 	d->info.pid = getpid();
 	d->info.started = time(NULL);
-	d->info.started_ms = worker_now_ms();
+	d->info.started_ms = spi_now_ms();
 	d->info.queue = d->cfg->queue;
 	d->info.threads = d->cfg->threads;
 	d->info.cfg = d->cfg;

@@ -331,9 +331,6 @@ uint64_t	 worker_heartbeat(const struct worker *w);
 int		 worker_close_queue(struct worker *w);
 /* Running a worker_call() for the main thread (a reload, a flush). */
 int		 worker_in_call(const struct worker *w);
-/* The daemon's one clock (tables, queues, status): CLOCK_MONOTONIC in
-   milliseconds. */
-uint64_t	 worker_now_ms(void);
 
 /*
  * sync.c: connection-state sync with the HA peer ([sync]), a thread of
@@ -420,7 +417,7 @@ struct daemon_info {
 	const char	*version;	/* PACKAGE_VERSION */
 	pid_t		 pid;
 	time_t		 started;	/* wall clock */
-	uint64_t	 started_ms;	/* worker_now_ms() at start */
+	uint64_t	 started_ms;	/* spi_now_ms() at start */
 	uint16_t	 queue;		/* first queue, as bound at start */
 	uint16_t	 threads;	/* workers, as started */
 	const struct config *cfg;	/* the running configuration; replaced

@@ -49,6 +49,7 @@
 
 #include "nfqspid.h"
 #include "cacheline.h"
+#include "clock.h"
 
 #ifndef NETLINK_EXT_ACK
 #define NETLINK_EXT_ACK		11
@@ -246,10 +247,10 @@ nq_wait_ack(struct nq *q, uint32_t seq)
 	struct nlmsgerr		*e;
 	ssize_t			 r;
 	int			 len, stashed;
-	uint64_t		 deadline = worker_now_ms() + NQ_ACK_TIMEOUT, now;
+	uint64_t		 deadline = spi_now_ms() + NQ_ACK_TIMEOUT, now;
 
 	for (;;) {
-		now = worker_now_ms();
+		now = spi_now_ms();
 		if (now >= deadline) {
 			errno = ETIMEDOUT;
 			return (-1);
@@ -746,7 +747,7 @@ nq_read(struct nq *q, size_t budget)
 	q->npkts = 0;
 	q->npk = 0;
 	if (q->stash != NULL)
-		q->now_ms = worker_now_ms();
+		q->now_ms = spi_now_ms();
 	while ((s = q->stash) != NULL) {
 		q->stash = s->next;
 		if (q->stash == NULL)
@@ -779,7 +780,7 @@ nq_read(struct nq *q, size_t budget)
 		}
 		if (r == 0)
 			break;
-		q->now_ms = worker_now_ms();
+		q->now_ms = spi_now_ms();
 		for (i = 0; i < (size_t)r; i++) {
 			if (q->mm[i].msg_len == 0)
 				continue;

@@ -28,6 +28,7 @@
 #include <event2/buffer.h>
 
 #include "nfqspid.h"
+#include "clock.h"
 #include "ctlproto.h"
 
 enum { COUNTER, GAUGE };
@@ -175,7 +176,7 @@ status_collect(struct status *st, const struct daemon_info *info,
 	for (i = 0; i < n; i++)
 		if (st->q[i].waiting > 0)
 			st->depth += (uint64_t)st->q[i].waiting;
-	st->uptime = (worker_now_ms() - info->started_ms) / 1000;
+	st->uptime = (spi_now_ms() - info->started_ms) / 1000;
 	return (0);
 }
 
@@ -287,7 +288,7 @@ status_divert(struct evbuffer *b, const struct daemon_info *info, int json)
 {
 	const struct qwatch_queue *q;
 	uint64_t		 restored = info->divert_restored;
-	uint64_t		 now = worker_now_ms(), age;
+	uint64_t		 now = spi_now_ms(), age;
 	uint8_t			 mode = info->divert;
 	unsigned		 i;
 	int			 intact = info->divert_intact;

@@ -44,6 +44,7 @@
 #include <event2/event.h>
 
 #include "sync_int.h"
+#include "clock.h"
 
 /* ---- the workers' side ------------------------------------------------- */
 
@@ -627,7 +628,7 @@ sync_read_cb(evutil_socket_t fd, short what, void *arg)
 	struct sockaddr_storage	 from;
 	socklen_t		 flen;
 	ssize_t			 n;
-	uint64_t		 now = worker_now_ms();
+	uint64_t		 now = spi_now_ms();
 	int			 i;
 
 	for (i = 0; i < SYNC_READ_MAX; i++) {
@@ -646,7 +647,7 @@ static void
 sync_flush_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct sync	*s = arg;
-	uint64_t	 now = worker_now_ms();
+	uint64_t	 now = spi_now_ms();
 
 	sync_pump(s, now);
 	sync_publish(s, now);
@@ -656,7 +657,7 @@ static void
 sync_alive_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct sync	*s = arg;
-	uint64_t	 now = worker_now_ms();
+	uint64_t	 now = spi_now_ms();
 
 	sync_alive(s, now);
 	sync_publish(s, now);
@@ -666,7 +667,7 @@ static void
 sync_cmd_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct sync	*s = arg;
-	uint64_t	 now = worker_now_ms();
+	uint64_t	 now = spi_now_ms();
 
 	sync_command(s, now);
 	sync_pump(s, now);
@@ -774,7 +775,7 @@ sync_new(const struct sync_config *sc, struct worker **w, unsigned n,
 	s->wake_at = s->ringsz / 2;
 	s->nbatch = SYNC_MSG_MAX / SYNC_REC_DEL + 1;
 	s->epoch = sync_epoch();
-	s->start_ms = worker_now_ms();
+	s->start_ms = spi_now_ms();
 	if ((s->rings = cacheline_calloc(n ? n : 1,
 	    sizeof(*s->rings))) == NULL ||
 	    (s->batch = calloc(s->nbatch, sizeof(*s->batch))) == NULL ||
@@ -797,7 +798,7 @@ sync_new(const struct sync_config *sc, struct worker **w, unsigned n,
 		sync_free(s);
 		return (NULL);
 	}
-	sync_publish(s, worker_now_ms());
+	sync_publish(s, spi_now_ms());
 	return (s);
  nomem:
 	snprintf(err, errlen, "[sync]: %s", strerror(errno));
@@ -812,7 +813,7 @@ sync_main(void *arg)
 
 	(void)pthread_setname_np(pthread_self(), "nfqspid-sync");
 	/* we may have restarted: whoever is backup wants the table */
-	sync_alive(s, worker_now_ms());
+	sync_alive(s, spi_now_ms());
 	event_base_dispatch(s->base);
 	return (NULL);
 }

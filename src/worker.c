@@ -32,15 +32,6 @@
 
 #include "worker_int.h"
 
-uint64_t
-worker_now_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
-}
-
 void
 worker_audit(struct worker *w, const struct verdict *v, const struct pkt *p,
     const char *in, const char *out, size_t len, uint64_t now)
@@ -64,7 +55,7 @@ worker_audit_line(void *arg, const char *line)
 	struct worker	*w = arg;
 
 	if (!limit_bucket_take(&w->auditrate, w->cfg->log_rate,
-	    worker_now_ms())) {
+	    spi_now_ms())) {
 		w->suppressed++;
 		w->st.suppressed++;
 		return;
@@ -223,14 +214,14 @@ worker_read(evutil_socket_t fd, short events, void *arg)
 	w->behind = n >= WORKER_BUDGET;
 	/* a stall after the last batch was checked (in the flush, say) is
 	   seen here, before the packets that waited meanwhile are read */
-	worker_overflow_check(w, worker_now_ms(), 0);
+	worker_overflow_check(w, spi_now_ms(), 0);
 }
 
 static void
 worker_tick(evutil_socket_t fd, short events, void *arg)
 {
 	struct worker	*w = arg;
-	uint64_t	 now = worker_now_ms();
+	uint64_t	 now = spi_now_ms();
 
 	worker_reopen(w, now);
 	worker_overflow_check(w, now, 1);
@@ -501,7 +492,7 @@ worker_start(struct worker *w, struct event_base *mainbase,
 	if (event_add(w->rev, NULL) == -1 || event_add(w->tick, &tv) == -1 ||
 	    worker_sync_start(w) == -1)
 		return (-1);
-	w->summary_ms = w->ran_ms = worker_now_ms();
+	w->summary_ms = w->ran_ms = spi_now_ms();
 	limit_bucket_init(&w->auditrate, w->cfg->log_rate, w->summary_ms);
 
 	/* the main thread owns the signals */
@@ -618,7 +609,7 @@ worker_reload_fn(struct worker *w, void *arg)
 		evtimer_del(w->sweepev);
 		worker_sweep_done(w);
 	}
-	verdict_reload(&w->rl, cfg, w->ct, w->lt, worker_now_ms(),
+	verdict_reload(&w->rl, cfg, w->ct, w->lt, spi_now_ms(),
 	    worker_audit_line, w);
 	if (w->sweepev != NULL)
 		(void)evtimer_add(w->sweepev, &now);

@@ -146,7 +146,7 @@ worker_answered(struct worker *w, struct worker_defer *d, int found,
 	worker_frag_release(w, d->ids, d->nids, &d->v);
 	d->nids = 0;
 	worker_decided(w, &d->np, &d->p, &d->v, d->in, d->out,
-	    worker_now_ms(), &nv);
+	    spi_now_ms(), &nv);
 	(void)nq_verdict(w->nq, d->id, &nv);
 	d->seq = 0;
 	w->ndefer--;
@@ -172,7 +172,7 @@ worker_ask_timeout(evutil_socket_t fd, short events, void *arg)
 {
 	struct worker	*w = arg;
 
-	worker_answer_late(w, worker_now_ms(), WORKER_ASK_MS);
+	worker_answer_late(w, spi_now_ms(), WORKER_ASK_MS);
 	if (w->ndefer > 0)
 		worker_ask_timer(w);
 }

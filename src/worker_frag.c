@@ -95,7 +95,7 @@ worker_frag_expired(void *arg, const struct frag_expired *e)
 	struct verdict		 v;
 
 	x = (struct verdict_ctx){ w->cfg, w->ct, w->lt, "", "",
-	    PKT_HOOK_UNKNOWN, 0, worker_now_ms() };
+	    PKT_HOOK_UNKNOWN, 0, spi_now_ms() };
 	verdict_invalid(&x, e->buf, e->len, REASON_FRAG_TIMEOUT, &p, &v);
 	if (v.log)
 		worker_audit(w, &v, &p, "", "", e->len, x.now_ms);

@@ -26,6 +26,7 @@
 
 #include "nfqspid.h"
 #include "cacheline.h"
+#include "clock.h"
 #include "ifcache.h"
 #include "reject.h"
 

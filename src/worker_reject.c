@@ -88,7 +88,7 @@ worker_reject(struct worker *w, const struct pkt *p, uint32_t ifin)
 		r = -1;
 	}
 	if (r == (ssize_t)n) {
-		reject_memory_add(&w->sent, buf, n, worker_now_ms());
+		reject_memory_add(&w->sent, buf, n, spi_now_ms());
 		w->st.rejects++;
 		return;
 	}

@@ -220,7 +220,7 @@ worker_sync_apply(struct worker *w, void *arg)
 	struct sync_batch	*b = arg;
 	struct sync_rec		*r;
 	struct ct_entry		*e;
-	uint64_t		 now = worker_now_ms();
+	uint64_t		 now = spi_now_ms();
 	uint32_t		 was;
 	size_t			 i;
 
@@ -266,7 +266,7 @@ worker_sync_slice(struct worker *w, void *arg)
 {
 	struct sync_slice	*sl = arg;
 
-	ct_expire(w->ct, worker_now_ms());
+	ct_expire(w->ct, spi_now_ms());
 	sl->count = ct_count(w->ct);
 	sl->n = 0;
 	if (sl->count == 0) {
@@ -297,7 +297,7 @@ worker_sync_sweep(struct worker *w, void *arg)
 
 	w->importing = 1;
 	sw->gone += ct_resync_sweep(w->ct, &sw->cursor, SYNC_SWEEP,
-	    worker_now_ms());
+	    spi_now_ms());
 	w->importing = 0;
 }
 

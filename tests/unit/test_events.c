@@ -31,6 +31,7 @@
 
 #include "nfqspid.h"
 #include "cacheline.h"
+#include "clock.h"
 #include "config.h"
 #include "ct_int.h"
 
@@ -39,7 +40,7 @@
 #define PER_THREAD	2000	/* < RING: none is lost */
 
 uint64_t
-worker_now_ms(void)
+spi_now_ms(void)
 {
 	return (1000000000ull);
 }

@@ -25,6 +25,7 @@
 #include <event2/buffer.h>
 
 #include "nfqspid.h"
+#include "clock.h"
 
 #define NW	2
 
@@ -92,7 +93,7 @@ fpd_stats(struct fpd *d, struct fp_stats *s)
 }
 
 uint64_t
-worker_now_ms(void)
+spi_now_ms(void)
 {
 	return (90061000);	/* 1 d 01:01:01 after the start */
 }

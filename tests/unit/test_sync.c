@@ -38,7 +38,7 @@
 static uint64_t	 now = 1000000;
 
 uint64_t
-worker_now_ms(void)
+spi_now_ms(void)
 {
 	return (now);
 }
