@@ -1,7 +1,7 @@
 /*
  * test_fpmsg.c - cmocka tests for fpmsg.c: the fast path's keys, the
  * ruleset text, the element batches it builds (read back as the kernel
- * reads them) and the kernel's answers, built here byte by byte
+ * reads them) and the kernel's answers, built here (nlbuild.c)
  *
  * Copyright (C) 2026 The nfqspid authors
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -27,6 +27,7 @@
 #include <cmocka.h>
 
 #include "fpmsg.h"
+#include "nlbuild.h"
 
 #define ELEMTYPE	((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWSETELEM)
 #define MSG_ATTRS	(NLMSG_HDRLEN + NLA_ALIGN(sizeof(struct nfgenmsg)))
@@ -210,20 +211,6 @@ collect(const struct fpmsg_elem *e, void *arg)
 	return (0);
 }
 
-static const struct nlmsghdr *
-msg_at(const uint8_t *b, size_t len, size_t *off)
-{
-	const struct nlmsghdr	*nlh;
-
-	if (*off + NLMSG_HDRLEN > len)
-		return (NULL);
-	nlh = (const struct nlmsghdr *)(b + *off);
-	assert_true(nlh->nlmsg_len >= NLMSG_HDRLEN &&
-	    nlh->nlmsg_len <= len - *off);
-	*off += NLMSG_ALIGN(nlh->nlmsg_len);
-	return (nlh);
-}
-
 static void
 test_batch(void **state)
 {
@@ -262,11 +249,11 @@ test_batch(void **state)
 	assert_int_equal(b.nacks, 3);
 	assert_int_equal(b.first, 101);
 
-	nlh = msg_at(buf, b.len, &off);
+	nlh = nlb_next(buf, b.len, &off);
 	assert_int_equal(nlh->nlmsg_type, NFNL_MSG_BATCH_BEGIN);
 	nfg = (const struct nfgenmsg *)((const uint8_t *)nlh + NLMSG_HDRLEN);
 	assert_int_equal(ntohs(nfg->res_id), NFNL_SUBSYS_NFTABLES);
-	nlh = msg_at(buf, b.len, &off);
+	nlh = nlb_next(buf, b.len, &off);
 	assert_int_equal(nlh->nlmsg_type, ELEMTYPE);
 	assert_int_equal(nlh->nlmsg_seq, 101);
 	assert_int_equal(nlh->nlmsg_flags, NLM_F_REQUEST | NLM_F_ACK |
@@ -289,17 +276,17 @@ test_batch(void **state)
 	assert_string_equal(s.e[1].chain, "mark_0x00000010");
 	assert_int_equal(s.e[1].keylen, FPMSG_KEY4);
 	assert_memory_equal(s.e[1].key, key, FPMSG_KEY4);
-	nlh = msg_at(buf, b.len, &off);
+	nlh = nlb_next(buf, b.len, &off);
 	assert_int_equal(nlh->nlmsg_type, (NFNL_SUBSYS_NFTABLES << 8) |
 	    FPMSG_DESTROYSETELEM);
 	assert_int_equal(nlh->nlmsg_flags, NLM_F_REQUEST | NLM_F_ACK);
-	nlh = msg_at(buf, b.len, &off);
+	nlh = nlb_next(buf, b.len, &off);
 	assert_int_equal(nlh->nlmsg_type, (NFNL_SUBSYS_NFTABLES << 8) |
 	    NFT_MSG_DELSETELEM);
 	assert_int_equal(nlh->nlmsg_len, MSG_ATTRS + NLA_ALIGN(NLA_HDRLEN +
 	    sizeof("nfqspid-fp-1")) + NLA_ALIGN(NLA_HDRLEN +
 	    sizeof("conn_udp4")));
-	nlh = msg_at(buf, b.len, &off);
+	nlh = nlb_next(buf, b.len, &off);
 	assert_int_equal(nlh->nlmsg_type, NFNL_MSG_BATCH_END);
 	assert_int_equal(off, b.len);
 	/* misuse */
@@ -334,8 +321,8 @@ test_mark_chain(void **state)
 	assert_int_equal(fpmsg_end(&b), 0);
 	assert_int_equal(b.nacks, 3);
 	assert_int_equal(b.first, 11);
-	(void)msg_at(buf, b.len, &off);
-	nlh = msg_at(buf, b.len, &off);
+	(void)nlb_next(buf, b.len, &off);
+	nlh = nlb_next(buf, b.len, &off);
 	assert_int_equal(nlh->nlmsg_type, (NFNL_SUBSYS_NFTABLES << 8) |
 	    NFT_MSG_NEWCHAIN);
 	assert_int_equal(nlh->nlmsg_flags, NLM_F_REQUEST | NLM_F_ACK |
@@ -343,14 +330,14 @@ test_mark_chain(void **state)
 	assert_int_equal(nlh->nlmsg_seq, 11);
 	assert_non_null(memmem(nlh, nlh->nlmsg_len, "mark_0x00000010", 16));
 	/* without a handle: every rule of the chain */
-	nlh = msg_at(buf, b.len, &off);
+	nlh = nlb_next(buf, b.len, &off);
 	assert_int_equal(nlh->nlmsg_type, (NFNL_SUBSYS_NFTABLES << 8) |
 	    NFT_MSG_DELRULE);
 	assert_int_equal(nlh->nlmsg_flags, NLM_F_REQUEST | NLM_F_ACK);
 	assert_int_equal(nlh->nlmsg_len, MSG_ATTRS + NLA_ALIGN(NLA_HDRLEN +
 	    sizeof("nfqspid-fp-1")) + NLA_ALIGN(NLA_HDRLEN +
 	    sizeof("mark_0x00000010")));
-	nlh = msg_at(buf, b.len, &off);
+	nlh = nlb_next(buf, b.len, &off);
 	assert_int_equal(nlh->nlmsg_type, (NFNL_SUBSYS_NFTABLES << 8) |
 	    NFT_MSG_NEWRULE);
 	assert_int_equal(nlh->nlmsg_flags, NLM_F_REQUEST | NLM_F_ACK |
@@ -362,7 +349,7 @@ test_mark_chain(void **state)
 	assert_non_null(memmem(nlh, nlh->nlmsg_len, &mark, sizeof(mark)));
 	assert_non_null(memmem(nlh, nlh->nlmsg_len, &reg, sizeof(reg)));
 	assert_non_null(memmem(nlh, nlh->nlmsg_len, &key, sizeof(key)));
-	nlh = msg_at(buf, b.len, &off);
+	nlh = nlb_next(buf, b.len, &off);
 	assert_int_equal(nlh->nlmsg_type, NFNL_MSG_BATCH_END);
 	/* no chain for "no mark", nor for the bit */
 	assert_int_equal(fpmsg_mark_chain(&b, "t", 0), -1);
@@ -380,7 +367,7 @@ test_mark_chain(void **state)
 	assert_int_equal(fpmsg_del_chain(&b, "nfqspid-fp-1", 0x10), 0);
 	assert_int_equal(b.nacks, 1);
 	off = 0;
-	nlh = msg_at(buf, b.len, &off);
+	nlh = nlb_next(buf, b.len, &off);
 	assert_int_equal(nlh->nlmsg_type, (NFNL_SUBSYS_NFTABLES << 8) |
 	    NFT_MSG_DELCHAIN);
 	assert_int_equal(nlh->nlmsg_flags, NLM_F_REQUEST | NLM_F_ACK);
@@ -459,169 +446,33 @@ test_limits(void **state)
 
 /* ---- the kernel's answers ---------------------------------------------------- */
 
-struct dgram {
-	uint8_t		 b[4096] __attribute__((aligned(4)));
-	size_t		 len;
-	size_t		 msg;
-	size_t		 nest[8];
-	int		 depth;
-};
-
+/* two elements of conn_tcp4 (pkts 5, then 6) as the kernel dumps them,
+   their counter in NFTA_SET_ELEM_EXPRESSIONS or, before, _EXPR */
 static void
-msg_begin(struct dgram *d, uint16_t type, uint32_t seq)
-{
-	struct nlmsghdr	*nlh = (struct nlmsghdr *)(d->b + d->len);
-
-	d->msg = d->len;
-	memset(nlh, 0, MSG_ATTRS);
-	nlh->nlmsg_type = type;
-	nlh->nlmsg_seq = seq;
-	d->len += MSG_ATTRS;
-}
-
-static void
-msg_end(struct dgram *d)
-{
-	((struct nlmsghdr *)(d->b + d->msg))->nlmsg_len =
-	    (uint32_t)(d->len - d->msg);
-}
-
-static void
-attr(struct dgram *d, uint16_t type, const void *data, size_t n)
-{
-	struct nlattr	*a = (struct nlattr *)(d->b + d->len);
-
-	a->nla_type = type;
-	a->nla_len = (uint16_t)(NLA_HDRLEN + n);
-	if (n > 0)
-		memcpy(d->b + d->len + NLA_HDRLEN, data, n);
-	memset(d->b + d->len + NLA_HDRLEN + n, 0, NLA_ALIGN(n) - n);
-	d->len += NLA_ALIGN(NLA_HDRLEN + n);
-}
-
-static void
-nest(struct dgram *d, uint16_t type)
-{
-	d->nest[d->depth++] = d->len;
-	attr(d, type | NLA_F_NESTED, NULL, 0);
-}
-
-static void
-unnest(struct dgram *d)
-{
-	size_t	 off = d->nest[--d->depth];
-
-	((struct nlattr *)(d->b + off))->nla_len = (uint16_t)(d->len - off);
-}
-
-static void
-be64(uint8_t *p, uint64_t v)
-{
-	int	 i;
-
-	for (i = 7; i >= 0; i--, v >>= 8)
-		p[i] = (uint8_t)v;
-}
-
-static void
-counter(struct dgram *d, uint64_t pkts, uint64_t bytes)
-{
-	uint8_t	 v[8];
-
-	attr(d, NFTA_EXPR_NAME, "counter", 8);
-	nest(d, NFTA_EXPR_DATA);
-	be64(v, bytes);
-	attr(d, NFTA_COUNTER_BYTES, v, 8);
-	be64(v, pkts);
-	attr(d, NFTA_COUNTER_PACKETS, v, 8);
-	unnest(d);
-}
-
-/* one element as the kernel dumps it: key, verdict, timers, counter,
-   comment */
-static void
-elem(struct dgram *d, const uint8_t *key, size_t klen, int list_exprs,
-    uint64_t pkts)
-{
-	uint32_t	 code = htonl((uint32_t)NFT_GOTO);
-	uint8_t		 v[8];
-	static const uint8_t ud[] = { 0, 6, 'r', 'e', 'p', 'l', 'y', 0 };
-
-	nest(d, NFTA_LIST_ELEM);
-	nest(d, NFTA_SET_ELEM_KEY);
-	attr(d, NFTA_DATA_VALUE, key, klen);
-	unnest(d);
-	nest(d, NFTA_SET_ELEM_DATA);
-	nest(d, NFTA_DATA_VERDICT);
-	attr(d, NFTA_VERDICT_CODE, &code, 4);
-	attr(d, NFTA_VERDICT_CHAIN, "mark_0x00000010", 16);
-	unnest(d);
-	unnest(d);
-	be64(v, 30000);
-	attr(d, NFTA_SET_ELEM_TIMEOUT, v, 8);
-	be64(v, 29000);
-	attr(d, NFTA_SET_ELEM_EXPIRATION, v, 8);
-	if (list_exprs) {
-		nest(d, NFTA_SET_ELEM_EXPRESSIONS);
-		nest(d, NFTA_LIST_ELEM);
-		counter(d, pkts, pkts * 100);
-		unnest(d);
-		unnest(d);
-	} else {
-		nest(d, NFTA_SET_ELEM_EXPR);
-		counter(d, pkts, pkts * 100);
-		unnest(d);
-	}
-	attr(d, NFTA_SET_ELEM_USERDATA, ud, sizeof(ud));
-	attr(d, 99, "new", 3);		/* a newer kernel's: skipped */
-	unnest(d);
-}
-
-static void
-elem_msg(struct dgram *d, uint32_t seq, int list_exprs)
+elem_msg(struct nlb *d, uint32_t seq, int list_exprs)
 {
 	struct fp_conn	 c = conn4(IPPROTO_TCP, 7, 0);
 	uint8_t		 key[FPMSG_KEYMAX];
-	size_t		 klen = fpmsg_key(&c, FPMSG_REPLY, key);
+	struct nlb_elem	 e = {
+		.key = key, .chain = "mark_0x00000010", .timeout_ms = 30000,
+		.expires_ms = 29000, .pkts = 5, .bytes = 500,
+		.comment = "reply", .newer = 1,
+	};
 
-	msg_begin(d, ELEMTYPE, seq);
-	attr(d, NFTA_SET_ELEM_LIST_TABLE, "nfqspid-fp-1", 13);
-	attr(d, NFTA_SET_ELEM_LIST_SET, "conn_tcp4", 10);
-	nest(d, NFTA_SET_ELEM_LIST_ELEMENTS);
-	elem(d, key, klen, list_exprs, 5);
-	elem(d, key, klen, list_exprs, 6);
-	unnest(d);
-	msg_end(d);
-}
-
-static void
-done_msg(struct dgram *d, uint32_t seq)
-{
-	msg_begin(d, NLMSG_DONE, seq);
-	msg_end(d);
-}
-
-static void
-err_msg(struct dgram *d, uint32_t seq, int error)
-{
-	struct nlmsgerr	 e;
-
-	memset(&e, 0, sizeof(e));
-	e.error = error;
-	d->msg = d->len;
-	memset(d->b + d->len, 0, NLMSG_HDRLEN);
-	((struct nlmsghdr *)(d->b + d->len))->nlmsg_type = NLMSG_ERROR;
-	((struct nlmsghdr *)(d->b + d->len))->nlmsg_seq = seq;
-	d->len += NLMSG_HDRLEN;
-	memcpy(d->b + d->len, &e, sizeof(e));
-	d->len += NLMSG_ALIGN(sizeof(e));
-	msg_end(d);
+	e.keylen = fpmsg_key(&c, FPMSG_REPLY, key);
+	e.counter = list_exprs ? NLB_EXPRESSIONS : NLB_EXPR;
+	nlb_elems(d, seq, 0, AF_UNSPEC, "nfqspid-fp-1", "conn_tcp4");
+	nlb_elem(d, &e);
+	e.pkts = 6;
+	e.bytes = 600;
+	nlb_elem(d, &e);
+	nlb_unnest(d);
 }
 
 static void
 test_dump(void **state)
 {
-	struct dgram	*d = calloc(1, sizeof(*d));
+	struct nlb	*d = calloc(1, sizeof(*d));
 	struct seen	*s = calloc(1, sizeof(*s));
 	int		 lists;
 
@@ -629,7 +480,7 @@ test_dump(void **state)
 	assert_non_null(d);
 	assert_non_null(s);
 	for (lists = 0; lists <= 1; lists++) {
-		memset(d, 0, sizeof(*d));
+		nlb_reset(d);
 		memset(s, 0, sizeof(*s));
 		elem_msg(d, 42, lists);
 		assert_int_equal(fpmsg_dump_parse(d->b, d->len, 42, collect, s),
@@ -642,15 +493,15 @@ test_dump(void **state)
 		assert_int_equal(s->e[0].expires_ms, 29000);
 		assert_string_equal(s->e[0].chain, "mark_0x00000010");
 		assert_int_equal(s->e[0].dir, FPMSG_REPLY);
-		done_msg(d, 42);
+		nlb_done(d, 42, 0);
 		s->n = 0;
 		assert_int_equal(fpmsg_dump_parse(d->b, d->len, 42, collect, s),
 		    1);
 		assert_int_equal(s->n, 2);
 	}
 	/* the kernel's error; another request's answer */
-	memset(d, 0, sizeof(*d));
-	err_msg(d, 42, -ENOENT);
+	nlb_reset(d);
+	nlb_err(d, 42, -ENOENT, NULL);
 	assert_int_equal(fpmsg_dump_parse(d->b, d->len, 42, collect, s), -1);
 	assert_int_equal(errno, ENOENT);
 	assert_int_equal(fpmsg_dump_parse(d->b, d->len, 43, collect, s), -1);
@@ -663,8 +514,8 @@ test_dump(void **state)
 static void
 test_dump_malformed(void **state)
 {
-	struct dgram	*d = calloc(1, sizeof(*d));
-	struct dgram	*m = calloc(1, sizeof(*m));
+	struct nlb	*d = calloc(1, sizeof(*d));
+	struct nlb	*m = calloc(1, sizeof(*m));
 	struct seen	*s = calloc(1, sizeof(*s));
 	struct nlmsghdr	*nlh;
 	size_t		 cut, i;
@@ -728,14 +579,14 @@ test_dump_malformed(void **state)
 static void
 test_acks(void **state)
 {
-	struct dgram	*d = calloc(1, sizeof(*d));
+	struct nlb	*d = calloc(1, sizeof(*d));
 	int		 err = 0;
 
 	(void)state;
 	assert_non_null(d);
-	err_msg(d, 10, 0);
-	err_msg(d, 11, -EEXIST);
-	err_msg(d, 12, -ENOENT);
+	nlb_err(d, 10, 0, NULL);
+	nlb_err(d, 11, -EEXIST, NULL);
+	nlb_err(d, 12, -ENOENT, NULL);
 	assert_int_equal(fpmsg_acks(d->b, d->len, 10, 3, &err), 3);
 	assert_int_equal(err, EEXIST);		/* the first one */
 	err = 0;
@@ -747,29 +598,29 @@ test_acks(void **state)
 	assert_int_equal(fpmsg_acks(d->b, d->len - 4, 10, 3, &err), -1);
 	assert_int_equal(errno, EPROTO);
 	/* the batch refused at its BEGIN (seq first - 1): all answered */
-	memset(d, 0, sizeof(*d));
+	nlb_reset(d);
 	err = 0;
-	err_msg(d, 9, -EPERM);
+	nlb_err(d, 9, -EPERM, NULL);
 	assert_int_equal(fpmsg_acks(d->b, d->len, 10, 3, &err), 3);
 	assert_int_equal(err, EPERM);
 	/* ... but an ack of it, or one before other answers, is not so */
-	memset(d, 0, sizeof(*d));
-	err_msg(d, 9, 0);
+	nlb_reset(d);
+	nlb_err(d, 9, 0, NULL);
 	assert_int_equal(fpmsg_acks(d->b, d->len, 10, 3, &err), -1);
 	assert_int_equal(errno, EPROTO);
-	memset(d, 0, sizeof(*d));
-	err_msg(d, 9, -EPERM);
-	err_msg(d, 10, 0);
+	nlb_reset(d);
+	nlb_err(d, 9, -EPERM, NULL);
+	nlb_err(d, 10, 0, NULL);
 	assert_int_equal(fpmsg_acks(d->b, d->len, 10, 3, &err), -1);
 	assert_int_equal(errno, EPROTO);
-	memset(d, 0, sizeof(*d));
-	err_msg(d, 10, -EEXIST);
-	err_msg(d, 9, -EPERM);
+	nlb_reset(d);
+	nlb_err(d, 10, -EEXIST, NULL);
+	nlb_err(d, 9, -EPERM, NULL);
 	assert_int_equal(fpmsg_acks(d->b, d->len, 10, 3, &err), -1);
 	assert_int_equal(errno, EPROTO);
 	/* not an ack */
-	memset(d, 0, sizeof(*d));
-	done_msg(d, 10);
+	nlb_reset(d);
+	nlb_done(d, 10, 0);
 	assert_int_equal(fpmsg_acks(d->b, d->len, 10, 1, &err), -1);
 	free(d);
 }
@@ -818,7 +669,7 @@ test_get(void **state)
 	assert_int_equal(b.first, 500);
 	assert_int_equal(b.nacks, 2);
 	for (dir = FPMSG_ORIG; dir <= FPMSG_REPLY; dir++) {
-		nlh = msg_at(buf, b.len, &off);
+		nlh = nlb_next(buf, b.len, &off);
 		assert_int_equal(nlh->nlmsg_type, (NFNL_SUBSYS_NFTABLES << 8) |
 		    NFT_MSG_GETSETELEM);
 		assert_int_equal(nlh->nlmsg_flags, NLM_F_REQUEST);
@@ -849,7 +700,7 @@ test_get(void **state)
 static void
 test_get_parse(void **state)
 {
-	struct dgram	*d = calloc(1, sizeof(*d));
+	struct nlb	*d = calloc(1, sizeof(*d));
 	struct seen	*s = calloc(1, sizeof(*s));
 	int		 err = 0;
 
@@ -857,7 +708,7 @@ test_get_parse(void **state)
 	assert_non_null(d);
 	assert_non_null(s);
 	elem_msg(d, 21, 0);		/* two elements, to get 1 */
-	err_msg(d, 22, -ENOENT);	/* get 2: not there */
+	nlb_err(d, 22, -ENOENT, NULL);	/* get 2: not there */
 	elem_msg(d, 20, 1);		/* get 0, answered later */
 	assert_int_equal(fpmsg_get_parse(d->b, d->len, 20, 3, collect, s,
 	    &err), 3);
@@ -870,9 +721,9 @@ test_get_parse(void **state)
 	assert_int_equal(s->e[3].bytes, 600);
 	assert_true(s->e[3].has_counter);
 	/* another error is told, the answers still counted */
-	memset(d, 0, sizeof(*d));
-	err_msg(d, 20, -EPERM);
-	err_msg(d, 21, -ENOBUFS);
+	nlb_reset(d);
+	nlb_err(d, 20, -EPERM, NULL);
+	nlb_err(d, 21, -ENOBUFS, NULL);
 	assert_int_equal(fpmsg_get_parse(d->b, d->len, 20, 2, collect, s,
 	    &err), 2);
 	assert_int_equal(err, EPERM);
@@ -881,12 +732,12 @@ test_get_parse(void **state)
 	assert_int_equal(fpmsg_get_parse(d->b, d->len, 21, 2, collect, s,
 	    &err), -1);
 	assert_int_equal(errno, EPROTO);
-	memset(d, 0, sizeof(*d));
-	done_msg(d, 20);
+	nlb_reset(d);
+	nlb_done(d, 20, 0);
 	assert_int_equal(fpmsg_get_parse(d->b, d->len, 20, 1, collect, s,
 	    &err), -1);
 	assert_int_equal(errno, EPROTO);
-	memset(d, 0, sizeof(*d));
+	nlb_reset(d);
 	elem_msg(d, 20, 0);
 	assert_int_equal(fpmsg_get_parse(d->b, d->len - 4, 20, 1, collect, s,
 	    &err), -1);

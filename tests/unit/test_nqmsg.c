@@ -1,6 +1,6 @@
 /*
  * test_nqmsg.c - cmocka tests for nqmsg.c: NFQUEUE's messages read from
- * datagrams built here, byte by byte, as the kernel writes them
+ * datagrams built here (nlbuild.c) as the kernel writes them
  *
  * Copyright (C) 2026 The nfqspid authors
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -20,55 +20,22 @@
 
 #include "pkt.h"
 #include "nqmsg.h"
+#include "nlbuild.h"
 
 #define QUEUE	7
+#define PKTMSG	((NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_PACKET)
 
 /* ---- building datagrams ------------------------------------------------ */
 
-struct dgram {
-	uint8_t		 b[4096] __attribute__((aligned(4)));
-	size_t		 len;
-	size_t		 msg;		/* start of the open message */
-};
-
+/* a message to queue res_id, as the kernel opens it */
 static void
-msg_begin(struct dgram *d, uint16_t type, uint16_t res_id)
+msg_begin(struct nlb *d, uint16_t type, uint16_t res_id)
 {
-	struct nlmsghdr	*nlh;
-	struct nfgenmsg	*nfg;
-
-	d->msg = d->len;
-	nlh = (struct nlmsghdr *)(d->b + d->len);
-	memset(nlh, 0, NLMSG_HDRLEN + sizeof(*nfg));
-	nlh->nlmsg_type = type;
-	nfg = (struct nfgenmsg *)(d->b + d->len + NLMSG_HDRLEN);
-	nfg->nfgen_family = AF_INET;
-	nfg->version = NFNETLINK_V0;
-	nfg->res_id = htons(res_id);
-	d->len += NLMSG_HDRLEN + NLA_ALIGN(sizeof(*nfg));
+	(void)nlb_nfmsg(d, type, 0, 0, AF_INET, res_id);
 }
 
 static void
-attr(struct dgram *d, uint16_t type, const void *data, size_t n)
-{
-	struct nlattr	*a = (struct nlattr *)(d->b + d->len);
-
-	a->nla_type = type;
-	a->nla_len = (uint16_t)(NLA_HDRLEN + n);
-	memcpy(d->b + d->len + NLA_HDRLEN, data, n);
-	memset(d->b + d->len + NLA_HDRLEN + n, 0, NLA_ALIGN(n) - n);
-	d->len += NLA_ALIGN(NLA_HDRLEN + n);
-}
-
-static void
-attr_u32(struct dgram *d, uint16_t type, uint32_t v)
-{
-	v = htonl(v);
-	attr(d, type, &v, sizeof(v));
-}
-
-static void
-attr_hdr(struct dgram *d, uint32_t id, uint8_t hook)
+attr_hdr(struct nlb *d, uint32_t id, uint8_t hook)
 {
 	struct nfqnl_msg_packet_hdr	 ph;
 
@@ -76,31 +43,22 @@ attr_hdr(struct dgram *d, uint32_t id, uint8_t hook)
 	ph.packet_id = htonl(id);
 	ph.hw_protocol = htons(0x0800);
 	ph.hook = hook;
-	attr(d, NFQA_PACKET_HDR, &ph, sizeof(ph));
-}
-
-static void
-msg_end(struct dgram *d)
-{
-	struct nlmsghdr	*nlh = (struct nlmsghdr *)(d->b + d->msg);
-
-	nlh->nlmsg_len = (uint32_t)(d->len - d->msg);
+	nlb_attr(d, NFQA_PACKET_HDR, &ph, sizeof(ph));
 }
 
 static const uint8_t	 payload[28] = { 0x45, 0, 0, 28 };
 
 /* A packet message as the kernel sends it. */
 static void
-packet(struct dgram *d, uint32_t id)
+packet(struct nlb *d, uint32_t id)
 {
-	msg_begin(d, (NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_PACKET, QUEUE);
+	msg_begin(d, PKTMSG, QUEUE);
 	attr_hdr(d, id, NF_INET_FORWARD);
-	attr_u32(d, NFQA_MARK, 0x10);
-	attr_u32(d, NFQA_IFINDEX_INDEV, 3);
-	attr_u32(d, NFQA_IFINDEX_OUTDEV, 4);
-	attr_u32(d, NFQA_CAP_LEN, 1500);
-	attr(d, NFQA_PAYLOAD, payload, sizeof(payload));
-	msg_end(d);
+	nlb_u32(d, NFQA_MARK, 0x10);
+	nlb_u32(d, NFQA_IFINDEX_INDEV, 3);
+	nlb_u32(d, NFQA_IFINDEX_OUTDEV, 4);
+	nlb_u32(d, NFQA_CAP_LEN, 1500);
+	nlb_attr(d, NFQA_PAYLOAD, payload, sizeof(payload));
 }
 
 static enum nqmsg
@@ -117,7 +75,7 @@ next(struct nqmsg_walk *w, struct nq_packet *p)
 static void
 test_packet(void **state)
 {
-	struct dgram		 d = { .len = 0 };
+	struct nlb		 d = { .len = 0 };
 	struct nqmsg_walk	 w;
 	struct nq_packet	 p;
 
@@ -143,7 +101,7 @@ test_packet(void **state)
 static void
 test_batch(void **state)
 {
-	struct dgram		 d = { .len = 0 };
+	struct nlb		 d = { .len = 0 };
 	struct nqmsg_walk	 w;
 	struct nq_packet	 p;
 	const struct nlmsghdr	*nlh;
@@ -154,9 +112,7 @@ test_batch(void **state)
 		packet(&d, i);
 	/* an NLMSG_NOOP in between is skipped, an error is handed back */
 	msg_begin(&d, NLMSG_NOOP, 0);
-	msg_end(&d);
 	msg_begin(&d, NLMSG_ERROR, 0);
-	msg_end(&d);
 	packet(&d, 21);
 	nqmsg_walk_init(&w, d.b, d.len, QUEUE);
 	for (i = 1; i <= 20; i++) {
@@ -176,7 +132,7 @@ test_batch(void **state)
 static void
 test_bad_attributes(void **state)
 {
-	struct dgram		 d;
+	struct nlb		 d;
 	struct nqmsg_walk	 w;
 	struct nq_packet	 p;
 	uint16_t		 two = 0;
@@ -184,20 +140,19 @@ test_bad_attributes(void **state)
 
 	(void)state;
 	for (k = 0; k < 5; k++) {
-		memset(&d, 0, sizeof(d));
-		msg_begin(&d, (NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_PACKET,
-		    k == 4 ? QUEUE + 1 : QUEUE);
+		nlb_reset(&d);
+		/* k 4: another queue's */
+		msg_begin(&d, PKTMSG, k == 4 ? QUEUE + 1 : QUEUE);
 		attr_hdr(&d, 100 + k, NF_INET_LOCAL_IN);
 		if (k == 0)		/* a mark of two bytes */
-			attr(&d, NFQA_MARK, &two, sizeof(two));
+			nlb_attr(&d, NFQA_MARK, &two, sizeof(two));
 		if (k == 1)		/* an interface given twice */
 			for (int j = 0; j < 2; j++)
-				attr_u32(&d, NFQA_IFINDEX_INDEV, 3);
+				nlb_u32(&d, NFQA_IFINDEX_INDEV, 3);
 		if (k == 2)		/* the id given twice */
 			attr_hdr(&d, 100 + k, NF_INET_LOCAL_IN);
 		if (k != 3)		/* k 3: no payload */
-			attr(&d, NFQA_PAYLOAD, payload, sizeof(payload));
-		msg_end(&d);		/* k 4: another queue's */
+			nlb_attr(&d, NFQA_PAYLOAD, payload, sizeof(payload));
 		nqmsg_walk_init(&w, d.b, d.len, QUEUE);
 		assert_int_equal(next(&w, &p), NQMSG_PACKET);
 		assert_int_equal(p.id, 100 + k);
@@ -208,12 +163,11 @@ test_bad_attributes(void **state)
 	}
 
 	/* an attribute newer than us is skipped */
-	memset(&d, 0, sizeof(d));
-	msg_begin(&d, (NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_PACKET, QUEUE);
+	nlb_reset(&d);
+	msg_begin(&d, PKTMSG, QUEUE);
 	attr_hdr(&d, 7, NF_INET_LOCAL_IN);
-	attr_u32(&d, NFQA_MAX + 1, 1);
-	attr(&d, NFQA_PAYLOAD, payload, sizeof(payload));
-	msg_end(&d);
+	nlb_u32(&d, NFQA_MAX + 1, 1);
+	nlb_attr(&d, NFQA_PAYLOAD, payload, sizeof(payload));
 	nqmsg_walk_init(&w, d.b, d.len, QUEUE);
 	assert_int_equal(next(&w, &p), NQMSG_PACKET);
 	assert_false(p.malformed);
@@ -224,18 +178,16 @@ test_bad_attributes(void **state)
 static void
 test_missing_id(void **state)
 {
-	struct dgram		 d = { .len = 0 };
+	struct nlb		 d = { .len = 0 };
 	struct nqmsg_walk	 w;
 	struct nq_packet	 p;
 	uint16_t		 two = 0x1234;
 
 	(void)state;
-	msg_begin(&d, (NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_PACKET, QUEUE);
-	attr(&d, NFQA_PAYLOAD, payload, sizeof(payload));
-	msg_end(&d);
-	msg_begin(&d, (NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_PACKET, QUEUE);
-	attr(&d, NFQA_PACKET_HDR, &two, sizeof(two));	/* id cut */
-	msg_end(&d);
+	msg_begin(&d, PKTMSG, QUEUE);
+	nlb_attr(&d, NFQA_PAYLOAD, payload, sizeof(payload));
+	msg_begin(&d, PKTMSG, QUEUE);
+	nlb_attr(&d, NFQA_PACKET_HDR, &two, sizeof(two));	/* id cut */
 	packet(&d, 9);
 	nqmsg_walk_init(&w, d.b, d.len, QUEUE);
 	assert_int_equal(next(&w, &p), NQMSG_NOID);
@@ -249,7 +201,7 @@ test_missing_id(void **state)
 static void
 test_truncated_messages(void **state)
 {
-	struct dgram		 d = { .len = 0 };
+	struct nlb		 d = { .len = 0 };
 	struct nqmsg_walk	 w;
 	struct nq_packet	 p;
 	struct nlmsghdr		*nlh;
@@ -282,11 +234,9 @@ test_truncated_messages(void **state)
 	assert_int_equal(next(&w, &p), NQMSG_END);
 
 	/* not a packet message; a packet message with no room for nfgenmsg */
-	memset(&d, 0, sizeof(d));
+	nlb_reset(&d);
 	msg_begin(&d, (NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_CONFIG, QUEUE);
-	msg_end(&d);
-	msg_begin(&d, (NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_PACKET, QUEUE);
-	msg_end(&d);
+	msg_begin(&d, PKTMSG, QUEUE);
 	((struct nlmsghdr *)(d.b + d.msg))->nlmsg_len = NLMSG_HDRLEN;
 	nqmsg_walk_init(&w, d.b, d.len, QUEUE);
 	assert_int_equal(next(&w, &p), NQMSG_BAD);
@@ -296,11 +246,10 @@ test_truncated_messages(void **state)
 	assert_int_equal(next(&w, &p), NQMSG_END);
 
 	/* an attribute that runs past its message ends the attributes */
-	memset(&d, 0, sizeof(d));
-	msg_begin(&d, (NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_PACKET, QUEUE);
+	nlb_reset(&d);
+	msg_begin(&d, PKTMSG, QUEUE);
 	attr_hdr(&d, 5, NF_INET_LOCAL_IN);
-	attr(&d, NFQA_PAYLOAD, payload, sizeof(payload));
-	msg_end(&d);
+	nlb_attr(&d, NFQA_PAYLOAD, payload, sizeof(payload));
 	((struct nlattr *)(d.b + NLMSG_HDRLEN + 4 + 12))->nla_len = 200;
 	nqmsg_walk_init(&w, d.b, d.len, QUEUE);
 	assert_int_equal(next(&w, &p), NQMSG_PACKET);
@@ -312,7 +261,7 @@ test_truncated_messages(void **state)
 static void
 test_cut_datagram(void **state)
 {
-	struct dgram		 d = { .len = 0 };
+	struct nlb		 d = { .len = 0 };
 	struct nq_packet	 p;
 	size_t			 cut, idend;
 
