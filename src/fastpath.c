@@ -200,38 +200,41 @@ mark_slot(struct fastpath *fp, uint32_t mark)
 }
 
 /*
- * The chains of the new marks among c[0 .. *n - 1] into b, each once,
- * and those marks into fresh[] (*nfresh): they are ours once the batch
- * is applied.  At most FP_BATCH_MARKS: *n becomes the number of
- * connections before the first that would need one more.  -1: ENOSPC
- * when FP_MARKS would be passed.
+ * The connections of one transaction, from c[0 .. n - 1]: into sel[]
+ * (their places in c into at[], their number into *nsel), at most
+ * FP_BATCH_CONNS of them and FP_BATCH_MARKS new marks.  The new marks'
+ * chains go into b, each once, and the marks into fresh[] (*nfresh):
+ * they are ours once the batch is applied.  A connection whose mark
+ * would need a chain past FP_MARKS is passed over: it stays out, and
+ * the rest goes on.  How many of c it looked at, or -1.
  */
-static int
-put_chains(struct fastpath *fp, struct fpmsg_buf *b, const struct fp_conn *c,
-    size_t *n, uint32_t *fresh, size_t *nfresh)
+static ssize_t
+pick_conns(struct fastpath *fp, struct fpmsg_buf *b, const struct fp_conn *c,
+    size_t n, struct fp_conn *sel, size_t *at, size_t *nsel, uint32_t *fresh,
+    size_t *nfresh)
 {
 	size_t	 i, j;
 
-	for (i = 0; i < *n; i++) {
-		if (c[i].mark == 0 || *mark_slot(fp, c[i].mark) != 0)
-			continue;
-		for (j = 0; j < *nfresh && fresh[j] != c[i].mark; j++)
-			;
-		if (j < *nfresh)
-			continue;
-		if (*nfresh == FP_BATCH_MARKS) {
-			*n = i;
-			break;
+	*nsel = *nfresh = 0;
+	for (i = 0; i < n && *nsel < FP_BATCH_CONNS; i++) {
+		if (c[i].mark != 0 && *mark_slot(fp, c[i].mark) == 0) {
+			for (j = 0; j < *nfresh && fresh[j] != c[i].mark; j++)
+				;
+			if (j == *nfresh) {
+				if (*nfresh == FP_BATCH_MARKS)
+					break;
+				if (fp->nmarks + *nfresh >= FP_MARKS)
+					continue;
+				if (fpmsg_mark_chain(b, fp->table,
+				    c[i].mark) == -1)
+					return (-1);
+				fresh[(*nfresh)++] = c[i].mark;
+			}
 		}
-		if (fp->nmarks + *nfresh >= FP_MARKS) {
-			errno = ENOSPC;
-			return (-1);
-		}
-		if (fpmsg_mark_chain(b, fp->table, c[i].mark) == -1)
-			return (-1);
-		fresh[(*nfresh)++] = c[i].mark;
+		at[*nsel] = i;
+		sel[(*nsel)++] = c[i];
 	}
-	return (0);
+	return ((ssize_t)i);
 }
 
 /* One message of type into class cls's map with the keys of conns
@@ -268,25 +271,18 @@ put_map(struct fastpath *fp, struct fpmsg_buf *b, uint16_t type, int cls,
 }
 
 /*
- * Take c[0 .. *n - 1] out (del) or put them in (!del), one batch; an
- * addition may take fewer (put_chains()), *n says how many.
+ * The elements of c[0 .. n - 1] into b, after what it holds: out (del)
+ * or in (!del), with their chains' gotos.  Then b goes as one
+ * transaction, all or none.
  */
 static int
-batch_conns(struct fastpath *fp, const struct fp_conn *c, size_t *np,
-    int del)
+batch_send(struct fastpath *fp, struct fpmsg_buf *b, const struct fp_conn *c,
+    size_t n, int del)
 {
-	struct fpmsg_buf b;
 	uint16_t	 gone = fp->destroy ? FPMSG_DESTROYSETELEM :
 			     NFT_MSG_DELSETELEM;
-	uint32_t	 fresh[FP_BATCH_MARKS];
-	size_t		 nfresh = 0, i, n;
 	int		 cls, rc = 0;
 
-	fpmsg_init(&b, fp->buf, sizeof(fp->buf), fp->seq);
-	if (fpmsg_begin(&b) == -1 ||
-	    (!del && put_chains(fp, &b, c, np, fresh, &nfresh) == -1))
-		return (-1);
-	n = *np;
 	/*
 	 * 2 element operations a connection out, 4 in: without DESTROY
 	 * an addition cannot take out what is there: it adds, and keeps
@@ -294,18 +290,13 @@ batch_conns(struct fastpath *fp, const struct fp_conn *c, size_t *np,
 	 */
 	for (cls = 0; cls < FPMSG_NCLASS && rc == 0; cls++) {
 		if (del || fp->destroy)
-			rc = put_map(fp, &b, gone, cls, c, n, 0);
+			rc = put_map(fp, b, gone, cls, c, n, 0);
 		if (!del && rc == 0)
-			rc = put_map(fp, &b, NFT_MSG_NEWSETELEM, cls, c, n, 1);
+			rc = put_map(fp, b, NFT_MSG_NEWSETELEM, cls, c, n, 1);
 	}
-	if (rc == -1 || fpmsg_end(&b) == -1 || batch_talk(fp, &b) == -1)
+	if (rc == -1 || fpmsg_end(b) == -1)
 		return (-1);
-	/* applied whole: the chains are there */
-	for (i = 0; i < nfresh; i++) {
-		*mark_slot(fp, fresh[i]) = fresh[i];
-		fp->nmarks++;
-	}
-	return (0);
+	return (batch_talk(fp, b));
 }
 
 static int
@@ -323,16 +314,34 @@ conns_valid(const struct fp_conn *c, size_t n)
 }
 
 int
-fastpath_add(struct fastpath *fp, const struct fp_conn *c, size_t n)
+fastpath_add(struct fastpath *fp, const struct fp_conn *c, size_t n,
+    uint8_t *in)
 {
-	size_t	 i, k;
+	struct fp_conn	 sel[FP_BATCH_CONNS];
+	struct fpmsg_buf b;
+	uint32_t	 fresh[FP_BATCH_MARKS];
+	size_t		 at[FP_BATCH_CONNS], nsel, nfresh, i, j;
+	ssize_t		 k;
 
+	memset(in, 0, n);
 	if (conns_valid(c, n) == -1)
 		return (-1);
-	for (i = 0; i < n; i += k) {
-		k = n - i < FP_BATCH_CONNS ? n - i : FP_BATCH_CONNS;
-		if (batch_conns(fp, c + i, &k, 0) == -1)
+	for (i = 0; i < n; i += (size_t)k) {
+		fpmsg_init(&b, fp->buf, sizeof(fp->buf), fp->seq);
+		if (fpmsg_begin(&b) == -1 || (k = pick_conns(fp, &b, c + i,
+		    n - i, sel, at, &nsel, fresh, &nfresh)) == -1)
 			return (-1);
+		if (nsel == 0)
+			continue;
+		if (batch_send(fp, &b, sel, nsel, 0) == -1)
+			return (-1);
+		/* applied whole: the chains are there */
+		for (j = 0; j < nfresh; j++) {
+			*mark_slot(fp, fresh[j]) = fresh[j];
+			fp->nmarks++;
+		}
+		for (j = 0; j < nsel; j++)
+			in[i + at[j]] = 1;
 	}
 	return (0);
 }
@@ -362,6 +371,18 @@ del_each(struct fastpath *fp, const struct fp_conn *c)
 	return (0);
 }
 
+/* Take c[0 .. n - 1] out, one transaction. */
+static int
+del_batch(struct fastpath *fp, const struct fp_conn *c, size_t n)
+{
+	struct fpmsg_buf b;
+
+	fpmsg_init(&b, fp->buf, sizeof(fp->buf), fp->seq);
+	if (fpmsg_begin(&b) == -1)
+		return (-1);
+	return (batch_send(fp, &b, c, n, 1));
+}
+
 int
 fastpath_del(struct fastpath *fp, const struct fp_conn *c, size_t n)
 {
@@ -371,7 +392,7 @@ fastpath_del(struct fastpath *fp, const struct fp_conn *c, size_t n)
 		return (-1);
 	for (i = 0; i < n; i += k) {
 		k = n - i < FP_BATCH_CONNS ? n - i : FP_BATCH_CONNS;
-		if (batch_conns(fp, c + i, &k, 1) == 0)
+		if (del_batch(fp, c + i, k) == 0)
 			continue;
 		if (fp->destroy || errno != ENOENT)
 			return (-1);

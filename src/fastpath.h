@@ -85,15 +85,16 @@ struct fastpath	*fastpath_open(const struct fp_params *p);
 /*
  * Put conns in, both directions each, replacing earlier elements of the
  * same tuples (their counters start again), in transactions of up to
- * 128 connections (fewer when they bring new marks), each all or none:
- * after an error those of the transactions before it are in.  EINVAL
- * (checked before any): a conn of another family or protocol, or one
- * whose mark has FP_BYPASS_MARK; ENOSPC: more marks than the table
- * keeps chains for.  A connection's mark must not change while it is
- * in: take it out or flush first.
+ * 128 connections (fewer when they bring new marks), each all or none;
+ * in[i] says whether c[i] is in.  A connection whose mark would need a
+ * chain past the 4096 the table keeps stays out, and the others go on.
+ * 0, or -1 at the first transaction that failed (those before it are
+ * in).  EINVAL (checked before any): a conn of another family or
+ * protocol, or one whose mark has FP_BYPASS_MARK.  A connection's mark
+ * must not change while it is in: take it out or flush first.
  */
 int		 fastpath_add(struct fastpath *fp, const struct fp_conn *c,
-		    size_t n);
+		    size_t n, uint8_t *in);
 /* Take conns out, both directions; ones already gone are no error. */
 int		 fastpath_del(struct fastpath *fp, const struct fp_conn *c,
 		    size_t n);

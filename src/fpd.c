@@ -82,11 +82,11 @@ struct fpd {
 /* ---- the book's way to the kernel ------------------------------------ */
 
 static int
-fpd_add(void *arg, const struct fp_conn *c, size_t n)
+fpd_add(void *arg, const struct fp_conn *c, size_t n, uint8_t *in)
 {
 	struct fpd	*d = arg;
 
-	return (fastpath_add(d->fp, c, n));
+	return (fastpath_add(d->fp, c, n, in));
 }
 
 static int
@@ -460,6 +460,7 @@ fpd_stats(struct fpd *d, struct fp_stats *s)
 	s->stale += d->st.stale;
 	s->renewed += d->st.renewed;
 	s->strays += d->st.strays;
+	s->refused += d->st.refused;
 	pthread_mutex_unlock(&d->mtx);
 }
 

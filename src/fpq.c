@@ -142,6 +142,7 @@ struct fpq_book {
 	/* the stage */
 	struct fp_conn	 add[FPQ_BATCH];
 	struct fpq_node	*addn[FPQ_BATCH];	/* NULL: unstaged */
+	uint8_t		 in[FPQ_BATCH];		/* ops->add's */
 	size_t		 nadd;
 	struct fp_conn	 del[FPQ_BATCH];
 	struct fpq_gone {
@@ -325,22 +326,18 @@ fpq_book_apply(struct fpq_book *b)
 	b->nadd = 0;
 	if (m == 0)
 		return (rc);
-	if (b->ops.add(b->arg, b->add, m) == -1) {
-		/* all or none: none of them is in */
+	if (b->ops.add(b->arg, b->add, m, b->in) == -1)
 		b->st.errors++;
-		for (i = 0; i < m; i++) {
-			if (b->addn[i]->renew) {
-				/* as it was: in, with its counts */
-				b->addn[i]->state = FPQ_IN;
-				b->addn[i]->renew = 0;
-			} else if (*(pp = fpq_slot(b, &b->add[i])) != NULL)
+	for (i = 0; i < m; i++) {
+		if (b->in[i] || b->addn[i]->renew) {
+			/* a failed renewal: as it was, in with its counts */
+			b->addn[i]->state = FPQ_IN;
+			b->addn[i]->renew = 0;
+		} else {
+			b->st.refused++;
+			if (*(pp = fpq_slot(b, &b->add[i])) != NULL)
 				fpq_unlink(b, pp);
 		}
-		return (rc);
-	}
-	for (i = 0; i < m; i++) {
-		b->addn[i]->state = FPQ_IN;
-		b->addn[i]->renew = 0;
 	}
 	return (rc);
 }

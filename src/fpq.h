@@ -49,6 +49,10 @@ struct fp_stats {
 					   timeout (idle connections) */
 	uint64_t	 strays;	/* in the kernel, not in the book:
 					   taken out */
+	uint64_t	 refused;	/* offloads that stayed out: their
+					   marks' chains would pass the
+					   table's 4096, or the kernel
+					   refused their transaction */
 };
 
 /* ---- the rings ------------------------------------------------------- */
@@ -118,14 +122,16 @@ struct fpq_shared {
 
 /*
  * What the book does with the kernel, through the thread: add, del,
- * flush and get as fastpath_add(), fastpath_del(), fastpath_flush() and
+ * flush and get as fastpath_add() (in[i]: c[i] went in, whatever it
+ * returns), fastpath_del(), fastpath_flush() and
  * fastpath_get(); credit hands worker w the kernel's new counts of c (0,
  * or -1: its ring is full, the counts wait for the next poll).  get may
  * be NULL: removals then lose what the kernel counted since the last
  * poll.
  */
 struct fpq_ops {
-	int	(*add)(void *arg, const struct fp_conn *c, size_t n);
+	int	(*add)(void *arg, const struct fp_conn *c, size_t n,
+		    uint8_t *in);
 	int	(*del)(void *arg, const struct fp_conn *c, size_t n);
 	int	(*flush)(void *arg);
 	int	(*credit)(void *arg, unsigned w, const struct fp_conn *c,

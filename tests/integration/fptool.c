@@ -8,7 +8,7 @@
  *
  * opens the fast path of QUEUE, then runs one command a line from stdin
  * and answers each with "ok" or "error: ..." (counters: a line a
- * connection first, then "ok N"):
+ * connection first, then "ok N"; add: "ok N", N of them went in):
  *
  *   add tcp|udp SRC SPORT DST DPORT MARK [COUNT]   COUNT connections in
  *                      one call, source ports SPORT, SPORT+1, ...; a
@@ -37,6 +37,18 @@
 #define MAXCONNS	100000
 
 static struct fp_conn	 conns[MAXCONNS];
+static uint8_t		 in[MAXCONNS];	/* fastpath_add()'s answers */
+
+/* how many of the last add's n went in */
+static size_t
+count_in(size_t n)
+{
+	size_t	 i, k = 0;
+
+	for (i = 0; i < n; i++)
+		k += in[i];
+	return (k);
+}
 
 static int
 parse_conns(char **w, int nw, size_t *n)
@@ -132,7 +144,7 @@ main(int argc, char *argv[])
 				printf("error: usage\n");
 				continue;
 			}
-			rc = w[0][0] == 'a' ? fastpath_add(fp, conns, n) :
+			rc = w[0][0] == 'a' ? fastpath_add(fp, conns, n, in) :
 			    fastpath_del(fp, conns, n);
 		} else if (strcmp(w[0], "flush") == 0)
 			rc = fastpath_flush(fp);
@@ -148,6 +160,8 @@ main(int argc, char *argv[])
 		}
 		if (rc == -1)
 			printf("error: %s: %s\n", w[0], strerror(errno));
+		else if (w[0][0] == 'a')
+			printf("ok %zu\n", count_in(n));
 		else
 			printf("ok %zu\n", n);
 	}

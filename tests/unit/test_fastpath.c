@@ -975,6 +975,16 @@ open_fp(const struct fp_params *p)
 	return (fp);
 }
 
+/* fastpath_add(), its answers in IN[] */
+static uint8_t	 IN[1024];
+
+static int
+add(struct fastpath *fp, const struct fp_conn *c, size_t n)
+{
+	assert_true(n <= sizeof(IN));
+	return (fastpath_add(fp, c, n, IN));
+}
+
 /* every answer read: the socket is in step for the next call */
 static void
 assert_drained(void)
@@ -1119,7 +1129,7 @@ test_open_add_del(void **state)
 	c[1] = conn(AF_INET, IPPROTO_UDP, 1, 0x10);
 	c[2] = conn(AF_INET6, IPPROTO_TCP, 2, 0x10);
 	c[3] = conn(AF_INET6, IPPROTO_UDP, 3, 0x20);
-	assert_int_equal(fastpath_add(fp, c, 4), 0);
+	assert_int_equal(add(fp, c, 4), 0);
 	assert_drained();
 	/* one transaction: two marks' chains first, then each class's
 	   elements destroyed and added */
@@ -1146,14 +1156,14 @@ test_open_add_del(void **state)
 
 	/* a mark's next connection finds its chain made */
 	e = conn(AF_INET, IPPROTO_TCP, 5, 0x10);
-	assert_int_equal(fastpath_add(fp, &e, 1), 0);
+	assert_int_equal(add(fp, &e, 1), 0);
 	assert_int_equal(K.b[K.nb - 1].msgs[NFT_MSG_NEWCHAIN], 0);
 	assert_in(&e);
 	assert_int_equal(K.s.nch, 3);
 
 	/* added again: a new element, its counter from 0 */
 	kfind(&c[0], FPMSG_ORIG)->pkts = 9;
-	assert_int_equal(fastpath_add(fp, &c[0], 1), 0);
+	assert_int_equal(add(fp, &c[0], 1), 0);
 	assert_int_equal(kfind(&c[0], FPMSG_ORIG)->pkts, 0);
 	assert_int_equal(kelems(), 10);
 
@@ -1161,11 +1171,11 @@ test_open_add_del(void **state)
 	nb = K.nb;
 	bad = c[1];
 	bad.mark = FP_BYPASS_MARK | 1;
-	assert_int_equal(fastpath_add(fp, &bad, 1), -1);
+	assert_int_equal(add(fp, &bad, 1), -1);
 	assert_int_equal(errno, EINVAL);
 	bad = c[1];
 	bad.proto = IPPROTO_ICMP;
-	assert_int_equal(fastpath_add(fp, &bad, 1), -1);
+	assert_int_equal(add(fp, &bad, 1), -1);
 	assert_int_equal(errno, EINVAL);
 	assert_int_equal(fastpath_del(fp, &bad, 1), -1);
 	assert_int_equal(errno, EINVAL);
@@ -1194,7 +1204,7 @@ test_open_add_del(void **state)
 	assert_int_equal(K.s.nch, 1);
 	assert_non_null(kchain("nomark"));
 	/* and come back with their mark's next connection */
-	assert_int_equal(fastpath_add(fp, &c[2], 1), 0);
+	assert_int_equal(add(fp, &c[2], 1), 0);
 	assert_int_equal(K.b[K.nb - 1].msgs[NFT_MSG_NEWCHAIN], 1);
 	assert_in(&c[2]);
 	assert_chain(0x10);
@@ -1245,7 +1255,7 @@ test_marks_split(void **state)
 		c[i] = conn(i & 1 ? AF_INET6 : AF_INET, IPPROTO_TCP, i,
 		    i < 70 ? 0x100 + i : i < 80 ? 0x100 + (i - 70) : 0);
 	nb = K.nb;
-	assert_int_equal(fastpath_add(fp, c, 90), 0);
+	assert_int_equal(add(fp, c, 90), 0);
 	assert_drained();
 	assert_int_equal(K.nb - nb, 3);
 	for (i = nb; i < K.nb; i++) {
@@ -1273,7 +1283,7 @@ test_marks_split(void **state)
 	for (i = 0; i < 300; i++)
 		c[i] = conn(AF_INET, IPPROTO_UDP, i, 0);
 	nb = K.nb;
-	assert_int_equal(fastpath_add(fp, c, 300), 0);
+	assert_int_equal(add(fp, c, 300), 0);
 	assert_int_equal(K.nb - nb, 3);
 	assert_int_equal(K.b[nb].elems[NFT_MSG_NEWSETELEM], 2 * 128);
 	assert_int_equal(K.b[nb + 1].elems[NFT_MSG_NEWSETELEM], 2 * 128);
@@ -1305,24 +1315,24 @@ test_marks_cap(void **state)
 	for (j = 0; j < 8; j++) {
 		for (i = 0; i < 512; i++)
 			c[i] = conn_any(512 * j + i, 1 + 512 * j + i);
-		assert_int_equal(fastpath_add(fp, c, 512), 0);
+		assert_int_equal(add(fp, c, 512), 0);
 	}
 	assert_int_equal(K.s.nch, 1 + 4096);
 	assert_int_equal(kelems(), 2 * 4096);
 	for (i = 0; i < K.nb; i++)
 		assert_int_equal(K.b[i].err, 0);
 
-	/* a transaction with a new mark is refused whole, before it is
-	   sent; the ones before it are in */
+	/* the connection with a new mark stays out, before anything is
+	   sent; the others go, 128 a transaction */
 	for (i = 0; i < 200; i++)
 		x[i] = conn(AF_INET6, IPPROTO_UDP, 5000 + i, i == 150 ? 5000 :
 		    i % 3 == 0 ? 1 + i : 0);
 	nb = K.nb;
-	assert_int_equal(fastpath_add(fp, x, 200), -1);
-	assert_int_equal(errno, ENOSPC);
-	assert_int_equal(K.nb, nb + 1);
+	assert_int_equal(add(fp, x, 200), 0);
+	assert_int_equal(K.nb, nb + 2);
 	for (i = 0; i < 200; i++) {
-		if (i < 128)
+		assert_int_equal(IN[i], i != 150);
+		if (i != 150)
 			assert_in(&x[i]);
 		else
 			assert_out(&x[i]);
@@ -1332,7 +1342,8 @@ test_marks_cap(void **state)
 
 	/* marks with a chain still go */
 	x[150].mark = 4096;
-	assert_int_equal(fastpath_add(fp, x + 128, 72), 0);
+	assert_int_equal(add(fp, x + 128, 72), 0);
+	assert_int_equal(IN[150 - 128], 1);
 	assert_in(&x[150]);
 	assert_int_equal(K.b[K.nb - 1].msgs[NFT_MSG_NEWCHAIN], 0);
 	assert_drained();
@@ -1349,7 +1360,7 @@ test_marks_cap(void **state)
 	}
 	assert_int_equal(K.s.nch, 1);
 	x[150].mark = 5000;
-	assert_int_equal(fastpath_add(fp, &x[150], 1), 0);
+	assert_int_equal(add(fp, &x[150], 1), 0);
 	assert_in(&x[150]);
 	assert_chain(5000);
 	fastpath_close(fp);
@@ -1371,13 +1382,13 @@ test_old_kernel(void **state)
 	c[0] = conn(AF_INET, IPPROTO_TCP, 0, 0);
 	c[1] = conn(AF_INET6, IPPROTO_UDP, 1, 0x10);
 	c[2] = conn(AF_INET, IPPROTO_TCP, 2, 0x10);
-	assert_int_equal(fastpath_add(fp, c, 3), 0);
+	assert_int_equal(add(fp, c, 3), 0);
 	assert_int_equal(K.b[K.nb - 1].msgs[FPMSG_DESTROYSETELEM], 0);
 	for (i = 0; i < 3; i++)
 		assert_in(&c[i]);
 	/* added again: kept as it is, no error */
 	kfind(&c[0], FPMSG_ORIG)->pkts = 9;
-	assert_int_equal(fastpath_add(fp, c, 1), 0);
+	assert_int_equal(add(fp, c, 1), 0);
 	assert_int_equal(kfind(&c[0], FPMSG_ORIG)->pkts, 9);
 
 	/* c[1]'s reply element timed out: the batch fails, then each
@@ -1400,7 +1411,7 @@ test_old_kernel(void **state)
 	assert_drained();
 
 	/* another error is one */
-	assert_int_equal(fastpath_add(fp, c, 1), 0);
+	assert_int_equal(add(fp, c, 1), 0);
 	K.fail_type = NFT_MSG_DELSETELEM;
 	K.fail_err = EIO;
 	assert_int_equal(fastpath_del(fp, c, 1), -1);
@@ -1476,7 +1487,7 @@ test_counters(void **state)
 	c[2] = conn(AF_INET6, IPPROTO_TCP, 2, 0x20);
 	c[3] = conn(AF_INET6, IPPROTO_UDP, 3, 0);
 	c[4] = conn(AF_INET, IPPROTO_UDP, 4, 0);	/* the stray */
-	assert_int_equal(fastpath_add(fp, c, 5), 0);
+	assert_int_equal(add(fp, c, 5), 0);
 	/* over half its time left: kept; under: renewed; under a second:
 	   let go */
 	set_elem(&c[0], 0, 10, 1000, 3000000);
@@ -1564,7 +1575,7 @@ test_counters_many(void **state)
 	for (i = 0; i < 600; i++)
 		c[i] = conn(AF_INET6, IPPROTO_UDP, (unsigned)i,
 		    0x7ffffff0u + (i & 7));
-	assert_int_equal(fastpath_add(fp, c, 600), 0);
+	assert_int_equal(add(fp, c, 600), 0);
 	for (i = 0; i < K.s.n[3]; i++)
 		K.s.e[3][i].expires_ms = 10000;
 	memset(&s, 0, sizeof(s));
@@ -1601,8 +1612,8 @@ test_get(void **state)
 	c[0] = conn(AF_INET, IPPROTO_TCP, 0, 0);
 	c[1] = conn(AF_INET6, IPPROTO_UDP, 1, 0x10);	/* never in */
 	c[2] = conn(AF_INET6, IPPROTO_TCP, 2, 0x10);
-	assert_int_equal(fastpath_add(fp, c, 1), 0);
-	assert_int_equal(fastpath_add(fp, &c[2], 1), 0);
+	assert_int_equal(add(fp, c, 1), 0);
+	assert_int_equal(add(fp, &c[2], 1), 0);
 	set_elem(&c[0], 0, 3, 300, 1000);
 	set_elem(&c[0], 1, 4, 400, 1000);
 	set_elem(&c[2], 0, 7, 700, 1000);
@@ -1625,7 +1636,7 @@ test_get(void **state)
 	/* 40: more gets than one send asks */
 	for (i = 0; i < 40; i++)
 		c[i] = conn(AF_INET, IPPROTO_UDP, 100 + i, 0);
-	assert_int_equal(fastpath_add(fp, c, 40), 0);
+	assert_int_equal(add(fp, c, 40), 0);
 	for (i = 0; i < 40; i++)
 		set_elem(&c[i], (int)(i & 1), i, 10 * i, 1000);
 	sends = K.sends;
@@ -1669,7 +1680,7 @@ run_op(struct fastpath *fp, int op, const struct fp_conn *c, size_t n)
 
 	switch (op) {
 	case OP_ADD:
-		rc = fastpath_add(fp, c, n);
+		rc = add(fp, c, n);
 		break;
 	case OP_DEL:
 		rc = fastpath_del(fp, c, n);
@@ -1719,7 +1730,7 @@ test_garbled(void **state)
 	c[2] = conn(AF_INET6, IPPROTO_TCP, 2, 0x20);
 	c[3] = conn(AF_INET6, IPPROTO_UDP, 3, 0);
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
-		assert_int_equal(fastpath_add(fp, c, 4), 0);
+		assert_int_equal(add(fp, c, 4), 0);
 		opens = K.opens;
 		K.garble = t[i].garble;
 		errno = 0;
@@ -1739,7 +1750,7 @@ test_garbled(void **state)
 	   this kernel's DESTROY used, not the pre-6.3 way */
 	K.garble = G_SHORT;
 	fp = open_fp(&P);
-	assert_int_equal(fastpath_add(fp, c, 1), 0);
+	assert_int_equal(add(fp, c, 1), 0);
 	assert_int_equal(fastpath_del(fp, c, 1), 0);
 	assert_true(K.b[K.nb - 1].msgs[FPMSG_DESTROYSETELEM] > 0);
 	assert_int_equal(K.b[K.nb - 1].msgs[NFT_MSG_DELSETELEM], 0);

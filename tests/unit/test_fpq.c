@@ -33,6 +33,8 @@ struct kern {
 	unsigned	 adds, dels, flushes, gets;	/* calls */
 	size_t		 last_add, last_del;	/* their n */
 	int		 fail_add, fail_del, fail_flush, fail_get;
+	size_t		 take;		/* fail_add: these first go in */
+	uint16_t	 out_sport;	/* this connection stays out */
 	/* credits */
 	unsigned	 cw;
 	uint64_t	 cp, cb;
@@ -52,18 +54,22 @@ k_find(struct kern *k, const struct fp_conn *c)
 }
 
 static int
-k_add(void *arg, const struct fp_conn *c, size_t n)
+k_add(void *arg, const struct fp_conn *c, size_t n, uint8_t *in)
 {
 	struct kern	*k = arg;
 	size_t		 i;
 
 	k->adds++;
 	k->last_add = n;
-	if (k->fail_add) {
-		errno = ENOSPC;
-		return (-1);
-	}
+	memset(in, 0, n);
 	for (i = 0; i < n; i++) {
+		if (k->fail_add && i == k->take) {
+			errno = ENOSPC;
+			return (-1);
+		}
+		if (k->out_sport != 0 && c[i].sport == k->out_sport)
+			continue;
+		in[i] = 1;
 		/* an element already there is replaced */
 		if (k_find(k, &c[i]) != -1)
 			continue;
@@ -344,6 +350,43 @@ test_book_errors(void **state)
 	k->fail_del = 0;
 	fpq_book_stats(b, &st);
 	assert_int_equal(st.errors, 2);
+	assert_int_equal(st.refused, 1);
+
+	/* one transaction applied, the next refused: the first's are in */
+	k->n = 0;
+	k->fail_add = 1;
+	k->take = 2;
+	feed(b, 1, FPQ_ADD, 10);
+	feed(b, 1, FPQ_ADD, 11);
+	feed(b, 1, FPQ_ADD, 12);
+	assert_int_equal(fpq_book_apply(b), 0);
+	assert_int_equal(fpq_book_count(b), 2);
+	assert_int_equal(k->n, 2);
+	k->fail_add = 0;
+	fpq_book_stats(b, &st);
+	assert_int_equal(st.errors, 3);
+	assert_int_equal(st.refused, 2);
+	/* they go out as they came: the kernel holds each one removed */
+	feed(b, 1, FPQ_DEL, 10);
+	feed(b, 1, FPQ_DEL, 11);
+	feed(b, 1, FPQ_DEL, 12);
+	assert_int_equal(fpq_book_apply(b), 0);
+	assert_int_equal(k->n, 0);
+	assert_int_equal(k->last_del, 2);
+
+	/* one left out (a mark with no chain): no error, the rest in */
+	k->out_sport = 21;
+	feed(b, 0, FPQ_ADD, 20);
+	feed(b, 0, FPQ_ADD, 21);
+	feed(b, 0, FPQ_ADD, 22);
+	assert_int_equal(fpq_book_apply(b), 0);
+	assert_int_equal(k->n, 2);
+	fpq_book_stats(b, &st);
+	assert_int_equal(st.errors, 3);
+	assert_int_equal(st.refused, 3);
+	feed(b, 0, FPQ_DEL, 21);
+	assert_int_equal(fpq_book_apply(b), 0);
+	assert_int_equal(k->dels, 2);		/* nothing to ask */
 	fpq_book_free(b);
 	free(k);
 }
