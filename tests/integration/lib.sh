@@ -49,6 +49,7 @@ NS_S=''
 T_EXTRA_NS=''			# more namespaces a test made (lib_ns_add)
 T_CONF=''
 T_DRC=''
+T_DWRAP=()			# what starts the daemon in dut and execs it
 
 # ---- results ---------------------------------------------------------------
 
@@ -452,16 +453,18 @@ lib_must_start()
 	ok "$what"
 }
 
-# lib_start_daemon [options]: nfqspid -f in dut; wait until it has bound
-# the queue and opened its control socket.
+# lib_start_daemon [options]: nfqspid -f in dut, through T_DWRAP if the
+# test set it (a command that execs its arguments, as test_log's mount
+# namespace); wait until it has bound the queue and opened its control
+# socket.
 lib_start_daemon()
 {
 	local dbg=''
 	[ -n "${NFQSPI_TEST_DEBUG:-}" ] && dbg=-d
 	# ip netns exec execs the daemon: $! is the daemon itself.
 	# shellcheck disable=SC2086
-	ip netns exec "$NS_D" "$NFQSPID" -f $dbg -c "$T_CONF" "$@" \
-	    >>"$T_LOG" 2>&1 &
+	ip netns exec "$NS_D" "${T_DWRAP[@]}" "$NFQSPID" -f $dbg \
+	    -c "$T_CONF" "$@" >>"$T_LOG" 2>&1 &
 	T_DPID=$!
 	lib_wait_daemon
 }

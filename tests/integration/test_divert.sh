@@ -115,7 +115,7 @@ restored_more() { [ "$(grep -c "divert: restored" "$T_LOG")" -gt "$1" ]; }
 
 # ---- 1. divert = iptables, bypass --------------------------------------------
 divert_config divert=iptables fail_open=yes
-lib_start_daemon || { fail "nfqspid did not start with divert = iptables"; lib_summary; }
+lib_must_start "nfqspid starts with divert = iptables"
 check "iptables: chains, queue rules (--queue-bypass) and jumps installed (IPv4)" \
     installed iptables-legacy --queue-bypass
 check "iptables: ... and IPv6" installed ip6tables-legacy --queue-bypass
@@ -181,14 +181,14 @@ check "without nfqspid, nothing filters: the denied port connects" conn4 5002
 
 # ---- 2. fail-closed ----------------------------------------------------------
 divert_config divert=iptables fail_open=no
-lib_start_daemon || fail "nfqspid did not start fail-closed"
+lib_must_start "nfqspid starts fail-closed"
 check "fail_open = no: no --queue-bypass" installed iptables-legacy ""
 check "fail_open = no: really none" not has iptables-legacy nfqspid-forward -j NFQUEUE --queue-num "$T_QUEUE" --queue-bypass
 lib_stop_daemon
 check "fail_open = no: the diversion stays after SIGTERM" installed iptables-legacy ""
 check "fail_open = no: the log says why" log_has "diversion stays \(fail_open = no\)"
 check "fail_open = no: nothing is forwarded while nfqspid is down" not conn4 5001
-lib_start_daemon || fail "nfqspid did not start again"
+lib_must_start "nfqspid starts again"
 check "the next start: one jump, not two" [ "$(jumps iptables-legacy FORWARD nfqspid-forward)" = 1 ]
 check "the next start: filtering again" conn4 5001
 lib_stop_daemon
@@ -227,7 +227,7 @@ if command -v nft >/dev/null; then
 	quiet in_d nft delete table inet nfqspi_probe
 	divert_config divert=nft fail_open=yes
 	if [ "$nft_queue" = yes ]; then
-		lib_start_daemon || fail "nfqspid did not start with divert = nft"
+		lib_must_start "nfqspid starts with divert = nft"
 		check "nft: table inet nfqspid loaded" quiet in_d nft list table inet nfqspid
 		check "nft: filtered" not conn4 5002
 		check "nft: allowed" conn4 5001
@@ -274,7 +274,7 @@ fi
 
 # ---- 6. no packet on the queue while traffic flows ---------------------------
 divert_config divert=none idle_warn=2 fail_open=yes
-lib_start_daemon || fail "nfqspid did not start with divert = none"
+lib_must_start "nfqspid starts with divert = none"
 in_c ping -q -c 60 -i 0.05 "$S4" >/dev/null 2>&1
 check "idle: the warning names the queue" \
     log_has "queue $T_QUEUE: no packet for [0-9]+ s while the interfaces carried [0-9]+ packets"

@@ -303,14 +303,6 @@ EOF
 	    -e "s/^fail_open = no/fail_open = $fo/" "$T_CONF"
 }
 
-start()
-{
-	if lib_start_daemon && wait_for 50 _bound "$Q1"; then
-		return 0
-	fi
-	return 1
-}
-
 _bound()
 {
 	[ "$(lib_qcol "$1" 1)" != -1 ]
@@ -325,11 +317,9 @@ related_ge()
 engine_config no no </dev/null
 check "nfqspid -n accepts the test configuration" "$NFQSPID" -n -c "$T_CONF"
 divert || { echo "cannot divert FORWARD to NFQUEUE" >&2; exit 1; }
-if ! start; then
-	fail "nfqspid starts with 2 workers on queues $Q0 and $Q1"
-	lib_summary
-fi
-ok "nfqspid starts with 2 workers on queues $Q0 and $Q1"
+lib_must_start "nfqspid starts with 2 workers on queues $Q0 and $Q1"
+# every queue is bound before the control socket opens
+check "both queues are bound once it answers" _bound "$Q1"
 
 bg_in "$NS_S" "$PY" "$T_TMP/echosrv.py" "$S4" 5001
 wait_listen "$NS_S" tcp 5001 || fail "echo server listens"
@@ -431,7 +421,7 @@ kill_test()
 		    not quiet in_c ping -c 1 -W 1 "$S4"
 	fi
 	sleep 1.5
-	check "$mode: nfqspid starts again under load" start
+	lib_must_start "$mode: nfqspid starts again under load"
 	wait "$ipid"
 	rc=$?
 	check "$mode: iperf3 completes without error (status $rc)" test "$rc" -eq 0
@@ -447,7 +437,7 @@ print(e["bytes"] // max(e["packets"], 1))')
 	    test "${avg:-0}" -gt 1500
 }
 divert --queue-bypass
-start || fail "bypass: nfqspid starts"
+lib_must_start "bypass: nfqspid starts"
 kill_test bypass 8 5
 divert
 # the connection waits for TCP's backed-off retransmission after the
@@ -486,7 +476,7 @@ engine_config yes yes </dev/null
 divert --queue-bypass
 counter_add "$NS_D" "$IPT" mangle FORWARD fl-in -p udp -s "$C4" --dport 9999
 counter_add "$NS_D" "$IPT" mangle POSTROUTING fl-out -p udp -s "$C4" --dport 9999
-start || fail "sigterm: nfqspid starts"
+lib_must_start "sigterm: nfqspid starts"
 in_c timeout 20 "$PY" "$T_TMP/flood.py" "$S4" 9999 60000 20000 &
 fpid=$!
 sleep 1
@@ -554,7 +544,8 @@ EOF
 	fi
 	sed -i "s/^\[daemon\]/[daemon]\nuser = $T_USER/" "$T_CONF"
 	divert
-	if ! start; then
+	# (not lib_must_start: the other variant still runs)
+	if ! lib_start_daemon; then
 		fail "user=$T_USER ($variant): nfqspid starts"
 		continue
 	fi

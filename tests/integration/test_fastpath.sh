@@ -49,7 +49,7 @@ tcp_liberal = yes
 [policy]
 new = accept
 EOF
-lib_start_daemon || exit 1
+lib_must_start "nfqspid starts"
 
 # ---- helpers ---------------------------------------------------------------
 
@@ -399,7 +399,7 @@ done
 check "dut has no rule left" test -z "$(in_d "$IPT"-save | grep '^-A')"
 # the daemon's own window handling from here on, as shipped
 sed -i -e '/^\[daemon\]/a fastpath = yes' -e '/^tcp_liberal/d' "$T_CONF"
-lib_start_daemon || { fail "nfqspid starts with fastpath = yes"; lib_summary; }
+lib_must_start "nfqspid starts with fastpath = yes"
 ipt=$(lib_ctl iptables)
 rules=$(grep '^-A' <<<"$ipt")
 check "iptables: the fast path's rules come first" test "$(head -n 3 <<<"$rules")" = \
@@ -439,7 +439,7 @@ for t in "$IPT" "$IP6T"; do
 	in_d "$t" -F
 done
 sed -i '/^\[daemon\]/a divert = iptables' "$T_CONF"
-lib_start_daemon || { fail "nfqspid starts with divert = iptables"; lib_summary; }
+lib_must_start "nfqspid starts with divert = iptables"
 for t in "$IPT" "$IP6T"; do
 	check "divert = iptables ($t): the bypass rule first in nfqspid-forward" \
 	    test "$(in_d "$t" -S nfqspid-forward | sed -n 2p)" = \

@@ -113,8 +113,7 @@ CRAFT=$top_srcdir/tests/integration/frag_craft.py
 craft4() { in_c "$PY" "$CRAFT" "$1" "$C4X" "$S4" "$2"; }
 craft6() { in_c "$PY" "$CRAFT" "$1" "$C6X" "$S6" "$2"; }
 
-lib_divert || { echo "cannot divert FORWARD" >&2; exit 1; }
-lib_start_daemon || exit 1
+lib_start "nfqspid starts"
 bg_in "$NS_S" "$PY" "$T_TMP/udp.py" serve "$S4" "$S6"
 bg_in "$NS_S" "$PY" "$T_TMP/tcp.py" serve "$S4" "$T_TMP/tcp4.out"
 bg_in "$NS_S" "$PY" "$T_TMP/tcp.py" serve "$S6" "$T_TMP/tcp6.out"

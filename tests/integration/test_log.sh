@@ -42,18 +42,12 @@ ip netns exec "$NS_D" "$PY" "$T_TMP/devlog.py" "$DEV/log" "$SYSLOG" &
 READER=$!
 wait_for 30 test -S "$DEV/log" || { echo "the syslog reader did not start" >&2; exit 1; }
 
-# nfqspid -f in dut, in a mount namespace of its own where /dev is $DEV
-# (with the real /dev/null): every exec keeps the pid, so $! is nfqspid.
-start_daemon()
-{
-	# shellcheck disable=SC2016
-	ip netns exec "$NS_D" unshare -m --propagation private sh -c '
-		mount --bind /dev/null "$1/null" &&
-		mount --rbind "$1" /dev && shift && exec "$@"' sh "$DEV" \
-	    "$NFQSPID" -f -c "$T_CONF" >>"$T_LOG" 2>&1 &
-	T_DPID=$!
-	lib_wait_daemon
-}
+# nfqspid in a mount namespace of its own where /dev is $DEV (with the
+# real /dev/null): every exec keeps the pid, so $! is nfqspid.
+# shellcheck disable=SC2016  # sh -c expands it
+T_DWRAP=(unshare -m --propagation private sh -c '
+	mount --bind /dev/null "$1/null" &&
+	mount --rbind "$1" /dev && shift && exec "$@"' sh "$DEV")
 
 # syslog_has ERE: the reader got a matching line (waits up to 3 s)
 syslog_has() { wait_for 30 grep -Eq -- "$1" "$SYSLOG"; }
@@ -119,12 +113,7 @@ print(got)
 EOF
 
 conf 5 64
-lib_divert || { echo "cannot divert FORWARD to NFQUEUE" >&2; exit 1; }
-if ! start_daemon; then
-	fail "nfqspid starts with a private /dev/log"
-	lib_summary
-fi
-ok "nfqspid starts with a private /dev/log"
+lib_start "nfqspid starts with a private /dev/log"
 pid=$T_DPID
 bg_in "$NS_S" "$PY" "$T_TMP/udpsrv.py" "$S4:5353"
 wait_listen "$NS_S" udp 5353 || fail "UDP responder listens"

@@ -70,7 +70,7 @@ in_d nft add table inet "$TABLE"
 in_d nft add chain inet "$TABLE" leftover
 policy "5000, 5001, 5003, 5004, 5005"
 check "nfqspid -n accepts fastpath = yes" "$NFQSPID" -n -c "$T_CONF"
-lib_start_daemon "$@" || exit 1
+lib_must_start "nfqspid starts with fastpath = yes" "$@"
 check "the table nfqspid found at start is replaced" \
     not quiet in_d nft list chain inet "$TABLE" leftover
 check "nfqspid made its table $TABLE" quiet in_d nft list table inet "$TABLE"

@@ -116,7 +116,7 @@ backup_count() { bctl conntrack count 2>/dev/null; }
 eventually() { wait_for "$1" eval "$2"; }
 
 # ---- start: the backup asks for the table, the master sends it ---------------
-check "nfqspid (master) starts with [sync]" lib_start_daemon
+lib_must_start "nfqspid (master) starts with [sync]"
 check "nfqspid (backup) starts with [sync]" start_backup
 check "the backup gets the master's (empty) table: ready" \
     wait_for 100 backup_ready
