@@ -37,7 +37,7 @@
 #define CONTROL_READ_TIMEOUT	10	/* seconds without a byte */
 #define CONTROL_DEADLINE	5	/* seconds for a whole request */
 #define CONTROL_WRITE_TIMEOUT	30	/* seconds without taking output */
-#define CONTROL_SLICE		1024	/* entries per worker_call() */
+#define CONTROL_SLICE		1024	/* entries per worker_slice() */
 #define CONTROL_LOWAT		(64 * 1024)	/* produce more below this */
 #define CONTROL_EVENTS_MAX	(1024 * 1024)	/* output buffered for an
 						   events client, at most */

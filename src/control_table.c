@@ -10,7 +10,7 @@
  * nothing fails, as conntrack -D does.
  *
  * The tables belong to the workers: we reach them only through
- * worker_call(), and a listing or a delete goes in slices of
+ * worker_slice(), and a listing or a delete goes in slices of
  * CONTROL_SLICE entries, one slice per turn of the main loop and only
  * while the client keeps up, so neither a huge table nor a slow client
  * holds a worker for long or makes us buffer the whole table.  Each
@@ -29,13 +29,8 @@
 #include <string.h>
 
 #include "control.h"
-#include "clock.h"
 
 struct slice {
-	struct ct_table	*t;
-	const struct config *cfg;
-	uint64_t	 now;
-	uint64_t	 cursor;
 	int		 json;
 	int		 first;
 	int		 remove;
@@ -47,13 +42,11 @@ struct slice {
 };
 
 static void
-slice_line(struct slice *s, struct ct_view *v)
+slice_line(struct slice *s, const struct ct_view *v)
 {
 	char		 line[CT_VIEW_BUFLEN];
 	int		 n;
 
-	if (v->rule < s->cfg->nrules)
-		v->rule_name = s->cfg->rules[v->rule].name;
 	if (s->json)
 		n = ct_view_json(v, NULL, line, sizeof(line));
 	else
@@ -69,36 +62,21 @@ slice_line(struct slice *s, struct ct_view *v)
 		evbuffer_add(s->out, "\n", 1);
 }
 
-static int
-slice_visit(struct ct_table *t, struct ct_entry *e, void *arg)
+/* v is NULL for a flush (s->all), which never prints */
+static void
+slice_visit(struct ct_table *t, struct ct_entry *e, struct ct_view *v,
+    void *arg)
 {
 	struct slice	*s = arg;
-	struct ct_view	 v;
 
 	/* The filters look at the connection's fields, never its line. */
-	if (!s->all) {
-		ct_view_fill(&v, e, s->now);
-		ct_view_bytes(&v, t, e);
-		if (!ctf_match(s->filter, &v))
-			return (0);
-	}
+	if (!s->all && !ctf_match(s->filter, v))
+		return;
 	s->matched++;
 	if (s->print)
-		slice_line(s, &v);
+		slice_line(s, v);
 	if (s->remove)
 		ct_remove(t, e);
-	return (0);
-}
-
-static void
-w_slice(struct worker *w, void *arg)
-{
-	struct slice	*s = arg;
-
-	s->t = worker_ct(w);
-	s->cfg = worker_config(w);
-	s->now = spi_now_ms();
-	ct_walk(s->t, &s->cursor, CONTROL_SLICE, slice_visit, s);
 }
 
 /*
@@ -114,6 +92,7 @@ control_table_step(evutil_socket_t fd, short ev, void *arg)
 	struct evbuffer	*out = bufferevent_get_output(c->bev);
 	struct evbuffer	*buf;
 	struct slice	 s;
+	struct ct_slice	 cs;
 	int		 json = (c->flags & CTL_F_JSON) != 0;
 
 	if (c->closing || c->job == JOB_NONE || c->job == JOB_EVENTS)
@@ -127,7 +106,6 @@ control_table_step(evutil_socket_t fd, short ev, void *arg)
 	}
 	if (c->wi < ctl->nworkers) {
 		memset(&s, 0, sizeof(s));
-		s.cursor = c->cursor;
 		s.json = json;
 		s.first = c->first;
 		s.remove = c->job == JOB_CT_DELETE;
@@ -138,7 +116,14 @@ control_table_step(evutil_socket_t fd, short ev, void *arg)
 		    (c->job == JOB_CT_DELETE && !c->all && !json);
 		s.filter = &c->filter;
 		s.out = buf;
-		if (worker_call(ctl->workers[c->wi], w_slice, &s) == -1) {
+		memset(&cs, 0, sizeof(cs));
+		cs.wi = c->wi;
+		cs.cursor = c->cursor;
+		cs.noview = c->all;
+		cs.fn = slice_visit;
+		cs.arg = &s;
+		if (worker_slice(ctl->workers, ctl->nworkers, &cs,
+		    CONTROL_SLICE) == -1) {
 			evbuffer_free(buf);
 			client_error(c, "worker %u is not running", c->wi);
 			client_done(c);
@@ -146,9 +131,8 @@ control_table_step(evutil_socket_t fd, short ev, void *arg)
 		}
 		c->first = s.first;
 		c->count += s.matched;
-		/* ct_walk() sets the cursor to 0 once the table is done */
-		if ((c->cursor = s.cursor) == 0)
-			c->wi++;
+		c->wi = cs.wi;
+		c->cursor = cs.cursor;
 	}
 	if (c->wi >= ctl->nworkers) {
 		if (c->job == JOB_CT_LIST && json)
@@ -213,12 +197,6 @@ job_start(struct client *c, enum job job)
 	event_active(c->ev_step, EV_TIMEOUT, 0);
 }
 
-static void
-w_count(struct worker *w, void *arg)
-{
-	*(size_t *)arg = ct_count(worker_ct(w));
-}
-
 /* conntrack count without filters: each table knows its size */
 static int
 count_all(struct client *c, struct evbuffer *b)
@@ -228,7 +206,7 @@ count_all(struct client *c, struct evbuffer *b)
 	unsigned	 i;
 
 	for (i = 0; i < ctl->nworkers; i++) {
-		if (worker_call(ctl->workers[i], w_count, &n) == -1) {
+		if (worker_ct_count(ctl->workers[i], &n) == -1) {
 			client_error(c, "worker %u is not running", i);
 			return (-1);
 		}

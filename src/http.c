@@ -6,7 +6,7 @@
  *
  * [daemon] http = ADDR:PORT turns it on (off by default).  It runs in the
  * main thread, like the control socket, and reaches the tables the same
- * way: through worker_call(), a slice of at most HTTP_SLICE entries at a
+ * way: through worker_slice(), a slice of at most HTTP_SLICE entries at a
  * time, so a request never holds a worker for long.  /api/connections
  * answers one page (at most HTTP_PAGE_MAX connections) and a cursor for
  * the next, so no request costs more than that.
@@ -46,12 +46,11 @@
 
 #include "nfqspid.h"
 #include "auth.h"
-#include "clock.h"
 #include "page.h"
 
 #define HTTP_PAGE_MAX	1000	/* connections per /api/connections */
 #define HTTP_PAGE_DEF	500
-#define HTTP_SLICE	1024	/* entries per worker_call() */
+#define HTTP_SLICE	1024	/* entries per worker_slice() */
 #define HTTP_TIMEOUT	10	/* seconds for a request */
 #define HTTP_MAXHDR	8192
 
@@ -180,60 +179,35 @@ http_stats(struct http *h, struct evhttp_request *req)
 
 /* ---- connections -------------------------------------------------- */
 
-struct hslice {
+/* what one /api/connections has listed so far */
+struct hlist {
 	struct evbuffer		*out;
-	const struct config	*cfg;
-	uint64_t		 now;
-	uint64_t		 cursor;
-	size_t			 n;		/* listed so far */
-	size_t			 limit;
-	unsigned		 worker;
-	/* /metrics: connections by protocol and state, the whole table */
-	struct status_conns	*conns;
+	size_t			 n;
+	unsigned		 worker;	/* the one being listed */
 };
 
-static int
-hslice_visit(struct ct_table *t, struct ct_entry *e, void *arg)
+static void
+hlist_visit(struct ct_table *t, struct ct_entry *e, struct ct_view *v,
+    void *arg)
 {
-	struct hslice	*s = arg;
-	struct ct_view	 v;
+	struct hlist	*l = arg;
 	char		 j[CT_VIEW_BUFLEN], worker[32];
 	int		 n;
 
-	ct_view_fill(&v, e, s->now);
-	ct_view_bytes(&v, t, e);
-	if (s->conns != NULL) {
-		status_conns_add(s->conns, &v);
-		return (0);
-	}
-	if (v.rule < s->cfg->nrules)
-		v.rule_name = s->cfg->rules[v.rule].name;
-	snprintf(worker, sizeof(worker), "\"worker\":%u", s->worker);
-	n = ct_view_json(&v, worker, j, sizeof(j));
+	snprintf(worker, sizeof(worker), "\"worker\":%u", l->worker);
+	n = ct_view_json(v, worker, j, sizeof(j));
 	if (n < 0 || (size_t)n >= sizeof(j))
-		return (0);	/* cannot happen: test_ct_view's test_buflen */
-	evbuffer_add_printf(s->out, "%s%s", s->n ? ",\n" : "\n", j);
-	s->n++;
-	return (0);
+		return;		/* cannot happen: test_ct_view's test_buflen */
+	evbuffer_add_printf(l->out, "%s%s", l->n ? ",\n" : "\n", j);
+	l->n++;
 }
 
+/* /metrics: connections by protocol and state, the whole table */
 static void
-w_hslice(struct worker *w, void *arg)
+hconns_visit(struct ct_table *t, struct ct_entry *e, struct ct_view *v,
+    void *arg)
 {
-	struct hslice	*s = arg;
-	size_t		 max = HTTP_SLICE;
-
-	if (s->conns == NULL)
-		max = s->n < s->limit ? s->limit - s->n : 0;
-	s->cfg = worker_config(w);
-	s->now = spi_now_ms();
-	ct_walk(worker_ct(w), &s->cursor, max, hslice_visit, s);
-}
-
-static void
-w_hcount(struct worker *w, void *arg)
-{
-	*(size_t *)arg += ct_count(worker_ct(w));
+	status_conns_add(arg, v);
 }
 
 /* "W.C": worker W, ct_walk() cursor C */
@@ -262,15 +236,17 @@ http_connections(struct http *h, struct evhttp_request *req,
     const char *query)
 {
 	struct evkeyvalq	 params;
-	struct hslice		 s;
+	struct ct_slice		 s;
+	struct hlist		 l;
 	struct evbuffer		*b;
 	const char		*v;
 	char			*end;
 	unsigned long		 limit = HTTP_PAGE_DEF;
-	size_t			 total = 0;
+	size_t			 total = 0, n;
 	unsigned		 i;
 
 	memset(&s, 0, sizeof(s));
+	memset(&l, 0, sizeof(l));
 	TAILQ_INIT(&params);
 	if (query != NULL && evhttp_parse_query_str(query, &params) == -1) {
 		http_text(req, HTTP_BADREQUEST, "Bad Request",
@@ -289,7 +265,7 @@ http_connections(struct http *h, struct evhttp_request *req,
 		}
 	}
 	if ((v = evhttp_find_header(&params, "cursor")) != NULL &&
-	    parse_cursor(v, &s.worker, &s.cursor) == -1) {
+	    parse_cursor(v, &s.wi, &s.cursor) == -1) {
 		evhttp_clear_headers(&params);
 		http_text(req, HTTP_BADREQUEST, "Bad Request",
 		    "cursor: W.C, as the last answer's \"next\"");
@@ -300,22 +276,25 @@ http_connections(struct http *h, struct evhttp_request *req,
 		evhttp_send_error(req, HTTP_INTERNAL, NULL);
 		return;
 	}
-	for (i = 0; i < h->nworkers; i++)
-		if (worker_call(h->workers[i], w_hcount, &total) == -1)
+	for (i = 0; i < h->nworkers; i++) {
+		if (worker_ct_count(h->workers[i], &n) == -1)
 			goto dead;
-	s.out = b;
-	s.limit = limit;
+		total += n;
+	}
+	l.out = b;
+	s.fn = hlist_visit;
+	s.arg = &l;
 	evbuffer_add_printf(b, "{\"total\":%zu,\"connections\":[", total);
 	/* each call lists what is left of limit: limit entries in all */
-	while (s.worker < h->nworkers && s.n < s.limit) {
-		if (worker_call(h->workers[s.worker], w_hslice, &s) == -1)
+	while (s.wi < h->nworkers && l.n < limit) {
+		l.worker = s.wi;
+		if (worker_slice(h->workers, h->nworkers, &s,
+		    limit - l.n) == -1)
 			goto dead;
-		if (s.cursor == 0)
-			s.worker++;
 	}
-	evbuffer_add_printf(b, "\n],\"count\":%zu,\"next\":", s.n);
-	if (s.worker < h->nworkers)
-		evbuffer_add_printf(b, "\"%u.%" PRIu64 "\"}\n", s.worker,
+	evbuffer_add_printf(b, "\n],\"count\":%zu,\"next\":", l.n);
+	if (s.wi < h->nworkers)
+		evbuffer_add_printf(b, "\"%u.%" PRIu64 "\"}\n", s.wi,
 		    s.cursor);
 	else
 		evbuffer_add_printf(b, "null}\n");
@@ -334,9 +313,8 @@ http_metrics(struct http *h, struct evhttp_request *req)
 {
 	struct status_conns	 conns;
 	struct status		 st;
-	struct hslice		 s;
+	struct ct_slice		 s;
 	struct evbuffer		*b;
-	unsigned		 i;
 
 	if ((b = evbuffer_new()) == NULL) {
 		evhttp_send_error(req, HTTP_INTERNAL, NULL);
@@ -349,17 +327,15 @@ http_metrics(struct http *h, struct evhttp_request *req)
 	/* the states: the whole table, HTTP_SLICE entries a call */
 	memset(&s, 0, sizeof(s));
 	memset(&conns, 0, sizeof(conns));
-	s.conns = &conns;
-	for (i = 0; i < h->nworkers; i++) {
-		s.cursor = 0;
-		do {
-			if (worker_call(h->workers[i], w_hslice, &s) == -1) {
-				http_text(req, 503, "Service Unavailable",
-				    "a worker is not running");
-				goto done;
-			}
-		} while (s.cursor != 0);
-	}
+	s.fn = hconns_visit;
+	s.arg = &conns;
+	while (s.wi < h->nworkers)
+		if (worker_slice(h->workers, h->nworkers, &s,
+		    HTTP_SLICE) == -1) {
+			http_text(req, 503, "Service Unavailable",
+			    "a worker is not running");
+			goto done;
+		}
 	status_metrics(b, h->info, &st, &conns);
 	http_reply(req, HTTP_OK, "OK", "text/plain; version=0.0.4; "
 	    "charset=utf-8", b);

@@ -270,6 +270,27 @@ struct worker_stats {
  */
 int	 worker_call(struct worker *w, void (*fn)(struct worker *, void *),
 	    void *arg);
+/*
+ * The main thread's way through the tables (worker_slice.c): from worker
+ * wi's ct_walk() cursor on ({0, 0} the start), one worker_call() hands
+ * at most max entries to fn in the worker's thread, then moves wi and
+ * cursor on (wi + 1 and cursor 0 once that table is done; wi == n: all
+ * are).  fn gets the entry's view, its rule's name too (NULL with
+ * noview: a flush needs none); it may ct_remove() the entry.  0, or -1
+ * and ESRCH if worker wi is not running.
+ */
+struct ct_slice {
+	unsigned	 wi;
+	uint64_t	 cursor;
+	int		 noview;
+	void		(*fn)(struct ct_table *t, struct ct_entry *e,
+			    struct ct_view *v, void *arg);
+	void		*arg;
+};
+int	 worker_slice(struct worker **workers, unsigned n, struct ct_slice *s,
+	    size_t max);
+/* The number of connections in w's table, through worker_call(). */
+int	 worker_ct_count(struct worker *w, size_t *n);
 /* Only from inside a worker_call() function: */
 struct ct_table *worker_ct(struct worker *w);
 const struct config *worker_config(struct worker *w);
