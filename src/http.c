@@ -37,7 +37,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -46,6 +45,7 @@
 
 #include "nfqspid.h"
 #include "auth.h"
+#include "clock.h"
 #include "page.h"
 
 #define HTTP_PAGE_MAX	1000	/* connections per /api/connections */
@@ -356,17 +356,14 @@ http_auth_ok(struct http *h, struct evhttp_request *req)
 {
 	struct auth	*users = h->info->cfg->http_users;
 	struct evkeyvalq *hd = evhttp_request_get_output_headers(req);
-	struct timespec	 now;
 	const char	*user;
 	uint64_t	 held;
 
 	if (users == NULL)
 		return (1);
-	clock_gettime(CLOCK_MONOTONIC, &now);
 	switch (auth_check(users, evhttp_find_header(
 	    evhttp_request_get_input_headers(req), "Authorization"),
-	    (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000,
-	    &user)) {
+	    spi_now_ms(), &user)) {
 	case AUTH_OK:
 		return (1);
 	case AUTH_BUSY:
