@@ -6,7 +6,8 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
  * libmnl's socket calls, setsockopt() and libnftables are wrapped
- * (-Wl,--wrap): neither library is linked.  The fake kernel reads each
+ * (-Wl,--wrap): libnftables is not linked, libmnl only for the fake's
+ * builders and readers (nlbuild.c).  The fake kernel reads each
  * send as nfnetlink does: in a batch one NLMSG_ERROR for each message
  * that asks for an ack, the batch applied whole or, if one message
  * fails, not at all; a get answered by the element or an error; a dump
@@ -40,9 +41,9 @@
 
 #include "fastpath.h"
 #include "fpmsg.h"
+#include "nlbuild.h"
 
 #define NFT(t)		((NFNL_SUBSYS_NFTABLES << 8) | (t))
-#define MSG_ATTRS	(NLMSG_HDRLEN + NLA_ALIGN(sizeof(struct nfgenmsg)))
 #define TABLE		"nfqspid-fp-7"
 #define KELEMS		4096		/* elements a map of the fake holds */
 #define KCHAINS		(4096 + 8)	/* chains: FP_MARKS and nomark */
@@ -193,18 +194,14 @@ kchain(const char *name)
 
 /* ---- the fake's answers -------------------------------------------------- */
 
-struct dgram {
-	uint8_t		 b[65536] __attribute__((aligned(4)));
-	size_t		 len;
-	size_t		 msg;
-	size_t		 nest[8];
-	int		 depth;
-};
-static struct dgram	 D;
+static struct nlb	 D;		/* the answer being built */
 
+/* D, the answer built, queued on s */
 static void
-q_push(struct fsock *s, uint8_t *p, size_t len)
+q_push(struct fsock *s)
 {
+	uint8_t		*p = D.b;
+	size_t		 len = D.len;
 	uint32_t	 l;
 
 	if (K.garbling == G_SHORT)
@@ -225,101 +222,19 @@ q_push(struct fsock *s, uint8_t *p, size_t len)
 	s->qlen += 4 + NLMSG_ALIGN(len);
 }
 
-static void
-msg_begin(uint16_t type, uint32_t seq, uint16_t flags)
-{
-	struct nlmsghdr	*nlh = (struct nlmsghdr *)(D.b + D.len);
-
-	D.msg = D.len;
-	memset(nlh, 0, MSG_ATTRS);
-	nlh->nlmsg_type = type;
-	nlh->nlmsg_flags = flags;
-	nlh->nlmsg_seq = seq;
-	((struct nfgenmsg *)(nlh + 1))->nfgen_family = NFPROTO_INET;
-	D.len += MSG_ATTRS;
-}
-
-static void
-msg_end(void)
-{
-	((struct nlmsghdr *)(D.b + D.msg))->nlmsg_len =
-	    (uint32_t)(D.len - D.msg);
-}
-
-static void
-attr(uint16_t type, const void *data, size_t n)
-{
-	struct nlattr	*a = (struct nlattr *)(D.b + D.len);
-
-	assert_true(D.len + NLA_ALIGN(NLA_HDRLEN + n) <= sizeof(D.b));
-	a->nla_type = type;
-	a->nla_len = (uint16_t)(NLA_HDRLEN + n);
-	if (n > 0)
-		memcpy(D.b + D.len + NLA_HDRLEN, data, n);
-	memset(D.b + D.len + NLA_HDRLEN + n, 0, NLA_ALIGN(n) - n);
-	D.len += NLA_ALIGN(NLA_HDRLEN + n);
-}
-
-static void
-nest(uint16_t type)
-{
-	D.nest[D.depth++] = D.len;
-	attr(type | NLA_F_NESTED, NULL, 0);
-}
-
-static void
-unnest(void)
-{
-	size_t	 off = D.nest[--D.depth];
-
-	((struct nlattr *)(D.b + off))->nla_len = (uint16_t)(D.len - off);
-}
-
-static void
-attr64(uint16_t type, uint64_t v)
-{
-	uint8_t	 b[8];
-	int	 i;
-
-	for (i = 7; i >= 0; i--, v >>= 8)
-		b[i] = (uint8_t)v;
-	attr(type, b, 8);
-}
-
-/* an element as the kernel dumps it: key, verdict, time, counter,
-   comment */
+/* an element as the kernel dumps it */
 static void
 put_elem(const struct kelem *k)
 {
-	uint32_t	 code = htonl((uint32_t)NFT_GOTO);
-	const char	*cm = k->dir == FPMSG_REPLY ? "reply" : "orig";
-	uint8_t		 ud[8];
+	const struct nlb_elem e = {
+		.key = k->key, .keylen = k->keylen, .chain = k->chain,
+		.expires_ms = k->expires_ms,
+		.counter = K.no_counter ? NLB_NOCOUNTER : NLB_EXPR,
+		.pkts = k->pkts, .bytes = k->bytes,
+		.comment = k->dir == FPMSG_REPLY ? "reply" : "orig",
+	};
 
-	nest(NFTA_LIST_ELEM);
-	nest(NFTA_SET_ELEM_KEY);
-	attr(NFTA_DATA_VALUE, k->key, k->keylen);
-	unnest();
-	nest(NFTA_SET_ELEM_DATA);
-	nest(NFTA_DATA_VERDICT);
-	attr(NFTA_VERDICT_CODE, &code, 4);
-	attr(NFTA_VERDICT_CHAIN, k->chain, strlen(k->chain) + 1);
-	unnest();
-	unnest();
-	attr64(NFTA_SET_ELEM_EXPIRATION, k->expires_ms);
-	if (!K.no_counter) {
-		nest(NFTA_SET_ELEM_EXPR);
-		attr(NFTA_EXPR_NAME, "counter", 8);
-		nest(NFTA_EXPR_DATA);
-		attr64(NFTA_COUNTER_BYTES, k->bytes);
-		attr64(NFTA_COUNTER_PACKETS, k->pkts);
-		unnest();
-		unnest();
-	}
-	ud[0] = 0;
-	ud[1] = (uint8_t)(strlen(cm) + 1);
-	memcpy(ud + 2, cm, ud[1]);
-	attr(NFTA_SET_ELEM_USERDATA, ud, 2u + ud[1]);
-	unnest();
+	nlb_elem(&D, &e);
 }
 
 /* one element message of class cls's map, k[0 .. n-1], as a datagram */
@@ -329,91 +244,30 @@ answer_elems(struct fsock *s, uint32_t seq, uint16_t flags, int cls,
 {
 	size_t	 i;
 
-	D.len = 0;
-	msg_begin(NFT(NFT_MSG_NEWSETELEM), seq, flags);
-	attr(NFTA_SET_ELEM_LIST_TABLE, TABLE, sizeof(TABLE));
-	attr(NFTA_SET_ELEM_LIST_SET, maps[cls], strlen(maps[cls]) + 1);
-	nest(NFTA_SET_ELEM_LIST_ELEMENTS);
+	nlb_reset(&D);
+	nlb_elems(&D, seq, flags, NFPROTO_INET, TABLE, maps[cls]);
 	for (i = 0; i < n; i++)
 		put_elem(&k[i]);
-	unnest();
-	msg_end();
-	q_push(s, D.b, D.len);
+	nlb_unnest(&D);
+	q_push(s);
 }
 
 /* NLMSG_ERROR for req: an ack (err 0) or its error */
 static void
 answer_err(struct fsock *s, const struct nlmsghdr *req, int err)
 {
-	struct nlmsghdr	*nlh = (struct nlmsghdr *)D.b;
-	struct nlmsgerr	 e;
-
-	memset(&e, 0, sizeof(e));
-	e.error = -err;
-	e.msg = *req;
-	memset(nlh, 0, NLMSG_HDRLEN);
-	nlh->nlmsg_type = NLMSG_ERROR;
-	nlh->nlmsg_flags = NLM_F_CAPPED;
-	nlh->nlmsg_seq = req->nlmsg_seq;
-	nlh->nlmsg_len = (uint32_t)(NLMSG_HDRLEN + sizeof(e));
-	memcpy(D.b + NLMSG_HDRLEN, &e, sizeof(e));
-	q_push(s, D.b, nlh->nlmsg_len);
+	nlb_reset(&D);
+	nlb_err(&D, req->nlmsg_seq, -err, req);
+	q_push(s);
 }
 
 /* ---- the fake reads what it is sent --------------------------------------- */
-
-/* the first attribute of type in [p, p + len), each length checked */
-static const struct nlattr *
-attr_find(const uint8_t *p, size_t len, uint16_t type)
-{
-	const struct nlattr	*a;
-	size_t			 off = 0;
-
-	while (off + NLA_HDRLEN <= len) {
-		a = (const struct nlattr *)(p + off);
-		assert_true(a->nla_len >= NLA_HDRLEN &&
-		    a->nla_len <= len - off);
-		if ((a->nla_type & NLA_TYPE_MASK) == type)
-			return (a);
-		off += NLA_ALIGN(a->nla_len);
-	}
-	return (NULL);
-}
-
-static const struct nlattr *
-msg_attr(const struct nlmsghdr *nlh, uint16_t type)
-{
-	assert_true(nlh->nlmsg_len >= MSG_ATTRS);
-	return (attr_find((const uint8_t *)nlh + MSG_ATTRS,
-	    nlh->nlmsg_len - MSG_ATTRS, type));
-}
-
-static const struct nlattr *
-nest_attr(const struct nlattr *a, uint16_t type)
-{
-	assert_non_null(a);
-	return (attr_find((const uint8_t *)a + NLA_HDRLEN,
-	    a->nla_len - NLA_HDRLEN, type));
-}
-
-/* a string attribute, its NUL inside */
-static const char *
-attr_str(const struct nlattr *a)
-{
-	const char	*s;
-
-	assert_non_null(a);
-	s = (const char *)a + NLA_HDRLEN;
-	assert_true(a->nla_len > NLA_HDRLEN &&
-	    s[a->nla_len - NLA_HDRLEN - 1] == '\0');
-	return (s);
-}
 
 /* the message names our table (else the kernel says ENOENT) */
 static int
 our_table(const struct nlmsghdr *nlh, uint16_t type)
 {
-	return (K.s.table && strcmp(attr_str(msg_attr(nlh, type)),
+	return (K.s.table && strcmp(nlb_attr_str(nlb_msg_attr(nlh, type)),
 	    TABLE) == 0);
 }
 
@@ -426,7 +280,7 @@ msg_class(const struct nlmsghdr *nlh)
 
 	if (!our_table(nlh, NFTA_SET_ELEM_LIST_TABLE))
 		return (-1);
-	set = attr_str(msg_attr(nlh, NFTA_SET_ELEM_LIST_SET));
+	set = nlb_attr_str(nlb_msg_attr(nlh, NFTA_SET_ELEM_LIST_SET));
 	for (c = 0; c < FPMSG_NCLASS; c++)
 		if (strcmp(set, maps[c]) == 0)
 			return (c);
@@ -521,7 +375,7 @@ k_setelem(const struct nlmsghdr *nlh, uint16_t type, struct kbatch *bt)
 		return (EINVAL);	/* nfnetlink: no such type */
 	if ((op.cls = msg_class(nlh)) == -1)
 		return (ENOENT);
-	if (msg_attr(nlh, NFTA_SET_ELEM_LIST_ELEMENTS) == NULL) {
+	if (nlb_msg_attr(nlh, NFTA_SET_ELEM_LIST_ELEMENTS) == NULL) {
 		if (type != NFT_MSG_DELSETELEM)
 			return (EINVAL);
 		K.s.n[op.cls] = 0;	/* no elements: a flush */
@@ -537,28 +391,28 @@ k_setelem(const struct nlmsghdr *nlh, uint16_t type, struct kbatch *bt)
 static uint32_t
 rule_value(const struct nlmsghdr *nlh)
 {
-	const struct nlattr	*exprs = msg_attr(nlh, NFTA_RULE_EXPRESSIONS);
+	const struct nlattr	*exprs;
 	const struct nlattr	*imm, *meta, *v;
-	uint32_t		 value, key;
-	size_t			 off;
+	uint32_t		 value;
 
-	imm = nest_attr(exprs, NFTA_LIST_ELEM);
-	assert_string_equal(attr_str(nest_attr(imm, NFTA_EXPR_NAME)),
+	exprs = nlb_msg_attr(nlh, NFTA_RULE_EXPRESSIONS);
+	imm = nlb_nest_attr(exprs, NFTA_LIST_ELEM);
+	assert_string_equal(nlb_attr_str(nlb_nest_attr(imm, NFTA_EXPR_NAME)),
 	    "immediate");
-	v = nest_attr(nest_attr(nest_attr(imm, NFTA_EXPR_DATA),
+	v = nlb_nest_attr(nlb_nest_attr(nlb_nest_attr(imm, NFTA_EXPR_DATA),
 	    NFTA_IMMEDIATE_DATA), NFTA_DATA_VALUE);
 	assert_non_null(v);
-	assert_int_equal(v->nla_len, NLA_HDRLEN + 4);
-	memcpy(&value, (const uint8_t *)v + NLA_HDRLEN, 4);
+	assert_int_equal(mnl_attr_get_payload_len(v), 4);
+	value = mnl_attr_get_u32(v);
 	/* the second expression: meta mark set */
-	off = NLA_HDRLEN + NLA_ALIGN(imm->nla_len);
-	assert_true(off < exprs->nla_len);
-	meta = (const struct nlattr *)((const uint8_t *)exprs + off);
-	assert_string_equal(attr_str(nest_attr(meta, NFTA_EXPR_NAME)), "meta");
-	v = nest_attr(nest_attr(meta, NFTA_EXPR_DATA), NFTA_META_KEY);
+	meta = mnl_attr_next(imm);
+	assert_true(mnl_attr_ok(meta, (int)((const uint8_t *)exprs +
+	    exprs->nla_len - (const uint8_t *)meta)));
+	assert_string_equal(nlb_attr_str(nlb_nest_attr(meta, NFTA_EXPR_NAME)),
+	    "meta");
+	v = nlb_nest_attr(nlb_nest_attr(meta, NFTA_EXPR_DATA), NFTA_META_KEY);
 	assert_non_null(v);
-	memcpy(&key, (const uint8_t *)v + NLA_HDRLEN, 4);
-	assert_int_equal(ntohl(key), NFT_META_MARK);
+	assert_int_equal(ntohl(mnl_attr_get_u32(v)), NFT_META_MARK);
 	return (value);
 }
 
@@ -586,7 +440,7 @@ k_chain(const struct nlmsghdr *nlh, uint16_t type)
 
 	if (!our_table(nlh, chainmsg ? NFTA_CHAIN_TABLE : NFTA_RULE_TABLE))
 		return (ENOENT);
-	name = attr_str(msg_attr(nlh, chainmsg ? NFTA_CHAIN_NAME :
+	name = nlb_attr_str(nlb_msg_attr(nlh, chainmsg ? NFTA_CHAIN_NAME :
 	    NFTA_RULE_CHAIN));
 	ch = kchain(name);
 	if (type == NFT_MSG_DELCHAIN) {
@@ -646,19 +500,13 @@ k_msg(const struct nlmsghdr *nlh, struct kbatch *bt)
 	return (EINVAL);
 }
 
+/* the next request of a send, NULL at its end */
 static const struct nlmsghdr *
-next_msg(const uint8_t *buf, size_t len, size_t *off)
+next_req(const void *buf, size_t len, size_t *off)
 {
-	const struct nlmsghdr	*nlh;
+	const struct nlmsghdr	*nlh = nlb_next(buf, len, off);
 
-	if (*off >= len)
-		return (NULL);
-	assert_true(*off + NLMSG_HDRLEN <= len);
-	nlh = (const struct nlmsghdr *)(buf + *off);
-	assert_true(nlh->nlmsg_len >= NLMSG_HDRLEN &&
-	    nlh->nlmsg_len <= len - *off);
-	assert_true(nlh->nlmsg_flags & NLM_F_REQUEST);
-	*off += NLMSG_ALIGN(nlh->nlmsg_len);
+	assert_true(nlh == NULL || (nlh->nlmsg_flags & NLM_F_REQUEST));
 	return (nlh);
 }
 
@@ -667,6 +515,7 @@ static void
 k_batch(struct fsock *s, const uint8_t *buf, size_t len)
 {
 	const struct nlmsghdr	*nlh;
+	const struct nfgenmsg	*nfg;
 	struct kbatch		*bt;
 	size_t			 off = 0;
 	int			 err, end = 0;
@@ -675,10 +524,10 @@ k_batch(struct fsock *s, const uint8_t *buf, size_t len)
 	bt = &K.b[K.nb++];
 	memset(bt, 0, sizeof(*bt));
 	kstate_copy(&K.saved, &K.s);
-	nlh = next_msg(buf, len, &off);
-	assert_int_equal(ntohs(((const struct nfgenmsg *)(nlh + 1))->res_id),
-	    NFNL_SUBSYS_NFTABLES);
-	while ((nlh = next_msg(buf, len, &off)) != NULL) {
+	nlh = next_req(buf, len, &off);
+	nfg = mnl_nlmsg_get_payload(nlh);
+	assert_int_equal(ntohs(nfg->res_id), NFNL_SUBSYS_NFTABLES);
+	while ((nlh = next_req(buf, len, &off)) != NULL) {
 		assert_false(end);
 		if (nlh->nlmsg_type == NFNL_MSG_BATCH_END) {
 			end = 1;
@@ -699,7 +548,7 @@ k_batch(struct fsock *s, const uint8_t *buf, size_t len)
 static void
 k_dump(struct fsock *s, const struct nlmsghdr *nlh)
 {
-	int	 cls = msg_class(nlh), zero = 0;
+	int	 cls = msg_class(nlh);
 	size_t	 i, n;
 
 	K.dumps++;
@@ -709,13 +558,9 @@ k_dump(struct fsock *s, const struct nlmsghdr *nlh)
 		answer_elems(s, nlh->nlmsg_seq, NLM_F_MULTI, cls,
 		    &K.s.e[cls][i], n);
 	}
-	D.len = 0;
-	msg_begin(NLMSG_DONE, nlh->nlmsg_seq, NLM_F_MULTI);
-	D.len = NLMSG_HDRLEN;
-	memcpy(D.b + D.len, &zero, sizeof(zero));
-	D.len += sizeof(zero);
-	msg_end();
-	q_push(s, D.b, D.len);
+	nlb_reset(&D);
+	nlb_done(&D, nlh->nlmsg_seq, NLM_F_MULTI);
+	q_push(s);
 }
 
 /* a get: the element, or an error */
@@ -858,7 +703,7 @@ __wrap_mnl_socket_sendto(const struct mnl_socket *nl, const void *buf,
 	if (nlh->nlmsg_type == NFNL_MSG_BATCH_BEGIN)
 		k_batch(s, buf, len);
 	else
-		while ((nlh = next_msg(buf, len, &off)) != NULL)
+		while ((nlh = next_req(buf, len, &off)) != NULL)
 			k_get(s, nlh);
 	if (K.garbling == G_SILENT)
 		s->qlen = before;
