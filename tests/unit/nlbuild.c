@@ -172,8 +172,7 @@ void
 nlb_elems(struct nlb *d, uint32_t seq, uint16_t flags, uint8_t family,
     const char *table, const char *set)
 {
-	(void)nlb_nfmsg(d, (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWSETELEM,
-	    flags, seq, family, 0);
+	(void)nlb_nfmsg(d, NLB_NFT(NFT_MSG_NEWSETELEM), flags, seq, family, 0);
 	nlb_str(d, NFTA_SET_ELEM_LIST_TABLE, table);
 	nlb_str(d, NFTA_SET_ELEM_LIST_SET, set);
 	nlb_nest(d, NFTA_SET_ELEM_LIST_ELEMENTS);

@@ -19,6 +19,9 @@
 struct nlmsghdr;
 struct nlattr;
 
+/* an nf_tables message's type (nfnetlink.h, nf_tables.h) */
+#define NLB_NFT(t)	((NFNL_SUBSYS_NFTABLES << 8) | (t))
+
 #define NLB_MAX		65536
 #define NLB_DEPTH	8
 

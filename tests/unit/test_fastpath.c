@@ -43,7 +43,6 @@
 #include "fpmsg.h"
 #include "nlbuild.h"
 
-#define NFT(t)		((NFNL_SUBSYS_NFTABLES << 8) | (t))
 #define TABLE		"nfqspid-fp-7"
 #define KELEMS		4096		/* elements a map of the fake holds */
 #define KCHAINS		(4096 + 8)	/* chains: FP_MARKS and nomark */
@@ -359,7 +358,7 @@ each_elem(const struct nlmsghdr *nlh, struct kop *op)
 
 	assert_true(nlh->nlmsg_len <= sizeof(copy));
 	memcpy(copy, nlh, nlh->nlmsg_len);
-	h->nlmsg_type = NFT(NFT_MSG_NEWSETELEM);
+	h->nlmsg_type = NLB_NFT(NFT_MSG_NEWSETELEM);
 	assert_int_equal(fpmsg_dump_parse(copy, nlh->nlmsg_len, h->nlmsg_seq,
 	    kelem_op, op), 0);
 }
@@ -569,7 +568,7 @@ k_get(struct fsock *s, const struct nlmsghdr *nlh)
 {
 	struct kop	 op;
 
-	assert_int_equal(nlh->nlmsg_type, NFT(NFT_MSG_GETSETELEM));
+	assert_int_equal(nlh->nlmsg_type, NLB_NFT(NFT_MSG_GETSETELEM));
 	if (nlh->nlmsg_flags & NLM_F_DUMP) {
 		k_dump(s, nlh);
 		return;

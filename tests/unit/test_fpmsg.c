@@ -29,7 +29,7 @@
 #include "fpmsg.h"
 #include "nlbuild.h"
 
-#define ELEMTYPE	((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWSETELEM)
+#define ELEMTYPE	NLB_NFT(NFT_MSG_NEWSETELEM)
 #define MSG_ATTRS	(NLMSG_HDRLEN + NLA_ALIGN(sizeof(struct nfgenmsg)))
 
 static struct fp_conn
@@ -277,12 +277,10 @@ test_batch(void **state)
 	assert_int_equal(s.e[1].keylen, FPMSG_KEY4);
 	assert_memory_equal(s.e[1].key, key, FPMSG_KEY4);
 	nlh = nlb_next(buf, b.len, &off);
-	assert_int_equal(nlh->nlmsg_type, (NFNL_SUBSYS_NFTABLES << 8) |
-	    FPMSG_DESTROYSETELEM);
+	assert_int_equal(nlh->nlmsg_type, NLB_NFT(FPMSG_DESTROYSETELEM));
 	assert_int_equal(nlh->nlmsg_flags, NLM_F_REQUEST | NLM_F_ACK);
 	nlh = nlb_next(buf, b.len, &off);
-	assert_int_equal(nlh->nlmsg_type, (NFNL_SUBSYS_NFTABLES << 8) |
-	    NFT_MSG_DELSETELEM);
+	assert_int_equal(nlh->nlmsg_type, NLB_NFT(NFT_MSG_DELSETELEM));
 	assert_int_equal(nlh->nlmsg_len, MSG_ATTRS + NLA_ALIGN(NLA_HDRLEN +
 	    sizeof("nfqspid-fp-1")) + NLA_ALIGN(NLA_HDRLEN +
 	    sizeof("conn_udp4")));
@@ -323,23 +321,20 @@ test_mark_chain(void **state)
 	assert_int_equal(b.first, 11);
 	(void)nlb_next(buf, b.len, &off);
 	nlh = nlb_next(buf, b.len, &off);
-	assert_int_equal(nlh->nlmsg_type, (NFNL_SUBSYS_NFTABLES << 8) |
-	    NFT_MSG_NEWCHAIN);
+	assert_int_equal(nlh->nlmsg_type, NLB_NFT(NFT_MSG_NEWCHAIN));
 	assert_int_equal(nlh->nlmsg_flags, NLM_F_REQUEST | NLM_F_ACK |
 	    NLM_F_CREATE);
 	assert_int_equal(nlh->nlmsg_seq, 11);
 	assert_non_null(memmem(nlh, nlh->nlmsg_len, "mark_0x00000010", 16));
 	/* without a handle: every rule of the chain */
 	nlh = nlb_next(buf, b.len, &off);
-	assert_int_equal(nlh->nlmsg_type, (NFNL_SUBSYS_NFTABLES << 8) |
-	    NFT_MSG_DELRULE);
+	assert_int_equal(nlh->nlmsg_type, NLB_NFT(NFT_MSG_DELRULE));
 	assert_int_equal(nlh->nlmsg_flags, NLM_F_REQUEST | NLM_F_ACK);
 	assert_int_equal(nlh->nlmsg_len, MSG_ATTRS + NLA_ALIGN(NLA_HDRLEN +
 	    sizeof("nfqspid-fp-1")) + NLA_ALIGN(NLA_HDRLEN +
 	    sizeof("mark_0x00000010")));
 	nlh = nlb_next(buf, b.len, &off);
-	assert_int_equal(nlh->nlmsg_type, (NFNL_SUBSYS_NFTABLES << 8) |
-	    NFT_MSG_NEWRULE);
+	assert_int_equal(nlh->nlmsg_type, NLB_NFT(NFT_MSG_NEWRULE));
 	assert_int_equal(nlh->nlmsg_flags, NLM_F_REQUEST | NLM_F_ACK |
 	    NLM_F_CREATE | NLM_F_APPEND);
 	assert_non_null(memmem(nlh, nlh->nlmsg_len, "mark_0x00000010", 16));
@@ -368,8 +363,7 @@ test_mark_chain(void **state)
 	assert_int_equal(b.nacks, 1);
 	off = 0;
 	nlh = nlb_next(buf, b.len, &off);
-	assert_int_equal(nlh->nlmsg_type, (NFNL_SUBSYS_NFTABLES << 8) |
-	    NFT_MSG_DELCHAIN);
+	assert_int_equal(nlh->nlmsg_type, NLB_NFT(NFT_MSG_DELCHAIN));
 	assert_int_equal(nlh->nlmsg_flags, NLM_F_REQUEST | NLM_F_ACK);
 	assert_non_null(memmem(nlh, nlh->nlmsg_len, "mark_0x00000010", 16));
 	assert_int_equal(fpmsg_del_chain(&b, "t", 0), -1);
@@ -567,8 +561,7 @@ test_dump_malformed(void **state)
 	assert_int_equal(errno, EPROTO);
 	/* a message of another type */
 	*m = *d;
-	((struct nlmsghdr *)m->b)->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) |
-	    NFT_MSG_NEWSET;
+	((struct nlmsghdr *)m->b)->nlmsg_type = NLB_NFT(NFT_MSG_NEWSET);
 	assert_int_equal(fpmsg_dump_parse(m->b, m->len, 1, collect, s), -1);
 	assert_int_equal(errno, EPROTO);
 	free(d);
@@ -636,8 +629,7 @@ test_dump_req(void **state)
 	n = fpmsg_dump_req(b, sizeof(b), 77, "nfqspid-fp-3", "conn_udp6");
 	assert_true(n > 0);
 	assert_int_equal(nlh->nlmsg_len, n);
-	assert_int_equal(nlh->nlmsg_type, (NFNL_SUBSYS_NFTABLES << 8) |
-	    NFT_MSG_GETSETELEM);
+	assert_int_equal(nlh->nlmsg_type, NLB_NFT(NFT_MSG_GETSETELEM));
 	assert_int_equal(nlh->nlmsg_flags, NLM_F_REQUEST | NLM_F_DUMP);
 	assert_int_equal(nlh->nlmsg_seq, 77);
 	assert_non_null(memmem(b, (size_t)n, "conn_udp6", 10));
@@ -670,8 +662,7 @@ test_get(void **state)
 	assert_int_equal(b.nacks, 2);
 	for (dir = FPMSG_ORIG; dir <= FPMSG_REPLY; dir++) {
 		nlh = nlb_next(buf, b.len, &off);
-		assert_int_equal(nlh->nlmsg_type, (NFNL_SUBSYS_NFTABLES << 8) |
-		    NFT_MSG_GETSETELEM);
+		assert_int_equal(nlh->nlmsg_type, NLB_NFT(NFT_MSG_GETSETELEM));
 		assert_int_equal(nlh->nlmsg_flags, NLM_F_REQUEST);
 		assert_int_equal(nlh->nlmsg_seq, 500 + (uint32_t)dir);
 		assert_non_null(memmem(nlh, nlh->nlmsg_len, "conn_tcp6", 10));
