@@ -516,4 +516,12 @@ status_metrics(struct evbuffer *b, const struct daemon_info *info,
 			evbuffer_add_printf(b, "nfqspid_queue_dropped_total{"
 			    "queue=\"%u\"} %" PRId64 "\n", info->queue + i,
 			    st->q[i].dropped);
+	/* received_total by queue: --queue-balance spreads by addresses,
+	   and the busiest queue's worker sets the pace */
+	metric_head(b, "queue_received_total", strlen("queue_received_total"),
+	    "counter", "Packets each queue's worker decided.");
+	for (i = 0; i < st->n; i++)
+		evbuffer_add_printf(b, "nfqspid_queue_received_total{"
+		    "queue=\"%u\"} %" PRIu64 "\n", info->queue + i,
+		    st->per[i].received);
 }

@@ -164,6 +164,10 @@ check "/metrics: early drops, enobufs" \
 check "/metrics: enobufs" grep -Eq '^nfqspid_enobufs_total [0-9]+$' "$T_TMP/metrics.txt"
 check "/metrics: the kernel's queue depth" \
     grep -Eq "^nfqspid_queue_depth\{queue=\"$T_QUEUE\"\} [0-9]+$" "$T_TMP/metrics.txt"
+# one queue, one worker: its packets are all the daemon's
+qrecv=$(sed -n "s/^nfqspid_queue_received_total{queue=\"$T_QUEUE\"} //p" "$T_TMP/metrics.txt")
+check "/metrics: the packets of the queue's worker ($qrecv)" \
+    test "${qrecv:-0}" -gt 0 -a "$qrecv" = "$(sed -n 's/^nfqspid_received_total //p' "$T_TMP/metrics.txt")"
 check "/metrics: the counters of nfqspictl stats, e.g. reject errors" \
     grep -Eq '^nfqspid_reject_errors_total [0-9]+$' "$T_TMP/metrics.txt"
 check "/metrics: a TYPE for every family" \

@@ -268,6 +268,9 @@ test_stats_fields(void **state)
 	status_free(&st);
 }
 
+/* worker_snapshot() above: the word of received */
+#define RECEIVED_WORD	(offsetof(struct worker_stats, received) / 8)
+
 /* The Prometheus text: HELP and TYPE once per family, before its
    samples; every sample NAME{LABELS} VALUE, each once. */
 static void
@@ -294,6 +297,13 @@ test_metrics(void **state)
 	assert_non_null(strstr(s, "\nnfqspid_connections{proto=\"udp\","
 	    "state=\"UNREPLIED\"} 2\n"));
 	assert_non_null(strstr(s, "\nnfqspid_queue_depth{queue=\"11\"} 8\n"));
+	/* each worker's own received, by its queue */
+	snprintf(name, sizeof(name), "\nnfqspid_queue_received_total{"
+	    "queue=\"10\"} %zu\n", 1000 + RECEIVED_WORD);
+	assert_non_null(strstr(s, name));
+	snprintf(name, sizeof(name), "\nnfqspid_queue_received_total{"
+	    "queue=\"11\"} %zu\n", 2000 + RECEIVED_WORD);
+	assert_non_null(strstr(s, name));
 	assert_non_null(strstr(s, "\nnfqspid_reject_errors_total "));
 	assert_non_null(strstr(s, "\nnfqspid_packets_total{verdict=\"drop\"} "));
 	assert_non_null(strstr(s, "\nnfqspid_uptime_seconds 90061\n"));
