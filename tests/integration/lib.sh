@@ -396,12 +396,19 @@ EOF
 # in dut (2 the port id of the socket bound, 3 queue_total, 6
 # queue_dropped, 7 queue_user_dropped, 8 the id sequence) for queue
 # QUEUE, summed over QUEUE .. QUEUE + N - 1 (N = 1); -1 when none of them
-# is bound.  /proc/net follows the reader's namespace; %.0f, not print:
-# mawk prints numbers past 2^31 as 4.29497e+09.
+# is bound.
 lib_qcol()
 {
-	in_d cat /proc/net/netfilter/nfnetlink_queue 2>/dev/null |
-	    awk -v q="$1" -v c="$2" -v n="${3:-1}" \
+	lib_qcol_in "$NS_D" "$@"
+}
+
+# lib_qcol_in NS QUEUE COLUMN [N]: lib_qcol in namespace NS.  /proc/net
+# follows the reader's namespace; %.0f, not print: mawk prints numbers
+# past 2^31 as 4.29497e+09.
+lib_qcol_in()
+{
+	ip netns exec "$1" cat /proc/net/netfilter/nfnetlink_queue 2>/dev/null |
+	    awk -v q="$2" -v c="$3" -v n="${4:-1}" \
 		'$1 >= q && $1 < q + n { s += $c; f = 1 }
 		END { printf "%.0f\n", f ? s : -1 }'
 }

@@ -179,8 +179,7 @@ fw_ctl()
 
 fw_bound()
 {
-	ip netns exec "${NS_F[$1]}" cat /proc/net/netfilter/nfnetlink_queue \
-	    2>/dev/null | awk -v q="$T_QUEUE" '$1 == q { f = 1 } END { exit !f }'
+	[ "$(lib_qcol_in "${NS_F[$1]}" "$T_QUEUE" 1)" != -1 ]
 }
 
 # fw_start N: nfqspid in fw N, up when the queue is bound and the
