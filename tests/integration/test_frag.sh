@@ -15,7 +15,9 @@
 #  - TCP, UDP and ICMP with bad checksums over IPv4 and IPv6 never reach
 #    the server (bad-checksum), their good twins do; first of all a long
 #    one, which the queue, copying headers only, cuts: it is asked for
-#    again whole (worker_copy.c) and checked as the others;
+#    again whole (worker_copy.c) and checked as the others; a reload
+#    that turns checksum off lets the next bad one through, and one that
+#    turns it on again drops the next;
 #  - the counters (nfqspictl stats) and nothing held at the end.
 # Every check counts at the far side, in the server's raw table, what
 # crossed dut: a fragment by its identification, a packet by its length.
@@ -203,6 +205,26 @@ check "bad checksums audited as bad-checksum" \
     log_has "action=drop state=INVALID rule=- reason=bad-checksum proto=icmp src=$C4X "
 check "bad checksums audited as bad-checksum (IPv6)" \
     log_has "action=drop state=INVALID rule=- reason=bad-checksum proto=tcp src=$C6X "
+
+# a reload applies checksum = no, then yes, from the next packet
+sed -i 's/^checksum = yes$/checksum = no/' "$T_CONF"
+check "reload: checksum = no" quiet lib_ctl reload
+len4 off4 321; len6 off6 421
+craft4 bad-udp 321; craft6 bad-udp 421
+check "checksum = no: UDP with a bad checksum reaches the server (IPv4)" \
+    wait_eval 50 'test "$(got4 off4)" -eq 1'
+check "checksum = no: ... and IPv6" wait_eval 50 'test "$(got6 off6)" -eq 1'
+sed -i 's/^checksum = no$/checksum = yes/' "$T_CONF"
+check "reload: checksum = yes again" quiet lib_ctl reload
+len4 on4-bad 322; len4 on4-good 332; len6 on6-bad 422; len6 on6-good 432
+craft4 bad-udp 322; craft4 good-udp 332
+craft6 bad-udp 422; craft6 good-udp 432
+for fam in 4 6; do
+	check "checksum = yes again: a good one reaches the server (IPv$fam)" \
+	    wait_eval 50 'test "$(got$fam "on$fam-good")" -eq 1'
+	check "checksum = yes again: the bad one sent before it does not (IPv$fam)" \
+	    test "$(got$fam "on$fam-bad")" -eq 0
+done
 
 # ---- 4. counters, and nothing held or tracked by the kernel -----------------
 check "stats: datagrams completed" is_positive "$(lib_stat frag_completed)"
