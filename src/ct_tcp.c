@@ -262,6 +262,13 @@ enum {
 	CT_WIN_RST_SOFT		/* RST in window but not exact: pass, keep */
 };
 
+/* ct_tcp_check()'s answers, before liberal and grace are considered */
+enum {
+	CT_CHK_IN = 0,		/* in the window */
+	CT_CHK_BAD,		/* beyond it (I, III, a RST behind) */
+	CT_CHK_OLD		/* an old segment (II, IV) */
+};
+
 /* serial number arithmetic (RFC 1982) */
 static inline int
 seq_before(uint32_t a, uint32_t b)
@@ -533,6 +540,75 @@ ct_tcp_regain(struct ct_tcp *tc, int dir, uint32_t end, uint32_t sack,
 }
 
 /*
+ * The kernel's four checks of a segment against what each side has
+ * sent and allowed (seq, sack and end as ct_tcp_in_window() adjusted
+ * them), and ours of a RST behind the receiver's ack.  Sets reason
+ * unless the segment is in the window.
+ */
+static int
+ct_tcp_check(const struct ct_entry *e, int dir, const struct pkt *p,
+    uint32_t seq, uint32_t sack, uint32_t end, uint8_t *reason)
+{
+	const struct ct_tcp_dir	*snd = &e->tcp.seen[dir];
+	const struct ct_tcp_dir	*rcv = &e->tcp.seen[!dir];
+	uint32_t		 ackwin;
+	int			 syn = (p->th_flags & PKT_TH_SYN) != 0;
+	int			 rst = (p->th_flags & PKT_TH_RST) != 0;
+
+	ackwin = snd->td_maxwin > CT_TCP_MIN_ACKWIN ? snd->td_maxwin :
+	    CT_TCP_MIN_ACKWIN;
+
+	if (!seq_before(seq, snd->td_maxend + 1)) {
+		/* I: beyond what the receiver allowed */
+		*reason = rst ? REASON_TCP_RST : syn ? REASON_TCP_SYN_WINDOW :
+		    REASON_TCP_SEQ;
+		return (CT_CHK_BAD);
+	}
+	if (!seq_before(sack, rcv->td_end + 1)) {
+		/* III: acknowledges data never sent */
+		*reason = rst ? REASON_TCP_RST : REASON_TCP_ACK;
+		return (CT_CHK_BAD);
+	}
+	if (rcv->td_maxwin != 0 &&
+	    !seq_after(end, snd->td_end - rcv->td_maxwin - 1)) {
+		/* II: already acknowledged long ago: a retransmission */
+		*reason = rst ? REASON_TCP_RST : REASON_TCP_SEQ;
+		return (CT_CHK_OLD);
+	}
+	if (!seq_after(sack, rcv->td_end - ackwin - 1)) {
+		/* IV: a very late ACK */
+		*reason = rst ? REASON_TCP_RST : REASON_TCP_ACK;
+		return (CT_CHK_OLD);
+	}
+	if (rst && ct_tcp_rst_behind(e, dir, seq)) {
+		/* below what the receiver acknowledged: outside its window */
+		*reason = REASON_TCP_RST;
+		return (CT_CHK_BAD);
+	}
+	return (CT_CHK_IN);
+}
+
+/*
+ * RFC 5961 3.2: only a RST carrying exactly the next expected sequence
+ * number resets; one merely in the window makes the receiver send a
+ * challenge ACK and keep the connection.  So do we once data flows
+ * (1: a soft RST); during the handshake and in TIME_WAIT any in-window
+ * RST ends it.
+ */
+static int
+ct_tcp_rst_soft(const struct ct_entry *e, int dir, uint32_t seq)
+{
+	const struct ct_tcp	*tc = &e->tcp;
+
+	if (e->state != sES && e->state != sFW && e->state != sCW &&
+	    e->state != sLA)
+		return (0);
+	return (seq != tc->seen[dir].td_end &&
+	    !((tc->flags[!dir] & CT_TD_MAXACK_SET) &&
+	    seq == tc->seen[!dir].td_maxack));
+}
+
+/*
  * The sequence and window checks.  Updates the tracking data of both
  * directions when the packet is acceptable.
  */
@@ -543,11 +619,10 @@ ct_tcp_in_window(struct ct_table *t, struct ct_entry *e, int dir, int index,
 	struct ct_tcp		*tc = &e->tcp;
 	struct ct_tcp_dir	*snd = &tc->seen[dir], *rcv = &tc->seen[!dir];
 	uint32_t		 seq = p->seq, ack = p->ack, sack, end;
-	uint32_t		 ackwin;
 	int			 syn = (p->th_flags & PKT_TH_SYN) != 0;
 	int			 hasack = (p->th_flags & PKT_TH_ACK) != 0;
 	int			 rst = (p->th_flags & PKT_TH_RST) != 0;
-	int			 liberal, bad = 0, ignore = 0, i, rc;
+	int			 liberal, bad, ignore, check, i, rc;
 	int			 graced = 0;
 	struct ct_tcp		 saved;
 	int			 learning;
@@ -598,32 +673,9 @@ ct_tcp_in_window(struct ct_table *t, struct ct_entry *e, int dir, int index,
 		/* the RST refusing a SYN carries seq 0 */
 		seq = end = snd->td_end;
 
-	ackwin = snd->td_maxwin > CT_TCP_MIN_ACKWIN ? snd->td_maxwin :
-	    CT_TCP_MIN_ACKWIN;
-
-	if (!seq_before(seq, snd->td_maxend + 1)) {
-		/* I: beyond what the receiver allowed */
-		bad = 1;
-		*reason = rst ? REASON_TCP_RST : syn ? REASON_TCP_SYN_WINDOW :
-		    REASON_TCP_SEQ;
-	} else if (!seq_before(sack, rcv->td_end + 1)) {
-		/* III: acknowledges data never sent */
-		bad = 1;
-		*reason = rst ? REASON_TCP_RST : REASON_TCP_ACK;
-	} else if (rcv->td_maxwin != 0 &&
-	    !seq_after(end, snd->td_end - rcv->td_maxwin - 1)) {
-		/* II: already acknowledged long ago: a retransmission */
-		ignore = 1;
-		*reason = rst ? REASON_TCP_RST : REASON_TCP_SEQ;
-	} else if (!seq_after(sack, rcv->td_end - ackwin - 1)) {
-		/* IV: a very late ACK */
-		ignore = 1;
-		*reason = rst ? REASON_TCP_RST : REASON_TCP_ACK;
-	} else if (rst && ct_tcp_rst_behind(e, dir, seq)) {
-		/* below what the receiver acknowledged: outside its window */
-		bad = 1;
-		*reason = REASON_TCP_RST;
-	}
+	check = ct_tcp_check(e, dir, p, seq, sack, end, reason);
+	bad = check == CT_CHK_BAD;
+	ignore = check == CT_CHK_OLD;
 
 	liberal = t->cfg.tcp_liberal || (tc->flags[dir] & CT_TD_LIBERAL);
 	if (bad && !liberal && !rst && !syn && ct_tcp_graced(t, e)) {
@@ -648,28 +700,8 @@ ct_tcp_in_window(struct ct_table *t, struct ct_entry *e, int dir, int index,
 	}
 	*reason = REASON_NONE;
 
-	if (rst && !liberal) {
-		/*
-		 * RFC 5961 3.2: only a RST carrying exactly the next expected
-		 * sequence number resets; one merely in the window makes the
-		 * receiver send a challenge ACK and keep the connection.  So
-		 * do we once data flows; during the handshake and in TIME_WAIT
-		 * any in-window RST ends it.
-		 */
-		switch (e->state) {
-		case sES:
-		case sFW:
-		case sCW:
-		case sLA:
-			if (seq != snd->td_end &&
-			    !((tc->flags[!dir] & CT_TD_MAXACK_SET) &&
-			    seq == rcv->td_maxack))
-				return (CT_WIN_RST_SOFT);
-			break;
-		default:
-			break;
-		}
-	}
+	if (rst && !liberal && ct_tcp_rst_soft(e, dir, seq))
+		return (CT_WIN_RST_SOFT);
 
 	ct_tcp_learn(e, dir, index, p, seq, ack, sack, end);
 	if (graced) {
