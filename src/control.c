@@ -25,7 +25,8 @@
  * the file system keeps everyone else out.  Behind that, the peer's
  * credentials (SO_PEERCRED, SO_PEERGROUPS) are checked at accept: only
  * root or a member of the daemon's group may change state (conntrack
- * flush and delete, reload); anyone who got in otherwise (a socket made
+ * flush and delete, rules -Z, reload, sync role and resync:
+ * request_changes_state()); anyone who got in otherwise (a socket made
  * 0666 by hand, a file descriptor passed on) may only read.
  */
 #include "autoconf.h"		/* first: _GNU_SOURCE */
@@ -745,6 +746,27 @@ static const struct {
 	{ "sync",	1, cmd_sync },
 };
 
+/* Does r change state (what only root and the daemon's group may do)?
+   Any argument to a command that only reads is an error anyway. */
+static int
+request_changes_state(const struct ctl_request *r)
+{
+	const char	*cmd = r->argv[0];
+	const char	*sub = r->argc > 1 ? r->argv[1] : "";
+
+	if (strcmp(cmd, "reload") == 0)
+		return (1);
+	if (strcmp(cmd, "rules") == 0)
+		return (r->argc > 1);		/* -Z */
+	if (strcmp(cmd, "conntrack") == 0)
+		return (strcmp(sub, "flush") == 0 ||
+		    strcmp(sub, "delete") == 0);
+	if (strcmp(cmd, "sync") == 0)
+		return (strcmp(sub, "role") == 0 ||
+		    strcmp(sub, "resync") == 0);
+	return (0);
+}
+
 static void
 client_request(struct client *c)
 {
@@ -770,11 +792,7 @@ client_request(struct client *c)
 		client_error(c, "%s takes no arguments", cmd);
 		return;
 	}
-	if (!c->privileged && (strcmp(cmd, "reload") == 0 ||
-	    (strcmp(cmd, "rules") == 0 && r->argc > 1) ||
-	    (strcmp(cmd, "conntrack") == 0 && r->argc > 1 &&
-	    (strcmp(r->argv[1], "flush") == 0 ||
-	    strcmp(r->argv[1], "delete") == 0)))) {
+	if (!c->privileged && request_changes_state(r)) {
 		if (log_rl(&c->ctl->rl_denied, &held))
 			log_warnx("control: %s%s%s refused to uid %ld pid %ld: "
 			    "not root, not in group %ld (%llu not logged)", cmd,

@@ -11,7 +11,8 @@
 #  - the control socket: 0660, owner root, group the daemon's; a user
 #    outside that group (nobody) cannot even connect; with the socket made
 #    0666 by hand, nobody may still read (status, conntrack count) but
-#    conntrack flush, conntrack delete and reload say "permission denied"
+#    conntrack flush, conntrack delete, reload, rules -Z, sync role and
+#    sync resync say "permission denied"
 #    (exit 1) and change nothing; a member of the group (primary or
 #    supplementary) and root may.
 #
@@ -142,7 +143,8 @@ n0=$(lib_ctl conntrack count)
 check "socket 0666: nobody may read: status" quiet as nobody status
 check "socket 0666: nobody may read: conntrack count" quiet as nobody conntrack count
 check "socket 0666: nobody may read: stats" quiet as nobody stats
-for cmd in "conntrack flush" "conntrack delete proto=tcp" reload; do
+for cmd in "conntrack flush" "conntrack delete proto=tcp" reload "rules -Z" \
+    "sync role master" "sync resync"; do
 	# shellcheck disable=SC2086
 	out=$(as nobody $cmd 2>&1)
 	rc=$?
