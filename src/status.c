@@ -403,7 +403,8 @@ status_print_stats(struct evbuffer *b, const struct daemon_info *info,
 		evbuffer_add_printf(b, "],\"total\":{");
 		counters_json(b, &st->tot);
 		evbuffer_add_printf(b, "}}\n");
-	} else if (st->n > 1) {
+	} else if (st->n > 1 || info->sync != NULL || info->fpd != NULL) {
+		/* the threads' counters are in the total alone */
 		evbuffer_add_printf(b, "total\n");
 		counters_text(b, &st->tot, "\t");
 	}

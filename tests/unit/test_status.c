@@ -78,11 +78,12 @@ nq_proc_read(unsigned first, unsigned n, struct nq_proc *q)
 	return ((int)n);
 }
 
-/* [sync] is off in these tests */
+/* [sync]: on where a test sets info.sync (not a real one) */
 void
 sync_status(struct sync *s, struct sync_status *st)
 {
 	memset(st, 0, sizeof(*st));
+	st->st.sent = 777;
 }
 
 /* the fast path's thread: none here (info.fpd is NULL) */
@@ -225,6 +226,38 @@ test_stats_forms(void **state)
 	}
 	evbuffer_free(b);
 	status_free(&st);
+}
+
+/* One worker: no total block, unless a thread has counters of its own
+   (they are in the total alone). */
+static void
+test_stats_one_worker(void **state)
+{
+	struct status	 st;
+	struct evbuffer	*b = evbuffer_new();
+	char		*s;
+
+	setup_info();
+	info.threads = 1;
+	assert_int_equal(status_collect(&st, &info, workers, 1), 0);
+	status_print_stats(b, &info, &st, 0);
+	s = text_of(b);
+	assert_non_null(strstr(s, "worker 0 queue 10\n"));
+	assert_null(strstr(s, "total\n"));
+	free(s);
+	status_free(&st);
+
+	info.sync = (struct sync *)&info;	/* only compared with NULL */
+	assert_int_equal(status_collect(&st, &info, workers, 1), 0);
+	status_print_stats(b, &info, &st, 0);
+	s = text_of(b);
+	assert_non_null(strstr(s, "\ntotal\n"));
+	assert_non_null(strstr(strstr(s, "\ntotal\n"), "\tsync_sent"
+	    "       777\n"));
+	free(s);
+	status_free(&st);
+	info.sync = NULL;
+	evbuffer_free(b);
 }
 
 /* A few counters where they must be: the list did not drift. */
@@ -463,6 +496,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_stats_forms),
+		cmocka_unit_test(test_stats_one_worker),
 		cmocka_unit_test(test_stats_fields),
 		cmocka_unit_test(test_metrics),
 		cmocka_unit_test(test_status),
