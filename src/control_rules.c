@@ -300,6 +300,8 @@ cmd_iptables(struct client *c, struct evbuffer *b)
 	int			 json = (c->flags & CTL_F_JSON) != 0;
 	/* fail the same way while not running as while overloaded */
 	int			 bypass = info->cfg->fail_open;
+	/* the running fast path: a reload's fastpath waits for a start */
+	int			 fp = info->fpd != NULL;
 
 	if (info->threads > 1)
 		snprintf(target, sizeof(target), "--queue-balance %u:%u",
@@ -321,7 +323,7 @@ cmd_iptables(struct client *c, struct evbuffer *b)
 		    "accepts the packets while nfqspid is not running" :
 		    "no --queue-bypass (fail_open = no): nothing passes "
 		    "while nfqspid is not running");
-	if (!json && info->cfg->fastpath &&
+	if (!json && fp &&
 	    fastpath_table_name(info->queue, table, sizeof(table)) == 0)
 		evbuffer_add_printf(b, "# fastpath = yes: the packets nfqspid's "
 		    "table inet %s marks skip the queue\n", table);
@@ -329,7 +331,7 @@ cmd_iptables(struct client *c, struct evbuffer *b)
 		evbuffer_add_printf(b, "*filter\n");
 	/* the fast path's rules first: what its table marked skips
 	   the queue */
-	for (i = 0; info->cfg->fastpath &&
+	for (i = 0; fp &&
 	    i < sizeof(chains) / sizeof(chains[0]); i++) {
 		snprintf(line, sizeof(line), "-A %s -m mark --mark "
 		    "0x%08x/0x%08x -j ACCEPT", chains[i][0], FP_BYPASS_MARK,
@@ -360,7 +362,7 @@ cmd_nft(struct client *c, struct evbuffer *b)
 	spec.bypass = info->cfg->fail_open;
 	spec.queue = info->queue;
 	spec.threads = info->threads;
-	spec.fastpath = info->cfg->fastpath;
+	spec.fastpath = info->fpd != NULL;	/* as cmd_iptables() */
 	if (divert_nft_text(&spec, info->version, text, sizeof(text)) == -1) {
 		client_error(c, "nft: the ruleset is too long");
 		return (-1);

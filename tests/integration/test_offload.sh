@@ -479,6 +479,16 @@ check "reload: the flow's next segment comes to the queue" \
     probe tcp 40003 5005
 check "reload: ... and is dropped" test "$(lib_stat dropped)" -gt "$d0"
 
+# fastpath waits for the next start: the diversion printed is the
+# running daemon's
+sed -i 's/^fastpath = yes$/fastpath = no/' "$T_CONF"
+check "fastpath = no in the file" grep -q '^fastpath = no$' "$T_CONF"
+check "reload with fastpath = no: accepted" quiet lib_ctl reload
+names_bit() { lib_ctl "$1" | grep -qi -- "$BIT"; }
+check "nfqspictl iptables still names the running fast path's mark" \
+    names_bit iptables
+check "nfqspictl nft too" names_bit nft
+
 # ---- the end ------------------------------------------------------------------
 
 check "no fast-path error" test "$(lib_stat offload_errors)" = 0
