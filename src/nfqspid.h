@@ -102,7 +102,7 @@ struct nq;
 /* Datagrams read with one recvmmsg(), and decided together. */
 #define NQ_BATCH	32
 
-/* What the callback of nq_recv() decides for one packet. */
+/* What the callback of nq_recv_batch() decides for one packet. */
 struct nq_verdict {
 	uint8_t		 accept;	/* 1 accept, 0 drop */
 	uint8_t		 set_mark;
@@ -128,13 +128,6 @@ struct nq_stats {
 	uint64_t	 repeated;	/* NF_REPEAT verdicts */
 };
 
-/*
- * nq_recv() hands each packet to cb with v preset to drop; whatever cb
- * leaves in v is the verdict, so every packet read gets exactly one.
- */
-typedef void	(*nq_packet_cb)(void *arg, const struct nq_packet *p,
-		    struct nq_verdict *v);
-
 /* Binds the queue, copying copy bytes of each packet (NQ_COPY_RANGE,
    NQ_COPY_WHOLE), later at most maxcopy (nq_set_copy()).  NULL and errno
    on failure (EBUSY: bound elsewhere). */
@@ -152,16 +145,13 @@ int		 nq_set_copy(struct nq *q, uint32_t copy, uint32_t maxlen,
 uint32_t	 nq_copy(const struct nq *q);
 /*
  * Reads what the socket holds (at most budget messages, 0: until it is
- * empty), calls cb for every packet and sends the verdicts before it
- * returns.  Returns the number of packets, or -1 and errno when the
- * queue is lost (anything but EAGAIN, EINTR and ENOBUFS).
- */
-int		 nq_recv(struct nq *q, size_t budget, nq_packet_cb cb,
-		    void *arg);
-/*
- * nq_recv() for a batch at a time: cb gets n packets (at most NQ_BATCH,
- * read together) and their n preset verdicts, so it may look ahead.
- * p[i] and its data are valid during the call only.
+ * empty), hands the packets to cb a batch at a time and sends the
+ * verdicts before it returns: cb gets n packets (at most NQ_BATCH, read
+ * together, so it may look ahead) and their n verdicts preset to drop;
+ * whatever cb leaves in v[i] is p[i]'s verdict, so every packet read
+ * gets exactly one.  p[i] and its data are valid during the call only.
+ * Returns the number of packets, or -1 and errno when the queue is lost
+ * (anything but EAGAIN, EINTR and ENOBUFS).
  */
 typedef void	(*nq_batch_cb)(void *arg, const struct nq_packet *p,
 		    struct nq_verdict *v, size_t n);

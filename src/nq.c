@@ -5,16 +5,16 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
  * The rule of this file: every packet message that carries a packet id
- * gets exactly one verdict, whatever else is wrong with it.  nq_recv()
- * presets each verdict before it asks the caller, collects them while it
- * drains the socket and sends them all before it returns, so nothing is
- * ever left pending between two calls.
+ * gets exactly one verdict, whatever else is wrong with it.
+ * nq_recv_batch() presets each verdict before it asks the caller,
+ * collects them while it drains the socket and sends them all before it
+ * returns, so nothing is ever left pending between two calls.
  *
  * The socket is read NQ_BATCH datagrams at a time with recvmmsg(): one
  * system call (and one clock reading) for a batch instead of one per
  * packet.  The packets of a batch are parsed first and decided together,
- * so the caller may look ahead in the batch (nq_recv_batch(): the worker
- * prefetches the connections of the packets it decides next).
+ * so the caller may look ahead in the batch (the worker prefetches the
+ * connections of the packets it decides next).
  *
  * Verdicts go out as a stream of netlink messages in one sendto(): a run
  * of packets with the same verdict and mark becomes a single
@@ -107,8 +107,7 @@ struct nq {
 	struct nq_stash	*stash, *stash_tail;
 	struct nq_stats	 st;
 	time_t		 lastwarn;	/* rate limit of the error lines */
-	nq_packet_cb	 cb;		/* during nq_recv() */
-	nq_batch_cb	 bcb;		/* ... or nq_recv_batch() */
+	nq_batch_cb	 cb;		/* during nq_recv_batch() */
 	void		*cbarg;
 	int		 npkts;
 	uint32_t	 last_id;	/* of the last packet read; 0: none */
@@ -237,7 +236,8 @@ nq_stash_add(struct nq *q, const uint8_t *buf, size_t len)
 
 /*
  * Wait for the kernel's answer to message seq.  Packets may already be
- * queued to us before it comes: keep them for the first nq_recv().
+ * queued to us before it comes: keep them for the first
+ * nq_recv_batch().
  */
 static int
 nq_wait_ack(struct nq *q, uint32_t seq)
@@ -276,7 +276,7 @@ nq_wait_ack(struct nq *q, uint32_t seq)
 			if (nlh->nlmsg_type != NLMSG_ERROR ||
 			    nlh->nlmsg_seq != seq) {
 				/* a packet (or a stray error): keep the
-				   whole datagram for nq_recv() */
+				   whole datagram for nq_recv_batch() */
 				if (!stashed && nq_stash_add(q, q->rbuf,
 				    (size_t)r) == -1)
 					return (-1);
@@ -448,7 +448,8 @@ nq_backlog(const struct nq *q)
 }
 
 /* Send a configuration message; the kernel applies it before sendto()
-   returns, and reports a refusal on the socket (counted by nq_recv). */
+   returns, and reports a refusal on the socket (counted by
+   nq_recv_batch()). */
 int
 nq_set_params(struct nq *q, uint32_t maxlen, int fail_open)
 {
@@ -595,11 +596,7 @@ nq_decide(struct nq *q)
 		return;
 	base = q->npend - n;
 	v = &q->pend_v[base];
-	if (q->bcb != NULL)
-		q->bcb(q->cbarg, q->pk, v, n);
-	else
-		for (i = 0; i < n; i++)
-			q->cb(q->cbarg, &q->pk[i], &v[i]);
+	q->cb(q->cbarg, q->pk, v, n);
 	q->npk = 0;
 	/* the caller answers a deferred one with nq_verdict() */
 	for (i = j = base; i < base + n; i++) {
@@ -804,19 +801,9 @@ nq_read(struct nq *q, size_t budget)
 }
 
 int
-nq_recv(struct nq *q, size_t budget, nq_packet_cb cb, void *arg)
-{
-	q->cb = cb;
-	q->bcb = NULL;
-	q->cbarg = arg;
-	return (nq_read(q, budget));
-}
-
-int
 nq_recv_batch(struct nq *q, size_t budget, nq_batch_cb cb, void *arg)
 {
-	q->cb = NULL;
-	q->bcb = cb;
+	q->cb = cb;
 	q->cbarg = arg;
 	return (nq_read(q, budget));
 }
