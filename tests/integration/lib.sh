@@ -414,11 +414,21 @@ lib_qcol_in()
 }
 
 # lib_qseq [N]: the packets queues $T_QUEUE .. $T_QUEUE + N - 1 (N = 1)
-# have been handed so far in dut, the kernel's id sequence.
+# have been handed so far in dut, the kernel's id sequence; -1 when none
+# of them is bound.  Two readings of an unbound queue are equal: compare
+# them with lib_qdelta, not by hand.
 # shellcheck disable=SC2120  # N is optional
 lib_qseq()
 {
 	lib_qcol "$T_QUEUE" 8 "${1:-1}"
+}
+
+# lib_qdelta S0 S1: how many packets crossed the queues between two
+# lib_qseq readings; nothing (so that a comparison fails) when either
+# found no queue bound.
+lib_qdelta()
+{
+	[ "$1" != -1 ] && [ "$2" != -1 ] && echo $(($2 - $1))
 }
 
 # Is queue $T_QUEUE bound in dut?
