@@ -1031,7 +1031,7 @@ sec_sync(struct cfgctx *x, const struct scan_sec *s, struct config *c)
 {
 	char		 e[512];
 	size_t		 i;
-	int		 rc;
+	int		 rc, keyline = 0;
 
 	c->sync.on = 1;
 	for (i = 0; i < s->nkeys; i++) {
@@ -1045,9 +1045,17 @@ sec_sync(struct cfgctx *x, const struct scan_sec *s, struct config *c)
 			cfg_err(x, "[%s] %s", s->orig, e);
 			return (-1);
 		}
+		if (strcmp(k->name, "key") == 0)
+			keyline = k->line;
 	}
 	x->line = s->line;
 	if (config_sync_done(&c->sync, e, sizeof(e)) == -1) {
+		cfg_err(x, "[%s] %s", s->orig, e);
+		return (-1);
+	}
+	/* what is wrong with the file is said at the key naming it */
+	x->line = keyline;
+	if (config_sync_keyfile(&c->sync, e, sizeof(e)) == -1) {
 		cfg_err(x, "[%s] %s", s->orig, e);
 		return (-1);
 	}

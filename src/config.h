@@ -131,12 +131,15 @@ void		 config_free(struct config *c);
  * config_sync.c: [sync] for config.c.  config_sync_key() takes one key:
  * 0, 1 if it is no key of [sync], -1 with the reason in err (the key
  * named, not the section).  config_sync_done() at the section's end
- * checks what the keys say together and reads the key file: 0 or -1.
+ * checks what the keys say together, config_sync_keyfile() then reads
+ * the key file into sc->key: each 0 or -1.
  */
 void		 config_sync_defaults(struct sync_config *sc);
 int		 config_sync_key(struct sync_config *sc, const char *key,
 		    const char *val, char *err, size_t errlen);
 int		 config_sync_done(struct sync_config *sc, char *err,
+		    size_t errlen);
+int		 config_sync_keyfile(struct sync_config *sc, char *err,
 		    size_t errlen);
 /*
  * ADDR:PORT or [ADDR]:PORT, port 1-65535: ADDR's text (not checked) into

@@ -224,8 +224,8 @@ config_sync_key(struct sync_config *sc, const char *key, const char *v,
 }
 
 /* The shared secret: the file's bytes less trailing blanks. */
-static int
-sync_keyfile(struct sync_config *sc, char *err, size_t errlen)
+int
+config_sync_keyfile(struct sync_config *sc, char *err, size_t errlen)
 {
 	uint8_t		 buf[SYNC_SECRET_MAX + 1];
 	struct stat	 st;
@@ -297,5 +297,5 @@ config_sync_done(struct sync_config *sc, char *err, size_t errlen)
 		snprintf(err, errlen, "peer: not of listen's address family");
 		return (-1);
 	}
-	return (sync_keyfile(sc, err, errlen));
+	return (0);
 }

@@ -1507,13 +1507,14 @@ test_sync_section(void **state)
 	check_error(ini, "[sync] peer: not of listen's address family "
 	    "(line 1)");
 
-	/* a key others may read, a key too short */
+	/* a key others may read, a key too short, none: said at the line
+	   of key = (4, then 3), not of the header */
 	snprintf(ini, sizeof(ini), "[sync]\nlisten = 10.0.9.1:3780\n"
 	    "peer = 10.0.9.2:3780\nkey = %s\n", keypath);
 	assert_int_equal(chmod(keypath, 0644), 0);
 	snprintf(want, sizeof(want), "[sync] key: %s: others may read or "
 	    "write it (mode 644): chmod 600 (or 640, group nfqspid's) "
-	    "(line 1)", keypath);
+	    "(line 4)", keypath);
 	check_error(ini, want);
 	assert_int_equal(chmod(keypath, 0640), 0);
 	f = fopen(keypath, "w");
@@ -1521,10 +1522,15 @@ test_sync_section(void **state)
 	fputs("short secret   \n", f);
 	assert_int_equal(fclose(f), 0);
 	snprintf(want, sizeof(want), "[sync] key: %s: 12 bytes of secret, at "
-	    "least 16 are needed (head -c 32 /dev/urandom | base64) (line 1)",
+	    "least 16 are needed (head -c 32 /dev/urandom | base64) (line 4)",
 	    keypath);
 	check_error(ini, want);
 	unlink(keypath);
+	snprintf(ini, sizeof(ini), "; HA\n[sync]\nkey = %s\n"
+	    "listen = 10.0.9.1:3780\npeer = 10.0.9.2:3780\n", keypath);
+	snprintf(want, sizeof(want), "[sync] key: %s: No such file or "
+	    "directory (line 3)", keypath);
+	check_error(ini, want);
 }
 
 int
