@@ -90,6 +90,8 @@ struct cfgctx {
 	struct seen_slot *seen;
 	size_t		 nseen, seencap;
 	struct services	*svc;		/* read at the first port name */
+	int		 reload;	/* config_reload(): what a reload
+					   applies only */
 };
 
 static void	 cfg_err(struct cfgctx *, const char *, ...)
@@ -1053,9 +1055,10 @@ sec_sync(struct cfgctx *x, const struct scan_sec *s, struct config *c)
 		cfg_err(x, "[%s] %s", s->orig, e);
 		return (-1);
 	}
-	/* what is wrong with the file is said at the key naming it */
+	/* what is wrong with the file is said at the key naming it; a
+	   reload, which leaves [sync] for the next start, does not read it */
 	x->line = keyline;
-	if (config_sync_keyfile(&c->sync, e, sizeof(e)) == -1) {
+	if (!x->reload && config_sync_keyfile(&c->sync, e, sizeof(e)) == -1) {
 		cfg_err(x, "[%s] %s", s->orig, e);
 		return (-1);
 	}
@@ -1530,8 +1533,8 @@ build(struct cfgctx *x, struct config *c)
 	return (0);
 }
 
-struct config *
-config_load(const char *path, char *err, size_t errlen)
+static struct config *
+config_read(const char *path, int reload, char *err, size_t errlen)
 {
 	struct cfgctx	 x;
 	struct config	*c = NULL;
@@ -1541,6 +1544,7 @@ config_load(const char *path, char *err, size_t errlen)
 
 	memset(&x, 0, sizeof(x));
 	x.path = path;
+	x.reload = reload;
 	x.err = err;
 	x.errlen = errlen;
 	if (err != NULL && errlen > 0)
@@ -1594,6 +1598,18 @@ config_load(const char *path, char *err, size_t errlen)
 		return (NULL);
 	}
 	return (c);
+}
+
+struct config *
+config_load(const char *path, char *err, size_t errlen)
+{
+	return (config_read(path, 0, err, errlen));
+}
+
+struct config *
+config_reload(const char *path, char *err, size_t errlen)
+{
+	return (config_read(path, 1, err, errlen));
 }
 
 void

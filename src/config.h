@@ -4,9 +4,10 @@
  * Copyright (C) 2026 The nfqspid authors
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
- * config_load() is the only way in: it reads the INI file, validates every
- * section, key and value, and returns a struct nobody changes afterwards.
- * A reload builds a new one and swaps the pointer.
+ * config_load() is the only way in (config_reload() at a reload): it
+ * reads the INI file, validates every section, key and value, and
+ * returns a struct nobody changes afterwards.  A reload builds a new one
+ * and swaps the pointer.
  */
 #ifndef NFQSPI_CONFIG_H
 #define NFQSPI_CONFIG_H
@@ -120,8 +121,14 @@ struct config {
  * Returns NULL on error, with one line in err naming the file, the
  * section, the key and what was expected, e.g.
  *   nfqspi.ini: [rule ssh-in] dport: "22-" is not a port or port range
+ * config_load() is for a start and nfqspid -n: everything is checked.
+ * config_reload() checks what a reload applies: [sync] waits for the
+ * next start, so its key file is not read (sync.key stays zeros); the
+ * daemon may have dropped root, and a key only root may read must not
+ * stop a reload of the rules.
  */
 struct config	*config_load(const char *path, char *err, size_t errlen);
+struct config	*config_reload(const char *path, char *err, size_t errlen);
 /* Fills c->rule_from against old (a reload, in the main thread), by a
    hash of old's rule names.  0, or -1 and errno (then it stays NULL). */
 int		 config_map_rules(struct config *c, const struct config *old);
@@ -141,6 +148,10 @@ int		 config_sync_done(struct sync_config *sc, char *err,
 		    size_t errlen);
 int		 config_sync_keyfile(struct sync_config *sc, char *err,
 		    size_t errlen);
+/* 1 if a and b say the same but for the secret (a reload's has none,
+   config_reload()), else 0 */
+int		 config_sync_same(const struct sync_config *a,
+		    const struct sync_config *b);
 /*
  * ADDR:PORT or [ADDR]:PORT, port 1-65535: ADDR's text (not checked) into
  * addr, len bytes, and the port; AF_INET6 if bracketed, else AF_INET;

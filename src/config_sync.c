@@ -6,9 +6,10 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
  * config.c hands every key of [sync] here and asks at the section's end
- * whether they fit together.  The key file is read at load, so that a
- * key too short or a file others may read is refused before anything
- * runs; only the HMAC key made from it is kept.
+ * whether they fit together.  The key file is read at a start (and by
+ * nfqspid -n), so that a key too short or a file others may read is
+ * refused before anything runs; only the HMAC key made from it is kept.
+ * A reload leaves [sync] for the next start and does not read it.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE	/* explicit_bzero */
@@ -298,4 +299,15 @@ config_sync_done(struct sync_config *sc, char *err, size_t errlen)
 		return (-1);
 	}
 	return (0);
+}
+
+int
+config_sync_same(const struct sync_config *a, const struct sync_config *b)
+{
+	size_t		 off = offsetof(struct sync_config, key);
+	size_t		 end = off + sizeof(a->key);
+
+	/* padding is zeros in both: config_sync_defaults() clears it all */
+	return (memcmp(a, b, off) == 0 && memcmp((const char *)a + end,
+	    (const char *)b + end, sizeof(*a) - end) == 0);
 }

@@ -279,7 +279,7 @@ daemon_reload(void *arg, char *err, size_t errlen)
 	char		 e[ERRLEN];
 	unsigned	 i;
 
-	if ((cfg = config_load(d->cfgpath, e, sizeof(e))) == NULL) {
+	if ((cfg = config_reload(d->cfgpath, e, sizeof(e))) == NULL) {
 		log_warnx("reload failed, keeping the running configuration: "
 		    "%s", e);
 		snprintf(err, errlen, "%s", e);
@@ -297,7 +297,9 @@ daemon_reload(void *arg, char *err, size_t errlen)
 	    cfg->divert != d->cfg->divert || cfg->idle_warn != d->cfg->idle_warn)
 		log_warnx("reload: pidfile, control, user, http, divert and "
 		    "idle_warn take effect at the next start");
-	if (memcmp(&cfg->sync, &d->cfg->sync, sizeof(cfg->sync)) != 0)
+	/* the key file is not read again: a new secret in the same file
+	   is not seen here, and waits for the next start as well */
+	if (!config_sync_same(&cfg->sync, &d->cfg->sync))
 		log_warnx("reload: [sync] takes effect at the next start");
 	log_setfacility(cfg->facility);
 	/* which old rule each new one was: here, not in the workers */

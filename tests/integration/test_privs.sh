@@ -14,7 +14,12 @@
 #    conntrack flush, conntrack delete, reload, rules -Z, sync role and
 #    sync resync say "permission denied"
 #    (exit 1) and change nothing; a member of the group (primary or
-#    supplementary) and root may.
+#    supplementary) and root may;
+#  - with [sync] and a key file only root may read (mode 600): the start
+#    (root) reads it, nfqspid -n as the daemon's user is refused with
+#    the reason, and a reload by the daemon, no longer root, succeeds (it
+#    leaves [sync] for the next start), saying so only when [sync]
+#    changed.
 #
 # Copyright (C) 2026 The nfqspid authors
 # SPDX-License-Identifier: GPL-2.0-or-later
@@ -195,5 +200,46 @@ out=$(in_c timeout 10 socat -T 2 - "TCP4:$S4:5102,connect-timeout=5" </dev/null 
 check "the reject rule's RST reaches the client at once ($out)" \
     grep -q "Connection refused" <<<"$out"
 tcp_transfer with-reject "$S4" 5100
+lib_finish
+
+# ---- 4. user = with [sync]: a reload does not read the key file -------------------
+head -c 32 /dev/urandom >"$T_TMP/sync.key"
+chmod 0600 "$T_TMP/sync.key"
+# $1: more keys of [sync]; the peer is nobody's sync port: unanswered
+sync_config()
+{
+	privs_config "[sync]
+listen = $D4C:3780
+peer = $C4:3780
+key = $T_TMP/sync.key
+$1"
+}
+sync_config ''
+check "nfqspid -n reads the [sync] key file, root's and mode 600" \
+    quiet "$NFQSPID" -n -c "$T_CONF"
+out=$(runuser -u "$U" -- "$NFQSPID" -n -c "$T_CONF" 2>&1)
+rc=$?
+check "nfqspid -n as $U cannot read it: status 2 (got $rc: $out)" \
+    test "$rc" -eq 2
+kl=$(grep -n '^key = ' "$T_CONF" | cut -d: -f1)
+check "... and says why, at the line of key = ($kl)" \
+    grep -qF "[sync] key: $T_TMP/sync.key: Permission denied (line $kl)" \
+    <<<"$out"
+n0=$(grep -c "reloaded $T_CONF" "$T_LOG")
+lib_must_start "nfqspid starts with user = $U and [sync]" "$@"
+check "[sync]: the daemon runs as $U" \
+    test "$(awk '/^Uid:/ { print $2 }' /proc/"$T_DPID"/status)" = "$(id -u "$U")"
+out=$(lib_ctl reload 2>&1)
+rc=$?
+check "[sync]: a reload as $U succeeds though it cannot read the key (status $rc: $out)" \
+    test "$rc" -eq 0
+check "[sync]: an unchanged [sync] is not said to wait for the next start" \
+    log_lacks "reload: \\[sync\\] takes effect"
+sync_config 'flush = 100'
+check "[sync]: a reload with [sync] flush changed succeeds" quiet lib_ctl reload
+check "[sync]: ... and says that [sync] waits for the next start" \
+    log_has "reload: \\[sync\\] takes effect at the next start"
+check "[sync]: both reloads were applied" \
+    test "$(grep -c "reloaded $T_CONF" "$T_LOG")" -eq $((n0 + 2))
 lib_finish
 lib_summary

@@ -1414,6 +1414,18 @@ test_mangled(void **state)
 }
 
 /* [sync]: the peer, the key file (its mode, its length), the bounds */
+static void
+write_key(const char *path, const char *secret, mode_t mode)
+{
+	FILE		*f;
+
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(secret, f);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(chmod(path, mode), 0);
+}
+
 /* ADDRESS:PORT split as [sync] and [daemon] http read it */
 static void
 test_split_addrport(void **state)
@@ -1458,14 +1470,9 @@ test_sync_section(void **state)
 {
 	struct config	*c;
 	char		 ini[1024], want[512], keypath[160], addr[64];
-	FILE		*f;
 
 	snprintf(keypath, sizeof(keypath), "%s/sync.key", tmpdir);
-	f = fopen(keypath, "w");
-	assert_non_null(f);
-	fputs("0123456789abcdef0123\n", f);
-	assert_int_equal(fclose(f), 0);
-	assert_int_equal(chmod(keypath, 0600), 0);
+	write_key(keypath, "0123456789abcdef0123\n", 0600);
 
 	snprintf(ini, sizeof(ini), "[sync]\nlisten = 10.0.9.1:3780\n"
 	    "peer = 10.0.9.2:3780\nkey = %s\nrole = master\nmtu = 8972\n"
@@ -1516,11 +1523,7 @@ test_sync_section(void **state)
 	    "write it (mode 644): chmod 600 (or 640, group nfqspid's) "
 	    "(line 4)", keypath);
 	check_error(ini, want);
-	assert_int_equal(chmod(keypath, 0640), 0);
-	f = fopen(keypath, "w");
-	assert_non_null(f);
-	fputs("short secret   \n", f);
-	assert_int_equal(fclose(f), 0);
+	write_key(keypath, "short secret   \n", 0640);
 	snprintf(want, sizeof(want), "[sync] key: %s: 12 bytes of secret, at "
 	    "least 16 are needed (head -c 32 /dev/urandom | base64) (line 4)",
 	    keypath);
@@ -1531,6 +1534,95 @@ test_sync_section(void **state)
 	snprintf(want, sizeof(want), "[sync] key: %s: No such file or "
 	    "directory (line 3)", keypath);
 	check_error(ini, want);
+}
+
+/*
+ * A reload leaves [sync] for the next start and does not read its key
+ * file: one only root may read (the daemon dropped root), or none at
+ * all, must not refuse the rules.  A start and nfqspid -n (config_load)
+ * still read it and say what is wrong, at the line of key =.
+ */
+static struct config *
+reload_ok(const char *text)
+{
+	struct config	*c;
+	char		 err[512];
+
+	write_ini(text, strlen(text));
+	if ((c = config_reload(inipath, err, sizeof(err))) == NULL)
+		fail_msg("reload refused: %s\n---\n%s---", err, text);
+	return (c);
+}
+
+static void
+reload_error(const char *text, const char *want)
+{
+	char		 err[512], full[512];
+
+	write_ini(text, strlen(text));
+	assert_null(config_reload(inipath, err, sizeof(err)));
+	snprintf(full, sizeof(full), "%s: %s", inipath, want);
+	assert_string_equal(err, full);
+}
+
+static void
+test_sync_reload(void **state)
+{
+	struct config	*c, *r;
+	struct sync_key	 zero;
+	char		 ini[512], more[1024], want[512], keypath[160];
+
+	memset(&zero, 0, sizeof(zero));
+	snprintf(keypath, sizeof(keypath), "%s/gone.key", tmpdir);
+	snprintf(ini, sizeof(ini), "[rule ssh]\nproto = tcp\ndport = 22\n"
+	    "action = accept\n[sync]\nlisten = 10.0.9.1:3780\n"
+	    "peer = 10.0.9.2:3780\nkey = %s\n", keypath);
+	r = reload_ok(ini);
+	assert_true(r->sync.on);
+	assert_string_equal(r->sync.keyfile, keypath);
+	assert_memory_equal(&r->sync.key, &zero, sizeof(zero));
+	assert_int_equal(r->nrules, 1);
+	config_free(r);
+	snprintf(want, sizeof(want), "[sync] key: %s: No such file or "
+	    "directory (line 8)", keypath);
+	check_error(ini, want);
+
+	/* a file the start refuses: a reload has nothing to say of it */
+	write_key(keypath, "0123456789abcdef0123\n", 0604);
+	config_free(reload_ok(ini));
+	snprintf(want, sizeof(want), "[sync] key: %s: others may read or "
+	    "write it (mode 604): chmod 600 (or 640, group nfqspid's) "
+	    "(line 8)", keypath);
+	check_error(ini, want);
+
+	/* the rest of [sync] is checked as at a start */
+	reload_error("[sync]\nlisten = 10.0.9.1:3780\nflush = 5\n",
+	    "[sync] flush: \"5\" is not a number from 10 to 1000 (line 3)");
+	reload_error("[sync]\nlisten = 10.0.9.1:3780\n", "[sync] peer: "
+	    "missing (listen, peer and key are needed) (line 1)");
+
+	/* what the daemon compares: a reload's [sync] (no secret) is the
+	   running one's (read at start) unless a key of it changed */
+	assert_int_equal(chmod(keypath, 0600), 0);
+	c = load_ok(ini);
+	assert_memory_not_equal(&c->sync.key, &zero, sizeof(zero));
+	r = reload_ok(ini);
+	assert_true(config_sync_same(&r->sync, &c->sync));
+	config_free(r);
+	snprintf(more, sizeof(more), "%sflush = 100\n", ini);
+	r = reload_ok(more);
+	assert_false(config_sync_same(&r->sync, &c->sync));
+	config_free(r);
+	snprintf(more, sizeof(more), "[sync]\nlisten = 10.0.9.1:3780\n"
+	    "peer = 10.0.9.2:3780\nkey = %s.new\n", keypath);
+	r = reload_ok(more);
+	assert_false(config_sync_same(&r->sync, &c->sync));
+	config_free(r);
+	r = reload_ok("[daemon]\n");
+	assert_false(config_sync_same(&r->sync, &c->sync));
+	config_free(r);
+	config_free(c);
+	unlink(keypath);
 }
 
 int
@@ -1560,6 +1652,7 @@ main(void)
 		cmocka_unit_test(test_mangled),
 		cmocka_unit_test(test_split_addrport),
 		cmocka_unit_test(test_sync_section),
+		cmocka_unit_test(test_sync_reload),
 	};
 
 	return (cmocka_run_group_tests(tests, setup, teardown));
