@@ -32,6 +32,7 @@
 #
 # Copyright (C) 2026 The nfqspid authors
 # SPDX-License-Identifier: GPL-2.0-or-later
+# shellcheck disable=SC2317  # functions run through check and wait_for
 set -u
 
 T_NET=${T_NET:-91}
@@ -431,6 +432,7 @@ EOF
 	qd0=$(lib_qcol "$T_QUEUE" 6)
 	in_c "$T_TMP/rawsend" pool c0 "$MAC_D0" "$T_TMP/pool.bin" "$warm" \
 	    "$QFILE" "$T_QUEUE" >/dev/null
+	# shellcheck disable=SC2016  # eval expands it
 	wait_eval 100 'test "$(lib_qcol "$T_QUEUE" 3)" -eq 0'
 	rss_warm=$(rss)
 	t0=$SECONDS
@@ -439,6 +441,7 @@ EOF
 	src=$?
 	t1=$SECONDS
 	check "the storm was sent ($(cat "$T_TMP/storm.out"))" test "$src" -eq 0
+	# shellcheck disable=SC2016  # eval expands it
 	wait_eval 100 'test "$(lib_qcol "$T_QUEUE" 3)" -eq 0'
 	rss_end=$(rss)
 	rcv=$(( $(lib_stat received) - r0 ))

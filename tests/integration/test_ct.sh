@@ -19,6 +19,7 @@
 #
 # Copyright (C) 2026 The nfqspid authors
 # SPDX-License-Identifier: GPL-2.0-or-later
+# shellcheck disable=SC2317  # functions run through check and wait_for
 set -u
 
 # other subnets and queue than test_basic.sh (namespaces keep them apart
@@ -248,6 +249,7 @@ check "nfqspid -n accepts the test configuration" \
     "$NFQSPID" -n -c "$T_CONF"
 # The time exceeded dut itself sends goes out through OUTPUT, never
 # FORWARD: divert exactly those to the queue as well (see part 3).
+# shellcheck disable=SC2015  # the || is the whole chain's error path
 in_d "$IPT" -A OUTPUT -p icmp --icmp-type time-exceeded \
     -j NFQUEUE --queue-num "$T_QUEUE" &&
     in_d "$IP6T" -A OUTPUT -p icmpv6 --icmpv6-type time-exceeded \
@@ -386,6 +388,7 @@ FAR4=10.$T_NET.3.9
 FAR6=fd00:$T_NET:3::9
 in_s sysctl -qw net.ipv4.ip_forward=1
 in_s sysctl -qw net.ipv6.conf.all.forwarding=1
+# shellcheck disable=SC2015  # the || is the whole chain's error path
 in_s ip link add s1 type veth peer name s2 && in_s ip link set s1 up &&
     in_s ip link set s2 up &&
     in_s ip route add "10.$T_NET.3.0/24" dev s1 &&

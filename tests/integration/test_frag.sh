@@ -24,6 +24,7 @@
 #
 # Copyright (C) 2026 The nfqspid authors
 # SPDX-License-Identifier: GPL-2.0-or-later
+# shellcheck disable=SC2016  # wait_eval's expressions: eval expands them
 set -u
 
 T_NET=${T_NET:-97}
@@ -119,6 +120,7 @@ lib_start "nfqspid starts"
 bg_in "$NS_S" "$PY" "$T_TMP/udp.py" serve "$S4" "$S6"
 bg_in "$NS_S" "$PY" "$T_TMP/tcp.py" serve "$S4" "$T_TMP/tcp4.out"
 bg_in "$NS_S" "$PY" "$T_TMP/tcp.py" serve "$S6" "$T_TMP/tcp6.out"
+# shellcheck disable=SC2015  # the || is the whole chain's error path
 wait_listen "$NS_S" udp 5001 && wait_listen "$NS_S" tcp 5100 ||
     { echo "servers did not start" >&2; exit 1; }
 

@@ -149,6 +149,7 @@ in_c sh -c "exec $PY $T_TMP/linesrv.py 8080 $T_TMP/push" \
     </dev/null >"$T_TMP/srv8080.log" 2>&1 &
 bg_in "$NS_C" "$PY" "$T_TMP/udpsrv.py" "$C4:5353"
 bg_in "$NS_H" "$PY" "$T_TMP/udpsrv.py" "$H4:5353"
+# shellcheck disable=SC2016  # eval expands it
 check "listeners: host 22 and 2222, client 8080" \
     eval 'wait_listen "$NS_H" tcp 22 && wait_listen "$NS_H" tcp 2222 &&
 	wait_listen "$NS_C" tcp 8080'
@@ -162,12 +163,14 @@ for m in host-first client-first; do
 	    >"$T_TMP/$m.out" 2>&1 &
 	eval "pid_${m%%-*}=\$!"
 done
+# shellcheck disable=SC2016  # eval expands it
 check "sessions open before nfqspid runs" \
     wait_for 100 eval 'test -e "$T_TMP/host-first/ready" &&
 	test -e "$T_TMP/client-first/ready"'
 
 # ---- divert INPUT and OUTPUT, loopback excepted; no --queue-bypass ----------
 for ipt in "$IPT" "$IP6T"; do
+	# shellcheck disable=SC2015  # the || is the whole chain's error path
 	in_h "$ipt" -A INPUT ! -i lo -j NFQUEUE --queue-num "$T_QUEUE" &&
 	    in_h "$ipt" -A OUTPUT ! -o lo -j NFQUEUE --queue-num "$T_QUEUE" ||
 	    { echo "cannot divert INPUT and OUTPUT" >&2; exit 1; }

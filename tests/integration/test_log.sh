@@ -9,6 +9,7 @@
 #
 # Copyright (C) 2026 The nfqspid authors
 # SPDX-License-Identifier: GPL-2.0-or-later
+# shellcheck disable=SC2317  # functions run through check and wait_for
 set -u
 
 T_NET=${T_NET:-94}
@@ -176,7 +177,7 @@ dropped_noted()
 	grep -Eq "^<156>.* log: [0-9]+ records dropped, syslog was busy$" \
 	    "$SYSLOG"
 }
-for try in 1 2 3 4 5 6 7 8 9 10; do
+for _ in 1 2 3 4 5 6 7 8 9 10; do
 	lib_ctl reload >/dev/null 2>&1
 	wait_for 20 dropped_noted && break
 done

@@ -9,6 +9,8 @@
 #
 # Copyright (C) 2026 The nfqspid authors
 # SPDX-License-Identifier: GPL-2.0-or-later
+# shellcheck disable=SC2317  # functions run through check and wait_for
+# shellcheck disable=SC2016  # eventually's expressions: eval expands them
 set -u
 
 T_NET=${T_NET:-82}
@@ -66,6 +68,7 @@ bctl() { "$NFQSPICTL" -s "$B_CTL" "$@"; }
 
 start_backup()
 {
+	# shellcheck disable=SC2153  # lib_sync_link sets NS_B
 	ip netns exec "$NS_B" "$NFQSPID" -f -c "$T_TMP/backup.ini" \
 	    >>"$B_LOG" 2>&1 &
 	B_PID=$!
