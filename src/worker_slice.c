@@ -11,7 +11,6 @@
  * slices is a worker and its ct_walk() cursor; each entry is seen in
  * the worker's thread as its view (ct_view.h), filled here once.
  */
-#include <errno.h>
 #include <stdint.h>
 
 #include "worker_int.h"
