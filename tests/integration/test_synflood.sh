@@ -111,7 +111,7 @@ t0=$(date +%s%N)
 in_c hping3 -q -S -p 5300 --rand-source $pace -c "$n" "$S4" >/dev/null 2>&1
 t1=$(date +%s%N)
 FLOOD_SECS=$(( (t1 - t0) * 10 / 1000000000 + 1 ))
-IPERF_SECS=$((FLOOD_SECS * 13 / 10 + 8))
+IPERF_SECS=$((FLOOD_SECS * 3 / 2 + 8))
 BASE_SECS=10
 echo "flood: $SYNFLOOD_COUNT SYNs ($pace), ~$FLOOD_SECS s by a tenth's pace; iperf3 -P 20 -b $SYNFLOOD_STREAM_RATE for $IPERF_SECS s"
 lib_ctl conntrack flush >/dev/null
@@ -126,9 +126,25 @@ check "baseline: iperf3 -P 20 runs ($st, $nstreams streams, $base bit/s)" \
 lib_ctl conntrack flush >/dev/null
 
 # ---- the flood -------------------------------------------------------------------
+istart=$SECONDS
 in_c iperf3 -c "$S4" -p 5201 -P 20 -b "$SYNFLOOD_STREAM_RATE" \
     -t "$IPERF_SECS" -J >"$T_TMP/flood.json" 2>"$T_TMP/flood.err" &
 ipid=$!
+# the iperf3 connections ESTABLISHED, while iperf3 is not near its end
+# (a loaded machine floods slower than the tenth foretold): the
+# fewest seen, and how often asked
+est_min=21
+est_n=0
+est_sample()
+{
+	local e
+	kill -0 "$ipid" 2>/dev/null || return 0
+	[ $((SECONDS - istart)) -lt $((IPERF_SECS - 3)) ] || return 0
+	e=$(lib_ctl conntrack -p tcp --dport 5201 2>/dev/null | grep -c "ESTABLISHED ")
+	est_n=$((est_n + 1))
+	[ "$e" -lt "$est_min" ] && est_min=$e
+	return 0
+}
 sleep 2
 est0=$(lib_ctl conntrack 2>/dev/null | grep -c "ESTABLISHED .*dport=5201 ")
 check "the 21 iperf3 connections (control + 20 streams) are ESTABLISHED ($est0)" \
@@ -147,17 +163,14 @@ while kill -0 "$hpid" 2>/dev/null; do
 		samples=$((samples + 1))
 		[ "$c" -gt "$peak" ] && peak=$c
 	fi
+	# every 2 s or so
+	[ $((samples % 10)) -eq 5 ] && est_sample
 	sleep 0.2
 done
 wait "$hpid"
 hrc=$?
 fsecs=$((SECONDS - fstart))
-# still running: the streams must all be in the table, ESTABLISHED
-if kill -0 "$ipid" 2>/dev/null; then
-	during=$(lib_ctl conntrack 2>/dev/null | grep -c "ESTABLISHED .*dport=5201 ")
-else
-	during="none (iperf3 ended before the flood did)"
-fi
+est_sample
 # the first new connection after the flood
 t0=$(date +%s.%N)
 in_c timeout 3 socat -T 2 /dev/null "TCP4:$S4:5301,connect-timeout=3" \
@@ -185,8 +198,8 @@ check "the flood made the table evict ($ed early drops)" test "$ed" -gt 0
 check "iperf3 ended without error (status $irc, $st)" \
     test "$irc" -eq 0 -a "$st" = ok
 check "all 20 streams lasted (iperf3 reports $nstreams)" test "${nstreams:-0}" -eq 20
-check "no established connection was evicted (all 21 ESTABLISHED at the flood's end: $during)" \
-    test "$during" = 21
+check "no established connection was evicted (21 ESTABLISHED at least, $est_n times asked: $est_min)" \
+    test "$est_n" -ge 1 -a "$est_min" -eq 21
 check "throughput during the flood >= 0.8 x without ($ratio)" \
     "$PY" -c "import sys; sys.exit(not float(sys.argv[1]) >= 0.8)" "$ratio"
 check "a new connection succeeds within 3 s after the flood (status $prc)" \
