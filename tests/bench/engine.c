@@ -313,6 +313,8 @@ bench_open(struct bench *b, const struct config *cfg, uint32_t max)
 	b->cfg = cfg;
 	if (c.max < max)
 		c.max = max;
+	/* a few client addresses hold every flow: no source's share */
+	c.source_share = 0;
 	if ((b->ct = ct_new(&c)) == NULL ||
 	    (b->lt = limit_new(LIMIT_SOURCES_DEFAULT)) == NULL) {
 		perror("engine: table");
