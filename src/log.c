@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "nfqspid.h"
+#include "clock.h"
 
 #define LOG_LINEMAX	1024
 
@@ -248,14 +249,13 @@ fatalx(const char *fmt, ...)
 int
 log_rl(struct log_rl *rl, uint64_t *held)
 {
-	struct timespec	 now;
+	uint64_t	 now = spi_now_ms() / 1000;
 
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (rl->last != 0 && now.tv_sec - rl->last < LOG_RL_SECS) {
+	if (rl->last != 0 && now - rl->last < LOG_RL_SECS) {
 		rl->held++;
 		return (0);
 	}
-	rl->last = now.tv_sec > 0 ? now.tv_sec : 1;
+	rl->last = now > 0 ? now : 1;
 	*held = rl->held;
 	rl->held = 0;
 	return (1);

@@ -72,7 +72,7 @@ void	 log_audit(const char *, ...) NFQSPI_PRINTF(1, 2);
    this one may be logged, and how many were held back before it. */
 #define LOG_RL_SECS	10
 struct log_rl {
-	time_t		 last;		/* 0: never */
+	uint64_t	 last;		/* spi_now_ms() / 1000; 0: never */
 	uint64_t	 held;
 };
 int	 log_rl(struct log_rl *rl, uint64_t *held);

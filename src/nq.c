@@ -106,7 +106,7 @@ struct nq {
 					   answered by nq_verdict() */
 	struct nq_stash	*stash, *stash_tail;
 	struct nq_stats	 st;
-	time_t		 lastwarn;	/* rate limit of the error lines */
+	uint64_t	 lastwarn;	/* rate limit of the error lines (s) */
 	nq_batch_cb	 cb;		/* during nq_recv_batch() */
 	void		*cbarg;
 	int		 npkts;
@@ -117,12 +117,11 @@ struct nq {
 static int
 nq_warn_ok(struct nq *q)
 {
-	struct timespec	 ts;
+	uint64_t	 now = spi_now_ms() / 1000;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	if (ts.tv_sec == q->lastwarn)
+	if (now == q->lastwarn)
 		return (0);
-	q->lastwarn = ts.tv_sec;
+	q->lastwarn = now;
 	return (1);
 }
 

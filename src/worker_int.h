@@ -132,7 +132,7 @@ struct worker {
 	/* worker_reject.c */
 	int			 raw4;		/* reject's answers, -1 if none */
 	int			 raw6;
-	time_t			 rawwarn;	/* rate limit of send errors */
+	uint64_t		 rawwarn;	/* rate limit of send errors (s) */
 	struct reject_memory	 sent;
 
 	/* worker_ask.c: ICMP errors about other workers' connections */

@@ -62,7 +62,7 @@ worker_reject(struct worker *w, const struct pkt *p, uint32_t ifin)
 	uint8_t			 buf[REJECT_MAXLEN];
 	struct sockaddr_in	 sin;
 	struct sockaddr_in6	 sin6;
-	struct timespec		 ts;
+	uint64_t		 now;
 	size_t			 n;
 	ssize_t			 r;
 
@@ -93,9 +93,9 @@ worker_reject(struct worker *w, const struct pkt *p, uint32_t ifin)
 		return;
 	}
 	w->st.reject_errors++;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	if (ts.tv_sec != w->rawwarn) {
-		w->rawwarn = ts.tv_sec;
+	now = spi_now_ms() / 1000;
+	if (now != w->rawwarn) {
+		w->rawwarn = now;
 		log_warn("worker %u: sending a reject answer", w->id);
 	}
 }
