@@ -1033,7 +1033,7 @@ sec_sync(struct cfgctx *x, const struct scan_sec *s, struct config *c)
 {
 	char		 e[512];
 	size_t		 i;
-	int		 rc, keyline = 0;
+	int		 rc, peerline = 0, keyline = 0;
 
 	c->sync.on = 1;
 	for (i = 0; i < s->nkeys; i++) {
@@ -1047,11 +1047,18 @@ sec_sync(struct cfgctx *x, const struct scan_sec *s, struct config *c)
 			cfg_err(x, "[%s] %s", s->orig, e);
 			return (-1);
 		}
-		if (strcmp(k->name, "key") == 0)
+		if (strcmp(k->name, "peer") == 0)
+			peerline = k->line;
+		else if (strcmp(k->name, "key") == 0)
 			keyline = k->line;
 	}
 	x->line = s->line;
 	if (config_sync_done(&c->sync, e, sizeof(e)) == -1) {
+		cfg_err(x, "[%s] %s", s->orig, e);
+		return (-1);
+	}
+	x->line = peerline;
+	if (config_sync_peer(&c->sync, e, sizeof(e)) == -1) {
 		cfg_err(x, "[%s] %s", s->orig, e);
 		return (-1);
 	}

@@ -137,14 +137,17 @@ void		 config_free(struct config *c);
 /*
  * config_sync.c: [sync] for config.c.  config_sync_key() takes one key:
  * 0, 1 if it is no key of [sync], -1 with the reason in err (the key
- * named, not the section).  config_sync_done() at the section's end
- * checks what the keys say together, config_sync_keyfile() then reads
- * the key file into sc->key: each 0 or -1.
+ * named, not the section).  At the section's end config_sync_done()
+ * checks that listen, peer and key were given, config_sync_peer() that
+ * peer is of listen's address family, config_sync_keyfile() reads the
+ * key file into sc->key: each 0 or -1.
  */
 void		 config_sync_defaults(struct sync_config *sc);
 int		 config_sync_key(struct sync_config *sc, const char *key,
 		    const char *val, char *err, size_t errlen);
 int		 config_sync_done(struct sync_config *sc, char *err,
+		    size_t errlen);
+int		 config_sync_peer(const struct sync_config *sc, char *err,
 		    size_t errlen);
 int		 config_sync_keyfile(struct sync_config *sc, char *err,
 		    size_t errlen);

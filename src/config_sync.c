@@ -294,6 +294,12 @@ config_sync_done(struct sync_config *sc, char *err, size_t errlen)
 		    "needed)", missing);
 		return (-1);
 	}
+	return (0);
+}
+
+int
+config_sync_peer(const struct sync_config *sc, char *err, size_t errlen)
+{
 	if (sc->listen.ss_family != sc->peer.ss_family) {
 		snprintf(err, errlen, "peer: not of listen's address family");
 		return (-1);

@@ -1512,7 +1512,7 @@ test_sync_section(void **state)
 	snprintf(ini, sizeof(ini), "[sync]\nlisten = 10.0.9.1:3780\n"
 	    "peer = [fd00::2]:3780\nkey = %s\n", keypath);
 	check_error(ini, "[sync] peer: not of listen's address family "
-	    "(line 1)");
+	    "(line 3)");
 
 	/* a key others may read, a key too short, none: said at the line
 	   of key = (4, then 3), not of the header */
