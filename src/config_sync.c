@@ -246,7 +246,7 @@ config_sync_keyfile(struct sync_config *sc, char *err, size_t errlen)
 	}
 	if (st.st_mode & (S_IROTH | S_IWOTH)) {
 		snprintf(err, errlen, "key: %s: others may read or write it "
-		    "(mode %03o): chmod 600 (or 640, group nfqspid's)",
+		    "(mode %03o): make it mode 600, root's",
 		    sc->keyfile, (unsigned)(st.st_mode & 0777));
 		goto out;
 	}

@@ -1520,7 +1520,7 @@ test_sync_section(void **state)
 	    "peer = 10.0.9.2:3780\nkey = %s\n", keypath);
 	assert_int_equal(chmod(keypath, 0644), 0);
 	snprintf(want, sizeof(want), "[sync] key: %s: others may read or "
-	    "write it (mode 644): chmod 600 (or 640, group nfqspid's) "
+	    "write it (mode 644): make it mode 600, root's "
 	    "(line 4)", keypath);
 	check_error(ini, want);
 	write_key(keypath, "short secret   \n", 0640);
@@ -1591,7 +1591,7 @@ test_sync_reload(void **state)
 	write_key(keypath, "0123456789abcdef0123\n", 0604);
 	config_free(reload_ok(ini));
 	snprintf(want, sizeof(want), "[sync] key: %s: others may read or "
-	    "write it (mode 604): chmod 600 (or 640, group nfqspid's) "
+	    "write it (mode 604): make it mode 600, root's "
 	    "(line 8)", keypath);
 	check_error(ini, want);
 
