@@ -188,6 +188,14 @@ batch_talk(struct fastpath *fp, const struct fpmsg_buf *b)
 	return (talk(fp, b, NULL, NULL));
 }
 
+/* b, empty but for its BEGIN: a new transaction in fp's buffer */
+static int
+batch_open(struct fastpath *fp, struct fpmsg_buf *b)
+{
+	fpmsg_init(b, fp->buf, sizeof(fp->buf), fp->seq);
+	return (fpmsg_begin(b));
+}
+
 /* mark's slot in the open hash: its own, or the free one it would take */
 static uint32_t *
 mark_slot(struct fastpath *fp, uint32_t mark)
@@ -327,8 +335,7 @@ fastpath_add(struct fastpath *fp, const struct fp_conn *c, size_t n,
 	if (conns_valid(c, n) == -1)
 		return (-1);
 	for (i = 0; i < n; i += (size_t)k) {
-		fpmsg_init(&b, fp->buf, sizeof(fp->buf), fp->seq);
-		if (fpmsg_begin(&b) == -1 || (k = pick_conns(fp, &b, c + i,
+		if (batch_open(fp, &b) == -1 || (k = pick_conns(fp, &b, c + i,
 		    n - i, sel, at, &nsel, fresh, &nfresh)) == -1)
 			return (-1);
 		if (nsel == 0)
@@ -357,9 +364,8 @@ del_each(struct fastpath *fp, const struct fp_conn *c)
 	int		 cls = fpmsg_class(c->family, c->proto), dir;
 
 	for (dir = FPMSG_ORIG; dir <= FPMSG_REPLY; dir++) {
-		fpmsg_init(&b, fp->buf, sizeof(fp->buf), fp->seq);
 		len = fpmsg_key(c, dir, key);
-		if (fpmsg_begin(&b) == -1 ||
+		if (batch_open(fp, &b) == -1 ||
 		    fpmsg_open(&b, NFT_MSG_DELSETELEM, fp->table,
 		    fpmsg_map_name(cls)) == -1 ||
 		    fpmsg_put(&b, key, len, NULL, dir, 0) == -1 ||
@@ -377,8 +383,7 @@ del_batch(struct fastpath *fp, const struct fp_conn *c, size_t n)
 {
 	struct fpmsg_buf b;
 
-	fpmsg_init(&b, fp->buf, sizeof(fp->buf), fp->seq);
-	if (fpmsg_begin(&b) == -1)
+	if (batch_open(fp, &b) == -1)
 		return (-1);
 	return (batch_send(fp, &b, c, n, 1));
 }
@@ -416,8 +421,7 @@ drop_chains(struct fastpath *fp)
 	size_t		 i = 0, k;
 
 	while (fp->nmarks > 0 && i < FP_MARKS_SLOTS) {
-		fpmsg_init(&b, fp->buf, sizeof(fp->buf), fp->seq);
-		if (fpmsg_begin(&b) == -1)
+		if (batch_open(fp, &b) == -1)
 			break;
 		/* as many as a batch of new ones: as many acks */
 		for (k = 0; i < FP_MARKS_SLOTS && k < FP_BATCH_MARKS; i++)
@@ -437,8 +441,7 @@ fastpath_flush(struct fastpath *fp)
 	struct fpmsg_buf b;
 	int		 cls;
 
-	fpmsg_init(&b, fp->buf, sizeof(fp->buf), fp->seq);
-	if (fpmsg_begin(&b) == -1)
+	if (batch_open(fp, &b) == -1)
 		return (-1);
 	/* a DELSETELEM without elements flushes the set */
 	for (cls = 0; cls < FPMSG_NCLASS; cls++)
@@ -466,8 +469,7 @@ probe_destroy(struct fastpath *fp)
 	memset(key, 0, sizeof(key));
 	fp->destroy = 0;
 	for (try = 0; try < 2; try++) {
-		fpmsg_init(&b, fp->buf, sizeof(fp->buf), fp->seq);
-		if (fpmsg_begin(&b) == -1 ||
+		if (batch_open(fp, &b) == -1 ||
 		    fpmsg_open(&b, FPMSG_DESTROYSETELEM, fp->table,
 		    fpmsg_map_name(0)) == -1 ||
 		    fpmsg_put(&b, key, sizeof(key), NULL, FPMSG_ORIG, 0) == -1 ||
@@ -739,8 +741,7 @@ renew_batch(struct fastpath *fp, const struct fp_dump *d, size_t from,
 	struct fpmsg_buf b;
 	size_t		 i;
 
-	fpmsg_init(&b, fp->buf, sizeof(fp->buf), fp->seq);
-	if (fpmsg_begin(&b) == -1 ||
+	if (batch_open(fp, &b) == -1 ||
 	    fpmsg_open(&b, NFT_MSG_NEWSETELEM, fp->table,
 	    fpmsg_map_name(d->cls)) == -1)
 		return (-1);
