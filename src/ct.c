@@ -549,7 +549,7 @@ ct_remove_idx(struct ct_table *t, uint32_t i, struct ct_entry *e)
 {
 	if (t->evfn != NULL)
 		t->evfn(CT_EVENT_DESTROY, e, t->evarg);
-	if (__builtin_expect(t->noff != 0, 0))
+	if (__builtin_expect((t->noff | t->nref) != 0, 0))
 		ct_off_forget(t, i);
 	ct_unlink_hash(t, i, e);
 	ct_unlink_timer(t, i, e);
@@ -970,6 +970,9 @@ ct_free(struct ct_table *t)
 	for (i = 0; i < t->off_cap; i++)
 		free(t->off[i]);
 	free(t->off);
+	for (i = 0; i < t->ref_cap; i++)
+		free(t->ref[i]);
+	free(t->ref);
 	for (i = 0; i < t->bytes_cap; i++)
 		free(t->bytes[i]);
 	free(t->bytes);

@@ -241,7 +241,12 @@ void		 ct_entry_icmp(const struct ct_entry *e, uint8_t *type,
  * marked (a SYN, FIN or RST, or one that raced the kernel's table)
  * first forgets both directions' windows and re-learns them from itself.
  * ct_offload_clear(): unmark every entry (the kernel's table was
- * emptied); ct_offload_count(): how many are marked.
+ * emptied), refused ones too; ct_offload_count(): how many are marked.
+ * ct_refuse(): the kernel's table did not take k's connection (a mark
+ * past its chains, a failed transaction): it is unmarked and marked
+ * refused instead, ct_offload_refused(), so that it is not offered again
+ * until it leaves the table or the kernel's table is emptied.  0, or -1
+ * and ENOENT (gone, or not marked offloaded: nothing to undo) or ENOMEM.
  * ct_credit(): the kernel passed packets (and bytes) more of k's
  * connection (either direction): they are counted into it and its idle
  * timer starts again, as a packet of ours would.  0, or -1 and ENOENT
@@ -258,6 +263,10 @@ int		 ct_set_offloaded(struct ct_table *t, struct ct_entry *e,
 		    int on);
 void		 ct_offload_clear(struct ct_table *t);
 size_t		 ct_offload_count(const struct ct_table *t);
+int		 ct_refuse(struct ct_table *t, const struct ct_tuple *k,
+		    uint64_t now_ms);
+int		 ct_offload_refused(const struct ct_table *t,
+		    const struct ct_entry *e);
 void		 ct_keep_bytes(struct ct_table *t);
 int		 ct_entry_bytes(const struct ct_table *t,
 		    const struct ct_entry *e, uint64_t *bytes);

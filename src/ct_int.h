@@ -256,6 +256,11 @@ struct ct_table {
 	uint64_t	**off;
 	uint32_t	 off_cap;
 	size_t		 noff;
+	/* the same for the entries the kernel's table did not take
+	   (ct_refuse()): they stay on the queue, never offered again */
+	uint64_t	**ref;
+	uint32_t	 ref_cap;
+	size_t		 nref;
 	/*
 	 * Bytes per connection, kept with [daemon] fastpath = yes only
 	 * (ct_keep_bytes(), ct_offload.c): bytes[c][i % chunk] of entry

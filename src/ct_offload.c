@@ -8,7 +8,8 @@
  * mark lives beside the arena: one bitmap of CT_CHUNK_SIZE bits (8 KB)
  * per chunk, made when the first entry of that chunk is offloaded.  With
  * [daemon] fastpath = no nothing is ever made, and the packet path pays
- * one test of noff.
+ * one test of noff.  A second bitmap, made the same way, marks what the
+ * kernel's table did not take (ct_refuse()).
  *
  * The bytes of each connection (ct_keep_bytes()) are kept beside the
  * arena the same way, with [daemon] fastpath = yes only, so that an
@@ -26,23 +27,49 @@
 #define CT_OFF_WORDS	(CT_CHUNK_SIZE / 64)
 
 static uint64_t *
-ct_off_word(const struct ct_table *t, uint32_t i)
+ct_bit_word(uint64_t *const *arr, uint32_t cap, uint32_t i)
 {
 	uint32_t	 c = i >> CT_CHUNK_SHIFT;
 
-	if (c >= t->off_cap || t->off[c] == NULL)
+	if (c >= cap || arr[c] == NULL)
 		return (NULL);
-	return (&t->off[c][(i & CT_CHUNK_MASK) / 64]);
+	return (&arr[c][(i & CT_CHUNK_MASK) / 64]);
 }
 
 static int
-ct_off_test(const struct ct_table *t, uint32_t i)
+ct_bit_test(uint64_t *const *arr, uint32_t cap, uint32_t i)
 {
 	const uint64_t	*w;
 
-	if ((w = ct_off_word(t, i)) == NULL)
+	if ((w = ct_bit_word(arr, cap, i)) == NULL)
 		return (0);
 	return ((*w >> (i % 64)) & 1);
+}
+
+/* Clear bit i of a bitmap that counts its set bits in *n. */
+static void
+ct_bit_forget(uint64_t *const *arr, uint32_t cap, size_t *n, uint32_t i)
+{
+	uint64_t	*w;
+
+	if (*n == 0 || (w = ct_bit_word(arr, cap, i)) == NULL ||
+	    !((*w >> (i % 64)) & 1))
+		return;
+	*w &= ~(1ull << (i % 64));
+	(*n)--;
+}
+
+static void
+ct_bit_clear(uint64_t *const *arr, uint32_t cap, size_t *n)
+{
+	uint32_t	 c;
+
+	if (*n == 0)
+		return;
+	for (c = 0; c < cap; c++)
+		if (arr[c] != NULL)
+			memset(arr[c], 0, CT_OFF_WORDS * sizeof(uint64_t));
+	*n = 0;
 }
 
 /*
@@ -69,40 +96,34 @@ ct_side_chunk(const struct ct_table *t, uint64_t ***arr, uint32_t *cap,
 	return ((*arr)[c]);
 }
 
-/* The bitmap of i's chunk, made if need be; NULL and ENOMEM. */
+/* The word of bit i in a bitmap (*arr, *cap), made if need be; NULL and
+   ENOMEM. */
 static uint64_t *
-ct_off_make(struct ct_table *t, uint32_t i)
+ct_bit_make(struct ct_table *t, uint64_t ***arr, uint32_t *cap, uint32_t i)
 {
 	uint64_t	*w;
 
-	if ((w = ct_side_chunk(t, &t->off, &t->off_cap, i >> CT_CHUNK_SHIFT,
-	    CT_OFF_WORDS)) == NULL)
+	if ((w = ct_side_chunk(t, arr, cap, i >> CT_CHUNK_SHIFT,
+	    CT_OFF_WORDS)) == NULL) {
+		errno = ENOMEM;
 		return (NULL);
+	}
 	return (&w[(i & CT_CHUNK_MASK) / 64]);
 }
 
+/* Entry i leaves the table: neither offloaded nor refused any more. */
 void
 ct_off_forget(struct ct_table *t, uint32_t i)
 {
-	uint64_t	*w;
-
-	if ((w = ct_off_word(t, i)) == NULL || !((*w >> (i % 64)) & 1))
-		return;
-	*w &= ~(1ull << (i % 64));
-	t->noff--;
+	ct_bit_forget(t->off, t->off_cap, &t->noff, i);
+	ct_bit_forget(t->ref, t->ref_cap, &t->nref, i);
 }
 
 void
 ct_off_clear(struct ct_table *t)
 {
-	uint32_t	 c;
-
-	if (t->noff == 0)
-		return;
-	for (c = 0; c < t->off_cap; c++)
-		if (t->off[c] != NULL)
-			memset(t->off[c], 0, CT_OFF_WORDS * sizeof(uint64_t));
-	t->noff = 0;
+	ct_bit_clear(t->off, t->off_cap, &t->noff);
+	ct_bit_clear(t->ref, t->ref_cap, &t->nref);
 }
 
 int
@@ -125,7 +146,7 @@ ct_offloaded(const struct ct_table *t, const struct ct_entry *e)
 {
 	if (t->noff == 0 || !(e->status & CT_ST_USED))
 		return (0);
-	return (ct_off_test(t, ct_index_of(t, e)));
+	return (ct_bit_test(t->off, t->off_cap, ct_index_of(t, e)));
 }
 
 int
@@ -138,13 +159,11 @@ ct_set_offloaded(struct ct_table *t, struct ct_entry *e, int on)
 		return (0);
 	i = ct_index_of(t, e);
 	if (!on) {
-		ct_off_forget(t, i);
+		ct_bit_forget(t->off, t->off_cap, &t->noff, i);
 		return (0);
 	}
-	if ((w = ct_off_make(t, i)) == NULL) {
-		errno = ENOMEM;
+	if ((w = ct_bit_make(t, &t->off, &t->off_cap, i)) == NULL)
 		return (-1);
-	}
 	bit = 1ull << (i % 64);
 	if (*w & bit)
 		return (0);
@@ -162,6 +181,39 @@ void
 ct_offload_clear(struct ct_table *t)
 {
 	ct_off_clear(t);
+}
+
+int
+ct_offload_refused(const struct ct_table *t, const struct ct_entry *e)
+{
+	if (t->nref == 0 || !(e->status & CT_ST_USED))
+		return (0);
+	return (ct_bit_test(t->ref, t->ref_cap, ct_index_of(t, e)));
+}
+
+int
+ct_refuse(struct ct_table *t, const struct ct_tuple *k, uint64_t now_ms)
+{
+	struct ct_entry	*e;
+	uint64_t	*w, bit;
+	uint32_t	 i;
+	uint8_t		 dir;
+
+	ct_clock(t, now_ms);
+	if ((e = ct_find(t, k, 0, &dir)) == NULL || !ct_offloaded(t, e)) {
+		errno = ENOENT;
+		return (-1);
+	}
+	i = ct_index_of(t, e);
+	if ((w = ct_bit_make(t, &t->ref, &t->ref_cap, i)) == NULL)
+		return (-1);
+	bit = 1ull << (i % 64);
+	if (!(*w & bit)) {
+		*w |= bit;
+		t->nref++;
+	}
+	ct_bit_forget(t->off, t->off_cap, &t->noff, i);
+	return (0);
 }
 
 size_t

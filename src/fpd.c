@@ -105,19 +105,34 @@ fpd_flush_kernel(void *arg)
 	return (fastpath_flush(d->fp));
 }
 
+/* To worker w's back ring: 0, or -1 when it is full. */
 static int
-fpd_credit(void *arg, unsigned w, const struct fp_conn *c, uint64_t pkts,
-    uint64_t bytes)
+fpd_back(struct fpd *d, unsigned w, const struct fp_conn *c, uint64_t pkts,
+    uint64_t bytes, uint8_t refused)
 {
-	struct fpd		*d = arg;
 	struct fpq_credit	 cr;
 
 	if (w >= d->n)
 		return (0);
+	memset(&cr, 0, sizeof(cr));
 	cr.c = *c;
 	cr.pkts = pkts;
 	cr.bytes = bytes;
+	cr.refused = refused;
 	return (fpq_ring_push(&d->ports[w].back, &cr));
+}
+
+static int
+fpd_credit(void *arg, unsigned w, const struct fp_conn *c, uint64_t pkts,
+    uint64_t bytes)
+{
+	return (fpd_back(arg, w, c, pkts, bytes, 0));
+}
+
+static int
+fpd_refuse(void *arg, unsigned w, const struct fp_conn *c)
+{
+	return (fpd_back(arg, w, c, 0, 0, 1));
 }
 
 static int
@@ -129,7 +144,12 @@ fpd_get(void *arg, const struct fp_conn *c, size_t n, struct fp_counts *k)
 }
 
 static const struct fpq_ops fpd_ops = {
-	fpd_add, fpd_del, fpd_flush_kernel, fpd_credit, fpd_get
+	.add = fpd_add,
+	.del = fpd_del,
+	.flush = fpd_flush_kernel,
+	.credit = fpd_credit,
+	.refuse = fpd_refuse,
+	.get = fpd_get
 };
 
 static int

@@ -334,7 +334,10 @@ fpq_book_apply(struct fpq_book *b)
 			b->addn[i]->state = FPQ_IN;
 			b->addn[i]->renew = 0;
 		} else {
+			/* its worker stops counting it, and offering it */
 			b->st.refused++;
+			(void)b->ops.refuse(b->arg, b->addn[i]->w,
+			    &b->add[i]);
 			if (*(pp = fpq_slot(b, &b->add[i])) != NULL)
 				fpq_unlink(b, pp);
 		}

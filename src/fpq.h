@@ -69,11 +69,13 @@ struct fpq_item {
 	uint8_t		 op;		/* enum fpq_op */
 };
 
-/* thread -> worker */
+/* thread -> worker: the kernel's new counts of c, or (refused) that the
+   kernel's table did not take c */
 struct fpq_credit {
 	struct fp_conn	 c;
 	uint64_t	 pkts;
 	uint64_t	 bytes;
+	uint8_t		 refused;
 };
 
 /*
@@ -125,9 +127,10 @@ struct fpq_shared {
  * flush and get as fastpath_add() (in[i]: c[i] went in, whatever it
  * returns), fastpath_del(), fastpath_flush() and
  * fastpath_get(); credit hands worker w the kernel's new counts of c (0,
- * or -1: its ring is full, the counts wait for the next poll).  get may
- * be NULL: removals then lose what the kernel counted since the last
- * poll.
+ * or -1: its ring is full, the counts wait for the next poll); refuse
+ * tells worker w that c stayed out (0, or -1: its ring is full, and the
+ * worker goes on counting c as offloaded until it ends).  get may be
+ * NULL: removals then lose what the kernel counted since the last poll.
  */
 struct fpq_ops {
 	int	(*add)(void *arg, const struct fp_conn *c, size_t n,
@@ -136,6 +139,7 @@ struct fpq_ops {
 	int	(*flush)(void *arg);
 	int	(*credit)(void *arg, unsigned w, const struct fp_conn *c,
 		    uint64_t pkts, uint64_t bytes);
+	int	(*refuse)(void *arg, unsigned w, const struct fp_conn *c);
 	int	(*get)(void *arg, const struct fp_conn *c, size_t n,
 		    struct fp_counts *k);
 };

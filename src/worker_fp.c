@@ -56,14 +56,14 @@ worker_fp_conn(const struct ct_entry *e, struct fp_conn *c)
 	c->mark = ct_entry_mark(e);
 }
 
-/* e leaves the kernel (its mark is the caller's to take off). */
-void
-worker_fp_remove(struct worker *w, const struct ct_entry *e)
+/* c leaves the kernel. */
+static void
+worker_fp_del(struct worker *w, const struct fp_conn *c)
 {
 	struct fpq_item	 it;
 
 	memset(&it, 0, sizeof(it));
-	worker_fp_conn(e, &it.c);
+	it.c = *c;
 	it.op = FPQ_DEL;
 	it.epoch = w->fp_epoch;
 	w->st.fp.removed++;
@@ -72,6 +72,16 @@ worker_fp_remove(struct worker *w, const struct ct_entry *e)
 		fpd_lost_removal(w->fpd);
 	else
 		fpd_wake(w->fpd);
+}
+
+/* e leaves the kernel (its mark is the caller's to take off). */
+void
+worker_fp_remove(struct worker *w, const struct ct_entry *e)
+{
+	struct fp_conn	 c;
+
+	worker_fp_conn(e, &c);
+	worker_fp_del(w, &c);
 }
 
 /* The table's event: an offloaded connection that goes (expiry,
@@ -108,7 +118,8 @@ worker_fp_packet(struct worker *w, const struct pkt *p,
 	    ct_entry_packets(e) < WORKER_FP_PACKETS || !ct_offloadable(e) ||
 	    (p->proto == IPPROTO_TCP &&
 	    (p->th_flags & (PKT_TH_SYN | PKT_TH_FIN | PKT_TH_RST))) ||
-	    (ct_entry_mark(e) & FP_BYPASS_MARK))
+	    (ct_entry_mark(e) & FP_BYPASS_MARK) ||
+	    ct_offload_refused(w->ct, e))
 		return;
 	/* what is left of the ring stays for removals */
 	if ((room = fpq_ring_room(&w->fpp->out)) <= FPQ_RESERVE) {
@@ -147,6 +158,23 @@ worker_fp_epoch(struct worker *w)
 }
 
 /*
+ * The kernel's table did not take c: its connection is no longer counted
+ * as offloaded, nor offered again.  The notice may be older than the
+ * connection now on c's tuple (the refused one ended, a new one came and
+ * went in), so c is also removed: a removal of what is not in is nothing,
+ * and one of a newer connection only sends it back to the queue, where it
+ * is judged as before.  Without it that one would stay in the kernel
+ * after its end, with nobody to take it out.
+ */
+static void
+worker_fp_refused(struct worker *w, const struct ct_tuple *k,
+    const struct fp_conn *c, uint64_t now)
+{
+	if (ct_refuse(w->ct, k, now) == 0)
+		worker_fp_del(w, c);
+}
+
+/*
  * What the kernel passed of our connections since the last poll: counted
  * into each (its idle timer starts again), and into the [policy]
  * established row of the rule counters, which decided them.
@@ -167,6 +195,10 @@ worker_fp_credits(struct worker *w, uint64_t now)
 		k.dst = cr.c.dst;
 		k.sport = cr.c.sport;
 		k.dport = cr.c.dport;
+		if (cr.refused) {
+			worker_fp_refused(w, &k, &cr.c, now);
+			continue;
+		}
 		(void)ct_credit(w->ct, &k, cr.pkts > UINT32_MAX ? UINT32_MAX :
 		    (uint32_t)cr.pkts, cr.bytes, now);
 		w->st.fp.packets += cr.pkts;

@@ -504,6 +504,54 @@ check "reload: the flow's next segment comes to the queue" \
     probe tcp 40003 5005
 check "reload: ... and is dropped" test "$(lib_stat dropped)" -gt "$d0"
 
+# ---- marks past the kernel table's 4096 ---------------------------------------
+
+# 4,100 UDP flows with a mark each (a rule each): the kernel table keeps
+# chains for 4,096 marks, so a few stay on the queue.  Those are counted
+# as refused, not as active, and are not offered again.
+NMARK=4100
+policy "5000, 5001, 5003, 5004"
+for ((i = 0; i < NMARK; i++)); do
+	printf '[rule m%d]\nproto = udp\ndst = %s\ndport = 5006\nsport = %d\naction = accept\nmark = 0x%x\n\n' \
+	    "$i" "$S4" $((50000 + i)) $((0x10000 + i))
+done >>"$T_CONF"
+# none of them may end before it is looked at
+sed -i 's/^timeout_udp_stream = 8$/timeout_udp_stream = 120/' "$T_CONF"
+check "marks: reload with $NMARK marking rules" quiet lib_ctl reload
+bg_in "$NS_S" "$PY" "$T_TMP/udpsrv.py" "$S4:5006"
+wait_listen "$NS_S" udp 5006 || fail "server listens on udp 5006"
+r0=$(lib_stat offload_refused)
+got=$(in_c "$PY" "$T_TMP/mflows.py" "$S4" 5006 50000 $NMARK 10)
+echo "marks: $got of $((NMARK * 10)) questions answered"
+refused_gt() { [ "$(lib_stat offload_refused)" -gt "$1" ]; }
+check "marks: those past 4096 marks are refused" wait_for 50 refused_gt "$r0"
+# connections in the kernel's table: each has an element each way
+kernel_conns()
+{
+	local m n=0
+	for m in conn_tcp4 conn_udp4 conn_tcp6 conn_udp6; do
+		n=$((n + $(in_d nft list map inet "$TABLE" "$m" |
+		    grep -o 'goto [a-z0-9_]*' | wc -l)))
+	done
+	echo $((n / 2))
+}
+active_is_kernel() { [ "$(lib_stat offload_active)" = "$(kernel_conns)" ]; }
+check "marks: offload_active counts what the kernel holds" \
+    wait_for 50 active_is_kernel
+echo "marks: $(lib_stat offload_active) active, $(kernel_conns) in the kernel, $(($(lib_stat offload_refused) - r0)) refused"
+# a flow of the rules whose element is not in the kernel
+refused_port=$(in_d nft list map inet "$TABLE" conn_udp4 | "$PY" -c '
+import re, sys
+have = set(int(p) for p in re.findall(r"\. (5[0-4]\d\d\d) \.", sys.stdin.read()))
+print(next(p for p in range(50000, 50000 + int(sys.argv[1])) if p not in have))' "$NMARK")
+check "marks: a flow left out ($refused_port)" test -n "$refused_port"
+o0=$(lib_stat offloaded)
+check "marks: its next datagram comes to the queue" \
+    probe udp "$refused_port" 5006
+for _ in 1 2 3; do probe_send udp "$refused_port" 5006; done
+check "marks: and it is not offered again" \
+    test "$(lib_stat offloaded)" = "$o0"
+
 # fastpath waits for the next start: the diversion printed is the
 # running daemon's
 sed -i 's/^fastpath = yes$/fastpath = no/' "$T_CONF"

@@ -40,6 +40,9 @@ struct kern {
 	uint64_t	 cp, cb;
 	unsigned	 credits;
 	int		 full;		/* the worker's ring is full */
+	/* refusals told: how many, the last one's worker and port */
+	unsigned	 refusals, rw;
+	uint16_t	 rsport;
 };
 
 static int
@@ -132,6 +135,19 @@ k_credit(void *arg, unsigned w, const struct fp_conn *c, uint64_t pkts,
 }
 
 static int
+k_refuse(void *arg, unsigned w, const struct fp_conn *c)
+{
+	struct kern	*k = arg;
+
+	if (k->full)
+		return (-1);
+	k->refusals++;
+	k->rw = w;
+	k->rsport = c->sport;
+	return (0);
+}
+
+static int
 k_get(void *arg, const struct fp_conn *c, size_t n, struct fp_counts *out)
 {
 	struct kern	*k = arg;
@@ -154,7 +170,12 @@ k_get(void *arg, const struct fp_conn *c, size_t n, struct fp_counts *out)
 }
 
 static const struct fpq_ops kops = {
-	k_add, k_del, k_flush, k_credit, k_get
+	.add = k_add,
+	.del = k_del,
+	.flush = k_flush,
+	.credit = k_credit,
+	.refuse = k_refuse,
+	.get = k_get
 };
 
 static struct fp_conn
@@ -334,6 +355,10 @@ test_book_errors(void **state)
 	feed(b, 0, FPQ_ADD, 1);
 	assert_int_equal(fpq_book_apply(b), 0);
 	assert_int_equal(fpq_book_count(b), 0);
+	/* and its worker is told */
+	assert_int_equal(k->refusals, 1);
+	assert_int_equal(k->rw, 0);
+	assert_int_equal(k->rsport, 1);
 	k->fail_add = 0;
 	/* so its removal asks the kernel nothing */
 	feed(b, 0, FPQ_DEL, 1);
@@ -366,6 +391,10 @@ test_book_errors(void **state)
 	fpq_book_stats(b, &st);
 	assert_int_equal(st.errors, 3);
 	assert_int_equal(st.refused, 2);
+	/* the one that stayed out, and only it, is told to worker 1 */
+	assert_int_equal(k->refusals, 2);
+	assert_int_equal(k->rw, 1);
+	assert_int_equal(k->rsport, 12);
 	/* they go out as they came: the kernel holds each one removed */
 	feed(b, 1, FPQ_DEL, 10);
 	feed(b, 1, FPQ_DEL, 11);
@@ -384,6 +413,8 @@ test_book_errors(void **state)
 	fpq_book_stats(b, &st);
 	assert_int_equal(st.errors, 3);
 	assert_int_equal(st.refused, 3);
+	assert_int_equal(k->refusals, 3);
+	assert_int_equal(k->rsport, 21);
 	feed(b, 0, FPQ_DEL, 21);
 	assert_int_equal(fpq_book_apply(b), 0);
 	assert_int_equal(k->dels, 2);		/* nothing to ask */
@@ -483,6 +514,15 @@ test_book_counts(void **state)
 	assert_int_equal(fpq_book_pending(b), 0);
 	/* missing from the next (its elements timed out): put in again,
 	   its counts starting from 0 */
+	fpq_book_sweep(b);
+	assert_int_equal(fpq_book_pending(b), 1);
+	/* a renewal the kernel refuses stays in the book, its worker not
+	   told: the next sweep puts it in again */
+	k->fail_add = 1;
+	assert_int_equal(fpq_book_apply(b), 0);
+	k->fail_add = 0;
+	assert_int_equal(fpq_book_count(b), 1);
+	assert_int_equal(k->refusals, 0);
 	fpq_book_sweep(b);
 	assert_int_equal(fpq_book_pending(b), 1);
 	assert_int_equal(fpq_book_apply(b), 0);

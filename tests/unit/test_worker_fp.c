@@ -475,6 +475,69 @@ test_credits(void **state)
 	assert_int_equal(it.epoch, 1);
 }
 
+/* The kernel's table did not take a connection: no longer counted as
+   offloaded, nor offered again; a notice about a connection that ended
+   takes the newer one on its tuple back to the queue. */
+static void
+test_refused(void **state)
+{
+	struct fix		*f = *state;
+	struct fpq_credit	 cr;
+	struct fpq_item		 it;
+	struct ct_entry		*e;
+	struct pkt		 p;
+	unsigned		 i;
+
+	e = stream(f, IPPROTO_UDP, 5030, WORKER_FP_PACKETS);
+	(void)stream(f, IPPROTO_UDP, 5031, WORKER_FP_PACKETS);
+	assert_int_equal(ct_offload_count(f->w.ct), 2);
+	assert_true(fpq_ring_pop(&f->d.port.out, &it));
+	assert_int_equal(it.c.sport, 5030);
+	(void)items(f, 0, 0);
+	memset(&cr, 0, sizeof(cr));
+	cr.c = it.c;
+	cr.refused = 1;
+	assert_int_equal(fpq_ring_push(&f->d.port.back, &cr), 0);
+	worker_fp_credits(&f->w, f->now);
+	assert_false(ct_offloaded(f->w.ct, e));
+	assert_true(ct_offload_refused(f->w.ct, e));
+	assert_int_equal(ct_offload_count(f->w.ct), 1);
+	/* taken out, in case it is a newer connection's tuple */
+	assert_int_equal(items(f, FPQ_DEL, 5030), 1);
+	/* its packets stay ours: none is offered again */
+	for (i = 0; i < 4; i++) {
+		p = udp(5030, i % 2);
+		(void)pass(f, &p, RULE_ACCEPT);
+	}
+	assert_int_equal(items(f, FPQ_ADD, 0), 0);
+	assert_int_equal(f->w.st.fp.offloaded, 2);
+	/* a second notice (the connection is not marked): nothing */
+	assert_int_equal(fpq_ring_push(&f->d.port.back, &cr), 0);
+	worker_fp_credits(&f->w, f->now);
+	assert_int_equal(items(f, 0, 0), 0);
+	/* it ends: no removal, and the mark goes with it */
+	ct_remove(f->w.ct, e);
+	assert_int_equal(items(f, FPQ_DEL, 0), 0);
+	/* the same tuple again is a new connection: offered */
+	e = stream(f, IPPROTO_UDP, 5030, WORKER_FP_PACKETS);
+	assert_true(ct_offloaded(f->w.ct, e));
+	assert_false(ct_offload_refused(f->w.ct, e));
+	assert_int_equal(items(f, FPQ_ADD, 5030), 1);
+	/* the old notice, late: the new one leaves the kernel too */
+	assert_int_equal(fpq_ring_push(&f->d.port.back, &cr), 0);
+	worker_fp_credits(&f->w, f->now);
+	assert_false(ct_offloaded(f->w.ct, e));
+	assert_int_equal(items(f, FPQ_DEL, 5030), 1);
+	/* a new epoch (the kernel table emptied) forgets refusals */
+	f->d.sh.epoch = 1;
+	worker_fp_credits(&f->w, f->now);
+	assert_false(ct_offload_refused(f->w.ct, e));
+	p = udp(5030, 0);
+	(void)pass(f, &p, RULE_ACCEPT);
+	assert_true(ct_offloaded(f->w.ct, e));
+	assert_int_equal(f->d.lost, 0);
+}
+
 int
 main(void)
 {
@@ -486,6 +549,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_ring_full, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_credits, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
