@@ -267,7 +267,9 @@ int	 worker_call(struct worker *w, void (*fn)(struct worker *, void *),
  * cursor on (wi + 1 and cursor 0 once that table is done; wi == n: all
  * are).  fn gets the entry's view, its rule's name too (NULL with
  * noview: a flush needs none); it may ct_remove() the entry.  0, or -1
- * and ESRCH if worker wi is not running.
+ * and ESRCH if worker wi is not running.  The tables may change between
+ * two slices: an entry there all along is handed out once, one removed
+ * before the walk reached it never, one added meanwhile at most once.
  */
 struct ct_slice {
 	unsigned	 wi;
