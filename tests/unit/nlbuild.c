@@ -286,3 +286,75 @@ nlb_attr_str(const struct nlattr *a)
 	assert_int_equal(mnl_attr_validate(a, MNL_TYPE_NUL_STRING), 0);
 	return (mnl_attr_get_str(a));
 }
+
+size_t
+nlb_types(const void *p, size_t len, uint16_t *types, size_t max)
+{
+	const struct nlattr	*a = p;
+	int			 left = (int)len;
+	size_t			 n = 0;
+
+	while (left >= (int)MNL_ATTR_HDRLEN) {
+		assert_true(mnl_attr_ok(a, left));
+		assert_true(n < max);
+		types[n++] = mnl_attr_get_type(a);
+		left -= MNL_ALIGN(a->nla_len);
+		a = mnl_attr_next(a);
+	}
+	assert_int_equal(left, 0);	/* nothing after the last one */
+	return (n);
+}
+
+size_t
+nlb_msg_types(const struct nlmsghdr *nlh, uint16_t *types, size_t max)
+{
+	size_t	 attrs = MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(struct nfgenmsg));
+
+	assert_true(nlh->nlmsg_len >= attrs);
+	return (nlb_types((const uint8_t *)nlh + attrs, nlh->nlmsg_len - attrs,
+	    types, max));
+}
+
+size_t
+nlb_nest_types(const struct nlattr *a, uint16_t *types, size_t max)
+{
+	assert_non_null(a);
+	assert_true(a->nla_type & NLA_F_NESTED);
+	return (nlb_types(mnl_attr_get_payload(a), mnl_attr_get_payload_len(a),
+	    types, max));
+}
+
+const struct nlattr *
+nlb_nest_nth(const struct nlattr *a, uint16_t type, unsigned i)
+{
+	const struct nlattr	*b;
+	size_t			 off;
+
+	assert_non_null(a);
+	assert_true(a->nla_type & NLA_F_NESTED);
+	for (b = nlb_nest_attr(a, type); b != NULL && i > 0; i--) {
+		off = (size_t)((const uint8_t *)mnl_attr_next(b) -
+		    (const uint8_t *)mnl_attr_get_payload(a));
+		if (off >= mnl_attr_get_payload_len(a))
+			return (NULL);
+		b = nlb_find(mnl_attr_next(b), mnl_attr_get_payload_len(a) -
+		    off, type);
+	}
+	return (b);
+}
+
+uint32_t
+nlb_attr_u32(const struct nlattr *a)
+{
+	assert_non_null(a);
+	assert_int_equal(mnl_attr_validate(a, MNL_TYPE_U32), 0);
+	return (mnl_attr_get_u32(a));
+}
+
+const void *
+nlb_attr_data(const struct nlattr *a, size_t n)
+{
+	assert_non_null(a);
+	assert_int_equal(mnl_attr_get_payload_len(a), n);
+	return (mnl_attr_get_payload(a));
+}

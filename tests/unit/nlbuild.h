@@ -105,5 +105,25 @@ const struct nlattr *
 /* a string attribute's string: asserts a NUL ends it */
 const char *
 	 nlb_attr_str(const struct nlattr *a);
+/* a 32-bit attribute's word as it lies there (ntohl() a big-endian
+   one): asserts its length */
+uint32_t nlb_attr_u32(const struct nlattr *a);
+/* an attribute's payload: asserts it is n bytes */
+const void *
+	 nlb_attr_data(const struct nlattr *a, size_t n);
+/* The i-th (0: the first) attribute of type in nest a (NLA_F_NESTED
+   asserted), or NULL. */
+const struct nlattr *
+	 nlb_nest_nth(const struct nlattr *a, uint16_t type, unsigned i);
+/*
+ * The types (flags masked) of the attributes in [p, p + len) in order,
+ * into types[0 .. max - 1]: how many there are.  Every length asserted,
+ * and that they fill len exactly; so a test states a message's or a
+ * nest's whole layout, nothing missing, nothing extra.
+ */
+size_t	 nlb_types(const void *p, size_t len, uint16_t *types, size_t max);
+size_t	 nlb_msg_types(const struct nlmsghdr *nlh, uint16_t *types,
+	    size_t max);
+size_t	 nlb_nest_types(const struct nlattr *a, uint16_t *types, size_t max);
 
 #endif

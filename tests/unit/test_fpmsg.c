@@ -6,7 +6,7 @@
  * Copyright (C) 2026 The nfqspid authors
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
-#include "autoconf.h"		/* first: _GNU_SOURCE, memmem() */
+#include "autoconf.h"		/* first */
 
 #include <sys/socket.h>
 #include <arpa/inet.h>
@@ -16,6 +16,7 @@
 #include <linux/netfilter/nf_tables.h>
 #include <netinet/in.h>
 
+#include <endian.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -31,6 +32,83 @@
 
 #define ELEMTYPE	NLB_NFT(NFT_MSG_NEWSETELEM)
 #define MSG_ATTRS	(NLMSG_HDRLEN + NLA_ALIGN(sizeof(struct nfgenmsg)))
+
+/* The attributes of a message, or of a nest, are want[0 .. n - 1] in
+   this order: none missing, none extra. */
+#define LAYOUT_MAX	16
+
+static void
+msg_is(const struct nlmsghdr *nlh, const uint16_t *want, size_t n)
+{
+	uint16_t	 got[LAYOUT_MAX];
+
+	assert_int_equal(nlb_msg_types(nlh, got, LAYOUT_MAX), n);
+	assert_memory_equal(got, want, n * sizeof(*want));
+}
+
+static void
+nest_is(const struct nlattr *a, const uint16_t *want, size_t n)
+{
+	uint16_t	 got[LAYOUT_MAX];
+
+	assert_int_equal(nlb_nest_types(a, got, LAYOUT_MAX), n);
+	assert_memory_equal(got, want, n * sizeof(*want));
+}
+
+/* a message's (or a nest's) string attribute of type */
+static const char *
+msg_str(const struct nlmsghdr *nlh, uint16_t type)
+{
+	return (nlb_attr_str(nlb_msg_attr(nlh, type)));
+}
+
+static const char *
+nest_str(const struct nlattr *a, uint16_t type)
+{
+	return (nlb_attr_str(nlb_nest_attr(a, type)));
+}
+
+/* a big-endian 32 or 64-bit attribute of nest a, in host order */
+static uint32_t
+nest_be32(const struct nlattr *a, uint16_t type)
+{
+	return (ntohl(nlb_attr_u32(nlb_nest_attr(a, type))));
+}
+
+static uint64_t
+nest_be64(const struct nlattr *a, uint16_t type)
+{
+	uint64_t	 v;
+
+	memcpy(&v, nlb_attr_data(nlb_nest_attr(a, type), sizeof(v)),
+	    sizeof(v));
+	return (be64toh(v));
+}
+
+/* An element message's table and set, and its element list (NULL: none) */
+static const struct nlattr *
+elem_msg_of(const struct nlmsghdr *nlh, const char *table, const char *set)
+{
+	assert_string_equal(msg_str(nlh, NFTA_SET_ELEM_LIST_TABLE), table);
+	assert_string_equal(msg_str(nlh, NFTA_SET_ELEM_LIST_SET), set);
+	return (nlb_msg_attr(nlh, NFTA_SET_ELEM_LIST_ELEMENTS));
+}
+
+/* Element i of list: its key is key[0 .. len - 1]. */
+static const struct nlattr *
+elem_of(const struct nlattr *list, unsigned i, const uint8_t *key,
+    size_t len)
+{
+	const struct nlattr	*e = nlb_nest_nth(list, NFTA_LIST_ELEM, i);
+	const struct nlattr	*k;
+
+	assert_non_null(e);
+	k = nlb_nest_attr(e, NFTA_SET_ELEM_KEY);
+	nest_is(k, (const uint16_t []){ NFTA_DATA_VALUE }, 1);
+	assert_memory_equal(nlb_attr_data(nlb_nest_attr(k, NFTA_DATA_VALUE),
+	    len), key, len);
+	return (e);
+}
 
 static struct fp_conn
 conn4(uint8_t proto, uint16_t sport, uint32_t mark)
@@ -219,6 +297,7 @@ test_batch(void **state)
 	struct fp_conn		 c = conn4(IPPROTO_UDP, 1000, 0x10);
 	const struct nlmsghdr	*nlh;
 	const struct nfgenmsg	*nfg;
+	const struct nlattr	*list, *elem, *a;
 	uint8_t			 key[FPMSG_KEYMAX];
 	char			 chain[FPMSG_CHAINMAX];
 	struct seen		 s;
@@ -260,6 +339,44 @@ test_batch(void **state)
 	    NLM_F_CREATE);
 	nfg = (const struct nfgenmsg *)((const uint8_t *)nlh + NLMSG_HDRLEN);
 	assert_int_equal(nfg->nfgen_family, NFPROTO_INET);
+	/* attribute by attribute: the set, then its two elements, each a
+	   key and goto the mark's chain; the reply's renewed timers */
+	msg_is(nlh, (const uint16_t []){ NFTA_SET_ELEM_LIST_TABLE,
+	    NFTA_SET_ELEM_LIST_SET, NFTA_SET_ELEM_LIST_ELEMENTS }, 3);
+	list = elem_msg_of(nlh, "nfqspid-fp-1", "conn_udp4");
+	nest_is(list, (const uint16_t []){ NFTA_LIST_ELEM, NFTA_LIST_ELEM },
+	    2);
+	for (dir = FPMSG_ORIG; dir <= FPMSG_REPLY; dir++) {
+		len = fpmsg_key(&c, dir, key);
+		elem = elem_of(list, (unsigned)dir, key, len);
+		if (dir == FPMSG_ORIG)
+			nest_is(elem, (const uint16_t []){ NFTA_SET_ELEM_KEY,
+			    NFTA_SET_ELEM_DATA, NFTA_SET_ELEM_USERDATA }, 3);
+		else {
+			nest_is(elem, (const uint16_t []){ NFTA_SET_ELEM_KEY,
+			    NFTA_SET_ELEM_DATA, NFTA_SET_ELEM_TIMEOUT,
+			    NFTA_SET_ELEM_EXPIRATION, NFTA_SET_ELEM_USERDATA },
+			    5);
+			assert_int_equal(nest_be64(elem, NFTA_SET_ELEM_TIMEOUT),
+			    120000);
+			assert_int_equal(nest_be64(elem,
+			    NFTA_SET_ELEM_EXPIRATION), 120000);
+		}
+		a = nlb_nest_attr(elem, NFTA_SET_ELEM_DATA);
+		nest_is(a, (const uint16_t []){ NFTA_DATA_VERDICT }, 1);
+		a = nlb_nest_attr(a, NFTA_DATA_VERDICT);
+		nest_is(a, (const uint16_t []){ NFTA_VERDICT_CODE,
+		    NFTA_VERDICT_CHAIN }, 2);
+		assert_int_equal((int32_t)nest_be32(a, NFTA_VERDICT_CODE),
+		    NFT_GOTO);
+		assert_string_equal(nest_str(a, NFTA_VERDICT_CHAIN),
+		    "mark_0x00000010");
+		/* nft's comment: type 0, its length, the direction */
+		assert_memory_equal(nlb_attr_data(nlb_nest_attr(elem,
+		    NFTA_SET_ELEM_USERDATA), dir == FPMSG_ORIG ? 7 : 8),
+		    dir == FPMSG_ORIG ? "\0\5orig" : "\0\6reply",
+		    dir == FPMSG_ORIG ? 7 : 8);
+	}
 	/* what was built reads back as the kernel would read it */
 	memset(&s, 0, sizeof(s));
 	assert_int_equal(fpmsg_dump_parse((const uint8_t *)nlh, nlh->nlmsg_len,
@@ -279,8 +396,17 @@ test_batch(void **state)
 	nlh = nlb_next(buf, b.len, &off);
 	assert_int_equal(nlh->nlmsg_type, NLB_NFT(FPMSG_DESTROYSETELEM));
 	assert_int_equal(nlh->nlmsg_flags, NLM_F_REQUEST | NLM_F_ACK);
+	/* the reply's key alone: no verdict, no timers */
+	list = elem_msg_of(nlh, "nfqspid-fp-1", "conn_udp4");
+	nest_is(list, (const uint16_t []){ NFTA_LIST_ELEM }, 1);
+	elem = elem_of(list, 0, key, len);
+	nest_is(elem, (const uint16_t []){ NFTA_SET_ELEM_KEY,
+	    NFTA_SET_ELEM_USERDATA }, 2);
 	nlh = nlb_next(buf, b.len, &off);
 	assert_int_equal(nlh->nlmsg_type, NLB_NFT(NFT_MSG_DELSETELEM));
+	msg_is(nlh, (const uint16_t []){ NFTA_SET_ELEM_LIST_TABLE,
+	    NFTA_SET_ELEM_LIST_SET }, 2);
+	assert_null(elem_msg_of(nlh, "nfqspid-fp-1", "conn_udp4"));
 	assert_int_equal(nlh->nlmsg_len, MSG_ATTRS + NLA_ALIGN(NLA_HDRLEN +
 	    sizeof("nfqspid-fp-1")) + NLA_ALIGN(NLA_HDRLEN +
 	    sizeof("conn_udp4")));
@@ -306,8 +432,7 @@ test_mark_chain(void **state)
 	static uint8_t		 buf[1024] __attribute__((aligned(4)));
 	struct fpmsg_buf	 b;
 	const struct nlmsghdr	*nlh;
-	uint32_t		 mark = 0x80000010, reg = htonl(NFT_REG_1);
-	uint32_t		 key = htonl(NFT_META_MARK);
+	const struct nlattr	*list, *expr, *data;
 	size_t			 off = 0, before;
 
 	(void)state;
@@ -325,7 +450,10 @@ test_mark_chain(void **state)
 	assert_int_equal(nlh->nlmsg_flags, NLM_F_REQUEST | NLM_F_ACK |
 	    NLM_F_CREATE);
 	assert_int_equal(nlh->nlmsg_seq, 11);
-	assert_non_null(memmem(nlh, nlh->nlmsg_len, "mark_0x00000010", 16));
+	msg_is(nlh, (const uint16_t []){ NFTA_CHAIN_TABLE, NFTA_CHAIN_NAME },
+	    2);
+	assert_string_equal(msg_str(nlh, NFTA_CHAIN_TABLE), "nfqspid-fp-1");
+	assert_string_equal(msg_str(nlh, NFTA_CHAIN_NAME), "mark_0x00000010");
 	/* without a handle: every rule of the chain */
 	nlh = nlb_next(buf, b.len, &off);
 	assert_int_equal(nlh->nlmsg_type, NLB_NFT(NFT_MSG_DELRULE));
@@ -333,17 +461,43 @@ test_mark_chain(void **state)
 	assert_int_equal(nlh->nlmsg_len, MSG_ATTRS + NLA_ALIGN(NLA_HDRLEN +
 	    sizeof("nfqspid-fp-1")) + NLA_ALIGN(NLA_HDRLEN +
 	    sizeof("mark_0x00000010")));
+	msg_is(nlh, (const uint16_t []){ NFTA_RULE_TABLE, NFTA_RULE_CHAIN },
+	    2);
+	assert_string_equal(msg_str(nlh, NFTA_RULE_TABLE), "nfqspid-fp-1");
+	assert_string_equal(msg_str(nlh, NFTA_RULE_CHAIN), "mark_0x00000010");
 	nlh = nlb_next(buf, b.len, &off);
 	assert_int_equal(nlh->nlmsg_type, NLB_NFT(NFT_MSG_NEWRULE));
 	assert_int_equal(nlh->nlmsg_flags, NLM_F_REQUEST | NLM_F_ACK |
 	    NLM_F_CREATE | NLM_F_APPEND);
-	assert_non_null(memmem(nlh, nlh->nlmsg_len, "mark_0x00000010", 16));
-	assert_non_null(memmem(nlh, nlh->nlmsg_len, "immediate", 10));
-	assert_non_null(memmem(nlh, nlh->nlmsg_len, "meta", 5));
-	/* the value the packet gets: the mark with the bit, host order */
-	assert_non_null(memmem(nlh, nlh->nlmsg_len, &mark, sizeof(mark)));
-	assert_non_null(memmem(nlh, nlh->nlmsg_len, &reg, sizeof(reg)));
-	assert_non_null(memmem(nlh, nlh->nlmsg_len, &key, sizeof(key)));
+	msg_is(nlh, (const uint16_t []){ NFTA_RULE_TABLE, NFTA_RULE_CHAIN,
+	    NFTA_RULE_EXPRESSIONS }, 3);
+	assert_string_equal(msg_str(nlh, NFTA_RULE_TABLE), "nfqspid-fp-1");
+	assert_string_equal(msg_str(nlh, NFTA_RULE_CHAIN), "mark_0x00000010");
+	/* two expressions, in this order */
+	list = nlb_msg_attr(nlh, NFTA_RULE_EXPRESSIONS);
+	nest_is(list, (const uint16_t []){ NFTA_LIST_ELEM, NFTA_LIST_ELEM },
+	    2);
+	/* immediate: register 1 = the mark with the bit, a host-order
+	   word (the value the packet gets) */
+	expr = nlb_nest_nth(list, NFTA_LIST_ELEM, 0);
+	nest_is(expr, (const uint16_t []){ NFTA_EXPR_NAME, NFTA_EXPR_DATA }, 2);
+	assert_string_equal(nest_str(expr, NFTA_EXPR_NAME), "immediate");
+	data = nlb_nest_attr(expr, NFTA_EXPR_DATA);
+	nest_is(data, (const uint16_t []){ NFTA_IMMEDIATE_DREG,
+	    NFTA_IMMEDIATE_DATA }, 2);
+	assert_int_equal(nest_be32(data, NFTA_IMMEDIATE_DREG), NFT_REG_1);
+	data = nlb_nest_attr(data, NFTA_IMMEDIATE_DATA);
+	nest_is(data, (const uint16_t []){ NFTA_DATA_VALUE }, 1);
+	assert_int_equal(nlb_attr_u32(nlb_nest_attr(data, NFTA_DATA_VALUE)),
+	    0x80000010);
+	/* meta: the packet's mark = register 1 */
+	expr = nlb_nest_nth(list, NFTA_LIST_ELEM, 1);
+	nest_is(expr, (const uint16_t []){ NFTA_EXPR_NAME, NFTA_EXPR_DATA }, 2);
+	assert_string_equal(nest_str(expr, NFTA_EXPR_NAME), "meta");
+	data = nlb_nest_attr(expr, NFTA_EXPR_DATA);
+	nest_is(data, (const uint16_t []){ NFTA_META_KEY, NFTA_META_SREG }, 2);
+	assert_int_equal(nest_be32(data, NFTA_META_KEY), NFT_META_MARK);
+	assert_int_equal(nest_be32(data, NFTA_META_SREG), NFT_REG_1);
 	nlh = nlb_next(buf, b.len, &off);
 	assert_int_equal(nlh->nlmsg_type, NFNL_MSG_BATCH_END);
 	/* no chain for "no mark", nor for the bit */
@@ -365,7 +519,10 @@ test_mark_chain(void **state)
 	nlh = nlb_next(buf, b.len, &off);
 	assert_int_equal(nlh->nlmsg_type, NLB_NFT(NFT_MSG_DELCHAIN));
 	assert_int_equal(nlh->nlmsg_flags, NLM_F_REQUEST | NLM_F_ACK);
-	assert_non_null(memmem(nlh, nlh->nlmsg_len, "mark_0x00000010", 16));
+	msg_is(nlh, (const uint16_t []){ NFTA_CHAIN_TABLE, NFTA_CHAIN_NAME },
+	    2);
+	assert_string_equal(msg_str(nlh, NFTA_CHAIN_TABLE), "nfqspid-fp-1");
+	assert_string_equal(msg_str(nlh, NFTA_CHAIN_NAME), "mark_0x00000010");
 	assert_int_equal(fpmsg_del_chain(&b, "t", 0), -1);
 	assert_int_equal(errno, EINVAL);
 	/* not inside an open element message */
@@ -512,7 +669,8 @@ test_dump_malformed(void **state)
 	struct nlb	*m = calloc(1, sizeof(*m));
 	struct seen	*s = calloc(1, sizeof(*s));
 	struct nlmsghdr	*nlh;
-	size_t		 cut, i;
+	const struct nlattr *elem, *a;
+	size_t		 cut, i, counter, code, chain;
 	int		 rc;
 
 	(void)state;
@@ -540,23 +698,34 @@ test_dump_malformed(void **state)
 		(void)fpmsg_dump_parse(m->b, m->len, 1, collect, s);
 		assert_true(s->n <= 2);
 	}
-	/* a counter of the wrong size */
+	/* where the first element's counter and verdict lie */
+	elem = nlb_nest_nth(nlb_msg_attr((const struct nlmsghdr *)d->b,
+	    NFTA_SET_ELEM_LIST_ELEMENTS), NFTA_LIST_ELEM, 0);
+	a = nlb_nest_nth(nlb_nest_attr(elem, NFTA_SET_ELEM_EXPRESSIONS),
+	    NFTA_LIST_ELEM, 0);
+	assert_string_equal(nest_str(a, NFTA_EXPR_NAME), "counter");
+	a = nlb_nest_attr(nlb_nest_attr(a, NFTA_EXPR_DATA),
+	    NFTA_COUNTER_BYTES);
+	counter = (size_t)((const uint8_t *)a - d->b);
+	a = nlb_nest_attr(nlb_nest_attr(elem, NFTA_SET_ELEM_DATA),
+	    NFTA_DATA_VERDICT);
+	code = (size_t)((const uint8_t *)nlb_attr_data(nlb_nest_attr(a,
+	    NFTA_VERDICT_CODE), 4) - d->b);
+	chain = (size_t)((const uint8_t *)nlb_attr_data(nlb_nest_attr(a,
+	    NFTA_VERDICT_CHAIN), 16) - d->b);
+	/* a counter of the wrong size: its bytes, 8 -> 4 */
 	*m = *d;
-	for (i = MSG_ATTRS; i + 8 < m->len; i++)
-		if (memcmp(m->b + i, "counter", 8) == 0)
-			break;
-	/* NFTA_EXPR_DATA follows the name: its first attribute, 8 -> 4 */
-	((struct nlattr *)(m->b + i + 8 + NLA_HDRLEN))->nla_len = 8;
+	((struct nlattr *)(m->b + counter))->nla_len = 8;
 	assert_int_equal(fpmsg_dump_parse(m->b, m->len, 1, collect, s), -1);
 	assert_int_equal(errno, EPROTO);
-	/* a verdict other than goto; a chain name without its NUL */
+	/* a verdict other than goto (NFT_JUMP); a chain name without its
+	   NUL */
 	*m = *d;
-	i = (size_t)((uint8_t *)memmem(m->b, m->len, "mark_0x", 7) - m->b);
-	m->b[i - NLA_HDRLEN - 1] = 0xfd;	/* the code's last byte */
+	m->b[code + 3] = 0xfd;
 	assert_int_equal(fpmsg_dump_parse(m->b, m->len, 1, collect, s), -1);
 	assert_int_equal(errno, EPROTO);
 	*m = *d;
-	m->b[i + 15] = 'x';
+	m->b[chain + 15] = 'x';
 	assert_int_equal(fpmsg_dump_parse(m->b, m->len, 1, collect, s), -1);
 	assert_int_equal(errno, EPROTO);
 	/* a message of another type */
@@ -632,7 +801,9 @@ test_dump_req(void **state)
 	assert_int_equal(nlh->nlmsg_type, NLB_NFT(NFT_MSG_GETSETELEM));
 	assert_int_equal(nlh->nlmsg_flags, NLM_F_REQUEST | NLM_F_DUMP);
 	assert_int_equal(nlh->nlmsg_seq, 77);
-	assert_non_null(memmem(b, (size_t)n, "conn_udp6", 10));
+	msg_is(nlh, (const uint16_t []){ NFTA_SET_ELEM_LIST_TABLE,
+	    NFTA_SET_ELEM_LIST_SET }, 2);
+	assert_null(elem_msg_of(nlh, "nfqspid-fp-3", "conn_udp6"));
 	assert_int_equal(fpmsg_dump_req(b, 40, 77, "nfqspid-fp-3",
 	    "conn_udp6"), -1);
 }
@@ -645,6 +816,7 @@ test_get(void **state)
 	struct fpmsg_buf	 b;
 	struct fp_conn		 c = conn6(IPPROTO_TCP, 900, 0);
 	const struct nlmsghdr	*nlh;
+	const struct nlattr	*list, *elem;
 	uint8_t			 key[FPMSG_KEYMAX];
 	struct seen		*s = calloc(1, sizeof(*s));
 	size_t			 off = 0, len;
@@ -665,14 +837,20 @@ test_get(void **state)
 		assert_int_equal(nlh->nlmsg_type, NLB_NFT(NFT_MSG_GETSETELEM));
 		assert_int_equal(nlh->nlmsg_flags, NLM_F_REQUEST);
 		assert_int_equal(nlh->nlmsg_seq, 500 + (uint32_t)dir);
-		assert_non_null(memmem(nlh, nlh->nlmsg_len, "conn_tcp6", 10));
+		msg_is(nlh, (const uint16_t []){ NFTA_SET_ELEM_LIST_TABLE,
+		    NFTA_SET_ELEM_LIST_SET, NFTA_SET_ELEM_LIST_ELEMENTS }, 3);
+		list = elem_msg_of(nlh, "nfqspid-fp-2", "conn_tcp6");
 		/* its element reads back as the kernel reads it */
 		s->n = 0;
 		assert_int_equal(fpmsg_dump_parse((const uint8_t *)nlh,
 		    nlh->nlmsg_len, nlh->nlmsg_seq, collect, s), -1);
 		assert_int_equal(errno, EPROTO);	/* not a NEWSETELEM */
+		/* one element: the key, as put; no verdict, no timers */
+		nest_is(list, (const uint16_t []){ NFTA_LIST_ELEM }, 1);
 		len = fpmsg_key(&c, dir, key);
-		assert_non_null(memmem(nlh, nlh->nlmsg_len, key, len));
+		elem = elem_of(list, 0, key, len);
+		assert_null(nlb_nest_attr(elem, NFTA_SET_ELEM_DATA));
+		assert_null(nlb_nest_attr(elem, NFTA_SET_ELEM_TIMEOUT));
 	}
 	assert_int_equal(off, b.len);
 	/* no room: nothing half written, the sequence number unused */
