@@ -669,8 +669,9 @@ test_dump_malformed(void **state)
 	struct nlb	*m = calloc(1, sizeof(*m));
 	struct seen	*s = calloc(1, sizeof(*s));
 	struct nlmsghdr	*nlh;
-	const struct nlattr *elem, *a;
+	const struct nlattr *elem, *a, *cdata;
 	size_t		 cut, i, counter, code, chain;
+	uint16_t	 t;
 	int		 rc;
 
 	(void)state;
@@ -704,20 +705,28 @@ test_dump_malformed(void **state)
 	a = nlb_nest_nth(nlb_nest_attr(elem, NFTA_SET_ELEM_EXPRESSIONS),
 	    NFTA_LIST_ELEM, 0);
 	assert_string_equal(nest_str(a, NFTA_EXPR_NAME), "counter");
-	a = nlb_nest_attr(nlb_nest_attr(a, NFTA_EXPR_DATA),
-	    NFTA_COUNTER_BYTES);
-	counter = (size_t)((const uint8_t *)a - d->b);
+	cdata = nlb_nest_attr(a, NFTA_EXPR_DATA);
 	a = nlb_nest_attr(nlb_nest_attr(elem, NFTA_SET_ELEM_DATA),
 	    NFTA_DATA_VERDICT);
 	code = (size_t)((const uint8_t *)nlb_attr_data(nlb_nest_attr(a,
 	    NFTA_VERDICT_CODE), 4) - d->b);
 	chain = (size_t)((const uint8_t *)nlb_attr_data(nlb_nest_attr(a,
 	    NFTA_VERDICT_CHAIN), 16) - d->b);
-	/* a counter of the wrong size: its bytes, 8 -> 4 */
-	*m = *d;
-	((struct nlattr *)(m->b + counter))->nla_len = 8;
-	assert_int_equal(fpmsg_dump_parse(m->b, m->len, 1, collect, s), -1);
-	assert_int_equal(errno, EPROTO);
+	/* a counter of the wrong size: its bytes or packets, 8 -> 4, the 4
+	   left an empty attribute of no type, so that the nest parses */
+	for (t = NFTA_COUNTER_BYTES; t <= NFTA_COUNTER_PACKETS; t++) {
+		assert_non_null(a = nlb_nest_attr(cdata, t));
+		counter = (size_t)((const uint8_t *)a - d->b);
+		*m = *d;
+		((struct nlattr *)(m->b + counter))->nla_len = NLA_HDRLEN + 4;
+		((struct nlattr *)(m->b + counter + NLA_HDRLEN + 4))->nla_len =
+		    NLA_HDRLEN;
+		((struct nlattr *)(m->b + counter + NLA_HDRLEN +
+		    4))->nla_type = NFTA_COUNTER_UNSPEC;
+		assert_int_equal(fpmsg_dump_parse(m->b, m->len, 1, collect, s),
+		    -1);
+		assert_int_equal(errno, EPROTO);
+	}
 	/* a verdict other than goto (NFT_JUMP); a chain name without its
 	   NUL */
 	*m = *d;
@@ -726,6 +735,11 @@ test_dump_malformed(void **state)
 	assert_int_equal(errno, EPROTO);
 	*m = *d;
 	m->b[chain + 15] = 'x';
+	assert_int_equal(fpmsg_dump_parse(m->b, m->len, 1, collect, s), -1);
+	assert_int_equal(errno, EPROTO);
+	/* ... or with a NUL inside: not the name we would send back */
+	*m = *d;
+	m->b[chain + 4] = '\0';
 	assert_int_equal(fpmsg_dump_parse(m->b, m->len, 1, collect, s), -1);
 	assert_int_equal(errno, EPROTO);
 	/* a message of another type */
