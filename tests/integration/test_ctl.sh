@@ -333,14 +333,16 @@ check "delete that matches nothing: status 1, as conntrack -D (got $rc)" test "$
 check "... saying so" grep -q '0 connections deleted' "$T_TMP/del0.err"
 
 # ---- many connections: listing in slices while packets flow -------------------
-# 20000 UDP flows from the client, one source port each, raw so it is quick.
+# 20000 UDP flows from the client, one source port each, raw so it is quick
+# (paced T_SLOW times slower for a daemon under valgrind).
 cat >"$T_TMP/flood.py" <<'EOF'
 import socket, struct, sys, time
 src, dst, n = socket.inet_aton(sys.argv[1]), socket.inet_aton(sys.argv[2]), int(sys.argv[3])
+pause = 0.01 * float(sys.argv[4])
 s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
 for i in range(n):
     if i % 200 == 199:
-        time.sleep(0.01)	# within what the queue holds: none lost
+        time.sleep(pause)	# within what the queue holds: none lost
     udp = struct.pack(">HHHH", 10000 + i, 5353, 12, 0) + b"ping"
     ip = struct.pack(">BBHHHBBH4s4s", 0x45, 0, 32, i & 0xffff, 0, 64, 17, 0, src, dst)
     s.sendto(ip + udp, (sys.argv[2], 0))
@@ -400,7 +402,7 @@ EOF
 "$PY" "$T_TMP/evslow.py" "$T_CTL" "$T_TMP/evready" "$T_TMP/evgo" >"$T_TMP/evslow.out" 2>&1 &
 evslow=$!
 wait_for 50 test -e "$T_TMP/evready"
-in_c "$PY" "$T_TMP/flood.py" "$C4" "$S4" 20000
+in_c "$PY" "$T_TMP/flood.py" "$C4" "$S4" 20000 "$T_SLOW"
 echo go >"$T_TMP/evgo"
 quiet in_c ping -q -c 3 -i 0.3 -W 1 "$S4"
 wait "$evslow"

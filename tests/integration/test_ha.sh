@@ -188,11 +188,11 @@ fw_start()
 {
 	local i=$1
 	rm -f "$T_TMP/fw$i.sock"
-	ip netns exec "${NS_F[$i]}" "$NFQSPID" -f -c "$T_TMP/fw$i.ini" \
+	ip netns exec "${NS_F[$i]}" "${T_VG[@]}" "$NFQSPID" -f -c "$T_TMP/fw$i.ini" \
 	    >>"$T_TMP/fw$i.log" 2>&1 &
 	FW_PID[i]=$!
 	[ "$i" -eq 1 ] && T_DPID=${FW_PID[1]}	# lib_cleanup stops it
-	wait_for 100 _fw_up "$i"
+	wait_for $((100 * T_SLOW)) _fw_up "$i"
 }
 
 _fw_up()

@@ -69,10 +69,10 @@ bctl() { "$NFQSPICTL" -s "$B_CTL" "$@"; }
 start_backup()
 {
 	# shellcheck disable=SC2153  # lib_sync_link sets NS_B
-	ip netns exec "$NS_B" "$NFQSPID" -f -c "$T_TMP/backup.ini" \
+	ip netns exec "$NS_B" "${T_VG[@]}" "$NFQSPID" -f -c "$T_TMP/backup.ini" \
 	    >>"$B_LOG" 2>&1 &
 	B_PID=$!
-	wait_for 100 test -S "$B_CTL"
+	wait_for $((100 * T_SLOW)) test -S "$B_CTL"
 }
 
 stop_backup()
