@@ -548,7 +548,7 @@ lib_must_start()
 
 # lib_start_daemon [options]: nfqspid -f in dut, through T_DWRAP if the
 # test set it (a command that execs its arguments, as test_log's mount
-# namespace); wait until it has bound the queue and opened its control
+# namespace); wait until it has bound the queue and answers on its control
 # socket.
 lib_start_daemon()
 {
@@ -563,8 +563,9 @@ lib_start_daemon()
 }
 
 # lib_wait_daemon: the nfqspid started as $T_DPID (a test that starts it
-# its own way sets that) has bound the queue and opened its control
-# socket within 10 s (times T_SLOW); 1 if it exited or did not.
+# its own way sets that) has bound the queue and answers on its control
+# socket, so it is all up (privileges dropped, workers running), within
+# 10 s (times T_SLOW); 1 if it exited or did not.
 lib_wait_daemon()
 {
 	local n=$((100 * T_SLOW))
@@ -575,11 +576,13 @@ lib_wait_daemon()
 			T_DPID=
 			return 1
 		fi
-		lib_queue_bound && [ -S "$T_CTL" ] && return 0
+		lib_queue_bound && [ -S "$T_CTL" ] &&
+		    quiet timeout 5 "$NFQSPICTL" -s "$T_CTL" status &&
+		    return 0
 		sleep 0.1
 		n=$((n - 1))
 	done
-	echo "nfqspid did not bind queue $T_QUEUE and open $T_CTL within $((10 * T_SLOW)) s" >&2
+	echo "nfqspid did not bind queue $T_QUEUE and answer on $T_CTL within $((10 * T_SLOW)) s" >&2
 	return 1
 }
 
