@@ -850,6 +850,7 @@ main(int argc, char *argv[])
 	log_init(1, debug, LOG_DAEMON);
 	if ((d.cfg = config_load(d.cfgpath, err, sizeof(err))) == NULL) {
 		log_warnx("%s", err);
+		log_close();
 		return (2);
 	}
 	log_init(1, debug, d.cfg->facility);
@@ -857,5 +858,6 @@ main(int argc, char *argv[])
 		log_debug("%s: daemonizing", __func__);
 	status = daemon_run(&d, foreground, debug);
 	config_free(d.cfg);
+	log_close();
 	return (status);
 }

@@ -60,6 +60,7 @@
 
 /* log.c */
 void	 log_init(int foreground, int debug, int facility);
+void	 log_close(void);
 void	 log_setfacility(int facility);
 int	 log_getdebug(void);
 void	 log_warn(const char *, ...) NFQSPI_PRINTF(1, 2);
