@@ -185,7 +185,8 @@ fpd_flush_now(struct fpd *d)
 	uint32_t	 epoch;
 	int		 rc;
 
-	if (fpq_book_count(d->book) > 0)
+	/* not again while a flush is owed: a poll renews every element */
+	if (fpq_book_count(d->book) > 0 && !fpq_book_owed(d->book))
 		fpd_poll(d, spi_now_ms());
 
 	/* the epoch is published before the kernel is asked: whatever a
@@ -232,7 +233,8 @@ fpd_round(struct fpd *d, int flush)
 	if (fpq_book_apply(d->book) == -1)
 		fpd_flush_now(d);
 
-	if (now - d->polled_ms >= FPD_POLL_MS)
+	/* an owed flush's leftovers time out unrenewed, if it never works */
+	if (now - d->polled_ms >= FPD_POLL_MS && !fpq_book_owed(d->book))
 		fpd_poll(d, now);
 	/* a failed flush is tried again next round, and what the poll
 	   staged to go in again goes in then */

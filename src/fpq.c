@@ -152,6 +152,9 @@ struct fpq_book {
 	}		 gone[FPQ_BATCH];
 	struct fp_counts last[FPQ_BATCH];	/* ops->get's */
 	size_t		 ndel;
+	/* the last flush failed: what the book holds is no worker's any
+	   more, and must neither be renewed nor joined until one works */
+	int		 owed;
 	struct fp_stats	 st;
 };
 
@@ -351,8 +354,9 @@ fpq_book_add(struct fpq_book *b, unsigned w, const struct fpq_item *it)
 	struct fpq_node	**pp, *n;
 	int		  rc = 0;
 
-	if (it->epoch != b->epoch) {
-		/* sent before a flush the worker had not seen yet */
+	if (it->epoch != b->epoch || b->owed) {
+		/* sent before a flush the worker had not seen yet, or while
+		   the kernel still holds what the last one was to take */
 		b->st.stale++;
 		return (0);
 	}
@@ -440,11 +444,19 @@ fpq_book_flush(struct fpq_book *b, uint32_t *epoch)
 	if (b->ops.flush(b->arg) == -1) {
 		/* the removals stay staged, the rest stays known */
 		b->st.errors++;
+		b->owed = 1;
 		return (-1);
 	}
+	b->owed = 0;
 	fpq_book_empty(b);
 	b->st.flushes++;
 	return (0);
+}
+
+int
+fpq_book_owed(const struct fpq_book *b)
+{
+	return (b->owed);
 }
 
 uint32_t
@@ -494,7 +506,7 @@ fpq_book_sweep(struct fpq_book *b)
 
 	for (i = 0; i < b->nbucket; i++)
 		for (n = b->bucket[i]; n != NULL; n = n->next) {
-			if (n->state == FPQ_IN && !n->seen &&
+			if (n->state == FPQ_IN && !n->seen && !b->owed &&
 			    b->nadd < FPQ_BATCH) {
 				n->state = FPQ_STAGED;
 				n->renew = 1;

@@ -162,8 +162,12 @@ int		 fpq_book_apply(struct fpq_book *b);
 int		 fpq_book_pending(const struct fpq_book *b);
 /* Empty the kernel table: a new epoch (returned in *epoch before the
    kernel is asked, so the caller publishes it), nothing staged or held.
-   0, or -1 when the kernel refused (try again). */
+   0, or -1 when the kernel refused (try again).  Until a flush works
+   the flush is owed (fpq_book_owed()): what the kernel holds is no
+   worker's any more, so the book takes no offload and renews nothing,
+   and the caller must not have the kernel renew it either (no poll). */
 int		 fpq_book_flush(struct fpq_book *b, uint32_t *epoch);
+int		 fpq_book_owed(const struct fpq_book *b);
 uint32_t	 fpq_book_epoch(const struct fpq_book *b);
 /* The kernel's counts of c (fastpath_counters()): what is new goes to
    its worker through ops->credit.  -1 for a connection the book does
