@@ -315,11 +315,15 @@ fpq_book_apply(struct fpq_book *b)
 
 	if (b->ndel > 0) {
 		fpq_book_last(b);
-		if (b->ops.del(b->arg, b->del, b->ndel) == -1) {
-			b->st.errors++;
-			rc = -1;
-		}
+		rc = b->ops.del(b->arg, b->del, b->ndel);
 		b->ndel = 0;
+		if (rc == -1) {
+			/* the flush the caller owes drops the offloads: one
+			   now could land on a removal's leftover, counts and
+			   all */
+			b->st.errors++;
+			return (-1);
+		}
 	}
 	for (i = m = 0; i < b->nadd; i++)
 		if (b->addn[i] != NULL) {

@@ -156,7 +156,7 @@ int		 fpq_book_item(struct fpq_book *b, unsigned w,
 		    const struct fpq_item *it);
 /* Apply what is staged: the removals (their last counts read and
    credited first), then the offloads.  0, or -1 (a failed removal: the
-   caller must flush). */
+   offloads stay staged, and the caller must flush, which drops them). */
 int		 fpq_book_apply(struct fpq_book *b);
 /* Anything staged? */
 int		 fpq_book_pending(const struct fpq_book *b);

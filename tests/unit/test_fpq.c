@@ -349,6 +349,8 @@ test_book_errors(void **state)
 	struct kern	*k = calloc(1, sizeof(*k));
 	struct fpq_book	*b = fpq_book_new(&kops, k);
 	struct fp_stats	 st;
+	unsigned	 adds;
+	uint32_t	 e;
 
 	/* an offload the kernel refuses: not in the book either */
 	k->fail_add = 1;
@@ -365,14 +367,21 @@ test_book_errors(void **state)
 	assert_int_equal(fpq_book_apply(b), 0);
 	assert_int_equal(k->dels, 0);
 
-	/* a removal the kernel refuses: the caller must flush */
+	/* a removal the kernel refuses: the caller must flush; an offload
+	   of the same stage waits for that flush, which drops it */
 	feed(b, 0, FPQ_ADD, 2);
 	assert_int_equal(fpq_book_apply(b), 0);
 	k->fail_del = 1;
 	feed(b, 0, FPQ_DEL, 2);
+	feed(b, 0, FPQ_ADD, 3);
+	adds = k->adds;
 	assert_int_equal(fpq_book_apply(b), -1);
 	assert_int_equal(k->n, 1);
+	assert_int_equal(fpq_book_pending(b), 1);
 	k->fail_del = 0;
+	assert_int_equal(fpq_book_flush(b, &e), 0);
+	assert_int_equal(fpq_book_pending(b), 0);
+	assert_int_equal(k->adds, adds);
 	fpq_book_stats(b, &st);
 	assert_int_equal(st.errors, 2);
 	assert_int_equal(st.refused, 1);
