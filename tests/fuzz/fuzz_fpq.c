@@ -1,0 +1,380 @@
+/*
+ * fuzz_fpq.c - libFuzzer target: the fast path's book against a model
+ *
+ * Copyright (C) 2026 The nfqspid authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * The book (fpq.c) stands between the workers and the kernel's table;
+ * its promise is that a connection passes the kernel only while its
+ * worker has it offloaded, so that every removal reaches the kernel.
+ * Here the input is a script of what workers, kernel and thread do, in
+ * any order: two workers offer and remove 16 connections (a connection
+ * may end and a new one take its tuple), the kernel refuses changes or
+ * flushes, leaves a connection out, counts packets or lets an element
+ * time out, and the thread applies, polls, sweeps and flushes.  The
+ * workers are modelled as worker_fp.c behaves: what they believe is
+ * offloaded, the epoch they know, the refusals they are told of.
+ *
+ * After each apply that succeeded, with no flush owed, everything the
+ * kernel holds is believed offloaded by its worker; a connection a
+ * worker believes offloaded, that the kernel did not drop and nobody
+ * refused, is in the kernel; the kernel never changes while a flush is
+ * owed but to lose elements; no worker is credited more packets than
+ * the kernel passed, and credits and refusals reach the right worker.
+ */
+#include <sys/socket.h>
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <string.h>
+
+#include "fpq.h"
+#include "fuzz.h"
+
+#define NCONN	16
+#define NWORK	2
+#define OWNER(i) ((unsigned)(i) % NWORK)
+
+struct model {
+	/* the kernel */
+	uint8_t		 in[NCONN];
+	uint64_t	 kpkts[NCONN];		/* since put in */
+	uint64_t	 passed[NCONN];		/* ever, by tuple */
+	uint8_t		 dropped[NCONN];	/* timed out */
+	int		 fail_add, fail_del, fail_flush;
+	size_t		 take;			/* fail_add: these go in */
+	int		 out;			/* this one stays out; -1 */
+	/* the workers */
+	uint8_t		 view[NCONN];		/* offloaded, they believe */
+	uint8_t		 refused[NCONN];	/* not offered again */
+	uint8_t		 told[NCONN];		/* refusals not yet read */
+	uint32_t	 wepoch[NWORK];
+	uint64_t	 credited[NCONN];
+	/* the thread */
+	uint32_t	 epoch;			/* published */
+	int		 owed;			/* a flush failed */
+};
+
+static struct model	 M;
+
+static struct fp_conn
+conn(unsigned i)
+{
+	struct fp_conn	 c;
+
+	memset(&c, 0, sizeof(c));
+	c.family = AF_INET;
+	c.proto = IPPROTO_UDP;
+	c.src.a8[0] = 10;
+	c.src.a8[3] = 1;
+	c.dst.a8[0] = 10;
+	c.dst.a8[3] = 2;
+	c.sport = (uint16_t)(1000 + i);
+	c.dport = 53;
+	c.mark = i & 1 ? 0x10 : 0;
+	return (c);
+}
+
+static unsigned
+index_of(const struct fp_conn *c)
+{
+	unsigned	 i = (unsigned)c->sport - 1000;
+
+	CHECK(i < NCONN);
+	CHECK(fpq_conn_eq(c, &(struct fp_conn){ 0 }) == 0);
+	return (i);
+}
+
+/* ---- the kernel, as the book's ops ---------------------------------- */
+
+static int
+k_add(void *arg, const struct fp_conn *c, size_t n, uint8_t *in)
+{
+	size_t		 j;
+	unsigned	 i;
+
+	(void)arg;
+	/* nothing goes in while the table still holds the orphans of a
+	   flush that failed */
+	CHECK(!M.owed);
+	memset(in, 0, n);
+	for (j = 0; j < n; j++) {
+		i = index_of(&c[j]);
+		if (M.fail_add && j == M.take) {
+			errno = ENOSPC;
+			return (-1);
+		}
+		if ((int)i == M.out)
+			continue;
+		in[j] = 1;
+		if (!M.in[i])
+			M.kpkts[i] = 0;
+		M.in[i] = 1;
+		M.dropped[i] = 0;
+	}
+	return (0);
+}
+
+static int
+k_del(void *arg, const struct fp_conn *c, size_t n)
+{
+	size_t	 j;
+
+	(void)arg;
+	if (M.fail_del) {
+		errno = EIO;
+		return (-1);
+	}
+	for (j = 0; j < n; j++)
+		M.in[index_of(&c[j])] = 0;
+	return (0);
+}
+
+static int
+k_flush(void *arg)
+{
+	(void)arg;
+	if (M.fail_flush) {
+		errno = ENOBUFS;
+		return (-1);
+	}
+	memset(M.in, 0, sizeof(M.in));
+	return (0);
+}
+
+static int
+k_credit(void *arg, unsigned w, const struct fp_conn *c, uint64_t pkts,
+    uint64_t bytes)
+{
+	unsigned	 i = index_of(c);
+
+	(void)arg;
+	CHECK(w == OWNER(i));
+	CHECK(bytes == pkts * 100);
+	M.credited[i] += pkts;
+	CHECK(M.credited[i] <= M.passed[i]);
+	return (0);
+}
+
+static int
+k_refuse(void *arg, unsigned w, const struct fp_conn *c)
+{
+	unsigned	 i = index_of(c);
+
+	(void)arg;
+	CHECK(w == OWNER(i));
+	M.told[i] = 1;
+	return (0);
+}
+
+static int
+k_get(void *arg, const struct fp_conn *c, size_t n, struct fp_counts *k)
+{
+	size_t		 j;
+	unsigned	 i;
+
+	(void)arg;
+	for (j = 0; j < n; j++) {
+		i = index_of(&c[j]);
+		memset(&k[j], 0, sizeof(k[j]));
+		if (M.in[i]) {
+			k[j].pkts = M.kpkts[i];
+			k[j].bytes = M.kpkts[i] * 100;
+			k[j].expires_ms = 1000;
+		}
+	}
+	return (0);
+}
+
+static const struct fpq_ops ops = {
+	.add = k_add,
+	.del = k_del,
+	.flush = k_flush,
+	.credit = k_credit,
+	.refuse = k_refuse,
+	.get = k_get
+};
+
+/* ---- the thread ---------------------------------------------------------- */
+
+/* As fpd_flush_now(): the epoch is published whether the kernel obeys
+   or not. */
+static void
+flush(struct fpq_book *b)
+{
+	uint32_t	 e;
+	int		 rc;
+
+	rc = fpq_book_flush(b, &e);
+	M.epoch = e;
+	M.owed = rc == -1;
+	if (rc == 0)
+		memset(M.in, 0, sizeof(M.in));
+}
+
+static void
+apply(struct fpq_book *b)
+{
+	unsigned	 i;
+
+	if (fpq_book_apply(b) == -1) {
+		flush(b);
+		return;
+	}
+	if (M.owed)
+		return;
+	for (i = 0; i < NCONN; i++) {
+		if (M.in[i])
+			CHECK(M.view[i] && M.wepoch[OWNER(i)] == M.epoch);
+		if (M.view[i] && M.wepoch[OWNER(i)] == M.epoch &&
+		    !M.told[i] && !M.dropped[i])
+			CHECK(M.in[i]);
+	}
+}
+
+/* A whole dump, as fastpath_counters() reads it, then the sweep; as
+   fpd_round() polls: after the round's changes, never while a flush is
+   owed. */
+static void
+poll_kernel(struct fpq_book *b)
+{
+	struct fp_conn	 c;
+	struct fp_counts k;
+	unsigned	 i;
+
+	if (fpq_book_pending(b))
+		apply(b);
+	if (fpq_book_owed(b))
+		return;
+	for (i = 0; i < NCONN; i++) {
+		if (!M.in[i])
+			continue;
+		c = conn(i);
+		memset(&k, 0, sizeof(k));
+		k.pkts = M.kpkts[i];
+		k.bytes = M.kpkts[i] * 100;
+		k.expires_ms = 1000;
+		/* no stray */
+		CHECK(fpq_book_counts(b, &c, &k) == 0);
+	}
+	fpq_book_sweep(b);
+}
+
+/* ---- the workers -------------------------------------------------------- */
+
+static void
+item(struct fpq_book *b, unsigned i, uint8_t op)
+{
+	struct fpq_item	 it;
+
+	memset(&it, 0, sizeof(it));
+	it.c = conn(i);
+	it.op = op;
+	it.epoch = M.wepoch[OWNER(i)];
+	if (fpq_book_item(b, OWNER(i), &it) == -1)
+		flush(b);
+}
+
+/* worker_fp_epoch(), then the refusals it was told of, as
+   worker_fp_credits() reads them */
+static void
+worker_catch_up(struct fpq_book *b, unsigned w)
+{
+	unsigned	 i;
+
+	if (M.wepoch[w] != M.epoch) {
+		for (i = w; i < NCONN; i += NWORK)
+			M.view[i] = M.refused[i] = 0;
+		M.wepoch[w] = M.epoch;
+	}
+	for (i = w; i < NCONN; i += NWORK) {
+		if (!M.told[i])
+			continue;
+		M.told[i] = 0;
+		if (M.view[i]) {
+			M.view[i] = 0;
+			M.refused[i] = 1;
+			item(b, i, FPQ_DEL);
+		}
+	}
+}
+
+static void
+step(struct fpq_book *b, uint8_t op, uint8_t arg)
+{
+	unsigned	 i = arg % NCONN;
+
+	switch (op % 12) {
+	case 0:		/* offer */
+		if (!M.view[i] && !M.refused[i]) {
+			M.view[i] = 1;
+			item(b, i, FPQ_ADD);
+		}
+		break;
+	case 1:		/* a FIN or RST: it leaves the kernel */
+	case 2:		/* it ends; a new connection may take its tuple */
+		if (M.view[i]) {
+			M.view[i] = 0;
+			item(b, i, FPQ_DEL);
+		}
+		if (op % 12 == 2)
+			M.refused[i] = 0;
+		break;
+	case 3:
+		apply(b);
+		break;
+	case 4:
+		flush(b);
+		break;
+	case 5:
+		worker_catch_up(b, arg % NWORK);
+		break;
+	case 6:		/* the kernel passes packets */
+		if (M.in[i]) {
+			M.kpkts[i] += 1 + arg / NCONN;
+			M.passed[i] += 1 + arg / NCONN;
+		}
+		break;
+	case 7:
+		poll_kernel(b);
+		break;
+	case 8:		/* an element times out */
+		if (M.in[i]) {
+			M.in[i] = 0;
+			M.dropped[i] = 1;
+		}
+		break;
+	case 9:		/* the kernel refuses a whole change, or part */
+		M.fail_add = arg & 1;
+		M.take = arg >> 1 & 3;
+		M.fail_del = arg >> 3 & 1;
+		M.fail_flush = arg >> 4 & 1;
+		break;
+	case 10:	/* a mark with no chain left */
+		M.out = arg & 0x80 ? -1 : (int)i;
+		break;
+	default:	/* the thread catches up: a flush owed is made */
+		if (M.owed) {
+			M.fail_flush = 0;
+			flush(b);
+		}
+		apply(b);
+		break;
+	}
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct fpq_book	*b;
+	size_t		 j;
+
+	memset(&M, 0, sizeof(M));
+	M.out = -1;
+	if ((b = fpq_book_new(&ops, NULL)) == NULL)
+		return (0);
+	for (j = 0; j + 1 < size; j += 2)
+		step(b, data[j], data[j + 1]);
+	fpq_book_free(b);
+	return (0);
+}
