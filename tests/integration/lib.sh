@@ -293,7 +293,7 @@ _vg_log_clean()
 	{ sub(/^==[0-9]+== ?/, "") }
 	/^ERROR SUMMARY: [1-9]/ { bad = 1 }
 	/^(Invalid (read|write|free)|Conditional jump|Use of uninitialised|Syscall param|Mismatched free|Source and destination overlap|Argument .* of function)/ { bad = 1 }
-	/definitely lost in [1-9]/ { bad = 1 }
+	/are definitely lost in loss record/ { bad = 1 }
 	# a descriptor block: "Open ... N: ...", then where it was opened,
 	# or "<inherited from parent>" (stdio, the test harness)
 	fd != "" { if ($0 !~ /<inherited from parent>/) bad = 1; fd = "" }
