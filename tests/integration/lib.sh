@@ -653,11 +653,11 @@ c = d["total"] if len(sys.argv) < 3 else d["workers"][int(sys.argv[2])]
 print(c[sys.argv[1]])' "$@" 2>/dev/null
 }
 
-# log_has ERE: the daemon's log has a matching line (waits up to 3 s, as
-# the verdict may come a moment after the traffic).
+# log_has ERE: the daemon's log has a matching line (waits up to 3 s,
+# times T_SLOW, as the verdict may come a moment after the traffic).
 log_has()
 {
-	wait_for 30 grep -Eq -- "$1" "$T_LOG"
+	wait_for $((30 * T_SLOW)) grep -Eq -- "$1" "$T_LOG"
 }
 
 log_lacks()
