@@ -28,7 +28,8 @@
 # nfqspid is built with AddressSanitizer, which makes it a few times
 # slower; the RSS check is left to the normal build then, as ASan's
 # quarantine holds on to freed memory); ATTACK_PARTS="inject scan storm
-# frag" picks parts.  The figures are printed as "figure:" lines.
+# frag" picks parts (under valgrind "scan frag").  The figures are
+# printed as "figure:" lines.
 #
 # Copyright (C) 2026 The nfqspid authors
 # SPDX-License-Identifier: GPL-2.0-or-later
@@ -62,7 +63,10 @@ fi
 N_INJECT=$((100000 / ATTACK_SCALE))
 N_STORM=$((1000000 / ATTACK_SCALE))
 echo "ATTACK_SCALE=$ATTACK_SCALE: $N_INJECT injected segments, $N_STORM storm packets"
-# ATTACK_PARTS: which parts to run (all by default)
+# ATTACK_PARTS: which parts to run (all by default; under valgrind,
+# NFQSPID_VALGRIND, the scans and fragments: the injection and the
+# storm measure a daemon that keeps up with the kernel)
+[ "${#T_VG[@]}" -gt 0 ] && : "${ATTACK_PARTS:=scan frag}"
 : "${ATTACK_PARTS:=inject scan storm frag}"
 part() { [[ " $ATTACK_PARTS " == *" $1 "* ]]; }
 
