@@ -1,0 +1,582 @@
+/*
+ * fuzz_offload.c - libFuzzer target: a worker, its table and the fast
+ * path's book, against the kernel's table
+ *
+ * Copyright (C) 2026 The nfqspid authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * The fast path's promise (nfqspid(8), THE FAST PATH): nfqspid's table
+ * stays the authority, and the kernel lets a connection's packets pass
+ * only while nfqspid has it established and offloaded, with its mark.
+ * Here the real worker side (worker_fp.c), a real connection table and
+ * the real book (fpq.c) run the way fpd.c drives them, with the kernel
+ * a model.  The input is a script of (op, arg) byte pairs: packets of 4
+ * TCP and 4 UDP connections (a packet the kernel holds the connection of
+ * passes there, unless it is a SYN, FIN or RST, as the fast path's chain
+ * does), rounds and polls of the thread, the worker reading what comes
+ * back, time passing, conntrack flush and delete, a reload that stops or
+ * allows offloads, the kernel refusing changes and flushes or leaving a
+ * mark out, a full ring.
+ *
+ * After every round of the thread that owes no flush: every connection
+ * the kernel holds is in the worker's table, established (TCP) or
+ * answered (UDP), marked offloaded, with the kernel's mark; and the
+ * table's count of offloaded entries is the number it marks.
+ */
+#define _GNU_SOURCE		/* as autoconf.h: the headers worker_int.h needs */
+
+#include <sys/socket.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <string.h>
+
+#include "worker_int.h"
+#include "fuzz.h"
+
+#define NTCP	4
+#define NCONN	8		/* 0-3 TCP, 4-7 UDP */
+
+/* ---- the fast path's thread: its half of the ports ----------------------- */
+
+struct fpd {
+	struct fpq_port		 port;
+	struct fpq_shared	 sh;
+};
+
+struct fpq_port *
+fpd_port(struct fpd *d, unsigned w)
+{
+	return (w == 0 ? &d->port : NULL);
+}
+
+const struct fpq_shared *
+fpd_shared(struct fpd *d)
+{
+	return (&d->sh);
+}
+
+void
+fpd_wake(struct fpd *d)
+{
+	(void)d;
+}
+
+void
+fpd_kick(struct fpd *d)
+{
+	(void)d;
+}
+
+void
+fpd_lost_removal(struct fpd *d)
+{
+	d->sh.flush = 1;
+}
+
+/* ---- the world ------------------------------------------------------------ */
+
+struct kelem {
+	struct fp_conn	 c;
+	uint64_t	 pkts;
+};
+
+static struct {
+	struct fpd	 d;
+	struct config	 cfg;
+	struct worker	 w;
+	uint64_t	 rcount[2 * CT_STATE_MAX];
+	struct fpq_book	*b;
+	uint64_t	 now;
+	/* the kernel */
+	struct kelem	 k[NCONN];
+	unsigned	 nk;
+	int		 fail_add, fail_del, fail_flush;
+	uint32_t	 out_mark;	/* a mark with no chain; 0: none */
+	/* each connection's next sequence number, each way */
+	uint32_t	 seq[NCONN][2];
+} X;
+
+static int
+k_find(const struct fp_conn *c)
+{
+	unsigned	 i;
+
+	for (i = 0; i < X.nk; i++)
+		if (fpq_conn_eq(&X.k[i].c, c))
+			return ((int)i);
+	return (-1);
+}
+
+static void
+k_drop(unsigned i)
+{
+	X.k[i] = X.k[--X.nk];
+}
+
+static int
+k_add(void *arg, const struct fp_conn *c, size_t n, uint8_t *in)
+{
+	size_t	 j;
+	int	 i;
+
+	(void)arg;
+	memset(in, 0, n);
+	if (X.fail_add) {
+		errno = ENOMEM;
+		return (-1);
+	}
+	for (j = 0; j < n; j++) {
+		if (X.out_mark != 0 && c[j].mark == X.out_mark)
+			continue;
+		in[j] = 1;
+		if ((i = k_find(&c[j])) != -1) {
+			X.k[i].c = c[j];	/* as it was asked */
+			continue;
+		}
+		CHECK(X.nk < NCONN);
+		X.k[X.nk].c = c[j];
+		X.k[X.nk++].pkts = 0;
+	}
+	return (0);
+}
+
+static int
+k_del(void *arg, const struct fp_conn *c, size_t n)
+{
+	size_t	 j;
+	int	 i;
+
+	(void)arg;
+	if (X.fail_del) {
+		errno = EIO;
+		return (-1);
+	}
+	for (j = 0; j < n; j++)
+		if ((i = k_find(&c[j])) != -1)
+			k_drop((unsigned)i);
+	return (0);
+}
+
+static int
+k_flush(void *arg)
+{
+	(void)arg;
+	if (X.fail_flush) {
+		errno = ENOBUFS;
+		return (-1);
+	}
+	X.nk = 0;
+	return (0);
+}
+
+/* as fpd.c: what goes back to the worker rides its back ring */
+static int
+k_back(const struct fp_conn *c, uint64_t pkts, uint8_t refused)
+{
+	struct fpq_credit	 cr;
+
+	memset(&cr, 0, sizeof(cr));
+	cr.c = *c;
+	cr.pkts = pkts;
+	cr.bytes = pkts * 64;
+	cr.refused = refused;
+	return (fpq_ring_push(&X.d.port.back, &cr));
+}
+
+static int
+k_credit(void *arg, unsigned w, const struct fp_conn *c, uint64_t pkts,
+    uint64_t bytes)
+{
+	(void)arg;
+	(void)bytes;
+	CHECK(w == 0);
+	return (k_back(c, pkts, 0));
+}
+
+static int
+k_refuse(void *arg, unsigned w, const struct fp_conn *c)
+{
+	(void)arg;
+	CHECK(w == 0);
+	return (k_back(c, 0, 1));
+}
+
+static int
+k_get(void *arg, const struct fp_conn *c, size_t n, struct fp_counts *out)
+{
+	size_t	 j;
+	int	 i;
+
+	(void)arg;
+	for (j = 0; j < n; j++) {
+		memset(&out[j], 0, sizeof(out[j]));
+		if ((i = k_find(&c[j])) != -1) {
+			out[j].pkts = X.k[i].pkts;
+			out[j].bytes = X.k[i].pkts * 64;
+			out[j].expires_ms = 60000;
+		}
+	}
+	return (0);
+}
+
+static const struct fpq_ops ops = {
+	.add = k_add,
+	.del = k_del,
+	.flush = k_flush,
+	.credit = k_credit,
+	.refuse = k_refuse,
+	.get = k_get
+};
+
+/* ---- the thread, as fpd.c ----------------------------------------------- */
+
+/* fastpath_counters() through fpq_book_counts(), then the sweep; a
+   stray is taken out, as fastpath.c does */
+static void
+thread_poll(void)
+{
+	struct fp_counts cn;
+	unsigned	 i;
+
+	if (fpq_book_owed(X.b))
+		return;
+	for (i = 0; i < X.nk; ) {
+		memset(&cn, 0, sizeof(cn));
+		cn.pkts = X.k[i].pkts;
+		cn.bytes = X.k[i].pkts * 64;
+		cn.expires_ms = 60000;
+		if (fpq_book_counts(X.b, &X.k[i].c, &cn) == -1)
+			k_drop(i);
+		else
+			i++;
+	}
+	fpq_book_sweep(X.b);
+}
+
+static void
+thread_flush(void)
+{
+	uint32_t	 e;
+	int		 rc;
+
+	if (fpq_book_count(X.b) > 0)
+		thread_poll();
+	rc = fpq_book_flush(X.b, &e);
+	X.d.sh.epoch = e;
+	if (rc == -1)
+		X.d.sh.flush = 1;
+}
+
+/* The entry of connection c, found without a lookup (which would
+   remove one past its time): NULL if none. */
+struct find {
+	const struct fp_conn	*c;
+	struct ct_entry		*e;
+	unsigned		 marked;
+};
+
+static int
+find_entry(struct ct_table *t, struct ct_entry *e, void *arg)
+{
+	struct find	*f = arg;
+	struct fp_conn	 c;
+
+	if (ct_offloaded(t, e))
+		f->marked++;
+	memset(&c, 0, sizeof(c));
+	ct_entry_tuple(e, &c.family, &c.proto, &c.src, &c.dst, &c.sport,
+	    &c.dport);
+	if (f->c != NULL && fpq_conn_eq(&c, f->c))
+		f->e = e;
+	return (0);
+}
+
+static struct ct_entry *
+entry_of(const struct fp_conn *c, unsigned *marked)
+{
+	struct find	 f = { c, NULL, 0 };
+	uint64_t	 cursor = 0;
+
+	(void)ct_walk(X.w.ct, &cursor, SIZE_MAX, find_entry, &f);
+	if (marked != NULL)
+		*marked = f.marked;
+	return (f.e);
+}
+
+/* Is the kernel's table what the worker's allows? */
+static void
+check(void)
+{
+	struct ct_entry	*e;
+	unsigned	 i, marked;
+
+	if (fpq_book_owed(X.b) || X.d.sh.flush)
+		return;
+	(void)entry_of(NULL, &marked);
+	CHECK(marked == ct_offload_count(X.w.ct));
+	for (i = 0; i < X.nk; i++) {
+		/* the worker has seen the flush before anything went in */
+		CHECK(X.w.fp_epoch == X.d.sh.epoch);
+		e = entry_of(&X.k[i].c, NULL);
+		CHECK(e != NULL);
+		CHECK(ct_offloadable(e));
+		CHECK(ct_offloaded(X.w.ct, e));
+		CHECK(ct_entry_mark(e) == X.k[i].c.mark);
+	}
+}
+
+/* One round, as fpd_round() */
+static void
+thread_round(void)
+{
+	struct fpq_item	 it;
+	int		 flush = 0;
+
+	while (fpq_ring_pop(&X.d.port.out, &it))
+		if (fpq_book_item(X.b, 0, &it) == -1)
+			flush = 1;
+	if (X.d.sh.flush) {
+		X.d.sh.flush = 0;
+		flush = 1;
+	}
+	if (flush)
+		thread_flush();
+	if (fpq_book_apply(X.b) == -1)
+		thread_flush();
+	check();
+}
+
+/* ---- packets -------------------------------------------------------------- */
+
+static struct pkt
+packet(unsigned i, int reply, uint8_t flags, uint16_t paylen)
+{
+	struct pkt	 p;
+	uint16_t	 cport = (uint16_t)(40000 + i), sport;
+
+	memset(&p, 0, sizeof(p));
+	p.family = AF_INET;
+	p.proto = i < NTCP ? IPPROTO_TCP : IPPROTO_UDP;
+	sport = p.proto == IPPROTO_TCP ? 80 : 53;
+	p.ttl = 64;
+	inet_pton(AF_INET, reply ? "10.0.0.2" : "10.0.0.1", p.src.a8);
+	inet_pton(AF_INET, reply ? "10.0.0.1" : "10.0.0.2", p.dst.a8);
+	p.sport = reply ? sport : cport;
+	p.dport = reply ? cport : sport;
+	p.paylen = paylen;
+	p.iplen = (uint16_t)((p.proto == IPPROTO_TCP ? 40 : 28) + paylen);
+	p.wscale = PKT_WSCALE_NONE;
+	if (p.proto == IPPROTO_TCP) {
+		p.th_flags = flags;
+		p.seq = X.seq[i][reply];
+		p.ack = X.seq[i][!reply];
+		p.win = 65535;
+		X.seq[i][reply] += paylen +
+		    ((flags & (PKT_TH_SYN | PKT_TH_FIN)) ? 1 : 0);
+	}
+	return (p);
+}
+
+/* Connection i's original tuple: the client's packets'. */
+static struct fp_conn
+conn_of(unsigned i)
+{
+	struct pkt	 p = packet(i, 0, 0, 0);
+	struct fp_conn	 c;
+
+	memset(&c, 0, sizeof(c));
+	c.family = p.family;
+	c.proto = p.proto;
+	c.src = p.src;
+	c.dst = p.dst;
+	c.sport = p.sport;
+	c.dport = p.dport;
+	return (c);
+}
+
+/* Would the kernel's fast-path chain let packet p of connection i
+   through?  Then it counts it.  (The map holds both directions.) */
+static int
+kernel_passes(const struct pkt *p, unsigned i)
+{
+	struct fp_conn	 c = conn_of(i);
+	int		 k;
+
+	if (p->proto == IPPROTO_TCP &&
+	    (p->th_flags & (PKT_TH_SYN | PKT_TH_FIN | PKT_TH_RST)))
+		return (0);
+	if ((k = k_find(&c)) == -1)
+		return (0);
+	X.k[k].pkts++;
+	return (1);
+}
+
+/* p through the worker, as worker_packet(): accepted unless INVALID,
+   the entry with the verdict when ESTABLISHED */
+static void
+daemon_packet(const struct pkt *p, unsigned i)
+{
+	struct ct_result res;
+	struct verdict	 v;
+
+	ct_track(X.w.ct, p, X.now, &res);
+	if (res.state == CT_NEW && res.entry == NULL &&
+	    ct_confirm(X.w.ct, p, X.now, i % 3 == 0 ? 0 : 0x10 + i % 2, 0,
+	    &res) == -1)
+		return;
+	memset(&v, 0, sizeof(v));
+	v.action = res.state == CT_INVALID ? RULE_DROP : RULE_ACCEPT;
+	v.decided = v.action;
+	v.state = res.state;
+	v.reason = res.reason;
+	v.entry = res.state == CT_ESTABLISHED ? res.entry : NULL;
+	worker_fp_packet(&X.w, p, &v);
+}
+
+static void
+send_packet(uint8_t arg)
+{
+	static const uint8_t tcpflags[8] = {
+		PKT_TH_SYN, PKT_TH_SYN | PKT_TH_ACK, PKT_TH_ACK, PKT_TH_ACK,
+		PKT_TH_ACK | PKT_TH_PUSH, PKT_TH_ACK | PKT_TH_PUSH,
+		PKT_TH_FIN | PKT_TH_ACK, PKT_TH_RST | PKT_TH_ACK
+	};
+	unsigned	 i = arg % NCONN, reply = arg >> 3 & 1;
+	uint8_t		 flags = tcpflags[arg >> 4 & 7];
+	struct pkt	 p;
+
+	p = packet(i, (int)reply, flags, flags & PKT_TH_PUSH ? 100 : 0);
+	if (!kernel_passes(&p, i))
+		daemon_packet(&p, i);
+}
+
+/* ---- the script ------------------------------------------------------------ */
+
+static void
+reload(uint8_t arg)
+{
+	X.cfg.policy[CT_ESTABLISHED] = arg & 1 ? RULE_DROP : RULE_ACCEPT;
+	worker_fp_config(&X.w, &X.cfg);
+	/* a reload empties the kernel table */
+	thread_flush();
+}
+
+static void
+fill_ring(void)
+{
+	struct fpq_item	 it;
+
+	/* offloads of another epoch, as a worker that ran ahead */
+	memset(&it, 0, sizeof(it));
+	it.op = FPQ_ADD;
+	it.epoch = X.w.fp_epoch + 1000;
+	while (fpq_ring_room(&X.d.port.out) > 0)
+		(void)fpq_ring_push(&X.d.port.out, &it);
+}
+
+static void
+step(uint8_t op, uint8_t arg)
+{
+	struct ct_entry	*e;
+	struct fp_conn	 c;
+
+	switch (op % 12) {
+	case 0:
+	case 1:
+	case 2:
+		send_packet(arg);
+		break;
+	case 3:
+		thread_round();
+		break;
+	case 4:
+		thread_poll();
+		break;
+	case 5:
+		worker_fp_credits(&X.w, X.now);
+		break;
+	case 6:		/* time passes: the table's timers */
+		X.now += (uint64_t)arg * (arg & 0x80 ? 60000 : 100);
+		ct_expire(X.w.ct, X.now);
+		break;
+	case 7:		/* nfqspictl conntrack flush, or delete */
+		if (arg & 1)
+			ct_flush(X.w.ct);
+		else {
+			c = conn_of(arg / 2 % NCONN);
+			if ((e = entry_of(&c, NULL)) != NULL)
+				ct_remove(X.w.ct, e);
+		}
+		break;
+	case 8:
+		reload(arg);
+		break;
+	case 9:
+		X.fail_add = arg & 1;
+		X.fail_del = arg >> 1 & 1;
+		X.fail_flush = arg >> 2 & 1;
+		break;
+	case 10:
+		X.out_mark = arg & 1 ? 0x10 + (arg >> 1 & 1) : 0;
+		break;
+	default:
+		if (arg & 1)
+			fill_ring();
+		else {
+			/* the kernel behaves again, the thread catches up */
+			X.fail_add = X.fail_del = X.fail_flush = 0;
+			thread_round();
+		}
+		break;
+	}
+}
+
+static void
+fix_event(int event, const struct ct_entry *e, void *arg)
+{
+	worker_fp_event(arg, event, e);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct ct_config c;
+	size_t		 j;
+
+	memset(&X, 0, sizeof(X));
+	if (fpq_port_init(&X.d.port) == -1 ||
+	    (X.b = fpq_book_new(&ops, NULL)) == NULL)
+		abort();
+	X.cfg.mode = MODE_ENFORCE;
+	X.cfg.policy[CT_ESTABLISHED] = RULE_ACCEPT;
+	X.cfg.norule_states = CT_STATE_BIT(CT_ESTABLISHED);
+	ct_config_defaults(&c);
+	c.max = 64;
+	c.source_share = 0;
+	c.tcp_loose = 1;
+	if ((X.w.ct = ct_new(&c)) == NULL)
+		abort();
+	X.w.cfg = &X.cfg;
+	X.w.rcount = X.rcount;
+	X.w.nrcount = CT_STATE_MAX;
+	ct_set_event_cb(X.w.ct, fix_event, &X.w);
+	worker_set_fastpath(&X.w, &X.d);
+	X.now = 1000;
+	for (j = 0; j < NCONN; j++) {
+		X.seq[j][0] = 100000;
+		X.seq[j][1] = 900000;
+	}
+	for (j = 0; j + 1 < size; j += 2)
+		step(data[j], data[j + 1]);
+	/* the end: the kernel behaves, the thread and the worker catch up */
+	X.fail_add = X.fail_del = X.fail_flush = 0;
+	thread_round();
+	worker_fp_credits(&X.w, X.now);
+	thread_round();
+	ct_free(X.w.ct);
+	fpq_book_free(X.b);
+	fpq_port_free(&X.d.port);
+	return (0);
+}
