@@ -340,11 +340,27 @@ sync_pump(struct sync *s, uint64_t now)
 
 /* ---- receiving --------------------------------------------------------- */
 
+/* Until the table is in: sync_alive() asks again. */
 static void
 sync_ask_table(struct sync *s, uint64_t now)
 {
+	s->rx.asked = 1;
 	s->rx.asked_ms = now;
 	sync_control(s, SYNC_T_BULK_REQ);
+}
+
+/* A bulk half in that will not end (we are master now, or the peer
+   restarted): no sweep will end the workers' resync either. */
+static void
+sync_rx_drop(struct sync *s)
+{
+	unsigned	 i;
+
+	if (!s->rx.active)
+		return;
+	s->rx.active = 0;
+	for (i = 0; i < s->nworkers; i++)
+		(void)worker_call(s->workers[i], worker_sync_resync_end, NULL);
 }
 
 /* The peer's whole table is in: ours that it did not bring end (their
@@ -395,6 +411,7 @@ sync_apply(struct sync *s, const void *buf, const struct sync_hdr *h,
 				    s->rx.records);
 			s->ready = 1;
 			s->alone = 0;
+			s->rx.asked = 0;
 		}
 		return;
 	default:
@@ -486,8 +503,10 @@ sync_datagram(struct sync *s, const void *buf, size_t len,
 	if (h.type == SYNC_T_NACK)
 		s->st.nacks_received++;
 	if ((flags & SYNC_IN_NEWPEER) && __atomic_load_n(&s->role,
-	    __ATOMIC_RELAXED) == SYNC_ROLE_BACKUP && !s->rx.active &&
+	    __ATOMIC_RELAXED) == SYNC_ROLE_BACKUP &&
 	    h.type != SYNC_T_BULK_START) {
+		/* the bulk of its last run, if one was coming, never ends */
+		sync_rx_drop(s);
 		log_info("sync: a new run of the peer: asking for its table");
 		sync_ask_table(s, now);
 	}
@@ -536,7 +555,7 @@ sync_alive(struct sync *s, uint64_t now)
 		sync_send(s->ctlbuf, n, s);
 		s->st.nacks_sent++;
 	}
-	/* a backup without the table asks until it comes (a bulk that
+	/* a backup asks for the table until it comes (a bulk that
 	   stalls is asked for again) */
 	if (!s->ready && s->cfg.alone > 0 && sync_quiet_ms(s, now) >=
 	    (uint64_t)s->cfg.alone * 1000) {
@@ -545,7 +564,8 @@ sync_alive(struct sync *s, uint64_t now)
 		s->ready = s->alone = 1;
 	}
 	if (__atomic_load_n(&s->role, __ATOMIC_RELAXED) == SYNC_ROLE_BACKUP &&
-	    !s->ready && now - s->rx.asked_ms >= SYNC_BULKREQ_MS &&
+	    (!s->ready || s->rx.asked) &&
+	    now - s->rx.asked_ms >= SYNC_BULKREQ_MS &&
 	    (!s->rx.active || now - s->rx.start_ms >= 10 * SYNC_BULKREQ_MS))
 		sync_ask_table(s, now);
 }
@@ -568,13 +588,8 @@ sync_command(struct sync *s, uint64_t now)
 				(void)worker_call(s->workers[i],
 				    worker_sync_grace, &until);
 		}
-		if (role == SYNC_ROLE_MASTER && s->rx.active) {
-			/* a bulk half in: no sweep will end it */
-			s->rx.active = 0;
-			for (i = 0; i < s->nworkers; i++)
-				(void)worker_call(s->workers[i],
-				    worker_sync_resync_end, NULL);
-		}
+		if (role == SYNC_ROLE_MASTER)
+			sync_rx_drop(s);
 		if (role == SYNC_ROLE_BACKUP) {
 			s->rx.active = 0;
 			sync_ask_table(s, now);

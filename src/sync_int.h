@@ -110,6 +110,8 @@ struct sync {
 	struct {			/* ... and from it */
 		int		 active;
 		uint64_t	 records;
+		int		 asked;		/* a BULK_REQ out, its table
+						   not in yet: asked again */
 		uint64_t	 asked_ms;	/* our last BULK_REQ */
 		uint64_t	 start_ms;
 		uint64_t	 end_ms;

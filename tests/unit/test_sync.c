@@ -763,6 +763,72 @@ test_alone(void **state)
 	assert_int_equal(B.s->alone, 0);
 }
 
+/* The master restarts, with connection i alone in its new table, as a
+   node that came back: what was on the wire from its last run is lost. */
+static void
+restart_a(unsigned i)
+{
+	nwire = 0;
+	node_free(&A);
+	node_init(&A, SYNC_ROLE_MASTER, "10.0.9.1", "10.0.9.2", 0, 8192);
+	open_on_a(i, 0);
+	sync_alive(A.s, now);		/* sync_main(): its first word */
+}
+
+/* A ready backup whose master restarts asks for the new run's table,
+   gives up a bulk of the last run that was half in, and asks again
+   when that request is lost: the connections the master forgot go. */
+static void
+test_peer_restart(void **state)
+{
+	struct dgram	 d;
+	unsigned	 i;
+
+	(void)state;
+	for (i = 0; i < 3; i++)
+		open_on_a(i, 0);
+	sync_alive(B.s, now);
+	deliver(-1);
+	assert_int_equal(B.s->ready, 1);
+	assert_int_equal(ct_count(B.w->ct), 3);
+
+	/* nfqspictl sync resync: only the bulk's BULK_START comes in */
+	sync_resync(B.s);
+	sync_command(B.s, now);
+	assert_int_equal(nwire, 1);
+	d = wire[0];
+	nwire = 0;
+	sync_datagram(A.s, d.buf, d.len, &B.addr, now);
+	sync_pump(A.s, now);		/* BULK_START, UPDATE, BULK_END */
+	assert_true(nwire >= 3);
+	d = wire[0];
+	sync_datagram(B.s, d.buf, d.len, &A.addr, now);
+	assert_int_equal(B.s->rx.active, 1);
+	assert_int_equal(B.w->ct->keeping, 1);
+	restart_a(7);
+	deliver(-1);
+	assert_int_equal(B.s->rx.active, 0);
+	assert_int_equal(B.s->rx.asked, 0);
+	assert_int_equal(B.w->ct->keeping, 0);
+	assert_int_equal(ct_count(B.w->ct), 1);
+	assert_non_null(find(&B, 7));
+
+	/* again, and the BULK_REQ its first word calls for is lost: the
+	   next ALIVE tick asks again */
+	restart_a(8);
+	deliver(2);		/* A's ALIVE and UPDATE, then B's BULK_REQ */
+	assert_int_equal(B.s->rx.asked, 1);
+	assert_int_equal(ct_count(B.w->ct), 2);
+	now += SYNC_BULKREQ_MS;
+	sync_alive(B.s, now);
+	deliver(-1);
+	assert_int_equal(B.s->rx.asked, 0);
+	assert_int_equal(ct_count(B.w->ct), 1);
+	assert_null(find(&B, 7));
+	assert_non_null(find(&B, 8));
+	assert_int_equal(B.s->st.swept, 4);
+}
+
 int
 main(void)
 {
@@ -783,6 +849,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_refresh, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_alone, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dirty, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_peer_restart, setup,
+		    teardown),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
