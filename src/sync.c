@@ -591,12 +591,12 @@ sync_command(struct sync *s, uint64_t now)
 		if (role == SYNC_ROLE_MASTER)
 			sync_rx_drop(s);
 		if (role == SYNC_ROLE_BACKUP) {
-			s->rx.active = 0;
+			sync_rx_drop(s);
 			sync_ask_table(s, now);
 		}
 	}
 	if (__atomic_exchange_n(&s->cmd_resync, 0, __ATOMIC_SEQ_CST)) {
-		s->rx.active = 0;
+		sync_rx_drop(s);
 		sync_ask_table(s, now);
 	}
 }

@@ -805,6 +805,12 @@ test_peer_restart(void **state)
 	sync_datagram(B.s, d.buf, d.len, &A.addr, now);
 	assert_int_equal(B.s->rx.active, 1);
 	assert_int_equal(B.w->ct->keeping, 1);
+	/* asked again meanwhile: the bulk half in is given up, its marks
+	   too, until the next one starts */
+	sync_resync(B.s);
+	sync_command(B.s, now);
+	assert_int_equal(B.s->rx.active, 0);
+	assert_int_equal(B.w->ct->keeping, 0);
 	restart_a(7);
 	deliver(-1);
 	assert_int_equal(B.s->rx.active, 0);
