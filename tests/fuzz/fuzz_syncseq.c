@@ -743,7 +743,9 @@ step(uint8_t op, uint8_t arg)
 			forge(to);
 		break;
 	default:	/* nfqspictl sync resync, on B (sync_command()) */
+		/* sync_rx_drop(): ct_resync_end() */
 		N[B].rx_active = 0;
+		N[B].keeping = 0;
 		ask_table(B);
 		pump(B);
 		break;
