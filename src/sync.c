@@ -588,12 +588,10 @@ sync_command(struct sync *s, uint64_t now)
 				(void)worker_call(s->workers[i],
 				    worker_sync_grace, &until);
 		}
-		if (role == SYNC_ROLE_MASTER)
-			sync_rx_drop(s);
-		if (role == SYNC_ROLE_BACKUP) {
-			sync_rx_drop(s);
+		/* a bulk half in ends here, whichever the new role */
+		sync_rx_drop(s);
+		if (role == SYNC_ROLE_BACKUP)
 			sync_ask_table(s, now);
-		}
 	}
 	if (__atomic_exchange_n(&s->cmd_resync, 0, __ATOMIC_SEQ_CST)) {
 		sync_rx_drop(s);
