@@ -96,19 +96,26 @@ ct_side_chunk(const struct ct_table *t, uint64_t ***arr, uint32_t *cap,
 	return ((*arr)[c]);
 }
 
-/* The word of bit i in a bitmap (*arr, *cap), made if need be; NULL and
+/* Set bit i of a bitmap (*arr, *cap) that counts its set bits in *n,
+   its chunk made if need be: 1 if it was clear, 0 if it was set, -1 and
    ENOMEM. */
-static uint64_t *
-ct_bit_make(struct ct_table *t, uint64_t ***arr, uint32_t *cap, uint32_t i)
+static int
+ct_bit_set(struct ct_table *t, uint64_t ***arr, uint32_t *cap, size_t *n,
+    uint32_t i)
 {
-	uint64_t	*w;
+	uint64_t	*w, bit = 1ull << (i % 64);
 
 	if ((w = ct_side_chunk(t, arr, cap, i >> CT_CHUNK_SHIFT,
 	    CT_OFF_WORDS)) == NULL) {
 		errno = ENOMEM;
-		return (NULL);
+		return (-1);
 	}
-	return (&w[(i & CT_CHUNK_MASK) / 64]);
+	w += (i & CT_CHUNK_MASK) / 64;
+	if (*w & bit)
+		return (0);
+	*w |= bit;
+	(*n)++;
+	return (1);
 }
 
 /* Entry i leaves the table: neither offloaded nor refused any more. */
@@ -153,7 +160,7 @@ int
 ct_set_offloaded(struct ct_table *t, struct ct_entry *e, int on)
 {
 	uint32_t	 i;
-	uint64_t	*w, bit;
+	int		 rc;
 
 	if (!(e->status & CT_ST_USED))
 		return (0);
@@ -162,13 +169,8 @@ ct_set_offloaded(struct ct_table *t, struct ct_entry *e, int on)
 		ct_bit_forget(t->off, t->off_cap, &t->noff, i);
 		return (0);
 	}
-	if ((w = ct_bit_make(t, &t->off, &t->off_cap, i)) == NULL)
-		return (-1);
-	bit = 1ull << (i % 64);
-	if (*w & bit)
-		return (0);
-	*w |= bit;
-	t->noff++;
+	if ((rc = ct_bit_set(t, &t->off, &t->off_cap, &t->noff, i)) != 1)
+		return (rc);
 	if (e->proto == IPPROTO_TCP) {
 		/* as nft_flow_offload does: we no longer see its segments */
 		e->tcp.flags[0] |= CT_TD_LIBERAL;
@@ -195,7 +197,6 @@ int
 ct_refuse(struct ct_table *t, const struct ct_tuple *k, uint64_t now_ms)
 {
 	struct ct_entry	*e;
-	uint64_t	*w, bit;
 	uint32_t	 i;
 	uint8_t		 dir;
 
@@ -205,13 +206,8 @@ ct_refuse(struct ct_table *t, const struct ct_tuple *k, uint64_t now_ms)
 		return (-1);
 	}
 	i = ct_index_of(t, e);
-	if ((w = ct_bit_make(t, &t->ref, &t->ref_cap, i)) == NULL)
+	if (ct_bit_set(t, &t->ref, &t->ref_cap, &t->nref, i) == -1)
 		return (-1);
-	bit = 1ull << (i % 64);
-	if (!(*w & bit)) {
-		*w |= bit;
-		t->nref++;
-	}
 	ct_bit_forget(t->off, t->off_cap, &t->noff, i);
 	return (0);
 }
