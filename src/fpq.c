@@ -311,7 +311,7 @@ fpq_book_apply(struct fpq_book *b)
 {
 	struct fpq_node	**pp;
 	size_t		  i, m;
-	int		  rc = 0;
+	int		  rc;
 
 	if (b->ndel > 0) {
 		fpq_book_last(b);
@@ -332,7 +332,7 @@ fpq_book_apply(struct fpq_book *b)
 		}
 	b->nadd = 0;
 	if (m == 0)
-		return (rc);
+		return (0);
 	if (b->ops.add(b->arg, b->add, m, b->in) == -1)
 		b->st.errors++;
 	for (i = 0; i < m; i++) {
@@ -349,7 +349,7 @@ fpq_book_apply(struct fpq_book *b)
 				fpq_unlink(b, pp);
 		}
 	}
-	return (rc);
+	return (0);
 }
 
 static int
