@@ -27,6 +27,12 @@
  * reload, so that what they removed has left the kernel when they
  * answer.
  *
+ * What a round does (the order of flush, apply and poll) is
+ * fpq_book_round() in fpq.c, pure, with the kernel behind the book's
+ * ops: the fuzz targets run that same round against their model
+ * kernels.  What is left here is the thread's own: its clock, its
+ * sleep and wake-ups, the main thread's requests, the stats' lock.
+ *
  * Nothing here touches a connection table: that is the workers' (their
  * side is worker_fp.c).
  */
@@ -49,7 +55,6 @@
 
 #define FPD_ROUND_MS	20	/* an offload waits at most this long */
 #define FPD_IDLE_MS	86400000 /* no poll due: sleep until woken */
-#define FPD_POLL_MS	1000	/* the kernel's counters read this often */
 #define FPD_SYNC_MS	2000	/* fpd_sync() gives up after this */
 #define FPD_KERNEL_TIMEOUT 300	/* s: the kernel's TCP timeout at most */
 
@@ -67,7 +72,6 @@ struct fpd {
 	pthread_t		 thread __attribute__((aligned(64)));
 	int			 started;
 	int			 stop;		/* atomic */
-	uint64_t		 polled_ms;
 
 	pthread_mutex_t		 mtx;
 	pthread_cond_t		 cond;
@@ -76,7 +80,6 @@ struct fpd {
 	uint64_t		 done;		/* rounds run after them */
 	int			 flush_req;	/* empty the kernel table */
 	struct fp_stats		 st;		/* the thread's counters */
-	uint64_t		 count_errors;	/* fastpath_counters() */
 };
 
 /* ---- the book's way to the kernel ------------------------------------ */
@@ -143,60 +146,25 @@ fpd_get(void *arg, const struct fp_conn *c, size_t n, struct fp_counts *k)
 	return (fastpath_get(d->fp, c, n, k));
 }
 
+static int
+fpd_counters(void *arg, fp_counts_cb cb, void *cbarg)
+{
+	struct fpd	*d = arg;
+
+	return (fastpath_counters(d->fp, cb, cbarg));
+}
+
 static const struct fpq_ops fpd_ops = {
 	.add = fpd_add,
 	.del = fpd_del,
 	.flush = fpd_flush_kernel,
 	.credit = fpd_credit,
 	.refuse = fpd_refuse,
-	.get = fpd_get
+	.get = fpd_get,
+	.counters = fpd_counters
 };
 
-static int
-fpd_counts_cb(const struct fp_conn *c, const struct fp_counts *k, void *arg)
-{
-	struct fpd	*d = arg;
-
-	return (fpq_book_counts(d->book, c, k));
-}
-
 /* ---- the thread ------------------------------------------------------ */
-
-static void
-fpd_poll(struct fpd *d, uint64_t now)
-{
-	d->polled_ms = now;
-	if (fastpath_counters(d->fp, fpd_counts_cb, d) == -1) {
-		pthread_mutex_lock(&d->mtx);
-		d->count_errors++;
-		pthread_mutex_unlock(&d->mtx);
-	} else
-		fpq_book_sweep(d->book);
-}
-
-/*
- * Empty the kernel table; the workers see the new epoch and unmark.
- * What it passed since the last poll is read first: emptied, the
- * elements' counters are gone.
- */
-static void
-fpd_flush_now(struct fpd *d)
-{
-	uint32_t	 epoch;
-	int		 rc;
-
-	/* not again while a flush is owed: a poll renews every element */
-	if (fpq_book_count(d->book) > 0 && !fpq_book_owed(d->book))
-		fpd_poll(d, spi_now_ms());
-
-	/* the epoch is published before the kernel is asked: whatever a
-	   worker sends after seeing it is of the new epoch */
-	rc = fpq_book_flush(d->book, &epoch);
-	__atomic_store_n(&d->sh.epoch, epoch, __ATOMIC_RELEASE);
-	if (rc == -1)
-		/* tried again next round */
-		__atomic_store_n(&d->sh.flush, 1, __ATOMIC_RELEASE);
-}
 
 static int
 fpd_has_items(struct fpd *d)
@@ -209,39 +177,6 @@ fpd_has_items(struct fpd *d)
 	return (0);
 }
 
-/* One round: every item the rings hold, applied; the counters if due.
-   Returns whether it found anything to do. */
-static int
-fpd_round(struct fpd *d, int flush)
-{
-	struct fpq_item	 it;
-	unsigned	 w;
-	uint64_t	 now = spi_now_ms();
-	int		 busy = flush;
-
-	for (w = 0; w < d->n; w++)
-		while (fpq_ring_pop(&d->ports[w].out, &it)) {
-			busy = 1;
-			if (fpq_book_item(d->book, w, &it) == -1)
-				/* a removal failed: only a flush is sure */
-				flush = 1;
-		}
-	if (__atomic_exchange_n(&d->sh.flush, 0, __ATOMIC_ACQ_REL))
-		flush = 1;
-	if (flush)
-		fpd_flush_now(d);
-	if (fpq_book_apply(d->book) == -1)
-		fpd_flush_now(d);
-
-	/* an owed flush's leftovers time out unrenewed, if it never works */
-	if (now - d->polled_ms >= FPD_POLL_MS && !fpq_book_owed(d->book))
-		fpd_poll(d, now);
-	/* a failed flush is tried again next round, and what the poll
-	   staged to go in again goes in then */
-	return (busy || fpq_book_pending(d->book) ||
-	    __atomic_load_n(&d->sh.flush, __ATOMIC_ACQUIRE));
-}
-
 /*
  * How long to sleep after a round: FPD_ROUND_MS while busy (offloads
  * batch up), else until the next poll of a non-empty kernel table, or
@@ -252,16 +187,14 @@ fpd_round(struct fpd *d, int flush)
 static int
 fpd_timeout(struct fpd *d, int busy)
 {
-	uint64_t	 now, due;
+	uint64_t	 due;
 
 	if (busy)
 		return (FPD_ROUND_MS);
 	if (fpq_book_count(d->book) == 0)
 		due = FPD_IDLE_MS;
 	else {
-		now = spi_now_ms();
-		due = d->polled_ms + FPD_POLL_MS > now ?
-		    d->polled_ms + FPD_POLL_MS - now : 0;
+		due = fpq_book_poll_in(d->book, spi_now_ms());
 		if (due <= FPD_ROUND_MS)
 			return ((int)due);
 	}
@@ -284,7 +217,7 @@ fpd_main(void *arg)
 	int		 flush, busy = 0, ms;
 
 	(void)pthread_setname_np(pthread_self(), "nfqspid-fp");
-	d->polled_ms = spi_now_ms();
+	fpq_book_clock(d->book, spi_now_ms());
 	while (!__atomic_load_n(&d->stop, __ATOMIC_ACQUIRE)) {
 		pfd.fd = d->efd;
 		pfd.events = POLLIN;
@@ -297,11 +230,13 @@ fpd_main(void *arg)
 		d->flush_req = 0;
 		pthread_mutex_unlock(&d->mtx);
 
-		busy = fpd_round(d, flush);
+		/* the round itself is the book's (fpq.c), which the fuzz
+		   targets drive as well; here only its time and wake-ups */
+		busy = fpq_book_round(d->book, d->ports, d->n, &d->sh, flush,
+		    spi_now_ms());
 
 		pthread_mutex_lock(&d->mtx);
 		fpq_book_stats(d->book, &d->st);
-		d->st.errors += d->count_errors;
 		d->done = req;
 		pthread_cond_broadcast(&d->cond);
 		pthread_mutex_unlock(&d->mtx);

@@ -155,6 +155,7 @@ struct fpq_book {
 	/* the last flush failed: what the book holds is no worker's any
 	   more, and must neither be renewed nor joined until one works */
 	int		 owed;
+	uint64_t	 polled_ms;	/* fpq_book_round()'s last poll */
 	struct fp_stats	 st;
 };
 
@@ -522,6 +523,98 @@ fpq_book_sweep(struct fpq_book *b)
 			}
 			n->seen = 0;
 		}
+}
+
+/* ---- the thread's round ---------------------------------------------- */
+
+static int
+fpq_counts_cb(const struct fp_conn *c, const struct fp_counts *k, void *arg)
+{
+	return (fpq_book_counts(arg, c, k));
+}
+
+/* The kernel's counters to their workers; what timed out goes in again
+   (with the next apply). */
+static void
+fpq_book_poll(struct fpq_book *b, uint64_t now)
+{
+	b->polled_ms = now;
+	if (b->ops.counters(b->arg, fpq_counts_cb, b) == -1)
+		b->st.errors++;
+	else
+		fpq_book_sweep(b);
+}
+
+/*
+ * Empty the kernel table; the workers see the new epoch and unmark.
+ * What it passed since the last poll is read first: emptied, the
+ * elements' counters are gone.
+ */
+static void
+fpq_book_flush_now(struct fpq_book *b, struct fpq_shared *sh, uint64_t now)
+{
+	uint32_t	 epoch;
+	int		 rc;
+
+	/* not again while a flush is owed: a poll renews every element */
+	if (b->count > 0 && !b->owed)
+		fpq_book_poll(b, now);
+
+	/* the new epoch is published once the kernel was asked, obeying
+	   or not: until then the workers keep their marks, so the kernel
+	   never passes what its worker no longer has offloaded (but while
+	   a flush is owed); whatever a worker sends after seeing it is of
+	   the new epoch */
+	rc = fpq_book_flush(b, &epoch);
+	__atomic_store_n(&sh->epoch, epoch, __ATOMIC_RELEASE);
+	if (rc == -1)
+		/* tried again next round */
+		__atomic_store_n(&sh->flush, 1, __ATOMIC_RELEASE);
+}
+
+int
+fpq_book_round(struct fpq_book *b, struct fpq_port *ports, unsigned n,
+    struct fpq_shared *sh, int flush, uint64_t now)
+{
+	struct fpq_item	 it;
+	unsigned	 w;
+	int		 busy = flush;
+
+	for (w = 0; w < n; w++)
+		while (fpq_ring_pop(&ports[w].out, &it)) {
+			busy = 1;
+			if (fpq_book_item(b, w, &it) == -1)
+				/* a removal failed: only a flush is sure */
+				flush = 1;
+		}
+	if (__atomic_exchange_n(&sh->flush, 0, __ATOMIC_ACQ_REL))
+		flush = 1;
+	if (flush)
+		fpq_book_flush_now(b, sh, now);
+	if (fpq_book_apply(b) == -1)
+		fpq_book_flush_now(b, sh, now);
+
+	/* after the round's changes; an owed flush's leftovers time out
+	   unrenewed, if it never works */
+	if (now - b->polled_ms >= FPQ_POLL_MS && !b->owed)
+		fpq_book_poll(b, now);
+	/* a failed flush is tried again next round, and what the poll
+	   staged to go in again goes in then */
+	return (busy || fpq_book_pending(b) ||
+	    __atomic_load_n(&sh->flush, __ATOMIC_ACQUIRE));
+}
+
+void
+fpq_book_clock(struct fpq_book *b, uint64_t now)
+{
+	b->polled_ms = now;
+}
+
+uint64_t
+fpq_book_poll_in(const struct fpq_book *b, uint64_t now)
+{
+	return (b->polled_ms + FPQ_POLL_MS > now ?
+	    b->polled_ms + FPQ_POLL_MS - now : 0);
 }
 
 size_t

@@ -124,13 +124,16 @@ struct fpq_shared {
 
 /*
  * What the book does with the kernel, through the thread: add, del,
- * flush and get as fastpath_add() (in[i]: c[i] went in, whatever it
- * returns), fastpath_del(), fastpath_flush() and
- * fastpath_get(); credit hands worker w the kernel's new counts of c (0,
- * or -1: its ring is full, the counts wait for the next poll); refuse
- * tells worker w that c stayed out (0, or -1: its ring is full, and the
- * worker goes on counting c as offloaded until it ends).  get may be
- * NULL: removals then lose what the kernel counted since the last poll.
+ * flush, get and counters as fastpath_add() (in[i]: c[i] went in,
+ * whatever it returns), fastpath_del(), fastpath_flush(),
+ * fastpath_get() and fastpath_counters() (cb once for every connection
+ * the kernel holds; those cb says -1 of are strays, taken out); credit
+ * hands worker w the kernel's new counts of c (0, or -1: its ring is
+ * full, the counts wait for the next poll); refuse tells worker w that
+ * c stayed out (0, or -1: its ring is full, and the worker goes on
+ * counting c as offloaded until it ends).  get may be NULL: removals
+ * then lose what the kernel counted since the last poll.  counters is
+ * only fpq_book_round()'s.
  */
 struct fpq_ops {
 	int	(*add)(void *arg, const struct fp_conn *c, size_t n,
@@ -142,6 +145,7 @@ struct fpq_ops {
 	int	(*refuse)(void *arg, unsigned w, const struct fp_conn *c);
 	int	(*get)(void *arg, const struct fp_conn *c, size_t n,
 		    struct fp_counts *k);
+	int	(*counters)(void *arg, fp_counts_cb cb, void *cbarg);
 };
 
 /* Items staged before the book calls the kernel by itself. */
@@ -160,8 +164,8 @@ int		 fpq_book_item(struct fpq_book *b, unsigned w,
 int		 fpq_book_apply(struct fpq_book *b);
 /* Anything staged? */
 int		 fpq_book_pending(const struct fpq_book *b);
-/* Empty the kernel table: a new epoch (returned in *epoch before the
-   kernel is asked, so the caller publishes it), nothing staged or held.
+/* Empty the kernel table: a new epoch (returned in *epoch whether the
+   kernel obeys or not: the caller publishes it), nothing staged or held.
    0, or -1 when the kernel refused (try again).  Until a flush works
    the flush is owed (fpq_book_owed()): what the kernel holds is no
    worker's any more, so the book takes no offload and renews nothing,
@@ -177,6 +181,27 @@ int		 fpq_book_counts(struct fpq_book *b, const struct fp_conn *c,
 /* After a whole dump: what is in the book but was not in the dump is
    staged to go in again. */
 void		 fpq_book_sweep(struct fpq_book *b);
+/*
+ * One round of the fast path's thread (fpd.c), at now_ms: every item
+ * the n workers' out rings hold, into the book; the kernel table
+ * emptied if flush (asked for), if a removal failed or if a worker set
+ * sh->flush (a removal that did not fit), its counters read first; what
+ * is staged, applied (a failed removal empties the table); then, every
+ * FPQ_POLL_MS unless a flush is owed, the kernel's counters read
+ * (ops->counters) and the book swept.  A flush's new epoch goes to
+ * sh->epoch once the kernel was asked, whatever it answered, and one
+ * the kernel refused sets sh->flush again, for the next round.  Returns whether the round found
+ * work, or left some for the next (staged items, a flush owed).
+ */
+#define FPQ_POLL_MS	1000
+int		 fpq_book_round(struct fpq_book *b, struct fpq_port *ports,
+		    unsigned n, struct fpq_shared *sh, int flush,
+		    uint64_t now_ms);
+/* The poll clock starts at now_ms (the thread's start): the first poll
+   is due FPQ_POLL_MS after it. */
+void		 fpq_book_clock(struct fpq_book *b, uint64_t now_ms);
+/* ms until the next poll is due at now_ms (0: due). */
+uint64_t	 fpq_book_poll_in(const struct fpq_book *b, uint64_t now_ms);
 /* Connections the book believes the kernel holds. */
 size_t		 fpq_book_count(const struct fpq_book *b);
 void		 fpq_book_stats(const struct fpq_book *b, struct fp_stats *s);

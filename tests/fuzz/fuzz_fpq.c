@@ -8,19 +8,23 @@
  * its promise is that a connection passes the kernel only while its
  * worker has it offloaded, so that every removal reaches the kernel.
  * Here the input is a script of what workers, kernel and thread do, in
- * any order: two workers offer and remove 16 connections (a connection
- * may end and a new one take its tuple), the kernel refuses changes or
- * flushes, leaves a connection out, counts packets or lets an element
- * time out, and the thread applies, polls, sweeps and flushes.  The
- * workers are modelled as worker_fp.c behaves: what they believe is
- * offloaded, the epoch they know, the refusals they are told of.
+ * any order: two workers offer and remove 16 connections through their
+ * out rings (small here, so that they fill: a removal that does not fit
+ * asks for a flush, as fpd_lost_removal()), a connection may end and a
+ * new one take its tuple, the kernel refuses changes or flushes, leaves
+ * a connection out, counts packets or lets an element time out, and
+ * the thread runs its rounds (fpq_book_round(), the daemon's own, at a
+ * clock the script moves), asked to flush or not.  The workers are
+ * modelled as worker_fp.c behaves: what they believe is offloaded, the
+ * epoch they see, the refusals they are told of.
  *
- * After each apply that succeeded, with no flush owed, everything the
- * kernel holds is believed offloaded by its worker; a connection a
- * worker believes offloaded, that the kernel did not drop and nobody
- * refused, is in the kernel; the kernel never changes while a flush is
- * owed but to lose elements; no worker is credited more packets than
- * the kernel passed, and credits and refusals reach the right worker.
+ * After each round that leaves no flush owed, everything the kernel
+ * holds is believed offloaded by its worker; a connection a worker
+ * believes offloaded, that the kernel did not drop and nobody refused,
+ * is in the kernel; the kernel never changes while a flush is owed but
+ * to lose elements, nor is its table read (a read renews every
+ * element); no worker is credited more packets than the kernel passed,
+ * and credits and refusals reach the right worker.
  */
 #include <sys/socket.h>
 #include <netinet/in.h>
@@ -34,6 +38,8 @@
 #define NCONN	16
 #define NWORK	2
 #define OWNER(i) ((unsigned)(i) % NWORK)
+#define RING	16		/* items a worker's out ring holds */
+#define RESERVE	(RING / 4)	/* as FPQ_RESERVE: kept for removals */
 
 struct model {
 	/* the kernel */
@@ -44,15 +50,19 @@ struct model {
 	int		 fail_add, fail_del, fail_flush;
 	size_t		 take;			/* fail_add: these go in */
 	int		 out;			/* this one stays out; -1 */
+	int		 owed;			/* it refused the last flush */
+	uint8_t		 stray[NCONN];		/* removed by its worker: the
+						   book may not know it */
 	/* the workers */
 	uint8_t		 view[NCONN];		/* offloaded, they believe */
 	uint8_t		 refused[NCONN];	/* not offered again */
 	uint8_t		 told[NCONN];		/* refusals not yet read */
 	uint32_t	 wepoch[NWORK];
 	uint64_t	 credited[NCONN];
-	/* the thread */
-	uint32_t	 epoch;			/* published */
-	int		 owed;			/* a flush failed */
+	/* between them and the thread */
+	struct fpq_port	 port[NWORK];
+	struct fpq_shared sh;
+	uint64_t	 now;			/* the thread's clock */
 };
 
 static struct model	 M;
@@ -107,6 +117,7 @@ k_add(void *arg, const struct fp_conn *c, size_t n, uint8_t *in)
 		if ((int)i == M.out)
 			continue;
 		in[j] = 1;
+		M.stray[i] = 0;
 		if (!M.in[i])
 			M.kpkts[i] = 0;
 		M.in[i] = 1;
@@ -126,7 +137,7 @@ k_del(void *arg, const struct fp_conn *c, size_t n)
 		return (-1);
 	}
 	for (j = 0; j < n; j++)
-		M.in[index_of(&c[j])] = 0;
+		M.in[index_of(&c[j])] = M.stray[index_of(&c[j])] = 0;
 	return (0);
 }
 
@@ -135,10 +146,13 @@ k_flush(void *arg)
 {
 	(void)arg;
 	if (M.fail_flush) {
+		M.owed = 1;
 		errno = ENOBUFS;
 		return (-1);
 	}
+	M.owed = 0;
 	memset(M.in, 0, sizeof(M.in));
+	memset(M.stray, 0, sizeof(M.stray));
 	return (0);
 }
 
@@ -186,115 +200,128 @@ k_get(void *arg, const struct fp_conn *c, size_t n, struct fp_counts *k)
 	return (0);
 }
 
+/* A whole dump, as fastpath_counters() reads it: the strays the book
+   names go */
+static int
+k_counters(void *arg, fp_counts_cb cb, void *cbarg)
+{
+	struct fp_conn	 c;
+	struct fp_counts k;
+	unsigned	 i;
+
+	(void)arg;
+	/* a read renews every element: not one of a flush's orphans */
+	CHECK(!M.owed);
+	for (i = 0; i < NCONN; i++) {
+		if (!M.in[i])
+			continue;
+		c = conn(i);
+		c.mark = 0;	/* the kernel keeps a chain, not the mark */
+		memset(&k, 0, sizeof(k));
+		k.pkts = M.kpkts[i];
+		k.bytes = M.kpkts[i] * 100;
+		k.expires_ms = 1000;
+		/* none but what its worker removed (a removal the kernel
+		   refused, or one staged when a flush reads the counts
+		   first) */
+		if (cb(&c, &k, cbarg) == -1) {
+			CHECK(M.stray[i]);
+			M.in[i] = 0;
+		}
+	}
+	return (0);
+}
+
 static const struct fpq_ops ops = {
 	.add = k_add,
 	.del = k_del,
 	.flush = k_flush,
 	.credit = k_credit,
 	.refuse = k_refuse,
-	.get = k_get
+	.get = k_get,
+	.counters = k_counters
 };
 
 /* ---- the thread ---------------------------------------------------------- */
 
-/* As fpd_flush_now(): the epoch is published whether the kernel obeys
-   or not. */
+/* Is the kernel what the workers believe? */
 static void
-flush(struct fpq_book *b)
+check(void)
 {
-	uint32_t	 e;
-	int		 rc;
-
-	rc = fpq_book_flush(b, &e);
-	M.epoch = e;
-	M.owed = rc == -1;
-	if (rc == 0)
-		memset(M.in, 0, sizeof(M.in));
-}
-
-static void
-apply(struct fpq_book *b)
-{
+	uint32_t	 e = M.sh.epoch;
 	unsigned	 i;
 
-	if (fpq_book_apply(b) == -1) {
-		flush(b);
-		return;
-	}
-	if (M.owed)
-		return;
 	for (i = 0; i < NCONN; i++) {
 		if (M.in[i])
-			CHECK(M.view[i] && M.wepoch[OWNER(i)] == M.epoch);
-		if (M.view[i] && M.wepoch[OWNER(i)] == M.epoch &&
-		    !M.told[i] && !M.dropped[i])
+			CHECK(M.view[i] && M.wepoch[OWNER(i)] == e);
+		if (M.view[i] && M.wepoch[OWNER(i)] == e && !M.told[i] &&
+		    !M.dropped[i])
 			CHECK(M.in[i]);
 	}
 }
 
-/* A whole dump, as fastpath_counters() reads it, then the sweep; as
-   fpd_round() polls: after the round's changes, never while a flush is
-   owed. */
+/* One round of the thread, as fpd.c runs it, ms after the last: the
+   daemon's own (fpq_book_round()) */
 static void
-poll_kernel(struct fpq_book *b)
+round_at(struct fpq_book *b, uint64_t ms, int flush)
 {
-	struct fp_conn	 c;
-	struct fp_counts k;
-	unsigned	 i;
-
-	if (fpq_book_pending(b))
-		apply(b);
-	if (fpq_book_owed(b))
-		return;
-	for (i = 0; i < NCONN; i++) {
-		if (!M.in[i])
-			continue;
-		c = conn(i);
-		memset(&k, 0, sizeof(k));
-		k.pkts = M.kpkts[i];
-		k.bytes = M.kpkts[i] * 100;
-		k.expires_ms = 1000;
-		/* no stray */
-		CHECK(fpq_book_counts(b, &c, &k) == 0);
-	}
-	fpq_book_sweep(b);
+	M.now += ms;
+	(void)fpq_book_round(b, M.port, NWORK, &M.sh, flush, M.now);
+	/* with no flush owed, the kernel is as the workers believe */
+	if (!M.owed && !M.sh.flush)
+		check();
 }
 
 /* ---- the workers -------------------------------------------------------- */
 
-static void
-item(struct fpq_book *b, unsigned i, uint8_t op)
+/* Worker OWNER(i) pushes op of i: 0, or -1 when its ring is full (an
+   offload also when only the reserve is left), as worker_fp.c */
+static int
+item(unsigned i, uint8_t op)
 {
+	struct fpq_ring	*r = &M.port[OWNER(i)].out;
 	struct fpq_item	 it;
 
+	if (op == FPQ_ADD && fpq_ring_room(r) <= RESERVE)
+		return (-1);
 	memset(&it, 0, sizeof(it));
 	it.c = conn(i);
 	it.op = op;
 	it.epoch = M.wepoch[OWNER(i)];
-	if (fpq_book_item(b, OWNER(i), &it) == -1)
-		flush(b);
+	return (fpq_ring_push(r, &it));
+}
+
+/* i leaves the kernel: a removal that does not fit makes the thread
+   empty the whole table (fpd_lost_removal()) */
+static void
+removal(unsigned i)
+{
+	M.view[i] = 0;
+	M.stray[i] = M.in[i];
+	if (item(i, FPQ_DEL) == -1)
+		__atomic_store_n(&M.sh.flush, 1, __ATOMIC_RELEASE);
 }
 
 /* worker_fp_epoch(), then the refusals it was told of, as
    worker_fp_credits() reads them */
 static void
-worker_catch_up(struct fpq_book *b, unsigned w)
+worker_catch_up(unsigned w)
 {
+	uint32_t	 e = __atomic_load_n(&M.sh.epoch, __ATOMIC_ACQUIRE);
 	unsigned	 i;
 
-	if (M.wepoch[w] != M.epoch) {
+	if (M.wepoch[w] != e) {
 		for (i = w; i < NCONN; i += NWORK)
 			M.view[i] = M.refused[i] = 0;
-		M.wepoch[w] = M.epoch;
+		M.wepoch[w] = e;
 	}
 	for (i = w; i < NCONN; i += NWORK) {
 		if (!M.told[i])
 			continue;
 		M.told[i] = 0;
 		if (M.view[i]) {
-			M.view[i] = 0;
 			M.refused[i] = 1;
-			item(b, i, FPQ_DEL);
+			removal(i);
 		}
 	}
 }
@@ -305,29 +332,25 @@ step(struct fpq_book *b, uint8_t op, uint8_t arg)
 	unsigned	 i = arg % NCONN;
 
 	switch (op % 12) {
-	case 0:		/* offer */
-		if (!M.view[i] && !M.refused[i]) {
+	case 0:		/* offer (a full ring: it stays on the slow path) */
+		if (!M.view[i] && !M.refused[i] && item(i, FPQ_ADD) == 0)
 			M.view[i] = 1;
-			item(b, i, FPQ_ADD);
-		}
 		break;
 	case 1:		/* a FIN or RST: it leaves the kernel */
 	case 2:		/* it ends; a new connection may take its tuple */
-		if (M.view[i]) {
-			M.view[i] = 0;
-			item(b, i, FPQ_DEL);
-		}
+		if (M.view[i])
+			removal(i);
 		if (op % 12 == 2)
 			M.refused[i] = 0;
 		break;
-	case 3:
-		apply(b);
+	case 3:		/* a round, arg ms after the last */
+		round_at(b, arg, 0);
 		break;
-	case 4:
-		flush(b);
+	case 4:		/* a round asked to flush (a reload) */
+		round_at(b, 0, 1);
 		break;
 	case 5:
-		worker_catch_up(b, arg % NWORK);
+		worker_catch_up(arg % NWORK);
 		break;
 	case 6:		/* the kernel passes packets */
 		if (M.in[i]) {
@@ -335,8 +358,8 @@ step(struct fpq_book *b, uint8_t op, uint8_t arg)
 			M.passed[i] += 1 + arg / NCONN;
 		}
 		break;
-	case 7:
-		poll_kernel(b);
+	case 7:		/* a round with the poll due */
+		round_at(b, FPQ_POLL_MS, 0);
 		break;
 	case 8:		/* an element times out */
 		if (M.in[i]) {
@@ -353,12 +376,10 @@ step(struct fpq_book *b, uint8_t op, uint8_t arg)
 	case 10:	/* a mark with no chain left */
 		M.out = arg & 0x80 ? -1 : (int)i;
 		break;
-	default:	/* the thread catches up: a flush owed is made */
-		if (M.owed) {
+	default:	/* the kernel takes the flush owed, if any */
+		if (M.owed)
 			M.fail_flush = 0;
-			flush(b);
-		}
-		apply(b);
+		round_at(b, arg, 0);
 		break;
 	}
 }
@@ -371,10 +392,20 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	memset(&M, 0, sizeof(M));
 	M.out = -1;
+	M.now = 1000;
+	for (j = 0; j < NWORK; j++)
+		if (fpq_ring_init(&M.port[j].out, RING,
+		    sizeof(struct fpq_item)) == -1 ||
+		    fpq_ring_init(&M.port[j].back, RING,
+		    sizeof(struct fpq_credit)) == -1)
+			abort();
 	if ((b = fpq_book_new(&ops, NULL)) == NULL)
-		return (0);
+		abort();
+	fpq_book_clock(b, M.now);
 	for (j = 0; j + 1 < size; j += 2)
 		step(b, data[j], data[j + 1]);
 	fpq_book_free(b);
+	for (j = 0; j < NWORK; j++)
+		fpq_port_free(&M.port[j]);
 	return (0);
 }

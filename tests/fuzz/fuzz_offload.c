@@ -9,8 +9,8 @@
  * stays the authority, and the kernel lets a connection's packets pass
  * only while nfqspid has it established and offloaded, with its mark.
  * Here the real worker side (worker_fp.c), a real connection table and
- * the real book (fpq.c) run the way fpd.c drives them, with the kernel
- * a model.  The input is a script of (op, arg) byte pairs: packets of 4
+ * the real book (fpq.c) run with the thread's own rounds
+ * (fpq_book_round(), as fpd.c runs them), with the kernel a model.  The input is a script of (op, arg) byte pairs: packets of 4
  * TCP and 4 UDP connections (a packet the kernel holds the connection of
  * passes there, unless it is a SYN, FIN or RST, as the fast path's chain
  * does), rounds and polls of the thread, the worker reading what comes
@@ -93,6 +93,7 @@ static struct {
 	struct kelem	 k[NCONN];
 	unsigned	 nk;
 	int		 fail_add, fail_del, fail_flush;
+	int		 owed;		/* it refused the last flush */
 	uint32_t	 out_mark;	/* a mark with no chain; 0: none */
 	/* each connection's next sequence number, each way */
 	uint32_t	 seq[NCONN][2];
@@ -164,9 +165,11 @@ k_flush(void *arg)
 {
 	(void)arg;
 	if (X.fail_flush) {
+		X.owed = 1;
 		errno = ENOBUFS;
 		return (-1);
 	}
+	X.owed = 0;
 	X.nk = 0;
 	return (0);
 }
@@ -221,53 +224,44 @@ k_get(void *arg, const struct fp_conn *c, size_t n, struct fp_counts *out)
 	return (0);
 }
 
+/* as fastpath_counters(): the whole table read, the kernel keeping a
+   chain, not a mark; a stray is taken out */
+static int
+k_counters(void *arg, fp_counts_cb cb, void *cbarg)
+{
+	struct fp_counts cn;
+	struct fp_conn	 c;
+	unsigned	 i;
+
+	(void)arg;
+	/* a read renews every element: not one of a flush's orphans */
+	CHECK(!X.owed);
+	for (i = 0; i < X.nk; ) {
+		memset(&cn, 0, sizeof(cn));
+		cn.pkts = X.k[i].pkts;
+		cn.bytes = X.k[i].pkts * 64;
+		cn.expires_ms = 60000;
+		c = X.k[i].c;
+		c.mark = 0;
+		if (cb(&c, &cn, cbarg) == -1)
+			k_drop(i);
+		else
+			i++;
+	}
+	return (0);
+}
+
 static const struct fpq_ops ops = {
 	.add = k_add,
 	.del = k_del,
 	.flush = k_flush,
 	.credit = k_credit,
 	.refuse = k_refuse,
-	.get = k_get
+	.get = k_get,
+	.counters = k_counters
 };
 
-/* ---- the thread, as fpd.c ----------------------------------------------- */
-
-/* fastpath_counters() through fpq_book_counts(), then the sweep; a
-   stray is taken out, as fastpath.c does */
-static void
-thread_poll(void)
-{
-	struct fp_counts cn;
-	unsigned	 i;
-
-	if (fpq_book_owed(X.b))
-		return;
-	for (i = 0; i < X.nk; ) {
-		memset(&cn, 0, sizeof(cn));
-		cn.pkts = X.k[i].pkts;
-		cn.bytes = X.k[i].pkts * 64;
-		cn.expires_ms = 60000;
-		if (fpq_book_counts(X.b, &X.k[i].c, &cn) == -1)
-			k_drop(i);
-		else
-			i++;
-	}
-	fpq_book_sweep(X.b);
-}
-
-static void
-thread_flush(void)
-{
-	uint32_t	 e;
-	int		 rc;
-
-	if (fpq_book_count(X.b) > 0)
-		thread_poll();
-	rc = fpq_book_flush(X.b, &e);
-	X.d.sh.epoch = e;
-	if (rc == -1)
-		X.d.sh.flush = 1;
-}
+/* ---- the thread ------------------------------------------------------------ */
 
 /* The entry of connection c, found without a lookup (which would
    remove one past its time): NULL if none. */
@@ -312,7 +306,7 @@ check(void)
 	struct ct_entry	*e;
 	unsigned	 i, marked;
 
-	if (fpq_book_owed(X.b) || X.d.sh.flush)
+	if (X.owed || X.d.sh.flush)
 		return;
 	(void)entry_of(NULL, &marked);
 	CHECK(marked == ct_offload_count(X.w.ct));
@@ -327,24 +321,14 @@ check(void)
 	}
 }
 
-/* One round, as fpd_round() */
+/* One round of the thread, the daemon's own, ms after the last (the
+   table's clock and the thread's are one); flush: asked to empty the
+   kernel table (a reload) */
 static void
-thread_round(void)
+thread_round(uint64_t ms, int flush)
 {
-	struct fpq_item	 it;
-	int		 flush = 0;
-
-	while (fpq_ring_pop(&X.d.port.out, &it))
-		if (fpq_book_item(X.b, 0, &it) == -1)
-			flush = 1;
-	if (X.d.sh.flush) {
-		X.d.sh.flush = 0;
-		flush = 1;
-	}
-	if (flush)
-		thread_flush();
-	if (fpq_book_apply(X.b) == -1)
-		thread_flush();
+	X.now += ms;
+	(void)fpq_book_round(X.b, &X.d.port, 1, &X.d.sh, flush, X.now);
 	check();
 }
 
@@ -459,8 +443,8 @@ reload(uint8_t arg)
 {
 	X.cfg.policy[CT_ESTABLISHED] = arg & 1 ? RULE_DROP : RULE_ACCEPT;
 	worker_fp_config(&X.w, &X.cfg);
-	/* a reload empties the kernel table */
-	thread_flush();
+	/* a reload empties the kernel table (fpd_flush()) */
+	thread_round(0, 1);
 }
 
 static void
@@ -488,11 +472,11 @@ step(uint8_t op, uint8_t arg)
 	case 2:
 		send_packet(arg);
 		break;
-	case 3:
-		thread_round();
+	case 3:		/* a round, within FPD_ROUND_MS */
+		thread_round(arg % 21, 0);
 		break;
-	case 4:
-		thread_poll();
+	case 4:		/* a round with the poll due */
+		thread_round(FPQ_POLL_MS, 0);
 		break;
 	case 5:
 		worker_fp_credits(&X.w, X.now);
@@ -527,7 +511,7 @@ step(uint8_t op, uint8_t arg)
 		else {
 			/* the kernel behaves again, the thread catches up */
 			X.fail_add = X.fail_del = X.fail_flush = 0;
-			thread_round();
+			thread_round(0, 0);
 		}
 		break;
 	}
@@ -564,6 +548,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ct_set_event_cb(X.w.ct, fix_event, &X.w);
 	worker_set_fastpath(&X.w, &X.d);
 	X.now = 1000;
+	fpq_book_clock(X.b, X.now);
 	for (j = 0; j < NCONN; j++) {
 		X.seq[j][0] = 100000;
 		X.seq[j][1] = 900000;
@@ -572,9 +557,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		step(data[j], data[j + 1]);
 	/* the end: the kernel behaves, the thread and the worker catch up */
 	X.fail_add = X.fail_del = X.fail_flush = 0;
-	thread_round();
+	thread_round(0, 0);
 	worker_fp_credits(&X.w, X.now);
-	thread_round();
+	thread_round(0, 0);
 	ct_free(X.w.ct);
 	fpq_book_free(X.b);
 	fpq_port_free(&X.d.port);

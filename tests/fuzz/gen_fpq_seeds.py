@@ -7,7 +7,7 @@
 import os
 import sys
 
-OFFER, FIN, END, APPLY, FLUSH, CATCHUP, PASS, POLL, DROP, FAIL, OUT, \
+OFFER, FIN, END, ROUND, FLUSH, CATCHUP, PASS, POLL, DROP, FAIL, OUT, \
     CATCHUP_ALL = range(12)
 
 
@@ -21,26 +21,26 @@ def offer_all(n):
 
 SEEDS = {
     # in, counted, out again
-    'life': script(*offer_all(4), (APPLY, 0), (PASS, 0x31), (POLL, 0),
-                   (FIN, 1), (END, 2), (APPLY, 0), (POLL, 0)),
+    'life': script(*offer_all(4), (ROUND, 0), (PASS, 0x31), (POLL, 0),
+                   (FIN, 1), (END, 2), (ROUND, 0), (POLL, 0)),
     # a flush the kernel refuses, made next round
-    'flush-fails': script(*offer_all(6), (APPLY, 0), (FAIL, 0x10),
-                          (FLUSH, 0), (POLL, 0), (OFFER, 7), (APPLY, 0),
+    'flush-fails': script(*offer_all(6), (ROUND, 0), (FAIL, 0x10),
+                          (FLUSH, 0), (POLL, 0), (OFFER, 7), (ROUND, 0),
                           (CATCHUP, 0), (CATCHUP, 1), (OFFER, 8),
                           (CATCHUP_ALL, 0), (CATCHUP, 0), (CATCHUP, 1),
-                          (OFFER, 0), (APPLY, 0)),
+                          (OFFER, 0), (ROUND, 0)),
     # a mark with no chain: refused, told, the tuple reused
-    'refused': script((OUT, 3), *offer_all(5), (APPLY, 0), (OUT, 0x80),
-                      (END, 3), (OFFER, 3), (APPLY, 0), (CATCHUP, 1),
-                      (APPLY, 0), (OFFER, 3), (APPLY, 0)),
+    'refused': script((OUT, 3), *offer_all(5), (ROUND, 0), (OUT, 0x80),
+                      (END, 3), (OFFER, 3), (ROUND, 0), (CATCHUP, 1),
+                      (ROUND, 0), (OFFER, 3), (ROUND, 0)),
     # a change half applied, a removal refused
-    'half': script((FAIL, 0x03), *offer_all(6), (APPLY, 0), (FAIL, 0x08),
-                   (FIN, 4), (APPLY, 0), (FAIL, 0), (CATCHUP, 0),
-                   (CATCHUP, 1), *offer_all(6), (APPLY, 0)),
+    'half': script((FAIL, 0x03), *offer_all(6), (ROUND, 0), (FAIL, 0x08),
+                   (FIN, 4), (ROUND, 0), (FAIL, 0), (CATCHUP, 0),
+                   (CATCHUP, 1), *offer_all(6), (ROUND, 0)),
     # elements time out and are put in again
-    'renew': script(*offer_all(3), (APPLY, 0), (PASS, 0x20), (POLL, 0),
-                    (DROP, 1), (POLL, 0), (APPLY, 0), (PASS, 0x41),
-                    (POLL, 0), (FIN, 1), (APPLY, 0)),
+    'renew': script(*offer_all(3), (ROUND, 0), (PASS, 0x20), (POLL, 0),
+                    (DROP, 1), (POLL, 0), (ROUND, 0), (PASS, 0x41),
+                    (POLL, 0), (FIN, 1), (ROUND, 0)),
 }
 
 os.makedirs(sys.argv[1], exist_ok=True)

@@ -43,6 +43,13 @@ struct kern {
 	/* refusals told: how many, the last one's worker and port */
 	unsigned	 refusals, rw;
 	uint16_t	 rsport;
+	/* the round's: counter dumps, what each saw, the epoch the
+	   workers saw when the kernel was asked to flush */
+	unsigned	 polls;
+	size_t		 polled_n;
+	int		 fail_counters;
+	const struct fpq_shared *sh;
+	uint32_t	 flush_epoch;
 };
 
 static int
@@ -111,6 +118,9 @@ k_flush(void *arg)
 	struct kern	*k = arg;
 
 	k->flushes++;
+	if (k->sh != NULL)
+		k->flush_epoch = __atomic_load_n(&k->sh->epoch,
+		    __ATOMIC_ACQUIRE);
 	if (k->fail_flush) {
 		errno = EIO;
 		return (-1);
@@ -169,13 +179,40 @@ k_get(void *arg, const struct fp_conn *c, size_t n, struct fp_counts *out)
 	return (0);
 }
 
+/* as fastpath_counters(): a stray is taken out */
+static int
+k_counters(void *arg, fp_counts_cb cb, void *cbarg)
+{
+	struct kern	*k = arg;
+	struct fp_counts n;
+	size_t		 i;
+
+	k->polls++;
+	k->polled_n = k->n;
+	if (k->fail_counters) {
+		errno = EIO;
+		return (-1);
+	}
+	for (i = 0; i < k->n; ) {
+		n = k->kc[i];
+		n.expires_ms = 1000;
+		if (cb(&k->in[i], &n, cbarg) == -1) {
+			k->kc[i] = k->kc[k->n - 1];
+			k->in[i] = k->in[--k->n];
+		} else
+			i++;
+	}
+	return (0);
+}
+
 static const struct fpq_ops kops = {
 	.add = k_add,
 	.del = k_del,
 	.flush = k_flush,
 	.credit = k_credit,
 	.refuse = k_refuse,
-	.get = k_get
+	.get = k_get,
+	.counters = k_counters
 };
 
 static struct fp_conn
@@ -654,6 +691,238 @@ test_book_last(void **state)
 	free(k);
 }
 
+/* ---- the thread's round ---------------------------------------------- */
+
+#define NPORT	2
+
+struct round {
+	struct kern		*k;
+	struct fpq_book		*b;
+	struct fpq_port		 p[NPORT];
+	struct fpq_shared	 sh;
+	uint64_t		 now;
+};
+
+static struct round *
+round_new(void)
+{
+	struct round	*r = calloc(1, sizeof(*r));
+	unsigned	 w;
+
+	assert_non_null(r);
+	assert_non_null(r->k = calloc(1, sizeof(*r->k)));
+	assert_non_null(r->b = fpq_book_new(&kops, r->k));
+	for (w = 0; w < NPORT; w++)
+		assert_int_equal(fpq_port_init(&r->p[w]), 0);
+	r->k->sh = &r->sh;
+	r->now = 5000;
+	fpq_book_clock(r->b, r->now);
+	return (r);
+}
+
+static void
+round_free(struct round *r)
+{
+	unsigned	 w;
+
+	for (w = 0; w < NPORT; w++)
+		fpq_port_free(&r->p[w]);
+	fpq_book_free(r->b);
+	free(r->k);
+	free(r);
+}
+
+/* worker w pushes an item of the epoch it sees */
+static void
+push(struct round *r, unsigned w, uint8_t op, uint16_t sport)
+{
+	struct fpq_item	 it = item(op, sport, r->sh.epoch);
+
+	assert_int_equal(fpq_ring_push(&r->p[w].out, &it), 0);
+}
+
+static int
+round_at(struct round *r, uint64_t ms, int flush)
+{
+	r->now += ms;
+	return (fpq_book_round(r->b, r->p, NPORT, &r->sh, flush, r->now));
+}
+
+/* Items of every worker, applied in one round; the counters every
+   FPQ_POLL_MS, after the round's changes. */
+static void
+test_round(void **state)
+{
+	struct round	*r = round_new();
+	struct fp_stats	 st;
+
+	(void)state;
+	/* nothing to do: idle, and no poll before its time */
+	assert_int_equal(round_at(r, 0, 0), 0);
+	assert_int_equal(r->k->polls, 0);
+	assert_int_equal(fpq_book_poll_in(r->b, r->now), FPQ_POLL_MS);
+	push(r, 0, FPQ_ADD, 1);
+	push(r, 1, FPQ_ADD, 2);
+	push(r, 1, FPQ_ADD, 3);
+	assert_int_equal(round_at(r, 20, 0), 1);
+	assert_int_equal(r->k->adds, 1);
+	assert_int_equal(r->k->last_add, 3);
+	assert_int_equal(fpq_book_count(r->b), 3);
+	assert_true(fpq_ring_empty(&r->p[0].out));
+	assert_true(fpq_ring_empty(&r->p[1].out));
+	assert_int_equal(r->k->polls, 0);
+	assert_int_equal(round_at(r, 20, 0), 0);
+
+	/* the poll is due: it comes after this round's removal and
+	   offload, and sees the kernel they left */
+	r->k->kc[0].pkts = 7;
+	r->k->kc[0].bytes = 700;
+	push(r, 1, FPQ_DEL, 3);
+	push(r, 0, FPQ_ADD, 4);
+	assert_int_equal(fpq_book_poll_in(r->b, r->now), FPQ_POLL_MS - 40);
+	assert_int_equal(round_at(r, FPQ_POLL_MS - 40, 0), 1);
+	assert_int_equal(r->k->polls, 1);
+	assert_int_equal(r->k->polled_n, 3);
+	assert_int_equal(r->k->credits, 1);
+	assert_int_equal(r->k->cw, 0);
+	assert_int_equal(r->k->cp, 7);
+	assert_int_equal(fpq_book_poll_in(r->b, r->now), FPQ_POLL_MS);
+	/* not again before its time */
+	assert_int_equal(round_at(r, FPQ_POLL_MS - 1, 0), 0);
+	assert_int_equal(r->k->polls, 1);
+
+	/* an element timed out: the poll stages it, the next round puts
+	   it in, and says it has work meanwhile */
+	r->k->n--;
+	assert_int_equal(round_at(r, 1, 0), 1);
+	assert_int_equal(r->k->polls, 2);
+	assert_int_equal(fpq_book_pending(r->b), 1);
+	assert_int_equal(round_at(r, 20, 0), 0);
+	assert_int_equal(r->k->n, 3);
+	fpq_book_stats(r->b, &st);
+	assert_int_equal(st.renewed, 1);
+
+	/* a stray the dump finds is taken out; a dump that fails is an
+	   error, and sweeps nothing */
+	r->k->in[r->k->n++] = conn(99);
+	assert_int_equal(round_at(r, FPQ_POLL_MS, 0), 0);
+	assert_int_equal(r->k->n, 3);
+	r->k->n--;
+	r->k->fail_counters = 1;
+	assert_int_equal(round_at(r, FPQ_POLL_MS, 0), 0);
+	assert_int_equal(fpq_book_pending(r->b), 0);
+	fpq_book_stats(r->b, &st);
+	assert_int_equal(st.strays, 1);
+	assert_int_equal(st.errors, 1);
+	assert_int_equal(r->k->polls, 4);
+	round_free(r);
+}
+
+/* A flush: asked for, or a worker's lost removal; the counts read
+   first, the epoch published after the kernel is asked (till then the
+   workers keep their marks: the kernel passes nothing they unmarked);
+   a refused one tried again each round, with no poll and no offload
+   meanwhile. */
+static void
+test_round_flush(void **state)
+{
+	struct round	*r = round_new();
+	uint32_t	 e0 = r->sh.epoch;
+
+	(void)state;
+	push(r, 0, FPQ_ADD, 1);
+	assert_int_equal(round_at(r, 20, 0), 1);
+	r->k->kc[0].pkts = 5;
+	/* asked for: what the kernel passed is read before it goes */
+	assert_int_equal(round_at(r, 20, 1), 1);
+	assert_int_equal(r->k->polls, 1);
+	assert_int_equal(r->k->cp, 5);
+	assert_int_equal(r->k->flushes, 1);
+	assert_int_equal(r->k->flush_epoch, e0);
+	assert_int_equal(r->sh.epoch, e0 + 1);
+	assert_int_equal(r->k->n, 0);
+	assert_int_equal(fpq_book_count(r->b), 0);
+	/* an empty book: nothing to read first */
+	__atomic_store_n(&r->sh.flush, 1, __ATOMIC_RELEASE);
+	assert_int_equal(round_at(r, 20, 0), 0);
+	assert_int_equal(r->k->flushes, 2);
+	assert_int_equal(r->k->polls, 1);
+	assert_int_equal(r->sh.flush, 0);
+
+	/* the kernel refuses: the epoch is new all the same, and the flag
+	   stays set for the next round */
+	push(r, 1, FPQ_ADD, 2);
+	assert_int_equal(round_at(r, 20, 0), 1);
+	r->k->fail_flush = 1;
+	assert_int_equal(round_at(r, 20, 1), 1);
+	assert_int_equal(r->k->flushes, 3);
+	assert_int_equal(r->k->polls, 2);
+	assert_int_equal(r->sh.epoch, e0 + 3);
+	assert_int_equal(r->k->flush_epoch, e0 + 2);
+	assert_int_equal(r->sh.flush, 1);
+	assert_true(fpq_book_owed(r->b));
+	/* owed: no poll though one is due, not even before the next try,
+	   and no offload of the new epoch */
+	push(r, 1, FPQ_ADD, 3);
+	assert_int_equal(round_at(r, FPQ_POLL_MS, 0), 1);
+	assert_int_equal(r->k->flushes, 4);
+	assert_int_equal(r->k->polls, 2);
+	assert_int_equal(r->k->adds, 2);
+	assert_int_equal(r->sh.flush, 1);
+	/* the kernel obeys: done, and the poll is back */
+	r->k->fail_flush = 0;
+	assert_int_equal(round_at(r, 20, 0), 0);
+	assert_int_equal(r->k->flushes, 5);
+	assert_int_equal(r->sh.epoch, e0 + 5);
+	assert_false(fpq_book_owed(r->b));
+	assert_int_equal(r->sh.flush, 0);
+	assert_int_equal(r->k->polls, 3);
+	round_free(r);
+}
+
+/* A removal the kernel refuses: the table is emptied in the same
+   round, and the stage's offloads with it. */
+static void
+test_round_failed_removal(void **state)
+{
+	struct round	*r = round_new();
+	uint32_t	 e0 = r->sh.epoch;
+
+	(void)state;
+	push(r, 0, FPQ_ADD, 1);
+	assert_int_equal(round_at(r, 20, 0), 1);
+	r->k->fail_del = 1;
+	push(r, 0, FPQ_DEL, 1);
+	push(r, 1, FPQ_ADD, 2);
+	assert_int_equal(round_at(r, 20, 0), 1);
+	assert_int_equal(r->k->dels, 1);
+	assert_int_equal(r->k->flushes, 1);
+	assert_int_equal(r->sh.epoch, e0 + 1);
+	assert_int_equal(r->k->adds, 1);
+	assert_int_equal(r->k->n, 0);
+	assert_int_equal(fpq_book_count(r->b), 0);
+	assert_int_equal(round_at(r, 20, 0), 0);
+
+	/* one that fails while items are fed in (a full stage) too */
+	r->k->fail_del = 0;
+	{
+		unsigned	 i;
+
+		for (i = 0; i < FPQ_BATCH; i++)
+			push(r, 0, FPQ_ADD, (uint16_t)(100 + i));
+		assert_int_equal(round_at(r, 20, 0), 1);
+		assert_int_equal(r->k->n, FPQ_BATCH);
+		r->k->fail_del = 1;
+		for (i = 0; i < FPQ_BATCH + 1; i++)
+			push(r, 1, FPQ_DEL, (uint16_t)(100 + i));
+	}
+	assert_int_equal(round_at(r, 20, 0), 1);
+	assert_int_equal(r->k->flushes, 2);
+	assert_int_equal(r->sh.epoch, e0 + 2);
+	assert_int_equal(r->k->n, 0);
+	round_free(r);
+}
+
 int
 main(void)
 {
@@ -665,6 +934,9 @@ main(void)
 		cmocka_unit_test(test_book_flush),
 		cmocka_unit_test(test_book_counts),
 		cmocka_unit_test(test_book_last),
+		cmocka_unit_test(test_round),
+		cmocka_unit_test(test_round_flush),
+		cmocka_unit_test(test_round_failed_removal),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
