@@ -202,39 +202,52 @@ rule_action_name(int action)
 	return (action_names[action]);
 }
 
-int
-rule_parse_states(const char *s, uint8_t *mask, char *err, size_t errlen)
+/*
+ * A list of names, each one of names[from] to names[n - 1] and each
+ * once, into the mask of their bits (name i is 1u << i, as in
+ * CT_STATE_BIT() and RULE_HOOK_BIT()): a rule's states and its chains.
+ */
+static int
+parse_name_mask(const char *s, const char *const *names, int from, int n,
+    const char *what, uint8_t *mask, char *err, size_t errlen)
 {
 	struct list_iter it;
 	char		 e[ELEMLEN];
 	uint8_t		 m = 0;
 	int		 i, r;
 
-	if (is_blank(s)) {
-		snprintf(err, errlen, "empty; expected a list of new, "
-		    "established, related, invalid");
-		return (-1);
-	}
 	list_init(&it, s);
 	while ((r = list_next(&it, e, sizeof(e), err, errlen)) == 1) {
-		for (i = 0; i < CT_STATE_MAX; i++)
-			if (strcasecmp(e, state_names[i]) == 0)
+		for (i = from; i < n; i++)
+			if (strcasecmp(e, names[i]) == 0)
 				break;
-		if (i == CT_STATE_MAX) {
-			snprintf(err, errlen, "\"%s\" is not a state (new, "
-			    "established, related, invalid)", e);
+		if (i == n) {
+			snprintf(err, errlen, "\"%s\" is not %s", e, what);
 			return (-1);
 		}
-		if (m & CT_STATE_BIT(i)) {
+		if (m & (1u << i)) {
 			snprintf(err, errlen, "\"%s\" is listed twice", e);
 			return (-1);
 		}
-		m |= CT_STATE_BIT(i);
+		m |= (uint8_t)(1u << i);
 	}
 	if (r == -1)
 		return (-1);
 	*mask = m;
 	return (0);
+}
+
+int
+rule_parse_states(const char *s, uint8_t *mask, char *err, size_t errlen)
+{
+	if (is_blank(s)) {
+		snprintf(err, errlen, "empty; expected a list of new, "
+		    "established, related, invalid");
+		return (-1);
+	}
+	return (parse_name_mask(s, state_names, 0, CT_STATE_MAX,
+	    "a state (new, established, related, invalid)", mask, err,
+	    errlen));
 }
 
 int
@@ -388,34 +401,12 @@ rule_hook_name(int hook)
 int
 rule_parse_hooks(const char *s, uint8_t *hooks, char *err, size_t errlen)
 {
-	struct list_iter it;
-	char		 e[ELEMLEN];
-	uint8_t		 m = 0;
-	int		 h, r;
-
 	*hooks = 0;
 	if (is_blank(s))
 		return (0);
-	list_init(&it, s);
-	while ((r = list_next(&it, e, sizeof(e), err, errlen)) == 1) {
-		for (h = PKT_HOOK_PREROUTING; h < PKT_HOOK_MAX; h++)
-			if (strcasecmp(e, hook_names[h]) == 0)
-				break;
-		if (h == PKT_HOOK_MAX) {
-			snprintf(err, errlen, "\"%s\" is not input, output, "
-			    "forward, prerouting or postrouting", e);
-			return (-1);
-		}
-		if (m & RULE_HOOK_BIT(h)) {
-			snprintf(err, errlen, "\"%s\" is listed twice", e);
-			return (-1);
-		}
-		m |= RULE_HOOK_BIT(h);
-	}
-	if (r == -1)
-		return (-1);
-	*hooks = m;
-	return (0);
+	return (parse_name_mask(s, hook_names, PKT_HOOK_PREROUTING,
+	    PKT_HOOK_MAX, "input, output, forward, prerouting or postrouting",
+	    hooks, err, errlen));
 }
 
 const char *
