@@ -146,6 +146,28 @@ ipt_queue_rule(struct divert_cmd *c, const struct divert_spec *spec,
 	return (0);
 }
 
+/*
+ * The rules of our chain h, appended (op "-A") or checked ("-C"): the
+ * fast path's accept first when there is one, then the queue.
+ */
+static int
+ipt_own_rules(const struct divert_spec *spec, int family, const char *op,
+    const struct hook *h, struct divert_cmd *out, size_t max, size_t *n)
+{
+	struct divert_cmd	*c;
+
+	if (spec->fastpath &&
+	    ((c = ipt_cmd(spec, family, out, max, n)) == NULL ||
+	    cmd_add(c, op, h->own, (char *)NULL) == -1 ||
+	    ipt_fastpath_rule(c) == -1))
+		return (-1);
+	if ((c = ipt_cmd(spec, family, out, max, n)) == NULL ||
+	    cmd_add(c, op, h->own, (char *)NULL) == -1 ||
+	    ipt_queue_rule(c, spec, h) == -1)
+		return (-1);
+	return (0);
+}
+
 int
 divert_iptables_cmds(const struct divert_spec *spec, int op, int family,
     struct divert_cmd *out, size_t max)
@@ -160,20 +182,12 @@ divert_iptables_cmds(const struct divert_spec *spec, int op, int family,
 	case DIVERT_OP_INSTALL:
 		/* chains and their rules first, then the jumps: the
 		   diversion starts whole */
-		for (i = 0; i < NHOOKS; i++) {
+		for (i = 0; i < NHOOKS; i++)
 			if ((c = ipt_cmd(spec, family, out, max, &n)) == NULL ||
-			    cmd_add(c, "-N", hooks[i].own, (char *)NULL) == -1)
+			    cmd_add(c, "-N", hooks[i].own, (char *)NULL) == -1 ||
+			    ipt_own_rules(spec, family, "-A", &hooks[i], out, max,
+			    &n) == -1)
 				return (-1);
-			if (spec->fastpath &&
-			    ((c = ipt_cmd(spec, family, out, max, &n)) == NULL ||
-			    cmd_add(c, "-A", hooks[i].own, (char *)NULL) == -1 ||
-			    ipt_fastpath_rule(c) == -1))
-				return (-1);
-			if ((c = ipt_cmd(spec, family, out, max, &n)) == NULL ||
-			    cmd_add(c, "-A", hooks[i].own, (char *)NULL) == -1 ||
-			    ipt_queue_rule(c, spec, &hooks[i]) == -1)
-				return (-1);
-		}
 		for (i = 0; i < NHOOKS; i++)
 			if ((c = ipt_cmd(spec, family, out, max, &n)) == NULL ||
 			    cmd_add(c, "-I", hooks[i].builtin, "1", "-j",
@@ -186,14 +200,8 @@ divert_iptables_cmds(const struct divert_spec *spec, int op, int family,
 			    cmd_add(c, "-C", hooks[i].builtin, "-j",
 			    hooks[i].own, (char *)NULL) == -1)
 				return (-1);
-			if (spec->fastpath &&
-			    ((c = ipt_cmd(spec, family, out, max, &n)) == NULL ||
-			    cmd_add(c, "-C", hooks[i].own, (char *)NULL) == -1 ||
-			    ipt_fastpath_rule(c) == -1))
-				return (-1);
-			if ((c = ipt_cmd(spec, family, out, max, &n)) == NULL ||
-			    cmd_add(c, "-C", hooks[i].own, (char *)NULL) == -1 ||
-			    ipt_queue_rule(c, spec, &hooks[i]) == -1)
+			if (ipt_own_rules(spec, family, "-C", &hooks[i], out,
+			    max, &n) == -1)
 				return (-1);
 		}
 		break;
