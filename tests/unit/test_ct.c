@@ -45,33 +45,32 @@
 
 /* ---- helpers ----------------------------------------------------------- */
 
+/*
+ * A table of max entries, share percent of which one source may hold
+ * (0: any number, -1: the default), loose or not about TCP picked up
+ * mid-stream.
+ */
 static struct ct_table *
-table(uint32_t max)
+table_cfg(uint32_t max, int share, uint8_t loose)
 {
 	struct ct_config	 c;
 	struct ct_table		*t;
 
 	ct_config_defaults(&c);
 	c.max = max;
-	c.source_share = 0;	/* the tests of the share turn it on */
+	if (share >= 0)
+		c.source_share = (uint8_t)share;
+	c.tcp_loose = loose;
 	t = ct_new(&c);
 	assert_non_null(t);
 	return (t);
 }
 
-/* A table of max entries, share percent of which one source may hold. */
+/* the defaults but the share: the tests of the share turn it on */
 static struct ct_table *
-table_share(uint32_t max, uint8_t share)
+table(uint32_t max)
 {
-	struct ct_config	 c;
-	struct ct_table		*t;
-
-	ct_config_defaults(&c);
-	c.max = max;
-	c.source_share = share;
-	t = ct_new(&c);
-	assert_non_null(t);
-	return (t);
+	return (table_cfg(max, 0, 1));
 }
 
 static struct pkt
@@ -242,6 +241,24 @@ conv_state(struct conv *c)
 	struct ct_entry	*e = conv_entry(c);
 
 	return (e ? e->state : GONE);
+}
+
+/* e's original direction: family, proto, p's addresses, sp and dp */
+static void
+assert_tuple(const struct ct_entry *e, uint8_t family, uint8_t proto,
+    const struct pkt *p, uint16_t sp, uint16_t dp)
+{
+	union pkt_addr	 a, b;
+	uint16_t	 esp, edp;
+	uint8_t		 efam, eproto;
+
+	ct_entry_tuple(e, &efam, &eproto, &a, &b, &esp, &edp);
+	assert_int_equal(efam, family);
+	assert_int_equal(eproto, proto);
+	assert_memory_equal(&a, &p->src, sizeof(a));
+	assert_memory_equal(&b, &p->dst, sizeof(b));
+	assert_int_equal(esp, sp);
+	assert_int_equal(edp, dp);
 }
 
 /* ---- TCP transitions, table driven ------------------------------------- */
@@ -1602,19 +1619,7 @@ test_udp(void **state)
 	assert_int_equal(ct_confirm(t, &q, 1000, 9, 9, &res), 0);
 	assert_int_equal(ct_entry_mark(res.entry), 3);
 	assert_int_equal(ct_count(t), 1);
-	{
-		union pkt_addr	 a, b;
-		uint16_t	 sp, dp;
-		uint8_t		 fam, proto;
-
-		ct_entry_tuple(res.entry, &fam, &proto, &a, &b, &sp, &dp);
-		assert_int_equal(fam, AF_INET);
-		assert_int_equal(proto, IPPROTO_UDP);
-		assert_memory_equal(&a, &q.src, sizeof(a));
-		assert_memory_equal(&b, &q.dst, sizeof(b));
-		assert_int_equal(sp, 5353);
-		assert_int_equal(dp, 53);
-	}
+	assert_tuple(res.entry, AF_INET, IPPROTO_UDP, &q, 5353, 53);
 	ct_format(res.entry, 1000, buf, sizeof(buf));
 	assert_string_equal(buf, "ipv4     2 udp      17 30 "
 	    "src=10.0.0.1 dst=10.0.0.2 sport=5353 dport=53 [UNREPLIED] "
@@ -1936,19 +1941,7 @@ test_icmp_echo(void **state)
 	ct_track(t, &req, 1200, &res);
 	assert_int_equal(res.state, CT_ESTABLISHED);
 
-	{
-		union pkt_addr	 a, b;
-		uint16_t	 sp, dp;
-		uint8_t		 fam, proto;
-
-		ct_entry_tuple(res.entry, &fam, &proto, &a, &b, &sp, &dp);
-		assert_int_equal(fam, AF_INET);
-		assert_int_equal(proto, IPPROTO_ICMP);
-		assert_memory_equal(&a, &req.src, sizeof(a));
-		assert_memory_equal(&b, &req.dst, sizeof(b));
-		assert_int_equal(sp, 0);
-		assert_int_equal(dp, 0);
-	}
+	assert_tuple(res.entry, AF_INET, IPPROTO_ICMP, &req, 0, 0);
 	/* unknown informational types */
 	{
 		struct pkt ra = icmp("10.0.0.9", "10.0.0.2", 9, 0);
@@ -2667,7 +2660,7 @@ test_random_traffic(void **state)
 static void
 test_source_share(void **state)
 {
-	struct ct_table		*t = table_share(1000, 10);
+	struct ct_table		*t = table_cfg(1000, 10, 1);
 	struct ct_result	 res;
 	struct ct_stats		 st;
 	struct pkt		 p;
@@ -2719,7 +2712,7 @@ test_source_share(void **state)
 static void
 test_source_share_v6(void **state)
 {
-	struct ct_table		*t = table_share(100, 5);
+	struct ct_table		*t = table_cfg(100, 5, 1);
 	struct ct_result	 res;
 	struct pkt		 p;
 	char			 s[64];
@@ -2741,7 +2734,7 @@ test_source_share_v6(void **state)
 	assert_non_null(res.entry);
 	/* a share below one entry still lets a source hold one */
 	ct_free(t);
-	t = table_share(5, 1);
+	t = table_cfg(5, 1, 1);
 	p = udp("10.0.0.1", 1, "10.0.0.9", 53);
 	assert_int_equal(pass(t, &p, 1000, &res), CT_NEW);
 	p = udp("10.0.0.1", 2, "10.0.0.9", 53);
@@ -3031,20 +3024,6 @@ test_set_config(void **state)
 
 /* ---- sync: export and import ------------------------------------------- */
 
-static struct ct_table *
-strict_table(uint32_t max)
-{
-	struct ct_config	 c;
-	struct ct_table		*t;
-
-	ct_config_defaults(&c);
-	c.max = max;
-	c.tcp_loose = 0;
-	t = ct_new(&c);
-	assert_non_null(t);
-	return (t);
-}
-
 static int	 sync_events[4];
 
 static void
@@ -3059,7 +3038,8 @@ count_event(int ev, const struct ct_entry *e, void *arg)
 static void
 test_sync_tcp_continues(void **state)
 {
-	struct ct_table		*a = table(1024), *b = strict_table(1024);
+	struct ct_table		*a = table(1024);
+	struct ct_table		*b = table_cfg(1024, -1, 0);	/* strict */
 	struct ct_result	 res;
 	struct ct_snap		 s, s2;
 	struct ct_entry		*e;
@@ -3118,7 +3098,7 @@ test_sync_tcp_continues(void **state)
 	assert_int_equal(conv_state(&c), CT_TCP_FIN_WAIT);
 	/* without the import, the strict table knows nothing of it */
 	ct_free(b);
-	b = strict_table(16);
+	b = table_cfg(16, -1, 0);
 	c.t = b;
 	assert_int_equal(conv_send(&c, 0, ACK | PSH, 10, &res), CT_INVALID);
 	ct_free(a);
