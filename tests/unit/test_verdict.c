@@ -123,18 +123,47 @@ teardown(void **state)
 	return (0);
 }
 
+/* b decided in FORWARD at f->now, with the batch hint a (NULL: none) */
 static void
-run(struct fixture *f, const uint8_t *b, size_t n, struct verdict *v,
-    char *line, size_t linelen)
+judge(struct fixture *f, const uint8_t *b, size_t n,
+    const struct ct_ahead *a, struct verdict *v, char *line, size_t linelen)
 {
 	struct pkt	 p;
 
 	struct verdict_ctx x = ctx(f, &f->cfg, f->lt, "veth0", "veth1",
 	    PKT_HOOK_FORWARD);
 
-	verdict_packet(&x, b, n, NULL, &p, v);
+	verdict_packet(&x, b, n, a, &p, v);
 	verdict_format(v, line, linelen);
+}
+
+static void
+run(struct fixture *f, const uint8_t *b, size_t n, struct verdict *v,
+    char *line, size_t linelen)
+{
+	judge(f, b, n, NULL, v, line, linelen);
 	f->now += 10;
+}
+
+/*
+ * CLIENT's port sport to SERVER's web: SYN, SYN/ACK (the server's ISN
+ * isn) and ACK through run(); line holds the ACK's verdict.
+ */
+static void
+web_handshake(struct fixture *f, uint16_t sport, uint32_t isn, char *line,
+    size_t linelen)
+{
+	struct verdict	 v;
+	uint8_t		 b[64];
+	size_t		 n;
+
+	n = tcp4(b, CLIENT, SERVER, sport, 80, 1000, 0, PKT_TH_SYN);
+	run(f, b, n, &v, line, linelen);
+	n = tcp4(b, SERVER, CLIENT, 80, sport, isn, 1001,
+	    PKT_TH_SYN | PKT_TH_ACK);
+	run(f, b, n, &v, line, linelen);
+	n = tcp4(b, CLIENT, SERVER, sport, 80, 1001, isn + 1, PKT_TH_ACK);
+	run(f, b, n, &v, line, linelen);
 }
 
 static void
@@ -223,11 +252,9 @@ test_ahead_changes_nothing(void **state)
 static void
 test_ahead_path(void **state)
 {
-	struct verdict_ctx x;
 	struct fixture	*f = *state;
 	struct ct_ahead	 own, other, junk;
 	struct verdict	 v;
-	struct pkt	 p;
 	uint8_t		 b[64], o[64], j[64];
 	char		 line[256];
 	size_t		 n, on;
@@ -255,10 +282,7 @@ test_ahead_path(void **state)
 			verdict_ahead(f->ct, b, n, &own);
 		ct_ahead_entry(f->ct, a != NULL ? a : &own);
 		ct_ahead_chain(f->ct, a != NULL ? a : &own);
-		x = ctx(f, &f->cfg, f->lt, "veth0", "veth1",
-		    PKT_HOOK_FORWARD);
-		verdict_packet(&x, b, n, a, &p, &v);
-		verdict_format(&v, line, sizeof(line));
+		judge(f, b, n, a, &v, line, sizeof(line));
 		assert_string_equal(line, want[0]);
 
 		n = tcp4(b, SERVER, CLIENT, 80, sport, 5000, 1001,
@@ -267,19 +291,13 @@ test_ahead_path(void **state)
 			verdict_ahead(f->ct, b, n, &own);
 		ct_ahead_entry(f->ct, a != NULL ? a : &own);
 		ct_ahead_chain(f->ct, a != NULL ? a : &own);
-		x = ctx(f, &f->cfg, f->lt, "veth0", "veth1",
-		    PKT_HOOK_FORWARD);
-		verdict_packet(&x, b, n, a, &p, &v);
-		verdict_format(&v, line, sizeof(line));
+		judge(f, b, n, a, &v, line, sizeof(line));
 		assert_string_equal(line, want[1]);
 
 		n = tcp4(b, CLIENT, SERVER, sport, 80, 1001, 5001, PKT_TH_ACK);
 		if (how == 0)
 			verdict_ahead(f->ct, b, n, &own);
-		x = ctx(f, &f->cfg, f->lt, "veth0", "veth1",
-		    PKT_HOOK_FORWARD);
-		verdict_packet(&x, b, n, a, &p, &v);
-		verdict_format(&v, line, sizeof(line));
+		judge(f, b, n, a, &v, line, sizeof(line));
 		assert_string_equal(line, want[2]);
 		assert_int_equal(ct_count(f->ct), (size_t)how + 1);
 	}
@@ -639,13 +657,7 @@ test_conn_limit_ignores_closed(void **state)
 	size_t		 n;
 
 	f->rules[0].conn_limit = 1;	/* web */
-	n = tcp4(b, CLIENT, SERVER, 43000, 80, 1000, 0, PKT_TH_SYN);
-	run(f, b, n, &v, line, sizeof(line));
-	n = tcp4(b, SERVER, CLIENT, 80, 43000, 5000, 1001,
-	    PKT_TH_SYN | PKT_TH_ACK);
-	run(f, b, n, &v, line, sizeof(line));
-	n = tcp4(b, CLIENT, SERVER, 43000, 80, 1001, 5001, PKT_TH_ACK);
-	run(f, b, n, &v, line, sizeof(line));
+	web_handshake(f, 43000, 5000, line, sizeof(line));
 	assert_string_equal(line, "accept state=ESTABLISHED rule=- mark=0x10");
 	n = tcp4(b, CLIENT, SERVER, 43001, 80, 1000, 0, PKT_TH_SYN);
 	run(f, b, n, &v, line, sizeof(line));
@@ -890,13 +902,7 @@ two_connections(struct fixture *f)
 	char		 line[256];
 	size_t		 n;
 
-	n = tcp4(b, CLIENT, SERVER, 42000, 80, 1000, 0, PKT_TH_SYN);
-	run(f, b, n, &v, line, sizeof(line));
-	n = tcp4(b, SERVER, CLIENT, 80, 42000, 5000, 1001,
-	    PKT_TH_SYN | PKT_TH_ACK);
-	run(f, b, n, &v, line, sizeof(line));
-	n = tcp4(b, CLIENT, SERVER, 42000, 80, 1001, 5001, PKT_TH_ACK);
-	run(f, b, n, &v, line, sizeof(line));
+	web_handshake(f, 42000, 5000, line, sizeof(line));
 	assert_string_equal(line, "accept state=ESTABLISHED rule=- mark=0x10");
 	n = udp4(b, CLIENT, SERVER, 5001, 53);
 	run(f, b, n, &v, line, sizeof(line));
