@@ -115,25 +115,35 @@ expect_err(int rc, const char *err, const char *want, const char *input)
 
 /* ---- address lists ----------------------------------------------------- */
 
+/* The list set matches every address of in and none of out (NULL-ended). */
+static void
+expect_set(const char *set, const char *const *in, const char *const *out)
+{
+	struct rule_addrset *s = addrs(set);
+
+	for (; *in != NULL; in++)
+		if (!amatch(s, *in))
+			fail_msg("\"%s\" does not match %s", set, *in);
+	for (; *out != NULL; out++)
+		if (amatch(s, *out))
+			fail_msg("\"%s\" matches %s", set, *out);
+	rule_addrset_free(s);
+}
+
+#define ADDRS(...)	((const char *const []){ __VA_ARGS__, NULL })
+#define NONE		((const char *const []){ NULL })
+
 static void
 test_addrs_basic(void **state)
 {
 	struct rule_addrset *s;
 
-	s = addrs("192.0.2.0/24, 2001:db8::/32, !192.0.2.7");
-	assert_true(amatch(s, "192.0.2.1"));
-	assert_true(amatch(s, "192.0.2.0"));
-	assert_true(amatch(s, "192.0.2.255"));
-	assert_true(amatch(s, "192.0.2.6"));
-	assert_false(amatch(s, "192.0.2.7"));
-	assert_true(amatch(s, "192.0.2.8"));
-	assert_false(amatch(s, "192.0.3.0"));
-	assert_false(amatch(s, "192.0.1.255"));
-	assert_true(amatch(s, "2001:db8::1"));
-	assert_true(amatch(s, "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff"));
-	assert_false(amatch(s, "2001:db9::"));
-	assert_false(amatch(s, "::"));
-	rule_addrset_free(s);
+	expect_set("192.0.2.0/24, 2001:db8::/32, !192.0.2.7",
+	    ADDRS("192.0.2.1", "192.0.2.0", "192.0.2.255", "192.0.2.6",
+	    "192.0.2.8", "2001:db8::1",
+	    "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff"),
+	    ADDRS("192.0.2.7", "192.0.3.0", "192.0.1.255", "2001:db9::",
+	    "::"));
 
 	/* NULL is "any" */
 	assert_true(amatch(NULL, "10.0.0.1"));
@@ -142,13 +152,8 @@ test_addrs_basic(void **state)
 	assert_null(s);
 
 	/* bare addresses are /32 and /128 */
-	s = addrs("10.1.2.3,fe80::1");
-	assert_true(amatch(s, "10.1.2.3"));
-	assert_false(amatch(s, "10.1.2.2"));
-	assert_false(amatch(s, "10.1.2.4"));
-	assert_true(amatch(s, "fe80::1"));
-	assert_false(amatch(s, "fe80::2"));
-	rule_addrset_free(s);
+	expect_set("10.1.2.3,fe80::1", ADDRS("10.1.2.3", "fe80::1"),
+	    ADDRS("10.1.2.2", "10.1.2.4", "fe80::2"));
 }
 
 static void
@@ -158,25 +163,16 @@ test_addrs_family(void **state)
 	union pkt_addr	 a;
 
 	/* an IPv4 element never matches an IPv6 packet, even ::ffff:x */
-	s = addrs("0.0.0.0/0");
-	assert_true(amatch(s, "1.2.3.4"));
-	assert_false(amatch(s, "::ffff:1.2.3.4"));
-	assert_false(amatch(s, "::"));
-	rule_addrset_free(s);
-
-	s = addrs("::/0");
-	assert_true(amatch(s, "::1"));
-	assert_false(amatch(s, "0.0.0.0"));
-	rule_addrset_free(s);
+	expect_set("0.0.0.0/0", ADDRS("1.2.3.4"),
+	    ADDRS("::ffff:1.2.3.4", "::"));
+	expect_set("::/0", ADDRS("::1"), ADDRS("0.0.0.0"));
 
 	/* only negations: everything else, in both families */
-	s = addrs("!10.0.0.0/8, !fd00::/8");
-	assert_false(amatch(s, "10.9.9.9"));
-	assert_true(amatch(s, "11.0.0.0"));
-	assert_true(amatch(s, "9.255.255.255"));
-	assert_false(amatch(s, "fd12::1"));
-	assert_true(amatch(s, "fe80::1"));
+	expect_set("!10.0.0.0/8, !fd00::/8",
+	    ADDRS("11.0.0.0", "9.255.255.255", "fe80::1"),
+	    ADDRS("10.9.9.9", "fd12::1"));
 	/* unknown family never matches */
+	s = addrs("!10.0.0.0/8, !fd00::/8");
 	memset(&a, 0, sizeof(a));
 	assert_false(rule_addrset_match(s, 0, &a));
 	rule_addrset_free(s);
@@ -185,45 +181,29 @@ test_addrs_family(void **state)
 static void
 test_addrs_negation(void **state)
 {
-	struct rule_addrset *s;
-
 	/* negation wins whatever the order */
-	s = addrs("!10.0.0.0/16, 10.0.0.0/8, !10.255.255.255");
-	assert_false(amatch(s, "10.0.1.1"));
-	assert_false(amatch(s, "10.0.255.255"));
-	assert_true(amatch(s, "10.1.0.0"));
-	assert_true(amatch(s, "10.255.255.254"));
-	assert_false(amatch(s, "10.255.255.255"));
-	assert_false(amatch(s, "11.0.0.0"));
-	rule_addrset_free(s);
+	expect_set("!10.0.0.0/16, 10.0.0.0/8, !10.255.255.255",
+	    ADDRS("10.1.0.0", "10.255.255.254"),
+	    ADDRS("10.0.1.1", "10.0.255.255", "10.255.255.255", "11.0.0.0"));
 
 	/* a negated range spanning two positive ones */
-	s = addrs("10.0.0.0/24, 10.0.2.0/24, !10.0.0.128/25, !10.0.1.0/24, "
-	    "!10.0.2.0/25");
-	assert_true(amatch(s, "10.0.0.127"));
-	assert_false(amatch(s, "10.0.0.128"));
-	assert_false(amatch(s, "10.0.2.127"));
-	assert_true(amatch(s, "10.0.2.128"));
-	rule_addrset_free(s);
+	expect_set("10.0.0.0/24, 10.0.2.0/24, !10.0.0.128/25, !10.0.1.0/24, "
+	    "!10.0.2.0/25",
+	    ADDRS("10.0.0.127", "10.0.2.128"),
+	    ADDRS("10.0.0.128", "10.0.2.127"));
 
 	/* everything negated: matches nothing of that family */
-	s = addrs("0.0.0.0/0, !0.0.0.0/0");
-	assert_false(amatch(s, "1.1.1.1"));
-	assert_false(amatch(s, "::1"));
-	rule_addrset_free(s);
+	expect_set("0.0.0.0/0, !0.0.0.0/0", NONE, ADDRS("1.1.1.1", "::1"));
 
 	/* edges of the address space */
-	s = addrs("255.255.255.255, 0.0.0.0, ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff");
-	assert_true(amatch(s, "255.255.255.255"));
-	assert_true(amatch(s, "0.0.0.0"));
-	assert_false(amatch(s, "255.255.255.254"));
-	assert_true(amatch(s, "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"));
-	rule_addrset_free(s);
-	s = addrs("::/0, !::/1");
-	assert_false(amatch(s, "::1"));
-	assert_true(amatch(s, "8000::"));
-	assert_true(amatch(s, "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"));
-	rule_addrset_free(s);
+	expect_set("255.255.255.255, 0.0.0.0, "
+	    "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+	    ADDRS("255.255.255.255", "0.0.0.0",
+	    "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"),
+	    ADDRS("255.255.255.254"));
+	expect_set("::/0, !::/1",
+	    ADDRS("8000::", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"),
+	    ADDRS("::1"));
 }
 
 static void
