@@ -1253,23 +1253,27 @@ test_http_allow(void **state)
 static void
 test_divert_keys(void **state)
 {
+	static const struct {
+		const char	*ini;
+		uint8_t		 divert;
+		uint32_t	 idle_warn;
+	} t[] = {
+		{ "", DIVERT_NONE, 60 },
+		{ "[daemon]\ndivert = iptables-nft\nidle_warn = 0\n",
+		    DIVERT_IPTABLES_NFT, 0 },
+		{ "[daemon]\ndivert = nft\nidle_warn = 86400\n", DIVERT_NFT,
+		    86400 },
+		{ "[daemon]\ndivert = iptables\n", DIVERT_IPTABLES, 60 },
+	};
 	struct config	*c;
+	size_t		 i;
 
-	c = load_ok("");
-	assert_int_equal(c->divert, DIVERT_NONE);
-	assert_int_equal(c->idle_warn, 60);
-	config_free(c);
-	c = load_ok("[daemon]\ndivert = iptables-nft\nidle_warn = 0\n");
-	assert_int_equal(c->divert, DIVERT_IPTABLES_NFT);
-	assert_int_equal(c->idle_warn, 0);
-	config_free(c);
-	c = load_ok("[daemon]\ndivert = nft\nidle_warn = 86400\n");
-	assert_int_equal(c->divert, DIVERT_NFT);
-	assert_int_equal(c->idle_warn, 86400);
-	config_free(c);
-	c = load_ok("[daemon]\ndivert = iptables\n");
-	assert_int_equal(c->divert, DIVERT_IPTABLES);
-	config_free(c);
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		c = load_ok(t[i].ini);
+		assert_int_equal(c->divert, t[i].divert);
+		assert_int_equal(c->idle_warn, t[i].idle_warn);
+		config_free(c);
+	}
 	check_error("[daemon]\ndivert = ip6tables\n",
 	    "[daemon] divert: \"ip6tables\" is not none, iptables, "
 	    "iptables-nft or nft (line 2)");
