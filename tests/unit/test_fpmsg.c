@@ -110,36 +110,35 @@ elem_of(const struct nlattr *list, unsigned i, const uint8_t *key,
 	return (e);
 }
 
+/* a connection of family from src to dst */
 static struct fp_conn
-conn4(uint8_t proto, uint16_t sport, uint32_t mark)
+conn(int family, const char *src, const char *dst, uint8_t proto,
+    uint16_t sport, uint16_t dport, uint32_t mark)
 {
 	struct fp_conn	 c;
 
 	memset(&c, 0, sizeof(c));
-	c.family = AF_INET;
+	c.family = (uint8_t)family;
 	c.proto = proto;
-	inet_pton(AF_INET, "10.0.0.1", c.src.a8);
-	inet_pton(AF_INET, "10.0.0.2", c.dst.a8);
+	assert_int_equal(inet_pton(family, src, c.src.a8), 1);
+	assert_int_equal(inet_pton(family, dst, c.dst.a8), 1);
 	c.sport = sport;
-	c.dport = 53;
+	c.dport = dport;
 	c.mark = mark;
 	return (c);
 }
 
 static struct fp_conn
+conn4(uint8_t proto, uint16_t sport, uint32_t mark)
+{
+	return (conn(AF_INET, "10.0.0.1", "10.0.0.2", proto, sport, 53, mark));
+}
+
+static struct fp_conn
 conn6(uint8_t proto, uint16_t sport, uint32_t mark)
 {
-	struct fp_conn	 c;
-
-	memset(&c, 0, sizeof(c));
-	c.family = AF_INET6;
-	c.proto = proto;
-	inet_pton(AF_INET6, "fd00::1", c.src.a8);
-	inet_pton(AF_INET6, "fd00::2:1", c.dst.a8);
-	c.sport = sport;
-	c.dport = 443;
-	c.mark = mark;
-	return (c);
+	return (conn(AF_INET6, "fd00::1", "fd00::2:1", proto, sport, 443,
+	    mark));
 }
 
 /* ---- keys and names ------------------------------------------------------ */
