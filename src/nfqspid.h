@@ -197,8 +197,9 @@ struct events;
 struct fpd;
 
 /*
- * sync.c's counters, kept by the sync thread; in struct worker_stats so
- * that status.c's one list shows them (the workers' own are zero).
+ * synclink.c's counters, kept by the sync thread; in struct
+ * worker_stats so that status.c's one list shows them (the workers' own
+ * are zero).
  */
 struct sync_stats {
 	uint64_t	 sent;		/* data messages */

@@ -1,6 +1,6 @@
 /*
- * test_sync.c - the sync thread's logic (sync.c, worker_sync.c) between
- * two nodes in one process
+ * test_sync.c - the sync thread (sync.c, its link synclink.c and
+ * worker_sync.c) between two nodes in one process
  *
  * Copyright (C) 2026 The nfqspid authors
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -336,7 +336,7 @@ test_changes(void **state)
 	assert_int_equal(ct_count(B.w->ct), 300);
 	/* the first word from A is a new peer to B: it asked for the
 	   table too */
-	assert_true(B.s->st.applied >= 300);
+	assert_true(B.s->lk.st.applied >= 300);
 	for (i = 0; i < 300; i += 37) {
 		assert_non_null(e = find(&B, i));
 		ct_export(B.w->ct, e, &s);
@@ -376,9 +376,9 @@ test_changes(void **state)
 	assert_non_null(ct_import(A.w->ct, &s, now, NULL));
 	deliver(-1);
 	assert_int_equal(limit_conn_count(B.w->lt, 1, AF_INET, &src), 102);
-	assert_true(A.s->st.sent > 0);
-	assert_int_equal(B.s->st.forged + B.s->st.replayed +
-	    B.s->st.malformed, 0);
+	assert_true(A.s->lk.st.sent > 0);
+	assert_int_equal(B.s->lk.st.forged + B.s->lk.st.replayed +
+	    B.s->lk.st.malformed, 0);
 }
 
 /* A connection changed twice before the flush goes once, as it is. */
@@ -398,7 +398,7 @@ test_coalesce(void **state)
 	s = conn(10, 0);
 	assert_int_equal(ct_forget(A.w->ct, &s.k, now), 0);
 	sync_pump(A.s, now);
-	assert_int_equal(A.s->st.coalesced, 2);
+	assert_int_equal(A.s->lk.st.coalesced, 2);
 	deliver(-1);
 	assert_non_null(e = find(&B, 9));
 	ct_export(B.w->ct, e, &s);
@@ -424,24 +424,24 @@ test_refused(void **state)
 
 	d.buf[50] ^= 1;				/* forged */
 	sync_datagram(B.s, d.buf, d.len, &A.addr, now);
-	assert_int_equal(B.s->st.forged, 1);
+	assert_int_equal(B.s->lk.st.forged, 1);
 	d.buf[50] ^= 1;
 	sync_datagram(B.s, d.buf, d.len - 1, &A.addr, now);	/* short */
-	assert_int_equal(B.s->st.malformed, 1);
+	assert_int_equal(B.s->lk.st.malformed, 1);
 	d.buf[4]++;				/* another version */
 	sync_datagram(B.s, d.buf, d.len, &A.addr, now);
-	assert_int_equal(B.s->st.version, 1);
+	assert_int_equal(B.s->lk.st.version, 1);
 	d.buf[4]--;
 	addr_set(&stranger, "10.0.9.66", 3780);
 	sync_datagram(B.s, d.buf, d.len, &stranger, now);
-	assert_int_equal(B.s->st.strangers, 1);
+	assert_int_equal(B.s->lk.st.strangers, 1);
 	assert_int_equal(ct_count(B.w->ct), 0);
 
 	sync_datagram(B.s, d.buf, d.len, &A.addr, now);	/* the real one */
 	assert_int_equal(ct_count(B.w->ct), 1);
 	sync_datagram(B.s, d.buf, d.len, &A.addr, now);	/* again */
-	assert_int_equal(B.s->st.replayed, 1);
-	assert_int_equal(B.s->st.applied, 1);
+	assert_int_equal(B.s->lk.st.replayed, 1);
+	assert_int_equal(B.s->lk.st.applied, 1);
 	assert_int_equal(audits, 5);
 }
 
@@ -457,8 +457,8 @@ test_loss(void **state)
 		open_on_a(i, 0);
 	deliver(1);
 	assert_int_equal(ct_count(B.w->ct), 200);
-	assert_true(B.s->st.nacks_sent >= 1);
-	assert_true(A.s->st.nacks_received >= 1);
+	assert_true(B.s->lk.st.nacks_sent >= 1);
+	assert_true(A.s->lk.st.nacks_received >= 1);
 	sync_publish(A.s, now);
 	assert_true(A.s->pub.seq.resent >= 1);
 }
@@ -481,7 +481,7 @@ test_bulk(void **state)
 	sync_pump(A.s, now);
 	nwire = 0;			/* nobody listened */
 	assert_int_equal(ct_count(B.w->ct), 0);
-	assert_int_equal(B.s->ready, 0);
+	assert_int_equal(B.s->lk.ready, 0);
 	/* one B has that A no longer has (its DELETE was lost) */
 	s = conn(5000, 0x50);
 	assert_non_null(ct_import(B.w->ct, &s, now, NULL));
@@ -490,10 +490,10 @@ test_bulk(void **state)
 	deliver(-1);
 	assert_int_equal(ct_count(B.w->ct), 2000);
 	assert_null(find(&B, 5000));
-	assert_int_equal(B.s->st.swept, 1);
-	assert_int_equal(B.s->ready, 1);
-	assert_int_equal(A.s->st.bulks_sent, 1);
-	assert_int_equal(B.s->st.bulks_received, 1);
+	assert_int_equal(B.s->lk.st.swept, 1);
+	assert_int_equal(B.s->lk.ready, 1);
+	assert_int_equal(A.s->lk.st.bulks_sent, 1);
+	assert_int_equal(B.s->lk.st.bulks_received, 1);
 	sync_publish(B.s, now);
 	sync_status(B.s, &st);
 	assert_non_null(b = evbuffer_new());
@@ -533,12 +533,12 @@ test_bulk_small_ring(void **state)
 	sync_alive(B.s, now);
 	deliver(4);		/* an early message of the bulk */
 	assert_int_equal(ct_count(B.w->ct), 3000);
-	assert_int_equal(B.s->ready, 1);
+	assert_int_equal(B.s->lk.ready, 1);
 	/* the lost one was still there to resend: one bulk did it */
 	sync_publish(A.s, now);
 	assert_true(A.s->pub.seq.resent >= 1);
 	assert_int_equal(A.s->pub.seq.resend_failed, 0);
-	assert_int_equal(A.s->st.bulks_sent, 1);
+	assert_int_equal(A.s->lk.st.bulks_sent, 1);
 }
 
 /* Made master half way through a bulk: nothing is left remembering. */
@@ -570,11 +570,11 @@ test_master_mid_bulk(void **state)
 	for (i = 0; i < n / 2; i++)
 		sync_datagram(B.s, d[i].buf, d[i].len, &A.addr, now);
 	free(d);
-	assert_int_equal(B.s->rx.active, 1);
+	assert_int_equal(B.s->lk.rx.active, 1);
 	assert_int_equal(B.w->ct->keeping, 1);
 	assert_int_equal(sync_set_role(B.s, SYNC_ROLE_MASTER), 0);
 	sync_command(B.s, now);
-	assert_int_equal(B.s->rx.active, 0);
+	assert_int_equal(B.s->lk.rx.active, 0);
 	assert_int_equal(B.w->ct->keeping, 0);
 	assert_null(B.w->ct->keep_bits);
 }
@@ -595,17 +595,17 @@ test_ring_full(void **state)
 	for (i = 0; i < 1000; i++)
 		open_on_a(i, 0);
 	assert_true(sync_room(A.s, 0) == 0);
-	lost = A.s->rings[0].lost;
-	assert_int_equal(lost, 1000 - A.s->ringsz);
-	memcpy(line, &A.s->rings[0], sizeof(line));
+	lost = A.s->lk.rings[0].lost;
+	assert_int_equal(lost, 1000 - A.s->lk.ringsz);
+	memcpy(line, &A.s->lk.rings[0], sizeof(line));
 	sync_pump(A.s, now);
-	assert_memory_equal(line, &A.s->rings[0], sizeof(line));
-	assert_int_equal(A.s->st.lost, lost);
+	assert_memory_equal(line, &A.s->lk.rings[0], sizeof(line));
+	assert_int_equal(A.s->lk.st.lost, lost);
 	sync_pump(A.s, now);
-	assert_int_equal(A.s->st.lost, lost);
+	assert_int_equal(A.s->lk.st.lost, lost);
 	deliver(-1);
-	assert_int_equal(A.s->st.lost, lost);
-	assert_true(A.s->st.bulks_sent >= 1);
+	assert_int_equal(A.s->lk.st.lost, lost);
+	assert_true(A.s->lk.st.bulks_sent >= 1);
 	assert_int_equal(ct_count(B.w->ct), 1000);
 }
 
@@ -630,10 +630,10 @@ test_wake(void **state)
 	assert_non_null(base = event_base_new());
 	assert_non_null(A.s->wakeev = event_new(base, -1, 0, wake_cb, NULL));
 	wakes = 0;
-	for (i = 0; i + 1 < A.s->wake_at; i++)
+	for (i = 0; i + 1 < A.s->lk.wake_at; i++)
 		open_on_a(i, 0);
 	assert_int_equal(A.s->wake_pending, 0);
-	for (; i < A.s->wake_at + 20; i++)
+	for (; i < A.s->lk.wake_at + 20; i++)
 		open_on_a(i, 0);
 	assert_int_equal(A.s->wake_pending, 1);
 	(void)event_base_loop(base, EVLOOP_NONBLOCK);
@@ -641,11 +641,11 @@ test_wake(void **state)
 	/* drained: the next ring half full wakes it again */
 	sync_pump(A.s, now);
 	assert_int_equal(A.s->wake_pending, 0);
-	for (; i < 2 * A.s->wake_at + 20; i++)
+	for (; i < 2 * A.s->lk.wake_at + 20; i++)
 		open_on_a(i, 0);
 	(void)event_base_loop(base, EVLOOP_NONBLOCK);
 	assert_int_equal(wakes, 2);
-	assert_int_equal(A.s->rings[0].lost, 0);
+	assert_int_equal(A.s->lk.rings[0].lost, 0);
 	event_free(A.s->wakeev);
 	A.s->wakeev = NULL;
 	event_base_free(base);
@@ -663,14 +663,14 @@ test_roles(void **state)
 	assert_int_equal(sync_set_role(A.s, 7), -1);
 	/* A, backup now, queues nothing of its own */
 	open_on_a(1, 0);
-	assert_int_equal(sync_room(A.s, 0), A.s->ringsz);
+	assert_int_equal(sync_room(A.s, 0), A.s->lk.ringsz);
 	/* B, master, ignores what A would send; A, backup, asked for
 	   B's table, which has none of A's own: A holds B's table */
 	deliver(-1);
 	assert_int_equal(ct_count(B.w->ct), 0);
 	assert_int_equal(ct_count(A.w->ct), 0);
-	assert_int_equal(A.s->st.swept, 1);
-	assert_int_equal(A.s->ready, 1);
+	assert_int_equal(A.s->lk.st.swept, 1);
+	assert_int_equal(A.s->lk.ready, 1);
 }
 
 /* The refresh sends long-lived connections again: new windows. */
@@ -737,7 +737,7 @@ test_dirty(void **state)
 	ct_dirty_mark(B.w->ct, e);
 	worker_sync_flush(B.w);
 	assert_int_equal(ct_dirty_count(B.w->ct), 0);
-	assert_int_equal(sync_room(B.s, 0), B.s->ringsz);
+	assert_int_equal(sync_room(B.s, 0), B.s->lk.ringsz);
 }
 
 /* No word from the peer for [sync] alone seconds: ready alone; the
@@ -750,17 +750,17 @@ test_alone(void **state)
 	sync_pump(A.s, now);
 	nwire = 0;
 	sync_alive(B.s, now);
-	assert_int_equal(B.s->ready, 0);
+	assert_int_equal(B.s->lk.ready, 0);
 	now += 10000;
 	sync_alive(B.s, now);
-	assert_int_equal(B.s->ready, 1);
-	assert_int_equal(B.s->alone, 1);
+	assert_int_equal(B.s->lk.ready, 1);
+	assert_int_equal(B.s->lk.alone, 1);
 	nwire = 0;
 	/* the master shows up: its first word makes B ask for the table */
 	sync_alive(A.s, now);
 	deliver(-1);
 	assert_int_equal(ct_count(B.w->ct), 1);
-	assert_int_equal(B.s->alone, 0);
+	assert_int_equal(B.s->lk.alone, 0);
 }
 
 /* The master restarts, with connection i alone in its new table, as a
@@ -789,7 +789,7 @@ test_peer_restart(void **state)
 		open_on_a(i, 0);
 	sync_alive(B.s, now);
 	deliver(-1);
-	assert_int_equal(B.s->ready, 1);
+	assert_int_equal(B.s->lk.ready, 1);
 	assert_int_equal(ct_count(B.w->ct), 3);
 
 	/* nfqspictl sync resync: only the bulk's BULK_START comes in */
@@ -803,18 +803,18 @@ test_peer_restart(void **state)
 	assert_true(nwire >= 3);
 	d = wire[0];
 	sync_datagram(B.s, d.buf, d.len, &A.addr, now);
-	assert_int_equal(B.s->rx.active, 1);
+	assert_int_equal(B.s->lk.rx.active, 1);
 	assert_int_equal(B.w->ct->keeping, 1);
 	/* asked again meanwhile: the bulk half in is given up, its marks
 	   too, until the next one starts */
 	sync_resync(B.s);
 	sync_command(B.s, now);
-	assert_int_equal(B.s->rx.active, 0);
+	assert_int_equal(B.s->lk.rx.active, 0);
 	assert_int_equal(B.w->ct->keeping, 0);
 	restart_a(7);
 	deliver(-1);
-	assert_int_equal(B.s->rx.active, 0);
-	assert_int_equal(B.s->rx.asked, 0);
+	assert_int_equal(B.s->lk.rx.active, 0);
+	assert_int_equal(B.s->lk.rx.asked, 0);
 	assert_int_equal(B.w->ct->keeping, 0);
 	assert_int_equal(ct_count(B.w->ct), 1);
 	assert_non_null(find(&B, 7));
@@ -823,16 +823,16 @@ test_peer_restart(void **state)
 	   next ALIVE tick asks again */
 	restart_a(8);
 	deliver(2);		/* A's ALIVE and UPDATE, then B's BULK_REQ */
-	assert_int_equal(B.s->rx.asked, 1);
+	assert_int_equal(B.s->lk.rx.asked, 1);
 	assert_int_equal(ct_count(B.w->ct), 2);
 	now += SYNC_BULKREQ_MS;
 	sync_alive(B.s, now);
 	deliver(-1);
-	assert_int_equal(B.s->rx.asked, 0);
+	assert_int_equal(B.s->lk.rx.asked, 0);
 	assert_int_equal(ct_count(B.w->ct), 1);
 	assert_null(find(&B, 7));
 	assert_non_null(find(&B, 8));
-	assert_int_equal(B.s->st.swept, 4);
+	assert_int_equal(B.s->lk.st.swept, 4);
 }
 
 int

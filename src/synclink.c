@@ -1,0 +1,662 @@
+/*
+ * synclink.c - the HA sync's logic: a node's connection changes to the
+ * peer, the peer's to its table (after conntrackd's FTFW and OpenBSD's
+ * pfsync)
+ *
+ * Copyright (C) 2026 The nfqspid authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * The master's workers queue their tables' changes in rings of their
+ * own (synclink_slot(), never waiting); every flush, or as soon as a
+ * ring holds a datagram's worth, synclink_pump() drains them into UPDATE
+ * messages of the reliable stream (syncseq.h: sequence numbers, NACKs,
+ * resends from a bounded ring).  When the stream cannot serve the peer
+ * (a ring full, a resend the ring no longer holds, the peer asking) it
+ * sends the whole table instead: BULK_START, the tables slice by slice
+ * (SYNCLINK_SLICE), BULK_END, no faster than the peer acknowledges.
+ *
+ * The backup applies what comes (SYNCLINK_APPLY in the worker's thread)
+ * and, from its start on or after `sync role backup`, asks for the whole
+ * table until it has it: only then is it ready.  A master leaves what
+ * the peer sends alone.  Anything forged, replayed, malformed, of
+ * another version or not from the peer is dropped, counted and handed
+ * to ops->refused.
+ *
+ * Pure: the shell (sync.c) brings the time, the datagrams and the
+ * commands, and does what ops asks; see synclink.h.
+ */
+#include <sys/socket.h>
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "synclink.h"
+
+/* ---- the workers' side ------------------------------------------------- */
+
+int
+synclink_sending(const struct synclink *l)
+{
+	return (__atomic_load_n(&l->sending, __ATOMIC_RELAXED));
+}
+
+uint64_t
+synclink_room(const struct synclink *l, unsigned wid)
+{
+	const struct sync_ring *r = &l->rings[wid];
+
+	return (l->ringsz - (__atomic_load_n(&r->head, __ATOMIC_RELAXED) -
+	    __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE)));
+}
+
+struct sync_rec *
+synclink_slot(struct synclink *l, unsigned wid)
+{
+	struct sync_ring *r;
+	uint64_t	 head, tail;
+
+	if (!synclink_sending(l) || wid >= l->nworkers)
+		return (NULL);
+	r = &l->rings[wid];
+	head = __atomic_load_n(&r->head, __ATOMIC_RELAXED);
+	tail = __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE);
+	if (head - tail >= l->ringsz) {
+		__atomic_add_fetch(&r->lost, 1, __ATOMIC_RELAXED);
+		return (NULL);
+	}
+	return (&r->rec[head & (l->ringsz - 1)]);
+}
+
+int
+synclink_commit(struct synclink *l, unsigned wid)
+{
+	struct sync_ring *r = &l->rings[wid];
+	uint64_t	 head, tail;
+
+	head = __atomic_load_n(&r->head, __ATOMIC_RELAXED) + 1;
+	tail = __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE);
+	__atomic_store_n(&r->head, head, __ATOMIC_RELEASE);
+	__atomic_add_fetch(&r->queued, 1, __ATOMIC_RELAXED);
+	/* half full: drain before the flush, so nothing is lost */
+	return (head - tail >= l->wake_at);
+}
+
+_Static_assert(sizeof(struct sync_ring) == 2 * CACHELINE &&
+    offsetof(struct sync_ring, tail) == CACHELINE,
+    "a worker's ring: its end and the link's, a line each");
+
+int
+synclink_role(struct synclink *l, int role)
+{
+	if (role != SYNC_ROLE_MASTER && role != SYNC_ROLE_BACKUP) {
+		errno = EINVAL;
+		return (-1);
+	}
+	/* from now on the workers queue their changes, or stop */
+	__atomic_store_n(&l->role, role, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&l->sending, role == SYNC_ROLE_MASTER,
+	    __ATOMIC_SEQ_CST);
+	return (0);
+}
+
+static int
+synclink_backup(const struct synclink *l)
+{
+	return (__atomic_load_n(&l->role, __ATOMIC_RELAXED) ==
+	    SYNC_ROLE_BACKUP);
+}
+
+/* ---- sending ----------------------------------------------------------- */
+
+static void
+synclink_send(const void *buf, size_t len, void *arg)
+{
+	struct synclink	*l = arg;
+
+	if (l->ops->send(l->arg, buf, len) == -1)
+		l->st.send_errors++;
+}
+
+static void
+synclink_control(struct synclink *l, uint8_t type)
+{
+	size_t		 len;
+
+	if ((len = sync_seq_control(l->seq, type, l->ctlbuf,
+	    sizeof(l->ctlbuf))) > 0)
+		synclink_send(l->ctlbuf, len, l);
+}
+
+static void
+synclink_nack(struct synclink *l, uint64_t now)
+{
+	size_t		 n;
+
+	if ((n = sync_seq_nack(l->seq, now, l->ctlbuf,
+	    sizeof(l->ctlbuf))) > 0) {
+		synclink_send(l->ctlbuf, n, l);
+		l->st.nacks_sent++;
+	}
+}
+
+/* The UPDATE being filled goes out. */
+static void
+synclink_seal(struct synclink *l)
+{
+	size_t		 len;
+
+	if (!l->open)
+		return;
+	l->open = 0;
+	if (l->msg.count == 0)
+		return;
+	if ((len = sync_seq_seal(l->seq, &l->msg)) > 0) {
+		synclink_send(l->msg.buf, len, l);
+		l->st.sent++;
+	}
+}
+
+/* A data message without records (BULK_START, BULK_END). */
+static void
+synclink_mark(struct synclink *l, uint8_t type)
+{
+	struct sync_msg	 m;
+	uint8_t		*buf;
+	size_t		 cap, len;
+
+	synclink_seal(l);
+	buf = sync_seq_buf(l->seq, &cap);
+	if (sync_msg_init(&m, buf, cap, type) == -1)
+		return;
+	if ((len = sync_seq_seal(l->seq, &m)) > 0) {
+		synclink_send(buf, len, l);
+		l->st.sent++;
+	}
+}
+
+static void
+synclink_add(struct synclink *l, const struct sync_rec *r)
+{
+	uint8_t		*buf;
+	size_t		 cap;
+	int		 tries, rc;
+
+	for (tries = 0; tries < 2; tries++) {
+		if (!l->open) {
+			buf = sync_seq_buf(l->seq, &cap);
+			if (sync_msg_init(&l->msg, buf, cap,
+			    SYNC_T_UPDATE) == -1)
+				return;
+			l->open = 1;
+		}
+		rc = r->op == SYNC_OP_DELETE ?
+		    sync_msg_add_delete(&l->msg, &r->s.k) :
+		    sync_msg_add_conn(&l->msg, &r->s, r->rule);
+		if (rc == 0 || errno != ENOSPC)
+			return;		/* EINVAL: our own table is sane */
+		synclink_seal(l);
+	}
+}
+
+static void
+synclink_bulk_begin(struct synclink *l)
+{
+	synclink_mark(l, SYNC_T_BULK_START);
+	l->tx.active = 1;
+	l->tx.wi = 0;
+	l->tx.cursor = 0;
+	l->tx.records = 0;
+	l->tx.total = 0;
+	l->st.bulks_sent++;
+	l->ops->note(l->arg, SYNCLINK_BULK, 0);
+}
+
+/*
+ * The next slices of the bulk, as far as the peer's window lets them: a
+ * slice never makes more messages than the window has room for (less
+ * two: the UPDATE being filled, BULK_END), or what the peer loses of it
+ * could not be resent, and a small resend ring would never see a bulk
+ * through.
+ */
+static void
+synclink_bulk_step(struct synclink *l)
+{
+	struct sync_slice sl;
+	size_t		 i, win, max;
+	/* records a message holds at least (the longest rule names) */
+	size_t		 per = (l->cfg.mtu - SYNC_MSG_MIN) / SYNC_REC_MAX;
+
+	while (l->tx.active && (win = sync_seq_window(l->seq)) > 2) {
+		max = (win - 2) * (per > 0 ? per : 1);
+		if (l->tx.wi >= l->nworkers) {
+			synclink_mark(l, SYNC_T_BULK_END);
+			l->tx.active = 0;
+			return;
+		}
+		memset(&sl, 0, sizeof(sl));
+		sl.rec = l->slice;
+		sl.max = max < SYNC_SLICE ? max : SYNC_SLICE;
+		sl.cursor = l->tx.cursor;
+		if (l->ops->call(l->arg, l->tx.wi, SYNCLINK_SLICE, &sl) == -1)
+			sl.cursor = 0;	/* stopping: nothing more from it */
+		if (l->tx.cursor == 0)
+			l->tx.total += sl.count;
+		for (i = 0; i < sl.n; i++)
+			synclink_add(l, &l->slice[i]);
+		l->tx.records += sl.n;
+		l->tx.cursor = sl.cursor;
+		if (sl.cursor == 0)
+			l->tx.wi++;
+	}
+}
+
+static uint32_t
+synclink_tuple_hash(const struct ct_tuple *k)
+{
+	const uint8_t	*p = (const uint8_t *)k;
+	uint32_t	 h = 2166136261u;
+	size_t		 i;
+
+	for (i = 0; i < sizeof(*k); i++) {
+		h ^= p[i];
+		h *= 16777619u;
+	}
+	return (h ^ h >> 15);
+}
+
+/*
+ * A ring's changes into UPDATEs.  A connection changed twice in one
+ * drain goes once, as it is now: a short connection's NEW, its states
+ * and its end within a flush are one record (ct_export()ed tuples are
+ * zeroed, so they compare whole).
+ */
+static void
+synclink_drain(struct synclink *l, struct sync_ring *r)
+{
+	uint64_t	 cap = 2 * l->ringsz, mask = l->ringsz - 1;
+	uint64_t	 head, tail, i, j, h;
+	struct sync_rec	*a;
+
+	head = __atomic_load_n(&r->head, __ATOMIC_ACQUIRE);
+	tail = __atomic_load_n(&r->tail, __ATOMIC_RELAXED);
+	for (i = tail; i != head; i++) {
+		a = &r->rec[i & mask];
+		l->gone[(i & mask) / 8] &= (uint8_t)~(1u << (i & 7));
+		for (h = synclink_tuple_hash(&a->s.k) & (cap - 1);
+		    (j = l->coal[h]) != 0; h = (h + 1) & (cap - 1))
+			if (memcmp(&r->rec[(j - 1) & mask].s.k, &a->s.k,
+			    sizeof(a->s.k)) == 0) {
+				l->gone[((j - 1) & mask) / 8] |=
+				    (uint8_t)(1u << ((j - 1) & 7));
+				l->st.coalesced++;
+				break;
+			}
+		l->coal[h] = i + 1;
+	}
+	for (i = tail; i != head; i++)
+		if (!(l->gone[(i & mask) / 8] & (1u << (i & 7))))
+			synclink_add(l, &r->rec[i & mask]);
+	/* the slots used, cleared for the next drain */
+	for (i = tail; i != head; i++)
+		for (h = synclink_tuple_hash(&r->rec[i & mask].s.k) &
+		    (cap - 1); l->coal[h] != 0; h = (h + 1) & (cap - 1))
+			l->coal[h] = 0;
+	__atomic_store_n(&r->tail, head, __ATOMIC_RELEASE);
+}
+
+/*
+ * The workers' changes into UPDATEs, a bulk on, and whatever waits
+ * sealed: nothing stays longer than one flush.
+ */
+void
+synclink_pump(struct synclink *l, uint64_t now)
+{
+	struct sync_ring *r;
+	uint64_t	 lost = 0, n;
+	unsigned	 i;
+
+	for (i = 0; i < l->nworkers; i++) {
+		r = &l->rings[i];
+		synclink_drain(l, r);
+		/* the worker's count only grows: we never write its line */
+		n = __atomic_load_n(&r->lost, __ATOMIC_RELAXED);
+		lost += n - r->lost_seen;
+		r->lost_seen = n;
+	}
+	if (lost > 0) {
+		/* the peer missed changes: it gets everything */
+		l->st.lost += lost;
+		synclink_bulk_begin(l);
+	}
+	synclink_bulk_step(l);
+	synclink_seal(l);
+	(void)now;
+}
+
+/* ---- receiving --------------------------------------------------------- */
+
+/* Until the table is in: synclink_alive() asks again. */
+static void
+synclink_ask_table(struct synclink *l, uint64_t now)
+{
+	l->rx.asked = 1;
+	l->rx.asked_ms = now;
+	synclink_control(l, SYNC_T_BULK_REQ);
+}
+
+/* A bulk half in that will not end (we are master now, or the peer
+   restarted): no sweep will end the workers' resync either. */
+static void
+synclink_rx_drop(struct synclink *l)
+{
+	unsigned	 i;
+
+	if (!l->rx.active)
+		return;
+	l->rx.active = 0;
+	for (i = 0; i < l->nworkers; i++)
+		(void)l->ops->call(l->arg, i, SYNCLINK_RESYNC_END, NULL);
+}
+
+/* The peer's whole table is in: ours that it did not bring end (their
+   DELETE was lost, or came while we were master). */
+static void
+synclink_sweep(struct synclink *l)
+{
+	struct sync_sweep sw;
+
+	memset(&sw, 0, sizeof(sw));
+	do
+		if (l->ops->call(l->arg, 0, SYNCLINK_SWEEP, &sw) == -1)
+			break;
+	while (sw.cursor != 0);
+	l->st.swept += sw.gone;
+}
+
+static void
+synclink_bulk_mark(struct synclink *l, const struct sync_hdr *h,
+    uint64_t now)
+{
+	if (h->type == SYNC_T_BULK_START) {
+		l->rx.active = 1;
+		l->rx.records = 0;
+		l->rx.start_ms = now;
+		/* what the table does not bring goes at its end */
+		if (synclink_backup(l))
+			(void)l->ops->call(l->arg, 0, SYNCLINK_RESYNC, NULL);
+		return;
+	}
+	if (!l->rx.active)
+		return;
+	if (synclink_backup(l))
+		synclink_sweep(l);
+	l->rx.active = 0;
+	l->rx.end_ms = now;
+	l->st.bulks_received++;
+	if (!l->ready)
+		l->ops->note(l->arg, SYNCLINK_READY, l->rx.records);
+	l->ready = 1;
+	l->alone = 0;
+	l->rx.asked = 0;
+}
+
+static void
+synclink_apply(struct synclink *l, const void *buf, const struct sync_hdr *h,
+    uint64_t now)
+{
+	struct sync_batch b;
+	struct sync_iter it;
+
+	if (h->type == SYNC_T_BULK_START || h->type == SYNC_T_BULK_END) {
+		synclink_bulk_mark(l, h, now);
+		return;
+	}
+	memset(&b, 0, sizeof(b));
+	b.rec = l->batch;
+	sync_iter_init(&it, buf, h);
+	while (b.n < l->nbatch && sync_iter_rec(&it, &b.rec[b.n]))
+		b.n++;
+	if (l->rx.active)
+		l->rx.records += b.n;
+	if (!synclink_backup(l)) {
+		l->st.ignored += b.n;
+		return;
+	}
+	/* one worker with [sync] (config.c) */
+	if (b.n > 0 && l->ops->call(l->arg, 0, SYNCLINK_APPLY, &b) == -1) {
+		l->st.import_failed += b.n;
+		return;
+	}
+	l->st.applied += b.applied;
+	l->st.import_failed += b.failed;
+	l->st.norule += b.norule;
+}
+
+static int
+synclink_from_peer(const struct synclink *l,
+    const struct sockaddr_storage *from)
+{
+	const struct sockaddr_in	*a4, *p4;
+	const struct sockaddr_in6	*a6, *p6;
+
+	if (from->ss_family != l->cfg.peer.ss_family)
+		return (0);
+	if (from->ss_family == AF_INET) {
+		a4 = (const struct sockaddr_in *)from;
+		p4 = (const struct sockaddr_in *)&l->cfg.peer;
+		return (a4->sin_port == p4->sin_port &&
+		    a4->sin_addr.s_addr == p4->sin_addr.s_addr);
+	}
+	a6 = (const struct sockaddr_in6 *)from;
+	p6 = (const struct sockaddr_in6 *)&l->cfg.peer;
+	return (a6->sin6_port == p6->sin6_port &&
+	    memcmp(&a6->sin6_addr, &p6->sin6_addr, 16) == 0);
+}
+
+/* A datagram the stream refused: counted by why. */
+static void
+synclink_refused(struct synclink *l, int err)
+{
+	if (err == SYNC_EAUTH)
+		l->st.forged++;
+	else if (err == SYNC_EREPLAY)
+		l->st.replayed++;
+	else if (err == SYNC_EVERSION)
+		l->st.version++;
+	else
+		l->st.malformed++;
+}
+
+void
+synclink_input(struct synclink *l, const void *buf, size_t len,
+    const struct sockaddr_storage *from, uint64_t now)
+{
+	struct sync_hdr	 h;
+	int		 flags, err = SYNC_OK;
+
+	if (!synclink_from_peer(l, from)) {
+		l->st.strangers++;
+		l->ops->refused(l->arg, from, len, "stranger");
+		return;
+	}
+	if ((flags = sync_seq_input(l->seq, buf, len, now, &h, &err)) ==
+	    -1) {
+		synclink_refused(l, err);
+		l->ops->refused(l->arg, from, len, sync_err_name(err));
+		return;
+	}
+	if (l->ops->taken != NULL)
+		l->ops->taken(l->arg, buf, &h, flags);
+	l->st.received++;
+	if (h.type == SYNC_T_NACK)
+		l->st.nacks_received++;
+	if ((flags & SYNC_IN_NEWPEER) && synclink_backup(l) &&
+	    h.type != SYNC_T_BULK_START) {
+		/* the bulk of its last run, if one was coming, never ends */
+		synclink_rx_drop(l);
+		l->ops->note(l->arg, SYNCLINK_NEWPEER, 0);
+		synclink_ask_table(l, now);
+	}
+	if (flags & SYNC_IN_APPLY)
+		synclink_apply(l, buf, &h, now);
+	if (flags & SYNC_IN_NACK)
+		synclink_nack(l, now);
+	if (flags & SYNC_IN_RESEND) {
+		synclink_seal(l);
+		if (sync_seq_resend(l->seq, synclink_send, l) == -1)
+			synclink_bulk_begin(l);
+	}
+	if (flags & SYNC_IN_BULKREQ)
+		synclink_bulk_begin(l);
+	if (flags & SYNC_IN_ACK)
+		synclink_control(l, SYNC_T_ALIVE);
+}
+
+/* ---- timers, commands, status ------------------------------------------ */
+
+/* How long the peer has been silent: since our start, or since it was
+   last heard. */
+static uint64_t
+synclink_quiet_ms(const struct synclink *l, uint64_t now)
+{
+	struct sync_seq_status	 st;
+	uint64_t		 since;
+
+	sync_seq_status(l->seq, &st);
+	since = st.peer_epoch != 0 && st.last_rx_ms > l->start_ms ?
+	    st.last_rx_ms : l->start_ms;
+	return (now > since ? now - since : 0);
+}
+
+void
+synclink_alive(struct synclink *l, uint64_t now)
+{
+	synclink_control(l, SYNC_T_ALIVE);
+	synclink_nack(l, now);
+	/* a backup asks for the table until it comes (a bulk that
+	   stalls is asked for again) */
+	if (!l->ready && l->cfg.alone > 0 && synclink_quiet_ms(l, now) >=
+	    (uint64_t)l->cfg.alone * 1000) {
+		l->ops->note(l->arg, SYNCLINK_ALONE, l->cfg.alone);
+		l->ready = l->alone = 1;
+	}
+	if (synclink_backup(l) && (!l->ready || l->rx.asked) &&
+	    now - l->rx.asked_ms >= SYNC_BULKREQ_MS &&
+	    (!l->rx.active || now - l->rx.start_ms >= 10 * SYNC_BULKREQ_MS))
+		synclink_ask_table(l, now);
+}
+
+void
+synclink_command(struct synclink *l, int role, int resync, uint64_t now)
+{
+	uint64_t	 until;
+	unsigned	 i;
+
+	if (role != -1) {
+		if (role == SYNC_ROLE_MASTER && l->cfg.grace > 0) {
+			/* the windows we learnt lack the old master's
+			   last flush, or more: let them catch up */
+			until = now + (uint64_t)l->cfg.grace * 1000;
+			for (i = 0; i < l->nworkers; i++)
+				(void)l->ops->call(l->arg, i, SYNCLINK_GRACE,
+				    &until);
+		}
+		/* a bulk half in ends here, whichever the new role */
+		synclink_rx_drop(l);
+		if (role == SYNC_ROLE_BACKUP)
+			synclink_ask_table(l, now);
+	}
+	if (resync) {
+		synclink_rx_drop(l);
+		synclink_ask_table(l, now);
+	}
+}
+
+void
+synclink_status(const struct synclink *l, uint64_t now,
+    struct sync_status *p)
+{
+	unsigned	 i;
+
+	memset(p, 0, sizeof(*p));
+	p->role = __atomic_load_n(&l->role, __ATOMIC_RELAXED);
+	p->ready = l->ready;
+	p->alone = l->alone;
+	sync_seq_status(l->seq, &p->seq);
+	p->heard_ms = p->seq.peer_epoch == 0 ? UINT64_MAX :
+	    now - p->seq.last_rx_ms;
+	p->reachable = p->heard_ms < SYNC_DEAD_MS;
+	p->tx_active = l->tx.active;
+	p->tx_records = l->tx.records;
+	p->tx_total = l->tx.total;
+	p->rx_active = l->rx.active;
+	p->rx_records = l->rx.records;
+	p->rx_ms = l->rx.end_ms > l->rx.start_ms ? l->rx.end_ms -
+	    l->rx.start_ms : 0;
+	p->st = l->st;
+	p->st.resent = p->seq.resent;
+	for (i = 0; i < l->nworkers; i++) {
+		p->queued += __atomic_load_n(&l->rings[i].head,
+		    __ATOMIC_RELAXED) - __atomic_load_n(&l->rings[i].tail,
+		    __ATOMIC_RELAXED);
+		p->st.changes += __atomic_load_n(&l->rings[i].queued,
+		    __ATOMIC_RELAXED);
+	}
+}
+
+/* ---- life -------------------------------------------------------------- */
+
+int
+synclink_init(struct synclink *l, const struct sync_config *sc, unsigned n,
+    uint64_t epoch, uint64_t now, const struct synclink_ops *ops, void *arg)
+{
+	unsigned	 i;
+
+	memset(l, 0, sizeof(*l));
+	l->ops = ops;
+	l->arg = arg;
+	l->cfg = *sc;
+	l->nworkers = n;
+	l->role = sc->role;
+	l->sending = sc->role == SYNC_ROLE_MASTER;
+	for (l->ringsz = SYNC_RING_MIN; l->ringsz < sc->queue; l->ringsz *= 2)
+		;
+	l->wake_at = l->ringsz / 2;
+	l->nbatch = SYNC_MSG_MAX / SYNC_REC_DEL + 1;
+	l->epoch = epoch;
+	l->start_ms = now;
+	if ((l->rings = cacheline_calloc(n ? n : 1,
+	    sizeof(*l->rings))) == NULL ||
+	    (l->batch = calloc(l->nbatch, sizeof(*l->batch))) == NULL ||
+	    (l->slice = calloc(SYNC_SLICE, sizeof(*l->slice))) == NULL ||
+	    (l->coal = calloc(2 * l->ringsz, sizeof(*l->coal))) == NULL ||
+	    (l->gone = calloc(l->ringsz / 8, 1)) == NULL)
+		return (-1);
+	for (i = 0; i < n; i++)
+		if ((l->rings[i].rec = calloc(l->ringsz,
+		    sizeof(*l->rings[i].rec))) == NULL)
+			return (-1);
+	if ((l->seq = sync_seq_new(&sc->key, epoch, sc->resend,
+	    sc->mtu)) == NULL)
+		return (-1);
+	return (0);
+}
+
+void
+synclink_clear(struct synclink *l)
+{
+	unsigned	 i;
+
+	for (i = 0; l->rings != NULL && i < l->nworkers; i++)
+		free(l->rings[i].rec);
+	free(l->rings);
+	free(l->batch);
+	free(l->slice);
+	free(l->coal);
+	free(l->gone);
+	sync_seq_free(l->seq);
+	explicit_bzero(&l->cfg.key, sizeof(l->cfg.key));
+	memset(l, 0, sizeof(*l));
+}

@@ -1,0 +1,202 @@
+/*
+ * synclink.h - the HA sync's logic (synclink.c): what a node does with
+ * its workers' changes, the peer's datagrams, its timers and commands
+ *
+ * Copyright (C) 2026 The nfqspid authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * No socket, thread, clock or global: the time comes as an argument,
+ * the peer's datagrams through synclink_input(), and what the link does
+ * to the outside goes through struct synclink_ops (send a datagram, run
+ * a step in a worker, audit a refused datagram, say what happened).
+ * sync.c is its shell in the daemon (socket, libevent, the thread);
+ * tests/unit/test_sync.c drives it through that shell and
+ * tests/fuzz/fuzz_syncseq.c drives two of them directly.
+ *
+ * A worker hands its table's changes to the link through a ring of its
+ * own (one producer, one consumer, no lock), already exported
+ * (ct_export()) with the rule's name, as struct sync_rec: a slot from
+ * synclink_slot(), filled, then synclink_commit().  A full ring loses
+ * the change and says so (lost): the link then sends the whole table,
+ * so the worker never waits.  Everything else the link asks of a worker
+ * (apply what the peer sent, a slice of the table for a bulk, the window
+ * grace of a new master) goes through ops->call with the structures
+ * below.
+ */
+#ifndef NFQSPI_SYNCLINK_H
+#define NFQSPI_SYNCLINK_H
+
+#include <sys/socket.h>
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nfqspid.h"
+#include "cacheline.h"
+#include "syncproto.h"
+#include "syncseq.h"
+
+#define SYNC_ALIVE_MS	1000	/* an ALIVE at least this often */
+#define SYNC_DEAD_MS	3500	/* not heard this long: unreachable */
+#define SYNC_BULKREQ_MS	2000	/* ask for the table again after this */
+#define SYNC_READ_MAX	256	/* datagrams per read callback */
+#define SYNC_SLICE	256	/* records of a bulk per call */
+#define SYNC_SWEEP	4096	/* entries looked at per call */
+#define SYNC_RING_MIN	8	/* a ring's slots at least (config.c
+				   asks for 256) */
+
+/* The worker's end and the link's on lines of their own, and no line
+   shared with another worker's ring (cacheline_calloc()).  The link
+   only reads the worker's line: it keeps what it has counted of lost on
+   its own, as events.c does. */
+struct sync_ring {
+	/* the worker's line */
+	struct sync_rec	*rec;
+	uint64_t	 head;		/* atomic */
+	uint64_t	 lost;		/* atomic: changes that did not fit;
+					   only grows */
+	uint64_t	 queued;	/* atomic: changes put in */
+	/* the link's line */
+	uint64_t	 tail __attribute__((aligned(CACHELINE)));	/* atomic */
+	uint64_t	 lost_seen;	/* lost at the last drain */
+} __attribute__((aligned(CACHELINE)));
+
+/* A datagram's records, for the backup's worker to apply. */
+struct sync_batch {
+	struct sync_rec	*rec;
+	size_t		 n;
+	uint64_t	 applied;	/* out */
+	uint64_t	 failed;	/* out: table full, source share */
+	uint64_t	 norule;	/* out: a rule name we do not have */
+};
+
+/* After a whole table came: what it did not bring goes, a slice at a
+   time. */
+struct sync_sweep {
+	uint64_t	 cursor;	/* ct_resync_sweep()'s */
+	uint64_t	 gone;		/* out */
+};
+
+/* The next slice of a worker's table, for a bulk. */
+struct sync_slice {
+	struct sync_rec	*rec;
+	size_t		 max;
+	size_t		 n;		/* out */
+	uint64_t	 cursor;	/* ct_walk()'s: 0 at the end */
+	uint64_t	 count;		/* out: the table's size */
+};
+
+/* What ops->call runs in a worker, and its data. */
+enum synclink_call {
+	SYNCLINK_SLICE,		/* struct sync_slice */
+	SYNCLINK_APPLY,		/* struct sync_batch */
+	SYNCLINK_RESYNC,	/* NULL: ct_resync_begin() */
+	SYNCLINK_RESYNC_END,	/* NULL: ct_resync_end() */
+	SYNCLINK_SWEEP,		/* struct sync_sweep */
+	SYNCLINK_GRACE,		/* uint64_t: the grace's end (ms) */
+	SYNCLINK_NCALLS
+};
+
+/* What ops->note says, and its n. */
+enum synclink_note {
+	SYNCLINK_READY,		/* the first whole table: its records */
+	SYNCLINK_ALONE,		/* ready without the peer: [sync] alone */
+	SYNCLINK_NEWPEER,	/* a new run of the peer: asking */
+	SYNCLINK_BULK		/* sending the whole table: 0 */
+};
+
+struct synclink_ops {
+	/* a datagram to the peer: 0, or -1 (counted in send_errors) */
+	int	(*send)(void *arg, const void *buf, size_t len);
+	/* run what in worker wi, at once: 0, or -1 if it is stopping */
+	int	(*call)(void *arg, unsigned wi, int what, void *data);
+	/* a datagram dropped: not from the peer, or why (sync_err_name()) */
+	void	(*refused)(void *arg, const struct sockaddr_storage *from,
+		    size_t len, const char *why);
+	void	(*note)(void *arg, int what, uint64_t n);
+	/* a datagram the stream took, before the link acts on it (its
+	   SYNC_IN_* flags): a tap for the fuzzer; may be NULL */
+	void	(*taken)(void *arg, const void *buf, const struct sync_hdr *h,
+		    int flags);
+};
+
+struct synclink {
+	const struct synclink_ops *ops;
+	void			*arg;
+	struct sync_config	 cfg;
+	unsigned		 nworkers;
+	struct sync_ring	*rings;
+	uint64_t		 ringsz;	/* a power of 2 */
+	uint64_t		 wake_at;	/* records that wake us early */
+	uint64_t		*coal;		/* a drain's connections: ring
+					   index + 1, 2 * ringsz slots */
+	uint8_t			*gone;		/* bit: superseded */
+
+	struct sync_seq		*seq;
+	uint64_t		 epoch;
+	int			 role;		/* atomic: enum sync_role */
+	int			 sending;	/* atomic: changes wanted */
+
+	struct sync_msg		 msg;		/* the UPDATE being filled */
+	int			 open;
+	struct {			/* the whole table, to the peer */
+		int		 active;
+		unsigned	 wi;
+		uint64_t	 cursor;
+		uint64_t	 records;
+		uint64_t	 total;		/* the tables' size at start */
+	}			 tx;
+	struct {			/* ... and from it */
+		int		 active;
+		uint64_t	 records;
+		int		 asked;		/* a BULK_REQ out, its table
+						   not in yet: asked again */
+		uint64_t	 asked_ms;	/* our last BULK_REQ */
+		uint64_t	 start_ms;
+		uint64_t	 end_ms;
+	}			 rx;
+	int			 ready;		/* a whole table came */
+	int			 alone;		/* ... or no peer for alone s */
+	uint64_t		 start_ms;
+	struct sync_rec		*batch;		/* a datagram's records */
+	size_t			 nbatch;
+	struct sync_rec		*slice;		/* SYNC_SLICE */
+	struct sync_stats	 st;
+	uint8_t			 ctlbuf[SYNC_MSG_MAX];
+};
+
+/* A link of n workers with sc's peer, key and sizes, started at now
+   with epoch (a later run's is larger): 0, or -1 and errno (ENOMEM);
+   synclink_clear() either way. */
+int	 synclink_init(struct synclink *l, const struct sync_config *sc,
+	    unsigned n, uint64_t epoch, uint64_t now,
+	    const struct synclink_ops *ops, void *arg);
+void	 synclink_clear(struct synclink *l);
+
+/* The link's own thread, one step at now. */
+void	 synclink_input(struct synclink *l, const void *buf, size_t len,
+	    const struct sockaddr_storage *from, uint64_t now);
+/* the workers' changes out, a bulk on, the UPDATE sealed */
+void	 synclink_pump(struct synclink *l, uint64_t now);
+/* every SYNC_ALIVE_MS, and at start */
+void	 synclink_alive(struct synclink *l, uint64_t now);
+/* after synclink_role() (role, or -1) or nfqspictl sync resync */
+void	 synclink_command(struct synclink *l, int role, int resync,
+	    uint64_t now);
+void	 synclink_status(const struct synclink *l, uint64_t now,
+	    struct sync_status *st);
+
+/* Any thread: the role the workers and the link see from now on
+   (enum sync_role): 0, or -1 and EINVAL. */
+int	 synclink_role(struct synclink *l, int role);
+
+/* Worker wid's thread: 1 while changes are wanted (master); room left
+   in its ring; a slot to fill (NULL: none wanted, or the ring is full
+   and the change lost), then synclink_commit(), which is 1 when the
+   ring is half full: the link should drain it before its flush. */
+int		 synclink_sending(const struct synclink *l);
+uint64_t	 synclink_room(const struct synclink *l, unsigned wid);
+struct sync_rec	*synclink_slot(struct synclink *l, unsigned wid);
+int		 synclink_commit(struct synclink *l, unsigned wid);
+
+#endif /* NFQSPI_SYNCLINK_H */
