@@ -1,37 +1,46 @@
 /*
- * fuzz_syncseq.c - libFuzzer target: the sync link's reliable stream
- * between two real ends over a hostile link, against a model of their
- * tables
+ * fuzz_syncseq.c - libFuzzer target: the HA link (synclink.c) of two
+ * nodes over a hostile link, against a model of their tables
  *
  * Copyright (C) 2026 The nfqspid authors
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
- * Node A is master, node B backup; each runs a struct sync_seq (ring of
- * 8 to 16 slots, the first byte of the input says, so that it overflows
- * and the whole-table path is taken) and answers as sync.c does: the
- * reactions to SYNC_IN_* of sync_datagram(), sync_pump()'s drain of the
- * worker's queue (coalesced; a full queue loses the change and calls for
- * a bulk), the bulk's window-bound slices of sync_bulk_step(),
- * sync_alive()'s ALIVE, NACK, "alone" and table requests, and the
- * backup's apply, resync and sweep.  A's table is 16 connections whose
- * records carry a running version (in mark); B's is what it applied.
- * The rest of the input is a script of (op, arg) pairs: A changes or
- * ends a connection, timers fire, the clock moves, either node
- * restarts (a new epoch, an empty table), and each way the link
- * delivers, drops, duplicates, reorders, corrupts or cuts the next
- * datagram, replays an old one or brings a forgery (another key).
+ * Node A is master, node B backup; each is a real struct synclink (the
+ * sync thread's logic: the reactions to the peer's datagrams, the drain
+ * of the worker's ring, the bulk's slices, the ALIVE timer's NACKs,
+ * "alone" and table requests, the backup's apply, resync and sweep, the
+ * commands) over a real struct sync_seq (ring of 8 to 16 slots, the
+ * first byte of the input says, so that it overflows and the
+ * whole-table path is taken), with a worker ring of 8 changes.  What
+ * sync.c and worker_sync.c do around it is ours: the datagrams go on
+ * our link, and each node's one worker is a model table of 16
+ * connections whose records carry a running version (in mark).  A's
+ * table is what its worker changed; B's is what the link applied,
+ * resynced and swept.  The rest of the input is a script of (op, arg)
+ * pairs: A changes or ends a connection, timers fire, the clock moves,
+ * either node restarts (a new epoch, an empty table), nfqspictl sync
+ * resync on B, and each way the link delivers, drops, duplicates,
+ * reorders, corrupts or cuts the next datagram, replays an old one or
+ * brings a forgery (another key).
  *
  * Invariants, every step:
+ *  - everything a node sends parses (the key, the sizes);
  *  - a datagram changed on the way (a flipped bit, cut short) or sealed
- *    with another key is refused; a genuine one is refused only as a
- *    replay (seen, older epoch, too far behind); one the receiver took
- *    already in this run is refused as a replay;
- *  - a receiver applies its peer's data in order, each once: within one
- *    run of the receiver and one epoch of the sender, the next applied
+ *    with another key is refused and counted; a genuine one is refused
+ *    only as a replay (seen, older epoch, too far behind); one the
+ *    receiver took already in this run is refused as a replay;
+ *  - a receiver takes its peer's data in order, each once: within one
+ *    run of the receiver and one epoch of the sender, the next taken
  *    is the one after the last, save a BULK_START, which may only go
  *    forward; an epoch changes only with SYNC_IN_NEWPEER;
- *  - what it applies is, byte for byte, the body the sender sealed in
- *    that slot of that epoch (type, count, records);
+ *  - what it takes is, byte for byte, the body the sender sealed in
+ *    that slot of that epoch (type, count, records), and so is every
+ *    resend;
+ *  - only the backup applies, and only records of the master's table;
+ *    a bulk's slices fit the window;
+ *  - a worker is in resync (ct_resync_begin()) only while a bulk is
+ *    coming in, whose end ends it; the backup takes a bulk only from
+ *    its peer's current run (a restarted peer never ends the last);
  *  - nothing grows: the link holds 64 datagrams a way, the ring is the
  *    ring; every call returns (libFuzzer's timeout).
  * At the end, a heal: the link delivers everything, in order, both
@@ -47,12 +56,12 @@
 #include <errno.h>
 #include <string.h>
 
-#include "sync_int.h"
+#include "synclink.h"
 #include "fuzz.h"
 
 #define NCONN	16
 #define MTU	(SYNC_MSG_MIN + 2 * SYNC_REC_MAX)	/* 2 to 3 records */
-#define QUEUE	8		/* the worker's queue of changes */
+#define QUEUE	8		/* the worker's ring of changes */
 #define LINKQ	64		/* datagrams in flight, each way */
 #define HIST	8		/* datagrams taken, for replays */
 #define MAXRUNS	8		/* restarts of a node, at most */
@@ -64,12 +73,6 @@
 #define EPOCH(i, run) (((uint64_t)(i) + 1) << 32 | ((uint64_t)(run) + 1))
 
 enum { A, B };
-
-struct rec {
-	uint8_t		 op;		/* SYNC_OP_* */
-	uint8_t		 conn;
-	uint32_t	 ver;
-};
 
 struct dgram {
 	uint8_t		 b[MTU];
@@ -91,33 +94,22 @@ struct logent {
 };
 
 struct node {
-	struct sync_seq	*s;
-	int		 role;
+	struct synclink	 lk;		/* the code under test */
+	int		 live;
 	unsigned	 run;
-	uint64_t	 start_ms;
-	/* its table (the worker's) */
+	/* its worker's table */
 	uint8_t		 present[NCONN];
 	uint32_t	 ver[NCONN];
 	int		 keeping;	/* ct_resync_begin() */
 	uint8_t		 keep[NCONN];
-	/* the worker's queue to the sync thread */
-	struct rec	 queue[QUEUE];
-	size_t		 nqueue;
-	uint64_t	 lost;
-	/* sync.c's struct sync */
-	struct sync_msg	 msg;
-	int		 open;
-	int		 tx_active;
-	unsigned	 tx_wi;
-	unsigned	 tx_cursor;
-	int		 rx_active;
-	uint64_t	 rx_start_ms;
-	int		 asked;		/* until the table is in */
-	uint64_t	 asked_ms;
-	int		 ready, alone;
+	/* the last datagram given to it */
+	int		 took;
+	size_t		 took_len;
+	uint64_t	 refused;
 	/* the model of its peer's stream */
 	uint64_t	 exp_epoch;	/* 0: none yet in this run */
 	uint32_t	 exp_seq;
+	uint64_t	 bulk_epoch;	/* of the last BULK_START taken */
 };
 
 static struct node	 N[2];
@@ -129,6 +121,12 @@ static uint32_t		 version;	/* A's running counter */
 static size_t		 nslots;
 static struct sync_key	 key, badkey;
 static struct sync_seq	*forger;
+
+static int
+idx(const struct node *n)
+{
+	return (n == &N[A] ? A : B);
+}
 
 /* ---- the wire ------------------------------------------------------- */
 
@@ -163,65 +161,6 @@ xmit(int to, const void *buf, size_t len)
 }
 
 static void
-xmit_cb(const void *buf, size_t len, void *arg)
-{
-	xmit(*(const int *)arg, buf, len);
-}
-
-/* ---- a node's sending side, as sync.c ---------------------------------- */
-
-static void
-logged(int i, const uint8_t *b, size_t len)
-{
-	struct sync_seq_status st;
-	struct logent	*e;
-
-	sync_seq_status(N[i].s, &st);
-	/* step() leaves room; a heal that never ends may not */
-	CHECK(st.next_seq >= 2 && st.next_seq - 1 < MAXSEQ);
-	e = &LOG[i][N[i].run][st.next_seq - 1];
-	e->gen = gen;
-	e->hash = body_hash(b, len);
-}
-
-/* sync_seal() */
-static void
-seal(int i)
-{
-	struct node	*n = &N[i];
-	size_t		 len;
-
-	if (!n->open)
-		return;
-	n->open = 0;
-	if (n->msg.count == 0)
-		return;
-	if ((len = sync_seq_seal(n->s, &n->msg)) > 0) {
-		logged(i, n->msg.buf, len);
-		xmit(!i, n->msg.buf, len);
-	}
-}
-
-/* sync_mark() */
-static void
-mark(int i, uint8_t type)
-{
-	struct sync_msg	 m;
-	uint8_t		*buf;
-	size_t		 cap, len;
-
-	seal(i);
-	buf = sync_seq_buf(N[i].s, &cap);
-	CHECK(cap == MTU);
-	if (sync_msg_init(&m, buf, cap, type) == -1)
-		return;
-	if ((len = sync_seq_seal(N[i].s, &m)) > 0) {
-		logged(i, buf, len);
-		xmit(!i, buf, len);
-	}
-}
-
-static void
 tuple(struct ct_tuple *k, unsigned c)
 {
 	memset(k, 0, sizeof(*k));
@@ -247,260 +186,171 @@ rule_of(uint32_t ver)
 	return (ver % 3 == 0 ? "" : ver % 3 == 1 ? "r" : longest);
 }
 
+/* Connection c at version ver as ct_export() and the worker put it. */
+static void
+record(struct sync_rec *r, uint8_t op, unsigned c, uint32_t ver)
+{
+	memset(r, 0, sizeof(*r));
+	r->op = op;
+	tuple(&r->s.k, c);
+	r->s.tclass = CT_TO_UDP;
+	r->s.mark = ver;
+	r->s.packets = ver;
+	snprintf(r->rule, sizeof(r->rule), "%s", rule_of(ver));
+}
+
+/* ---- what the link's shell and worker do (sync.c, worker_sync.c) ---- */
+
+/* ops->send: to the peer; a data message is logged as sealed, or
+   checked against the log as a resend */
 static int
-add_rec(struct sync_msg *m, const struct rec *r)
+op_send(void *arg, const void *buf, size_t len)
 {
-	struct ct_snap	 s;
+	struct node	*n = arg;
+	struct sync_hdr	 h;
+	struct logent	*e;
+	int		 i = idx(n);
 
-	if (r->op == SYNC_OP_DELETE) {
-		tuple(&s.k, r->conn);
-		return (sync_msg_add_delete(m, &s.k));
+	CHECK(len >= SYNC_MSG_MIN && len <= MTU);
+	CHECK(sync_msg_parse(buf, len, &key, &h) == 0);
+	CHECK(h.epoch == EPOCH(i, n->run));
+	if (sync_type_is_data(h.type)) {
+		/* step() leaves room; a heal that never ends may not */
+		CHECK(h.seq >= 1 && h.seq < MAXSEQ);
+		e = &LOG[i][n->run][h.seq];
+		if (e->gen != gen) {
+			e->gen = gen;
+			e->hash = body_hash(buf, len);
+		} else
+			CHECK(e->hash == body_hash(buf, len));
 	}
-	memset(&s, 0, sizeof(s));
-	tuple(&s.k, r->conn);
-	s.tclass = CT_TO_UDP;
-	s.mark = r->ver;
-	s.packets = r->ver;
-	return (sync_msg_add_conn(m, &s, rule_of(r->ver)));
+	xmit(!i, buf, len);
+	return (0);
 }
 
-/* sync_add() */
+/* worker_sync_slice(): the walk's cursor is the next connection + 1 */
 static void
-add(int i, const struct rec *r)
+op_slice(struct node *n, struct sync_slice *sl)
 {
-	struct node	*n = &N[i];
-	uint8_t		*buf;
-	size_t		 cap;
-	int		 tries, rc;
-
-	for (tries = 0; tries < 2; tries++) {
-		if (!n->open) {
-			buf = sync_seq_buf(n->s, &cap);
-			if (sync_msg_init(&n->msg, buf, cap,
-			    SYNC_T_UPDATE) == -1)
-				return;
-			n->open = 1;
-		}
-		rc = add_rec(&n->msg, r);
-		CHECK(rc == 0 || errno == ENOSPC);
-		if (rc == 0)
-			return;
-		seal(i);
-	}
-	CHECK(!"a record fits no empty message");
-}
-
-/* sync_bulk_begin() */
-static void
-bulk_begin(int i)
-{
-	mark(i, SYNC_T_BULK_START);
-	N[i].tx_active = 1;
-	N[i].tx_wi = 0;
-	N[i].tx_cursor = 0;
-}
-
-/* sync_bulk_step(), over one worker whose walk's cursor is the next
-   connection + 1 */
-static void
-bulk_step(int i)
-{
-	struct node	*n = &N[i];
-	struct rec	 r;
-	size_t		 win, max, taken;
-	size_t		 per = (MTU - SYNC_MSG_MIN) / SYNC_REC_MAX;
 	unsigned	 c;
 
-	while (n->tx_active && (win = sync_seq_window(n->s)) > 2) {
-		CHECK(win <= nslots);
-		max = (win - 2) * (per > 0 ? per : 1);
-		if (max > SYNC_SLICE)
-			max = SYNC_SLICE;
-		if (n->tx_wi >= 1) {
-			mark(i, SYNC_T_BULK_END);
-			n->tx_active = 0;
-			return;
-		}
-		taken = 0;
-		for (c = n->tx_cursor; c < NCONN && taken < max; c++) {
-			if (!n->present[c])
-				continue;
-			r.op = SYNC_OP_UPSERT;
-			r.conn = (uint8_t)c;
-			r.ver = n->ver[c];
-			add(i, &r);
-			taken++;
-		}
-		n->tx_cursor = c < NCONN ? c : 0;
-		if (n->tx_cursor == 0)
-			n->tx_wi++;
-	}
+	CHECK(sl->max >= 1 && sl->max <= SYNC_SLICE);
+	CHECK(sync_seq_window(n->lk.seq) <= nslots);
+	sl->n = 0;
+	sl->count = 0;
+	for (c = 0; c < NCONN; c++)
+		sl->count += n->present[c];
+	for (c = (unsigned)sl->cursor; c < NCONN && sl->n < sl->max; c++)
+		if (n->present[c])
+			record(&sl->rec[sl->n++], SYNC_OP_UPSERT, c,
+			    n->ver[c]);
+	sl->cursor = c < NCONN ? c : 0;
 }
 
-/* sync_ct(): a change of A's table into the worker's queue */
+/* worker_sync_apply(): ct_import(), ct_forget() */
 static void
-change(unsigned c, int end)
+op_apply(struct node *n, struct sync_batch *b)
 {
-	struct node	*n = &N[A];
-	struct rec	*r;
-
-	if (end) {
-		if (!n->present[c])
-			return;
-		n->present[c] = 0;
-	} else {
-		n->present[c] = 1;
-		n->ver[c] = ++version;
-	}
-	if (n->nqueue == QUEUE) {
-		n->lost++;
-		return;
-	}
-	r = &n->queue[n->nqueue++];
-	r->op = end ? SYNC_OP_DELETE : SYNC_OP_UPSERT;
-	r->conn = (uint8_t)c;
-	r->ver = n->ver[c];
-}
-
-/* sync_pump(): the queue drained (a connection changed twice goes
-   once, as it is now), a bulk for lost changes, the bulk's next
-   slices, the UPDATE sealed */
-static void
-pump(int i)
-{
-	struct node	*n = &N[i];
-	size_t		 j, k;
-
-	for (j = 0; j < n->nqueue; j++) {
-		for (k = j + 1; k < n->nqueue; k++)
-			if (n->queue[k].conn == n->queue[j].conn)
-				break;
-		if (k == n->nqueue)
-			add(i, &n->queue[j]);
-	}
-	n->nqueue = 0;
-	if (n->lost > 0) {
-		n->lost = 0;
-		bulk_begin(i);
-	}
-	bulk_step(i);
-	seal(i);
-}
-
-static void
-control(int i, uint8_t type)
-{
-	uint8_t		 buf[MTU];
-	size_t		 len;
-
-	if ((len = sync_seq_control(N[i].s, type, buf, sizeof(buf))) > 0)
-		xmit(!i, buf, len);
-}
-
-static void
-nack(int i)
-{
-	uint8_t		 buf[MTU];
-	size_t		 len;
-
-	if ((len = sync_seq_nack(N[i].s, now, buf, sizeof(buf))) > 0)
-		xmit(!i, buf, len);
-}
-
-static void
-ask_table(int i)
-{
-	N[i].asked = 1;
-	N[i].asked_ms = now;
-	control(i, SYNC_T_BULK_REQ);
-}
-
-/* sync_alive() */
-static void
-alive(int i)
-{
-	struct node	*n = &N[i];
-	struct sync_seq_status st;
-	uint64_t	 since;
-
-	control(i, SYNC_T_ALIVE);
-	nack(i);
-	sync_seq_status(n->s, &st);
-	since = st.peer_epoch != 0 && st.last_rx_ms > n->start_ms ?
-	    st.last_rx_ms : n->start_ms;
-	if (!n->ready && now - since >= ALONE_S * 1000)
-		n->ready = n->alone = 1;
-	if (n->role == SYNC_ROLE_BACKUP && (!n->ready || n->asked) &&
-	    now - n->asked_ms >= SYNC_BULKREQ_MS &&
-	    (!n->rx_active || now - n->rx_start_ms >= 10 * SYNC_BULKREQ_MS))
-		ask_table(i);
-}
-
-/* ---- a node's receiving side --------------------------------------------- */
-
-/* sync_apply(), with the backup's worker: ct_import(), ct_forget(),
-   ct_resync_begin() and the sweep */
-static void
-apply(int i, const uint8_t *buf, const struct sync_hdr *h)
-{
-	struct node	*n = &N[i];
-	struct sync_iter it;
-	struct sync_rec	 r;
-	int		 backup = n->role == SYNC_ROLE_BACKUP;
+	struct sync_rec	*r;
+	size_t		 j;
 	unsigned	 c;
 
-	switch (h->type) {
-	case SYNC_T_BULK_START:
-		n->rx_active = 1;
-		n->rx_start_ms = now;
-		if (backup) {
-			n->keeping = 1;
-			memset(n->keep, 0, sizeof(n->keep));
-		}
-		return;
-	case SYNC_T_BULK_END:
-		if (n->rx_active) {
-			if (backup && n->keeping)
-				for (c = 0; c < NCONN; c++)
-					if (!n->keep[c])
-						n->present[c] = 0;
-			n->keeping = 0;
-			n->rx_active = 0;
-			n->ready = 1;
-			n->alone = 0;
-			n->asked = 0;
-		}
-		return;
-	default:
-		break;
-	}
-	sync_iter_init(&it, buf, h);
-	while (sync_iter_rec(&it, &r)) {
-		c = (unsigned)r.s.k.sport - 1000;
+	/* a master leaves the peer's records alone */
+	CHECK(n == &N[B]);
+	for (j = 0; j < b->n; j++) {
+		r = &b->rec[j];
+		c = (unsigned)r->s.k.sport - 1000;
 		CHECK(c < NCONN);
-		if (!backup)
-			continue;
-		if (r.op == SYNC_OP_DELETE) {
+		b->applied++;
+		if (r->op == SYNC_OP_DELETE) {
 			n->present[c] = 0;
 			continue;
 		}
-		CHECK(r.s.mark == r.s.packets);
-		CHECK(strcmp(r.rule, rule_of(r.s.mark)) == 0);
+		CHECK(r->s.mark == r->s.packets);
+		CHECK(strcmp(r->rule, rule_of(r->s.mark)) == 0);
 		n->present[c] = 1;
-		n->ver[c] = r.s.mark;
+		n->ver[c] = r->s.mark;
 		if (n->keeping)
 			n->keep[c] = 1;
 	}
 }
 
-/* The stream invariants of a message taken by node i. */
+/* ct_resync_sweep(), all at once */
 static void
-check_taken(int i, const uint8_t *buf, const struct sync_hdr *h, int f)
+op_sweep(struct node *n, struct sync_sweep *sw)
 {
-	struct node	*n = &N[i];
-	const struct logent *e;
-	uint64_t	 run;
+	unsigned	 c;
 
+	CHECK(n == &N[B]);
+	if (n->keeping)
+		for (c = 0; c < NCONN; c++)
+			if (!n->keep[c] && n->present[c]) {
+				n->present[c] = 0;
+				sw->gone++;
+			}
+	n->keeping = 0;
+	sw->cursor = 0;
+}
+
+/* ops->call: worker_call() of what */
+static int
+op_call(void *arg, unsigned wi, int what, void *data)
+{
+	struct node	*n = arg;
+
+	CHECK(wi == 0);
+	switch (what) {
+	case SYNCLINK_SLICE:
+		op_slice(n, data);
+		break;
+	case SYNCLINK_APPLY:
+		op_apply(n, data);
+		break;
+	case SYNCLINK_RESYNC:
+		n->keeping = 1;
+		memset(n->keep, 0, sizeof(n->keep));
+		break;
+	case SYNCLINK_RESYNC_END:
+		n->keeping = 0;
+		break;
+	case SYNCLINK_SWEEP:
+		op_sweep(n, data);
+		break;
+	case SYNCLINK_GRACE:
+		break;
+	default:
+		CHECK(!"a call the worker does not know");
+	}
+	return (0);
+}
+
+static void
+op_refused(void *arg, const struct sockaddr_storage *from, size_t len,
+    const char *why)
+{
+	struct node	*n = arg;
+
+	n->refused++;
+}
+
+static void
+op_note(void *arg, int what, uint64_t v)
+{
+}
+
+/* The stream invariants of a message node i took. */
+static void
+op_taken(void *arg, const void *buf, const struct sync_hdr *h, int f)
+{
+	struct node	*n = arg;
+	const struct logent *e;
+	struct link	*l;
+	struct dgram	*d;
+	uint64_t	 run;
+	int		 i = idx(n);
+
+	n->took = 1;
+	n->took_len = h->length;
 	/* only the peer's own runs seal with the key */
 	CHECK(h->epoch >> 32 == (uint64_t)!i + 1);
 	run = (h->epoch & 0xffffffff) - 1;
@@ -512,67 +362,101 @@ check_taken(int i, const uint8_t *buf, const struct sync_hdr *h, int f)
 		n->exp_seq = h->seq;
 	}
 	CHECK(h->epoch == n->exp_epoch);
-	if (!(f & SYNC_IN_APPLY))
-		return;
-	CHECK(sync_type_is_data(h->type));
-	if (h->type == SYNC_T_BULK_START)
-		CHECK((int32_t)(h->seq - n->exp_seq) >= 0);
-	else
-		CHECK(h->seq == n->exp_seq);
-	n->exp_seq = h->seq + 1;
-	/* what the peer sealed in that slot of that run */
-	CHECK(h->seq < MAXSEQ);
-	e = &LOG[!i][run][h->seq];
-	CHECK(e->gen == gen);
-	CHECK(e->hash == body_hash(buf, h->length));
+	if (f & SYNC_IN_APPLY) {
+		CHECK(sync_type_is_data(h->type));
+		if (h->type == SYNC_T_BULK_START)
+			CHECK((int32_t)(h->seq - n->exp_seq) >= 0);
+		else
+			CHECK(h->seq == n->exp_seq);
+		n->exp_seq = h->seq + 1;
+		/* what the peer sealed in that slot of that run */
+		CHECK(h->seq < MAXSEQ);
+		e = &LOG[!i][run][h->seq];
+		CHECK(e->gen == gen);
+		CHECK(e->hash == body_hash(buf, h->length));
+		if (h->type == SYNC_T_BULK_START)
+			n->bulk_epoch = h->epoch;
+	}
+	l = &L[i];
+	d = &l->hist[l->histn++ % HIST];
+	CHECK(h->length <= sizeof(d->b));
+	memcpy(d->b, buf, h->length);
+	d->len = h->length;
+	d->run = n->run;
 }
 
-/* sync_datagram(); tampered: it was changed on the way */
+static const struct synclink_ops ops = {
+	.send = op_send,
+	.call = op_call,
+	.refused = op_refused,
+	.note = op_note,
+	.taken = op_taken
+};
+
+/* sync_ct(): a change of A's table into the worker's ring */
 static void
+change(unsigned c, int end)
+{
+	struct node	*n = &N[A];
+	struct sync_rec	*r;
+
+	if (end) {
+		if (!n->present[c])
+			return;
+		n->present[c] = 0;
+	} else {
+		n->present[c] = 1;
+		n->ver[c] = ++version;
+	}
+	if ((r = synclink_slot(&n->lk, 0)) == NULL)
+		return;		/* lost: the link sends the whole table */
+	record(r, end ? SYNC_OP_DELETE : SYNC_OP_UPSERT, c, n->ver[c]);
+	(void)synclink_commit(&n->lk, 0);
+}
+
+static void
+pump(int i)
+{
+	synclink_pump(&N[i].lk, now);
+}
+
+static void
+alive(int i)
+{
+	synclink_alive(&N[i].lk, now);
+}
+
+static uint64_t
+refusals(const struct sync_stats *st)
+{
+	return (st->forged + st->replayed + st->malformed + st->version +
+	    st->strangers);
+}
+
+/* sync_read_cb()'s datagram, from the peer's address; tampered: it
+   was changed on the way.  1 if the stream took it. */
+static int
 input(int i, const uint8_t *buf, size_t len, int tampered)
 {
 	struct node	*n = &N[i];
-	struct sync_hdr	 h;
-	struct link	*l = &L[i];
-	struct dgram	*d;
-	int		 f, err = SYNC_OK, to = !i;
+	struct sync_stats before = n->lk.st;
+	uint64_t	 refused = n->refused;
 
-	f = sync_seq_input(n->s, buf, len, now, &h, &err);
-	if (tampered) {
-		CHECK(f == -1);
-		return;
+	n->took = 0;
+	synclink_input(&n->lk, buf, len, &n->lk.cfg.peer, now);
+	if (!n->took) {
+		CHECK(n->refused == refused + 1);
+		CHECK(refusals(&n->lk.st) == refusals(&before) + 1);
+		CHECK(n->lk.st.received == before.received);
+		if (!tampered)
+			CHECK(n->lk.st.replayed == before.replayed + 1);
+		return (0);
 	}
-	if (f == -1) {
-		CHECK(err == SYNC_EREPLAY);
-		return;
-	}
-	CHECK(h.length == len);
-	check_taken(i, buf, &h, f);
-	d = &l->hist[l->histn++ % HIST];
-	memcpy(d->b, buf, len);
-	d->len = len;
-	d->run = n->run;
-
-	if ((f & SYNC_IN_NEWPEER) && n->role == SYNC_ROLE_BACKUP &&
-	    h.type != SYNC_T_BULK_START) {
-		/* sync_rx_drop(): ct_resync_end() */
-		n->rx_active = 0;
-		n->keeping = 0;
-		ask_table(i);
-	}
-	if (f & SYNC_IN_APPLY)
-		apply(i, buf, &h);
-	if (f & SYNC_IN_NACK)
-		nack(i);
-	if (f & SYNC_IN_RESEND) {
-		seal(i);
-		if (sync_seq_resend(n->s, xmit_cb, &to) == -1)
-			bulk_begin(i);
-	}
-	if (f & SYNC_IN_BULKREQ)
-		bulk_begin(i);
-	if (f & SYNC_IN_ACK)
-		control(i, SYNC_T_ALIVE);
+	CHECK(!tampered);
+	CHECK(n->took_len == len);
+	CHECK(n->refused == refused);
+	CHECK(n->lk.st.received == before.received + 1);
+	return (1);
 }
 
 /* ---- the link ------------------------------------------------------------ */
@@ -599,7 +483,7 @@ deliver(int to, size_t k)
 	while (k-- > 0 && head(to) != NULL) {
 		d = *head(to);
 		pop(to);
-		input(to, d.b, d.len, 0);
+		(void)input(to, d.b, d.len, 0);
 	}
 	pump(to);
 }
@@ -615,10 +499,10 @@ tamper(int to, unsigned arg, int cut)
 	d = *head(to);
 	pop(to);
 	if (cut)
-		input(to, d.b, arg % d.len, 1);
+		(void)input(to, d.b, arg % d.len, 1);
 	else {
 		d.b[(arg >> 3) * d.len / 16] ^= (uint8_t)(1u << (arg & 7));
-		input(to, d.b, d.len, 1);
+		(void)input(to, d.b, d.len, 1);
 	}
 }
 
@@ -628,20 +512,16 @@ static void
 replay(int to, unsigned arg)
 {
 	struct link	*l = &L[to];
-	struct sync_hdr	 h;
 	struct dgram	 d;
-	int		 err;
 
 	if (l->histn == 0)
 		return;
 	d = l->hist[(l->histn - 1 - arg % (l->histn < HIST ? l->histn :
 	    HIST)) % HIST];
-	if (d.run == N[to].run) {
-		CHECK(sync_seq_input(N[to].s, d.b, d.len, now, &h, &err) ==
-		    -1);
-		CHECK(err == SYNC_EREPLAY);
-	} else {
-		input(to, d.b, d.len, 0);
+	if (d.run == N[to].run)
+		CHECK(input(to, d.b, d.len, 0) == 0);
+	else {
+		(void)input(to, d.b, d.len, 0);
 		pump(to);
 	}
 }
@@ -651,34 +531,59 @@ static void
 forge(int to)
 {
 	struct sync_msg	 m;
-	struct rec	 r = { SYNC_OP_UPSERT, 0, 0xdead };
+	struct sync_rec	 r;
 	uint8_t		*buf;
 	size_t		 cap, len;
 
 	buf = sync_seq_buf(forger, &cap);
 	CHECK(sync_msg_init(&m, buf, cap, SYNC_T_UPDATE) == 0);
-	CHECK(add_rec(&m, &r) == 0);
+	record(&r, SYNC_OP_UPSERT, 0, 0xdead);
+	CHECK(sync_msg_add_conn(&m, &r.s, r.rule) == 0);
 	if ((len = sync_seq_seal(forger, &m)) == 0)
 		return;
-	input(to, buf, len, 1);
+	(void)input(to, buf, len, 1);
 }
 
 /* ---- the nodes' lives ------------------------------------------------------ */
+
+static void
+addr(struct sockaddr_storage *ss, int i)
+{
+	struct sockaddr_in	*s4 = (struct sockaddr_in *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	s4->sin_family = AF_INET;
+	s4->sin_port = htons(3780);
+	s4->sin_addr.s_addr = htonl(0x0a000901u + (uint32_t)i);
+}
 
 /* sync_new() and sync_main(): a new run, an empty table */
 static void
 start(int i)
 {
 	struct node	*n = &N[i];
-	unsigned	 run = n->s == NULL ? 0 : n->run + 1;
+	struct sync_config sc;
+	unsigned	 run = n->live ? n->run + 1 : 0;
 
-	sync_seq_free(n->s);
+	if (n->live)
+		synclink_clear(&n->lk);
 	memset(n, 0, sizeof(*n));
 	n->run = run;
-	n->role = i == A ? SYNC_ROLE_MASTER : SYNC_ROLE_BACKUP;
-	n->start_ms = now;
-	n->s = sync_seq_new(&key, EPOCH(i, run), nslots, MTU);
-	CHECK(n->s != NULL);
+	config_sync_defaults(&sc);
+	sc.on = 1;
+	sc.role = i == A ? SYNC_ROLE_MASTER : SYNC_ROLE_BACKUP;
+	addr(&sc.listen, i);
+	addr(&sc.peer, !i);
+	sc.addrlen = sizeof(struct sockaddr_in);
+	sc.key = key;
+	sc.mtu = MTU;
+	sc.resend = (uint32_t)nslots;
+	sc.queue = QUEUE;
+	sc.alone = ALONE_S;
+	CHECK(synclink_init(&n->lk, &sc, 1, EPOCH(i, run), now, &ops, n) ==
+	    0);
+	CHECK(n->lk.ringsz == QUEUE);
+	n->live = 1;
 	alive(i);
 }
 
@@ -742,16 +647,17 @@ step(uint8_t op, uint8_t arg)
 		else
 			forge(to);
 		break;
-	default:	/* nfqspictl sync resync, on B (sync_command()) */
-		/* sync_rx_drop(): ct_resync_end() */
-		N[B].rx_active = 0;
-		N[B].keeping = 0;
-		ask_table(B);
+	default:	/* nfqspictl sync resync, on B (sync_cmd_cb()) */
+		synclink_command(&N[B].lk, -1, 1, now);
 		pump(B);
 		break;
 	}
-	sync_seq_status(N[A].s, &st);
+	sync_seq_status(N[A].lk.seq, &st);
 	CHECK((int32_t)(st.next_seq - st.peer_ack) >= 0);
+	/* a worker keeps its resync marks only for a bulk that can end */
+	CHECK(!N[A].keeping && (!N[B].keeping || N[B].lk.rx.active));
+	/* ... and a bulk comes in only from the peer's current run */
+	CHECK(!N[B].lk.rx.active || N[B].bulk_epoch == N[B].exp_epoch);
 	/* room for the heal's bulks in the log */
 	return (st.next_seq < MAXSEQ - 1024);
 }
@@ -776,10 +682,10 @@ heal(void)
 			deliver(A, LINKQ);
 		}
 	}
-	sync_seq_status(N[A].s, &a);
-	sync_seq_status(N[B].s, &b);
-	CHECK(N[B].ready && !N[B].alone);
-	CHECK(!N[A].tx_active && !N[B].rx_active);
+	sync_seq_status(N[A].lk.seq, &a);
+	sync_seq_status(N[B].lk.seq, &b);
+	CHECK(N[B].lk.ready && !N[B].lk.alone);
+	CHECK(!N[A].lk.tx.active && !N[B].lk.rx.active);
 	CHECK(b.peer_epoch == a.epoch && b.rx_next == a.next_seq);
 	CHECK(a.peer_ack == a.next_seq);
 	for (c = 0; c < NCONN; c++) {
@@ -808,8 +714,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	version = 0;
 	nslots = SYNC_SEQ_MINSLOTS + data[0] % 9;
 	memset(L, 0, sizeof(L));
-	sync_seq_free(N[A].s);
-	sync_seq_free(N[B].s);
+	for (j = 0; j < 2; j++)
+		if (N[j].live)
+			synclink_clear(&N[j].lk);
 	memset(N, 0, sizeof(N));
 	start(A);
 	start(B);
