@@ -5,23 +5,24 @@
  * Copyright (C) 2026 The nfqspid authors
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
- * Node A is master, node B backup; each is a real struct synclink (the
- * sync thread's logic: the reactions to the peer's datagrams, the drain
- * of the worker's ring, the bulk's slices, the ALIVE timer's NACKs,
- * "alone" and table requests, the backup's apply, resync and sweep, the
- * commands) over a real struct sync_seq (ring of 8 to 16 slots, the
- * first byte of the input says, so that it overflows and the
- * whole-table path is taken), with a worker ring of 8 changes.  What
- * sync.c and worker_sync.c do around it is ours: the datagrams go on
- * our link, and each node's one worker is a model table of 16
+ * Node A starts master, node B backup; each is a real struct synclink
+ * (the sync thread's logic: the reactions to the peer's datagrams, the
+ * drain of the worker's ring, the bulk's slices, the ALIVE timer's
+ * NACKs, "alone" and table requests, the backup's apply, resync and
+ * sweep, the commands) over a real struct sync_seq (ring of 8 to 16
+ * slots, the first byte of the input says, so that it overflows and
+ * the whole-table path is taken), with a worker ring of 8 changes.
+ * What sync.c and worker_sync.c do around it is ours: the datagrams go
+ * on our link, and each node's one worker is a model table of 16
  * connections whose records carry a running version (in mark).  A's
- * table is what its worker changed; B's is what the link applied,
- * resynced and swept.  The rest of the input is a script of (op, arg)
- * pairs: A changes or ends a connection, timers fire, the clock moves,
- * either node restarts (a new epoch, an empty table), nfqspictl sync
- * resync on B, and each way the link delivers, drops, duplicates,
- * reorders, corrupts or cuts the next datagram, replays an old one or
- * brings a forgery (another key).
+ * table is what its worker changed and what the link applied while it
+ * was backup; B's is what the link applied, resynced and swept.  The
+ * rest of the input is a script of (op, arg) pairs: A changes or ends a
+ * connection, timers fire, the clock moves, either node restarts (a
+ * new epoch, an empty table) or is made master or backup (nfqspictl
+ * sync role), nfqspictl sync resync on B, and each way the link
+ * delivers, drops, duplicates, reorders, corrupts or cuts the next
+ * datagram, replays an old one or brings a forgery (another key).
  *
  * Invariants, every step:
  *  - everything a node sends parses (the key, the sizes);
@@ -36,19 +37,21 @@
  *  - what it takes is, byte for byte, the body the sender sealed in
  *    that slot of that epoch (type, count, records), and so is every
  *    resend;
- *  - only the backup applies, and only records of the master's table;
- *    a bulk's slices fit the window;
+ *  - only a backup applies, resyncs and sweeps, and only records of
+ *    connections A made; a bulk's slices fit the window;
  *  - a worker is in resync (ct_resync_begin()) only while a bulk is
- *    coming in, whose end ends it; the backup takes a bulk only from
- *    its peer's current run (a restarted peer never ends the last);
+ *    coming in, whose end ends it; a backup takes a bulk only from its
+ *    peer's current run (a restarted peer never ends the last);
  *  - nothing grows: the link holds 64 datagrams a way, the ring is the
  *    ring; every call returns (libFuzzer's timeout).
- * At the end, a heal: the link delivers everything, in order, both
- * ways, while the clock moves in steps past SYNC_NACK_MS and the timers
- * fire, for a bounded number of rounds.  Then B is ready, has A's whole
- * stream (rx_next is A's next, A's is acknowledged), no bulk is under
- * way, and B's table equals A's, version for version: everything A
- * changed since the last whole table B took.
+ * At the end, a heal: if roles changed, A is told master and B backup
+ * again (as keepalived settles); the link delivers everything, in
+ * order, both ways, while the clock moves in steps past SYNC_NACK_MS
+ * and the timers fire, for a bounded number of rounds.  Then B is
+ * ready, has A's whole stream (rx_next is A's next, A's is
+ * acknowledged), no bulk is under way, and B's table equals A's,
+ * version for version: everything A changed since the last whole table
+ * B took.
  */
 #include <sys/socket.h>
 #include <netinet/in.h>
@@ -118,6 +121,7 @@ static struct logent	 LOG[2][MAXRUNS][MAXSEQ];
 static uint32_t		 gen;
 static uint64_t		 now;
 static uint32_t		 version;	/* A's running counter */
+static int		 switched;	/* roles changed in this input */
 static size_t		 nslots;
 static struct sync_key	 key, badkey;
 static struct sync_seq	*forger;
@@ -256,7 +260,7 @@ op_apply(struct node *n, struct sync_batch *b)
 	unsigned	 c;
 
 	/* a master leaves the peer's records alone */
-	CHECK(n == &N[B]);
+	CHECK(n->lk.role == SYNC_ROLE_BACKUP);
 	for (j = 0; j < b->n; j++) {
 		r = &b->rec[j];
 		c = (unsigned)r->s.k.sport - 1000;
@@ -281,7 +285,7 @@ op_sweep(struct node *n, struct sync_sweep *sw)
 {
 	unsigned	 c;
 
-	CHECK(n == &N[B]);
+	CHECK(n->lk.role == SYNC_ROLE_BACKUP);
 	if (n->keeping)
 		for (c = 0; c < NCONN; c++)
 			if (!n->keep[c] && n->present[c]) {
@@ -307,6 +311,7 @@ op_call(void *arg, unsigned wi, int what, void *data)
 		op_apply(n, data);
 		break;
 	case SYNCLINK_RESYNC:
+		CHECK(n->lk.role == SYNC_ROLE_BACKUP);
 		n->keeping = 1;
 		memset(n->keep, 0, sizeof(n->keep));
 		break;
@@ -587,6 +592,28 @@ start(int i)
 	alive(i);
 }
 
+/* nfqspictl sync role on node i: sync_set_role(), then sync_cmd_cb() */
+static void
+role(int i, int r)
+{
+	CHECK(synclink_role(&N[i].lk, r) == 0);
+	synclink_command(&N[i].lk, r, 0, now);
+	pump(i);
+}
+
+/* A worker is in resync only while a bulk is coming in, whose end ends
+   it, and a backup takes a bulk only from its peer's current run (a
+   restarted peer never ends the last). */
+static void
+check_resync(int i)
+{
+	struct node	*n = &N[i];
+	int		 backup = n->lk.role == SYNC_ROLE_BACKUP;
+
+	CHECK(!n->keeping || (backup && n->lk.rx.active));
+	CHECK(!backup || !n->lk.rx.active || n->bulk_epoch == n->exp_epoch);
+}
+
 static int
 step(uint8_t op, uint8_t arg)
 {
@@ -647,17 +674,23 @@ step(uint8_t op, uint8_t arg)
 		else
 			forge(to);
 		break;
-	default:	/* nfqspictl sync resync, on B (sync_cmd_cb()) */
+	default:
+		if (arg >= 0x80 && arg < 0xc0) {
+			/* keepalived: a node made master or backup */
+			role(to, arg & 2 ? SYNC_ROLE_MASTER :
+			    SYNC_ROLE_BACKUP);
+			switched = 1;
+			break;
+		}
+		/* nfqspictl sync resync, on B (sync_cmd_cb()) */
 		synclink_command(&N[B].lk, -1, 1, now);
 		pump(B);
 		break;
 	}
 	sync_seq_status(N[A].lk.seq, &st);
 	CHECK((int32_t)(st.next_seq - st.peer_ack) >= 0);
-	/* a worker keeps its resync marks only for a bulk that can end */
-	CHECK(!N[A].keeping && (!N[B].keeping || N[B].lk.rx.active));
-	/* ... and a bulk comes in only from the peer's current run */
-	CHECK(!N[B].lk.rx.active || N[B].bulk_epoch == N[B].exp_epoch);
+	check_resync(A);
+	check_resync(B);
 	/* room for the heal's bulks in the log */
 	return (st.next_seq < MAXSEQ - 1024);
 }
@@ -669,6 +702,12 @@ heal(void)
 	struct sync_seq_status a, b;
 	unsigned	 round, k, c;
 
+	if (switched) {
+		/* keepalived settles: each is told its role, and the
+		   backup asks for the table */
+		role(A, SYNC_ROLE_MASTER);
+		role(B, SYNC_ROLE_BACKUP);
+	}
 	for (round = 0; round < HEAL_ROUNDS; round++) {
 		now += HEAL_STEP;
 		if (round % (SYNC_ALIVE_MS / HEAL_STEP) == 0) {
@@ -688,6 +727,8 @@ heal(void)
 	CHECK(!N[A].lk.tx.active && !N[B].lk.rx.active);
 	CHECK(b.peer_epoch == a.epoch && b.rx_next == a.next_seq);
 	CHECK(a.peer_ack == a.next_seq);
+	check_resync(A);
+	check_resync(B);
 	for (c = 0; c < NCONN; c++) {
 		CHECK(N[B].present[c] == N[A].present[c]);
 		if (N[A].present[c])
@@ -712,6 +753,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	gen++;
 	now = 100000;
 	version = 0;
+	switched = 0;
 	nslots = SYNC_SEQ_MINSLOTS + data[0] % 9;
 	memset(L, 0, sizeof(L));
 	for (j = 0; j < 2; j++)

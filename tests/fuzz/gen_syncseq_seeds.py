@@ -13,6 +13,8 @@ CHANGE, CHANGE2, PUMP, ALIVE, DELIVER, DELIVER2, DELIVER3, DROP, DUP, \
     SWAP, FLIP, CUT, CLOCK, RESTART, REPLAY_FORGE, RESYNC = range(16)
 A, B = 0, 1
 END = 0xc0          # a CHANGE arg from here on ends the connection
+ROLE = 0x80         # a RESYNC arg 0x80-0xbf: node (bit 0) made backup
+MASTER = 2          # ... or master (bit 1)
 
 
 def script(slots, *steps):
@@ -76,6 +78,15 @@ SEEDS = {
                      *both(), (RESYNC, 0), (DELIVER, A | 2),
                      (DROP, B), (DROP, B), *both(), *tick(200),
                      *both(), *both()),
+    # roles swapped (keepalived) mid-bulk, both masters for a while,
+    # changes on A while backup, then swapped back
+    'roles': script(0, *both(), *changes(*range(8)), (PUMP, A),
+                    (DELIVER, B | 4), (RESYNC, ROLE | MASTER | B),
+                    *both(), (RESYNC, ROLE | A), *changes(9, END | 1),
+                    (PUMP, A), *both(), *both(), *tick(), *both(),
+                    (RESYNC, ROLE | MASTER | A), *changes(10), (PUMP, A),
+                    *both(), (RESYNC, ROLE | B), *both(), *both(),
+                    *tick(), *both()),
 }
 
 os.makedirs(sys.argv[1], exist_ok=True)
