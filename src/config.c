@@ -1223,7 +1223,7 @@ addrs_expand(struct cfgctx *x, const struct scan_sec *s, const char *key,
     const char *v)
 {
 	FILE		*out;
-	char		*res = NULL, *copy, *el, *next, *end;
+	char		*res = NULL, *copy, *el, *next;
 	size_t		 reslen;
 	int		 first = 1, ok = 0;
 
@@ -1238,11 +1238,7 @@ addrs_expand(struct cfgctx *x, const struct scan_sec *s, const char *key,
 	for (el = copy; el != NULL; el = next) {
 		if ((next = strchr(el, ',')) != NULL)
 			*next++ = '\0';
-		while (isspace((unsigned char)*el))
-			el++;
-		end = el + strlen(el);
-		while (end > el && isspace((unsigned char)end[-1]))
-			*--end = '\0';
+		el = trim(el);
 		if (*el == '@') {
 			if (addrs_file(x, s, key, el + 1, out, &first) == -1)
 				goto out;
