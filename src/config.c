@@ -238,9 +238,31 @@ seen_add(struct cfgctx *x, const struct scan_sec *s, uint32_t key,
 	return (0);
 }
 
-static const char *const plain_sections[] = {
-	"daemon", "conntrack", "policy", "log", "sync", NULL
+static int	 sec_daemon(struct cfgctx *, const struct scan_sec *,
+		    struct config *);
+static int	 sec_conntrack(struct cfgctx *, const struct scan_sec *,
+		    struct config *);
+static int	 sec_policy(struct cfgctx *, const struct scan_sec *,
+		    struct config *);
+static int	 sec_log(struct cfgctx *, const struct scan_sec *,
+		    struct config *);
+static int	 sec_sync(struct cfgctx *, const struct scan_sec *,
+		    struct config *);
+
+/* the sections besides [rule NAME], and what reads each */
+static const struct {
+	const char	*name;
+	int		(*read)(struct cfgctx *, const struct scan_sec *,
+			    struct config *);
+} plain_sections[] = {
+	{ "daemon",	sec_daemon },
+	{ "conntrack",	sec_conntrack },
+	{ "policy",	sec_policy },
+	{ "log",	sec_log },
+	{ "sync",	sec_sync },
 };
+
+#define NPLAIN	(sizeof(plain_sections) / sizeof(plain_sections[0]))
 
 /* The name inside the brackets of line, checked; NULL on error. */
 static char *
@@ -272,8 +294,8 @@ section_name(struct cfgctx *x, char *line, int lineno, int *is_rule)
 		cfg_err(x, "line %d: section name too long", lineno);
 		return (NULL);
 	}
-	for (i = 0; plain_sections[i] != NULL; i++)
-		if (strcasecmp(inner, plain_sections[i]) == 0)
+	for (i = 0; i < NPLAIN; i++)
+		if (strcasecmp(inner, plain_sections[i].name) == 0)
 			known = 1;
 	if (strncasecmp(inner, "rule", 4) == 0 &&
 	    (inner[4] == '\0' || isspace((unsigned char)inner[4]))) {
@@ -1490,7 +1512,7 @@ static int
 build(struct cfgctx *x, struct config *c)
 {
 	const struct scan_sec *s;
-	size_t		 i, nrules = 0;
+	size_t		 i, j, nrules = 0;
 
 	for (i = 0; i < x->nsecs; i++)
 		nrules += x->secs[i].is_rule;
@@ -1513,25 +1535,17 @@ build(struct cfgctx *x, struct config *c)
 			c->nrules++;	/* so that config_free() clears it */
 			if (sec_rule(x, s, r) == -1)
 				return (-1);
-		} else if (strcasecmp(s->orig, "daemon") == 0) {
-			if (sec_daemon(x, s, c) == -1)
-				return (-1);
-		} else if (strcasecmp(s->orig, "conntrack") == 0) {
-			if (sec_conntrack(x, s, c) == -1)
-				return (-1);
-		} else if (strcasecmp(s->orig, "policy") == 0) {
-			if (sec_policy(x, s, c) == -1)
-				return (-1);
-		} else if (strcasecmp(s->orig, "log") == 0) {
-			if (sec_log(x, s, c) == -1)
-				return (-1);
-		} else if (strcasecmp(s->orig, "sync") == 0) {
-			if (sec_sync(x, s, c) == -1)
-				return (-1);
-		} else {
+			continue;
+		}
+		for (j = 0; j < NPLAIN; j++)
+			if (strcasecmp(s->orig, plain_sections[j].name) == 0)
+				break;
+		if (j == NPLAIN) {
 			cfg_err(x, "[%s]: unknown section", s->orig);
 			return (-1);
 		}
+		if (plain_sections[j].read(x, s, c) == -1)
+			return (-1);
 	}
 	return (0);
 }
