@@ -141,6 +141,19 @@ bg_in()
 
 # ---- set-up and tear-down ----------------------------------------------------
 
+# lib_need TOOL...: each on the PATH, or the test cannot run (an error,
+# not a skip: scripts/deps.sh installs them).
+lib_need()
+{
+	local t
+
+	for t in "$@"; do
+		command -v "$t" >/dev/null && continue
+		echo "ERROR: $t not found: run scripts/deps.sh" >&2
+		exit 1
+	done
+}
+
 # lib_init NAME: check we can run, make the tmp dir, install the clean-up.
 lib_init()
 {
@@ -149,12 +162,7 @@ lib_init()
 
 	[ "$(id -u)" -eq 0 ] || skip "$T_NAME needs root (network namespaces, NFQUEUE)"
 	command -v ip >/dev/null || skip "ip (iproute2) not installed"
-	for t in "$IPT" "$IP6T" socat nc ping ss timeout "$PY"; do
-		if ! command -v "$t" >/dev/null; then
-			echo "ERROR: $t not found: run scripts/deps.sh" >&2
-			exit 1
-		fi
-	done
+	lib_need "$IPT" "$IP6T" socat nc ping ss timeout "$PY"
 	if ! "$PY" -c 'import scapy.all' 2>/dev/null; then
 		echo "ERROR: $PY has no scapy: run scripts/deps.sh" >&2
 		exit 1

@@ -35,8 +35,7 @@ HTTP_PORT=8472
 T=$SOAK_ATTACK_SECONDS
 
 lib_init soakatk
-command -v hping3 >/dev/null ||
-    { echo "ERROR: hping3 not found: run scripts/deps.sh" >&2; exit 1; }
+lib_need hping3
 lib_topology || { echo "cannot build the namespaces" >&2; exit 1; }
 C4B=10.$T_NET.1.3		# the second client
 OPENER=$top_srcdir/tests/integration/opener.py	# N connections at once

@@ -50,10 +50,7 @@ XPORT=40100			# the injected transfer's client port
 
 lib_init attacks
 lib_flood_lock
-for t in nmap cc curl; do
-	command -v "$t" >/dev/null ||
-	    { echo "ERROR: $t not found: run scripts/deps.sh" >&2; exit 1; }
-done
+lib_need nmap cc curl
 asan=0
 ldd "$NFQSPID" 2>/dev/null | grep -q libasan && asan=1
 if [ -z "${ATTACK_SCALE:-}" ]; then

@@ -35,7 +35,7 @@ T_NET=${T_NET:-95}
 . "$(dirname "$0")/lib.sh"
 
 lib_init engine
-command -v iperf3 >/dev/null || { echo "ERROR: iperf3 not found: run scripts/deps.sh" >&2; exit 1; }
+lib_need iperf3
 lib_topology || { echo "cannot build the namespaces" >&2; exit 1; }
 lib_write_helpers
 

@@ -25,7 +25,7 @@ BIT=0x80000000
 
 lib_init fastpath
 [ -x "$FPTOOL" ] || { echo "ERROR: $FPTOOL not built (make check builds it)" >&2; exit 1; }
-command -v nft >/dev/null || { echo "ERROR: nft not found: run scripts/deps.sh" >&2; exit 1; }
+lib_need nft
 lib_topology
 lib_write_helpers
 

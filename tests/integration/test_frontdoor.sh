@@ -23,9 +23,8 @@ T_QUEUE=${T_QUEUE:-17}
 . "$(dirname "$0")/lib.sh"
 
 lib_init frontdoor
-command -v curl >/dev/null || { echo "ERROR: curl not found: run scripts/deps.sh" >&2; exit 1; }
+lib_need curl openssl
 command -v prlimit >/dev/null || { echo "ERROR: prlimit not found (util-linux)" >&2; exit 1; }
-command -v openssl >/dev/null || { echo "ERROR: openssl not found: run scripts/deps.sh" >&2; exit 1; }
 lib_topology || { echo "cannot build the namespaces" >&2; exit 1; }
 TRICKLE=$top_srcdir/tests/integration/trickle.py
 

@@ -46,8 +46,7 @@ NOTIFY=$top_srcdir/etc/nfqspid-notify
 TRAFFIC=$top_srcdir/tests/integration/ha_traffic.py
 
 lib_init ha
-command -v keepalived >/dev/null ||
-    { echo "ERROR: keepalived not found: run scripts/deps.sh" >&2; exit 1; }
+lib_need keepalived
 
 # fw1 is lib.sh's dut ($NS_D); the rest are ours.
 NS_F=([1]=$NS_D)

@@ -18,7 +18,7 @@ T_QUEUE=${T_QUEUE:-10}
 . "$(dirname "$0")/lib.sh"
 
 lib_init http
-command -v curl >/dev/null || { echo "ERROR: curl not found: run scripts/deps.sh" >&2; exit 1; }
+lib_need curl
 CHROMIUM=$(command -v chromium || true)
 if [ -z "$CHROMIUM" ]; then
 	echo "installing Debian's chromium for the browser test"

@@ -24,7 +24,7 @@ T_QUEUE=${T_QUEUE:-27}
 . "$(dirname "$0")/lib.sh"
 
 lib_init offload
-command -v nft >/dev/null || { echo "ERROR: nft not found: run scripts/deps.sh" >&2; exit 1; }
+lib_need nft
 lib_topology || { echo "cannot build the namespaces" >&2; exit 1; }
 lib_write_helpers
 TABLE=nfqspid-fp-$T_QUEUE

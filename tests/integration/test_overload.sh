@@ -31,8 +31,7 @@ T_QUEUE=${T_QUEUE:-21}
 
 lib_init overload
 lib_flood_lock
-command -v hping3 >/dev/null ||
-    { echo "ERROR: hping3 not found: run scripts/deps.sh" >&2; exit 1; }
+lib_need hping3
 lib_topology || { echo "cannot build the namespaces" >&2; exit 1; }
 
 # conf FAIL_OPEN GRACE

@@ -26,8 +26,7 @@ T_QUEUE=${T_QUEUE:-24}
 
 lib_init reload
 lib_flood_lock
-command -v hping3 >/dev/null ||
-    { echo "ERROR: hping3 not found: run scripts/deps.sh" >&2; exit 1; }
+lib_need hping3
 : "${RELOAD_FLOOD_COUNT:=400000}"
 
 lib_topology || { echo "cannot build the namespaces" >&2; exit 1; }

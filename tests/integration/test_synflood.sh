@@ -32,10 +32,7 @@ T_QUEUE=${T_QUEUE:-16}
 
 lib_init synflood
 lib_flood_lock
-for t in hping3 iperf3; do
-	command -v "$t" >/dev/null ||
-	    { echo "ERROR: $t not found: run scripts/deps.sh" >&2; exit 1; }
-done
+lib_need hping3 iperf3
 asan=0
 ldd "$NFQSPID" 2>/dev/null | grep -q libasan && asan=1
 : "${SYNFLOOD_COUNT:=$((asan ? 250000 : 1000000))}"
