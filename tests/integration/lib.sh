@@ -745,6 +745,46 @@ counter_ge()
 	[ "$(counter "$1" "$2" "$3" "$4" "$5")" -ge "$6" ]
 }
 
+# lib_mark_counters PORT MARK: count, behind dut's queue (mangle
+# POSTROUTING), the TCP packets between C4 and S4's PORT each way, all
+# of them and those that carry MARK.
+lib_mark_counters()
+{
+	counter_add "$NS_D" "$IPT" mangle POSTROUTING orig-all \
+	    -p tcp -s "$C4" -d "$S4" --dport "$1"
+	counter_add "$NS_D" "$IPT" mangle POSTROUTING orig-marked \
+	    -p tcp -s "$C4" -d "$S4" --dport "$1" -m mark --mark "$2"
+	counter_add "$NS_D" "$IPT" mangle POSTROUTING reply-all \
+	    -p tcp -s "$S4" -d "$C4" --sport "$1"
+	counter_add "$NS_D" "$IPT" mangle POSTROUTING reply-marked \
+	    -p tcp -s "$S4" -d "$C4" --sport "$1" -m mark --mark "$2"
+}
+
+# lib_marks_check WHAT: every packet lib_mark_counters counted each way
+# carried its mark, and there were some; WHAT names the mark in the
+# checks' descriptions.
+lib_marks_check()
+{
+	local dir from to all mk
+
+	for dir in orig reply; do
+		all=$(counter "$NS_D" "$IPT" mangle POSTROUTING "$dir-all")
+		mk=$(counter "$NS_D" "$IPT" mangle POSTROUTING "$dir-marked")
+		from=client to=server
+		[ "$dir" = reply ] && from=server to=client
+		check "$1 on every $from->$to packet ($mk of $all)" \
+		    test "$all" -gt 0 -a "$mk" -eq "$all"
+	done
+}
+
+# lib_show NAME: prints its input, each line indented and led by NAME.
+lib_show()
+{
+	local l
+
+	while IFS= read -r l; do echo "  $1: $l"; done
+}
+
 # The servers and clients the tests use, written once into $T_TMP.
 lib_write_helpers()
 {

@@ -59,14 +59,7 @@ check "nfqspid -n accepts the test configuration" \
 lib_start "nfqspid starts, binds queue $T_QUEUE and opens its control socket" "$@"
 
 # Counters: what dut lets out marked, what the server sees arrive.
-counter_add "$NS_D" "$IPT" mangle POSTROUTING orig-all \
-    -p tcp -s "$C4" -d "$S4" --dport 5001
-counter_add "$NS_D" "$IPT" mangle POSTROUTING orig-marked \
-    -p tcp -s "$C4" -d "$S4" --dport 5001 -m mark --mark 0x10
-counter_add "$NS_D" "$IPT" mangle POSTROUTING reply-all \
-    -p tcp -s "$S4" -d "$C4" --sport 5001
-counter_add "$NS_D" "$IPT" mangle POSTROUTING reply-marked \
-    -p tcp -s "$S4" -d "$C4" --sport 5001 -m mark --mark 0x10
+lib_mark_counters 5001 0x10
 counter_add "$NS_S" "$IPT" filter INPUT syn-5002 -p tcp --dport 5002 --syn
 counter_add "$NS_S" "$IPT" filter INPUT syn-5003 -p tcp --dport 5003 --syn
 counter_add "$NS_S" "$IPT" filter INPUT xmas \
@@ -86,17 +79,10 @@ counter_add "$NS_S" "$IP6T" filter INPUT syn-control6 \
 tcp_transfer tcp4 "$S4" 5001
 check "audit: the accepted connection is logged with its rule and mark" \
     log_has "action=accept state=NEW rule=tcp-5001 (reason=- )?proto=tcp src=$C4 sport=[0-9]+ dst=$S4 dport=5001 in=d0 out=d1 len=[0-9]+ mark=0x10"
-orig_all=$(counter "$NS_D" "$IPT" mangle POSTROUTING orig-all)
-orig_mk=$(counter "$NS_D" "$IPT" mangle POSTROUTING orig-marked)
-reply_all=$(counter "$NS_D" "$IPT" mangle POSTROUTING reply-all)
-reply_mk=$(counter "$NS_D" "$IPT" mangle POSTROUTING reply-marked)
-check "mark 0x10 on every client->server packet ($orig_mk of $orig_all)" \
-    test "$orig_all" -gt 0 -a "$orig_mk" -eq "$orig_all"
-check "mark 0x10 on every server->client packet ($reply_mk of $reply_all)" \
-    test "$reply_all" -gt 0 -a "$reply_mk" -eq "$reply_all"
+lib_marks_check "mark 0x10"
 
 ctout=$(lib_ctl conntrack 2>&1)
-while IFS= read -r l; do echo "  conntrack: $l"; done <<<"$ctout"
+lib_show conntrack <<<"$ctout"
 check "nfqspictl conntrack lists the connection in the kernel's format" \
     grep -Eq "^ipv4 +2 tcp +6 [0-9]+ [A-Z_]+ src=$C4 dst=$S4 sport=[0-9]+ dport=5001 src=$S4 dst=$C4 sport=5001 dport=[0-9]+ .*mark=16 " <<<"$ctout"
 

@@ -94,7 +94,7 @@ has_tcp_line()
 check "conntrack: the held TCP connection, ESTABLISHED and ASSURED, mark=16" \
     wait_for 30 has_tcp_line
 ct=$(lib_ctl conntrack)
-while IFS= read -r l; do echo "  conntrack: $l"; done <<<"$ct"
+lib_show conntrack <<<"$ct"
 check "conntrack: the UDP exchange, both ways, ASSURED" \
     grep -Eq "^ipv4 +2 udp +17 [0-9]+ src=$C4 dst=$S4 sport=[0-9]+ dport=5353 src=$S4 dst=$C4 sport=5353 dport=[0-9]+ \[ASSURED\] mark=0 use=1$" <<<"$ct"
 check "conntrack: the ping, type=8 code=0 with its id, reply type=0" \
@@ -197,7 +197,7 @@ for k in accepted dropped invalid related early_drops enobufs verdict_errors rej
 	check "stats: $k" grep -Eq "^	$k  *[0-9]+$" <<<"$sts"
 done
 rl=$(lib_ctl rules)
-while IFS= read -r l; do echo "  rules: $l"; done <<<"$rl"
+lib_show rules <<<"$rl"
 check "rules: a header like iptables -L -n -v" \
     grep -Eq "^ +pkts +bytes +num +name +action +proto +state +source +destination +match$" <<<"$rl"
 check "rules: tcp-5001 counted, with its source list, port, mark and log" \
@@ -267,8 +267,8 @@ rc=$?
 wait "$evjpid"
 wait "$evtpid"
 wait "$evtjpid"
-while IFS= read -r l; do echo "  events: $l"; done <"$T_TMP/events.out"
-while IFS= read -r l; do echo "  events -e NEW,DESTROY -o timestamp: $l"; done <"$T_TMP/events-ts.out"
+lib_show events <"$T_TMP/events.out"
+lib_show "events -e NEW,DESTROY -o timestamp" <"$T_TMP/events-ts.out"
 check "events -e NEW,DESTROY -o timestamp: [NEW] stamped as conntrack -E -o timestamp" \
     grep -Eq "^\[[0-9]{10}\.[0-9]{6}\]	    \[NEW\] tcp +6 [0-9]+ SYN_SENT src=$C4 dst=$S4 sport=41001 dport=5001 " "$T_TMP/events-ts.out"
 check "... and [DESTROY]" \

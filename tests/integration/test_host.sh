@@ -226,7 +226,7 @@ check "host -> ::1 port 2222: untouched ($out)" test "$out" = ok
 
 # ---- what nfqspid saw ------------------------------------------------------------
 ct=$(lib_ctl conntrack)
-while IFS= read -r l; do echo "  conntrack: $l"; done <<<"$ct"
+lib_show conntrack <<<"$ct"
 check "conntrack: the host's own connection to the client, original direction from the host" \
     grep -Eq "^ipv4 +2 tcp +6 [0-9]+ [A-Z_]+ src=$H4 dst=$C4 sport=[0-9]+ dport=8080 " <<<"$ct"
 check "conntrack: a connection to port 22" \

@@ -219,24 +219,10 @@ check "control: a dropped SYN times out, it is not refused ($out)" \
     grep -q '^timeout' <<<"$out"
 
 # ---- marks ------------------------------------------------------------------------
-counter_add "$NS_D" "$IPT" mangle POSTROUTING orig-all \
-    -p tcp -s "$C4" -d "$S4" --dport 5001
-counter_add "$NS_D" "$IPT" mangle POSTROUTING orig-marked \
-    -p tcp -s "$C4" -d "$S4" --dport 5001 -m mark --mark 0x10
-counter_add "$NS_D" "$IPT" mangle POSTROUTING reply-all \
-    -p tcp -s "$S4" -d "$C4" --sport 5001
-counter_add "$NS_D" "$IPT" mangle POSTROUTING reply-marked \
-    -p tcp -s "$S4" -d "$C4" --sport 5001 -m mark --mark 0x10
+lib_mark_counters 5001 0x10
 check "marked connection carries data" \
     quiet in_c sh -c "echo hello | timeout 10 nc -N -w 3 $S4 5001"
-orig_all=$(counter "$NS_D" "$IPT" mangle POSTROUTING orig-all)
-orig_mk=$(counter "$NS_D" "$IPT" mangle POSTROUTING orig-marked)
-reply_all=$(counter "$NS_D" "$IPT" mangle POSTROUTING reply-all)
-reply_mk=$(counter "$NS_D" "$IPT" mangle POSTROUTING reply-marked)
-check "mark 0x10 behind the queue on every client->server packet ($orig_mk of $orig_all)" \
-    test "$orig_all" -gt 0 -a "$orig_mk" -eq "$orig_all"
-check "mark 0x10 behind the queue on every server->client packet ($reply_mk of $reply_all)" \
-    test "$reply_all" -gt 0 -a "$reply_mk" -eq "$reply_all"
+lib_marks_check "mark 0x10 behind the queue"
 
 # ---- rate -----------------------------------------------------------------------------
 # 10 attempts at once, each given 0.8 s (before the first SYN
