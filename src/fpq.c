@@ -17,6 +17,14 @@
  * the kernel is asked to take them out, their elements' counts are read
  * (ops->get), so that a connection that ends shows every packet the
  * kernel passed.
+ *
+ * An offload the kernel did not take leaves the book once its worker
+ * is told (ops->refuse).  While that worker's back ring is full, it
+ * stays, refused, on a list of notices owed, told again at each apply:
+ * until it is, the worker counts it as offloaded.  Its removal (the
+ * worker's connection ended) or a flush (the worker forgets all) ends
+ * the debt.  Such a node costs what an offloaded one does, and lives no
+ * longer than its worker's connection.
  */
 #define _GNU_SOURCE		/* arc4random_buf */
 
@@ -117,18 +125,26 @@ fpq_port_free(struct fpq_port *p)
 
 /* ---- the book -------------------------------------------------------- */
 
-enum { FPQ_STAGED = 1, FPQ_IN };
+enum { FPQ_STAGED = 1, FPQ_IN, FPQ_REFUSED };
 
 struct fpq_node {
 	struct fpq_node	*next;		/* hash chain */
 	struct fp_conn	 c;
 	unsigned	 w;		/* its worker */
-	uint8_t		 state;		/* FPQ_STAGED, FPQ_IN */
+	uint8_t		 state;		/* FPQ_STAGED, FPQ_IN, FPQ_REFUSED */
 	uint8_t		 renew;		/* staged again: it was in */
 	uint8_t		 seen;		/* in the kernel's last dump */
 	uint32_t	 stage;		/* FPQ_STAGED: index in add[] */
-	uint64_t	 pkts;		/* the kernel's counts handed over */
-	uint64_t	 bytes;
+	union {
+		struct {		/* the kernel's counts handed over */
+			uint64_t	 pkts;
+			uint64_t	 bytes;
+		};
+		struct {		/* FPQ_REFUSED: the notices owed */
+			struct fpq_node	 *onext;
+			struct fpq_node	**oprev;
+		};
+	};
 };
 
 struct fpq_book {
@@ -155,6 +171,8 @@ struct fpq_book {
 	/* the last flush failed: what the book holds is no worker's any
 	   more, and must neither be renewed nor joined until one works */
 	int		 owed;
+	/* refused, their workers not told yet (FPQ_REFUSED) */
+	struct fpq_node	*notices;
 	uint64_t	 polled_ms;	/* fpq_book_round()'s last poll */
 	struct fp_stats	 st;
 };
@@ -254,6 +272,7 @@ fpq_book_empty(struct fpq_book *b)
 		}
 		b->bucket[i] = NULL;
 	}
+	b->notices = NULL;
 	b->count = b->nadd = b->ndel = 0;
 }
 
@@ -272,9 +291,51 @@ fpq_unlink(struct fpq_book *b, struct fpq_node **pp)
 {
 	struct fpq_node	*n = *pp;
 
+	if (n->state == FPQ_REFUSED) {
+		if (n->onext != NULL)
+			n->onext->oprev = n->oprev;
+		*n->oprev = n->onext;
+	}
 	*pp = n->next;
 	free(n);
 	b->count--;
+}
+
+/* Tell n's worker that the kernel did not take it: then it goes, else
+   (a full ring) it waits, refused, on the notices owed. */
+static void
+fpq_book_tell(struct fpq_book *b, struct fpq_node *n)
+{
+	if (b->ops.refuse(b->arg, n->w, &n->c) == 0)
+		fpq_unlink(b, fpq_slot(b, &n->c));
+	else if (n->state != FPQ_REFUSED) {
+		n->state = FPQ_REFUSED;
+		if ((n->onext = b->notices) != NULL)
+			n->onext->oprev = &n->onext;
+		n->oprev = &b->notices;
+		b->notices = n;
+	}
+}
+
+/* The notices a full back ring kept back, told again. */
+static void
+fpq_book_retell(struct fpq_book *b)
+{
+	struct fpq_node	*n, *next;
+
+	for (n = b->notices; n != NULL; n = next) {
+		next = n->onext;
+		fpq_book_tell(b, n);
+	}
+}
+
+/* A flush, done or not, starts an epoch: the workers forget every
+   offload, refused or not, so no notice is owed any more. */
+static void
+fpq_book_forgive(struct fpq_book *b)
+{
+	while (b->notices != NULL)
+		fpq_unlink(b, fpq_slot(b, &b->notices->c));
 }
 
 /* What the kernel counted of the staged removals since the last
@@ -310,10 +371,10 @@ fpq_book_last(struct fpq_book *b)
 int
 fpq_book_apply(struct fpq_book *b)
 {
-	struct fpq_node	**pp;
-	size_t		  i, m;
-	int		  rc;
+	size_t		 i, m;
+	int		 rc;
 
+	fpq_book_retell(b);
 	if (b->ndel > 0) {
 		fpq_book_last(b);
 		rc = b->ops.del(b->arg, b->del, b->ndel);
@@ -342,12 +403,10 @@ fpq_book_apply(struct fpq_book *b)
 			b->addn[i]->state = FPQ_IN;
 			b->addn[i]->renew = 0;
 		} else {
-			/* its worker stops counting it, and offering it */
+			/* its worker stops counting it, and offering it,
+			   once told */
 			b->st.refused++;
-			(void)b->ops.refuse(b->arg, b->addn[i]->w,
-			    &b->add[i]);
-			if (*(pp = fpq_slot(b, &b->add[i])) != NULL)
-				fpq_unlink(b, pp);
+			fpq_book_tell(b, b->addn[i]);
 		}
 	}
 	return (0);
@@ -395,8 +454,12 @@ fpq_book_del(struct fpq_book *b, const struct fpq_item *it)
 
 	if ((n = *(pp = fpq_slot(b, &it->c))) == NULL)
 		return (0);	/* never got in (a failed or stale add) */
-	if (n->state == FPQ_STAGED && !n->renew) {
-		b->addn[n->stage] = NULL;
+	if (n->state == FPQ_REFUSED ||
+	    (n->state == FPQ_STAGED && !n->renew)) {
+		/* not in the kernel; a refusal not told is moot: the
+		   connection is gone */
+		if (n->state == FPQ_STAGED)
+			b->addn[n->stage] = NULL;
 		fpq_unlink(b, pp);
 		return (0);
 	}
@@ -441,6 +504,7 @@ fpq_book_flush(struct fpq_book *b, uint32_t *epoch)
 	size_t	 i;
 
 	*epoch = ++b->epoch;
+	fpq_book_forgive(b);
 	/* what is staged to go in is of the old epoch: it stays out */
 	for (i = 0; i < b->nadd; i++)
 		if (b->addn[i] != NULL)

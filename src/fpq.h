@@ -16,7 +16,8 @@
  * path) and never a packet; a removal that does not fit makes the thread
  * empty the whole kernel table instead (struct fpq_shared.flush), so no
  * removal is ever lost.  A full back ring costs nothing: the book keeps
- * what was not handed over and hands it over at the next poll.
+ * what was not handed over and hands it over at the next poll, and a
+ * refusal it could not tell at each apply, until it fits.
  *
  * Epochs: every flush of the kernel table starts one.  An item carries
  * the epoch its worker knew; an offload of an older epoch is ignored
@@ -130,10 +131,10 @@ struct fpq_shared {
  * the kernel holds; those cb says -1 of are strays, taken out); credit
  * hands worker w the kernel's new counts of c (0, or -1: its ring is
  * full, the counts wait for the next poll); refuse tells worker w that
- * c stayed out (0, or -1: its ring is full, and the worker goes on
- * counting c as offloaded until it ends).  get may be NULL: removals
- * then lose what the kernel counted since the last poll.  counters is
- * only fpq_book_round()'s.
+ * c stayed out (0, or -1: its ring is full, and the book tells it again
+ * at each apply until it fits, c's removal or a flush).  get may be
+ * NULL: removals then lose what the kernel counted since the last poll.
+ * counters is only fpq_book_round()'s.
  */
 struct fpq_ops {
 	int	(*add)(void *arg, const struct fp_conn *c, size_t n,
@@ -158,9 +159,10 @@ void		 fpq_book_free(struct fpq_book *b);
    full).  0, or -1 when applying failed. */
 int		 fpq_book_item(struct fpq_book *b, unsigned w,
 		    const struct fpq_item *it);
-/* Apply what is staged: the removals (their last counts read and
-   credited first), then the offloads.  0, or -1 (a failed removal: the
-   offloads stay staged, and the caller must flush, which drops them). */
+/* Apply what is staged: the refusals a full back ring kept back told
+   again, the removals (their last counts read and credited first),
+   then the offloads.  0, or -1 (a failed removal: the offloads stay
+   staged, and the caller must flush, which drops them). */
 int		 fpq_book_apply(struct fpq_book *b);
 /* Anything staged? */
 int		 fpq_book_pending(const struct fpq_book *b);
@@ -202,7 +204,8 @@ int		 fpq_book_round(struct fpq_book *b, struct fpq_port *ports,
 void		 fpq_book_clock(struct fpq_book *b, uint64_t now_ms);
 /* ms until the next poll is due at now_ms (0: due). */
 uint64_t	 fpq_book_poll_in(const struct fpq_book *b, uint64_t now_ms);
-/* Connections the book believes the kernel holds. */
+/* Connections the book believes the kernel holds (or is about to),
+   and those refused whose workers were not told yet. */
 size_t		 fpq_book_count(const struct fpq_book *b);
 void		 fpq_book_stats(const struct fpq_book *b, struct fp_stats *s);
 

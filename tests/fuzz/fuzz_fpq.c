@@ -57,6 +57,8 @@ struct model {
 	uint8_t		 view[NCONN];		/* offloaded, they believe */
 	uint8_t		 refused[NCONN];	/* not offered again */
 	uint8_t		 told[NCONN];		/* refusals not yet read */
+	uint8_t		 full[NWORK];		/* its back ring is full */
+	uint8_t		 owe[NCONN];		/* a refusal not told */
 	uint32_t	 wepoch[NWORK];
 	uint64_t	 credited[NCONN];
 	/* between them and the thread */
@@ -117,7 +119,7 @@ k_add(void *arg, const struct fp_conn *c, size_t n, uint8_t *in)
 		if ((int)i == M.out)
 			continue;
 		in[j] = 1;
-		M.stray[i] = 0;
+		M.owe[i] = M.stray[i] = 0;
 		if (!M.in[i])
 			M.kpkts[i] = 0;
 		M.in[i] = 1;
@@ -145,6 +147,8 @@ static int
 k_flush(void *arg)
 {
 	(void)arg;
+	/* a new epoch, obeyed or not: the workers forget every offload */
+	memset(M.owe, 0, sizeof(M.owe));
 	if (M.fail_flush) {
 		M.owed = 1;
 		errno = ENOBUFS;
@@ -165,6 +169,8 @@ k_credit(void *arg, unsigned w, const struct fp_conn *c, uint64_t pkts,
 	(void)arg;
 	CHECK(w == OWNER(i));
 	CHECK(bytes == pkts * 100);
+	if (M.full[w])
+		return (-1);
 	M.credited[i] += pkts;
 	CHECK(M.credited[i] <= M.passed[i]);
 	return (0);
@@ -177,6 +183,9 @@ k_refuse(void *arg, unsigned w, const struct fp_conn *c)
 
 	(void)arg;
 	CHECK(w == OWNER(i));
+	/* told at the next apply the ring has room at */
+	if ((M.owe[i] = M.full[w]))
+		return (-1);
 	M.told[i] = 1;
 	return (0);
 }
@@ -255,8 +264,12 @@ check(void)
 		if (M.in[i])
 			CHECK(M.view[i] && M.wepoch[OWNER(i)] == e);
 		if (M.view[i] && M.wepoch[OWNER(i)] == e && !M.told[i] &&
-		    !M.dropped[i])
+		    !M.dropped[i] && !M.owe[i])
 			CHECK(M.in[i]);
+		/* a refusal is told once the ring has room, unless the
+		   connection went first */
+		if (M.owe[i] && M.view[i])
+			CHECK(M.full[OWNER(i)]);
 	}
 }
 
@@ -367,11 +380,14 @@ step(struct fpq_book *b, uint8_t op, uint8_t arg)
 			M.dropped[i] = 1;
 		}
 		break;
-	case 9:		/* the kernel refuses a whole change, or part */
+	case 9:		/* the kernel refuses a whole change, or part; a
+			   worker reads its back ring late */
 		M.fail_add = arg & 1;
 		M.take = arg >> 1 & 3;
 		M.fail_del = arg >> 3 & 1;
 		M.fail_flush = arg >> 4 & 1;
+		M.full[0] = arg >> 5 & 1;
+		M.full[1] = arg >> 6 & 1;
 		break;
 	case 10:	/* a mark with no chain left */
 		M.out = arg & 0x80 ? -1 : (int)i;

@@ -16,12 +16,15 @@
  * does), rounds and polls of the thread, the worker reading what comes
  * back, time passing, conntrack flush and delete, a reload that stops or
  * allows offloads, the kernel refusing changes and flushes or leaving a
- * mark out, a full ring.
+ * mark out, a full ring either way.
  *
  * After every round of the thread that owes no flush: every connection
  * the kernel holds is in the worker's table, established (TCP) or
  * answered (UDP), marked offloaded, with the kernel's mark; and the
- * table's count of offloaded entries is the number it marks.
+ * table's count of offloaded entries is the number it marks.  At the
+ * end, once the kernel behaves and the worker has read its back ring:
+ * every connection the table marks offloaded is in the kernel (none
+ * refused but never told).
  */
 #define _GNU_SOURCE		/* as autoconf.h: the headers worker_int.h needs */
 
@@ -448,16 +451,60 @@ reload(uint8_t arg)
 }
 
 static void
-fill_ring(void)
+fill_ring(int back)
 {
+	struct fpq_credit cr;
 	struct fpq_item	 it;
 
+	if (back) {
+		/* counts of no connection, as a worker that reads late */
+		memset(&cr, 0, sizeof(cr));
+		cr.c.family = AF_INET;
+		cr.c.proto = IPPROTO_UDP;
+		while (fpq_ring_room(&X.d.port.back) > 0)
+			(void)fpq_ring_push(&X.d.port.back, &cr);
+		return;
+	}
 	/* offloads of another epoch, as a worker that ran ahead */
 	memset(&it, 0, sizeof(it));
 	it.op = FPQ_ADD;
 	it.epoch = X.w.fp_epoch + 1000;
 	while (fpq_ring_room(&X.d.port.out) > 0)
 		(void)fpq_ring_push(&X.d.port.out, &it);
+}
+
+/* Every connection the table marks offloaded is in the kernel. */
+static int
+check_marked(struct ct_table *t, struct ct_entry *e, void *arg)
+{
+	struct fp_conn	 c;
+
+	(void)arg;
+	if (!ct_offloaded(t, e))
+		return (0);
+	memset(&c, 0, sizeof(c));
+	ct_entry_tuple(e, &c.family, &c.proto, &c.src, &c.dst, &c.sport,
+	    &c.dport);
+	CHECK(k_find(&c) != -1);
+	return (0);
+}
+
+/* The end: the kernel behaves, the thread and the worker catch up
+   (the worker reads its notices, its removals go, notices that waited
+   for room are told and read). */
+static void
+check_end(void)
+{
+	uint64_t	 cursor = 0;
+
+	X.fail_add = X.fail_del = X.fail_flush = 0;
+	thread_round(0, 0);
+	worker_fp_credits(&X.w, X.now);
+	thread_round(0, 0);
+	worker_fp_credits(&X.w, X.now);
+	thread_round(0, 0);
+	CHECK(!X.owed && !X.d.sh.flush);
+	(void)ct_walk(X.w.ct, &cursor, SIZE_MAX, check_marked, NULL);
 }
 
 static void
@@ -507,7 +554,7 @@ step(uint8_t op, uint8_t arg)
 		break;
 	default:
 		if (arg & 1)
-			fill_ring();
+			fill_ring(arg & 2);
 		else {
 			/* the kernel behaves again, the thread catches up */
 			X.fail_add = X.fail_del = X.fail_flush = 0;
@@ -555,11 +602,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	for (j = 0; j + 1 < size; j += 2)
 		step(data[j], data[j + 1]);
-	/* the end: the kernel behaves, the thread and the worker catch up */
-	X.fail_add = X.fail_del = X.fail_flush = 0;
-	thread_round(0, 0);
-	worker_fp_credits(&X.w, X.now);
-	thread_round(0, 0);
+	check_end();
 	ct_free(X.w.ct);
 	fpq_book_free(X.b);
 	fpq_port_free(&X.d.port);

@@ -691,6 +691,103 @@ test_book_last(void **state)
 	free(k);
 }
 
+/* A refusal its worker's full back ring did not take is told again at
+   each apply, until it fits; its removal or a flush ends the debt. */
+static void
+test_book_refuse_full(void **state)
+{
+	struct kern	*k = calloc(1, sizeof(*k));
+	struct fpq_book	*b = fpq_book_new(&kops, k);
+	struct fp_stats	 st;
+	uint32_t	 e;
+	unsigned	 dels;
+
+	(void)state;
+	k->out_sport = 5;
+	k->full = 1;
+	feed(b, 1, FPQ_ADD, 5);
+	feed(b, 1, FPQ_ADD, 6);
+	assert_int_equal(fpq_book_apply(b), 0);
+	assert_int_equal(k->refusals, 0);
+	/* kept, refused: the kernel holds 6 alone */
+	assert_int_equal(fpq_book_count(b), 2);
+	assert_int_equal(k->n, 1);
+	assert_int_equal(fpq_book_apply(b), 0);
+	assert_int_equal(k->refusals, 0);
+	/* not put in again, nor offered again, nor a stray */
+	fpq_book_sweep(b);
+	fpq_book_sweep(b);
+	feed(b, 1, FPQ_ADD, 5);
+	assert_int_equal(fpq_book_pending(b), 1);	/* 6's renewal */
+	k->full = 0;
+	assert_int_equal(fpq_book_apply(b), 0);
+	assert_int_equal(k->adds, 2);
+	assert_int_equal(k->last_add, 1);
+	/* the ring has room: told, once, to its worker */
+	assert_int_equal(k->refusals, 1);
+	assert_int_equal(k->rw, 1);
+	assert_int_equal(k->rsport, 5);
+	assert_int_equal(fpq_book_count(b), 1);
+	assert_int_equal(fpq_book_apply(b), 0);
+	assert_int_equal(k->refusals, 1);
+	fpq_book_stats(b, &st);
+	assert_int_equal(st.refused, 1);
+	/* its removal (the worker read the notice) asks the kernel
+	   nothing */
+	dels = k->dels;
+	feed(b, 1, FPQ_DEL, 5);
+	assert_int_equal(fpq_book_apply(b), 0);
+	assert_int_equal(k->dels, dels);
+
+	/* the connection ends before it is told: nothing more to tell,
+	   nothing for the kernel */
+	k->out_sport = 7;
+	k->full = 1;
+	feed(b, 0, FPQ_ADD, 7);
+	assert_int_equal(fpq_book_apply(b), 0);
+	assert_int_equal(fpq_book_count(b), 2);
+	feed(b, 0, FPQ_DEL, 7);
+	k->full = 0;
+	assert_int_equal(fpq_book_apply(b), 0);
+	assert_int_equal(k->dels, dels);
+	assert_int_equal(k->refusals, 1);
+	assert_int_equal(fpq_book_count(b), 1);
+
+	/* two owed, then a flush the kernel refuses: a new epoch all the
+	   same, which its workers see and forget every offload by */
+	k->out_sport = 8;
+	k->full = 1;
+	feed(b, 0, FPQ_ADD, 8);
+	assert_int_equal(fpq_book_apply(b), 0);
+	k->out_sport = 9;
+	feed(b, 1, FPQ_ADD, 9);
+	assert_int_equal(fpq_book_apply(b), 0);
+	assert_int_equal(fpq_book_count(b), 3);
+	k->fail_flush = 1;
+	assert_int_equal(fpq_book_flush(b, &e), -1);
+	assert_int_equal(fpq_book_count(b), 1);
+	k->full = 0;
+	assert_int_equal(fpq_book_apply(b), 0);
+	assert_int_equal(k->refusals, 1);
+	fpq_book_stats(b, &st);
+	assert_int_equal(st.refused, 4);
+	/* one owed when a flush works: gone with the rest */
+	k->fail_flush = 0;
+	assert_int_equal(fpq_book_flush(b, &e), 0);
+	k->out_sport = 10;
+	k->full = 1;
+	feed(b, 0, FPQ_ADD, 10);
+	assert_int_equal(fpq_book_apply(b), 0);
+	assert_int_equal(fpq_book_count(b), 1);
+	assert_int_equal(fpq_book_flush(b, &e), 0);
+	assert_int_equal(fpq_book_count(b), 0);
+	k->full = 0;
+	assert_int_equal(fpq_book_apply(b), 0);
+	assert_int_equal(k->refusals, 1);
+	fpq_book_free(b);
+	free(k);
+}
+
 /* ---- the thread's round ---------------------------------------------- */
 
 #define NPORT	2
@@ -934,6 +1031,7 @@ main(void)
 		cmocka_unit_test(test_book_flush),
 		cmocka_unit_test(test_book_counts),
 		cmocka_unit_test(test_book_last),
+		cmocka_unit_test(test_book_refuse_full),
 		cmocka_unit_test(test_round),
 		cmocka_unit_test(test_round_flush),
 		cmocka_unit_test(test_round_failed_removal),
