@@ -547,6 +547,11 @@ fpq_book_counts(struct fpq_book *b, const struct fp_conn *c,
 	}
 	if (n->state != FPQ_IN)
 		return (0);
+	/* time left 0: gone at the kernel's next collection.  Seen, even
+	   if its counts wait: put in again, its counts would start from 0
+	   though the kernel's may not (an addition keeps an element
+	   already in, without DESTROYSETELEM) */
+	n->seen = k->expires_ms != 0;
 	/* lower than what was handed over: the element started again */
 	dp = k->pkts >= n->pkts ? k->pkts - n->pkts : k->pkts;
 	db = k->bytes >= n->bytes ? k->bytes - n->bytes : k->bytes;
@@ -555,8 +560,6 @@ fpq_book_counts(struct fpq_book *b, const struct fp_conn *c,
 		return (0);	/* at the next poll, with what comes */
 	n->pkts = k->pkts;
 	n->bytes = k->bytes;
-	/* time left 0: gone at the kernel's next collection */
-	n->seen = k->expires_ms != 0;
 	return (0);
 }
 

@@ -691,6 +691,43 @@ test_book_last(void **state)
 	free(k);
 }
 
+/* Counts a full back ring kept back wait for the next poll; the
+   element stays in, not put in again (that would lose them, or count
+   them twice where the kernel keeps an element's counts). */
+static void
+test_book_counts_full(void **state)
+{
+	struct kern	*k = calloc(1, sizeof(*k));
+	struct fpq_book	*b = fpq_book_new(&kops, k);
+	struct fp_conn	 c = conn(7);
+	struct fp_counts n = { 10, 1000, 1000 };
+	struct fp_stats	 st;
+
+	(void)state;
+	feed(b, 2, FPQ_ADD, 7);
+	assert_int_equal(fpq_book_apply(b), 0);
+	fpq_book_counts(b, &c, &n);
+	fpq_book_sweep(b);
+	assert_int_equal(k->cp, 10);
+	k->full = 1;
+	n.pkts = 25;
+	n.bytes = 2500;
+	fpq_book_counts(b, &c, &n);
+	fpq_book_sweep(b);
+	assert_int_equal(fpq_book_pending(b), 0);
+	fpq_book_stats(b, &st);
+	assert_int_equal(st.renewed, 0);
+	k->full = 0;
+	n.pkts = 30;
+	n.bytes = 3000;
+	fpq_book_counts(b, &c, &n);
+	assert_int_equal(k->credits, 2);
+	assert_int_equal(k->cp, 20);
+	assert_int_equal(k->cb, 2000);
+	fpq_book_free(b);
+	free(k);
+}
+
 /* A refusal its worker's full back ring did not take is told again at
    each apply, until it fits; its removal or a flush ends the debt. */
 static void
@@ -1031,6 +1068,7 @@ main(void)
 		cmocka_unit_test(test_book_flush),
 		cmocka_unit_test(test_book_counts),
 		cmocka_unit_test(test_book_last),
+		cmocka_unit_test(test_book_counts_full),
 		cmocka_unit_test(test_book_refuse_full),
 		cmocka_unit_test(test_round),
 		cmocka_unit_test(test_round_flush),
