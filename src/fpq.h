@@ -192,8 +192,9 @@ void		 fpq_book_sweep(struct fpq_book *b);
  * FPQ_POLL_MS unless a flush is owed, the kernel's counters read
  * (ops->counters) and the book swept.  A flush's new epoch goes to
  * sh->epoch once the kernel was asked, whatever it answered, and one
- * the kernel refused sets sh->flush again, for the next round.  Returns whether the round found
- * work, or left some for the next (staged items, a flush owed).
+ * the kernel refused sets sh->flush again, for the next round.  Returns
+ * whether the round found work, or left some for the next (staged
+ * items, a flush owed).
  */
 #define FPQ_POLL_MS	1000
 int		 fpq_book_round(struct fpq_book *b, struct fpq_port *ports,

@@ -10,8 +10,9 @@
  * only while nfqspid has it established and offloaded, with its mark.
  * Here the real worker side (worker_fp.c), a real connection table and
  * the real book (fpq.c) run with the thread's own rounds
- * (fpq_book_round(), as fpd.c runs them), with the kernel a model.  The input is a script of (op, arg) byte pairs: packets of 4
- * TCP and 4 UDP connections (a packet the kernel holds the connection of
+ * (fpq_book_round(), as fpd.c runs them), with the kernel a model.
+ * The input is a script of (op, arg) byte pairs: packets of 4 TCP and 4
+ * UDP connections (a packet the kernel holds the connection of
  * passes there, unless it is a SYN, FIN or RST, as the fast path's chain
  * does), rounds and polls of the thread, the worker reading what comes
  * back, time passing, conntrack flush and delete, a reload that stops or
@@ -264,7 +265,7 @@ static const struct fpq_ops ops = {
 	.counters = k_counters
 };
 
-/* ---- the thread ------------------------------------------------------------ */
+/* ---- the thread -------------------------------------------------------- */
 
 /* The entry of connection c, found without a lookup (which would
    remove one past its time): NULL if none. */
