@@ -1,0 +1,447 @@
+/*
+ * test_synclink.c - the HA link's logic (synclink.c) against its ops
+ *
+ * Copyright (C) 2026 The nfqspid authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * One link of two workers whose ops are recorded and can fail: what it
+ * sends (parsed back with the key), what it asks of each worker, what
+ * it refuses and says.  The peer is a real struct sync_seq that seals
+ * what the test wants the link to get.  test_sync.c runs the link in
+ * its daemon shell between two nodes; fuzz_syncseq.c over a hostile
+ * link.  Here: the edges the ops can take (a worker stopping, a send
+ * that fails, a stranger), the rings' bounds and the notes.
+ */
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "synclink.h"
+
+#define MAXSENT	64
+
+static const char secret[] = "the pair's shared secret, 16+";
+
+struct fake {
+	/* what the link sent, by type */
+	unsigned	 sent[SYNC_T_MAX];
+	unsigned	 nsent;
+	int		 send_fail;
+	/* what it asked of the workers */
+	unsigned	 calls[2][SYNCLINK_NCALLS];
+	int		 call_fail[SYNCLINK_NCALLS];
+	int		 stop_mid_walk;	/* a slice past the first fails */
+	size_t		 applied;	/* records handed to SYNCLINK_APPLY */
+	unsigned	 sweeps_left;	/* slices a sweep takes */
+	/* what it refused and said */
+	unsigned	 refused;
+	char		 why[32];
+	unsigned	 notes[4];
+	uint64_t	 note_n;
+};
+
+static struct fake	 F;
+static struct synclink	 L;
+static struct sync_seq	*peer;
+static struct sync_key	 K;
+static uint64_t		 now = 100000;
+
+static int
+fake_send(void *arg, const void *buf, size_t len)
+{
+	struct sync_hdr	 h;
+
+	assert_int_equal(sync_msg_parse(buf, len, &K, &h), 0);
+	assert_true(h.type < SYNC_T_MAX);
+	F.sent[h.type]++;
+	F.nsent++;
+	return (F.send_fail ? -1 : 0);
+}
+
+static int
+fake_call(void *arg, unsigned wi, int what, void *data)
+{
+	struct sync_slice *sl = data;
+	struct sync_batch *b = data;
+	struct sync_sweep *sw = data;
+
+	assert_true(wi < 2);
+	assert_true(what >= 0 && what < SYNCLINK_NCALLS);
+	F.calls[wi][what]++;
+	if (F.call_fail[what] || (what == SYNCLINK_SLICE &&
+	    F.stop_mid_walk && sl->cursor != 0))
+		return (-1);
+	switch (what) {
+	case SYNCLINK_SLICE:
+		/* worker 0 has two connections, a slice each; worker 1 one */
+		sl->count = wi == 0 ? 2 : 1;
+		sl->n = 1;
+		memset(&sl->rec[0], 0, sizeof(sl->rec[0]));
+		sl->rec[0].s.k.family = AF_INET;
+		sl->rec[0].s.k.proto = IPPROTO_UDP;
+		sl->rec[0].s.k.sport = (uint16_t)(1000 + wi * 10 +
+		    sl->cursor);
+		sl->rec[0].s.tclass = CT_TO_UDP;
+		sl->cursor = wi == 0 && sl->cursor == 0 ? 7 : 0;
+		break;
+	case SYNCLINK_APPLY:
+		F.applied += b->n;
+		b->applied = b->n;
+		break;
+	case SYNCLINK_SWEEP:
+		sw->gone++;
+		sw->cursor = F.sweeps_left > 0 ? F.sweeps_left-- : 0;
+		break;
+	default:
+		break;
+	}
+	return (0);
+}
+
+static void
+fake_refused(void *arg, const struct sockaddr_storage *from, size_t len,
+    const char *why)
+{
+	F.refused++;
+	snprintf(F.why, sizeof(F.why), "%s", why);
+}
+
+static void
+fake_note(void *arg, int what, uint64_t n)
+{
+	assert_true(what >= 0 && what < 4);
+	F.notes[what]++;
+	F.note_n = n;
+}
+
+static const struct synclink_ops ops = {
+	.send = fake_send,
+	.call = fake_call,
+	.refused = fake_refused,
+	.note = fake_note
+};
+
+static void
+addr(struct sockaddr_storage *ss, const char *a)
+{
+	struct sockaddr_in	*s4 = (struct sockaddr_in *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	s4->sin_family = AF_INET;
+	s4->sin_port = htons(3780);
+	inet_pton(AF_INET, a, &s4->sin_addr);
+}
+
+/* A link of two workers in role, whose peer is 10.0.9.2. */
+static void
+link_init(int role)
+{
+	struct sync_config sc;
+
+	memset(&F, 0, sizeof(F));
+	config_sync_defaults(&sc);
+	sc.on = 1;
+	sc.role = (uint8_t)role;
+	sc.queue = 8;
+	sc.alone = 10;
+	sc.key = K;
+	addr(&sc.listen, "10.0.9.1");
+	addr(&sc.peer, "10.0.9.2");
+	sc.addrlen = sizeof(struct sockaddr_in);
+	assert_int_equal(synclink_init(&L, &sc, 2, 1000, now, &ops, NULL), 0);
+	assert_non_null(peer = sync_seq_new(&K, 2000, 64, sc.mtu));
+}
+
+static int
+setup(void **state)
+{
+	(void)state;
+	assert_int_equal(sync_key_init(&K, secret, sizeof(secret) - 1), 0);
+	return (0);
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	synclink_clear(&L);
+	sync_seq_free(peer);
+	peer = NULL;
+	return (0);
+}
+
+/* The peer sends a data message of type with n records. */
+static void
+from_peer(uint8_t type, unsigned n)
+{
+	struct sockaddr_storage from = L.cfg.peer;
+	struct sync_msg	 m;
+	struct ct_snap	 s;
+	uint8_t		*buf;
+	size_t		 cap, len;
+	unsigned	 i;
+
+	buf = sync_seq_buf(peer, &cap);
+	assert_int_equal(sync_msg_init(&m, buf, cap, type), 0);
+	for (i = 0; i < n; i++) {
+		memset(&s, 0, sizeof(s));
+		s.k.family = AF_INET;
+		s.k.proto = IPPROTO_UDP;
+		s.k.sport = (uint16_t)(2000 + i);
+		s.tclass = CT_TO_UDP;
+		assert_int_equal(sync_msg_add_conn(&m, &s, ""), 0);
+	}
+	assert_true((len = sync_seq_seal(peer, &m)) > 0);
+	synclink_input(&L, buf, len, &from, now);
+}
+
+/* The peer's control message (ALIVE, BULK_REQ). */
+static void
+control_from_peer(uint8_t type)
+{
+	struct sockaddr_storage from = L.cfg.peer;
+	uint8_t		 buf[SYNC_MSG_MAX];
+	size_t		 len;
+
+	assert_true((len = sync_seq_control(peer, type, buf,
+	    sizeof(buf))) > 0);
+	synclink_input(&L, buf, len, &from, now);
+}
+
+/* The ring: half full wakes, full loses and calls for the whole
+   table; a backup's workers queue nothing. */
+static void
+test_ring(void **state)
+{
+	struct sync_rec	*r;
+	struct sync_status st;
+	unsigned	 i;
+
+	(void)state;
+	link_init(SYNC_ROLE_MASTER);
+	assert_int_equal(L.ringsz, 8);
+	for (i = 0; i < 8; i++) {
+		assert_int_equal(synclink_room(&L, 1), 8 - i);
+		assert_non_null(r = synclink_slot(&L, 1));
+		memset(r, 0, sizeof(*r));
+		r->s.k.sport = (uint16_t)i;
+		assert_int_equal(synclink_commit(&L, 1), i + 1 >= 4);
+	}
+	assert_null(synclink_slot(&L, 1));
+	assert_null(synclink_slot(&L, 2));	/* no such worker */
+	synclink_status(&L, now, &st);
+	assert_int_equal(st.queued, 8);
+	assert_int_equal(st.st.changes, 8);
+	synclink_pump(&L, now);
+	assert_int_equal(L.st.lost, 1);
+	assert_int_equal(F.notes[SYNCLINK_BULK], 1);
+	assert_int_equal(F.sent[SYNC_T_BULK_START], 1);
+	assert_int_equal(F.sent[SYNC_T_BULK_END], 1);
+	assert_int_equal(L.tx.records, 3);
+	assert_int_equal(L.tx.total, 3);
+	assert_int_equal(synclink_room(&L, 1), 8);
+	/* counted once: the worker's count only grows */
+	synclink_pump(&L, now);
+	assert_int_equal(L.st.lost, 1);
+	assert_int_equal(L.st.bulks_sent, 1);
+
+	assert_int_equal(synclink_role(&L, 7), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(synclink_role(&L, SYNC_ROLE_BACKUP), 0);
+	assert_int_equal(synclink_sending(&L), 0);
+	assert_null(synclink_slot(&L, 0));
+	assert_int_equal(L.rings[0].lost, 0);
+}
+
+/* A worker stopping in a bulk: the bulk goes on with the next one and
+   ends. */
+static void
+test_slice_stopping(void **state)
+{
+	(void)state;
+	link_init(SYNC_ROLE_MASTER);
+	F.stop_mid_walk = 1;
+	control_from_peer(SYNC_T_BULK_REQ);
+	synclink_pump(&L, now);
+	assert_int_equal(F.calls[0][SYNCLINK_SLICE], 2);
+	assert_int_equal(F.calls[1][SYNCLINK_SLICE], 1);
+	assert_int_equal(F.sent[SYNC_T_BULK_START], 1);
+	assert_int_equal(F.sent[SYNC_T_BULK_END], 1);
+	assert_int_equal(L.tx.active, 0);
+	assert_int_equal(L.tx.records, 2);
+	assert_int_equal(L.tx.total, 3);
+}
+
+/* What cannot be sent is counted, and nothing else changes. */
+static void
+test_send_errors(void **state)
+{
+	(void)state;
+	link_init(SYNC_ROLE_MASTER);
+	F.send_fail = 1;
+	synclink_alive(&L, now);
+	assert_int_equal(F.sent[SYNC_T_ALIVE], 1);
+	assert_int_equal(L.st.send_errors, 1);
+	control_from_peer(SYNC_T_BULK_REQ);
+	synclink_pump(&L, now);
+	/* BULK_START, the UPDATE of both workers, BULK_END */
+	assert_int_equal(L.st.send_errors, 4);
+	assert_int_equal(L.st.sent, 3);
+}
+
+/* A backup applies in worker 0; a worker that cannot counts the
+   records as failed; a master ignores them. */
+static void
+test_apply(void **state)
+{
+	(void)state;
+	link_init(SYNC_ROLE_BACKUP);
+	from_peer(SYNC_T_UPDATE, 3);
+	/* a new peer: asked for the table */
+	assert_int_equal(F.notes[SYNCLINK_NEWPEER], 1);
+	assert_int_equal(F.sent[SYNC_T_BULK_REQ], 1);
+	assert_int_equal(L.rx.asked, 1);
+	assert_int_equal(F.applied, 3);
+	assert_int_equal(L.st.applied, 3);
+	assert_int_equal(F.calls[1][SYNCLINK_APPLY], 0);
+	F.call_fail[SYNCLINK_APPLY] = 1;
+	from_peer(SYNC_T_UPDATE, 2);
+	assert_int_equal(L.st.import_failed, 2);
+	assert_int_equal(L.st.applied, 3);
+	assert_int_equal(synclink_role(&L, SYNC_ROLE_MASTER), 0);
+	synclink_command(&L, SYNC_ROLE_MASTER, 0, now);
+	assert_int_equal(F.calls[0][SYNCLINK_GRACE] +
+	    F.calls[1][SYNCLINK_GRACE], L.cfg.grace > 0 ? 2 : 0);
+	from_peer(SYNC_T_UPDATE, 4);
+	assert_int_equal(L.st.ignored, 4);
+	assert_int_equal(L.st.import_failed, 2);
+	assert_int_equal(L.st.received, 3);
+}
+
+/* A whole table: resync, sweep to its end, ready once; a bulk half in
+   ends the workers' resync when it is given up. */
+static void
+test_bulk_in(void **state)
+{
+	(void)state;
+	link_init(SYNC_ROLE_BACKUP);
+	from_peer(SYNC_T_BULK_START, 0);
+	assert_int_equal(F.calls[0][SYNCLINK_RESYNC], 1);
+	assert_int_equal(F.sent[SYNC_T_BULK_REQ], 0);
+	assert_int_equal(L.rx.active, 1);
+	from_peer(SYNC_T_UPDATE, 2);
+	F.sweeps_left = 2;
+	from_peer(SYNC_T_BULK_END, 0);
+	assert_int_equal(F.calls[0][SYNCLINK_SWEEP], 3);
+	assert_int_equal(L.st.swept, 3);
+	assert_int_equal(F.notes[SYNCLINK_READY], 1);
+	assert_int_equal(F.note_n, 2);
+	assert_int_equal(L.ready, 1);
+	assert_int_equal(L.rx.active, 0);
+	assert_int_equal(L.st.bulks_received, 1);
+
+	/* the next one is no news; a BULK_END without its start is
+	   nothing */
+	from_peer(SYNC_T_BULK_START, 0);
+	from_peer(SYNC_T_BULK_END, 0);
+	from_peer(SYNC_T_BULK_END, 0);
+	assert_int_equal(F.notes[SYNCLINK_READY], 1);
+	assert_int_equal(L.st.bulks_received, 2);
+
+	from_peer(SYNC_T_BULK_START, 0);
+	synclink_command(&L, -1, 1, now);	/* nfqspictl sync resync */
+	assert_int_equal(L.rx.active, 0);
+	assert_int_equal(F.calls[0][SYNCLINK_RESYNC_END], 1);
+	assert_int_equal(F.calls[1][SYNCLINK_RESYNC_END], 1);
+	assert_int_equal(F.sent[SYNC_T_BULK_REQ], 1);
+	assert_int_equal(L.rx.asked, 1);
+}
+
+/* Not from the peer's address: refused before the stream sees it. */
+static void
+test_stranger(void **state)
+{
+	struct sockaddr_storage other;
+	struct sync_seq_status st;
+	uint8_t		 buf[SYNC_MSG_MAX];
+	size_t		 len;
+
+	(void)state;
+	link_init(SYNC_ROLE_BACKUP);
+	assert_true((len = sync_seq_control(peer, SYNC_T_ALIVE, buf,
+	    sizeof(buf))) > 0);
+	addr(&other, "10.0.9.3");
+	synclink_input(&L, buf, len, &other, now);
+	assert_int_equal(L.st.strangers, 1);
+	assert_int_equal(F.refused, 1);
+	assert_string_equal(F.why, "stranger");
+	sync_seq_status(L.seq, &st);
+	assert_int_equal(st.peer_epoch, 0);
+	buf[len - 1] ^= 1;
+	synclink_input(&L, buf, len, &L.cfg.peer, now);
+	assert_int_equal(L.st.forged, 1);
+	assert_string_equal(F.why, sync_err_name(SYNC_EAUTH));
+	assert_int_equal(L.st.received, 0);
+}
+
+/* No word from the peer for alone s: ready alone, said once; a backup
+   asks for the table every SYNC_BULKREQ_MS until then. */
+static void
+test_alone(void **state)
+{
+	struct sync_status st;
+
+	(void)state;
+	link_init(SYNC_ROLE_BACKUP);
+	synclink_alive(&L, now);
+	assert_int_equal(F.sent[SYNC_T_BULK_REQ], 1);
+	synclink_alive(&L, now + SYNC_BULKREQ_MS - 1);
+	assert_int_equal(F.sent[SYNC_T_BULK_REQ], 1);
+	synclink_alive(&L, now + SYNC_BULKREQ_MS);
+	assert_int_equal(F.sent[SYNC_T_BULK_REQ], 2);
+	synclink_alive(&L, now + 9999);
+	assert_int_equal(L.ready, 0);
+	synclink_alive(&L, now + 10000);
+	assert_int_equal(F.notes[SYNCLINK_ALONE], 1);
+	assert_int_equal(F.note_n, 10);
+	assert_int_equal(L.ready, 1);
+	assert_int_equal(L.alone, 1);
+	synclink_alive(&L, now + 20000);
+	assert_int_equal(F.notes[SYNCLINK_ALONE], 1);
+	synclink_status(&L, now + 20000, &st);
+	assert_int_equal(st.ready, 1);
+	assert_int_equal(st.alone, 1);
+	assert_int_equal(st.role, SYNC_ROLE_BACKUP);
+	assert_int_equal(st.reachable, 0);
+	assert_true(st.heard_ms == UINT64_MAX);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_ring, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_slice_stopping, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_send_errors, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_apply, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bulk_in, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stranger, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_alone, setup, teardown),
+	};
+
+	return (cmocka_run_group_tests(tests, NULL, NULL));
+}
