@@ -369,9 +369,12 @@ role = $1
 EOF
 }
 
-# lib_topology: the three namespaces, joined by two veth pairs.
+# lib_topology: the three namespaces, joined by two veth pairs; a step
+# that fails ends the test (call it as a plain command: behind || or
+# if, bash would ignore set -e and go on past the failure).
 lib_topology()
 {
+	trap 'echo "cannot build the namespaces" >&2' ERR
 	set -e
 	# Create each pair inside the namespaces: nothing ever appears in
 	# the host's namespace.
@@ -400,6 +403,7 @@ lib_topology()
 	ip -n "$NS_S" route add default via "$D4S"
 	ip -n "$NS_S" -6 route add default via "$D6S"
 	set +e
+	trap - ERR
 }
 
 # lib_divert: everything dut forwards goes to the queue; no bypass.

@@ -13,7 +13,7 @@ set -u
 . "$(dirname "$0")/lib.sh"
 
 lib_init basic
-lib_topology || { echo "cannot build the namespaces" >&2; exit 1; }
+lib_topology
 lib_write_helpers
 
 lib_config <<EOF

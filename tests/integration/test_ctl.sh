@@ -14,7 +14,7 @@ T_NET=${T_NET:-98}
 . "$(dirname "$0")/lib.sh"
 
 lib_init ctl
-lib_topology || { echo "cannot build the namespaces" >&2; exit 1; }
+lib_topology
 lib_write_helpers
 
 # ---- the client alone ---------------------------------------------------------

@@ -29,7 +29,7 @@ T_QUEUE=${T_QUEUE:-17}
 
 lib_init divert
 command -v iptables-nft >/dev/null || skip "iptables-nft not installed"
-lib_topology || { echo "cannot build the namespaces" >&2; exit 1; }
+lib_topology
 
 # divert_config KEY=VALUE...: the test's [daemon] with these keys
 divert_config()

@@ -33,7 +33,7 @@ T_QUEUE=${T_QUEUE:-9}
 . "$(dirname "$0")/lib.sh"
 
 lib_init frag
-lib_topology || { echo "cannot build the namespaces" >&2; exit 1; }
+lib_topology
 lib_foreign_src || { echo "cannot set up scapy's sources" >&2; exit 1; }
 
 lib_config <<EOF

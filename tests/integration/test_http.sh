@@ -26,7 +26,7 @@ if [ -z "$CHROMIUM" ]; then
 	    { tail -5 "$T_TMP/apt.log"; echo "ERROR: cannot install chromium" >&2; exit 1; }
 	CHROMIUM=$(command -v chromium)
 fi
-lib_topology || { echo "cannot build the namespaces" >&2; exit 1; }
+lib_topology
 lib_write_helpers
 ART=$top_builddir/tests/integration/artifacts
 mkdir -p "$ART"

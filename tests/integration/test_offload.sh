@@ -25,7 +25,7 @@ T_QUEUE=${T_QUEUE:-27}
 
 lib_init offload
 lib_need nft
-lib_topology || { echo "cannot build the namespaces" >&2; exit 1; }
+lib_topology
 lib_write_helpers
 TABLE=nfqspid-fp-$T_QUEUE
 BIT=0x80000000

@@ -55,7 +55,7 @@ useradd --system --user-group --no-create-home --home-dir / \
 useradd --system --no-create-home --home-dir / --shell /usr/sbin/nologin \
     -G "$U" "$U2" || { echo "cannot create user $U2" >&2; exit 1; }
 
-lib_topology || { echo "cannot build the namespaces" >&2; exit 1; }
+lib_topology
 lib_write_helpers
 # The daemon re-reads its configuration as $U on reload, and the other
 # users must reach the socket's directory.

@@ -45,7 +45,7 @@ else
 	pace="-i u$((1000000 / SYNFLOOD_PPS))"
 fi
 
-lib_topology || { echo "cannot build the namespaces" >&2; exit 1; }
+lib_topology
 # The server's answers to the made-up sources end in dut, silently.
 in_d ip route add blackhole default
 in_d ip -6 route add blackhole default
