@@ -330,6 +330,21 @@ lib_ns_add()
 	printf -v "$1" '%s' "$ns"
 }
 
+# lib_spoofed: for floods from made-up sources.  dut forwards them
+# whatever their reverse path (rp_filter off) and drops what the server
+# answers them (a blackhole default route, IPv4), and the server answers
+# with SYN cookies rather than drop its own half-open connections.
+lib_spoofed()
+{
+	local k
+
+	in_d ip route add blackhole default
+	for k in all default d0 d1; do
+		in_d sysctl -qw "net.ipv4.conf.$k.rp_filter=0"
+	done
+	in_s sysctl -qw net.ipv4.tcp_syncookies=1 2>/dev/null
+}
+
 # lib_sync_link VAR: a backup's namespace (lib_ns_add, role b; its name
 # in VAR) joined to dut by a sync veth, dut's y0 $SYNC_D4 and the
 # backup's y1 $SYNC_B4 (10.N.9.1 and .2, /24), and $T_TMP/sync.key, the

@@ -40,11 +40,7 @@ lib_topology
 C4B=10.$T_NET.1.3		# the second client
 OPENER=$top_srcdir/tests/integration/opener.py	# N connections at once
 in_c ip addr add "$C4B/24" dev c0
-in_d ip route add blackhole default	# answers to made-up sources
-for k in all default d0 d1; do
-	in_d sysctl -qw "net.ipv4.conf.$k.rp_filter=0"
-done
-in_s sysctl -qw net.ipv4.tcp_syncookies=1 2>/dev/null
+lib_spoofed
 
 # The shipped defaults but for the page and the rules.
 {

@@ -30,11 +30,7 @@ lib_need hping3
 : "${RELOAD_FLOOD_COUNT:=400000}"
 
 lib_topology
-in_d ip route add blackhole default
-for k in all default d0 d1; do
-	in_d sysctl -qw "net.ipv4.conf.$k.rp_filter=0"
-done
-in_s sysctl -qw net.ipv4.tcp_syncookies=1 2>/dev/null
+lib_spoofed
 # what reaches the server: SYNs to 5300, counted by its own INPUT
 in_s iptables -A INPUT -p tcp --dport 5300 --syn -j ACCEPT
 syns() {

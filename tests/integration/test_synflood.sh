@@ -46,15 +46,9 @@ else
 fi
 
 lib_topology
-# The server's answers to the made-up sources end in dut, silently.
-in_d ip route add blackhole default
+lib_spoofed
+# the server's IPv6 answers to made-up sources end in dut too
 in_d ip -6 route add blackhole default
-for k in all default d0 d1; do
-	in_d sysctl -qw "net.ipv4.conf.$k.rp_filter=0"
-done
-# Many half-open connections on the server: let it answer with cookies
-# rather than drop its own.
-in_s sysctl -qw net.ipv4.tcp_syncookies=1 2>/dev/null
 
 lib_config <<EOF
 [conntrack]
