@@ -28,6 +28,7 @@
  */
 #define _GNU_SOURCE		/* arc4random_buf */
 
+#include <sys/types.h>
 #include <sys/socket.h>
 
 #include <errno.h>
@@ -338,15 +339,44 @@ fpq_book_forgive(struct fpq_book *b)
 		fpq_unlink(b, fpq_slot(b, &b->notices->c));
 }
 
+/* What the kernel counted of staged removal i since its last credit,
+   to its worker. */
+static void
+fpq_gone_credit(struct fpq_book *b, size_t i, const struct fp_counts *k)
+{
+	struct fpq_gone	*g = &b->gone[i];
+	uint64_t	 dp, db;
+
+	if (g->w == UINT_MAX)
+		return;
+	dp = k->pkts >= g->pkts ? k->pkts - g->pkts : k->pkts;
+	db = k->bytes >= g->bytes ? k->bytes - g->bytes : k->bytes;
+	if ((dp != 0 || db != 0) &&
+	    b->ops.credit(b->arg, g->w, &b->del[i], dp, db) == -1)
+		return;
+	g->pkts = k->pkts;
+	g->bytes = k->bytes;
+}
+
+/* The staged removal of c: its index, or -1. */
+static ssize_t
+fpq_gone_find(const struct fpq_book *b, const struct fp_conn *c)
+{
+	size_t	 i;
+
+	for (i = 0; i < b->ndel; i++)
+		if (fpq_conn_eq(&b->del[i], c))
+			return ((ssize_t)i);
+	return (-1);
+}
+
 /* What the kernel counted of the staged removals since the last
-   credit, to their workers: the last they will see of them. */
+   credit, to their workers: the last they will see of them (a full
+   ring: they have no next poll, those are lost). */
 static void
 fpq_book_last(struct fpq_book *b)
 {
-	const struct fpq_gone	*g;
-	const struct fp_counts	*k;
-	uint64_t		 dp, db;
-	size_t			 i;
+	size_t	 i;
 
 	if (b->ops.get == NULL)
 		return;
@@ -355,17 +385,8 @@ fpq_book_last(struct fpq_book *b)
 		b->st.errors++;
 		return;
 	}
-	for (i = 0; i < b->ndel; i++) {
-		g = &b->gone[i];
-		k = &b->last[i];
-		if (g->w == UINT_MAX)
-			continue;
-		dp = k->pkts >= g->pkts ? k->pkts - g->pkts : k->pkts;
-		db = k->bytes >= g->bytes ? k->bytes - g->bytes : k->bytes;
-		/* a full ring: it has no next poll, they are lost */
-		if (dp != 0 || db != 0)
-			(void)b->ops.credit(b->arg, g->w, &b->del[i], dp, db);
-	}
+	for (i = 0; i < b->ndel; i++)
+		fpq_gone_credit(b, i, &b->last[i]);
 }
 
 int
@@ -540,8 +561,15 @@ fpq_book_counts(struct fpq_book *b, const struct fp_conn *c,
 {
 	struct fpq_node	*n = *fpq_slot(b, c);
 	uint64_t	 dp, db;
+	ssize_t		 i;
 
 	if (n == NULL) {
+		/* a removal staged, not sent yet (a flush reads the
+		   counters first): still ours, its counts too */
+		if ((i = fpq_gone_find(b, c)) != -1) {
+			fpq_gone_credit(b, (size_t)i, k);
+			return (0);
+		}
 		b->st.strays++;
 		return (-1);
 	}
@@ -624,7 +652,7 @@ fpq_book_flush_now(struct fpq_book *b, struct fpq_shared *sh, uint64_t now)
 	int		 rc;
 
 	/* not again while a flush is owed: a poll renews every element */
-	if (b->count > 0 && !b->owed)
+	if ((b->count > 0 || b->ndel > 0) && !b->owed)
 		fpq_book_poll(b, now);
 
 	/* the new epoch is published once the kernel was asked, obeying

@@ -177,7 +177,7 @@ int		 fpq_book_owed(const struct fpq_book *b);
 uint32_t	 fpq_book_epoch(const struct fpq_book *b);
 /* The kernel's counts of c (fastpath_counters()): what is new goes to
    its worker through ops->credit.  -1 for a connection the book does
-   not hold: the kernel's copy is a stray. */
+   not hold, nor has staged to go out: the kernel's copy is a stray. */
 int		 fpq_book_counts(struct fpq_book *b, const struct fp_conn *c,
 		    const struct fp_counts *n);
 /* After a whole dump: what is in the book but was not in the dump is

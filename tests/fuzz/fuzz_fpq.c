@@ -51,8 +51,7 @@ struct model {
 	size_t		 take;			/* fail_add: these go in */
 	int		 out;			/* this one stays out; -1 */
 	int		 owed;			/* it refused the last flush */
-	uint8_t		 stray[NCONN];		/* removed by its worker: the
-						   book may not know it */
+	uint8_t		 stray[NCONN];		/* a removal it refused */
 	/* the workers */
 	uint8_t		 view[NCONN];		/* offloaded, they believe */
 	uint8_t		 refused[NCONN];	/* not offered again */
@@ -135,6 +134,9 @@ k_del(void *arg, const struct fp_conn *c, size_t n)
 
 	(void)arg;
 	if (M.fail_del) {
+		/* out of the book already: strays till the flush */
+		for (j = 0; j < n; j++)
+			M.stray[index_of(&c[j])] = M.in[index_of(&c[j])];
 		errno = EIO;
 		return (-1);
 	}
@@ -230,9 +232,9 @@ k_counters(void *arg, fp_counts_cb cb, void *cbarg)
 		k.pkts = M.kpkts[i];
 		k.bytes = M.kpkts[i] * 100;
 		k.expires_ms = 1000;
-		/* none but what its worker removed (a removal the kernel
-		   refused, or one staged when a flush reads the counts
-		   first) */
+		/* none but a removal's the kernel refused (a removal
+		   staged when a flush reads the counters first is still
+		   the book's) */
 		if (cb(&c, &k, cbarg) == -1) {
 			CHECK(M.stray[i]);
 			M.in[i] = 0;
@@ -310,7 +312,6 @@ static void
 removal(unsigned i)
 {
 	M.view[i] = 0;
-	M.stray[i] = M.in[i];
 	if (item(i, FPQ_DEL) == -1)
 		__atomic_store_n(&M.sh.flush, 1, __ATOMIC_RELEASE);
 }

@@ -1014,6 +1014,61 @@ test_round_flush(void **state)
 	round_free(r);
 }
 
+/* A removal staged when a flush reads the counters first is still the
+   book's: its counts go to its worker, once, and it is no stray. */
+static void
+test_round_flush_staged(void **state)
+{
+	struct round	*r = round_new();
+	struct fp_stats	 st;
+	struct fp_conn	 c = conn(7);
+	int		 j;
+
+	(void)state;
+	push(r, 0, FPQ_ADD, 7);
+	push(r, 1, FPQ_ADD, 8);
+	assert_int_equal(round_at(r, 20, 0), 1);
+	assert_int_not_equal(j = k_find(r->k, &c), -1);
+	r->k->kc[j].pkts = 4;
+	r->k->kc[j].bytes = 400;
+	assert_int_equal(round_at(r, FPQ_POLL_MS, 0), 0);
+	assert_int_equal(r->k->credits, 1);
+	r->k->kc[j].pkts = 9;
+	r->k->kc[j].bytes = 900;
+	/* it ends, and a flush is asked in the same round; the kernel
+	   refuses it */
+	push(r, 0, FPQ_DEL, 7);
+	r->k->fail_flush = 1;
+	assert_int_equal(round_at(r, 20, 1), 1);
+	assert_int_equal(r->k->polls, 2);
+	assert_int_equal(r->k->credits, 2);
+	assert_int_equal(r->k->cw, 0);
+	assert_int_equal(r->k->cp, 5);
+	assert_int_equal(r->k->cb, 500);
+	fpq_book_stats(r->b, &st);
+	assert_int_equal(st.strays, 0);
+	/* the removal goes at the next round's apply: nothing counted
+	   twice */
+	assert_int_equal(round_at(r, 20, 0), 1);
+	assert_int_equal(r->k->n, 1);
+	assert_int_equal(r->k->credits, 2);
+	r->k->fail_flush = 0;
+	assert_int_equal(round_at(r, 20, 0), 0);
+	assert_int_equal(r->k->n, 0);
+
+	/* the book's last connection ends: read all the same */
+	push(r, 1, FPQ_ADD, 7);
+	assert_int_equal(round_at(r, 20, 0), 1);
+	assert_int_not_equal(j = k_find(r->k, &c), -1);
+	r->k->kc[j].pkts = 3;
+	push(r, 1, FPQ_DEL, 7);
+	assert_int_equal(round_at(r, 20, 1), 1);
+	assert_int_equal(r->k->credits, 3);
+	assert_int_equal(r->k->cw, 1);
+	assert_int_equal(r->k->cp, 3);
+	round_free(r);
+}
+
 /* A removal the kernel refuses: the table is emptied in the same
    round, and the stage's offloads with it. */
 static void
@@ -1072,6 +1127,7 @@ main(void)
 		cmocka_unit_test(test_book_refuse_full),
 		cmocka_unit_test(test_round),
 		cmocka_unit_test(test_round_flush),
+		cmocka_unit_test(test_round_flush_staged),
 		cmocka_unit_test(test_round_failed_removal),
 	};
 
