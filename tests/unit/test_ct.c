@@ -1384,8 +1384,6 @@ test_tcp_reopen(void **state)
 	ct_free(t);
 }
 
-/* ---- UDP --------------------------------------------------------------------- */
-
 /* ---- the fast path's marks (ct_offload.c) -------------------------------- */
 
 /* A handshake, then n bytes each way that the kernel passed unseen. */
@@ -1597,6 +1595,8 @@ test_offload_udp(void **state)
 	assert_int_equal(ct_offloadable(res.entry), 0);
 	ct_free(t);
 }
+
+/* ---- UDP ------------------------------------------------------------- */
 
 static void
 test_udp(void **state)
