@@ -25,7 +25,7 @@ CONNS=${CONNS:-3000}
 . "$(dirname "$0")/../integration/lib.sh"
 
 lib_init scpu
-lib_topology || { echo "cannot build the namespaces" >&2; exit 2; }
+lib_topology
 lib_divert || exit 2
 lib_sync_link NS_B || { echo "cannot build the sync link" >&2; exit 2; }
 
