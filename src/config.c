@@ -1583,14 +1583,6 @@ config_read(const char *path, int reload, char *err, size_t errlen)
 	if (build(&x, c) == -1)
 		goto out;
 	x.line = 0;
-	/* the kernel's --queue-balance hash is seeded at random: a
-	   backup cannot know which worker a synced flow will reach */
-	if (c->sync.on && c->threads > 1) {
-		cfg_err(&x, "[sync] needs [daemon] threads = 1 (%u given): "
-		    "with several workers the backup cannot place a synced "
-		    "connection where its packets will come", c->threads);
-		goto out;
-	}
 	if ((c->ruleset = ruleset_compile(c->rules, c->nrules)) == NULL) {
 		cfg_err(&x, "compiling the rules: %s", strerror(errno));
 		goto out;

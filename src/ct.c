@@ -978,6 +978,7 @@ ct_free(struct ct_table *t)
 	free(t->bytes);
 	(void)ct_dirty_track(t, 0);
 	ct_resync_end(t);
+	free(t->synced_bits);
 	ct_unmap(t->bucket, (size_t)t->nbucket * sizeof(*t->bucket));
 	free(t->src_cnt);
 	free(t);

@@ -364,6 +364,17 @@ void		 ct_resync_end(struct ct_table *t);
 /* Remove the connection of k (either direction): 0, or -1 ENOENT. */
 int		 ct_forget(struct ct_table *t, const struct ct_tuple *k,
 		    uint64_t now_ms);
+/* The connection of k (either direction), or NULL. */
+struct ct_entry	*ct_lookup(struct ct_table *t, const struct ct_tuple *k);
+/*
+ * With several workers a synced connection may reach another worker
+ * than the one that holds it (worker_sync.c's adoption).  A side bitmap
+ * marks the connections the peer brought that no packet of ours reached
+ * yet: ct_synced_mark() is 1 if it marked e now, 0 if it was (or -1,
+ * ENOMEM); ct_synced_take() is 1 if e was marked, and unmarks it.
+ */
+int		 ct_synced_mark(struct ct_table *t, const struct ct_entry *e);
+int		 ct_synced_take(struct ct_table *t, const struct ct_entry *e);
 
 /*
  * Events, for per-source limits and `nfqspictl events`: NEW once a

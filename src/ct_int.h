@@ -288,6 +288,10 @@ struct ct_table {
 	uint32_t	 keep_nwords;
 	uint8_t		 keeping;
 	uint8_t		 keep_failed;
+	/* adoption (ct_sync.c): bit i, slot i's connection came from the
+	   peer and no packet of ours has reached it yet */
+	uint64_t	*synced_bits;
+	uint32_t	 synced_nwords;
 };
 
 /* The bucket of a 32-bit hash: its high bits scaled to nbucket, which

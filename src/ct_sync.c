@@ -248,3 +248,40 @@ ct_forget(struct ct_table *t, const struct ct_tuple *k, uint64_t now_ms)
 	ct_remove(t, e);
 	return (0);
 }
+
+struct ct_entry *
+ct_lookup(struct ct_table *t, const struct ct_tuple *k)
+{
+	struct ct_tuple	 n;
+	uint8_t		 dir;
+
+	ct_tuple_set(&n, k->family, k->proto, &k->src, &k->dst, k->sport,
+	    k->dport);
+	return (ct_find(t, &n, 1, &dir));
+}
+
+int
+ct_synced_mark(struct ct_table *t, const struct ct_entry *e)
+{
+	uint32_t	 i = ct_index_of(t, e);
+
+	if (i / 64 >= t->synced_nwords && ct_bits_grow(&t->synced_bits,
+	    &t->synced_nwords, i) == -1)
+		return (-1);
+	if (t->synced_bits[i / 64] >> (i % 64) & 1)
+		return (0);
+	t->synced_bits[i / 64] |= 1ull << (i % 64);
+	return (1);
+}
+
+int
+ct_synced_take(struct ct_table *t, const struct ct_entry *e)
+{
+	uint32_t	 i = ct_index_of(t, e);
+
+	if (i / 64 >= t->synced_nwords ||
+	    !(t->synced_bits[i / 64] >> (i % 64) & 1))
+		return (0);
+	t->synced_bits[i / 64] &= ~(1ull << (i % 64));
+	return (1);
+}

@@ -246,6 +246,8 @@ struct worker_stats {
 	uint64_t	 reject_errors;	/* answers that could not be sent */
 	uint64_t	 overflows;	/* the queue overflowed while failing
 					   open (each starts a grace) */
+	uint64_t	 adopted;	/* [sync]: connections taken from
+					   their home worker (worker_ask.c) */
 	struct limit_stats limit;	/* rate and conn_limit */
 	struct frag_stats frag;		/* the fragment cache */
 	uint64_t	 sources;	/* in the limit table */

@@ -65,6 +65,7 @@ static const struct status_counter counters[] = {
 	{ "share_refused", "share_refused_total", "New connections refused: their source held its source_share of the table (source-share).", COUNTER, WS(ct.share_refused) },
 	{ "window_grace", "window_grace_total", "TCP segments out of window let pass in the grace after a queue overflow (overflow-grace).", COUNTER, WS(ct.window_grace) },
 	{ "overflows", "overflows_total", "Times a queue was found overflowing while failing open (each starts a grace).", COUNTER, WS(overflows) },
+	{ "adopted", "sync_adopted_total", "Synced connections a worker took from their home worker after a failover ([sync], several workers).", COUNTER, WS(adopted) },
 	{ "lost", "lost_total", "Packet ids that never reached us: the socket was full (accepted with fail_open, else dropped).", COUNTER, WS(nq.lost) },
 	{ "repeated", "repeated_total", "Packets queued again to be copied whole: their checksum was not verified and the queue copied headers only.", COUNTER, WS(nq.repeated) },
 	{ "audited", "audit_records_total", "Audit records written.", COUNTER, WS(audited) },

@@ -13,9 +13,11 @@
  * worker_call() for what it asks of a worker, the log lines, and the
  * status published to the main thread under a lock.
  *
- * With [sync] the daemon runs one worker (config.c): the kernel's
- * --queue-balance hash is seeded at random on each node, so a backup
- * cannot know which of its workers a synced flow's packets will reach.
+ * With several workers the kernel's --queue-balance hash, seeded at
+ * random on each node, decides which one a flow's packets reach: a
+ * backup keeps each synced connection in its home worker
+ * (synclink_home()), and after a failover the worker its packets reach
+ * adopts it from there (worker_ask.c).
  */
 #include "autoconf.h"		/* first: _GNU_SOURCE (pthread_setname_np) */
 

@@ -15,8 +15,8 @@
  * sends the whole table instead: BULK_START, the tables slice by slice
  * (SYNCLINK_SLICE), BULK_END, no faster than the peer acknowledges.
  *
- * The backup applies what comes (SYNCLINK_APPLY in the worker's thread)
- * and, from its start on or after `sync role backup`, asks for the whole
+ * The backup applies what comes (SYNCLINK_APPLY), each record in the
+ * thread of its connection's home worker (synclink_home()), and, from its start on or after `sync role backup`, asks for the whole
  * table until it has it: only then is it ready.  A master leaves what
  * the peer sends alone.  Anything forged, replayed, malformed, of
  * another version or not from the peer is dropped, counted and handed
@@ -266,6 +266,33 @@ synclink_tuple_hash(const struct ct_tuple *k)
 	return (h ^ h >> 15);
 }
 
+/* One end of a connection (its address and port), for synclink_home(). */
+static uint32_t
+synclink_end_hash(uint8_t family, const union pkt_addr *a, uint16_t port)
+{
+	size_t		 i, n = family == AF_INET ? 4 : 16;
+	uint32_t	 h = 2166136261u;
+
+	for (i = 0; i < n; i++)
+		h = (h ^ a->a8[i]) * 16777619u;
+	h = (h ^ (port & 0xff)) * 16777619u;
+	return ((h ^ (port >> 8)) * 16777619u);
+}
+
+unsigned
+synclink_home(const struct ct_tuple *k, unsigned n)
+{
+	uint32_t	 h;
+
+	if (n < 2)
+		return (0);
+	/* the ends added: the same either way round */
+	h = synclink_end_hash(k->family, &k->src, k->sport) +
+	    synclink_end_hash(k->family, &k->dst, k->dport);
+	h = (h ^ k->proto) * 0x9e3779b1u;
+	return ((unsigned)((((uint64_t)(h ^ h >> 16)) * n) >> 32));
+}
+
 /*
  * A ring's changes into UPDATEs.  A connection changed twice in one
  * drain goes once, as it is now: a short connection's NEW, its states
@@ -366,26 +393,32 @@ static void
 synclink_sweep(struct synclink *l)
 {
 	struct sync_sweep sw;
+	unsigned	 i;
 
-	memset(&sw, 0, sizeof(sw));
-	do
-		if (l->ops->call(l->arg, 0, SYNCLINK_SWEEP, &sw) == -1)
-			break;
-	while (sw.cursor != 0);
-	l->st.swept += sw.gone;
+	for (i = 0; i < l->nworkers; i++) {
+		memset(&sw, 0, sizeof(sw));
+		do
+			if (l->ops->call(l->arg, i, SYNCLINK_SWEEP,
+			    &sw) == -1)
+				break;
+		while (sw.cursor != 0);
+		l->st.swept += sw.gone;
+	}
 }
 
 static void
 synclink_bulk_mark(struct synclink *l, const struct sync_hdr *h,
     uint64_t now)
 {
+	unsigned	 i;
+
 	if (h->type == SYNC_T_BULK_START) {
 		l->rx.active = 1;
 		l->rx.records = 0;
 		l->rx.start_ms = now;
 		/* what the table does not bring goes at its end */
-		if (synclink_backup(l))
-			(void)l->ops->call(l->arg, 0, SYNCLINK_RESYNC, NULL);
+		for (i = 0; synclink_backup(l) && i < l->nworkers; i++)
+			(void)l->ops->call(l->arg, i, SYNCLINK_RESYNC, NULL);
 		return;
 	}
 	if (!l->rx.active)
@@ -402,12 +435,38 @@ synclink_bulk_mark(struct synclink *l, const struct sync_hdr *h,
 	l->rx.asked = 0;
 }
 
+/* The part of b whose connections live in worker wi, applied there. */
+static void
+synclink_apply_in(struct synclink *l, const struct sync_batch *b,
+    unsigned wi)
+{
+	struct sync_batch s;
+	size_t		 i;
+
+	memset(&s, 0, sizeof(s));
+	s.rec = l->sub;
+	for (i = 0; i < b->n; i++)
+		if (l->nworkers == 1 ||
+		    synclink_home(&b->rec[i].s.k, l->nworkers) == wi)
+			s.rec[s.n++] = b->rec[i];
+	if (s.n == 0)
+		return;
+	if (l->ops->call(l->arg, wi, SYNCLINK_APPLY, &s) == -1) {
+		l->st.import_failed += s.n;
+		return;
+	}
+	l->st.applied += s.applied;
+	l->st.import_failed += s.failed;
+	l->st.norule += s.norule;
+}
+
 static void
 synclink_apply(struct synclink *l, const void *buf, const struct sync_hdr *h,
     uint64_t now)
 {
 	struct sync_batch b;
 	struct sync_iter it;
+	unsigned	 wi;
 
 	if (h->type == SYNC_T_BULK_START || h->type == SYNC_T_BULK_END) {
 		synclink_bulk_mark(l, h, now);
@@ -424,14 +483,9 @@ synclink_apply(struct synclink *l, const void *buf, const struct sync_hdr *h,
 		l->st.ignored += b.n;
 		return;
 	}
-	/* one worker with [sync] (config.c) */
-	if (b.n > 0 && l->ops->call(l->arg, 0, SYNCLINK_APPLY, &b) == -1) {
-		l->st.import_failed += b.n;
-		return;
-	}
-	l->st.applied += b.applied;
-	l->st.import_failed += b.failed;
-	l->st.norule += b.norule;
+	/* each record in its connection's home worker (synclink_home()) */
+	for (wi = 0; wi < l->nworkers && b.n > 0; wi++)
+		synclink_apply_in(l, &b, wi);
 }
 
 static int
@@ -630,6 +684,7 @@ synclink_init(struct synclink *l, const struct sync_config *sc, unsigned n,
 	if ((l->rings = cacheline_calloc(n ? n : 1,
 	    sizeof(*l->rings))) == NULL ||
 	    (l->batch = calloc(l->nbatch, sizeof(*l->batch))) == NULL ||
+	    (l->sub = calloc(l->nbatch, sizeof(*l->sub))) == NULL ||
 	    (l->slice = calloc(SYNC_SLICE, sizeof(*l->slice))) == NULL ||
 	    (l->coal = calloc(2 * l->ringsz, sizeof(*l->coal))) == NULL ||
 	    (l->gone = calloc(l->ringsz / 8, 1)) == NULL)
@@ -653,6 +708,7 @@ synclink_clear(struct synclink *l)
 		free(l->rings[i].rec);
 	free(l->rings);
 	free(l->batch);
+	free(l->sub);
 	free(l->slice);
 	free(l->coal);
 	free(l->gone);

@@ -159,6 +159,7 @@ struct synclink {
 	int			 alone;		/* ... or no peer for alone s */
 	uint64_t		 start_ms;
 	struct sync_rec		*batch;		/* a datagram's records */
+	struct sync_rec		*sub;		/* ... those of one worker */
 	size_t			 nbatch;
 	struct sync_rec		*slice;		/* SYNC_SLICE */
 	struct sync_stats	 st;
@@ -172,6 +173,15 @@ int	 synclink_init(struct synclink *l, const struct sync_config *sc,
 	    unsigned n, uint64_t epoch, uint64_t now,
 	    const struct synclink_ops *ops, void *arg);
 void	 synclink_clear(struct synclink *l);
+
+/*
+ * The worker, of n, where the peer's record of connection k lives on
+ * this node: the same for both directions of k, below n, and stable for
+ * the process's life.  The kernel picks a flow's queue by a hash seeded
+ * at random, so after a failover its packets may reach another worker:
+ * that one adopts it from its home (worker_sync.c).
+ */
+unsigned synclink_home(const struct ct_tuple *k, unsigned n);
 
 /* The link's own thread, one step at now. */
 void	 synclink_input(struct synclink *l, const void *buf, size_t len,

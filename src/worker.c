@@ -74,10 +74,43 @@ worker_ct_event(int event, const struct ct_entry *e, void *arg)
 	struct worker	*w = arg;
 
 	limit_ct_event(event, e, w->lt);
-	events_ct(w->events, w->id, event, w->ct, e, w->cfg);
+	if (__builtin_expect(__atomic_load_n(&w->synced, __ATOMIC_RELAXED) !=
+	    0, 0) && event == CT_EVENT_DESTROY)
+		worker_sync_seen(w, e);
+	if (!w->moving)
+		events_ct(w->events, w->id, event, w->ct, e, w->cfg);
 	worker_sync_event(w, event, e);
 	if (__builtin_expect(w->fpd != NULL, 0))
 		worker_fp_event(w, event, e);
+}
+
+/* One packet, judged: decided in nv, or deferred (nv->defer). */
+void
+worker_judge(struct worker *w, const struct nq_packet *np,
+    const struct ct_ahead *a, const char *in, const char *out,
+    struct nq_verdict *nv)
+{
+	struct verdict_ctx x;
+	struct pkt	 p;
+	struct verdict	 v;
+	uint64_t	 now = np->ts_ms;
+
+	/* the checksums the kernel verified are not checked again */
+	x = (struct verdict_ctx){ w->cfg, w->ct, w->lt, in, out, np->hook,
+	    worker_csum(np), now };
+	verdict_packet(&x, np->data, np->len, a, &p, &v);
+	if (__builtin_expect(w->fpd != NULL, 0))
+		worker_fp_packet(w, &p, &v);
+	/* a connection the peer brought has seen its first packet here */
+	if (__builtin_expect(__atomic_load_n(&w->synced, __ATOMIC_RELAXED) !=
+	    0, 0) && v.entry != NULL)
+		worker_sync_seen(w, v.entry);
+	if (verdict_needs_owner(&p, &v) && worker_ask(w, np, &p, &v, in,
+	    out, NULL) == 0) {
+		nv->defer = 1;	/* worker_answered() gives the verdict */
+		return;
+	}
+	worker_decided(w, np, &p, &v, in, out, now, nv);
 }
 
 /* One packet: the verdict is what nq sends back for it. */
@@ -86,8 +119,6 @@ worker_packet(struct worker *w, const struct nq_packet *np,
     const struct ct_ahead *a, struct nq_verdict *nv)
 {
 	struct verdict_ctx x;
-	struct pkt	 p;
-	struct verdict	 v;
 	const char	*in, *out;
 	uint64_t	 now = np->ts_ms;
 
@@ -100,20 +131,17 @@ worker_packet(struct worker *w, const struct nq_packet *np,
 		return;		/* it comes again whole: not judged yet */
 	in = ifcache_name(&w->ifc, np->ifin, now);
 	out = ifcache_name(&w->ifc, np->ifout, now);
-	/* the checksums the kernel verified are not checked again */
 	x = (struct verdict_ctx){ w->cfg, w->ct, w->lt, in, out, np->hook,
 	    worker_csum(np), now };
 	if (worker_fragment(w, np, &x, nv))
 		return;
-	verdict_packet(&x, np->data, np->len, a, &p, &v);
-	if (__builtin_expect(w->fpd != NULL, 0))
-		worker_fp_packet(w, &p, &v);
-	if (verdict_needs_owner(&p, &v) && worker_ask(w, np, &p, &v, in,
-	    out, NULL) == 0) {
-		nv->defer = 1;	/* worker_answered() gives the verdict */
+	/* [sync], several workers: its connection may be another's */
+	if (__builtin_expect(w->sync != NULL, 0) &&
+	    worker_adopt(w, np, a, in, out) == 0) {
+		nv->defer = 1;	/* worker_adopted() gives the verdict */
 		return;
 	}
-	worker_decided(w, np, &p, &v, in, out, now, nv);
+	worker_judge(w, np, a, in, out, nv);
 }
 
 /* A batch being decided, for verdict_batch()'s callbacks. */

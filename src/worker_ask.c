@@ -15,12 +15,21 @@
  * verdict waits (nq's deferred verdicts) while the other packets go on;
  * an error that came in fragments waits with its held fragments, which
  * then take its verdict.
+ *
+ * With [sync] a worker asks in the same way for a connection the peer
+ * synced, which this node keeps in its home worker (synclink_home())
+ * while the kernel may send its packets elsewhere after a failover: the
+ * first packet that finds no entry asks home once (worker_adopt()), and
+ * home hands the connection over (worker_sync_give()).  That packet and
+ * those of the same connection that come meanwhile wait, and are then
+ * judged in order against the table the answer filled.
  */
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "worker_int.h"
+#include "sync_int.h"
 
 /* What the other workers write (the inbox) fills one line alone. */
 _Static_assert(offsetof(struct worker, defer) -
@@ -32,8 +41,11 @@ struct worker_ask {
 	uint32_t		 seq;		/* the asker's worker_defer */
 	uint8_t			 answer;	/* 0 question, 1 answer */
 	uint8_t			 found;
+	uint8_t			 adopt;		/* a connection, not an error */
 	uint32_t		 mark;
 	struct pkt		 p;		/* data NULL */
+	struct sync_rec		 rec;		/* adopt: s.k asked, the
+						   connection answered */
 };
 
 /* Put a into w's inbox and wake w. */
@@ -152,6 +164,165 @@ worker_answered(struct worker *w, struct worker_defer *d, int found,
 	w->ndefer--;
 }
 
+/* ---- adoption ([sync], several workers) -------------------------------- */
+
+static int
+worker_tuple_eq(const struct ct_tuple *a, const struct ct_tuple *b)
+{
+	return (a->family == b->family && a->proto == b->proto &&
+	    ((a->sport == b->sport && a->dport == b->dport &&
+	    memcmp(&a->src, &b->src, sizeof(a->src)) == 0 &&
+	    memcmp(&a->dst, &b->dst, sizeof(a->dst)) == 0) ||
+	    (a->sport == b->dport && a->dport == b->sport &&
+	    memcmp(&a->src, &b->dst, sizeof(a->src)) == 0 &&
+	    memcmp(&a->dst, &b->src, sizeof(a->dst)) == 0)));
+}
+
+/* A packet that starts its connection anyway (a TCP SYN), or that
+   never belongs to one another worker holds (ICMP: worker_ask()). */
+static int
+worker_adopt_skip(const struct nq_packet *np, const struct ct_tuple *k)
+{
+	size_t		 hl;
+
+	if (k->proto == IPPROTO_ICMP || k->proto == IPPROTO_ICMPV6)
+		return (1);
+	if (k->proto != IPPROTO_TCP)
+		return (0);
+	hl = k->family == AF_INET ? (size_t)(np->data[0] & 0x0f) * 4 : 40;
+	return (np->len >= hl + 14 &&
+	    (np->data[hl + 13] & (PKT_TH_SYN | PKT_TH_ACK | PKT_TH_RST)) ==
+	    PKT_TH_SYN);
+}
+
+/* The waiting adoption of k's connection, if one is out. */
+static struct worker_defer *
+worker_adopt_waiting(struct worker *w, const struct ct_tuple *k)
+{
+	unsigned	 i;
+
+	for (i = 0; i < WORKER_DEFER; i++)
+		if (w->defer[i].seq != 0 && w->defer[i].adopt &&
+		    worker_tuple_eq(&w->defer[i].k, k))
+			return (&w->defer[i]);
+	return (NULL);
+}
+
+/* np waits in a free slot under seq (0: none free). */
+static struct worker_defer *
+worker_adopt_hold(struct worker *w, const struct nq_packet *np,
+    const struct ct_tuple *k, uint32_t seq, const char *in, const char *out)
+{
+	struct worker_defer	*d = NULL;
+	unsigned		 i;
+
+	if (w->ndefer == WORKER_DEFER || np->len > sizeof(d->buf))
+		return (NULL);
+	for (i = 0; i < WORKER_DEFER; i++)
+		if (w->defer[i].seq == 0) {
+			d = &w->defer[i];
+			break;
+		}
+	if (d == NULL)
+		return (NULL);
+	memset(d, 0, offsetof(struct worker_defer, buf));
+	d->seq = seq;
+	d->adopt = 1;
+	d->order = w->adoptseq++;
+	d->k = *k;
+	d->id = np->id;
+	d->since = np->ts_ms;
+	d->np = *np;
+	d->np.data = d->buf;
+	memcpy(d->buf, np->data, np->len);
+	snprintf(d->in, sizeof(d->in), "%s", in);
+	snprintf(d->out, sizeof(d->out), "%s", out);
+	if (w->ndefer++ == 0)
+		worker_ask_timer(w);
+	w->nadopt++;
+	return (d);
+}
+
+int
+worker_adopt(struct worker *w, const struct nq_packet *np,
+    const struct ct_ahead *a, const char *in, const char *out)
+{
+	struct ct_ahead		 own;
+	struct worker_defer	*d;
+	struct worker_ask	*q;
+	struct worker		*home;
+	unsigned		 n;
+
+	/* a backup's table follows the peer's, home by home: a copy
+	   taken elsewhere would miss its updates */
+	n = __atomic_load_n(&w->npeers, __ATOMIC_ACQUIRE);
+	if (n < 2 || !sync_sending(w->sync) ||
+	    __atomic_load_n(&w->stopping, __ATOMIC_SEQ_CST))
+		return (-1);
+	if (a == NULL || !a->ok) {
+		verdict_ahead(w->ct, np->data, np->len, &own);
+		a = &own;
+	}
+	if (!a->ok)
+		return (-1);
+	/* behind the packets of its connection that wait already */
+	if (w->nadopt > 0 && (d = worker_adopt_waiting(w, &a->k)) != NULL)
+		return (worker_adopt_hold(w, np, &a->k, d->seq, in, out) ==
+		    NULL ? -1 : 0);
+	home = w->peers[synclink_home(&a->k, n)];
+	/* most of the time home holds nothing unseen: one load */
+	if (home == w || __atomic_load_n(&home->synced,
+	    __ATOMIC_ACQUIRE) == 0 || worker_adopt_skip(np, &a->k) ||
+	    ct_lookup(w->ct, &a->k) != NULL)
+		return (-1);
+	if ((q = calloc(1, sizeof(*q))) == NULL)
+		return (-1);
+	if (++w->askseq == 0)
+		w->askseq = 1;
+	if (worker_adopt_hold(w, np, &a->k, w->askseq, in, out) == NULL) {
+		free(q);
+		return (-1);
+	}
+	q->from = w;
+	q->seq = w->askseq;
+	q->adopt = 1;
+	q->rec.s.k = a->k;
+	worker_post(home, q);
+	return (0);
+}
+
+/* The packets waiting under seq, judged in the order they came, against
+   the table the answer (if any) filled. */
+static void
+worker_adopted(struct worker *w, uint32_t seq)
+{
+	struct worker_defer	*d;
+	struct nq_verdict	 nv;
+	struct nq_packet	 np;
+	unsigned		 i;
+
+	for (;;) {
+		for (i = 0, d = NULL; i < WORKER_DEFER; i++)
+			if (w->defer[i].seq == seq && w->defer[i].adopt &&
+			    (d == NULL || (int32_t)(w->defer[i].order -
+			    d->order) < 0))
+				d = &w->defer[i];
+		if (d == NULL)
+			return;
+		np = d->np;
+		np.ts_ms = spi_now_ms();
+		memset(&nv, 0, sizeof(nv));
+		/* the slot is freed after: np's bytes are its own */
+		d->adopt = 0;
+		worker_judge(w, &np, NULL, d->in, d->out, &nv);
+		if (!nv.defer)
+			(void)nq_verdict(w->nq, d->id, &nv);
+		d->seq = 0;
+		w->ndefer--;
+		w->nadopt--;
+	}
+}
+
 void
 worker_answer_late(struct worker *w, uint64_t now, uint64_t age)
 {
@@ -162,7 +333,10 @@ worker_answer_late(struct worker *w, uint64_t now, uint64_t age)
 		    now - w->defer[i].since >= age)) {
 			log_debug("%s: worker %u: no answer for packet %u",
 			    __func__, w->id, w->defer[i].id);
-			worker_answered(w, &w->defer[i], 0, 0);
+			if (w->defer[i].adopt)
+				worker_adopted(w, w->defer[i].seq);
+			else
+				worker_answered(w, &w->defer[i], 0, 0);
 		}
 }
 
@@ -193,10 +367,23 @@ worker_ask_cb(evutil_socket_t fd, short events, void *arg)
 	for (; a != NULL; a = next) {
 		next = a->next;
 		if (!a->answer) {
-			a->found = (uint8_t)ct_find_related(w->ct, &a->p,
-			    &a->mark);
+			if (a->adopt)
+				a->found = (uint8_t)worker_sync_give(w,
+				    &a->rec.s.k, &a->rec);
+			else
+				a->found = (uint8_t)ct_find_related(w->ct,
+				    &a->p, &a->mark);
 			a->answer = 1;
 			worker_post(a->from, a);
+			continue;
+		}
+		if (a->adopt) {
+			/* taken even if its packets stopped waiting: home
+			   no longer holds it */
+			if (a->found)
+				worker_sync_adopt(w, &a->rec);
+			worker_adopted(w, a->seq);
+			free(a);
 			continue;
 		}
 		for (i = 0, d = NULL; i < WORKER_DEFER; i++)

@@ -60,13 +60,18 @@
 struct worker_ask;
 struct worker_names;
 struct sync_slice;
+struct sync_rec;
 
 /* An ICMP error, whole or reassembled, waiting for the other workers'
-   answers (worker_ask.c). */
+   answers, or a packet of a connection another worker may hold, waiting
+   for it (adopt: worker_ask.c). */
 struct worker_defer {
 	uint32_t		 seq;		/* 0: free */
 	uint32_t		 id;		/* the packet's, for nq */
 	unsigned		 waiting;	/* answers still to come */
+	uint8_t			 adopt;		/* judged again once answered */
+	uint32_t		 order;		/* adopt: arrival, within seq */
+	struct ct_tuple		 k;		/* adopt: the packet's */
 	uint64_t		 since;
 	struct nq_packet	 np;		/* ifin, origlen */
 	struct pkt		 p;
@@ -146,7 +151,9 @@ struct worker {
 	struct worker_defer	 defer[WORKER_DEFER]
 				    __attribute__((aligned(CACHELINE)));
 	unsigned		 ndefer;
+	unsigned		 nadopt;	/* of them adopt: adoption asks */
 	uint32_t		 askseq;
+	uint32_t		 adoptseq;	/* the arrival order of adopt's */
 
 	/* worker_overflow.c */
 	int			 closed;	/* atomic: the watchdog made the
@@ -162,6 +169,11 @@ struct worker {
 	/* worker_sync.c: [sync] */
 	struct sync		*sync;		/* NULL: off */
 	int			 importing;	/* the peer's: not queued back */
+	int			 moving;	/* adoption: not an end or a start
+					   for the events */
+	uint64_t		 synced;	/* atomic, the other workers read
+					   it: connections the peer brought
+					   that no packet reached yet */
 	uint64_t		 sync_cursor;	/* the refresh's ct_walk() */
 	struct worker_names	*sync_names;	/* rule names to indexes */
 	struct sync_slice	*sync_slice;	/* the bulk's, being filled */
@@ -179,6 +191,11 @@ struct worker {
 						   byte copied */
 };
 
+/* worker.c: np judged in ct (a: its hints, or NULL) and decided, or
+   deferred (nv->defer) */
+void	 worker_judge(struct worker *, const struct nq_packet *,
+	    const struct ct_ahead *, const char *, const char *,
+	    struct nq_verdict *);
 /* worker.c: a packet decided: count it, answer it, audit it; nv for nq */
 void	 worker_decided(struct worker *, const struct nq_packet *,
 	    const struct pkt *, const struct verdict *, const char *,
@@ -214,6 +231,10 @@ void	 worker_answer_late(struct worker *, uint64_t now, uint64_t age);
 void	 worker_ask_cb(evutil_socket_t, short, void *);
 void	 worker_ask_timeout(evutil_socket_t, short, void *);
 void	 worker_ask_free(struct worker *);
+/* 0: np's connection may live in another worker (its home, with
+   [sync]), which is asked for it, and np waits; -1: judge it now. */
+int	 worker_adopt(struct worker *, const struct nq_packet *,
+	    const struct ct_ahead *, const char *, const char *);
 
 /* worker_overflow.c */
 /* Did the queue overflow while failing open?  Then the grace starts. */
@@ -270,6 +291,14 @@ void	 worker_sync_refresh(struct worker *, uint64_t now);
 int	 worker_sync_start(struct worker *);
 void	 worker_sync_flush(struct worker *);
 void	 worker_sync_free(struct worker *);
+/* adoption: another worker asks for k's connection; 1 if it was ours,
+   now in *r and gone from our table without a word to the peer */
+int	 worker_sync_give(struct worker *, const struct ct_tuple *k,
+	    struct sync_rec *r);
+/* ... and the asker takes it into its own */
+void	 worker_sync_adopt(struct worker *, struct sync_rec *r);
+/* a packet reached e, or e ends: no longer waiting for its packets */
+void	 worker_sync_seen(struct worker *, const struct ct_entry *e);
 
 /* worker_stats.c */
 /* a decided packet of len bytes, by verdict, state and rule */

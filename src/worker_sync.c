@@ -14,6 +14,13 @@
  * master moved them (verdict.c), so that a takeover finds the same
  * limits.  While it imports the worker queues no changes of its own: the
  * peer's must not come back to it.
+ *
+ * With several workers each record goes to its connection's home
+ * (synclink_home()), but after a failover the kernel's queue hash may
+ * send its packets to another worker: that one adopts it (worker_ask.c
+ * asks, worker_sync_give() hands it over, worker_sync_adopt() takes
+ * it).  Home counts what it holds that no packet reached yet (synced,
+ * ct_synced_mark()), so that the others ask only while it holds some.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -214,6 +221,26 @@ worker_sync_limits(struct worker *w, struct ct_entry *e, uint32_t was,
 		(void)limit_conn_try(w->lt, idx, family, &src, 0, now);
 }
 
+/* A record of the peer's (or of another worker's) into our table: the
+   entry, or NULL (b's counts say why). */
+static struct ct_entry *
+worker_sync_import(struct worker *w, struct sync_rec *r,
+    struct sync_batch *b, uint64_t now)
+{
+	struct ct_entry		*e;
+	uint32_t		 was;
+
+	if (worker_rule_index(w, r->rule, &r->s.rule) == -1)
+		b->norule++;	/* kept, under [policy] */
+	if ((e = ct_import(w->ct, &r->s, now, &was)) == NULL) {
+		b->failed++;
+		return (NULL);
+	}
+	worker_sync_limits(w, e, was, now);
+	b->applied++;
+	return (e);
+}
+
 void
 worker_sync_apply(struct worker *w, void *arg)
 {
@@ -221,8 +248,10 @@ worker_sync_apply(struct worker *w, void *arg)
 	struct sync_rec		*r;
 	struct ct_entry		*e;
 	uint64_t		 now = spi_now_ms();
-	uint32_t		 was;
 	size_t			 i;
+	/* with several workers, a packet may reach another one */
+	int			 mark = __atomic_load_n(&w->npeers,
+				    __ATOMIC_ACQUIRE) > 1;
 
 	w->importing = 1;
 	for (i = 0; i < b->n; i++) {
@@ -232,16 +261,65 @@ worker_sync_apply(struct worker *w, void *arg)
 			b->applied++;
 			continue;
 		}
-		if (worker_rule_index(w, r->rule, &r->s.rule) == -1)
-			b->norule++;	/* kept, under [policy] */
-		if ((e = ct_import(w->ct, &r->s, now, &was)) == NULL) {
-			b->failed++;
-			continue;
-		}
-		worker_sync_limits(w, e, was, now);
-		b->applied++;
+		if ((e = worker_sync_import(w, r, b, now)) != NULL && mark &&
+		    ct_synced_mark(w->ct, e) == 1)
+			__atomic_add_fetch(&w->synced, 1, __ATOMIC_RELEASE);
 	}
 	w->importing = 0;
+}
+
+void
+worker_sync_seen(struct worker *w, const struct ct_entry *e)
+{
+	if (ct_synced_take(w->ct, e))
+		__atomic_sub_fetch(&w->synced, 1, __ATOMIC_RELEASE);
+}
+
+/* The record of e, as the bulk sends it: the rule by name. */
+static void
+worker_sync_record(struct worker *w, struct ct_entry *e, struct sync_rec *r)
+{
+	uint32_t	 ri;
+
+	ct_export(w->ct, e, &r->s);
+	r->op = SYNC_OP_UPSERT;
+	r->rule[0] = '\0';
+	if ((ri = ct_entry_rule(e)) < w->cfg->nrules)
+		snprintf(r->rule, sizeof(r->rule), "%s",
+		    w->cfg->rules[ri].name);
+}
+
+/*
+ * The connection did not end, it moves: its DESTROY releases its
+ * conn_limit count here (the asker's import takes it there) but tells
+ * neither the peer nor the events.
+ */
+int
+worker_sync_give(struct worker *w, const struct ct_tuple *k,
+    struct sync_rec *r)
+{
+	struct ct_entry	*e;
+
+	ct_expire(w->ct, spi_now_ms());
+	if ((e = ct_lookup(w->ct, k)) == NULL)
+		return (0);
+	worker_sync_record(w, e, r);
+	w->importing = w->moving = 1;
+	ct_remove(w->ct, e);
+	w->importing = w->moving = 0;
+	return (1);
+}
+
+void
+worker_sync_adopt(struct worker *w, struct sync_rec *r)
+{
+	struct sync_batch	 b;
+
+	memset(&b, 0, sizeof(b));
+	w->importing = w->moving = 1;
+	if (worker_sync_import(w, r, &b, spi_now_ms()) != NULL)
+		w->st.adopted++;
+	w->importing = w->moving = 0;
 }
 
 static int
@@ -249,15 +327,8 @@ worker_sync_slice_one(struct ct_table *t, struct ct_entry *e, void *arg)
 {
 	struct worker		*w = arg;
 	struct sync_slice	*sl = w->sync_slice;
-	struct sync_rec		*r = &sl->rec[sl->n++];
-	uint32_t		 ri;
 
-	ct_export(t, e, &r->s);
-	r->op = SYNC_OP_UPSERT;
-	r->rule[0] = '\0';
-	if ((ri = ct_entry_rule(e)) < w->cfg->nrules)
-		snprintf(r->rule, sizeof(r->rule), "%s",
-		    w->cfg->rules[ri].name);
+	worker_sync_record(w, e, &sl->rec[sl->n++]);
 	return (sl->n == sl->max);
 }
 

@@ -1495,13 +1495,14 @@ test_sync_section(void **state)
 	assert_false(c->sync.on);
 	config_free(c);
 
-	/* [sync] with threads > 1 */
+	/* [sync] with threads > 1: each connection has its home worker */
 	snprintf(ini, sizeof(ini), "[daemon]\nthreads = 2\n[sync]\n"
 	    "listen = [fd00::1]:3780\npeer = [fd00::2]:3780\nkey = %s\n",
 	    keypath);
-	check_error(ini, "[sync] needs [daemon] threads = 1 (2 given): with "
-	    "several workers the backup cannot place a synced connection "
-	    "where its packets will come");
+	c = load_ok(ini);
+	assert_true(c->sync.on);
+	assert_int_equal(c->threads, 2);
+	config_free(c);
 	check_error("[sync]\nlisten = 10.0.9.1:3780\npeer = 10.0.9.2:3780\n",
 	    "[sync] key: missing (listen, peer and key are needed) (line 1)");
 	check_error("[sync]\nlisten = 10.0.9.1\n", "[sync] listen: "

@@ -43,6 +43,7 @@ struct fake {
 	int		 call_fail[SYNCLINK_NCALLS];
 	int		 stop_mid_walk;	/* a slice past the first fails */
 	size_t		 applied;	/* records handed to SYNCLINK_APPLY */
+	size_t		 applied_in[2];	/* ... by worker */
 	unsigned	 sweeps_left;	/* slices a sweep takes */
 	/* what it refused and said */
 	unsigned	 refused;
@@ -75,6 +76,7 @@ fake_call(void *arg, unsigned wi, int what, void *data)
 	struct sync_slice *sl = data;
 	struct sync_batch *b = data;
 	struct sync_sweep *sw = data;
+	size_t		 i;
 
 	assert_true(wi < 2);
 	assert_true(what >= 0 && what < SYNCLINK_NCALLS);
@@ -96,7 +98,12 @@ fake_call(void *arg, unsigned wi, int what, void *data)
 		sl->cursor = wi == 0 && sl->cursor == 0 ? 7 : 0;
 		break;
 	case SYNCLINK_APPLY:
+		/* each in its connection's home */
+		for (i = 0; i < b->n; i++)
+			assert_int_equal(synclink_home(&b->rec[i].s.k, 2),
+			    wi);
 		F.applied += b->n;
+		F.applied_in[wi] += b->n;
 		b->applied = b->n;
 		break;
 	case SYNCLINK_SWEEP:
@@ -300,8 +307,8 @@ test_send_errors(void **state)
 	assert_int_equal(L.st.sent, 3);
 }
 
-/* A backup applies in worker 0; a worker that cannot counts the
-   records as failed; a master ignores them. */
+/* A backup applies each record in its home worker, once; a worker
+   that cannot counts the records as failed; a master ignores them. */
 static void
 test_apply(void **state)
 {
@@ -314,11 +321,18 @@ test_apply(void **state)
 	assert_int_equal(L.rx.asked, 1);
 	assert_int_equal(F.applied, 3);
 	assert_int_equal(L.st.applied, 3);
-	assert_int_equal(F.calls[1][SYNCLINK_APPLY], 0);
+	/* 10 connections: both workers are home to some */
+	from_peer(SYNC_T_UPDATE, 10);
+	assert_int_equal(F.applied, 13);
+	assert_true(F.applied_in[0] > 0 && F.applied_in[1] > 0);
+	/* one call a worker and message at most */
+	assert_true(F.calls[0][SYNCLINK_APPLY] <= 2 &&
+	    F.calls[1][SYNCLINK_APPLY] <= 2);
+	assert_int_equal(L.st.applied, 13);
 	F.call_fail[SYNCLINK_APPLY] = 1;
 	from_peer(SYNC_T_UPDATE, 2);
 	assert_int_equal(L.st.import_failed, 2);
-	assert_int_equal(L.st.applied, 3);
+	assert_int_equal(L.st.applied, 13);
 	assert_int_equal(synclink_role(&L, SYNC_ROLE_MASTER), 0);
 	synclink_command(&L, SYNC_ROLE_MASTER, 0, now);
 	assert_int_equal(F.calls[0][SYNCLINK_GRACE] +
@@ -326,7 +340,46 @@ test_apply(void **state)
 	from_peer(SYNC_T_UPDATE, 4);
 	assert_int_equal(L.st.ignored, 4);
 	assert_int_equal(L.st.import_failed, 2);
-	assert_int_equal(L.st.received, 3);
+	assert_int_equal(L.st.received, 4);
+}
+
+/* A connection's home: within range, the same both ways round, stable,
+   and spread over the workers. */
+static void
+test_home(void **state)
+{
+	struct ct_tuple	 k, r;
+	unsigned	 n, i, h, seen[16];
+
+	(void)state;
+	for (n = 1; n <= 16; n++) {
+		memset(seen, 0, sizeof(seen));
+		for (i = 0; i < 256; i++) {
+			memset(&k, 0, sizeof(k));
+			k.family = i & 1 ? AF_INET6 : AF_INET;
+			k.proto = i & 2 ? IPPROTO_UDP : IPPROTO_TCP;
+			k.src.a8[0] = 10;
+			k.src.a8[3] = (uint8_t)i;
+			k.dst.a8[0] = 192;
+			k.dst.a8[3] = (uint8_t)(i * 7);
+			if (k.family == AF_INET6)
+				k.dst.a8[15] = 1;
+			k.sport = (uint16_t)(40000 + i * 13);
+			k.dport = (uint16_t)(i & 4 ? 53 : 443);
+			r = k;
+			r.src = k.dst;
+			r.dst = k.src;
+			r.sport = k.dport;
+			r.dport = k.sport;
+			h = synclink_home(&k, n);
+			assert_true(h < n);
+			assert_int_equal(synclink_home(&r, n), h);
+			assert_int_equal(synclink_home(&k, n), h);
+			seen[h]++;
+		}
+		for (i = 0; i < n; i++)
+			assert_true(seen[i] > 0);
+	}
 }
 
 /* A whole table: resync, sweep to its end, ready once; a bulk half in
@@ -338,13 +391,16 @@ test_bulk_in(void **state)
 	link_init(SYNC_ROLE_BACKUP);
 	from_peer(SYNC_T_BULK_START, 0);
 	assert_int_equal(F.calls[0][SYNCLINK_RESYNC], 1);
+	assert_int_equal(F.calls[1][SYNCLINK_RESYNC], 1);
 	assert_int_equal(F.sent[SYNC_T_BULK_REQ], 0);
 	assert_int_equal(L.rx.active, 1);
 	from_peer(SYNC_T_UPDATE, 2);
 	F.sweeps_left = 2;
 	from_peer(SYNC_T_BULK_END, 0);
+	/* every worker's table, each as many slices as it takes */
 	assert_int_equal(F.calls[0][SYNCLINK_SWEEP], 3);
-	assert_int_equal(L.st.swept, 3);
+	assert_int_equal(F.calls[1][SYNCLINK_SWEEP], 1);
+	assert_int_equal(L.st.swept, 4);
 	assert_int_equal(F.notes[SYNCLINK_READY], 1);
 	assert_int_equal(F.note_n, 2);
 	assert_int_equal(L.ready, 1);
@@ -437,6 +493,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_send_errors, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_apply, setup, teardown),
+		cmocka_unit_test(test_home),
 		cmocka_unit_test_setup_teardown(test_bulk_in, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stranger, setup,
 		    teardown),

@@ -1,6 +1,7 @@
 /*
  * test_worker_ask.c - cmocka tests for worker_ask.c with worker_frag.c:
- * an ICMP error in fragments that quotes another worker's connection
+ * an ICMP error in fragments that quotes another worker's connection,
+ * and with worker_sync.c a synced connection another worker adopts
  *
  * Copyright (C) 2026 The nfqspid authors
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -26,6 +27,7 @@
 #include <cmocka.h>
 
 #include "worker_int.h"
+#include "sync_int.h"
 #include "unit.h"
 #include "../pktbuild.h"
 
@@ -52,10 +54,21 @@ void worker_fp_packet(struct worker *w, const struct pkt *p,
 void worker_fp_event(struct worker *w, int ev, const struct ct_entry *e) { }
 void worker_fp_epoch(struct worker *w) { }
 void worker_fp_credits(struct worker *w, uint64_t now) { }
-void worker_sync_event(struct worker *w, int ev, const struct ct_entry *e) { }
-void worker_sync_refresh(struct worker *w, uint64_t now) { }
-int worker_sync_start(struct worker *w) { return (0); }
-void worker_sync_free(struct worker *w) { }
+
+/* sync.c: worker_sync.c is real; what it queues for the peer is counted */
+static int	 sending;	/* master */
+static unsigned	 to_peer;
+static uint8_t	 fakesync;
+
+int sync_sending(const struct sync *s) { return (sending); }
+uint64_t sync_room(struct sync *s, unsigned wid) { return (1024); }
+
+void
+sync_ct(struct sync *s, unsigned wid, int event, const struct ct_table *t,
+    const struct ct_entry *e, const struct config *cfg)
+{
+	to_peer++;
+}
 
 /* ---- the queue, wrapped --------------------------------------------------- */
 
@@ -159,6 +172,8 @@ setup(void **state)
 	worker_set_peers(f->all, 2);
 	ngiven = 0;
 	audits = 0;
+	sending = 1;
+	to_peer = 0;
 	*state = f;
 	return (0);
 }
@@ -437,6 +452,187 @@ test_no_slot(void **state)
 	assert_int_equal(w->st.related, WORKER_DEFER * n);
 }
 
+
+/* ---- adoption ([sync]) --------------------------------------------------------- */
+
+/*
+ * The flow of connect_udp() as the peer would send it, applied to its
+ * home worker (*home; the other one in *other); its tuple in *k.
+ */
+static void
+synced_udp(struct fix *f, struct worker **home, struct worker **other,
+    struct ct_tuple *k)
+{
+	struct sync_rec		 rec[4];
+	struct sync_slice	 sl = { rec, 4, 0, 0, 0 };
+	struct sync_batch	 b = { rec, 1, 0, 0, 0 };
+	unsigned		 h;
+
+	/* worker_sync.c reads the real clock */
+	f->now = spi_now_ms();
+	f->all[0]->sync = f->all[1]->sync = NULL;
+	connect_udp(f, f->all[0], 0);
+	worker_sync_slice(f->all[0], &sl);
+	assert_int_equal(sl.n, 1);
+	ct_flush(f->all[0]->ct);
+	*k = rec[0].s.k;
+	h = synclink_home(k, 2);
+	*home = f->all[h];
+	*other = f->all[!h];
+	f->all[0]->sync = f->all[1]->sync = (struct sync *)&fakesync;
+	to_peer = 0;
+	worker_sync_apply(*home, &b);
+	assert_int_equal(b.applied, 1);
+	assert_int_equal(ct_count((*home)->ct), 1);
+	/* home holds one no packet reached yet */
+	assert_int_equal((*home)->synced, 1);
+	assert_int_equal(to_peer, 0);
+}
+
+/* A packet of that flow, the answer PB_A:53 -> PB_B:5353 (or tcp: a
+   SYN from PB_B), id id. */
+static void
+flow_packet(struct fix *f, struct nq_packet *np, uint8_t *b, uint32_t id,
+    int syn)
+{
+	size_t		 h;
+
+	if (syn) {
+		h = pb_ip4(b, IPPROTO_TCP, PB_B4, PB_A4, 0, 1, 0, 20);
+		pb_tcp(b + h, 5353, 53, 1, 0, 0x02, 1000, 0);
+		h += 20;
+	} else {
+		h = pb_ip4(b, IPPROTO_UDP, PB_A4, PB_B4, 0, 1, 0, 12);
+		pb_udp(b + h, 53, 5353, 4);
+		memcpy(b + h + 8, "pong", 4);
+		h += 12;
+	}
+	memset(np, 0, sizeof(*np));
+	np->id = id;
+	np->data = b;
+	np->len = np->origlen = h;
+	np->ts_ms = f->now;
+	np->hook = PKT_HOOK_FORWARD;
+}
+
+/*
+ * After a failover the flow's packets reach the other worker: the first
+ * asks home, the next waits behind it; home hands the connection over
+ * without a word to the peer, and both are judged ESTABLISHED, in order.
+ */
+static void
+test_adopt(void **state)
+{
+	struct fix	*f = *state;
+	struct worker	*home, *w;
+	struct ct_tuple	 k;
+	struct nq_packet np;
+	uint8_t		 b[2][64];
+
+	synced_udp(f, &home, &w, &k);
+	flow_packet(f, &np, b[0], 10, 0);
+	assert_int_equal(worker_adopt(w, &np, NULL, "", ""), 0);
+	flow_packet(f, &np, b[1], 11, 0);
+	assert_int_equal(worker_adopt(w, &np, NULL, "", ""), 0);
+	assert_int_equal(w->ndefer, 2);
+	assert_int_equal(w->nadopt, 2);
+	assert_int_equal(ngiven, 0);
+	worker_ask_cb(-1, EV_READ, home);	/* one question */
+	assert_int_equal(ct_count(home->ct), 0);
+	assert_int_equal(home->synced, 0);
+	assert_int_equal(ngiven, 0);
+	/* the connection moved: not an end for the peer */
+	assert_int_equal(to_peer, 0);
+	worker_ask_cb(-1, EV_READ, w);		/* its answer */
+	check_given(10, 2, 1, MARK);
+	assert_int_equal(w->ndefer, 0);
+	assert_int_equal(w->nadopt, 0);
+	assert_int_equal(w->st.adopted, 1);
+	assert_int_equal(w->st.accepted, 2);
+	assert_int_equal(w->st.invalid, 0);
+	assert_int_equal(ct_count(w->ct), 1);
+	/* nor a start: the peer hears of the reply's SEEN_REPLY only */
+	assert_int_equal(to_peer, 1);
+	/* from now on its own: no question */
+	flow_packet(f, &np, b[0], 12, 0);
+	assert_int_equal(worker_adopt(w, &np, NULL, "", ""), -1);
+	assert_null(home->inbox);
+}
+
+/* Who is not asked: home itself, a SYN, anyone while home holds nothing
+   unseen or while this node is backup. */
+static void
+test_adopt_not(void **state)
+{
+	struct fix	*f = *state;
+	struct worker	*home, *w;
+	struct ct_tuple	 k;
+	struct nq_packet np;
+	uint8_t		 b[64];
+
+	synced_udp(f, &home, &w, &k);
+	flow_packet(f, &np, b, 10, 1);
+	assert_int_equal(worker_adopt(w, &np, NULL, "", ""), -1);
+	flow_packet(f, &np, b, 10, 0);
+	assert_int_equal(worker_adopt(home, &np, NULL, "", ""), -1);
+	sending = 0;
+	assert_int_equal(worker_adopt(w, &np, NULL, "", ""), -1);
+	sending = 1;
+	assert_null(home->inbox);
+	assert_int_equal(w->ndefer, 0);
+	/* its end unmarks it */
+	ct_flush(home->ct);
+	assert_int_equal(home->synced, 0);
+	assert_int_equal(worker_adopt(w, &np, NULL, "", ""), -1);
+	assert_null(home->inbox);
+}
+
+/*
+ * Home no longer holds it: the packet is judged as it would have been
+ * (NEW from port 53: dropped).  No answer in time: the same, and the
+ * late answer still moves the connection.
+ */
+static void
+test_adopt_none_late(void **state)
+{
+	struct fix	*f = *state;
+	struct worker	*home, *w;
+	struct ct_tuple	 k;
+	struct nq_packet np;
+	uint8_t		 b[64];
+
+	synced_udp(f, &home, &w, &k);
+	flow_packet(f, &np, b, 20, 0);
+	assert_int_equal(worker_adopt(w, &np, NULL, "", ""), 0);
+	worker_answer_late(w, f->now + WORKER_ASK_MS, WORKER_ASK_MS);
+	check_given(20, 1, 0, 0);
+	assert_int_equal(w->ndefer, 0);
+	assert_int_equal(w->st.dropped, 1);
+	worker_ask_cb(-1, EV_READ, home);
+	worker_ask_cb(-1, EV_READ, w);
+	assert_int_equal(ngiven, 1);
+	assert_int_equal(w->st.adopted, 1);
+	assert_int_equal(ct_count(w->ct), 1);
+	assert_int_equal(ct_count(home->ct), 0);
+	/* asked again now: home holds nothing unseen, nobody is asked */
+	flow_packet(f, &np, b, 21, 0);
+	ct_flush(w->ct);
+	assert_int_equal(worker_adopt(w, &np, NULL, "", ""), -1);
+
+	/* home holds one, but not this one: decided as it is */
+	ngiven = 0;
+	synced_udp(f, &home, &w, &k);
+	ct_flush(home->ct);
+	home->synced = 1;	/* as if another one waited there */
+	flow_packet(f, &np, b, 30, 0);
+	assert_int_equal(worker_adopt(w, &np, NULL, "", ""), 0);
+	worker_ask_cb(-1, EV_READ, home);
+	worker_ask_cb(-1, EV_READ, w);
+	check_given(30, 1, 0, 0);
+	assert_int_equal(w->st.adopted, 1);
+	home->synced = 0;
+}
+
 int
 main(void)
 {
@@ -450,6 +646,11 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_too_many, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_no_slot, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_adopt, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_adopt_not, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_adopt_none_late, setup,
+		    teardown),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
