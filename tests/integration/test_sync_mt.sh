@@ -1,0 +1,206 @@
+#!/bin/bash
+# test_sync_mt.sh - [sync] with two workers on each node: the backup
+# keeps each synced connection in its home worker, and after a failover
+# the worker the kernel's --queue-balance hash sends its packets to
+# adopts it from there.  8 TCP connections (tcp_loose = no: a mid-stream
+# segment without its connection is INVALID) and 8 UDP flows go through
+# the master; then the diversion moves to the backup's queues and the
+# backup is made master, as keepalived would, and every connection must
+# carry data both ways through it, with no INVALID packet, each held
+# once, and some adopted (with 16 flows, each on a worker picked by a
+# hash the kernel seeds at random, all 16 at home has a chance of 2^-16).
+#
+# Both daemons run in dut, the master on queues Q and Q+1, the backup on
+# Q+2 and Q+3, their sync link on dut's loopback: the failover is the
+# FORWARD rule's --queue-balance range moving, the rest is the real path.
+#
+# Copyright (C) 2026 The nfqspid authors
+# SPDX-License-Identifier: GPL-2.0-or-later
+# shellcheck disable=SC2317  # functions run through check and wait_for
+# shellcheck disable=SC2016  # eventually's expressions: eval expands them
+set -u
+
+T_NET=${T_NET:-85}
+T_QUEUE=${T_QUEUE:-30}
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+lib_init syncmt
+lib_topology || { echo "cannot build the namespaces" >&2; exit 1; }
+
+N=8
+B_CTL=$T_TMP/backup.sock
+B_LOG=$T_TMP/backup.log
+B_PID=
+Q0=$T_QUEUE
+Q1=$((T_QUEUE + 1))
+Q2=$((T_QUEUE + 2))
+Q3=$((T_QUEUE + 3))
+
+syncmt_cleanup()
+{
+	if [ -n "$B_PID" ]; then
+		kill -KILL "$B_PID" 2>/dev/null
+	fi
+	if [ "$T_FAILED" -gt 0 ] && [ -s "$B_LOG" ]; then
+		echo "---- last lines of the backup's log ----"
+		tail -n 40 "$B_LOG"
+	fi
+	lib_cleanup
+}
+trap syncmt_cleanup EXIT
+
+head -c 32 /dev/urandom | base64 >"$T_TMP/sync.key"
+chmod 600 "$T_TMP/sync.key"
+
+# rules ME PEER ROLE: two workers, [sync] on dut's loopback
+rules()
+{
+	cat <<EOF
+[conntrack]
+tcp_loose = no
+
+[sync]
+listen = 127.0.0.1:$1
+peer = 127.0.0.1:$2
+key = $T_TMP/sync.key
+role = $3
+flush = 20
+
+$(lib_policy)
+
+$(lib_web_rule)
+
+[rule dns]
+proto = udp
+dport = 5053
+action = accept
+EOF
+}
+lib_config < <(rules 3780 3781 master)
+sed -e 's/^threads = 1$/threads = 2/' "$T_CONF" >"$T_TMP/master.ini"
+lib_config < <(rules 3781 3780 backup)
+sed -e 's/^threads = 1$/threads = 2/' -e "s/^queue = .*/queue = $Q2/" \
+    -e "s|$T_TMP/nfqspid.pid|$T_TMP/backup.pid|" \
+    -e "s|$T_CTL|$B_CTL|" "$T_CONF" >"$T_TMP/backup.ini"
+T_CONF=$T_TMP/master.ini
+
+bctl() { "$NFQSPICTL" -s "$B_CTL" "$@"; }
+
+# bstat NAME: a counter of the backup's `nfqspictl -j stats` total
+bstat()
+{
+	bctl -j stats 2>/dev/null | "$PY" -c '
+import json, sys
+print(json.load(sys.stdin)["total"][sys.argv[1]])' "$1" 2>/dev/null
+}
+
+jsync()
+{
+	"$NFQSPICTL" -s "$1" -j sync status 2>/dev/null | "$PY" -c '
+import json, sys
+print(json.dumps(json.load(sys.stdin)[sys.argv[1]]))' "$2" 2>/dev/null
+}
+
+eventually() { wait_for "$1" eval "$2"; }
+
+# held CTL PROTO PORT: connections to PORT in that daemon's tables
+held()
+{
+	"$NFQSPICTL" -s "$1" conntrack -p "$2" --dport "$3" 2>/dev/null |
+	    grep -c src=
+}
+
+divert()
+{
+	in_d "$IPT" "$1" FORWARD ${2:+"$2"} -j NFQUEUE --queue-balance "$3"
+}
+
+# ---- both up, the master's table on the backup --------------------------------
+check "FORWARD to the master's queues $Q0:$Q1" divert -A '' "$Q0:$Q1"
+lib_must_start "nfqspid (master, threads = 2) starts with [sync]"
+ip netns exec "$NS_D" "${T_VG[@]}" "$NFQSPID" -f -c "$T_TMP/backup.ini" \
+    >>"$B_LOG" 2>&1 &
+B_PID=$!
+check "nfqspid (backup, threads = 2) starts with [sync]" \
+    wait_for $((100 * T_SLOW)) test -S "$B_CTL"
+check "the backup is ready" \
+    eventually 100 '[ "$(jsync "$B_CTL" ready)" = true ]'
+
+bg_in "$NS_S" socat "TCP4-LISTEN:5020,bind=$S4,reuseaddr,fork" EXEC:cat
+bg_in "$NS_S" socat "UDP4-RECVFROM:5053,bind=$S4,reuseaddr,fork" EXEC:cat
+wait_listen "$NS_S" tcp 5020
+
+# The client: N TCP connections and N UDP flows, each carries a round
+# trip; then, once $T_TMP/go exists, another on each: how many came
+# back, tcp=X udp=Y.
+cat >"$T_TMP/flows.py" <<'EOF'
+import os, socket, sys, time
+srv, n, tmp = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+
+def rtt(s, msg, udp):
+    try:
+        if udp:
+            s.sendto(msg, (srv, 5053))
+        else:
+            s.sendall(msg)
+        return s.recv(64) == msg
+    except OSError:
+        return False
+
+tcp, udp = [], []
+for i in range(n):
+    t = socket.socket()
+    t.settimeout(5)
+    t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    t.bind(("", 42001 + i))
+    t.connect((srv, 5020))
+    tcp.append(t)
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.settimeout(5)
+    u.bind(("", 43001 + i))
+    udp.append(u)
+before = (sum(rtt(t, b"one\n", 0) for t in tcp),
+          sum(rtt(u, b"one\n", 1) for u in udp))
+open(os.path.join(tmp, "before"), "w").write("tcp=%d udp=%d\n" % before)
+while not os.path.exists(os.path.join(tmp, "go")):
+    time.sleep(0.05)
+after = (sum(rtt(t, b"two\n", 0) for t in tcp),
+         sum(rtt(u, b"two\n", 1) for u in udp))
+open(os.path.join(tmp, "after"), "w").write("tcp=%d udp=%d\n" % after)
+time.sleep(30)
+EOF
+( ip netns exec "$NS_C" "$PY" "$T_TMP/flows.py" "$S4" "$N" "$T_TMP" \
+    >"$T_TMP/flows.log" 2>&1 & )
+check "$N TCP connections and $N UDP flows through the master" \
+    eventually $((100 * T_SLOW)) '[ "$(cat "$T_TMP/before" 2>/dev/null)" = "tcp=$N udp=$N" ]'
+check "... all on the backup: TCP ESTABLISHED" \
+    eventually 50 '[ "$(bctl conntrack -p tcp --dport 5020 --state ESTABLISHED 2>/dev/null | grep -c src=)" -eq "$N" ]'
+check "... UDP" eventually 50 '[ "$(held "$B_CTL" udp 5053)" -eq "$N" ]'
+check "the master took no INVALID packet" test "$(lib_stat invalid)" -eq 0
+sleep 0.2	# the windows of the last round trip, one flush later
+
+# ---- failover -------------------------------------------------------------------
+check "sync role master on the backup" bctl sync role master
+check "FORWARD moves to the backup's queues $Q2:$Q3" divert -R 1 "$Q2:$Q3"
+check "sync role backup on the old master" lib_ctl sync role backup
+touch "$T_TMP/go"
+check "every connection carries data both ways through the new master" \
+    eventually $((150 * T_SLOW)) '[ "$(cat "$T_TMP/after" 2>/dev/null)" = "tcp=$N udp=$N" ]'
+check "the new master took no INVALID packet" test "$(bstat invalid)" -eq 0
+check "it dropped none" test "$(bstat dropped)" -eq 0
+check "some connections were adopted from their home worker" \
+    test "$(bstat adopted)" -ge 1
+check "each connection is held once: TCP" \
+    test "$(held "$B_CTL" tcp 5020)" -eq "$N"
+check "... UDP" test "$(held "$B_CTL" udp 5053)" -eq "$N"
+check "no sanitizer report in the backup's log" \
+    not grep -Eq 'runtime error|AddressSanitizer|LeakSanitizer' "$B_LOG"
+echo "adopted $(bstat adopted) of $((2 * N)) connections"
+kill -TERM "$B_PID" 2>/dev/null
+wait "$B_PID"
+check "SIGTERM: the new master exits with status 0" test "$?" -eq 0
+B_PID=
+
+lib_finish
+lib_summary
