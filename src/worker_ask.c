@@ -106,6 +106,7 @@ worker_ask(struct worker *w, const struct nq_packet *np, const struct pkt *p,
 	if (++w->askseq == 0)
 		w->askseq = 1;
 	d->seq = w->askseq;
+	d->adopt = 0;
 	d->waiting = 0;
 	for (i = 0; i < n; i++) {
 		if (w->peers[i] == w)
