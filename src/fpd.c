@@ -122,6 +122,8 @@ fpd_back(struct fpd *d, unsigned w, const struct fp_conn *c, uint64_t pkts,
 	cr.pkts = pkts;
 	cr.bytes = bytes;
 	cr.refused = refused;
+	/* the refused offload's: a flush forgives those before it */
+	cr.epoch = fpq_book_epoch(d->book);
 	return (fpq_ring_push(&d->ports[w].back, &cr));
 }
 

@@ -71,12 +71,13 @@ struct fpq_item {
 };
 
 /* thread -> worker: the kernel's new counts of c, or (refused) that the
-   kernel's table did not take c */
+   kernel's table did not take c, offered in epoch */
 struct fpq_credit {
 	struct fp_conn	 c;
 	uint64_t	 pkts;
 	uint64_t	 bytes;
 	uint8_t		 refused;
+	uint32_t	 epoch;		/* refused: the book's */
 };
 
 /*

@@ -196,7 +196,10 @@ worker_fp_credits(struct worker *w, uint64_t now)
 		k.sport = cr.c.sport;
 		k.dport = cr.c.dport;
 		if (cr.refused) {
-			worker_fp_refused(w, &k, &cr.c, now);
+			/* one of an epoch before the table was emptied
+			   is about a mark ct_offload_clear() took off */
+			if (cr.epoch == w->fp_epoch)
+				worker_fp_refused(w, &k, &cr.c, now);
 			continue;
 		}
 		(void)ct_credit(w->ct, &k, cr.pkts > UINT32_MAX ? UINT32_MAX :

@@ -189,6 +189,7 @@ k_back(const struct fp_conn *c, uint64_t pkts, uint8_t refused)
 	cr.pkts = pkts;
 	cr.bytes = pkts * 64;
 	cr.refused = refused;
+	cr.epoch = fpq_book_epoch(X.b);
 	return (fpq_ring_push(&X.d.port.back, &cr));
 }
 

@@ -535,6 +535,21 @@ test_refused(void **state)
 	p = udp(5030, 0);
 	(void)pass(f, &p, RULE_ACCEPT);
 	assert_true(ct_offloaded(f->w.ct, e));
+	(void)items(f, 0, 0);
+	/* and a notice of the epoch before, read after it, is about a
+	   mark the new epoch took off: nothing */
+	assert_int_equal(fpq_ring_push(&f->d.port.back, &cr), 0);
+	worker_fp_credits(&f->w, f->now);
+	assert_true(ct_offloaded(f->w.ct, e));
+	assert_false(ct_offload_refused(f->w.ct, e));
+	assert_int_equal(items(f, FPQ_DEL, 0), 0);
+	/* one of this epoch is told */
+	cr.epoch = 1;
+	assert_int_equal(fpq_ring_push(&f->d.port.back, &cr), 0);
+	worker_fp_credits(&f->w, f->now);
+	assert_false(ct_offloaded(f->w.ct, e));
+	assert_true(ct_offload_refused(f->w.ct, e));
+	assert_int_equal(items(f, FPQ_DEL, 5030), 1);
 	assert_int_equal(f->d.lost, 0);
 }
 
