@@ -391,6 +391,9 @@ void		 sync_ct(struct sync *s, unsigned wid, int event,
 /* 1 while changes are wanted (master); room left in wid's ring */
 int		 sync_sending(const struct sync *s);
 uint64_t	 sync_room(struct sync *s, unsigned wid);
+/* The connections the peer synced that no packet reached yet, over all
+   the workers (atomic; worker_sync.c): 0 most of the time */
+uint64_t	*sync_unseen(struct sync *s);
 /* Before worker_start(): w hands its changes to s. */
 void		 worker_set_sync(struct worker *w, struct sync *s);
 /* sync_print.c: nfqspictl sync status */

@@ -127,6 +127,12 @@ sync_room(struct sync *s, unsigned wid)
 	return (synclink_room(&s->lk, wid));
 }
 
+uint64_t *
+sync_unseen(struct sync *s)
+{
+	return (s->unseen);
+}
+
 /*
  * In a worker's thread: wake the sync thread unless it is woken already.
  * Every worker whose ring is past half full looks at the flag on each
@@ -349,6 +355,12 @@ sync_new(const struct sync_config *sc, struct worker **w, unsigned n,
 	s->fd = -1;
 	s->workers = w;
 	s->cmd_role = -1;
+	/* read for every packet of every worker, written seldom */
+	if ((s->unseen = cacheline_calloc(1, sizeof(*s->unseen))) == NULL) {
+		snprintf(err, errlen, "[sync]: %s", strerror(errno));
+		sync_free(s);
+		return (NULL);
+	}
 	if (synclink_init(&s->lk, sc, n, sync_epoch(), spi_now_ms(),
 	    &sync_ops, s) == -1) {
 		snprintf(err, errlen, "[sync]: %s", strerror(errno));
@@ -447,5 +459,6 @@ sync_free(struct sync *s)
 		close(s->fd);
 	synclink_clear(&s->lk);
 	pthread_mutex_destroy(&s->mtx);
+	free(s->unseen);
 	free(s);
 }

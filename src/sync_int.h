@@ -29,6 +29,8 @@ struct sync {
 	int			 cmd_role;	/* atomic: -1 none */
 	int			 cmd_resync;	/* atomic */
 	struct log_rl		 rl;		/* audits of refused messages */
+	uint64_t		*unseen;	/* atomic, a line of its own: the
+					   workers' synced, summed */
 
 	pthread_mutex_t		 mtx;		/* pub, for the main thread */
 	struct sync_status	 pub;

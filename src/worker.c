@@ -136,7 +136,7 @@ worker_packet(struct worker *w, const struct nq_packet *np,
 	if (worker_fragment(w, np, &x, nv))
 		return;
 	/* [sync], several workers: its connection may be another's */
-	if (__builtin_expect(w->sync != NULL, 0) &&
+	if (__builtin_expect(w->sync != NULL, 0) && worker_adopt_wanted(w) &&
 	    worker_adopt(w, np, a, in, out) == 0) {
 		nv->defer = 1;	/* worker_adopted() gives the verdict */
 		return;

@@ -254,6 +254,8 @@ worker_adopt(struct worker *w, const struct nq_packet *np,
 	struct worker		*home;
 	unsigned		 n;
 
+	if (!worker_adopt_wanted(w))
+		return (-1);
 	/* a backup's table follows the peer's, home by home: a copy
 	   taken elsewhere would miss its updates */
 	n = __atomic_load_n(&w->npeers, __ATOMIC_ACQUIRE);

@@ -174,6 +174,7 @@ struct worker {
 	uint64_t		 synced;	/* atomic, the other workers read
 					   it: connections the peer brought
 					   that no packet reached yet */
+	uint64_t		*unseen;	/* sync_unseen(): all workers' */
 	uint64_t		 sync_cursor;	/* the refresh's ct_walk() */
 	struct worker_names	*sync_names;	/* rule names to indexes */
 	struct sync_slice	*sync_slice;	/* the bulk's, being filled */
@@ -231,6 +232,15 @@ void	 worker_answer_late(struct worker *, uint64_t now, uint64_t age);
 void	 worker_ask_cb(evutil_socket_t, short, void *);
 void	 worker_ask_timeout(evutil_socket_t, short, void *);
 void	 worker_ask_free(struct worker *);
+/* Might a packet's connection live in another worker?  Not while no
+   worker holds a synced one no packet reached and none of ours waits:
+   two loads, most of the time, for every packet with [sync]. */
+static inline int
+worker_adopt_wanted(const struct worker *w)
+{
+	return (w->nadopt > 0 || (w->unseen != NULL &&
+	    __atomic_load_n(w->unseen, __ATOMIC_RELAXED) != 0));
+}
 /* 0: np's connection may live in another worker (its home, with
    [sync]), which is asked for it, and np waits; -1: judge it now. */
 int	 worker_adopt(struct worker *, const struct nq_packet *,

@@ -40,6 +40,7 @@ void
 worker_set_sync(struct worker *w, struct sync *s)
 {
 	w->sync = s;
+	w->unseen = sync_unseen(s);
 	/* without it the refresh still sends the windows, later */
 	if (ct_dirty_track(w->ct, 1) == -1)
 		log_warn("worker %u: [sync]: window tracking for the peer",
@@ -241,6 +242,16 @@ worker_sync_import(struct worker *w, struct sync_rec *r,
 	return (e);
 }
 
+/* Our count of synced connections no packet reached, and the node's. */
+static void
+worker_synced_add(struct worker *w, int d)
+{
+	__atomic_add_fetch(&w->synced, (uint64_t)(int64_t)d, __ATOMIC_RELEASE);
+	if (w->unseen != NULL)
+		__atomic_add_fetch(w->unseen, (uint64_t)(int64_t)d,
+		    __ATOMIC_RELEASE);
+}
+
 void
 worker_sync_apply(struct worker *w, void *arg)
 {
@@ -263,7 +274,7 @@ worker_sync_apply(struct worker *w, void *arg)
 		}
 		if ((e = worker_sync_import(w, r, b, now)) != NULL && mark &&
 		    ct_synced_mark(w->ct, e) == 1)
-			__atomic_add_fetch(&w->synced, 1, __ATOMIC_RELEASE);
+			worker_synced_add(w, 1);
 	}
 	w->importing = 0;
 }
@@ -272,7 +283,7 @@ void
 worker_sync_seen(struct worker *w, const struct ct_entry *e)
 {
 	if (ct_synced_take(w->ct, e))
-		__atomic_sub_fetch(&w->synced, 1, __ATOMIC_RELEASE);
+		worker_synced_add(w, -1);
 }
 
 /* The record of e, as the bulk sends it: the rule by name. */

@@ -59,9 +59,11 @@ void worker_fp_credits(struct worker *w, uint64_t now) { }
 static int	 sending;	/* master */
 static unsigned	 to_peer;
 static uint8_t	 fakesync;
+static uint64_t	 unseen;	/* the node's count */
 
 int sync_sending(const struct sync *s) { return (sending); }
 uint64_t sync_room(struct sync *s, unsigned wid) { return (1024); }
+uint64_t *sync_unseen(struct sync *s) { return (&unseen); }
 
 void
 sync_ct(struct sync *s, unsigned wid, int event, const struct ct_table *t,
@@ -479,13 +481,16 @@ synced_udp(struct fix *f, struct worker **home, struct worker **other,
 	h = synclink_home(k, 2);
 	*home = f->all[h];
 	*other = f->all[!h];
-	f->all[0]->sync = f->all[1]->sync = (struct sync *)&fakesync;
+	worker_set_sync(f->all[0], (struct sync *)&fakesync);
+	worker_set_sync(f->all[1], (struct sync *)&fakesync);
 	to_peer = 0;
+	unseen = 0;
 	worker_sync_apply(*home, &b);
 	assert_int_equal(b.applied, 1);
 	assert_int_equal(ct_count((*home)->ct), 1);
-	/* home holds one no packet reached yet */
+	/* home holds one no packet reached yet, and so does the node */
 	assert_int_equal((*home)->synced, 1);
+	assert_int_equal(unseen, 1);
 	assert_int_equal(to_peer, 0);
 }
 
@@ -540,6 +545,7 @@ test_adopt(void **state)
 	worker_ask_cb(-1, EV_READ, home);	/* one question */
 	assert_int_equal(ct_count(home->ct), 0);
 	assert_int_equal(home->synced, 0);
+	assert_int_equal(unseen, 0);
 	assert_int_equal(ngiven, 0);
 	/* the connection moved: not an end for the peer */
 	assert_int_equal(to_peer, 0);
@@ -583,6 +589,7 @@ test_adopt_not(void **state)
 	/* its end unmarks it */
 	ct_flush(home->ct);
 	assert_int_equal(home->synced, 0);
+	assert_int_equal(unseen, 0);
 	assert_int_equal(worker_adopt(w, &np, NULL, "", ""), -1);
 	assert_null(home->inbox);
 }
@@ -623,14 +630,14 @@ test_adopt_none_late(void **state)
 	ngiven = 0;
 	synced_udp(f, &home, &w, &k);
 	ct_flush(home->ct);
-	home->synced = 1;	/* as if another one waited there */
+	home->synced = unseen = 1;	/* as if another one waited there */
 	flow_packet(f, &np, b, 30, 0);
 	assert_int_equal(worker_adopt(w, &np, NULL, "", ""), 0);
 	worker_ask_cb(-1, EV_READ, home);
 	worker_ask_cb(-1, EV_READ, w);
 	check_given(30, 1, 0, 0);
 	assert_int_equal(w->st.adopted, 1);
-	home->synced = 0;
+	home->synced = unseen = 0;
 }
 
 int
