@@ -16,8 +16,9 @@
  * (SYNCLINK_SLICE), BULK_END, no faster than the peer acknowledges.
  *
  * The backup applies what comes (SYNCLINK_APPLY), each record in the
- * thread of its connection's home worker (synclink_home()), and, from its start on or after `sync role backup`, asks for the whole
- * table until it has it: only then is it ready.  A master leaves what
+ * thread of its connection's home worker (synclink_home()), and, from
+ * its start on or after `sync role backup`, asks for the whole table
+ * until it has it: only then is it ready.  A master leaves what
  * the peer sends alone.  Anything forged, replayed, malformed, of
  * another version or not from the peer is dropped, counted and handed
  * to ops->refused.

@@ -104,11 +104,18 @@ print(json.dumps(json.load(sys.stdin)[sys.argv[1]]))' "$2" 2>/dev/null
 
 eventually() { wait_for "$1" eval "$2"; }
 
-# held CTL PROTO PORT: connections to PORT in that daemon's tables
+# held CTL PROTO PORT [STATE]: connections to PORT in that daemon's
+# tables (in STATE)
 held()
 {
-	"$NFQSPICTL" -s "$1" conntrack -p "$2" --dport "$3" 2>/dev/null |
-	    grep -c src=
+	"$NFQSPICTL" -s "$1" conntrack -p "$2" --dport "$3" \
+	    ${4:+--state "$4"} 2>/dev/null | grep -c src=
+}
+
+# rounds before|after: every flow of the client made its round trip
+rounds()
+{
+	[ "$(cat "$T_TMP/$1" 2>/dev/null)" = "tcp=$N udp=$N" ]
 }
 
 divert()
@@ -116,7 +123,7 @@ divert()
 	in_d "$IPT" "$1" FORWARD ${2:+"$2"} -j NFQUEUE --queue-balance "$3"
 }
 
-# ---- both up, the master's table on the backup --------------------------------
+# ---- both up, the master's table on the backup ----------------------------
 check "FORWARD to the master's queues $Q0:$Q1" divert -A '' "$Q0:$Q1"
 lib_must_start "nfqspid (master, threads = 2) starts with [sync]"
 ip netns exec "$NS_D" "${T_VG[@]}" "$NFQSPID" -f -c "$T_TMP/backup.ini" \
@@ -173,20 +180,20 @@ EOF
 ( ip netns exec "$NS_C" "$PY" "$T_TMP/flows.py" "$S4" "$N" "$T_TMP" \
     >"$T_TMP/flows.log" 2>&1 & )
 check "$N TCP connections and $N UDP flows through the master" \
-    eventually $((100 * T_SLOW)) '[ "$(cat "$T_TMP/before" 2>/dev/null)" = "tcp=$N udp=$N" ]'
+    wait_for $((100 * T_SLOW)) rounds before
 check "... all on the backup: TCP ESTABLISHED" \
-    eventually 50 '[ "$(bctl conntrack -p tcp --dport 5020 --state ESTABLISHED 2>/dev/null | grep -c src=)" -eq "$N" ]'
+    eventually 50 '[ "$(held "$B_CTL" tcp 5020 ESTABLISHED)" -eq "$N" ]'
 check "... UDP" eventually 50 '[ "$(held "$B_CTL" udp 5053)" -eq "$N" ]'
 check "the master took no INVALID packet" test "$(lib_stat invalid)" -eq 0
 sleep 0.2	# the windows of the last round trip, one flush later
 
-# ---- failover -------------------------------------------------------------------
+# ---- failover --------------------------------------------------------------
 check "sync role master on the backup" bctl sync role master
 check "FORWARD moves to the backup's queues $Q2:$Q3" divert -R 1 "$Q2:$Q3"
 check "sync role backup on the old master" lib_ctl sync role backup
 touch "$T_TMP/go"
 check "every connection carries data both ways through the new master" \
-    eventually $((150 * T_SLOW)) '[ "$(cat "$T_TMP/after" 2>/dev/null)" = "tcp=$N udp=$N" ]'
+    wait_for $((150 * T_SLOW)) rounds after
 check "the new master took no INVALID packet" test "$(bstat invalid)" -eq 0
 check "it dropped none" test "$(bstat dropped)" -eq 0
 check "some connections were adopted from their home worker" \

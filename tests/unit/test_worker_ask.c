@@ -455,7 +455,7 @@ test_no_slot(void **state)
 }
 
 
-/* ---- adoption ([sync]) --------------------------------------------------------- */
+/* ---- adoption ([sync]) ------------------------------------------------ */
 
 /*
  * The flow of connect_udp() as the peer would send it, applied to its
