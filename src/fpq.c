@@ -339,23 +339,38 @@ fpq_book_forgive(struct fpq_book *b)
 		fpq_unlink(b, fpq_slot(b, &b->notices->c));
 }
 
+/*
+ * What the kernel counted of c since *pkts and *bytes (the counts
+ * handed over last), to worker w; then those are the kernel's.  Lower
+ * than what was handed over: the element started again.  0, or -1 (a
+ * full back ring: nothing handed over, nothing moved).
+ */
+static int
+fpq_hand_over(struct fpq_book *b, unsigned w, const struct fp_conn *c,
+    uint64_t *pkts, uint64_t *bytes, const struct fp_counts *k)
+{
+	uint64_t	 dp, db;
+
+	dp = k->pkts >= *pkts ? k->pkts - *pkts : k->pkts;
+	db = k->bytes >= *bytes ? k->bytes - *bytes : k->bytes;
+	if ((dp != 0 || db != 0) &&
+	    b->ops.credit(b->arg, w, c, dp, db) == -1)
+		return (-1);
+	*pkts = k->pkts;
+	*bytes = k->bytes;
+	return (0);
+}
+
 /* What the kernel counted of staged removal i since its last credit,
    to its worker. */
 static void
 fpq_gone_credit(struct fpq_book *b, size_t i, const struct fp_counts *k)
 {
 	struct fpq_gone	*g = &b->gone[i];
-	uint64_t	 dp, db;
 
-	if (g->w == UINT_MAX)
-		return;
-	dp = k->pkts >= g->pkts ? k->pkts - g->pkts : k->pkts;
-	db = k->bytes >= g->bytes ? k->bytes - g->bytes : k->bytes;
-	if ((dp != 0 || db != 0) &&
-	    b->ops.credit(b->arg, g->w, &b->del[i], dp, db) == -1)
-		return;
-	g->pkts = k->pkts;
-	g->bytes = k->bytes;
+	if (g->w != UINT_MAX)
+		(void)fpq_hand_over(b, g->w, &b->del[i], &g->pkts, &g->bytes,
+		    k);
 }
 
 /* The staged removal of c: its index, or -1. */
@@ -560,7 +575,6 @@ fpq_book_counts(struct fpq_book *b, const struct fp_conn *c,
     const struct fp_counts *k)
 {
 	struct fpq_node	*n = *fpq_slot(b, c);
-	uint64_t	 dp, db;
 	ssize_t		 i;
 
 	if (n == NULL) {
@@ -580,14 +594,8 @@ fpq_book_counts(struct fpq_book *b, const struct fp_conn *c,
 	   though the kernel's may not (an addition keeps an element
 	   already in, without DESTROYSETELEM) */
 	n->seen = k->expires_ms != 0;
-	/* lower than what was handed over: the element started again */
-	dp = k->pkts >= n->pkts ? k->pkts - n->pkts : k->pkts;
-	db = k->bytes >= n->bytes ? k->bytes - n->bytes : k->bytes;
-	if ((dp != 0 || db != 0) &&
-	    b->ops.credit(b->arg, n->w, &n->c, dp, db) == -1)
-		return (0);	/* at the next poll, with what comes */
-	n->pkts = k->pkts;
-	n->bytes = k->bytes;
+	/* a full ring: at the next poll, with what comes */
+	(void)fpq_hand_over(b, n->w, &n->c, &n->pkts, &n->bytes, k);
 	return (0);
 }
 
