@@ -235,13 +235,9 @@ int
 ct_forget(struct ct_table *t, const struct ct_tuple *k, uint64_t now_ms)
 {
 	struct ct_entry	*e;
-	struct ct_tuple	 n;
-	uint8_t		 dir;
 
 	ct_expire(t, now_ms);
-	ct_tuple_set(&n, k->family, k->proto, &k->src, &k->dst, k->sport,
-	    k->dport);
-	if ((e = ct_find(t, &n, 1, &dir)) == NULL) {
+	if ((e = ct_lookup(t, k)) == NULL) {
 		errno = ENOENT;
 		return (-1);
 	}
