@@ -384,6 +384,33 @@ role = $1
 EOF
 }
 
+# lib_sync_cleanup: lib_cleanup, after killing a second daemon (the
+# backup: its pid in B_PID) and, when a check failed, showing the end
+# of its log (B_LOG).  For trap ... EXIT.
+lib_sync_cleanup()
+{
+	if [ -n "${B_PID:-}" ]; then
+		kill -KILL "$B_PID" 2>/dev/null
+	fi
+	if [ "$T_FAILED" -gt 0 ] && [ -s "${B_LOG:-}" ]; then
+		echo "---- last lines of the backup's log ----"
+		tail -n 40 "$B_LOG"
+	fi
+	lib_cleanup
+}
+
+# lib_jsync CTL KEY: a key of `nfqspictl -j sync status` of the daemon
+# on control socket CTL, as JSON (KEY may name a member: refused.forged)
+lib_jsync()
+{
+	"$NFQSPICTL" -s "$1" -j sync status 2>/dev/null | "$PY" -c '
+import json, sys
+d = json.load(sys.stdin)
+for k in sys.argv[1].split("."):
+    d = d[k]
+print(json.dumps(d))' "$2" 2>/dev/null
+}
+
 # lib_topology: the three namespaces, joined by two veth pairs; a step
 # that fails ends the test (call it as a plain command: behind || or
 # if, bash would ignore set -e and go on past the failure).

@@ -25,18 +25,7 @@ B_CTL=$T_TMP/backup.sock
 B_LOG=$T_TMP/backup.log
 B_PID=
 
-sync_cleanup()
-{
-	if [ -n "$B_PID" ]; then
-		kill -KILL "$B_PID" 2>/dev/null
-	fi
-	if [ "$T_FAILED" -gt 0 ] && [ -s "$B_LOG" ]; then
-		echo "---- last lines of the backup's log ----"
-		tail -n 40 "$B_LOG"
-	fi
-	lib_cleanup
-}
-trap sync_cleanup EXIT
+trap lib_sync_cleanup EXIT
 
 lib_sync_link NS_B || { echo "cannot build the sync link" >&2; exit 1; }
 lib_divert || { echo "cannot divert" >&2; exit 1; }
@@ -84,18 +73,7 @@ stop_backup()
 	return "$rc"
 }
 
-# jsync CTL KEY: a key of `nfqspictl -j sync status`
-jsync()
-{
-	"$NFQSPICTL" -s "$1" -j sync status 2>/dev/null | "$PY" -c '
-import json, sys
-d = json.load(sys.stdin)
-for k in sys.argv[1].split("."):
-    d = d[k]
-print(json.dumps(d))' "$2" 2>/dev/null
-}
-
-backup_ready() { [ "$(jsync "$B_CTL" ready)" = true ]; }
+backup_ready() { [ "$(lib_jsync "$B_CTL" ready)" = true ]; }
 
 # backup_has PORT STATE MARK RULE: the backup's table holds the
 # connection to PORT with that state, mark and rule
@@ -123,9 +101,9 @@ lib_must_start "nfqspid (master) starts with [sync]"
 check "nfqspid (backup) starts with [sync]" start_backup
 check "the backup gets the master's (empty) table: ready" \
     wait_for 100 backup_ready
-check "the master says it is master" test "$(jsync "$T_CTL" role)" = '"master"'
+check "the master says it is master" test "$(lib_jsync "$T_CTL" role)" = '"master"'
 check "the backup hears the master" \
-    eventually 50 '[ "$(jsync "$B_CTL" reachable)" = true ]'
+    eventually 50 '[ "$(lib_jsync "$B_CTL" reachable)" = true ]'
 
 # ---- connections through the master appear on the backup ---------------------
 bg_in "$NS_S" socat "TCP4-LISTEN:5020,bind=$S4,reuseaddr,fork" EXEC:cat
@@ -141,9 +119,9 @@ check "three TCP connections through the master are on the backup: ESTABLISHED, 
 check "... with their rule's name" wait_for 20 backup_has 5020 ESTABLISHED 42 web
 check "the UDP flow is on the backup, rule dns" wait_for 50 backup_has 5053 - 0 dns
 check "the backup applied the master's records" \
-    test "$(jsync "$B_CTL" applied)" -ge 4
+    test "$(lib_jsync "$B_CTL" applied)" -ge 4
 check "the master ignores nothing and the backup refuses nothing" \
-    test "$(jsync "$B_CTL" refused.forged)" -eq 0
+    test "$(lib_jsync "$B_CTL" refused.forged)" -eq 0
 
 # ---- a forged and a replayed message: counted and dropped ---------------------
 # One of the master's datagrams, captured in dut, sent again as it was
@@ -166,9 +144,9 @@ EOF
 check "a datagram of the master captured and sent again, changed and not" \
     in_d "$PY" "$T_TMP/inject.py" "$SYNC_D4" "$SYNC_B4"
 check "the replayed one is counted" \
-    eventually 30 '[ "$(jsync "$B_CTL" refused.replayed)" -ge 1 ]'
+    eventually 30 '[ "$(lib_jsync "$B_CTL" refused.replayed)" -ge 1 ]'
 check "the forged one is counted" \
-    eventually 30 '[ "$(jsync "$B_CTL" refused.forged)" -ge 1 ]'
+    eventually 30 '[ "$(lib_jsync "$B_CTL" refused.forged)" -ge 1 ]'
 check "... and audited (one line per 10 s)" wait_for 30 grep -Eq 'action=drop sync=(forged|replayed)' "$B_LOG"
 check "the backup's table is whole" test "$(backup_count)" -ge 4
 
@@ -212,11 +190,11 @@ check "the backup starts again" start_backup
 check "the restarted backup is ready (bulk in)" wait_for 100 backup_ready
 check "... with every connection, the one made while it was away too" \
     eventually 30 '[ "$(bctl conntrack -p tcp --dport 5020 --state ESTABLISHED -m 42 2>/dev/null | grep -c src=)" -eq 5 ]'
-check "the master sent a bulk" test "$(jsync "$T_CTL" bulk_out.count)" -ge 2
+check "the master sent a bulk" test "$(lib_jsync "$T_CTL" bulk_out.count)" -ge 2
 
 # ---- roles ------------------------------------------------------------------
 check "sync role master on the backup" bctl sync role master
-check "... says so" eventually 20 '[ "$(jsync "$B_CTL" role)" = "\"master\"" ]'
+check "... says so" eventually 20 '[ "$(lib_jsync "$B_CTL" role)" = "\"master\"" ]'
 check "sync role with a bad role: usage error" not bctl sync role primary
 check "sync resync" "$NFQSPICTL" -s "$T_CTL" sync resync
 check "no sanitizer report in the backup's log" \

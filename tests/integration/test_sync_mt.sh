@@ -37,18 +37,7 @@ Q1=$((T_QUEUE + 1))
 Q2=$((T_QUEUE + 2))
 Q3=$((T_QUEUE + 3))
 
-syncmt_cleanup()
-{
-	if [ -n "$B_PID" ]; then
-		kill -KILL "$B_PID" 2>/dev/null
-	fi
-	if [ "$T_FAILED" -gt 0 ] && [ -s "$B_LOG" ]; then
-		echo "---- last lines of the backup's log ----"
-		tail -n 40 "$B_LOG"
-	fi
-	lib_cleanup
-}
-trap syncmt_cleanup EXIT
+trap lib_sync_cleanup EXIT
 
 head -c 32 /dev/urandom | base64 >"$T_TMP/sync.key"
 chmod 600 "$T_TMP/sync.key"
@@ -88,19 +77,7 @@ T_CONF=$T_TMP/master.ini
 bctl() { "$NFQSPICTL" -s "$B_CTL" "$@"; }
 
 # bstat NAME: a counter of the backup's `nfqspictl -j stats` total
-bstat()
-{
-	bctl -j stats 2>/dev/null | "$PY" -c '
-import json, sys
-print(json.load(sys.stdin)["total"][sys.argv[1]])' "$1" 2>/dev/null
-}
-
-jsync()
-{
-	"$NFQSPICTL" -s "$1" -j sync status 2>/dev/null | "$PY" -c '
-import json, sys
-print(json.dumps(json.load(sys.stdin)[sys.argv[1]]))' "$2" 2>/dev/null
-}
+bstat() { T_CTL=$B_CTL lib_stat "$1"; }
 
 eventually() { wait_for "$1" eval "$2"; }
 
@@ -132,7 +109,7 @@ B_PID=$!
 check "nfqspid (backup, threads = 2) starts with [sync]" \
     wait_for $((100 * T_SLOW)) test -S "$B_CTL"
 check "the backup is ready" \
-    eventually 100 '[ "$(jsync "$B_CTL" ready)" = true ]'
+    eventually 100 '[ "$(lib_jsync "$B_CTL" ready)" = true ]'
 
 bg_in "$NS_S" socat "TCP4-LISTEN:5020,bind=$S4,reuseaddr,fork" EXEC:cat
 bg_in "$NS_S" socat "UDP4-RECVFROM:5053,bind=$S4,reuseaddr,fork" EXEC:cat
