@@ -146,6 +146,29 @@ pidfile_remove(struct daemon *d)
 }
 
 /*
+ * The parent's wait: 0 once the child says it runs on the pipe's read
+ * end fd, else the child's exit status (1 if it died otherwise).
+ */
+static int
+daemon_wait(pid_t pid, int fd)
+{
+	int	 status;
+	char	 c;
+	ssize_t	 n;
+
+	do
+		n = read(fd, &c, 1);
+	while (n == -1 && errno == EINTR);
+	if (n == 1)
+		return (0);
+	/* the child died before it was ready */
+	while (waitpid(pid, &status, 0) == -1)
+		if (errno != EINTR)
+			return (1);
+	return (WIFEXITED(status) ? WEXITSTATUS(status) : 1);
+}
+
+/*
  * Fork; the parent waits on a pipe for the child to say it runs, and
  * otherwise exits with the child's status.  Returns the pipe's write end
  * in the child.
@@ -154,9 +177,7 @@ static int
 daemon_fork(void)
 {
 	int	 p[2], status;
-	char	 c;
 	pid_t	 pid;
-	ssize_t	 n;
 
 	if (pipe2(p, O_CLOEXEC) == -1)
 		fatal("pipe");
@@ -172,18 +193,11 @@ daemon_fork(void)
 		return (p[1]);
 	default:
 		close(p[1]);
-		do
-			n = read(p[0], &c, 1);
-		while (n == -1 && errno == EINTR);
-		if (n == 1)
-			_exit(0);
-		/* the child died before it was ready */
-		while (waitpid(pid, &status, 0) == -1)
-			if (errno != EINTR)
-				_exit(1);
-		if (WIFEXITED(status))
-			_exit(WEXITSTATUS(status));
-		_exit(1);
+		status = daemon_wait(pid, p[0]);
+		/* leave with nothing of ours open, as the daemon does */
+		close(p[0]);
+		log_close();
+		_exit(status);
 	}
 }
 

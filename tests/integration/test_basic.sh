@@ -4,9 +4,12 @@
 # XMAS and NULL scans are dropped as INVALID and audited, UDP
 # request/reply and ICMP echo work, marks reach the kernel, SIGHUP loads a
 # good file and keeps the running rules on a bad one, SIGTERM exits 0.
+# Without -f, the parent exits 0 once the daemon runs, with the child's
+# status when it fails, and closes what it holds before it leaves.
 #
 # Copyright (C) 2026 The nfqspid authors
 # SPDX-License-Identifier: GPL-2.0-or-later
+# shellcheck disable=SC2317  # functions run through check and wait_for
 set -u
 
 # shellcheck source=tests/integration/lib.sh
@@ -190,5 +193,54 @@ lib_finish
 # that the traffic above went through it.
 check "with nfqspid stopped, forwarded traffic is dropped (fail closed)" \
     not quiet in_c ping -q -c 1 -W 1 "$S4"
+
+# ---- daemonised (no -f) ------------------------------------------------------
+# The parent exits 0 only once the daemon runs, so the queue is bound and
+# the control socket answers the moment it returns, and with the child's
+# status when the child fails.  valgrind --track-fds (when installed and
+# the build has no ASan) reports what the parent left open at exit: it
+# must close the readiness pipe and the log socket.  Under
+# NFQSPID_VALGRIND, "${T_VG[@]}" does that check, and more.
+pvg=("${T_VG[@]}")
+if [ "${#pvg[@]}" -eq 0 ] && command -v valgrind >/dev/null &&
+    ! ldd "$NFQSPID" 2>/dev/null | grep -q libasan; then
+	pvg=(valgrind --tool=none --track-fds=yes --child-silent-after-fork=yes
+	    --log-file="$T_TMP/vg.%p.log")
+fi
+in_d "${pvg[@]}" "$NFQSPID" -c "$T_CONF" >>"$T_LOG" 2>&1
+rc=$?
+check "without -f: the parent exits 0 (got $rc)" test "$rc" -eq 0
+check "without -f: the queue is bound as the parent exits" lib_queue_bound
+check "without -f: the control socket answers as the parent exits" \
+    quiet timeout 5 "$NFQSPICTL" -s "$T_CTL" status
+dpid=$(cat "$T_TMP/nfqspid.pid" 2>/dev/null)
+check "without -f: the pidfile names the running daemon" \
+    kill -0 "${dpid:-0}"
+in_d "${pvg[@]}" "$NFQSPID" -c "$T_CONF" >>"$T_LOG" 2>&1
+rc=$?
+check "without -f, a second start fails with the child's status 1 (got $rc)" \
+    test "$rc" -eq 1
+check "the second start says why" log_has "nfqspid is already running"
+if [ -n "$dpid" ] && kill -TERM "$dpid" 2>/dev/null; then
+	check "SIGTERM: the daemonised nfqspid exits" \
+	    wait_for $((50 * T_SLOW)) not quiet kill -0 "$dpid"
+else
+	fail "SIGTERM: the daemonised nfqspid exits"
+fi
+# parent_fds: the parents' valgrind logs report no descriptor of theirs
+parent_fds()
+{
+	local f n=0
+	for f in "$T_TMP"/vg.*.log; do
+		[ -e "$f" ] || continue
+		n=$((n + 1))
+		_vg_log_clean "$f" || { cat "$f"; return 1; }
+	done
+	[ "$n" -eq 2 ]
+}
+if [ "${#T_VG[@]}" -eq 0 ] && [ "${#pvg[@]}" -gt 0 ]; then
+	check "without -f: the parent leaves nothing of its own open" \
+	    parent_fds
+fi
 
 lib_summary
