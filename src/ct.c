@@ -1375,6 +1375,10 @@ ct_walk(struct ct_table *t, uint64_t *cursor, size_t max,
 			break;
 		}
 	}
+	/* past the free slots that end the table, so that a walk whose
+	   last entries were removed ends now, not after an empty slice */
+	while (i < t->top && !(ct_idx(t, (uint32_t)i)->status & CT_ST_USED))
+		i++;
 	*cursor = i < t->top ? i : 0;
 	return (n);
 }

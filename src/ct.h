@@ -405,7 +405,7 @@ int		 ct_format(const struct ct_entry *e, uint64_t now_ms,
  * Visit up to max entries, resuming at *cursor (0 to start).  fn returning
  * non-zero stops the walk; fn may ct_remove() the entry it is given.
  * Returns the number of entries visited; *cursor is 0 once the walk has
- * covered the whole table.
+ * covered the whole table, in the call that visits its last entry.
  */
 size_t		 ct_walk(struct ct_table *t, uint64_t *cursor, size_t max,
 		    int (*fn)(struct ct_table *, struct ct_entry *, void *),

@@ -2185,6 +2185,85 @@ test_walk_remove_flush(void **state)
 	ct_free(t);
 }
 
+static int
+stop_at_each(struct ct_table *t, struct ct_entry *e, void *arg)
+{
+	size_t	*n = arg;
+
+	(*n)++;
+	return (1);
+}
+
+/*
+ * A walk ends in the call that visits the last entry, even when the
+ * slots after it were freed: no empty slice at the end.
+ */
+static void
+test_walk_exact(void **state)
+{
+	struct ct_table		*t = table(10000);
+	struct ct_result	 res;
+	uint64_t		 cur = 0;
+	size_t			 n = 0, slices = 0;
+	int			 i;
+
+	for (i = 0; i < 1000; i++) {
+		struct pkt p = udp("10.0.0.1", (uint16_t)(1000 + i),
+		    "10.0.0.2", 53);
+
+		assert_int_equal(pass(t, &p, 0, &res), CT_NEW);
+	}
+	/* the last 40 slots freed, and one in the middle: 959 left */
+	for (i = 960; i < 1000; i++) {
+		struct pkt p = udp("10.0.0.1", (uint16_t)(1000 + i),
+		    "10.0.0.2", 53);
+
+		ct_track(t, &p, 0, &res);
+		assert_non_null(res.entry);
+		ct_remove(t, res.entry);
+	}
+	{
+		struct pkt p = udp("10.0.0.1", 1500, "10.0.0.2", 53);
+
+		ct_track(t, &p, 0, &res);
+		assert_non_null(res.entry);
+		ct_remove(t, res.entry);
+	}
+	assert_int_equal(ct_count(t), 959);
+	do {
+		assert_true(slices < 100);
+		assert_true(ct_walk(t, &cur, 64, collect, &n) > 0);
+		slices++;
+	} while (cur != 0);
+	assert_int_equal(n, 959);
+	assert_int_equal(slices, 15);	/* 14 of 64, one of 63 */
+
+	/* a slice of exactly what is left ends the walk */
+	n = 0;
+	assert_int_equal(ct_walk(t, &cur, 959, collect, &n), 959);
+	assert_int_equal(cur, 0);
+
+	/* so does fn stopping the walk at the last entry */
+	n = slices = 0;
+	do {
+		assert_true(slices < 2000);
+		assert_int_equal(ct_walk(t, &cur, 64, stop_at_each, &n), 1);
+		slices++;
+	} while (cur != 0);
+	assert_int_equal(n, 959);
+	assert_int_equal(slices, 959);
+
+	/* fn removing what it is given: the walk still ends with the last */
+	slices = 0;
+	do {
+		assert_true(ct_walk(t, &cur, 100, remove_all, NULL) > 0);
+		slices++;
+	} while (cur != 0);
+	assert_int_equal(slices, 10);
+	assert_int_equal(ct_count(t), 0);
+	ct_free(t);
+}
+
 /* ---- eviction -------------------------------------------------------------- */
 
 static void
@@ -3277,6 +3356,7 @@ main(void)
 		cmocka_unit_test(test_related_tcp_v6_and_icmp),
 		cmocka_unit_test(test_find_related),
 		cmocka_unit_test(test_walk_remove_flush),
+		cmocka_unit_test(test_walk_exact),
 		cmocka_unit_test(test_evict),
 		cmocka_unit_test(test_evict_tiers),
 		cmocka_unit_test(test_evict_oldest),

@@ -621,6 +621,33 @@ test_noview_flush(void **state)
 	all_once(f, size, 4, 0);
 }
 
+/* A worker whose last slots were freed before the walk: its last slice
+   still ends it (no extra, empty one), so a walk of max takes exactly
+   slices_of() what is left; the freed entries are not handed out. */
+static void
+test_freed_tail(void **state)
+{
+	struct fix	*f = *state;
+	const unsigned	 size[] = { 10, 6, 4 }, left[] = { 7, 5, 3 };
+	const uint16_t	 gone[] = { 1007, 1008, 1009, 2000, 3003 };
+	const size_t	 max[] = { 1, 2, 3, 5, 7, 1000 };
+	struct ct_slice	 s;
+	unsigned	 i, k;
+
+	fill(f, size, 3);
+	for (i = 0; i < sizeof(gone) / sizeof(gone[0]); i++)
+		ct_remove(f->w[(gone[i] / 1000) - 1]->ct, f->ent[gone[i]]);
+	for (i = 0; i < sizeof(max) / sizeof(max[0]); i++) {
+		forget(f);
+		s = slice(f, 0);
+		assert_int_equal(walk(f, &s, max[i]),
+		    slices_of(left, 3, max[i]));
+		assert_int_equal(f->nvisit, 7 + 5 + 3);
+		for (k = 0; k < sizeof(gone) / sizeof(gone[0]); k++)
+			assert_int_equal(f->seen[gone[k]], 0);
+	}
+}
+
 /* A worker not running: -1 and ESRCH, the position kept; once it runs
    again the walk goes on from there. */
 static void
@@ -664,6 +691,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_view, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_noview_flush, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_freed_tail, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_not_running, setup,
 		    teardown),
