@@ -7,7 +7,8 @@
 #     wrong worker would be INVALID); time exceeded from a router about
 #     flows of either worker is RELATED and reaches the client (the error
 #     hashes to one queue, the flows to both: the other worker is asked),
-#     and so is a port unreachable in fragments, every fragment of it;
+#     and so is a port unreachable in fragments, every fragment of it
+#     (half of them about the other worker's flows, pinned there);
 #     a second instance exits 1 (pidfile, or the queue in use) and leaves
 #     the first alone;
 #  2. SIGKILL under iperf3 load: with --queue-bypass traffic flows within
@@ -355,12 +356,37 @@ check "errors about the other worker's flows were asked about ($d deferred)" \
 check "none was icmp-untracked-error" log_lacks "reason=icmp-untracked-error"
 check "every packet read got its verdict" test "$(lib_stat queued)" -eq "$(lib_stat verdicts)"
 # errors in fragments: all of a datagram's reach one worker, which asks
-# about it once it is whole; every fragment is RELATED
+# about it once it is whole; every fragment is RELATED.  The kernel's
+# hash (addresses and protocol, seeded at random) sends every IPv4 error
+# (S4 to C4) to one queue and every IPv6 one to one queue, which one we
+# cannot know; so the flows are pinned while they open, half to each
+# queue, and whichever it is, 8 IPv4 and 4 IPv6 errors are about the
+# other worker's flows (before the pins, all 24 flows could land on
+# their errors' worker, odds 2^-24, and the check missed the case).
+# pin -I|-D: add or remove the pins, flow i's probe to queue Q0 + i % 2
+pin()
+{
+	local i
+	for i in $(seq 1 16); do
+		in_d "$IPT" "$1" FORWARD -p udp -d "$FAR4.$i" --dport 33434 \
+		    -j NFQUEUE --queue-num $((Q0 + i % 2)) || return 1
+	done
+	for i in $(seq 1 8); do
+		in_d "$IP6T" "$1" FORWARD -p udp -d "$FAR6:$i" --dport 33434 \
+		    -j NFQUEUE --queue-num $((Q0 + i % 2)) || return 1
+	done
+}
+c0=$(lib_stat created 0); c1=$(lib_stat created 1)
+check "the 24 flows are pinned to the queues" pin -I
 # shellcheck disable=SC2086
 in_c "$PY" "$T_TMP/fragerr.py" flows "$C4" "$C6" $far4 $far6
 check "24 flows with known ports are open (their time exceeded came)" \
     wait_for 50 counter_ge "$NS_C" "$IPT" filter INPUT texc4 32
 wait_for 50 counter_ge "$NS_C" "$IP6T" filter INPUT texc6 16
+check "the pins are gone" pin -D
+c0=$(( $(lib_stat created 0) - c0 )); c1=$(( $(lib_stat created 1) - c1 ))
+check "each worker holds 12 of them ($c0 and $c1)" \
+    test "$c0" -eq 12 -a "$c1" -eq 12
 rel0=$(lib_stat related)
 # shellcheck disable=SC2086
 nf=$(in_s "$PY" "$T_TMP/fragerr.py" errors "$S4" "$S6" "$C4" "$C6" $far4 $far6)
