@@ -43,7 +43,6 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -52,6 +51,7 @@
 #include "nfqspid.h"
 #include "cacheline.h"
 #include "clock.h"
+#include "thread.h"
 
 #define FPD_ROUND_MS	20	/* an offload waits at most this long */
 #define FPD_IDLE_MS	86400000 /* no poll due: sleep until woken */
@@ -317,18 +317,8 @@ fpd_open(const struct config *cfg, unsigned nworkers, char *err,
 int
 fpd_start(struct fpd *d)
 {
-	sigset_t	 all, old;
-	int		 rc;
-
-	/* the main thread owns the signals */
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	rc = pthread_create(&d->thread, NULL, fpd_main, d);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (rc != 0) {
-		errno = rc;
+	if (spi_thread_start(&d->thread, fpd_main, d) == -1)
 		return (-1);
-	}
 	d->started = 1;
 	return (0);
 }

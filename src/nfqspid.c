@@ -41,6 +41,7 @@
 #include "nfqspid.h"
 #include "cacheline.h"
 #include "clock.h"
+#include "thread.h"
 
 #define ERRLEN		512
 #define WATCHDOG_CLOSE	2	/* s without a tick: the queue fails closed */
@@ -547,17 +548,12 @@ daemon_tick_stop(struct daemon *d)
 static void
 watchdog_start(struct daemon *d)
 {
-	sigset_t	 all, old;
-
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
 	if ((d->wd_last = calloc(d->nworkers, sizeof(*d->wd_last))) != NULL &&
 	    (d->wd_stale = calloc(d->nworkers, sizeof(*d->wd_stale))) != NULL &&
-	    pthread_create(&d->watchdog, NULL, watchdog_main, d) == 0)
+	    spi_thread_start(&d->watchdog, watchdog_main, d) == 0)
 		d->watching = 1;
 	else
 		log_warnx("watchdog: cannot start");
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
 /* After the main loop: stop reading, answer every packet already

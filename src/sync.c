@@ -27,7 +27,6 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +37,7 @@
 
 #include "sync_int.h"
 #include "clock.h"
+#include "thread.h"
 
 /* ---- the link's outside ------------------------------------------------ */
 
@@ -392,8 +392,6 @@ sync_start(struct sync *s)
 {
 	struct timeval	 flush = { 0, s->lk.cfg.flush_ms * 1000 };
 	struct timeval	 alive = { SYNC_ALIVE_MS / 1000, 0 };
-	sigset_t	 all, old;
-	int		 rc;
 
 	if ((s->base = event_base_new()) == NULL ||
 	    (s->rev = event_new(s->base, s->fd, EV_READ | EV_PERSIST,
@@ -412,15 +410,8 @@ sync_start(struct sync *s)
 	    event_add(s->flushev, &flush) == -1 ||
 	    event_add(s->aliveev, &alive) == -1)
 		return (-1);
-	/* the main thread owns the signals */
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	rc = pthread_create(&s->thread, NULL, sync_main, s);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (rc != 0) {
-		errno = rc;
+	if (spi_thread_start(&s->thread, sync_main, s) == -1)
 		return (-1);
-	}
 	s->started = 1;
 	return (0);
 }

@@ -22,7 +22,6 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -31,6 +30,7 @@
 #include <event2/thread.h>
 
 #include "worker_int.h"
+#include "thread.h"
 
 void
 worker_audit(struct worker *w, const struct verdict *v, const struct pkt *p,
@@ -497,8 +497,6 @@ worker_start(struct worker *w, struct event_base *mainbase,
     void (*dead)(struct worker *, void *), void *arg)
 {
 	struct timeval	 tv = { 0, WORKER_TICK_MS * 1000 };
-	sigset_t	 all, old;
-	int		 rc;
 
 	w->dead = dead;
 	w->deadarg = arg;
@@ -523,15 +521,9 @@ worker_start(struct worker *w, struct event_base *mainbase,
 	w->summary_ms = w->ran_ms = spi_now_ms();
 	limit_bucket_init(&w->auditrate, w->cfg->log_rate, w->summary_ms);
 
-	/* the main thread owns the signals */
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
 	w->running = 1;
-	rc = pthread_create(&w->thread, NULL, worker_main, w);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (rc != 0) {
+	if (spi_thread_start(&w->thread, worker_main, w) == -1) {
 		w->running = 0;
-		errno = rc;
 		return (-1);
 	}
 	w->started = 1;
