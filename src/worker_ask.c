@@ -68,6 +68,39 @@ worker_ask_timer(struct worker *w)
 	(void)evtimer_add(w->asktimer, &tv);
 }
 
+/* A free slot for a packet of len bytes; NULL if there is none. */
+static struct worker_defer *
+worker_defer_slot(struct worker *w, size_t len)
+{
+	unsigned	 i;
+
+	if (w->ndefer == WORKER_DEFER || len > sizeof(w->defer[0].buf))
+		return (NULL);
+	for (i = 0; i < WORKER_DEFER; i++)
+		if (w->defer[i].seq == 0)
+			return (&w->defer[i]);
+	return (NULL);
+}
+
+/* Slot d, its seq set, holds np (len bytes of it from data) from now on,
+   until its answer or WORKER_ASK_MS. */
+static void
+worker_defer_hold(struct worker *w, struct worker_defer *d,
+    const struct nq_packet *np, const uint8_t *data, size_t len,
+    const char *in, const char *out)
+{
+	d->id = np->id;
+	d->since = np->ts_ms;
+	d->np = *np;
+	d->np.data = d->buf;
+	d->np.len = len;
+	memcpy(d->buf, data, len);
+	snprintf(d->in, sizeof(d->in), "%s", in);
+	snprintf(d->out, sizeof(d->out), "%s", out);
+	if (w->ndefer++ == 0)
+		worker_ask_timer(w);
+}
+
 /*
  * Ask the other workers about the ICMP error p; 0 if its verdict now
  * waits for their answers, -1 if it is decided as it is (one worker,
@@ -80,7 +113,7 @@ worker_ask(struct worker *w, const struct nq_packet *np, const struct pkt *p,
     const struct verdict *v, const char *in, const char *out,
     const struct frag_result *fr)
 {
-	struct worker_defer	*d = NULL;
+	struct worker_defer	*d;
 	struct worker_ask	*a;
 	const uint8_t		*data = np->data;
 	size_t			 len = np->len;
@@ -93,15 +126,8 @@ worker_ask(struct worker *w, const struct nq_packet *np, const struct pkt *p,
 		len = fr->len < sizeof(d->buf) ? fr->len : sizeof(d->buf);
 	}
 	n = __atomic_load_n(&w->npeers, __ATOMIC_ACQUIRE);
-	if (n < 2 || w->ndefer == WORKER_DEFER || len > sizeof(d->buf) ||
-	    __atomic_load_n(&w->stopping, __ATOMIC_SEQ_CST))
-		return (-1);
-	for (i = 0; i < WORKER_DEFER; i++)
-		if (w->defer[i].seq == 0) {
-			d = &w->defer[i];
-			break;
-		}
-	if (d == NULL)
+	if (n < 2 || __atomic_load_n(&w->stopping, __ATOMIC_SEQ_CST) ||
+	    (d = worker_defer_slot(w, len)) == NULL)
 		return (-1);
 	if (++w->askseq == 0)
 		w->askseq = 1;
@@ -125,23 +151,14 @@ worker_ask(struct worker *w, const struct nq_packet *np, const struct pkt *p,
 		d->seq = 0;
 		return (-1);
 	}
-	d->id = np->id;
-	d->since = np->ts_ms;
-	d->np = *np;
-	d->np.data = d->buf;
-	d->np.len = len;
-	memcpy(d->buf, data, len);
 	d->p = *p;
 	d->p.data = d->buf;
 	d->p.len = len;
 	d->v = *v;
-	snprintf(d->in, sizeof(d->in), "%s", in);
-	snprintf(d->out, sizeof(d->out), "%s", out);
 	d->nids = fr != NULL ? fr->n : 0;
 	if (d->nids > 0)
 		memcpy(d->ids, fr->ids, d->nids * sizeof(d->ids[0]));
-	if (w->ndefer++ == 0)
-		worker_ask_timer(w);
+	worker_defer_hold(w, d, np, data, len, in, out);
 	return (0);
 }
 
@@ -214,32 +231,16 @@ static struct worker_defer *
 worker_adopt_hold(struct worker *w, const struct nq_packet *np,
     const struct ct_tuple *k, uint32_t seq, const char *in, const char *out)
 {
-	struct worker_defer	*d = NULL;
-	unsigned		 i;
+	struct worker_defer	*d;
 
-	if (w->ndefer == WORKER_DEFER || np->len > sizeof(d->buf))
-		return (NULL);
-	for (i = 0; i < WORKER_DEFER; i++)
-		if (w->defer[i].seq == 0) {
-			d = &w->defer[i];
-			break;
-		}
-	if (d == NULL)
+	if ((d = worker_defer_slot(w, np->len)) == NULL)
 		return (NULL);
 	memset(d, 0, offsetof(struct worker_defer, buf));
 	d->seq = seq;
 	d->adopt = 1;
 	d->order = w->adoptseq++;
 	d->k = *k;
-	d->id = np->id;
-	d->since = np->ts_ms;
-	d->np = *np;
-	d->np.data = d->buf;
-	memcpy(d->buf, np->data, np->len);
-	snprintf(d->in, sizeof(d->in), "%s", in);
-	snprintf(d->out, sizeof(d->out), "%s", out);
-	if (w->ndefer++ == 0)
-		worker_ask_timer(w);
+	worker_defer_hold(w, d, np, np->data, np->len, in, out);
 	w->nadopt++;
 	return (d);
 }
