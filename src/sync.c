@@ -156,16 +156,11 @@ sync_ct(struct sync *s, unsigned wid, int event, const struct ct_table *t,
     const struct ct_entry *e, const struct config *cfg)
 {
 	struct sync_rec	*rec;
-	uint32_t	 ri;
 
 	if ((rec = synclink_slot(&s->lk, wid)) == NULL)
 		return;
-	ct_export(t, e, &rec->s);
-	rec->op = event == CT_EVENT_DESTROY ? SYNC_OP_DELETE : SYNC_OP_UPSERT;
-	rec->rule[0] = '\0';
-	if ((ri = ct_entry_rule(e)) < cfg->nrules)
-		snprintf(rec->rule, sizeof(rec->rule), "%s",
-		    cfg->rules[ri].name);
+	sync_rec_fill(rec, event == CT_EVENT_DESTROY ? SYNC_OP_DELETE :
+	    SYNC_OP_UPSERT, t, e, cfg);
 	if (synclink_commit(&s->lk, wid) && s->wakeev != NULL)
 		sync_wake(s);
 }

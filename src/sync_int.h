@@ -46,6 +46,12 @@ void	 sync_alive(struct sync *, uint64_t now);
 void	 sync_command(struct sync *, uint64_t now);
 void	 sync_publish(struct sync *, uint64_t now);
 
+/* worker_sync.c: the record of e, as a change (sync_ct()) and the bulk
+   send it */
+void	 sync_rec_fill(struct sync_rec *r, uint8_t op,
+	    const struct ct_table *t, const struct ct_entry *e,
+	    const struct config *cfg);
+
 /* worker_sync.c, run in the worker's thread by worker_call() */
 void	 worker_sync_apply(struct worker *, void *batch);
 void	 worker_sync_slice(struct worker *, void *slice);

@@ -286,18 +286,19 @@ worker_sync_seen(struct worker *w, const struct ct_entry *e)
 		worker_synced_add(w, -1);
 }
 
-/* The record of e, as the bulk sends it: the rule by name. */
-static void
-worker_sync_record(struct worker *w, struct ct_entry *e, struct sync_rec *r)
+/* The record of e, a change or the bulk's: the rule by name. */
+void
+sync_rec_fill(struct sync_rec *r, uint8_t op, const struct ct_table *t,
+    const struct ct_entry *e, const struct config *cfg)
 {
 	uint32_t	 ri;
 
-	ct_export(w->ct, e, &r->s);
-	r->op = SYNC_OP_UPSERT;
+	ct_export(t, e, &r->s);
+	r->op = op;
 	r->rule[0] = '\0';
-	if ((ri = ct_entry_rule(e)) < w->cfg->nrules)
+	if ((ri = ct_entry_rule(e)) < cfg->nrules)
 		snprintf(r->rule, sizeof(r->rule), "%s",
-		    w->cfg->rules[ri].name);
+		    cfg->rules[ri].name);
 }
 
 /*
@@ -314,7 +315,7 @@ worker_sync_give(struct worker *w, const struct ct_tuple *k,
 	ct_expire(w->ct, spi_now_ms());
 	if ((e = ct_lookup(w->ct, k)) == NULL)
 		return (0);
-	worker_sync_record(w, e, r);
+	sync_rec_fill(r, SYNC_OP_UPSERT, w->ct, e, w->cfg);
 	w->importing = w->moving = 1;
 	ct_remove(w->ct, e);
 	w->importing = w->moving = 0;
@@ -339,7 +340,7 @@ worker_sync_slice_one(struct ct_table *t, struct ct_entry *e, void *arg)
 	struct worker		*w = arg;
 	struct sync_slice	*sl = w->sync_slice;
 
-	worker_sync_record(w, e, &sl->rec[sl->n++]);
+	sync_rec_fill(&sl->rec[sl->n++], SYNC_OP_UPSERT, w->ct, e, w->cfg);
 	return (sl->n == sl->max);
 }
 
