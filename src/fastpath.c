@@ -338,17 +338,19 @@ fastpath_add(struct fastpath *fp, const struct fp_conn *c, size_t n,
 		if (batch_open(fp, &b) == -1 || (k = pick_conns(fp, &b, c + i,
 		    n - i, sel, at, &nsel, fresh, &nfresh)) == -1)
 			return (-1);
-		if (nsel == 0)
-			continue;
-		if (batch_send(fp, &b, sel, nsel, 0) == -1)
+		if (nsel > 0 && batch_send(fp, &b, sel, nsel, 0) == -1)
 			return (-1);
 		/* applied whole: the chains are there */
 		for (j = 0; j < nfresh; j++) {
 			*mark_slot(fp, fresh[j]) = fresh[j];
 			fp->nmarks++;
 		}
+		/* looked at and passed over: no room for their marks, with
+		   the batch's own chains made (had it failed, there might
+		   have been) */
+		memset(in + i, FP_ADD_NOROOM, (size_t)k);
 		for (j = 0; j < nsel; j++)
-			in[i + at[j]] = 1;
+			in[i + at[j]] = FP_ADD_IN;
 	}
 	return (0);
 }

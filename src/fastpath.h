@@ -86,13 +86,19 @@ struct fastpath	*fastpath_open(const struct fp_params *p);
  * Put conns in, both directions each, replacing earlier elements of the
  * same tuples (their counters start again), in transactions of up to
  * 128 connections (fewer when they bring new marks), each all or none;
- * in[i] says whether c[i] is in.  A connection whose mark would need a
- * chain past the 4096 the table keeps stays out, and the others go on.
- * 0, or -1 at the first transaction that failed (those before it are
- * in).  EINVAL (checked before any): a conn of another family or
- * protocol, or one whose mark has FP_BYPASS_MARK.  A connection's mark
- * must not change while it is in: take it out or flush first.
+ * in[i] says what became of c[i] (FP_ADD_*).  A connection whose mark
+ * would need a chain past the 4096 the table keeps stays out, and the
+ * others go on.  0, or -1 at the first transaction that failed (those
+ * before it are in).  EINVAL (checked before any): a conn of another
+ * family or protocol, or one whose mark has FP_BYPASS_MARK.  A
+ * connection's mark must not change while it is in: take it out or
+ * flush first.
  */
+#define FP_ADD_OUT	0	/* not in: its transaction failed, or came
+				   after one that did (try again) */
+#define FP_ADD_IN	1
+#define FP_ADD_NOROOM	2	/* not in, and never while the chains
+				   stay: its mark's would pass the 4096 */
 int		 fastpath_add(struct fastpath *fp, const struct fp_conn *c,
 		    size_t n, uint8_t *in);
 /* Take conns out, both directions; ones already gone are no error. */

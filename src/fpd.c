@@ -410,6 +410,7 @@ fpd_stats(struct fpd *d, struct fp_stats *s)
 	s->renewed += d->st.renewed;
 	s->strays += d->st.strays;
 	s->refused += d->st.refused;
+	s->retried += d->st.retried;
 	pthread_mutex_unlock(&d->mtx);
 }
 

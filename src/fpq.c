@@ -18,6 +18,16 @@
  * (ops->get), so that a connection that ends shows every packet the
  * kernel passed.
  *
+ * An offload whose transaction failed (ops->add's -1: a full socket
+ * buffer, a full map, the kernel's memory) is tried again: it waits in
+ * the book, FPQ_RETRY, until its back-off runs out (FPQ_RETRY_MS, twice
+ * that after each failure), then the next poll stages it again; after
+ * FPQ_RETRIES tries it is refused as below.  Its worker counts it as
+ * offloaded meanwhile, as it does one staged.  Such a transaction may
+ * have been applied though its answer was lost: one the kernel's dump
+ * shows is in, and its removal goes to the kernel whatever, its last
+ * counts read first.
+ *
  * An offload the kernel did not take leaves the book once its worker
  * is told (ops->refuse).  While that worker's back ring is full, it
  * stays, refused, on a list of notices owed, told again at each apply:
@@ -126,21 +136,24 @@ fpq_port_free(struct fpq_port *p)
 
 /* ---- the book -------------------------------------------------------- */
 
-enum { FPQ_STAGED = 1, FPQ_IN, FPQ_REFUSED };
+enum { FPQ_STAGED = 1, FPQ_IN, FPQ_RETRY, FPQ_REFUSED };
 
 struct fpq_node {
 	struct fpq_node	*next;		/* hash chain */
 	struct fp_conn	 c;
 	unsigned	 w;		/* its worker */
-	uint8_t		 state;		/* FPQ_STAGED, FPQ_IN, FPQ_REFUSED */
+	uint8_t		 state;		/* FPQ_STAGED, FPQ_IN, FPQ_RETRY,
+					   FPQ_REFUSED */
 	uint8_t		 renew;		/* staged again: it was in */
 	uint8_t		 seen;		/* in the kernel's last dump */
+	uint8_t		 tries;		/* failed transactions it was in */
 	uint32_t	 stage;		/* FPQ_STAGED: index in add[] */
 	union {
 		struct {		/* the kernel's counts handed over */
 			uint64_t	 pkts;
 			uint64_t	 bytes;
 		};
+		uint64_t	 due;	/* FPQ_RETRY: tried again from */
 		struct {		/* FPQ_REFUSED: the notices owed */
 			struct fpq_node	 *onext;
 			struct fpq_node	**oprev;
@@ -174,6 +187,8 @@ struct fpq_book {
 	int		 owed;
 	/* refused, their workers not told yet (FPQ_REFUSED) */
 	struct fpq_node	*notices;
+	size_t		 nretry;	/* FPQ_RETRY nodes */
+	uint64_t	 now;		/* the round's clock */
 	uint64_t	 polled_ms;	/* fpq_book_round()'s last poll */
 	struct fp_stats	 st;
 };
@@ -274,7 +289,7 @@ fpq_book_empty(struct fpq_book *b)
 		b->bucket[i] = NULL;
 	}
 	b->notices = NULL;
-	b->count = b->nadd = b->ndel = 0;
+	b->count = b->nadd = b->ndel = b->nretry = 0;
 }
 
 void
@@ -296,7 +311,8 @@ fpq_unlink(struct fpq_book *b, struct fpq_node **pp)
 		if (n->onext != NULL)
 			n->onext->oprev = n->oprev;
 		*n->oprev = n->onext;
-	}
+	} else if (n->state == FPQ_RETRY)
+		b->nretry--;
 	*pp = n->next;
 	free(n);
 	b->count--;
@@ -404,9 +420,20 @@ fpq_book_last(struct fpq_book *b)
 		fpq_gone_credit(b, i, &b->last[i]);
 }
 
+/* n's transaction failed: tried again once its back-off runs out (the
+   next poll after that stages it). */
+static void
+fpq_book_defer(struct fpq_book *b, struct fpq_node *n)
+{
+	n->state = FPQ_RETRY;
+	n->due = b->now + ((uint64_t)FPQ_RETRY_MS << n->tries++);
+	b->nretry++;
+}
+
 int
 fpq_book_apply(struct fpq_book *b)
 {
+	struct fpq_node	*n;
 	size_t		 i, m;
 	int		 rc;
 
@@ -431,18 +458,26 @@ fpq_book_apply(struct fpq_book *b)
 	b->nadd = 0;
 	if (m == 0)
 		return (0);
-	if (b->ops.add(b->arg, b->add, m, b->in) == -1)
+	for (i = 0; i < m; i++)
+		if (b->addn[i]->tries > 0 && !b->addn[i]->renew)
+			b->st.retried++;
+	if ((rc = b->ops.add(b->arg, b->add, m, b->in)) == -1)
 		b->st.errors++;
 	for (i = 0; i < m; i++) {
-		if (b->in[i] || b->addn[i]->renew) {
+		n = b->addn[i];
+		if (b->in[i] == FP_ADD_IN || n->renew) {
 			/* a failed renewal: as it was, in with its counts */
-			b->addn[i]->state = FPQ_IN;
-			b->addn[i]->renew = 0;
-		} else {
-			/* its worker stops counting it, and offering it,
-			   once told */
+			n->state = FPQ_IN;
+			n->renew = n->tries = 0;
+		} else if (rc == -1 && b->in[i] == FP_ADD_OUT &&
+		    n->tries < FPQ_RETRIES)
+			fpq_book_defer(b, n);
+		else {
+			/* no room for its mark, or tried often enough: its
+			   worker stops counting it, and offering it, once
+			   told */
 			b->st.refused++;
-			fpq_book_tell(b, b->addn[i]);
+			fpq_book_tell(b, n);
 		}
 	}
 	return (0);
@@ -489,9 +524,9 @@ fpq_book_del(struct fpq_book *b, const struct fpq_item *it)
 	int		  rc = 0;
 
 	if ((n = *(pp = fpq_slot(b, &it->c))) == NULL)
-		return (0);	/* never got in (a failed or stale add) */
+		return (0);	/* never got in (a refused or stale add) */
 	if (n->state == FPQ_REFUSED ||
-	    (n->state == FPQ_STAGED && !n->renew)) {
+	    (n->state == FPQ_STAGED && !n->renew && n->tries == 0)) {
 		/* not in the kernel; a refusal not told is moot: the
 		   connection is gone */
 		if (n->state == FPQ_STAGED)
@@ -499,6 +534,7 @@ fpq_book_del(struct fpq_book *b, const struct fpq_item *it)
 		fpq_unlink(b, pp);
 		return (0);
 	}
+	/* in, or maybe (a failed transaction's answer lost) */
 	if (n->state == FPQ_STAGED)
 		b->addn[n->stage] = NULL;
 	if (b->ndel == FPQ_BATCH) {
@@ -506,10 +542,13 @@ fpq_book_del(struct fpq_book *b, const struct fpq_item *it)
 		pp = fpq_slot(b, &it->c);
 	}
 	/* staged to go in again, its counts were handed over and set
-	   to 0: the kernel's are old, no credit */
-	b->gone[b->ndel].w = n->state == FPQ_STAGED ? UINT_MAX : n->w;
-	b->gone[b->ndel].pkts = n->pkts;
-	b->gone[b->ndel].bytes = n->bytes;
+	   to 0: the kernel's are old, no credit; one that waits to be
+	   tried again had nothing handed over, the kernel's (if any)
+	   are all its own */
+	b->gone[b->ndel].w = n->state == FPQ_STAGED && n->renew ? UINT_MAX :
+	    n->w;
+	b->gone[b->ndel].pkts = n->state == FPQ_RETRY ? 0 : n->pkts;
+	b->gone[b->ndel].bytes = n->state == FPQ_RETRY ? 0 : n->bytes;
 	b->del[b->ndel++] = n->c;
 	fpq_unlink(b, pp);
 	return (rc);
@@ -534,6 +573,21 @@ fpq_book_pending(const struct fpq_book *b)
 	return (b->nadd > 0 || b->ndel > 0);
 }
 
+/* Every offload that waits to be tried again goes. */
+static void
+fpq_book_drop_retries(struct fpq_book *b)
+{
+	struct fpq_node	**pp;
+	size_t		  i;
+
+	for (i = 0; i < b->nbucket && b->nretry > 0; i++)
+		for (pp = &b->bucket[i]; *pp != NULL; )
+			if ((*pp)->state == FPQ_RETRY)
+				fpq_unlink(b, pp);
+			else
+				pp = &(*pp)->next;
+}
+
 int
 fpq_book_flush(struct fpq_book *b, uint32_t *epoch)
 {
@@ -541,11 +595,13 @@ fpq_book_flush(struct fpq_book *b, uint32_t *epoch)
 
 	*epoch = ++b->epoch;
 	fpq_book_forgive(b);
-	/* what is staged to go in is of the old epoch: it stays out */
+	/* what is staged to go in, or waits to be tried again, is of the
+	   old epoch: it stays out */
 	for (i = 0; i < b->nadd; i++)
 		if (b->addn[i] != NULL)
 			fpq_unlink(b, fpq_slot(b, &b->add[i]));
 	b->nadd = 0;
+	fpq_book_drop_retries(b);
 	if (b->ops.flush(b->arg) == -1) {
 		/* the removals stay staged, the rest stays known */
 		b->st.errors++;
@@ -586,6 +642,20 @@ fpq_book_counts(struct fpq_book *b, const struct fp_conn *c,
 		}
 		b->st.strays++;
 		return (-1);
+	}
+	if (n->state == FPQ_REFUSED) {
+		/* refused after a failed transaction that was applied,
+		   its answer lost: out with it */
+		b->st.strays++;
+		return (-1);
+	}
+	if (n->state == FPQ_RETRY) {
+		/* its failed transaction was applied, the answer lost:
+		   in, with all the kernel counted its own */
+		b->nretry--;
+		n->state = FPQ_IN;
+		n->tries = 0;
+		n->pkts = n->bytes = 0;
 	}
 	if (n->state != FPQ_IN)
 		return (0);
@@ -628,6 +698,27 @@ fpq_book_sweep(struct fpq_book *b)
 		}
 }
 
+void
+fpq_book_retry(struct fpq_book *b)
+{
+	struct fpq_node	*n;
+	size_t		 i;
+
+	if (b->owed)
+		return;
+	for (i = 0; i < b->nbucket && b->nretry > 0; i++)
+		for (n = b->bucket[i]; n != NULL; n = n->next)
+			if (n->state == FPQ_RETRY && n->due <= b->now &&
+			    b->nadd < FPQ_BATCH) {
+				b->nretry--;
+				n->state = FPQ_STAGED;
+				n->stage = (uint32_t)b->nadd;
+				n->pkts = n->bytes = 0;
+				b->add[b->nadd] = n->c;
+				b->addn[b->nadd++] = n;
+			}
+}
+
 /* ---- the thread's round ---------------------------------------------- */
 
 static int
@@ -646,6 +737,8 @@ fpq_book_poll(struct fpq_book *b, uint64_t now)
 		b->st.errors++;
 	else
 		fpq_book_sweep(b);
+	/* after the dump, which may have found some in */
+	fpq_book_retry(b);
 }
 
 /*
@@ -683,6 +776,7 @@ fpq_book_round(struct fpq_book *b, struct fpq_port *ports, unsigned n,
 	unsigned	 w;
 	int		 busy = flush;
 
+	b->now = now;
 	for (w = 0; w < n; w++)
 		while (fpq_ring_pop(&ports[w].out, &it)) {
 			busy = 1;
@@ -710,7 +804,7 @@ fpq_book_round(struct fpq_book *b, struct fpq_port *ports, unsigned n,
 void
 fpq_book_clock(struct fpq_book *b, uint64_t now)
 {
-	b->polled_ms = now;
+	b->now = b->polled_ms = now;
 }
 
 uint64_t

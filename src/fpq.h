@@ -53,7 +53,10 @@ struct fp_stats {
 	uint64_t	 refused;	/* offloads that stayed out: their
 					   marks' chains would pass the
 					   table's 4096, or the kernel
-					   refused their transaction */
+					   failed their transaction
+					   FPQ_RETRIES + 1 times */
+	uint64_t	 retried;	/* offloads sent again after their
+					   transaction failed (each try) */
 };
 
 /* ---- the rings ------------------------------------------------------- */
@@ -126,8 +129,9 @@ struct fpq_shared {
 
 /*
  * What the book does with the kernel, through the thread: add, del,
- * flush, get and counters as fastpath_add() (in[i]: c[i] went in,
- * whatever it returns), fastpath_del(), fastpath_flush(),
+ * flush, get and counters as fastpath_add() (in[i], FP_ADD_*: c[i] went
+ * in, whatever it returns; out, to be tried again if it returns -1,
+ * refused if not or for FP_ADD_NOROOM), fastpath_del(), fastpath_flush(),
  * fastpath_get() and fastpath_counters() (cb once for every connection
  * the kernel holds; those cb says -1 of are strays, taken out); credit
  * hands worker w the kernel's new counts of c (0, or -1: its ring is
@@ -152,6 +156,11 @@ struct fpq_ops {
 
 /* Items staged before the book calls the kernel by itself. */
 #define FPQ_BATCH	512
+/* An offload whose transaction failed is tried again this long after,
+   twice that after each failure, FPQ_RETRIES times at most (1 s to 32
+   s, about a minute in all); then it is refused. */
+#define FPQ_RETRY_MS	1000
+#define FPQ_RETRIES	6
 
 struct fpq_book;
 struct fpq_book	*fpq_book_new(const struct fpq_ops *ops, void *arg);
@@ -178,12 +187,17 @@ int		 fpq_book_owed(const struct fpq_book *b);
 uint32_t	 fpq_book_epoch(const struct fpq_book *b);
 /* The kernel's counts of c (fastpath_counters()): what is new goes to
    its worker through ops->credit.  -1 for a connection the book does
-   not hold, nor has staged to go out: the kernel's copy is a stray. */
+   not hold, nor has staged to go out, or has refused: the kernel's
+   copy is a stray.  One that waits to be tried again is in. */
 int		 fpq_book_counts(struct fpq_book *b, const struct fp_conn *c,
 		    const struct fp_counts *n);
 /* After a whole dump: what is in the book but was not in the dump is
    staged to go in again. */
 void		 fpq_book_sweep(struct fpq_book *b);
+/* The offloads whose back-off ran out by the book's clock (the round's
+   now, or fpq_book_clock()'s), staged to be tried again; none while a
+   flush is owed. */
+void		 fpq_book_retry(struct fpq_book *b);
 /*
  * One round of the fast path's thread (fpd.c), at now_ms: every item
  * the n workers' out rings hold, into the book; the kernel table
@@ -191,7 +205,8 @@ void		 fpq_book_sweep(struct fpq_book *b);
  * sh->flush (a removal that did not fit), its counters read first; what
  * is staged, applied (a failed removal empties the table); then, every
  * FPQ_POLL_MS unless a flush is owed, the kernel's counters read
- * (ops->counters) and the book swept.  A flush's new epoch goes to
+ * (ops->counters), the book swept and the offloads due to be tried
+ * again staged (fpq_book_retry()).  A flush's new epoch goes to
  * sh->epoch once the kernel was asked, whatever it answered, and one
  * the kernel refused sets sh->flush again, for the next round.  Returns
  * whether the round found work, or left some for the next (staged
@@ -202,12 +217,13 @@ int		 fpq_book_round(struct fpq_book *b, struct fpq_port *ports,
 		    unsigned n, struct fpq_shared *sh, int flush,
 		    uint64_t now_ms);
 /* The poll clock starts at now_ms (the thread's start): the first poll
-   is due FPQ_POLL_MS after it. */
+   is due FPQ_POLL_MS after it.  Also sets the book's clock. */
 void		 fpq_book_clock(struct fpq_book *b, uint64_t now_ms);
 /* ms until the next poll is due at now_ms (0: due). */
 uint64_t	 fpq_book_poll_in(const struct fpq_book *b, uint64_t now_ms);
 /* Connections the book believes the kernel holds (or is about to),
-   and those refused whose workers were not told yet. */
+   those to be tried again, and those refused whose workers were not
+   told yet. */
 size_t		 fpq_book_count(const struct fpq_book *b);
 void		 fpq_book_stats(const struct fpq_book *b, struct fp_stats *s);
 

@@ -114,7 +114,8 @@ static const struct status_counter counters[] = {
 	{ "offload_stale", "fastpath_stale_total", "Offloads a flush of the kernel's table passed by (made again by the next packet).", COUNTER, WS(fp.stale) },
 	{ "offload_renewed", "fastpath_renewed_total", "Offloaded connections put in the kernel's table again after their elements timed out.", COUNTER, WS(fp.renewed) },
 	{ "offload_strays", "fastpath_strays_total", "Connections found in the kernel's table that nfqspid did not hold (a change that failed half way), taken out.", COUNTER, WS(fp.strays) },
-	{ "offload_refused", "fastpath_refused_total", "Offloads the kernel's table did not take (a mark past its 4096 chains, or a change that failed): those connections stay on the queue.", COUNTER, WS(fp.refused) },
+	{ "offload_refused", "fastpath_refused_total", "Offloads the kernel's table did not take (a mark past its 4096 chains, or a change that failed 7 times): those connections stay on the queue.", COUNTER, WS(fp.refused) },
+	{ "offload_retried", "fastpath_retried_total", "Offloads sent to the kernel's table again after a change that failed (each try).", COUNTER, WS(fp.retried) },
 };
 
 #define NCOUNTERS	(sizeof(counters) / sizeof(counters[0]))

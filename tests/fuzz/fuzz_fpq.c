@@ -14,7 +14,8 @@
  * new one take its tuple, the kernel refuses changes or flushes, leaves
  * a connection out, counts packets or lets an element time out, and
  * the thread runs its rounds (fpq_book_round(), the daemon's own, at a
- * clock the script moves), asked to flush or not.  The workers are
+ * clock the script moves), asked to flush or not.  A change the kernel
+ * fails may have been applied all the same (its answer lost).  The workers are
  * modelled as worker_fp.c behaves: what they believe is offloaded, the
  * epoch they see, the refusals they are told of.
  *
@@ -24,7 +25,12 @@
  * is in the kernel; the kernel never changes while a flush is owed but
  * to lose elements, nor is its table read (a read renews every
  * element); no worker is credited more packets than the kernel passed,
- * and credits and refusals reach the right worker.
+ * and credits and refusals reach the right worker.  An offload whose
+ * transaction failed is tried again, not before its back-off ran out
+ * (FPQ_RETRY_MS, doubled each failure) and at the first round after
+ * the first poll after that; it is refused only after FPQ_RETRIES
+ * tries, or for a mark with no chain; one whose answer was lost is no
+ * longer in the dark after the next poll (taken as in, or a stray).
  */
 #include <sys/socket.h>
 #include <netinet/in.h>
@@ -49,9 +55,19 @@ struct model {
 	uint8_t		 dropped[NCONN];	/* timed out */
 	int		 fail_add, fail_del, fail_flush;
 	size_t		 take;			/* fail_add: these go in */
+	int		 lost;			/* and the failed one too,
+						   its answer lost */
 	int		 out;			/* this one stays out; -1 */
 	int		 owed;			/* it refused the last flush */
 	uint8_t		 stray[NCONN];		/* a removal it refused */
+	uint8_t		 dark[NCONN];		/* in, its answer lost */
+	/* the book, as the kernel saw it */
+	uint8_t		 bookin[NCONN];		/* in: a failure renews */
+	uint8_t		 retry[NCONN];		/* to be tried again */
+	uint8_t		 tries[NCONN];		/* failed transactions */
+	uint64_t	 due[NCONN];		/* retry: not before */
+	uint8_t		 swept[NCONN];		/* retry: due at a poll */
+	uint8_t		 noroom[NCONN];		/* no chain for its mark */
 	/* the workers */
 	uint8_t		 view[NCONN];		/* offloaded, they believe */
 	uint8_t		 refused[NCONN];	/* not offered again */
@@ -98,6 +114,35 @@ index_of(const struct fp_conn *c)
 
 /* ---- the kernel, as the book's ops ---------------------------------- */
 
+/* i into the kernel's table: the book knows, or (dark) not yet */
+static void
+k_put(unsigned i, int dark)
+{
+	M.owe[i] = M.stray[i] = 0;
+	if (!M.in[i])
+		M.kpkts[i] = 0;
+	M.in[i] = 1;
+	M.dropped[i] = 0;
+	M.dark[i] = (uint8_t)dark;
+	if (!dark) {
+		M.bookin[i] = 1;
+		M.tries[i] = 0;
+	}
+}
+
+/* i's transaction failed: a renewal stays in the book as it was, an
+   offload waits to be tried again, FPQ_RETRIES times */
+static void
+k_failed(unsigned i)
+{
+	if (M.bookin[i])
+		return;
+	if (++M.tries[i] <= FPQ_RETRIES) {
+		M.retry[i] = 1;
+		M.due[i] = M.now + ((uint64_t)FPQ_RETRY_MS << (M.tries[i] - 1));
+	}
+}
+
 static int
 k_add(void *arg, const struct fp_conn *c, size_t n, uint8_t *in)
 {
@@ -108,21 +153,32 @@ k_add(void *arg, const struct fp_conn *c, size_t n, uint8_t *in)
 	/* nothing goes in while the table still holds the orphans of a
 	   flush that failed */
 	CHECK(!M.owed);
-	memset(in, 0, n);
+	memset(in, FP_ADD_OUT, n);
+	for (j = 0; j < n; j++) {
+		i = index_of(&c[j]);
+		if (M.retry[i]) {
+			/* tried again: not before its time */
+			CHECK(M.now >= M.due[i]);
+			M.retry[i] = M.swept[i] = 0;
+		}
+	}
 	for (j = 0; j < n; j++) {
 		i = index_of(&c[j]);
 		if (M.fail_add && j == M.take) {
-			errno = ENOSPC;
+			if (M.lost)
+				k_put(i, 1);
+			for (; j < n; j++)
+				k_failed(index_of(&c[j]));
+			errno = ENOBUFS;
 			return (-1);
 		}
-		if ((int)i == M.out)
+		if ((int)i == M.out) {
+			in[j] = FP_ADD_NOROOM;
+			M.noroom[i] = 1;
 			continue;
-		in[j] = 1;
-		M.owe[i] = M.stray[i] = 0;
-		if (!M.in[i])
-			M.kpkts[i] = 0;
-		M.in[i] = 1;
-		M.dropped[i] = 0;
+		}
+		in[j] = FP_ADD_IN;
+		k_put(i, 0);
 	}
 	return (0);
 }
@@ -130,11 +186,18 @@ k_add(void *arg, const struct fp_conn *c, size_t n, uint8_t *in)
 static int
 k_del(void *arg, const struct fp_conn *c, size_t n)
 {
-	size_t	 j;
+	size_t		 j;
+	unsigned	 i;
 
 	(void)arg;
+	for (j = 0; j < n; j++) {
+		i = index_of(&c[j]);
+		/* out of the book */
+		M.bookin[i] = M.retry[i] = M.swept[i] = M.tries[i] = 0;
+		M.dark[i] = 0;
+	}
 	if (M.fail_del) {
-		/* out of the book already: strays till the flush */
+		/* strays till the flush */
 		for (j = 0; j < n; j++)
 			M.stray[index_of(&c[j])] = M.in[index_of(&c[j])];
 		errno = EIO;
@@ -149,8 +212,12 @@ static int
 k_flush(void *arg)
 {
 	(void)arg;
-	/* a new epoch, obeyed or not: the workers forget every offload */
+	/* a new epoch, obeyed or not: the workers forget every offload,
+	   the book every one to try again */
 	memset(M.owe, 0, sizeof(M.owe));
+	memset(M.retry, 0, sizeof(M.retry));
+	memset(M.swept, 0, sizeof(M.swept));
+	memset(M.tries, 0, sizeof(M.tries));
 	if (M.fail_flush) {
 		M.owed = 1;
 		errno = ENOBUFS;
@@ -159,6 +226,8 @@ k_flush(void *arg)
 	M.owed = 0;
 	memset(M.in, 0, sizeof(M.in));
 	memset(M.stray, 0, sizeof(M.stray));
+	memset(M.dark, 0, sizeof(M.dark));
+	memset(M.bookin, 0, sizeof(M.bookin));
 	return (0);
 }
 
@@ -185,6 +254,9 @@ k_refuse(void *arg, unsigned w, const struct fp_conn *c)
 
 	(void)arg;
 	CHECK(w == OWNER(i));
+	/* no chain for its mark, or tried often enough */
+	CHECK(M.noroom[i] || M.tries[i] > FPQ_RETRIES);
+	M.retry[i] = 0;
 	/* told at the next apply the ring has room at */
 	if ((M.owe[i] = M.full[w]))
 		return (-1);
@@ -234,11 +306,22 @@ k_counters(void *arg, fp_counts_cb cb, void *cbarg)
 		k.expires_ms = 1000;
 		/* none but a removal's the kernel refused (a removal
 		   staged when a flush reads the counters first is still
-		   the book's) */
+		   the book's), or one whose answer was lost that the book
+		   refused since */
 		if (cb(&c, &k, cbarg) == -1) {
-			CHECK(M.stray[i]);
-			M.in[i] = 0;
+			CHECK(M.stray[i] || M.dark[i]);
+			M.in[i] = M.dark[i] = 0;
+		} else if (M.dark[i]) {
+			/* the book takes it as in */
+			M.dark[i] = M.retry[i] = M.tries[i] = 0;
+			M.bookin[i] = 1;
 		}
+	}
+	/* no longer in the dark; the rest due is staged after the dump */
+	for (i = 0; i < NCONN; i++) {
+		CHECK(!M.dark[i]);
+		if (M.retry[i] && M.now >= M.due[i])
+			M.swept[i] = 1;
 	}
 	return (0);
 }
@@ -263,11 +346,15 @@ check(void)
 	unsigned	 i;
 
 	for (i = 0; i < NCONN; i++) {
-		if (M.in[i])
+		/* the dark till the next poll */
+		if (M.in[i] && !M.dark[i])
 			CHECK(M.view[i] && M.wepoch[OWNER(i)] == e);
 		if (M.view[i] && M.wepoch[OWNER(i)] == e && !M.told[i] &&
-		    !M.dropped[i] && !M.owe[i])
+		    !M.dropped[i] && !M.owe[i] && !M.retry[i])
 			CHECK(M.in[i]);
+		/* to be tried again: its worker still has it */
+		if (M.retry[i])
+			CHECK(M.view[i] && M.wepoch[OWNER(i)] == e);
 		/* a refusal is told once the ring has room, unless the
 		   connection went first */
 		if (M.owe[i] && M.view[i])
@@ -280,8 +367,15 @@ check(void)
 static void
 round_at(struct fpq_book *b, uint64_t ms, int flush)
 {
+	uint8_t		 swept[NCONN];
+	unsigned	 i;
+
+	memcpy(swept, M.swept, sizeof(swept));
 	M.now += ms;
 	(void)fpq_book_round(b, M.port, NWORK, &M.sh, flush, M.now);
+	/* staged by a poll: tried this round (or removed, or flushed) */
+	for (i = 0; i < NCONN; i++)
+		CHECK(!(swept[i] && M.swept[i]));
 	/* with no flush owed, the kernel is as the workers believe */
 	if (!M.owed && !M.sh.flush)
 		check();
@@ -347,8 +441,12 @@ step(struct fpq_book *b, uint8_t op, uint8_t arg)
 
 	switch (op % 12) {
 	case 0:		/* offer (a full ring: it stays on the slow path) */
-		if (!M.view[i] && !M.refused[i] && item(i, FPQ_ADD) == 0)
+		if (!M.view[i] && !M.refused[i] && item(i, FPQ_ADD) == 0) {
+			/* a new node, if the book takes it: the old one's
+			   debts went with its removal */
 			M.view[i] = 1;
+			M.tries[i] = M.noroom[i] = M.owe[i] = 0;
+		}
 		break;
 	case 1:		/* a FIN or RST: it leaves the kernel */
 	case 2:		/* it ends; a new connection may take its tuple */
@@ -372,12 +470,14 @@ step(struct fpq_book *b, uint8_t op, uint8_t arg)
 			M.passed[i] += 1 + arg / NCONN;
 		}
 		break;
-	case 7:		/* a round with the poll due */
-		round_at(b, FPQ_POLL_MS, 0);
+	case 7:		/* a round with the poll due, or many seconds
+			   later (back-offs run out) */
+		round_at(b, FPQ_POLL_MS * (arg & 0x80 ? 1 + (arg & 0x3f) : 1),
+		    0);
 		break;
 	case 8:		/* an element times out */
 		if (M.in[i]) {
-			M.in[i] = 0;
+			M.in[i] = M.dark[i] = 0;
 			M.dropped[i] = 1;
 		}
 		break;
@@ -389,6 +489,7 @@ step(struct fpq_book *b, uint8_t op, uint8_t arg)
 		M.fail_flush = arg >> 4 & 1;
 		M.full[0] = arg >> 5 & 1;
 		M.full[1] = arg >> 6 & 1;
+		M.lost = arg >> 7 & 1;
 		break;
 	case 10:	/* a mark with no chain left */
 		M.out = arg & 0x80 ? -1 : (int)i;

@@ -493,7 +493,8 @@ check_marked(struct ct_table *t, struct ct_entry *e, void *arg)
 
 /* The end: the kernel behaves, the thread and the worker catch up
    (the worker reads its notices, its removals go, notices that waited
-   for room are told and read). */
+   for room are told and read, offloads whose transaction failed are
+   tried again once their back-off ran out). */
 static void
 check_end(void)
 {
@@ -502,6 +503,7 @@ check_end(void)
 	X.fail_add = X.fail_del = X.fail_flush = 0;
 	thread_round(0, 0);
 	worker_fp_credits(&X.w, X.now);
+	thread_round(FPQ_RETRY_MS << FPQ_RETRIES, 0);
 	thread_round(0, 0);
 	worker_fp_credits(&X.w, X.now);
 	thread_round(0, 0);

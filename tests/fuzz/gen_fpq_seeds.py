@@ -37,6 +37,18 @@ SEEDS = {
     'half': script((FAIL, 0x03), *offer_all(6), (ROUND, 0), (FAIL, 0x08),
                    (FIN, 4), (ROUND, 0), (FAIL, 0), (CATCHUP, 0),
                    (CATCHUP, 1), *offer_all(6), (ROUND, 0)),
+    # a change the kernel fails: tried again after its back-off
+    'retry': script((FAIL, 0x01), *offer_all(3), (ROUND, 0), (FAIL, 0),
+                    (POLL, 0), (POLL, 0), (ROUND, 0), (PASS, 0x21),
+                    (POLL, 0), (FIN, 1), (ROUND, 0)),
+    # applied though its answer was lost: the next poll finds it in
+    'retry-lost': script((FAIL, 0x83), *offer_all(4), (ROUND, 0),
+                         (FAIL, 0), (POLL, 0), (END, 2), (ROUND, 0),
+                         (POLL, 0xa8), (ROUND, 0)),
+    # failed seven times: refused, told, not offered again
+    'retry-out': script((FAIL, 0x01), (OFFER, 2), (ROUND, 0),
+                        *[(POLL, 0xbf), (ROUND, 0)] * 7, (CATCHUP, 0),
+                        (OFFER, 2), (ROUND, 0)),
     # elements time out and are put in again
     'renew': script(*offer_all(3), (ROUND, 0), (PASS, 0x20), (POLL, 0),
                     (DROP, 1), (POLL, 0), (ROUND, 0), (PASS, 0x41),

@@ -46,7 +46,7 @@ count_in(size_t n)
 	size_t	 i, k = 0;
 
 	for (i = 0; i < n; i++)
-		k += in[i];
+		k += in[i] == FP_ADD_IN;
 	return (k);
 }
 

@@ -1175,7 +1175,7 @@ test_marks_cap(void **state)
 	assert_int_equal(add(fp, x, 200), 0);
 	assert_int_equal(K.nb, nb + 2);
 	for (i = 0; i < 200; i++) {
-		assert_int_equal(IN[i], i != 150);
+		assert_int_equal(IN[i], i != 150 ? FP_ADD_IN : FP_ADD_NOROOM);
 		if (i != 150)
 			assert_in(&x[i]);
 		else
@@ -1187,9 +1187,37 @@ test_marks_cap(void **state)
 	/* marks with a chain still go */
 	x[150].mark = 4096;
 	assert_int_equal(add(fp, x + 128, 72), 0);
-	assert_int_equal(IN[150 - 128], 1);
+	assert_int_equal(IN[150 - 128], FP_ADD_IN);
 	assert_in(&x[150]);
 	assert_int_equal(K.b[K.nb - 1].msgs[NFT_MSG_NEWCHAIN], 0);
+	assert_drained();
+
+	/* a transaction the kernel fails: its connections and those after
+	   it are out, to be tried again (the one with no room for its mark
+	   too: that is only sure of a transaction applied); tried again,
+	   that one is told so, and the rest go in */
+	for (i = 0; i < 200; i++)
+		x[i] = conn(AF_INET, IPPROTO_TCP, 7000 + i, i == 10 ? 6000 : 0);
+	K.fail_type = NFT_MSG_NEWSETELEM;
+	K.fail_err = ENOBUFS;
+	nb = K.nb;
+	assert_int_equal(add(fp, x, 200), -1);
+	assert_int_equal(errno, ENOBUFS);
+	assert_int_equal(K.nb, nb + 1);
+	for (i = 0; i < 200; i++) {
+		assert_int_equal(IN[i], FP_ADD_OUT);
+		assert_out(&x[i]);
+	}
+	assert_drained();
+	assert_int_equal(add(fp, x, 200), 0);
+	for (i = 0; i < 200; i++) {
+		assert_int_equal(IN[i], i != 10 ? FP_ADD_IN : FP_ADD_NOROOM);
+		if (i != 10)
+			assert_in(&x[i]);
+		else
+			assert_out(&x[i]);
+	}
+	assert_null(kchain("mark_0x00001770"));
 	assert_drained();
 
 	/* a flush takes the 4096 chains out, 32 a transaction, and

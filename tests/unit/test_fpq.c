@@ -34,7 +34,11 @@ struct kern {
 	size_t		 last_add, last_del;	/* their n */
 	int		 fail_add, fail_del, fail_flush, fail_get;
 	size_t		 take;		/* fail_add: these first go in */
+	int		 lost;		/* fail_add: the failed one goes in
+					   too, its answer lost */
 	uint16_t	 out_sport;	/* this connection stays out */
+	int		 absent_ok;	/* removals of what is not in */
+	unsigned	 absent;
 	/* credits */
 	unsigned	 cw;
 	uint64_t	 cp, cb;
@@ -63,6 +67,17 @@ k_find(struct kern *k, const struct fp_conn *c)
 	return (-1);
 }
 
+static void
+k_put(struct kern *k, const struct fp_conn *c)
+{
+	/* an element already there is replaced */
+	if (k_find(k, c) != -1)
+		return;
+	assert_true(k->n < KMAX);
+	memset(&k->kc[k->n], 0, sizeof(k->kc[0]));
+	k->in[k->n++] = *c;
+}
+
 static int
 k_add(void *arg, const struct fp_conn *c, size_t n, uint8_t *in)
 {
@@ -71,21 +86,20 @@ k_add(void *arg, const struct fp_conn *c, size_t n, uint8_t *in)
 
 	k->adds++;
 	k->last_add = n;
-	memset(in, 0, n);
+	memset(in, FP_ADD_OUT, n);
 	for (i = 0; i < n; i++) {
 		if (k->fail_add && i == k->take) {
-			errno = ENOSPC;
+			if (k->lost)
+				k_put(k, &c[i]);
+			errno = ENOBUFS;
 			return (-1);
 		}
-		if (k->out_sport != 0 && c[i].sport == k->out_sport)
+		if (k->out_sport != 0 && c[i].sport == k->out_sport) {
+			in[i] = FP_ADD_NOROOM;
 			continue;
-		in[i] = 1;
-		/* an element already there is replaced */
-		if (k_find(k, &c[i]) != -1)
-			continue;
-		assert_true(k->n < KMAX);
-		memset(&k->kc[k->n], 0, sizeof(k->kc[0]));
-		k->in[k->n++] = c[i];
+		}
+		in[i] = FP_ADD_IN;
+		k_put(k, &c[i]);
 	}
 	return (0);
 }
@@ -104,8 +118,13 @@ k_del(void *arg, const struct fp_conn *c, size_t n)
 		return (-1);
 	}
 	for (i = 0; i < n; i++) {
-		/* nor removes what it does not hold */
-		assert_int_not_equal(j = k_find(k, &c[i]), -1);
+		/* nor removes what it does not hold, but what a failed
+		   transaction may have put in */
+		if ((j = k_find(k, &c[i])) == -1) {
+			assert_true(k->absent_ok);
+			k->absent++;
+			continue;
+		}
 		k->kc[j] = k->kc[k->n - 1];
 		k->in[j] = k->in[--k->n];
 	}
@@ -389,20 +408,23 @@ test_book_errors(void **state)
 	unsigned	 adds;
 	uint32_t	 e;
 
-	/* an offload the kernel refuses: not in the book either */
+	/* an offload whose transaction fails: kept, to be tried again
+	   (test_book_retry), its worker not told */
 	k->fail_add = 1;
 	feed(b, 0, FPQ_ADD, 1);
 	assert_int_equal(fpq_book_apply(b), 0);
-	assert_int_equal(fpq_book_count(b), 0);
-	/* and its worker is told */
-	assert_int_equal(k->refusals, 1);
-	assert_int_equal(k->rw, 0);
-	assert_int_equal(k->rsport, 1);
+	assert_int_equal(fpq_book_count(b), 1);
+	assert_int_equal(k->refusals, 0);
 	k->fail_add = 0;
-	/* so its removal asks the kernel nothing */
+	/* its removal goes to the kernel all the same: the transaction
+	   may have been applied, its answer lost */
+	k->absent_ok = 1;
 	feed(b, 0, FPQ_DEL, 1);
 	assert_int_equal(fpq_book_apply(b), 0);
-	assert_int_equal(k->dels, 0);
+	assert_int_equal(k->dels, 1);
+	assert_int_equal(k->absent, 1);
+	assert_int_equal(fpq_book_count(b), 0);
+	k->absent_ok = 0;
 
 	/* a removal the kernel refuses: the caller must flush; an offload
 	   of the same stage waits for that flush, which drops it */
@@ -421,9 +443,10 @@ test_book_errors(void **state)
 	assert_int_equal(k->adds, adds);
 	fpq_book_stats(b, &st);
 	assert_int_equal(st.errors, 2);
-	assert_int_equal(st.refused, 1);
+	assert_int_equal(st.refused, 0);
 
-	/* one transaction applied, the next refused: the first's are in */
+	/* one transaction applied, the next failed: the first's are in,
+	   the one that stayed out waits, its worker not told */
 	k->n = 0;
 	k->fail_add = 1;
 	k->take = 2;
@@ -431,25 +454,26 @@ test_book_errors(void **state)
 	feed(b, 1, FPQ_ADD, 11);
 	feed(b, 1, FPQ_ADD, 12);
 	assert_int_equal(fpq_book_apply(b), 0);
-	assert_int_equal(fpq_book_count(b), 2);
+	assert_int_equal(fpq_book_count(b), 3);
 	assert_int_equal(k->n, 2);
 	k->fail_add = 0;
 	fpq_book_stats(b, &st);
 	assert_int_equal(st.errors, 3);
-	assert_int_equal(st.refused, 2);
-	/* the one that stayed out, and only it, is told to worker 1 */
-	assert_int_equal(k->refusals, 2);
-	assert_int_equal(k->rw, 1);
-	assert_int_equal(k->rsport, 12);
-	/* they go out as they came: the kernel holds each one removed */
+	assert_int_equal(st.refused, 0);
+	assert_int_equal(k->refusals, 0);
+	/* they go out as they came, all three asked */
+	k->absent_ok = 1;
 	feed(b, 1, FPQ_DEL, 10);
 	feed(b, 1, FPQ_DEL, 11);
 	feed(b, 1, FPQ_DEL, 12);
 	assert_int_equal(fpq_book_apply(b), 0);
 	assert_int_equal(k->n, 0);
-	assert_int_equal(k->last_del, 2);
+	assert_int_equal(k->last_del, 3);
+	assert_int_equal(k->absent, 2);
+	k->absent_ok = 0;
 
-	/* one left out (a mark with no chain): no error, the rest in */
+	/* one left out (a mark with no chain): no error, the rest in,
+	   its worker told */
 	k->out_sport = 21;
 	feed(b, 0, FPQ_ADD, 20);
 	feed(b, 0, FPQ_ADD, 21);
@@ -458,12 +482,15 @@ test_book_errors(void **state)
 	assert_int_equal(k->n, 2);
 	fpq_book_stats(b, &st);
 	assert_int_equal(st.errors, 3);
-	assert_int_equal(st.refused, 3);
-	assert_int_equal(k->refusals, 3);
+	assert_int_equal(st.refused, 1);
+	assert_int_equal(k->refusals, 1);
+	assert_int_equal(k->rw, 0);
 	assert_int_equal(k->rsport, 21);
 	feed(b, 0, FPQ_DEL, 21);
 	assert_int_equal(fpq_book_apply(b), 0);
-	assert_int_equal(k->dels, 2);		/* nothing to ask */
+	assert_int_equal(k->dels, 3);		/* nothing to ask */
+	fpq_book_stats(b, &st);
+	assert_int_equal(st.retried, 0);
 	fpq_book_free(b);
 	free(k);
 }
@@ -825,6 +852,220 @@ test_book_refuse_full(void **state)
 	free(k);
 }
 
+/* An offload whose transaction fails is tried again, after 1 s, then
+   2, 4 ... 32 s; the seventh failure refuses it.  Its worker is told
+   nothing till then. */
+static void
+test_book_retry(void **state)
+{
+	struct kern	*k = calloc(1, sizeof(*k));
+	struct fpq_book	*b = fpq_book_new(&kops, k);
+	struct fp_conn	 c = conn(2);
+	struct fp_counts n = { 6, 600, 1000 };
+	struct fp_stats	 st;
+	uint64_t	 t = 100000, wait = FPQ_RETRY_MS;
+	unsigned	 i;
+
+	(void)state;
+	fpq_book_clock(b, t);
+	k->fail_add = 1;
+	feed(b, 1, FPQ_ADD, 1);
+	assert_int_equal(fpq_book_apply(b), 0);
+	for (i = 0; i < FPQ_RETRIES; i++) {
+		/* not before its time */
+		fpq_book_clock(b, t + wait - 1);
+		fpq_book_retry(b);
+		assert_int_equal(fpq_book_pending(b), 0);
+		t += wait;
+		fpq_book_clock(b, t);
+		fpq_book_retry(b);
+		assert_int_equal(fpq_book_pending(b), 1);
+		assert_int_equal(fpq_book_apply(b), 0);
+		assert_int_equal(k->adds, i + 2);
+		assert_int_equal(fpq_book_count(b), i + 1 < FPQ_RETRIES);
+		wait *= 2;
+	}
+	assert_int_equal(wait, 64 * FPQ_RETRY_MS);
+	/* the last try failed too: refused, and told */
+	assert_int_equal(k->refusals, 1);
+	assert_int_equal(k->rw, 1);
+	assert_int_equal(k->rsport, 1);
+	fpq_book_stats(b, &st);
+	assert_int_equal(st.retried, FPQ_RETRIES);
+	assert_int_equal(st.errors, FPQ_RETRIES + 1);
+	assert_int_equal(st.refused, 1);
+	fpq_book_clock(b, t + 1000000);
+	fpq_book_retry(b);
+	assert_int_equal(fpq_book_pending(b), 0);
+
+	/* the second try works: in, as any other */
+	feed(b, 0, FPQ_ADD, 2);
+	assert_int_equal(fpq_book_apply(b), 0);
+	k->fail_add = 0;
+	t += 1000000 + FPQ_RETRY_MS;
+	fpq_book_clock(b, t);
+	fpq_book_retry(b);
+	assert_int_equal(fpq_book_apply(b), 0);
+	assert_int_equal(k->n, 1);
+	assert_int_equal(k_find(k, &c), 0);
+	fpq_book_counts(b, &c, &n);
+	assert_int_equal(k->credits, 1);
+	assert_int_equal(k->cw, 0);
+	assert_int_equal(k->cp, 6);
+	/* nor tried again later */
+	fpq_book_clock(b, t + 1000000);
+	fpq_book_retry(b);
+	assert_int_equal(fpq_book_pending(b), 0);
+	fpq_book_stats(b, &st);
+	assert_int_equal(st.retried, FPQ_RETRIES + 1);
+	assert_int_equal(st.refused, 1);
+	assert_int_equal(k->refusals, 1);
+
+	/* one with no room for its mark in a transaction that fails:
+	   refused at once; the one after it waits */
+	k->fail_add = 1;
+	k->take = 1;
+	k->out_sport = 3;
+	feed(b, 0, FPQ_ADD, 3);
+	feed(b, 0, FPQ_ADD, 4);
+	assert_int_equal(fpq_book_apply(b), 0);
+	assert_int_equal(k->refusals, 2);
+	assert_int_equal(k->rsport, 3);
+	assert_int_equal(fpq_book_count(b), 2);
+	k->fail_add = 0;
+	k->out_sport = 0;
+	/* offered again meanwhile: it is on its way already */
+	feed(b, 0, FPQ_ADD, 4);
+	assert_int_equal(fpq_book_pending(b), 0);
+	/* a flush drops it: its worker forgets it */
+	{
+		uint32_t	 e;
+
+		k->fail_flush = 1;
+		assert_int_equal(fpq_book_flush(b, &e), -1);
+		assert_int_equal(fpq_book_count(b), 1);	/* 2, in */
+		fpq_book_clock(b, t + 2000000);
+		fpq_book_retry(b);
+		assert_int_equal(fpq_book_pending(b), 0);
+		k->fail_flush = 0;
+		assert_int_equal(fpq_book_flush(b, &e), 0);
+		assert_int_equal(fpq_book_count(b), 0);
+	}
+	fpq_book_stats(b, &st);
+	assert_int_equal(st.refused, 2);
+	fpq_book_free(b);
+	free(k);
+}
+
+/* A transaction that failed but was applied (its answer lost): the
+   dump finds it in, and it is not tried again; a removal before that
+   reads and takes out what the kernel has of it. */
+static void
+test_book_retry_lost(void **state)
+{
+	struct kern	*k = calloc(1, sizeof(*k));
+	struct fpq_book	*b = fpq_book_new(&kops, k);
+	struct fp_conn	 c = conn(5);
+	struct fp_counts n = { 9, 900, 1000 };
+	struct fp_stats	 st;
+	unsigned	 adds;
+	int		 j;
+
+	(void)state;
+	fpq_book_clock(b, 1000);
+	k->fail_add = k->lost = 1;
+	feed(b, 2, FPQ_ADD, 5);
+	feed(b, 2, FPQ_ADD, 6);
+	assert_int_equal(fpq_book_apply(b), 0);
+	k->fail_add = k->lost = 0;
+	assert_int_equal(k->n, 1);
+	adds = k->adds;
+	/* the dump: 5 is in, with all it counted; 6 is not, and waits */
+	assert_int_equal(fpq_book_counts(b, &c, &n), 0);
+	fpq_book_sweep(b);
+	assert_int_equal(k->credits, 1);
+	assert_int_equal(k->cw, 2);
+	assert_int_equal(k->cp, 9);
+	fpq_book_clock(b, 1000 + FPQ_RETRY_MS);
+	fpq_book_retry(b);
+	assert_int_equal(fpq_book_pending(b), 1);
+	assert_int_equal(fpq_book_apply(b), 0);
+	assert_int_equal(k->adds, adds + 1);
+	assert_int_equal(k->last_add, 1);
+	assert_int_equal(k->n, 2);
+	/* 5 goes as any other: its new counts, once */
+	assert_int_not_equal(j = k_find(k, &c), -1);
+	k->kc[j].pkts = 12;
+	k->kc[j].bytes = 1200;
+	feed(b, 2, FPQ_DEL, 5);
+	assert_int_equal(fpq_book_apply(b), 0);
+	assert_int_equal(k->credits, 2);
+	assert_int_equal(k->cp, 3);
+	assert_int_equal(k->cb, 300);
+
+	/* lost again, and the connection ends before any dump: its
+	   removal takes it out of the kernel, with its counts */
+	k->fail_add = k->lost = 1;
+	feed(b, 1, FPQ_ADD, 5);
+	assert_int_equal(fpq_book_apply(b), 0);
+	k->fail_add = k->lost = 0;
+	assert_int_not_equal(j = k_find(k, &c), -1);
+	k->kc[j].pkts = 4;
+	k->kc[j].bytes = 400;
+	feed(b, 1, FPQ_DEL, 5);
+	assert_int_equal(fpq_book_apply(b), 0);
+	assert_int_equal(k_find(k, &c), -1);
+	assert_int_equal(k->credits, 3);
+	assert_int_equal(k->cw, 1);
+	assert_int_equal(k->cp, 4);
+	assert_int_equal(k->cb, 400);
+	/* the same once it was staged again */
+	k->fail_add = k->lost = 1;
+	feed(b, 1, FPQ_ADD, 5);
+	assert_int_equal(fpq_book_apply(b), 0);
+	k->fail_add = k->lost = 0;
+	fpq_book_clock(b, 1000000);
+	fpq_book_retry(b);
+	assert_int_equal(fpq_book_pending(b), 1);
+	feed(b, 1, FPQ_DEL, 5);
+	assert_int_equal(fpq_book_apply(b), 0);
+	assert_int_equal(k_find(k, &c), -1);
+	assert_int_equal(fpq_book_count(b), 1);		/* 6 */
+	fpq_book_stats(b, &st);
+	assert_int_equal(st.strays, 0);
+	assert_int_equal(st.retried, 1);
+	assert_int_equal(st.refused, 0);
+	assert_int_equal(k->refusals, 0);
+
+	/* its last try lost too, refused, its worker's ring full: the
+	   dump finds a stray, taken out, and the notice still owed */
+	k->fail_add = 1;
+	feed(b, 1, FPQ_ADD, 7);
+	for (j = 0; j < FPQ_RETRIES; j++) {
+		assert_int_equal(fpq_book_apply(b), 0);
+		fpq_book_clock(b, 2000000 + 100000 * (uint64_t)j);
+		fpq_book_retry(b);
+	}
+	k->lost = k->full = 1;
+	assert_int_equal(fpq_book_apply(b), 0);
+	k->fail_add = k->lost = 0;
+	c = conn(7);
+	assert_int_not_equal(k_find(k, &c), -1);
+	assert_int_equal(fpq_book_count(b), 2);
+	assert_int_equal(fpq_book_counts(b, &c, &n), -1);
+	fpq_book_stats(b, &st);
+	assert_int_equal(st.strays, 1);
+	assert_int_equal(st.refused, 1);
+	assert_int_equal(k->refusals, 0);
+	k->full = 0;
+	assert_int_equal(fpq_book_apply(b), 0);
+	assert_int_equal(k->refusals, 1);
+	assert_int_equal(k->rsport, 7);
+	assert_int_equal(fpq_book_count(b), 1);
+	fpq_book_free(b);
+	free(k);
+}
+
 /* ---- the thread's round ---------------------------------------------- */
 
 #define NPORT	2
@@ -1069,6 +1310,68 @@ test_round_flush_staged(void **state)
 	round_free(r);
 }
 
+/* An offload whose transaction failed is staged again by the first
+   poll after its back-off, and goes in at the next round. */
+static void
+test_round_retry(void **state)
+{
+	struct round	*r = round_new();
+	struct fp_stats	 st;
+
+	(void)state;
+	r->k->fail_add = 1;
+	push(r, 0, FPQ_ADD, 1);
+	assert_int_equal(round_at(r, 20, 0), 1);
+	assert_int_equal(r->k->adds, 1);
+	r->k->fail_add = 0;
+	/* waiting, it keeps the thread's polls coming */
+	assert_int_equal(fpq_book_count(r->b), 1);
+	assert_int_equal(round_at(r, 0, 0), 0);
+	/* the poll before its time (960 ms after the failure) leaves it */
+	assert_int_equal(round_at(r, FPQ_POLL_MS - 20, 0), 0);
+	assert_int_equal(r->k->polls, 1);
+	assert_int_equal(fpq_book_pending(r->b), 0);
+	/* the next stages it, the round after puts it in */
+	assert_int_equal(round_at(r, FPQ_POLL_MS, 0), 1);
+	assert_int_equal(r->k->polls, 2);
+	assert_int_equal(r->k->adds, 1);
+	assert_int_equal(round_at(r, 20, 0), 0);
+	assert_int_equal(r->k->adds, 2);
+	assert_int_equal(r->k->n, 1);
+	fpq_book_stats(r->b, &st);
+	assert_int_equal(st.retried, 1);
+	assert_int_equal(st.errors, 1);
+	assert_int_equal(r->k->refusals, 0);
+
+	/* a dump that fails does not hold them back */
+	r->k->fail_add = 1;
+	push(r, 1, FPQ_ADD, 2);
+	assert_int_equal(round_at(r, 20, 0), 1);
+	r->k->fail_add = 0;
+	r->k->fail_counters = 1;
+	assert_int_equal(round_at(r, 2 * FPQ_POLL_MS, 0), 1);
+	assert_int_equal(round_at(r, 20, 0), 0);
+	assert_int_equal(r->k->n, 2);
+
+	/* a flush asked for drops one waiting: its worker sees the new
+	   epoch and forgets it */
+	r->k->fail_counters = 0;
+	r->k->fail_add = 1;
+	push(r, 1, FPQ_ADD, 3);
+	assert_int_equal(round_at(r, 20, 0), 1);
+	r->k->fail_add = 0;
+	assert_int_equal(fpq_book_count(r->b), 3);
+	assert_int_equal(round_at(r, 20, 1), 1);
+	assert_int_equal(fpq_book_count(r->b), 0);
+	assert_int_equal(round_at(r, 2 * FPQ_POLL_MS, 0), 0);
+	assert_int_equal(round_at(r, 20, 0), 0);
+	assert_int_equal(r->k->n, 0);
+	fpq_book_stats(r->b, &st);
+	assert_int_equal(st.retried, 2);
+	assert_int_equal(st.refused, 0);
+	round_free(r);
+}
+
 /* A removal the kernel refuses: the table is emptied in the same
    round, and the stage's offloads with it. */
 static void
@@ -1125,10 +1428,13 @@ main(void)
 		cmocka_unit_test(test_book_last),
 		cmocka_unit_test(test_book_counts_full),
 		cmocka_unit_test(test_book_refuse_full),
+		cmocka_unit_test(test_book_retry),
+		cmocka_unit_test(test_book_retry_lost),
 		cmocka_unit_test(test_round),
 		cmocka_unit_test(test_round_flush),
 		cmocka_unit_test(test_round_flush_staged),
 		cmocka_unit_test(test_round_failed_removal),
+		cmocka_unit_test(test_round_retry),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
