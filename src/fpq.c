@@ -16,7 +16,11 @@
  * its last credit needs (its worker, the counts handed over): before
  * the kernel is asked to take them out, their elements' counts are read
  * (ops->get), so that a connection that ends shows every packet the
- * kernel passed.
+ * kernel passed.  That credit has no next poll: one a full back ring
+ * does not take is owed (struct fpq_owe), handed over again at each
+ * round until it fits.  Past FPQ_OWE_MAX of them, a worker's further
+ * ones are summed into one of no connection, which still reaches its
+ * totals (worker_fp_credits()): the memory owed stays bounded.
  *
  * An offload whose transaction failed (ops->add's -1: a full socket
  * buffer, a full map, the kernel's memory) is tried again: it waits in
@@ -161,6 +165,18 @@ struct fpq_node {
 	};
 };
 
+/* The last counts of a removed connection its worker's full back ring
+   did not take; c zero (family 0): the sum of a worker's past
+   FPQ_OWE_MAX. */
+struct fpq_owe {
+	struct fpq_owe	*next;
+	struct fp_conn	 c;
+	unsigned	 w;
+	uint64_t	 pkts;
+	uint64_t	 bytes;
+};
+#define FPQ_WORKERS_MAX	4096	/* sums for so many at most */
+
 struct fpq_book {
 	struct fpq_ops	 ops;
 	void		*arg;
@@ -187,6 +203,12 @@ struct fpq_book {
 	int		 owed;
 	/* refused, their workers not told yet (FPQ_REFUSED) */
 	struct fpq_node	*notices;
+	/* last counts owed, oldest first; then the sums past the cap,
+	   one a worker (sums[w], nsums of them) */
+	struct fpq_owe	*owes, **owes_tail;
+	size_t		 nowes;
+	struct fpq_owe	*sums;
+	size_t		 nsums;
 	size_t		 nretry;	/* FPQ_RETRY nodes */
 	uint64_t	 now;		/* the round's clock */
 	uint64_t	 polled_ms;	/* fpq_book_round()'s last poll */
@@ -268,6 +290,7 @@ fpq_book_new(const struct fpq_ops *ops, void *arg)
 		return (NULL);
 	}
 	b->nbucket = FPQ_NBUCKET0;
+	b->owes_tail = &b->owes;
 	b->ops = *ops;
 	b->arg = arg;
 	arc4random_buf(b->key, sizeof(b->key));
@@ -295,9 +318,16 @@ fpq_book_empty(struct fpq_book *b)
 void
 fpq_book_free(struct fpq_book *b)
 {
+	struct fpq_owe	*o;
+
 	if (b == NULL)
 		return;
 	fpq_book_empty(b);
+	while ((o = b->owes) != NULL) {
+		b->owes = o->next;
+		free(o);
+	}
+	free(b->sums);
 	free(b->bucket);
 	free(b);
 }
@@ -355,30 +385,117 @@ fpq_book_forgive(struct fpq_book *b)
 		fpq_unlink(b, fpq_slot(b, &b->notices->c));
 }
 
+/* Worker w's sum of last counts owed (made, zero, if need be), or
+   NULL. */
+static struct fpq_owe *
+fpq_owe_sum(struct fpq_book *b, unsigned w)
+{
+	struct fpq_owe	*s;
+	size_t		 n = (size_t)w + 1;
+
+	if (w >= b->nsums) {
+		if (w > FPQ_WORKERS_MAX ||
+		    (s = reallocarray(b->sums, n, sizeof(*s))) == NULL)
+			return (NULL);
+		memset(s + b->nsums, 0, (n - b->nsums) * sizeof(*s));
+		b->sums = s;
+		b->nsums = n;
+	}
+	b->sums[w].w = w;
+	return (&b->sums[w]);
+}
+
+/* The last counts of c, for worker w, owed: a node of their own, or
+   past FPQ_OWE_MAX added to the worker's sum (what that cannot take,
+   for want of memory, is lost: an error). */
+static void
+fpq_owe(struct fpq_book *b, unsigned w, const struct fp_conn *c,
+    uint64_t pkts, uint64_t bytes)
+{
+	struct fpq_owe	*o;
+
+	if (b->nowes < FPQ_OWE_MAX && (o = calloc(1, sizeof(*o))) != NULL) {
+		o->c = *c;
+		o->w = w;
+		*b->owes_tail = o;
+		b->owes_tail = &o->next;
+		b->nowes++;
+	} else if ((o = fpq_owe_sum(b, w)) == NULL) {
+		b->st.errors++;
+		return;
+	}
+	o->pkts += pkts;
+	o->bytes += bytes;
+}
+
+/* What is owed, handed over as far as the back rings take it. */
+static void
+fpq_book_pay(struct fpq_book *b)
+{
+	struct fpq_owe	**pp, *o;
+	size_t		  w;
+
+	for (pp = &b->owes; (o = *pp) != NULL; )
+		if (b->ops.credit(b->arg, o->w, &o->c, o->pkts,
+		    o->bytes) == 0) {
+			*pp = o->next;
+			free(o);
+			b->nowes--;
+		} else
+			pp = &o->next;
+	b->owes_tail = pp;
+	for (w = 0; w < b->nsums; w++) {
+		o = &b->sums[w];
+		if ((o->pkts != 0 || o->bytes != 0) &&
+		    b->ops.credit(b->arg, o->w, &o->c, o->pkts,
+		    o->bytes) == 0)
+			o->pkts = o->bytes = 0;
+	}
+}
+
+/* Anything owed? */
+static int
+fpq_book_owes(const struct fpq_book *b)
+{
+	size_t	 w;
+
+	for (w = 0; w < b->nsums; w++)
+		if (b->sums[w].pkts != 0 || b->sums[w].bytes != 0)
+			return (1);
+	return (b->owes != NULL);
+}
+
 /*
  * What the kernel counted of c since *pkts and *bytes (the counts
  * handed over last), to worker w; then those are the kernel's.  Lower
  * than what was handed over: the element started again.  0, or -1 (a
- * full back ring: nothing handed over, nothing moved).
+ * full back ring: nothing handed over, nothing moved, or with owe, the
+ * counts owed and moved).
  */
 static int
 fpq_hand_over(struct fpq_book *b, unsigned w, const struct fp_conn *c,
-    uint64_t *pkts, uint64_t *bytes, const struct fp_counts *k)
+    uint64_t *pkts, uint64_t *bytes, const struct fp_counts *k, int owe)
 {
 	uint64_t	 dp, db;
+	int		 rc = 0;
 
 	dp = k->pkts >= *pkts ? k->pkts - *pkts : k->pkts;
 	db = k->bytes >= *bytes ? k->bytes - *bytes : k->bytes;
 	if ((dp != 0 || db != 0) &&
-	    b->ops.credit(b->arg, w, c, dp, db) == -1)
-		return (-1);
+	    b->ops.credit(b->arg, w, c, dp, db) == -1) {
+		if (!owe)
+			return (-1);
+		fpq_owe(b, w, c, dp, db);
+		rc = -1;
+	}
 	*pkts = k->pkts;
 	*bytes = k->bytes;
-	return (0);
+	return (rc);
 }
 
 /* What the kernel counted of staged removal i since its last credit,
-   to its worker. */
+   to its worker: it has no next poll, what a full ring does not take
+   is owed. */
 static void
 fpq_gone_credit(struct fpq_book *b, size_t i, const struct fp_counts *k)
 {
@@ -386,7 +503,7 @@ fpq_gone_credit(struct fpq_book *b, size_t i, const struct fp_counts *k)
 
 	if (g->w != UINT_MAX)
 		(void)fpq_hand_over(b, g->w, &b->del[i], &g->pkts, &g->bytes,
-		    k);
+		    k, 1);
 }
 
 /* The staged removal of c: its index, or -1. */
@@ -402,8 +519,7 @@ fpq_gone_find(const struct fpq_book *b, const struct fp_conn *c)
 }
 
 /* What the kernel counted of the staged removals since the last
-   credit, to their workers: the last they will see of them (a full
-   ring: they have no next poll, those are lost). */
+   credit, to their workers: the last they will see of them. */
 static void
 fpq_book_last(struct fpq_book *b)
 {
@@ -438,6 +554,7 @@ fpq_book_apply(struct fpq_book *b)
 	int		 rc;
 
 	fpq_book_retell(b);
+	fpq_book_pay(b);
 	if (b->ndel > 0) {
 		fpq_book_last(b);
 		rc = b->ops.del(b->arg, b->del, b->ndel);
@@ -665,7 +782,7 @@ fpq_book_counts(struct fpq_book *b, const struct fp_conn *c,
 	   already in, without DESTROYSETELEM) */
 	n->seen = k->expires_ms != 0;
 	/* a full ring: at the next poll, with what comes */
-	(void)fpq_hand_over(b, n->w, &n->c, &n->pkts, &n->bytes, k);
+	(void)fpq_hand_over(b, n->w, &n->c, &n->pkts, &n->bytes, k, 0);
 	return (0);
 }
 
@@ -796,8 +913,8 @@ fpq_book_round(struct fpq_book *b, struct fpq_port *ports, unsigned n,
 	if (now - b->polled_ms >= FPQ_POLL_MS && !b->owed)
 		fpq_book_poll(b, now);
 	/* a failed flush is tried again next round, and what the poll
-	   staged to go in again goes in then */
-	return (busy || fpq_book_pending(b) ||
+	   staged to go in again goes in then, and what is owed */
+	return (busy || fpq_book_pending(b) || fpq_book_owes(b) ||
 	    __atomic_load_n(&sh->flush, __ATOMIC_ACQUIRE));
 }
 

@@ -17,7 +17,8 @@
  * empty the whole kernel table instead (struct fpq_shared.flush), so no
  * removal is ever lost.  A full back ring costs nothing: the book keeps
  * what was not handed over and hands it over at the next poll, and a
- * refusal it could not tell at each apply, until it fits.
+ * refusal it could not tell, or a removed connection's last counts, at
+ * each apply, until it fits.
  *
  * Epochs: every flush of the kernel table starts one.  An item carries
  * the epoch its worker knew; an offload of an older epoch is ignored
@@ -135,11 +136,13 @@ struct fpq_shared {
  * fastpath_get() and fastpath_counters() (cb once for every connection
  * the kernel holds; those cb says -1 of are strays, taken out); credit
  * hands worker w the kernel's new counts of c (0, or -1: its ring is
- * full, the counts wait for the next poll); refuse tells worker w that
- * c stayed out (0, or -1: its ring is full, and the book tells it again
- * at each apply until it fits, c's removal or a flush).  get may be
- * NULL: removals then lose what the kernel counted since the last poll.
- * counters is only fpq_book_round()'s.
+ * full, the counts wait for the next poll, or those of a removal for
+ * the next apply; c zero: of connections gone, for the worker's totals
+ * only); refuse tells worker w that c stayed out (0, or -1: its ring
+ * is full, and the book tells it again at each apply until it fits,
+ * c's removal or a flush).  get may be NULL: removals then lose what
+ * the kernel counted since the last poll.  counters is only
+ * fpq_book_round()'s.
  */
 struct fpq_ops {
 	int	(*add)(void *arg, const struct fp_conn *c, size_t n,
@@ -161,6 +164,9 @@ struct fpq_ops {
    s, about a minute in all); then it is refused. */
 #define FPQ_RETRY_MS	1000
 #define FPQ_RETRIES	6
+/* Removed connections' last counts owed one by one (a full back ring),
+   at most; past that, summed a worker. */
+#define FPQ_OWE_MAX	FPQ_RING_BACK
 
 struct fpq_book;
 struct fpq_book	*fpq_book_new(const struct fpq_ops *ops, void *arg);
@@ -169,10 +175,11 @@ void		 fpq_book_free(struct fpq_book *b);
    full).  0, or -1 when applying failed. */
 int		 fpq_book_item(struct fpq_book *b, unsigned w,
 		    const struct fpq_item *it);
-/* Apply what is staged: the refusals a full back ring kept back told
-   again, the removals (their last counts read and credited first),
-   then the offloads.  0, or -1 (a failed removal: the offloads stay
-   staged, and the caller must flush, which drops them). */
+/* Apply what is staged: the refusals and last counts a full back ring
+   kept back handed over again, the removals (their last counts read
+   and credited first, owed if the ring is full), then the offloads.
+   0, or -1 (a failed removal: the offloads stay staged, and the caller
+   must flush, which drops them). */
 int		 fpq_book_apply(struct fpq_book *b);
 /* Anything staged? */
 int		 fpq_book_pending(const struct fpq_book *b);
@@ -210,7 +217,7 @@ void		 fpq_book_retry(struct fpq_book *b);
  * sh->epoch once the kernel was asked, whatever it answered, and one
  * the kernel refused sets sh->flush again, for the next round.  Returns
  * whether the round found work, or left some for the next (staged
- * items, a flush owed).
+ * items, a flush owed, last counts owed).
  */
 #define FPQ_POLL_MS	1000
 int		 fpq_book_round(struct fpq_book *b, struct fpq_port *ports,

@@ -177,7 +177,10 @@ worker_fp_refused(struct worker *w, const struct ct_tuple *k,
 /*
  * What the kernel passed of our connections since the last poll: counted
  * into each (its idle timer starts again), and into the [policy]
- * established row of the rule counters, which decided them.
+ * established row of the rule counters, which decided them.  A credit
+ * of no connection (family 0) sums the last counts of connections gone
+ * that the thread could not hand over one by one (fpq.c): the totals
+ * only.
  */
 void
 worker_fp_credits(struct worker *w, uint64_t now)
@@ -202,8 +205,9 @@ worker_fp_credits(struct worker *w, uint64_t now)
 				worker_fp_refused(w, &k, &cr.c, now);
 			continue;
 		}
-		(void)ct_credit(w->ct, &k, cr.pkts > UINT32_MAX ? UINT32_MAX :
-		    (uint32_t)cr.pkts, cr.bytes, now);
+		if (cr.c.family != 0)
+			(void)ct_credit(w->ct, &k, cr.pkts > UINT32_MAX ?
+			    UINT32_MAX : (uint32_t)cr.pkts, cr.bytes, now);
 		w->st.fp.packets += cr.pkts;
 		w->st.fp.bytes += cr.bytes;
 		i = w->cfg->nrules + CT_ESTABLISHED;

@@ -24,7 +24,7 @@
 
 /* ---- the kernel, as the book sees it --------------------------------- */
 
-#define KMAX	4096
+#define KMAX	8192
 
 struct kern {
 	struct fp_conn	 in[KMAX];	/* what the kernel holds */
@@ -39,10 +39,13 @@ struct kern {
 	uint16_t	 out_sport;	/* this connection stays out */
 	int		 absent_ok;	/* removals of what is not in */
 	unsigned	 absent;
-	/* credits */
+	/* credits: the last one's worker, counts and connection; each
+	   worker's sums */
 	unsigned	 cw;
 	uint64_t	 cp, cb;
+	struct fp_conn	 cc;
 	unsigned	 credits;
+	uint64_t	 wp[4], wb[4];
 	int		 full;		/* the worker's ring is full */
 	/* refusals told: how many, the last one's worker and port */
 	unsigned	 refusals, rw;
@@ -160,6 +163,10 @@ k_credit(void *arg, unsigned w, const struct fp_conn *c, uint64_t pkts,
 	k->cw = w;
 	k->cp = pkts;
 	k->cb = bytes;
+	k->cc = *c;
+	assert_true(w < 4);
+	k->wp[w] += pkts;
+	k->wb[w] += bytes;
 	return (0);
 }
 
@@ -714,6 +721,102 @@ test_book_last(void **state)
 	feed(b, 1, FPQ_DEL, 11);
 	assert_int_equal(fpq_book_apply(b), 0);
 	assert_int_equal(k->gets, gets + 1);
+	fpq_book_free(b);
+	free(k);
+}
+
+/* The last counts of a removal its worker's full back ring did not
+   take are owed, handed over at the next apply that finds room; past
+   FPQ_OWE_MAX, a worker's are summed into one credit of no
+   connection.  Nothing is counted twice, nothing lost. */
+static void
+test_book_last_full(void **state)
+{
+	struct kern	*k = calloc(1, sizeof(*k));
+	struct fpq_book	*b = fpq_book_new(&kops, k);
+	struct fp_conn	 c = conn(7);
+	struct fp_counts n = { 100, 10000, 1000 };
+	struct fp_stats	 st;
+	unsigned	 i, credits;
+	int		 j;
+
+	(void)state;
+	feed(b, 2, FPQ_ADD, 7);
+	assert_int_equal(fpq_book_apply(b), 0);
+	fpq_book_counts(b, &c, &n);
+	assert_int_equal(k->cp, 100);
+	assert_int_not_equal(j = k_find(k, &c), -1);
+	k->kc[j].pkts = 130;
+	k->kc[j].bytes = 13000;
+	k->full = 1;
+	feed(b, 2, FPQ_DEL, 7);
+	assert_int_equal(fpq_book_apply(b), 0);
+	assert_int_equal(k->n, 0);
+	assert_int_equal(fpq_book_count(b), 0);
+	assert_int_equal(k->credits, 1);
+	/* still full: still owed */
+	assert_int_equal(fpq_book_apply(b), 0);
+	assert_int_equal(k->credits, 1);
+	k->full = 0;
+	assert_int_equal(fpq_book_apply(b), 0);
+	assert_int_equal(k->credits, 2);
+	assert_int_equal(k->cw, 2);
+	assert_int_equal(k->cp, 30);
+	assert_int_equal(k->cb, 3000);
+	assert_true(fpq_conn_eq(&k->cc, &c));
+	assert_int_equal(fpq_book_apply(b), 0);
+	assert_int_equal(k->credits, 2);
+	assert_int_equal(k->wp[2], 130);
+	assert_int_equal(k->wb[2], 13000);
+
+	/* more than FPQ_OWE_MAX: one each up to it, then a sum a worker
+	   (1 and 3 here) */
+	for (i = 0; i < FPQ_OWE_MAX; i++)
+		feed(b, 1, FPQ_ADD, (uint16_t)(10000 + i));
+	for (i = 0; i < 10; i++)
+		feed(b, 3, FPQ_ADD, (uint16_t)(20000 + i));
+	feed(b, 1, FPQ_ADD, 30000);
+	assert_int_equal(fpq_book_apply(b), 0);
+	assert_int_equal(k->n, FPQ_OWE_MAX + 11);
+	for (i = 0; i < k->n; i++) {
+		k->kc[i].pkts = 2;
+		k->kc[i].bytes = 200;
+	}
+	k->full = 1;
+	for (i = 0; i < FPQ_OWE_MAX; i++)
+		feed(b, 1, FPQ_DEL, (uint16_t)(10000 + i));
+	for (i = 0; i < 10; i++)
+		feed(b, 3, FPQ_DEL, (uint16_t)(20000 + i));
+	feed(b, 1, FPQ_DEL, 30000);
+	assert_int_equal(fpq_book_apply(b), 0);
+	assert_int_equal(k->n, 0);
+	credits = k->credits;
+	k->full = 0;
+	assert_int_equal(fpq_book_apply(b), 0);
+	assert_int_equal(k->credits, credits + FPQ_OWE_MAX + 2);
+	assert_int_equal(k->wp[1], 2 * (FPQ_OWE_MAX + 1));
+	assert_int_equal(k->wb[1], 200 * (FPQ_OWE_MAX + 1));
+	assert_int_equal(k->wp[3], 20);
+	assert_int_equal(k->wb[3], 2000);
+	/* the sums, last: of no connection */
+	assert_int_equal(k->cc.family, 0);
+	assert_int_equal(fpq_book_apply(b), 0);
+	assert_int_equal(k->credits, credits + FPQ_OWE_MAX + 2);
+
+	/* again, the sums take more */
+	feed(b, 3, FPQ_ADD, 7);
+	assert_int_equal(fpq_book_apply(b), 0);
+	k->kc[0].pkts = 5;
+	k->kc[0].bytes = 500;
+	k->full = 1;
+	feed(b, 3, FPQ_DEL, 7);
+	assert_int_equal(fpq_book_apply(b), 0);
+	k->full = 0;
+	assert_int_equal(fpq_book_apply(b), 0);
+	assert_int_equal(k->wp[3], 25);
+	assert_true(fpq_conn_eq(&k->cc, &c));
+	fpq_book_stats(b, &st);
+	assert_int_equal(st.errors, 0);
 	fpq_book_free(b);
 	free(k);
 }
@@ -1372,6 +1475,42 @@ test_round_retry(void **state)
 	round_free(r);
 }
 
+/* A removal staged when a flush reads the counters, its worker's back
+   ring full: its counts are owed, not lost with the table, and the
+   round says it has work till they are handed over. */
+static void
+test_round_last_full(void **state)
+{
+	struct round	*r = round_new();
+	struct fp_conn	 c = conn(7);
+	int		 j;
+
+	(void)state;
+	push(r, 0, FPQ_ADD, 7);
+	assert_int_equal(round_at(r, 20, 0), 1);
+	assert_int_not_equal(j = k_find(r->k, &c), -1);
+	r->k->kc[j].pkts = 9;
+	r->k->kc[j].bytes = 900;
+	push(r, 0, FPQ_DEL, 7);
+	r->k->full = 1;
+	assert_int_equal(round_at(r, 20, 1), 1);
+	assert_int_equal(r->k->flushes, 1);
+	assert_int_equal(r->k->n, 0);
+	assert_int_equal(fpq_book_count(r->b), 0);
+	assert_int_equal(r->k->credits, 0);
+	assert_int_equal(round_at(r, 20, 0), 1);
+	assert_int_equal(r->k->credits, 0);
+	r->k->full = 0;
+	assert_int_equal(round_at(r, 20, 0), 0);
+	assert_int_equal(r->k->credits, 1);
+	assert_int_equal(r->k->cw, 0);
+	assert_int_equal(r->k->cp, 9);
+	assert_int_equal(r->k->cb, 900);
+	assert_int_equal(round_at(r, 20, 0), 0);
+	assert_int_equal(r->k->credits, 1);
+	round_free(r);
+}
+
 /* A removal the kernel refuses: the table is emptied in the same
    round, and the stage's offloads with it. */
 static void
@@ -1427,6 +1566,7 @@ main(void)
 		cmocka_unit_test(test_book_counts),
 		cmocka_unit_test(test_book_last),
 		cmocka_unit_test(test_book_counts_full),
+		cmocka_unit_test(test_book_last_full),
 		cmocka_unit_test(test_book_refuse_full),
 		cmocka_unit_test(test_book_retry),
 		cmocka_unit_test(test_book_retry_lost),
@@ -1435,6 +1575,7 @@ main(void)
 		cmocka_unit_test(test_round_flush_staged),
 		cmocka_unit_test(test_round_failed_removal),
 		cmocka_unit_test(test_round_retry),
+		cmocka_unit_test(test_round_last_full),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
