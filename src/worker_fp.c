@@ -205,6 +205,12 @@ worker_fp_credits(struct worker *w, uint64_t now)
 				worker_fp_refused(w, &k, &cr.c, now);
 			continue;
 		}
+		/* whatever its epoch: the kernel passed those packets of
+		   the tuple while its connection was ours and offloaded
+		   (a notice, above, changes marks; counts only add).  The
+		   tuple may hold a newer connection by now (this credit
+		   was owed, or waited in the ring): it then gets the old
+		   one's last second or so, and its timer restarts once */
 		if (cr.c.family != 0)
 			(void)ct_credit(w->ct, &k, cr.pkts > UINT32_MAX ?
 			    UINT32_MAX : (uint32_t)cr.pkts, cr.bytes, now);

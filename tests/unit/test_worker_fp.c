@@ -468,11 +468,21 @@ test_credits(void **state)
 	ct_expire(f->w.ct, f->now);
 	assert_int_equal(ct_count(f->w.ct), 1);
 
-	/* the thread emptied the kernel table */
+	/* the thread emptied the kernel table, after reading what it
+	   passed: counted all the same, though of the epoch before */
 	f->d.sh.epoch = 1;
+	memset(&cr, 0, sizeof(cr));
+	cr.c = it.c;
+	cr.pkts = 3;
+	cr.bytes = 300;
+	cr.epoch = 0;
+	assert_int_equal(fpq_ring_push(&f->d.port.back, &cr), 0);
+	before = ct_entry_packets(e);
 	worker_fp_credits(&f->w, f->now);
 	assert_int_equal(f->w.fp_epoch, 1);
 	assert_int_equal(ct_offload_count(f->w.ct), 0);
+	assert_int_equal(ct_entry_packets(e), before + 3);
+	assert_int_equal(f->w.st.fp.packets, 108);
 	/* and it goes in again, of the new epoch */
 	(void)stream(f, IPPROTO_UDP, 5020, 1);
 	assert_true(fpq_ring_pop(&f->d.port.out, &it));
