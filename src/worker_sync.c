@@ -322,6 +322,8 @@ worker_sync_give(struct worker *w, const struct ct_tuple *k,
 	return (1);
 }
 
+/* Home no longer holds it: a connection our table refuses is lost,
+   and counted apart from the refusals of new ones. */
 void
 worker_sync_adopt(struct worker *w, struct sync_rec *r)
 {
@@ -331,6 +333,8 @@ worker_sync_adopt(struct worker *w, struct sync_rec *r)
 	w->importing = w->moving = 1;
 	if (worker_sync_import(w, r, &b, spi_now_ms()) != NULL)
 		w->st.adopted++;
+	else
+		w->st.adopt_failed++;
 	w->importing = w->moving = 0;
 }
 

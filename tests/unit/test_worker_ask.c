@@ -196,26 +196,43 @@ teardown(void **state)
 
 /* ---- packets ---------------------------------------------------------------- */
 
-/* w's table gets the UDP flow PB_B:5353 -> PB_A:53, accepted with MARK. */
+/* w's table gets the UDP flow PB_B:sport -> PB_A:53 (v6: over IPv6),
+   accepted with MARK; its count of connections grows by one. */
 static void
-connect_udp(struct fix *f, struct worker *w, int v6)
+udp_from(struct fix *f, struct worker *w, int v6, uint16_t sport)
 {
 	struct verdict_ctx x = { &f->cfg, w->ct, w->lt, "", "",
 	    PKT_HOOK_FORWARD, 0, f->now };
 	uint8_t		 b[64];
 	struct pkt	 p;
 	struct verdict	 v;
-	size_t		 h;
+	size_t		 h, n;
 
 	h = v6 ? pb_ip6(b, IPPROTO_UDP, PB_B6, PB_A6, 64, 12) :
 	    pb_ip4(b, IPPROTO_UDP, PB_B4, PB_A4, 0, 1, 0, 12);
-	pb_udp(b + h, 5353, 53, 4);
+	pb_udp(b + h, sport, 53, 4);
 	memcpy(b + h + 8, "ping", 4);
+	n = ct_count(w->ct);
 	verdict_packet(&x, b, h + 12, NULL, &p, &v);
 	assert_int_equal(v.state, CT_NEW);
 	assert_int_equal(v.action, RULE_ACCEPT);
 	assert_int_equal(v.mark, MARK);
-	assert_int_equal(ct_count(w->ct), 1);
+	assert_int_equal(ct_count(w->ct), n + 1);
+}
+
+/* The flow PB_B:5353 -> PB_A:53 in w's empty table. */
+static void
+connect_udp(struct fix *f, struct worker *w, int v6)
+{
+	assert_int_equal(ct_count(w->ct), 0);
+	udp_from(f, w, v6, 5353);
+}
+
+/* Another flow of PB_B's, from sport, over IPv4. */
+static void
+other_udp(struct fix *f, struct worker *w, uint16_t sport)
+{
+	udp_from(f, w, 0, sport);
 }
 
 /*
@@ -640,6 +657,45 @@ test_adopt_none_late(void **state)
 	home->synced = unseen = 0;
 }
 
+/*
+ * Home hands the connection over but the asker's table refuses it (its
+ * source holds its share there already): the connection is lost, and
+ * counted so, apart from adopted; the packet is judged without it.
+ */
+static void
+test_adopt_refused(void **state)
+{
+	struct fix	*f = *state;
+	struct worker	*home, *w;
+	struct ct_config c;
+	struct ct_stats	 cs;
+	struct ct_tuple	 k;
+	struct nq_packet np;
+	uint8_t		 b[64];
+
+	synced_udp(f, &home, &w, &k);
+	/* one connection a source, and PB_B holds one on w already */
+	c = f->cfg.ct;
+	c.max = 100;
+	c.source_share = 1;
+	ct_set_config(w->ct, &c);
+	other_udp(f, w, 5354);
+	flow_packet(f, &np, b, 40, 0);
+	assert_int_equal(worker_adopt(w, &np, NULL, "", ""), 0);
+	worker_ask_cb(-1, EV_READ, home);
+	assert_int_equal(ct_count(home->ct), 0);
+	assert_int_equal(home->synced, 0);
+	worker_ask_cb(-1, EV_READ, w);
+	check_given(40, 1, 0, 0);
+	assert_int_equal(w->st.adopted, 0);
+	assert_int_equal(w->st.adopt_failed, 1);
+	ct_get_stats(w->ct, &cs);
+	assert_int_equal(cs.share_refused, 1);
+	assert_int_equal(ct_count(w->ct), 1);
+	assert_int_equal(w->ndefer, 0);
+	assert_int_equal(home->st.adopt_failed, 0);
+}
+
 int
 main(void)
 {
@@ -657,6 +713,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_adopt_not, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_adopt_none_late, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_adopt_refused, setup,
 		    teardown),
 	};
 
