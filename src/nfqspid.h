@@ -248,8 +248,9 @@ struct worker_stats {
 					   open (each starts a grace) */
 	uint64_t	 adopted;	/* [sync]: connections taken from
 					   their home worker (worker_ask.c) */
-	uint64_t	 adopt_failed;	/* handed over, but our table
-					   refused them: lost */
+	uint64_t	 adopt_failed;	/* moved between workers, but the
+					   receiving table refused them:
+					   lost */
 	struct limit_stats limit;	/* rate and conn_limit */
 	struct frag_stats frag;		/* the fragment cache */
 	uint64_t	 sources;	/* in the limit table */

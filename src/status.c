@@ -66,7 +66,7 @@ static const struct status_counter counters[] = {
 	{ "window_grace", "window_grace_total", "TCP segments out of window let pass in the grace after a queue overflow (overflow-grace).", COUNTER, WS(ct.window_grace) },
 	{ "overflows", "overflows_total", "Times a queue was found overflowing while failing open (each starts a grace).", COUNTER, WS(overflows) },
 	{ "adopted", "sync_adopted_total", "Synced connections a worker took from their home worker after a failover ([sync], several workers).", COUNTER, WS(adopted) },
-	{ "adopt_failed", "sync_adopt_failed_total", "Synced connections lost on their way from their home worker: the adopting worker's table refused them (full, source share).", COUNTER, WS(adopt_failed) },
+	{ "adopt_failed", "sync_adopt_failed_total", "Synced connections lost moving between workers (adopted, or back home when the node became backup): the receiving worker's table refused them (full, source share).", COUNTER, WS(adopt_failed) },
 	{ "lost", "lost_total", "Packet ids that never reached us: the socket was full (accepted with fail_open, else dropped).", COUNTER, WS(nq.lost) },
 	{ "repeated", "repeated_total", "Packets queued again to be copied whole: their checksum was not verified and the queue copied headers only.", COUNTER, WS(nq.repeated) },
 	{ "audited", "audit_records_total", "Audit records written.", COUNTER, WS(audited) },

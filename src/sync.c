@@ -58,7 +58,9 @@ static void (*const sync_calls[SYNCLINK_NCALLS])(struct worker *, void *) = {
 	[SYNCLINK_RESYNC] = worker_sync_resync,
 	[SYNCLINK_RESYNC_END] = worker_sync_resync_end,
 	[SYNCLINK_SWEEP] = worker_sync_sweep,
-	[SYNCLINK_GRACE] = worker_sync_grace
+	[SYNCLINK_GRACE] = worker_sync_grace,
+	[SYNCLINK_AWAY] = worker_sync_away,
+	[SYNCLINK_HOME] = worker_sync_home
 };
 
 static int
@@ -99,6 +101,10 @@ sync_note(void *arg, int what, uint64_t n)
 		break;
 	case SYNCLINK_NEWPEER:
 		log_info("sync: a new run of the peer: asking for its table");
+		break;
+	case SYNCLINK_HOMED:
+		log_info("sync: backup: %llu connections back in their home "
+		    "workers", (unsigned long long)n);
 		break;
 	default:
 		log_debug("sync: sending the whole table");

@@ -59,5 +59,7 @@ void	 worker_sync_grace(struct worker *, void *until_ms);
 void	 worker_sync_resync(struct worker *, void *unused);
 void	 worker_sync_resync_end(struct worker *, void *unused);
 void	 worker_sync_sweep(struct worker *, void *sweep);
+void	 worker_sync_away(struct worker *, void *slice);
+void	 worker_sync_home(struct worker *, void *batch);
 
 #endif /* NFQSPI_SYNC_INT_H */

@@ -436,21 +436,31 @@ synclink_bulk_mark(struct synclink *l, const struct sync_hdr *h,
 	l->rx.asked = 0;
 }
 
+/* The part of b (at most nbatch records) whose connections live in
+   worker wi, into s: how many. */
+static size_t
+synclink_part(struct synclink *l, const struct sync_batch *b, unsigned wi,
+    struct sync_batch *s)
+{
+	size_t		 i;
+
+	memset(s, 0, sizeof(*s));
+	s->rec = l->sub;
+	for (i = 0; i < b->n; i++)
+		if (l->nworkers == 1 ||
+		    synclink_home(&b->rec[i].s.k, l->nworkers) == wi)
+			s->rec[s->n++] = b->rec[i];
+	return (s->n);
+}
+
 /* The part of b whose connections live in worker wi, applied there. */
 static void
 synclink_apply_in(struct synclink *l, const struct sync_batch *b,
     unsigned wi)
 {
 	struct sync_batch s;
-	size_t		 i;
 
-	memset(&s, 0, sizeof(s));
-	s.rec = l->sub;
-	for (i = 0; i < b->n; i++)
-		if (l->nworkers == 1 ||
-		    synclink_home(&b->rec[i].s.k, l->nworkers) == wi)
-			s.rec[s.n++] = b->rec[i];
-	if (s.n == 0)
+	if (synclink_part(l, b, wi, &s) == 0)
 		return;
 	if (l->ops->call(l->arg, wi, SYNCLINK_APPLY, &s) == -1) {
 		l->st.import_failed += s.n;
@@ -603,6 +613,43 @@ synclink_alive(struct synclink *l, uint64_t now)
 		synclink_ask_table(l, now);
 }
 
+/*
+ * Made backup: the peer's changes land in each connection's home worker
+ * from now on, so a copy another worker holds (it adopted it, or the
+ * kernel brought the connection's first packet there while we were
+ * master) would go stale beside them until a whole table sweeps it, and
+ * a failback before that would find it.  Each goes home now; a copy the
+ * peer sent there meanwhile is newer and stays.
+ */
+static void
+synclink_homecoming(struct synclink *l)
+{
+	struct sync_slice sl;
+	struct sync_batch b, s;
+	uint64_t	 moved = 0;
+	unsigned	 i, wi;
+
+	for (i = 0; l->nworkers > 1 && i < l->nworkers; i++) {
+		memset(&sl, 0, sizeof(sl));
+		sl.rec = l->slice;
+		sl.max = l->nbatch < SYNC_SLICE ? l->nbatch : SYNC_SLICE;
+		do {
+			if (l->ops->call(l->arg, i, SYNCLINK_AWAY, &sl) == -1)
+				break;		/* stopping */
+			memset(&b, 0, sizeof(b));
+			b.rec = l->slice;
+			b.n = sl.n;
+			for (wi = 0; wi < l->nworkers && b.n > 0; wi++)
+				if (synclink_part(l, &b, wi, &s) > 0 &&
+				    l->ops->call(l->arg, wi, SYNCLINK_HOME,
+				    &s) == 0)
+					moved += s.applied;
+		} while (sl.cursor != 0);
+	}
+	if (moved > 0)
+		l->ops->note(l->arg, SYNCLINK_HOMED, moved);
+}
+
 void
 synclink_command(struct synclink *l, int role, int resync, uint64_t now)
 {
@@ -620,8 +667,10 @@ synclink_command(struct synclink *l, int role, int resync, uint64_t now)
 		}
 		/* a bulk half in ends here, whichever the new role */
 		synclink_rx_drop(l);
-		if (role == SYNC_ROLE_BACKUP)
+		if (role == SYNC_ROLE_BACKUP) {
+			synclink_homecoming(l);
 			synclink_ask_table(l, now);
+		}
 	}
 	if (resync) {
 		synclink_rx_drop(l);

@@ -94,6 +94,12 @@ enum synclink_call {
 	SYNCLINK_RESYNC_END,	/* NULL: ct_resync_end() */
 	SYNCLINK_SWEEP,		/* struct sync_sweep */
 	SYNCLINK_GRACE,		/* uint64_t: the grace's end (ms) */
+	SYNCLINK_AWAY,		/* struct sync_slice: the connections
+				   whose home is another worker, taken
+				   out (as far as max, SYNC_SWEEP looked
+				   at) */
+	SYNCLINK_HOME,		/* struct sync_batch: those of them home
+				   to it, unless it holds them already */
 	SYNCLINK_NCALLS
 };
 
@@ -102,7 +108,8 @@ enum synclink_note {
 	SYNCLINK_READY,		/* the first whole table: its records */
 	SYNCLINK_ALONE,		/* ready without the peer: [sync] alone */
 	SYNCLINK_NEWPEER,	/* a new run of the peer: asking */
-	SYNCLINK_BULK		/* sending the whole table: 0 */
+	SYNCLINK_BULK,		/* sending the whole table: 0 */
+	SYNCLINK_HOMED		/* made backup: connections moved home */
 };
 
 struct synclink_ops {

@@ -42,6 +42,9 @@ struct worker_ask {
 	uint8_t			 answer;	/* 0 question, 1 answer */
 	uint8_t			 found;
 	uint8_t			 adopt;		/* a connection, not an error */
+	uint8_t			 back;		/* adopt: found, but the asker
+						   is backup now: home takes
+						   it again */
 	uint32_t		 mark;
 	struct pkt		 p;		/* data NULL */
 	struct sync_rec		 rec;		/* adopt: s.k asked, the
@@ -327,6 +330,41 @@ worker_adopted(struct worker *w, uint32_t seq)
 	}
 }
 
+/*
+ * Home's answer: the connection, taken even if its packets stopped
+ * waiting (home no longer holds it), unless this node was made backup
+ * since: the peer's changes go to home, so the connection goes back
+ * there (synclink.c moves the others home in the same way).
+ */
+static void
+worker_adopt_answer(struct worker *w, struct worker_ask *a)
+{
+	unsigned	 n = __atomic_load_n(&w->npeers, __ATOMIC_ACQUIRE);
+	uint32_t	 seq = a->seq;
+
+	if (a->found && !sync_sending(w->sync)) {
+		a->back = 1;
+		worker_post(w->peers[synclink_home(&a->rec.s.k, n)], a);
+		a = NULL;
+	} else if (a->found)
+		worker_sync_adopt(w, &a->rec);
+	worker_adopted(w, seq);
+	free(a);
+}
+
+/* Home takes back what it gave: a batch of one. */
+static void
+worker_adopt_back(struct worker *w, struct worker_ask *a)
+{
+	struct sync_batch	 b;
+
+	memset(&b, 0, sizeof(b));
+	b.rec = &a->rec;
+	b.n = 1;
+	worker_sync_home(w, &b);
+	free(a);
+}
+
 void
 worker_answer_late(struct worker *w, uint64_t now, uint64_t age)
 {
@@ -370,6 +408,10 @@ worker_ask_cb(evutil_socket_t fd, short events, void *arg)
 	pthread_mutex_unlock(&w->askmtx);
 	for (; a != NULL; a = next) {
 		next = a->next;
+		if (a->back) {
+			worker_adopt_back(w, a);
+			continue;
+		}
 		if (!a->answer) {
 			if (a->adopt)
 				a->found = (uint8_t)worker_sync_give(w,
@@ -382,12 +424,7 @@ worker_ask_cb(evutil_socket_t fd, short events, void *arg)
 			continue;
 		}
 		if (a->adopt) {
-			/* taken even if its packets stopped waiting: home
-			   no longer holds it */
-			if (a->found)
-				worker_sync_adopt(w, &a->rec);
-			worker_adopted(w, a->seq);
-			free(a);
+			worker_adopt_answer(w, a);
 			continue;
 		}
 		for (i = 0, d = NULL; i < WORKER_DEFER; i++)

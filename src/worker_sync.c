@@ -365,6 +365,68 @@ worker_sync_slice(struct worker *w, void *arg)
 	w->sync_slice = NULL;
 }
 
+/* The next of our connections whose home is another worker, taken out
+   into the slice as adoption takes one (worker_sync_give()). */
+static int
+worker_sync_away_one(struct ct_table *t, struct ct_entry *e, void *arg)
+{
+	struct worker		*w = arg;
+	struct sync_slice	*sl = w->sync_slice;
+	struct ct_tuple		 k;
+
+	memset(&k, 0, sizeof(k));
+	ct_entry_tuple(e, &k.family, &k.proto, &k.src, &k.dst, &k.sport,
+	    &k.dport);
+	if (synclink_home(&k, __atomic_load_n(&w->npeers,
+	    __ATOMIC_ACQUIRE)) == w->id)
+		return (0);
+	sync_rec_fill(&sl->rec[sl->n++], SYNC_OP_UPSERT, w->ct, e, w->cfg);
+	w->importing = w->moving = 1;
+	ct_remove(t, e);
+	w->importing = w->moving = 0;
+	return (sl->n == sl->max);
+}
+
+void
+worker_sync_away(struct worker *w, void *arg)
+{
+	struct sync_slice	*sl = arg;
+
+	ct_expire(w->ct, spi_now_ms());
+	sl->n = 0;
+	w->sync_slice = sl;
+	(void)ct_walk(w->ct, &sl->cursor, SYNC_SWEEP, worker_sync_away_one,
+	    w);
+	w->sync_slice = NULL;
+}
+
+/*
+ * Connections another worker gave up (worker_sync_away(), or an
+ * adoption answered after the switch to backup) come home, marked as
+ * no packet's yet; one we hold already is the peer's, newer, and stays.
+ * One the table refuses is lost: counted as adopt_failed.
+ */
+void
+worker_sync_home(struct worker *w, void *arg)
+{
+	struct sync_batch	*b = arg;
+	struct ct_entry		*e;
+	uint64_t		 now = spi_now_ms();
+	size_t			 i;
+
+	ct_expire(w->ct, now);
+	w->importing = w->moving = 1;
+	for (i = 0; i < b->n; i++) {
+		if (ct_lookup(w->ct, &b->rec[i].s.k) != NULL)
+			continue;
+		if ((e = worker_sync_import(w, &b->rec[i], b, now)) == NULL)
+			w->st.adopt_failed++;
+		else if (ct_synced_mark(w->ct, e) == 1)
+			worker_synced_add(w, 1);
+	}
+	w->importing = w->moving = 0;
+}
+
 void
 worker_sync_resync(struct worker *w, void *arg)
 {

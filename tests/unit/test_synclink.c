@@ -45,10 +45,12 @@ struct fake {
 	size_t		 applied;	/* records handed to SYNCLINK_APPLY */
 	size_t		 applied_in[2];	/* ... by worker */
 	unsigned	 sweeps_left;	/* slices a sweep takes */
+	size_t		 homed_in[2];	/* records SYNCLINK_HOME took */
+	uint16_t	 away_port;	/* the next SYNCLINK_AWAY gives */
 	/* what it refused and said */
 	unsigned	 refused;
 	char		 why[32];
-	unsigned	 notes[4];
+	unsigned	 notes[5];
 	uint64_t	 note_n;
 };
 
@@ -110,6 +112,28 @@ fake_call(void *arg, unsigned wi, int what, void *data)
 		sw->gone++;
 		sw->cursor = F.sweeps_left > 0 ? F.sweeps_left-- : 0;
 		break;
+	case SYNCLINK_AWAY:
+		/* worker 0 holds 5 of the other's, in two slices of at
+		   most 3; worker 1 none */
+		assert_true(sl->max >= 3 && sl->max <= SYNC_SLICE);
+		for (sl->n = 0; wi == 0 && sl->n < (sl->cursor ? 2u : 3u);
+		    sl->n++) {
+			memset(&sl->rec[sl->n], 0, sizeof(sl->rec[0]));
+			sl->rec[sl->n].s.k.family = AF_INET;
+			sl->rec[sl->n].s.k.proto = IPPROTO_UDP;
+			do
+				sl->rec[sl->n].s.k.sport = F.away_port++;
+			while (synclink_home(&sl->rec[sl->n].s.k, 2) == 0);
+		}
+		sl->cursor = wi == 0 && sl->cursor == 0 ? 9 : 0;
+		break;
+	case SYNCLINK_HOME:
+		for (i = 0; i < b->n; i++)
+			assert_int_equal(synclink_home(&b->rec[i].s.k, 2),
+			    wi);
+		F.homed_in[wi] += b->n;
+		b->applied = b->n;
+		break;
 	default:
 		break;
 	}
@@ -127,7 +151,7 @@ fake_refused(void *arg, const struct sockaddr_storage *from, size_t len,
 static void
 fake_note(void *arg, int what, uint64_t n)
 {
-	assert_true(what >= 0 && what < 4);
+	assert_true(what >= 0 && what < 5);
 	F.notes[what]++;
 	F.note_n = n;
 }
@@ -343,6 +367,46 @@ test_apply(void **state)
 	assert_int_equal(L.st.received, 4);
 }
 
+/*
+ * Made backup: each worker's connections whose home is another go
+ * there, slice by slice, before the table is asked for; said once.  Made
+ * master: nothing moves.
+ */
+static void
+test_homecoming(void **state)
+{
+	(void)state;
+	link_init(SYNC_ROLE_MASTER);
+	F.away_port = 3000;
+	assert_int_equal(synclink_role(&L, SYNC_ROLE_BACKUP), 0);
+	synclink_command(&L, SYNC_ROLE_BACKUP, 0, now);
+	assert_int_equal(F.calls[0][SYNCLINK_AWAY], 2);
+	assert_int_equal(F.calls[1][SYNCLINK_AWAY], 1);
+	/* worker 1 takes the 5, one call a slice */
+	assert_int_equal(F.calls[0][SYNCLINK_HOME], 0);
+	assert_int_equal(F.calls[1][SYNCLINK_HOME], 2);
+	assert_int_equal(F.homed_in[1], 5);
+	assert_int_equal(F.notes[SYNCLINK_HOMED], 1);
+	assert_int_equal(F.note_n, 5);
+	assert_int_equal(F.sent[SYNC_T_BULK_REQ], 1);
+
+	/* home stopping: every worker is still asked, and what home
+	   could not take is not said to have moved */
+	memset(F.calls, 0, sizeof(F.calls));
+	F.call_fail[SYNCLINK_HOME] = 1;
+	synclink_command(&L, SYNC_ROLE_BACKUP, 0, now);
+	assert_int_equal(F.calls[0][SYNCLINK_AWAY], 2);
+	assert_int_equal(F.calls[1][SYNCLINK_AWAY], 1);
+	assert_int_equal(F.notes[SYNCLINK_HOMED], 1);
+	F.call_fail[SYNCLINK_HOME] = 0;
+
+	memset(F.calls, 0, sizeof(F.calls));
+	assert_int_equal(synclink_role(&L, SYNC_ROLE_MASTER), 0);
+	synclink_command(&L, SYNC_ROLE_MASTER, 0, now);
+	assert_int_equal(F.calls[0][SYNCLINK_AWAY], 0);
+	assert_int_equal(F.calls[1][SYNCLINK_AWAY], 0);
+}
+
 /* A connection's home: within range, the same both ways round, stable,
    and spread over the workers. */
 static void
@@ -494,6 +558,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_apply, setup, teardown),
 		cmocka_unit_test(test_home),
+		cmocka_unit_test_setup_teardown(test_homecoming, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_bulk_in, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stranger, setup,
 		    teardown),

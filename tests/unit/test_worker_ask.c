@@ -696,6 +696,136 @@ test_adopt_refused(void **state)
 	assert_int_equal(home->st.adopt_failed, 0);
 }
 
+/* w adopts the flow of synced_udp() from home: one packet, accepted. */
+static void
+adopt_udp(struct fix *f, struct worker *home, struct worker *w, uint32_t id)
+{
+	struct nq_packet np;
+	uint8_t		 b[64];
+	size_t		 was = ngiven;
+
+	flow_packet(f, &np, b, id, 0);
+	assert_int_equal(worker_adopt(w, &np, NULL, "", ""), 0);
+	worker_ask_cb(-1, EV_READ, home);
+	worker_ask_cb(-1, EV_READ, w);
+	assert_int_equal(ngiven, was + 1);
+	assert_int_equal(given[was].id, id);
+	assert_true(given[was].accept);
+	assert_int_equal(ct_count(w->ct), 1);
+	assert_int_equal(ct_count(home->ct), 0);
+}
+
+/*
+ * Made backup after it adopted the flow: the peer's changes go to home
+ * from now on, so synclink.c moves w's copy home (SYNCLINK_AWAY, then
+ * SYNCLINK_HOME), marked as no packet's yet, without a word to the peer;
+ * after a failback w adopts it from there again.  What w holds of its
+ * own home stays.
+ */
+static void
+test_backup_home(void **state)
+{
+	struct fix	*f = *state;
+	struct worker	*home, *w;
+	struct sync_rec	 rec[8];
+	struct sync_slice sl = { rec, 8, 0, 0, 0 };
+	struct sync_batch b = { rec, 0, 0, 0, 0 };
+	struct ct_tuple	 k;
+	unsigned	 peer;
+
+	synced_udp(f, &home, &w, &k);
+	adopt_udp(f, home, w, 50);
+	assert_int_equal(unseen, 0);
+	sending = 0;
+	peer = to_peer;
+	worker_sync_away(home, &sl);
+	assert_int_equal(sl.n, 0);
+	assert_int_equal(sl.cursor, 0);
+	worker_sync_away(w, &sl);
+	assert_int_equal(sl.n, 1);
+	assert_int_equal(sl.cursor, 0);
+	assert_int_equal(ct_count(w->ct), 0);
+	b.n = sl.n;
+	worker_sync_home(home, &b);
+	assert_int_equal(b.applied, 1);
+	assert_int_equal(ct_count(home->ct), 1);
+	assert_int_equal(home->synced, 1);
+	assert_int_equal(unseen, 1);
+	assert_int_equal(to_peer, peer);
+	assert_int_equal(w->st.adopt_failed + home->st.adopt_failed, 0);
+	/* failback: w asks home again, and the flow goes on */
+	sending = 1;
+	adopt_udp(f, home, w, 51);
+	assert_int_equal(w->st.adopted, 2);
+}
+
+/*
+ * Home got the peer's newer copy before the move: it keeps that one.
+ */
+static void
+test_backup_home_newer(void **state)
+{
+	struct fix	*f = *state;
+	struct worker	*home, *w;
+	struct sync_rec	 rec[8], peers;
+	struct sync_slice sl = { rec, 8, 0, 0, 0 };
+	struct sync_batch b = { rec, 0, 0, 0, 0 };
+	struct sync_batch pb = { &peers, 1, 0, 0, 0 };
+	struct ct_tuple	 k;
+	struct ct_entry	*e;
+
+	synced_udp(f, &home, &w, &k);
+	adopt_udp(f, home, w, 60);
+	sending = 0;
+	worker_sync_away(w, &sl);
+	assert_int_equal(sl.n, 1);
+	/* the peer's, of another mark */
+	peers = rec[0];
+	peers.s.mark = MARK + 1;
+	worker_sync_apply(home, &pb);
+	assert_int_equal(pb.applied, 1);
+	b.n = sl.n;
+	worker_sync_home(home, &b);
+	assert_int_equal(b.applied, 0);
+	assert_int_equal(ct_count(home->ct), 1);
+	assert_non_null(e = ct_lookup(home->ct, &k));
+	assert_int_equal(ct_entry_mark(e), MARK + 1);
+	assert_int_equal(home->synced, 1);
+}
+
+/*
+ * Made backup while its question was out: the answer's connection goes
+ * back home instead of into w, and the packet is judged without it.
+ */
+static void
+test_backup_answer(void **state)
+{
+	struct fix	*f = *state;
+	struct worker	*home, *w;
+	struct ct_tuple	 k;
+	struct nq_packet np;
+	uint8_t		 b[64];
+
+	synced_udp(f, &home, &w, &k);
+	flow_packet(f, &np, b, 70, 0);
+	assert_int_equal(worker_adopt(w, &np, NULL, "", ""), 0);
+	worker_ask_cb(-1, EV_READ, home);
+	assert_int_equal(ct_count(home->ct), 0);
+	sending = 0;
+	worker_ask_cb(-1, EV_READ, w);
+	check_given(70, 1, 0, 0);
+	assert_int_equal(ct_count(w->ct), 0);
+	assert_int_equal(w->st.adopted, 0);
+	assert_int_equal(w->ndefer, 0);
+	assert_non_null(home->inbox);
+	worker_ask_cb(-1, EV_READ, home);
+	assert_null(home->inbox);
+	assert_int_equal(ct_count(home->ct), 1);
+	assert_non_null(ct_lookup(home->ct, &k));
+	assert_int_equal(home->synced, 1);
+	assert_int_equal(unseen, 1);
+}
+
 int
 main(void)
 {
@@ -715,6 +845,12 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_adopt_none_late, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_adopt_refused, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_backup_home, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_backup_home_newer, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_backup_answer, setup,
 		    teardown),
 	};
 
