@@ -1,18 +1,21 @@
 #!/bin/bash
 # test_sync_mt.sh - [sync] with two workers on each node: the backup
 # keeps each synced connection in its home worker, and after a failover
-# the worker the kernel's --queue-balance hash sends its packets to
-# adopts it from there.  8 TCP connections (tcp_loose = no: a mid-stream
-# segment without its connection is INVALID) and 8 UDP flows go through
-# the master; then the diversion moves to the backup's queues and the
-# backup is made master, as keepalived would, and every connection must
-# carry data both ways through it, with no INVALID packet, each held
-# once, and some adopted (with 16 flows, each on a worker picked by a
-# hash the kernel seeds at random, all 16 at home has a chance of 2^-16).
+# the worker the kernel's queue hash sends its packets to adopts it from
+# there.  8 TCP connections (tcp_loose = no: a mid-stream segment without
+# its connection is INVALID) and 8 UDP flows go through the master; then
+# the diversion moves to the backup's queues and the backup is made
+# master, as keepalived would, and every connection must carry data both
+# ways through it, with no INVALID packet, each held once, and at least
+# the 8 UDP flows adopted.
+#
+# TCP goes by --queue-balance, whose hash the kernel seeds at random; each
+# UDP flow goes to the worker that is not its home (synchome prints it),
+# so that adoption is certain, not left to that hash.
 #
 # Both daemons run in dut, the master on queues Q and Q+1, the backup on
 # Q+2 and Q+3, their sync link on dut's loopback: the failover is the
-# FORWARD rule's --queue-balance range moving, the rest is the real path.
+# FORWARD rules' queues moving, the rest is the real path.
 #
 # Copyright (C) 2026 The nfqspid authors
 # SPDX-License-Identifier: GPL-2.0-or-later
@@ -29,6 +32,7 @@ lib_init syncmt
 lib_topology
 
 N=8
+SYNCHOME=${SYNCHOME:-$top_builddir/tests/integration/synchome}
 B_CTL=$T_TMP/backup.sock
 B_LOG=$T_TMP/backup.log
 B_PID=
@@ -95,13 +99,39 @@ rounds()
 	[ "$(cat "$T_TMP/$1" 2>/dev/null)" = "tcp=$N udp=$N" ]
 }
 
+# The UDP flows' client ports by home worker: U_HOME0 and U_HOME1 (a
+# comma list each, for multiport).
+U_HOME0=
+U_HOME1=
+# shellcheck disable=SC2046
+while read -r port home; do
+	if [ "$home" = 0 ]; then
+		U_HOME0=${U_HOME0:+$U_HOME0,}$port
+	else
+		U_HOME1=${U_HOME1:+$U_HOME1,}$port
+	fi
+done < <("$SYNCHOME" 2 udp "$C4" "$S4" 5053 $(seq 43001 $((43000 + N))))
+
+# divert Q: FORWARD to the daemon on queues Q and Q+1: each UDP flow to
+# the worker that is not its home, the rest by --queue-balance
 divert()
 {
-	in_d "$IPT" "$1" FORWARD ${2:+"$2"} -j NFQUEUE --queue-balance "$3"
+	in_d "$IPT" -F FORWARD || return 1
+	if [ -n "$U_HOME0" ]; then
+		in_d "$IPT" -A FORWARD -p udp -m multiport --ports "$U_HOME0" \
+		    -j NFQUEUE --queue-num $(($1 + 1)) || return 1
+	fi
+	if [ -n "$U_HOME1" ]; then
+		in_d "$IPT" -A FORWARD -p udp -m multiport --ports "$U_HOME1" \
+		    -j NFQUEUE --queue-num "$1" || return 1
+	fi
+	in_d "$IPT" -A FORWARD -j NFQUEUE --queue-balance "$1:$(($1 + 1))"
 }
 
 # ---- both up, the master's table on the backup ----------------------------
-check "FORWARD to the master's queues $Q0:$Q1" divert -A '' "$Q0:$Q1"
+check "the UDP flows have homes ($U_HOME0 at 0, $U_HOME1 at 1)" \
+    test "$(echo "$U_HOME0,$U_HOME1" | tr , '\n' | grep -c .)" -eq "$N"
+check "FORWARD to the master's queues $Q0:$Q1" divert "$Q0"
 lib_must_start "nfqspid (master, threads = 2) starts with [sync]"
 ip netns exec "$NS_D" "${T_VG[@]}" "$NFQSPID" -f -c "$T_TMP/backup.ini" \
     >>"$B_LOG" 2>&1 &
@@ -166,15 +196,15 @@ sleep 0.2	# the windows of the last round trip, one flush later
 
 # ---- failover --------------------------------------------------------------
 check "sync role master on the backup" bctl sync role master
-check "FORWARD moves to the backup's queues $Q2:$Q3" divert -R 1 "$Q2:$Q3"
+check "FORWARD moves to the backup's queues $Q2:$Q3" divert "$Q2"
 check "sync role backup on the old master" lib_ctl sync role backup
 touch "$T_TMP/go"
 check "every connection carries data both ways through the new master" \
     wait_for $((150 * T_SLOW)) rounds after
 check "the new master took no INVALID packet" test "$(bstat invalid)" -eq 0
 check "it dropped none" test "$(bstat dropped)" -eq 0
-check "some connections were adopted from their home worker" \
-    test "$(bstat adopted)" -ge 1
+check "each UDP flow, sent off its home worker, was adopted" \
+    test "$(bstat adopted)" -ge "$N"
 check "each connection is held once: TCP" \
     test "$(held "$B_CTL" tcp 5020)" -eq "$N"
 check "... UDP" test "$(held "$B_CTL" udp 5053)" -eq "$N"
