@@ -7,7 +7,9 @@
 # the diversion moves to the backup's queues and the backup is made
 # master, as keepalived would, and every connection must carry data both
 # ways through it, with no INVALID packet, each held once, and at least
-# the 8 UDP flows adopted.
+# the 8 UDP flows adopted.  Then back: the old master, made backup, has
+# moved its connections home (the peer's table sweeps none), and made
+# master again it carries them all once more.
 #
 # TCP goes by --queue-balance, whose hash the kernel seeds at random; each
 # UDP flow goes to the worker that is not its home (synchome prints it),
@@ -93,7 +95,7 @@ held()
 	    ${4:+--state "$4"} 2>/dev/null | grep -c src=
 }
 
-# rounds before|after: every flow of the client made its round trip
+# rounds before|after|again: every flow of the client made its round trip
 rounds()
 {
 	[ "$(cat "$T_TMP/$1" 2>/dev/null)" = "tcp=$N udp=$N" ]
@@ -128,6 +130,15 @@ divert()
 	in_d "$IPT" -A FORWARD -j NFQUEUE --queue-balance "$1:$(($1 + 1))"
 }
 
+# moved LOG: the connections the node logged it moved home on the switch
+# to backup (0 if none)
+moved()
+{
+	local re='.*sync: backup: ([0-9]+) connections back in their home'
+
+	sed -nE "s/$re workers.*/\\1/p" "$1" | tail -n 1 | grep . || echo 0
+}
+
 # ---- both up, the master's table on the backup ----------------------------
 check "the UDP flows have homes ($U_HOME0 at 0, $U_HOME1 at 1)" \
     test "$(echo "$U_HOME0,$U_HOME1" | tr , '\n' | grep -c .)" -eq "$N"
@@ -146,8 +157,9 @@ bg_in "$NS_S" socat "UDP4-RECVFROM:5053,bind=$S4,reuseaddr,fork" EXEC:cat
 wait_listen "$NS_S" tcp 5020
 
 # The client: N TCP connections and N UDP flows, each carries a round
-# trip; then, once $T_TMP/go exists, another on each: how many came
-# back, tcp=X udp=Y.
+# trip; then, once $T_TMP/go exists, another on each, and once go2
+# exists, a third: how many came back, tcp=X udp=Y, in before, after
+# and again.
 cat >"$T_TMP/flows.py" <<'EOF'
 import os, socket, sys, time
 srv, n, tmp = sys.argv[1], int(sys.argv[2]), sys.argv[3]
@@ -182,6 +194,11 @@ while not os.path.exists(os.path.join(tmp, "go")):
 after = (sum(rtt(t, b"two\n", 0) for t in tcp),
          sum(rtt(u, b"two\n", 1) for u in udp))
 open(os.path.join(tmp, "after"), "w").write("tcp=%d udp=%d\n" % after)
+while not os.path.exists(os.path.join(tmp, "go2")):
+    time.sleep(0.05)
+again = (sum(rtt(t, b"three\n", 0) for t in tcp),
+         sum(rtt(u, b"three\n", 1) for u in udp))
+open(os.path.join(tmp, "again"), "w").write("tcp=%d udp=%d\n" % again)
 time.sleep(30)
 EOF
 ( ip netns exec "$NS_C" "$PY" "$T_TMP/flows.py" "$S4" "$N" "$T_TMP" \
@@ -208,12 +225,39 @@ check "each UDP flow, sent off its home worker, was adopted" \
 check "each connection is held once: TCP" \
     test "$(held "$B_CTL" tcp 5020)" -eq "$N"
 check "... UDP" test "$(held "$B_CTL" udp 5053)" -eq "$N"
+echo "adopted $(bstat adopted) of $((2 * N)) connections"
+
+# ---- back: the old master's copies went home ------------------------------
+check "the old master, made backup, moved its UDP flows (and some TCP) home" \
+    eventually 50 '[ "$(moved "$T_LOG")" -ge "$N" ]'
+check "... and has the new master's table" \
+    eventually 100 '[ "$(lib_jsync "$T_CTL" bulk_in.state)" = "\"done\"" ]'
+check "... which found no copy of ours left behind to sweep" \
+    test "$(lib_jsync "$T_CTL" swept)" -eq 0
+check "... each connection held once there: TCP" \
+    test "$(held "$T_CTL" tcp 5020)" -eq "$N"
+check "... UDP" test "$(held "$T_CTL" udp 5053)" -eq "$N"
+sleep 0.2	# the windows of the last round trip, one flush later
+check "sync role master on the old master" lib_ctl sync role master
+check "FORWARD moves back to its queues $Q0:$Q1" divert "$Q0"
+check "sync role backup on the other" bctl sync role backup
+touch "$T_TMP/go2"
+check "every connection carries data both ways through the old master" \
+    wait_for $((150 * T_SLOW)) rounds again
+check "it took no INVALID packet" test "$(lib_stat invalid)" -eq 0
+check "it dropped none" test "$(lib_stat dropped)" -eq 0
+check "each UDP flow was adopted from home again" \
+    test "$(lib_stat adopted)" -ge "$N"
+check "each connection is held once: TCP" \
+    test "$(held "$T_CTL" tcp 5020)" -eq "$N"
+check "... UDP" test "$(held "$T_CTL" udp 5053)" -eq "$N"
+check "the other, made backup, moved its adopted flows home" \
+    eventually 50 '[ "$(moved "$B_LOG")" -ge "$N" ]'
 check "no sanitizer report in the backup's log" \
     not grep -Eq 'runtime error|AddressSanitizer|LeakSanitizer' "$B_LOG"
-echo "adopted $(bstat adopted) of $((2 * N)) connections"
 kill -TERM "$B_PID" 2>/dev/null
 wait "$B_PID"
-check "SIGTERM: the new master exits with status 0" test "$?" -eq 0
+check "SIGTERM: the other exits with status 0" test "$?" -eq 0
 B_PID=
 
 lib_finish
