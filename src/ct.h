@@ -366,6 +366,12 @@ int		 ct_forget(struct ct_table *t, const struct ct_tuple *k,
 		    uint64_t now_ms);
 /* The connection of k (either direction), or NULL. */
 struct ct_entry	*ct_lookup(struct ct_table *t, const struct ct_tuple *k);
+/* The key of an ICMP or ICMPv6 query of type id or of its reply (the
+   requester's address first, id and the request's type as the ports):
+   the packet's direction, or -1 if type is neither. */
+int		 ct_icmp_tuple(uint8_t family, uint8_t proto, uint8_t type,
+		    const union pkt_addr *src, const union pkt_addr *dst,
+		    uint16_t id, struct ct_tuple *k);
 /*
  * With several workers a synced connection may reach another worker
  * than the one that holds it (worker_sync.c's adoption).  A side bitmap

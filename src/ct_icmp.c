@@ -111,12 +111,10 @@ ct_icmp6_untracked(uint8_t type)
 	return ((type >= 130 && type <= 137) || type == 143);
 }
 
-/*
- * The key of a query or reply: (requester, responder, id, request type).
- * Returns the direction of the packet, or -1 if it is neither.
- */
-static int
-ct_icmp_key(uint8_t family, uint8_t proto, uint8_t type,
+/* The key of a query or reply: (requester, responder, id, request
+   type), ct.h. */
+int
+ct_icmp_tuple(uint8_t family, uint8_t proto, uint8_t type,
     const union pkt_addr *src, const union pkt_addr *dst, uint16_t id,
     struct ct_tuple *k)
 {
@@ -161,7 +159,7 @@ ct_icmp_related(struct ct_table *t, const struct pkt *p,
 	case IPPROTO_ICMPV6:
 		if ((in->family == AF_INET) != (in->proto == IPPROTO_ICMP))
 			goto generic;
-		qdir = ct_icmp_key(in->family, in->proto, in->icmp_type,
+		qdir = ct_icmp_tuple(in->family, in->proto, in->icmp_type,
 		    &in->src, &in->dst, in->icmp_id, &k);
 		if (qdir < 0)
 			break;	/* an error about an error: nothing */
@@ -221,8 +219,8 @@ ct_icmp_track(struct ct_table *t, const struct pkt *p, struct ct_result *res)
 		ct_result_set(res, CT_NEW, REASON_NONE, CT_DIR_ORIG, NULL);
 		return;
 	}
-	pdir = ct_icmp_key(p->family, p->proto, p->icmp_type, &p->src, &p->dst,
-	    p->icmp_id, &k);
+	pdir = ct_icmp_tuple(p->family, p->proto, p->icmp_type, &p->src,
+	    &p->dst, p->icmp_id, &k);
 	if (pdir < 0) {
 		ct_result_set(res, CT_INVALID, REASON_ICMP_TYPE, CT_DIR_ORIG,
 		    NULL);
@@ -262,7 +260,7 @@ ct_icmp_confirm(struct ct_table *t, const struct pkt *p, struct ct_result *res)
 		ct_result_set(res, CT_NEW, REASON_NONE, CT_DIR_ORIG, NULL);
 		return (0);
 	}
-	pdir = p->is_icmp_error ? -1 : ct_icmp_key(p->family, p->proto,
+	pdir = p->is_icmp_error ? -1 : ct_icmp_tuple(p->family, p->proto,
 	    p->icmp_type, &p->src, &p->dst, p->icmp_id, &k);
 	if (pdir != CT_DIR_ORIG) {
 		/* Errors and replies never start anything. */

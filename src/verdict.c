@@ -216,6 +216,43 @@ release_closed(const struct config *cfg, struct limit_table *lt,
 	ct_entry_set_decision(e, ct_entry_mark(e), RULE_IDX_NONE);
 }
 
+/* The addresses and protocol of an unfragmented datagram with the
+   first 4 bytes of its transport header at least (IPv6: no extension
+   header): its header's length, or 0. */
+static size_t
+verdict_l3(const uint8_t *buf, size_t len, uint8_t *family, uint8_t *proto,
+    union pkt_addr *src, union pkt_addr *dst)
+{
+	size_t		 hl;
+
+	if (len < 20)
+		return (0);
+	memset(src, 0, sizeof(*src));
+	memset(dst, 0, sizeof(*dst));
+	switch (buf[0] >> 4) {
+	case 4:
+		hl = (size_t)(buf[0] & 0x0f) * 4;
+		if (hl < 20 || len < hl + 4 || (buf[6] & 0x1f) || buf[7])
+			return (0);
+		*family = AF_INET;
+		*proto = buf[9];
+		memcpy(src->a8, buf + 12, 4);
+		memcpy(dst->a8, buf + 16, 4);
+		return (hl);
+	case 6:
+		hl = 40;
+		if (len < hl + 4)
+			return (0);
+		*family = AF_INET6;
+		*proto = buf[6];
+		memcpy(src->a8, buf + 8, 16);
+		memcpy(dst->a8, buf + 24, 16);
+		return (hl);
+	default:
+		return (0);
+	}
+}
+
 /*
  * Only the common case is read: no options beyond the IPv4 header's own,
  * no IPv6 extension headers, TCP or UDP, not a later fragment.  Whatever
@@ -231,37 +268,42 @@ verdict_ahead(const struct ct_table *ct, const uint8_t *buf, size_t len,
 	uint8_t		 family, proto;
 
 	a->ok = 0;
-	if (len < 20)
-		return;
-	memset(&src, 0, sizeof(src));
-	memset(&dst, 0, sizeof(dst));
-	switch (buf[0] >> 4) {
-	case 4:
-		hl = (size_t)(buf[0] & 0x0f) * 4;
-		if (hl < 20 || len < hl + 4 || (buf[6] & 0x1f) || buf[7])
-			return;
-		family = AF_INET;
-		proto = buf[9];
-		memcpy(src.a8, buf + 12, 4);
-		memcpy(dst.a8, buf + 16, 4);
-		break;
-	case 6:
-		hl = 40;
-		if (len < hl + 4)
-			return;
-		family = AF_INET6;
-		proto = buf[6];
-		memcpy(src.a8, buf + 8, 16);
-		memcpy(dst.a8, buf + 24, 16);
-		break;
-	default:
-		return;
-	}
-	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
+	if ((hl = verdict_l3(buf, len, &family, &proto, &src, &dst)) == 0 ||
+	    (proto != IPPROTO_TCP && proto != IPPROTO_UDP))
 		return;
 	l4 = buf + hl;
 	ct_ahead(ct, family, proto, &src, &dst,
 	    (uint16_t)(l4[0] << 8 | l4[1]), (uint16_t)(l4[2] << 8 | l4[3]), a);
+}
+
+int
+verdict_tuple(const uint8_t *buf, size_t len, struct ct_tuple *k)
+{
+	union pkt_addr	 src, dst;
+	const uint8_t	*l4;
+	size_t		 hl;
+	uint8_t		 family, proto;
+
+	if ((hl = verdict_l3(buf, len, &family, &proto, &src, &dst)) == 0)
+		return (-1);
+	l4 = buf + hl;
+	if (proto == IPPROTO_TCP || proto == IPPROTO_UDP) {
+		memset(k, 0, sizeof(*k));
+		k->family = family;
+		k->proto = proto;
+		k->src = src;
+		k->dst = dst;
+		k->sport = (uint16_t)(l4[0] << 8 | l4[1]);
+		k->dport = (uint16_t)(l4[2] << 8 | l4[3]);
+		return (0);
+	}
+	if ((proto != IPPROTO_ICMP || family != AF_INET) &&
+	    (proto != IPPROTO_ICMPV6 || family != AF_INET6))
+		return (-1);
+	if (len < hl + 8)
+		return (-1);
+	return (ct_icmp_tuple(family, proto, l4[0], &src, &dst,
+	    (uint16_t)(l4[4] << 8 | l4[5]), k) == -1 ? -1 : 0);
 }
 
 void

@@ -95,6 +95,13 @@ void	 verdict_packet(const struct verdict_ctx *x, const uint8_t *buf,
  */
 void	 verdict_ahead(const struct ct_table *ct, const uint8_t *buf,
 	    size_t len, struct ct_ahead *a);
+/*
+ * The key of buf's connection as the table holds it, from its headers
+ * alone (no fragment, no IPv6 extension header): TCP and UDP by their
+ * ports, an ICMP or ICMPv6 query or reply by ct_icmp_tuple().  0, or -1
+ * for anything else (an ICMP error belongs to the connection it quotes).
+ */
+int	 verdict_tuple(const uint8_t *buf, size_t len, struct ct_tuple *k);
 
 /* How far apart the stages of verdict_batch() are, in packets. */
 #define VERDICT_AHEAD	3

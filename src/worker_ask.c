@@ -199,15 +199,13 @@ worker_tuple_eq(const struct ct_tuple *a, const struct ct_tuple *b)
 	    memcmp(&a->dst, &b->src, sizeof(a->dst)) == 0)));
 }
 
-/* A packet that starts its connection anyway (a TCP SYN), or that
-   never belongs to one another worker holds (ICMP: worker_ask()). */
+/* A packet that starts its connection anyway: a TCP SYN.  (An ICMP
+   error has no key of its own: worker_ask() asks for what it quotes.) */
 static int
 worker_adopt_skip(const struct nq_packet *np, const struct ct_tuple *k)
 {
 	size_t		 hl;
 
-	if (k->proto == IPPROTO_ICMP || k->proto == IPPROTO_ICMPV6)
-		return (1);
 	if (k->proto != IPPROTO_TCP)
 		return (0);
 	hl = k->family == AF_INET ? (size_t)(np->data[0] & 0x0f) * 4 : 40;
@@ -252,7 +250,7 @@ int
 worker_adopt(struct worker *w, const struct nq_packet *np,
     const struct ct_ahead *a, const char *in, const char *out)
 {
-	struct ct_ahead		 own;
+	struct ct_tuple		 k;
 	struct worker_defer	*d;
 	struct worker_ask	*q;
 	struct worker		*home;
@@ -266,34 +264,33 @@ worker_adopt(struct worker *w, const struct nq_packet *np,
 	if (n < 2 || !sync_sending(w->sync) ||
 	    __atomic_load_n(&w->stopping, __ATOMIC_SEQ_CST))
 		return (-1);
-	if (a == NULL || !a->ok) {
-		verdict_ahead(w->ct, np->data, np->len, &own);
-		a = &own;
-	}
-	if (!a->ok)
+	/* the batch's hint has TCP's and UDP's; ICMP queries' need more */
+	if (a != NULL && a->ok)
+		k = a->k;
+	else if (verdict_tuple(np->data, np->len, &k) == -1)
 		return (-1);
 	/* behind the packets of its connection that wait already */
-	if (w->nadopt > 0 && (d = worker_adopt_waiting(w, &a->k)) != NULL)
-		return (worker_adopt_hold(w, np, &a->k, d->seq, in, out) ==
+	if (w->nadopt > 0 && (d = worker_adopt_waiting(w, &k)) != NULL)
+		return (worker_adopt_hold(w, np, &k, d->seq, in, out) ==
 		    NULL ? -1 : 0);
-	home = w->peers[synclink_home(&a->k, n)];
+	home = w->peers[synclink_home(&k, n)];
 	/* most of the time home holds nothing unseen: one load */
 	if (home == w || __atomic_load_n(&home->synced,
-	    __ATOMIC_ACQUIRE) == 0 || worker_adopt_skip(np, &a->k) ||
-	    ct_lookup(w->ct, &a->k) != NULL)
+	    __ATOMIC_ACQUIRE) == 0 || worker_adopt_skip(np, &k) ||
+	    ct_lookup(w->ct, &k) != NULL)
 		return (-1);
 	if ((q = calloc(1, sizeof(*q))) == NULL)
 		return (-1);
 	if (++w->askseq == 0)
 		w->askseq = 1;
-	if (worker_adopt_hold(w, np, &a->k, w->askseq, in, out) == NULL) {
+	if (worker_adopt_hold(w, np, &k, w->askseq, in, out) == NULL) {
 		free(q);
 		return (-1);
 	}
 	q->from = w;
 	q->seq = w->askseq;
 	q->adopt = 1;
-	q->rec.s.k = a->k;
+	q->rec.s.k = k;
 	worker_post(home, q);
 	return (0);
 }

@@ -122,7 +122,7 @@ __wrap_nq_verdict(struct nq *q, uint32_t id, const struct nq_verdict *v)
 
 struct fix {
 	struct config	 cfg;
-	struct rule	 rules[2];
+	struct rule	 rules[3];
 	struct worker	*all[2];	/* 0 gets the error, 1 owns the
 					   connection */
 	uint64_t	 now;
@@ -168,6 +168,9 @@ setup(void **state)
 	/* audits the errors, leaves their mark to the connection */
 	unit_add_rule(&f->cfg, "errors", CT_STATE_BIT(CT_RELATED), 0, NULL,
 	    RULE_ACCEPT, 0, 1);
+	/* pings from anywhere, with MARK */
+	unit_add_rule(&f->cfg, "ping", CT_STATE_BIT(CT_NEW), IPPROTO_ICMP,
+	    NULL, RULE_ACCEPT, MARK, 0);
 	f->now = 1000000;
 	f->all[0] = worker(f, 0);
 	f->all[1] = worker(f, 1);
@@ -826,6 +829,89 @@ test_backup_answer(void **state)
 	assert_int_equal(unseen, 1);
 }
 
+/* An echo request PB_B -> PB_A (reply: PB_A -> PB_B), id 77, seq 1. */
+static size_t
+echo(uint8_t *b, int reply)
+{
+	size_t		 h;
+
+	h = pb_ip4(b, IPPROTO_ICMP, reply ? PB_A4 : PB_B4,
+	    reply ? PB_B4 : PB_A4, 0, 1, 0, 12);
+	pb_icmp(b + h, reply ? 0 : 8, 0, 77, 1);
+	memcpy(b + h + 8, "ping", 4);
+	put16(b + h + 2, pb_csum(0, b + h, 12));
+	return (h + 12);
+}
+
+/*
+ * A ping the peer synced (its request passed there) is adopted like a
+ * flow: its reply on the other worker asks home, and is the ping's
+ * (ESTABLISHED, MARK), not a reply nobody asked for (INVALID).  An ICMP
+ * error asks nobody for itself (worker_ask() asks for what it quotes).
+ */
+static void
+test_adopt_echo(void **state)
+{
+	struct fix	*f = *state;
+	struct verdict_ctx x = { &f->cfg, NULL, NULL, "", "",
+	    PKT_HOOK_FORWARD, 0, 0 };
+	struct sync_rec	 rec[4];
+	struct sync_slice sl = { rec, 4, 0, 0, 0 };
+	struct sync_batch b = { rec, 1, 0, 0, 0 };
+	struct worker	*home, *w;
+	struct nq_packet np;
+	struct pkt	 p;
+	struct verdict	 v;
+	uint8_t		 buf[64], err[8 + 40 + 8 + QPAY];
+	unsigned	 h;
+
+	f->now = spi_now_ms();
+	x.ct = f->all[0]->ct;
+	x.lt = f->all[0]->lt;
+	x.now_ms = f->now;
+	verdict_packet(&x, buf, echo(buf, 0), NULL, &p, &v);
+	assert_int_equal(v.state, CT_NEW);
+	assert_int_equal(v.action, RULE_ACCEPT);
+	worker_sync_slice(f->all[0], &sl);
+	assert_int_equal(sl.n, 1);
+	ct_flush(f->all[0]->ct);
+	h = synclink_home(&rec[0].s.k, 2);
+	home = f->all[h];
+	w = f->all[!h];
+	worker_set_sync(f->all[0], (struct sync *)&fakesync);
+	worker_set_sync(f->all[1], (struct sync *)&fakesync);
+	unseen = 0;
+	worker_sync_apply(home, &b);
+	assert_int_equal(home->synced, 1);
+
+	memset(&np, 0, sizeof(np));
+	np.id = 80;
+	np.data = buf;
+	np.len = np.origlen = echo(buf, 1);
+	np.ts_ms = f->now;
+	np.hook = PKT_HOOK_FORWARD;
+	assert_int_equal(worker_adopt(w, &np, NULL, "", ""), 0);
+	worker_ask_cb(-1, EV_READ, home);
+	assert_int_equal(ct_count(home->ct), 0);
+	worker_ask_cb(-1, EV_READ, w);
+	check_given(80, 1, 1, MARK);
+	assert_int_equal(w->st.adopted, 1);
+	assert_int_equal(w->st.invalid, 0);
+	assert_int_equal(ct_count(w->ct), 1);
+
+	/* an error (about the flow of connect_udp()) has no key: it asks
+	   nobody, even while home holds one no packet reached */
+	np.id = 81;
+	np.data = err;
+	np.len = unreachable(err + 20, 0);
+	np.len = np.origlen = pb_ip4(err, IPPROTO_ICMP, PB_A4, PB_B4, 0, 2, 0,
+	    np.len) + np.len;
+	home->synced = unseen = 1;
+	assert_int_equal(worker_adopt(w, &np, NULL, "", ""), -1);
+	assert_null(home->inbox);
+	home->synced = unseen = 0;
+}
+
 int
 main(void)
 {
@@ -851,6 +937,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_backup_home_newer, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_backup_answer, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_adopt_echo, setup,
 		    teardown),
 	};
 
