@@ -95,6 +95,10 @@ synclink_role(struct synclink *l, int role)
 		errno = EINVAL;
 		return (-1);
 	}
+	/* the link moves the connections home before it applies any
+	   record of the peer's (synclink_homecoming()) */
+	if (role == SYNC_ROLE_BACKUP)
+		__atomic_store_n(&l->homing, 1, __ATOMIC_SEQ_CST);
 	/* from now on the workers queue their changes, or stop */
 	__atomic_store_n(&l->role, role, __ATOMIC_SEQ_CST);
 	__atomic_store_n(&l->sending, role == SYNC_ROLE_MASTER,
@@ -365,6 +369,8 @@ synclink_pump(struct synclink *l, uint64_t now)
 
 /* ---- receiving --------------------------------------------------------- */
 
+static void	 synclink_homecoming(struct synclink *);
+
 /* Until the table is in: synclink_alive() asks again. */
 static void
 synclink_ask_table(struct synclink *l, uint64_t now)
@@ -417,6 +423,7 @@ synclink_bulk_mark(struct synclink *l, const struct sync_hdr *h,
 		l->rx.active = 1;
 		l->rx.records = 0;
 		l->rx.start_ms = now;
+		synclink_homecoming(l);
 		/* what the table does not bring goes at its end */
 		for (i = 0; synclink_backup(l) && i < l->nworkers; i++)
 			(void)l->ops->call(l->arg, i, SYNCLINK_RESYNC, NULL);
@@ -494,6 +501,7 @@ synclink_apply(struct synclink *l, const void *buf, const struct sync_hdr *h,
 		l->st.ignored += b.n;
 		return;
 	}
+	synclink_homecoming(l);
 	/* each record in its connection's home worker (synclink_home()) */
 	for (wi = 0; wi < l->nworkers && b.n > 0; wi++)
 		synclink_apply_in(l, &b, wi);
@@ -618,8 +626,12 @@ synclink_alive(struct synclink *l, uint64_t now)
  * from now on, so a copy another worker holds (it adopted it, or the
  * kernel brought the connection's first packet there while we were
  * master) would go stale beside them until a whole table sweeps it, and
- * a failback before that would find it.  Each goes home now; a copy the
- * peer sent there meanwhile is newer and stays.
+ * a failback before that would find it.  Each goes home now, before any
+ * record of the peer's is applied (the command, a bulk's start and each
+ * datagram's records run this first): what home holds of it is older,
+ * a synced copy no packet reached while ours took the packets, and
+ * gives way.  Once per switch to backup: synclink_role() asks for it
+ * before it makes us backup, so whoever sees us backup sees it asked.
  */
 static void
 synclink_homecoming(struct synclink *l)
@@ -629,6 +641,9 @@ synclink_homecoming(struct synclink *l)
 	uint64_t	 moved = 0;
 	unsigned	 i, wi;
 
+	if (!synclink_backup(l) ||
+	    !__atomic_exchange_n(&l->homing, 0, __ATOMIC_SEQ_CST))
+		return;
 	for (i = 0; l->nworkers > 1 && i < l->nworkers; i++) {
 		memset(&sl, 0, sizeof(sl));
 		sl.rec = l->slice;

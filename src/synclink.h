@@ -65,6 +65,8 @@ struct sync_ring {
 struct sync_batch {
 	struct sync_rec	*rec;
 	size_t		 n;
+	int		 keep;		/* SYNCLINK_HOME: leave a connection
+					   the worker holds alone */
 	uint64_t	 applied;	/* out */
 	uint64_t	 failed;	/* out: table full, source share */
 	uint64_t	 norule;	/* out: a rule name we do not have */
@@ -99,7 +101,7 @@ enum synclink_call {
 				   out (as far as max, SYNC_SWEEP looked
 				   at) */
 	SYNCLINK_HOME,		/* struct sync_batch: those of them home
-				   to it, unless it holds them already */
+				   to it, over the copy it holds */
 	SYNCLINK_NCALLS
 };
 
@@ -143,6 +145,8 @@ struct synclink {
 	uint64_t		 epoch;
 	int			 role;		/* atomic: enum sync_role */
 	int			 sending;	/* atomic: changes wanted */
+	int			 homing;	/* atomic: made backup, the
+					   move home not done yet */
 
 	struct sync_msg		 msg;		/* the UPDATE being filled */
 	int			 open;

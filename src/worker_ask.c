@@ -349,7 +349,8 @@ worker_adopt_answer(struct worker *w, struct worker_ask *a)
 	free(a);
 }
 
-/* Home takes back what it gave: a batch of one. */
+/* Home takes back what it gave: a batch of one, behind what the peer
+   sent since. */
 static void
 worker_adopt_back(struct worker *w, struct worker_ask *a)
 {
@@ -358,6 +359,7 @@ worker_adopt_back(struct worker *w, struct worker_ask *a)
 	memset(&b, 0, sizeof(b));
 	b.rec = &a->rec;
 	b.n = 1;
+	b.keep = 1;
 	worker_sync_home(w, &b);
 	free(a);
 }

@@ -401,10 +401,13 @@ worker_sync_away(struct worker *w, void *arg)
 }
 
 /*
- * Connections another worker gave up (worker_sync_away(), or an
- * adoption answered after the switch to backup) come home, marked as
- * no packet's yet; one we hold already is the peer's, newer, and stays.
- * One the table refuses is lost: counted as adopt_failed.
+ * Connections another worker gave up (worker_sync_away(), or with keep
+ * an adoption answered after the switch to backup) come home, marked as
+ * no packet's yet.  What we hold of one gives way (the link moves them
+ * before it applies the peer's records: ours is a synced copy no packet
+ * reached), but with keep it stays: that one is the peer's, sent since
+ * we gave the connection away.  One the table refuses is lost: counted
+ * as adopt_failed.
  */
 void
 worker_sync_home(struct worker *w, void *arg)
@@ -417,7 +420,7 @@ worker_sync_home(struct worker *w, void *arg)
 	ct_expire(w->ct, now);
 	w->importing = w->moving = 1;
 	for (i = 0; i < b->n; i++) {
-		if (ct_lookup(w->ct, &b->rec[i].s.k) != NULL)
+		if (b->keep && ct_lookup(w->ct, &b->rec[i].s.k) != NULL)
 			continue;
 		if ((e = worker_sync_import(w, &b->rec[i], b, now)) == NULL)
 			w->st.adopt_failed++;

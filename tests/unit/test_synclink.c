@@ -47,6 +47,7 @@ struct fake {
 	unsigned	 sweeps_left;	/* slices a sweep takes */
 	size_t		 homed_in[2];	/* records SYNCLINK_HOME took */
 	uint16_t	 away_port;	/* the next SYNCLINK_AWAY gives */
+	int		 away_first;	/* the last APPLY came after one */
 	/* what it refused and said */
 	unsigned	 refused;
 	char		 why[32];
@@ -100,6 +101,8 @@ fake_call(void *arg, unsigned wi, int what, void *data)
 		sl->cursor = wi == 0 && sl->cursor == 0 ? 7 : 0;
 		break;
 	case SYNCLINK_APPLY:
+		/* after the move home, if one was due */
+		F.away_first = F.calls[0][SYNCLINK_AWAY] > 0;
 		/* each in its connection's home */
 		for (i = 0; i < b->n; i++)
 			assert_int_equal(synclink_home(&b->rec[i].s.k, 2),
@@ -390,14 +393,31 @@ test_homecoming(void **state)
 	assert_int_equal(F.note_n, 5);
 	assert_int_equal(F.sent[SYNC_T_BULK_REQ], 1);
 
+	/* once a switch */
+	synclink_command(&L, SYNC_ROLE_BACKUP, 0, now);
+	assert_int_equal(F.calls[0][SYNCLINK_AWAY], 2);
+
+	/* the peer's records come after the move, even before the
+	   command: it comes first */
+	memset(F.calls, 0, sizeof(F.calls));
+	assert_int_equal(synclink_role(&L, SYNC_ROLE_BACKUP), 0);
+	from_peer(SYNC_T_UPDATE, 3);
+	assert_int_equal(F.calls[0][SYNCLINK_AWAY], 2);
+	assert_int_equal(F.calls[1][SYNCLINK_HOME], 2);
+	assert_true(F.away_first);
+	assert_int_equal(F.notes[SYNCLINK_HOMED], 2);
+	synclink_command(&L, SYNC_ROLE_BACKUP, 0, now);
+	assert_int_equal(F.calls[0][SYNCLINK_AWAY], 2);
+
 	/* home stopping: every worker is still asked, and what home
 	   could not take is not said to have moved */
 	memset(F.calls, 0, sizeof(F.calls));
 	F.call_fail[SYNCLINK_HOME] = 1;
+	assert_int_equal(synclink_role(&L, SYNC_ROLE_BACKUP), 0);
 	synclink_command(&L, SYNC_ROLE_BACKUP, 0, now);
 	assert_int_equal(F.calls[0][SYNCLINK_AWAY], 2);
 	assert_int_equal(F.calls[1][SYNCLINK_AWAY], 1);
-	assert_int_equal(F.notes[SYNCLINK_HOMED], 1);
+	assert_int_equal(F.notes[SYNCLINK_HOMED], 2);
 	F.call_fail[SYNCLINK_HOME] = 0;
 
 	memset(F.calls, 0, sizeof(F.calls));
@@ -405,6 +425,11 @@ test_homecoming(void **state)
 	synclink_command(&L, SYNC_ROLE_MASTER, 0, now);
 	assert_int_equal(F.calls[0][SYNCLINK_AWAY], 0);
 	assert_int_equal(F.calls[1][SYNCLINK_AWAY], 0);
+	/* made backup and master again before the link ran: nothing */
+	assert_int_equal(synclink_role(&L, SYNC_ROLE_BACKUP), 0);
+	assert_int_equal(synclink_role(&L, SYNC_ROLE_MASTER), 0);
+	synclink_command(&L, SYNC_ROLE_MASTER, 0, now);
+	assert_int_equal(F.calls[0][SYNCLINK_AWAY], 0);
 }
 
 /* A connection's home: within range, the same both ways round, stable,

@@ -487,7 +487,7 @@ synced_udp(struct fix *f, struct worker **home, struct worker **other,
 {
 	struct sync_rec		 rec[4];
 	struct sync_slice	 sl = { rec, 4, 0, 0, 0 };
-	struct sync_batch	 b = { rec, 1, 0, 0, 0 };
+	struct sync_batch	 b = { rec, 1, 0, 0, 0, 0 };
 	unsigned		 h;
 
 	/* worker_sync.c reads the real clock */
@@ -732,7 +732,7 @@ test_backup_home(void **state)
 	struct worker	*home, *w;
 	struct sync_rec	 rec[8];
 	struct sync_slice sl = { rec, 8, 0, 0, 0 };
-	struct sync_batch b = { rec, 0, 0, 0, 0 };
+	struct sync_batch b = { rec, 0, 0, 0, 0, 0 };
 	struct ct_tuple	 k;
 	unsigned	 peer;
 
@@ -763,42 +763,51 @@ test_backup_home(void **state)
 }
 
 /*
- * Home got the peer's newer copy before the move: it keeps that one.
+ * Home held a copy too, synced before and never reached by a packet
+ * (w's took them): w's, the one in use, replaces it, counted once.
  */
 static void
-test_backup_home_newer(void **state)
+test_backup_home_stale(void **state)
 {
 	struct fix	*f = *state;
 	struct worker	*home, *w;
-	struct sync_rec	 rec[8], peers;
+	struct sync_rec	 rec[8], old;
 	struct sync_slice sl = { rec, 8, 0, 0, 0 };
-	struct sync_batch b = { rec, 0, 0, 0, 0 };
-	struct sync_batch pb = { &peers, 1, 0, 0, 0 };
+	struct sync_batch b = { rec, 0, 0, 0, 0, 0 };
+	struct sync_batch ob = { &old, 1, 0, 0, 0, 0 };
 	struct ct_tuple	 k;
 	struct ct_entry	*e;
 
 	synced_udp(f, &home, &w, &k);
 	adopt_udp(f, home, w, 60);
+	/* the stale copy, of another mark */
+	worker_sync_slice(w, &sl);
+	assert_int_equal(sl.n, 1);
+	old = rec[0];
+	old.s.mark = MARK + 1;
+	worker_sync_apply(home, &ob);
+	assert_int_equal(ob.applied, 1);
+	assert_int_equal(home->synced, 1);
 	sending = 0;
+	memset(&sl, 0, sizeof(sl));
+	sl.rec = rec;
+	sl.max = 8;
 	worker_sync_away(w, &sl);
 	assert_int_equal(sl.n, 1);
-	/* the peer's, of another mark */
-	peers = rec[0];
-	peers.s.mark = MARK + 1;
-	worker_sync_apply(home, &pb);
-	assert_int_equal(pb.applied, 1);
 	b.n = sl.n;
 	worker_sync_home(home, &b);
-	assert_int_equal(b.applied, 0);
+	assert_int_equal(b.applied, 1);
 	assert_int_equal(ct_count(home->ct), 1);
 	assert_non_null(e = ct_lookup(home->ct, &k));
-	assert_int_equal(ct_entry_mark(e), MARK + 1);
+	assert_int_equal(ct_entry_mark(e), MARK);
 	assert_int_equal(home->synced, 1);
+	assert_int_equal(unseen, 1);
 }
 
 /*
  * Made backup while its question was out: the answer's connection goes
  * back home instead of into w, and the packet is judged without it.
+ * Where the peer's record reached home first, that one stays.
  */
 static void
 test_backup_answer(void **state)
@@ -825,6 +834,40 @@ test_backup_answer(void **state)
 	assert_null(home->inbox);
 	assert_int_equal(ct_count(home->ct), 1);
 	assert_non_null(ct_lookup(home->ct, &k));
+	assert_int_equal(home->synced, 1);
+	assert_int_equal(unseen, 1);
+}
+
+/* ... where the peer's record (another mark) reached home before the
+   connection came back, the peer's stays. */
+static void
+test_backup_answer_peer(void **state)
+{
+	struct fix	*f = *state;
+	struct worker	*home, *w;
+	struct sync_rec	 rec[4];
+	struct sync_slice sl = { rec, 4, 0, 0, 0 };
+	struct sync_batch pb = { rec, 1, 0, 0, 0, 0 };
+	struct ct_tuple	 k;
+	struct nq_packet np;
+	uint8_t		 b[64];
+
+	synced_udp(f, &home, &w, &k);
+	worker_sync_slice(home, &sl);
+	assert_int_equal(sl.n, 1);
+	rec[0].s.mark = MARK + 1;
+	flow_packet(f, &np, b, 74, 0);
+	assert_int_equal(worker_adopt(w, &np, NULL, "", ""), 0);
+	worker_ask_cb(-1, EV_READ, home);
+	assert_int_equal(ct_count(home->ct), 0);
+	sending = 0;
+	worker_sync_apply(home, &pb);
+	assert_int_equal(pb.applied, 1);
+	worker_ask_cb(-1, EV_READ, w);
+	worker_ask_cb(-1, EV_READ, home);
+	assert_int_equal(ct_count(w->ct), 0);
+	assert_int_equal(ct_count(home->ct), 1);
+	assert_int_equal(ct_entry_mark(ct_lookup(home->ct, &k)), MARK + 1);
 	assert_int_equal(home->synced, 1);
 	assert_int_equal(unseen, 1);
 }
@@ -857,7 +900,7 @@ test_adopt_echo(void **state)
 	    PKT_HOOK_FORWARD, 0, 0 };
 	struct sync_rec	 rec[4];
 	struct sync_slice sl = { rec, 4, 0, 0, 0 };
-	struct sync_batch b = { rec, 1, 0, 0, 0 };
+	struct sync_batch b = { rec, 1, 0, 0, 0, 0 };
 	struct worker	*home, *w;
 	struct nq_packet np;
 	struct pkt	 p;
@@ -934,10 +977,12 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_backup_home, setup,
 		    teardown),
-		cmocka_unit_test_setup_teardown(test_backup_home_newer, setup,
+		cmocka_unit_test_setup_teardown(test_backup_home_stale, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_backup_answer, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_backup_answer_peer,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_adopt_echo, setup,
 		    teardown),
 	};
