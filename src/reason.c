@@ -50,3 +50,10 @@ reason_name(enum reason r)
 		return ("unknown");
 	return (reason_names[r]);
 }
+
+int
+reason_is_invalid(enum reason r)
+{
+	return (r > REASON_NONE && r < REASON_MAX &&
+	    r != REASON_POLICY_RELOAD && r != REASON_WINDOW_GRACE);
+}

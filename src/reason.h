@@ -68,5 +68,8 @@ enum reason {
 };
 
 const char	*reason_name(enum reason);
+/* 1 if r is a reason a packet is INVALID for (not policy-reload or
+   overflow-grace, which only audit records carry) */
+int		 reason_is_invalid(enum reason r);
 
 #endif /* NFQSPI_REASON_H */

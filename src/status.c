@@ -434,7 +434,7 @@ status_api(struct evbuffer *b, const struct daemon_info *info,
 	counters_json(b, &st->tot);
 	evbuffer_add_printf(b, ",\"invalid_reasons\":{");
 	for (r = 1, first = 1; r < REASON_MAX; r++) {
-		if (reason_name(r) == NULL)
+		if (!reason_is_invalid(r))
 			continue;
 		evbuffer_add_printf(b, "%s\"%s\":%" PRIu64, first ? "" : ",",
 		    reason_name(r), st->tot.reasons[r]);
@@ -502,7 +502,7 @@ status_metrics(struct evbuffer *b, const struct daemon_info *info,
 	metric_head(b, "invalid_packets_total", strlen("invalid_packets_total"),
 	    "counter", "INVALID packets by reason.");
 	for (r = 1; r < REASON_MAX; r++)
-		if (reason_name(r) != NULL)
+		if (reason_is_invalid(r))
 			evbuffer_add_printf(b, "nfqspid_invalid_packets_total{"
 			    "reason=\"%s\"} %" PRIu64 "\n", reason_name(r),
 			    st->tot.reasons[r]);

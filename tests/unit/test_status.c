@@ -340,6 +340,12 @@ test_metrics(void **state)
 	assert_non_null(strstr(s, "\nnfqspid_reject_errors_total "));
 	assert_non_null(strstr(s, "\nnfqspid_packets_total{verdict=\"drop\"} "));
 	assert_non_null(strstr(s, "\nnfqspid_uptime_seconds 90061\n"));
+	/* by INVALID reason: the audit-only reasons are no INVALID's */
+	assert_non_null(strstr(s, "\nnfqspid_invalid_packets_total{"
+	    "reason=\"tcp-no-syn\"} "));
+	assert_null(strstr(s, "reason=\"policy-reload\""));
+	assert_null(strstr(s, "reason=\"overflow-grace\""));
+	assert_null(strstr(s, "reason=\"-\""));
 	for (line = strtok_r(s, "\n", &save); line != NULL;
 	    line = strtok_r(NULL, "\n", &save)) {
 		if (strncmp(line, "# HELP nfqspid_", 15) == 0) {
@@ -469,7 +475,10 @@ test_status(void **state)
 	assert_non_null(strstr(s, "\"queue_depth\":15,"));
 	assert_non_null(strstr(s, "{\"worker\":1,\"queue\":11,"
 	    "\"queue_depth\":8,"));
-	assert_non_null(strstr(s, "\"invalid_reasons\":{"));
+	assert_non_null(strstr(s, "\"invalid_reasons\":{\"ip-truncated\":"));
+	assert_non_null(strstr(s, "\"source-share\":"));
+	assert_null(strstr(s, "\"policy-reload\":"));
+	assert_null(strstr(s, "\"overflow-grace\":"));
 	free(s);
 	evbuffer_free(b);
 	status_free(&st);
