@@ -29,6 +29,7 @@
 
 #define CTL_CONNECT_TIMEOUT	5	/* seconds */
 #define CTL_READ_TIMEOUT	30	/* seconds without a byte */
+#define CTL_TRIES		3	/* sends the daemon cut short */
 
 #define EXIT_USAGE		2
 
@@ -276,6 +277,39 @@ send_all(int fd, const uint8_t *p, size_t len)
 	return (0);
 }
 
+/*
+ * Connect and send the request; the descriptor, or -1 once said why.
+ * All 16 slots busy, the daemon gives the oldest client that has not
+ * sent a whole request to a newer one (nfqspictl(8)): if that was us,
+ * our send fails before the daemon had the request, which therefore
+ * did not run, and goes again on a new connection.
+ */
+static int
+ctl_send_request(const char *path, const uint8_t *buf, size_t n)
+{
+	int	 fd, tries, err;
+
+	for (tries = 1;; tries++) {
+		if ((fd = ctl_connect(path)) == -1) {
+			fprintf(stderr, "%s: cannot connect to %s: %s%s\n",
+			    progname, path, strerror(errno), errno == ENOENT ||
+			    errno == ECONNREFUSED ? " (is nfqspid running?)" :
+			    "");
+			return (-1);
+		}
+		if (send_all(fd, buf, n) == 0)
+			return (fd);
+		err = errno;
+		close(fd);
+		if ((err != EPIPE && err != ECONNRESET) || tries == CTL_TRIES) {
+			fprintf(stderr, "%s: sending to %s: %s\n", progname,
+			    path, strerror(err));
+			return (-1);
+		}
+		poll(NULL, 0, 100);
+	}
+}
+
 /* Exactly len bytes; 0, or -1 (errno 0 for the end of the stream). */
 static int
 recv_all(int fd, uint8_t *p, size_t len, int forever)
@@ -360,17 +394,8 @@ main(int argc, char *argv[])
 		fprintf(stderr, "%s: %s\n", progname, strerror(errno));
 		return (EXIT_USAGE);
 	}
-	if ((fd = ctl_connect(path)) == -1) {
-		fprintf(stderr, "%s: cannot connect to %s: %s%s\n", progname,
-		    path, strerror(errno), errno == ENOENT ||
-		    errno == ECONNREFUSED ? " (is nfqspid running?)" : "");
+	if ((fd = ctl_send_request(path, buf, (size_t)n)) == -1)
 		return (1);
-	}
-	if (send_all(fd, buf, (size_t)n) == -1) {
-		fprintf(stderr, "%s: sending to %s: %s\n", progname, path,
-		    strerror(errno));
-		return (1);
-	}
 
 	for (;;) {
 		if (recv_all(fd, buf, CTL_HDRLEN, forever) == -1)

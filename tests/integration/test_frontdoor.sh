@@ -23,7 +23,7 @@ T_QUEUE=${T_QUEUE:-17}
 . "$(dirname "$0")/lib.sh"
 
 lib_init frontdoor
-lib_need curl openssl
+lib_need curl openssl strace
 command -v prlimit >/dev/null || { echo "ERROR: prlimit not found (util-linux)" >&2; exit 1; }
 lib_topology
 TRICKLE=$top_srcdir/tests/integration/trickle.py
@@ -107,6 +107,15 @@ sleep 2
 check "40 trickling control clients: root's reload still gets through" \
     timeout 10 "$NFQSPICTL" -s "$T_CTL" reload
 check "... and status" ctl_answers
+# A client whose slot went to a newer one before it sent its request
+# sends it again: its first send waits 2.5 s (strace), in which the
+# tricklers reconnect and take every slot.
+ctl_slow_send() {
+    timeout 15 strace -f -qq -o /dev/null -e trace=sendto \
+        -e inject=sendto:delay_enter=2500000:when=1 \
+        "$NFQSPICTL" -s "$T_CTL" status >/dev/null
+}
+check "... and a client dropped before it sent gets through" ctl_slow_send
 wait "$tpid"
 out=$(cat "$T_TMP/trickle-ctl.out")
 closed=${out##*closed=}
