@@ -394,6 +394,9 @@ void		 sync_ct(struct sync *s, unsigned wid, int event,
 /* 1 while changes are wanted (master); room left in wid's ring */
 int		 sync_sending(const struct sync *s);
 uint64_t	 sync_room(struct sync *s, unsigned wid);
+/* Before a worker hands one of its connections to another: see
+   synclink_moved() */
+void		 sync_moved(struct sync *s);
 /* The connections the peer synced that no packet reached yet, over all
    the workers (atomic; worker_sync.c): 0 most of the time */
 uint64_t	*sync_unseen(struct sync *s);

@@ -133,6 +133,12 @@ sync_room(struct sync *s, unsigned wid)
 	return (synclink_room(&s->lk, wid));
 }
 
+void
+sync_moved(struct sync *s)
+{
+	synclink_moved(&s->lk);
+}
+
 uint64_t *
 sync_unseen(struct sync *s)
 {

@@ -76,12 +76,29 @@ synclink_commit(struct synclink *l, unsigned wid)
 	struct sync_ring *r = &l->rings[wid];
 	uint64_t	 head, tail;
 
-	head = __atomic_load_n(&r->head, __ATOMIC_RELAXED) + 1;
+	head = __atomic_load_n(&r->head, __ATOMIC_RELAXED);
+	/* after the moves of connections this worker took over */
+	r->rec[head & (l->ringsz - 1)].moves = __atomic_load_n(&l->moves,
+	    __ATOMIC_ACQUIRE);
+	head++;
 	tail = __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE);
 	__atomic_store_n(&r->head, head, __ATOMIC_RELEASE);
 	__atomic_add_fetch(&r->queued, 1, __ATOMIC_RELAXED);
 	/* half full: drain before the flush, so nothing is lost */
 	return (head - tail >= l->wake_at);
+}
+
+/*
+ * The giver's thread, before the connection leaves it: what it queued
+ * of it so far has fewer moves than what the taker queues once it has
+ * it (the hand-over orders the two), so synclink_drain() sends that
+ * first whichever ring it drains first: else the peer would keep the
+ * giver's older state.
+ */
+void
+synclink_moved(struct synclink *l)
+{
+	__atomic_add_fetch(&l->moves, 1, __ATOMIC_SEQ_CST);
 }
 
 _Static_assert(sizeof(struct sync_ring) == 2 * CACHELINE &&
@@ -299,43 +316,95 @@ synclink_home(const struct ct_tuple *k, unsigned n)
 }
 
 /*
- * A ring's changes into UPDATEs.  A connection changed twice in one
- * drain goes once, as it is now: a short connection's NEW, its states
- * and its end within a flush are one record (ct_export()ed tuples are
- * zeroed, so they compare whole).
+ * Ring ri's changes, coalesced: a connection changed twice in one drain
+ * goes once, as it is now (a short connection's NEW, its states and its
+ * end within a flush are one record; ct_export()ed tuples are zeroed,
+ * so they compare whole).  Those superseded are marked in the ring's
+ * gone bits; l->top and l->cur say what the drain takes.
  */
 static void
-synclink_drain(struct synclink *l, struct sync_ring *r)
+synclink_coalesce(struct synclink *l, unsigned ri)
 {
+	struct sync_ring *r = &l->rings[ri];
 	uint64_t	 cap = 2 * l->ringsz, mask = l->ringsz - 1;
 	uint64_t	 head, tail, i, j, h;
+	uint8_t		*gone = l->gone + ri * (l->ringsz / 8);
 	struct sync_rec	*a;
 
-	head = __atomic_load_n(&r->head, __ATOMIC_ACQUIRE);
-	tail = __atomic_load_n(&r->tail, __ATOMIC_RELAXED);
+	head = l->top[ri] = __atomic_load_n(&r->head, __ATOMIC_ACQUIRE);
+	tail = l->cur[ri] = __atomic_load_n(&r->tail, __ATOMIC_RELAXED);
 	for (i = tail; i != head; i++) {
 		a = &r->rec[i & mask];
-		l->gone[(i & mask) / 8] &= (uint8_t)~(1u << (i & 7));
+		gone[(i & mask) / 8] &= (uint8_t)~(1u << (i & 7));
 		for (h = synclink_tuple_hash(&a->s.k) & (cap - 1);
 		    (j = l->coal[h]) != 0; h = (h + 1) & (cap - 1))
 			if (memcmp(&r->rec[(j - 1) & mask].s.k, &a->s.k,
 			    sizeof(a->s.k)) == 0) {
-				l->gone[((j - 1) & mask) / 8] |=
+				gone[((j - 1) & mask) / 8] |=
 				    (uint8_t)(1u << ((j - 1) & 7));
 				l->st.coalesced++;
 				break;
 			}
 		l->coal[h] = i + 1;
 	}
-	for (i = tail; i != head; i++)
-		if (!(l->gone[(i & mask) / 8] & (1u << (i & 7))))
-			synclink_add(l, &r->rec[i & mask]);
-	/* the slots used, cleared for the next drain */
+	/* the slots used, cleared for the next ring */
 	for (i = tail; i != head; i++)
 		for (h = synclink_tuple_hash(&r->rec[i & mask].s.k) &
 		    (cap - 1); l->coal[h] != 0; h = (h + 1) & (cap - 1))
 			l->coal[h] = 0;
-	__atomic_store_n(&r->tail, head, __ATOMIC_RELEASE);
+}
+
+/* Ring ri's next record not superseded, or NULL at the drain's end. */
+static struct sync_rec *
+synclink_next(struct synclink *l, unsigned ri)
+{
+	uint64_t	 mask = l->ringsz - 1, i;
+	const uint8_t	*gone = l->gone + ri * (l->ringsz / 8);
+
+	for (; (i = l->cur[ri]) != l->top[ri]; l->cur[ri]++)
+		if (!(gone[(i & mask) / 8] >> (i & 7) & 1))
+			return (&l->rings[ri].rec[i & mask]);
+	return (NULL);
+}
+
+/*
+ * The rings' changes into UPDATEs, merged by their moves: a connection
+ * another worker adopted goes out as its giver last had it, then as
+ * its taker has it (synclink_moved()).  A ring's moves never go down:
+ * round by round, the fewest moves left, each ring's records of that
+ * many in ring order (without a move, one round: ring by ring).
+ */
+static void
+synclink_drain(struct synclink *l)
+{
+	struct sync_rec	*a;
+	uint32_t	 least;
+	unsigned	 i;
+	int		 any;
+
+	for (i = 0; i < l->nworkers; i++)
+		synclink_coalesce(l, i);
+	for (;;) {
+		least = 0;
+		any = 0;
+		for (i = 0; i < l->nworkers; i++)
+			if ((a = synclink_next(l, i)) != NULL && (!any ||
+			    (int32_t)(a->moves - least) < 0)) {
+				least = a->moves;
+				any = 1;
+			}
+		if (!any)
+			break;
+		for (i = 0; i < l->nworkers; i++)
+			while ((a = synclink_next(l, i)) != NULL &&
+			    (int32_t)(a->moves - least) <= 0) {
+				synclink_add(l, a);
+				l->cur[i]++;
+			}
+	}
+	for (i = 0; i < l->nworkers; i++)
+		__atomic_store_n(&l->rings[i].tail, l->top[i],
+		    __ATOMIC_RELEASE);
 }
 
 /*
@@ -349,9 +418,9 @@ synclink_pump(struct synclink *l, uint64_t now)
 	uint64_t	 lost = 0, n;
 	unsigned	 i;
 
+	synclink_drain(l);
 	for (i = 0; i < l->nworkers; i++) {
 		r = &l->rings[i];
-		synclink_drain(l, r);
 		/* the worker's count only grows: we never write its line */
 		n = __atomic_load_n(&r->lost, __ATOMIC_RELAXED);
 		lost += n - r->lost_seen;
@@ -752,7 +821,9 @@ synclink_init(struct synclink *l, const struct sync_config *sc, unsigned n,
 	    (l->sub = calloc(l->nbatch, sizeof(*l->sub))) == NULL ||
 	    (l->slice = calloc(SYNC_SLICE, sizeof(*l->slice))) == NULL ||
 	    (l->coal = calloc(2 * l->ringsz, sizeof(*l->coal))) == NULL ||
-	    (l->gone = calloc(l->ringsz / 8, 1)) == NULL)
+	    (l->gone = calloc(n ? n : 1, l->ringsz / 8)) == NULL ||
+	    (l->top = calloc(n ? n : 1, sizeof(*l->top))) == NULL ||
+	    (l->cur = calloc(n ? n : 1, sizeof(*l->cur))) == NULL)
 		return (-1);
 	for (i = 0; i < n; i++)
 		if ((l->rings[i].rec = calloc(l->ringsz,
@@ -777,6 +848,8 @@ synclink_clear(struct synclink *l)
 	free(l->slice);
 	free(l->coal);
 	free(l->gone);
+	free(l->top);
+	free(l->cur);
 	sync_seq_free(l->seq);
 	explicit_bzero(&l->cfg.key, sizeof(l->cfg.key));
 	memset(l, 0, sizeof(*l));

@@ -139,12 +139,17 @@ struct synclink {
 	uint64_t		 wake_at;	/* records that wake us early */
 	uint64_t		*coal;		/* a drain's connections: ring
 					   index + 1, 2 * ringsz slots */
-	uint8_t			*gone;		/* bit: superseded */
+	uint8_t			*gone;		/* bit: superseded, ringsz / 8
+					   bytes a ring */
+	uint64_t		*top;		/* a drain's head, by ring */
+	uint64_t		*cur;		/* ... and next record */
 
 	struct sync_seq		*seq;
 	uint64_t		 epoch;
 	int			 role;		/* atomic: enum sync_role */
 	int			 sending;	/* atomic: changes wanted */
+	uint32_t		 moves;		/* atomic: connections moved
+					   between workers (synclink_moved()) */
 	int			 homing;	/* atomic: made backup, the
 					   move home not done yet */
 
@@ -219,5 +224,9 @@ int		 synclink_sending(const struct synclink *l);
 uint64_t	 synclink_room(const struct synclink *l, unsigned wid);
 struct sync_rec	*synclink_slot(struct synclink *l, unsigned wid);
 int		 synclink_commit(struct synclink *l, unsigned wid);
+/* A worker's thread, before it hands a connection to another worker
+   (adoption): its changes queued before in its ring go out before
+   those the other queues after, whatever the rings' order. */
+void		 synclink_moved(struct synclink *l);
 
 #endif /* NFQSPI_SYNCLINK_H */

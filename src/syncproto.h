@@ -164,6 +164,8 @@ struct sync_rec {
 	uint8_t		 op;		/* enum sync_op */
 	struct ct_snap	 s;		/* a DELETE: only s.k; s.rule is 0 */
 	char		 rule[RULE_NAMELEN];	/* "" for [policy] */
+	uint32_t	 moves;		/* not sent: a ring's record, the
+					   link's moves when it went in */
 };
 
 struct sync_iter {

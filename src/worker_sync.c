@@ -316,6 +316,8 @@ worker_sync_give(struct worker *w, const struct ct_tuple *k,
 	if ((e = ct_lookup(w->ct, k)) == NULL)
 		return (0);
 	sync_rec_fill(r, SYNC_OP_UPSERT, w->ct, e, w->cfg);
+	/* what we queued of it goes to the peer before the asker's */
+	sync_moved(w->sync);
 	w->importing = w->moving = 1;
 	ct_remove(w->ct, e);
 	w->importing = w->moving = 0;
@@ -381,6 +383,7 @@ worker_sync_away_one(struct ct_table *t, struct ct_entry *e, void *arg)
 	    __ATOMIC_ACQUIRE)) == w->id)
 		return (0);
 	sync_rec_fill(&sl->rec[sl->n++], SYNC_OP_UPSERT, w->ct, e, w->cfg);
+	sync_moved(w->sync);
 	w->importing = w->moving = 1;
 	ct_remove(t, e);
 	w->importing = w->moving = 0;

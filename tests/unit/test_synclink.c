@@ -38,6 +38,10 @@ struct fake {
 	unsigned	 sent[SYNC_T_MAX];
 	unsigned	 nsent;
 	int		 send_fail;
+	/* the UPDATEs' records in the order sent: port, packets */
+	uint16_t	 port[MAXSENT];
+	uint32_t	 packets[MAXSENT];
+	unsigned	 nrec;
 	/* what it asked of the workers */
 	unsigned	 calls[2][SYNCLINK_NCALLS];
 	int		 call_fail[SYNCLINK_NCALLS];
@@ -70,6 +74,16 @@ fake_send(void *arg, const void *buf, size_t len)
 	assert_true(h.type < SYNC_T_MAX);
 	F.sent[h.type]++;
 	F.nsent++;
+	if (h.type == SYNC_T_UPDATE) {
+		struct sync_iter it;
+		struct sync_rec	 r;
+
+		sync_iter_init(&it, buf, &h);
+		while (F.nrec < MAXSENT && sync_iter_rec(&it, &r)) {
+			F.port[F.nrec] = r.s.k.sport;
+			F.packets[F.nrec++] = r.s.packets;
+		}
+	}
 	return (F.send_fail ? -1 : 0);
 }
 
@@ -296,6 +310,63 @@ test_ring(void **state)
 	assert_int_equal(synclink_sending(&L), 0);
 	assert_null(synclink_slot(&L, 0));
 	assert_int_equal(L.rings[0].lost, 0);
+}
+
+/* Queue a UDP connection's change (port, packets) in worker wi's ring. */
+static void
+queue_in(unsigned wi, uint16_t port, uint32_t packets)
+{
+	struct sync_rec	*r;
+
+	assert_non_null(r = synclink_slot(&L, wi));
+	memset(r, 0, sizeof(*r));
+	r->op = SYNC_OP_UPSERT;
+	r->s.k.family = AF_INET;
+	r->s.k.proto = IPPROTO_UDP;
+	r->s.k.sport = port;
+	r->s.tclass = CT_TO_UDP;
+	r->s.packets = packets;
+	(void)synclink_commit(&L, wi);
+}
+
+/* A connection worker 1 changed, then gave to worker 0 (adoption),
+   which changed it again before the link drained the rings: the peer
+   gets worker 1's record first, so worker 0's newer one stays.  Ring
+   order alone would send worker 0's first.  Without a move, the rings
+   go in their order. */
+static void
+test_moved_order(void **state)
+{
+	(void)state;
+	link_init(SYNC_ROLE_MASTER);
+	queue_in(1, 7, 11);		/* home's refresh */
+	queue_in(1, 8, 1);
+	synclink_moved(&L);		/* 7 goes to worker 0 */
+	queue_in(0, 7, 14);		/* the asker's window moved */
+	queue_in(0, 9, 1);
+	queue_in(1, 10, 1);
+	synclink_pump(&L, now);
+	assert_int_equal(F.nrec, 5);
+	assert_int_equal(F.port[0], 7);
+	assert_int_equal(F.packets[0], 11);
+	assert_int_equal(F.port[1], 8);
+	/* the rest tie: ring 0's, then ring 1's */
+	assert_int_equal(F.port[2], 7);
+	assert_int_equal(F.packets[2], 14);
+	assert_int_equal(F.port[3], 9);
+	assert_int_equal(F.port[4], 10);
+	assert_int_equal(synclink_room(&L, 0), 8);
+	assert_int_equal(synclink_room(&L, 1), 8);
+
+	/* no move: ring 0's first, as ever; each ring coalesced */
+	F.nrec = 0;
+	queue_in(1, 7, 20);
+	queue_in(0, 7, 15);
+	queue_in(0, 7, 16);
+	synclink_pump(&L, now);
+	assert_int_equal(F.nrec, 2);
+	assert_int_equal(F.packets[0], 16);
+	assert_int_equal(F.packets[1], 20);
 }
 
 /* A worker stopping in a bulk: the bulk goes on with the next one and
@@ -577,6 +648,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_ring, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_moved_order, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_slice_stopping, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_send_errors, setup,

@@ -64,6 +64,8 @@ static uint64_t	 unseen;	/* the node's count */
 int sync_sending(const struct sync *s) { return (sending); }
 uint64_t sync_room(struct sync *s, unsigned wid) { return (1024); }
 uint64_t *sync_unseen(struct sync *s) { return (&unseen); }
+static unsigned	 moves;		/* connections handed over */
+void sync_moved(struct sync *s) { moves++; }
 
 void
 sync_ct(struct sync *s, unsigned wid, int event, const struct ct_table *t,
