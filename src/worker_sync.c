@@ -302,6 +302,22 @@ sync_rec_fill(struct sync_rec *r, uint8_t op, const struct ct_table *t,
 }
 
 /*
+ * e leaves for another worker as r: what we queued of it goes to the
+ * peer before what its taker queues (sync_moved()), and its DESTROY
+ * tells neither the peer nor the events.
+ */
+static void
+worker_sync_hand_off(struct worker *w, struct ct_entry *e,
+    struct sync_rec *r)
+{
+	sync_rec_fill(r, SYNC_OP_UPSERT, w->ct, e, w->cfg);
+	sync_moved(w->sync);
+	w->importing = w->moving = 1;
+	ct_remove(w->ct, e);
+	w->importing = w->moving = 0;
+}
+
+/*
  * The connection did not end, it moves: its DESTROY releases its
  * conn_limit count here (the asker's import takes it there) but tells
  * neither the peer nor the events.
@@ -315,12 +331,7 @@ worker_sync_give(struct worker *w, const struct ct_tuple *k,
 	ct_expire(w->ct, spi_now_ms());
 	if ((e = ct_lookup(w->ct, k)) == NULL)
 		return (0);
-	sync_rec_fill(r, SYNC_OP_UPSERT, w->ct, e, w->cfg);
-	/* what we queued of it goes to the peer before the asker's */
-	sync_moved(w->sync);
-	w->importing = w->moving = 1;
-	ct_remove(w->ct, e);
-	w->importing = w->moving = 0;
+	worker_sync_hand_off(w, e, r);
 	return (1);
 }
 
@@ -382,11 +393,7 @@ worker_sync_away_one(struct ct_table *t, struct ct_entry *e, void *arg)
 	if (synclink_home(&k, __atomic_load_n(&w->npeers,
 	    __ATOMIC_ACQUIRE)) == w->id)
 		return (0);
-	sync_rec_fill(&sl->rec[sl->n++], SYNC_OP_UPSERT, w->ct, e, w->cfg);
-	sync_moved(w->sync);
-	w->importing = w->moving = 1;
-	ct_remove(t, e);
-	w->importing = w->moving = 0;
+	worker_sync_hand_off(w, e, &sl->rec[sl->n++]);
 	return (sl->n == sl->max);
 }
 
