@@ -141,10 +141,6 @@ while read -r f; do
 	    grep -qE "[ (]$base( ,|$)"; then
 		continue
 	fi
-	case $f in
-	sync_*|fastpath_*)
-		grep -qF "nfqspid_${f%%_*}_*" "$M/nfqspid.8" && continue ;;
-	esac
 	bad "nfqspid.8: the metric nfqspid_$f is not listed"
 done < "$tmp/c.metrics"
 grep -oE 'nfqspid_[a-z_]*[a-z]\b' "$M/nfqspid.8" | sed 's/^nfqspid_//' |
