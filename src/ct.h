@@ -377,10 +377,13 @@ int		 ct_icmp_tuple(uint8_t family, uint8_t proto, uint8_t type,
  * than the one that holds it (worker_sync.c's adoption).  A side bitmap
  * marks the connections the peer brought that no packet of ours reached
  * yet: ct_synced_mark() is 1 if it marked e now, 0 if it was (or -1,
- * ENOMEM); ct_synced_take() is 1 if e was marked, and unmarks it.
+ * ENOMEM); ct_synced_take() is 1 if e was marked, and unmarks it;
+ * ct_synced_is() is 1 if e is marked.
  */
 int		 ct_synced_mark(struct ct_table *t, const struct ct_entry *e);
 int		 ct_synced_take(struct ct_table *t, const struct ct_entry *e);
+int		 ct_synced_is(const struct ct_table *t,
+		    const struct ct_entry *e);
 
 /*
  * Events, for per-source limits and `nfqspictl events`: NEW once a

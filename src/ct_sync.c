@@ -271,12 +271,20 @@ ct_synced_mark(struct ct_table *t, const struct ct_entry *e)
 }
 
 int
+ct_synced_is(const struct ct_table *t, const struct ct_entry *e)
+{
+	uint32_t	 i = ct_index_of(t, e);
+
+	return (i / 64 < t->synced_nwords &&
+	    (t->synced_bits[i / 64] >> (i % 64) & 1));
+}
+
+int
 ct_synced_take(struct ct_table *t, const struct ct_entry *e)
 {
 	uint32_t	 i = ct_index_of(t, e);
 
-	if (i / 64 >= t->synced_nwords ||
-	    !(t->synced_bits[i / 64] >> (i % 64) & 1))
+	if (!ct_synced_is(t, e))
 		return (0);
 	t->synced_bits[i / 64] &= ~(1ull << (i % 64));
 	return (1);

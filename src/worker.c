@@ -74,9 +74,6 @@ worker_ct_event(int event, const struct ct_entry *e, void *arg)
 	struct worker	*w = arg;
 
 	limit_ct_event(event, e, w->lt);
-	if (__builtin_expect(__atomic_load_n(&w->synced, __ATOMIC_RELAXED) !=
-	    0, 0) && event == CT_EVENT_DESTROY)
-		worker_sync_seen(w, e);
 	if (!w->moving)
 		events_ct(w->events, w->id, event, w->ct, e, w->cfg);
 	worker_sync_event(w, event, e);

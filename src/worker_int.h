@@ -171,6 +171,8 @@ struct worker {
 	int			 importing;	/* the peer's: not queued back */
 	int			 moving;	/* adoption: not an end or a start
 					   for the events */
+	int			 by_hand;	/* a command's walk: its ends go to
+					   the peer, unseen or not */
 	uint64_t		 synced;	/* atomic, the other workers read
 					   it: connections the peer brought
 					   that no packet reached yet */
@@ -293,7 +295,7 @@ worker_own_answer(struct worker *w, const struct nq_packet *np)
 }
 
 /* worker_sync.c */
-/* a change of the table, for the peer */
+/* a change of the table, for the peer (an end also unmarks e) */
 void	 worker_sync_event(struct worker *, int event, const struct ct_entry *);
 /* a slice of the long-lived connections again, every tick */
 void	 worker_sync_refresh(struct worker *, uint64_t now);

@@ -47,7 +47,10 @@ w_slice(struct worker *w, void *arg)
 
 	a->cfg = w->cfg;
 	a->now = spi_now_ms();
+	/* what a delete ends, the peer must forget too (worker_sync.c) */
+	w->by_hand = 1;
 	ct_walk(w->ct, &a->s->cursor, a->max, slice_visit, a);
+	w->by_hand = 0;
 }
 
 int

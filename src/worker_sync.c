@@ -36,6 +36,8 @@ struct worker_names {
 	size_t			 cap;		/* a power of 2 */
 };
 
+static int	 worker_sync_took(struct worker *, const struct ct_entry *);
+
 void
 worker_set_sync(struct worker *w, struct sync *s)
 {
@@ -99,10 +101,31 @@ worker_sync_start(struct worker *w)
 	return (0);
 }
 
+/*
+ * A change for the peer.  A synced copy no packet of ours reached
+ * (unseen) is the peer's as it sent it: its end is no news there, where
+ * the same copy runs out on its own timer, and the connection may live
+ * on here in another worker.  A packet that came while we were backup
+ * (nobody is asked then), a SYN, or one that found no room to wait for
+ * home's answer makes a fresh entry there, sent to the peer as ours,
+ * beside home's unseen copy: that copy's DELETE, or its refresh, would
+ * end or set back the live connection at the peer until our next
+ * refresh, and a failover meanwhile would lose it.  So neither goes
+ * out, whatever ends the copy (its timeout, an eviction) but a command
+ * (nfqspictl conntrack -D: by_hand).  Only a master sends, and a copy
+ * is unseen only on a node that took over from the peer: TCP, UDP and
+ * ICMP alike.
+ */
 void
 worker_sync_event(struct worker *w, int event, const struct ct_entry *e)
 {
-	if (w->sync != NULL && !w->importing)
+	int	 unseen = 0;
+
+	/* an end: no longer waiting for its packets */
+	if (__builtin_expect(__atomic_load_n(&w->synced, __ATOMIC_RELAXED) !=
+	    0, 0) && event == CT_EVENT_DESTROY)
+		unseen = worker_sync_took(w, e);
+	if (w->sync != NULL && !w->importing && (!unseen || w->by_hand))
 		sync_ct(w->sync, w->id, event, w->ct, e, w->cfg);
 }
 
@@ -111,8 +134,11 @@ worker_sync_refresh_one(struct ct_table *t, struct ct_entry *e, void *arg)
 {
 	struct worker	*w = arg;
 
-	/* the young ones went out as NEW a moment ago */
-	if (ct_entry_age(e, ct_now(t)) >= w->cfg->sync.refresh)
+	/* the young ones went out as NEW a moment ago; an unseen copy is
+	   the peer's as it sent it (worker_sync_event()) */
+	if (ct_entry_age(e, ct_now(t)) >= w->cfg->sync.refresh &&
+	    (__atomic_load_n(&w->synced, __ATOMIC_RELAXED) == 0 ||
+	    !ct_synced_is(t, e)))
 		sync_ct(w->sync, w->id, CT_EVENT_UPDATE, t, e, w->cfg);
 	return (0);
 }
@@ -279,11 +305,20 @@ worker_sync_apply(struct worker *w, void *arg)
 	w->importing = 0;
 }
 
+/* e no longer waits for its packets: 1 if it did (it was unseen). */
+static int
+worker_sync_took(struct worker *w, const struct ct_entry *e)
+{
+	if (!ct_synced_take(w->ct, e))
+		return (0);
+	worker_synced_add(w, -1);
+	return (1);
+}
+
 void
 worker_sync_seen(struct worker *w, const struct ct_entry *e)
 {
-	if (ct_synced_take(w->ct, e))
-		worker_synced_add(w, -1);
+	(void)worker_sync_took(w, e);
 }
 
 /* The record of e, a change or the bulk's: the rule by name. */

@@ -58,6 +58,7 @@ void worker_fp_credits(struct worker *w, uint64_t now) { }
 /* sync.c: worker_sync.c is real; what it queues for the peer is counted */
 static int	 sending;	/* master */
 static unsigned	 to_peer;
+static unsigned	 deletes;	/* ... of them DELETEs */
 static uint8_t	 fakesync;
 static uint64_t	 unseen;	/* the node's count */
 
@@ -72,6 +73,8 @@ sync_ct(struct sync *s, unsigned wid, int event, const struct ct_table *t,
     const struct ct_entry *e, const struct config *cfg)
 {
 	to_peer++;
+	if (event == CT_EVENT_DESTROY)
+		deletes++;
 }
 
 /* ---- the queue, wrapped --------------------------------------------------- */
@@ -180,7 +183,7 @@ setup(void **state)
 	ngiven = 0;
 	audits = 0;
 	sending = 1;
-	to_peer = 0;
+	to_peer = deletes = 0;
 	*state = f;
 	return (0);
 }
@@ -894,20 +897,19 @@ echo(uint8_t *b, int reply)
  * (ESTABLISHED, MARK), not a reply nobody asked for (INVALID).  An ICMP
  * error asks nobody for itself (worker_ask() asks for what it quotes).
  */
+/* The ping of echo() as the peer would send it, applied to its home
+   worker (*home; the other one in *other). */
 static void
-test_adopt_echo(void **state)
+synced_echo(struct fix *f, struct worker **home, struct worker **other)
 {
-	struct fix	*f = *state;
 	struct verdict_ctx x = { &f->cfg, NULL, NULL, "", "",
 	    PKT_HOOK_FORWARD, 0, 0 };
 	struct sync_rec	 rec[4];
 	struct sync_slice sl = { rec, 4, 0, 0, 0 };
 	struct sync_batch b = { rec, 1, 0, 0, 0, 0 };
-	struct worker	*home, *w;
-	struct nq_packet np;
 	struct pkt	 p;
 	struct verdict	 v;
-	uint8_t		 buf[64], err[8 + 40 + 8 + QPAY];
+	uint8_t		 buf[64];
 	unsigned	 h;
 
 	f->now = spi_now_ms();
@@ -921,14 +923,26 @@ test_adopt_echo(void **state)
 	assert_int_equal(sl.n, 1);
 	ct_flush(f->all[0]->ct);
 	h = synclink_home(&rec[0].s.k, 2);
-	home = f->all[h];
-	w = f->all[!h];
+	*home = f->all[h];
+	*other = f->all[!h];
 	worker_set_sync(f->all[0], (struct sync *)&fakesync);
 	worker_set_sync(f->all[1], (struct sync *)&fakesync);
+	to_peer = 0;
 	unseen = 0;
-	worker_sync_apply(home, &b);
-	assert_int_equal(home->synced, 1);
+	worker_sync_apply(*home, &b);
+	assert_int_equal((*home)->synced, 1);
+	assert_int_equal(unseen, 1);
+}
 
+static void
+test_adopt_echo(void **state)
+{
+	struct fix	*f = *state;
+	struct worker	*home, *w;
+	struct nq_packet np;
+	uint8_t		 buf[64], err[8 + 40 + 8 + QPAY];
+
+	synced_echo(f, &home, &w);
 	memset(&np, 0, sizeof(np));
 	np.id = 80;
 	np.data = buf;
@@ -955,6 +969,113 @@ test_adopt_echo(void **state)
 	assert_int_equal(worker_adopt(w, &np, NULL, "", ""), -1);
 	assert_null(home->inbox);
 	home->synced = unseen = 0;
+}
+
+/*
+ * A packet of the connection home holds unseen (the query of
+ * synced_udp()'s flow, or the request of synced_echo()'s ping again,
+ * id id) comes to w while the node is still backup: nobody is asked,
+ * and w makes a fresh entry of its own.
+ */
+static void
+fresh_beside(struct fix *f, struct worker *home, struct worker *w,
+    int icmp, uint32_t id)
+{
+	struct nq_packet np;
+	struct nq_verdict nv;
+	uint8_t		 b[64];
+	size_t		 h;
+
+	memset(&np, 0, sizeof(np));
+	if (icmp)
+		h = echo(b, 0);
+	else {
+		h = pb_ip4(b, IPPROTO_UDP, PB_B4, PB_A4, 0, 1, 0, 12);
+		pb_udp(b + h, 5353, 53, 4);
+		memcpy(b + h + 8, "ping", 4);
+		h += 12;
+	}
+	np.id = id;
+	np.data = b;
+	np.len = np.origlen = h;
+	np.ts_ms = f->now;
+	np.hook = PKT_HOOK_FORWARD;
+	sending = 0;
+	assert_int_equal(worker_adopt(w, &np, NULL, "", ""), -1);
+	memset(&nv, 0, sizeof(nv));
+	worker_judge(w, &np, NULL, "", "", &nv);
+	assert_true(nv.accept);
+	assert_int_equal(ct_count(w->ct), 1);
+	assert_int_equal(ct_count(home->ct), 1);
+	assert_int_equal(home->synced, 1);
+	sending = 1;
+}
+
+/*
+ * Then made master: w's entry is the live connection, and the one the
+ * peer is told of.  Home's unseen copy is the peer's as it sent it:
+ * neither its refresh nor its timeout goes out, or the peer would set
+ * back or end the live connection until w's next refresh, and a
+ * failover meanwhile lose it.  w's own end goes out.
+ */
+static void
+unseen_end(struct fix *f, int icmp)
+{
+	struct worker	*home, *w;
+	struct ct_tuple	 k;
+	uint64_t	 t;
+
+	if (icmp)
+		synced_echo(f, &home, &w);
+	else
+		synced_udp(f, &home, &w, &k);
+	fresh_beside(f, home, w, icmp, 90);
+	f->cfg.sync.refresh = 10;
+	to_peer = deletes = 0;
+	t = ct_now(home->ct) + 15000;
+	ct_expire(home->ct, t);
+	assert_int_equal(ct_count(home->ct), 1);
+	worker_sync_refresh(home, t);
+	assert_int_equal(to_peer, 0);
+	ct_expire(home->ct, t + 30000);
+	assert_int_equal(ct_count(home->ct), 0);
+	assert_int_equal(home->synced, 0);
+	assert_int_equal(unseen, 0);
+	assert_int_equal(to_peer, 0);
+	assert_int_equal(ct_count(w->ct), 1);
+	ct_expire(w->ct, t + 30000);
+	assert_int_equal(ct_count(w->ct), 0);
+	assert_int_equal(deletes, 1);
+}
+
+static void
+test_unseen_end_udp(void **state)
+{
+	unseen_end(*state, 0);
+}
+
+static void
+test_unseen_end_icmp(void **state)
+{
+	unseen_end(*state, 1);
+}
+
+/* A command's delete (nfqspictl conntrack -D) of an unseen copy still
+   tells the peer: the operator ends the connection there too. */
+static void
+test_unseen_by_hand(void **state)
+{
+	struct fix	*f = *state;
+	struct worker	*home, *w;
+	struct ct_tuple	 k;
+
+	synced_udp(f, &home, &w, &k);
+	home->by_hand = 1;
+	assert_int_equal(ct_forget(home->ct, &k, f->now), 0);
+	home->by_hand = 0;
+	assert_int_equal(deletes, 1);
+	assert_int_equal(home->synced, 0);
+	assert_int_equal(unseen, 0);
 }
 
 int
@@ -986,6 +1107,12 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_backup_answer_peer,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_adopt_echo, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_unseen_end_udp, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_unseen_end_icmp, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_unseen_by_hand, setup,
 		    teardown),
 	};
 

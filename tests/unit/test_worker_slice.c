@@ -85,6 +85,7 @@ worker_call(struct worker *w, void (*fn)(struct worker *, void *), void *arg)
 	fx->in = w;
 	fn(w, arg);
 	fx->in = NULL;
+	assert_int_equal(w->by_hand, 0);
 	return (0);
 }
 
@@ -222,9 +223,11 @@ visit(struct ct_table *t, struct ct_entry *e, struct ct_view *v, void *arg)
 {
 	struct fix	*f = arg;
 
-	/* in the call of the worker whose table it is */
+	/* in the call of the worker whose table it is, which knows its
+	   ends are a command's (for the HA peer: worker_sync.c) */
 	assert_non_null(f->in);
 	assert_ptr_equal(t, f->in->ct);
+	assert_int_equal(f->in->by_hand, 1);
 	if (v != NULL) {
 		assert_int_equal(v->orig.sport, e->sport);
 		if (f->nviews < sizeof(f->views) / sizeof(f->views[0]))
