@@ -397,6 +397,8 @@ uint64_t	 sync_room(struct sync *s, unsigned wid);
 /* Before a worker hands one of its connections to another: see
    synclink_moved() */
 void		 sync_moved(struct sync *s);
+/* 1 while the whole table goes out: see synclink_bulking() */
+int		 sync_bulking(const struct sync *s);
 /* The connections the peer synced that no packet reached yet, over all
    the workers (atomic; worker_sync.c): 0 most of the time */
 uint64_t	*sync_unseen(struct sync *s);

@@ -139,6 +139,12 @@ sync_moved(struct sync *s)
 	synclink_moved(&s->lk);
 }
 
+int
+sync_bulking(const struct sync *s)
+{
+	return (synclink_bulking(&s->lk));
+}
+
 uint64_t *
 sync_unseen(struct sync *s)
 {

@@ -101,6 +101,12 @@ synclink_moved(struct synclink *l)
 	__atomic_add_fetch(&l->moves, 1, __ATOMIC_SEQ_CST);
 }
 
+int
+synclink_bulking(const struct synclink *l)
+{
+	return (__atomic_load_n(&l->bulking, __ATOMIC_ACQUIRE));
+}
+
 _Static_assert(sizeof(struct sync_ring) == 2 * CACHELINE &&
     offsetof(struct sync_ring, tail) == CACHELINE,
     "a worker's ring: its end and the link's, a line each");
@@ -225,6 +231,8 @@ synclink_add(struct synclink *l, const struct sync_rec *r)
 static void
 synclink_bulk_begin(struct synclink *l)
 {
+	/* before the first slice: the workers' calls order it */
+	__atomic_store_n(&l->bulking, 1, __ATOMIC_RELEASE);
 	synclink_mark(l, SYNC_T_BULK_START);
 	l->tx.active = 1;
 	l->tx.wi = 0;
@@ -255,6 +263,7 @@ synclink_bulk_step(struct synclink *l)
 		if (l->tx.wi >= l->nworkers) {
 			synclink_mark(l, SYNC_T_BULK_END);
 			l->tx.active = 0;
+			__atomic_store_n(&l->bulking, 0, __ATOMIC_RELEASE);
 			return;
 		}
 		memset(&sl, 0, sizeof(sl));

@@ -152,6 +152,8 @@ struct synclink {
 					   between workers (synclink_moved()) */
 	int			 homing;	/* atomic: made backup, the
 					   move home not done yet */
+	int			 bulking;	/* atomic: a bulk going out
+					   (synclink_bulking()) */
 
 	struct sync_msg		 msg;		/* the UPDATE being filled */
 	int			 open;
@@ -228,5 +230,10 @@ int		 synclink_commit(struct synclink *l, unsigned wid);
    (adoption): its changes queued before in its ring go out before
    those the other queues after, whatever the rings' order. */
 void		 synclink_moved(struct synclink *l);
+/* A worker's thread: 1 while a whole table goes out.  It walks the
+   workers one after the other, so a connection handed from one it has
+   not walked yet to one it has is in neither slice: the hand-over then
+   queues it as a change too (worker_sync.c). */
+int		 synclink_bulking(const struct synclink *l);
 
 #endif /* NFQSPI_SYNCLINK_H */

@@ -339,12 +339,17 @@ sync_rec_fill(struct sync_rec *r, uint8_t op, const struct ct_table *t,
 /*
  * e leaves for another worker as r: what we queued of it goes to the
  * peer before what its taker queues (sync_moved()), and its DESTROY
- * tells neither the peer nor the events.
+ * tells neither the peer nor the events.  While a whole table goes out
+ * (a bulk walks the workers in turn), the taker may be walked already
+ * and we not yet: the connection would be in neither slice, so it goes
+ * as a change too, here and on the taker's side (worker_sync_adopt()).
  */
 static void
 worker_sync_hand_off(struct worker *w, struct ct_entry *e,
     struct sync_rec *r)
 {
+	if (sync_bulking(w->sync))
+		sync_ct(w->sync, w->id, CT_EVENT_UPDATE, w->ct, e, w->cfg);
 	sync_rec_fill(r, SYNC_OP_UPSERT, w->ct, e, w->cfg);
 	sync_moved(w->sync);
 	w->importing = w->moving = 1;
@@ -371,17 +376,23 @@ worker_sync_give(struct worker *w, const struct ct_tuple *k,
 }
 
 /* Home no longer holds it: a connection our table refuses is lost,
-   and counted apart from the refusals of new ones. */
+   and counted apart from the refusals of new ones.  A bulk that began
+   after home gave it may have walked home already and us before it
+   came: the peer hears of it as a change (worker_sync_hand_off()). */
 void
 worker_sync_adopt(struct worker *w, struct sync_rec *r)
 {
 	struct sync_batch	 b;
+	struct ct_entry		*e;
 
 	memset(&b, 0, sizeof(b));
 	w->importing = w->moving = 1;
-	if (worker_sync_import(w, r, &b, spi_now_ms()) != NULL)
+	if ((e = worker_sync_import(w, r, &b, spi_now_ms())) != NULL) {
 		w->st.adopted++;
-	else
+		if (sync_bulking(w->sync))
+			sync_ct(w->sync, w->id, CT_EVENT_UPDATE, w->ct, e,
+			    w->cfg);
+	} else
 		w->st.adopt_failed++;
 	w->importing = w->moving = 0;
 }

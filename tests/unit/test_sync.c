@@ -5,9 +5,9 @@
  * Copyright (C) 2026 The nfqspid authors
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
- * Each node is a struct sync over one worker with a real table and
- * limit table; worker_call() runs the function at once and the clock is
- * ours.  sendto() is wrapped (-Wl,--wrap=sendto): what a node sends is
+ * Each node is a struct sync over one worker (or two) with a real table
+ * and limit table; worker_call() runs the function at once and the
+ * clock is ours.  sendto() is wrapped (-Wl,--wrap=sendto): what a node sends is
  * kept, and handed to the other node's sync_datagram() as if it came
  * from the first node's address, or lost, changed or sent twice.
  */
@@ -91,14 +91,16 @@ __wrap_sendto(int fd, const void *buf, size_t len, int flags,
 struct node {
 	struct config		 cfg;
 	struct rule		 rules[3];
-	struct worker		*w;
-	struct worker		*all[1];
+	struct worker		*w;		/* all[0] */
+	struct worker		*all[2];
+	unsigned		 nw;
 	struct sync		*s;
 	struct sockaddr_storage	 addr;	/* as the other sees it */
 };
 
 static struct node	 A, B;
 static uint32_t		 resend = 64;	/* the nodes' resend ring */
+static unsigned		 nworkers = 1;	/* ... and workers */
 
 static void
 event_cb(int event, const struct ct_entry *e, void *arg)
@@ -156,26 +158,36 @@ node_init(struct node *n, int role, const char *me, const char *peer,
 	}
 	n->cfg.rules = n->rules;
 	n->cfg.nrules = 3;
-	/* aligned as worker_new() aligns it: it asks for whole lines */
-	assert_non_null(n->w = cacheline_calloc(1, sizeof(*n->w)));
-	n->w->cfg = &n->cfg;
-	assert_non_null(n->w->ct = ct_new(&n->cfg.ct));
-	assert_non_null(n->w->lt = limit_new(1024));
-	ct_set_event_cb(n->w->ct, event_cb, n->w);
-	n->all[0] = n->w;
-	assert_non_null(n->s = sync_new(&n->cfg.sync, n->all, 1, err,
+	n->nw = nworkers;
+	for (unsigned i = 0; i < n->nw; i++) {
+		struct worker	*w;
+
+		/* aligned as worker_new() aligns it: whole lines */
+		assert_non_null(w = cacheline_calloc(1, sizeof(*w)));
+		w->id = i;
+		w->cfg = &n->cfg;
+		assert_non_null(w->ct = ct_new(&n->cfg.ct));
+		assert_non_null(w->lt = limit_new(1024));
+		ct_set_event_cb(w->ct, event_cb, w);
+		n->all[i] = w;
+	}
+	n->w = n->all[0];
+	assert_non_null(n->s = sync_new(&n->cfg.sync, n->all, n->nw, err,
 	    sizeof(err)));
-	worker_set_sync(n->w, n->s);
+	for (unsigned i = 0; i < n->nw; i++)
+		worker_set_sync(n->all[i], n->s);
 }
 
 static void
 node_free(struct node *n)
 {
 	sync_free(n->s);
-	worker_sync_free(n->w);
-	ct_free(n->w->ct);
-	limit_free(n->w->lt);
-	free(n->w);
+	for (unsigned i = 0; i < n->nw; i++) {
+		worker_sync_free(n->all[i]);
+		ct_free(n->all[i]->ct);
+		limit_free(n->all[i]->lt);
+		free(n->all[i]);
+	}
 }
 
 static int
@@ -270,14 +282,21 @@ conn(unsigned i, uint32_t mark)
 	return (s);
 }
 
-/* A's connection made as its packets would: the event goes out. */
+/* A's connection made as its packets would, in its worker wi: the
+   event goes out. */
 static void
-open_on_a(unsigned i, uint32_t rule)
+open_in(unsigned wi, unsigned i, uint32_t rule)
 {
 	struct ct_snap	 s = conn(i, 0x10 + (i & 7));
 
 	s.rule = rule;
-	assert_non_null(ct_import(A.w->ct, &s, now, NULL));
+	assert_non_null(ct_import(A.all[wi]->ct, &s, now, NULL));
+}
+
+static void
+open_on_a(unsigned i, uint32_t rule)
+{
+	open_in(0, i, rule);
 }
 
 struct find {
@@ -835,6 +854,94 @@ test_peer_restart(void **state)
 	assert_int_equal(B.s->lk.st.swept, 4);
 }
 
+/*
+ * A, of two workers, sends B its whole table again (nfqspictl sync
+ * resync); worker 0 holds 10 connections, worker 1 2000 and then 3000,
+ * walked last.  The first flush sends worker 0 and a part of worker 1.
+ * 3000 leaves worker 1 before that flush (gave 0) or after it (1), and
+ * reaches worker 0 after it (took 1) or after the bulk (2): it is in
+ * neither slice, and B's sweep at the bulk's end would end it, unless
+ * the hand-over tells B of it.
+ */
+static void
+bulk_moved(int gave, int took)
+{
+	struct sync_rec	 r;
+	struct ct_snap	 s = conn(3000, 0);
+	struct dgram	 d;
+	unsigned	 i;
+
+	node_free(&A);
+	node_free(&B);
+	nworkers = 2;
+	node_init(&A, SYNC_ROLE_MASTER, "10.0.9.1", "10.0.9.2", 0, 8192);
+	nworkers = 1;
+	node_init(&B, SYNC_ROLE_BACKUP, "10.0.9.2", "10.0.9.1", 1, 8192);
+	for (i = 0; i < 10; i++)
+		open_in(0, i, 0);
+	for (i = 10; i < 2010; i++)
+		open_in(1, i, 0);
+	open_in(1, 3000, 0);
+	sync_alive(B.s, now);
+	deliver(-1);
+	assert_int_equal(B.s->lk.ready, 1);
+	assert_int_equal(ct_count(B.w->ct), 2011);
+
+	sync_resync(B.s);
+	sync_command(B.s, now);		/* BULK_REQ */
+	assert_int_equal(nwire, 1);
+	d = wire[0];
+	nwire = 0;
+	if (gave == 0)
+		assert_int_equal(worker_sync_give(A.all[1], &s.k, &r), 1);
+	sync_datagram(A.s, d.buf, d.len, &B.addr, now);	/* the bulk */
+	sync_pump(A.s, now);		/* BULK_START, the first slices */
+	assert_int_equal(A.s->lk.tx.active, 1);
+	assert_int_equal(A.s->lk.tx.wi, 1);
+	assert_int_not_equal(A.s->lk.tx.cursor, 0);
+	if (gave == 1)
+		assert_int_equal(worker_sync_give(A.all[1], &s.k, &r), 1);
+	if (took == 1)
+		worker_sync_adopt(A.all[0], &r);
+	deliver(-1);
+	assert_int_equal(A.s->lk.tx.active, 0);
+	if (took == 2) {
+		worker_sync_adopt(A.all[0], &r);
+		deliver(-1);
+	}
+	assert_int_equal(A.all[0]->st.adopted, 1);
+	assert_int_equal(B.s->lk.ready, 1);
+	assert_non_null(find(&B, 3000));
+	assert_int_equal(ct_count(B.w->ct), 2011);
+}
+
+/* Handed over while the bulk is out, from worker 1, not walked yet, to
+   worker 0, walked. */
+static void
+test_bulk_moved(void **state)
+{
+	(void)state;
+	bulk_moved(1, 1);
+}
+
+/* Given before the bulk began, taken after it walked the taker: the
+   taker queues it. */
+static void
+test_bulk_moved_late(void **state)
+{
+	(void)state;
+	bulk_moved(0, 1);
+}
+
+/* Given while the bulk was out, taken after it ended: the giver queues
+   it. */
+static void
+test_bulk_moved_after(void **state)
+{
+	(void)state;
+	bulk_moved(1, 2);
+}
+
 int
 main(void)
 {
@@ -856,6 +963,12 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_alone, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dirty, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_peer_restart, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_bulk_moved, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_bulk_moved_late, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_bulk_moved_after, setup,
 		    teardown),
 	};
 

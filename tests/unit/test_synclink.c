@@ -46,6 +46,8 @@ struct fake {
 	unsigned	 calls[2][SYNCLINK_NCALLS];
 	int		 call_fail[SYNCLINK_NCALLS];
 	int		 stop_mid_walk;	/* a slice past the first fails */
+	unsigned	 bulking;	/* slices asked while the workers
+					   saw the bulk out */
 	size_t		 applied;	/* records handed to SYNCLINK_APPLY */
 	size_t		 applied_in[2];	/* ... by worker */
 	unsigned	 sweeps_left;	/* slices a sweep takes */
@@ -98,6 +100,8 @@ fake_call(void *arg, unsigned wi, int what, void *data)
 	assert_true(wi < 2);
 	assert_true(what >= 0 && what < SYNCLINK_NCALLS);
 	F.calls[wi][what]++;
+	if (what == SYNCLINK_SLICE && synclink_bulking(&L))
+		F.bulking++;
 	if (F.call_fail[what] || (what == SYNCLINK_SLICE &&
 	    F.stop_mid_walk && sl->cursor != 0))
 		return (-1);
@@ -386,6 +390,9 @@ test_slice_stopping(void **state)
 	assert_int_equal(L.tx.active, 0);
 	assert_int_equal(L.tx.records, 2);
 	assert_int_equal(L.tx.total, 3);
+	/* the workers saw it out while it walked them, and no longer */
+	assert_int_equal(F.bulking, 3);
+	assert_int_equal(synclink_bulking(&L), 0);
 }
 
 /* What cannot be sent is counted, and nothing else changes. */

@@ -59,6 +59,8 @@ void worker_fp_credits(struct worker *w, uint64_t now) { }
 static int	 sending;	/* master */
 static unsigned	 to_peer;
 static unsigned	 deletes;	/* ... of them DELETEs */
+static unsigned	 queued[2];	/* ... by worker */
+static int	 bulking;	/* a bulk going out */
 static uint8_t	 fakesync;
 static uint64_t	 unseen;	/* the node's count */
 
@@ -67,12 +69,15 @@ uint64_t sync_room(struct sync *s, unsigned wid) { return (1024); }
 uint64_t *sync_unseen(struct sync *s) { return (&unseen); }
 static unsigned	 moves;		/* connections handed over */
 void sync_moved(struct sync *s) { moves++; }
+int sync_bulking(const struct sync *s) { return (bulking); }
 
 void
 sync_ct(struct sync *s, unsigned wid, int event, const struct ct_table *t,
     const struct ct_entry *e, const struct config *cfg)
 {
 	to_peer++;
+	assert_true(wid < 2);
+	queued[wid]++;
 	if (event == CT_EVENT_DESTROY)
 		deletes++;
 }
@@ -184,6 +189,8 @@ setup(void **state)
 	audits = 0;
 	sending = 1;
 	to_peer = deletes = 0;
+	queued[0] = queued[1] = 0;
+	bulking = 0;
 	*state = f;
 	return (0);
 }
@@ -972,6 +979,40 @@ test_adopt_echo(void **state)
 }
 
 /*
+ * While a bulk goes out, a connection handed over may be in neither of
+ * its slices (the taker walked already, home not yet; or home walked
+ * after it gave it, the taker before it came): both queue it as a
+ * change, the giver first (its moves).  No bulk: neither does.
+ */
+static void
+test_adopt_bulk(void **state)
+{
+	struct fix	*f = *state;
+	struct worker	*home, *w;
+	struct ct_tuple	 k;
+	unsigned	 m;
+
+	synced_udp(f, &home, &w, &k);
+	queued[0] = queued[1] = 0;
+	m = moves;
+	bulking = 1;
+	adopt_udp(f, home, w, 100);
+	assert_int_equal(moves, m + 1);
+	assert_int_equal(queued[home->id], 1);
+	/* its own, and the reply's SEEN_REPLY */
+	assert_int_equal(queued[w->id], 2);
+	assert_int_equal(deletes, 0);
+
+	bulking = 0;
+	ct_flush(w->ct);
+	synced_udp(f, &home, &w, &k);
+	queued[0] = queued[1] = 0;
+	adopt_udp(f, home, w, 101);
+	assert_int_equal(queued[home->id], 0);
+	assert_int_equal(queued[w->id], 1);
+}
+
+/*
  * A packet of the connection home holds unseen (the query of
  * synced_udp()'s flow, or the request of synced_echo()'s ping again,
  * id id) comes to w while the node is still backup: nobody is asked,
@@ -1107,6 +1148,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_backup_answer_peer,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_adopt_echo, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_adopt_bulk, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_unseen_end_udp, setup,
 		    teardown),
