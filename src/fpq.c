@@ -27,10 +27,20 @@
  * the book, FPQ_RETRY, until its back-off runs out (FPQ_RETRY_MS, twice
  * that after each failure), then the next poll stages it again; after
  * FPQ_RETRIES tries it is refused as below.  Its worker counts it as
- * offloaded meanwhile, as it does one staged.  Such a transaction may
- * have been applied though its answer was lost: one the kernel's dump
- * shows is in, and its removal goes to the kernel whatever, its last
- * counts read first.
+ * offloaded meanwhile, as it does one staged.  Each try after the first
+ * goes in a transaction of its own: a transaction is all or none, and
+ * an element the kernel rejects for a reason of its own (a "poison":
+ * EEXIST, EINVAL, ERANGE) would fail its whole batch at every try and
+ * have all of it refused at the last.  So it fails the others once at
+ * most, they land at their first retry, and it alone is refused.
+ * Halving the failed group at each try instead would fail the poison's
+ * companions again log2(FPQ_BATCH) times, more than FPQ_RETRIES.
+ * Retries are few (FPQ_RETRIES an offload, after back-offs), so that is
+ * no round trip a packet, and first tries keep their batches.
+ *
+ * A failed transaction may have been applied though its answer was
+ * lost: one the kernel's dump shows is in, and its removal goes to the
+ * kernel whatever, its last counts read first.
  *
  * An offload the kernel did not take leaves the book once its worker
  * is told (ops->refuse).  While that worker's back ring is full, it
@@ -546,11 +556,52 @@ fpq_book_defer(struct fpq_book *b, struct fpq_node *n)
 	b->nretry++;
 }
 
+/* Staged again after a failed transaction (not a renewal)? */
+static int
+fpq_retried(const struct fpq_node *n)
+{
+	return (n->tries > 0 && !n->renew);
+}
+
+/* The staged offloads add[i .. i + m - 1] to the kernel, one call: in,
+   tried again later, or refused. */
+static void
+fpq_book_send(struct fpq_book *b, size_t i, size_t m)
+{
+	struct fpq_node	*n;
+	size_t		 j;
+	int		 rc;
+
+	for (j = i; j < i + m; j++)
+		if (fpq_retried(b->addn[j]))
+			b->st.retried++;
+	if ((rc = b->ops.add(b->arg, b->add + i, m, b->in + i)) == -1)
+		b->st.errors++;
+	for (j = i; j < i + m; j++) {
+		n = b->addn[j];
+		if (b->in[j] == FP_ADD_IN || n->renew) {
+			/* a failed renewal: as it was, in with its counts */
+			n->state = FPQ_IN;
+			n->renew = n->tries = 0;
+		} else if (rc == -1 && b->in[j] == FP_ADD_OUT &&
+		    n->tries < FPQ_RETRIES)
+			fpq_book_defer(b, n);
+		else {
+			/* no room for its mark, or tried often enough: its
+			   worker stops counting it, and offering it, once
+			   told */
+			b->st.refused++;
+			fpq_book_tell(b, n);
+		}
+	}
+}
+
 int
 fpq_book_apply(struct fpq_book *b)
 {
 	struct fpq_node	*n;
-	size_t		 i, m;
+	struct fp_conn	 c;
+	size_t		 i, k, m;
 	int		 rc;
 
 	fpq_book_retell(b);
@@ -573,30 +624,24 @@ fpq_book_apply(struct fpq_book *b)
 			b->addn[m++] = b->addn[i];
 		}
 	b->nadd = 0;
-	if (m == 0)
-		return (0);
-	for (i = 0; i < m; i++)
-		if (b->addn[i]->tries > 0 && !b->addn[i]->renew)
-			b->st.retried++;
-	if ((rc = b->ops.add(b->arg, b->add, m, b->in)) == -1)
-		b->st.errors++;
-	for (i = 0; i < m; i++) {
-		n = b->addn[i];
-		if (b->in[i] == FP_ADD_IN || n->renew) {
-			/* a failed renewal: as it was, in with its counts */
-			n->state = FPQ_IN;
-			n->renew = n->tries = 0;
-		} else if (rc == -1 && b->in[i] == FP_ADD_OUT &&
-		    n->tries < FPQ_RETRIES)
-			fpq_book_defer(b, n);
+	/* the first tries (and renewals) in one call, then each retried
+	   one in a call of its own (see above) */
+	for (i = 0, k = m; i < k; )
+		if (!fpq_retried(b->addn[i]))
+			i++;
 		else {
-			/* no room for its mark, or tried often enough: its
-			   worker stops counting it, and offering it, once
-			   told */
-			b->st.refused++;
-			fpq_book_tell(b, n);
+			k--;
+			c = b->add[i];
+			n = b->addn[i];
+			b->add[i] = b->add[k];
+			b->addn[i] = b->addn[k];
+			b->add[k] = c;
+			b->addn[k] = n;
 		}
-	}
+	if (k > 0)
+		fpq_book_send(b, 0, k);
+	for (i = k; i < m; i++)
+		fpq_book_send(b, i, 1);
 	return (0);
 }
 

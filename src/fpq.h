@@ -161,7 +161,8 @@ struct fpq_ops {
 #define FPQ_BATCH	512
 /* An offload whose transaction failed is tried again this long after,
    twice that after each failure, FPQ_RETRIES times at most (1 s to 32
-   s, about a minute in all); then it is refused. */
+   s, about a minute in all), each time in a transaction of its own;
+   then it is refused. */
 #define FPQ_RETRY_MS	1000
 #define FPQ_RETRIES	6
 /* Removed connections' last counts owed one by one (a full back ring),

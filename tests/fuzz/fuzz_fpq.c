@@ -12,12 +12,14 @@
  * out rings (small here, so that they fill: a removal that does not fit
  * asks for a flush, as fpd_lost_removal()), a connection may end and a
  * new one take its tuple, the kernel refuses changes or flushes, leaves
- * a connection out, counts packets or lets an element time out, and
- * the thread runs its rounds (fpq_book_round(), the daemon's own, at a
- * clock the script moves), asked to flush or not.  A change the kernel
- * fails may have been applied all the same (its answer lost).  The workers are
- * modelled as worker_fp.c behaves: what they believe is offloaded, the
- * epoch they see, the refusals they are told of.
+ * a connection out, rejects every change that holds a poison (an
+ * element it will not take), counts packets or lets an element time
+ * out, and the thread runs its rounds (fpq_book_round(), the daemon's
+ * own, at a clock the script moves), asked to flush or not.  A change
+ * the kernel fails may have been applied all the same (its answer
+ * lost).  The workers are modelled as worker_fp.c behaves: what they
+ * believe is offloaded, the epoch they see, the refusals they are told
+ * of.
  *
  * After each round that leaves no flush owed, everything the kernel
  * holds is believed offloaded by its worker; a connection a worker
@@ -31,6 +33,8 @@
  * the first poll after that; it is refused only after FPQ_RETRIES
  * tries, or for a mark with no chain; one whose answer was lost is no
  * longer in the dark after the next poll (taken as in, or a stray).
+ * Each try after the first goes alone, so a poison fails the others
+ * of its batch at their first try only.
  */
 #include <sys/socket.h>
 #include <netinet/in.h>
@@ -58,6 +62,7 @@ struct model {
 	int		 lost;			/* and the failed one too,
 						   its answer lost */
 	int		 out;			/* this one stays out; -1 */
+	int		 poison;		/* fails its change whole; -1 */
 	int		 owed;			/* it refused the last flush */
 	uint8_t		 stray[NCONN];		/* a removal it refused */
 	uint8_t		 dark[NCONN];		/* in, its answer lost */
@@ -162,7 +167,22 @@ k_add(void *arg, const struct fp_conn *c, size_t n, uint8_t *in)
 			CHECK(M.now >= M.due[i]);
 			M.retry[i] = M.swept[i] = 0;
 		}
+		/* and alone */
+		if (M.tries[i] > 0)
+			CHECK(n == 1);
 	}
+	for (j = 0; j < n && M.poison != -1; j++)
+		if ((int)index_of(&c[j]) == M.poison) {
+			/* all or none: the others fail with it at their
+			   first try, never again */
+			for (j = 0; j < n; j++) {
+				i = index_of(&c[j]);
+				CHECK((int)i == M.poison || M.tries[i] == 0);
+				k_failed(i);
+			}
+			errno = EINVAL;
+			return (-1);
+		}
 	for (j = 0; j < n; j++) {
 		i = index_of(&c[j]);
 		if (M.fail_add && j == M.take) {
@@ -508,8 +528,13 @@ step(struct fpq_book *b, uint8_t op, uint8_t arg)
 		M.full[1] = arg >> 6 & 1;
 		M.lost = arg >> 7 & 1;
 		break;
-	case 10:	/* a mark with no chain left */
-		M.out = arg & 0x80 ? -1 : (int)i;
+	case 10:	/* a mark with no chain left, or a poison */
+		if (arg & 0x80)
+			M.out = -1;
+		else if (arg & 0x40)
+			M.poison = arg & 0x20 ? -1 : (int)i;
+		else
+			M.out = (int)i;
 		break;
 	default:	/* the kernel takes the flush owed, if any */
 		if (M.owed)
@@ -526,7 +551,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t		 j;
 
 	memset(&M, 0, sizeof(M));
-	M.out = -1;
+	M.out = M.poison = -1;
 	M.now = 1000;
 	for (j = 0; j < NWORK; j++)
 		if (fpq_ring_init(&M.port[j].out, RING,

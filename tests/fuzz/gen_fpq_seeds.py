@@ -49,6 +49,12 @@ SEEDS = {
     'retry-out': script((FAIL, 0x01), (OFFER, 2), (ROUND, 0),
                         *[(POLL, 0xbf), (ROUND, 0)] * 7, (CATCHUP, 0),
                         (OFFER, 2), (ROUND, 0)),
+    # a poison fails its batch once: the others go in at their first
+    # retry, each alone, and it is refused at its seventh failure
+    'poison': script((OUT, 0x42), *offer_all(6), (ROUND, 0),
+                     *[(POLL, 0xbf), (ROUND, 0)] * 7, (CATCHUP, 0),
+                     (OFFER, 2), (ROUND, 0), (OUT, 0x60), (END, 2),
+                     (OFFER, 2), (ROUND, 0)),
     # elements time out and are put in again
     'renew': script(*offer_all(3), (ROUND, 0), (PASS, 0x20), (POLL, 0),
                     (DROP, 1), (POLL, 0), (ROUND, 0), (PASS, 0x41),

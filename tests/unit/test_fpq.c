@@ -37,6 +37,9 @@ struct kern {
 	int		 lost;		/* fail_add: the failed one goes in
 					   too, its answer lost */
 	uint16_t	 out_sport;	/* this connection stays out */
+	uint16_t	 poison;	/* a transaction holding this one
+					   fails whole (EINVAL) */
+	unsigned	 poisoned;	/* such transactions */
 	int		 absent_ok;	/* removals of what is not in */
 	unsigned	 absent;
 	/* credits: the last one's worker, counts and connection; each
@@ -90,6 +93,14 @@ k_add(void *arg, const struct fp_conn *c, size_t n, uint8_t *in)
 	k->adds++;
 	k->last_add = n;
 	memset(in, FP_ADD_OUT, n);
+	for (i = 0; i < n && k->poison != 0; i++)
+		if (c[i].sport == k->poison) {
+			/* the kernel rejects it, and so its transaction:
+			   all or none */
+			k->poisoned++;
+			errno = EINVAL;
+			return (-1);
+		}
 	for (i = 0; i < n; i++) {
 		if (k->fail_add && i == k->take) {
 			if (k->lost)
@@ -1060,6 +1071,75 @@ test_book_retry(void **state)
 	free(k);
 }
 
+/* An element the kernel rejects for a reason of its own (a poison)
+   fails its batch once: the others land at their first retry, each in
+   a transaction of its own, and only it is refused, after its tries.
+   First tries keep their batches meanwhile. */
+static void
+test_book_poison(void **state)
+{
+	struct kern	*k = calloc(1, sizeof(*k));
+	struct fpq_book	*b = fpq_book_new(&kops, k);
+	struct fp_conn	 c = conn(105);
+	struct fp_stats	 st;
+	uint64_t	 t = 100000, wait = FPQ_RETRY_MS;
+	unsigned	 i, adds, poisoned;
+
+	(void)state;
+	fpq_book_clock(b, t);
+	k->poison = 105;
+	for (i = 0; i < 10; i++)
+		feed(b, i % 2, FPQ_ADD, 100 + i);
+	assert_int_equal(fpq_book_apply(b), 0);
+	assert_int_equal(k->n, 0);
+	assert_int_equal(k->poisoned, 1);
+	assert_int_equal(fpq_book_count(b), 10);
+
+	/* the first retry: all but the poison in */
+	t += wait;
+	fpq_book_clock(b, t);
+	fpq_book_retry(b);
+	assert_int_equal(fpq_book_apply(b), 0);
+	assert_int_equal(k->n, 9);
+	assert_int_equal(k_find(k, &c), -1);
+	assert_int_equal(k->poisoned, 2);
+	assert_int_equal(k->refusals, 0);
+	fpq_book_stats(b, &st);
+	assert_int_equal(st.retried, 10);
+	assert_int_equal(st.refused, 0);
+
+	/* the poison alone from then on; first tries staged with it go
+	   in one transaction, without it */
+	for (i = 1; i < FPQ_RETRIES; i++) {
+		wait *= 2;
+		t += wait;
+		fpq_book_clock(b, t);
+		fpq_book_retry(b);
+		feed(b, 0, FPQ_ADD, (uint16_t)(200 + 2 * i));
+		feed(b, 1, FPQ_ADD, (uint16_t)(201 + 2 * i));
+		adds = k->adds;
+		poisoned = k->poisoned;
+		assert_int_equal(fpq_book_apply(b), 0);
+		assert_int_equal(k->adds, adds + 2);
+		assert_int_equal(k->poisoned, poisoned + 1);
+		assert_int_equal(k->n, 9 + 2 * i);
+	}
+	/* the seventh failure: refused, and its worker told */
+	assert_int_equal(k->refusals, 1);
+	assert_int_equal(k->rsport, 105);
+	assert_int_equal(k->rw, 1);
+	assert_int_equal(fpq_book_count(b), k->n);
+	fpq_book_stats(b, &st);
+	assert_int_equal(st.retried, 9 + FPQ_RETRIES);
+	assert_int_equal(st.refused, 1);
+	assert_int_equal(st.errors, 1 + FPQ_RETRIES);
+	fpq_book_clock(b, t + 1000000);
+	fpq_book_retry(b);
+	assert_int_equal(fpq_book_pending(b), 0);
+	fpq_book_free(b);
+	free(k);
+}
+
 /* A transaction that failed but was applied (its answer lost): the
    dump finds it in, and it is not tried again; a removal before that
    reads and takes out what the kernel has of it. */
@@ -1570,6 +1650,7 @@ main(void)
 		cmocka_unit_test(test_book_refuse_full),
 		cmocka_unit_test(test_book_retry),
 		cmocka_unit_test(test_book_retry_lost),
+		cmocka_unit_test(test_book_poison),
 		cmocka_unit_test(test_round),
 		cmocka_unit_test(test_round_flush),
 		cmocka_unit_test(test_round_flush_staged),
