@@ -181,10 +181,11 @@ fpd_has_items(struct fpd *d)
 
 /*
  * How long to sleep after a round: FPD_ROUND_MS while busy (offloads
- * batch up), else until the next poll of a non-empty kernel table, or
- * until woken.  A long sleep is published first; the rings are looked
- * at again after that, so that an item pushed by a worker that did not
- * see the flag yet is not left waiting.
+ * batch up), else until the next poll of a non-empty kernel table or an
+ * offload's next try (fpq_book_poll_in()), or until woken.  A long
+ * sleep is published first; the rings are looked at again after that,
+ * so that an item pushed by a worker that did not see the flag yet is
+ * not left waiting.
  */
 static int
 fpd_timeout(struct fpd *d, int busy)

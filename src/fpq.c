@@ -25,18 +25,19 @@
  * An offload whose transaction failed (ops->add's -1: a full socket
  * buffer, a full map, the kernel's memory) is tried again: it waits in
  * the book, FPQ_RETRY, until its back-off runs out (FPQ_RETRY_MS, twice
- * that after each failure), then the next poll stages it again; after
- * FPQ_RETRIES tries it is refused as below.  Its worker counts it as
- * offloaded meanwhile, as it does one staged.  Each try after the first
- * goes in a transaction of its own: a transaction is all or none, and
- * an element the kernel rejects for a reason of its own (a "poison":
- * EEXIST, EINVAL, ERANGE) would fail its whole batch at every try and
- * have all of it refused at the last.  So it fails the others once at
- * most, they land at their first retry, and it alone is refused.
- * Halving the failed group at each try instead would fail the poison's
- * companions again log2(FPQ_BATCH) times, more than FPQ_RETRIES.
- * Retries are few (FPQ_RETRIES an offload, after back-offs), so that is
- * no round trip a packet, and first tries keep their batches.
+ * that after each failure), then the round that finds it due stages it
+ * again, after the poll if one is due; after FPQ_RETRIES tries it is
+ * refused as below.  Its worker counts it as offloaded meanwhile, as it
+ * does one staged.  Each try after the first goes in a transaction of
+ * its own: a transaction is all or none, and an element the kernel
+ * rejects for a reason of its own (a "poison": EEXIST, EINVAL, ERANGE)
+ * would fail its whole batch at every try and have all of it refused
+ * at the last.  So it fails the others once at most, they land at their
+ * first retry, and it alone is refused.  Halving the failed group at
+ * each try instead would fail the poison's companions again
+ * log2(FPQ_BATCH) times, more than FPQ_RETRIES.  Retries are few
+ * (FPQ_RETRIES an offload, after back-offs), so that is no round trip a
+ * packet, and first tries keep their batches.
  *
  * A failed transaction may have been applied though its answer was
  * lost: one the kernel's dump shows is in, and its removal goes to the
@@ -167,10 +168,12 @@ struct fpq_node {
 			uint64_t	 pkts;
 			uint64_t	 bytes;
 		};
-		uint64_t	 due;	/* FPQ_RETRY: tried again from */
-		struct {		/* FPQ_REFUSED: the notices owed */
+		struct {		/* FPQ_RETRY: on its try's list;
+					   FPQ_REFUSED: on the notices */
 			struct fpq_node	 *onext;
 			struct fpq_node	**oprev;
+			uint64_t	  due;	/* FPQ_RETRY: tried
+						   again from */
 		};
 	};
 };
@@ -219,7 +222,11 @@ struct fpq_book {
 	size_t		 nowes;
 	struct fpq_owe	*sums;
 	size_t		 nsums;
-	size_t		 nretry;	/* FPQ_RETRY nodes */
+	/* to be tried again (FPQ_RETRY), a list for each failure count,
+	   each in the order of its dues: the clock only goes on, and the
+	   back-off is the same for all on a list */
+	struct fpq_node	*retry[FPQ_RETRIES], **rtail[FPQ_RETRIES];
+	size_t		 nretry;
 	uint64_t	 now;		/* the round's clock */
 	uint64_t	 polled_ms;	/* fpq_book_round()'s last poll */
 	struct fp_stats	 st;
@@ -292,6 +299,7 @@ struct fpq_book *
 fpq_book_new(const struct fpq_ops *ops, void *arg)
 {
 	struct fpq_book	*b;
+	size_t		 i;
 
 	if ((b = calloc(1, sizeof(*b))) == NULL)
 		return (NULL);
@@ -300,6 +308,8 @@ fpq_book_new(const struct fpq_ops *ops, void *arg)
 		return (NULL);
 	}
 	b->nbucket = FPQ_NBUCKET0;
+	for (i = 0; i < FPQ_RETRIES; i++)
+		b->rtail[i] = &b->retry[i];
 	b->owes_tail = &b->owes;
 	b->ops = *ops;
 	b->arg = arg;
@@ -322,6 +332,10 @@ fpq_book_empty(struct fpq_book *b)
 		b->bucket[i] = NULL;
 	}
 	b->notices = NULL;
+	for (i = 0; i < FPQ_RETRIES; i++) {
+		b->retry[i] = NULL;
+		b->rtail[i] = &b->retry[i];
+	}
 	b->count = b->nadd = b->ndel = b->nretry = 0;
 }
 
@@ -342,17 +356,34 @@ fpq_book_free(struct fpq_book *b)
 	free(b);
 }
 
+/* n off its list (its last, *tail, if the list keeps one) */
+static void
+fpq_list_out(struct fpq_node *n, struct fpq_node ***tail)
+{
+	if (n->onext != NULL)
+		n->onext->oprev = n->oprev;
+	else if (tail != NULL)
+		*tail = n->oprev;
+	*n->oprev = n->onext;
+}
+
+/* n no longer waits to be tried again */
+static void
+fpq_unretry(struct fpq_book *b, struct fpq_node *n)
+{
+	fpq_list_out(n, &b->rtail[n->tries - 1]);
+	b->nretry--;
+}
+
 static void
 fpq_unlink(struct fpq_book *b, struct fpq_node **pp)
 {
 	struct fpq_node	*n = *pp;
 
-	if (n->state == FPQ_REFUSED) {
-		if (n->onext != NULL)
-			n->onext->oprev = n->oprev;
-		*n->oprev = n->onext;
-	} else if (n->state == FPQ_RETRY)
-		b->nretry--;
+	if (n->state == FPQ_REFUSED)
+		fpq_list_out(n, NULL);
+	else if (n->state == FPQ_RETRY)
+		fpq_unretry(b, n);
 	*pp = n->next;
 	free(n);
 	b->count--;
@@ -553,6 +584,10 @@ fpq_book_defer(struct fpq_book *b, struct fpq_node *n)
 {
 	n->state = FPQ_RETRY;
 	n->due = b->now + ((uint64_t)FPQ_RETRY_MS << n->tries++);
+	n->onext = NULL;
+	n->oprev = b->rtail[n->tries - 1];
+	*n->oprev = n;
+	b->rtail[n->tries - 1] = &n->onext;
 	b->nretry++;
 }
 
@@ -739,15 +774,11 @@ fpq_book_pending(const struct fpq_book *b)
 static void
 fpq_book_drop_retries(struct fpq_book *b)
 {
-	struct fpq_node	**pp;
-	size_t		  i;
+	size_t	 i;
 
-	for (i = 0; i < b->nbucket && b->nretry > 0; i++)
-		for (pp = &b->bucket[i]; *pp != NULL; )
-			if ((*pp)->state == FPQ_RETRY)
-				fpq_unlink(b, pp);
-			else
-				pp = &(*pp)->next;
+	for (i = 0; i < FPQ_RETRIES; i++)
+		while (b->retry[i] != NULL)
+			fpq_unlink(b, fpq_slot(b, &b->retry[i]->c));
 }
 
 int
@@ -814,7 +845,7 @@ fpq_book_counts(struct fpq_book *b, const struct fp_conn *c,
 	if (n->state == FPQ_RETRY) {
 		/* its failed transaction was applied, the answer lost:
 		   in, with all the kernel counted its own */
-		b->nretry--;
+		fpq_unretry(b, n);
 		n->state = FPQ_IN;
 		n->tries = 0;
 		n->pkts = n->bytes = 0;
@@ -868,17 +899,31 @@ fpq_book_retry(struct fpq_book *b)
 
 	if (b->owed)
 		return;
-	for (i = 0; i < b->nbucket && b->nretry > 0; i++)
-		for (n = b->bucket[i]; n != NULL; n = n->next)
-			if (n->state == FPQ_RETRY && n->due <= b->now &&
-			    b->nadd < FPQ_BATCH) {
-				b->nretry--;
-				n->state = FPQ_STAGED;
-				n->stage = (uint32_t)b->nadd;
-				n->pkts = n->bytes = 0;
-				b->add[b->nadd] = n->c;
-				b->addn[b->nadd++] = n;
-			}
+	/* each list's due ones lead it */
+	for (i = 0; i < FPQ_RETRIES; i++)
+		while ((n = b->retry[i]) != NULL && n->due <= b->now &&
+		    b->nadd < FPQ_BATCH) {
+			fpq_unretry(b, n);
+			n->state = FPQ_STAGED;
+			n->stage = (uint32_t)b->nadd;
+			n->pkts = n->bytes = 0;
+			b->add[b->nadd] = n->c;
+			b->addn[b->nadd++] = n;
+		}
+}
+
+/* When the first offload to be tried again is due; UINT64_MAX: none,
+   or a flush owed (which drops them). */
+static uint64_t
+fpq_book_retry_at(const struct fpq_book *b)
+{
+	uint64_t	 at = UINT64_MAX;
+	size_t		 i;
+
+	for (i = 0; i < FPQ_RETRIES && !b->owed; i++)
+		if (b->retry[i] != NULL && b->retry[i]->due < at)
+			at = b->retry[i]->due;
+	return (at);
 }
 
 /* ---- the thread's round ---------------------------------------------- */
@@ -957,6 +1002,12 @@ fpq_book_round(struct fpq_book *b, struct fpq_port *ports, unsigned n,
 	   unrenewed, if it never works */
 	if (now - b->polled_ms >= FPQ_POLL_MS && !b->owed)
 		fpq_book_poll(b, now);
+	else
+		/* one due between two polls is staged now, not up to a
+		   second late.  When the poll is due too, it comes first:
+		   so every try comes after a read (a second apart at most)
+		   that takes one whose answer was lost as in */
+		fpq_book_retry(b);
 	/* a failed flush is tried again next round, and what the poll
 	   staged to go in again goes in then, and what is owed */
 	return (busy || fpq_book_pending(b) || fpq_book_owes(b) ||
@@ -972,8 +1023,11 @@ fpq_book_clock(struct fpq_book *b, uint64_t now)
 uint64_t
 fpq_book_poll_in(const struct fpq_book *b, uint64_t now)
 {
-	return (b->polled_ms + FPQ_POLL_MS > now ?
-	    b->polled_ms + FPQ_POLL_MS - now : 0);
+	uint64_t	 at = b->polled_ms + FPQ_POLL_MS, r;
+
+	if ((r = fpq_book_retry_at(b)) < at)
+		at = r;
+	return (at > now ? at - now : 0);
 }
 
 size_t

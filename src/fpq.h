@@ -214,7 +214,8 @@ void		 fpq_book_retry(struct fpq_book *b);
  * is staged, applied (a failed removal empties the table); then, every
  * FPQ_POLL_MS unless a flush is owed, the kernel's counters read
  * (ops->counters), the book swept and the offloads due to be tried
- * again staged (fpq_book_retry()).  A flush's new epoch goes to
+ * again staged (fpq_book_retry()); in a round without a poll, those due
+ * staged all the same.  A flush's new epoch goes to
  * sh->epoch once the kernel was asked, whatever it answered, and one
  * the kernel refused sets sh->flush again, for the next round.  Returns
  * whether the round found work, or left some for the next (staged
@@ -227,7 +228,8 @@ int		 fpq_book_round(struct fpq_book *b, struct fpq_port *ports,
 /* The poll clock starts at now_ms (the thread's start): the first poll
    is due FPQ_POLL_MS after it.  Also sets the book's clock. */
 void		 fpq_book_clock(struct fpq_book *b, uint64_t now_ms);
-/* ms until the next poll is due at now_ms (0: due). */
+/* ms until the book's next round is due at now_ms (0: due): its next
+   poll, or the first offload to be tried again, if sooner. */
 uint64_t	 fpq_book_poll_in(const struct fpq_book *b, uint64_t now_ms);
 /* Connections the book believes the kernel holds (or is about to),
    those to be tried again, and those refused whose workers were not

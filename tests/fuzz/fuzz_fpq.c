@@ -29,8 +29,8 @@
  * element); no worker is credited more packets than the kernel passed,
  * and credits and refusals reach the right worker.  An offload whose
  * transaction failed is tried again, not before its back-off ran out
- * (FPQ_RETRY_MS, doubled each failure) and at the first round after
- * the first poll after that; it is refused only after FPQ_RETRIES
+ * (FPQ_RETRY_MS, doubled each failure) and at the round after the
+ * first one that finds it due; it is refused only after FPQ_RETRIES
  * tries, or for a mark with no chain; one whose answer was lost is no
  * longer in the dark after the next poll (taken as in, or a stray).
  * Each try after the first goes alone, so a poison fails the others
@@ -71,7 +71,7 @@ struct model {
 	uint8_t		 retry[NCONN];		/* to be tried again */
 	uint8_t		 tries[NCONN];		/* failed transactions */
 	uint64_t	 due[NCONN];		/* retry: not before */
-	uint8_t		 swept[NCONN];		/* retry: due at a poll */
+	uint8_t		 swept[NCONN];		/* retry: due at a round */
 	uint8_t		 noroom[NCONN];		/* no chain for its mark */
 	/* the workers */
 	uint8_t		 view[NCONN];		/* offloaded, they believe */
@@ -354,12 +354,9 @@ k_counters(void *arg, fp_counts_cb cb, void *cbarg)
 			M.bookin[i] = 1;
 		}
 	}
-	/* no longer in the dark; the rest due is staged after the dump */
-	for (i = 0; i < NCONN; i++) {
+	/* no longer in the dark */
+	for (i = 0; i < NCONN; i++)
 		CHECK(!M.dark[i]);
-		if (M.retry[i] && M.now >= M.due[i])
-			M.swept[i] = 1;
-	}
 	return (0);
 }
 
@@ -410,9 +407,14 @@ round_at(struct fpq_book *b, uint64_t ms, int flush)
 	memcpy(swept, M.swept, sizeof(swept));
 	M.now += ms;
 	(void)fpq_book_round(b, M.port, NWORK, &M.sh, flush, M.now);
-	/* staged by a poll: tried this round (or removed, or flushed) */
-	for (i = 0; i < NCONN; i++)
+	/* due at the last round: tried this one (or removed, or flushed,
+	   or found in by a poll) */
+	for (i = 0; i < NCONN; i++) {
 		CHECK(!(swept[i] && M.swept[i]));
+		/* due now: staged by this round, after its poll */
+		if (M.retry[i] && M.now >= M.due[i])
+			M.swept[i] = 1;
+	}
 	/* with no flush owed, the kernel is as the workers believe */
 	if (!M.owed && !M.sh.flush)
 		check();

@@ -49,6 +49,12 @@ SEEDS = {
     'retry-out': script((FAIL, 0x01), (OFFER, 2), (ROUND, 0),
                         *[(POLL, 0xbf), (ROUND, 0)] * 7, (CATCHUP, 0),
                         (OFFER, 2), (ROUND, 0)),
+    # due between two polls: tried at the round that finds it due, not
+    # at the poll after
+    'retry-due': script((POLL, 0), (FAIL, 0x01), (OFFER, 0), (OFFER, 1),
+                        (ROUND, 20), (FAIL, 0), *[(ROUND, 250)] * 3,
+                        (ROUND, 230), (ROUND, 20), (ROUND, 20),
+                        (PASS, 0x20), (POLL, 0), (FIN, 0), (ROUND, 0)),
     # a poison fails its batch once: the others go in at their first
     # retry, each alone, and it is refused at its seventh failure
     'poison': script((OUT, 0x42), *offer_all(6), (ROUND, 0),

@@ -1494,7 +1494,8 @@ test_round_flush_staged(void **state)
 }
 
 /* An offload whose transaction failed is staged again by the first
-   poll after its back-off, and goes in at the next round. */
+   round after its back-off (here a poll's), and goes in at the next
+   (test_round_retry_due: between polls). */
 static void
 test_round_retry(void **state)
 {
@@ -1510,11 +1511,11 @@ test_round_retry(void **state)
 	/* waiting, it keeps the thread's polls coming */
 	assert_int_equal(fpq_book_count(r->b), 1);
 	assert_int_equal(round_at(r, 0, 0), 0);
-	/* the poll before its time (960 ms after the failure) leaves it */
+	/* the poll before its time (980 ms after the failure) leaves it */
 	assert_int_equal(round_at(r, FPQ_POLL_MS - 20, 0), 0);
 	assert_int_equal(r->k->polls, 1);
 	assert_int_equal(fpq_book_pending(r->b), 0);
-	/* the next stages it, the round after puts it in */
+	/* the next round, a poll, stages it; the round after puts it in */
 	assert_int_equal(round_at(r, FPQ_POLL_MS, 0), 1);
 	assert_int_equal(r->k->polls, 2);
 	assert_int_equal(r->k->adds, 1);
@@ -1552,6 +1553,87 @@ test_round_retry(void **state)
 	fpq_book_stats(r->b, &st);
 	assert_int_equal(st.retried, 2);
 	assert_int_equal(st.refused, 0);
+	round_free(r);
+}
+
+/* An offload whose transaction failed goes again at the first round
+   once its back-off ran out, not at the poll after (up to a second
+   late), and the thread sleeps no longer than that; a poison among
+   them fails the others once.  A poll due at the same round comes
+   first, and takes one whose answer was lost as in. */
+static void
+test_round_retry_due(void **state)
+{
+	struct round	*r = round_new();
+	struct fp_conn	 c = conn(12);
+	struct fp_stats	 st;
+	unsigned	 i;
+
+	(void)state;
+	/* a poll at 6000, the failure at 6020: due at 7020 */
+	assert_int_equal(round_at(r, FPQ_POLL_MS, 0), 0);
+	assert_int_equal(r->k->polls, 1);
+	r->k->poison = 12;
+	for (i = 0; i < 5; i++)
+		push(r, i % NPORT, FPQ_ADD, (uint16_t)(10 + i));
+	assert_int_equal(round_at(r, 20, 0), 1);
+	assert_int_equal(r->k->poisoned, 1);
+	assert_int_equal(r->k->n, 0);
+	assert_int_equal(fpq_book_poll_in(r->b, r->now), FPQ_POLL_MS - 20);
+	/* the poll at 7000 is too soon for them; the thread comes back
+	   when they are due */
+	assert_int_equal(round_at(r, FPQ_POLL_MS - 20, 0), 0);
+	assert_int_equal(r->k->polls, 2);
+	assert_int_equal(fpq_book_pending(r->b), 0);
+	assert_int_equal(fpq_book_poll_in(r->b, r->now), 20);
+	assert_int_equal(fpq_book_poll_in(r->b, r->now + 20), 0);
+	/* at 7020: staged, no poll; in at the next round, but the
+	   poison, each in a transaction of its own */
+	assert_int_equal(round_at(r, 20, 0), 1);
+	assert_int_equal(r->k->polls, 2);
+	assert_int_equal(fpq_book_pending(r->b), 1);
+	assert_int_equal(round_at(r, 20, 0), 0);
+	assert_int_equal(r->k->adds, 1 + 5);
+	assert_int_equal(r->k->poisoned, 2);
+	assert_int_equal(r->k->n, 4);
+	assert_int_equal(k_find(r->k, &c), -1);
+	fpq_book_stats(r->b, &st);
+	assert_int_equal(st.retried, 5);
+	assert_int_equal(st.refused, 0);
+	/* the poison again 2 s later (9040), and so on till refused */
+	assert_int_equal(fpq_book_poll_in(r->b, r->now), FPQ_POLL_MS - 40);
+	for (i = 1; i < FPQ_RETRIES; i++) {
+		/* not a millisecond early */
+		assert_int_equal(round_at(r, (FPQ_RETRY_MS << i) - 1, 0), 0);
+		assert_int_equal(fpq_book_pending(r->b), 0);
+		assert_int_equal(round_at(r, 1, 0), 1);
+		assert_int_equal(round_at(r, 20, 0), 0);
+		assert_int_equal(r->k->poisoned, 2 + i);
+	}
+	assert_int_equal(r->k->refusals, 1);
+	assert_int_equal(r->k->rsport, 12);
+	assert_int_equal(r->k->rw, 0);
+	assert_int_equal(r->k->n, 4);
+	fpq_book_stats(r->b, &st);
+	assert_int_equal(st.retried, 4 + FPQ_RETRIES);
+	assert_int_equal(st.refused, 1);
+	r->k->poison = 0;
+
+	/* answer lost, and the thread late: the poll, due as well, comes
+	   first and finds it in; it is not sent again */
+	r->k->fail_add = r->k->lost = 1;
+	push(r, 1, FPQ_ADD, 20);
+	assert_int_equal(round_at(r, 20, 0), 1);
+	r->k->fail_add = r->k->lost = 0;
+	assert_int_equal(r->k->n, 5);
+	i = r->k->adds;
+	assert_int_equal(round_at(r, 5 * FPQ_POLL_MS, 0), 0);
+	assert_int_equal(round_at(r, 20, 0), 0);
+	assert_int_equal(r->k->adds, i);
+	assert_int_equal(fpq_book_count(r->b), 5);
+	fpq_book_stats(r->b, &st);
+	assert_int_equal(st.retried, 4 + FPQ_RETRIES);
+	assert_int_equal(st.strays, 0);
 	round_free(r);
 }
 
@@ -1656,6 +1738,7 @@ main(void)
 		cmocka_unit_test(test_round_flush_staged),
 		cmocka_unit_test(test_round_failed_removal),
 		cmocka_unit_test(test_round_retry),
+		cmocka_unit_test(test_round_retry_due),
 		cmocka_unit_test(test_round_last_full),
 	};
 
