@@ -386,9 +386,12 @@ EOF
 
 # lib_sync_cleanup: lib_cleanup, after killing a second daemon (the
 # backup: its pid in B_PID) and, when a check failed, showing the end
-# of its log (B_LOG).  For trap ... EXIT.
+# of its log (B_LOG).  For trap ... EXIT: the test's status is passed
+# on, not that of the commands here.
 lib_sync_cleanup()
 {
+	local rc=$?
+
 	if [ -n "${B_PID:-}" ]; then
 		kill -KILL "$B_PID" 2>/dev/null
 	fi
@@ -396,6 +399,7 @@ lib_sync_cleanup()
 		echo "---- last lines of the backup's log ----"
 		tail -n 40 "$B_LOG"
 	fi
+	(exit "$rc")
 	lib_cleanup
 }
 
