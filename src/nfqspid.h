@@ -251,6 +251,9 @@ struct worker_stats {
 	uint64_t	 adopt_failed;	/* moved between workers, but the
 					   receiving table refused them:
 					   lost */
+	uint64_t	 adopt_missed;	/* packets judged without waiting
+					   for home's answer: the cap, or
+					   no answer in time */
 	struct limit_stats limit;	/* rate and conn_limit */
 	struct frag_stats frag;		/* the fragment cache */
 	uint64_t	 sources;	/* in the limit table */

@@ -67,6 +67,7 @@ static const struct status_counter counters[] = {
 	{ "overflows", "overflows_total", "Times a queue was found overflowing while failing open (each starts a grace).", COUNTER, WS(overflows) },
 	{ "adopted", "sync_adopted_total", "Synced connections a worker took from their home worker after a failover ([sync], several workers).", COUNTER, WS(adopted) },
 	{ "adopt_failed", "sync_adopt_failed_total", "Synced connections lost moving between workers (adopted, or back home when the node became backup): the receiving worker's table refused them (full, source share).", COUNTER, WS(adopt_failed) },
+	{ "adopt_missed", "sync_adopt_missed_total", "Packets that may have been a synced connection's, judged without it: the packets waiting for home workers' answers were at their cap, or no answer came in time.", COUNTER, WS(adopt_missed) },
 	{ "lost", "lost_total", "Packet ids that never reached us: the socket was full (accepted with fail_open, else dropped).", COUNTER, WS(nq.lost) },
 	{ "repeated", "repeated_total", "Packets queued again to be copied whole: their checksum was not verified and the queue copied headers only.", COUNTER, WS(nq.repeated) },
 	{ "audited", "audit_records_total", "Audit records written.", COUNTER, WS(audited) },

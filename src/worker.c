@@ -408,6 +408,8 @@ worker_new(unsigned id, const struct config *cfg, char *err, size_t errlen)
 	w->id = id;
 	w->cfg = cfg;
 	w->raw4 = w->raw6 = -1;
+	TAILQ_INIT(&w->adopt_age);
+	w->adopt_max = WORKER_ADOPT_BYTES;
 	pthread_mutex_init(&w->callers, NULL);
 	pthread_mutex_init(&w->askmtx, NULL);
 	pthread_mutex_init(&w->mtx, NULL);
@@ -537,9 +539,10 @@ worker_stop_fn(struct worker *w, void *arg)
 		log_warn("worker %u: queue %u: stop queueing", w->id,
 		    nq_queue(w->nq));
 	n = nq_recv_batch(w->nq, 0, worker_batch, w);
-	/* errors still waiting for an answer get none now, held
-	   fragments their datagram's end */
+	/* errors and adoptions still waiting for an answer get none
+	   now, held fragments their datagram's end */
 	worker_answer_late(w, 0, 0);
+	worker_adopt_late(w, 0, 0);
 	worker_frag_expire(w, UINT64_MAX);
 	if (n == -1)
 		log_warn("worker %u: queue %u: last read", w->id,
@@ -609,7 +612,9 @@ worker_reload_fn(struct worker *w, void *arg)
 	const struct config	*cfg = arg;
 	struct timeval		 now = { 0, 0 };
 
-	/* a waiting verdict points at the old rules: decide it now */
+	/* a waiting error's verdict points at the old rules: decide it
+	   now (an adoption's packets are judged once answered, by the
+	   rules of then) */
 	worker_answer_late(w, 0, 0);
 	worker_rule_counters_new(w, w->cfg, cfg);
 	w->cfg = cfg;

@@ -21,7 +21,8 @@
  * while the kernel may send its packets elsewhere after a failover: the
  * first packet that finds no entry asks home once (worker_adopt()), and
  * home hands the connection over (worker_sync_give()).  That packet and
- * those of the same connection that come meanwhile wait, and are then
+ * those of the same connection that come meanwhile wait (in a room of
+ * their own, which a failover's burst fills: see below), and are then
  * judged in order against the table the answer filled.
  */
 #include <stddef.h>
@@ -47,8 +48,9 @@ struct worker_ask {
 						   it again */
 	uint32_t		 mark;
 	struct pkt		 p;		/* data NULL */
-	struct sync_rec		 rec;		/* adopt: s.k asked, the
-						   connection answered */
+	struct ct_tuple		 k;		/* adopt: asked */
+	struct sync_rec		 rec;		/* adopt: the connection
+						   answered (s.k: asked) */
 };
 
 /* Put a into w's inbox and wake w. */
@@ -63,12 +65,14 @@ worker_post(struct worker *w, struct worker_ask *a)
 	event_active(w->askev, EV_READ, 0);
 }
 
+/* The timer runs while anything waits, errors or adoptions. */
 static void
 worker_ask_timer(struct worker *w)
 {
 	struct timeval	 tv = { 0, (WORKER_ASK_MS + 1) * 1000 };
 
-	(void)evtimer_add(w->asktimer, &tv);
+	if (!evtimer_pending(w->asktimer, NULL))
+		(void)evtimer_add(w->asktimer, &tv);
 }
 
 /* A free slot for a packet of len bytes; NULL if there is none. */
@@ -100,8 +104,8 @@ worker_defer_hold(struct worker *w, struct worker_defer *d,
 	memcpy(d->buf, data, len);
 	snprintf(d->in, sizeof(d->in), "%s", in);
 	snprintf(d->out, sizeof(d->out), "%s", out);
-	if (w->ndefer++ == 0)
-		worker_ask_timer(w);
+	w->ndefer++;
+	worker_ask_timer(w);
 }
 
 /*
@@ -135,7 +139,6 @@ worker_ask(struct worker *w, const struct nq_packet *np, const struct pkt *p,
 	if (++w->askseq == 0)
 		w->askseq = 1;
 	d->seq = w->askseq;
-	d->adopt = 0;
 	d->waiting = 0;
 	for (i = 0; i < n; i++) {
 		if (w->peers[i] == w)
@@ -187,6 +190,45 @@ worker_answered(struct worker *w, struct worker_defer *d, int found,
 
 /* ---- adoption ([sync], several workers) -------------------------------- */
 
+/*
+ * At a failover every idle connection the kernel's hash moved asks at
+ * once: thousands of questions, where the errors' 64 slots held 64 and
+ * the rest were judged without their connection (INVALID).  So an
+ * adoption does not take an error's slot: it is one question per
+ * connection, found by its tuple, and the packets of the connection
+ * that come meanwhile queue behind it in order, each allocated to its
+ * length as the question is.  The errors' fixed slots stay as they
+ * were, small and cheap.  A byte cap (adopt_max, WORKER_ADOPT_BYTES)
+ * bounds a burst's memory, which the answers give back; what finds it
+ * reached, or waits past WORKER_ASK_MS, is judged without its
+ * connection and counted (adopt_missed).  Asking home for several keys
+ * in one message would save a lock a connection, little beside a
+ * packet's judgement, and hold the first answers back for the last
+ * questions.
+ */
+
+/* A packet waiting for its connection's adoption. */
+struct worker_held {
+	struct worker_held	*next;		/* its question's, in order */
+	struct nq_packet	 np;		/* data: buf */
+	char			 in[IF_NAMESIZE], out[IF_NAMESIZE];
+	uint8_t			 buf[];		/* np.len bytes */
+};
+
+/* One question out to a home worker, and the packets that wait on it. */
+struct worker_adoptq {
+	struct worker_adoptq	*hnext;		/* its bucket's */
+	TAILQ_ENTRY(worker_adoptq) age;
+	struct ct_tuple		 k;
+	uint32_t		 seq;
+	uint64_t		 since;
+	struct worker_held	*first, **last;
+};
+
+/* What a question costs until its answer: its own and the message. */
+#define WORKER_ADOPTQ_BYTES	(sizeof(struct worker_adoptq) + \
+				    sizeof(struct worker_ask))
+
 static int
 worker_tuple_eq(const struct ct_tuple *a, const struct ct_tuple *b)
 {
@@ -197,6 +239,29 @@ worker_tuple_eq(const struct ct_tuple *a, const struct ct_tuple *b)
 	    (a->sport == b->dport && a->dport == b->sport &&
 	    memcmp(&a->src, &b->dst, sizeof(a->src)) == 0 &&
 	    memcmp(&a->dst, &b->src, sizeof(a->dst)) == 0)));
+}
+
+/* synclink_home()'s hash, the same both ways round, by bits apart from
+   those that chose home: the questions of one worker spread too. */
+static struct worker_adoptq **
+worker_adopt_bucket(struct worker *w, const struct ct_tuple *k)
+{
+	return (&w->adoptq[synclink_home(k, 1u << 16) &
+	    (WORKER_ADOPT_BUCKETS - 1)]);
+}
+
+/* The question out for k's connection (seq 0: whichever), or NULL. */
+static struct worker_adoptq *
+worker_adopt_find(struct worker *w, const struct ct_tuple *k, uint32_t seq)
+{
+	struct worker_adoptq	*q;
+
+	if (w->adoptq == NULL)
+		return (NULL);
+	for (q = *worker_adopt_bucket(w, k); q != NULL; q = q->hnext)
+		if ((seq == 0 || q->seq == seq) && worker_tuple_eq(&q->k, k))
+			return (q);
+	return (NULL);
 }
 
 /* A packet that starts its connection anyway: a TCP SYN.  (An ICMP
@@ -214,45 +279,106 @@ worker_adopt_skip(const struct nq_packet *np, const struct ct_tuple *k)
 	    PKT_TH_SYN);
 }
 
-/* The waiting adoption of k's connection, if one is out. */
-static struct worker_defer *
-worker_adopt_waiting(struct worker *w, const struct ct_tuple *k)
+/* np waits behind q's packets; -1 if the cap (or memory) says no. */
+static int
+worker_adopt_hold(struct worker *w, struct worker_adoptq *q,
+    const struct nq_packet *np, const char *in, const char *out)
 {
-	unsigned	 i;
+	struct worker_held	*h;
+	size_t			 sz = sizeof(*h) + np->len;
 
-	for (i = 0; i < WORKER_DEFER; i++)
-		if (w->defer[i].seq != 0 && w->defer[i].adopt &&
-		    worker_tuple_eq(&w->defer[i].k, k))
-			return (&w->defer[i]);
-	return (NULL);
+	if (w->adopt_bytes + sz > w->adopt_max || (h = malloc(sz)) == NULL)
+		return (-1);
+	h->next = NULL;
+	h->np = *np;
+	h->np.data = h->buf;
+	memcpy(h->buf, np->data, np->len);
+	snprintf(h->in, sizeof(h->in), "%s", in);
+	snprintf(h->out, sizeof(h->out), "%s", out);
+	*q->last = h;
+	q->last = &h->next;
+	w->adopt_bytes += sz;
+	w->nadopt++;
+	worker_ask_timer(w);
+	return (0);
 }
 
-/* np waits in a free slot under seq (0: none free). */
-static struct worker_defer *
-worker_adopt_hold(struct worker *w, const struct nq_packet *np,
-    const struct ct_tuple *k, uint32_t seq, const char *in, const char *out)
+/* A new question about k, not yet asked, and its message in *a; NULL if
+   the cap (or memory) says no. */
+static struct worker_adoptq *
+worker_adopt_new(struct worker *w, const struct ct_tuple *k, uint64_t now,
+    struct worker_ask **a)
 {
-	struct worker_defer	*d;
+	struct worker_adoptq	*q, **b;
 
-	if ((d = worker_defer_slot(w, np->len)) == NULL)
+	if (w->adopt_bytes + WORKER_ADOPTQ_BYTES > w->adopt_max)
 		return (NULL);
-	memset(d, 0, offsetof(struct worker_defer, buf));
-	d->seq = seq;
-	d->adopt = 1;
-	d->order = w->adoptseq++;
-	d->k = *k;
-	worker_defer_hold(w, d, np, np->data, np->len, in, out);
-	w->nadopt++;
-	return (d);
+	if (w->adoptq == NULL && (w->adoptq = calloc(WORKER_ADOPT_BUCKETS,
+	    sizeof(*w->adoptq))) == NULL)
+		return (NULL);
+	if ((q = calloc(1, sizeof(*q))) == NULL)
+		return (NULL);
+	if ((*a = calloc(1, sizeof(**a))) == NULL) {
+		free(q);
+		return (NULL);
+	}
+	if (++w->askseq == 0)
+		w->askseq = 1;
+	q->seq = w->askseq;
+	q->k = *k;
+	q->since = now;
+	q->last = &q->first;
+	b = worker_adopt_bucket(w, k);
+	q->hnext = *b;
+	*b = q;
+	TAILQ_INSERT_TAIL(&w->adopt_age, q, age);
+	w->adopt_bytes += WORKER_ADOPTQ_BYTES;
+	return (q);
+}
+
+/* q is answered, or no longer waited on: gone. */
+static void
+worker_adopt_unlink(struct worker *w, struct worker_adoptq *q)
+{
+	struct worker_adoptq	**b;
+
+	for (b = worker_adopt_bucket(w, &q->k); *b != q; b = &(*b)->hnext)
+		;
+	*b = q->hnext;
+	TAILQ_REMOVE(&w->adopt_age, q, age);
+	w->adopt_bytes -= WORKER_ADOPTQ_BYTES;
+}
+
+/* q's packets, judged in the order they came against the table the
+   answer (if any) filled; q is freed. */
+static void
+worker_adopted(struct worker *w, struct worker_adoptq *q)
+{
+	struct worker_held	*h;
+	struct nq_verdict	 nv;
+
+	worker_adopt_unlink(w, q);
+	while ((h = q->first) != NULL) {
+		q->first = h->next;
+		h->np.ts_ms = spi_now_ms();
+		memset(&nv, 0, sizeof(nv));
+		worker_judge(w, &h->np, NULL, h->in, h->out, &nv);
+		if (!nv.defer)
+			(void)nq_verdict(w->nq, h->np.id, &nv);
+		w->adopt_bytes -= sizeof(*h) + h->np.len;
+		w->nadopt--;
+		free(h);
+	}
+	free(q);
 }
 
 int
 worker_adopt(struct worker *w, const struct nq_packet *np,
-    const struct ct_ahead *a, const char *in, const char *out)
+    const struct ct_ahead *ah, const char *in, const char *out)
 {
 	struct ct_tuple		 k;
-	struct worker_defer	*d;
-	struct worker_ask	*q;
+	struct worker_adoptq	*q;
+	struct worker_ask	*a;
 	struct worker		*home;
 	unsigned		 n;
 
@@ -265,66 +391,41 @@ worker_adopt(struct worker *w, const struct nq_packet *np,
 	    __atomic_load_n(&w->stopping, __ATOMIC_SEQ_CST))
 		return (-1);
 	/* the batch's hint has TCP's and UDP's; ICMP queries' need more */
-	if (a != NULL && a->ok)
-		k = a->k;
+	if (ah != NULL && ah->ok)
+		k = ah->k;
 	else if (verdict_tuple(np->data, np->len, &k) == -1)
 		return (-1);
 	/* behind the packets of its connection that wait already */
-	if (w->nadopt > 0 && (d = worker_adopt_waiting(w, &k)) != NULL)
-		return (worker_adopt_hold(w, np, &k, d->seq, in, out) ==
-		    NULL ? -1 : 0);
+	if (w->nadopt > 0 && (q = worker_adopt_find(w, &k, 0)) != NULL) {
+		if (worker_adopt_hold(w, q, np, in, out) == 0)
+			return (0);
+		w->st.adopt_missed++;
+		return (-1);
+	}
 	home = w->peers[synclink_home(&k, n)];
 	/* most of the time home holds nothing unseen: one load */
 	if (home == w || __atomic_load_n(&home->synced,
 	    __ATOMIC_ACQUIRE) == 0 || worker_adopt_skip(np, &k) ||
 	    ct_lookup(w->ct, &k) != NULL)
 		return (-1);
-	if ((q = calloc(1, sizeof(*q))) == NULL)
+	if ((q = worker_adopt_new(w, &k, np->ts_ms, &a)) == NULL) {
+		w->st.adopt_missed++;
 		return (-1);
-	if (++w->askseq == 0)
-		w->askseq = 1;
-	if (worker_adopt_hold(w, np, &k, w->askseq, in, out) == NULL) {
+	}
+	if (worker_adopt_hold(w, q, np, in, out) == -1) {
+		free(a);
+		worker_adopt_unlink(w, q);
 		free(q);
+		w->st.adopt_missed++;
 		return (-1);
 	}
-	q->from = w;
-	q->seq = w->askseq;
-	q->adopt = 1;
-	q->rec.s.k = k;
-	worker_post(home, q);
+	a->from = w;
+	a->seq = q->seq;
+	a->adopt = 1;
+	a->k = k;
+	a->rec.s.k = k;
+	worker_post(home, a);
 	return (0);
-}
-
-/* The packets waiting under seq, judged in the order they came, against
-   the table the answer (if any) filled. */
-static void
-worker_adopted(struct worker *w, uint32_t seq)
-{
-	struct worker_defer	*d;
-	struct nq_verdict	 nv;
-	struct nq_packet	 np;
-	unsigned		 i;
-
-	for (;;) {
-		for (i = 0, d = NULL; i < WORKER_DEFER; i++)
-			if (w->defer[i].seq == seq && w->defer[i].adopt &&
-			    (d == NULL || (int32_t)(w->defer[i].order -
-			    d->order) < 0))
-				d = &w->defer[i];
-		if (d == NULL)
-			return;
-		np = d->np;
-		np.ts_ms = spi_now_ms();
-		memset(&nv, 0, sizeof(nv));
-		/* the slot is freed after: np's bytes are its own */
-		d->adopt = 0;
-		worker_judge(w, &np, NULL, d->in, d->out, &nv);
-		if (!nv.defer)
-			(void)nq_verdict(w->nq, d->id, &nv);
-		d->seq = 0;
-		w->ndefer--;
-		w->nadopt--;
-	}
 }
 
 /*
@@ -336,8 +437,9 @@ worker_adopted(struct worker *w, uint32_t seq)
 static void
 worker_adopt_answer(struct worker *w, struct worker_ask *a)
 {
-	unsigned	 n = __atomic_load_n(&w->npeers, __ATOMIC_ACQUIRE);
-	uint32_t	 seq = a->seq;
+	unsigned		 n = __atomic_load_n(&w->npeers,
+				    __ATOMIC_ACQUIRE);
+	struct worker_adoptq	*q = worker_adopt_find(w, &a->k, a->seq);
 
 	if (a->found && !sync_sending(w->sync)) {
 		a->back = 1;
@@ -345,7 +447,8 @@ worker_adopt_answer(struct worker *w, struct worker_ask *a)
 		a = NULL;
 	} else if (a->found)
 		worker_sync_adopt(w, &a->rec);
-	worker_adopted(w, seq);
+	if (q != NULL)
+		worker_adopted(w, q);
 	free(a);
 }
 
@@ -365,6 +468,22 @@ worker_adopt_back(struct worker *w, struct worker_ask *a)
 }
 
 void
+worker_adopt_late(struct worker *w, uint64_t now, uint64_t age)
+{
+	struct worker_adoptq	*q;
+	struct worker_held	*h;
+
+	while ((q = TAILQ_FIRST(&w->adopt_age)) != NULL &&
+	    (age == 0 || now - q->since >= age)) {
+		log_debug("%s: worker %u: no answer from home for packet %u",
+		    __func__, w->id, q->first->np.id);
+		for (h = q->first; h != NULL; h = h->next)
+			w->st.adopt_missed++;
+		worker_adopted(w, q);
+	}
+}
+
+void
 worker_answer_late(struct worker *w, uint64_t now, uint64_t age)
 {
 	unsigned	 i;
@@ -374,21 +493,21 @@ worker_answer_late(struct worker *w, uint64_t now, uint64_t age)
 		    now - w->defer[i].since >= age)) {
 			log_debug("%s: worker %u: no answer for packet %u",
 			    __func__, w->id, w->defer[i].id);
-			if (w->defer[i].adopt)
-				worker_adopted(w, w->defer[i].seq);
-			else
-				worker_answered(w, &w->defer[i], 0, 0);
+			worker_answered(w, &w->defer[i], 0, 0);
 		}
 }
 
-/* Errors nobody answered in time stay as they were. */
+/* Errors nobody answered in time stay as they were; adoptions are
+   judged without their connection. */
 void
 worker_ask_timeout(evutil_socket_t fd, short events, void *arg)
 {
 	struct worker	*w = arg;
+	uint64_t	 now = spi_now_ms();
 
-	worker_answer_late(w, spi_now_ms(), WORKER_ASK_MS);
-	if (w->ndefer > 0)
+	worker_answer_late(w, now, WORKER_ASK_MS);
+	worker_adopt_late(w, now, WORKER_ASK_MS);
+	if (w->ndefer > 0 || w->nadopt > 0)
 		worker_ask_timer(w);
 }
 
@@ -397,7 +516,7 @@ void
 worker_ask_cb(evutil_socket_t fd, short events, void *arg)
 {
 	struct worker		*w = arg;
-	struct worker_ask	*a, *next;
+	struct worker_ask	*a, *next, *l = NULL;
 	struct worker_defer	*d;
 	unsigned		 i;
 
@@ -405,7 +524,14 @@ worker_ask_cb(evutil_socket_t fd, short events, void *arg)
 	a = w->inbox;
 	w->inbox = NULL;
 	pthread_mutex_unlock(&w->askmtx);
+	/* the oldest first: a burst's first questions are nearest their
+	   time */
 	for (; a != NULL; a = next) {
+		next = a->next;
+		a->next = l;
+		l = a;
+	}
+	for (a = l; a != NULL; a = next) {
 		next = a->next;
 		if (a->back) {
 			worker_adopt_back(w, a);
@@ -453,14 +579,30 @@ worker_set_peers(struct worker **all, unsigned n)
 	}
 }
 
-/* Questions and answers still in the inbox of a stopped worker. */
+/* Questions and answers still in the inbox of a stopped worker, and
+   adoptions nobody will answer (their packets' verdicts with the
+   queue). */
 void
 worker_ask_free(struct worker *w)
 {
 	struct worker_ask	*a;
+	struct worker_adoptq	*q;
+	struct worker_held	*h;
 
 	while ((a = w->inbox) != NULL) {
 		w->inbox = a->next;
 		free(a);
 	}
+	while ((q = TAILQ_FIRST(&w->adopt_age)) != NULL) {
+		worker_adopt_unlink(w, q);
+		while ((h = q->first) != NULL) {
+			q->first = h->next;
+			free(h);
+		}
+		free(q);
+	}
+	free(w->adoptq);
+	w->adoptq = NULL;
+	w->nadopt = 0;
+	w->adopt_bytes = 0;
 }

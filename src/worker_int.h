@@ -18,6 +18,7 @@
 #ifndef NFQSPI_WORKER_INT_H
 #define NFQSPI_WORKER_INT_H
 
+#include <sys/queue.h>
 #include <net/if.h>
 #include <pthread.h>
 #include <time.h>
@@ -41,6 +42,13 @@
 #define WORKER_DEFER		64	/* ICMP errors waiting for the other
 					   workers' answer */
 #define WORKER_ASK_MS		50	/* ... at most this long */
+#define WORKER_ADOPT_BYTES	(8u << 20)	/* packets waiting for
+					   their connection's adoption, with
+					   their questions: the first packets
+					   of about 12,000 connections at a
+					   failover as the queue copies them
+					   (an ACK: 52 bytes), 7,000 of 512 */
+#define WORKER_ADOPT_BUCKETS	1024	/* the questions out, by tuple */
 #define WORKER_DEFER_FRAGS	16	/* held fragments of one waiting
 					   error: a 576-byte IPv4 error over
 					   the smallest MTU (68) takes 12 */
@@ -58,20 +66,17 @@
 					   after the last that needed it */
 
 struct worker_ask;
+struct worker_adoptq;
 struct worker_names;
 struct sync_slice;
 struct sync_rec;
 
 /* An ICMP error, whole or reassembled, waiting for the other workers'
-   answers, or a packet of a connection another worker may hold, waiting
-   for it (adopt: worker_ask.c). */
+   answers (worker_ask.c). */
 struct worker_defer {
 	uint32_t		 seq;		/* 0: free */
 	uint32_t		 id;		/* the packet's, for nq */
 	unsigned		 waiting;	/* answers still to come */
-	uint8_t			 adopt;		/* judged again once answered */
-	uint32_t		 order;		/* adopt: arrival, within seq */
-	struct ct_tuple		 k;		/* adopt: the packet's */
 	uint64_t		 since;
 	struct nq_packet	 np;		/* ifin, origlen */
 	struct pkt		 p;
@@ -151,9 +156,16 @@ struct worker {
 	struct worker_defer	 defer[WORKER_DEFER]
 				    __attribute__((aligned(CACHELINE)));
 	unsigned		 ndefer;
-	unsigned		 nadopt;	/* of them adopt: adoption asks */
 	uint32_t		 askseq;
-	uint32_t		 adoptseq;	/* the arrival order of adopt's */
+	/* adoption ([sync]): the questions out to home workers, each with
+	   the packets of its connection that wait for it */
+	struct worker_adoptq	**adoptq;	/* by tuple: NULL until the
+						   first question */
+	TAILQ_HEAD(, worker_adoptq) adopt_age;	/* the oldest first */
+	unsigned		 nadopt;	/* packets waiting */
+	size_t			 adopt_bytes;	/* theirs and their questions' */
+	size_t			 adopt_max;	/* WORKER_ADOPT_BYTES; a test
+						   lowers it */
 
 	/* worker_overflow.c */
 	int			 closed;	/* atomic: the watchdog made the
@@ -231,6 +243,8 @@ int	 worker_ask(struct worker *, const struct nq_packet *,
 	    const char *, const struct frag_result *fr);
 /* Errors waited on for longer than age ms (0: all) stay as they were. */
 void	 worker_answer_late(struct worker *, uint64_t now, uint64_t age);
+/* Adoptions waited on for age ms (0: all) are judged without an answer. */
+void	 worker_adopt_late(struct worker *, uint64_t now, uint64_t age);
 void	 worker_ask_cb(evutil_socket_t, short, void *);
 void	 worker_ask_timeout(evutil_socket_t, short, void *);
 void	 worker_ask_free(struct worker *);

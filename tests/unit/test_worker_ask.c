@@ -90,7 +90,7 @@ struct given {
 	uint32_t	 mark;
 };
 
-static struct given	 given[256];
+static struct given	 given[8192];
 static size_t		 ngiven;
 static uint8_t		 fakeq;	/* the handle worker_new() keeps */
 
@@ -526,21 +526,21 @@ synced_udp(struct fix *f, struct worker **home, struct worker **other,
 	assert_int_equal(to_peer, 0);
 }
 
-/* A packet of that flow, the answer PB_A:53 -> PB_B:5353 (or tcp: a
-   SYN from PB_B), id id. */
+/* The answer PB_A:53 -> PB_B:port of udp_from()'s flow, id id (or syn:
+   a TCP SYN from PB_B:port). */
 static void
-flow_packet(struct fix *f, struct nq_packet *np, uint8_t *b, uint32_t id,
-    int syn)
+port_packet(struct fix *f, struct nq_packet *np, uint8_t *b, uint32_t id,
+    int syn, uint16_t port)
 {
 	size_t		 h;
 
 	if (syn) {
 		h = pb_ip4(b, IPPROTO_TCP, PB_B4, PB_A4, 0, 1, 0, 20);
-		pb_tcp(b + h, 5353, 53, 1, 0, 0x02, 1000, 0);
+		pb_tcp(b + h, port, 53, 1, 0, 0x02, 1000, 0);
 		h += 20;
 	} else {
 		h = pb_ip4(b, IPPROTO_UDP, PB_A4, PB_B4, 0, 1, 0, 12);
-		pb_udp(b + h, 53, 5353, 4);
+		pb_udp(b + h, 53, port, 4);
 		memcpy(b + h + 8, "pong", 4);
 		h += 12;
 	}
@@ -550,6 +550,14 @@ flow_packet(struct fix *f, struct nq_packet *np, uint8_t *b, uint32_t id,
 	np->len = np->origlen = h;
 	np->ts_ms = f->now;
 	np->hook = PKT_HOOK_FORWARD;
+}
+
+/* A packet of synced_udp()'s flow: its answer (or a SYN from PB_B). */
+static void
+flow_packet(struct fix *f, struct nq_packet *np, uint8_t *b, uint32_t id,
+    int syn)
+{
+	port_packet(f, np, b, id, syn, 5353);
 }
 
 /*
@@ -571,7 +579,8 @@ test_adopt(void **state)
 	assert_int_equal(worker_adopt(w, &np, NULL, "", ""), 0);
 	flow_packet(f, &np, b[1], 11, 0);
 	assert_int_equal(worker_adopt(w, &np, NULL, "", ""), 0);
-	assert_int_equal(w->ndefer, 2);
+	/* one question, apart from the errors' slots */
+	assert_int_equal(w->ndefer, 0);
 	assert_int_equal(w->nadopt, 2);
 	assert_int_equal(ngiven, 0);
 	worker_ask_cb(-1, EV_READ, home);	/* one question */
@@ -643,10 +652,14 @@ test_adopt_none_late(void **state)
 	synced_udp(f, &home, &w, &k);
 	flow_packet(f, &np, b, 20, 0);
 	assert_int_equal(worker_adopt(w, &np, NULL, "", ""), 0);
-	worker_answer_late(w, f->now + WORKER_ASK_MS, WORKER_ASK_MS);
+	worker_adopt_late(w, f->now + WORKER_ASK_MS - 1, WORKER_ASK_MS);
+	assert_int_equal(ngiven, 0);
+	worker_adopt_late(w, f->now + WORKER_ASK_MS, WORKER_ASK_MS);
 	check_given(20, 1, 0, 0);
-	assert_int_equal(w->ndefer, 0);
+	assert_int_equal(w->nadopt, 0);
+	assert_int_equal(w->adopt_bytes, 0);
 	assert_int_equal(w->st.dropped, 1);
+	assert_int_equal(w->st.adopt_missed, 1);
 	worker_ask_cb(-1, EV_READ, home);
 	worker_ask_cb(-1, EV_READ, w);
 	assert_int_equal(ngiven, 1);
@@ -1119,6 +1132,178 @@ test_unseen_by_hand(void **state)
 	assert_int_equal(unseen, 0);
 }
 
+/* ---- a failover's burst ------------------------------------------------- */
+
+#define BURST		2500	/* flows that ask at once, both ways */
+
+/*
+ * n UDP flows PB_B:port -> PB_A:53 from port 10000 on, as the peer would
+ * send them, applied each to its home worker.
+ */
+static void
+synced_many(struct fix *f, size_t n)
+{
+	struct sync_rec		*rec, *by[2];
+	struct sync_slice	 sl;
+	struct sync_batch	 b;
+	size_t			 i, nb[2] = { 0, 0 };
+	unsigned		 h;
+
+	f->now = spi_now_ms();
+	f->all[0]->sync = f->all[1]->sync = NULL;
+	for (i = 0; i < n; i++)
+		other_udp(f, f->all[0], (uint16_t)(10000 + i));
+	rec = calloc(n, sizeof(*rec));
+	by[0] = calloc(n, sizeof(*rec));
+	by[1] = calloc(n, sizeof(*rec));
+	assert_true(rec != NULL && by[0] != NULL && by[1] != NULL);
+	memset(&sl, 0, sizeof(sl));
+	sl.rec = rec;
+	sl.max = n;
+	worker_sync_slice(f->all[0], &sl);
+	assert_int_equal(sl.n, n);
+	ct_flush(f->all[0]->ct);
+	for (i = 0; i < n; i++) {
+		h = synclink_home(&rec[i].s.k, 2);
+		by[h][nb[h]++] = rec[i];
+	}
+	/* both workers are home to some, and ask for the others */
+	assert_true(nb[0] > 64 && nb[1] > 64);
+	worker_set_sync(f->all[0], (struct sync *)&fakesync);
+	worker_set_sync(f->all[1], (struct sync *)&fakesync);
+	unseen = 0;
+	for (h = 0; h < 2; h++) {
+		memset(&b, 0, sizeof(b));
+		b.rec = by[h];
+		b.n = nb[h];
+		worker_sync_apply(f->all[h], &b);
+		assert_int_equal(b.applied, nb[h]);
+		assert_int_equal(f->all[h]->synced, nb[h]);
+	}
+	assert_int_equal(unseen, n);
+	free(rec);
+	free(by[0]);
+	free(by[1]);
+}
+
+/* The worker that is not the home of the flow from port. */
+static struct worker *
+away(struct fix *f, uint16_t port)
+{
+	struct nq_packet np;
+	struct ct_tuple	 k;
+	uint8_t		 b[64];
+
+	port_packet(f, &np, b, 1, 0, port);
+	assert_int_equal(verdict_tuple(np.data, np.len, &k), 0);
+	return (f->all[!synclink_home(&k, 2)]);
+}
+
+/*
+ * A failover's burst: BURST synced flows' packets, two a flow, all on
+ * the worker that is not their home, before any answer (more questions
+ * than the errors' 64 slots, on both workers): every packet waits and
+ * is judged with its connection, in order; nothing missed, every byte
+ * given back.
+ */
+static void
+test_adopt_burst(void **state)
+{
+	struct fix	*f = *state;
+	struct nq_packet np;
+	uint8_t		 b[64];
+	size_t		 i, k, pos[2 * BURST];
+	uint16_t	 port;
+
+	synced_many(f, BURST);
+	for (k = 0; k < 2; k++)
+		for (i = 0; i < BURST; i++) {
+			port = (uint16_t)(10000 + i);
+			port_packet(f, &np, b, (uint32_t)(2 * i + k + 1), 0,
+			    port);
+			assert_int_equal(worker_adopt(away(f, port), &np,
+			    NULL, "", ""), 0);
+		}
+	assert_int_equal(f->all[0]->nadopt + f->all[1]->nadopt, 2 * BURST);
+	assert_true(f->all[0]->nadopt > 2 * WORKER_DEFER &&
+	    f->all[1]->nadopt > 2 * WORKER_DEFER);
+	assert_int_equal(ngiven, 0);
+	worker_ask_cb(-1, EV_READ, f->all[0]);	/* questions */
+	worker_ask_cb(-1, EV_READ, f->all[1]);	/* questions and answers */
+	worker_ask_cb(-1, EV_READ, f->all[0]);	/* answers */
+	assert_int_equal(ngiven, 2 * BURST);
+	for (i = 0; i < ngiven; i++) {
+		assert_true(given[i].accept);
+		assert_int_equal(given[i].mark, MARK);
+		pos[given[i].id - 1] = i;
+	}
+	for (i = 0; i < BURST; i++)
+		assert_true(pos[2 * i] < pos[2 * i + 1]);
+	for (k = 0; k < 2; k++) {
+		assert_int_equal(f->all[k]->nadopt, 0);
+		assert_int_equal(f->all[k]->adopt_bytes, 0);
+		assert_int_equal(f->all[k]->st.adopt_missed, 0);
+		assert_int_equal(f->all[k]->st.invalid, 0);
+		assert_int_equal(f->all[k]->synced, 0);
+	}
+	assert_int_equal(f->all[0]->st.adopted + f->all[1]->st.adopted,
+	    BURST);
+	assert_int_equal(ct_count(f->all[0]->ct) + ct_count(f->all[1]->ct),
+	    BURST);
+	assert_int_equal(unseen, 0);
+}
+
+/*
+ * The cap: a question and its packet that would pass it are judged at
+ * once, as is a packet that would join a question out, and counted;
+ * those that waited are adopted, and their bytes given back.
+ */
+static void
+test_adopt_cap(void **state)
+{
+	struct fix	*f = *state;
+	struct worker	*w;
+	struct nq_packet np;
+	uint8_t		 b[64];
+	size_t		 i, waited = 0, missed = 0, bytes;
+	uint16_t	 port;
+
+	synced_many(f, 200);
+	w = away(f, 10000);
+	/* what three questions of one packet each take, and less than
+	   one more packet */
+	port_packet(f, &np, b, 1, 0, 10000);
+	assert_int_equal(worker_adopt(w, &np, NULL, "", ""), 0);
+	bytes = w->adopt_bytes;
+	w->adopt_max = 3 * bytes + 8;
+	for (i = 1; i < 200; i++) {
+		port = (uint16_t)(10000 + i);
+		if (away(f, port) != w)
+			continue;
+		port_packet(f, &np, b, (uint32_t)(i + 1), 0, port);
+		if (worker_adopt(w, &np, NULL, "", "") == 0)
+			waited++;
+		else
+			missed++;
+	}
+	assert_int_equal(waited, 2);
+	assert_true(missed > 10);
+	assert_int_equal(w->st.adopt_missed, missed);
+	assert_int_equal(w->nadopt, 3);
+	/* the first flow's next packet would join it, but finds no room */
+	port_packet(f, &np, b, 1000, 0, 10000);
+	assert_int_equal(worker_adopt(w, &np, NULL, "", ""), -1);
+	assert_int_equal(w->st.adopt_missed, missed + 1);
+	worker_ask_cb(-1, EV_READ, f->all[!w->id]);
+	worker_ask_cb(-1, EV_READ, w);
+	assert_int_equal(w->st.adopted, 3);
+	assert_int_equal(w->nadopt, 0);
+	assert_int_equal(w->adopt_bytes, 0);
+	for (i = 0; i < ngiven; i++)
+		assert_true(given[i].accept);
+	assert_int_equal(ngiven, 3);
+}
+
 int
 main(void)
 {
@@ -1156,6 +1341,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_unseen_end_icmp, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_unseen_by_hand, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_adopt_burst, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_adopt_cap, setup,
 		    teardown),
 	};
 
