@@ -200,7 +200,7 @@ worker_answered(struct worker *w, struct worker_defer *d, int found,
  * length as the question is.  The errors' fixed slots stay as they
  * were, small and cheap.  A byte cap (adopt_max, WORKER_ADOPT_BYTES)
  * bounds a burst's memory, which the answers give back; what finds it
- * reached, or waits past WORKER_ASK_MS, is judged without its
+ * reached, or waits past WORKER_ADOPT_MS, is judged without its
  * connection and counted (adopt_missed).  Asking home for several keys
  * in one message would save a lock a connection, little beside a
  * packet's judgement, and hold the first answers back for the last
@@ -497,16 +497,22 @@ worker_answer_late(struct worker *w, uint64_t now, uint64_t age)
 		}
 }
 
-/* Errors nobody answered in time stay as they were; adoptions are
-   judged without their connection. */
+/*
+ * Errors nobody answered in time stay as they were; adoptions are
+ * judged without their connection.  What reached the inbox meanwhile
+ * comes first: a busy loop may run this timer before the inbox's
+ * event, and an answer that came is not late.
+ */
 void
 worker_ask_timeout(evutil_socket_t fd, short events, void *arg)
 {
 	struct worker	*w = arg;
-	uint64_t	 now = spi_now_ms();
+	uint64_t	 now;
 
+	worker_ask_cb(fd, events, arg);
+	now = spi_now_ms();
 	worker_answer_late(w, now, WORKER_ASK_MS);
-	worker_adopt_late(w, now, WORKER_ASK_MS);
+	worker_adopt_late(w, now, WORKER_ADOPT_MS);
 	if (w->ndefer > 0 || w->nadopt > 0)
 		worker_ask_timer(w);
 }

@@ -48,6 +48,13 @@
 					   of about 12,000 connections at a
 					   failover as the queue copies them
 					   (an ACK: 52 bytes), 7,000 of 512 */
+#define WORKER_ADOPT_MS		200	/* ... at most this long: home
+					   answers once its loop turns, a
+					   burst's read callback late at a
+					   failback, and a packet judged
+					   without its connection costs its
+					   sender a resend anyway, 200 ms at
+					   the least (TCP's minimum RTO) */
 #define WORKER_ADOPT_BUCKETS	1024	/* the questions out, by tuple */
 #define WORKER_DEFER_FRAGS	16	/* held fragments of one waiting
 					   error: a 576-byte IPv4 error over

@@ -652,9 +652,11 @@ test_adopt_none_late(void **state)
 	synced_udp(f, &home, &w, &k);
 	flow_packet(f, &np, b, 20, 0);
 	assert_int_equal(worker_adopt(w, &np, NULL, "", ""), 0);
-	worker_adopt_late(w, f->now + WORKER_ASK_MS - 1, WORKER_ASK_MS);
+	/* the errors' wait is not the adoptions' */
+	worker_answer_late(w, f->now + WORKER_ASK_MS, WORKER_ASK_MS);
+	worker_adopt_late(w, f->now + WORKER_ADOPT_MS - 1, WORKER_ADOPT_MS);
 	assert_int_equal(ngiven, 0);
-	worker_adopt_late(w, f->now + WORKER_ASK_MS, WORKER_ASK_MS);
+	worker_adopt_late(w, f->now + WORKER_ADOPT_MS, WORKER_ADOPT_MS);
 	check_given(20, 1, 0, 0);
 	assert_int_equal(w->nadopt, 0);
 	assert_int_equal(w->adopt_bytes, 0);
@@ -1304,6 +1306,32 @@ test_adopt_cap(void **state)
 	assert_int_equal(ngiven, 3);
 }
 
+/*
+ * The timer comes while home's answer is in the inbox already (a busy
+ * loop runs it first): the answer is taken, not the packet's time.
+ */
+static void
+test_adopt_timer_inbox(void **state)
+{
+	struct fix	*f = *state;
+	struct worker	*home, *w;
+	struct ct_tuple	 k;
+	struct nq_packet np;
+	uint8_t		 b[64];
+
+	synced_udp(f, &home, &w, &k);
+	flow_packet(f, &np, b, 90, 0);
+	np.ts_ms = spi_now_ms() - WORKER_ADOPT_MS - 1;
+	assert_int_equal(worker_adopt(w, &np, NULL, "", ""), 0);
+	worker_ask_cb(-1, EV_READ, home);
+	assert_non_null(w->inbox);
+	worker_ask_timeout(-1, EV_TIMEOUT, w);
+	check_given(90, 1, 1, MARK);
+	assert_int_equal(w->st.adopted, 1);
+	assert_int_equal(w->st.adopt_missed, 0);
+	assert_int_equal(w->nadopt, 0);
+}
+
 int
 main(void)
 {
@@ -1345,6 +1373,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_adopt_burst, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_adopt_cap, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_adopt_timer_inbox, setup,
 		    teardown),
 	};
 
