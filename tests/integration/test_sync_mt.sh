@@ -11,9 +11,18 @@
 # moved its connections home (the peer's table sweeps none), and made
 # master again it carries them all once more.
 #
+# A failover's burst rides along: M more TCP connections, idle until
+# each failover, then all sent to at once, every one through the worker
+# that is not its home, while the new master's loops are held (SIGSTOP,
+# as a loop busy at the switch would be): each worker then reads
+# hundreds of them before any answer, more than the 64 an ICMP error's
+# waiting slots hold, and none may be judged without its connection
+# (INVALID, adopt_missed).
+#
 # TCP goes by --queue-balance, whose hash the kernel seeds at random; each
-# UDP flow goes to the worker that is not its home (synchome prints it),
-# so that adoption is certain, not left to that hash.
+# UDP flow and each burst connection goes to the worker that is not its
+# home (synchome prints it), so that adoption is certain, not left to
+# that hash.
 #
 # Both daemons run in dut, the master on queues Q and Q+1, the backup on
 # Q+2 and Q+3, their sync link on dut's loopback: the failover is the
@@ -34,6 +43,7 @@ lib_init syncmt
 lib_topology
 
 N=8
+M=${SYNC_BURST:-600}
 SYNCHOME=${SYNCHOME:-$top_builddir/tests/integration/synchome}
 B_CTL=$T_TMP/backup.sock
 B_LOG=$T_TMP/backup.log
@@ -70,6 +80,11 @@ $(lib_web_rule)
 proto = udp
 dport = 5053
 action = accept
+
+[rule burst]
+proto = tcp
+dport = 5021
+action = accept
 EOF
 }
 lib_config < <(rules 3780 3781 master)
@@ -98,7 +113,7 @@ held()
 # rounds before|after|again: every flow of the client made its round trip
 rounds()
 {
-	[ "$(cat "$T_TMP/$1" 2>/dev/null)" = "tcp=$N udp=$N" ]
+	[ "$(cat "$T_TMP/$1" 2>/dev/null)" = "tcp=$N udp=$N burst=$M" ]
 }
 
 # The UDP flows' client ports by home worker: U_HOME0 and U_HOME1 (a
@@ -114,11 +129,30 @@ while read -r port home; do
 	fi
 done < <("$SYNCHOME" 2 udp "$C4" "$S4" 5053 $(seq 43001 $((43000 + N))))
 
-# divert Q: FORWARD to the daemon on queues Q and Q+1: each UDP flow to
-# the worker that is not its home, the rest by --queue-balance
+# The burst's client ports by home worker, in $T_TMP/burst0 and burst1,
+# 15 a line (multiport's most).
+# shellcheck disable=SC2046
+"$SYNCHOME" 2 tcp "$C4" "$S4" 5021 $(seq 44001 $((44000 + M))) |
+    awk -v t="$T_TMP" '{ p[$2] = p[$2] (n[$2]++ % 15 ? "," : "\n") $1 }
+	END { print substr(p[0], 2) > (t "/burst0")
+	      print substr(p[1], 2) > (t "/burst1") }'
+
+# divert Q: FORWARD to the daemon on queues Q and Q+1: each UDP flow and
+# burst connection to the worker that is not its home, the rest by
+# --queue-balance
 divert()
 {
+	local ports
+
 	in_d "$IPT" -F FORWARD || return 1
+	while read -r ports; do
+		in_d "$IPT" -A FORWARD -p tcp -m multiport --ports "$ports" \
+		    -j NFQUEUE --queue-num $(($1 + 1)) || return 1
+	done <"$T_TMP/burst0"
+	while read -r ports; do
+		in_d "$IPT" -A FORWARD -p tcp -m multiport --ports "$ports" \
+		    -j NFQUEUE --queue-num "$1" || return 1
+	done <"$T_TMP/burst1"
 	if [ -n "$U_HOME0" ]; then
 		in_d "$IPT" -A FORWARD -p udp -m multiport --ports "$U_HOME0" \
 		    -j NFQUEUE --queue-num $(($1 + 1)) || return 1
@@ -142,6 +176,12 @@ moved()
 # ---- both up, the master's table on the backup ----------------------------
 check "the UDP flows have homes ($U_HOME0 at 0, $U_HOME1 at 1)" \
     test "$(echo "$U_HOME0,$U_HOME1" | tr , '\n' | grep -c .)" -eq "$N"
+# ports: the burst's client ports in file $1
+ports() { tr , '\n' <"$1" | grep -c .; }
+check "the $M burst connections have homes, hundreds on each worker" \
+    test "$(ports "$T_TMP/burst0")" -gt $((M / 3)) -a \
+    "$(ports "$T_TMP/burst1")" -gt $((M / 3)) -a \
+    $(($(ports "$T_TMP/burst0") + $(ports "$T_TMP/burst1"))) -eq "$M"
 check "FORWARD to the master's queues $Q0:$Q1" divert "$Q0"
 lib_must_start "nfqspid (master, threads = 2) starts with [sync]"
 ip netns exec "$NS_D" "${T_VG[@]}" "$NFQSPID" -f -c "$T_TMP/backup.ini" \
@@ -154,15 +194,66 @@ check "the backup is ready" \
 
 bg_in "$NS_S" socat "TCP4-LISTEN:5020,bind=$S4,reuseaddr,fork" EXEC:cat
 bg_in "$NS_S" socat "UDP4-RECVFROM:5053,bind=$S4,reuseaddr,fork" EXEC:cat
+# the burst's echo: one process for all its connections
+cat >"$T_TMP/echo.py" <<'EOF'
+import selectors, socket, sys
+sel = selectors.DefaultSelector()
+ls = socket.socket()
+ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind((sys.argv[1], 5021))
+ls.listen(1024)
+sel.register(ls, selectors.EVENT_READ)
+while True:
+    for k, _ in sel.select():
+        if k.fileobj is ls:
+            c, _ = ls.accept()
+            sel.register(c, selectors.EVENT_READ)
+            continue
+        try:
+            b = k.fileobj.recv(4096)
+        except OSError:
+            b = b""
+        if b:
+            k.fileobj.sendall(b)
+        else:
+            sel.unregister(k.fileobj)
+            k.fileobj.close()
+EOF
+bg_in "$NS_S" "$PY" "$T_TMP/echo.py" "$S4"
 wait_listen "$NS_S" tcp 5020
+wait_listen "$NS_S" tcp 5021
 
 # The client: N TCP connections and N UDP flows, each carries a round
-# trip; then, once $T_TMP/go exists, another on each, and once go2
-# exists, a third: how many came back, tcp=X udp=Y, in before, after
-# and again.
+# trip, and M burst connections, each sent to at once, then read; then,
+# once $T_TMP/go exists, another on each, and once go2 exists, a third:
+# how many came back, tcp=X udp=Y burst=Z, in before, after and again.
 cat >"$T_TMP/flows.py" <<'EOF'
 import os, socket, sys, time
-srv, n, tmp = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+srv, n, m, tmp = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+
+def recv_all(s, n):
+    b = b""
+    try:
+        while len(b) < n:
+            c = s.recv(n - len(b))
+            if not c:
+                break
+            b += c
+    except OSError:
+        pass
+    return b
+
+def burst(socks, msg, sent=None):
+    ok = []
+    for s in socks:
+        try:
+            s.sendall(msg)
+            ok.append(s)
+        except OSError:
+            pass
+    if sent:
+        open(os.path.join(tmp, sent), "w").close()
+    return sum(recv_all(s, len(msg)) == msg for s in ok)
 
 def rtt(s, msg, udp):
     try:
@@ -186,28 +277,43 @@ for i in range(n):
     u.settimeout(5)
     u.bind(("", 43001 + i))
     udp.append(u)
+many = []
+for i in range(m):
+    t = socket.socket()
+    t.settimeout(10)
+    t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    t.bind(("", 44001 + i))
+    t.connect((srv, 5021))
+    many.append(t)
 before = (sum(rtt(t, b"one\n", 0) for t in tcp),
-          sum(rtt(u, b"one\n", 1) for u in udp))
-open(os.path.join(tmp, "before"), "w").write("tcp=%d udp=%d\n" % before)
+          sum(rtt(u, b"one\n", 1) for u in udp), burst(many, b"one\n"))
+open(os.path.join(tmp, "before"), "w").write("tcp=%d udp=%d burst=%d\n" %
+    before)
 while not os.path.exists(os.path.join(tmp, "go")):
     time.sleep(0.05)
+nb = burst(many, b"two\n", "sent")
 after = (sum(rtt(t, b"two\n", 0) for t in tcp),
-         sum(rtt(u, b"two\n", 1) for u in udp))
-open(os.path.join(tmp, "after"), "w").write("tcp=%d udp=%d\n" % after)
+         sum(rtt(u, b"two\n", 1) for u in udp), nb)
+open(os.path.join(tmp, "after"), "w").write("tcp=%d udp=%d burst=%d\n" %
+    after)
 while not os.path.exists(os.path.join(tmp, "go2")):
     time.sleep(0.05)
+nb = burst(many, b"three\n", "sent2")
 again = (sum(rtt(t, b"three\n", 0) for t in tcp),
-         sum(rtt(u, b"three\n", 1) for u in udp))
-open(os.path.join(tmp, "again"), "w").write("tcp=%d udp=%d\n" % again)
+         sum(rtt(u, b"three\n", 1) for u in udp), nb)
+open(os.path.join(tmp, "again"), "w").write("tcp=%d udp=%d burst=%d\n" %
+    again)
 time.sleep(30)
 EOF
-( ip netns exec "$NS_C" "$PY" "$T_TMP/flows.py" "$S4" "$N" "$T_TMP" \
-    >"$T_TMP/flows.log" 2>&1 & )
-check "$N TCP connections and $N UDP flows through the master" \
+( ip netns exec "$NS_C" "$PY" "$T_TMP/flows.py" "$S4" "$N" "$M" \
+    "$T_TMP" >"$T_TMP/flows.log" 2>&1 & )
+check "$N TCP connections, $N UDP flows and $M more through the master" \
     wait_for $((100 * T_SLOW)) rounds before
 check "... all on the backup: TCP ESTABLISHED" \
     eventually 50 '[ "$(held "$B_CTL" tcp 5020 ESTABLISHED)" -eq "$N" ]'
 check "... UDP" eventually 50 '[ "$(held "$B_CTL" udp 5053)" -eq "$N" ]'
+check "... the burst's" \
+    eventually 50 '[ "$(held "$B_CTL" tcp 5021 ESTABLISHED)" -eq "$M" ]'
 check "the master took no INVALID packet" test "$(lib_stat invalid)" -eq 0
 sleep 0.2	# the windows of the last round trip, one flush later
 
@@ -215,42 +321,73 @@ sleep 0.2	# the windows of the last round trip, one flush later
 check "sync role master on the backup" bctl sync role master
 check "FORWARD moves to the backup's queues $Q2:$Q3" divert "$Q2"
 check "sync role backup on the old master" lib_ctl sync role backup
-touch "$T_TMP/go"
+# burst PID SENT GO: the burst sent (the client's file SENT) while PID
+# is held
+burst()
+{
+	kill -STOP "$1" || return 1
+	touch "$T_TMP/$3"
+	wait_for 100 test -e "$T_TMP/$2"
+	local rc=$?
+	sleep 0.05	# its last segments reach the queues
+	kill -CONT "$1"
+	return "$rc"
+}
+# bulked CTL N: that node has had the peer's table N times, the last whole
+bulked()
+{
+	[ "$(lib_jsync "$1" bulk_in.count)" -ge "$2" ] &&
+	    [ "$(lib_jsync "$1" bulk_in.state)" = '"done"' ]
+}
+# The burst comes once the node made backup has the table: a burst while
+# the bulk goes out is the bulk's matter, not the adoptions'.
+check "the old master, made backup, has the new master's table" \
+    eventually 100 'bulked "$T_CTL" 1'
+check "the burst is sent while the new master is held" \
+    burst "$B_PID" sent go
 check "every connection carries data both ways through the new master" \
     wait_for $((150 * T_SLOW)) rounds after
 check "the new master took no INVALID packet" test "$(bstat invalid)" -eq 0
 check "it dropped none" test "$(bstat dropped)" -eq 0
-check "each UDP flow, sent off its home worker, was adopted" \
-    test "$(bstat adopted)" -ge "$N"
+check "each UDP flow and burst connection, sent off its home worker, was adopted" \
+    test "$(bstat adopted)" -ge $((N + M))
+check "no packet was judged without waiting for its adoption" \
+    test "$(bstat adopt_missed)" -eq 0
 check "each connection is held once: TCP" \
     test "$(held "$B_CTL" tcp 5020)" -eq "$N"
 check "... UDP" test "$(held "$B_CTL" udp 5053)" -eq "$N"
-echo "adopted $(bstat adopted) of $((2 * N)) connections"
+check "... the burst's" test "$(held "$B_CTL" tcp 5021)" -eq "$M"
+echo "adopted $(bstat adopted) of $((2 * N + M)) connections"
 
 # ---- back: the old master's copies went home ------------------------------
 check "the old master, made backup, moved its UDP flows (and some TCP) home" \
     eventually 50 '[ "$(moved "$T_LOG")" -ge "$N" ]'
-check "... and has the new master's table" \
-    eventually 100 '[ "$(lib_jsync "$T_CTL" bulk_in.state)" = "\"done\"" ]'
 check "... which found no copy of ours left behind to sweep" \
     test "$(lib_jsync "$T_CTL" swept)" -eq 0
 check "... each connection held once there: TCP" \
     test "$(held "$T_CTL" tcp 5020)" -eq "$N"
 check "... UDP" test "$(held "$T_CTL" udp 5053)" -eq "$N"
+check "... the burst's" test "$(held "$T_CTL" tcp 5021)" -eq "$M"
 sleep 0.2	# the windows of the last round trip, one flush later
 check "sync role master on the old master" lib_ctl sync role master
 check "FORWARD moves back to its queues $Q0:$Q1" divert "$Q0"
 check "sync role backup on the other" bctl sync role backup
-touch "$T_TMP/go2"
+check "... which has the old master's table" \
+    eventually 100 'bulked "$B_CTL" 2'
+check "the burst is sent while the old master is held" \
+    burst "$T_DPID" sent2 go2
 check "every connection carries data both ways through the old master" \
     wait_for $((150 * T_SLOW)) rounds again
 check "it took no INVALID packet" test "$(lib_stat invalid)" -eq 0
 check "it dropped none" test "$(lib_stat dropped)" -eq 0
-check "each UDP flow was adopted from home again" \
-    test "$(lib_stat adopted)" -ge "$N"
+check "each UDP flow and burst connection was adopted from home again" \
+    test "$(lib_stat adopted)" -ge $((N + M))
+check "no packet was judged without waiting for its adoption" \
+    test "$(lib_stat adopt_missed)" -eq 0
 check "each connection is held once: TCP" \
     test "$(held "$T_CTL" tcp 5020)" -eq "$N"
 check "... UDP" test "$(held "$T_CTL" udp 5053)" -eq "$N"
+check "... the burst's" test "$(held "$T_CTL" tcp 5021)" -eq "$M"
 check "the other, made backup, moved its adopted flows home" \
     eventually 50 '[ "$(moved "$B_LOG")" -ge "$N" ]'
 check "no sanitizer report in the backup's log" \
