@@ -23,7 +23,8 @@
  * home hands the connection over (worker_sync_give()).  That packet and
  * those of the same connection that come meanwhile wait (in a room of
  * their own, which a failover's burst fills: see below), and are then
- * judged in order against the table the answer filled.
+ * judged in order against the table the answer filled.  A backup
+ * borrows instead (worker_adopt_borrow()).
  */
 #include <stddef.h>
 #include <stdlib.h>
@@ -46,6 +47,8 @@ struct worker_ask {
 	uint8_t			 back;		/* adopt: found, but the asker
 						   is backup now: home takes
 						   it again */
+	uint8_t			 peek;		/* adopt, from a backup: a copy,
+						   home keeps it */
 	uint32_t		 mark;
 	struct pkt		 p;		/* data NULL */
 	struct ct_tuple		 k;		/* adopt: asked */
@@ -384,11 +387,8 @@ worker_adopt(struct worker *w, const struct nq_packet *np,
 
 	if (!worker_adopt_wanted(w))
 		return (-1);
-	/* a backup's table follows the peer's, home by home: a copy
-	   taken elsewhere would miss its updates */
 	n = __atomic_load_n(&w->npeers, __ATOMIC_ACQUIRE);
-	if (n < 2 || !sync_sending(w->sync) ||
-	    __atomic_load_n(&w->stopping, __ATOMIC_SEQ_CST))
+	if (n < 2 || __atomic_load_n(&w->stopping, __ATOMIC_SEQ_CST))
 		return (-1);
 	/* the batch's hint has TCP's and UDP's; ICMP queries' need more */
 	if (ah != NULL && ah->ok)
@@ -422,10 +422,51 @@ worker_adopt(struct worker *w, const struct nq_packet *np,
 	a->from = w;
 	a->seq = q->seq;
 	a->adopt = 1;
+	/* a backup's table follows the peer's, home by home: a copy
+	   taken away would miss its updates */
+	a->peek = !sync_sending(w->sync);
 	a->k = k;
 	a->rec.s.k = k;
 	worker_post(home, a);
 	return (0);
+}
+
+/* Home, asked by a backup's worker: a copy of k's entry, which stays. */
+static int
+worker_adopt_lend(struct worker *w, struct worker_ask *a)
+{
+	const struct ct_entry	*e;
+
+	if ((e = ct_lookup(w->ct, &a->k)) == NULL)
+		return (0);
+	sync_rec_fill(&a->rec, SYNC_OP_UPSERT, w->ct, e, w->cfg);
+	return (1);
+}
+
+/*
+ * A backup's answer.  Forwarded packets still reach a node made backup
+ * until the clients and routers learn of the new master (its gratuitous
+ * ARPs), and reach the new master before keepalived's notify makes it
+ * master; with one worker its table judges them, and so it does here:
+ * the packets are judged against a copy of home's entry, which is
+ * dropped after them without a word to the peer or the events.  Home
+ * keeps the connection and the peer's changes.
+ */
+static void
+worker_adopt_borrow(struct worker *w, struct worker_adoptq *q,
+    struct sync_rec *r)
+{
+	struct ct_tuple		 k = q->k;
+	struct ct_entry		*e;
+
+	e = r != NULL ? worker_sync_borrow(w, r) : NULL;
+	worker_adopted(w, q);
+	/* ended by a packet, or another by now: what holds k goes */
+	if (e != NULL && (e = ct_lookup(w->ct, &k)) != NULL) {
+		w->importing = w->moving = 1;
+		ct_remove(w->ct, e);
+		w->importing = w->moving = 0;
+	}
 }
 
 /*
@@ -441,6 +482,12 @@ worker_adopt_answer(struct worker *w, struct worker_ask *a)
 				    __ATOMIC_ACQUIRE);
 	struct worker_adoptq	*q = worker_adopt_find(w, &a->k, a->seq);
 
+	if (a->peek) {
+		if (q != NULL)
+			worker_adopt_borrow(w, q, a->found ? &a->rec : NULL);
+		free(a);
+		return;
+	}
 	if (a->found && !sync_sending(w->sync)) {
 		a->back = 1;
 		worker_post(w->peers[synclink_home(&a->rec.s.k, n)], a);
@@ -544,7 +591,9 @@ worker_ask_cb(evutil_socket_t fd, short events, void *arg)
 			continue;
 		}
 		if (!a->answer) {
-			if (a->adopt)
+			if (a->adopt && a->peek)
+				a->found = (uint8_t)worker_adopt_lend(w, a);
+			else if (a->adopt)
 				a->found = (uint8_t)worker_sync_give(w,
 				    &a->rec.s.k, &a->rec);
 			else

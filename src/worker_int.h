@@ -330,6 +330,8 @@ int	 worker_sync_give(struct worker *, const struct ct_tuple *k,
 	    struct sync_rec *r);
 /* ... and the asker takes it into its own */
 void	 worker_sync_adopt(struct worker *, struct sync_rec *r);
+/* a backup's asker takes a copy for a moment: the entry, or NULL */
+struct ct_entry *worker_sync_borrow(struct worker *, struct sync_rec *r);
 /* a packet reached e, or e ends: no longer waiting for its packets */
 void	 worker_sync_seen(struct worker *, const struct ct_entry *e);
 

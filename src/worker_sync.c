@@ -397,6 +397,22 @@ worker_sync_adopt(struct worker *w, struct sync_rec *r)
 	w->importing = w->moving = 0;
 }
 
+/* A backup borrows a copy of home's entry for its packets, without a
+   word to the peer or the events (worker_ask.c drops it after them);
+   the entry, or NULL if our table refuses it. */
+struct ct_entry *
+worker_sync_borrow(struct worker *w, struct sync_rec *r)
+{
+	struct sync_batch	 b;
+	struct ct_entry		*e;
+
+	memset(&b, 0, sizeof(b));
+	w->importing = w->moving = 1;
+	e = worker_sync_import(w, r, &b, spi_now_ms());
+	w->importing = w->moving = 0;
+	return (e);
+}
+
 static int
 worker_sync_slice_one(struct ct_table *t, struct ct_entry *e, void *arg)
 {

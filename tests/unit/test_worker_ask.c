@@ -41,11 +41,16 @@ void log_info(const char *f, ...) { (void)f; }
 void log_debug(const char *f, ...) { (void)f; }
 void log_audit(const char *f, ...) { (void)f; audits++; }
 
+/* connections started and ended, as the events would say */
+static unsigned	 ev_ends;
+
 void
 events_ct(struct events *ev, unsigned wid, int event,
     const struct ct_table *t, const struct ct_entry *e,
     const struct config *cfg)
 {
+	if (event == CT_EVENT_NEW || event == CT_EVENT_DESTROY)
+		ev_ends++;
 }
 
 void worker_fp_config(struct worker *w, const struct config *c) { }
@@ -71,10 +76,13 @@ static unsigned	 moves;		/* connections handed over */
 void sync_moved(struct sync *s) { moves++; }
 int sync_bulking(const struct sync *s) { return (bulking); }
 
+/* a backup's link queues nothing (synclink_slot()) */
 void
 sync_ct(struct sync *s, unsigned wid, int event, const struct ct_table *t,
     const struct ct_entry *e, const struct config *cfg)
 {
+	if (!sending)
+		return;
 	to_peer++;
 	assert_true(wid < 2);
 	queued[wid]++;
@@ -607,7 +615,7 @@ test_adopt(void **state)
 }
 
 /* Who is not asked: home itself, a SYN, anyone while home holds nothing
-   unseen or while this node is backup. */
+   unseen.  (A backup asks for a copy: test_adopt_borrow.) */
 static void
 test_adopt_not(void **state)
 {
@@ -622,9 +630,6 @@ test_adopt_not(void **state)
 	assert_int_equal(worker_adopt(w, &np, NULL, "", ""), -1);
 	flow_packet(f, &np, b, 10, 0);
 	assert_int_equal(worker_adopt(home, &np, NULL, "", ""), -1);
-	sending = 0;
-	assert_int_equal(worker_adopt(w, &np, NULL, "", ""), -1);
-	sending = 1;
 	assert_null(home->inbox);
 	assert_int_equal(w->ndefer, 0);
 	/* its end unmarks it */
@@ -1030,8 +1035,10 @@ test_adopt_bulk(void **state)
 /*
  * A packet of the connection home holds unseen (the query of
  * synced_udp()'s flow, or the request of synced_echo()'s ping again,
- * id id) comes to w while the node is still backup: nobody is asked,
- * and w makes a fresh entry of its own.
+ * id id) comes to w while the node is still backup and finds no room
+ * to wait for home's answer (the cap): nobody is asked, and w makes a
+ * fresh entry of its own.  (With room, w would judge it against a copy
+ * of home's: test_adopt_borrow.)
  */
 static void
 fresh_beside(struct fix *f, struct worker *home, struct worker *w,
@@ -1057,7 +1064,10 @@ fresh_beside(struct fix *f, struct worker *home, struct worker *w,
 	np.ts_ms = f->now;
 	np.hook = PKT_HOOK_FORWARD;
 	sending = 0;
+	w->adopt_max = 0;
 	assert_int_equal(worker_adopt(w, &np, NULL, "", ""), -1);
+	w->adopt_max = WORKER_ADOPT_BYTES;
+	assert_null(home->inbox);
 	memset(&nv, 0, sizeof(nv));
 	worker_judge(w, &np, NULL, "", "", &nv);
 	assert_true(nv.accept);
@@ -1332,6 +1342,64 @@ test_adopt_timer_inbox(void **state)
 	assert_int_equal(w->nadopt, 0);
 }
 
+/*
+ * Forwarded packets still reach a node made backup until the others
+ * learn of the new master, and reach the new master before it is told
+ * so.  One off its connection's home is judged as the one worker of a
+ * single-threaded node would judge it: against a copy of home's entry,
+ * dropped after; home keeps the connection, and nobody hears of the
+ * copy.  Not INVALID, and nothing adopted.
+ */
+static void
+test_adopt_borrow(void **state)
+{
+	struct fix	*f = *state;
+	struct worker	*home, *w;
+	struct ct_tuple	 k;
+	struct nq_packet np;
+	uint8_t		 b[2][64];
+	unsigned	 moved, ends;
+
+	synced_udp(f, &home, &w, &k);
+	moved = moves;
+	ends = ev_ends;
+	sending = 0;
+	flow_packet(f, &np, b[0], 100, 0);
+	assert_int_equal(worker_adopt(w, &np, NULL, "", ""), 0);
+	flow_packet(f, &np, b[1], 101, 0);
+	assert_int_equal(worker_adopt(w, &np, NULL, "", ""), 0);
+	worker_ask_cb(-1, EV_READ, home);	/* a copy: kept there */
+	assert_int_equal(ct_count(home->ct), 1);
+	assert_int_equal(home->synced, 1);
+	assert_int_equal(moves, moved);
+	worker_ask_cb(-1, EV_READ, w);
+	check_given(100, 2, 1, MARK);
+	assert_int_equal(w->st.invalid, 0);
+	assert_int_equal(w->st.adopted, 0);
+	assert_int_equal(w->st.adopt_missed, 0);
+	assert_int_equal(ct_count(w->ct), 0);
+	assert_int_equal(w->nadopt, 0);
+	assert_int_equal(w->adopt_bytes, 0);
+	assert_int_equal(to_peer, 0);
+	assert_int_equal(ev_ends, ends);
+	assert_int_equal(unseen, 1);
+	assert_null(home->inbox);
+	assert_null(w->inbox);
+
+	/* home holds nothing of it: judged as it is (NEW from port 53) */
+	ngiven = 0;
+	ct_flush(home->ct);
+	home->synced = unseen = 1;	/* as if another one waited there */
+	flow_packet(f, &np, b[0], 110, 0);
+	assert_int_equal(worker_adopt(w, &np, NULL, "", ""), 0);
+	worker_ask_cb(-1, EV_READ, home);
+	worker_ask_cb(-1, EV_READ, w);
+	check_given(110, 1, 0, 0);
+	assert_int_equal(ct_count(w->ct), 0);
+	home->synced = unseen = 0;
+	sending = 1;
+}
+
 int
 main(void)
 {
@@ -1375,6 +1443,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_adopt_cap, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_adopt_timer_inbox, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_adopt_borrow, setup,
 		    teardown),
 	};
 
