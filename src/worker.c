@@ -95,6 +95,13 @@ worker_judge(struct worker *w, const struct nq_packet *np,
 	/* the checksums the kernel verified are not checked again */
 	x = (struct verdict_ctx){ w->cfg, w->ct, w->lt, in, out, np->hook,
 	    worker_csum(np), now };
+	/* A backup forwards around a switch only (the addresses move
+	   before keepalived's notify, the others learn of the new master
+	   after): its windows are the peer's as of its last flush, so
+	   its packets pass under the grace a new master gives. */
+	if (__builtin_expect(w->sync != NULL, 0) &&
+	    w->cfg->sync.grace > 0 && !sync_sending(w->sync))
+		ct_grace(w->ct, now + 1);
 	verdict_packet(&x, np->data, np->len, a, &p, &v);
 	if (__builtin_expect(w->fpd != NULL, 0))
 		worker_fp_packet(w, &p, &v);

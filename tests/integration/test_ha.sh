@@ -10,8 +10,11 @@
 # once the new master's window grace is over.  Then the old master
 # returns, takes the whole table from the other in bulk, takes the
 # addresses back (preempt: higher priority) during a transfer and the
-# same must hold.  Without sync the backup's table is empty and every
-# packet of the old connections is INVALID there: the test fails.
+# same must hold.  Neither node may judge a packet INVALID in a round:
+# not the new master before keepalived's notify makes it one, nor the
+# old one while the clients still send to it.  Without sync the
+# backup's table is empty and every packet of the old connections is
+# INVALID there: the test fails.
 #
 #   client .1.10 - [swi bridge] - i0 .1.2 fw1 o0 .2.2 - [swo bridge] - server
 #                              \- i0 .1.3 fw2 o0 .2.3 -/             .2.10
@@ -431,10 +434,21 @@ adopted()
 	[ "$THREADS" -lt 2 ] || [ "$(fw_stat "$1" adopted)" -gt "$2" ]
 }
 
+# no_invalid MODE INVALID1 INVALID2: neither node judged a packet
+# INVALID since its count was INVALID1 (fw1; a new process after kill)
+# and INVALID2 (fw2).
+no_invalid()
+{
+	[ "$1" != kill ] || set -- "$1" 0 "$3"
+	[ "$(fw_stat 1 invalid)" -eq "$2" ] && [ "$(fw_stat 2 invalid)" -eq "$3" ]
+}
+
 # round MODE: fail fw1 by MODE with fw2 taking over, then bring fw1 back.
 round()
 {
-	local mode=$1 before adopted2 adopted1 homings2
+	local mode=$1 before adopted2 adopted1 homings2 invalid1 invalid2
+	invalid1=$(fw_stat 1 invalid)
+	invalid2=$(fw_stat 2 invalid)
 	before=$(fw_received 2)
 	adopted2=$(fw_stat 2 adopted)
 	traffic probe >/dev/null
@@ -480,6 +494,10 @@ round()
 		    "fw1 $(fw_stat 1 adopted); invalid: fw2" \
 		    "$(fw_stat 2 invalid), fw1 $(fw_stat 1 invalid)"
 	fi
+	check "$mode: neither node judged a packet INVALID" \
+	    no_invalid "$mode" "$invalid1" "$invalid2"
+	echo "$mode: window grace: fw1 $(fw_stat 1 window_grace)," \
+	    "fw2 $(fw_stat 2 window_grace)"
 }
 
 # ---- the run --------------------------------------------------------------------

@@ -140,7 +140,7 @@ __wrap_nq_verdict(struct nq *q, uint32_t id, const struct nq_verdict *v)
 
 struct fix {
 	struct config	 cfg;
-	struct rule	 rules[3];
+	struct rule	 rules[4];
 	struct worker	*all[2];	/* 0 gets the error, 1 owns the
 					   connection */
 	uint64_t	 now;
@@ -189,6 +189,8 @@ setup(void **state)
 	/* pings from anywhere, with MARK */
 	unit_add_rule(&f->cfg, "ping", CT_STATE_BIT(CT_NEW), IPPROTO_ICMP,
 	    NULL, RULE_ACCEPT, MARK, 0);
+	unit_add_rule(&f->cfg, "web", CT_STATE_BIT(CT_NEW), IPPROTO_TCP, "80",
+	    RULE_ACCEPT, 0, 0);
 	f->now = 1000000;
 	f->all[0] = worker(f, 0);
 	f->all[1] = worker(f, 1);
@@ -1400,6 +1402,72 @@ test_adopt_borrow(void **state)
 	sending = 1;
 }
 
+/* ---- a backup's windows ------------------------------------------------ */
+
+/* A TCP segment PB_B:40000 -> PB_A:80 (reply: back) through w, judged:
+   1 if it passed. */
+static int
+tcp_seg(struct fix *f, struct worker *w, int reply, uint32_t seq,
+    uint32_t ack, uint8_t flags, size_t len)
+{
+	struct nq_packet np;
+	struct nq_verdict nv;
+	uint8_t		 b[20 + 20 + 64];
+	size_t		 h;
+
+	h = pb_ip4(b, IPPROTO_TCP, reply ? PB_A4 : PB_B4,
+	    reply ? PB_B4 : PB_A4, 0, 1, 0, 20 + len);
+	pb_tcp(b + h, reply ? 80 : 40000, reply ? 40000 : 80, seq, ack, flags,
+	    65535, 0);
+	memset(b + h + 20, 'x', len);
+	memset(&np, 0, sizeof(np));
+	np.id = 1;
+	np.data = b;
+	np.len = np.origlen = h + 20 + len;
+	np.ts_ms = f->now;
+	np.hook = PKT_HOOK_FORWARD;
+	memset(&nv, 0, sizeof(nv));
+	worker_judge(w, &np, NULL, "", "", &nv);
+	assert_false(nv.defer);
+	return (nv.accept);
+}
+
+/*
+ * A backup forwards only around a switch, and its windows lag the
+ * peer's by a flush: a segment of an assured connection that fails only
+ * the window check passes there, as in a new master's grace, and is
+ * counted; not on a master, nor with [sync] grace = 0.
+ */
+static void
+test_backup_grace(void **state)
+{
+	struct fix	*f = *state;
+	struct worker	*w = f->all[0];
+	struct ct_stats	 cs;
+	uint32_t	 far = 100000000;
+
+	f->cfg.sync.grace = 10;
+	worker_set_sync(w, (struct sync *)&fakesync);
+	assert_true(tcp_seg(f, w, 0, 1000, 0, PKT_TH_SYN, 0));
+	assert_true(tcp_seg(f, w, 1, 5000, 1001, PKT_TH_SYN | PKT_TH_ACK, 0));
+	assert_true(tcp_seg(f, w, 0, 1001, 5001, PKT_TH_ACK, 0));
+	assert_true(tcp_seg(f, w, 0, 1001, 5001, PKT_TH_ACK, 10));
+	/* what the master moved since its last flush: out of window */
+	assert_false(tcp_seg(f, w, 0, 1011 + far, 5001, PKT_TH_ACK, 10));
+	assert_int_equal(w->st.invalid, 1);
+	sending = 0;
+	assert_true(tcp_seg(f, w, 0, 1011 + far, 5001, PKT_TH_ACK, 10));
+	ct_get_stats(w->ct, &cs);
+	assert_int_equal(cs.window_grace, 1);
+	assert_int_equal(w->st.invalid, 1);
+	/* no grace: held to the window, as before */
+	f->cfg.sync.grace = 0;
+	f->now += 2;
+	assert_false(tcp_seg(f, w, 0, 1021 + 2 * far, 5001, PKT_TH_ACK, 10));
+	assert_int_equal(w->st.invalid, 2);
+	sending = 1;
+}
+
 int
 main(void)
 {
@@ -1445,6 +1513,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_adopt_timer_inbox, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_adopt_borrow, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_backup_grace, setup,
 		    teardown),
 	};
 
