@@ -129,6 +129,24 @@ check "conntrack count -j src= (the KEY=VALUE form)" \
     "$PY" -c 'import json,sys; d=json.load(sys.stdin); assert d["count"] >= 3, d' \
     <<<"$(lib_ctl -j conntrack count src="$C4")"
 
+# The jq(1) lines of nfqspictl(8), run as printed: the count by state
+# has a "-" line for the connections without a state (UDP, the ping),
+# and the select finds connections by their address.
+if command -v jq >/dev/null; then
+	M8=$top_srcdir/man/nfqspictl.8
+	ex=$(sed -n 's/^# nfqspictl -j conntrack | \(jq .*\)/\1/p' "$M8")
+	by=$(lib_ctl -j conntrack | eval "$ex")
+	check "nfqspictl(8)'s count by state ($ex): '-' for UDP and ICMP" \
+	    test "$(awk '$2 == "-" { print $1 }' <<<"$by")" = \
+	    "$(($(lib_ctl conntrack count -p udp) + $(lib_ctl conntrack count -p icmp)))"
+	ex=$(sed -n "/^\.Ql jq /{s/^\.Ql //; s/2001:db8::1/$C4/; p}" "$M8")
+	n=$(lib_ctl -j conntrack | eval "$ex" | grep -c "\"src\": \"$C4\"")
+	check "nfqspictl(8)'s select ($ex) finds the client's ($n)" \
+	    test "$n" -eq "$(lib_ctl conntrack count -s "$C4")"
+else
+	echo "NOTE: jq not installed: nfqspictl(8)'s jq examples not run"
+fi
+
 # JSON for every command.
 cat >"$T_TMP/checkjson.py" <<'EOF'
 import json, sys
