@@ -41,6 +41,7 @@
 #include "nfqspid.h"
 #include "cacheline.h"
 #include "clock.h"
+#include "strl.h"
 #include "thread.h"
 
 #define ERRLEN		512
@@ -72,6 +73,30 @@ struct daemon {
 	struct event		*tick;
 	unsigned		 ticks;
 };
+
+/*
+ * A relative -c names a file in the directory nfqspid was started from;
+ * the daemon works from / (daemon_fork()), where a reload would look
+ * for it: it is made absolute once the first load found it.
+ */
+static int
+cfgpath_absolute(struct daemon *d, char *buf, size_t len)
+{
+	char	 cwd[CONFIG_PATHLEN];
+
+	if (d->cfgpath[0] == '/')
+		return (0);
+	if (getcwd(cwd, sizeof(cwd)) == NULL)
+		return (-1);
+	if ((size_t)snprintf(buf, len, "%s/%s", cwd, d->cfgpath) >= len ||
+	    spi_strlcpy(d->cfg->path, buf, sizeof(d->cfg->path)) >=
+	    sizeof(d->cfg->path)) {
+		errno = ENAMETOOLONG;
+		return (-1);
+	}
+	d->cfgpath = buf;
+	return (0);
+}
 
 static __dead void
 usage(FILE *f, int status)
@@ -803,7 +828,7 @@ main(int argc, char *argv[])
 	};
 	struct daemon	 d;
 	const char	*replay = NULL;
-	char		 err[ERRLEN];
+	char		 err[ERRLEN], abspath[CONFIG_PATHLEN];
 	int		 ch, debug = 0, foreground = 0, check = 0, status;
 
 	memset(&d, 0, sizeof(d));
@@ -864,6 +889,12 @@ main(int argc, char *argv[])
 		return (2);
 	}
 	log_init(1, debug, d.cfg->facility);
+	if (cfgpath_absolute(&d, abspath, sizeof(abspath)) == -1) {
+		log_warn("%s: the directory it is in", d.cfgpath);
+		config_free(d.cfg);
+		log_close();
+		return (1);
+	}
 	if (!foreground)
 		log_debug("%s: daemonizing", __func__);
 	status = daemon_run(&d, foreground, debug);

@@ -207,12 +207,18 @@ if [ "${#pvg[@]}" -eq 0 ] && command -v valgrind >/dev/null &&
 	pvg=(valgrind --tool=none --track-fds=yes --child-silent-after-fork=yes
 	    --log-file="$T_TMP/vg.%p.log")
 fi
-in_d "${pvg[@]}" "$NFQSPID" -c "$T_CONF" >>"$T_LOG" 2>&1
+# -c names the file from its own directory, as an operator in /etc
+# would: the daemon, which works from /, must still find it to reload.
+(cd "$T_TMP" && in_d "${pvg[@]}" "$NFQSPID" -c "${T_CONF##*/}") >>"$T_LOG" 2>&1
 rc=$?
 check "without -f: the parent exits 0 (got $rc)" test "$rc" -eq 0
 check "without -f: the queue is bound as the parent exits" lib_queue_bound
 check "without -f: the control socket answers as the parent exits" \
     quiet timeout 5 "$NFQSPICTL" -s "$T_CTL" status
+check "without -f, -c relative: nfqspictl reload finds the file" \
+    quiet lib_ctl reload
+check "without -f, -c relative: status names the file whole" \
+    grep -Eq "^config +$T_CONF\$" <<<"$(lib_ctl status)"
 dpid=$(cat "$T_TMP/nfqspid.pid" 2>/dev/null)
 check "without -f: the pidfile names the running daemon" \
     kill -0 "${dpid:-0}"
