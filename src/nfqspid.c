@@ -308,6 +308,53 @@ drop_privileges(const char *user, int raw, int ambient)
 }
 
 /*
+ * What was bound or opened at start stays until a restart: the new
+ * configuration keeps the running values of those keys, so that the
+ * next reload compares with what runs, and the log names each key
+ * whose new value waits.
+ */
+#define KEEP_NUM(k, fmt) do {						\
+	if (cfg->k != run->k)						\
+		log_warnx("reload: " #k " takes effect at the next "	\
+		    "start (running: " fmt ")", run->k);		\
+	cfg->k = run->k;						\
+} while (0)
+#define KEEP_STR(k, none) do {						\
+	if (strcmp(cfg->k, run->k) != 0)				\
+		log_warnx("reload: " #k " takes effect at the next "	\
+		    "start (running: %s)", run->k[0] != '\0' ? run->k :	\
+		    none);						\
+	spi_strlcpy(cfg->k, run->k, sizeof(cfg->k));			\
+} while (0)
+
+static void
+reload_keep_start(struct config *cfg, const struct config *run)
+{
+	KEEP_NUM(queue, "%u");
+	KEEP_NUM(threads, "%u");
+	KEEP_STR(pidfile, "none");
+	KEEP_STR(control, "none");
+	KEEP_STR(user, "root");
+	KEEP_STR(http, "off");
+	if (cfg->divert != run->divert)
+		log_warnx("reload: divert takes effect at the next start "
+		    "(running: %s)", divert_mode_name(run->divert));
+	cfg->divert = run->divert;
+	KEEP_NUM(idle_warn, "%u s");
+	if ((cfg->fastpath != 0) != (run->fastpath != 0))
+		log_warnx("reload: fastpath takes effect at the next start "
+		    "(running: %s)", run->fastpath ? "yes" : "no");
+	cfg->fastpath = run->fastpath;
+	/* the key file is not read again: a new secret in the same file
+	   is not seen here, and waits for the next start as well */
+	if (!config_sync_same(&cfg->sync, &run->sync))
+		log_warnx("reload: [sync] takes effect at the next start");
+	cfg->sync = run->sync;
+}
+#undef KEEP_NUM
+#undef KEEP_STR
+
+/*
  * SIGHUP and the control socket's reload: a new configuration, or the
  * old one stays.  The old one is freed once every worker has switched.
  */
@@ -325,28 +372,11 @@ daemon_reload(void *arg, char *err, size_t errlen)
 		snprintf(err, errlen, "%s", e);
 		return (-1);
 	}
-	/* What was bound or opened at start stays until a restart. */
-	if (cfg->queue != d->info.queue || cfg->threads != d->info.threads)
-		log_warnx("reload: queue and threads take effect at the next "
-		    "start (running: queue %u threads %u)", d->info.queue,
-		    d->info.threads);
-	if (strcmp(cfg->pidfile, d->cfg->pidfile) != 0 ||
-	    strcmp(cfg->control, d->cfg->control) != 0 ||
-	    strcmp(cfg->user, d->cfg->user) != 0 ||
-	    strcmp(cfg->http, d->cfg->http) != 0 ||
-	    cfg->divert != d->cfg->divert || cfg->idle_warn != d->cfg->idle_warn)
-		log_warnx("reload: pidfile, control, user, http, divert and "
-		    "idle_warn take effect at the next start");
-	/* the key file is not read again: a new secret in the same file
-	   is not seen here, and waits for the next start as well */
-	if (!config_sync_same(&cfg->sync, &d->cfg->sync))
-		log_warnx("reload: [sync] takes effect at the next start");
+	reload_keep_start(cfg, d->cfg);
 	log_setfacility(cfg->facility);
 	/* which old rule each new one was: here, not in the workers */
 	if (config_map_rules(cfg, d->cfg) == -1)
 		log_warn("reload: rule counters");
-	if ((cfg->fastpath != 0) != (d->info.fpd != NULL))
-		log_warnx("reload: fastpath takes effect at the next start");
 	for (i = 0; i < d->nworkers; i++)
 		if (worker_reload(d->workers[i], cfg) == -1)
 			log_warnx("reload: worker %u is not running", i);

@@ -257,7 +257,18 @@ out=$(lib_ctl reload 2>&1)
 rc=$?
 check "reload of a bad file: status 1, names the place ($out)" \
     test "$rc" -eq 1 -a -n "$(grep '\[rule broken\] dport' <<<"$out")"
+# A key read at start only: the log names it, and it alone, with the
+# value that runs; a reload back to that value says nothing more.
+sed "s|^control = .*|&\nidle_warn = 7|" "$T_TMP/good.ini" >"$T_CONF"
+quiet lib_ctl reload
+check "reload of idle_warn: the log says it waits, with the running value" \
+    log_has '^reload: idle_warn takes effect at the next start \(running: 60 s\)$'
+check "reload of idle_warn: no other key is said to wait" \
+    test "$(grep -cE 'takes? effect at the next start' "$T_LOG")" -eq 1
 cp "$T_TMP/good.ini" "$T_CONF"
+quiet lib_ctl reload
+check "reload back to the running idle_warn: nothing said to wait" \
+    test "$(grep -cE 'takes? effect at the next start' "$T_LOG")" -eq 1
 
 # events: NEW, UPDATE and DESTROY of a connection, as conntrack -E.
 timeout 8 "$NFQSPICTL" -s "$T_CTL" events >"$T_TMP/events.out" 2>&1 &
