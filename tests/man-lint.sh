@@ -28,5 +28,20 @@ if [ -n "$out" ]; then
 	echo "FAIL: mandoc -Tlint found problems in:$pages"
 	exit 1
 fi
+# A quoting macro after another on one line nests inside it
+# (.Pq Ql a , Ql b gives `a, `b''), which -Tlint lets by: no quote
+# may open inside an open one in the text as printed.
+nested=
+for f in $pages; do
+	q=$(mandoc -Tascii "$f" | col -b | tr '\n' ' ' |
+	    grep -oE "\`[^\`']*\`")
+	[ -z "$q" ] || nested="$nested
+$f: $q"
+done
+if [ -n "$nested" ]; then
+	echo "$nested"
+	echo "FAIL: a quote opens inside another (split the macros over lines)"
+	exit 1
+fi
 echo "PASS: mandoc -Tlint clean:$pages"
 exit 0
