@@ -323,6 +323,9 @@ status_divert(struct evbuffer *b, const struct daemon_info *info, int json)
 			evbuffer_add_printf(b, "queue %-10uWARNING: no packet for "
 			    "%" PRIu64 " s while the interfaces carried %" PRIu64
 			    " packets\n", info->queue + i, age, q->idle_pkts);
+		else if (q->rx == 0)	/* rx_ms is the start */
+			evbuffer_add_printf(b, "queue %-10uno packet yet, "
+			    "started %" PRIu64 " s ago\n", info->queue + i, age);
 		else
 			evbuffer_add_printf(b, "queue %-10u%" PRIu64 " packets, "
 			    "the last %" PRIu64 " s ago\n", info->queue + i, q->rx,

@@ -434,6 +434,19 @@ test_status_divert(void **state)
 	    "\"packets\":9,\"idle_s\":0,\"warning\":false},{\"queue\":11,"
 	    "\"packets\":0,\"idle_s\":61,\"warning\":true}]}\n"));
 	free(s);
+	qwatch_free(w);
+
+	/* no packet yet, 61 s after the start, the warning not due */
+	assert_non_null(w = qwatch_new(NW, 600000, 90000000));
+	rx[0] = rx[1] = 0;
+	qwatch_update(w, rx, 100, 90061000, ev);
+	info.qwatch = w;
+	status_print(b, &info, &st, 0);
+	s = text_of(b);
+	assert_non_null(strstr(s, "\nqueue 10        no packet yet, started "
+	    "61 s ago\n"));
+	assert_null(strstr(s, "the last"));
+	free(s);
 	info.qwatch = NULL;
 	info.divert = DIVERT_NONE;
 	qwatch_free(w);
