@@ -192,15 +192,17 @@ lib_must_start "nfqspid starts again"
 check "the next start: one jump, not two" [ "$(jumps iptables-legacy FORWARD nfqspid-forward)" = 1 ]
 check "the next start: filtering again" conn4 5001
 lib_stop_daemon
-# what an operator does to open a stopped fail-closed firewall
-for cmd in iptables-legacy ip6tables-legacy; do
-	for h in input output forward; do
-		in_d "$cmd" -w 5 -D "${h^^}" -j "nfqspid-$h"
-		in_d "$cmd" -w 5 -F "nfqspid-$h"
-		in_d "$cmd" -w 5 -X "nfqspid-$h"
-	done
-done 2>/dev/null
+# what an operator does to open a stopped fail-closed firewall: the
+# lines of nfqspid(8) for divert = iptables, as printed
+sed -n '/^To open a stopped/,/^\.Ed/p' "$top_srcdir/man/nfqspid.8" |
+    sed -n '/^\.Bd/,/^done /p' | sed '1d' >"$T_TMP/open.sh"
+check "nfqspid(8) has the lines that open it ($(wc -l <"$T_TMP/open.sh"))" \
+    grep -q iptables-legacy "$T_TMP/open.sh"
+# (without -w, as an operator types them: a lock of our own, so that a
+# test beside this one holding the system's cannot fail them)
+XTABLES_LOCKFILE=$T_TMP/xtables.lock in_d bash "$T_TMP/open.sh" 2>/dev/null
 check "fail_open = no: removed by hand as nfqspid(8) says" removed iptables-legacy
+check "... and IPv6" removed ip6tables-legacy
 
 # ---- 3. divert = iptables-nft --------------------------------------------------
 divert_config divert=iptables-nft fail_open=yes
