@@ -27,6 +27,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -825,6 +826,7 @@ sec_daemon(struct cfgctx *x, const struct scan_sec *s, struct config *c)
 		case DK_USER:
 			if (val_user(x, s, v, c->user, sizeof(c->user)) == -1)
 				return (-1);
+			c->user_line = x->line;
 			break;
 		case DK_PIDFILE:
 			if (val_path(x, s, k->name, v, c->pidfile,
@@ -1619,6 +1621,27 @@ struct config *
 config_reload(const char *path, char *err, size_t errlen)
 {
 	return (config_read(path, 1, err, errlen));
+}
+
+/*
+ * A user that does not exist passed nfqspid -n, and the start then
+ * failed after binding its queues, at the switch: say so first.
+ */
+int
+config_user_check(const struct config *c, char *err, size_t errlen)
+{
+	struct passwd	*pw;
+
+	if (c->user[0] == '\0')
+		return (0);
+	errno = 0;
+	if ((pw = getpwnam(c->user)) != NULL)
+		return (0);
+	snprintf(err, errlen, "%s: [daemon] user: \"%s\" is not a user of "
+	    "this system%s%s (line %u)", c->path, c->user,
+	    errno != 0 ? ": " : "", errno != 0 ? strerror(errno) : "",
+	    c->user_line);
+	return (-1);
 }
 
 void

@@ -72,6 +72,7 @@ struct config {
 					   overflow the kernel let pass */
 	uint32_t	 queue_maxlen;
 	char		 user[64];	/* "": stay root */
+	uint32_t	 user_line;	/* of user, for config_user_check() */
 	char		 pidfile[CONFIG_PATHLEN];
 	char		 control[CONFIG_PATHLEN];
 	char		 http[64];	/* "": off */
@@ -133,6 +134,11 @@ struct config	*config_reload(const char *path, char *err, size_t errlen);
    hash of old's rule names.  0, or -1 and errno (then it stays NULL). */
 int		 config_map_rules(struct config *c, const struct config *old);
 void		 config_free(struct config *c);
+/* [daemon] user is a user of this system: 0, or -1 with the error in
+   err, as config_load() words them.  For nfqspid -n and a start, not
+   --replay, which may read a policy made for another machine. */
+int		 config_user_check(const struct config *c, char *err,
+		    size_t errlen);
 
 /*
  * config_sync.c: [sync] for config.c.  config_sync_key() takes one key:

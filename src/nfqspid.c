@@ -898,8 +898,10 @@ main(int argc, char *argv[])
 	if (check || replay != NULL) {
 		/* offline: stderr only, nothing to syslog */
 		if ((d.cfg = config_load(d.cfgpath, err, sizeof(err))) ==
-		    NULL) {
+		    NULL || (check &&
+		    config_user_check(d.cfg, err, sizeof(err)) == -1)) {
 			fprintf(stderr, "%s\n", err);
+			config_free(d.cfg);
 			return (2);
 		}
 		if (check) {
@@ -913,8 +915,10 @@ main(int argc, char *argv[])
 	}
 
 	log_init(1, debug, LOG_DAEMON);
-	if ((d.cfg = config_load(d.cfgpath, err, sizeof(err))) == NULL) {
+	if ((d.cfg = config_load(d.cfgpath, err, sizeof(err))) == NULL ||
+	    config_user_check(d.cfg, err, sizeof(err)) == -1) {
 		log_warnx("%s", err);
+		config_free(d.cfg);
 		log_close();
 		return (2);
 	}

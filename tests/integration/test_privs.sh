@@ -114,6 +114,15 @@ wait_listen "$NS_S" tcp 5102 || fail "the servers listen"
 privs_config ''
 check "nfqspid -n accepts the configuration with user = $U" \
     "$NFQSPID" -n -c "$T_CONF"
+# a user this system lacks: -n says so (the start failed only at the
+# switch, after binding its queues, where -n had said OK)
+sed "s/^user = $U\$/user = $U-none/" "$T_CONF" >"$T_TMP/nouser.ini"
+out=$("$NFQSPID" -n -c "$T_TMP/nouser.ini" 2>&1)
+rc=$?
+check "nfqspid -n with a user that does not exist: status 2 (got $rc: $out)" \
+    test "$rc" -eq 2
+check "... naming the key and its line" \
+    grep -Eq "\[daemon\] user: \"$U-none\" is not a user of this system \(line [0-9]+\)$" <<<"$out"
 lib_must_start "nfqspid starts with user = $U" "$@"
 # the workers and the watchdog exist once the socket is open; give the
 # start-up a moment to finish anyway

@@ -1547,6 +1547,30 @@ test_sync_section(void **state)
  * all, must not refuse the rules.  A start and nfqspid -n (config_load)
  * still read it and say what is wrong, at the line of key =.
  */
+/* nfqspid -n and the start: [daemon] user must exist here. */
+static void
+test_user_check(void **state)
+{
+	struct config	*c;
+	char		 err[512], want[600];
+
+	(void)state;
+	c = load_ok("[daemon]\nqueue = 1\n");
+	assert_int_equal(config_user_check(c, err, sizeof(err)), 0);
+	config_free(c);
+	c = load_ok("[daemon]\nuser = root\n");
+	assert_int_equal(config_user_check(c, err, sizeof(err)), 0);
+	config_free(c);
+	/* loads (--replay may read another machine's policy), but fails
+	   the check, naming file, section, key and line */
+	c = load_ok("[daemon]\nqueue = 1\nuser = nfqspi-no-such\n");
+	assert_int_equal(config_user_check(c, err, sizeof(err)), -1);
+	snprintf(want, sizeof(want), "%s: [daemon] user: \"nfqspi-no-such\" "
+	    "is not a user of this system (line 3)", inipath);
+	assert_string_equal(err, want);
+	config_free(c);
+}
+
 static struct config *
 reload_ok(const char *text)
 {
@@ -1647,6 +1671,7 @@ main(void)
 		cmocka_unit_test(test_norule_states),
 		cmocka_unit_test(test_language),
 		cmocka_unit_test(test_quirks),
+		cmocka_unit_test(test_user_check),
 		cmocka_unit_test(test_shipped),
 		cmocka_unit_test(test_addr_files),
 		cmocka_unit_test(test_addr_file_10000),
