@@ -318,13 +318,13 @@ kill -HUP "$T_DPID"
 check "SIGHUP: monitor mode is loaded" log_has "reloaded .*mode monitor"
 check "monitor: a connection the policy forbids works" \
     quiet in_c sh -c "echo monitored | timeout 10 nc -N -w 3 $S4 5006"
-check "monitor: the audit says what enforce mode would have done" \
-    log_has "action=drop state=NEW rule=- proto=tcp src=$C4 sport=[0-9]+ dst=$S4 dport=5006 .* monitor=yes"
+check "monitor: the audit says what enforce mode would have done, monitor=yes last" \
+    log_has "action=drop state=NEW rule=- proto=tcp src=$C4 sport=[0-9]+ dst=$S4 dport=5006 .* mark=0x[0-9a-f]+ monitor=yes\$"
 out=$(in_c "$PY" "$T_TMP/connect.py" tcp "$S4" 6001 3)
 check "monitor: a reject rule lets the connection through ($out)" \
     grep -q '^ok' <<<"$out"
 check "monitor: audited as action=reject monitor=yes" \
-    log_has "action=reject state=NEW rule=reject-tcp .*dport=6001 .* monitor=yes"
+    log_has "action=reject state=NEW rule=reject-tcp .*dport=6001 .* monitor=yes\$"
 
 # ---- health and shutdown -----------------------------------------------------------------------
 lib_finish
