@@ -294,7 +294,8 @@ ctl_send_request(const char *path, const uint8_t *buf, size_t n)
 			fprintf(stderr, "%s: cannot connect to %s: %s%s\n",
 			    progname, path, strerror(errno), errno == ENOENT ||
 			    errno == ECONNREFUSED ? " (is nfqspid running?)" :
-			    "");
+			    errno == EACCES ? " (root and the socket's group "
+			    "may use it)" : "");
 			return (-1);
 		}
 		if (send_all(fd, buf, n) == 0)

@@ -149,6 +149,8 @@ out=$(as nobody status 2>&1)
 rc=$?
 check "nobody (not in group $U) cannot connect: exit 1 (got $rc: $out)" \
     test "$rc" -eq 1
+check "... and is told who may" \
+    grep -q "Permission denied (root and the socket's group may use it)" <<<"$out"
 check "root may read: status" quiet lib_ctl status
 
 # An operator's mistake: the socket made world-writable.  The peer
