@@ -451,7 +451,10 @@ main(int argc, char *argv[])
 
  readerr:
 	fflush(stdout);
-	if (errno == 0)
+	if (errno == 0 && forever)	/* events: it answered */
+		fprintf(stderr, "%s: the daemon closed the connection (it "
+		    "stopped or restarted)\n", progname);
+	else if (errno == 0)
 		fprintf(stderr, "%s: the daemon closed the connection before "
 		    "answering\n", progname);
 	else if (errno == ETIMEDOUT)

@@ -559,6 +559,13 @@ check "a 17th client takes the oldest stalled one's slot, the rest go at the dea
 [ "$rc" -eq 0 ] || cat "$T_TMP/crowd.out"
 
 # ---- health -------------------------------------------------------------------------
+"$NFQSPICTL" -s "$T_CTL" events >/dev/null 2>"$T_TMP/events-stop.err" &
+evspid=$!
+sleep 0.5
 lib_finish
 check "the control socket is removed at exit" test ! -e "$T_CTL"
+wait "$evspid"
+rc=$?
+check "events ends with the daemon: exit 1, saying it stopped (got $rc: $(cat "$T_TMP/events-stop.err"))" \
+    test "$rc" -eq 1 -a -n "$(grep 'closed the connection (it stopped or restarted)' "$T_TMP/events-stop.err")"
 lib_summary
