@@ -25,8 +25,9 @@ PKGS=(
 	# the status page's tests: curl, and headless Chromium; its lint
 	curl chromium nodejs tidy
 	# the page's basic authentication test: a crypt(3) hash; a control
-	# client slowed down on purpose (test_frontdoor.sh)
-	openssl strace
+	# client slowed down on purpose (test_frontdoor.sh); nfqspictl(8)'s
+	# jq examples, run as printed (test_ctl.sh)
+	openssl strace jq
 	# the engine's tests (iperf3 load) and netbench.sh (wrk, nginx)
 	iperf3 wrk nginx-light passwd
 	# the Debian package and its test (tests/deb/test_deb.sh), the unit's
