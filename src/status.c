@@ -298,11 +298,13 @@ status_divert(struct evbuffer *b, const struct daemon_info *info, int json)
 	unsigned		 i;
 	int			 intact = info->divert_intact;
 
+	/* with divert = none there is nothing to keep: neither true nor
+	 * false, which a monitor would take for an alarm */
 	if (json)
 		evbuffer_add_printf(b, ",\"divert\":{\"mode\":\"%s\","
 		    "\"intact\":%s,\"restored\":%" PRIu64 "},\"queues\":[",
-		    divert_mode_name(mode), intact ? "true" : "false",
-		    restored);
+		    divert_mode_name(mode), mode == DIVERT_NONE ? "null" :
+		    intact ? "true" : "false", restored);
 	else if (mode != DIVERT_NONE)
 		evbuffer_add_printf(b, "%-16s%s, %s, restored %" PRIu64
 		    " time%s\n", "divert", divert_mode_name(mode),

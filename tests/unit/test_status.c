@@ -405,6 +405,11 @@ test_status_divert(void **state)
 	assert_non_null(strstr(s, "\ndivert          none\n"));
 	assert_null(strstr(s, "queue 10"));
 	free(s);
+	status_print(b, &info, &st, 1);
+	s = text_of(b);
+	assert_non_null(strstr(s, ",\"divert\":{\"mode\":\"none\","
+	    "\"intact\":null,\"restored\":0}"));
+	free(s);
 
 	/* queue 10 had packets, queue 11 none while 500 crossed */
 	assert_non_null(w = qwatch_new(NW, 60000, 90000000));
