@@ -282,9 +282,10 @@ static void
 worker_sweep_done(struct worker *w)
 {
 	if (w->rl.ended > 0)
-		log_info("worker %u: %zu connections the new rules refuse %s",
-		    w->id, w->rl.ended, w->rl.cfg->mode == MODE_MONITOR ?
-		    "would have ended" : "ended");
+		log_info("worker %u: %zu connection%s the new rules refuse "
+		    "%s", w->id, w->rl.ended, w->rl.ended == 1 ? "" : "s",
+		    w->rl.cfg->mode == MODE_MONITOR ? "would have ended" :
+		    "ended");
 }
 
 /*
