@@ -60,7 +60,8 @@ static void (*const sync_calls[SYNCLINK_NCALLS])(struct worker *, void *) = {
 	[SYNCLINK_SWEEP] = worker_sync_sweep,
 	[SYNCLINK_GRACE] = worker_sync_grace,
 	[SYNCLINK_AWAY] = worker_sync_away,
-	[SYNCLINK_HOME] = worker_sync_home
+	[SYNCLINK_HOME] = worker_sync_home,
+	[SYNCLINK_FENCE] = worker_sync_fence
 };
 
 static int

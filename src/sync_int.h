@@ -61,5 +61,6 @@ void	 worker_sync_resync_end(struct worker *, void *unused);
 void	 worker_sync_sweep(struct worker *, void *sweep);
 void	 worker_sync_away(struct worker *, void *slice);
 void	 worker_sync_home(struct worker *, void *batch);
+void	 worker_sync_fence(struct worker *, void *unused);
 
 #endif /* NFQSPI_SYNC_INT_H */

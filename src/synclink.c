@@ -243,6 +243,30 @@ synclink_bulk_begin(struct synclink *l)
 	l->ops->note(l->arg, SYNCLINK_BULK, 0);
 }
 
+static void	 synclink_drain(struct synclink *);
+
+/*
+ * The walk is done.  A connection handed between workers while it went
+ * may be in neither slice; its giver or taker then queued it as a
+ * change (worker_sync_hand_off()), perhaps after this pump's drain, and
+ * a change that reached the peer after BULK_END would find it swept
+ * there.  So the workers first see the bulk over (the fence: a
+ * hand-over that saw it going has queued its change by the time the
+ * worker's call runs), then their rings drain ahead of BULK_END.
+ */
+static void
+synclink_bulk_end(struct synclink *l)
+{
+	unsigned	 i;
+
+	__atomic_store_n(&l->bulking, 0, __ATOMIC_SEQ_CST);
+	for (i = 0; i < l->nworkers; i++)
+		(void)l->ops->call(l->arg, i, SYNCLINK_FENCE, NULL);
+	synclink_drain(l);
+	synclink_mark(l, SYNC_T_BULK_END);
+	l->tx.active = 0;
+}
+
 /*
  * The next slices of the bulk, as far as the peer's window lets them: a
  * slice never makes more messages than the window has room for (less
@@ -261,9 +285,7 @@ synclink_bulk_step(struct synclink *l)
 	while (l->tx.active && (win = sync_seq_window(l->seq)) > 2) {
 		max = (win - 2) * (per > 0 ? per : 1);
 		if (l->tx.wi >= l->nworkers) {
-			synclink_mark(l, SYNC_T_BULK_END);
-			l->tx.active = 0;
-			__atomic_store_n(&l->bulking, 0, __ATOMIC_RELEASE);
+			synclink_bulk_end(l);
 			return;
 		}
 		memset(&sl, 0, sizeof(sl));

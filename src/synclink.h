@@ -102,6 +102,8 @@ enum synclink_call {
 				   at) */
 	SYNCLINK_HOME,		/* struct sync_batch: those of them home
 				   to it, over the copy it holds */
+	SYNCLINK_FENCE,		/* NULL: nothing; returns once the worker
+				   finished what it was doing */
 	SYNCLINK_NCALLS
 };
 

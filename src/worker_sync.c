@@ -502,6 +502,13 @@ worker_sync_home(struct worker *w, void *arg)
 	w->importing = w->moving = 0;
 }
 
+/* Nothing: what the worker was doing (a hand-over that saw a bulk
+   going, and queued its change) is done once this runs. */
+void
+worker_sync_fence(struct worker *w, void *arg)
+{
+}
+
 void
 worker_sync_resync(struct worker *w, void *arg)
 {

@@ -323,6 +323,10 @@ op_call(void *arg, unsigned wi, int what, void *data)
 		break;
 	case SYNCLINK_GRACE:
 		break;
+	case SYNCLINK_FENCE:
+		/* the bulk's end: the workers see it over first */
+		CHECK(!synclink_bulking(&n->lk));
+		break;
 	default:
 		CHECK(!"a call the worker does not know");
 	}

@@ -19,6 +19,13 @@
 # waiting slots hold, and none may be judged without its connection
 # (INVALID, adopt_missed).
 #
+# The first burst also meets the new master's whole table going out to
+# the old one, just made backup, which asked for it while the new master
+# was held: the burst's connections move between the new master's
+# workers while the bulk walks them, and the old master's sweep at the
+# bulk's end must find every one of them (swept 0).  The second burst
+# waits for the bulk, so that its checks are the adoptions' alone.
+#
 # TCP goes by --queue-balance, whose hash the kernel seeds at random; each
 # UDP flow and each burst connection goes to the worker that is not its
 # home (synchome prints it), so that adoption is certain, not left to
@@ -320,17 +327,22 @@ sleep 0.2	# the windows of the last round trip, one flush later
 # ---- failover --------------------------------------------------------------
 check "sync role master on the backup" bctl sync role master
 check "FORWARD moves to the backup's queues $Q2:$Q3" divert "$Q2"
-check "sync role backup on the old master" lib_ctl sync role backup
-# burst PID SENT GO: the burst sent (the client's file SENT) while PID
-# is held
+# burst PID SENT GO [CMD...]: the burst sent (the client's file SENT)
+# while PID is held, and CMD run then
 burst()
 {
-	kill -STOP "$1" || return 1
-	touch "$T_TMP/$3"
-	wait_for 100 test -e "$T_TMP/$2"
-	local rc=$?
+	local pid=$1 sent=$2 go=$3 rc
+
+	shift 3
+	kill -STOP "$pid" || return 1
+	rc=0
+	if [ $# -gt 0 ]; then
+		"$@" || rc=$?
+	fi
+	touch "$T_TMP/$go"
+	wait_for 100 test -e "$T_TMP/$sent" || rc=$?
 	sleep 0.05	# its last segments reach the queues
-	kill -CONT "$1"
+	kill -CONT "$pid"
 	return "$rc"
 }
 # bulked CTL N: that node has had the peer's table N times, the last whole
@@ -339,14 +351,18 @@ bulked()
 	[ "$(lib_jsync "$1" bulk_in.count)" -ge "$2" ] &&
 	    [ "$(lib_jsync "$1" bulk_in.state)" = '"done"' ]
 }
-# The burst comes once the node made backup has the table: a burst while
-# the bulk goes out is the bulk's matter, not the adoptions'.
-check "the old master, made backup, has the new master's table" \
-    eventually 100 'bulked "$T_CTL" 1'
-check "the burst is sent while the new master is held" \
-    burst "$B_PID" sent go
+# The old master asks for the table while the new master is held: the
+# new master reads the request and the burst at once.
+check "the burst is sent while the new master is held, and the old master made backup" \
+    burst "$B_PID" sent go lib_ctl sync role backup
 check "every connection carries data both ways through the new master" \
     wait_for $((150 * T_SLOW)) rounds after
+check "the old master, made backup, has the new master's table" \
+    eventually 100 'bulked "$T_CTL" 1'
+# records the bulk carried: the table's, and the changes that came
+# while it went
+check "... which went out while the burst's connections moved (its changes came with it)" \
+    test "$(lib_jsync "$T_CTL" bulk_in.records)" -ge $((2 * N + M + M / 4))
 check "the new master took no INVALID packet" test "$(bstat invalid)" -eq 0
 check "it dropped none" test "$(bstat dropped)" -eq 0
 check "each UDP flow and burst connection, sent off its home worker, was adopted" \
@@ -357,12 +373,14 @@ check "each connection is held once: TCP" \
     test "$(held "$B_CTL" tcp 5020)" -eq "$N"
 check "... UDP" test "$(held "$B_CTL" udp 5053)" -eq "$N"
 check "... the burst's" test "$(held "$B_CTL" tcp 5021)" -eq "$M"
-echo "adopted $(bstat adopted) of $((2 * N + M)) connections"
+echo "adopted $(bstat adopted) of $((2 * N + M)) connections; the old" \
+    "master's bulk in: $(lib_jsync "$T_CTL" bulk_in.records) records," \
+    "swept $(lib_jsync "$T_CTL" swept)"
 
 # ---- back: the old master's copies went home ------------------------------
 check "the old master, made backup, moved its UDP flows (and some TCP) home" \
     eventually 50 '[ "$(moved "$T_LOG")" -ge "$N" ]'
-check "... which found no copy of ours left behind to sweep" \
+check "... which found no copy of ours left behind to sweep, nor swept any of the burst" \
     test "$(lib_jsync "$T_CTL" swept)" -eq 0
 check "... each connection held once there: TCP" \
     test "$(held "$T_CTL" tcp 5020)" -eq "$N"
@@ -390,6 +408,8 @@ check "... UDP" test "$(held "$T_CTL" udp 5053)" -eq "$N"
 check "... the burst's" test "$(held "$T_CTL" tcp 5021)" -eq "$M"
 check "the other, made backup, moved its adopted flows home" \
     eventually 50 '[ "$(moved "$B_LOG")" -ge "$N" ]'
+check "... and its sweep found none left behind" \
+    test "$(lib_jsync "$B_CTL" swept)" -eq 0
 check "no sanitizer report in the backup's log" \
     not grep -Eq 'runtime error|AddressSanitizer|LeakSanitizer' "$B_LOG"
 kill -TERM "$B_PID" 2>/dev/null

@@ -6,8 +6,8 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
  * Each node is a struct sync over one worker (or two) with a real table
- * and limit table; worker_call() runs the function at once and the
- * clock is ours.  sendto() is wrapped (-Wl,--wrap=sendto): what a node sends is
+ * and limit table; worker_call() runs the function at once (after a
+ * test's hand-over, if one waits for it) and the clock is ours.  sendto() is wrapped (-Wl,--wrap=sendto): what a node sends is
  * kept, and handed to the other node's sync_datagram() as if it came
  * from the first node's address, or lost, changed or sent twice.
  */
@@ -43,9 +43,20 @@ spi_now_ms(void)
 	return (now);
 }
 
+/* Once, just before a bulk's slice of worker 1 past its first: what
+   that worker's thread did between two calls of the walk. */
+static void	(*between)(void);
+
 int
 worker_call(struct worker *w, void (*fn)(struct worker *, void *), void *arg)
 {
+	void		(*b)(void) = between;
+
+	if (b != NULL && w->id == 1 && fn == worker_sync_slice &&
+	    ((struct sync_slice *)arg)->cursor != 0) {
+		between = NULL;
+		b();
+	}
 	fn(w, arg);
 	return (0);
 }
@@ -942,6 +953,69 @@ test_bulk_moved_after(void **state)
 	bulk_moved(1, 2);
 }
 
+/*
+ * A sends B its whole table again; worker 0 holds 10 connections,
+ * worker 1 300 and then 3000, walked last, two slices in one flush.
+ * Between them, 3000 goes from worker 1 to worker 0, walked already:
+ * it is in neither slice, and the hand-over's changes, queued after
+ * this flush's drain, must still reach B before BULK_END, whose sweep
+ * would end it.
+ */
+static struct sync_rec	 moved_rec;
+
+static void
+hand_over(void)
+{
+	struct ct_snap	 s = conn(3000, 0);
+
+	assert_int_equal(worker_sync_give(A.all[1], &s.k, &moved_rec), 1);
+	worker_sync_adopt(A.all[0], &moved_rec);
+}
+
+static void
+test_bulk_moved_walking(void **state)
+{
+	struct dgram	 d;
+	uint64_t	 bulks;
+	unsigned	 i;
+
+	(void)state;
+	node_free(&A);
+	node_free(&B);
+	nworkers = 2;
+	node_init(&A, SYNC_ROLE_MASTER, "10.0.9.1", "10.0.9.2", 0, 8192);
+	nworkers = 1;
+	node_init(&B, SYNC_ROLE_BACKUP, "10.0.9.2", "10.0.9.1", 1, 8192);
+	for (i = 0; i < 10; i++)
+		open_in(0, i, 0);
+	for (i = 10; i < 310; i++)
+		open_in(1, i, 0);
+	open_in(1, 3000, 0);
+	sync_alive(B.s, now);
+	deliver(-1);
+	assert_int_equal(B.s->lk.ready, 1);
+	assert_int_equal(ct_count(B.w->ct), 311);
+	bulks = B.s->lk.st.bulks_received;
+
+	sync_resync(B.s);
+	sync_command(B.s, now);		/* BULK_REQ */
+	assert_int_equal(nwire, 1);
+	d = wire[0];
+	nwire = 0;
+	sync_datagram(A.s, d.buf, d.len, &B.addr, now);
+	between = hand_over;
+	sync_pump(A.s, now);		/* the whole bulk */
+	assert_null(between);
+	assert_int_equal(A.s->lk.tx.active, 0);
+	assert_int_equal(A.s->lk.tx.records, 310);
+	assert_int_equal(A.all[0]->st.adopted, 1);
+	deliver(-1);
+	assert_int_equal(B.s->lk.st.bulks_received, bulks + 1);
+	assert_int_equal(B.s->lk.st.swept, 0);
+	assert_non_null(find(&B, 3000));
+	assert_int_equal(ct_count(B.w->ct), 311);
+}
+
 int
 main(void)
 {
@@ -969,6 +1043,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_bulk_moved_late, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_bulk_moved_after, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_bulk_moved_walking, setup,
 		    teardown),
 	};
 

@@ -42,6 +42,7 @@ struct fake {
 	uint16_t	 port[MAXSENT];
 	uint32_t	 packets[MAXSENT];
 	unsigned	 nrec;
+	unsigned	 end_rec;	/* nrec when BULK_END went */
 	/* what it asked of the workers */
 	unsigned	 calls[2][SYNCLINK_NCALLS];
 	int		 call_fail[SYNCLINK_NCALLS];
@@ -54,6 +55,10 @@ struct fake {
 	size_t		 homed_in[2];	/* records SYNCLINK_HOME took */
 	uint16_t	 away_port;	/* the next SYNCLINK_AWAY gives */
 	int		 away_first;	/* the last APPLY came after one */
+	uint16_t	 slice_port;	/* worker 1 queues it as it is
+					   walked (a hand-over) */
+	uint16_t	 fence_port;	/* ... or as it sees the walk end */
+	unsigned	 fenced_bulking; /* fences while the bulk was out */
 	/* what it refused and said */
 	unsigned	 refused;
 	char		 why[32];
@@ -76,6 +81,8 @@ fake_send(void *arg, const void *buf, size_t len)
 	assert_true(h.type < SYNC_T_MAX);
 	F.sent[h.type]++;
 	F.nsent++;
+	if (h.type == SYNC_T_BULK_END)
+		F.end_rec = F.nrec;
 	if (h.type == SYNC_T_UPDATE) {
 		struct sync_iter it;
 		struct sync_rec	 r;
@@ -88,6 +95,8 @@ fake_send(void *arg, const void *buf, size_t len)
 	}
 	return (F.send_fail ? -1 : 0);
 }
+
+static void	 queue_in(unsigned, uint16_t, uint32_t);
 
 static int
 fake_call(void *arg, unsigned wi, int what, void *data)
@@ -117,6 +126,17 @@ fake_call(void *arg, unsigned wi, int what, void *data)
 		    sl->cursor);
 		sl->rec[0].s.tclass = CT_TO_UDP;
 		sl->cursor = wi == 0 && sl->cursor == 0 ? 7 : 0;
+		if (wi == 1 && F.slice_port != 0) {
+			queue_in(1, F.slice_port, 1);
+			F.slice_port = 0;
+		}
+		break;
+	case SYNCLINK_FENCE:
+		F.fenced_bulking += (unsigned)synclink_bulking(&L);
+		if (wi == 1 && F.fence_port != 0) {
+			queue_in(1, F.fence_port, 1);
+			F.fence_port = 0;
+		}
 		break;
 	case SYNCLINK_APPLY:
 		/* after the move home, if one was due */
@@ -395,6 +415,32 @@ test_slice_stopping(void **state)
 	assert_int_equal(synclink_bulking(&L), 0);
 }
 
+/* What a worker queued while the bulk walked it (a hand-over that saw
+   it going), even as the walk ended, goes before BULK_END: the workers
+   see the bulk over (a fence, one call each), then their rings drain,
+   or the peer's sweep would end such a connection. */
+static void
+test_bulk_fence(void **state)
+{
+	(void)state;
+	link_init(SYNC_ROLE_MASTER);
+	F.slice_port = 41;
+	F.fence_port = 42;
+	control_from_peer(SYNC_T_BULK_REQ);
+	synclink_pump(&L, now);
+	assert_int_equal(F.sent[SYNC_T_BULK_END], 1);
+	assert_int_equal(L.tx.active, 0);
+	assert_int_equal(F.calls[0][SYNCLINK_FENCE], 1);
+	assert_int_equal(F.calls[1][SYNCLINK_FENCE], 1);
+	assert_int_equal(F.fenced_bulking, 0);
+	/* the three slices' records and both changes */
+	assert_int_equal(F.nrec, 5);
+	assert_int_equal(F.end_rec, 5);
+	assert_int_equal(F.port[3], 41);
+	assert_int_equal(F.port[4], 42);
+	assert_int_equal(synclink_room(&L, 1), 8);
+}
+
 /* What cannot be sent is counted, and nothing else changes. */
 static void
 test_send_errors(void **state)
@@ -658,6 +704,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_moved_order, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_slice_stopping, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_bulk_fence, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_send_errors, setup,
 		    teardown),
