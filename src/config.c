@@ -93,29 +93,57 @@ struct cfgctx {
 	struct services	*svc;		/* read at the first port name */
 	int		 reload;	/* config_reload(): what a reload
 					   applies only */
+	struct config	*c;		/* being built: its warnings */
 };
 
 static void	 cfg_err(struct cfgctx *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
+static void	 cfg_warn(struct cfgctx *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
+
+/* "path: what (line N)", as much as fits in buf */
+static void
+cfg_vfmt(const struct cfgctx *x, char *buf, size_t len, const char *fmt,
+    va_list ap)
+{
+	int		 n;
+
+	n = snprintf(buf, len, "%s: ", x->path);
+	if (n < 0 || (size_t)n >= len)
+		return;
+	vsnprintf(buf + n, len - (size_t)n, fmt, ap);
+	n = (int)strlen(buf);
+	if (x->line > 0 && (size_t)n < len)
+		snprintf(buf + n, len - (size_t)n, " (line %d)", x->line);
+}
 
 static void
 cfg_err(struct cfgctx *x, const char *fmt, ...)
 {
 	va_list		 ap;
-	int		 n;
 
 	if (x->err == NULL || x->errlen == 0)
 		return;
-	n = snprintf(x->err, x->errlen, "%s: ", x->path);
-	if (n < 0 || (size_t)n >= x->errlen)
-		return;
 	va_start(ap, fmt);
-	vsnprintf(x->err + n, x->errlen - (size_t)n, fmt, ap);
+	cfg_vfmt(x, x->err, x->errlen, fmt, ap);
 	va_end(ap);
-	n = (int)strlen(x->err);
-	if (x->line > 0 && (size_t)n < x->errlen)
-		snprintf(x->err + n, x->errlen - (size_t)n, " (line %d)",
-		    x->line);
+}
+
+/* Kept in the config for its loader to show; past CONFIG_MAXWARN only
+   counted. */
+static void
+cfg_warn(struct cfgctx *x, const char *fmt, ...)
+{
+	struct config	*c = x->c;
+	va_list		 ap;
+
+	if (c->nwarn == CONFIG_MAXWARN) {
+		c->warn_more++;
+		return;
+	}
+	va_start(ap, fmt);
+	cfg_vfmt(x, c->warn[c->nwarn++], CONFIG_WARNLEN, fmt, ap);
+	va_end(ap);
 }
 
 /* ---- the line scanner -------------------------------------------------- */
@@ -1352,6 +1380,66 @@ rule_ports(struct cfgctx *x, const char *v, uint8_t proto,
 	return (rule_parse_ports_named(v, x->svc, proto, set, e, elen));
 }
 
+/* AF_INET or AF_INET6 when every address of set is of that family,
+   else 0 (any, both, or neither) */
+static int
+addrs_family(const struct rule_addrset *set)
+{
+	size_t		 n4, n6;
+
+	if (set == NULL)
+		return (0);
+	n4 = rule_addrset_count(set, AF_INET);
+	n6 = rule_addrset_count(set, AF_INET6);
+	if (n4 > 0 && n6 == 0)
+		return (AF_INET);
+	if (n6 > 0 && n4 == 0)
+		return (AF_INET6);
+	return (0);
+}
+
+static const char *
+family_name(int af)
+{
+	return (af == AF_INET ? "IPv4" : "IPv6");
+}
+
+/*
+ * A valid rule that no packet can match: addresses of one family with
+ * the other's ICMP, or src of one family and dst of the other.  Not an
+ * error (the file may be shared by hosts, or half-edited), but nfqspid
+ * -n and the log say so.  One warning per rule: one reason is enough.
+ */
+static void
+rule_family_warn(struct cfgctx *x, const struct scan_sec *s,
+    const struct rule *r, int src_line, int dst_line)
+{
+	int		 sf, df, pf = 0, other, line = x->line;
+	int		 src;
+
+	sf = addrs_family(r->src);
+	df = addrs_family(r->dst);
+	if (r->has_proto && r->proto == IPPROTO_ICMP)
+		pf = AF_INET;
+	else if (r->has_proto && r->proto == IPPROTO_ICMPV6)
+		pf = AF_INET6;
+	other = pf == AF_INET ? AF_INET6 : AF_INET;
+	if (pf != 0 && (sf == other || df == other)) {
+		src = sf == other;
+		x->line = src ? src_line : dst_line;
+		cfg_warn(x, "[%s] %s: only %s addresses, but proto = %s is "
+		    "%s's: the rule never matches", s->orig,
+		    src ? "src" : "dst", family_name(other),
+		    pf == AF_INET ? "icmp" : "icmpv6", family_name(pf));
+	} else if (sf != 0 && df != 0 && sf != df) {
+		x->line = dst_line;
+		cfg_warn(x, "[%s] dst: only %s addresses, but src has only "
+		    "%s ones: the rule never matches", s->orig,
+		    family_name(df), family_name(sf));
+	}
+	x->line = line;
+}
+
 static int
 sec_rule(struct cfgctx *x, const struct scan_sec *s, struct rule *r)
 {
@@ -1476,6 +1564,7 @@ sec_rule(struct cfgctx *x, const struct scan_sec *s, struct rule *r)
 		RULE_ERR(r->rate ? RK_RATE : RK_CONN_LIMIT);
 	}
 #undef RULE_ERR
+	rule_family_warn(x, s, r, lines[RK_SRC], lines[RK_DST]);
 	ret = 0;
  out:
 	return (ret);
@@ -1582,6 +1671,7 @@ config_read(const char *path, int reload, char *err, size_t errlen)
 	}
 	spi_strlcpy(c->path, path, sizeof(c->path));	/* checked on entry */
 	config_defaults(c);
+	x.c = c;
 	if (build(&x, c) == -1)
 		goto out;
 	x.line = 0;

@@ -27,6 +27,10 @@
 #define CONFIG_DEFAULT_PATH	"/etc/nfqspi.ini"
 #define CONFIG_PATHLEN		256
 #define CONFIG_IDLE_WARN	60	/* [daemon] idle_warn's default */
+/* warnings kept of one load (struct config's warn): the first few say
+   enough, and the count of the rest is kept */
+#define CONFIG_MAXWARN		8
+#define CONFIG_WARNLEN		512	/* a long path, a long name */
 
 /* [sync]: connection-state sync with an HA peer (sync.c) */
 enum sync_role {
@@ -116,6 +120,13 @@ struct config {
 	/* CT_STATE_BIT()s of the states no rule names, so that their
 	   packets skip the rules (config_load() sets it; 0: ask them) */
 	uint8_t		 norule_states;
+
+	/* Rules that are valid but can never match (an IPv6 address with
+	   proto = icmp, src all IPv4 and dst all IPv6, ...), worded as the
+	   errors are, for nfqspid -n and the log at a start or reload */
+	char		 warn[CONFIG_MAXWARN][CONFIG_WARNLEN];
+	size_t		 nwarn;
+	size_t		 warn_more;	/* not kept: there was no room */
 };
 
 /*

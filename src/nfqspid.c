@@ -354,6 +354,19 @@ reload_keep_start(struct config *cfg, const struct config *run)
 #undef KEEP_NUM
 #undef KEEP_STR
 
+/* What config_load() found valid but useless: once per load. */
+static void
+config_log_warnings(const struct config *cfg, const char *when)
+{
+	size_t		 i;
+
+	for (i = 0; i < cfg->nwarn; i++)
+		log_warnx("%swarning: %s", when, cfg->warn[i]);
+	if (cfg->warn_more > 0)
+		log_warnx("%swarning: %zu more like these", when,
+		    cfg->warn_more);
+}
+
 /*
  * SIGHUP and the control socket's reload: a new configuration, or the
  * old one stays.  The old one is freed once every worker has switched.
@@ -374,6 +387,7 @@ daemon_reload(void *arg, char *err, size_t errlen)
 	}
 	reload_keep_start(cfg, d->cfg);
 	log_setfacility(cfg->facility);
+	config_log_warnings(cfg, "reload: ");
 	/* which old rule each new one was: here, not in the workers */
 	if (config_map_rules(cfg, d->cfg) == -1)
 		log_warn("reload: rule counters");
@@ -860,6 +874,7 @@ main(int argc, char *argv[])
 	const char	*replay = NULL;
 	char		 err[ERRLEN], abspath[CONFIG_PATHLEN];
 	int		 ch, debug = 0, foreground = 0, check = 0, status;
+	size_t		 i;
 
 	memset(&d, 0, sizeof(d));
 	d.pidfd = -1;
@@ -905,6 +920,12 @@ main(int argc, char *argv[])
 			return (2);
 		}
 		if (check) {
+			for (i = 0; i < d.cfg->nwarn; i++)
+				fprintf(stderr, "nfqspid: warning: %s\n",
+				    d.cfg->warn[i]);
+			if (d.cfg->warn_more > 0)
+				fprintf(stderr, "nfqspid: warning: %zu more "
+				    "like these\n", d.cfg->warn_more);
 			fprintf(stderr, "configuration OK\n");
 			config_free(d.cfg);
 			return (0);
@@ -923,6 +944,7 @@ main(int argc, char *argv[])
 		return (2);
 	}
 	log_init(1, debug, d.cfg->facility);
+	config_log_warnings(d.cfg, "");
 	if (cfgpath_absolute(&d, abspath, sizeof(abspath)) == -1) {
 		log_warn("%s: the directory it is in", d.cfgpath);
 		config_free(d.cfg);

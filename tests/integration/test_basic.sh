@@ -57,8 +57,26 @@ icmp_type = echo-request
 action = accept
 EOF
 
-check "nfqspid -n accepts the test configuration" \
-    "$NFQSPID" -n -c "$T_CONF"
+nout=$("$NFQSPID" -n -c "$T_CONF" 2>&1)
+check "nfqspid -n accepts the test configuration, without a warning" \
+    test "$nout" = "configuration OK"
+# A valid rule no packet can match (an IPv6 dst with proto = icmp): a
+# warning naming it and its line, and still OK.
+{
+	cat "$T_CONF"
+	printf '\n[rule never]\nproto = icmp\ndst = fd00:%s:2::/64\n' "$T_NET"
+	echo "action = accept"
+} >"$T_TMP/never.ini"
+nline=$(($(wc -l <"$T_CONF") + 4))
+nout=$("$NFQSPID" -n -c "$T_TMP/never.ini" 2>&1)
+nrc=$?
+echo "  nfqspid -n: $nout (status $nrc)"
+nwant="nfqspid: warning: $T_TMP/never.ini: [rule never] dst: only IPv6"
+nwant+=" addresses, but proto = icmp is IPv4's: the rule never matches"
+nwant+=" (line $nline)"
+check "nfqspid -n warns of a rule that never matches, and exits 0" \
+    test "$nrc:$nout" = "0:$nwant
+configuration OK"
 lib_start "nfqspid starts, binds queue $T_QUEUE and opens its control socket" "$@"
 
 # Counters: what dut lets out marked, what the server sees arrive.
@@ -160,11 +178,18 @@ cat >>"$T_CONF" <<EOF
 proto = tcp
 dport = 5003
 action = accept
+
+[rule never6]
+proto = icmpv6
+src = 10.$T_NET.1.0/24
+action = accept
 EOF
 cp "$T_CONF" "$T_TMP/second.ini"
 kill -HUP "$T_DPID"
-check "SIGHUP: nfqspid loads the new file (6 rules)" \
-    log_has "reloaded .*rules 6"
+check "SIGHUP: nfqspid loads the new file (7 rules)" \
+    log_has "reloaded .*rules 7"
+check "SIGHUP: a rule that never matches is logged as a warning" \
+    log_has "reload: warning: .*\\[rule never6\\] src: only IPv4 addresses, but proto = icmpv6"
 check "after the reload, the new rule lets port 5003 connect" \
     quiet in_c timeout 10 nc -z -w 3 "$S4" 5003
 check "the reload kept the connection table" \

@@ -765,6 +765,105 @@ test_norule_states(void **state)
 	config_free(c);
 }
 
+/* The warnings of text: exactly want (NULL-ended, each "<path>: ..."). */
+static void
+check_warnings(const char *text, const char *const *want)
+{
+	struct config	*c;
+	char		 full[512];
+	size_t		 i;
+
+	c = load_ok(text);
+	for (i = 0; want[i] != NULL; i++) {
+		if (i >= c->nwarn)
+			fail_msg("%zu warnings, expected \"%s\"\n---\n%s---",
+			    c->nwarn, want[i], text);
+		snprintf(full, sizeof(full), "%s: %s", inipath, want[i]);
+		if (strcmp(c->warn[i], full) != 0)
+			fail_msg("warning\n  \"%s\"\nexpected\n  \"%s\"\n"
+			    "---\n%s---", c->warn[i], full, text);
+	}
+	if (c->nwarn != i)
+		fail_msg("%zu warnings, expected %zu; first \"%s\"\n---\n%s---",
+		    c->nwarn, i, c->warn[0], text);
+	assert_int_equal(c->warn_more, 0);
+	config_free(c);
+}
+
+/* Valid rules that can never match: loaded, with a warning each. */
+static void
+test_family_warnings(void **state)
+{
+	static const char *const none[] = { NULL };
+	char		 text[4096];
+	struct config	*c;
+	size_t		 n, i;
+	int		 len;
+
+	{
+		static const char *const w[] = {
+		    "[rule ping6] dst: only IPv6 addresses, but proto = icmp "
+		    "is IPv4's: the rule never matches (line 3)", NULL };
+		check_warnings("[rule ping6]\nproto = icmp\n"
+		    "dst = 2001:db8::/32\naction = accept\n", w);
+	}
+	{
+		static const char *const w[] = {
+		    "[rule r] src: only IPv6 addresses, but proto = icmp "
+		    "is IPv4's: the rule never matches (line 4)", NULL };
+		check_warnings("[rule ok]\naction = drop\n"
+		    "[rule r]\nsrc = fd00::1, 2001:db8::/32\nproto = 1\n"
+		    "action = accept\n", w);
+	}
+	{
+		static const char *const w[] = {
+		    "[rule r] src: only IPv4 addresses, but proto = icmpv6 "
+		    "is IPv6's: the rule never matches (line 2)", NULL };
+		check_warnings("[rule r]\nsrc = 10.0.0.0/8, !10.1.0.0/16\n"
+		    "proto = icmpv6\naction = accept\n", w);
+	}
+	{
+		static const char *const w[] = {
+		    "[rule r] dst: only IPv6 addresses, but src has only "
+		    "IPv4 ones: the rule never matches (line 3)", NULL };
+		check_warnings("[rule r]\nsrc = 192.0.2.1\ndst = ::1\n"
+		    "proto = tcp\ndport = 22\naction = accept\n", w);
+	}
+	{
+		static const char *const w[] = {
+		    "[rule r] dst: only IPv4 addresses, but src has only "
+		    "IPv6 ones: the rule never matches (line 4)", NULL };
+		check_warnings("[rule r]\naction = drop\nsrc = fd00::/8\n"
+		    "dst = 198.51.100.0/24\n", w);
+	}
+	/* a list with both families, or none given, can still match */
+	check_warnings("[rule r]\nproto = icmp\nsrc = 10.0.0.1, fd00::1\n"
+	    "dst = 10.0.0.2\naction = accept\n", none);
+	check_warnings("[rule r]\nsrc = 10.0.0.1, fd00::1\ndst = fd00::2\n"
+	    "action = accept\n", none);
+	check_warnings("[rule r]\nsrc = !10.0.0.0/8\nproto = icmpv6\n"
+	    "action = accept\n", none);
+	check_warnings("[rule r]\nproto = icmpv6\ndst = fd00::/8\n"
+	    "src =\naction = accept\n", none);
+	check_warnings("[rule r]\nproto = udp\nsrc = 10.0.0.1\n"
+	    "dst = 10.0.0.2\naction = accept\n", none);
+
+	/* bounded: the first CONFIG_MAXWARN kept, the rest counted */
+	for (n = i = 0; i < CONFIG_MAXWARN + 3; i++) {
+		len = snprintf(text + n, sizeof(text) - n, "[rule r%zu]\n"
+		    "proto = icmp\ndst = ::%zu\naction = accept\n", i, i + 1);
+		assert_true(len > 0 && (size_t)len < sizeof(text) - n);
+		n += (size_t)len;
+	}
+	c = load_ok(text);
+	assert_int_equal(c->nrules, CONFIG_MAXWARN + 3);
+	assert_int_equal(c->nwarn, CONFIG_MAXWARN);
+	assert_int_equal(c->warn_more, 3);
+	assert_non_null(strstr(c->warn[CONFIG_MAXWARN - 1],
+	    "[rule r7] dst: only IPv6"));
+	config_free(c);
+}
+
 /* issue 15: "in = !wan0" negates; port names come from /etc/services */
 static void
 test_language(void **state)
@@ -1154,6 +1253,8 @@ test_shipped_examples(void **state)
 	c = config_load(inipath, err, sizeof(err));
 	if (c == NULL)
 		fail_msg("uncommented %s: %s", path, err);
+	if (c->nwarn > 0)
+		fail_msg("uncommented %s: %s", path, c->warn[0]);
 	/* every rule key and every timeout has an example */
 	assert_true(uncommented >= 16 + CT_TO_MAX);
 	assert_true(c->nrules >= 5);
@@ -1193,6 +1294,9 @@ test_man_examples(void **state)
 			if (c == NULL)
 				fail_msg("example %d of %s: %s", blocks + 1,
 				    path, err);
+			if (c->nwarn > 0)
+				fail_msg("example %d of %s: %s", blocks + 1,
+				    path, c->warn[0]);
 			assert_true(c->nrules > 0);
 			config_free(c);
 			blocks++;
@@ -1669,6 +1773,7 @@ main(void)
 		cmocka_unit_test(test_many_rules),
 		cmocka_unit_test(test_map_rules),
 		cmocka_unit_test(test_norule_states),
+		cmocka_unit_test(test_family_warnings),
 		cmocka_unit_test(test_language),
 		cmocka_unit_test(test_quirks),
 		cmocka_unit_test(test_user_check),
