@@ -94,6 +94,8 @@ struct cfgctx {
 	int		 reload;	/* config_reload(): what a reload
 					   applies only */
 	struct config	*c;		/* being built: its warnings */
+	int		 held_line;	/* of frag_max_held, queue_maxlen: */
+	int		 maxlen_line;	/* where a warning of both points */
 };
 
 static void	 cfg_err(struct cfgctx *, const char *, ...)
@@ -839,6 +841,7 @@ sec_daemon(struct cfgctx *x, const struct scan_sec *s, struct config *c)
 			    -1)
 				return (-1);
 			c->queue_maxlen = (uint32_t)n;
+			x->maxlen_line = x->line;
 			break;
 		case DK_MODE:
 			if (strcasecmp(v, "enforce") == 0)
@@ -942,6 +945,7 @@ frag_key(struct cfgctx *x, const struct scan_sec *s, const char *name,
 		if (val_uint(x, s, name, v, 1, 1u << 20, &n) == -1)
 			return (-1);
 		f->max_held = (uint32_t)n;
+		x->held_line = x->line;
 	} else
 		return (0);
 	return (1);
@@ -1641,6 +1645,22 @@ build(struct cfgctx *x, struct config *c)
 	return (0);
 }
 
+/*
+ * Each held fragment waits in its worker's queue for its verdict: at
+ * queue_maxlen held, the queue takes no other packet (dropped, or
+ * passed unseen with fail_open).  Valid, but never what one wants.
+ */
+static void
+frag_room(struct cfgctx *x, const struct config *c)
+{
+	if (c->frag.max_held < c->queue_maxlen)
+		return;
+	x->line = x->held_line != 0 ? x->held_line : x->maxlen_line;
+	cfg_warn(x, "[conntrack] frag_max_held = %u is not below [daemon] "
+	    "queue_maxlen = %u: held fragments can fill a queue",
+	    c->frag.max_held, c->queue_maxlen);
+}
+
 static struct config *
 config_read(const char *path, int reload, char *err, size_t errlen)
 {
@@ -1674,6 +1694,7 @@ config_read(const char *path, int reload, char *err, size_t errlen)
 	x.c = c;
 	if (build(&x, c) == -1)
 		goto out;
+	frag_room(&x, c);
 	x.line = 0;
 	if ((c->ruleset = ruleset_compile(c->rules, c->nrules)) == NULL) {
 		cfg_err(&x, "compiling the rules: %s", strerror(errno));

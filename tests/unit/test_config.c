@@ -790,6 +790,33 @@ check_warnings(const char *text, const char *const *want)
 	config_free(c);
 }
 
+/* frag_max_held at or past queue_maxlen: held fragments fill a queue */
+static void
+test_frag_room_warning(void **state)
+{
+	static const char *const none[] = { NULL };
+
+	(void)state;
+	{
+		static const char *const w[] = {
+		    "[conntrack] frag_max_held = 4096 is not below [daemon] "
+		    "queue_maxlen = 4096: held fragments can fill a queue "
+		    "(line 2)", NULL };
+		check_warnings("[conntrack]\nfrag_max_held = 4096\n"
+		    "[rule r]\naction = accept\n", w);
+	}
+	{
+		static const char *const w[] = {
+		    "[conntrack] frag_max_held = 1024 is not below [daemon] "
+		    "queue_maxlen = 512: held fragments can fill a queue "
+		    "(line 3)", NULL };
+		check_warnings("[daemon]\nqueue = 0\nqueue_maxlen = 512\n"
+		    "[rule r]\naction = accept\n", w);
+	}
+	check_warnings("[daemon]\nqueue_maxlen = 8192\n[conntrack]\n"
+	    "frag_max_held = 8191\n[rule r]\naction = accept\n", none);
+}
+
 /* Valid rules that can never match: loaded, with a warning each. */
 static void
 test_family_warnings(void **state)
@@ -1774,6 +1801,7 @@ main(void)
 		cmocka_unit_test(test_map_rules),
 		cmocka_unit_test(test_norule_states),
 		cmocka_unit_test(test_family_warnings),
+		cmocka_unit_test(test_frag_room_warning),
 		cmocka_unit_test(test_language),
 		cmocka_unit_test(test_quirks),
 		cmocka_unit_test(test_user_check),
