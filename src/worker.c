@@ -108,7 +108,7 @@ worker_judge(struct worker *w, const struct nq_packet *np,
 	/* a connection the peer brought has seen its first packet here */
 	if (__builtin_expect(__atomic_load_n(&w->synced, __ATOMIC_RELAXED) !=
 	    0, 0) && v.entry != NULL)
-		worker_sync_seen(w, v.entry);
+		(void)worker_sync_seen(w, v.entry);
 	if (verdict_needs_owner(&p, &v) && worker_ask(w, np, &p, &v, in,
 	    out, NULL) == 0) {
 		nv->defer = 1;	/* worker_answered() gives the verdict */

@@ -36,8 +36,6 @@ struct worker_names {
 	size_t			 cap;		/* a power of 2 */
 };
 
-static int	 worker_sync_took(struct worker *, const struct ct_entry *);
-
 void
 worker_set_sync(struct worker *w, struct sync *s)
 {
@@ -124,7 +122,7 @@ worker_sync_event(struct worker *w, int event, const struct ct_entry *e)
 	/* an end: no longer waiting for its packets */
 	if (__builtin_expect(__atomic_load_n(&w->synced, __ATOMIC_RELAXED) !=
 	    0, 0) && event == CT_EVENT_DESTROY)
-		unseen = worker_sync_took(w, e);
+		unseen = worker_sync_seen(w, e);
 	if (w->sync != NULL && !w->importing && (!unseen || w->by_hand))
 		sync_ct(w->sync, w->id, event, w->ct, e, w->cfg);
 }
@@ -305,20 +303,13 @@ worker_sync_apply(struct worker *w, void *arg)
 	w->importing = 0;
 }
 
-/* e no longer waits for its packets: 1 if it did (it was unseen). */
-static int
-worker_sync_took(struct worker *w, const struct ct_entry *e)
+int
+worker_sync_seen(struct worker *w, const struct ct_entry *e)
 {
 	if (!ct_synced_take(w->ct, e))
 		return (0);
 	worker_synced_add(w, -1);
 	return (1);
-}
-
-void
-worker_sync_seen(struct worker *w, const struct ct_entry *e)
-{
-	(void)worker_sync_took(w, e);
 }
 
 /* The record of e, a change or the bulk's: the rule by name. */
