@@ -462,11 +462,8 @@ worker_adopt_borrow(struct worker *w, struct worker_adoptq *q,
 	e = r != NULL ? worker_sync_borrow(w, r) : NULL;
 	worker_adopted(w, q);
 	/* ended by a packet, or another by now: what holds k goes */
-	if (e != NULL && (e = ct_lookup(w->ct, &k)) != NULL) {
-		w->importing = w->moving = 1;
-		ct_remove(w->ct, e);
-		w->importing = w->moving = 0;
-	}
+	if (e != NULL && (e = ct_lookup(w->ct, &k)) != NULL)
+		worker_sync_drop(w, e);
 }
 
 /*

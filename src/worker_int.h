@@ -332,6 +332,8 @@ int	 worker_sync_give(struct worker *, const struct ct_tuple *k,
 void	 worker_sync_adopt(struct worker *, struct sync_rec *r);
 /* a backup's asker takes a copy for a moment: the entry, or NULL */
 struct ct_entry *worker_sync_borrow(struct worker *, struct sync_rec *r);
+/* ... and drops it after, as a moved one leaves: silently */
+void	 worker_sync_drop(struct worker *, struct ct_entry *);
 /* a packet reached e, or e ends: no longer waiting for its packets;
    1 if it was (unseen till now) */
 int	 worker_sync_seen(struct worker *, const struct ct_entry *e);

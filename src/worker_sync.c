@@ -327,6 +327,16 @@ sync_rec_fill(struct sync_rec *r, uint8_t op, const struct ct_table *t,
 		    cfg->rules[ri].name);
 }
 
+/* e leaves this table without a word to the peer or the events: it
+   moved, or was a borrowed copy. */
+void
+worker_sync_drop(struct worker *w, struct ct_entry *e)
+{
+	w->importing = w->moving = 1;
+	ct_remove(w->ct, e);
+	w->importing = w->moving = 0;
+}
+
 /*
  * e leaves for another worker as r: what we queued of it goes to the
  * peer before what its taker queues (sync_moved()), and its DESTROY
@@ -343,9 +353,7 @@ worker_sync_hand_off(struct worker *w, struct ct_entry *e,
 		sync_ct(w->sync, w->id, CT_EVENT_UPDATE, w->ct, e, w->cfg);
 	sync_rec_fill(r, SYNC_OP_UPSERT, w->ct, e, w->cfg);
 	sync_moved(w->sync);
-	w->importing = w->moving = 1;
-	ct_remove(w->ct, e);
-	w->importing = w->moving = 0;
+	worker_sync_drop(w, e);
 }
 
 /*
