@@ -250,18 +250,30 @@ static void	 synclink_drain(struct synclink *);
  * may be in neither slice; its giver or taker then queued it as a
  * change (worker_sync_hand_off()), perhaps after this pump's drain, and
  * a change that reached the peer after BULK_END would find it swept
- * there.  So the workers first see the bulk over (the fence: a
- * hand-over that saw it going has queued its change by the time the
- * worker's call runs), then their rings drain ahead of BULK_END.
+ * there.  Two fences (a worker's call runs after what its thread was
+ * doing, and after the answers already in its inbox):
+ * - the first while the bulk is still out: a giver that saw no bulk
+ *   (it began after) posted its answer before the walk could pass the
+ *   giver, so the taker takes it by then, and sees the bulk going;
+ * - then the workers see the bulk over, and the second call finds a
+ *   hand-over that saw it going done, its change queued.
+ * Then their rings drain ahead of BULK_END.
  */
 static void
-synclink_bulk_end(struct synclink *l)
+synclink_fence(struct synclink *l)
 {
 	unsigned	 i;
 
-	__atomic_store_n(&l->bulking, 0, __ATOMIC_SEQ_CST);
 	for (i = 0; i < l->nworkers; i++)
 		(void)l->ops->call(l->arg, i, SYNCLINK_FENCE, NULL);
+}
+
+static void
+synclink_bulk_end(struct synclink *l)
+{
+	synclink_fence(l);
+	__atomic_store_n(&l->bulking, 0, __ATOMIC_SEQ_CST);
+	synclink_fence(l);
 	synclink_drain(l);
 	synclink_mark(l, SYNC_T_BULK_END);
 	l->tx.active = 0;

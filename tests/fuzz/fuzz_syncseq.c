@@ -324,8 +324,8 @@ op_call(void *arg, unsigned wi, int what, void *data)
 	case SYNCLINK_GRACE:
 		break;
 	case SYNCLINK_FENCE:
-		/* the bulk's end: the workers see it over first */
-		CHECK(!synclink_bulking(&n->lk));
+		/* the bulk's end: a fence while it is out, one after */
+		CHECK(n->lk.tx.active);
 		break;
 	default:
 		CHECK(!"a call the worker does not know");

@@ -46,6 +46,9 @@ spi_now_ms(void)
 /* Once, just before a bulk's slice of worker 1 past its first: what
    that worker's thread did between two calls of the walk. */
 static void	(*between)(void);
+/* Once, just before the bulk's first fence call to worker 0: what its
+   thread did before it came to the call (an answer in its inbox). */
+static void	(*at_fence)(void);
 
 int
 worker_call(struct worker *w, void (*fn)(struct worker *, void *), void *arg)
@@ -55,6 +58,11 @@ worker_call(struct worker *w, void (*fn)(struct worker *, void *), void *arg)
 	if (b != NULL && w->id == 1 && fn == worker_sync_slice &&
 	    ((struct sync_slice *)arg)->cursor != 0) {
 		between = NULL;
+		b();
+	}
+	if ((b = at_fence) != NULL && w->id == 0 &&
+	    fn == worker_sync_fence) {
+		at_fence = NULL;
 		b();
 	}
 	fn(w, arg);
@@ -1016,6 +1024,66 @@ test_bulk_moved_walking(void **state)
 	assert_int_equal(ct_count(B.w->ct), 311);
 }
 
+/*
+ * Worker 1 gives 3000 away before A's bulk begins (it sees none going),
+ * but its answer reaches worker 0 only after the walk passed both: its
+ * thread was held up between the two (preempted, busy with packets), and
+ * worker 0's with its own packets.  Worker 0 runs events in order, so it
+ * takes the answer before the bulk's first call to it that follows the
+ * walk: the fence.  It must still see the bulk going then, or nobody
+ * tells B of 3000 and B's sweep at BULK_END ends it.
+ */
+static struct sync_rec	 late_rec;
+
+static void
+take_late(void)
+{
+	worker_sync_adopt(A.all[0], &late_rec);
+}
+
+static void
+test_bulk_moved_fence(void **state)
+{
+	struct ct_snap	 s = conn(3000, 0);
+	struct dgram	 d;
+	unsigned	 i;
+
+	(void)state;
+	node_free(&A);
+	node_free(&B);
+	nworkers = 2;
+	node_init(&A, SYNC_ROLE_MASTER, "10.0.9.1", "10.0.9.2", 0, 8192);
+	nworkers = 1;
+	node_init(&B, SYNC_ROLE_BACKUP, "10.0.9.2", "10.0.9.1", 1, 8192);
+	for (i = 0; i < 10; i++)
+		open_in(0, i, 0);
+	for (i = 10; i < 310; i++)
+		open_in(1, i, 0);
+	open_in(1, 3000, 0);
+	sync_alive(B.s, now);
+	deliver(-1);
+	assert_int_equal(B.s->lk.ready, 1);
+	assert_int_equal(ct_count(B.w->ct), 311);
+
+	sync_resync(B.s);
+	sync_command(B.s, now);		/* BULK_REQ */
+	assert_int_equal(nwire, 1);
+	d = wire[0];
+	nwire = 0;
+	assert_int_equal(worker_sync_give(A.all[1], &s.k, &late_rec), 1);
+	sync_datagram(A.s, d.buf, d.len, &B.addr, now);
+	at_fence = take_late;
+	sync_pump(A.s, now);		/* the whole bulk */
+	assert_null(at_fence);
+	assert_int_equal(A.s->lk.tx.active, 0);
+	assert_int_equal(A.s->lk.tx.records, 310);
+	assert_int_equal(A.all[0]->st.adopted, 1);
+	deliver(-1);
+	assert_int_equal(B.s->lk.st.swept, 0);
+	assert_non_null(find(&B, 3000));
+	assert_int_equal(ct_count(B.w->ct), 311);
+}
+
 int
 main(void)
 {
@@ -1045,6 +1113,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_bulk_moved_after, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_bulk_moved_walking, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_bulk_moved_fence, setup,
 		    teardown),
 	};
 

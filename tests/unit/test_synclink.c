@@ -58,7 +58,8 @@ struct fake {
 	uint16_t	 slice_port;	/* worker 1 queues it as it is
 					   walked (a hand-over) */
 	uint16_t	 fence_port;	/* ... or as it sees the walk end */
-	unsigned	 fenced_bulking; /* fences while the bulk was out */
+	unsigned	 nfence;	/* fence calls, in order: */
+	unsigned	 fenced_out;	/* bit n: the n-th saw the bulk out */
 	/* what it refused and said */
 	unsigned	 refused;
 	char		 why[32];
@@ -132,7 +133,7 @@ fake_call(void *arg, unsigned wi, int what, void *data)
 		}
 		break;
 	case SYNCLINK_FENCE:
-		F.fenced_bulking += (unsigned)synclink_bulking(&L);
+		F.fenced_out |= (unsigned)synclink_bulking(&L) << F.nfence++;
 		if (wi == 1 && F.fence_port != 0) {
 			queue_in(1, F.fence_port, 1);
 			F.fence_port = 0;
@@ -416,9 +417,10 @@ test_slice_stopping(void **state)
 }
 
 /* What a worker queued while the bulk walked it (a hand-over that saw
-   it going), even as the walk ended, goes before BULK_END: the workers
-   see the bulk over (a fence, one call each), then their rings drain,
-   or the peer's sweep would end such a connection. */
+   it going), even as the walk ended, goes before BULK_END: a fence (one
+   call each) while the workers still see the bulk out, another once
+   they see it over, then their rings drain, or the peer's sweep would
+   end such a connection. */
 static void
 test_bulk_fence(void **state)
 {
@@ -430,9 +432,12 @@ test_bulk_fence(void **state)
 	synclink_pump(&L, now);
 	assert_int_equal(F.sent[SYNC_T_BULK_END], 1);
 	assert_int_equal(L.tx.active, 0);
-	assert_int_equal(F.calls[0][SYNCLINK_FENCE], 1);
-	assert_int_equal(F.calls[1][SYNCLINK_FENCE], 1);
-	assert_int_equal(F.fenced_bulking, 0);
+	assert_int_equal(F.calls[0][SYNCLINK_FENCE], 2);
+	assert_int_equal(F.calls[1][SYNCLINK_FENCE], 2);
+	/* the first round saw it out, the second over */
+	assert_int_equal(F.nfence, 4);
+	assert_int_equal(F.fenced_out, 0x3);
+	assert_int_equal(synclink_bulking(&L), 0);
 	/* the three slices' records and both changes */
 	assert_int_equal(F.nrec, 5);
 	assert_int_equal(F.end_rec, 5);
