@@ -470,7 +470,12 @@ worker_adopt_borrow(struct worker *w, struct worker_adoptq *q,
  * Home's answer: the connection, taken even if its packets stopped
  * waiting (home no longer holds it), unless this node was made backup
  * since: the peer's changes go to home, so the connection goes back
- * there (synclink.c moves the others home in the same way).
+ * there (synclink.c moves the others home in the same way).  Unless a
+ * packet made its entry here meanwhile (the wait ran out, a SYN): live
+ * traffic is newer than home's copy, a synced one no packet reached,
+ * which goes.  The peer heard of ours, but home queued its copy as it
+ * gave it if a bulk was going (worker_sync_hand_off()): ours goes again,
+ * after it (the moves order the two).
  */
 static void
 worker_adopt_answer(struct worker *w, struct worker_ask *a)
@@ -478,12 +483,17 @@ worker_adopt_answer(struct worker *w, struct worker_ask *a)
 	unsigned		 n = __atomic_load_n(&w->npeers,
 				    __ATOMIC_ACQUIRE);
 	struct worker_adoptq	*q = worker_adopt_find(w, &a->k, a->seq);
+	const struct ct_entry	*e;
 
 	if (a->peek) {
 		if (q != NULL)
 			worker_adopt_borrow(w, q, a->found ? &a->rec : NULL);
 		free(a);
 		return;
+	}
+	if (a->found && (e = ct_lookup(w->ct, &a->rec.s.k)) != NULL) {
+		worker_sync_again(w, e);
+		a->found = 0;
 	}
 	if (a->found && !sync_sending(w->sync)) {
 		a->back = 1;

@@ -330,6 +330,9 @@ int	 worker_sync_give(struct worker *, const struct ct_tuple *k,
 	    struct sync_rec *r);
 /* ... and the asker takes it into its own */
 void	 worker_sync_adopt(struct worker *, struct sync_rec *r);
+/* ... or keeps the entry a packet made meanwhile, which goes to the
+   peer again (home's copy may have gone out after it) */
+void	 worker_sync_again(struct worker *, const struct ct_entry *);
 /* a backup's asker takes a copy for a moment: the entry, or NULL */
 struct ct_entry *worker_sync_borrow(struct worker *, struct sync_rec *r);
 /* ... and drops it after, as a moved one leaves: silently */

@@ -396,6 +396,15 @@ worker_sync_adopt(struct worker *w, struct sync_rec *r)
 	w->importing = w->moving = 0;
 }
 
+/* e, which a packet made, goes to the peer again: an older copy of it
+   may have gone out after it */
+void
+worker_sync_again(struct worker *w, const struct ct_entry *e)
+{
+	if (w->sync != NULL)
+		sync_ct(w->sync, w->id, CT_EVENT_UPDATE, w->ct, e, w->cfg);
+}
+
 /* A backup borrows a copy of home's entry for its packets, without a
    word to the peer or the events (worker_ask.c drops it after them);
    the entry, or NULL if our table refuses it. */

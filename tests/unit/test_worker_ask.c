@@ -562,6 +562,24 @@ port_packet(struct fix *f, struct nq_packet *np, uint8_t *b, uint32_t id,
 	np->hook = PKT_HOOK_FORWARD;
 }
 
+/* The query PB_B:5353 -> PB_A:53 of synced_udp()'s flow, id id: it
+   starts the flow where none is known (rule dns, MARK). */
+static void
+query_packet(struct fix *f, struct nq_packet *np, uint8_t *b, uint32_t id)
+{
+	size_t		 h;
+
+	h = pb_ip4(b, IPPROTO_UDP, PB_B4, PB_A4, 0, 1, 0, 12);
+	pb_udp(b + h, 5353, 53, 4);
+	memcpy(b + h + 8, "ping", 4);
+	memset(np, 0, sizeof(*np));
+	np->id = id;
+	np->data = b;
+	np->len = np->origlen = h + 12;
+	np->ts_ms = f->now;
+	np->hook = PKT_HOOK_FORWARD;
+}
+
 /* A packet of synced_udp()'s flow: its answer (or a SYN from PB_B). */
 static void
 flow_packet(struct fix *f, struct nq_packet *np, uint8_t *b, uint32_t id,
@@ -692,6 +710,74 @@ test_adopt_none_late(void **state)
 	check_given(30, 1, 0, 0);
 	assert_int_equal(w->st.adopted, 1);
 	home->synced = unseen = 0;
+}
+
+/*
+ * No answer in time, and the flow's query, judged without its
+ * connection, starts a fresh entry in w (accepted, MARK) that the peer
+ * hears of.  Home's answer then brings the copy the peer synced (of
+ * another mark here): live traffic is newer, so w's entry stays as it
+ * is and home's copy, given up there, goes.  A bulk is going: home
+ * queued its copy as it gave it, so w queues its entry again after it
+ * (the moves order the two), or the peer would keep the older.
+ */
+static void
+test_adopt_late_fresh(void **state)
+{
+	struct fix	*f = *state;
+	struct worker	*home, *w;
+	struct ct_entry	*e;
+	struct ct_tuple	 k;
+	struct nq_packet np;
+	uint8_t		 b[64];
+	unsigned	 m;
+
+	synced_udp(f, &home, &w, &k);
+	assert_non_null(e = ct_lookup(home->ct, &k));
+	ct_entry_set_decision(e, MARK + 1, ct_entry_rule(e));
+	bulking = 1;
+	m = moves;
+	queued[0] = queued[1] = 0;
+	query_packet(f, &np, b, 120);
+	assert_int_equal(worker_adopt(w, &np, NULL, "", ""), 0);
+	worker_adopt_late(w, f->now + WORKER_ADOPT_MS, WORKER_ADOPT_MS);
+	check_given(120, 1, 1, MARK);
+	assert_int_equal(w->st.adopt_missed, 1);
+	assert_int_equal(ct_count(w->ct), 1);
+	assert_int_equal(queued[w->id], 1);		/* its NEW */
+	worker_ask_cb(-1, EV_READ, home);
+	assert_int_equal(ct_count(home->ct), 0);
+	assert_int_equal(queued[home->id], 1);		/* the copy */
+	assert_int_equal(moves, m + 1);
+	worker_ask_cb(-1, EV_READ, w);
+	assert_non_null(e = ct_lookup(w->ct, &k));
+	assert_int_equal(ct_entry_mark(e), MARK);
+	assert_int_equal(ct_count(w->ct), 1);
+	assert_int_equal(w->st.adopted, 0);
+	assert_int_equal(w->st.adopt_failed, 0);
+	assert_int_equal(queued[w->id], 2);		/* again, after */
+	assert_int_equal(deletes, 0);
+	/* nothing of the copy lingers unseen: nobody asks any more */
+	assert_int_equal(home->synced, 0);
+	assert_int_equal(unseen, 0);
+	assert_false(worker_adopt_wanted(w));
+	bulking = 0;
+
+	/* made backup meanwhile: the copy does not go back home either,
+	   to stay there unseen beside w's entry */
+	ct_flush(w->ct);
+	synced_udp(f, &home, &w, &k);
+	query_packet(f, &np, b, 121);
+	assert_int_equal(worker_adopt(w, &np, NULL, "", ""), 0);
+	worker_adopt_late(w, f->now + WORKER_ADOPT_MS, WORKER_ADOPT_MS);
+	worker_ask_cb(-1, EV_READ, home);
+	sending = 0;
+	worker_ask_cb(-1, EV_READ, w);
+	assert_null(home->inbox);
+	assert_int_equal(ct_count(home->ct), 0);
+	assert_int_equal(home->synced, 0);
+	assert_int_equal(ct_count(w->ct), 1);
+	sending = 1;
 }
 
 /*
@@ -1485,6 +1571,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_adopt_not, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_adopt_none_late, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_adopt_late_fresh, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_adopt_refused, setup,
 		    teardown),
