@@ -1308,6 +1308,13 @@ ct_entry_tuple(const struct ct_entry *e, uint8_t *family, uint8_t *proto,
 }
 
 void
+ct_entry_key(const struct ct_entry *e, struct ct_tuple *k)
+{
+	ct_tuple_set(k, e->family, e->proto, &e->src, &e->dst, e->sport,
+	    e->dport);
+}
+
+void
 ct_generation_next(struct ct_table *t, ct_judge_fn judge, void *arg)
 {
 	t->judge = judge;

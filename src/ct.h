@@ -213,6 +213,9 @@ uint32_t	 ct_entry_packets(const struct ct_entry *e);
 void		 ct_entry_tuple(const struct ct_entry *e, uint8_t *family,
 		    uint8_t *proto, union pkt_addr *src, union pkt_addr *dst,
 		    uint16_t *sport, uint16_t *dport);
+/* ... whole, as ct_lookup() and ct_export() have it: ICMP's id and
+   type too */
+void		 ct_entry_key(const struct ct_entry *e, struct ct_tuple *k);
 
 /* A TCP connection in TIME_WAIT or CLOSE: over, only waiting to go
    (conn_limit no longer counts it, as the kernel's nf_conncount) */

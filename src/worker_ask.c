@@ -24,7 +24,9 @@
  * those of the same connection that come meanwhile wait (in a room of
  * their own, which a failover's burst fills: see below), and are then
  * judged in order against the table the answer filled.  A backup
- * borrows instead (worker_adopt_borrow()).
+ * borrows instead (worker_adopt_borrow()).  A packet that made the
+ * connection's entry without home's answer (a SYN, no room or no time
+ * to wait) tells home, which ends its older copy (worker_adopt_fresh()).
  */
 #include <stddef.h>
 #include <stdlib.h>
@@ -49,6 +51,8 @@ struct worker_ask {
 						   it again */
 	uint8_t			 peek;		/* adopt, from a backup: a copy,
 						   home keeps it */
+	uint8_t			 fresh;		/* a packet made k's entry in
+						   the asker: home's copy goes */
 	uint32_t		 mark;
 	struct pkt		 p;		/* data NULL */
 	struct ct_tuple		 k;		/* adopt: asked */
@@ -353,14 +357,17 @@ worker_adopt_unlink(struct worker *w, struct worker_adoptq *q)
 }
 
 /* q's packets, judged in the order they came against the table the
-   answer (if any) filled; q is freed. */
+   answer (if any) filled; q is freed.  none: home holds nothing of
+   their connection, so the entries they make need no word to it
+   (worker_adopt_fresh()). */
 static void
-worker_adopted(struct worker *w, struct worker_adoptq *q)
+worker_adopted(struct worker *w, struct worker_adoptq *q, int none)
 {
 	struct worker_held	*h;
 	struct nq_verdict	 nv;
 
 	worker_adopt_unlink(w, q);
+	w->home_none = none;
 	while ((h = q->first) != NULL) {
 		q->first = h->next;
 		h->np.ts_ms = spi_now_ms();
@@ -372,6 +379,7 @@ worker_adopted(struct worker *w, struct worker_adoptq *q)
 		w->nadopt--;
 		free(h);
 	}
+	w->home_none = 0;
 	free(q);
 }
 
@@ -460,7 +468,7 @@ worker_adopt_borrow(struct worker *w, struct worker_adoptq *q,
 	struct ct_entry		*e;
 
 	e = r != NULL ? worker_sync_borrow(w, r) : NULL;
-	worker_adopted(w, q);
+	worker_adopted(w, q, r == NULL);
 	/* ended by a packet, or another by now: what holds k goes */
 	if (e != NULL && (e = ct_lookup(w->ct, &k)) != NULL)
 		worker_sync_drop(w, e);
@@ -484,6 +492,7 @@ worker_adopt_answer(struct worker *w, struct worker_ask *a)
 				    __ATOMIC_ACQUIRE);
 	struct worker_adoptq	*q = worker_adopt_find(w, &a->k, a->seq);
 	const struct ct_entry	*e;
+	int			 none = !a->found;
 
 	if (a->peek) {
 		if (q != NULL)
@@ -502,8 +511,58 @@ worker_adopt_answer(struct worker *w, struct worker_ask *a)
 	} else if (a->found)
 		worker_sync_adopt(w, &a->rec);
 	if (q != NULL)
-		worker_adopted(w, q);
+		worker_adopted(w, q, none);
 	free(a);
+}
+
+/*
+ * A packet made e here, a connection home may hold a synced copy of
+ * that no packet reached (it was a SYN, found no room or no time to
+ * wait for home's answer, or came while we were backup).  Live traffic
+ * is newer: home ends its copy, which a bulk would send beside ours and
+ * which keeps every worker asking home about the flows it does not
+ * know.  A message like a question's: the packet path shares nothing.
+ * Without memory the two stay side by side, as the copy's timeout ends
+ * it without a word to the peer (worker_sync_event()).
+ */
+void
+worker_adopt_fresh(struct worker *w, const struct ct_entry *e)
+{
+	unsigned		 n = __atomic_load_n(&w->npeers,
+				    __ATOMIC_ACQUIRE);
+	struct worker		*home;
+	struct worker_ask	*a;
+	struct ct_tuple		 k;
+
+	if (n < 2)
+		return;
+	ct_entry_key(e, &k);
+	home = w->peers[synclink_home(&k, n)];
+	if (home == w || __atomic_load_n(&home->synced,
+	    __ATOMIC_ACQUIRE) == 0 || (a = calloc(1, sizeof(*a))) == NULL)
+		return;
+	a->from = w;
+	a->fresh = 1;
+	a->k = k;
+	worker_post(home, a);
+}
+
+/* Home ends its copy, and tells the asker, whose entry goes to the peer
+   again: a bulk may have walked home since the peer heard of it. */
+static void
+worker_adopt_stale(struct worker *w, struct worker_ask *a)
+{
+	const struct ct_entry	*e;
+
+	if (a->answer) {
+		if ((e = ct_lookup(w->ct, &a->k)) != NULL)
+			worker_sync_again(w, e);
+		free(a);
+	} else if (worker_sync_stale(w, &a->k)) {
+		a->answer = 1;
+		worker_post(a->from, a);
+	} else
+		free(a);
 }
 
 /* Home takes back what it gave: a batch of one, behind what the peer
@@ -533,7 +592,7 @@ worker_adopt_late(struct worker *w, uint64_t now, uint64_t age)
 		    __func__, w->id, q->first->np.id);
 		for (h = q->first; h != NULL; h = h->next)
 			w->st.adopt_missed++;
-		worker_adopted(w, q);
+		worker_adopted(w, q, 0);
 	}
 }
 
@@ -595,6 +654,10 @@ worker_ask_cb(evutil_socket_t fd, short events, void *arg)
 		next = a->next;
 		if (a->back) {
 			worker_adopt_back(w, a);
+			continue;
+		}
+		if (a->fresh) {
+			worker_adopt_stale(w, a);
 			continue;
 		}
 		if (!a->answer) {

@@ -192,6 +192,9 @@ struct worker {
 					   for the events */
 	int			 by_hand;	/* a command's walk: its ends go to
 					   the peer, unseen or not */
+	int			 home_none;	/* adoption: judging packets whose
+					   home said it holds nothing of
+					   them (worker_adopt_fresh()) */
 	uint64_t		 synced;	/* atomic, the other workers read
 					   it: connections the peer brought
 					   that no packet reached yet */
@@ -268,6 +271,8 @@ worker_adopt_wanted(const struct worker *w)
    [sync]), which is asked for it, and np waits; -1: judge it now. */
 int	 worker_adopt(struct worker *, const struct nq_packet *,
 	    const struct ct_ahead *, const char *, const char *);
+/* A packet made e here: its home ends the copy no packet reached. */
+void	 worker_adopt_fresh(struct worker *, const struct ct_entry *e);
 
 /* worker_overflow.c */
 /* Did the queue overflow while failing open?  Then the grace starts. */
@@ -337,6 +342,9 @@ void	 worker_sync_again(struct worker *, const struct ct_entry *);
 struct ct_entry *worker_sync_borrow(struct worker *, struct sync_rec *r);
 /* ... and drops it after, as a moved one leaves: silently */
 void	 worker_sync_drop(struct worker *, struct ct_entry *);
+/* home, told that a packet made k's entry in another worker: its copy
+   goes if no packet reached it; 1 if it did */
+int	 worker_sync_stale(struct worker *, const struct ct_tuple *k);
 /* a packet reached e, or e ends: no longer waiting for its packets;
    1 if it was (unseen till now) */
 int	 worker_sync_seen(struct worker *, const struct ct_entry *e);

@@ -109,10 +109,11 @@ worker_sync_start(struct worker *w)
  * beside home's unseen copy: that copy's DELETE, or its refresh, would
  * end or set back the live connection at the peer until our next
  * refresh, and a failover meanwhile would lose it.  So neither goes
- * out, whatever ends the copy (its timeout, an eviction) but a command
- * (nfqspictl conntrack -D: by_hand).  Only a master sends, and a copy
- * is unseen only on a node that took over from the peer: TCP, UDP and
- * ICMP alike.
+ * out, whatever ends the copy (its timeout, an eviction, the fresh
+ * entry: its worker tells home, worker_adopt_fresh(), but a backup's
+ * peer may send the copy again) but a command (nfqspictl conntrack -D:
+ * by_hand).  Only a master sends, and a copy is unseen only on a node
+ * that took over from the peer: TCP, UDP and ICMP alike.
  */
 void
 worker_sync_event(struct worker *w, int event, const struct ct_entry *e)
@@ -123,8 +124,14 @@ worker_sync_event(struct worker *w, int event, const struct ct_entry *e)
 	if (__builtin_expect(__atomic_load_n(&w->synced, __ATOMIC_RELAXED) !=
 	    0, 0) && event == CT_EVENT_DESTROY)
 		unseen = worker_sync_seen(w, e);
-	if (w->sync != NULL && !w->importing && (!unseen || w->by_hand))
+	if (w->sync == NULL || w->importing)
+		return;
+	if (!unseen || w->by_hand)
 		sync_ct(w->sync, w->id, event, w->ct, e, w->cfg);
+	/* a packet made it: home's copy, if unseen, is older and goes */
+	if (event == CT_EVENT_NEW && !w->home_none && w->unseen != NULL &&
+	    __atomic_load_n(w->unseen, __ATOMIC_RELAXED) != 0)
+		worker_adopt_fresh(w, e);
 }
 
 static int
@@ -301,6 +308,20 @@ worker_sync_apply(struct worker *w, void *arg)
 			worker_synced_add(w, 1);
 	}
 	w->importing = 0;
+}
+
+/* Another worker made k's entry from a packet: our copy, if no packet
+   reached it, ends now as its timeout would end it (the events hear of
+   it, the peer does not); 1 if it did. */
+int
+worker_sync_stale(struct worker *w, const struct ct_tuple *k)
+{
+	struct ct_entry	*e;
+
+	if ((e = ct_lookup(w->ct, k)) == NULL || !ct_synced_is(w->ct, e))
+		return (0);
+	ct_remove(w->ct, e);
+	return (1);
 }
 
 int

@@ -1126,12 +1126,17 @@ test_adopt_bulk(void **state)
  * id id) comes to w while the node is still backup and finds no room
  * to wait for home's answer (the cap): nobody is asked, and w makes a
  * fresh entry of its own.  (With room, w would judge it against a copy
- * of home's: test_adopt_borrow.)
+ * of home's: test_adopt_borrow.)  Home's copy ends (test_fresh_ends_copy)
+ * but the peer, master, sends it again, its next change or refresh:
+ * beside w's entry again.
  */
 static void
 fresh_beside(struct fix *f, struct worker *home, struct worker *w,
     int icmp, uint32_t id)
 {
+	struct sync_rec	 rec[4];
+	struct sync_slice sl = { rec, 4, 0, 0, 0 };
+	struct sync_batch sb = { rec, 1, 0, 0, 0, 0 };
 	struct nq_packet np;
 	struct nq_verdict nv;
 	uint8_t		 b[64];
@@ -1156,12 +1161,22 @@ fresh_beside(struct fix *f, struct worker *home, struct worker *w,
 	assert_int_equal(worker_adopt(w, &np, NULL, "", ""), -1);
 	w->adopt_max = WORKER_ADOPT_BYTES;
 	assert_null(home->inbox);
+	worker_sync_slice(home, &sl);
+	assert_int_equal(sl.n, 1);
 	memset(&nv, 0, sizeof(nv));
 	worker_judge(w, &np, NULL, "", "", &nv);
 	assert_true(nv.accept);
 	assert_int_equal(ct_count(w->ct), 1);
+	worker_ask_cb(-1, EV_READ, home);
+	worker_ask_cb(-1, EV_READ, w);
+	assert_int_equal(ct_count(home->ct), 0);
+	assert_int_equal(home->synced, 0);
+	worker_sync_apply(home, &sb);
+	assert_int_equal(sb.applied, 1);
 	assert_int_equal(ct_count(home->ct), 1);
 	assert_int_equal(home->synced, 1);
+	assert_null(home->inbox);
+	assert_null(w->inbox);
 	sending = 1;
 }
 
@@ -1212,6 +1227,98 @@ static void
 test_unseen_end_icmp(void **state)
 {
 	unseen_end(*state, 1);
+}
+
+/*
+ * On a master, a packet of the flow home holds unseen finds no room to
+ * wait for home's answer (the cap; a SYN that reuses a synced tuple is
+ * not asked either) and makes a fresh entry in w, which the peer hears
+ * of.  Left beside it, home's copy would go out in a bulk too, and the
+ * peer keep whichever worker the bulk walked last; and while it stays,
+ * every worker asks home about every flow it does not know.  So w tells
+ * home, which ends its copy: not a word to the peer, an end for the
+ * events (they saw it start).  w's entry goes to the peer again after
+ * it, in case a bulk walked home between the two.  A copy a packet
+ * reached at home is live too: it stays.  A packet home answered it
+ * holds nothing for tells it nothing.
+ */
+static void
+test_fresh_ends_copy(void **state)
+{
+	struct fix	*f = *state;
+	struct worker	*home, *w;
+	struct sync_rec	 rec[4];
+	struct sync_slice sl;
+	struct ct_tuple	 k;
+	struct nq_packet np;
+	struct nq_verdict nv;
+	uint8_t		 b[64];
+	unsigned	 ends;
+
+	synced_udp(f, &home, &w, &k);
+	queued[0] = queued[1] = 0;
+	query_packet(f, &np, b, 130);
+	w->adopt_max = 0;
+	assert_int_equal(worker_adopt(w, &np, NULL, "", ""), -1);
+	w->adopt_max = WORKER_ADOPT_BYTES;
+	memset(&nv, 0, sizeof(nv));
+	worker_judge(w, &np, NULL, "", "", &nv);
+	assert_true(nv.accept);
+	assert_int_equal(ct_count(w->ct), 1);
+	assert_int_equal(queued[w->id], 1);
+	ends = ev_ends;
+	worker_ask_cb(-1, EV_READ, home);
+	assert_int_equal(ct_count(home->ct), 0);
+	assert_int_equal(home->synced, 0);
+	assert_int_equal(unseen, 0);
+	assert_int_equal(ev_ends, ends + 1);
+	assert_int_equal(queued[home->id], 0);
+	assert_int_equal(deletes, 0);
+	worker_ask_cb(-1, EV_READ, w);
+	assert_int_equal(queued[w->id], 2);
+	assert_null(home->inbox);
+	assert_null(w->inbox);
+	/* a bulk sends w's alone */
+	memset(&sl, 0, sizeof(sl));
+	sl.rec = rec;
+	sl.max = 4;
+	worker_sync_slice(home, &sl);
+	assert_int_equal(sl.n, 0);
+	worker_sync_slice(w, &sl);
+	assert_int_equal(sl.n, 1);
+	assert_int_equal(rec[0].s.mark, MARK);
+	/* and nobody asks about what it does not know */
+	assert_false(worker_adopt_wanted(w));
+	assert_false(worker_adopt_wanted(home));
+
+	/* a packet reached home's copy (another one still waits there) */
+	ct_flush(w->ct);
+	synced_udp(f, &home, &w, &k);
+	flow_packet(f, &np, b, 131, 0);
+	memset(&nv, 0, sizeof(nv));
+	worker_judge(home, &np, NULL, "", "", &nv);
+	assert_true(nv.accept);
+	assert_int_equal(home->synced, 0);
+	home->synced = unseen = 1;
+	query_packet(f, &np, b, 132);
+	memset(&nv, 0, sizeof(nv));
+	worker_judge(w, &np, NULL, "", "", &nv);
+	assert_int_equal(ct_count(w->ct), 1);
+	worker_ask_cb(-1, EV_READ, home);
+	assert_int_equal(ct_count(home->ct), 1);
+	assert_null(w->inbox);
+
+	/* asked, and home holds none: the entry its packet makes needs no
+	   word to home */
+	ct_flush(w->ct);
+	ct_flush(home->ct);
+	query_packet(f, &np, b, 133);
+	assert_int_equal(worker_adopt(w, &np, NULL, "", ""), 0);
+	worker_ask_cb(-1, EV_READ, home);
+	worker_ask_cb(-1, EV_READ, w);
+	assert_int_equal(ct_count(w->ct), 1);
+	assert_null(home->inbox);
+	home->synced = unseen = 0;
 }
 
 /* A command's delete (nfqspictl conntrack -D) of an unseen copy still
@@ -1593,6 +1700,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_unseen_end_icmp, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_unseen_by_hand, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_fresh_ends_copy, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_adopt_burst, setup,
 		    teardown),
