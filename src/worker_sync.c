@@ -478,9 +478,8 @@ worker_sync_away_one(struct ct_table *t, struct ct_entry *e, void *arg)
 	struct sync_slice	*sl = w->sync_slice;
 	struct ct_tuple		 k;
 
-	memset(&k, 0, sizeof(k));
-	ct_entry_tuple(e, &k.family, &k.proto, &k.src, &k.dst, &k.sport,
-	    &k.dport);
+	/* whole: an ICMP query's id is in its key (ct_export()'s) */
+	ct_entry_key(e, &k);
 	if (synclink_home(&k, __atomic_load_n(&w->npeers,
 	    __ATOMIC_ACQUIRE)) == w->id)
 		return (0);

@@ -1087,6 +1087,46 @@ test_adopt_echo(void **state)
 }
 
 /*
+ * Made backup after w adopted the ping: it goes home with the others
+ * (test_backup_home), found by its whole key, the echo's id in it, as
+ * the peer's records find their home.
+ */
+static void
+test_backup_home_echo(void **state)
+{
+	struct fix	*f = *state;
+	struct worker	*home, *w;
+	struct sync_rec	 rec[4];
+	struct sync_slice sl = { rec, 4, 0, 0, 0 };
+	struct sync_batch b = { rec, 0, 0, 0, 0, 0 };
+	struct nq_packet np;
+	uint8_t		 buf[64];
+
+	synced_echo(f, &home, &w);
+	memset(&np, 0, sizeof(np));
+	np.id = 82;
+	np.data = buf;
+	np.len = np.origlen = echo(buf, 1);
+	np.ts_ms = f->now;
+	np.hook = PKT_HOOK_FORWARD;
+	assert_int_equal(worker_adopt(w, &np, NULL, "", ""), 0);
+	worker_ask_cb(-1, EV_READ, home);
+	worker_ask_cb(-1, EV_READ, w);
+	assert_int_equal(w->st.adopted, 1);
+	assert_int_equal(ct_count(w->ct), 1);
+	sending = 0;
+	worker_sync_away(w, &sl);
+	assert_int_equal(sl.n, 1);
+	assert_int_equal(ct_count(w->ct), 0);
+	assert_int_equal(synclink_home(&rec[0].s.k, 2), home->id);
+	b.n = sl.n;
+	worker_sync_home(home, &b);
+	assert_int_equal(b.applied, 1);
+	assert_int_equal(ct_count(home->ct), 1);
+	sending = 1;
+}
+
+/*
  * While a bulk goes out, a connection handed over may be in neither of
  * its slices (the taker walked already, home not yet; or home walked
  * after it gave it, the taker before it came): both queue it as a
@@ -1692,6 +1732,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_backup_answer_peer,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_adopt_echo, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_backup_home_echo, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_adopt_bulk, setup,
 		    teardown),
