@@ -16,10 +16,12 @@
  *   say (which key of which section, which step of start-up failed), it
  *   takes "char *err, size_t errlen" as its last two parameters, writes
  *   one line there (no newline) and still returns -1 or NULL; errno is
- *   then unspecified.  config_load() and the rule value parsers
- *   (rule_parse_*()), ctl_filter_parse() (the line goes back to
- *   nfqspictl), worker_new(), http_open() and the reload callback are
- *   the ones.
+ *   then unspecified.  Those are the loaders and checkers of files
+ *   (config_*(), auth_*(), services_port(), the rule value parsers
+ *   rule_parse_*()), ctl_filter_parse() (the line goes back to
+ *   nfqspictl), the openers of start-up (worker_new(), sync_new(),
+ *   fpd_open(), http_open(), diverter_open()) and the reload callback:
+ *   the parameter names say which.
  * - A predicate (rule_match(), ctl_filter_match(), ...) returns 1 or
  *   0 and cannot fail.
  * - Bad input from the network (packets, control requests) is not a
