@@ -1408,14 +1408,24 @@ family_name(int af)
 	return (af == AF_INET ? "IPv4" : "IPv6");
 }
 
+/* a list whose negations took every address it named ("10.1.0.0/16,
+   !10.0.0.0/8"): it matches no packet */
+static int
+addrs_empty(const struct rule_addrset *set)
+{
+	return (set != NULL && rule_addrset_count(set, AF_INET) == 0 &&
+	    rule_addrset_count(set, AF_INET6) == 0);
+}
+
 /*
- * A valid rule that no packet can match: addresses of one family with
- * the other's ICMP, or src of one family and dst of the other.  Not an
- * error (the file may be shared by hosts, or half-edited), but nfqspid
- * -n and the log say so.  One warning per rule: one reason is enough.
+ * A valid rule that no packet can match: a list whose negations cancel
+ * every address it names, addresses of one family with the other's
+ * ICMP, or src of one family and dst of the other.  Not an error (the
+ * file may be shared by hosts, or half-edited), but nfqspid -n and the
+ * log say so.  One warning per rule: one reason is enough.
  */
 static void
-rule_family_warn(struct cfgctx *x, const struct scan_sec *s,
+rule_never_warn(struct cfgctx *x, const struct scan_sec *s,
     const struct rule *r, int src_line, int dst_line)
 {
 	int		 sf, df, pf = 0, other, line = x->line;
@@ -1428,7 +1438,13 @@ rule_family_warn(struct cfgctx *x, const struct scan_sec *s,
 	else if (r->has_proto && r->proto == IPPROTO_ICMPV6)
 		pf = AF_INET6;
 	other = pf == AF_INET ? AF_INET6 : AF_INET;
-	if (pf != 0 && (sf == other || df == other)) {
+	if (addrs_empty(r->src) || addrs_empty(r->dst)) {
+		src = addrs_empty(r->src);
+		x->line = src ? src_line : dst_line;
+		cfg_warn(x, "[%s] %s: its negations cancel every address it "
+		    "names: the rule never matches", s->orig,
+		    src ? "src" : "dst");
+	} else if (pf != 0 && (sf == other || df == other)) {
 		src = sf == other;
 		x->line = src ? src_line : dst_line;
 		cfg_warn(x, "[%s] %s: only %s addresses, but proto = %s is "
@@ -1568,7 +1584,7 @@ sec_rule(struct cfgctx *x, const struct scan_sec *s, struct rule *r)
 		RULE_ERR(r->rate ? RK_RATE : RK_CONN_LIMIT);
 	}
 #undef RULE_ERR
-	rule_family_warn(x, s, r, lines[RK_SRC], lines[RK_DST]);
+	rule_never_warn(x, s, r, lines[RK_SRC], lines[RK_DST]);
 	ret = 0;
  out:
 	return (ret);

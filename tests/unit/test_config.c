@@ -891,6 +891,67 @@ test_family_warnings(void **state)
 	config_free(c);
 }
 
+/* A list whose negations cancel every address it names: one warning,
+   and the rule is still loaded. */
+static void
+test_negation_warnings(void **state)
+{
+	static const char *const none[] = { NULL };
+	struct config	*c;
+	struct pkt	 p;
+
+	(void)state;
+	{
+		static const char *const w[] = {
+		    "[rule r] src: its negations cancel every address it "
+		    "names: the rule never matches (line 3)", NULL };
+		check_warnings("[rule r]\nproto = tcp\n"
+		    "src = 10.0.0.0/8, !10.0.0.0/8\naction = accept\n", w);
+	}
+	{
+		/* nested, both families, and only negations: all empty */
+		static const char *const w[] = {
+		    "[rule a] dst: its negations cancel every address it "
+		    "names: the rule never matches (line 2)",
+		    "[rule b] src: its negations cancel every address it "
+		    "names: the rule never matches (line 5)",
+		    "[rule c] dst: its negations cancel every address it "
+		    "names: the rule never matches (line 9)", NULL };
+		check_warnings("[rule a]\ndst = 10.1.0.0/16, !10.0.0.0/8\n"
+		    "action = drop\n[rule b]\n"
+		    "src = fd00:1::/32, 10.1.2.3, !fd00::/8, !10.1.2.0/24\n"
+		    "proto = icmp\naction = accept\n"
+		    "[rule c]\ndst = !0.0.0.0/0, !::/0\naction = drop\n", w);
+	}
+	/* one address left, a family left, or the negation outside what
+	   the list names: it can match */
+	check_warnings("[rule r]\nsrc = 10.0.0.0/8, !10.0.0.0/9, "
+	    "!10.128.0.0/10, !10.192.0.0/11, !10.224.0.0/12, "
+	    "!10.240.0.0/13, !10.248.0.0/14, !10.252.0.0/15, "
+	    "!10.254.0.0/16, !10.255.0.0/17, !10.255.128.0/18, "
+	    "!10.255.192.0/19, !10.255.224.0/20, !10.255.240.0/21, "
+	    "!10.255.248.0/22, !10.255.252.0/23, !10.255.254.0/24, "
+	    "!10.255.255.0/25, !10.255.255.128/26, !10.255.255.192/27, "
+	    "!10.255.255.224/28, !10.255.255.240/29, !10.255.255.248/30, "
+	    "!10.255.255.252/31, !10.255.255.254\naction = accept\n", none);
+	check_warnings("[rule r]\nsrc = 10.0.0.0/8, !10.0.0.0/8, fd00::/8\n"
+	    "action = accept\n", none);
+	check_warnings("[rule r]\ndst = 10.1.0.0/16, !10.2.0.0/16\n"
+	    "action = accept\n", none);
+	check_warnings("[rule r]\ndst = !0.0.0.0/0\naction = accept\n", none);
+
+	/* the warning says what the rule does: nothing matches it */
+	c = load_ok("[rule r]\nsrc = 10.1.0.0/16, !10.0.0.0/8\n"
+	    "action = accept\n");
+	memset(&p, 0, sizeof(p));
+	p.family = AF_INET;
+	p.proto = IPPROTO_TCP;
+	assert_int_equal(inet_pton(AF_INET, "10.1.2.3", p.src.a8), 1);
+	assert_false(rule_match(&c->rules[0], &p, CT_NEW, "", ""));
+	assert_int_equal(c->nwarn, 1);
+	config_free(c);
+}
+
 /* issue 15: "in = !wan0" negates; port names come from /etc/services */
 static void
 test_language(void **state)
@@ -1801,6 +1862,7 @@ main(void)
 		cmocka_unit_test(test_map_rules),
 		cmocka_unit_test(test_norule_states),
 		cmocka_unit_test(test_family_warnings),
+		cmocka_unit_test(test_negation_warnings),
 		cmocka_unit_test(test_frag_room_warning),
 		cmocka_unit_test(test_language),
 		cmocka_unit_test(test_quirks),
