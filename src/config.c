@@ -94,6 +94,8 @@ struct cfgctx {
 	int		 reload;	/* config_reload(): what a reload
 					   applies only */
 	struct config	*c;		/* being built: its warnings */
+	const struct scan_sec **rsec;	/* each rule's section */
+	uint8_t		*never;		/* each rule: warned, matches none */
 	int		 held_line;	/* of frag_max_held, queue_maxlen: */
 	int		 maxlen_line;	/* where a warning of both points */
 };
@@ -1422,14 +1424,14 @@ addrs_empty(const struct rule_addrset *set)
  * every address it names, addresses of one family with the other's
  * ICMP, or src of one family and dst of the other.  Not an error (the
  * file may be shared by hosts, or half-edited), but nfqspid -n and the
- * log say so.  One warning per rule: one reason is enough.
+ * log say so.  One warning per rule: one reason is enough.  1: warned.
  */
-static void
+static int
 rule_never_warn(struct cfgctx *x, const struct scan_sec *s,
     const struct rule *r, int src_line, int dst_line)
 {
 	int		 sf, df, pf = 0, other, line = x->line;
-	int		 src;
+	int		 src, warned = 1;
 
 	sf = addrs_family(r->src);
 	df = addrs_family(r->dst);
@@ -1456,8 +1458,10 @@ rule_never_warn(struct cfgctx *x, const struct scan_sec *s,
 		cfg_warn(x, "[%s] dst: only %s addresses, but src has only "
 		    "%s ones: the rule never matches", s->orig,
 		    family_name(df), family_name(sf));
-	}
+	} else
+		warned = 0;
 	x->line = line;
+	return (warned);
 }
 
 static int
@@ -1584,7 +1588,8 @@ sec_rule(struct cfgctx *x, const struct scan_sec *s, struct rule *r)
 		RULE_ERR(r->rate ? RK_RATE : RK_CONN_LIMIT);
 	}
 #undef RULE_ERR
-	rule_never_warn(x, s, r, lines[RK_SRC], lines[RK_DST]);
+	x->never[r->index] = (uint8_t)rule_never_warn(x, s, r, lines[RK_SRC],
+	    lines[RK_DST]);
 	ret = 0;
  out:
 	return (ret);
@@ -1632,7 +1637,9 @@ build(struct cfgctx *x, struct config *c)
 		return (-1);
 	}
 	if (nrules > 0 &&
-	    (c->rules = calloc(nrules, sizeof(*c->rules))) == NULL) {
+	    ((c->rules = calloc(nrules, sizeof(*c->rules))) == NULL ||
+	    (x->rsec = calloc(nrules, sizeof(*x->rsec))) == NULL ||
+	    (x->never = calloc(nrules, sizeof(*x->never))) == NULL)) {
 		cfg_err(x, "%s", strerror(errno));
 		return (-1);
 	}
@@ -1643,6 +1650,7 @@ build(struct cfgctx *x, struct config *c)
 			struct rule *r = &c->rules[c->nrules];
 
 			r->index = (uint32_t)c->nrules;
+			x->rsec[r->index] = s;
 			c->nrules++;	/* so that config_free() clears it */
 			if (sec_rule(x, s, r) == -1)
 				return (-1);
@@ -1675,6 +1683,31 @@ frag_room(struct cfgctx *x, const struct config *c)
 	cfg_warn(x, "[conntrack] frag_max_held = %u is not below [daemon] "
 	    "queue_maxlen = %u: held fragments can fill a queue",
 	    c->frag.max_held, c->queue_maxlen);
+}
+
+/*
+ * A rule that an earlier one shadows: that one matches every packet it
+ * would, first, and decides it (rule_shadows()).  Valid, and maybe
+ * meant for later, but it does nothing.  The rules already warned of
+ * match nothing, and are not named again.
+ */
+static void
+shadow_warn(struct cfgctx *x, const struct config *c)
+{
+	const struct rule *a;
+	size_t		 i;
+
+	for (i = 0; i < c->nrules; i++) {
+		if (x->never[i] ||
+		    (a = ruleset_shadow(c->ruleset, &c->rules[i])) == NULL)
+			continue;
+		x->line = x->rsec[i]->line;
+		cfg_warn(x, "[%s]: every packet it matches is decided first by "
+		    "[%s] at line %d: the rule never decides one",
+		    x->rsec[i]->orig, x->rsec[a->index]->orig,
+		    x->rsec[a->index]->line);
+	}
+	x->line = 0;
 }
 
 static struct config *
@@ -1716,6 +1749,7 @@ config_read(const char *path, int reload, char *err, size_t errlen)
 		cfg_err(&x, "compiling the rules: %s", strerror(errno));
 		goto out;
 	}
+	shadow_warn(&x, c);
 	c->norule_states = (1u << CT_STATE_MAX) - 1;
 	for (i = 0; i < c->nrules; i++)
 		c->norule_states &= ~c->rules[i].states;
@@ -1730,6 +1764,8 @@ config_read(const char *path, int reload, char *err, size_t errlen)
 	free(x.keys);
 	free(x.secs);
 	free(x.seen);
+	free(x.rsec);
+	free(x.never);
 	services_free(x.svc);
 	if (!ok) {
 		config_free(c);

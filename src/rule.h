@@ -141,6 +141,22 @@ const char *rule_hooks_format(uint8_t hooks, char *buf, size_t len);
 const char *rule_state_name(int state);		/* "NEW", ... */
 
 /*
+ * rule_cover.c: what nfqspid -n proves of two rules, from their compiled
+ * values; 1 only when proven key by key, 0 when in doubt.
+ */
+/* Does every packet b matches, in each state b names, match a too? */
+int	 rule_covers(const struct rule *a, const struct rule *b);
+/* ... and, a coming first, does a decide each of them, and each
+   connection a reload judges again that b would match?  Then b never
+   decides anything. */
+int	 rule_shadows(const struct rule *a, const struct rule *b);
+/* 0: src or dst is empty, or they have no family in common */
+int	 rule_addrs_can_match(const struct rule *r);
+/* A packet r matches by protocol, addresses and ports (what ruleset.c
+   indexes): 0, or -1 when r matches none by its addresses. */
+int	 rule_sample(const struct rule *r, struct pkt *p);
+
+/*
  * rule_print.c: values as nfqspictl rules prints them, from the rule's
  * own representation.  Each returns the length of the whole text, as
  * snprintf() does, and writes what fits in buf.

@@ -38,6 +38,9 @@ enum rs_field {
 	RS_NFIELDS
 };
 
+/* ruleset_shadow() asks this many earlier rules at most */
+#define RS_SHADOW_ASK		256
+
 /* a field may list this many rule indices per rule, plus a constant */
 #define RS_BUDGET_PER_RULE	32
 #define RS_BUDGET_BASE		(1u << 20)
@@ -383,14 +386,15 @@ field_cand(const struct rs_field_index *fi, const struct pkt *p, int f,
 	return (1);
 }
 
-/* The two sorted lists merged, each rule asked in file order. */
+/* The two sorted lists merged, each rule before end asked in file
+   order, max of them at most. */
 static const struct rule *
-cand_first(const struct ruleset *rs, struct rs_cand *c,
-    ruleset_match_fn match, void *arg)
+cand_first(const struct ruleset *rs, struct rs_cand *c, size_t end,
+    size_t max, ruleset_match_fn match, void *arg)
 {
 	uint32_t	 id;
 
-	while (c->na > 0 || c->nb > 0) {
+	while ((c->na > 0 || c->nb > 0) && max-- > 0) {
 		if (c->nb == 0 || (c->na > 0 && *c->a < *c->b)) {
 			id = *c->a++;
 			c->na--;
@@ -398,15 +402,18 @@ cand_first(const struct ruleset *rs, struct rs_cand *c,
 			id = *c->b++;
 			c->nb--;
 		}
+		if (id >= end)
+			break;
 		if (match(&rs->rules[id], arg))
 			return (&rs->rules[id]);
 	}
 	return (NULL);
 }
 
-const struct rule *
-ruleset_first(const struct ruleset *rs, const struct pkt *p, int state,
-    ruleset_match_fn match, void *arg)
+/* ruleset_first() among the rules before end, asking max at most */
+static const struct rule *
+first_before(const struct ruleset *rs, const struct pkt *p, int state,
+    size_t end, size_t max, ruleset_match_fn match, void *arg)
 {
 	const struct rs_state_index *si;
 	struct rs_cand	 best, c;
@@ -427,11 +434,53 @@ ruleset_first(const struct ruleset *rs, const struct pkt *p, int state,
 	if (bestn == SIZE_MAX) {
 		/* not reached: RS_PROTO lists each rule once at most, well
 		   within its budget; but a walk is always right */
-		for (f = 0; (size_t)f < rs->n; f++)
-			if (in_state(&rs->rules[f], state) &&
+		for (f = 0; (size_t)f < end && max > 0; f++)
+			if (in_state(&rs->rules[f], state) && max-- > 0 &&
 			    match(&rs->rules[f], arg))
 				return (&rs->rules[f]);
 		return (NULL);
 	}
-	return (cand_first(rs, &best, match, arg));
+	return (cand_first(rs, &best, end, max, match, arg));
+}
+
+const struct rule *
+ruleset_first(const struct ruleset *rs, const struct pkt *p, int state,
+    ruleset_match_fn match, void *arg)
+{
+	return (first_before(rs, p, state, rs->n, SIZE_MAX, match, arg));
+}
+
+static int
+shadows(const struct rule *a, void *arg)
+{
+	const struct rule *const *b = arg;
+
+	return (rule_shadows(a, *b));
+}
+
+/*
+ * A rule that shadows b must match every packet b does, so also one
+ * packet b matches, p: it is among the candidates the index gives p in
+ * one of b's states.  Each rule costs seven binary searches and a walk
+ * over those candidates before it, in file order: a few, but all of
+ * them when the rules are alike in every indexed field (and differ in
+ * interfaces, chain, ICMP types, TCP flags).  RS_SHADOW_ASK bounds the
+ * walk, so that n rules cost n * RS_SHADOW_ASK comparisons at most; a
+ * rule shadowed only by one past it is not found.
+ */
+const struct rule *
+ruleset_shadow(const struct ruleset *rs, const struct rule *b)
+{
+	struct pkt	 p;
+	int		 s;
+
+	if (b->index >= rs->n || &rs->rules[b->index] != b ||
+	    rule_sample(b, &p) == -1)
+		return (NULL);
+	for (s = 0; s < CT_STATE_MAX && !in_state(b, s); s++)
+		;
+	if (s == CT_STATE_MAX)
+		return (NULL);
+	return (first_before(rs, &p, s, b->index, RS_SHADOW_ASK, shadows,
+	    &b));
 }

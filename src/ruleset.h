@@ -35,4 +35,13 @@ const struct rule *ruleset_first(const struct ruleset *rs,
 		    const struct pkt *p, int state, ruleset_match_fn match,
 		    void *arg);
 
+/*
+ * The first rule before b (one of rs's) that shadows it (rule_shadows():
+ * b never decides a packet), or NULL when none is proven.  Of the
+ * earlier rules that could (those the index gives for one packet b
+ * matches), the first 256 are asked.
+ */
+const struct rule *ruleset_shadow(const struct ruleset *rs,
+		    const struct rule *b);
+
 #endif /* NFQSPI_RULESET_H */

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "ruleset.h"
 #include "fuzz.h"
 
 static int	 memfd = -1;
@@ -34,7 +35,7 @@ static char	 path[64];
 static void
 check_config(const struct config *c)
 {
-	const struct rule	*r;
+	const struct rule	*r, *a;
 	size_t			 i;
 
 	CHECK(strcmp(c->path, path) == 0);
@@ -57,6 +58,17 @@ check_config(const struct config *c)
 		    (r->states & ~((1u << CT_STATE_MAX) - 1)) == 0);
 		CHECK(r->log <= 1 && r->has_mark <= 1);
 		CHECK(r->nin <= RULE_MAXIFS && r->nout <= RULE_MAXIFS);
+		/* a shadowing rule comes first and holds this one */
+		if ((a = ruleset_shadow(c->ruleset, r)) != NULL)
+			CHECK(a->index < r->index && rule_covers(a, r));
+	}
+	/* warnings: lines of the file's, bounded */
+	CHECK(c->nwarn <= CONFIG_MAXWARN);
+	CHECK(c->warn_more == 0 || c->nwarn == CONFIG_MAXWARN);
+	for (i = 0; i < c->nwarn; i++) {
+		CHECK(memchr(c->warn[i], '\0', CONFIG_WARNLEN) != NULL);
+		CHECK(strncmp(c->warn[i], path, strlen(path)) == 0);
+		CHECK(strchr(c->warn[i], '\n') == NULL);
 	}
 }
 

@@ -77,6 +77,24 @@ nwant+=" (line $nline)"
 check "nfqspid -n warns of a rule that never matches, and exits 0" \
     test "$nrc:$nout" = "0:$nwant
 configuration OK"
+# A rule an earlier one shadows (tcp-5002-deny drops all of port 5002):
+# a warning naming both, each with its section's line.
+{
+	cat "$T_CONF"
+	printf '\n[rule deny-lan]\nproto = tcp\nsrc = 10.%s.1.0/24\n' "$T_NET"
+	printf 'dport = 5002\naction = reject\n'
+} >"$T_TMP/shadow.ini"
+sline=$(($(wc -l <"$T_CONF") + 2))
+aline=$(grep -n '^\[rule tcp-5002-deny\]$' "$T_CONF" | cut -d: -f1)
+nout=$("$NFQSPID" -n -c "$T_TMP/shadow.ini" 2>&1)
+nrc=$?
+echo "  nfqspid -n: $nout (status $nrc)"
+nwant="nfqspid: warning: $T_TMP/shadow.ini: [rule deny-lan]: every packet"
+nwant+=" it matches is decided first by [rule tcp-5002-deny] at line"
+nwant+=" $aline: the rule never decides one (line $sline)"
+check "nfqspid -n warns of a shadowed rule, naming both, and exits 0" \
+    test "$nrc:$nout" = "0:$nwant
+configuration OK"
 lib_start "nfqspid starts, binds queue $T_QUEUE and opens its control socket" "$@"
 
 # Counters: what dut lets out marked, what the server sees arrive.

@@ -952,6 +952,198 @@ test_negation_warnings(void **state)
 	config_free(c);
 }
 
+/*
+ * [rule a] with keys ka, then [rule b] with kb (each "key = value\n"
+ * lines): b is warned of as shadowed by a, or nothing is said.
+ */
+static void
+check_shadow(const char *ka, const char *kb, int want)
+{
+	static const char *const none[] = { NULL };
+	const char	*w[2] = { NULL, NULL };
+	char		 text[1024], msg[256];
+	const char	*p;
+	int		 line = 2;
+
+	for (p = ka; *p != '\0'; p++)
+		line += *p == '\n';
+	snprintf(text, sizeof(text), "[rule a]\n%s[rule b]\n%s", ka, kb);
+	snprintf(msg, sizeof(msg), "[rule b]: every packet it matches is "
+	    "decided first by [rule a] at line 1: the rule never decides "
+	    "one (line %d)", line);
+	w[0] = msg;
+	check_warnings(text, want ? w : none);
+}
+
+#define SHADOWED(a, b)		check_shadow((a), (b), 1)
+#define NOT_SHADOWED(a, b)	check_shadow((a), (b), 0)
+
+/* A rule an earlier one shadows: warned of only when proven. */
+static void
+test_shadow_warnings(void **state)
+{
+	char		 text[8192];
+	struct config	*c;
+	size_t		 n, i;
+	int		 len;
+
+	(void)state;
+	/* every action ends the walk: a catch-all shadows what follows */
+	SHADOWED("action = drop\n", "proto = tcp\ndport = 22\n"
+	    "action = accept\n");
+	SHADOWED("action = accept\nlog = yes\nmark = 0x10\n",
+	    "action = reject\nstate = new\n");
+	/* protocol, ports: b's within a's, a's adjacent ranges as one */
+	SHADOWED("proto = tcp\ndport = 20-22, 23, 80\naction = accept\n",
+	    "proto = tcp\ndport = 21-23\naction = drop\n");
+	NOT_SHADOWED("proto = tcp\ndport = 20-22, 80\naction = accept\n",
+	    "proto = tcp\ndport = 21-23\naction = drop\n");
+	/* b without proto matches udp too; without dport, port 0 too */
+	NOT_SHADOWED("proto = tcp\ndport = 22\naction = accept\n",
+	    "dport = 22\naction = drop\n");
+	NOT_SHADOWED("proto = tcp\ndport = 1-65535\naction = accept\n",
+	    "proto = tcp\nsport = 22\naction = drop\n");
+	NOT_SHADOWED("proto = udp\naction = accept\n",
+	    "proto = tcp\naction = drop\n");
+
+	/* addresses, negations within either list */
+	SHADOWED("src = 10.0.0.0/8\naction = drop\n",
+	    "src = 10.1.0.0/16, 10.2.3.4\naction = accept\n");
+	SHADOWED("src = 10.0.0.0/8, !10.1.0.0/16\naction = drop\n",
+	    "src = 10.2.0.0/16\naction = accept\n");
+	SHADOWED("src = 10.0.0.0/9\naction = drop\n",
+	    "src = 10.0.0.0/8, !10.128.0.0/9\naction = accept\n");
+	NOT_SHADOWED("src = 10.0.0.0/8, !10.1.0.0/16\naction = drop\n",
+	    "src = 10.1.2.0/24\naction = accept\n");
+	NOT_SHADOWED("src = 10.0.0.0/8, !10.1.2.3\naction = drop\n",
+	    "src = 10.1.0.0/16\naction = accept\n");
+	NOT_SHADOWED("src = !10.0.0.0/8\naction = drop\n",
+	    "proto = udp\naction = accept\n");
+	NOT_SHADOWED("src = 10.0.0.0/8\naction = drop\n",
+	    "dst = 10.0.0.0/8\naction = accept\n");
+	/* a has only IPv4: b's IPv6 packets are its own; but a dst of
+	   IPv4 only leaves b no IPv6 packet */
+	NOT_SHADOWED("src = 10.0.0.0/8\naction = drop\n",
+	    "src = 10.1.0.0/16, fd00::/8\naction = accept\n");
+	SHADOWED("src = 10.0.0.0/8\naction = drop\n",
+	    "src = 10.1.0.0/16, fd00::/8\ndst = 192.0.2.1\n"
+	    "action = accept\n");
+	SHADOWED("src = ::/0, 0.0.0.0/0\ndst = fd00::/8, 10.0.0.0/8\n"
+	    "action = drop\n", "dst = fd00:1::/32\naction = accept\n");
+
+	/* states: a must name each of b's */
+	SHADOWED("state = new, established\naction = accept\n",
+	    "state = established\nproto = tcp\naction = drop\n");
+	NOT_SHADOWED("action = accept\n",
+	    "state = new, established\naction = drop\n");
+
+	/* chains: b's among a's; b without one matches every chain */
+	SHADOWED("chain = input, forward\naction = accept\n",
+	    "chain = forward\naction = drop\n");
+	NOT_SHADOWED("chain = input\naction = accept\n",
+	    "chain = forward\naction = drop\n");
+	NOT_SHADOWED("chain = input\naction = accept\n", "action = drop\n");
+
+	/* interfaces, with the + wildcard and negations */
+	SHADOWED("in = eth+\naction = accept\n", "in = eth0, eth1\n"
+	    "action = drop\n");
+	SHADOWED("in = !eth0\naction = accept\n", "in = eth1, wg+\n"
+	    "action = drop\n");
+	SHADOWED("in = eth+, !eth0\naction = accept\n", "in = eth+, !eth0+\n"
+	    "action = drop\n");
+	SHADOWED("out = !wg+\naction = accept\n", "out = !wg+, !eth0\n"
+	    "action = drop\n");
+	NOT_SHADOWED("in = eth0\naction = accept\n", "in = eth+\n"
+	    "action = drop\n");
+	NOT_SHADOWED("in = eth+, !eth0\naction = accept\n", "in = eth+\n"
+	    "action = drop\n");
+	SHADOWED("in = !eth0\naction = accept\n", "in = !eth+\n"
+	    "action = drop\n");
+	/* an unknown interface ("") is matched only without a plain one */
+	NOT_SHADOWED("in = eth+, wg+, lo\naction = accept\n", "in = !lo\n"
+	    "action = drop\n");
+	NOT_SHADOWED("in = eth0\naction = accept\n", "action = drop\n");
+
+	/* TCP flags: b fixes every bit a looks at, as a wants it */
+	SHADOWED("proto = tcp\ntcp_flags = S/SA\naction = drop\n",
+	    "proto = tcp\ntcp_flags = S/SAFR\naction = accept\n");
+	NOT_SHADOWED("proto = tcp\ntcp_flags = S/SAFR\naction = drop\n",
+	    "proto = tcp\ntcp_flags = S/SA\naction = accept\n");
+	NOT_SHADOWED("proto = tcp\ntcp_flags = S/SA\naction = drop\n",
+	    "proto = tcp\naction = accept\n");
+	/* ICMP types: b's among a's */
+	SHADOWED("proto = icmp\nicmp_type = echo-request, 0, 3\n"
+	    "action = accept\n", "proto = icmp\nicmp_type = 8\n"
+	    "action = drop\n");
+	NOT_SHADOWED("proto = icmp\nicmp_type = echo-request\n"
+	    "action = accept\n", "proto = icmp\naction = drop\n");
+
+	/* rate and conn_limit do not pass a connection on: over them, a
+	   drops it (limit=rate), so b still decides nothing */
+	SHADOWED("proto = tcp\ndport = 80\nrate = 10/s\nconn_limit = 5\n"
+	    "action = accept\n", "proto = tcp\ndport = 80\nlog = yes\n"
+	    "action = accept\n");
+
+	/* A reload judges live connections again without interfaces: a
+	   drop rule that names one is passed over, and a later accepting
+	   rule for new connections keeps them (test_verdict.c) */
+	NOT_SHADOWED("in = wan0\naction = drop\n", "in = wan0\n"
+	    "proto = tcp\ndport = 22\naction = accept\n");
+	NOT_SHADOWED("chain = input\naction = reject\n", "chain = input\n"
+	    "action = accept\n");
+	SHADOWED("in = wan0\naction = drop\n", "in = wan0\nproto = tcp\n"
+	    "dport = 22\naction = drop\n");
+	SHADOWED("in = wan0\nstate = new, established\naction = drop\n",
+	    "in = wan0\nstate = established\naction = accept\n");
+	SHADOWED("action = drop\n", "in = wan0\naction = accept\n");
+	SHADOWED("in = wan0\naction = accept\n", "in = wan0\n"
+	    "proto = tcp\naction = reject\n");
+	/* ... taken to match with its first interface, which it negates */
+	NOT_SHADOWED("in = eth0, eth1, !eth0+\naction = accept\n",
+	    "in = eth1\naction = accept\n");
+
+	/* only earlier rules shadow; the first is named */
+	NOT_SHADOWED("proto = tcp\ndport = 22\naction = accept\n",
+	    "action = drop\n");
+	{
+		/* c is within b too */
+		static const char *const w[] = {
+		    "[rule b]: every packet it matches is decided first by "
+		    "[rule a] at line 1: the rule never decides one (line 4)",
+		    "[rule c]: every packet it matches is decided first by "
+		    "[rule a] at line 1: the rule never decides one (line 8)",
+		    NULL };
+		check_warnings("[rule a]\nproto = udp\naction = drop\n"
+		    "[rule b]\nproto = udp\ndport = 53, 54\n"
+		    "action = accept\n"
+		    "[rule c]\nproto = udp\ndport = 53\naction = accept\n"
+		    , w);
+	}
+	/* a rule that matches nothing is warned of once, for that */
+	{
+		static const char *const w[] = {
+		    "[rule b] src: its negations cancel every address it "
+		    "names: the rule never matches (line 4)", NULL };
+		check_warnings("[rule a]\naction = drop\n[rule b]\n"
+		    "src = 10.0.0.0/8, !10.0.0.0/8\naction = accept\n", w);
+	}
+
+	/* one list of warnings: the first CONFIG_MAXWARN, then a count */
+	n = (size_t)snprintf(text, sizeof(text), "[rule any]\nproto = udp\n"
+	    "action = drop\n");
+	for (i = 0; i < CONFIG_MAXWARN + 2; i++) {
+		len = snprintf(text + n, sizeof(text) - n, "[rule u%zu]\n"
+		    "proto = udp\ndport = %zu\naction = accept\n", i, i + 1);
+		assert_true(len > 0 && (size_t)len < sizeof(text) - n);
+		n += (size_t)len;
+	}
+	c = load_ok(text);
+	assert_int_equal(c->nwarn, CONFIG_MAXWARN);
+	assert_int_equal(c->warn_more, 2);
+	assert_non_null(strstr(c->warn[0], "[rule u0]: every packet"));
+	config_free(c);
+}
+
 /* issue 15: "in = !wan0" negates; port names come from /etc/services */
 static void
 test_language(void **state)
@@ -1863,6 +2055,7 @@ main(void)
 		cmocka_unit_test(test_norule_states),
 		cmocka_unit_test(test_family_warnings),
 		cmocka_unit_test(test_negation_warnings),
+		cmocka_unit_test(test_shadow_warnings),
 		cmocka_unit_test(test_frag_room_warning),
 		cmocka_unit_test(test_language),
 		cmocka_unit_test(test_quirks),

@@ -58,7 +58,8 @@ static const char *const v6[] = {
 	"fd00::/8", "fd00:1::/32", "fd00:1::5", "::/0", "fd00:1:2::/48",
 };
 static const char *const ifs[] = {
-	"eth0", "eth1", "wg+", "!eth0", "!wg+", "lan+",
+	"eth0", "eth1", "wg+", "!eth0", "!wg+", "lan+", "eth0, wg+",
+	"wg+, !wg0", "!eth0, !eth1", "+", "lan+, !lan3", "eth+, !eth1",
 };
 static const char *const chains[] = {
 	"input", "forward", "output", "input,forward", "prerouting",
@@ -187,7 +188,7 @@ packet(struct pkt *p, const char **in, const char **out)
 		IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP, IPPROTO_ICMPV6, 47,
 	};
 	static const char *const names[] = {
-		"eth0", "eth1", "wg0", "wg", "lan3", "", NULL,
+		"eth0", "eth1", "wg0", "wg", "lan3", "", NULL, "eth2",
 	};
 
 	memset(p, 0, sizeof(*p));
@@ -324,12 +325,166 @@ test_selective(void **state)
 	config_free(c);
 }
 
+/* Whether each rule of a policy matches packet k in state s */
+struct hits {
+	uint8_t		*m;	/* [k][s][rule] */
+	size_t		 n, np;
+};
+
+static int
+hit(const struct hits *h, size_t k, int s, size_t i)
+{
+	return (h->m[(k * CT_STATE_MAX + (size_t)s) * h->n + i]);
+}
+
+/* the first packet that j matches and i does not, in some state */
+static size_t
+uncovered(const struct hits *h, size_t i, size_t j)
+{
+	size_t		 k;
+	int		 s;
+
+	for (k = 0; k < h->np; k++)
+		for (s = 0; s < CT_STATE_MAX; s++)
+			if (hit(h, k, s, j) && !hit(h, k, s, i))
+				return (k);
+	return (h->np);
+}
+
+/*
+ * What nfqspid -n says of random policies holds for random packets: a
+ * rule that rule_covers() says holds another matches every packet that
+ * one does, and a shadowed rule is never the first match.  And the
+ * index finds the first shadowing rule a walk over the earlier ones
+ * finds.
+ */
+static void
+test_shadow_random(void **state)
+{
+	struct config	*c;
+	struct hits	 h;
+	struct pkt	*pk;
+	const char	**in, **out;
+	const struct rule *a, *want;
+	size_t		 i, j, k, covers = 0, shadowed = 0, tried = 0;
+	int		 round, s, any;
+
+	(void)state;
+	h.np = 400;
+	assert_non_null(pk = calloc(h.np, sizeof(*pk)));
+	assert_non_null(in = calloc(h.np, sizeof(*in)));
+	assert_non_null(out = calloc(h.np, sizeof(*out)));
+	for (round = 0; round < 150; round++) {
+		c = policy(2 + (int)rnd(30));
+		h.n = c->nrules;
+		assert_non_null(h.m = calloc(h.np * CT_STATE_MAX, h.n));
+		for (k = 0; k < h.np; k++) {
+			packet(&pk[k], &in[k], &out[k]);
+			for (s = 0; s < CT_STATE_MAX; s++)
+				for (i = 0; i < h.n; i++)
+					h.m[(k * CT_STATE_MAX + (size_t)s) *
+					    h.n + i] = (uint8_t)rule_match(
+					    &c->rules[i], &pk[k], s, in[k],
+					    out[k]);
+		}
+		for (j = 0; j < h.n; j++) {
+			for (i = 0; i < j; i++) {
+				if (!rule_covers(&c->rules[i], &c->rules[j]))
+					continue;
+				covers++;
+				if ((k = uncovered(&h, i, j)) < h.np)
+					fail_msg("round %d: r%zu covers r%zu, "
+					    "not packet %zu", round, i, j, k);
+			}
+			/* a walk: the first earlier rule that shadows */
+			want = NULL;
+			for (i = 0; i < j && want == NULL; i++)
+				if (rule_shadows(&c->rules[i], &c->rules[j]) &&
+				    rule_addrs_can_match(&c->rules[j]))
+					want = &c->rules[i];
+			a = ruleset_shadow(c->ruleset, &c->rules[j]);
+			if (a != want)
+				fail_msg("round %d: r%zu shadowed by %s, a "
+				    "walk says %s", round, j, a ? a->name :
+				    "none", want ? want->name : "none");
+			if (a == NULL)
+				continue;
+			shadowed++;
+			/* never the first match */
+			for (k = 0; k < h.np; k++)
+				for (s = 0; s < CT_STATE_MAX; s++) {
+					tried += hit(&h, k, s, j);
+					for (i = 0, any = 0; i < j; i++)
+						any |= hit(&h, k, s, i);
+					if (hit(&h, k, s, j) && !any)
+						fail_msg("round %d: r%zu "
+						    "decides packet %zu",
+						    round, j, k);
+				}
+		}
+		free(h.m);
+		config_free(c);
+	}
+	free(pk);
+	free(in);
+	free(out);
+	/* not vacuous: many pairs, and packets that the shadowed match */
+	assert_true(covers > 300);
+	assert_true(shadowed > 200);
+	assert_true(tried > 5000);
+}
+
+/*
+ * Rules alike in every field the index looks at are all candidates: the
+ * walk asks the first 256 of them, so that n rules cost n * 256
+ * comparisons at most.
+ */
+static void
+test_shadow_bound(void **state)
+{
+	struct config	*c;
+	FILE		*f;
+	char		 err[512];
+	const struct rule *a;
+	int		 i;
+
+	(void)state;
+	assert_non_null(f = fopen(inipath, "w"));
+	for (i = 0; i < 300; i++)
+		fprintf(f, "[rule r%d]\nproto = tcp\ndport = 22\nin = if%d\n"
+		    "action = accept\n", i, i);
+	fprintf(f, "[rule early]\nproto = tcp\ndport = 22\nin = if5\n"
+	    "action = drop\n");
+	fprintf(f, "[rule late]\nproto = tcp\ndport = 22\nin = if280\n"
+	    "action = drop\n");
+	fprintf(f, "[rule udp]\nproto = udp\ndport = 22\nin = if280\n"
+	    "action = accept\n");
+	fprintf(f, "[rule all-udp]\nproto = udp\naction = accept\n");
+	fprintf(f, "[rule udp-late]\nproto = udp\ndport = 22\nin = if280\n"
+	    "action = drop\n");
+	assert_int_equal(fclose(f), 0);
+	if ((c = config_load(inipath, err, sizeof(err))) == NULL)
+		fail_msg("%s", err);
+	assert_non_null(a = ruleset_shadow(c->ruleset, &c->rules[300]));
+	assert_string_equal(a->name, "r5");
+	/* r280 shadows it, but comes after 256 others alike */
+	assert_true(rule_shadows(&c->rules[280], &c->rules[301]));
+	assert_null(ruleset_shadow(c->ruleset, &c->rules[301]));
+	/* the index leaves the tcp rules out */
+	assert_null(ruleset_shadow(c->ruleset, &c->rules[302]));
+	assert_non_null(a = ruleset_shadow(c->ruleset, &c->rules[304]));
+	assert_string_equal(a->name, "udp");
+	config_free(c);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_random),
 		cmocka_unit_test(test_selective),
+		cmocka_unit_test(test_shadow_random),
+		cmocka_unit_test(test_shadow_bound),
 	};
 	int		 fd, ret;
 

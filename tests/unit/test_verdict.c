@@ -1149,6 +1149,59 @@ test_rejudge_drop_rule_and_interfaces(void **state)
 }
 
 /*
+ * nfqspid -n's shadowed rules (rule_shadows()) on the reload's path: an
+ * accepting rule behind a drop rule that names its interface decides
+ * the connections a reload judges again, so it is not shadowed; behind
+ * a drop rule without interfaces, it decides none.
+ */
+static void
+test_rejudge_shadow(void **state)
+{
+	struct fixture	*f = *state;
+	struct config	 c;
+	struct rule	 rules[4];
+	struct audits	 a;
+	char		 err[256];
+
+	two_connections(f);
+	newcfg(f, &c, rules);
+	add(&c, "no-web-wan", IPPROTO_TCP, "80", RULE_DROP, 0);
+	add(&c, "web-wan", IPPROTO_TCP, "80", RULE_ACCEPT, 0x30);
+	add(&c, "dns", IPPROTO_UDP, "53", RULE_ACCEPT, 0);
+	assert_int_equal(rule_parse_ifaces("wan0", rules[0].in, &rules[0].nin,
+	    &rules[0].in_neg, err, sizeof(err)), 0);
+	assert_int_equal(rule_parse_ifaces("wan0", rules[1].in, &rules[1].nin,
+	    &rules[1].in_neg, err, sizeof(err)), 0);
+	/* every packet web-wan matches, no-web-wan does and decides ... */
+	assert_true(rule_covers(&rules[0], &rules[1]));
+	/* ... but web-wan keeps the web connection at a reload */
+	assert_false(rule_shadows(&rules[0], &rules[1]));
+	assert_int_equal(verdict_rejudge(&c, f->ct, f->lt, f->now, NULL,
+	    NULL), 0);
+	assert_int_equal(ct_count(f->ct), 2);
+	clear(&c);
+
+	/* no-web without interfaces: it decides the reload too */
+	ct_flush(f->ct);
+	two_connections(f);
+	newcfg(f, &c, rules);
+	add(&c, "no-web", IPPROTO_TCP, "80", RULE_DROP, 0);
+	add(&c, "web-wan", IPPROTO_TCP, "80", RULE_ACCEPT, 0x30);
+	add(&c, "dns", IPPROTO_UDP, "53", RULE_ACCEPT, 0);
+	assert_int_equal(rule_parse_ifaces("wan0", rules[1].in, &rules[1].nin,
+	    &rules[1].in_neg, err, sizeof(err)), 0);
+	assert_true(rule_shadows(&rules[0], &rules[1]));
+	memset(&a, 0, sizeof(a));
+	assert_int_equal(verdict_rejudge(&c, f->ct, f->lt, f->now, collect,
+	    &a), 1);
+	assert_int_equal(a.n, 1);
+	assert_non_null(strstr(a.line[0], "action=drop state=NEW "
+	    "rule=no-web reason=policy-reload proto=tcp"));
+	assert_int_equal(ct_count(f->ct), 1);
+	clear(&c);
+}
+
+/*
  * The table records the chain of a connection's first packet (run() sends
  * everything through FORWARD), so chain is judged again exactly.
  */
@@ -1320,6 +1373,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_rejudge_drop_rule_and_interfaces, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rejudge_shadow, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_rejudge_chain,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rejudge_monitor_keeps,

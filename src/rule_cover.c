@@ -1,0 +1,386 @@
+/*
+ * rule_cover.c - does one rule match every packet another one does?
+ *
+ * Copyright (C) 2026 The nfqspid authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * Pure: no I/O, no globals.  nfqspid -n warns of a rule that an earlier
+ * one shadows; a false warning would have an operator delete a rule
+ * that works, so every answer here is 1 only when it is proven key by
+ * key from the compiled values, and 0 when in doubt.
+ */
+#include <sys/socket.h>
+#include <netinet/in.h>
+
+#include <string.h>
+
+#include "rule.h"
+
+typedef rule_u128 u128;
+
+/* ---- ranges ------------------------------------------------------------ */
+
+/* the families r can match by its addresses: bit 0 IPv4, bit 1 IPv6 */
+static int
+addr_families(const struct rule *r)
+{
+	int		 m = 3;
+
+	if (r->src != NULL)
+		m &= (rule_addrset_count(r->src, AF_INET) > 0) |
+		    (rule_addrset_count(r->src, AF_INET6) > 0) << 1;
+	if (r->dst != NULL)
+		m &= (rule_addrset_count(r->dst, AF_INET) > 0) |
+		    (rule_addrset_count(r->dst, AF_INET6) > 0) << 1;
+	return (m);
+}
+
+/* One list's sorted, disjoint ranges: an address list of one family or
+   a port list.  NULL (the key not given) is one range, the whole space. */
+struct rlist {
+	const struct rule_addrset *as;
+	const struct rule_portset *ps;
+	uint8_t		 family;	/* as's */
+	size_t		 n;
+	u128		 max;
+};
+
+static void
+rlist_addrs(struct rlist *l, const struct rule_addrset *as, uint8_t family)
+{
+	memset(l, 0, sizeof(*l));
+	l->as = as;
+	l->family = family;
+	l->max = family == AF_INET ? 0xffffffffu : ~(u128)0;
+	l->n = as != NULL ? rule_addrset_count(as, family) : 1;
+}
+
+static void
+rlist_ports(struct rlist *l, const struct rule_portset *ps)
+{
+	memset(l, 0, sizeof(*l));
+	l->ps = ps;
+	l->max = 65535;		/* with 0, which no port list holds */
+	l->n = ps != NULL ? rule_portset_count(ps) : 1;
+}
+
+static void
+rlist_get(const struct rlist *l, size_t i, u128 *lo, u128 *hi)
+{
+	uint16_t	 a, b;
+
+	if (l->as != NULL)
+		rule_addrset_range(l->as, l->family, i, lo, hi);
+	else if (l->ps != NULL) {
+		rule_portset_range(l->ps, i, &a, &b);
+		*lo = a;
+		*hi = b;
+	} else {
+		*lo = 0;
+		*hi = l->max;
+	}
+}
+
+/* Every value of b is one of a's.  Linear: both lists are sorted, and
+   a's adjacent ranges ("22, 23") are walked as one. */
+static int
+rlist_within(const struct rlist *b, const struct rlist *a)
+{
+	u128		 lo, hi, alo, ahi, nlo, nhi;
+	size_t		 i, j = 0;
+
+	for (i = 0; i < b->n; i++) {
+		rlist_get(b, i, &lo, &hi);
+		for (;; j++) {
+			if (j == a->n)
+				return (0);
+			rlist_get(a, j, &alo, &ahi);
+			if (ahi >= lo)
+				break;
+		}
+		if (alo > lo)
+			return (0);
+		/* ahi: the end of what a holds from lo on, without a gap */
+		while (ahi < hi && j + 1 < a->n) {
+			rlist_get(a, j + 1, &nlo, &nhi);
+			if (nlo != ahi + 1)
+				break;
+			ahi = nhi;
+			j++;
+		}
+		if (ahi < hi)
+			return (0);
+	}
+	return (1);
+}
+
+static int
+addrs_within(const struct rule *b, const struct rule *a)
+{
+	static const uint8_t fams[2] = { AF_INET, AF_INET6 };
+	struct rlist	 lb, la;
+	int		 m = addr_families(b), i;
+
+	for (i = 0; i < 2; i++) {
+		if ((m & (1 << i)) == 0)
+			continue;	/* b matches no packet of it */
+		if (a->src != NULL) {
+			rlist_addrs(&lb, b->src, fams[i]);
+			rlist_addrs(&la, a->src, fams[i]);
+			if (!rlist_within(&lb, &la))
+				return (0);
+		}
+		if (a->dst != NULL) {
+			rlist_addrs(&lb, b->dst, fams[i]);
+			rlist_addrs(&la, a->dst, fams[i]);
+			if (!rlist_within(&lb, &la))
+				return (0);
+		}
+	}
+	return (1);
+}
+
+static int
+ports_within(const struct rule_portset *b, const struct rule_portset *a)
+{
+	struct rlist	 lb, la;
+
+	if (a == NULL)
+		return (1);
+	rlist_ports(&lb, b);
+	rlist_ports(&la, a);
+	return (rlist_within(&lb, &la));
+}
+
+/* ---- interfaces -------------------------------------------------------- */
+
+/*
+ * An element is a name, or a prefix when it ends in '+'; a list matches
+ * the names (and "", not known, when it has no plain element) that one
+ * of its plain elements matches, or any when it has none, and that no
+ * negated one matches (rule.c's iface_match()).  Names are at most 15
+ * characters; a prefix is at most 14, so that more than one name has
+ * it.
+ */
+static int
+pat_prefix(const char *p, size_t *len)
+{
+	*len = strlen(p);
+	if (*len > 0 && p[*len - 1] == '+') {
+		(*len)--;
+		return (1);
+	}
+	return (0);
+}
+
+/* every name x matches, y matches */
+static int
+pat_within(const char *x, const char *y)
+{
+	size_t		 lx, ly;
+	int		 px = pat_prefix(x, &lx), py = pat_prefix(y, &ly);
+
+	if (!py)
+		return (!px && strcmp(x, y) == 0);
+	return (lx >= ly && strncmp(x, y, ly) == 0);
+}
+
+/* the names both match, as one of them; NULL: none */
+static const char *
+pat_meet(const char *x, const char *y)
+{
+	if (pat_within(x, y))
+		return (x);
+	if (pat_within(y, x))
+		return (y);
+	return (NULL);	/* two names, or prefixes neither of the other */
+}
+
+/* x is within one of l's negated (neg) or plain (!neg) elements */
+static int
+pat_in_list(const char *x, const char l[][RULE_IFNAMSIZ], uint8_t n,
+    uint8_t negs, int neg)
+{
+	uint8_t		 i;
+
+	for (i = 0; i < n; i++)
+		if (((negs >> i) & 1) == neg && pat_within(x, l[i]))
+			return (1);
+	return (0);
+}
+
+static int
+has_plain(uint8_t n, uint8_t negs)
+{
+	return ((negs & ((1u << n) - 1)) != ((1u << n) - 1));
+}
+
+/* Every name b's list matches, a's does: a sufficient test, element by
+   element (a name b negates is not asked of a). */
+static int
+ifs_within(const char b[][RULE_IFNAMSIZ], uint8_t nb, uint8_t bneg,
+    const char a[][RULE_IFNAMSIZ], uint8_t na, uint8_t aneg)
+{
+	const char	*m;
+	uint8_t		 i, j;
+
+	if (na == 0)
+		return (1);
+	if (has_plain(na, aneg)) {
+		/* b's "" (no plain element) is in none of a's */
+		if (nb == 0 || !has_plain(nb, bneg))
+			return (0);
+		for (j = 0; j < nb; j++)
+			if (((bneg >> j) & 1) == 0 &&
+			    !pat_in_list(b[j], a, na, aneg, 0) &&
+			    !pat_in_list(b[j], b, nb, bneg, 1))
+				return (0);
+	}
+	/* what a negates, b may not match */
+	for (i = 0; i < na; i++) {
+		if (((aneg >> i) & 1) == 0)
+			continue;
+		if (nb == 0 || !has_plain(nb, bneg)) {
+			if (!pat_in_list(a[i], b, nb, bneg, 1))
+				return (0);
+			continue;
+		}
+		for (j = 0; j < nb; j++) {
+			if ((bneg >> j) & 1)
+				continue;
+			if ((m = pat_meet(a[i], b[j])) != NULL &&
+			    !pat_in_list(m, b, nb, bneg, 1))
+				return (0);
+		}
+	}
+	return (1);
+}
+
+/* ---- rules ------------------------------------------------------------- */
+
+int
+rule_addrs_can_match(const struct rule *r)
+{
+	return (addr_families(r) != 0);
+}
+
+int
+rule_covers(const struct rule *a, const struct rule *b)
+{
+	size_t		 i;
+
+	/* the keys of one value first: most pairs fail on one of them */
+	if ((b->states & ~a->states) != 0)
+		return (0);
+	/* b without proto matches at least tcp and udp (ports), or all */
+	if (a->has_proto && (!b->has_proto || b->proto != a->proto))
+		return (0);
+	/* b without chain matches a packet of any chain, or of none */
+	if (a->hooks != 0 && (b->hooks == 0 || (b->hooks & ~a->hooks) != 0))
+		return (0);
+	/* b's flags fix every bit a looks at, as a wants it */
+	if (a->has_tcp_flags && (!b->has_tcp_flags ||
+	    (a->tcp_mask & ~b->tcp_mask) != 0 ||
+	    (b->tcp_flags & a->tcp_mask) != a->tcp_flags))
+		return (0);
+	if (a->has_icmp_type) {
+		if (!b->has_icmp_type)
+			return (0);
+		for (i = 0; i < 8; i++)
+			if (b->icmp_types[i] & ~a->icmp_types[i])
+				return (0);
+	}
+	if (!ifs_within(b->in, b->nin, b->in_neg, a->in, a->nin, a->in_neg) ||
+	    !ifs_within(b->out, b->nout, b->out_neg, a->out, a->nout,
+	    a->out_neg))
+		return (0);
+	/* a port list holds no 0, which a packet may carry: b must name
+	   the ports a names */
+	if (!ports_within(b->sport, a->sport) ||
+	    !ports_within(b->dport, a->dport))
+		return (0);
+	return (addrs_within(b, a));
+}
+
+/* The guess a reload gives r's list: verdict.c's guess_iface(), its
+   first plain element, or "" -- does r's list match it? */
+static int
+guess_matches(const char l[][RULE_IFNAMSIZ], uint8_t n, uint8_t negs)
+{
+	const char	*g = "";
+	size_t		 len;
+	uint8_t		 i;
+
+	for (i = 0; i < n && g[0] == '\0'; i++)
+		if (((negs >> i) & 1) == 0)
+			g = l[i];
+	if (g[0] == '\0')
+		return (1);	/* no plain element: negations miss "" */
+	for (i = 0; i < n; i++) {
+		if (((negs >> i) & 1) == 0)
+			continue;
+		if (pat_prefix(l[i], &len) ? strncmp(l[i], g, len) == 0 :
+		    strcmp(l[i], g) == 0)
+			return (0);
+	}
+	return (1);
+}
+
+/*
+ * a matches every packet b does, and decides it: every action ends the
+ * walk, and rate and conn_limit drop the packets over them in a's name
+ * rather than pass them on; log and mark change nothing.
+ *
+ * A reload judges the live connections again as first packets, without
+ * their interfaces (verdict.c's rejudge_match()): a rule that names in,
+ * out, or a chain that was not recorded, is taken to match with its
+ * first plain interface if it accepts, and is passed over if it drops
+ * or rejects.  When b names state new it could then accept a connection
+ * a would have ended.  b is guessed whenever a is (a's interfaces and
+ * chain hold b's), so b only counts if it accepts.
+ */
+int
+rule_shadows(const struct rule *a, const struct rule *b)
+{
+	if (!rule_covers(a, b))
+		return (0);
+	if ((b->states & CT_STATE_BIT(CT_NEW)) == 0 ||
+	    (a->nin == 0 && a->nout == 0 && a->hooks == 0) ||
+	    b->action != RULE_ACCEPT)
+		return (1);
+	return (a->action == RULE_ACCEPT &&
+	    guess_matches(a->in, a->nin, a->in_neg) &&
+	    guess_matches(a->out, a->nout, a->out_neg));
+}
+
+int
+rule_sample(const struct rule *r, struct pkt *p)
+{
+	rule_u128	 lo, hi, v;
+	uint16_t	 hi16;
+	int		 m = addr_families(r), i, n;
+
+	memset(p, 0, sizeof(*p));
+	if (m == 0)
+		return (-1);
+	p->family = (m & 1) ? AF_INET : AF_INET6;
+	n = p->family == AF_INET ? 4 : 16;
+	/* without proto, r matches tcp: ports or not */
+	p->proto = r->has_proto ? r->proto : IPPROTO_TCP;
+	if (r->src != NULL) {
+		rule_addrset_range(r->src, p->family, 0, &lo, &hi);
+		for (v = lo, i = n - 1; i >= 0; i--, v >>= 8)
+			p->src.a8[i] = (uint8_t)v;
+	}
+	if (r->dst != NULL) {
+		rule_addrset_range(r->dst, p->family, 0, &lo, &hi);
+		for (v = lo, i = n - 1; i >= 0; i--, v >>= 8)
+			p->dst.a8[i] = (uint8_t)v;
+	}
+	/* without a list, port 0: no port list holds it */
+	if (r->sport != NULL)
+		rule_portset_range(r->sport, 0, &p->sport, &hi16);
+	if (r->dport != NULL)
+		rule_portset_range(r->dport, 0, &p->dport, &hi16);
+	return (0);
+}
