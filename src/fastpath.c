@@ -338,8 +338,14 @@ fastpath_add(struct fastpath *fp, const struct fp_conn *c, size_t n,
 		if (batch_open(fp, &b) == -1 || (k = pick_conns(fp, &b, c + i,
 		    n - i, sel, at, &nsel, fresh, &nfresh)) == -1)
 			return (-1);
-		if (nsel > 0 && batch_send(fp, &b, sel, nsel, 0) == -1)
+		if (nsel > 0 && batch_send(fp, &b, sel, nsel, 0) == -1) {
+			/* what it passed over, and what comes after it,
+			   was never asked */
+			memset(in + i, FP_ADD_UNSENT, n - i);
+			for (j = 0; j < nsel; j++)
+				in[i + at[j]] = FP_ADD_OUT;
 			return (-1);
+		}
 		/* applied whole: the chains are there */
 		for (j = 0; j < nfresh; j++) {
 			*mark_slot(fp, fresh[j]) = fresh[j];

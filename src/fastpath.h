@@ -89,16 +89,19 @@ struct fastpath	*fastpath_open(const struct fp_params *p);
  * in[i] says what became of c[i] (FP_ADD_*).  A connection whose mark
  * would need a chain past the 4096 the table keeps stays out, and the
  * others go on.  0, or -1 at the first transaction that failed (those
- * before it are in).  EINVAL (checked before any): a conn of another
- * family or protocol, or one whose mark has FP_BYPASS_MARK.  A
- * connection's mark must not change while it is in: take it out or
- * flush first.
+ * before it are in, those after it never sent).  EINVAL (checked
+ * before any, all FP_ADD_OUT): a conn of another family or protocol, or
+ * one whose mark has FP_BYPASS_MARK.  A connection's mark must not
+ * change while it is in: take it out or flush first.
  */
-#define FP_ADD_OUT	0	/* not in: its transaction failed, or came
-				   after one that did (try again) */
+#define FP_ADD_OUT	0	/* not in: its transaction failed (try
+				   again) */
 #define FP_ADD_IN	1
 #define FP_ADD_NOROOM	2	/* not in, and never while the chains
 				   stay: its mark's would pass the 4096 */
+#define FP_ADD_UNSENT	3	/* not in: after a transaction that
+				   failed, never sent (the kernel said
+				   nothing of it) */
 int		 fastpath_add(struct fastpath *fp, const struct fp_conn *c,
 		    size_t n, uint8_t *in);
 /* Take conns out, both directions; ones already gone are no error. */

@@ -37,7 +37,10 @@
  * each try instead would fail the poison's companions again
  * log2(FPQ_BATCH) times, more than FPQ_RETRIES.  Retries are few
  * (FPQ_RETRIES an offload, after back-offs), so that is no round trip a
- * packet, and first tries keep their batches.
+ * packet, and first tries keep their batches.  A call stops at the
+ * first of its transactions that fails: the offloads it never sent
+ * (FP_ADD_UNSENT) were not tried, and are staged again as they were,
+ * for the next round, no try counted.
  *
  * A failed transaction may have been applied though its answer was
  * lost: one the kernel's dump shows is in, and its removal goes to the
@@ -599,7 +602,8 @@ fpq_retried(const struct fpq_node *n)
 }
 
 /* The staged offloads add[i .. i + m - 1] to the kernel, one call: in,
-   tried again later, or refused. */
+   tried again later, or refused; or, never sent (after a transaction of
+   the call that failed), left staged for fpq_book_restage(). */
 static void
 fpq_book_send(struct fpq_book *b, size_t i, size_t m)
 {
@@ -614,11 +618,15 @@ fpq_book_send(struct fpq_book *b, size_t i, size_t m)
 		b->st.errors++;
 	for (j = i; j < i + m; j++) {
 		n = b->addn[j];
+		if (b->in[j] == FP_ADD_UNSENT && rc == 0)
+			b->in[j] = FP_ADD_OUT;	/* never so: taken as out */
 		if (b->in[j] == FP_ADD_IN || n->renew) {
 			/* a failed renewal: as it was, in with its counts */
 			n->state = FPQ_IN;
 			n->renew = n->tries = 0;
-		} else if (rc == -1 && b->in[j] == FP_ADD_OUT &&
+		} else if (b->in[j] == FP_ADD_UNSENT)
+			continue;	/* no try: it was not asked */
+		else if (rc == -1 && b->in[j] == FP_ADD_OUT &&
 		    n->tries < FPQ_RETRIES)
 			fpq_book_defer(b, n);
 		else {
@@ -629,6 +637,27 @@ fpq_book_send(struct fpq_book *b, size_t i, size_t m)
 			fpq_book_tell(b, n);
 		}
 	}
+}
+
+/*
+ * What the calls of this apply never sent (add[0 .. m - 1], unsent, still
+ * FPQ_STAGED) staged again, for the next: as first tries they keep their
+ * batch, and no try is counted against them.  Nothing else is staged
+ * yet; the others are sent, and those refused may be freed, so only an
+ * unsent one's node is looked at.
+ */
+static void
+fpq_book_restage(struct fpq_book *b, size_t m)
+{
+	size_t	 j;
+
+	for (j = 0; j < m; j++)
+		if (b->in[j] == FP_ADD_UNSENT &&
+		    b->addn[j]->state == FPQ_STAGED) {
+			b->add[b->nadd] = b->add[j];
+			b->addn[b->nadd] = b->addn[j];
+			b->addn[j]->stage = (uint32_t)b->nadd++;
+		}
 }
 
 int
@@ -677,6 +706,7 @@ fpq_book_apply(struct fpq_book *b)
 		fpq_book_send(b, 0, k);
 	for (i = k; i < m; i++)
 		fpq_book_send(b, i, 1);
+	fpq_book_restage(b, m);
 	return (0);
 }
 

@@ -132,7 +132,8 @@ struct fpq_shared {
  * What the book does with the kernel, through the thread: add, del,
  * flush, get and counters as fastpath_add() (in[i], FP_ADD_*: c[i] went
  * in, whatever it returns; out, to be tried again if it returns -1,
- * refused if not or for FP_ADD_NOROOM), fastpath_del(), fastpath_flush(),
+ * refused if not or for FP_ADD_NOROOM; unsent, with -1, staged again
+ * for the next apply, as it was), fastpath_del(), fastpath_flush(),
  * fastpath_get() and fastpath_counters() (cb once for every connection
  * the kernel holds; those cb says -1 of are strays, taken out); credit
  * hands worker w the kernel's new counts of c (0, or -1: its ring is

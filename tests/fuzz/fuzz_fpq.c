@@ -59,6 +59,10 @@ struct model {
 	uint8_t		 dropped[NCONN];	/* timed out */
 	int		 fail_add, fail_del, fail_flush;
 	size_t		 take;			/* fail_add: these go in */
+	size_t		 txn;			/* fail_add: the failed
+						   transaction holds so many
+						   (0: all the rest); those
+						   after it are never sent */
 	int		 lost;			/* and the failed one too,
 						   its answer lost */
 	int		 out;			/* this one stays out; -1 */
@@ -72,6 +76,11 @@ struct model {
 	uint8_t		 tries[NCONN];		/* failed transactions */
 	uint64_t	 due[NCONN];		/* retry: not before */
 	uint8_t		 swept[NCONN];		/* retry: due at a round */
+	uint8_t		 unsent[NCONN];		/* after a failed
+						   transaction: goes at the
+						   next round, untried */
+	uint8_t		 sent[NCONN];		/* unsent, sent since */
+	int		 flushed;		/* the kernel was asked to */
 	uint8_t		 noroom[NCONN];		/* no chain for its mark */
 	/* the workers */
 	uint8_t		 view[NCONN];		/* offloaded, they believe */
@@ -167,6 +176,10 @@ k_add(void *arg, const struct fp_conn *c, size_t n, uint8_t *in)
 			CHECK(M.now >= M.due[i]);
 			M.retry[i] = M.swept[i] = 0;
 		}
+		if (M.unsent[i]) {
+			M.unsent[i] = 0;
+			M.sent[i] = 1;
+		}
 		/* and alone */
 		if (M.tries[i] > 0)
 			CHECK(n == 1);
@@ -188,8 +201,17 @@ k_add(void *arg, const struct fp_conn *c, size_t n, uint8_t *in)
 		if (M.fail_add && j == M.take) {
 			if (M.lost)
 				k_put(i, 1);
-			for (; j < n; j++)
+			/* the failed transaction; the rest never sent,
+			   and no try of theirs (k_refuse() checks) */
+			for (; j < n && (M.txn == 0 || j < M.take + M.txn);
+			    j++)
 				k_failed(index_of(&c[j]));
+			for (; j < n; j++) {
+				in[j] = FP_ADD_UNSENT;
+				i = index_of(&c[j]);
+				/* a renewal stays in the book as it was */
+				M.unsent[i] = !M.bookin[i];
+			}
 			errno = ENOBUFS;
 			return (-1);
 		}
@@ -235,7 +257,9 @@ k_flush(void *arg)
 	(void)arg;
 	/* a new epoch, obeyed or not: the workers forget every offload,
 	   the book every one to try again */
+	M.flushed = 1;
 	memset(M.owe, 0, sizeof(M.owe));
+	memset(M.unsent, 0, sizeof(M.unsent));
 	memset(M.retry, 0, sizeof(M.retry));
 	memset(M.swept, 0, sizeof(M.swept));
 	memset(M.tries, 0, sizeof(M.tries));
@@ -384,8 +408,12 @@ check(void)
 		if (M.in[i] && !M.dark[i])
 			CHECK(M.view[i] && M.wepoch[OWNER(i)] == e);
 		if (M.view[i] && M.wepoch[OWNER(i)] == e && !M.told[i] &&
-		    !M.dropped[i] && !M.owe[i] && !M.retry[i])
+		    !M.dropped[i] && !M.owe[i] && !M.retry[i] &&
+		    !M.unsent[i])
 			CHECK(M.in[i]);
+		/* never sent: its worker still has it */
+		if (M.unsent[i])
+			CHECK(M.view[i] && M.wepoch[OWNER(i)] == e);
 		/* to be tried again: its worker still has it */
 		if (M.retry[i])
 			CHECK(M.view[i] && M.wepoch[OWNER(i)] == e);
@@ -401,12 +429,19 @@ check(void)
 static void
 round_at(struct fpq_book *b, uint64_t ms, int flush)
 {
-	uint8_t		 swept[NCONN];
+	uint8_t		 swept[NCONN], unsent[NCONN];
 	unsigned	 i;
 
 	memcpy(swept, M.swept, sizeof(swept));
+	memcpy(unsent, M.unsent, sizeof(unsent));
+	memset(M.sent, 0, sizeof(M.sent));
+	M.flushed = 0;
 	M.now += ms;
 	(void)fpq_book_round(b, M.port, NWORK, &M.sh, flush, M.now);
+	/* not sent at the last round: sent at this one, unless it left
+	   the book (a removal, a flush) */
+	for (i = 0; i < NCONN; i++)
+		CHECK(!unsent[i] || M.sent[i] || M.flushed || !M.view[i]);
 	/* due at the last round: tried this one (or removed, or flushed,
 	   or found in by a poll) */
 	for (i = 0; i < NCONN; i++) {
@@ -445,6 +480,7 @@ static void
 removal(unsigned i)
 {
 	M.view[i] = 0;
+	M.unsent[i] = 0;	/* staged, it leaves the book unsent */
 	if (item(i, FPQ_DEL) == -1)
 		__atomic_store_n(&M.sh.flush, 1, __ATOMIC_RELEASE);
 }
@@ -485,6 +521,7 @@ step(struct fpq_book *b, uint8_t op, uint8_t arg)
 			   debts went with its removal */
 			M.view[i] = 1;
 			M.tries[i] = M.noroom[i] = M.owe[i] = 0;
+			M.unsent[i] = 0;
 		}
 		break;
 	case 1:		/* a FIN or RST: it leaves the kernel */
@@ -524,6 +561,7 @@ step(struct fpq_book *b, uint8_t op, uint8_t arg)
 			   worker reads its back ring late */
 		M.fail_add = arg & 1;
 		M.take = arg >> 1 & 3;
+		M.txn = M.take;		/* 0: all the rest */
 		M.fail_del = arg >> 3 & 1;
 		M.fail_flush = arg >> 4 & 1;
 		M.full[0] = arg >> 5 & 1;

@@ -61,6 +61,16 @@ SEEDS = {
                      *[(POLL, 0xbf), (ROUND, 0)] * 7, (CATCHUP, 0),
                      (OFFER, 2), (ROUND, 0), (OUT, 0x60), (END, 2),
                      (OFFER, 2), (ROUND, 0)),
+    # a call stops at its failed transaction: what it never sent goes
+    # at the next round, untried however often, never refused for it
+    'unsent': script((FAIL, 0x03), *offer_all(10), *[(ROUND, 20)] * 10,
+                     (FAIL, 0), (POLL, 0), (ROUND, 20), (POLL, 0),
+                     (ROUND, 20)),
+    # never sent, then removed, or flushed, before the next round
+    'unsent-gone': script((FAIL, 0x05), *offer_all(8), (ROUND, 0),
+                          (FIN, 6), (ROUND, 20), (FLUSH, 0), (FAIL, 0),
+                          (CATCHUP_ALL, 0), *offer_all(8), (ROUND, 20),
+                          (POLL, 0)),
     # elements time out and are put in again
     'renew': script(*offer_all(3), (ROUND, 0), (PASS, 0x20), (POLL, 0),
                     (DROP, 1), (POLL, 0), (ROUND, 0), (PASS, 0x41),

@@ -34,6 +34,10 @@ struct kern {
 	size_t		 last_add, last_del;	/* their n */
 	int		 fail_add, fail_del, fail_flush, fail_get;
 	size_t		 take;		/* fail_add: these first go in */
+	size_t		 txn;		/* fail_add: the failed transaction
+					   holds so many (0: all the rest),
+					   those after it are never sent */
+	unsigned	 asked;		/* connections sent, all calls */
 	int		 lost;		/* fail_add: the failed one goes in
 					   too, its answer lost */
 	uint16_t	 out_sport;	/* this connection stays out */
@@ -105,6 +109,12 @@ k_add(void *arg, const struct fp_conn *c, size_t n, uint8_t *in)
 		if (k->fail_add && i == k->take) {
 			if (k->lost)
 				k_put(k, &c[i]);
+			if (k->txn != 0 && i + k->txn < n) {
+				memset(in + i + k->txn, FP_ADD_UNSENT,
+				    n - i - k->txn);
+				n = i + k->txn;
+			}
+			k->asked += (unsigned)n;
 			errno = ENOBUFS;
 			return (-1);
 		}
@@ -115,6 +125,7 @@ k_add(void *arg, const struct fp_conn *c, size_t n, uint8_t *in)
 		in[i] = FP_ADD_IN;
 		k_put(k, &c[i]);
 	}
+	k->asked += (unsigned)n;
 	return (0);
 }
 
@@ -1140,6 +1151,84 @@ test_book_poison(void **state)
 	free(k);
 }
 
+/* A call stops at the first of its transactions that fails: what it
+   never sent was not tried.  It goes at the next apply, in one batch,
+   no try counted against it, however often that happens; the failed
+   transaction's own wait their back-off. */
+static void
+test_book_unsent(void **state)
+{
+	struct kern	*k = calloc(1, sizeof(*k));
+	struct fpq_book	*b = fpq_book_new(&kops, k);
+	struct fp_stats	 st;
+	uint64_t	 t = 100000;
+	unsigned	 i;
+
+	(void)state;
+	fpq_book_clock(b, t);
+	/* 8 offloads, transactions of 3, the first fails */
+	k->fail_add = 1;
+	k->txn = 3;
+	for (i = 0; i < 8; i++)
+		feed(b, i % 2, FPQ_ADD, (uint16_t)(300 + i));
+	assert_int_equal(fpq_book_apply(b), 0);
+	assert_int_equal(k->adds, 1);
+	assert_int_equal(k->asked, 3);
+	assert_int_equal(k->n, 0);
+	assert_int_equal(fpq_book_count(b), 8);
+	/* the 5 never sent: staged again at once */
+	assert_int_equal(fpq_book_pending(b), 1);
+	k->fail_add = 0;
+	assert_int_equal(fpq_book_apply(b), 0);
+	assert_int_equal(k->adds, 2);
+	assert_int_equal(k->last_add, 5);
+	assert_int_equal(k->n, 5);
+	assert_int_equal(fpq_book_pending(b), 0);
+	fpq_book_stats(b, &st);
+	assert_int_equal(st.retried, 0);
+	assert_int_equal(st.errors, 1);
+	/* the 3 that failed, each alone after 1 s */
+	fpq_book_clock(b, t + FPQ_RETRY_MS);
+	fpq_book_retry(b);
+	assert_int_equal(fpq_book_apply(b), 0);
+	assert_int_equal(k->adds, 5);
+	assert_int_equal(k->n, 8);
+	fpq_book_stats(b, &st);
+	assert_int_equal(st.retried, 3);
+	assert_int_equal(st.refused, 0);
+
+	/* every apply fails its first: the last of 10 goes unsent 9
+	   times, more than FPQ_RETRIES, and is not refused for it */
+	k->n = 0;
+	k->txn = 1;
+	k->fail_add = 1;
+	for (i = 0; i < 10; i++)
+		feed(b, 0, FPQ_ADD, (uint16_t)(400 + i));
+	for (i = 0; i < 10; i++) {
+		assert_int_equal(fpq_book_pending(b), 1);
+		assert_int_equal(fpq_book_apply(b), 0);
+	}
+	assert_int_equal(fpq_book_pending(b), 0);
+	assert_int_equal(k->refusals, 0);
+	fpq_book_stats(b, &st);
+	assert_int_equal(st.refused, 0);
+	assert_int_equal(st.retried, 3);
+	assert_int_equal(st.errors, 11);
+	/* each failed once: all tried again after 1 s, and in */
+	k->fail_add = 0;
+	t += 1000000;
+	fpq_book_clock(b, t);
+	fpq_book_retry(b);
+	assert_int_equal(fpq_book_apply(b), 0);
+	assert_int_equal(k->n, 10);
+	assert_int_equal(fpq_book_count(b), 18);
+	fpq_book_stats(b, &st);
+	assert_int_equal(st.retried, 13);
+	assert_int_equal(st.refused, 0);
+	fpq_book_free(b);
+	free(k);
+}
+
 /* A transaction that failed but was applied (its answer lost): the
    dump finds it in, and it is not tried again; a removal before that
    reads and takes out what the kernel has of it. */
@@ -1556,6 +1645,40 @@ test_round_retry(void **state)
 	round_free(r);
 }
 
+/* What a failed call never sent goes at the next round, not after a
+   back-off: the thread comes round again at once (busy). */
+static void
+test_round_unsent(void **state)
+{
+	struct round	*r = round_new();
+	struct fp_stats	 st;
+	unsigned	 i;
+
+	(void)state;
+	r->k->fail_add = 1;
+	r->k->take = 2;
+	r->k->txn = 2;
+	for (i = 0; i < 6; i++)
+		push(r, i % NPORT, FPQ_ADD, (uint16_t)(20 + i));
+	assert_int_equal(round_at(r, 20, 0), 1);
+	assert_int_equal(r->k->n, 2);
+	r->k->fail_add = 0;
+	assert_int_equal(round_at(r, 20, 0), 0);
+	assert_int_equal(r->k->adds, 2);
+	assert_int_equal(r->k->last_add, 2);
+	assert_int_equal(r->k->n, 4);
+	fpq_book_stats(r->b, &st);
+	assert_int_equal(st.retried, 0);
+	/* the failed two, a second later, each alone */
+	assert_int_equal(round_at(r, FPQ_RETRY_MS - 20, 0), 1);
+	assert_int_equal(round_at(r, 20, 0), 0);
+	assert_int_equal(r->k->n, 6);
+	fpq_book_stats(r->b, &st);
+	assert_int_equal(st.retried, 2);
+	assert_int_equal(st.refused, 0);
+	round_free(r);
+}
+
 /* An offload whose transaction failed goes again at the first round
    once its back-off ran out, not at the poll after (up to a second
    late), and the thread sleeps no longer than that; a poison among
@@ -1733,12 +1856,14 @@ main(void)
 		cmocka_unit_test(test_book_retry),
 		cmocka_unit_test(test_book_retry_lost),
 		cmocka_unit_test(test_book_poison),
+		cmocka_unit_test(test_book_unsent),
 		cmocka_unit_test(test_round),
 		cmocka_unit_test(test_round_flush),
 		cmocka_unit_test(test_round_flush_staged),
 		cmocka_unit_test(test_round_failed_removal),
 		cmocka_unit_test(test_round_retry),
 		cmocka_unit_test(test_round_retry_due),
+		cmocka_unit_test(test_round_unsent),
 		cmocka_unit_test(test_round_last_full),
 	};
 
