@@ -44,7 +44,8 @@
  *
  * A failed transaction may have been applied though its answer was
  * lost: one the kernel's dump shows is in, and its removal goes to the
- * kernel whatever, its last counts read first.
+ * kernel whatever, its last counts read first; one refused after its
+ * last try failed is taken out at once (fpq_book_unlost()).
  *
  * An offload the kernel did not take leaves the book once its worker
  * is told (ops->refuse).  While that worker's back ring is full, it
@@ -214,6 +215,10 @@ struct fpq_book {
 	}		 gone[FPQ_BATCH];
 	struct fp_counts last[FPQ_BATCH];	/* ops->get's */
 	size_t		 ndel;
+	/* refused as their last try failed, in the kernel if its answer
+	   was lost: taken out at the end of the apply */
+	struct fp_conn	 lost[FPQ_BATCH];
+	size_t		 nlost;
 	/* the last flush failed: what the book holds is no worker's any
 	   more, and must neither be renewed nor joined until one works */
 	int		 owed;
@@ -634,9 +639,29 @@ fpq_book_send(struct fpq_book *b, size_t i, size_t m)
 			   worker stops counting it, and offering it, once
 			   told */
 			b->st.refused++;
+			if (rc == -1 && b->in[j] == FP_ADD_OUT &&
+			    b->nlost < FPQ_BATCH)
+				b->lost[b->nlost++] = n->c;
 			fpq_book_tell(b, n);
 		}
 	}
+}
+
+/*
+ * The offloads refused as their last try failed: that transaction may
+ * have been applied, its answer lost, and its worker no longer has them.
+ * Out they go now, not after the next poll (up to a second).  Not as
+ * staged removals: one of those that fails empties the whole table, and
+ * a kernel that failed their adds seven times may well fail this too;
+ * what stays is a stray the next poll takes out.  A removal of what is
+ * not in is no error (fastpath_del()).
+ */
+static void
+fpq_book_unlost(struct fpq_book *b)
+{
+	if (b->nlost > 0 && b->ops.del(b->arg, b->lost, b->nlost) == -1)
+		b->st.errors++;
+	b->nlost = 0;
 }
 
 /*
@@ -707,6 +732,7 @@ fpq_book_apply(struct fpq_book *b)
 	for (i = k; i < m; i++)
 		fpq_book_send(b, i, 1);
 	fpq_book_restage(b, m);
+	fpq_book_unlost(b);
 	return (0);
 }
 

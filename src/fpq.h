@@ -179,9 +179,11 @@ int		 fpq_book_item(struct fpq_book *b, unsigned w,
 		    const struct fpq_item *it);
 /* Apply what is staged: the refusals and last counts a full back ring
    kept back handed over again, the removals (their last counts read
-   and credited first, owed if the ring is full), then the offloads.
-   0, or -1 (a failed removal: the offloads stay staged, and the caller
-   must flush, which drops them). */
+   and credited first, owed if the ring is full), then the offloads,
+   and then those refused after a failed last try taken out (its answer
+   may have been lost; a failure here only counts an error).  0, or -1
+   (a failed removal: the offloads stay staged, and the caller must
+   flush, which drops them). */
 int		 fpq_book_apply(struct fpq_book *b);
 /* Anything staged? */
 int		 fpq_book_pending(const struct fpq_book *b);

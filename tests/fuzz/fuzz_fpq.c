@@ -32,7 +32,8 @@
  * (FPQ_RETRY_MS, doubled each failure) and at the round after the
  * first one that finds it due; it is refused only after FPQ_RETRIES
  * tries, or for a mark with no chain; one whose answer was lost is no
- * longer in the dark after the next poll (taken as in, or a stray).
+ * longer in the dark after the next poll (taken as in, or a stray), or
+ * at once if its last try failed, but for a removal that fails.
  * Each try after the first goes alone, so a poison fails the others
  * of its batch at their first try only.
  */
@@ -80,6 +81,10 @@ struct model {
 						   transaction: goes at the
 						   next round, untried */
 	uint8_t		 sent[NCONN];		/* unsent, sent since */
+	uint8_t		 refusing[NCONN];	/* the book refused it */
+	uint8_t		 unlost[NCONN];		/* refused as its last try
+						   failed: out at the end of
+						   the apply */
 	int		 flushed;		/* the kernel was asked to */
 	uint8_t		 noroom[NCONN];		/* no chain for its mark */
 	/* the workers */
@@ -237,17 +242,19 @@ k_del(void *arg, const struct fp_conn *c, size_t n)
 		i = index_of(&c[j]);
 		/* out of the book */
 		M.bookin[i] = M.retry[i] = M.swept[i] = M.tries[i] = 0;
-		M.dark[i] = 0;
 	}
 	if (M.fail_del) {
-		/* strays till the flush */
+		/* strays till the flush, or (one refused after its last
+		   try, whose answer may have been lost) the next poll */
 		for (j = 0; j < n; j++)
 			M.stray[index_of(&c[j])] = M.in[index_of(&c[j])];
 		errno = EIO;
 		return (-1);
 	}
-	for (j = 0; j < n; j++)
-		M.in[index_of(&c[j])] = M.stray[index_of(&c[j])] = 0;
+	for (j = 0; j < n; j++) {
+		i = index_of(&c[j]);
+		M.in[i] = M.stray[i] = M.dark[i] = 0;
+	}
 	return (0);
 }
 
@@ -259,6 +266,7 @@ k_flush(void *arg)
 	   the book every one to try again */
 	M.flushed = 1;
 	memset(M.owe, 0, sizeof(M.owe));
+	memset(M.refusing, 0, sizeof(M.refusing));
 	memset(M.unsent, 0, sizeof(M.unsent));
 	memset(M.retry, 0, sizeof(M.retry));
 	memset(M.swept, 0, sizeof(M.swept));
@@ -315,8 +323,13 @@ k_refuse(void *arg, unsigned w, const struct fp_conn *c)
 
 	(void)arg;
 	CHECK(w == OWNER(i));
-	/* no chain for its mark, or tried often enough */
-	CHECK(M.noroom[i] || M.tries[i] > FPQ_RETRIES);
+	/* no chain for its mark, or tried often enough (told again
+	   while the ring is full) */
+	CHECK(M.noroom[i] || M.tries[i] > FPQ_RETRIES || M.refusing[i]);
+	/* its last try failed: taken out of the kernel this round */
+	if (!M.refusing[i] && !M.noroom[i])
+		M.unlost[i] = 1;
+	M.refusing[i] = 1;
 	M.retry[i] = 0;
 	/* told at the next apply the ring has room at */
 	if ((M.owe[i] = M.full[w]))
@@ -442,6 +455,13 @@ round_at(struct fpq_book *b, uint64_t ms, int flush)
 	   the book (a removal, a flush) */
 	for (i = 0; i < NCONN; i++)
 		CHECK(!unsent[i] || M.sent[i] || M.flushed || !M.view[i]);
+	/* refused as its last try failed: not in the kernel, unless the
+	   removal failed (a stray for the next poll) */
+	for (i = 0; i < NCONN; i++) {
+		if (M.unlost[i] && !M.fail_del)
+			CHECK(!M.in[i]);
+		M.unlost[i] = 0;
+	}
 	/* due at the last round: tried this one (or removed, or flushed,
 	   or found in by a poll) */
 	for (i = 0; i < NCONN; i++) {
@@ -521,7 +541,7 @@ step(struct fpq_book *b, uint8_t op, uint8_t arg)
 			   debts went with its removal */
 			M.view[i] = 1;
 			M.tries[i] = M.noroom[i] = M.owe[i] = 0;
-			M.unsent[i] = 0;
+			M.unsent[i] = M.refusing[i] = 0;
 		}
 		break;
 	case 1:		/* a FIN or RST: it leaves the kernel */

@@ -49,6 +49,13 @@ SEEDS = {
     'retry-out': script((FAIL, 0x01), (OFFER, 2), (ROUND, 0),
                         *[(POLL, 0xbf), (ROUND, 0)] * 7, (CATCHUP, 0),
                         (OFFER, 2), (ROUND, 0)),
+    # its seventh try applied though its answer was lost: refused, and
+    # taken out of the kernel at once, not at the next poll
+    'retry-out-lost': script((FAIL, 0x01), (OFFER, 2), (ROUND, 0),
+                             *[(POLL, 0xbf), (ROUND, 0)] * 5,
+                             (FAIL, 0x81), (POLL, 0xbf), (ROUND, 0),
+                             (FAIL, 0), (CATCHUP, 0), (ROUND, 0),
+                             (POLL, 0)),
     # due between two polls: tried at the round that finds it due, not
     # at the poll after
     'retry-due': script((POLL, 0), (FAIL, 0x01), (OFFER, 0), (OFFER, 1),

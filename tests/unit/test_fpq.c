@@ -993,6 +993,9 @@ test_book_retry(void **state)
 
 	(void)state;
 	fpq_book_clock(b, t);
+	/* the removal that follows a refusal after a failed last try
+	   (its answer may have been lost) finds nothing here */
+	k->absent_ok = 1;
 	k->fail_add = 1;
 	feed(b, 1, FPQ_ADD, 1);
 	assert_int_equal(fpq_book_apply(b), 0);
@@ -1011,10 +1014,13 @@ test_book_retry(void **state)
 		wait *= 2;
 	}
 	assert_int_equal(wait, 64 * FPQ_RETRY_MS);
-	/* the last try failed too: refused, and told */
+	/* the last try failed too: refused, and told; taken out in case
+	   it went in */
 	assert_int_equal(k->refusals, 1);
 	assert_int_equal(k->rw, 1);
 	assert_int_equal(k->rsport, 1);
+	assert_int_equal(k->dels, 1);
+	assert_int_equal(k->absent, 1);
 	fpq_book_stats(b, &st);
 	assert_int_equal(st.retried, FPQ_RETRIES);
 	assert_int_equal(st.errors, FPQ_RETRIES + 1);
@@ -1056,6 +1062,7 @@ test_book_retry(void **state)
 	assert_int_equal(fpq_book_apply(b), 0);
 	assert_int_equal(k->refusals, 2);
 	assert_int_equal(k->rsport, 3);
+	assert_int_equal(k->dels, 1);	/* never went in */
 	assert_int_equal(fpq_book_count(b), 2);
 	k->fail_add = 0;
 	k->out_sport = 0;
@@ -1098,6 +1105,7 @@ test_book_poison(void **state)
 
 	(void)state;
 	fpq_book_clock(b, t);
+	k->absent_ok = 1;
 	k->poison = 105;
 	for (i = 0; i < 10; i++)
 		feed(b, i % 2, FPQ_ADD, 100 + i);
@@ -1135,10 +1143,13 @@ test_book_poison(void **state)
 		assert_int_equal(k->poisoned, poisoned + 1);
 		assert_int_equal(k->n, 9 + 2 * i);
 	}
-	/* the seventh failure: refused, and its worker told */
+	/* the seventh failure: refused, and its worker told; its
+	   removal, in case, finds nothing */
 	assert_int_equal(k->refusals, 1);
 	assert_int_equal(k->rsport, 105);
 	assert_int_equal(k->rw, 1);
+	assert_int_equal(k->dels, 1);
+	assert_int_equal(k->absent, 1);
 	assert_int_equal(fpq_book_count(b), k->n);
 	fpq_book_stats(b, &st);
 	assert_int_equal(st.retried, 9 + FPQ_RETRIES);
@@ -1240,7 +1251,7 @@ test_book_retry_lost(void **state)
 	struct fp_conn	 c = conn(5);
 	struct fp_counts n = { 9, 900, 1000 };
 	struct fp_stats	 st;
-	unsigned	 adds;
+	unsigned	 adds, dels;
 	int		 j;
 
 	(void)state;
@@ -1309,8 +1320,8 @@ test_book_retry_lost(void **state)
 	assert_int_equal(st.refused, 0);
 	assert_int_equal(k->refusals, 0);
 
-	/* its last try lost too, refused, its worker's ring full: the
-	   dump finds a stray, taken out, and the notice still owed */
+	/* its last try lost too, refused: taken out of the kernel at
+	   once, not left to the next dump */
 	k->fail_add = 1;
 	feed(b, 1, FPQ_ADD, 7);
 	for (j = 0; j < FPQ_RETRIES; j++) {
@@ -1318,21 +1329,48 @@ test_book_retry_lost(void **state)
 		fpq_book_clock(b, 2000000 + 100000 * (uint64_t)j);
 		fpq_book_retry(b);
 	}
-	k->lost = k->full = 1;
+	k->lost = 1;
+	dels = k->dels;
 	assert_int_equal(fpq_book_apply(b), 0);
 	k->fail_add = k->lost = 0;
 	c = conn(7);
+	assert_int_equal(k_find(k, &c), -1);
+	assert_int_equal(k->dels, dels + 1);
+	assert_int_equal(k->last_del, 1);
+	assert_int_equal(k->refusals, 1);
+	assert_int_equal(k->rsport, 7);
+	assert_int_equal(fpq_book_count(b), 1);
+	fpq_book_stats(b, &st);
+	assert_int_equal(st.refused, 1);
+	assert_int_equal(st.strays, 0);
+
+	/* the same, its worker's ring full and the removal refused: no
+	   flush for it; the dump finds a stray, taken out, and the notice
+	   still owed */
+	k->fail_add = 1;
+	feed(b, 1, FPQ_ADD, 8);
+	for (j = 0; j < FPQ_RETRIES; j++) {
+		assert_int_equal(fpq_book_apply(b), 0);
+		fpq_book_clock(b, 3000000 + 100000 * (uint64_t)j);
+		fpq_book_retry(b);
+	}
+	k->lost = k->full = k->fail_del = 1;
+	assert_int_equal(fpq_book_apply(b), 0);
+	k->fail_add = k->lost = k->fail_del = 0;
+	assert_int_equal(fpq_book_pending(b), 0);
+	assert_int_equal(k->flushes, 0);
+	c = conn(8);
 	assert_int_not_equal(k_find(k, &c), -1);
 	assert_int_equal(fpq_book_count(b), 2);
 	assert_int_equal(fpq_book_counts(b, &c, &n), -1);
 	fpq_book_stats(b, &st);
 	assert_int_equal(st.strays, 1);
-	assert_int_equal(st.refused, 1);
-	assert_int_equal(k->refusals, 0);
+	assert_int_equal(st.refused, 2);
+	assert_int_equal(k->refusals, 1);
 	k->full = 0;
 	assert_int_equal(fpq_book_apply(b), 0);
-	assert_int_equal(k->refusals, 1);
-	assert_int_equal(k->rsport, 7);
+	assert_int_equal(k->refusals, 2);
+	assert_int_equal(k->rsport, 8);
 	assert_int_equal(fpq_book_count(b), 1);
 	fpq_book_free(b);
 	free(k);
@@ -1696,6 +1734,7 @@ test_round_retry_due(void **state)
 	/* a poll at 6000, the failure at 6020: due at 7020 */
 	assert_int_equal(round_at(r, FPQ_POLL_MS, 0), 0);
 	assert_int_equal(r->k->polls, 1);
+	r->k->absent_ok = 1;	/* the poison's removal once refused */
 	r->k->poison = 12;
 	for (i = 0; i < 5; i++)
 		push(r, i % NPORT, FPQ_ADD, (uint16_t)(10 + i));
@@ -1736,6 +1775,7 @@ test_round_retry_due(void **state)
 	assert_int_equal(r->k->refusals, 1);
 	assert_int_equal(r->k->rsport, 12);
 	assert_int_equal(r->k->rw, 0);
+	assert_int_equal(r->k->absent, 1);
 	assert_int_equal(r->k->n, 4);
 	fpq_book_stats(r->b, &st);
 	assert_int_equal(st.retried, 4 + FPQ_RETRIES);
