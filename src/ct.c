@@ -845,6 +845,17 @@ ct_make_room(struct ct_table *t)
 	return (0);
 }
 
+/* Slot i holds a new connection: nothing the side arrays kept of the
+   slot's last one carries over. */
+static void
+ct_fresh(struct ct_table *t, uint32_t i)
+{
+	if (t->fresh & CT_FRESH_BYTES)
+		ct_bytes_new(t, i);
+	if (t->fresh & CT_FRESH_KEEP)
+		ct_resync_unmark(t, i);
+}
+
 struct ct_entry *
 ct_insert(struct ct_table *t, const struct ct_tuple *k, uint8_t tclass,
     struct ct_result *res)
@@ -896,8 +907,8 @@ ct_insert(struct ct_table *t, const struct ct_tuple *k, uint8_t tclass,
 	e->deadline = e->qdl = t->now32 + ct_timeout_ms(t, tclass);
 	e->born = (uint32_t)(t->now / 1000);
 	e->packets = 1;
-	if (__builtin_expect(t->keep_bytes, 0))
-		ct_bytes_new(t, i);
+	if (__builtin_expect(t->fresh, 0))
+		ct_fresh(t, i);
 	ct_link_hash(t, i, e);
 	ct_append_timer(t, i, e);
 	ct_src_add(t, sh, 1);

@@ -39,6 +39,10 @@
 #define CT_CHUNK_SIZE	(1u << CT_CHUNK_SHIFT)
 #define CT_CHUNK_MASK	(CT_CHUNK_SIZE - 1)
 
+/* struct ct_table.fresh */
+#define CT_FRESH_BYTES	0x01		/* its bytes (ct_bytes_new()) */
+#define CT_FRESH_KEEP	0x02		/* its resync mark */
+
 /* struct ct_entry.status */
 #define CT_ST_USED	0x01		/* the slot holds a connection */
 #define CT_ST_SEEN_REPLY 0x02		/* a packet went the other way */
@@ -271,6 +275,9 @@ struct ct_table {
 	uint64_t	**bytes;
 	uint32_t	 bytes_cap;
 	uint8_t		 keep_bytes;
+	/* what a new entry resets of its slot's last one (CT_FRESH_*):
+	   ct_insert() looks once for all */
+	uint8_t		 fresh;
 	/*
 	 * [sync] (ct_dirty.c): bit i % 64 of dirty_bits[i / 64] says slot
 	 * i's windows moved since the last take, and the slot is then in
@@ -349,6 +356,9 @@ void		 ct_off_clear(struct ct_table *t);
 /* ct_offload.c: slot i holds a new connection, its bytes start at 0
    (the chunk's counters made if need be: without them, none counted) */
 void		 ct_bytes_new(struct ct_table *t, uint32_t i);
+/* ct_sync.c: slot i holds a new connection, which the resync has not
+   brought (yet): the mark of the slot's last one goes */
+void		 ct_resync_unmark(struct ct_table *t, uint32_t i);
 /* len bytes more for the connection in slot i (t->keep_bytes) */
 static inline void
 ct_bytes_add(struct ct_table *t, uint32_t i, uint64_t len)

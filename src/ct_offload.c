@@ -245,6 +245,7 @@ void
 ct_keep_bytes(struct ct_table *t)
 {
 	t->keep_bytes = 1;
+	t->fresh |= CT_FRESH_BYTES;
 }
 
 void

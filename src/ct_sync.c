@@ -189,6 +189,17 @@ ct_resync_begin(struct ct_table *t)
 {
 	ct_resync_end(t);
 	t->keeping = 1;
+	t->fresh |= CT_FRESH_KEEP;
+}
+
+/* An entry that ended during the resync left its mark: the slot's next
+   one would escape the sweep.  Cleared when the slot is taken, not at
+   every removal: ct_insert() looks for the fast path's bytes already. */
+void
+ct_resync_unmark(struct ct_table *t, uint32_t i)
+{
+	if (i / 64 < t->keep_nwords)
+		t->keep_bits[i / 64] &= ~(1ull << (i % 64));
 }
 
 void
@@ -198,6 +209,7 @@ ct_resync_end(struct ct_table *t)
 	t->keep_bits = NULL;
 	t->keep_nwords = 0;
 	t->keeping = t->keep_failed = 0;
+	t->fresh &= ~CT_FRESH_KEEP;
 }
 
 size_t

@@ -573,6 +573,42 @@ test_resync_sweep(void **state)
 	ct_free(b);
 }
 
+/* A connection the resync brought and that ended during it leaves no
+   mark behind: the next one in its slot, which the resync did not bring
+   (a packet of ours), is swept with the rest. */
+static void
+test_resync_reused_slot(void **state)
+{
+	struct ct_table		*b = table(4096);
+	struct ct_result	 res;
+	struct ct_snap		 s;
+	struct ct_entry		*e;
+	struct pkt		 p = udp("10.0.0.1", 1000, "10.0.0.9", 53);
+	struct pkt		 q = udp("10.0.0.2", 2000, "10.0.0.9", 53);
+	uint64_t		 cursor = 0;
+
+	(void)state;
+	pass(b, &p, 1000, &res);
+	ct_export(b, res.entry, &s);
+	ct_remove(b, res.entry);
+	ct_resync_begin(b);
+	assert_non_null(e = ct_import(b, &s, 1001, NULL));
+	assert_int_equal(ct_forget(b, &s.k, 1001), 0);	/* its DELETE */
+	assert_int_equal(pass(b, &q, 1001, &res), CT_NEW);
+	assert_ptr_equal(res.entry, e);			/* the same slot */
+	assert_int_equal(ct_resync_sweep(b, &cursor, 64, 1002), 1);
+	assert_int_equal(cursor, 0);
+	assert_int_equal(ct_count(b), 0);
+	/* and one it brought into a slot used during it stays */
+	ct_resync_begin(b);
+	assert_int_equal(pass(b, &q, 1003, &res), CT_NEW);
+	ct_remove(b, res.entry);
+	assert_non_null(e = ct_import(b, &s, 1003, NULL));
+	assert_int_equal(ct_resync_sweep(b, &cursor, 64, 1004), 0);
+	assert_int_equal(ct_count(b), 1);
+	ct_free(b);
+}
+
 /* rule indices take 17 bits: bits 0-15 in the entry, bit 16 in status */
 static void
 test_rule_index_17bits(void **state)
@@ -3333,6 +3369,7 @@ main(void)
 		cmocka_unit_test(test_rule_index_17bits),
 		cmocka_unit_test(test_dirty),
 		cmocka_unit_test(test_resync_sweep),
+		cmocka_unit_test(test_resync_reused_slot),
 		cmocka_unit_test(test_tcp_ipv6_format),
 		cmocka_unit_test(test_tcp_flags),
 		cmocka_unit_test(test_tcp_loose),

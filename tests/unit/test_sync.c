@@ -124,6 +124,8 @@ struct node {
 static struct node	 A, B;
 static uint32_t		 resend = 64;	/* the nodes' resend ring */
 static unsigned		 nworkers = 1;	/* ... and workers */
+/* deliver() runs it after each datagram B takes, until it returns 1 */
+static int		(*after_b)(void);
 
 static void
 event_cb(int event, const struct ct_entry *e, void *arg)
@@ -271,6 +273,8 @@ deliver(int skip)
 				continue;
 			sync_datagram(from == &A ? B.s : A.s, d[i].buf,
 			    d[i].len, &from->addr, now);
+			if (from == &A && after_b != NULL && after_b())
+				after_b = NULL;
 		}
 		free(d);
 		now += 1;
@@ -1088,6 +1092,83 @@ test_bulk_moved_fence(void **state)
 	assert_int_equal(ct_count(B.w->ct), 311);
 }
 
+/*
+ * A sends B its whole table again, and ends connection 0 once the bulk
+ * brought it.  Its DELETE reaches B before BULK_END, and a packet that
+ * B forwards as backup makes a connection A does not have, in the slot
+ * 0 left: the bulk did not bring that one, so its end sweeps it.
+ */
+static struct ct_entry	*gone_e;	/* 0's entry on B */
+
+static int
+reuse_slot(void)
+{
+	struct ct_result res;
+	struct pkt	 p;
+
+	if (find(&B, 0) != NULL)
+		return (0);
+	assert_int_equal(B.s->lk.rx.active, 1);
+	memset(&p, 0, sizeof(p));
+	p.family = AF_INET;
+	p.proto = IPPROTO_UDP;
+	p.ttl = 64;
+	p.src.a32[0] = htonl(0x0a030001u);
+	p.dst.a32[0] = htonl(0x0a020001u);
+	p.sport = 5353;
+	p.dport = 53;
+	p.paylen = 10;
+	p.wscale = PKT_WSCALE_NONE;
+	ct_track(B.w->ct, &p, now, &res);
+	assert_int_equal(res.state, CT_NEW);
+	assert_int_equal(ct_confirm(B.w->ct, &p, now, 0, 0, &res), 0);
+	assert_ptr_equal(res.entry, gone_e);		/* 0's slot */
+	return (1);
+}
+
+static void
+test_bulk_reused_slot(void **state)
+{
+	struct ct_snap	 s = conn(0, 0);
+	struct dgram	*d, req;
+	size_t		 i, n;
+
+	(void)state;
+	for (i = 0; i < 2000; i++)
+		open_on_a((unsigned)i, 0);
+	sync_alive(B.s, now);
+	deliver(-1);
+	assert_int_equal(B.s->lk.ready, 1);
+	assert_int_equal(ct_count(B.w->ct), 2000);
+	assert_non_null(gone_e = find(&B, 0));
+
+	sync_resync(B.s);
+	sync_command(B.s, now);		/* BULK_REQ */
+	assert_int_equal(nwire, 1);
+	req = wire[0];
+	nwire = 0;
+	sync_datagram(A.s, req.buf, req.len, &B.addr, now);
+	sync_pump(A.s, now);		/* BULK_START, the first slices */
+	assert_int_equal(A.s->lk.tx.active, 1);
+	n = nwire;
+	assert_non_null(d = malloc(n * sizeof(*d)));
+	memcpy(d, wire, n * sizeof(*d));
+	nwire = 0;
+	for (i = 0; i < n; i++)
+		sync_datagram(B.s, d[i].buf, d[i].len, &A.addr, now);
+	free(d);
+	assert_int_equal(B.s->lk.rx.active, 1);
+	assert_int_equal(ct_forget(A.w->ct, &s.k, now), 0);
+	after_b = reuse_slot;
+	deliver(-1);
+	assert_null(after_b);
+	assert_int_equal(A.s->lk.tx.active, 0);
+	assert_int_equal(B.s->lk.rx.active, 0);
+	assert_int_equal(B.s->lk.st.swept, 1);
+	assert_int_equal(ct_count(B.w->ct), 1999);
+	assert_null(find(&B, 0));
+}
+
 int
 main(void)
 {
@@ -1119,6 +1200,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_bulk_moved_walking, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_bulk_moved_fence, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_bulk_reused_slot, setup,
 		    teardown),
 	};
 
