@@ -365,6 +365,12 @@ void		 ct_resync_begin(struct ct_table *t);
 size_t		 ct_resync_sweep(struct ct_table *t, uint64_t *cursor,
 		    size_t max, uint64_t now_ms);
 void		 ct_resync_end(struct ct_table *t);
+/* ct_resync_brought(): 1 if the resync brought e so far.
+   ct_resync_forget(): e was imported from elsewhere than the resync, it
+   is swept unless the resync brings it after all. */
+int		 ct_resync_brought(const struct ct_table *t,
+		    const struct ct_entry *e);
+void		 ct_resync_forget(struct ct_table *t, const struct ct_entry *e);
 /* Remove the connection of k (either direction): 0, or -1 ENOENT. */
 int		 ct_forget(struct ct_table *t, const struct ct_tuple *k,
 		    uint64_t now_ms);

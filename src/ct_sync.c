@@ -212,6 +212,25 @@ ct_resync_end(struct ct_table *t)
 	t->fresh &= ~CT_FRESH_KEEP;
 }
 
+int
+ct_resync_brought(const struct ct_table *t, const struct ct_entry *e)
+{
+	uint32_t	 i;
+
+	if (!t->keeping)
+		return (0);
+	i = ct_index_of(t, e);
+	return (i / 64 < t->keep_nwords &&
+	    (t->keep_bits[i / 64] >> (i % 64) & 1));
+}
+
+void
+ct_resync_forget(struct ct_table *t, const struct ct_entry *e)
+{
+	if (t->keeping)
+		ct_resync_unmark(t, ct_index_of(t, e));
+}
+
 size_t
 ct_resync_sweep(struct ct_table *t, uint64_t *cursor, size_t max,
     uint64_t now_ms)

@@ -507,7 +507,10 @@ worker_sync_away(struct worker *w, void *arg)
  * before it applies the peer's records: ours is a synced copy no packet
  * reached), but with keep it stays: that one is the peer's, sent since
  * we gave the connection away.  One the table refuses is lost: counted
- * as adopt_failed.
+ * as adopt_failed.  One that comes home while the peer's whole table
+ * comes in is ours, not the table's: the peer may have ended it since
+ * (its DELETE found nothing here), so the table's end sweeps it unless
+ * the table brings it.
  */
 void
 worker_sync_home(struct worker *w, void *arg)
@@ -516,15 +519,22 @@ worker_sync_home(struct worker *w, void *arg)
 	struct ct_entry		*e;
 	uint64_t		 now = spi_now_ms();
 	size_t			 i;
+	int			 brought;
 
 	ct_expire(w->ct, now);
 	w->importing = w->moving = 1;
 	for (i = 0; i < b->n; i++) {
-		if (b->keep && ct_lookup(w->ct, &b->rec[i].s.k) != NULL)
+		e = ct_lookup(w->ct, &b->rec[i].s.k);
+		if (b->keep && e != NULL)
 			continue;
-		if ((e = worker_sync_import(w, &b->rec[i], b, now)) == NULL)
+		brought = e != NULL && ct_resync_brought(w->ct, e);
+		if ((e = worker_sync_import(w, &b->rec[i], b, now)) == NULL) {
 			w->st.adopt_failed++;
-		else if (ct_synced_mark(w->ct, e) == 1)
+			continue;
+		}
+		if (!brought)
+			ct_resync_forget(w->ct, e);
+		if (ct_synced_mark(w->ct, e) == 1)
 			worker_synced_add(w, 1);
 	}
 	w->importing = w->moving = 0;

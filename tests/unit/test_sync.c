@@ -1169,6 +1169,87 @@ test_bulk_reused_slot(void **state)
 	assert_null(find(&B, 0));
 }
 
+/* B's connections, in all its workers. */
+static size_t
+count_b(void)
+{
+	size_t	 n = 0;
+
+	for (unsigned i = 0; i < B.nw; i++)
+		n += ct_count(B.all[i]->ct);
+	return (n);
+}
+
+/*
+ * B, with two workers, was master, and one of them asked home for
+ * connection 3000; home gave it, and B was made backup before the
+ * answer came: it goes back home (worker_adopt_back(), keep) while A's
+ * whole table comes in.  A ended 3000 meanwhile (its DELETE found
+ * nothing at B): the table did not bring it, so its end sweeps it.
+ */
+static void
+test_bulk_home_late(void **state)
+{
+	struct sync_batch b;
+	struct sync_rec	 r, r0;
+	struct dgram	*d, req;
+	struct worker	*h, *h0;
+	size_t		 i, n;
+
+	(void)state;
+	node_free(&B);
+	nworkers = 2;
+	node_init(&B, SYNC_ROLE_BACKUP, "10.0.9.2", "10.0.9.1", 1, 8192);
+	nworkers = 1;
+	for (i = 0; i < 2000; i++)
+		open_on_a((unsigned)i, 0);
+	sync_alive(B.s, now);
+	deliver(-1);
+	assert_int_equal(B.s->lk.ready, 1);
+	assert_int_equal(count_b(), 2000);
+	memset(&r, 0, sizeof(r));
+	memset(&r0, 0, sizeof(r0));
+	r.op = SYNC_OP_UPSERT;
+	r.s = conn(3000, 0);
+	h = B.all[synclink_home(&r.s.k, 2)];
+
+	sync_resync(B.s);
+	sync_command(B.s, now);		/* BULK_REQ */
+	assert_int_equal(nwire, 1);
+	req = wire[0];
+	nwire = 0;
+	sync_datagram(A.s, req.buf, req.len, &B.addr, now);
+	sync_pump(A.s, now);		/* BULK_START, the first slices */
+	n = nwire;
+	assert_non_null(d = malloc(n * sizeof(*d)));
+	memcpy(d, wire, n * sizeof(*d));
+	nwire = 0;
+	for (i = 0; i < n; i++)
+		sync_datagram(B.s, d[i].buf, d[i].len, &A.addr, now);
+	free(d);
+	assert_int_equal(B.s->lk.rx.active, 1);
+	memset(&b, 0, sizeof(b));
+	b.rec = &r;
+	b.n = 1;
+	b.keep = 1;
+	worker_sync_home(h, &b);
+	assert_non_null(ct_lookup(h->ct, &r.s.k));
+	/* one the table brought already stays so, whatever comes home */
+	r0.op = SYNC_OP_UPSERT;
+	r0.s = conn(0, 0);
+	h0 = B.all[synclink_home(&r0.s.k, 2)];
+	assert_true(ct_resync_brought(h0->ct, ct_lookup(h0->ct, &r0.s.k)));
+	b.rec = &r0;
+	b.keep = 0;
+	worker_sync_home(h0, &b);
+	deliver(-1);
+	assert_int_equal(B.s->lk.rx.active, 0);
+	assert_int_equal(B.s->lk.st.swept, 1);
+	assert_null(ct_lookup(h->ct, &r.s.k));
+	assert_non_null(ct_lookup(h0->ct, &r0.s.k));
+	assert_int_equal(count_b(), 2000);
+}
+
 int
 main(void)
 {
@@ -1202,6 +1283,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_bulk_moved_fence, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_bulk_reused_slot, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_bulk_home_late, setup,
 		    teardown),
 	};
 
