@@ -543,8 +543,12 @@ synclink_bulk_mark(struct synclink *l, const struct sync_hdr *h,
 	}
 	if (!l->rx.active)
 		return;
+	/* made master since (the command that drops the bulk may still
+	   be on its way): no sweep, but the workers stop remembering */
 	if (synclink_backup(l))
 		synclink_sweep(l);
+	else
+		synclink_rx_drop(l);
 	l->rx.active = 0;
 	l->rx.end_ms = now;
 	l->st.bulks_received++;

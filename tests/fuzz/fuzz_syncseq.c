@@ -20,7 +20,9 @@
  * rest of the input is a script of (op, arg) pairs: A changes or ends a
  * connection, timers fire, the clock moves, either node restarts (a
  * new epoch, an empty table) or is made master or backup (nfqspictl
- * sync role), nfqspictl sync resync on B, and each way the link
+ * sync role; the role at once, the command at once or at the node's
+ * next turn, after the datagrams of a read), nfqspictl sync resync on
+ * B, and each way the link
  * delivers, drops, duplicates, reorders, corrupts or cuts the next
  * datagram, replays an old one or brings a forgery (another key).
  *
@@ -40,8 +42,10 @@
  *  - only a backup applies, resyncs and sweeps, and only records of
  *    connections A made; a bulk's slices fit the window;
  *  - a worker is in resync (ct_resync_begin()) only while a bulk is
- *    coming in, whose end ends it; a backup takes a bulk only from its
- *    peer's current run (a restarted peer never ends the last);
+ *    coming in to a backup (or to a node made master whose command is
+ *    still to come), whose end ends it; a backup takes a bulk only
+ *    from its peer's current run (a restarted peer never ends the
+ *    last);
  *  - nothing grows: the link holds 64 datagrams a way, the ring is the
  *    ring; every call returns (libFuzzer's timeout).
  * At the end, a heal: if roles changed, A is told master and B backup
@@ -105,6 +109,8 @@ struct node {
 	uint32_t	 ver[NCONN];
 	int		 keeping;	/* ct_resync_begin() */
 	uint8_t		 keep[NCONN];
+	int		 cmd;		/* role + 1 of a command not yet
+					   read (sync_set_role()), or 0 */
 	/* the last datagram given to it */
 	int		 took;
 	size_t		 took_len;
@@ -423,9 +429,16 @@ change(unsigned c, int end)
 	(void)synclink_commit(&n->lk, 0);
 }
 
+/* The sync thread's turn: a command waiting, then the pump. */
 static void
 pump(int i)
 {
+	int	 r = N[i].cmd - 1;
+
+	if (r != -1) {
+		N[i].cmd = 0;
+		synclink_command(&N[i].lk, r, 0, now);
+	}
 	synclink_pump(&N[i].lk, now);
 }
 
@@ -596,13 +609,15 @@ start(int i)
 	alive(i);
 }
 
-/* nfqspictl sync role on node i: sync_set_role(), then sync_cmd_cb() */
+/* nfqspictl sync role on node i: sync_set_role(), then sync_cmd_cb()
+   at once, or (later) at the node's next turn */
 static void
-role(int i, int r)
+role(int i, int r, int later)
 {
 	CHECK(synclink_role(&N[i].lk, r) == 0);
-	synclink_command(&N[i].lk, r, 0, now);
-	pump(i);
+	N[i].cmd = r + 1;
+	if (!later)
+		pump(i);
 }
 
 /* A worker is in resync only while a bulk is coming in, whose end ends
@@ -614,7 +629,7 @@ check_resync(int i)
 	struct node	*n = &N[i];
 	int		 backup = n->lk.role == SYNC_ROLE_BACKUP;
 
-	CHECK(!n->keeping || (backup && n->lk.rx.active));
+	CHECK(!n->keeping || (n->lk.rx.active && (backup || n->cmd != 0)));
 	CHECK(!backup || !n->lk.rx.active || n->bulk_epoch == n->exp_epoch);
 }
 
@@ -682,7 +697,7 @@ step(uint8_t op, uint8_t arg)
 		if (arg >= 0x80 && arg < 0xc0) {
 			/* keepalived: a node made master or backup */
 			role(to, arg & 2 ? SYNC_ROLE_MASTER :
-			    SYNC_ROLE_BACKUP);
+			    SYNC_ROLE_BACKUP, arg & 4);
 			switched = 1;
 			break;
 		}
@@ -709,8 +724,8 @@ heal(void)
 	if (switched) {
 		/* keepalived settles: each is told its role, and the
 		   backup asks for the table */
-		role(A, SYNC_ROLE_MASTER);
-		role(B, SYNC_ROLE_BACKUP);
+		role(A, SYNC_ROLE_MASTER, 0);
+		role(B, SYNC_ROLE_BACKUP, 0);
 	}
 	for (round = 0; round < HEAL_ROUNDS; round++) {
 		now += HEAL_STEP;

@@ -15,6 +15,7 @@ A, B = 0, 1
 END = 0xc0          # a CHANGE arg from here on ends the connection
 ROLE = 0x80         # a RESYNC arg 0x80-0xbf: node (bit 0) made backup
 MASTER = 2          # ... or master (bit 1)
+LATE = 4            # ... the command read at the node's next turn
 
 
 def script(slots, *steps):
@@ -87,6 +88,14 @@ SEEDS = {
                     (RESYNC, ROLE | MASTER | A), *changes(10), (PUMP, A),
                     *both(), (RESYNC, ROLE | B), *both(), *both(),
                     *tick(), *both()),
+    # B made master while a table comes in, the command read only
+    # after the datagrams that end the table; then roles back
+    'role-late': script(0, *both(), *changes(*range(10)), (PUMP, A),
+                        *both(), (RESYNC, 0), (DELIVER, A | 2),
+                        (DELIVER, B | 2), (RESYNC, ROLE | MASTER | LATE | B),
+                        (DELIVER, B | 14), *both(), *both(),
+                        (RESYNC, ROLE | B), *both(), *both(), *tick(),
+                        *both()),
 }
 
 os.makedirs(sys.argv[1], exist_ok=True)

@@ -625,6 +625,50 @@ test_master_mid_bulk(void **state)
 	assert_null(B.w->ct->keep_bits);
 }
 
+static int
+bulk_started(void)
+{
+	if (!B.s->lk.rx.active)
+		return (0);
+	assert_int_equal(B.w->ct->keeping, 1);
+	/* keepalived's notify: the role now, the command at the sync
+	   thread's next turn */
+	assert_int_equal(sync_set_role(B.s, SYNC_ROLE_MASTER), 0);
+	return (1);
+}
+
+/* Made master half way through a bulk, whose end comes before the sync
+   thread reads the command: nothing is left remembering either. */
+static void
+test_master_bulk_end(void **state)
+{
+	struct dgram	*d;
+	size_t		 i, n;
+
+	(void)state;
+	for (i = 0; i < 2000; i++)
+		open_on_a((unsigned)i, 0);
+	sync_pump(A.s, now);
+	nwire = 0;
+	sync_alive(B.s, now);			/* BULK_REQ */
+	n = nwire;
+	assert_non_null(d = malloc(n * sizeof(*d)));
+	memcpy(d, wire, n * sizeof(*d));
+	nwire = 0;
+	for (i = 0; i < n; i++)
+		sync_datagram(A.s, d[i].buf, d[i].len, &B.addr, now);
+	free(d);
+	assert_int_equal(B.w->ct->keeping, 0);
+	after_b = bulk_started;
+	deliver(-1);
+	assert_null(after_b);
+	assert_int_equal(B.s->lk.rx.active, 0);
+	assert_int_equal(B.s->lk.st.swept, 0);
+	sync_command(B.s, now);
+	assert_int_equal(B.w->ct->keeping, 0);
+	assert_null(B.w->ct->keep_bits);
+}
+
 /* A ring that overflows loses no connection: the whole table follows.
    The sync thread counts the losses without writing the worker's line. */
 static void
@@ -1262,6 +1306,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_bulk_small_ring, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_master_mid_bulk, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_master_bulk_end, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_ring_full, setup,
 		    teardown),
