@@ -853,7 +853,7 @@ ct_fresh(struct ct_table *t, uint32_t i)
 	if (t->fresh & CT_FRESH_BYTES)
 		ct_bytes_new(t, i);
 	if (t->fresh & CT_FRESH_KEEP)
-		ct_resync_unmark(t, i);
+		ct_resync_fresh(t, i);
 }
 
 struct ct_entry *

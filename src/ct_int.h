@@ -43,6 +43,10 @@
 #define CT_FRESH_BYTES	0x01		/* its bytes (ct_bytes_new()) */
 #define CT_FRESH_KEEP	0x02		/* its resync mark */
 
+/* struct ct_table.keeping */
+#define CT_KEEP_IN	1		/* a resync is coming in */
+#define CT_KEEP_SWEEP	2		/* its end came, the sweep goes */
+
 /* struct ct_entry.status */
 #define CT_ST_USED	0x01		/* the slot holds a connection */
 #define CT_ST_SEEN_REPLY 0x02		/* a packet went the other way */
@@ -289,11 +293,12 @@ struct ct_table {
 	uint32_t	*dirty_list;
 	size_t		 ndirty;
 	/* a full resync from the peer (ct_sync.c): bit i of keep_bits says
-	   the resync brought slot i's connection; keep_failed: a bit could
-	   not be set, so nothing is swept */
+	   the sweep leaves slot i's connection (the resync brought it, or
+	   it is newer than the resync's end); keep_failed: a bit could not
+	   be set, so nothing is swept */
 	uint64_t	*keep_bits;
 	uint32_t	 keep_nwords;
-	uint8_t		 keeping;
+	uint8_t		 keeping;	/* 0, CT_KEEP_IN, CT_KEEP_SWEEP */
 	uint8_t		 keep_failed;
 	/* adoption (ct_sync.c): bit i, slot i's connection came from the
 	   peer and no packet of ours has reached it yet */
@@ -356,9 +361,9 @@ void		 ct_off_clear(struct ct_table *t);
 /* ct_offload.c: slot i holds a new connection, its bytes start at 0
    (the chunk's counters made if need be: without them, none counted) */
 void		 ct_bytes_new(struct ct_table *t, uint32_t i);
-/* ct_sync.c: slot i holds a new connection, which the resync has not
-   brought (yet): the mark of the slot's last one goes */
-void		 ct_resync_unmark(struct ct_table *t, uint32_t i);
+/* ct_sync.c: slot i holds a new connection: the resync has not brought
+   it (yet), or its end came already and the sweep leaves it */
+void		 ct_resync_fresh(struct ct_table *t, uint32_t i);
 /* len bytes more for the connection in slot i (t->keep_bytes) */
 static inline void
 ct_bytes_add(struct ct_table *t, uint32_t i, uint64_t len)

@@ -135,6 +135,24 @@ ct_snap_apply(struct ct_table *t, struct ct_entry *e,
 	e->tcp.last_zerowin = s->tcp.last_zerowin;
 }
 
+/* Slot i's connection stays at the resync's sweep. */
+static void
+ct_resync_keep(struct ct_table *t, uint32_t i)
+{
+	if (i / 64 < t->keep_nwords || ct_bits_grow(&t->keep_bits,
+	    &t->keep_nwords, i) == 0)
+		t->keep_bits[i / 64] |= 1ull << (i % 64);
+	else
+		t->keep_failed = 1;
+}
+
+static void
+ct_resync_unkeep(struct ct_table *t, uint32_t i)
+{
+	if (i / 64 < t->keep_nwords)
+		t->keep_bits[i / 64] &= ~(1ull << (i % 64));
+}
+
 struct ct_entry *
 ct_import(struct ct_table *t, const struct ct_snap *s, uint64_t now_ms,
     uint32_t *was)
@@ -170,13 +188,8 @@ ct_import(struct ct_table *t, const struct ct_snap *s, uint64_t now_ms,
 	ct_snap_apply(t, e, s);
 	ct_unplace(t, i, e);
 	ct_place(t, i, e, s->tclass, t->now32 + s->left_ms);
-	if (t->keeping) {
-		if (i / 64 < t->keep_nwords || ct_bits_grow(&t->keep_bits,
-		    &t->keep_nwords, i) == 0)
-			t->keep_bits[i / 64] |= 1ull << (i % 64);
-		else
-			t->keep_failed = 1;
-	}
+	if (t->keeping)
+		ct_resync_keep(t, i);
 	if (t->evfn != NULL && created)
 		t->evfn(CT_EVENT_NEW, e, t->evarg);
 	else if (t->evfn != NULL && (e->state != state || e->status != status))
@@ -188,18 +201,25 @@ void
 ct_resync_begin(struct ct_table *t)
 {
 	ct_resync_end(t);
-	t->keeping = 1;
+	t->keeping = CT_KEEP_IN;
 	t->fresh |= CT_FRESH_KEEP;
 }
 
-/* An entry that ended during the resync left its mark: the slot's next
-   one would escape the sweep.  Cleared when the slot is taken, not at
-   every removal: ct_insert() looks for the fast path's bytes already. */
+/*
+ * Slot i holds a new connection.  While the resync comes in, the mark
+ * of the slot's last one (it ended since) goes, or the new one would
+ * escape the sweep.  Once the resync's end came, the new one is newer
+ * than the table and stays, wherever the sweep is: packets come between
+ * its slices.  Done when a slot is taken, not at every removal:
+ * ct_insert() looks for the fast path's bytes already.
+ */
 void
-ct_resync_unmark(struct ct_table *t, uint32_t i)
+ct_resync_fresh(struct ct_table *t, uint32_t i)
 {
-	if (i / 64 < t->keep_nwords)
-		t->keep_bits[i / 64] &= ~(1ull << (i % 64));
+	if (t->keeping == CT_KEEP_SWEEP)
+		ct_resync_keep(t, i);
+	else
+		ct_resync_unkeep(t, i);
 }
 
 void
@@ -228,7 +248,7 @@ void
 ct_resync_forget(struct ct_table *t, const struct ct_entry *e)
 {
 	if (t->keeping)
-		ct_resync_unmark(t, ct_index_of(t, e));
+		ct_resync_unkeep(t, ct_index_of(t, e));
 }
 
 size_t
@@ -244,6 +264,7 @@ ct_resync_sweep(struct ct_table *t, uint64_t *cursor, size_t max,
 		ct_resync_end(t);
 		return (0);
 	}
+	t->keeping = CT_KEEP_SWEEP;
 	ct_expire(t, now_ms);
 	for (; i < t->top && n < max; i++) {
 		e = ct_idx(t, (uint32_t)i);

@@ -609,6 +609,56 @@ test_resync_reused_slot(void **state)
 	ct_free(b);
 }
 
+/* The sweep goes a slice at a time, and packets come between slices: a
+   connection made after the resync's end is newer than what it brought,
+   and stays, wherever its slot. */
+static void
+test_resync_sweep_newer(void **state)
+{
+	struct ct_table		*b = table(4096);
+	struct ct_result	 res;
+	struct ct_snap		 s;
+	struct pkt		 p;
+	uint64_t		 cursor = 0;
+	size_t			 gone;
+	unsigned		 i;
+
+	(void)state;
+	for (i = 0; i < 200; i++) {
+		p = udp("10.0.0.1", (uint16_t)(1000 + i), "10.0.0.9", 53);
+		pass(b, &p, 1000, &res);
+	}
+	ct_resync_begin(b);
+	for (i = 0; i < 100; i++) {
+		p = udp("10.0.0.1", (uint16_t)(1000 + i), "10.0.0.9", 53);
+		ct_track(b, &p, 1001, &res);
+		ct_export(b, res.entry, &s);
+		assert_non_null(ct_import(b, &s, 1001, NULL));
+	}
+	gone = ct_resync_sweep(b, &cursor, 150, 1002);
+	assert_int_equal(gone, 50);
+	assert_int_not_equal(cursor, 0);
+	/* one in a slot the sweep passed, one in a slot ahead of it */
+	p = udp("10.0.0.1", 1000, "10.0.0.9", 53);
+	ct_track(b, &p, 1003, &res);
+	ct_remove(b, res.entry);
+	p = udp("10.0.0.2", 3000, "10.0.0.9", 53);
+	assert_int_equal(pass(b, &p, 1003, &res), CT_NEW);
+	p = udp("10.0.0.1", 1199, "10.0.0.9", 53);
+	ct_track(b, &p, 1003, &res);
+	ct_remove(b, res.entry);
+	p = udp("10.0.0.2", 3001, "10.0.0.9", 53);
+	assert_int_equal(pass(b, &p, 1003, &res), CT_NEW);
+	p = udp("10.0.0.2", 3002, "10.0.0.9", 53);
+	assert_int_equal(pass(b, &p, 1003, &res), CT_NEW);
+	do
+		gone += ct_resync_sweep(b, &cursor, 150, 1004);
+	while (cursor != 0);
+	assert_int_equal(gone, 99);
+	assert_int_equal(ct_count(b), 102);
+	ct_free(b);
+}
+
 /* rule indices take 17 bits: bits 0-15 in the entry, bit 16 in status */
 static void
 test_rule_index_17bits(void **state)
@@ -3370,6 +3420,7 @@ main(void)
 		cmocka_unit_test(test_dirty),
 		cmocka_unit_test(test_resync_sweep),
 		cmocka_unit_test(test_resync_reused_slot),
+		cmocka_unit_test(test_resync_sweep_newer),
 		cmocka_unit_test(test_tcp_ipv6_format),
 		cmocka_unit_test(test_tcp_flags),
 		cmocka_unit_test(test_tcp_loose),

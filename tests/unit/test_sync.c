@@ -44,8 +44,10 @@ spi_now_ms(void)
 }
 
 /* Once, just before a bulk's slice of worker 1 past its first: what
-   that worker's thread did between two calls of the walk. */
+   that worker's thread did between two calls of the walk.  The same
+   before a sweep's slice past its first. */
 static void	(*between)(void);
+static void	(*between_sweep)(void);
 /* Once, just before the bulk's first fence call to worker 0: what its
    thread did before it came to the call (an answer in its inbox). */
 static void	(*at_fence)(void);
@@ -58,6 +60,11 @@ worker_call(struct worker *w, void (*fn)(struct worker *, void *), void *arg)
 	if (b != NULL && w->id == 1 && fn == worker_sync_slice &&
 	    ((struct sync_slice *)arg)->cursor != 0) {
 		between = NULL;
+		b();
+	}
+	if ((b = between_sweep) != NULL && fn == worker_sync_sweep &&
+	    ((struct sync_sweep *)arg)->cursor != 0) {
+		between_sweep = NULL;
 		b();
 	}
 	if ((b = at_fence) != NULL && w->id == 0 &&
@@ -1143,30 +1150,38 @@ test_bulk_moved_fence(void **state)
  * 0 left: the bulk did not bring that one, so its end sweeps it.
  */
 static struct ct_entry	*gone_e;	/* 0's entry on B */
+static struct ct_tuple	 new_k;		/* B's new one */
 
-static int
-reuse_slot(void)
+/* A UDP flow from port sport that B forwards: its new entry. */
+static struct ct_entry *
+b_forwards(uint16_t sport)
 {
 	struct ct_result res;
 	struct pkt	 p;
 
-	if (find(&B, 0) != NULL)
-		return (0);
-	assert_int_equal(B.s->lk.rx.active, 1);
 	memset(&p, 0, sizeof(p));
 	p.family = AF_INET;
 	p.proto = IPPROTO_UDP;
 	p.ttl = 64;
 	p.src.a32[0] = htonl(0x0a030001u);
 	p.dst.a32[0] = htonl(0x0a020001u);
-	p.sport = 5353;
+	p.sport = sport;
 	p.dport = 53;
 	p.paylen = 10;
 	p.wscale = PKT_WSCALE_NONE;
 	ct_track(B.w->ct, &p, now, &res);
 	assert_int_equal(res.state, CT_NEW);
 	assert_int_equal(ct_confirm(B.w->ct, &p, now, 0, 0, &res), 0);
-	assert_ptr_equal(res.entry, gone_e);		/* 0's slot */
+	return (res.entry);
+}
+
+static int
+reuse_slot(void)
+{
+	if (find(&B, 0) != NULL)
+		return (0);
+	assert_int_equal(B.s->lk.rx.active, 1);
+	assert_ptr_equal(b_forwards(5353), gone_e);	/* 0's slot */
 	return (1);
 }
 
@@ -1211,6 +1226,50 @@ test_bulk_reused_slot(void **state)
 	assert_int_equal(B.s->lk.st.swept, 1);
 	assert_int_equal(ct_count(B.w->ct), 1999);
 	assert_null(find(&B, 0));
+}
+
+/*
+ * B sweeps what A's whole table did not bring, a slice at a time, and
+ * between two slices a packet it forwards (or takes, made master just
+ * now) makes a new connection, in a slot the sweep has not reached:
+ * newer than the table, it stays.
+ */
+static void
+sweep_meets_new(void)
+{
+	struct ct_entry	*e = b_forwards(5354);
+	struct ct_tuple	 k;
+
+	memset(&k, 0, sizeof(k));
+	ct_entry_tuple(e, &k.family, &k.proto, &k.src, &k.dst, &k.sport,
+	    &k.dport);
+	new_k = k;
+}
+
+static void
+test_bulk_sweep_newer(void **state)
+{
+	struct ct_snap	 s = conn(9000, 0);
+	unsigned	 i;
+
+	(void)state;
+	for (i = 0; i < SYNC_SWEEP + 1000; i++)
+		open_on_a(i, 0);
+	sync_alive(B.s, now);
+	deliver(-1);
+	assert_int_equal(B.s->lk.ready, 1);
+	assert_int_equal(ct_count(B.w->ct), SYNC_SWEEP + 1000);
+	/* one B has that A no longer has */
+	assert_non_null(ct_import(B.w->ct, &s, now, NULL));
+	sync_resync(B.s);
+	sync_command(B.s, now);
+	between_sweep = sweep_meets_new;
+	deliver(-1);
+	assert_null(between_sweep);
+	assert_int_equal(B.s->lk.st.swept, 1);
+	assert_null(find(&B, 9000));
+	assert_non_null(ct_lookup(B.w->ct, &new_k));
+	assert_int_equal(ct_count(B.w->ct), SYNC_SWEEP + 1001);
 }
 
 /* B's connections, in all its workers. */
@@ -1331,6 +1390,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_bulk_reused_slot, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_bulk_home_late, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_bulk_sweep_newer, setup,
 		    teardown),
 	};
 
