@@ -358,9 +358,10 @@ size_t		 ct_dirty_count(const struct ct_table *t);
  * ct_resync_sweep() then removes, up to max at a time from *cursor (0
  * to start; 0 again once done), every connection the resync did not
  * bring (one made in the slot of one it brought that ended since, too)
- * but those made since its first call, and returns how many it
- * removed.  Done, or ct_resync_end(), it forgets.  If a mark could not
- * be kept (no memory), nothing is swept.
+ * but those made since its first call (max 0: that call only says the
+ * resync's end came), and returns how many it removed.  Done, or
+ * ct_resync_end(), it forgets.  If a mark could not be kept (no
+ * memory), nothing is swept.
  */
 void		 ct_resync_begin(struct ct_table *t);
 size_t		 ct_resync_sweep(struct ct_table *t, uint64_t *cursor,

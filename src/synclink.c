@@ -507,13 +507,22 @@ synclink_rx_drop(struct synclink *l)
 }
 
 /* The peer's whole table is in: ours that it did not bring end (their
-   DELETE was lost, or came while we were master). */
+   DELETE was lost, or came while we were master).  Every worker hears
+   of the end before the first sweeps: what each makes from then on is
+   newer than the table, and stays (the sweep of one table slice by
+   slice, then the next, takes a while). */
 static void
 synclink_sweep(struct synclink *l)
 {
 	struct sync_sweep sw;
 	unsigned	 i;
 
+	for (i = 0; i < l->nworkers; i++) {
+		memset(&sw, 0, sizeof(sw));
+		sw.begin = 1;
+		if (l->ops->call(l->arg, i, SYNCLINK_SWEEP, &sw) == -1)
+			break;
+	}
 	for (i = 0; i < l->nworkers; i++) {
 		memset(&sw, 0, sizeof(sw));
 		do

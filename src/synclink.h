@@ -77,6 +77,7 @@ struct sync_batch {
 struct sync_sweep {
 	uint64_t	 cursor;	/* ct_resync_sweep()'s */
 	uint64_t	 gone;		/* out */
+	int		 begin;		/* in: the table's end, no slice */
 };
 
 /* The next slice of a worker's table, for a bulk. */

@@ -565,8 +565,8 @@ worker_sync_sweep(struct worker *w, void *arg)
 	struct sync_sweep	*sw = arg;
 
 	w->importing = 1;
-	sw->gone += ct_resync_sweep(w->ct, &sw->cursor, SYNC_SWEEP,
-	    spi_now_ms());
+	sw->gone += ct_resync_sweep(w->ct, &sw->cursor,
+	    sw->begin ? 0 : SYNC_SWEEP, spi_now_ms());
 	w->importing = 0;
 }
 

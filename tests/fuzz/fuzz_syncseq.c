@@ -285,13 +285,15 @@ op_apply(struct node *n, struct sync_batch *b)
 	}
 }
 
-/* ct_resync_sweep(), all at once */
+/* ct_resync_sweep(), all at once (begin: the end noted, nothing yet) */
 static void
 op_sweep(struct node *n, struct sync_sweep *sw)
 {
 	unsigned	 c;
 
 	CHECK(n->lk.role == SYNC_ROLE_BACKUP);
+	if (sw->begin)
+		return;
 	if (n->keeping)
 		for (c = 0; c < NCONN; c++)
 			if (!n->keep[c] && n->present[c]) {

@@ -48,6 +48,8 @@ spi_now_ms(void)
    before a sweep's slice past its first. */
 static void	(*between)(void);
 static void	(*between_sweep)(void);
+/* Once, just before worker 1's first slice of a sweep. */
+static void	(*first_sweep_1)(void);
 /* Once, just before the bulk's first fence call to worker 0: what its
    thread did before it came to the call (an answer in its inbox). */
 static void	(*at_fence)(void);
@@ -65,6 +67,12 @@ worker_call(struct worker *w, void (*fn)(struct worker *, void *), void *arg)
 	if ((b = between_sweep) != NULL && fn == worker_sync_sweep &&
 	    ((struct sync_sweep *)arg)->cursor != 0) {
 		between_sweep = NULL;
+		b();
+	}
+	if ((b = first_sweep_1) != NULL && w->id == 1 &&
+	    fn == worker_sync_sweep && !((struct sync_sweep *)arg)->begin &&
+	    ((struct sync_sweep *)arg)->cursor == 0) {
+		first_sweep_1 = NULL;
 		b();
 	}
 	if ((b = at_fence) != NULL && w->id == 0 &&
@@ -1152,9 +1160,9 @@ test_bulk_moved_fence(void **state)
 static struct ct_entry	*gone_e;	/* 0's entry on B */
 static struct ct_tuple	 new_k;		/* B's new one */
 
-/* A UDP flow from port sport that B forwards: its new entry. */
+/* A UDP flow from port sport that B's worker w forwards: its entry. */
 static struct ct_entry *
-b_forwards(uint16_t sport)
+b_forwards_in(struct worker *w, uint16_t sport)
 {
 	struct ct_result res;
 	struct pkt	 p;
@@ -1169,10 +1177,16 @@ b_forwards(uint16_t sport)
 	p.dport = 53;
 	p.paylen = 10;
 	p.wscale = PKT_WSCALE_NONE;
-	ct_track(B.w->ct, &p, now, &res);
+	ct_track(w->ct, &p, now, &res);
 	assert_int_equal(res.state, CT_NEW);
-	assert_int_equal(ct_confirm(B.w->ct, &p, now, 0, 0, &res), 0);
+	assert_int_equal(ct_confirm(w->ct, &p, now, 0, 0, &res), 0);
 	return (res.entry);
+}
+
+static struct ct_entry *
+b_forwards(uint16_t sport)
+{
+	return (b_forwards_in(B.w, sport));
 }
 
 static int
@@ -1353,6 +1367,57 @@ test_bulk_home_late(void **state)
 	assert_int_equal(count_b(), 2000);
 }
 
+/*
+ * B, with two workers, sweeps worker 0 and then worker 1; meanwhile
+ * worker 1 takes a packet that makes a new connection.  The table's end
+ * came before it: newer than the table, it stays.
+ */
+static void
+sweep_1_meets_new(void)
+{
+	struct ct_entry	*e = b_forwards_in(B.all[1], 5355);
+
+	memset(&new_k, 0, sizeof(new_k));
+	ct_entry_tuple(e, &new_k.family, &new_k.proto, &new_k.src,
+	    &new_k.dst, &new_k.sport, &new_k.dport);
+}
+
+static void
+test_bulk_sweep_workers(void **state)
+{
+	struct ct_snap	 s = conn(9000, 0);
+	struct worker	*h;
+	size_t		 before;
+	unsigned	 i;
+
+	(void)state;
+	node_free(&B);
+	nworkers = 2;
+	node_init(&B, SYNC_ROLE_BACKUP, "10.0.9.2", "10.0.9.1", 1, 8192);
+	nworkers = 1;
+	for (i = 0; i < 2000; i++)
+		open_on_a(i, 0);
+	sync_alive(B.s, now);
+	deliver(-1);
+	assert_int_equal(B.s->lk.ready, 1);
+	assert_int_equal(count_b(), 2000);
+	/* one B has that A no longer has */
+	h = B.all[synclink_home(&s.k, 2)];
+	assert_non_null(ct_import(h->ct, &s, now, NULL));
+	before = ct_count(B.all[1]->ct);
+	sync_resync(B.s);
+	sync_command(B.s, now);
+	first_sweep_1 = sweep_1_meets_new;
+	deliver(-1);
+	assert_null(first_sweep_1);
+	assert_int_equal(B.s->lk.st.swept, 1);
+	assert_null(ct_lookup(h->ct, &s.k));
+	assert_non_null(ct_lookup(B.all[1]->ct, &new_k));
+	assert_int_equal(count_b(), 2001);
+	assert_int_equal(ct_count(B.all[1]->ct), before + 1 -
+	    (h == B.all[1]));
+}
+
 int
 main(void)
 {
@@ -1392,6 +1457,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_bulk_home_late, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_bulk_sweep_newer, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_bulk_sweep_workers, setup,
 		    teardown),
 	};
 

@@ -52,6 +52,8 @@ struct fake {
 	size_t		 applied;	/* records handed to SYNCLINK_APPLY */
 	size_t		 applied_in[2];	/* ... by worker */
 	unsigned	 sweeps_left;	/* slices a sweep takes */
+	unsigned	 begun[2];	/* sweeps begun (the table's end) */
+	int		 sliced;	/* a slice since worker 0 began */
 	size_t		 homed_in[2];	/* records SYNCLINK_HOME took */
 	uint16_t	 away_port;	/* the next SYNCLINK_AWAY gives */
 	int		 away_first;	/* the last APPLY came after one */
@@ -151,6 +153,15 @@ fake_call(void *arg, unsigned wi, int what, void *data)
 		b->applied = b->n;
 		break;
 	case SYNCLINK_SWEEP:
+		if (sw->begin) {
+			/* every worker hears of the end before a slice */
+			F.begun[wi]++;
+			if (wi == 0)
+				F.sliced = 0;
+			assert_false(F.sliced);
+			break;
+		}
+		F.sliced = 1;
 		sw->gone++;
 		sw->cursor = F.sweeps_left > 0 ? F.sweeps_left-- : 0;
 		break;
@@ -615,9 +626,12 @@ test_bulk_in(void **state)
 	from_peer(SYNC_T_UPDATE, 2);
 	F.sweeps_left = 2;
 	from_peer(SYNC_T_BULK_END, 0);
-	/* every worker's table, each as many slices as it takes */
-	assert_int_equal(F.calls[0][SYNCLINK_SWEEP], 3);
-	assert_int_equal(F.calls[1][SYNCLINK_SWEEP], 1);
+	/* every worker's table, each as many slices as it takes, after
+	   each heard of the end */
+	assert_int_equal(F.begun[0], 1);
+	assert_int_equal(F.begun[1], 1);
+	assert_int_equal(F.calls[0][SYNCLINK_SWEEP], 1 + 3);
+	assert_int_equal(F.calls[1][SYNCLINK_SWEEP], 1 + 1);
 	assert_int_equal(L.st.swept, 4);
 	assert_int_equal(F.notes[SYNCLINK_READY], 1);
 	assert_int_equal(F.note_n, 2);
