@@ -349,22 +349,23 @@ control_room(struct control *ctl, uid_t newuid)
 {
 	struct client	*victim;
 	uint64_t	 held;
+	char		 more[LOG_RL_MORELEN];
 
 	if (ctl->nclients < CONTROL_MAXCLIENTS)
 		return (0);
 	if ((victim = control_victim(ctl, newuid)) == NULL) {
 		if (log_rl(&ctl->rl_full, &held))
-			log_warnx("control: %d clients, refusing one (%llu "
-			    "not logged)", CONTROL_MAXCLIENTS,
-			    (unsigned long long)held);
+			log_warnx("control: %d clients, refusing one%s",
+			    CONTROL_MAXCLIENTS,
+			    log_rl_more(held, more, sizeof(more)));
 		return (-1);
 	}
 	if (log_rl(&ctl->rl_full, &held))
 		log_warnx("control: %d clients, dropping uid %ld pid %ld%s "
-		    "for a new one (%llu not logged)", CONTROL_MAXCLIENTS,
+		    "for a new one%s", CONTROL_MAXCLIENTS,
 		    (long)victim->uid, (long)victim->pid,
 		    victim->job == JOB_NONE ? ", which had sent no whole "
-		    "request," : "", (unsigned long long)held);
+		    "request," : "", log_rl_more(held, more, sizeof(more)));
 	client_free(victim);
 	return (0);
 }
@@ -774,6 +775,7 @@ client_request(struct client *c)
 	struct evbuffer		*b;
 	const char		*cmd = r->argv[0];
 	uint64_t		 held;
+	char			 more[LOG_RL_MORELEN];
 	size_t			 i;
 
 	log_debug("%s: %s (%d arguments)", __func__, cmd, r->argc - 1);
@@ -795,11 +797,11 @@ client_request(struct client *c)
 	if (!c->privileged && request_changes_state(r)) {
 		if (log_rl(&c->ctl->rl_denied, &held))
 			log_warnx("control: %s%s%s refused to uid %ld pid %ld: "
-			    "not root, not in group %ld (%llu not logged)", cmd,
+			    "not root, not in group %ld%s", cmd,
 			    r->argc > 1 ? " " : "",
 			    r->argc > 1 ? r->argv[1] : "", (long)c->uid,
 			    (long)c->pid, (long)c->ctl->gid,
-			    (unsigned long long)held);
+			    log_rl_more(held, more, sizeof(more)));
 		client_error(c, "permission denied");
 		return;
 	}

@@ -374,16 +374,16 @@ http_auth_ok(struct http *h, struct evhttp_request *req)
 	default:
 		if (evhttp_find_header(evhttp_request_get_input_headers(req),
 		    "Authorization") != NULL && log_rl(&h->rl_auth, &held)) {
-			char		*peer = NULL;
+			char		*peer = NULL, more[LOG_RL_MORELEN];
 			ev_uint16_t	 port = 0;
 
 			if (evhttp_request_get_connection(req) != NULL)
 				evhttp_connection_get_peer(
 				    evhttp_request_get_connection(req), &peer,
 				    &port);
-			log_warnx("http: wrong credentials from %s (%llu more "
-			    "not logged)", peer != NULL ? peer : "?",
-			    (unsigned long long)held);
+			log_warnx("http: wrong credentials from %s%s",
+			    peer != NULL ? peer : "?",
+			    log_rl_more(held, more, sizeof(more)));
 		}
 		evhttp_add_header(hd, "WWW-Authenticate",
 		    "Basic realm=\"nfqspid\", charset=\"UTF-8\"");

@@ -119,6 +119,7 @@ hconn_check(struct hconn *c)
 	bufferevent_event_cb	 ecb;
 	void			*evcon;
 	uint64_t		 held;
+	char			 more[LOG_RL_MORELEN];
 	int			 fd = bufferevent_getfd(c->bev);
 
 	c->checked = 1;
@@ -135,8 +136,8 @@ hconn_check(struct hconn *c)
 	    !d->allowed(d->arg, (struct sockaddr *)&ss)) {
 		d->st.refused++;
 		if (log_rl(&d->rl_refused, &held))
-			log_warnx("http: refused a peer outside http_allow "
-			    "(%llu more not logged)", (unsigned long long)held);
+			log_warnx("http: refused a peer outside http_allow%s",
+			    log_rl_more(held, more, sizeof(more)));
 		hconn_shut(c);
 		return;
 	}

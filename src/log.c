@@ -276,3 +276,17 @@ log_rl(struct log_rl *rl, uint64_t *held)
 	rl->held = 0;
 	return (1);
 }
+
+/*
+ * The end of a line that log_rl() let through: how many like it were held
+ * back since the last one, or nothing when none were.
+ */
+const char *
+log_rl_more(uint64_t held, char *buf, size_t len)
+{
+	if (held == 0)
+		return ("");
+	snprintf(buf, len, " (%llu more since the last such line, not "
+	    "logged)", (unsigned long long)held);
+	return (buf);
+}

@@ -72,13 +72,16 @@ void	 log_debug(const char *, ...) NFQSPI_PRINTF(1, 2);
 void	 log_audit(const char *, ...) NFQSPI_PRINTF(1, 2);
 /* One line per LOG_RL_SECS for a kind of event that others can repeat
    at will (refused clients, accept failures).  log_rl() says whether
-   this one may be logged, and how many were held back before it. */
+   this one may be logged, and how many were held back before it;
+   log_rl_more() says so at the end of the line, when there were any. */
 #define LOG_RL_SECS	10
 struct log_rl {
 	uint64_t	 last;		/* spi_now_ms() / 1000; 0: never */
 	uint64_t	 held;
 };
 int	 log_rl(struct log_rl *rl, uint64_t *held);
+#define LOG_RL_MORELEN	80	/* the longest count fits */
+const char *log_rl_more(uint64_t held, char *buf, size_t len);
 __dead void fatal(const char *, ...) NFQSPI_PRINTF(1, 2);
 __dead void fatalx(const char *, ...) NFQSPI_PRINTF(1, 2);
 

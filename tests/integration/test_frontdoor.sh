@@ -10,7 +10,8 @@
 #  - trickling control clients: root's reload still gets through, the
 #    refusals are logged a few times, not once per client, and a client
 #    that trickles alone is closed at the request deadline;
-#  - [daemon] http_auth: no or wrong credentials 401, right ones 200.
+#  - [daemon] http_auth: no or wrong credentials 401, right ones 200;
+#    wrong ones logged once per 10 s, with a count of those held back.
 #
 # Copyright (C) 2026 The nfqspid authors
 # SPDX-License-Identifier: GPL-2.0-or-later
@@ -142,6 +143,7 @@ c=$(code "http://127.0.0.1:$PORT/api/stats")
 check "http_auth: no credentials, 401 (got $c)" test "$c" = 401
 check "... with a Basic challenge" grep -qi '^WWW-Authenticate: Basic realm="nfqspid"' \
     <<<"$(in_d curl -s --max-time 5 -D - -o /dev/null "http://127.0.0.1:$PORT/")"
+t_wrong=$SECONDS
 c=$(code -u 'admin:s3cret' "http://127.0.0.1:$PORT/api/stats")
 check "http_auth: a wrong password, 401 (got $c)" test "$c" = 401
 c=$(code -u 'root:s3cret pass' "http://127.0.0.1:$PORT/api/stats")
@@ -151,6 +153,8 @@ check "http_auth: the right ones, 200 (got $c)" test "$c" = 200
 c=$(code -u 'admin:s3cret pass' "http://127.0.0.1:$PORT/")
 check "http_auth: the page too, 200 (got $c)" test "$c" = 200
 check "wrong credentials are logged" log_has "http: wrong credentials from 127.0.0.1"
+check "... the first with no count of lines held back" \
+    log_has "http: wrong credentials from 127\.0\.0\.1$"
 # shellcheck disable=SC2016  # a hash, not expansions
 printf 'admin:$1$abc$0123456789abcdefghijkl\n' >"$T_TMP/htpasswd"
 out=$(lib_ctl reload 2>&1)
@@ -158,6 +162,11 @@ check "a legacy MD5 hash: the reload is refused ($out)" \
     grep -q "http_auth: .*htpasswd line 1: a weak, legacy hash" <<<"$out"
 c=$(code -u 'admin:s3cret pass' "http://127.0.0.1:$PORT/api/stats")
 check "... and the running users stay (got $c)" test "$c" = 200
+# one line per 10 s: the next after that counts the one held back
+sleep $((t_wrong + 11 - SECONDS > 0 ? t_wrong + 11 - SECONDS : 0))
+code -u 'admin:wrong' "http://127.0.0.1:$PORT/api/stats" >/dev/null
+check "wrong credentials 10 s later: logged with the one held back" \
+    log_has "http: wrong credentials from 127\.0\.0\.1 \(1 more since the last such line, not logged\)$"
 cp "$T_TMP/noauth.ini" "$T_CONF"
 check "reload without http_auth" quiet lib_ctl reload
 c=$(code "http://127.0.0.1:$PORT/api/stats")
