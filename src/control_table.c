@@ -163,7 +163,8 @@ control_table_step(evutil_socket_t fd, short ev, void *arg)
 			    c->all ? "flushed" : "deleted");
 			log_info("control: conntrack %s: %s",
 			    c->all ? "flush" : "delete", note);
-			client_end(c, note);
+			/* with -j the JSON says it: stderr is for errors */
+			client_end(c, json ? NULL : note);
 		} else
 			client_end(c, NULL);
 		client_done(c);

@@ -462,9 +462,25 @@ check "a slow reader of the listing does not stall packets" \
 wait "$slow"
 check "the slow reader got the whole table ($(cat "$T_TMP/slow.out") lines)" \
     test "$(cat "$T_TMP/slow.out")" -ge 20000
-out=$(lib_ctl conntrack flush 2>&1)
-echo "  flush: $out"
+# With -j the JSON on stdout is the answer; stderr is only for errors.
+out=$(lib_ctl -j conntrack delete proto=udp sport=10000 2>"$T_TMP/delj.err")
+rc=$?
+check "delete -j: status 0, {\"deleted\":1} (got $rc: $out)" \
+    test "$rc" -eq 0 -a "$out" = '{"deleted":1}'
+check "... and nothing on stderr ($(cat "$T_TMP/delj.err"))" test ! -s "$T_TMP/delj.err"
+out=$(lib_ctl -j conntrack delete proto=udp sport=10000 2>"$T_TMP/delj.err")
+rc=$?
+check "delete -j that matches nothing: status 1, {\"deleted\":0} (got $rc: $out)" \
+    test "$rc" -eq 1 -a "$out" = '{"deleted":0}'
+check "... and the error on stderr" grep -q '0 connections deleted' "$T_TMP/delj.err"
+lib_ctl conntrack flush >"$T_TMP/flush.out" 2>"$T_TMP/flush.err"
+echo "  flush: $(cat "$T_TMP/flush.out" "$T_TMP/flush.err")"
 check "flush: empties the table" test "$(lib_ctl conntrack count)" -lt 5
+check "flush: nothing on stdout" test ! -s "$T_TMP/flush.out"
+check "flush: the count on stderr" grep -Eq '^[0-9]+ connections? flushed$' "$T_TMP/flush.err"
+out=$(lib_ctl -j conntrack flush 2>"$T_TMP/flushj.err")
+check "flush -j: {\"flushed\":n} ($out)" grep -Eq '^\{"flushed":[0-9]+\}$' <<<"$out"
+check "... and nothing on stderr ($(cat "$T_TMP/flushj.err"))" test ! -s "$T_TMP/flushj.err"
 
 # ---- clients that misbehave ------------------------------------------------------
 cat >"$T_TMP/abuse.py" <<'EOF'
