@@ -34,7 +34,7 @@
 
 #define LOG_LINEMAX	1024
 
-static int	log_foreground = 1;	/* before log_init(): stderr only */
+static int	log_stderr = LOG_STDERR_ALL; /* before log_init(): stderr only */
 static int	log_debugging;
 static int	log_facility = LOG_DAEMON;
 static int	log_fd = -1;		/* connected to /dev/log */
@@ -60,10 +60,16 @@ log_connect(void)
 	(void)connect(log_fd, (struct sockaddr *)&sun, sizeof(sun));
 }
 
+/*
+ * tostderr: which lines go to the standard error too (LOG_STDERR_*).  A
+ * daemon starting detached shows its warnings and errors there, so that
+ * whoever started it sees why it failed, and is otherwise quiet; once
+ * detached it logs to syslog only.
+ */
 void
-log_init(int foreground, int debug, int facility)
+log_init(int tostderr, int debug, int facility)
 {
-	log_foreground = foreground;
+	log_stderr = tostderr;
 	log_debugging = debug;
 	log_facility = facility;
 	tzset();
@@ -165,7 +171,8 @@ log_vwrite(int pri, const char *fmt, va_list ap, int with_errno, int err)
 		snprintf(line + n, sizeof(line) - n, ": %s", strerror(err));
 
 	log_syslog(pri, line);
-	if (log_foreground) {
+	if (log_stderr == LOG_STDERR_ALL ||
+	    (log_stderr == LOG_STDERR_WARN && pri <= LOG_WARNING)) {
 		char	 out[LOG_LINEMAX + 2];
 		int	 m;
 

@@ -826,7 +826,7 @@ daemon_run(struct daemon *d, int foreground, int debug)
 	    status_mode_name(d->cfg->mode));
 	if (readyfd != -1) {
 		daemon_ready(readyfd);
-		log_init(0, debug, d->cfg->facility);
+		log_init(LOG_STDERR_NONE, debug, d->cfg->facility);
 	}
 
 	event_base_dispatch(d->base);
@@ -935,7 +935,7 @@ main(int argc, char *argv[])
 		return (status);
 	}
 
-	log_init(1, debug, LOG_DAEMON);
+	log_init(LOG_STDERR_ALL, debug, LOG_DAEMON);
 	if ((d.cfg = config_load(d.cfgpath, err, sizeof(err))) == NULL ||
 	    config_user_check(d.cfg, err, sizeof(err)) == -1) {
 		log_warnx("%s", err);
@@ -943,7 +943,8 @@ main(int argc, char *argv[])
 		log_close();
 		return (2);
 	}
-	log_init(1, debug, d.cfg->facility);
+	log_init(foreground ? LOG_STDERR_ALL : LOG_STDERR_WARN, debug,
+	    d.cfg->facility);
 	config_log_warnings(d.cfg, "");
 	if (cfgpath_absolute(&d, abspath, sizeof(abspath)) == -1) {
 		log_warn("%s: the directory it is in", d.cfgpath);

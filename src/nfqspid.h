@@ -61,7 +61,10 @@
 #define NFQSPI_PRINTF(a, b)	__attribute__((__format__(printf, a, b)))
 
 /* log.c */
-void	 log_init(int foreground, int debug, int facility);
+#define LOG_STDERR_NONE	0	/* detached: syslog only */
+#define LOG_STDERR_ALL	1	/* -f, and until the configuration is read */
+#define LOG_STDERR_WARN	2	/* starting detached: warnings and errors */
+void	 log_init(int tostderr, int debug, int facility);
 void	 log_close(void);
 void	 log_setfacility(int facility);
 int	 log_getdebug(void);

@@ -252,9 +252,18 @@ if [ "${#pvg[@]}" -eq 0 ] && command -v valgrind >/dev/null &&
 fi
 # -c names the file from its own directory, as an operator in /etc
 # would: the daemon, which works from /, must still find it to reload.
-(cd "$T_TMP" && in_d "${pvg[@]}" "$NFQSPID" -c "${T_CONF##*/}") >>"$T_LOG" 2>&1
+(cd "$T_TMP" && in_d "${pvg[@]}" "$NFQSPID" -c "${T_CONF##*/}") \
+    >"$T_TMP/detach.out" 2>"$T_TMP/detach.err"
 rc=$?
+cat "$T_TMP/detach.out" "$T_TMP/detach.err" >>"$T_LOG"
 check "without -f: the parent exits 0 (got $rc)" test "$rc" -eq 0
+# A daemon is quiet on the terminal when it starts, but for what its
+# starter must see (the file's rule never6); the rest goes to syslog.
+check "without -f: the start's warnings on stderr" \
+    grep -q "warning: .*\\[rule never6\\]" "$T_TMP/detach.err"
+check "without -f: its other lines not ($(grep -v warning "$T_TMP/detach.err" | head -1))" \
+    not grep -qv "warning: " "$T_TMP/detach.err"
+check "without -f: nothing on stdout" test ! -s "$T_TMP/detach.out"
 check "without -f: the queue is bound as the parent exits" lib_queue_bound
 check "without -f: the control socket answers as the parent exits" \
     quiet timeout 5 "$NFQSPICTL" -s "$T_CTL" status

@@ -6,6 +6,7 @@
 # the rate's "suppressed N" summary, start, reload ok and rejected, table
 # full, stop); then it is stopped (SIGSTOP) under a flood of audited
 # connections, and packets must keep flowing and nfqspictl keep answering.
+# Last, a start without -f: its lines in syslog, none on the terminal.
 #
 # Copyright (C) 2026 The nfqspid authors
 # SPDX-License-Identifier: GPL-2.0-or-later
@@ -187,6 +188,25 @@ check "syslog back: records flow again" syslog_has "reloaded $T_CONF"
 # ---- health ------------------------------------------------------------------------
 lib_finish
 check "stop: said in syslog" syslog_has "^<158>.* nfqspid [0-9.]+ stopped$"
+
+# ---- a detached start --------------------------------------------------------------
+# Without -f, the starter's terminal gets only warnings and errors (this
+# file has none); the start's lines go to syslog all the same.
+started() { grep -Ec "^<158>.* nfqspid [0-9.]+ started: " "$SYSLOG"; }
+n0=$(started)
+in_d "${T_DWRAP[@]}" "$NFQSPID" -c "$T_CONF" >"$T_TMP/detach.out" 2>"$T_TMP/detach.err"
+rc=$?
+check "without -f: the parent exits 0 (got $rc)" test "$rc" -eq 0
+check "without -f: the start is said in syslog" wait_for 30 test "$(started)" -gt "$n0"
+check "without -f: not on the terminal ($(head -c 200 "$T_TMP/detach.err"))" \
+    test ! -s "$T_TMP/detach.err" -a ! -s "$T_TMP/detach.out"
+dpid=$(cat "$T_TMP/nfqspid.pid" 2>/dev/null)
+if [ -n "$dpid" ] && kill -TERM "$dpid" 2>/dev/null; then
+	check "without -f: SIGTERM ends it" \
+	    wait_for $((50 * T_SLOW)) not quiet kill -0 "$dpid"
+else
+	fail "without -f: SIGTERM ends it"
+fi
 kill "$READER" 2>/dev/null
 wait "$READER" 2>/dev/null
 lib_summary
