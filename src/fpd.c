@@ -224,8 +224,10 @@ fpd_main(void *arg)
 	while (!__atomic_load_n(&d->stop, __ATOMIC_ACQUIRE)) {
 		pfd.fd = d->efd;
 		pfd.events = POLLIN;
-		if ((ms = fpd_timeout(d, busy)) > 0 && poll(&pfd, 1, ms) == 1)
-			(void)read(d->efd, &v, sizeof(v));
+		if ((ms = fpd_timeout(d, busy)) > 0 && poll(&pfd, 1, ms) == 1 &&
+		    read(d->efd, &v, sizeof(v)) != sizeof(v)) {
+			/* woken all the same: the loop looks at everything */
+		}
 		__atomic_store_n(&d->sleeping, 0, __ATOMIC_RELAXED);
 		pthread_mutex_lock(&d->mtx);
 		req = d->req;
@@ -341,7 +343,9 @@ fpd_wake(struct fpd *d)
 {
 	uint64_t	 one = 1;
 
-	(void)write(d->efd, &one, sizeof(one));
+	if (write(d->efd, &one, sizeof(one)) != sizeof(one)) {
+		/* the counter is full: the thread is awake anyway */
+	}
 }
 
 void
