@@ -8,6 +8,9 @@
 #    enabled and NOT started, /etc/nfqspi.ini a conffile, the system user
 #    nfqspid, the man pages and docs; `nfqspid -n` accepts the packaged
 #    configuration;
+#  - the maintainer scripts, as on a system booted with systemd (in a
+#    mount namespace): install enables and starts nothing, an upgrade
+#    restarts a running daemon, remove stops it;
 #  - an upgrade (the same package, a later version) keeps a local edit of
 #    /etc/nfqspi.ini;
 #  - dpkg --purge removes the files, the conffile, the user, the group and
@@ -170,6 +173,52 @@ check "nfqspid -n accepts /etc/nfqspi.ini" /usr/sbin/nfqspid -n
 check "nfqspid -V says $VERSION" \
     grep -qx "nfqspid $VERSION" <(/usr/sbin/nfqspid -V)
 check "man nfqspid finds the page" test -f /usr/share/man/man8/nfqspid.8.gz
+
+# ---- the maintainer scripts under systemd ------------------------------------
+
+# This machine may not run systemd, where the scripts skip the service.
+# maint SCRIPT ARGS...: the package's SCRIPT as dpkg runs it on a system
+# booted with systemd, in a mount namespace of its own (/run a tmpfs with
+# /run/systemd/system in it), deb-systemd-invoke, deb-systemd-helper and
+# systemctl replaced by stand-ins that log their arguments to
+# $tmp/maint.log.  Nothing outside the namespace changes.
+mkdir -p "$tmp/fake" "$tmp/ctl"
+dpkg-deb -e "$deb" "$tmp/ctl"
+for t in deb-systemd-invoke deb-systemd-helper systemctl; do
+	printf '#!/bin/sh\necho "%s $*" >>"%s"\n' "$t" "$tmp/maint.log" >"$tmp/fake/$t"
+	chmod +x "$tmp/fake/$t"
+done
+maint()
+{
+	local script=$1
+	shift
+	: >"$tmp/maint.log"
+	# shellcheck disable=SC2016  # the inner sh expands them
+	unshare -m --propagation private sh -c \
+	    'mount -t tmpfs tmpfs /run && mkdir -p /run/systemd/system &&
+	    PATH=$0:$PATH exec sh "$@"' "$tmp/fake" "$tmp/ctl/$script" "$@" \
+	    >/dev/null 2>&1
+}
+invoked() { grep -qx "deb-systemd-invoke $*" "$tmp/maint.log"; }
+if command -v unshare >/dev/null && unshare -m true 2>/dev/null; then
+	maint postinst configure
+	check "under systemd, a first install starts nothing" \
+	    not grep -q '^deb-systemd-invoke' "$tmp/maint.log"
+	check "... and enables the unit" \
+	    grep -qx "deb-systemd-helper enable nfqspid.service" "$tmp/maint.log"
+	maint prerm upgrade "$VERSION+test1"
+	check "under systemd, an upgrade's prerm leaves the daemon running" \
+	    not grep -q '^deb-systemd-invoke' "$tmp/maint.log"
+	maint postinst configure "$VERSION"
+	check "under systemd, an upgrade's postinst restarts a running daemon (try-restart)" \
+	    invoked try-restart nfqspid.service
+	check "... after daemon-reload" \
+	    grep -qx "systemctl --system daemon-reload" "$tmp/maint.log"
+	maint prerm remove
+	check "under systemd, remove stops the daemon" invoked stop nfqspid.service
+else
+	echo "SKIP: unshare -m: the maintainer scripts under systemd"
+fi
 
 # ---- upgrade with a local edit ----------------------------------------------
 
