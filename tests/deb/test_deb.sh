@@ -220,6 +220,64 @@ else
 	echo "SKIP: unshare -m: the maintainer scripts under systemd"
 fi
 
+# With divert and fail_open = no a stopped daemon leaves its diversion,
+# which no daemon would read once the package is gone: remove takes it.
+# open_at_remove DIVERT SETUP LEFT [PIDFILE]: prerm remove in a network
+# and mount namespace of their own, /etc/nfqspi.ini (bound over) saying
+# divert = DIVERT, after SETUP made what such a daemon leaves
+# (src/divert.c's commands); LEFT, which finds it, must fail afterwards.
+open_at_remove()
+{
+	printf '[daemon]\ndivert = %s\t; x\nfail_open = no\npidfile = %s\n' \
+	    "$1" "${4:-$tmp/none.pid}" >"$tmp/divert.ini"
+	# shellcheck disable=SC2016  # the inner sh expands them
+	unshare -m -n --propagation private sh -c '
+	    mount -t tmpfs tmpfs /run && mkdir -p /run/systemd/system &&
+	    mount --bind "$1" /etc/nfqspi.ini && eval "$2" && eval "$3" ||
+	        { echo "set-up failed"; exit 1; }
+	    PATH=$0:$PATH sh "$4" remove || exit 1
+	    ! eval "$3"' "$tmp/fake" "$tmp/divert.ini" "$2" "$3" \
+	    "$tmp/ctl/prerm" >"$tmp/open.log" 2>&1
+}
+# shellcheck disable=SC2016  # for open_at_remove's sh
+ipt_setup='for h in input output forward; do
+	H=$(echo $h | tr a-z A-Z)
+	$T -N nfqspid-$h && $T -A nfqspid-$h -j NFQUEUE --queue-num 0 &&
+	    $T -I $H 1 -j nfqspid-$h || exit 1
+done'
+# shellcheck disable=SC2016
+ipt_left='$T -S | grep -q nfqspid'
+# (its queue rule too, where the kernel has the nftables queue expression)
+nft_setup='nft add table inet nfqspid &&
+    nft add chain inet nfqspid input "{ type filter hook input priority 0; }" &&
+    { nft add rule inet nfqspid input queue num 0 2>/dev/null || :; }'
+nft_left='nft list table inet nfqspid >/dev/null 2>&1'
+if command -v unshare >/dev/null && unshare -m -n true 2>/dev/null; then
+	for d in iptables:iptables-legacy iptables:ip6tables-legacy \
+	    iptables-nft:iptables-nft iptables-nft:ip6tables-nft nft:nft; do
+		t=${d#*:}
+		command -v "$t" >/dev/null || continue
+		if [ "$t" = nft ]; then
+			open_at_remove nft "$nft_setup" "$nft_left"
+		else
+			open_at_remove "${d%%:*}" "T=$t; $ipt_setup" "T=$t; $ipt_left"
+		fi
+		rc=$?
+		check "remove, divert = ${d%%:*}: what a stopped daemon left in $t goes ($(tr '\n' ' ' <"$tmp/open.log"))" \
+		    test "$rc" -eq 0
+	done
+	# a daemon started by hand, which the unit cannot stop, keeps it
+	echo "$$" >"$tmp/live.pid"
+	t=iptables-legacy
+	open_at_remove iptables "T=$t; $ipt_setup" "T=$t; $ipt_left" "$tmp/live.pid"
+	rc=$?
+	kept() { [ "$rc" -ne 0 ] && grep -q "still running (pid $$)" "$tmp/open.log"; }
+	check "remove while a daemon still runs: its diversion stays ($(tr '\n' ' ' <"$tmp/open.log"))" \
+	    kept
+else
+	echo "SKIP: unshare -m -n: remove and the diversion"
+fi
+
 # ---- upgrade with a local edit ----------------------------------------------
 
 echo "; local edit $$" >>/etc/nfqspi.ini
