@@ -11,8 +11,10 @@
 #  - the maintainer scripts, as on a system booted with systemd (in a
 #    mount namespace): install enables and starts nothing, an upgrade
 #    restarts a running daemon, remove stops it;
+#  - systemd-analyze verify finds nothing in the installed unit;
 #  - an upgrade (the same package, a later version) keeps a local edit of
-#    /etc/nfqspi.ini;
+#    /etc/nfqspi.ini; one that ships a changed file too, unattended
+#    (--force-confold), keeps it and puts the new one in .dpkg-dist;
 #  - dpkg --purge removes the files, the conffile, the user, the group and
 #    the unit's enablement.
 # Installing on this machine never starts the daemon (the unit is not
@@ -173,6 +175,12 @@ check "nfqspid -n accepts /etc/nfqspi.ini" /usr/sbin/nfqspid -n
 check "nfqspid -V says $VERSION" \
     grep -qx "nfqspid $VERSION" <(/usr/sbin/nfqspid -V)
 check "man nfqspid finds the page" test -f /usr/share/man/man8/nfqspid.8.gz
+if command -v systemd-analyze >/dev/null; then
+	# its commands, man pages and keys, as installed
+	vout=$(systemd-analyze verify /lib/systemd/system/nfqspid.service 2>&1)
+	check "systemd-analyze verify: the installed unit is clean ($vout)" \
+	    test -z "$vout"
+fi
 
 # ---- the maintainer scripts under systemd ------------------------------------
 
@@ -298,6 +306,27 @@ check "the upgrade installed $v2" \
 check "the local edit of /etc/nfqspi.ini survived the upgrade" \
     grep -qx "; local edit $$" /etc/nfqspi.ini
 check "nfqspid -n still accepts it" /usr/sbin/nfqspid -n
+
+# A later version that ships a changed file: dpkg would ask; unattended
+# (apt -o Dpkg::Options::=--force-confold, as unattended-upgrades does)
+# it keeps the operator's and puts the new one beside it.
+v3=$VERSION+test2
+rm -rf "$tmp/v3"
+dpkg-deb -R "$deb" "$tmp/v3" &&
+    sed -i "s/^Version: .*/Version: $v3/" "$tmp/v3/DEBIAN/control" &&
+    echo "; shipped with $v3" >>"$tmp/v3/etc/nfqspi.ini" &&
+    dpkg-deb -b "$tmp/v3" "$tmp/${PKG}_${v3}_$arch.deb" >/dev/null ||
+    { echo "FAIL: cannot make version $v3"; exit 1; }
+if dpkg -i --force-confold "$tmp/${PKG}_${v3}_$arch.deb" </dev/null \
+    >"$tmp/upgrade3.log" 2>&1; then
+	ok "upgrade to $v3, which changes /etc/nfqspi.ini (--force-confold)"
+else
+	cat "$tmp/upgrade3.log"
+	fail "upgrade to $v3, which changes /etc/nfqspi.ini (--force-confold)"
+fi
+check "... the local edit stays" grep -qx "; local edit $$" /etc/nfqspi.ini
+check "... the new file is /etc/nfqspi.ini.dpkg-dist" \
+    grep -qx "; shipped with $v3" /etc/nfqspi.ini.dpkg-dist
 check "the daemon was not started by the upgrade" [ "$(sbin_daemons)" = "$before" ]
 
 # ---- purge ------------------------------------------------------------------
