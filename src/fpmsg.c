@@ -843,7 +843,12 @@ udata_dir(const struct nlattr *a)
 	return (FPMSG_ORIG);
 }
 
-/* NFTA_SET_ELEM_DATA: goto a chain whose name fits e->chain */
+/*
+ * NFTA_SET_ELEM_DATA: goto a chain whose name fits e->chain.  Another
+ * verdict (accept, jump) is none we put, but one root can: the element
+ * parses without data, so that the dump goes on; a stray is taken out,
+ * and one of ours is not renewed and goes in again once it expired.
+ */
 static int
 verdict_parse(const struct nlattr *nest, struct fpmsg_elem *e)
 {
@@ -856,9 +861,12 @@ verdict_parse(const struct nlattr *nest, struct fpmsg_elem *e)
 	    NFTA_DATA_MAX) == -1 || tb[NFTA_DATA_VERDICT] == NULL ||
 	    attr_parse(attr_data(tb[NFTA_DATA_VERDICT]),
 	    attr_len(tb[NFTA_DATA_VERDICT]), vb, NFTA_VERDICT_MAX) == -1 ||
-	    vb[NFTA_VERDICT_CODE] == NULL || vb[NFTA_VERDICT_CHAIN] == NULL ||
-	    attr_len(vb[NFTA_VERDICT_CODE]) != 4 ||
-	    get32(attr_data(vb[NFTA_VERDICT_CODE])) != (uint32_t)NFT_GOTO)
+	    vb[NFTA_VERDICT_CODE] == NULL ||
+	    attr_len(vb[NFTA_VERDICT_CODE]) != 4)
+		return (-1);
+	if (get32(attr_data(vb[NFTA_VERDICT_CODE])) != (uint32_t)NFT_GOTO)
+		return (0);
+	if (vb[NFTA_VERDICT_CHAIN] == NULL)
 		return (-1);
 	/* no NUL inside it either: the name we would send back */
 	len = attr_len(vb[NFTA_VERDICT_CHAIN]);

@@ -6,6 +6,7 @@
  */
 #include <arpa/inet.h>
 #include <linux/netlink.h>
+#include <linux/netfilter.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nf_tables.h>
 
@@ -200,8 +201,11 @@ nlb_elem(struct nlb *d, const struct nlb_elem *e)
 	nlb_unnest(d);
 	nlb_nest(d, NFTA_SET_ELEM_DATA);
 	nlb_nest(d, NFTA_DATA_VERDICT);
-	nlb_u32(d, NFTA_VERDICT_CODE, (uint32_t)NFT_GOTO);
-	nlb_str(d, NFTA_VERDICT_CHAIN, e->chain);
+	if (e->chain != NULL) {
+		nlb_u32(d, NFTA_VERDICT_CODE, (uint32_t)NFT_GOTO);
+		nlb_str(d, NFTA_VERDICT_CHAIN, e->chain);
+	} else
+		nlb_u32(d, NFTA_VERDICT_CODE, NF_ACCEPT);
 	nlb_unnest(d);
 	nlb_unnest(d);
 	if (e->timeout_ms != 0)

@@ -71,7 +71,8 @@ enum { NLB_NOCOUNTER, NLB_EXPR, NLB_EXPRESSIONS };
 struct nlb_elem {
 	const uint8_t	*key;
 	size_t		 keylen;
-	const char	*chain;		/* the verdict: goto it */
+	const char	*chain;		/* the verdict: goto it; NULL:
+					   accept (no element of ours) */
 	uint64_t	 timeout_ms;	/* 0: no NFTA_SET_ELEM_TIMEOUT */
 	uint64_t	 expires_ms;
 	int		 counter;	/* NLB_*: how the counter comes */

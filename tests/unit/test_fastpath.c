@@ -65,7 +65,8 @@ static struct fp_params P = {
 struct kelem {
 	uint8_t		 key[FPMSG_KEYMAX];
 	size_t		 keylen;
-	char		 chain[FPMSG_CHAINMAX];	/* its verdict: goto */
+	char		 chain[FPMSG_CHAINMAX];	/* its verdict: goto; "":
+						   accept, as root can put */
 	uint64_t	 pkts;
 	uint64_t	 bytes;
 	uint64_t	 expires_ms;	/* time left */
@@ -226,7 +227,8 @@ static void
 put_elem(const struct kelem *k)
 {
 	const struct nlb_elem e = {
-		.key = k->key, .keylen = k->keylen, .chain = k->chain,
+		.key = k->key, .keylen = k->keylen,
+		.chain = k->chain[0] != '\0' ? k->chain : NULL,
 		.expires_ms = k->expires_ms,
 		.counter = K.no_counter ? NLB_NOCOUNTER : NLB_EXPR,
 		.pkts = k->pkts, .bytes = k->bytes,
@@ -1349,7 +1351,7 @@ static void
 test_counters(void **state)
 {
 	struct fastpath	*fp;
-	struct fp_conn	 c[5], hand;
+	struct fp_conn	 c[5], hand, hand2;
 	struct seen	 s;
 	struct kelem	*k;
 	char		 buf[FPMSG_CHAINMAX];
@@ -1382,6 +1384,13 @@ test_counters(void **state)
 	k->keylen = key_of(&hand, FPMSG_ORIG, k->key);
 	snprintf(k->chain, sizeof(k->chain), "nomark");
 	k->expires_ms = 3000000;
+	/* and one with a verdict we never put (": accept"): the dump goes
+	   on, and it is a stray like the other */
+	hand2 = conn(AF_INET6, IPPROTO_TCP, 10, 0);
+	k = &K.s.e[2][K.s.n[2]++];
+	memset(k, 0, sizeof(*k));
+	k->keylen = key_of(&hand2, FPMSG_ORIG, k->key);
+	k->expires_ms = 3000000;
 
 	memset(&s, 0, sizeof(s));
 	s.c = c;
@@ -1396,7 +1405,7 @@ test_counters(void **state)
 		assert_int_equal(s.k[i].bytes, i == 4 ? 200 :
 		    1000 * (i + 1) + 500);
 	}
-	assert_int_equal(s.other, 1);
+	assert_int_equal(s.other, 2);
 	/* the later direction's time */
 	assert_int_equal(s.k[0].expires_ms, 3000000);
 	assert_int_equal(s.k[1].expires_ms, 50000);
@@ -1419,6 +1428,7 @@ test_counters(void **state)
 	/* the strays are out, the rest in */
 	assert_out(&c[4]);
 	assert_out(&hand);
+	assert_out(&hand2);
 	assert_int_equal(kelems(), 8);
 
 	/* an element without its counter is no answer: -1, the socket
