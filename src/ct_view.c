@@ -149,11 +149,15 @@ text_tuple(struct spi_buf *b, const struct ct_view *v,
 }
 
 void
-ct_view_bytes(struct ct_view *v, const struct ct_table *t,
+ct_view_table(struct ct_view *v, const struct ct_table *t,
     const struct ct_entry *e)
 {
+	if (t == NULL)
+		return;
 	if (ct_entry_bytes(t, e, &v->bytes) == 0)
 		v->flags |= CT_VIEW_BYTES;
+	if (ct_offloaded(t, e))
+		v->flags |= CT_VIEW_OFFLOAD;
 }
 
 int
@@ -178,7 +182,10 @@ ct_view_text(const struct ct_view *v, int style, char *buf, size_t len)
 	if (v->flags & CT_VIEW_UNREPLIED)
 		spi_bprintf(&b, "[UNREPLIED] ");
 	text_tuple(&b, v, &v->reply, proc);
-	if (v->flags & CT_VIEW_ASSURED)
+	/* one of them, as ct_seq_show(): an offloaded one is assured too */
+	if (v->flags & CT_VIEW_OFFLOAD)
+		spi_bprintf(&b, "[OFFLOAD] ");
+	else if (v->flags & CT_VIEW_ASSURED)
 		spi_bprintf(&b, "[ASSURED] ");
 	spi_bprintf(&b, proc ? "mark=%u use=1" : "mark=%u", v->mark);
 	return (text_len(&b));
@@ -236,6 +243,29 @@ json_str(struct spi_buf *b, const char *s)
 	spi_bprintf(b, "\"");
 }
 
+/* Every flag set, unlike the text: a list needs no precedence. */
+static void
+json_flags(struct spi_buf *b, uint8_t flags)
+{
+	static const struct {
+		uint8_t		 bit;
+		const char	*name;
+	} f[] = {
+		{ CT_VIEW_UNREPLIED, "UNREPLIED" },
+		{ CT_VIEW_ASSURED, "ASSURED" },
+		{ CT_VIEW_OFFLOAD, "OFFLOAD" },
+	};
+	size_t	 i;
+	int	 first = 1;
+
+	for (i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+		if (!(flags & f[i].bit))
+			continue;
+		spi_bprintf(b, "%s\"%s\"", first ? "" : ",", f[i].name);
+		first = 0;
+	}
+}
+
 int
 ct_view_json(const struct ct_view *v, const char *extra, char *buf,
     size_t len)
@@ -255,11 +285,9 @@ ct_view_json(const struct ct_view *v, const char *extra, char *buf,
 	json_tuple(&b, v, &v->orig);
 	spi_bprintf(&b, ",\"reply\":{");
 	json_tuple(&b, v, &v->reply);
-	spi_bprintf(&b, "},\"mark\":%u,\"use\":1,\"flags\":[%s%s%s],"
-	    "\"age\":%llu,\"packets\":%u,", v->mark,
-	    v->flags & CT_VIEW_UNREPLIED ? "\"UNREPLIED\"" : "",
-	    (v->flags & CT_VIEW_UNREPLIED) && (v->flags & CT_VIEW_ASSURED) ?
-	    "," : "", v->flags & CT_VIEW_ASSURED ? "\"ASSURED\"" : "",
+	spi_bprintf(&b, "},\"mark\":%u,\"use\":1,\"flags\":[", v->mark);
+	json_flags(&b, v->flags);
+	spi_bprintf(&b, "],\"age\":%llu,\"packets\":%u,",
 	    (unsigned long long)v->age, v->packets);
 	if (v->flags & CT_VIEW_BYTES)
 		spi_bprintf(&b, "\"bytes\":%llu,\"rule\":",

@@ -28,6 +28,9 @@
 #define CT_VIEW_ASSURED		0x02	/* never evicted for new ones */
 #define CT_VIEW_BYTES		0x04	/* bytes is known ([daemon]
 					   fastpath = yes) */
+#define CT_VIEW_OFFLOAD		0x08	/* handed to the kernel's map (the
+					   fast path): the kernel's
+					   IPS_OFFLOAD */
 
 /* TCP states, numbered as the kernel's TCP_CONNTRACK_* (0 NONE ...) */
 #define CT_VIEW_TCP_NSTATES	10
@@ -64,8 +67,10 @@ struct ct_view {
 
 void		 ct_view_fill(struct ct_view *v, const struct ct_entry *e,
 		    uint64_t now_ms);
-/* e's bytes, if t keeps them (ct_keep_bytes()): CT_VIEW_BYTES */
-void		 ct_view_bytes(struct ct_view *v, const struct ct_table *t,
+/* What t keeps of e beside the entry: its bytes, if t keeps them
+   (ct_keep_bytes()), CT_VIEW_BYTES; its offload mark (ct_offloaded()),
+   CT_VIEW_OFFLOAD.  t may be NULL: neither. */
+void		 ct_view_table(struct ct_view *v, const struct ct_table *t,
 		    const struct ct_entry *e);
 
 /* "tcp", "udp", "icmpv6", ...; "unknown" for the rest */
@@ -79,6 +84,7 @@ const char	*ct_view_tcp_state(unsigned state);
  *                  kernel prints it (IPv6 in eight groups of 4 digits)
  *   CT_VIEW_EVENT  the same as conntrack -E prints it: no family columns,
  *                  no use=, IPv6 written short (RFC 5952)
+ * Both write [OFFLOAD] in place of [ASSURED], as the kernel does.
  * Return the length snprintf would have written; buf is always
  * terminated (len > 0).
  */
@@ -89,9 +95,10 @@ int		 ct_view_text(const struct ct_view *v, int style, char *buf,
 
 /*
  * One JSON object: family, proto, protonum, timeout, state (TCP), the
- * original tuple, reply (an object), mark, use, flags (a list), age,
- * packets, bytes (with CT_VIEW_BYTES), rule (the name, or null).  Addresses are written short (RFC
- * 5952).  extra, if not NULL, is put first inside the braces as it is
+ * original tuple, reply (an object), mark, use, flags (a list of every
+ * one set: UNREPLIED, ASSURED, OFFLOAD), age, packets, bytes (with
+ * CT_VIEW_BYTES), rule (the name, or null).  Addresses are written
+ * short (RFC 5952).  extra, if not NULL, is put first inside the braces as it is
  * (the caller's members, e.g. "\"event\":\"NEW\"").  Returns what
  * snprintf would, buf always terminated (len > 0).
  */

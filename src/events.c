@@ -178,7 +178,7 @@ events_ct(struct events *E, unsigned wid, int event, const struct ct_table *t,
 	}
 	rec = &r->rec[head & (EVENTS_RING - 1)];
 	ct_view_fill(&rec->v, e, spi_now_ms());
-	ct_view_bytes(&rec->v, t, e);
+	ct_view_table(&rec->v, t, e);
 	rec->event = (uint8_t)event;
 	rec->rule[0] = '\0';
 	if ((ri = ct_entry_rule(e)) < cfg->nrules)

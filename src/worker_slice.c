@@ -33,7 +33,7 @@ slice_visit(struct ct_table *t, struct ct_entry *e, void *arg)
 		return (0);
 	}
 	ct_view_fill(&v, e, a->now);
-	ct_view_bytes(&v, t, e);
+	ct_view_table(&v, t, e);
 	if (v.rule < a->cfg->nrules)
 		v.rule_name = a->cfg->rules[v.rule].name;
 	a->s->fn(t, e, &v, a->s->arg);

@@ -5,7 +5,8 @@
 # (their /proc sequence numbers against the bypass rule's counter); a
 # connection left
 # open is listed by `nfqspictl conntrack` with every packet the kernel
-# counted; and after each way a connection leaves (FIN, expiry,
+# counted, [OFFLOAD] as the kernel says, one too short to go there
+# [ASSURED]; and after each way a connection leaves (FIN, expiry,
 # conntrack flush, conntrack delete, a reload that forbids it) the next
 # packet of that flow comes to the queue again; with 1,100 UDP flows in
 # the kernel, a connection that ends still shows every packet it passed;
@@ -244,6 +245,17 @@ count_flow()
 	counter_add "$NS_D" "$IPT" mangle FORWARD "flow-$1" -p tcp --dport "$1"
 }
 
+# conntrack's JSON flags of the flow from SPORT, joined by commas
+ct_flags()
+{
+	lib_ctl -j conntrack 2>/dev/null | "$PY" -c '
+import json, sys
+for c in json.load(sys.stdin):
+    if c.get("sport") == int(sys.argv[1]):
+        print(",".join(c["flags"]))' "$1"
+}
+
+ct_line_has() { lib_ctl conntrack 2>/dev/null | grep -q -- "$1"; }
 ct_has() { [ -n "$(ct_packets "$1")" ]; }
 counts_agree() { [ "$(ct_packets "$1")" = "$(fwd_packets "$1")" ]; }
 bytes_agree() { [ "$(ct_bytes "$1")" = "$(fwd_packets "$1" 2)" ]; }
@@ -385,6 +397,12 @@ check "short: a question is answered" \
     quiet in_c "$PY" "$T_TMP/udpcli.py" "$S4" 5002 hello 2
 sleep 0.3
 check "short: it did not go to the kernel" test "$(lib_stat offloaded)" = "$o0"
+# one answered from a known port: assured, not offloaded
+in_c "$PY" "$T_TMP/ustream.py" "$S4" 5002 40099 1 >/dev/null
+check "short: its line says [ASSURED], not [OFFLOAD]" \
+    ct_line_has "sport=5002 dport=40099 \[ASSURED\] mark=[0-9]* use=1$"
+check "short: its JSON flags are ASSURED alone" \
+    test "$(ct_flags 40099)" = ASSURED
 
 # the first datagrams and replies make it established and carry its 16
 # packets; the offload follows within a round of the fast path's thread
@@ -428,12 +446,16 @@ echo "held connection: conntrack $(ct_packets 40001) packets, kernel $(fwd_packe
 check "held: conntrack's bytes match the kernel's count of the flow" \
     wait_for 50 bytes_agree 40001
 echo "held connection: conntrack $(ct_bytes 40001) bytes, kernel $(fwd_packets 40001 2)"
-ct_line_has() { lib_ctl conntrack 2>/dev/null | grep -q -- "$1"; }
 check "held: conntrack's line says packets= and bytes=, as the kernel's" \
     ct_line_has "sport=40001 dport=5003 packets=[0-9]* bytes=[0-9]* src="
 check "held: the kernel's packets were counted back" \
     is_positive "$(lib_stat offload_packets)"
 check "held: an offloaded segment skips the queue" skips tcp 40001 5003
+# as the kernel's line for a connection in a flowtable
+check "held: its line says [OFFLOAD] in place of [ASSURED]" \
+    ct_line_has "sport=5003 dport=40001 \[OFFLOAD\] mark=[0-9]* use=1$"
+check "held: its JSON flags are ASSURED and OFFLOAD" \
+    test "$(ct_flags 40001)" = ASSURED,OFFLOAD
 # one idle connection in the kernel: a counter poll a second, no more
 fp_sleeps 4 "held"
 
@@ -486,6 +508,9 @@ check "delete: nfqspictl conntrack delete" \
     quiet lib_ctl conntrack delete proto=tcp sport=40002
 destroyed() { grep -q '"event":"DESTROY".*"sport":40002,.*"bytes":[0-9]' "$T_TMP/events.json"; }
 check "delete: the DESTROY event carries packets and bytes" wait_for 30 destroyed
+check "delete: the DESTROY event says OFFLOAD, as it was" \
+    grep -q '"event":"DESTROY".*"sport":40002,.*"flags":\[[A-Z",]*"OFFLOAD"' \
+    "$T_TMP/events.json"
 kill "$evpid" 2>/dev/null
 wait "$evpid" 2>/dev/null
 grep '"sport":40002,' "$T_TMP/events.json" | sed -n 's/.*\("packets":[0-9]*,"bytes":[0-9]*\).*/delete: the event says \1/p' | head -1

@@ -242,7 +242,6 @@ test_json_escapes(void **state)
 	assert_non_null(strstr(buf, ",\"rule\":\"a\\\"b\\\\c\\u000a\"}"));
 }
 
-/* The longest view fits CT_VIEW_BUFLEN in every form. */
 /* With fastpath = yes the bytes show, as the kernel's accounting does. */
 static void
 test_bytes(void **state)
@@ -257,7 +256,7 @@ test_bytes(void **state)
 	e.packets = 7;
 	ct_view_fill(&v, &e, NOW);
 	/* no table, or one that keeps none: no bytes */
-	ct_view_bytes(&v, NULL, &e);
+	ct_view_table(&v, NULL, &e);
 	assert_int_equal(v.flags & CT_VIEW_BYTES, 0);
 	v.flags |= CT_VIEW_BYTES;
 	v.bytes = 123456789012ull;
@@ -270,6 +269,53 @@ test_bytes(void **state)
 	    "\"rule\":null}"));
 }
 
+/*
+ * An offloaded connection: [OFFLOAD] in place of [ASSURED] in both
+ * lines, as the kernel's ct_seq_show() prints one of them; the JSON
+ * lists both, as they are both set.
+ */
+static void
+test_offload(void **state)
+{
+	struct ct_entry	 e;
+	struct ct_view	 v;
+	char		 buf[CT_VIEW_BUFLEN];
+
+	(void)state;
+	entry(&e, "10.0.0.1", "10.0.0.2", IPPROTO_TCP, 41000, 22, 300, 5);
+	e.state = CT_TCP_ESTABLISHED;
+	e.status |= CT_ST_SEEN_REPLY | CT_ST_ASSURED;
+	ct_view_fill(&v, &e, NOW);
+	/* no table: no mark */
+	ct_view_table(&v, NULL, &e);
+	assert_int_equal(v.flags, CT_VIEW_ASSURED);
+	v.flags |= CT_VIEW_OFFLOAD;
+	ct_view_text(&v, CT_VIEW_PROC, buf, sizeof(buf));
+	assert_string_equal(buf, "ipv4     2 tcp      6 300 ESTABLISHED "
+	    "src=10.0.0.1 dst=10.0.0.2 sport=41000 dport=22 src=10.0.0.2 "
+	    "dst=10.0.0.1 sport=22 dport=41000 [OFFLOAD] mark=0 use=1");
+	ct_view_text(&v, CT_VIEW_EVENT, buf, sizeof(buf));
+	assert_string_equal(buf, "tcp      6 300 ESTABLISHED "
+	    "src=10.0.0.1 dst=10.0.0.2 sport=41000 dport=22 src=10.0.0.2 "
+	    "dst=10.0.0.1 sport=22 dport=41000 [OFFLOAD] mark=0");
+	ct_view_json(&v, NULL, buf, sizeof(buf));
+	assert_non_null(strstr(buf, ",\"flags\":[\"ASSURED\",\"OFFLOAD\"],"));
+	/* not assured (never here, but the view may say so): still one */
+	v.flags = CT_VIEW_UNREPLIED | CT_VIEW_OFFLOAD;
+	ct_view_text(&v, CT_VIEW_EVENT, buf, sizeof(buf));
+	assert_non_null(strstr(buf, "dport=22 [UNREPLIED] src=10.0.0.2 "));
+	assert_non_null(strstr(buf, "dport=41000 [OFFLOAD] mark=0"));
+	ct_view_json(&v, NULL, buf, sizeof(buf));
+	assert_non_null(strstr(buf,
+	    ",\"flags\":[\"UNREPLIED\",\"OFFLOAD\"],"));
+	/* all three */
+	v.flags |= CT_VIEW_ASSURED;
+	ct_view_json(&v, NULL, buf, sizeof(buf));
+	assert_non_null(strstr(buf,
+	    ",\"flags\":[\"UNREPLIED\",\"ASSURED\",\"OFFLOAD\"],"));
+}
+
+/* The longest view fits CT_VIEW_BUFLEN in every form. */
 static void
 test_buflen(void **state)
 {
@@ -286,7 +332,8 @@ test_buflen(void **state)
 	e.born = 0;
 	ct_view_fill(&v, &e, UINT64_MAX / 2);
 	v.timeout = UINT32_MAX;
-	v.flags = CT_VIEW_UNREPLIED | CT_VIEW_ASSURED | CT_VIEW_BYTES;
+	v.flags = CT_VIEW_UNREPLIED | CT_VIEW_ASSURED | CT_VIEW_BYTES |
+	    CT_VIEW_OFFLOAD;
 	v.bytes = UINT64_MAX;
 	memset(name, '"', sizeof(name) - 1);	/* escaped: twice as long */
 	name[sizeof(name) - 1] = '\0';
@@ -309,6 +356,7 @@ main(void)
 		cmocka_unit_test(test_truncation),
 		cmocka_unit_test(test_json_escapes),
 		cmocka_unit_test(test_bytes),
+		cmocka_unit_test(test_offload),
 		cmocka_unit_test(test_buflen),
 	};
 

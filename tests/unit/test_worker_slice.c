@@ -526,8 +526,9 @@ test_flushed_between(void **state)
 }
 
 /* What the view of each entry says: the rule's name from the worker's
-   own configuration, or none; bytes where the table keeps them; the age
-   and timeout from the clock at the slice. */
+   own configuration, or none; bytes where the table keeps them; the
+   offload mark where the table has it; the age and timeout from the
+   clock at the slice. */
 static void
 test_view(void **state)
 {
@@ -551,6 +552,8 @@ test_view(void **state)
 	p = udp(1000, 1, 200);
 	ct_track(f->w[0]->ct, &p, f->now, &res);
 	assert_int_equal(res.state, CT_ESTABLISHED);
+	/* the worker handed 1000 to the kernel's map */
+	assert_int_equal(ct_set_offloaded(f->w[0]->ct, f->ent[1000], 1), 0);
 
 	f->now = T0 + 7600;
 	s = slice(f, 0);
@@ -580,6 +583,11 @@ test_view(void **state)
 	assert_int_equal(f->views[1].bytes, 128);
 	assert_false(f->views[5].flags & CT_VIEW_BYTES);
 	assert_int_equal(f->views[5].bytes, 0);
+	/* offloaded: 1000 only */
+	assert_true(f->views[0].flags & CT_VIEW_OFFLOAD);
+	assert_true(f->views[0].flags & CT_VIEW_ASSURED);
+	for (i = 1; i < 7; i++)
+		assert_false(f->views[i].flags & CT_VIEW_OFFLOAD);
 
 	/* made at T0, seen at T0 + 7.6 s: 7 s old; an unanswered UDP
 	   flow's timeout less 7.6 s (whole seconds) */
