@@ -300,6 +300,8 @@ struct ct_table {
 	uint32_t	 keep_nwords;
 	uint8_t		 keeping;	/* 0, CT_KEEP_IN, CT_KEEP_SWEEP */
 	uint8_t		 keep_failed;
+	/* where ct_resync_room() looks next for an unmarked entry */
+	uint32_t	 room_cursor;
 	/* adoption (ct_sync.c): bit i, slot i's connection came from the
 	   peer and no packet of ours has reached it yet */
 	uint64_t	*synced_bits;

@@ -153,6 +153,46 @@ ct_resync_unkeep(struct ct_table *t, uint32_t i)
 		t->keep_bits[i / 64] &= ~(1ull << (i % 64));
 }
 
+/*
+ * A full table during a resync: one connection the resync has not
+ * marked goes, to make room for one it brings.  It is one the sweep
+ * ends, or one the resync brings again later; what the table evicts
+ * otherwise may be one the resync already brought, or nothing.  Looks
+ * at most CT_ROOM_LOOK slots from where it last found one: 0, or -1.
+ */
+#define CT_ROOM_LOOK	4096
+static int
+ct_resync_room(struct ct_table *t)
+{
+	struct ct_entry	*e;
+	uint32_t	 i = t->room_cursor, w, n;
+
+	if (t->keep_failed)
+		return (-1);	/* the marks do not say what stays */
+	for (n = 0; n < CT_ROOM_LOOK; ) {
+		if (i < 1 || i >= t->top)
+			i = 1;
+		w = i / 64;
+		if (w < t->keep_nwords && t->keep_bits[w] == UINT64_MAX) {
+			n += 64 - i % 64;
+			i = (w + 1) * 64;
+			continue;
+		}
+		e = ct_idx(t, i);
+		if ((e->status & CT_ST_USED) && (w >= t->keep_nwords ||
+		    !(t->keep_bits[w] >> (i % 64) & 1))) {
+			ct_remove(t, e);
+			t->stats.early_drop++;
+			t->room_cursor = i + 1;
+			return (0);
+		}
+		n++;
+		i++;
+	}
+	t->room_cursor = i;
+	return (-1);
+}
+
 struct ct_entry *
 ct_import(struct ct_table *t, const struct ct_snap *s, uint64_t now_ms,
     uint32_t *was)
@@ -160,7 +200,7 @@ ct_import(struct ct_table *t, const struct ct_snap *s, uint64_t now_ms,
 	struct ct_result res;
 	struct ct_entry	*e;
 	struct ct_tuple	 k;
-	uint32_t	 i;
+	uint32_t	 i, share;
 	uint8_t		 dir, state, status;
 	int		 created = 0;
 
@@ -176,7 +216,20 @@ ct_import(struct ct_table *t, const struct ct_snap *s, uint64_t now_ms,
 		e = NULL;
 	}
 	if (e == NULL) {
-		if ((e = ct_insert(t, &k, s->tclass, &res)) == NULL)
+		share = t->share_max;
+		if (t->keeping) {
+			/*
+			 * The master holds each source to its share; the
+			 * rest of a source's count here is connections the
+			 * sweep ends, which must not refuse live ones.
+			 */
+			t->share_max = UINT32_MAX;
+			if (t->count >= t->cfg.max)
+				(void)ct_resync_room(t);
+		}
+		e = ct_insert(t, &k, s->tclass, &res);
+		t->share_max = share;
+		if (e == NULL)
 			return (NULL);
 		created = 1;
 	}
@@ -229,6 +282,7 @@ ct_resync_end(struct ct_table *t)
 	t->keep_bits = NULL;
 	t->keep_nwords = 0;
 	t->keeping = t->keep_failed = 0;
+	t->room_cursor = 0;
 	t->fresh &= ~CT_FRESH_KEEP;
 }
 

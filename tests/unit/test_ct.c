@@ -659,6 +659,104 @@ test_resync_sweep_newer(void **state)
 	ct_free(b);
 }
 
+/* b holds n connections of src that a no longer has: assured, so
+   that the table would keep them, and so far unmarked */
+static void
+stale_fill(struct ct_table *a, struct ct_table *b, const char *src,
+    unsigned n)
+{
+	struct ct_result	 res;
+	struct ct_snap		 s;
+	struct pkt		 p;
+	unsigned		 i;
+
+	for (i = 0; i < n; i++) {
+		p = udp(src, (uint16_t)(2000 + i), "10.0.0.9", 53);
+		pass(a, &p, 1000, &res);
+		ct_export(a, res.entry, &s);
+		s.flags |= CT_SNAP_SEEN_REPLY | CT_SNAP_ASSURED;
+		assert_non_null(ct_import(b, &s, 1000, NULL));
+		ct_remove(a, res.entry);
+	}
+}
+
+/* A resync brings n of a's connections of src into b: all are there. */
+static void
+resync_bring(struct ct_table *a, struct ct_table *b, const char *src,
+    unsigned n)
+{
+	struct ct_result	 res;
+	struct ct_snap		 s;
+	struct pkt		 p;
+	unsigned		 i;
+
+	for (i = 0; i < n; i++) {
+		p = udp(src, (uint16_t)(1000 + i), "10.0.0.9", 53);
+		pass(a, &p, 1001, &res);
+		ct_export(a, res.entry, &s);
+		assert_non_null(ct_import(b, &s, 1001, NULL));
+	}
+	for (i = 0; i < n; i++) {
+		p = udp(src, (uint16_t)(1000 + i), "10.0.0.9", 53);
+		ct_track(a, &p, 1001, &res);
+		ct_export(a, res.entry, &s);
+		assert_non_null(ct_lookup(b, &s.k));
+	}
+}
+
+/* A full table during a resync: what it brings takes the room of what
+   it has not marked (the sweep would end those), neither of what it
+   brought nor nothing; and a source's stale connections do not hold
+   the resync's to the source's share. */
+static void
+test_resync_room(void **state)
+{
+	struct ct_table		*a = table(4096), *b = table(8);
+	struct ct_result	 res;
+	struct ct_snap		 s;
+	struct ct_stats		 st;
+	struct pkt		 p;
+	uint64_t		 cursor = 0;
+
+	(void)state;
+	stale_fill(a, b, "10.0.0.2", 6);
+	ct_resync_begin(b);
+	/* never replied: the table evicts these before assured ones */
+	resync_bring(a, b, "10.0.0.1", 8);
+	ct_get_stats(b, &st);
+	assert_int_equal(st.early_drop, 6);
+	assert_int_equal(ct_resync_sweep(b, &cursor, 64, 1002), 0);
+	assert_int_equal(ct_count(b), 8);
+	ct_free(b);
+
+	/* nothing the table may evict: it refused them */
+	b = table(8);
+	stale_fill(a, b, "10.0.0.2", 8);
+	ct_resync_begin(b);
+	resync_bring(a, b, "10.0.0.1", 8);
+	assert_int_equal(ct_resync_sweep(b, &cursor, 64, 1002), 0);
+	assert_int_equal(ct_count(b), 8);
+	ct_free(b);
+
+	/* a share of 4: the stale four of 10.0.0.3 held it */
+	b = table_cfg(8, 50, 1);
+	stale_fill(a, b, "10.0.0.3", 4);
+	ct_resync_begin(b);
+	resync_bring(a, b, "10.0.0.3", 4);
+	assert_int_equal(ct_count(b), 8);
+	assert_int_equal(ct_resync_sweep(b, &cursor, 64, 1002), 4);
+	assert_int_equal(ct_count(b), 4);
+	/* over, the share holds again */
+	p = udp("10.0.0.3", 3000, "10.0.0.9", 53);
+	pass(a, &p, 1003, &res);
+	ct_export(a, res.entry, &s);
+	errno = 0;
+	assert_null(ct_import(b, &s, 1003, NULL));
+	assert_int_equal(errno, EDQUOT);
+	ct_free(b);
+	ct_free(a);
+}
+
 /* rule indices take 17 bits: bits 0-15 in the entry, bit 16 in status */
 static void
 test_rule_index_17bits(void **state)
@@ -3421,6 +3519,7 @@ main(void)
 		cmocka_unit_test(test_resync_sweep),
 		cmocka_unit_test(test_resync_reused_slot),
 		cmocka_unit_test(test_resync_sweep_newer),
+		cmocka_unit_test(test_resync_room),
 		cmocka_unit_test(test_tcp_ipv6_format),
 		cmocka_unit_test(test_tcp_flags),
 		cmocka_unit_test(test_tcp_loose),

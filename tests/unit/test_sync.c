@@ -139,6 +139,7 @@ struct node {
 static struct node	 A, B;
 static uint32_t		 resend = 64;	/* the nodes' resend ring */
 static unsigned		 nworkers = 1;	/* ... and workers */
+static uint32_t		 bmax;		/* B's table max, no share; 0: default */
 /* deliver() runs it after each datagram B takes, until it returns 1 */
 static int		(*after_b)(void);
 
@@ -174,6 +175,10 @@ node_init(struct node *n, int role, const char *me, const char *peer,
 	memset(n, 0, sizeof(*n));
 	ct_config_defaults(&n->cfg.ct);
 	n->cfg.ct.tcp_loose = 0;
+	if (role == SYNC_ROLE_BACKUP && bmax != 0) {
+		n->cfg.ct.max = bmax;
+		n->cfg.ct.source_share = 0;
+	}
 	config_sync_defaults(&n->cfg.sync);
 	n->cfg.sync.on = 1;
 	n->cfg.sync.role = (uint8_t)role;
@@ -1242,6 +1247,46 @@ test_bulk_reused_slot(void **state)
 	assert_null(find(&B, 0));
 }
 
+/* B's table is full of connections A no longer has, and A's whole
+   table comes: each of A's connections takes the room of a stale one,
+   none is refused. */
+static int
+setup_full(void **state)
+{
+	int	 rc;
+
+	bmax = 100;
+	rc = setup(state);
+	bmax = 0;
+	return (rc);
+}
+
+static void
+test_bulk_full(void **state)
+{
+	struct ct_snap	 s;
+	unsigned	 i;
+
+	(void)state;
+	for (i = 0; i < 100; i++) {
+		s = conn(1000 + i, 0);
+		assert_non_null(ct_import(B.w->ct, &s, now, NULL));
+		open_on_a(i, 0);
+	}
+	sync_pump(A.s, now);
+	nwire = 0;			/* nobody listened */
+	assert_int_equal(ct_count(B.w->ct), 100);
+	sync_alive(B.s, now);		/* asks: BULK_REQ */
+	deliver(-1);
+	assert_int_equal(B.s->lk.ready, 1);
+	assert_int_equal(B.s->lk.st.import_failed, 0);
+	assert_int_equal(ct_count(B.w->ct), 100);
+	for (i = 0; i < 100; i++) {
+		assert_non_null(find(&B, i));
+		assert_null(find(&B, 1000 + i));
+	}
+}
+
 /*
  * B sweeps what A's whole table did not bring, a slice at a time, and
  * between two slices a packet it forwards (or takes, made master just
@@ -1453,6 +1498,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_bulk_moved_fence, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_bulk_reused_slot, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_bulk_full, setup_full,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_bulk_home_late, setup,
 		    teardown),
