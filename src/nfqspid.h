@@ -262,6 +262,10 @@ struct worker_stats {
 	uint64_t	 adopt_missed;	/* packets judged without waiting
 					   for home's answer: the cap, or
 					   no answer in time */
+	uint64_t	 adopt_waiting;	/* packets waiting for home's answer
+					   now (gauge) */
+	uint64_t	 adopt_bytes;	/* ... with their questions' (gauge;
+					   WORKER_ADOPT_BYTES the cap) */
 	struct limit_stats limit;	/* rate and conn_limit */
 	struct frag_stats frag;		/* the fragment cache */
 	uint64_t	 sources;	/* in the limit table */

@@ -154,6 +154,8 @@ worker_get_stats(struct worker *w, struct worker_stats *s)
 	s->sources = limit_count(w->lt);
 	frag_get_stats(w->fc, &s->frag);
 	s->fp.active = ct_offload_count(w->ct);
+	s->adopt_waiting = w->nadopt;
+	s->adopt_bytes = w->adopt_bytes;
 }
 
 /* The counter structs are uint64_t only, so they add up word by word. */

@@ -312,7 +312,7 @@ test_metrics(void **state)
 	struct status		 st;
 	struct status_conns	 c;
 	struct evbuffer		*b = evbuffer_new();
-	char			*s, *line, *save, *fam[64], *seen[256];
+	char			*s, *line, *save, *fam[128], *seen[256];
 	char			 name[128], help[128];
 	size_t			 nfam = 0, nseen = 0, i;
 	unsigned long long	 v;
@@ -354,7 +354,7 @@ test_metrics(void **state)
 			    help), 2);
 			for (i = 0; i < nfam; i++)
 				assert_string_not_equal(fam[i], name);
-			assert_true(nfam < 64);
+			assert_true(nfam < 128);
 			fam[nfam++] = line + 7;
 			want_type = 1;
 			continue;

@@ -1451,12 +1451,13 @@ away(struct fix *f, uint16_t port)
  * the worker that is not their home, before any answer (more questions
  * than the errors' 64 slots, on both workers): every packet waits and
  * is judged with its connection, in order; nothing missed, every byte
- * given back.
+ * given back, as nfqspictl stats shows (adopt_waiting, adopt_bytes).
  */
 static void
 test_adopt_burst(void **state)
 {
 	struct fix	*f = *state;
+	struct worker_stats st;
 	struct nq_packet np;
 	uint8_t		 b[64];
 	size_t		 i, k, pos[2 * BURST];
@@ -1475,6 +1476,11 @@ test_adopt_burst(void **state)
 	assert_true(f->all[0]->nadopt > 2 * WORKER_DEFER &&
 	    f->all[1]->nadopt > 2 * WORKER_DEFER);
 	assert_int_equal(ngiven, 0);
+	for (k = 0; k < 2; k++) {
+		worker_get_stats(f->all[k], &st);
+		assert_int_equal(st.adopt_waiting, f->all[k]->nadopt);
+		assert_int_equal(st.adopt_bytes, f->all[k]->adopt_bytes);
+	}
 	worker_ask_cb(-1, EV_READ, f->all[0]);	/* questions */
 	worker_ask_cb(-1, EV_READ, f->all[1]);	/* questions and answers */
 	worker_ask_cb(-1, EV_READ, f->all[0]);	/* answers */
@@ -1492,6 +1498,9 @@ test_adopt_burst(void **state)
 		assert_int_equal(f->all[k]->st.adopt_missed, 0);
 		assert_int_equal(f->all[k]->st.invalid, 0);
 		assert_int_equal(f->all[k]->synced, 0);
+		worker_get_stats(f->all[k], &st);
+		assert_int_equal(st.adopt_waiting, 0);
+		assert_int_equal(st.adopt_bytes, 0);
 	}
 	assert_int_equal(f->all[0]->st.adopted + f->all[1]->st.adopted,
 	    BURST);
