@@ -83,134 +83,10 @@ action = drop
 log = yes
 EOF
 
-# TCP and UDP echo servers in one process (threads), both families.
-cat >"$T_TMP/echosrv.py" <<'EOF'
-import socket, socketserver, sys, threading
-class T(socketserver.BaseRequestHandler):
-    def handle(self):
-        try:
-            while True:
-                d = self.request.recv(65536)
-                if not d:
-                    return
-                self.request.sendall(d)
-        except OSError:
-            return
-class U(socketserver.BaseRequestHandler):
-    def handle(self):
-        data, s = self.request
-        s.sendto(data, self.client_address)
-class T4(socketserver.ThreadingTCPServer):
-    allow_reuse_address = True
-    daemon_threads = True
-    request_queue_size = 256
-class T6(T4):
-    address_family = socket.AF_INET6
-class U4(socketserver.UDPServer):
-    allow_reuse_address = True
-class U6(U4):
-    address_family = socket.AF_INET6
-a4, a6 = sys.argv[1], sys.argv[2]
-srv = [T4((a4, 7000), T), T6((a6, 7000), T), U4((a4, 7001), U),
-       U6((a6, 7001), U)]
-for s in srv[1:]:
-    threading.Thread(target=s.serve_forever, daemon=True).start()
-srv[0].serve_forever()
-EOF
-
-# The churn: N threads for SECONDS; prints the counts at the end.
-cat >"$T_TMP/churn.py" <<'EOF'
-import os, random, socket, sys, threading, time
-s4, s6, secs = sys.argv[1], sys.argv[2], float(sys.argv[3])
-end = time.time() + secs
-lock = threading.Lock()
-n = {"tcp": 0, "tcp_err": 0, "udp": 0, "udp_err": 0, "long": 0,
-     "long_err": 0, "denied": 0}
-def count(k):
-    with lock:
-        n[k] += 1
-def addr():
-    return (s6, socket.AF_INET6) if random.random() < 0.3 else \
-        (s4, socket.AF_INET)
-def short_tcp():
-    while time.time() < end:
-        a, fam = addr()
-        try:
-            with socket.socket(fam, socket.SOCK_STREAM) as s:
-                s.settimeout(5)
-                s.connect((a, 7000))
-                msg = os.urandom(random.choice((1, 100, 1400, 20000)))
-                s.sendall(msg)
-                got = b""
-                while len(got) < len(msg):
-                    d = s.recv(65536)
-                    if not d:
-                        break
-                    got += d
-                count("tcp" if got == msg else "tcp_err")
-        except OSError:
-            count("tcp_err")
-        time.sleep(random.random() * 0.05)
-def long_tcp():
-    while time.time() < end:
-        a, fam = addr()
-        life = time.time() + random.uniform(20, 180)
-        try:
-            with socket.socket(fam, socket.SOCK_STREAM) as s:
-                s.settimeout(10)
-                s.connect((a, 7000))
-                while time.time() < min(life, end):
-                    msg = os.urandom(random.randint(1, 8000))
-                    s.sendall(msg)
-                    got = b""
-                    while len(got) < len(msg):
-                        d = s.recv(65536)
-                        if not d:
-                            raise OSError("closed")
-                        got += d
-                    if got != msg:
-                        raise OSError("corrupt")
-                    time.sleep(random.uniform(0.1, 5))
-            count("long")
-        except OSError:
-            count("long_err")
-def udp():
-    while time.time() < end:
-        a, fam = addr()
-        try:
-            with socket.socket(fam, socket.SOCK_DGRAM) as s:
-                s.settimeout(2)
-                msg = os.urandom(random.randint(1, 1200))
-                s.sendto(msg, (a, 7001))
-                d, _ = s.recvfrom(65536)
-                count("udp" if d == msg else "udp_err")
-        except OSError:
-            count("udp_err")
-        time.sleep(random.random() * 0.02)
-def denied():
-    while time.time() < end:
-        a, fam = addr()
-        with socket.socket(fam, socket.SOCK_STREAM) as s:
-            s.setblocking(False)
-            try:
-                s.connect((a, 7002))
-            except OSError:
-                pass
-            count("denied")
-            time.sleep(0.2)
-th = [threading.Thread(target=f) for f in
-      [short_tcp] * 4 + [long_tcp] * 8 + [udp] * 3 + [denied]]
-for t in th:
-    t.start()
-for t in th:
-    t.join()
-print(" ".join("%s=%d" % kv for kv in sorted(n.items())))
-EOF
-
 check "nfqspid -n accepts the soak configuration" "$NFQSPID" -n -c "$T_CONF"
 lib_start "nfqspid starts" "$@"
 
-bg_in "$NS_S" "$PY" "$T_TMP/echosrv.py" "$S4" "$S6"
+bg_in "$NS_S" "$PY" "$(dirname "$0")/soak_echo.py" "$S4" "$S6"
 wait_listen "$NS_S" tcp 7000 || fail "the echo server listens"
 
 rss() { awk '/^VmRSS:/ { print $2 }' "/proc/$T_DPID/status" 2>/dev/null; }
@@ -218,8 +94,8 @@ ctcount() { lib_ctl conntrack count 2>/dev/null | tr -dc 0-9; }
 
 
 echo "soak: $SOAK_SECONDS s of traffic, warm baseline after $SOAK_WARM s"
-in_c "$PY" "$T_TMP/churn.py" "$S4" "$S6" "$SOAK_SECONDS" \
-    >"$T_TMP/churn.out" 2>&1 &
+in_c "$PY" "$(dirname "$0")/soak_churn.py" "$S4" "$S6" "$SOAK_SECONDS" \
+    >"$T_TMP/churn.out" 2>"$T_TMP/churn.err" &
 churn=$!
 # A ping and an XMAS now and then, from the shell.
 (
