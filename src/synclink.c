@@ -578,6 +578,7 @@ synclink_part(struct synclink *l, const struct sync_batch *b, unsigned wi,
 
 	memset(s, 0, sizeof(*s));
 	s->rec = l->sub;
+	s->keep = b->keep;
 	for (i = 0; i < b->n; i++)
 		if (l->nworkers == 1 ||
 		    synclink_home(&b->rec[i].s.k, l->nworkers) == wi)
@@ -599,6 +600,7 @@ synclink_apply_in(struct synclink *l, const struct sync_batch *b,
 		return;
 	}
 	l->st.applied += s.applied;
+	l->st.ignored += s.kept;
 	l->st.import_failed += s.failed;
 	l->st.norule += s.norule;
 }
@@ -623,10 +625,17 @@ synclink_apply(struct synclink *l, const void *buf, const struct sync_hdr *h,
 	if (l->rx.active)
 		l->rx.records += b.n;
 	if (!synclink_backup(l)) {
-		l->st.ignored += b.n;
-		return;
-	}
-	synclink_homecoming(l);
+		/* made master a moment ago, the old master still forwards
+		   until its own switch: it opens connections we must know
+		   when their packets come here.  Ours stay ours. */
+		if (l->master_ms == 0 ||
+		    now >= l->master_ms + (uint64_t)l->cfg.grace * 1000) {
+			l->st.ignored += b.n;
+			return;
+		}
+		b.keep = 1;
+	} else
+		synclink_homecoming(l);
 	/* each record in its connection's home worker (synclink_home()) */
 	for (wi = 0; wi < l->nworkers && b.n > 0; wi++)
 		synclink_apply_in(l, &b, wi);
@@ -797,6 +806,7 @@ synclink_command(struct synclink *l, int role, int resync, uint64_t now)
 	unsigned	 i;
 
 	if (role != -1) {
+		l->master_ms = role == SYNC_ROLE_MASTER ? now : 0;
 		if (role == SYNC_ROLE_MASTER && l->cfg.grace > 0) {
 			/* the windows we learnt lack the old master's
 			   last flush, or more: let them catch up */

@@ -65,11 +65,14 @@ struct sync_ring {
 struct sync_batch {
 	struct sync_rec	*rec;
 	size_t		 n;
-	int		 keep;		/* SYNCLINK_HOME: leave a connection
-					   the worker holds alone */
+	int		 keep;		/* SYNCLINK_HOME, and SYNCLINK_APPLY
+					   on a new master: leave a
+					   connection the worker holds
+					   alone */
 	uint64_t	 applied;	/* out */
 	uint64_t	 failed;	/* out: table full, source share */
 	uint64_t	 norule;	/* out: a rule name we do not have */
+	uint64_t	 kept;		/* out: left alone for keep (APPLY) */
 };
 
 /* After a whole table came: what it did not bring goes, a slice at a
@@ -155,6 +158,8 @@ struct synclink {
 					   between workers (synclink_moved()) */
 	int			 homing;	/* atomic: made backup, the
 					   move home not done yet */
+	uint64_t		 master_ms;	/* made master then (0: never;
+					   synclink_command()) */
 	int			 bulking;	/* atomic: a bulk going out
 					   (synclink_bulking()) */
 

@@ -298,14 +298,33 @@ worker_sync_apply(struct worker *w, void *arg)
 	w->importing = 1;
 	for (i = 0; i < b->n; i++) {
 		r = &b->rec[i];
+		/* a new master (keep): the old one's news only of what no
+		   packet here reached, or we lack */
+		if (r->op == SYNC_OP_DELETE && b->keep) {
+			if (worker_sync_stale(w, &r->s.k))
+				b->applied++;
+			else
+				b->kept++;
+			continue;
+		}
 		if (r->op == SYNC_OP_DELETE) {
 			(void)ct_forget(w->ct, &r->s.k, now);
 			b->applied++;
 			continue;
 		}
-		if ((e = worker_sync_import(w, r, b, now)) != NULL && mark &&
-		    ct_synced_mark(w->ct, e) == 1)
+		if (b->keep && (e = ct_lookup(w->ct, &r->s.k)) != NULL &&
+		    !ct_synced_is(w->ct, e)) {
+			b->kept++;
+			continue;
+		}
+		if ((e = worker_sync_import(w, r, b, now)) == NULL)
+			continue;
+		if (mark && ct_synced_mark(w->ct, e) == 1)
 			worker_synced_add(w, 1);
+		/* the peer, made backup meanwhile, may have swept it at
+		   the end of our table: ours now, it goes back */
+		if (b->keep)
+			worker_sync_again(w, e);
 	}
 	w->importing = 0;
 }

@@ -39,8 +39,9 @@
  *  - what it takes is, byte for byte, the body the sender sealed in
  *    that slot of that epoch (type, count, records), and so is every
  *    resend;
- *  - only a backup applies, resyncs and sweeps, and only records of
- *    connections A made; a bulk's slices fit the window;
+ *  - only a backup applies, resyncs and sweeps (a master, in the
+ *    grace after its switch, applies what its worker lacks), and only
+ *    records of connections A made; a bulk's slices fit the window;
  *  - a worker is in resync (ct_resync_begin()) only while a bulk is
  *    coming in to a backup (or to a node made master whose command is
  *    still to come), whose end ends it; a backup takes a bulk only
@@ -265,12 +266,17 @@ op_apply(struct node *n, struct sync_batch *b)
 	size_t		 j;
 	unsigned	 c;
 
-	/* a master leaves the peer's records alone */
-	CHECK(n->lk.role == SYNC_ROLE_BACKUP);
+	/* a master leaves the peer's records alone, but in the grace
+	   after its switch takes those of what its one worker lacks */
+	CHECK(n->lk.role == SYNC_ROLE_BACKUP || b->keep);
 	for (j = 0; j < b->n; j++) {
 		r = &b->rec[j];
 		c = (unsigned)r->s.k.sport - 1000;
 		CHECK(c < NCONN);
+		if (b->keep && (r->op == SYNC_OP_DELETE || n->present[c])) {
+			b->kept++;
+			continue;
+		}
 		b->applied++;
 		if (r->op == SYNC_OP_DELETE) {
 			n->present[c] = 0;
@@ -282,6 +288,11 @@ op_apply(struct node *n, struct sync_batch *b)
 		n->ver[c] = r->s.mark;
 		if (n->keeping)
 			n->keep[c] = 1;
+		/* worker_sync_again(): the peer may have swept it */
+		if (b->keep && (r = synclink_slot(&n->lk, 0)) != NULL) {
+			record(r, SYNC_OP_UPSERT, c, n->ver[c]);
+			(void)synclink_commit(&n->lk, 0);
+		}
 	}
 }
 

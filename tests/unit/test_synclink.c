@@ -51,6 +51,7 @@ struct fake {
 					   saw the bulk out */
 	size_t		 applied;	/* records handed to SYNCLINK_APPLY */
 	size_t		 applied_in[2];	/* ... by worker */
+	int		 keep;		/* ... the last one's keep */
 	unsigned	 sweeps_left;	/* slices a sweep takes */
 	unsigned	 begun[2];	/* sweeps begun (the table's end) */
 	int		 sliced;	/* a slice since worker 0 began */
@@ -150,6 +151,7 @@ fake_call(void *arg, unsigned wi, int what, void *data)
 			    wi);
 		F.applied += b->n;
 		F.applied_in[wi] += b->n;
+		F.keep = b->keep;
 		b->applied = b->n;
 		break;
 	case SYNCLINK_SWEEP:
@@ -475,7 +477,9 @@ test_send_errors(void **state)
 }
 
 /* A backup applies each record in its home worker, once; a worker
-   that cannot counts the records as failed; a master ignores them. */
+   that cannot counts the records as failed; a master made so less than
+   grace ago applies them where the workers hold nothing of its own
+   (keep), and then ignores them. */
 static void
 test_apply(void **state)
 {
@@ -504,10 +508,20 @@ test_apply(void **state)
 	synclink_command(&L, SYNC_ROLE_MASTER, 0, now);
 	assert_int_equal(F.calls[0][SYNCLINK_GRACE] +
 	    F.calls[1][SYNCLINK_GRACE], L.cfg.grace > 0 ? 2 : 0);
+	F.call_fail[SYNCLINK_APPLY] = 0;
+	assert_int_equal(F.keep, 0);
+	/* the old master, still forwarding until its own switch */
+	from_peer(SYNC_T_UPDATE, 4);
+	assert_int_equal(F.applied, 17);
+	assert_int_equal(F.keep, 1);
+	assert_int_equal(L.st.applied, 17);
+	assert_int_equal(L.st.ignored, 0);
+	now += (uint64_t)L.cfg.grace * 1000;
 	from_peer(SYNC_T_UPDATE, 4);
 	assert_int_equal(L.st.ignored, 4);
+	assert_int_equal(F.applied, 17);
 	assert_int_equal(L.st.import_failed, 2);
-	assert_int_equal(L.st.received, 4);
+	assert_int_equal(L.st.received, 5);
 }
 
 /*

@@ -509,7 +509,7 @@ synced_udp(struct fix *f, struct worker **home, struct worker **other,
 {
 	struct sync_rec		 rec[4];
 	struct sync_slice	 sl = { rec, 4, 0, 0, 0 };
-	struct sync_batch	 b = { rec, 1, 0, 0, 0, 0 };
+	struct sync_batch	 b = { rec, 1, 0, 0, 0, 0, 0 };
 	unsigned		 h;
 
 	/* worker_sync.c reads the real clock */
@@ -852,7 +852,7 @@ test_backup_home(void **state)
 	struct worker	*home, *w;
 	struct sync_rec	 rec[8];
 	struct sync_slice sl = { rec, 8, 0, 0, 0 };
-	struct sync_batch b = { rec, 0, 0, 0, 0, 0 };
+	struct sync_batch b = { rec, 0, 0, 0, 0, 0, 0 };
 	struct ct_tuple	 k;
 	unsigned	 peer;
 
@@ -893,8 +893,8 @@ test_backup_home_stale(void **state)
 	struct worker	*home, *w;
 	struct sync_rec	 rec[8], old;
 	struct sync_slice sl = { rec, 8, 0, 0, 0 };
-	struct sync_batch b = { rec, 0, 0, 0, 0, 0 };
-	struct sync_batch ob = { &old, 1, 0, 0, 0, 0 };
+	struct sync_batch b = { rec, 0, 0, 0, 0, 0, 0 };
+	struct sync_batch ob = { &old, 1, 0, 0, 0, 0, 0 };
 	struct ct_tuple	 k;
 	struct ct_entry	*e;
 
@@ -967,7 +967,7 @@ test_backup_answer_peer(void **state)
 	struct worker	*home, *w;
 	struct sync_rec	 rec[4];
 	struct sync_slice sl = { rec, 4, 0, 0, 0 };
-	struct sync_batch pb = { rec, 1, 0, 0, 0, 0 };
+	struct sync_batch pb = { rec, 1, 0, 0, 0, 0, 0 };
 	struct ct_tuple	 k;
 	struct nq_packet np;
 	uint8_t		 b[64];
@@ -1021,7 +1021,7 @@ synced_echo(struct fix *f, struct worker **home, struct worker **other)
 	    PKT_HOOK_FORWARD, 0, 0 };
 	struct sync_rec	 rec[4];
 	struct sync_slice sl = { rec, 4, 0, 0, 0 };
-	struct sync_batch b = { rec, 1, 0, 0, 0, 0 };
+	struct sync_batch b = { rec, 1, 0, 0, 0, 0, 0 };
 	struct pkt	 p;
 	struct verdict	 v;
 	uint8_t		 buf[64];
@@ -1098,7 +1098,7 @@ test_backup_home_echo(void **state)
 	struct worker	*home, *w;
 	struct sync_rec	 rec[4];
 	struct sync_slice sl = { rec, 4, 0, 0, 0 };
-	struct sync_batch b = { rec, 0, 0, 0, 0, 0 };
+	struct sync_batch b = { rec, 0, 0, 0, 0, 0, 0 };
 	struct nq_packet np;
 	uint8_t		 buf[64];
 
@@ -1176,7 +1176,7 @@ fresh_beside(struct fix *f, struct worker *home, struct worker *w,
 {
 	struct sync_rec	 rec[4];
 	struct sync_slice sl = { rec, 4, 0, 0, 0 };
-	struct sync_batch sb = { rec, 1, 0, 0, 0, 0 };
+	struct sync_batch sb = { rec, 1, 0, 0, 0, 0, 0 };
 	struct nq_packet np;
 	struct nq_verdict nv;
 	uint8_t		 b[64];
@@ -1377,6 +1377,74 @@ test_unseen_by_hand(void **state)
 	assert_int_equal(deletes, 1);
 	assert_int_equal(home->synced, 0);
 	assert_int_equal(unseen, 0);
+}
+
+/*
+ * A new master a moment after its switch (keep: the old master still
+ * forwards until its own): the old master's record of a copy no packet
+ * reached here updates it and its end ends it, that of a connection we
+ * lack makes a copy; one a packet reached here stays ours, end and
+ * all.  What it took goes back to the peer (made backup meanwhile, it
+ * may have swept it at the end of our table); no end does.
+ */
+static void
+test_master_takes(void **state)
+{
+	struct fix	*f = *state;
+	struct worker	*home, *w;
+	struct ct_tuple	 k;
+	struct ct_entry	*e;
+	struct sync_rec	 rec[2];
+	struct sync_slice sl = { rec, 2, 0, 0, 0 };
+	struct sync_batch b;
+
+	synced_udp(f, &home, &w, &k);
+	worker_sync_slice(home, &sl);
+	assert_int_equal(sl.n, 1);
+	rec[1] = rec[0];
+	rec[1].op = SYNC_OP_DELETE;
+	memset(&b, 0, sizeof(b));
+	b.keep = 1;
+	b.n = 2;
+	b.rec = rec;
+	/* the unseen copy: updated (and sent back, as the peer may have
+	   swept it meanwhile), then ended (not sent) */
+	worker_sync_apply(home, &b);
+	assert_int_equal(b.applied, 2);
+	assert_int_equal(b.kept, 0);
+	assert_int_equal(ct_count(home->ct), 0);
+	assert_int_equal(home->synced, 0);
+	assert_int_equal(unseen, 0);
+	assert_int_equal(to_peer, 1);
+	/* one we lack: a copy, no packet's yet */
+	memset(&b, 0, sizeof(b));
+	b.keep = 1;
+	b.n = 1;
+	b.rec = rec;
+	worker_sync_apply(home, &b);
+	assert_int_equal(b.applied, 1);
+	assert_non_null(e = ct_lookup(home->ct, &k));
+	assert_int_equal(home->synced, 1);
+	assert_int_equal(to_peer, 2);
+	/* a packet reached it: its record and its end are left alone */
+	assert_int_equal(worker_sync_seen(home, e), 1);
+	memset(&b, 0, sizeof(b));
+	b.keep = 1;
+	b.n = 2;
+	b.rec = rec;
+	worker_sync_apply(home, &b);
+	assert_int_equal(b.applied, 0);
+	assert_int_equal(b.kept, 2);
+	assert_int_equal(ct_count(home->ct), 1);
+	assert_int_equal(home->synced, 0);
+	/* a backup (no keep) takes the end */
+	memset(&b, 0, sizeof(b));
+	b.n = 1;
+	b.rec = &rec[1];
+	worker_sync_apply(home, &b);
+	assert_int_equal(ct_count(home->ct), 0);
+	assert_int_equal(to_peer, 2);
+	assert_int_equal(deletes, 0);
 }
 
 /* ---- a failover's burst ------------------------------------------------- */
@@ -1751,6 +1819,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_unseen_end_icmp, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_unseen_by_hand, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_master_takes, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_fresh_ends_copy, setup,
 		    teardown),
