@@ -153,6 +153,14 @@ ct_resync_unkeep(struct ct_table *t, uint32_t i)
 		t->keep_bits[i / 64] &= ~(1ull << (i % 64));
 }
 
+/* Whether slot i's connection stays at the sweep. */
+static int
+ct_resync_kept(const struct ct_table *t, uint64_t i)
+{
+	return (i / 64 < t->keep_nwords &&
+	    (t->keep_bits[i / 64] >> (i % 64) & 1));
+}
+
 /*
  * A full table during a resync: one connection the resync has not
  * marked goes, to make room for one it brings.  It is one the sweep
@@ -179,8 +187,7 @@ ct_resync_room(struct ct_table *t)
 			continue;
 		}
 		e = ct_idx(t, i);
-		if ((e->status & CT_ST_USED) && (w >= t->keep_nwords ||
-		    !(t->keep_bits[w] >> (i % 64) & 1))) {
+		if ((e->status & CT_ST_USED) && !ct_resync_kept(t, i)) {
 			ct_remove(t, e);
 			t->stats.early_drop++;
 			t->room_cursor = i + 1;
@@ -289,13 +296,7 @@ ct_resync_end(struct ct_table *t)
 int
 ct_resync_brought(const struct ct_table *t, const struct ct_entry *e)
 {
-	uint32_t	 i;
-
-	if (!t->keeping)
-		return (0);
-	i = ct_index_of(t, e);
-	return (i / 64 < t->keep_nwords &&
-	    (t->keep_bits[i / 64] >> (i % 64) & 1));
+	return (t->keeping && ct_resync_kept(t, ct_index_of(t, e)));
 }
 
 void
@@ -325,8 +326,7 @@ ct_resync_sweep(struct ct_table *t, uint64_t *cursor, size_t max,
 		if (!(e->status & CT_ST_USED))
 			continue;
 		n++;
-		if (i / 64 < t->keep_nwords &&
-		    (t->keep_bits[i / 64] >> (i % 64) & 1))
+		if (ct_resync_kept(t, i))
 			continue;
 		ct_remove(t, e);
 		gone++;
