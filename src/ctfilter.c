@@ -36,6 +36,7 @@ static const struct ctf_opt {
 	{ 'f', { "family", NULL }, NULL, CTF_H_FAMILY },
 	{ 0, { "state", NULL }, NULL, CTF_H_STATE },
 	{ 'm', { "mark", NULL }, NULL, CTF_H_MARK },
+	{ 'u', { "status", NULL }, NULL, CTF_H_STATUS },
 	{ 'e', { "event-mask", NULL }, NULL, CTF_H_EVENTS },
 	{ 'o', { "output", NULL }, NULL, CTF_H_OUTPUT },
 };
@@ -235,6 +236,61 @@ ctf_mark(struct ctf *f, const char *v)
 	return (ctf_u32(tmp, &f->mark));
 }
 
+/*
+ * -u: a comma-separated list of status names, each set, or clear with
+ * a ! before it (conntrack 1.4.7's form).  UNREPLIED, the word the
+ * listing prints, is !SEEN_REPLY.  A bit asked both ways is an error:
+ * the filter would match nothing.
+ */
+static int
+ctf_status(struct ctf *f, const char *name, const char *s, char *err,
+    size_t errlen)
+{
+	static const struct {
+		const char	*word;
+		uint8_t		 bit;
+		uint8_t		 set;
+	} st[] = {
+		{ "ASSURED", CTF_ST_ASSURED, 1 },
+		{ "SEEN_REPLY", CTF_ST_SEEN_REPLY, 1 },
+		{ "UNREPLIED", CTF_ST_SEEN_REPLY, 0 },
+		{ "OFFLOAD", CTF_ST_OFFLOAD, 1 },
+	};
+	const char	*p = s, *w;
+	size_t		 len, k;
+	int		 neg, set;
+
+	f->status = f->status_mask = 0;
+	do {
+		len = strcspn(p, ",");
+		w = p;
+		if ((neg = (len > 0 && *w == '!')) != 0) {
+			w++;
+			len--;
+		}
+		for (k = 0; k < sizeof(st) / sizeof(st[0]); k++)
+			if (strlen(st[k].word) == len &&
+			    strncasecmp(w, st[k].word, len) == 0)
+				break;
+		if (k == sizeof(st) / sizeof(st[0]))
+			return (ctf_err(err, errlen, "%s: \"%.*s\" is not one "
+			    "of the statuses nfqspid has (ASSURED, SEEN_REPLY, "
+			    "UNREPLIED, OFFLOAD; ! before one: not that)", name,
+			    (int)(len + (size_t)neg), p));
+		set = st[k].set ^ neg;
+		if ((f->status_mask & st[k].bit) &&
+		    ((f->status & st[k].bit) != 0) != set)
+			return (ctf_err(err, errlen, "%s: \"%s\" asks for a "
+			    "status and its opposite and would match nothing",
+			    name, s));
+		f->status_mask |= st[k].bit;
+		if (set)
+			f->status |= st[k].bit;
+		p += len + (size_t)neg;
+	} while (*p++ == ',');
+	return (0);
+}
+
 /* The value of one option.  name is the option as typed, for errors. */
 static int
 ctf_value(struct ctf *f, const struct ctf_opt *o, const char *name,
@@ -293,6 +349,8 @@ ctf_value(struct ctf *f, const struct ctf_opt *o, const char *name,
 			return (ctf_err(err, errlen, "%s: %s has bits outside "
 			    "its mask and would match nothing", name, v));
 		return (0);
+	case CTF_H_STATUS:
+		return (ctf_status(f, name, v, err, errlen));
 	case CTF_H_EVENTS:
 		if (ctf_words(v, ctf_event_word, &bits, "NEW, UPDATE, "
 		    "DESTROY, ALL", err, errlen) == -1)
@@ -449,7 +507,24 @@ ctf_match(const struct ctf *f, const struct ct_view *v)
 		return (0);
 	if ((f->has & CTF_H_MARK) && (v->mark & f->mark_mask) != f->mark)
 		return (0);
+	if ((f->has & CTF_H_STATUS) &&
+	    (ctf_status_bits(v) & f->status_mask) != f->status)
+		return (0);
 	return (1);
+}
+
+unsigned
+ctf_status_bits(const struct ct_view *v)
+{
+	unsigned	 bits = 0;
+
+	if (!(v->flags & CT_VIEW_UNREPLIED))
+		bits |= CTF_ST_SEEN_REPLY;
+	if (v->flags & CT_VIEW_ASSURED)
+		bits |= CTF_ST_ASSURED;
+	if (v->flags & CT_VIEW_OFFLOAD)
+		bits |= CTF_ST_OFFLOAD;
+	return (bits);
 }
 
 int

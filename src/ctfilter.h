@@ -21,6 +21,9 @@
  *	-f, --family ipv4|ipv6
  *	--state S[,S...]	TCP state (only TCP connections match)
  *	-m, --mark M[/MASK]	(mark & MASK) == M; MASK 0xffffffff if none
+ *	-u, --status S[,S...]	status bits, each set, or clear with a !
+ *				before it: ASSURED, SEEN_REPLY, OFFLOAD;
+ *				UNREPLIED is !SEEN_REPLY
  *	-e, --event-mask E[,E...]  events only: NEW, UPDATE, DESTROY, ALL
  *	-o, --output timestamp	events only: stamp each event
  *
@@ -50,9 +53,16 @@
 #define CTF_H_FAMILY	0x0020
 #define CTF_H_STATE	0x0040
 #define CTF_H_MARK	0x0080
-#define CTF_H_CONN	0x00ff	/* the ones about a connection */
-#define CTF_H_EVENTS	0x0100
-#define CTF_H_OUTPUT	0x0200
+#define CTF_H_STATUS	0x0100
+#define CTF_H_CONN	0x01ff	/* the ones about a connection */
+#define CTF_H_EVENTS	0x0200
+#define CTF_H_OUTPUT	0x0400
+
+/* struct ctf.status: the kernel's IPS_* bits that nfqspid has, as -u
+   names them (a view's flags say them the other way: ct_view.h) */
+#define CTF_ST_SEEN_REPLY	0x01
+#define CTF_ST_ASSURED		0x02
+#define CTF_ST_OFFLOAD		0x04
 
 struct ctf {
 	uint16_t	 has;		/* CTF_H_* */
@@ -63,6 +73,8 @@ struct ctf {
 	uint16_t	 states;	/* bit per TCP state (ctf_state()) */
 	uint8_t		 events;	/* bit per CT_EVENT_* (ct.h) */
 	uint8_t		 timestamp;	/* -o timestamp */
+	uint8_t		 status;	/* (bits & status_mask) == status */
+	uint8_t		 status_mask;	/* CTF_ST_* */
 	uint32_t	 mark, mark_mask;
 	union pkt_addr	 src, dst;
 };
@@ -76,7 +88,7 @@ int	 ctf_parse(struct ctf *f, int argc, char *const argv[],
 
 /*
  * 1 if the connection passes every filter of f (all of them when none):
- * its original direction, its TCP state, its mark.
+ * its original direction, its TCP state, its mark, its status.
  */
 int	 ctf_match(const struct ctf *f, const struct ct_view *v);
 
@@ -89,5 +101,8 @@ int	 ctf_event(const struct ctf *f, int event);
  * or -1.
  */
 int	 ctf_state(const char *name);
+
+/* A view's flags as the kernel's status bits: CTF_ST_*. */
+unsigned ctf_status_bits(const struct ct_view *v);
 
 #endif /* NFQSPI_CTFILTER_H */

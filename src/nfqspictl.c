@@ -64,9 +64,9 @@ usage(FILE *fp)
 	    "  sync resync                ask the peer for its whole table\n"
 	    "FILTER, as conntrack(8): -p PROTO, -s ADDR[/LEN], -d ADDR[/LEN], "
 	    "--sport N,\n"
-	    "  --dport N, -f ipv4|ipv6, --state STATE[,...], -m MARK[/MASK]; "
-	    "or KEY=VALUE:\n"
-	    "  src= dst= sport= dport= proto=\n"
+	    "  --dport N, -f ipv4|ipv6, --state STATE[,...], -m MARK[/MASK],\n"
+	    "  -u [!]STATUS[,...] (ASSURED, SEEN_REPLY, UNREPLIED, OFFLOAD);\n"
+	    "  or KEY=VALUE: src= dst= sport= dport= proto=\n"
 	    "  -j  JSON output   -s  socket (default %s)\n"
 	    "See nfqspictl(8).\n", progname, CTL_DEFAULT_SOCKET);
 }

@@ -56,6 +56,7 @@ check_filter(int argc, char *const argv[], const uint8_t *tuple, size_t tlen)
 	CHECK(!(f.has & CTF_H_DST) || f.dst_plen <= (f.family == AF_INET ?
 	    32 : 128));
 	CHECK(!(f.has & CTF_H_MARK) || (f.mark & ~f.mark_mask) == 0);
+	CHECK((f.status & ~f.status_mask) == 0);
 	memset(t, 0, sizeof(t));
 	if (tlen > 0)
 		memcpy(t, tuple, tlen < sizeof(t) ? tlen : sizeof(t));
@@ -68,6 +69,7 @@ check_filter(int argc, char *const argv[], const uint8_t *tuple, size_t tlen)
 	v.orig.dport = (uint16_t)(t[36] << 8 | t[37]);
 	v.state = t[38];
 	v.mark = (uint32_t)t[39] << 8 | t[40];
+	v.flags = t[41] >> 3;
 	rc = ctf_match(&f, &v);
 	CHECK(rc == 0 || rc == 1);
 	CHECK(ctf_event(&f, t[41] & 7) == 0 || ctf_event(&f, t[41] & 7) == 1);
@@ -81,6 +83,9 @@ check_filter(int argc, char *const argv[], const uint8_t *tuple, size_t tlen)
 	v.orig.sport = f.sport;
 	v.orig.dport = f.dport;
 	v.mark = f.mark;
+	v.flags = (f.status & CTF_ST_SEEN_REPLY ? 0 : CT_VIEW_UNREPLIED) |
+	    (f.status & CTF_ST_ASSURED ? CT_VIEW_ASSURED : 0) |
+	    (f.status & CTF_ST_OFFLOAD ? CT_VIEW_OFFLOAD : 0);
 	if (!(f.has & (CTF_H_SPORT | CTF_H_DPORT)) || v.proto == IPPROTO_TCP ||
 	    v.proto == IPPROTO_UDP)
 		CHECK(ctf_match(&f, &v) == 1);

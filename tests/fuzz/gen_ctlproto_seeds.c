@@ -72,6 +72,7 @@ main(int argc, char *argv[])
 	const char	 opts[] = "-p\0tcp\0-s\0" "10.0.0.0/8\0--dport=22\0"
 			    "--state\0ESTABLISHED,time_wait\0-m\0" "0x10/0xff\0"
 			    "-e\0NEW,DESTROY\0-o\0timestamp\0-f\0ipv4\0"
+			    "-u\0ASSURED,!OFFLOAD\0"
 			    "\x0a\x01\x02\x03\0\0\0\0\0\0\0\0\0\0\0\0"
 			    "\x0a\0\0\x01\0\0\0\0\0\0\0\0\0\0\0\0"
 			    "\0\x06\xa0\x28\0\x16\x03\0\x10\x01";

@@ -34,7 +34,8 @@ rc=$?
 check "conntrack delete with an unknown key: status 2 (got $rc)" test "$rc" -eq 2
 for bad in "conntrack --state BOGUS" "conntrack -p tcp -p udp" \
     "conntrack count -m 0x11/0x10" "conntrack delete" "events -e NEW,SOME" \
-    "events -o xml" "conntrack -o timestamp" "rules -x"; do
+    "events -o xml" "conntrack -o timestamp" "rules -x" \
+    "conntrack -u EXPECTED" "conntrack count -u ASSURED,!ASSURED"; do
 	# shellcheck disable=SC2086
 	"$NFQSPICTL" -s "$T_CTL" $bad >/dev/null 2>&1
 	rc=$?

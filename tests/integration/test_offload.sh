@@ -6,9 +6,10 @@
 # connection left
 # open is listed by `nfqspictl conntrack` with every packet the kernel
 # counted, [OFFLOAD] as the kernel says, one too short to go there
-# [ASSURED]; and after each way a connection leaves (FIN, expiry,
-# conntrack flush, conntrack delete, a reload that forbids it) the next
-# packet of that flow comes to the queue again; with 1,100 UDP flows in
+# [ASSURED]; conntrack's -u OFFLOAD (conntrack, count, delete, events)
+# picks the offloaded ones; and after each way a connection leaves
+# (FIN, expiry, conntrack flush, conntrack delete, a reload that forbids
+# it) the next packet of that flow comes to the queue again; with 1,100 UDP flows in
 # the kernel, a connection that ends still shows every packet it passed;
 # idle, the fast path's thread does not wake (more than once a second).
 # nfqspid empties a table it finds at start and deletes its own at
@@ -456,6 +457,53 @@ check "held: its line says [OFFLOAD] in place of [ASSURED]" \
     ct_line_has "sport=5003 dport=40001 \[OFFLOAD\] mark=[0-9]* use=1$"
 check "held: its JSON flags are ASSURED and OFFLOAD" \
     test "$(ct_flags 40001)" = ASSURED,OFFLOAD
+# -u, conntrack(8)'s status filter, on the same connection: matched on
+# its fields by the daemon
+st_list() { lib_ctl conntrack "$@" 2>/dev/null; }
+only_offloaded()
+{
+	local out
+	out=$(st_list -u OFFLOAD) || return 1
+	grep -q "sport=40001 dport=5003 " <<<"$out" &&
+	    ! grep -v '\[OFFLOAD\]' <<<"$out" | grep -q .
+}
+check "status: conntrack -u OFFLOAD lists it, and only [OFFLOAD] lines" \
+    only_offloaded
+not_offloaded() { ! st_list -u '!OFFLOAD' | grep -q -e '\[OFFLOAD\]' -e "sport=40001 "; }
+check "status: conntrack -u '!OFFLOAD' lists neither it nor any [OFFLOAD]" \
+    not_offloaded
+check "status: conntrack -u ASSURED,SEEN_REPLY lists it (assured too)" \
+    eval 'st_list --status=ASSURED,SEEN_REPLY | grep -q "sport=40001 "'
+check "status: conntrack -u UNREPLIED does not" \
+    not eval 'st_list -u UNREPLIED | grep -q "sport=40001 "'
+json_off() { lib_ctl -j conntrack -u OFFLOAD -p tcp 2>/dev/null | "$PY" -c '
+import json, sys
+c = json.load(sys.stdin)
+sys.exit(not c or any("OFFLOAD" not in x["flags"] for x in c))'; }
+check "status: -j conntrack -u OFFLOAD -p tcp: each has OFFLOAD in flags" \
+    json_off
+# counted: those in and those not make the whole table (the table may
+# change between the three reads: tried again)
+counts_split()
+{
+	local a b n
+	a=$(lib_ctl conntrack count -u OFFLOAD) &&
+	    b=$(lib_ctl conntrack count -u '!OFFLOAD') &&
+	    n=$(lib_ctl conntrack count) &&
+	    [ "$a" -ge 1 ] && [ $((a + b)) -eq "$n" ]
+}
+check "status: count -u OFFLOAD + count -u '!OFFLOAD' = count" \
+    wait_for 50 counts_split
+del_none()
+{
+	lib_ctl conntrack delete -p tcp --sport 40001 -u '!OFFLOAD' \
+	    >/dev/null 2>&1
+	[ $? -eq 1 ]
+}
+check "status: conntrack delete -u '!OFFLOAD' of it matches nothing (exit 1)" \
+    del_none
+check "status: it stays listed, offloaded" \
+    ct_line_has "sport=5003 dport=40001 \[OFFLOAD\] mark=[0-9]* use=1$"
 # one idle connection in the kernel: a counter poll a second, no more
 fp_sleeps 4 "held"
 
@@ -503,16 +551,21 @@ check "delete: it is offloaded" wait_for 30 skips tcp 40002 5004
 # its DESTROY event carries its bytes, the kernel's included
 lib_ctl -j events >"$T_TMP/events.json" 2>&1 &
 evpid=$!
+# and the same events through -u OFFLOAD
+lib_ctl events -e DESTROY -u OFFLOAD >"$T_TMP/events-off.txt" 2>&1 &
+evpid2=$!
 sleep 0.5
-check "delete: nfqspictl conntrack delete" \
-    quiet lib_ctl conntrack delete proto=tcp sport=40002
+check "delete: nfqspictl conntrack delete -u OFFLOAD" \
+    quiet lib_ctl conntrack delete proto=tcp sport=40002 -u OFFLOAD
 destroyed() { grep -q '"event":"DESTROY".*"sport":40002,.*"bytes":[0-9]' "$T_TMP/events.json"; }
 check "delete: the DESTROY event carries packets and bytes" wait_for 30 destroyed
 check "delete: the DESTROY event says OFFLOAD, as it was" \
     grep -q '"event":"DESTROY".*"sport":40002,.*"flags":\[[A-Z",]*"OFFLOAD"' \
     "$T_TMP/events.json"
-kill "$evpid" 2>/dev/null
-wait "$evpid" 2>/dev/null
+off_destroyed() { grep -q '^ *\[DESTROY\] tcp .* sport=40002 .*\[OFFLOAD\]' "$T_TMP/events-off.txt"; }
+check "delete: events -e DESTROY -u OFFLOAD has it" wait_for 30 off_destroyed
+kill "$evpid" "$evpid2" 2>/dev/null
+wait "$evpid" "$evpid2" 2>/dev/null
 grep '"sport":40002,' "$T_TMP/events.json" | sed -n 's/.*\("packets":[0-9]*,"bytes":[0-9]*\).*/delete: the event says \1/p' | head -1
 check "delete: the flow's next segment comes to the queue" \
     probe tcp 40002 5004

@@ -207,6 +207,74 @@ test_events(void **state)
 	assert_non_null(strstr(err, "-o is for events only"));
 }
 
+/* -u: the status bits as the view's flags say them */
+static void
+test_status(void **state)
+{
+	struct ctf	 f;
+	struct ct_view	 syn = conn("10.0.1.1", "10.0.0.2", IPPROTO_TCP, 41001,
+			    22, "SYN_SENT", 0);
+	struct ct_view	 est = conn("10.0.0.1", "10.0.0.2", IPPROTO_TCP, 41000,
+			    22, "ESTABLISHED", 0);
+	struct ct_view	 off = est, dns = conn("10.0.0.1", "10.0.0.53",
+			    IPPROTO_UDP, 5353, 53, NULL, 0);
+
+	syn.flags = CT_VIEW_UNREPLIED;
+	est.flags = CT_VIEW_ASSURED;
+	/* the fast path's: assured too, as the kernel's IPS_OFFLOAD */
+	off.flags = CT_VIEW_ASSURED | CT_VIEW_OFFLOAD | CT_VIEW_BYTES;
+	dns.flags = 0;		/* replied, not assured */
+	assert_int_equal(ctf_status_bits(&syn), 0);
+	assert_int_equal(ctf_status_bits(&dns), CTF_ST_SEEN_REPLY);
+	assert_int_equal(ctf_status_bits(&off), CTF_ST_SEEN_REPLY |
+	    CTF_ST_ASSURED | CTF_ST_OFFLOAD);
+
+	assert_int_equal(fparse(&f, 0, "-u", "OFFLOAD", NULL), 0);
+	assert_true(f.has & CTF_H_STATUS);
+	assert_true(ctf_match(&f, &off));
+	assert_false(ctf_match(&f, &est) || ctf_match(&f, &syn) ||
+	    ctf_match(&f, &dns));
+	/* ! before one: that bit clear */
+	assert_int_equal(fparse(&f, 0, "--status", "!OFFLOAD", NULL), 0);
+	assert_false(ctf_match(&f, &off));
+	assert_true(ctf_match(&f, &est) && ctf_match(&f, &syn) &&
+	    ctf_match(&f, &dns));
+	assert_int_equal(fparse(&f, 0, "--status=assured", NULL), 0);
+	assert_true(ctf_match(&f, &est) && ctf_match(&f, &off));
+	assert_false(ctf_match(&f, &syn) || ctf_match(&f, &dns));
+	assert_int_equal(fparse(&f, 0, "-uSEEN_REPLY", NULL), 0);
+	assert_true(ctf_match(&f, &est) && ctf_match(&f, &dns));
+	assert_false(ctf_match(&f, &syn));
+	/* UNREPLIED, the listing's word, is !SEEN_REPLY */
+	assert_int_equal(fparse(&f, 0, "-u", "UNREPLIED", NULL), 0);
+	assert_true(ctf_match(&f, &syn));
+	assert_false(ctf_match(&f, &est) || ctf_match(&f, &dns));
+	assert_int_equal(fparse(&f, 0, "-u", "!UNREPLIED", NULL), 0);
+	assert_false(ctf_match(&f, &syn));
+	assert_true(ctf_match(&f, &dns));
+	/* a list: every one must hold */
+	assert_int_equal(fparse(&f, 0, "-u", "ASSURED,!OFFLOAD", NULL), 0);
+	assert_true(ctf_match(&f, &est));
+	assert_false(ctf_match(&f, &off) || ctf_match(&f, &dns));
+	assert_int_equal(fparse(&f, 0, "-u", "SEEN_REPLY,!ASSURED", NULL), 0);
+	assert_true(ctf_match(&f, &dns));
+	assert_false(ctf_match(&f, &est) || ctf_match(&f, &syn));
+	assert_int_equal(fparse(&f, 0, "-u", "OFFLOAD,OFFLOAD", NULL), 0);
+	assert_true(ctf_match(&f, &off));
+	/* with the others */
+	assert_int_equal(fparse(&f, 0, "-p", "tcp", "-u", "OFFLOAD",
+	    "--state", "ESTABLISHED", NULL), 0);
+	assert_true(ctf_match(&f, &off));
+	assert_false(ctf_match(&f, &est));
+	/* enough for delete, and in events too */
+	assert_int_equal(fparse(&f, CTF_F_KEYVAL | CTF_F_NEEDONE, "-u",
+	    "OFFLOAD", NULL), 0);
+	assert_int_equal(fparse(&f, CTF_F_EVENTS, "-e", "DESTROY", "-u",
+	    "OFFLOAD", NULL), 0);
+	assert_true(ctf_match(&f, &off) && ctf_event(&f, CT_EVENT_DESTROY));
+	assert_false(ctf_match(&f, &est));
+}
+
 static void
 test_errors(void **state)
 {
@@ -224,6 +292,12 @@ test_errors(void **state)
 		{ "-m", "0x100000000", "not MARK or MARK/MASK" },
 		{ "-m", "1/x", "not MARK or MARK/MASK" },
 		{ "-m", "0x11/0x10", "would match nothing" },
+		{ "-u", "EXPECTED", "\"EXPECTED\" is not one of the statuses" },
+		{ "-u", "ASSURED,", "\"\" is not one of the statuses" },
+		{ "-u", "!", "\"!\" is not one of the statuses" },
+		{ "-u", "", "\"\" is not one of the statuses" },
+		{ "--status", "OFFLOAD,!OFFLOAD", "would match nothing" },
+		{ "-u", "UNREPLIED,SEEN_REPLY", "would match nothing" },
 		{ "--bogus", "1", "unknown option \"--bogus\"" },
 		{ "-x", "1", "unknown option \"-x\"" },
 	};
@@ -259,6 +333,7 @@ main(void)
 		cmocka_unit_test(test_conntrack_options),
 		cmocka_unit_test(test_keyval),
 		cmocka_unit_test(test_events),
+		cmocka_unit_test(test_status),
 		cmocka_unit_test(test_errors),
 	};
 
