@@ -462,6 +462,39 @@ fastpath_flush(struct fastpath *fp)
 	return (0);
 }
 
+int
+fastpath_grow(struct fastpath *fp, uint32_t max)
+{
+	struct fp_params p = fp->p;
+	char		*text;
+	int		 rc, save;
+
+	if (max <= fp->p.max || max > (1u << 30)) {
+		errno = EINVAL;
+		return (-1);
+	}
+	p.max = max;
+	if ((text = malloc(FP_RULESET)) == NULL)
+		return (-1);
+	if (fpmsg_ruleset(&p, text, FP_RULESET) == -1) {
+		free(text);
+		errno = EINVAL;
+		return (-1);
+	}
+	rc = nft_text(text);
+	save = errno;
+	free(text);
+	if (rc == -1) {
+		errno = save;
+		return (-1);
+	}
+	/* the old table's chains went with it */
+	memset(fp->marks, 0, sizeof(fp->marks));
+	fp->nmarks = 0;
+	fp->p.max = max;
+	return (0);
+}
+
 /*
  * Does this kernel know DESTROYSETELEM?  Destroy a key never added.  An
  * older one refuses the type; an answer lost or garbled on the way

@@ -109,6 +109,14 @@ int		 fastpath_del(struct fastpath *fp, const struct fp_conn *c,
 		    size_t n);
 /* Take every element out, and the marks' chains with them. */
 int		 fastpath_flush(struct fastpath *fp);
+/*
+ * fastpath_flush() that also gives the maps room for max connections
+ * (more than they have): a new empty table in place of ours, in one
+ * transaction, as fastpath_open() makes it, so a packet finds either
+ * the old table or the new one.  -1 and errno (EINVAL: max no more than
+ * now, or past 2^30) with our table as it was.
+ */
+int		 fastpath_grow(struct fastpath *fp, uint32_t max);
 /* cb once for every connection in the kernel table, in no set order
    (c has its tuple, mark 0: the kernel keeps a chain, not the mark);
    the strays cb names go out after the read.  So the kernel holds

@@ -25,7 +25,8 @@
  * not lost, however large the table.  The main thread waits for a round
  * (fpd_sync()) after `nfqspictl conntrack flush` or `delete` and a
  * reload, so that what they removed has left the kernel when they
- * answer.
+ * answer.  A reload empties the kernel table (fpd_reload()); one that
+ * raised [conntrack] max makes it anew, with maps that have room.
  *
  * What a round does (the order of flush, apply and poll) is
  * fpq_book_round() in fpq.c, pure, with the kernel behind the book's
@@ -65,6 +66,10 @@ struct fpd {
 	unsigned		 n;
 	struct fpq_shared	 sh;
 	int			 efd;		/* eventfd: wake the thread */
+	uint32_t		 max;		/* the thread's: connections the
+						   maps have room for */
+	uint32_t		 grow;		/* the thread's: want_max as the
+						   round began */
 
 	/* atomic, the thread's to set, a worker's to clear (fpd_kick());
 	   read on every offload: a cache line of its own */
@@ -79,6 +84,8 @@ struct fpd {
 	uint64_t		 req;		/* rounds asked for */
 	uint64_t		 done;		/* rounds run after them */
 	int			 flush_req;	/* empty the kernel table */
+	uint32_t		 want_max;	/* a reload's max: the maps grow
+						   to it with the flush */
 	struct fp_stats		 st;		/* the thread's counters */
 };
 
@@ -100,11 +107,32 @@ fpd_del(void *arg, const struct fp_conn *c, size_t n)
 	return (fastpath_del(d->fp, c, n));
 }
 
+/*
+ * A reload that raised [conntrack] max has the flush make the maps
+ * anew with room for it: a whole new table, so it is as empty as a
+ * flush leaves it.  Should the kernel refuse, the flush goes on with
+ * the maps as they are, and the next reload asks again.
+ */
 static int
 fpd_flush_kernel(void *arg)
 {
 	struct fpd	*d = arg;
 
+	if (d->grow > d->max) {
+		if (fastpath_grow(d->fp, d->grow) == 0) {
+			log_info("fastpath: the maps have room for %u "
+			    "connections (were %u)", d->grow, d->max);
+			d->max = d->grow;
+			return (0);
+		}
+		log_warn("fastpath: the maps keep room for %u connections, "
+		    "not %u", d->max, d->grow);
+		pthread_mutex_lock(&d->mtx);
+		if (d->want_max == d->grow)
+			d->want_max = d->max;
+		pthread_mutex_unlock(&d->mtx);
+		d->grow = d->max;
+	}
 	return (fastpath_flush(d->fp));
 }
 
@@ -233,6 +261,7 @@ fpd_main(void *arg)
 		req = d->req;
 		flush = d->flush_req;
 		d->flush_req = 0;
+		d->grow = d->want_max;
 		pthread_mutex_unlock(&d->mtx);
 
 		/* the round itself is the book's (fpq.c), which the fuzz
@@ -251,6 +280,15 @@ fpd_main(void *arg)
 
 /* ---- the main thread's side ------------------------------------------ */
 
+/* what the maps hold: every worker has a table of max */
+static uint32_t
+fpd_max(const struct config *cfg, unsigned nworkers)
+{
+	uint64_t	 max = (uint64_t)cfg->ct.max * nworkers;
+
+	return (max > UINT32_MAX / 2 ? UINT32_MAX / 2 : (uint32_t)max);
+}
+
 struct fpd *
 fpd_open(const struct config *cfg, unsigned nworkers, char *err,
     size_t errlen)
@@ -258,7 +296,6 @@ fpd_open(const struct config *cfg, unsigned nworkers, char *err,
 	struct fp_params p;
 	struct fpd	*d;
 	void		*ports = NULL;
-	uint64_t	 max;
 	size_t		 len = nworkers * sizeof(*d->ports);
 	unsigned	 i;
 	int		 rc;
@@ -299,9 +336,7 @@ fpd_open(const struct config *cfg, unsigned nworkers, char *err,
 	if (p.tcp_timeout_s > FPD_KERNEL_TIMEOUT)
 		p.tcp_timeout_s = FPD_KERNEL_TIMEOUT;
 	p.udp_timeout_s = cfg->ct.timeout[CT_TO_UDP_STREAM];
-	/* every worker has a table of max */
-	max = (uint64_t)cfg->ct.max * nworkers;
-	p.max = max > UINT32_MAX / 2 ? UINT32_MAX / 2 : (uint32_t)max;
+	d->max = d->grow = d->want_max = p.max = fpd_max(cfg, nworkers);
 	/* emptied: a killed daemon's elements let nothing more through */
 	if ((d->fp = fastpath_open(&p)) == NULL) {
 		char	 name[FP_TABLE_NAMELEN];
@@ -400,8 +435,11 @@ fpd_sync(struct fpd *d)
 }
 
 int
-fpd_flush(struct fpd *d)
+fpd_reload(struct fpd *d, const struct config *cfg)
 {
+	pthread_mutex_lock(&d->mtx);
+	d->want_max = fpd_max(cfg, d->n);
+	pthread_mutex_unlock(&d->mtx);
 	return (fpd_wait(d, 1));
 }
 

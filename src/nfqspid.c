@@ -395,8 +395,9 @@ daemon_reload(void *arg, char *err, size_t errlen)
 		if (worker_reload(d->workers[i], cfg) == -1)
 			log_warnx("reload: worker %u is not running", i);
 	/* the new rules may forbid or re-mark what the kernel carries: it
-	   all comes back to be judged, and goes again when allowed */
-	if (d->info.fpd != NULL && fpd_flush(d->info.fpd) == -1)
+	   all comes back to be judged, and goes again when allowed (into
+	   maps made for the new max, if it grew) */
+	if (d->info.fpd != NULL && fpd_reload(d->info.fpd, cfg) == -1)
 		log_warn("reload: emptying the fast path");
 	old = d->cfg;
 	d->cfg = cfg;

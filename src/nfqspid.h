@@ -435,9 +435,10 @@ const char	*sync_role_name(int role);
  * comes round within FPD_ROUND_MS), fpd_lost_removal() says
  * one did not fit in the ring (the thread then empties the kernel
  * table).  From the main thread: fpd_sync() returns once every item sent
- * before it is applied, fpd_flush() once the kernel table was emptied
- * (a reload); both 0, or -1 and ETIMEDOUT.  fpd_stats() adds the
- * thread's counters to s.  fpd_stop() ends the thread and deletes the
+ * before it is applied, fpd_reload() once the kernel table was emptied
+ * (a reload), made anew with maps for cfg's max if that is more than
+ * they have room for; both 0, or -1 and ETIMEDOUT.  fpd_stats() adds
+ * the thread's counters to s.  fpd_stop() ends the thread and deletes the
  * kernel table; fpd_free(), once no worker runs, the rest.
  */
 struct fpd;
@@ -450,7 +451,7 @@ void		 fpd_wake(struct fpd *d);
 void		 fpd_kick(struct fpd *d);
 void		 fpd_lost_removal(struct fpd *d);
 int		 fpd_sync(struct fpd *d);
-int		 fpd_flush(struct fpd *d);
+int		 fpd_reload(struct fpd *d, const struct config *cfg);
 void		 fpd_stats(struct fpd *d, struct fp_stats *s);
 void		 fpd_stop(struct fpd *d);
 void		 fpd_free(struct fpd *d);

@@ -448,7 +448,7 @@ reload(uint8_t arg)
 {
 	X.cfg.policy[CT_ESTABLISHED] = arg & 1 ? RULE_DROP : RULE_ACCEPT;
 	worker_fp_config(&X.w, &X.cfg);
-	/* a reload empties the kernel table (fpd_flush()) */
+	/* a reload empties the kernel table (fpd_reload()) */
 	thread_round(0, 1);
 }
 

@@ -16,6 +16,7 @@
  *   del tcp|udp SRC SPORT DST DPORT MARK [COUNT]  (the mark it went
  *                      in with)
  *   flush
+ *   grow MAX           fastpath_grow(): a new table, maps for MAX
  *   counters
  *   close              fastpath_close(), then exit
  *
@@ -148,6 +149,9 @@ main(int argc, char *argv[])
 			    fastpath_del(fp, conns, n);
 		} else if (strcmp(w[0], "flush") == 0)
 			rc = fastpath_flush(fp);
+		else if (strcmp(w[0], "grow") == 0 && nw == 2)
+			rc = fastpath_grow(fp, (uint32_t)strtoul(w[1], NULL,
+			    10));
 		else if (strcmp(w[0], "counters") == 0)
 			rc = fastpath_counters(fp, print_conn, &n);
 		else if (strcmp(w[0], "close") == 0) {

@@ -4,8 +4,9 @@
 # the packets of a connection in the table skip NFQUEUE (the queue's
 # sequence number stays still while the element counters and the
 # iptables bypass rule count them), SYN/FIN/RST still go to the queue,
-# del, flush, a batch of thousands, close removes the table, and what a
-# killed process leaves behind times out.  Then nfqspid itself with
+# del, flush, a batch of thousands, grow (maps made anew with more
+# room), close removes the table, and what a killed process leaves
+# behind times out.  Then nfqspid itself with
 # fastpath = yes in dut emptied of rules: `nfqspictl iptables |
 # iptables-restore -n` is the whole set-up, an established transfer's
 # packets skip the queue, and SIGTERM removes the table; with divert =
@@ -330,6 +331,18 @@ check "a mark that has its chain still goes in" fp add udp "$C4" 41000 "$S4" 53 
 check "to that chain" goes_to "$C4" 41000 "$S4" 53 mark_0x00001000
 check "flush again" fp flush
 check "the marks' chains went with their elements" test "$(mark_chains)" = 0
+check "a mark's chain is made again with its next connection" \
+    fp add udp "$C4" 41000 "$S4" 53 0x7
+check "and the element goes to it" goes_to "$C4" 41000 "$S4" 53 mark_0x00000007
+# grow (a reload that raises max): a new table, maps with more room, empty
+map_size() { in_d nft list map inet "nfqspid-fp-$T_QUEUE" conn_udp4 | grep -q "size $1\$"; }
+check "the maps have room for 20000 connections (size 40000)" map_size 40000
+check "grow to no more than that: refused" not fp grow 20000
+check "so the element stays" goes_to "$C4" 41000 "$S4" 53 mark_0x00000007
+check "grow to 30000" fp grow 30000
+check "the maps have room for 30000 (size 60000)" map_size 60000
+check "the new table holds nothing" not goes_to "$C4" 41000 "$S4" 53 mark_0x00000007
+check "no mark's chain either" test "$(mark_chains)" = 0
 check "a mark's chain is made again with its next connection" \
     fp add udp "$C4" 41000 "$S4" 53 0x7
 check "and the element goes to it" goes_to "$C4" 41000 "$S4" 53 mark_0x00000007

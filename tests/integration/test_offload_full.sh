@@ -1,19 +1,23 @@
 #!/bin/bash
 # test_offload_full.sh - [daemon] fastpath = yes when the kernel fails
 # an offload: its map is full.  Each map holds [conntrack] max
-# connections (two elements each) as at start.
+# connections (two elements each), made anew when a reload raises max.
 #
 # 1. The map filled by hand with made-up tuples: the kernel refuses the
 #    next addition (ENFILE).  A UDP flow's offload fails; the read of
 #    the counters that follows takes the made-up tuples out as strays;
 #    the flow goes in at its first retry, a second later, no datagram
 #    lost meanwhile.
-# 2. A reload raises max, the map keeps its size: four flows of the
-#    daemon's own fill it.  A fifth is tried seven times over about a
-#    minute, every datagram of it answered through the queue, counted
-#    in offload_active meanwhile, then refused: out of offload_active,
-#    never in the kernel, not offered again.
-# 3. One of the four deleted: a new flow goes in at its first try.
+# 2. A reload raises max from 4 to 8: the map is made anew for 8, empty
+#    (the flow of 1 left it), and six flows of the daemon's own go in,
+#    each at its first try.
+# 3. The map kept full by hand (two made-up connections put back as
+#    fast as the daemon takes them out): a seventh flow is tried seven
+#    times over about a minute, every datagram of it answered through
+#    the queue, counted in offload_active meanwhile, then refused: out
+#    of offload_active, never in the kernel, not offered again.
+# 4. Left alone, the made-up ones go; one of the six deleted: a new
+#    flow goes in at its first try.
 #
 # Copyright (C) 2026 The nfqspid authors
 # SPDX-License-Identifier: GPL-2.0-or-later
@@ -61,8 +65,9 @@ lib_must_start "nfqspid starts with fastpath = yes and max = 4"
 lib_ctl iptables >"$T_TMP/ipt.rules"
 check "iptables-restore -n takes nfqspictl iptables" \
     in_d "$IPT-restore" -n "$T_TMP/ipt.rules"
-size8() { in_d nft list map inet "$TABLE" "$MAP" | grep -q 'size 8$'; }
-check "the map is made for max connections: 2 x 4 elements (size 8)" size8
+size_is() { in_d nft list map inet "$TABLE" "$MAP" | grep -q "size $1\$"; }
+check "the map is made for max connections: 2 x 4 elements (size 8)" \
+    size_is 8
 
 bg_in "$NS_S" "$PY" "$T_TMP/udpsrv.py" "$S4:5002"
 wait_listen "$NS_S" udp 5002 || fail "server listens on udp 5002"
@@ -167,36 +172,84 @@ check "made-up: its later packets took the bypass ($(flow_count 40100 b))" \
 check "made-up: its first ones crossed the queue" \
     test $(($(flow_count 40100) - $(flow_count 40100 b))) -ge 16
 
-# ---- 2. a reload raises max: the daemon's own flows fill the map ------------
+# ---- 2. a reload raises max: the map is made anew, with room ---------------
 
+e0=$(lib_stat offload_errors)
 policy 8
 check "reload with max = 8" quiet lib_ctl reload
-check "the map keeps its size: 8 elements, 4 connections" size8
-for p in 40201 40202 40203 40204; do
+check "the map is made for the new max: 2 x 8 elements (size 16)" \
+    size_is 16
+check "the daemon says so" \
+    grep -q "fastpath: the maps have room for 8 connections (were 4)" "$T_LOG"
+check "emptied as a reload leaves it: the flow of 1 is out" \
+    not in_kernel 40100
+check "with nothing in it" test "$(elements)" = 0
+SIX="40201 40202 40203 40204 40205 40206"
+for p in $SIX; do
 	count_flow "$p"
 	in_c "$PY" "$T_TMP/stream.py" "$S4" 5002 "$p" 0 12 "$T_TMP/none" >/dev/null
 done
-check "four flows offloaded" wait_for 50 active 4
-four_in() { in_kernel 40201 && in_kernel 40202 && in_kernel 40203 && in_kernel 40204; }
-check "the four are in the kernel" four_in
-check "the map is full (8 elements)" test "$(elements)" = 8
-check "the kernel refuses one more" full
+check "six flows offloaded" wait_for 50 active 6
+six_in() { local p; for p in $SIX; do in_kernel "$p" || return 1; done; }
+check "the six are in the kernel: more than the 4 of the old size" six_in
+check "the map holds 12 elements" test "$(elements)" = 12
+check "each at its first try (no offload_errors since the reload)" \
+    test "$(lib_stat offload_errors)" = "$e0"
+
+# ---- 3. kept full by hand: a seventh flow is refused ------------------------
+
+# two made-up connections (4 elements) fill the 4 places left, put back
+# every 2 ms: the read that takes them out as strays comes a round (20
+# ms) before the try it makes room for
+cat >"$T_TMP/filler.py" <<'EOF'
+import ctypes, os, sys, time
+nft = ctypes.CDLL("libnftables.so.1")
+nft.nft_ctx_new.restype = ctypes.c_void_p
+nft.nft_ctx_new.argtypes = [ctypes.c_uint32]
+for f in (nft.nft_ctx_buffer_output, nft.nft_ctx_buffer_error):
+    f.argtypes = [ctypes.c_void_p]
+nft.nft_ctx_get_error_buffer.argtypes = [ctypes.c_void_p]
+nft.nft_ctx_get_error_buffer.restype = ctypes.c_char_p
+nft.nft_run_cmd_from_buffer.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+ctx = nft.nft_ctx_new(0)
+nft.nft_ctx_buffer_output(ctx)
+nft.nft_ctx_buffer_error(ctx)
+cmd, stop = sys.argv[1].encode(), sys.argv[2]
+while not os.path.exists(stop):
+    nft.nft_run_cmd_from_buffer(ctx, cmd)
+    nft.nft_ctx_get_error_buffer(ctx)	# drained: it grows otherwise
+    time.sleep(0.002)
+EOF
+e=''
+for i in 1 2; do
+	e+="${e:+, }192.0.2.$i . 1000 . 198.51.100.1 . 53 : goto nomark"
+	e+=", 198.51.100.1 . 53 . 192.0.2.$i . 1000 : goto nomark"
+done
+# at real-time priority where allowed: a loaded machine must not hold it
+# back past the daemon's 20 ms
+rt=()
+chrt -f 10 true 2>/dev/null && rt=(chrt -f 10)
+bg_in "$NS_D" "${rt[@]}" "$PY" "$T_TMP/filler.py" \
+    "add element inet $TABLE $MAP { $e }" "$T_TMP/fillstop"
+sixteen() { test "$(elements)" = 16; }
+check "full: the made-up ones fill the map (16 elements)" wait_for 50 sixteen
+check "full: the kernel refuses one more" full
 e0=$(lib_stat offload_errors)
 r0=$(lib_stat offload_retried)
 f0=$(lib_stat offload_refused)
 o0=$(lib_stat offloaded)
-count_flow 40205
-in_c "$PY" "$T_TMP/stream.py" "$S4" 5002 40205 0.1 2000 "$T_TMP/stop" \
+count_flow 40207
+in_c "$PY" "$T_TMP/stream.py" "$S4" 5002 40207 0.1 2000 "$T_TMP/stop" \
     >"$T_TMP/stream.out" &
 spid=$!
 # 16 packets (0.8 s), then the first try; the second 1 s later
 sleep 4
-check "full: a fifth flow is handed over (offloaded +1)" \
+check "full: a seventh flow is handed over (offloaded +1)" \
     test "$(lib_stat offloaded)" = $((o0 + 1))
-check "full: and counted in offload_active while it waits" active 5
+check "full: and counted in offload_active while it waits" active 7
 check "full: its first try failed, its second too" \
     test "$(lib_stat offload_errors)" -ge $((e0 + 2))
-check "full: it is not in the kernel" not in_kernel 40205
+check "full: it is not in the kernel" not in_kernel 40207
 echo "full: waiting for the seventh try (about a minute)"
 refused() { [ "$(lib_stat offload_refused)" -gt "$f0" ]; }
 check "full: refused after its seventh try" wait_for 900 refused
@@ -205,40 +258,43 @@ check "full: sent again 6 times (offload_retried +6)" \
     test "$(lib_stat offload_retried)" = $((r0 + 6))
 check "full: 7 failed changes (offload_errors +7)" \
     test "$(lib_stat offload_errors)" = $((e0 + 7))
-check "full: out of offload_active" wait_for 30 active 4
+check "full: out of offload_active" wait_for 30 active 6
 # the page: not offered again while it lives
 sleep 2
 check "full: not offered again" test "$(lib_stat offloaded)" = $((o0 + 1))
-touch "$T_TMP/stop"
+touch "$T_TMP/stop" "$T_TMP/fillstop"
 wait "$spid"
 out=$(cat "$T_TMP/stream.out")
-q=$(($(flow_count 40205) - $(flow_count 40205 b)))
-echo "full: the flow from 40205: $out (sent, answered); $q packets crossed the queue, $(flow_count 40205 b) bypassed"
+q=$(($(flow_count 40207) - $(flow_count 40207 b)))
+echo "full: the flow from 40207: $out (sent, answered); $q packets crossed the queue, $(flow_count 40207 b) bypassed"
 read -r sent got <<<"$out"
 check "full: every datagram was answered ($out)" \
     test -n "$sent" -a "$sent" = "${got:-}" -a "${sent:-0}" -ge 300
 check "full: all of its packets crossed the queue" \
-    test "$(flow_count 40205 b)" = 0 -a "$q" -ge $((2 * sent))
-check "full: nfqspictl conntrack lists it" ct_has 40205
-check "full: never in the kernel's map" not in_kernel 40205
-check "full: the four stay in" four_in
+    test "$(flow_count 40207 b)" = 0 -a "$q" -ge $((2 * sent))
+check "full: nfqspictl conntrack lists it" ct_has 40207
+check "full: never in the kernel's map" not in_kernel 40207
+check "full: the six stay in" six_in
 
-# ---- 3. room again: a new flow goes in at its first try ---------------------
+# ---- 4. room again: a new flow goes in at its first try ---------------------
 
-check "room: nfqspictl conntrack delete of one of the four" \
+no_made_up() { test "$(made_up)" = 0; }
+check "room: the made-up ones are taken out, put back no more" \
+    wait_for 50 no_made_up
+check "room: nfqspictl conntrack delete of one of the six" \
     quiet lib_ctl conntrack delete proto=udp sport=40201
 check "room: it left the kernel" wait_for 30 not in_kernel 40201
-check "room: 6 elements left" test "$(elements)" = 6
+check "room: 10 elements left" test "$(elements)" = 10
 r0=$(lib_stat offload_retried)
 e0=$(lib_stat offload_errors)
-count_flow 40206
-out=$(in_c "$PY" "$T_TMP/stream.py" "$S4" 5002 40206 0 12 "$T_TMP/none")
+count_flow 40208
+out=$(in_c "$PY" "$T_TMP/stream.py" "$S4" 5002 40208 0 12 "$T_TMP/none")
 check "room: a new flow's datagrams answered ($out)" test "$out" = "12 12"
-check "room: it is in the kernel" wait_for 30 in_kernel 40206
+check "room: it is in the kernel" wait_for 30 in_kernel 40208
 check "room: at its first try (no retry, no error)" \
     test "$(lib_stat offload_retried)" = "$r0" -a \
     "$(lib_stat offload_errors)" = "$e0"
-check "room: offload_active 4" active 4
+check "room: offload_active 6" active 6
 
 lib_finish
 check "SIGTERM: the table $TABLE is gone" \
