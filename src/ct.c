@@ -742,6 +742,74 @@ ct_evict_tier(const struct ct_entry *e, uint32_t idle)
 	return (idle >= CT_EVICT_IDLE_MS ? 3 : -1);
 }
 
+/* How far ct_make_room_resync() looks into each timer list. */
+#define CT_ROOM_HEAD	32
+
+/* ms since e was last refreshed; 0 for one imported with more time left
+   than its timeout here (the peer's may be longer) */
+static uint32_t
+ct_idle(const struct ct_table *t, const struct ct_entry *e)
+{
+	int32_t	 d = ct_tdiff(t->now32, e->deadline -
+		    ct_timeout_ms(t, e->tclass));
+
+	return (d > 0 ? (uint32_t)d : 0);
+}
+
+/*
+ * A full table while a resync comes in or is swept (t->keeping): the
+ * connections it has not marked go before any other, for an import as
+ * for a packet.  The sweep ends them, or the resync brings them again;
+ * what the table evicts otherwise may be one it brought, which the
+ * peer sends again only at its refresh.  Candidates: up to
+ * CT_EVICT_TAKE unmarked ones from the head of each timer list (the
+ * least recently refreshed; at most CT_ROOM_HEAD looked at).  Of those
+ * of the best tier (an assured, active one last, not never), the one
+ * refreshed longest ago goes.  None there: the first from a cursor.
+ * 0, or -1: the marks do not say (no memory), or none.
+ */
+static int
+ct_make_room_resync(struct ct_table *t)
+{
+	struct ct_entry	*e, *victim = NULL;
+	uint32_t	 i, vi = CT_NIL, idle, vidle = 0;
+	int		 c, k, vtier = 5, look, take;
+
+	if (t->keep_failed)
+		return (-1);
+	for (c = 0; c < CT_TO_MAX; c++) {
+		take = 0;
+		for (i = t->tlist[c].head, look = 0; i != CT_NIL &&
+		    look < CT_ROOM_HEAD && take < CT_EVICT_TAKE;
+		    i = e->tnext, look++) {
+			e = ct_idx(t, i);
+			if (ct_due(t, e)) {
+				/* behind a head that is not: free now */
+				ct_remove_idx(t, i, e);
+				t->stats.expired++;
+				return (0);
+			}
+			if (ct_resync_kept(t, i))
+				continue;
+			take++;
+			idle = ct_idle(t, e);
+			if ((k = ct_evict_tier(e, idle)) < 0)
+				k = 4;
+			if (k < vtier || (k == vtier && idle > vidle)) {
+				victim = e;
+				vi = i;
+				vtier = k;
+				vidle = idle;
+			}
+		}
+	}
+	if (victim == NULL)
+		return (ct_resync_room(t));
+	ct_remove_idx(t, vi, victim);
+	t->stats.early_drop++;
+	return (0);
+}
+
 /*
  * Make room for one entry.  Candidates are the least recently used
  * evictable entries of every timer list (from the heads).  Among those of
@@ -764,6 +832,8 @@ ct_make_room(struct ct_table *t)
 
 	ct_expire(t, t->now);
 	if (t->count < t->cfg.max)
+		return (0);
+	if (t->keeping && ct_make_room_resync(t) == 0)
 		return (0);
 
 	/*

@@ -361,8 +361,10 @@ size_t		 ct_dirty_count(const struct ct_table *t);
  * but those made since its first call (max 0: that call only says the
  * resync's end came), and returns how many it removed.  Done, or
  * ct_resync_end(), it forgets.  If a mark could not be kept (no
- * memory), nothing is swept.  Meanwhile ct_import() into a full table
- * evicts one the resync has not brought first, and ignores the share.
+ * memory), nothing is swept.  Meanwhile a full table evicts one the
+ * resync has not marked first, the least recently refreshed of the
+ * best tier near the heads of the timer lists, for ct_import() and a
+ * packet alike; ct_import() ignores the share.
  */
 void		 ct_resync_begin(struct ct_table *t);
 size_t		 ct_resync_sweep(struct ct_table *t, uint64_t *cursor,

@@ -366,6 +366,16 @@ void		 ct_bytes_new(struct ct_table *t, uint32_t i);
 /* ct_sync.c: slot i holds a new connection: the resync has not brought
    it (yet), or its end came already and the sweep leaves it */
 void		 ct_resync_fresh(struct ct_table *t, uint32_t i);
+/* ct_sync.c: a full table during a resync: the first connection from a
+   cursor that the resync has not marked goes (0), or none (-1) */
+int		 ct_resync_room(struct ct_table *t);
+/* Whether slot i's connection stays at the resync's sweep. */
+static inline int
+ct_resync_kept(const struct ct_table *t, uint64_t i)
+{
+	return (i / 64 < t->keep_nwords &&
+	    (t->keep_bits[i / 64] >> (i % 64) & 1));
+}
 /* len bytes more for the connection in slot i (t->keep_bytes) */
 static inline void
 ct_bytes_add(struct ct_table *t, uint32_t i, uint64_t len)

@@ -153,23 +153,13 @@ ct_resync_unkeep(struct ct_table *t, uint32_t i)
 		t->keep_bits[i / 64] &= ~(1ull << (i % 64));
 }
 
-/* Whether slot i's connection stays at the sweep. */
-static int
-ct_resync_kept(const struct ct_table *t, uint64_t i)
-{
-	return (i / 64 < t->keep_nwords &&
-	    (t->keep_bits[i / 64] >> (i % 64) & 1));
-}
-
 /*
- * A full table during a resync: one connection the resync has not
- * marked goes, to make room for one it brings.  It is one the sweep
- * ends, or one the resync brings again later; what the table evicts
- * otherwise may be one the resync already brought, or nothing.  Looks
- * at most CT_ROOM_LOOK slots from where it last found one: 0, or -1.
+ * The first connection the resync has not marked from where the last
+ * call found one, for ct_make_room() when none is near the heads of the
+ * timer lists.  Looks at most CT_ROOM_LOOK slots: 0, or -1.
  */
 #define CT_ROOM_LOOK	4096
-static int
+int
 ct_resync_room(struct ct_table *t)
 {
 	struct ct_entry	*e;
@@ -223,17 +213,14 @@ ct_import(struct ct_table *t, const struct ct_snap *s, uint64_t now_ms,
 		e = NULL;
 	}
 	if (e == NULL) {
+		/*
+		 * The master holds each source to its share; the rest of
+		 * a source's count here is connections the sweep ends,
+		 * which must not refuse live ones.
+		 */
 		share = t->share_max;
-		if (t->keeping) {
-			/*
-			 * The master holds each source to its share; the
-			 * rest of a source's count here is connections the
-			 * sweep ends, which must not refuse live ones.
-			 */
+		if (t->keeping)
 			t->share_max = UINT32_MAX;
-			if (t->count >= t->cfg.max)
-				(void)ct_resync_room(t);
-		}
 		e = ct_insert(t, &k, s->tclass, &res);
 		t->share_max = share;
 		if (e == NULL)

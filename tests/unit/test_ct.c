@@ -757,6 +757,156 @@ test_resync_room(void **state)
 	ct_free(a);
 }
 
+/* b holds connection port of src that a no longer has, last refreshed
+   age ms ago; replied: assured, so that the table would keep it unless
+   idle */
+static void
+stale_one(struct ct_table *a, struct ct_table *b, const char *src,
+    uint16_t port, uint32_t age, int replied)
+{
+	struct ct_result	 res;
+	struct ct_snap		 s;
+	struct pkt		 p;
+
+	p = udp(src, port, "10.0.0.9", 53);
+	pass(a, &p, 1000, &res);
+	ct_export(a, res.entry, &s);
+	if (replied)
+		s.flags |= CT_SNAP_SEEN_REPLY | CT_SNAP_ASSURED;
+	s.left_ms -= age;
+	assert_non_null(ct_import(b, &s, 1000, NULL));
+	ct_remove(a, res.entry);
+}
+
+static int
+has(struct ct_table *t, const char *src, uint16_t port)
+{
+	struct ct_tuple	 k;
+	struct pkt	 p = udp(src, port, "10.0.0.9", 53);
+
+	memset(&k, 0, sizeof(k));
+	k.family = p.family;
+	k.proto = p.proto;
+	k.src = p.src;
+	k.dst = p.dst;
+	k.sport = p.sport;
+	k.dport = p.dport;
+	return (ct_lookup(t, &k) != NULL);
+}
+
+/*
+ * A full table during a resync evicts what it has not marked as the
+ * table evicts: of the best tier, the least recently refreshed first,
+ * wherever its slot (the first slot from a cursor went before).
+ */
+static void
+test_resync_room_stalest(void **state)
+{
+	static const uint32_t	 age[] = { 1000, 2000, 20000, 3000, 5000, 4000 };
+	struct ct_table		*a = table(4096), *b = table(8);
+	struct ct_stats		 st;
+	unsigned		 i;
+
+	(void)state;
+	for (i = 0; i < 6; i++)
+		stale_one(a, b, "10.0.0.2", (uint16_t)(2000 + i), age[i], 1);
+	ct_resync_begin(b);
+	/* never replied: the ordinary eviction would take these */
+	resync_bring(a, b, "10.0.0.1", 2);
+	assert_int_equal(ct_count(b), 8);
+	resync_bring(a, b, "10.0.0.3", 1);
+	assert_false(has(b, "10.0.0.2", 2002));
+	resync_bring(a, b, "10.0.0.4", 1);
+	assert_false(has(b, "10.0.0.2", 2004));
+	resync_bring(a, b, "10.0.0.5", 1);
+	assert_false(has(b, "10.0.0.2", 2005));
+	for (i = 0; i < 2; i++)
+		assert_true(has(b, "10.0.0.2", (uint16_t)(2000 + i)));
+	assert_true(has(b, "10.0.0.2", 2003));
+	assert_true(has(b, "10.0.0.1", 1000) && has(b, "10.0.0.1", 1001));
+	ct_get_stats(b, &st);
+	assert_int_equal(st.early_drop, 3);
+	ct_free(b);
+
+	/* the tier first: one that never saw a reply, however recent,
+	   before an assured one idle longer */
+	b = table(4);
+	stale_one(a, b, "10.0.0.2", 2000, 25000, 1);
+	stale_one(a, b, "10.0.0.2", 2001, 100, 0);
+	ct_resync_begin(b);
+	resync_bring(a, b, "10.0.0.1", 3);
+	assert_false(has(b, "10.0.0.2", 2001));
+	assert_true(has(b, "10.0.0.2", 2000));
+	ct_free(b);
+
+	/* none near the heads of the lists: one from the cursor */
+	b = table(64);
+	stale_one(a, b, "10.0.0.2", 2000, 0, 1);
+	ct_resync_begin(b);
+	resync_bring(a, b, "10.0.0.1", 63);
+	assert_int_equal(ct_count(b), 64);
+	resync_bring(a, b, "10.0.0.3", 1);
+	assert_false(has(b, "10.0.0.2", 2000));
+	ct_get_stats(b, &st);
+	assert_int_equal(st.early_drop, 1);
+	ct_free(b);
+	ct_free(a);
+}
+
+/*
+ * A packet's new connection in a full table during a resync evicts
+ * what the resync has not marked, the stalest first, as an import does:
+ * not a connection the resync brought (the ordinary eviction takes one
+ * that never saw a reply), and not nothing (it keeps an assured active
+ * one).  Once the resync's end came the same, until the sweep is done.
+ */
+static void
+test_resync_room_packet(void **state)
+{
+	struct ct_table		*a = table(4096), *b = table(8);
+	struct ct_result	 res;
+	struct pkt		 p;
+	uint64_t		 cursor = 0;
+	unsigned		 i;
+
+	(void)state;
+	for (i = 0; i < 4; i++)
+		stale_one(a, b, "10.0.0.2", (uint16_t)(2000 + i),
+		    i == 2 ? 9000 : 1000 * i, 1);
+	ct_resync_begin(b);
+	resync_bring(a, b, "10.0.0.1", 4);
+	assert_int_equal(ct_count(b), 8);
+	p = udp("10.0.0.7", 4000, "10.0.0.9", 53);
+	assert_int_equal(pass(b, &p, 1001, &res), CT_NEW);
+	assert_non_null(res.entry);
+	assert_false(has(b, "10.0.0.2", 2002));
+	for (i = 0; i < 4; i++)
+		assert_true(has(b, "10.0.0.1", (uint16_t)(1000 + i)));
+
+	/* the end came: the sweep goes, and a packet still evicts the
+	   unmarked: of the best tier, the first packet's (never replied;
+	   made before the end, the resync did not bring it) */
+	assert_int_equal(ct_resync_sweep(b, &cursor, 0, 1002), 0);
+	p = udp("10.0.0.7", 4001, "10.0.0.9", 53);
+	assert_int_equal(pass(b, &p, 1002, &res), CT_NEW);
+	assert_false(has(b, "10.0.0.7", 4000));
+	for (i = 0; i < 4; i++)
+		assert_true(has(b, "10.0.0.1", (uint16_t)(1000 + i)));
+	/* the next one the stalest */
+	p = udp("10.0.0.7", 4002, "10.0.0.9", 53);
+	assert_int_equal(pass(b, &p, 1002, &res), CT_NEW);
+	assert_false(has(b, "10.0.0.2", 2003));
+	assert_true(has(b, "10.0.0.7", 4001));
+	/* made since the end, they stay */
+	do
+		(void)ct_resync_sweep(b, &cursor, 64, 1002);
+	while (cursor != 0);
+	assert_int_equal(ct_count(b), 6);
+	assert_true(has(b, "10.0.0.7", 4001) && has(b, "10.0.0.7", 4002));
+	ct_free(b);
+	ct_free(a);
+}
+
 /* rule indices take 17 bits: bits 0-15 in the entry, bit 16 in status */
 static void
 test_rule_index_17bits(void **state)
@@ -3520,6 +3670,8 @@ main(void)
 		cmocka_unit_test(test_resync_reused_slot),
 		cmocka_unit_test(test_resync_sweep_newer),
 		cmocka_unit_test(test_resync_room),
+		cmocka_unit_test(test_resync_room_stalest),
+		cmocka_unit_test(test_resync_room_packet),
 		cmocka_unit_test(test_tcp_ipv6_format),
 		cmocka_unit_test(test_tcp_flags),
 		cmocka_unit_test(test_tcp_loose),

@@ -1287,6 +1287,48 @@ test_bulk_full(void **state)
 	}
 }
 
+/* Mid-bulk, B forwards a packet into its full table. */
+static int
+full_forwards(void)
+{
+	struct ct_stats	 st;
+
+	ct_get_stats(B.w->ct, &st);
+	if (!B.s->lk.rx.active || st.early_drop < 10)
+		return (0);
+	assert_non_null(b_forwards(5353));
+	return (1);
+}
+
+/* As test_bulk_full, and a packet B forwards meanwhile makes room as an
+   import does: with what the bulk did not bring, not with what it did. */
+static void
+test_bulk_full_packet(void **state)
+{
+	struct ct_snap	 s;
+	unsigned	 i;
+
+	(void)state;
+	for (i = 0; i < 100; i++) {
+		s = conn(1000 + i, 0);
+		assert_non_null(ct_import(B.w->ct, &s, now, NULL));
+		open_on_a(i, 0);
+	}
+	sync_pump(A.s, now);
+	nwire = 0;			/* nobody listened */
+	sync_alive(B.s, now);		/* asks: BULK_REQ */
+	after_b = full_forwards;
+	deliver(-1);
+	assert_null(after_b);
+	assert_int_equal(B.s->lk.ready, 1);
+	assert_int_equal(B.s->lk.st.import_failed, 0);
+	assert_int_equal(ct_count(B.w->ct), 100);
+	for (i = 0; i < 100; i++) {
+		assert_non_null(find(&B, i));
+		assert_null(find(&B, 1000 + i));
+	}
+}
+
 /*
  * B sweeps what A's whole table did not bring, a slice at a time, and
  * between two slices a packet it forwards (or takes, made master just
@@ -1501,6 +1543,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_bulk_full, setup_full,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_bulk_full_packet,
+		    setup_full, teardown),
 		cmocka_unit_test_setup_teardown(test_bulk_home_late, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_bulk_sweep_newer, setup,
