@@ -331,10 +331,10 @@ int		 ct_snap_check(const struct ct_snap *s);
  * its rule index and mark as given.  Events fire as for a packet: NEW
  * once created, UPDATE when its state or flags changed.  *was (if not
  * NULL) is the entry's rule index before, CT_IMPORT_NEW if it was made
- * (so the caller can move conn_limit counts).  Returns the entry, or
- * NULL with errno EINVAL (ct_snap_check()), ENOSPC (the table is full,
- * nothing may be evicted), EDQUOT (the source holds its source_share
- * of the table) or ENOMEM.
+ * (so the caller can move conn_limit counts).  Not held to
+ * source_share: the connection was taken where its packets came.
+ * Returns the entry, or NULL with errno EINVAL (ct_snap_check()),
+ * ENOSPC (the table is full, nothing may be evicted) or ENOMEM.
  */
 #define CT_IMPORT_NEW	UINT32_MAX
 struct ct_entry	*ct_import(struct ct_table *t, const struct ct_snap *s,
@@ -364,7 +364,7 @@ size_t		 ct_dirty_count(const struct ct_table *t);
  * memory), nothing is swept.  Meanwhile a full table evicts one the
  * resync has not marked first, the least recently refreshed of the
  * best tier near the heads of the timer lists, for ct_import() and a
- * packet alike; ct_import() ignores the share.
+ * packet alike.
  */
 void		 ct_resync_begin(struct ct_table *t);
 size_t		 ct_resync_sweep(struct ct_table *t, uint64_t *cursor,

@@ -214,13 +214,13 @@ ct_import(struct ct_table *t, const struct ct_snap *s, uint64_t now_ms,
 	}
 	if (e == NULL) {
 		/*
-		 * The master holds each source to its share; the rest of
-		 * a source's count here is connections the sweep ends,
-		 * which must not refuse live ones.
+		 * Not held to the share: the connection was taken where
+		 * its packets came (the peer, another worker), under a
+		 * share of its own; here a worker's count of the source
+		 * differs, and may hold stale connections the sweep ends.
 		 */
 		share = t->share_max;
-		if (t->keeping)
-			t->share_max = UINT32_MAX;
+		t->share_max = UINT32_MAX;
 		e = ct_insert(t, &k, s->tclass, &res);
 		t->share_max = share;
 		if (e == NULL)

@@ -218,7 +218,7 @@ struct sync_stats {
 	uint64_t	 lost;		/* ... that found their ring full */
 	uint64_t	 applied;	/* records imported (backup) */
 	uint64_t	 ignored;	/* records a master left alone */
-	uint64_t	 import_failed;	/* table full, source share */
+	uint64_t	 import_failed;	/* table full */
 	uint64_t	 norule;	/* a rule name this node lacks */
 	uint64_t	 swept;		/* ours a whole table did not bring */
 	uint64_t	 bulks_sent;

@@ -70,7 +70,7 @@ struct sync_batch {
 					   connection the worker holds
 					   alone */
 	uint64_t	 applied;	/* out */
-	uint64_t	 failed;	/* out: table full, source share */
+	uint64_t	 failed;	/* out: table full */
 	uint64_t	 norule;	/* out: a rule name we do not have */
 	uint64_t	 kept;		/* out: left alone for keep (APPLY) */
 };

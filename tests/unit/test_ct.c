@@ -746,13 +746,16 @@ test_resync_room(void **state)
 	assert_int_equal(ct_count(b), 8);
 	assert_int_equal(ct_resync_sweep(b, &cursor, 64, 1002), 4);
 	assert_int_equal(ct_count(b), 4);
-	/* over, the share holds again */
+	/* over, the share holds again for a packet, never for an import */
 	p = udp("10.0.0.3", 3000, "10.0.0.9", 53);
+	ct_track(b, &p, 1003, &res);
+	assert_int_equal(res.state, CT_NEW);
+	assert_int_equal(ct_confirm(b, &p, 1003, 0, 0, &res), -1);
+	assert_int_equal(res.reason, REASON_SOURCE_SHARE);
 	pass(a, &p, 1003, &res);
 	ct_export(a, res.entry, &s);
-	errno = 0;
-	assert_null(ct_import(b, &s, 1003, NULL));
-	assert_int_equal(errno, EDQUOT);
+	assert_non_null(ct_import(b, &s, 1003, NULL));
+	assert_int_equal(ct_count(b), 5);
 	ct_free(b);
 	ct_free(a);
 }
@@ -903,6 +906,40 @@ test_resync_room_packet(void **state)
 	while (cursor != 0);
 	assert_int_equal(ct_count(b), 6);
 	assert_true(has(b, "10.0.0.7", 4001) && has(b, "10.0.0.7", 4002));
+	ct_free(b);
+	ct_free(a);
+}
+
+/*
+ * An import is not held to source_share, outside a resync too: the peer
+ * (or another worker) took the connection under a share of its own, and
+ * this worker's count of the source differs.  A packet still is.
+ */
+static void
+test_import_share(void **state)
+{
+	struct ct_table		*a = table(4096), *b = table_cfg(100, 5, 1);
+	struct ct_result	 res;
+	struct ct_snap		 s;
+	struct ct_stats		 st;
+	struct pkt		 p;
+	unsigned		 i;
+
+	(void)state;
+	for (i = 0; i < 8; i++) {
+		p = udp("10.0.0.3", (uint16_t)(1000 + i), "10.0.0.9", 53);
+		pass(a, &p, 1000, &res);
+		ct_export(a, res.entry, &s);
+		assert_non_null(ct_import(b, &s, 1000, NULL));
+	}
+	assert_int_equal(ct_count(b), 8);
+	p = udp("10.0.0.3", 3000, "10.0.0.9", 53);
+	ct_track(b, &p, 1000, &res);
+	assert_int_equal(res.state, CT_NEW);
+	assert_int_equal(ct_confirm(b, &p, 1000, 0, 0, &res), -1);
+	assert_int_equal(res.reason, REASON_SOURCE_SHARE);
+	ct_get_stats(b, &st);
+	assert_int_equal(st.share_refused, 1);
 	ct_free(b);
 	ct_free(a);
 }
@@ -3672,6 +3709,7 @@ main(void)
 		cmocka_unit_test(test_resync_room),
 		cmocka_unit_test(test_resync_room_stalest),
 		cmocka_unit_test(test_resync_room_packet),
+		cmocka_unit_test(test_import_share),
 		cmocka_unit_test(test_tcp_ipv6_format),
 		cmocka_unit_test(test_tcp_flags),
 		cmocka_unit_test(test_tcp_loose),

@@ -780,10 +780,19 @@ test_adopt_late_fresh(void **state)
 	sending = 1;
 }
 
+static int
+first_entry(struct ct_table *t, struct ct_entry *e, void *arg)
+{
+	(void)t;
+	*(struct ct_entry **)arg = e;
+	return (1);
+}
+
 /*
- * Home hands the connection over but the asker's table refuses it (its
- * source holds its share there already): the connection is lost, and
- * counted so, apart from adopted; the packet is judged without it.
+ * Home hands the connection over but the asker's table refuses it (full,
+ * of a connection it may not evict): the connection is lost, and
+ * counted so, apart from adopted; the packet is judged without it.  Its
+ * source's share does not refuse it: home took it under a share too.
  */
 static void
 test_adopt_refused(void **state)
@@ -791,18 +800,27 @@ test_adopt_refused(void **state)
 	struct fix	*f = *state;
 	struct worker	*home, *w;
 	struct ct_config c;
+	struct ct_entry	*e = NULL;
+	struct ct_snap	 s;
 	struct ct_stats	 cs;
 	struct ct_tuple	 k;
 	struct nq_packet np;
+	uint64_t	 cursor = 0;
 	uint8_t		 b[64];
 
 	synced_udp(f, &home, &w, &k);
-	/* one connection a source, and PB_B holds one on w already */
+	/* room for one, held by an assured, active connection of PB_B's;
+	   a share of one connection would not refuse it */
 	c = f->cfg.ct;
-	c.max = 100;
+	c.max = 1;
 	c.source_share = 1;
 	ct_set_config(w->ct, &c);
 	other_udp(f, w, 5354);
+	(void)ct_walk(w->ct, &cursor, 1, first_entry, &e);
+	assert_non_null(e);
+	ct_export(w->ct, e, &s);
+	s.flags |= CT_SNAP_SEEN_REPLY | CT_SNAP_ASSURED;
+	assert_non_null(ct_import(w->ct, &s, f->now, NULL));
 	flow_packet(f, &np, b, 40, 0);
 	assert_int_equal(worker_adopt(w, &np, NULL, "", ""), 0);
 	worker_ask_cb(-1, EV_READ, home);
@@ -813,7 +831,8 @@ test_adopt_refused(void **state)
 	assert_int_equal(w->st.adopted, 0);
 	assert_int_equal(w->st.adopt_failed, 1);
 	ct_get_stats(w->ct, &cs);
-	assert_int_equal(cs.share_refused, 1);
+	assert_int_equal(cs.insert_failed, 1);
+	assert_int_equal(cs.share_refused, 0);
 	assert_int_equal(ct_count(w->ct), 1);
 	assert_int_equal(w->ndefer, 0);
 	assert_int_equal(home->st.adopt_failed, 0);
