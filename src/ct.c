@@ -745,8 +745,8 @@ ct_evict_tier(const struct ct_entry *e, uint32_t idle)
 /* How far ct_make_room_resync() looks into each timer list. */
 #define CT_ROOM_HEAD	32
 
-/* ms since e was last refreshed; 0 for one imported with more time left
-   than its timeout here (the peer's may be longer) */
+/* ms since e was last refreshed; 0 for one with more time left than its
+   timeout here (the peer's was longer, or a reload shortened ours) */
 static uint32_t
 ct_idle(const struct ct_table *t, const struct ct_entry *e)
 {
@@ -857,9 +857,7 @@ ct_make_room(struct ct_table *t)
 					t->stats.expired++;
 					return (0);
 				}
-				/* how long ago it was last refreshed */
-				seen[n] = t->now32 - (e->deadline -
-				    ct_timeout_ms(t, e->tclass));
+				seen[n] = ct_idle(t, e);
 				if ((k = ct_evict_tier(e, seen[n])) < 0)
 					continue;
 				for (j = first; j < n; j++)

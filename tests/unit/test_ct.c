@@ -3211,6 +3211,41 @@ three_assured(struct ct_table *t, struct conv *c)
 	}
 }
 
+/*
+ * A connection imported with more time left than its timeout here (the
+ * peer's is longer, or a reload shortened ours) was refreshed just now,
+ * not 49 days ago: an assured one is kept, and the one idle for over a
+ * minute goes.
+ */
+static void
+test_evict_left_long(void **state)
+{
+	struct ct_table		*a = table(16), *t = table(2);
+	struct ct_result	 res;
+	struct ct_snap		 s;
+	struct pkt		 p;
+	uint32_t		 left[2] = { 300000, 50000 };
+	int			 i;
+
+	(void)state;
+	for (i = 0; i < 2; i++) {
+		p = udp(i ? "10.0.0.2" : "10.0.0.1", 1000, "10.0.0.9", 53);
+		pass(a, &p, 1000, &res);
+		ct_export(a, res.entry, &s);
+		s.flags |= CT_SNAP_SEEN_REPLY | CT_SNAP_ASSURED;
+		s.tclass = CT_TO_UDP_STREAM;	/* 120 s here */
+		s.left_ms = left[i];		/* the second idle 70 s */
+		assert_non_null(ct_import(t, &s, 1000, NULL));
+	}
+	p = udp("10.0.0.3", 1000, "10.0.0.9", 53);
+	assert_int_equal(pass(t, &p, 1000, &res), CT_NEW);
+	assert_true(has(t, "10.0.0.1", 1000));
+	assert_false(has(t, "10.0.0.2", 1000));
+	check_table(t);
+	ct_free(t);
+	ct_free(a);
+}
+
 static void
 test_evict_assured_idle(void **state)
 {
@@ -3743,6 +3778,7 @@ main(void)
 		cmocka_unit_test(test_source_share),
 		cmocka_unit_test(test_source_share_v6),
 		cmocka_unit_test(test_evict_assured_idle),
+		cmocka_unit_test(test_evict_left_long),
 		cmocka_unit_test(test_adaptive),
 		cmocka_unit_test(test_overflow_grace),
 		cmocka_unit_test(test_overflow_grace_jump),
