@@ -1421,17 +1421,19 @@ addrs_empty(const struct rule_addrset *set)
 
 /*
  * A valid rule that no packet can match: a list whose negations cancel
- * every address it names, addresses of one family with the other's
- * ICMP, or src of one family and dst of the other.  Not an error (the
- * file may be shared by hosts, or half-edited), but nfqspid -n and the
- * log say so.  One warning per rule: one reason is enough.  1: warned.
+ * every address or interface it names, addresses of one family with the
+ * other's ICMP, or src of one family and dst of the other.  Not an error
+ * (the file may be shared by hosts, or half-edited), but nfqspid -n and
+ * the log say so.  One warning per rule: one reason is enough.  1:
+ * warned.
  */
 static int
 rule_never_warn(struct cfgctx *x, const struct scan_sec *s,
-    const struct rule *r, int src_line, int dst_line)
+    const struct rule *r, const int *lines)
 {
 	int		 sf, df, pf = 0, other, line = x->line;
-	int		 src, warned = 1;
+	int		 src, in, warned = 1;
+	int		 src_line = lines[RK_SRC], dst_line = lines[RK_DST];
 
 	sf = addrs_family(r->src);
 	df = addrs_family(r->dst);
@@ -1446,6 +1448,13 @@ rule_never_warn(struct cfgctx *x, const struct scan_sec *s,
 		cfg_warn(x, "[%s] %s: its negations cancel every address it "
 		    "names: the rule never matches", s->orig,
 		    src ? "src" : "dst");
+	} else if (!rule_ifaces_can_match(r->in, r->nin, r->in_neg) ||
+	    !rule_ifaces_can_match(r->out, r->nout, r->out_neg)) {
+		in = !rule_ifaces_can_match(r->in, r->nin, r->in_neg);
+		x->line = lines[in ? RK_IN : RK_OUT];
+		cfg_warn(x, "[%s] %s: its negations cancel every interface it "
+		    "names: the rule never matches", s->orig,
+		    in ? "in" : "out");
 	} else if (pf != 0 && (sf == other || df == other)) {
 		src = sf == other;
 		x->line = src ? src_line : dst_line;
@@ -1588,8 +1597,7 @@ sec_rule(struct cfgctx *x, const struct scan_sec *s, struct rule *r)
 		RULE_ERR(r->rate ? RK_RATE : RK_CONN_LIMIT);
 	}
 #undef RULE_ERR
-	x->never[r->index] = (uint8_t)rule_never_warn(x, s, r, lines[RK_SRC],
-	    lines[RK_DST]);
+	x->never[r->index] = (uint8_t)rule_never_warn(x, s, r, lines);
 	ret = 0;
  out:
 	return (ret);

@@ -152,6 +152,10 @@ int	 rule_covers(const struct rule *a, const struct rule *b);
 int	 rule_shadows(const struct rule *a, const struct rule *b);
 /* 0: src or dst is empty, or they have no family in common */
 int	 rule_addrs_can_match(const struct rule *r);
+/* 0: the list (in, out) names interfaces and negates each of them
+   ("eth0, !eth+"), so that it matches no name: exact */
+int	 rule_ifaces_can_match(const char l[][RULE_IFNAMSIZ], uint8_t n,
+	    uint8_t negs);
 /* A packet r matches by protocol, addresses and ports (what ruleset.c
    indexes): 0, or -1 when r matches none by its addresses. */
 int	 rule_sample(const struct rule *r, struct pkt *p);

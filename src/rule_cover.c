@@ -256,6 +256,27 @@ ifs_within(const char b[][RULE_IFNAMSIZ], uint8_t nb, uint8_t bneg,
 	return (1);
 }
 
+/*
+ * A list with a plain element matches a name only through one, and no
+ * name at all when a negated element holds each of them: "eth0, !eth+",
+ * "eth+, !e+".  Exact, not only sufficient: a plain prefix P+ that no
+ * negated prefix holds has the names P and P followed by any one of some
+ * 90 characters, and the 7 other elements cannot negate them all.
+ */
+int
+rule_ifaces_can_match(const char l[][RULE_IFNAMSIZ], uint8_t n,
+    uint8_t negs)
+{
+	uint8_t		 i;
+
+	if (!has_plain(n, negs))
+		return (1);	/* none, or only negations: "" matches */
+	for (i = 0; i < n; i++)
+		if (((negs >> i) & 1) == 0 && !pat_in_list(l[i], l, n, negs, 1))
+			return (1);
+	return (0);
+}
+
 /* ---- rules ------------------------------------------------------------- */
 
 int

@@ -952,6 +952,75 @@ test_negation_warnings(void **state)
 	config_free(c);
 }
 
+/* An interface list whose negations cancel every name it names: one
+   warning, and the rule is still loaded; a name left: none. */
+static void
+test_iface_negation_warnings(void **state)
+{
+	static const char *const none[] = { NULL };
+	static const char *const names[] = {
+		"eth0", "eth1", "eth", "e", "eth00", "wg0", "lo", "", NULL,
+	};
+	static const char *const left[] = {
+		"eth+, !eth0", "eth+, !eth0+", "e+, !eth+", "eth0, wg0, !eth+",
+		"!eth+, !wg+", "abcdefghijklmn+, !abcdefghijklmn",
+		"eth0, !eth00, !eth0x+, !eth1+", "+, !a+, !b+, !c+, !d+, !e+",
+		NULL,
+	};
+	struct config	*c;
+	struct pkt	 p;
+	char		 text[256];
+	size_t		 i;
+
+	(void)state;
+	{
+		static const char *const w[] = {
+		    "[rule a] in: its negations cancel every interface it "
+		    "names: the rule never matches (line 3)",
+		    "[rule b] out: its negations cancel every interface it "
+		    "names: the rule never matches (line 7)",
+		    "[rule c] in: its negations cancel every interface it "
+		    "names: the rule never matches (line 10)",
+		    "[rule d] out: its negations cancel every interface it "
+		    "names: the rule never matches (line 14)", NULL };
+		check_warnings("[rule a]\nproto = tcp\nin = eth0, !eth+\n"
+		    "action = accept\n"
+		    "[rule b]\nin = eth+\nout = eth+, wg0, !e+, !wg+\n"
+		    "action = drop\n"
+		    "[rule c]\nin = eth0+, eth1, !eth+\nout = !eth+\n"
+		    "action = drop\n"
+		    "[rule d]\nout = wg0, lo, ! +\naction = drop\n", w);
+	}
+	/* one warning per rule: the addresses first */
+	{
+		static const char *const w[] = {
+		    "[rule a] src: its negations cancel every address it "
+		    "names: the rule never matches (line 3)", NULL };
+		check_warnings("[rule a]\nin = eth0, !eth+\n"
+		    "src = 10.0.0.0/8, !10.0.0.0/8\naction = drop\n", w);
+	}
+	/* a name left: eth1, "eth", ethX, wg0, any name but eth0 ("" too),
+	   abcdefghijklmnX; a negation within a plain one leaves the rest */
+	for (i = 0; left[i] != NULL; i++) {
+		snprintf(text, sizeof(text), "[rule r]\nin = %s\nout = %s\n"
+		    "action = accept\n", left[i], left[i]);
+		check_warnings(text, none);
+	}
+
+	/* the warning says what the rule does: no name matches it */
+	c = load_ok("[rule r]\nin = eth0, eth1, wg0, !eth+, !wg+\n"
+	    "action = accept\n");
+	assert_int_equal(c->nwarn, 1);
+	memset(&p, 0, sizeof(p));
+	p.family = AF_INET;
+	p.proto = IPPROTO_TCP;
+	for (i = 0; names[i] != NULL; i++)
+		assert_false(rule_match(&c->rules[0], &p, CT_NEW, names[i],
+		    ""));
+	assert_false(rule_match(&c->rules[0], &p, CT_NEW, NULL, NULL));
+	config_free(c);
+}
+
 /*
  * [rule a] with keys ka, then [rule b] with kb (each "key = value\n"
  * lines): b is warned of as shadowed by a, or nothing is said.
@@ -2055,6 +2124,7 @@ main(void)
 		cmocka_unit_test(test_norule_states),
 		cmocka_unit_test(test_family_warnings),
 		cmocka_unit_test(test_negation_warnings),
+		cmocka_unit_test(test_iface_negation_warnings),
 		cmocka_unit_test(test_shadow_warnings),
 		cmocka_unit_test(test_frag_room_warning),
 		cmocka_unit_test(test_language),

@@ -28,6 +28,7 @@
 
 #include "config.h"
 #include "ruleset.h"
+#include "strl.h"
 #include "verdict.h"
 
 static char	 inipath[] = "/tmp/test_ruleset.XXXXXX";
@@ -434,6 +435,84 @@ test_shadow_random(void **state)
 	assert_true(tried > 5000);
 }
 
+/* Does the list in r->in match a name that has prefix base, base itself
+   or base and one more character? */
+static int
+iface_witness(const struct rule *r, const struct pkt *p, const char *base)
+{
+	static const char more[] = "0123456789abcdefghijklmnopqrstuvwxyz+";
+	char		 name[RULE_IFNAMSIZ];
+	size_t		 len = strlen(base), i;
+
+	if (len > 0 && rule_match(r, p, CT_NEW, base, ""))
+		return (1);
+	for (i = 0; more[i] != '\0' && len + 1 < RULE_IFNAMSIZ; i++) {
+		snprintf(name, sizeof(name), "%s%c", base, more[i]);
+		if (rule_match(r, p, CT_NEW, name, ""))
+			return (1);
+	}
+	return (0);
+}
+
+/*
+ * rule_ifaces_can_match() is exact: when it says a list matches no name,
+ * neither a name of the pool nor one that each plain element could match
+ * (the element, or its prefix and one more character) does; when it
+ * says one can, one of those does.
+ */
+static void
+test_iface_lists_random(void **state)
+{
+	static const char *const pool[] = {
+		"eth0", "eth1", "eth+", "eth0+", "e+", "+", "wg0", "wg+",
+		"eth", "eth00", "abcdefghijklmn+", "abcdefghijklmn", "lo",
+	};
+	struct rule	 r;
+	struct pkt	 p;
+	char		 text[256], err[256], base[RULE_IFNAMSIZ];
+	size_t		 len, i;
+	int		 round, n, k, can, want, dead = 0, alive = 0;
+
+	(void)state;
+	memset(&p, 0, sizeof(p));
+	p.family = AF_INET;
+	p.proto = IPPROTO_TCP;
+	for (round = 0; round < 20000; round++) {
+		text[0] = '\0';
+		n = 1 + (int)rnd(5);
+		for (k = 0; k < n; k++) {
+			len = strlen(text);
+			snprintf(text + len, sizeof(text) - len, "%s%s%s",
+			    k > 0 ? ", " : "", rnd(2) ? "!" : "", PICK(pool));
+		}
+		memset(&r, 0, sizeof(r));
+		r.states = CT_STATE_BIT(CT_NEW);
+		if (rule_parse_ifaces(text, r.in, &r.nin, &r.in_neg, err,
+		    sizeof(err)) == -1)
+			continue;	/* a name twice */
+		want = 0;
+		for (i = 0; i < sizeof(pool) / sizeof(pool[0]); i++)
+			want |= rule_match(&r, &p, CT_NEW, pool[i], "");
+		want |= rule_match(&r, &p, CT_NEW, "", "");
+		for (i = 0; i < r.nin && !want; i++) {
+			if (r.in_neg & (1u << i))
+				continue;
+			spi_strlcpy(base, r.in[i], sizeof(base));
+			len = strlen(base);
+			if (base[len - 1] == '+')
+				base[len - 1] = '\0';
+			want = iface_witness(&r, &p, base);
+		}
+		can = rule_ifaces_can_match(r.in, r.nin, r.in_neg);
+		if (can != want)
+			fail_msg("\"%s\": can match %d, a name matches %d",
+			    text, can, want);
+		dead += !can;
+		alive += can;
+	}
+	assert_true(dead > 1000 && alive > 1000);
+}
+
 /*
  * Rules alike in every field the index looks at are all candidates: the
  * walk asks the first 256 of them, so that n rules cost n * 256
@@ -484,6 +563,7 @@ main(void)
 		cmocka_unit_test(test_random),
 		cmocka_unit_test(test_selective),
 		cmocka_unit_test(test_shadow_random),
+		cmocka_unit_test(test_iface_lists_random),
 		cmocka_unit_test(test_shadow_bound),
 	};
 	int		 fd, ret;
