@@ -1695,25 +1695,41 @@ frag_room(struct cfgctx *x, const struct config *c)
 
 /*
  * A rule that an earlier one shadows: that one matches every packet it
- * would, first, and decides it (rule_shadows()).  Valid, and maybe
- * meant for later, but it does nothing.  The rules already warned of
- * match nothing, and are not named again.
+ * would, first, and decides it (rule_shadows()); or that earlier rules
+ * shadow together, each matching a part of one key's values
+ * (ruleset_shadowed_by()).  Valid, and maybe meant for later, but it
+ * does nothing.  The rules already warned of match nothing, and are not
+ * named again.
  */
 static void
 shadow_warn(struct cfgctx *x, const struct config *c)
 {
-	const struct rule *a;
-	size_t		 i;
+	const struct rule *by[RULESET_UNION_MAX];
+	char		 who[CONFIG_WARNLEN];
+	size_t		 i, j, n, off;
+	int		 len;
 
 	for (i = 0; i < c->nrules; i++) {
-		if (x->never[i] ||
-		    (a = ruleset_shadow(c->ruleset, &c->rules[i])) == NULL)
+		if (x->never[i])
 			continue;
+		if ((n = ruleset_shadowed_by(c->ruleset, &c->rules[i], by,
+		    RULESET_UNION_MAX)) == 0)
+			continue;
+		/* "[rule a] at line 1, [rule b] at line 4 or ...": as many
+		   as fit, cut where the warning would be */
+		who[0] = '\0';
+		for (j = 0, off = 0; j < n && off < sizeof(who); j++) {
+			len = snprintf(who + off, sizeof(who) - off,
+			    "%s[%s] at line %d", j == 0 ? "" : j + 1 < n ?
+			    ", " : " or ", x->rsec[by[j]->index]->orig,
+			    x->rsec[by[j]->index]->line);
+			if (len < 0)
+				break;
+			off += (size_t)len;
+		}
 		x->line = x->rsec[i]->line;
 		cfg_warn(x, "[%s]: every packet it matches is decided first by "
-		    "[%s] at line %d: the rule never decides one",
-		    x->rsec[i]->orig, x->rsec[a->index]->orig,
-		    x->rsec[a->index]->line);
+		    "%s: the rule never decides one", x->rsec[i]->orig, who);
 	}
 	x->line = 0;
 }

@@ -114,30 +114,32 @@ rlist_within(const struct rlist *b, const struct rlist *a)
 	return (1);
 }
 
-static int
-addrs_within(const struct rule *b, const struct rule *a)
+/* RULE_KEY_SRC, RULE_KEY_DST: the lists of b's that a's do not hold */
+static unsigned
+addrs_miss(const struct rule *b, const struct rule *a)
 {
 	static const uint8_t fams[2] = { AF_INET, AF_INET6 };
 	struct rlist	 lb, la;
+	unsigned	 miss = 0;
 	int		 m = addr_families(b), i;
 
 	for (i = 0; i < 2; i++) {
 		if ((m & (1 << i)) == 0)
 			continue;	/* b matches no packet of it */
-		if (a->src != NULL) {
+		if (a->src != NULL && (miss & RULE_KEY_SRC) == 0) {
 			rlist_addrs(&lb, b->src, fams[i]);
 			rlist_addrs(&la, a->src, fams[i]);
 			if (!rlist_within(&lb, &la))
-				return (0);
+				miss |= RULE_KEY_SRC;
 		}
-		if (a->dst != NULL) {
+		if (a->dst != NULL && (miss & RULE_KEY_DST) == 0) {
 			rlist_addrs(&lb, b->dst, fams[i]);
 			rlist_addrs(&la, a->dst, fams[i]);
 			if (!rlist_within(&lb, &la))
-				return (0);
+				miss |= RULE_KEY_DST;
 		}
 	}
-	return (1);
+	return (miss);
 }
 
 static int
@@ -285,42 +287,58 @@ rule_addrs_can_match(const struct rule *r)
 	return (addr_families(r) != 0);
 }
 
-int
-rule_covers(const struct rule *a, const struct rule *b)
+/*
+ * The keys of b's that a does not hold: 0 when a matches every packet b
+ * does.  Addresses and ports are told apart (RULE_KEY_SRC ...), so that
+ * rules that hold all but one of them can be asked together; any other
+ * key is RULE_KEY_OTHER, and ends the comparison.
+ */
+static unsigned
+cover_miss(const struct rule *a, const struct rule *b)
 {
+	unsigned	 miss = 0;
 	size_t		 i;
 
 	/* the keys of one value first: most pairs fail on one of them */
 	if ((b->states & ~a->states) != 0)
-		return (0);
+		return (RULE_KEY_OTHER);
 	/* b without proto matches at least tcp and udp (ports), or all */
 	if (a->has_proto && (!b->has_proto || b->proto != a->proto))
-		return (0);
+		return (RULE_KEY_OTHER);
 	/* b without chain matches a packet of any chain, or of none */
 	if (a->hooks != 0 && (b->hooks == 0 || (b->hooks & ~a->hooks) != 0))
-		return (0);
+		return (RULE_KEY_OTHER);
 	/* b's flags fix every bit a looks at, as a wants it */
 	if (a->has_tcp_flags && (!b->has_tcp_flags ||
 	    (a->tcp_mask & ~b->tcp_mask) != 0 ||
 	    (b->tcp_flags & a->tcp_mask) != a->tcp_flags))
-		return (0);
+		return (RULE_KEY_OTHER);
 	if (a->has_icmp_type) {
 		if (!b->has_icmp_type)
-			return (0);
+			return (RULE_KEY_OTHER);
 		for (i = 0; i < 8; i++)
 			if (b->icmp_types[i] & ~a->icmp_types[i])
-				return (0);
+				return (RULE_KEY_OTHER);
 	}
 	if (!ifs_within(b->in, b->nin, b->in_neg, a->in, a->nin, a->in_neg) ||
 	    !ifs_within(b->out, b->nout, b->out_neg, a->out, a->nout,
 	    a->out_neg))
-		return (0);
+		return (RULE_KEY_OTHER);
 	/* a port list holds no 0, which a packet may carry: b must name
 	   the ports a names */
-	if (!ports_within(b->sport, a->sport) ||
-	    !ports_within(b->dport, a->dport))
-		return (0);
-	return (addrs_within(b, a));
+	if (!ports_within(b->sport, a->sport))
+		miss |= RULE_KEY_SPORT;
+	if (!ports_within(b->dport, a->dport))
+		miss |= RULE_KEY_DPORT;
+	if (miss == (RULE_KEY_SPORT | RULE_KEY_DPORT))
+		return (miss);		/* two already: enough */
+	return (miss | addrs_miss(b, a));
+}
+
+int
+rule_covers(const struct rule *a, const struct rule *b)
+{
+	return (cover_miss(a, b) == 0);
 }
 
 /* The guess a reload gives r's list: verdict.c's guess_iface(), its
@@ -348,9 +366,10 @@ guess_matches(const char l[][RULE_IFNAMSIZ], uint8_t n, uint8_t negs)
 }
 
 /*
- * a matches every packet b does, and decides it: every action ends the
- * walk, and rate and conn_limit drop the packets over them in a's name
- * rather than pass them on; log and mark change nothing.
+ * a, coming first, decides every packet b matches that a matches: every
+ * action ends the walk, and rate and conn_limit drop the packets over
+ * them in a's name rather than pass them on; log and mark change
+ * nothing.
  *
  * A reload judges the live connections again as first packets, without
  * their interfaces (verdict.c's rejudge_match()): a rule that names in,
@@ -360,11 +379,9 @@ guess_matches(const char l[][RULE_IFNAMSIZ], uint8_t n, uint8_t negs)
  * a would have ended.  b is guessed whenever a is (a's interfaces and
  * chain hold b's), so b only counts if it accepts.
  */
-int
-rule_shadows(const struct rule *a, const struct rule *b)
+static int
+reload_decides(const struct rule *a, const struct rule *b)
 {
-	if (!rule_covers(a, b))
-		return (0);
 	if ((b->states & CT_STATE_BIT(CT_NEW)) == 0 ||
 	    (a->nin == 0 && a->nout == 0 && a->hooks == 0) ||
 	    b->action != RULE_ACCEPT)
@@ -374,34 +391,157 @@ rule_shadows(const struct rule *a, const struct rule *b)
 	    guess_matches(a->out, a->nout, a->out_neg));
 }
 
+unsigned
+rule_shadow_miss(const struct rule *a, const struct rule *b)
+{
+	unsigned	 miss;
+
+	if ((miss = cover_miss(a, b)) & RULE_KEY_OTHER)
+		return (miss);
+	return (reload_decides(a, b) ? miss : miss | RULE_KEY_OTHER);
+}
+
+int
+rule_shadows(const struct rule *a, const struct rule *b)
+{
+	return (rule_shadow_miss(a, b) == 0);
+}
+
+/* ---- one key's values -------------------------------------------------- */
+
+/* r's list for key, of family's addresses: NULL is the whole space */
+static void
+rlist_key(struct rlist *l, const struct rule *r, unsigned key,
+    uint8_t family)
+{
+	switch (key) {
+	case RULE_KEY_SRC:
+		rlist_addrs(l, r->src, family);
+		break;
+	case RULE_KEY_DST:
+		rlist_addrs(l, r->dst, family);
+		break;
+	case RULE_KEY_SPORT:
+		rlist_ports(l, r->sport);
+		break;
+	default:
+		rlist_ports(l, r->dport);
+	}
+}
+
+/* the first of l's ranges that ends at v or past it; l->n: none */
+static size_t
+rlist_find(const struct rlist *l, u128 v)
+{
+	size_t		 lo = 0, hi = l->n, mid;
+	u128		 a, b;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		rlist_get(l, mid, &a, &b);
+		if (b < v)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return (lo);
+}
+
+int
+rule_key_run(const struct rule *r, unsigned key, uint8_t family, u128 v,
+    u128 *end)
+{
+	struct rlist	 l;
+	u128		 lo, hi, nlo, nhi;
+	size_t		 i;
+
+	rlist_key(&l, r, key, family);
+	if ((i = rlist_find(&l, v)) == l.n)
+		return (0);
+	rlist_get(&l, i, &lo, &hi);
+	if (lo > v)
+		return (0);
+	/* adjacent ranges ("22, 23") are one run */
+	while (hi < l.max && ++i < l.n) {
+		rlist_get(&l, i, &nlo, &nhi);
+		if (nlo != hi + 1)
+			break;
+		hi = nhi;
+	}
+	*end = hi;
+	return (1);
+}
+
+int
+rule_key_next(const struct rule *r, unsigned key, uint8_t family,
+    const u128 *after, u128 *next)
+{
+	struct rlist	 l;
+	u128		 v = 0, lo, hi;
+	size_t		 i;
+
+	rlist_key(&l, r, key, family);
+	if (after != NULL) {
+		if (*after >= l.max)
+			return (0);
+		v = *after + 1;
+	}
+	if ((i = rlist_find(&l, v)) == l.n)
+		return (0);
+	rlist_get(&l, i, &lo, &hi);
+	*next = lo > v ? lo : v;
+	return (1);
+}
+
+/* ---- a packet ---------------------------------------------------------- */
+
+static void
+addr_set(uint8_t family, union pkt_addr *a, u128 v)
+{
+	int		 i;
+
+	for (i = (family == AF_INET ? 4 : 16) - 1; i >= 0; i--, v >>= 8)
+		a->a8[i] = (uint8_t)v;
+}
+
+/* the first value r's list for key holds, in family: 0 for no list */
+static u128
+key_first(const struct rule *r, unsigned key, uint8_t family)
+{
+	u128		 v = 0;
+
+	(void)rule_key_next(r, key, family, NULL, &v);
+	return (v);
+}
+
+int
+rule_sample_key(const struct rule *r, uint8_t family, unsigned key,
+    u128 v, struct pkt *p)
+{
+	int		 m = addr_families(r);
+
+	memset(p, 0, sizeof(*p));
+	if (family == 0)
+		family = (m & 1) ? AF_INET : AF_INET6;
+	if ((m & (family == AF_INET ? 1 : 2)) == 0)
+		return (-1);
+	p->family = family;
+	/* without proto, r matches tcp: ports or not */
+	p->proto = r->has_proto ? r->proto : IPPROTO_TCP;
+	addr_set(family, &p->src, key == RULE_KEY_SRC ? v :
+	    key_first(r, RULE_KEY_SRC, family));
+	addr_set(family, &p->dst, key == RULE_KEY_DST ? v :
+	    key_first(r, RULE_KEY_DST, family));
+	/* without a list, port 0: no port list holds it */
+	p->sport = (uint16_t)(key == RULE_KEY_SPORT ? v :
+	    key_first(r, RULE_KEY_SPORT, family));
+	p->dport = (uint16_t)(key == RULE_KEY_DPORT ? v :
+	    key_first(r, RULE_KEY_DPORT, family));
+	return (0);
+}
+
 int
 rule_sample(const struct rule *r, struct pkt *p)
 {
-	rule_u128	 lo, hi, v;
-	uint16_t	 hi16;
-	int		 m = addr_families(r), i, n;
-
-	memset(p, 0, sizeof(*p));
-	if (m == 0)
-		return (-1);
-	p->family = (m & 1) ? AF_INET : AF_INET6;
-	n = p->family == AF_INET ? 4 : 16;
-	/* without proto, r matches tcp: ports or not */
-	p->proto = r->has_proto ? r->proto : IPPROTO_TCP;
-	if (r->src != NULL) {
-		rule_addrset_range(r->src, p->family, 0, &lo, &hi);
-		for (v = lo, i = n - 1; i >= 0; i--, v >>= 8)
-			p->src.a8[i] = (uint8_t)v;
-	}
-	if (r->dst != NULL) {
-		rule_addrset_range(r->dst, p->family, 0, &lo, &hi);
-		for (v = lo, i = n - 1; i >= 0; i--, v >>= 8)
-			p->dst.a8[i] = (uint8_t)v;
-	}
-	/* without a list, port 0: no port list holds it */
-	if (r->sport != NULL)
-		rule_portset_range(r->sport, 0, &p->sport, &hi16);
-	if (r->dport != NULL)
-		rule_portset_range(r->dport, 0, &p->dport, &hi16);
-	return (0);
+	return (rule_sample_key(r, 0, 0, 0, p));
 }

@@ -484,3 +484,202 @@ ruleset_shadow(const struct ruleset *rs, const struct rule *b)
 	return (first_before(rs, &p, s, b->index, RS_SHADOW_ASK, shadows,
 	    &b));
 }
+
+/* ---- shadowed by several rules ---------------------------------------- */
+
+/* ruleset_shadowed_by() walks this many times more, at most, per rule */
+#define RS_UNION_WALKS		16
+
+static const unsigned union_keys[] = {
+	RULE_KEY_DPORT, RULE_KEY_SPORT, RULE_KEY_DST, RULE_KEY_SRC,
+};
+#define RS_UNION_KEYS	(sizeof(union_keys) / sizeof(union_keys[0]))
+#define RS_UNION_ALL	(RULE_KEY_DPORT | RULE_KEY_SPORT | RULE_KEY_DST | \
+			    RULE_KEY_SRC)
+
+/* One walk: for each key asked, of the earlier rules that hold b in
+   every other key, the one whose values run furthest from v. */
+struct union_walk {
+	const struct rule *b;
+	const struct rule *alone;	/* the first to shadow b alone */
+	uint8_t		 family;
+	unsigned	 keys;
+	u128		 v[RS_UNION_KEYS];
+	u128		 end[RS_UNION_KEYS];
+	const struct rule *by[RS_UNION_KEYS];
+};
+
+static int
+union_cand(const struct rule *a, void *arg)
+{
+	struct union_walk *w = arg;
+	unsigned	 miss = rule_shadow_miss(a, w->b);
+	u128		 e;
+	size_t		 k;
+
+	if (miss == 0 && w->keys == RS_UNION_ALL) {
+		w->alone = a;	/* the first walk: ruleset_shadow()'s answer */
+		return (1);
+	}
+	for (k = 0; k < RS_UNION_KEYS; k++) {
+		if ((w->keys & union_keys[k]) == 0 ||
+		    (miss & ~union_keys[k]) != 0)
+			continue;
+		if (rule_key_run(a, union_keys[k], w->family, w->v[k], &e) &&
+		    (w->by[k] == NULL || e > w->end[k])) {
+			w->end[k] = e;
+			w->by[k] = a;
+		}
+	}
+	return (0);	/* every candidate is asked */
+}
+
+/* The candidates of b's packet of family with key at v, asked; key 0:
+   of rule_sample()'s packet, for each key at once. */
+static void
+union_walk(const struct ruleset *rs, struct union_walk *w, int state,
+    uint8_t family, unsigned key, u128 v)
+{
+	struct pkt	 p;
+	size_t		 k;
+
+	w->alone = NULL;
+	w->family = family;
+	w->keys = key;
+	for (k = 0; k < RS_UNION_KEYS; k++) {
+		w->by[k] = NULL;
+		w->v[k] = v;
+		if (key == 0)
+			(void)rule_key_next(w->b, union_keys[k], family, NULL,
+			    &w->v[k]);
+	}
+	if (key == 0)
+		w->keys = RS_UNION_ALL;
+	if (rule_sample_key(w->b, family, key, v, &p) == -1)
+		return;
+	(void)first_before(rs, &p, state, w->b->index, RS_SHADOW_ASK,
+	    union_cand, w);
+}
+
+/* a among by[0 .. *n-1], in file order; 0: no room for it */
+static int
+union_add(const struct rule **by, size_t *n, size_t max,
+    const struct rule *a)
+{
+	size_t		 i;
+
+	for (i = 0; i < *n; i++)
+		if (by[i] == a)
+			return (1);
+	if (*n == max)
+		return (0);
+	for (i = *n; i > 0 && by[i - 1]->index > a->index; i--)
+		by[i] = by[i - 1];
+	by[i] = a;
+	(*n)++;
+	return (1);
+}
+
+/* the end of the longest run from v of the rules found, if one holds v */
+static int
+union_run(const struct rule *const *by, size_t n, unsigned key,
+    uint8_t family, u128 v, u128 *end)
+{
+	u128		 e;
+	size_t		 i;
+	int		 found = 0;
+
+	for (i = 0; i < n; i++)
+		if (rule_key_run(by[i], key, family, v, &e) &&
+		    (!found || e > *end)) {
+			*end = e;
+			found = 1;
+		}
+	return (found);
+}
+
+/*
+ * Key k of b, from the first walk's rule on: the first of b's values past
+ * the runs found so far is looked for among the rules found, then asked
+ * of the index (a walk), whose rule of the furthest run is taken; until
+ * b's values end (in each family b can match, for an address), a value
+ * has no rule, the rules are more than max, or the walks run out.  A
+ * port needs one family: the rules hold b's addresses in each.
+ */
+static size_t
+union_key(const struct ruleset *rs, const struct union_walk *first,
+    int state, size_t k, const struct rule **by, size_t max,
+    size_t *walks)
+{
+	const struct rule *b = first->b;
+	struct union_walk w;
+	struct pkt	 p;
+	unsigned	 key = union_keys[k];
+	uint8_t		 fams[2] = { first->family, AF_INET6 };
+	size_t		 n = 0, nf = 1, f;
+	u128		 v, end = first->end[k];
+	const u128	*after = &end;
+
+	if ((key == RULE_KEY_SRC || key == RULE_KEY_DST) &&
+	    first->family == AF_INET &&
+	    rule_sample_key(b, AF_INET6, 0, 0, &p) == 0)
+		nf = 2;
+	(void)union_add(by, &n, max, first->by[k]);
+	w.b = b;
+	for (f = 0; f < nf; f++, after = NULL) {
+		while (rule_key_next(b, key, fams[f], after, &v)) {
+			after = &end;
+			if (union_run(by, n, key, fams[f], v, &end))
+				continue;
+			if (*walks == RS_UNION_WALKS)
+				return (0);
+			(*walks)++;
+			union_walk(rs, &w, state, fams[f], key, v);
+			if (w.by[k] == NULL || !union_add(by, &n, max, w.by[k]))
+				return (0);
+			end = w.end[k];
+		}
+	}
+	return (n);
+}
+
+/*
+ * The rules that shadow b: the one ruleset_shadow() names, or several
+ * that do together.  Each of those holds every key of b's but one (the
+ * same one for all: dport, sport, dst or src), decides what it matches
+ * as rule_shadows() asks, and their values of that key hold b's.  Then
+ * each packet b matches is matched by one of them, earlier.
+ *
+ * The first walk is ruleset_shadow()'s, and asks each key at once of
+ * the candidates it passes; a key's further rules are found one walk
+ * each, RS_UNION_WALKS at most in all, each asking RS_SHADOW_ASK
+ * candidates at most.
+ */
+size_t
+ruleset_shadowed_by(const struct ruleset *rs, const struct rule *b,
+    const struct rule **by, size_t max)
+{
+	struct union_walk w;
+	struct pkt	 p;
+	size_t		 k, n, walks = 0;
+	int		 s;
+
+	if (max == 0 || b->index >= rs->n || &rs->rules[b->index] != b ||
+	    rule_sample(b, &p) == -1)
+		return (0);
+	for (s = 0; s < CT_STATE_MAX && !in_state(b, s); s++)
+		;
+	if (s == CT_STATE_MAX)
+		return (0);
+	w.b = b;
+	union_walk(rs, &w, s, p.family, 0, 0);
+	if (w.alone != NULL) {
+		by[0] = w.alone;
+		return (1);
+	}
+	for (k = 0; k < RS_UNION_KEYS; k++)
+		if (w.by[k] != NULL &&
+		    (n = union_key(rs, &w, s, k, by, max, &walks)) > 0)
+			return (n);
+	return (0);
+}

@@ -44,4 +44,18 @@ const struct rule *ruleset_first(const struct ruleset *rs,
 const struct rule *ruleset_shadow(const struct ruleset *rs,
 		    const struct rule *b);
 
+/* rules ruleset_shadowed_by() names, at most */
+#define RULESET_UNION_MAX	8
+
+/*
+ * The rules before b (max at most, in file order, into by; their
+ * number, or 0 when none is proven) that shadow it: the one
+ * ruleset_shadow() names, or several together, when each holds all of
+ * b's keys but one, the same one for all (dport, sport, dst or src),
+ * and their values of it hold b's.  One walk like ruleset_shadow()'s,
+ * and 16 more at most.
+ */
+size_t		 ruleset_shadowed_by(const struct ruleset *rs,
+		    const struct rule *b, const struct rule **by, size_t max);
+
 #endif /* NFQSPI_RULESET_H */

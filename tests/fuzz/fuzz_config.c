@@ -35,8 +35,9 @@ static char	 path[64];
 static void
 check_config(const struct config *c)
 {
-	const struct rule	*r, *a;
-	size_t			 i;
+	const struct rule	*r, *a, *by[RULESET_UNION_MAX];
+	size_t			 i, j, n;
+	unsigned		 miss, key;
 
 	CHECK(strcmp(c->path, path) == 0);
 	CHECK(c->mode == MODE_ENFORCE || c->mode == MODE_MONITOR);
@@ -61,6 +62,21 @@ check_config(const struct config *c)
 		/* a shadowing rule comes first and holds this one */
 		if ((a = ruleset_shadow(c->ruleset, r)) != NULL)
 			CHECK(a->index < r->index && rule_covers(a, r));
+		/* rules that shadow it together come first, in file
+		   order, and each holds all its keys but the same one */
+		n = ruleset_shadowed_by(c->ruleset, r, by, RULESET_UNION_MAX);
+		CHECK(n <= RULESET_UNION_MAX && (a == NULL ||
+		    (n == 1 && by[0] == a)));
+		for (j = 0, key = 0; j < n; j++) {
+			CHECK(by[j]->index < r->index);
+			CHECK(j == 0 || by[j - 1]->index < by[j]->index);
+			miss = rule_shadow_miss(by[j], r);
+			CHECK((miss & RULE_KEY_OTHER) == 0 &&
+			    (miss & (miss - 1)) == 0 &&
+			    (miss == 0 || key == 0 || miss == key));
+			if (miss != 0)
+				key = miss;
+		}
 	}
 	/* warnings: lines of the file's, bounded */
 	CHECK(c->nwarn <= CONFIG_MAXWARN);

@@ -1213,6 +1213,119 @@ test_shadow_warnings(void **state)
 	config_free(c);
 }
 
+/* check_warnings() of a policy in which only its last rule, [rule c],
+   is warned of, shadowed by "[rule X] at line N, ..." together */
+static void
+check_union(const char *text, const char *by)
+{
+	static const char *const none[] = { NULL };
+	const char	*w[2] = { NULL, NULL };
+	char		 msg[512];
+	const char	*p;
+	int		 line = 0;
+
+	for (p = strstr(text, "[rule c]"); p > text; p--)
+		line += p[-1] == '\n';
+	snprintf(msg, sizeof(msg), "[rule c]: every packet it matches is "
+	    "decided first by %s: the rule never decides one (line %d)", by,
+	    line + 1);
+	w[0] = msg;
+	check_warnings(text, by != NULL ? w : none);
+}
+
+/* Earlier rules that shadow a rule together: each holds all of its keys
+   but one, the same for all, and their values of it hold its own. */
+static void
+test_union_shadow_warnings(void **state)
+{
+	char		 text[4096], by[512];
+	size_t		 n, nby;
+	int		 len, m, k;
+
+	(void)state;
+	/* ports, any action: each ends the walk */
+	check_union("[rule a]\nproto = tcp\ndport = 1-100\naction = accept\n"
+	    "[rule b]\nproto = tcp\ndport = 101-200\naction = drop\n"
+	    "[rule c]\nproto = tcp\ndport = 50-150\naction = accept\n",
+	    "[rule a] at line 1 or [rule b] at line 5");
+	check_union("[rule a]\nproto = udp\nsport = 1-10, 30\naction = drop\n"
+	    "[rule b]\nproto = udp\nsport = 11-20\naction = drop\n"
+	    "[rule d]\nproto = udp\nsport = 21-29\naction = drop\n"
+	    "[rule c]\nproto = udp\nsport = 5-25, 30\naction = accept\n",
+	    "[rule a] at line 1, [rule b] at line 5 or [rule d] at line 9");
+	/* addresses, after negations; both families when c has both */
+	check_union("[rule a]\nsrc = 10.0.0.0/8, !10.128.0.0/9\n"
+	    "action = drop\n[rule b]\nsrc = 10.128.0.0/9\naction = drop\n"
+	    "[rule c]\nsrc = 10.1.0.0/16, 10.200.0.0/16\nproto = tcp\n"
+	    "action = accept\n",
+	    "[rule a] at line 1 or [rule b] at line 4");
+	check_union("[rule a]\nproto = udp\ndst = 0.0.0.0/1, ::/1\n"
+	    "action = drop\n[rule b]\nproto = udp\n"
+	    "dst = 128.0.0.0/1, 8000::/1\naction = drop\n"
+	    "[rule c]\nproto = udp\ndport = 53\naction = accept\n",
+	    "[rule a] at line 1 or [rule b] at line 5");
+	/* ... a's IPv6 half only: c's IPv6 packets from 8000::/1 are its */
+	check_union("[rule a]\nproto = udp\ndst = 0.0.0.0/1, ::/1\n"
+	    "action = drop\n[rule b]\nproto = udp\n"
+	    "dst = 128.0.0.0/1\naction = drop\n"
+	    "[rule c]\nproto = udp\ndport = 53\naction = accept\n", NULL);
+
+	/* a gap (101), a rule after c, a second key, another state or
+	   proto: c decides packets */
+	check_union("[rule a]\nproto = tcp\ndport = 1-100\naction = accept\n"
+	    "[rule b]\nproto = tcp\ndport = 102-200\naction = accept\n"
+	    "[rule c]\nproto = tcp\ndport = 50-150\naction = accept\n",
+	    NULL);
+	check_union("[rule a]\nproto = tcp\ndport = 1-100\naction = accept\n"
+	    "[rule c]\nproto = tcp\ndport = 50-150\naction = accept\n"
+	    "[rule b]\nproto = tcp\ndport = 101-200\naction = accept\n",
+	    NULL);
+	check_union("[rule a]\nproto = tcp\ndport = 1-100\n"
+	    "src = 10.0.0.0/8\naction = accept\n"
+	    "[rule b]\nproto = tcp\ndport = 101-200\naction = accept\n"
+	    "[rule c]\nproto = tcp\ndport = 50-150\nsrc = 10.0.0.0/7\n"
+	    "action = accept\n", NULL);
+	check_union("[rule a]\nproto = tcp\ndport = 1-100\naction = accept\n"
+	    "[rule b]\nproto = tcp\ndport = 101-200\naction = accept\n"
+	    "[rule c]\nproto = tcp\ndport = 50-150\n"
+	    "state = new, established\naction = accept\n", NULL);
+	check_union("[rule a]\nproto = tcp\ndport = 1-100\naction = accept\n"
+	    "[rule b]\nproto = udp\ndport = 101-200\naction = accept\n"
+	    "[rule c]\nproto = tcp\ndport = 50-150\naction = accept\n",
+	    NULL);
+	/* a reload passes over drop rules that name an interface: an
+	   accepting rule for new connections behind them keeps some */
+	check_union("[rule a]\nin = wan0\nproto = tcp\ndport = 1-100\n"
+	    "action = drop\n[rule b]\nin = wan0\nproto = tcp\n"
+	    "dport = 101-200\naction = drop\n[rule c]\nin = wan0\n"
+	    "proto = tcp\ndport = 50-150\naction = accept\n", NULL);
+	check_union("[rule a]\nin = wan0\nproto = tcp\ndport = 1-100\n"
+	    "action = drop\n[rule b]\nin = wan0\nproto = tcp\n"
+	    "dport = 101-200\naction = drop\n[rule c]\nin = wan0\n"
+	    "proto = tcp\ndport = 50-150\naction = reject\n",
+	    "[rule a] at line 1 or [rule b] at line 6");
+
+	/* RULESET_UNION_MAX rules are named, one more is not proven */
+	for (m = RULESET_UNION_MAX; m <= RULESET_UNION_MAX + 1; m++) {
+		n = nby = 0;
+		for (k = 0; k < m; k++) {
+			len = snprintf(text + n, sizeof(text) - n, "[rule a%d]\n"
+			    "proto = tcp\ndport = %d-%d\naction = drop\n", k,
+			    10 * k + 1, 10 * k + 10);
+			assert_true(len > 0 && (size_t)len < sizeof(text) - n);
+			n += (size_t)len;
+			len = snprintf(by + nby, sizeof(by) - nby, "%s[rule a%d] "
+			    "at line %d", k == 0 ? "" : k + 1 < m ? ", " :
+			    " or ", k, 4 * k + 1);
+			assert_true(len > 0 && (size_t)len < sizeof(by) - nby);
+			nby += (size_t)len;
+		}
+		snprintf(text + n, sizeof(text) - n, "[rule c]\nproto = tcp\n"
+		    "dport = 1-%d\naction = accept\n", 10 * m);
+		check_union(text, m == RULESET_UNION_MAX ? by : NULL);
+	}
+}
+
 /* issue 15: "in = !wan0" negates; port names come from /etc/services */
 static void
 test_language(void **state)
@@ -2126,6 +2239,7 @@ main(void)
 		cmocka_unit_test(test_negation_warnings),
 		cmocka_unit_test(test_iface_negation_warnings),
 		cmocka_unit_test(test_shadow_warnings),
+		cmocka_unit_test(test_union_shadow_warnings),
 		cmocka_unit_test(test_frag_room_warning),
 		cmocka_unit_test(test_language),
 		cmocka_unit_test(test_quirks),

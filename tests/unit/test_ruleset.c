@@ -148,8 +148,40 @@ one_rule(FILE *f, int i)
 		fprintf(f, "chain = %s\n", PICK(chains));
 }
 
+/* A rule of a policy whose rules differ most often in one key, so that
+   several can shadow a later one together. */
+static void
+union_rule(FILE *f, int i)
+{
+	fprintf(f, "[rule r%d]\naction = %s\nproto = %s\n", i,
+	    rnd(2) ? "accept" : "drop", rnd(8) ? "tcp" : "udp");
+	switch (rnd(5)) {
+	case 0:
+	case 1:
+		ports(f, "dport");
+		break;
+	case 2:
+		addrs(f, "src");
+		break;
+	case 3:
+		addrs(f, "dst");
+		break;
+	default:
+		ports(f, "sport");
+		if (rnd(4) == 0)
+			ports(f, "dport");
+	}
+	if (rnd(10) == 0)
+		fprintf(f, "state = %s\n", rnd(2) ? "new, established" :
+		    "established");
+	if (rnd(10) == 0)
+		fprintf(f, "in = %s\n", PICK(ifs));
+	if (rnd(12) == 0)
+		fprintf(f, "chain = %s\n", PICK(chains));
+}
+
 static struct config *
-policy(int n)
+policy_of(int n, void (*rule)(FILE *, int))
 {
 	struct config	*c;
 	FILE		*f;
@@ -158,12 +190,18 @@ policy(int n)
 
 	assert_non_null(f = fopen(inipath, "w"));
 	for (i = 0; i < n; i++)
-		one_rule(f, i);
+		rule(f, i);
 	assert_int_equal(fclose(f), 0);
 	if ((c = config_load(inipath, err, sizeof(err))) == NULL)
 		fail_msg("%s", err);
 	assert_non_null(c->ruleset);
 	return (c);
+}
+
+static struct config *
+policy(int n)
+{
+	return (policy_of(n, one_rule));
 }
 
 static void
@@ -352,31 +390,77 @@ uncovered(const struct hits *h, size_t i, size_t j)
 	return (h->np);
 }
 
+/* Rules by[0 .. n-1], before j, that shadow it together: each holds all
+   of j's keys but one, and each packet j matches, one of them does.
+   Returns how many packets j matched. */
+static size_t
+union_holds(const struct config *c, const struct hits *h, size_t j,
+    const struct rule *const *by, size_t n, int round)
+{
+	unsigned	 miss, key = 0;
+	size_t		 i, k, tried = 0;
+	int		 s, any;
+
+	for (i = 0; i < n; i++) {
+		assert_true(by[i]->index < j);
+		assert_true(i == 0 || by[i - 1]->index < by[i]->index);
+		miss = rule_shadow_miss(by[i], &c->rules[j]);
+		assert_true(miss == 0 || miss == RULE_KEY_SRC ||
+		    miss == RULE_KEY_DST || miss == RULE_KEY_SPORT ||
+		    miss == RULE_KEY_DPORT);
+		assert_true(key == 0 || miss == 0 || miss == key);
+		if (miss != 0)
+			key = miss;
+	}
+	for (k = 0; k < h->np; k++)
+		for (s = 0; s < CT_STATE_MAX; s++) {
+			if (!hit(h, k, s, j))
+				continue;
+			tried++;
+			for (i = 0, any = 0; i < n; i++)
+				any |= hit(h, k, s, by[i]->index);
+			if (!any)
+				fail_msg("round %d: r%zu's %zu rules together "
+				    "miss packet %zu, state %d", round, j, n,
+				    k, s);
+		}
+	return (tried);
+}
+
+struct shadow_counts {
+	size_t		 covers;	/* pairs rule_covers() proves */
+	size_t		 shadowed;	/* rules shadowed by one */
+	size_t		 tried;		/* packets they match */
+	size_t		 unions;	/* rules shadowed by several */
+	size_t		 union_tried;	/* packets they match */
+};
+
 /*
  * What nfqspid -n says of random policies holds for random packets: a
  * rule that rule_covers() says holds another matches every packet that
- * one does, and a shadowed rule is never the first match.  And the
- * index finds the first shadowing rule a walk over the earlier ones
- * finds.
+ * one does, and a shadowed rule is never the first match; the rules
+ * that ruleset_shadowed_by() names together match every packet the
+ * rule does.  And the index finds the first shadowing rule a walk over
+ * the earlier ones finds.
  */
 static void
-test_shadow_random(void **state)
+shadow_random(int rounds, void (*rule)(FILE *, int), struct shadow_counts *n)
 {
 	struct config	*c;
 	struct hits	 h;
 	struct pkt	*pk;
 	const char	**in, **out;
-	const struct rule *a, *want;
-	size_t		 i, j, k, covers = 0, shadowed = 0, tried = 0;
+	const struct rule *a, *want, *by[RULESET_UNION_MAX];
+	size_t		 i, j, k, nby;
 	int		 round, s, any;
 
-	(void)state;
+	memset(n, 0, sizeof(*n));
 	h.np = 400;
 	assert_non_null(pk = calloc(h.np, sizeof(*pk)));
 	assert_non_null(in = calloc(h.np, sizeof(*in)));
 	assert_non_null(out = calloc(h.np, sizeof(*out)));
-	for (round = 0; round < 150; round++) {
-		c = policy(2 + (int)rnd(30));
+	for (round = 0; round < rounds; round++) {
+		c = policy_of(2 + (int)rnd(30), rule);
 		h.n = c->nrules;
 		assert_non_null(h.m = calloc(h.np * CT_STATE_MAX, h.n));
 		for (k = 0; k < h.np; k++) {
@@ -392,7 +476,7 @@ test_shadow_random(void **state)
 			for (i = 0; i < j; i++) {
 				if (!rule_covers(&c->rules[i], &c->rules[j]))
 					continue;
-				covers++;
+				n->covers++;
 				if ((k = uncovered(&h, i, j)) < h.np)
 					fail_msg("round %d: r%zu covers r%zu, "
 					    "not packet %zu", round, i, j, k);
@@ -408,13 +492,23 @@ test_shadow_random(void **state)
 				fail_msg("round %d: r%zu shadowed by %s, a "
 				    "walk says %s", round, j, a ? a->name :
 				    "none", want ? want->name : "none");
+			/* the rules that shadow j: a alone, or several */
+			nby = ruleset_shadowed_by(c->ruleset, &c->rules[j], by,
+			    RULESET_UNION_MAX);
+			if (a != NULL)
+				assert_true(nby == 1 && by[0] == a);
+			else if (nby > 0) {
+				n->unions++;
+				n->union_tried += union_holds(c, &h, j, by, nby,
+				    round);
+			}
 			if (a == NULL)
 				continue;
-			shadowed++;
+			n->shadowed++;
 			/* never the first match */
 			for (k = 0; k < h.np; k++)
 				for (s = 0; s < CT_STATE_MAX; s++) {
-					tried += hit(&h, k, s, j);
+					n->tried += hit(&h, k, s, j);
 					for (i = 0, any = 0; i < j; i++)
 						any |= hit(&h, k, s, i);
 					if (hit(&h, k, s, j) && !any)
@@ -429,10 +523,23 @@ test_shadow_random(void **state)
 	free(pk);
 	free(in);
 	free(out);
+}
+
+static void
+test_shadow_random(void **state)
+{
+	struct shadow_counts n;
+
+	(void)state;
+	shadow_random(150, one_rule, &n);
 	/* not vacuous: many pairs, and packets that the shadowed match */
-	assert_true(covers > 300);
-	assert_true(shadowed > 200);
-	assert_true(tried > 5000);
+	assert_true(n.covers > 300);
+	assert_true(n.shadowed > 200);
+	assert_true(n.tried > 5000);
+	/* rules that differ in one key: many shadowed by several */
+	shadow_random(150, union_rule, &n);
+	assert_true(n.unions > 50);
+	assert_true(n.union_tried > 1000);
 }
 
 /* Does the list in r->in match a name that has prefix base, base itself
@@ -514,6 +621,72 @@ test_iface_lists_random(void **state)
 }
 
 /*
+ * Rules of one port range each, differing in nothing else: a later rule
+ * is shadowed by several exactly when the earlier ranges hold its own,
+ * and the fewest that do are named (the earliest of those that reach
+ * furthest), up to RULESET_UNION_MAX of them.
+ */
+static void
+test_shadow_union_ports(void **state)
+{
+	struct config	*c;
+	FILE		*f;
+	char		 err[512];
+	const struct rule *by[RULESET_UNION_MAX];
+	uint16_t	 lo[40], hi[40];
+	size_t		 j, i, n, want, best;
+	uint32_t	 v, reach;
+	int		 round, nr, k, found = 0, many = 0;
+
+	(void)state;
+	for (round = 0; round < 300; round++) {
+		nr = 2 + (int)rnd(39);
+		assert_non_null(f = fopen(inipath, "w"));
+		for (k = 0; k < nr; k++) {
+			lo[k] = (uint16_t)(1 + rnd(60));
+			hi[k] = (uint16_t)(lo[k] + rnd(rnd(2) ? 4 : 20));
+			fprintf(f, "[rule r%d]\nproto = tcp\ndport = %u-%u\n"
+			    "action = %s\n", k, lo[k], hi[k],
+			    rnd(2) ? "accept" : "drop");
+		}
+		assert_int_equal(fclose(f), 0);
+		if ((c = config_load(inipath, err, sizeof(err))) == NULL)
+			fail_msg("%s", err);
+		for (j = 0; j < (size_t)nr; j++) {
+			/* the fewest earlier ranges that hold j's: from
+			   each value not held yet, the furthest reach */
+			want = 0;
+			for (v = lo[j]; v <= hi[j]; v = reach + 1) {
+				reach = 0;
+				for (i = 0, best = j; i < j; i++)
+					if (lo[i] <= v && v <= hi[i] &&
+					    hi[i] > reach) {
+						reach = hi[i];
+						best = i;
+					}
+				if (best == j) {
+					want = 0;
+					break;
+				}
+				want++;
+			}
+			if (want > RULESET_UNION_MAX)
+				want = 0;
+			n = ruleset_shadowed_by(c->ruleset, &c->rules[j], by,
+			    RULESET_UNION_MAX);
+			if (n != want)
+				fail_msg("round %d: r%zu shadowed by %zu rules, "
+				    "%zu expected", round, j, n, want);
+			found += n > 1;
+			many += n > 2;
+		}
+		config_free(c);
+	}
+	assert_true(found > 100);
+	assert_true(many > 20);
+}
+
+/*
  * Rules alike in every field the index looks at are all candidates: the
  * walk asks the first 256 of them, so that n rules cost n * 256
  * comparisons at most.
@@ -563,6 +736,7 @@ main(void)
 		cmocka_unit_test(test_random),
 		cmocka_unit_test(test_selective),
 		cmocka_unit_test(test_shadow_random),
+		cmocka_unit_test(test_shadow_union_ports),
 		cmocka_unit_test(test_iface_lists_random),
 		cmocka_unit_test(test_shadow_bound),
 	};
