@@ -122,6 +122,10 @@ synclink_role(struct synclink *l, int role)
 	   record of the peer's (synclink_homecoming()) */
 	if (role == SYNC_ROLE_BACKUP)
 		__atomic_store_n(&l->homing, 1, __ATOMIC_SEQ_CST);
+	/* and a new master's grace begins now, not at the command: the
+	   old master's records may come first (synclink_granted()) */
+	else
+		__atomic_store_n(&l->mastering, 1, __ATOMIC_SEQ_CST);
 	/* from now on the workers queue their changes, or stop */
 	__atomic_store_n(&l->role, role, __ATOMIC_SEQ_CST);
 	__atomic_store_n(&l->sending, role == SYNC_ROLE_MASTER,
@@ -605,6 +609,19 @@ synclink_apply_in(struct synclink *l, const struct sync_batch *b,
 	l->st.norule += s.norule;
 }
 
+/* A master made so less than grace ago, or whose command has not run
+   yet: it applies the old master's records (keep). */
+static int
+synclink_granted(const struct synclink *l, uint64_t now)
+{
+	if (l->cfg.grace == 0)
+		return (0);
+	if (__atomic_load_n(&l->mastering, __ATOMIC_SEQ_CST))
+		return (1);
+	return (l->master_ms != 0 &&
+	    now < l->master_ms + (uint64_t)l->cfg.grace * 1000);
+}
+
 static void
 synclink_apply(struct synclink *l, const void *buf, const struct sync_hdr *h,
     uint64_t now)
@@ -628,8 +645,7 @@ synclink_apply(struct synclink *l, const void *buf, const struct sync_hdr *h,
 		/* made master a moment ago, the old master still forwards
 		   until its own switch: it opens connections we must know
 		   when their packets come here.  Ours stay ours. */
-		if (l->master_ms == 0 ||
-		    now >= l->master_ms + (uint64_t)l->cfg.grace * 1000) {
+		if (!synclink_granted(l, now)) {
 			l->st.ignored += b.n;
 			return;
 		}
@@ -807,6 +823,7 @@ synclink_command(struct synclink *l, int role, int resync, uint64_t now)
 
 	if (role != -1) {
 		l->master_ms = role == SYNC_ROLE_MASTER ? now : 0;
+		__atomic_store_n(&l->mastering, 0, __ATOMIC_SEQ_CST);
 		if (role == SYNC_ROLE_MASTER && l->cfg.grace > 0) {
 			/* the windows we learnt lack the old master's
 			   last flush, or more: let them catch up */

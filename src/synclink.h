@@ -160,6 +160,8 @@ struct synclink {
 					   move home not done yet */
 	uint64_t		 master_ms;	/* made master then (0: never;
 					   synclink_command()) */
+	int			 mastering;	/* atomic: made master, the
+					   command not run yet */
 	int			 bulking;	/* atomic: a bulk going out
 					   (synclink_bulking()) */
 

@@ -525,6 +525,57 @@ test_apply(void **state)
 }
 
 /*
+ * Made master by nfqspictl: synclink_role() at once, the link's command
+ * later, on its own thread.  A datagram of the old master's read in
+ * between is in the grace already (as a backup's move home comes before
+ * the command): its records are applied with keep, not ignored.  With
+ * grace = 0 they are ignored, command or not.
+ */
+static void
+test_apply_before_command(void **state)
+{
+	(void)state;
+	link_init(SYNC_ROLE_BACKUP);
+	from_peer(SYNC_T_UPDATE, 2);
+	assert_int_equal(F.applied, 2);
+	assert_int_equal(F.keep, 0);
+	assert_int_equal(synclink_role(&L, SYNC_ROLE_MASTER), 0);
+	from_peer(SYNC_T_UPDATE, 3);
+	assert_int_equal(L.st.ignored, 0);
+	assert_int_equal(F.applied, 5);
+	assert_int_equal(F.keep, 1);
+	synclink_command(&L, SYNC_ROLE_MASTER, 0, now);
+	from_peer(SYNC_T_UPDATE, 1);
+	assert_int_equal(F.applied, 6);
+	assert_int_equal(L.st.ignored, 0);
+	/* its grace over, a second switch before the command: in it */
+	now += (uint64_t)L.cfg.grace * 1000;
+	from_peer(SYNC_T_UPDATE, 1);
+	assert_int_equal(L.st.ignored, 1);
+	assert_int_equal(synclink_role(&L, SYNC_ROLE_BACKUP), 0);
+	synclink_command(&L, SYNC_ROLE_BACKUP, 0, now);
+	assert_int_equal(synclink_role(&L, SYNC_ROLE_MASTER), 0);
+	from_peer(SYNC_T_UPDATE, 2);
+	assert_int_equal(L.st.ignored, 1);
+	assert_int_equal(F.applied, 8);
+	synclink_command(&L, SYNC_ROLE_MASTER, 0, now);
+
+	/* no grace: ignored before the command as after it */
+	synclink_clear(&L);
+	sync_seq_free(peer);
+	link_init(SYNC_ROLE_BACKUP);
+	L.cfg.grace = 0;
+	from_peer(SYNC_T_UPDATE, 1);
+	assert_int_equal(synclink_role(&L, SYNC_ROLE_MASTER), 0);
+	from_peer(SYNC_T_UPDATE, 2);
+	assert_int_equal(L.st.ignored, 2);
+	assert_int_equal(F.applied, 1);
+	synclink_command(&L, SYNC_ROLE_MASTER, 0, now);
+	from_peer(SYNC_T_UPDATE, 2);
+	assert_int_equal(L.st.ignored, 4);
+}
+
+/*
  * Made backup: each worker's connections whose home is another go
  * there, slice by slice, before the table is asked for; said once.  Made
  * master: nothing moves.
@@ -743,6 +794,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_send_errors, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_apply, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_apply_before_command,
+		    setup, teardown),
 		cmocka_unit_test(test_home),
 		cmocka_unit_test_setup_teardown(test_homecoming, setup,
 		    teardown),
