@@ -99,6 +99,15 @@ worker_sync_start(struct worker *w)
 	return (0);
 }
 
+/* Several workers, which another's packets may reach (their peers are
+   set before the link starts): then a synced copy no packet reached
+   keeps its end and refresh from the peer, and counts for the node. */
+static int
+worker_sync_shared(const struct worker *w)
+{
+	return (__atomic_load_n(&w->npeers, __ATOMIC_ACQUIRE) > 1);
+}
+
 /*
  * A change for the peer.  A synced copy no packet of ours reached
  * (unseen) is the peer's as it sent it: its end is no news there, where
@@ -126,7 +135,7 @@ worker_sync_event(struct worker *w, int event, const struct ct_entry *e)
 		unseen = worker_sync_seen(w, e);
 	if (w->sync == NULL || w->importing)
 		return;
-	if (!unseen || w->by_hand)
+	if (!unseen || w->by_hand || !worker_sync_shared(w))
 		sync_ct(w->sync, w->id, event, w->ct, e, w->cfg);
 	/* a packet made it: home's copy, if unseen, is older and goes */
 	if (event == CT_EVENT_NEW && !w->home_none && w->unseen != NULL &&
@@ -143,7 +152,7 @@ worker_sync_refresh_one(struct ct_table *t, struct ct_entry *e, void *arg)
 	   the peer's as it sent it (worker_sync_event()) */
 	if (ct_entry_age(e, ct_now(t)) >= w->cfg->sync.refresh &&
 	    (__atomic_load_n(&w->synced, __ATOMIC_RELAXED) == 0 ||
-	    !ct_synced_is(t, e)))
+	    !worker_sync_shared(w) || !ct_synced_is(t, e)))
 		sync_ct(w->sync, w->id, CT_EVENT_UPDATE, t, e, w->cfg);
 	return (0);
 }
@@ -273,12 +282,13 @@ worker_sync_import(struct worker *w, struct sync_rec *r,
 	return (e);
 }
 
-/* Our count of synced connections no packet reached, and the node's. */
+/* Our count of synced connections no packet reached, and the node's
+   (which has the workers ask each other: not with one). */
 static void
 worker_synced_add(struct worker *w, int d)
 {
 	__atomic_add_fetch(&w->synced, (uint64_t)(int64_t)d, __ATOMIC_RELEASE);
-	if (w->unseen != NULL)
+	if (w->unseen != NULL && worker_sync_shared(w))
 		__atomic_add_fetch(w->unseen, (uint64_t)(int64_t)d,
 		    __ATOMIC_RELEASE);
 }
@@ -291,10 +301,10 @@ worker_sync_apply(struct worker *w, void *arg)
 	struct ct_entry		*e;
 	uint64_t		 now = spi_now_ms();
 	size_t			 i;
-	/* with several workers, a packet may reach another one */
-	int			 mark = __atomic_load_n(&w->npeers,
-				    __ATOMIC_ACQUIRE) > 1;
 
+	/* a copy, until a packet reaches it: a new master's grace takes
+	   the old one's news of it (keep), and with several workers the
+	   others ask for it */
 	w->importing = 1;
 	for (i = 0; i < b->n; i++) {
 		r = &b->rec[i];
@@ -319,7 +329,7 @@ worker_sync_apply(struct worker *w, void *arg)
 		}
 		if ((e = worker_sync_import(w, r, b, now)) == NULL)
 			continue;
-		if (mark && ct_synced_mark(w->ct, e) == 1)
+		if (ct_synced_mark(w->ct, e) == 1)
 			worker_synced_add(w, 1);
 		/* the peer, made backup meanwhile, may have swept it at
 		   the end of our table: ours now, it goes back */

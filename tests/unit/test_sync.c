@@ -783,6 +783,52 @@ test_roles(void **state)
 	assert_int_equal(A.s->lk.ready, 1);
 }
 
+/*
+ * One worker a node.  A connection whose SYN's record reached B, made
+ * master, before the old master saw the handshake end: in the grace B
+ * takes the old master's news of its copy (a packet reached no copy
+ * here yet), as a node of several workers does, else the connection
+ * stays half open at B and its packets are INVALID there.  One a packet
+ * reached on B stays B's.
+ */
+static void
+test_master_takes_copy(void **state)
+{
+	struct ct_snap	 s = conn(5, 0x15), got;
+	struct ct_entry	*e;
+
+	(void)state;
+	s.state = CT_TCP_SYN_RECV;
+	s.flags = CT_SNAP_SEEN_REPLY;
+	s.tclass = CT_TO_TCP_SYN_RECV;
+	s.left_ms = 60000;
+	assert_non_null(ct_import(A.w->ct, &s, now, NULL));
+	deliver(-1);
+	assert_non_null(e = find(&B, 5));
+	ct_export(B.w->ct, e, &got);
+	assert_int_equal(got.state, CT_TCP_SYN_RECV);
+	assert_int_equal(sync_set_role(B.s, SYNC_ROLE_MASTER), 0);
+	sync_command(B.s, now);
+	/* A, still master, sees the handshake end */
+	s = conn(5, 0x15);
+	assert_non_null(ct_import(A.w->ct, &s, now, NULL));
+	deliver(-1);
+	assert_int_equal(B.s->lk.st.ignored, 0);
+	assert_non_null(e = find(&B, 5));
+	ct_export(B.w->ct, e, &got);
+	assert_int_equal(got.state, CT_TCP_ESTABLISHED);
+	assert_int_equal(got.left_ms, s.left_ms);
+	/* a packet of B's reached it: A's news is left alone */
+	assert_int_equal(worker_sync_seen(B.w, e), 1);
+	s.state = CT_TCP_FIN_WAIT;
+	s.tclass = CT_TO_TCP_FIN_WAIT;
+	assert_non_null(ct_import(A.w->ct, &s, now, NULL));
+	deliver(-1);
+	assert_int_equal(B.s->lk.st.ignored, 1);
+	ct_export(B.w->ct, find(&B, 5), &got);
+	assert_int_equal(got.state, CT_TCP_ESTABLISHED);
+}
+
 /* The refresh sends long-lived connections again: new windows. */
 static void
 test_refresh(void **state)
@@ -1524,6 +1570,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_wake, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_roles, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_master_takes_copy, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_refresh, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_alone, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dirty, setup, teardown),
