@@ -414,6 +414,9 @@ uint64_t	 sync_room(struct sync *s, unsigned wid);
 void		 sync_moved(struct sync *s);
 /* 1 while the whole table goes out: see synclink_bulking() */
 int		 sync_bulking(const struct sync *s);
+/* 1 while a packet passes the window grace without a timer: see
+   synclink_unsettled() */
+int		 sync_unsettled(const struct sync *s);
 /* The connections the peer synced that no packet reached yet, over all
    the workers (atomic; worker_sync.c): 0 most of the time */
 uint64_t	*sync_unseen(struct sync *s);

@@ -146,6 +146,12 @@ sync_bulking(const struct sync *s)
 	return (synclink_bulking(&s->lk));
 }
 
+int
+sync_unsettled(const struct sync *s)
+{
+	return (synclink_unsettled(&s->lk));
+}
+
 uint64_t *
 sync_unseen(struct sync *s)
 {

@@ -107,6 +107,13 @@ synclink_bulking(const struct synclink *l)
 	return (__atomic_load_n(&l->bulking, __ATOMIC_ACQUIRE));
 }
 
+int
+synclink_unsettled(const struct synclink *l)
+{
+	return (!synclink_sending(l) ||
+	    __atomic_load_n(&l->mastering, __ATOMIC_RELAXED));
+}
+
 _Static_assert(sizeof(struct sync_ring) == 2 * CACHELINE &&
     offsetof(struct sync_ring, tail) == CACHELINE,
     "a worker's ring: its end and the link's, a line each");
@@ -823,7 +830,6 @@ synclink_command(struct synclink *l, int role, int resync, uint64_t now)
 
 	if (role != -1) {
 		l->master_ms = role == SYNC_ROLE_MASTER ? now : 0;
-		__atomic_store_n(&l->mastering, 0, __ATOMIC_SEQ_CST);
 		if (role == SYNC_ROLE_MASTER && l->cfg.grace > 0) {
 			/* the windows we learnt lack the old master's
 			   last flush, or more: let them catch up */
@@ -832,6 +838,8 @@ synclink_command(struct synclink *l, int role, int resync, uint64_t now)
 				(void)l->ops->call(l->arg, i, SYNCLINK_GRACE,
 				    &until);
 		}
+		/* each worker has its grace now: synclink_unsettled() */
+		__atomic_store_n(&l->mastering, 0, __ATOMIC_SEQ_CST);
 		/* a bulk half in ends here, whichever the new role */
 		synclink_rx_drop(l);
 		if (role == SYNC_ROLE_BACKUP) {

@@ -161,7 +161,8 @@ struct synclink {
 	uint64_t		 master_ms;	/* made master then (0: never;
 					   synclink_command()) */
 	int			 mastering;	/* atomic: made master, the
-					   command not run yet */
+					   command's grace not given to the
+					   workers yet */
 	int			 bulking;	/* atomic: a bulk going out
 					   (synclink_bulking()) */
 
@@ -245,5 +246,10 @@ void		 synclink_moved(struct synclink *l);
    not walked yet to one it has is in neither slice: the hand-over then
    queues it as a change too (worker_sync.c). */
 int		 synclink_bulking(const struct synclink *l);
+/* A worker's thread: 1 while the node is backup, or made master and
+   the command that gives the workers their grace (SYNCLINK_GRACE) has
+   not run yet: its packets pass the window grace all the same (their
+   windows are the old master's as of its last flush). */
+int		 synclink_unsettled(const struct synclink *l);
 
 #endif /* NFQSPI_SYNCLINK_H */

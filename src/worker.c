@@ -98,9 +98,10 @@ worker_judge(struct worker *w, const struct nq_packet *np,
 	/* A backup forwards around a switch only (the addresses move
 	   before keepalived's notify, the others learn of the new master
 	   after): its windows are the peer's as of its last flush, so
-	   its packets pass under the grace a new master gives. */
+	   its packets pass under the grace a new master gives; and so do
+	   a new master's before its link gives the workers that grace. */
 	if (__builtin_expect(w->sync != NULL, 0) &&
-	    w->cfg->sync.grace > 0 && !sync_sending(w->sync))
+	    w->cfg->sync.grace > 0 && sync_unsettled(w->sync))
 		ct_grace(w->ct, now + 1);
 	verdict_packet(&x, np->data, np->len, a, &p, &v);
 	if (__builtin_expect(w->fpd != NULL, 0))

@@ -135,6 +135,10 @@ fake_call(void *arg, unsigned wi, int what, void *data)
 			F.slice_port = 0;
 		}
 		break;
+	case SYNCLINK_GRACE:
+		/* the workers pass the window grace till they have theirs */
+		assert_true(synclink_unsettled(&L));
+		break;
 	case SYNCLINK_FENCE:
 		F.fenced_out |= (unsigned)synclink_bulking(&L) << F.nfence++;
 		if (wi == 1 && F.fence_port != 0) {
@@ -539,12 +543,17 @@ test_apply_before_command(void **state)
 	from_peer(SYNC_T_UPDATE, 2);
 	assert_int_equal(F.applied, 2);
 	assert_int_equal(F.keep, 0);
+	assert_true(synclink_unsettled(&L));
 	assert_int_equal(synclink_role(&L, SYNC_ROLE_MASTER), 0);
+	assert_true(synclink_unsettled(&L));
 	from_peer(SYNC_T_UPDATE, 3);
 	assert_int_equal(L.st.ignored, 0);
 	assert_int_equal(F.applied, 5);
 	assert_int_equal(F.keep, 1);
 	synclink_command(&L, SYNC_ROLE_MASTER, 0, now);
+	assert_int_equal(F.calls[0][SYNCLINK_GRACE] +
+	    F.calls[1][SYNCLINK_GRACE], 2);
+	assert_false(synclink_unsettled(&L));
 	from_peer(SYNC_T_UPDATE, 1);
 	assert_int_equal(F.applied, 6);
 	assert_int_equal(L.st.ignored, 0);

@@ -75,6 +75,9 @@ uint64_t *sync_unseen(struct sync *s) { return (&unseen); }
 static unsigned	 moves;		/* connections handed over */
 void sync_moved(struct sync *s) { moves++; }
 int sync_bulking(const struct sync *s) { return (bulking); }
+/* made master, the link's command (its grace) not run yet */
+static int	 mastering;
+int sync_unsettled(const struct sync *s) { return (!sending || mastering); }
 
 /* a backup's link queues nothing (synclink_slot()) */
 void
@@ -1765,7 +1768,9 @@ tcp_seg(struct fix *f, struct worker *w, int reply, uint32_t seq,
  * A backup forwards only around a switch, and its windows lag the
  * peer's by a flush: a segment of an assured connection that fails only
  * the window check passes there, as in a new master's grace, and is
- * counted; not on a master, nor with [sync] grace = 0.
+ * counted; so does one on a node made master whose link has not given
+ * the workers that grace yet (synclink_unsettled()); not on a master
+ * otherwise, nor with [sync] grace = 0.
  */
 static void
 test_backup_grace(void **state)
@@ -1789,10 +1794,19 @@ test_backup_grace(void **state)
 	ct_get_stats(w->ct, &cs);
 	assert_int_equal(cs.window_grace, 1);
 	assert_int_equal(w->st.invalid, 1);
+	/* made master, its command still to come */
+	sending = 1;
+	mastering = 1;
+	f->now += 2;
+	assert_true(tcp_seg(f, w, 0, 1021 + 2 * far, 5001, PKT_TH_ACK, 10));
+	ct_get_stats(w->ct, &cs);
+	assert_int_equal(cs.window_grace, 2);
+	mastering = 0;
+	sending = 0;
 	/* no grace: held to the window, as before */
 	f->cfg.sync.grace = 0;
 	f->now += 2;
-	assert_false(tcp_seg(f, w, 0, 1021 + 2 * far, 5001, PKT_TH_ACK, 10));
+	assert_false(tcp_seg(f, w, 0, 1031 + 3 * far, 5001, PKT_TH_ACK, 10));
 	assert_int_equal(w->st.invalid, 2);
 	sending = 1;
 }
