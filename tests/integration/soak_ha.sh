@@ -134,14 +134,18 @@ sed -e 's/^threads = 1$/threads = 2/' \
     -e "s|$T_CTL|$B_CTL|" "$T_CONF" >"$T_TMP/b.ini"
 T_CONF=$T_TMP/a.ini
 
-# divert Q: FORWARD, both families, to queues Q and Q+1
+# divert Q: FORWARD, both families, to queues Q and Q+1, each family's
+# chain in one transaction: between a flush and an append FORWARD is
+# empty (policy ACCEPT) and what comes then passes unjudged, so that a
+# connection whose handshake did would be INVALID (tcp-no-syn) at the
+# new master, and the soak count it lost
 divert()
 {
 	local t
 	for t in "$IPT" "$IP6T"; do
-		in_d "$t" -F FORWARD &&
-		    in_d "$t" -A FORWARD -j NFQUEUE \
-			--queue-balance "$1:$(($1 + 1))" || return 1
+		printf '%s\n' '*filter' '-F FORWARD' \
+		    "-A FORWARD -j NFQUEUE --queue-balance $1:$(($1 + 1))" \
+		    COMMIT | in_d "$t-restore" --noflush || return 1
 	done
 }
 

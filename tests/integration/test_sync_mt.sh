@@ -146,29 +146,30 @@ done < <("$SYNCHOME" 2 udp "$C4" "$S4" 5053 $(seq 43001 $((43000 + N))))
 
 # divert Q: FORWARD to the daemon on queues Q and Q+1: each UDP flow and
 # burst connection to the worker that is not its home, the rest by
-# --queue-balance
+# --queue-balance.  One transaction: between a flush and the appends
+# FORWARD would pass what comes unjudged (policy ACCEPT).
 divert()
 {
 	local ports
 
-	in_d "$IPT" -F FORWARD || return 1
-	while read -r ports; do
-		in_d "$IPT" -A FORWARD -p tcp -m multiport --ports "$ports" \
-		    -j NFQUEUE --queue-num $(($1 + 1)) || return 1
-	done <"$T_TMP/burst0"
-	while read -r ports; do
-		in_d "$IPT" -A FORWARD -p tcp -m multiport --ports "$ports" \
-		    -j NFQUEUE --queue-num "$1" || return 1
-	done <"$T_TMP/burst1"
-	if [ -n "$U_HOME0" ]; then
-		in_d "$IPT" -A FORWARD -p udp -m multiport --ports "$U_HOME0" \
-		    -j NFQUEUE --queue-num $(($1 + 1)) || return 1
-	fi
-	if [ -n "$U_HOME1" ]; then
-		in_d "$IPT" -A FORWARD -p udp -m multiport --ports "$U_HOME1" \
-		    -j NFQUEUE --queue-num "$1" || return 1
-	fi
-	in_d "$IPT" -A FORWARD -j NFQUEUE --queue-balance "$1:$(($1 + 1))"
+	{
+		echo '*filter'
+		echo '-F FORWARD'
+		while read -r ports; do
+			echo "-A FORWARD -p tcp -m multiport --ports $ports" \
+			    "-j NFQUEUE --queue-num $(($1 + 1))"
+		done <"$T_TMP/burst0"
+		while read -r ports; do
+			echo "-A FORWARD -p tcp -m multiport --ports $ports" \
+			    "-j NFQUEUE --queue-num $1"
+		done <"$T_TMP/burst1"
+		[ -z "$U_HOME0" ] || echo "-A FORWARD -p udp -m multiport" \
+		    "--ports $U_HOME0 -j NFQUEUE --queue-num $(($1 + 1))"
+		[ -z "$U_HOME1" ] || echo "-A FORWARD -p udp -m multiport" \
+		    "--ports $U_HOME1 -j NFQUEUE --queue-num $1"
+		echo "-A FORWARD -j NFQUEUE --queue-balance $1:$(($1 + 1))"
+		echo COMMIT
+	} | in_d "$IPT-restore" --noflush
 }
 
 # moved LOG: the connections the node logged it moved home on the switch
