@@ -525,7 +525,12 @@ daemon_divert(struct daemon *d, char *err, size_t errlen)
 	return (0);
 }
 
-/* Each queue's packets against the interfaces': warn of a silent queue. */
+/*
+ * Each queue's packets against the interfaces': warn of a silent queue,
+ * but on an HA backup, where the peer takes the traffic.  The role is
+ * the sync module's, read here on the main thread's tick: the workers
+ * take no part.
+ */
 static void
 daemon_qwatch(struct daemon *d)
 {
@@ -553,6 +558,9 @@ daemon_qwatch(struct daemon *d)
 			return;
 		rx[i] = s.received;
 	}
+	if (d->sync != NULL)
+		qwatch_quiet(d->qwatch, sync_role(d->sync) ==
+		    SYNC_ROLE_BACKUP);
 	qwatch_update(d->qwatch, rx, pkts, now, ev);
 	for (i = 0; i < d->nworkers && i < 64; i++) {
 		q = qwatch_queue(d->qwatch, i);

@@ -400,6 +400,8 @@ void		 sync_stop(struct sync *s);
 void		 sync_free(struct sync *s);
 /* nfqspictl sync role, resync: 0, or -1 EINVAL */
 int		 sync_set_role(struct sync *s, int role);
+/* The role the workers see now (enum sync_role): one atomic load */
+int		 sync_role(const struct sync *s);
 void		 sync_resync(struct sync *s);
 void		 sync_status(struct sync *s, struct sync_status *st);
 /* In worker wid's thread: a change of its table (enum ct_event). */

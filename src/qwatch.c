@@ -20,6 +20,7 @@ struct qwatch {
 	uint64_t		 idle_ms;
 	uint64_t		 if_pkts;	/* at the last update */
 	int			 started;	/* had an update */
+	int			 quiet;		/* qwatch_quiet() */
 	struct qwatch_queue	 q[];
 };
 
@@ -46,6 +47,17 @@ void
 qwatch_free(struct qwatch *w)
 {
 	free(w);
+}
+
+void
+qwatch_quiet(struct qwatch *w, int quiet)
+{
+	unsigned	 i;
+
+	if (quiet && !w->quiet)
+		for (i = 0; i < w->n; i++)
+			w->q[i].idle = 0;
+	w->quiet = quiet != 0;
 }
 
 /*
@@ -78,6 +90,11 @@ qwatch_update(struct qwatch *w, const uint64_t *rx, uint64_t if_pkts,
 		/* an interface went away with its counters */
 		if (if_pkts < q->win_pkts)
 			q->win_pkts = if_pkts;
+		if (w->quiet) {
+			q->win_ms = now_ms;
+			q->win_pkts = if_pkts;
+			continue;
+		}
 		if (w->idle_ms == 0 || now_ms - q->win_ms < w->idle_ms)
 			continue;
 		if (!q->idle && if_pkts - q->win_pkts >= QWATCH_MIN_PKTS) {

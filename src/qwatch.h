@@ -48,6 +48,14 @@ struct qwatch_queue {
 struct qwatch	*qwatch_new(unsigned n, uint64_t idle_ms, uint64_t now_ms);
 void		 qwatch_free(struct qwatch *w);
 /*
+ * quiet 1: no traffic is meant to reach the queues (an HA backup, whose
+ * peer takes it): none is idle, a warning said is taken back without an
+ * event, and each window starts again at every update, so that a node
+ * made master gets a whole idle_ms before it is warned.  0 (the start):
+ * traffic is meant to come.
+ */
+void		 qwatch_quiet(struct qwatch *w, int quiet);
+/*
  * The counters now: rx[i] packets queue i received so far, if_pkts the
  * interfaces' packets so far.  ev[i] says what changed for queue i.
  */

@@ -307,6 +307,12 @@ sync_set_role(struct sync *s, int role)
 	return (0);
 }
 
+int
+sync_role(const struct sync *s)
+{
+	return (__atomic_load_n(&s->lk.role, __ATOMIC_RELAXED));
+}
+
 void
 sync_resync(struct sync *s)
 {

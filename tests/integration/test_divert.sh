@@ -15,7 +15,9 @@
 #    after a flush by a daemon that is no longer root;
 #  - divert = none, idle_warn = 2, nothing diverted: traffic through dut
 #    makes nfqspid warn that queue N gets no packet, nfqspictl status says
-#    so, and once traffic is diverted the log says packets arrive again.
+#    so, and once traffic is diverted the log says packets arrive again;
+#  - the same on an HA backup ([sync] role backup): no warning, as its
+#    peer takes the traffic, until nfqspictl sync role master.
 #
 # Copyright (C) 2026 The nfqspid authors
 # SPDX-License-Identifier: GPL-2.0-or-later
@@ -286,6 +288,43 @@ lib_divert
 in_c ping -q -c 5 -i 0.1 "$S4" >/dev/null 2>&1
 conn4 5001 >/dev/null
 check "idle: packets again once diverted" log_has "queue $T_QUEUE: packets arrive again"
+lib_stop_daemon
+
+# ---- 7. an HA backup: its peer takes the traffic -----------------------------
+# The same silent queue on a node in [sync] role backup is no missing
+# diversion: no warning, until nfqspictl makes it master.  The peer is
+# an address nobody has: only the role matters here.
+in_d "$IPT" -D FORWARD -j NFQUEUE --queue-num "$T_QUEUE"
+in_d "$IP6T" -D FORWARD -j NFQUEUE --queue-num "$T_QUEUE"
+head -c 32 /dev/urandom | base64 >"$T_TMP/sync.key"
+chmod 600 "$T_TMP/sync.key"
+divert_config divert=none idle_warn=2 fail_open=yes
+cat >>"$T_CONF" <<EOF
+
+[sync]
+listen = $D4S:3780
+peer = 10.$T_NET.2.99:3780
+key = $T_TMP/sync.key
+role = backup
+EOF
+# idle_lines: the idle warnings in the log so far; idle_more N: more
+idle_lines() { grep -c "queue $T_QUEUE: no packet for" "$T_LOG"; }
+idle_more() { [ "$(idle_lines)" -gt "$1" ]; }
+n0=$(idle_lines)
+lib_must_start "nfqspid starts as an HA backup with divert = none"
+# 5 s of traffic: two idle windows and more
+in_c ping -q -c 100 -i 0.05 "$S4" >/dev/null 2>&1
+sleep 1
+check "backup: no idle warning ($(($(idle_lines) - n0)) said)" \
+    test "$(idle_lines)" -eq "$n0"
+check "backup: nfqspictl status has none" \
+    not grep -q "no packet for" <(lib_ctl status)
+check "made master" quiet lib_ctl sync role master
+in_c ping -q -c 80 -i 0.05 "$S4" >/dev/null 2>&1
+check "master: the idle warning" \
+    wait_for $((30 * T_SLOW)) idle_more "$n0"
+check "master: nfqspictl status says so" \
+    grep -q "no packet for" <(lib_ctl status)
 lib_stop_daemon
 
 lib_summary

@@ -107,6 +107,55 @@ test_window_and_gone_interface(void **state __attribute__((unused)))
 	assert_null(qwatch_new(0, 1000, 0));
 }
 
+/*
+ * An HA backup: the peer takes the traffic, so its queues' silence is
+ * no missing diversion.  Made master, it is warned a whole window later;
+ * made backup again, the warning is taken back.
+ */
+static void
+test_quiet_backup(void **state __attribute__((unused)))
+{
+	struct qwatch		*w = qwatch_new(2, 10000, 0);
+	enum qwatch_event	 ev[2];
+	uint64_t		 rx[2] = { 0, 0 };
+	uint64_t		 t, pkts = 1000;
+
+	assert_non_null(w);
+	qwatch_quiet(w, 1);
+	for (t = 1000; t < 100000; t += 1000) {
+		pkts += 500;
+		qwatch_update(w, rx, pkts, t, ev);
+		assert_int_equal(ev[0], QWATCH_NONE);
+		assert_int_equal(ev[1], QWATCH_NONE);
+		assert_false(qwatch_queue(w, 0)->idle);
+	}
+	/* made master at t: idle idle_ms after the last update as backup
+	   (99000), not before */
+	qwatch_quiet(w, 0);
+	for (; t < 99000 + 10000; t += 1000) {
+		pkts += 500;
+		qwatch_update(w, rx, pkts, t, ev);
+		assert_int_equal(ev[0], QWATCH_NONE);
+	}
+	pkts += 500;
+	qwatch_update(w, rx, pkts, t, ev);
+	assert_int_equal(ev[0], QWATCH_IDLE);
+	assert_int_equal(ev[1], QWATCH_IDLE);
+	assert_int_equal(qwatch_queue(w, 0)->idle_pkts, 10 * 500);
+	/* made backup again: the warning goes without an event, and a
+	   packet then is no "arrive again" */
+	qwatch_quiet(w, 1);
+	assert_false(qwatch_queue(w, 0)->idle);
+	assert_false(qwatch_queue(w, 1)->idle);
+	rx[1] = 3;
+	t += 1000;
+	qwatch_update(w, rx, pkts + 500, t, ev);
+	assert_int_equal(ev[0], QWATCH_NONE);
+	assert_int_equal(ev[1], QWATCH_NONE);
+	assert_int_equal(qwatch_queue(w, 1)->rx, 3);
+	qwatch_free(w);
+}
+
 static void
 test_netdev(void **state __attribute__((unused)))
 {
@@ -140,6 +189,7 @@ main(void)
 		cmocka_unit_test(test_idle_then_active),
 		cmocka_unit_test(test_quiet_interfaces),
 		cmocka_unit_test(test_window_and_gone_interface),
+		cmocka_unit_test(test_quiet_backup),
 		cmocka_unit_test(test_netdev),
 	};
 
