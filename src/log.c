@@ -15,6 +15,7 @@
  * A line to stderr is a single write(), so lines do not interleave.
  */
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 
 #include <errno.h>
@@ -76,6 +77,35 @@ log_init(int tostderr, int debug, int facility)
 	pthread_mutex_lock(&log_mtx);
 	log_connect();
 	pthread_mutex_unlock(&log_mtx);
+}
+
+/*
+ * 1 when stderr is the systemd journal's stream: $JOURNAL_STREAM names
+ * its device and inode (systemd.exec(5)).  What goes to syslog reaches
+ * the journal there too, so a copy on stderr would be a second line.
+ */
+int
+log_stderr_journal(void)
+{
+	const char		*env = getenv("JOURNAL_STREAM");
+	struct stat		 st;
+	unsigned long long	 dev, ino;
+	char			*end;
+
+	if (env == NULL)
+		return (0);
+	errno = 0;
+	dev = strtoull(env, &end, 10);
+	if (end == env || *end != ':' || errno != 0)
+		return (0);
+	env = end + 1;
+	ino = strtoull(env, &end, 10);
+	if (end == env || *end != '\0' || errno != 0)
+		return (0);
+	if (fstat(STDERR_FILENO, &st) == -1)
+		return (0);
+	return ((unsigned long long)st.st_dev == dev &&
+	    (unsigned long long)st.st_ino == ino);
 }
 
 /*

@@ -871,6 +871,34 @@ daemon_run(struct daemon *d, int foreground, int debug)
 	return (1);
 }
 
+/*
+ * nfqspid -n: the configuration's warnings, then "configuration OK".  In
+ * the unit's ExecStartPre, stderr is the journal, and the daemon started
+ * next logs each warning as it reads the file: the count alone here, so
+ * that each is in the journal once.
+ */
+static void
+check_warnings(const struct config *cfg)
+{
+	size_t		 i, n = cfg->nwarn + cfg->warn_more;
+
+	if (log_stderr_journal()) {
+		if (n > 0)
+			fprintf(stderr, "configuration OK (%zu warning%s, "
+			    "which nfqspid logs as it reads the file)\n", n,
+			    n == 1 ? "" : "s");
+		else
+			fprintf(stderr, "configuration OK\n");
+		return;
+	}
+	for (i = 0; i < cfg->nwarn; i++)
+		fprintf(stderr, "nfqspid: warning: %s\n", cfg->warn[i]);
+	if (cfg->warn_more > 0)
+		fprintf(stderr, "nfqspid: warning: %zu more like these\n",
+		    cfg->warn_more);
+	fprintf(stderr, "configuration OK\n");
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -883,7 +911,7 @@ main(int argc, char *argv[])
 	const char	*replay = NULL;
 	char		 err[ERRLEN], abspath[CONFIG_PATHLEN];
 	int		 ch, debug = 0, foreground = 0, check = 0, status;
-	size_t		 i;
+	int		 journal;
 
 	memset(&d, 0, sizeof(d));
 	d.pidfd = -1;
@@ -929,13 +957,7 @@ main(int argc, char *argv[])
 			return (2);
 		}
 		if (check) {
-			for (i = 0; i < d.cfg->nwarn; i++)
-				fprintf(stderr, "nfqspid: warning: %s\n",
-				    d.cfg->warn[i]);
-			if (d.cfg->warn_more > 0)
-				fprintf(stderr, "nfqspid: warning: %zu more "
-				    "like these\n", d.cfg->warn_more);
-			fprintf(stderr, "configuration OK\n");
+			check_warnings(d.cfg);
 			config_free(d.cfg);
 			return (0);
 		}
@@ -944,7 +966,10 @@ main(int argc, char *argv[])
 		return (status);
 	}
 
-	log_init(LOG_STDERR_ALL, debug, LOG_DAEMON);
+	/* under systemd, syslog is the journal already */
+	journal = log_stderr_journal();
+	log_init(journal ? LOG_STDERR_NONE : LOG_STDERR_ALL, debug,
+	    LOG_DAEMON);
 	if ((d.cfg = config_load(d.cfgpath, err, sizeof(err))) == NULL ||
 	    config_user_check(d.cfg, err, sizeof(err)) == -1) {
 		log_warnx("%s", err);
@@ -952,8 +977,8 @@ main(int argc, char *argv[])
 		log_close();
 		return (2);
 	}
-	log_init(foreground ? LOG_STDERR_ALL : LOG_STDERR_WARN, debug,
-	    d.cfg->facility);
+	log_init(journal ? LOG_STDERR_NONE : foreground ? LOG_STDERR_ALL :
+	    LOG_STDERR_WARN, debug, d.cfg->facility);
 	config_log_warnings(d.cfg, "");
 	if (cfgpath_absolute(&d, abspath, sizeof(abspath)) == -1) {
 		log_warn("%s: the directory it is in", d.cfgpath);

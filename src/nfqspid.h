@@ -65,6 +65,7 @@
 #define LOG_STDERR_ALL	1	/* -f, and until the configuration is read */
 #define LOG_STDERR_WARN	2	/* starting detached: warnings and errors */
 void	 log_init(int tostderr, int debug, int facility);
+int	 log_stderr_journal(void);
 void	 log_close(void);
 void	 log_setfacility(int facility);
 int	 log_getdebug(void);

@@ -6,7 +6,9 @@
 # the rate's "suppressed N" summary, start, reload ok and rejected, table
 # full, stop); then it is stopped (SIGSTOP) under a flood of audited
 # connections, and packets must keep flowing and nfqspictl keep answering.
-# Last, a start without -f: its lines in syslog, none on the terminal.
+# Then a start without -f: its lines in syslog, none on the terminal.
+# Last, a start as the unit makes it (stderr the journal, $JOURNAL_STREAM):
+# nfqspid -n and the daemon put each warning of the file in it once.
 #
 # Copyright (C) 2026 The nfqspid authors
 # SPDX-License-Identifier: GPL-2.0-or-later
@@ -206,6 +208,49 @@ if [ -n "$dpid" ] && kill -TERM "$dpid" 2>/dev/null; then
 	    wait_for $((50 * T_SLOW)) not quiet kill -0 "$dpid"
 else
 	fail "without -f: SIGTERM ends it"
+fi
+
+# ---- as the unit starts it: stderr is the journal ------------------------------------
+# ExecStartPre's nfqspid -n, then the daemon, both with stderr on the
+# journal's stream ($JOURNAL_STREAM names it), where syslog's lines land
+# too: each warning of the file once in all, and that one in syslog.
+cat >>"$T_CONF" <<EOF
+
+[rule never6]
+proto = icmpv6
+src = 10.$T_NET.1.0/24
+action = accept
+EOF
+JOURNAL=$T_TMP/journal.txt
+: >"$JOURNAL"
+js=$(stat -c %d:%i "$JOURNAL")
+never6() { cat "$JOURNAL" "$SYSLOG" | grep -c "\\[rule never6\\]"; }
+n0=$(never6)
+JOURNAL_STREAM=$js in_d "$NFQSPID" -n -c "$T_CONF" >>"$JOURNAL" 2>&1
+rc=$?
+check "unit: nfqspid -n passes (got $rc)" test "$rc" -eq 0
+check "unit: nfqspid -n gives the count, not the warning" \
+    grep -q "^configuration OK (1 warning, which nfqspid logs" "$JOURNAL"
+n1=$(started)
+JOURNAL_STREAM=$js in_d "${T_DWRAP[@]}" "$NFQSPID" -c "$T_CONF" >>"$JOURNAL" 2>&1
+rc=$?
+check "unit: the daemon starts (got $rc)" test "$rc" -eq 0
+check "unit: the start is said in syslog" wait_for 30 test "$(started)" -gt "$n1"
+check "unit: the warning in syslog" \
+    syslog_has "^<155>.* nfqspid\\[[0-9]+\\]: warning: .*\\[rule never6\\]"
+check "unit: each warning once in the journal ($(($(never6) - n0)) times)" \
+    test "$(($(never6) - n0))" -eq 1
+check "unit: nothing else on the journal's stream ($(grep -v "^configuration OK" "$JOURNAL" | head -c 200))" \
+    not grep -qv "^configuration OK" "$JOURNAL"
+# a terminal: nfqspid -n still prints the warning
+check "a terminal: nfqspid -n prints the warning" \
+    grep -q "warning: .*\\[rule never6\\]" <(in_d "$NFQSPID" -n -c "$T_CONF" 2>&1)
+dpid=$(cat "$T_TMP/nfqspid.pid" 2>/dev/null)
+if [ -n "$dpid" ] && kill -TERM "$dpid" 2>/dev/null; then
+	check "unit: SIGTERM ends it" \
+	    wait_for $((50 * T_SLOW)) not quiet kill -0 "$dpid"
+else
+	fail "unit: SIGTERM ends it"
 fi
 kill "$READER" 2>/dev/null
 wait "$READER" 2>/dev/null
