@@ -316,7 +316,7 @@ EOF
 ( ip netns exec "$NS_C" "$PY" "$T_TMP/flows.py" "$S4" "$N" "$M" \
     "$T_TMP" >"$T_TMP/flows.log" 2>&1 & )
 check "$N TCP connections, $N UDP flows and $M more through the master" \
-    wait_for $((100 * T_SLOW)) rounds before
+    wait_for $((300 * T_SLOW)) rounds before
 check "... all on the backup: TCP ESTABLISHED" \
     eventually 50 '[ "$(held "$B_CTL" tcp 5020 ESTABLISHED)" -eq "$N" ]'
 check "... UDP" eventually 50 '[ "$(held "$B_CTL" udp 5053)" -eq "$N" ]'
@@ -357,7 +357,7 @@ bulked()
 check "the burst is sent while the new master is held, and the old master made backup" \
     burst "$B_PID" sent go lib_ctl sync role backup
 check "every connection carries data both ways through the new master" \
-    wait_for $((150 * T_SLOW)) rounds after
+    wait_for $((300 * T_SLOW)) rounds after
 check "the old master, made backup, has the new master's table" \
     eventually 100 'bulked "$T_CTL" 1'
 # records the bulk carried: the table's, and the changes that came
@@ -396,7 +396,7 @@ check "... which has the old master's table" \
 check "the burst is sent while the old master is held" \
     burst "$T_DPID" sent2 go2
 check "every connection carries data both ways through the old master" \
-    wait_for $((150 * T_SLOW)) rounds again
+    wait_for $((300 * T_SLOW)) rounds again
 check "it took no INVALID packet" test "$(lib_stat invalid)" -eq 0
 check "it dropped none" test "$(lib_stat dropped)" -eq 0
 check "each UDP flow and burst connection was adopted from home again" \
