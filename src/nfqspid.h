@@ -263,6 +263,9 @@ struct worker_stats {
 	uint64_t	 adopt_missed;	/* packets judged without waiting
 					   for home's answer: the cap, or
 					   no answer in time */
+	uint64_t	 adopt_untold;	/* fresh entries whose home worker
+					   was not told: its list was full
+					   (WORKER_FRESH) */
 	uint64_t	 adopt_waiting;	/* packets waiting for home's answer
 					   now (gauge) */
 	uint64_t	 adopt_bytes;	/* ... with their questions' (gauge;

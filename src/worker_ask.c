@@ -51,8 +51,8 @@ struct worker_ask {
 						   it again */
 	uint8_t			 peek;		/* adopt, from a backup: a copy,
 						   home keeps it */
-	uint8_t			 fresh;		/* a packet made k's entry in
-						   the asker: home's copy goes */
+	uint8_t			 fresh;		/* answer: home's copy of k
+						   went (worker_adopt_fresh()) */
 	uint32_t		 mark;
 	struct pkt		 p;		/* data NULL */
 	struct ct_tuple		 k;		/* adopt: asked */
@@ -521,9 +521,14 @@ worker_adopt_answer(struct worker *w, struct worker_ask *a)
  * wait for home's answer, or came while we were backup).  Live traffic
  * is newer: home ends its copy, which a bulk would send beside ours and
  * which keeps every worker asking home about the flows it does not
- * know.  A message like a question's: the packet path shares nothing.
- * Without memory the two stay side by side, as the copy's timeout ends
- * it without a word to the peer (worker_sync_event()).
+ * know.  After a failover every new connection off its home does this
+ * while home holds any copy, so nothing is allocated: the key goes into
+ * home's fixed list under the inbox's lock, and only the first since
+ * home last read the list wakes it.  A full list (home's loop behind)
+ * is counted (adopt_untold) and the two stay side by side: the copy,
+ * which no packet reaches, ends by its own timeout without a word to
+ * the peer (worker_sync_event()), and ours is the one the peer hears
+ * of.
  */
 void
 worker_adopt_fresh(struct worker *w, const struct ct_entry *e)
@@ -531,38 +536,56 @@ worker_adopt_fresh(struct worker *w, const struct ct_entry *e)
 	unsigned		 n = __atomic_load_n(&w->npeers,
 				    __ATOMIC_ACQUIRE);
 	struct worker		*home;
-	struct worker_ask	*a;
+	struct worker_fresh	*f;
 	struct ct_tuple		 k;
 
 	if (n < 2)
 		return;
 	ct_entry_key(e, &k);
 	home = w->peers[synclink_home(&k, n)];
-	if (home == w || __atomic_load_n(&home->synced,
-	    __ATOMIC_ACQUIRE) == 0 || (a = calloc(1, sizeof(*a))) == NULL)
+	if (home == w || __atomic_load_n(&home->synced, __ATOMIC_ACQUIRE) == 0)
 		return;
-	a->from = w;
-	a->fresh = 1;
-	a->k = k;
-	worker_post(home, a);
+	pthread_mutex_lock(&home->askmtx);
+	if ((n = home->nfresh) < WORKER_FRESH) {
+		f = &home->fresh[home->freshin][home->nfresh++];
+		f->k = k;
+		f->from = w;
+	}
+	pthread_mutex_unlock(&home->askmtx);
+	if (n == WORKER_FRESH)
+		w->st.adopt_untold++;
+	else if (n == 0)
+		event_active(home->askev, EV_READ, 0);
 }
 
-/* Home ends its copy, and tells the asker, whose entry goes to the peer
-   again: a bulk may have walked home since the peer heard of it. */
+/* Home ends its copy of f's key, and tells the asker, whose entry goes
+   to the peer again: a bulk may have walked home since the peer heard
+   of it.  (Without memory for the word, the asker's next change or
+   refresh sends it.) */
 static void
-worker_adopt_stale(struct worker *w, struct worker_ask *a)
+worker_adopt_stale(struct worker *w, const struct worker_fresh *f)
+{
+	struct worker_ask	*a;
+
+	if (!worker_sync_stale(w, &f->k) || (a = calloc(1, sizeof(*a))) ==
+	    NULL)
+		return;
+	a->from = w;
+	a->answer = 1;
+	a->fresh = 1;
+	a->k = f->k;
+	worker_post(f->from, a);
+}
+
+/* The asker, told home's copy ended. */
+static void
+worker_adopt_staled(struct worker *w, struct worker_ask *a)
 {
 	const struct ct_entry	*e;
 
-	if (a->answer) {
-		if ((e = ct_lookup(w->ct, &a->k)) != NULL)
-			worker_sync_again(w, e);
-		free(a);
-	} else if (worker_sync_stale(w, &a->k)) {
-		a->answer = 1;
-		worker_post(a->from, a);
-	} else
-		free(a);
+	if ((e = ct_lookup(w->ct, &a->k)) != NULL)
+		worker_sync_again(w, e);
+	free(a);
 }
 
 /* Home takes back what it gave: a batch of one, behind what the peer
@@ -637,11 +660,15 @@ worker_ask_cb(evutil_socket_t fd, short events, void *arg)
 	struct worker		*w = arg;
 	struct worker_ask	*a, *next, *l = NULL;
 	struct worker_defer	*d;
-	unsigned		 i;
+	unsigned		 i, fi, nf;
 
 	pthread_mutex_lock(&w->askmtx);
 	a = w->inbox;
 	w->inbox = NULL;
+	fi = w->freshin;
+	nf = w->nfresh;
+	w->freshin = !fi;
+	w->nfresh = 0;
 	pthread_mutex_unlock(&w->askmtx);
 	/* the oldest first: a burst's first questions are nearest their
 	   time */
@@ -657,7 +684,7 @@ worker_ask_cb(evutil_socket_t fd, short events, void *arg)
 			continue;
 		}
 		if (a->fresh) {
-			worker_adopt_stale(w, a);
+			worker_adopt_staled(w, a);
 			continue;
 		}
 		if (!a->answer) {
@@ -691,6 +718,10 @@ worker_ask_cb(evutil_socket_t fd, short events, void *arg)
 		}
 		free(a);
 	}
+	/* then the fresh entries: one follows its worker's question about
+	   the same connection, if it asked */
+	for (i = 0; i < nf; i++)
+		worker_adopt_stale(w, &w->fresh[fi][i]);
 }
 
 void
@@ -718,6 +749,7 @@ worker_ask_free(struct worker *w)
 		w->inbox = a->next;
 		free(a);
 	}
+	w->nfresh = 0;
 	while ((q = TAILQ_FIRST(&w->adopt_age)) != NULL) {
 		worker_adopt_unlink(w, q);
 		while ((h = q->first) != NULL) {

@@ -56,6 +56,9 @@
 					   sender a resend anyway, 200 ms at
 					   the least (TCP's minimum RTO) */
 #define WORKER_ADOPT_BUCKETS	1024	/* the questions out, by tuple */
+#define WORKER_FRESH		1024	/* fresh entries a home worker is
+					   told of between two turns of its
+					   loop (worker_adopt_fresh()) */
 #define WORKER_DEFER_FRAGS	16	/* held fragments of one waiting
 					   error: a 576-byte IPv4 error over
 					   the smallest MTU (68) takes 12 */
@@ -77,6 +80,13 @@ struct worker_adoptq;
 struct worker_names;
 struct sync_slice;
 struct sync_rec;
+
+/* A fresh entry another worker made (from) of a connection its home
+   may hold an unseen copy of (worker_adopt_fresh()). */
+struct worker_fresh {
+	struct ct_tuple		 k;
+	struct worker		*from;
+};
 
 /* An ICMP error, whole or reassembled, waiting for the other workers'
    answers (worker_ask.c). */
@@ -174,8 +184,16 @@ struct worker {
 	size_t			 adopt_max;	/* WORKER_ADOPT_BYTES; a test
 						   lowers it */
 
+	/* worker_adopt_fresh(): keys of fresh entries the other workers
+	   made, under askmtx; they fill one list while home reads the
+	   other */
+	unsigned		 nfresh __attribute__((aligned(CACHELINE)));
+	unsigned		 freshin;	/* the list they fill */
+	struct worker_fresh	 fresh[2][WORKER_FRESH];
+
 	/* worker_overflow.c */
-	int			 closed;	/* atomic: the watchdog made the
+	int			 closed __attribute__((aligned(CACHELINE)));
+					/* atomic: the watchdog made the
 					   queue fail closed */
 	uint32_t		 qmaxlen;	/* atomic: the queue's parameters, */
 	uint8_t			 qopen;		/* for the watchdog's thread */

@@ -1383,6 +1383,65 @@ test_fresh_ends_copy(void **state)
 	home->synced = unseen = 0;
 }
 
+static struct worker *away(struct fix *, uint16_t);
+
+/*
+ * After a failover every new connection made off its home tells home
+ * while home holds any unseen copy.  A burst of them while home's loop
+ * is behind (its list not read): nothing allocated, one wake, at most
+ * WORKER_FRESH keys held; the rest counted (adopt_untold), their copies
+ * (none here) left to their timeout.  Once home reads the list it takes
+ * more, and the copy it holds, no key of the burst's, stays.
+ */
+static void
+test_fresh_cap(void **state)
+{
+	struct fix	*f = *state;
+	struct worker	*home, *w;
+	struct worker_stats st;
+	struct ct_tuple	 k;
+	struct nq_packet np;
+	struct nq_verdict nv;
+	size_t		 i, told = 0, n;
+	uint8_t		 b[64];
+
+	synced_udp(f, &home, &w, &k);
+	for (i = 0; told <= WORKER_FRESH + 10; i++) {
+		other_udp(f, w, (uint16_t)(20000 + i));
+		if (away(f, (uint16_t)(20000 + i)) == w)
+			told++;
+	}
+	assert_null(home->inbox);
+	assert_int_equal(home->nfresh, WORKER_FRESH);
+	assert_int_equal(w->st.adopt_untold, told - WORKER_FRESH);
+	worker_get_stats(w, &st);
+	assert_int_equal(st.adopt_untold, told - WORKER_FRESH);
+	assert_int_equal(home->st.adopt_untold, 0);
+	n = ct_count(w->ct);
+	worker_ask_cb(-1, EV_READ, home);
+	assert_int_equal(home->nfresh, 0);
+	assert_null(w->inbox);
+	assert_int_equal(ct_count(w->ct), n);
+	assert_int_equal(ct_count(home->ct), 1);
+	assert_int_equal(home->synced, 1);
+	/* room again: the flow's own query, which finds no room to wait,
+	   tells home, which ends its copy */
+	query_packet(f, &np, b, 140);
+	w->adopt_max = 0;
+	assert_int_equal(worker_adopt(w, &np, NULL, "", ""), -1);
+	w->adopt_max = WORKER_ADOPT_BYTES;
+	memset(&nv, 0, sizeof(nv));
+	worker_judge(w, &np, NULL, "", "", &nv);
+	assert_true(nv.accept);
+	assert_int_equal(home->nfresh, 1);
+	worker_ask_cb(-1, EV_READ, home);
+	assert_int_equal(ct_count(home->ct), 0);
+	assert_int_equal(home->synced, 0);
+	assert_int_equal(unseen, 0);
+	worker_ask_cb(-1, EV_READ, w);
+	assert_int_equal(w->st.adopt_untold, told - WORKER_FRESH);
+}
+
 /* A command's delete (nfqspictl conntrack -D) of an unseen copy still
    tells the peer: the operator ends the connection there too. */
 static void
@@ -1850,6 +1909,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_unseen_end_udp, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_unseen_end_icmp, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_fresh_cap, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_unseen_by_hand, setup,
 		    teardown),
