@@ -478,7 +478,9 @@ worker_adopt_borrow(struct worker *w, struct worker_adoptq *q,
  * Home's answer: the connection, taken even if its packets stopped
  * waiting (home no longer holds it), unless this node was made backup
  * since: the peer's changes go to home, so the connection goes back
- * there (synclink.c moves the others home in the same way).  Unless a
+ * there (synclink.c moves the others home in the same way), and its
+ * packets are judged against a copy of it, as a backup's are
+ * (worker_adopt_borrow()).  Unless a
  * packet made its entry here meanwhile (the wait ran out, a SYN): live
  * traffic is newer than home's copy, a synced one no packet reached,
  * which goes.  The peer heard of ours, but home queued its copy as it
@@ -505,6 +507,10 @@ worker_adopt_answer(struct worker *w, struct worker_ask *a)
 		a->found = 0;
 	}
 	if (a->found && !sync_sending(w->sync)) {
+		/* its packets borrow it first, as a backup's would */
+		if (q != NULL)
+			worker_adopt_borrow(w, q, &a->rec);
+		q = NULL;
 		a->back = 1;
 		worker_post(w->peers[synclink_home(&a->rec.s.k, n)], a);
 		a = NULL;

@@ -948,8 +948,10 @@ test_backup_home_stale(void **state)
 
 /*
  * Made backup while its question was out: the answer's connection goes
- * back home instead of into w, and the packet is judged without it.
- * Where the peer's record reached home first, that one stays.
+ * back home instead of into w, and the packets are judged against a
+ * copy of it, dropped after them, as a backup's are (test_adopt_borrow):
+ * not without it (a TCP segment would be INVALID).  Where the peer's
+ * record reached home first, that one stays.
  */
 static void
 test_backup_answer(void **state)
@@ -958,16 +960,26 @@ test_backup_answer(void **state)
 	struct worker	*home, *w;
 	struct ct_tuple	 k;
 	struct nq_packet np;
-	uint8_t		 b[64];
+	uint8_t		 b[2][64];
+	unsigned	 ends;
 
 	synced_udp(f, &home, &w, &k);
-	flow_packet(f, &np, b, 70, 0);
+	flow_packet(f, &np, b[0], 70, 0);
+	assert_int_equal(worker_adopt(w, &np, NULL, "", ""), 0);
+	flow_packet(f, &np, b[1], 71, 0);
 	assert_int_equal(worker_adopt(w, &np, NULL, "", ""), 0);
 	worker_ask_cb(-1, EV_READ, home);
 	assert_int_equal(ct_count(home->ct), 0);
 	sending = 0;
+	ends = ev_ends;
 	worker_ask_cb(-1, EV_READ, w);
-	check_given(70, 1, 0, 0);
+	check_given(70, 2, 1, MARK);
+	assert_int_equal(w->st.invalid, 0);
+	assert_int_equal(w->st.dropped, 0);
+	assert_int_equal(w->nadopt, 0);
+	assert_int_equal(w->adopt_bytes, 0);
+	assert_int_equal(ev_ends, ends);
+	assert_int_equal(to_peer, 0);
 	assert_int_equal(ct_count(w->ct), 0);
 	assert_int_equal(w->st.adopted, 0);
 	assert_int_equal(w->ndefer, 0);
