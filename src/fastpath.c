@@ -578,6 +578,12 @@ fail:
 	return (NULL);
 }
 
+int
+fastpath_destroys(const struct fastpath *fp)
+{
+	return (fp->destroy);
+}
+
 void
 fastpath_close(struct fastpath *fp)
 {

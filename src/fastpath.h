@@ -132,6 +132,9 @@ int		 fastpath_counters(struct fastpath *fp, fp_counts_cb cb,
  */
 int		 fastpath_get(struct fastpath *fp, const struct fp_conn *c,
 		    size_t n, struct fp_counts *k);
+/* Does this kernel know DESTROYSETELEM (6.3 on)?  Without, an
+   addition keeps an element already in, and its counters. */
+int		 fastpath_destroys(const struct fastpath *fp);
 /* Delete our table (and so every element) and free fp; NULL is fine. */
 void		 fastpath_close(struct fastpath *fp);
 

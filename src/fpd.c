@@ -346,6 +346,8 @@ fpd_open(const struct config *cfg, unsigned nworkers, char *err,
 		    "table %s: %s", name, strerror(errno));
 		goto fail;
 	}
+	/* before 6.3, a renewal must wait for what the kernel still holds */
+	fpq_book_keep(d->book, !fastpath_destroys(d->fp));
 	return (d);
  fail:
 	fpd_free(d);

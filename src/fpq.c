@@ -222,6 +222,9 @@ struct fpq_book {
 	/* the last flush failed: what the book holds is no worker's any
 	   more, and must neither be renewed nor joined until one works */
 	int		 owed;
+	/* the kernel's additions keep an element already in, with its
+	   counters (no DESTROYSETELEM) */
+	int		 keep;
 	/* refused, their workers not told yet (FPQ_REFUSED) */
 	struct fpq_node	*notices;
 	/* last counts owed, oldest first; then the sums past the cap,
@@ -323,6 +326,12 @@ fpq_book_new(const struct fpq_ops *ops, void *arg)
 	b->arg = arg;
 	arc4random_buf(b->key, sizeof(b->key));
 	return (b);
+}
+
+void
+fpq_book_keep(struct fpq_book *b, int keep)
+{
+	b->keep = keep != 0;
 }
 
 /* Every node goes; nothing is staged. */
@@ -908,11 +917,16 @@ fpq_book_counts(struct fpq_book *b, const struct fp_conn *c,
 	}
 	if (n->state != FPQ_IN)
 		return (0);
-	/* time left 0: gone at the kernel's next collection.  Seen, even
-	   if its counts wait: put in again, its counts would start from 0
-	   though the kernel's may not (an addition keeps an element
-	   already in, without DESTROYSETELEM) */
-	n->seen = k->expires_ms != 0;
+	/*
+	 * Time left 0: gone at the kernel's next collection, and put in
+	 * again now, its counts starting from 0 as the kernel's do (the
+	 * addition destroys it first).  Without DESTROYSETELEM an
+	 * addition keeps an element still in, and its counts, which the
+	 * next dump would credit again: there it counts as seen, and goes
+	 * in again once a dump no longer shows it (a second or so more on
+	 * the queue).
+	 */
+	n->seen = k->expires_ms != 0 || b->keep;
 	/* a full ring: at the next poll, with what comes */
 	(void)fpq_hand_over(b, n->w, &n->c, &n->pkts, &n->bytes, k, 0);
 	return (0);

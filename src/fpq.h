@@ -173,6 +173,9 @@ struct fpq_ops {
 struct fpq_book;
 struct fpq_book	*fpq_book_new(const struct fpq_ops *ops, void *arg);
 void		 fpq_book_free(struct fpq_book *b);
+/* keep: ops->add keeps an element already in, with its counters (a
+   kernel before 6.3, without DESTROYSETELEM: fastpath_destroys()). */
+void		 fpq_book_keep(struct fpq_book *b, int keep);
 /* The item worker w sent: staged (applied at once when the stage is
    full).  0, or -1 when applying failed. */
 int		 fpq_book_item(struct fpq_book *b, unsigned w,
@@ -199,7 +202,10 @@ uint32_t	 fpq_book_epoch(const struct fpq_book *b);
 /* The kernel's counts of c (fastpath_counters()): what is new goes to
    its worker through ops->credit.  -1 for a connection the book does
    not hold, nor has staged to go out, or has refused: the kernel's
-   copy is a stray.  One that waits to be tried again is in. */
+   copy is a stray.  One that waits to be tried again is in.  One with
+   0 ms left goes in again at the sweep, unless the kernel keeps what
+   is in (fpq_book_keep()): then not before a dump no longer shows
+   it. */
 int		 fpq_book_counts(struct fpq_book *b, const struct fp_conn *c,
 		    const struct fp_counts *n);
 /* After a whole dump: what is in the book but was not in the dump is

@@ -971,6 +971,7 @@ test_open_add_del(void **state)
 	assert_int_equal(K.nb, 1);
 	assert_int_equal(K.b[0].msgs[FPMSG_DESTROYSETELEM], 1);
 	assert_int_equal(K.b[0].err, 0);
+	assert_int_equal(fastpath_destroys(fp), 1);
 	c[0] = conn(AF_INET, IPPROTO_TCP, 0, 0);
 	c[1] = conn(AF_INET, IPPROTO_UDP, 1, 0x10);
 	c[2] = conn(AF_INET6, IPPROTO_TCP, 2, 0x10);
@@ -1256,6 +1257,7 @@ test_old_kernel(void **state)
 	K.old = 1;
 	fp = open_fp(&P);
 	assert_int_equal(K.b[0].err, EINVAL);	/* the probe */
+	assert_int_equal(fastpath_destroys(fp), 0);
 	c[0] = conn(AF_INET, IPPROTO_TCP, 0, 0);
 	c[1] = conn(AF_INET6, IPPROTO_UDP, 1, 0x10);
 	c[2] = conn(AF_INET, IPPROTO_TCP, 2, 0x10);

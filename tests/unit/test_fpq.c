@@ -675,6 +675,81 @@ test_book_counts(void **state)
 	free(k);
 }
 
+/*
+ * A kernel before 6.3 (no DESTROYSETELEM) keeps an element it still
+ * holds, and its counts, when it is added again: one the dump shows
+ * with 0 ms left goes in again only once a dump no longer shows it, so
+ * that its counts start from 0 as the book's do, and nothing is
+ * credited twice.
+ */
+static void
+test_book_keep(void **state)
+{
+	struct kern	*k = calloc(1, sizeof(*k));
+	struct fpq_book	*b = fpq_book_new(&kops, k);
+	struct fp_conn	 c = conn(7);
+	struct fp_counts n = { 10, 1000, 1000 };
+	struct fp_stats	 st;
+	unsigned	 adds;
+	int		 j;
+
+	(void)state;
+	fpq_book_keep(b, 1);
+	feed(b, 2, FPQ_ADD, 7);
+	assert_int_equal(fpq_book_apply(b), 0);
+	assert_int_equal(k->n, 1);
+	fpq_book_counts(b, &c, &n);
+	fpq_book_sweep(b);
+	assert_int_equal(k->wp[2], 10);
+	/* timed out, not collected yet: counted, and not put in again (the
+	   kernel would keep it, and the next dump credit its 12 again) */
+	n.pkts = 12;
+	n.bytes = 1200;
+	n.expires_ms = 0;
+	fpq_book_counts(b, &c, &n);
+	fpq_book_sweep(b);
+	assert_int_equal(fpq_book_pending(b), 0);
+	assert_int_equal(k->wp[2], 12);
+	/* still there at the next dump: nothing more */
+	fpq_book_counts(b, &c, &n);
+	fpq_book_sweep(b);
+	assert_int_equal(fpq_book_pending(b), 0);
+	assert_int_equal(k->wp[2], 12);
+	assert_int_equal(k->wb[2], 1200);
+	/* collected: the next dump misses it, and in it goes again */
+	assert_int_not_equal(j = k_find(k, &c), -1);
+	k->kc[j] = k->kc[k->n - 1];
+	k->in[j] = k->in[--k->n];
+	adds = k->adds;
+	fpq_book_sweep(b);
+	assert_int_equal(fpq_book_pending(b), 1);
+	assert_int_equal(fpq_book_apply(b), 0);
+	assert_int_equal(k->adds, adds + 1);
+	assert_int_equal(k->n, 1);
+	fpq_book_stats(b, &st);
+	assert_int_equal(st.renewed, 1);
+	/* the new element's counts start from 0, and so do the book's */
+	n.pkts = 3;
+	n.bytes = 300;
+	n.expires_ms = 5000;
+	fpq_book_counts(b, &c, &n);
+	fpq_book_sweep(b);
+	assert_int_equal(k->wp[2], 15);
+	assert_int_equal(k->wb[2], 1500);
+
+	/* with DESTROYSETELEM, the addition replaces it: in again at once */
+	fpq_book_keep(b, 0);
+	n.pkts = 4;
+	n.bytes = 400;
+	n.expires_ms = 0;
+	fpq_book_counts(b, &c, &n);
+	fpq_book_sweep(b);
+	assert_int_equal(fpq_book_pending(b), 1);
+	assert_int_equal(k->wp[2], 16);
+	fpq_book_free(b);
+	free(k);
+}
+
 /* A removal's last counts are read from the kernel before it goes. */
 static void
 test_book_last(void **state)
@@ -1889,6 +1964,7 @@ main(void)
 		cmocka_unit_test(test_book_errors),
 		cmocka_unit_test(test_book_flush),
 		cmocka_unit_test(test_book_counts),
+		cmocka_unit_test(test_book_keep),
 		cmocka_unit_test(test_book_last),
 		cmocka_unit_test(test_book_counts_full),
 		cmocka_unit_test(test_book_last_full),
