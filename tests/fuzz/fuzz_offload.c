@@ -22,10 +22,21 @@
  * After every round of the thread that owes no flush: every connection
  * the kernel holds is in the worker's table, established (TCP) or
  * answered (UDP), marked offloaded, with the kernel's mark; and the
- * table's count of offloaded entries is the number it marks.  At the
- * end, once the kernel behaves and the worker has read its back ring:
+ * table's count of offloaded entries is the number it marks.  No
+ * connection is credited more packets than the kernel passed of it.
+ * At the end, once the kernel behaves and the worker has read its back ring:
  * every connection the table marks offloaded is in the kernel (none
  * refused but never told).
+ *
+ * An input of odd length plays a kernel before 6.3, without
+ * DESTROYSETELEM (its last byte is no step): an addition keeps an
+ * element already in, its counters and its time; elements time out
+ * (KTIMEOUT_MS after they went in: a kernel before 6.10 ignores
+ * renewals), after which the kernel passes nothing of theirs and its
+ * dumps show them with 0 ms left until its collection (step 9, arg bit
+ * 3) takes them out.  Otherwise the kernel has DESTROYSETELEM: an
+ * addition replaces an element, its counters starting from 0, and
+ * elements never time out.
  */
 #define _GNU_SOURCE		/* as autoconf.h: the headers worker_int.h needs */
 
@@ -41,6 +52,7 @@
 
 #define NTCP	4
 #define NCONN	8		/* 0-3 TCP, 4-7 UDP */
+#define KTIMEOUT_MS	5000	/* an element's time, before 6.3 */
 
 /* ---- the fast path's thread: its half of the ports ----------------------- */
 
@@ -84,6 +96,7 @@ fpd_lost_removal(struct fpd *d)
 struct kelem {
 	struct fp_conn	 c;
 	uint64_t	 pkts;
+	uint64_t	 expires;	/* before 6.3: timed out from */
 };
 
 static struct {
@@ -98,7 +111,15 @@ static struct {
 	unsigned	 nk;
 	int		 fail_add, fail_del, fail_flush;
 	int		 owed;		/* it refused the last flush */
-	uint32_t	 out_mark;	/* a mark with no chain; 0: none */
+	int		 keep;		/* before 6.3 (no DESTROYSETELEM) */
+	/* packets of each connection the kernel passed, and its
+	   worker was credited, all its lives */
+	uint64_t	 passed[NCONN], credited[NCONN];
+	uint32_t	 out_mark;	/* a mark whose chain cannot be made
+					   (past the 4096); 0: none */
+	uint8_t		 chain[2];	/* marks 0x10, 0x11 have one: it
+					   stays until a flush, as
+					   fastpath.c's */
 	/* each connection's next sequence number, each way */
 	uint32_t	 seq[NCONN][2];
 } X;
@@ -133,16 +154,22 @@ k_add(void *arg, const struct fp_conn *c, size_t n, uint8_t *in)
 		return (-1);
 	}
 	for (j = 0; j < n; j++) {
-		if (X.out_mark != 0 && c[j].mark == X.out_mark)
-			continue;
-		in[j] = 1;
-		if ((i = k_find(&c[j])) != -1) {
-			X.k[i].c = c[j];	/* as it was asked */
-			continue;
+		if (c[j].mark != 0 && !X.chain[c[j].mark & 1]) {
+			if (c[j].mark == X.out_mark)
+				continue;
+			X.chain[c[j].mark & 1] = 1;
 		}
-		CHECK(X.nk < NCONN);
-		X.k[X.nk].c = c[j];
-		X.k[X.nk++].pkts = 0;
+		in[j] = 1;
+		if ((i = k_find(&c[j])) != -1 && X.keep)
+			continue;	/* NEWSETELEM alone: as it was */
+		if (i == -1) {
+			CHECK(X.nk < NCONN);
+			i = (int)X.nk++;
+		}
+		/* DESTROYSETELEM, then NEWSETELEM: as it was asked */
+		X.k[i].c = c[j];
+		X.k[i].pkts = 0;
+		X.k[i].expires = X.now + KTIMEOUT_MS;
 	}
 	return (0);
 }
@@ -175,7 +202,55 @@ k_flush(void *arg)
 	}
 	X.owed = 0;
 	X.nk = 0;
+	X.chain[0] = X.chain[1] = 0;
 	return (0);
+}
+
+static struct fp_conn conn_of(unsigned);
+
+/* Has element i timed out (a kernel before 6.3)? */
+static int
+k_expired(unsigned i)
+{
+	return (X.keep && X.k[i].expires <= X.now);
+}
+
+/* its time left, as a dump shows it */
+static uint32_t
+k_left(unsigned i)
+{
+	if (!X.keep)
+		return (60000);
+	return (k_expired(i) ? 0 : (uint32_t)(X.k[i].expires - X.now));
+}
+
+/* The kernel's collection: what timed out goes. */
+static void
+k_gc(void)
+{
+	unsigned	 i;
+
+	for (i = 0; i < X.nk; )
+		if (k_expired(i))
+			k_drop(i);
+		else
+			i++;
+}
+
+/* Which of the script's connections is c?  NCONN: none (the sum of
+   some, after a full back ring). */
+static unsigned
+conn_index(const struct fp_conn *c)
+{
+	struct fp_conn	 o;
+	unsigned	 i;
+
+	for (i = 0; i < NCONN; i++) {
+		o = conn_of(i);
+		if (fpq_conn_eq(&o, c))
+			return (i);
+	}
+	return (NCONN);
 }
 
 /* as fpd.c: what goes back to the worker rides its back ring */
@@ -198,9 +273,18 @@ k_credit(void *arg, unsigned w, const struct fp_conn *c, uint64_t pkts,
     uint64_t bytes)
 {
 	(void)arg;
+	unsigned	 i;
+
 	(void)bytes;
 	CHECK(w == 0);
-	return (k_back(c, pkts, 0));
+	if (k_back(c, pkts, 0) == -1)
+		return (-1);
+	/* counted once: no more than the kernel passed */
+	if ((i = conn_index(c)) < NCONN) {
+		X.credited[i] += pkts;
+		CHECK(X.credited[i] <= X.passed[i]);
+	}
+	return (0);
 }
 
 static int
@@ -223,7 +307,7 @@ k_get(void *arg, const struct fp_conn *c, size_t n, struct fp_counts *out)
 		if ((i = k_find(&c[j])) != -1) {
 			out[j].pkts = X.k[i].pkts;
 			out[j].bytes = X.k[i].pkts * 64;
-			out[j].expires_ms = 60000;
+			out[j].expires_ms = k_left((unsigned)i);
 		}
 	}
 	return (0);
@@ -245,7 +329,7 @@ k_counters(void *arg, fp_counts_cb cb, void *cbarg)
 		memset(&cn, 0, sizeof(cn));
 		cn.pkts = X.k[i].pkts;
 		cn.bytes = X.k[i].pkts * 64;
-		cn.expires_ms = 60000;
+		cn.expires_ms = k_left(i);
 		c = X.k[i].c;
 		c.mark = 0;
 		if (cb(&c, &cn, cbarg) == -1)
@@ -396,9 +480,10 @@ kernel_passes(const struct pkt *p, unsigned i)
 	if (p->proto == IPPROTO_TCP &&
 	    (p->th_flags & (PKT_TH_SYN | PKT_TH_FIN | PKT_TH_RST)))
 		return (0);
-	if ((k = k_find(&c)) == -1)
+	if ((k = k_find(&c)) == -1 || k_expired((unsigned)k))
 		return (0);
 	X.k[k].pkts++;
+	X.passed[i]++;
 	return (1);
 }
 
@@ -552,6 +637,8 @@ step(uint8_t op, uint8_t arg)
 		X.fail_add = arg & 1;
 		X.fail_del = arg >> 1 & 1;
 		X.fail_flush = arg >> 2 & 1;
+		if (arg & 8)
+			k_gc();
 		break;
 	case 10:
 		X.out_mark = arg & 1 ? 0x10 + (arg >> 1 & 1) : 0;
@@ -584,6 +671,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (fpq_port_init(&X.d.port) == -1 ||
 	    (X.b = fpq_book_new(&ops, NULL)) == NULL)
 		abort();
+	X.keep = size & 1;
+	fpq_book_keep(X.b, X.keep);
+
 	X.cfg.mode = MODE_ENFORCE;
 	X.cfg.policy[CT_ESTABLISHED] = RULE_ACCEPT;
 	X.cfg.norule_states = CT_STATE_BIT(CT_ESTABLISHED);

@@ -32,6 +32,11 @@ def script(*steps):
     return bytes(b for s in steps for b in s)
 
 
+def old_kernel(data):
+    # odd length: a kernel before 6.3, without DESTROYSETELEM
+    return data + b'\0'
+
+
 SEEDS = {
     'tcp-life': script(*tcp_open(0), (ROUND, 0), (CREDITS, 0),
                        pkt(0, DATA), pkt(0, ACK, 1), (POLL, 0),
@@ -53,6 +58,15 @@ SEEDS = {
                            (RELOAD, 0), (ROUND, 0), (CREDITS, 0),
                            (MISC, 0), (CREDITS, 0), pkt(3, DATA),
                            (MISC, 1), pkt(3, RST), (MISC, 0)),
+    # elements time out, are shown with 0 ms left, are collected (FAIL
+    # with 8) and put in again
+    'old-kernel': old_kernel(script(*tcp_open(0), *udp_flow(4),
+                                    (ROUND, 0), pkt(0, DATA),
+                                    pkt(4, 0, 1), (POLL, 0), (TIME, 50),
+                                    (POLL, 0), (POLL, 0), (FAIL, 8),
+                                    (POLL, 0), (POLL, 0), pkt(0, DATA),
+                                    pkt(4, 0), (POLL, 0), (CREDITS, 0),
+                                    pkt(0, FIN), (ROUND, 0))),
 }
 
 os.makedirs(sys.argv[1], exist_ok=True)
