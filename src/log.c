@@ -82,7 +82,7 @@ log_init(int tostderr, int debug, int facility)
 /*
  * 1 when stderr is the systemd journal's stream: $JOURNAL_STREAM names
  * its device and inode (systemd.exec(5)).  What goes to syslog reaches
- * the journal there too, so a copy on stderr would be a second line.
+ * the journal there too, so a line goes to one of them, not both.
  */
 int
 log_stderr_journal(void)
@@ -200,9 +200,17 @@ log_vwrite(int pri, const char *fmt, va_list ap, int with_errno, int err)
 	if (with_errno)
 		snprintf(line + n, sizeof(line) - n, ": %s", strerror(err));
 
-	log_syslog(pri, line);
-	if (log_stderr == LOG_STDERR_ALL ||
-	    (log_stderr == LOG_STDERR_WARN && pri <= LOG_WARNING)) {
+	/*
+	 * Under the journal a warning or error goes to stderr alone: the
+	 * journal gets it once, under the unit's name even when the process
+	 * ends at once (a syslog datagram of a process gone is not tied to
+	 * its unit), and it is not lost to a busy syslog socket.
+	 */
+	if (log_stderr != LOG_STDERR_JOURNAL || pri > LOG_WARNING)
+		log_syslog(pri, line);
+	if (log_stderr == LOG_STDERR_ALL || (pri <= LOG_WARNING &&
+	    (log_stderr == LOG_STDERR_WARN ||
+	    log_stderr == LOG_STDERR_JOURNAL))) {
 		char	 out[LOG_LINEMAX + 2];
 		int	 m;
 

@@ -966,9 +966,9 @@ main(int argc, char *argv[])
 		return (status);
 	}
 
-	/* under systemd, syslog is the journal already */
+	/* under systemd, stderr and syslog both reach the journal */
 	journal = log_stderr_journal();
-	log_init(journal ? LOG_STDERR_NONE : LOG_STDERR_ALL, debug,
+	log_init(journal ? LOG_STDERR_JOURNAL : LOG_STDERR_ALL, debug,
 	    LOG_DAEMON);
 	if ((d.cfg = config_load(d.cfgpath, err, sizeof(err))) == NULL ||
 	    config_user_check(d.cfg, err, sizeof(err)) == -1) {
@@ -977,7 +977,7 @@ main(int argc, char *argv[])
 		log_close();
 		return (2);
 	}
-	log_init(journal ? LOG_STDERR_NONE : foreground ? LOG_STDERR_ALL :
+	log_init(journal ? LOG_STDERR_JOURNAL : foreground ? LOG_STDERR_ALL :
 	    LOG_STDERR_WARN, debug, d.cfg->facility);
 	config_log_warnings(d.cfg, "");
 	if (cfgpath_absolute(&d, abspath, sizeof(abspath)) == -1) {

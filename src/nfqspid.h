@@ -64,6 +64,8 @@
 #define LOG_STDERR_NONE	0	/* detached: syslog only */
 #define LOG_STDERR_ALL	1	/* -f, and until the configuration is read */
 #define LOG_STDERR_WARN	2	/* starting detached: warnings and errors */
+#define LOG_STDERR_JOURNAL 3	/* stderr is the journal: warnings and
+				   errors there alone, the rest to syslog */
 void	 log_init(int tostderr, int debug, int facility);
 int	 log_stderr_journal(void);
 void	 log_close(void);

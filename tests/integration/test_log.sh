@@ -8,7 +8,8 @@
 # connections, and packets must keep flowing and nfqspictl keep answering.
 # Then a start without -f: its lines in syslog, none on the terminal.
 # Last, a start as the unit makes it (stderr the journal, $JOURNAL_STREAM):
-# nfqspid -n and the daemon put each warning of the file in it once.
+# nfqspid -n and the daemon put each warning of the file in it once, on
+# the stream; an error that stops a start is on the stream too.
 #
 # Copyright (C) 2026 The nfqspid authors
 # SPDX-License-Identifier: GPL-2.0-or-later
@@ -195,11 +196,13 @@ check "stop: said in syslog" syslog_has "^<158>.* nfqspid [0-9.]+ stopped$"
 # Without -f, the starter's terminal gets only warnings and errors (this
 # file has none); the start's lines go to syslog all the same.
 started() { grep -Ec "^<158>.* nfqspid [0-9.]+ started: " "$SYSLOG"; }
+# (a function: wait_for must count again at each try)
+started_since() { test "$(started)" -gt "$1"; }
 n0=$(started)
 in_d "${T_DWRAP[@]}" "$NFQSPID" -c "$T_CONF" >"$T_TMP/detach.out" 2>"$T_TMP/detach.err"
 rc=$?
 check "without -f: the parent exits 0 (got $rc)" test "$rc" -eq 0
-check "without -f: the start is said in syslog" wait_for 30 test "$(started)" -gt "$n0"
+check "without -f: the start is said in syslog" wait_for 30 started_since "$n0"
 check "without -f: not on the terminal ($(head -c 200 "$T_TMP/detach.err"))" \
     test ! -s "$T_TMP/detach.err" -a ! -s "$T_TMP/detach.out"
 dpid=$(cat "$T_TMP/nfqspid.pid" 2>/dev/null)
@@ -213,7 +216,8 @@ fi
 # ---- as the unit starts it: stderr is the journal ------------------------------------
 # ExecStartPre's nfqspid -n, then the daemon, both with stderr on the
 # journal's stream ($JOURNAL_STREAM names it), where syslog's lines land
-# too: each warning of the file once in all, and that one in syslog.
+# too: each warning of the file once in all, and that one on the stream,
+# which ties it to the unit even for a process that ends at once.
 cat >>"$T_CONF" <<EOF
 
 [rule never6]
@@ -235,13 +239,13 @@ n1=$(started)
 JOURNAL_STREAM=$js in_d "${T_DWRAP[@]}" "$NFQSPID" -c "$T_CONF" >>"$JOURNAL" 2>&1
 rc=$?
 check "unit: the daemon starts (got $rc)" test "$rc" -eq 0
-check "unit: the start is said in syslog" wait_for 30 test "$(started)" -gt "$n1"
-check "unit: the warning in syslog" \
-    syslog_has "^<155>.* nfqspid\\[[0-9]+\\]: warning: .*\\[rule never6\\]"
+check "unit: the start is said in syslog" wait_for 30 started_since "$n1"
+check "unit: the warning on the journal's stream" \
+    grep -q "^warning: .*\\[rule never6\\]" "$JOURNAL"
 check "unit: each warning once in the journal ($(($(never6) - n0)) times)" \
     test "$(($(never6) - n0))" -eq 1
-check "unit: nothing else on the journal's stream ($(grep -v "^configuration OK" "$JOURNAL" | head -c 200))" \
-    not grep -qv "^configuration OK" "$JOURNAL"
+check "unit: nothing else on the journal's stream ($(grep -v "^configuration OK\\|^warning: .*\\[rule never6\\]" "$JOURNAL" | head -c 200))" \
+    not grep -qv "^configuration OK\\|^warning: .*\\[rule never6\\]" "$JOURNAL"
 # a terminal: nfqspid -n still prints the warning
 check "a terminal: nfqspid -n prints the warning" \
     grep -q "warning: .*\\[rule never6\\]" <(in_d "$NFQSPID" -n -c "$T_CONF" 2>&1)
@@ -252,6 +256,28 @@ if [ -n "$dpid" ] && kill -TERM "$dpid" 2>/dev/null; then
 else
 	fail "unit: SIGTERM ends it"
 fi
+# an error that stops a start: on the stream once, not in syslog too
+cp "$T_CONF" "$T_TMP/bad.ini"
+printf '\n[rule broken]\nproto = tcp\ndport = 22-\naction = accept\n' \
+    >>"$T_TMP/bad.ini"
+: >"$JOURNAL"
+js=$(stat -c %d:%i "$JOURNAL")
+broken() { grep -c "\\[rule broken\\] dport" "$1"; }
+b0=$(broken "$SYSLOG")
+JOURNAL_STREAM=$js in_d "${T_DWRAP[@]}" "$NFQSPID" -c "$T_TMP/bad.ini" >>"$JOURNAL" 2>&1
+rc=$?
+check "unit: a bad file stops the start with exit 2 (got $rc)" test "$rc" -eq 2
+check "unit: its error on the journal's stream, once ($(head -c 200 "$JOURNAL"))" \
+    test "$(broken "$JOURNAL")" -eq 1
+# a datagram of it would be in by the time the reader has a later start's
+n2=$(started)
+in_d "${T_DWRAP[@]}" "$NFQSPID" -f -c "$T_CONF" >/dev/null 2>&1 &
+check "unit: (a start after it is said in syslog)" \
+    wait_for $((50 * T_SLOW)) started_since "$n2"
+kill -TERM $! 2>/dev/null
+wait $! 2>/dev/null
+check "unit: ... and the error not in syslog as well" \
+    test "$(broken "$SYSLOG")" -eq "$b0"
 kill "$READER" 2>/dev/null
 wait "$READER" 2>/dev/null
 lib_summary
