@@ -838,8 +838,12 @@ synclink_command(struct synclink *l, int role, int resync, uint64_t now)
 				(void)l->ops->call(l->arg, i, SYNCLINK_GRACE,
 				    &until);
 		}
-		/* each worker has its grace now: synclink_unsettled() */
-		__atomic_store_n(&l->mastering, 0, __ATOMIC_SEQ_CST);
+		/* each worker has its grace now: synclink_unsettled(); an
+		   older command to be backup, run after the switch back to
+		   master, leaves that switch its mark until its own */
+		if (role == SYNC_ROLE_MASTER || __atomic_load_n(&l->role,
+		    __ATOMIC_SEQ_CST) != SYNC_ROLE_MASTER)
+			__atomic_store_n(&l->mastering, 0, __ATOMIC_SEQ_CST);
 		/* a bulk half in ends here, whichever the new role */
 		synclink_rx_drop(l);
 		if (role == SYNC_ROLE_BACKUP) {

@@ -568,6 +568,18 @@ test_apply_before_command(void **state)
 	assert_int_equal(L.st.ignored, 1);
 	assert_int_equal(F.applied, 8);
 	synclink_command(&L, SYNC_ROLE_MASTER, 0, now);
+	/* its grace over, made backup and master again before the link ran
+	   the first command: the older one leaves the switch in its grace */
+	now += (uint64_t)L.cfg.grace * 1000;
+	assert_int_equal(synclink_role(&L, SYNC_ROLE_BACKUP), 0);
+	assert_int_equal(synclink_role(&L, SYNC_ROLE_MASTER), 0);
+	synclink_command(&L, SYNC_ROLE_BACKUP, 0, now);
+	assert_true(synclink_unsettled(&L));
+	from_peer(SYNC_T_UPDATE, 2);
+	assert_int_equal(L.st.ignored, 1);
+	assert_int_equal(F.applied, 10);
+	synclink_command(&L, SYNC_ROLE_MASTER, 0, now);
+	assert_false(synclink_unsettled(&L));
 
 	/* no grace: ignored before the command as after it */
 	synclink_clear(&L);
