@@ -458,6 +458,21 @@ shadows(const struct rule *a, void *arg)
 	return (rule_shadows(a, *b));
 }
 
+/* b's packet p (rule_sample()) and the first of b's states: -1 for a
+   rule not rs's, or one that matches nothing */
+static int
+shadow_sample(const struct ruleset *rs, const struct rule *b, struct pkt *p)
+{
+	int		 s;
+
+	if (b->index >= rs->n || &rs->rules[b->index] != b ||
+	    rule_sample(b, p) == -1)
+		return (-1);
+	for (s = 0; s < CT_STATE_MAX && !in_state(b, s); s++)
+		;
+	return (s == CT_STATE_MAX ? -1 : s);
+}
+
 /*
  * A rule that shadows b must match every packet b does, so also one
  * packet b matches, p: it is among the candidates the index gives p in
@@ -474,12 +489,7 @@ ruleset_shadow(const struct ruleset *rs, const struct rule *b)
 	struct pkt	 p;
 	int		 s;
 
-	if (b->index >= rs->n || &rs->rules[b->index] != b ||
-	    rule_sample(b, &p) == -1)
-		return (NULL);
-	for (s = 0; s < CT_STATE_MAX && !in_state(b, s); s++)
-		;
-	if (s == CT_STATE_MAX)
+	if ((s = shadow_sample(rs, b, &p)) == -1)
 		return (NULL);
 	return (first_before(rs, &p, s, b->index, RS_SHADOW_ASK, shadows,
 	    &b));
@@ -664,12 +674,7 @@ ruleset_shadowed_by(const struct ruleset *rs, const struct rule *b,
 	size_t		 k, n, walks = 0;
 	int		 s;
 
-	if (max == 0 || b->index >= rs->n || &rs->rules[b->index] != b ||
-	    rule_sample(b, &p) == -1)
-		return (0);
-	for (s = 0; s < CT_STATE_MAX && !in_state(b, s); s++)
-		;
-	if (s == CT_STATE_MAX)
+	if (max == 0 || (s = shadow_sample(rs, b, &p)) == -1)
 		return (0);
 	w.b = b;
 	union_walk(rs, &w, s, p.family, 0, 0);
