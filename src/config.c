@@ -1442,15 +1442,14 @@ rule_never_warn(struct cfgctx *x, const struct scan_sec *s,
 	else if (r->has_proto && r->proto == IPPROTO_ICMPV6)
 		pf = AF_INET6;
 	other = pf == AF_INET ? AF_INET6 : AF_INET;
-	if (addrs_empty(r->src) || addrs_empty(r->dst)) {
-		src = addrs_empty(r->src);
+	if ((src = addrs_empty(r->src)) || addrs_empty(r->dst)) {
 		x->line = src ? src_line : dst_line;
 		cfg_warn(x, "[%s] %s: its negations cancel every address it "
 		    "names: the rule never matches", s->orig,
 		    src ? "src" : "dst");
-	} else if (!rule_ifaces_can_match(r->in, r->nin, r->in_neg) ||
-	    !rule_ifaces_can_match(r->out, r->nout, r->out_neg)) {
-		in = !rule_ifaces_can_match(r->in, r->nin, r->in_neg);
+	} else if ((in = !rule_ifaces_can_match(r->in, r->nin,
+	    r->in_neg)) || !rule_ifaces_can_match(r->out, r->nout,
+	    r->out_neg)) {
 		x->line = lines[in ? RK_IN : RK_OUT];
 		cfg_warn(x, "[%s] %s: its negations cancel every interface it "
 		    "names: the rule never matches", s->orig,
