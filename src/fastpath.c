@@ -462,21 +462,17 @@ fastpath_flush(struct fastpath *fp)
 	return (0);
 }
 
-int
-fastpath_grow(struct fastpath *fp, uint32_t max)
+/* Our table as p makes it, in place of one of its name, in one
+   transaction (fpmsg_ruleset()); 0, or -1 and errno. */
+static int
+fastpath_make(const struct fp_params *p)
 {
-	struct fp_params p = fp->p;
 	char		*text;
 	int		 rc, save;
 
-	if (max <= fp->p.max || max > (1u << 30)) {
-		errno = EINVAL;
-		return (-1);
-	}
-	p.max = max;
 	if ((text = malloc(FP_RULESET)) == NULL)
 		return (-1);
-	if (fpmsg_ruleset(&p, text, FP_RULESET) == -1) {
+	if (fpmsg_ruleset(p, text, FP_RULESET) == -1) {
 		free(text);
 		errno = EINVAL;
 		return (-1);
@@ -484,10 +480,22 @@ fastpath_grow(struct fastpath *fp, uint32_t max)
 	rc = nft_text(text);
 	save = errno;
 	free(text);
-	if (rc == -1) {
-		errno = save;
+	errno = save;
+	return (rc);
+}
+
+int
+fastpath_grow(struct fastpath *fp, uint32_t max)
+{
+	struct fp_params p = fp->p;
+
+	if (max <= fp->p.max || max > (1u << 30)) {
+		errno = EINVAL;
 		return (-1);
 	}
+	p.max = max;
+	if (fastpath_make(&p) == -1)
+		return (-1);
 	/* the old table's chains went with it */
 	memset(fp->marks, 0, sizeof(fp->marks));
 	fp->nmarks = 0;
@@ -530,7 +538,6 @@ struct fastpath *
 fastpath_open(const struct fp_params *p)
 {
 	struct fastpath	*fp;
-	char		*text;
 	int		 save;
 
 	if (p->tcp_timeout_s < 1 || p->tcp_timeout_s > 1000000 ||
@@ -544,22 +551,11 @@ fastpath_open(const struct fp_params *p)
 	fp->p = *p;
 	if (fastpath_table_name(p->queue, fp->table, sizeof(fp->table)) == -1)
 		goto fail_einval;
-	if ((text = malloc(FP_RULESET)) == NULL)
+	if ((fp->nl = nl_open()) == NULL)
 		goto fail;
-	if (fpmsg_ruleset(p, text, FP_RULESET) == -1) {
-		free(text);
-		goto fail_einval;
-	}
-	if ((fp->nl = nl_open()) == NULL) {
-		free(text);
-		goto fail;
-	}
 	fp->seq = (uint32_t)time(NULL);
-	if (nft_text(text) == -1) {
-		free(text);
+	if (fastpath_make(p) == -1)
 		goto fail;
-	}
-	free(text);
 	if (probe_destroy(fp) == -1) {
 		save = errno;
 		fastpath_close(fp);
