@@ -272,6 +272,10 @@ struct worker_stats {
 					   now (gauge) */
 	uint64_t	 adopt_bytes;	/* ... with their questions' (gauge;
 					   WORKER_ADOPT_BYTES the cap) */
+	uint64_t	 grace_saved;	/* packets a new master held for the
+					   old master's record: accepted */
+	uint64_t	 grace_unsaved;	/* ... still refused (no record in
+					   time, or refused with it) */
 	struct limit_stats limit;	/* rate and conn_limit */
 	struct frag_stats frag;		/* the fragment cache */
 	uint64_t	 sources;	/* in the limit table */

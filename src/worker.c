@@ -104,6 +104,14 @@ worker_judge(struct worker *w, const struct nq_packet *np,
 	    w->cfg->sync.grace > 0 && sync_unsettled(w->sync))
 		ct_grace(w->ct, now + 1);
 	verdict_packet(&x, np->data, np->len, a, &p, &v);
+	/* a new master's grace: the old master's record of the connection
+	   may be a flush behind this packet, which dies without it */
+	if (__builtin_expect(v.action != RULE_ACCEPT, 0) &&
+	    __builtin_expect(w->hold_until != 0, 0) &&
+	    worker_hold(w, np, a, &p, &v, in, out) == 0) {
+		nv->defer = 1;	/* worker_adopted() gives the verdict */
+		return;
+	}
 	if (__builtin_expect(w->fpd != NULL, 0))
 		worker_fp_packet(w, &p, &v);
 	/* a connection the peer brought has seen its first packet here */
@@ -418,6 +426,8 @@ worker_new(unsigned id, const struct config *cfg, char *err, size_t errlen)
 	w->cfg = cfg;
 	w->raw4 = w->raw6 = -1;
 	TAILQ_INIT(&w->adopt_age);
+	TAILQ_INIT(&w->hold_age);
+	TAILQ_INIT(&w->want_age);
 	w->adopt_max = WORKER_ADOPT_BYTES;
 	pthread_mutex_init(&w->callers, NULL);
 	pthread_mutex_init(&w->askmtx, NULL);

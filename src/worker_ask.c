@@ -27,6 +27,11 @@
  * borrows instead (worker_adopt_borrow()).  A packet that made the
  * connection's entry without home's answer (a SYN, no room or no time
  * to wait) tells home, which ends its older copy (worker_adopt_fresh()).
+ *
+ * A new master's packet can also beat the old master's record of its
+ * connection (sent within one flush): then no worker knows it yet.  In
+ * the grace one that would die for it waits for the record in the same
+ * room, home remembering the question (worker_hold()).
  */
 #include <stddef.h>
 #include <stdlib.h>
@@ -53,7 +58,12 @@ struct worker_ask {
 						   home keeps it */
 	uint8_t			 fresh;		/* answer: home's copy of k
 						   went (worker_adopt_fresh()) */
+	uint8_t			 hold;		/* adopt: none yet? home waits
+						   for the peer's record
+						   (worker_want()) */
 	uint32_t		 mark;
+	uint64_t		 since;		/* hold: home got it */
+	TAILQ_ENTRY(worker_ask)	 wage;		/* hold: want_age */
 	struct pkt		 p;		/* data NULL */
 	struct ct_tuple		 k;		/* adopt: asked */
 	struct sync_rec		 rec;		/* adopt: the connection
@@ -228,6 +238,11 @@ struct worker_adoptq {
 	TAILQ_ENTRY(worker_adoptq) age;
 	struct ct_tuple		 k;
 	uint32_t		 seq;
+	uint8_t			 hold;		/* its packets wait for the
+						   peer's record
+						   (worker_hold()) */
+	uint8_t			 self;		/* ... here: on hold_age, not
+						   asked */
 	uint64_t		 since;
 	struct worker_held	*first, **last;
 };
@@ -352,34 +367,54 @@ worker_adopt_unlink(struct worker *w, struct worker_adoptq *q)
 	for (b = worker_adopt_bucket(w, &q->k); *b != q; b = &(*b)->hnext)
 		;
 	*b = q->hnext;
-	TAILQ_REMOVE(&w->adopt_age, q, age);
+	if (q->self)
+		TAILQ_REMOVE(&w->hold_age, q, age);
+	else
+		TAILQ_REMOVE(&w->adopt_age, q, age);
 	w->adopt_bytes -= WORKER_ADOPTQ_BYTES;
 }
 
 /* q's packets, judged in the order they came against the table the
    answer (if any) filled; q is freed.  none: home holds nothing of
    their connection, so the entries they make need no word to it
-   (worker_adopt_fresh()). */
+   (worker_adopt_fresh()).  One that home knew nothing of may wait
+   again, for the peer's record (worker_hold()): the rest then wait
+   behind it.  Those that waited for a record are counted by what they
+   got. */
 static void
 worker_adopted(struct worker *w, struct worker_adoptq *q, int none)
 {
+	struct worker_adoptq	*to;
 	struct worker_held	*h;
 	struct nq_verdict	 nv;
 
 	worker_adopt_unlink(w, q);
 	w->home_none = none;
+	w->rejudging = q->hold;
 	while ((h = q->first) != NULL) {
 		q->first = h->next;
+		if (!q->hold && (to = worker_adopt_find(w, &q->k, 0)) !=
+		    NULL) {
+			h->next = NULL;
+			*to->last = h;
+			to->last = &h->next;
+			continue;
+		}
 		h->np.ts_ms = spi_now_ms();
 		memset(&nv, 0, sizeof(nv));
 		worker_judge(w, &h->np, NULL, h->in, h->out, &nv);
 		if (!nv.defer)
 			(void)nq_verdict(w->nq, h->np.id, &nv);
+		if (q->hold && nv.accept)
+			w->st.grace_saved++;
+		else if (q->hold && !nv.defer)
+			w->st.grace_unsaved++;
 		w->adopt_bytes -= sizeof(*h) + h->np.len;
 		w->nadopt--;
 		free(h);
 	}
 	w->home_none = 0;
+	w->rejudging = 0;
 	free(q);
 }
 
@@ -393,23 +428,25 @@ worker_adopt(struct worker *w, const struct nq_packet *np,
 	struct worker		*home;
 	unsigned		 n;
 
-	if (!worker_adopt_wanted(w))
-		return (-1);
-	n = __atomic_load_n(&w->npeers, __ATOMIC_ACQUIRE);
-	if (n < 2 || __atomic_load_n(&w->stopping, __ATOMIC_SEQ_CST))
+	if (!worker_adopt_wanted(w) ||
+	    __atomic_load_n(&w->stopping, __ATOMIC_SEQ_CST))
 		return (-1);
 	/* the batch's hint has TCP's and UDP's; ICMP queries' need more */
 	if (ah != NULL && ah->ok)
 		k = ah->k;
 	else if (verdict_tuple(np->data, np->len, &k) == -1)
 		return (-1);
-	/* behind the packets of its connection that wait already */
+	/* behind the packets of its connection that wait already (one
+	   worker too: for the peer's record, worker_hold()) */
 	if (w->nadopt > 0 && (q = worker_adopt_find(w, &k, 0)) != NULL) {
 		if (worker_adopt_hold(w, q, np, in, out) == 0)
 			return (0);
 		w->st.adopt_missed++;
 		return (-1);
 	}
+	n = __atomic_load_n(&w->npeers, __ATOMIC_ACQUIRE);
+	if (n < 2)
+		return (-1);
 	home = w->peers[synclink_home(&k, n)];
 	/* most of the time home holds nothing unseen: one load */
 	if (home == w || __atomic_load_n(&home->synced,
@@ -437,6 +474,204 @@ worker_adopt(struct worker *w, const struct nq_packet *np,
 	a->rec.s.k = k;
 	worker_post(home, a);
 	return (0);
+}
+
+/* ---- a new master's grace: the old master's last records ---------------- */
+
+/*
+ * The old master sends its changes every flush, so a packet that passed
+ * it just before the switch (a SYN) can bring its connection's next one
+ * (the SYN-ACK, the third ACK, a UDP reply) here before the record of
+ * it: no worker knows the connection yet, and the packet would die.  In
+ * the grace (the old master's records still count: synclink_granted())
+ * such a packet waits for the record, up to WORKER_HOLD_FLUSHES of
+ * [sync] flush (the record leaves within one, then crosses the link;
+ * at most WORKER_HOLD_MAX_MS).  It waits in the adoptions' room, under
+ * their cap, as one of them: the packets of its connection that come
+ * meanwhile wait behind it, those of the others never do.  The record
+ * lands in the connection's home worker (synclink_home()): if that is
+ * this one the question stays here (hold_age, worker_hold_records());
+ * else home is asked as for an adoption, and keeps the question it
+ * cannot answer yet until the record comes or the wait ends
+ * (worker_want()), when it answers as it would have at once.  A crash
+ * of the old master costs such a packet the wait and no more: it is
+ * then judged as it would have been.
+ */
+
+/* How long a packet waits for its record. */
+static uint64_t
+worker_hold_ms(const struct worker *w)
+{
+	uint64_t	 ms = (uint64_t)w->cfg->sync.flush_ms *
+			    WORKER_HOLD_FLUSHES;
+
+	return (ms < WORKER_HOLD_MAX_MS ? ms : WORKER_HOLD_MAX_MS);
+}
+
+/*
+ * Would p live with an entry, but dies without one?  What the table
+ * says when it lacks the connection: a TCP segment without a clean SYN
+ * (tcp-no-syn: the SYN-ACK, an ACK, a FIN or RST), an ICMP echo reply
+ * or another query's (icmp-no-request), and, where the rules refuse
+ * it as the start of one, a UDP datagram or (tcp_loose) a TCP ACK,
+ * which may be the reply of a connection the rules let in the other
+ * way.  Not a SYN, which starts its connection anyway; not a NEW ICMP
+ * query, a request, which the rules judge alike with an entry or
+ * without; not what a limit refused (its tokens are spent); nor
+ * another INVALID, which an entry would not save.  Monitor mode lets
+ * all of them through: nothing to save.
+ */
+static int
+worker_hold_wanted(const struct pkt *p, const struct verdict *v)
+{
+	if (v->decided == RULE_ACCEPT || v->limit != VERDICT_LIMIT_NONE)
+		return (0);
+	if (v->state == CT_INVALID)
+		return (v->reason == REASON_TCP_NO_SYN ||
+		    v->reason == REASON_ICMP_NO_REQUEST);
+	if (v->state != CT_NEW)
+		return (0);
+	if (p->proto == IPPROTO_UDP)
+		return (1);
+	return (p->proto == IPPROTO_TCP && (p->th_flags &
+	    (PKT_TH_SYN | PKT_TH_ACK | PKT_TH_RST)) != PKT_TH_SYN);
+}
+
+int
+worker_hold(struct worker *w, const struct nq_packet *np,
+    const struct ct_ahead *ah, const struct pkt *p, const struct verdict *v,
+    const char *in, const char *out)
+{
+	struct ct_tuple		 k;
+	struct worker_adoptq	*q;
+	struct worker_ask	*a;
+	struct worker		*home;
+	unsigned		 n;
+
+	if (np->ts_ms >= w->hold_until) {
+		w->hold_until = 0;	/* the grace is over */
+		return (-1);
+	}
+	/* not a backup, whose records are the peer's own: no race */
+	if (w->rejudging || !worker_hold_wanted(p, v) ||
+	    !sync_sending(w->sync) ||
+	    __atomic_load_n(&w->stopping, __ATOMIC_SEQ_CST))
+		return (-1);
+	if (ah != NULL && ah->ok)
+		k = ah->k;
+	else if (verdict_tuple(np->data, np->len, &k) == -1)
+		return (-1);
+	/* the cap said no to it behind its connection's (worker_adopt()) */
+	if (w->nadopt > 0 && worker_adopt_find(w, &k, 0) != NULL)
+		return (-1);
+	if ((q = worker_adopt_new(w, &k, np->ts_ms, &a)) == NULL) {
+		w->st.adopt_missed++;
+		return (-1);
+	}
+	q->hold = 1;
+	if (worker_adopt_hold(w, q, np, in, out) == -1) {
+		free(a);
+		worker_adopt_unlink(w, q);
+		free(q);
+		w->st.adopt_missed++;
+		return (-1);
+	}
+	n = __atomic_load_n(&w->npeers, __ATOMIC_ACQUIRE);
+	home = n < 2 ? w : w->peers[synclink_home(&k, n)];
+	if (home == w) {
+		/* the record comes here: nobody to ask */
+		free(a);
+		TAILQ_REMOVE(&w->adopt_age, q, age);
+		TAILQ_INSERT_TAIL(&w->hold_age, q, age);
+		q->self = 1;
+		return (0);
+	}
+	a->from = w;
+	a->seq = q->seq;
+	a->adopt = 1;
+	a->hold = 1;
+	a->k = k;
+	a->rec.s.k = k;
+	worker_post(home, a);
+	return (0);
+}
+
+static struct worker_ask **
+worker_want_bucket(struct worker *w, const struct ct_tuple *k)
+{
+	return (&w->wantq[synclink_home(k, 1u << 16) &
+	    (WORKER_ADOPT_BUCKETS - 1)]);
+}
+
+/* Home, asked in the grace for a connection it does not hold yet: the
+   question waits for the peer's record, up to worker_hold_ms().  -1 if
+   there is no memory for it: answered now. */
+static int
+worker_want(struct worker *w, struct worker_ask *a)
+{
+	struct worker_ask	**b;
+
+	if (w->wantq == NULL && (w->wantq = calloc(WORKER_ADOPT_BUCKETS,
+	    sizeof(*w->wantq))) == NULL)
+		return (-1);
+	b = worker_want_bucket(w, &a->k);
+	a->next = *b;
+	*b = a;
+	a->since = spi_now_ms();
+	TAILQ_INSERT_TAIL(&w->want_age, a, wage);
+	w->nwant++;
+	worker_ask_timer(w);
+	return (0);
+}
+
+/* The waiting question a answered: the connection if we hold it now. */
+static void
+worker_want_answer(struct worker *w, struct worker_ask *a)
+{
+	struct worker_ask	**b;
+
+	for (b = worker_want_bucket(w, &a->k); *b != a; b = &(*b)->next)
+		;
+	*b = a->next;
+	TAILQ_REMOVE(&w->want_age, a, wage);
+	w->nwant--;
+	a->found = (uint8_t)worker_sync_give(w, &a->rec.s.k, &a->rec);
+	a->answer = 1;
+	worker_post(a->from, a);
+}
+
+/* Those waited on for age ms (0: all) are answered as they stand. */
+static void
+worker_want_late(struct worker *w, uint64_t now, uint64_t age)
+{
+	struct worker_ask	*a;
+
+	while ((a = TAILQ_FIRST(&w->want_age)) != NULL &&
+	    (age == 0 || now - a->since >= age))
+		worker_want_answer(w, a);
+}
+
+void
+worker_hold_records(struct worker *w, const struct sync_rec *rec, size_t n)
+{
+	struct worker_adoptq	*q;
+	struct worker_ask	*a, *next;
+	size_t			 i;
+
+	for (i = 0; i < n; i++) {
+		if (rec[i].op == SYNC_OP_DELETE)
+			continue;
+		/* the first gets it, any other finds it gone */
+		for (a = w->nwant > 0 ? *worker_want_bucket(w,
+		    &rec[i].s.k) : NULL; a != NULL; a = next) {
+			next = a->next;
+			if (worker_tuple_eq(&a->k, &rec[i].s.k))
+				worker_want_answer(w, a);
+		}
+		if (!TAILQ_EMPTY(&w->hold_age) && (q = worker_adopt_find(w,
+		    &rec[i].s.k, 0)) != NULL && q->self)
+			worker_adopted(w, q, 0);
+	}
 }
 
 /* Home, asked by a backup's worker: a copy of k's entry, which stays. */
@@ -614,15 +849,23 @@ worker_adopt_late(struct worker *w, uint64_t now, uint64_t age)
 {
 	struct worker_adoptq	*q;
 	struct worker_held	*h;
+	uint64_t		 hold = age == 0 ? 0 : worker_hold_ms(w);
 
 	while ((q = TAILQ_FIRST(&w->adopt_age)) != NULL &&
 	    (age == 0 || now - q->since >= age)) {
 		log_debug("%s: worker %u: no answer from home for packet %u",
 		    __func__, w->id, q->first->np.id);
-		for (h = q->first; h != NULL; h = h->next)
+		/* a record's wait counts by what its packets get */
+		for (h = q->first; !q->hold && h != NULL; h = h->next)
 			w->st.adopt_missed++;
 		worker_adopted(w, q, 0);
 	}
+	/* no record came in time (a crash): judged as they would have
+	   been; home answers the others' questions as they stand */
+	while ((q = TAILQ_FIRST(&w->hold_age)) != NULL &&
+	    (hold == 0 || now - q->since >= hold))
+		worker_adopted(w, q, 0);
+	worker_want_late(w, now, hold);
 }
 
 void
@@ -655,7 +898,7 @@ worker_ask_timeout(evutil_socket_t fd, short events, void *arg)
 	now = spi_now_ms();
 	worker_answer_late(w, now, WORKER_ASK_MS);
 	worker_adopt_late(w, now, WORKER_ADOPT_MS);
-	if (w->ndefer > 0 || w->nadopt > 0)
+	if (w->ndefer > 0 || w->nadopt > 0 || w->nwant > 0)
 		worker_ask_timer(w);
 }
 
@@ -696,10 +939,15 @@ worker_ask_cb(evutil_socket_t fd, short events, void *arg)
 		if (!a->answer) {
 			if (a->adopt && a->peek)
 				a->found = (uint8_t)worker_adopt_lend(w, a);
-			else if (a->adopt)
+			else if (a->adopt) {
 				a->found = (uint8_t)worker_sync_give(w,
 				    &a->rec.s.k, &a->rec);
-			else
+				/* in the grace, the record may be on its
+				   way: the answer waits for it */
+				if (!a->found && a->hold &&
+				    worker_want(w, a) == 0)
+					continue;
+			} else
 				a->found = (uint8_t)ct_find_related(w->ct,
 				    &a->p, &a->mark);
 			a->answer = 1;
@@ -756,7 +1004,8 @@ worker_ask_free(struct worker *w)
 		free(a);
 	}
 	w->nfresh = 0;
-	while ((q = TAILQ_FIRST(&w->adopt_age)) != NULL) {
+	while ((q = TAILQ_FIRST(&w->adopt_age)) != NULL ||
+	    (q = TAILQ_FIRST(&w->hold_age)) != NULL) {
 		worker_adopt_unlink(w, q);
 		while ((h = q->first) != NULL) {
 			q->first = h->next;
@@ -766,6 +1015,13 @@ worker_ask_free(struct worker *w)
 	}
 	free(w->adoptq);
 	w->adoptq = NULL;
+	while ((a = TAILQ_FIRST(&w->want_age)) != NULL) {
+		TAILQ_REMOVE(&w->want_age, a, wage);
+		free(a);
+	}
+	free(w->wantq);
+	w->wantq = NULL;
+	w->nwant = 0;
 	w->nadopt = 0;
 	w->adopt_bytes = 0;
 }

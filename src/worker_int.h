@@ -56,6 +56,14 @@
 					   sender a resend anyway, 200 ms at
 					   the least (TCP's minimum RTO) */
 #define WORKER_ADOPT_BUCKETS	1024	/* the questions out, by tuple */
+#define WORKER_HOLD_FLUSHES	2	/* a new master holds a packet its
+					   connection's record has not
+					   reached yet this many of [sync]
+					   flush (worker_hold()), */
+#define WORKER_HOLD_MAX_MS	(WORKER_ADOPT_MS - WORKER_ASK_MS)
+					/* ... at most this long: with the
+					   timer's step, within TCP's
+					   minimum RTO */
 #define WORKER_FRESH		1024	/* fresh entries a home worker is
 					   told of between two turns of its
 					   loop (worker_adopt_fresh()) */
@@ -183,6 +191,16 @@ struct worker {
 	size_t			 adopt_bytes;	/* theirs and their questions' */
 	size_t			 adopt_max;	/* WORKER_ADOPT_BYTES; a test
 						   lowers it */
+	/* a new master's grace (worker_hold()): questions whose home is
+	   this worker, which wait for the peer's record here, the oldest
+	   first; and, as home, the other workers' questions that wait
+	   for one (the oldest first, and by tuple) */
+	TAILQ_HEAD(, worker_adoptq) hold_age;
+	TAILQ_HEAD(, worker_ask) want_age;
+	struct worker_ask	**wantq;	/* NULL until the first */
+	unsigned		 nwant;
+	int			 rejudging;	/* judging packets that waited
+						   for a record: not again */
 
 	/* worker_adopt_fresh(): keys of fresh entries the other workers
 	   made, under askmtx; they fill one list while home reads the
@@ -213,6 +231,11 @@ struct worker {
 	int			 home_none;	/* adoption: judging packets whose
 					   home said it holds nothing of
 					   them (worker_adopt_fresh()) */
+	uint64_t		 hold_until;	/* a new master's grace ends
+					   (ms; 0: none): a packet that
+					   would die without an entry
+					   waits for the old master's
+					   record (worker_hold()) */
 	uint64_t		 synced;	/* atomic, the other workers read
 					   it: connections the peer brought
 					   that no packet reached yet */
@@ -271,7 +294,9 @@ int	 worker_ask(struct worker *, const struct nq_packet *,
 	    const char *, const struct frag_result *fr);
 /* Errors waited on for longer than age ms (0: all) stay as they were. */
 void	 worker_answer_late(struct worker *, uint64_t now, uint64_t age);
-/* Adoptions waited on for age ms (0: all) are judged without an answer. */
+/* Adoptions waited on for age ms (0: all) are judged without an answer;
+   so are the packets a new master held for a record (worker_hold()),
+   after their own wait (0: all), and home answers what waits on it. */
 void	 worker_adopt_late(struct worker *, uint64_t now, uint64_t age);
 void	 worker_ask_cb(evutil_socket_t, short, void *);
 void	 worker_ask_timeout(evutil_socket_t, short, void *);
@@ -291,6 +316,16 @@ int	 worker_adopt(struct worker *, const struct nq_packet *,
 	    const struct ct_ahead *, const char *, const char *);
 /* A packet made e here: its home ends the copy no packet reached. */
 void	 worker_adopt_fresh(struct worker *, const struct ct_entry *e);
+/* In a new master's grace: 0 if np, judged p and v without an entry
+   (a: its hints, or NULL), waits for the old master's record of its
+   connection; -1: decide it now. */
+int	 worker_hold(struct worker *, const struct nq_packet *np,
+	    const struct ct_ahead *a, const struct pkt *p,
+	    const struct verdict *v, const char *, const char *);
+/* The peer's records rec[n] are in our table: the packets and the
+   questions that waited for them go on (worker_sync_apply()). */
+void	 worker_hold_records(struct worker *, const struct sync_rec *rec,
+	    size_t n);
 
 /* worker_overflow.c */
 /* Did the queue overflow while failing open?  Then the grace starts. */

@@ -337,6 +337,9 @@ worker_sync_apply(struct worker *w, void *arg)
 			worker_sync_again(w, e);
 	}
 	w->importing = 0;
+	/* a new master's packets and questions that waited for these */
+	if (__builtin_expect(w->nwant > 0 || !TAILQ_EMPTY(&w->hold_age), 0))
+		worker_hold_records(w, b->rec, b->n);
 }
 
 /* Another worker made k's entry from a packet: our copy, if no packet
@@ -599,12 +602,15 @@ worker_sync_sweep(struct worker *w, void *arg)
 	w->importing = 0;
 }
 
+/* A new master's grace: liberal windows, and a packet that dies
+   without an entry waits for the old master's record (worker_hold()). */
 void
 worker_sync_grace(struct worker *w, void *arg)
 {
 	const uint64_t	*until = arg;
 
 	ct_grace(w->ct, *until);
+	w->hold_until = *until;
 }
 
 void

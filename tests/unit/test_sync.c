@@ -87,6 +87,8 @@ worker_call(struct worker *w, void (*fn)(struct worker *, void *), void *arg)
 /* worker_ask.c: no worker here knows its peers, so none holds a copy
    unseen (test_worker_ask.c) */
 void worker_adopt_fresh(struct worker *w, const struct ct_entry *e) { }
+void worker_hold_records(struct worker *w, const struct sync_rec *r,
+    size_t n) { }
 
 void log_info(const char *f, ...) { (void)f; }
 void log_debug(const char *f, ...) { (void)f; }

@@ -1,0 +1,768 @@
+/*
+ * test_worker_hold.c - cmocka tests for a new master's grace in
+ * worker_ask.c: a packet that beats the old master's record of its
+ * connection waits for it (worker_hold())
+ *
+ * Copyright (C) 2026 The nfqspid authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * As test_worker_ask.c: real workers (worker_new(), worker.c's verdicts
+ * and counters, worker_sync.c's import) with real tables and inboxes,
+ * the queue's I/O wrapped so that every verdict given later is recorded
+ * here.  No thread runs: the test delivers each inbox by calling its
+ * callback, applies the peer's records as the link would
+ * (worker_sync_apply(), keep: a new master), and gives the clock to the
+ * timeout by hand.
+ */
+#include "autoconf.h"		/* first: _GNU_SOURCE */
+
+#include <sys/socket.h>
+#include <netinet/in.h>
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "worker_int.h"
+#include "sync_int.h"
+#include "unit.h"
+#include "../pktbuild.h"
+
+/* ---- the rest of the daemon, stubbed ------------------------------------- */
+
+void log_warn(const char *f, ...) { (void)f; }
+void log_warnx(const char *f, ...) { (void)f; }
+void log_info(const char *f, ...) { (void)f; }
+void log_debug(const char *f, ...) { (void)f; }
+void log_audit(const char *f, ...) { (void)f; }
+
+void
+events_ct(struct events *ev, unsigned wid, int event,
+    const struct ct_table *t, const struct ct_entry *e,
+    const struct config *cfg)
+{
+}
+
+void worker_fp_config(struct worker *w, const struct config *c) { }
+void worker_fp_packet(struct worker *w, const struct pkt *p,
+    const struct verdict *v) { }
+void worker_fp_event(struct worker *w, int ev, const struct ct_entry *e) { }
+void worker_fp_epoch(struct worker *w) { }
+void worker_fp_credits(struct worker *w, uint64_t now) { }
+
+static int	 sending;	/* master */
+static uint8_t	 fakesync;
+static uint64_t	 unseen;	/* the node's count */
+
+int sync_sending(const struct sync *s) { return (sending); }
+uint64_t sync_room(struct sync *s, unsigned wid) { return (1024); }
+uint64_t *sync_unseen(struct sync *s) { return (&unseen); }
+void sync_moved(struct sync *s) { }
+int sync_bulking(const struct sync *s) { return (0); }
+int sync_unsettled(const struct sync *s) { return (!sending); }
+void sync_ct(struct sync *s, unsigned wid, int event,
+    const struct ct_table *t, const struct ct_entry *e,
+    const struct config *cfg) { }
+
+/* ---- the queue, wrapped -------------------------------------------------- */
+
+struct given {
+	uint32_t	 id;
+	uint8_t		 accept;
+};
+
+static struct given	 given[64];
+static size_t		 ngiven;
+static uint8_t		 fakeq;
+
+struct nq	*__wrap_nq_open(uint16_t, uint32_t, int, uint32_t, uint32_t);
+void		 __wrap_nq_close(struct nq *);
+int		 __wrap_nq_verdict(struct nq *, uint32_t,
+		    const struct nq_verdict *);
+
+struct nq *
+__wrap_nq_open(uint16_t queue, uint32_t maxlen, int fail_open,
+    uint32_t copy, uint32_t maxcopy)
+{
+	return ((struct nq *)&fakeq);
+}
+
+void
+__wrap_nq_close(struct nq *q)
+{
+	assert_ptr_equal(q, &fakeq);
+}
+
+int
+__wrap_nq_verdict(struct nq *q, uint32_t id, const struct nq_verdict *v)
+{
+	assert_ptr_equal(q, &fakeq);
+	assert_true(ngiven < sizeof(given) / sizeof(given[0]));
+	given[ngiven].id = id;
+	given[ngiven].accept = v->accept;
+	ngiven++;
+	return (0);
+}
+
+/* ---- a new master, one worker or two ------------------------------------- */
+
+#define GRACE_MS	10000
+
+struct fix {
+	struct config	 cfg;
+	struct rule	 rules[3];
+	struct worker	*all[2];
+	unsigned	 n;
+	uint64_t	 now;
+};
+
+static struct worker *
+worker(struct fix *f, unsigned id)
+{
+	struct worker	*w;
+	char		 err[128];
+
+	w = worker_new(id, &f->cfg, err, sizeof(err));
+	assert_non_null(w);
+	/* what worker_start() adds, without the thread */
+	w->base = event_base_new();
+	assert_non_null(w->base);
+	w->askev = event_new(w->base, -1, 0, worker_ask_cb, w);
+	w->asktimer = evtimer_new(w->base, worker_ask_timeout, w);
+	assert_non_null(w->askev);
+	assert_non_null(w->asktimer);
+	limit_bucket_init(&w->auditrate, f->cfg.log_rate, f->now);
+	return (w);
+}
+
+static int
+setup_n(void **state, unsigned n, int loose)
+{
+	struct fix	*f = calloc(1, sizeof(*f));
+	unsigned	 i;
+
+	assert_non_null(f);
+	ct_config_defaults(&f->cfg.ct);
+	f->cfg.ct.tcp_loose = (uint8_t)loose;
+	frag_config_defaults(&f->cfg.frag);
+	f->cfg.mode = MODE_ENFORCE;
+	f->cfg.policy[CT_NEW] = RULE_DROP;
+	f->cfg.policy[CT_ESTABLISHED] = RULE_ACCEPT;
+	f->cfg.policy[CT_RELATED] = RULE_ACCEPT;
+	f->cfg.policy[CT_INVALID] = RULE_DROP;
+	f->cfg.log_rate = 1000;
+	f->cfg.sync.flush_ms = 50;
+	f->cfg.sync.grace = GRACE_MS / 1000;
+	f->cfg.rules = f->rules;
+	unit_add_rule(&f->cfg, "web", CT_STATE_BIT(CT_NEW), IPPROTO_TCP, "80",
+	    RULE_ACCEPT, 0, 0);
+	unit_add_rule(&f->cfg, "dns", CT_STATE_BIT(CT_NEW), IPPROTO_UDP, "53",
+	    RULE_ACCEPT, 0, 0);
+	unit_add_rule(&f->cfg, "ping", CT_STATE_BIT(CT_NEW), IPPROTO_ICMP,
+	    NULL, RULE_ACCEPT, 0, 0);
+	/* worker_sync.c reads the real clock */
+	f->now = spi_now_ms();
+	f->n = n;
+	for (i = 0; i < n; i++)
+		f->all[i] = worker(f, i);
+	worker_set_peers(f->all, n);
+	ngiven = 0;
+	sending = 1;
+	unseen = 0;
+	*state = f;
+	return (0);
+}
+
+static int
+setup_one(void **state)
+{
+	return (setup_n(state, 1, 1));
+}
+
+/* tcp_loose = no: an ACK without its connection is INVALID too */
+static int
+setup_strict(void **state)
+{
+	return (setup_n(state, 1, 0));
+}
+
+static int
+setup_two(void **state)
+{
+	return (setup_n(state, 2, 1));
+}
+
+static int
+teardown(void **state)
+{
+	struct fix	*f = *state;
+	size_t		 i;
+
+	for (i = 0; i < f->n; i++)
+		worker_free(f->all[i]);
+	for (i = 0; i < f->cfg.nrules; i++)
+		rule_clear(&f->rules[i]);
+	free(f);
+	return (0);
+}
+
+/* The workers are a new master's, in their grace from now on. */
+static void
+new_master(struct fix *f)
+{
+	uint64_t	 until = f->now + GRACE_MS;
+	unsigned	 i;
+
+	for (i = 0; i < f->n; i++) {
+		worker_set_sync(f->all[i], (struct sync *)&fakesync);
+		worker_sync_grace(f->all[i], &until);
+	}
+}
+
+/* ---- packets ------------------------------------------------------------- */
+
+/* A TCP segment of PB_B:sport -> PB_A:80 (reply: back), id id, in *np. */
+static void
+tcp_packet(struct fix *f, struct nq_packet *np, uint8_t *b, uint32_t id,
+    int reply, uint16_t sport, uint32_t seq, uint32_t ack, uint8_t flags)
+{
+	size_t		 h;
+
+	h = pb_ip4(b, IPPROTO_TCP, reply ? PB_A4 : PB_B4,
+	    reply ? PB_B4 : PB_A4, 0, 1, 0, 20);
+	pb_tcp(b + h, reply ? 80 : sport, reply ? sport : 80, seq, ack, flags,
+	    65535, 0);
+	memset(np, 0, sizeof(*np));
+	np->id = id;
+	np->data = b;
+	np->len = np->origlen = h + 20;
+	np->ts_ms = f->now;
+	np->hook = PKT_HOOK_FORWARD;
+}
+
+/* A UDP datagram PB_B:sport -> PB_A:53 (reply: back), id id, in *np. */
+static void
+udp_packet(struct fix *f, struct nq_packet *np, uint8_t *b, uint32_t id,
+    int reply, uint16_t sport)
+{
+	size_t		 h;
+
+	h = pb_ip4(b, IPPROTO_UDP, reply ? PB_A4 : PB_B4,
+	    reply ? PB_B4 : PB_A4, 0, 1, 0, 12);
+	pb_udp(b + h, reply ? 53 : sport, reply ? sport : 53, 4);
+	memcpy(b + h + 8, "ping", 4);
+	memset(np, 0, sizeof(*np));
+	np->id = id;
+	np->data = b;
+	np->len = np->origlen = h + 12;
+	np->ts_ms = f->now;
+	np->hook = PKT_HOOK_FORWARD;
+}
+
+/* An ICMP echo request PB_B -> PB_A (reply: the reply back), id id. */
+static void
+echo_packet(struct fix *f, struct nq_packet *np, uint8_t *b, uint32_t id,
+    int reply)
+{
+	size_t		 h;
+
+	h = pb_ip4(b, IPPROTO_ICMP, reply ? PB_A4 : PB_B4,
+	    reply ? PB_B4 : PB_A4, 0, 1, 0, 8);
+	pb_icmp(b + h, reply ? 0 : 8, 0, 7, 1);
+	memset(np, 0, sizeof(*np));
+	np->id = id;
+	np->data = b;
+	np->len = np->origlen = h + 8;
+	np->ts_ms = f->now;
+	np->hook = PKT_HOOK_FORWARD;
+}
+
+/* np through w as worker_packet() takes it: adoption, then judgement.
+   1 if it waits (its verdict comes later), else its verdict in *acc. */
+static int
+deliver(struct worker *w, const struct nq_packet *np, int *acc)
+{
+	struct nq_verdict nv;
+
+	if (w->sync != NULL && worker_adopt_wanted(w) &&
+	    worker_adopt(w, np, NULL, "", "") == 0)
+		return (1);
+	memset(&nv, 0, sizeof(nv));
+	worker_judge(w, np, NULL, "", "", &nv);
+	if (nv.defer)
+		return (1);
+	*acc = nv.accept;
+	return (0);
+}
+
+/* The old master's record of what np (the start of a connection) made
+   there, in *r: judged in a table of its own. */
+static void
+old_master(struct fix *f, const struct nq_packet *np, struct sync_rec *r)
+{
+	struct ct_table	*t = ct_new(&f->cfg.ct);
+	struct verdict_ctx x = { &f->cfg, t, NULL, "", "", PKT_HOOK_FORWARD,
+	    0, f->now };
+	const struct ct_entry *e;
+	struct ct_tuple	 k;
+	struct pkt	 p;
+	struct verdict	 v;
+
+	assert_non_null(t);
+	verdict_packet(&x, np->data, np->len, NULL, &p, &v);
+	assert_int_equal(v.action, RULE_ACCEPT);
+	assert_int_equal(verdict_tuple(np->data, np->len, &k), 0);
+	assert_non_null(e = ct_lookup(t, &k));
+	memset(r, 0, sizeof(*r));
+	sync_rec_fill(r, SYNC_OP_UPSERT, t, e, &f->cfg);
+	ct_free(t);
+}
+
+/* The record r reaches its home worker at a new master (keep). */
+static void
+record_in(struct fix *f, struct sync_rec *r)
+{
+	struct sync_batch b;
+
+	memset(&b, 0, sizeof(b));
+	b.rec = r;
+	b.n = 1;
+	b.keep = 1;
+	worker_sync_apply(f->all[synclink_home(&r->s.k, f->n)], &b);
+	assert_int_equal(b.applied, 1);
+}
+
+static void
+check_given(size_t k, uint32_t id, uint8_t accept)
+{
+	assert_true(k < ngiven);
+	assert_int_equal(given[k].id, id);
+	assert_int_equal(given[k].accept, accept);
+}
+
+/* ---- the tests ----------------------------------------------------------- */
+
+/*
+ * The SYN went through the old master; its SYN-ACK and the client's ACK
+ * reach the new master before the record of it: both wait, while a
+ * packet of another connection does not wait behind them; the record
+ * comes, and they are judged against the connection it made, in order.
+ * (Before the grace's wait, the SYN-ACK was INVALID at once.)
+ */
+static void
+test_hold_saved(void **state)
+{
+	struct fix	*f = *state;
+	struct worker	*w = f->all[0];
+	struct nq_packet np;
+	struct sync_rec	 r;
+	uint8_t		 b[3][64];
+	int		 acc = -1;
+
+	tcp_packet(f, &np, b[0], 1, 0, 40000, 1000, 0, PKT_TH_SYN);
+	old_master(f, &np, &r);
+	new_master(f);
+	tcp_packet(f, &np, b[0], 10, 1, 40000, 5000, 1001,
+	    PKT_TH_SYN | PKT_TH_ACK);
+	assert_int_equal(deliver(w, &np, &acc), 1);
+	tcp_packet(f, &np, b[1], 11, 0, 40000, 1001, 5001, PKT_TH_ACK);
+	assert_int_equal(deliver(w, &np, &acc), 1);
+	assert_int_equal(w->nadopt, 2);
+	assert_true(w->adopt_bytes > 0);
+	/* another connection goes on: a SYN never waits */
+	tcp_packet(f, &np, b[2], 12, 0, 40001, 7000, 0, PKT_TH_SYN);
+	assert_int_equal(deliver(w, &np, &acc), 0);
+	assert_int_equal(acc, 1);
+	assert_int_equal(ngiven, 0);
+	assert_int_equal(w->nadopt, 2);
+	record_in(f, &r);
+	assert_int_equal(ngiven, 2);
+	check_given(0, 10, 1);
+	check_given(1, 11, 1);
+	assert_int_equal(w->nadopt, 0);
+	assert_int_equal(w->adopt_bytes, 0);
+	assert_int_equal(w->st.grace_saved, 2);
+	assert_int_equal(w->st.grace_unsaved, 0);
+	assert_int_equal(w->st.invalid, 0);
+	assert_int_equal(w->st.adopt_missed, 0);
+	assert_int_equal(w->synced, 0);
+	/* its own from now on: no wait */
+	tcp_packet(f, &np, b[0], 13, 0, 40000, 1001, 5001, PKT_TH_ACK);
+	assert_int_equal(deliver(w, &np, &acc), 0);
+	assert_int_equal(acc, 1);
+}
+
+/* The echo reply of a ping the old master passed (icmp-no-request
+   without it) waits for its record, found by the query's key. */
+static void
+test_hold_echo(void **state)
+{
+	struct fix	*f = *state;
+	struct worker	*w = f->all[0];
+	struct nq_packet np;
+	struct sync_rec	 r;
+	uint8_t		 b[64];
+	int		 acc = -1;
+
+	echo_packet(f, &np, b, 1, 0);
+	old_master(f, &np, &r);
+	new_master(f);
+	echo_packet(f, &np, b, 80, 1);
+	assert_int_equal(deliver(w, &np, &acc), 1);
+	record_in(f, &r);
+	assert_int_equal(ngiven, 1);
+	check_given(0, 80, 1);
+	assert_int_equal(w->st.grace_saved, 1);
+	assert_int_equal(w->st.invalid, 0);
+}
+
+/*
+ * No record comes (the old master crashed): the packet is judged as it
+ * would have been, INVALID, after the wait and not before; nothing is
+ * lost, and the stop gives every one still waiting its verdict.
+ */
+static void
+test_hold_none(void **state)
+{
+	struct fix	*f = *state;
+	struct worker	*w = f->all[0];
+	struct nq_packet np;
+	uint8_t		 b[2][64];
+	uint64_t	 hold = WORKER_HOLD_FLUSHES * f->cfg.sync.flush_ms;
+	int		 acc = -1;
+
+	new_master(f);
+	tcp_packet(f, &np, b[0], 20, 1, 40000, 5000, 1001,
+	    PKT_TH_SYN | PKT_TH_ACK);
+	assert_int_equal(deliver(w, &np, &acc), 1);
+	tcp_packet(f, &np, b[1], 21, 0, 40000, 1001, 5001, PKT_TH_ACK);
+	assert_int_equal(deliver(w, &np, &acc), 1);
+	worker_adopt_late(w, f->now + hold - 1, WORKER_ADOPT_MS);
+	assert_int_equal(ngiven, 0);
+	worker_adopt_late(w, f->now + hold, WORKER_ADOPT_MS);
+	assert_int_equal(ngiven, 2);
+	check_given(0, 20, 0);
+	check_given(1, 21, 0);
+	assert_int_equal(w->st.invalid, 2);
+	assert_int_equal(w->st.reasons[REASON_TCP_NO_SYN], 2);
+	assert_int_equal(w->st.grace_unsaved, 2);
+	assert_int_equal(w->st.grace_saved, 0);
+	/* the record's wait is not an adoption's: not missed */
+	assert_int_equal(w->st.adopt_missed, 0);
+	assert_int_equal(w->nadopt, 0);
+	assert_int_equal(w->adopt_bytes, 0);
+
+	/* the stop: whatever waits is decided, whatever its age */
+	tcp_packet(f, &np, b[0], 22, 1, 40001, 5000, 1001, PKT_TH_ACK);
+	assert_int_equal(deliver(w, &np, &acc), 1);
+	worker_adopt_late(w, 0, 0);
+	assert_int_equal(ngiven, 3);
+	check_given(2, 22, 0);
+	assert_int_equal(w->nadopt, 0);
+	/* a stopping worker holds nothing */
+	w->stopping = 1;
+	assert_int_equal(deliver(w, &np, &acc), 0);
+	assert_int_equal(acc, 0);
+	w->stopping = 0;
+}
+
+/*
+ * What never waits: a SYN, even one the rules refuse; a packet the
+ * rules accept without an entry; a NEW ICMP request; and nothing at all
+ * outside the grace (over, or never begun), on a backup, in monitor
+ * mode, or without [sync].  Every one is decided at once, as before.
+ */
+static void
+test_hold_not(void **state)
+{
+	struct fix	*f = *state;
+	struct worker	*w = f->all[0];
+	struct nq_packet np;
+	uint8_t		 b[64];
+	uint64_t	 until;
+	size_t		 h;
+	int		 acc = -1;
+
+	/* without [sync]: no grace to be in */
+	tcp_packet(f, &np, b, 30, 1, 40000, 5000, 1001, PKT_TH_ACK);
+	assert_int_equal(deliver(w, &np, &acc), 0);
+	assert_int_equal(acc, 0);
+	new_master(f);
+	/* a SYN to a port no rule opens: refused at once */
+	h = pb_ip4(b, IPPROTO_TCP, PB_B4, PB_A4, 0, 1, 0, 20);
+	pb_tcp(b + h, 40000, 81, 1000, 0, PKT_TH_SYN, 65535, 0);
+	np.id = 31;
+	assert_int_equal(deliver(w, &np, &acc), 0);
+	assert_int_equal(acc, 0);
+	/* a query the rules let in */
+	udp_packet(f, &np, b, 32, 0, 5353);
+	assert_int_equal(deliver(w, &np, &acc), 0);
+	assert_int_equal(acc, 1);
+	/* a ping the rules refuse: a request, alike with an entry */
+	f->rules[2].action = RULE_DROP;
+	h = pb_ip4(b, IPPROTO_ICMP, PB_B4, PB_A4, 0, 1, 0, 8);
+	pb_icmp(b + h, 8, 0, 7, 1);
+	np.len = np.origlen = h + 8;
+	np.id = 33;
+	assert_int_equal(deliver(w, &np, &acc), 0);
+	assert_int_equal(acc, 0);
+	f->rules[2].action = RULE_ACCEPT;
+	/* a backup: the peer's records are its own, no race */
+	sending = 0;
+	tcp_packet(f, &np, b, 34, 1, 40000, 5000, 1001, PKT_TH_ACK);
+	assert_int_equal(deliver(w, &np, &acc), 0);
+	sending = 1;
+	/* the grace is over: one look, then not even that */
+	np.ts_ms = w->hold_until;
+	assert_int_equal(deliver(w, &np, &acc), 0);
+	assert_int_equal(acc, 0);
+	assert_int_equal(w->hold_until, 0);
+	/* [sync] grace = 0: the link gives no grace */
+	until = 0;
+	worker_sync_grace(w, &until);
+	np.ts_ms = f->now;
+	assert_int_equal(deliver(w, &np, &acc), 0);
+	/* monitor mode lets it through: nothing to save */
+	until = f->now + GRACE_MS;
+	worker_sync_grace(w, &until);
+	f->cfg.mode = MODE_MONITOR;
+	tcp_packet(f, &np, b, 35, 1, 40002, 5000, 1001, PKT_TH_ACK);
+	assert_int_equal(deliver(w, &np, &acc), 0);
+	assert_int_equal(acc, 1);
+	f->cfg.mode = MODE_ENFORCE;
+	assert_int_equal(ngiven, 0);
+	assert_int_equal(w->nadopt, 0);
+	assert_int_equal(w->st.grace_saved + w->st.grace_unsaved, 0);
+}
+
+/*
+ * The adoptions' cap: a packet that would pass it is judged at once
+ * (adopt_missed), as is one that would join its connection's waiting
+ * packets; those that waited still get their record.
+ */
+static void
+test_hold_cap(void **state)
+{
+	struct fix	*f = *state;
+	struct worker	*w = f->all[0];
+	struct nq_packet np;
+	struct sync_rec	 r;
+	uint8_t		 b[64];
+	int		 acc = -1;
+
+	udp_packet(f, &np, b, 1, 0, 6000);
+	old_master(f, &np, &r);
+	new_master(f);
+	/* a DNS answer: NEW from port 53, which the rules refuse */
+	udp_packet(f, &np, b, 40, 1, 6000);
+	assert_int_equal(deliver(w, &np, &acc), 1);
+	w->adopt_max = w->adopt_bytes + 8;
+	udp_packet(f, &np, b, 41, 1, 6001);
+	assert_int_equal(deliver(w, &np, &acc), 0);
+	assert_int_equal(acc, 0);
+	assert_int_equal(w->st.adopt_missed, 1);
+	udp_packet(f, &np, b, 42, 1, 6000);
+	assert_int_equal(deliver(w, &np, &acc), 0);
+	assert_int_equal(acc, 0);
+	assert_int_equal(w->st.adopt_missed, 2);
+	assert_int_equal(w->nadopt, 1);
+	record_in(f, &r);
+	assert_int_equal(ngiven, 1);
+	check_given(0, 40, 1);
+	assert_int_equal(w->st.grace_saved, 1);
+	assert_int_equal(w->adopt_bytes, 0);
+}
+
+/*
+ * Two workers: the packet reaches the one that is not its connection's
+ * home, where the record lands.  Home, asked, holds nothing yet and
+ * keeps the question until the record comes, then hands the connection
+ * over; without a record it answers once the wait is over, and the
+ * packet is judged as before.
+ */
+static void
+test_hold_home(void **state)
+{
+	struct fix	*f = *state;
+	struct worker	*w, *home;
+	struct nq_packet np;
+	struct ct_tuple	 k;
+	struct sync_rec	 r;
+	uint8_t		 b[2][64];
+	uint64_t	 hold = WORKER_HOLD_FLUSHES * f->cfg.sync.flush_ms;
+	uint64_t	 t0;
+	int		 acc = -1;
+
+	udp_packet(f, &np, b[0], 1, 0, 5353);
+	old_master(f, &np, &r);
+	assert_int_equal(verdict_tuple(np.data, np.len, &k), 0);
+	home = f->all[synclink_home(&k, 2)];
+	w = f->all[!home->id];
+	new_master(f);
+	udp_packet(f, &np, b[0], 50, 1, 5353);
+	assert_int_equal(deliver(w, &np, &acc), 1);
+	udp_packet(f, &np, b[1], 51, 1, 5353);
+	assert_int_equal(deliver(w, &np, &acc), 1);
+	assert_int_equal(w->nadopt, 2);
+	worker_ask_cb(-1, EV_READ, home);	/* the question: kept */
+	assert_int_equal(home->nwant, 1);
+	assert_null(w->inbox);
+	record_in(f, &r);			/* handed over */
+	assert_int_equal(home->nwant, 0);
+	assert_int_equal(ct_count(home->ct), 0);
+	worker_ask_cb(-1, EV_READ, w);
+	assert_int_equal(ngiven, 2);
+	check_given(0, 50, 1);
+	check_given(1, 51, 1);
+	assert_int_equal(w->st.adopted, 1);
+	assert_int_equal(w->st.grace_saved, 2);
+	assert_int_equal(ct_count(w->ct), 1);
+	assert_int_equal(w->nadopt, 0);
+	assert_int_equal(w->adopt_bytes, 0);
+
+	/* no record: home answers after the wait, not before */
+	ct_flush(w->ct);
+	udp_packet(f, &np, b[0], 52, 1, 5353);
+	assert_int_equal(deliver(w, &np, &acc), 1);
+	t0 = spi_now_ms();
+	worker_ask_cb(-1, EV_READ, home);
+	assert_int_equal(home->nwant, 1);
+	worker_adopt_late(home, t0 + hold - 1, WORKER_ADOPT_MS);
+	assert_null(w->inbox);
+	worker_adopt_late(home, spi_now_ms() + hold, WORKER_ADOPT_MS);
+	assert_int_equal(home->nwant, 0);
+	worker_ask_cb(-1, EV_READ, w);
+	assert_int_equal(ngiven, 3);
+	check_given(2, 52, 0);
+	assert_int_equal(w->st.grace_unsaved, 1);
+	assert_int_equal(w->nadopt, 0);
+
+	/* home's stop answers what waits on it; the asker's own stop
+	   decides its packets */
+	udp_packet(f, &np, b[0], 53, 1, 5353);
+	assert_int_equal(deliver(w, &np, &acc), 1);
+	worker_ask_cb(-1, EV_READ, home);
+	assert_int_equal(home->nwant, 1);
+	worker_adopt_late(home, 0, 0);
+	assert_int_equal(home->nwant, 0);
+	worker_adopt_late(w, 0, 0);
+	assert_int_equal(ngiven, 4);
+	check_given(3, 53, 0);
+	assert_int_equal(w->nadopt, 0);
+	/* the answer left in the inbox is freed with it */
+	assert_non_null(w->inbox);
+}
+
+/*
+ * Home holds synced connections, not this one yet: the packet asks as
+ * an adoption first, gets "none", and then waits for the record in the
+ * same way, the packet behind it still behind it.
+ */
+static void
+test_hold_after_adopt(void **state)
+{
+	struct fix	*f = *state;
+	struct worker	*w, *home;
+	struct nq_packet np;
+	struct ct_tuple	 k;
+	struct sync_rec	 r;
+	uint8_t		 b[2][64];
+	int		 acc = -1;
+
+	udp_packet(f, &np, b[0], 1, 0, 5353);
+	old_master(f, &np, &r);
+	assert_int_equal(verdict_tuple(np.data, np.len, &k), 0);
+	home = f->all[synclink_home(&k, 2)];
+	w = f->all[!home->id];
+	new_master(f);
+	home->synced = unseen = 1;	/* as if another one waited there */
+	udp_packet(f, &np, b[0], 60, 1, 5353);
+	assert_int_equal(deliver(w, &np, &acc), 1);
+	udp_packet(f, &np, b[1], 61, 1, 5353);
+	assert_int_equal(deliver(w, &np, &acc), 1);
+	worker_ask_cb(-1, EV_READ, home);	/* the adoption: none */
+	assert_int_equal(home->nwant, 0);
+	worker_ask_cb(-1, EV_READ, w);		/* asks again, to wait */
+	assert_int_equal(ngiven, 0);
+	assert_int_equal(w->nadopt, 2);
+	worker_ask_cb(-1, EV_READ, home);
+	assert_int_equal(home->nwant, 1);
+	home->synced = unseen = 0;
+	record_in(f, &r);
+	worker_ask_cb(-1, EV_READ, w);
+	assert_int_equal(ngiven, 2);
+	check_given(0, 60, 1);
+	check_given(1, 61, 1);
+	assert_int_equal(w->st.grace_saved, 2);
+	assert_int_equal(w->st.adopt_missed, 0);
+}
+
+/*
+ * Made backup while a packet waits: no new one waits, and the one that
+ * does still gets its verdict, with the record if it comes (the backup
+ * applies it) or after its wait.
+ */
+static void
+test_hold_backup(void **state)
+{
+	struct fix	*f = *state;
+	struct worker	*w = f->all[0];
+	struct nq_packet np;
+	struct sync_rec	 r;
+	struct sync_batch sb;
+	uint8_t		 b[2][64];
+	uint64_t	 hold = WORKER_HOLD_FLUSHES * f->cfg.sync.flush_ms;
+	int		 acc = -1;
+
+	udp_packet(f, &np, b[0], 1, 0, 5353);
+	old_master(f, &np, &r);
+	new_master(f);
+	udp_packet(f, &np, b[0], 70, 1, 5353);
+	assert_int_equal(deliver(w, &np, &acc), 1);
+	udp_packet(f, &np, b[1], 71, 1, 5354);
+	assert_int_equal(deliver(w, &np, &acc), 1);
+	sending = 0;
+	udp_packet(f, &np, b[1], 72, 1, 5355);
+	assert_int_equal(deliver(w, &np, &acc), 0);
+	assert_int_equal(acc, 0);
+	memset(&sb, 0, sizeof(sb));
+	sb.rec = &r;
+	sb.n = 1;
+	worker_sync_apply(w, &sb);
+	assert_int_equal(ngiven, 1);
+	check_given(0, 70, 1);
+	worker_adopt_late(w, f->now + hold, WORKER_ADOPT_MS);
+	assert_int_equal(ngiven, 2);
+	check_given(1, 71, 0);
+	assert_int_equal(w->nadopt, 0);
+	sending = 1;
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_hold_saved, setup_one,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_hold_echo, setup_one,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_hold_none, setup_strict,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_hold_not, setup_one,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_hold_cap, setup_one,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_hold_backup, setup_one,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_hold_home, setup_two,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_hold_after_adopt,
+		    setup_two, teardown),
+	};
+
+	return (cmocka_run_group_tests(tests, NULL, NULL));
+}
