@@ -1699,38 +1699,158 @@ frag_room(struct cfgctx *x, const struct config *c)
  * (ruleset_shadowed_by()).  Valid, and maybe meant for later, but it
  * does nothing.  The rules already warned of match nothing, and are not
  * named again.
+ *
+ * A rule that shadows it may be shadowed itself, and decide nothing:
+ * the warning names the rules that do, those that shadow that one
+ * (found the same way, as each is earlier), and the one between as
+ * shadowed too.  Each packet of the rule's is matched by the rule
+ * between, so by one of those before it.
  */
+struct shadow_tab {
+	uint32_t	*slot;		/* per rule: 1 + its shadowers' index
+					   in by, 0: not shadowed */
+	struct shadow_by {
+		size_t		 n;
+		uint32_t	 id[RULESET_UNION_MAX];
+	}		*by;
+	size_t		 nby, cap;
+	uint32_t	*seen;		/* per rule: 1 + the last rule whose
+					   deciders reached it */
+	uint32_t	*todo, *dec;	/* each rule once, at most */
+};
+
+static int
+u32_cmp(const void *a, const void *b)
+{
+	uint32_t	 x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return (x < y ? -1 : x > y);
+}
+
+/* The rules that decide rule i's packets, in file order into t->dec:
+   its shadowers, each shadowed one replaced by its own.  Each rule is
+   taken once, so that a rule costs a walk over the earlier ones at
+   most. */
+static size_t
+shadow_deciders(struct shadow_tab *t, uint32_t i)
+{
+	const struct shadow_by *sb;
+	size_t		 ntodo = 1, ndec = 0, j;
+	uint32_t	 id;
+
+	t->todo[0] = i;
+	t->seen[i] = i + 1;
+	while (ntodo > 0) {
+		id = t->todo[--ntodo];
+		if (t->slot[id] == 0) {
+			t->dec[ndec++] = id;
+			continue;
+		}
+		sb = &t->by[t->slot[id] - 1];
+		for (j = 0; j < sb->n; j++)
+			if (t->seen[sb->id[j]] != i + 1) {
+				t->seen[sb->id[j]] = i + 1;
+				t->todo[ntodo++] = sb->id[j];
+			}
+	}
+	qsort(t->dec, ndec, sizeof(*t->dec), u32_cmp);
+	return (ndec);
+}
+
+/* "[rule a] at line 1, [rule b] at line 4 or [rule c] at line 9": of
+   the rules ids[0 .. n-1], the last after conj; as much as fits */
 static void
+rule_list(const struct cfgctx *x, char *buf, size_t len,
+    const uint32_t *ids, size_t n, const char *conj)
+{
+	size_t		 j, off = 0;
+	int		 w;
+
+	buf[0] = '\0';
+	for (j = 0; j < n && off < len; j++) {
+		w = snprintf(buf + off, len - off, "%s[%s] at line %d",
+		    j == 0 ? "" : j + 1 < n ? ", " : conj,
+		    x->rsec[ids[j]]->orig, x->rsec[ids[j]]->line);
+		if (w < 0)
+			break;
+		off += (size_t)w;
+	}
+}
+
+static void
+shadow_warn_one(struct cfgctx *x, struct shadow_tab *t, uint32_t i)
+{
+	const struct shadow_by *sb = &t->by[t->slot[i] - 1];
+	uint32_t	 mid[RULESET_UNION_MAX];
+	char		 dec[CONFIG_WARNLEN], mids[CONFIG_WARNLEN];
+	char		 note[CONFIG_WARNLEN];
+	size_t		 ndec, nmid = 0, j;
+
+	for (j = 0; j < sb->n; j++)
+		if (t->slot[sb->id[j]] != 0)
+			mid[nmid++] = sb->id[j];
+	ndec = nmid == 0 ? sb->n : shadow_deciders(t, i);
+	rule_list(x, dec, sizeof(dec), nmid == 0 ? sb->id : t->dec, ndec,
+	    " or ");
+	note[0] = '\0';
+	if (nmid > 0) {
+		rule_list(x, note, sizeof(note) - 32, mid, nmid, " and ");
+		snprintf(mids, sizeof(mids), " (ahead of %s, shadowed too)",
+		    note);
+	}
+	x->line = x->rsec[i]->line;
+	cfg_warn(x, "[%s]: every packet it matches is decided first by "
+	    "%s%s: the rule never decides one", x->rsec[i]->orig, dec,
+	    nmid > 0 ? mids : "");
+}
+
+static int
 shadow_warn(struct cfgctx *x, const struct config *c)
 {
 	const struct rule *by[RULESET_UNION_MAX];
-	char		 who[CONFIG_WARNLEN];
-	size_t		 i, j, n, off;
-	int		 len;
+	struct shadow_tab t;
+	struct shadow_by *nb;
+	size_t		 i, j, n, cap;
+	int		 ret = -1;
 
+	memset(&t, 0, sizeof(t));
+	if (c->nrules == 0)
+		return (0);
+	if ((t.slot = calloc(c->nrules, sizeof(*t.slot))) == NULL ||
+	    (t.seen = calloc(c->nrules, sizeof(*t.seen))) == NULL ||
+	    (t.todo = calloc(c->nrules, sizeof(*t.todo))) == NULL ||
+	    (t.dec = calloc(c->nrules, sizeof(*t.dec))) == NULL)
+		goto out;
 	for (i = 0; i < c->nrules; i++) {
 		if (x->never[i])
 			continue;
 		if ((n = ruleset_shadowed_by(c->ruleset, &c->rules[i], by,
 		    RULESET_UNION_MAX)) == 0)
 			continue;
-		/* "[rule a] at line 1, [rule b] at line 4 or ...": as many
-		   as fit, cut where the warning would be */
-		who[0] = '\0';
-		for (j = 0, off = 0; j < n && off < sizeof(who); j++) {
-			len = snprintf(who + off, sizeof(who) - off,
-			    "%s[%s] at line %d", j == 0 ? "" : j + 1 < n ?
-			    ", " : " or ", x->rsec[by[j]->index]->orig,
-			    x->rsec[by[j]->index]->line);
-			if (len < 0)
-				break;
-			off += (size_t)len;
+		if (t.nby == t.cap) {
+			cap = t.cap ? t.cap * 2 : 16;
+			if ((nb = reallocarray(t.by, cap, sizeof(*nb))) == NULL)
+				goto out;
+			t.by = nb;
+			t.cap = cap;
 		}
-		x->line = x->rsec[i]->line;
-		cfg_warn(x, "[%s]: every packet it matches is decided first by "
-		    "%s: the rule never decides one", x->rsec[i]->orig, who);
+		t.by[t.nby].n = n;
+		for (j = 0; j < n; j++)
+			t.by[t.nby].id[j] = by[j]->index;
+		t.slot[i] = (uint32_t)++t.nby;
+		shadow_warn_one(x, &t, (uint32_t)i);
 	}
+	ret = 0;
+ out:
+	if (ret == -1)
+		cfg_err(x, "%s", strerror(errno));
 	x->line = 0;
+	free(t.slot);
+	free(t.seen);
+	free(t.todo);
+	free(t.dec);
+	free(t.by);
+	return (ret);
 }
 
 static struct config *
@@ -1772,7 +1892,8 @@ config_read(const char *path, int reload, char *err, size_t errlen)
 		cfg_err(&x, "compiling the rules: %s", strerror(errno));
 		goto out;
 	}
-	shadow_warn(&x, c);
+	if (shadow_warn(&x, c) == -1)
+		goto out;
 	c->norule_states = (1u << CT_STATE_MAX) - 1;
 	for (i = 0; i < c->nrules; i++)
 		c->norule_states &= ~c->rules[i].states;

@@ -1326,6 +1326,86 @@ test_union_shadow_warnings(void **state)
 	}
 }
 
+/*
+ * A rule that shadows one may be shadowed itself, and decide nothing:
+ * the warning names the rules that do decide the packets, and the one
+ * between as shadowed too.
+ */
+static void
+test_shadow_deciders(void **state)
+{
+	(void)state;
+	{
+		/* a is shadowed by a1 and a2; b by a alone */
+		static const char *const w[] = {
+		    "[rule a]: every packet it matches is decided first by "
+		    "[rule a1] at line 1 or [rule a2] at line 5: the rule "
+		    "never decides one (line 9)",
+		    "[rule b]: every packet it matches is decided first by "
+		    "[rule a1] at line 1 or [rule a2] at line 5 (ahead of "
+		    "[rule a] at line 9, shadowed too): the rule never "
+		    "decides one (line 13)", NULL };
+		check_warnings("[rule a1]\nproto = tcp\ndport = 1-100\n"
+		    "action = drop\n[rule a2]\nproto = tcp\n"
+		    "dport = 101-200\naction = drop\n[rule a]\nproto = tcp\n"
+		    "dport = 50-150\naction = accept\n[rule b]\nproto = tcp\n"
+		    "dport = 90-110\nsrc = 10.0.0.0/8\naction = accept\n", w);
+	}
+	{
+		/* c by mid and top together, mid by lo and hi */
+		static const char *const w[] = {
+		    "[rule mid]: every packet it matches is decided first by "
+		    "[rule lo] at line 1 or [rule hi] at line 5: the rule "
+		    "never decides one (line 9)",
+		    "[rule c]: every packet it matches is decided first by "
+		    "[rule lo] at line 1, [rule hi] at line 5 or [rule top] "
+		    "at line 13 (ahead of [rule mid] at line 9, shadowed "
+		    "too): the rule never decides one (line 17)", NULL };
+		check_warnings("[rule lo]\nproto = tcp\ndport = 1-100\n"
+		    "action = drop\n[rule hi]\nproto = tcp\n"
+		    "dport = 101-200\naction = drop\n[rule mid]\n"
+		    "proto = tcp\ndport = 50-200\naction = accept\n"
+		    "[rule top]\nproto = tcp\ndport = 201-300\n"
+		    "action = drop\n[rule c]\nproto = tcp\ndport = 90-250\n"
+		    "action = accept\n", w);
+	}
+	{
+		/* two deep: each named once, in file order */
+		static const char *const w[] = {
+		    "[rule c]: every packet it matches is decided first by "
+		    "[rule a] at line 1 or [rule b] at line 5: the rule never "
+		    "decides one (line 9)",
+		    "[rule e]: every packet it matches is decided first by "
+		    "[rule a] at line 1, [rule b] at line 5 or [rule d] at "
+		    "line 13 (ahead of [rule c] at line 9, shadowed too): the "
+		    "rule never decides one (line 17)",
+		    "[rule f]: every packet it matches is decided first by "
+		    "[rule a] at line 1, [rule b] at line 5 or [rule d] at "
+		    "line 13 (ahead of [rule e] at line 17, shadowed too): "
+		    "the rule never decides one (line 22)", NULL };
+		check_warnings("[rule a]\nproto = udp\nsrc = 10.0.0.0/9\n"
+		    "action = drop\n"
+		    "[rule b]\nproto = udp\nsrc = 10.128.0.0/9\n"
+		    "action = drop\n"
+		    "[rule c]\nproto = udp\nsrc = 10.0.0.0/8\n"
+		    "action = accept\n"
+		    "[rule d]\nproto = udp\nsrc = 11.0.0.0/8\n"
+		    "action = accept\n"
+		    "[rule e]\nproto = udp\nsrc = 10.0.0.0/7\ndport = 53\n"
+		    "action = accept\n"
+		    "[rule f]\nproto = udp\nsrc = 10.0.0.0/7\ndport = 53\n"
+		    "in = eth0\naction = accept\n", w);
+	}
+	{
+		/* a rule that matches nothing shadows nothing */
+		static const char *const w[] = {
+		    "[rule a] in: its negations cancel every interface it "
+		    "names: the rule never matches (line 2)", NULL };
+		check_warnings("[rule a]\nin = eth1, !eth+\naction = drop\n"
+		    "[rule b]\nin = eth1\naction = accept\n", w);
+	}
+}
+
 /* issue 15: "in = !wan0" negates; port names come from /etc/services */
 static void
 test_language(void **state)
@@ -2240,6 +2320,7 @@ main(void)
 		cmocka_unit_test(test_iface_negation_warnings),
 		cmocka_unit_test(test_shadow_warnings),
 		cmocka_unit_test(test_union_shadow_warnings),
+		cmocka_unit_test(test_shadow_deciders),
 		cmocka_unit_test(test_frag_room_warning),
 		cmocka_unit_test(test_language),
 		cmocka_unit_test(test_quirks),

@@ -180,6 +180,24 @@ union_rule(FILE *f, int i)
 		fprintf(f, "chain = %s\n", PICK(chains));
 }
 
+/* Four tiles of ports 1-40 (a gap at times), then ranges across them,
+   sometimes of a source too: shadowed by several, among them ranges
+   shadowed themselves */
+static void
+range_rule(FILE *f, int i)
+{
+	uint32_t	 lo = 1 + rnd(40), hi = lo + rnd(20);
+
+	if (i < 4) {
+		lo = 1 + 10 * (uint32_t)i + (rnd(6) == 0);
+		hi = 10 + 10 * (uint32_t)i;
+	}
+	fprintf(f, "[rule r%d]\naction = %s\nproto = tcp\ndport = %u-%u\n",
+	    i, rnd(2) ? "accept" : "drop", lo, hi);
+	if (i >= 4 && rnd(4) == 0)
+		addrs(f, "src");
+}
+
 static struct config *
 policy_of(int n, void (*rule)(FILE *, int))
 {
@@ -542,6 +560,100 @@ test_shadow_random(void **state)
 	assert_true(n.union_tried > 1000);
 }
 
+/* The rule numbers of "[rule rN]" in s up to end, into r: how many */
+static size_t
+rule_numbers(const char *s, const char *end, size_t *r, size_t max)
+{
+	size_t		 n = 0;
+
+	while ((s = strstr(s, "[rule r")) != NULL && s < end) {
+		assert_true(n < max);
+		r[n++] = strtoul(s + 7, NULL, 10);
+		s += 7;
+	}
+	return (n);
+}
+
+/*
+ * The rules a shadow warning names as deciding the packets: each comes
+ * before the rule, is not shadowed itself, and each packet the rule
+ * matches, one of them matches.  A rule that shadows the rule but is
+ * shadowed itself is named "ahead of".
+ */
+static void
+test_shadow_deciders_random(void **state)
+{
+	struct config	*c;
+	struct pkt	 p;
+	const char	*in, *out, *w, *by, *mid;
+	size_t		 r[64], nr, i, j, k, m, tried = 0, deep = 0;
+	size_t		 warned = 0;
+	uint8_t		 shadowed[16];
+	int		 round, s, any;
+
+	(void)state;
+	for (round = 0; round < 3000; round++) {
+		c = policy_of(3 + (int)rnd(12), round % 2 ? union_rule :
+		    range_rule);
+		if (c->warn_more > 0) {
+			config_free(c);
+			continue;
+		}
+		memset(shadowed, 0, sizeof(shadowed));
+		for (i = 0; i < c->nwarn; i++) {
+			if ((w = strstr(c->warn[i], "]: every packet")) == NULL)
+				continue;
+			assert_int_equal(rule_numbers(c->warn[i], w, r, 1), 1);
+			shadowed[r[0]] = 1;
+		}
+		for (i = 0; i < c->nwarn; i++) {
+			if ((by = strstr(c->warn[i], "decided first by ")) ==
+			    NULL)
+				continue;
+			assert_int_equal(rule_numbers(c->warn[i], by, r, 1), 1);
+			j = r[0];
+			if ((mid = strstr(by, " (ahead of ")) == NULL)
+				mid = strstr(by, ": the rule never");
+			else
+				deep++;
+			assert_non_null(mid);
+			nr = rule_numbers(by, mid, r, 64);
+			assert_true(nr > 0);
+			for (k = 0; k < nr; k++) {
+				assert_true(r[k] < j);
+				assert_true(k == 0 || r[k - 1] < r[k]);
+				if (shadowed[r[k]])
+					fail_msg("round %d: r%zu named, "
+					    "shadowed itself: %s", round,
+					    r[k], c->warn[i]);
+			}
+			warned++;
+			for (k = 0; k < 400; k++) {
+				packet(&p, &in, &out);
+				for (s = 0; s < CT_STATE_MAX; s++) {
+					if (!rule_match(&c->rules[j], &p, s, in,
+					    out))
+						continue;
+					tried++;
+					for (m = 0, any = 0; m < nr; m++)
+						any |= rule_match(&c->rules[r[m]],
+						    &p, s, in, out);
+					if (!any)
+						fail_msg("round %d: %s: not "
+						    "packet %zu", round,
+						    c->warn[i], k);
+				}
+			}
+		}
+		config_free(c);
+	}
+	/* not vacuous: many warnings, and many of them through a rule
+	   shadowed itself */
+	assert_true(warned > 3000);
+	assert_true(deep > 300);
+	assert_true(tried > 30000);
+}
+
 /* Does the list in r->in match a name that has prefix base, base itself
    or base and one more character? */
 static int
@@ -737,6 +849,7 @@ main(void)
 		cmocka_unit_test(test_selective),
 		cmocka_unit_test(test_shadow_random),
 		cmocka_unit_test(test_shadow_union_ports),
+		cmocka_unit_test(test_shadow_deciders_random),
 		cmocka_unit_test(test_iface_lists_random),
 		cmocka_unit_test(test_shadow_bound),
 	};
