@@ -105,20 +105,31 @@ static void	 cfg_err(struct cfgctx *, const char *, ...)
 static void	 cfg_warn(struct cfgctx *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
 
-/* "path: what (line N)", as much as fits in buf */
+/* "path: what (line N)": what ends in "..." when it is cut, so that
+   nothing is cut unseen, and the line is kept */
 static void
 cfg_vfmt(const struct cfgctx *x, char *buf, size_t len, const char *fmt,
     va_list ap)
 {
-	int		 n;
+	char		 line[32] = "";
+	size_t		 tail = 0, room;
+	int		 n, m;
 
 	n = snprintf(buf, len, "%s: ", x->path);
 	if (n < 0 || (size_t)n >= len)
 		return;
-	vsnprintf(buf + n, len - (size_t)n, fmt, ap);
+	if (x->line > 0)
+		tail = (size_t)snprintf(line, sizeof(line), " (line %d)",
+		    x->line);
+	room = len - (size_t)n;
+	if (room > tail + 4)
+		room -= tail;	/* else the line goes, not what */
+	m = vsnprintf(buf + n, room, fmt, ap);
+	if (m >= 0 && (size_t)m >= room && room > 3)
+		memcpy(buf + n + room - 4, "...", 4);
 	n = (int)strlen(buf);
-	if (x->line > 0 && (size_t)n < len)
-		snprintf(buf + n, len - (size_t)n, " (line %d)", x->line);
+	if (tail > 0 && (size_t)n < len)
+		snprintf(buf + n, len - (size_t)n, "%s", line);
 }
 
 static void
@@ -1757,51 +1768,102 @@ shadow_deciders(struct shadow_tab *t, uint32_t i)
 	return (ndec);
 }
 
-/* "[rule a] at line 1, [rule b] at line 4 or [rule c] at line 9": of
-   the rules ids[0 .. n-1], the last after conj; as much as fits */
-static void
-rule_list(const struct cfgctx *x, char *buf, size_t len,
-    const uint32_t *ids, size_t n, const char *conj)
+/* vsnprintf() at buf + off, nothing past len: the offset of the end,
+   past len when cut, as snprintf() counts */
+static size_t
+fmt_at(char *buf, size_t len, size_t off, const char *fmt, ...)
 {
-	size_t		 j, off = 0;
-	int		 w;
+	va_list		 ap;
+	int		 n;
 
-	buf[0] = '\0';
-	for (j = 0; j < n && off < len; j++) {
-		w = snprintf(buf + off, len - off, "%s[%s] at line %d",
-		    j == 0 ? "" : j + 1 < n ? ", " : conj,
-		    x->rsec[ids[j]]->orig, x->rsec[ids[j]]->line);
-		if (w < 0)
-			break;
-		off += (size_t)w;
-	}
+	va_start(ap, fmt);
+	n = vsnprintf(off < len ? buf + off : NULL, off < len ? len - off : 0,
+	    fmt, ap);
+	va_end(ap);
+	return (n < 0 ? off : off + (size_t)n);
 }
 
+/* "[rule a] at line 1, [rule b] at line 4 or [rule c] at line 9", of
+   the rules ids[0 .. n-1], the last after conj; "[rule a] at line 1
+   or 2 more" when only the first show of them are named */
+static size_t
+rule_list(const struct cfgctx *x, char *buf, size_t len, size_t off,
+    const uint32_t *ids, size_t n, size_t show, const char *conj)
+{
+	size_t		 j;
+
+	for (j = 0; j < show; j++)
+		off = fmt_at(buf, len, off, "%s[%s] at line %d", j == 0 ? "" :
+		    j + 1 < n ? ", " : conj, x->rsec[ids[j]]->orig,
+		    x->rsec[ids[j]]->line);
+	if (show < n)
+		off = fmt_at(buf, len, off, "%s%zu more", show == 0 ? "" :
+		    conj, n - show);
+	return (off);
+}
+
+/* The warning of rule i, shadowed by dec (deciding) and mid (ahead of
+   them, shadowed), of each the first few: its length */
+static size_t
+shadow_text(const struct cfgctx *x, char *buf, size_t len, uint32_t i,
+    const uint32_t *dec, size_t ndec, size_t sdec, const uint32_t *mid,
+    size_t nmid, size_t smid)
+{
+	size_t		 off;
+
+	off = fmt_at(buf, len, 0, "[%s]: every packet it matches is decided "
+	    "first by ", x->rsec[i]->orig);
+	off = rule_list(x, buf, len, off, dec, ndec, sdec, " or ");
+	if (nmid > 0) {
+		off = fmt_at(buf, len, off, " (ahead of ");
+		off = rule_list(x, buf, len, off, mid, nmid, smid, " and ");
+		off = fmt_at(buf, len, off, ", shadowed too)");
+	}
+	return (fmt_at(buf, len, off, ": the rule never decides one"));
+}
+
+/* one rule of each list fits, of the longest path and section names */
+_Static_assert(CONFIG_WARNLEN > CONFIG_PATHLEN + 3 * (SECLEN + 30) + 140,
+    "CONFIG_WARNLEN: a shadow warning");
+
+/*
+ * As many rules of each list as fit in a warning (CONFIG_WARNLEN, with
+ * the path and the line), the rest counted ("or 3 more"): those ahead
+ * go first, down to one, then those that decide.
+ */
 static void
 shadow_warn_one(struct cfgctx *x, struct shadow_tab *t, uint32_t i)
 {
 	const struct shadow_by *sb = &t->by[t->slot[i] - 1];
+	const uint32_t	*dec = sb->id;
 	uint32_t	 mid[RULESET_UNION_MAX];
-	char		 dec[CONFIG_WARNLEN], mids[CONFIG_WARNLEN];
-	char		 note[CONFIG_WARNLEN];
-	size_t		 ndec, nmid = 0, j;
+	char		 text[CONFIG_WARNLEN], l[32];
+	size_t		 ndec = sb->n, nmid = 0, sdec, smid, room, j;
 
+	if (x->c->nwarn == CONFIG_MAXWARN) {
+		x->c->warn_more++;	/* as cfg_warn() would: not kept */
+		return;
+	}
+	x->line = x->rsec[i]->line;
 	for (j = 0; j < sb->n; j++)
 		if (t->slot[sb->id[j]] != 0)
 			mid[nmid++] = sb->id[j];
-	ndec = nmid == 0 ? sb->n : shadow_deciders(t, i);
-	rule_list(x, dec, sizeof(dec), nmid == 0 ? sb->id : t->dec, ndec,
-	    " or ");
-	note[0] = '\0';
 	if (nmid > 0) {
-		rule_list(x, note, sizeof(note) - 32, mid, nmid, " and ");
-		snprintf(mids, sizeof(mids), " (ahead of %s, shadowed too)",
-		    note);
+		ndec = shadow_deciders(t, i);
+		dec = t->dec;
 	}
-	x->line = x->rsec[i]->line;
-	cfg_warn(x, "[%s]: every packet it matches is decided first by "
-	    "%s%s: the rule never decides one", x->rsec[i]->orig, dec,
-	    nmid > 0 ? mids : "");
+	room = sizeof(text) - strlen(x->path) - 3 - (size_t)snprintf(l,
+	    sizeof(l), " (line %d)", x->line);
+	sdec = ndec;
+	smid = nmid;
+	while (shadow_text(x, text, sizeof(text), i, dec, ndec, sdec, mid,
+	    nmid, smid) > room && (sdec > 1 || smid > 1)) {
+		if (smid > 1)
+			smid--;
+		else
+			sdec--;
+	}
+	cfg_warn(x, "%s", text);
 }
 
 static int

@@ -30,7 +30,9 @@
 /* warnings kept of one load (struct config's warn): the first few say
    enough, and the count of the rest is kept */
 #define CONFIG_MAXWARN		8
-#define CONFIG_WARNLEN		512	/* a long path, a long name */
+/* a long path and names of rules: a shadow warning names up to 8
+   (config.c); within a log line with "reload: warning: " (log.c) */
+#define CONFIG_WARNLEN		1000
 
 /* [sync]: connection-state sync with an HA peer (sync.c) */
 enum sync_role {

@@ -770,7 +770,7 @@ static void
 check_warnings(const char *text, const char *const *want)
 {
 	struct config	*c;
-	char		 full[512];
+	char		 full[2048];
 	size_t		 i;
 
 	c = load_ok(text);
@@ -1220,7 +1220,7 @@ check_union(const char *text, const char *by)
 {
 	static const char *const none[] = { NULL };
 	const char	*w[2] = { NULL, NULL };
-	char		 msg[512];
+	char		 msg[2048];
 	const char	*p;
 	int		 line = 0;
 
@@ -1404,6 +1404,108 @@ test_shadow_deciders(void **state)
 		check_warnings("[rule a]\nin = eth1, !eth+\naction = drop\n"
 		    "[rule b]\nin = eth1\naction = accept\n", w);
 	}
+}
+
+/* "[rule " pad "tK-xxx...]": a name of RULE_NAMELEN - 1, after pad */
+static void
+long_name(char *buf, size_t len, const char *pad, int k)
+{
+	int		 n;
+
+	n = snprintf(buf, len, "rule %st%d-", pad, k);
+	assert_true(n > 0 && (size_t)n < len);
+	while ((size_t)n < len - 1 && n < (int)strlen(pad) + 5 +
+	    RULE_NAMELEN - 1)
+		buf[n++] = 'x';
+	buf[n] = '\0';
+}
+
+/*
+ * A shadow warning is not cut: 8 rules of the longest names fit, with
+ * the path and the line; when they cannot (blanks in the section
+ * names), the first few are named and the rest counted.
+ */
+static void
+test_shadow_warn_fits(void **state)
+{
+	char		 text[16384], want[2048], name[160];
+	char		 pad[64];
+	struct config	*c;
+	const char	*w;
+	size_t		 n = 0, nw = 0;
+	int		 k, len;
+
+	(void)state;
+	for (k = 0; k < RULESET_UNION_MAX; k++) {
+		long_name(name, sizeof(name), "", k);
+		len = snprintf(text + n, sizeof(text) - n, "[%s]\nproto = tcp\n"
+		    "dport = %d-%d\naction = drop\n", name, 10 * k + 1,
+		    10 * k + 10);
+		assert_true(len > 0 && (size_t)len < sizeof(text) - n);
+		n += (size_t)len;
+		len = snprintf(want + nw, sizeof(want) - nw, "%s[%s] at line "
+		    "%d", k == 0 ? "" : k + 1 < RULESET_UNION_MAX ? ", " :
+		    " or ", name, 4 * k + 1);
+		assert_true(len > 0 && (size_t)len < sizeof(want) - nw);
+		nw += (size_t)len;
+	}
+	snprintf(text + n, sizeof(text) - n, "[rule c]\nproto = tcp\n"
+	    "dport = 1-80\naction = accept\n");
+	check_union(text, want);
+
+	/* two rules between, each shadowed by four; the names padded to
+	   the longest section */
+	memset(pad, ' ', 58);
+	pad[58] = '\0';
+	for (k = 0, n = 0; k < RULESET_UNION_MAX; k++) {
+		long_name(name, sizeof(name), pad, k);
+		len = snprintf(text + n, sizeof(text) - n, "[%s]\nproto = tcp\n"
+		    "dport = %d-%d\naction = drop\n", name, 10 * k + 1,
+		    10 * k + 10);
+		assert_true(len > 0 && (size_t)len < sizeof(text) - n);
+		n += (size_t)len;
+	}
+	snprintf(text + n, sizeof(text) - n, "[rule mid1]\nproto = tcp\n"
+	    "dport = 1-40\naction = accept\n[rule mid2]\nproto = tcp\n"
+	    "dport = 41-80\naction = accept\n[rule c]\nproto = tcp\n"
+	    "dport = 1-80\nsrc = 10.0.0.0/8\naction = accept\n");
+	c = load_ok(text);
+	assert_int_equal(c->nwarn, 3);
+	w = c->warn[2];
+	assert_true(strlen(w) < CONFIG_WARNLEN - 1);
+	long_name(name, sizeof(name), pad, 0);
+	snprintf(want, sizeof(want), "%s: [rule c]: every packet it matches "
+	    "is decided first by [%s] at line 1, ", inipath, name);
+	if (strncmp(w, want, strlen(want)) != 0)
+		fail_msg("\"%s\"\nbegins not with\n\"%s\"", w, want);
+	/* the first of those between, then the rest of the deciders */
+	assert_non_null(strstr(w, " more (ahead of [rule mid1] at line 33 "
+	    "and 1 more, shadowed too): the rule never decides one "
+	    "(line 41)"));
+	assert_null(strstr(w, "mid2"));
+	for (k = 0; (w = strstr(w, "] at line ")) != NULL; k++, w++)
+		;
+	/* tK-xxx... at line 4K+1, or "or N more" to 8 */
+	snprintf(want, sizeof(want), " or %d more (ahead of", 8 - (k - 1));
+	assert_non_null(strstr(c->warn[2], want));
+	assert_true(k >= 3);
+	config_free(c);
+}
+
+/* An error cut to the caller's buffer says so, and keeps its line. */
+static void
+test_error_cut(void **state)
+{
+	char		 err[64];
+	size_t		 len;
+
+	(void)state;
+	assert_null(load("[rule r]\naction = drop\nin = !\n", err,
+	    sizeof(err)));
+	len = strlen(err);
+	assert_int_equal(len, sizeof(err) - 1);
+	assert_int_equal(strncmp(err, inipath, strlen(inipath)), 0);
+	assert_string_equal(err + len - 12, "... (line 3)");
 }
 
 /* issue 15: "in = !wan0" negates; port names come from /etc/services */
@@ -2321,6 +2423,8 @@ main(void)
 		cmocka_unit_test(test_shadow_warnings),
 		cmocka_unit_test(test_union_shadow_warnings),
 		cmocka_unit_test(test_shadow_deciders),
+		cmocka_unit_test(test_shadow_warn_fits),
+		cmocka_unit_test(test_error_cut),
 		cmocka_unit_test(test_frag_room_warning),
 		cmocka_unit_test(test_language),
 		cmocka_unit_test(test_quirks),
