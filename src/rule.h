@@ -161,6 +161,9 @@ int	 rule_shadows(const struct rule *a, const struct rule *b);
    Once a key is RULE_KEY_OTHER, or two ports miss, the rest are not
    asked. */
 unsigned rule_shadow_miss(const struct rule *a, const struct rule *b);
+/* ... of b's packets of family only (AF_INET, AF_INET6; 0: all) */
+unsigned rule_shadow_miss_of(const struct rule *a, const struct rule *b,
+	    uint8_t family);
 /* Does r's list for key (one RULE_KEY_* but OTHER; family's addresses)
    hold v?  Then *end is where its run of values from v ends. */
 int	 rule_key_run(const struct rule *r, unsigned key, uint8_t family,

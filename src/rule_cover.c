@@ -114,14 +114,15 @@ rlist_within(const struct rlist *b, const struct rlist *a)
 	return (1);
 }
 
-/* RULE_KEY_SRC, RULE_KEY_DST: the lists of b's that a's do not hold */
+/* RULE_KEY_SRC, RULE_KEY_DST: the lists of b's that a's do not hold,
+   in the families of mask (bit 0 IPv4, bit 1 IPv6) */
 static unsigned
-addrs_miss(const struct rule *b, const struct rule *a)
+addrs_miss(const struct rule *b, const struct rule *a, int mask)
 {
 	static const uint8_t fams[2] = { AF_INET, AF_INET6 };
 	struct rlist	 lb, la;
 	unsigned	 miss = 0;
-	int		 m = addr_families(b), i;
+	int		 m = addr_families(b) & mask, i;
 
 	for (i = 0; i < 2; i++) {
 		if ((m & (1 << i)) == 0)
@@ -294,7 +295,7 @@ rule_addrs_can_match(const struct rule *r)
  * key is RULE_KEY_OTHER, and ends the comparison.
  */
 static unsigned
-cover_miss(const struct rule *a, const struct rule *b)
+cover_miss(const struct rule *a, const struct rule *b, int mask)
 {
 	unsigned	 miss = 0;
 	size_t		 i;
@@ -332,13 +333,13 @@ cover_miss(const struct rule *a, const struct rule *b)
 		miss |= RULE_KEY_DPORT;
 	if (miss == (RULE_KEY_SPORT | RULE_KEY_DPORT))
 		return (miss);		/* two already: enough */
-	return (miss | addrs_miss(b, a));
+	return (miss | addrs_miss(b, a, mask));
 }
 
 int
 rule_covers(const struct rule *a, const struct rule *b)
 {
-	return (cover_miss(a, b) == 0);
+	return (cover_miss(a, b, 3) == 0);
 }
 
 /* The guess a reload gives r's list: verdict.c's guess_iface(), its
@@ -392,13 +393,21 @@ reload_decides(const struct rule *a, const struct rule *b)
 }
 
 unsigned
-rule_shadow_miss(const struct rule *a, const struct rule *b)
+rule_shadow_miss_of(const struct rule *a, const struct rule *b,
+    uint8_t family)
 {
 	unsigned	 miss;
+	int		 mask = family == AF_INET ? 1 : family == AF_INET6 ? 2 : 3;
 
-	if ((miss = cover_miss(a, b)) & RULE_KEY_OTHER)
+	if ((miss = cover_miss(a, b, mask)) & RULE_KEY_OTHER)
 		return (miss);
 	return (reload_decides(a, b) ? miss : miss | RULE_KEY_OTHER);
+}
+
+unsigned
+rule_shadow_miss(const struct rule *a, const struct rule *b)
+{
+	return (rule_shadow_miss_of(a, b, 0));
 }
 
 int

@@ -513,6 +513,10 @@ struct union_walk {
 	const struct rule *b;
 	const struct rule *alone;	/* the first to shadow b alone */
 	uint8_t		 family;
+	uint8_t		 only;		/* of b's packets of this family
+					   only; 0: all */
+	int		 split;		/* a rule holds more keys of b's
+					   packets of family than of all */
 	unsigned	 keys;
 	u128		 v[RS_UNION_KEYS];
 	u128		 end[RS_UNION_KEYS];
@@ -523,13 +527,21 @@ static int
 union_cand(const struct rule *a, void *arg)
 {
 	struct union_walk *w = arg;
-	unsigned	 miss = rule_shadow_miss(a, w->b);
+	unsigned	 miss = rule_shadow_miss_of(a, w->b, w->only), fm;
 	u128		 e;
 	size_t		 k;
 
 	if (miss == 0 && w->keys == RS_UNION_ALL) {
 		w->alone = a;	/* the first walk: ruleset_shadow()'s answer */
 		return (1);
+	}
+	/* holding b's packets of one family, a may decide them with
+	   rules that leave out another key of another family's */
+	if (w->keys == RS_UNION_ALL && w->only == 0 && !w->split &&
+	    (miss & RULE_KEY_OTHER) == 0 &&
+	    (miss & (RULE_KEY_SRC | RULE_KEY_DST)) != 0) {
+		fm = rule_shadow_miss_of(a, w->b, w->family);
+		w->split = fm != miss && (fm & (fm - 1)) == 0;
 	}
 	for (k = 0; k < RS_UNION_KEYS; k++) {
 		if ((w->keys & union_keys[k]) == 0 ||
@@ -631,11 +643,13 @@ union_key(const struct ruleset *rs, const struct union_walk *first,
 	const u128	*after = &end;
 
 	if ((key == RULE_KEY_SRC || key == RULE_KEY_DST) &&
-	    first->family == AF_INET &&
+	    first->family == AF_INET && first->only == 0 &&
 	    rule_sample_key(b, AF_INET6, 0, 0, &p) == 0)
 		nf = 2;
 	(void)union_add(by, &n, max, first->by[k]);
 	w.b = b;
+	w.only = first->only;
+	w.split = 0;
 	for (f = 0; f < nf; f++, after = NULL) {
 		while (rule_key_next(b, key, fams[f], after, &v)) {
 			after = &end;
@@ -653,38 +667,81 @@ union_key(const struct ruleset *rs, const struct union_walk *first,
 	return (n);
 }
 
-/*
- * The rules that shadow b: the one ruleset_shadow() names, or several
- * that do together.  Each of those holds every key of b's but one (the
- * same one for all: dport, sport, dst or src), decides what it matches
- * as rule_shadows() asks, and their values of that key hold b's.  Then
- * each packet b matches is matched by one of them, earlier.
- *
- * The first walk is ruleset_shadow()'s, and asks each key at once of
- * the candidates it passes; a key's further rules are found one walk
- * each, RS_UNION_WALKS at most in all, each asking RS_SHADOW_ASK
- * candidates at most.
- */
-size_t
-ruleset_shadowed_by(const struct ruleset *rs, const struct rule *b,
-    const struct rule **by, size_t max)
+/* The rules that shadow b's packets of family (only: those alone, or 0
+   for all), into by: the first walk's rule, or several of one key */
+static size_t
+shadow_search(const struct ruleset *rs, const struct rule *b, int state,
+    uint8_t family, uint8_t only, const struct rule **by, size_t max,
+    size_t *walks, int *split)
 {
 	struct union_walk w;
-	struct pkt	 p;
-	size_t		 k, n, walks = 0;
-	int		 s;
+	size_t		 k, n;
 
-	if (max == 0 || (s = shadow_sample(rs, b, &p)) == -1)
-		return (0);
 	w.b = b;
-	union_walk(rs, &w, s, p.family, 0, 0);
+	w.only = only;
+	w.split = 0;
+	union_walk(rs, &w, state, family, 0, 0);
+	*split = w.split;
 	if (w.alone != NULL) {
 		by[0] = w.alone;
 		return (1);
 	}
 	for (k = 0; k < RS_UNION_KEYS; k++)
 		if (w.by[k] != NULL &&
-		    (n = union_key(rs, &w, s, k, by, max, &walks)) > 0)
+		    (n = union_key(rs, &w, state, k, by, max, walks)) > 0)
 			return (n);
 	return (0);
+}
+
+/*
+ * The rules that shadow b: the one ruleset_shadow() names, or several
+ * that do together.  Each of those holds every key of b's but one (the
+ * same one for all: dport, sport, dst or src), decides what it matches
+ * as rule_shadow_miss() asks, and their values of that key hold b's.
+ * Then each packet b matches is matched by one of them, earlier.
+ *
+ * Rules that leave out different keys cannot hold b together in one
+ * family: a packet with a value of each key that they leave out is
+ * none of theirs.  They can in two: b's IPv4 packets held by rules of
+ * one key (or by one rule), its IPv6 packets by rules of another.
+ * That is asked when b matches both, and a rule of the first walk
+ * holds its IPv4 packets in more keys than all of them.
+ *
+ * The first walk is ruleset_shadow()'s, and asks each key at once of
+ * the candidates it passes; a key's further rules are found one walk
+ * each, and each family's first walk is one too: RS_UNION_WALKS at
+ * most in all, each asking RS_SHADOW_ASK candidates at most.
+ */
+size_t
+ruleset_shadowed_by(const struct ruleset *rs, const struct rule *b,
+    const struct rule **by, size_t max)
+{
+	static const uint8_t fams[2] = { AF_INET, AF_INET6 };
+	const struct rule *part[RULESET_UNION_MAX];
+	struct pkt	 p, p6;
+	size_t		 n, np, walks = 0, f, j;
+	int		 s, split;
+
+	if (max == 0 || (s = shadow_sample(rs, b, &p)) == -1)
+		return (0);
+	if ((n = shadow_search(rs, b, s, p.family, 0, by, max, &walks,
+	    &split)) > 0)
+		return (n);
+	if (!split || p.family != AF_INET ||
+	    rule_sample_key(b, AF_INET6, 0, 0, &p6) == -1)
+		return (0);
+	/* the second family's rules are looked for among max less the
+	   first's: rules found cost walks, no more than fit */
+	for (f = 0, n = 0; f < 2; f++) {
+		if (walks == RS_UNION_WALKS || n == max)
+			return (0);
+		walks++;
+		if ((np = shadow_search(rs, b, s, fams[f], fams[f], part,
+		    max - n, &walks, &split)) == 0)
+			return (0);
+		for (j = 0; j < np; j++)
+			if (!union_add(by, &n, max, part[j]))
+				return (0);
+	}
+	return (n);
 }

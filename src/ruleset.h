@@ -52,8 +52,9 @@ const struct rule *ruleset_shadow(const struct ruleset *rs,
  * number, or 0 when none is proven) that shadow it: the one
  * ruleset_shadow() names, or several together, when each holds all of
  * b's keys but one, the same one for all (dport, sport, dst or src),
- * and their values of it hold b's.  One walk like ruleset_shadow()'s,
- * and 16 more at most.
+ * and their values of it hold b's; or so of b's IPv4 packets, and of
+ * its IPv6 ones by rules of another key.  One walk like
+ * ruleset_shadow()'s, and 16 more at most.
  */
 size_t		 ruleset_shadowed_by(const struct ruleset *rs,
 		    const struct rule *b, const struct rule **by, size_t max);

@@ -32,12 +32,21 @@
 static int	 memfd = -1;
 static char	 path[64];
 
+/* 0 or one of RULE_KEY_SRC ... RULE_KEY_DPORT */
+static int
+one_key(unsigned miss)
+{
+	return ((miss & RULE_KEY_OTHER) == 0 && (miss & (miss - 1)) == 0);
+}
+
 static void
 check_config(const struct config *c)
 {
 	const struct rule	*r, *a, *by[RULESET_UNION_MAX];
+	struct pkt		 p;
 	size_t			 i, j, n;
 	unsigned		 miss, key;
+	int			 split;
 
 	CHECK(strcmp(c->path, path) == 0);
 	CHECK(c->mode == MODE_ENFORCE || c->mode == MODE_MONITOR);
@@ -63,19 +72,30 @@ check_config(const struct config *c)
 		if ((a = ruleset_shadow(c->ruleset, r)) != NULL)
 			CHECK(a->index < r->index && rule_covers(a, r));
 		/* rules that shadow it together come first, in file
-		   order, and each holds all its keys but the same one */
+		   order, and each holds all its keys but one (the same
+		   for all), or does so of its packets of one family */
 		n = ruleset_shadowed_by(c->ruleset, r, by, RULESET_UNION_MAX);
 		CHECK(n <= RULESET_UNION_MAX && (a == NULL ||
 		    (n == 1 && by[0] == a)));
-		for (j = 0, key = 0; j < n; j++) {
+		for (j = 0, key = 0, split = 0; j < n; j++) {
 			CHECK(by[j]->index < r->index);
 			CHECK(j == 0 || by[j - 1]->index < by[j]->index);
 			miss = rule_shadow_miss(by[j], r);
-			CHECK((miss & RULE_KEY_OTHER) == 0 &&
-			    (miss & (miss - 1)) == 0 &&
-			    (miss == 0 || key == 0 || miss == key));
+			CHECK((miss & RULE_KEY_OTHER) == 0);
+			CHECK(one_key(miss) ||
+			    one_key(rule_shadow_miss_of(by[j], r, AF_INET)) ||
+			    one_key(rule_shadow_miss_of(by[j], r, AF_INET6)));
+			if (!one_key(miss) ||
+			    (miss != 0 && key != 0 && miss != key))
+				split = 1;
 			if (miss != 0)
 				key = miss;
+		}
+		/* rules of different keys: of a rule of both families */
+		if (split) {
+			CHECK(n >= 2);
+			CHECK(rule_sample_key(r, AF_INET, 0, 0, &p) == 0 &&
+			    rule_sample_key(r, AF_INET6, 0, 0, &p) == 0);
 		}
 	}
 	/* warnings: lines of the file's, bounded */
@@ -85,6 +105,10 @@ check_config(const struct config *c)
 		CHECK(memchr(c->warn[i], '\0', CONFIG_WARNLEN) != NULL);
 		CHECK(strncmp(c->warn[i], path, strlen(path)) == 0);
 		CHECK(strchr(c->warn[i], '\n') == NULL);
+		/* a shadow warning is whole: it ends as it ends */
+		if (strstr(c->warn[i], "]: every packet it matches") != NULL)
+			CHECK(strstr(c->warn[i], ": the rule never decides "
+			    "one (line ") != NULL);
 	}
 }
 

@@ -198,6 +198,33 @@ range_rule(FILE *f, int i)
 		addrs(f, "src");
 }
 
+/* A rule of one family's addresses (IPv4 sources, IPv6 destinations,
+   halves of a space) or of none, and of a port range: the IPv4 packets
+   of a later rule held by some, its IPv6 ones by others */
+static void
+family_rule(FILE *f, int i)
+{
+	static const char *const fam[] = {
+		"src = 0.0.0.0/0", "src = 10.0.0.0/8", "src = 0.0.0.0/1",
+		"src = 128.0.0.0/1", "dst = ::/0", "dst = fd00::/8",
+		"dst = ::/1", "dst = 8000::/1", "src = ::/0", "dst = 0.0.0.0/0",
+	};
+
+	uint32_t	 lo;
+	int		 any;
+
+	fprintf(f, "[rule r%d]\naction = %s\nproto = tcp\n", i,
+	    rnd(2) ? "accept" : "drop");
+	if ((any = rnd(4) != 0))
+		fprintf(f, "%s\n", PICK(fam));
+	if (!any || rnd(2)) {
+		lo = 1 + 10 * rnd(4);
+		fprintf(f, "dport = %u-%u\n", lo, lo + 9 + 10 * rnd(3));
+	}
+	if (rnd(12) == 0)
+		fprintf(f, "in = %s\n", PICK(ifs));
+}
+
 static struct config *
 policy_of(int n, void (*rule)(FILE *, int))
 {
@@ -408,25 +435,37 @@ uncovered(const struct hits *h, size_t i, size_t j)
 	return (h->np);
 }
 
+/* 0 or one of RULE_KEY_SRC ... RULE_KEY_DPORT */
+static int
+one_key(unsigned miss)
+{
+	return ((miss & RULE_KEY_OTHER) == 0 && (miss & (miss - 1)) == 0);
+}
+
 /* Rules by[0 .. n-1], before j, that shadow it together: each holds all
-   of j's keys but one, and each packet j matches, one of them does.
-   Returns how many packets j matched. */
+   of j's keys but one, the same for all, or does so of j's packets of
+   one family (*split: not all the same key); and each packet j
+   matches, one of them does.  Returns how many packets j matched. */
 static size_t
 union_holds(const struct config *c, const struct hits *h, size_t j,
-    const struct rule *const *by, size_t n, int round)
+    const struct rule *const *by, size_t n, int round, int *split)
 {
+	const struct rule *b = &c->rules[j];
 	unsigned	 miss, key = 0;
 	size_t		 i, k, tried = 0;
 	int		 s, any;
 
+	*split = 0;
 	for (i = 0; i < n; i++) {
 		assert_true(by[i]->index < j);
 		assert_true(i == 0 || by[i - 1]->index < by[i]->index);
-		miss = rule_shadow_miss(by[i], &c->rules[j]);
-		assert_true(miss == 0 || miss == RULE_KEY_SRC ||
-		    miss == RULE_KEY_DST || miss == RULE_KEY_SPORT ||
-		    miss == RULE_KEY_DPORT);
-		assert_true(key == 0 || miss == 0 || miss == key);
+		miss = rule_shadow_miss(by[i], b);
+		assert_true((miss & RULE_KEY_OTHER) == 0);
+		assert_true(one_key(miss) ||
+		    one_key(rule_shadow_miss_of(by[i], b, AF_INET)) ||
+		    one_key(rule_shadow_miss_of(by[i], b, AF_INET6)));
+		if (!one_key(miss) || (key != 0 && miss != 0 && miss != key))
+			*split = 1;
 		if (miss != 0)
 			key = miss;
 	}
@@ -451,6 +490,7 @@ struct shadow_counts {
 	size_t		 tried;		/* packets they match */
 	size_t		 unions;	/* rules shadowed by several */
 	size_t		 union_tried;	/* packets they match */
+	size_t		 split;		/* of several keys, by family */
 };
 
 /*
@@ -470,7 +510,7 @@ shadow_random(int rounds, void (*rule)(FILE *, int), struct shadow_counts *n)
 	const char	**in, **out;
 	const struct rule *a, *want, *by[RULESET_UNION_MAX];
 	size_t		 i, j, k, nby;
-	int		 round, s, any;
+	int		 round, s, any, split;
 
 	memset(n, 0, sizeof(*n));
 	h.np = 400;
@@ -518,7 +558,8 @@ shadow_random(int rounds, void (*rule)(FILE *, int), struct shadow_counts *n)
 			else if (nby > 0) {
 				n->unions++;
 				n->union_tried += union_holds(c, &h, j, by, nby,
-				    round);
+				    round, &split);
+				n->split += split;
 			}
 			if (a == NULL)
 				continue;
@@ -558,6 +599,11 @@ test_shadow_random(void **state)
 	shadow_random(150, union_rule, &n);
 	assert_true(n.unions > 50);
 	assert_true(n.union_tried > 1000);
+	/* rules of one family: the IPv4 packets held by some, the IPv6
+	   ones by others of another key */
+	shadow_random(300, family_rule, &n);
+	assert_true(n.unions > 100);
+	assert_true(n.split > 20);
 }
 
 /* The rule numbers of "[rule rN]" in s up to end, into r: how many */
