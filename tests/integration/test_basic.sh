@@ -95,6 +95,33 @@ nwant+=" $aline: the rule never decides one (line $sline)"
 check "nfqspid -n warns of a shadowed rule, naming both, and exits 0" \
     test "$nrc:$nout" = "0:$nwant
 configuration OK"
+# A rule shadowed by one that is shadowed itself (web by web-lo and
+# web-hi together): its warning names the rules that decide, and the
+# one between.
+{
+	cat "$T_CONF"
+	printf '\n[rule web-lo]\nproto = tcp\ndport = 6001-6050\n'
+	printf 'action = drop\n[rule web-hi]\nproto = tcp\n'
+	printf 'dport = 6051-6100\naction = drop\n[rule web]\nproto = tcp\n'
+	printf 'dport = 6020-6080\naction = accept\n[rule web-lan]\n'
+	printf 'proto = tcp\nsrc = 10.%s.1.0/24\ndport = 6040-6060\n' "$T_NET"
+	printf 'action = accept\n'
+} >"$T_TMP/deep.ini"
+wline=$(($(wc -l <"$T_CONF") + 2))
+nout=$("$NFQSPID" -n -c "$T_TMP/deep.ini" 2>&1)
+nrc=$?
+echo "  nfqspid -n: $nout (status $nrc)"
+nby="[rule web-lo] at line $wline or [rule web-hi] at line $((wline + 4))"
+nwant="nfqspid: warning: $T_TMP/deep.ini: [rule web]: every packet it"
+nwant+=" matches is decided first by $nby: the rule never decides one"
+nwant+=" (line $((wline + 8)))
+nfqspid: warning: $T_TMP/deep.ini: [rule web-lan]: every packet it"
+nwant+=" matches is decided first by $nby (ahead of [rule web] at line"
+nwant+=" $((wline + 8)), shadowed too): the rule never decides one"
+nwant+=" (line $((wline + 12)))"
+check "nfqspid -n names the rules that decide, not a shadowed one" \
+    test "$nrc:$nout" = "0:$nwant
+configuration OK"
 lib_start "nfqspid starts, binds queue $T_QUEUE and opens its control socket" "$@"
 
 # Counters: what dut lets out marked, what the server sees arrive.
