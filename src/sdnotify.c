@@ -1,0 +1,192 @@
+/*
+ * sdnotify.c - the sd_notify(3) protocol, without libsystemd
+ *
+ * Copyright (C) 2026 The nfqspid authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * The whole protocol is one datagram to the socket $NOTIFY_SOCKET names
+ * (systemd.service(5), Type=notify; sd_notify(3)); systemd learns the
+ * sender's pid from the credentials the kernel attaches, so nothing but
+ * the text is sent.  The socket is made once, before the daemon drops
+ * its privileges, and the address is given at each send: a connected
+ * socket would stay tied to the one a re-executed systemd replaced.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sdnotify.h"
+
+static int			 sdn_fd = -1;
+static struct sockaddr_un	 sdn_sun;
+static socklen_t		 sdn_len;
+static uint64_t			 sdn_wdog_usec;
+
+int
+sdnotify_addr(const char *name, struct sockaddr_un *sun, socklen_t *len)
+{
+	size_t	 n = strlen(name);
+
+	memset(sun, 0, sizeof(*sun));
+	sun->sun_family = AF_UNIX;
+	if (name[0] == '@') {
+		/* abstract: a NUL, then the name, its length counted
+		   exactly (no NUL at its end) */
+		if (n < 2) {
+			errno = EINVAL;
+			return (-1);
+		}
+		if (n > sizeof(sun->sun_path)) {
+			errno = ENAMETOOLONG;
+			return (-1);
+		}
+		memcpy(sun->sun_path + 1, name + 1, n - 1);
+		*len = offsetof(struct sockaddr_un, sun_path) + n;
+		return (0);
+	}
+	if (name[0] != '/') {
+		/* relative, empty, or a kind we do not speak (vsock:) */
+		errno = EINVAL;
+		return (-1);
+	}
+	if (n >= sizeof(sun->sun_path)) {
+		errno = ENAMETOOLONG;
+		return (-1);
+	}
+	memcpy(sun->sun_path, name, n);
+	*len = offsetof(struct sockaddr_un, sun_path) + n + 1;
+	return (0);
+}
+
+/* $WATCHDOG_USEC, if it is meant for this process */
+static uint64_t
+sdnotify_wdog_env(void)
+{
+	const char		*usec = getenv("WATCHDOG_USEC");
+	const char		*pid = getenv("WATCHDOG_PID");
+	unsigned long long	 v;
+	char			*end;
+
+	if (usec == NULL)
+		return (0);
+	if (pid != NULL) {
+		errno = 0;
+		v = strtoull(pid, &end, 10);
+		if (end == pid || *end != '\0' || errno != 0 ||
+		    v != (unsigned long long)getpid())
+			return (0);
+	}
+	errno = 0;
+	v = strtoull(usec, &end, 10);
+	if (end == usec || *end != '\0' || errno != 0)
+		return (0);
+	return (v);
+}
+
+int
+sdnotify_open(void)
+{
+	const char	*name = getenv("NOTIFY_SOCKET");
+	struct timeval	 tv = { 1, 0 };
+	int		 rc = 0, save;
+
+	sdnotify_close();
+	sdn_wdog_usec = 0;
+	if (name != NULL) {
+		if (sdnotify_addr(name, &sdn_sun, &sdn_len) == 0 &&
+		    (sdn_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC,
+		    0)) != -1) {
+			/* a blocking send, but never for long: systemd
+			   reads its socket at once */
+			(void)setsockopt(sdn_fd, SOL_SOCKET, SO_SNDTIMEO, &tv,
+			    sizeof(tv));
+			sdn_wdog_usec = sdnotify_wdog_env();
+			rc = 1;
+		} else
+			rc = -1;
+	}
+	save = errno;
+	(void)unsetenv("NOTIFY_SOCKET");
+	(void)unsetenv("WATCHDOG_USEC");
+	(void)unsetenv("WATCHDOG_PID");
+	errno = save;
+	return (rc);
+}
+
+int
+sdnotify_active(void)
+{
+	return (sdn_fd != -1);
+}
+
+uint64_t
+sdnotify_watchdog_usec(void)
+{
+	return (sdn_fd != -1 ? sdn_wdog_usec : 0);
+}
+
+int
+sdnotify_send(const char *msg)
+{
+	size_t	 n = strlen(msg);
+	ssize_t	 r;
+
+	if (sdn_fd == -1)
+		return (0);
+	if (n >= SDNOTIFY_MAX) {
+		errno = EMSGSIZE;
+		return (-1);
+	}
+	do
+		r = sendto(sdn_fd, msg, n, MSG_NOSIGNAL,
+		    (struct sockaddr *)&sdn_sun, sdn_len);
+	while (r == -1 && errno == EINTR);
+	if (r == -1)
+		return (-1);
+	if ((size_t)r != n) {
+		errno = EMSGSIZE;
+		return (-1);
+	}
+	return (0);
+}
+
+int
+sdnotify_vsendf(const char *fmt, va_list ap)
+{
+	char	 buf[SDNOTIFY_MAX];
+
+	if (sdn_fd == -1)
+		return (0);
+	if (vsnprintf(buf, sizeof(buf), fmt, ap) < 0)
+		return (-1);
+	return (sdnotify_send(buf));
+}
+
+int
+sdnotify_sendf(const char *fmt, ...)
+{
+	va_list	 ap;
+	int	 rc;
+
+	va_start(ap, fmt);
+	rc = sdnotify_vsendf(fmt, ap);
+	va_end(ap);
+	return (rc);
+}
+
+void
+sdnotify_close(void)
+{
+	if (sdn_fd != -1)
+		close(sdn_fd);
+	sdn_fd = -1;
+}

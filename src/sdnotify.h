@@ -1,0 +1,58 @@
+/*
+ * sdnotify.h - the sd_notify(3) protocol, without libsystemd
+ *
+ * Copyright (C) 2026 The nfqspid authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * Under a Type=notify unit systemd names a unix datagram socket in
+ * $NOTIFY_SOCKET, and the daemon says READY=1, RELOADING=1, STOPPING=1
+ * and STATUS=... there, one datagram of newline-separated assignments
+ * each.  Main thread only: one socket, no lock.
+ */
+#ifndef SDNOTIFY_H
+#define SDNOTIFY_H
+
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <stdarg.h>
+#include <stdint.h>
+
+/*
+ * The address that $NOTIFY_SOCKET's value name stands for: an absolute
+ * path, or an abstract name after '@'.  Fills *sun and *len: 0, or -1
+ * and errno EINVAL (empty, relative), ENAMETOOLONG (longer than
+ * sun_path holds).
+ */
+int	 sdnotify_addr(const char *name, struct sockaddr_un *sun,
+	    socklen_t *len);
+
+/*
+ * Reads $NOTIFY_SOCKET (and $WATCHDOG_USEC, when $WATCHDOG_PID is unset
+ * or ours) and takes the three out of the environment, so that no child
+ * (iptables, nft) speaks for us.  1 with a socket to send on, 0 when
+ * systemd asked for nothing, -1 and errno when the address is unusable
+ * (nothing is sent then).
+ */
+int	 sdnotify_open(void);
+/* 1 between a successful sdnotify_open() and sdnotify_close() */
+int	 sdnotify_active(void);
+/* $WATCHDOG_USEC as read by sdnotify_open(): 0 when none */
+uint64_t sdnotify_watchdog_usec(void);
+/*
+ * One datagram, "READY=1\nSTATUS=..." for instance: 0 when sent or when
+ * there is nobody to tell, -1 and errno (EMSGSIZE: longer than
+ * SDNOTIFY_MAX; EAGAIN: systemd did not take it within a second).
+ */
+#define SDNOTIFY_MAX	2048
+int	 sdnotify_send(const char *msg);
+/* printf-like; a message longer than SDNOTIFY_MAX - 1 is cut there (a
+   STATUS= line at its end loses its tail) */
+int	 sdnotify_sendf(const char *fmt, ...)
+	    __attribute__((__format__(printf, 1, 2)));
+int	 sdnotify_vsendf(const char *fmt, va_list ap)
+	    __attribute__((__format__(printf, 1, 0)));
+void	 sdnotify_close(void);
+
+#endif /* SDNOTIFY_H */

@@ -1,0 +1,266 @@
+/*
+ * test_sdnotify.c - cmocka tests for sdnotify.c (systemd's notify
+ * protocol): the address $NOTIFY_SOCKET names, path and abstract, and
+ * what is refused; the environment taken away; datagrams that arrive
+ * whole at a socket of the test's own.
+ *
+ * Copyright (C) 2026 The nfqspid authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "sdnotify.h"
+
+/* A path: NUL-terminated, its length counted with the NUL. */
+static void
+test_addr_path(void **state)
+{
+	struct sockaddr_un	 sun;
+	socklen_t		 len;
+
+	(void)state;
+	assert_int_equal(sdnotify_addr("/run/systemd/notify", &sun, &len), 0);
+	assert_int_equal(sun.sun_family, AF_UNIX);
+	assert_string_equal(sun.sun_path, "/run/systemd/notify");
+	assert_int_equal(len, offsetof(struct sockaddr_un, sun_path) +
+	    strlen("/run/systemd/notify") + 1);
+}
+
+/* '@': a leading NUL, the name after it, its length exact. */
+static void
+test_addr_abstract(void **state)
+{
+	struct sockaddr_un	 sun;
+	socklen_t		 len;
+
+	(void)state;
+	assert_int_equal(sdnotify_addr("@sd/x", &sun, &len), 0);
+	assert_int_equal(sun.sun_path[0], '\0');
+	assert_memory_equal(sun.sun_path + 1, "sd/x", 4);
+	assert_int_equal(len, offsetof(struct sockaddr_un, sun_path) + 5);
+}
+
+/* Empty, relative, a bare '@', another kind, too long: refused. */
+static void
+test_addr_refused(void **state)
+{
+	struct sockaddr_un	 sun;
+	socklen_t		 len;
+	char			 name[sizeof(sun.sun_path) + 2];
+
+	(void)state;
+	errno = 0;
+	assert_int_equal(sdnotify_addr("", &sun, &len), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(sdnotify_addr("run/notify", &sun, &len), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(sdnotify_addr("@", &sun, &len), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(sdnotify_addr("vsock:2:1234", &sun, &len), -1);
+	assert_int_equal(errno, EINVAL);
+
+	/* a path of sizeof(sun_path) - 1 bytes fits with its NUL */
+	memset(name, 'a', sizeof(name));
+	name[0] = '/';
+	name[sizeof(sun.sun_path) - 1] = '\0';
+	assert_int_equal(sdnotify_addr(name, &sun, &len), 0);
+	name[sizeof(sun.sun_path) - 1] = 'a';
+	name[sizeof(sun.sun_path)] = '\0';
+	assert_int_equal(sdnotify_addr(name, &sun, &len), -1);
+	assert_int_equal(errno, ENAMETOOLONG);
+	/* an abstract name of sizeof(sun_path) bytes, '@' counted, fits */
+	name[0] = '@';
+	assert_int_equal(sdnotify_addr(name, &sun, &len), 0);
+	assert_int_equal(len, sizeof(sun));
+	name[sizeof(sun.sun_path)] = 'a';
+	name[sizeof(sun.sun_path) + 1] = '\0';
+	assert_int_equal(sdnotify_addr(name, &sun, &len), -1);
+	assert_int_equal(errno, ENAMETOOLONG);
+}
+
+/* A datagram socket of the test's own, bound to name (path or '@') */
+static int
+listener(const char *name)
+{
+	struct sockaddr_un	 sun;
+	socklen_t		 len;
+	int			 fd;
+
+	assert_int_equal(sdnotify_addr(name, &sun, &len), 0);
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	assert_true(fd != -1);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sun, len), 0);
+	return (fd);
+}
+
+static void
+expect_msg(int fd, const char *want)
+{
+	char	 buf[SDNOTIFY_MAX + 16];
+	ssize_t	 n;
+
+	n = recv(fd, buf, sizeof(buf) - 1, MSG_DONTWAIT);
+	assert_int_equal(n, (ssize_t)strlen(want));
+	buf[n] = '\0';
+	assert_string_equal(buf, want);
+}
+
+/* Sent to a path; the environment is gone once read. */
+static void
+test_send_path(void **state)
+{
+	char	 dir[] = "/tmp/nfqspi-sdn.XXXXXX", path[64];
+	int	 fd;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/notify", dir);
+	fd = listener(path);
+	setenv("NOTIFY_SOCKET", path, 1);
+	unsetenv("WATCHDOG_USEC");
+	assert_int_equal(sdnotify_open(), 1);
+	assert_null(getenv("NOTIFY_SOCKET"));
+	assert_int_equal(sdnotify_active(), 1);
+	assert_int_equal(sdnotify_watchdog_usec(), 0);
+	assert_int_equal(sdnotify_send("READY=1\nSTATUS=up"), 0);
+	expect_msg(fd, "READY=1\nSTATUS=up");
+	assert_int_equal(sdnotify_sendf("STATUS=%s %d", "n", 3), 0);
+	expect_msg(fd, "STATUS=n 3");
+	sdnotify_close();
+	assert_int_equal(sdnotify_active(), 0);
+	/* closed: nothing to tell, not a failure */
+	assert_int_equal(sdnotify_send("READY=1"), 0);
+	close(fd);
+	unlink(path);
+	rmdir(dir);
+}
+
+/* Abstract; a long message is cut at SDNOTIFY_MAX - 1 by sendf, refused
+   whole by send. */
+static void
+test_send_abstract(void **state)
+{
+	char	 name[64], *big;
+	int	 fd;
+
+	(void)state;
+	snprintf(name, sizeof(name), "@nfqspi-test-sdnotify-%ld",
+	    (long)getpid());
+	fd = listener(name);
+	setenv("NOTIFY_SOCKET", name, 1);
+	assert_int_equal(sdnotify_open(), 1);
+	assert_int_equal(sdnotify_send("STOPPING=1"), 0);
+	expect_msg(fd, "STOPPING=1");
+
+	big = malloc(SDNOTIFY_MAX + 10);
+	assert_non_null(big);
+	memset(big, 'x', SDNOTIFY_MAX + 9);
+	big[SDNOTIFY_MAX + 9] = '\0';
+	errno = 0;
+	assert_int_equal(sdnotify_send(big), -1);
+	assert_int_equal(errno, EMSGSIZE);
+	assert_int_equal(sdnotify_sendf("%s", big), 0);
+	big[SDNOTIFY_MAX - 1] = '\0';
+	expect_msg(fd, big);
+	free(big);
+	sdnotify_close();
+	close(fd);
+}
+
+/* Nobody listening: a send fails (systemd should be there) */
+static void
+test_send_nobody(void **state)
+{
+	(void)state;
+	setenv("NOTIFY_SOCKET", "/nonexistent/notify", 1);
+	assert_int_equal(sdnotify_open(), 1);
+	assert_int_equal(sdnotify_send("READY=1"), -1);
+	sdnotify_close();
+}
+
+/* No $NOTIFY_SOCKET: 0 and nothing to do; a bad one: -1, nothing sent;
+   either way the variables are gone. */
+static void
+test_open_none_bad(void **state)
+{
+	(void)state;
+	unsetenv("NOTIFY_SOCKET");
+	setenv("WATCHDOG_USEC", "1000000", 1);
+	assert_int_equal(sdnotify_open(), 0);
+	assert_int_equal(sdnotify_active(), 0);
+	assert_null(getenv("WATCHDOG_USEC"));
+	assert_int_equal(sdnotify_send("READY=1"), 0);
+
+	setenv("NOTIFY_SOCKET", "relative", 1);
+	errno = 0;
+	assert_int_equal(sdnotify_open(), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(sdnotify_active(), 0);
+	assert_null(getenv("NOTIFY_SOCKET"));
+}
+
+/* $WATCHDOG_USEC: ours when $WATCHDOG_PID is unset or our pid */
+static void
+test_watchdog_env(void **state)
+{
+	char	 pid[32];
+
+	(void)state;
+	snprintf(pid, sizeof(pid), "%ld", (long)getpid());
+	setenv("NOTIFY_SOCKET", "/nonexistent/notify", 1);
+	setenv("WATCHDOG_USEC", "400000", 1);
+	unsetenv("WATCHDOG_PID");
+	assert_int_equal(sdnotify_open(), 1);
+	assert_int_equal(sdnotify_watchdog_usec(), 400000);
+	assert_null(getenv("WATCHDOG_USEC"));
+
+	setenv("NOTIFY_SOCKET", "/nonexistent/notify", 1);
+	setenv("WATCHDOG_USEC", "400000", 1);
+	setenv("WATCHDOG_PID", pid, 1);
+	assert_int_equal(sdnotify_open(), 1);
+	assert_int_equal(sdnotify_watchdog_usec(), 400000);
+	assert_null(getenv("WATCHDOG_PID"));
+
+	setenv("NOTIFY_SOCKET", "/nonexistent/notify", 1);
+	setenv("WATCHDOG_USEC", "400000", 1);
+	setenv("WATCHDOG_PID", "1", 1);
+	assert_int_equal(sdnotify_open(), 1);
+	assert_int_equal(sdnotify_watchdog_usec(), 0);
+
+	setenv("NOTIFY_SOCKET", "/nonexistent/notify", 1);
+	setenv("WATCHDOG_USEC", "4x", 1);
+	assert_int_equal(sdnotify_open(), 1);
+	assert_int_equal(sdnotify_watchdog_usec(), 0);
+	sdnotify_close();
+	assert_int_equal(sdnotify_watchdog_usec(), 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_addr_path),
+		cmocka_unit_test(test_addr_abstract),
+		cmocka_unit_test(test_addr_refused),
+		cmocka_unit_test(test_send_path),
+		cmocka_unit_test(test_send_abstract),
+		cmocka_unit_test(test_send_nobody),
+		cmocka_unit_test(test_open_none_bad),
+		cmocka_unit_test(test_watchdog_env),
+	};
+
+	return (cmocka_run_group_tests(tests, NULL, NULL));
+}
