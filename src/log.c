@@ -32,6 +32,7 @@
 
 #include "nfqspid.h"
 #include "clock.h"
+#include "strl.h"
 
 #define LOG_LINEMAX	1024
 
@@ -41,6 +42,9 @@ static int	log_facility = LOG_DAEMON;
 static int	log_fd = -1;		/* connected to /dev/log */
 static uint64_t	log_dropped;		/* atomic */
 static pthread_mutex_t log_mtx = PTHREAD_MUTEX_INITIALIZER;
+/* the last error (LOG_ERR or worse), for systemd's STATUS= line */
+static char	log_lasterr[LOG_LINEMAX];
+static pthread_mutex_t log_errmtx = PTHREAD_MUTEX_INITIALIZER;
 
 /*
  * Under log_mtx.  The socket is made once, closed only by log_close()
@@ -180,6 +184,18 @@ log_syslog(int pri, const char *msg)
 	}
 }
 
+/*
+ * The last error logged (log_warn(), log_warnx(), fatal()), "" if none:
+ * why a start failed, for systemd's STATUS= line.
+ */
+void
+log_last_error(char *buf, size_t len)
+{
+	pthread_mutex_lock(&log_errmtx);
+	spi_strlcpy(buf, log_lasterr, len);
+	pthread_mutex_unlock(&log_errmtx);
+}
+
 int
 log_getdebug(void)
 {
@@ -199,6 +215,11 @@ log_vwrite(int pri, const char *fmt, va_list ap, int with_errno, int err)
 		n = sizeof(line) - 1;
 	if (with_errno)
 		snprintf(line + n, sizeof(line) - n, ": %s", strerror(err));
+	/* a worker never waits here: another thread's copy wins */
+	if (pri <= LOG_ERR && pthread_mutex_trylock(&log_errmtx) == 0) {
+		spi_strlcpy(log_lasterr, line, sizeof(log_lasterr));
+		pthread_mutex_unlock(&log_errmtx);
+	}
 
 	/*
 	 * Under the journal a warning or error goes to stderr alone: the

@@ -8,7 +8,10 @@
  * configuration; the packets belong to the workers.  Start-up happens in
  * the child when we daemonize, and the parent only exits once the child
  * has bound its queues (or with the child's status when it could not),
- * so "nfqspid" failing to start fails where it was run.
+ * so "nfqspid" failing to start fails where it was run.  Under systemd
+ * (Type=notify, -f) the daemon is the unit's main process and says so
+ * itself: READY=1 at that same point, RELOADING=1 and READY=1 around a
+ * reload, STOPPING=1, and STATUS= lines (sdnotify.c).
  */
 #include "autoconf.h"		/* first: _GNU_SOURCE, PACKAGE_VERSION */
 
@@ -41,6 +44,7 @@
 #include "nfqspid.h"
 #include "cacheline.h"
 #include "clock.h"
+#include "sdnotify.h"
 #include "strl.h"
 #include "thread.h"
 
@@ -72,6 +76,7 @@ struct daemon {
 	struct qwatch		*qwatch;
 	struct event		*tick;
 	unsigned		 ticks;
+	struct event		*wdog;		/* systemd's WATCHDOG=1 */
 };
 
 /*
@@ -103,6 +108,85 @@ usage(FILE *f, int status)
 {
 	fprintf(f, "usage: nfqspid [-dfhnV] [-c file] [--replay file.pcap]\n");
 	exit(status);
+}
+
+/*
+ * What systemd hears (nothing without $NOTIFY_SOCKET).  A failure is
+ * logged, once per LOG_RL_SECS: the watchdog's pings come often.
+ */
+static void NFQSPI_PRINTF(1, 2)
+daemon_notify(const char *fmt, ...)
+{
+	static struct log_rl	 rl;
+	char			 more[LOG_RL_MORELEN];
+	uint64_t		 held;
+	va_list			 ap;
+	int			 rc;
+
+	va_start(ap, fmt);
+	rc = sdnotify_vsendf(fmt, ap);
+	va_end(ap);
+	if (rc == -1 && log_rl(&rl, &held))
+		log_warn("systemd's notify socket%s", log_rl_more(held, more,
+		    sizeof(more)));
+}
+
+/* A start that failed: why, in systemctl status, from the last error
+   logged (every failure path of the start logs one first). */
+static void
+daemon_notify_failed(void)
+{
+	char	 why[512];
+
+	log_last_error(why, sizeof(why));
+	daemon_notify("STATUS=cannot start: %s", why[0] != '\0' ? why :
+	    "see the log");
+}
+
+/* READY=1, or after a reload READY=1 again, with what runs */
+static void
+daemon_notify_ready(struct daemon *d, const char *note)
+{
+	char	 queues[32];
+
+	status_queues(queues, sizeof(queues), d->info.queue,
+	    d->info.threads);
+	daemon_notify("READY=1\nMAINPID=%ld\nSTATUS=running: queue %s "
+	    "threads %u rules %zu mode %s%s", (long)getpid(), queues,
+	    d->info.threads, d->cfg->nrules, status_mode_name(d->cfg->mode),
+	    note);
+}
+
+/*
+ * WATCHDOG=1 at half of $WATCHDOG_USEC, from a timer of the main loop:
+ * a main thread that hangs (or waits long on a worker) stops the pings,
+ * and systemd (WatchdogSec=) ends us.  The workers have the watchdog
+ * thread.
+ */
+static void
+daemon_wdog_cb(evutil_socket_t fd, short events, void *arg)
+{
+	daemon_notify("WATCHDOG=1");
+}
+
+static void
+daemon_wdog_start(struct daemon *d)
+{
+	uint64_t	 usec = sdnotify_watchdog_usec() / 2;
+	struct timeval	 tv;
+
+	if (usec == 0)
+		return;
+	if (usec < 1000)
+		usec = 1000;
+	tv.tv_sec = usec / 1000000;
+	tv.tv_usec = usec % 1000000;
+	if ((d->wdog = event_new(d->base, -1, EV_PERSIST, daemon_wdog_cb,
+	    d)) == NULL || event_add(d->wdog, &tv) == -1) {
+		log_warnx("systemd's watchdog: cannot start its timer");
+		return;
+	}
+	daemon_notify("WATCHDOG=1");
 }
 
 /*
@@ -222,6 +306,7 @@ daemon_fork(void)
 		status = daemon_wait(pid, p[0]);
 		/* leave with nothing of ours open, as the daemon does */
 		close(p[0]);
+		sdnotify_close();
 		log_close();
 		_exit(status);
 	}
@@ -376,13 +461,21 @@ daemon_reload(void *arg, char *err, size_t errlen)
 {
 	struct daemon	*d = arg;
 	struct config	*cfg, *old;
+	struct timespec	 ts;
 	char		 e[ERRLEN];
 	unsigned	 i;
 
+	/* MONOTONIC_USEC: what systemd's notify-reload (254) asks for */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	daemon_notify("RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading "
+	    "%s", (unsigned long long)ts.tv_sec * 1000000 +
+	    (unsigned long long)ts.tv_nsec / 1000, d->cfgpath);
 	if ((cfg = config_reload(d->cfgpath, e, sizeof(e))) == NULL) {
 		log_warnx("reload failed, keeping the running configuration: "
 		    "%s", e);
 		snprintf(err, errlen, "%s", e);
+		daemon_notify_ready(d, " (the last reload failed: the running "
+		    "configuration stays; see the log)");
 		return (-1);
 	}
 	reload_keep_start(cfg, d->cfg);
@@ -405,6 +498,7 @@ daemon_reload(void *arg, char *err, size_t errlen)
 	config_free(old);
 	log_info("reloaded %s: rules %zu mode %s", d->cfgpath, cfg->nrules,
 	    status_mode_name(cfg->mode));
+	daemon_notify_ready(d, ", reloaded");
 	return (0);
 }
 
@@ -644,6 +738,9 @@ daemon_stop(struct daemon *d, struct event *sigev[3], const int sigs[3])
 
 	/* No more packets diverted (fail-closed: no more pass) first. */
 	daemon_tick_stop(d);
+	if (d->wdog != NULL)
+		event_free(d->wdog);
+	d->wdog = NULL;
 	diverter_close(d->divert);
 	d->divert = NULL;
 	d->info.divert = DIVERT_NONE;
@@ -751,9 +848,12 @@ daemon_run(struct daemon *d, int foreground, int debug)
 
 	if (!foreground)
 		readyfd = daemon_fork();
-	if (pidfile_open(d, d->cfg->pidfile) == -1)
+	if (pidfile_open(d, d->cfg->pidfile) == -1) {
+		daemon_notify_failed();
 		return (1);
+	}
 	if (pidfile_write(d) == -1) {
+		daemon_notify_failed();
 		pidfile_remove(d);
 		return (1);
 	}
@@ -837,8 +937,17 @@ daemon_run(struct daemon *d, int foreground, int debug)
 		daemon_ready(readyfd);
 		log_init(LOG_STDERR_NONE, debug, d->cfg->facility);
 	}
+	daemon_notify_ready(d, "");
+	daemon_wdog_start(d);
 
 	event_base_dispatch(d->base);
+
+	if (d->status != 0) {
+		log_last_error(err, sizeof(err));
+		daemon_notify("STOPPING=1\nSTATUS=stopping after an error: %s",
+		    err);
+	} else
+		daemon_notify("STOPPING=1\nSTATUS=stopping");
 
 	daemon_stop(d, sigev, sigs);
 	pidfile_remove(d);
@@ -847,6 +956,8 @@ daemon_run(struct daemon *d, int foreground, int debug)
 	return (d->status);
 
  fail:
+	/* the error that brought us here, before the tidying logs more */
+	daemon_notify_failed();
 	/* before any worker runs: nothing is queued to us yet that the
 	   kernel will not drop or bypass when the socket closes */
 	diverter_close(d->divert);
@@ -871,26 +982,12 @@ daemon_run(struct daemon *d, int foreground, int debug)
 	return (1);
 }
 
-/*
- * nfqspid -n: the configuration's warnings, then "configuration OK".  In
- * the unit's ExecStartPre, stderr is the journal, and the daemon started
- * next logs each warning as it reads the file: the count alone here, so
- * that each is in the journal once.
- */
+/* nfqspid -n: the configuration's warnings, then "configuration OK" */
 static void
 check_warnings(const struct config *cfg)
 {
-	size_t		 i, n = cfg->nwarn + cfg->warn_more;
+	size_t		 i;
 
-	if (log_stderr_journal()) {
-		if (n > 0)
-			fprintf(stderr, "configuration OK (%zu warning%s, "
-			    "which nfqspid logs as it reads the file)\n", n,
-			    n == 1 ? "" : "s");
-		else
-			fprintf(stderr, "configuration OK\n");
-		return;
-	}
 	for (i = 0; i < cfg->nwarn; i++)
 		fprintf(stderr, "nfqspid: warning: %s\n", cfg->warn[i]);
 	if (cfg->warn_more > 0)
@@ -970,10 +1067,15 @@ main(int argc, char *argv[])
 	journal = log_stderr_journal();
 	log_init(journal ? LOG_STDERR_JOURNAL : LOG_STDERR_ALL, debug,
 	    LOG_DAEMON);
+	if (sdnotify_open() == -1)
+		log_warn("NOTIFY_SOCKET: systemd will not hear that nfqspid "
+		    "is ready");
 	if ((d.cfg = config_load(d.cfgpath, err, sizeof(err))) == NULL ||
 	    config_user_check(d.cfg, err, sizeof(err)) == -1) {
 		log_warnx("%s", err);
+		daemon_notify_failed();
 		config_free(d.cfg);
+		sdnotify_close();
 		log_close();
 		return (2);
 	}
@@ -982,7 +1084,9 @@ main(int argc, char *argv[])
 	config_log_warnings(d.cfg, "");
 	if (cfgpath_absolute(&d, abspath, sizeof(abspath)) == -1) {
 		log_warn("%s: the directory it is in", d.cfgpath);
+		daemon_notify_failed();
 		config_free(d.cfg);
+		sdnotify_close();
 		log_close();
 		return (1);
 	}
@@ -990,6 +1094,7 @@ main(int argc, char *argv[])
 		log_debug("%s: daemonizing", __func__);
 	status = daemon_run(&d, foreground, debug);
 	config_free(d.cfg);
+	sdnotify_close();
 	log_close();
 	return (status);
 }

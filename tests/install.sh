@@ -41,8 +41,8 @@ check "make install" mk install
 check "nfqspid in $sbindir" test -x "$R$sbindir/nfqspid"
 check "nfqspictl in $sbindir" test -x "$R$sbindir/nfqspictl"
 check "the unit in $systemdsystemunitdir" test -f "$R$systemdsystemunitdir/nfqspid.service"
-check "the unit runs $sbindir/nfqspid" \
-    grep -qx "ExecStart=$sbindir/nfqspid" "$R$systemdsystemunitdir/nfqspid.service"
+check "the unit runs $sbindir/nfqspid -f" \
+    grep -qx "ExecStart=$sbindir/nfqspid -f" "$R$systemdsystemunitdir/nfqspid.service"
 check "the default configuration in $sysconfdir" test -f "$conf"
 check "the keepalived hook in $libexecdir/nfqspid" \
     test -x "$R$libexecdir/nfqspid/nfqspid-notify"

@@ -131,8 +131,8 @@ for f in /usr/sbin/nfqspid /usr/sbin/nfqspictl \
     /usr/share/doc/nfqspid/examples/keepalived.conf; do
 	check "the package holds $f" has "$f"
 done
-check "the packaged unit runs /usr/sbin/nfqspid" \
-    grep -q '^ExecStart=/usr/sbin/nfqspid$' \
+check "the packaged unit runs /usr/sbin/nfqspid -f" \
+    grep -q '^ExecStart=/usr/sbin/nfqspid -f$' \
     <(dpkg-deb --fsys-tarfile "$deb" | tar -xOf - ./lib/systemd/system/nfqspid.service)
 
 # ---- install ----------------------------------------------------------------

@@ -7,9 +7,10 @@
 # full, stop); then it is stopped (SIGSTOP) under a flood of audited
 # connections, and packets must keep flowing and nfqspictl keep answering.
 # Then a start without -f: its lines in syslog, none on the terminal.
-# Last, a start as the unit makes it (stderr the journal, $JOURNAL_STREAM):
-# nfqspid -n and the daemon put each warning of the file in it once, on
-# the stream; an error that stops a start is on the stream too.
+# Last, a start as the unit makes it (-f, stderr the journal,
+# $JOURNAL_STREAM): each warning of the file once in the journal, on the
+# stream; an error that stops a start is on the stream too; nfqspid -n
+# prints every warning there as anywhere.
 #
 # Copyright (C) 2026 The nfqspid authors
 # SPDX-License-Identifier: GPL-2.0-or-later
@@ -214,10 +215,11 @@ else
 fi
 
 # ---- as the unit starts it: stderr is the journal ------------------------------------
-# ExecStartPre's nfqspid -n, then the daemon, both with stderr on the
-# journal's stream ($JOURNAL_STREAM names it), where syslog's lines land
-# too: each warning of the file once in all, and that one on the stream,
-# which ties it to the unit even for a process that ends at once.
+# nfqspid -f (Type=notify), stderr on the journal's stream
+# ($JOURNAL_STREAM names it), where syslog's lines land too: each
+# warning of the file once in all, and that one on the stream, which
+# ties it to the unit even for a process that ends at once.  nfqspid -n,
+# no longer in the unit, prints every warning wherever its stderr is.
 cat >>"$T_CONF" <<EOF
 
 [rule never6]
@@ -229,33 +231,33 @@ JOURNAL=$T_TMP/journal.txt
 : >"$JOURNAL"
 js=$(stat -c %d:%i "$JOURNAL")
 never6() { cat "$JOURNAL" "$SYSLOG" | grep -c "\\[rule never6\\]"; }
+JOURNAL_STREAM=$js in_d "$NFQSPID" -n -c "$T_CONF" >"$T_TMP/check.out" 2>&1
+rc=$?
+check "under the journal: nfqspid -n passes (got $rc)" test "$rc" -eq 0
+check "under the journal: nfqspid -n prints the warning itself" \
+    grep -q "^nfqspid: warning: .*\\[rule never6\\]" "$T_TMP/check.out"
 n0=$(never6)
-JOURNAL_STREAM=$js in_d "$NFQSPID" -n -c "$T_CONF" >>"$JOURNAL" 2>&1
-rc=$?
-check "unit: nfqspid -n passes (got $rc)" test "$rc" -eq 0
-check "unit: nfqspid -n gives the count, not the warning" \
-    grep -q "^configuration OK (1 warning, which nfqspid logs" "$JOURNAL"
 n1=$(started)
-JOURNAL_STREAM=$js in_d "${T_DWRAP[@]}" "$NFQSPID" -c "$T_CONF" >>"$JOURNAL" 2>&1
-rc=$?
-check "unit: the daemon starts (got $rc)" test "$rc" -eq 0
-check "unit: the start is said in syslog" wait_for 30 started_since "$n1"
+# ip netns exec, unshare and sh exec: $! is nfqspid
+JOURNAL_STREAM=$js ip netns exec "$NS_D" "${T_DWRAP[@]}" "$NFQSPID" -f \
+    -c "$T_CONF" >>"$JOURNAL" 2>&1 &
+dpid=$!
+check "unit: the start is said in syslog" \
+    wait_for $((50 * T_SLOW)) started_since "$n1"
 check "unit: the warning on the journal's stream" \
     grep -q "^warning: .*\\[rule never6\\]" "$JOURNAL"
 check "unit: each warning once in the journal ($(($(never6) - n0)) times)" \
     test "$(($(never6) - n0))" -eq 1
-check "unit: nothing else on the journal's stream ($(grep -v "^configuration OK\\|^warning: .*\\[rule never6\\]" "$JOURNAL" | head -c 200))" \
-    not grep -qv "^configuration OK\\|^warning: .*\\[rule never6\\]" "$JOURNAL"
-# a terminal: nfqspid -n still prints the warning
-check "a terminal: nfqspid -n prints the warning" \
-    grep -q "warning: .*\\[rule never6\\]" <(in_d "$NFQSPID" -n -c "$T_CONF" 2>&1)
-dpid=$(cat "$T_TMP/nfqspid.pid" 2>/dev/null)
-if [ -n "$dpid" ] && kill -TERM "$dpid" 2>/dev/null; then
-	check "unit: SIGTERM ends it" \
-	    wait_for $((50 * T_SLOW)) not quiet kill -0 "$dpid"
+check "unit: nothing else on the journal's stream ($(grep -v "^warning: .*\\[rule never6\\]" "$JOURNAL" | head -c 200))" \
+    not grep -qv "^warning: .*\\[rule never6\\]" "$JOURNAL"
+if kill -TERM "$dpid" 2>/dev/null; then
+	wait "$dpid"
+	rc=$?
+	check "unit: SIGTERM ends it with 0 (got $rc)" test "$rc" -eq 0
 else
 	fail "unit: SIGTERM ends it"
 fi
+check "unit: its stop is not on the stream" not grep -q "stopped" "$JOURNAL"
 # an error that stops a start: on the stream once, not in syslog too
 cp "$T_CONF" "$T_TMP/bad.ini"
 printf '\n[rule broken]\nproto = tcp\ndport = 22-\naction = accept\n' \
@@ -264,14 +266,15 @@ printf '\n[rule broken]\nproto = tcp\ndport = 22-\naction = accept\n' \
 js=$(stat -c %d:%i "$JOURNAL")
 broken() { grep -c "\\[rule broken\\] dport" "$1"; }
 b0=$(broken "$SYSLOG")
-JOURNAL_STREAM=$js in_d "${T_DWRAP[@]}" "$NFQSPID" -c "$T_TMP/bad.ini" >>"$JOURNAL" 2>&1
+JOURNAL_STREAM=$js in_d "${T_DWRAP[@]}" "$NFQSPID" -f -c "$T_TMP/bad.ini" >>"$JOURNAL" 2>&1
 rc=$?
 check "unit: a bad file stops the start with exit 2 (got $rc)" test "$rc" -eq 2
 check "unit: its error on the journal's stream, once ($(head -c 200 "$JOURNAL"))" \
     test "$(broken "$JOURNAL")" -eq 1
 # a datagram of it would be in by the time the reader has a later start's
 n2=$(started)
-in_d "${T_DWRAP[@]}" "$NFQSPID" -f -c "$T_CONF" >/dev/null 2>&1 &
+ip netns exec "$NS_D" "${T_DWRAP[@]}" "$NFQSPID" -f -c "$T_CONF" \
+    >/dev/null 2>&1 &
 check "unit: (a start after it is said in syslog)" \
     wait_for $((50 * T_SLOW)) started_since "$n2"
 kill -TERM $! 2>/dev/null

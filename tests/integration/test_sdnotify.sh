@@ -1,0 +1,208 @@
+#!/bin/bash
+# test_sdnotify.sh - nfqspid -f under a Type=notify unit, with this test
+# in systemd's place: a unix datagram socket named in $NOTIFY_SOCKET
+# (sdnotify.py writes down each message, with the sender's pid from its
+# credentials).  READY=1 comes once the queue is bound and nfqspictl
+# answers, from the daemon's own pid, named in MAINPID; a reload (SIGHUP,
+# nfqspictl reload, a bad file) is RELOADING=1 then READY=1; SIGTERM is
+# STOPPING=1 and exit 0.  A bad file is exit 2 with its error in STATUS=
+# and on the journal's stream, a second daemon exit 1 with its reason,
+# neither READY=1.  An abstract socket ('@') works; WATCHDOG=1 comes at
+# half of $WATCHDOG_USEC while the main loop turns, none while the
+# process is stopped, and none when $WATCHDOG_PID is another's.
+#
+# Copyright (C) 2026 The nfqspid authors
+# SPDX-License-Identifier: GPL-2.0-or-later
+# shellcheck disable=SC2317  # functions run through check and wait_for
+set -u
+
+T_NET=${T_NET:-77}
+T_QUEUE=${T_QUEUE:-12}
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+lib_init sdnotify
+lib_topology
+lib_config <<EOF
+$(lib_policy)
+
+$(lib_ping_rules)
+EOF
+lib_divert || { echo "cannot divert FORWARD to NFQUEUE" >&2; exit 1; }
+
+# ---- systemd's side ------------------------------------------------------------------
+# One line a message: "PID KEY=V | KEY=V ..."; a READY=1 line ends with
+# what the listener found at that moment: "|| bound=B ctl=C", the queue
+# bound in dut (/proc) and nfqspictl status answering (1 each).
+cat >"$T_TMP/sdnotify.py" <<'EOF'
+import socket, struct, subprocess, sys
+addr, out, queue, ctl, ctlbin = sys.argv[1:6]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind("\0" + addr[1:] if addr.startswith("@") else addr)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+with open(out, "a", buffering=1) as f:
+    f.write("listening\n")
+    while True:
+        msg, anc, _, _ = s.recvmsg(4096, socket.CMSG_SPACE(12))
+        pid = "?"
+        for lvl, typ, data in anc:
+            if lvl == socket.SOL_SOCKET and typ == socket.SCM_CREDENTIALS:
+                pid = struct.unpack("iII", data[:12])[0]
+        kv = msg.decode(errors="replace").split("\n")
+        line = "%s %s" % (pid, " | ".join(kv))
+        if "READY=1" in kv:
+            bound = any(l.split()[0] == queue for l in
+                        open("/proc/net/netfilter/nfnetlink_queue"))
+            ctl_ok = subprocess.run([ctlbin, "-s", ctl, "status"],
+                                    stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL,
+                                    timeout=5).returncode == 0
+            line += " || bound=%d ctl=%d" % (bound, ctl_ok)
+        f.write(line + "\n")
+EOF
+
+# listen ADDR FILE: the listener, in dut (an abstract name is the
+# namespace's), writing to FILE
+listen()
+{
+	: >"$2"
+	bg_in "$NS_D" "$PY" "$T_TMP/sdnotify.py" "$1" "$2" "$T_QUEUE" \
+	    "$T_CTL" "$NFQSPICTL"
+	wait_for 50 grep -qx listening "$2" ||
+	    { echo "the notify listener did not start" >&2; exit 1; }
+}
+
+# start ENV...: nfqspid -f in dut with the environment ENV (NOTIFY_SOCKET
+# and the rest), as the unit starts it; its pid in T_DPID
+start()
+{
+	# ip netns exec and env exec: $! is the daemon (in_d, a function,
+	# would put a subshell between)
+	ip netns exec "$NS_D" env "$@" "${T_VG[@]}" "$NFQSPID" -f \
+	    -c "$T_CONF" >>"$T_LOG" 2>&1 &
+	T_DPID=$!
+}
+
+# said FILE PID: PID's messages in FILE, one a line, without the pid
+said() { sed -n "s/^$2 //p" "$1"; }
+# kinds FILE PID: the first key of each, READY RELOADING ...
+kinds() { said "$1" "$2" | sed 's/=.*//' | tr '\n' ' '; }
+count() { said "$1" "$2" | grep -c "$3"; }
+ready_n() { test "$(count "$1" "$2" '^READY=1')" -ge "$3"; }
+
+# ---- a start, reloads, a stop ------------------------------------------------------
+N=$T_TMP/notify.txt
+listen "$T_TMP/notify.sock" "$N"
+start NOTIFY_SOCKET="$T_TMP/notify.sock"
+pid=$T_DPID
+check "READY=1 comes" wait_for $((100 * T_SLOW)) ready_n "$N" "$pid" 1
+r=$(said "$N" "$pid" | grep '^READY=1' | head -n 1)
+check "READY=1 only once the queue is bound and nfqspictl answers ($r)" \
+    grep -q ' || bound=1 ctl=1$' <<<"$r"
+check "READY=1 names the daemon's pid in MAINPID ($pid)" \
+    grep -q "| MAINPID=$pid |" <<<"$r"
+check "READY=1 with a STATUS= line of what runs" \
+    grep -q '| STATUS=running: queue '"$T_QUEUE"' threads 1 rules 2 mode enforce ||' <<<"$r"
+check "nothing before READY=1 ($(kinds "$N" "$pid"))" \
+    test "$(kinds "$N" "$pid")" = "READY "
+check "the daemon answers (lib_wait_daemon)" lib_wait_daemon
+check "ping crosses" quiet in_c ping -q -c 2 -i 0.2 -W 1 "$S4"
+
+kill -HUP "$pid"
+check "SIGHUP: READY=1 again" wait_for $((100 * T_SLOW)) ready_n "$N" "$pid" 2
+check "SIGHUP: RELOADING=1, then READY=1 ($(kinds "$N" "$pid"))" \
+    test "$(kinds "$N" "$pid")" = "READY RELOADING READY "
+check "RELOADING=1 with MONOTONIC_USEC" \
+    grep -Eq '^RELOADING=1 \| MONOTONIC_USEC=[0-9]+ \| STATUS=reloading ' \
+    <(said "$N" "$pid")
+check "the READY=1 of a reload says so" \
+    grep -q '^READY=1 .*rules 2 mode enforce, reloaded ||' <(said "$N" "$pid")
+quiet lib_ctl reload
+kinds_are() { test "$(kinds "$N" "$pid")" = "$1"; }
+check "nfqspictl reload: RELOADING=1, then READY=1 ($(kinds "$N" "$pid"))" \
+    wait_for $((100 * T_SLOW)) kinds_are \
+    "READY RELOADING READY RELOADING READY "
+cp "$T_CONF" "$T_TMP/good.ini"
+printf '\n[rule broken]\nproto = tcp\ndport = 22-\naction = accept\n' >>"$T_CONF"
+kill -HUP "$pid"
+check "a bad file: RELOADING=1, then READY=1 all the same" \
+    wait_for $((100 * T_SLOW)) ready_n "$N" "$pid" 4
+check "... whose STATUS= says the reload failed" \
+    grep -q '^READY=1 .*the last reload failed' <(said "$N" "$pid")
+cp "$T_TMP/good.ini" "$T_CONF"
+
+# a second daemon: exit 1 (not a configuration's 2), why in STATUS=
+ip netns exec "$NS_D" env NOTIFY_SOCKET="$T_TMP/notify.sock" \
+    "$NFQSPID" -f -c "$T_CONF" \
+    >"$T_TMP/second.err" 2>&1 &
+p2=$!
+wait "$p2"
+rc=$?
+check "a second daemon exits 1 (got $rc)" test "$rc" -eq 1
+check "... STATUS= says why ($(said "$N" "$p2"))" \
+    grep -q '^STATUS=cannot start: nfqspid is already running' <(said "$N" "$p2")
+check "... and no READY=1" not grep -q 'READY=1' <(said "$N" "$p2")
+check "no WATCHDOG=1 without \$WATCHDOG_USEC" not grep -q WATCHDOG <(said "$N" "$pid")
+
+lib_finish
+check "SIGTERM: STOPPING=1 ($(kinds "$N" "$pid"))" \
+    grep -q '^STOPPING=1' <(said "$N" "$pid")
+
+# ---- a bad file, as the unit starts it --------------------------------------------
+# stderr is the journal's stream ($JOURNAL_STREAM): the error once there
+cp "$T_CONF" "$T_TMP/bad.ini"
+printf '\n[rule broken]\nproto = tcp\ndport = 22-\naction = accept\n' \
+    >>"$T_TMP/bad.ini"
+J=$T_TMP/journal.txt
+: >"$J"
+js=$(stat -c %d:%i "$J")
+ip netns exec "$NS_D" env NOTIFY_SOCKET="$T_TMP/notify.sock" \
+    JOURNAL_STREAM="$js" \
+    "${T_VG[@]}" "$NFQSPID" -f -c "$T_TMP/bad.ini" >>"$J" 2>&1 &
+p3=$!
+wait "$p3"
+rc=$?
+check "a bad file: exit 2 (got $rc)" test "$rc" -eq 2
+wait_for 20 grep -q "^$p3 " "$N"
+check "... STATUS= with the reason ($(said "$N" "$p3"))" \
+    grep -q '^STATUS=cannot start: .*\[rule broken\] dport: "22-" is not a port' \
+    <(said "$N" "$p3")
+check "... no READY=1" not grep -q 'READY=1' <(said "$N" "$p3")
+check "... the reason once on the journal's stream ($(head -c 300 "$J"))" \
+    test "$(grep -c '\[rule broken\] dport' "$J")" -eq 1
+
+# ---- an abstract socket, and the watchdog ------------------------------------------
+A=$T_TMP/abstract.txt
+listen "@nfqspid-test-$$" "$A"
+start NOTIFY_SOCKET="@nfqspid-test-$$" WATCHDOG_USEC=400000
+pid=$T_DPID
+check "@abstract: READY=1 comes" wait_for $((100 * T_SLOW)) ready_n "$A" "$pid" 1
+check "@abstract: once the queue is bound and nfqspictl answers" \
+    grep -q '^READY=1 .* || bound=1 ctl=1$' <(said "$A" "$pid")
+pings() { count "$A" "$pid" '^WATCHDOG=1'; }
+more_pings() { test "$(pings)" -ge "$1"; }
+w0=$(pings)
+check "WATCHDOG_USEC=400000: WATCHDOG=1 every 0.2 s" \
+    wait_for $((15 * T_SLOW)) more_pings $((w0 + 3))
+kill -STOP "$pid"
+sleep 0.3
+w1=$(pings)
+sleep 1
+w2=$(pings)
+kill -CONT "$pid"
+check "a stopped daemon does not ping ($w1, then $w2)" test "$w2" -eq "$w1"
+check "... and pings again when it runs" \
+    wait_for $((20 * T_SLOW)) more_pings $((w2 + 2))
+check "@abstract: SIGTERM ends it with 0" lib_stop_daemon
+check "... status 0 (got $T_DRC)" test "${T_DRC:-x}" = 0
+check "@abstract: STOPPING=1" grep -q '^STOPPING=1' <(said "$A" "$pid")
+
+# $WATCHDOG_PID another process's: that watchdog is not ours
+start NOTIFY_SOCKET="@nfqspid-test-$$" WATCHDOG_USEC=200000 WATCHDOG_PID=1
+pid=$T_DPID
+check "WATCHDOG_PID=1: READY=1 comes" \
+    wait_for $((100 * T_SLOW)) ready_n "$A" "$pid" 1
+sleep 0.5
+check "WATCHDOG_PID=1: no WATCHDOG=1" not grep -q WATCHDOG <(said "$A" "$pid")
+check "SIGTERM ends it" lib_stop_daemon
+lib_summary
