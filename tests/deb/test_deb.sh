@@ -282,6 +282,33 @@ if command -v unshare >/dev/null && unshare -m -n true 2>/dev/null; then
 	kept() { [ "$rc" -ne 0 ] && grep -q "still running (pid $$)" "$tmp/open.log"; }
 	check "remove while a daemon still runs: its diversion stays ($(tr '\n' ' ' <"$tmp/open.log"))" \
 	    kept
+	# divert = none: the operator's queue rules stay, and those
+	# without --queue-bypass, which drop everything once the package
+	# is gone, are named
+	printf '[daemon]\ndivert = none\npidfile = %s\n' "$tmp/none.pid" \
+	    >"$tmp/divert.ini"
+	# shellcheck disable=SC2016  # the inner sh expands them
+	unshare -m -n --propagation private sh -c '
+	    mount -t tmpfs tmpfs /run && mkdir -p /run/systemd/system &&
+	    mount --bind "$1" /etc/nfqspi.ini &&
+	    iptables-legacy -A FORWARD -j NFQUEUE --queue-num 3 &&
+	    iptables-legacy -A INPUT -j NFQUEUE --queue-num 4 --queue-bypass ||
+	        { echo "set-up failed"; exit 1; }
+	    PATH=$0:$PATH sh "$2" remove || exit 1
+	    iptables-legacy -S' "$tmp/fake" "$tmp/divert.ini" \
+	    "$tmp/ctl/prerm" >"$tmp/open.log" 2>&1
+	rc=$?
+	named()
+	{
+		[ "$rc" -eq 0 ] &&
+		    grep -q '^nfqspid: warning: .* nothing reads the queues' "$tmp/open.log" &&
+		    grep -qx '  iptables-legacy-save: -A FORWARD -j NFQUEUE --queue-num 3' "$tmp/open.log" &&
+		    ! grep -q 'save: .*--queue-num 4' "$tmp/open.log"
+	}
+	check "remove, divert = none: a queue rule without --queue-bypass is named ($(tr '\n' ' ' <"$tmp/open.log"))" \
+	    named
+	check "... and left as it is" \
+	    grep -qx -e '-A FORWARD -j NFQUEUE --queue-num 3' "$tmp/open.log"
 else
 	echo "SKIP: unshare -m -n: remove and the diversion"
 fi
