@@ -489,7 +489,7 @@ fastpath_grow(struct fastpath *fp, uint32_t max)
 {
 	struct fp_params p = fp->p;
 
-	if (max <= fp->p.max || max > (1u << 30)) {
+	if (max <= fp->p.max || max > FP_MAX_CONNS) {
 		errno = EINVAL;
 		return (-1);
 	}
@@ -542,7 +542,7 @@ fastpath_open(const struct fp_params *p)
 
 	if (p->tcp_timeout_s < 1 || p->tcp_timeout_s > 1000000 ||
 	    p->udp_timeout_s < 1 || p->udp_timeout_s > 1000000 ||
-	    p->max < 1 || p->max > (1u << 30)) {
+	    p->max < 1 || p->max > FP_MAX_CONNS) {
 		errno = EINVAL;
 		return (NULL);
 	}

@@ -60,8 +60,13 @@ struct fp_params {
 					   packet (1 .. 1000000) */
 	uint32_t	 udp_timeout_s;
 	uint32_t	 max;		/* most connections in at once ([conntrack]
-					   max): each set holds twice that */
+					   max): each set holds twice that;
+					   1 .. FP_MAX_CONNS */
 };
+
+/* The most connections a table's maps are made for: each then holds
+   2^31 elements, within the kernel's 32-bit set size. */
+#define FP_MAX_CONNS		(1u << 30)
 
 /* What the kernel counted for one connection, both directions summed. */
 struct fp_counts {
@@ -114,7 +119,7 @@ int		 fastpath_flush(struct fastpath *fp);
  * (more than they have): a new empty table in place of ours, in one
  * transaction, as fastpath_open() makes it, so a packet finds either
  * the old table or the new one.  -1 and errno (EINVAL: max no more than
- * now, or past 2^30) with our table as it was.
+ * now, or past FP_MAX_CONNS) with our table as it was.
  */
 int		 fastpath_grow(struct fastpath *fp, uint32_t max);
 /* cb once for every connection in the kernel table, in no set order

@@ -70,6 +70,9 @@ struct fpd {
 						   maps have room for */
 	uint32_t		 grow;		/* the thread's: want_max as the
 						   round began */
+	uint64_t		 cut;		/* the main thread's: max x
+						   threads past FP_MAX_CONNS,
+						   said (fpd_max()) */
 
 	/* atomic, the thread's to set, a worker's to clear (fpd_kick());
 	   read on every offload: a cache line of its own */
@@ -280,13 +283,23 @@ fpd_main(void *arg)
 
 /* ---- the main thread's side ------------------------------------------ */
 
-/* what the maps hold: every worker has a table of max */
+/*
+ * What the maps hold: every worker has a table of max, up to what a map
+ * can be made for.  Past that, said once (at start, or when it changes):
+ * the maps are made for the cap, so no reload tries to grow them again.
+ */
 static uint32_t
-fpd_max(const struct config *cfg, unsigned nworkers)
+fpd_max(struct fpd *d, const struct config *cfg, unsigned nworkers)
 {
-	uint64_t	 max = (uint64_t)cfg->ct.max * nworkers;
+	uint32_t	 max;
+	int		 warn;
 
-	return (max > UINT32_MAX / 2 ? UINT32_MAX / 2 : (uint32_t)max);
+	max = fpq_maps_max(cfg->ct.max, nworkers, &d->cut, &warn);
+	if (warn)
+		log_warn("fastpath: [conntrack] max x threads is %llu "
+		    "connections; the kernel's maps are made for %u at most",
+		    (unsigned long long)d->cut, max);
+	return (max);
 }
 
 struct fpd *
@@ -336,7 +349,7 @@ fpd_open(const struct config *cfg, unsigned nworkers, char *err,
 	if (p.tcp_timeout_s > FPD_KERNEL_TIMEOUT)
 		p.tcp_timeout_s = FPD_KERNEL_TIMEOUT;
 	p.udp_timeout_s = cfg->ct.timeout[CT_TO_UDP_STREAM];
-	d->max = d->grow = d->want_max = p.max = fpd_max(cfg, nworkers);
+	d->max = d->grow = d->want_max = p.max = fpd_max(d, cfg, nworkers);
 	/* emptied: a killed daemon's elements let nothing more through */
 	if ((d->fp = fastpath_open(&p)) == NULL) {
 		char	 name[FP_TABLE_NAMELEN];
@@ -439,8 +452,10 @@ fpd_sync(struct fpd *d)
 int
 fpd_reload(struct fpd *d, const struct config *cfg)
 {
+	uint32_t	 max = fpd_max(d, cfg, d->n);
+
 	pthread_mutex_lock(&d->mtx);
-	d->want_max = fpd_max(cfg, d->n);
+	d->want_max = max;
 	pthread_mutex_unlock(&d->mtx);
 	return (fpd_wait(d, 1));
 }

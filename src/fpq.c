@@ -1111,3 +1111,18 @@ fpq_book_stats(const struct fpq_book *b, struct fp_stats *s)
 {
 	*s = b->st;
 }
+
+uint32_t
+fpq_maps_max(uint32_t max, unsigned nworkers, uint64_t *cut, int *warn)
+{
+	uint64_t	 want = (uint64_t)max * nworkers;
+
+	if (want <= FP_MAX_CONNS) {
+		*cut = 0;
+		*warn = 0;
+		return ((uint32_t)want);
+	}
+	*warn = want != *cut;
+	*cut = want;
+	return (FP_MAX_CONNS);
+}

@@ -246,6 +246,17 @@ uint64_t	 fpq_book_poll_in(const struct fpq_book *b, uint64_t now_ms);
 size_t		 fpq_book_count(const struct fpq_book *b);
 void		 fpq_book_stats(const struct fpq_book *b, struct fp_stats *s);
 
+/*
+ * The connections the kernel's maps are made for: [conntrack] max in
+ * each of nworkers tables, FP_MAX_CONNS at most (all fastpath_open()
+ * and fastpath_grow() take).  *cut is the product the last call cut
+ * down (0: none, as before the first); *warn is 1 when this call cuts
+ * down another one: the log says so once, at start or at the reload
+ * that changed it, not at every reload.
+ */
+uint32_t	 fpq_maps_max(uint32_t max, unsigned nworkers, uint64_t *cut,
+		    int *warn);
+
 /* Same connection (the tuple; not the mark)? */
 int		 fpq_conn_eq(const struct fp_conn *a, const struct fp_conn *b);
 

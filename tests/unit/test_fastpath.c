@@ -1085,6 +1085,47 @@ test_open_fails(void **state)
 	fastpath_close(NULL);
 }
 
+/* maps for FP_MAX_CONNS connections at most, at open and at a grow:
+   what fpq_maps_max() gives at most (test_fpq test_maps_max) */
+static void
+test_open_max(void **state)
+{
+	struct fp_params p = P;
+	struct fastpath	*fp;
+
+	(void)state;
+	p.max = FP_MAX_CONNS + 1;
+	assert_null(fastpath_open(&p));
+	assert_int_equal(errno, EINVAL);
+	p.max = 0;
+	assert_null(fastpath_open(&p));
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(K.nft_runs, 0);
+	p.max = FP_MAX_CONNS;
+	assert_non_null(fp = fastpath_open(&p));
+	/* no more than now, or past the cap: nothing is made */
+	assert_int_equal(fastpath_grow(fp, FP_MAX_CONNS + 1), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(fastpath_grow(fp, FP_MAX_CONNS), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(K.nft_runs, 1);
+	fastpath_close(fp);
+
+	p.max = 8;
+	assert_non_null(fp = fastpath_open(&p));
+	assert_int_equal(fastpath_grow(fp, FP_MAX_CONNS + 1), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(fastpath_grow(fp, 8), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(K.nft_runs, 3);
+	/* up to the cap: made anew */
+	assert_int_equal(fastpath_grow(fp, FP_MAX_CONNS), 0);
+	assert_int_equal(K.nft_runs, 4);
+	assert_true(K.s.table);
+	fastpath_close(fp);
+	assert_int_equal(K.opens, K.closes);
+}
+
 /* ---- 2. new marks: 32 chains a transaction ------------------------------- */
 
 static void
@@ -1667,6 +1708,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_open_add_del, setup),
 		cmocka_unit_test_setup(test_open_fails, setup),
+		cmocka_unit_test_setup(test_open_max, setup),
 		cmocka_unit_test_setup(test_marks_split, setup),
 		cmocka_unit_test_setup(test_marks_cap, setup),
 		cmocka_unit_test_setup(test_old_kernel, setup),

@@ -1954,6 +1954,54 @@ test_round_failed_removal(void **state)
 	round_free(r);
 }
 
+/* ---- the maps' size ---------------------------------------------------- */
+
+/*
+ * max x threads, FP_MAX_CONNS at most: all fastpath_open() and
+ * fastpath_grow() take (test_fastpath test_open_max), so a reload never
+ * asks the maps for more; the cut said once, at the first call or when
+ * the product changes, not at every reload.
+ */
+static void
+test_maps_max(void **state)
+{
+	uint64_t	 cut = 0;
+	int		 warn = -1;
+
+	(void)state;
+	assert_int_equal(FP_MAX_CONNS, 1u << 30);
+	assert_int_equal(fpq_maps_max(4, 2, &cut, &warn), 8);
+	assert_int_equal(warn, 0);
+	assert_int_equal(cut, 0);
+	/* [conntrack] max's most, 64 Mi, and 16 workers: just fits */
+	assert_int_equal(fpq_maps_max(1u << 26, 16, &cut, &warn), 1u << 30);
+	assert_int_equal(warn, 0);
+	/* 17: cut, and said; the reloads after it say nothing */
+	assert_int_equal(fpq_maps_max(1u << 26, 17, &cut, &warn), 1u << 30);
+	assert_int_equal(warn, 1);
+	assert_int_equal(cut, 17ull << 26);
+	assert_int_equal(fpq_maps_max(1u << 26, 17, &cut, &warn), 1u << 30);
+	assert_int_equal(warn, 0);
+	assert_int_equal(fpq_maps_max(1u << 26, 17, &cut, &warn), 1u << 30);
+	assert_int_equal(warn, 0);
+	/* another product past the cap: said again */
+	assert_int_equal(fpq_maps_max((1u << 26) - 1, 64, &cut, &warn),
+	    1u << 30);
+	assert_int_equal(warn, 1);
+	assert_int_equal(cut, ((1ull << 26) - 1) * 64);
+	/* under it again, then back past it: said again */
+	assert_int_equal(fpq_maps_max(1000, 3, &cut, &warn), 3000);
+	assert_int_equal(warn, 0);
+	assert_int_equal(cut, 0);
+	assert_int_equal(fpq_maps_max((1u << 26) - 1, 64, &cut, &warn),
+	    1u << 30);
+	assert_int_equal(warn, 1);
+	/* no overflow: the product is taken in 64 bits */
+	assert_int_equal(fpq_maps_max(UINT32_MAX, 64, &cut, &warn), 1u << 30);
+	assert_int_equal(warn, 1);
+	assert_int_equal(cut, (uint64_t)UINT32_MAX * 64);
+}
+
 int
 main(void)
 {
@@ -1981,6 +2029,7 @@ main(void)
 		cmocka_unit_test(test_round_retry_due),
 		cmocka_unit_test(test_round_unsent),
 		cmocka_unit_test(test_round_last_full),
+		cmocka_unit_test(test_maps_max),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
