@@ -335,6 +335,11 @@ fastpath_add(struct fastpath *fp, const struct fp_conn *c, size_t n,
 	if (conns_valid(c, n) == -1)
 		return (-1);
 	for (i = 0; i < n; i += (size_t)k) {
+		/*
+		 * Building cannot fail (the sizes are asserted above).  Were
+		 * it to, the rest stays FP_ADD_OUT, a try each: as unsent it
+		 * would be built again every round and never refused.
+		 */
 		if (batch_open(fp, &b) == -1 || (k = pick_conns(fp, &b, c + i,
 		    n - i, sel, at, &nsel, fresh, &nfresh)) == -1)
 			return (-1);
