@@ -742,12 +742,12 @@ val_http(struct cfgctx *x, const struct scan_sec *s, const char *v,
 enum dkey {
 	DK_QUEUE, DK_THREADS, DK_FAIL_OPEN, DK_QUEUE_MAXLEN, DK_MODE, DK_USER,
 	DK_PIDFILE, DK_CONTROL, DK_HTTP, DK_HTTP_ALLOW, DK_DIVERT, DK_IDLE_WARN,
-	DK_FAIL_OPEN_GRACE, DK_HTTP_AUTH, DK_FASTPATH
+	DK_FAIL_OPEN_GRACE, DK_HTTP_AUTH, DK_FASTPATH, DK_STATE_FILE
 };
 static const char *const daemon_keys[] = {
 	"queue", "threads", "fail_open", "queue_maxlen", "mode", "user",
 	"pidfile", "control", "http", "http_allow", "divert", "idle_warn",
-	"fail_open_grace", "http_auth", "fastpath", NULL
+	"fail_open_grace", "http_auth", "fastpath", "state_file", NULL
 };
 
 #define HTTP_ALLOW_DEFAULT	"127.0.0.0/8, ::1"
@@ -911,11 +911,29 @@ sec_daemon(struct cfgctx *x, const struct scan_sec *s, struct config *c)
 			if (val_bool(x, s, k->name, v, &c->fastpath) == -1)
 				return (-1);
 			break;
+		case DK_STATE_FILE:
+			if (val_path(x, s, k->name, v, c->state_file,
+			    sizeof(c->state_file)) == -1)
+				return (-1);
+			if (v[0] != '\0' && v[strlen(v) - 1] == '/') {
+				cfg_err(x, "[%s] state_file: \"%s\" names a "
+				    "directory, not a file", s->orig, v);
+				return (-1);
+			}
+			break;
 		default:
 			return (-1);
 		}
 	}
 	x->line = 0;
+	if (c->state_file[0] != '\0' &&
+	    (strcmp(c->state_file, c->pidfile) == 0 ||
+	    strcmp(c->state_file, c->control) == 0)) {
+		cfg_err(x, "[%s] state_file: \"%s\" is the %s too", s->orig,
+		    c->state_file, strcmp(c->state_file, c->pidfile) == 0 ?
+		    "pidfile" : "control socket");
+		return (-1);
+	}
 	if (c->http_users != NULL && c->http[0] == '\0') {
 		cfg_err(x, "[%s] http_auth: there is no status page to "
 		    "protect (no http)", s->orig);

@@ -93,6 +93,8 @@ struct config {
 	uint8_t		 fastpath;	/* judged connections skip the queue
 					   through the kernel (fpd.c) */
 	struct auth	*http_users;	/* read from http_auth, or NULL */
+	char		 state_file[CONFIG_PATHLEN];	/* "": off; the table
+					   across a restart (state.c) */
 
 	/* [conntrack] */
 	struct ct_config ct;

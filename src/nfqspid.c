@@ -67,6 +67,7 @@ struct daemon {
 	struct http		*http;
 	int			 pidfd;
 	char			 pidfile[CONFIG_PATHLEN];
+	int			 statefd;	/* [daemon] state_file, or -1 */
 	int			 status;	/* exit status */
 	pthread_t		 watchdog;
 	int			 watching;
@@ -421,6 +422,7 @@ reload_keep_start(struct config *cfg, const struct config *run)
 	KEEP_STR(control, "none");
 	KEEP_STR(user, "root");
 	KEEP_STR(http, "off");
+	KEEP_STR(state_file, "none");
 	if (cfg->divert != run->divert)
 		log_warnx("reload: divert takes effect at the next start "
 		    "(running: %s)", divert_mode_name(run->divert));
@@ -757,6 +759,14 @@ daemon_stop(struct daemon *d, struct event *sigev[3], const int sigs[3])
 	for (i = 0; i < d->nworkers; i++)
 		worker_stop(d->workers[i]);
 	sync_stop(d->sync);
+	/* the tables as they are, before the queues are unbound; after
+	   an error (a worker died, hung) the next start begins empty */
+	if (d->status == 0)
+		state_save(d->statefd, d->cfg->state_file, d->workers,
+		    d->nworkers);
+	else if (d->statefd != -1)
+		close(d->statefd);
+	d->statefd = -1;
 	http_close(d->http);
 	if (d->control != NULL)
 		control_close(d->control);
@@ -842,6 +852,7 @@ daemon_run(struct daemon *d, int foreground, int debug)
 {
 	struct event	*sigev[3] = { NULL, NULL, NULL };
 	static const int sigs[3] = { SIGHUP, SIGTERM, SIGINT };
+	struct state_load *sl = NULL;
 	char		 err[ERRLEN];
 	unsigned	 i;
 	int		 readyfd = -1;
@@ -870,8 +881,17 @@ daemon_run(struct daemon *d, int foreground, int debug)
 		goto fail;
 	}
 
-	if (daemon_workers(d) == -1)
+	/* the last run's table, read as root before a queue is bound,
+	   goes into the tables before a worker reads a packet */
+	if (d->cfg->state_file[0] != '\0' &&
+	    (d->statefd = state_open(d->cfg->state_file)) != -1)
+		sl = state_read(d->statefd, d->cfg->state_file, d->cfg);
+	if (daemon_workers(d) == -1) {
+		state_forget(sl);
 		goto fail;
+	}
+	state_restore(sl, d->statefd, d->workers, d->nworkers,
+	    d->sync != NULL);
 
 	for (i = 0; i < 3; i++)
 		if ((sigev[i] = evsignal_new(d->base, sigs[i], sig_cb,
@@ -978,6 +998,9 @@ daemon_run(struct daemon *d, int foreground, int debug)
 			event_free(sigev[i]);
 	if (d->base != NULL)
 		event_base_free(d->base);
+	if (d->statefd != -1)
+		close(d->statefd);
+	d->statefd = -1;
 	pidfile_remove(d);
 	return (1);
 }
@@ -1012,6 +1035,7 @@ main(int argc, char *argv[])
 
 	memset(&d, 0, sizeof(d));
 	d.pidfd = -1;
+	d.statefd = -1;
 	d.cfgpath = CONFIG_DEFAULT_PATH;
 
 	while ((ch = getopt_long(argc, argv, "c:dfhnV", longopts,

@@ -277,6 +277,7 @@ struct worker_stats {
 					   old master's record: accepted */
 	uint64_t	 grace_unsaved;	/* ... still refused (no record in
 					   time, or refused with it) */
+	uint64_t	 restored;	/* from [daemon] state_file at start */
 	struct limit_stats limit;	/* rate and conn_limit */
 	struct frag_stats frag;		/* the fragment cache */
 	uint64_t	 sources;	/* in the limit table */
@@ -435,6 +436,40 @@ int		 sync_unsettled(const struct sync *s);
 uint64_t	*sync_unseen(struct sync *s);
 /* Before worker_start(): w hands its changes to s. */
 void		 worker_set_sync(struct worker *w, struct sync *s);
+
+/*
+ * worker_sync.c, for [daemon] state_file (state.c), on a worker that
+ * is not running.  worker_state_import(): the record into the table as
+ * the peer's would go (its rule by name, conn_limit counted, no word
+ * to the peer); unseen: marked as the peer's copies are, for another
+ * worker to adopt (several workers and [sync]).  1 if it went in, 0 if
+ * the table refused it.  worker_state_save(): every connection out to
+ * sw as worker id's; how many, or -1 (errno as state_write_conn()).
+ */
+struct sync_rec;
+struct state_writer;
+int		 worker_state_import(struct worker *w, struct sync_rec *r,
+		    int unseen);
+ssize_t		 worker_state_save(struct worker *w, struct state_writer *sw,
+		    uint32_t id);
+
+/* state.c: [daemon] state_file, the table kept across a restart */
+struct state_load;
+/* At start, as root: the file opened (made if missing), or -1 after a
+   log line.  state_read() then reads and checks it whole (NULL: nothing
+   to restore, said in one line), state_restore() puts what did not
+   time out since into the workers (not started yet), frees sl and
+   empties the file.  state_save() writes the tables there at a clean
+   stop (the workers stopped) and closes fd. */
+int		 state_open(const char *path);
+struct state_load *state_read(int fd, const char *path,
+		    const struct config *cfg);
+void		 state_restore(struct state_load *sl, int fd,
+		    struct worker **w, unsigned n, int sync);
+/* sl unused (the start failed): the file stays as it is. */
+void		 state_forget(struct state_load *sl);
+void		 state_save(int fd, const char *path, struct worker **w,
+		    unsigned n);
 /* sync_print.c: nfqspictl sync status */
 void		 sync_print(struct evbuffer *b, const struct sync_status *st,
 		    int json);

@@ -28,6 +28,7 @@
 #include "worker_int.h"
 #include "sync_int.h"
 #include "namehash.h"
+#include "statefile.h"
 
 /* The rule names of one configuration, hashed: slot = index + 1. */
 struct worker_names {
@@ -625,4 +626,71 @@ worker_sync_free(struct worker *w)
 		free(n->slot);
 	free(n);
 	w->sync_names = NULL;
+}
+
+/*
+ * [daemon] state_file: a connection of the last run, imported as the
+ * peer's are (worker_sync_import()).  The worker does not run yet, so
+ * its counts of unseen copies move here: worker_synced_add() waits
+ * for the peers that worker_set_peers() sets later.
+ */
+int
+worker_state_import(struct worker *w, struct sync_rec *r, int unseen)
+{
+	struct sync_batch	 b;
+	struct ct_entry		*e;
+
+	memset(&b, 0, sizeof(b));
+	w->importing = 1;
+	e = worker_sync_import(w, r, &b, spi_now_ms());
+	w->importing = 0;
+	if (e == NULL)
+		return (0);
+	w->st.restored++;
+	if (unseen && ct_synced_mark(w->ct, e) == 1) {
+		__atomic_add_fetch(&w->synced, 1, __ATOMIC_RELEASE);
+		if (w->unseen != NULL)
+			__atomic_add_fetch(w->unseen, 1, __ATOMIC_RELEASE);
+	}
+	return (1);
+}
+
+struct worker_state_arg {
+	struct worker		*w;
+	struct state_writer	*sw;
+	uint32_t		 id;
+	ssize_t			 n;
+	int			 err;
+};
+
+static int
+worker_state_one(struct ct_table *t, struct ct_entry *e, void *arg)
+{
+	struct worker_state_arg	*a = arg;
+	struct sync_rec		 r;
+
+	sync_rec_fill(&r, SYNC_OP_UPSERT, t, e, a->w->cfg);
+	if (r.s.left_ms == 0)
+		return (0);	/* its timeout ran out: nothing to keep */
+	if (state_write_conn(a->sw, a->id, &r.s, r.rule) == -1) {
+		a->err = errno;
+		return (1);
+	}
+	a->n++;
+	return (0);
+}
+
+ssize_t
+worker_state_save(struct worker *w, struct state_writer *sw, uint32_t id)
+{
+	struct worker_state_arg	 a = { w, sw, id, 0, 0 };
+	uint64_t		 cursor = 0;
+
+	ct_expire(w->ct, spi_now_ms());
+	(void)ct_walk(w->ct, &cursor, SIZE_MAX, worker_state_one, &a);
+	if (a.err != 0) {
+		errno = a.err;
+		return (-1);
+	}
+	return (a.n);
 }

@@ -224,6 +224,16 @@ static const struct {
 	{ "[daemon]\npidfile = run/nfqspid.pid\n",
 	  "[daemon] pidfile: \"run/nfqspid.pid\" is not an absolute path "
 	  "(line 2)" },
+	{ "[daemon]\nstate_file = var/lib/nfqspid/state\n",
+	  "[daemon] state_file: \"var/lib/nfqspid/state\" is not an "
+	  "absolute path (line 2)" },
+	{ "[daemon]\nstate_file = /var/lib/nfqspid/\n",
+	  "[daemon] state_file: \"/var/lib/nfqspid/\" names a directory, "
+	  "not a file (line 2)" },
+	{ "[daemon]\nstate_file = /run/nfqspid.pid\n",
+	  "[daemon] state_file: \"/run/nfqspid.pid\" is the pidfile too" },
+	{ "[daemon]\ncontrol = /run/s\nstate_file = /run/s\n",
+	  "[daemon] state_file: \"/run/s\" is the control socket too" },
 	{ "[daemon]\ncontrol = /run/a b\n",
 	  "[daemon] control: \"/run/a b\" contains a blank or a control "
 	  "character (line 2)" },
@@ -499,6 +509,7 @@ test_defaults(void **state)
 	assert_string_equal(c->pidfile, "/run/nfqspid.pid");
 	assert_string_equal(c->control, "/run/nfqspid.sock");
 	assert_string_equal(c->http, "");
+	assert_string_equal(c->state_file, "");	/* off */
 	memset(&def, 0, sizeof(def));	/* padding too */
 	ct_config_defaults(&def);
 	assert_memory_equal(&c->ct, &def, sizeof(def));
@@ -1615,6 +1626,10 @@ test_quirks(void **state)
 	c = load_ok("[daemon]\npidfile =\ncontrol = ;\n");
 	assert_string_equal(c->pidfile, "");
 	assert_string_equal(c->control, "");
+	config_free(c);
+
+	c = load_ok("[daemon]\nstate_file = /var/lib/nfqspid/state\n");
+	assert_string_equal(c->state_file, "/var/lib/nfqspid/state");
 	config_free(c);
 
 	/* the last queue may be 65535 */

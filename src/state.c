@@ -1,0 +1,319 @@
+/*
+ * state.c - [daemon] state_file: the connection table across a restart
+ *
+ * Copyright (C) 2026 The nfqspid authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * The daemon gives up root after start-up and could not create a file
+ * in a root-owned directory at its stop: the file is opened (made if
+ * missing, 0600) at start and its descriptor kept.  At start it is
+ * read, checked whole (statefile.c) and emptied once the workers hold
+ * its connections, so that it is never read twice; at a clean stop the
+ * tables are written through the same descriptor, then synced.  A file
+ * that fails a check gives one line and an empty table.
+ */
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "nfqspid.h"
+#include "statefile.h"
+#include "synclink.h"
+
+struct state_load {
+	const char		*path;
+	void			*map;
+	size_t			 len;
+	struct state_info	 si;
+	uint64_t		 elapsed_ms;
+};
+
+/* The wall clock, in ms: a file outlives the monotonic clock's boot. */
+static uint64_t
+state_wall_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
+}
+
+int
+state_open(const char *path)
+{
+	struct stat	 st;
+	int		 fd;
+
+	/* O_NONBLOCK: a FIFO put there must not hang the start */
+	if ((fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC |
+	    O_NONBLOCK, 0600)) == -1) {
+		log_warn("state file %s: cannot open; connections will not "
+		    "be kept across a restart", path);
+		return (-1);
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		log_warnx("state file %s: not a regular file; connections "
+		    "will not be kept across a restart", path);
+		close(fd);
+		return (-1);
+	}
+	return (fd);
+}
+
+/* The file is used no more: emptied, so that it is never read twice. */
+static void
+state_empty(int fd, const char *path)
+{
+	if (ftruncate(fd, 0) == -1 || fsync(fd) == -1)
+		log_warn("state file %s: cannot empty it", path);
+}
+
+/* The longest timeout of the configuration, in ms: no connection of
+   an older file can be alive. */
+static uint64_t
+state_max_age_ms(const struct config *cfg)
+{
+	uint32_t	 max = 0;
+	int		 i;
+
+	for (i = 0; i < CT_TO_MAX; i++)
+		if (cfg->ct.timeout[i] > max)
+			max = cfg->ct.timeout[i];
+	return ((uint64_t)max * 1000);
+}
+
+/* The file's age, or -1 after a log line. */
+static int
+state_age(struct state_load *sl, const struct config *cfg)
+{
+	uint64_t	 now = state_wall_ms(), max = state_max_age_ms(cfg);
+
+	if (sl->si.written_ms > now + STATE_SKEW_MS) {
+		log_warnx("state file %s: written %" PRIu64 " s in the future "
+		    "(the clock went back?): not restored", sl->path,
+		    (sl->si.written_ms - now) / 1000);
+		return (-1);
+	}
+	sl->elapsed_ms = now > sl->si.written_ms ? now - sl->si.written_ms :
+	    0;
+	if (sl->elapsed_ms > max) {
+		log_warnx("state file %s: written %" PRIu64 " s ago, more than "
+		    "the longest timeout (%" PRIu64 " s): not restored",
+		    sl->path, sl->elapsed_ms / 1000, max / 1000);
+		return (-1);
+	}
+	return (0);
+}
+
+struct state_load *
+state_read(int fd, const char *path, const struct config *cfg)
+{
+	struct state_load	*sl;
+	struct stat		 st;
+	char			 err[256];
+
+	if (fstat(fd, &st) == -1) {
+		log_warn("state file %s", path);
+		return (NULL);
+	}
+	if (st.st_size == 0) {
+		log_info("state file %s: empty, no connection to restore",
+		    path);
+		return (NULL);
+	}
+	if ((uint64_t)st.st_size > STATE_FILE_MAX) {
+		log_warnx("state file %s: larger than %u bytes: not restored",
+		    path, STATE_FILE_MAX);
+		state_empty(fd, path);
+		return (NULL);
+	}
+	if ((sl = calloc(1, sizeof(*sl))) == NULL) {
+		log_warn("state file %s", path);
+		return (NULL);
+	}
+	sl->path = path;
+	sl->len = (size_t)st.st_size;
+	if ((sl->map = mmap(NULL, sl->len, PROT_READ, MAP_PRIVATE, fd,
+	    0)) == MAP_FAILED) {
+		log_warn("state file %s: cannot map it: not restored", path);
+		free(sl);
+		return (NULL);
+	}
+	if (state_check(sl->map, sl->len, &sl->si, err, sizeof(err)) == -1) {
+		log_warnx("state file %s: %s: not restored", path, err);
+		goto bad;
+	}
+	if (state_age(sl, cfg) == -1)
+		goto bad;
+	return (sl);
+ bad:
+	munmap(sl->map, sl->len);
+	free(sl);
+	state_empty(fd, path);
+	return (NULL);
+}
+
+/*
+ * Which worker takes a connection.  The kernel sends a connection to a
+ * queue by a hash seeded once a boot: with as many workers as the file
+ * was written by, its packets come to the worker that held it.  With
+ * [sync] and several workers it goes home, as the peer's records go,
+ * and is adopted where its packets come (and the peer's bulk, if one
+ * comes, finds it where it puts its own copy).
+ */
+static uint32_t
+state_worker(const struct state_load *sl, const struct sync_rec *r,
+    uint32_t was, unsigned n, int sync)
+{
+	if (sync && n > 1)
+		return (synclink_home(&r->s.k, n));
+	if (sl->si.nworkers == n)
+		return (was);
+	return (synclink_home(&r->s.k, n));
+}
+
+void
+state_restore(struct state_load *sl, int fd, struct worker **w, unsigned n,
+    int sync)
+{
+	struct state_iter	 it;
+	struct sync_rec		 r;
+	uint64_t		 ok = 0, gone = 0, full = 0;
+	uint32_t		 was;
+	char			 more[80] = "";
+
+	if (sl == NULL)
+		return;
+	if (state_iter_init(&it, sl->map, sl->len) == -1) {
+		log_warnx("state file %s: libcrypto: cannot make the key: "
+		    "not restored", sl->path);
+		goto done;
+	}
+	if (sl->si.nworkers != n && n > 1 && !sync)
+		log_warnx("state file %s: written by %u workers, now %u: "
+		    "a connection whose packets the kernel now sends to "
+		    "another worker is not found", sl->path, sl->si.nworkers,
+		    n);
+	while (state_iter_next(&it, &r, &was)) {
+		if (!state_rec_age(&r, sl->elapsed_ms))
+			gone++;
+		else if (worker_state_import(w[state_worker(sl, &r, was, n,
+		    sync)], &r, sync && n > 1))
+			ok++;
+		else
+			full++;
+	}
+	if (gone > 0 || full > 0)
+		snprintf(more, sizeof(more), "; %" PRIu64 " timed out since, "
+		    "%" PRIu64 " refused (table full)", gone, full);
+	log_info("restored %" PRIu64 " of %u connections from %s (written "
+	    "%" PRIu64 " s ago)%s", ok, sl->si.records, sl->path,
+	    sl->elapsed_ms / 1000, more);
+ done:
+	munmap(sl->map, sl->len);
+	state_empty(fd, sl->path);
+	free(sl);
+}
+
+void
+state_forget(struct state_load *sl)
+{
+	if (sl == NULL)
+		return;
+	munmap(sl->map, sl->len);
+	free(sl);
+}
+
+/* What state_save() writes goes through a buffer of its own. */
+struct state_out {
+	int		 fd;
+	off_t		 off;
+	size_t		 len;
+	uint8_t		 buf[1 << 16];
+};
+
+static int
+state_flush_out(struct state_out *o)
+{
+	size_t	 done = 0;
+	ssize_t	 n;
+
+	while (done < o->len) {
+		n = pwrite(o->fd, o->buf + done, o->len - done,
+		    o->off + (off_t)done);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			return (-1);
+		if (n == 0) {
+			errno = EIO;
+			return (-1);
+		}
+		done += (size_t)n;
+	}
+	o->off += (off_t)o->len;
+	o->len = 0;
+	return (0);
+}
+
+static int
+state_out_cb(void *arg, const void *buf, size_t len)
+{
+	struct state_out	*o = arg;
+
+	if (len > sizeof(o->buf) - o->len && state_flush_out(o) == -1)
+		return (-1);
+	memcpy(o->buf + o->len, buf, len);
+	o->len += len;
+	return (0);
+}
+
+void
+state_save(int fd, const char *path, struct worker **w, unsigned n)
+{
+	struct state_writer	*sw;
+	struct state_out	*o;
+	ssize_t			 c;
+	uint64_t		 total = 0;
+	unsigned		 i;
+
+	if (fd == -1)
+		return;
+	sw = malloc(sizeof(*sw));
+	o = malloc(sizeof(*o));
+	if (sw == NULL || o == NULL) {
+		log_warn("state file %s: not written", path);
+		goto out;
+	}
+	o->fd = fd;
+	o->off = 0;
+	o->len = 0;
+	if (ftruncate(fd, 0) == -1 ||
+	    state_write_begin(sw, state_wall_ms(), n, state_out_cb, o) == -1)
+		goto fail;
+	for (i = 0; i < n; i++) {
+		if ((c = worker_state_save(w[i], sw, i)) == -1)
+			goto fail;
+		total += (uint64_t)c;
+	}
+	if (state_write_end(sw) == -1 || state_flush_out(o) == -1 ||
+	    fsync(fd) == -1)
+		goto fail;
+	log_info("saved %" PRIu64 " connections to %s", total, path);
+	goto out;
+ fail:
+	log_warn("state file %s: not written", path);
+	/* a torn file would be refused; an empty one says why less */
+	state_empty(fd, path);
+ out:
+	free(sw);
+	free(o);
+	close(fd);
+}

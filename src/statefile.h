@@ -1,0 +1,108 @@
+/*
+ * statefile.h - the connection table kept in a file across a restart
+ * ([daemon] state_file)
+ *
+ * Copyright (C) 2026 The nfqspid authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * Pure: no I/O, no globals.  The file is what a bulk to the HA peer is
+ * (syncproto.h), one sealed message after the other, with the MACs of a
+ * fixed key (a checksum: the file is root's, 0600):
+ *
+ *	BULK_START  seq: STATE_VERSION, ack: the writer's workers,
+ *	            epoch: when it was written (ms of the wall clock)
+ *	UPDATE ...  seq: the worker that held its records (UPSERTs only)
+ *	BULK_END    seq: the records, ack: the messages, BULK_END's too
+ *
+ * Every message has the same epoch and msgno 1, 2, ... in order, and
+ * the file ends with BULK_END: a torn or spliced file fails whole, and
+ * each record is checked as the sync link checks the peer's.
+ */
+#ifndef NFQSPI_STATEFILE_H
+#define NFQSPI_STATEFILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "syncproto.h"
+
+#define STATE_VERSION	1
+/* No table writes more (4 million of the longest records): a bigger
+   file is refused unread. */
+#define STATE_FILE_MAX	(512u << 20)
+/* The wall clock may step back a little between stop and start (NTP):
+   a file written up to this much in the future is taken as written now. */
+#define STATE_SKEW_MS	2000
+
+/* The key every state file is sealed with: 0, or -1 (EIO: libcrypto). */
+int	 state_key_init(struct sync_key *key);
+
+/* ---- writing --------------------------------------------------------- */
+
+/* out(arg, buf, len) writes len bytes: 0, or -1 with errno set. */
+typedef int	(*state_out_fn)(void *arg, const void *buf, size_t len);
+
+struct state_writer {
+	state_out_fn	 out;
+	void		*arg;
+	struct sync_key	 key;
+	struct sync_msg	 m;
+	uint64_t	 epoch;		/* written, ms */
+	uint64_t	 msgno;		/* of the last message out */
+	uint32_t	 records;
+	uint32_t	 worker;	/* of the UPDATE being filled */
+	uint32_t	 nworkers;
+	int		 open;		/* an UPDATE is being filled */
+	uint8_t		 buf[SYNC_MSG_MAX];
+};
+
+/* The header out.  0, or -1 with errno: EINVAL (nworkers 0), ENOMEM
+   (libcrypto), or out's. */
+int	 state_write_begin(struct state_writer *sw, uint64_t written_ms,
+	    uint32_t nworkers, state_out_fn out, void *arg);
+/* One connection of worker's (rule: the name, "" for [policy]).  0, or
+   -1 with errno: EINVAL (a worker out of range, ct_snap_check()),
+   ENOMEM, or out's. */
+int	 state_write_conn(struct state_writer *sw, uint32_t worker,
+	    const struct ct_snap *s, const char *rule);
+/* The last UPDATE and the trailer out: 0, or -1 as above. */
+int	 state_write_end(struct state_writer *sw);
+
+/* ---- reading --------------------------------------------------------- */
+
+struct state_info {
+	uint64_t	 written_ms;	/* the wall clock's */
+	uint32_t	 nworkers;	/* the writer's */
+	uint32_t	 records;
+	uint32_t	 messages;
+};
+
+/*
+ * Check a whole file in memory: every message's MAC and records, the
+ * order, the counts, the trailer at its end.  0 and *si, or -1 and one
+ * line in err (without the file's name): nothing of it may be used.
+ */
+int	 state_check(const void *buf, size_t len, struct state_info *si,
+	    char *err, size_t errlen);
+
+struct state_iter {
+	struct sync_key	 key;
+	const uint8_t	*p;
+	const uint8_t	*end;
+	struct sync_iter it;
+	uint32_t	 worker;
+};
+/* Over a file state_check() accepted: 0, or -1 as state_key_init(). */
+int	 state_iter_init(struct state_iter *si, const void *buf, size_t len);
+/* 1, the next record and the worker that held it; 0 at the end. */
+int	 state_iter_next(struct state_iter *si, struct sync_rec *r,
+	    uint32_t *worker);
+
+/*
+ * r as of elapsed ms after the file was written: its time left is that
+ * much shorter, its age that much longer.  1, or 0 if it timed out in
+ * between (r is then as it was).
+ */
+int	 state_rec_age(struct sync_rec *r, uint64_t elapsed_ms);
+
+#endif /* NFQSPI_STATEFILE_H */

@@ -1,0 +1,320 @@
+#!/bin/bash
+# test_statefile.sh - [daemon] state_file keeps the connection table
+# across a restart, on the real path.  The policy lets NEW connections
+# come from the client's side only.  A TCP connection is opened and left
+# idle; nfqspid (user nobody: the file is written through the descriptor
+# it opened as root) gets SIGTERM and starts again, then the SERVER
+# sends first:
+#  - with the state file the segment passes, nfqspictl conntrack lists
+#    the connection ESTABLISHED, the log says what was saved and
+#    restored, the file is empty once read;
+#  - after a restart with the file corrupted (one byte changed) the
+#    daemon starts with an empty table, says why in one line, and the
+#    server's segment of the connection is dropped;
+#  - a reload that changes state_file says it waits for the next start;
+#  - after a restart without state_file, likewise for another
+#    connection;
+#  - with threads = 2 (--queue-balance) a restored connection is back
+#    in the worker that held it, where its packets come;
+#  - with fastpath = yes nothing is written to the kernel's table at
+#    start, and the restored connection's packets offload it again.
+#
+# Copyright (C) 2026 The nfqspid authors
+# SPDX-License-Identifier: GPL-2.0-or-later
+# shellcheck disable=SC2317  # functions run through check and wait_for
+set -u
+
+T_NET=${T_NET:-74}
+T_QUEUE=${T_QUEUE:-44}
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+lib_init statefile
+getent passwd nobody >/dev/null || skip "no user nobody"
+lib_need nft
+lib_topology
+
+STATE=$T_TMP/state
+SYNCHOME=${SYNCHOME:-$top_builddir/tests/integration/synchome}
+[ -x "$SYNCHOME" ] || { echo "ERROR: $SYNCHOME not built" >&2; exit 1; }
+
+config()
+{
+	lib_config <<EOF
+[conntrack]
+max = 4096
+
+$(lib_policy)
+
+[rule from-client-a]
+state = new
+proto = tcp
+src = 10.$T_NET.1.0/24
+dport = 5060
+action = accept
+
+[rule from-client-b]
+state = new
+proto = tcp
+src = 10.$T_NET.1.0/24
+dport = 5061
+action = accept
+
+[rule from-client-c]
+state = new
+proto = tcp
+src = 10.$T_NET.1.0/24
+dport = 5062
+action = accept
+
+[rule from-client-d]
+state = new
+proto = tcp
+src = 10.$T_NET.1.0/24
+dport = 5063
+action = accept
+
+[rule from-client-e]
+state = new
+proto = tcp
+src = 10.$T_NET.1.0/24
+dport = 5064
+action = accept
+EOF
+	sed -i "s|^\\[daemon\\]\$|[daemon]\\nuser = nobody\\n$1|" "$T_CONF"
+	# nobody reads it at a reload, and may not write in the directory
+	chmod 711 "$T_TMP"
+	chmod 644 "$T_CONF"
+}
+
+# push.py serve ADDR PORT DIR: accept one client, then for each file
+# DIR/go.N (N = 1, 2, ...) as it appears send "msgN"; held 120 s.
+# push.py fetch ADDR PORT OUT [SPORT]: connect (from SPORT), append each
+# line to OUT as it comes, until the connection ends or 120 s.  The
+# client never sends.
+cat >"$T_TMP/push.py" <<'EOF'
+import os, socket, sys, time
+mode, addr, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+end = time.monotonic() + 120
+if mode == "serve":
+    d = sys.argv[4]
+    ls = socket.socket()
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind((addr, port))
+    ls.listen(1)
+    s, _ = ls.accept()
+    open(os.path.join(d, "accepted"), "w").close()
+    n = 1
+    while time.monotonic() < end:
+        if os.path.exists(os.path.join(d, "go.%d" % n)):
+            s.sendall(b"msg%d\n" % n)
+            n += 1
+        time.sleep(0.05)
+else:
+    src = ("", int(sys.argv[5])) if len(sys.argv) > 5 else None
+    s = socket.create_connection((addr, port), timeout=10,
+                                 source_address=src)
+    s.settimeout(None)
+    with open(sys.argv[4], "a") as f:
+        buf = b""
+        while time.monotonic() < end:
+            b = s.recv(4096)
+            if not b:
+                break
+            buf += b
+            while b"\n" in buf:
+                line, buf = buf.split(b"\n", 1)
+                f.write(line.decode() + "\n")
+                f.flush()
+EOF
+
+# open_conn NAME PORT [SPORT]: a connection from the client (from SPORT)
+# to the server's PORT, its files under $T_TMP/NAME.
+open_conn()
+{
+	mkdir -p "$T_TMP/$1"
+	bg_in "$NS_S" "$PY" "$T_TMP/push.py" serve "$S4" "$2" "$T_TMP/$1"
+	wait_listen "$NS_S" tcp "$2" || fail "$1: the server listens on $2"
+	bg_in "$NS_C" "$PY" "$T_TMP/push.py" fetch "$S4" "$2" \
+	    "$T_TMP/$1/out" ${3:+"$3"}
+	wait_for 50 test -e "$T_TMP/$1/accepted"
+}
+
+# push NAME N: the server sends msgN on NAME's connection
+push() { touch "$T_TMP/$1/go.$2"; }
+got() { grep -qx "msg$2" "$T_TMP/$1/out" 2>/dev/null; }
+
+has_est()
+{
+	grep -Eq "^ipv4 +2 tcp +6 [0-9]+ ESTABLISHED src=$C4 dst=$S4 sport=[0-9]+ dport=$1 " \
+	    <<<"$(lib_ctl conntrack 2>&1)"
+}
+
+restart()
+{
+	local what=$1
+	shift
+	lib_stop_daemon
+	check "$what: SIGTERM, exit status 0 (got ${T_DRC:-none})" \
+	    test "${T_DRC:-1}" = 0
+	"$@"
+	lib_must_start "$what: nfqspid starts again"
+}
+
+config "state_file = $STATE"
+nout=$("$NFQSPID" -n -c "$T_CONF" 2>&1)
+check "nfqspid -n accepts state_file" test "$nout" = "configuration OK"
+sed "s|^state_file = .*|state_file = state|" "$T_CONF" >"$T_TMP/rel.ini"
+check "nfqspid -n refuses a relative state_file" \
+    not quiet "$NFQSPID" -n -c "$T_TMP/rel.ini"
+lib_start "nfqspid starts with state_file"
+check "the file is made at start, 0600, owned by root" \
+    test "$(stat -c %a:%U "$STATE" 2>/dev/null)" = 600:root
+check "start: an empty file, nothing to restore" \
+    log_has "state file $STATE: empty, no connection to restore"
+
+# ---- with the file: the connection survives -------------------------------
+open_conn a 5060
+push a 1
+check "a: the server's data reaches the client before the restart" \
+    wait_for 50 got a 1
+check "a: listed ESTABLISHED" wait_for 30 has_est 5060
+
+restart "restart with state_file" true
+check "stop: the table was saved" log_has "saved 1 connections to $STATE"
+check "start: the connection was restored" \
+    log_has "restored 1 of 1 connections from $STATE \\(written [0-9]+ s ago\\)"
+check "start: the file is emptied once read" test ! -s "$STATE"
+check "a: listed ESTABLISHED after the restart" has_est 5060
+check "restored counter is 1" test "$(lib_stat restored)" = 1
+push a 2
+check "a: the server speaks first after the restart, and gets through" \
+    wait_for 50 got a 2
+
+# a reload cannot move the file: it says so, and the stop keeps to it
+sed -i "s|^state_file = .*|state_file = $T_TMP/other|" "$T_CONF"
+kill -HUP "$T_DPID"
+check "reload: state_file is read at start only, and the log says so" \
+    log_has "reload: state_file takes effect at the next start \\(running: $STATE\\)"
+sed -i "s|^state_file = .*|state_file = $STATE|" "$T_CONF"
+kill -HUP "$T_DPID"
+check "reload: back to the running file" \
+    wait_eval 50 'test "$(grep -c "reloaded $T_CONF" "$T_LOG")" -ge 2'
+
+# ---- the file corrupted: an empty table, the server's segment dropped ------
+restart "restart with the file corrupted" \
+    "$PY" -c 'import sys
+p = sys.argv[1]
+b = bytearray(open(p, "rb").read())
+b[len(b) // 2] ^= 0xff
+open(p, "wb").write(b)' "$STATE"
+check "corrupted: one line says why, nothing restored" \
+    log_has "state file $STATE: message [0-9]+: forged \\(a torn write, or not ours\\): not restored"
+check "corrupted: the file is emptied" test ! -s "$STATE"
+push a 3
+check "corrupted: the server's segment is dropped" \
+    not wait_for 30 got a 3
+check "corrupted: the connection is not listed" not has_est 5060
+
+# ---- without state_file: the other connection is lost ---------------------
+open_conn b 5061
+push b 1
+check "b: the server's data reaches the client before the restart" \
+    wait_for 50 got b 1
+restart "restart without state_file" config ""
+check "without state_file: the file the stop wrote is not read" \
+    not has_est 5061
+push b 2
+check "without state_file: the server's segment is dropped" \
+    not wait_for 30 got b 2
+
+# ---- threads = 2: a connection goes back to the worker that held it ---------
+# --queue-balance: the kernel's hash, seeded once a boot, sends a
+# connection to the same queue after the restart
+balance()
+{
+	config "state_file = $STATE"
+	sed -i "s|^threads = 1\$|threads = 2|" "$T_CONF"
+	# what the stop before the run without state_file wrote (b) would
+	# come back: c alone here
+	: >"$STATE"
+	for t in "$IPT" "$IP6T"; do
+		in_d "$t" -F FORWARD
+		in_d "$t" -A FORWARD -j NFQUEUE \
+		    --queue-balance "$T_QUEUE:$((T_QUEUE + 1))"
+	done
+}
+restart "threads = 2" balance
+open_conn c 5062
+push c 1
+check "threads = 2: the server's data reaches the client" wait_for 50 got c 1
+held=
+for w in 0 1; do
+	[ "$(lib_stat connections $w)" = 1 ] && held=$w
+done
+check "threads = 2: one worker holds the connection (${held:-none})" \
+    test -n "$held"
+# The hash takes the addresses alone: every connection of the client to
+# the server goes to that worker.  d's home (synclink_home(), where the
+# peer's records go) is the other one, so that the restore must not
+# send it home.
+sport=
+for p in $(seq 45000 45100); do
+	"$SYNCHOME" 2 tcp "$C4" "$S4" 5063 "$p" | grep -q " $((1 - ${held:-0}))\$" &&
+	    { sport=$p; break; }
+done
+check "threads = 2: a port whose home is not worker $held ($sport)" \
+    test -n "$sport"
+open_conn d 5063 "$sport"
+push d 1
+check "threads = 2: d's data reaches the client" wait_for 50 got d 1
+check "threads = 2: worker $held holds both" \
+    test "$(lib_stat connections "$held")" = 2
+restart "threads = 2, restart with state_file" true
+check "threads = 2: both restored into worker $held, which held them" \
+    test "$(lib_stat restored "$held"):$(lib_stat connections "$held")" = 2:2
+push c 2
+push d 2
+check "threads = 2: the server speaks first after the restart, and gets through" \
+    wait_for 50 got c 2
+check "threads = 2: on d too, whose home is the other worker" \
+    wait_for 50 got d 2
+
+# ---- fastpath = yes: a restored connection goes back to the kernel --------
+BIT=0x80000000
+fastpath()
+{
+	config "state_file = $STATE"
+	sed -i "/^\\[daemon\\]/a fastpath = yes" "$T_CONF"
+	: >"$STATE"
+	for t in "$IPT" "$IP6T"; do
+		in_d "$t" -F FORWARD
+		in_d "$t" -A FORWARD -m mark --mark $BIT/$BIT -j ACCEPT
+		in_d "$t" -A FORWARD -j NFQUEUE --queue-num "$T_QUEUE"
+	done
+}
+# in_kernel ADDR SPORT: the fast path's table holds the connection
+in_kernel()
+{
+	in_d nft list table inet "nfqspid-fp-$T_QUEUE" 2>/dev/null |
+	    grep -q " $1 \\. $2 \\. "
+}
+restart "fastpath = yes" fastpath
+open_conn e 5064 46000
+# a segment each, and its ACK: past the packets a connection needs
+for i in $(seq 1 12); do push e "$i"; done
+check "fastpath: the server's data reaches the client" wait_for 50 got e 12
+check "fastpath: nfqspid puts the connection in the kernel table" \
+    wait_for 100 in_kernel "$C4" 46000
+restart "fastpath = yes, restart with state_file" true
+check "fastpath: restored, not written to the kernel table at start" \
+    test "$(lib_stat restored)" = 1 -a "$(lib_stat offloaded)" = 0
+check "fastpath: the kernel table starts empty" not in_kernel "$C4" 46000
+push e 13
+check "fastpath: the server speaks first after the restart, and gets through" \
+    wait_for 50 got e 13
+check "fastpath: its packets put the restored connection in the kernel table again" \
+    wait_for 100 in_kernel "$C4" 46000
+
+lib_finish
+lib_summary

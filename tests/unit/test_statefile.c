@@ -1,0 +1,697 @@
+/*
+ * test_statefile.c - [daemon] state_file: the format (statefile.c) and
+ * the daemon's reading and writing of a real file (state.c), with the
+ * workers and the log stubbed
+ *
+ * Copyright (C) 2026 The nfqspid authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "nfqspid.h"
+#include "statefile.h"
+#include "synclink.h"
+
+/* ---- stubs: the log and the workers ------------------------------------ */
+
+static char	 logbuf[8192];		/* every line, one after the other */
+
+static void
+logv(const char *fmt, va_list ap)
+{
+	size_t	 n = strlen(logbuf);
+
+	vsnprintf(logbuf + n, sizeof(logbuf) - n, fmt, ap);
+	n = strlen(logbuf);
+	if (n + 1 < sizeof(logbuf)) {
+		logbuf[n] = '\n';
+		logbuf[n + 1] = '\0';
+	}
+}
+
+#define LOGFN(name) void name(const char *fmt, ...)			\
+{									\
+	va_list	 ap;							\
+	va_start(ap, fmt);						\
+	logv(fmt, ap);							\
+	va_end(ap);							\
+}
+LOGFN(log_warn)
+LOGFN(log_warnx)
+LOGFN(log_info)
+LOGFN(log_debug)
+
+#define MAXREC	4096
+
+/* A worker is its id and a table: the records in it. */
+struct worker {
+	unsigned	 id;
+	size_t		 n;
+	int		 full;		/* refuses every import */
+	struct sync_rec	 rec[MAXREC];
+	int		 unseen[MAXREC];
+};
+
+int
+worker_state_import(struct worker *w, struct sync_rec *r, int unseen)
+{
+	if (w->full || w->n == MAXREC)
+		return (0);
+	w->unseen[w->n] = unseen;
+	w->rec[w->n++] = *r;
+	return (1);
+}
+
+ssize_t
+worker_state_save(struct worker *w, struct state_writer *sw, uint32_t id)
+{
+	size_t	 i;
+
+	for (i = 0; i < w->n; i++)
+		if (state_write_conn(sw, id, &w->rec[i].s,
+		    w->rec[i].rule) == -1)
+			return (-1);
+	return ((ssize_t)w->n);
+}
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static uint64_t
+wall_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
+}
+
+/* Connection i: TCP or UDP, IPv4 or IPv6, a rule name or none. */
+static struct sync_rec
+rec(unsigned i, uint32_t left_ms)
+{
+	struct sync_rec	 r;
+	char		 a[64];
+
+	memset(&r, 0, sizeof(r));
+	r.op = SYNC_OP_UPSERT;
+	r.s.k.family = i % 3 == 0 ? AF_INET6 : AF_INET;
+	r.s.k.proto = i % 2 ? IPPROTO_UDP : IPPROTO_TCP;
+	snprintf(a, sizeof(a), r.s.k.family == AF_INET ? "10.1.%u.%u" :
+	    "2001:db8::%x:%x", i / 256, i % 256);
+	assert_int_equal(inet_pton(r.s.k.family, a, &r.s.k.src), 1);
+	assert_int_equal(inet_pton(r.s.k.family, r.s.k.family == AF_INET ?
+	    "192.0.2.1" : "2001:db8:ffff::1", &r.s.k.dst), 1);
+	r.s.k.sport = (uint16_t)(20000 + i);
+	r.s.k.dport = 443;
+	if (r.s.k.proto == IPPROTO_TCP) {
+		r.s.state = 3;		/* ESTABLISHED */
+		r.s.tclass = CT_TO_TCP_ESTABLISHED;
+		r.s.tcp.end[0] = 1000 + i;
+		r.s.tcp.maxwin[1] = 65535;
+		r.s.tcp.scale[0] = 7;
+	} else
+		r.s.tclass = CT_TO_UDP_STREAM;
+	r.s.flags = CT_SNAP_SEEN_REPLY | CT_SNAP_ASSURED;
+	r.s.hook = PKT_HOOK_FORWARD;
+	r.s.mark = i;
+	r.s.left_ms = left_ms;
+	r.s.age_s = i;
+	r.s.packets = 10 + i;
+	if (i % 4 == 1)
+		snprintf(r.rule, sizeof(r.rule), "rule-%u", i);
+	return (r);
+}
+
+struct mem {
+	uint8_t		*buf;
+	size_t		 len;
+	size_t		 cap;
+};
+
+static int
+mem_out(void *arg, const void *buf, size_t len)
+{
+	struct mem	*m = arg;
+
+	if (m->len + len > m->cap) {
+		m->cap = (m->len + len) * 2;
+		assert_non_null(m->buf = realloc(m->buf, m->cap));
+	}
+	memcpy(m->buf + m->len, buf, len);
+	m->len += len;
+	return (0);
+}
+
+/* A file of n records over nw workers (record i in worker i % nw),
+   written at written_ms, into m. */
+static void
+make_file(struct mem *m, uint64_t written_ms, uint32_t nw, unsigned n,
+    uint32_t left_ms)
+{
+	static struct state_writer sw;
+	struct sync_rec	 r;
+	unsigned	 i, w;
+
+	memset(m, 0, sizeof(*m));
+	assert_int_equal(state_write_begin(&sw, written_ms, nw, mem_out, m), 0);
+	/* worker by worker, as the daemon writes */
+	for (w = 0; w < nw; w++)
+		for (i = w; i < n; i += nw) {
+			r = rec(i, left_ms);
+			assert_int_equal(state_write_conn(&sw, w, &r.s, r.rule),
+			    0);
+		}
+	assert_int_equal(state_write_end(&sw), 0);
+}
+
+static int
+check(const struct mem *m, struct state_info *si, char *err, size_t len)
+{
+	return (state_check(m->buf, m->len, si, err, len));
+}
+
+/* ---- the format --------------------------------------------------------- */
+
+static void
+test_roundtrip(void **state)
+{
+	struct state_info si;
+	struct state_iter it;
+	struct sync_rec	 r, want;
+	struct mem	 m;
+	char		 err[256];
+	uint32_t	 w;
+	unsigned	 n = 0, i, seen[3] = { 0, 0, 0 };
+
+	(void)state;
+	/* 1000 records: several UPDATEs per worker */
+	make_file(&m, 1234567890123ull, 3, 1000, 60000);
+	assert_int_equal(check(&m, &si, err, sizeof(err)), 0);
+	assert_int_equal(si.written_ms, 1234567890123ull);
+	assert_int_equal(si.nworkers, 3);
+	assert_int_equal(si.records, 1000);
+	assert_true(si.messages > 5);
+	assert_int_equal(state_iter_init(&it, m.buf, m.len), 0);
+	while (state_iter_next(&it, &r, &w)) {
+		assert_true(w < 3);
+		/* worker w holds w, w + 3, ... in order */
+		i = w + 3 * seen[w]++;
+		want = rec(i, 60000);
+		assert_memory_equal(&r.s, &want.s, sizeof(r.s));
+		assert_string_equal(r.rule, want.rule);
+		n++;
+	}
+	assert_int_equal(n, 1000);
+	free(m.buf);
+
+	/* no connection at all: a header and a trailer */
+	make_file(&m, 5, 1, 0, 0);
+	assert_int_equal(check(&m, &si, err, sizeof(err)), 0);
+	assert_int_equal(si.records, 0);
+	assert_int_equal(si.messages, 2);
+	free(m.buf);
+}
+
+static void
+test_writer_refuses(void **state)
+{
+	static struct state_writer sw;
+	struct sync_rec	 r = rec(0, 1000);
+	struct mem	 m;
+
+	(void)state;
+	memset(&m, 0, sizeof(m));
+	assert_int_equal(state_write_begin(&sw, 1, 0, mem_out, &m), -1);
+	assert_int_equal(state_write_begin(&sw, 1, 2, mem_out, &m), 0);
+	assert_int_equal(state_write_conn(&sw, 2, &r.s, ""), -1);
+	assert_int_equal(errno, EINVAL);
+	r.s.tclass = CT_TO_MAX;
+	assert_int_equal(state_write_conn(&sw, 0, &r.s, ""), -1);
+	r = rec(0, 1000);
+	assert_int_equal(state_write_conn(&sw, 0, &r.s, "bad name"), -1);
+	free(m.buf);
+}
+
+static void
+expect_bad(const uint8_t *buf, size_t len, const char *why)
+{
+	struct state_info si;
+	char		 err[256] = "";
+
+	assert_int_equal(state_check(buf, len, &si, err, sizeof(err)), -1);
+	if (strstr(err, why) == NULL)
+		fail_msg("\"%s\" does not say \"%s\"", err, why);
+}
+
+/* Every cut of a file, at each message's end and inside it, is
+   refused whole. */
+static void
+test_torn(void **state)
+{
+	struct mem	 m;
+	size_t		 off, mlen, cut;
+
+	(void)state;
+	make_file(&m, 99, 2, 300, 60000);
+	for (off = 0; off < m.len; off += mlen) {
+		mlen = (size_t)m.buf[off + 6] << 8 | m.buf[off + 7];
+		for (cut = off; cut < off + mlen; cut += mlen / 7 + 1)
+			expect_bad(m.buf, cut, cut == 0 ? "empty" :
+			    cut == off ? "ends before its trailer" :
+			    "ends inside message");
+		expect_bad(m.buf, off + mlen - 1, "ends inside message");
+	}
+	/* a byte changed anywhere: its MAC fails */
+	m.buf[m.len / 2] ^= 0x40;
+	expect_bad(m.buf, m.len, "forged");
+	free(m.buf);
+}
+
+/* The messages of another file (another epoch), or out of order. */
+static void
+test_spliced(void **state)
+{
+	struct mem	 a, b, c;
+	size_t		 la;
+
+	(void)state;
+	make_file(&a, 1000, 1, 200, 60000);
+	make_file(&b, 2000, 1, 200, 60000);
+	/* a's header with b's records and trailer */
+	la = (size_t)a.buf[6] << 8 | a.buf[7];
+	memset(&c, 0, sizeof(c));
+	mem_out(&c, a.buf, la);
+	mem_out(&c, b.buf + la, b.len - la);
+	expect_bad(c.buf, c.len, "is not of this file");
+	free(c.buf);
+	/* data after the trailer */
+	memset(&c, 0, sizeof(c));
+	mem_out(&c, a.buf, a.len);
+	mem_out(&c, a.buf, la);
+	expect_bad(c.buf, c.len, "data after its trailer");
+	free(c.buf);
+	/* the trailer twice: msgno goes wrong */
+	memset(&c, 0, sizeof(c));
+	mem_out(&c, a.buf, a.len);
+	mem_out(&c, a.buf + a.len - (SYNC_HDRLEN + SYNC_MACLEN),
+	    SYNC_HDRLEN + SYNC_MACLEN);
+	expect_bad(c.buf, c.len, "data after its trailer");
+	free(c.buf);
+	free(a.buf);
+	free(b.buf);
+}
+
+/* One sealed message with the file's key. */
+static size_t
+seal(uint8_t *buf, uint8_t type, uint32_t seq, uint32_t ack,
+    uint64_t epoch, uint64_t msgno, const struct sync_rec *r, int del)
+{
+	struct sync_key	 k;
+	struct sync_msg	 m;
+	struct sync_hdr	 h;
+
+	assert_int_equal(state_key_init(&k), 0);
+	assert_int_equal(sync_msg_init(&m, buf, SYNC_MSG_MAX, type), 0);
+	if (r != NULL && del)
+		assert_int_equal(sync_msg_add_delete(&m, &r->s.k), 0);
+	else if (r != NULL)
+		assert_int_equal(sync_msg_add_conn(&m, &r->s, r->rule), 0);
+	memset(&h, 0, sizeof(h));
+	h.seq = seq;
+	h.ack = ack;
+	h.epoch = epoch;
+	h.msgno = msgno;
+	return (sync_msg_seal(&m, &h, &k));
+}
+
+static void
+test_header(void **state)
+{
+	static uint8_t	 f[4 * SYNC_MSG_MAX];
+	struct sync_rec	 r = rec(1, 5000);
+	struct sync_key	 other;
+	struct sync_msg	 m;
+	struct sync_hdr	 h;
+	size_t		 n;
+
+	(void)state;
+	expect_bad((const uint8_t *)"", 0, "empty");
+	expect_bad(f, (size_t)STATE_FILE_MAX + 1, "larger than");
+	memset(f, 'x', 200);
+	expect_bad(f, 200, "ends inside message 1");
+	f[6] = 0;
+	f[7] = 100;
+	expect_bad(f, 200, "not a state file");
+	/* another version of the file */
+	n = seal(f, SYNC_T_BULK_START, STATE_VERSION + 1, 1, 7, 1, NULL, 0);
+	n += seal(f + n, SYNC_T_BULK_END, 0, 2, 7, 2, NULL, 0);
+	expect_bad(f, n, "version 2, not 1");
+	/* no header */
+	n = seal(f, SYNC_T_BULK_END, 0, 1, 7, 1, NULL, 0);
+	expect_bad(f, n, "does not begin with its header");
+	/* no workers */
+	n = seal(f, SYNC_T_BULK_START, STATE_VERSION, 0, 7, 1, NULL, 0);
+	n += seal(f + n, SYNC_T_BULK_END, 0, 2, 7, 2, NULL, 0);
+	expect_bad(f, n, "a bad header");
+	/* a record of a worker the writer did not have */
+	n = seal(f, SYNC_T_BULK_START, STATE_VERSION, 2, 7, 1, NULL, 0);
+	n += seal(f + n, SYNC_T_UPDATE, 2, 0, 7, 2, &r, 0);
+	n += seal(f + n, SYNC_T_BULK_END, 1, 3, 7, 3, NULL, 0);
+	expect_bad(f, n, "message 2: a bad record");
+	/* a DELETE */
+	n = seal(f, SYNC_T_BULK_START, STATE_VERSION, 2, 7, 1, NULL, 0);
+	n += seal(f + n, SYNC_T_UPDATE, 1, 0, 7, 2, &r, 1);
+	n += seal(f + n, SYNC_T_BULK_END, 1, 3, 7, 3, NULL, 0);
+	expect_bad(f, n, "message 2: a bad record");
+	/* a trailer that miscounts */
+	n = seal(f, SYNC_T_BULK_START, STATE_VERSION, 2, 7, 1, NULL, 0);
+	n += seal(f + n, SYNC_T_UPDATE, 1, 0, 7, 2, &r, 0);
+	n += seal(f + n, SYNC_T_BULK_END, 2, 3, 7, 3, NULL, 0);
+	expect_bad(f, n, "its trailer counts 2 records in 3 messages, the "
+	    "file has 1 in 3");
+	/* a control message inside */
+	n = seal(f, SYNC_T_BULK_START, STATE_VERSION, 2, 7, 1, NULL, 0);
+	n += seal(f + n, SYNC_T_ALIVE, 1, 0, 7, 2, NULL, 0);
+	expect_bad(f, n, "message 2: of type alive");
+	/* sealed with the sync link's key, not the file's */
+	assert_int_equal(sync_key_init(&other, "a shared secret, long enough",
+	    28), 0);
+	assert_int_equal(sync_msg_init(&m, f, SYNC_MSG_MAX, SYNC_T_BULK_START),
+	    0);
+	memset(&h, 0, sizeof(h));
+	h.seq = STATE_VERSION;
+	h.ack = 1;
+	h.msgno = 1;
+	n = sync_msg_seal(&m, &h, &other);
+	expect_bad(f, n, "message 1: forged");
+}
+
+static void
+test_rec_age(void **state)
+{
+	struct sync_rec	 r = rec(0, 5000);
+
+	(void)state;
+	assert_int_equal(state_rec_age(&r, 1500), 1);
+	assert_int_equal(r.s.left_ms, 3500);
+	assert_int_equal(r.s.age_s, 1);
+	assert_int_equal(state_rec_age(&r, 3500), 0);
+	assert_int_equal(r.s.left_ms, 3500);	/* as it was */
+	r.s.age_s = UINT32_MAX - 1;
+	assert_int_equal(state_rec_age(&r, 3000), 1);
+	assert_int_equal(r.s.age_s, UINT32_MAX);
+}
+
+/* ---- the daemon's file (state.c) ----------------------------------------- */
+
+static char		 dir[64];
+static char		 path[128];
+static struct config	 cfg;
+static struct worker	*wk[3];
+
+static int
+setup(void **state)
+{
+	unsigned	 i;
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/test_statefile.XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/state", dir);
+	memset(&cfg, 0, sizeof(cfg));
+	ct_config_defaults(&cfg.ct);
+	for (i = 0; i < 3; i++) {
+		assert_non_null(wk[i] = calloc(1, sizeof(*wk[i])));
+		wk[i]->id = i;
+	}
+	logbuf[0] = '\0';
+	return (0);
+}
+
+static int
+teardown(void **state)
+{
+	unsigned	 i;
+	char		 p[160];
+
+	(void)state;
+	for (i = 0; i < 3; i++)
+		free(wk[i]);
+	(void)unlink(path);
+	snprintf(p, sizeof(p), "%s/link", dir);
+	(void)unlink(p);
+	snprintf(p, sizeof(p), "%s/fifo", dir);
+	(void)unlink(p);
+	(void)rmdir(dir);
+	return (0);
+}
+
+static void
+put_file(const struct mem *m)
+{
+	int	 fd;
+
+	assert_true((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600)) >= 0);
+	assert_int_equal(write(fd, m->buf, m->len), (ssize_t)m->len);
+	close(fd);
+}
+
+static off_t
+file_size(void)
+{
+	struct stat	 st;
+
+	assert_int_equal(stat(path, &st), 0);
+	return (st.st_size);
+}
+
+static void
+has_line(const char *s)
+{
+	if (strstr(logbuf, s) == NULL)
+		fail_msg("the log lacks \"%s\":\n%s", s, logbuf);
+}
+
+/* Open, read and restore path into n workers. */
+static void
+start(unsigned n, int sync)
+{
+	struct state_load *sl;
+	int		 fd;
+
+	assert_true((fd = state_open(path)) >= 0);
+	sl = state_read(fd, path, &cfg);
+	state_restore(sl, fd, wk, n, sync);
+	close(fd);
+}
+
+static void
+test_save_restore(void **state)
+{
+	struct state_load *sl;
+	struct stat	 st;
+	char		 line[256];
+	unsigned	 i;
+	int		 fd;
+
+	(void)state;
+	/* the first start makes the file, empty, 0600 */
+	assert_true((fd = state_open(path)) >= 0);
+	assert_int_equal(fstat(fd, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_null(sl = state_read(fd, path, &cfg));
+	has_line("empty, no connection to restore");
+	state_restore(sl, fd, wk, 3, 0);
+	for (i = 0; i < 30; i++)
+		wk[i % 3]->rec[wk[i % 3]->n++] = rec(i, 600000);
+	state_save(fd, path, wk, 3);		/* closes fd */
+	snprintf(line, sizeof(line), "saved 30 connections to %s", path);
+	has_line(line);
+	assert_true(file_size() > 0);
+
+	for (i = 0; i < 3; i++)
+		wk[i]->n = 0;
+	start(3, 0);
+	snprintf(line, sizeof(line), "restored 30 of 30 connections from %s "
+	    "(written 0 s ago)\n", path);
+	has_line(line);
+	/* each in the worker that held it, a moment older */
+	for (i = 0; i < 30; i++) {
+		assert_int_equal(wk[i % 3]->rec[i / 3].s.k.sport, 20000 + i);
+		assert_int_equal(wk[i % 3]->unseen[i / 3], 0);
+		assert_true(wk[i % 3]->rec[i / 3].s.left_ms <= 600000);
+		assert_true(wk[i % 3]->rec[i / 3].s.left_ms > 590000);
+	}
+	/* never read twice */
+	assert_int_equal(file_size(), 0);
+}
+
+/* Other workers than the file's, or [sync]: each goes home. */
+static void
+test_home(void **state)
+{
+	struct mem	 m;
+	struct sync_rec	 r;
+	unsigned	 i, j, home;
+
+	(void)state;
+	make_file(&m, wall_ms(), 2, 40, 600000);
+	for (j = 0; j < 2; j++) {
+		put_file(&m);
+		for (i = 0; i < 3; i++)
+			wk[i]->n = 0;
+		start(3, j);
+		assert_int_equal(wk[0]->n + wk[1]->n + wk[2]->n, 40);
+		for (i = 0; i < 3; i++)
+			while (wk[i]->n > 0) {
+				r = wk[i]->rec[--wk[i]->n];
+				home = synclink_home(&r.s.k, 3);
+				assert_int_equal(home, i);
+				/* marked for adoption with [sync] alone */
+				assert_int_equal(wk[i]->unseen[wk[i]->n], j);
+			}
+	}
+	has_line("written by 2 workers, now 3");
+	/* [sync], as many workers: home too */
+	put_file(&m);
+	start(2, 1);
+	for (i = 0; i < 2; i++)
+		for (j = 0; j < wk[i]->n; j++)
+			assert_int_equal(synclink_home(&wk[i]->rec[j].s.k, 2),
+			    i);
+	free(m.buf);
+}
+
+static void
+test_expired_full(void **state)
+{
+	static struct state_writer sw;
+	struct mem	 m;
+	struct sync_rec	 r;
+	unsigned	 i;
+
+	(void)state;
+	/* written 10 s ago: those with 5 s left timed out since */
+	memset(&m, 0, sizeof(m));
+	assert_int_equal(state_write_begin(&sw, wall_ms() - 10000, 1, mem_out,
+	    &m), 0);
+	for (i = 0; i < 6; i++) {
+		r = rec(i, i % 2 ? 5000 : 70000);
+		assert_int_equal(state_write_conn(&sw, 0, &r.s, r.rule), 0);
+	}
+	assert_int_equal(state_write_end(&sw), 0);
+	put_file(&m);
+	start(1, 0);
+	has_line("restored 3 of 6 connections");
+	has_line("(written 10 s ago); 3 timed out since, 0 refused (table "
+	    "full)");
+	assert_int_equal(wk[0]->n, 3);
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(wk[0]->rec[i].s.k.sport, 20000 + 2 * i);
+		assert_true(wk[0]->rec[i].s.left_ms <= 60000);
+		assert_int_equal(wk[0]->rec[i].s.age_s, 2 * i + 10);
+	}
+	/* a full table refuses them: counted, not a failure */
+	put_file(&m);
+	wk[0]->full = 1;
+	logbuf[0] = '\0';
+	start(1, 0);
+	has_line("restored 0 of 6 connections");
+	has_line("3 timed out since, 3 refused (table full)");
+	free(m.buf);
+}
+
+static void
+test_refused(void **state)
+{
+	struct mem	 m;
+	uint64_t	 now = wall_ms(), max = 0;
+	char		 p[160];
+	unsigned	 i;
+	int		 fd;
+
+	(void)state;
+	for (i = 0; i < CT_TO_MAX; i++)
+		if (cfg.ct.timeout[i] > max)
+			max = cfg.ct.timeout[i];
+	/* older than the longest timeout */
+	make_file(&m, now - max * 1000 - 60000, 1, 5, 600000);
+	put_file(&m);
+	start(1, 0);
+	has_line("s ago, more than the longest timeout");
+	assert_int_equal(wk[0]->n, 0);
+	assert_int_equal(file_size(), 0);
+	free(m.buf);
+	/* from the future */
+	make_file(&m, now + 3600000, 1, 5, 600000);
+	put_file(&m);
+	start(1, 0);
+	has_line("s in the future (the clock went back?): not restored");
+	assert_int_equal(wk[0]->n, 0);
+	free(m.buf);
+	/* torn: one line, an empty table, the file emptied */
+	make_file(&m, now, 1, 50, 600000);
+	m.len -= 10;
+	put_file(&m);
+	logbuf[0] = '\0';
+	start(1, 0);
+	has_line("ends inside message");
+	has_line(": not restored");
+	assert_null(strstr(logbuf, "restored 0"));
+	assert_int_equal(wk[0]->n, 0);
+	assert_int_equal(file_size(), 0);
+	free(m.buf);
+	/* too large: not even mapped */
+	assert_true((fd = open(path, O_WRONLY)) >= 0);
+	assert_int_equal(ftruncate(fd, (off_t)STATE_FILE_MAX + 1), 0);
+	close(fd);
+	start(1, 0);
+	has_line("larger than 536870912 bytes: not restored");
+	assert_int_equal(file_size(), 0);
+	/* a link or a FIFO is not opened */
+	snprintf(p, sizeof(p), "%s/link", dir);
+	assert_int_equal(symlink(path, p), 0);
+	assert_int_equal(state_open(p), -1);
+	snprintf(p, sizeof(p), "%s/fifo", dir);
+	assert_int_equal(mkfifo(p, 0600), 0);
+	assert_int_equal(state_open(p), -1);
+	has_line("not a regular file");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_roundtrip),
+		cmocka_unit_test(test_writer_refuses),
+		cmocka_unit_test(test_torn),
+		cmocka_unit_test(test_spliced),
+		cmocka_unit_test(test_header),
+		cmocka_unit_test(test_rec_age),
+		cmocka_unit_test_setup_teardown(test_save_restore, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_home, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_expired_full, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
+	};
+
+	return (cmocka_run_group_tests(tests, NULL, NULL));
+}
