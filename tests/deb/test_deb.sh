@@ -171,6 +171,8 @@ system_uid() { [ "$uid" -gt 0 ] && [ "$uid" -lt 1000 ]; }
 check "nfqspid is a system user (uid $uid, 1-999)" system_uid
 check "the packaged configuration says user = nfqspid" \
     grep -q '^user = nfqspid' /etc/nfqspi.ini
+check "the packaged configuration keeps the table in /var/lib/nfqspid" \
+    grep -q '^state_file = /var/lib/nfqspid/state' /etc/nfqspi.ini
 check "nfqspid -n accepts /etc/nfqspi.ini" /usr/sbin/nfqspid -n
 check "nfqspid -V says $VERSION" \
     grep -qx "nfqspid $VERSION" <(/usr/sbin/nfqspid -V)
@@ -369,7 +371,8 @@ for f in /usr/sbin/nfqspid /usr/sbin/nfqspictl /lib/systemd/system/nfqspid.servi
     /etc/nfqspi.ini /etc/nfqspi.ini.dpkg-old /etc/nfqspi.ini.dpkg-dist \
     /etc/systemd/system/multi-user.target.wants/nfqspid.service \
     /var/lib/systemd/deb-systemd-helper-enabled/nfqspid.service.dsh-also \
-    /usr/share/doc/nfqspid /usr/share/man/man8/nfqspid.8.gz; do
+    /usr/share/doc/nfqspid /usr/share/man/man8/nfqspid.8.gz \
+    /var/lib/nfqspid; do
 	check "purge removed $f" test ! -e "$f"
 done
 check "purge removed the user nfqspid" not quiet getent passwd nfqspid
