@@ -243,6 +243,9 @@ struct worker_adoptq {
 						   (worker_hold()) */
 	uint8_t			 self;		/* ... here: on hold_age, not
 						   asked */
+	uint8_t			 late;		/* no answer in time: its
+						   packets are not held again
+						   (worker_adopt_late()) */
 	uint64_t		 since;
 	struct worker_held	*first, **last;
 };
@@ -379,8 +382,8 @@ worker_adopt_unlink(struct worker *w, struct worker_adoptq *q)
    their connection, so the entries they make need no word to it
    (worker_adopt_fresh()).  One that home knew nothing of may wait
    again, for the peer's record (worker_hold()): the rest then wait
-   behind it.  Those that waited for a record are counted by what they
-   got. */
+   behind it; not one whose answer never came (late).  Those that
+   waited for a record are counted by what they got. */
 static void
 worker_adopted(struct worker *w, struct worker_adoptq *q, int none)
 {
@@ -390,7 +393,7 @@ worker_adopted(struct worker *w, struct worker_adoptq *q, int none)
 
 	worker_adopt_unlink(w, q);
 	w->home_none = none;
-	w->rejudging = q->hold;
+	w->rejudging = q->hold || q->late;
 	while ((h = q->first) != NULL) {
 		q->first = h->next;
 		if (!q->hold && (to = worker_adopt_find(w, &q->k, 0)) !=
@@ -640,6 +643,15 @@ worker_want_answer(struct worker *w, struct worker_ask *a)
 	worker_post(a->from, a);
 }
 
+/* Has what began at since waited age ms by now (0: all)?  One that
+   began after now (a packet judged since the clock was read, waiting
+   again) has not. */
+static int
+worker_waited(uint64_t now, uint64_t since, uint64_t age)
+{
+	return (age == 0 || (now >= since && now - since >= age));
+}
+
 /* Those waited on for age ms (0: all) are answered as they stand. */
 static void
 worker_want_late(struct worker *w, uint64_t now, uint64_t age)
@@ -647,7 +659,7 @@ worker_want_late(struct worker *w, uint64_t now, uint64_t age)
 	struct worker_ask	*a;
 
 	while ((a = TAILQ_FIRST(&w->want_age)) != NULL &&
-	    (age == 0 || now - a->since >= age))
+	    worker_waited(now, a->since, age))
 		worker_want_answer(w, a);
 }
 
@@ -852,18 +864,21 @@ worker_adopt_late(struct worker *w, uint64_t now, uint64_t age)
 	uint64_t		 hold = age == 0 ? 0 : worker_hold_ms(w);
 
 	while ((q = TAILQ_FIRST(&w->adopt_age)) != NULL &&
-	    (age == 0 || now - q->since >= age)) {
+	    worker_waited(now, q->since, age)) {
 		log_debug("%s: worker %u: no answer from home for packet %u",
 		    __func__, w->id, q->first->np.id);
-		/* a record's wait counts by what its packets get */
+		/* a record's wait counts by what its packets get; missed,
+		   the others wait no more (home is behind, and a record's
+		   wait now would end past TCP's minimum RTO) */
 		for (h = q->first; !q->hold && h != NULL; h = h->next)
 			w->st.adopt_missed++;
+		q->late = 1;
 		worker_adopted(w, q, 0);
 	}
 	/* no record came in time (a crash): judged as they would have
 	   been; home answers the others' questions as they stand */
 	while ((q = TAILQ_FIRST(&w->hold_age)) != NULL &&
-	    (hold == 0 || now - q->since >= hold))
+	    worker_waited(now, q->since, hold))
 		worker_adopted(w, q, 0);
 	worker_want_late(w, now, hold);
 }

@@ -200,7 +200,8 @@ struct worker {
 	struct worker_ask	**wantq;	/* NULL until the first */
 	unsigned		 nwant;
 	int			 rejudging;	/* judging packets that waited
-						   for a record: not again */
+						   for a record, or for an
+						   answer too long: not again */
 
 	/* worker_adopt_fresh(): keys of fresh entries the other workers
 	   made, under askmtx; they fill one list while home reads the

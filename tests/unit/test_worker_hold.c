@@ -702,6 +702,69 @@ test_hold_after_adopt(void **state)
 }
 
 /*
+ * Home never answered the adoption (it is behind): at the deadline the
+ * packet is judged without its connection, counted missed, and does
+ * not wait again, for the record (a second wait would end past TCP's
+ * minimum RTO, and adopt_missed would count a packet that then got
+ * one).  Before, it asked home again, or, when the clock had moved
+ * since the timer read it, was held and dropped in the same turn as
+ * unsaved (now - since wrapped).
+ */
+static void
+test_hold_after_late(void **state)
+{
+	struct fix	*f = *state;
+	struct worker	*w, *home;
+	struct nq_packet np;
+	struct ct_tuple	 k;
+	struct sync_rec	 r;
+	uint8_t		 b[2][64];
+	uint64_t	 now;
+	int		 acc = -1;
+
+	udp_packet(f, &np, b[0], 1, 0, 5353);
+	old_master(f, &np, &r);
+	assert_int_equal(verdict_tuple(np.data, np.len, &k), 0);
+	home = f->all[synclink_home(&k, 2)];
+	w = f->all[!home->id];
+	new_master(f);
+	home->synced = unseen = 1;	/* as if another one waited there */
+	now = spi_now_ms();
+	udp_packet(f, &np, b[0], 90, 1, 5353);
+	np.ts_ms = now - WORKER_ADOPT_MS - 100;
+	assert_int_equal(deliver(w, &np, &acc), 1);
+	udp_packet(f, &np, b[1], 91, 1, 5353);
+	np.ts_ms = now - WORKER_ADOPT_MS - 50;
+	assert_int_equal(deliver(w, &np, &acc), 1);
+	/* the timer read its clock a moment before the packets' turn */
+	worker_adopt_late(w, now - 1, WORKER_ADOPT_MS);
+	assert_int_equal(ngiven, 2);
+	check_given(0, 90, 0);
+	check_given(1, 91, 0);
+	assert_int_equal(w->st.adopt_missed, 2);
+	assert_int_equal(w->st.grace_saved + w->st.grace_unsaved, 0);
+	assert_int_equal(w->nadopt, 0);
+	assert_int_equal(w->adopt_bytes, 0);
+	/* home, answering at last, is asked nothing more */
+	worker_ask_cb(-1, EV_READ, home);
+	worker_ask_cb(-1, EV_READ, w);
+	assert_null(home->inbox);
+	assert_int_equal(home->nwant, 0);
+	assert_int_equal(ngiven, 2);
+	/* the next packet of it still waits for the record, and gets it */
+	home->synced = unseen = 0;
+	udp_packet(f, &np, b[0], 92, 1, 5353);
+	assert_int_equal(deliver(w, &np, &acc), 1);
+	worker_ask_cb(-1, EV_READ, home);
+	assert_int_equal(home->nwant, 1);
+	record_in(f, &r);
+	worker_ask_cb(-1, EV_READ, w);
+	assert_int_equal(ngiven, 3);
+	check_given(2, 92, 1);
+	assert_int_equal(w->st.grace_saved, 1);
+}
+
+/*
  * Made backup while a packet waits: no new one waits, and the one that
  * does still gets its verdict, with the record if it comes (the backup
  * applies it) or after its wait.
@@ -761,6 +824,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_hold_home, setup_two,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_hold_after_adopt,
+		    setup_two, teardown),
+		cmocka_unit_test_setup_teardown(test_hold_after_late,
 		    setup_two, teardown),
 	};
 
