@@ -296,7 +296,7 @@ fpd_max(struct fpd *d, const struct config *cfg, unsigned nworkers)
 
 	max = fpq_maps_max(cfg->ct.max, nworkers, &d->cut, &warn);
 	if (warn)
-		log_warn("fastpath: [conntrack] max x threads is %llu "
+		log_warnx("fastpath: [conntrack] max x threads is %llu "
 		    "connections; the kernel's maps are made for %u at most",
 		    (unsigned long long)d->cut, max);
 	return (max);
