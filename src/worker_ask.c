@@ -64,6 +64,8 @@ struct worker_ask {
 	uint32_t		 mark;
 	uint64_t		 since;		/* hold: home got it */
 	TAILQ_ENTRY(worker_ask)	 wage;		/* hold: want_age */
+	uint64_t		 gen;		/* adopt: home's hand-overs
+						   (worker_sync_ended()) */
 	struct pkt		 p;		/* data NULL */
 	struct ct_tuple		 k;		/* adopt: asked */
 	struct sync_rec		 rec;		/* adopt: the connection
@@ -599,6 +601,15 @@ worker_hold(struct worker *w, const struct nq_packet *np,
 	return (0);
 }
 
+/* Home hands a's connection over if it holds it, and says which
+   hand-over of its own it is (worker_sync_ended()). */
+static void
+worker_adopt_give(struct worker *w, struct worker_ask *a)
+{
+	a->found = (uint8_t)worker_sync_give(w, &a->rec.s.k, &a->rec);
+	a->gen = w->gave;
+}
+
 static struct worker_ask **
 worker_want_bucket(struct worker *w, const struct ct_tuple *k)
 {
@@ -638,7 +649,7 @@ worker_want_answer(struct worker *w, struct worker_ask *a)
 	*b = a->next;
 	TAILQ_REMOVE(&w->want_age, a, wage);
 	w->nwant--;
-	a->found = (uint8_t)worker_sync_give(w, &a->rec.s.k, &a->rec);
+	worker_adopt_give(w, a);
 	a->answer = 1;
 	worker_post(a->from, a);
 }
@@ -842,12 +853,16 @@ worker_adopt_staled(struct worker *w, struct worker_ask *a)
 }
 
 /* Home takes back what it gave: a batch of one, behind what the peer
-   sent since. */
+   sent since, unless the peer ended it since. */
 static void
 worker_adopt_back(struct worker *w, struct worker_ask *a)
 {
 	struct sync_batch	 b;
 
+	if (worker_sync_ended(w, &a->rec.s.k, a->gen)) {
+		free(a);
+		return;
+	}
 	memset(&b, 0, sizeof(b));
 	b.rec = &a->rec;
 	b.n = 1;
@@ -955,8 +970,7 @@ worker_ask_cb(evutil_socket_t fd, short events, void *arg)
 			if (a->adopt && a->peek)
 				a->found = (uint8_t)worker_adopt_lend(w, a);
 			else if (a->adopt) {
-				a->found = (uint8_t)worker_sync_give(w,
-				    &a->rec.s.k, &a->rec);
+				worker_adopt_give(w, a);
 				/* in the grace, the record may be on its
 				   way: the answer waits for it */
 				if (!a->found && a->hold &&

@@ -67,6 +67,10 @@
 #define WORKER_FRESH		1024	/* fresh entries a home worker is
 					   told of between two turns of its
 					   loop (worker_adopt_fresh()) */
+#define WORKER_GONE		1024	/* the peer's last DELETEs a home
+					   worker remembers once it gave a
+					   connection away, for one that comes
+					   back after (worker_sync_ended()) */
 #define WORKER_DEFER_FRAGS	16	/* held fragments of one waiting
 					   error: a 576-byte IPv4 error over
 					   the smallest MTU (68) takes 12 */
@@ -94,6 +98,13 @@ struct sync_rec;
 struct worker_fresh {
 	struct ct_tuple		 k;
 	struct worker		*from;
+};
+
+/* A DELETE of the peer's that reached home after its gen-th hand-over
+   (worker_sync_ended()). */
+struct worker_gone {
+	struct ct_tuple		 k;
+	uint64_t		 gen;
 };
 
 /* An ICMP error, whole or reassembled, waiting for the other workers'
@@ -241,6 +252,12 @@ struct worker {
 					   it: connections the peer brought
 					   that no packet reached yet */
 	uint64_t		*unseen;	/* sync_unseen(): all workers' */
+	uint64_t		 gave;		/* connections handed over */
+	struct worker_gone	*gone;		/* a ring: the peer's DELETEs
+						   since the first hand-over */
+	uint64_t		 ngone;		/* DELETEs put in it */
+	uint64_t		 gone_lost;	/* the gen of the last one it
+						   no longer holds */
 	uint64_t		 sync_cursor;	/* the refresh's ct_walk() */
 	struct worker_names	*sync_names;	/* rule names to indexes */
 	struct sync_slice	*sync_slice;	/* the bulk's, being filled */
@@ -387,6 +404,11 @@ void	 worker_sync_free(struct worker *);
    now in *r and gone from our table without a word to the peer */
 int	 worker_sync_give(struct worker *, const struct ct_tuple *k,
 	    struct sync_rec *r);
+/* ... and, given back (the asker was made backup), did the peer end it
+   after home's gen-th hand-over (worker_sync.c: w->gave)?  1 also when
+   home cannot tell */
+int	 worker_sync_ended(struct worker *, const struct ct_tuple *k,
+	    uint64_t gen);
 /* ... and the asker takes it into its own */
 void	 worker_sync_adopt(struct worker *, struct sync_rec *r);
 /* ... or keeps the entry a packet made meanwhile, which goes to the

@@ -22,6 +22,8 @@
  * it).  Home counts what it holds that no packet reached yet (synced,
  * ct_synced_mark()), so that the others ask only while it holds some.
  */
+#include <sys/socket.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -294,6 +296,70 @@ worker_synced_add(struct worker *w, int d)
 		    __ATOMIC_RELEASE);
 }
 
+/* k, or k the other way round, zeroed but for its family's bytes */
+static void
+worker_sync_key(const struct ct_tuple *k, int rev, struct ct_tuple *n)
+{
+	size_t	 len = k->family == AF_INET ? 4 : 16;
+
+	memset(n, 0, sizeof(*n));
+	n->family = k->family;
+	n->proto = k->proto;
+	memcpy(&n->src, rev ? &k->dst : &k->src, len);
+	memcpy(&n->dst, rev ? &k->src : &k->dst, len);
+	n->sport = rev ? k->dport : k->sport;
+	n->dport = rev ? k->sport : k->dport;
+}
+
+/* The peer's DELETE of k reached us, home, after we handed connections
+   over: one of them may come back, given back by a taker made backup
+   meanwhile (worker_sync_ended()). */
+static void
+worker_sync_gone(struct worker *w, const struct ct_tuple *k)
+{
+	struct worker_gone	*g;
+
+	if (w->gone == NULL)
+		return;		/* no memory: worker_sync_ended() says 1 */
+	g = &w->gone[w->ngone++ % WORKER_GONE];
+	if (w->ngone > WORKER_GONE)
+		w->gone_lost = g->gen;
+	worker_sync_key(k, 0, &g->k);
+	g->gen = w->gave;
+}
+
+/*
+ * A connection we gave away as our gen-th hand-over comes back: its
+ * taker, made backup before it read our answer, gives it back, since
+ * the peer's changes come to us.  If the peer ended it meanwhile, its
+ * DELETE found nothing here; taken back, the connection would live on
+ * as a copy until its timeout, and a failback adopt it, ESTABLISHED.
+ * So a DELETE of it since gen ends it here too; so does any DELETE we
+ * no longer remember (the ring went round) or could not (no memory).
+ */
+int
+worker_sync_ended(struct worker *w, const struct ct_tuple *k, uint64_t gen)
+{
+	const struct worker_gone *g;
+	struct ct_tuple		 a, b;
+	uint64_t		 i;
+
+	if (w->gone == NULL)
+		return (1);
+	worker_sync_key(k, 0, &a);
+	worker_sync_key(k, 1, &b);
+	for (i = w->ngone; i > 0 && w->ngone - i < WORKER_GONE; i--) {
+		g = &w->gone[(i - 1) % WORKER_GONE];
+		if (g->gen < gen)
+			return (0);
+		if (memcmp(&g->k, &a, sizeof(a)) == 0 ||
+		    memcmp(&g->k, &b, sizeof(b)) == 0)
+			return (1);
+	}
+	/* the oldest remembered came after gen: did one before it? */
+	return (i > 0 && w->gone_lost >= gen);
+}
+
 void
 worker_sync_apply(struct worker *w, void *arg)
 {
@@ -309,6 +375,9 @@ worker_sync_apply(struct worker *w, void *arg)
 	w->importing = 1;
 	for (i = 0; i < b->n; i++) {
 		r = &b->rec[i];
+		/* a connection given away may come back (worker_ask.c) */
+		if (r->op == SYNC_OP_DELETE && w->gave > 0)
+			worker_sync_gone(w, &r->s.k);
 		/* a new master (keep): the old one's news only of what no
 		   packet here reached, or we lack */
 		if (r->op == SYNC_OP_DELETE && b->keep) {
@@ -424,6 +493,10 @@ worker_sync_give(struct worker *w, const struct ct_tuple *k,
 	ct_expire(w->ct, spi_now_ms());
 	if ((e = ct_lookup(w->ct, k)) == NULL)
 		return (0);
+	/* from now on the peer's DELETEs are remembered a while */
+	if (w->gone == NULL)
+		w->gone = calloc(WORKER_GONE, sizeof(*w->gone));
+	w->gave++;
 	worker_sync_hand_off(w, e, r);
 	return (1);
 }
@@ -626,6 +699,8 @@ worker_sync_free(struct worker *w)
 		free(n->slot);
 	free(n);
 	w->sync_names = NULL;
+	free(w->gone);
+	w->gone = NULL;
 }
 
 /*

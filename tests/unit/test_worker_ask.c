@@ -1026,6 +1026,119 @@ test_backup_answer_peer(void **state)
 	assert_int_equal(unseen, 1);
 }
 
+/* The peer's DELETE of k (or of the same flow from sport), applied at
+   home. */
+static void
+peer_delete(struct worker *home, const struct ct_tuple *k, uint16_t sport)
+{
+	struct sync_rec	 del;
+	struct sync_batch b = { &del, 1, 0, 0, 0, 0, 0 };
+
+	memset(&del, 0, sizeof(del));
+	del.op = SYNC_OP_DELETE;
+	del.s.k = *k;
+	if (sport != 0)
+		del.s.k.sport = sport;
+	worker_sync_apply(home, &b);
+	assert_int_equal(b.applied, 1);
+}
+
+/* w asks home for the flow of synced_udp(), home hands it over, and w
+   is made backup before it reads the answer. */
+static void
+answer_backup(struct fix *f, struct worker *home, struct worker *w,
+    uint32_t id)
+{
+	struct nq_packet np;
+	uint8_t		 b[64];
+
+	flow_packet(f, &np, b, id, 0);
+	assert_int_equal(worker_adopt(w, &np, NULL, "", ""), 0);
+	worker_ask_cb(-1, EV_READ, home);
+	assert_int_equal(ct_count(home->ct), 0);
+	sending = 0;
+}
+
+/*
+ * ... where the peer ended the connection (a RST, a FIN) before the
+ * connection came back, its DELETE found nothing at home: it must not
+ * come back there, to live on as a copy until its timeout and pass as
+ * ESTABLISHED once a failback adopts it.  The packet that waited is
+ * judged against it: it came before the end.  A DELETE before home
+ * gave it, or of another flow, leaves it; so does the ring, once it
+ * went round, since it cannot tell.
+ */
+static void
+test_backup_answer_ended(void **state)
+{
+	struct fix	*f = *state;
+	struct worker	*home, *w;
+	struct sync_rec	 rec[4];
+	struct sync_slice sl = { rec, 4, 0, 0, 0 };
+	struct sync_batch ub = { rec, 1, 0, 0, 0, 0, 0 };
+	struct ct_tuple	 k;
+	struct nq_packet np;
+	uint8_t		 b[64];
+	unsigned	 i;
+
+	synced_udp(f, &home, &w, &k);
+	answer_backup(f, home, w, 76);
+	peer_delete(home, &k, 0);
+	worker_ask_cb(-1, EV_READ, w);
+	check_given(76, 1, 1, MARK);
+	worker_ask_cb(-1, EV_READ, home);
+	assert_null(home->inbox);
+	assert_int_equal(ct_count(home->ct), 0);
+	assert_int_equal(ct_count(w->ct), 0);
+	assert_int_equal(home->synced, 0);
+	assert_int_equal(unseen, 0);
+	/* a failback: nobody holds it, the next packet is NEW (dropped) */
+	sending = 1;
+	flow_packet(f, &np, b, 77, 0);
+	assert_int_equal(worker_adopt(w, &np, NULL, "", ""), -1);
+
+	/* ended before home gave it (then synced again), or another
+	   flow ended: it comes back */
+	ngiven = 0;
+	synced_udp(f, &home, &w, &k);
+	worker_sync_slice(home, &sl);
+	assert_int_equal(sl.n, 1);
+	peer_delete(home, &k, 0);
+	assert_int_equal(ct_count(home->ct), 0);
+	worker_sync_apply(home, &ub);
+	assert_int_equal(ct_count(home->ct), 1);
+	answer_backup(f, home, w, 78);
+	peer_delete(home, &k, 5354);
+	worker_ask_cb(-1, EV_READ, w);
+	check_given(78, 1, 1, MARK);
+	worker_ask_cb(-1, EV_READ, home);
+	assert_non_null(ct_lookup(home->ct, &k));
+	assert_int_equal(home->synced, 1);
+
+	/* more DELETEs since than home remembers: it cannot tell */
+	ngiven = 0;
+	sending = 1;
+	ct_flush(home->ct);
+	synced_udp(f, &home, &w, &k);
+	answer_backup(f, home, w, 79);
+	for (i = 0; i < WORKER_GONE; i++)
+		peer_delete(home, &k, (uint16_t)(10000 + i));
+	worker_ask_cb(-1, EV_READ, w);
+	worker_ask_cb(-1, EV_READ, home);
+	assert_non_null(ct_lookup(home->ct, &k));
+	sending = 1;
+	ct_flush(home->ct);
+	synced_udp(f, &home, &w, &k);
+	answer_backup(f, home, w, 80);
+	for (i = 0; i <= WORKER_GONE; i++)
+		peer_delete(home, &k, (uint16_t)(10000 + i));
+	worker_ask_cb(-1, EV_READ, w);
+	worker_ask_cb(-1, EV_READ, home);
+	assert_int_equal(ct_count(home->ct), 0);
+	assert_int_equal(home->synced, 0);
+	sending = 1;
+}
+
 /* An echo request PB_B -> PB_A (reply: PB_A -> PB_B), id 77, seq 1. */
 static size_t
 echo(uint8_t *b, int reply)
@@ -1911,6 +2024,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_backup_answer, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_backup_answer_peer,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_backup_answer_ended,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_adopt_echo, setup,
 		    teardown),
