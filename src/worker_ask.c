@@ -433,8 +433,7 @@ worker_adopt(struct worker *w, const struct nq_packet *np,
 	struct worker		*home;
 	unsigned		 n;
 
-	if (!worker_adopt_wanted(w) ||
-	    __atomic_load_n(&w->stopping, __ATOMIC_SEQ_CST))
+	if (!worker_adopt_wanted(w))
 		return (-1);
 	/* the batch's hint has TCP's and UDP's; ICMP queries' need more */
 	if (ah != NULL && ah->ok)
@@ -442,7 +441,8 @@ worker_adopt(struct worker *w, const struct nq_packet *np,
 	else if (verdict_tuple(np->data, np->len, &k) == -1)
 		return (-1);
 	/* behind the packets of its connection that wait already (one
-	   worker too: for the peer's record, worker_hold()) */
+	   worker too: for the peer's record, worker_hold()), even when
+	   stopping: the stop judges them next, in order */
 	if (w->nadopt > 0 && (q = worker_adopt_find(w, &k, 0)) != NULL) {
 		if (worker_adopt_hold(w, q, np, in, out) == 0)
 			return (0);
@@ -450,7 +450,7 @@ worker_adopt(struct worker *w, const struct nq_packet *np,
 		return (-1);
 	}
 	n = __atomic_load_n(&w->npeers, __ATOMIC_ACQUIRE);
-	if (n < 2)
+	if (n < 2 || __atomic_load_n(&w->stopping, __ATOMIC_SEQ_CST))
 		return (-1);
 	home = w->peers[synclink_home(&k, n)];
 	/* most of the time home holds nothing unseen: one load */

@@ -1918,6 +1918,56 @@ test_adopt_borrow(void **state)
 	sending = 1;
 }
 
+/*
+ * A stop (worker_stop_fn()) reads what the queue holds, then judges the
+ * packets still waiting for an adoption, without it.  One of the same
+ * connection read then waits behind them, so that the verdicts keep
+ * the order the packets came in; nothing new is asked.
+ */
+static void
+test_adopt_stop(void **state)
+{
+	struct fix	*f = *state;
+	struct worker	*home, *w;
+	struct ct_tuple	 k;
+	struct nq_packet np;
+	struct nq_verdict nv;
+	uint8_t		 b[4][64];
+	uint32_t	 id;
+
+	synced_udp(f, &home, &w, &k);
+	flow_packet(f, &np, b[0], 90, 0);
+	assert_int_equal(worker_adopt(w, &np, NULL, "", ""), 0);
+	flow_packet(f, &np, b[1], 91, 0);
+	assert_int_equal(worker_adopt(w, &np, NULL, "", ""), 0);
+	w->stopping = 1;
+	/* as worker_packet() does */
+	for (id = 92; id <= 93; id++) {
+		if (id == 92)
+			flow_packet(f, &np, b[2], id, 0);
+		else	/* another flow: not asked */
+			port_packet(f, &np, b[3], id, 0, 5354);
+		if (worker_adopt(w, &np, NULL, "", "") == 0)
+			continue;
+		memset(&nv, 0, sizeof(nv));
+		worker_judge(w, &np, NULL, "", "", &nv);
+		assert_false(nv.defer);
+		(void)nq_verdict(w->nq, np.id, &nv);
+	}
+	assert_int_equal(ngiven, 1);
+	assert_int_equal(given[0].id, 93);
+	worker_adopt_late(w, 0, 0);
+	assert_int_equal(ngiven, 4);
+	assert_int_equal(given[1].id, 90);
+	assert_int_equal(given[2].id, 91);
+	assert_int_equal(given[3].id, 92);
+	assert_int_equal(w->nadopt, 0);
+	assert_int_equal(w->adopt_bytes, 0);
+	assert_int_equal(w->st.adopt_missed, 3);
+	assert_non_null(home->inbox);	/* the one question */
+	w->stopping = 0;
+}
+
 /* ---- a backup's windows ------------------------------------------------ */
 
 /* A TCP segment PB_B:40000 -> PB_A:80 (reply: back) through w, judged:
@@ -2052,6 +2102,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_adopt_timer_inbox, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_adopt_borrow, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_adopt_stop, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_backup_grace, setup,
 		    teardown),
