@@ -74,8 +74,10 @@ worker_ct_event(int event, const struct ct_entry *e, void *arg)
 	struct worker	*w = arg;
 
 	limit_ct_event(event, e, w->lt);
-	if (!w->moving)
+	if (!w->moving && e != w->borrowed)
 		events_ct(w->events, w->id, event, w->ct, e, w->cfg);
+	else if (e == w->borrowed && event == CT_EVENT_DESTROY)
+		w->borrowed = NULL;	/* its slot may hold another next */
 	worker_sync_event(w, event, e);
 	if (__builtin_expect(w->fpd != NULL, 0))
 		worker_fp_event(w, event, e);

@@ -728,8 +728,8 @@ worker_adopt_borrow(struct worker *w, struct worker_adoptq *q,
 	e = r != NULL ? worker_sync_borrow(w, r) : NULL;
 	worker_adopted(w, q, r == NULL);
 	/* ended by a packet, or another by now: what holds k goes */
-	if (e != NULL && (e = ct_lookup(w->ct, &k)) != NULL)
-		worker_sync_drop(w, e);
+	if (e != NULL)
+		worker_sync_unborrow(w, &k);
 }
 
 /*

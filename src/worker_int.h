@@ -240,6 +240,9 @@ struct worker {
 					   for the events */
 	int			 by_hand;	/* a command's walk: its ends go to
 					   the peer, unseen or not */
+	struct ct_entry		*borrowed;	/* a backup's copy of home's
+						   entry, judging its packets:
+						   the events hear nothing */
 	int			 home_none;	/* adoption: judging packets whose
 					   home said it holds nothing of
 					   them (worker_adopt_fresh()) */
@@ -416,7 +419,9 @@ void	 worker_sync_adopt(struct worker *, struct sync_rec *r);
 void	 worker_sync_again(struct worker *, const struct ct_entry *);
 /* a backup's asker takes a copy for a moment: the entry, or NULL */
 struct ct_entry *worker_sync_borrow(struct worker *, struct sync_rec *r);
-/* ... and drops it after, as a moved one leaves: silently */
+/* ... and drops what holds k after: the copy silently */
+void	 worker_sync_unborrow(struct worker *, const struct ct_tuple *k);
+/* e leaves, moved: a word to neither the peer nor the events */
 void	 worker_sync_drop(struct worker *, struct ct_entry *);
 /* home, told that a packet made k's entry in another worker: its copy
    goes if no packet reached it; 1 if it did */

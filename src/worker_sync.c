@@ -533,8 +533,10 @@ worker_sync_again(struct worker *w, const struct ct_entry *e)
 }
 
 /* A backup borrows a copy of home's entry for its packets, without a
-   word to the peer or the events (worker_ask.c drops it after them);
-   the entry, or NULL if our table refuses it. */
+   word to the peer or the events (worker_ask.c drops it after them):
+   what they change of it, or its end, is not the connection's, which
+   home keeps, and the events follow (worker_ct_event()); the entry,
+   or NULL if our table refuses it. */
 struct ct_entry *
 worker_sync_borrow(struct worker *w, struct sync_rec *r)
 {
@@ -545,7 +547,25 @@ worker_sync_borrow(struct worker *w, struct sync_rec *r)
 	w->importing = w->moving = 1;
 	e = worker_sync_import(w, r, &b, spi_now_ms());
 	w->importing = w->moving = 0;
+	w->borrowed = e;
 	return (e);
+}
+
+/* After the borrowed copy's packets, what holds k goes: the copy as
+   silently as it came, or the entry a packet made once it ended, as an
+   end (the events heard of its start). */
+void
+worker_sync_unborrow(struct worker *w, const struct ct_tuple *k)
+{
+	struct ct_entry	*e;
+
+	if ((e = ct_lookup(w->ct, k)) != NULL) {
+		w->importing = 1;
+		w->moving = e == w->borrowed;
+		ct_remove(w->ct, e);
+		w->importing = w->moving = 0;
+	}
+	w->borrowed = NULL;
 }
 
 static int

@@ -41,8 +41,9 @@ void log_info(const char *f, ...) { (void)f; }
 void log_debug(const char *f, ...) { (void)f; }
 void log_audit(const char *f, ...) { (void)f; audits++; }
 
-/* connections started and ended, as the events would say */
-static unsigned	 ev_ends;
+/* connections started and ended, and changed, as the events would
+   say */
+static unsigned	 ev_ends, ev_updates;
 
 void
 events_ct(struct events *ev, unsigned wid, int event,
@@ -51,6 +52,8 @@ events_ct(struct events *ev, unsigned wid, int event,
 {
 	if (event == CT_EVENT_NEW || event == CT_EVENT_DESTROY)
 		ev_ends++;
+	else
+		ev_updates++;
 }
 
 void worker_fp_config(struct worker *w, const struct config *c) { }
@@ -961,9 +964,10 @@ test_backup_answer(void **state)
 	struct ct_tuple	 k;
 	struct nq_packet np;
 	uint8_t		 b[2][64];
-	unsigned	 ends;
+	unsigned	 ends, updates;
 
 	synced_udp(f, &home, &w, &k);
+	updates = ev_updates;
 	flow_packet(f, &np, b[0], 70, 0);
 	assert_int_equal(worker_adopt(w, &np, NULL, "", ""), 0);
 	flow_packet(f, &np, b[1], 71, 0);
@@ -979,6 +983,7 @@ test_backup_answer(void **state)
 	assert_int_equal(w->nadopt, 0);
 	assert_int_equal(w->adopt_bytes, 0);
 	assert_int_equal(ev_ends, ends);
+	assert_int_equal(ev_updates, updates);
 	assert_int_equal(to_peer, 0);
 	assert_int_equal(ct_count(w->ct), 0);
 	assert_int_equal(w->st.adopted, 0);
@@ -1866,7 +1871,9 @@ test_adopt_timer_inbox(void **state)
  * so.  One off its connection's home is judged as the one worker of a
  * single-threaded node would judge it: against a copy of home's entry,
  * dropped after; home keeps the connection, and nobody hears of the
- * copy.  Not INVALID, and nothing adopted.
+ * copy: neither its start and end nor what the packets changed of it
+ * (the reply's SEEN_REPLY), which home's entry lacks.  Not INVALID, and
+ * nothing adopted.
  */
 static void
 test_adopt_borrow(void **state)
@@ -1876,11 +1883,12 @@ test_adopt_borrow(void **state)
 	struct ct_tuple	 k;
 	struct nq_packet np;
 	uint8_t		 b[2][64];
-	unsigned	 moved, ends;
+	unsigned	 moved, ends, updates;
 
 	synced_udp(f, &home, &w, &k);
 	moved = moves;
 	ends = ev_ends;
+	updates = ev_updates;
 	sending = 0;
 	flow_packet(f, &np, b[0], 100, 0);
 	assert_int_equal(worker_adopt(w, &np, NULL, "", ""), 0);
@@ -1900,6 +1908,8 @@ test_adopt_borrow(void **state)
 	assert_int_equal(w->adopt_bytes, 0);
 	assert_int_equal(to_peer, 0);
 	assert_int_equal(ev_ends, ends);
+	assert_int_equal(ev_updates, updates);
+	assert_null(w->borrowed);
 	assert_int_equal(unseen, 1);
 	assert_null(home->inbox);
 	assert_null(w->inbox);
