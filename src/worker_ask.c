@@ -61,6 +61,9 @@ struct worker_ask {
 	uint8_t			 hold;		/* adopt: none yet? home waits
 						   for the peer's record
 						   (worker_want()) */
+	uint8_t			 superseded;	/* from home: the peer's word
+						   of k came, ours goes
+						   (worker_adopt_superseded()) */
 	uint32_t		 mark;
 	uint64_t		 since;		/* hold: home got it */
 	TAILQ_ENTRY(worker_ask)	 wage;		/* hold: want_age */
@@ -792,7 +795,9 @@ worker_adopt_answer(struct worker *w, struct worker_ask *a)
  * is counted (adopt_untold) and the two stay side by side: the copy,
  * which no packet reaches, ends by its own timeout without a word to
  * the peer (worker_sync_event()), and ours is the one the peer hears
- * of.
+ * of.  A backup's worker tells home of every entry a packet makes,
+ * which home remembers, whether it holds a copy or not: the peer's
+ * word of the connection ends it (worker_sync_there()).
  */
 void
 worker_adopt_fresh(struct worker *w, const struct ct_entry *e)
@@ -807,7 +812,9 @@ worker_adopt_fresh(struct worker *w, const struct ct_entry *e)
 		return;
 	ct_entry_key(e, &k);
 	home = w->peers[synclink_home(&k, n)];
-	if (home == w || __atomic_load_n(&home->synced, __ATOMIC_ACQUIRE) == 0)
+	/* a backup's home remembers it, holding a copy or not */
+	if (home == w || (__atomic_load_n(&home->synced,
+	    __ATOMIC_ACQUIRE) == 0 && sync_sending(w->sync)))
 		return;
 	pthread_mutex_lock(&home->askmtx);
 	if ((n = home->nfresh) < WORKER_FRESH) {
@@ -822,7 +829,8 @@ worker_adopt_fresh(struct worker *w, const struct ct_entry *e)
 		event_active(home->askev, EV_READ, 0);
 }
 
-/* Home ends its copy of f's key, and tells the asker, whose entry goes
+/* Home remembers where f's connection lives (worker_sync_there()),
+   ends its copy of f's key, and tells the asker, whose entry goes
    to the peer again: a bulk may have walked home since the peer heard
    of it.  (Without memory for the word, the asker's next change or
    refresh sends it.) */
@@ -831,6 +839,7 @@ worker_adopt_stale(struct worker *w, const struct worker_fresh *f)
 {
 	struct worker_ask	*a;
 
+	worker_sync_there(w, &f->k, f->from);
 	if (!worker_sync_stale(w, &f->k) || (a = calloc(1, sizeof(*a))) ==
 	    NULL)
 		return;
@@ -839,6 +848,21 @@ worker_adopt_stale(struct worker *w, const struct worker_fresh *f)
 	a->fresh = 1;
 	a->k = f->k;
 	worker_post(f->from, a);
+}
+
+void
+worker_adopt_superseded(struct worker *w, struct worker *to,
+    const struct ct_tuple *k)
+{
+	struct worker_ask	*a;
+
+	if ((a = calloc(1, sizeof(*a))) == NULL)
+		return;		/* it stays, till its timeout */
+	a->from = w;
+	a->answer = 1;
+	a->superseded = 1;
+	a->k = *k;
+	worker_post(to, a);
 }
 
 /* The asker, told home's copy ended. */
@@ -964,6 +988,11 @@ worker_ask_cb(evutil_socket_t fd, short events, void *arg)
 		}
 		if (a->fresh) {
 			worker_adopt_staled(w, a);
+			continue;
+		}
+		if (a->superseded) {
+			worker_sync_superseded(w, &a->k);
+			free(a);
 			continue;
 		}
 		if (!a->answer) {

@@ -71,6 +71,10 @@
 					   worker remembers once it gave a
 					   connection away, for one that comes
 					   back after (worker_sync_ended()) */
+#define WORKER_THERE		1024	/* connections a home worker knows
+					   a packet made in another worker, and
+					   remembers (worker_sync_there()) */
+#define WORKER_THERE_BUCKETS	256
 #define WORKER_DEFER_FRAGS	16	/* held fragments of one waiting
 					   error: a 576-byte IPv4 error over
 					   the smallest MTU (68) takes 12 */
@@ -105,6 +109,21 @@ struct worker_fresh {
 struct worker_gone {
 	struct ct_tuple		 k;
 	uint64_t		 gen;
+};
+
+/* A connection whose home we are that lives in another worker (from):
+   a ring, each slot in its bucket's list (index + 1, 0 ends it). */
+struct worker_there {
+	struct ct_tuple		 k;
+	struct worker		*from;		/* NULL: free */
+	uint16_t		 next;
+};
+
+struct worker_there_list {
+	struct worker_there	 e[WORKER_THERE];
+	uint16_t		 head[WORKER_THERE_BUCKETS];
+	unsigned		 next;		/* the ring's */
+	unsigned		 n;		/* in use */
 };
 
 /* An ICMP error, whole or reassembled, waiting for the other workers'
@@ -261,6 +280,7 @@ struct worker {
 	uint64_t		 ngone;		/* DELETEs put in it */
 	uint64_t		 gone_lost;	/* the gen of the last one it
 						   no longer holds */
+	struct worker_there_list *there;	/* from the first on */
 	uint64_t		 sync_cursor;	/* the refresh's ct_walk() */
 	struct worker_names	*sync_names;	/* rule names to indexes */
 	struct sync_slice	*sync_slice;	/* the bulk's, being filled */
@@ -335,7 +355,8 @@ worker_adopt_wanted(const struct worker *w)
    [sync]), which is asked for it, and np waits; -1: judge it now. */
 int	 worker_adopt(struct worker *, const struct nq_packet *,
 	    const struct ct_ahead *, const char *, const char *);
-/* A packet made e here: its home ends the copy no packet reached. */
+/* A packet made e here: its home ends the copy no packet reached, and
+   remembers e (worker_sync_there()). */
 void	 worker_adopt_fresh(struct worker *, const struct ct_entry *e);
 /* In a new master's grace: 0 if np, judged p and v without an entry
    (a: its hints, or NULL), waits for the old master's record of its
@@ -347,6 +368,9 @@ int	 worker_hold(struct worker *, const struct nq_packet *np,
    questions that waited for them go on (worker_sync_apply()). */
 void	 worker_hold_records(struct worker *, const struct sync_rec *rec,
 	    size_t n);
+/* Home tells to that the peer's word of k came: its entry of k goes. */
+void	 worker_adopt_superseded(struct worker *, struct worker *to,
+	    const struct ct_tuple *k);
 
 /* worker_overflow.c */
 /* Did the queue overflow while failing open?  Then the grace starts. */
@@ -426,6 +450,13 @@ void	 worker_sync_drop(struct worker *, struct ct_entry *);
 /* home, told that a packet made k's entry in another worker: its copy
    goes if no packet reached it; 1 if it did */
 int	 worker_sync_stale(struct worker *, const struct ct_tuple *k);
+/* home: k's connection lives in from now (a packet made it there), as
+   far as the peer's records go */
+void	 worker_sync_there(struct worker *, const struct ct_tuple *k,
+	    struct worker *from);
+/* from, told by home that the peer's word of k came while we are
+   backup: the entry a packet made goes (worker_adopt_superseded()) */
+void	 worker_sync_superseded(struct worker *, const struct ct_tuple *k);
 /* a packet reached e, or e ends: no longer waiting for its packets;
    1 if it was (unseen till now) */
 int	 worker_sync_seen(struct worker *, const struct ct_entry *e);

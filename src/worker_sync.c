@@ -122,10 +122,12 @@ worker_sync_shared(const struct worker *w)
  * end or set back the live connection at the peer until our next
  * refresh, and a failover meanwhile would lose it.  So neither goes
  * out, whatever ends the copy (its timeout, an eviction, the fresh
- * entry: its worker tells home, worker_adopt_fresh(), but a backup's
- * peer may send the copy again) but a command (nfqspictl conntrack -D:
- * by_hand).  Only a master sends, and a copy is unseen only on a node
- * that took over from the peer: TCP, UDP and ICMP alike.
+ * entry: its worker tells home, worker_adopt_fresh(), unless home's
+ * list is full) but a command (nfqspictl conntrack -D: by_hand).  Only
+ * a master sends, and a copy is unseen only on a node that took over
+ * from the peer: TCP, UDP and ICMP alike.  On a backup every entry a
+ * packet makes off its home tells home, which ends it once the peer's
+ * word of it comes (worker_sync_there()).
  */
 void
 worker_sync_event(struct worker *w, int event, const struct ct_entry *e)
@@ -140,9 +142,11 @@ worker_sync_event(struct worker *w, int event, const struct ct_entry *e)
 		return;
 	if (!unseen || w->by_hand || !worker_sync_shared(w))
 		sync_ct(w->sync, w->id, event, w->ct, e, w->cfg);
-	/* a packet made it: home's copy, if unseen, is older and goes */
-	if (event == CT_EVENT_NEW && !w->home_none && w->unseen != NULL &&
-	    __atomic_load_n(w->unseen, __ATOMIC_RELAXED) != 0)
+	/* a packet made it: home's copy, if unseen, is older and goes;
+	   a backup's home remembers it, for the peer's word of it */
+	if (event == CT_EVENT_NEW && w->unseen != NULL &&
+	    (!sync_sending(w->sync) || (!w->home_none &&
+	    __atomic_load_n(w->unseen, __ATOMIC_RELAXED) != 0)))
 		worker_adopt_fresh(w, e);
 }
 
@@ -360,6 +364,118 @@ worker_sync_ended(struct worker *w, const struct ct_tuple *k, uint64_t gen)
 	return (i > 0 && w->gone_lost >= gen);
 }
 
+/* The bucket of k's list (synclink_home()'s hash: either way round). */
+static uint16_t *
+worker_there_bucket(struct worker_there_list *s, const struct ct_tuple *k)
+{
+	return (&s->head[synclink_home(k, 1u << 16) &
+	    (WORKER_THERE_BUCKETS - 1)]);
+}
+
+/* k, either way round, in its bucket's list: the link to it, or NULL. */
+static uint16_t *
+worker_there_find(struct worker_there_list *s, const struct ct_tuple *k)
+{
+	struct ct_tuple	 a, b;
+	uint16_t	*p;
+
+	if (s == NULL || s->n == 0)
+		return (NULL);
+	worker_sync_key(k, 0, &a);
+	worker_sync_key(k, 1, &b);
+	for (p = worker_there_bucket(s, k); *p != 0; p = &s->e[*p - 1].next)
+		if (memcmp(&s->e[*p - 1].k, &a, sizeof(a)) == 0 ||
+		    memcmp(&s->e[*p - 1].k, &b, sizeof(b)) == 0)
+			return (p);
+	return (NULL);
+}
+
+/* The slot *p links to leaves its list, free. */
+static void
+worker_there_unlink(struct worker_there_list *s, uint16_t *p)
+{
+	struct worker_there	*e = &s->e[*p - 1];
+
+	*p = e->next;
+	e->from = NULL;
+	s->n--;
+}
+
+/*
+ * k's connection, whose home we are, lives in from now: a packet made
+ * it there (a SYN, nothing to ask us about, no room or time to wait;
+ * on a backup, around a switch).  The peer's records of k still come
+ * here, and would make a copy beside it:
+ * - on a new master (keep), the old master's news of a connection a
+ *   packet here reached, older than that, which we would send back to
+ *   the peer after it (worker_sync_apply());
+ * - on a backup, where the peer's is the connection, the packet's would
+ *   go stale beside it, outlive the peer's end of it, and judge its
+ *   packets after a failback.
+ * So we remember it, the last WORKER_THERE of them: a new master keeps
+ * what it has, a backup ends the packet's (worker_there_word()).
+ */
+void
+worker_sync_there(struct worker *w, const struct ct_tuple *k,
+    struct worker *from)
+{
+	struct worker_there_list *s = w->there;
+	struct worker_there	*e;
+	uint16_t		*p;
+
+	if (s == NULL && (s = w->there = calloc(1, sizeof(*s))) == NULL)
+		return;		/* it stays beside, as before */
+	if ((p = worker_there_find(s, k)) != NULL) {
+		s->e[*p - 1].from = from;
+		return;
+	}
+	e = &s->e[s->next];
+	if (e->from != NULL) {
+		for (p = worker_there_bucket(s, &e->k); *p != s->next + 1;
+		    p = &s->e[*p - 1].next)
+			;
+		worker_there_unlink(s, p);
+	}
+	worker_sync_key(k, 0, &e->k);
+	e->from = from;
+	p = worker_there_bucket(s, &e->k);
+	e->next = *p;
+	*p = (uint16_t)(s->next + 1);
+	s->n++;
+	s->next = (s->next + 1) % WORKER_THERE;
+}
+
+/* A backup heard the peer of k: the entry another worker's packet made
+   of it goes there (worker_sync_superseded()), and our list forgets
+   it. */
+static void
+worker_there_word(struct worker *w, const struct ct_tuple *k)
+{
+	struct worker	*from;
+	uint16_t	*p;
+
+	if ((p = worker_there_find(w->there, k)) == NULL)
+		return;
+	from = w->there->e[*p - 1].from;
+	worker_there_unlink(w->there, p);
+	worker_adopt_superseded(w, from, k);
+}
+
+/* Home says the peer's word of k came: our entry of it, which a packet
+   made while we were backup, goes, an end for the events.  Not once
+   we are master: then it is the live one. */
+void
+worker_sync_superseded(struct worker *w, const struct ct_tuple *k)
+{
+	struct ct_entry	*e;
+
+	if (sync_sending(w->sync) || (e = ct_lookup(w->ct, k)) == NULL)
+		return;
+	w->importing = 1;
+	ct_remove(w->ct, e);
+	w->importing = 0;
+}
+
 void
 worker_sync_apply(struct worker *w, void *arg)
 {
@@ -378,6 +494,10 @@ worker_sync_apply(struct worker *w, void *arg)
 		/* a connection given away may come back (worker_ask.c) */
 		if (r->op == SYNC_OP_DELETE && w->gave > 0)
 			worker_sync_gone(w, &r->s.k);
+		/* a backup's: the peer's is the connection */
+		if (!b->keep && w->there != NULL && w->there->n > 0 &&
+		    !sync_sending(w->sync))
+			worker_there_word(w, &r->s.k);
 		/* a new master (keep): the old one's news only of what no
 		   packet here reached, or we lack */
 		if (r->op == SYNC_OP_DELETE && b->keep) {
@@ -392,8 +512,9 @@ worker_sync_apply(struct worker *w, void *arg)
 			b->applied++;
 			continue;
 		}
-		if (b->keep && (e = ct_lookup(w->ct, &r->s.k)) != NULL &&
-		    !ct_synced_is(w->ct, e)) {
+		if (b->keep && ((e = ct_lookup(w->ct, &r->s.k)) != NULL ?
+		    !ct_synced_is(w->ct, e) :
+		    worker_there_find(w->there, &r->s.k) != NULL)) {
 			b->kept++;
 			continue;
 		}
@@ -620,6 +741,9 @@ worker_sync_away(struct worker *w, void *arg)
 
 	ct_expire(w->ct, spi_now_ms());
 	sl->n = 0;
+	/* what lived in another worker comes home now, ours too */
+	if (sl->cursor == 0 && w->there != NULL)
+		memset(w->there, 0, sizeof(*w->there));
 	w->sync_slice = sl;
 	(void)ct_walk(w->ct, &sl->cursor, SYNC_SWEEP, worker_sync_away_one,
 	    w);
@@ -721,6 +845,8 @@ worker_sync_free(struct worker *w)
 	w->sync_names = NULL;
 	free(w->gone);
 	w->gone = NULL;
+	free(w->there);
+	w->there = NULL;
 }
 
 /*

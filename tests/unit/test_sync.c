@@ -89,6 +89,8 @@ worker_call(struct worker *w, void (*fn)(struct worker *, void *), void *arg)
 void worker_adopt_fresh(struct worker *w, const struct ct_entry *e) { }
 void worker_hold_records(struct worker *w, const struct sync_rec *r,
     size_t n) { }
+void worker_adopt_superseded(struct worker *w, struct worker *to,
+    const struct ct_tuple *k) { }
 
 void log_info(const char *f, ...) { (void)f; }
 void log_debug(const char *f, ...) { (void)f; }

@@ -1144,6 +1144,99 @@ test_backup_answer_ended(void **state)
 	sending = 1;
 }
 
+/* np through w as worker_packet() takes it: asked, or judged now. */
+static void
+packet_in(struct worker *w, const struct nq_packet *np)
+{
+	struct nq_verdict nv;
+
+	if (worker_adopt(w, np, NULL, "", "") == 0)
+		return;
+	memset(&nv, 0, sizeof(nv));
+	worker_judge(w, np, NULL, "", "", &nv);
+	assert_false(nv.defer);
+	(void)nq_verdict(w->nq, np->id, &nv);
+}
+
+/*
+ * A backup forwards around a switch; a packet off its connection's
+ * home that has nothing to ask home about (a SYN; home holds nothing
+ * unseen; a connection home said it lacks) makes an entry where it
+ * came, which the peer never hears of.  When the peer sends the
+ * connection, to home, the two must not live side by side: the
+ * packet's would go stale beside the peer's, outlive the peer's end
+ * of the connection, and judge its packets after a failback.  The
+ * peer's word of it, a change or its end, ends the packet's entry (an
+ * end for the events); home's is the connection.  Not so on a master,
+ * where the packet's entry is the live one.
+ */
+static void
+test_backup_stray(void **state)
+{
+	struct fix	*f = *state;
+	struct worker	*home, *w;
+	struct sync_rec	 rec[4];
+	struct sync_slice sl = { rec, 4, 0, 0, 0 };
+	struct sync_batch ub = { rec, 1, 0, 0, 0, 0, 0 };
+	struct ct_tuple	 k;
+	struct nq_packet np;
+	uint8_t		 b[64];
+	unsigned	 ends;
+
+	synced_udp(f, &home, &w, &k);
+	worker_sync_slice(home, &sl);
+	assert_int_equal(sl.n, 1);
+	ct_flush(home->ct);
+	assert_int_equal(unseen, 0);
+	sending = 0;
+	query_packet(f, &np, b, 130);
+	packet_in(w, &np);
+	check_given(130, 1, 1, MARK);
+	assert_int_equal(ct_count(w->ct), 1);
+	worker_ask_cb(-1, EV_READ, home);
+	/* the peer sends it: home takes it, the packet's entry goes */
+	ends = ev_ends;
+	worker_sync_apply(home, &ub);
+	assert_int_equal(ub.applied, 1);
+	worker_ask_cb(-1, EV_READ, w);
+	assert_int_equal(ct_count(w->ct), 0);
+	assert_int_equal(ct_count(home->ct), 1);
+	assert_int_equal(ev_ends, ends + 2);	/* home's NEW, w's end */
+	assert_int_equal(to_peer, 0);
+
+	/* ... or only its end */
+	ngiven = 0;
+	ct_flush(home->ct);
+	query_packet(f, &np, b, 131);
+	packet_in(w, &np);
+	check_given(131, 1, 1, MARK);
+	assert_int_equal(ct_count(w->ct), 1);
+	worker_ask_cb(-1, EV_READ, home);
+	peer_delete(home, &k, 0);
+	worker_ask_cb(-1, EV_READ, w);
+	assert_int_equal(ct_count(w->ct), 0);
+	assert_int_equal(ct_count(home->ct), 0);
+
+	/* made master before the peer's word came: the packet's entry is
+	   the live one and stays, and in the grace home keeps no copy of
+	   the old master's beside it, nor sends that one back */
+	ngiven = 0;
+	query_packet(f, &np, b, 132);
+	packet_in(w, &np);
+	assert_int_equal(ct_count(w->ct), 1);
+	worker_ask_cb(-1, EV_READ, home);
+	sending = 1;
+	ub.keep = 1;
+	ub.applied = 0;
+	worker_sync_apply(home, &ub);
+	assert_int_equal(ub.kept, 1);
+	assert_int_equal(ub.applied, 0);
+	assert_int_equal(ct_count(home->ct), 0);
+	assert_int_equal(to_peer, 0);
+	assert_null(w->inbox);
+	assert_int_equal(ct_count(w->ct), 1);
+}
+
 /* An echo request PB_B -> PB_A (reply: PB_A -> PB_B), id 77, seq 1. */
 static size_t
 echo(uint8_t *b, int reply)
@@ -1318,9 +1411,11 @@ test_adopt_bulk(void **state)
  * id id) comes to w while the node is still backup and finds no room
  * to wait for home's answer (the cap): nobody is asked, and w makes a
  * fresh entry of its own.  (With room, w would judge it against a copy
- * of home's: test_adopt_borrow.)  Home's copy ends (test_fresh_ends_copy)
- * but the peer, master, sends it again, its next change or refresh:
- * beside w's entry again.
+ * of home's: test_adopt_borrow.)  Home's loop is far behind, its list
+ * of such words full (adopt_untold): home never hears of it (else its
+ * copy would end, and the peer's word of the connection end w's entry:
+ * test_backup_stray).  The peer, master, sends the connection again,
+ * its next change or refresh: beside w's entry.
  */
 static void
 fresh_beside(struct fix *f, struct worker *home, struct worker *w,
@@ -1356,13 +1451,17 @@ fresh_beside(struct fix *f, struct worker *home, struct worker *w,
 	worker_sync_slice(home, &sl);
 	assert_int_equal(sl.n, 1);
 	memset(&nv, 0, sizeof(nv));
+	home->nfresh = WORKER_FRESH;
 	worker_judge(w, &np, NULL, "", "", &nv);
+	home->nfresh = 0;
 	assert_true(nv.accept);
 	assert_int_equal(ct_count(w->ct), 1);
+	assert_int_equal(w->st.adopt_untold, 1);
 	worker_ask_cb(-1, EV_READ, home);
 	worker_ask_cb(-1, EV_READ, w);
-	assert_int_equal(ct_count(home->ct), 0);
-	assert_int_equal(home->synced, 0);
+	assert_int_equal(ct_count(home->ct), 1);
+	assert_int_equal(home->synced, 1);
+	ct_flush(home->ct);	/* its timeout, say */
 	worker_sync_apply(home, &sb);
 	assert_int_equal(sb.applied, 1);
 	assert_int_equal(ct_count(home->ct), 1);
@@ -2087,6 +2186,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backup_answer_ended,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_backup_stray, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_adopt_echo, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_backup_home_echo, setup,
