@@ -604,13 +604,16 @@ worker_hold(struct worker *w, const struct nq_packet *np,
 	return (0);
 }
 
-/* Home hands a's connection over if it holds it, and says which
-   hand-over of its own it is (worker_sync_ended()). */
+/* Home hands a's connection over if it holds it, says which hand-over
+   of its own it is (worker_sync_ended()), and remembers where it went
+   (worker_sync_there()). */
 static void
 worker_adopt_give(struct worker *w, struct worker_ask *a)
 {
 	a->found = (uint8_t)worker_sync_give(w, &a->rec.s.k, &a->rec);
 	a->gen = w->gave;
+	if (a->found)
+		worker_sync_there(w, &a->rec.s.k, a->from);
 }
 
 static struct worker_ask **

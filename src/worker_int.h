@@ -72,7 +72,8 @@
 					   connection away, for one that comes
 					   back after (worker_sync_ended()) */
 #define WORKER_THERE		1024	/* connections a home worker knows
-					   a packet made in another worker, and
+					   live in another worker (adopted, or
+					   made there by a packet) and
 					   remembers (worker_sync_there()) */
 #define WORKER_THERE_BUCKETS	256
 #define WORKER_DEFER_FRAGS	16	/* held fragments of one waiting
@@ -450,8 +451,8 @@ void	 worker_sync_drop(struct worker *, struct ct_entry *);
 /* home, told that a packet made k's entry in another worker: its copy
    goes if no packet reached it; 1 if it did */
 int	 worker_sync_stale(struct worker *, const struct ct_tuple *k);
-/* home: k's connection lives in from now (a packet made it there), as
-   far as the peer's records go */
+/* home: k's connection lives in from now (it adopted it, or a packet
+   made it there), as far as the peer's records go */
 void	 worker_sync_there(struct worker *, const struct ct_tuple *k,
 	    struct worker *from);
 /* from, told by home that the peer's word of k came while we are

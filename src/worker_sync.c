@@ -402,10 +402,10 @@ worker_there_unlink(struct worker_there_list *s, uint16_t *p)
 }
 
 /*
- * k's connection, whose home we are, lives in from now: a packet made
- * it there (a SYN, nothing to ask us about, no room or time to wait;
- * on a backup, around a switch).  The peer's records of k still come
- * here, and would make a copy beside it:
+ * k's connection, whose home we are, lives in from now: it adopted it
+ * from us, or a packet made it there (a SYN, nothing to ask us about,
+ * no room or time to wait; on a backup, around a switch).  The peer's
+ * records of k still come here, and would make a copy beside it:
  * - on a new master (keep), the old master's news of a connection a
  *   packet here reached, older than that, which we would send back to
  *   the peer after it (worker_sync_apply());

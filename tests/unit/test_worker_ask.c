@@ -1237,6 +1237,49 @@ test_backup_stray(void **state)
 	assert_int_equal(ct_count(w->ct), 1);
 }
 
+/*
+ * A new master's grace takes the old master's news of a connection no
+ * packet here reached.  One another worker adopted from home is not
+ * such: home no longer holds it, but it must not take the old master's
+ * copy of it, older than the adopter's, beside it, and send it back to
+ * the peer after the adopter's changes.
+ */
+static void
+test_grace_adopted(void **state)
+{
+	struct fix	*f = *state;
+	struct worker	*home, *w;
+	struct sync_rec	 rec[4];
+	struct sync_slice sl = { rec, 4, 0, 0, 0 };
+	struct sync_batch kb = { rec, 1, 1, 0, 0, 0, 0 };
+	struct ct_tuple	 k;
+	unsigned	 peer;
+
+	synced_udp(f, &home, &w, &k);
+	worker_sync_slice(home, &sl);
+	assert_int_equal(sl.n, 1);
+	rec[0].s.mark = MARK + 1;
+	adopt_udp(f, home, w, 140);
+	peer = to_peer;
+	worker_sync_apply(home, &kb);
+	assert_int_equal(kb.kept, 1);
+	assert_int_equal(kb.applied, 0);
+	assert_int_equal(ct_count(home->ct), 0);
+	assert_int_equal(home->synced, 0);
+	assert_int_equal(unseen, 0);
+	assert_int_equal(to_peer, peer);
+	assert_int_equal(ct_entry_mark(ct_lookup(w->ct, &k)), MARK);
+
+	/* made backup: the connection comes home, and the list empties */
+	sending = 0;
+	memset(&sl, 0, sizeof(sl));
+	sl.rec = rec;
+	sl.max = 4;
+	worker_sync_away(home, &sl);
+	assert_int_equal(home->there->n, 0);
+	sending = 1;
+}
+
 /* An echo request PB_B -> PB_A (reply: PB_A -> PB_B), id 77, seq 1. */
 static size_t
 echo(uint8_t *b, int reply)
@@ -2187,6 +2230,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_backup_answer_ended,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backup_stray, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_grace_adopted, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_adopt_echo, setup,
 		    teardown),
