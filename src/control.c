@@ -32,6 +32,7 @@
 #include "autoconf.h"		/* first: _GNU_SOURCE */
 
 #include <sys/types.h>
+#include <sys/fsuid.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -128,9 +129,10 @@ control_clear(const char *path)
 /*
  * Owner root, group the daemon's: with [daemon] user, that user's group
  * may talk to the daemon, as it does after dropping privileges.
+ * control_group() finds that group, or our own without a user.
  */
 static int
-control_chown(const char *path, const struct daemon_info *info, gid_t *gid)
+control_group(const char *path, const struct daemon_info *info, gid_t *gid)
 {
 	struct passwd	*pw;
 
@@ -145,11 +147,44 @@ control_chown(const char *path, const struct daemon_info *info, gid_t *gid)
 			errno = ENOENT;
 		return (-1);
 	}
-	if (chown(path, 0, pw->pw_gid) == -1) {
+	*gid = pw->pw_gid;
+	return (0);
+}
+
+/*
+ * The unit's bounding set has no CAP_CHOWN, which chown() to a group we
+ * are not in takes: bind() under the group as fsgid (CAP_SETGID, this
+ * thread only) makes the socket in it.
+ */
+static int
+control_bind(int fd, const struct sockaddr_un *sun, gid_t gid)
+{
+	mode_t		 omask;
+	int		 fsgid, saved, rc;
+
+	fsgid = setfsgid(gid);
+	/* Created 0660 right away, not chmod()ed after a window. */
+	omask = umask(0117);
+	rc = bind(fd, (const struct sockaddr *)sun, sizeof(*sun));
+	saved = errno;
+	umask(omask);
+	setfsgid((gid_t)fsgid);
+	errno = saved;
+	return (rc);
+}
+
+/* Where setfsgid() could not (no CAP_SETGID), chown() (CAP_CHOWN). */
+static int
+control_chown(const char *path, gid_t gid)
+{
+	struct stat	 st;
+
+	if (lstat(path, &st) == -1)
+		return (-1);
+	if (st.st_gid != gid && chown(path, 0, gid) == -1) {
 		log_warn("control socket %s: chown", path);
 		return (-1);
 	}
-	*gid = pw->pw_gid;
 	return (0);
 }
 
@@ -202,7 +237,6 @@ control_open(struct event_base *base, const char *path,
 {
 	struct control		*ctl;
 	struct sockaddr_un	 sun;
-	mode_t			 omask;
 	int			 saved;
 
 	if (base == NULL || path == NULL || *path == '\0' || info == NULL) {
@@ -232,17 +266,11 @@ control_open(struct event_base *base, const char *path,
 	if ((ctl->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, 0)) == -1)
 		goto fail;
-	/* Created 0660 right away, not chmod()ed after a window. */
-	omask = umask(0117);
-	if (bind(ctl->fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
-		saved = errno;
-		umask(omask);
-		errno = saved;
+	if (control_group(path, info, &ctl->gid) == -1)
 		goto fail;
-	}
-	umask(omask);
-	if (chmod(path, 0660) == -1 ||
-	    control_chown(path, info, &ctl->gid) == -1 ||
+	if (control_bind(ctl->fd, &sun, ctl->gid) == -1)
+		goto fail;
+	if (control_chown(path, ctl->gid) == -1 || chmod(path, 0660) == -1 ||
 	    listen(ctl->fd, CONTROL_BACKLOG) == -1)
 		goto fail_unlink;
 	if ((ctl->ev_accept = event_new(base, ctl->fd, EV_READ | EV_PERSIST,

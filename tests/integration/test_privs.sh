@@ -8,7 +8,8 @@
 #    denied one does not);
 #  - with a reject rule in the configuration: exactly CAP_NET_ADMIN and
 #    CAP_NET_RAW, and the reject's RST reaches the client;
-#  - the control socket: 0660, owner root, group the daemon's; a user
+#  - the control socket: 0660, owner root, group the daemon's (also
+#    under the unit's capability bounding set, without CAP_CHOWN); a user
 #    outside that group (nobody) cannot even connect; with the socket made
 #    0666 by hand, nobody may still read (status, conntrack count) but
 #    conntrack flush, conntrack delete, reload, rules -Z, sync role and
@@ -202,8 +203,19 @@ privs_config '[rule refuse]
 proto = tcp
 dport = 5102
 action = reject'
-lib_must_start "nfqspid starts with user = $U and a reject rule" "$@"
+# under the unit's capability bounding set (etc/nfqspid.service.in):
+# without CAP_CHOWN the socket still gets the group (it failed with
+# EPERM, and the daemon ran without a control socket, until 2026-12-06)
+T_DWRAP=(setpriv --bounding-set=-all,+net_admin,+net_raw,+setuid,+setgid --)
+lib_must_start "nfqspid starts with user = $U, a reject rule and the unit's bounding set" "$@"
+T_DWRAP=()
 sleep 0.5
+st=$(stat -c '%a %U %G' "$T_CTL")
+check "the unit's bounding set: control socket 660 root $U (got $st)" \
+    test "$st" = "660 root $U"
+check "the unit's bounding set: $U may ask the daemon" quiet as "$U" status
+check "the unit's bounding set: nothing failed at the socket" \
+    log_lacks "control socket"
 check "reject configured: every thread has exactly CAP_NET_ADMIN and CAP_NET_RAW" \
     threads_ok "$CAP_ADMIN_RAW"
 check "the log says CAP_NET_RAW is kept" \
