@@ -33,6 +33,8 @@ PKGS=(
 	# the Debian package and its test (tests/deb/test_deb.sh), the unit's
 	# hardening score (systemd-analyze), [daemon] divert = nft
 	debhelper dpkg-dev fakeroot lintian systemd nftables
+	# make check-systemd: a Debian root booted with systemd as PID 1
+	debootstrap systemd-container
 	# the HA pair's failover (connection-state sync, issue 14)
 	keepalived
 	# make fuzz: clang with libFuzzer

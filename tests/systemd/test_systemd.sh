@@ -1,0 +1,394 @@
+#!/bin/bash
+# test_systemd.sh - the Debian package under a real systemd as PID 1
+# (make check-systemd; root; not part of make check: it needs the Debian
+# mirror once and takes minutes):
+#  - a minimal Debian 12 root (debootstrap, with systemd, iptables,
+#    iproute2 and the package's libraries) is made once and kept in
+#    $NFQSPI_SYSTEMD_CACHE (default /var/tmp/nfqspid-systemd);
+#  - the package is built from this tree as test_deb.sh builds it and
+#    installed into a copy of that root;
+#  - the copy boots with systemd-nspawn --boot in a network namespace
+#    of its own (a veth to a second namespace, the peer), and in it:
+#    the enabled unit started at the boot; systemctl start is active
+#    only once nfqspid -f said READY=1 (its STATUS= line, MainPID the
+#    daemon, running as user nfqspid, its control socket answering and
+#    in the user's group), the
+#    peer's ping through nfqspictl iptables' rules is accepted and a
+#    connection to a port no rule opens is dropped, a warning of the
+#    file is in journalctl -u nfqspid once, systemctl reload comes back
+#    to active, systemctl stop leaves no socket and no pidfile in /run,
+#    a bad /etc/nfqspi.ini fails the start with its error in systemctl
+#    status and is not restarted (RestartPreventExitStatus=2), and
+#    systemd-analyze security gives the score the unit's comment says.
+# The container, the copy and both namespaces are removed on every exit;
+# the host's interfaces and firewall are not touched.
+#
+# Copyright (C) 2026 The nfqspid authors
+# SPDX-License-Identifier: GPL-2.0-or-later
+set -u
+
+: "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
+: "${top_builddir:=$top_srcdir}"
+: "${NFQSPI_SYSTEMD_CACHE:=/var/tmp/nfqspid-systemd}"
+: "${NFQSPI_MIRROR:=http://deb.debian.org/debian}"
+PKG=nfqspid
+SUITE=bookworm
+# systemd and the tools the checks run inside; the package's own
+# Depends are read from the built .deb and added (apt-get install
+# ./x.deb in the root would need the mirror on every run).
+BASE_PKGS=systemd,systemd-sysv,dbus,iptables,iproute2,procps,adduser
+
+passed=0
+failed=0
+ok() { passed=$((passed + 1)); echo "PASS: $*"; }
+fail() { failed=$((failed + 1)); echo "FAIL: $*"; }
+check()
+{
+	local desc=$1
+	shift
+	if "$@"; then ok "$desc"; else fail "$desc"; fi
+}
+skip() { echo "SKIP: $*"; exit 77; }
+not() { ! "$@"; }
+quiet() { "$@" >/dev/null 2>&1; }
+
+[ "$(id -u)" -eq 0 ] || skip "needs root (debootstrap, systemd-nspawn)"
+for t in debootstrap systemd-nspawn dpkg-buildpackage dh nsenter ip flock; do
+	command -v "$t" >/dev/null ||
+	    skip "$t not installed (scripts/deps.sh installs it)"
+done
+[ -f "$top_builddir/Makefile" ] || { echo "configure first" >&2; exit 1; }
+VERSION=${VERSION:-$(sed -n 's/^VERSION = //p' "$top_builddir/Makefile")}
+
+mkdir -p "$NFQSPI_SYSTEMD_CACHE" || exit 1
+exec 9>"$NFQSPI_SYSTEMD_CACHE/lock"
+flock -w 900 9 || { echo "$NFQSPI_SYSTEMD_CACHE/lock: held too long" >&2; exit 1; }
+
+T0=$(date +%s)
+tmp=$(mktemp -d "$NFQSPI_SYSTEMD_CACHE/run.XXXXXX") || exit 1
+id=$$
+NS_C=nfqspi-sd-c$id		# the container's network
+NS_P=nfqspi-sd-p$id		# its peer
+nspawn=
+leader=
+cleanup()
+{
+	local rc=$?
+	if [ -n "$leader" ] && [ -d "/proc/$leader" ]; then
+		# SIGRTMIN+4: systemd powers off
+		kill -s RTMIN+4 "$leader" 2>/dev/null
+		for _ in $(seq 100); do
+			[ -d "/proc/$leader" ] || break
+			sleep 0.1
+		done
+	fi
+	if [ -n "$nspawn" ] && [ -d "/proc/$nspawn" ]; then
+		kill "$nspawn" 2>/dev/null
+		sleep 1
+		kill -9 "$nspawn" 2>/dev/null
+	fi
+	[ -n "$nspawn" ] && wait "$nspawn" 2>/dev/null
+	ip netns del "$NS_C" 2>/dev/null
+	ip netns del "$NS_P" 2>/dev/null
+	# the copy's /proc and /sys are nspawn's mounts, gone with it; a
+	# chroot's mounts are undone before rm
+	umount -R "$tmp/root/proc" 2>/dev/null
+	rm -rf --one-file-system "$tmp"
+	echo "took $(($(date +%s) - T0)) s"
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
+
+# ---- the package, as test_deb.sh builds it ----------------------------------------
+
+# NFQSPI_SYSTEMD_DEB: a package built already (to rerun the checks)
+if [ -n "${NFQSPI_SYSTEMD_DEB:-}" ]; then
+	deb=$NFQSPI_SYSTEMD_DEB
+else
+	src=$tmp/$PKG-$VERSION
+	if ! env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -C "$top_builddir" distdir distdir="$src" >"$tmp/distdir.log" 2>&1; then
+		cat "$tmp/distdir.log"
+		echo "FAIL: make distdir"
+		exit 1
+	fi
+	echo "building the package"
+	if ! (cd "$src" && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL DEB_BUILD_OPTIONS="nocheck parallel=2" \
+	    dpkg-buildpackage -us -uc -b) >"$tmp/build.log" 2>&1; then
+		tail -n 40 "$tmp/build.log"
+		echo "FAIL: dpkg-buildpackage -us -uc -b"
+		exit 1
+	fi
+	deb=$tmp/${PKG}_${VERSION}_$(dpkg --print-architecture).deb
+fi
+[ -f "$deb" ] || { echo "FAIL: no $deb"; exit 1; }
+
+# ---- the Debian 12 root, made once -------------------------------------------
+
+# the package's Depends (its libraries, adduser), first choices
+deps=$(dpkg-deb -f "$deb" Depends | tr ',' '\n' | sed 's/[(|].*//; s/ //g' | grep .)
+
+ROOTFS=$NFQSPI_SYSTEMD_CACHE/rootfs
+if [ ! -x "$ROOTFS/lib/systemd/systemd" ]; then
+	echo "debootstrap $SUITE into $ROOTFS (once; log: $NFQSPI_SYSTEMD_CACHE/debootstrap.log)"
+	rm -rf --one-file-system "$ROOTFS.tmp"
+	if ! debootstrap --variant=minbase --include="$BASE_PKGS,$(echo $deps | tr ' ' ,)" \
+	    "$SUITE" "$ROOTFS.tmp" "$NFQSPI_MIRROR" \
+	    >"$NFQSPI_SYSTEMD_CACHE/debootstrap.log" 2>&1; then
+		tail -n 20 "$NFQSPI_SYSTEMD_CACHE/debootstrap.log"
+		echo "FAIL: debootstrap"
+		exit 1
+	fi
+	mv "$ROOTFS.tmp" "$ROOTFS"
+fi
+echo "root: $ROOTFS ($(du -sm "$ROOTFS" | cut -f1) MB), made $(date -r "$ROOTFS" '+%F %T')"
+
+# ---- a copy of the root, with the package in it -------------------------------
+
+R=$tmp/root
+cp -a --reflink=auto "$ROOTFS" "$R" || exit 1
+# The package's Depends that a root made for an older build lacks come
+# from the mirror once; they are added to the cached root.
+missing=()
+for p in $deps; do
+	chroot "$R" dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+	    grep -q ' installed$' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	echo "adding to the cached root: ${missing[*]}"
+	cp /etc/resolv.conf "$ROOTFS/etc/resolv.conf" 2>/dev/null
+	if ! { chroot "$ROOTFS" apt-get update &&
+	    chroot "$ROOTFS" env DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y --no-install-recommends "${missing[@]}" &&
+	    chroot "$ROOTFS" apt-get clean; } >"$tmp/apt.log" 2>&1; then
+		tail -n 20 "$tmp/apt.log"
+		echo "FAIL: apt-get install ${missing[*]} in $ROOTFS"
+		exit 1
+	fi
+	rm -rf --one-file-system "$R"
+	cp -a --reflink=auto "$ROOTFS" "$R" || exit 1
+fi
+cp "$deb" "$R/tmp/"
+if ! chroot "$R" dpkg -i "/tmp/$(basename "$deb")" >"$tmp/install.log" 2>&1; then
+	cat "$tmp/install.log"
+	echo "FAIL: dpkg -i in the root"
+	exit 1
+fi
+ok "dpkg -i $(basename "$deb") in a Debian $SUITE root"
+# nothing else to start at boot than what the checks need
+echo nfqspi-sd >"$R/etc/hostname"
+: >"$R/etc/machine-id"
+# A warning of the file (an IPv4 source on an ICMPv6 rule), which must
+# reach the journal once.
+cat >>"$R/etc/nfqspi.ini" <<'EOF'
+
+[rule never6]
+proto = icmpv6
+src = 10.99.1.0/24
+action = accept
+EOF
+cp "$R/etc/nfqspi.ini" "$tmp/good.ini"
+
+# ---- boot --------------------------------------------------------------------
+
+ip netns add "$NS_C" && ip netns add "$NS_P" || exit 1
+# names within IFNAMSIZ for any pid
+vc=sdc$id
+vp=sdp$id
+ip link add "$vc" type veth peer name "$vp" || exit 1
+ip link set "$vc" netns "$NS_C" name eth0 && ip link set "$vp" netns "$NS_P" name eth0 || exit 1
+ip -n "$NS_C" addr add 10.99.0.1/24 dev eth0
+ip -n "$NS_P" addr add 10.99.0.2/24 dev eth0
+for n in "$NS_C" "$NS_P"; do
+	ip -n "$n" link set lo up
+	ip -n "$n" link set eth0 up
+done
+
+echo "booting the root with systemd-nspawn --boot (log: $tmp/nspawn.log)"
+# Without systemd on the host: no machined (--register=no), no scope
+# (--keep-unit).  nspawn keeps CAP_NET_ADMIN only for --private-network;
+# the daemon needs it to bind its queue.
+systemd-nspawn --quiet --boot --register=no --keep-unit -D "$R" -M nfqspi-sd$id \
+    --capability=CAP_NET_ADMIN \
+    --network-namespace-path="/run/netns/$NS_C" \
+    >"$tmp/nspawn.log" 2>&1 </dev/null &
+nspawn=$!
+# the container's PID 1: nspawn's child
+find_leader() { pgrep -P "$nspawn" -x systemd; }
+for _ in $(seq 100); do
+	leader=$(find_leader) && break
+	[ -d "/proc/$nspawn" ] || break
+	sleep 0.1
+done
+if [ -z "$leader" ]; then
+	cat "$tmp/nspawn.log"
+	echo "FAIL: systemd-nspawn --boot did not start a container"
+	exit 1
+fi
+in_c() { nsenter -t "$leader" -m -u -i -n -p -C -r -w -- "$@"; }
+# PATH of the container's own tools
+in_c_sh() { in_c /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin "$@"; }
+# systemctl talks to /run/systemd/private, made early in the boot
+for _ in $(seq 300); do
+	in_c test -S /run/systemd/private && break
+	sleep 0.1
+done
+state=$(in_c_sh timeout 120 systemctl is-system-running --wait 2>&1)
+echo "systemd in the container: $state"
+booted() { [ "$state" = running ] || [ "$state" = degraded ]; }
+if ! booted; then
+	sed 's/^/nspawn: /' "$tmp/nspawn.log" | tail -n 40
+	echo "FAIL: systemd in the container did not finish booting ($state)"
+	exit 1
+fi
+ok "systemd is PID 1 in the container and booted ($state)"
+[ "$state" = degraded ] && in_c_sh systemctl --failed --no-legend | sed 's/^/failed unit: /'
+
+sysctl_c() { in_c_sh systemctl "$@"; }
+mainpid=
+prop() { sysctl_c show -P "$2" "$1"; }
+# the unit's journal, of the daemon started below (_PID=) when set
+journal() { in_c_sh journalctl -q -o cat -u nfqspid --no-pager ${mainpid:+_PID=$mainpid}; }
+
+# ---- start: active only when ready --------------------------------------------------
+
+# enabled by the package: multi-user.target started it
+check "started at the boot ($(prop nfqspid ActiveState)/$(prop nfqspid SubState): $(prop nfqspid StatusText))" \
+    test "$(prop nfqspid ActiveState)" = active
+sysctl_c stop nfqspid
+sysctl_c start nfqspid
+rc=$?
+# taken at once: systemctl start returned, READY=1 came
+st_now=$(in_c_sh /usr/sbin/nfqspictl status 2>&1)
+check "systemctl start nfqspid succeeds (rc $rc)" test "$rc" -eq 0
+check "ActiveState=active ($(prop nfqspid ActiveState))" \
+    test "$(prop nfqspid ActiveState)" = active
+status_text=$(prop nfqspid StatusText)
+check "StatusText is the daemon's STATUS= line ($status_text)" \
+    grep -q '^running: queue 0 threads 1 rules [0-9]* mode enforce' <<<"$status_text"
+mainpid=$(prop nfqspid MainPID)
+comm=$(in_c cat "/proc/$mainpid/comm" 2>/dev/null)
+check "MainPID $mainpid is nfqspid ($comm)" test "$comm" = nfqspid
+uid=$(in_c awk '/^Uid:/ { print $2 }' "/proc/$mainpid/status" 2>/dev/null)
+nfq_uid=$(in_c_sh id -u nfqspid)
+check "the daemon runs as user nfqspid (uid $uid, nfqspid $nfq_uid)" \
+    test -n "$uid" -a "$uid" = "$nfq_uid"
+ctl_pid=$(awk '$1 == "pid" { print $2 }' <<<"$st_now")
+check "nfqspictl status answers as soon as systemctl start returns (pid ${ctl_pid:-none}: $(head -n 1 <<<"$st_now"))" \
+    test "$ctl_pid" = "$mainpid"
+# Made as root, which the bounding set gives no CAP_CHOWN: its group
+# comes from the fsgid at bind() (this failed with EPERM until
+# 2026-12-06, and the daemon ran with no control socket)
+sock=$(in_c stat -c '%a %U %G' /run/nfqspid.sock 2>&1)
+check "the control socket is 660 root nfqspid ($sock)" test "$sock" = "660 root nfqspid"
+check "nothing about the control socket in the journal ($(journal | grep 'control socket' | head -c 200))" \
+    not quiet grep -q 'control socket' <(journal)
+check "the pidfile /run/nfqspid.pid holds MainPID" \
+    test "$(in_c cat /run/nfqspid.pid 2>/dev/null)" = "$mainpid"
+ctl_pid=$(prop nfqspid ControlPID)
+check "Type=notify: nfqspid -f did not fork (ControlPID $ctl_pid, NRestarts $(prop nfqspid NRestarts))" \
+    test "$ctl_pid" = 0 -a "$(prop nfqspid NRestarts)" = 0
+
+# ---- traffic through the queue --------------------------------------------------------
+
+# packets decided, all workers together
+queue_pkts() { in_c_sh /usr/sbin/nfqspictl status | awk '$1 == "received" { print $2; exit }'; }
+in_c_sh sh -c '/usr/sbin/nfqspictl iptables | iptables-restore -n'
+check "nfqspictl iptables | iptables-restore -n loads in the container" \
+    quiet in_c_sh sh -c 'iptables -S INPUT | grep -q NFQUEUE'
+q0=$(queue_pkts)
+check "the peer's ping is accepted through the queue (rule ping)" \
+    quiet ip netns exec "$NS_P" ping -c 3 -i 0.2 -W 2 10.99.0.1
+q1=$(queue_pkts)
+check "the packets decided rose (${q0:-?} -> ${q1:-?})" \
+    test -n "$q0" -a -n "$q1" -a "${q1:-0}" -gt "${q0:-0}"
+# a listener in the container's network, on a port no rule opens:
+# policy new = drop
+ip netns exec "$NS_C" timeout 10 nc -l 10.99.0.1 5001 >/dev/null 2>&1 &
+lpid=$!
+sleep 0.5
+check "a connection to port 5001 (no rule opens it) is dropped" \
+    not ip netns exec "$NS_P" nc -z -w 2 10.99.0.1 5001
+kill "$lpid" 2>/dev/null
+wait "$lpid" 2>/dev/null
+drops=$(in_c_sh /usr/sbin/nfqspictl stats 2>/dev/null | awk '$1 == "dropped" { s += $2 } END { print s + 0 }')
+check "nfqspictl stats counts drops ($drops)" test "${drops:-0}" -gt 0
+
+# ---- the journal --------------------------------------------------------------------
+
+n6=$(journal | grep -c '\[rule never6\]')
+check "the file's warning is in journalctl -u nfqspid once ($n6 times)" test "$n6" -eq 1
+check "the journal has the daemon's start line (syslog, tied to the unit)" \
+    quiet grep -q 'started' <(journal)
+
+# ---- reload -------------------------------------------------------------------------
+
+sysctl_c reload nfqspid
+rc=$?
+check "systemctl reload nfqspid succeeds (rc $rc)" test "$rc" -eq 0
+check "after the reload: active again ($(prop nfqspid ActiveState)/$(prop nfqspid SubState))" \
+    test "$(prop nfqspid ActiveState)/$(prop nfqspid SubState)" = active/running
+check "after the reload: the same MainPID ($(prop nfqspid MainPID))" \
+    test "$(prop nfqspid MainPID)" = "$mainpid"
+check "after the reload: StatusText running again ($(prop nfqspid StatusText))" \
+    grep -q '^running: ' <<<"$(prop nfqspid StatusText)"
+check "the reload is in the journal" quiet grep -qi 'reload' <(journal)
+n6=$(journal | grep -c '\[rule never6\]')
+check "the reload's warning is in the journal too, once (2 in all: $n6)" test "$n6" -eq 2
+
+# ---- stop ---------------------------------------------------------------------------
+
+sysctl_c stop nfqspid
+rc=$?
+check "systemctl stop nfqspid succeeds (rc $rc)" test "$rc" -eq 0
+check "inactive after the stop ($(prop nfqspid ActiveState), status $(prop nfqspid ExecMainStatus))" \
+    test "$(prop nfqspid ActiveState)" = inactive -a "$(prop nfqspid ExecMainStatus)" = 0
+check "the stop removed /run/nfqspid.sock" not in_c test -e /run/nfqspid.sock
+check "the stop removed /run/nfqspid.pid" not in_c test -e /run/nfqspid.pid
+check "no nfqspid process is left" not quiet in_c_sh pgrep -x nfqspid
+# the package's state_file, in the unit's StateDirectory=
+sf=$(sed -n 's/^state_file[[:space:]]*=[[:space:]]*\([^[:space:];]*\).*/\1/p' "$tmp/good.ini")
+if [ -n "$sf" ]; then
+	check "the stop wrote state_file $sf ($(in_c stat -c '%s bytes, %a %U' "$sf" 2>&1))" \
+	    in_c test -s "$sf"
+fi
+
+# ---- a bad configuration: failed, and not restarted -----------------------------------
+
+# the queue rules stay: nothing passes while the daemon is down
+in_c_sh iptables -F INPUT
+in_c_sh iptables -F OUTPUT
+in_c_sh iptables -F FORWARD
+in_c_sh sh -c 'printf "[daemon]\nqueue = banana\n" >/etc/nfqspi.ini'
+sysctl_c reset-failed nfqspid 2>/dev/null
+sysctl_c start nfqspid 2>"$tmp/start-bad.err"
+rc=$?
+check "systemctl start fails on a bad /etc/nfqspi.ini (rc $rc)" test "$rc" -ne 0
+sleep 4
+check "the unit failed ($(prop nfqspid ActiveState)/$(prop nfqspid Result), exit $(prop nfqspid ExecMainStatus))" \
+    test "$(prop nfqspid ActiveState)" = failed -a "$(prop nfqspid ExecMainStatus)" = 2
+check "RestartPreventExitStatus=2: not restarted (NRestarts $(prop nfqspid NRestarts) after 4 s)" \
+    test "$(prop nfqspid NRestarts)" = 0
+sysctl_c status --no-pager -n 20 nfqspid >"$tmp/status-bad.txt" 2>&1
+sed 's/^/status: /' "$tmp/status-bad.txt"
+check "systemctl status shows the parse error (queue = banana)" \
+    grep -q 'nfqspi.ini.*queue\|queue.*banana' "$tmp/status-bad.txt"
+check "systemctl status shows the STATUS= line 'cannot start: ...'" \
+    grep -q 'cannot start: ' "$tmp/status-bad.txt"
+mainpid=$(prop nfqspid ExecMainPID)
+nerr=$(journal | grep -c 'banana')
+check "the error is in the journal once ($nerr)" test "$nerr" -eq 1
+in_c_sh cp /dev/stdin /etc/nfqspi.ini <"$tmp/good.ini"
+
+# ---- hardening score -------------------------------------------------------------------
+
+claimed=$(sed -n 's/^# Scores \([0-9.]*\) in .systemd-analyze security.*/\1/p' \
+    "$R/lib/systemd/system/nfqspid.service")
+sec=$(in_c_sh systemd-analyze security --no-pager nfqspid 2>&1)
+score=$(sed -n 's/.*Overall exposure level for nfqspid.service: \([0-9.]*\).*/\1/p' <<<"$sec")
+printf '%s\n' "$sec" | grep -v '✓' | sed 's/^/security: /' 
+check "systemd-analyze security nfqspid: ${score:-?}, as the unit says (${claimed:-?})" \
+    test -n "$score" -a "$score" = "$claimed"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
