@@ -915,8 +915,12 @@ daemon_run(struct daemon *d, int foreground, int debug)
 	d->info.sync = d->sync;
 	if (d->cfg->control[0] != '\0' &&
 	    (d->control = control_open(d->base, d->cfg->control, &d->info,
-	    d->workers, d->nworkers, d->events, daemon_reload, d)) == NULL)
+	    d->workers, d->nworkers, d->events, daemon_reload, d)) == NULL) {
+		/* as with the page: a daemon nobody can reload, ask or
+		   flush does not start (it ran so unseen under the unit) */
 		log_warn("control socket %s", d->cfg->control);
+		goto fail;
+	}
 	if (d->cfg->http[0] != '\0' && (d->http = http_open(d->base, d->cfg,
 	    &d->info, d->workers, d->nworkers, err, sizeof(err))) == NULL) {
 		log_warnx("%s", err);

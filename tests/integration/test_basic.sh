@@ -312,6 +312,22 @@ if [ -n "$dpid" ] && kill -TERM "$dpid" 2>/dev/null; then
 else
 	fail "SIGTERM: the daemonised nfqspid exits"
 fi
+# A control socket it cannot make stops the start, as the page does: the
+# packaged unit once ran so, unseen (no CAP_CHOWN), and nobody could
+# reload it or ask it anything.
+sed "s|^control = .*|control = $T_TMP/no-such-dir/ctl.sock|" "$T_CONF" \
+    >"$T_TMP/noctl.ini"
+in_d "$NFQSPID" -f -c "$T_TMP/noctl.ini" >"$T_TMP/noctl.err" 2>&1 &
+npid=$!
+check "a control socket it cannot make: the start ends" \
+    wait_for $((50 * T_SLOW)) not quiet kill -0 "$npid"
+kill -TERM "$npid" 2>/dev/null	# one that runs on: 0, and fails below
+wait "$npid"
+rc=$?
+cat "$T_TMP/noctl.err" >>"$T_LOG"
+check "... with status 1 (got $rc)" test "$rc" -eq 1
+check "... saying why ($(head -c 200 "$T_TMP/noctl.err"))" \
+    grep -q "control socket $T_TMP/no-such-dir/ctl.sock" "$T_TMP/noctl.err"
 # parent_fds: the parents' valgrind logs report no descriptor of theirs
 parent_fds()
 {
