@@ -18,12 +18,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "nfqspid.h"
+#include "strl.h"
 #include "statefile.h"
 #include "synclink.h"
 
@@ -45,12 +47,110 @@ state_wall_ms(void)
 	return ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
 }
 
+/*
+ * Whoever can write the file, or put another in its place, picks
+ * connections that the next start lets through unjudged: its MACs are
+ * checksums, not a signature.  So every directory on its path must be
+ * root's (or ours) and writable by no one else; one above the file's
+ * own may be sticky (/tmp): others can neither rename nor remove what
+ * is root's there.  0, or -1 and why in err.
+ */
+static int
+state_dirs_safe(const char *path, char *err, size_t errlen)
+{
+	char		 d[CONFIG_PATHLEN], *s;
+	struct stat	 st;
+	int		 last, root;
+
+	if (spi_strlcpy(d, path, sizeof(d)) >= sizeof(d) ||
+	    strchr(d, '/') == NULL) {
+		snprintf(err, errlen, "not an absolute path");
+		return (-1);
+	}
+	for (last = 1;; last = 0) {
+		s = strrchr(d, '/');
+		if ((root = s == d))
+			d[1] = '\0';
+		else
+			*s = '\0';
+		if (stat(d, &st) == -1) {
+			snprintf(err, errlen, "%s: %s", d, strerror(errno));
+			return (-1);
+		}
+		if (!S_ISDIR(st.st_mode)) {
+			snprintf(err, errlen, "%s is not a directory", d);
+			return (-1);
+		}
+		if (st.st_uid != 0 && st.st_uid != geteuid()) {
+			snprintf(err, errlen, "directory %s belongs to uid %u, "
+			    "not root", d, (unsigned)st.st_uid);
+			return (-1);
+		}
+		if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0 &&
+		    (last || (st.st_mode & S_ISVTX) == 0)) {
+			snprintf(err, errlen, "directory %s is writable by "
+			    "others than root", d);
+			return (-1);
+		}
+		if (root)
+			return (0);
+	}
+}
+
+/* The file opened: ours, alone, and a state file or empty. */
+static int
+state_file_safe(int fd, char *err, size_t errlen)
+{
+	struct stat	 st;
+	uint8_t		 head[4];
+	ssize_t		 n;
+
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "not a regular file");
+		return (-1);
+	}
+	if (st.st_uid != geteuid()) {
+		snprintf(err, errlen, "belongs to uid %u, not root",
+		    (unsigned)st.st_uid);
+		return (-1);
+	}
+	/* a hard link: ftruncate() and the stop's write would be
+	   another file's */
+	if (st.st_nlink != 1) {
+		snprintf(err, errlen, "has %lu links, not 1",
+		    (unsigned long)st.st_nlink);
+		return (-1);
+	}
+	if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+		snprintf(err, errlen, "writable by others than root");
+		return (-1);
+	}
+	/* the table is nobody else's to read */
+	if ((st.st_mode & 077) != 0 && fchmod(fd, 0600) == -1) {
+		snprintf(err, errlen, "chmod 0600: %s", strerror(errno));
+		return (-1);
+	}
+	/* a file that is not one (state_file = a wrong path) is neither
+	   emptied nor written over */
+	if (st.st_size > 0 && ((n = pread(fd, head, sizeof(head), 0)) == -1 ||
+	    !state_is_ours(head, (size_t)n))) {
+		snprintf(err, errlen, "not a state file, left as it is");
+		return (-1);
+	}
+	return (0);
+}
+
 int
 state_open(const char *path)
 {
-	struct stat	 st;
-	int		 fd;
+	char	 err[CONFIG_PATHLEN + 128];
+	int	 fd;
 
+	if (state_dirs_safe(path, err, sizeof(err)) == -1) {
+		log_warnx("state file %s: %s; connections will not be kept "
+		    "across a restart", path, err);
+		return (-1);
+	}
 	/* O_NONBLOCK: a FIFO put there must not hang the start */
 	if ((fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC |
 	    O_NONBLOCK, 0600)) == -1) {
@@ -58,9 +158,9 @@ state_open(const char *path)
 		    "be kept across a restart", path);
 		return (-1);
 	}
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
-		log_warnx("state file %s: not a regular file; connections "
-		    "will not be kept across a restart", path);
+	if (state_file_safe(fd, err, sizeof(err)) == -1) {
+		log_warnx("state file %s: %s; connections will not be kept "
+		    "across a restart", path, err);
 		close(fd);
 		return (-1);
 	}

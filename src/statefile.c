@@ -127,6 +127,12 @@ state_write_end(struct state_writer *sw)
 
 /* ---- reading --------------------------------------------------------- */
 
+int
+state_is_ours(const void *buf, size_t len)
+{
+	return (len >= 4 && get32(buf) == SYNC_MAGIC);
+}
+
 /* The message at p (at most avail bytes): its length, or 0 if the
    file ends inside it. */
 static size_t

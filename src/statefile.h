@@ -77,6 +77,10 @@ struct state_info {
 	uint32_t	 messages;
 };
 
+/* 1 if buf (len bytes: the file's first) begins as a state file does:
+   a file that does not is another's, and is left alone. */
+int	 state_is_ours(const void *buf, size_t len);
+
 /*
  * Check a whole file in memory: every message's MAC and records, the
  * order, the counts, the trailer at its end.  0 and *si, or -1 and one

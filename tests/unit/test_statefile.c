@@ -660,6 +660,7 @@ test_refused(void **state)
 	free(m.buf);
 	/* too large: not even mapped */
 	assert_true((fd = open(path, O_WRONLY)) >= 0);
+	assert_int_equal(write(fd, "NQSY", 4), 4);
 	assert_int_equal(ftruncate(fd, (off_t)STATE_FILE_MAX + 1), 0);
 	close(fd);
 	start(1, 0);
@@ -673,6 +674,119 @@ test_refused(void **state)
 	assert_int_equal(mkfifo(p, 0600), 0);
 	assert_int_equal(state_open(p), -1);
 	has_line("not a regular file");
+}
+
+/* path's content is text: what put_text() put there */
+static void
+put_text(const char *text)
+{
+	int	 fd;
+
+	assert_true((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600)) >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+}
+
+static void
+same_text(const char *text)
+{
+	char	 b[256];
+	ssize_t	 n;
+	int	 fd;
+
+	assert_true((fd = open(path, O_RDONLY)) >= 0);
+	n = read(fd, b, sizeof(b) - 1);
+	close(fd);
+	assert_true(n >= 0);
+	b[n] = '\0';
+	assert_string_equal(b, text);
+}
+
+/* A file another could have written or replaced is not used: its
+   MACs are checksums, and its connections would pass unjudged. */
+static void
+test_unsafe(void **state)
+{
+	static const char text[] = "# not a state file\nkey = value\n";
+	struct mem	 m;
+	struct stat	 st;
+	char		 p[160], q[160];
+	int		 fd;
+
+	(void)state;
+	/* a wrong path (the configuration, say): neither emptied nor
+	   written over at the stop */
+	put_text(text);
+	assert_int_equal(state_open(path), -1);
+	has_line("not a state file, left as it is");
+	same_text(text);
+	assert_int_equal(truncate(path, 0), 0);
+	assert_true((fd = open(path, O_WRONLY)) >= 0);
+	assert_int_equal(ftruncate(fd, (off_t)STATE_FILE_MAX + 1), 0);
+	close(fd);
+	assert_int_equal(state_open(path), -1);
+	assert_int_equal(file_size(), (off_t)STATE_FILE_MAX + 1);
+
+	/* another's file, with a table that would restore */
+	make_file(&m, wall_ms(), 1, 5, 600000);
+	put_file(&m);
+	free(m.buf);
+	assert_int_equal(chown(path, 65534, 65534), 0);
+	logbuf[0] = '\0';
+	assert_int_equal(state_open(path), -1);
+	has_line("belongs to uid 65534, not root; connections will not be "
+	    "kept");
+	assert_true(file_size() > 0);
+	assert_int_equal(chown(path, 0, 0), 0);
+	/* writable by a group */
+	assert_int_equal(chmod(path, 0620), 0);
+	assert_int_equal(state_open(path), -1);
+	has_line("writable by others than root");
+	/* readable by others: made 0600, used */
+	assert_int_equal(chmod(path, 0644), 0);
+	assert_true((fd = state_open(path)) >= 0);
+	close(fd);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	/* a hard link: the stop would write the other name's file */
+	snprintf(p, sizeof(p), "%s/link", dir);
+	assert_int_equal(link(path, p), 0);
+	logbuf[0] = '\0';
+	assert_int_equal(state_open(path), -1);
+	has_line("has 2 links, not 1");
+	assert_true(file_size() > 0);
+	assert_int_equal(unlink(p), 0);
+
+	/* in a directory others write: not even made */
+	snprintf(p, sizeof(p), "%s/sub", dir);
+	snprintf(q, sizeof(q), "%s/sub/state", dir);
+	assert_int_equal(mkdir(p, 0755), 0);
+	assert_int_equal(chmod(p, 01777), 0);
+	logbuf[0] = '\0';
+	assert_int_equal(state_open(q), -1);
+	has_line("is writable by others than root");
+	assert_int_equal(access(q, F_OK), -1);
+	/* in one another owns */
+	assert_int_equal(chmod(p, 0755), 0);
+	assert_int_equal(chown(p, 65534, 0), 0);
+	assert_int_equal(state_open(q), -1);
+	has_line("belongs to uid 65534, not root");
+	assert_int_equal(access(q, F_OK), -1);
+	/* below a sticky one (/tmp): root's own directory will do */
+	assert_int_equal(chown(p, 0, 0), 0);
+	assert_int_equal(chmod(dir, 01777), 0);
+	assert_true((fd = state_open(q)) >= 0);
+	close(fd);
+	/* but not below one that is not sticky */
+	assert_int_equal(chmod(dir, 0777), 0);
+	assert_int_equal(state_open(q), -1);
+	assert_int_equal(chmod(dir, 0700), 0);
+	assert_int_equal(unlink(q), 0);
+	assert_int_equal(rmdir(p), 0);
+	/* the format's own test */
+	assert_int_equal(state_is_ours("NQSY", 4), 1);
+	assert_int_equal(state_is_ours("NQS", 3), 0);
+	assert_int_equal(state_is_ours("nqsy", 4), 0);
 }
 
 int
@@ -691,6 +805,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_expired_full, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unsafe, setup, teardown),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
