@@ -890,8 +890,7 @@ daemon_run(struct daemon *d, int foreground, int debug)
 		state_forget(sl);
 		goto fail;
 	}
-	state_restore(sl, d->statefd, d->workers, d->nworkers,
-	    d->sync != NULL);
+	state_restore(sl, d->workers, d->nworkers, d->sync != NULL);
 
 	for (i = 0; i < 3; i++)
 		if ((sigev[i] = evsignal_new(d->base, sigs[i], sig_cb,
@@ -950,6 +949,8 @@ daemon_run(struct daemon *d, int foreground, int debug)
 		log_info("sync: listening on the sync link, role %s",
 		    sync_role_name(d->cfg->sync.role));
 	}
+	/* the workers hold the file's table now: never read twice */
+	state_used(d->statefd, d->cfg->state_file);
 
 	watchdog_start(d);
 	daemon_tick_start(d);

@@ -458,14 +458,16 @@ struct state_load;
 /* At start, as root: the file opened (made if missing), or -1 after a
    log line.  state_read() then reads and checks it whole (NULL: nothing
    to restore, said in one line), state_restore() puts what did not
-   time out since into the workers (not started yet), frees sl and
-   empties the file.  state_save() writes the tables there at a clean
-   stop (the workers stopped) and closes fd. */
+   time out since into the workers (not started yet) and frees sl;
+   state_used(), once the workers run, empties the file: a start that
+   fails before leaves it to the next.  state_save() writes the tables
+   there at a clean stop (the workers stopped) and closes fd. */
 int		 state_open(const char *path);
 struct state_load *state_read(int fd, const char *path,
 		    const struct config *cfg);
-void		 state_restore(struct state_load *sl, int fd,
-		    struct worker **w, unsigned n, int sync);
+void		 state_restore(struct state_load *sl, struct worker **w,
+		    unsigned n, int sync);
+void		 state_used(int fd, const char *path);
 /* sl unused (the start failed): the file stays as it is. */
 void		 state_forget(struct state_load *sl);
 void		 state_save(int fd, const char *path, struct worker **w,

@@ -7,8 +7,9 @@
  * The daemon gives up root after start-up and could not create a file
  * in a root-owned directory at its stop: the file is opened (made if
  * missing, 0600) at start and its descriptor kept.  At start it is
- * read, checked whole (statefile.c) and emptied once the workers hold
- * its connections, so that it is never read twice; at a clean stop the
+ * read, checked whole (statefile.c) and emptied once the workers that
+ * hold its connections run, so that it is never read twice and a start
+ * that fails before leaves it to the next; at a clean stop the
  * tables are written through the same descriptor, then synced.  A file
  * that fails a check gives one line and an empty table.
  */
@@ -280,8 +281,7 @@ state_worker(const struct state_load *sl, const struct sync_rec *r,
 }
 
 void
-state_restore(struct state_load *sl, int fd, struct worker **w, unsigned n,
-    int sync)
+state_restore(struct state_load *sl, struct worker **w, unsigned n, int sync)
 {
 	struct state_iter	 it;
 	struct sync_rec		 r;
@@ -318,8 +318,14 @@ state_restore(struct state_load *sl, int fd, struct worker **w, unsigned n,
 	    sl->elapsed_ms / 1000, more);
  done:
 	munmap(sl->map, sl->len);
-	state_empty(fd, sl->path);
 	free(sl);
+}
+
+void
+state_used(int fd, const char *path)
+{
+	if (fd != -1)
+		state_empty(fd, path);
 }
 
 void

@@ -12,6 +12,8 @@
 #    daemon starts with an empty table, says why in one line, and the
 #    server's segment of the connection is dropped;
 #  - a reload that changes state_file says it waits for the next start;
+#  - a start that fails after the restore (a status page it cannot
+#    bind) leaves the file, and the next start restores it;
 #  - after a restart without state_file, likewise for another
 #    connection;
 #  - with threads = 2 (--queue-balance) a restored connection is back
@@ -201,6 +203,27 @@ kill -HUP "$T_DPID"
 check "reload: back to the running file" \
     wait_eval 50 'test "$(grep -c "reloaded $T_CONF" "$T_LOG")" -ge 2'
 
+# ---- a start that fails after the restore leaves the file to the next ----
+lib_stop_daemon
+check "stop before a failing start: exit status 0 (got ${T_DRC:-none})" \
+    test "${T_DRC:-1}" = 0
+# a status page on an address dut does not have: http_open() fails,
+# after the restore, before a worker runs
+sed -i "/^\[daemon\]\$/a http = 192.0.2.1:9" "$T_CONF"
+check "a start that fails after the restore exits" not lib_start_daemon
+check "failed start: it had restored the connection" \
+    wait_eval 30 'test "$(grep -c "restored 1 of 1 connections from $STATE" "$T_LOG")" -ge 2'
+check "failed start: the file is left to the next start" test -s "$STATE"
+sed -i "/^http = 192.0.2.1:9\$/d" "$T_CONF"
+lib_must_start "nfqspid starts again after the failed start"
+check "the next start restores the file" \
+    test "$(grep -c "restored 1 of 1 connections from $STATE" "$T_LOG")" -ge 3
+check "and empties it" test ! -s "$STATE"
+check "a: listed ESTABLISHED after the failed start" has_est 5060
+push a 3
+check "a: the server speaks first after the failed start, and gets through" \
+    wait_for 50 got a 3
+
 # ---- the file corrupted: an empty table, the server's segment dropped ------
 restart "restart with the file corrupted" \
     "$PY" -c 'import sys
@@ -211,9 +234,9 @@ open(p, "wb").write(b)' "$STATE"
 check "corrupted: one line says why, nothing restored" \
     log_has "state file $STATE: message [0-9]+: forged \\(a torn write, or not ours\\): not restored"
 check "corrupted: the file is emptied" test ! -s "$STATE"
-push a 3
+push a 4
 check "corrupted: the server's segment is dropped" \
-    not wait_for 30 got a 3
+    not wait_for 30 got a 4
 check "corrupted: the connection is not listed" not has_est 5060
 
 # ---- without state_file: the other connection is lost ---------------------

@@ -498,7 +498,8 @@ start(unsigned n, int sync)
 
 	assert_true((fd = state_open(path)) >= 0);
 	sl = state_read(fd, path, &cfg);
-	state_restore(sl, fd, wk, n, sync);
+	state_restore(sl, wk, n, sync);
+	state_used(fd, path);
 	close(fd);
 }
 
@@ -518,7 +519,7 @@ test_save_restore(void **state)
 	assert_int_equal(st.st_mode & 07777, 0600);
 	assert_null(sl = state_read(fd, path, &cfg));
 	has_line("empty, no connection to restore");
-	state_restore(sl, fd, wk, 3, 0);
+	state_restore(sl, wk, 3, 0);
 	for (i = 0; i < 30; i++)
 		wk[i % 3]->rec[wk[i % 3]->n++] = rec(i, 600000);
 	state_save(fd, path, wk, 3);		/* closes fd */
@@ -540,6 +541,36 @@ test_save_restore(void **state)
 		assert_true(wk[i % 3]->rec[i / 3].s.left_ms > 590000);
 	}
 	/* never read twice */
+	assert_int_equal(file_size(), 0);
+}
+
+/* A start that fails once the table is restored (the status page, the
+   privilege drop, a worker's thread) leaves the file to the next. */
+static void
+test_failed_start(void **state)
+{
+	struct state_load *sl;
+	struct mem	 m;
+	char		 line[256];
+	int		 fd;
+
+	(void)state;
+	make_file(&m, wall_ms(), 1, 5, 600000);
+	put_file(&m);
+	free(m.buf);
+	assert_true((fd = state_open(path)) >= 0);
+	assert_non_null(sl = state_read(fd, path, &cfg));
+	state_restore(sl, wk, 1, 0);
+	close(fd);
+	assert_int_equal(wk[0]->n, 5);
+	assert_true(file_size() > 0);
+	wk[0]->n = 0;
+	logbuf[0] = '\0';
+	start(1, 0);
+	snprintf(line, sizeof(line), "restored 5 of 5 connections from %s",
+	    path);
+	has_line(line);
+	assert_int_equal(wk[0]->n, 5);
 	assert_int_equal(file_size(), 0);
 }
 
@@ -800,6 +831,8 @@ main(void)
 		cmocka_unit_test(test_header),
 		cmocka_unit_test(test_rec_age),
 		cmocka_unit_test_setup_teardown(test_save_restore, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_failed_start, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_home, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_expired_full, setup,
