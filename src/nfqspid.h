@@ -444,7 +444,8 @@ void		 worker_set_sync(struct worker *w, struct sync *s);
  * to the peer); unseen: marked as the peer's copies are, for another
  * worker to adopt (several workers and [sync]).  1 if it went in, 0 if
  * the table refused it.  worker_state_save(): every connection out to
- * sw as worker id's; how many, or -1 (errno as state_write_conn()).
+ * sw as worker id's, or as many as fit (sw->full); how many, or -1
+ * (errno as state_write_conn()).
  */
 struct sync_rec;
 struct state_writer;

@@ -404,7 +404,7 @@ state_save(int fd, const char *path, struct worker **w, unsigned n)
 	if (ftruncate(fd, 0) == -1 ||
 	    state_write_begin(sw, state_wall_ms(), n, state_out_cb, o) == -1)
 		goto fail;
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n && !sw->full; i++) {
 		if ((c = worker_state_save(w[i], sw, i)) == -1)
 			goto fail;
 		total += (uint64_t)c;
@@ -412,7 +412,11 @@ state_save(int fd, const char *path, struct worker **w, unsigned n)
 	if (state_write_end(sw) == -1 || state_flush_out(o) == -1 ||
 	    fsync(fd) == -1)
 		goto fail;
-	log_info("saved %" PRIu64 " connections to %s", total, path);
+	if (sw->full)
+		log_warnx("saved %" PRIu64 " connections to %s, the rest did "
+		    "not fit in %u bytes", total, path, STATE_FILE_MAX);
+	else
+		log_info("saved %" PRIu64 " connections to %s", total, path);
 	goto out;
  fail:
 	log_warn("state file %s: not written", path);

@@ -46,7 +46,10 @@ state_put(struct state_writer *sw, uint32_t seq, uint32_t ack)
 		errno = ENOMEM;
 		return (-1);
 	}
-	return (sw->out(sw->arg, sw->buf, len));
+	if (sw->out(sw->arg, sw->buf, len) == -1)
+		return (-1);
+	sw->bytes += len;
+	return (0);
 }
 
 int
@@ -66,6 +69,7 @@ state_write_begin(struct state_writer *sw, uint64_t written_ms,
 	sw->arg = arg;
 	sw->epoch = written_ms;
 	sw->nworkers = nworkers;
+	sw->max = STATE_FILE_MAX;
 	if (sync_msg_init(&sw->m, sw->buf, sizeof(sw->buf),
 	    SYNC_T_BULK_START) == -1)
 		return (-1);
@@ -89,6 +93,15 @@ state_write_conn(struct state_writer *sw, uint32_t worker,
 
 	if (worker >= sw->nworkers || sw->records == UINT32_MAX) {
 		errno = EINVAL;
+		return (-1);
+	}
+	/* at most: the UPDATE being filled, out full, a new one with this
+	   record, and the trailer; a file the reader would refuse whole
+	   must not be written */
+	if (sw->full || sw->bytes + 2 * SYNC_MSG_MAX + SYNC_MSG_MIN >
+	    sw->max) {
+		sw->full = 1;
+		errno = EFBIG;
 		return (-1);
 	}
 	if (sw->open && sw->worker != worker && state_flush(sw) == -1)

@@ -27,8 +27,8 @@
 #include "syncproto.h"
 
 #define STATE_VERSION	1
-/* No table writes more (4 million of the longest records): a bigger
-   file is refused unread. */
+/* A bigger file is refused unread.  A table may hold more (over 4
+   million records): the writer stops short of it, and says so. */
 #define STATE_FILE_MAX	(512u << 20)
 /* The wall clock may step back a little between stop and start (NTP):
    a file written up to this much in the future is taken as written now. */
@@ -52,6 +52,9 @@ struct state_writer {
 	uint32_t	 records;
 	uint32_t	 worker;	/* of the UPDATE being filled */
 	uint32_t	 nworkers;
+	uint64_t	 bytes;		/* out so far */
+	uint64_t	 max;		/* the file's size at most */
+	int		 full;		/* a record did not fit under max */
 	int		 open;		/* an UPDATE is being filled */
 	uint8_t		 buf[SYNC_MSG_MAX];
 };
@@ -62,7 +65,9 @@ int	 state_write_begin(struct state_writer *sw, uint64_t written_ms,
 	    uint32_t nworkers, state_out_fn out, void *arg);
 /* One connection of worker's (rule: the name, "" for [policy]).  0, or
    -1 with errno: EINVAL (a worker out of range, ct_snap_check()),
-   ENOMEM, or out's. */
+   ENOMEM, out's, or EFBIG (and full set): the file, ended now, would be
+   over max (STATE_FILE_MAX, which state_write_begin() sets); the file
+   is still good, without that record and those after it. */
 int	 state_write_conn(struct state_writer *sw, uint32_t worker,
 	    const struct ct_snap *s, const char *rule);
 /* The last UPDATE and the trailer out: 0, or -1 as above. */

@@ -894,7 +894,9 @@ worker_state_one(struct ct_table *t, struct ct_entry *e, void *arg)
 	if (r.s.left_ms == 0)
 		return (0);	/* its timeout ran out: nothing to keep */
 	if (state_write_conn(a->sw, a->id, &r.s, r.rule) == -1) {
-		a->err = errno;
+		/* EFBIG: the file is full, and still good */
+		if (errno != EFBIG)
+			a->err = errno;
 		return (1);
 	}
 	a->n++;

@@ -87,7 +87,7 @@ worker_state_save(struct worker *w, struct state_writer *sw, uint32_t id)
 	for (i = 0; i < w->n; i++)
 		if (state_write_conn(sw, id, &w->rec[i].s,
 		    w->rec[i].rule) == -1)
-			return (-1);
+			return (errno == EFBIG ? (ssize_t)i : -1);
 	return ((ssize_t)w->n);
 }
 
@@ -246,6 +246,45 @@ test_writer_refuses(void **state)
 	assert_int_equal(state_write_conn(&sw, 0, &r.s, ""), -1);
 	r = rec(0, 1000);
 	assert_int_equal(state_write_conn(&sw, 0, &r.s, "bad name"), -1);
+	free(m.buf);
+}
+
+/* A table larger than a file may be (STATE_FILE_MAX: more than 4
+   million records; [conntrack] max allows 64 Mi a worker): the writer
+   stops short of the cap, and the file is still good.  Written past
+   it, the next start refused the whole file. */
+static void
+test_writer_full(void **state)
+{
+	static struct state_writer sw;
+	struct state_info si;
+	struct sync_rec	 r;
+	struct mem	 m;
+	char		 err[256] = "";
+	unsigned	 i, n = 0;
+
+	(void)state;
+	memset(&m, 0, sizeof(m));
+	assert_int_equal(state_write_begin(&sw, 1, 2, mem_out, &m), 0);
+	assert_int_equal(sw.max, STATE_FILE_MAX);
+	sw.max = 65536;			/* as STATE_FILE_MAX, smaller */
+	for (i = 0; i < 2000; i++) {
+		r = rec(i, 60000);
+		if (state_write_conn(&sw, i % 2, &r.s, r.rule) == 0) {
+			assert_int_equal(sw.full, 0);
+			n++;
+			continue;
+		}
+		assert_int_equal(errno, EFBIG);
+		assert_int_equal(sw.full, 1);
+	}
+	assert_true(n > 100 && n < 2000);
+	assert_int_equal(state_write_end(&sw), 0);
+	assert_true(m.len <= 65536);
+	assert_true(m.len > 65536 - 3 * SYNC_MSG_MAX);
+	if (state_check(m.buf, m.len, &si, err, sizeof(err)) == -1)
+		fail_msg("%s", err);
+	assert_int_equal(si.records, n);
 	free(m.buf);
 }
 
@@ -826,6 +865,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_roundtrip),
 		cmocka_unit_test(test_writer_refuses),
+		cmocka_unit_test(test_writer_full),
 		cmocka_unit_test(test_torn),
 		cmocka_unit_test(test_spliced),
 		cmocka_unit_test(test_header),
