@@ -13,6 +13,7 @@
  * tables are written through the same descriptor, then synced.  A file
  * that fails a check gives one line and an empty table.
  */
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 
@@ -162,6 +163,19 @@ state_open(const char *path)
 	if (state_file_safe(fd, err, sizeof(err)) == -1) {
 		log_warnx("state file %s: %s; connections will not be kept "
 		    "across a restart", path, err);
+		close(fd);
+		return (-1);
+	}
+	/* held until the stop has written it: a second nfqspid on the
+	   same file (another queue, no pidfile) must neither read it
+	   while this one writes nor write over what this one wrote */
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		if (errno == EWOULDBLOCK)
+			log_warnx("state file %s: in use by another nfqspid; "
+			    "connections will not be kept across a restart",
+			    path);
+		else
+			log_warn("state file %s: lock", path);
 		close(fd);
 		return (-1);
 	}

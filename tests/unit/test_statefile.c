@@ -853,6 +853,14 @@ test_unsafe(void **state)
 	assert_int_equal(chmod(dir, 0700), 0);
 	assert_int_equal(unlink(q), 0);
 	assert_int_equal(rmdir(p), 0);
+	/* a second nfqspid on the same file leaves it to the first */
+	assert_true((fd = state_open(path)) >= 0);
+	logbuf[0] = '\0';
+	assert_int_equal(state_open(path), -1);
+	has_line("in use by another nfqspid");
+	close(fd);
+	assert_true((fd = state_open(path)) >= 0);
+	close(fd);
 	/* the format's own test */
 	assert_int_equal(state_is_ours("NQSY", 4), 1);
 	assert_int_equal(state_is_ours("NQS", 3), 0);
