@@ -1014,6 +1014,7 @@ daemon_run(struct daemon *d, int foreground, int debug)
 static void
 check_warnings(const struct config *cfg)
 {
+	char		 err[ERRLEN];
 	size_t		 i;
 
 	for (i = 0; i < cfg->nwarn; i++)
@@ -1021,6 +1022,12 @@ check_warnings(const struct config *cfg)
 	if (cfg->warn_more > 0)
 		fprintf(stderr, "nfqspid: warning: %zu more like these\n",
 		    cfg->warn_more);
+	/* what the start would refuse, and start without */
+	if (cfg->state_file[0] != '\0' &&
+	    state_path_check(cfg->state_file, err, sizeof(err)) == -1)
+		fprintf(stderr, "nfqspid: warning: state file %s: %s; "
+		    "connections will not be kept across a restart\n",
+		    cfg->state_file, err);
 	fprintf(stderr, "configuration OK\n");
 }
 

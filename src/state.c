@@ -55,7 +55,8 @@ state_wall_ms(void)
  * checksums, not a signature.  So every directory on its path must be
  * root's (or ours) and writable by no one else; one above the file's
  * own may be sticky (/tmp): others can neither rename nor remove what
- * is root's there.  0, or -1 and why in err.
+ * is root's there.  0, or -1 and why in err (errno ENOENT: a directory
+ * is missing).
  */
 static int
 state_dirs_safe(const char *path, char *err, size_t errlen)
@@ -77,7 +78,7 @@ state_dirs_safe(const char *path, char *err, size_t errlen)
 			*s = '\0';
 		if (stat(d, &st) == -1) {
 			snprintf(err, errlen, "%s: %s", d, strerror(errno));
-			return (-1);
+			return (-1);	/* errno: stat's */
 		}
 		if (!S_ISDIR(st.st_mode)) {
 			snprintf(err, errlen, "%s is not a directory", d);
@@ -99,9 +100,10 @@ state_dirs_safe(const char *path, char *err, size_t errlen)
 	}
 }
 
-/* The file opened: ours, alone, and a state file or empty. */
+/* The file opened: ours, alone, and a state file or empty; fix: made
+   0600 if others may read it. */
 static int
-state_file_safe(int fd, char *err, size_t errlen)
+state_file_safe(int fd, int fix, char *err, size_t errlen)
 {
 	struct stat	 st;
 	uint8_t		 head[4];
@@ -128,7 +130,7 @@ state_file_safe(int fd, char *err, size_t errlen)
 		return (-1);
 	}
 	/* the table is nobody else's to read */
-	if ((st.st_mode & 077) != 0 && fchmod(fd, 0600) == -1) {
+	if (fix && (st.st_mode & 077) != 0 && fchmod(fd, 0600) == -1) {
 		snprintf(err, errlen, "chmod 0600: %s", strerror(errno));
 		return (-1);
 	}
@@ -140,6 +142,28 @@ state_file_safe(int fd, char *err, size_t errlen)
 		return (-1);
 	}
 	return (0);
+}
+
+int
+state_path_check(const char *path, char *err, size_t errlen)
+{
+	int	 fd, rc;
+
+	/* a directory still to be made (systemd's StateDirectory, at
+	   the start) holds nothing another could have put there */
+	errno = 0;
+	if (state_dirs_safe(path, err, errlen) == -1)
+		return (errno == ENOENT ? 0 : -1);
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC |
+	    O_NONBLOCK)) == -1) {
+		if (errno == ENOENT)
+			return (0);	/* made at start */
+		snprintf(err, errlen, "cannot open: %s", strerror(errno));
+		return (-1);
+	}
+	rc = state_file_safe(fd, 0, err, errlen);
+	close(fd);
+	return (rc);
 }
 
 int
@@ -160,7 +184,7 @@ state_open(const char *path)
 		    "be kept across a restart", path);
 		return (-1);
 	}
-	if (state_file_safe(fd, err, sizeof(err)) == -1) {
+	if (state_file_safe(fd, 1, err, sizeof(err)) == -1) {
 		log_warnx("state file %s: %s; connections will not be kept "
 		    "across a restart", path, err);
 		close(fd);

@@ -169,6 +169,14 @@ check "nfqspid -n accepts state_file" test "$nout" = "configuration OK"
 sed "s|^state_file = .*|state_file = state|" "$T_CONF" >"$T_TMP/rel.ini"
 check "nfqspid -n refuses a relative state_file" \
     not quiet "$NFQSPID" -n -c "$T_TMP/rel.ini"
+# a directory others may write: anyone could plant a table there
+mkdir -m 1777 "$T_TMP/open"
+sed "s|^state_file = .*|state_file = $T_TMP/open/state|" "$T_CONF" \
+    >"$T_TMP/open.ini"
+nout=$("$NFQSPID" -n -c "$T_TMP/open.ini" 2>&1)
+check "nfqspid -n warns of a state_file in a directory others write" \
+    grep -q "warning: state file $T_TMP/open/state: directory $T_TMP/open is writable by others than root; connections will not be kept" <<<"$nout"
+check "nfqspid -n makes no state file" test ! -e "$T_TMP/open/state"
 lib_start "nfqspid starts with state_file"
 check "the file is made at start, 0600, owned by root" \
     test "$(stat -c %a:%U "$STATE" 2>/dev/null)" = 600:root

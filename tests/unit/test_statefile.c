@@ -780,7 +780,7 @@ test_unsafe(void **state)
 	static const char text[] = "# not a state file\nkey = value\n";
 	struct mem	 m;
 	struct stat	 st;
-	char		 p[160], q[160];
+	char		 p[160], q[160], err[256];
 	int		 fd;
 
 	(void)state;
@@ -836,6 +836,10 @@ test_unsafe(void **state)
 	assert_int_equal(state_open(q), -1);
 	has_line("is writable by others than root");
 	assert_int_equal(access(q, F_OK), -1);
+	/* nfqspid -n says so beforehand */
+	assert_int_equal(state_path_check(q, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "is writable by others than root"));
+	assert_int_equal(access(q, F_OK), -1);
 	/* in one another owns */
 	assert_int_equal(chmod(p, 0755), 0);
 	assert_int_equal(chown(p, 65534, 0), 0);
@@ -845,14 +849,27 @@ test_unsafe(void **state)
 	/* below a sticky one (/tmp): root's own directory will do */
 	assert_int_equal(chown(p, 0, 0), 0);
 	assert_int_equal(chmod(dir, 01777), 0);
+	assert_int_equal(state_path_check(q, err, sizeof(err)), 0);
+	assert_int_equal(access(q, F_OK), -1);	/* -n makes nothing */
 	assert_true((fd = state_open(q)) >= 0);
 	close(fd);
+	assert_int_equal(state_path_check(q, err, sizeof(err)), 0);
 	/* but not below one that is not sticky */
 	assert_int_equal(chmod(dir, 0777), 0);
 	assert_int_equal(state_open(q), -1);
 	assert_int_equal(chmod(dir, 0700), 0);
 	assert_int_equal(unlink(q), 0);
 	assert_int_equal(rmdir(p), 0);
+	/* -n before systemd made the state directory: nothing to say */
+	snprintf(q, sizeof(q), "%s/none/state", dir);
+	assert_int_equal(state_path_check(q, err, sizeof(err)), 0);
+	/* -n on a wrong path: the file is not one */
+	assert_int_equal(state_path_check(dir, err, sizeof(err)), -1);
+	put_text(text);
+	assert_int_equal(state_path_check(path, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "not a state file"));
+	same_text(text);
+	assert_int_equal(truncate(path, 0), 0);
 	/* a second nfqspid on the same file leaves it to the first */
 	assert_true((fd = state_open(path)) >= 0);
 	logbuf[0] = '\0';
