@@ -453,6 +453,9 @@ int		 worker_state_import(struct worker *w, struct sync_rec *r,
 		    int unseen);
 ssize_t		 worker_state_save(struct worker *w, struct state_writer *sw,
 		    uint32_t id);
+/* The n workers (not running) judge what they restored by their rules,
+   as a reload does. */
+void		 worker_state_judge(struct worker **all, unsigned n);
 
 /* state.c: [daemon] state_file, the table kept across a restart */
 struct state_load;

@@ -354,6 +354,10 @@ state_restore(struct state_load *sl, struct worker **w, unsigned n, int sync)
 	log_info("restored %" PRIu64 " of %u connections from %s (written "
 	    "%" PRIu64 " s ago)%s", ok, sl->si.records, sl->path,
 	    sl->elapsed_ms / 1000, more);
+	/* the rules may have changed with the restart: what they no
+	   longer accept must not pass on the last run's word */
+	if (ok > 0)
+		worker_state_judge(w, n);
  done:
 	munmap(sl->map, sl->len);
 	free(sl);

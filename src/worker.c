@@ -688,3 +688,25 @@ worker_reload(struct worker *w, const struct config *cfg)
 	}
 	return (0);
 }
+
+/*
+ * [daemon] state_file: the connections restored, judged by this start's
+ * rules as a reload judges every connection, before a worker reads a
+ * packet: what the rules no longer accept ends here (one line says how
+ * many) instead of passing until the next reload.  Nothing goes to the
+ * peer, whose bulk or timers end its copies.  The peers are set first,
+ * as the start sets them, so that an unseen copy's end comes off the
+ * node's count that worker_state_import() put it in.
+ */
+void
+worker_state_judge(struct worker **all, unsigned n)
+{
+	unsigned	 i;
+
+	worker_set_peers(all, n);
+	for (i = 0; i < n; i++) {
+		all[i]->importing = 1;
+		(void)worker_reload(all[i], all[i]->cfg);
+		all[i]->importing = 0;
+	}
+}

@@ -19,7 +19,9 @@
 #  - with threads = 2 (--queue-balance) a restored connection is back
 #    in the worker that held it, where its packets come;
 #  - with fastpath = yes nothing is written to the kernel's table at
-#    start, and the restored connection's packets offload it again.
+#    start, and the restored connection's packets offload it again;
+#  - a restart whose rules no longer accept a restored connection ends
+#    it at start, before any of its packets passes.
 #
 # Copyright (C) 2026 The nfqspid authors
 # SPDX-License-Identifier: GPL-2.0-or-later
@@ -81,6 +83,13 @@ state = new
 proto = tcp
 src = 10.$T_NET.1.0/24
 dport = 5064
+action = accept
+
+[rule from-client-f]
+state = new
+proto = tcp
+src = 10.$T_NET.1.0/24
+dport = 5065
 action = accept
 EOF
 	sed -i "s|^\\[daemon\\]\$|[daemon]\\nuser = nobody\\n$1|" "$T_CONF"
@@ -346,6 +355,25 @@ check "fastpath: the server speaks first after the restart, and gets through" \
     wait_for 50 got e 13
 check "fastpath: its packets put the restored connection in the kernel table again" \
     wait_for 100 in_kernel "$C4" 46000
+
+# ---- a restart with other rules: they judge what the file brings ----------
+open_conn f 5065
+push f 1
+check "f: the server's data reaches the client" wait_for 50 got f 1
+push e 14
+check "e: still through before the restart" wait_for 50 got e 14
+restart "restart with f's rule made drop" \
+    sed -i "/^\\[rule from-client-f\\]/,/^action/s/^action = accept/action = drop/" "$T_CONF"
+check "other rules: both restored" \
+    log_has "restored 2 of 2 connections from $STATE"
+check "other rules: the one they refuse ends at start, one line says so" \
+    log_has "worker 0: 1 connection the new rules refuse ended"
+check "other rules: f is not listed" not has_est 5065
+push f 2
+check "other rules: f's server segment is dropped" not wait_for 30 got f 2
+push e 15
+check "other rules: e, which they accept, still gets through" \
+    wait_for 50 got e 15
 
 lib_finish
 lib_summary

@@ -79,6 +79,16 @@ worker_state_import(struct worker *w, struct sync_rec *r, int unseen)
 	return (1);
 }
 
+static unsigned	 judged;		/* worker_state_judge()'s calls */
+
+void
+worker_state_judge(struct worker **all, unsigned n)
+{
+	(void)all;
+	(void)n;
+	judged++;
+}
+
 ssize_t
 worker_state_save(struct worker *w, struct state_writer *sw, uint32_t id)
 {
@@ -599,9 +609,12 @@ test_failed_start(void **state)
 	free(m.buf);
 	assert_true((fd = state_open(path)) >= 0);
 	assert_non_null(sl = state_read(fd, path, &cfg));
+	judged = 0;
 	state_restore(sl, wk, 1, 0);
 	close(fd);
 	assert_int_equal(wk[0]->n, 5);
+	/* judged by this start's rules once restored */
+	assert_int_equal(judged, 1);
 	assert_true(file_size() > 0);
 	wk[0]->n = 0;
 	logbuf[0] = '\0';
