@@ -144,6 +144,30 @@ state_file_safe(int fd, int fix, char *err, size_t errlen)
 	return (0);
 }
 
+/* The directories, then what is at path: nothing, or a regular file.
+   Anything else is not opened: opening a device may do something
+   (/dev/watchdog is armed by it), a FIFO wakes whoever waits on it. */
+static int
+state_path_safe(const char *path, char *err, size_t errlen)
+{
+	struct stat	 st;
+
+	if (state_dirs_safe(path, err, errlen) == -1)
+		return (-1);
+	if (lstat(path, &st) == -1) {
+		if (errno == ENOENT)
+			return (0);
+		snprintf(err, errlen, "%s", strerror(errno));
+		return (-1);
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "not a regular file");
+		errno = EINVAL;
+		return (-1);
+	}
+	return (0);
+}
+
 int
 state_path_check(const char *path, char *err, size_t errlen)
 {
@@ -152,7 +176,7 @@ state_path_check(const char *path, char *err, size_t errlen)
 	/* a directory still to be made (systemd's StateDirectory, at
 	   the start) holds nothing another could have put there */
 	errno = 0;
-	if (state_dirs_safe(path, err, errlen) == -1)
+	if (state_path_safe(path, err, errlen) == -1)
 		return (errno == ENOENT ? 0 : -1);
 	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC |
 	    O_NONBLOCK)) == -1) {
@@ -172,12 +196,12 @@ state_open(const char *path)
 	char	 err[CONFIG_PATHLEN + 128];
 	int	 fd;
 
-	if (state_dirs_safe(path, err, sizeof(err)) == -1) {
+	if (state_path_safe(path, err, sizeof(err)) == -1) {
 		log_warnx("state file %s: %s; connections will not be kept "
 		    "across a restart", path, err);
 		return (-1);
 	}
-	/* O_NONBLOCK: a FIFO put there must not hang the start */
+	/* O_NONBLOCK: a FIFO put there since must not hang the start */
 	if ((fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC |
 	    O_NONBLOCK, 0600)) == -1) {
 		log_warn("state file %s: cannot open; connections will not "

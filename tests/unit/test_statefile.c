@@ -8,12 +8,14 @@
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -706,9 +708,10 @@ test_refused(void **state)
 {
 	struct mem	 m;
 	uint64_t	 now = wall_ms(), max = 0;
-	char		 p[160];
+	char		 p[160], line[256];
 	unsigned	 i;
-	int		 fd;
+	pid_t		 pid;
+	int		 fd, status;
 
 	(void)state;
 	for (i = 0; i < CT_TO_MAX; i++)
@@ -757,6 +760,23 @@ test_refused(void **state)
 	assert_int_equal(mkfifo(p, 0600), 0);
 	assert_int_equal(state_open(p), -1);
 	has_line("not a regular file");
+	/* ... nor even opened (a device may act on it: /dev/watchdog):
+	   a writer waiting for a reader of the FIFO still waits */
+	if ((pid = fork()) == 0) {
+		alarm(5);
+		(void)open(p, O_WRONLY);
+		_exit(0);
+	}
+	assert_true(pid > 0);
+	usleep(100000);
+	assert_int_equal(state_open(p), -1);
+	assert_int_equal(state_path_check(p, line, sizeof(line)), -1);
+	assert_non_null(strstr(line, "not a regular file"));
+	usleep(200000);
+	assert_int_equal(waitpid(pid, &status, WNOHANG), 0);
+	kill(pid, SIGKILL);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_int_equal(state_open("/dev/null"), -1);
 }
 
 /* path's content is text: what put_text() put there */
