@@ -16,8 +16,8 @@
 #    peer's ping through nfqspictl iptables' rules is accepted and a
 #    connection to a port no rule opens is dropped, a warning of the
 #    file is in journalctl -u nfqspid once, systemctl reload comes back
-#    to active, systemctl stop leaves no socket and no pidfile in /run,
-#    a bad /etc/nfqspi.ini fails the start with its error in systemctl
+#    to active, systemctl stop leaves no socket and no pidfile in /run
+#    and writes the state file, which the next start restores, a bad /etc/nfqspi.ini fails the start with its error in systemctl
 #    status and is not restarted (RestartPreventExitStatus=2), and
 #    systemd-analyze security gives the score the unit's comment says.
 # The container, the copy and both namespaces are removed on every exit;
@@ -351,6 +351,17 @@ sf=$(sed -n 's/^state_file[[:space:]]*=[[:space:]]*\([^[:space:];]*\).*/\1/p' "$
 if [ -n "$sf" ]; then
 	check "the stop wrote state_file $sf ($(in_c stat -c '%s bytes, %a %U' "$sf" 2>&1))" \
 	    in_c test -s "$sf"
+	# the next start takes the ping's connection back (an upgrade's
+	# restart), then stops again for the part below
+	sysctl_c start nfqspid
+	mainpid=$(prop nfqspid MainPID)
+	rl=$(journal | grep 'restored [0-9]* of [0-9]* connections' | tail -n 1)
+	check "the next start restored them (${rl:-no restored line})" \
+	    grep -Eq "restored [1-9][0-9]* of [0-9]+ connections from $sf" <<<"$rl"
+	check "... and emptied the file it read ($(in_c stat -c '%s bytes' "$sf" 2>&1))" \
+	    not in_c test -s "$sf"
+	sysctl_c stop nfqspid
+	mainpid=
 fi
 
 # ---- a bad configuration: failed, and not restarted -----------------------------------
