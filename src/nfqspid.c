@@ -847,6 +847,67 @@ daemon_workers(struct daemon *d)
 	return (0);
 }
 
+/*
+ * What answers operators: the control socket and the status page.  A
+ * daemon nobody can reload, ask or flush does not start (under the unit
+ * it once ran so, unseen).  0, or -1 logged.
+ */
+static int
+daemon_doors(struct daemon *d)
+{
+	char		 err[ERRLEN];
+
+	d->info.version = PACKAGE_VERSION;
+	d->info.pid = getpid();
+	d->info.started = time(NULL);
+	d->info.started_ms = spi_now_ms();
+	d->info.queue = d->cfg->queue;
+	d->info.threads = d->cfg->threads;
+	d->info.cfg = d->cfg;
+	d->info.sync = d->sync;
+	if (d->cfg->control[0] != '\0' &&
+	    (d->control = control_open(d->base, d->cfg->control, &d->info,
+	    d->workers, d->nworkers, d->events, daemon_reload, d)) == NULL) {
+		log_warn("control socket %s", d->cfg->control);
+		return (-1);
+	}
+	if (d->cfg->http[0] != '\0' && (d->http = http_open(d->base, d->cfg,
+	    &d->info, d->workers, d->nworkers, err, sizeof(err))) == NULL) {
+		log_warnx("%s", err);
+		return (-1);
+	}
+	return (0);
+}
+
+/* The fast path's thread, the workers and the sync link's: 0, or -1
+   logged (daemon_run() stops what started). */
+static int
+daemon_threads(struct daemon *d)
+{
+	unsigned	 i;
+
+	if (d->info.fpd != NULL && fpd_start(d->info.fpd) == -1) {
+		log_warn("fastpath: cannot start its thread");
+		return (-1);
+	}
+	for (i = 0; i < d->nworkers; i++)
+		if (worker_start(d->workers[i], d->base, worker_dead,
+		    d) == -1) {
+			log_warn("worker %u: cannot start", i);
+			return (-1);
+		}
+	worker_set_peers(d->workers, d->nworkers);
+	if (d->sync != NULL) {
+		if (sync_start(d->sync) == -1) {
+			log_warn("sync: cannot start");
+			return (-1);
+		}
+		log_info("sync: listening on the sync link, role %s",
+		    sync_role_name(d->cfg->sync.role));
+	}
+	return (0);
+}
+
 static int
 daemon_run(struct daemon *d, int foreground, int debug)
 {
@@ -904,51 +965,15 @@ daemon_run(struct daemon *d, int foreground, int debug)
 		log_warnx("%s", err);
 		goto fail;
 	}
-	d->info.version = PACKAGE_VERSION;
-	d->info.pid = getpid();
-	d->info.started = time(NULL);
-	d->info.started_ms = spi_now_ms();
-	d->info.queue = d->cfg->queue;
-	d->info.threads = d->cfg->threads;
-	d->info.cfg = d->cfg;
-	d->info.sync = d->sync;
-	if (d->cfg->control[0] != '\0' &&
-	    (d->control = control_open(d->base, d->cfg->control, &d->info,
-	    d->workers, d->nworkers, d->events, daemon_reload, d)) == NULL) {
-		/* as with the page: a daemon nobody can reload, ask or
-		   flush does not start (it ran so unseen under the unit) */
-		log_warn("control socket %s", d->cfg->control);
+	if (daemon_doors(d) == -1)
 		goto fail;
-	}
-	if (d->cfg->http[0] != '\0' && (d->http = http_open(d->base, d->cfg,
-	    &d->info, d->workers, d->nworkers, err, sizeof(err))) == NULL) {
-		log_warnx("%s", err);
-		goto fail;
-	}
 
 	if (d->cfg->user[0] != '\0' && drop_privileges(d->cfg->user,
 	    verdict_has_reject(d->cfg), d->divert != NULL) == -1)
 		goto fail;
 
-	if (d->info.fpd != NULL && fpd_start(d->info.fpd) == -1) {
-		log_warn("fastpath: cannot start its thread");
+	if (daemon_threads(d) == -1)
 		goto fail;
-	}
-	for (i = 0; i < d->nworkers; i++)
-		if (worker_start(d->workers[i], d->base, worker_dead,
-		    d) == -1) {
-			log_warn("worker %u: cannot start", i);
-			goto fail;
-		}
-	worker_set_peers(d->workers, d->nworkers);
-	if (d->sync != NULL) {
-		if (sync_start(d->sync) == -1) {
-			log_warn("sync: cannot start");
-			goto fail;
-		}
-		log_info("sync: listening on the sync link, role %s",
-		    sync_role_name(d->cfg->sync.role));
-	}
 	/* the workers hold the file's table now: never read twice */
 	state_used(d->statefd, d->cfg->state_file);
 
