@@ -68,7 +68,7 @@ static const struct status_counter counters[] = {
 	{ "overflows", "overflows_total", "Times a queue was found overflowing while failing open (each starts a grace).", COUNTER, WS(overflows) },
 	{ "adopted", "sync_adopted_total", "Synced connections a worker took from their home worker after a failover ([sync], several workers).", COUNTER, WS(adopted) },
 	{ "adopt_failed", "sync_adopt_failed_total", "Synced connections lost moving between workers (adopted, or back home when the node became backup): the receiving worker's table refused them (full).", COUNTER, WS(adopt_failed) },
-	{ "adopt_missed", "sync_adopt_missed_total", "Packets that may have been a synced connection's, judged without it: the packets waiting for home workers' answers were at their cap, or no answer came in time.", COUNTER, WS(adopt_missed) },
+	{ "adopt_missed", "sync_adopt_missed_total", "Packets that may have been a synced connection's, judged without it: the packets waiting for home workers' answers were at their byte cap or the room was full, or no answer came in time.", COUNTER, WS(adopt_missed) },
 	{ "adopt_untold", "sync_adopt_untold_total", "Entries a packet made off their home worker that this worker could not tell home of (its list was full): home's older synced copy, if any, stays until its timeout.", COUNTER, WS(adopt_untold) },
 	{ "adopt_waiting", "sync_adopt_waiting", "Packets waiting now for home workers' answers about their synced connections.", GAUGE, WS(adopt_waiting) },
 	{ "adopt_bytes", "sync_adopt_waiting_bytes", "Bytes of the packets waiting for home workers' answers, with their questions' (the cap is 8 MiB a worker).", GAUGE, WS(adopt_bytes) },

@@ -97,13 +97,34 @@ worker_ask_timer(struct worker *w)
 		(void)evtimer_add(w->asktimer, &tv);
 }
 
+/*
+ * No packet more may wait here?  A waiting packet has no verdict yet, so
+ * it keeps its place in the kernel's queue (queue_maxlen, read as it
+ * runs: a reload changes it): the byte cap alone lets 12,000 ACKs wait,
+ * three times the default queue, and a burst of them (a failover's, or
+ * a flood in a new master's grace) would fill it, when the kernel drops
+ * (fail_open: passes unseen) every other packet of the queue until the
+ * waits end, 200 ms.  A quarter leaves the rest to the packets judged
+ * at once, and waiting packets alone never look like an overflow
+ * (seven eighths: worker_overflow_check()); home answers within a turn
+ * of its loop, so a burst seldom fills even that, and a packet that
+ * finds it full costs its sender a resend at worst.
+ */
+static int
+worker_wait_full(const struct worker *w)
+{
+	return (w->nadopt + w->ndefer >=
+	    w->cfg->queue_maxlen / WORKER_WAIT_SHARE);
+}
+
 /* A free slot for a packet of len bytes; NULL if there is none. */
 static struct worker_defer *
 worker_defer_slot(struct worker *w, size_t len)
 {
 	unsigned	 i;
 
-	if (w->ndefer == WORKER_DEFER || len > sizeof(w->defer[0].buf))
+	if (w->ndefer == WORKER_DEFER || len > sizeof(w->defer[0].buf) ||
+	    worker_wait_full(w))
 		return (NULL);
 	for (i = 0; i < WORKER_DEFER; i++)
 		if (w->defer[i].seq == 0)
@@ -221,9 +242,11 @@ worker_answered(struct worker *w, struct worker_defer *d, int found,
  * that come meanwhile queue behind it in order, each allocated to its
  * length as the question is.  The errors' fixed slots stay as they
  * were, small and cheap.  A byte cap (adopt_max, WORKER_ADOPT_BYTES)
- * bounds a burst's memory, which the answers give back; what finds it
- * reached, or waits past WORKER_ADOPT_MS, is judged without its
- * connection and counted (adopt_missed).  Asking home for several keys
+ * bounds a burst's memory, which the answers give back, and a count
+ * its share of the kernel's queue (worker_wait_full()); what finds
+ * either reached,
+ * or waits past WORKER_ADOPT_MS, is judged without its connection and
+ * counted (adopt_missed).  Asking home for several keys
  * in one message would save a lock a connection, little beside a
  * packet's judgement, and hold the first answers back for the last
  * questions.
@@ -309,7 +332,8 @@ worker_adopt_skip(const struct nq_packet *np, const struct ct_tuple *k)
 	    PKT_TH_SYN);
 }
 
-/* np waits behind q's packets; -1 if the cap (or memory) says no. */
+/* np waits behind q's packets; -1 if the cap, the room's count
+   (worker_wait_full()) or memory says no. */
 static int
 worker_adopt_hold(struct worker *w, struct worker_adoptq *q,
     const struct nq_packet *np, const char *in, const char *out)
@@ -317,7 +341,8 @@ worker_adopt_hold(struct worker *w, struct worker_adoptq *q,
 	struct worker_held	*h;
 	size_t			 sz = sizeof(*h) + np->len;
 
-	if (w->adopt_bytes + sz > w->adopt_max || (h = malloc(sz)) == NULL)
+	if (w->adopt_bytes + sz > w->adopt_max || worker_wait_full(w) ||
+	    (h = malloc(sz)) == NULL)
 		return (-1);
 	h->next = NULL;
 	h->np = *np;

@@ -48,6 +48,10 @@
 					   of about 12,000 connections at a
 					   failover as the queue copies them
 					   (an ACK: 52 bytes), 7,000 of 512 */
+#define WORKER_WAIT_SHARE	4	/* packets waiting here at once
+					   (adoptions, holds, errors): at
+					   most the queue's queue_maxlen over
+					   this (worker_wait_full()) */
 #define WORKER_ADOPT_MS		200	/* ... at most this long: home
 					   answers once its loop turns, a
 					   burst's read callback late at a

@@ -186,6 +186,7 @@ setup(void **state)
 	f->cfg.policy[CT_INVALID] = RULE_DROP;
 	f->cfg.log_invalid = 1;
 	f->cfg.log_rate = 1000;
+	f->cfg.queue_maxlen = 4096;
 	f->cfg.rules = f->rules;
 	unit_add_rule(&f->cfg, "dns", CT_STATE_BIT(CT_NEW), IPPROTO_UDP, "53",
 	    RULE_ACCEPT, MARK, 0);
@@ -500,6 +501,34 @@ test_no_slot(void **state)
 		assert_int_equal(given[k].mark, MARK);
 	}
 	assert_int_equal(w->st.related, WORKER_DEFER * n);
+}
+
+/* The room's count (a quarter of queue_maxlen, worker_wait_full()) is
+   the errors' too: with room for one, the second error is decided at
+   once, and the first still gets the owner's answer. */
+static void
+test_no_room(void **state)
+{
+	struct fix	*f = *state;
+	struct worker	*w = f->all[0], *owner = f->all[1];
+	struct nq_verdict nv;
+	size_t		 n;
+
+	f->cfg.queue_maxlen = 2 * WORKER_WAIT_SHARE - 1;
+	connect_udp(f, owner, 0);
+	n = send_error(f, w, 0, 96, 96, 1000, &nv);
+	assert_true(nv.defer);
+	assert_int_equal(w->ndefer, 1);
+	(void)send_error(f, w, 0, 96, 96, 2000, &nv);
+	assert_false(nv.defer);
+	assert_false(nv.accept);
+	check_given(2000, n - 1, 0, 0);
+	assert_int_equal(w->ndefer, 1);
+	ngiven = 0;
+	worker_ask_cb(-1, EV_READ, owner);
+	worker_ask_cb(-1, EV_READ, w);
+	assert_int_equal(w->ndefer, 0);
+	check_given(1000, n, 1, MARK);
 }
 
 
@@ -1884,6 +1913,8 @@ test_adopt_burst(void **state)
 	size_t		 i, k, pos[2 * BURST];
 	uint16_t	 port;
 
+	/* a queue that all of them may wait in, on one worker even */
+	f->cfg.queue_maxlen = 2 * BURST * WORKER_WAIT_SHARE;
 	synced_many(f, BURST);
 	for (k = 0; k < 2; k++)
 		for (i = 0; i < BURST; i++) {
@@ -1979,6 +2010,66 @@ test_adopt_cap(void **state)
 	for (i = 0; i < ngiven; i++)
 		assert_true(given[i].accept);
 	assert_int_equal(ngiven, 3);
+}
+
+/*
+ * The room's count: with room for three packets (a quarter of a short
+ * queue_maxlen), the fourth is judged at once and counted, however few
+ * bytes wait, as is a packet that would join a question out; those that
+ * waited are adopted.  (The byte cap alone let a burst of small packets
+ * fill the kernel's queue, whose other packets it then dropped.)
+ */
+static void
+test_adopt_room(void **state)
+{
+	struct fix	*f = *state;
+	struct worker	*w;
+	struct nq_packet np;
+	uint8_t		 b[64];
+	size_t		 i, waited = 0, missed = 0;
+	uint16_t	 port, last = 0;
+
+	f->cfg.queue_maxlen = 4 * WORKER_WAIT_SHARE - 1;
+	synced_many(f, 200);
+	w = away(f, 10000);
+	for (i = 0; i < 200; i++) {
+		port = (uint16_t)(10000 + i);
+		if (away(f, port) != w)
+			continue;
+		port_packet(f, &np, b, (uint32_t)(i + 1), 0, port);
+		if (worker_adopt(w, &np, NULL, "", "") == 0)
+			waited++;
+		else {
+			missed++;
+			last = port;
+		}
+	}
+	assert_int_equal(waited, 3);
+	assert_true(missed > 10);
+	assert_int_equal(w->st.adopt_missed, missed);
+	assert_int_equal(w->nadopt, 3);
+	assert_true(w->adopt_bytes < w->adopt_max / 1000);
+	/* the first flow's next packet would join it, but finds no room */
+	port_packet(f, &np, b, 1000, 0, 10000);
+	assert_int_equal(worker_adopt(w, &np, NULL, "", ""), -1);
+	assert_int_equal(w->st.adopt_missed, missed + 1);
+	worker_ask_cb(-1, EV_READ, f->all[!w->id]);
+	worker_ask_cb(-1, EV_READ, w);
+	assert_int_equal(w->st.adopted, 3);
+	assert_int_equal(w->nadopt, 0);
+	assert_int_equal(ngiven, 3);
+	for (i = 0; i < ngiven; i++)
+		assert_true(given[i].accept);
+	/* a reload's longer queue: room again, for a flow that missed */
+	f->cfg.queue_maxlen = 4096;
+	port_packet(f, &np, b, 1001, 0, last);
+	assert_int_equal(worker_adopt(w, &np, NULL, "", ""), 0);
+	assert_int_equal(w->nadopt, 1);
+	assert_int_equal(w->st.adopt_missed, missed + 1);
+	worker_ask_cb(-1, EV_READ, f->all[!w->id]);
+	worker_ask_cb(-1, EV_READ, w);
+	assert_int_equal(w->st.adopted, 4);
+	assert_int_equal(w->nadopt, 0);
 }
 
 /*
@@ -2210,6 +2301,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_too_many, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_no_slot, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_room, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_adopt, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_adopt_not, setup,
 		    teardown),
@@ -2254,6 +2346,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_adopt_burst, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_adopt_cap, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_adopt_room, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_adopt_timer_inbox, setup,
 		    teardown),

@@ -155,6 +155,7 @@ setup_n(void **state, unsigned n, int loose)
 	f->cfg.policy[CT_RELATED] = RULE_ACCEPT;
 	f->cfg.policy[CT_INVALID] = RULE_DROP;
 	f->cfg.log_rate = 1000;
+	f->cfg.queue_maxlen = 4096;
 	f->cfg.sync.flush_ms = 50;
 	f->cfg.sync.grace = GRACE_MS / 1000;
 	f->cfg.rules = f->rules;
@@ -540,6 +541,64 @@ test_hold_not(void **state)
 }
 
 /*
+ * The room's count, a quarter of queue_maxlen: with room for two, a
+ * third connection's packet is judged at once (adopt_missed), however
+ * few bytes wait, as is one that would join its connection's waiting
+ * packets; a reload's longer queue makes room again.  (The byte cap
+ * alone let a flood of small packets in the grace fill the kernel's
+ * queue, whose other packets it then dropped.)
+ */
+static void
+test_hold_room(void **state)
+{
+	struct fix	*f = *state;
+	struct worker	*w = f->all[0];
+	struct nq_packet np;
+	struct sync_rec	 r;
+	uint8_t		 b[64];
+	uint64_t	 hold = WORKER_HOLD_FLUSHES * f->cfg.sync.flush_ms;
+	int		 acc = -1;
+
+	udp_packet(f, &np, b, 1, 0, 6000);
+	old_master(f, &np, &r);
+	new_master(f);
+	f->cfg.queue_maxlen = 3 * WORKER_WAIT_SHARE - 1;
+	udp_packet(f, &np, b, 40, 1, 6000);
+	assert_int_equal(deliver(w, &np, &acc), 1);
+	udp_packet(f, &np, b, 41, 1, 6001);
+	assert_int_equal(deliver(w, &np, &acc), 1);
+	assert_int_equal(w->nadopt, 2);
+	assert_int_equal(w->st.adopt_missed, 0);
+	udp_packet(f, &np, b, 42, 1, 6002);
+	assert_int_equal(deliver(w, &np, &acc), 0);
+	assert_int_equal(acc, 0);
+	assert_int_equal(w->st.adopt_missed, 1);
+	udp_packet(f, &np, b, 43, 1, 6000);
+	assert_int_equal(deliver(w, &np, &acc), 0);
+	assert_int_equal(acc, 0);
+	assert_int_equal(w->st.adopt_missed, 2);
+	assert_int_equal(w->nadopt, 2);
+	assert_true(w->adopt_bytes < w->adopt_max / 1000);
+	f->cfg.queue_maxlen = 4096;
+	udp_packet(f, &np, b, 44, 1, 6002);
+	assert_int_equal(deliver(w, &np, &acc), 1);
+	assert_int_equal(w->nadopt, 3);
+	record_in(f, &r);
+	assert_int_equal(ngiven, 1);
+	check_given(0, 40, 1);
+	assert_int_equal(w->st.grace_saved, 1);
+	/* no record for the others: refused after the wait */
+	worker_adopt_late(w, f->now + hold, WORKER_ADOPT_MS);
+	assert_int_equal(ngiven, 3);
+	check_given(1, 41, 0);
+	check_given(2, 44, 0);
+	assert_int_equal(w->st.grace_unsaved, 2);
+	assert_int_equal(w->st.adopt_missed, 2);
+	assert_int_equal(w->nadopt, 0);
+	assert_int_equal(w->adopt_bytes, 0);
+}
+
+/*
  * The adoptions' cap: a packet that would pass it is judged at once
  * (adopt_missed), as is one that would join its connection's waiting
  * packets; those that waited still get their record.
@@ -816,6 +875,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_hold_none, setup_strict,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_hold_not, setup_one,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_hold_room, setup_one,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_hold_cap, setup_one,
 		    teardown),
