@@ -519,10 +519,12 @@ check "sigterm under load: all $a flood packets left dut ($b): none was left in 
 unit=$top_builddir/etc/nfqspid.service
 check "nfqspid.service: made, every @...@ replaced" \
     sh -c "test -s '$unit' && ! grep -Eq '@[a-z_]+@' '$unit'"
-check "nfqspid.service: ExecStart=${sbindir:-?}/nfqspid" \
-    grep -qx "ExecStart=${sbindir:-?}/nfqspid" "$unit"
-# (the rest of the sandbox: tests/unit-security.sh)
-for k in "Restart=on-failure" \
+check "nfqspid.service: ExecStart=${sbindir:-?}/nfqspid -f" \
+    grep -qx "ExecStart=${sbindir:-?}/nfqspid -f" "$unit"
+# (the rest of the sandbox: tests/unit-security.sh; under a real
+# systemd: make check-systemd)
+for k in "Type=notify" "NotifyAccess=main" "RestartPreventExitStatus=2" \
+    "Restart=on-failure" \
     "CapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_RAW CAP_SETUID CAP_SETGID" \
     "NoNewPrivileges=yes" \
     "ProtectSystem=strict" "ProtectHome=yes" "PrivateTmp=yes" \
