@@ -451,6 +451,47 @@ worker_adopted(struct worker *w, struct worker_adoptq *q, int none)
 	free(q);
 }
 
+/* The connection np belongs to: the batch's hint has TCP's and UDP's,
+   ICMP queries' need more.  0, or -1 if it has none. */
+static int
+worker_adopt_key(const struct nq_packet *np, const struct ct_ahead *ah,
+    struct ct_tuple *k)
+{
+	if (ah != NULL && ah->ok) {
+		*k = ah->k;
+		return (0);
+	}
+	return (verdict_tuple(np->data, np->len, k));
+}
+
+/* np waits, first of k's, for home's answer: its room and the question
+   *ap to post, or NULL (counted missed) if there is no room. */
+static struct worker_adoptq *
+worker_adopt_start(struct worker *w, const struct ct_tuple *k,
+    const struct nq_packet *np, const char *in, const char *out,
+    struct worker_ask **ap)
+{
+	struct worker_adoptq	*q;
+
+	if ((q = worker_adopt_new(w, k, np->ts_ms, ap)) == NULL) {
+		w->st.adopt_missed++;
+		return (NULL);
+	}
+	if (worker_adopt_hold(w, q, np, in, out) == -1) {
+		free(*ap);
+		worker_adopt_unlink(w, q);
+		free(q);
+		w->st.adopt_missed++;
+		return (NULL);
+	}
+	(*ap)->from = w;
+	(*ap)->seq = q->seq;
+	(*ap)->adopt = 1;
+	(*ap)->k = *k;
+	(*ap)->rec.s.k = *k;
+	return (q);
+}
+
 int
 worker_adopt(struct worker *w, const struct nq_packet *np,
     const struct ct_ahead *ah, const char *in, const char *out)
@@ -461,12 +502,7 @@ worker_adopt(struct worker *w, const struct nq_packet *np,
 	struct worker		*home;
 	unsigned		 n;
 
-	if (!worker_adopt_wanted(w))
-		return (-1);
-	/* the batch's hint has TCP's and UDP's; ICMP queries' need more */
-	if (ah != NULL && ah->ok)
-		k = ah->k;
-	else if (verdict_tuple(np->data, np->len, &k) == -1)
+	if (!worker_adopt_wanted(w) || worker_adopt_key(np, ah, &k) == -1)
 		return (-1);
 	/* behind the packets of its connection that wait already (one
 	   worker too: for the peer's record, worker_hold()), even when
@@ -486,25 +522,11 @@ worker_adopt(struct worker *w, const struct nq_packet *np,
 	    __ATOMIC_ACQUIRE) == 0 || worker_adopt_skip(np, &k) ||
 	    ct_lookup(w->ct, &k) != NULL)
 		return (-1);
-	if ((q = worker_adopt_new(w, &k, np->ts_ms, &a)) == NULL) {
-		w->st.adopt_missed++;
+	if (worker_adopt_start(w, &k, np, in, out, &a) == NULL)
 		return (-1);
-	}
-	if (worker_adopt_hold(w, q, np, in, out) == -1) {
-		free(a);
-		worker_adopt_unlink(w, q);
-		free(q);
-		w->st.adopt_missed++;
-		return (-1);
-	}
-	a->from = w;
-	a->seq = q->seq;
-	a->adopt = 1;
 	/* a backup's table follows the peer's, home by home: a copy
 	   taken away would miss its updates */
 	a->peek = !sync_sending(w->sync);
-	a->k = k;
-	a->rec.s.k = k;
 	worker_post(home, a);
 	return (0);
 }
@@ -590,25 +612,14 @@ worker_hold(struct worker *w, const struct nq_packet *np,
 	    !sync_sending(w->sync) ||
 	    __atomic_load_n(&w->stopping, __ATOMIC_SEQ_CST))
 		return (-1);
-	if (ah != NULL && ah->ok)
-		k = ah->k;
-	else if (verdict_tuple(np->data, np->len, &k) == -1)
+	if (worker_adopt_key(np, ah, &k) == -1)
 		return (-1);
 	/* the cap said no to it behind its connection's (worker_adopt()) */
 	if (w->nadopt > 0 && worker_adopt_find(w, &k, 0) != NULL)
 		return (-1);
-	if ((q = worker_adopt_new(w, &k, np->ts_ms, &a)) == NULL) {
-		w->st.adopt_missed++;
+	if ((q = worker_adopt_start(w, &k, np, in, out, &a)) == NULL)
 		return (-1);
-	}
 	q->hold = 1;
-	if (worker_adopt_hold(w, q, np, in, out) == -1) {
-		free(a);
-		worker_adopt_unlink(w, q);
-		free(q);
-		w->st.adopt_missed++;
-		return (-1);
-	}
 	n = __atomic_load_n(&w->npeers, __ATOMIC_ACQUIRE);
 	home = n < 2 ? w : w->peers[synclink_home(&k, n)];
 	if (home == w) {
@@ -619,12 +630,7 @@ worker_hold(struct worker *w, const struct nq_packet *np,
 		q->self = 1;
 		return (0);
 	}
-	a->from = w;
-	a->seq = q->seq;
-	a->adopt = 1;
 	a->hold = 1;
-	a->k = k;
-	a->rec.s.k = k;
 	worker_post(home, a);
 	return (0);
 }
