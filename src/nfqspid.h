@@ -353,6 +353,10 @@ struct worker	*worker_new(unsigned id, const struct config *cfg, char *err,
 int		 worker_start(struct worker *w, struct event_base *mainbase,
 		    void (*dead)(struct worker *, void *), void *arg);
 void		 worker_stop(struct worker *w);
+/* Once all[0 .. n - 1] stopped: what their inboxes still hold (a
+   connection one handed another) goes into the tables, before they are
+   saved (worker_ask.c). */
+void		 worker_ask_drain(struct worker **all, unsigned n);
 /*
  * Once every worker runs: all[0 .. n - 1] may ask each other about ICMP
  * errors quoting a connection of another worker (all must outlive them).

@@ -560,10 +560,9 @@ worker_stop_fn(struct worker *w, void *arg)
 		log_warn("worker %u: queue %u: stop queueing", w->id,
 		    nq_queue(w->nq));
 	n = nq_recv_batch(w->nq, 0, worker_batch, w);
-	/* errors and adoptions still waiting for an answer get none
-	   now, held fragments their datagram's end */
-	worker_answer_late(w, 0, 0);
-	worker_adopt_late(w, 0, 0);
+	/* the answers that came, then errors and adoptions still waiting
+	   get none, held fragments their datagram's end */
+	worker_ask_stop(w);
 	worker_frag_expire(w, UINT64_MAX);
 	if (n == -1)
 		log_warn("worker %u: queue %u: last read", w->id,

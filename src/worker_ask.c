@@ -1081,6 +1081,50 @@ worker_set_peers(struct worker **all, unsigned n)
 	}
 }
 
+/*
+ * A stop, in the worker's thread once its queue is read dry: the
+ * answers already in the inbox come first (a connection handed over
+ * lands here, its packets judged against it), then what still waits is
+ * judged without one, and home answers the questions that wait on it.
+ * What reaches the inbox later, from a worker still running, is the
+ * main thread's once every worker stopped (worker_ask_drain()).
+ */
+void
+worker_ask_stop(struct worker *w)
+{
+	worker_ask_cb(-1, EV_READ, w);
+	worker_answer_late(w, 0, 0);
+	worker_adopt_late(w, 0, 0);
+}
+
+/*
+ * Every worker stopped: the main thread reads what their inboxes still
+ * hold, as their loops would, so that a connection handed over (or
+ * given back) ends up in one table, which the state file then finds.
+ * No packet waits any more: none is judged.  A message begets at most
+ * two more (a question its answer, an answer a connection given back),
+ * so the rounds end.
+ */
+void
+worker_ask_drain(struct worker **all, unsigned n)
+{
+	unsigned	 i;
+	int		 more, busy;
+
+	do {
+		more = 0;
+		for (i = 0; i < n; i++) {
+			pthread_mutex_lock(&all[i]->askmtx);
+			busy = all[i]->inbox != NULL || all[i]->nfresh > 0;
+			pthread_mutex_unlock(&all[i]->askmtx);
+			if (!busy)
+				continue;
+			worker_ask_cb(-1, EV_READ, all[i]);
+			more = 1;
+		}
+	} while (more);
+}
+
 /* Questions and answers still in the inbox of a stopped worker, and
    adoptions nobody will answer (their packets' verdicts with the
    queue). */

@@ -345,6 +345,8 @@ void	 worker_answer_late(struct worker *, uint64_t now, uint64_t age);
    after their own wait (0: all), and home answers what waits on it. */
 void	 worker_adopt_late(struct worker *, uint64_t now, uint64_t age);
 void	 worker_ask_cb(evutil_socket_t, short, void *);
+/* A stop: the inbox's answers taken, what waits judged without. */
+void	 worker_ask_stop(struct worker *);
 void	 worker_ask_timeout(evutil_socket_t, short, void *);
 void	 worker_ask_free(struct worker *);
 /* Might a packet's connection live in another worker?  Not while no

@@ -2211,6 +2211,94 @@ test_adopt_stop(void **state)
 	w->stopping = 0;
 }
 
+/*
+ * Home's answer is in the inbox when the stop comes (worker_ask_stop()):
+ * it is read first, so the connection it hands over lands in w, and the
+ * packet is judged against it, once, not without it.  Nothing else
+ * holds the connection: without the read it would be in no table, and
+ * missing from the state file written at the stop.
+ */
+static void
+test_stop_reads_answer(void **state)
+{
+	struct fix	*f = *state;
+	struct worker	*home, *w;
+	struct ct_tuple	 k;
+	struct nq_packet np;
+	uint8_t		 b[64];
+
+	synced_udp(f, &home, &w, &k);
+	flow_packet(f, &np, b, 95, 0);
+	assert_int_equal(worker_adopt(w, &np, NULL, "", ""), 0);
+	worker_ask_cb(-1, EV_READ, home);	/* handed over */
+	assert_int_equal(ct_count(home->ct), 0);
+	w->stopping = home->stopping = 1;
+	worker_ask_stop(w);
+	check_given(95, 1, 1, MARK);
+	assert_int_equal(w->st.adopted, 1);
+	assert_int_equal(w->st.adopt_missed, 0);
+	assert_int_equal(w->nadopt, 0);
+	assert_non_null(ct_lookup(w->ct, &k));
+	assert_null(w->inbox);
+	worker_ask_stop(home);
+	worker_ask_drain(f->all, 2);
+	assert_int_equal(ngiven, 1);
+	assert_int_equal(ct_count(w->ct) + ct_count(home->ct), 1);
+	w->stopping = home->stopping = 0;
+}
+
+/*
+ * w stops before home reads its question: its packet is judged without
+ * the connection at w's stop, and home, still running, hands it over
+ * into the inbox of a stopped worker.  Once all stopped, the drain
+ * (worker_ask_drain()) takes it into w's table: the connection is in
+ * exactly one table, and no packet gets a second verdict.  Made backup
+ * meanwhile, the taker gives it back, as its loop would: it lands home.
+ */
+static void
+test_stop_handed_late(void **state)
+{
+	struct fix	*f = *state;
+	struct worker	*home, *w;
+	struct ct_tuple	 k;
+	struct nq_packet np;
+	uint8_t		 b[64];
+	int		 backup;
+
+	for (backup = 0; backup <= 1; backup++) {
+		ngiven = 0;
+		ct_flush(f->all[0]->ct);
+		ct_flush(f->all[1]->ct);
+		synced_udp(f, &home, &w, &k);
+		flow_packet(f, &np, b, 96, 0);
+		assert_int_equal(worker_adopt(w, &np, NULL, "", ""), 0);
+		w->stopping = 1;
+		worker_ask_stop(w);			/* w stopped */
+		check_given(96, 1, 0, 0);		/* without it */
+		home->stopping = 1;
+		worker_ask_stop(home);			/* hands it over */
+		assert_int_equal(ct_count(home->ct), 0);
+		assert_non_null(w->inbox);
+		if (backup)
+			sending = 0;
+		worker_ask_drain(f->all, 2);
+		assert_null(w->inbox);
+		assert_null(home->inbox);
+		assert_int_equal(ngiven, 1);
+		assert_int_equal(w->nadopt, 0);
+		if (backup) {
+			assert_int_equal(ct_count(w->ct), 0);
+			assert_non_null(ct_lookup(home->ct, &k));
+		} else {
+			assert_int_equal(ct_count(home->ct), 0);
+			assert_non_null(ct_lookup(w->ct, &k));
+			assert_int_equal(w->st.adopted, 1);
+		}
+		w->stopping = home->stopping = 0;
+		sending = 1;
+	}
+}
+
 /* ---- a backup's windows ------------------------------------------------ */
 
 /* A TCP segment PB_B:40000 -> PB_A:80 (reply: back) through w, judged:
@@ -2354,6 +2442,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_adopt_borrow, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_adopt_stop, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_stop_reads_answer, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_stop_handed_late, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_backup_grace, setup,
 		    teardown),
