@@ -198,6 +198,12 @@ setup_two(void **state)
 }
 
 static int
+setup_two_strict(void **state)
+{
+	return (setup_n(state, 2, 0));
+}
+
+static int
 teardown(void **state)
 {
 	struct fix	*f = *state;
@@ -469,6 +475,63 @@ test_hold_none(void **state)
 	assert_int_equal(deliver(w, &np, &acc), 0);
 	assert_int_equal(acc, 0);
 	w->stopping = 0;
+}
+
+/*
+ * The old master ended the connection: its DELETE comes instead of a
+ * record.  The packets that wait for it are judged at once, as the
+ * wait's end would judge them (dropped, tcp-no-syn, grace_unsaved), not
+ * after the wait: held here (one worker), or as a question home keeps
+ * (two), whose answer, none, the asker reads at once.
+ */
+static void
+test_hold_delete(void **state)
+{
+	struct fix	*f = *state;
+	struct worker	*w, *home;
+	struct nq_packet np;
+	struct sync_rec	 r;
+	struct sync_batch d;
+	struct ct_tuple	 k;
+	uint8_t		 b[2][64];
+	int		 acc = -1;
+
+	tcp_packet(f, &np, b[0], 1, 0, 40000, 1000, 0, PKT_TH_SYN);
+	old_master(f, &np, &r);
+	r.op = SYNC_OP_DELETE;
+	assert_int_equal(verdict_tuple(np.data, np.len, &k), 0);
+	home = f->all[synclink_home(&k, f->n)];
+	w = f->all[f->n - 1 - home->id];
+	new_master(f);
+	tcp_packet(f, &np, b[0], 30, 1, 40000, 5000, 1001,
+	    PKT_TH_SYN | PKT_TH_ACK);
+	assert_int_equal(deliver(w, &np, &acc), 1);
+	tcp_packet(f, &np, b[1], 31, 0, 40000, 1001, 5001, PKT_TH_ACK);
+	assert_int_equal(deliver(w, &np, &acc), 1);
+	if (w != home) {
+		worker_ask_cb(-1, EV_READ, home);	/* kept */
+		assert_int_equal(home->nwant, 1);
+	}
+	memset(&d, 0, sizeof(d));
+	d.rec = &r;
+	d.n = 1;
+	d.keep = 1;
+	worker_sync_apply(home, &d);		/* nothing to end */
+	assert_int_equal(d.kept, 1);
+	if (w != home) {
+		assert_int_equal(home->nwant, 0);
+		worker_ask_cb(-1, EV_READ, w);
+	}
+	assert_int_equal(ngiven, 2);
+	check_given(0, 30, 0);
+	check_given(1, 31, 0);
+	assert_int_equal(w->st.reasons[REASON_TCP_NO_SYN], 2);
+	assert_int_equal(w->st.grace_unsaved, 2);
+	assert_int_equal(w->st.grace_saved, 0);
+	assert_int_equal(w->st.adopt_missed, 0);
+	assert_int_equal(w->nadopt, 0);
+	assert_int_equal(w->adopt_bytes, 0);
+	assert_int_equal(ct_count(w->ct) + ct_count(home->ct), 0);
 }
 
 /*
@@ -888,6 +951,10 @@ main(void)
 		    setup_two, teardown),
 		cmocka_unit_test_setup_teardown(test_hold_after_late,
 		    setup_two, teardown),
+		cmocka_unit_test_setup_teardown(test_hold_delete,
+		    setup_strict, teardown),
+		cmocka_unit_test_setup_teardown(test_hold_delete,
+		    setup_two_strict, teardown),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
