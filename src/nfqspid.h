@@ -269,6 +269,13 @@ struct worker_stats {
 	uint64_t	 adopt_untold;	/* fresh entries whose home worker
 					   was not told: its list was full
 					   (WORKER_FRESH) */
+	uint64_t	 forgot_deletes; /* connections given back to
+					   home after more of the peer's
+					   DELETEs than it remembers
+					   (WORKER_GONE): ended unchecked */
+	uint64_t	 forgot_moved;	/* connections living in another
+					   worker that home's list no longer
+					   remembers (WORKER_THERE) */
 	uint64_t	 adopt_waiting;	/* packets waiting for home's answer
 					   now (gauge) */
 	uint64_t	 adopt_bytes;	/* ... with their questions' (gauge;

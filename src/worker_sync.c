@@ -348,8 +348,10 @@ worker_sync_ended(struct worker *w, const struct ct_tuple *k, uint64_t gen)
 	struct ct_tuple		 a, b;
 	uint64_t		 i;
 
-	if (w->gone == NULL)
+	if (w->gone == NULL) {
+		w->st.forgot_deletes++;
 		return (1);
+	}
 	worker_sync_key(k, 0, &a);
 	worker_sync_key(k, 1, &b);
 	for (i = w->ngone; i > 0 && w->ngone - i < WORKER_GONE; i--) {
@@ -360,8 +362,13 @@ worker_sync_ended(struct worker *w, const struct ct_tuple *k, uint64_t gen)
 		    memcmp(&g->k, &b, sizeof(b)) == 0)
 			return (1);
 	}
-	/* the oldest remembered came after gen: did one before it? */
-	return (i > 0 && w->gone_lost >= gen);
+	/* the oldest remembered came after gen: did one before it?  We
+	   cannot tell, and end it: counted */
+	if (i > 0 && w->gone_lost >= gen) {
+		w->st.forgot_deletes++;
+		return (1);
+	}
+	return (0);
 }
 
 /* The bucket of k's list (synclink_home()'s hash: either way round). */
@@ -423,18 +430,22 @@ worker_sync_there(struct worker *w, const struct ct_tuple *k,
 	struct worker_there	*e;
 	uint16_t		*p;
 
-	if (s == NULL && (s = w->there = calloc(1, sizeof(*s))) == NULL)
+	if (s == NULL && (s = w->there = calloc(1, sizeof(*s))) == NULL) {
+		w->st.forgot_moved++;
 		return;		/* it stays beside, as before */
+	}
 	if ((p = worker_there_find(s, k)) != NULL) {
 		s->e[*p - 1].from = from;
 		return;
 	}
 	e = &s->e[s->next];
 	if (e->from != NULL) {
+		/* the oldest is forgotten (it may have ended since) */
 		for (p = worker_there_bucket(s, &e->k); *p != s->next + 1;
 		    p = &s->e[*p - 1].next)
 			;
 		worker_there_unlink(s, p);
+		w->st.forgot_moved++;
 	}
 	worker_sync_key(k, 0, &e->k);
 	e->from = from;

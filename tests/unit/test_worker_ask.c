@@ -1160,6 +1160,8 @@ test_backup_answer_ended(void **state)
 	worker_ask_cb(-1, EV_READ, w);
 	worker_ask_cb(-1, EV_READ, home);
 	assert_non_null(ct_lookup(home->ct, &k));
+	/* every answer so far home could tell */
+	assert_int_equal(home->st.forgot_deletes, 0);
 	sending = 1;
 	ct_flush(home->ct);
 	synced_udp(f, &home, &w, &k);
@@ -1170,7 +1172,40 @@ test_backup_answer_ended(void **state)
 	worker_ask_cb(-1, EV_READ, home);
 	assert_int_equal(ct_count(home->ct), 0);
 	assert_int_equal(home->synced, 0);
+	/* ... this one it could not: counted */
+	assert_int_equal(home->st.forgot_deletes, 1);
+	assert_int_equal(w->st.forgot_deletes, 0);
 	sending = 1;
+}
+
+/*
+ * Home remembers the last WORKER_THERE connections of its own that
+ * live in another worker (worker_sync_there()); the one pushed out by
+ * one more is counted, not one remembered again.
+ */
+static void
+test_there_forgot(void **state)
+{
+	struct fix	*f = *state;
+	struct worker	*home = f->all[0], *w = f->all[1];
+	struct ct_tuple	 k;
+	unsigned	 i;
+
+	memset(&k, 0, sizeof(k));
+	k.family = AF_INET;
+	k.proto = IPPROTO_UDP;
+	k.dport = htons(53);
+	for (i = 0; i < WORKER_THERE; i++) {
+		k.sport = htons((uint16_t)(10000 + i));
+		worker_sync_there(home, &k, w);
+	}
+	k.sport = htons(10000);
+	worker_sync_there(home, &k, w);		/* known: no slot taken */
+	assert_int_equal(home->st.forgot_moved, 0);
+	k.sport = htons((uint16_t)(10000 + WORKER_THERE));
+	worker_sync_there(home, &k, w);
+	assert_int_equal(home->st.forgot_moved, 1);
+	assert_int_equal(home->there->n, WORKER_THERE);
 }
 
 /* np through w as worker_packet() takes it: asked, or judged now. */
@@ -2410,6 +2445,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_backup_answer_ended,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backup_stray, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_there_forgot, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_grace_adopted, setup,
 		    teardown),
