@@ -784,7 +784,10 @@ worker_adopt_borrow(struct worker *w, struct worker_adoptq *q,
  * traffic is newer than home's copy, a synced one no packet reached,
  * which goes.  The peer heard of ours, but home queued its copy as it
  * gave it if a bulk was going (worker_sync_hand_off()): ours goes again,
- * after it (the moves order the two).
+ * after it (the moves order the two).  A copy lent to our question as
+ * a backup that comes once we are master is not borrowed (it would
+ * leave the connection with home, and no packet here after them):
+ * home is asked again, for the connection.
  */
 static void
 worker_adopt_answer(struct worker *w, struct worker_ask *a)
@@ -795,6 +798,17 @@ worker_adopt_answer(struct worker *w, struct worker_ask *a)
 	const struct ct_entry	*e;
 	int			 none = !a->found;
 
+	if (a->peek && a->found && q != NULL && sync_sending(w->sync)) {
+		/* asked as a backup, answered once master: a copy is a
+		   backup's, and home kept the connection, so home is asked
+		   for it again as a master asks, its packets still
+		   waiting */
+		a->answer = a->found = a->peek = 0;
+		memset(&a->rec, 0, sizeof(a->rec));
+		a->rec.s.k = a->k;
+		worker_post(w->peers[synclink_home(&a->k, n)], a);
+		return;
+	}
 	if (a->peek) {
 		if (q != NULL)
 			worker_adopt_borrow(w, q, a->found ? &a->rec : NULL);

@@ -2197,6 +2197,66 @@ test_adopt_borrow(void **state)
 }
 
 /*
+ * Asked as a backup, answered once master: a copy is for a backup's
+ * packets only, so w does not borrow it (home would keep the
+ * connection, w none).  Its packets wait on, and home is asked again
+ * as a master asks: the connection moves to w, whose packets are judged
+ * against it, as a master's are (test_adopt).
+ */
+static void
+test_borrow_made_master(void **state)
+{
+	struct fix	*f = *state;
+	struct worker	*home, *w;
+	struct ct_tuple	 k;
+	struct nq_packet np;
+	uint8_t		 b[2][64];
+
+	synced_udp(f, &home, &w, &k);
+	sending = 0;
+	flow_packet(f, &np, b[0], 105, 0);
+	assert_int_equal(worker_adopt(w, &np, NULL, "", ""), 0);
+	flow_packet(f, &np, b[1], 106, 0);
+	assert_int_equal(worker_adopt(w, &np, NULL, "", ""), 0);
+	worker_ask_cb(-1, EV_READ, home);	/* a copy: kept there */
+	assert_int_equal(ct_count(home->ct), 1);
+	sending = 1;				/* made master */
+	worker_ask_cb(-1, EV_READ, w);
+	assert_int_equal(ngiven, 0);		/* still waiting */
+	assert_int_equal(w->nadopt, 2);
+	assert_null(w->borrowed);
+	assert_non_null(home->inbox);		/* asked again */
+	worker_ask_cb(-1, EV_READ, home);	/* handed over */
+	assert_int_equal(ct_count(home->ct), 0);
+	assert_int_equal(home->synced, 0);
+	worker_ask_cb(-1, EV_READ, w);
+	check_given(105, 2, 1, MARK);
+	assert_int_equal(w->st.adopted, 1);
+	assert_int_equal(w->st.adopt_missed, 0);
+	assert_int_equal(w->nadopt, 0);
+	assert_int_equal(w->adopt_bytes, 0);
+	assert_non_null(ct_lookup(w->ct, &k));
+	assert_int_equal(unseen, 0);
+	assert_null(home->inbox);
+	assert_null(w->inbox);
+
+	/* home holds nothing of it: judged as it is, as a master's */
+	ngiven = 0;
+	ct_flush(w->ct);
+	home->synced = unseen = 1;	/* as if another one waited there */
+	sending = 0;
+	flow_packet(f, &np, b[0], 107, 0);
+	assert_int_equal(worker_adopt(w, &np, NULL, "", ""), 0);
+	worker_ask_cb(-1, EV_READ, home);
+	sending = 1;
+	worker_ask_cb(-1, EV_READ, w);
+	check_given(107, 1, 0, 0);
+	assert_null(home->inbox);
+	assert_int_equal(ct_count(w->ct), 0);
+	home->synced = unseen = 0;
+}
+
+/*
  * A stop (worker_stop_fn()) reads what the queue holds, then judges the
  * packets still waiting for an adoption, without it.  One of the same
  * connection read then waits behind them, so that the verdicts keep
@@ -2477,6 +2537,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_adopt_timer_inbox, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_adopt_borrow, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_borrow_made_master, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_adopt_stop, setup,
 		    teardown),
