@@ -768,7 +768,8 @@ worker_adopt_borrow(struct worker *w, struct worker_adoptq *q,
 
 	e = r != NULL ? worker_sync_borrow(w, r) : NULL;
 	worker_adopted(w, q, r == NULL);
-	/* ended by a packet, or another by now: what holds k goes */
+	/* the copy goes, unless a packet ended it (and maybe made
+	   another, which stays: worker_sync_unborrow()) */
 	if (e != NULL)
 		worker_sync_unborrow(w, &k);
 }

@@ -450,7 +450,8 @@ void	 worker_sync_adopt(struct worker *, struct sync_rec *r);
 void	 worker_sync_again(struct worker *, const struct ct_entry *);
 /* a backup's asker takes a copy for a moment: the entry, or NULL */
 struct ct_entry *worker_sync_borrow(struct worker *, struct sync_rec *r);
-/* ... and drops what holds k after: the copy silently */
+/* ... and drops it after, silently (an entry a packet made once the
+   copy ended stays) */
 void	 worker_sync_unborrow(struct worker *, const struct ct_tuple *k);
 /* e leaves, moved: a word to neither the peer nor the events */
 void	 worker_sync_drop(struct worker *, struct ct_entry *);

@@ -683,20 +683,24 @@ worker_sync_borrow(struct worker *w, struct sync_rec *r)
 	return (e);
 }
 
-/* After the borrowed copy's packets, what holds k goes: the copy as
-   silently as it came, or the entry a packet made once it ended, as an
-   end (the events heard of its start). */
+/*
+ * After the borrowed copy's packets the copy goes, as silently as it
+ * came.  An entry a packet made once the copy ended (a SYN on a closed
+ * copy replaces it, within the same packets) stays: it is a packet's,
+ * as one made without a copy is, whose home was told of it
+ * (worker_adopt_fresh()), ended its own copy and remembers it, and
+ * whose end the peer's word of the connection brings
+ * (worker_sync_superseded()).  Taken out too, it left the node with
+ * neither entry until the peer's next record.
+ */
 void
 worker_sync_unborrow(struct worker *w, const struct ct_tuple *k)
 {
 	struct ct_entry	*e;
 
-	if ((e = ct_lookup(w->ct, k)) != NULL) {
-		w->importing = 1;
-		w->moving = e == w->borrowed;
-		ct_remove(w->ct, e);
-		w->importing = w->moving = 0;
-	}
+	/* NULL if the copy ended: its slot may hold another by now */
+	if (w->borrowed != NULL && (e = ct_lookup(w->ct, k)) == w->borrowed)
+		worker_sync_drop(w, e);
 	w->borrowed = NULL;
 }
 

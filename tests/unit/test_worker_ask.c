@@ -2256,6 +2256,100 @@ test_borrow_made_master(void **state)
 	home->synced = unseen = 0;
 }
 
+/* A TCP segment PB_B:40000 -> PB_A:80, id id, in *np. */
+static void
+tcp_np(struct fix *f, struct nq_packet *np, uint8_t *b, uint32_t id,
+    uint32_t seq, uint32_t ack, uint8_t flags)
+{
+	size_t		 h;
+
+	h = pb_ip4(b, IPPROTO_TCP, PB_B4, PB_A4, 0, 1, 0, 20);
+	pb_tcp(b + h, 40000, 80, seq, ack, flags, 65535, 0);
+	memset(np, 0, sizeof(*np));
+	np->id = id;
+	np->data = b;
+	np->len = np->origlen = h + 20;
+	np->ts_ms = f->now;
+	np->hook = PKT_HOOK_FORWARD;
+}
+
+static int tcp_seg(struct fix *, struct worker *, int, uint32_t, uint32_t,
+    uint8_t, size_t);
+
+/*
+ * On a backup, the packets w borrows a copy for end it and start the
+ * tuple again: the client's last ACK of the closed connection, then a
+ * SYN of a new one, which waited behind it and replaces the copy.  The
+ * new entry is a packet's, made off its home as on a backup any is:
+ * home, told of it, ends its own copy.  It stays in w (as a single
+ * worker's table would hold it), where the peer's word of the tuple
+ * ends it; dropped with the copy, the node held neither until the
+ * peer's next record.
+ */
+static void
+test_borrow_replaced(void **state)
+{
+	struct fix	*f = *state;
+	struct worker	*home, *w;
+	struct sync_rec	 rec[4];
+	struct sync_slice sl = { rec, 4, 0, 0, 0 };
+	struct sync_batch ub = { rec, 1, 0, 0, 0, 0, 0 };
+	struct ct_tuple	 k;
+	struct nq_packet np;
+	uint8_t		 b[2][64];
+
+	f->now = spi_now_ms();
+	f->all[0]->sync = f->all[1]->sync = NULL;
+	assert_true(tcp_seg(f, f->all[0], 0, 1000, 0, PKT_TH_SYN, 0));
+	assert_true(tcp_seg(f, f->all[0], 1, 5000, 1001,
+	    PKT_TH_SYN | PKT_TH_ACK, 0));
+	assert_true(tcp_seg(f, f->all[0], 0, 1001, 5001, PKT_TH_ACK, 0));
+	assert_true(tcp_seg(f, f->all[0], 0, 1001, 5001,
+	    PKT_TH_FIN | PKT_TH_ACK, 0));
+	assert_true(tcp_seg(f, f->all[0], 1, 5001, 1002,
+	    PKT_TH_FIN | PKT_TH_ACK, 0));
+	assert_true(tcp_seg(f, f->all[0], 0, 1002, 5002, PKT_TH_ACK, 0));
+	worker_sync_slice(f->all[0], &sl);
+	assert_int_equal(sl.n, 1);
+	ct_flush(f->all[0]->ct);
+	k = rec[0].s.k;
+	home = f->all[synclink_home(&k, 2)];
+	w = f->all[!home->id];
+	worker_set_sync(f->all[0], (struct sync *)&fakesync);
+	worker_set_sync(f->all[1], (struct sync *)&fakesync);
+	unseen = 0;
+	sending = 0;				/* a backup */
+	worker_sync_apply(home, &ub);
+	assert_int_equal(ub.applied, 1);
+	assert_int_equal(home->synced, 1);
+	assert_true(ct_entry_closed(ct_lookup(home->ct, &k)));
+
+	tcp_np(f, &np, b[0], 140, 1002, 5002, PKT_TH_ACK);
+	assert_int_equal(worker_adopt(w, &np, NULL, "", ""), 0);
+	tcp_np(f, &np, b[1], 141, 90000, 0, PKT_TH_SYN);
+	assert_int_equal(worker_adopt(w, &np, NULL, "", ""), 0);
+	worker_ask_cb(-1, EV_READ, home);	/* a copy */
+	worker_ask_cb(-1, EV_READ, w);
+	assert_int_equal(ngiven, 2);
+	assert_int_equal(given[1].id, 141);
+	assert_true(given[1].accept);		/* rule web */
+	assert_null(w->borrowed);
+	assert_non_null(ct_lookup(w->ct, &k));
+	worker_ask_cb(-1, EV_READ, home);	/* told: its copy ends */
+	assert_int_equal(ct_count(home->ct), 0);
+	assert_int_equal(home->synced, 0);
+	worker_ask_cb(-1, EV_READ, w);
+	assert_int_equal(ct_count(w->ct), 1);
+	assert_int_equal(ct_count(home->ct) + ct_count(w->ct), 1);
+
+	/* the peer's word of the tuple: home's is the connection */
+	worker_sync_apply(home, &ub);
+	worker_ask_cb(-1, EV_READ, w);
+	assert_int_equal(ct_count(w->ct), 0);
+	assert_int_equal(ct_count(home->ct), 1);
+	sending = 1;
+}
+
 /*
  * A stop (worker_stop_fn()) reads what the queue holds, then judges the
  * packets still waiting for an adoption, without it.  One of the same
@@ -2539,6 +2633,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_adopt_borrow, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_borrow_made_master, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_borrow_replaced, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_adopt_stop, setup,
 		    teardown),
