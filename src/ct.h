@@ -111,6 +111,9 @@ struct ct_stats {
 					   held its share of the table */
 	uint64_t	window_grace;	/* out-of-window TCP segments let
 					   pass during an overflow's grace */
+	uint64_t	window_relearn; /* TCP segments out of a restored or
+					   synced window that re-learnt it
+					   (ct_snap_stale()) */
 	uint64_t	dirty_lost;	/* window moves not marked for the
 					   HA peer (too many at once) */
 };
@@ -316,6 +319,14 @@ struct ct_snap {
 	struct ct_snap_tcp tcp;		/* TCP only; zero otherwise */
 };
 
+/*
+ * Bits of struct ct_snap_tcp.dflags that are this node's own, never on
+ * the wire nor in a state file: a side whose window came from a
+ * snapshot and was not re-learnt since (ct_snap_stale()).  ct_export()
+ * keeps them, so a connection moving between workers stays as it was.
+ */
+#define CT_SNAP_TD_LOCAL	0x40
+
 /* The state of e, as of the table's clock. */
 void		 ct_export(const struct ct_table *t, const struct ct_entry *e,
 		    struct ct_snap *s);
@@ -325,6 +336,18 @@ void		 ct_export(const struct ct_table *t, const struct ct_entry *e,
  * left over the longest timeout.  ct_import() checks it too.
  */
 int		 ct_snap_check(const struct ct_snap *s);
+/*
+ * s comes from elsewhere (the HA peer, the last run's state file): its
+ * TCP windows may lag the connection, which may have moved on unseen
+ * (--queue-bypass or fail_open while we were down, the peer's last
+ * changes lost in a failover).  Once imported, each side's first
+ * packet other than a RST re-learns that side's window, as the kernel
+ * takes up a connection mid-stream (td_maxwin 0); from then on it is
+ * checked as usual.  State, flags and RSTs are judged as always (a RST
+ * against what is known: the other side's re-learnt ack and window,
+ * or the snapshot's).  No effect on other protocols.
+ */
+void		 ct_snap_stale(struct ct_snap *s);
 /*
  * Insert or update the connection s describes (found from either
  * direction: one the other way round is replaced), as of now_ms, with

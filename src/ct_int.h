@@ -90,7 +90,11 @@ enum ct_tcp_state {
 #define CT_TD_LIBERAL	0x08		/* picked up: never INVALID by window */
 #define CT_TD_UNACKED	0x10		/* sent data not acknowledged yet */
 #define CT_TD_MAXACK_SET 0x20		/* td_maxack is valid */
-#define CT_TD_ALL	0x3f
+/* its window is a snapshot's (the HA peer's, the state file's:
+   ct_snap_stale()), not re-learnt from a packet since: never on the
+   wire (CT_SNAP_TD_LOCAL) */
+#define CT_TD_STALE	0x40
+#define CT_TD_ALL	0x7f
 
 /* struct ct_entry.syn_opts */
 #define CT_SYNOPT_SCALE	0x0f		/* window scale */

@@ -22,6 +22,8 @@
 
 #define CT_MAX_WSCALE	14		/* RFC 7323 */
 
+_Static_assert(CT_TD_STALE == CT_SNAP_TD_LOCAL, "ct.h: CT_SNAP_TD_LOCAL");
+
 void
 ct_export(const struct ct_table *t, const struct ct_entry *e,
     struct ct_snap *s)
@@ -381,4 +383,17 @@ ct_synced_take(struct ct_table *t, const struct ct_entry *e)
 		return (0);
 	t->synced_bits[i / 64] &= ~(1ull << (i % 64));
 	return (1);
+}
+
+void
+ct_snap_stale(struct ct_snap *s)
+{
+	int	 d;
+
+	if (s->k.proto != IPPROTO_TCP)
+		return;
+	/* a side never seen is unknown already (td_maxwin 0) */
+	for (d = 0; d < 2; d++)
+		if (s->tcp.maxwin[d] != 0)
+			s->tcp.dflags[d] |= CT_SNAP_TD_LOCAL;
 }

@@ -346,7 +346,8 @@ ct_tcp_init_dir(struct ct_tcp *tc, int dir, const struct pkt *p)
 	s->td_end = s->td_maxend = ct_tcp_end(p);
 	s->td_maxwin = p->win ? p->win : 1;
 	s->td_maxack = 0;
-	tc->flags[dir] &= ~(CT_TD_WSCALE | CT_TD_SACK_PERM | CT_TD_MAXACK_SET);
+	tc->flags[dir] &= ~(CT_TD_WSCALE | CT_TD_SACK_PERM | CT_TD_MAXACK_SET |
+	    CT_TD_STALE);
 	tc->scale[dir] = 0;
 	if (p->wscale != PKT_WSCALE_NONE) {
 		tc->flags[dir] |= CT_TD_WSCALE;
@@ -442,6 +443,14 @@ ct_tcp_first(struct ct_entry *e, int dir, const struct pkt *p, uint32_t end,
 		swin = win << tc->scale[dir];
 		snd->td_maxwin = swin ? swin : 1;
 		snd->td_maxend = end + snd->td_maxwin;
+		if (tc->flags[!dir] & CT_TD_STALE) {
+			/* the other side's is a snapshot's: unknown, as
+			   the kernel's of a connection it picks up (its
+			   first packet re-learns it; a RST is checked
+			   against what this one teaches) */
+			rcv->td_maxwin = 0;
+			tc->flags[!dir] &= (uint8_t)~CT_TD_MAXACK_SET;
+		}
 		if (rcv->td_maxwin == 0)
 			/* nothing seen the other way either */
 			rcv->td_end = rcv->td_maxend = sack;
@@ -609,6 +618,35 @@ ct_tcp_rst_soft(const struct ct_entry *e, int dir, uint32_t seq)
 }
 
 /*
+ * The first packet other than a RST from a side whose window came from
+ * a snapshot (CT_TD_STALE, ct_snap_stale()): the connection may have
+ * moved on unseen while we were down or the peer's changes were lost,
+ * so the side is taken up from this packet as the kernel takes up a
+ * side it has not seen (td_maxwin 0: ct_tcp_first()), and from then on
+ * checked as usual.  A RST teaches nothing: it is checked against what
+ * is known (the other side's re-learnt ack and window, or else the
+ * snapshot's), so a blind one cannot end the connection.  1 if the
+ * window held so far would have refused the packet (checks I or III):
+ * counted once it is accepted.
+ */
+static int
+ct_tcp_relearn(struct ct_entry *e, int dir, const struct pkt *p,
+    uint32_t sack, uint32_t end)
+{
+	struct ct_tcp	*tc = &e->tcp;
+	uint8_t		 reason;
+	int		 bad;
+
+	if (!(p->th_flags & PKT_TH_ACK))
+		sack = tc->seen[!dir].td_end;
+	bad = ct_tcp_check(e, dir, p, p->seq, sack, end, &reason) ==
+	    CT_CHK_BAD;
+	tc->flags[dir] &= (uint8_t)~(CT_TD_STALE | CT_TD_MAXACK_SET);
+	tc->seen[dir].td_maxwin = 0;
+	return (bad);
+}
+
+/*
  * The sequence and window checks.  Updates the tracking data of both
  * directions when the packet is acceptable.
  */
@@ -623,14 +661,15 @@ ct_tcp_in_window(struct ct_table *t, struct ct_entry *e, int dir, int index,
 	int			 hasack = (p->th_flags & PKT_TH_ACK) != 0;
 	int			 rst = (p->th_flags & PKT_TH_RST) != 0;
 	int			 liberal, bad, ignore, check, i, rc;
-	int			 graced = 0;
+	int			 graced = 0, relearnt = 0;
 	struct ct_tcp		 saved;
 	int			 learning;
 
 	/* What a side's first packet or a new SYN teaches is undone if the
 	   packet turns out INVALID (below): a blind SYN/ACK with a wrong ack
 	   must not set the window a later blind RST is then checked by. */
-	if ((learning = snd->td_maxwin == 0 || syn))
+	if ((learning = snd->td_maxwin == 0 || syn ||
+	    (tc->flags[dir] & CT_TD_STALE)))
 		saved = *tc;
 	end = ct_tcp_end(p);
 	sack = ack;
@@ -640,7 +679,11 @@ ct_tcp_in_window(struct ct_table *t, struct ct_entry *e, int dir, int index,
 			if (seq_after(p->sack[i][1], sack))
 				sack = p->sack[i][1];
 
-	if (snd->td_maxwin == 0) {
+	if (__builtin_expect(tc->flags[dir] & CT_TD_STALE, 0) && !rst)
+		/* a snapshot's window: taken up afresh from this packet */
+		relearnt = ct_tcp_relearn(e, dir, p, sack, end);
+
+	if (snd->td_maxwin == 0 && !(tc->flags[dir] & CT_TD_STALE)) {
 		/* The first packet we see from this side. */
 		if ((rc = ct_tcp_first(e, dir, p, end, sack, reason)) != -1)
 			return (rc);
@@ -704,6 +747,8 @@ ct_tcp_in_window(struct ct_table *t, struct ct_entry *e, int dir, int index,
 		return (CT_WIN_RST_SOFT);
 
 	ct_tcp_learn(e, dir, index, p, seq, ack, sack, end);
+	if (relearnt)
+		t->stats.window_relearn++;
 	if (graced) {
 		t->stats.window_grace++;
 		*reason = REASON_WINDOW_GRACE;

@@ -64,6 +64,7 @@ static const struct status_counter counters[] = {
 	{ "insert_failed", "insert_failed_total", "New connections refused: the table was full (table-full).", COUNTER, WS(ct.insert_failed) },
 	{ "share_refused", "share_refused_total", "New connections refused: their source held its source_share of the table (source-share).", COUNTER, WS(ct.share_refused) },
 	{ "window_grace", "window_grace_total", "TCP segments out of window let pass in the grace after a queue overflow (overflow-grace).", COUNTER, WS(ct.window_grace) },
+	{ "window_relearn", "window_relearn_total", "TCP segments out of a restored or synced connection's window, let pass as the first of their side: the window is re-learnt from them.", COUNTER, WS(ct.window_relearn) },
 	{ "restored", "connections_restored_total", "Connections restored at start from the last run's [daemon] state_file.", COUNTER, WS(restored) },
 	{ "overflows", "overflows_total", "Times a queue was found overflowing while failing open (each starts a grace).", COUNTER, WS(overflows) },
 	{ "adopted", "sync_adopted_total", "Synced connections a worker took from their home worker after a failover ([sync], several workers).", COUNTER, WS(adopted) },

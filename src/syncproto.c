@@ -230,7 +230,8 @@ sync_msg_add_conn(struct sync_msg *m, const struct ct_snap *s,
 		put32(p + 80 + 4 * d, c->maxwin[d]);
 		put32(p + 88 + 4 * d, c->maxack[d]);
 		p[96 + d] = c->scale[d];
-		p[98 + d] = c->dflags[d];
+		/* whether we re-learnt a window is ours alone */
+		p[98 + d] = c->dflags[d] & (uint8_t)~CT_SNAP_TD_LOCAL;
 	}
 	p[100] = c->retrans;
 	p[101] = c->last_index;
@@ -378,6 +379,8 @@ sync_rec_decode(const uint8_t *p, size_t avail, struct sync_rec *r)
 		c->maxack[d] = get32(p + 88 + 4 * d);
 		c->scale[d] = p[96 + d];
 		c->dflags[d] = p[98 + d];
+		if (c->dflags[d] & CT_SNAP_TD_LOCAL)
+			return (0);	/* never sent */
 	}
 	c->retrans = p[100];
 	c->last_index = p[101];

@@ -529,6 +529,8 @@ worker_sync_apply(struct worker *w, void *arg)
 			b->kept++;
 			continue;
 		}
+		/* the peer's windows may lag the connection's */
+		ct_snap_stale(&r->s);
 		if ((e = worker_sync_import(w, r, b, now)) == NULL)
 			continue;
 		if (ct_synced_mark(w->ct, e) == 1)
@@ -877,6 +879,8 @@ worker_state_import(struct worker *w, struct sync_rec *r, int unseen)
 	struct ct_entry		*e;
 
 	memset(&b, 0, sizeof(b));
+	/* the connection may have moved on while we were down */
+	ct_snap_stale(&r->s);
 	w->importing = 1;
 	e = worker_sync_import(w, r, &b, spi_now_ms());
 	w->importing = 0;

@@ -31,7 +31,9 @@
  * op: bits 0-1 interfaces; bit 2 worker; bits 3-5 hook (mod 6); bits
  *   6-7 and dt bit 0 what follows the packet: nothing, ct_expire() and
  *   limit_expire(), a walk formatting every entry (dt odd: removing the
- *   first), a flush (dt odd: verdict_rejudge()).
+ *   first; even: the packet's TCP connection first goes out and back in
+ *   as a state file or the HA peer brings it, its windows to re-learn:
+ *   ct_snap_stale()), a flush (dt odd: verdict_rejudge()).
  * dt: the clock advances dt ms (dt < 128) or (dt - 128) * 250 ms; bit 1:
  *   the batch path (verdict_ahead(), verdict_packet() with it), bit 2 with
  *   the hint of the packet before, which the lookup must not use.
@@ -422,6 +424,35 @@ after(struct worker *w, int what, int odd)
 	check_frag(w);
 }
 
+/* p's TCP connection, if any, as a restart or the HA peer brings it
+   back: exported, its windows made a snapshot's, imported in place */
+static void
+restale(struct worker *w, const struct pkt *p)
+{
+	struct ct_tuple	 k;
+	struct ct_entry	*e;
+	struct ct_snap	 s;
+
+	if (p->proto != IPPROTO_TCP ||
+	    (p->family != AF_INET && p->family != AF_INET6))
+		return;
+	memset(&k, 0, sizeof(k));
+	k.family = p->family;
+	k.proto = p->proto;
+	k.src = p->src;
+	k.dst = p->dst;
+	k.sport = p->sport;
+	k.dport = p->dport;
+	if ((e = ct_lookup(w->ct, &k)) == NULL)
+		return;
+	ct_export(w->ct, e, &s);
+	if (s.left_ms == 0)
+		return;		/* its time is up: nothing to bring back */
+	ct_snap_stale(&s);
+	CHECK(ct_snap_check(&s) == 0);
+	CHECK(ct_import(w->ct, &s, now_ms, NULL) == e);
+}
+
 /* the hint of the last packet, kept for the next */
 static struct ct_ahead	 ahead;
 static uint64_t		 nextid;
@@ -536,6 +567,8 @@ packet(uint8_t op, uint8_t dt, const uint8_t *data, size_t len)
 			nsrcs++;
 	}
 	free(buf);
+	if (op >> 6 == 2 && !(dt & 1))
+		restale(w, &p);
 	check_table(w);
 	check_table(other);
 	after(w, op >> 6, dt & 1);

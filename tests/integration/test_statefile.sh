@@ -21,7 +21,10 @@
 #  - with fastpath = yes nothing is written to the kernel's table at
 #    start, and the restored connection's packets offload it again;
 #  - a restart whose rules no longer accept a restored connection ends
-#    it at start, before any of its packets passes.
+#    it at start, before any of its packets passes;
+#  - with --queue-bypass a connection moves on while the daemon is down
+#    (megabytes, far past the window the file holds): restored, its
+#    next segments re-learn the window and pass (window_relearn).
 #
 # Copyright (C) 2026 The nfqspid authors
 # SPDX-License-Identifier: GPL-2.0-or-later
@@ -91,6 +94,13 @@ proto = tcp
 src = 10.$T_NET.1.0/24
 dport = 5065
 action = accept
+
+[rule from-client-g]
+state = new
+proto = tcp
+src = 10.$T_NET.1.0/24
+dport = 5066
+action = accept
 EOF
 	sed -i "s|^\\[daemon\\]\$|[daemon]\\nuser = nobody\\n$1|" "$T_CONF"
 	# nobody reads it at a reload, and may not write in the directory
@@ -99,7 +109,8 @@ EOF
 }
 
 # push.py serve ADDR PORT DIR: accept one client, then for each file
-# DIR/go.N (N = 1, 2, ...) as it appears send "msgN"; held 120 s.
+# DIR/go.N (N = 1, 2, ...) as it appears send "msgN", after as many
+# bytes of filler lines as the file says (none if empty); held 120 s.
 # push.py fetch ADDR PORT OUT [SPORT]: connect (from SPORT), append each
 # line to OUT as it comes, until the connection ends or 120 s.  The
 # client never sends.
@@ -117,7 +128,12 @@ if mode == "serve":
     open(os.path.join(d, "accepted"), "w").close()
     n = 1
     while time.monotonic() < end:
-        if os.path.exists(os.path.join(d, "go.%d" % n)):
+        go = os.path.join(d, "go.%d" % n)
+        if os.path.exists(go):
+            fill = int(open(go).read().strip() or 0)
+            line = b"." * 1023 + b"\n"
+            for i in range(fill // len(line)):
+                s.sendall(line)
             s.sendall(b"msg%d\n" % n)
             n += 1
         time.sleep(0.05)
@@ -135,6 +151,8 @@ else:
             buf += b
             while b"\n" in buf:
                 line, buf = buf.split(b"\n", 1)
+                if line.startswith(b"."):
+                    continue
                 f.write(line.decode() + "\n")
                 f.flush()
 EOF
@@ -151,8 +169,9 @@ open_conn()
 	wait_for 50 test -e "$T_TMP/$1/accepted"
 }
 
-# push NAME N: the server sends msgN on NAME's connection
-push() { touch "$T_TMP/$1/go.$2"; }
+# push NAME N [BYTES]: the server sends msgN on NAME's connection (after
+# BYTES of filler)
+push() { echo "${3:-}" >"$T_TMP/$1/go.$2.tmp" && mv "$T_TMP/$1/go.$2.tmp" "$T_TMP/$1/go.$2"; }
 got() { grep -qx "msg$2" "$T_TMP/$1/out" 2>/dev/null; }
 
 has_est()
@@ -374,6 +393,43 @@ check "other rules: f's server segment is dropped" not wait_for 30 got f 2
 push e 15
 check "other rules: e, which they accept, still gets through" \
     wait_for 50 got e 15
+
+# ---- a connection that moved on while the daemon was down ----------------
+# --queue-bypass: while no nfqspid is bound the kernel lets the packets
+# pass; the sequence numbers move on past the window the file holds
+bypass()
+{
+	config "state_file = $STATE"
+	: >"$STATE"
+	for t in "$IPT" "$IP6T"; do
+		in_d "$t" -F FORWARD
+		in_d "$t" -A FORWARD -j NFQUEUE --queue-num "$T_QUEUE" \
+		    --queue-bypass
+	done
+}
+restart "--queue-bypass" bypass
+open_conn g 5066
+push g 1
+check "bypass: the server's data reaches the client" wait_for 50 got g 1
+lib_stop_daemon
+check "bypass: SIGTERM, exit status 0 (got ${T_DRC:-none})" \
+    test "${T_DRC:-1}" = 0
+check "bypass: the table was saved" log_has "saved 1 connections to $STATE"
+# 32 MiB: far past any window the client may have offered
+push g 2 33554432
+check "bypass: with nfqspid down the server sends 32 MiB, unseen" \
+    wait_for 200 got g 2
+lib_must_start "bypass: nfqspid starts again"
+check "bypass: the connection was restored" \
+    test "$(lib_stat restored)" = 1
+push g 3
+check "bypass: the server's next segment, far past the window the file held, gets through" \
+    wait_for 50 got g 3
+check "bypass: it re-learnt the window (window_relearn $(lib_stat window_relearn))" \
+    test "$(lib_stat window_relearn)" -ge 1
+check "bypass: listed ESTABLISHED" has_est 5066
+push g 4 1048576
+check "bypass: and goes on, a MiB more" wait_for 100 got g 4
 
 lib_finish
 lib_summary

@@ -3667,6 +3667,216 @@ test_sync_update_forget(void **state)
 	ct_free(b);
 }
 
+/*
+ * A connection restored from the state file or taken from the HA peer,
+ * which moved on unseen (--queue-bypass while the daemon was down): c's
+ * sides sent and acknowledged move bytes each way since s was taken.
+ */
+static void
+stale_moved(struct conv *c, uint32_t move)
+{
+	c->s[0].nxt += move;
+	c->s[1].nxt += move / 3;
+}
+
+/* s, the state of c's connection now, after some data both ways */
+static void
+stale_snap(struct conv *c, struct ct_snap *s)
+{
+	struct ct_result	 res;
+
+	handshake(c);
+	assert_int_equal(conv_send(c, 0, ACK | PSH, 1000, &res),
+	    CT_ESTABLISHED);
+	assert_int_equal(conv_send(c, 1, ACK | PSH, 3000, &res),
+	    CT_ESTABLISHED);
+	assert_int_equal(conv_send(c, 0, ACK, 0, &res), CT_ESTABLISHED);
+	ct_export(c->t, conv_entry(c), s);
+}
+
+/*
+ * Each side's first packet after the import re-learns its window, as
+ * the kernel takes up a connection mid-stream; from then on the window
+ * is checked as usual.  Without ct_snap_stale() the first packet far
+ * past the snapshot's window is INVALID, the connection broken.
+ */
+static void
+test_stale_relearn(void **state)
+{
+	struct ct_table		*a = table(64), *b;
+	struct ct_result	 res;
+	struct ct_stats		 st;
+	struct ct_snap		 s, s2;
+	struct ct_entry		*e;
+	struct conv		 c;
+	struct pkt		 p;
+	int			 v6;
+
+	for (v6 = 0; v6 < 2; v6++) {
+		conv_init(&c, a, v6);
+		c.s[0].wscale = 2;
+		c.s[1].wscale = 3;
+		stale_snap(&c, &s);
+		stale_moved(&c, 0x30000000u);
+
+		/* as it was: the snapshot's window refuses it */
+		b = table_cfg(64, -1, 0);
+		c.t = b;
+		assert_non_null(ct_import(b, &s, c.now, NULL));
+		assert_int_equal(conv_send(&c, 0, ACK | PSH, 100, &res),
+		    CT_INVALID);
+		assert_int_equal(res.reason, REASON_TCP_SEQ);
+		ct_free(b);
+
+		b = table_cfg(64, -1, 0);	/* strict: no pickup */
+		c.t = b;
+		s2 = s;
+		ct_snap_stale(&s2);
+		assert_int_equal(s2.tcp.dflags[0], s.tcp.dflags[0] |
+		    CT_SNAP_TD_LOCAL);
+		assert_int_equal(s2.tcp.dflags[1], s.tcp.dflags[1] |
+		    CT_SNAP_TD_LOCAL);
+		assert_non_null(e = ct_import(b, &s2, c.now, NULL));
+		/* an internal move keeps it (the wire never sees it) */
+		ct_export(b, e, &s);
+		assert_memory_equal(&s.tcp, &s2.tcp, sizeof(s.tcp));
+
+		/* one side's first packet, far past the old window (the
+		   client's over IPv4, the server's over IPv6) */
+		assert_int_equal(conv_send(&c, v6, ACK | PSH, 100, &res),
+		    CT_ESTABLISHED);
+		assert_int_equal(res.reason, REASON_NONE);
+		ct_get_stats(b, &st);
+		assert_int_equal(st.window_relearn, 1);
+		assert_int_equal(st.invalid, 0);
+		/* the other's, acking it: where that ack said this side
+		   is, so in the window held */
+		assert_int_equal(conv_send(&c, !v6, ACK | PSH, 200, &res),
+		    CT_ESTABLISHED);
+		ct_get_stats(b, &st);
+		assert_int_equal(st.window_relearn, 1);
+		/* the window scale is the snapshot's: a big window holds */
+		c.s[0].win = c.s[1].win = 30000;
+		assert_int_equal(conv_send(&c, 0, ACK | PSH, 100000, &res),
+		    CT_ESTABLISHED);
+		assert_int_equal(conv_send(&c, 1, ACK, 0, &res),
+		    CT_ESTABLISHED);
+		assert_int_equal(conv_send(&c, 1, ACK | PSH, 200000, &res),
+		    CT_ESTABLISHED);
+		assert_int_equal(conv_send(&c, 0, ACK, 0, &res),
+		    CT_ESTABLISHED);
+		ct_get_stats(b, &st);
+		assert_int_equal(st.window_relearn, 1);
+		assert_int_equal(conv_state(&c), CT_TCP_ESTABLISHED);
+
+		/* and then checked as usual, from either side */
+		p = conv_pkt(&c, 0, ACK | PSH, 100);
+		p.seq += 0x40000000u;
+		assert_int_equal(conv_try(&c, 0, &p, &res), CT_INVALID);
+		assert_int_equal(res.reason, REASON_TCP_SEQ);
+		p = conv_pkt(&c, 1, ACK | PSH, 100);
+		p.seq += 0x40000000u;
+		assert_int_equal(conv_try(&c, 1, &p, &res), CT_INVALID);
+		assert_int_equal(res.reason, REASON_TCP_SEQ);
+		/* an ACK of data never sent (III) */
+		p = conv_pkt(&c, 1, ACK, 0);
+		p.ack += 0x10000000u;
+		assert_int_equal(conv_try(&c, 1, &p, &res), CT_INVALID);
+		assert_int_equal(res.reason, REASON_TCP_ACK);
+		/* a packet again far past the window re-learns nothing */
+		stale_moved(&c, 0x30000000u);
+		assert_int_equal(conv_send(&c, 0, ACK | PSH, 100, &res),
+		    CT_INVALID);
+		ct_get_stats(b, &st);
+		assert_int_equal(st.window_relearn, 1);
+		assert_int_equal(conv_state(&c), CT_TCP_ESTABLISHED);
+		ct_free(b);
+		c.t = a;
+	}
+	ct_free(a);
+}
+
+/*
+ * A RST teaches no window: before either side was re-learnt it is
+ * checked against the snapshot's, after the other side's first packet
+ * against that side's ack and window (RFC 5961 as usual): a blind RST
+ * ends no restored connection.  A side picked up in the middle of a
+ * handshake goes on too.
+ */
+static void
+test_stale_rst(void **state)
+{
+	struct ct_table		*a = table(64), *b;
+	struct ct_result	 res;
+	struct ct_stats		 st;
+	struct ct_snap		 s;
+	struct conv		 c;
+	struct pkt		 p;
+
+	conv_init(&c, a, 0);
+	stale_snap(&c, &s);
+	stale_moved(&c, 0x30000000u);
+	b = table_cfg(64, -1, 0);
+	c.t = b;
+	ct_snap_stale(&s);
+	assert_non_null(ct_import(b, &s, c.now, NULL));
+
+	/* the server's RST first, at where it is now: nothing re-learnt,
+	   the snapshot's window refuses it, and it changes nothing */
+	p = conv_pkt(&c, 1, RST, 0);
+	assert_int_equal(conv_try(&c, 1, &p, &res), CT_INVALID);
+	assert_int_equal(res.reason, REASON_TCP_RST);
+	assert_int_equal(conv_state(&c), CT_TCP_ESTABLISHED);
+	/* the client's data re-learns the client's side */
+	assert_int_equal(conv_send(&c, 0, ACK | PSH, 100, &res),
+	    CT_ESTABLISHED);
+	/* a RST of the server's behind the client's ack, or beyond its
+	   window: INVALID */
+	p = conv_pkt(&c, 1, RST, 0);
+	p.seq -= 1000;
+	assert_int_equal(conv_try(&c, 1, &p, &res), CT_INVALID);
+	assert_int_equal(res.reason, REASON_TCP_RST);
+	p = conv_pkt(&c, 1, RST, 0);
+	p.seq += 0x20000000u;
+	assert_int_equal(conv_try(&c, 1, &p, &res), CT_INVALID);
+	assert_int_equal(res.reason, REASON_TCP_RST);
+	/* in the window but not exact: passes, the state stays */
+	p = conv_pkt(&c, 1, RST, 0);
+	p.seq += 100;
+	assert_int_equal(conv_try(&c, 1, &p, &res), CT_ESTABLISHED);
+	c.s[1].nxt -= 100;		/* it did not move the server on */
+	assert_int_equal(conv_state(&c), CT_TCP_ESTABLISHED);
+	ct_get_stats(b, &st);
+	assert_int_equal(st.rst_ignored, 1);
+	assert_int_equal(st.window_relearn, 1);
+	/* exact: the connection ends */
+	p = conv_pkt(&c, 1, RST, 0);
+	assert_int_equal(conv_try(&c, 1, &p, &res), CT_ESTABLISHED);
+	assert_int_equal(conv_state(&c), CT_TCP_CLOSE);
+	ct_free(b);
+
+	/* restored between the SYN/ACK and the last ACK of the handshake */
+	conv_init(&c, a, 1);
+	assert_int_equal(conv_send(&c, 0, SYN, 0, &res), CT_NEW);
+	assert_int_equal(conv_send(&c, 1, SYN | ACK, 0, &res),
+	    CT_ESTABLISHED);
+	ct_export(a, conv_entry(&c), &s);
+	ct_snap_stale(&s);
+	b = table_cfg(64, -1, 0);
+	c.t = b;
+	assert_non_null(ct_import(b, &s, c.now, NULL));
+	assert_int_equal(conv_send(&c, 0, ACK, 0, &res), CT_ESTABLISHED);
+	assert_int_equal(conv_state(&c), CT_TCP_ESTABLISHED);
+	assert_int_equal(conv_send(&c, 1, ACK | PSH, 500, &res),
+	    CT_ESTABLISHED);
+	assert_int_equal(conv_send(&c, 0, ACK, 0, &res), CT_ESTABLISHED);
+	ct_get_stats(b, &st);
+	assert_int_equal(st.window_relearn, 0);
+	assert_int_equal(st.invalid, 0);
+	ct_free(b);
+	ct_free(a);
+}
+
 /* Imported entries with any time left keep the lists in order and go in
    time, but for those placed far from both ends. */
 static void
@@ -3791,6 +4001,8 @@ main(void)
 		cmocka_unit_test(test_sync_tcp_continues),
 		cmocka_unit_test(test_sync_update_forget),
 		cmocka_unit_test(test_sync_import_order),
+		cmocka_unit_test(test_stale_relearn),
+		cmocka_unit_test(test_stale_rst),
 		cmocka_unit_test(test_offload_tcp),
 		cmocka_unit_test(test_offload_marks),
 		cmocka_unit_test(test_offload_bytes),

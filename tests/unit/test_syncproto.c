@@ -152,6 +152,43 @@ test_roundtrip(void **state)
 	assert_int_equal(h.count, 3);
 }
 
+/* Whether a side's window was re-learnt since the record came is the
+   node's own business (ct_snap_stale()): never on the wire. */
+static void
+test_local_flags(void **state)
+{
+	struct sync_key	 k = key(secret);
+	struct sync_hdr	 h;
+	struct sync_iter it;
+	struct sync_rec	 r;
+	struct sync_msg	 m;
+	struct ct_snap	 a = tcp_snap(0), b = tcp_snap(0);
+	uint8_t		 buf[SYNC_MSG_MAX];
+	size_t		 len;
+
+	ct_snap_stale(&b);
+	assert_int_equal(b.tcp.dflags[0], a.tcp.dflags[0] | CT_SNAP_TD_LOCAL);
+	assert_int_equal(b.tcp.dflags[1], a.tcp.dflags[1] | CT_SNAP_TD_LOCAL);
+	assert_int_equal(sync_msg_init(&m, buf, sizeof(buf), SYNC_T_UPDATE),
+	    0);
+	assert_int_equal(sync_msg_add_conn(&m, &b, "ssh-in"), 0);
+	len = sync_msg_seal(&m, &hdr0, &k);
+	assert_int_equal(sync_msg_parse(buf, len, &k, &h), SYNC_OK);
+	sync_iter_init(&it, buf, &h);
+	assert_int_equal(sync_iter_rec(&it, &r), 1);
+	assert_memory_equal(&r.s, &a, sizeof(a));
+	/* a side never seen stays unknown; UDP has no window */
+	b = tcp_snap(1);
+	b.tcp.maxwin[1] = 0;
+	ct_snap_stale(&b);
+	assert_int_equal(b.tcp.dflags[0], 0x21 | CT_SNAP_TD_LOCAL);
+	assert_int_equal(b.tcp.dflags[1], 0x22);
+	b = udp_snap();
+	a = b;
+	ct_snap_stale(&b);
+	assert_memory_equal(&a, &b, sizeof(a));
+}
+
 static void
 test_control(void **state)
 {
@@ -367,6 +404,7 @@ test_bad_bodies(void **state)
 		{ 12, 1, SYNC_ERECORD },	/* v4 padding */
 		{ 48, 0xff, SYNC_ERECORD },	/* time left */
 		{ 96, 15, SYNC_ERECORD },	/* scale */
+		{ 98, 0x61, SYNC_ERECORD },	/* a flag of our own */
 		{ 101, 6, SYNC_ERECORD },	/* packet class */
 		{ 104, 200, SYNC_ERECORD },	/* name past the end */
 		{ 105, ' ', SYNC_ERECORD },	/* a blank in the name */
@@ -470,6 +508,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_roundtrip),
+		cmocka_unit_test(test_local_flags),
 		cmocka_unit_test(test_control),
 		cmocka_unit_test(test_fill),
 		cmocka_unit_test(test_truncated_huge),

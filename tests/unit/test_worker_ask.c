@@ -2519,6 +2519,60 @@ tcp_seg(struct fix *f, struct worker *w, int reply, uint32_t seq,
 }
 
 /*
+ * The peer's record of a TCP connection lags it (its last changes were
+ * lost in the failover): each side's first segment, far past the
+ * record's window, re-learns it (ct_snap_stale(), on the real path of
+ * worker_sync_apply()); then the window holds again.  No grace here:
+ * a master after it.
+ */
+static void
+test_synced_tcp_relearn(void **state)
+{
+	struct fix		*f = *state;
+	struct worker		*w = f->all[0], *home;
+	struct sync_rec		 rec[4];
+	struct sync_slice	 sl = { rec, 4, 0, 0, 0 };
+	struct sync_batch	 b = { rec, 1, 0, 0, 0, 0, 0 };
+	struct ct_stats		 cs;
+	uint32_t		 far = 100000000, c, s;
+
+	/* worker_sync.c reads the real clock */
+	f->now = spi_now_ms();
+	f->cfg.sync.grace = 0;
+	f->all[0]->sync = f->all[1]->sync = NULL;
+	assert_true(tcp_seg(f, w, 0, 1000, 0, PKT_TH_SYN, 0));
+	assert_true(tcp_seg(f, w, 1, 5000, 1001, PKT_TH_SYN | PKT_TH_ACK, 0));
+	assert_true(tcp_seg(f, w, 0, 1001, 5001, PKT_TH_ACK, 10));
+	assert_true(tcp_seg(f, w, 1, 5001, 1011, PKT_TH_ACK, 0));
+	worker_sync_slice(w, &sl);
+	assert_int_equal(sl.n, 1);
+	ct_flush(w->ct);
+	home = f->all[synclink_home(&rec[0].s.k, 2)];
+	worker_set_sync(f->all[0], (struct sync *)&fakesync);
+	worker_set_sync(f->all[1], (struct sync *)&fakesync);
+	worker_sync_apply(home, &b);
+	assert_int_equal(b.applied, 1);
+
+	/* both sides moved on far past the record */
+	c = 1011 + far;
+	s = 5001 + far / 2;
+	assert_true(tcp_seg(f, home, 0, c, s, PKT_TH_ACK, 10));
+	assert_true(tcp_seg(f, home, 1, s, c + 10, PKT_TH_ACK, 10));
+	assert_true(tcp_seg(f, home, 0, c + 10, s + 10, PKT_TH_ACK, 0));
+	ct_get_stats(home->ct, &cs);
+	assert_int_equal(cs.window_relearn, 1);
+	assert_int_equal(home->st.invalid, 0);
+	/* checked as usual again */
+	assert_false(tcp_seg(f, home, 0, c + 10 + far, s + 10, PKT_TH_ACK,
+	    10));
+	assert_false(tcp_seg(f, home, 1, s + 10 + far, c + 10, PKT_TH_ACK,
+	    10));
+	assert_int_equal(home->st.invalid, 2);
+	ct_get_stats(home->ct, &cs);
+	assert_int_equal(cs.window_relearn, 1);
+}
+
+/*
  * A backup forwards only around a switch, and its windows lag the
  * peer's by a flush: a segment of an assured connection that fails only
  * the window check passes there, as in a new master's grace, and is
@@ -2641,6 +2695,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_stop_reads_answer, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_stop_handed_late, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_synced_tcp_relearn, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_backup_grace, setup,
 		    teardown),
