@@ -729,6 +729,33 @@ watchdog_start(struct daemon *d)
 	else
 		log_warnx("watchdog: cannot start");
 }
+/*
+ * The stop writes the table for the next start only if that start reads
+ * it: the configuration file as it is now (edited for the next start,
+ * reloaded or not) must name the same state_file.  Written for a start
+ * that does not read it, this run's table would wait in the file (it
+ * was emptied at our start) for a later start with it, which would take
+ * connections older than the run between, that may have ended.  A file
+ * that cannot be read or is refused says nothing: written as always.
+ */
+static int
+daemon_state_next(const struct daemon *d)
+{
+	struct config	*cfg;
+	char		 e[ERRLEN];
+	int		 same;
+
+	if ((cfg = config_reload(d->cfgpath, e, sizeof(e))) == NULL)
+		return (1);
+	if (!(same = strcmp(cfg->state_file, d->cfg->state_file) == 0))
+		log_warnx("state file %s: not written: %s names %s for the "
+		    "next start", d->cfg->state_file, d->cfgpath,
+		    cfg->state_file[0] != '\0' ? cfg->state_file :
+		    "no state_file");
+	config_free(cfg);
+	return (same);
+}
+
 
 /* After the main loop: stop reading, answer every packet already
    queued, unbind, free. */
@@ -763,7 +790,7 @@ daemon_stop(struct daemon *d, struct event *sigev[3], const int sigs[3])
 	sync_stop(d->sync);
 	/* the tables as they are, before the queues are unbound; after
 	   an error (a worker died, hung) the next start begins empty */
-	if (d->status == 0)
+	if (d->status == 0 && d->statefd != -1 && daemon_state_next(d))
 		state_save(d->statefd, d->cfg->state_file, d->workers,
 		    d->nworkers);
 	else if (d->statefd != -1)

@@ -24,7 +24,10 @@
 #    it at start, before any of its packets passes;
 #  - with --queue-bypass a connection moves on while the daemon is down
 #    (megabytes, far past the window the file holds): restored, its
-#    next segments re-learn the window and pass (window_relearn).
+#    next segments re-learn the window and pass (window_relearn);
+#  - a stop whose configuration file no longer names the state file
+#    (edited for the next start) does not write it: a later start with
+#    it again finds no table older than the run without it.
 #
 # Copyright (C) 2026 The nfqspid authors
 # SPDX-License-Identifier: GPL-2.0-or-later
@@ -430,6 +433,23 @@ check "bypass: it re-learnt the window (window_relearn $(lib_stat window_relearn
 check "bypass: listed ESTABLISHED" has_est 5066
 push g 4 1048576
 check "bypass: and goes on, a MiB more" wait_for 100 got g 4
+
+# ---- a stop for a start without the file does not write it ---------------
+config ""
+lib_stop_daemon
+check "no state_file next: SIGTERM, exit status 0 (got ${T_DRC:-none})" \
+    test "${T_DRC:-1}" = 0
+check "no state_file next: the stop says it does not write the file" \
+    log_has "state file $STATE: not written: $T_CONF names no state_file for the next start"
+check "no state_file next: the file stays empty" test ! -s "$STATE"
+lib_must_start "no state_file next: nfqspid starts without it"
+empty0=$(grep -c "state file $STATE: empty, no connection to restore" "$T_LOG")
+restart "state_file again" config "state_file = $STATE"
+check "state_file again: nothing from before the run without it" \
+    wait_eval 30 'test "$(grep -c "state file $STATE: empty, no connection to restore" "$T_LOG")" = $((empty0 + 1))'
+check "state_file again: restored counter is 0" \
+    test "$(lib_stat restored)" = 0
+check "state_file again: g is not listed" not has_est 5066
 
 lib_finish
 lib_summary
