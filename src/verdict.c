@@ -634,6 +634,16 @@ rejudge_match(const struct config *cfg, struct pkt *p, uint8_t hook)
 	return (r);
 }
 
+const struct rule *
+verdict_rejudge_rule(const struct config *cfg, const struct pkt *p)
+{
+	struct pkt	 q = *p;
+
+	q.frag = 0;
+	q.th_flags = q.proto == IPPROTO_TCP ? PKT_TH_SYN : 0;
+	return (rejudge_match(cfg, &q, p->hook));
+}
+
 /* ct_judge_fn: e judged by the reload's rules, as its first packet */
 static void
 rejudge_one(struct ct_table *ct, struct ct_entry *e, void *arg)

@@ -229,6 +229,13 @@ int	 verdict_has_reject(const struct config *cfg);
 const struct rule *verdict_first_rule(const struct config *cfg,
 	    const struct pkt *p, int state, const char *in, const char *out);
 
+/* The rule a reload's judging takes for a connection whose first
+   packet is p (its chain p->hook, its flags and fragment as such a
+   packet's are rebuilt: a SYN), or NULL: what nfqspid -n's shadow
+   warnings predict, for the tests. */
+const struct rule *verdict_rejudge_rule(const struct config *cfg,
+	    const struct pkt *p);
+
 /* "rate", "conn_limit", or NULL for VERDICT_LIMIT_NONE */
 const char *verdict_limit_name(int limit);
 
