@@ -1722,69 +1722,14 @@ frag_room(struct cfgctx *x, const struct config *c)
 }
 
 /*
- * A rule that an earlier one shadows: that one matches every packet it
- * would, first, and decides it (rule_shadows()); or that earlier rules
- * shadow together, each matching a part of one key's values
+ * A rule that earlier rules shadow: they match every packet it would,
+ * first, and decide it, and each connection a reload judges again
  * (ruleset_shadowed_by()).  Valid, and maybe meant for later, but it
- * does nothing.  The rules already warned of match nothing, and are not
- * named again.
- *
- * A rule that shadows it may be shadowed itself, and decide nothing:
- * the warning names the rules that do, those that shadow that one
- * (found the same way, as each is earlier), and the one between as
- * shadowed too.  Each packet of the rule's is matched by the rule
- * between, so by one of those before it.
+ * does nothing.  The warning names the rules that decide its packets,
+ * each the first match of some of them; a rule shadowed itself decides
+ * none, and is not named.  The rules already warned of match nothing,
+ * and are not asked.
  */
-struct shadow_tab {
-	uint32_t	*slot;		/* per rule: 1 + its shadowers' index
-					   in by, 0: not shadowed */
-	struct shadow_by {
-		size_t		 n;
-		uint32_t	 id[RULESET_UNION_MAX];
-	}		*by;
-	size_t		 nby, cap;
-	uint32_t	*seen;		/* per rule: 1 + the last rule whose
-					   deciders reached it */
-	uint32_t	*todo, *dec;	/* each rule once, at most */
-};
-
-static int
-u32_cmp(const void *a, const void *b)
-{
-	uint32_t	 x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return (x < y ? -1 : x > y);
-}
-
-/* The rules that decide rule i's packets, in file order into t->dec:
-   its shadowers, each shadowed one replaced by its own.  Each rule is
-   taken once, so that a rule costs a walk over the earlier ones at
-   most. */
-static size_t
-shadow_deciders(struct shadow_tab *t, uint32_t i)
-{
-	const struct shadow_by *sb;
-	size_t		 ntodo = 1, ndec = 0, j;
-	uint32_t	 id;
-
-	t->todo[0] = i;
-	t->seen[i] = i + 1;
-	while (ntodo > 0) {
-		id = t->todo[--ntodo];
-		if (t->slot[id] == 0) {
-			t->dec[ndec++] = id;
-			continue;
-		}
-		sb = &t->by[t->slot[id] - 1];
-		for (j = 0; j < sb->n; j++)
-			if (t->seen[sb->id[j]] != i + 1) {
-				t->seen[sb->id[j]] = i + 1;
-				t->todo[ntodo++] = sb->id[j];
-			}
-	}
-	qsort(t->dec, ndec, sizeof(*t->dec), u32_cmp);
-	return (ndec);
-}
 
 /* vsnprintf() at buf + off, nothing past len: the offset of the end,
    past len when cut, as snprintf() counts */
@@ -1801,136 +1746,70 @@ fmt_at(char *buf, size_t len, size_t off, const char *fmt, ...)
 	return (n < 0 ? off : off + (size_t)n);
 }
 
-/* "[rule a] at line 1, [rule b] at line 4 or [rule c] at line 9", of
-   the rules ids[0 .. n-1], the last after conj; "[rule a] at line 1
-   or 2 more" when only the first show of them are named */
+/* The warning of rule i, decided by n rules, of which the first show
+   (of by's) are named: "[rule a] at line 1, [rule b] at line 4 or
+   [rule c] at line 9", or "... or 2 more".  Its length. */
 static size_t
-rule_list(const struct cfgctx *x, char *buf, size_t len, size_t off,
-    const uint32_t *ids, size_t n, size_t show, const char *conj)
+shadow_text(const struct cfgctx *x, char *buf, size_t len, size_t i,
+    const struct rule *const *by, size_t n, size_t show)
 {
-	size_t		 j;
-
-	for (j = 0; j < show; j++)
-		off = fmt_at(buf, len, off, "%s[%s] at line %d", j == 0 ? "" :
-		    j + 1 < n ? ", " : conj, x->rsec[ids[j]]->orig,
-		    x->rsec[ids[j]]->line);
-	if (show < n)
-		off = fmt_at(buf, len, off, "%s%zu more", show == 0 ? "" :
-		    conj, n - show);
-	return (off);
-}
-
-/* The warning of rule i, shadowed by dec (deciding) and mid (ahead of
-   them, shadowed), of each the first few: its length */
-static size_t
-shadow_text(const struct cfgctx *x, char *buf, size_t len, uint32_t i,
-    const uint32_t *dec, size_t ndec, size_t sdec, const uint32_t *mid,
-    size_t nmid, size_t smid)
-{
-	size_t		 off;
+	const struct scan_sec *s;
+	size_t		 off, j;
 
 	off = fmt_at(buf, len, 0, "[%s]: every packet it matches is decided "
 	    "first by ", x->rsec[i]->orig);
-	off = rule_list(x, buf, len, off, dec, ndec, sdec, " or ");
-	if (nmid > 0) {
-		off = fmt_at(buf, len, off, " (ahead of ");
-		off = rule_list(x, buf, len, off, mid, nmid, smid, " and ");
-		off = fmt_at(buf, len, off, ", shadowed too)");
+	for (j = 0; j < show; j++) {
+		s = x->rsec[by[j]->index];
+		off = fmt_at(buf, len, off, "%s[%s] at line %d", j == 0 ? "" :
+		    j + 1 < n ? ", " : " or ", s->orig, s->line);
 	}
+	if (show < n)
+		off = fmt_at(buf, len, off, "%s%zu more", show == 0 ? "" :
+		    " or ", n - show);
 	return (fmt_at(buf, len, off, ": the rule never decides one"));
 }
 
-/* one rule of each list fits, of the longest path and section names */
-_Static_assert(CONFIG_WARNLEN > CONFIG_PATHLEN + 3 * (SECLEN + 30) + 140,
+/* one rule fits, of the longest path and section names */
+_Static_assert(CONFIG_WARNLEN > CONFIG_PATHLEN + 2 * (SECLEN + 30) + 100,
     "CONFIG_WARNLEN: a shadow warning");
 
-/*
- * As many rules of each list as fit in a warning (CONFIG_WARNLEN, with
- * the path and the line), the rest counted ("or 3 more"): those ahead
- * go first, down to one, then those that decide.
- */
+/* As many of the rules as fit in a warning (CONFIG_WARNLEN, with the
+   path and the line), the rest counted ("or 3 more"). */
 static void
-shadow_warn_one(struct cfgctx *x, struct shadow_tab *t, uint32_t i)
+shadow_warn_one(struct cfgctx *x, size_t i, const struct rule *const *by,
+    size_t n)
 {
-	const struct shadow_by *sb = &t->by[t->slot[i] - 1];
-	const uint32_t	*dec = sb->id;
-	uint32_t	 mid[RULESET_UNION_MAX];
 	char		 text[CONFIG_WARNLEN], l[32];
-	size_t		 ndec = sb->n, nmid = 0, sdec, smid, room, j;
+	size_t		 show = n < RULESET_UNION_MAX ? n : RULESET_UNION_MAX;
+	size_t		 room;
 
 	if (x->c->nwarn == CONFIG_MAXWARN) {
 		x->c->warn_more++;	/* as cfg_warn() would: not kept */
 		return;
 	}
 	x->line = x->rsec[i]->line;
-	for (j = 0; j < sb->n; j++)
-		if (t->slot[sb->id[j]] != 0)
-			mid[nmid++] = sb->id[j];
-	if (nmid > 0) {
-		ndec = shadow_deciders(t, i);
-		dec = t->dec;
-	}
 	room = sizeof(text) - strlen(x->path) - 3 - (size_t)snprintf(l,
 	    sizeof(l), " (line %d)", x->line);
-	sdec = ndec;
-	smid = nmid;
-	while (shadow_text(x, text, sizeof(text), i, dec, ndec, sdec, mid,
-	    nmid, smid) > room && (sdec > 1 || smid > 1)) {
-		if (smid > 1)
-			smid--;
-		else
-			sdec--;
-	}
+	while (shadow_text(x, text, sizeof(text), i, by, n, show) > room &&
+	    show > 1)
+		show--;
 	cfg_warn(x, "%s", text);
 }
 
-static int
+static void
 shadow_warn(struct cfgctx *x, const struct config *c)
 {
 	const struct rule *by[RULESET_UNION_MAX];
-	struct shadow_tab t;
-	struct shadow_by *nb;
-	size_t		 i, j, n, cap;
-	int		 ret = -1;
+	size_t		 i, n, work = 0;
 
-	memset(&t, 0, sizeof(t));
-	if (c->nrules == 0)
-		return (0);
-	if ((t.slot = calloc(c->nrules, sizeof(*t.slot))) == NULL ||
-	    (t.seen = calloc(c->nrules, sizeof(*t.seen))) == NULL ||
-	    (t.todo = calloc(c->nrules, sizeof(*t.todo))) == NULL ||
-	    (t.dec = calloc(c->nrules, sizeof(*t.dec))) == NULL)
-		goto out;
 	for (i = 0; i < c->nrules; i++) {
 		if (x->never[i])
 			continue;
 		if ((n = ruleset_shadowed_by(c->ruleset, &c->rules[i], by,
-		    RULESET_UNION_MAX)) == 0)
-			continue;
-		if (t.nby == t.cap) {
-			cap = t.cap ? t.cap * 2 : 16;
-			if ((nb = reallocarray(t.by, cap, sizeof(*nb))) == NULL)
-				goto out;
-			t.by = nb;
-			t.cap = cap;
-		}
-		t.by[t.nby].n = n;
-		for (j = 0; j < n; j++)
-			t.by[t.nby].id[j] = by[j]->index;
-		t.slot[i] = (uint32_t)++t.nby;
-		shadow_warn_one(x, &t, (uint32_t)i);
+		    RULESET_UNION_MAX, &work)) > 0)
+			shadow_warn_one(x, i, by, n);
 	}
-	ret = 0;
- out:
-	if (ret == -1)
-		cfg_err(x, "%s", strerror(errno));
 	x->line = 0;
-	free(t.slot);
-	free(t.seen);
-	free(t.todo);
-	free(t.dec);
-	free(t.by);
-	return (ret);
 }
 
 static struct config *
@@ -1972,8 +1851,7 @@ config_read(const char *path, int reload, char *err, size_t errlen)
 		cfg_err(&x, "compiling the rules: %s", strerror(errno));
 		goto out;
 	}
-	if (shadow_warn(&x, c) == -1)
-		goto out;
+	shadow_warn(&x, c);
 	c->norule_states = (1u << CT_STATE_MAX) - 1;
 	for (i = 0; i < c->nrules; i++)
 		c->norule_states &= ~c->rules[i].states;

@@ -150,29 +150,25 @@ int	 rule_covers(const struct rule *a, const struct rule *b);
    connection a reload judges again that b would match?  Then b never
    decides anything. */
 int	 rule_shadows(const struct rule *a, const struct rule *b);
-/* The keys rule_shadow_miss() tells apart: several earlier rules that
-   each hold all of b's keys but one of these can hold b together. */
+/* cover_miss()'s keys (rule_cover.c) */
 #define RULE_KEY_SRC	0x01u
 #define RULE_KEY_DST	0x02u
 #define RULE_KEY_SPORT	0x04u
 #define RULE_KEY_DPORT	0x08u
 #define RULE_KEY_OTHER	0x10u	/* any other key, or a reload's guess */
-/* The keys for which rule_shadows(a, b) is not proven: 0 when it is.
-   Once a key is RULE_KEY_OTHER, or two ports miss, the rest are not
-   asked. */
-unsigned rule_shadow_miss(const struct rule *a, const struct rule *b);
-/* ... of b's packets of family only (AF_INET, AF_INET6; 0: all) */
-unsigned rule_shadow_miss_of(const struct rule *a, const struct rule *b,
-	    uint8_t family);
-/* Does r's list for key (one RULE_KEY_* but OTHER; family's addresses)
-   hold v?  Then *end is where its run of values from v ends. */
-int	 rule_key_run(const struct rule *r, unsigned key, uint8_t family,
-	    rule_u128 v, rule_u128 *end);
-/* The first value r's list for key holds past *after, from the start
-   when after is NULL: 0 when there is none.  A key not given holds
-   every value. */
-int	 rule_key_next(const struct rule *r, unsigned key, uint8_t family,
-	    const rule_u128 *after, rule_u128 *next);
+/*
+ * Do the rules a[0 .. n-1] (in file order, all before b) decide each
+ * packet b matches, and each connection a reload judges again that b
+ * would match?  1: they do, used[i] set for each a[i] that is the
+ * first of them to match one (the rules that decide them); 0: b
+ * decides one, or matches none; -1: past budget steps (or out of
+ * memory), not known.  Exact: every key, negations, interface
+ * prefixes and the reload's guesses.  *work (not NULL): the steps
+ * taken, added.
+ */
+int	 rule_cover_union(const struct rule *b, const struct rule *const *a,
+	    size_t n, uint8_t *used, size_t budget, size_t *work);
+
 /* 0: src or dst is empty, or they have no family in common */
 int	 rule_addrs_can_match(const struct rule *r);
 /* 0: the list (in, out) names interfaces and negates each of them
@@ -182,11 +178,6 @@ int	 rule_ifaces_can_match(const char l[][RULE_IFNAMSIZ], uint8_t n,
 /* A packet r matches by protocol, addresses and ports (what ruleset.c
    indexes): 0, or -1 when r matches none by its addresses. */
 int	 rule_sample(const struct rule *r, struct pkt *p);
-/* ... of family (0: the first r can match, IPv4 before IPv6), its key
-   (a RULE_KEY_*, or 0 for none) set to v: -1 when r matches none of
-   family. */
-int	 rule_sample_key(const struct rule *r, uint8_t family, unsigned key,
-	    rule_u128 v, struct pkt *p);
 
 /*
  * rule_print.c: values as nfqspictl rules prints them, from the rule's

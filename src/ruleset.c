@@ -497,251 +497,203 @@ ruleset_shadow(const struct ruleset *rs, const struct rule *b)
 
 /* ---- shadowed by several rules ---------------------------------------- */
 
-/* ruleset_shadowed_by() walks this many times more, at most, per rule */
-#define RS_UNION_WALKS		16
+/* ruleset_shadowed_by() visits this many entries of the index at most,
+   per rule */
+#define RS_COVER_SCAN		1024
 
-static const unsigned union_keys[] = {
-	RULE_KEY_DPORT, RULE_KEY_SPORT, RULE_KEY_DST, RULE_KEY_SRC,
-};
-#define RS_UNION_KEYS	(sizeof(union_keys) / sizeof(union_keys[0]))
-#define RS_UNION_ALL	(RULE_KEY_DPORT | RULE_KEY_SPORT | RULE_KEY_DST | \
-			    RULE_KEY_SRC)
-
-/* One walk: for each key asked, of the earlier rules that hold b in
-   every other key, the one whose values run furthest from v. */
-struct union_walk {
-	const struct rule *b;
-	const struct rule *alone;	/* the first to shadow b alone */
-	uint8_t		 family;
-	uint8_t		 only;		/* of b's packets of this family
-					   only; 0: all */
-	int		 split;		/* a rule holds more keys of b's
-					   packets of family than of all */
-	unsigned	 keys;
-	u128		 v[RS_UNION_KEYS];
-	u128		 end[RS_UNION_KEYS];
-	const struct rule *by[RS_UNION_KEYS];
-};
-
+/* b's values of field f (of its addresses, one family's): their first
+   and last; 0 when b has none of that family */
 static int
-union_cand(const struct rule *a, void *arg)
+span(const struct rule *b, int f, u128 *lo, u128 *hi)
 {
-	struct union_walk *w = arg;
-	unsigned	 miss = rule_shadow_miss_of(a, w->b, w->only), fm;
-	u128		 e;
-	size_t		 k;
+	const struct rule_addrset *as;
+	const struct rule_portset *ps;
+	uint8_t		 fam;
+	uint16_t	 a, z;
+	u128		 x;
+	size_t		 n;
 
-	if (miss == 0 && w->keys == RS_UNION_ALL) {
-		w->alone = a;	/* the first walk: ruleset_shadow()'s answer */
-		return (1);
-	}
-	/* holding b's packets of one family, a may decide them with
-	   rules that leave out another key of another family's */
-	if (w->keys == RS_UNION_ALL && w->only == 0 && !w->split &&
-	    (miss & RULE_KEY_OTHER) == 0 &&
-	    (miss & (RULE_KEY_SRC | RULE_KEY_DST)) != 0) {
-		fm = rule_shadow_miss_of(a, w->b, w->family);
-		w->split = fm != miss && (fm & (fm - 1)) == 0;
-	}
-	for (k = 0; k < RS_UNION_KEYS; k++) {
-		if ((w->keys & union_keys[k]) == 0 ||
-		    (miss & ~union_keys[k]) != 0)
-			continue;
-		if (rule_key_run(a, union_keys[k], w->family, w->v[k], &e) &&
-		    (w->by[k] == NULL || e > w->end[k])) {
-			w->end[k] = e;
-			w->by[k] = a;
+	*lo = 0;
+	*hi = field_max[f];
+	switch (f) {
+	case RS_PROTO:
+		if (b->has_proto)
+			*lo = *hi = b->proto;
+		else if (b->has_tcp_flags)
+			*lo = *hi = IPPROTO_TCP;
+		else if (b->sport != NULL || b->dport != NULL) {
+			*lo = IPPROTO_TCP;
+			*hi = IPPROTO_UDP;
+		} else if (b->has_icmp_type) {
+			*lo = IPPROTO_ICMP;
+			*hi = IPPROTO_ICMPV6;
 		}
-	}
-	return (0);	/* every candidate is asked */
-}
-
-/* The candidates of b's packet of family with key at v, asked; key 0:
-   of rule_sample()'s packet, for each key at once. */
-static void
-union_walk(const struct ruleset *rs, struct union_walk *w, int state,
-    uint8_t family, unsigned key, u128 v)
-{
-	struct pkt	 p;
-	size_t		 k;
-
-	w->alone = NULL;
-	w->family = family;
-	w->keys = key;
-	for (k = 0; k < RS_UNION_KEYS; k++) {
-		w->by[k] = NULL;
-		w->v[k] = v;
-		if (key == 0)
-			(void)rule_key_next(w->b, union_keys[k], family, NULL,
-			    &w->v[k]);
-	}
-	if (key == 0)
-		w->keys = RS_UNION_ALL;
-	if (rule_sample_key(w->b, family, key, v, &p) == -1)
-		return;
-	(void)first_before(rs, &p, state, w->b->index, RS_SHADOW_ASK,
-	    union_cand, w);
-}
-
-/* a among by[0 .. *n-1], in file order; 0: no room for it */
-static int
-union_add(const struct rule **by, size_t *n, size_t max,
-    const struct rule *a)
-{
-	size_t		 i;
-
-	for (i = 0; i < *n; i++)
-		if (by[i] == a)
+		return (1);
+	case RS_SRC4:
+	case RS_DST4:
+	case RS_SRC6:
+	case RS_DST6:
+		fam = f == RS_SRC4 || f == RS_DST4 ? AF_INET : AF_INET6;
+		as = f == RS_SRC4 || f == RS_SRC6 ? b->src : b->dst;
+		if (as == NULL)
 			return (1);
-	if (*n == max)
-		return (0);
-	for (i = *n; i > 0 && by[i - 1]->index > a->index; i--)
-		by[i] = by[i - 1];
-	by[i] = a;
-	(*n)++;
-	return (1);
-}
-
-/* the end of the longest run from v of the rules found, if one holds v */
-static int
-union_run(const struct rule *const *by, size_t n, unsigned key,
-    uint8_t family, u128 v, u128 *end)
-{
-	u128		 e;
-	size_t		 i;
-	int		 found = 0;
-
-	for (i = 0; i < n; i++)
-		if (rule_key_run(by[i], key, family, v, &e) &&
-		    (!found || e > *end)) {
-			*end = e;
-			found = 1;
-		}
-	return (found);
-}
-
-/*
- * Key k of b, from the first walk's rule on: the first of b's values past
- * the runs found so far is looked for among the rules found, then asked
- * of the index (a walk), whose rule of the furthest run is taken; until
- * b's values end (in each family b can match, for an address), a value
- * has no rule, the rules are more than max, or the walks run out.  A
- * port needs one family: the rules hold b's addresses in each.
- */
-static size_t
-union_key(const struct ruleset *rs, const struct union_walk *first,
-    int state, size_t k, const struct rule **by, size_t max,
-    size_t *walks)
-{
-	const struct rule *b = first->b;
-	struct union_walk w;
-	struct pkt	 p;
-	unsigned	 key = union_keys[k];
-	uint8_t		 fams[2] = { first->family, AF_INET6 };
-	size_t		 n = 0, nf = 1, f;
-	u128		 v, end = first->end[k];
-	const u128	*after = &end;
-
-	if ((key == RULE_KEY_SRC || key == RULE_KEY_DST) &&
-	    first->family == AF_INET && first->only == 0 &&
-	    rule_sample_key(b, AF_INET6, 0, 0, &p) == 0)
-		nf = 2;
-	(void)union_add(by, &n, max, first->by[k]);
-	w.b = b;
-	w.only = first->only;
-	w.split = 0;
-	for (f = 0; f < nf; f++, after = NULL) {
-		while (rule_key_next(b, key, fams[f], after, &v)) {
-			after = &end;
-			if (union_run(by, n, key, fams[f], v, &end))
-				continue;
-			if (*walks == RS_UNION_WALKS)
-				return (0);
-			(*walks)++;
-			union_walk(rs, &w, state, fams[f], key, v);
-			if (w.by[k] == NULL || !union_add(by, &n, max, w.by[k]))
-				return (0);
-			end = w.end[k];
-		}
-	}
-	return (n);
-}
-
-/* The rules that shadow b's packets of family (only: those alone, or 0
-   for all), into by: the first walk's rule, or several of one key */
-static size_t
-shadow_search(const struct ruleset *rs, const struct rule *b, int state,
-    uint8_t family, uint8_t only, const struct rule **by, size_t max,
-    size_t *walks, int *split)
-{
-	struct union_walk w;
-	size_t		 k, n;
-
-	w.b = b;
-	w.only = only;
-	w.split = 0;
-	union_walk(rs, &w, state, family, 0, 0);
-	*split = w.split;
-	if (w.alone != NULL) {
-		by[0] = w.alone;
+		if ((n = rule_addrset_count(as, fam)) == 0)
+			return (0);
+		rule_addrset_range(as, fam, 0, lo, &x);
+		rule_addrset_range(as, fam, n - 1, &x, hi);
+		return (1);
+	default:
+		if ((ps = f == RS_SPORT ? b->sport : b->dport) == NULL ||
+		    (n = rule_portset_count(ps)) == 0)
+			return (1);
+		rule_portset_range(ps, 0, &a, &z);
+		*lo = a;
+		rule_portset_range(ps, n - 1, &a, &z);
+		*hi = z;
 		return (1);
 	}
-	for (k = 0; k < RS_UNION_KEYS; k++)
-		if (w.by[k] != NULL &&
-		    (n = union_key(rs, &w, state, k, by, max, walks)) > 0)
-			return (n);
+}
+
+/* the entries field fi lists for b's values of f: intervals k0 .. k1,
+   and the wild */
+static size_t
+span_count(const struct rs_field_index *fi, const struct rule *b, int f,
+    uint32_t *k0, uint32_t *k1)
+{
+	u128		 lo, hi;
+
+	if (!fi->indexed || !span(b, f, &lo, &hi))
+		return (SIZE_MAX);
+	*k0 = interval_of(fi->bound, fi->nb, lo);
+	*k1 = interval_of(fi->bound, fi->nb, hi);
+	return (fi->nwild + fi->off[*k1 + 1] - fi->off[*k0]);
+}
+
+/* ids[*n ..]: the rules before end of one list (in file order); -1
+   past *left visits */
+static int
+scan(const uint32_t *l, size_t nl, uint32_t end, uint32_t *ids, size_t *n,
+    size_t *left)
+{
+	size_t		 i;
+
+	for (i = 0; i < nl && l[i] < end; i++) {
+		if (*left == 0)
+			return (-1);
+		(*left)--;
+		ids[(*n)++] = l[i];
+	}
 	return (0);
 }
 
+static int
+u32_cmp(const void *a, const void *b)
+{
+	uint32_t	 x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return (x < y ? -1 : x > y);
+}
+
 /*
- * The rules that shadow b: the one ruleset_shadow() names, or several
- * that do together.  Each of those holds every key of b's but one (the
- * same one for all: dport, sport, dst or src), decides what it matches
- * as rule_shadow_miss() asks, and their values of that key hold b's.
- * Then each packet b matches is matched by one of them, earlier.
- *
- * Rules that leave out different keys cannot hold b together in one
- * family: a packet with a value of each key that they leave out is
- * none of theirs.  They can in two: b's IPv4 packets held by rules of
- * one key (or by one rule), its IPv6 packets by rules of another.
- * That is asked when b matches both, and a rule of the first walk
- * holds its IPv4 packets in more keys than all of them.
- *
- * The first walk is ruleset_shadow()'s, and asks each key at once of
- * the candidates it passes; a key's further rules are found one walk
- * each, and each family's first walk is one too: RS_UNION_WALKS at
- * most in all, each asking RS_SHADOW_ASK candidates at most.
+ * The rules before end that may meet b, into ids (RS_COVER_SCAN at
+ * most), in file order, each once: for each of b's states and families,
+ * those the index lists for b's values in the field where they are
+ * fewest.  A rule that meets b meets it in one of b's states, in one
+ * family, and there in every field: it is among them.  -1: more.
+ */
+static long
+cover_cands(const struct ruleset *rs, const struct rule *b, uint32_t end,
+    uint32_t *ids)
+{
+	static const int fields[2][5] = {
+		{ RS_PROTO, RS_SRC4, RS_DST4, RS_SPORT, RS_DPORT },
+		{ RS_PROTO, RS_SRC6, RS_DST6, RS_SPORT, RS_DPORT },
+	};
+	const struct rs_field_index *fi, *best;
+	size_t		 n = 0, left = RS_COVER_SCAN, c, bestc, i, j;
+	uint32_t	 k0, k1, b0 = 0, b1 = 0, k;
+	u128		 lo, hi;
+	int		 s, fam, f;
+
+	for (fam = 0; fam < 2; fam++) {
+		if (!span(b, fields[fam][1], &lo, &hi) ||
+		    !span(b, fields[fam][2], &lo, &hi))
+			continue;	/* no address of the family */
+		for (s = 0; s < CT_STATE_MAX; s++) {
+			if (!in_state(b, s))
+				continue;
+			best = NULL;
+			bestc = SIZE_MAX;
+			for (f = 0; f < 5; f++) {
+				fi = &rs->st[s].f[fields[fam][f]];
+				if ((c = span_count(fi, b, fields[fam][f], &k0,
+				    &k1)) < bestc) {
+					best = fi;
+					bestc = c;
+					b0 = k0;
+					b1 = k1;
+				}
+			}
+			if (best == NULL)
+				return (-1);	/* not reached: RS_PROTO */
+			if (scan(best->wild, best->nwild, end, ids, &n,
+			    &left) == -1)
+				return (-1);
+			for (k = b0; k <= b1; k++)
+				if (scan(best->ids + best->off[k],
+				    best->off[k + 1] - best->off[k], end, ids,
+				    &n, &left) == -1)
+					return (-1);
+		}
+	}
+	qsort(ids, n, sizeof(*ids), u32_cmp);
+	for (i = 0, j = 0; i < n; i++)
+		if (j == 0 || ids[i] != ids[j - 1])
+			ids[j++] = ids[i];
+	return ((long)j);
+}
+
+/*
+ * The rules that decide b's packets (and a reload's connections), when
+ * earlier rules decide them all: rule_cover_union() of the rules before
+ * b that may meet it.  A rule that shadows b alone (ruleset_shadow())
+ * ends the rules to ask: every packet of b's that no rule before it
+ * decides, it does.  More than RS_COVER_SCAN entries of the index to
+ * visit, or more than RULESET_COVER_WORK steps: 0, not known.
  */
 size_t
 ruleset_shadowed_by(const struct ruleset *rs, const struct rule *b,
-    const struct rule **by, size_t max)
+    const struct rule **by, size_t max, size_t *work)
 {
-	static const uint8_t fams[2] = { AF_INET, AF_INET6 };
-	const struct rule *part[RULESET_UNION_MAX];
-	struct pkt	 p, p6;
-	size_t		 n, np, walks = 0, f, j;
-	int		 s, split;
+	const struct rule *a, **cand = NULL;
+	uint32_t	*ids = NULL;
+	uint8_t		*used = NULL;
+	size_t		 n = 0, i, budget = RULESET_COVER_WORK;
+	long		 nc;
 
-	if (max == 0 || (s = shadow_sample(rs, b, &p)) == -1)
+	if (work != NULL && *work >= RULESET_COVER_TOTAL)
 		return (0);
-	if ((n = shadow_search(rs, b, s, p.family, 0, by, max, &walks,
-	    &split)) > 0)
-		return (n);
-	if (!split || p.family != AF_INET ||
-	    rule_sample_key(b, AF_INET6, 0, 0, &p6) == -1)
+	if (work != NULL && RULESET_COVER_TOTAL - *work < budget)
+		budget = RULESET_COVER_TOTAL - *work;
+	if (b->index >= rs->n || &rs->rules[b->index] != b)
 		return (0);
-	/* the second family's rules are looked for among max less the
-	   first's: rules found cost walks, no more than fit */
-	for (f = 0, n = 0; f < 2; f++) {
-		if (walks == RS_UNION_WALKS || n == max)
-			return (0);
-		walks++;
-		if ((np = shadow_search(rs, b, s, fams[f], fams[f], part,
-		    max - n, &walks, &split)) == 0)
-			return (0);
-		for (j = 0; j < np; j++)
-			if (!union_add(by, &n, max, part[j]))
-				return (0);
-	}
+	a = ruleset_shadow(rs, b);
+	if ((ids = calloc(RS_COVER_SCAN, sizeof(*ids))) == NULL ||
+	    (cand = calloc(RS_COVER_SCAN, sizeof(*cand))) == NULL ||
+	    (used = calloc(RS_COVER_SCAN, 1)) == NULL ||
+	    (nc = cover_cands(rs, b, a != NULL ? a->index + 1 : b->index,
+	    ids)) <= 0)
+		goto out;
+	for (i = 0; i < (size_t)nc; i++)
+		cand[i] = &rs->rules[ids[i]];
+	if (rule_cover_union(b, cand, (size_t)nc, used, budget, work) != 1)
+		goto out;
+	for (i = 0; i < (size_t)nc; i++)
+		if (used[i] && n++ < max)
+			by[n - 1] = cand[i];
+ out:
+	free(ids);
+	free(cand);
+	free(used);
 	return (n);
 }

@@ -44,19 +44,26 @@ const struct rule *ruleset_first(const struct ruleset *rs,
 const struct rule *ruleset_shadow(const struct ruleset *rs,
 		    const struct rule *b);
 
-/* rules ruleset_shadowed_by() names, at most */
-#define RULESET_UNION_MAX	8
+/* rules a shadow warning keeps of those ruleset_shadowed_by() finds */
+#define RULESET_UNION_MAX	32
+
+/* ruleset_shadowed_by()'s steps, at most, per rule and per load */
+#define RULESET_COVER_WORK	16384
+#define RULESET_COVER_TOTAL	(1u << 24)
 
 /*
- * The rules before b (max at most, in file order, into by; their
- * number, or 0 when none is proven) that shadow it: the one
- * ruleset_shadow() names, or several together, when each holds all of
- * b's keys but one, the same one for all (dport, sport, dst or src),
- * and their values of it hold b's; or so of b's IPv4 packets, and of
- * its IPv6 ones by rules of another key.  One walk like
- * ruleset_shadow()'s, and 16 more at most.
+ * When the rules before b (one of rs's) decide every packet it matches
+ * and every connection a reload judges again that it would match
+ * (rule_cover_union()), the number of those that decide one, the
+ * first max of them into by, in file order; 0 when that is not proven.
+ * Asked of the rules the index lists for b's values (1024 entries at
+ * most), or of those up to the first that shadows b alone
+ * (ruleset_shadow()), in RULESET_COVER_WORK steps at most.  work (not
+ * NULL): the steps taken for the rules asked before, added to; past
+ * RULESET_COVER_TOTAL, no more are taken.
  */
 size_t		 ruleset_shadowed_by(const struct ruleset *rs,
-		    const struct rule *b, const struct rule **by, size_t max);
+		    const struct rule *b, const struct rule **by, size_t max,
+		    size_t *work);
 
 #endif /* NFQSPI_RULESET_H */

@@ -32,21 +32,13 @@
 static int	 memfd = -1;
 static char	 path[64];
 
-/* 0 or one of RULE_KEY_SRC ... RULE_KEY_DPORT */
-static int
-one_key(unsigned miss)
-{
-	return ((miss & RULE_KEY_OTHER) == 0 && (miss & (miss - 1)) == 0);
-}
-
 static void
 check_config(const struct config *c)
 {
 	const struct rule	*r, *a, *by[RULESET_UNION_MAX];
 	struct pkt		 p;
-	size_t			 i, j, n;
-	unsigned		 miss, key;
-	int			 split;
+	size_t			 i, j, n, work = 0;
+	int			 s, any;
 
 	CHECK(strcmp(c->path, path) == 0);
 	CHECK(c->mode == MODE_ENFORCE || c->mode == MODE_MONITOR);
@@ -71,31 +63,32 @@ check_config(const struct config *c)
 		/* a shadowing rule comes first and holds this one */
 		if ((a = ruleset_shadow(c->ruleset, r)) != NULL)
 			CHECK(a->index < r->index && rule_covers(a, r));
-		/* rules that shadow it together come first, in file
-		   order, and each holds all its keys but one (the same
-		   for all), or does so of its packets of one family */
-		n = ruleset_shadowed_by(c->ruleset, r, by, RULESET_UNION_MAX);
-		CHECK(n <= RULESET_UNION_MAX && (a == NULL ||
-		    (n == 1 && by[0] == a)));
-		for (j = 0, key = 0, split = 0; j < n; j++) {
+		/* the rules that decide its packets come first, in file
+		   order, and match one of its packets each; a rule that
+		   shadows it alone is found again */
+		n = ruleset_shadowed_by(c->ruleset, r, by, RULESET_UNION_MAX,
+		    &work);
+		CHECK(work <= RULESET_COVER_TOTAL);
+		for (j = 0; j < n && j < RULESET_UNION_MAX; j++) {
 			CHECK(by[j]->index < r->index);
 			CHECK(j == 0 || by[j - 1]->index < by[j]->index);
-			miss = rule_shadow_miss(by[j], r);
-			CHECK((miss & RULE_KEY_OTHER) == 0);
-			CHECK(one_key(miss) ||
-			    one_key(rule_shadow_miss_of(by[j], r, AF_INET)) ||
-			    one_key(rule_shadow_miss_of(by[j], r, AF_INET6)));
-			if (!one_key(miss) ||
-			    (miss != 0 && key != 0 && miss != key))
-				split = 1;
-			if (miss != 0)
-				key = miss;
 		}
-		/* rules of different keys: of a rule of both families */
-		if (split) {
-			CHECK(n >= 2);
-			CHECK(rule_sample_key(r, AF_INET, 0, 0, &p) == 0 &&
-			    rule_sample_key(r, AF_INET6, 0, 0, &p) == 0);
+		/* its sample packet: decided by one named, if known */
+		if (n > 0 && n <= RULESET_UNION_MAX &&
+		    rule_sample(r, &p) == 0) {
+			p.hook = PKT_HOOK_INPUT;
+			for (s = 0; s < CT_STATE_MAX; s++) {
+				if (!rule_match(r, &p, s, "", ""))
+					continue;
+				for (j = 0; j < i && !rule_match(&c->rules[j],
+				    &p, s, "", ""); j++)
+					;
+				CHECK(j < i);
+				for (a = &c->rules[j], j = 0, any = 0; j < n;
+				    j++)
+					any |= by[j] == a;
+				CHECK(any);
+			}
 		}
 	}
 	/* warnings: lines of the file's, bounded */

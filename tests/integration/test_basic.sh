@@ -96,7 +96,7 @@ check "nfqspid -n warns of a shadowed rule, naming both, and exits 0" \
     test "$nrc:$nout" = "0:$nwant
 configuration OK"
 # A rule shadowed by one that is shadowed itself (web by web-lo and
-# web-hi together): its warning names the rules that decide, and the
+# web-hi together): its warning names the rules that decide, not the
 # one between.
 {
 	cat "$T_CONF"
@@ -116,8 +116,7 @@ nwant="nfqspid: warning: $T_TMP/deep.ini: [rule web]: every packet it"
 nwant+=" matches is decided first by $nby: the rule never decides one"
 nwant+=" (line $((wline + 8)))
 nfqspid: warning: $T_TMP/deep.ini: [rule web-lan]: every packet it"
-nwant+=" matches is decided first by $nby (ahead of [rule web] at line"
-nwant+=" $((wline + 8)), shadowed too): the rule never decides one"
+nwant+=" matches is decided first by $nby: the rule never decides one"
 nwant+=" (line $((wline + 12)))"
 check "nfqspid -n names the rules that decide, not a shadowed one" \
     test "$nrc:$nout" = "0:$nwant

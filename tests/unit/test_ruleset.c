@@ -435,51 +435,70 @@ uncovered(const struct hits *h, size_t i, size_t j)
 	return (h->np);
 }
 
-/* 0 or one of RULE_KEY_SRC ... RULE_KEY_DPORT */
+/* What a reload's judging asks of r for a connection whose first
+   packet is p (verdict.c's match_rejudge()): a rule that names in or
+   out, or a chain when p's is not known, is guessed. */
 static int
-one_key(unsigned miss)
+reload_match(const struct rule *r, const struct pkt *p)
 {
-	return ((miss & RULE_KEY_OTHER) == 0 && (miss & (miss - 1)) == 0);
+	struct pkt	 q = *p;
+	const char	*in = "", *out = "";
+	uint8_t		 i, h;
+	int		 guess = r->nin > 0 || r->nout > 0 ||
+			    (r->hooks != 0 && p->hook == PKT_HOOK_UNKNOWN);
+
+	if (guess && r->action != RULE_ACCEPT)
+		return (0);
+	q.frag = 0;
+	q.th_flags = q.proto == IPPROTO_TCP ? PKT_TH_SYN : 0;
+	if (q.hook == PKT_HOOK_UNKNOWN)
+		for (h = PKT_HOOK_MAX - 1; h > PKT_HOOK_UNKNOWN; h--)
+			if (r->hooks & RULE_HOOK_BIT(h))
+				q.hook = h;
+	for (i = r->nin; i > 0; i--)
+		if ((r->in_neg & (1u << (i - 1))) == 0)
+			in = r->in[i - 1];
+	for (i = r->nout; i > 0; i--)
+		if ((r->out_neg & (1u << (i - 1))) == 0)
+			out = r->out[i - 1];
+	return (rule_match(r, &q, CT_NEW, in, out));
 }
 
-/* Rules by[0 .. n-1], before j, that shadow it together: each holds all
-   of j's keys but one, the same for all, or does so of j's packets of
-   one family (*split: not all the same key); and each packet j
-   matches, one of them does.  Returns how many packets j matched. */
+/* Is by[0 .. n-1] (in file order, before j) each rule that decides one
+   of j's packets (or a reload's connection): the first to match it?
+   Each packet j matches, one of them matches first.  Returns how many
+   packets j matched. */
 static size_t
-union_holds(const struct config *c, const struct hits *h, size_t j,
-    const struct rule *const *by, size_t n, int round, int *split)
+deciders_hold(const struct config *c, const struct hits *h,
+    const uint8_t *rl, size_t j, const struct rule *const *by, size_t n,
+    int round)
 {
-	const struct rule *b = &c->rules[j];
-	unsigned	 miss, key = 0;
-	size_t		 i, k, tried = 0;
-	int		 s, any;
+	size_t		 i, k, m, tried = 0, show;
+	int		 s;
 
-	*split = 0;
-	for (i = 0; i < n; i++) {
+	show = n < RULESET_UNION_MAX ? n : RULESET_UNION_MAX;
+	for (i = 0; i < show; i++) {
 		assert_true(by[i]->index < j);
 		assert_true(i == 0 || by[i - 1]->index < by[i]->index);
-		miss = rule_shadow_miss(by[i], b);
-		assert_true((miss & RULE_KEY_OTHER) == 0);
-		assert_true(one_key(miss) ||
-		    one_key(rule_shadow_miss_of(by[i], b, AF_INET)) ||
-		    one_key(rule_shadow_miss_of(by[i], b, AF_INET6)));
-		if (!one_key(miss) || (key != 0 && miss != 0 && miss != key))
-			*split = 1;
-		if (miss != 0)
-			key = miss;
 	}
 	for (k = 0; k < h->np; k++)
-		for (s = 0; s < CT_STATE_MAX; s++) {
-			if (!hit(h, k, s, j))
+		for (s = 0; s <= CT_STATE_MAX; s++) {
+			/* s == CT_STATE_MAX: the reload's judging */
+			if (s < CT_STATE_MAX ? !hit(h, k, s, j) :
+			    !rl[k * h->n + j])
 				continue;
 			tried++;
-			for (i = 0, any = 0; i < n; i++)
-				any |= hit(h, k, s, by[i]->index);
-			if (!any)
-				fail_msg("round %d: r%zu's %zu rules together "
-				    "miss packet %zu, state %d", round, j, n,
-				    k, s);
+			for (i = 0; i < j; i++)
+				if (s < CT_STATE_MAX ? hit(h, k, s, i) :
+				    rl[k * h->n + i])
+					break;
+			for (m = 0; m < show && i < j; m++)
+				if (by[m]->index == i)
+					break;
+			if (i == j || (show == n && m == n))
+				fail_msg("round %d: r%zu's packet %zu, state "
+				    "%d: first matched by r%zu, not named",
+				    round, j, k, s, i);
 		}
 	return (tried);
 }
@@ -490,7 +509,7 @@ struct shadow_counts {
 	size_t		 tried;		/* packets they match */
 	size_t		 unions;	/* rules shadowed by several */
 	size_t		 union_tried;	/* packets they match */
-	size_t		 split;		/* of several keys, by family */
+	size_t		 reload;	/* connections a reload judged */
 };
 
 /*
@@ -509,8 +528,9 @@ shadow_random(int rounds, void (*rule)(FILE *, int), struct shadow_counts *n)
 	struct pkt	*pk;
 	const char	**in, **out;
 	const struct rule *a, *want, *by[RULESET_UNION_MAX];
+	uint8_t		*rl;
 	size_t		 i, j, k, nby;
-	int		 round, s, any, split;
+	int		 round, s, any;
 
 	memset(n, 0, sizeof(*n));
 	h.np = 400;
@@ -521,8 +541,20 @@ shadow_random(int rounds, void (*rule)(FILE *, int), struct shadow_counts *n)
 		c = policy_of(2 + (int)rnd(30), rule);
 		h.n = c->nrules;
 		assert_non_null(h.m = calloc(h.np * CT_STATE_MAX, h.n));
+		assert_non_null(rl = calloc(h.np, h.n));
 		for (k = 0; k < h.np; k++) {
 			packet(&pk[k], &in[k], &out[k]);
+			/* the reload's first rule, as the daemon finds it */
+			want = NULL;
+			for (i = 0; i < h.n; i++) {
+				rl[k * h.n + i] = (uint8_t)reload_match(
+				    &c->rules[i], &pk[k]);
+				if (want == NULL && rl[k * h.n + i])
+					want = &c->rules[i];
+			}
+			assert_ptr_equal(verdict_rejudge_rule(c, &pk[k]),
+			    want);
+			n->reload += want != NULL;
 			for (s = 0; s < CT_STATE_MAX; s++)
 				for (i = 0; i < h.n; i++)
 					h.m[(k * CT_STATE_MAX + (size_t)s) *
@@ -550,17 +582,19 @@ shadow_random(int rounds, void (*rule)(FILE *, int), struct shadow_counts *n)
 				fail_msg("round %d: r%zu shadowed by %s, a "
 				    "walk says %s", round, j, a ? a->name :
 				    "none", want ? want->name : "none");
-			/* the rules that shadow j: a alone, or several */
+			/* the rules that decide j's packets: a's proof is
+			   found again, and the rules named are the first
+			   matches, of packets and of a reload's judging */
 			nby = ruleset_shadowed_by(c->ruleset, &c->rules[j], by,
-			    RULESET_UNION_MAX);
-			if (a != NULL)
-				assert_true(nby == 1 && by[0] == a);
-			else if (nby > 0) {
+			    RULESET_UNION_MAX, NULL);
+			if (a != NULL && nby == 0)
+				fail_msg("round %d: r%zu shadowed by %s, not "
+				    "found", round, j, a->name);
+			if (nby > 0)
+				n->union_tried += deciders_hold(c, &h, rl, j,
+				    by, nby, round);
+			if (nby > 0 && a == NULL)
 				n->unions++;
-				n->union_tried += union_holds(c, &h, j, by, nby,
-				    round, &split);
-				n->split += split;
-			}
 			if (a == NULL)
 				continue;
 			n->shadowed++;
@@ -577,6 +611,7 @@ shadow_random(int rounds, void (*rule)(FILE *, int), struct shadow_counts *n)
 				}
 		}
 		free(h.m);
+		free(rl);
 		config_free(c);
 	}
 	free(pk);
@@ -603,7 +638,7 @@ test_shadow_random(void **state)
 	   ones by others of another key */
 	shadow_random(300, family_rule, &n);
 	assert_true(n.unions > 100);
-	assert_true(n.split > 20);
+	assert_true(n.reload > 10000);
 }
 
 /* The rule numbers of "[rule rN]" in s up to end, into r: how many */
@@ -623,8 +658,7 @@ rule_numbers(const char *s, const char *end, size_t *r, size_t max)
 /*
  * The rules a shadow warning names as deciding the packets: each comes
  * before the rule, is not shadowed itself, and each packet the rule
- * matches, one of them matches.  A rule that shadows the rule but is
- * shadowed itself is named "ahead of".
+ * matches, one of them matches.
  */
 static void
 test_shadow_deciders_random(void **state)
@@ -632,7 +666,7 @@ test_shadow_deciders_random(void **state)
 	struct config	*c;
 	struct pkt	 p;
 	const char	*in, *out, *w, *by, *mid;
-	size_t		 r[64], nr, i, j, k, m, tried = 0, deep = 0;
+	size_t		 r[64], nr, i, j, k, m, tried = 0, several = 0;
 	size_t		 warned = 0;
 	uint8_t		 shadowed[16];
 	int		 round, s, any;
@@ -658,13 +692,11 @@ test_shadow_deciders_random(void **state)
 				continue;
 			assert_int_equal(rule_numbers(c->warn[i], by, r, 1), 1);
 			j = r[0];
-			if ((mid = strstr(by, " (ahead of ")) == NULL)
-				mid = strstr(by, ": the rule never");
-			else
-				deep++;
-			assert_non_null(mid);
+			assert_non_null(mid = strstr(by, ": the rule never"));
+			assert_null(strstr(by, " more: the rule never"));
 			nr = rule_numbers(by, mid, r, 64);
 			assert_true(nr > 0);
+			several += nr > 1;
 			for (k = 0; k < nr; k++) {
 				assert_true(r[k] < j);
 				assert_true(k == 0 || r[k - 1] < r[k]);
@@ -693,10 +725,9 @@ test_shadow_deciders_random(void **state)
 		}
 		config_free(c);
 	}
-	/* not vacuous: many warnings, and many of them through a rule
-	   shadowed itself */
+	/* not vacuous: many warnings, many of several rules */
 	assert_true(warned > 3000);
-	assert_true(deep > 300);
+	assert_true(several > 300);
 	assert_true(tried > 30000);
 }
 
@@ -780,9 +811,9 @@ test_iface_lists_random(void **state)
 
 /*
  * Rules of one port range each, differing in nothing else: a later rule
- * is shadowed by several exactly when the earlier ranges hold its own,
- * and the fewest that do are named (the earliest of those that reach
- * furthest), up to RULESET_UNION_MAX of them.
+ * is shadowed exactly when the earlier ranges hold its own, and the
+ * rules named are those that are the first to hold one of its ports,
+ * however many (RULESET_UNION_MAX kept).
  */
 static void
 test_shadow_union_ports(void **state)
@@ -792,17 +823,27 @@ test_shadow_union_ports(void **state)
 	char		 err[512];
 	const struct rule *by[RULESET_UNION_MAX];
 	uint16_t	 lo[40], hi[40];
-	size_t		 j, i, n, want, best;
-	uint32_t	 v, reach;
+	uint8_t		 first[40];
+	size_t		 j, i, n, want, m;
+	uint32_t	 v;
 	int		 round, nr, k, found = 0, many = 0;
 
 	(void)state;
 	for (round = 0; round < 300; round++) {
-		nr = 2 + (int)rnd(39);
+		nr = round % 3 == 0 ? 32 + (int)rnd(9) : 2 + (int)rnd(39);
 		assert_non_null(f = fopen(inipath, "w"));
 		for (k = 0; k < nr; k++) {
 			lo[k] = (uint16_t)(1 + rnd(60));
 			hi[k] = (uint16_t)(lo[k] + rnd(rnd(2) ? 4 : 20));
+			/* at times tiles of one or two ports first, and
+			   wide ranges over them */
+			if (round % 3 == 0 && k < 30) {
+				lo[k] = (uint16_t)(1 + 2 * k);
+				hi[k] = (uint16_t)(lo[k] + rnd(2));
+			} else if (round % 3 == 0) {
+				lo[k] = (uint16_t)(1 + rnd(20));
+				hi[k] = (uint16_t)(lo[k] + rnd(40));
+			}
 			fprintf(f, "[rule r%d]\nproto = tcp\ndport = %u-%u\n"
 			    "action = %s\n", k, lo[k], hi[k],
 			    rnd(2) ? "accept" : "drop");
@@ -811,32 +852,28 @@ test_shadow_union_ports(void **state)
 		if ((c = config_load(inipath, err, sizeof(err))) == NULL)
 			fail_msg("%s", err);
 		for (j = 0; j < (size_t)nr; j++) {
-			/* the fewest earlier ranges that hold j's: from
-			   each value not held yet, the furthest reach */
-			want = 0;
-			for (v = lo[j]; v <= hi[j]; v = reach + 1) {
-				reach = 0;
-				for (i = 0, best = j; i < j; i++)
-					if (lo[i] <= v && v <= hi[i] &&
-					    hi[i] > reach) {
-						reach = hi[i];
-						best = i;
-					}
-				if (best == j) {
+			/* each port's first rule */
+			memset(first, 0, sizeof(first));
+			for (v = lo[j], want = 0; v <= hi[j]; v++) {
+				for (i = 0; i < j; i++)
+					if (lo[i] <= v && v <= hi[i])
+						break;
+				if (i == j) {
 					want = 0;
 					break;
 				}
-				want++;
+				want += !first[i];
+				first[i] = 1;
 			}
-			if (want > RULESET_UNION_MAX)
-				want = 0;
 			n = ruleset_shadowed_by(c->ruleset, &c->rules[j], by,
-			    RULESET_UNION_MAX);
+			    RULESET_UNION_MAX, NULL);
 			if (n != want)
 				fail_msg("round %d: r%zu shadowed by %zu rules, "
 				    "%zu expected", round, j, n, want);
+			for (m = 0; m < n && m < RULESET_UNION_MAX; m++)
+				assert_true(first[by[m]->index]);
 			found += n > 1;
-			many += n > 2;
+			many += n > 8;
 		}
 		config_free(c);
 	}
@@ -844,10 +881,144 @@ test_shadow_union_ports(void **state)
 	assert_true(many > 20);
 }
 
+/* A rule of small values of a few keys each, so that every packet is
+   one of a few kinds (grid_packet()) */
+static void
+grid_rule(FILE *f, int i)
+{
+	static const char *const states[] = {
+		"new", "established", "related, invalid", "new, established",
+		"established, related, invalid", "new, related",
+	};
+	static const char *const srcs[] = {
+		"10.0.0.0/26", "10.0.0.64/26", "10.0.0.128/25", "10.0.0.0/25",
+		"10.0.0.0/24", "10.0.0.0/24, !10.0.0.64/26", "::/0",
+		"10.0.0.0/24, ::/0",
+	};
+	static const char *const protos[] = { "tcp", "udp", "icmp", "" };
+	const char	*proto = PICK(protos);
+	uint32_t	 lo;
+
+	fprintf(f, "[rule r%d]\naction = %s\n", i, rnd(2) ? "accept" :
+	    "drop");
+	if (rnd(3))
+		fprintf(f, "state = %s\n", PICK(states));
+	if (proto[0] != '\0')
+		fprintf(f, "proto = %s\n", proto);
+	if (rnd(2))
+		fprintf(f, "src = %s\n", PICK(srcs));
+	if (strcmp(proto, "icmp") != 0 && rnd(2)) {
+		lo = 1 + rnd(6);
+		fprintf(f, "dport = %u-%u\n", lo, lo + rnd(7 - lo));
+	}
+	if (strcmp(proto, "icmp") == 0 && rnd(2))
+		fprintf(f, "icmp_type = %s\n", rnd(2) ? "0, 3" : rnd(2) ?
+		    "8" : "3, 8, 11");
+}
+
+/* packet k of the kinds: state, source, port, protocol, ICMP type and
+   fragment; how many there are */
+#define GRID_N	(CT_STATE_MAX * 6 * 8 * 4 * 5 * 2)
+
+static void
+grid_packet(size_t k, struct pkt *p, int *state)
+{
+	static const char *const src[] = {
+		"10.0.0.1", "10.0.0.65", "10.0.0.129", "10.0.0.200",
+		"11.0.0.1", "fd00::1",
+	};
+	static const uint8_t protos[] = {
+		IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP, 47,
+	};
+	static const uint8_t types[] = { 0, 3, 8, 11, 5 };
+	const char	*a;
+
+	memset(p, 0, sizeof(*p));
+	*state = (int)(k % CT_STATE_MAX);
+	k /= CT_STATE_MAX;
+	a = src[k % 6];
+	k /= 6;
+	p->family = strchr(a, ':') != NULL ? AF_INET6 : AF_INET;
+	assert_int_equal(inet_pton(p->family, a, p->src.a8), 1);
+	p->dport = (uint16_t)(k % 8);	/* 0, 7: of no list's */
+	k /= 8;
+	p->sport = 1000;
+	p->proto = protos[k % 4];
+	k /= 4;
+	p->icmp_type = types[k % 5];
+	k /= 5;
+	p->frag = k % 2 ? PKT_FRAG_LATER : 0;
+	p->th_flags = PKT_TH_SYN;
+	p->hook = PKT_HOOK_INPUT;
+}
+
 /*
- * Rules alike in every field the index looks at are all candidates: the
- * walk asks the first 256 of them, so that n rules cost n * 256
- * comparisons at most.
+ * Exact, on rules whose packets are of few kinds: a rule is warned of
+ * when, and only when, each packet it matches has an earlier first
+ * match (whatever keys the rules differ in: states, sources, ports,
+ * protocols, ICMP types, several at once), and the rules named are
+ * those first matches, every one of them.
+ */
+static void
+test_shadow_exact(void **state)
+{
+	struct config	*c;
+	struct pkt	 p;
+	const struct rule *by[RULESET_UNION_MAX];
+	uint8_t		*m, first[16];
+	size_t		 i, j, k, n, want, shadowed = 0, several = 0;
+	int		 round, s, nr;
+
+	(void)state;
+	assert_non_null(m = calloc(GRID_N, 16));
+	for (round = 0; round < 400; round++) {
+		nr = 2 + (int)rnd(14);
+		c = policy_of(nr, grid_rule);
+		for (k = 0; k < GRID_N; k++) {
+			grid_packet(k, &p, &s);
+			for (i = 0; i < (size_t)nr; i++)
+				m[k * 16 + i] = (uint8_t)rule_match(
+				    &c->rules[i], &p, s, "", "");
+		}
+		for (j = 0; j < (size_t)nr; j++) {
+			memset(first, 0, sizeof(first));
+			want = 0;
+			for (k = 0, n = 0; k < GRID_N; k++) {
+				if (!m[k * 16 + j])
+					continue;
+				n++;
+				for (i = 0; i < j && !m[k * 16 + i]; i++)
+					;
+				if (i == j)
+					break;
+				want += !first[i];
+				first[i] = 1;
+			}
+			if (k < GRID_N || n == 0)
+				want = 0;
+			k = ruleset_shadowed_by(c->ruleset, &c->rules[j], by,
+			    RULESET_UNION_MAX, NULL);
+			if (k != want)
+				fail_msg("round %d: r%zu decided by %zu rules, "
+				    "%zu expected", round, j, k, want);
+			for (i = 0; i < k; i++)
+				assert_true(first[by[i]->index]);
+			shadowed += want > 0;
+			several += want > 1;
+		}
+		config_free(c);
+	}
+	free(m);
+	assert_true(shadowed > 300);
+	assert_true(several > 100);
+}
+
+/*
+ * Rules alike in every field the index looks at are all candidates:
+ * 1024 entries of the index at most are visited for a rule, and a rule
+ * past them is not warned of unless one of the first 256 shadows it
+ * alone (ruleset_shadow()), when only the rules before that one are
+ * asked.  A whole load takes RULESET_COVER_TOTAL steps at most.
  */
 static void
 test_shadow_bound(void **state)
@@ -855,35 +1026,82 @@ test_shadow_bound(void **state)
 	struct config	*c;
 	FILE		*f;
 	char		 err[512];
-	const struct rule *a;
+	const struct rule *by[RULESET_UNION_MAX];
+	size_t		 work = 0;
 	int		 i;
 
 	(void)state;
 	assert_non_null(f = fopen(inipath, "w"));
-	for (i = 0; i < 300; i++)
+	fprintf(f, "[rule wg]\nproto = tcp\ndport = 22\nin = wg+\n"
+	    "action = drop\n");
+	for (i = 0; i < 1100; i++)
 		fprintf(f, "[rule r%d]\nproto = tcp\ndport = 22\nin = if%d\n"
-		    "action = accept\n", i, i);
+		    "action = drop\n", i, i);
 	fprintf(f, "[rule early]\nproto = tcp\ndport = 22\nin = if5\n"
 	    "action = drop\n");
-	fprintf(f, "[rule late]\nproto = tcp\ndport = 22\nin = if280\n"
+	fprintf(f, "[rule late]\nproto = tcp\ndport = 22\nin = if1050\n"
 	    "action = drop\n");
-	fprintf(f, "[rule udp]\nproto = udp\ndport = 22\nin = if280\n"
-	    "action = accept\n");
-	fprintf(f, "[rule all-udp]\nproto = udp\naction = accept\n");
-	fprintf(f, "[rule udp-late]\nproto = udp\ndport = 22\nin = if280\n"
+	fprintf(f, "[rule wg0]\nproto = tcp\ndport = 22\nin = wg0\n"
 	    "action = drop\n");
 	assert_int_equal(fclose(f), 0);
 	if ((c = config_load(inipath, err, sizeof(err))) == NULL)
 		fail_msg("%s", err);
-	assert_non_null(a = ruleset_shadow(c->ruleset, &c->rules[300]));
-	assert_string_equal(a->name, "r5");
-	/* r280 shadows it, but comes after 256 others alike */
-	assert_true(rule_shadows(&c->rules[280], &c->rules[301]));
-	assert_null(ruleset_shadow(c->ruleset, &c->rules[301]));
-	/* the index leaves the tcp rules out */
-	assert_null(ruleset_shadow(c->ruleset, &c->rules[302]));
-	assert_non_null(a = ruleset_shadow(c->ruleset, &c->rules[304]));
-	assert_string_equal(a->name, "udp");
+	/* r5 shadows it, among the first 256 */
+	assert_int_equal(ruleset_shadowed_by(c->ruleset, &c->rules[1101], by,
+	    RULESET_UNION_MAX, &work), 1);
+	assert_string_equal(by[0]->name, "r5");
+	/* r1050 does, but past 1024 alike: not said */
+	assert_true(rule_shadows(&c->rules[1051], &c->rules[1102]));
+	assert_int_equal(ruleset_shadowed_by(c->ruleset, &c->rules[1102], by,
+	    RULESET_UNION_MAX, &work), 0);
+	/* the first rule shadows it: the rules before are none */
+	assert_int_equal(ruleset_shadowed_by(c->ruleset, &c->rules[1103], by,
+	    RULESET_UNION_MAX, &work), 1);
+	assert_string_equal(by[0]->name, "wg");
+	assert_true(work > 0 && work < 3 * RULESET_COVER_WORK);
+	/* the load's steps spent: nothing more is asked */
+	work = RULESET_COVER_TOTAL;
+	assert_int_equal(ruleset_shadowed_by(c->ruleset, &c->rules[1103], by,
+	    RULESET_UNION_MAX, &work), 0);
+	assert_int_equal(work, RULESET_COVER_TOTAL);
+	config_free(c);
+}
+
+/*
+ * A large file checks in bounded steps: 10,000 rules of different
+ * ports, then 2,000 that two earlier ones shadow together, each taking
+ * a few steps.
+ */
+static void
+test_shadow_large(void **state)
+{
+	struct config	*c;
+	FILE		*f;
+	char		 err[512];
+	const struct rule *by[RULESET_UNION_MAX];
+	size_t		 work = 0, i, n = 0;
+
+	(void)state;
+	assert_non_null(f = fopen(inipath, "w"));
+	for (i = 0; i < 10000; i++)
+		fprintf(f, "[rule p%zu]\nproto = %s\nsrc = 10.%zu.0.0/%d\n"
+		    "dport = %zu-%zu\naction = accept\n", i, i % 2 ? "udp" :
+		    "tcp", i % 2 ? i % 256 : 0, i % 2 ? 16 : 8, 1 + 6 * (i / 2),
+		    6 + 6 * (i / 2));
+	/* each within two tcp rules' ports, of a part of their sources */
+	for (i = 0; i < 2000; i++)
+		fprintf(f, "[rule u%zu]\nproto = tcp\nsrc = 10.%zu.0.0/16\n"
+		    "dport = %zu-%zu\naction = drop\n", i, i % 256,
+		    3 + 6 * i, 8 + 6 * i);
+	assert_int_equal(fclose(f), 0);
+	if ((c = config_load(inipath, err, sizeof(err))) == NULL)
+		fail_msg("%s", err);
+	for (i = 0; i < c->nrules; i++)
+		n += ruleset_shadowed_by(c->ruleset, &c->rules[i], by,
+		    RULESET_UNION_MAX, &work) > 0;
+	assert_int_equal(n, 2000);
+	/* a few steps each, far within the load's */
+	assert_true(work < 64 * c->nrules);
 	config_free(c);
 }
 
@@ -898,6 +1116,8 @@ main(void)
 		cmocka_unit_test(test_shadow_deciders_random),
 		cmocka_unit_test(test_iface_lists_random),
 		cmocka_unit_test(test_shadow_bound),
+		cmocka_unit_test(test_shadow_exact),
+		cmocka_unit_test(test_shadow_large),
 	};
 	int		 fd, ret;
 
