@@ -160,8 +160,9 @@ int		 config_user_check(const struct config *c, char *err,
  * 0, 1 if it is no key of [sync], -1 with the reason in err (the key
  * named, not the section).  At the section's end config_sync_done()
  * checks that listen, peer and key were given, config_sync_peer() that
- * peer is of listen's address family, config_sync_keyfile() reads the
- * key file into sc->key: each 0 or -1.
+ * peer is of listen's address family, a unicast address and not listen
+ * itself, config_sync_keyfile() reads the key file into sc->key: each 0
+ * or -1.
  */
 void		 config_sync_defaults(struct sync_config *sc);
 int		 config_sync_key(struct sync_config *sc, const char *key,

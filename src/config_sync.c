@@ -297,11 +297,47 @@ config_sync_done(struct sync_config *sc, char *err, size_t errlen)
 	return (0);
 }
 
+/*
+ * Can a datagram come from this address?  synclink takes messages from
+ * the peer's address and port only, so a peer that no datagram's source
+ * can be (unspecified, multicast, broadcast) would never be heard.
+ */
+static int
+sync_unicast(const struct sockaddr_storage *ss)
+{
+	const struct sockaddr_in	*s4 = (const struct sockaddr_in *)ss;
+	const struct sockaddr_in6	*s6 = (const struct sockaddr_in6 *)ss;
+	uint32_t			 a;
+
+	if (ss->ss_family == AF_INET) {
+		a = ntohl(s4->sin_addr.s_addr);
+		return (a != INADDR_ANY && a != INADDR_BROADCAST &&
+		    !IN_MULTICAST(a));
+	}
+	return (!IN6_IS_ADDR_UNSPECIFIED(&s6->sin6_addr) &&
+	    !IN6_IS_ADDR_MULTICAST(&s6->sin6_addr));
+}
+
 int
 config_sync_peer(const struct sync_config *sc, char *err, size_t errlen)
 {
+	char	 a[INET6_ADDRSTRLEN + 8];
+
 	if (sc->listen.ss_family != sc->peer.ss_family) {
 		snprintf(err, errlen, "peer: not of listen's address family");
+		return (-1);
+	}
+	config_sync_addr(&sc->peer, a, sizeof(a));
+	if (!sync_unicast(&sc->peer)) {
+		snprintf(err, errlen, "peer: %s is no host's address "
+		    "(unspecified, multicast or broadcast): name the other "
+		    "firewall", a);
+		return (-1);
+	}
+	/* the node would take its own messages for the peer's */
+	if (memcmp(&sc->listen, &sc->peer, sc->addrlen) == 0) {
+		snprintf(err, errlen, "peer: %s is listen's own address and "
+		    "port: name the other firewall", a);
 		return (-1);
 	}
 	return (0);

@@ -2393,6 +2393,13 @@ test_sync_section(void **state)
 	assert_true(c->sync.on);
 	assert_int_equal(c->threads, 2);
 	config_free(c);
+	/* one host, two ports (two daemons on one box), and listen on any */
+	snprintf(ini, sizeof(ini), "[sync]\nlisten = 127.0.0.1:3780\n"
+	    "peer = 127.0.0.1:3781\nkey = %s\n", keypath);
+	config_free(load_ok(ini));
+	snprintf(ini, sizeof(ini), "[sync]\nlisten = 0.0.0.0:3780\n"
+	    "peer = 10.0.9.2:3780\nkey = %s\n", keypath);
+	config_free(load_ok(ini));
 	check_error("[sync]\nlisten = 10.0.9.1:3780\npeer = 10.0.9.2:3780\n",
 	    "[sync] key: missing (listen, peer and key are needed) (line 1)");
 	check_error("[sync]\nlisten = 10.0.9.1\n", "[sync] listen: "
@@ -2408,6 +2415,40 @@ test_sync_section(void **state)
 	    "peer = [fd00::2]:3780\nkey = %s\n", keypath);
 	check_error(ini, "[sync] peer: not of listen's address family "
 	    "(line 3)");
+	/* a peer no datagram can come from, or this node itself */
+	snprintf(ini, sizeof(ini), "[sync]\nlisten = 10.0.9.1:3780\n"
+	    "peer = 0.0.0.0:3780\nkey = %s\n", keypath);
+	check_error(ini, "[sync] peer: 0.0.0.0:3780 is no host's address "
+	    "(unspecified, multicast or broadcast): name the other firewall "
+	    "(line 3)");
+	snprintf(ini, sizeof(ini), "[sync]\nlisten = 10.0.9.1:3780\n"
+	    "peer = 224.0.0.18:3780\nkey = %s\n", keypath);
+	check_error(ini, "[sync] peer: 224.0.0.18:3780 is no host's address "
+	    "(unspecified, multicast or broadcast): name the other firewall "
+	    "(line 3)");
+	snprintf(ini, sizeof(ini), "[sync]\nlisten = 10.0.9.1:3780\n"
+	    "peer = 255.255.255.255:3780\nkey = %s\n", keypath);
+	check_error(ini, "[sync] peer: 255.255.255.255:3780 is no host's "
+	    "address (unspecified, multicast or broadcast): name the other "
+	    "firewall (line 3)");
+	snprintf(ini, sizeof(ini), "[sync]\nlisten = [fd00::1]:3780\n"
+	    "peer = [ff02::12]:3780\nkey = %s\n", keypath);
+	check_error(ini, "[sync] peer: [ff02::12]:3780 is no host's address "
+	    "(unspecified, multicast or broadcast): name the other firewall "
+	    "(line 3)");
+	snprintf(ini, sizeof(ini), "[sync]\nlisten = [fd00::1]:3780\n"
+	    "peer = [::]:3780\nkey = %s\n", keypath);
+	check_error(ini, "[sync] peer: [::]:3780 is no host's address "
+	    "(unspecified, multicast or broadcast): name the other firewall "
+	    "(line 3)");
+	snprintf(ini, sizeof(ini), "[sync]\nlisten = 10.0.9.1:3780\n"
+	    "peer = 10.0.9.1:3780\nkey = %s\n", keypath);
+	check_error(ini, "[sync] peer: 10.0.9.1:3780 is listen's own address "
+	    "and port: name the other firewall (line 3)");
+	snprintf(ini, sizeof(ini), "[sync]\nlisten = [fd00::1]:3780\n"
+	    "peer = [fd00::1]:3780\nkey = %s\n", keypath);
+	check_error(ini, "[sync] peer: [fd00::1]:3780 is listen's own "
+	    "address and port: name the other firewall (line 3)");
 
 	/* a key others may read, a key too short, none: said at the line
 	   of key = (4, then 3), not of the header */
