@@ -1624,6 +1624,19 @@ sec_rule(struct cfgctx *x, const struct scan_sec *s, struct rule *r)
 		snprintf(e, sizeof(e), "only for action = accept");
 		RULE_ERR(r->rate ? RK_RATE : RK_CONN_LIMIT);
 	}
+	/*
+	 * ...and are counted at a connection's first packet alone.  A
+	 * warning, not an error: such files loaded before, and an upgrade
+	 * must not stop a firewall over a limit that never acted.
+	 */
+	if ((r->rate || r->conn_limit) &&
+	    !(r->states & CT_STATE_BIT(CT_NEW))) {
+		x->line = lines[r->rate ? RK_RATE : RK_CONN_LIMIT];
+		cfg_warn(x, "[%s] %s: state has no new, and a limit counts "
+		    "new connections, not packets: it never acts", s->orig,
+		    rule_keys[r->rate ? RK_RATE : RK_CONN_LIMIT]);
+		x->line = s->line;
+	}
 #undef RULE_ERR
 	x->never[r->index] = (uint8_t)rule_never_warn(x, s, r, lines);
 	ret = 0;

@@ -828,6 +828,28 @@ test_frag_room_warning(void **state)
 	    "frag_max_held = 8191\n[rule r]\naction = accept\n", none);
 }
 
+/* A limit on a rule that never sees a first packet never acts: loaded
+ * (files like it loaded before), with a warning. */
+static void
+test_limit_warnings(void **state)
+{
+	static const char *const none[] = { NULL };
+	static const char *const rate[] = {
+	    "[rule r] rate: state has no new, and a limit counts new "
+	    "connections, not packets: it never acts (line 3)", NULL };
+	static const char *const conn[] = {
+	    "[rule r] conn_limit: state has no new, and a limit counts new "
+	    "connections, not packets: it never acts (line 2)", NULL };
+
+	(void)state;
+	check_warnings("[rule r]\nstate = established\nrate = 100/s\n"
+	    "action = accept\n", rate);
+	check_warnings("[rule r]\nconn_limit = 5\nstate = related, invalid\n"
+	    "action = accept\n", conn);
+	check_warnings("[rule r]\nconn_limit = 5\nstate = new, established\n"
+	    "action = accept\n", none);
+}
+
 /* Valid rules that can never match: loaded, with a warning each. */
 static void
 test_family_warnings(void **state)
@@ -2600,6 +2622,7 @@ main(void)
 		cmocka_unit_test(test_many_rules),
 		cmocka_unit_test(test_map_rules),
 		cmocka_unit_test(test_norule_states),
+		cmocka_unit_test(test_limit_warnings),
 		cmocka_unit_test(test_family_warnings),
 		cmocka_unit_test(test_negation_warnings),
 		cmocka_unit_test(test_iface_negation_warnings),
