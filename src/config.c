@@ -1448,10 +1448,31 @@ addrs_empty(const struct rule_addrset *set)
 	    rule_addrset_count(set, AF_INET6) == 0);
 }
 
+/* the chains where the kernel knows a packet's input, output interface */
+#define HOOKS_IN	(RULE_HOOK_BIT(PKT_HOOK_PREROUTING) |		\
+			 RULE_HOOK_BIT(PKT_HOOK_INPUT) |		\
+			 RULE_HOOK_BIT(PKT_HOOK_FORWARD))
+#define HOOKS_OUT	(RULE_HOOK_BIT(PKT_HOOK_FORWARD) |		\
+			 RULE_HOOK_BIT(PKT_HOOK_OUTPUT) |		\
+			 RULE_HOOK_BIT(PKT_HOOK_POSTROUTING))
+
+/*
+ * Does an in or out list need a name its rule's chains never give?  A
+ * plain name matches no packet without that interface (iptables refuses
+ * -o in INPUT, -i in OUTPUT); a list of negations alone matches it.
+ */
+static int
+ifaces_unknown(uint8_t n, uint8_t neg, uint8_t hooks, uint8_t known)
+{
+	return (n > 0 && neg != (uint8_t)((1u << n) - 1) && hooks != 0 &&
+	    (hooks & known) == 0);
+}
+
 /*
  * A valid rule that no packet can match: a list whose negations cancel
- * every address or interface it names, addresses of one family with the
- * other's ICMP, or src of one family and dst of the other.  Not an error
+ * every address or interface it names, an interface its chains never
+ * have, addresses of one family with the other's ICMP, or src of one
+ * family and dst of the other.  Not an error
  * (the file may be shared by hosts, or half-edited), but nfqspid -n and
  * the log say so.  One warning per rule: one reason is enough.  1:
  * warned.
@@ -1463,6 +1484,7 @@ rule_never_warn(struct cfgctx *x, const struct scan_sec *s,
 	int		 sf, df, pf = 0, other, line = x->line;
 	int		 src, in, warned = 1;
 	int		 src_line = lines[RK_SRC], dst_line = lines[RK_DST];
+	char		 hbuf[64];
 
 	sf = addrs_family(r->src);
 	df = addrs_family(r->dst);
@@ -1483,6 +1505,14 @@ rule_never_warn(struct cfgctx *x, const struct scan_sec *s,
 		cfg_warn(x, "[%s] %s: its negations cancel every interface it "
 		    "names: the rule never matches", s->orig,
 		    in ? "in" : "out");
+	} else if ((in = ifaces_unknown(r->nin, r->in_neg, r->hooks,
+	    HOOKS_IN)) || ifaces_unknown(r->nout, r->out_neg, r->hooks,
+	    HOOKS_OUT)) {
+		x->line = lines[in ? RK_IN : RK_OUT];
+		cfg_warn(x, "[%s] %s: no packet of chain = %s has an %s "
+		    "interface: the rule never matches", s->orig,
+		    in ? "in" : "out", rule_hooks_format(r->hooks, hbuf,
+		    sizeof(hbuf)), in ? "input" : "output");
 	} else if (pf != 0 && (sf == other || df == other)) {
 		src = sf == other;
 		x->line = src ? src_line : dst_line;

@@ -1024,6 +1024,31 @@ test_iface_negation_warnings(void **state)
 		    "action = drop\n"
 		    "[rule d]\nout = wg0, lo, ! +\naction = drop\n", w);
 	}
+	/* an interface the rule's chains never have: iptables refuses -o
+	   in INPUT and -i in OUTPUT; a negation alone matches there */
+	{
+		static const char *const w[] = {
+		    "[rule a] out: no packet of chain = input has an output "
+		    "interface: the rule never matches (line 3)",
+		    "[rule b] in: no packet of chain = output,postrouting has "
+		    "an input interface: the rule never matches (line 7)",
+		    "[rule c] out: no packet of chain = prerouting,input has "
+		    "an output interface: the rule never matches (line 12)",
+		    NULL };
+		check_warnings("[rule a]\nchain = input\nout = eth0\n"
+		    "action = accept\n"
+		    "[rule b]\nchain = output, postrouting\nin = eth+\n"
+		    "action = drop\n"
+		    "[rule c]\nchain = prerouting, input\nin = eth0\n"
+		    "out = !wg0, eth1\naction = drop\n", w);
+		check_warnings("[rule a]\nchain = input, forward\nout = eth0\n"
+		    "in = eth1\naction = accept\n"
+		    "[rule b]\nchain = output\nin = !eth0\nout = eth0\n"
+		    "action = accept\n"
+		    "[rule c]\nin = eth0\nout = eth1\naction = accept\n"
+		    "[rule d]\nchain = forward\nin = eth2\nout = eth1\n"
+		    "action = accept\n", none);
+	}
 	/* one warning per rule: the addresses first */
 	{
 		static const char *const w[] = {
