@@ -191,21 +191,64 @@ daemon_wdog_start(struct daemon *d)
 }
 
 /*
+ * Is the file at fd, which we hold the lock of, one to take over: empty
+ * or a pid, as an earlier run leaves it?  Anything else is somebody
+ * else's (a path that names the config by mistake): the start would
+ * truncate it and the stop unlink it.
+ */
+static int
+pidfile_stale(int fd, const char *path)
+{
+	struct stat	 st;
+	char		 buf[32];
+	ssize_t		 n, i;
+
+	if (fstat(fd, &st) == -1) {
+		log_warn("pidfile %s", path);
+		return (0);
+	}
+	if (!S_ISREG(st.st_mode)) {	/* put there since the lstat() */
+		log_warnx("pidfile %s: not a regular file, left as it is",
+		    path);
+		return (0);
+	}
+	if (st.st_size == 0)
+		return (1);
+	n = st.st_size < (off_t)sizeof(buf) ? pread(fd, buf, sizeof(buf), 0) :
+	    0;
+	for (i = 0; i < n && buf[i] >= '0' && buf[i] <= '9'; i++)
+		;
+	if (i > 0 && (i == n || (i == n - 1 && buf[i] == '\n')))
+		return (1);
+	log_warnx("pidfile %s holds something else than a pid: left as it "
+	    "is", path);
+	return (0);
+}
+
+/*
  * Refuse to start when another nfqspid holds the pidfile: the lock is
  * held for the life of the process, so a stale file from a crash is
- * simply taken over.
+ * simply taken over.  What is at the path is looked at before it is
+ * opened: a device or FIFO is never opened, a link never followed.
  */
 static int
 pidfile_open(struct daemon *d, const char *path)
 {
-	char	 buf[32];
-	ssize_t	 n;
-	int	 fd;
+	struct stat	 st;
+	char		 buf[32];
+	ssize_t		 n;
+	int		 fd;
 
 	d->pidfd = -1;
 	if (path[0] == '\0')
 		return (0);
-	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) == -1) {
+	if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		log_warnx("pidfile %s: not a regular file, left as it is",
+		    path);
+		return (-1);
+	}
+	if ((fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK |
+	    O_CLOEXEC, 0644)) == -1) {
 		log_warn("pidfile %s", path);
 		return (-1);
 	}
@@ -218,6 +261,10 @@ pidfile_open(struct daemon *d, const char *path)
 			    "pidfile %s)", buf[0] != '\0' ? buf : "?", path);
 		} else
 			log_warn("pidfile %s: lock", path);
+		close(fd);
+		return (-1);
+	}
+	if (!pidfile_stale(fd, path)) {
 		close(fd);
 		return (-1);
 	}

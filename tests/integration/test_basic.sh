@@ -327,6 +327,30 @@ cat "$T_TMP/noctl.err" >>"$T_LOG"
 check "... with status 1 (got $rc)" test "$rc" -eq 1
 check "... saying why ($(head -c 200 "$T_TMP/noctl.err"))" \
     grep -q "control socket $T_TMP/no-such-dir/ctl.sock" "$T_TMP/noctl.err"
+# A pidfile path that names somebody else's file (a typo naming the
+# config) stops the start and leaves the file whole: it was truncated
+# to the pid, then unlinked at the stop.  A FIFO there is not opened.
+printf 'precious\n' >"$T_TMP/notpid"
+mkfifo "$T_TMP/fifo"
+for what in notpid fifo; do
+	sed "s|^pidfile = .*|pidfile = $T_TMP/$what|" "$T_CONF" \
+	    >"$T_TMP/pid-$what.ini"
+	in_d timeout 10 "$NFQSPID" -f -c "$T_TMP/pid-$what.ini" \
+	    >"$T_TMP/pid-$what.err" 2>&1
+	rc=$?
+	cat "$T_TMP/pid-$what.err" >>"$T_LOG"
+	check "pidfile = a $what: the start fails with status 1 (got $rc)" \
+	    test "$rc" -eq 1
+done
+check "pidfile = a file that holds no pid: left whole" \
+    grep -qx precious "$T_TMP/notpid"
+check "... saying so" \
+    grep -q "pidfile $T_TMP/notpid holds something else than a pid: left as it is" \
+    "$T_TMP/pid-notpid.err"
+check "pidfile = a FIFO: left where it is" test -p "$T_TMP/fifo"
+check "... and says so" \
+    grep -q "pidfile $T_TMP/fifo: not a regular file, left as it is" \
+    "$T_TMP/pid-fifo.err"
 # parent_fds: the parents' valgrind logs report no descriptor of theirs
 parent_fds()
 {
