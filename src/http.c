@@ -398,7 +398,7 @@ http_request(struct evhttp_request *req, void *arg)
 {
 	struct http		*h = arg;
 	const struct evhttp_uri	*uri = evhttp_request_get_evhttp_uri(req);
-	const char		*path;
+	const char		*path, *raw;
 	const struct page_file	*f;
 	struct evbuffer		*b;
 	enum evhttp_cmd_type	 cmd = evhttp_request_get_command(req);
@@ -421,6 +421,11 @@ http_request(struct evhttp_request *req, void *arg)
 	if (uri == NULL || (path = evhttp_uri_get_path(uri)) == NULL ||
 	    *path == '\0')
 		path = "/";
+	/* "//metrics" parses as a host and no path, as "/" would: it names
+	   none of the pages (raw: it matches none of them below) */
+	if ((raw = evhttp_request_get_uri(req)) != NULL &&
+	    strncmp(raw, "//", 2) == 0)
+		path = raw;
 	for (f = page_files; f->path != NULL; f++)
 		if (strcmp(path, f->path) == 0)
 			break;

@@ -184,6 +184,9 @@ hget -I "$url/" >"$T_TMP/head.hdr"
 check "HEAD /: 200, HTML" grep -Eqi '^Content-Type: text/html' "$T_TMP/head.hdr"
 code=$(hget -o /dev/null -w '%{http_code}' "$url/nothing-here")
 check "an unknown path: 404 (got $code)" test "$code" = 404
+# "//metrics" parses as a host and an empty path: it is no page, not /
+code=$(hget -o "$T_TMP/slash2.body" -w '%{http_code}' "$url//metrics")
+check "//metrics: 404, not the page at / (got $code)" test "$code" = 404
 code=$(in_c curl -s --max-time 10 -o "$T_TMP/403.body" -w '%{http_code}' "http://$D4C:$PORT/api/stats")
 check "a peer outside http_allow (the client, $C4) is closed at accept (got HTTP $code)" test "$code" = 000
 check "... and told nothing" not test -s "$T_TMP/403.body"
