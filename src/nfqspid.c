@@ -191,65 +191,82 @@ daemon_wdog_start(struct daemon *d)
 }
 
 /*
- * Is the file at fd, which we hold the lock of, one to take over: empty
- * or a pid, as an earlier run leaves it?  Anything else is somebody
- * else's (a path that names the config by mistake): the start would
- * truncate it and the stop unlink it.
+ * Is the file at fd one to take over: a regular file, empty or holding
+ * a pid, as an earlier run leaves it?  0, or -1 with why in err.
+ * Anything else is somebody else's (a path that names the config by
+ * mistake): the start would truncate it and the stop unlink it.
  */
 static int
-pidfile_stale(int fd, const char *path)
+pidfile_stale(int fd, char *err, size_t errlen)
 {
 	struct stat	 st;
 	char		 buf[32];
 	ssize_t		 n, i;
 
 	if (fstat(fd, &st) == -1) {
-		log_warn("pidfile %s", path);
-		return (0);
+		snprintf(err, errlen, "%s", strerror(errno));
+		return (-1);
 	}
-	if (!S_ISREG(st.st_mode)) {	/* put there since the lstat() */
-		log_warnx("pidfile %s: not a regular file, left as it is",
-		    path);
-		return (0);
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "not a regular file, left as it is");
+		return (-1);
 	}
 	if (st.st_size == 0)
-		return (1);
+		return (0);
 	n = st.st_size < (off_t)sizeof(buf) ? pread(fd, buf, sizeof(buf), 0) :
 	    0;
 	for (i = 0; i < n && buf[i] >= '0' && buf[i] <= '9'; i++)
 		;
 	if (i > 0 && (i == n || (i == n - 1 && buf[i] == '\n')))
-		return (1);
-	log_warnx("pidfile %s holds something else than a pid: left as it "
-	    "is", path);
-	return (0);
+		return (0);
+	snprintf(err, errlen, "holds something else than a pid, left as it "
+	    "is");
+	return (-1);
+}
+
+/*
+ * What is at the path is looked at before it is opened: a device or
+ * FIFO is never opened, a link never followed.  The descriptor, or -1
+ * with why in err and errno (ENOENT: nothing there).  nfqspid -n asks
+ * too, with O_RDONLY.
+ */
+static int
+pidfile_open_path(const char *path, int flags, char *err, size_t errlen)
+{
+	struct stat	 st;
+	int		 fd;
+
+	if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "not a regular file, left as it is");
+		errno = EINVAL;
+		return (-1);
+	}
+	if ((fd = open(path, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC,
+	    0644)) == -1) {
+		snprintf(err, errlen, "%s", strerror(errno));
+		return (-1);
+	}
+	return (fd);
 }
 
 /*
  * Refuse to start when another nfqspid holds the pidfile: the lock is
  * held for the life of the process, so a stale file from a crash is
- * simply taken over.  What is at the path is looked at before it is
- * opened: a device or FIFO is never opened, a link never followed.
+ * simply taken over.
  */
 static int
 pidfile_open(struct daemon *d, const char *path)
 {
-	struct stat	 st;
-	char		 buf[32];
-	ssize_t		 n;
-	int		 fd;
+	char	 buf[32], err[ERRLEN];
+	ssize_t	 n;
+	int	 fd;
 
 	d->pidfd = -1;
 	if (path[0] == '\0')
 		return (0);
-	if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
-		log_warnx("pidfile %s: not a regular file, left as it is",
-		    path);
-		return (-1);
-	}
-	if ((fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK |
-	    O_CLOEXEC, 0644)) == -1) {
-		log_warn("pidfile %s", path);
+	if ((fd = pidfile_open_path(path, O_RDWR | O_CREAT, err,
+	    sizeof(err))) == -1) {
+		log_warnx("pidfile %s: %s", path, err);
 		return (-1);
 	}
 	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
@@ -264,7 +281,8 @@ pidfile_open(struct daemon *d, const char *path)
 		close(fd);
 		return (-1);
 	}
-	if (!pidfile_stale(fd, path)) {
+	if (pidfile_stale(fd, err, sizeof(err)) == -1) {
+		log_warnx("pidfile %s: %s", path, err);
 		close(fd);
 		return (-1);
 	}
@@ -1117,13 +1135,24 @@ check_warnings(const struct config *cfg)
 {
 	char		 err[ERRLEN];
 	size_t		 i;
+	int		 fd;
 
 	for (i = 0; i < cfg->nwarn; i++)
 		fprintf(stderr, "nfqspid: warning: %s\n", cfg->warn[i]);
 	if (cfg->warn_more > 0)
 		fprintf(stderr, "nfqspid: warning: %zu more like these\n",
 		    cfg->warn_more);
-	/* what the start would refuse, and start without */
+	/* what the start would refuse: the pidfile stops it */
+	if (cfg->pidfile[0] != '\0' && (fd = pidfile_open_path(cfg->pidfile,
+	    O_RDONLY, err, sizeof(err))) != -1) {
+		if (pidfile_stale(fd, err, sizeof(err)) == -1)
+			fprintf(stderr, "nfqspid: warning: pidfile %s: %s; the "
+			    "start would fail\n", cfg->pidfile, err);
+		close(fd);
+	} else if (cfg->pidfile[0] != '\0' && errno != ENOENT)
+		fprintf(stderr, "nfqspid: warning: pidfile %s: %s; the start "
+		    "would fail\n", cfg->pidfile, err);
+	/* ...and start without */
 	if (cfg->state_file[0] != '\0' &&
 	    state_path_check(cfg->state_file, err, sizeof(err)) == -1)
 		fprintf(stderr, "nfqspid: warning: state file %s: %s; "

@@ -345,12 +345,18 @@ done
 check "pidfile = a file that holds no pid: left whole" \
     grep -qx precious "$T_TMP/notpid"
 check "... saying so" \
-    grep -q "pidfile $T_TMP/notpid holds something else than a pid: left as it is" \
+    grep -q "pidfile $T_TMP/notpid: holds something else than a pid, left as it is" \
     "$T_TMP/pid-notpid.err"
+check "... and nfqspid -n warns of it" \
+    grep -q "warning: pidfile $T_TMP/notpid: holds something else than a pid, left as it is; the start would fail" \
+    <<<"$("$NFQSPID" -n -c "$T_TMP/pid-notpid.ini" 2>&1)"
 check "pidfile = a FIFO: left where it is" test -p "$T_TMP/fifo"
 check "... and says so" \
     grep -q "pidfile $T_TMP/fifo: not a regular file, left as it is" \
     "$T_TMP/pid-fifo.err"
+check "... and nfqspid -n warns of it, without opening it" \
+    grep -q "warning: pidfile $T_TMP/fifo: not a regular file, left as it is; the start would fail" \
+    <<<"$(timeout 10 "$NFQSPID" -n -c "$T_TMP/pid-fifo.ini" 2>&1)"
 # parent_fds: the parents' valgrind logs report no descriptor of theirs
 parent_fds()
 {
