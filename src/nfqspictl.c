@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,7 +54,9 @@ usage(FILE *fp)
 	    "  rules [-Z]                 the rules and what they decided; "
 	    "-Z zeroes\n"
 	    "  stats                      counters per worker\n"
-	    "  reload                     reload the configuration\n"
+	    "  reload [PID]               reload the configuration (PID: "
+	    "SIGHUP to it\n"
+	    "                             if the socket is not its own)\n"
 	    "  iptables                   iptables-restore rules that divert "
 	    "to the queues\n"
 	    "  nft                        the same as an nft -f ruleset\n"
@@ -101,6 +104,21 @@ check_filters(const char *what, int argc, char *argv[], unsigned flags)
 	}
 }
 
+/* reload's PID: a process other than init and us, or -1 */
+static pid_t
+reload_pid(const char *s)
+{
+	char	*end;
+	long	 v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (end == s || *end != '\0' || errno != 0 || v <= 1 ||
+	    v > 0x3fffffff || v == (long)getpid())
+		return (-1);
+	return ((pid_t)v);
+}
+
 /* Check the command line before bothering the daemon. */
 static void
 check_args(int argc, char *argv[])
@@ -126,6 +144,14 @@ check_args(int argc, char *argv[])
 		if (argc > 1)
 			bad_usage("rules: expected nothing or -Z, not",
 			    argv[1]);
+		return;
+	}
+	if (strcmp(argv[0], "reload") == 0) {
+		if (argc > 2)
+			bad_usage("reload: expected at most a pid, not",
+			    argv[2]);
+		if (argc == 2 && reload_pid(argv[1]) == -1)
+			bad_usage("reload: not a pid", argv[1]);
 		return;
 	}
 	if (strcmp(argv[0], "sync") == 0) {
@@ -354,6 +380,42 @@ print_msg(const char *prefix, const uint8_t *p, size_t len)
 	fputc('\n', stderr);
 }
 
+/*
+ * reload PID, the unit's ExecReload (PID: systemd's $MAINPID).  When
+ * PID listens on the socket (its credentials say so), -1: the reload
+ * goes through it, and a refused file fails the command.  A daemon with
+ * no socket there (control = empty, or another path) gets SIGHUP, as
+ * before the socket existed: its log and STATUS= alone tell whether it
+ * took the file.  Else the exit status.
+ */
+static int
+reload_signal(const char *path, pid_t pid, uint32_t flags)
+{
+	struct ucred	 cr;
+	socklen_t	 len = sizeof(cr);
+	int		 fd, own;
+
+	if ((fd = ctl_connect(path)) != -1) {
+		own = getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) ==
+		    0 && cr.pid == pid;
+		close(fd);
+		if (own)
+			return (-1);
+	} else if (errno != ENOENT && errno != ECONNREFUSED)
+		return (-1);	/* the request says why */
+	if (kill(pid, SIGHUP) == -1) {
+		fprintf(stderr, "%s: pid %ld: %s\n", progname, (long)pid,
+		    strerror(errno));
+		return (1);
+	}
+	fprintf(stderr, "%s: %s is not pid %ld's control socket: sent it "
+	    "SIGHUP (whether it took the file, its log and STATUS= say)\n",
+	    progname, path, (long)pid);
+	if (flags & CTL_F_JSON)
+		printf("{\"signalled\":%ld}\n", (long)pid);
+	return (0);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -389,6 +451,13 @@ main(int argc, char *argv[])
 		bad_usage(NULL, NULL);
 	check_args(argc, argv);
 	forever = strcmp(argv[0], "events") == 0;
+	if (strcmp(argv[0], "reload") == 0 && argc == 2) {
+		/* the pid is ours to use, not the daemon's to read */
+		if ((ch = reload_signal(path, reload_pid(argv[1]), flags)) !=
+		    -1)
+			return (ch);
+		argc = 1;
+	}
 
 	if ((n = ctl_encode_request(buf, sizeof(buf), flags, argc,
 	    argv)) == -1) {

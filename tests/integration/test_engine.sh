@@ -521,6 +521,9 @@ check "nfqspid.service: made, every @...@ replaced" \
     sh -c "test -s '$unit' && ! grep -Eq '@[a-z_]+@' '$unit'"
 check "nfqspid.service: ExecStart=${sbindir:-?}/nfqspid -f" \
     grep -qx "ExecStart=${sbindir:-?}/nfqspid -f" "$unit"
+# a refused file fails systemctl reload (make check-systemd)
+check "nfqspid.service: ExecReload=+${sbindir:-?}/nfqspictl reload \$MAINPID" \
+    grep -qx "ExecReload=+${sbindir:-?}/nfqspictl reload \\\$MAINPID" "$unit"
 # (the rest of the sandbox: tests/unit-security.sh; under a real
 # systemd: make check-systemd)
 for k in "Type=notify" "NotifyAccess=main" "RestartPreventExitStatus=2" \

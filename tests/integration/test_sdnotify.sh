@@ -4,8 +4,9 @@
 # (sdnotify.py writes down each message, with the sender's pid from its
 # credentials).  READY=1 comes once the queue is bound and nfqspictl
 # answers, from the daemon's own pid, named in MAINPID; a reload (SIGHUP,
-# nfqspictl reload, a bad file) is RELOADING=1 then READY=1; SIGTERM is
-# STOPPING=1 and exit 0.  A bad file is exit 2 with its error in STATUS=
+# nfqspictl reload, a bad file) is RELOADING=1 then READY=1; the unit's
+# nfqspictl reload PID fails on a bad file, and without the daemon's
+# socket at its path sends SIGHUP; SIGTERM is STOPPING=1 and exit 0.  A bad file is exit 2 with its error in STATUS=
 # and on the journal's stream, a second daemon exit 1 with its reason,
 # neither READY=1.  An abstract socket ('@') works; WATCHDOG=1 comes at
 # half of $WATCHDOG_USEC while the main loop turns, none while the
@@ -129,7 +130,26 @@ check "a bad file: RELOADING=1, then READY=1 all the same" \
     wait_for $((100 * T_SLOW)) ready_n "$N" "$pid" 4
 check "... whose STATUS= says the reload failed" \
     grep -q '^READY=1 .*the last reload failed' <(said "$N" "$pid")
+# the unit's ExecReload, nfqspictl reload $MAINPID: the answer of the
+# socket the daemon holds, so a refused file fails systemctl reload
+out=$(lib_ctl reload "$pid" 2>&1)
+rc=$?
+check "nfqspictl reload PID: a bad file fails it (rc $rc)" test "$rc" -eq 1
+check "... with the reason ($out)" grep -q 'rule broken.*dport' <<<"$out"
 cp "$T_TMP/good.ini" "$T_CONF"
+out=$(lib_ctl reload "$pid" 2>&1)
+rc=$?
+check "nfqspictl reload PID: a good file, rc 0 ($out)" test "$rc" -eq 0
+# no control socket there (control = empty, another path): SIGHUP
+ready_pid() { ready_n "$N" "$pid" "$1"; }
+r0=$(count "$N" "$pid" '^READY=1')
+out=$("$NFQSPICTL" -s "$T_TMP/none.sock" reload "$pid" 2>&1)
+rc=$?
+check "nfqspictl -s elsewhere reload PID: SIGHUP, rc 0 ($out)" \
+    test "$rc" -eq 0
+check "... which reloads ($r0 READY=1 before)" \
+    wait_for $((100 * T_SLOW)) ready_pid $((r0 + 1))
+check "... and says SIGHUP was sent" grep -q 'sent it SIGHUP' <<<"$out"
 
 # a second daemon: exit 1 (not a configuration's 2), why in STATUS=
 ip netns exec "$NS_D" env NOTIFY_SOCKET="$T_TMP/notify.sock" \

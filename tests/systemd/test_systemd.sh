@@ -16,7 +16,8 @@
 #    peer's ping through nfqspictl iptables' rules is accepted and a
 #    connection to a port no rule opens is dropped, a warning of the
 #    file is in journalctl -u nfqspid once, systemctl reload comes back
-#    to active, systemctl stop leaves no socket and no pidfile in /run
+#    to active, fails on a file the daemon refuses (which keeps its
+#    rules) and takes a good one, systemctl stop leaves no socket and no pidfile in /run
 #    and writes the state file, which the next start restores, a bad /etc/nfqspi.ini fails the start with its error in systemctl
 #    status and is not restarted (RestartPreventExitStatus=2), and
 #    systemd-analyze security gives the score the unit's comment says.
@@ -335,6 +336,42 @@ check "after the reload: StatusText running again ($(prop nfqspid StatusText))" 
 check "the reload is in the journal" quiet grep -qi 'reload' <(journal)
 n6=$(journal | grep -c '\[rule never6\]')
 check "the reload's warning is in the journal too, once (2 in all: $n6)" test "$n6" -eq 2
+
+# A file that stops the peer's ping, first taken, then with a broken
+# rule: systemctl reload fails on that one (ExecReload is nfqspictl
+# reload: until 2026-12-06 kill -HUP, which succeeded whatever became
+# of the file), and the daemon keeps the rules it ran.
+ping_ok() { quiet ip netns exec "$NS_P" ping -c 2 -i 0.2 -W 1 10.99.0.1; }
+# the whole unit's journal: ExecReload's nfqspictl is not MainPID
+unit_journal() { in_c_sh journalctl -q -o cat -u nfqspid --no-pager; }
+sed '/^\[rule host-out\]/i [rule noping]\nproto = icmp\naction = drop\n' \
+    "$tmp/good.ini" >"$tmp/noping.ini"
+cp "$tmp/noping.ini" "$tmp/bad.ini"
+printf '\n[rule broken]\nproto = tcp\ndport = 22-\naction = accept\n' >>"$tmp/bad.ini"
+in_c_sh cp /dev/stdin /etc/nfqspi.ini <"$tmp/bad.ini"
+sysctl_c reload nfqspid 2>"$tmp/reload-bad.err"
+rc=$?
+check "systemctl reload fails on a refused file (rc $rc: $(head -c 200 "$tmp/reload-bad.err"))" \
+    test "$rc" -ne 0
+check "... the unit stays active/running ($(prop nfqspid ActiveState)/$(prop nfqspid SubState)), MainPID the same" \
+    test "$(prop nfqspid ActiveState)/$(prop nfqspid SubState)/$(prop nfqspid MainPID)" = "active/running/$mainpid"
+check "... StatusText says so ($(prop nfqspid StatusText))" \
+    grep -q 'the last reload failed' <<<"$(prop nfqspid StatusText)"
+check "... the reason is in the unit's journal" \
+    quiet grep -q 'rule broken.*dport' <(unit_journal)
+check "... and the daemon runs the old rules: the peer's ping is accepted" ping_ok
+check "... no rule noping among its rules" \
+    not quiet grep -q noping <(in_c_sh /usr/sbin/nfqspictl rules)
+in_c_sh cp /dev/stdin /etc/nfqspi.ini <"$tmp/noping.ini"
+sysctl_c reload nfqspid
+rc=$?
+check "systemctl reload of a good file succeeds (rc $rc)" test "$rc" -eq 0
+check "... and it is taken: the peer's ping is dropped" not ping_ok
+in_c_sh cp /dev/stdin /etc/nfqspi.ini <"$tmp/good.ini"
+sysctl_c reload nfqspid
+rc=$?
+check "systemctl reload back to the first file (rc $rc): the ping is accepted" \
+    test "$rc" -eq 0 -a "$(ping_ok && echo y)" = y
 
 # ---- stop ---------------------------------------------------------------------------
 
