@@ -43,6 +43,7 @@ static int	log_fd = -1;		/* connected to /dev/log */
 static uint64_t	log_dropped;		/* atomic */
 static pthread_mutex_t log_mtx = PTHREAD_MUTEX_INITIALIZER;
 /* the last error (LOG_ERR or worse), for systemd's STATUS= line */
+static void	(*log_fatal_fn)(const char *); /* log_on_fatal() */
 static char	log_lasterr[LOG_LINEMAX];
 static pthread_mutex_t log_errmtx = PTHREAD_MUTEX_INITIALIZER;
 
@@ -245,6 +246,15 @@ log_vwrite(int pri, const char *fmt, va_list ap, int with_errno, int err)
 			}
 		}
 	}
+	if (pri == LOG_CRIT && log_fatal_fn != NULL)
+		log_fatal_fn(line);
+}
+
+/* fn(the line) after fatal() logged it, before exit(1) */
+void
+log_on_fatal(void (*fn)(const char *))
+{
+	log_fatal_fn = fn;
 }
 
 void

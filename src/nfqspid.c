@@ -144,6 +144,13 @@ daemon_notify_failed(void)
 	    "see the log");
 }
 
+/* fatal(): why, for systemctl status, before exit(1) */
+static void
+daemon_notify_fatal(const char *line)
+{
+	sdnotify_status_now("exiting: ", line);
+}
+
 /* READY=1, or after a reload READY=1 again, with what runs */
 static void
 daemon_notify_ready(struct daemon *d, const char *note)
@@ -633,6 +640,7 @@ watchdog_main(void *arg)
 	struct daemon	*d = arg;
 	uint64_t	*last = d->wd_last;
 	unsigned	*stale = d->wd_stale, i;
+	char		 why[128];
 
 	for (i = 0; i < d->nworkers; i++)
 		last[i] = worker_heartbeat(d->workers[i]);
@@ -651,9 +659,13 @@ watchdog_main(void *arg)
 			if (stale[i] < WATCHDOG_CHECKS ||
 			    worker_in_call(d->workers[i]))
 				continue;
-			log_warnx("watchdog: worker %u (queue %u) has not run "
-			    "for %u s; exiting", i, d->info.queue + i,
-			    stale[i]);
+			snprintf(why, sizeof(why), "watchdog: worker %u "
+			    "(queue %u) has not run for %u s", i,
+			    d->info.queue + i, stale[i]);
+			log_warnx("%s; exiting", why);
+			/* systemctl status: why it died (exit() is not for
+			   a thread, and a hung worker may hold any lock) */
+			sdnotify_status_now("exiting: ", why);
 			_exit(1);
 		}
 	}
@@ -1236,6 +1248,7 @@ main(int argc, char *argv[])
 	if (sdnotify_open() == -1)
 		log_warn("NOTIFY_SOCKET: systemd will not hear that nfqspid "
 		    "is ready");
+	log_on_fatal(daemon_notify_fatal);
 	if ((d.cfg = config_load(d.cfgpath, err, sizeof(err))) == NULL ||
 	    config_user_check(d.cfg, err, sizeof(err)) == -1) {
 		log_warnx("%s", err);

@@ -72,6 +72,7 @@ void	 log_close(void);
 void	 log_setfacility(int facility);
 int	 log_getdebug(void);
 void	 log_last_error(char *buf, size_t len);
+void	 log_on_fatal(void (*fn)(const char *));
 void	 log_warn(const char *, ...) NFQSPI_PRINTF(1, 2);
 void	 log_warnx(const char *, ...) NFQSPI_PRINTF(1, 2);
 void	 log_info(const char *, ...) NFQSPI_PRINTF(1, 2);

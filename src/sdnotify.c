@@ -183,6 +183,34 @@ sdnotify_sendf(const char *fmt, ...)
 	return (rc);
 }
 
+/* buf[n...] += s, within SDNOTIFY_MAX - 1, a newline as a space: one
+   assignment, never a second */
+static size_t
+sdnotify_cat(char *buf, size_t n, const char *s)
+{
+	for (; *s != '\0' && n < SDNOTIFY_MAX - 1; s++)
+		buf[n++] = *s == '\n' ? ' ' : *s;
+	return (n);
+}
+
+void
+sdnotify_status_now(const char *prefix, const char *why)
+{
+	char	 buf[SDNOTIFY_MAX];
+	size_t	 n;
+	int	 fd = sdn_fd, save = errno;
+
+	if (fd == -1)
+		return;
+	n = sdnotify_cat(buf, 0, "STATUS=");
+	n = sdnotify_cat(buf, n, prefix);
+	n = sdnotify_cat(buf, n, why);
+	/* one try: the process is on its way out */
+	(void)sendto(fd, buf, n, MSG_DONTWAIT | MSG_NOSIGNAL,
+	    (struct sockaddr *)&sdn_sun, sdn_len);
+	errno = save;
+}
+
 void
 sdnotify_close(void)
 {

@@ -7,7 +7,8 @@
  * Under a Type=notify unit systemd names a unix datagram socket in
  * $NOTIFY_SOCKET, and the daemon says READY=1, RELOADING=1, STOPPING=1
  * and STATUS=... there, one datagram of newline-separated assignments
- * each.  Main thread only: one socket, no lock.
+ * each.  Main thread only: one socket, no lock; but
+ * sdnotify_status_now(), which any thread may call on its way out.
  */
 #ifndef SDNOTIFY_H
 #define SDNOTIFY_H
@@ -53,6 +54,14 @@ int	 sdnotify_sendf(const char *fmt, ...)
 	    __attribute__((__format__(printf, 1, 2)));
 int	 sdnotify_vsendf(const char *fmt, va_list ap)
 	    __attribute__((__format__(printf, 1, 0)));
+/*
+ * "STATUS=" prefix why, for a process about to end (fatal(), the
+ * watchdog thread's _exit()), so that systemctl status says why it
+ * died: from any thread, even a signal handler (no lock, no
+ * allocation, no stdio; errno kept).  One try that never waits
+ * (MSG_DONTWAIT); cut at SDNOTIFY_MAX - 1, a newline sent as a space.
+ */
+void	 sdnotify_status_now(const char *prefix, const char *why);
 void	 sdnotify_close(void);
 
 #endif /* SDNOTIFY_H */

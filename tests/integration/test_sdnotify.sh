@@ -10,7 +10,8 @@
 # and on the journal's stream, a second daemon exit 1 with its reason,
 # neither READY=1.  An abstract socket ('@') works; WATCHDOG=1 comes at
 # half of $WATCHDOG_USEC while the main loop turns, none while the
-# process is stopped, and none when $WATCHDOG_PID is another's.
+# process is stopped, and none when $WATCHDOG_PID is another's.  The
+# watchdog thread's exit (a worker stopped alone) says why in STATUS=.
 #
 # Copyright (C) 2026 The nfqspid authors
 # SPDX-License-Identifier: GPL-2.0-or-later
@@ -225,4 +226,47 @@ check "WATCHDOG_PID=1: READY=1 comes" \
 sleep 0.5
 check "WATCHDOG_PID=1: no WATCHDOG=1" not grep -q WATCHDOG <(said "$A" "$pid")
 check "SIGTERM ends it" lib_stop_daemon
+
+# ---- the watchdog thread ends a daemon whose worker hangs: why in STATUS= ----
+# stall.py TID SECONDS: stop one thread (ptrace, the others run on)
+cat >"$T_TMP/stall.py" <<'EOF2'
+import ctypes, os, sys, time
+libc = ctypes.CDLL(None, use_errno=True)
+libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p,
+                        ctypes.c_void_p]
+SEIZE, INTERRUPT, DETACH, WALL = 0x4206, 0x4207, 17, 0x40000000
+tid, secs = int(sys.argv[1]), float(sys.argv[2])
+if libc.ptrace(SEIZE, tid, None, None) != 0 or \
+        libc.ptrace(INTERRUPT, tid, None, None) != 0:
+    print("ptrace: %s" % os.strerror(ctypes.get_errno()))
+    sys.exit(1)
+os.waitpid(tid, WALL)
+print("stopped", flush=True)
+time.sleep(secs)
+libc.ptrace(DETACH, tid, None, None)
+EOF2
+start NOTIFY_SOCKET="$T_TMP/notify.sock"
+pid=$T_DPID
+check "a daemon to hang: READY=1 comes" \
+    wait_for $((100 * T_SLOW)) ready_n "$N" "$pid" 1
+tid=''
+for t in /proc/"$pid"/task/*; do
+	[ "$(cat "$t/comm" 2>/dev/null)" = nfqspid-w0 ] && tid=${t##*/}
+done
+"$PY" "$T_TMP/stall.py" "${tid:-0}" 20 >"$T_TMP/stall.out" 2>&1 &
+st=$!
+wait_for 30 grep -q stopped "$T_TMP/stall.out"
+check "its worker thread alone is stopped (tid ${tid:-none})" \
+    grep -q stopped "$T_TMP/stall.out"
+# 10 checks a second apart, then _exit(1)
+gone() { ! kill -0 "$pid" 2>/dev/null; }
+check "the watchdog thread ends it" wait_for $((200 * T_SLOW)) gone
+wait "$pid"
+rc=$?
+check "... exit 1 (got $rc)" test "$rc" -eq 1
+wait "$st" 2>/dev/null
+wait_for 20 grep -q "^$pid STATUS=" "$N"
+check "... STATUS= says why ($(said "$N" "$pid" | tail -n 1))" \
+    grep -q '^STATUS=exiting: watchdog: worker 0 (queue '"$T_QUEUE"') has not run for 10 s$' \
+    <(said "$N" "$pid")
 lib_summary

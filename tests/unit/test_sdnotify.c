@@ -2,7 +2,8 @@
  * test_sdnotify.c - cmocka tests for sdnotify.c (systemd's notify
  * protocol): the address $NOTIFY_SOCKET names, path and abstract, and
  * what is refused; the environment taken away; datagrams that arrive
- * whole at a socket of the test's own.
+ * whole at a socket of the test's own; the last STATUS= of a process on
+ * its way out, which never waits on a socket whose queue is full.
  *
  * Copyright (C) 2026 The nfqspid authors
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -10,6 +11,8 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+
+#include <time.h>
 
 #include <errno.h>
 #include <setjmp.h>
@@ -248,6 +251,84 @@ test_watchdog_env(void **state)
 	assert_int_equal(sdnotify_watchdog_usec(), 0);
 }
 
+/*
+ * Fills the queue of the listener at name: datagrams from fillers of
+ * their own until a fresh one cannot send (each sender's buffer may
+ * run out before the listener's queue does).  The fillers stay open in
+ * fds[], their count returned.
+ */
+static int
+fill_queue(const char *name, int *fds, int max)
+{
+	struct sockaddr_un	 sun;
+	socklen_t		 len;
+	int			 n, i;
+
+	assert_int_equal(sdnotify_addr(name, &sun, &len), 0);
+	for (n = 0; n < max; n++) {
+		fds[n] = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		assert_true(fds[n] != -1);
+		for (i = 0; sendto(fds[n], "x", 1, MSG_DONTWAIT,
+		    (struct sockaddr *)&sun, len) == 1; i++)
+			;
+		assert_int_equal(errno, EAGAIN);
+		if (i == 0)
+			return (n + 1);
+	}
+	fail_msg("the listener's queue never filled");
+	return (n);
+}
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+/* The last words: STATUS= prefix why, one line, cut to fit, errno kept;
+   nothing when closed; never a wait on a full queue. */
+static void
+test_status_now(void **state)
+{
+	char		 name[64], why[SDNOTIFY_MAX + 100], want[SDNOTIFY_MAX];
+	int		 fd, fds[64], n, i;
+	uint64_t	 t0;
+
+	(void)state;
+	snprintf(name, sizeof(name), "@nfqspi-test-sdnotify-now-%ld",
+	    (long)getpid());
+	fd = listener(name);
+	setenv("NOTIFY_SOCKET", name, 1);
+	assert_int_equal(sdnotify_open(), 1);
+	errno = EIO;
+	sdnotify_status_now("exiting: ", "worker 0\nhung");
+	assert_int_equal(errno, EIO);
+	expect_msg(fd, "STATUS=exiting: worker 0 hung");
+
+	memset(why, 'y', sizeof(why) - 1);
+	why[sizeof(why) - 1] = '\0';
+	sdnotify_status_now("x: ", why);
+	/* what fits: the prefix, then why up to SDNOTIFY_MAX - 1 */
+	memcpy(want, "STATUS=x: ", 10);
+	memcpy(want + 10, why, SDNOTIFY_MAX - 11);
+	want[SDNOTIFY_MAX - 1] = '\0';
+	expect_msg(fd, want);
+
+	n = fill_queue(name, fds, 64);
+	t0 = now_ms();
+	sdnotify_status_now("exiting: ", "nobody reads");
+	assert_true(now_ms() - t0 < 200);
+	for (i = 0; i < n; i++)
+		close(fds[i]);
+	sdnotify_close();
+	close(fd);
+	/* closed: nothing, and no crash */
+	sdnotify_status_now("exiting: ", "after close");
+}
+
 int
 main(void)
 {
@@ -260,6 +341,7 @@ main(void)
 		cmocka_unit_test(test_send_nobody),
 		cmocka_unit_test(test_open_none_bad),
 		cmocka_unit_test(test_watchdog_env),
+		cmocka_unit_test(test_status_now),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
