@@ -13,7 +13,6 @@
  */
 #include <sys/types.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <sys/un.h>
 
 #include <errno.h>
@@ -96,19 +95,21 @@ int
 sdnotify_open(void)
 {
 	const char	*name = getenv("NOTIFY_SOCKET");
-	struct timeval	 tv = { 1, 0 };
 	int		 rc = 0, save;
 
 	sdnotify_close();
 	sdn_wdog_usec = 0;
 	if (name != NULL) {
+		/*
+		 * Non-blocking: the sends come from the main loop, which
+		 * also serves the workers' calls and the watchdog's pings.
+		 * When systemd's queue is full (it is busy, or stopped),
+		 * a status line is dropped and logged rather than that
+		 * loop stalled.
+		 */
 		if (sdnotify_addr(name, &sdn_sun, &sdn_len) == 0 &&
-		    (sdn_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC,
-		    0)) != -1) {
-			/* a blocking send, but never for long: systemd
-			   reads its socket at once */
-			(void)setsockopt(sdn_fd, SOL_SOCKET, SO_SNDTIMEO, &tv,
-			    sizeof(tv));
+		    (sdn_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC |
+		    SOCK_NONBLOCK, 0)) != -1) {
 			sdn_wdog_usec = sdnotify_wdog_env();
 			rc = 1;
 		} else
@@ -147,7 +148,7 @@ sdnotify_send(const char *msg)
 		return (-1);
 	}
 	do
-		r = sendto(sdn_fd, msg, n, MSG_NOSIGNAL,
+		r = sendto(sdn_fd, msg, n, MSG_DONTWAIT | MSG_NOSIGNAL,
 		    (struct sockaddr *)&sdn_sun, sdn_len);
 	while (r == -1 && errno == EINTR);
 	if (r == -1)

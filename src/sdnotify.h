@@ -44,7 +44,9 @@ uint64_t sdnotify_watchdog_usec(void);
 /*
  * One datagram, "READY=1\nSTATUS=..." for instance: 0 when sent or when
  * there is nobody to tell, -1 and errno (EMSGSIZE: longer than
- * SDNOTIFY_MAX; EAGAIN: systemd did not take it within a second).
+ * SDNOTIFY_MAX; EAGAIN: systemd's queue is full, and the message is
+ * dropped: a send never waits, a lost status line is better than a
+ * stalled main loop).
  */
 #define SDNOTIFY_MAX	2048
 int	 sdnotify_send(const char *msg);

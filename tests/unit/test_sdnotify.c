@@ -3,7 +3,7 @@
  * protocol): the address $NOTIFY_SOCKET names, path and abstract, and
  * what is refused; the environment taken away; datagrams that arrive
  * whole at a socket of the test's own; the last STATUS= of a process on
- * its way out, which never waits on a socket whose queue is full.
+ * its way out; no send waits on a socket whose queue is full.
  *
  * Copyright (C) 2026 The nfqspid authors
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -288,6 +288,34 @@ now_ms(void)
 	return ((uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
 }
 
+/* A full queue (systemd busy or stopped): EAGAIN at once, the message
+   dropped; the main loop does not wait (it once waited 1 s). */
+static void
+test_send_full(void **state)
+{
+	char		 name[64];
+	int		 fd, fds[64], n, i;
+	uint64_t	 t0;
+
+	(void)state;
+	snprintf(name, sizeof(name), "@nfqspi-test-sdnotify-full-%ld",
+	    (long)getpid());
+	fd = listener(name);
+	setenv("NOTIFY_SOCKET", name, 1);
+	assert_int_equal(sdnotify_open(), 1);
+	n = fill_queue(name, fds, 64);
+	t0 = now_ms();
+	errno = 0;
+	assert_int_equal(sdnotify_send("WATCHDOG=1"), -1);
+	assert_int_equal(errno, EAGAIN);
+	assert_int_equal(sdnotify_sendf("STATUS=%s", "busy"), -1);
+	assert_true(now_ms() - t0 < 200);
+	for (i = 0; i < n; i++)
+		close(fds[i]);
+	sdnotify_close();
+	close(fd);
+}
+
 /* The last words: STATUS= prefix why, one line, cut to fit, errno kept;
    nothing when closed; never a wait on a full queue. */
 static void
@@ -342,6 +370,7 @@ main(void)
 		cmocka_unit_test(test_open_none_bad),
 		cmocka_unit_test(test_watchdog_env),
 		cmocka_unit_test(test_status_now),
+		cmocka_unit_test(test_send_full),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
