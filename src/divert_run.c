@@ -56,8 +56,13 @@ static const char *const run_env_user[] = {
 
 /*
  * Start env(1) with argv, stdin from in (-1: /dev/null), stdout and
- * stderr to out, no other descriptor of ours, no blocked signal and
- * SIGPIPE back to its default.  posix_spawn: no copy of a large table's
+ * stderr to out, no other descriptor of ours, SIGPIPE back to its
+ * default and blocked only what stops or reloads us: SIGTERM, SIGINT
+ * and SIGHUP are for the daemon, and also reach its commands when they
+ * go to the whole group (systemd's stop signals the unit's every
+ * process; ^C the terminal's process group).  A command killed so left
+ * half a diversion at the stop, a chain still jumped to.  RUN_TIMEOUT_MS
+ * still ends one that hangs.  posix_spawn: no copy of a large table's
  * page tables, nothing run in a forked copy of a threaded process.
  * Returns 0, or an errno value.
  */
@@ -66,7 +71,7 @@ run_spawn(char *const argv[], int in, int out, pid_t *pid)
 {
 	posix_spawn_file_actions_t	 fa;
 	posix_spawnattr_t		 attr;
-	sigset_t			 none, def;
+	sigset_t			 ours, def;
 	int				 rc;
 
 	if ((rc = posix_spawn_file_actions_init(&fa)) != 0)
@@ -75,7 +80,10 @@ run_spawn(char *const argv[], int in, int out, pid_t *pid)
 		posix_spawn_file_actions_destroy(&fa);
 		return (rc);
 	}
-	sigemptyset(&none);
+	sigemptyset(&ours);
+	sigaddset(&ours, SIGTERM);
+	sigaddset(&ours, SIGINT);
+	sigaddset(&ours, SIGHUP);
 	sigemptyset(&def);
 	sigaddset(&def, SIGPIPE);
 	if ((rc = in == -1 ? posix_spawn_file_actions_addopen(&fa,
@@ -86,7 +94,7 @@ run_spawn(char *const argv[], int in, int out, pid_t *pid)
 	    (rc = posix_spawn_file_actions_adddup2(&fa, out,
 	    STDERR_FILENO)) == 0 &&
 	    (rc = posix_spawn_file_actions_addclosefrom_np(&fa, 3)) == 0 &&
-	    (rc = posix_spawnattr_setsigmask(&attr, &none)) == 0 &&
+	    (rc = posix_spawnattr_setsigmask(&attr, &ours)) == 0 &&
 	    (rc = posix_spawnattr_setsigdefault(&attr, &def)) == 0 &&
 	    (rc = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK |
 	    POSIX_SPAWN_SETSIGDEF)) == 0)

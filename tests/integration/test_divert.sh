@@ -5,7 +5,8 @@
 #    allowed port connects, a denied one does not, nfqspictl sees it);
 #    `iptables -F` and `iptables -F; iptables -X` (ours gone) are noticed
 #    and undone within seconds, logged, and filtering goes on; SIGTERM
-#    with fail_open = yes removes every rule and chain of ours;
+#    with fail_open = yes removes every rule and chain of ours, even
+#    when its commands get SIGTERM too (as from systemd's stop);
 #  - fail_open = no: no --queue-bypass, the rules stay after SIGTERM (so
 #    nothing is forwarded), and the next start does not add a second jump;
 #  - divert = iptables-nft: the same rules through the nft backend;
@@ -180,6 +181,23 @@ check "SIGTERM with fail_open = yes: every rule and chain of ours removed (IPv4)
 check "... and IPv6" removed ip6tables-legacy
 check "SIGTERM: the log says so" log_has "divert: the iptables diversion is removed"
 check "without nfqspid, nothing filters: the denied port connects" conn4 5002
+
+# A stop as systemd's does it: SIGTERM to the daemon and to every
+# process of its unit, the commands it starts for the removal among
+# them (they block it: killed, one left a chain jumped to).
+lib_must_start "nfqspid starts again (fail_open = yes)"
+check "... its diversion installed" installed iptables-legacy --queue-bypass
+dpid=$T_DPID
+kill -TERM "$dpid"
+for _ in $(seq 400); do
+	pkill -TERM -P "$dpid" 2>/dev/null
+	kill -0 "$dpid" 2>/dev/null || break
+done
+lib_stop_daemon
+check "SIGTERM to it and its commands: every rule and chain removed (IPv4)" \
+    removed iptables-legacy
+check "... and IPv6" removed ip6tables-legacy
+check "... no removal failed" log_lacks "divert: removing the"
 
 # ---- 2. fail-closed ----------------------------------------------------------
 divert_config divert=iptables fail_open=no
