@@ -19,8 +19,17 @@
 #    to active, fails on a file the daemon refuses (which keeps its
 #    rules) and takes a good one, systemctl stop leaves no socket and no pidfile in /run
 #    and writes the state file, which the next start restores, a bad /etc/nfqspi.ini fails the start with its error in systemctl
-#    status and is not restarted (RestartPreventExitStatus=2), and
-#    systemd-analyze security gives the score the unit's comment says.
+#    status and is not restarted (RestartPreventExitStatus=2);
+#  - [daemon] divert = iptables: the daemon's own diversion is in after
+#    systemctl start and judges the peer's traffic, a flushed chain is
+#    put back by the daemon (user nfqspid by then), and at the stop it
+#    goes with fail_open = yes and stays with no (nothing passes) until
+#    nfqspid(8)'s commands remove it; the status page (http =) answers
+#    /, /metrics and /api/stats;
+#  - [sync] role master in the container, this build's nfqspid its
+#    backup in the peer's namespace: they hear each other and the
+#    peer's ping through the master is on the backup;
+#  - systemd-analyze security gives the score the unit's comment says.
 # The container, the copy and both namespaces are removed on every exit;
 # the host's interfaces and firewall are not touched.
 #
@@ -51,10 +60,23 @@ check()
 }
 skip() { echo "SKIP: $*"; exit 77; }
 not() { ! "$@"; }
+# wait_for_s SECONDS CMD...: until CMD succeeds, a tenth of a second apart
+wait_for_s()
+{
+	local n=$(($1 * 10))
+	shift
+	while [ "$n" -gt 0 ]; do
+		"$@" && return 0
+		n=$((n - 1))
+		sleep 0.1
+	done
+	return 1
+}
 quiet() { "$@" >/dev/null 2>&1; }
 
 [ "$(id -u)" -eq 0 ] || skip "needs root (debootstrap, systemd-nspawn)"
-for t in debootstrap systemd-nspawn dpkg-buildpackage dh nsenter ip flock; do
+for t in debootstrap systemd-nspawn dpkg-buildpackage dh nsenter ip flock \
+    curl nc python3 pkill; do
 	command -v "$t" >/dev/null ||
 	    skip "$t not installed (scripts/deps.sh installs it)"
 done
@@ -72,9 +94,11 @@ NS_C=nfqspi-sd-c$id		# the container's network
 NS_P=nfqspi-sd-p$id		# its peer
 nspawn=
 leader=
+peer=			# the [sync] backup in the peer's namespace
 cleanup()
 {
 	local rc=$?
+	[ -n "$peer" ] && kill "$peer" 2>/dev/null && wait "$peer" 2>/dev/null
 	if [ -n "$leader" ] && [ -d "/proc/$leader" ]; then
 		# SIGRTMIN+4: systemd powers off
 		kill -s RTMIN+4 "$leader" 2>/dev/null
@@ -426,6 +450,152 @@ check "systemctl status shows the STATUS= line 'cannot start: ...'" \
 mainpid=$(prop nfqspid ExecMainPID)
 nerr=$(journal | grep -c 'banana')
 check "the error is in the journal once ($nerr)" test "$nerr" -eq 1
+in_c_sh cp /dev/stdin /etc/nfqspi.ini <"$tmp/good.ini"
+
+# ---- [daemon] divert = iptables and the status page, under the sandbox -----------------
+
+# The daemon's own diversion (nfqspid(8), DIVERTING TRAFFIC): installed
+# at start as root, repaired as user nfqspid with ambient capabilities
+# (iptables-legacy without /run/xtables.lock), removed at stop with
+# fail_open = yes and kept with no.  http = on loopback (not diverted).
+ipt_l() { in_c_sh iptables-legacy "$@"; }
+divert_in() {
+	ipt_l -S INPUT 2>/dev/null | sed -n 2p | grep -qx -- '-A INPUT -j nfqspid-input' &&
+	    ipt_l -S nfqspid-input 2>/dev/null | grep -q -- '-j NFQUEUE'
+}
+divert_any() { ipt_l -S 2>/dev/null | grep -q nfqspid; }
+sed -e 's/^divert = none/divert = iptables/' -e 's/^fail_open = no/fail_open = yes/' \
+    -e 's/^http =.*/http = 127.0.0.1:8470/' "$tmp/good.ini" >"$tmp/divert.ini"
+in_c_sh cp /dev/stdin /etc/nfqspi.ini <"$tmp/divert.ini"
+sysctl_c reset-failed nfqspid 2>/dev/null
+sysctl_c start nfqspid
+rc=$?
+mainpid=$(prop nfqspid MainPID)
+check "divert = iptables, http =: systemctl start succeeds (rc $rc: $(prop nfqspid StatusText))" \
+    test "$rc" -eq 0 -a "$(prop nfqspid ActiveState)" = active
+check "the daemon's diversion is in: INPUT jumps first to nfqspid-input, an NFQUEUE rule ($(ipt_l -S nfqspid-input 2>&1 | tail -n 1))" \
+    divert_in
+check "... with --queue-bypass (fail_open = yes)" \
+    quiet grep -q -- '--queue-bypass' <(ipt_l -S nfqspid-input)
+check "... IPv6 too (ip6tables-legacy nfqspid-output)" \
+    quiet grep -q -- '-j NFQUEUE' <(in_c_sh ip6tables-legacy -S nfqspid-output)
+q0=$(queue_pkts)
+check "the peer's ping is accepted through the daemon's diversion" ping_ok
+q1=$(queue_pkts)
+check "... judged: the packets decided rose (${q0:-?} -> ${q1:-?})" \
+    test -n "$q0" -a -n "$q1" -a "${q1:-0}" -gt "${q0:-0}"
+ip netns exec "$NS_C" timeout 10 nc -l 10.99.0.1 5001 >/dev/null 2>&1 &
+lpid=$!
+sleep 0.5
+check "a connection to port 5001 is dropped through it" \
+    not ip netns exec "$NS_P" nc -z -w 2 10.99.0.1 5001
+kill "$lpid" 2>/dev/null
+wait "$lpid" 2>/dev/null
+# flushed: the daemon, user nfqspid by now, puts it back within 5 s
+ipt_l -F nfqspid-input
+check "flushed, the diversion is put back by the daemon as user nfqspid" \
+    wait_for_s 12 divert_in
+check "... and the journal says so ($(journal | grep 'divert: restored' | tail -n 1))" \
+    quiet grep -q 'divert: restored (1 time)' <(journal)
+check "... with no error ($(journal | grep -E 'divert: (cannot|removing)' | head -c 300))" \
+    not quiet grep -Eq 'divert: (cannot|removing)' <(journal)
+page=$(ip netns exec "$NS_C" curl -s -m 5 -o /dev/null -w '%{http_code} %{content_type}' http://127.0.0.1:8470/ 2>&1)
+check "the status page answers on 127.0.0.1:8470 ($page)" grep -q '^200 text/html' <<<"$page"
+met=$(ip netns exec "$NS_C" curl -s -m 5 http://127.0.0.1:8470/metrics 2>&1)
+check "/metrics counts the packets ($(grep -m 1 '^nfqspid_received_total' <<<"$met"))" \
+    grep -Eq '^nfqspid_received_total(\{[^}]*\})? [1-9]' <<<"$met"
+st=$(ip netns exec "$NS_C" curl -s -m 5 http://127.0.0.1:8470/api/stats 2>&1)
+check "/api/stats is JSON ($(head -c 80 <<<"$st"))" \
+    python3 -c 'import json, sys; json.loads(sys.argv[1])' "$st"
+sysctl_c stop nfqspid
+rc=$?
+check "systemctl stop (rc $rc): fail_open = yes, the diversion is gone ($(ipt_l -S 2>&1 | grep nfqspid | tr '\n' ' '))" \
+    test "$rc" -eq 0 -a "$(divert_any && echo left)" = ""
+# what the daemon said of its diversion, should one of these fail
+journal | grep 'divert' | sed 's/^/journal: /'
+check "... and the peer's ping passes with no daemon (nothing diverts)" ping_ok
+
+# fail_open = no: the diversion stays at stop, nothing passes
+sed -i 's/^fail_open = yes/fail_open = no/' "$tmp/divert.ini"
+in_c_sh cp /dev/stdin /etc/nfqspi.ini <"$tmp/divert.ini"
+sysctl_c start nfqspid
+mainpid=$(prop nfqspid MainPID)
+check "fail_open = no: started, its diversion without --queue-bypass" \
+    test "$(divert_in && echo y)" = y -a \
+    "$(ipt_l -S nfqspid-input | grep -c -- --queue-bypass)" = 0
+check "... the ping passes while it runs" ping_ok
+sysctl_c stop nfqspid
+check "... after systemctl stop the diversion stays" divert_in
+check "... and the peer's ping does not pass" not ping_ok
+# nfqspid(8)'s commands to open a stopped fail-closed firewall
+for ipt in iptables-legacy ip6tables-legacy; do
+	for h in input output forward; do
+		H=$(tr a-z A-Z <<<"$h")
+		in_c_sh "$ipt" -D "$H" -j "nfqspid-$h"
+		in_c_sh "$ipt" -F "nfqspid-$h"
+		in_c_sh "$ipt" -X "nfqspid-$h"
+	done
+done
+check "nfqspid(8)'s commands remove it: the ping passes" \
+    test "$(divert_any && echo left)" = "" -a "$(ping_ok && echo y)" = y
+mainpid=
+
+# ---- [sync]: the container's daemon a master, a backup in the peer ------------------
+
+# The backup is this build's nfqspid in the peer's namespace, on the
+# same rules; the master's diversion is its own (fail_open = yes) and a
+# rule lets the backup's messages in.
+jsync() {
+	"$@" -j sync status 2>/dev/null | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+for k in sys.argv[1].split("."):
+    d = d[k]
+print(json.dumps(d))' "$JK" 2>/dev/null
+}
+m_sync() { JK=$1 jsync in_c_sh /usr/sbin/nfqspictl; }
+b_sync() { JK=$1 jsync "$top_builddir/src/nfqspictl" -s "$tmp/peer.sock"; }
+reachable_both() { [ "$(m_sync reachable)" = true ] && [ "$(b_sync reachable)" = true ]; }
+b_has_ping() { "$top_builddir/src/nfqspictl" -s "$tmp/peer.sock" conntrack -p icmp 2>/dev/null | grep -q 'src=10.99.0.2 dst=10.99.0.1'; }
+head -c 32 /dev/urandom | base64 >"$tmp/sync.key"
+chmod 600 "$tmp/sync.key"
+in_c_sh sh -c 'umask 077; cat >/etc/nfqspi.key' <"$tmp/sync.key"
+sed -e 's/^fail_open = no/fail_open = yes/' \
+    -e '/^\[rule host-out\]/i [rule sync]\nproto = udp\nsrc = 10.99.0.2\ndport = 3780\naction = accept\n' \
+    "$tmp/divert.ini" >"$tmp/master.ini"
+cp "$tmp/master.ini" "$tmp/peer.ini"
+printf '\n[sync]\nlisten = 10.99.0.1:3780\npeer = 10.99.0.2:3780\nkey = /etc/nfqspi.key\nrole = master\n' >>"$tmp/master.ini"
+sed -i -e 's/^divert = .*/divert = none/' -e 's/^user = .*/user =/' \
+    -e 's/^state_file = .*/state_file =/' -e 's/^http = .*/http =/' \
+    -e "s|^pidfile = .*|pidfile = $tmp/peer.pid|" \
+    -e "s|^control = .*|control = $tmp/peer.sock|" "$tmp/peer.ini"
+printf '\n[sync]\nlisten = 10.99.0.2:3780\npeer = 10.99.0.1:3780\nkey = %s\nrole = backup\n' \
+    "$tmp/sync.key" >>"$tmp/peer.ini"
+ip netns exec "$NS_P" "$top_builddir/src/nfqspid" -f -c "$tmp/peer.ini" \
+    >"$tmp/peer.log" 2>&1 &
+peer=$!
+in_c_sh cp /dev/stdin /etc/nfqspi.ini <"$tmp/master.ini"
+sysctl_c start nfqspid
+rc=$?
+mainpid=$(prop nfqspid MainPID)
+check "[sync] role master: systemctl start succeeds (rc $rc: $(prop nfqspid StatusText))" \
+    test "$rc" -eq 0 -a "$(prop nfqspid ActiveState)" = active
+check "... nfqspictl sync status: master ($(m_sync role))" \
+    test "$(m_sync role)" = '"master"'
+check "the master and the backup hear each other ($(m_sync reachable), $(b_sync reachable))" \
+    wait_for_s 15 reachable_both
+check "the peer's ping through the master" ping_ok
+check "... is on the backup, synced" wait_for_s 10 b_has_ping
+check "... nothing refused either side (forged $(m_sync refused.forged)/$(b_sync refused.forged), send errors $(m_sync send_errors)/$(b_sync send_errors))" \
+    test "$(m_sync refused.forged)$(b_sync refused.forged)$(m_sync send_errors)$(b_sync send_errors)" = 0000
+sysctl_c stop nfqspid
+rc=$?
+check "[sync]: systemctl stop (rc $rc, status $(prop nfqspid ExecMainStatus))" \
+    test "$rc" -eq 0 -a "$(prop nfqspid ExecMainStatus)" = 0
+mainpid=
+kill "$peer" 2>/dev/null
+wait "$peer" 2>/dev/null
+peer=
 in_c_sh cp /dev/stdin /etc/nfqspi.ini <"$tmp/good.ini"
 
 # ---- hardening score -------------------------------------------------------------------
