@@ -676,7 +676,13 @@ worker_sync_borrow(struct worker *w, struct sync_rec *r)
 {
 	struct sync_batch	 b;
 	struct ct_entry		*e;
+	int			 d;
 
+	/* checked against home's windows as they stand: a window the
+	   copy re-learnt (ct_snap_stale()) would go with it, and every
+	   packet would take it up afresh, unchecked */
+	for (d = 0; d < 2; d++)
+		r->s.tcp.dflags[d] &= (uint8_t)~CT_SNAP_TD_LOCAL;
 	memset(&b, 0, sizeof(b));
 	w->importing = w->moving = 1;
 	e = worker_sync_import(w, r, &b, spi_now_ms());

@@ -2573,6 +2573,75 @@ test_synced_tcp_relearn(void **state)
 }
 
 /*
+ * A backup's worker judges a packet off its home against a copy of
+ * home's entry, dropped after it.  The copy must not re-learn its
+ * windows from the packet (ct_snap_stale()): what it learns goes with
+ * it, so every packet would take the window up afresh, unchecked, for
+ * as long as the node is backup.  It is checked against home's window
+ * as it stands (with [sync] grace = 0 here: no grace lets it pass).
+ */
+static void
+test_borrow_window(void **state)
+{
+	struct fix		*f = *state;
+	struct worker		*w, *home;
+	struct sync_rec		 rec[4];
+	struct sync_slice	 sl = { rec, 4, 0, 0, 0 };
+	struct sync_batch	 ub = { rec, 1, 0, 0, 0, 0, 0 };
+	struct nq_packet	 np;
+	struct ct_tuple		 k;
+	struct ct_stats		 cs;
+	uint8_t			 b[3][64];
+	uint32_t		 far = 100000000;
+
+	f->now = spi_now_ms();
+	f->cfg.sync.grace = 0;
+	f->all[0]->sync = f->all[1]->sync = NULL;
+	assert_true(tcp_seg(f, f->all[0], 0, 1000, 0, PKT_TH_SYN, 0));
+	assert_true(tcp_seg(f, f->all[0], 1, 5000, 1001,
+	    PKT_TH_SYN | PKT_TH_ACK, 0));
+	assert_true(tcp_seg(f, f->all[0], 0, 1001, 5001, PKT_TH_ACK, 10));
+	assert_true(tcp_seg(f, f->all[0], 1, 5001, 1011, PKT_TH_ACK, 0));
+	worker_sync_slice(f->all[0], &sl);
+	assert_int_equal(sl.n, 1);
+	ct_flush(f->all[0]->ct);
+	k = rec[0].s.k;
+	home = f->all[synclink_home(&k, 2)];
+	w = f->all[!home->id];
+	worker_set_sync(f->all[0], (struct sync *)&fakesync);
+	worker_set_sync(f->all[1], (struct sync *)&fakesync);
+	unseen = 0;
+	sending = 0;				/* a backup */
+	worker_sync_apply(home, &ub);
+	assert_int_equal(ub.applied, 1);
+
+	/* far past the window, twice: each on a fresh copy */
+	tcp_np(f, &np, b[0], 150, 1011 + far, 5001, PKT_TH_ACK);
+	assert_int_equal(worker_adopt(w, &np, NULL, "", ""), 0);
+	worker_ask_cb(-1, EV_READ, home);
+	worker_ask_cb(-1, EV_READ, w);
+	tcp_np(f, &np, b[1], 151, 1011 + 2 * far, 5001, PKT_TH_ACK);
+	assert_int_equal(worker_adopt(w, &np, NULL, "", ""), 0);
+	worker_ask_cb(-1, EV_READ, home);
+	worker_ask_cb(-1, EV_READ, w);
+	check_given(150, 2, 0, 0);
+	assert_int_equal(w->st.invalid, 2);
+	ct_get_stats(w->ct, &cs);
+	assert_int_equal(cs.window_relearn, 0);
+	/* in the window: passes, and home's entry is as it was */
+	tcp_np(f, &np, b[2], 152, 1011, 5001, PKT_TH_ACK);
+	assert_int_equal(worker_adopt(w, &np, NULL, "", ""), 0);
+	worker_ask_cb(-1, EV_READ, home);
+	worker_ask_cb(-1, EV_READ, w);
+	assert_int_equal(ngiven, 3);
+	assert_true(given[2].accept);
+	assert_null(w->borrowed);
+	assert_null(ct_lookup(w->ct, &k));
+	assert_non_null(ct_lookup(home->ct, &k));
+	sending = 1;
+}
+
+/*
  * A backup forwards only around a switch, and its windows lag the
  * peer's by a flush: a segment of an assured connection that fails only
  * the window check passes there, as in a new master's grace, and is
@@ -2697,6 +2766,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_stop_handed_late, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_synced_tcp_relearn, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_borrow_window, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_backup_grace, setup,
 		    teardown),
