@@ -806,6 +806,7 @@ watchdog_start(struct daemon *d)
 	else
 		log_warnx("watchdog: cannot start");
 }
+
 /*
  * The stop writes the table for the next start only if that start reads
  * it: the configuration file as it is now (edited for the next start,
@@ -822,8 +823,12 @@ daemon_state_next(const struct daemon *d)
 	char		 e[ERRLEN];
 	int		 same;
 
-	if ((cfg = config_reload(d->cfgpath, e, sizeof(e))) == NULL)
+	if ((cfg = config_reload(d->cfgpath, e, sizeof(e))) == NULL) {
+		log_warnx("state file %s: written, though %s cannot tell "
+		    "whether the next start reads it: %s", d->cfg->state_file,
+		    d->cfgpath, e);
 		return (1);
+	}
 	if (!(same = strcmp(cfg->state_file, d->cfg->state_file) == 0))
 		log_warnx("state file %s: not written: %s names %s for the "
 		    "next start", d->cfg->state_file, d->cfgpath,
@@ -832,7 +837,6 @@ daemon_state_next(const struct daemon *d)
 	config_free(cfg);
 	return (same);
 }
-
 
 /* After the main loop: stop reading, answer every packet already
    queued, unbind, free. */

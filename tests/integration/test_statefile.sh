@@ -451,5 +451,10 @@ check "state_file again: restored counter is 0" \
     test "$(lib_stat restored)" = 0
 check "state_file again: g is not listed" not has_est 5066
 
+# ---- a stop that cannot read the file writes the table, and says so ------
+printf '[daemon\n' >>"$T_CONF"
 lib_finish
+check "unreadable config at the stop: the log says why the table is written" \
+    log_has "state file $STATE: written, though $T_CONF cannot tell whether the next start reads it: "
+check "unreadable config at the stop: the file is written" test -s "$STATE"
 lib_summary
