@@ -36,6 +36,16 @@
 
 #define LOG_LINEMAX	1024
 
+/* The body of log_warn() and the other varargs entry points: fmt and
+   its arguments, written. */
+#define LOG_VA(pri, with_errno, err) do {				\
+	va_list	 ap;							\
+									\
+	va_start(ap, fmt);						\
+	log_vwrite((pri), fmt, ap, (with_errno), (err));		\
+	va_end(ap);							\
+} while (0)
+
 static int	log_stderr = LOG_STDERR_ALL; /* before log_init(): stderr only */
 static int	log_debugging;
 static int	log_facility = LOG_DAEMON;
@@ -260,77 +270,50 @@ log_on_fatal(void (*fn)(const char *))
 void
 log_warn(const char *fmt, ...)
 {
-	va_list	 ap;
 	int	 err = errno;
 
-	va_start(ap, fmt);
-	log_vwrite(LOG_ERR, fmt, ap, 1, err);
-	va_end(ap);
+	LOG_VA(LOG_ERR, 1, err);
 	errno = err;
 }
 
 void
 log_warnx(const char *fmt, ...)
 {
-	va_list	 ap;
-
-	va_start(ap, fmt);
-	log_vwrite(LOG_ERR, fmt, ap, 0, 0);
-	va_end(ap);
+	LOG_VA(LOG_ERR, 0, 0);
 }
 
 void
 log_info(const char *fmt, ...)
 {
-	va_list	 ap;
-
-	va_start(ap, fmt);
-	log_vwrite(LOG_INFO, fmt, ap, 0, 0);
-	va_end(ap);
+	LOG_VA(LOG_INFO, 0, 0);
 }
 
 void
 log_debug(const char *fmt, ...)
 {
-	va_list	 ap;
-
-	if (!log_debugging)
-		return;
-	va_start(ap, fmt);
-	log_vwrite(LOG_DEBUG, fmt, ap, 0, 0);
-	va_end(ap);
+	if (log_debugging)
+		LOG_VA(LOG_DEBUG, 0, 0);
 }
 
 void
 log_audit(const char *fmt, ...)
 {
-	va_list	 ap;
-
-	va_start(ap, fmt);
-	log_vwrite(LOG_NOTICE, fmt, ap, 0, 0);
-	va_end(ap);
+	LOG_VA(LOG_NOTICE, 0, 0);
 }
 
 void
 fatal(const char *fmt, ...)
 {
-	va_list	 ap;
 	int	 err = errno;
 
-	va_start(ap, fmt);
-	log_vwrite(LOG_CRIT, fmt, ap, 1, err);
-	va_end(ap);
+	LOG_VA(LOG_CRIT, 1, err);
 	exit(1);
 }
 
 void
 fatalx(const char *fmt, ...)
 {
-	va_list	 ap;
-
-	va_start(ap, fmt);
-	log_vwrite(LOG_CRIT, fmt, ap, 0, 0);
-	va_end(ap);
+	LOG_VA(LOG_CRIT, 0, 0);
 	exit(1);
 }
 
