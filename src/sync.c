@@ -237,6 +237,15 @@ sync_publish(struct sync *s, uint64_t now)
 	pthread_mutex_unlock(&s->mtx);
 }
 
+/* The end of each of the thread's events: what is due goes out, and the
+   main thread sees the status. */
+static void
+sync_settle(struct sync *s, uint64_t now)
+{
+	sync_pump(s, now);
+	sync_publish(s, now);
+}
+
 static void
 sync_read_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -255,18 +264,13 @@ sync_read_cb(evutil_socket_t fd, short what, void *arg)
 			break;		/* EAGAIN, or an ICMP error */
 		sync_datagram(s, s->rxbuf, (size_t)n, &from, now);
 	}
-	sync_pump(s, now);
-	sync_publish(s, now);
+	sync_settle(s, now);
 }
 
 static void
 sync_flush_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct sync	*s = arg;
-	uint64_t	 now = spi_now_ms();
-
-	sync_pump(s, now);
-	sync_publish(s, now);
+	sync_settle(arg, spi_now_ms());
 }
 
 static void
@@ -286,8 +290,7 @@ sync_cmd_cb(evutil_socket_t fd, short what, void *arg)
 	uint64_t	 now = spi_now_ms();
 
 	sync_command(s, now);
-	sync_pump(s, now);
-	sync_publish(s, now);
+	sync_settle(s, now);
 }
 
 const char *
