@@ -621,21 +621,13 @@ read_file(struct cfgctx *x, size_t *lenp)
 
 /* ---- values ------------------------------------------------------------ */
 
+/* rule_parse_dec(), from min */
 static int
 parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *v)
 {
-	uint64_t	 n = 0;
+	uint64_t	 n;
 
-	if (*s < '0' || *s > '9' || (s[0] == '0' && s[1] != '\0'))
-		return (-1);
-	for (; *s != '\0'; s++) {
-		if (*s < '0' || *s > '9')
-			return (-1);
-		n = n * 10 + (uint64_t)(*s - '0');
-		if (n > max)
-			return (-1);
-	}
-	if (n < min)
+	if (rule_parse_dec(s, max, &n) == -1 || n < min)
 		return (-1);
 	*v = n;
 	return (0);

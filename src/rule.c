@@ -121,8 +121,8 @@ is_blank(const char *s)
  * Strict unsigned decimal: digits only, no sign, no leading zero (so
  * that nobody reads 010 as octal), at most max.
  */
-static int
-parse_dec(const char *s, uint64_t max, uint64_t *v)
+int
+rule_parse_dec(const char *s, uint64_t max, uint64_t *v)
 {
 	uint64_t	 n = 0;
 
@@ -164,7 +164,7 @@ parse_num32(const char *s, uint32_t *v)
 		*v = (uint32_t)n;
 		return (0);
 	}
-	if (parse_dec(s, 0xffffffffu, &n) == -1)
+	if (rule_parse_dec(s, 0xffffffffu, &n) == -1)
 		return (-1);
 	*v = (uint32_t)n;
 	return (0);
@@ -278,7 +278,7 @@ rule_parse_proto(const char *s, uint8_t *has, uint8_t *proto, char *err,
 			return (0);
 		}
 	}
-	if (parse_dec(s, 255, &n) == 0) {
+	if (rule_parse_dec(s, 255, &n) == 0) {
 		*has = 1;
 		*proto = (uint8_t)n;
 		return (0);
@@ -359,7 +359,7 @@ rule_parse_rate(const char *s, uint32_t *per_sec, char *err, size_t errlen)
 		goto bad;
 	memcpy(num, s, len);
 	num[len] = '\0';
-	if (parse_dec(num, RULE_RATE_MAX, &n) == -1 || n == 0)
+	if (rule_parse_dec(num, RULE_RATE_MAX, &n) == -1 || n == 0)
 		goto bad;
 	unit = slash + 1;
 	while (isspace((unsigned char)*unit))
@@ -631,7 +631,7 @@ rule_parse_icmp_types(const char *s, uint8_t proto, uint32_t map[8],
 				break;
 			}
 		}
-		if (type == -1 && parse_dec(e, 255, &n) == 0)
+		if (type == -1 && rule_parse_dec(e, 255, &n) == 0)
 			type = (int)n;
 		if (type == -1) {
 			snprintf(err, errlen, "\"%s\" is not an %s type name "
@@ -717,7 +717,7 @@ port_value(const char *e, const struct services *svc, uint8_t proto,
 	int		 n;
 
 	if (isdigit((unsigned char)e[0]))
-		return (parse_dec(e, 65535, v) == 0);
+		return (rule_parse_dec(e, 65535, v) == 0);
 	if ((n = services_port(svc, e, proto, err, errlen)) <= 0)
 		return (n);
 	*v = (uint64_t)n;
@@ -1035,7 +1035,7 @@ parse_prefix(const char *e, uint8_t *family, u128 *lo, u128 *hi, char *err,
 		goto bad;
 	plen = bits;
 	if (slash != NULL) {
-		if (parse_dec(slash + 1, 255, &plen) == -1)
+		if (rule_parse_dec(slash + 1, 255, &plen) == -1)
 			goto bad;
 		if (plen > bits) {
 			snprintf(err, errlen, "\"%s\": the prefix length is "

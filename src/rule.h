@@ -105,6 +105,8 @@ int	 rule_parse_mark(const char *s, uint32_t *mark, char *err,
 int	 rule_parse_rate(const char *s, uint32_t *per_sec, char *err,
 	    size_t errlen);
 int	 rule_parse_bool(const char *s, uint8_t *b, char *err, size_t errlen);
+/* digits only, no sign, no leading zero, at most max: 0, or -1 */
+int	 rule_parse_dec(const char *s, uint64_t max, uint64_t *v);
 
 int	 rule_addrset_match(const struct rule_addrset *set, uint8_t family,
 	    const union pkt_addr *a);
