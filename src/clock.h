@@ -9,13 +9,28 @@
  * never read it: they are given now_ms, so that a replay or a test sets
  * the time.  Unit tests that link a daemon file define spi_now_ms()
  * themselves.
+ *
+ * The wall clock is for what outlives a boot or a run (the state file's
+ * stamps, the sync link's epoch); it is inline, so that a test that
+ * stubs spi_now_ms() still reads the real one.
  */
 #ifndef NFQSPI_CLOCK_H
 #define NFQSPI_CLOCK_H
 
 #include <stdint.h>
+#include <time.h>
 
 /* CLOCK_MONOTONIC in milliseconds: never goes back, not the wall time */
 uint64_t	 spi_now_ms(void);
+
+/* CLOCK_REALTIME in microseconds: may step, either way */
+static inline uint64_t
+spi_wall_us(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ((uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000);
+}
 
 #endif /* NFQSPI_CLOCK_H */

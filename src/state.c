@@ -23,10 +23,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "nfqspid.h"
+#include "clock.h"
 #include "strl.h"
 #include "statefile.h"
 #include "synclink.h"
@@ -38,16 +38,6 @@ struct state_load {
 	struct state_info	 si;
 	uint64_t		 elapsed_ms;
 };
-
-/* The wall clock, in ms: a file outlives the monotonic clock's boot. */
-static uint64_t
-state_wall_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
-}
 
 /*
  * Whoever can write the file, or put another in its place, picks
@@ -256,8 +246,10 @@ state_max_age_ms(const struct config *cfg)
 static int
 state_age(struct state_load *sl, const struct config *cfg)
 {
-	uint64_t	 now = state_wall_ms(), max = state_max_age_ms(cfg);
+	uint64_t	 now, max = state_max_age_ms(cfg);
 
+	/* the wall clock: a file outlives the monotonic clock's boot */
+	now = spi_wall_us() / 1000;
 	if (sl->si.written_ms > now + STATE_SKEW_MS) {
 		log_warnx("state file %s: written %" PRIu64 " s in the future "
 		    "(the clock went back?): not restored", sl->path,
@@ -468,7 +460,8 @@ state_save(int fd, const char *path, struct worker **w, unsigned n)
 	o->off = 0;
 	o->len = 0;
 	if (ftruncate(fd, 0) == -1 ||
-	    state_write_begin(sw, state_wall_ms(), n, state_out_cb, o) == -1)
+	    state_write_begin(sw, spi_wall_us() / 1000, n, state_out_cb,
+	    o) == -1)
 		goto fail;
 	for (i = 0; i < n && !sw->full; i++) {
 		if ((c = worker_state_save(w[i], sw, i)) == -1)

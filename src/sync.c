@@ -30,7 +30,6 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -336,16 +335,6 @@ sync_status(struct sync *s, struct sync_status *st)
 
 /* ---- life -------------------------------------------------------------- */
 
-static uint64_t
-sync_epoch(void)
-{
-	struct timespec	 ts;
-
-	/* our start, in microseconds: a later run has a larger one */
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ((uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000);
-}
-
 static int
 sync_socket(struct sync *s, char *err, size_t errlen)
 {
@@ -390,7 +379,8 @@ sync_new(const struct sync_config *sc, struct worker **w, unsigned n,
 		sync_free(s);
 		return (NULL);
 	}
-	if (synclink_init(&s->lk, sc, n, sync_epoch(), spi_now_ms(),
+	/* the epoch: our start on the wall clock, a later run's larger */
+	if (synclink_init(&s->lk, sc, n, spi_wall_us(), spi_now_ms(),
 	    &sync_ops, s) == -1) {
 		snprintf(err, errlen, "[sync]: %s", strerror(errno));
 		sync_free(s);
