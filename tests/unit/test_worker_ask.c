@@ -8,8 +8,8 @@
  *
  * Two real workers (worker_new(), worker.c's verdicts, counters and
  * audit) with real tables, fragment caches and inboxes; the queue's I/O
- * is wrapped (-Wl,--wrap: nq_open, nq_close, nq_verdict), so every
- * verdict given later is recorded here.  No thread runs: the test
+ * is wrapped (-Wl,--wrap: nq_open, nq_close, nq_verdict, nq_get_stats),
+ * so every verdict given later is recorded here.  No thread runs: the test
  * delivers each inbox by calling its callback, as the loop would, and
  * gives the clock to the timeout by hand.
  */
@@ -112,6 +112,7 @@ struct nq	*__wrap_nq_open(uint16_t, uint32_t, int, uint32_t, uint32_t);
 void		 __wrap_nq_close(struct nq *);
 int		 __wrap_nq_verdict(struct nq *, uint32_t,
 		    const struct nq_verdict *);
+void		 __wrap_nq_get_stats(const struct nq *, struct nq_stats *);
 
 struct nq *
 __wrap_nq_open(uint16_t queue, uint32_t maxlen, int fail_open,
@@ -137,6 +138,14 @@ __wrap_nq_verdict(struct nq *q, uint32_t id, const struct nq_verdict *v)
 	given[ngiven].mark = v->mark;
 	ngiven++;
 	return (0);
+}
+
+/* the real one would read a struct nq where fakeq's one byte is */
+void
+__wrap_nq_get_stats(const struct nq *q, struct nq_stats *s)
+{
+	assert_ptr_equal(q, &fakeq);
+	memset(s, 0, sizeof(*s));
 }
 
 /* ---- two workers ------------------------------------------------------------ */
