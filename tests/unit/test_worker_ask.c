@@ -8,10 +8,9 @@
  *
  * Two real workers (worker_new(), worker.c's verdicts, counters and
  * audit) with real tables, fragment caches and inboxes; the queue's I/O
- * is wrapped (-Wl,--wrap: nq_open, nq_close, nq_verdict, nq_get_stats),
- * so every verdict given later is recorded here.  No thread runs: the test
- * delivers each inbox by calling its callback, as the loop would, and
- * gives the clock to the timeout by hand.
+ * is wrapped, so every verdict given later is recorded (workerfix.c).
+ * No thread runs: the test delivers each inbox by calling its callback,
+ * as the loop would, and gives the clock to the timeout by hand.
  */
 #include "autoconf.h"		/* first: _GNU_SOURCE */
 
@@ -29,174 +28,21 @@
 #include "worker_int.h"
 #include "sync_int.h"
 #include "unit.h"
+#include "workerfix.h"
 #include "../pktbuild.h"
-
-/* ---- the rest of the daemon, stubbed ------------------------------------- */
-
-static unsigned	 audits;
-
-void log_warn(const char *f, ...) { (void)f; }
-void log_warnx(const char *f, ...) { (void)f; }
-void log_info(const char *f, ...) { (void)f; }
-void log_debug(const char *f, ...) { (void)f; }
-void log_audit(const char *f, ...) { (void)f; audits++; }
-
-/* connections started and ended, and changed, as the events would
-   say */
-static unsigned	 ev_ends, ev_updates;
-
-void
-events_ct(struct events *ev, unsigned wid, int event,
-    const struct ct_table *t, const struct ct_entry *e,
-    const struct config *cfg)
-{
-	if (event == CT_EVENT_NEW || event == CT_EVENT_DESTROY)
-		ev_ends++;
-	else
-		ev_updates++;
-}
-
-void worker_fp_config(struct worker *w, const struct config *c) { }
-void worker_fp_packet(struct worker *w, const struct pkt *p,
-    const struct verdict *v) { }
-void worker_fp_event(struct worker *w, int ev, const struct ct_entry *e) { }
-void worker_fp_epoch(struct worker *w) { }
-void worker_fp_credits(struct worker *w, uint64_t now) { }
-
-/* sync.c: worker_sync.c is real; what it queues for the peer is counted */
-static int	 sending;	/* master */
-static unsigned	 to_peer;
-static unsigned	 deletes;	/* ... of them DELETEs */
-static unsigned	 queued[2];	/* ... by worker */
-static int	 bulking;	/* a bulk going out */
-static uint8_t	 fakesync;
-static uint64_t	 unseen;	/* the node's count */
-
-int sync_sending(const struct sync *s) { return (sending); }
-uint64_t sync_room(struct sync *s, unsigned wid) { return (1024); }
-uint64_t *sync_unseen(struct sync *s) { return (&unseen); }
-static unsigned	 moves;		/* connections handed over */
-void sync_moved(struct sync *s) { moves++; }
-int sync_bulking(const struct sync *s) { return (bulking); }
-/* made master, the link's command (its grace) not run yet */
-static int	 mastering;
-int sync_unsettled(const struct sync *s) { return (!sending || mastering); }
-
-/* a backup's link queues nothing (synclink_slot()) */
-void
-sync_ct(struct sync *s, unsigned wid, int event, const struct ct_table *t,
-    const struct ct_entry *e, const struct config *cfg)
-{
-	if (!sending)
-		return;
-	to_peer++;
-	assert_true(wid < 2);
-	queued[wid]++;
-	if (event == CT_EVENT_DESTROY)
-		deletes++;
-}
-
-/* ---- the queue, wrapped --------------------------------------------------- */
-
-struct given {
-	uint32_t	 id;
-	uint8_t		 accept, set_mark;
-	uint32_t	 mark;
-};
-
-static struct given	 given[8192];
-static size_t		 ngiven;
-static uint8_t		 fakeq;	/* the handle worker_new() keeps */
-
-struct nq	*__wrap_nq_open(uint16_t, uint32_t, int, uint32_t, uint32_t);
-void		 __wrap_nq_close(struct nq *);
-int		 __wrap_nq_verdict(struct nq *, uint32_t,
-		    const struct nq_verdict *);
-void		 __wrap_nq_get_stats(const struct nq *, struct nq_stats *);
-
-struct nq *
-__wrap_nq_open(uint16_t queue, uint32_t maxlen, int fail_open,
-    uint32_t copy, uint32_t maxcopy)
-{
-	return ((struct nq *)&fakeq);
-}
-
-void
-__wrap_nq_close(struct nq *q)
-{
-	assert_ptr_equal(q, &fakeq);
-}
-
-int
-__wrap_nq_verdict(struct nq *q, uint32_t id, const struct nq_verdict *v)
-{
-	assert_ptr_equal(q, &fakeq);
-	assert_true(ngiven < sizeof(given) / sizeof(given[0]));
-	given[ngiven].id = id;
-	given[ngiven].accept = v->accept;
-	given[ngiven].set_mark = v->set_mark;
-	given[ngiven].mark = v->mark;
-	ngiven++;
-	return (0);
-}
-
-/* the real one would read a struct nq where fakeq's one byte is */
-void
-__wrap_nq_get_stats(const struct nq *q, struct nq_stats *s)
-{
-	assert_ptr_equal(q, &fakeq);
-	memset(s, 0, sizeof(*s));
-}
 
 /* ---- two workers ------------------------------------------------------------ */
 
 #define MARK		0x42	/* the owner's connection's */
 #define QPAY		200	/* bytes of the quoted datagram's payload */
 
-struct fix {
-	struct config	 cfg;
-	struct rule	 rules[4];
-	struct worker	*all[2];	/* 0 gets the error, 1 owns the
-					   connection */
-	uint64_t	 now;
-};
-
-static struct worker *
-worker(struct fix *f, unsigned id)
-{
-	struct worker	*w;
-	char		 err[128];
-
-	w = worker_new(id, &f->cfg, err, sizeof(err));
-	assert_non_null(w);
-	/* what worker_start() adds, without the thread */
-	w->base = event_base_new();
-	assert_non_null(w->base);
-	w->askev = event_new(w->base, -1, 0, worker_ask_cb, w);
-	w->asktimer = evtimer_new(w->base, worker_ask_timeout, w);
-	assert_non_null(w->askev);
-	assert_non_null(w->asktimer);
-	limit_bucket_init(&w->auditrate, f->cfg.log_rate, f->now);
-	return (w);
-}
-
+/* all[0] gets the error, all[1] owns the connection */
 static int
 setup(void **state)
 {
-	struct fix	*f = calloc(1, sizeof(*f));
+	struct fix	*f = fix_new();
 
-	assert_non_null(f);
-	ct_config_defaults(&f->cfg.ct);
-	frag_config_defaults(&f->cfg.frag);
-	f->cfg.mode = MODE_ENFORCE;
-	f->cfg.policy[CT_NEW] = RULE_DROP;
-	f->cfg.policy[CT_ESTABLISHED] = RULE_ACCEPT;
-	f->cfg.policy[CT_RELATED] = RULE_ACCEPT;
-	f->cfg.policy[CT_INVALID] = RULE_DROP;
 	f->cfg.log_invalid = 1;
-	f->cfg.log_rate = 1000;
-	f->cfg.queue_maxlen = 4096;
-	f->cfg.rules = f->rules;
 	unit_add_rule(&f->cfg, "dns", CT_STATE_BIT(CT_NEW), IPPROTO_UDP, "53",
 	    RULE_ACCEPT, MARK, 0);
 	/* audits the errors, leaves their mark to the connection */
@@ -207,31 +53,8 @@ setup(void **state)
 	    NULL, RULE_ACCEPT, MARK, 0);
 	unit_add_rule(&f->cfg, "web", CT_STATE_BIT(CT_NEW), IPPROTO_TCP, "80",
 	    RULE_ACCEPT, 0, 0);
-	f->now = 1000000;
-	f->all[0] = worker(f, 0);
-	f->all[1] = worker(f, 1);
-	worker_set_peers(f->all, 2);
-	ngiven = 0;
-	audits = 0;
-	sending = 1;
-	to_peer = deletes = 0;
-	queued[0] = queued[1] = 0;
-	bulking = 0;
+	fix_start(f, 2, 1000000);
 	*state = f;
-	return (0);
-}
-
-static int
-teardown(void **state)
-{
-	struct fix	*f = *state;
-	size_t		 i;
-
-	worker_free(f->all[0]);
-	worker_free(f->all[1]);
-	for (i = 0; i < f->cfg.nrules; i++)
-		rule_clear(&f->rules[i]);
-	free(f);
 	return (0);
 }
 
@@ -320,13 +143,9 @@ send_error(struct fix *f, struct worker *w, int v6, size_t first,
 		n = off == 0 ? first : size;
 		if (n > len - off)
 			n = len - off;
-		memset(&np, 0, sizeof(np));
-		np.id = id + (uint32_t)k;
-		np.data = b;
-		np.len = np.origlen = pb_frag(b, v6, v6 ? IPPROTO_ICMPV6 :
-		    IPPROTO_ICMP, id, l4, off, n, off + n < len);
-		np.ts_ms = f->now;
-		np.hook = PKT_HOOK_FORWARD;
+		fix_packet(f, &np, b, pb_frag(b, v6, v6 ? IPPROTO_ICMPV6 :
+		    IPPROTO_ICMP, id, l4, off, n, off + n < len),
+		    id + (uint32_t)k);
 		memset(nv, 0, sizeof(*nv));
 		assert_int_equal(worker_fragment(w, &np, &x, nv), 1);
 		if (off + n < len)
@@ -598,12 +417,7 @@ port_packet(struct fix *f, struct nq_packet *np, uint8_t *b, uint32_t id,
 		memcpy(b + h + 8, "pong", 4);
 		h += 12;
 	}
-	memset(np, 0, sizeof(*np));
-	np->id = id;
-	np->data = b;
-	np->len = np->origlen = h;
-	np->ts_ms = f->now;
-	np->hook = PKT_HOOK_FORWARD;
+	fix_packet(f, np, b, h, id);
 }
 
 /* The query PB_B:5353 -> PB_A:53 of synced_udp()'s flow, id id: it
@@ -616,12 +430,7 @@ query_packet(struct fix *f, struct nq_packet *np, uint8_t *b, uint32_t id)
 	h = pb_ip4(b, IPPROTO_UDP, PB_B4, PB_A4, 0, 1, 0, 12);
 	pb_udp(b + h, 5353, 53, 4);
 	memcpy(b + h + 8, "ping", 4);
-	memset(np, 0, sizeof(*np));
-	np->id = id;
-	np->data = b;
-	np->len = np->origlen = h + 12;
-	np->ts_ms = f->now;
-	np->hook = PKT_HOOK_FORWARD;
+	fix_packet(f, np, b, h + 12, id);
 }
 
 /* A packet of synced_udp()'s flow: its answer (or a SYN from PB_B). */
@@ -1419,12 +1228,7 @@ test_adopt_echo(void **state)
 	uint8_t		 buf[64], err[8 + 40 + 8 + QPAY];
 
 	synced_echo(f, &home, &w);
-	memset(&np, 0, sizeof(np));
-	np.id = 80;
-	np.data = buf;
-	np.len = np.origlen = echo(buf, 1);
-	np.ts_ms = f->now;
-	np.hook = PKT_HOOK_FORWARD;
+	fix_packet(f, &np, buf, echo(buf, 1), 80);
 	assert_int_equal(worker_adopt(w, &np, NULL, "", ""), 0);
 	worker_ask_cb(-1, EV_READ, home);
 	assert_int_equal(ct_count(home->ct), 0);
@@ -1464,12 +1268,7 @@ test_backup_home_echo(void **state)
 	uint8_t		 buf[64];
 
 	synced_echo(f, &home, &w);
-	memset(&np, 0, sizeof(np));
-	np.id = 82;
-	np.data = buf;
-	np.len = np.origlen = echo(buf, 1);
-	np.ts_ms = f->now;
-	np.hook = PKT_HOOK_FORWARD;
+	fix_packet(f, &np, buf, echo(buf, 1), 82);
 	assert_int_equal(worker_adopt(w, &np, NULL, "", ""), 0);
 	worker_ask_cb(-1, EV_READ, home);
 	worker_ask_cb(-1, EV_READ, w);
@@ -1545,7 +1344,6 @@ fresh_beside(struct fix *f, struct worker *home, struct worker *w,
 	uint8_t		 b[64];
 	size_t		 h;
 
-	memset(&np, 0, sizeof(np));
 	if (icmp)
 		h = echo(b, 0);
 	else {
@@ -1554,11 +1352,7 @@ fresh_beside(struct fix *f, struct worker *home, struct worker *w,
 		memcpy(b + h + 8, "ping", 4);
 		h += 12;
 	}
-	np.id = id;
-	np.data = b;
-	np.len = np.origlen = h;
-	np.ts_ms = f->now;
-	np.hook = PKT_HOOK_FORWARD;
+	fix_packet(f, &np, b, h, id);
 	sending = 0;
 	w->adopt_max = 0;
 	assert_int_equal(worker_adopt(w, &np, NULL, "", ""), -1);
@@ -2515,12 +2309,7 @@ tcp_seg(struct fix *f, struct worker *w, int reply, uint32_t seq,
 	pb_tcp(b + h, reply ? 80 : 40000, reply ? 40000 : 80, seq, ack, flags,
 	    65535, 0);
 	memset(b + h + 20, 'x', len);
-	memset(&np, 0, sizeof(np));
-	np.id = 1;
-	np.data = b;
-	np.len = np.origlen = h + 20 + len;
-	np.ts_ms = f->now;
-	np.hook = PKT_HOOK_FORWARD;
+	fix_packet(f, &np, b, h + 20 + len, 1);
 	memset(&nv, 0, sizeof(nv));
 	worker_judge(w, &np, NULL, "", "", &nv);
 	assert_false(nv.defer);

@@ -9,8 +9,8 @@
  * As test_worker_ask.c: real workers (worker_new(), worker.c's verdicts
  * and counters, worker_sync.c's import) with real tables and inboxes,
  * the queue's I/O wrapped so that every verdict given later is recorded
- * here.  No thread runs: the test delivers each inbox by calling its
- * callback, applies the peer's records as the link would
+ * (workerfix.c).  No thread runs: the test delivers each inbox by
+ * calling its callback, applies the peer's records as the link would
  * (worker_sync_apply(), keep: a new master), and gives the clock to the
  * timeout by hand.
  */
@@ -30,135 +30,21 @@
 #include "worker_int.h"
 #include "sync_int.h"
 #include "unit.h"
+#include "workerfix.h"
 #include "../pktbuild.h"
-
-/* ---- the rest of the daemon, stubbed ------------------------------------- */
-
-void log_warn(const char *f, ...) { (void)f; }
-void log_warnx(const char *f, ...) { (void)f; }
-void log_info(const char *f, ...) { (void)f; }
-void log_debug(const char *f, ...) { (void)f; }
-void log_audit(const char *f, ...) { (void)f; }
-
-void
-events_ct(struct events *ev, unsigned wid, int event,
-    const struct ct_table *t, const struct ct_entry *e,
-    const struct config *cfg)
-{
-}
-
-void worker_fp_config(struct worker *w, const struct config *c) { }
-void worker_fp_packet(struct worker *w, const struct pkt *p,
-    const struct verdict *v) { }
-void worker_fp_event(struct worker *w, int ev, const struct ct_entry *e) { }
-void worker_fp_epoch(struct worker *w) { }
-void worker_fp_credits(struct worker *w, uint64_t now) { }
-
-static int	 sending;	/* master */
-static uint8_t	 fakesync;
-static uint64_t	 unseen;	/* the node's count */
-
-int sync_sending(const struct sync *s) { return (sending); }
-uint64_t sync_room(struct sync *s, unsigned wid) { return (1024); }
-uint64_t *sync_unseen(struct sync *s) { return (&unseen); }
-void sync_moved(struct sync *s) { }
-int sync_bulking(const struct sync *s) { return (0); }
-int sync_unsettled(const struct sync *s) { return (!sending); }
-void sync_ct(struct sync *s, unsigned wid, int event,
-    const struct ct_table *t, const struct ct_entry *e,
-    const struct config *cfg) { }
-
-/* ---- the queue, wrapped -------------------------------------------------- */
-
-struct given {
-	uint32_t	 id;
-	uint8_t		 accept;
-};
-
-static struct given	 given[64];
-static size_t		 ngiven;
-static uint8_t		 fakeq;
-
-struct nq	*__wrap_nq_open(uint16_t, uint32_t, int, uint32_t, uint32_t);
-void		 __wrap_nq_close(struct nq *);
-int		 __wrap_nq_verdict(struct nq *, uint32_t,
-		    const struct nq_verdict *);
-
-struct nq *
-__wrap_nq_open(uint16_t queue, uint32_t maxlen, int fail_open,
-    uint32_t copy, uint32_t maxcopy)
-{
-	return ((struct nq *)&fakeq);
-}
-
-void
-__wrap_nq_close(struct nq *q)
-{
-	assert_ptr_equal(q, &fakeq);
-}
-
-int
-__wrap_nq_verdict(struct nq *q, uint32_t id, const struct nq_verdict *v)
-{
-	assert_ptr_equal(q, &fakeq);
-	assert_true(ngiven < sizeof(given) / sizeof(given[0]));
-	given[ngiven].id = id;
-	given[ngiven].accept = v->accept;
-	ngiven++;
-	return (0);
-}
 
 /* ---- a new master, one worker or two ------------------------------------- */
 
 #define GRACE_MS	10000
 
-struct fix {
-	struct config	 cfg;
-	struct rule	 rules[3];
-	struct worker	*all[2];
-	unsigned	 n;
-	uint64_t	 now;
-};
-
-static struct worker *
-worker(struct fix *f, unsigned id)
-{
-	struct worker	*w;
-	char		 err[128];
-
-	w = worker_new(id, &f->cfg, err, sizeof(err));
-	assert_non_null(w);
-	/* what worker_start() adds, without the thread */
-	w->base = event_base_new();
-	assert_non_null(w->base);
-	w->askev = event_new(w->base, -1, 0, worker_ask_cb, w);
-	w->asktimer = evtimer_new(w->base, worker_ask_timeout, w);
-	assert_non_null(w->askev);
-	assert_non_null(w->asktimer);
-	limit_bucket_init(&w->auditrate, f->cfg.log_rate, f->now);
-	return (w);
-}
-
 static int
 setup_n(void **state, unsigned n, int loose)
 {
-	struct fix	*f = calloc(1, sizeof(*f));
-	unsigned	 i;
+	struct fix	*f = fix_new();
 
-	assert_non_null(f);
-	ct_config_defaults(&f->cfg.ct);
 	f->cfg.ct.tcp_loose = (uint8_t)loose;
-	frag_config_defaults(&f->cfg.frag);
-	f->cfg.mode = MODE_ENFORCE;
-	f->cfg.policy[CT_NEW] = RULE_DROP;
-	f->cfg.policy[CT_ESTABLISHED] = RULE_ACCEPT;
-	f->cfg.policy[CT_RELATED] = RULE_ACCEPT;
-	f->cfg.policy[CT_INVALID] = RULE_DROP;
-	f->cfg.log_rate = 1000;
-	f->cfg.queue_maxlen = 4096;
 	f->cfg.sync.flush_ms = 50;
 	f->cfg.sync.grace = GRACE_MS / 1000;
-	f->cfg.rules = f->rules;
 	unit_add_rule(&f->cfg, "web", CT_STATE_BIT(CT_NEW), IPPROTO_TCP, "80",
 	    RULE_ACCEPT, 0, 0);
 	unit_add_rule(&f->cfg, "dns", CT_STATE_BIT(CT_NEW), IPPROTO_UDP, "53",
@@ -166,14 +52,7 @@ setup_n(void **state, unsigned n, int loose)
 	unit_add_rule(&f->cfg, "ping", CT_STATE_BIT(CT_NEW), IPPROTO_ICMP,
 	    NULL, RULE_ACCEPT, 0, 0);
 	/* worker_sync.c reads the real clock */
-	f->now = spi_now_ms();
-	f->n = n;
-	for (i = 0; i < n; i++)
-		f->all[i] = worker(f, i);
-	worker_set_peers(f->all, n);
-	ngiven = 0;
-	sending = 1;
-	unseen = 0;
+	fix_start(f, n, spi_now_ms());
 	*state = f;
 	return (0);
 }
@@ -203,20 +82,6 @@ setup_two_strict(void **state)
 	return (setup_n(state, 2, 0));
 }
 
-static int
-teardown(void **state)
-{
-	struct fix	*f = *state;
-	size_t		 i;
-
-	for (i = 0; i < f->n; i++)
-		worker_free(f->all[i]);
-	for (i = 0; i < f->cfg.nrules; i++)
-		rule_clear(&f->rules[i]);
-	free(f);
-	return (0);
-}
-
 /* The workers are a new master's, in their grace from now on. */
 static void
 new_master(struct fix *f)
@@ -243,12 +108,7 @@ tcp_packet(struct fix *f, struct nq_packet *np, uint8_t *b, uint32_t id,
 	    reply ? PB_B4 : PB_A4, 0, 1, 0, 20);
 	pb_tcp(b + h, reply ? 80 : sport, reply ? sport : 80, seq, ack, flags,
 	    65535, 0);
-	memset(np, 0, sizeof(*np));
-	np->id = id;
-	np->data = b;
-	np->len = np->origlen = h + 20;
-	np->ts_ms = f->now;
-	np->hook = PKT_HOOK_FORWARD;
+	fix_packet(f, np, b, h + 20, id);
 }
 
 /* A UDP datagram PB_B:sport -> PB_A:53 (reply: back), id id, in *np. */
@@ -262,12 +122,7 @@ udp_packet(struct fix *f, struct nq_packet *np, uint8_t *b, uint32_t id,
 	    reply ? PB_B4 : PB_A4, 0, 1, 0, 12);
 	pb_udp(b + h, reply ? 53 : sport, reply ? sport : 53, 4);
 	memcpy(b + h + 8, "ping", 4);
-	memset(np, 0, sizeof(*np));
-	np->id = id;
-	np->data = b;
-	np->len = np->origlen = h + 12;
-	np->ts_ms = f->now;
-	np->hook = PKT_HOOK_FORWARD;
+	fix_packet(f, np, b, h + 12, id);
 }
 
 /* An ICMP echo request PB_B -> PB_A (reply: the reply back), id id. */
@@ -280,12 +135,7 @@ echo_packet(struct fix *f, struct nq_packet *np, uint8_t *b, uint32_t id,
 	h = pb_ip4(b, IPPROTO_ICMP, reply ? PB_A4 : PB_B4,
 	    reply ? PB_B4 : PB_A4, 0, 1, 0, 8);
 	pb_icmp(b + h, reply ? 0 : 8, 0, 7, 1);
-	memset(np, 0, sizeof(*np));
-	np->id = id;
-	np->data = b;
-	np->len = np->origlen = h + 8;
-	np->ts_ms = f->now;
-	np->hook = PKT_HOOK_FORWARD;
+	fix_packet(f, np, b, h + 8, id);
 }
 
 /* np through w as worker_packet() takes it: adoption, then judgement.
