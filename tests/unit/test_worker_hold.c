@@ -193,6 +193,27 @@ record_in(struct fix *f, struct sync_rec *r)
 	assert_int_equal(b.applied, 1);
 }
 
+/*
+ * Two workers, a new master's from now on: the old master's record r of
+ * the flow PB_B:5353 -> PB_A:53 is for *home, the packets of it reach
+ * the other one, *w.
+ */
+static void
+away_record(struct fix *f, struct sync_rec *r, struct worker **home,
+    struct worker **w)
+{
+	struct nq_packet np;
+	struct ct_tuple	 k;
+	uint8_t		 b[64];
+
+	udp_packet(f, &np, b, 1, 0, 5353);
+	old_master(f, &np, r);
+	assert_int_equal(verdict_tuple(np.data, np.len, &k), 0);
+	*home = f->all[synclink_home(&k, 2)];
+	*w = f->all[!(*home)->id];
+	new_master(f);
+}
+
 static void
 check_given(size_t k, uint32_t id, uint8_t accept)
 {
@@ -562,19 +583,13 @@ test_hold_home(void **state)
 	struct fix	*f = *state;
 	struct worker	*w, *home;
 	struct nq_packet np;
-	struct ct_tuple	 k;
 	struct sync_rec	 r;
 	uint8_t		 b[2][64];
 	uint64_t	 hold = WORKER_HOLD_FLUSHES * f->cfg.sync.flush_ms;
 	uint64_t	 t0;
 	int		 acc = -1;
 
-	udp_packet(f, &np, b[0], 1, 0, 5353);
-	old_master(f, &np, &r);
-	assert_int_equal(verdict_tuple(np.data, np.len, &k), 0);
-	home = f->all[synclink_home(&k, 2)];
-	w = f->all[!home->id];
-	new_master(f);
+	away_record(f, &r, &home, &w);
 	udp_packet(f, &np, b[0], 50, 1, 5353);
 	assert_int_equal(deliver(w, &np, &acc), 1);
 	udp_packet(f, &np, b[1], 51, 1, 5353);
@@ -640,17 +655,11 @@ test_hold_after_adopt(void **state)
 	struct fix	*f = *state;
 	struct worker	*w, *home;
 	struct nq_packet np;
-	struct ct_tuple	 k;
 	struct sync_rec	 r;
 	uint8_t		 b[2][64];
 	int		 acc = -1;
 
-	udp_packet(f, &np, b[0], 1, 0, 5353);
-	old_master(f, &np, &r);
-	assert_int_equal(verdict_tuple(np.data, np.len, &k), 0);
-	home = f->all[synclink_home(&k, 2)];
-	w = f->all[!home->id];
-	new_master(f);
+	away_record(f, &r, &home, &w);
 	home->synced = unseen = 1;	/* as if another one waited there */
 	udp_packet(f, &np, b[0], 60, 1, 5353);
 	assert_int_equal(deliver(w, &np, &acc), 1);
@@ -688,18 +697,12 @@ test_hold_after_late(void **state)
 	struct fix	*f = *state;
 	struct worker	*w, *home;
 	struct nq_packet np;
-	struct ct_tuple	 k;
 	struct sync_rec	 r;
 	uint8_t		 b[2][64];
 	uint64_t	 now;
 	int		 acc = -1;
 
-	udp_packet(f, &np, b[0], 1, 0, 5353);
-	old_master(f, &np, &r);
-	assert_int_equal(verdict_tuple(np.data, np.len, &k), 0);
-	home = f->all[synclink_home(&k, 2)];
-	w = f->all[!home->id];
-	new_master(f);
+	away_record(f, &r, &home, &w);
 	home->synced = unseen = 1;	/* as if another one waited there */
 	now = spi_now_ms();
 	udp_packet(f, &np, b[0], 90, 1, 5353);
