@@ -363,11 +363,12 @@ test_no_room(void **state)
 /* ---- adoption ([sync]) ------------------------------------------------ */
 
 /*
- * The flow of connect_udp() as the peer would send it, applied to its
- * home worker (*home; the other one in *other); its tuple in *k.
+ * The one connection in all[0]'s table as the peer would send it,
+ * applied to its home worker (*home; the other one in *other) of a node
+ * with [sync]; its tuple in *k.
  */
 static void
-synced_udp(struct fix *f, struct worker **home, struct worker **other,
+synced_home(struct fix *f, struct worker **home, struct worker **other,
     struct ct_tuple *k)
 {
 	struct sync_rec		 rec[4];
@@ -375,10 +376,6 @@ synced_udp(struct fix *f, struct worker **home, struct worker **other,
 	struct sync_batch	 b = { rec, 1, 0, 0, 0, 0, 0 };
 	unsigned		 h;
 
-	/* worker_sync.c reads the real clock */
-	f->now = spi_now_ms();
-	f->all[0]->sync = f->all[1]->sync = NULL;
-	connect_udp(f, f->all[0], 0);
 	worker_sync_slice(f->all[0], &sl);
 	assert_int_equal(sl.n, 1);
 	ct_flush(f->all[0]->ct);
@@ -397,6 +394,18 @@ synced_udp(struct fix *f, struct worker **home, struct worker **other,
 	assert_int_equal((*home)->synced, 1);
 	assert_int_equal(unseen, 1);
 	assert_int_equal(to_peer, 0);
+}
+
+/* The flow of connect_udp(), synced (synced_home()). */
+static void
+synced_udp(struct fix *f, struct worker **home, struct worker **other,
+    struct ct_tuple *k)
+{
+	/* worker_sync.c reads the real clock */
+	f->now = spi_now_ms();
+	f->all[0]->sync = f->all[1]->sync = NULL;
+	connect_udp(f, f->all[0], 0);
+	synced_home(f, home, other, k);
 }
 
 /* The answer PB_A:53 -> PB_B:port of udp_from()'s flow, id id (or syn:
@@ -1182,20 +1191,16 @@ echo(uint8_t *b, int reply)
  * (ESTABLISHED, MARK), not a reply nobody asked for (INVALID).  An ICMP
  * error asks nobody for itself (worker_ask() asks for what it quotes).
  */
-/* The ping of echo() as the peer would send it, applied to its home
-   worker (*home; the other one in *other). */
+/* The ping of echo(), synced (synced_home()). */
 static void
 synced_echo(struct fix *f, struct worker **home, struct worker **other)
 {
 	struct verdict_ctx x = { &f->cfg, NULL, NULL, "", "",
 	    PKT_HOOK_FORWARD, 0, 0 };
-	struct sync_rec	 rec[4];
-	struct sync_slice sl = { rec, 4, 0, 0, 0 };
-	struct sync_batch b = { rec, 1, 0, 0, 0, 0, 0 };
+	struct ct_tuple	 k;
 	struct pkt	 p;
 	struct verdict	 v;
 	uint8_t		 buf[64];
-	unsigned	 h;
 
 	f->now = spi_now_ms();
 	x.ct = f->all[0]->ct;
@@ -1204,19 +1209,7 @@ synced_echo(struct fix *f, struct worker **home, struct worker **other)
 	verdict_packet(&x, buf, echo(buf, 0), NULL, &p, &v);
 	assert_int_equal(v.state, CT_NEW);
 	assert_int_equal(v.action, RULE_ACCEPT);
-	worker_sync_slice(f->all[0], &sl);
-	assert_int_equal(sl.n, 1);
-	ct_flush(f->all[0]->ct);
-	h = synclink_home(&rec[0].s.k, 2);
-	*home = f->all[h];
-	*other = f->all[!h];
-	worker_set_sync(f->all[0], (struct sync *)&fakesync);
-	worker_set_sync(f->all[1], (struct sync *)&fakesync);
-	to_peer = 0;
-	unseen = 0;
-	worker_sync_apply(*home, &b);
-	assert_int_equal((*home)->synced, 1);
-	assert_int_equal(unseen, 1);
+	synced_home(f, home, other, &k);
 }
 
 static void
