@@ -755,6 +755,69 @@ action = accept
 EOF
 }
 
+# ---- soaks (soak.sh, soak_ha.sh) ----------------------------------------------
+
+# lib_soak_timeouts: [conntrack] timeouts short enough that the tables
+# drain within a minute after the traffic stops; established long
+# enough that the churn's long connections (idle at most 5 s) stay.
+lib_soak_timeouts()
+{
+	cat <<EOF
+timeout_tcp_syn_sent = 5
+timeout_tcp_syn_recv = 5
+timeout_tcp_established = 30
+timeout_tcp_fin_wait = 5
+timeout_tcp_close_wait = 5
+timeout_tcp_last_ack = 5
+timeout_tcp_time_wait = 5
+timeout_tcp_close = 5
+timeout_tcp_syn_sent2 = 5
+timeout_tcp_max_retrans = 10
+timeout_tcp_unacknowledged = 10
+timeout_udp = 5
+timeout_udp_stream = 10
+timeout_icmp = 5
+timeout_icmpv6 = 5
+timeout_generic = 10
+EOF
+}
+
+# lib_soak_rules: what the churn (soak_churn.py to soak_echo.py) and the
+# pings need
+lib_soak_rules()
+{
+	cat <<EOF
+[rule echo]
+proto = tcp
+dport = 7000
+action = accept
+
+[rule udp-echo]
+proto = udp
+dport = 7001
+action = accept
+
+[rule ping]
+proto = icmp
+action = accept
+
+[rule ping6]
+proto = icmpv6
+action = accept
+EOF
+}
+
+# lib_churn_counts FILE: soak_churn.py's tallies in FILE as six numbers,
+# "tcp tcp_err udp udp_err long long_err" (0 for one it did not print)
+lib_churn_counts()
+{
+	tr ' ' '\n' <"$1" | awk -F= '
+	$1 == "tcp" { t = $2 } $1 == "tcp_err" { te = $2 }
+	$1 == "udp" { u = $2 } $1 == "udp_err" { ue = $2 }
+	$1 == "long" { l = $2 } $1 == "long_err" { le = $2 }
+	END { print t + 0, te + 0, u + 0, ue + 0, l + 0, le + 0 }'
+}
+
 # ---- traffic -----------------------------------------------------------------
 
 # wait_listen NS tcp|udp PORT: a socket listens on PORT in NS.

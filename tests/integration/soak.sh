@@ -33,48 +33,16 @@ lib_init soak
 lib_topology
 lib_write_helpers
 
-# Timeouts short enough that the table drains within a minute after the
-# traffic stops; established long enough that the long connections
-# (idle at most 5 s) stay.
+# lib.sh's short timeouts: the table drains within a minute after the
+# traffic stops.
 lib_config <<EOF
 [conntrack]
 max = 20000
-timeout_tcp_syn_sent = 5
-timeout_tcp_syn_recv = 5
-timeout_tcp_established = 30
-timeout_tcp_fin_wait = 5
-timeout_tcp_close_wait = 5
-timeout_tcp_last_ack = 5
-timeout_tcp_time_wait = 5
-timeout_tcp_close = 5
-timeout_tcp_syn_sent2 = 5
-timeout_tcp_max_retrans = 10
-timeout_tcp_unacknowledged = 10
-timeout_udp = 5
-timeout_udp_stream = 10
-timeout_icmp = 5
-timeout_icmpv6 = 5
-timeout_generic = 10
+$(lib_soak_timeouts)
 
 $(lib_policy)
 
-[rule echo]
-proto = tcp
-dport = 7000
-action = accept
-
-[rule udp-echo]
-proto = udp
-dport = 7001
-action = accept
-
-[rule ping]
-proto = icmp
-action = accept
-
-[rule ping6]
-proto = icmpv6
-action = accept
+$(lib_soak_rules)
 
 [rule denied]
 proto = tcp
@@ -142,11 +110,7 @@ check "nfqspid stayed up through the soak" test "$alive" -eq 1
 check "the table never exceeded its max of 20000 (largest seen: $maxct)" \
     test "$maxct" -le 20000
 # shellcheck disable=SC2046  # six numbers, split on purpose
-set -- $(tr ' ' '\n' <"$T_TMP/churn.out" | awk -F= '
-	$1 == "tcp" { t = $2 } $1 == "tcp_err" { te = $2 }
-	$1 == "udp" { u = $2 } $1 == "udp_err" { ue = $2 }
-	$1 == "long" { l = $2 } $1 == "long_err" { le = $2 }
-	END { print t + 0, te + 0, u + 0, ue + 0, l + 0, le + 0 }')
+set -- $(lib_churn_counts "$T_TMP/churn.out")
 # A connection may fail for reasons of the machine (a 2-core box under
 # load); the firewall must not be one of many.  Allow 0.5%.
 check "short TCP connections succeed (ok $1, failed $2)" \

@@ -69,7 +69,7 @@ trap lib_sync_cleanup EXIT
 head -c 32 /dev/urandom | base64 >"$T_TMP/sync.key"
 chmod 600 "$T_TMP/sync.key"
 
-# rules ME PEER ROLE: soak.sh's short timeouts (the tables drain within
+# rules ME PEER ROLE: lib.sh's short timeouts (the tables drain within
 # a minute), two workers, [sync] on dut's loopback; no source_share, as
 # all the traffic comes from one client address (its default 10% of a
 # worker's table is about what the churn holds)
@@ -80,22 +80,7 @@ rules()
 tcp_loose = no
 max = 20000
 source_share = 0
-timeout_tcp_syn_sent = 5
-timeout_tcp_syn_recv = 5
-timeout_tcp_established = 30
-timeout_tcp_fin_wait = 5
-timeout_tcp_close_wait = 5
-timeout_tcp_last_ack = 5
-timeout_tcp_time_wait = 5
-timeout_tcp_close = 5
-timeout_tcp_syn_sent2 = 5
-timeout_tcp_max_retrans = 10
-timeout_tcp_unacknowledged = 10
-timeout_udp = 5
-timeout_udp_stream = 10
-timeout_icmp = 5
-timeout_icmpv6 = 5
-timeout_generic = 10
+$(lib_soak_timeouts)
 
 [sync]
 listen = 127.0.0.1:$1
@@ -106,23 +91,7 @@ flush = 20
 
 $(lib_policy)
 
-[rule echo]
-proto = tcp
-dport = 7000
-action = accept
-
-[rule udp-echo]
-proto = udp
-dport = 7001
-action = accept
-
-[rule ping]
-proto = icmp
-action = accept
-
-[rule ping6]
-proto = icmpv6
-action = accept
+$(lib_soak_rules)
 EOF
 }
 lib_config < <(rules 3790 3791 master)
@@ -271,11 +240,7 @@ check "$nfail failovers, each one done" test "$nfail" -ge 2 -a "$fo_failed" -eq 
 check "the master decided packets in every 10 s ($stalls without)" \
     test "$stalls" -eq 0
 # shellcheck disable=SC2046  # six numbers, split on purpose
-set -- $(tr ' ' '\n' <"$T_TMP/churn.out" | awk -F= '
-	$1 == "tcp" { t = $2 } $1 == "tcp_err" { te = $2 }
-	$1 == "udp" { u = $2 } $1 == "udp_err" { ue = $2 }
-	$1 == "long" { l = $2 } $1 == "long_err" { le = $2 }
-	END { print t + 0, te + 0, u + 0, ue + 0, l + 0, le + 0 }')
+set -- $(lib_churn_counts "$T_TMP/churn.out")
 # A short connection that fails is one a failover lost, most likely
 # (soak.sh, with one daemon, allows 0.5% for a loaded machine).
 check "no short TCP connection failed (ok $1, failed $2)" \
