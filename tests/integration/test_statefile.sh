@@ -48,6 +48,21 @@ STATE=$T_TMP/state
 SYNCHOME=${SYNCHOME:-$top_builddir/tests/integration/synchome}
 [ -x "$SYNCHOME" ] || { echo "ERROR: $SYNCHOME not built" >&2; exit 1; }
 
+# client_rule X PORT: NEW TCP connections from the client's subnet to
+# PORT, rule from-client-X
+client_rule()
+{
+	cat <<EOF
+[rule from-client-$1]
+state = new
+proto = tcp
+src = 10.$T_NET.1.0/24
+dport = $2
+action = accept
+
+EOF
+}
+
 config()
 {
 	lib_config <<EOF
@@ -56,54 +71,9 @@ max = 4096
 
 $(lib_policy)
 
-[rule from-client-a]
-state = new
-proto = tcp
-src = 10.$T_NET.1.0/24
-dport = 5060
-action = accept
-
-[rule from-client-b]
-state = new
-proto = tcp
-src = 10.$T_NET.1.0/24
-dport = 5061
-action = accept
-
-[rule from-client-c]
-state = new
-proto = tcp
-src = 10.$T_NET.1.0/24
-dport = 5062
-action = accept
-
-[rule from-client-d]
-state = new
-proto = tcp
-src = 10.$T_NET.1.0/24
-dport = 5063
-action = accept
-
-[rule from-client-e]
-state = new
-proto = tcp
-src = 10.$T_NET.1.0/24
-dport = 5064
-action = accept
-
-[rule from-client-f]
-state = new
-proto = tcp
-src = 10.$T_NET.1.0/24
-dport = 5065
-action = accept
-
-[rule from-client-g]
-state = new
-proto = tcp
-src = 10.$T_NET.1.0/24
-dport = 5066
-action = accept
+$(for r in a:5060 b:5061 c:5062 d:5063 e:5064 f:5065 g:5066; do
+	client_rule "${r%:*}" "${r#*:}"
+done)
 EOF
 	sed -i "s|^\\[daemon\\]\$|[daemon]\\nuser = nobody\\n$1|" "$T_CONF"
 	# nobody reads it at a reload, and may not write in the directory
