@@ -23,6 +23,7 @@
 #
 # Copyright (C) 2026 The nfqspid authors
 # SPDX-License-Identifier: GPL-2.0-or-later
+# shellcheck disable=SC2317  # functions run through check and wait_for
 set -u
 
 : "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
@@ -30,19 +31,9 @@ set -u
 PKG=nfqspid
 LOCK=/tmp/nfqspi-deb.lock
 
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); echo "PASS: $*"; }
-fail() { failed=$((failed + 1)); echo "FAIL: $*"; }
-check()
-{
-	local desc=$1
-	shift
-	if "$@"; then ok "$desc"; else fail "$desc"; fi
-}
-skip() { echo "SKIP: $*"; exit 77; }
-not() { ! "$@"; }
-quiet() { "$@" >/dev/null 2>&1; }
+# ok, fail, check, skip, not, quiet, lib_summary, lib_build_deb
+# shellcheck source=tests/integration/lib.sh
+. "$top_srcdir/tests/integration/lib.sh"
 
 [ "$(id -u)" -eq 0 ] || skip "needs root (dpkg -i, dpkg --purge)"
 for t in dpkg-buildpackage dh lintian dpkg-deb flock make; do
@@ -90,21 +81,10 @@ for p in $need; do
 	    grep -Eq "^(Build-Depends:)? +$p,?( |$)" "$top_srcdir/debian/control"
 done
 
-src=$tmp/$PKG-$VERSION
-if ! env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -C "$top_builddir" distdir distdir="$src" >"$tmp/distdir.log" 2>&1; then
-	cat "$tmp/distdir.log"
-	echo "FAIL: make distdir"
-	exit 1
-fi
 echo "building the package (log: $tmp/build.log while it runs)"
-if ! (cd "$src" && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL DEB_BUILD_OPTIONS="nocheck parallel=2" \
-    dpkg-buildpackage -us -uc -b) >"$tmp/build.log" 2>&1; then
-	tail -n 40 "$tmp/build.log"
-	echo "FAIL: dpkg-buildpackage -us -uc -b"
-	exit 1
-fi
+lib_build_deb "$tmp"
+deb=$LIB_DEB
 arch=$(dpkg --print-architecture)
-deb=$tmp/${PKG}_${VERSION}_$arch.deb
 check "dpkg-buildpackage made $(basename "$deb")" test -f "$deb"
 [ -f "$deb" ] || exit 1
 # Debian's flags (hardening=+all: -O2, _FORTIFY_SOURCE) find what a
@@ -378,5 +358,4 @@ done
 check "purge removed the user nfqspid" not quiet getent passwd nfqspid
 check "purge removed the group nfqspid" not quiet getent group nfqspid
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
+lib_summary

@@ -755,6 +755,33 @@ action = accept
 EOF
 }
 
+# ---- the Debian package (tests/deb, tests/systemd) -------------------------
+
+# lib_build_deb DIR: the package $PKG $VERSION built from this tree (its
+# distdir in DIR; dpkg-buildpackage -b, its tests off: make check runs
+# them), the logs in DIR; LIB_DEB is where the .deb is.  A step that
+# fails ends the test, with its log.
+lib_build_deb()
+{
+	local dir=$1 src=$1/$PKG-$VERSION
+
+	if ! env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s \
+	    -C "$top_builddir" distdir distdir="$src" >"$dir/distdir.log" 2>&1
+	then
+		cat "$dir/distdir.log"
+		echo "FAIL: make distdir"
+		exit 1
+	fi
+	if ! (cd "$src" && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL \
+	    DEB_BUILD_OPTIONS="nocheck parallel=2" \
+	    dpkg-buildpackage -us -uc -b) >"$dir/build.log" 2>&1; then
+		tail -n 40 "$dir/build.log"
+		echo "FAIL: dpkg-buildpackage -us -uc -b"
+		exit 1
+	fi
+	LIB_DEB=$dir/${PKG}_${VERSION}_$(dpkg --print-architecture).deb
+}
+
 # ---- soaks (soak.sh, soak_ha.sh) ----------------------------------------------
 
 # lib_soak_timeouts: [conntrack] timeouts short enough that the tables

@@ -35,6 +35,7 @@
 #
 # Copyright (C) 2026 The nfqspid authors
 # SPDX-License-Identifier: GPL-2.0-or-later
+# shellcheck disable=SC2317  # functions run through check and wait_for
 set -u
 
 : "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
@@ -48,18 +49,9 @@ SUITE=bookworm
 # ./x.deb in the root would need the mirror on every run).
 BASE_PKGS=systemd,systemd-sysv,dbus,iptables,iproute2,procps,adduser
 
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); echo "PASS: $*"; }
-fail() { failed=$((failed + 1)); echo "FAIL: $*"; }
-check()
-{
-	local desc=$1
-	shift
-	if "$@"; then ok "$desc"; else fail "$desc"; fi
-}
-skip() { echo "SKIP: $*"; exit 77; }
-not() { ! "$@"; }
+# ok, fail, check, skip, not, quiet, lib_summary, lib_build_deb
+# shellcheck source=tests/integration/lib.sh
+. "$top_srcdir/tests/integration/lib.sh"
 # wait_for_s SECONDS CMD...: until CMD succeeds, a tenth of a second apart
 wait_for_s()
 {
@@ -72,7 +64,6 @@ wait_for_s()
 	done
 	return 1
 }
-quiet() { "$@" >/dev/null 2>&1; }
 
 [ "$(id -u)" -eq 0 ] || skip "needs root (debootstrap, systemd-nspawn)"
 for t in debootstrap systemd-nspawn dpkg-buildpackage dh nsenter ip flock \
@@ -131,20 +122,9 @@ trap 'exit 1' INT TERM HUP
 if [ -n "${NFQSPI_SYSTEMD_DEB:-}" ]; then
 	deb=$NFQSPI_SYSTEMD_DEB
 else
-	src=$tmp/$PKG-$VERSION
-	if ! env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -C "$top_builddir" distdir distdir="$src" >"$tmp/distdir.log" 2>&1; then
-		cat "$tmp/distdir.log"
-		echo "FAIL: make distdir"
-		exit 1
-	fi
 	echo "building the package"
-	if ! (cd "$src" && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL DEB_BUILD_OPTIONS="nocheck parallel=2" \
-	    dpkg-buildpackage -us -uc -b) >"$tmp/build.log" 2>&1; then
-		tail -n 40 "$tmp/build.log"
-		echo "FAIL: dpkg-buildpackage -us -uc -b"
-		exit 1
-	fi
-	deb=$tmp/${PKG}_${VERSION}_$(dpkg --print-architecture).deb
+	lib_build_deb "$tmp"
+	deb=$LIB_DEB
 fi
 [ -f "$deb" ] || { echo "FAIL: no $deb"; exit 1; }
 
@@ -608,5 +588,4 @@ printf '%s\n' "$sec" | grep -v '✓' | sed 's/^/security: /'
 check "systemd-analyze security nfqspid: ${score:-?}, as the unit says (${claimed:-?})" \
     test -n "$score" -a "$score" = "$claimed"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+lib_summary
