@@ -108,9 +108,14 @@ int	 fpq_ring_empty(const struct fpq_ring *r);
 /* Consumer: 1 and *item, or 0 when empty. */
 int	 fpq_ring_pop(struct fpq_ring *r, void *item);
 
-/* What a worker and the thread share. */
+/* What a worker and the thread share (powers of two).  fuzz_offload's
+   build makes them 256 (Makefile.am): a full ring is cheap to fill. */
+#ifndef FPQ_RING_OUT
 #define FPQ_RING_OUT	4096	/* items a worker may have outstanding */
+#endif
+#ifndef FPQ_RING_BACK
 #define FPQ_RING_BACK	4096
+#endif
 /* An offload leaves this much of the out ring free, for removals. */
 #define FPQ_RESERVE	(FPQ_RING_OUT / 4)
 

@@ -37,6 +37,10 @@
  * 3) takes them out.  Otherwise the kernel has DESTROYSETELEM: an
  * addition replaces an element, its counters starting from 0, and
  * elements never time out.
+ *
+ * Built with small chunks of the table's arena and small rings
+ * (Makefile.am's FUZZ_OFFLOAD_DEFS): the same code, without megabytes
+ * mapped and thousands of ring items read for each input.
  */
 #define _GNU_SOURCE		/* as autoconf.h: the headers worker_int.h needs */
 
