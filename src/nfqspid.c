@@ -1040,6 +1040,10 @@ daemon_run(struct daemon *d, int foreground, int debug)
 		return (1);
 	}
 	signal(SIGPIPE, SIG_IGN);
+	/* a stray signal (a script's kill -USR1 to the wrong pid) must not
+	   stop the firewall: their default action is to end the process */
+	signal(SIGUSR1, SIG_IGN);
+	signal(SIGUSR2, SIG_IGN);
 	/* before libevent allocates anything: the workers' bases and
 	   events, made one after another here, share no cache line */
 	event_set_mem_functions(cacheline_malloc, cacheline_realloc, free);

@@ -160,6 +160,13 @@ policy "5301" '' 50000
 check "reload back to 5301" quiet lib_ctl reload
 check "5301 still connects after the reloads" in_c timeout 5 socat -T 2 \
     /dev/null "TCP4:$S4:5301,connect-timeout=3"
+# a stray SIGUSR1 or SIGUSR2 (default action: exit) must not stop it
+kill -USR1 "$T_DPID"
+kill -USR2 "$T_DPID"
+sleep 0.5
+check "SIGUSR1 and SIGUSR2 leave nfqspid running" lib_daemon_alive
+check "5301 still connects after SIGUSR1 and SIGUSR2" in_c timeout 5 \
+    socat -T 2 /dev/null "TCP4:$S4:5301,connect-timeout=3"
 check "no sanitizer report in the daemon's log" \
     log_lacks 'runtime error|AddressSanitizer|LeakSanitizer'
 check "nfqspid is still running" lib_daemon_alive
