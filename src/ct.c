@@ -1187,6 +1187,12 @@ ct_grace(struct ct_table *t, uint64_t until_ms)
 		t->grace_until = until_ms;
 }
 
+void
+ct_relearn_peer(struct ct_table *t, int master)
+{
+	t->relearn_peer = master != 0;
+}
+
 size_t
 ct_count(const struct ct_table *t)
 {

@@ -136,6 +136,13 @@ void		 ct_set_config(struct ct_table *t, const struct ct_config *c);
  * else is judged as always: no new connection, no RST out of window.
  */
 void		 ct_grace(struct ct_table *t, uint64_t until_ms);
+/*
+ * Whether the node is master ([sync]): then a side whose window is the
+ * peer's (ct_snap_peer()) re-learns it at its next packet; a backup's
+ * are checked as they stand.  Looked at per packet, so a switch walks
+ * no table.
+ */
+void		 ct_relearn_peer(struct ct_table *t, int master);
 /* Connections the source of p's family and address holds (an upper
    bound: a sketch, exact unless two heavy sources collide twice). */
 uint32_t	 ct_source_count(const struct ct_table *t, uint8_t family,
@@ -326,6 +333,13 @@ struct ct_snap {
  * keeps them, so a connection moving between workers stays as it was.
  */
 #define CT_SNAP_TD_LOCAL	0x40
+/*
+ * The other: a side whose window is the HA peer's (ct_snap_peer()), not
+ * learnt from a packet here since.  It goes stale (CT_SNAP_TD_LOCAL) at
+ * its next packet once the node is master (ct_relearn_peer()).
+ */
+#define CT_SNAP_TD_PEER		0x80
+#define CT_SNAP_TD_OURS		(CT_SNAP_TD_LOCAL | CT_SNAP_TD_PEER)
 
 /* The state of e, as of the table's clock. */
 void		 ct_export(const struct ct_table *t, const struct ct_entry *e,
@@ -348,6 +362,15 @@ int		 ct_snap_check(const struct ct_snap *s);
  * or the snapshot's).  No effect on other protocols.
  */
 void		 ct_snap_stale(struct ct_snap *s);
+/*
+ * s comes from the HA peer to a backup: its windows lag the peer's by a
+ * flush at most, and a backup that sees the connection's packets keeps
+ * them current itself (the backup's grace covers the lag), so nothing
+ * is re-learnt yet.  Once the node is master (ct_relearn_peer()), each
+ * side no packet here reached since goes stale as ct_snap_stale()
+ * says: what passed the old master after its last flush is lost.
+ */
+void		 ct_snap_peer(struct ct_snap *s);
 /*
  * Insert or update the connection s describes (found from either
  * direction: one the other way round is replaced), as of now_ms, with

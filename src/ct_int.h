@@ -105,7 +105,11 @@ enum ct_tcp_state {
    ct_snap_stale()), not re-learnt from a packet since: never on the
    wire (CT_SNAP_TD_LOCAL) */
 #define CT_TD_STALE	0x40
-#define CT_TD_ALL	0x7f
+/* its window is the HA peer's, not learnt from a packet since: stale
+   once the node is master (ct_relearn_peer()); never on the wire
+   (CT_SNAP_TD_PEER) */
+#define CT_TD_PEER	0x80
+#define CT_TD_ALL	0xff
 
 /* struct ct_entry.syn_opts */
 #define CT_SYNOPT_SCALE	0x0f		/* window scale */
@@ -237,6 +241,8 @@ struct ct_table {
 	uint32_t	 share_max;
 	/* an overflow's grace: window checks are liberal until then (ms) */
 	uint64_t	 grace_until;
+	/* the node is master: CT_TD_PEER sides are stale (ct_relearn_peer) */
+	int		 relearn_peer;
 	uint64_t	 now;		/* latest clock seen */
 	uint32_t	 now32;		/* now modulo 2^32 */
 	uint64_t	 key[2];	/* hash key */

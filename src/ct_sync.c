@@ -23,6 +23,7 @@
 #define CT_MAX_WSCALE	14		/* RFC 7323 */
 
 _Static_assert(CT_TD_STALE == CT_SNAP_TD_LOCAL, "ct.h: CT_SNAP_TD_LOCAL");
+_Static_assert(CT_TD_PEER == CT_SNAP_TD_PEER, "ct.h: CT_SNAP_TD_PEER");
 
 void
 ct_export(const struct ct_table *t, const struct ct_entry *e,
@@ -396,4 +397,16 @@ ct_snap_stale(struct ct_snap *s)
 	for (d = 0; d < 2; d++)
 		if (s->tcp.maxwin[d] != 0)
 			s->tcp.dflags[d] |= CT_SNAP_TD_LOCAL;
+}
+
+void
+ct_snap_peer(struct ct_snap *s)
+{
+	int	 d;
+
+	if (s->k.proto != IPPROTO_TCP)
+		return;
+	for (d = 0; d < 2; d++)
+		if (s->tcp.maxwin[d] != 0)
+			s->tcp.dflags[d] |= CT_SNAP_TD_PEER;
 }

@@ -347,7 +347,7 @@ ct_tcp_init_dir(struct ct_tcp *tc, int dir, const struct pkt *p)
 	s->td_maxwin = p->win ? p->win : 1;
 	s->td_maxack = 0;
 	tc->flags[dir] &= ~(CT_TD_WSCALE | CT_TD_SACK_PERM | CT_TD_MAXACK_SET |
-	    CT_TD_STALE);
+	    CT_TD_STALE | CT_TD_PEER);
 	tc->scale[dir] = 0;
 	if (p->wscale != PKT_WSCALE_NONE) {
 		tc->flags[dir] |= CT_TD_WSCALE;
@@ -477,6 +477,8 @@ ct_tcp_learn(struct ct_entry *e, int dir, int index, const struct pkt *p,
 	swin = win + (sack - ack);
 	if (snd->td_maxwin < swin)
 		snd->td_maxwin = swin;
+	/* a packet here taught it: the peer's no longer */
+	tc->flags[dir] &= (uint8_t)~CT_TD_PEER;
 	if (seq_after(end, snd->td_end)) {
 		snd->td_end = end;
 		tc->flags[dir] |= CT_TD_UNACKED;
@@ -665,6 +667,14 @@ ct_tcp_in_window(struct ct_table *t, struct ct_entry *e, int dir, int index,
 	struct ct_tcp		 saved;
 	int			 learning;
 
+	/* a master's: the peer's windows lack what passed it after its
+	   last flush (ct_snap_peer()) */
+	if (__builtin_expect((tc->flags[0] | tc->flags[1]) & CT_TD_PEER, 0) &&
+	    t->relearn_peer)
+		for (i = 0; i < 2; i++)
+			if (tc->flags[i] & CT_TD_PEER)
+				tc->flags[i] = (uint8_t)((tc->flags[i] &
+				    ~CT_TD_PEER) | CT_TD_STALE);
 	/* What a side's first packet or a new SYN teaches is undone if the
 	   packet turns out INVALID (below): a blind SYN/ACK with a wrong ack
 	   must not set the window a later blind RST is then checked by. */

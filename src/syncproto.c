@@ -231,7 +231,7 @@ sync_msg_add_conn(struct sync_msg *m, const struct ct_snap *s,
 		put32(p + 88 + 4 * d, c->maxack[d]);
 		p[96 + d] = c->scale[d];
 		/* whether we re-learnt a window is ours alone */
-		p[98 + d] = c->dflags[d] & (uint8_t)~CT_SNAP_TD_LOCAL;
+		p[98 + d] = c->dflags[d] & (uint8_t)~CT_SNAP_TD_OURS;
 	}
 	p[100] = c->retrans;
 	p[101] = c->last_index;
@@ -379,7 +379,7 @@ sync_rec_decode(const uint8_t *p, size_t avail, struct sync_rec *r)
 		c->maxack[d] = get32(p + 88 + 4 * d);
 		c->scale[d] = p[96 + d];
 		c->dflags[d] = p[98 + d];
-		if (c->dflags[d] & CT_SNAP_TD_LOCAL)
+		if (c->dflags[d] & CT_SNAP_TD_OURS)
 			return (0);	/* never sent */
 	}
 	c->retrans = p[100];

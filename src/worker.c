@@ -102,9 +102,14 @@ worker_judge(struct worker *w, const struct nq_packet *np,
 	   after): its windows are the peer's as of its last flush, so
 	   its packets pass under the grace a new master gives; and so do
 	   a new master's before its link gives the workers that grace. */
-	if (__builtin_expect(w->sync != NULL, 0) &&
-	    w->cfg->sync.grace > 0 && sync_unsettled(w->sync))
-		ct_grace(w->ct, now + 1);
+	if (__builtin_expect(w->sync != NULL, 0)) {
+		/* a master re-learns the windows the peer sent
+		   (ct_snap_peer()): here, not at the switch, which would
+		   walk every table */
+		ct_relearn_peer(w->ct, sync_sending(w->sync));
+		if (w->cfg->sync.grace > 0 && sync_unsettled(w->sync))
+			ct_grace(w->ct, now + 1);
+	}
 	verdict_packet(&x, np->data, np->len, a, &p, &v);
 	/* a new master's grace: the old master's record of the connection
 	   may be a flush behind this packet, which dies without it */

@@ -529,8 +529,14 @@ worker_sync_apply(struct worker *w, void *arg)
 			b->kept++;
 			continue;
 		}
-		/* the peer's windows may lag the connection's */
-		ct_snap_stale(&r->s);
+		/* the peer's windows may lag the connection's: re-learnt
+		   by a new master (keep) now, by a backup only once it is
+		   master (ct_relearn_peer()), so a backup that sees the
+		   packets keeps checking them */
+		if (b->keep)
+			ct_snap_stale(&r->s);
+		else
+			ct_snap_peer(&r->s);
 		if ((e = worker_sync_import(w, r, b, now)) == NULL)
 			continue;
 		if (ct_synced_mark(w->ct, e) == 1)
@@ -682,7 +688,7 @@ worker_sync_borrow(struct worker *w, struct sync_rec *r)
 	   copy re-learnt (ct_snap_stale()) would go with it, and every
 	   packet would take it up afresh, unchecked */
 	for (d = 0; d < 2; d++)
-		r->s.tcp.dflags[d] &= (uint8_t)~CT_SNAP_TD_LOCAL;
+		r->s.tcp.dflags[d] &= (uint8_t)~CT_SNAP_TD_OURS;
 	memset(&b, 0, sizeof(b));
 	w->importing = w->moving = 1;
 	e = worker_sync_import(w, r, &b, spi_now_ms());

@@ -33,7 +33,9 @@
  *   limit_expire(), a walk formatting every entry (dt odd: removing the
  *   first; even: the packet's TCP connection first goes out and back in
  *   as a state file or the HA peer brings it, its windows to re-learn:
- *   ct_snap_stale()), a flush (dt odd: verdict_rejudge()).
+ *   ct_snap_stale(), or with dt bit 3 the peer's, re-learnt only while
+ *   dt bit 4 makes the node master: ct_snap_peer(), ct_relearn_peer()),
+ *   a flush (dt odd: verdict_rejudge()).
  * dt: the clock advances dt ms (dt < 128) or (dt - 128) * 250 ms; bit 1:
  *   the batch path (verdict_ahead(), verdict_packet() with it), bit 2 with
  *   the hint of the packet before, which the lookup must not use.
@@ -425,9 +427,10 @@ after(struct worker *w, int what, int odd)
 }
 
 /* p's TCP connection, if any, as a restart or the HA peer brings it
-   back: exported, its windows made a snapshot's, imported in place */
+   back: exported, its windows made a snapshot's (or the peer's, the
+   node master or not), imported in place */
 static void
-restale(struct worker *w, const struct pkt *p)
+restale(struct worker *w, const struct pkt *p, uint8_t dt)
 {
 	struct ct_tuple	 k;
 	struct ct_entry	*e;
@@ -448,7 +451,11 @@ restale(struct worker *w, const struct pkt *p)
 	ct_export(w->ct, e, &s);
 	if (s.left_ms == 0)
 		return;		/* its time is up: nothing to bring back */
-	ct_snap_stale(&s);
+	if (dt & 8)
+		ct_snap_peer(&s);
+	else
+		ct_snap_stale(&s);
+	ct_relearn_peer(w->ct, (dt & 16) != 0);
 	CHECK(ct_snap_check(&s) == 0);
 	CHECK(ct_import(w->ct, &s, now_ms, NULL) == e);
 }
@@ -568,7 +575,7 @@ packet(uint8_t op, uint8_t dt, const uint8_t *data, size_t len)
 	}
 	free(buf);
 	if (op >> 6 == 2 && !(dt & 1))
-		restale(w, &p);
+		restale(w, &p, dt);
 	check_table(w);
 	check_table(other);
 	after(w, op >> 6, dt & 1);

@@ -152,8 +152,9 @@ test_roundtrip(void **state)
 	assert_int_equal(h.count, 3);
 }
 
-/* Whether a side's window was re-learnt since the record came is the
-   node's own business (ct_snap_stale()): never on the wire. */
+/* Whether a side's window was re-learnt since the record came, or is
+   the peer's, is the node's own business (ct_snap_stale(),
+   ct_snap_peer()): never on the wire. */
 static void
 test_local_flags(void **state)
 {
@@ -169,6 +170,19 @@ test_local_flags(void **state)
 	ct_snap_stale(&b);
 	assert_int_equal(b.tcp.dflags[0], a.tcp.dflags[0] | CT_SNAP_TD_LOCAL);
 	assert_int_equal(b.tcp.dflags[1], a.tcp.dflags[1] | CT_SNAP_TD_LOCAL);
+	assert_int_equal(sync_msg_init(&m, buf, sizeof(buf), SYNC_T_UPDATE),
+	    0);
+	assert_int_equal(sync_msg_add_conn(&m, &b, "ssh-in"), 0);
+	len = sync_msg_seal(&m, &hdr0, &k);
+	assert_int_equal(sync_msg_parse(buf, len, &k, &h), SYNC_OK);
+	sync_iter_init(&it, buf, &h);
+	assert_int_equal(sync_iter_rec(&it, &r), 1);
+	assert_memory_equal(&r.s, &a, sizeof(a));
+	/* nor whether it is the peer's (ct_snap_peer()) */
+	b = a;
+	ct_snap_peer(&b);
+	assert_int_equal(b.tcp.dflags[0], a.tcp.dflags[0] | CT_SNAP_TD_PEER);
+	assert_int_equal(b.tcp.dflags[1], a.tcp.dflags[1] | CT_SNAP_TD_PEER);
 	assert_int_equal(sync_msg_init(&m, buf, sizeof(buf), SYNC_T_UPDATE),
 	    0);
 	assert_int_equal(sync_msg_add_conn(&m, &b, "ssh-in"), 0);
@@ -405,6 +419,7 @@ test_bad_bodies(void **state)
 		{ 48, 0xff, SYNC_ERECORD },	/* time left */
 		{ 96, 15, SYNC_ERECORD },	/* scale */
 		{ 98, 0x61, SYNC_ERECORD },	/* a flag of our own */
+		{ 99, 0xa2, SYNC_ERECORD },	/* the other one */
 		{ 101, 6, SYNC_ERECORD },	/* packet class */
 		{ 104, 200, SYNC_ERECORD },	/* name past the end */
 		{ 105, ' ', SYNC_ERECORD },	/* a blank in the name */

@@ -2364,6 +2364,85 @@ test_synced_tcp_relearn(void **state)
 }
 
 /*
+ * A backup that sees the connection's packets while the peer's records
+ * come: a record must not make its windows re-learnt (ct_snap_peer()),
+ * or each record let one segment per side pass unchecked.  Once the
+ * node is master, each side the peer's record taught re-learns at its
+ * first segment (the old master's last changes may be lost); a side a
+ * packet here taught since is checked as it stands.
+ */
+static void
+test_backup_relearn(void **state)
+{
+	struct fix		*f = *state;
+	struct worker		*w = f->all[0], *home;
+	struct sync_rec		 rec[4], again;
+	struct sync_slice	 sl = { rec, 4, 0, 0, 0 };
+	struct sync_batch	 b = { &again, 1, 0, 0, 0, 0, 0 };
+	struct ct_stats		 cs;
+	uint32_t		 far = 100000000, c, s;
+
+	f->now = spi_now_ms();
+	f->cfg.sync.grace = 0;
+	f->all[0]->sync = f->all[1]->sync = NULL;
+	assert_true(tcp_seg(f, w, 0, 1000, 0, PKT_TH_SYN, 0));
+	assert_true(tcp_seg(f, w, 1, 5000, 1001, PKT_TH_SYN | PKT_TH_ACK, 0));
+	assert_true(tcp_seg(f, w, 0, 1001, 5001, PKT_TH_ACK, 10));
+	assert_true(tcp_seg(f, w, 1, 5001, 1011, PKT_TH_ACK, 0));
+	worker_sync_slice(w, &sl);
+	assert_int_equal(sl.n, 1);
+	ct_flush(w->ct);
+	home = f->all[synclink_home(&rec[0].s.k, 2)];
+	worker_set_sync(f->all[0], (struct sync *)&fakesync);
+	worker_set_sync(f->all[1], (struct sync *)&fakesync);
+	unseen = 0;
+	sending = 0;				/* a backup */
+	again = rec[0];
+	worker_sync_apply(home, &b);
+	assert_int_equal(b.applied, 1);
+
+	/* far past the record: checked, record after record */
+	c = 1011 + far;
+	s = 5001 + far / 2;
+	assert_false(tcp_seg(f, home, 0, c, s, PKT_TH_ACK, 10));
+	assert_false(tcp_seg(f, home, 1, s, c, PKT_TH_ACK, 10));
+	again = rec[0];
+	worker_sync_apply(home, &b);
+	assert_false(tcp_seg(f, home, 0, c, s, PKT_TH_ACK, 10));
+	assert_false(tcp_seg(f, home, 1, s, c, PKT_TH_ACK, 10));
+	assert_int_equal(home->st.invalid, 4);
+	ct_get_stats(home->ct, &cs);
+	assert_int_equal(cs.window_relearn, 0);
+
+	/* made master: each side re-learns once, then is checked */
+	sending = 1;
+	assert_true(tcp_seg(f, home, 0, c, s, PKT_TH_ACK, 10));
+	assert_true(tcp_seg(f, home, 1, s, c + 10, PKT_TH_ACK, 10));
+	assert_true(tcp_seg(f, home, 0, c + 10, s + 10, PKT_TH_ACK, 0));
+	ct_get_stats(home->ct, &cs);
+	assert_int_equal(cs.window_relearn, 1);
+	assert_false(tcp_seg(f, home, 0, c + 10 + far, s + 10, PKT_TH_ACK,
+	    10));
+	assert_false(tcp_seg(f, home, 1, s + 10 + far, c + 10, PKT_TH_ACK,
+	    10));
+	assert_int_equal(home->st.invalid, 6);
+
+	/* backup again, a record, then a segment of the client's here:
+	   once master, only the server's side re-learns */
+	sending = 0;
+	again = rec[0];
+	worker_sync_apply(home, &b);
+	assert_true(tcp_seg(f, home, 0, 1011, 5001, PKT_TH_ACK, 10));
+	sending = 1;
+	assert_false(tcp_seg(f, home, 0, 1021 + far, 5001, PKT_TH_ACK, 10));
+	assert_int_equal(home->st.invalid, 7);
+	assert_true(tcp_seg(f, home, 1, s, 1021, PKT_TH_ACK, 10));
+	ct_get_stats(home->ct, &cs);
+	assert_int_equal(cs.window_relearn, 2);
+	assert_int_equal(home->st.invalid, 7);
+}
+
+/*
  * A backup's worker judges a packet off its home against a copy of
  * home's entry, dropped after it.  The copy must not re-learn its
  * windows from the packet (ct_snap_stale()): what it learns goes with
@@ -2557,6 +2636,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_stop_handed_late, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_synced_tcp_relearn, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_backup_relearn, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_borrow_window, setup,
 		    teardown),
