@@ -386,27 +386,28 @@ ct_synced_take(struct ct_table *t, const struct ct_entry *e)
 	return (1);
 }
 
-void
-ct_snap_stale(struct ct_snap *s)
+/* Put flag on each side of a TCP snapshot that has a window: a side
+   never seen is unknown already (td_maxwin 0). */
+static void
+snap_mark_sides(struct ct_snap *s, uint8_t flag)
 {
 	int	 d;
 
 	if (s->k.proto != IPPROTO_TCP)
 		return;
-	/* a side never seen is unknown already (td_maxwin 0) */
 	for (d = 0; d < 2; d++)
 		if (s->tcp.maxwin[d] != 0)
-			s->tcp.dflags[d] |= CT_SNAP_TD_LOCAL;
+			s->tcp.dflags[d] |= flag;
+}
+
+void
+ct_snap_stale(struct ct_snap *s)
+{
+	snap_mark_sides(s, CT_SNAP_TD_LOCAL);
 }
 
 void
 ct_snap_peer(struct ct_snap *s)
 {
-	int	 d;
-
-	if (s->k.proto != IPPROTO_TCP)
-		return;
-	for (d = 0; d < 2; d++)
-		if (s->tcp.maxwin[d] != 0)
-			s->tcp.dflags[d] |= CT_SNAP_TD_PEER;
+	snap_mark_sides(s, CT_SNAP_TD_PEER);
 }
