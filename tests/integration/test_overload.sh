@@ -101,22 +101,7 @@ except (OSError, ValueError) as e:
 print("ok %d" % sent if got == sent else "dead: sent %d, got %d" % (sent, got))
 EOF
 # stall.py TID SECONDS: stop one thread (ptrace, the others run on).
-cat >"$T_TMP/stall.py" <<'EOF'
-import ctypes, os, sys, time
-libc = ctypes.CDLL(None, use_errno=True)
-libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p,
-                        ctypes.c_void_p]
-SEIZE, INTERRUPT, DETACH, WALL = 0x4206, 0x4207, 17, 0x40000000
-tid, secs = int(sys.argv[1]), float(sys.argv[2])
-if libc.ptrace(SEIZE, tid, None, None) != 0 or \
-        libc.ptrace(INTERRUPT, tid, None, None) != 0:
-    print("ptrace: %s" % os.strerror(ctypes.get_errno()))
-    sys.exit(1)
-os.waitpid(tid, WALL)
-print("stopped", flush=True)
-time.sleep(secs)
-libc.ptrace(DETACH, tid, None, None)
-EOF
+STALL=$top_srcdir/tests/integration/stall.py
 
 # SYNs to the closed port that reached the server, counted in its INPUT.
 counter_add "$NS_S" "$IPT" filter INPUT fsyn -p tcp --dport 7002 --syn
@@ -188,7 +173,7 @@ for t in /proc/"$T_DPID"/task/*; do
 	[ "$(cat "$t/comm" 2>/dev/null)" = nfqspid-w0 ] && tid=${t##*/}
 done
 check "the worker thread is named nfqspid-w0 (tid ${tid:-none})" test -n "$tid"
-"$PY" "$T_TMP/stall.py" "$tid" 6 >"$T_TMP/stall.out" 2>&1 &
+"$PY" "$STALL" "$tid" 6 >"$T_TMP/stall.out" 2>&1 &
 st=$!
 wait_for 30 grep -q stopped "$T_TMP/stall.out"
 check "the worker thread alone is stopped" grep -q stopped "$T_TMP/stall.out"

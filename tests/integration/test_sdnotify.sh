@@ -229,22 +229,7 @@ check "SIGTERM ends it" lib_stop_daemon
 
 # ---- the watchdog thread ends a daemon whose worker hangs: why in STATUS= ----
 # stall.py TID SECONDS: stop one thread (ptrace, the others run on)
-cat >"$T_TMP/stall.py" <<'EOF2'
-import ctypes, os, sys, time
-libc = ctypes.CDLL(None, use_errno=True)
-libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p,
-                        ctypes.c_void_p]
-SEIZE, INTERRUPT, DETACH, WALL = 0x4206, 0x4207, 17, 0x40000000
-tid, secs = int(sys.argv[1]), float(sys.argv[2])
-if libc.ptrace(SEIZE, tid, None, None) != 0 or \
-        libc.ptrace(INTERRUPT, tid, None, None) != 0:
-    print("ptrace: %s" % os.strerror(ctypes.get_errno()))
-    sys.exit(1)
-os.waitpid(tid, WALL)
-print("stopped", flush=True)
-time.sleep(secs)
-libc.ptrace(DETACH, tid, None, None)
-EOF2
+STALL=$top_srcdir/tests/integration/stall.py
 start NOTIFY_SOCKET="$T_TMP/notify.sock"
 pid=$T_DPID
 check "a daemon to hang: READY=1 comes" \
@@ -253,7 +238,7 @@ tid=''
 for t in /proc/"$pid"/task/*; do
 	[ "$(cat "$t/comm" 2>/dev/null)" = nfqspid-w0 ] && tid=${t##*/}
 done
-"$PY" "$T_TMP/stall.py" "${tid:-0}" 20 >"$T_TMP/stall.out" 2>&1 &
+"$PY" "$STALL" "${tid:-0}" 20 >"$T_TMP/stall.out" 2>&1 &
 st=$!
 wait_for 30 grep -q stopped "$T_TMP/stall.out"
 check "its worker thread alone is stopped (tid ${tid:-none})" \

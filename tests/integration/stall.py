@@ -1,0 +1,21 @@
+#!/usr/bin/python3
+# stall.py TID SECONDS: stop one thread of a process with ptrace (the
+# others run on), print "stopped", and let it go after SECONDS.  For the
+# tests of the watchdog (test_overload.sh, test_sdnotify.sh).
+#
+# Copyright (C) 2026 The nfqspid authors
+# SPDX-License-Identifier: GPL-2.0-or-later
+import ctypes, os, sys, time
+libc = ctypes.CDLL(None, use_errno=True)
+libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p,
+                        ctypes.c_void_p]
+SEIZE, INTERRUPT, DETACH, WALL = 0x4206, 0x4207, 17, 0x40000000
+tid, secs = int(sys.argv[1]), float(sys.argv[2])
+if libc.ptrace(SEIZE, tid, None, None) != 0 or \
+        libc.ptrace(INTERRUPT, tid, None, None) != 0:
+    print("ptrace: %s" % os.strerror(ctypes.get_errno()))
+    sys.exit(1)
+os.waitpid(tid, WALL)
+print("stopped", flush=True)
+time.sleep(secs)
+libc.ptrace(DETACH, tid, None, None)
