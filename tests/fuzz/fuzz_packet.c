@@ -446,6 +446,10 @@ restale(struct worker *w, const struct pkt *p, uint8_t dt)
 	k.dst = p->dst;
 	k.sport = p->sport;
 	k.dport = p->dport;
+	/* clocked first, as the daemon's exporters are: a packet decided
+	   before the tracker leaves the table's clock behind, left_ms
+	   counts from that clock, and ct_import() from now_ms */
+	ct_expire(w->ct, now_ms);
 	if ((e = ct_lookup(w->ct, &k)) == NULL)
 		return;
 	ct_export(w->ct, e, &s);
