@@ -810,6 +810,252 @@ test_iface_lists_random(void **state)
 }
 
 /*
+ * rule_cover.c reads interface lists with matchers of its own (the
+ * pairwise pat_*() and the names of a union's ifp_*()); each answer
+ * must be the one rule_match() gives, name by name.  The lists: none,
+ * one element or two, of names, prefixes ("+" among them, a base of
+ * 14 characters) and negations; the names: each base, each name, a
+ * base with one more character, and "" (not known).  Packets in state
+ * established (no reload's judging), and in state new by rules that
+ * accept or drop, with the reload's guesses (reload_match()).
+ */
+#define IFG_POOL	10
+#define IFG_LISTS	(1 + 2 * IFG_POOL + 2 * IFG_POOL * (IFG_POOL - 1))
+#define IFG_NAMES	512
+
+struct ifgrid {
+	struct rule	 r[IFG_LISTS];
+	char		 text[IFG_LISTS][64];
+	size_t		 nl;
+	char		 name[IFG_NAMES][RULE_IFNAMSIZ];
+	size_t		 nn;
+	uint8_t		 m[IFG_LISTS][IFG_NAMES];	/* rule_match() */
+	uint8_t		 rl[IFG_LISTS];			/* reload_match() */
+	struct pkt	 p;
+	int		 out;		/* the lists are of out, not in */
+};
+
+static void
+ifgrid_name(struct ifgrid *g, const char *s)
+{
+	size_t		 i;
+
+	for (i = 0; i < g->nn; i++)
+		if (strcmp(g->name[i], s) == 0)
+			return;
+	assert_true(g->nn < IFG_NAMES);
+	spi_strlcpy(g->name[g->nn++], s, RULE_IFNAMSIZ);
+}
+
+static void
+ifgrid_list(struct ifgrid *g, const char *text)
+{
+	struct rule	*r = &g->r[g->nl];
+	char		 err[256];
+
+	memset(r, 0, sizeof(*r));
+	if (rule_parse_ifaces(text, g->out ? r->out : r->in, g->out ?
+	    &r->nout : &r->nin, g->out ? &r->out_neg : &r->in_neg, err,
+	    sizeof(err)) == -1)
+		fail_msg("\"%s\": %s", text, err);
+	spi_strlcpy(g->text[g->nl++], text, sizeof(g->text[0]));
+}
+
+static void
+ifgrid_init(struct ifgrid *g, int out)
+{
+	static const char *const pool[IFG_POOL] = {
+		"eth0", "eth1", "eth", "eth+", "eth0+", "e+", "+", "wg0",
+		"abcdefghijklmn+", "abcdefghijklmno",
+	};
+	static const char more[] = "0123456789abcdefghijklmnopqrstuvwxyz+";
+	char		 text[64], base[RULE_IFNAMSIZ], name[RULE_IFNAMSIZ];
+	size_t		 i, j, len;
+	int		 ni, nj;
+
+	memset(g, 0, sizeof(*g));
+	g->out = out;
+	ifgrid_list(g, "");
+	for (i = 0; i < IFG_POOL; i++)
+		for (ni = 0; ni < 2; ni++) {
+			snprintf(text, sizeof(text), "%s%s", ni ? "!" : "",
+			    pool[i]);
+			ifgrid_list(g, text);
+			for (j = i + 1; j < IFG_POOL; j++)
+				for (nj = 0; nj < 2; nj++) {
+					snprintf(text, sizeof(text), "%s%s, "
+					    "%s%s", ni ? "!" : "", pool[i],
+					    nj ? "!" : "", pool[j]);
+					ifgrid_list(g, text);
+				}
+		}
+	assert_int_equal(g->nl, IFG_LISTS);
+	ifgrid_name(g, "");
+	for (i = 0; i < IFG_POOL; i++) {
+		spi_strlcpy(base, pool[i], sizeof(base));
+		len = strlen(base);
+		if (base[len - 1] == '+')
+			base[--len] = '\0';
+		if (len > 0)
+			ifgrid_name(g, base);
+		for (j = 0; more[j] != '\0' && len + 1 < RULE_IFNAMSIZ; j++) {
+			snprintf(name, sizeof(name), "%s%c", base, more[j]);
+			ifgrid_name(g, name);
+		}
+	}
+	g->p.family = AF_INET;
+	g->p.proto = IPPROTO_TCP;
+	g->p.hook = PKT_HOOK_INPUT;
+}
+
+/* the rules' state and actions (action < 0: accept when the list's
+   number is odd), and what they match */
+static void
+ifgrid_judge(struct ifgrid *g, int state, int action)
+{
+	struct rule	*r;
+	size_t		 i, k;
+
+	for (i = 0; i < g->nl; i++) {
+		r = &g->r[i];
+		r->states = CT_STATE_BIT(state);
+		r->action = (uint8_t)(action >= 0 ? action : i % 2 ?
+		    RULE_ACCEPT : RULE_DROP);
+		for (k = 0; k < g->nn; k++)
+			g->m[i][k] = (uint8_t)rule_match(r, &g->p, state,
+			    g->out ? "" : g->name[k], g->out ? g->name[k] : "");
+		g->rl[i] = state == CT_NEW ? (uint8_t)reload_match(r, &g->p) :
+		    0;
+	}
+}
+
+/*
+ * What a[0 .. n-1] (list numbers, in file order) do with the names
+ * and the reload's judging of list b: 1 when they decide each of
+ * them, and first[] the lists that are the first to match one; 0 when
+ * b decides one, or matches none.
+ */
+static int
+ifgrid_decide(const struct ifgrid *g, const size_t *a, size_t n, size_t b,
+    uint8_t *first)
+{
+	size_t		 i, k;
+	int		 any = 0;
+
+	memset(first, 0, n);
+	for (k = 0; k <= g->nn; k++) {
+		/* k == nn: the reload's judging */
+		if (k < g->nn ? !g->m[b][k] : !g->rl[b])
+			continue;
+		any = 1;
+		for (i = 0; i < n; i++)
+			if (k < g->nn ? g->m[a[i]][k] : g->rl[a[i]])
+				break;
+		if (i == n)
+			return (0);
+		first[i] = 1;
+	}
+	return (any);
+}
+
+/* Every name b's list matches, a's does (and every reload's judging). */
+static int
+ifgrid_holds(const struct ifgrid *g, size_t a, size_t b, int reload)
+{
+	size_t		 k;
+
+	for (k = 0; k < g->nn; k++)
+		if (g->m[b][k] && !g->m[a][k])
+			return (0);
+	return (!reload || !g->rl[b] || g->rl[a]);
+}
+
+struct ifgrid_counts {
+	size_t		 proven[2];	/* rule_covers(), rule_shadows() */
+	size_t		 unions, several;
+};
+
+static void
+ifgrid_pairs(struct ifgrid *g, struct ifgrid_counts *n)
+{
+	/* the pairwise proofs; the second with the reload's judging */
+	static int (*const proof[2])(const struct rule *,
+	    const struct rule *) = { rule_covers, rule_shadows };
+	static const char *const said[2] = { "covers", "shadows" };
+	const struct rule *ar[2];
+	size_t		 a, b, ai[2];
+	uint8_t		 used[2], first[2];
+	int		 want, got, round, k;
+
+	for (b = 0; b < g->nl; b++)
+		for (a = 0; a < g->nl; a++) {
+			for (k = 0; k < 2; k++) {
+				if (!proof[k](&g->r[a], &g->r[b]))
+					continue;
+				n->proven[k]++;
+				if (!ifgrid_holds(g, a, b, k))
+					fail_msg("\"%s\" %s \"%s\": not each "
+					    "name", g->text[a], said[k],
+					    g->text[b]);
+			}
+			ai[0] = a;
+			ar[0] = &g->r[a];
+			want = ifgrid_decide(g, ai, 1, b, first);
+			got = rule_cover_union(&g->r[b], ar, 1, used,
+			    1u << 20, NULL);
+			if (got != want)
+				fail_msg("\"%s\" before \"%s\": union says %d, "
+				    "the names %d", g->text[a], g->text[b],
+				    got, want);
+			n->unions += got == 1;
+		}
+	/* two lists before one: together, as only the names show */
+	for (round = 0; round < 20000; round++) {
+		ai[0] = rnd((uint32_t)g->nl);
+		ai[1] = rnd((uint32_t)g->nl);
+		b = rnd((uint32_t)g->nl);
+		ar[0] = &g->r[ai[0]];
+		ar[1] = &g->r[ai[1]];
+		want = ifgrid_decide(g, ai, 2, b, first);
+		got = rule_cover_union(&g->r[b], ar, 2, used, 1u << 20, NULL);
+		if (got != want)
+			fail_msg("\"%s\", \"%s\" before \"%s\": union says "
+			    "%d, the names %d", g->text[ai[0]],
+			    g->text[ai[1]], g->text[b], got, want);
+		if (got == 1 && (used[0] != first[0] || used[1] != first[1]))
+			fail_msg("\"%s\", \"%s\" before \"%s\": used %d %d, "
+			    "first %d %d", g->text[ai[0]], g->text[ai[1]],
+			    g->text[b], used[0], used[1], first[0], first[1]);
+		n->several += got == 1 && used[0] && used[1];
+	}
+}
+
+static void
+test_iface_cover_grid(void **state)
+{
+	struct ifgrid	*g;
+	struct ifgrid_counts n;
+	int		 out;
+
+	(void)state;
+	memset(&n, 0, sizeof(n));
+	assert_non_null(g = malloc(sizeof(*g)));
+	for (out = 0; out < 2; out++) {
+		ifgrid_init(g, out);
+		ifgrid_judge(g, CT_ESTABLISHED, RULE_DROP);
+		ifgrid_pairs(g, &n);
+		ifgrid_judge(g, CT_NEW, -1);
+		ifgrid_pairs(g, &n);
+	}
+	free(g);
+	/* not vacuous: each answer given often */
+	assert_true(n.proven[0] > 1000);
+	assert_true(n.proven[1] > 1000);
+	assert_true(n.unions > 1000);
+	assert_true(n.several > 100);
+}
+
+/*
  * Rules of one port range each, differing in nothing else: a later rule
  * is shadowed exactly when the earlier ranges hold its own, and the
  * rules named are those that are the first to hold one of its ports,
@@ -1115,6 +1361,7 @@ main(void)
 		cmocka_unit_test(test_shadow_union_ports),
 		cmocka_unit_test(test_shadow_deciders_random),
 		cmocka_unit_test(test_iface_lists_random),
+		cmocka_unit_test(test_iface_cover_grid),
 		cmocka_unit_test(test_shadow_bound),
 		cmocka_unit_test(test_shadow_exact),
 		cmocka_unit_test(test_shadow_large),
