@@ -523,8 +523,8 @@ iface_is(const char *pat, const char *name)
 }
 
 /* name "" (not known) is none of the names: only negations match it */
-static int
-iface_match(const char ifs[][RULE_IFNAMSIZ], uint8_t n, uint8_t neg,
+int
+rule_iface_match(const char ifs[][RULE_IFNAMSIZ], uint8_t n, uint8_t neg,
     const char *name)
 {
 	uint8_t		 i;
@@ -1290,9 +1290,10 @@ rule_match(const struct rule *r, const struct pkt *p, int state,
 		if ((p->th_flags & r->tcp_mask) != r->tcp_flags)
 			return (0);
 	}
-	if (r->nin > 0 && !iface_match(r->in, r->nin, r->in_neg, in))
+	if (r->nin > 0 && !rule_iface_match(r->in, r->nin, r->in_neg, in))
 		return (0);
-	if (r->nout > 0 && !iface_match(r->out, r->nout, r->out_neg, out))
+	if (r->nout > 0 &&
+	    !rule_iface_match(r->out, r->nout, r->out_neg, out))
 		return (0);
 	/* a packet whose chain is not known (--replay) matches none */
 	if (r->hooks != 0 && (p->hook == PKT_HOOK_UNKNOWN ||

@@ -70,6 +70,10 @@ struct rule {
  */
 int	 rule_match(const struct rule *r, const struct pkt *p, int state,
 	    const char *in, const char *out);
+/* Does the list (in, out) match interface name ("" or NULL: not known,
+   which only negations match)?  rule_cover.c asks it too. */
+int	 rule_iface_match(const char ifs[][RULE_IFNAMSIZ], uint8_t n,
+	    uint8_t neg, const char *name);
 
 /*
  * Value parsers.  Each returns 0, or -1 with a message in err that says

@@ -162,9 +162,9 @@ ports_within(const struct rule_portset *b, const struct rule_portset *a)
  * An element is a name, or a prefix when it ends in '+'; a list matches
  * the names (and "", not known, when it has no plain element) that one
  * of its plain elements matches, or any when it has none, and that no
- * negated one matches (rule.c's iface_match()).  Names are at most 15
- * characters; a prefix is at most 14, so that more than one name has
- * it.
+ * negated one matches (rule.c's rule_iface_match()).  Names are at
+ * most 15 characters; a prefix is at most 14, so that more than one
+ * name has it.
  */
 static int
 pat_prefix(const char *p, size_t *len)
@@ -348,23 +348,12 @@ rule_covers(const struct rule *a, const struct rule *b)
 static int
 guess_matches(const char l[][RULE_IFNAMSIZ], uint8_t n, uint8_t negs)
 {
-	const char	*g = "";
-	size_t		 len;
 	uint8_t		 i;
 
-	for (i = 0; i < n && g[0] == '\0'; i++)
+	for (i = 0; i < n; i++)
 		if (((negs >> i) & 1) == 0)
-			g = l[i];
-	if (g[0] == '\0')
-		return (1);	/* no plain element: negations miss "" */
-	for (i = 0; i < n; i++) {
-		if (((negs >> i) & 1) == 0)
-			continue;
-		if (pat_prefix(l[i], &len) ? strncmp(l[i], g, len) == 0 :
-		    strcmp(l[i], g) == 0)
-			return (0);
-	}
-	return (1);
+			return (rule_iface_match(l, n, negs, l[i]));
+	return (1);	/* no plain element: negations miss "" */
 }
 
 /*
@@ -519,13 +508,15 @@ struct cand {
 /* An interface name of a kind: "" (not known), a name of the rules', a
    prefix's base as a name; or, generic, a name that has the base as
    its prefix and no element's longer one, and is none of theirs (the
-   base "": any such name).  Names are 15 characters at most, a base
-   14: one of some 90 characters more makes such a name, which fewer
-   than IFP_MAX elements cannot all take. */
+   base "": any such name).  Each kind is asked of the lists by one
+   name of it, with rule.c's own matcher (ifp_setup()).  Names are 15
+   characters at most, a base 14: one of some 80 characters more makes
+   a generic name, which fewer than IFP_MAX elements cannot all take. */
 #define IFP_MAX		64
 
 struct ifpt {
-	char		 name[RULE_IFNAMSIZ];
+	char		 name[RULE_IFNAMSIZ];	/* generic: the base, until
+						   ifp_name() */
 	uint8_t		 generic;
 };
 
@@ -584,33 +575,36 @@ ifp_list(struct ifpts *s, const char l[][RULE_IFNAMSIZ], uint8_t n)
 	return (0);
 }
 
-/* does the list match the names of pt's kind?  iface_match() */
+/* A name of each generic kind: its base and a character that no name
+   of s's (an element's, a longer prefix's base) has after it */
 static int
-ifp_match(const char l[][RULE_IFNAMSIZ], uint8_t n, uint8_t negs,
-    const struct ifpt *pt)
+ifp_name(struct ifpts *s)
 {
-	size_t		 len;
-	uint8_t		 i;
-	int		 pre, is, plain = 0, hit = 0;
+	struct ifpt	*pt;
+	size_t		 i, k, len;
+	char		 c;
 
-	for (i = 0; i < n; i++) {
-		pre = pat_prefix(l[i], &len);
-		if (pt->generic)
-			is = pre && len <= strlen(pt->name) &&
-			    strncmp(pt->name, l[i], len) == 0;
-		else
-			is = pt->name[0] != '\0' && (pre ?
-			    strncmp(pt->name, l[i], len) == 0 :
-			    strcmp(pt->name, l[i]) == 0);
-		if ((negs >> i) & 1) {
-			if (is)
-				return (0);
-		} else {
-			plain = 1;
-			hit |= is;
+	for (i = 0; i < s->n; i++) {
+		if (!(pt = &s->p[i])->generic)
+			continue;
+		len = strlen(pt->name);
+		for (c = '0'; c <= '~'; c++) {
+			if (c == ':')
+				continue;	/* not in a name */
+			for (k = 0; k < s->n; k++)
+				if (!s->p[k].generic && strncmp(s->p[k].name,
+				    pt->name, len) == 0 && s->p[k].name[len] ==
+				    c)
+					break;
+			if (k == s->n)
+				break;
 		}
+		if (c > '~')
+			return (-1);	/* not reached: fewer names */
+		pt->name[len] = c;
+		pt->name[len + 1] = '\0';
 	}
-	return (!plain || hit);
+	return (0);
 }
 
 static uint64_t
@@ -621,7 +615,7 @@ ifp_bits(const struct ifpts *s, const char l[][RULE_IFNAMSIZ], uint8_t n,
 	size_t		 k;
 
 	for (k = 0; k < s->n; k++)
-		if (ifp_match(l, n, negs, &s->p[k]))
+		if (rule_iface_match(l, n, negs, s->p[k].name))
 			m |= (uint64_t)1 << k;
 	return (m);
 }
@@ -1130,7 +1124,8 @@ space_box(struct uctx *u, struct box *x, uint8_t family, int reload)
 	return (1);
 }
 
-/* u->in, u->out: the kinds of names of b's lists and the rules' */
+/* u->in, u->out: the kinds of names of b's lists and the rules', and
+   which each list matches */
 static int
 ifp_setup(struct uctx *u)
 {
@@ -1149,6 +1144,8 @@ ifp_setup(struct uctx *u)
 		    ifp_list(&u->out, r->out, r->nout) == -1)
 			return (-1);
 	}
+	if (ifp_name(&u->in) == -1 || ifp_name(&u->out) == -1)
+		return (-1);
 	for (i = 0; i <= u->nc; i++) {
 		struct cand *c = i < u->nc ? &u->c[i] : &u->b;
 

@@ -811,8 +811,9 @@ test_iface_lists_random(void **state)
 
 /*
  * rule_cover.c reads interface lists with matchers of its own (the
- * pairwise pat_*() and the names of a union's ifp_*()); each answer
- * must be the one rule_match() gives, name by name.  The lists: none,
+ * pairwise pat_*()) and by a few names that stand for all (a union's
+ * ifp_*()); each answer must be the one rule_match() gives, name by
+ * name.  The lists: none,
  * one element or two, of names, prefixes ("+" among them, a base of
  * 14 characters) and negations; the names: each base, each name, a
  * base with one more character, and "" (not known).  Packets in state
