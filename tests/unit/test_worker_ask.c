@@ -2310,22 +2310,16 @@ tcp_seg(struct fix *f, struct worker *w, int reply, uint32_t seq,
 }
 
 /*
- * The peer's record of a TCP connection lags it (its last changes were
- * lost in the failover): each side's first segment, far past the
- * record's window, re-learns it (ct_snap_stale(), on the real path of
- * worker_sync_apply()); then the window holds again.  No grace here:
- * a master after it.
+ * A TCP connection set up on the first worker with no link, taken into
+ * a record (*rec) and flushed; then both workers on the fake link, with
+ * no grace.  Returns the record's home, where the caller applies it.
  */
-static void
-test_synced_tcp_relearn(void **state)
+static struct worker *
+tcp_synced(struct fix *f, struct sync_rec *rec)
 {
-	struct fix		*f = *state;
-	struct worker		*w = f->all[0], *home;
-	struct sync_rec		 rec[4];
-	struct sync_slice	 sl = { rec, 4, 0, 0, 0 };
-	struct sync_batch	 b = { rec, 1, 0, 0, 0, 0, 0 };
-	struct ct_stats		 cs;
-	uint32_t		 far = 100000000, c, s;
+	struct worker		*w = f->all[0];
+	struct sync_rec		 r[4];
+	struct sync_slice	 sl = { r, 4, 0, 0, 0 };
 
 	/* worker_sync.c reads the real clock */
 	f->now = spi_now_ms();
@@ -2338,9 +2332,30 @@ test_synced_tcp_relearn(void **state)
 	worker_sync_slice(w, &sl);
 	assert_int_equal(sl.n, 1);
 	ct_flush(w->ct);
-	home = f->all[synclink_home(&rec[0].s.k, 2)];
 	worker_set_sync(f->all[0], (struct sync *)&fakesync);
 	worker_set_sync(f->all[1], (struct sync *)&fakesync);
+	*rec = r[0];
+	return (f->all[synclink_home(&r[0].s.k, 2)]);
+}
+
+/*
+ * The peer's record of a TCP connection lags it (its last changes were
+ * lost in the failover): each side's first segment, far past the
+ * record's window, re-learns it (ct_snap_stale(), on the real path of
+ * worker_sync_apply()); then the window holds again.  No grace here:
+ * a master after it.
+ */
+static void
+test_synced_tcp_relearn(void **state)
+{
+	struct fix		*f = *state;
+	struct worker		*home;
+	struct sync_rec		 rec;
+	struct sync_batch	 b = { &rec, 1, 0, 0, 0, 0, 0 };
+	struct ct_stats		 cs;
+	uint32_t		 far = 100000000, c, s;
+
+	home = tcp_synced(f, &rec);
 	worker_sync_apply(home, &b);
 	assert_int_equal(b.applied, 1);
 
@@ -2375,29 +2390,16 @@ static void
 test_backup_relearn(void **state)
 {
 	struct fix		*f = *state;
-	struct worker		*w = f->all[0], *home;
-	struct sync_rec		 rec[4], again;
-	struct sync_slice	 sl = { rec, 4, 0, 0, 0 };
+	struct worker		*home;
+	struct sync_rec		 rec, again;
 	struct sync_batch	 b = { &again, 1, 0, 0, 0, 0, 0 };
 	struct ct_stats		 cs;
 	uint32_t		 far = 100000000, c, s;
 
-	f->now = spi_now_ms();
-	f->cfg.sync.grace = 0;
-	f->all[0]->sync = f->all[1]->sync = NULL;
-	assert_true(tcp_seg(f, w, 0, 1000, 0, PKT_TH_SYN, 0));
-	assert_true(tcp_seg(f, w, 1, 5000, 1001, PKT_TH_SYN | PKT_TH_ACK, 0));
-	assert_true(tcp_seg(f, w, 0, 1001, 5001, PKT_TH_ACK, 10));
-	assert_true(tcp_seg(f, w, 1, 5001, 1011, PKT_TH_ACK, 0));
-	worker_sync_slice(w, &sl);
-	assert_int_equal(sl.n, 1);
-	ct_flush(w->ct);
-	home = f->all[synclink_home(&rec[0].s.k, 2)];
-	worker_set_sync(f->all[0], (struct sync *)&fakesync);
-	worker_set_sync(f->all[1], (struct sync *)&fakesync);
+	home = tcp_synced(f, &rec);
 	unseen = 0;
 	sending = 0;				/* a backup */
-	again = rec[0];
+	again = rec;
 	worker_sync_apply(home, &b);
 	assert_int_equal(b.applied, 1);
 
@@ -2406,7 +2408,7 @@ test_backup_relearn(void **state)
 	s = 5001 + far / 2;
 	assert_false(tcp_seg(f, home, 0, c, s, PKT_TH_ACK, 10));
 	assert_false(tcp_seg(f, home, 1, s, c, PKT_TH_ACK, 10));
-	again = rec[0];
+	again = rec;
 	worker_sync_apply(home, &b);
 	assert_false(tcp_seg(f, home, 0, c, s, PKT_TH_ACK, 10));
 	assert_false(tcp_seg(f, home, 1, s, c, PKT_TH_ACK, 10));
@@ -2430,7 +2432,7 @@ test_backup_relearn(void **state)
 	/* backup again, a record, then a segment of the client's here:
 	   once master, only the server's side re-learns */
 	sending = 0;
-	again = rec[0];
+	again = rec;
 	worker_sync_apply(home, &b);
 	assert_true(tcp_seg(f, home, 0, 1011, 5001, PKT_TH_ACK, 10));
 	sending = 1;
@@ -2455,31 +2457,17 @@ test_borrow_window(void **state)
 {
 	struct fix		*f = *state;
 	struct worker		*w, *home;
-	struct sync_rec		 rec[4];
-	struct sync_slice	 sl = { rec, 4, 0, 0, 0 };
-	struct sync_batch	 ub = { rec, 1, 0, 0, 0, 0, 0 };
+	struct sync_rec		 rec;
+	struct sync_batch	 ub = { &rec, 1, 0, 0, 0, 0, 0 };
 	struct nq_packet	 np;
 	struct ct_tuple		 k;
 	struct ct_stats		 cs;
 	uint8_t			 b[3][64];
 	uint32_t		 far = 100000000;
 
-	f->now = spi_now_ms();
-	f->cfg.sync.grace = 0;
-	f->all[0]->sync = f->all[1]->sync = NULL;
-	assert_true(tcp_seg(f, f->all[0], 0, 1000, 0, PKT_TH_SYN, 0));
-	assert_true(tcp_seg(f, f->all[0], 1, 5000, 1001,
-	    PKT_TH_SYN | PKT_TH_ACK, 0));
-	assert_true(tcp_seg(f, f->all[0], 0, 1001, 5001, PKT_TH_ACK, 10));
-	assert_true(tcp_seg(f, f->all[0], 1, 5001, 1011, PKT_TH_ACK, 0));
-	worker_sync_slice(f->all[0], &sl);
-	assert_int_equal(sl.n, 1);
-	ct_flush(f->all[0]->ct);
-	k = rec[0].s.k;
-	home = f->all[synclink_home(&k, 2)];
+	home = tcp_synced(f, &rec);
+	k = rec.s.k;
 	w = f->all[!home->id];
-	worker_set_sync(f->all[0], (struct sync *)&fakesync);
-	worker_set_sync(f->all[1], (struct sync *)&fakesync);
 	unseen = 0;
 	sending = 0;				/* a backup */
 	worker_sync_apply(home, &ub);
