@@ -158,39 +158,38 @@ test_roundtrip(void **state)
 static void
 test_local_flags(void **state)
 {
+	static const struct {
+		void	(*mark)(struct ct_snap *);
+		uint8_t	 flag;
+	} marks[] = {
+		{ ct_snap_stale, CT_SNAP_TD_LOCAL },
+		{ ct_snap_peer, CT_SNAP_TD_PEER },
+	};
 	struct sync_key	 k = key(secret);
 	struct sync_hdr	 h;
 	struct sync_iter it;
 	struct sync_rec	 r;
 	struct sync_msg	 m;
-	struct ct_snap	 a = tcp_snap(0), b = tcp_snap(0);
+	struct ct_snap	 a = tcp_snap(0), b;
 	uint8_t		 buf[SYNC_MSG_MAX];
-	size_t		 len;
+	size_t		 len, i;
 
-	ct_snap_stale(&b);
-	assert_int_equal(b.tcp.dflags[0], a.tcp.dflags[0] | CT_SNAP_TD_LOCAL);
-	assert_int_equal(b.tcp.dflags[1], a.tcp.dflags[1] | CT_SNAP_TD_LOCAL);
-	assert_int_equal(sync_msg_init(&m, buf, sizeof(buf), SYNC_T_UPDATE),
-	    0);
-	assert_int_equal(sync_msg_add_conn(&m, &b, "ssh-in"), 0);
-	len = sync_msg_seal(&m, &hdr0, &k);
-	assert_int_equal(sync_msg_parse(buf, len, &k, &h), SYNC_OK);
-	sync_iter_init(&it, buf, &h);
-	assert_int_equal(sync_iter_rec(&it, &r), 1);
-	assert_memory_equal(&r.s, &a, sizeof(a));
-	/* nor whether it is the peer's (ct_snap_peer()) */
-	b = a;
-	ct_snap_peer(&b);
-	assert_int_equal(b.tcp.dflags[0], a.tcp.dflags[0] | CT_SNAP_TD_PEER);
-	assert_int_equal(b.tcp.dflags[1], a.tcp.dflags[1] | CT_SNAP_TD_PEER);
-	assert_int_equal(sync_msg_init(&m, buf, sizeof(buf), SYNC_T_UPDATE),
-	    0);
-	assert_int_equal(sync_msg_add_conn(&m, &b, "ssh-in"), 0);
-	len = sync_msg_seal(&m, &hdr0, &k);
-	assert_int_equal(sync_msg_parse(buf, len, &k, &h), SYNC_OK);
-	sync_iter_init(&it, buf, &h);
-	assert_int_equal(sync_iter_rec(&it, &r), 1);
-	assert_memory_equal(&r.s, &a, sizeof(a));
+	for (i = 0; i < sizeof(marks) / sizeof(marks[0]); i++) {
+		b = tcp_snap(0);
+		marks[i].mark(&b);
+		assert_int_equal(b.tcp.dflags[0], a.tcp.dflags[0] |
+		    marks[i].flag);
+		assert_int_equal(b.tcp.dflags[1], a.tcp.dflags[1] |
+		    marks[i].flag);
+		assert_int_equal(sync_msg_init(&m, buf, sizeof(buf),
+		    SYNC_T_UPDATE), 0);
+		assert_int_equal(sync_msg_add_conn(&m, &b, "ssh-in"), 0);
+		len = sync_msg_seal(&m, &hdr0, &k);
+		assert_int_equal(sync_msg_parse(buf, len, &k, &h), SYNC_OK);
+		sync_iter_init(&it, buf, &h);
+		assert_int_equal(sync_iter_rec(&it, &r), 1);
+		assert_memory_equal(&r.s, &a, sizeof(a));
+	}
 	/* a side never seen stays unknown; UDP has no window */
 	b = tcp_snap(1);
 	b.tcp.maxwin[1] = 0;
