@@ -1202,6 +1202,38 @@ conv_try(struct conv *c, int from, struct pkt *p, struct ct_result *res)
 	return (res->state);
 }
 
+/* A segment of side from's, its seq and ack moved from where the sides
+   are, and what the tracker says of it (conv_probes()) */
+struct probe {
+	int		 from;
+	uint8_t		 flags;
+	uint32_t	 len;
+	int64_t		 dseq, dack;
+	uint8_t		 state;		/* of the packet */
+	uint8_t		 reason;	/* asked when state is CT_INVALID */
+	uint8_t		 after;		/* TCP state after */
+};
+
+/* Try each of n probes of c in turn (conv_try()). */
+static void
+conv_probes(struct conv *c, const struct probe *pr, size_t n)
+{
+	struct ct_result	 res;
+	struct pkt		 p;
+	size_t			 i;
+
+	for (i = 0; i < n; i++) {
+		p = conv_pkt(c, pr[i].from, pr[i].flags, pr[i].len);
+		p.seq += (uint32_t)pr[i].dseq;
+		p.ack += (uint32_t)pr[i].dack;
+		assert_int_equal(conv_try(c, pr[i].from, &p, &res),
+		    pr[i].state);
+		if (pr[i].state == CT_INVALID)
+			assert_int_equal(res.reason, pr[i].reason);
+		assert_int_equal(conv_state(c), pr[i].after);
+	}
+}
+
 /* A segment of an established connection, bent by one field. */
 enum bend { B_NONE, B_SEQ, B_ACK, B_WIN };
 
@@ -3703,13 +3735,22 @@ stale_snap(struct conv *c, struct ct_snap *s)
 static void
 test_stale_relearn(void **state)
 {
+	/* checked as usual, from either side: data far past the window,
+	   an ACK of data never sent (III) */
+	static const struct probe usual[] = {
+		{ 0, ACK | PSH, 100, 0x40000000, 0, CT_INVALID,
+		    REASON_TCP_SEQ, CT_TCP_ESTABLISHED },
+		{ 1, ACK | PSH, 100, 0x40000000, 0, CT_INVALID,
+		    REASON_TCP_SEQ, CT_TCP_ESTABLISHED },
+		{ 1, ACK, 0, 0, 0x10000000, CT_INVALID, REASON_TCP_ACK,
+		    CT_TCP_ESTABLISHED },
+	};
 	struct ct_table		*a = table(64), *b;
 	struct ct_result	 res;
 	struct ct_stats		 st;
 	struct ct_snap		 s, s2;
 	struct ct_entry		*e;
 	struct conv		 c;
-	struct pkt		 p;
 	int			 v6;
 
 	for (v6 = 0; v6 < 2; v6++) {
@@ -3769,20 +3810,8 @@ test_stale_relearn(void **state)
 		assert_int_equal(st.window_relearn, 1);
 		assert_int_equal(conv_state(&c), CT_TCP_ESTABLISHED);
 
-		/* and then checked as usual, from either side */
-		p = conv_pkt(&c, 0, ACK | PSH, 100);
-		p.seq += 0x40000000u;
-		assert_int_equal(conv_try(&c, 0, &p, &res), CT_INVALID);
-		assert_int_equal(res.reason, REASON_TCP_SEQ);
-		p = conv_pkt(&c, 1, ACK | PSH, 100);
-		p.seq += 0x40000000u;
-		assert_int_equal(conv_try(&c, 1, &p, &res), CT_INVALID);
-		assert_int_equal(res.reason, REASON_TCP_SEQ);
-		/* an ACK of data never sent (III) */
-		p = conv_pkt(&c, 1, ACK, 0);
-		p.ack += 0x10000000u;
-		assert_int_equal(conv_try(&c, 1, &p, &res), CT_INVALID);
-		assert_int_equal(res.reason, REASON_TCP_ACK);
+		/* and then checked as usual */
+		conv_probes(&c, usual, sizeof(usual) / sizeof(usual[0]));
 		/* a packet again far past the window re-learns nothing */
 		stale_moved(&c, 0x30000000u);
 		assert_int_equal(conv_send(&c, 0, ACK | PSH, 100, &res),
@@ -3806,12 +3835,32 @@ test_stale_relearn(void **state)
 static void
 test_stale_rst(void **state)
 {
+	static const struct probe blind[] = {
+		/* the server's RST first, at where it is now: nothing
+		   re-learnt, the snapshot's window refuses it, and it
+		   changes nothing */
+		{ 1, RST, 0, 0, 0, CT_INVALID, REASON_TCP_RST,
+		    CT_TCP_ESTABLISHED },
+		/* the client's data re-learns the client's side */
+		{ 0, ACK | PSH, 100, 0, 0, CT_ESTABLISHED, 0,
+		    CT_TCP_ESTABLISHED },
+		/* a RST of the server's behind the client's ack, or
+		   beyond its window: INVALID */
+		{ 1, RST, 0, -1000, 0, CT_INVALID, REASON_TCP_RST,
+		    CT_TCP_ESTABLISHED },
+		{ 1, RST, 0, 0x20000000, 0, CT_INVALID, REASON_TCP_RST,
+		    CT_TCP_ESTABLISHED },
+		/* in the window but not exact: passes, the state stays */
+		{ 1, RST, 0, 100, 0, CT_ESTABLISHED, 0, CT_TCP_ESTABLISHED },
+	}, exact = {
+		/* exact: the connection ends */
+		1, RST, 0, 0, 0, CT_ESTABLISHED, 0, CT_TCP_CLOSE
+	};
 	struct ct_table		*a = table(64), *b;
 	struct ct_result	 res;
 	struct ct_stats		 st;
 	struct ct_snap		 s;
 	struct conv		 c;
-	struct pkt		 p;
 
 	conv_init(&c, a, 0);
 	stale_snap(&c, &s);
@@ -3821,38 +3870,12 @@ test_stale_rst(void **state)
 	ct_snap_stale(&s);
 	assert_non_null(ct_import(b, &s, c.now, NULL));
 
-	/* the server's RST first, at where it is now: nothing re-learnt,
-	   the snapshot's window refuses it, and it changes nothing */
-	p = conv_pkt(&c, 1, RST, 0);
-	assert_int_equal(conv_try(&c, 1, &p, &res), CT_INVALID);
-	assert_int_equal(res.reason, REASON_TCP_RST);
-	assert_int_equal(conv_state(&c), CT_TCP_ESTABLISHED);
-	/* the client's data re-learns the client's side */
-	assert_int_equal(conv_send(&c, 0, ACK | PSH, 100, &res),
-	    CT_ESTABLISHED);
-	/* a RST of the server's behind the client's ack, or beyond its
-	   window: INVALID */
-	p = conv_pkt(&c, 1, RST, 0);
-	p.seq -= 1000;
-	assert_int_equal(conv_try(&c, 1, &p, &res), CT_INVALID);
-	assert_int_equal(res.reason, REASON_TCP_RST);
-	p = conv_pkt(&c, 1, RST, 0);
-	p.seq += 0x20000000u;
-	assert_int_equal(conv_try(&c, 1, &p, &res), CT_INVALID);
-	assert_int_equal(res.reason, REASON_TCP_RST);
-	/* in the window but not exact: passes, the state stays */
-	p = conv_pkt(&c, 1, RST, 0);
-	p.seq += 100;
-	assert_int_equal(conv_try(&c, 1, &p, &res), CT_ESTABLISHED);
-	c.s[1].nxt -= 100;		/* it did not move the server on */
-	assert_int_equal(conv_state(&c), CT_TCP_ESTABLISHED);
+	conv_probes(&c, blind, sizeof(blind) / sizeof(blind[0]));
+	c.s[1].nxt -= 100;	/* the last did not move the server on */
 	ct_get_stats(b, &st);
 	assert_int_equal(st.rst_ignored, 1);
 	assert_int_equal(st.window_relearn, 1);
-	/* exact: the connection ends */
-	p = conv_pkt(&c, 1, RST, 0);
-	assert_int_equal(conv_try(&c, 1, &p, &res), CT_ESTABLISHED);
-	assert_int_equal(conv_state(&c), CT_TCP_CLOSE);
+	conv_probes(&c, &exact, 1);
 	ct_free(b);
 
 	/* restored between the SYN/ACK and the last ACK of the handshake */
