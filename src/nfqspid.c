@@ -53,6 +53,7 @@
 #define WATCHDOG_CHECKS	10	/* ... and not in a reload: exit */
 #define TICK_MS		1000	/* the main loop's own checks */
 #define DIVERT_TICKS	5	/* the diversion checked every 5 ticks */
+#define NOTIFY_RETRY_MS	100	/* a state line systemd did not take */
 
 struct daemon {
 	struct daemon_info	 info;
@@ -78,6 +79,8 @@ struct daemon {
 	struct event		*tick;
 	unsigned		 ticks;
 	struct event		*wdog;		/* systemd's WATCHDOG=1 */
+	struct event		*sdn_retry;	/* a state line kept */
+	uint64_t		 sdn_kept_ms;	/* since when; 0: none */
 };
 
 /*
@@ -132,6 +135,105 @@ daemon_notify(const char *fmt, ...)
 		    sizeof(more)));
 }
 
+/* The first assignment of a notify line: "READY=1" */
+static int
+notify_key_len(const char *msg)
+{
+	return ((int)strcspn(msg, "\n"));
+}
+
+/* A kept state line taken, or given up, at last: said once. */
+static void
+daemon_notify_kept_end(struct daemon *d, const char *msg, int rc)
+{
+	if (d->sdn_kept_ms == 0)
+		return;
+	if (rc == 0)
+		log_info("systemd's notify socket took %.*s after %llu ms",
+		    notify_key_len(msg), msg, (unsigned long long)
+		    (spi_now_ms() - d->sdn_kept_ms));
+	else
+		log_warn("systemd's notify socket: %.*s is lost",
+		    notify_key_len(msg), msg);
+	d->sdn_kept_ms = 0;
+}
+
+static void
+daemon_notify_retry_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct daemon	*d = arg;
+	struct timeval	 tv = { 0, NOTIFY_RETRY_MS * 1000 };
+	char		 msg[SDNOTIFY_MAX];
+	const char	*kept;
+	int		 rc;
+
+	if ((kept = sdnotify_kept()) == NULL)
+		return;
+	(void)spi_strlcpy(msg, kept, sizeof(msg));
+	if ((rc = sdnotify_resend()) == 1)
+		(void)event_add(d->sdn_retry, &tv);
+	else
+		daemon_notify_kept_end(d, msg, rc);
+}
+
+/*
+ * READY=1 and RELOADING=1: systemd waits for them, and a READY=1 lost
+ * to a full queue (systemd busy) would fail the start, or leave the
+ * unit reloading, at its timeout.  What the queue does not take is
+ * kept and sent again every NOTIFY_RETRY_MS from the main loop, which
+ * goes on meanwhile; a later state line replaces it.  Main thread only.
+ */
+static void NFQSPI_PRINTF(2, 3)
+daemon_notify_state(struct daemon *d, const char *fmt, ...)
+{
+	struct timeval	 tv = { 0, NOTIFY_RETRY_MS * 1000 };
+	char		 msg[SDNOTIFY_MAX];
+	va_list		 ap;
+	int		 rc;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if ((rc = sdnotify_state(msg)) != 1) {
+		if (d->sdn_kept_ms != 0)
+			daemon_notify_kept_end(d, msg, rc);
+		else if (rc == -1)
+			log_warn("systemd's notify socket: %.*s",
+			    notify_key_len(msg), msg);
+		return;
+	}
+	if (d->sdn_kept_ms == 0) {
+		d->sdn_kept_ms = spi_now_ms();
+		log_warnx("systemd's notify socket is full: %.*s is sent "
+		    "again every %d ms until systemd takes it",
+		    notify_key_len(msg), msg, NOTIFY_RETRY_MS);
+	}
+	if (d->sdn_retry == NULL && (d->sdn_retry = evtimer_new(d->base,
+	    daemon_notify_retry_cb, d)) == NULL) {
+		log_warnx("systemd's notify socket: no timer to send %.*s "
+		    "again", notify_key_len(msg), msg);
+		return;
+	}
+	if (event_add(d->sdn_retry, &tv) == -1)
+		log_warnx("systemd's notify socket: no timer to send %.*s "
+		    "again", notify_key_len(msg), msg);
+}
+
+/* Before STOPPING=1: a state line still kept is given up. */
+static void
+daemon_notify_stop(struct daemon *d)
+{
+	const char	*kept = sdnotify_kept();
+
+	if (kept != NULL)
+		log_warnx("systemd's notify socket never took %.*s",
+		    notify_key_len(kept), kept);
+	if (d->sdn_retry != NULL)
+		event_free(d->sdn_retry);
+	d->sdn_retry = NULL;
+	d->sdn_kept_ms = 0;
+}
+
 /* A start that failed: why, in systemctl status, from the last error
    logged (every failure path of the start logs one first). */
 static void
@@ -159,8 +261,8 @@ daemon_notify_ready(struct daemon *d, const char *note)
 
 	status_queues(queues, sizeof(queues), d->info.queue,
 	    d->info.threads);
-	daemon_notify("READY=1\nMAINPID=%ld\nSTATUS=running: queue %s "
-	    "threads %u rules %zu mode %s%s", (long)getpid(), queues,
+	daemon_notify_state(d, "READY=1\nMAINPID=%ld\nSTATUS=running: "
+	    "queue %s threads %u rules %zu mode %s%s", (long)getpid(), queues,
 	    d->info.threads, d->cfg->nrules, status_mode_name(d->cfg->mode),
 	    note);
 }
@@ -541,8 +643,8 @@ daemon_reload(void *arg, char *err, size_t errlen)
 
 	/* MONOTONIC_USEC: what systemd's notify-reload (254) asks for */
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	daemon_notify("RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading "
-	    "%s", (unsigned long long)ts.tv_sec * 1000000 +
+	daemon_notify_state(d, "RELOADING=1\nMONOTONIC_USEC=%llu\n"
+	    "STATUS=reloading %s", (unsigned long long)ts.tv_sec * 1000000 +
 	    (unsigned long long)ts.tv_nsec / 1000, d->cfgpath);
 	if ((cfg = config_reload(d->cfgpath, e, sizeof(e))) == NULL) {
 		log_warnx("reload failed, keeping the running configuration: "
@@ -1106,6 +1208,7 @@ daemon_run(struct daemon *d, int foreground, int debug)
 
 	event_base_dispatch(d->base);
 
+	daemon_notify_stop(d);
 	if (d->status != 0) {
 		log_last_error(err, sizeof(err));
 		daemon_notify("STOPPING=1\nSTATUS=stopping after an error: %s",

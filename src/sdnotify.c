@@ -29,6 +29,7 @@ static int			 sdn_fd = -1;
 static struct sockaddr_un	 sdn_sun;
 static socklen_t		 sdn_len;
 static uint64_t			 sdn_wdog_usec;
+static char			 sdn_kept[SDNOTIFY_MAX];	/* "": none */
 
 int
 sdnotify_addr(const char *name, struct sockaddr_un *sun, socklen_t *len)
@@ -105,7 +106,8 @@ sdnotify_open(void)
 		 * also serves the workers' calls and the watchdog's pings.
 		 * When systemd's queue is full (it is busy, or stopped),
 		 * a status line is dropped and logged rather than that
-		 * loop stalled.
+		 * loop stalled; a state line is kept and sent again
+		 * (sdnotify_state()).
 		 */
 		if (sdnotify_addr(name, &sdn_sun, &sdn_len) == 0 &&
 		    (sdn_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC |
@@ -184,6 +186,51 @@ sdnotify_sendf(const char *fmt, ...)
 	return (rc);
 }
 
+/* Worth another try: systemd's queue full, or memory short a moment. */
+static int
+sdnotify_transient(int e)
+{
+	return (e == EAGAIN || e == EWOULDBLOCK || e == ENOBUFS ||
+	    e == ENOMEM);
+}
+
+int
+sdnotify_state(const char *msg)
+{
+	size_t	 n = strlen(msg);
+
+	/* the latest state alone matters: an older one kept goes */
+	sdn_kept[0] = '\0';
+	if (sdnotify_send(msg) == 0)
+		return (0);
+	if (!sdnotify_transient(errno))
+		return (-1);
+	/* shorter than SDNOTIFY_MAX, or sdnotify_send() said EMSGSIZE */
+	memcpy(sdn_kept, msg, n + 1);
+	return (1);
+}
+
+const char *
+sdnotify_kept(void)
+{
+	return (sdn_kept[0] != '\0' ? sdn_kept : NULL);
+}
+
+int
+sdnotify_resend(void)
+{
+	if (sdn_kept[0] == '\0')
+		return (0);
+	if (sdnotify_send(sdn_kept) == 0) {
+		sdn_kept[0] = '\0';
+		return (0);
+	}
+	if (sdnotify_transient(errno))
+		return (1);
+	sdn_kept[0] = '\0';
+	return (-1);
+}
+
 /* buf[n...] += s, within SDNOTIFY_MAX - 1, a newline as a space: one
    assignment, never a second */
 static size_t
@@ -218,4 +265,5 @@ sdnotify_close(void)
 	if (sdn_fd != -1)
 		close(sdn_fd);
 	sdn_fd = -1;
+	sdn_kept[0] = '\0';
 }

@@ -9,6 +9,8 @@
  * and STATUS=... there, one datagram of newline-separated assignments
  * each.  Main thread only: one socket, no lock; but
  * sdnotify_status_now(), which any thread may call on its way out.
+ * No send waits: a full queue drops a STATUS= or WATCHDOG=1 line, and
+ * keeps a state line (sdnotify_state()) for the main loop to send again.
  */
 #ifndef SDNOTIFY_H
 #define SDNOTIFY_H
@@ -57,6 +59,22 @@ int	 sdnotify_sendf(const char *fmt, ...)
 int	 sdnotify_vsendf(const char *fmt, va_list ap)
 	    __attribute__((__format__(printf, 1, 0)));
 /*
+ * READY=1, and RELOADING=1 before it: a line systemd waits for, until
+ * its start or reload timeout fails or kills the unit; never dropped
+ * for a full queue.  Sent at once when the queue takes it; otherwise
+ * kept, and sdnotify_resend() sends it again.  A new state line
+ * replaces one kept (systemd needs the latest alone: READY=1 after a
+ * RELOADING=1 it never saw is harmless, a lost READY=1 is not).  0
+ * sent (or nobody to tell), 1 kept, -1 and errno as sdnotify_send()
+ * when it cannot ever be sent (nobody listens, too long).
+ */
+int	 sdnotify_state(const char *msg);
+/* The kept line, or NULL. */
+const char *sdnotify_kept(void);
+/* The kept line again: 0 sent (or none kept), 1 still kept (the queue
+   is still full), -1 and errno: it cannot be sent, and is dropped. */
+int	 sdnotify_resend(void);
+/*
  * "STATUS=" prefix why, for a process about to end (fatal(), the
  * watchdog thread's _exit()), so that systemctl status says why it
  * died: from any thread, even a signal handler (no lock, no
@@ -64,6 +82,7 @@ int	 sdnotify_vsendf(const char *fmt, va_list ap)
  * (MSG_DONTWAIT); cut at SDNOTIFY_MAX - 1, a newline sent as a space.
  */
 void	 sdnotify_status_now(const char *prefix, const char *why);
+/* The socket closed, a kept line forgotten. */
 void	 sdnotify_close(void);
 
 #endif /* SDNOTIFY_H */

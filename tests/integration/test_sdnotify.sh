@@ -10,7 +10,9 @@
 # and on the journal's stream, a second daemon exit 1 with its reason,
 # neither READY=1.  An abstract socket ('@') works; WATCHDOG=1 comes at
 # half of $WATCHDOG_USEC while the main loop turns, none while the
-# process is stopped, and none when $WATCHDOG_PID is another's.  The
+# process is stopped, and none when $WATCHDOG_PID is another's.  With
+# systemd busy (the listener stopped, its queue full) at the start and
+# at a reload, READY=1 is kept and comes once it reads again.  The
 # watchdog thread's exit (a worker stopped alone) says why in STATUS=.
 #
 # Copyright (C) 2026 The nfqspid authors
@@ -33,17 +35,18 @@ EOF
 lib_divert || { echo "cannot divert FORWARD to NFQUEUE" >&2; exit 1; }
 
 # ---- systemd's side ------------------------------------------------------------------
-# One line a message: "PID KEY=V | KEY=V ..."; a READY=1 line ends with
+# "pid P" (the listener's, to stop it as a busy systemd), then one line
+# a message: "PID KEY=V | KEY=V ..."; a READY=1 line ends with
 # what the listener found at that moment: "|| bound=B ctl=C", the queue
 # bound in dut (/proc) and nfqspictl status answering (1 each).
 cat >"$T_TMP/sdnotify.py" <<'EOF'
-import socket, struct, subprocess, sys
+import os, socket, struct, subprocess, sys
 addr, out, queue, ctl, ctlbin = sys.argv[1:6]
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 s.bind("\0" + addr[1:] if addr.startswith("@") else addr)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
 with open(out, "a", buffering=1) as f:
-    f.write("listening\n")
+    f.write("pid %d\nlistening\n" % os.getpid())
     while True:
         msg, anc, _, _ = s.recvmsg(4096, socket.CMSG_SPACE(12))
         pid = "?"
@@ -226,6 +229,62 @@ check "WATCHDOG_PID=1: READY=1 comes" \
 sleep 0.5
 check "WATCHDOG_PID=1: no WATCHDOG=1" not grep -q WATCHDOG <(said "$A" "$pid")
 check "SIGTERM ends it" lib_stop_daemon
+
+# ---- systemd busy: its queue full when READY=1 is due ----------------------------
+# The listener stopped, its queue filled by others (fill.py): READY=1,
+# and RELOADING=1 / READY=1 of a reload, are kept and sent again until
+# systemd takes them; lost, systemd would wait out its timeout and fail
+# the unit (or stay "reloading").
+cat >"$T_TMP/fill.py" <<'EOF'
+import socket, sys
+addr, n = sys.argv[1], 0
+while True:
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    i = 0
+    try:
+        while True:
+            s.sendto(b"FILL=1", socket.MSG_DONTWAIT, addr)
+            i += 1
+    except BlockingIOError:
+        pass
+    n += i
+    if i == 0:
+        break
+print(n)
+EOF
+B=$T_TMP/busy.txt
+listen "$T_TMP/busy.sock" "$B"
+lpid=$(sed -n 's/^pid //p' "$B")
+busy() { kill -STOP "$lpid" && "$PY" "$T_TMP/fill.py" "$T_TMP/busy.sock"; }
+check "systemd busy: its queue full (listener ${lpid:-none} stopped)" \
+    quiet busy
+start NOTIFY_SOCKET="$T_TMP/busy.sock"
+pid=$T_DPID
+check "a full queue at READY=1: the daemon starts all the same" \
+    lib_wait_daemon
+check "... and says READY=1 waits for systemd" \
+    log_has "systemd's notify socket is full: READY=1 is sent again"
+sleep 0.5
+kill -CONT "$lpid"
+check "READY=1 reaches systemd once it reads again" \
+    wait_for $((100 * T_SLOW)) ready_n "$B" "$pid" 1
+check "... with its MAINPID and STATUS=" \
+    grep -q "^READY=1 | MAINPID=$pid | STATUS=running: " <(said "$B" "$pid")
+check "... and the log says when" \
+    log_has "systemd's notify socket took READY=1 after [0-9]+ ms"
+check "systemd busy again" quiet busy
+r0=$(grep -c "reloaded $T_CONF" "$T_LOG")
+kill -HUP "$pid"
+check "a full queue at a reload: it reloads" wait_eval $((100 * T_SLOW)) \
+    'test "$(grep -c "reloaded $T_CONF" "$T_LOG")" -gt "$r0"'
+sleep 0.5
+kill -CONT "$lpid"
+check "the reload's READY=1 reaches systemd" \
+    wait_for $((100 * T_SLOW)) ready_n "$B" "$pid" 2
+check "... last, after any RELOADING=1 ($(kinds "$B" "$pid"))" \
+    grep -q '^READY=1 .*, reloaded ||' <(said "$B" "$pid" | tail -n 1)
+check "a full queue: SIGTERM ends it with 0" lib_stop_daemon
+check "... status 0 (got $T_DRC)" test "${T_DRC:-x}" = 0
 
 # ---- the watchdog thread ends a daemon whose worker hangs: why in STATUS= ----
 # stall.py TID SECONDS: stop one thread (ptrace, the others run on)

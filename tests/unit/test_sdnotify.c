@@ -3,7 +3,8 @@
  * protocol): the address $NOTIFY_SOCKET names, path and abstract, and
  * what is refused; the environment taken away; datagrams that arrive
  * whole at a socket of the test's own; the last STATUS= of a process on
- * its way out; no send waits on a socket whose queue is full.
+ * its way out; no send waits on a socket whose queue is full; a state
+ * line (READY=1) the full queue refused is kept and sent again.
  *
  * Copyright (C) 2026 The nfqspid authors
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -316,6 +317,79 @@ test_send_full(void **state)
 	close(fd);
 }
 
+/*
+ * A state line (READY=1) the full queue does not take is kept, not
+ * dropped, and nothing waits; sent again once there is room; a newer
+ * state line replaces it; closing forgets it.
+ */
+static void
+test_state_kept(void **state)
+{
+	char		 name[64], buf[64];
+	int		 fd, fds[64], n, i;
+	uint64_t	 t0;
+
+	(void)state;
+	snprintf(name, sizeof(name), "@nfqspi-test-sdnotify-kept-%ld",
+	    (long)getpid());
+	fd = listener(name);
+	setenv("NOTIFY_SOCKET", name, 1);
+	assert_int_equal(sdnotify_open(), 1);
+	/* room: sent at once, nothing kept */
+	assert_int_equal(sdnotify_state("READY=1"), 0);
+	assert_null(sdnotify_kept());
+	expect_msg(fd, "READY=1");
+	assert_int_equal(sdnotify_resend(), 0);
+
+	n = fill_queue(name, fds, 64);
+	t0 = now_ms();
+	assert_int_equal(sdnotify_state("RELOADING=1\nSTATUS=r"), 1);
+	assert_string_equal(sdnotify_kept(), "RELOADING=1\nSTATUS=r");
+	assert_int_equal(sdnotify_resend(), 1);
+	assert_int_equal(sdnotify_state("READY=1\nSTATUS=up"), 1);
+	assert_string_equal(sdnotify_kept(), "READY=1\nSTATUS=up");
+	assert_int_equal(sdnotify_resend(), 1);
+	assert_true(now_ms() - t0 < 200);
+	/* a STATUS= line is still dropped, the state line stays kept */
+	assert_int_equal(sdnotify_send("STATUS=busy"), -1);
+	assert_non_null(sdnotify_kept());
+
+	/* systemd reads again: the fillers' lines, then the kept one */
+	while (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+		;
+	assert_int_equal(sdnotify_resend(), 0);
+	assert_null(sdnotify_kept());
+	expect_msg(fd, "READY=1\nSTATUS=up");
+	assert_int_equal(sdnotify_resend(), 0);
+
+	/* kept, then the socket closed: forgotten */
+	for (i = 0; i < n; i++)
+		close(fds[i]);
+	n = fill_queue(name, fds, 64);
+	assert_int_equal(sdnotify_state("READY=1"), 1);
+	sdnotify_close();
+	assert_null(sdnotify_kept());
+	assert_int_equal(sdnotify_resend(), 0);
+	for (i = 0; i < n; i++)
+		close(fds[i]);
+	close(fd);
+}
+
+/* Nobody listening: a state line is not kept (it never would go). */
+static void
+test_state_nobody(void **state)
+{
+	(void)state;
+	setenv("NOTIFY_SOCKET", "/nonexistent/notify", 1);
+	assert_int_equal(sdnotify_open(), 1);
+	assert_int_equal(sdnotify_state("READY=1"), -1);
+	assert_null(sdnotify_kept());
+	sdnotify_close();
+	/* no socket: nobody to tell, not a failure */
+	assert_int_equal(sdnotify_state("READY=1"), 0);
+	assert_null(sdnotify_kept());
+}
+
 /* The last words: STATUS= prefix why, one line, cut to fit, errno kept;
    nothing when closed; never a wait on a full queue. */
 static void
@@ -371,6 +445,8 @@ main(void)
 		cmocka_unit_test(test_watchdog_env),
 		cmocka_unit_test(test_status_now),
 		cmocka_unit_test(test_send_full),
+		cmocka_unit_test(test_state_kept),
+		cmocka_unit_test(test_state_nobody),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
