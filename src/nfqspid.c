@@ -978,6 +978,9 @@ daemon_stop(struct daemon *d, struct event *sigev[3], const int sigs[3])
 		    d->nworkers);
 	else if (d->statefd != -1)
 		close(d->statefd);
+	else if (d->status == 0 && d->cfg->state_file[0] != '\0')
+		log_warnx("state file %s: not written: the start could not "
+		    "open it", d->cfg->state_file);
 	d->statefd = -1;
 	http_close(d->http);
 	if (d->control != NULL)

@@ -479,8 +479,10 @@ struct state_load;
    fails before leaves it to the next.  state_save() writes the tables
    there at a clean stop (the workers stopped) and closes fd. */
 int		 state_open(const char *path);
-/* nfqspid -n: 0 if state_open() would take path (a missing file, or
-   directory, is made at start), or -1 and why in err. */
+/* nfqspid -n: 0 if state_open() would take path (a missing file is
+   made at start, and the unit's state directory by systemd), or -1 and
+   why in err (a missing directory other than that one: nobody makes
+   it). */
 int		 state_path_check(const char *path, char *err, size_t errlen);
 struct state_load *state_read(int fd, const char *path,
 		    const struct config *cfg);

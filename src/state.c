@@ -67,7 +67,12 @@ state_dirs_safe(const char *path, char *err, size_t errlen)
 		else
 			*s = '\0';
 		if (stat(d, &st) == -1) {
-			snprintf(err, errlen, "%s: %s", d, strerror(errno));
+			if (errno == ENOENT)
+				snprintf(err, errlen, "directory %s does not "
+				    "exist (nfqspid makes none)", d);
+			else
+				snprintf(err, errlen, "%s: %s", d,
+				    strerror(errno));
 			return (-1);	/* errno: stat's */
 		}
 		if (!S_ISDIR(st.st_mode)) {
@@ -158,16 +163,28 @@ state_path_safe(const char *path, char *err, size_t errlen)
 	return (0);
 }
 
+/*
+ * The shipped unit's StateDirectory=nfqspid: systemd makes it, root's
+ * and 0700, before each start (etc/nfqspid.service.in).
+ */
+#define STATE_UNIT_DIR	"/var/lib/nfqspid"
+
 int
 state_path_check(const char *path, char *err, size_t errlen)
 {
+	size_t	 n = strlen(STATE_UNIT_DIR);
 	int	 fd, rc;
 
-	/* a directory still to be made (systemd's StateDirectory, at
-	   the start) holds nothing another could have put there */
 	errno = 0;
-	if (state_path_safe(path, err, errlen) == -1)
-		return (errno == ENOENT ? 0 : -1);
+	if (state_path_safe(path, err, errlen) == -1) {
+		/* the unit's state directory, still to be made, holds
+		   nothing another could have put there; any other that
+		   is missing stays so, and the start cannot use it */
+		if (errno == ENOENT && strncmp(path, STATE_UNIT_DIR, n) == 0 &&
+		    path[n] == '/' && strchr(path + n + 1, '/') == NULL)
+			return (0);
+		return (-1);
+	}
 	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC |
 	    O_NONBLOCK)) == -1) {
 		if (errno == ENOENT)

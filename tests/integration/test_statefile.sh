@@ -27,7 +27,9 @@
 #    next segments re-learn the window and pass (window_relearn);
 #  - a stop whose configuration file no longer names the state file
 #    (edited for the next start) does not write it: a later start with
-#    it again finds no table older than the run without it.
+#    it again finds no table older than the run without it;
+#  - a state_file in a directory that does not exist: nfqspid -n warns,
+#    the start says so, and the stop says it writes nothing.
 #
 # Copyright (C) 2026 The nfqspid authors
 # SPDX-License-Identifier: GPL-2.0-or-later
@@ -178,6 +180,18 @@ nout=$("$NFQSPID" -n -c "$T_TMP/open.ini" 2>&1)
 check "nfqspid -n warns of a state_file in a directory others write" \
     grep -q "warning: state file $T_TMP/open/state: directory $T_TMP/open is writable by others than root; connections will not be kept" <<<"$nout"
 check "nfqspid -n makes no state file" test ! -e "$T_TMP/open/state"
+# a directory that does not exist: nobody makes it, the file is never
+# written (only the unit's StateDirectory= is made, by systemd)
+sed "s|^state_file = .*|state_file = $T_TMP/nodir/state|" "$T_CONF" \
+    >"$T_TMP/nodir.ini"
+nout=$("$NFQSPID" -n -c "$T_TMP/nodir.ini" 2>&1)
+rc=$?
+check "nfqspid -n warns of a state_file in a directory that does not exist ($nout)" \
+    grep -q "^nfqspid: warning: state file $T_TMP/nodir/state: directory $T_TMP/nodir does not exist (nfqspid makes none); connections will not be kept across a restart$" <<<"$nout"
+check "... a warning: the file is accepted (rc $rc)" test "$rc" -eq 0
+# state.c's STATE_UNIT_DIR, of which -n says nothing while it is missing
+check "the unit's StateDirectory= is /var/lib/nfqspid, as state.c knows" \
+    grep -qx 'StateDirectory=nfqspid' "$top_srcdir/etc/nfqspid.service.in"
 lib_start "nfqspid starts with state_file"
 check "the file is made at start, 0600, owned by root" \
     test "$(stat -c %a:%U "$STATE" 2>/dev/null)" = 600:root
@@ -427,4 +441,16 @@ lib_finish
 check "unreadable config at the stop: the log says why the table is written" \
     log_has "state file $STATE: written, though $T_CONF cannot tell whether the next start reads it: "
 check "unreadable config at the stop: the file is written" test -s "$STATE"
+
+# ---- a state_file in a directory that does not exist ---------------------
+cp "$T_TMP/nodir.ini" "$T_CONF"
+lib_must_start "state_file in a missing directory: nfqspid starts"
+check "start: the log says the directory does not exist" \
+    log_has "state file $T_TMP/nodir/state: directory $T_TMP/nodir does not exist \(nfqspid makes none\); connections will not be kept across a restart"
+lib_stop_daemon
+check "stop: SIGTERM, exit status 0 (got ${T_DRC:-none})" \
+    test "${T_DRC:-1}" = 0
+check "stop: the log says the file is not written" \
+    log_has "state file $T_TMP/nodir/state: not written: the start could not open it"
+check "no directory was made" test ! -e "$T_TMP/nodir"
 lib_summary

@@ -893,9 +893,26 @@ test_unsafe(void **state)
 	assert_int_equal(chmod(dir, 0700), 0);
 	assert_int_equal(unlink(q), 0);
 	assert_int_equal(rmdir(p), 0);
-	/* -n before systemd made the state directory: nothing to say */
+	/* -n: a directory that does not exist is not made (the start
+	   cannot use the file, the stop writes nothing): said */
 	snprintf(q, sizeof(q), "%s/none/state", dir);
-	assert_int_equal(state_path_check(q, err, sizeof(err)), 0);
+	assert_int_equal(state_path_check(q, err, sizeof(err)), -1);
+	snprintf(p, sizeof(p), "directory %s/none does not exist (nfqspid "
+	    "makes none)", dir);
+	assert_string_equal(err, p);
+	logbuf[0] = '\0';
+	assert_int_equal(state_open(q), -1);
+	has_line(p);
+	/* ...but the unit's state directory, which systemd makes before
+	   the start: nothing to say while it is missing */
+	if (access("/var/lib/nfqspid", F_OK) == -1 && errno == ENOENT) {
+		assert_int_equal(state_path_check("/var/lib/nfqspid/state",
+		    err, sizeof(err)), 0);
+		assert_int_equal(state_path_check("/var/lib/nfqspid/a/state",
+		    err, sizeof(err)), -1);
+		assert_int_equal(state_path_check("/var/lib/nfqspidx/state",
+		    err, sizeof(err)), -1);
+	}
 	/* -n on a wrong path: the file is not one */
 	assert_int_equal(state_path_check(dir, err, sizeof(err)), -1);
 	put_text(text);
