@@ -1659,6 +1659,19 @@ sec_rule(struct cfgctx *x, const struct scan_sec *s, struct rule *r)
 		    rule_keys[r->rate ? RK_RATE : RK_CONN_LIMIT]);
 		x->line = s->line;
 	}
+	/*
+	 * A mark goes on the packets a rule lets through and on their
+	 * connection: drop and reject let none through, and only mode =
+	 * monitor, which passes them, ever sets it.  A warning: such
+	 * files loaded before, and monitor mode may mean it.
+	 */
+	if (r->has_mark && r->action != RULE_ACCEPT) {
+		x->line = lines[RK_MARK];
+		cfg_warn(x, "[%s] mark: action = %s lets no packet through: "
+		    "the mark never acts (but in mode = monitor, which passes "
+		    "them)", s->orig, rule_action_name(r->action));
+		x->line = s->line;
+	}
 #undef RULE_ERR
 	x->never[r->index] = (uint8_t)rule_never_warn(x, s, r, lines);
 	ret = 0;

@@ -121,6 +121,23 @@ nwant+=" (line $((wline + 12)))"
 check "nfqspid -n names the rules that decide, not a shadowed one" \
     test "$nrc:$nout" = "0:$nwant
 configuration OK"
+# A mark on a rule that drops: no packet it decides passes to carry
+# it (but in monitor mode): a warning at the mark's line, and still OK.
+{
+	cat "$T_CONF"
+	printf '\n[rule drop-marked]\nproto = tcp\ndport = 5003\n'
+	printf 'action = drop\nmark = 0x20\n'
+} >"$T_TMP/markdrop.ini"
+mline=$(($(wc -l <"$T_CONF") + 6))
+nout=$("$NFQSPID" -n -c "$T_TMP/markdrop.ini" 2>&1)
+nrc=$?
+echo "  nfqspid -n: $nout (status $nrc)"
+nwant="nfqspid: warning: $T_TMP/markdrop.ini: [rule drop-marked] mark:"
+nwant+=" action = drop lets no packet through: the mark never acts (but"
+nwant+=" in mode = monitor, which passes them) (line $mline)"
+check "nfqspid -n warns of a mark on a rule that drops, and exits 0" \
+    test "$nrc:$nout" = "0:$nwant
+configuration OK"
 lib_start "nfqspid starts, binds queue $T_QUEUE and opens its control socket" "$@"
 
 # Counters: what dut lets out marked, what the server sees arrive.

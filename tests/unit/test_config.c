@@ -850,6 +850,29 @@ test_limit_warnings(void **state)
 	    "action = accept\n", none);
 }
 
+/* A mark on a rule that drops or rejects never goes on a packet (but
+ * in monitor mode): loaded, with a warning at the mark's line. */
+static void
+test_mark_warnings(void **state)
+{
+	static const char *const none[] = { NULL };
+	static const char *const drop[] = {
+	    "[rule r] mark: action = drop lets no packet through: the mark "
+	    "never acts (but in mode = monitor, which passes them) (line 3)",
+	    NULL };
+	static const char *const rej[] = {
+	    "[rule r] mark: action = reject lets no packet through: the "
+	    "mark never acts (but in mode = monitor, which passes them) "
+	    "(line 2)", NULL };
+
+	(void)state;
+	check_warnings("[rule r]\naction = drop\nmark = 0x10\n", drop);
+	check_warnings("[rule r]\nmark = 7\nproto = tcp\naction = reject\n",
+	    rej);
+	check_warnings("[rule r]\naction = accept\nmark = 0x10\n", none);
+	check_warnings("[rule r]\naction = drop\n", none);
+}
+
 /* Valid rules that can never match: loaded, with a warning each. */
 static void
 test_family_warnings(void **state)
@@ -2648,6 +2671,7 @@ main(void)
 		cmocka_unit_test(test_map_rules),
 		cmocka_unit_test(test_norule_states),
 		cmocka_unit_test(test_limit_warnings),
+		cmocka_unit_test(test_mark_warnings),
 		cmocka_unit_test(test_family_warnings),
 		cmocka_unit_test(test_negation_warnings),
 		cmocka_unit_test(test_iface_negation_warnings),
