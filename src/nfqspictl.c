@@ -36,6 +36,16 @@
 
 static const char *progname = "nfqspictl";
 
+/*
+ * `events` runs until interrupted: SIGINT (Ctrl-C) and SIGTERM end it
+ * as they end conntrack -E, with exit status 0 and every line printed
+ * whole.  They are blocked but while ppoll() waits for the daemon, so
+ * that none cuts a frame's write short.
+ */
+static volatile sig_atomic_t	 stop_sig;
+static sigset_t			 stop_waitmask;	/* ppoll()'s */
+static int			 stoppable;
+
 static void
 usage(FILE *fp)
 {
@@ -203,18 +213,62 @@ deadline_in(struct timespec *d, int sec)
 	d->tv_sec += sec;
 }
 
-/* poll() for events until the deadline (NULL: forever).  0 or -1. */
+static void
+stop_cb(int sig)
+{
+	stop_sig = sig;
+}
+
+/* events: SIGINT and SIGTERM caught, and held until ppoll() waits.  One
+   ignored (SIGINT in a script's background job) stays ignored. */
+static void
+stop_on_signals(void)
+{
+	static const int	 sigs[] = { SIGINT, SIGTERM };
+	struct sigaction	 sa, old;
+	sigset_t		 block;
+	size_t			 i;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = stop_cb;
+	sigemptyset(&sa.sa_mask);
+	sigemptyset(&block);
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		if (sigaction(sigs[i], NULL, &old) == -1 ||
+		    old.sa_handler == SIG_IGN)
+			continue;
+		sigaddset(&block, sigs[i]);
+		(void)sigaction(sigs[i], &sa, NULL);
+	}
+	/* one that came before the block set stop_sig: wait_fd() sees it */
+	if (sigprocmask(SIG_BLOCK, &block, &stop_waitmask) == 0)
+		stoppable = 1;
+}
+
+/* poll() for events until the deadline (NULL: forever).  0 or -1;
+   errno EINTR once `events` is told to stop. */
 static int
 wait_fd(int fd, short events, const struct timespec *deadline)
 {
 	struct pollfd	 pfd;
-	int		 n;
+	struct timespec	 ts;
+	int		 n, ms = 0;
 
 	for (;;) {
+		if (stop_sig != 0) {
+			errno = EINTR;
+			return (-1);
+		}
 		pfd.fd = fd;
 		pfd.events = events;
 		pfd.revents = 0;
-		n = poll(&pfd, 1, deadline ? ms_left(deadline) : -1);
+		if (deadline != NULL) {
+			ms = ms_left(deadline);
+			ts.tv_sec = ms / 1000;
+			ts.tv_nsec = (long)(ms % 1000) * 1000000;
+		}
+		n = ppoll(&pfd, 1, deadline != NULL ? &ts : NULL,
+		    stoppable ? &stop_waitmask : NULL);
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1)
@@ -466,9 +520,13 @@ main(int argc, char *argv[])
 	}
 	if ((fd = ctl_send_request(path, buf, (size_t)n)) == -1)
 		return (1);
+	if (forever)
+		stop_on_signals();
 
 	for (;;) {
-		if (recv_all(fd, buf, CTL_HDRLEN, forever) == -1)
+		/* a stream that never pauses still stops between frames */
+		if (stop_sig != 0 || recv_all(fd, buf, CTL_HDRLEN,
+		    forever) == -1)
 			goto readerr;
 		if ((n = ctl_hdr_decode(buf, CTL_HDRLEN, &m)) == -1) {
 			if (errno == EPROTONOSUPPORT)
@@ -519,6 +577,13 @@ main(int argc, char *argv[])
 	}
 
  readerr:
+	if (stop_sig != 0) {
+		/* events, interrupted: what came whole is out */
+		close(fd);
+		if (fflush(stdout) == EOF || ferror(stdout))
+			goto outerr;
+		return (0);
+	}
 	fflush(stdout);
 	if (errno == 0 && forever)	/* events: it answered */
 		fprintf(stderr, "%s: the daemon closed the connection (it "

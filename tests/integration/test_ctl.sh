@@ -2,7 +2,8 @@
 # test_ctl.sh - every nfqspictl command against a running nfqspid: the
 # conntrack lines parsed and checked against the traffic sent, the JSON
 # of every command parsed, delete/flush, reload, iptables, and clients
-# that send garbage, stall or crowd the socket while packets keep flowing.
+# that send garbage, stall or crowd the socket while packets keep flowing;
+# events ended by SIGINT or SIGTERM exits 0 with its lines whole.
 #
 # Copyright (C) 2026 The nfqspid authors
 # SPDX-License-Identifier: GPL-2.0-or-later
@@ -339,6 +340,52 @@ v6 = [e for e in ev if e.get("sport") == 41002]
 assert v6 and v6[0]["src"] == sys.argv[2] and v6[0]["dst"] == sys.argv[3], v6
 ' "$T_TMP/events.json" "$C6" "$S6"
 check "events: the daemon forgets a client that went" \
+    quiet lib_ctl status
+
+# events until interrupted: Ctrl-C (SIGINT), or SIGTERM, ends it as it
+# ends conntrack -E, status 0, every line whole.  A script's background
+# job ignores SIGINT: env gives it back its default, as a terminal's
+# foreground job has it.
+intr_events()
+{
+	env --default-signal=INT "$NFQSPICTL" -s "$T_CTL" events \
+	    >"$T_TMP/intr-$1.out" 2>"$T_TMP/intr-$1.err" &
+}
+intr_events INT
+ipid=$!
+intr_events TERM
+tpid=$!
+sleep 1
+in_c "$PY" "$T_TMP/tcphold.py" "$S4" 5001 41003 0.2
+for sig in INT TERM; do
+	check "events: a line comes before SIG$sig" wait_for 50 \
+	    grep -q '\[NEW\] tcp .* sport=41003 ' "$T_TMP/intr-$sig.out"
+done
+kill -INT "$ipid"
+wait "$ipid"
+irc=$?
+kill -TERM "$tpid"
+wait "$tpid"
+trc=$?
+check "events: Ctrl-C (SIGINT) ends it with status 0, as conntrack -E (got $irc)" \
+    test "$irc" -eq 0
+check "events: SIGTERM likewise (got $trc)" test "$trc" -eq 0
+for sig in INT TERM; do
+	check "... SIG$sig: the last line whole" \
+	    test "$(tail -c 1 "$T_TMP/intr-$sig.out" | od -An -tx1 | tr -d ' ')" = 0a
+	check "... SIG$sig: nothing on stderr ($(head -c 200 "$T_TMP/intr-$sig.err"))" \
+	    test ! -s "$T_TMP/intr-$sig.err"
+done
+# more than the daemon's 16 clients, one after another: each slot
+# comes back
+for _ in $(seq 20); do
+	intr_events loop
+	ipid=$!
+	sleep 0.2
+	kill -INT "$ipid"
+	wait "$ipid"
+done
+check "events: 20 ended by SIGINT in turn, the daemon still answers" \
     quiet lib_ctl status
 
 # ---- delete and flush -------------------------------------------------------------
