@@ -262,8 +262,10 @@ void		 ct_entry_icmp(const struct ct_entry *e, uint8_t *type,
  * and ENOENT (gone, or not marked offloaded: nothing to undo) or ENOMEM.
  * ct_credit(): the kernel passed packets (and bytes) more of k's
  * connection (either direction): they are counted into it and its idle
- * timer starts again, as a packet of ours would.  0, or -1 and ENOENT
- * (gone meanwhile).
+ * timer starts again, as a packet of ours would; a UDP flow past its
+ * first 2 s becomes a stream (ASSURED, timeout_udp_stream) as at a
+ * packet now, with its UPDATE event.  0, or -1 and ENOENT (gone
+ * meanwhile).
  * ct_keep_bytes(): from now on count each connection's bytes (IP header
  * onwards, both ways), for [daemon] fastpath = yes: 8 bytes per slot
  * beside the entries, nothing otherwise.  Call it before the first
@@ -295,6 +297,8 @@ int		 ct_credit(struct ct_table *t, const struct ct_tuple *k,
 #define CT_SNAP_SEEN_REPLY	0x01
 #define CT_SNAP_ASSURED		0x02
 #define CT_SNAP_FLAGS		0x03
+/* the most of last_hash for a datagram flow: its first 2 s, plus 1 */
+#define CT_SNAP_STREAM_MAX	2001u
 
 struct ct_snap_tcp {
 	uint32_t	end[2];		/* per direction (enum ct_dir): */
@@ -322,7 +326,13 @@ struct ct_snap {
 	uint32_t	 left_ms;	/* time left before it times out */
 	uint32_t	 age_s;		/* seconds since it was confirmed */
 	uint32_t	 packets;
-	uint32_t	 last_hash;	/* TCP: the tracker's last ACK or SYN */
+	uint32_t	 last_hash;	/* TCP: the tracker's last ACK or SYN;
+					   UDP and the other protocols
+					   without a tracker: ms from now
+					   until a packet makes the flow a
+					   stream, the reply seen (0: one
+					   now does; the stream's first
+					   2 s); ICMP: 0 */
 	struct ct_snap_tcp tcp;		/* TCP only; zero otherwise */
 };
 
@@ -362,6 +372,9 @@ int		 ct_snap_check(const struct ct_snap *s);
  * or the snapshot's).  No effect on other protocols.
  */
 void		 ct_snap_stale(struct ct_snap *s);
+/* s waited ms more (in a state file): a datagram flow's wait for its
+   stream goes by */
+void		 ct_snap_elapse(struct ct_snap *s, uint64_t ms);
 /*
  * s comes from the HA peer to a backup: its windows lag the peer's by a
  * flush at most, and a backup that sees the connection's packets keeps

@@ -25,6 +25,8 @@
  * bytes per slot, 512 KB per chunk of 65,536 made with its first entry
  * (a full table of 1,000,000 costs 134 bytes per connection instead of
  * 126); with fastpath = no nothing is made and the entry is unchanged.
+ * The kernel's UDP stream rule (udpstream) takes none: a datagram
+ * flow's stream time shares the TCP windows' bytes (a union).
  */
 #ifndef NFQSPI_CT_INT_H
 #define NFQSPI_CT_INT_H
@@ -164,7 +166,14 @@ struct ct_entry {
 	uint32_t	qdl;		/* the deadline it had when it was
 					   put at the tail of its list; the
 					   list is sorted by it */
-	struct ct_tcp	tcp;		/* TCP only */
+	union {
+		struct ct_tcp tcp;	/* TCP only */
+		/* UDP and the protocols without a tracker (ct_udp.c): a
+		   packet after this time (ms, as deadline), the reply
+		   seen, makes the flow a stream: 2 s after its first,
+		   the kernel's stream_ts.  Read only while not ASSURED */
+		uint32_t udp_stream;
+	};
 	uint32_t	born;		/* s, the caller's clock: the age */
 	uint32_t	packets;	/* both ways, saturating; per
 					   direction and bytes would pass
@@ -415,10 +424,21 @@ int		 ct_tcp_confirm(struct ct_table *t, const struct pkt *p,
 const char	*ct_tcp_state_name(uint8_t state);
 
 /* ct_udp.c: UDP and every protocol without a tracker of its own */
+/* ms from a flow's first packet to when it may become a stream */
+#define CT_UDP_STREAM_MS 2000u
 void		 ct_udp_track(struct ct_table *t, const struct pkt *p,
 		    struct ct_result *res);
 int		 ct_udp_confirm(struct ct_table *t, const struct pkt *p,
 		    struct ct_result *res);
+/* a packet of e now, in no direction the tracker learns from (the
+   kernel's fast path passed it: ct_credit()) */
+void		 ct_udp_seen(struct ct_table *t, struct ct_entry *e);
+/* ct_export()/ct_snap_apply(): ms until e may become a stream (0: it
+   may), and back */
+uint32_t	 ct_udp_stream_left(const struct ct_table *t,
+		    const struct ct_entry *e);
+void		 ct_udp_stream_set(struct ct_table *t, struct ct_entry *e,
+		    uint32_t left_ms);
 
 /* ct_icmp.c: ICMP and ICMPv6 */
 int		 ct_is_icmp(const struct pkt *p);

@@ -223,7 +223,7 @@ ct_credit(struct ct_table *t, const struct ct_tuple *k, uint32_t packets,
     uint64_t bytes, uint64_t now_ms)
 {
 	struct ct_entry	*e;
-	uint8_t		 dir;
+	uint8_t		 dir, status;
 
 	ct_clock(t, now_ms);
 	if ((e = ct_find(t, k, 0, &dir)) == NULL) {
@@ -235,7 +235,14 @@ ct_credit(struct ct_table *t, const struct ct_tuple *k, uint32_t packets,
 	    e->packets + packets;
 	if (t->keep_bytes)
 		ct_bytes_add(t, ct_index_of(t, e), bytes);
-	ct_refresh(t, e, e->tclass);
+	if (e->proto == IPPROTO_UDP && packets != 0) {
+		/* as one packet now: it may make the flow a stream */
+		status = e->status;
+		ct_udp_seen(t, e);
+		if (t->evfn != NULL && e->status != status)
+			t->evfn(CT_EVENT_UPDATE, e, t->evarg);
+	} else
+		ct_refresh(t, e, e->tclass);
 	return (0);
 }
 

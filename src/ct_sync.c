@@ -24,6 +24,17 @@
 
 _Static_assert(CT_TD_STALE == CT_SNAP_TD_LOCAL, "ct.h: CT_SNAP_TD_LOCAL");
 _Static_assert(CT_TD_PEER == CT_SNAP_TD_PEER, "ct.h: CT_SNAP_TD_PEER");
+_Static_assert(CT_UDP_STREAM_MS + 1 == CT_SNAP_STREAM_MAX,
+    "ct.h: CT_SNAP_STREAM_MAX");
+
+/* ct_udp.c tracks it: last_hash is its wait for the stream */
+static int
+ct_snap_dgram(const struct ct_snap *s)
+{
+	return (s->k.proto != IPPROTO_TCP &&
+	    !(s->k.family == AF_INET && s->k.proto == IPPROTO_ICMP) &&
+	    !(s->k.family == AF_INET6 && s->k.proto == IPPROTO_ICMPV6));
+}
 
 void
 ct_export(const struct ct_table *t, const struct ct_entry *e,
@@ -47,6 +58,8 @@ ct_export(const struct ct_table *t, const struct ct_entry *e,
 	s->left_ms = left > 0 ? (uint32_t)left : 0;
 	s->age_s = now_s > e->born ? (uint32_t)(now_s - e->born) : 0;
 	s->packets = e->packets;
+	if (ct_snap_dgram(s))
+		s->last_hash = ct_udp_stream_left(t, e);
 	if (e->proto != IPPROTO_TCP)
 		return;
 	s->last_hash = e->last_hash;
@@ -92,7 +105,8 @@ ct_snap_check(const struct ct_snap *s)
 	    s->hook >= PKT_HOOK_MAX ||
 	    s->left_ms > CT_TIMEOUT_MAX * 1000u ||
 	    (s->k.proto == IPPROTO_TCP ? ct_snap_check_tcp(s) == -1 :
-	    s->state != 0);
+	    s->state != 0) ||
+	    (ct_snap_dgram(s) && s->last_hash > CT_SNAP_STREAM_MAX);
 	if (bad) {
 		errno = EINVAL;
 		return (-1);
@@ -121,6 +135,8 @@ ct_snap_apply(struct ct_table *t, struct ct_entry *e,
 	e->packets = s->packets;
 	e->last_hash = 0;
 	memset(&e->tcp, 0, sizeof(e->tcp));
+	if (ct_snap_dgram(s))
+		ct_udp_stream_set(t, e, s->last_hash);
 	if (e->proto != IPPROTO_TCP)
 		return;
 	e->last_hash = s->last_hash;
@@ -398,6 +414,14 @@ snap_mark_sides(struct ct_snap *s, uint8_t flag)
 	for (d = 0; d < 2; d++)
 		if (s->tcp.maxwin[d] != 0)
 			s->tcp.dflags[d] |= flag;
+}
+
+void
+ct_snap_elapse(struct ct_snap *s, uint64_t ms)
+{
+	if (ct_snap_dgram(s))
+		s->last_hash = s->last_hash > ms ? s->last_hash - (uint32_t)ms :
+		    0;
 }
 
 void

@@ -331,5 +331,6 @@ state_rec_age(struct sync_rec *r, uint64_t elapsed_ms)
 	r->s.left_ms -= (uint32_t)elapsed_ms;
 	age = (uint64_t)r->s.age_s + elapsed_ms / 1000;
 	r->s.age_s = age > UINT32_MAX ? UINT32_MAX : (uint32_t)age;
+	ct_snap_elapse(&r->s, elapsed_ms);
 	return (1);
 }

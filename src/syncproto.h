@@ -31,7 +31,8 @@
  *	16 + 16 source and destination, u16 sport, u16 dport
  *	(the 44 bytes of a DELETE, which has zeros in its five u8 of state),
  *	then for an UPSERT: u32 mark, time left (ms), age (s), packets,
- *	last_hash; u32 end[2], maxend[2], maxwin[2], maxack[2]; u8 scale[2],
+ *	last_hash (TCP; UDP and other protocols but ICMP: ms to the
+ *	stream, 0 to 2001); u32 end[2], maxend[2], maxwin[2], maxack[2]; u8 scale[2],
  *	flags[2], retrans, last_index, last_dir, last_zerowin; u8 length of
  *	the rule's name and the name ([A-Za-z0-9._-], none: [policy]).
  * NACK ranges: u32 first, u32 last (inclusive, at most 2^31 apart).

@@ -86,6 +86,22 @@ bg_in "$NS_S" "$PY" "$T_TMP/udpsrv.py" "$S4:5353"
 wait_listen "$NS_S" udp 5353 || fail "UDP responder listens"
 reply=$(in_c "$PY" "$T_TMP/udpcli.py" "$S4" 5353 ctl-test 3)
 check "UDP request gets its reply" test "$reply" = "pong:ctl-test"
+# a UDP stream: a question, its answer, another question 2.2 s after the
+# first (from one port): the kernel's stream rule makes it ASSURED
+cat >"$T_TMP/udp2.py" <<'PYEOF'
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("", int(sys.argv[3])))
+s.settimeout(3)
+for i in range(2):
+    if i:
+        time.sleep(2.2)
+    s.sendto(b"q", (sys.argv[1], int(sys.argv[2])))
+    s.recvfrom(100)
+print("ok")
+PYEOF
+check "UDP: two questions 2.2 s apart from port 41003 are answered" \
+    test "$(in_c "$PY" "$T_TMP/udp2.py" "$S4" 5353 41003)" = ok
 check "ping client -> server" quiet in_c ping -q -c 1 -W 2 "$S4"
 
 has_tcp_line()
@@ -97,8 +113,16 @@ check "conntrack: the held TCP connection, ESTABLISHED and ASSURED, mark=16" \
     wait_for 30 has_tcp_line
 ct=$(lib_ctl conntrack)
 lib_show conntrack <<<"$ct"
-check "conntrack: the UDP exchange, both ways, ASSURED" \
-    grep -Eq "^ipv4 +2 udp +17 [0-9]+ src=$C4 dst=$S4 sport=[0-9]+ dport=5353 src=$S4 dst=$C4 sport=5353 dport=[0-9]+ \[ASSURED\] mark=0 use=1$" <<<"$ct"
+# one question and its answer: both ways, but no stream and not ASSURED
+# (no packet 2 s after the first, as the kernel's), timeout_udp left
+udp1=$(grep -E "^ipv4 +2 udp +17 [0-9]+ src=$C4 dst=$S4 sport=[0-9]+ dport=5353 src=$S4 dst=$C4 sport=5353 dport=[0-9]+ mark=0 use=1$" <<<"$ct" |
+    grep -v "sport=41003 " | awk '{ print $5 }')
+check "conntrack: the UDP exchange, both ways, not ASSURED, under 30 s left (${udp1:-none})" \
+    test -n "$udp1" -a "${udp1:-99}" -le 30
+udp2=$(grep -E "^ipv4 +2 udp +17 [0-9]+ src=$C4 dst=$S4 sport=41003 dport=5353 src=$S4 dst=$C4 sport=5353 dport=41003 \[ASSURED\] mark=0 use=1$" <<<"$ct" |
+    awk '{ print $5 }')
+check "conntrack: the UDP stream ASSURED, timeout_udp_stream left (${udp2:-none})" \
+    test -n "$udp2" -a "${udp2:-0}" -gt 100
 check "conntrack: the ping, type=8 code=0 with its id, reply type=0" \
     grep -Eq "^ipv4 +2 icmp +1 [0-9]+ src=$C4 dst=$S4 type=8 code=0 id=[0-9]+ src=$S4 dst=$C4 type=0 code=0 id=[0-9]+ mark=0 use=1$" <<<"$ct"
 check "conntrack: every line has the /proc/net/nf_conntrack shape" \

@@ -6,7 +6,8 @@
 # connection left
 # open is listed by `nfqspictl conntrack` with every packet the kernel
 # counted, [OFFLOAD] as the kernel says, one too short to go there
-# [ASSURED]; conntrack's -u OFFLOAD (conntrack, count, delete, events)
+# neither, then [ASSURED] once a question 2 s after its first made it a
+# stream; conntrack's -u OFFLOAD (conntrack, count, delete, events)
 # picks the offloaded ones; and after each way a connection leaves
 # (FIN, expiry, conntrack flush, conntrack delete, a reload that forbids
 # it) the next packet of that flow comes to the queue again; with 1,100 UDP flows in
@@ -398,9 +399,19 @@ check "short: a question is answered" \
     quiet in_c "$PY" "$T_TMP/udpcli.py" "$S4" 5002 hello 2
 sleep 0.3
 check "short: it did not go to the kernel" test "$(lib_stat offloaded)" = "$o0"
-# one answered from a known port: assured, not offloaded
+# one answered from a known port: both ways, but not a stream (no
+# packet 2 s after its first, as the kernel's): neither [ASSURED] nor
+# [OFFLOAD]
 in_c "$PY" "$T_TMP/ustream.py" "$S4" 5002 40099 1 >/dev/null
-check "short: its line says [ASSURED], not [OFFLOAD]" \
+check "short: its line says neither [ASSURED] nor [OFFLOAD]" \
+    ct_line_has "sport=5002 dport=40099 mark=[0-9]* use=1$"
+check "short: ... nor [UNREPLIED]" \
+    not ct_line_has "sport=40099 dport=5002 .*UNREPLIED"
+check "short: its JSON flags are none" test -z "$(ct_flags 40099)"
+# its next question 2 s later makes it a stream: assured, not offloaded
+sleep 2.1
+in_c "$PY" "$T_TMP/ustream.py" "$S4" 5002 40099 1 >/dev/null
+check "short: a question 2 s later: its line says [ASSURED], not [OFFLOAD]" \
     ct_line_has "sport=5002 dport=40099 \[ASSURED\] mark=[0-9]* use=1$"
 check "short: its JSON flags are ASSURED alone" \
     test "$(ct_flags 40099)" = ASSURED
@@ -594,7 +605,8 @@ for ((i = 0; i < NMARK; i++)); do
 	    "$i" "$S4" $((50000 + i)) $((0x10000 + i))
 done >>"$T_CONF"
 # none of them may end before it is looked at
-sed -i 's/^timeout_udp_stream = 8$/timeout_udp_stream = 120/' "$T_CONF"
+sed -i -e 's/^timeout_udp = 8$/timeout_udp = 120/' \
+    -e 's/^timeout_udp_stream = 8$/timeout_udp_stream = 120/' "$T_CONF"
 check "marks: reload with $NMARK marking rules" quiet lib_ctl reload
 bg_in "$NS_S" "$PY" "$T_TMP/udpsrv.py" "$S4:5006"
 wait_listen "$NS_S" udp 5006 || fail "server listens on udp 5006"

@@ -40,7 +40,9 @@ FPTOOL=${FPTOOL:-$top_builddir/tests/integration/fptool}
 TABLE=nfqspid-fp-$T_QUEUE
 BIT=0x80000000
 # the UDP flows' timeout: long, so that no connection ends and no
-# element is renewed (past half of it) while the test runs
+# element is renewed (past half of it) while the test runs; both of
+# them: a flow of a few quick datagrams never becomes a stream (no
+# packet 2 s after its first), so it keeps timeout_udp
 UDP_TO=600
 MAP=conn_udp4
 
@@ -51,6 +53,7 @@ policy()
 	lib_config <<EOF
 [conntrack]
 max = $1
+timeout_udp = $UDP_TO
 timeout_udp_stream = $UDP_TO
 ; one source, the client, holds them all
 source_share = 0

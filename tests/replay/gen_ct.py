@@ -478,13 +478,14 @@ def udp(fam, t, o):
     # timeout_udp = 5, timeout_udp_stream = 20 (ct_udp.ini).
     # 1 a query: NEW, rule dns; 2 retransmitted before any answer: NEW
     # (UNREPLIED), same entry; 3 the answer: ESTABLISHED; 4 the next
-    # query: ESTABLISHED; 5 an "answer" from another server port: a
-    # flow of its own, NEW, and no rule lets it in; 6 idle 15 s (past
-    # timeout_udp, within timeout_udp_stream: it was answered):
-    # ESTABLISHED; 7 a query on a new flow, unanswered; 8 its "answer"
-    # 6 s later: the flow expired (timeout_udp), NEW, dropped by policy;
-    # 9 the first flow idle 30 s (past timeout_udp_stream): its answer
-    # is NEW, dropped.
+    # query, exactly 2 s after the first: ESTABLISHED, but no stream
+    # (the kernel's: only a packet after those 2 s, the reply seen,
+    # makes one); 5 an "answer" from another server port: a flow of its
+    # own, NEW, and no rule lets it in; 6 idle 15 s: answered but never
+    # a stream, so past timeout_udp it expired: NEW, dropped; 7 a query
+    # on a new flow, unanswered; 8 its "answer" 6 s later: the flow
+    # expired (timeout_udp), NEW, dropped by policy; 9 the first flow
+    # idle 30 s: its answer is NEW, dropped.
     ip = ipf(fam)
     c, s = fam["c"], fam["s"]
     q = lambda sp: ip(c, s) / UDP(sport=sp, dport=53) / Raw(b"q")
@@ -502,8 +503,33 @@ def udp(fam, t, o):
     ]
 
 
+def udp_stream(fam, t, o):
+    # Appended to ct_udp after both families of udp() (so the numbers
+    # above stay put): 1 a query: NEW, rule dns; 2 its answer:
+    # ESTABLISHED; 3 the query again 2.5 s after the first, the answer
+    # seen: a stream (timeout_udp_stream, ASSURED); 4 an answer idle 15
+    # s (past timeout_udp, within timeout_udp_stream): ESTABLISHED; 5 a
+    # query on a new flow; 6 its first answer 3 s late: ESTABLISHED, no
+    # stream (the reply is noted after the tracker ran); 7 idle 6 s
+    # (past timeout_udp): NEW, dropped.
+    ip = ipf(fam)
+    c, s = fam["c"], fam["s"]
+    q = lambda sp: ip(c, s) / UDP(sport=sp, dport=53) / Raw(b"q")
+    a = lambda sp: ip(s, c) / UDP(sport=53, dport=sp) / Raw(b"a")
+    return [
+        (t, q(5002 + o)),
+        (t + 100, a(5002 + o)),
+        (t + 2500, q(5002 + o)),
+        (t + 17500, a(5002 + o)),
+        (t + 18000, q(5003 + o)),
+        (t + 21000, a(5003 + o)),
+        (t + 27000, a(5003 + o)),
+    ]
+
+
 def gen_udp():
-    write_case("ct_udp", both(udp))
+    write_case("ct_udp", both(udp) + udp_stream(V4, 2000000, 0) +
+               udp_stream(V6, 3000000, 100))
 
 
 # ---- ICMP -----------------------------------------------------------------
@@ -688,19 +714,31 @@ def table_full(fam, t, o):
     # 8 another UDP query: the unreplied entry 7 is evicted (early drop),
     #   the query is NEW, accepted;
     # 9 the answer to 7: its flow is gone: NEW, the policy drops it;
-    # 10 the answer to 8: ESTABLISHED, and that flow is ASSURED too;
-    # 11 a new SYN: every entry is ASSURED and ESTABLISHED, none may go:
-    #    INVALID table-full;
+    # 10 the answer to 8: ESTABLISHED, but not ASSURED: no packet came
+    #    2 s after its first (the kernel's stream rule);
+    # 11 a new SYN (F): the answered UDP flow is evicted, as the
+    #    kernel's early drop takes what is not ASSURED: NEW;
     # 12 A still works: ESTABLISHED;
     # 13-16 B closes (FIN, ACK, FIN, ACK: TIME_WAIT);
-    # 17 the SYN again: B, assured but closed, is evicted: NEW;
-    # 18 B's late ACK: gone, INVALID tcp-no-syn (tcp_loose = no);
-    # 19 A still works.
+    # 17 F's SYN again: a retransmission, NEW, judged again;
+    # 18 B's late ACK: B is still there (TIME_WAIT): ESTABLISHED;
+    # 19 A still works;
+    # 20-21 F's SYN/ACK and ACK: F ESTABLISHED and ASSURED;
+    # 22 a UDP query: A and F assured, B assured but closed: B goes,
+    #    the query is NEW;
+    # 23 its answer: ESTABLISHED;
+    # 24 the query again, 2.1 s after the first: the flow is a stream,
+    #    ASSURED;
+    # 25 a new SYN: every entry is ASSURED and none closing, none may
+    #    go: INVALID table-full;
+    # 26 B's late ACK: gone, INVALID tcp-no-syn (tcp_loose = no);
+    # 27 A still works.
     ip = ipf(fam)
     c, s = fam["c"], fam["s"]
     a = Conn(fam, 40040 + o)
     b = Conn(fam, 40041 + o)
     f = Conn(fam, 40042 + o)
+    g = Conn(fam, 40043 + o)
     q = lambda sp: ip(c, s) / UDP(sport=sp, dport=53) / Raw(b"q")
     r = lambda sp: ip(s, c) / UDP(sport=53, dport=sp) / Raw(b"a")
     pk = a.open(t) + b.open(t + 10) + [
@@ -717,6 +755,14 @@ def table_full(fam, t, o):
         (t + 60, f.syn()),
         (t + 61, b.ack()),
         (t + 62, a.cdata(10)),
+        (t + 100, f.synack()),
+        (t + 101, f.ack()),
+        (t + 110, q(5402 + o)),
+        (t + 111, r(5402 + o)),
+        (t + 2210, q(5402 + o)),
+        (t + 2220, g.syn()),
+        (t + 2230, b.ack()),
+        (t + 2240, a.cdata(10)),
     ]
     return pk
 

@@ -2036,18 +2036,24 @@ test_udp(void **state)
 	ct_track(t, &other, 2500, &res);
 	assert_int_equal(res.state, CT_NEW);
 	assert_null(res.entry);
-	/* the reply */
+	/* the reply, 2 s after the first: no stream yet (the kernel notes
+	   the reply after its tracker ran) */
 	ct_track(t, &r, 3000, &res);
 	assert_int_equal(res.state, CT_ESTABLISHED);
 	assert_int_equal(res.dir, CT_DIR_REPLY);
 	ct_format(res.entry, 3000, buf, sizeof(buf));
+	assert_string_equal(buf, "ipv4     2 udp      17 30 "
+	    "src=10.0.0.1 dst=10.0.0.2 sport=5353 dport=53 "
+	    "src=10.0.0.2 dst=10.0.0.1 sport=53 dport=5353 mark=3 use=1");
+	/* the next packet, the reply seen and past 2 s: a stream */
+	ct_track(t, &q, 4000, &res);
+	assert_int_equal(res.state, CT_ESTABLISHED);
+	assert_int_equal(res.dir, CT_DIR_ORIG);
+	ct_format(res.entry, 4000, buf, sizeof(buf));
 	assert_string_equal(buf, "ipv4     2 udp      17 120 "
 	    "src=10.0.0.1 dst=10.0.0.2 sport=5353 dport=53 "
 	    "src=10.0.0.2 dst=10.0.0.1 sport=53 dport=5353 [ASSURED] "
 	    "mark=3 use=1");
-	ct_track(t, &q, 4000, &res);
-	assert_int_equal(res.state, CT_ESTABLISHED);
-	assert_int_equal(res.dir, CT_DIR_ORIG);
 	/* confirmed at 1 s; the retransmit, the reply and this one */
 	assert_int_equal(ct_entry_packets(res.entry), 4);
 	assert_int_equal(ct_entry_age(res.entry, 4000), 3);
@@ -2082,6 +2088,307 @@ test_udp_unreplied_expiry(void **state)
 	ct_track(t, &q, 100000 + 30000, &res);
 	assert_int_equal(res.state, CT_NEW);
 	assert_null(res.entry);
+	ct_free(t);
+}
+
+/* The entry of q's flow in t, or NULL (no packet counted: a lookup). */
+static struct ct_entry *
+flow_of(struct ct_table *t, const struct pkt *q)
+{
+	struct ct_tuple	 k;
+
+	ct_tuple_set(&k, q->family, q->proto, &q->src, &q->dst, q->sport,
+	    q->dport);
+	return (ct_lookup(t, &k));
+}
+
+/* e's stream state: 0 short and not ASSURED, 1 a stream and ASSURED,
+   -1 a mix no packet could make */
+static int
+streamed(const struct ct_entry *e)
+{
+	int	 a = (e->status & CT_ST_ASSURED) != 0;
+	int	 s = e->tclass == CT_TO_UDP_STREAM;
+
+	if (e->proto != IPPROTO_UDP)
+		return (e->tclass == CT_TO_GENERIC ? a : -1);
+	return (a == s ? a : -1);
+}
+
+/*
+ * The kernel's stream rule (nf_conntrack_udp_packet(), Linux 5.16 on):
+ * a reply alone makes no stream; a packet either way more than 2 s after
+ * the flow's first, the reply seen before it, makes the flow ASSURED
+ * with timeout_udp_stream.  Until then every packet renews timeout_udp.
+ */
+static void
+test_udp_stream(void **state)
+{
+	struct ct_table		*t = table(1024);
+	struct ct_result	 res;
+	struct pkt		 q = udp("10.0.0.1", 5353, "10.0.0.2", 53);
+	struct pkt		 r = udp("10.0.0.2", 53, "10.0.0.1", 5353);
+	struct pkt		 q2 = udp("10.0.0.1", 5354, "10.0.0.2", 53);
+	struct pkt		 r2 = udp("10.0.0.2", 53, "10.0.0.1", 5354);
+	struct pkt		 esp = udp("10.1.0.1", 0, "10.1.0.2", 0);
+	struct pkt		 espr = udp("10.1.0.2", 0, "10.1.0.1", 0);
+	char			 buf[512];
+	int			 i;
+
+	(void)state;
+	/* a query, its answer at 1 s: timeout_udp, not ASSURED */
+	assert_int_equal(pass(t, &q, 10000, &res), CT_NEW);
+	assert_int_equal(streamed(res.entry), 0);
+	assert_int_equal(pass(t, &r, 11000, &res), CT_ESTABLISHED);
+	assert_int_equal(streamed(res.entry), 0);
+	ct_format(res.entry, 11000, buf, sizeof(buf));
+	assert_string_equal(buf, "ipv4     2 udp      17 30 "
+	    "src=10.0.0.1 dst=10.0.0.2 sport=5353 dport=53 "
+	    "src=10.0.0.2 dst=10.0.0.1 sport=53 dport=5353 mark=16 use=1");
+	/* exactly 2 s after the first is not after it */
+	assert_int_equal(pass(t, &q, 12000, &res), CT_ESTABLISHED);
+	assert_int_equal(streamed(res.entry), 0);
+	/* 2.001 s: a stream, either way */
+	assert_int_equal(pass(t, &r, 12001, &res), CT_ESTABLISHED);
+	assert_int_equal(streamed(res.entry), 1);
+	ct_format(res.entry, 12001, buf, sizeof(buf));
+	assert_string_equal(buf, "ipv4     2 udp      17 120 "
+	    "src=10.0.0.1 dst=10.0.0.2 sport=5353 dport=53 "
+	    "src=10.0.0.2 dst=10.0.0.1 sport=53 dport=5353 [ASSURED] "
+	    "mark=16 use=1");
+	/* and stays one */
+	assert_int_equal(pass(t, &q, 13000, &res), CT_ESTABLISHED);
+	assert_int_equal(streamed(res.entry), 1);
+	ct_expire(t, 13000 + 119999);
+	assert_non_null(flow_of(t, &q));
+	ct_expire(t, 13000 + 120000);
+	assert_null(flow_of(t, &q));
+
+	/* a query and its answer alone end timeout_udp after the answer */
+	assert_int_equal(pass(t, &q, 200000, &res), CT_NEW);
+	assert_int_equal(pass(t, &r, 200500, &res), CT_ESTABLISHED);
+	ct_expire(t, 200500 + 29999);
+	assert_non_null(flow_of(t, &q));
+	ct_expire(t, 200500 + 30000);
+	assert_null(flow_of(t, &q));
+
+	/* the first answer 3 s late: still timeout_udp, not ASSURED (the
+	   reply is noted after the tracker ran); the next packet makes the
+	   stream */
+	assert_int_equal(pass(t, &q2, 300000, &res), CT_NEW);
+	assert_int_equal(pass(t, &r2, 303000, &res), CT_ESTABLISHED);
+	assert_int_equal(streamed(res.entry), 0);
+	assert_int_equal(pass(t, &r2, 303001, &res), CT_ESTABLISHED);
+	assert_int_equal(streamed(res.entry), 1);
+
+	/* one way only: never a stream, however long */
+	assert_int_equal(pass(t, &q, 400000, &res), CT_NEW);
+	for (i = 1; i <= 40; i++) {
+		assert_int_equal(pass(t, &q, 400000 + i * 20000ull, &res),
+		    CT_NEW);
+		assert_int_equal(streamed(res.entry), 0);
+	}
+
+	/* other protocols: assured the same way, timeout_generic all along */
+	esp.proto = espr.proto = IPPROTO_ESP;
+	assert_int_equal(pass(t, &esp, 2000000, &res), CT_NEW);
+	assert_int_equal(pass(t, &espr, 2000100, &res), CT_ESTABLISHED);
+	assert_int_equal(streamed(res.entry), 0);
+	assert_int_equal(res.entry->tclass, CT_TO_GENERIC);
+	assert_int_equal(pass(t, &esp, 2002001, &res), CT_ESTABLISHED);
+	assert_int_equal(streamed(res.entry), 1);
+	assert_int_equal(res.entry->tclass, CT_TO_GENERIC);
+	ct_free(t);
+}
+
+/* One way for longer than the modular clock's half turn (24.8 days),
+   then answered: the time past stays past. */
+static void
+test_udp_stream_long(void **state)
+{
+	struct ct_table		*t = table(16);
+	struct ct_result	 res;
+	struct pkt		 q = udp("10.0.0.1", 123, "10.0.0.2", 123);
+	struct pkt		 r = udp("10.0.0.2", 123, "10.0.0.1", 123);
+	uint64_t		 now = 1000;
+
+	(void)state;
+	assert_int_equal(pass(t, &q, now, &res), CT_NEW);
+	for (; now < 1000 + 26 * 86400000ull; now += 25000)
+		assert_int_equal(pass(t, &q, now, &res), CT_NEW);
+	assert_int_equal(streamed(res.entry), 0);
+	assert_int_equal(pass(t, &r, now, &res), CT_ESTABLISHED);
+	assert_int_equal(streamed(res.entry), 0);
+	assert_int_equal(pass(t, &q, now, &res), CT_ESTABLISHED);
+	assert_int_equal(streamed(res.entry), 1);
+	ct_free(t);
+}
+
+/*
+ * The point of the rule: a flood of queries and their answers leaves
+ * evictable entries, so a new flow takes the place of one; streams
+ * (ASSURED) are spared.
+ */
+static void
+test_udp_stream_evict(void **state)
+{
+	struct ct_table		*t = table(2);
+	struct ct_result	 res;
+	struct ct_stats		 st;
+	struct pkt		 q[3], r[3];
+	char			 a[32];
+	int			 i;
+
+	(void)state;
+	for (i = 0; i < 3; i++) {
+		snprintf(a, sizeof(a), "192.0.2.%d", i + 1);
+		q[i] = udp(a, 1000, "198.51.100.1", 53);
+		r[i] = udp("198.51.100.1", 53, a, 1000);
+	}
+	for (i = 0; i < 2; i++)
+		assert_int_equal(pass(t, &q[i], 1000, &res), CT_NEW);
+	for (i = 0; i < 2; i++)
+		assert_int_equal(pass(t, &r[i], 1100, &res), CT_ESTABLISHED);
+	assert_int_equal(pass(t, &q[2], 1200, &res), CT_NEW);
+	assert_non_null(res.entry);
+	ct_get_stats(t, &st);
+	assert_int_equal(st.early_drop, 1);
+	assert_int_equal(ct_count(t), 2);
+	ct_free(t);
+
+	/* both streams: the newcomer is refused */
+	t = table(2);
+	for (i = 0; i < 2; i++)
+		assert_int_equal(pass(t, &q[i], 1000, &res), CT_NEW);
+	for (i = 0; i < 2; i++)
+		assert_int_equal(pass(t, &r[i], 1100, &res), CT_ESTABLISHED);
+	for (i = 0; i < 2; i++)
+		assert_int_equal(pass(t, &q[i], 3001, &res), CT_ESTABLISHED);
+	ct_track(t, &q[2], 3100, &res);
+	assert_int_equal(ct_confirm(t, &q[2], 3100, 0, 0, &res), -1);
+	assert_int_equal(res.reason, REASON_TABLE_FULL);
+	ct_free(t);
+}
+
+/*
+ * The wait for the stream crosses to the HA peer and the state file
+ * exactly: a snapshot's last_hash says in how many ms a packet makes the
+ * flow a stream (one more than the wait: 0 says a packet now does).
+ */
+static void
+test_udp_stream_sync(void **state)
+{
+	struct ct_table		*a = table(64), *b = table(64);
+	struct ct_result	 res;
+	struct ct_snap		 s, s2, tcp;
+	struct ct_entry		*e;
+	struct pkt		 q = udp("10.0.0.1", 5000, "10.0.0.2", 53);
+	struct pkt		 r = udp("10.0.0.2", 53, "10.0.0.1", 5000);
+	struct conv		 c;
+
+	(void)state;
+	/* a: first at 1000, answered at 1500; a stream after 3000 */
+	assert_int_equal(pass(a, &q, 1000, &res), CT_NEW);
+	ct_export(a, res.entry, &s);
+	assert_int_equal(s.last_hash, 2001);
+	assert_int_equal(pass(a, &r, 1500, &res), CT_ESTABLISHED);
+	ct_export(a, res.entry, &s);
+	assert_int_equal(ct_snap_check(&s), 0);
+	assert_int_equal(s.last_hash, 1501);
+	assert_int_equal(s.flags, CT_SNAP_SEEN_REPLY);
+	/* b takes it at 50000: its stream after 51500, as a's after 3000 */
+	e = ct_import(b, &s, 50000, NULL);
+	assert_non_null(e);
+	ct_export(b, e, &s2);
+	assert_memory_equal(&s, &s2, sizeof(s));
+	assert_int_equal(pass(b, &q, 51500, &res), CT_ESTABLISHED);
+	assert_int_equal(streamed(res.entry), 0);
+	assert_int_equal(pass(b, &q, 51501, &res), CT_ESTABLISHED);
+	assert_int_equal(streamed(res.entry), 1);
+	ct_export(b, res.entry, &s2);
+	assert_int_equal(s2.last_hash, 0);
+	assert_int_equal(s2.flags, CT_SNAP_SEEN_REPLY | CT_SNAP_ASSURED);
+
+	/* in a state file 1 s, then 5 s: the wait goes by, not below 0 */
+	ct_snap_elapse(&s, 1000);
+	assert_int_equal(s.last_hash, 501);
+	ct_snap_elapse(&s, 5000);
+	assert_int_equal(s.last_hash, 0);
+	/* past its wait: a packet right after the import makes the stream */
+	ct_flush(b);
+	e = ct_import(b, &s, 60000, NULL);
+	assert_non_null(e);
+	assert_int_equal(streamed(e), 0);
+	assert_int_equal(pass(b, &r, 60000, &res), CT_ESTABLISHED);
+	assert_int_equal(streamed(res.entry), 1);
+
+	/* one way past its wait: 0 too, and its answer makes no stream */
+	q.sport = 5001;
+	r.dport = 5001;
+	assert_int_equal(pass(a, &q, 70000, &res), CT_NEW);
+	assert_int_equal(pass(a, &q, 73000, &res), CT_NEW);
+	ct_export(a, res.entry, &s);
+	assert_int_equal(s.last_hash, 0);
+	e = ct_import(b, &s, 80000, NULL);
+	assert_non_null(e);
+	assert_int_equal(pass(b, &r, 80000, &res), CT_ESTABLISHED);
+	assert_int_equal(streamed(res.entry), 0);
+	assert_int_equal(pass(b, &q, 80000, &res), CT_ESTABLISHED);
+	assert_int_equal(streamed(res.entry), 1);
+
+	/* TCP's last_hash is its own: never aged */
+	conv_init(&c, a, 0);
+	handshake(&c);
+	ct_export(a, conv_entry(&c), &tcp);
+	s2 = tcp;
+	ct_snap_elapse(&s2, 100000);
+	assert_memory_equal(&s2, &tcp, sizeof(tcp));
+	ct_free(a);
+	ct_free(b);
+}
+
+static int	 credit_updates;
+
+static void
+credit_event(int ev, const struct ct_entry *e, void *arg)
+{
+	(void)e;
+	(void)arg;
+	if (ev == CT_EVENT_UPDATE)
+		credit_updates++;
+}
+
+/* What the kernel's fast path passed counts as a packet at the credit:
+   past the flow's first 2 s it makes the stream, with an UPDATE. */
+static void
+test_udp_stream_credit(void **state)
+{
+	struct ct_table		*t = table(16);
+	struct ct_result	 res;
+	struct ct_tuple		 k;
+	struct pkt		 q = udp("10.0.0.1", 5000, "10.0.0.2", 4500);
+	struct pkt		 r = udp("10.0.0.2", 4500, "10.0.0.1", 5000);
+
+	(void)state;
+	ct_set_event_cb(t, credit_event, NULL);
+	assert_int_equal(pass(t, &q, 1000, &res), CT_NEW);
+	assert_int_equal(pass(t, &r, 1010, &res), CT_ESTABLISHED);
+	assert_int_equal(ct_set_offloaded(t, res.entry, 1), 0);
+	ct_tuple_set(&k, AF_INET, IPPROTO_UDP, &q.src, &q.dst, 5000, 4500);
+	credit_updates = 0;
+	assert_int_equal(ct_credit(t, &k, 50, 5000, 2500), 0);
+	assert_int_equal(streamed(res.entry), 0);
+	assert_int_equal(credit_updates, 0);
+	/* no packets: no stream, only the timer */
+	assert_int_equal(ct_credit(t, &k, 0, 0, 3500), 0);
+	assert_int_equal(streamed(res.entry), 0);
+	assert_int_equal(ct_credit(t, &k, 50, 5000, 4000), 0);
+	assert_int_equal(streamed(res.entry), 1);
+	assert_int_equal(credit_updates, 1);
+	assert_int_equal(ct_credit(t, &k, 50, 5000, 5000), 0);
+	assert_int_equal(credit_updates, 1);
+	ct_expire(t, 5000 + 119999);
+	assert_int_equal(ct_count(t), 1);
 	ct_free(t);
 }
 
@@ -2229,11 +2536,15 @@ test_timer_lag_full(void **state)
 		assert_int_equal(pass(t, &r[i], i * 100, &res),
 		    CT_ESTABLISHED);
 	}
+	/* past their first 2 s: assured streams, in this order */
+	for (i = 0; i < 3; i++)
+		assert_int_equal(pass(t, &q[i], 2500 + i * 100, &res),
+		    CT_ESTABLISHED);
 	/* the first, again within the lag (120 s / 16): not moved */
-	assert_int_equal(pass(t, &q[0], 1000, &res), CT_ESTABLISHED);
-	ct_expire(t, 120150);
+	assert_int_equal(pass(t, &q[0], 3500, &res), CT_ESTABLISHED);
+	ct_expire(t, 122650);
 	assert_int_equal(ct_count(t), 3);	/* the second is due */
-	assert_int_equal(pass(t, &q[3], 120150, &res), CT_NEW);
+	assert_int_equal(pass(t, &q[3], 122650, &res), CT_NEW);
 	assert_non_null(res.entry);
 	assert_int_equal(ct_count(t), 3);
 	ct_get_stats(t, &st);
@@ -2701,25 +3012,30 @@ test_evict(void **state)
 	ct_get_stats(t, &st);
 	assert_int_equal(st.early_drop, 1);
 
-	/* make everything a replied, assured stream: nothing to evict */
+	/* make everything a replied, assured stream (the reply, then a
+	   packet past the flow's first 2 s): nothing to evict */
 	r = udp("10.0.0.9", 53, "10.0.0.1", 2);
 	ct_track(t, &r, 5000, &res);
+	ct_track(t, &a2, 6500, &res);
 	r = udp("10.0.0.9", 53, "10.0.0.1", 3);
 	ct_track(t, &r, 5000, &res);
+	ct_track(t, &a3, 6500, &res);
 	r = udp("10.0.0.9", 53, "10.0.0.2", 1);
 	ct_track(t, &r, 5000, &res);
+	ct_track(t, &b1, 6500, &res);
 	r = udp("10.0.0.9", 53, "10.0.0.3", 1);
 	ct_track(t, &r, 5000, &res);
-	ct_track(t, &a1, 6000, &res);
+	ct_track(t, &c1, 6500, &res);
+	ct_track(t, &a1, 7000, &res);
 	assert_int_equal(res.state, CT_NEW);
-	assert_int_equal(ct_confirm(t, &a1, 6000, 0, 0, &res), -1);
+	assert_int_equal(ct_confirm(t, &a1, 7000, 0, 0, &res), -1);
 	assert_int_equal(res.state, CT_INVALID);
 	assert_int_equal(res.reason, REASON_TABLE_FULL);
 	ct_get_stats(t, &st);
 	assert_int_equal(st.insert_failed, 1);
 	assert_int_equal(ct_count(t), 4);
 	/* expired entries make room without an early drop */
-	assert_int_equal(ct_confirm(t, &a1, 6000 + 120000, 0, 0, &res), 0);
+	assert_int_equal(ct_confirm(t, &a1, 6500 + 120000, 0, 0, &res), 0);
 	ct_get_stats(t, &st);
 	assert_int_equal(st.early_drop, 1);
 	ct_free(t);
@@ -2736,20 +3052,27 @@ test_evict_tiers(void **state)
 	struct pkt		 x = udp("10.0.0.6", 1, "10.0.0.9", 53);
 	struct conv		 c;
 
-	/* an assured TCP, an assured UDP and an unreplied UDP */
+	/* an assured TCP, an assured UDP (a stream: a packet past its
+	   first 2 s, the reply seen) and an unreplied UDP */
 	conv_init(&c, t, 0);
 	conv_send(&c, 0, SYN, 0, &res);
 	conv_send(&c, 1, SYN | ACK, 0, &res);
 	conv_send(&c, 0, ACK, 0, &res);
 	pass(t, &u, c.now, &res);
 	ct_track(t, &ur, c.now, &res);
+	ct_track(t, &u, c.now + 2001, &res);
+	assert_true(res.entry->status & CT_ST_ASSURED);
+	c.now += 2001;
 	assert_int_equal(pass(t, &n, c.now + 10, &res), CT_NEW);
 	/* a newcomer pushes out only the unreplied one */
 	assert_int_equal(pass(t, &x, c.now + 20, &res), CT_NEW);
 	ct_track(t, &n, c.now + 30, &res);
 	assert_null(res.entry);
 	assert_int_equal(conv_state(&c), CT_TCP_ESTABLISHED);
+	ct_track(t, &u, c.now + 30, &res);
+	assert_non_null(res.entry);
 	/* a closing TCP is fair game before... nothing else: x goes first */
+	c.now += 30;
 	conv_send(&c, 0, FIN | ACK, 0, &res);
 	assert_int_equal(pass(t, &n, c.now + 40, &res), CT_NEW);
 	ct_track(t, &x, c.now + 50, &res);
@@ -3673,7 +3996,7 @@ test_sync_update_forget(void **state)
 	assert_int_equal(errno, ENOENT);
 
 	/* what no version could hold */
-	for (i = 0; i < 9; i++) {
+	for (i = 0; i < 10; i++) {
 		bad = s;
 		switch (i) {
 		case 0: bad.k.family = 3; break;
@@ -3686,6 +4009,8 @@ test_sync_update_forget(void **state)
 			bad.state = CT_TCP_NSTATES; break;
 		case 7: bad.k.proto = IPPROTO_TCP;
 			bad.tcp.scale[1] = 15; break;
+		case 8: bad.last_hash = CT_SNAP_STREAM_MAX + 1;
+			break;			/* UDP: 2 s and 1 ms */
 		default: bad.k.proto = IPPROTO_TCP;
 			bad.tcp.last_dir = 2; break;
 		}
@@ -3994,6 +4319,11 @@ main(void)
 		cmocka_unit_test(test_tcp_reopen),
 		cmocka_unit_test(test_udp),
 		cmocka_unit_test(test_udp_unreplied_expiry),
+		cmocka_unit_test(test_udp_stream),
+		cmocka_unit_test(test_udp_stream_long),
+		cmocka_unit_test(test_udp_stream_evict),
+		cmocka_unit_test(test_udp_stream_sync),
+		cmocka_unit_test(test_udp_stream_credit),
 		cmocka_unit_test(test_generic),
 		cmocka_unit_test(test_icmp_echo),
 		cmocka_unit_test(test_icmp6_echo),

@@ -355,19 +355,25 @@ test_ct_events(void **state __attribute__((unused)))
 	/* the same direction again: no change, no event */
 	ct_track(ct, &p, 1001, &res);
 	assert_int_equal(l.n[CT_EVENT_UPDATE], 0);
-	/* the reply: SEEN_REPLY and ASSURED */
+	/* the reply: SEEN_REPLY */
 	udp(&p, "10.0.0.2", "10.0.0.1", 53, 1000);
 	ct_track(ct, &p, 1002, &res);
 	assert_int_equal(res.state, CT_ESTABLISHED);
 	assert_int_equal(l.n[CT_EVENT_UPDATE], 1);
 	ct_track(ct, &p, 1003, &res);
 	assert_int_equal(l.n[CT_EVENT_UPDATE], 1);
+	/* a packet more than 2 s after the first, the reply seen: ASSURED
+	   (a stream, as the kernel) */
+	ct_track(ct, &p, 3001, &res);
+	assert_int_equal(l.n[CT_EVENT_UPDATE], 2);
+	ct_track(ct, &p, 3002, &res);
+	assert_int_equal(l.n[CT_EVENT_UPDATE], 2);
 
 	/* expiry */
 	udp(&p, "10.0.0.1", "10.0.0.3", 1001, 53);
-	ct_track(ct, &p, 2000, &res);
-	assert_int_equal(ct_confirm(ct, &p, 2000, 0, 8, &res), 0);
-	ct_expire(ct, 2000 + (uint64_t)cc.timeout[CT_TO_UDP] * 1000);
+	ct_track(ct, &p, 4000, &res);
+	assert_int_equal(ct_confirm(ct, &p, 4000, 0, 8, &res), 0);
+	ct_expire(ct, 4000 + (uint64_t)cc.timeout[CT_TO_UDP] * 1000);
 	assert_int_equal(l.n[CT_EVENT_DESTROY], 1);
 	assert_int_equal(l.lastrule, 8);
 	assert_int_equal(ct_count(ct), 1);

@@ -468,6 +468,21 @@ test_rec_age(void **state)
 	r.s.age_s = UINT32_MAX - 1;
 	assert_int_equal(state_rec_age(&r, 3000), 1);
 	assert_int_equal(r.s.age_s, UINT32_MAX);
+
+	/* a UDP flow in its first 2 s: its wait for the stream goes by
+	   with the file's age; TCP's last_hash is the tracker's own */
+	r = rec(1, 5000);
+	r.s.flags = CT_SNAP_SEEN_REPLY;
+	r.s.tclass = CT_TO_UDP;
+	r.s.last_hash = 1501;
+	assert_int_equal(state_rec_age(&r, 1000), 1);
+	assert_int_equal(r.s.last_hash, 501);
+	assert_int_equal(state_rec_age(&r, 1000), 1);
+	assert_int_equal(r.s.last_hash, 0);
+	r = rec(0, 5000);
+	r.s.last_hash = 1501;
+	assert_int_equal(state_rec_age(&r, 1000), 1);
+	assert_int_equal(r.s.last_hash, 1501);
 }
 
 /* ---- the daemon's file (state.c) ----------------------------------------- */

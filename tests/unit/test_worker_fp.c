@@ -74,7 +74,9 @@ struct fix {
 	struct worker	 w;
 	uint64_t	 rcount[2 * CT_STATE_MAX];
 	uint64_t	 now;
-	uint64_t	 udp_ms;	/* an answered UDP flow's timeout */
+	uint64_t	 udp_ms;	/* a UDP flow's timeout before it
+					   is a stream (its first 2 s) */
+	uint64_t	 stream_ms;	/* ... and once it is */
 };
 
 /* The port and the worker ask for lines of their own: so does the
@@ -104,7 +106,8 @@ setup(void **state)
 	c.max = 1024;
 	c.source_share = 0;
 	c.tcp_loose = 1;	/* a bare ACK picks a connection up */
-	f->udp_ms = (uint64_t)c.timeout[CT_TO_UDP_STREAM] * 1000;
+	f->udp_ms = (uint64_t)c.timeout[CT_TO_UDP] * 1000;
+	f->stream_ms = (uint64_t)c.timeout[CT_TO_UDP_STREAM] * 1000;
 	f->w.ct = ct_new(&c);
 	assert_non_null(f->w.ct);
 	f->w.cfg = &f->cfg;
@@ -430,11 +433,15 @@ test_credits(void **state)
 	struct ct_entry		*e;
 	uint32_t		 before;
 	uint64_t		 bytes;
+	struct ct_view		 v;
 	unsigned		 i = CT_ESTABLISHED;
 
+	/* offloaded in its first 2 s: answered, not a stream yet */
 	e = stream(f, IPPROTO_UDP, 5020, WORKER_FP_PACKETS);
 	assert_true(ct_offloaded(f->w.ct, e));
 	assert_true(fpq_ring_pop(&f->d.port.out, &it));
+	ct_view_fill(&v, e, f->now);
+	assert_false(v.flags & (CT_VIEW_ASSURED | CT_VIEW_UNREPLIED));
 	before = ct_entry_packets(e);
 	/* a second before its timeout: the kernel passed more */
 	f->now += f->udp_ms - 1000;
@@ -463,8 +470,12 @@ test_credits(void **state)
 	assert_int_equal(f->rcount[2 * i], 105);
 	assert_int_equal(f->rcount[2 * i + 1], 15460);
 	assert_true(fpq_ring_empty(&f->d.port.back));
-	/* which started its timeout again, as a packet of its own would */
-	f->now += 2000;
+	/* which started its timeout again, as a packet of its own would,
+	   and, past the flow's first 2 s, made it a stream as the kernel
+	   would have at those packets: ASSURED, the stream's timeout */
+	ct_view_fill(&v, e, f->now);
+	assert_true(v.flags & CT_VIEW_ASSURED);
+	f->now += f->stream_ms - 1;
 	ct_expire(f->w.ct, f->now);
 	assert_int_equal(ct_count(f->w.ct), 1);
 
