@@ -426,17 +426,18 @@ after(struct worker *w, int what, int odd)
 	check_frag(w);
 }
 
-/* p's TCP connection, if any, as a restart or the HA peer brings it
-   back: exported, its windows made a snapshot's (or the peer's, the
-   node master or not), imported in place */
+/* p's TCP or UDP connection, if any, as a restart or the HA peer
+   brings it back: exported, its windows made a snapshot's (or the
+   peer's, the node master or not), imported in place; a UDP flow comes
+   back exactly as it was, its wait for the stream too */
 static void
 restale(struct worker *w, const struct pkt *p, uint8_t dt)
 {
 	struct ct_tuple	 k;
 	struct ct_entry	*e;
-	struct ct_snap	 s;
+	struct ct_snap	 s, s2;
 
-	if (p->proto != IPPROTO_TCP ||
+	if ((p->proto != IPPROTO_TCP && p->proto != IPPROTO_UDP) ||
 	    (p->family != AF_INET && p->family != AF_INET6))
 		return;
 	memset(&k, 0, sizeof(k));
@@ -455,6 +456,13 @@ restale(struct worker *w, const struct pkt *p, uint8_t dt)
 	ct_export(w->ct, e, &s);
 	if (s.left_ms == 0)
 		return;		/* its time is up: nothing to bring back */
+	if (p->proto == IPPROTO_UDP) {
+		CHECK(ct_snap_check(&s) == 0);
+		CHECK(ct_import(w->ct, &s, now_ms, NULL) == e);
+		ct_export(w->ct, e, &s2);
+		CHECK(memcmp(&s, &s2, sizeof(s)) == 0);
+		return;
+	}
 	if (dt & 8)
 		ct_snap_peer(&s);
 	else
