@@ -502,7 +502,11 @@ print(n)
 EOF
 # An events client that reads nothing while the flood and the flush
 # make ~40000 events: the daemon keeps at most 1 MiB for it, counts the
-# rest, and tells it once it reads again.
+# rest, and tells it once it reads again.  It reads again after 25 s
+# if the flood is not over by then: the daemon drops a client that
+# takes nothing for 30 s (CONTROL_WRITE_TIMEOUT), and on a loaded
+# machine the flood, sending again what the kernel dropped, can take
+# that long; 25 s of the flood normally make several MiB.
 cat >"$T_TMP/evslow.py" <<'EOF'
 import socket, struct, sys, time
 s = socket.socket(socket.AF_UNIX)
@@ -511,8 +515,9 @@ p = struct.pack(">HH", 1, 6) + b"events"
 s.sendall(struct.pack(">IHHII", 0x4e514354, 1, 1, 0, len(p)) + p)
 time.sleep(0.3)
 open(sys.argv[2], "w").close()		# subscribed: go
-while not open(sys.argv[3]).read():	# until told to read
-    time.sleep(0.1)
+t0 = time.time()
+while not open(sys.argv[3]).read() and time.time() - t0 < 25:
+    time.sleep(0.1)			# until told to read, or nearly dropped
 # read until the "lost" line, which comes with the first event after
 # what was kept is taken
 s.settimeout(20)
