@@ -8,13 +8,19 @@
  * The commands come from divert.c; here they are run, in the main
  * thread, with a deadline each.  The child gets a fixed PATH and no
  * descriptor of ours.  As [daemon] user the commands run with the
- * ambient CAP_NET_ADMIN and CAP_NET_RAW nfqspid.c keeps for them; such a
- * user cannot open /run/xtables.lock, so iptables-legacy then runs
- * without the system's lock (XTABLES_LOCKFILE=/dev/null) and its -w
- * only waits for the other commands of ours.
+ * ambient CAP_NET_ADMIN and CAP_NET_RAW nfqspid.c keeps for them.
+ *
+ * iptables-legacy rewrites a whole table at each command: two writers
+ * at once, and one's change is lost.  The xtables lock keeps them
+ * apart, but [daemon] user cannot open /run/xtables.lock (root's,
+ * 0600).  So the daemon opens it while still root, and holds it itself
+ * around each batch of commands, for LOCK_WAIT_MS at most; the
+ * commands then lock /dev/null (XTABLES_LOCKFILE), not the lock their
+ * daemon holds.
  */
 #include "autoconf.h"		/* first: _GNU_SOURCE */
 
+#include <sys/file.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 
@@ -33,23 +39,33 @@
 #include "nfqspid.h"
 #include "divert.h"
 #include "clock.h"
+#include "strl.h"
 
 #define RUN_TIMEOUT_MS	10000	/* one command */
 #define RUN_OUTLEN	2048	/* what we keep of its output */
 #define NFT_TEXTLEN	4096
 #define ERRLEN_DIVERT	512
+#define LOCK_WAIT_MS	5000	/* the xtables lock, as iptables -w 5 */
+#define LOCK_CHECK_MS	1000	/* ... for a check, tried again soon */
+#define LOCK_POLL_MS	50
+#define LOCK_SAY_MS	1000	/* a wait this long is logged */
+#define XT_LOCK_PATH	"/run/xtables.lock"	/* iptables-legacy's */
 
 struct diverter {
 	struct divert_spec	 spec;
 	char			 nft[NFT_TEXTLEN];	/* DIVERT_NFT's ruleset */
+	char			 lockpath[256];		/* the xtables lock */
 	uint64_t		 restored;		/* times put back */
 	int			 intact;		/* at the last check */
+	int			 lockfd;		/* -1: not ours to hold */
+	int			 lockfail;		/* the last check could
+							   not take it */
 };
 
-static const char *const run_env_root[] = {
+static const char *const run_env_lock[] = {
 	"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C", NULL
 };
-static const char *const run_env_user[] = {
+static const char *const run_env_nolock[] = {
 	"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C",
 	"XTABLES_LOCKFILE=/dev/null", NULL
 };
@@ -64,10 +80,11 @@ static const char *const run_env_user[] = {
  * half a diversion at the stop, a chain still jumped to.  RUN_TIMEOUT_MS
  * still ends one that hangs.  posix_spawn: no copy of a large table's
  * page tables, nothing run in a forked copy of a threaded process.
- * Returns 0, or an errno value.
+ * With nolock the command leaves the xtables lock alone (we hold it, or
+ * cannot open it).  Returns 0, or an errno value.
  */
 static int
-run_spawn(char *const argv[], int in, int out, pid_t *pid)
+run_spawn(char *const argv[], int in, int out, int nolock, pid_t *pid)
 {
 	posix_spawn_file_actions_t	 fa;
 	posix_spawnattr_t		 attr;
@@ -99,21 +116,21 @@ run_spawn(char *const argv[], int in, int out, pid_t *pid)
 	    (rc = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK |
 	    POSIX_SPAWN_SETSIGDEF)) == 0)
 		rc = posix_spawn(pid, "/usr/bin/env", &fa, &attr, argv,
-		    (char *const *)(geteuid() == 0 ? run_env_root :
-		    run_env_user));
+		    (char *const *)(nolock ? run_env_nolock : run_env_lock));
 	posix_spawnattr_destroy(&attr);
 	posix_spawn_file_actions_destroy(&fa);
 	return (rc);
 }
 
 /*
- * Run c with input on its stdin (NULL: /dev/null).  Returns its exit
- * status (0 success), or -1 if it could not run or took too long; what
- * it printed is in out (one line, trimmed) either way.
+ * Run c with input on its stdin (NULL: /dev/null), nolock as
+ * run_spawn's.  Returns its exit status (0 success), or -1 if it could
+ * not run or took too long; what it printed is in out (one line,
+ * trimmed) either way.
  */
 static int
-run_cmd(const struct divert_cmd *c, const char *input, char *out,
-    size_t outlen)
+run_cmd(const struct divert_cmd *c, const char *input, int nolock,
+    char *out, size_t outlen)
 {
 	char		*argv[DIVERT_WORDS + 2];
 	int		 inp[2] = { -1, -1 }, outp[2], status, i, n = 0;
@@ -135,7 +152,7 @@ run_cmd(const struct divert_cmd *c, const char *input, char *out,
 		close(outp[1]);
 		return (-1);
 	}
-	if ((i = run_spawn(argv, inp[0], outp[1], &pid)) != 0) {
+	if ((i = run_spawn(argv, inp[0], outp[1], nolock, &pid)) != 0) {
 		snprintf(out, outlen, "cannot start env: %s", strerror(i));
 		close(outp[0]);
 		close(outp[1]);
@@ -247,9 +264,10 @@ div_run(struct diverter *d, int op, int all, char *err, size_t errlen)
 		return (-1);
 	}
 	for (i = 0; i < n; i++) {
+		/* our lock held (div_lock()), or none to be had */
 		rc = run_cmd(&c[i], op == DIVERT_OP_INSTALL &&
-		    d->spec.mode == DIVERT_NFT ? d->nft : NULL, out,
-		    sizeof(out));
+		    d->spec.mode == DIVERT_NFT ? d->nft : NULL,
+		    d->lockfd != -1 || geteuid() != 0, out, sizeof(out));
 		if (rc == 0)
 			continue;
 		if (!failed) {
@@ -264,6 +282,81 @@ div_run(struct diverter *d, int op, int all, char *err, size_t errlen)
 			break;
 	}
 	return (failed ? -1 : 0);
+}
+
+/*
+ * divert = iptables: open the lock iptables-legacy takes
+ * ($XTABLES_LOCKFILE, or /run/xtables.lock) while we are root.  Not
+ * fatal: the commands then take it themselves while we are root, and go
+ * without it after.
+ */
+static void
+div_lock_open(struct diverter *d)
+{
+	const char	*p = getenv("XTABLES_LOCKFILE");
+
+	d->lockfd = -1;
+	if (d->spec.mode != DIVERT_IPTABLES)
+		return;
+	spi_strlcpy(d->lockpath, p != NULL && p[0] != '\0' ? p :
+	    XT_LOCK_PATH, sizeof(d->lockpath));
+	if ((d->lockfd = open(d->lockpath, O_RDONLY | O_CREAT | O_CLOEXEC,
+	    0600)) == -1)
+		log_warn("divert: the xtables lock %s: iptables-legacy runs "
+		    "without it when nfqspid is not root", d->lockpath);
+}
+
+/*
+ * Hold the xtables lock for a batch of our commands, so that no other
+ * iptables-legacy writes between or over them; wait wait_ms at most
+ * (the main loop waits too).  0: held, or none to take; -1: why is in
+ * err.
+ */
+static int
+div_lock(struct diverter *d, unsigned wait_ms, char *err, size_t errlen)
+{
+	const struct timespec	 ts = { 0, LOCK_POLL_MS * 1000000L };
+	uint64_t		 start, waited;
+
+	if (d->lockfd == -1)
+		return (0);
+	start = spi_now_ms();
+	while (flock(d->lockfd, LOCK_EX | LOCK_NB) == -1) {
+		if (errno == EINTR)
+			continue;
+		if (errno != EWOULDBLOCK) {
+			snprintf(err, errlen, "the xtables lock %s: %s",
+			    d->lockpath, strerror(errno));
+			return (-1);
+		}
+		if (spi_now_ms() - start >= wait_ms) {
+			snprintf(err, errlen, "another program holds the "
+			    "xtables lock (%s): gave up after %u s",
+			    d->lockpath, wait_ms / 1000);
+			return (-1);
+		}
+		(void)nanosleep(&ts, NULL);
+	}
+	if ((waited = spi_now_ms() - start) >= LOCK_SAY_MS)
+		log_info("divert: waited %" PRIu64 ".%" PRIu64 " s for the "
+		    "xtables lock (%s)", waited / 1000, waited % 1000 / 100,
+		    d->lockpath);
+	return (0);
+}
+
+static void
+div_unlock(struct diverter *d)
+{
+	if (d->lockfd != -1)
+		(void)flock(d->lockfd, LOCK_UN);
+}
+
+static void
+div_free(struct diverter *d)
+{
+	if (d->lockfd != -1)
+		close(d->lockfd);
+	free(d);
 }
 
 /* Ours only: what a flush left, or an earlier run (fail-closed). */
@@ -291,19 +384,26 @@ diverter_open(const struct divert_spec *spec, const char *version,
 {
 	struct diverter	*d;
 	char		 e[ERRLEN_DIVERT];
+	int		 rc;
 
 	if ((d = calloc(1, sizeof(*d))) == NULL) {
 		snprintf(err, errlen, "divert: %s", strerror(errno));
 		return (NULL);
 	}
 	d->spec = *spec;
+	d->lockfd = -1;
 	if (spec->mode == DIVERT_NFT &&
 	    divert_nft_text(spec, version, d->nft, sizeof(d->nft)) == -1) {
 		snprintf(err, errlen, "divert: the nft ruleset is too long");
 		free(d);
 		return (NULL);
 	}
-	if (div_install(d, e, sizeof(e)) == -1) {
+	div_lock_open(d);
+	if ((rc = div_lock(d, LOCK_WAIT_MS, e, sizeof(e))) == 0) {
+		rc = div_install(d, e, sizeof(e));
+		div_unlock(d);
+	}
+	if (rc == -1) {
 		if (spec->mode == DIVERT_NFT)
 			snprintf(err, errlen, "divert = nft: cannot load the "
 			    "ruleset (%s); a kernel without the nftables "
@@ -312,7 +412,7 @@ diverter_open(const struct divert_spec *spec, const char *version,
 		else
 			snprintf(err, errlen, "divert = %s: %s",
 			    divert_mode_name(spec->mode), e);
-		free(d);
+		div_free(d);
 		return (NULL);
 	}
 	d->intact = 1;
@@ -334,7 +434,7 @@ div_check_nft(char *err, size_t errlen)
 
 	if (divert_nft_cmds(DIVERT_OP_CHECK, c, 1) != 1)
 		return (-1);
-	if (run_cmd(c, NULL, out, sizeof(out)) != 0) {
+	if (run_cmd(c, NULL, geteuid() != 0, out, sizeof(out)) != 0) {
 		snprintf(err, errlen, "table inet %s is gone",
 		    DIVERT_NFT_TABLE);
 		return (-1);
@@ -349,8 +449,9 @@ div_check_nft(char *err, size_t errlen)
 	return (0);
 }
 
-int
-diverter_check(struct diverter *d)
+/* diverter_check() with the lock held */
+static int
+div_check(struct diverter *d)
 {
 	char	 e[ERRLEN_DIVERT], e2[ERRLEN_DIVERT];
 	int	 rc;
@@ -380,10 +481,34 @@ diverter_check(struct diverter *d)
 	return (1);
 }
 
+int
+diverter_check(struct diverter *d)
+{
+	char	 e[ERRLEN_DIVERT];
+	int	 rc;
+
+	/* not checked this time: the last answer stands */
+	if (div_lock(d, LOCK_CHECK_MS, e, sizeof(e)) == -1) {
+		if (!d->lockfail)
+			log_warnx("divert: cannot check the %s diversion: %s; "
+			    "trying again at each check",
+			    divert_mode_name(d->spec.mode), e);
+		d->lockfail = 1;
+		return (d->intact ? 0 : -1);
+	}
+	if (d->lockfail)
+		log_info("divert: the xtables lock is free again");
+	d->lockfail = 0;
+	rc = div_check(d);
+	div_unlock(d);
+	return (rc);
+}
+
 void
 diverter_close(struct diverter *d)
 {
 	char	 e[ERRLEN_DIVERT];
+	int	 rc;
 
 	if (d == NULL)
 		return;
@@ -392,11 +517,18 @@ diverter_close(struct diverter *d)
 		log_info("divert: the %s diversion stays (fail_open = no): "
 		    "packets are dropped until nfqspid runs again",
 		    divert_mode_name(d->spec.mode));
-	} else if (div_run(d, DIVERT_OP_REMOVE, 1, e, sizeof(e)) == -1)
+		div_free(d);
+		return;
+	}
+	if ((rc = div_lock(d, LOCK_WAIT_MS, e, sizeof(e))) == 0) {
+		rc = div_run(d, DIVERT_OP_REMOVE, 1, e, sizeof(e));
+		div_unlock(d);
+	}
+	if (rc == -1)
 		log_warnx("divert: removing the %s diversion: %s",
 		    divert_mode_name(d->spec.mode), e);
 	else
 		log_info("divert: the %s diversion is removed",
 		    divert_mode_name(d->spec.mode));
-	free(d);
+	div_free(d);
 }

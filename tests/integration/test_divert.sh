@@ -14,6 +14,12 @@
 #    and otherwise fails at start (exit 1) saying why;
 #  - as [daemon] user (a system user made here): the diversion is put back
 #    after a flush by a daemon that is no longer root;
+#  - the xtables lock (a file of the test's, bound over /run/xtables.lock
+#    in the daemon's mount namespace, so that holding it blocks no other
+#    iptables): a start waits while it is held and then installs; the
+#    user daemon's check gives up on it after 1 s, says so and restores
+#    nothing until it is free, then restores; the removal at SIGTERM
+#    waits for it too;
 #  - divert = none, idle_warn = 2, nothing diverted: traffic through dut
 #    makes nfqspid warn that queue N gets no packet, nfqspictl status says
 #    so, and once traffic is diverted the log says packets arrive again;
@@ -275,8 +281,60 @@ if useradd --system --user-group --no-create-home --home-dir / \
 	trap 'rc=$?; userdel "$U" 2>/dev/null; groupdel "$U" 2>/dev/null; (exit $rc); lib_cleanup' EXIT
 	chmod 0711 "$T_TMP"
 	divert_config divert=iptables fail_open=yes "user=$U"
-	if lib_start_daemon; then
+	# the daemon's /run/xtables.lock is the test's $XLOCK: held by the
+	# test, it holds back no iptables but the daemon's
+	XLOCK=$T_TMP/xtables.lock
+	: >"$XLOCK"
+	xlock=no
+	if [ -f /run/xtables.lock ]; then
+		# shellcheck disable=SC2016  # sh -c expands it
+		T_DWRAP=(unshare -m --propagation private sh -c '
+		    mount --bind "$1" /run/xtables.lock && shift &&
+		    exec "$@"' sh "$XLOCK")
+		xlock=yes
+		# hold_lock: hold $XLOCK until release_lock (30 s at most);
+		# release_after S: release it in S seconds
+		hold_lock()
+		{
+			rm -f "$T_TMP/held" "$T_TMP/release"
+			# shellcheck disable=SC2016
+			flock "$XLOCK" sh -c 'touch "$1/held"; n=0
+			    while [ ! -e "$1/release" ] && [ "$n" -lt 300 ]; do
+				sleep 0.1; n=$((n + 1)); done' sh "$T_TMP" &
+			HOLDER=$!
+			wait_for 50 test -e "$T_TMP/held"
+		}
+		release_lock() { touch "$T_TMP/release"; wait "$HOLDER"; }
+		release_after() { (sleep "$1"; touch "$T_TMP/release") & }
+		waited() { grep -c "divert: waited [0-9.]* s for the xtables lock (/run/xtables.lock)" "$T_LOG"; }
+		# lockopen: the daemon has the lock open (it waits on it)
+		lockopen()
+		{
+			find "/proc/$T_DPID/fd" -lname /run/xtables.lock 2>/dev/null |
+			    grep -q .
+		}
+		w0=$(waited)
+		hold_lock
+		# shellcheck disable=SC2086  # as lib_start_daemon
+		ip netns exec "$NS_D" "${T_DWRAP[@]}" "${T_VG[@]}" "$NFQSPID" \
+		    -f -c "$T_CONF" >>"$T_LOG" 2>&1 &
+		T_DPID=$!
+		check "xtables lock held: the start opens it and waits" \
+		    wait_for $((100 * T_SLOW)) lockopen
+		sleep 1.5
+		check "... installing nothing meanwhile" \
+		    not chain_exists iptables-legacy nfqspid-input
+		release_lock
+		started() { lib_wait_daemon; }
+	else
+		echo "note: no /run/xtables.lock: the lock not tried"
+		started() { lib_start_daemon; }
+	fi
+	if started; then
 		check "user: installed" installed iptables-legacy --queue-bypass
+		[ "$xlock" = no ] ||
+		    check "xtables lock: the start waited for it, and says so" \
+		    test "$(waited)" -gt "$w0"
 		check "user: the daemon runs as $U" \
 		    grep -q "^Uid:.*[[:space:]]$(id -u "$U")[[:space:]]" "/proc/$T_DPID/status"
 		n0=$(grep -c "divert: restored" "$T_LOG")
@@ -285,10 +343,38 @@ if useradd --system --user-group --no-create-home --home-dir / \
 		    wait_for 80 installed iptables-legacy --queue-bypass
 		check "user: ... and it says so" wait_for 30 restored_more "$n0"
 		check "user: filtered" not conn4 5002
+		if [ "$xlock" = yes ]; then
+			# iptables -F takes the system's lock, not $XLOCK
+			hold_lock
+			n0=$(grep -c "divert: restored" "$T_LOG")
+			in_d iptables-legacy -w 5 -F
+			check "xtables lock held: the check gives up after 1 s and says why" \
+			    wait_for $((150 * T_SLOW)) grep -q "divert: cannot check the iptables diversion: another program holds the xtables lock (/run/xtables.lock): gave up after 1 s" "$T_LOG"
+			sleep 3
+			check "xtables lock held: nothing restored 3 s later" \
+			    not installed iptables-legacy --queue-bypass
+			release_lock
+			check "xtables lock free: restored" \
+			    wait_for 80 installed iptables-legacy --queue-bypass
+			check "... the log says so" wait_for 30 restored_more "$n0"
+			check "... and that the lock is free again" \
+			    log_has "divert: the xtables lock is free again"
+			w0=$(waited)
+			hold_lock
+			release_after 2
+		fi
 		lib_stop_daemon
 		check "user: removed at SIGTERM" removed iptables-legacy
+		if [ "$xlock" = yes ]; then
+			wait "$HOLDER"
+			check "xtables lock: the removal waited for it" \
+			    test "$(waited)" -gt "$w0"
+			check "... and none failed" log_lacks "divert: removing the"
+		fi
+		T_DWRAP=()
 	else
 		fail "nfqspid did not start as $U with divert = iptables"
+		T_DWRAP=()
 	fi
 else
 	echo "note: cannot make a user: the [daemon] user case not tried"
