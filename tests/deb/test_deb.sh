@@ -218,8 +218,8 @@ fi
 # (src/divert.c's commands); LEFT, which finds it, must fail afterwards.
 open_at_remove()
 {
-	printf '[daemon]\ndivert = %s\t; x\nfail_open = no\npidfile = %s\n' \
-	    "$1" "${4:-$tmp/none.pid}" >"$tmp/divert.ini"
+	printf '%s\ndivert = %s\t; x\nfail_open = no\npidfile = %s\n' \
+	    "${OAR_HEAD:-[daemon]}" "$1" "${4:-$tmp/none.pid}" >"$tmp/divert.ini"
 	# shellcheck disable=SC2016  # the inner sh expands them
 	unshare -m -n --propagation private sh -c '
 	    mount -t tmpfs tmpfs /run && mkdir -p /run/systemd/system &&
@@ -256,6 +256,14 @@ if command -v unshare >/dev/null && unshare -m -n true 2>/dev/null; then
 		check "remove, divert = ${d%%:*}: what a stopped daemon left in $t goes ($(tr '\n' ' ' <"$tmp/open.log"))" \
 		    test "$rc" -eq 0
 	done
+	# the section's name, the key and the value in any case, the
+	# value quoted, as nfqspid takes them
+	t=iptables-legacy
+	OAR_HEAD='[ Daemon ]' open_at_remove "'IPTables'" "T=$t; $ipt_setup" \
+	    "T=$t; $ipt_left"
+	rc=$?
+	check "remove, [ Daemon ] divert = 'IPTables': what a stopped daemon left goes ($(tr '\n' ' ' <"$tmp/open.log"))" \
+	    test "$rc" -eq 0
 	# a daemon started by hand, which the unit cannot stop, keeps it
 	echo "$$" >"$tmp/live.pid"
 	t=iptables-legacy
@@ -266,19 +274,49 @@ if command -v unshare >/dev/null && unshare -m -n true 2>/dev/null; then
 	    kept
 	# divert = none: the operator's queue rules stay, and those
 	# without --queue-bypass, which drop everything once the package
-	# is gone, are named
+	# is gone, are named: iptables-legacy's, iptables-nft's (which
+	# nft lists as queue statements too: named once), and nft's own.
+	# This kernel may lack nft's queue expression (nft_queue): the
+	# nft first in PATH adds a table of them to what nft lists.
 	printf '[daemon]\ndivert = none\npidfile = %s\n' "$tmp/none.pid" \
 	    >"$tmp/divert.ini"
+	mkdir -p "$tmp/nftq"
+	cat >"$tmp/nftq/nft" <<'NFT'
+#!/bin/sh
+[ "$*" = "list ruleset" ] || exec /usr/sbin/nft "$@"
+/usr/sbin/nft list ruleset || exit
+cat <<'RULES'
+table inet opfw {
+	chain fwd {
+		type filter hook forward priority filter; policy accept;
+		ip daddr 10.0.0.1 counter packets 0 bytes 0 queue num 6
+		counter packets 0 bytes 0 queue num 7 bypass
+		queue flags bypass,fanout to 8-9
+	}
+}
+table inet nfqspid {
+	chain input {
+		type filter hook input priority filter; policy accept;
+		queue num 0
+	}
+}
+RULES
+NFT
+	chmod +x "$tmp/nftq/nft"
+	nftq=
+	command -v nft >/dev/null && nftq=$tmp/nftq
 	# shellcheck disable=SC2016  # the inner sh expands them
 	unshare -m -n --propagation private sh -c '
 	    mount -t tmpfs tmpfs /run && mkdir -p /run/systemd/system &&
 	    mount --bind "$1" /etc/nfqspi.ini &&
 	    iptables-legacy -A FORWARD -j NFQUEUE --queue-num 3 &&
-	    iptables-legacy -A INPUT -j NFQUEUE --queue-num 4 --queue-bypass ||
+	    iptables-legacy -A INPUT -j NFQUEUE --queue-num 4 --queue-bypass &&
+	    { ! command -v iptables-nft >/dev/null ||
+	    iptables-nft -A FORWARD -j NFQUEUE --queue-num 5; } ||
 	        { echo "set-up failed"; exit 1; }
-	    PATH=$0:$PATH sh "$2" remove || exit 1
+	    PATH=$3${3:+:}$0:$PATH sh "$2" remove || exit 1
 	    iptables-legacy -S' "$tmp/fake" "$tmp/divert.ini" \
-	    "$tmp/ctl/prerm" >"$tmp/open.log" 2>&1
+	    "$tmp/ctl/prerm" "$nftq" >"$tmp/open.log" 2>&1
 	rc=$?
 	named()
 	{
@@ -291,6 +329,18 @@ if command -v unshare >/dev/null && unshare -m -n true 2>/dev/null; then
 	    named
 	check "... and left as it is" \
 	    grep -qx -e '-A FORWARD -j NFQUEUE --queue-num 3' "$tmp/open.log"
+	if command -v iptables-nft >/dev/null; then
+		check "... iptables-nft's too" \
+		    grep -qx '  iptables-nft-save: -A FORWARD -j NFQUEUE --queue-num 5' "$tmp/open.log"
+		check "... once: not again as nft's" \
+		    not grep -q 'nft: table ip filter' "$tmp/open.log"
+	fi
+	if [ -n "$nftq" ]; then
+		check "... nft's own queue statement without bypass" \
+		    grep -qx '  nft: table inet opfw chain fwd: ip daddr 10.0.0.1 counter packets 0 bytes 0 queue num 6' "$tmp/open.log"
+		check "... not those with bypass, nor nfqspid's own table" \
+		    not grep -q -e 'queue num 7' -e 'to 8-9' -e 'nft: table inet nfqspid' "$tmp/open.log"
+	fi
 else
 	echo "SKIP: unshare -m -n: remove and the diversion"
 fi
