@@ -592,8 +592,13 @@ main(int argc, char *argv[])
 		fprintf(stderr, "%s: the daemon closed the connection before "
 		    "answering\n", progname);
 	else if (errno == ETIMEDOUT)
+		/* a reload is not undone by our leaving: it may be
+		   checking a large file still */
 		fprintf(stderr, "%s: no answer from the daemon within %d "
-		    "seconds\n", progname, CTL_READ_TIMEOUT);
+		    "seconds%s\n", progname, CTL_READ_TIMEOUT,
+		    strcmp(argv[0], "reload") == 0 ? ": the reload may still "
+		    "be running and take effect; the daemon's log says "
+		    "whether it did" : "");
 	else
 		fprintf(stderr, "%s: reading from %s: %s\n", progname, path,
 		    strerror(errno));

@@ -1,9 +1,10 @@
 #!/bin/bash
 # test_ctl.sh - every nfqspictl command against a running nfqspid: the
 # conntrack lines parsed and checked against the traffic sent, the JSON
-# of every command parsed, delete/flush, reload, iptables, and clients
-# that send garbage, stall or crowd the socket while packets keep flowing;
-# events ended by SIGINT or SIGTERM exits 0 with its lines whole.
+# of every command parsed, delete/flush, reload (and one that outlasts
+# nfqspictl's 30 s), iptables, and clients that send garbage, stall or
+# crowd the socket while packets keep flowing; events ended by SIGINT or
+# SIGTERM exits 0 with its lines whole.
 #
 # Copyright (C) 2026 The nfqspid authors
 # SPDX-License-Identifier: GPL-2.0-or-later
@@ -295,6 +296,31 @@ cp "$T_TMP/good.ini" "$T_CONF"
 quiet lib_ctl reload
 check "reload back to the running idle_warn: nothing said to wait" \
     test "$(grep -cE 'takes? effect at the next start' "$T_LOG")" -eq 1
+# A reload not answered within nfqspictl's 30 s (the daemon's main
+# thread stopped for 33, as a huge file on a slow machine would hold
+# it): exit 1, saying that the reload may still take effect; it does.
+reloaded() { grep -c "reloaded $T_CONF: rules" "$T_LOG"; }
+reloaded_since() { [ "$(reloaded)" -gt "$1" ]; }
+r0=$(reloaded)
+"$PY" "$top_srcdir/tests/integration/stall.py" "$T_DPID" 33 \
+    >"$T_TMP/stall.out" 2>&1 &
+stall=$!
+if wait_for 30 grep -q stopped "$T_TMP/stall.out"; then
+	out=$(lib_ctl reload 2>&1)
+	rc=$?
+	check "reload unanswered in 30 s: status 1 (got $rc)" test "$rc" -eq 1
+	check "... saying it may still take effect ($out)" grep -q \
+	    "no answer from the daemon within 30 seconds: the reload may still be running and take effect; the daemon's log says whether it did" \
+	    <<<"$out"
+	check "... not yet in the log" test "$(reloaded)" -eq "$r0"
+	wait "$stall"
+	check "... and it does, once the daemon runs again" \
+	    wait_for $((50 * T_SLOW)) reloaded_since "$r0"
+	check "... which answers again" quiet lib_ctl status
+else
+	fail "stall.py could not stop the daemon ($(cat "$T_TMP/stall.out"))"
+	wait "$stall"
+fi
 
 # events: NEW, UPDATE and DESTROY of a connection, as conntrack -E.
 timeout 8 "$NFQSPICTL" -s "$T_CTL" events >"$T_TMP/events.out" 2>&1 &
