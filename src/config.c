@@ -1659,19 +1659,6 @@ sec_rule(struct cfgctx *x, const struct scan_sec *s, struct rule *r)
 		    rule_keys[r->rate ? RK_RATE : RK_CONN_LIMIT]);
 		x->line = s->line;
 	}
-	/*
-	 * A mark goes on the packets a rule lets through and on their
-	 * connection: drop and reject let none through, and only mode =
-	 * monitor, which passes them, ever sets it.  A warning: such
-	 * files loaded before, and monitor mode may mean it.
-	 */
-	if (r->has_mark && r->action != RULE_ACCEPT) {
-		x->line = lines[RK_MARK];
-		cfg_warn(x, "[%s] mark: action = %s lets no packet through: "
-		    "the mark never acts (but in mode = monitor, which passes "
-		    "them)", s->orig, rule_action_name(r->action));
-		x->line = s->line;
-	}
 #undef RULE_ERR
 	x->never[r->index] = (uint8_t)rule_never_warn(x, s, r, lines);
 	ret = 0;
@@ -1751,6 +1738,38 @@ build(struct cfgctx *x, struct config *c)
 			return (-1);
 	}
 	return (0);
+}
+
+/*
+ * A mark goes on the packets a rule lets through and on their
+ * connection: drop and reject let none through, but in mode = monitor,
+ * which passes them marked, and there the mark acts.  Asked once the
+ * whole file is read, as [daemon] may follow the rules.  A warning:
+ * such files loaded before.
+ */
+static void
+mark_warn(struct cfgctx *x, const struct config *c)
+{
+	const struct scan_sec	*s;
+	const struct rule	*r;
+	size_t			 i, k;
+
+	if (c->mode == MODE_MONITOR)
+		return;
+	for (i = 0; i < c->nrules; i++) {
+		r = &c->rules[i];
+		if (!r->has_mark || r->action == RULE_ACCEPT)
+			continue;
+		s = x->rsec[i];
+		x->line = s->line;
+		for (k = 0; k < s->nkeys; k++)
+			if (strcmp(s->keys[k].name, rule_keys[RK_MARK]) == 0)
+				x->line = s->keys[k].line;
+		cfg_warn(x, "[%s] mark: action = %s lets no packet through: "
+		    "the mark never acts (it would in mode = monitor)",
+		    s->orig, rule_action_name(r->action));
+	}
+	x->line = 0;
 }
 
 /*
@@ -1894,6 +1913,7 @@ config_read(const char *path, int reload, char *err, size_t errlen)
 	if (build(&x, c) == -1)
 		goto out;
 	frag_room(&x, c);
+	mark_warn(&x, c);
 	x.line = 0;
 	if ((c->ruleset = ruleset_compile(c->rules, c->nrules)) == NULL) {
 		cfg_err(&x, "compiling the rules: %s", strerror(errno));

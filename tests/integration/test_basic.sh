@@ -133,8 +133,8 @@ nout=$("$NFQSPID" -n -c "$T_TMP/markdrop.ini" 2>&1)
 nrc=$?
 echo "  nfqspid -n: $nout (status $nrc)"
 nwant="nfqspid: warning: $T_TMP/markdrop.ini: [rule drop-marked] mark:"
-nwant+=" action = drop lets no packet through: the mark never acts (but"
-nwant+=" in mode = monitor, which passes them) (line $mline)"
+nwant+=" action = drop lets no packet through: the mark never acts (it"
+nwant+=" would in mode = monitor) (line $mline)"
 check "nfqspid -n warns of a mark on a rule that drops, and exits 0" \
     test "$nrc:$nout" = "0:$nwant
 configuration OK"

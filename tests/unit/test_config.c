@@ -851,19 +851,19 @@ test_limit_warnings(void **state)
 }
 
 /* A mark on a rule that drops or rejects never goes on a packet (but
- * in monitor mode): loaded, with a warning at the mark's line. */
+ * in monitor mode, which passes them marked: no warning there, wherever
+ * [daemon] is): loaded, with a warning at the mark's line. */
 static void
 test_mark_warnings(void **state)
 {
 	static const char *const none[] = { NULL };
 	static const char *const drop[] = {
 	    "[rule r] mark: action = drop lets no packet through: the mark "
-	    "never acts (but in mode = monitor, which passes them) (line 3)",
+	    "never acts (it would in mode = monitor) (line 3)",
 	    NULL };
 	static const char *const rej[] = {
 	    "[rule r] mark: action = reject lets no packet through: the "
-	    "mark never acts (but in mode = monitor, which passes them) "
-	    "(line 2)", NULL };
+	    "mark never acts (it would in mode = monitor) (line 2)", NULL };
 
 	(void)state;
 	check_warnings("[rule r]\naction = drop\nmark = 0x10\n", drop);
@@ -871,6 +871,12 @@ test_mark_warnings(void **state)
 	    rej);
 	check_warnings("[rule r]\naction = accept\nmark = 0x10\n", none);
 	check_warnings("[rule r]\naction = drop\n", none);
+	check_warnings("[daemon]\nmode = monitor\n[rule r]\naction = drop\n"
+	    "mark = 0x10\n", none);
+	check_warnings("[rule r]\naction = reject\nmark = 0x10\n[daemon]\n"
+	    "mode = monitor\n", none);
+	check_warnings("[rule r]\naction = drop\nmark = 0x10\n[daemon]\n"
+	    "mode = enforce\n", drop);
 }
 
 /* Valid rules that can never match: loaded, with a warning each. */
