@@ -245,6 +245,23 @@ stop_on_signals(void)
 		stoppable = 1;
 }
 
+/*
+ * Between frames: a stream that never pauses never waits in ppoll(),
+ * where alone a stop signal is let in, and the signal would stay
+ * pending for ever.  Unblocked a moment, it is delivered before
+ * sigprocmask() returns (POSIX, one thread).
+ */
+static int
+stop_asked(void)
+{
+	sigset_t	 held;
+
+	if (stoppable && stop_sig == 0 &&
+	    sigprocmask(SIG_SETMASK, &stop_waitmask, &held) == 0)
+		(void)sigprocmask(SIG_SETMASK, &held, NULL);
+	return (stop_sig != 0);
+}
+
 /* poll() for events until the deadline (NULL: forever).  0 or -1;
    errno EINTR once `events` is told to stop. */
 static int
@@ -525,7 +542,7 @@ main(int argc, char *argv[])
 
 	for (;;) {
 		/* a stream that never pauses still stops between frames */
-		if (stop_sig != 0 || recv_all(fd, buf, CTL_HDRLEN,
+		if (stop_asked() || recv_all(fd, buf, CTL_HDRLEN,
 		    forever) == -1)
 			goto readerr;
 		if ((n = ctl_hdr_decode(buf, CTL_HDRLEN, &m)) == -1) {

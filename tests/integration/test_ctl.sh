@@ -438,6 +438,56 @@ done
 check "events: 20 ended by SIGINT in turn, the daemon still answers" \
     quiet lib_ctl status
 
+# A stream that never pauses: a server that sends frames as fast as it
+# can, to a client whose stdout is read slowly, so that its socket is
+# never empty.  The signal, held while a frame is written, comes in
+# between frames; not only when the client waits, which it never does.
+cat >"$T_TMP/hose.py" <<'EOF'
+import socket, struct, sys
+srv = socket.socket(socket.AF_UNIX)
+srv.bind(sys.argv[1])
+srv.listen(1)
+open(sys.argv[2], "w").close()
+c, _ = srv.accept()
+c.recv(65536)
+line = b"[NEW] udp 17 30 src=10.0.0.1 dst=10.0.0.2 sport=1 dport=2\n"
+p = line * (60000 // len(line))
+try:
+    while True:
+        c.sendall(struct.pack(">IHHII", 0x4e514354, 1, 2, 0, len(p)) + p)
+except OSError:
+    pass
+EOF
+"$PY" "$T_TMP/hose.py" "$T_TMP/hose.sock" "$T_TMP/hose.up" &
+hpid=$!
+wait_for 50 test -e "$T_TMP/hose.up"
+mkfifo "$T_TMP/hose.fifo"
+"$PY" -c 'import sys, time
+out = open(sys.argv[1], "wb")
+while True:
+    d = sys.stdin.buffer.read1(4096)
+    if not d:
+        break
+    out.write(d)
+    time.sleep(0.002)' "$T_TMP/hose.out" <"$T_TMP/hose.fifo" &
+rpid=$!
+"$NFQSPICTL" -s "$T_TMP/hose.sock" events >"$T_TMP/hose.fifo" \
+    2>"$T_TMP/hose.err" &
+hcpid=$!
+sleep 1
+kill -TERM "$hcpid"
+check "events: SIGTERM ends a stream that never pauses" \
+    wait_for 100 sh -c "! kill -0 $hcpid 2>/dev/null"
+kill -KILL "$hcpid" 2>/dev/null
+wait "$hcpid"
+hrc=$?
+wait "$rpid"
+kill "$hpid" 2>/dev/null
+wait "$hpid" 2>/dev/null
+check "... with status 0 (got $hrc)" test "$hrc" -eq 0
+check "... the last line whole" \
+    test "$(tail -c 1 "$T_TMP/hose.out" | od -An -tx1 | tr -d ' ')" = 0a
+
 # ---- delete and flush -------------------------------------------------------------
 before=$(lib_ctl conntrack count)
 del=$(lib_ctl conntrack delete proto=udp dport=5353 2>"$T_TMP/del.err")
