@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -39,8 +40,8 @@ static const char *progname = "nfqspictl";
 /*
  * `events` runs until interrupted: SIGINT (Ctrl-C) and SIGTERM end it
  * as they end conntrack -E, with exit status 0 and every line printed
- * whole.  They are blocked but while ppoll() waits for the daemon, so
- * that none cuts a frame's write short.
+ * whole.  They are blocked but while ppoll() waits, for the daemon or
+ * for room in stdout, so that none cuts a frame's write short.
  */
 static volatile sig_atomic_t	 stop_sig;
 static sigset_t			 stop_waitmask;	/* ppoll()'s */
@@ -298,6 +299,45 @@ wait_fd(int fd, short events, const struct timespec *deadline)
 	}
 }
 
+/*
+ * events: a frame to stdout, whole, in writes that fit in a pipe's free
+ * page once ppoll() finds room, so a reader that stopped reading (a
+ * paused pager) cannot hold a stop signal out.  0, 1 when told to stop
+ * (stdout then ends with a whole line), or -1.  A stop once part of the
+ * frame is out waits a second more for the rest, then leaves the line
+ * cut: its reader was not reading.
+ */
+static int
+out_frame(const uint8_t *p, size_t len)
+{
+	struct pollfd	 pfd = { STDOUT_FILENO, POLLOUT, 0 };
+	struct timespec	 end;
+	size_t		 off = 0;
+	ssize_t		 n;
+	int		 stopping = 0;
+
+	while (off < len) {
+		if (!stopping && wait_fd(STDOUT_FILENO, POLLOUT, NULL) == -1) {
+			if (errno != EINTR)
+				return (-1);
+			if (off == 0)
+				return (1);
+			stopping = 1;
+			deadline_in(&end, 1);
+		}
+		/* the signals are held here: poll() is not cut short */
+		if (stopping && poll(&pfd, 1, ms_left(&end)) < 1)
+			return (1);
+		n = write(STDOUT_FILENO, p + off, len - off < PIPE_BUF ?
+		    len - off : PIPE_BUF);
+		if (n == -1 && errno != EINTR && errno != EAGAIN)
+			return (-1);
+		if (n > 0)
+			off += (size_t)n;
+	}
+	return (stopping);
+}
+
 static int
 ctl_connect(const char *path)
 {
@@ -496,7 +536,7 @@ main(int argc, char *argv[])
 	uint32_t	 flags = 0;
 	ssize_t		 n;
 	char		 opt[3] = "-?";
-	int		 ch, fd, forever;
+	int		 ch, fd, forever, r;
 
 	opterr = 0;		/* our own messages, in our words */
 	while ((ch = getopt(argc, argv, "+hjs:")) != -1) {
@@ -565,11 +605,19 @@ main(int argc, char *argv[])
 		}
 		switch (m.type) {
 		case CTL_T_DATA:
+			if (forever) {
+				/* events: each line as it comes */
+				if (m.len > 0 && (r = out_frame(m.payload,
+				    m.len)) != 0) {
+					if (r == -1)
+						goto outerr;
+					errno = EINTR;
+					goto readerr;
+				}
+				break;
+			}
 			if (m.len > 0 && fwrite(m.payload, 1, m.len, stdout) !=
 			    m.len)
-				goto outerr;
-			/* events: each line as it comes */
-			if (forever && fflush(stdout) == EOF)
 				goto outerr;
 			break;
 		case CTL_T_END:

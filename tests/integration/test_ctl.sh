@@ -487,6 +487,29 @@ wait "$hpid" 2>/dev/null
 check "... with status 0 (got $hrc)" test "$hrc" -eq 0
 check "... the last line whole" \
     test "$(tail -c 1 "$T_TMP/hose.out" | od -An -tx1 | tr -d ' ')" = 0a
+# A reader that reads nothing (a paused pager) while the stream runs:
+# the client waits for room in ppoll(), where a stop gets in, and a
+# frame it began gets a second more.  Before, it sat in a write with the
+# signals held until the reader read again: SIGTERM did nothing.
+mkfifo "$T_TMP/hose2.fifo"
+"$PY" "$T_TMP/hose.py" "$T_TMP/hose2.sock" "$T_TMP/hose2.up" &
+hpid=$!
+wait_for 50 test -e "$T_TMP/hose2.up"
+exec {hold}<>"$T_TMP/hose2.fifo"	# open, and read by no one
+"$NFQSPICTL" -s "$T_TMP/hose2.sock" events >"$T_TMP/hose2.fifo" \
+    2>"$T_TMP/hose2.err" &
+hcpid=$!
+sleep 1
+kill -TERM "$hcpid"
+check "events: SIGTERM ends it while its reader reads nothing" \
+    wait_for 50 sh -c "! kill -0 $hcpid 2>/dev/null"
+kill -KILL "$hcpid" 2>/dev/null
+wait "$hcpid"
+hrc=$?
+exec {hold}<&-
+kill "$hpid" 2>/dev/null
+wait "$hpid" 2>/dev/null
+check "... with status 0 (got $hrc)" test "$hrc" -eq 0
 
 # ---- delete and flush -------------------------------------------------------------
 before=$(lib_ctl conntrack count)
