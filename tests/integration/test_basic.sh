@@ -60,6 +60,18 @@ EOF
 nout=$("$NFQSPID" -n -c "$T_CONF" 2>&1)
 check "nfqspid -n accepts the test configuration, without a warning" \
     test "$nout" = "configuration OK"
+# nfqspid_n_warns FILE WANT MSG: nfqspid -n over FILE exits 0 with the
+# warnings WANT, then "configuration OK"
+nfqspid_n_warns()
+{
+	local out rc
+
+	out=$("$NFQSPID" -n -c "$1" 2>&1)
+	rc=$?
+	echo "  nfqspid -n: $out (status $rc)"
+	check "$3" test "$rc:$out" = "0:$2
+configuration OK"
+}
 # A valid rule no packet can match (an IPv6 dst with proto = icmp): a
 # warning naming it and its line, and still OK.
 {
@@ -68,15 +80,11 @@ check "nfqspid -n accepts the test configuration, without a warning" \
 	echo "action = accept"
 } >"$T_TMP/never.ini"
 nline=$(($(wc -l <"$T_CONF") + 4))
-nout=$("$NFQSPID" -n -c "$T_TMP/never.ini" 2>&1)
-nrc=$?
-echo "  nfqspid -n: $nout (status $nrc)"
 nwant="nfqspid: warning: $T_TMP/never.ini: [rule never] dst: only IPv6"
 nwant+=" addresses, but proto = icmp is IPv4's: the rule never matches"
 nwant+=" (line $nline)"
-check "nfqspid -n warns of a rule that never matches, and exits 0" \
-    test "$nrc:$nout" = "0:$nwant
-configuration OK"
+nfqspid_n_warns "$T_TMP/never.ini" "$nwant" \
+    "nfqspid -n warns of a rule that never matches, and exits 0"
 # A rule an earlier one shadows (tcp-5002-deny drops all of port 5002):
 # a warning naming both, each with its section's line.
 {
@@ -86,15 +94,11 @@ configuration OK"
 } >"$T_TMP/shadow.ini"
 sline=$(($(wc -l <"$T_CONF") + 2))
 aline=$(grep -n '^\[rule tcp-5002-deny\]$' "$T_CONF" | cut -d: -f1)
-nout=$("$NFQSPID" -n -c "$T_TMP/shadow.ini" 2>&1)
-nrc=$?
-echo "  nfqspid -n: $nout (status $nrc)"
 nwant="nfqspid: warning: $T_TMP/shadow.ini: [rule deny-lan]: every packet"
 nwant+=" it matches is decided first by [rule tcp-5002-deny] at line"
 nwant+=" $aline: the rule never decides one (line $sline)"
-check "nfqspid -n warns of a shadowed rule, naming both, and exits 0" \
-    test "$nrc:$nout" = "0:$nwant
-configuration OK"
+nfqspid_n_warns "$T_TMP/shadow.ini" "$nwant" \
+    "nfqspid -n warns of a shadowed rule, naming both, and exits 0"
 # A rule shadowed by one that is shadowed itself (web by web-lo and
 # web-hi together): its warning names the rules that decide, not the
 # one between.
@@ -108,9 +112,6 @@ configuration OK"
 	printf 'action = accept\n'
 } >"$T_TMP/deep.ini"
 wline=$(($(wc -l <"$T_CONF") + 2))
-nout=$("$NFQSPID" -n -c "$T_TMP/deep.ini" 2>&1)
-nrc=$?
-echo "  nfqspid -n: $nout (status $nrc)"
 nby="[rule web-lo] at line $wline or [rule web-hi] at line $((wline + 4))"
 nwant="nfqspid: warning: $T_TMP/deep.ini: [rule web]: every packet it"
 nwant+=" matches is decided first by $nby: the rule never decides one"
@@ -118,9 +119,8 @@ nwant+=" (line $((wline + 8)))
 nfqspid: warning: $T_TMP/deep.ini: [rule web-lan]: every packet it"
 nwant+=" matches is decided first by $nby: the rule never decides one"
 nwant+=" (line $((wline + 12)))"
-check "nfqspid -n names the rules that decide, not a shadowed one" \
-    test "$nrc:$nout" = "0:$nwant
-configuration OK"
+nfqspid_n_warns "$T_TMP/deep.ini" "$nwant" \
+    "nfqspid -n names the rules that decide, not a shadowed one"
 # A mark on a rule that drops: no packet it decides passes to carry
 # it (but in monitor mode): a warning at the mark's line, and still OK.
 {
@@ -129,15 +129,11 @@ configuration OK"
 	printf 'action = drop\nmark = 0x20\n'
 } >"$T_TMP/markdrop.ini"
 mline=$(($(wc -l <"$T_CONF") + 6))
-nout=$("$NFQSPID" -n -c "$T_TMP/markdrop.ini" 2>&1)
-nrc=$?
-echo "  nfqspid -n: $nout (status $nrc)"
 nwant="nfqspid: warning: $T_TMP/markdrop.ini: [rule drop-marked] mark:"
 nwant+=" action = drop lets no packet through: the mark never acts (it"
 nwant+=" would in mode = monitor) (line $mline)"
-check "nfqspid -n warns of a mark on a rule that drops, and exits 0" \
-    test "$nrc:$nout" = "0:$nwant
-configuration OK"
+nfqspid_n_warns "$T_TMP/markdrop.ini" "$nwant" \
+    "nfqspid -n warns of a mark on a rule that drops, and exits 0"
 lib_start "nfqspid starts, binds queue $T_QUEUE and opens its control socket" "$@"
 
 # Counters: what dut lets out marked, what the server sees arrive.
