@@ -458,9 +458,28 @@ try:
 except OSError:
     pass
 EOF
-"$PY" "$T_TMP/hose.py" "$T_TMP/hose.sock" "$T_TMP/hose.up" &
-hpid=$!
-wait_for 50 test -e "$T_TMP/hose.up"
+# hose_term NAME TRIES MSG: `events` from hose.py into $T_TMP/NAME.fifo,
+# whose reader is there already, gets SIGTERM after a second; MSG
+# checks it ends within TRIES tenths of a second.  Its status: hrc.
+hose_term()
+{
+	local hpid hcpid
+
+	"$PY" "$T_TMP/hose.py" "$T_TMP/$1.sock" "$T_TMP/$1.up" &
+	hpid=$!
+	wait_for 50 test -e "$T_TMP/$1.up"
+	"$NFQSPICTL" -s "$T_TMP/$1.sock" events >"$T_TMP/$1.fifo" \
+	    2>"$T_TMP/$1.err" &
+	hcpid=$!
+	sleep 1
+	kill -TERM "$hcpid"
+	check "$3" wait_for "$2" sh -c "! kill -0 $hcpid 2>/dev/null"
+	kill -KILL "$hcpid" 2>/dev/null
+	wait "$hcpid"
+	hrc=$?
+	kill "$hpid" 2>/dev/null
+	wait "$hpid" 2>/dev/null
+}
 mkfifo "$T_TMP/hose.fifo"
 "$PY" -c 'import sys, time
 out = open(sys.argv[1], "wb")
@@ -471,19 +490,8 @@ while True:
     out.write(d)
     time.sleep(0.002)' "$T_TMP/hose.out" <"$T_TMP/hose.fifo" &
 rpid=$!
-"$NFQSPICTL" -s "$T_TMP/hose.sock" events >"$T_TMP/hose.fifo" \
-    2>"$T_TMP/hose.err" &
-hcpid=$!
-sleep 1
-kill -TERM "$hcpid"
-check "events: SIGTERM ends a stream that never pauses" \
-    wait_for 100 sh -c "! kill -0 $hcpid 2>/dev/null"
-kill -KILL "$hcpid" 2>/dev/null
-wait "$hcpid"
-hrc=$?
+hose_term hose 100 "events: SIGTERM ends a stream that never pauses"
 wait "$rpid"
-kill "$hpid" 2>/dev/null
-wait "$hpid" 2>/dev/null
 check "... with status 0 (got $hrc)" test "$hrc" -eq 0
 check "... the last line whole" \
     test "$(tail -c 1 "$T_TMP/hose.out" | od -An -tx1 | tr -d ' ')" = 0a
@@ -492,23 +500,9 @@ check "... the last line whole" \
 # frame it began gets a second more.  Before, it sat in a write with the
 # signals held until the reader read again: SIGTERM did nothing.
 mkfifo "$T_TMP/hose2.fifo"
-"$PY" "$T_TMP/hose.py" "$T_TMP/hose2.sock" "$T_TMP/hose2.up" &
-hpid=$!
-wait_for 50 test -e "$T_TMP/hose2.up"
 exec {hold}<>"$T_TMP/hose2.fifo"	# open, and read by no one
-"$NFQSPICTL" -s "$T_TMP/hose2.sock" events >"$T_TMP/hose2.fifo" \
-    2>"$T_TMP/hose2.err" &
-hcpid=$!
-sleep 1
-kill -TERM "$hcpid"
-check "events: SIGTERM ends it while its reader reads nothing" \
-    wait_for 50 sh -c "! kill -0 $hcpid 2>/dev/null"
-kill -KILL "$hcpid" 2>/dev/null
-wait "$hcpid"
-hrc=$?
+hose_term hose2 50 "events: SIGTERM ends it while its reader reads nothing"
 exec {hold}<&-
-kill "$hpid" 2>/dev/null
-wait "$hpid" 2>/dev/null
 check "... with status 0 (got $hrc)" test "$hrc" -eq 0
 
 # ---- delete and flush -------------------------------------------------------------
