@@ -142,19 +142,32 @@ notify_key_len(const char *msg)
 	return ((int)strcspn(msg, "\n"));
 }
 
-/* A kept state line taken, or given up, at last: said once. */
+/*
+ * What a state line says, for the log: its first assignment, or both
+ * of a RELOADING=1 and READY=1 that go together (sdnotify_joins()).
+ */
+static const char *
+notify_what(const char *msg, char *buf, size_t len)
+{
+	if (strncmp(msg, "RELOADING=1\n", 12) == 0 &&
+	    strstr(msg, "\nREADY=1") != NULL)
+		(void)spi_strlcpy(buf, "RELOADING=1 and READY=1", len);
+	else
+		(void)snprintf(buf, len, "%.*s", notify_key_len(msg), msg);
+	return (buf);
+}
+
+/* A kept state line (what) taken, or given up, at last: said once. */
 static void
-daemon_notify_kept_end(struct daemon *d, const char *msg, int rc)
+daemon_notify_kept_end(struct daemon *d, const char *what, int rc)
 {
 	if (d->sdn_kept_ms == 0)
 		return;
 	if (rc == 0)
-		log_info("systemd's notify socket took %.*s after %llu ms",
-		    notify_key_len(msg), msg, (unsigned long long)
-		    (spi_now_ms() - d->sdn_kept_ms));
+		log_info("systemd's notify socket took %s after %llu ms",
+		    what, (unsigned long long)(spi_now_ms() - d->sdn_kept_ms));
 	else
-		log_warn("systemd's notify socket: %.*s is lost",
-		    notify_key_len(msg), msg);
+		log_warn("systemd's notify socket: %s is lost", what);
 	d->sdn_kept_ms = 0;
 }
 
@@ -163,17 +176,43 @@ daemon_notify_retry_cb(evutil_socket_t fd, short events, void *arg)
 {
 	struct daemon	*d = arg;
 	struct timeval	 tv = { 0, NOTIFY_RETRY_MS * 1000 };
-	char		 msg[SDNOTIFY_MAX];
+	char		 what[32];
 	const char	*kept;
 	int		 rc;
 
 	if ((kept = sdnotify_kept()) == NULL)
 		return;
-	(void)spi_strlcpy(msg, kept, sizeof(msg));
+	(void)notify_what(kept, what, sizeof(what));
 	if ((rc = sdnotify_resend()) == 1)
 		(void)event_add(d->sdn_retry, &tv);
 	else
-		daemon_notify_kept_end(d, msg, rc);
+		daemon_notify_kept_end(d, what, rc);
+}
+
+/*
+ * Before sdnotify_state(msg): what the datagram will say, and a kept
+ * line that msg replaces unsent, said so, the wait of msg counted from
+ * now on.  When msg goes with the kept line (a RELOADING=1 kept, then
+ * its READY=1), the wait goes on from the RELOADING=1's.
+ */
+static void
+daemon_notify_replace(struct daemon *d, const char *msg, char *what,
+    size_t len)
+{
+	const char	*kept = sdnotify_kept();
+	char		 was[32];
+
+	if (kept != NULL && sdnotify_joins(kept, msg)) {
+		(void)spi_strlcpy(what, "RELOADING=1 and READY=1", len);
+		return;
+	}
+	(void)notify_what(msg, what, len);
+	if (kept == NULL || d->sdn_kept_ms == 0)
+		return;
+	log_info("systemd's notify socket never took %s, kept %llu ms: %s "
+	    "replaces it", notify_what(kept, was, sizeof(was)),
+	    (unsigned long long)(spi_now_ms() - d->sdn_kept_ms), what);
+	d->sdn_kept_ms = 0;
 }
 
 /*
@@ -181,42 +220,43 @@ daemon_notify_retry_cb(evutil_socket_t fd, short events, void *arg)
  * to a full queue (systemd busy) would fail the start, or leave the
  * unit reloading, at its timeout.  What the queue does not take is
  * kept and sent again every NOTIFY_RETRY_MS from the main loop, which
- * goes on meanwhile; a later state line replaces it.  Main thread only.
+ * goes on meanwhile; a later state line replaces it, or goes with it
+ * (sdnotify_state()).  Main thread only.
  */
 static void NFQSPI_PRINTF(2, 3)
 daemon_notify_state(struct daemon *d, const char *fmt, ...)
 {
 	struct timeval	 tv = { 0, NOTIFY_RETRY_MS * 1000 };
-	char		 msg[SDNOTIFY_MAX];
+	char		 msg[SDNOTIFY_MAX], what[32];
 	va_list		 ap;
 	int		 rc;
 
 	va_start(ap, fmt);
 	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	daemon_notify_replace(d, msg, what, sizeof(what));
 	if ((rc = sdnotify_state(msg)) != 1) {
 		if (d->sdn_kept_ms != 0)
-			daemon_notify_kept_end(d, msg, rc);
+			daemon_notify_kept_end(d, what, rc);
 		else if (rc == -1)
-			log_warn("systemd's notify socket: %.*s",
-			    notify_key_len(msg), msg);
+			log_warn("systemd's notify socket: %s", what);
 		return;
 	}
 	if (d->sdn_kept_ms == 0) {
 		d->sdn_kept_ms = spi_now_ms();
-		log_warnx("systemd's notify socket is full: %.*s is sent "
-		    "again every %d ms until systemd takes it",
-		    notify_key_len(msg), msg, NOTIFY_RETRY_MS);
+		log_warnx("systemd's notify socket is full: %s is sent again "
+		    "every %d ms until systemd takes it", what,
+		    NOTIFY_RETRY_MS);
 	}
 	if (d->sdn_retry == NULL && (d->sdn_retry = evtimer_new(d->base,
 	    daemon_notify_retry_cb, d)) == NULL) {
-		log_warnx("systemd's notify socket: no timer to send %.*s "
-		    "again", notify_key_len(msg), msg);
+		log_warnx("systemd's notify socket: no timer to send %s "
+		    "again", what);
 		return;
 	}
 	if (event_add(d->sdn_retry, &tv) == -1)
-		log_warnx("systemd's notify socket: no timer to send %.*s "
-		    "again", notify_key_len(msg), msg);
+		log_warnx("systemd's notify socket: no timer to send %s "
+		    "again", what);
 }
 
 /* Before STOPPING=1: a state line still kept is given up. */
@@ -224,10 +264,11 @@ static void
 daemon_notify_stop(struct daemon *d)
 {
 	const char	*kept = sdnotify_kept();
+	char		 what[32];
 
 	if (kept != NULL)
-		log_warnx("systemd's notify socket never took %.*s",
-		    notify_key_len(kept), kept);
+		log_warnx("systemd's notify socket never took %s",
+		    notify_what(kept, what, sizeof(what)));
 	if (d->sdn_retry != NULL)
 		event_free(d->sdn_retry);
 	d->sdn_retry = NULL;

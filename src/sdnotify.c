@@ -194,12 +194,71 @@ sdnotify_transient(int e)
 	    e == ENOMEM);
 }
 
+/* 1 when one of msg's newline-separated assignments is a, whole */
+static int
+sdnotify_has(const char *msg, const char *a)
+{
+	size_t	 n = strlen(a), len;
+
+	for (; *msg != '\0'; msg += len + (msg[len] == '\n')) {
+		len = strcspn(msg, "\n");
+		if (len == n && memcmp(msg, a, n) == 0)
+			return (1);
+	}
+	return (0);
+}
+
+int
+sdnotify_joins(const char *kept, const char *msg)
+{
+	return (kept != NULL && sdnotify_has(kept, "RELOADING=1") &&
+	    sdnotify_has(msg, "READY=1") && !sdnotify_has(msg, "RELOADING=1"));
+}
+
+/*
+ * buf = kept's RELOADING=1 and MONOTONIC_USEC= (by which systemd knows
+ * the reload for the one it asked for), then msg, cut at SDNOTIFY_MAX
+ * - 1.  Kept's STATUS= is left out: systemd shows the first of two.
+ */
+static void
+sdnotify_join(char *buf, const char *kept, const char *msg)
+{
+	size_t	 n = 0, len, m;
+
+	for (; *kept != '\0'; kept += len + (kept[len] == '\n')) {
+		len = strcspn(kept, "\n");
+		if (((len == 11 && memcmp(kept, "RELOADING=1", 11) == 0) ||
+		    strncmp(kept, "MONOTONIC_USEC=", 15) == 0) &&
+		    n + len + 1 < SDNOTIFY_MAX) {
+			memcpy(buf + n, kept, len);
+			n += len;
+			buf[n++] = '\n';
+		}
+	}
+	m = strlen(msg);
+	if (m > SDNOTIFY_MAX - 1 - n)
+		m = SDNOTIFY_MAX - 1 - n;
+	memcpy(buf + n, msg, m);
+	buf[n + m] = '\0';
+}
+
 int
 sdnotify_state(const char *msg)
 {
-	size_t	 n = strlen(msg);
+	char	 buf[SDNOTIFY_MAX];
+	size_t	 n;
 
-	/* the latest state alone matters: an older one kept goes */
+	/*
+	 * The latest state alone matters, and an older one kept goes;
+	 * but a RELOADING=1 systemd never saw goes with the READY=1 that
+	 * ends its reload, first: systemd, having asked for the reload
+	 * (Type=notify-reload), waits for it and ignores a READY=1 alone.
+	 */
+	if (sdnotify_joins(sdnotify_kept(), msg)) {
+		sdnotify_join(buf, sdn_kept, msg);
+		msg = buf;
+	}
+	n = strlen(msg);
 	sdn_kept[0] = '\0';
 	if (sdnotify_send(msg) == 0)
 		return (0);

@@ -60,15 +60,26 @@ int	 sdnotify_vsendf(const char *fmt, va_list ap)
 	    __attribute__((__format__(printf, 1, 0)));
 /*
  * READY=1, and RELOADING=1 before it: a line systemd waits for, until
- * its start or reload timeout fails or kills the unit; never dropped
- * for a full queue.  Sent at once when the queue takes it; otherwise
- * kept, and sdnotify_resend() sends it again.  A new state line
- * replaces one kept (systemd needs the latest alone: READY=1 after a
- * RELOADING=1 it never saw is harmless, a lost READY=1 is not).  0
- * sent (or nobody to tell), 1 kept, -1 and errno as sdnotify_send()
- * when it cannot ever be sent (nobody listens, too long).
+ * its start or reload timeout; never dropped for a full queue.  Sent at
+ * once when the queue takes it; otherwise kept, and sdnotify_resend()
+ * sends it again.  A new state line replaces one kept (systemd needs
+ * the latest alone: a lost READY=1 is what harms), but for a READY=1
+ * after a RELOADING=1 kept (sdnotify_joins()): the two go in one
+ * datagram, the RELOADING=1 and its MONOTONIC_USEC= first, its STATUS=
+ * left out, msg cut at SDNOTIFY_MAX - 1 to fit.  0 sent (or nobody to
+ * tell), 1 kept, -1 and errno as sdnotify_send() when it cannot ever be
+ * sent (nobody listens, too long).
  */
 int	 sdnotify_state(const char *msg);
+/*
+ * 1 when sdnotify_state(msg) would send msg with kept, the line kept
+ * (NULL: none): kept holds a RELOADING=1 systemd never saw, and msg a
+ * READY=1 without one.  Under Type=notify-reload systemd ends the
+ * reload it asked for (SIGHUP) on a READY=1 only after that
+ * RELOADING=1, or in the same datagram; a READY=1 alone would leave it
+ * waiting until its reload timeout.
+ */
+int	 sdnotify_joins(const char *kept, const char *msg);
 /* The kept line, or NULL. */
 const char *sdnotify_kept(void);
 /* The kept line again: 0 sent (or none kept), 1 still kept (the queue

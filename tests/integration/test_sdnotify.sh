@@ -12,7 +12,8 @@
 # half of $WATCHDOG_USEC while the main loop turns, none while the
 # process is stopped, and none when $WATCHDOG_PID is another's.  With
 # systemd busy (the listener stopped, its queue full) at the start and
-# at a reload, READY=1 is kept and comes once it reads again.  The
+# at a reload, READY=1 is kept and comes once it reads again, with the
+# reload's RELOADING=1 before it in one datagram.  The
 # watchdog thread's exit (a worker stopped alone) says why in STATUS=.
 #
 # Copyright (C) 2026 The nfqspid authors
@@ -93,7 +94,8 @@ said() { sed -n "s/^$2 //p" "$1"; }
 # kinds FILE PID: the first key of each, READY RELOADING ...
 kinds() { said "$1" "$2" | sed 's/=.*//' | tr '\n' ' '; }
 count() { said "$1" "$2" | grep -c "$3"; }
-ready_n() { test "$(count "$1" "$2" '^READY=1')" -ge "$3"; }
+# ready_n FILE PID N: N datagrams with READY=1, alone or after RELOADING=1
+ready_n() { test "$(said "$1" "$2" | grep -Ec '(^|[|] )READY=1( |$)')" -ge "$3"; }
 
 # ---- a start, reloads, a stop ------------------------------------------------------
 N=$T_TMP/notify.txt
@@ -281,8 +283,13 @@ sleep 0.5
 kill -CONT "$lpid"
 check "the reload's READY=1 reaches systemd" \
     wait_for $((100 * T_SLOW)) ready_n "$B" "$pid" 2
-check "... last, after any RELOADING=1 ($(kinds "$B" "$pid"))" \
-    grep -q '^READY=1 .*, reloaded ||' <(said "$B" "$pid" | tail -n 1)
+# systemd never saw the RELOADING=1: it comes with the READY=1, first,
+# as a notify-reload unit's systemd needs it
+check "... with its RELOADING=1, first, in one datagram ($(kinds "$B" "$pid"))" \
+    grep -Eq '^RELOADING=1 \| MONOTONIC_USEC=[0-9]+ \| READY=1 \| MAINPID='"$pid"' \| STATUS=running: .*, reloaded \|\|' \
+    <(said "$B" "$pid" | tail -n 1)
+check "... and the log says so" \
+    log_has "systemd's notify socket took RELOADING=1 and READY=1 after [0-9]+ ms"
 check "a full queue: SIGTERM ends it with 0" lib_stop_daemon
 check "... status 0 (got $T_DRC)" test "${T_DRC:-x}" = 0
 

@@ -4,7 +4,8 @@
  * what is refused; the environment taken away; datagrams that arrive
  * whole at a socket of the test's own; the last STATUS= of a process on
  * its way out; no send waits on a socket whose queue is full; a state
- * line (READY=1) the full queue refused is kept and sent again.
+ * line (READY=1) the full queue refused is kept and sent again, and a
+ * RELOADING=1 kept goes with the READY=1 after it, first.
  *
  * Copyright (C) 2026 The nfqspid authors
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -343,8 +344,8 @@ test_state_kept(void **state)
 
 	n = fill_queue(name, fds, 64);
 	t0 = now_ms();
-	assert_int_equal(sdnotify_state("RELOADING=1\nSTATUS=r"), 1);
-	assert_string_equal(sdnotify_kept(), "RELOADING=1\nSTATUS=r");
+	assert_int_equal(sdnotify_state("READY=1\nSTATUS=old"), 1);
+	assert_string_equal(sdnotify_kept(), "READY=1\nSTATUS=old");
 	assert_int_equal(sdnotify_resend(), 1);
 	assert_int_equal(sdnotify_state("READY=1\nSTATUS=up"), 1);
 	assert_string_equal(sdnotify_kept(), "READY=1\nSTATUS=up");
@@ -372,6 +373,111 @@ test_state_kept(void **state)
 	assert_int_equal(sdnotify_resend(), 0);
 	for (i = 0; i < n; i++)
 		close(fds[i]);
+	close(fd);
+}
+
+/* Which READY=1 takes the RELOADING=1 kept with it. */
+static void
+test_state_joins(void **state)
+{
+	const char	*rl = "RELOADING=1\nMONOTONIC_USEC=5\nSTATUS=r";
+
+	(void)state;
+	assert_int_equal(sdnotify_joins(rl, "READY=1\nSTATUS=up"), 1);
+	assert_int_equal(sdnotify_joins(rl, "READY=1"), 1);
+	/* a RELOADING=1 and READY=1 kept together: still unseen */
+	assert_int_equal(sdnotify_joins("RELOADING=1\nREADY=1", "READY=1"),
+	    1);
+	assert_int_equal(sdnotify_joins(NULL, "READY=1"), 0);
+	assert_int_equal(sdnotify_joins("READY=1", "READY=1"), 0);
+	assert_int_equal(sdnotify_joins(rl, "RELOADING=1\nMONOTONIC_USEC=6"),
+	    0);
+	assert_int_equal(sdnotify_joins(rl, "RELOADING=1\nREADY=1"), 0);
+	assert_int_equal(sdnotify_joins(rl, "STATUS=READY=1"), 0);
+	assert_int_equal(sdnotify_joins("STATUS=RELOADING=1", "READY=1"), 0);
+}
+
+/* drains what the fillers sent (systemd reading again) */
+static void
+drain(int fd)
+{
+	char	 buf[64];
+
+	while (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+		;
+}
+
+/*
+ * A RELOADING=1 the full queue kept, then the READY=1 that ends the
+ * reload: the two go in one datagram, RELOADING=1 and its
+ * MONOTONIC_USEC= first (systemd's notify-reload ignores a READY=1 that
+ * comes without it), its STATUS= left out; whether the queue has room
+ * by then or not.
+ */
+static void
+test_state_reload_kept(void **state)
+{
+	const char	*rl = "RELOADING=1\nMONOTONIC_USEC=123\nSTATUS=r";
+	const char	*both = "RELOADING=1\nMONOTONIC_USEC=123\n"
+			    "READY=1\nSTATUS=up";
+	char		 name[64], *big, want[SDNOTIFY_MAX];
+	int		 fd, fds[64], n, i;
+
+	(void)state;
+	snprintf(name, sizeof(name), "@nfqspi-test-sdnotify-rl-%ld",
+	    (long)getpid());
+	fd = listener(name);
+	setenv("NOTIFY_SOCKET", name, 1);
+	assert_int_equal(sdnotify_open(), 1);
+
+	/* still full at READY=1: kept, the two together */
+	n = fill_queue(name, fds, 64);
+	assert_int_equal(sdnotify_state(rl), 1);
+	assert_int_equal(sdnotify_state("READY=1\nSTATUS=up"), 1);
+	assert_string_equal(sdnotify_kept(), both);
+	/* a later READY=1 still carries the RELOADING=1 never sent */
+	assert_int_equal(sdnotify_state("READY=1\nSTATUS=up"), 1);
+	assert_string_equal(sdnotify_kept(), both);
+	drain(fd);
+	assert_int_equal(sdnotify_resend(), 0);
+	expect_msg(fd, both);
+	/* RELOADING=1 seen: the next READY=1 goes alone */
+	assert_int_equal(sdnotify_state("READY=1"), 0);
+	expect_msg(fd, "READY=1");
+
+	/* room again by READY=1: the two sent at once */
+	for (i = 0; i < n; i++)
+		close(fds[i]);
+	n = fill_queue(name, fds, 64);
+	assert_int_equal(sdnotify_state(rl), 1);
+	drain(fd);
+	assert_int_equal(sdnotify_state("READY=1\nSTATUS=up"), 0);
+	assert_null(sdnotify_kept());
+	expect_msg(fd, both);
+
+	/* a READY=1 as long as a datagram may be: cut to fit */
+	for (i = 0; i < n; i++)
+		close(fds[i]);
+	n = fill_queue(name, fds, 64);
+	assert_int_equal(sdnotify_state(rl), 1);
+	big = malloc(SDNOTIFY_MAX);
+	assert_non_null(big);
+	memset(big, 's', SDNOTIFY_MAX - 1);
+	big[SDNOTIFY_MAX - 1] = '\0';
+	memcpy(big, "READY=1\nSTATUS=", 15);
+	assert_int_equal(sdnotify_state(big), 1);
+	i = snprintf(want, sizeof(want), "RELOADING=1\nMONOTONIC_USEC=123\n");
+	memcpy(want + i, big, SDNOTIFY_MAX - 1 - i);
+	want[SDNOTIFY_MAX - 1] = '\0';
+	assert_string_equal(sdnotify_kept(), want);
+	drain(fd);
+	assert_int_equal(sdnotify_resend(), 0);
+	expect_msg(fd, want);
+	free(big);
+
+	for (i = 0; i < n; i++)
+		close(fds[i]);
+	sdnotify_close();
 	close(fd);
 }
 
@@ -446,6 +552,8 @@ main(void)
 		cmocka_unit_test(test_status_now),
 		cmocka_unit_test(test_send_full),
 		cmocka_unit_test(test_state_kept),
+		cmocka_unit_test(test_state_joins),
+		cmocka_unit_test(test_state_reload_kept),
 		cmocka_unit_test(test_state_nobody),
 	};
 
