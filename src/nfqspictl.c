@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -30,12 +31,15 @@
 #include "ctlproto.h"
 
 #define CTL_CONNECT_TIMEOUT	5	/* seconds */
-#define CTL_READ_TIMEOUT	30	/* seconds without a byte */
+#define CTL_READ_TIMEOUT	30	/* seconds without a byte: -t's default */
+#define CTL_TIMEOUT_MAX		3600	/* -t's most */
 #define CTL_TRIES		3	/* sends the daemon cut short */
 
 #define EXIT_USAGE		2
 
 static const char *progname = "nfqspictl";
+/* -t: seconds to wait for the daemon, from the last byte it sent */
+static int	 ctl_timeout = CTL_READ_TIMEOUT;
 
 /*
  * `events` runs until interrupted: SIGINT (Ctrl-C) and SIGTERM end it
@@ -51,7 +55,8 @@ static void
 usage(FILE *fp)
 {
 	fprintf(fp,
-	    "usage: %s [-j] [-s socket] command [arguments]\n"
+	    "usage: %s [-j] [-s socket] [-t seconds] command "
+	    "[arguments]\n"
 	    "commands:\n"
 	    "  status                     the daemon, its queues and counters\n"
 	    "  conntrack [FILTER...]      the connection table\n"
@@ -82,7 +87,10 @@ usage(FILE *fp)
 	    "  -u [!]STATUS[,...] (ASSURED, SEEN_REPLY, UNREPLIED, OFFLOAD);\n"
 	    "  or KEY=VALUE: src= dst= sport= dport= proto=\n"
 	    "  -j  JSON output   -s  socket (default %s)\n"
-	    "See nfqspictl(8).\n", progname, CTL_DEFAULT_SOCKET);
+	    "  -t  seconds to wait for the answer, from its last byte "
+	    "(default %d)\n"
+	    "See nfqspictl(8).\n", progname, CTL_DEFAULT_SOCKET,
+	    CTL_READ_TIMEOUT);
 }
 
 /* A mistake on the command line: say which, and where to look. */
@@ -95,8 +103,9 @@ bad_usage(const char *msg, const char *arg)
 	}
 	fprintf(stderr, "%s: %s%s%s%s\n", progname, msg,
 	    arg ? " \"" : "", arg ? arg : "", arg ? "\"" : "");
-	fprintf(stderr, "usage: %s [-j] [-s socket] command [arguments]; "
-	    "%s -h or nfqspictl(8) for more\n", progname, progname);
+	fprintf(stderr, "usage: %s [-j] [-s socket] [-t seconds] command "
+	    "[arguments]; %s -h or nfqspictl(8) for more\n", progname,
+	    progname);
 	exit(EXIT_USAGE);
 }
 
@@ -113,6 +122,22 @@ check_filters(const char *what, int argc, char *argv[], unsigned flags)
 		    progname);
 		exit(EXIT_USAGE);
 	}
+}
+
+/* -t's seconds, 1 to CTL_TIMEOUT_MAX, or -1 */
+static int
+timeout_arg(const char *s)
+{
+	char	*end;
+	long	 v;
+
+	if (!isdigit((unsigned char)*s))	/* no sign, no space */
+		return (-1);
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (*end != '\0' || errno != 0 || v < 1 || v > CTL_TIMEOUT_MAX)
+		return (-1);
+	return ((int)v);
 }
 
 /* reload's PID: a process other than init and us, or -1 */
@@ -396,7 +421,7 @@ send_all(int fd, const uint8_t *p, size_t len)
 	struct timespec	 deadline;
 	ssize_t		 n;
 
-	deadline_in(&deadline, CTL_READ_TIMEOUT);
+	deadline_in(&deadline, ctl_timeout);
 	while (len > 0) {
 		n = send(fd, p, len, MSG_NOSIGNAL);
 		if (n == -1) {
@@ -467,7 +492,7 @@ recv_all(int fd, uint8_t *p, size_t len, int forever)
 			if (errno != EAGAIN)
 				return (-1);
 			/* the timeout counts from the last byte */
-			deadline_in(&deadline, CTL_READ_TIMEOUT);
+			deadline_in(&deadline, ctl_timeout);
 			if (wait_fd(fd, POLLIN, forever ? NULL : &deadline) ==
 			    -1)
 				return (-1);
@@ -535,11 +560,11 @@ main(int argc, char *argv[])
 	struct ctl_msg	 m;
 	uint32_t	 flags = 0;
 	ssize_t		 n;
-	char		 opt[3] = "-?";
+	char		 opt[3] = "-?", msg[64];
 	int		 ch, fd, forever, r;
 
 	opterr = 0;		/* our own messages, in our words */
-	while ((ch = getopt(argc, argv, "+hjs:")) != -1) {
+	while ((ch = getopt(argc, argv, "+hjs:t:")) != -1) {
 		switch (ch) {
 		case 'h':
 			usage(stdout);
@@ -550,9 +575,18 @@ main(int argc, char *argv[])
 		case 's':
 			path = optarg;
 			break;
+		case 't':
+			if ((ctl_timeout = timeout_arg(optarg)) == -1) {
+				(void)snprintf(msg, sizeof(msg), "-t: expected "
+				    "seconds from 1 to %d, not",
+				    CTL_TIMEOUT_MAX);
+				bad_usage(msg, optarg);
+			}
+			break;
 		default:
 			opt[1] = (char)optopt;
 			bad_usage(optopt == 's' ? "a socket path must follow" :
+			    optopt == 't' ? "a number of seconds must follow" :
 			    "unknown option", opt);
 		}
 	}
@@ -660,7 +694,7 @@ main(int argc, char *argv[])
 		/* a reload is not undone by our leaving: it may be
 		   checking a large file still */
 		fprintf(stderr, "%s: no answer from the daemon within %d "
-		    "seconds%s\n", progname, CTL_READ_TIMEOUT,
+		    "seconds%s\n", progname, ctl_timeout,
 		    strcmp(argv[0], "reload") == 0 ? ": the reload may still "
 		    "be running and take effect; the daemon's log says "
 		    "whether it did" : "");

@@ -2,7 +2,8 @@
 # test_ctl.sh - every nfqspictl command against a running nfqspid: the
 # conntrack lines parsed and checked against the traffic sent, the JSON
 # of every command parsed, delete/flush, reload (and one that outlasts
-# nfqspictl's 30 s), iptables, and clients that send garbage, stall or
+# nfqspictl's -t wait, one that a longer -t sees through), iptables,
+# -t's bounds, and clients that send garbage, stall or
 # crowd the socket while packets keep flowing; events ended by SIGINT or
 # SIGTERM exits 0 with its lines whole.
 #
@@ -42,6 +43,27 @@ for bad in "conntrack --state BOGUS" "conntrack -p tcp -p udp" \
 	"$NFQSPICTL" -s "$T_CTL" $bad >/dev/null 2>&1
 	rc=$?
 	check "$bad: status 2 before connecting (got $rc)" test "$rc" -eq 2
+done
+# -t: whole seconds, 1 to 3600, refused before connecting
+for t in 0 3601 -5 +5 " 5" 1.5 5s abc ""; do
+	"$NFQSPICTL" -s "$T_CTL" -t "$t" reload >/dev/null 2>"$T_TMP/t.err"
+	rc=$?
+	check "-t \"$t\": status 2 before connecting (got $rc)" test "$rc" -eq 2
+	check "... saying what -t takes" grep -q \
+	    "^nfqspictl: -t: expected seconds from 1 to 3600, not \"$t\"\$" \
+	    "$T_TMP/t.err"
+done
+"$NFQSPICTL" -s "$T_CTL" reload -t 5 >/dev/null 2>&1
+rc=$?
+check "-t after the command is no option: status 2 (got $rc)" test "$rc" -eq 2
+"$NFQSPICTL" -s "$T_CTL" -t >/dev/null 2>"$T_TMP/t.err"
+rc=$?
+check "-t without seconds: status 2 (got $rc)" test "$rc" -eq 2 -a \
+    -n "$(grep 'a number of seconds must follow "-t"' "$T_TMP/t.err")"
+for t in 1 3600; do
+	"$NFQSPICTL" -s "$T_CTL" -t "$t" status >/dev/null 2>&1
+	rc=$?
+	check "-t $t taken: no daemon, status 1 (got $rc)" test "$rc" -eq 1
 done
 "$NFQSPICTL" -s "$T_CTL" status >/dev/null 2>"$T_TMP/nodaemon.err"
 rc=$?
@@ -296,27 +318,47 @@ cp "$T_TMP/good.ini" "$T_CONF"
 quiet lib_ctl reload
 check "reload back to the running idle_warn: nothing said to wait" \
     test "$(grep -cE 'takes? effect at the next start' "$T_LOG")" -eq 1
-# A reload not answered within nfqspictl's 30 s (the daemon's main
-# thread stopped for 33, as a huge file on a slow machine would hold
-# it): exit 1, saying that the reload may still take effect; it does.
+# A reload not answered within nfqspictl -t 3 (the daemon's main thread
+# stopped for 8 s, as a huge file on a slow machine would hold it):
+# exit 1 after 3 s, saying that the reload may still take effect; it
+# does.  Then one stopped for 3 s, under -t 20: it waits, and succeeds.
 reloaded() { grep -c "reloaded $T_CONF: rules" "$T_LOG"; }
 reloaded_since() { [ "$(reloaded)" -gt "$1" ]; }
 r0=$(reloaded)
-"$PY" "$top_srcdir/tests/integration/stall.py" "$T_DPID" 33 \
+"$PY" "$top_srcdir/tests/integration/stall.py" "$T_DPID" 8 \
     >"$T_TMP/stall.out" 2>&1 &
 stall=$!
 if wait_for 30 grep -q stopped "$T_TMP/stall.out"; then
-	out=$(lib_ctl reload 2>&1)
+	t0=$(date +%s%N)
+	out=$(lib_ctl -t 3 reload 2>&1)
 	rc=$?
-	check "reload unanswered in 30 s: status 1 (got $rc)" test "$rc" -eq 1
+	ms=$((($(date +%s%N) - t0) / 1000000))
+	check "reload unanswered within -t 3: status 1 (got $rc)" test "$rc" -eq 1
+	check "... after 3 s, not the default 30 (${ms} ms)" \
+	    test "$ms" -ge 2900 -a "$ms" -lt 7500
 	check "... saying it may still take effect ($out)" grep -q \
-	    "no answer from the daemon within 30 seconds: the reload may still be running and take effect; the daemon's log says whether it did" \
+	    "no answer from the daemon within 3 seconds: the reload may still be running and take effect; the daemon's log says whether it did" \
 	    <<<"$out"
 	check "... not yet in the log" test "$(reloaded)" -eq "$r0"
 	wait "$stall"
 	check "... and it does, once the daemon runs again" \
 	    wait_for $((50 * T_SLOW)) reloaded_since "$r0"
 	check "... which answers again" quiet lib_ctl status
+else
+	fail "stall.py could not stop the daemon ($(cat "$T_TMP/stall.out"))"
+	wait "$stall"
+fi
+r0=$(reloaded)
+"$PY" "$top_srcdir/tests/integration/stall.py" "$T_DPID" 3 \
+    >"$T_TMP/stall.out" 2>&1 &
+stall=$!
+if wait_for 30 grep -q stopped "$T_TMP/stall.out"; then
+	out=$(lib_ctl -t 20 reload 2>&1)
+	rc=$?
+	check "reload stalled 3 s under -t 20: it waits, status 0 (got $rc: $out)" \
+	    test "$rc" -eq 0
+	check "... and it reloaded" reloaded_since "$r0"
+	wait "$stall"
 else
 	fail "stall.py could not stop the daemon ($(cat "$T_TMP/stall.out"))"
 	wait "$stall"
