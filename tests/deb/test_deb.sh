@@ -272,6 +272,34 @@ if command -v unshare >/dev/null && unshare -m -n true 2>/dev/null; then
 	kept() { [ "$rc" -ne 0 ] && grep -q "still running (pid $$)" "$tmp/open.log"; }
 	check "remove while a daemon still runs: its diversion stays ($(tr '\n' ' ' <"$tmp/open.log"))" \
 	    kept
+	# another program holds the xtables lock (fd 8, closed for
+	# prerm): remove waits 10 s for it, not for ever as a plain -w
+	# does, once for both tools (one lock), fails nothing, and says
+	# what it left and how to remove that by hand
+	printf '[daemon]\ndivert = iptables\nfail_open = no\npidfile = %s\n' \
+	    "$tmp/none.pid" >"$tmp/divert.ini"
+	t=iptables-legacy
+	start=$(date +%s)
+	# shellcheck disable=SC2016  # the inner sh expands them
+	timeout 60 unshare -m -n --propagation private sh -c '
+	    mount -t tmpfs tmpfs /run && mkdir -p /run/systemd/system &&
+	    mount --bind "$1" /etc/nfqspi.ini && eval "$2" &&
+	    exec 8>/run/xtables.lock && flock -n 8 ||
+	        { echo "set-up failed"; exit 1; }
+	    PATH=$0:$PATH sh "$3" remove 8>&- || exit 1
+	    exec 8>&-
+	    eval "$4"' "$tmp/fake" "$tmp/divert.ini" "T=$t; $ipt_setup" \
+	    "$tmp/ctl/prerm" "T=$t; $ipt_left" >"$tmp/open.log" 2>&1
+	rc=$? took=$(($(date +%s) - start))
+	lock_warned()
+	{
+		[ "$rc" -eq 0 ] && [ "$took" -lt 20 ] &&
+		    grep -q '^nfqspid: warning: another program held the xtables lock for more than 10s' "$tmp/open.log" &&
+		    grep -q "diversion left in iptables-legacy ip6tables-legacy stays" "$tmp/open.log" &&
+		    grep -qx '  iptables-legacy -w -D INPUT -j nfqspid-input; iptables-legacy -w -F nfqspid-input; iptables-legacy -w -X nfqspid-input' "$tmp/open.log"
+	}
+	check "remove while the xtables lock is held: done in ${took}s (< 20), the chains stay, named with the commands to remove them ($(tr '\n' ' ' <"$tmp/open.log"))" \
+	    lock_warned
 	# divert = none: the operator's queue rules stay, and those
 	# without --queue-bypass, which drop everything once the package
 	# is gone, are named: iptables-legacy's, iptables-nft's (which
