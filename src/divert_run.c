@@ -14,9 +14,10 @@
  * at once, and one's change is lost.  The xtables lock keeps them
  * apart, but [daemon] user cannot open /run/xtables.lock (root's,
  * 0600).  So the daemon opens it while still root, and holds it itself
- * around each batch of commands, for LOCK_WAIT_MS at most; the
- * commands then lock /dev/null (XTABLES_LOCKFILE), not the lock their
- * daemon holds.
+ * around each batch of commands, waiting LOCK_WAIT_MS at most at start
+ * and stop; a periodic check only tries it, since the main loop waits
+ * with it.  The commands then lock /dev/null (XTABLES_LOCKFILE), not
+ * the lock their daemon holds.
  */
 #include "autoconf.h"		/* first: _GNU_SOURCE */
 
@@ -46,7 +47,7 @@
 #define NFT_TEXTLEN	4096
 #define ERRLEN_DIVERT	512
 #define LOCK_WAIT_MS	5000	/* the xtables lock, as iptables -w 5 */
-#define LOCK_CHECK_MS	1000	/* ... for a check, tried again soon */
+#define LOCK_HELD_SAY_MS	10000	/* a check skipped this long is logged */
 #define LOCK_POLL_MS	50
 #define LOCK_SAY_MS	1000	/* a wait this long is logged */
 #define XT_LOCK_PATH	"/run/xtables.lock"	/* iptables-legacy's */
@@ -58,8 +59,11 @@ struct diverter {
 	uint64_t		 restored;		/* times put back */
 	int			 intact;		/* at the last check */
 	int			 lockfd;		/* -1: not ours to hold */
-	int			 lockfail;		/* the last check could
-							   not take it */
+	uint64_t		 lockheld;		/* spi_now_ms() when a
+							   check first found it
+							   held; 0: free */
+	int			 locksaid;		/* ... and said so */
+	struct log_rl		 lockrl;		/* that line */
 };
 
 static const char *const run_env_lock[] = {
@@ -309,8 +313,8 @@ div_lock_open(struct diverter *d)
 /*
  * Hold the xtables lock for a batch of our commands, so that no other
  * iptables-legacy writes between or over them; wait wait_ms at most
- * (the main loop waits too).  0: held, or none to take; -1: why is in
- * err.
+ * (the main loop waits too; 0: only try).  0: held, or none to take;
+ * -1: why is in err, errno EWOULDBLOCK where another holds it.
  */
 static int
 div_lock(struct diverter *d, unsigned wait_ms, char *err, size_t errlen)
@@ -333,6 +337,7 @@ div_lock(struct diverter *d, unsigned wait_ms, char *err, size_t errlen)
 			snprintf(err, errlen, "another program holds the "
 			    "xtables lock (%s): gave up after %u s",
 			    d->lockpath, wait_ms / 1000);
+			errno = EWOULDBLOCK;
 			return (-1);
 		}
 		(void)nanosleep(&ts, NULL);
@@ -481,6 +486,38 @@ div_check(struct diverter *d)
 	return (1);
 }
 
+/*
+ * A check could not take the xtables lock: skipped, not waited for (the
+ * main loop would stall).  Held by another (busy): said once it has
+ * been LOCK_HELD_SAY_MS; another failure: said at once.  At most one
+ * line per LOG_RL_SECS however often it comes back.
+ */
+static void
+div_lock_failed(struct diverter *d, int busy, const char *e)
+{
+	char		 more[LOG_RL_MORELEN];
+	uint64_t	 now = spi_now_ms(), held;
+
+	if (d->lockheld == 0)
+		d->lockheld = now > 0 ? now : 1;
+	if (d->locksaid || (busy && now - d->lockheld < LOCK_HELD_SAY_MS) ||
+	    !log_rl(&d->lockrl, &held))
+		return;
+	if (busy)
+		log_warnx("divert: another program has held the xtables lock "
+		    "(%s) for at least %" PRIu64 " s: the %s diversion goes "
+		    "unchecked until it is free%s", d->lockpath,
+		    (now - d->lockheld) / 1000,
+		    divert_mode_name(d->spec.mode),
+		    log_rl_more(held, more, sizeof(more)));
+	else
+		log_warnx("divert: cannot check the %s diversion: %s; "
+		    "trying again at each check%s",
+		    divert_mode_name(d->spec.mode), e,
+		    log_rl_more(held, more, sizeof(more)));
+	d->locksaid = 1;
+}
+
 int
 diverter_check(struct diverter *d)
 {
@@ -488,17 +525,17 @@ diverter_check(struct diverter *d)
 	int	 rc;
 
 	/* not checked this time: the last answer stands */
-	if (div_lock(d, LOCK_CHECK_MS, e, sizeof(e)) == -1) {
-		if (!d->lockfail)
-			log_warnx("divert: cannot check the %s diversion: %s; "
-			    "trying again at each check",
-			    divert_mode_name(d->spec.mode), e);
-		d->lockfail = 1;
+	if (div_lock(d, 0, e, sizeof(e)) == -1) {
+		div_lock_failed(d, errno == EWOULDBLOCK, e);
 		return (d->intact ? 0 : -1);
 	}
-	if (d->lockfail)
-		log_info("divert: the xtables lock is free again");
-	d->lockfail = 0;
+	if (d->locksaid)
+		log_info("divert: the xtables lock is free again after "
+		    "at least %" PRIu64 " s: checking the %s diversion again",
+		    (spi_now_ms() - d->lockheld) / 1000,
+		    divert_mode_name(d->spec.mode));
+	d->lockheld = 0;
+	d->locksaid = 0;
 	rc = div_check(d);
 	div_unlock(d);
 	return (rc);
