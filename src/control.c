@@ -16,7 +16,9 @@
  * Anything else is answered with an error and the connection closed.
  * When every slot is taken, a new client takes the slot of the oldest
  * one that has not sent a whole request; root takes any but root's, so
- * clients that trickle can never lock root out of reload.  Refusals are
+ * clients that trickle can never lock root out of reload.  events
+ * streams keep theirs: CONTROL_MAXSTREAMS at most (control_events.c),
+ * the rest stay for short commands.  Refusals are
  * logged once per LOG_RL_SECS, and accept() out of descriptors sheds and
  * pauses (accept.c), so neither the log nor the main thread can be
  * flooded from here.

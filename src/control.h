@@ -33,6 +33,8 @@
 #include "ctfilter.h"
 
 #define CONTROL_MAXCLIENTS	16
+/* events streams keep their slots: the last 4 stay for status, reload */
+#define CONTROL_MAXSTREAMS	(CONTROL_MAXCLIENTS - 4)
 #define CONTROL_BACKLOG		16
 #define CONTROL_READ_TIMEOUT	10	/* seconds without a byte */
 #define CONTROL_DEADLINE	5	/* seconds for a whole request */

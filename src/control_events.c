@@ -28,17 +28,45 @@
 
 #include "control.h"
 
+/* The events streams open now. */
+static unsigned
+events_streams(const struct control *ctl)
+{
+	const struct client	*o;
+	unsigned		 n = 0;
+
+	TAILQ_FOREACH(o, &ctl->clients, entry)
+		if (!o->closing && o->job == JOB_EVENTS)
+			n++;
+	return (n);
+}
+
 /*
  * `events`: the client stays until it goes; no read timeout (it sends
  * nothing more), the write timeout stays (a client that takes nothing
- * for CONTROL_WRITE_TIMEOUT is dropped).
+ * for CONTROL_WRITE_TIMEOUT is dropped).  At most CONTROL_MAXSTREAMS of
+ * them: streams never give their slot back, and must not take the
+ * last ones from status or reload.
  */
 void
 cmd_events(struct client *c)
 {
 	struct timeval	 wtv = { CONTROL_WRITE_TIMEOUT, 0 };
-	char		 err[256];
+	char		 err[256], more[LOG_RL_MORELEN];
+	uint64_t	 held;
 
+	if (events_streams(c->ctl) >= CONTROL_MAXSTREAMS) {
+		if (log_rl(&c->ctl->rl_full, &held))
+			log_warnx("control: %d events streams, refusing one "
+			    "of uid %ld pid %ld%s", CONTROL_MAXSTREAMS,
+			    (long)c->uid, (long)c->pid,
+			    log_rl_more(held, more, sizeof(more)));
+		client_error(c, "too many events streams (%d at most): the "
+		    "other %d clients are kept for other commands",
+		    CONTROL_MAXSTREAMS, CONTROL_MAXCLIENTS -
+		    CONTROL_MAXSTREAMS);
+		return;
+	}
 	if (ctf_parse(&c->filter, c->req.argc - 1, c->req.argv + 1,
 	    CTF_F_KEYVAL | CTF_F_EVENTS, err, sizeof(err)) == -1) {
 		client_error(c, "events: %s", err);

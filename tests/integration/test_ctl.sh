@@ -5,7 +5,8 @@
 # nfqspictl's -t wait, one that a longer -t sees through), iptables,
 # -t's bounds, and clients that send garbage, stall or
 # crowd the socket while packets keep flowing; events ended by SIGINT or
-# SIGTERM exits 0 with its lines whole.
+# SIGTERM exits 0 with its lines whole; 12 events streams at most, the
+# rest refused with the reason while status still answers.
 #
 # Copyright (C) 2026 The nfqspid authors
 # SPDX-License-Identifier: GPL-2.0-or-later
@@ -479,6 +480,36 @@ for _ in $(seq 20); do
 done
 check "events: 20 ended by SIGINT in turn, the daemon still answers" \
     quiet lib_ctl status
+
+# 16 streams at once, as many as the daemon has clients: 12 stream,
+# the 4 more are refused, and the slots they would have held stay for
+# status (all 16 streams root's, root could not even take one's slot)
+spids=()
+for i in $(seq 16); do
+	"$NFQSPICTL" -s "$T_CTL" events >/dev/null 2>"$T_TMP/streams-$i.err" &
+	spids+=($!)
+done
+refused() { [ "$(grep -l "too many events streams" "$T_TMP"/streams-*.err | wc -l)" -eq 4 ]; }
+check "events: of 16 streams at once, 4 refused" \
+    wait_for $((50 * T_SLOW)) refused
+check "... saying why ($(cat "$T_TMP"/streams-*.err | sort -u | head -c 300))" \
+    grep -qx "nfqspictl: too many events streams (12 at most): the other 4 clients are kept for other commands" \
+    "$T_TMP"/streams-*.err
+running=0
+for p in "${spids[@]}"; do
+	kill -0 "$p" 2>/dev/null && running=$((running + 1))
+done
+check "... 12 stream on (got $running)" test "$running" -eq 12
+check "... and nfqspictl status still answers" quiet lib_ctl status
+kill -TERM "${spids[@]}" 2>/dev/null
+wait "${spids[@]}" 2>/dev/null
+# streams_again: an events stream runs until timeout ends it
+streams_again()
+{
+	timeout 1 "$NFQSPICTL" -s "$T_CTL" events >/dev/null 2>&1
+	[ $? -eq 124 ]
+}
+check "... once they end, events streams again" wait_for 5 streams_again
 
 # A stream that never pauses: a server that sends frames as fast as it
 # can, to a client whose stdout is read slowly, so that its socket is
