@@ -22,7 +22,7 @@ struct sync_slot {
 };
 
 struct sync_seq {
-	struct sync_key	 key;
+	struct sync_mac	*mac;		/* the key, ready */
 	uint64_t	 epoch;
 	uint64_t	 msgno;		/* last one sent */
 	uint32_t	 next_seq;
@@ -72,12 +72,12 @@ sync_seq_new(const struct sync_key *key, uint64_t epoch, size_t nslots,
 		return (NULL);
 	s->slot = calloc(nslots, sizeof(*s->slot));
 	s->mem = malloc(nslots * mtu);
-	if (s->slot == NULL || s->mem == NULL) {
+	s->mac = sync_mac_new(key);
+	if (s->slot == NULL || s->mem == NULL || s->mac == NULL) {
 		sync_seq_free(s);
 		errno = ENOMEM;
 		return (NULL);
 	}
-	s->key = *key;
 	s->epoch = epoch;
 	s->next_seq = 1;
 	s->peer_ack = 1;
@@ -93,6 +93,7 @@ sync_seq_free(struct sync_seq *s)
 		return;
 	free(s->slot);
 	free(s->mem);
+	sync_mac_free(s->mac);
 	free(s);
 }
 
@@ -131,7 +132,7 @@ sync_seq_seal(struct sync_seq *s, struct sync_msg *m)
 	size_t		 len;
 
 	sync_seq_hdr(s, &h, s->next_seq);
-	if ((len = sync_msg_seal(m, &h, &s->key)) == 0)
+	if ((len = sync_msg_seal_mac(m, &h, s->mac)) == 0)
 		return (0);	/* libcrypto could not: the number stays */
 	sl->seq = s->next_seq++;
 	sl->len = (uint16_t)len;
@@ -149,7 +150,7 @@ sync_seq_control(struct sync_seq *s, uint8_t type, void *buf, size_t cap)
 	    sync_msg_init(&m, buf, cap, type) == -1)
 		return (0);
 	sync_seq_hdr(s, &h, s->next_seq);
-	return (sync_msg_seal(&m, &h, &s->key));
+	return (sync_msg_seal_mac(&m, &h, s->mac));
 }
 
 size_t
@@ -173,7 +174,7 @@ sync_seq_nack(struct sync_seq *s, uint64_t now_ms, void *buf, size_t cap)
 	s->nack_first = s->rx_next;
 	s->nack_ms = now_ms;
 	s->st.nacks_sent++;
-	return (sync_msg_seal(&m, &h, &s->key));
+	return (sync_msg_seal_mac(&m, &h, s->mac));
 }
 
 size_t
@@ -206,7 +207,7 @@ sync_seq_resend(struct sync_seq *s,
 		buf = s->mem + sync_seq_idx(s, seq) * s->mtu;
 		sync_seq_hdr(s, &h, seq);
 		/* if libcrypto cannot, the peer asks again */
-		if (sync_reseal(buf, sl->len, &h, &s->key) == -1)
+		if (sync_reseal_mac(buf, sl->len, &h, s->mac) == -1)
 			continue;
 		send(buf, sl->len, arg);
 		s->st.resent++;
@@ -291,7 +292,7 @@ sync_seq_input(struct sync_seq *s, const void *buf, size_t len,
 {
 	int	 rc, fresh = 0, flags = 0;
 
-	rc = sync_msg_parse(buf, len, &s->key, h);
+	rc = sync_msg_parse_mac(buf, len, s->mac, h);
 	if (rc == SYNC_OK &&
 	    (fresh = sync_replay_check(&s->replay, h->epoch, h->msgno)) < 0)
 		rc = SYNC_EREPLAY;

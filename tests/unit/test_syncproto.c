@@ -397,6 +397,71 @@ test_version_forged(void **state)
 	assert_string_equal(sync_err_name(-1), "unknown");
 }
 
+/*
+ * A ready key (sync_mac_new()) seals to the same bytes as the key, of
+ * every length up to the largest, takes what the key sealed and refuses
+ * what it refuses; a refusal or a resend leaves nothing behind in it
+ * for the next message.
+ */
+static void
+test_ready_key(void **state)
+{
+	struct sync_key	 k = key(secret), other = key("another secret, 16+");
+	struct sync_mac	*mac, *omac;
+	struct sync_hdr	 h, hm, hdr = hdr0;
+	struct sync_msg	 m;
+	struct ct_snap	 c = udp_snap();
+	uint8_t		 a[SYNC_MSG_MAX], b[SYNC_MSG_MAX];
+	size_t		 la, lb, n, j;
+
+	mac = sync_mac_new(&k);
+	omac = sync_mac_new(&other);
+	assert_non_null(mac);
+	assert_non_null(omac);
+	for (n = 0; ; n++) {
+		assert_int_equal(sync_msg_init(&m, a, sizeof(a),
+		    SYNC_T_UPDATE), 0);
+		for (j = 0; j < n; j++)
+			if (sync_msg_add_conn(&m, &c, "r") == -1)
+				break;
+		hdr.msgno = hdr0.msgno + n;
+		memcpy(b, a, m.len);
+		la = sync_msg_seal(&m, &hdr, &k);
+		m.buf = b;
+		lb = sync_msg_seal_mac(&m, &hdr, mac);
+		assert_true(la >= SYNC_MSG_MIN);
+		assert_int_equal(lb, la);
+		assert_memory_equal(a, b, la);
+		/* each takes the other's, and the same header comes out */
+		assert_int_equal(sync_msg_parse_mac(a, la, mac, &hm), SYNC_OK);
+		assert_int_equal(sync_msg_parse(b, lb, &k, &h), SYNC_OK);
+		assert_memory_equal(&h, &hm, sizeof(h));
+		/* another key, a changed bit: refused, and then the next
+		   check is right again */
+		assert_int_equal(sync_msg_parse_mac(a, la, omac, &hm),
+		    SYNC_EAUTH);
+		b[la / 2] ^= 0x10;
+		assert_int_equal(sync_msg_parse_mac(b, lb, mac, &hm),
+		    SYNC_EAUTH);
+		b[la / 2] ^= 0x10;
+		assert_int_equal(sync_msg_parse_mac(b, lb, mac, &hm), SYNC_OK);
+		/* a resend */
+		hdr.seq++;
+		assert_int_equal(sync_reseal(a, la, &hdr, &k), 0);
+		assert_int_equal(sync_reseal_mac(b, lb, &hdr, mac), 0);
+		assert_memory_equal(a, b, la);
+		assert_int_equal(sync_msg_parse(b, lb, &k, &h), SYNC_OK);
+		assert_int_equal(h.seq, hdr.seq);
+		if (j < n)
+			break;
+	}
+	/* it filled up: the largest message was among them */
+	assert_true(la > sizeof(a) - SYNC_REC_MAX);
+	sync_mac_free(mac);
+	sync_mac_free(omac);
+	sync_mac_free(NULL);
+}
+
 /* Bodies that only someone with the key could send, but wrong. */
 static void
 test_bad_bodies(void **state)
@@ -527,6 +592,7 @@ main(void)
 		cmocka_unit_test(test_fill),
 		cmocka_unit_test(test_truncated_huge),
 		cmocka_unit_test(test_version_forged),
+		cmocka_unit_test(test_ready_key),
 		cmocka_unit_test(test_bad_bodies),
 		cmocka_unit_test(test_replay),
 	};
