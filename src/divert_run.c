@@ -5,10 +5,22 @@
  * Copyright (C) 2026 The nfqspid authors
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
- * The commands come from divert.c; here they are run, in the main
- * thread, with a deadline each.  The child gets a fixed PATH and no
- * descriptor of ours.  As [daemon] user the commands run with the
- * ambient CAP_NET_ADMIN and CAP_NET_RAW nfqspid.c keeps for them.
+ * The commands come from divert.c; here they are run with a deadline
+ * each.  The child gets a fixed PATH and no descriptor of ours.  As
+ * [daemon] user the commands run with the ambient CAP_NET_ADMIN and
+ * CAP_NET_RAW nfqspid.c keeps for them.
+ *
+ * The install at start and the removal at stop run in the main thread;
+ * between them the periodic check and restore run in a thread of their
+ * own (diverter_start()): a slow or hung iptables or nft takes seconds
+ * (RUN_TIMEOUT_MS each, and a restore is many commands), which the main
+ * loop (the control socket, the status page, systemd's WATCHDOG=1)
+ * must not wait for.  A thread, not children driven by the main loop:
+ * a restore is a sequence of commands, each depending on the last, and
+ * the same code runs synchronously at start and stop.  The thread owns
+ * the diverter until diverter_close() has joined it; the main thread
+ * reads only what diverter_state() publishes.  The stop wakes it, and
+ * it gives up its check or restore after the command in flight.
  *
  * iptables-legacy rewrites a whole table at each command: two writers
  * at once, and one's change is lost.  The xtables lock keeps them
@@ -29,6 +41,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -41,6 +54,7 @@
 #include "divert.h"
 #include "clock.h"
 #include "strl.h"
+#include "thread.h"
 
 #define RUN_TIMEOUT_MS	10000	/* one command */
 #define RUN_OUTLEN	2048	/* what we keep of its output */
@@ -56,14 +70,28 @@ struct diverter {
 	struct divert_spec	 spec;
 	char			 nft[NFT_TEXTLEN];	/* DIVERT_NFT's ruleset */
 	char			 lockpath[256];		/* the xtables lock */
-	uint64_t		 restored;		/* times put back */
-	int			 intact;		/* at the last check */
+	uint64_t		 restored;		/* times put back (atomic:
+							   diverter_state()) */
+	int			 intact;		/* at the last check
+							   (atomic, the same) */
+	int			 cut;			/* a restore was cut
+							   short by the stop */
+	int			 hungsaid;		/* a check got no
+							   answer: said */
 	int			 lockfd;		/* -1: not ours to hold */
 	uint64_t		 lockheld;		/* spi_now_ms() when a
 							   check first found it
 							   held; 0: free */
 	int			 locksaid;		/* ... and said so */
 	struct log_rl		 lockrl;		/* that line */
+	/* the check thread */
+	pthread_t		 thread;
+	pthread_mutex_t		 mtx;
+	pthread_cond_t		 cond;			/* stop, under mtx */
+	int			 stop;			/* atomic: div_run()
+							   reads it too */
+	int			 started;
+	unsigned		 every_ms;		/* between checks */
 };
 
 static const char *const run_env_lock[] = {
@@ -129,8 +157,8 @@ run_spawn(char *const argv[], int in, int out, int nolock, pid_t *pid)
 /*
  * Run c with input on its stdin (NULL: /dev/null), nolock as
  * run_spawn's.  Returns its exit status (0 success), or -1 if it could
- * not run or took too long; what it printed is in out (one line,
- * trimmed) either way.
+ * not run or took too long (errno ETIMEDOUT: killed); what it printed
+ * is in out (one line, trimmed) either way.
  */
 static int
 run_cmd(const struct divert_cmd *c, const char *input, int nolock,
@@ -142,6 +170,7 @@ run_cmd(const struct divert_cmd *c, const char *input, int nolock,
 	uint64_t	 deadline = spi_now_ms() + RUN_TIMEOUT_MS;
 	pid_t		 pid;
 	ssize_t		 r;
+	int		 killed = 0;
 
 	out[0] = '\0';
 	/* env(1) finds the program in the child's PATH for us */
@@ -187,6 +216,7 @@ run_cmd(const struct divert_cmd *c, const char *input, int nolock,
 			kill(pid, SIGKILL);
 			snprintf(out, outlen, "no answer in %d s",
 			    RUN_TIMEOUT_MS / 1000);
+			killed = 1;
 			break;
 		}
 		if ((r = read(outp[0], buf, sizeof(buf))) == -1 &&
@@ -213,6 +243,10 @@ run_cmd(const struct divert_cmd *c, const char *input, int nolock,
 			out[i] = ' ';
 	while (i > 0 && out[i - 1] == ' ')
 		out[--i] = '\0';
+	if (killed) {
+		errno = ETIMEDOUT;
+		return (-1);
+	}
 	if (!WIFEXITED(status))
 		return (-1);
 	return (WEXITSTATUS(status));
@@ -253,14 +287,17 @@ div_cmds(const struct diverter *d, int op, struct divert_cmd *c,
 
 /*
  * Every command of op; stop at the first that fails unless all is set.
- * Returns 0, or -1 with the failed command and its words in err.
+ * all or not, stop after one that got no answer (the next would wait
+ * as long: a hung iptables or nft), and, in the check thread, once the
+ * daemon stops.  Returns 0, or -1 with the failed command and its words
+ * in err.
  */
 static int
 div_run(struct diverter *d, int op, int all, char *err, size_t errlen)
 {
 	struct divert_cmd	 c[2 * DIVERT_MAXCMDS];
 	char			 out[RUN_OUTLEN], line[256];
-	int			 n, i, rc, failed = 0;
+	int			 n, i, rc, failed = 0, hung = 0;
 
 	if ((n = div_cmds(d, op, c, sizeof(c) / sizeof(c[0]))) == -1) {
 		snprintf(err, errlen, "divert: no commands for %s",
@@ -268,12 +305,22 @@ div_run(struct diverter *d, int op, int all, char *err, size_t errlen)
 		return (-1);
 	}
 	for (i = 0; i < n; i++) {
+		if (__atomic_load_n(&d->stop, __ATOMIC_ACQUIRE)) {
+			if (!failed)
+				snprintf(err, errlen, "cut short by the stop");
+			return (-1);
+		}
 		/* our lock held (div_lock()), or none to be had */
+		errno = 0;
 		rc = run_cmd(&c[i], op == DIVERT_OP_INSTALL &&
 		    d->spec.mode == DIVERT_NFT ? d->nft : NULL,
 		    d->lockfd != -1 || geteuid() != 0, out, sizeof(out));
 		if (rc == 0)
 			continue;
+		if (rc == -1 && errno == ETIMEDOUT) {
+			hung = 1;
+			all = 0;
+		}
 		if (!failed) {
 			cmd_line(&c[i], line, sizeof(line));
 			/* the start of its message is what says why */
@@ -285,6 +332,8 @@ div_run(struct diverter *d, int op, int all, char *err, size_t errlen)
 		if (!all)
 			break;
 	}
+	if (hung)
+		errno = ETIMEDOUT;
 	return (failed ? -1 : 0);
 }
 
@@ -361,6 +410,8 @@ div_free(struct diverter *d)
 {
 	if (d->lockfd != -1)
 		close(d->lockfd);
+	pthread_cond_destroy(&d->cond);
+	pthread_mutex_destroy(&d->mtx);
 	free(d);
 }
 
@@ -387,9 +438,10 @@ struct diverter *
 diverter_open(const struct divert_spec *spec, const char *version,
     char *err, size_t errlen)
 {
-	struct diverter	*d;
-	char		 e[ERRLEN_DIVERT];
-	int		 rc;
+	struct diverter		*d;
+	pthread_condattr_t	 ca;
+	char			 e[ERRLEN_DIVERT];
+	int			 rc;
 
 	if ((d = calloc(1, sizeof(*d))) == NULL) {
 		snprintf(err, errlen, "divert: %s", strerror(errno));
@@ -397,10 +449,16 @@ diverter_open(const struct divert_spec *spec, const char *version,
 	}
 	d->spec = *spec;
 	d->lockfd = -1;
+	pthread_mutex_init(&d->mtx, NULL);
+	/* the checks' sleeps: a clock no one sets */
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&d->cond, &ca);
+	pthread_condattr_destroy(&ca);
 	if (spec->mode == DIVERT_NFT &&
 	    divert_nft_text(spec, version, d->nft, sizeof(d->nft)) == -1) {
 		snprintf(err, errlen, "divert: the nft ruleset is too long");
-		free(d);
+		div_free(d);
 		return (NULL);
 	}
 	div_lock_open(d);
@@ -440,8 +498,12 @@ div_check_nft(char *err, size_t errlen)
 	if (divert_nft_cmds(DIVERT_OP_CHECK, c, 1) != 1)
 		return (-1);
 	if (run_cmd(c, NULL, geteuid() != 0, out, sizeof(out)) != 0) {
-		snprintf(err, errlen, "table inet %s is gone",
-		    DIVERT_NFT_TABLE);
+		if (errno == ETIMEDOUT)
+			snprintf(err, errlen, "nft list table inet %s: %.200s",
+			    DIVERT_NFT_TABLE, out);
+		else
+			snprintf(err, errlen, "table inet %s is gone",
+			    DIVERT_NFT_TABLE);
 		return (-1);
 	}
 	for (p = out; (p = strstr(p, "queue ")) != NULL; p++)
@@ -454,35 +516,65 @@ div_check_nft(char *err, size_t errlen)
 	return (0);
 }
 
-/* diverter_check() with the lock held */
+/*
+ * A check that got no answer tells nothing: not taken for a removal (a
+ * restore would take the diversion away and then hang too), said once
+ * while it lasts, and the last answer stands.
+ */
+static int
+div_check_hung(struct diverter *d, const char *e)
+{
+	if (!d->hungsaid)
+		log_warnx("divert: cannot check the %s diversion: %s; "
+		    "trying again at each check",
+		    divert_mode_name(d->spec.mode), e);
+	d->hungsaid = 1;
+	return (__atomic_load_n(&d->intact, __ATOMIC_RELAXED) ? 0 : -1);
+}
+
+/* div_tick() with the lock held */
 static int
 div_check(struct diverter *d)
 {
-	char	 e[ERRLEN_DIVERT], e2[ERRLEN_DIVERT];
-	int	 rc;
+	char		 e[ERRLEN_DIVERT], e2[ERRLEN_DIVERT];
+	int		 rc, intact = __atomic_load_n(&d->intact,
+			    __ATOMIC_RELAXED);
+	uint64_t	 restored;
 
+	errno = 0;
 	if (d->spec.mode == DIVERT_NFT)
 		rc = div_check_nft(e, sizeof(e));
 	else
 		rc = div_run(d, DIVERT_OP_CHECK, 0, e, sizeof(e));
+	if (rc == -1 && __atomic_load_n(&d->stop, __ATOMIC_ACQUIRE))
+		return (intact ? 0 : -1);
+	if (rc == -1 && errno == ETIMEDOUT)
+		return (div_check_hung(d, e));
+	if (d->hungsaid)
+		log_info("divert: the %s diversion can be checked again",
+		    divert_mode_name(d->spec.mode));
+	d->hungsaid = 0;
 	if (rc == 0) {
-		d->intact = 1;
+		__atomic_store_n(&d->intact, 1, __ATOMIC_RELEASE);
 		return (0);
 	}
 	/* said once while it stays broken; tried at every check */
-	if (d->intact)
+	if (intact)
 		log_warnx("divert: the %s diversion was removed or changed "
 		    "(%s): restoring it", divert_mode_name(d->spec.mode), e);
 	if (div_install(d, e2, sizeof(e2)) == -1) {
-		if (d->intact)
+		/* the stop's: diverter_close() sees to it */
+		if (__atomic_load_n(&d->stop, __ATOMIC_ACQUIRE))
+			d->cut = 1;
+		else if (intact)
 			log_warnx("divert: cannot restore it: %s", e2);
-		d->intact = 0;
+		__atomic_store_n(&d->intact, 0, __ATOMIC_RELEASE);
 		return (-1);
 	}
-	d->restored++;
-	d->intact = 1;
-	log_info("divert: restored (%" PRIu64 " time%s)", d->restored,
-	    d->restored == 1 ? "" : "s");
+	restored = __atomic_add_fetch(&d->restored, 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&d->intact, 1, __ATOMIC_RELEASE);
+	log_info("divert: restored (%" PRIu64 " time%s)", restored,
+	    restored == 1 ? "" : "s");
 	return (1);
 }
 
@@ -518,8 +610,10 @@ div_lock_failed(struct diverter *d, int busy, const char *e)
 	d->locksaid = 1;
 }
 
-int
-diverter_check(struct diverter *d)
+/* One periodic check, in the check thread: 0 intact, 1 restored, -1 not
+   whole (logged). */
+static int
+div_tick(struct diverter *d)
 {
 	char	 e[ERRLEN_DIVERT];
 	int	 rc;
@@ -527,7 +621,8 @@ diverter_check(struct diverter *d)
 	/* not checked this time: the last answer stands */
 	if (div_lock(d, 0, e, sizeof(e)) == -1) {
 		div_lock_failed(d, errno == EWOULDBLOCK, e);
-		return (d->intact ? 0 : -1);
+		return (__atomic_load_n(&d->intact, __ATOMIC_RELAXED) ?
+		    0 : -1);
 	}
 	if (d->locksaid)
 		log_info("divert: the xtables lock is free again after "
@@ -541,15 +636,93 @@ diverter_check(struct diverter *d)
 	return (rc);
 }
 
+/* The check thread: a check every every_ms until the stop wakes it. */
+static void *
+div_main(void *arg)
+{
+	struct diverter	*d = arg;
+	struct timespec	 until;
+	int		 rc;
+
+	pthread_mutex_lock(&d->mtx);
+	for (;;) {
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_sec += d->every_ms / 1000;
+		until.tv_nsec += (long)(d->every_ms % 1000) * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		rc = 0;
+		while (!__atomic_load_n(&d->stop, __ATOMIC_ACQUIRE) &&
+		    rc != ETIMEDOUT)
+			rc = pthread_cond_timedwait(&d->cond, &d->mtx, &until);
+		if (__atomic_load_n(&d->stop, __ATOMIC_ACQUIRE))
+			break;
+		pthread_mutex_unlock(&d->mtx);
+		(void)div_tick(d);
+		pthread_mutex_lock(&d->mtx);
+	}
+	pthread_mutex_unlock(&d->mtx);
+	return (NULL);
+}
+
+int
+diverter_start(struct diverter *d, unsigned every_ms)
+{
+	d->every_ms = every_ms;
+	if (spi_thread_start(&d->thread, div_main, d) == -1)
+		return (-1);
+	d->started = 1;
+	return (0);
+}
+
+void
+diverter_state(struct diverter *d, int *intact, uint64_t *restored)
+{
+	*intact = __atomic_load_n(&d->intact, __ATOMIC_ACQUIRE);
+	*restored = __atomic_load_n(&d->restored, __ATOMIC_ACQUIRE);
+}
+
+/*
+ * Wake the check thread and wait for it: it ends after the command in
+ * flight, RUN_TIMEOUT_MS at most.
+ */
+static void
+div_stop_thread(struct diverter *d)
+{
+	if (!d->started)
+		return;
+	pthread_mutex_lock(&d->mtx);
+	__atomic_store_n(&d->stop, 1, __ATOMIC_RELEASE);
+	pthread_cond_signal(&d->cond);
+	pthread_mutex_unlock(&d->mtx);
+	pthread_join(d->thread, NULL);
+	d->started = 0;
+	/* ours again: the main thread's commands run to their end */
+	__atomic_store_n(&d->stop, 0, __ATOMIC_RELEASE);
+}
+
 void
 diverter_close(struct diverter *d)
 {
 	char	 e[ERRLEN_DIVERT];
-	int	 rc;
+	int	 rc = 0;
 
 	if (d == NULL)
 		return;
+	div_stop_thread(d);
 	if (!d->spec.bypass) {
+		/* fail-closed: a restore the stop cut short is finished */
+		if (d->cut && (rc = div_lock(d, LOCK_WAIT_MS, e,
+		    sizeof(e))) == 0) {
+			rc = div_install(d, e, sizeof(e));
+			div_unlock(d);
+		}
+		if (d->cut && rc == -1)
+			log_warnx("divert: cannot restore the %s diversion "
+			    "at the stop: %s", divert_mode_name(d->spec.mode),
+			    e);
 		/* fail-closed: nothing passes unchecked while we are gone */
 		log_info("divert: the %s diversion stays (fail_open = no): "
 		    "packets are dropped until nfqspid runs again",

@@ -52,7 +52,8 @@
 #define WATCHDOG_CLOSE	2	/* s without a tick: the queue fails closed */
 #define WATCHDOG_CHECKS	10	/* ... and not in a reload: exit */
 #define TICK_MS		1000	/* the main loop's own checks */
-#define DIVERT_TICKS	5	/* the diversion checked every 5 ticks */
+#define DIVERT_TICKS	5	/* the diversion checked every 5 ticks
+				   (by its own thread, divert_run.c) */
 #define NOTIFY_RETRY_MS	100	/* a state line systemd did not take */
 
 struct daemon {
@@ -77,7 +78,6 @@ struct daemon {
 	struct diverter		*divert;	/* [daemon] divert */
 	struct qwatch		*qwatch;
 	struct event		*tick;
-	unsigned		 ticks;
 	struct event		*wdog;		/* systemd's WATCHDOG=1 */
 	struct event		*sdn_retry;	/* a state line kept */
 	uint64_t		 sdn_kept_ms;	/* since when; 0: none */
@@ -896,31 +896,40 @@ static void
 daemon_tick(evutil_socket_t fd, short events, void *arg)
 {
 	struct daemon	*d = arg;
+	uint64_t	 restored;
+	int		 intact;
 
-	int		 rc;
-
-	if (d->divert != NULL && ++d->ticks % DIVERT_TICKS == 0) {
-		rc = diverter_check(d->divert);
-		d->info.divert_intact = rc != -1;
-		if (rc == 1)
-			d->info.divert_restored++;
+	/* what the check thread found: its commands may take seconds */
+	if (d->divert != NULL) {
+		diverter_state(d->divert, &intact, &restored);
+		d->info.divert_intact = intact != 0;
+		d->info.divert_restored = restored;
 	}
 	daemon_qwatch(d);
 }
 
-/* Not fatal: without it there are no divert checks and no warnings. */
+/*
+ * Not fatal: without it there are no idle queue warnings, and without
+ * the check thread (started here: after drop_privileges(), whose
+ * capabilities are the calling thread's alone) no divert checks.
+ */
 static void
 daemon_tick_start(struct daemon *d)
 {
 	struct timeval	 tv = { TICK_MS / 1000, (TICK_MS % 1000) * 1000 };
+
+	if (d->divert != NULL &&
+	    diverter_start(d->divert, DIVERT_TICKS * TICK_MS) == -1)
+		log_warn("divert: the check thread cannot start: the "
+		    "diversion is not checked");
 
 	/* threads is at most 64 (config.c): daemon_qwatch's arrays */
 	if ((d->qwatch = qwatch_new(d->nworkers,
 	    (uint64_t)d->cfg->idle_warn * 1000, spi_now_ms())) == NULL ||
 	    (d->tick = event_new(d->base, -1, EV_PERSIST, daemon_tick,
 	    d)) == NULL || event_add(d->tick, &tv) == -1) {
-		log_warnx("the main loop's timer: cannot start: no divert "
-		    "checks, no idle queue warnings");
+		log_warnx("the main loop's timer: cannot start: no idle "
+		    "queue warnings");
 		return;
 	}
 	d->info.qwatch = d->qwatch;

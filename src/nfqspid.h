@@ -696,16 +696,21 @@ void		 status_metrics(struct evbuffer *b,
 		    const struct status_conns *c);
 
 /*
- * divert_run.c: [daemon] divert, from the main thread.  diverter_open()
- * installs the diversion (NULL and a message in err on failure);
- * diverter_check() puts it back if it is gone or changed (0 intact, 1
- * restored, -1 could not: logged); diverter_close() removes it when
- * spec->bypass, and otherwise leaves it so nothing passes unchecked.
+ * divert_run.c: [daemon] divert.  diverter_open() installs the
+ * diversion (NULL and a message in err on failure), in the main thread;
+ * diverter_start() starts the thread that checks it every every_ms and
+ * puts it back if it is gone or changed (logged); diverter_state() is
+ * what that thread found last (intact) and how often it put it back;
+ * diverter_close() stops the thread (RUN_TIMEOUT_MS at most, the command
+ * in flight) and removes the diversion when spec->bypass, and otherwise
+ * leaves it so nothing passes unchecked.
  */
 struct diverter;
 struct diverter	*diverter_open(const struct divert_spec *spec,
 		    const char *version, char *err, size_t errlen);
-int		 diverter_check(struct diverter *d);
+int		 diverter_start(struct diverter *d, unsigned every_ms);
+void		 diverter_state(struct diverter *d, int *intact,
+		    uint64_t *restored);
 void		 diverter_close(struct diverter *d);
 
 /* replay.c */

@@ -21,6 +21,12 @@
 #    once while it is held; held 10 s, it says the check is skipped,
 #    restores nothing until it is free, then restores and says the
 #    check runs again; the removal at SIGTERM waits for it too;
+#  - an iptables that hangs (a wrapper the daemon's mount namespace runs
+#    in its place): the check runs in a thread of its own, so nfqspictl
+#    status answers at once while it waits; no answer is not taken for
+#    a removal; the checks resume once it answers; SIGTERM during a hung
+#    check ends the daemon within the bound (the command in flight, one
+#    removal command);
 #  - divert = none, idle_warn = 2, nothing diverted: traffic through dut
 #    makes nfqspid warn that queue N gets no packet, nfqspictl status says
 #    so, and once traffic is diverted the log says packets arrive again;
@@ -122,6 +128,22 @@ removed()
 
 # restored_more N: the log has more than N "restored" lines
 restored_more() { [ "$(grep -c "divert: restored" "$T_LOG")" -gt "$1" ]; }
+
+# ctl_slowest N: the slowest of N nfqspictl status, 0.1 s apart, in ms
+# (each given 2 s, 3 with the connect: a main loop that waits shows as
+# 2000 and more)
+ctl_slowest()
+{
+	local i t0 t max=0
+	for ((i = 0; i < $1; i++)); do
+		t0=$(date +%s%N)
+		timeout 3 "$NFQSPICTL" -s "$T_CTL" -t 2 status >/dev/null 2>&1
+		t=$((($(date +%s%N) - t0) / 1000000))
+		[ "$t" -le "$max" ] || max=$t
+		sleep 0.1
+	done
+	echo "$max"
+}
 
 # ---- 1. divert = iptables, bypass --------------------------------------------
 divert_config divert=iptables fail_open=yes
@@ -306,20 +328,6 @@ if useradd --system --user-group --no-create-home --home-dir / \
 			wait_for 50 test -e "$T_TMP/held"
 		}
 		release_lock() { touch "$T_TMP/release"; wait "$HOLDER"; }
-		# ctl_slowest N: the slowest of N nfqspictl status, 0.1 s
-		# apart, in ms
-		ctl_slowest()
-		{
-			local i t0 t max=0
-			for ((i = 0; i < $1; i++)); do
-				t0=$(date +%s%N)
-				lib_ctl status >/dev/null 2>&1
-				t=$((($(date +%s%N) - t0) / 1000000))
-				[ "$t" -le "$max" ] || max=$t
-				sleep 0.1
-			done
-			echo "$max"
-		}
 		release_after() { (sleep "$1"; touch "$T_TMP/release") & }
 		waited() { grep -c "divert: waited [0-9.]* s for the xtables lock (/run/xtables.lock)" "$T_LOG"; }
 		# lockopen: the daemon has the lock open (it waits on it)
@@ -398,6 +406,79 @@ if useradd --system --user-group --no-create-home --home-dir / \
 	fi
 else
 	echo "note: cannot make a user: the [daemon] user case not tried"
+fi
+
+# ---- 5b. a hung iptables ------------------------------------------------------
+# In the daemon's mount namespace the iptables-legacy it runs (the
+# xtables-legacy-multi its name links to) is the test's wrapper, which
+# hangs while $T_TMP/hang exists, as iptables does on a stuck netlink:
+# the check thread waits for it (10 s, then kills it), not the main loop.
+real=$(readlink -f "$(command -v iptables-legacy)")
+if [ -x "$real" ] && cp "$real" "$T_TMP/xtables-real"; then
+	cat >"$T_TMP/ipt-wrap" <<EOF
+#!/bin/bash
+if [ -e "$T_TMP/hang" ]; then touch "$T_TMP/hanging"; exec sleep 60; fi
+exec -a "\${0##*/}" "$T_TMP/xtables-real" "\$@"
+EOF
+	chmod 0755 "$T_TMP/ipt-wrap"
+	# shellcheck disable=SC2016  # sh -c expands it
+	T_DWRAP=(unshare -m --propagation private sh -c '
+	    mount --bind "$1" "$2" && shift 2 && exec "$@"' sh \
+	    "$T_TMP/ipt-wrap" "$real")
+	divert_config divert=iptables fail_open=yes
+	rm -f "$T_TMP/hang" "$T_TMP/hanging"
+	lib_must_start "nfqspid starts with an iptables-legacy that can hang"
+	check "hung iptables: installed through the wrapper" \
+	    installed iptables-legacy --queue-bypass
+	n0=$(grep -c "was removed or changed" "$T_LOG")
+	touch "$T_TMP/hang"
+	check "hung iptables: a check runs it" \
+	    wait_for $((70 * T_SLOW)) test -e "$T_TMP/hanging"
+	# the check waits 10 s; 7 s of nfqspictl status meanwhile
+	slow=$(ctl_slowest 60)
+	check "hung iptables: nfqspictl status answers within $((600 * T_SLOW)) ms meanwhile (slowest: $slow ms)" \
+	    test "$slow" -lt $((600 * T_SLOW))
+	check "hung iptables: the log says the check got no answer" \
+	    wait_for $((150 * T_SLOW)) log_has "divert: cannot check the iptables diversion: iptables-legacy -w 5 -t filter -C INPUT -j nfqspid-input: did not run: no answer in 10 s; trying again at each check"
+	check "hung iptables: not taken for a removal, nothing restored" \
+	    test "$(grep -c "was removed or changed" "$T_LOG")" -eq "$n0"
+	check "hung iptables: status still says intact" \
+	    grep -Eq "^divert +iptables, intact" <(lib_ctl status)
+	rm -f "$T_TMP/hang"
+	check "iptables answers again: the check resumes, and says so" \
+	    wait_for $((200 * T_SLOW)) log_has "divert: the iptables diversion can be checked again"
+	n0=$(grep -c "divert: restored" "$T_LOG")
+	in_d iptables-legacy -w 5 -F
+	check "... and restores after iptables -F" \
+	    wait_for 80 installed iptables-legacy --queue-bypass
+	check "... saying so" wait_for 30 restored_more "$n0"
+	# a stop while a check hangs: the thread ends after the command in
+	# flight (10 s at most), the removal gives up after one command
+	# with no answer (10 s): 20 s, and what the rest of the stop takes
+	rm -f "$T_TMP/hanging"
+	touch "$T_TMP/hang"
+	check "hung iptables: a check hangs again" \
+	    wait_for $((70 * T_SLOW)) test -e "$T_TMP/hanging"
+	t0=$(date +%s)
+	kill -TERM "$T_DPID"
+	wait_for $((400 + 100 * T_SLOW)) not kill -0 "$T_DPID" 2>/dev/null
+	took=$(($(date +%s) - t0))
+	check "hung iptables: SIGTERM ends nfqspid within $((25 + 10 * T_SLOW)) s (took $took s)" \
+	    test "$took" -le $((25 + 10 * T_SLOW))
+	wait "$T_DPID"
+	T_DRC=$?
+	T_DPID=
+	check "... with exit 0 (got $T_DRC)" [ "$T_DRC" = 0 ]
+	check "... the removal gave up after one command with no answer" \
+	    log_has "divert: removing the iptables diversion: iptables-legacy -w 5 -t filter -D INPUT -j nfqspid-input: did not run: no answer in 10 s"
+	rm -f "$T_TMP/hang"
+	T_DWRAP=()
+	# what the hung stop left: a start removes it first, a stop again
+	lib_must_start "nfqspid starts with the real iptables-legacy"
+	lib_stop_daemon
+	check "... which leaves no rule of ours after it" removed iptables-legacy
+else
+	echo "note: no iptables-legacy binary to wrap: a hung iptables not tried"
 fi
 
 # ---- 6. no packet on the queue while traffic flows ---------------------------
