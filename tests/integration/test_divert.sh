@@ -247,8 +247,8 @@ sed -n '/^To open a stopped/,/^\.Ed/p' "$top_srcdir/man/nfqspid.8" |
     sed -n '/^\.Bd/,/^done /p' | sed '1d' >"$T_TMP/open.sh"
 check "nfqspid(8) has the lines that open it ($(wc -l <"$T_TMP/open.sh"))" \
     grep -q iptables-legacy "$T_TMP/open.sh"
-# (without -w, as an operator types them: a lock of our own, so that a
-# test beside this one holding the system's cannot fail them)
+# (with a lock of our own, so that a test beside this one holding the
+# system's cannot hold them back)
 XTABLES_LOCKFILE=$T_TMP/xtables.lock in_d bash "$T_TMP/open.sh" 2>/dev/null
 check "fail_open = no: removed by hand as nfqspid(8) says" removed iptables-legacy
 check "... and IPv6" removed ip6tables-legacy
