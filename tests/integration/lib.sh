@@ -103,6 +103,20 @@ lib_summary()
 	exit 1
 }
 
+# alive_n N PID...: exactly N of the PIDs still run; T_ALIVE, how many
+# (with wait_for: a client that printed its last word may not have
+# exited yet).
+alive_n()
+{
+	local _want=$1 _p
+	shift
+	T_ALIVE=0
+	for _p in "$@"; do
+		kill -0 "$_p" 2>/dev/null && T_ALIVE=$((T_ALIVE + 1))
+	done
+	[ "$T_ALIVE" -eq "$_want" ]
+}
+
 # wait_for TENTHS command...: poll until the command succeeds.  Its
 # arguments are expanded once, before the first try: for a value that
 # must be read anew each time, use wait_eval.
