@@ -18,10 +18,10 @@
  * one that has not sent a whole request; root takes any but root's, so
  * clients that trickle can never lock root out of reload.  events
  * streams keep theirs: CONTROL_MAXSTREAMS at most (control_events.c),
- * the rest stay for short commands.  Refusals are
- * logged once per LOG_RL_SECS, and accept() out of descriptors sheds and
- * pauses (accept.c), so neither the log nor the main thread can be
- * flooded from here.
+ * the rest stay for short commands; root's takes the place of another
+ * user's.  Refusals are logged once per LOG_RL_SECS, and accept() out
+ * of descriptors sheds and pauses (accept.c), so neither the log nor
+ * the main thread can be flooded from here.
  *
  * Who may talk: the socket is 0660, owner root, group the daemon's, so
  * the file system keeps everyone else out.  Behind that, the peer's
@@ -485,7 +485,7 @@ client_free(struct client *c)
 }
 
 /* Close once everything queued has been written. */
-static void
+void
 client_close(struct client *c)
 {
 	c->closing = 1;

@@ -109,6 +109,7 @@ void	 client_end(struct client *c, const char *note);
 void	 client_error(struct client *c, const char *fmt, ...)
 	    NFQSPI_PRINTF(2, 3);
 void	 client_done(struct client *c);
+void	 client_close(struct client *c);
 
 /* control_table.c */
 void	 control_table_step(evutil_socket_t fd, short ev, void *arg);

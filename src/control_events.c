@@ -28,17 +28,60 @@
 
 #include "control.h"
 
-/* The events streams open now. */
+/*
+ * The events streams open now; *other, the oldest of them not root's
+ * (NULL: none).
+ */
 static unsigned
-events_streams(const struct control *ctl)
+events_streams(const struct control *ctl, struct client **other)
 {
-	const struct client	*o;
-	unsigned		 n = 0;
+	struct client	*o;
+	unsigned	 n = 0;
 
+	*other = NULL;
 	TAILQ_FOREACH(o, &ctl->clients, entry)
-		if (!o->closing && o->job == JOB_EVENTS)
+		if (!o->closing && o->job == JOB_EVENTS) {
 			n++;
+			if (o->uid != 0 && *other == NULL)
+				*other = o;
+		}
 	return (n);
+}
+
+/*
+ * Room for one more stream of c's: root's takes the place of the oldest
+ * stream not root's, as root takes any slot but root's (control.c), so
+ * that others' streams cannot keep root from events.  0, or -1 once c
+ * was told.
+ */
+static int
+events_room(struct client *c)
+{
+	struct client	*other;
+	char		 more[LOG_RL_MORELEN];
+	uint64_t	 held;
+
+	if (events_streams(c->ctl, &other) < CONTROL_MAXSTREAMS)
+		return (0);
+	if (c->uid == 0 && other != NULL) {
+		if (log_rl(&c->ctl->rl_full, &held))
+			log_warnx("control: %d events streams, ending uid %ld "
+			    "pid %ld's for root's%s", CONTROL_MAXSTREAMS,
+			    (long)other->uid, (long)other->pid,
+			    log_rl_more(held, more, sizeof(more)));
+		client_error(other, "this events stream's place went to "
+		    "root's (%d streams at most)", CONTROL_MAXSTREAMS);
+		client_close(other);
+		return (0);
+	}
+	if (log_rl(&c->ctl->rl_full, &held))
+		log_warnx("control: %d events streams, refusing one of uid %ld "
+		    "pid %ld%s", CONTROL_MAXSTREAMS, (long)c->uid,
+		    (long)c->pid, log_rl_more(held, more, sizeof(more)));
+	client_error(c, "too many events streams (%d at most): the other %d "
+	    "clients are kept for other commands", CONTROL_MAXSTREAMS,
+	    CONTROL_MAXCLIENTS - CONTROL_MAXSTREAMS);
+	return (-1);
 }
 
 /*
@@ -46,27 +89,14 @@ events_streams(const struct control *ctl)
  * nothing more), the write timeout stays (a client that takes nothing
  * for CONTROL_WRITE_TIMEOUT is dropped).  At most CONTROL_MAXSTREAMS of
  * them: streams never give their slot back, and must not take the
- * last ones from status or reload.
+ * last ones from status or reload (events_room()).
  */
 void
 cmd_events(struct client *c)
 {
 	struct timeval	 wtv = { CONTROL_WRITE_TIMEOUT, 0 };
-	char		 err[256], more[LOG_RL_MORELEN];
-	uint64_t	 held;
+	char		 err[256];
 
-	if (events_streams(c->ctl) >= CONTROL_MAXSTREAMS) {
-		if (log_rl(&c->ctl->rl_full, &held))
-			log_warnx("control: %d events streams, refusing one "
-			    "of uid %ld pid %ld%s", CONTROL_MAXSTREAMS,
-			    (long)c->uid, (long)c->pid,
-			    log_rl_more(held, more, sizeof(more)));
-		client_error(c, "too many events streams (%d at most): the "
-		    "other %d clients are kept for other commands",
-		    CONTROL_MAXSTREAMS, CONTROL_MAXCLIENTS -
-		    CONTROL_MAXSTREAMS);
-		return;
-	}
 	if (ctf_parse(&c->filter, c->req.argc - 1, c->req.argv + 1,
 	    CTF_F_KEYVAL | CTF_F_EVENTS, err, sizeof(err)) == -1) {
 		client_error(c, "events: %s", err);
@@ -76,6 +106,9 @@ cmd_events(struct client *c)
 		client_error(c, "events are not available");
 		return;
 	}
+	/* last: root's ends another's stream, for a request that streams */
+	if (events_room(c) == -1)
+		return;
 	c->job = JOB_EVENTS;
 	c->listening = 1;
 	c->lost = 0;

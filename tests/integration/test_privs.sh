@@ -188,6 +188,54 @@ check "root may reload" quiet lib_ctl reload
 check "after the flush the table is empty" \
     test "$(lib_ctl conntrack count)" -eq 0
 chmod 0660 "$T_CTL"
+# 12 events streams of $U's, as many as the daemon keeps: one more of
+# $U's is refused, but root's takes the place of the oldest, which ends
+# saying why (root takes any slot but root's: others' streams cannot
+# keep root from events).  setpriv execs, so timeout's signal is
+# nfqspictl's.
+asx() { setpriv --reuid "$1" --regid "$1" --init-groups -- "$NFQSPICTL" -s "$T_CTL" "${@:2}"; }
+upids=()
+for i in $(seq 12); do
+	asx "$U" events >/dev/null 2>"$T_TMP/ustream-$i.err" &
+	upids+=($!)
+done
+# (one probe, once they had time to start: a probe that came first
+# would take a place and stream)
+sleep "$T_SLOW"
+out=$(timeout $((2 * T_SLOW)) setpriv --reuid "$U" --regid "$U" \
+    --init-groups -- "$NFQSPICTL" -s "$T_CTL" events 2>&1 >/dev/null)
+rc=$?
+check "12 events streams of $U's: a 13th of $U's is refused (got $rc: $out)" \
+    test "$rc" -eq 1 -a -n "$(grep "too many events streams (12 at most)" <<<"$out")"
+# root's with a filter the daemon refuses (sent raw: nfqspictl checks
+# it first) ends nobody's stream
+out=$("$PY" -c '
+import socket, struct, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+a = [b"events", b"-p", b"bogus"]
+p = struct.pack(">H", len(a)) + b"".join(struct.pack(">H", len(x)) + x for x in a)
+s.sendall(struct.pack(">IHHII", 0x4e514354, 1, 1, 0, len(p)) + p)
+s.settimeout(5)
+d = b""
+while b"bogus" not in d[16:]:
+    c = s.recv(4096)
+    if not c:
+        break
+    d += c
+print(d[16:].decode(errors="replace"))' "$T_CTL" 2>&1)
+check "... root's with a bad filter is refused ($out)" grep -q "^events: -p" <<<"$out"
+sleep 0.5
+check "... and ends none of $U's streams" alive_n 12 "${upids[@]}"
+out=$(timeout 2 "$NFQSPICTL" -s "$T_CTL" events 2>&1 >/dev/null)
+rc=$?
+check "... root's streams (ended by timeout: 124, got $rc: $out)" \
+    test "$rc" -eq 124
+ended() { grep -lx "nfqspictl: this events stream's place went to root's (12 streams at most)" "$T_TMP"/ustream-*.err | grep -q .; }
+check "... in the place of one of $U's, which says why" wait_for 50 ended
+check "... the other 11 stream on" wait_for 50 alive_n 11 "${upids[@]}"
+kill -TERM "${upids[@]}" 2>/dev/null
+wait "${upids[@]}" 2>/dev/null
 tcp_transfer after-reloads "$S4" 5100
 check "still every thread without privileges after the reloads" \
     threads_ok "$CAP_ADMIN"
