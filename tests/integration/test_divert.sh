@@ -421,8 +421,13 @@ if [ -e "$T_TMP/hang" ]; then touch "$T_TMP/hanging"; exec sleep 60; fi
 exec -a "\${0##*/}" "$T_TMP/xtables-real" "\$@"
 EOF
 	chmod 0755 "$T_TMP/ipt-wrap"
+	# The daemon holds the xtables lock while a command hangs (10 s,
+	# twice): a lock of the test's own, or every iptables-legacy -w 5
+	# of a test run beside this one (make -j check) would give up.
+	XLOCK5B=$T_TMP/xtables-5b.lock
 	# shellcheck disable=SC2016  # sh -c expands it
-	T_DWRAP=(unshare -m --propagation private sh -c '
+	T_DWRAP=(env "XTABLES_LOCKFILE=$XLOCK5B" unshare -m \
+	    --propagation private sh -c '
 	    mount --bind "$1" "$2" && shift 2 && exec "$@"' sh \
 	    "$T_TMP/ipt-wrap" "$real")
 	divert_config divert=iptables fail_open=yes
@@ -434,7 +439,9 @@ EOF
 	touch "$T_TMP/hang"
 	check "hung iptables: a check runs it" \
 	    wait_for $((70 * T_SLOW)) test -e "$T_TMP/hanging"
-	# the check waits 10 s; 7 s of nfqspictl status meanwhile
+	check "hung iptables: the host's xtables lock stays free meanwhile" \
+	    flock -w 5 /run/xtables.lock true
+	# the check waits 10 s; the rest of it in nfqspictl status
 	slow=$(ctl_slowest 60)
 	check "hung iptables: nfqspictl status answers within $((600 * T_SLOW)) ms meanwhile (slowest: $slow ms)" \
 	    test "$slow" -lt $((600 * T_SLOW))
@@ -448,7 +455,7 @@ EOF
 	check "iptables answers again: the check resumes, and says so" \
 	    wait_for $((200 * T_SLOW)) log_has "divert: the iptables diversion can be checked again"
 	n0=$(grep -c "divert: restored" "$T_LOG")
-	in_d iptables-legacy -w 5 -F
+	XTABLES_LOCKFILE=$XLOCK5B in_d iptables-legacy -w 5 -F
 	check "... and restores after iptables -F" \
 	    wait_for 80 installed iptables-legacy --queue-bypass
 	check "... saying so" wait_for 30 restored_more "$n0"
