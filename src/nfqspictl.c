@@ -30,7 +30,6 @@
 #include "ctfilter.h"
 #include "ctlproto.h"
 
-#define CTL_CONNECT_TIMEOUT	5	/* seconds */
 #define CTL_READ_TIMEOUT	30	/* seconds without a byte: -t's default */
 #define CTL_TIMEOUT_MAX		3600	/* -t's most */
 #define CTL_TRIES		3	/* sends the daemon cut short */
@@ -38,8 +37,11 @@
 #define EXIT_USAGE		2
 
 static const char *progname = "nfqspictl";
-/* -t: seconds to wait for the daemon, from the last byte it sent */
+/* -t: seconds to wait for the daemon, then from the last byte it sent */
 static int	 ctl_timeout = CTL_READ_TIMEOUT;
+/* -t from the start: to connect, send, and have the first byte back */
+static struct timespec	 ctl_deadline;
+static int		 answered;	/* a byte came: -t from the last */
 
 /*
  * `events` runs until interrupted: SIGINT (Ctrl-C) and SIGTERM end it
@@ -87,8 +89,9 @@ usage(FILE *fp)
 	    "  -u [!]STATUS[,...] (ASSURED, SEEN_REPLY, UNREPLIED, OFFLOAD);\n"
 	    "  or KEY=VALUE: src= dst= sport= dport= proto=\n"
 	    "  -j  JSON output   -s  socket (default %s)\n"
-	    "  -t  seconds to wait for the answer, from its last byte "
-	    "(default %d)\n"
+	    "  -t  seconds to wait for the daemon: to take the request "
+	    "and answer,\n"
+	    "      then from its last byte (default %d)\n"
 	    "See nfqspictl(8).\n", progname, CTL_DEFAULT_SOCKET,
 	    CTL_READ_TIMEOUT);
 }
@@ -363,13 +366,18 @@ out_frame(const uint8_t *p, size_t len)
 	return (stopping);
 }
 
+/*
+ * Connect within ctl_deadline.  A daemon whose main loop is stuck
+ * accepts nothing: once its backlog is full, a non-blocking AF_UNIX
+ * connect() fails with EAGAIN at once (never EINPROGRESS), so we try
+ * again, more slowly, until the deadline; then ETIMEDOUT.
+ */
 static int
 ctl_connect(const char *path)
 {
 	struct sockaddr_un	 sun;
-	struct timespec		 deadline;
 	socklen_t		 len;
-	int			 fd, err;
+	int			 fd, err, ms, nap = 10;
 
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
@@ -385,20 +393,19 @@ ctl_connect(const char *path)
 		return (fd);
 	if (errno != EINPROGRESS && errno != EAGAIN)
 		goto fail;
-	/* The daemon's backlog is full: wait a little for room. */
-	deadline_in(&deadline, CTL_CONNECT_TIMEOUT);
 	while (errno == EAGAIN) {
-		if (ms_left(&deadline) == 0) {
+		if ((ms = ms_left(&ctl_deadline)) == 0) {
 			errno = ETIMEDOUT;
 			goto fail;
 		}
-		poll(NULL, 0, 50);
+		poll(NULL, 0, nap < ms ? nap : ms);
+		nap = nap < 100 ? nap * 2 : 100;
 		if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0)
 			return (fd);
 	}
 	if (errno != EINPROGRESS)
 		goto fail;
-	if (wait_fd(fd, POLLOUT, &deadline) == -1)
+	if (wait_fd(fd, POLLOUT, &ctl_deadline) == -1)
 		goto fail;
 	len = sizeof(err);
 	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
@@ -415,13 +422,12 @@ ctl_connect(const char *path)
 	return (-1);
 }
 
+/* The request, within ctl_deadline. */
 static int
 send_all(int fd, const uint8_t *p, size_t len)
 {
-	struct timespec	 deadline;
 	ssize_t		 n;
 
-	deadline_in(&deadline, ctl_timeout);
 	while (len > 0) {
 		n = send(fd, p, len, MSG_NOSIGNAL);
 		if (n == -1) {
@@ -429,7 +435,7 @@ send_all(int fd, const uint8_t *p, size_t len)
 				continue;
 			if (errno != EAGAIN)
 				return (-1);
-			if (wait_fd(fd, POLLOUT, &deadline) == -1)
+			if (wait_fd(fd, POLLOUT, &ctl_deadline) == -1)
 				return (-1);
 			continue;
 		}
@@ -452,7 +458,13 @@ ctl_send_request(const char *path, const uint8_t *buf, size_t n)
 	int	 fd, tries, err;
 
 	for (tries = 1;; tries++) {
-		if ((fd = ctl_connect(path)) == -1) {
+		if ((fd = ctl_connect(path)) == -1 && errno == ETIMEDOUT) {
+			fprintf(stderr, "%s: %s: the daemon accepted no "
+			    "connection within %d seconds\n", progname, path,
+			    ctl_timeout);
+			return (-1);
+		}
+		if (fd == -1) {
 			fprintf(stderr, "%s: cannot connect to %s: %s%s\n",
 			    progname, path, strerror(errno), errno == ENOENT ||
 			    errno == ECONNREFUSED ? " (is nfqspid running?)" :
@@ -464,12 +476,19 @@ ctl_send_request(const char *path, const uint8_t *buf, size_t n)
 			return (fd);
 		err = errno;
 		close(fd);
+		if (err == ETIMEDOUT) {
+			fprintf(stderr, "%s: %s: the daemon took no request "
+			    "within %d seconds\n", progname, path, ctl_timeout);
+			return (-1);
+		}
 		if ((err != EPIPE && err != ECONNRESET) || tries == CTL_TRIES) {
 			fprintf(stderr, "%s: sending to %s: %s\n", progname,
 			    path, strerror(err));
 			return (-1);
 		}
+		/* the daemon acted: -t again from now */
 		poll(NULL, 0, 100);
+		deadline_in(&ctl_deadline, ctl_timeout);
 	}
 }
 
@@ -491,13 +510,17 @@ recv_all(int fd, uint8_t *p, size_t len, int forever)
 				continue;
 			if (errno != EAGAIN)
 				return (-1);
-			/* the timeout counts from the last byte */
-			deadline_in(&deadline, ctl_timeout);
-			if (wait_fd(fd, POLLIN, forever ? NULL : &deadline) ==
-			    -1)
+			/* -t counts from the command's start until the
+			   first byte, then from the last one (from when we
+			   came back to wait: stdout may have held us) */
+			if (answered)
+				deadline_in(&deadline, ctl_timeout);
+			if (wait_fd(fd, POLLIN, forever ? NULL : answered ?
+			    &deadline : &ctl_deadline) == -1)
 				return (-1);
 			continue;
 		}
+		answered = 1;
 		p += n;
 		len -= (size_t)n;
 	}
@@ -596,6 +619,8 @@ main(int argc, char *argv[])
 		bad_usage(NULL, NULL);
 	check_args(argc, argv);
 	forever = strcmp(argv[0], "events") == 0;
+	/* connecting and sending have -t in all, events' too */
+	deadline_in(&ctl_deadline, ctl_timeout);
 	if (strcmp(argv[0], "reload") == 0 && argc == 2) {
 		/* the pid is ours to use, not the daemon's to read */
 		if ((ch = reload_signal(path, reload_pid(argv[1]), flags)) !=

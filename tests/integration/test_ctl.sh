@@ -3,7 +3,9 @@
 # conntrack lines parsed and checked against the traffic sent, the JSON
 # of every command parsed, delete/flush, reload (and one that outlasts
 # nfqspictl's -t wait, one that a longer -t sees through), iptables,
-# -t's bounds, and clients that send garbage, stall or
+# -t's bounds, -t 2 ending at 2 s against a listener that accepts
+# nothing, its backlog full (a stopped daemon's or a fake one's), and
+# clients that send garbage, stall or
 # crowd the socket while packets keep flowing; events ended by SIGINT or
 # SIGTERM exits 0 with its lines whole; 12 events streams at most, the
 # rest refused with the reason while status still answers.
@@ -70,6 +72,64 @@ done
 rc=$?
 check "no daemon: status 1 (got $rc)" test "$rc" -eq 1
 check "no daemon: the message names the socket" grep -q "$T_CTL" "$T_TMP/nodaemon.err"
+
+# full.py PATH READY SECONDS [listen]: connections to PATH, none accepted,
+# until its backlog is full (a non-blocking connect() then fails with
+# EAGAIN); their number in READY, held for SECONDS.  With "listen", it
+# is itself the listener, of backlog 0, that never accepts.
+cat >"$T_TMP/full.py" <<'EOF'
+import os, socket, sys, time
+path, ready, secs = sys.argv[1], sys.argv[2], float(sys.argv[3])
+if len(sys.argv) > 4:
+    l = socket.socket(socket.AF_UNIX)
+    l.bind(path)
+    l.listen(0)
+held = []
+while len(held) < 1000:
+    s = socket.socket(socket.AF_UNIX)
+    s.setblocking(False)
+    try:
+        s.connect(path)
+    except BlockingIOError:
+        break
+    held.append(s)
+open(ready + ".tmp", "w").write("%d\n" % len(held))
+os.rename(ready + ".tmp", ready)
+time.sleep(secs)
+EOF
+# ctl_bounded WHAT ERR ARGS...: nfqspictl -t 2 ARGS ends within ~2 s,
+# status 1, with ERR on stderr; `timeout 4` stops one that hangs (before,
+# a full backlog held connect() 5 s whatever -t said)
+ctl_bounded()
+{
+	local what=$1 err=$2 rc ms t0
+	shift 2
+	t0=$(date +%s%N)
+	timeout 4 "$NFQSPICTL" -s "$T_CTL" -t 2 "$@" >/dev/null \
+	    2>"$T_TMP/bounded.err"
+	rc=$?
+	ms=$((($(date +%s%N) - t0) / 1000000))
+	check "$what: -t 2 $*: status 1 (got $rc: $(cat "$T_TMP/bounded.err"))" \
+	    test "$rc" -eq 1
+	check "... within -t 2 (${ms} ms)" test "$ms" -ge 1900 -a "$ms" -lt 3500
+	check "... saying why" grep -qF "nfqspictl: $T_CTL: $err" "$T_TMP/bounded.err"
+}
+# A listener that never accepts, its backlog full: -t bounds connect()
+rm -f "$T_TMP/full.ready"
+"$PY" "$T_TMP/full.py" "$T_CTL" "$T_TMP/full.ready" 30 listen &
+full=$!
+if wait_for 50 test -s "$T_TMP/full.ready"; then
+	for cmd in status events "reload $full"; do
+		# shellcheck disable=SC2086
+		ctl_bounded "a backlog full" \
+		    "the daemon accepted no connection within 2 seconds" $cmd
+	done
+else
+	fail "full.py could not fill a backlog"
+fi
+kill "$full" 2>/dev/null
+wait "$full" 2>/dev/null
+rm -f "$T_CTL"
 
 # ---- the daemon ------------------------------------------------------------------
 lib_config <<EOF
@@ -360,6 +420,32 @@ if wait_for 30 grep -q stopped "$T_TMP/stall.out"; then
 	    test "$rc" -eq 0
 	check "... and it reloaded" reloaded_since "$r0"
 	wait "$stall"
+else
+	fail "stall.py could not stop the daemon ($(cat "$T_TMP/stall.out"))"
+	wait "$stall"
+fi
+# The daemon's main thread stopped (as by a stuck main loop), and its
+# backlog filled by clients it never accepts: status still ends at -t.
+# stall.py lets the thread go after 8 s, even if this test dies.
+"$PY" "$top_srcdir/tests/integration/stall.py" "$T_DPID" 8 \
+    >"$T_TMP/stall.out" 2>&1 &
+stall=$!
+rm -f "$T_TMP/full.ready"
+if wait_for 30 grep -q stopped "$T_TMP/stall.out"; then
+	"$PY" "$T_TMP/full.py" "$T_CTL" "$T_TMP/full.ready" 30 &
+	full=$!
+	if wait_for 30 test -s "$T_TMP/full.ready"; then
+		ctl_bounded "a stopped daemon's backlog full ($(cat \
+		    "$T_TMP/full.ready") waiting)" \
+		    "the daemon accepted no connection within 2 seconds" status
+	else
+		fail "full.py could not fill the daemon's backlog"
+	fi
+	kill "$full" 2>/dev/null
+	wait "$full" 2>/dev/null
+	wait "$stall"
+	check "... which answers again once it runs" \
+	    wait_for $((50 * T_SLOW)) quiet lib_ctl status
 else
 	fail "stall.py could not stop the daemon ($(cat "$T_TMP/stall.out"))"
 	wait "$stall"
