@@ -286,6 +286,31 @@ div_cmds(const struct diverter *d, int op, struct divert_cmd *c,
 }
 
 /*
+ * A removal's words when what it takes away is not there (iptables
+ * 1.8.9, legacy and nft, and nft, under LC_ALL=C): the rule, the chain
+ * it jumps to, the chain or the table gone already.  Taken for done: a
+ * stop after a restore it cut short, or after someone took the
+ * diversion away by hand, has nothing to warn about.
+ */
+static int
+div_gone(const char *out)
+{
+	static const char *const gone[] = {
+		"Bad rule (does a matching rule exist",
+		"No chain/target/match by that name",
+		"Couldn't load target `nfqspid-",
+		"Chain 'nfqspid-",
+		"Could not process rule: No such file or directory",
+	};
+	size_t	 i;
+
+	for (i = 0; i < sizeof(gone) / sizeof(gone[0]); i++)
+		if (strstr(out, gone[i]) != NULL)
+			return (1);
+	return (0);
+}
+
+/*
  * Every command of op; stop at the first that fails unless all is set.
  * all or not, stop after one that got no answer (the next would wait
  * as long: a hung iptables or nft), and, in the check thread, once the
@@ -315,7 +340,8 @@ div_run(struct diverter *d, int op, int all, char *err, size_t errlen)
 		rc = run_cmd(&c[i], op == DIVERT_OP_INSTALL &&
 		    d->spec.mode == DIVERT_NFT ? d->nft : NULL,
 		    d->lockfd != -1 || geteuid() != 0, out, sizeof(out));
-		if (rc == 0)
+		if (rc == 0 || (rc > 0 && op == DIVERT_OP_REMOVE &&
+		    div_gone(out)))
 			continue;
 		if (rc == -1 && errno == ETIMEDOUT) {
 			hung = 1;

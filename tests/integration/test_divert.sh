@@ -228,6 +228,27 @@ check "SIGTERM to it and its commands: every rule and chain removed (IPv4)" \
 check "... and IPv6" removed ip6tables-legacy
 check "... no removal failed" log_lacks "divert: removing the"
 
+# A stop just after someone took the diversion away (or after a restore
+# the stop cut short): what is gone already is not a failure.
+lib_must_start "nfqspid starts again, to be stopped with its rules gone"
+check "... its diversion installed" installed iptables-legacy --queue-bypass
+n0=$(grep -c "divert: the iptables diversion is removed" "$T_LOG")
+for ipt in iptables-legacy ip6tables-legacy; do
+	for h in input output forward; do
+		H=${h^^}
+		in_d "$ipt" -w 5 -D "$H" -j "nfqspid-$h"
+		[ "$h" = output ] || in_d "$ipt" -w 5 -F "nfqspid-$h"
+		[ "$h" = output ] || in_d "$ipt" -w 5 -X "nfqspid-$h"
+	done
+done
+lib_stop_daemon
+check "stopped with its rules taken away by hand: nothing left (IPv4)" \
+    removed iptables-legacy
+check "... and IPv6" removed ip6tables-legacy
+check "... no removal failed" log_lacks "divert: removing the"
+check "... the log says it is removed" \
+    test "$(grep -c "divert: the iptables diversion is removed" "$T_LOG")" -gt "$n0"
+
 # ---- 2. fail-closed ----------------------------------------------------------
 divert_config divert=iptables fail_open=no
 lib_must_start "nfqspid starts fail-closed"
