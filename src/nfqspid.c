@@ -76,6 +76,8 @@ struct daemon {
 	uint64_t		*wd_last;	/* the watchdog's, per worker */
 	unsigned		*wd_stale;
 	struct diverter		*divert;	/* [daemon] divert */
+	int			 divert_bypass;	/* its rules': the start's
+						   fail_open */
 	struct qwatch		*qwatch;
 	struct event		*tick;
 	struct event		*wdog;		/* systemd's WATCHDOG=1 */
@@ -656,6 +658,22 @@ reload_keep_start(struct config *cfg, const struct config *run)
 #undef KEEP_NUM
 #undef KEEP_STR
 
+/*
+ * [daemon] divert's rules carry the bypass of the start's fail_open, and
+ * the stop removes them or leaves them by it: a reload's fail_open
+ * reaches the queues only.  Said at each reload while the two differ.
+ */
+static void
+reload_divert_bypass(const struct daemon *d, const struct config *cfg)
+{
+	if (d->divert == NULL || (cfg->fail_open != 0) == d->divert_bypass)
+		return;
+	log_warnx("reload: fail_open takes effect on the %s diversion at "
+	    "the next start (running: %s); the queues take it now",
+	    divert_mode_name(d->info.divert), d->divert_bypass ?
+	    "yes: bypass, removed at stop" : "no: no bypass, left at stop");
+}
+
 /* What config_load() found valid but useless: once per load. */
 static void
 config_log_warnings(const struct config *cfg, const char *when)
@@ -696,6 +714,7 @@ daemon_reload(void *arg, char *err, size_t errlen)
 		return (-1);
 	}
 	reload_keep_start(cfg, d->cfg);
+	reload_divert_bypass(d, cfg);
 	log_setfacility(cfg->facility);
 	config_log_warnings(cfg, "reload: ");
 	/* which old rule each new one was: here, not in the workers */
@@ -838,6 +857,7 @@ daemon_divert(struct daemon *d, char *err, size_t errlen)
 		return (-1);
 	d->info.divert = spec.mode;
 	d->info.divert_intact = 1;
+	d->divert_bypass = spec.bypass != 0;
 	return (0);
 }
 

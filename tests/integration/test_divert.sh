@@ -9,6 +9,7 @@
 #    when its commands get SIGTERM too (as from systemd's stop);
 #  - fail_open = no: no --queue-bypass, the rules stay after SIGTERM (so
 #    nothing is forwarded), and the next start does not add a second jump;
+#    a reload to fail_open = yes leaves them so (logged), the stop too;
 #  - divert = iptables-nft: the same rules through the nft backend;
 #  - divert = nft: loads the ruleset where the kernel can queue from nft,
 #    and otherwise fails at start (exit 1) saying why;
@@ -261,7 +262,16 @@ check "fail_open = no: nothing is forwarded while nfqspid is down" not conn4 500
 lib_must_start "nfqspid starts again"
 check "the next start: one jump, not two" [ "$(jumps iptables-legacy FORWARD nfqspid-forward)" = 1 ]
 check "the next start: filtering again" conn4 5001
+# a reload's fail_open reaches the queues, not the diversion: its rules
+# keep the start's (no bypass, left at the stop), and the log says so
+divert_config divert=iptables fail_open=yes
+check "reload to fail_open = yes: accepted" quiet lib_ctl reload
+check "... the log says the diversion keeps the start's fail_open" \
+    log_has "reload: fail_open takes effect on the iptables diversion at the next start \(running: no: no bypass, left at stop\); the queues take it now"
+check "... its rules still without bypass" installed iptables-legacy ""
 lib_stop_daemon
+check "... and left at the stop, as the start's fail_open said" \
+    installed iptables-legacy ""
 # what an operator does to open a stopped fail-closed firewall: the
 # lines of nfqspid(8) for divert = iptables, as printed
 sed -n '/^To open a stopped/,/^\.Ed/p' "$top_srcdir/man/nfqspid.8" |
