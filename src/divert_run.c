@@ -27,9 +27,9 @@
  * apart, but [daemon] user cannot open /run/xtables.lock (root's,
  * 0600).  So the daemon opens it while still root, and holds it itself
  * around each batch of commands, waiting LOCK_WAIT_MS at most at start
- * and stop; a periodic check only tries it, since the main loop waits
- * with it.  The commands then lock /dev/null (XTABLES_LOCKFILE), not
- * the lock their daemon holds.
+ * and stop; a periodic check only tries it, since a stop waits for the
+ * check thread.  The commands then lock /dev/null (XTABLES_LOCKFILE),
+ * not the lock their daemon holds.
  */
 #include "autoconf.h"		/* first: _GNU_SOURCE */
 
@@ -605,8 +605,8 @@ div_check(struct diverter *d)
 }
 
 /*
- * A check could not take the xtables lock: skipped, not waited for (the
- * main loop would stall).  Held by another (busy): said once it has
+ * A check could not take the xtables lock: skipped, not waited for (a
+ * stop would wait with it).  Held by another (busy): said once it has
  * been LOCK_HELD_SAY_MS; another failure: said at once.  At most one
  * line per LOG_RL_SECS however often it comes back.
  */
