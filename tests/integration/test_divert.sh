@@ -292,9 +292,16 @@ if lib_start_daemon; then
 	check "iptables-nft: ... and IPv6" installed ip6tables-nft --queue-bypass
 	check "iptables-nft: filtered" not conn4 5002
 	check "iptables-nft: allowed" conn4 5001
+	n0=$(grep -c "divert: restored" "$T_LOG")
 	in_d iptables-nft -F
 	check "iptables-nft -F: restored within 8 s" wait_for 80 installed iptables-nft --queue-bypass
+	# IPv4 is back before IPv6 is: the whole restore before the stop,
+	# which would cut it short, and this stop's removal whole
+	check "iptables-nft -F: the restore logged" wait_for 50 restored_more "$n0"
+	rm0=$(grep -c "divert: removing the" "$T_LOG")
 	lib_stop_daemon
+	check "iptables-nft: no removal failed" \
+	    test "$(grep -c "divert: removing the" "$T_LOG")" -eq "$rm0"
 	check "iptables-nft: removed at SIGTERM" removed iptables-nft
 	check "iptables-nft: ... and IPv6" removed ip6tables-nft
 else
