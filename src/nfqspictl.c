@@ -42,6 +42,7 @@ static int	 ctl_timeout = CTL_READ_TIMEOUT;
 /* -t from the start: to connect, send, and have the first byte back */
 static struct timespec	 ctl_deadline;
 static int		 answered;	/* a byte came: -t from the last */
+static int		 sends;		/* requests sent, CTL_TRIES at most */
 
 /*
  * `events` runs until interrupted: SIGINT (Ctrl-C) and SIGTERM end it
@@ -450,14 +451,16 @@ send_all(int fd, const uint8_t *p, size_t len)
  * All 16 slots busy, the daemon gives the oldest client that has not
  * sent a whole request to a newer one (nfqspictl(8)): if that was us,
  * our send fails before the daemon had the request, which therefore
- * did not run, and goes again on a new connection.
+ * did not run, and goes again on a new connection (ctl_resend() where
+ * the request was sent but not read).
  */
 static int
 ctl_send_request(const char *path, const uint8_t *buf, size_t n)
 {
-	int	 fd, tries, err;
+	int	 fd, err;
 
-	for (tries = 1;; tries++) {
+	for (;;) {
+		sends++;
 		if ((fd = ctl_connect(path)) == -1 && errno == ETIMEDOUT) {
 			fprintf(stderr, "%s: %s: the daemon accepted no "
 			    "connection within %d seconds\n", progname, path,
@@ -481,7 +484,7 @@ ctl_send_request(const char *path, const uint8_t *buf, size_t n)
 			    "within %d seconds\n", progname, path, ctl_timeout);
 			return (-1);
 		}
-		if ((err != EPIPE && err != ECONNRESET) || tries == CTL_TRIES) {
+		if ((err != EPIPE && err != ECONNRESET) || sends >= CTL_TRIES) {
 			fprintf(stderr, "%s: sending to %s: %s\n", progname,
 			    path, strerror(err));
 			return (-1);
@@ -490,6 +493,27 @@ ctl_send_request(const char *path, const uint8_t *buf, size_t n)
 		poll(NULL, 0, 100);
 		deadline_in(&ctl_deadline, ctl_timeout);
 	}
+}
+
+/*
+ * No byte of the answer yet, and the connection reset: the daemon closed
+ * it with our request unread (a connection closed with input waiting
+ * resets its peer; one whose request was read ends with an end of file),
+ * so its place went to another client before the request was read, and
+ * it did not run: again on a new connection, as ctl_send_request().
+ * The new descriptor; -1 with errno kept where this was not that, or no
+ * try is left; -2 once ctl_send_request() said why it failed.
+ */
+static int
+ctl_resend(int fd, const char *path, const uint8_t *buf, size_t n)
+{
+	if (stop_sig != 0 || answered || errno != ECONNRESET ||
+	    sends >= CTL_TRIES)
+		return (-1);
+	close(fd);
+	poll(NULL, 0, 100);
+	deadline_in(&ctl_deadline, ctl_timeout);
+	return ((fd = ctl_send_request(path, buf, n)) == -1 ? -2 : fd);
 }
 
 /* Exactly len bytes; 0, or -1 (errno 0 for the end of the stream). */
@@ -583,8 +607,9 @@ main(int argc, char *argv[])
 	struct ctl_msg	 m;
 	uint32_t	 flags = 0;
 	ssize_t		 n;
+	size_t		 req;
 	char		 opt[3] = "-?", msg[64];
-	int		 ch, fd, forever, r;
+	int		 ch, fd, forever, r, nfd;
 
 	opterr = 0;		/* our own messages, in our words */
 	while ((ch = getopt(argc, argv, "+hjs:t:")) != -1) {
@@ -634,7 +659,8 @@ main(int argc, char *argv[])
 		fprintf(stderr, "%s: %s\n", progname, strerror(errno));
 		return (EXIT_USAGE);
 	}
-	if ((fd = ctl_send_request(path, buf, (size_t)n)) == -1)
+	req = (size_t)n;
+	if ((fd = ctl_send_request(path, buf, req)) == -1)
 		return (1);
 	if (forever)
 		stop_on_signals();
@@ -642,8 +668,15 @@ main(int argc, char *argv[])
 	for (;;) {
 		/* a stream that never pauses still stops between frames */
 		if (stop_asked() || recv_all(fd, buf, CTL_HDRLEN,
-		    forever) == -1)
-			goto readerr;
+		    forever) == -1) {
+			/* buf: the request still, while nothing came */
+			if ((nfd = ctl_resend(fd, path, buf, req)) == -2)
+				return (1);
+			if (nfd == -1)
+				goto readerr;
+			fd = nfd;
+			continue;
+		}
 		if ((n = ctl_hdr_decode(buf, CTL_HDRLEN, &m)) == -1) {
 			if (errno == EPROTONOSUPPORT)
 				fprintf(stderr, "%s: the daemon speaks protocol "

@@ -4,7 +4,8 @@
 # of every command parsed, delete/flush, reload (and one that outlasts
 # nfqspictl's -t wait, one that a longer -t sees through), iptables,
 # -t's bounds, -t 2 ending at 2 s against a listener that accepts
-# nothing, its backlog full (a stopped daemon's or a fake one's), and
+# nothing, its backlog full (a stopped daemon's or a fake one's), a
+# request sent again when a fake daemon closes it unread, and
 # clients that send garbage, stall or
 # crowd the socket while packets keep flowing; events ended by SIGINT or
 # SIGTERM exits 0 with its lines whole; 12 events streams at most, the
@@ -129,6 +130,49 @@ else
 fi
 kill "$full" 2>/dev/null
 wait "$full" 2>/dev/null
+rm -f "$T_CTL"
+
+# gone.py PATH READY: a listener that closes its first connection with
+# the request unread, as the daemon does with the client whose place it
+# gives away, and answers the second; prints the type it was sent
+cat >"$T_TMP/gone.py" <<'EOF'
+import socket, struct, sys
+path, ready = sys.argv[1], sys.argv[2]
+l = socket.socket(socket.AF_UNIX)
+l.bind(path)
+l.listen(4)
+l.settimeout(10)
+open(ready, "w").close()
+c, _ = l.accept()
+c.settimeout(10)
+c.recv(1, socket.MSG_PEEK)      # the request came: closed unread
+c.close()
+c, _ = l.accept()
+c.settimeout(10)
+h = c.recv(16, socket.MSG_WAITALL)
+m, v, t, f, n = struct.unpack(">IHHII", h)
+if n:
+    c.recv(n, socket.MSG_WAITALL)
+p = b"answered the second\n"
+c.sendall(struct.pack(">IHHII", m, v, 2, f, len(p)) + p +
+          struct.pack(">IHHII", m, v, 3, f, 0))
+c.recv(1)
+print("type %d" % t)
+EOF
+rm -f "$T_TMP/gone.ready"
+"$PY" "$T_TMP/gone.py" "$T_CTL" "$T_TMP/gone.ready" >"$T_TMP/gone.out" 2>&1 &
+gone=$!
+if wait_for 50 test -e "$T_TMP/gone.ready"; then
+	timeout 10 "$NFQSPICTL" -s "$T_CTL" -t 5 status >"$T_TMP/gone.ctl" 2>&1
+	rc=$?
+	check "its place given away, the request unread: sent again (exit $rc: $(cat "$T_TMP/gone.ctl"))" \
+	    test "$rc" -eq 0 -a "$(cat "$T_TMP/gone.ctl")" = "answered the second"
+else
+	fail "gone.py did not listen"
+fi
+wait "$gone"
+check "... the second a whole request ($(cat "$T_TMP/gone.out"))" \
+    grep -qx "type 1" "$T_TMP/gone.out"
 rm -f "$T_CTL"
 
 # ---- the daemon ------------------------------------------------------------------
