@@ -496,14 +496,14 @@ else
 fi
 
 # events: NEW, UPDATE and DESTROY of a connection, as conntrack -E.
-timeout 8 "$NFQSPICTL" -s "$T_CTL" events >"$T_TMP/events.out" 2>&1 &
+timeout --foreground 8 "$NFQSPICTL" -s "$T_CTL" events >"$T_TMP/events.out" 2>&1 &
 evpid=$!
-timeout 8 "$NFQSPICTL" -s "$T_CTL" -j events >"$T_TMP/events.json" 2>&1 &
+timeout --foreground 8 "$NFQSPICTL" -s "$T_CTL" -j events >"$T_TMP/events.json" 2>&1 &
 evjpid=$!
-timeout 8 "$NFQSPICTL" -s "$T_CTL" events -e NEW,DESTROY -o timestamp -p tcp \
+timeout --foreground 8 "$NFQSPICTL" -s "$T_CTL" events -e NEW,DESTROY -o timestamp -p tcp \
     --dport 5001 >"$T_TMP/events-ts.out" 2>&1 &
 evtpid=$!
-timeout 8 "$NFQSPICTL" -s "$T_CTL" -j events -e destroy -o timestamp \
+timeout --foreground 8 "$NFQSPICTL" -s "$T_CTL" -j events -e destroy -o timestamp \
     >"$T_TMP/events-ts.json" 2>&1 &
 evtjpid=$!
 sleep 1
@@ -634,7 +634,7 @@ wait "${spids[@]}" 2>/dev/null
 # streams_again: an events stream runs until timeout ends it
 streams_again()
 {
-	timeout 1 "$NFQSPICTL" -s "$T_CTL" events >/dev/null 2>&1
+	timeout --foreground 1 "$NFQSPICTL" -s "$T_CTL" events >/dev/null 2>&1
 	[ $? -eq 124 ]
 }
 check "... once they end, events streams again" wait_for 5 streams_again

@@ -202,7 +202,7 @@ done
 # (one probe, once they had time to start: a probe that came first
 # would take a place and stream)
 sleep "$T_SLOW"
-out=$(timeout $((2 * T_SLOW)) setpriv --reuid "$U" --regid "$U" \
+out=$(timeout --foreground $((2 * T_SLOW)) setpriv --reuid "$U" --regid "$U" \
     --init-groups -- "$NFQSPICTL" -s "$T_CTL" events 2>&1 >/dev/null)
 rc=$?
 check "12 events streams of $U's: a 13th of $U's is refused (got $rc: $out)" \
@@ -227,7 +227,7 @@ print(d[16:].decode(errors="replace"))' "$T_CTL" 2>&1)
 check "... root's with a bad filter is refused ($out)" grep -q "^events: -p" <<<"$out"
 sleep 0.5
 check "... and ends none of $U's streams" alive_n 12 "${upids[@]}"
-out=$(timeout 2 "$NFQSPICTL" -s "$T_CTL" events 2>&1 >/dev/null)
+out=$(timeout --foreground 2 "$NFQSPICTL" -s "$T_CTL" events 2>&1 >/dev/null)
 rc=$?
 check "... root's streams (ended by timeout: 124, got $rc: $out)" \
     test "$rc" -eq 124
