@@ -447,6 +447,18 @@ send_all(int fd, const uint8_t *p, size_t len)
 }
 
 /*
+ * Before a try again: a pause, so that the daemon, which acted on the
+ * last try, gets on; then -t again from now (nfqspictl(8): each try
+ * has -t anew).
+ */
+static void
+retry_pause(void)
+{
+	poll(NULL, 0, 100);
+	deadline_in(&ctl_deadline, ctl_timeout);
+}
+
+/*
  * Connect and send the request; the descriptor, or -1 once said why.
  * All 16 slots busy, the daemon gives the oldest client that has not
  * sent a whole request to a newer one (nfqspictl(8)): if that was us,
@@ -489,9 +501,7 @@ ctl_send_request(const char *path, const uint8_t *buf, size_t n)
 			    path, strerror(err));
 			return (-1);
 		}
-		/* the daemon acted: -t again from now */
-		poll(NULL, 0, 100);
-		deadline_in(&ctl_deadline, ctl_timeout);
+		retry_pause();
 	}
 }
 
@@ -511,8 +521,7 @@ ctl_resend(int fd, const char *path, const uint8_t *buf, size_t n)
 	    sends >= CTL_TRIES)
 		return (-1);
 	close(fd);
-	poll(NULL, 0, 100);
-	deadline_in(&ctl_deadline, ctl_timeout);
+	retry_pause();
 	return ((fd = ctl_send_request(path, buf, n)) == -1 ? -2 : fd);
 }
 
