@@ -144,6 +144,13 @@ timeout_arg(const char *s)
 	return ((int)v);
 }
 
+/* -t 1: "1 second" */
+static const char *
+seconds(int n)
+{
+	return (n == 1 ? "second" : "seconds");
+}
+
 /* reload's PID: a process other than init and us, or -1 */
 static pid_t
 reload_pid(const char *s)
@@ -475,8 +482,8 @@ ctl_send_request(const char *path, const uint8_t *buf, size_t n)
 		sends++;
 		if ((fd = ctl_connect(path)) == -1 && errno == ETIMEDOUT) {
 			fprintf(stderr, "%s: %s: the daemon accepted no "
-			    "connection within %d seconds\n", progname, path,
-			    ctl_timeout);
+			    "connection within %d %s\n", progname, path,
+			    ctl_timeout, seconds(ctl_timeout));
 			return (-1);
 		}
 		if (fd == -1) {
@@ -493,7 +500,8 @@ ctl_send_request(const char *path, const uint8_t *buf, size_t n)
 		close(fd);
 		if (err == ETIMEDOUT) {
 			fprintf(stderr, "%s: %s: the daemon took no request "
-			    "within %d seconds\n", progname, path, ctl_timeout);
+			    "within %d %s\n", progname, path, ctl_timeout,
+			    seconds(ctl_timeout));
 			return (-1);
 		}
 		if ((err != EPIPE && err != ECONNRESET) || sends >= CTL_TRIES) {
@@ -761,7 +769,7 @@ main(int argc, char *argv[])
 		/* a reload is not undone by our leaving: it may be
 		   checking a large file still */
 		fprintf(stderr, "%s: no answer from the daemon within %d "
-		    "seconds%s\n", progname, ctl_timeout,
+		    "%s%s\n", progname, ctl_timeout, seconds(ctl_timeout),
 		    strcmp(argv[0], "reload") == 0 ? ": the reload may still "
 		    "be running and take effect; the daemon's log says "
 		    "whether it did" : "");

@@ -4,7 +4,8 @@
 # of every command parsed, delete/flush, reload (and one that outlasts
 # nfqspictl's -t wait, one that a longer -t sees through), iptables,
 # -t's bounds, -t 2 ending at 2 s against a listener that accepts
-# nothing, its backlog full (a stopped daemon's or a fake one's), a
+# nothing, its backlog full (a stopped daemon's or a fake one's), -t 1
+# said "1 second" (a full backlog, a fake daemon that never answers), a
 # request sent again when a fake daemon closes it unread, and
 # clients that send garbage, stall or
 # crowd the socket while packets keep flowing; events ended by SIGINT or
@@ -125,11 +126,50 @@ if wait_for 50 test -s "$T_TMP/full.ready"; then
 		ctl_bounded "a backlog full" \
 		    "the daemon accepted no connection within 2 seconds" $cmd
 	done
+	# -t 1: one second, not "1 seconds"
+	"$NFQSPICTL" -s "$T_CTL" -t 1 status >/dev/null 2>"$T_TMP/t1.err"
+	check "-t 1, a backlog full: \"within 1 second\" ($(cat "$T_TMP/t1.err"))" \
+	    grep -qx "nfqspictl: $T_CTL: the daemon accepted no connection within 1 second" \
+	    "$T_TMP/t1.err"
 else
 	fail "full.py could not fill a backlog"
 fi
 kill "$full" 2>/dev/null
 wait "$full" 2>/dev/null
+rm -f "$T_CTL"
+
+# mute.py PATH READY: a listener that takes every request and answers
+# none: -t 1 ends the wait for the answer, "within 1 second"
+cat >"$T_TMP/mute.py" <<'EOF'
+import socket, sys
+l = socket.socket(socket.AF_UNIX)
+l.bind(sys.argv[1])
+l.listen(4)
+open(sys.argv[2], "w").close()
+held = []
+while True:
+    c, _ = l.accept()
+    c.recv(65536)
+    held.append(c)
+EOF
+rm -f "$T_TMP/mute.ready"
+"$PY" "$T_TMP/mute.py" "$T_CTL" "$T_TMP/mute.ready" &
+mute=$!
+if wait_for 50 test -e "$T_TMP/mute.ready"; then
+	timeout 5 "$NFQSPICTL" -s "$T_CTL" -t 1 status >/dev/null 2>"$T_TMP/t1.err"
+	rc=$?
+	check "-t 1, no answer: status 1 (got $rc)" test "$rc" -eq 1
+	check "... \"within 1 second\" ($(cat "$T_TMP/t1.err"))" grep -qx \
+	    "nfqspictl: no answer from the daemon within 1 second" "$T_TMP/t1.err"
+	timeout 5 "$NFQSPICTL" -s "$T_CTL" -t 1 reload >/dev/null 2>"$T_TMP/t1.err"
+	check "-t 1, a reload unanswered: \"within 1 second: the reload may ...\"" \
+	    grep -q "^nfqspictl: no answer from the daemon within 1 second: the reload may still be running" \
+	    "$T_TMP/t1.err"
+else
+	fail "mute.py did not listen"
+fi
+kill "$mute" 2>/dev/null
+wait "$mute" 2>/dev/null
 rm -f "$T_CTL"
 
 # gone.py PATH READY: a listener that closes its first connection with
