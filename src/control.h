@@ -100,6 +100,9 @@ struct control {
 	gid_t			 gid;		/* the daemon's group */
 	struct accept_guard	 guard;		/* accept() out of descriptors */
 	struct log_rl		 rl_full;	/* clients dropped or refused */
+	struct log_rl		 rl_streams;	/* events streams ended or
+						   refused: apart, so that
+						   neither hides the other */
 	struct log_rl		 rl_denied;	/* permission denied */
 };
 

@@ -64,7 +64,7 @@ events_room(struct client *c)
 	if (events_streams(c->ctl, &other) < CONTROL_MAXSTREAMS)
 		return (0);
 	if (c->uid == 0 && other != NULL) {
-		if (log_rl(&c->ctl->rl_full, &held))
+		if (log_rl(&c->ctl->rl_streams, &held))
 			log_warnx("control: %d events streams, ending uid %ld "
 			    "pid %ld's for root's%s", CONTROL_MAXSTREAMS,
 			    (long)other->uid, (long)other->pid,
@@ -74,7 +74,7 @@ events_room(struct client *c)
 		client_close(other);
 		return (0);
 	}
-	if (log_rl(&c->ctl->rl_full, &held))
+	if (log_rl(&c->ctl->rl_streams, &held))
 		log_warnx("control: %d events streams, refusing one of uid %ld "
 		    "pid %ld%s", CONTROL_MAXSTREAMS, (long)c->uid,
 		    (long)c->pid, log_rl_more(held, more, sizeof(more)));

@@ -10,7 +10,8 @@
 # clients that send garbage, stall or
 # crowd the socket while packets keep flowing; events ended by SIGINT or
 # SIGTERM exits 0 with its lines whole; 12 events streams at most, the
-# rest refused with the reason while status still answers.
+# rest refused with the reason while status still answers, a stream
+# refused and a client dropped both logged.
 #
 # Copyright (C) 2026 The nfqspid authors
 # SPDX-License-Identifier: GPL-2.0-or-later
@@ -654,6 +655,7 @@ check "events: 20 ended by SIGINT in turn, the daemon still answers" \
 # 16 streams at once, as many as the daemon has clients: 12 stream,
 # the 4 more are refused, and the slots they would have held stay for
 # status (all 16 streams root's, root could not even take one's slot)
+logn=$(wc -l <"$T_LOG")
 spids=()
 for i in $(seq 16); do
 	"$NFQSPICTL" -s "$T_CTL" events >/dev/null 2>"$T_TMP/streams-$i.err" &
@@ -669,6 +671,38 @@ check "... saying why ($(cat "$T_TMP"/streams-*.err | sort -u | head -c 300))" \
 check "... 12 stream on" wait_for $((20 * T_SLOW)) alive_n 12 "${spids[@]}"
 check "... (got $T_ALIVE)" test "$T_ALIVE" -eq 12
 check "... and nfqspictl status still answers" quiet lib_ctl status
+# idle.py PATH N READY: N connections to PATH that send nothing, held
+# until killed (the daemon closes them after 5 s); READY once open
+cat >"$T_TMP/idle.py" <<'EOF'
+import socket, sys, time
+held = []
+for i in range(int(sys.argv[2])):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sys.argv[1])
+    held.append(s)
+open(sys.argv[3], "w").close()
+time.sleep(60)
+EOF
+# idle_4: 4 idle clients of root's fill the daemon's 16 slots
+idle_4()
+{
+	rm -f "$T_TMP/idle.ready"
+	"$PY" "$T_TMP/idle.py" "$T_CTL" 4 "$T_TMP/idle.ready" &
+	idle=$!
+	wait_for 50 test -e "$T_TMP/idle.ready"
+}
+# every slot taken (the 12 streams and 4 idle), a client dropped within
+# 10 s of a stream refused: each logged, on limits of their own (they
+# shared one, and the second went unlogged)
+idle_4
+check "... 16 slots held: root's status takes an idle one's" quiet lib_ctl status
+kill "$idle"
+wait "$idle" 2>/dev/null
+new_log() { tail -n +$((logn + 1)) "$T_LOG" | grep -q "$1"; }
+check "the log says a stream was refused" \
+    wait_for 20 new_log "control: 12 events streams, refusing one of uid 0 pid [0-9]*$"
+check "... and, within 10 s of it, that a client was dropped" \
+    wait_for 20 new_log "control: 16 clients, dropping uid 0 pid [0-9]*, which had sent no whole request, for a new one$"
 kill -TERM "${spids[@]}" 2>/dev/null
 wait "${spids[@]}" 2>/dev/null
 # streams_again: an events stream runs until timeout ends it
