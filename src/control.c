@@ -16,7 +16,8 @@
  * Anything else is answered with an error and the connection closed.
  * When every slot is taken, a new client takes the slot of the oldest
  * one that has not sent a whole request; root takes any but root's, so
- * clients that trickle can never lock root out of reload.  events
+ * clients that trickle can never lock root out of reload (one whose
+ * stream or answer runs is told why it ends).  events
  * streams keep theirs: CONTROL_MAXSTREAMS at most (control_events.c),
  * the rest stay for short commands; root's takes the place of another
  * user's.  Refusals are logged once per LOG_RL_SECS, and accept() out
@@ -395,8 +396,27 @@ control_room(struct control *ctl, uid_t newuid)
 		    "for a new one%s", CONTROL_MAXCLIENTS,
 		    (long)victim->uid, (long)victim->pid,
 		    victim->job == JOB_NONE ? ", which had sent no whole "
-		    "request," : "", log_rl_more(held, more, sizeof(more)));
-	client_free(victim);
+		    "request," : victim->job == JOB_EVENTS ? ", ending its "
+		    "events stream," : ", cutting its answer short,",
+		    log_rl_more(held, more, sizeof(more)));
+	if (victim->job == JOB_NONE) {
+		/* no request of its runs: nfqspictl may send it again */
+		client_free(victim);
+		return (0);
+	}
+	/*
+	 * Root's took the place of a stream or an answer under way: say
+	 * why it ends, as events_room() does, or nfqspictl would blame a
+	 * daemon that stopped.  Its slot is the new one's at once; it
+	 * stays only to send what it has, CONTROL_WRITE_TIMEOUT at most.
+	 */
+	client_error(victim, "%s place went to a client of root's (%d "
+	    "clients at most)", victim->job == JOB_EVENTS ? "this events "
+	    "stream's" : "this answer was cut short: its",
+	    CONTROL_MAXCLIENTS);
+	victim->evicted = 1;
+	ctl->nclients--;
+	client_close(victim);
 	return (0);
 }
 
@@ -475,7 +495,8 @@ client_free(struct client *c)
 	struct control	*ctl = c->ctl;
 
 	TAILQ_REMOVE(&ctl->clients, c, entry);
-	ctl->nclients--;
+	if (!c->evicted)
+		ctl->nclients--;
 	if (c->listening)
 		events_subscribe(ctl->events, -1);
 	event_free(c->ev_step);

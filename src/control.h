@@ -62,6 +62,8 @@ struct client {
 	struct event		*ev_deadline;	/* the request's */
 	uint64_t		 requests;	/* whole ones received */
 	int			 closing;	/* free once output is sent */
+	int			 evicted;	/* its slot given away: not in
+						   nclients while it closes */
 	uint32_t		 flags;		/* the request's CTL_F_* */
 	int			 listening;	/* events: subscribed */
 	int			 privileged;	/* may change state */

@@ -11,7 +11,8 @@
 # crowd the socket while packets keep flowing; events ended by SIGINT or
 # SIGTERM exits 0 with its lines whole; 12 events streams at most, the
 # rest refused with the reason while status still answers, a stream
-# refused and a client dropped both logged.
+# refused and a client dropped both logged; another user's stream whose
+# place root's status took ends saying why.
 #
 # Copyright (C) 2026 The nfqspid authors
 # SPDX-License-Identifier: GPL-2.0-or-later
@@ -712,6 +713,54 @@ streams_again()
 	[ $? -eq 124 ]
 }
 check "... once they end, events streams again" wait_for 5 streams_again
+
+# 12 streams of another user's (nobody, the socket opened to all) and 4
+# idle clients of root's: root's status takes the place of the oldest
+# stream, which ends saying why, exit 1.  Before, it ended without a
+# word and nfqspictl blamed a daemon that "stopped or restarted".
+if command -v setpriv >/dev/null && getent passwd nobody >/dev/null; then
+	tmpmode=$(stat -c %a "$T_TMP")
+	chmod 0711 "$T_TMP"
+	chmod 0666 "$T_CTL"
+	npids=()
+	for i in $(seq 12); do
+		setpriv --reuid nobody --regid "$(id -g nobody)" --clear-groups \
+		    -- "$NFQSPICTL" -s "$T_CTL" events >/dev/null \
+		    2>"$T_TMP/nstream-$i.err" &
+		npids+=($!)
+	done
+	sleep "$T_SLOW"		# all 12 stream
+	check "12 events streams of nobody's" alive_n 12 "${npids[@]}"
+	idle_4
+	check "... and 4 idle clients of root's: root's status answers" \
+	    quiet lib_ctl status
+	kill "$idle"
+	wait "$idle" 2>/dev/null
+	ended=
+	ended_one()
+	{
+		ended=$(grep -lx "nfqspictl: this events stream's place went to a client of root's (16 clients at most)" \
+		    "$T_TMP"/nstream-*.err)
+		[ -n "$ended" ]
+	}
+	wait_for 50 ended_one
+	check "... in the place of one of nobody's streams, which says why ($(cat "$T_TMP"/nstream-*.err | sort -u | head -c 300))" \
+	    test -n "$ended"
+	if [ -n "$ended" ]; then
+		i=${ended##*nstream-}
+		i=${i%.err}
+		wait "${npids[$((i - 1))]}"
+		rc=$?
+		check "... and exits with status 1 (got $rc)" test "$rc" -eq 1
+	fi
+	check "... the other 11 stream on" wait_for 20 alive_n 11 "${npids[@]}"
+	kill -TERM "${npids[@]}" 2>/dev/null
+	wait "${npids[@]}" 2>/dev/null
+	chmod 0660 "$T_CTL"
+	chmod "$tmpmode" "$T_TMP"
+else
+	echo "NOTE: no setpriv or no user nobody: a stream's place given to root's not tried"
+fi
 
 # A stream that never pauses: a server that sends frames as fast as it
 # can, to a client whose stdout is read slowly, so that its socket is
