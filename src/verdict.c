@@ -110,7 +110,11 @@ decide_invalid(const struct config *cfg, const struct pkt *p, int parsed,
 		v->log = 1;
 }
 
-/* What the packet gets: monitor mode lets through what it would drop. */
+/*
+ * What the packet gets: monitor mode lets through what it would drop.
+ * A packet not let through carries no mark (the kernel would set it on
+ * a packet it frees), so neither the verdict nor its line has one.
+ */
 static void
 finish(const struct config *cfg, struct verdict *v)
 {
@@ -119,6 +123,10 @@ finish(const struct config *cfg, struct verdict *v)
 		v->action = RULE_ACCEPT;
 		v->monitor = 1;
 		v->log = 1;
+	}
+	if (v->action != RULE_ACCEPT) {
+		v->set_mark = 0;
+		v->mark = 0;
 	}
 }
 

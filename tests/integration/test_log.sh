@@ -80,6 +80,13 @@ log = yes
 proto = icmp
 icmp_type = echo-request
 action = accept
+
+[rule udp-marked]
+proto = udp
+dport = 5354
+action = accept
+mark = 0x40
+rate = 1/s
 EOF
 	# lib_config's [log] comes first: ours replaces it
 	"$PY" - "$T_CONF" <<'EOF'
@@ -128,11 +135,19 @@ wait_listen "$NS_S" udp 5353 || fail "UDP responder listens"
 # local3 (19) * 8: notice 5 -> 157, info 6 -> 158, warning 4 -> 156,
 # err 3 -> 155
 check "start: version, queues, threads, rules count, at local3.info" \
-    syslog_has "^<158>[A-Z][a-z]{2} [ 0-9]{2} [0-9:]{8} nfqspid\[$pid\]: nfqspid [0-9.]+ started: queue $T_QUEUE threads 1 rules 2 mode enforce$"
+    syslog_has "^<158>[A-Z][a-z]{2} [ 0-9]{2} [0-9:]{8} nfqspid\[$pid\]: nfqspid [0-9.]+ started: queue $T_QUEUE threads 1 rules 3 mode enforce$"
 reply=$(in_c "$PY" "$T_TMP/udpcli.py" "$S4" 5353 hello 3)
 check "an audited UDP exchange" test "$reply" = "pong:hello"
 check "the audit record: local3.notice, key=value, as the contract" \
     syslog_has "^<157>.* nfqspid\[$pid\]: action=accept state=NEW rule=udp-log proto=udp src=$C4 sport=[0-9]+ dst=$S4 dport=5353 in=d0 out=d1 len=[0-9]+ mark=0x0$"
+# three flows at once over a rate of 1: what it refuses has no mark
+in_c "$PY" -c 'import socket, sys
+for i in range(3):
+    socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"m", (sys.argv[1], 5354))' "$S4"
+check "a packet the rule's rate drops is audited without the rule's mark" \
+    syslog_has "^<157>.* nfqspid\[$pid\]: action=drop state=NEW rule=udp-marked limit=rate proto=udp src=$C4 sport=[0-9]+ dst=$S4 dport=5354 in=d0 out=d1 len=[0-9]+ mark=0x0$"
+check "no audit record gives a dropped packet a mark" \
+    not grep -Eq "action=drop .* mark=0x40" "$SYSLOG"
 n=$(in_c "$PY" "$T_TMP/flood.py" "$S4" 5353 300)
 check "300 flows over a rate of 5 a second: as many answered as the table of 64 holds ($n)" \
     test "$n" -ge 60
@@ -149,7 +164,7 @@ check "reload rejected: why, and that the running rules stay" \
 conf 0 65536
 lib_ctl reload >/dev/null 2>&1
 check "reload ok: rules count and mode" \
-    syslog_has "^<158>.* reloaded $T_CONF: rules 2 mode enforce$"
+    syslog_has "^<158>.* reloaded $T_CONF: rules 3 mode enforce$"
 
 # ---- a syslog that stops reading ------------------------------------------------------
 kill -STOP "$READER"

@@ -211,6 +211,29 @@ def gen_reject():
     ])
 
 
+def mark_drop():
+    """Rules with a mark that drop or reject; an ESTABLISHED packet a
+    rule drops, of a connection with a mark (see .expected)."""
+    cs = lambda **kw: ip4(C4, S4) / TCP(sport=41300, dport=22, window=502,
+                                        **kw)
+    return [
+        (0, ip4(C4, S4) / TCP(sport=41301, dport=23, flags="S", seq=1,
+                              window=64240)),
+        (1, ip4(C4, S4) / UDP(sport=41302, dport=69) / Raw(b"tftp")),
+    ] + [(10 + ms, p) for ms, p in handshake(ip4, C4, S4, 41300)[:3]] + [
+        (20, cs(flags="PAU", seq=1001, ack=5001, urgptr=1) / Raw(b"u")),
+        (21, cs(flags="PA", seq=1001, ack=5001) / Raw(b"d")),
+    ]
+
+
+def gen_mark_drop():
+    raw_case("mark_drop", mark_drop())
+
+
+def gen_mark_drop_monitor():
+    raw_case("mark_drop_monitor", mark_drop())
+
+
 def gen_syn_blocked():
     syn = lambda sport, dport: ip4(C4, S4) / TCP(
         sport=sport, dport=dport, flags="S", seq=7000, window=64240,

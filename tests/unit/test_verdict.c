@@ -485,6 +485,84 @@ test_established_rule_wins_over_policy(void **state)
 	assert_int_equal(v.log, 1);
 }
 
+/*
+ * A packet dropped or rejected carries no mark, whoever's it was: the
+ * rule's own, or its connection's; the line and the audit say 0x0.
+ */
+static void
+test_drop_has_no_mark(void **state)
+{
+	struct fixture	*f = *state;
+	struct verdict_ctx x;
+	struct verdict	 v;
+	struct pkt	 p;
+	uint8_t		 b[64];
+	char		 line[256], audit[512];
+	size_t		 n;
+
+	unit_add_rule(&f->cfg, "telnet", CT_STATE_BIT(CT_NEW), IPPROTO_TCP,
+	    "23", RULE_DROP, 0x40, 1);
+	unit_add_rule(&f->cfg, "tftp", CT_STATE_BIT(CT_NEW), IPPROTO_UDP,
+	    "69", RULE_REJECT, 0x50, 1);
+	unit_add_rule(&f->cfg, "no-urg", CT_STATE_BIT(CT_ESTABLISHED),
+	    IPPROTO_TCP, NULL, RULE_DROP, 0x60, 1);
+	assert_int_equal(rule_parse_tcp_flags("U/U", &f->rules[4].tcp_flags,
+	    &f->rules[4].tcp_mask, line, sizeof(line)), 0);
+	f->rules[4].has_tcp_flags = 1;
+
+	n = tcp4(b, CLIENT, SERVER, 40010, 23, 1000, 0, PKT_TH_SYN);
+	x = ctx(f, &f->cfg, f->lt, "veth0", "veth1", PKT_HOOK_FORWARD);
+	verdict_packet(&x, b, n, NULL, &p, &v);
+	verdict_format(&v, line, sizeof(line));
+	assert_string_equal(line, "drop state=NEW rule=telnet mark=0x0");
+	assert_int_equal(v.set_mark, 0);
+	verdict_audit(&v, &p, "veth0", "veth1", n, audit, sizeof(audit));
+	assert_string_equal(audit, "action=drop state=NEW rule=telnet "
+	    "proto=tcp src=10.1.1.2 sport=40010 dst=10.1.2.2 dport=23 "
+	    "in=veth0 out=veth1 len=40 mark=0x0");
+
+	n = udp4(b, CLIENT, SERVER, 40011, 69);
+	run(f, b, n, &v, line, sizeof(line));
+	assert_string_equal(line, "reject state=NEW rule=tftp mark=0x0");
+	assert_int_equal(v.set_mark, 0);
+
+	/* the connection's mark stays off a packet a rule drops */
+	web_handshake(f, 40012, 5000, line, sizeof(line));
+	assert_string_equal(line, "accept state=ESTABLISHED rule=- mark=0x10");
+	n = tcp4(b, CLIENT, SERVER, 40012, 80, 1001, 5001,
+	    PKT_TH_ACK | PKT_TH_URG);
+	x = ctx(f, &f->cfg, f->lt, "veth0", "veth1", PKT_HOOK_FORWARD);
+	verdict_packet(&x, b, n, NULL, &p, &v);
+	verdict_format(&v, line, sizeof(line));
+	assert_string_equal(line,
+	    "drop state=ESTABLISHED rule=no-urg mark=0x0");
+	assert_int_equal(v.set_mark, 0);
+	verdict_audit(&v, &p, "veth0", "veth1", n, audit, sizeof(audit));
+	assert_non_null(strstr(audit, " len=40 mark=0x0"));
+}
+
+/* Monitor mode lets the packet through, with the mark it was given. */
+static void
+test_monitor_drop_keeps_mark(void **state)
+{
+	struct fixture	*f = *state;
+	struct verdict	 v;
+	uint8_t		 b[64];
+	char		 line[256];
+	size_t		 n;
+
+	f->cfg.mode = MODE_MONITOR;
+	unit_add_rule(&f->cfg, "telnet", CT_STATE_BIT(CT_NEW), IPPROTO_TCP,
+	    "23", RULE_DROP, 0x40, 1);
+	n = tcp4(b, CLIENT, SERVER, 40020, 23, 1000, 0, PKT_TH_SYN);
+	run(f, b, n, &v, line, sizeof(line));
+	assert_string_equal(line,
+	    "drop state=NEW rule=telnet mark=0x40 monitor=yes");
+	assert_int_equal(v.action, RULE_ACCEPT);
+	assert_int_equal(v.set_mark, 1);
+	assert_int_equal(v.mark, 0x40);
+}
+
 static void
 test_monitor_mode_accepts_and_audits(void **state)
 {
@@ -555,8 +633,10 @@ test_rate_limit(void **state)
 			assert_string_equal(line,
 			    "accept state=NEW rule=web mark=0x10");
 		else {
+			/* refused: the rule's mark is not put on it */
 			assert_string_equal(line, "drop state=NEW rule=web "
-			    "limit=rate mark=0x10");
+			    "limit=rate mark=0x0");
+			assert_int_equal(v.set_mark, 0);
 			assert_int_equal(v.action, RULE_DROP);
 			assert_int_equal(v.log, 1);
 		}
@@ -662,7 +742,7 @@ test_conn_limit_ignores_closed(void **state)
 	n = tcp4(b, CLIENT, SERVER, 43001, 80, 1000, 0, PKT_TH_SYN);
 	run(f, b, n, &v, line, sizeof(line));
 	assert_string_equal(line,
-	    "drop state=NEW rule=web limit=conn_limit mark=0x10");
+	    "drop state=NEW rule=web limit=conn_limit mark=0x0");
 	/* the first one closes: in TIME_WAIT it no longer counts */
 	n = tcp4(b, CLIENT, SERVER, 43000, 80, 1001, 5001,
 	    PKT_TH_FIN | PKT_TH_ACK);
@@ -1347,6 +1427,10 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_established_rule_wins_over_policy, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_drop_has_no_mark, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_monitor_drop_keeps_mark,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_monitor_mode_accepts_and_audits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_chain_host, setup,
