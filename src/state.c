@@ -35,6 +35,7 @@ struct state_load {
 	const char		*path;
 	void			*map;
 	size_t			 len;
+	struct sync_mac		*mac;	/* checks, then reads it */
 	struct state_info	 si;
 	uint64_t		 elapsed_ms;
 };
@@ -318,7 +319,9 @@ state_read(int fd, const char *path, const struct config *cfg)
 		free(sl);
 		return (NULL);
 	}
-	if (state_check(sl->map, sl->len, &sl->si, err, sizeof(err)) == -1) {
+	sl->mac = state_mac_new();
+	if (state_check(sl->map, sl->len, sl->mac, &sl->si, err,
+	    sizeof(err)) == -1) {
 		log_warnx("state file %s: %s: not restored", path, err);
 		goto bad;
 	}
@@ -326,6 +329,7 @@ state_read(int fd, const char *path, const struct config *cfg)
 		goto bad;
 	return (sl);
  bad:
+	sync_mac_free(sl->mac);
 	munmap(sl->map, sl->len);
 	free(sl);
 	state_empty(fd, path);
@@ -362,11 +366,7 @@ state_restore(struct state_load *sl, struct worker **w, unsigned n, int sync)
 
 	if (sl == NULL)
 		return;
-	if (state_iter_init(&it, sl->map, sl->len) == -1) {
-		log_warnx("state file %s: libcrypto: cannot make the key: "
-		    "not restored", sl->path);
-		goto done;
-	}
+	state_iter_init(&it, sl->map, sl->len, sl->mac);
 	if (sl->si.nworkers != n && n > 1 && !sync)
 		log_warnx("state file %s: written by %u workers, now %u: "
 		    "a connection whose packets the kernel now sends to "
@@ -391,9 +391,7 @@ state_restore(struct state_load *sl, struct worker **w, unsigned n, int sync)
 	   longer accept must not pass on the last run's word */
 	if (ok > 0)
 		worker_state_judge(w, n);
- done:
-	munmap(sl->map, sl->len);
-	free(sl);
+	state_forget(sl);
 }
 
 void
@@ -408,6 +406,7 @@ state_forget(struct state_load *sl)
 {
 	if (sl == NULL)
 		return;
+	sync_mac_free(sl->mac);
 	munmap(sl->map, sl->len);
 	free(sl);
 }
@@ -461,6 +460,7 @@ state_save(int fd, const char *path, struct worker **w, unsigned n)
 {
 	struct state_writer	*sw;
 	struct state_out	*o;
+	struct sync_mac		*mac = NULL;
 	ssize_t			 c;
 	uint64_t		 total = 0;
 	unsigned		 i;
@@ -476,8 +476,9 @@ state_save(int fd, const char *path, struct worker **w, unsigned n)
 	o->fd = fd;
 	o->off = 0;
 	o->len = 0;
+	mac = state_mac_new();
 	if (ftruncate(fd, 0) == -1 ||
-	    state_write_begin(sw, spi_wall_us() / 1000, n, state_out_cb,
+	    state_write_begin(sw, mac, spi_wall_us() / 1000, n, state_out_cb,
 	    o) == -1)
 		goto fail;
 	for (i = 0; i < n && !sw->full; i++) {
@@ -499,6 +500,7 @@ state_save(int fd, const char *path, struct worker **w, unsigned n)
 	/* a torn file would be refused; an empty one says why less */
 	state_empty(fd, path);
  out:
+	sync_mac_free(mac);
 	free(sw);
 	free(o);
 	close(fd);

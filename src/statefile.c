@@ -7,11 +7,15 @@
  *
  * The records and their checks are the sync link's (syncproto.c): a
  * file is read as a peer's bulk is, and refused whole at the first
- * fault, before anything of it is used.
+ * fault, before anything of it is used.  A file is sealed and checked
+ * with one ready key (sync_mac) throughout: HMAC() with the bare key
+ * set libcrypto up again for every message.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+
+#include <openssl/crypto.h>
 
 #include "statefile.h"
 #include "bytes.h"
@@ -28,6 +32,21 @@ state_key_init(struct sync_key *key)
 	return (sync_key_init(key, secret, sizeof(secret) - 1));
 }
 
+struct sync_mac *
+state_mac_new(void)
+{
+	struct sync_key	 key;
+	struct sync_mac	*mac;
+
+	if (state_key_init(&key) == -1) {
+		errno = ENOMEM;
+		return (NULL);
+	}
+	mac = sync_mac_new(&key);
+	OPENSSL_cleanse(&key, sizeof(key));
+	return (mac);
+}
+
 /* ---- writing --------------------------------------------------------- */
 
 /* Seal the message being built and write it out. */
@@ -42,7 +61,7 @@ state_put(struct state_writer *sw, uint32_t seq, uint32_t ack)
 	h.ack = ack;
 	h.epoch = sw->epoch;
 	h.msgno = ++sw->msgno;
-	if ((len = sync_msg_seal(&sw->m, &h, &sw->key)) == 0) {
+	if ((len = sync_msg_seal_mac(&sw->m, &h, sw->mac)) == 0) {
 		errno = ENOMEM;
 		return (-1);
 	}
@@ -53,18 +72,20 @@ state_put(struct state_writer *sw, uint32_t seq, uint32_t ack)
 }
 
 int
-state_write_begin(struct state_writer *sw, uint64_t written_ms,
-    uint32_t nworkers, state_out_fn out, void *arg)
+state_write_begin(struct state_writer *sw, struct sync_mac *mac,
+    uint64_t written_ms, uint32_t nworkers, state_out_fn out, void *arg)
 {
 	memset(sw, 0, sizeof(*sw));
 	if (nworkers == 0 || nworkers > STATE_WORKERS_MAX) {
 		errno = EINVAL;
 		return (-1);
 	}
-	if (state_key_init(&sw->key) == -1) {
+	/* state_mac_new() could not make it */
+	if (mac == NULL) {
 		errno = ENOMEM;
 		return (-1);
 	}
+	sw->mac = mac;
 	sw->out = out;
 	sw->arg = arg;
 	sw->epoch = written_ms;
@@ -232,11 +253,10 @@ state_check_msg(const uint8_t *p, const struct sync_hdr *h, uint32_t n,
 }
 
 int
-state_check(const void *buf, size_t len, struct state_info *si, char *err,
-    size_t errlen)
+state_check(const void *buf, size_t len, struct sync_mac *mac,
+    struct state_info *si, char *err, size_t errlen)
 {
 	const uint8_t	*p = buf, *end = p + len;
-	struct sync_key	 key;
 	struct sync_hdr	 h;
 	uint32_t	 n = 0;
 	size_t		 mlen;
@@ -251,7 +271,7 @@ state_check(const void *buf, size_t len, struct state_info *si, char *err,
 		snprintf(err, errlen, "larger than %u bytes", STATE_FILE_MAX);
 		return (-1);
 	}
-	if (state_key_init(&key) == -1) {
+	if (mac == NULL) {
 		snprintf(err, errlen, "libcrypto: cannot make the key");
 		return (-1);
 	}
@@ -265,7 +285,7 @@ state_check(const void *buf, size_t len, struct state_info *si, char *err,
 			    "write?)", n + 1);
 			return (-1);
 		}
-		if ((rc = sync_msg_parse(p, mlen, &key, &h)) != SYNC_OK) {
+		if ((rc = sync_msg_parse_mac(p, mlen, mac, &h)) != SYNC_OK) {
 			if (n == 0 && rc == SYNC_EMAGIC)
 				snprintf(err, errlen, "not a state file");
 			else
@@ -286,13 +306,14 @@ state_check(const void *buf, size_t len, struct state_info *si, char *err,
 	return (0);
 }
 
-int
-state_iter_init(struct state_iter *si, const void *buf, size_t len)
+void
+state_iter_init(struct state_iter *si, const void *buf, size_t len,
+    struct sync_mac *mac)
 {
 	memset(si, 0, sizeof(*si));
+	si->mac = mac;
 	si->p = buf;
 	si->end = si->p + len;
-	return (state_key_init(&si->key));
 }
 
 int
@@ -311,7 +332,7 @@ state_iter_next(struct state_iter *si, struct sync_rec *r,
 		    (size_t)(si->end - si->p))) == 0)
 			return (0);
 		/* checked already: parsed again for its header */
-		if (sync_msg_parse(si->p, mlen, &si->key, &h) != SYNC_OK)
+		if (sync_msg_parse_mac(si->p, mlen, si->mac, &h) != SYNC_OK)
 			return (0);
 		if (h.type == SYNC_T_UPDATE) {
 			sync_iter_init(&si->it, si->p, &h);

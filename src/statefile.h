@@ -36,6 +36,9 @@
 
 /* The key every state file is sealed with: 0, or -1 (EIO: libcrypto). */
 int	 state_key_init(struct sync_key *key);
+/* That key made ready (syncproto.h): one for a whole file, written or
+   read, freed with sync_mac_free().  NULL with errno ENOMEM. */
+struct sync_mac	*state_mac_new(void);
 
 /* ---- writing --------------------------------------------------------- */
 
@@ -45,7 +48,7 @@ typedef int	(*state_out_fn)(void *arg, const void *buf, size_t len);
 struct state_writer {
 	state_out_fn	 out;
 	void		*arg;
-	struct sync_key	 key;
+	struct sync_mac	*mac;		/* the caller's */
 	struct sync_msg	 m;
 	uint64_t	 epoch;		/* written, ms */
 	uint64_t	 msgno;		/* of the last message out */
@@ -59,10 +62,12 @@ struct state_writer {
 	uint8_t		 buf[SYNC_MSG_MAX];
 };
 
-/* The header out.  0, or -1 with errno: EINVAL (nworkers 0), ENOMEM
-   (libcrypto), or out's. */
-int	 state_write_begin(struct state_writer *sw, uint64_t written_ms,
-	    uint32_t nworkers, state_out_fn out, void *arg);
+/* The header out, sealed as all that follows with mac (kept until
+   state_write_end()).  0, or -1 with errno: EINVAL (nworkers 0), ENOMEM
+   (libcrypto: mac NULL, as state_mac_new() failed), or out's. */
+int	 state_write_begin(struct state_writer *sw, struct sync_mac *mac,
+	    uint64_t written_ms, uint32_t nworkers, state_out_fn out,
+	    void *arg);
 /* One connection of worker's (rule: the name, "" for [policy]).  0, or
    -1 with errno: EINVAL (a worker out of range, ct_snap_check()),
    ENOMEM, out's, or EFBIG (and full set): the file, ended now, would be
@@ -87,22 +92,25 @@ struct state_info {
 int	 state_is_ours(const void *buf, size_t len);
 
 /*
- * Check a whole file in memory: every message's MAC and records, the
+ * Check a whole file in memory with mac (state_mac_new(); NULL: it
+ * failed, and so does this): every message's MAC and records, the
  * order, the counts, the trailer at its end.  0 and *si, or -1 and one
  * line in err (without the file's name): nothing of it may be used.
  */
-int	 state_check(const void *buf, size_t len, struct state_info *si,
-	    char *err, size_t errlen);
+int	 state_check(const void *buf, size_t len, struct sync_mac *mac,
+	    struct state_info *si, char *err, size_t errlen);
 
 struct state_iter {
-	struct sync_key	 key;
+	struct sync_mac	*mac;
 	const uint8_t	*p;
 	const uint8_t	*end;
 	struct sync_iter it;
 	uint32_t	 worker;
 };
-/* Over a file state_check() accepted: 0, or -1 as state_key_init(). */
-int	 state_iter_init(struct state_iter *si, const void *buf, size_t len);
+/* Over a file state_check() accepted, with its mac (kept until the
+   end). */
+void	 state_iter_init(struct state_iter *si, const void *buf, size_t len,
+	    struct sync_mac *mac);
 /* 1, the next record and the worker that held it; 0 at the end. */
 int	 state_iter_next(struct state_iter *si, struct sync_rec *r,
 	    uint32_t *worker);

@@ -13,9 +13,11 @@
  *      header and body, given the right magic, version, length and MAC
  *      (the file's key is no secret), so that the order, the counts and
  *      the records get fuzzed too
- * A file that is taken is read back record by record, written again
- * with state_write_*() and read again: the same records.  Broken
- * invariants abort().
+ * Messages are sealed here with the bare key and checked by
+ * state_check() with the ready one (state_mac_new()).  A file that is
+ * taken is read back record by record, written again with
+ * state_write_*() and read again: the same records, and every message
+ * of it checks with the bare key too.  Broken invariants abort().
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -95,9 +97,26 @@ build(const uint8_t *data, size_t size, const struct sync_key *k,
 	}
 }
 
+/* Every message of f checks with the bare key k, as sync_msg_parse()
+   did for the file before the ready key. */
+static void
+check_bare(const struct mem *f, const struct sync_key *k)
+{
+	struct sync_hdr	 h;
+	size_t		 off, len;
+
+	for (off = 0; off < f->len; off += len) {
+		CHECK(f->len - off >= SYNC_HDRLEN);
+		len = (size_t)be(f->buf + off + 6, 2);
+		CHECK(len >= SYNC_MSG_MIN && len <= f->len - off);
+		CHECK(sync_msg_parse(f->buf + off, len, k, &h) == SYNC_OK);
+	}
+}
+
 /* A file state_check() took: read, written again, read again. */
 static void
-check_again(const struct mem *f, const struct state_info *si)
+check_again(const struct mem *f, const struct state_info *si,
+    struct sync_mac *mac, const struct sync_key *k)
 {
 	static struct state_writer sw;
 	static struct mem	 out;
@@ -108,10 +127,10 @@ check_again(const struct mem *f, const struct state_info *si)
 	char			 err[256];
 
 	CHECK(si->nworkers > 0 && si->messages >= 2);
-	CHECK(state_iter_init(&it, f->buf, f->len) == 0);
+	state_iter_init(&it, f->buf, f->len, mac);
 	out.len = 0;
-	CHECK(state_write_begin(&sw, si->written_ms, si->nworkers, mem_out,
-	    &out) == 0);
+	CHECK(state_write_begin(&sw, mac, si->written_ms, si->nworkers,
+	    mem_out, &out) == 0);
 	while (state_iter_next(&it, &r, &w)) {
 		CHECK(w < si->nworkers);
 		CHECK(r.op == SYNC_OP_UPSERT);
@@ -122,11 +141,13 @@ check_again(const struct mem *f, const struct state_info *si)
 	}
 	CHECK(n == si->records);
 	CHECK(state_write_end(&sw) == 0);
-	CHECK(state_check(out.buf, out.len, &si2, err, sizeof(err)) == 0);
+	CHECK(state_check(out.buf, out.len, mac, &si2, err, sizeof(err)) ==
+	    0);
 	CHECK(si2.records == n && si2.nworkers == si->nworkers &&
 	    si2.written_ms == si->written_ms);
-	CHECK(state_iter_init(&it, f->buf, f->len) == 0);
-	CHECK(state_iter_init(&it2, out.buf, out.len) == 0);
+	check_bare(&out, k);
+	state_iter_init(&it, f->buf, f->len, mac);
+	state_iter_init(&it2, out.buf, out.len, mac);
 	while (state_iter_next(&it, &r, &w)) {
 		CHECK(state_iter_next(&it2, &r2, &w2));
 		CHECK(w == w2 && strcmp(r.rule, r2.rule) == 0);
@@ -140,13 +161,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct mem	 f;
 	static struct sync_key	 k;
-	static int		 keyed;
+	static struct sync_mac	*mac;
 	struct state_info	 si;
 	char			 err[256];
 
-	if (!keyed) {
+	if (mac == NULL) {
 		CHECK(state_key_init(&k) == 0);
-		keyed = 1;
+		CHECK((mac = state_mac_new()) != NULL);
 	}
 	if (size < 1)
 		return (0);
@@ -157,8 +178,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		memcpy(f.buf, data + 1, f.len);
 	}
 	err[0] = '\0';
-	if (state_check(f.buf, f.len, &si, err, sizeof(err)) == 0)
-		check_again(&f, &si);
+	if (state_check(f.buf, f.len, mac, &si, err, sizeof(err)) == 0)
+		check_again(&f, &si, mac, &k);
 	else
 		CHECK(err[0] != '\0');
 	return (0);

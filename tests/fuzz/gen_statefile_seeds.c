@@ -97,22 +97,26 @@ int
 main(int argc, char *argv[])
 {
 	static struct state_writer sw;
+	struct sync_mac	*mac;
 	int		 i;
 
 	if (argc != 2)
 		errx(1, "usage: gen DIR");
+	if ((mac = state_mac_new()) == NULL)
+		err(1, "state_mac_new");
 	flen = 0;
-	if (state_write_begin(&sw, 1796040000000ull, 1, out, NULL) == -1 ||
-	    state_write_end(&sw) == -1)
+	if (state_write_begin(&sw, mac, 1796040000000ull, 1, out, NULL) ==
+	    -1 || state_write_end(&sw) == -1)
 		err(1, "empty");
 	put(argv[1], "empty");
 	flen = 0;
-	if (state_write_begin(&sw, 1796040000000ull, 2, out, NULL) == -1)
+	if (state_write_begin(&sw, mac, 1796040000000ull, 2, out, NULL) == -1)
 		err(1, "begin");
 	for (i = 0; i < 6; i++)
 		conn(&sw, (uint32_t)(i / 3), i);
 	if (state_write_end(&sw) == -1)
 		err(1, "end");
 	put(argv[1], "two-workers");
+	sync_mac_free(mac);
 	return (0);
 }

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <openssl/crypto.h>
 
 #include "nfqspid.h"
 #include "statefile.h"
@@ -105,6 +106,39 @@ worker_state_save(struct worker *w, struct state_writer *sw, uint32_t id)
 
 /* ---- helpers ------------------------------------------------------------ */
 
+/* the ready key of the files the tests write and check */
+static struct sync_mac	*fmac;
+
+/* libcrypto's allocations, counted once main() has hooked them */
+static int	 hooked;
+static size_t	 nalloc;
+
+static void *
+count_malloc(size_t n, const char *file, int line)
+{
+	(void)file;
+	(void)line;
+	nalloc++;
+	return (malloc(n));
+}
+
+static void *
+count_realloc(void *p, size_t n, const char *file, int line)
+{
+	(void)file;
+	(void)line;
+	nalloc++;
+	return (realloc(p, n));
+}
+
+static void
+count_free(void *p, const char *file, int line)
+{
+	(void)file;
+	(void)line;
+	free(p);
+}
+
 static uint64_t
 wall_ms(void)
 {
@@ -172,17 +206,18 @@ mem_out(void *arg, const void *buf, size_t len)
 }
 
 /* A file of n records over nw workers (record i in worker i % nw),
-   written at written_ms, into m. */
+   written at written_ms with mac, into m. */
 static void
-make_file(struct mem *m, uint64_t written_ms, uint32_t nw, unsigned n,
-    uint32_t left_ms)
+make_file_mac(struct mem *m, struct sync_mac *mac, uint64_t written_ms,
+    uint32_t nw, unsigned n, uint32_t left_ms)
 {
 	static struct state_writer sw;
 	struct sync_rec	 r;
 	unsigned	 i, w;
 
 	memset(m, 0, sizeof(*m));
-	assert_int_equal(state_write_begin(&sw, written_ms, nw, mem_out, m), 0);
+	assert_int_equal(state_write_begin(&sw, mac, written_ms, nw, mem_out,
+	    m), 0);
 	/* worker by worker, as the daemon writes */
 	for (w = 0; w < nw; w++)
 		for (i = w; i < n; i += nw) {
@@ -193,10 +228,17 @@ make_file(struct mem *m, uint64_t written_ms, uint32_t nw, unsigned n,
 	assert_int_equal(state_write_end(&sw), 0);
 }
 
+static void
+make_file(struct mem *m, uint64_t written_ms, uint32_t nw, unsigned n,
+    uint32_t left_ms)
+{
+	make_file_mac(m, fmac, written_ms, nw, n, left_ms);
+}
+
 static int
 check(const struct mem *m, struct state_info *si, char *err, size_t len)
 {
-	return (state_check(m->buf, m->len, si, err, len));
+	return (state_check(m->buf, m->len, fmac, si, err, len));
 }
 
 /* ---- the format --------------------------------------------------------- */
@@ -220,7 +262,7 @@ test_roundtrip(void **state)
 	assert_int_equal(si.nworkers, 3);
 	assert_int_equal(si.records, 1000);
 	assert_true(si.messages > 5);
-	assert_int_equal(state_iter_init(&it, m.buf, m.len), 0);
+	state_iter_init(&it, m.buf, m.len, fmac);
 	while (state_iter_next(&it, &r, &w)) {
 		assert_true(w < 3);
 		/* worker w holds w, w + 3, ... in order */
@@ -241,6 +283,166 @@ test_roundtrip(void **state)
 	free(m.buf);
 }
 
+/*
+ * A file of 2 workers' 3 records written at 1796040000000 ms, as the
+ * code before the ready key wrote it (HMAC() with the bare key, message
+ * by message): written now, the same bytes; read now, the same records.
+ */
+static const uint8_t old_file[] = {
+	0x4e, 0x51, 0x53, 0x59, 0x01, 0x02, 0x00, 0x44, 0x00, 0x00, 0x00, 0x00,
+	0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x01, 0xa2,
+	0x2c, 0x53, 0x82, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01,
+	0x94, 0x0b, 0xcd, 0x94, 0xdc, 0x4c, 0xb5, 0xb0, 0x4d, 0xb0, 0x32, 0x89,
+	0x82, 0x62, 0x75, 0x3a, 0xb1, 0x2d, 0x03, 0x83, 0x6a, 0x93, 0x20, 0x6d,
+	0x4f, 0xd9, 0x22, 0xf1, 0x99, 0xd5, 0xf2, 0x21, 0x4e, 0x51, 0x53, 0x59,
+	0x01, 0x01, 0x01, 0x16, 0x00, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0xa2, 0x2c, 0x53, 0x82, 0x00,
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x01, 0x06, 0x06, 0x03,
+	0x03, 0x03, 0x02, 0x00, 0x20, 0x01, 0x0d, 0xb8, 0x00, 0x00, 0x00, 0x00,
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x20, 0x01, 0x0d, 0xb8,
+	0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01,
+	0x4e, 0x20, 0x01, 0xbb, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xea, 0x60,
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x0a, 0x00, 0x00, 0x00, 0x00,
+	0x00, 0x00, 0x03, 0xe8, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff,
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x07, 0x00, 0x00, 0x00,
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x04, 0x06, 0x03, 0x03, 0x03, 0x02,
+	0x00, 0x0a, 0x01, 0x00, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0x00, 0x00, 0x00, 0x00, 0x00, 0xc0, 0x00, 0x02, 0x01, 0x00, 0x00, 0x00,
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x4e, 0x22, 0x01,
+	0xbb, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0xea, 0x60, 0x00, 0x00, 0x00,
+	0x02, 0x00, 0x00, 0x00, 0x0c, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03,
+	0xea, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0x00, 0x00, 0x00,
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x07, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0x00, 0x00, 0x54, 0x0e, 0x09, 0xe8, 0x1d, 0x4f, 0xa8, 0x40, 0x67, 0xfc,
+	0xbc, 0x9d, 0x05, 0x1a, 0x4c, 0x15, 0x9b, 0x63, 0x18, 0xbd, 0xcb, 0x43,
+	0x3d, 0x7f, 0x70, 0xeb, 0x12, 0x64, 0xa6, 0x27, 0x61, 0x6f, 0x4e, 0x51,
+	0x53, 0x59, 0x01, 0x01, 0x00, 0xb3, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00,
+	0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0xa2, 0x2c, 0x53,
+	0x82, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03, 0x01, 0x04,
+	0x11, 0x00, 0x03, 0x03, 0x0c, 0x00, 0x0a, 0x01, 0x00, 0x01, 0x00, 0x00,
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xc0, 0x00,
+	0x02, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0x00, 0x00, 0x4e, 0x21, 0x01, 0xbb, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00,
+	0xea, 0x60, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x0b, 0x00, 0x00,
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x06, 0x72, 0x75, 0x6c, 0x65, 0x2d,
+	0x31, 0x5e, 0xae, 0x39, 0x3f, 0x92, 0x6f, 0xa7, 0x40, 0x19, 0x03, 0xee,
+	0x86, 0x47, 0xfa, 0x64, 0x8d, 0xef, 0x16, 0x56, 0xf7, 0xb1, 0x27, 0xf5,
+	0x60, 0xc3, 0xee, 0x34, 0xcc, 0x53, 0xb8, 0xdd, 0x90, 0x4e, 0x51, 0x53,
+	0x59, 0x01, 0x03, 0x00, 0x44, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0x03, 0x00, 0x00, 0x00, 0x04, 0x00, 0x00, 0x01, 0xa2, 0x2c, 0x53, 0x82,
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x04, 0x24, 0x8d, 0xd0,
+	0xd5, 0xa6, 0x48, 0x28, 0xd3, 0x77, 0x84, 0x28, 0xf5, 0x54, 0x75, 0x6c,
+	0x0b, 0x6a, 0x14, 0x91, 0xf3, 0x8f, 0x72, 0x13, 0x52, 0x59, 0xd9, 0x0f,
+	0xcd, 0x50, 0xb5, 0x4b, 0x4f,
+};
+
+static void
+test_vector(void **state)
+{
+	struct state_info si;
+	struct state_iter it;
+	struct sync_key	 k;
+	struct sync_hdr	 h;
+	struct sync_rec	 r, want;
+	struct mem	 m;
+	char		 err[256] = "";
+	size_t		 off, mlen;
+	uint32_t	 w;
+	unsigned	 n = 0, order[3] = { 0, 2, 1 };
+
+	(void)state;
+	make_file(&m, 1796040000000ull, 2, 3, 60000);
+	assert_int_equal(m.len, sizeof(old_file));
+	assert_memory_equal(m.buf, old_file, sizeof(old_file));
+	/* each message of it checks with the bare key, as the old reader
+	   checked them */
+	assert_int_equal(state_key_init(&k), 0);
+	for (off = 0; off < m.len; off += mlen) {
+		mlen = (size_t)m.buf[off + 6] << 8 | m.buf[off + 7];
+		assert_int_equal(sync_msg_parse(m.buf + off, mlen, &k, &h),
+		    SYNC_OK);
+	}
+	free(m.buf);
+
+	if (state_check(old_file, sizeof(old_file), fmac, &si, err,
+	    sizeof(err)) == -1)
+		fail_msg("%s", err);
+	assert_int_equal(si.written_ms, 1796040000000ull);
+	assert_int_equal(si.nworkers, 2);
+	assert_int_equal(si.records, 3);
+	assert_int_equal(si.messages, 4);
+	state_iter_init(&it, old_file, sizeof(old_file), fmac);
+	while (state_iter_next(&it, &r, &w)) {
+		assert_true(n < 3);
+		want = rec(order[n], 60000);
+		assert_int_equal(w, order[n] % 2);
+		assert_memory_equal(&r.s, &want.s, sizeof(r.s));
+		assert_string_equal(r.rule, want.rule);
+		n++;
+	}
+	assert_int_equal(n, 3);
+}
+
+/*
+ * A dump and a load (check, then read) of a file take one ready key:
+ * the three passes over its messages allocate in libcrypto less than
+ * half of what they cost with the bare key, which sets HMAC up again
+ * for each message (a fetch and a dozen contexts).  One pass with the
+ * bare key is measured: sealing costs what checking does.
+ */
+static void
+test_mac_allocs(void **state)
+{
+	struct state_info si;
+	struct state_iter it;
+	struct sync_mac	*mac;
+	struct sync_key	 k;
+	struct sync_hdr	 h;
+	struct sync_rec	 r;
+	struct mem	 m;
+	char		 err[256] = "";
+	size_t		 ready, bare, off, mlen;
+	uint32_t	 w;
+	unsigned	 n = 0;
+
+	(void)state;
+	if (!hooked)
+		skip();
+	nalloc = 0;
+	assert_non_null(mac = state_mac_new());
+	make_file_mac(&m, mac, 99, 2, 8000, 60000);
+	if (state_check(m.buf, m.len, mac, &si, err, sizeof(err)) == -1)
+		fail_msg("%s", err);
+	state_iter_init(&it, m.buf, m.len, mac);
+	while (state_iter_next(&it, &r, &w))
+		n++;
+	sync_mac_free(mac);
+	ready = nalloc;
+	assert_int_equal(n, 8000);
+	assert_true(si.messages > 80);
+
+	assert_int_equal(state_key_init(&k), 0);
+	nalloc = 0;
+	for (off = 0; off < m.len; off += mlen) {
+		mlen = (size_t)m.buf[off + 6] << 8 | m.buf[off + 7];
+		assert_int_equal(sync_msg_parse(m.buf + off, mlen, &k, &h),
+		    SYNC_OK);
+	}
+	bare = nalloc;
+	free(m.buf);
+	printf("libcrypto: %zu allocations for %u messages in three passes "
+	    "with the ready key, %zu in one with the bare key\n", ready,
+	    si.messages, bare);
+	if (ready * 2 >= 3 * bare)
+		fail_msg("%zu allocations for %u messages in three passes, "
+		    "%zu in one with the bare key", ready, si.messages, bare);
+}
+
 static void
 test_writer_refuses(void **state)
 {
@@ -250,8 +452,13 @@ test_writer_refuses(void **state)
 
 	(void)state;
 	memset(&m, 0, sizeof(m));
-	assert_int_equal(state_write_begin(&sw, 1, 0, mem_out, &m), -1);
-	assert_int_equal(state_write_begin(&sw, 1, 2, mem_out, &m), 0);
+	assert_int_equal(state_write_begin(&sw, fmac, 1, 0, mem_out, &m), -1);
+	assert_int_equal(errno, EINVAL);
+	/* state_mac_new() failed */
+	assert_int_equal(state_write_begin(&sw, NULL, 1, 2, mem_out, &m), -1);
+	assert_int_equal(errno, ENOMEM);
+	assert_int_equal(m.len, 0);
+	assert_int_equal(state_write_begin(&sw, fmac, 1, 2, mem_out, &m), 0);
 	assert_int_equal(state_write_conn(&sw, 2, &r.s, ""), -1);
 	assert_int_equal(errno, EINVAL);
 	r.s.tclass = CT_TO_MAX;
@@ -277,7 +484,7 @@ test_writer_full(void **state)
 
 	(void)state;
 	memset(&m, 0, sizeof(m));
-	assert_int_equal(state_write_begin(&sw, 1, 2, mem_out, &m), 0);
+	assert_int_equal(state_write_begin(&sw, fmac, 1, 2, mem_out, &m), 0);
 	assert_int_equal(sw.max, STATE_FILE_MAX);
 	sw.max = 65536;			/* as STATE_FILE_MAX, smaller */
 	for (i = 0; i < 2000; i++) {
@@ -294,7 +501,7 @@ test_writer_full(void **state)
 	assert_int_equal(state_write_end(&sw), 0);
 	assert_true(m.len <= 65536);
 	assert_true(m.len > 65536 - 3 * SYNC_MSG_MAX);
-	if (state_check(m.buf, m.len, &si, err, sizeof(err)) == -1)
+	if (check(&m, &si, err, sizeof(err)) == -1)
 		fail_msg("%s", err);
 	assert_int_equal(si.records, n);
 	free(m.buf);
@@ -306,7 +513,8 @@ expect_bad(const uint8_t *buf, size_t len, const char *why)
 	struct state_info si;
 	char		 err[256] = "";
 
-	assert_int_equal(state_check(buf, len, &si, err, sizeof(err)), -1);
+	assert_int_equal(state_check(buf, len, fmac, &si, err, sizeof(err)),
+	    -1);
 	if (strstr(err, why) == NULL)
 		fail_msg("\"%s\" does not say \"%s\"", err, why);
 }
@@ -690,8 +898,8 @@ test_expired_full(void **state)
 	(void)state;
 	/* written 10 s ago: those with 5 s left timed out since */
 	memset(&m, 0, sizeof(m));
-	assert_int_equal(state_write_begin(&sw, wall_ms() - 10000, 1, mem_out,
-	    &m), 0);
+	assert_int_equal(state_write_begin(&sw, fmac, wall_ms() - 10000, 1,
+	    mem_out, &m), 0);
 	for (i = 0; i < 6; i++) {
 		r = rec(i, i % 2 ? 5000 : 70000);
 		assert_int_equal(state_write_conn(&sw, 0, &r.s, r.rule), 0);
@@ -954,6 +1162,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_roundtrip),
+		cmocka_unit_test(test_vector),
+		cmocka_unit_test(test_mac_allocs),
 		cmocka_unit_test(test_writer_refuses),
 		cmocka_unit_test(test_writer_full),
 		cmocka_unit_test(test_torn),
@@ -971,5 +1181,14 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_unsafe, setup, teardown),
 	};
 
-	return (cmocka_run_group_tests(tests, NULL, NULL));
+	int		 rc;
+
+	/* before libcrypto allocates anything */
+	hooked = CRYPTO_set_mem_functions(count_malloc, count_realloc,
+	    count_free);
+	if ((fmac = state_mac_new()) == NULL)
+		return (1);
+	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	sync_mac_free(fmac);
+	return (rc);
 }
