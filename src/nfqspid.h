@@ -480,9 +480,9 @@ struct state_load;
    there at a clean stop (the workers stopped) and closes fd. */
 int		 state_open(const char *path);
 /* nfqspid -n: 0 if state_open() would take path (a missing file is
-   made at start, and the unit's state directory by systemd), or -1 and
-   why in err (a missing directory other than that one: nobody makes
-   it). */
+   made at start, and a unit's state directory under /var/lib by
+   systemd), or -1 and why in err (a missing directory elsewhere:
+   nobody makes it). */
 int		 state_path_check(const char *path, char *err, size_t errlen);
 struct state_load *state_read(int fd, const char *path,
 		    const struct config *cfg);

@@ -165,24 +165,48 @@ state_path_safe(const char *path, char *err, size_t errlen)
 }
 
 /*
- * The shipped unit's StateDirectory=nfqspid: systemd makes it, root's
- * and 0700, before each start (etc/nfqspid.service.in).
+ * systemd makes a unit's StateDirectory= under /var/lib, root's and
+ * 0700, before each start: the shipped unit's nfqspid
+ * (etc/nfqspid.service.in), a second instance's nfqspid-b or
+ * nfqspid/b.  Is path's missing directory one of those: below
+ * /var/lib, with what exists of the path safe?
  */
-#define STATE_UNIT_DIR	"/var/lib/nfqspid"
+#define STATE_UNIT_ROOT	"/var/lib"
+
+static int
+state_unit_dir(const char *path)
+{
+	char		 d[CONFIG_PATHLEN], err[CONFIG_PATHLEN + 128];
+	size_t		 n = strlen(STATE_UNIT_ROOT);
+	struct stat	 st;
+
+	if (strncmp(path, STATE_UNIT_ROOT "/", n + 1) != 0 ||
+	    strstr(path, "/../") != NULL || strstr(path, "/./") != NULL ||
+	    spi_strlcpy(d, path, sizeof(d)) >= sizeof(d))
+		return (0);
+	/* the deepest directory there is */
+	do {
+		*strrchr(d, '/') = '\0';
+	} while (strlen(d) > n && stat(d, &st) == -1 && errno == ENOENT);
+	/* state_dirs_safe() checks the directories above a file's name */
+	n = strlen(d);
+	if (n + 2 >= sizeof(d))
+		return (0);
+	memcpy(d + n, "/-", 3);
+	return (state_dirs_safe(d, err, sizeof(err)) == 0);
+}
 
 int
 state_path_check(const char *path, char *err, size_t errlen)
 {
-	size_t	 n = strlen(STATE_UNIT_DIR);
 	int	 fd, rc;
 
 	errno = 0;
 	if (state_path_safe(path, err, errlen) == -1) {
-		/* the unit's state directory, still to be made, holds
+		/* a unit's state directory, still to be made, holds
 		   nothing another could have put there; any other that
 		   is missing stays so, and the start cannot use it */
-		if (errno == ENOENT && strncmp(path, STATE_UNIT_DIR, n) == 0 &&
-		    path[n] == '/' && strchr(path + n + 1, '/') == NULL)
+		if (errno == ENOENT && state_unit_dir(path))
 			return (0);
 		return (-1);
 	}

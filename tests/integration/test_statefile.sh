@@ -29,7 +29,9 @@
 #    (edited for the next start) does not write it: a later start with
 #    it again finds no table older than the run without it;
 #  - a state_file in a directory that does not exist: nfqspid -n warns,
-#    the start says so, and the stop says it writes nothing.
+#    the start says so, and the stop says it writes nothing; but not of
+#    a directory under /var/lib, which a unit's StateDirectory= makes (a
+#    second instance's own, nfqspid-b or nfqspid/b).
 #
 # Copyright (C) 2026 The nfqspid authors
 # SPDX-License-Identifier: GPL-2.0-or-later
@@ -189,9 +191,26 @@ rc=$?
 check "nfqspid -n warns of a state_file in a directory that does not exist ($nout)" \
     grep -q "^nfqspid: warning: state file $T_TMP/nodir/state: directory $T_TMP/nodir does not exist (nfqspid makes none); connections will not be kept across a restart$" <<<"$nout"
 check "... a warning: the file is accepted (rc $rc)" test "$rc" -eq 0
-# state.c's STATE_UNIT_DIR, of which -n says nothing while it is missing
-check "the unit's StateDirectory= is /var/lib/nfqspid, as state.c knows" \
+# state.c's STATE_UNIT_ROOT, of which -n says nothing while a directory
+# there is missing: a unit's StateDirectory=, made by systemd before
+# each start, the shipped one's or a second instance's
+check "the unit's StateDirectory= is under /var/lib, as state.c knows" \
     grep -qx 'StateDirectory=nfqspid' "$top_srcdir/etc/nfqspid.service.in"
+for sd in nfqspid nfqspid-b-$$ nfqspid-b-$$/inst; do
+	[ -e "/var/lib/${sd%%/*}" ] && continue
+	sed "s|^state_file = .*|state_file = /var/lib/$sd/state|" "$T_CONF" \
+	    >"$T_TMP/unitdir.ini"
+	nout=$("$NFQSPID" -n -c "$T_TMP/unitdir.ini" 2>&1)
+	check "nfqspid -n: StateDirectory=$sd still to be made, no warning ($nout)" \
+	    test "$nout" = "configuration OK"
+	check "... and nothing made" test ! -e "/var/lib/${sd%%/*}"
+done
+# ...but a path that leaves /var/lib is not one
+sed "s|^state_file = .*|state_file = /var/lib/../$$-nodir/state|" \
+    "$T_CONF" >"$T_TMP/unitdir.ini"
+check "nfqspid -n: /var/lib/../DIR missing is warned of" \
+    grep -q "warning: state file /var/lib/../$$-nodir/state: directory .* does not exist" \
+    <("$NFQSPID" -n -c "$T_TMP/unitdir.ini" 2>&1)
 lib_start "nfqspid starts with state_file"
 check "the file is made at start, 0600, owned by root" \
     test "$(stat -c %a:%U "$STATE" 2>/dev/null)" = 600:root
