@@ -53,8 +53,9 @@ static int	log_fd = -1;		/* connected to /dev/log */
 static uint64_t	log_dropped;		/* atomic */
 static pthread_mutex_t log_mtx = PTHREAD_MUTEX_INITIALIZER;
 /* the last error (LOG_ERR or worse), for systemd's STATUS= line */
-static void	(*log_fatal_fn)(const char *); /* log_on_fatal() */
+static void	(*log_fatal_fn)(const char *, int); /* log_on_fatal() */
 static char	log_lasterr[LOG_LINEMAX];
+static int	log_lasterrno;		/* its errno; 0: none */
 static pthread_mutex_t log_errmtx = PTHREAD_MUTEX_INITIALIZER;
 
 /*
@@ -197,14 +198,19 @@ log_syslog(int pri, const char *msg)
 
 /*
  * The last error logged (log_warn(), log_warnx(), fatal()), "" if none:
- * why a start failed, for systemd's STATUS= line.
+ * why a start failed, for systemd's STATUS= line.  Its errno, 0 when
+ * none (log_warnx()), for ERRNO=.
  */
-void
+int
 log_last_error(char *buf, size_t len)
 {
+	int	 err;
+
 	pthread_mutex_lock(&log_errmtx);
 	spi_strlcpy(buf, log_lasterr, len);
+	err = log_lasterrno;
 	pthread_mutex_unlock(&log_errmtx);
+	return (err);
 }
 
 int
@@ -229,6 +235,7 @@ log_vwrite(int pri, const char *fmt, va_list ap, int with_errno, int err)
 	/* a worker never waits here: another thread's copy wins */
 	if (pri <= LOG_ERR && pthread_mutex_trylock(&log_errmtx) == 0) {
 		spi_strlcpy(log_lasterr, line, sizeof(log_lasterr));
+		log_lasterrno = with_errno ? err : 0;
 		pthread_mutex_unlock(&log_errmtx);
 	}
 
@@ -257,12 +264,12 @@ log_vwrite(int pri, const char *fmt, va_list ap, int with_errno, int err)
 		}
 	}
 	if (pri == LOG_CRIT && log_fatal_fn != NULL)
-		log_fatal_fn(line);
+		log_fatal_fn(line, with_errno ? err : 0);
 }
 
-/* fn(the line) after fatal() logged it, before exit(1) */
+/* fn(the line, its errno or 0) after fatal() logged it, before exit(1) */
 void
-log_on_fatal(void (*fn)(const char *))
+log_on_fatal(void (*fn)(const char *, int))
 {
 	log_fatal_fn = fn;
 }

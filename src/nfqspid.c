@@ -71,6 +71,7 @@ struct daemon {
 	char			 pidfile[CONFIG_PATHLEN];
 	int			 statefd;	/* [daemon] state_file, or -1 */
 	int			 status;	/* exit status */
+	int			 errnum;	/* a dead worker's errno */
 	pthread_t		 watchdog;
 	int			 watching;
 	uint64_t		*wd_last;	/* the watchdog's, per worker */
@@ -277,23 +278,35 @@ daemon_notify_stop(struct daemon *d)
 	d->sdn_kept_ms = 0;
 }
 
+/* "\nERRNO=err" for a notify line, or "" when err is 0 */
+static const char *
+notify_errno(char *buf, size_t len, int err)
+{
+	buf[0] = '\0';
+	if (err > 0)
+		(void)snprintf(buf, len, "\nERRNO=%d", err);
+	return (buf);
+}
+
 /* A start that failed: why, in systemctl status, from the last error
-   logged (every failure path of the start logs one first). */
+   logged (every failure path of the start logs one first), and its
+   errno as ERRNO= when it had one. */
 static void
 daemon_notify_failed(void)
 {
-	char	 why[512];
+	char	 why[512], eno[32];
+	int	 err;
 
-	log_last_error(why, sizeof(why));
-	daemon_notify("STATUS=cannot start: %s", why[0] != '\0' ? why :
-	    "see the log");
+	err = log_last_error(why, sizeof(why));
+	daemon_notify("STATUS=cannot start: %s%s", why[0] != '\0' ? why :
+	    "see the log", notify_errno(eno, sizeof(eno), err));
 }
 
 /* fatal(): why, for systemctl status, before exit(1) */
 static void
-daemon_notify_fatal(const char *line)
+daemon_notify_fatal(const char *line, int err)
 {
-	sdnotify_status_now("exiting: ", line);
+	sdnotify_status_now("exiting: ", line, err);
 }
 
 /* READY=1, or after a reload READY=1 again, with what runs */
@@ -768,6 +781,7 @@ worker_dead(struct worker *w, void *arg)
 	log_warnx("worker %u stopped: %s; exiting", worker_id(w),
 	    err != 0 ? strerror(err) : "unknown reason");
 	d->status = 1;
+	d->errnum = err;
 	event_base_loopbreak(d->base);
 }
 
@@ -827,7 +841,7 @@ watchdog_main(void *arg)
 			log_warnx("%s; exiting", why);
 			/* systemctl status: why it died (exit() is not for
 			   a thread, and a hung worker may hold any lock) */
-			sdnotify_status_now("exiting: ", why);
+			sdnotify_status_now("exiting: ", why, 0);
 			_exit(1);
 		}
 	}
@@ -1283,9 +1297,14 @@ daemon_run(struct daemon *d, int foreground, int debug)
 
 	daemon_notify_stop(d);
 	if (d->status != 0) {
-		log_last_error(err, sizeof(err));
-		daemon_notify("STOPPING=1\nSTATUS=stopping after an error: %s",
-		    err);
+		char	 eno[32];
+		int	 e = log_last_error(err, sizeof(err));
+
+		/* a worker's own error first: logged by log_warnx() */
+		if (d->errnum != 0)
+			e = d->errnum;
+		daemon_notify("STOPPING=1\nSTATUS=stopping after an error: %s%s",
+		    err, notify_errno(eno, sizeof(eno), e));
 	} else
 		daemon_notify("STOPPING=1\nSTATUS=stopping");
 

@@ -290,28 +290,48 @@ sdnotify_resend(void)
 	return (-1);
 }
 
-/* buf[n...] += s, within SDNOTIFY_MAX - 1, a newline as a space: one
-   assignment, never a second */
+/* buf[n...] += s, within max, a newline as a space: one assignment,
+   never a second */
 static size_t
-sdnotify_cat(char *buf, size_t n, const char *s)
+sdnotify_cat(char *buf, size_t n, const char *s, size_t max)
 {
-	for (; *s != '\0' && n < SDNOTIFY_MAX - 1; s++)
+	for (; *s != '\0' && n < max; s++)
 		buf[n++] = *s == '\n' ? ' ' : *s;
 	return (n);
 }
 
-void
-sdnotify_status_now(const char *prefix, const char *why)
+/* "\nERRNO=err" in buf (32 bytes), err > 0, without stdio: its length */
+static size_t
+sdnotify_errno(char *buf, int err)
 {
-	char	 buf[SDNOTIFY_MAX];
-	size_t	 n;
+	char	 digits[16];
+	size_t	 n, i = 0;
+
+	do
+		digits[i++] = '0' + err % 10;
+	while ((err /= 10) > 0);
+	memcpy(buf, "\nERRNO=", 7);
+	for (n = 7; i > 0; n++)
+		buf[n] = digits[--i];
+	return (n);
+}
+
+void
+sdnotify_status_now(const char *prefix, const char *why, int err)
+{
+	char	 buf[SDNOTIFY_MAX], eno[32];
+	size_t	 n, max = SDNOTIFY_MAX - 1, elen = 0;
 	int	 fd = sdn_fd, save = errno;
 
 	if (fd == -1)
 		return;
-	n = sdnotify_cat(buf, 0, "STATUS=");
-	n = sdnotify_cat(buf, n, prefix);
-	n = sdnotify_cat(buf, n, why);
+	if (err > 0)
+		max -= (elen = sdnotify_errno(eno, err));
+	n = sdnotify_cat(buf, 0, "STATUS=", max);
+	n = sdnotify_cat(buf, n, prefix, max);
+	n = sdnotify_cat(buf, n, why, max);
+	memcpy(buf + n, eno, elen);
+	n += elen;
 	/* one try: the process is on its way out */
 	(void)sendto(fd, buf, n, MSG_DONTWAIT | MSG_NOSIGNAL,
 	    (struct sockaddr *)&sdn_sun, sdn_len);

@@ -86,13 +86,14 @@ const char *sdnotify_kept(void);
    is still full), -1 and errno: it cannot be sent, and is dropped. */
 int	 sdnotify_resend(void);
 /*
- * "STATUS=" prefix why, for a process about to end (fatal(), the
- * watchdog thread's _exit()), so that systemctl status says why it
- * died: from any thread, even a signal handler (no lock, no
- * allocation, no stdio; errno kept).  One try that never waits
- * (MSG_DONTWAIT); cut at SDNOTIFY_MAX - 1, a newline sent as a space.
+ * "STATUS=" prefix why, and "ERRNO=" err when err > 0, for a process
+ * about to end (fatal(), the watchdog thread's _exit()), so that
+ * systemctl status says why it died: from any thread, even a signal
+ * handler (no lock, no allocation, no stdio; errno kept).  One try
+ * that never waits (MSG_DONTWAIT); STATUS= cut to leave ERRNO= room
+ * within SDNOTIFY_MAX - 1, a newline in why sent as a space.
  */
-void	 sdnotify_status_now(const char *prefix, const char *why);
+void	 sdnotify_status_now(const char *prefix, const char *why, int err);
 /* The socket closed, a kept line forgotten. */
 void	 sdnotify_close(void);
 

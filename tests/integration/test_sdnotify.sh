@@ -8,7 +8,8 @@
 # nfqspictl reload PID fails on a bad file, and without the daemon's
 # socket at its path sends SIGHUP; SIGTERM is STOPPING=1 and exit 0.  A bad file is exit 2 with its error in STATUS=
 # and on the journal's stream, a second daemon exit 1 with its reason,
-# neither READY=1.  An abstract socket ('@') works; WATCHDOG=1 comes at
+# neither READY=1; one that fails on an errno (no directory for its
+# control socket) gives it in ERRNO= too.  An abstract socket ('@') works; WATCHDOG=1 comes at
 # half of $WATCHDOG_USEC while the main loop turns, none while the
 # process is stopped, and none when $WATCHDOG_PID is another's.  With
 # systemd busy (the listener stopped, its queue full) at the start and
@@ -196,6 +197,23 @@ check "... STATUS= with the reason ($(said "$N" "$p3"))" \
 check "... no READY=1" not grep -q 'READY=1' <(said "$N" "$p3")
 check "... the reason once on the journal's stream ($(head -c 300 "$J"))" \
     test "$(grep -c '\[rule broken\] dport' "$J")" -eq 1
+
+# ---- a start that fails on an errno: ERRNO= with the STATUS= ----------------------
+# the control socket in a directory that does not exist: bind(2) says
+# ENOENT, which systemctl status shows as "Error: 2 (No such file...)"
+sed "s|^control = .*|control = $T_TMP/nodir/ctl.sock|" "$T_CONF" \
+    >"$T_TMP/noctl.ini"
+ip netns exec "$NS_D" env NOTIFY_SOCKET="$T_TMP/notify.sock" \
+    "${T_VG[@]}" "$NFQSPID" -f -c "$T_TMP/noctl.ini" >>"$T_LOG" 2>&1 &
+p4=$!
+wait "$p4"
+rc=$?
+check "no control socket: exit 1 (got $rc)" test "$rc" -eq 1
+wait_for 20 grep -q "^$p4 STATUS=" "$N"
+check "... STATUS= says why, ERRNO= its errno ($(said "$N" "$p4"))" \
+    grep -qx "STATUS=cannot start: control socket $T_TMP/nodir/ctl.sock: No such file or directory | ERRNO=2" \
+    <(said "$N" "$p4")
+check "... and no READY=1" not grep -q 'READY=1' <(said "$N" "$p4")
 
 # ---- an abstract socket, and the watchdog ------------------------------------------
 A=$T_TMP/abstract.txt

@@ -496,8 +496,9 @@ test_state_nobody(void **state)
 	assert_null(sdnotify_kept());
 }
 
-/* The last words: STATUS= prefix why, one line, cut to fit, errno kept;
-   nothing when closed; never a wait on a full queue. */
+/* The last words: STATUS= prefix why, one line, cut to fit, errno kept,
+   ERRNO= after it when given; nothing when closed; never a wait on a
+   full queue. */
 static void
 test_status_now(void **state)
 {
@@ -512,29 +513,38 @@ test_status_now(void **state)
 	setenv("NOTIFY_SOCKET", name, 1);
 	assert_int_equal(sdnotify_open(), 1);
 	errno = EIO;
-	sdnotify_status_now("exiting: ", "worker 0\nhung");
+	sdnotify_status_now("exiting: ", "worker 0\nhung", 0);
 	assert_int_equal(errno, EIO);
 	expect_msg(fd, "STATUS=exiting: worker 0 hung");
+	sdnotify_status_now("exiting: ", "fork: No such file", ENOENT);
+	assert_int_equal(errno, EIO);
+	expect_msg(fd, "STATUS=exiting: fork: No such file\nERRNO=2");
+	sdnotify_status_now("", "big", 2147483647);
+	expect_msg(fd, "STATUS=big\nERRNO=2147483647");
 
 	memset(why, 'y', sizeof(why) - 1);
 	why[sizeof(why) - 1] = '\0';
-	sdnotify_status_now("x: ", why);
+	sdnotify_status_now("x: ", why, 0);
 	/* what fits: the prefix, then why up to SDNOTIFY_MAX - 1 */
 	memcpy(want, "STATUS=x: ", 10);
 	memcpy(want + 10, why, SDNOTIFY_MAX - 11);
 	want[SDNOTIFY_MAX - 1] = '\0';
 	expect_msg(fd, want);
+	/* ...and with ERRNO=, STATUS= gives it room */
+	sdnotify_status_now("x: ", why, 113);
+	memcpy(want + SDNOTIFY_MAX - 1 - 10, "\nERRNO=113", 10);
+	expect_msg(fd, want);
 
 	n = fill_queue(name, fds, 64);
 	t0 = now_ms();
-	sdnotify_status_now("exiting: ", "nobody reads");
+	sdnotify_status_now("exiting: ", "nobody reads", EIO);
 	assert_true(now_ms() - t0 < 200);
 	for (i = 0; i < n; i++)
 		close(fds[i]);
 	sdnotify_close();
 	close(fd);
 	/* closed: nothing, and no crash */
-	sdnotify_status_now("exiting: ", "after close");
+	sdnotify_status_now("exiting: ", "after close", 0);
 }
 
 int
