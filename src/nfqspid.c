@@ -27,6 +27,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <pthread.h>
 #include <grp.h>
 #include <pwd.h>
@@ -55,6 +56,9 @@
 #define DIVERT_TICKS	5	/* the diversion checked every 5 ticks
 				   (by its own thread, divert_run.c) */
 #define NOTIFY_RETRY_MS	100	/* a state line systemd did not take */
+#define RELOAD_WDOG_MAX	120	/* s: a reload's own WATCHDOG=1, at most:
+				   past systemd's default start timeout (90 s),
+				   so a file that can start can reload */
 
 struct daemon {
 	struct daemon_info	 info;
@@ -326,8 +330,8 @@ daemon_notify_ready(struct daemon *d, const char *note)
 /*
  * WATCHDOG=1 at half of $WATCHDOG_USEC, from a timer of the main loop:
  * a main thread that hangs (or waits long on a worker) stops the pings,
- * and systemd (WatchdogSec=) ends us.  The workers have the watchdog
- * thread.
+ * and systemd (WatchdogSec=) ends us.  A reload pings from a thread of
+ * its own (reload_wdog_start()).  The workers have the watchdog thread.
  */
 static void
 daemon_wdog_cb(evutil_socket_t fd, short events, void *arg)
@@ -353,6 +357,65 @@ daemon_wdog_start(struct daemon *d)
 		return;
 	}
 	daemon_notify("WATCHDOG=1");
+}
+
+/*
+ * A reload runs on the main thread, whose timer pings systemd: the
+ * parse of a large file stops the pings for as long as it takes (an
+ * address file of 64 MiB, 6 s here, and one file may name several:
+ * nfqspid(8), SYSTEMD).  While it runs this thread pings instead, every
+ * half of $WATCHDOG_USEC as the timer does, for RELOAD_WDOG_MAX at
+ * most: a reload that never ends still ends us.  The pipe's write end
+ * closed says the reload is over.
+ */
+struct reload_wdog {
+	pthread_t	 thread;
+	int		 fd[2];
+	int		 ms;		/* between pings */
+};
+
+static void *
+reload_wdog_main(void *arg)
+{
+	struct reload_wdog	*rw = arg;
+	struct pollfd		 pfd = { rw->fd[0], POLLIN, 0 };
+	uint64_t		 until = spi_now_ms() + RELOAD_WDOG_MAX * 1000;
+
+	(void)pthread_setname_np(pthread_self(), "nfqspid-reload");
+	while (poll(&pfd, 1, rw->ms) != 1 && spi_now_ms() < until)
+		(void)sdnotify_send_now("WATCHDOG=1");
+	return (NULL);
+}
+
+/* 0 pinging, -1 not (no watchdog, or no thread: the reload goes on) */
+static int
+reload_wdog_start(struct reload_wdog *rw)
+{
+	uint64_t	 usec = sdnotify_watchdog_usec() / 2;
+
+	if (usec == 0)
+		return (-1);
+	rw->ms = usec < 1000 ? 1 : usec / 1000 > INT32_MAX ? INT32_MAX :
+	    (int)(usec / 1000);
+	if (pipe2(rw->fd, O_CLOEXEC) == -1) {
+		log_warn("reload: systemd's watchdog");
+		return (-1);
+	}
+	if (spi_thread_start(&rw->thread, reload_wdog_main, rw) == -1) {
+		log_warn("reload: systemd's watchdog");
+		close(rw->fd[0]);
+		close(rw->fd[1]);
+		return (-1);
+	}
+	return (0);
+}
+
+static void
+reload_wdog_stop(struct reload_wdog *rw)
+{
+	close(rw->fd[1]);
+	pthread_join(rw->thread, NULL);
+	close(rw->fd[0]);
 }
 
 /*
@@ -700,12 +763,9 @@ config_log_warnings(const struct config *cfg, const char *when)
 		    cfg->warn_more);
 }
 
-/*
- * SIGHUP and the control socket's reload: a new configuration, or the
- * old one stays.  The old one is freed once every worker has switched.
- */
+/* The reload itself (daemon_reload()) */
 static int
-daemon_reload(void *arg, char *err, size_t errlen)
+daemon_reload_run(void *arg, char *err, size_t errlen)
 {
 	struct daemon	*d = arg;
 	struct config	*cfg, *old;
@@ -749,6 +809,27 @@ daemon_reload(void *arg, char *err, size_t errlen)
 	    status_mode_name(cfg->mode));
 	daemon_notify_ready(d, ", reloaded");
 	return (0);
+}
+
+/*
+ * SIGHUP and the control socket's reload: a new configuration, or the
+ * old one stays.  The old one is freed once every worker has switched.
+ */
+static int
+daemon_reload(void *arg, char *err, size_t errlen)
+{
+	struct reload_wdog	 rw;
+	int			 rc, wdog;
+
+	/* a ping before and after, and pings while it runs */
+	if ((wdog = reload_wdog_start(&rw)) == 0)
+		daemon_notify("WATCHDOG=1");
+	rc = daemon_reload_run(arg, err, errlen);
+	if (wdog == 0) {
+		reload_wdog_stop(&rw);
+		daemon_notify("WATCHDOG=1");
+	}
+	return (rc);
 }
 
 static void

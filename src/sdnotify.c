@@ -338,6 +338,18 @@ sdnotify_status_now(const char *prefix, const char *why, int err)
 	errno = save;
 }
 
+int
+sdnotify_send_now(const char *msg)
+{
+	int	 fd = sdn_fd, save = errno, rc = 0;
+
+	if (fd != -1 && sendto(fd, msg, strlen(msg), MSG_DONTWAIT |
+	    MSG_NOSIGNAL, (struct sockaddr *)&sdn_sun, sdn_len) == -1)
+		rc = -1;
+	errno = save;
+	return (rc);
+}
+
 void
 sdnotify_close(void)
 {

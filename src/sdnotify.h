@@ -8,7 +8,8 @@
  * $NOTIFY_SOCKET, and the daemon says READY=1, RELOADING=1, STOPPING=1
  * and STATUS=... there, one datagram of newline-separated assignments
  * each.  Main thread only: one socket, no lock; but
- * sdnotify_status_now(), which any thread may call on its way out.
+ * sdnotify_status_now(), which any thread may call on its way out, and
+ * sdnotify_send_now().
  * No send waits: a full queue drops a STATUS= or WATCHDOG=1 line, and
  * keeps a state line (sdnotify_state()) for the main loop to send again.
  */
@@ -94,6 +95,13 @@ int	 sdnotify_resend(void);
  * within SDNOTIFY_MAX - 1, a newline in why sent as a space.
  */
 void	 sdnotify_status_now(const char *prefix, const char *why, int err);
+/*
+ * msg as one datagram from any thread, while the main thread may send
+ * too (a reload's pings: nfqspid.c): no lock, no allocation, errno
+ * kept; one try that never waits, a full queue drops it.  0 sent (or
+ * nobody to tell), -1 not.
+ */
+int	 sdnotify_send_now(const char *msg);
 /* The socket closed, a kept line forgotten. */
 void	 sdnotify_close(void);
 

@@ -527,7 +527,7 @@ check "nfqspid.service: ExecReload=+${sbindir:-?}/nfqspictl reload \$MAINPID" \
 # (the rest of the sandbox: tests/unit-security.sh; under a real
 # systemd: make check-systemd)
 for k in "Type=notify" "NotifyAccess=main" "RestartPreventExitStatus=2" \
-    "Restart=on-failure" \
+    "Restart=on-failure" "WatchdogSec=30s" \
     "CapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_RAW CAP_SETUID CAP_SETGID" \
     "NoNewPrivileges=yes" \
     "ProtectSystem=strict" "ProtectHome=yes" "PrivateTmp=yes" \

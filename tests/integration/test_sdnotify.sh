@@ -9,9 +9,11 @@
 # socket at its path sends SIGHUP; SIGTERM is STOPPING=1 and exit 0.  A bad file is exit 2 with its error in STATUS=
 # and on the journal's stream, a second daemon exit 1 with its reason,
 # neither READY=1; one that fails on an errno (no directory for its
-# control socket) gives it in ERRNO= too.  An abstract socket ('@') works; WATCHDOG=1 comes at
-# half of $WATCHDOG_USEC while the main loop turns, none while the
-# process is stopped, and none when $WATCHDOG_PID is another's.  With
+# control socket) gives it in ERRNO= too.  An abstract socket ('@')
+# works; WATCHDOG=1 comes at half of $WATCHDOG_USEC while the main loop
+# turns, before, during and after a reload of a file that takes seconds
+# to load, none while the process is stopped, and none when
+# $WATCHDOG_PID is another's.  With
 # systemd busy (the listener stopped, its queue full) at the start and
 # at a reload, READY=1 is kept and comes once it reads again, with the
 # reload's RELOADING=1 before it in one datagram.  The
@@ -240,6 +242,93 @@ check "... and pings again when it runs" \
 check "@abstract: SIGTERM ends it with 0" lib_stop_daemon
 check "... status 0 (got $T_DRC)" test "${T_DRC:-x}" = 0
 check "@abstract: STOPPING=1" grep -q '^STOPPING=1' <(said "$A" "$pid")
+
+# ---- a long reload: WATCHDOG=1 before, during and after it ------------------------
+# The reload runs on the main thread, whose timer pings: a file that takes
+# seconds to load (a rule with an address file of 1.5 million CIDRs) must not
+# stop the pings for longer than $WATCHDOG_USEC, or systemd's WatchdogSec=
+# would end the daemon in the middle of it.  sdtime.py writes "SECONDS PID
+# KEY=V | ..." per datagram, SECONDS from CLOCK_MONOTONIC.
+cat >"$T_TMP/sdtime.py" <<'EOF'
+import socket, struct, sys, time
+addr, out = sys.argv[1:3]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(addr)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+with open(out, "a", buffering=1) as f:
+    f.write("listening\n")
+    while True:
+        msg, anc, _, _ = s.recvmsg(4096, socket.CMSG_SPACE(12))
+        pid = "?"
+        for lvl, typ, data in anc:
+            if lvl == socket.SOL_SOCKET and typ == socket.SCM_CREDENTIALS:
+                pid = struct.unpack("iII", data[:12])[0]
+        f.write("%.3f %s %s\n" % (time.monotonic(), pid,
+                " | ".join(msg.decode(errors="replace").split("\n"))))
+EOF
+W=$T_TMP/wdog.txt
+: >"$W"
+bg_in "$NS_D" "$PY" "$T_TMP/sdtime.py" "$T_TMP/wdog.sock" "$W"
+wait_for 50 grep -qx listening "$W" ||
+    { echo "the timed notify listener did not start" >&2; exit 1; }
+# under valgrind far fewer: the parse is some 30 times slower there
+naddr=${WD_ADDRS:-1500000}
+[ ${#T_VG[@]} -gt 0 ] && naddr=${WD_ADDRS:-100000}
+"$PY" - "$T_TMP/addrs.txt" "$naddr" <<'EOF'
+import random, sys
+random.seed(7)
+with open(sys.argv[1], "w") as f:
+    for _ in range(int(sys.argv[2])):
+        a = random.getrandbits(32)
+        f.write("%d.%d.%d.%d/32\n" % (a >> 24, a >> 16 & 255, a >> 8 & 255,
+                                       a & 255))
+EOF
+start NOTIFY_SOCKET="$T_TMP/wdog.sock" WATCHDOG_USEC=1000000
+pid=$T_DPID
+wready() { test "$(grep -c "^[0-9.]* $pid READY=1" "$W")" -ge "$1"; }
+check "long reload: READY=1 comes" wait_for $((100 * T_SLOW)) wready 1
+# systemd times the pings from READY=1: one before would time the start
+first=$(awk -v p="$pid" '$2 == p { print $3; exit }' "$W")
+check "... and no WATCHDOG=1 before it (first: $first)" test "$first" = READY=1
+cp "$T_CONF" "$T_TMP/small.ini"
+printf '\n[rule big]\nproto = tcp\nsrc = @%s\ndport = 9\naction = drop\n' \
+    "$T_TMP/addrs.txt" >>"$T_CONF"
+sleep 1.2
+kill -HUP "$pid"
+check "long reload: READY=1 again" wait_for $((600 * T_SLOW)) wready 2
+sleep 1.6
+cp "$T_TMP/small.ini" "$T_CONF"
+check "... the file taken, its big rule too" \
+    grep -q "^[0-9.]* $pid READY=1 .*rules 3 mode enforce, reloaded" "$W"
+# t0, t1: RELOADING=1 and the READY=1 after it; then the pings' times
+t0=$(awk -v p="$pid" '$2 == p && $3 == "RELOADING=1" { print $1; exit }' "$W")
+t1=$(awk -v p="$pid" '$2 == p && $3 == "READY=1" { t = $1 } END { print t }' "$W")
+t0=${t0:-0} t1=${t1:-0}
+awk -v p="$pid" '$2 == p && $3 == "WATCHDOG=1" { print $1 }' "$W" \
+    >"$T_TMP/pings.txt"
+took=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
+check "... which takes longer than \$WATCHDOG_USEC, 1 s (took $took s)" \
+    awk -v t="$took" 'BEGIN { exit !(t > 1.0) }'
+during=$(awk -v a="$t0" -v b="$t1" '$1 > a && $1 < b' "$T_TMP/pings.txt" |
+    wc -l)
+check "WATCHDOG=1 during the reload, every 0.5 s ($during in $took s)" \
+    awk -v n="$during" -v t="$took" \
+    'BEGIN { exit !(n >= 1 && n >= int(t / 0.5) - 1) }'
+# from 1 s before RELOADING=1 to 1.5 s after READY=1: no gap of 1 s
+gap=$(awk -v a="$t0" -v b="$t1" '
+	$1 >= a - 1 && $1 <= b + 1.5 {
+		if (n++ > 0 && $1 - l > g)
+			g = $1 - l
+		l = $1
+	}
+	END { printf "%.3f", (n > 1 ? g : 99) }' "$T_TMP/pings.txt")
+check "... and around it, no gap of \$WATCHDOG_USEC (longest $gap s)" \
+    awk -v g="$gap" 'BEGIN { exit !(g < 1.0) }'
+# shellcheck disable=SC2016  # awk's $1
+check "... the main loop's timer pings after it" \
+    awk -v b="$t1" '$1 > b + 0.6 { f = 1 } END { exit !f }' "$T_TMP/pings.txt"
+check "long reload: SIGTERM ends it with 0" lib_stop_daemon
+check "... status 0 (got $T_DRC)" test "${T_DRC:-x}" = 0
 
 # $WATCHDOG_PID another process's: that watchdog is not ours
 start NOTIFY_SOCKET="@nfqspid-test-$$" WATCHDOG_USEC=200000 WATCHDOG_PID=1

@@ -547,6 +547,38 @@ test_status_now(void **state)
 	sdnotify_status_now("exiting: ", "after close", 0);
 }
 
+/* Any thread's datagram: sent as it is, errno kept; a full queue drops
+   it at once; nothing to do when closed. */
+static void
+test_send_now(void **state)
+{
+	char		 name[64];
+	int		 fd, fds[64], n, i;
+	uint64_t	 t0;
+
+	(void)state;
+	snprintf(name, sizeof(name), "@nfqspi-test-sdnotify-sn-%ld",
+	    (long)getpid());
+	fd = listener(name);
+	setenv("NOTIFY_SOCKET", name, 1);
+	assert_int_equal(sdnotify_open(), 1);
+	errno = EIO;
+	assert_int_equal(sdnotify_send_now("WATCHDOG=1"), 0);
+	assert_int_equal(errno, EIO);
+	expect_msg(fd, "WATCHDOG=1");
+	n = fill_queue(name, fds, 64);
+	errno = EIO;
+	t0 = now_ms();
+	assert_int_equal(sdnotify_send_now("WATCHDOG=1"), -1);
+	assert_int_equal(errno, EIO);
+	assert_true(now_ms() - t0 < 200);
+	for (i = 0; i < n; i++)
+		close(fds[i]);
+	sdnotify_close();
+	close(fd);
+	assert_int_equal(sdnotify_send_now("WATCHDOG=1"), 0);
+}
+
 int
 main(void)
 {
@@ -560,6 +592,7 @@ main(void)
 		cmocka_unit_test(test_open_none_bad),
 		cmocka_unit_test(test_watchdog_env),
 		cmocka_unit_test(test_status_now),
+		cmocka_unit_test(test_send_now),
 		cmocka_unit_test(test_send_full),
 		cmocka_unit_test(test_state_kept),
 		cmocka_unit_test(test_state_joins),
