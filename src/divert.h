@@ -85,4 +85,32 @@ int	 divert_nft_cmds(int op, struct divert_cmd *out, size_t max);
 int	 divert_nft_text(const struct divert_spec *spec, const char *version,
 	    char *buf, size_t len);
 
+/*
+ * What the check thread publishes for nfqspictl status and the status
+ * page, as one word stored and loaded whole (atomically): a reader never
+ * pairs one check's answer with another's count.  Bit 0: whole at the
+ * last check; the bits above: the times put back.
+ */
+#define DIVERT_ST_INTACT	0x1u
+#define DIVERT_ST_SHIFT		1
+
+static inline uint64_t
+divert_st(int intact, uint64_t restored)
+{
+	return ((restored << DIVERT_ST_SHIFT) |
+	    (intact ? DIVERT_ST_INTACT : 0));
+}
+
+static inline int
+divert_st_intact(uint64_t st)
+{
+	return ((st & DIVERT_ST_INTACT) != 0);
+}
+
+static inline uint64_t
+divert_st_restored(uint64_t st)
+{
+	return (st >> DIVERT_ST_SHIFT);
+}
+
 #endif /* NFQSPI_DIVERT_H */

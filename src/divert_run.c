@@ -19,7 +19,7 @@
  * a restore is a sequence of commands, each depending on the last, and
  * the same code runs synchronously at start and stop.  The thread owns
  * the diverter until diverter_close() has joined it; the main thread
- * reads only what diverter_state() publishes.  The stop wakes it, and
+ * reads only the word diverter_state() points to.  The stop wakes it, and
  * it gives up its check or restore after the command in flight.
  *
  * iptables-legacy rewrites a whole table at each command: two writers
@@ -70,10 +70,12 @@ struct diverter {
 	struct divert_spec	 spec;
 	char			 nft[NFT_TEXTLEN];	/* DIVERT_NFT's ruleset */
 	char			 lockpath[256];		/* the xtables lock */
-	uint64_t		 restored;		/* times put back (atomic:
-							   diverter_state()) */
-	int			 intact;		/* at the last check
-							   (atomic, the same) */
+	uint64_t		 restored;		/* times put back */
+	int			 intact;		/* at the last check */
+	uint64_t		 st;			/* the two as one
+							   word (divert_st()),
+							   atomic: the main
+							   thread reads it */
 	int			 cut;			/* a restore was cut
 							   short by the stop */
 	int			 hungsaid;		/* a check got no
@@ -460,6 +462,18 @@ div_install(struct diverter *d, char *err, size_t errlen)
 	return (-1);
 }
 
+/*
+ * intact and restored are the check thread's (the main thread's before
+ * it starts and after it ends); the main thread reads this copy of the
+ * two, stored whole.
+ */
+static void
+div_publish(struct diverter *d)
+{
+	__atomic_store_n(&d->st, divert_st(d->intact, d->restored),
+	    __ATOMIC_RELEASE);
+}
+
 struct diverter *
 diverter_open(const struct divert_spec *spec, const char *version,
     char *err, size_t errlen)
@@ -505,6 +519,7 @@ diverter_open(const struct divert_spec *spec, const char *version,
 		return (NULL);
 	}
 	d->intact = 1;
+	div_publish(d);
 	log_info("divert: %s diversion to queue %u%s installed%s",
 	    divert_mode_name(spec->mode), spec->queue,
 	    spec->threads > 1 ? " and up" : "",
@@ -555,7 +570,7 @@ div_check_hung(struct diverter *d, const char *e)
 		    "trying again at each check",
 		    divert_mode_name(d->spec.mode), e);
 	d->hungsaid = 1;
-	return (__atomic_load_n(&d->intact, __ATOMIC_RELAXED) ? 0 : -1);
+	return (d->intact ? 0 : -1);
 }
 
 /* div_tick() with the lock held */
@@ -563,9 +578,7 @@ static int
 div_check(struct diverter *d)
 {
 	char		 e[ERRLEN_DIVERT], e2[ERRLEN_DIVERT];
-	int		 rc, intact = __atomic_load_n(&d->intact,
-			    __ATOMIC_RELAXED);
-	uint64_t	 restored;
+	int		 rc, intact = d->intact;
 
 	errno = 0;
 	if (d->spec.mode == DIVERT_NFT)
@@ -581,7 +594,8 @@ div_check(struct diverter *d)
 		    divert_mode_name(d->spec.mode));
 	d->hungsaid = 0;
 	if (rc == 0) {
-		__atomic_store_n(&d->intact, 1, __ATOMIC_RELEASE);
+		d->intact = 1;
+		div_publish(d);
 		return (0);
 	}
 	/* said once while it stays broken; tried at every check */
@@ -594,13 +608,15 @@ div_check(struct diverter *d)
 			d->cut = 1;
 		else if (intact)
 			log_warnx("divert: cannot restore it: %s", e2);
-		__atomic_store_n(&d->intact, 0, __ATOMIC_RELEASE);
+		d->intact = 0;
+		div_publish(d);
 		return (-1);
 	}
-	restored = __atomic_add_fetch(&d->restored, 1, __ATOMIC_RELEASE);
-	__atomic_store_n(&d->intact, 1, __ATOMIC_RELEASE);
-	log_info("divert: restored (%" PRIu64 " time%s)", restored,
-	    restored == 1 ? "" : "s");
+	d->restored++;
+	d->intact = 1;
+	div_publish(d);
+	log_info("divert: restored (%" PRIu64 " time%s)", d->restored,
+	    d->restored == 1 ? "" : "s");
 	return (1);
 }
 
@@ -647,8 +663,7 @@ div_tick(struct diverter *d)
 	/* not checked this time: the last answer stands */
 	if (div_lock(d, 0, e, sizeof(e)) == -1) {
 		div_lock_failed(d, errno == EWOULDBLOCK, e);
-		return (__atomic_load_n(&d->intact, __ATOMIC_RELAXED) ?
-		    0 : -1);
+		return (d->intact ? 0 : -1);
 	}
 	if (d->locksaid)
 		log_info("divert: the xtables lock is free again after "
@@ -703,11 +718,10 @@ diverter_start(struct diverter *d, unsigned every_ms)
 	return (0);
 }
 
-void
-diverter_state(struct diverter *d, int *intact, uint64_t *restored)
+const uint64_t *
+diverter_state(const struct diverter *d)
 {
-	*intact = __atomic_load_n(&d->intact, __ATOMIC_ACQUIRE);
-	*restored = __atomic_load_n(&d->restored, __ATOMIC_ACQUIRE);
+	return (&d->st);
 }
 
 /*

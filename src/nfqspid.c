@@ -951,7 +951,7 @@ daemon_divert(struct daemon *d, char *err, size_t errlen)
 	    errlen)) == NULL)
 		return (-1);
 	d->info.divert = spec.mode;
-	d->info.divert_intact = 1;
+	d->info.divert_st = diverter_state(d->divert);
 	d->divert_bypass = spec.bypass != 0;
 	return (0);
 }
@@ -1011,15 +1011,7 @@ static void
 daemon_tick(evutil_socket_t fd, short events, void *arg)
 {
 	struct daemon	*d = arg;
-	uint64_t	 restored;
-	int		 intact;
 
-	/* what the check thread found: its commands may take seconds */
-	if (d->divert != NULL) {
-		diverter_state(d->divert, &intact, &restored);
-		d->info.divert_intact = intact != 0;
-		d->info.divert_restored = restored;
-	}
 	daemon_qwatch(d);
 }
 
@@ -1118,6 +1110,7 @@ daemon_stop(struct daemon *d, struct event *sigev[3], const int sigs[3])
 	if (d->wdog != NULL)
 		event_free(d->wdog);
 	d->wdog = NULL;
+	d->info.divert_st = NULL;
 	diverter_close(d->divert);
 	d->divert = NULL;
 	d->info.divert = DIVERT_NONE;

@@ -543,8 +543,9 @@ struct daemon_info {
 					   thread only */
 	/* main thread only: */
 	uint8_t		 divert;	/* enum divert_mode nfqspid installed */
-	uint8_t		 divert_intact;	/* whole at the last check */
-	uint64_t	 divert_restored; /* times put back */
+	const uint64_t	*divert_st;	/* whole at the last check and
+					   times put back: divert_st(),
+					   loaded atomically; NULL: none */
 	const struct qwatch *qwatch;	/* packets per queue vs interfaces */
 	struct sync	*sync;		/* [sync], or NULL */
 	struct fpd	*fpd;		/* [daemon] fastpath; NULL: off */
@@ -700,7 +701,9 @@ void		 status_metrics(struct evbuffer *b,
  * diversion (NULL and a message in err on failure), in the main thread;
  * diverter_start() starts the thread that checks it every every_ms and
  * puts it back if it is gone or changed (logged); diverter_state() is
- * what that thread found last (intact) and how often it put it back;
+ * the word where that thread publishes what it found last (intact) and
+ * how often it put it back (divert_st(), divert.h), to be loaded whole
+ * with __atomic_load_n() while d is open;
  * diverter_close() stops the thread (RUN_TIMEOUT_MS at most, the command
  * in flight) and removes the diversion when spec->bypass, and otherwise
  * leaves it so nothing passes unchecked.
@@ -709,8 +712,7 @@ struct diverter;
 struct diverter	*diverter_open(const struct divert_spec *spec,
 		    const char *version, char *err, size_t errlen);
 int		 diverter_start(struct diverter *d, unsigned every_ms);
-void		 diverter_state(struct diverter *d, int *intact,
-		    uint64_t *restored);
+const uint64_t	*diverter_state(const struct diverter *d);
 void		 diverter_close(struct diverter *d);
 
 /* replay.c */

@@ -301,11 +301,17 @@ static void
 status_divert(struct evbuffer *b, const struct daemon_info *info, int json)
 {
 	const struct qwatch_queue *q;
-	uint64_t		 restored = info->divert_restored;
-	uint64_t		 now = spi_now_ms(), age;
+	uint64_t		 now = spi_now_ms(), age, st, restored;
 	uint8_t			 mode = info->divert;
 	unsigned		 i;
-	int			 intact = info->divert_intact;
+	int			 intact;
+
+	/* one load: the check thread's answer and count of one moment,
+	   as it is now (not as a tick copied it) */
+	st = info->divert_st != NULL ?
+	    __atomic_load_n(info->divert_st, __ATOMIC_ACQUIRE) : 0;
+	intact = divert_st_intact(st);
+	restored = divert_st_restored(st);
 
 	/* with divert = none there is nothing to keep: neither true nor
 	 * false, which a monitor would take for an alarm */

@@ -6,7 +6,8 @@
 #    `iptables -F` and `iptables -F; iptables -X` (ours gone) are noticed
 #    and undone within seconds, logged, and filtering goes on; SIGTERM
 #    with fail_open = yes removes every rule and chain of ours, even
-#    when its commands get SIGTERM too (as from systemd's stop);
+#    when its commands get SIGTERM too (as from systemd's stop); status
+#    shows a restore as soon as the log does (no tick between);
 #  - fail_open = no: no --queue-bypass, the rules stay after SIGTERM (so
 #    nothing is forwarded), and the next start does not add a second jump;
 #    a reload to fail_open = yes leaves them so (logged), the stop too;
@@ -165,12 +166,18 @@ check "iptables -F: our rules are gone for a moment" not installed iptables-lega
 check "iptables -F: restored within 8 s" wait_for 80 installed iptables-legacy --queue-bypass
 check "iptables -F: logged" log_has "divert: the iptables diversion was removed or changed"
 check "iptables -F: the restore logged" log_has "divert: restored \(1 time\)"
+# the restore's line follows the word status reads: no tick between
+check "iptables -F: status says so at once" \
+    grep -Eq "^divert +iptables, intact, restored 1 time" <(lib_ctl status)
 check "after the restore: the denied port still does not connect" not conn4 5002
 check "after the restore: the allowed port does" conn4 5001
 
 in_d ip6tables-legacy -w 5 -F && in_d ip6tables-legacy -w 5 -X
 check "ip6tables -F; -X: our IPv6 chains restored within 8 s" \
     wait_for 80 installed ip6tables-legacy --queue-bypass
+check "ip6tables -F; -X: the restore logged" log_has "divert: restored \(2 times\)"
+check "ip6tables -F; -X: status says so at once" \
+    grep -Eq "^divert +iptables, intact, restored 2 times" <(lib_ctl status)
 check "ip6tables -F; -X: a single jump each" [ "$(jumps ip6tables-legacy FORWARD nfqspid-forward)" = 1 ]
 check "ip6tables -F; -X: filtering goes on" not conn6 5002
 check "status: the diversion is intact" \

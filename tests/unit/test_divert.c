@@ -59,6 +59,23 @@ test_mode_names(void **state __attribute__((unused)))
 	assert_string_equal(divert_mode_name(-1), "?");
 }
 
+/* The check thread's word: the answer and the count go together. */
+static void
+test_state_word(void **state __attribute__((unused)))
+{
+	uint64_t	 st;
+
+	st = divert_st(1, 0);
+	assert_true(divert_st_intact(st));
+	assert_int_equal(divert_st_restored(st), 0);
+	st = divert_st(0, 7);
+	assert_false(divert_st_intact(st));
+	assert_int_equal(divert_st_restored(st), 7);
+	st = divert_st(1, UINT64_MAX >> DIVERT_ST_SHIFT);
+	assert_true(divert_st_intact(st));
+	assert_true(divert_st_restored(st) == UINT64_MAX >> DIVERT_ST_SHIFT);
+}
+
 static void
 test_iptables_install(void **state __attribute__((unused)))
 {
@@ -284,6 +301,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_mode_names),
+		cmocka_unit_test(test_state_word),
 		cmocka_unit_test(test_iptables_install),
 		cmocka_unit_test(test_iptables_balance_closed_v6),
 		cmocka_unit_test(test_iptables_check_remove),

@@ -396,6 +396,7 @@ test_status_divert(void **state)
 	struct qwatch		*w;
 	enum qwatch_event	 ev[NW];
 	uint64_t		 rx[NW] = { 5, 0 };
+	uint64_t		 dst;
 	char			*s;
 
 	setup_info();
@@ -420,8 +421,9 @@ test_status_divert(void **state)
 	assert_int_equal(ev[1], QWATCH_IDLE);
 	info.qwatch = w;
 	info.divert = DIVERT_IPTABLES_NFT;
-	info.divert_intact = 1;
-	info.divert_restored = 2;
+	/* the check thread's word, read as it is at each print */
+	dst = divert_st(1, 2);
+	info.divert_st = &dst;
 	status_print(b, &info, &st, 0);
 	s = text_of(b);
 	assert_non_null(strstr(s, "\ndivert          iptables-nft, intact, "
@@ -431,7 +433,7 @@ test_status_divert(void **state)
 	assert_non_null(strstr(s, "\nqueue 11        WARNING: no packet for "
 	    "61 s while the interfaces carried 500 packets\n"));
 	free(s);
-	info.divert_intact = 0;
+	dst = divert_st(0, 2);
 	status_print(b, &info, &st, 1);
 	s = text_of(b);
 	assert_non_null(strstr(s, ",\"divert\":{\"mode\":\"iptables-nft\","
@@ -454,6 +456,7 @@ test_status_divert(void **state)
 	free(s);
 	info.qwatch = NULL;
 	info.divert = DIVERT_NONE;
+	info.divert_st = NULL;
 	qwatch_free(w);
 	evbuffer_free(b);
 	status_free(&st);
