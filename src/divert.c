@@ -53,6 +53,16 @@ divert_mode_name(int mode)
 	return (mode_names[mode]);
 }
 
+const char *
+divert_bypass_words(int mode, int bypass)
+{
+	if (mode == DIVERT_NFT)
+		return (bypass ? "with bypass, removed at the stop" :
+		    "without bypass, kept at the stop");
+	return (bypass ? "with --queue-bypass, removed at the stop" :
+	    "without --queue-bypass, kept at the stop");
+}
+
 int
 divert_mode_parse(const char *s, uint8_t *mode)
 {
@@ -225,6 +235,61 @@ divert_iptables_cmds(const struct divert_spec *spec, int op, int family,
 		return (-1);
 	}
 	return ((int)n);
+}
+
+/* c's words, each after a space, at text + *off. */
+static int
+words_add(char *text, size_t len, size_t *off, const struct divert_cmd *c)
+{
+	int	 i;
+
+	for (i = 0; i < c->argc; i++)
+		if (spi_text_add(text, len, off, " %s", c->argv[i]) == -1)
+			return (-1);
+	return (0);
+}
+
+int
+divert_iptables_replace(const struct divert_spec *from,
+    const struct divert_spec *to, int family, struct divert_cmd *cmd,
+    char *text, size_t len)
+{
+	static const char *const prog[2][2] = {
+		{ "iptables-legacy-restore", "ip6tables-legacy-restore" },
+		{ "iptables-nft-restore", "ip6tables-nft-restore" },
+	};
+	struct divert_cmd	 r;
+	size_t			 off = 0, i;
+
+	if ((from->mode != DIVERT_IPTABLES &&
+	    from->mode != DIVERT_IPTABLES_NFT) || (family != 4 &&
+	    family != 6) || to->mode != from->mode ||
+	    to->queue != from->queue || to->threads != from->threads ||
+	    to->fastpath != from->fastpath || to->bypass == from->bypass)
+		return (-1);
+	memset(cmd, 0, sizeof(*cmd));
+	if (cmd_add(cmd, prog[from->mode == DIVERT_IPTABLES_NFT][family == 6],
+	    "-w", "5", "--noflush", (char *)NULL) == -1 ||
+	    spi_text_add(text, len, &off, "*filter\n") == -1)
+		return (-1);
+	for (i = 0; i < NHOOKS; i++) {
+		/* in front of the old one, behind the fast path's accept */
+		memset(&r, 0, sizeof(r));
+		if (ipt_queue_rule(&r, to, &hooks[i]) == -1 ||
+		    spi_text_add(text, len, &off, "-I %s %d", hooks[i].own,
+		    to->fastpath ? 2 : 1) == -1 ||
+		    words_add(text, len, &off, &r) == -1 ||
+		    spi_text_add(text, len, &off, "\n-D %s", hooks[i].own) == -1)
+			return (-1);
+		memset(&r, 0, sizeof(r));
+		if (ipt_queue_rule(&r, from, &hooks[i]) == -1 ||
+		    words_add(text, len, &off, &r) == -1 ||
+		    spi_text_add(text, len, &off, "\n") == -1)
+			return (-1);
+	}
+	if (spi_text_add(text, len, &off, "COMMIT\n") == -1)
+		return (-1);
+	return ((int)off);
 }
 
 int

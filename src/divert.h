@@ -58,6 +58,11 @@ struct divert_cmd {
 	char		 argv[DIVERT_WORDS][DIVERT_WORDLEN];
 };
 
+/*
+ * What rules of mode with or without bypass are, for the log and status:
+ * "with --queue-bypass, removed at the stop" and the like.
+ */
+const char	*divert_bypass_words(int mode, int bypass);
 /* "none", "iptables", "iptables-nft", "nft" */
 const char	*divert_mode_name(int mode);
 /* 0 and *mode, or -1 if s names no mode. */
@@ -70,6 +75,19 @@ int		 divert_mode_parse(const char *s, uint8_t *mode);
  */
 int	 divert_iptables_cmds(const struct divert_spec *spec, int op,
 	    int family, struct divert_cmd *out, size_t max);
+/*
+ * What turns from's rules into to's, the same but for their bypass
+ * (a reload's fail_open), for family's iptables: one iptables-restore
+ * --noflush (*cmd, with text on its stdin) whose one transaction puts
+ * each of our chains' new queue rule in front of its old one, then
+ * deletes the old: never a moment without the diversion, and all of it
+ * or nothing (a -D that finds no old rule fails the whole).  Returns
+ * the text's length, or -1 if the specs differ otherwise, are not of an
+ * iptables mode, or len is too small.
+ */
+int	 divert_iptables_replace(const struct divert_spec *from,
+	    const struct divert_spec *to, int family, struct divert_cmd *cmd,
+	    char *text, size_t len);
 /*
  * The nft commands of op: INSTALL is "nft -f -" (its input is
  * divert_nft_text()), CHECK lists our table, REMOVE deletes it.
@@ -89,16 +107,25 @@ int	 divert_nft_text(const struct divert_spec *spec, const char *version,
  * What the check thread publishes for nfqspictl status and the status
  * page, as one word stored and loaded whole (atomically): a reader never
  * pairs one check's answer with another's count.  Bit 0: whole at the
- * last check; the bits above: the times put back.
+ * last check; bit 1: the rules carry the bypass (and go at the stop);
+ * the bits above: the times put back.
  */
 #define DIVERT_ST_INTACT	0x1u
-#define DIVERT_ST_SHIFT		1
+#define DIVERT_ST_BYPASS	0x2u
+#define DIVERT_ST_SHIFT		2
 
 static inline uint64_t
-divert_st(int intact, uint64_t restored)
+divert_st(int intact, int bypass, uint64_t restored)
 {
 	return ((restored << DIVERT_ST_SHIFT) |
+	    (bypass ? DIVERT_ST_BYPASS : 0) |
 	    (intact ? DIVERT_ST_INTACT : 0));
+}
+
+static inline int
+divert_st_bypass(uint64_t st)
+{
+	return ((st & DIVERT_ST_BYPASS) != 0);
 }
 
 static inline int

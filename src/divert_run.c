@@ -67,15 +67,27 @@
 #define XT_LOCK_PATH	"/run/xtables.lock"	/* iptables-legacy's */
 
 struct diverter {
-	struct divert_spec	 spec;
+	struct divert_spec	 spec;			/* as installed: its
+							   bypass is the check
+							   thread's */
+	const char		*version;		/* for the ruleset */
 	char			 nft[NFT_TEXTLEN];	/* DIVERT_NFT's ruleset */
 	char			 lockpath[256];		/* the xtables lock */
 	uint64_t		 restored;		/* times put back */
 	int			 intact;		/* at the last check */
-	uint64_t		 st;			/* the two as one
-							   word (divert_st()),
+	uint64_t		 st;			/* the two and the
+							   bypass as one word
+							   (divert_st()),
 							   atomic: the main
 							   thread reads it */
+	uint64_t		 asked;			/* a reload's
+							   fail_open: (count <<
+							   1) | bypass, atomic
+							   (diverter_bypass()) */
+	uint64_t		 applied;		/* the last asked
+							   answered */
+	uint64_t		 woke;			/* ... that woke the
+							   thread */
 	int			 cut;			/* a restore was cut
 							   short by the stop */
 	int			 hungsaid;		/* a check got no
@@ -312,6 +324,14 @@ div_gone(const char *out)
 	return (0);
 }
 
+/* The commands leave the xtables lock alone: ours is held (div_lock()),
+   or there is none to be had. */
+static int
+div_nolock(const struct diverter *d)
+{
+	return (d->lockfd != -1 || geteuid() != 0);
+}
+
 /*
  * Every command of op; stop at the first that fails unless all is set.
  * all or not, stop after one that got no answer (the next would wait
@@ -337,11 +357,10 @@ div_run(struct diverter *d, int op, int all, char *err, size_t errlen)
 				snprintf(err, errlen, "cut short by the stop");
 			return (-1);
 		}
-		/* our lock held (div_lock()), or none to be had */
 		errno = 0;
 		rc = run_cmd(&c[i], op == DIVERT_OP_INSTALL &&
-		    d->spec.mode == DIVERT_NFT ? d->nft : NULL,
-		    d->lockfd != -1 || geteuid() != 0, out, sizeof(out));
+		    d->spec.mode == DIVERT_NFT ? d->nft : NULL, div_nolock(d),
+		    out, sizeof(out));
 		if (rc == 0 || (rc > 0 && op == DIVERT_OP_REMOVE &&
 		    div_gone(out)))
 			continue;
@@ -470,8 +489,128 @@ div_install(struct diverter *d, char *err, size_t errlen)
 static void
 div_publish(struct diverter *d)
 {
-	__atomic_store_n(&d->st, divert_st(d->intact, d->restored),
-	    __ATOMIC_RELEASE);
+	__atomic_store_n(&d->st, divert_st(d->intact, d->spec.bypass,
+	    d->restored), __ATOMIC_RELEASE);
+}
+
+/* Run c with input: 0, or -1 and err as div_run()'s, what after the
+   command's line. */
+static int
+div_run_one(struct diverter *d, const struct divert_cmd *c,
+    const char *input, const char *what, char *err, size_t errlen)
+{
+	char	 out[RUN_OUTLEN], line[256];
+	int	 rc, saved;
+
+	errno = 0;
+	if ((rc = run_cmd(c, input, div_nolock(d), out, sizeof(out))) == 0)
+		return (0);
+	saved = rc == -1 ? errno : 0;
+	cmd_line(c, line, sizeof(line));
+	snprintf(err, errlen, "%s%s: %s%s%.200s", line, what,
+	    rc == -1 ? "did not run" : "failed", out[0] ? ": " : "", out);
+	/* ETIMEDOUT: it got no answer */
+	errno = saved;
+	return (-1);
+}
+
+/*
+ * Our rules as they are but for their bypass (a reload's fail_open),
+ * with no moment in which packets are not diverted.  nft: the ruleset
+ * replaces our table in one transaction, as at start.  iptables: for
+ * each family one iptables-restore --noflush, whose one transaction puts
+ * each chain's new queue rule in front of the old and deletes the old
+ * (divert_iptables_replace()).  Not -I and -D as commands of their own:
+ * twelve of them, of which any may fail and leave some chains of one
+ * bypass and some of the other; a transaction fails whole, so only the
+ * IPv6 one failing after IPv4's needs an undo, and an undo that fails
+ * too leaves IPv4's old rules gone, which the next check finds and puts
+ * back as a whole.  Not a removal and an install: that is a moment
+ * without the diversion.  0 and d->spec has bypass, or -1 with why in
+ * err and the rules as they were.
+ */
+static int
+div_replace(struct diverter *d, int bypass, char *err, size_t errlen)
+{
+	struct divert_spec	 to = d->spec;
+	struct divert_cmd	 c;
+	char			 text[NFT_TEXTLEN], e[ERRLEN_DIVERT];
+	size_t			 off;
+	int			 hung;
+
+	to.bypass = (uint8_t)(bypass != 0);
+	if (d->spec.mode == DIVERT_NFT) {
+		if (divert_nft_text(&to, d->version, text, sizeof(text)) ==
+		    -1 || divert_nft_cmds(DIVERT_OP_INSTALL, &c, 1) != 1) {
+			snprintf(err, errlen, "the nft ruleset is too long");
+			return (-1);
+		}
+		if (div_run_one(d, &c, text, "", err, errlen) == -1)
+			return (-1);
+		memcpy(d->nft, text, sizeof(d->nft));
+		d->spec = to;
+		return (0);
+	}
+	if (divert_iptables_replace(&d->spec, &to, 4, &c, text,
+	    sizeof(text)) == -1) {
+		snprintf(err, errlen, "no commands for %s",
+		    divert_mode_name(d->spec.mode));
+		return (-1);
+	}
+	if (div_run_one(d, &c, text, " (IPv4)", err, errlen) == -1)
+		return (-1);
+	/* IPv6's as IPv4's: the same words */
+	(void)divert_iptables_replace(&d->spec, &to, 6, &c, text,
+	    sizeof(text));
+	if (div_run_one(d, &c, text, " (IPv6)", err, errlen) == 0) {
+		d->spec = to;
+		return (0);
+	}
+	/* IPv4's back as they were; not after a hang: the undo would wait
+	   as long (the check restores them) */
+	hung = errno == ETIMEDOUT;
+	off = strlen(err);
+	if (hung || divert_iptables_replace(&to, &d->spec, 4, &c, text,
+	    sizeof(text)) == -1 || div_run_one(d, &c, text, " (IPv4 undo)",
+	    e, sizeof(e)) == -1) {
+		if (off < errlen)
+			snprintf(err + off, errlen - off, "; the IPv4 rules "
+			    "were replaced and %s: the next check puts them "
+			    "back", hung ? "are left so" : "cannot be undone");
+		d->intact = 0;
+	}
+	return (-1);
+}
+
+/*
+ * A reload's fail_open for our rules (div_tick(), lock held, or the
+ * stop): replaced, or said why not.  Either way the rules, what status
+ * shows of them and what the stop does with them agree.  Once per
+ * reload that asks.
+ */
+static void
+div_bypass_apply(struct diverter *d)
+{
+	uint64_t	 asked = __atomic_load_n(&d->asked, __ATOMIC_ACQUIRE);
+	int		 bypass = (int)(asked & 1);
+	char		 e[ERRLEN_DIVERT];
+
+	if (asked == d->applied)
+		return;
+	d->applied = asked;
+	if (bypass == (d->spec.bypass != 0))
+		return;
+	if (div_replace(d, bypass, e, sizeof(e)) == 0)
+		log_info("divert: fail_open = %s: the %s diversion's rules "
+		    "are now %s", bypass ? "yes" : "no",
+		    divert_mode_name(d->spec.mode),
+		    divert_bypass_words(d->spec.mode, d->spec.bypass));
+	else
+		log_warnx("divert: cannot apply fail_open = %s to the %s "
+		    "diversion: %s; its rules stay %s", bypass ? "yes" : "no",
+		    divert_mode_name(d->spec.mode), e,
+		    divert_bypass_words(d->spec.mode, d->spec.bypass));
+	div_publish(d);
 }
 
 struct diverter *
@@ -488,6 +627,8 @@ diverter_open(const struct divert_spec *spec, const char *version,
 		return (NULL);
 	}
 	d->spec = *spec;
+	d->version = version;
+	d->asked = d->applied = d->woke = spec->bypass != 0;
 	d->lockfd = -1;
 	pthread_mutex_init(&d->mtx, NULL);
 	/* the checks' sleeps: a clock no one sets */
@@ -672,12 +813,29 @@ div_tick(struct diverter *d)
 		    divert_mode_name(d->spec.mode));
 	d->lockheld = 0;
 	d->locksaid = 0;
-	rc = div_check(d);
+	/* a reload's fail_open on rules the check found whole or put back;
+	   one the stop comes before is the stop's (diverter_close()) */
+	if ((rc = div_check(d)) != -1 &&
+	    !__atomic_load_n(&d->stop, __ATOMIC_ACQUIRE))
+		div_bypass_apply(d);
 	div_unlock(d);
 	return (rc);
 }
 
-/* The check thread: a check every every_ms until the stop wakes it. */
+/* A reload asked for a bypass the thread has not tried yet. */
+static int
+div_asked(struct diverter *d)
+{
+	uint64_t	 asked = __atomic_load_n(&d->asked, __ATOMIC_ACQUIRE);
+
+	return (asked != d->applied && asked != d->woke);
+}
+
+/*
+ * The check thread: a check every every_ms until the stop wakes it, and
+ * one at once when a reload asks for another bypass (once per reload: a
+ * lock held by another keeps it for the next check).
+ */
 static void *
 div_main(void *arg)
 {
@@ -696,10 +854,11 @@ div_main(void *arg)
 		}
 		rc = 0;
 		while (!__atomic_load_n(&d->stop, __ATOMIC_ACQUIRE) &&
-		    rc != ETIMEDOUT)
+		    rc != ETIMEDOUT && !div_asked(d))
 			rc = pthread_cond_timedwait(&d->cond, &d->mtx, &until);
 		if (__atomic_load_n(&d->stop, __ATOMIC_ACQUIRE))
 			break;
+		d->woke = __atomic_load_n(&d->asked, __ATOMIC_ACQUIRE);
 		pthread_mutex_unlock(&d->mtx);
 		(void)div_tick(d);
 		pthread_mutex_lock(&d->mtx);
@@ -722,6 +881,49 @@ const uint64_t *
 diverter_state(const struct diverter *d)
 {
 	return (&d->st);
+}
+
+int
+diverter_bypass(struct diverter *d, int bypass)
+{
+	/* the main thread alone writes asked */
+	uint64_t	 asked = __atomic_load_n(&d->asked, __ATOMIC_RELAXED);
+	int		 now = divert_st_bypass(__atomic_load_n(&d->st,
+			    __ATOMIC_ACQUIRE));
+
+	bypass = bypass != 0;
+	if (bypass == now && (uint64_t)bypass == (asked & 1))
+		return (0);
+	pthread_mutex_lock(&d->mtx);
+	__atomic_store_n(&d->asked, (((asked >> 1) + 1) << 1) |
+	    (uint64_t)bypass, __ATOMIC_RELEASE);
+	pthread_cond_signal(&d->cond);
+	pthread_mutex_unlock(&d->mtx);
+	return (bypass != now);
+}
+
+/*
+ * A reload's fail_open the check thread had no time for (or no thread
+ * to do it): applied now, so that the stop does what it says.
+ */
+static void
+div_bypass_at_stop(struct diverter *d)
+{
+	char		 e[ERRLEN_DIVERT];
+	uint64_t	 asked = __atomic_load_n(&d->asked, __ATOMIC_ACQUIRE);
+
+	if (asked == d->applied || (int)(asked & 1) == (d->spec.bypass != 0))
+		return;
+	if (div_lock(d, LOCK_WAIT_MS, e, sizeof(e)) == -1) {
+		d->applied = asked;
+		log_warnx("divert: cannot apply fail_open = %s to the %s "
+		    "diversion: %s; its rules stay %s", asked & 1 ? "yes" :
+		    "no", divert_mode_name(d->spec.mode), e,
+		    divert_bypass_words(d->spec.mode, d->spec.bypass));
+		return;
+	}
+	div_bypass_apply(d);
+	div_unlock(d);
 }
 
 /*
@@ -752,6 +954,7 @@ diverter_close(struct diverter *d)
 	if (d == NULL)
 		return;
 	div_stop_thread(d);
+	div_bypass_at_stop(d);
 	if (!d->spec.bypass) {
 		/* fail-closed: a restore the stop cut short is finished */
 		if (d->cut && (rc = div_lock(d, LOCK_WAIT_MS, e,

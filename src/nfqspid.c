@@ -81,8 +81,6 @@ struct daemon {
 	uint64_t		*wd_last;	/* the watchdog's, per worker */
 	unsigned		*wd_stale;
 	struct diverter		*divert;	/* [daemon] divert */
-	int			 divert_bypass;	/* its rules': the start's
-						   fail_open */
 	struct qwatch		*qwatch;
 	struct event		*tick;
 	struct event		*wdog;		/* systemd's WATCHDOG=1 */
@@ -735,19 +733,20 @@ reload_keep_start(struct config *cfg, const struct config *run)
 #undef KEEP_STR
 
 /*
- * [daemon] divert's rules carry the bypass of the start's fail_open, and
- * the stop removes them or leaves them by it: a reload's fail_open
- * reaches the queues only.  Said at each reload while the two differ.
+ * A reload's fail_open reaches the queues at once, and [daemon] divert's
+ * rules (their bypass, and so whether the stop removes them) through the
+ * check thread, which replaces them and logs how it went: the main loop
+ * does not wait for iptables.
  */
 static void
-reload_divert_bypass(const struct daemon *d, const struct config *cfg)
+reload_divert_bypass(struct daemon *d, const struct config *cfg)
 {
-	if (d->divert == NULL || (cfg->fail_open != 0) == d->divert_bypass)
-		return;
-	log_warnx("reload: fail_open takes effect on the %s diversion at "
-	    "the next start (running: %s); the queues take it now",
-	    divert_mode_name(d->info.divert), d->divert_bypass ?
-	    "yes: bypass, removed at stop" : "no: no bypass, left at stop");
+	if (d->divert != NULL && diverter_bypass(d->divert,
+	    cfg->fail_open) == 1)
+		log_info("reload: fail_open = %s: the %s diversion's rules "
+		    "are being replaced by rules %s", cfg->fail_open ? "yes" :
+		    "no", divert_mode_name(d->info.divert),
+		    divert_bypass_words(d->info.divert, cfg->fail_open));
 }
 
 /* What config_load() found valid but useless: once per load. */
@@ -952,7 +951,6 @@ daemon_divert(struct daemon *d, char *err, size_t errlen)
 		return (-1);
 	d->info.divert = spec.mode;
 	d->info.divert_st = diverter_state(d->divert);
-	d->divert_bypass = spec.bypass != 0;
 	return (0);
 }
 

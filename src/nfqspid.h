@@ -704,15 +704,20 @@ void		 status_metrics(struct evbuffer *b,
  * the word where that thread publishes what it found last (intact) and
  * how often it put it back (divert_st(), divert.h), to be loaded whole
  * with __atomic_load_n() while d is open;
+ * diverter_bypass() asks that thread for rules of another bypass (a
+ * reload's fail_open), without waiting: 1 if they differ from the
+ * installed ones, to be replaced (logged), 0 if not;
  * diverter_close() stops the thread (RUN_TIMEOUT_MS at most, the command
- * in flight) and removes the diversion when spec->bypass, and otherwise
- * leaves it so nothing passes unchecked.
+ * in flight), applies a bypass it had no time for, and removes the
+ * diversion when its rules have the bypass, and otherwise leaves it so
+ * nothing passes unchecked.
  */
 struct diverter;
 struct diverter	*diverter_open(const struct divert_spec *spec,
 		    const char *version, char *err, size_t errlen);
 int		 diverter_start(struct diverter *d, unsigned every_ms);
 const uint64_t	*diverter_state(const struct diverter *d);
+int		 diverter_bypass(struct diverter *d, int bypass);
 void		 diverter_close(struct diverter *d);
 
 /* replay.c */

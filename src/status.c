@@ -304,27 +304,32 @@ status_divert(struct evbuffer *b, const struct daemon_info *info, int json)
 	uint64_t		 now = spi_now_ms(), age, st, restored;
 	uint8_t			 mode = info->divert;
 	unsigned		 i;
-	int			 intact;
+	int			 intact, bypass;
 
 	/* one load: the check thread's answer and count of one moment,
 	   as it is now (not as a tick copied it) */
 	st = info->divert_st != NULL ?
 	    __atomic_load_n(info->divert_st, __ATOMIC_ACQUIRE) : 0;
 	intact = divert_st_intact(st);
+	bypass = divert_st_bypass(st);
 	restored = divert_st_restored(st);
 
 	/* with divert = none there is nothing to keep: neither true nor
 	 * false, which a monitor would take for an alarm */
 	if (json)
 		evbuffer_add_printf(b, ",\"divert\":{\"mode\":\"%s\","
-		    "\"intact\":%s,\"restored\":%" PRIu64 "},\"queues\":[",
-		    divert_mode_name(mode), mode == DIVERT_NONE ? "null" :
-		    intact ? "true" : "false", restored);
+		    "\"intact\":%s,\"restored\":%" PRIu64 ",\"bypass\":%s},"
+		    "\"queues\":[", divert_mode_name(mode),
+		    mode == DIVERT_NONE ? "null" : intact ? "true" : "false",
+		    restored, mode == DIVERT_NONE ? "null" : bypass ? "true" :
+		    "false");
 	else if (mode != DIVERT_NONE)
+		/* the rules' bypass, which a reload's fail_open changes
+		   only once the check thread has replaced them */
 		evbuffer_add_printf(b, "%-16s%s, %s, restored %" PRIu64
-		    " time%s\n", "divert", divert_mode_name(mode),
+		    " time%s, %s\n", "divert", divert_mode_name(mode),
 		    intact ? "intact" : "BROKEN (cannot restore it)", restored,
-		    restored == 1 ? "" : "s");
+		    restored == 1 ? "" : "s", divert_bypass_words(mode, bypass));
 	else
 		evbuffer_add_printf(b, "%-16s%s\n", "divert", "none");
 	for (i = 0; info->qwatch != NULL && i < info->threads; i++) {

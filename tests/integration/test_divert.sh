@@ -10,7 +10,10 @@
 #    shows a restore as soon as the log does (no tick between);
 #  - fail_open = no: no --queue-bypass, the rules stay after SIGTERM (so
 #    nothing is forwarded), and the next start does not add a second jump;
-#    a reload to fail_open = yes leaves them so (logged), the stop too;
+#    a reload to fail_open = yes gives them --queue-bypass (never a
+#    listing without the queue rule meanwhile) and the stop removes them;
+#    a reload from yes to no takes the bypass away and the stop keeps
+#    them; status shows the rules' bypass;
 #  - divert = iptables-nft: the same rules through the nft backend;
 #  - divert = nft: loads the ruleset where the kernel can queue from nft,
 #    and otherwise fails at start (exit 1) saying why;
@@ -28,7 +31,8 @@
 #    status answers at once while it waits; no answer is not taken for
 #    a removal; the checks resume once it answers; SIGTERM during a hung
 #    check ends the daemon within the bound (the command in flight, one
-#    removal command);
+#    removal command); a reload's fail_open whose replacement fails keeps
+#    the rules, status and the stop as installed;
 #  - divert = none, idle_warn = 2, nothing diverted: traffic through dut
 #    makes nfqspid warn that queue N gets no packet, nfqspictl status says
 #    so, and once traffic is diverted the log says packets arrive again;
@@ -117,6 +121,23 @@ installed()
 	    has "$cmd" nfqspid-output ! -o lo -j NFQUEUE --queue-num "$T_QUEUE" ${b:+"$b"} &&
 	    has "$cmd" nfqspid-forward -j NFQUEUE --queue-num "$T_QUEUE" ${b:+"$b"}
 }
+# bypass_is CMD yes|no: each of our chains has one queue rule, with
+# (yes) or without (no) --queue-bypass, as -S lists it (ip6tables-legacy
+# -C takes a rule with it and one without for the same)
+bypass_is()
+{
+	local cmd=$1 h out
+	for h in input output forward; do
+		out=$(in_d "$cmd" -w 5 -t filter -S "nfqspid-$h" | grep -- "-j NFQUEUE") ||
+		    return 1
+		[ "$(wc -l <<<"$out")" = 1 ] || return 1
+		if [ "$2" = yes ]; then
+			grep -q -- "--queue-bypass" <<<"$out" || return 1
+		else
+			not grep -q -- "--queue-bypass" <<<"$out" || return 1
+		fi
+	done
+}
 removed()
 {
 	local cmd=$1
@@ -186,7 +207,7 @@ check "status -j: divert and the queue" \
     "$PY" -c '
 import json, sys
 d = json.load(sys.stdin)
-assert d["divert"] == {"mode": "iptables", "intact": True, "restored": 2}, d
+assert d["divert"] == {"mode": "iptables", "intact": True, "restored": 2, "bypass": True}, d
 assert d["queues"][0]["queue"] == int(sys.argv[1]) and d["queues"][0]["packets"] > 0, d
 assert d["queues"][0]["warning"] is False, d' "$T_QUEUE" < <(lib_ctl -j status)
 
@@ -269,16 +290,80 @@ check "fail_open = no: nothing is forwarded while nfqspid is down" not conn4 500
 lib_must_start "nfqspid starts again"
 check "the next start: one jump, not two" [ "$(jumps iptables-legacy FORWARD nfqspid-forward)" = 1 ]
 check "the next start: filtering again" conn4 5001
-# a reload's fail_open reaches the queues, not the diversion: its rules
-# keep the start's (no bypass, left at the stop), and the log says so
+# a reload's fail_open reaches the diversion too: the check thread
+# replaces its rules with no moment in which packets are not diverted
+# (watched: every listing of a chain has its queue rule), and the stop
+# does what the new fail_open says
 divert_config divert=iptables fail_open=yes
+# watch_chain SECONDS: list nfqspid-forward again and again; the
+# listings without a queue rule in $T_TMP/gaps, the others in .../seen.
+# With a lock of its own: one that waits for the daemon's would list
+# only between its batches of commands.
+watch_chain()
+{
+	local end=$((SECONDS + $1)) out
+	: >"$T_TMP/gaps"
+	: >"$T_TMP/seen"
+	while [ "$SECONDS" -lt "$end" ]; do
+		out=$(XTABLES_LOCKFILE=$T_TMP/watch.lock \
+		    in_d iptables-legacy -S nfqspid-forward 2>&1)
+		if grep -q -- "-j NFQUEUE" <<<"$out"; then
+			echo >>"$T_TMP/seen"
+		else
+			echo "$out" >>"$T_TMP/gaps"
+		fi
+	done
+}
+watch_chain 4 &
+watcher=$!
+sleep 0.5
 check "reload to fail_open = yes: accepted" quiet lib_ctl reload
-check "... the log says the diversion keeps the start's fail_open" \
-    log_has "reload: fail_open takes effect on the iptables diversion at the next start \(running: no: no bypass, left at stop\); the queues take it now"
-check "... its rules still without bypass" installed iptables-legacy ""
+check "... the log says the rules are being replaced" \
+    log_has "reload: fail_open = yes: the iptables diversion's rules are being replaced by rules with --queue-bypass, removed at the stop"
+check "... the rules have --queue-bypass now, the old ones gone (IPv4)" \
+    wait_for 50 bypass_is iptables-legacy yes
+check "... and IPv6" wait_for 30 bypass_is ip6tables-legacy yes
+check "... the jumps to them stay (IPv4)" installed iptables-legacy --queue-bypass
+check "... and IPv6" installed ip6tables-legacy --queue-bypass
+check "... the log says it is done" \
+    log_has "divert: fail_open = yes: the iptables diversion's rules are now with --queue-bypass, removed at the stop"
+wait "$watcher"
+check "... never a moment without the queue rule ($(wc -l <"$T_TMP/seen") listings)" \
+    test ! -s "$T_TMP/gaps" -a -s "$T_TMP/seen"
+check "... status shows the rules' bypass" \
+    grep -Eq "^divert +iptables, intact, restored 0 times, with --queue-bypass, removed at the stop" <(lib_ctl status)
+check "... status -j too" "$PY" -c '
+import json, sys
+d = json.load(sys.stdin)["divert"]
+assert d == {"mode": "iptables", "intact": True, "restored": 0, "bypass": True}, d' \
+    < <(lib_ctl -j status)
+check "... filtering goes on" not conn4 5002
 lib_stop_daemon
-check "... and left at the stop, as the start's fail_open said" \
+check "... the stop removes them, as fail_open = yes does (IPv4)" removed iptables-legacy
+check "... and IPv6" removed ip6tables-legacy
+
+# and back: fail_open = yes to no, the closed diversion kept at the stop
+lib_must_start "nfqspid starts with fail_open = yes"
+check "... its rules have --queue-bypass" installed iptables-legacy --queue-bypass
+divert_config divert=iptables fail_open=no
+check "reload to fail_open = no: accepted" quiet lib_ctl reload
+check "... the rules lose --queue-bypass, none left with it (IPv4)" \
+    wait_for 50 bypass_is iptables-legacy no
+check "... and IPv6" wait_for 30 bypass_is ip6tables-legacy no
+check "... the jumps to them stay" installed iptables-legacy ""
+check "... the log says so" \
+    log_has "divert: fail_open = no: the iptables diversion's rules are now without --queue-bypass, kept at the stop"
+check "... status too" \
+    grep -Eq "^divert +iptables, intact, restored 0 times, without --queue-bypass, kept at the stop" <(lib_ctl status)
+n0=$(grep -c "diversion stays (fail_open = no)" "$T_LOG")
+lib_stop_daemon
+check "... the stop keeps the closed diversion, as fail_open = no does" \
     installed iptables-legacy ""
+check "... without --queue-bypass (IPv4)" bypass_is iptables-legacy no
+check "... and IPv6" bypass_is ip6tables-legacy no
+check "... the log says why" \
+    test "$(grep -c "diversion stays (fail_open = no)" "$T_LOG")" -gt "$n0"
+check "... nothing is forwarded while nfqspid is down" not conn4 5001
 # what an operator does to open a stopped fail-closed firewall: the
 # lines of nfqspid(8) for divert = iptables, as printed
 sed -n '/^To open a stopped/,/^\.Ed/p' "$top_srcdir/man/nfqspid.8" |
@@ -466,6 +551,9 @@ if [ -x "$real" ] && cp "$real" "$T_TMP/xtables-real"; then
 	cat >"$T_TMP/ipt-wrap" <<EOF
 #!/bin/bash
 if [ -e "$T_TMP/hang" ]; then touch "$T_TMP/hanging"; exec sleep 60; fi
+if [ -e "$T_TMP/fail6" ] && [ "\${0##*/}" = ip6tables-legacy-restore ]; then
+	echo "ip6tables-restore: made to fail" >&2; exit 1
+fi
 exec -a "\${0##*/}" "$T_TMP/xtables-real" "\$@"
 EOF
 	chmod 0755 "$T_TMP/ipt-wrap"
@@ -527,6 +615,27 @@ EOF
 	check "... the removal gave up after one command with no answer" \
 	    log_has "divert: removing the iptables diversion: iptables-legacy -w 5 -t filter -D INPUT -j nfqspid-input: did not run: no answer in 10 s"
 	rm -f "$T_TMP/hang"
+	# a reload's fail_open whose replacement fails (IPv6's, after
+	# IPv4's, which is undone): the rules, status and the stop keep
+	# the bypass that is installed
+	touch "$T_TMP/fail6"
+	divert_config divert=iptables fail_open=yes
+	lib_must_start "nfqspid starts with an ip6tables-legacy-restore that fails"
+	divert_config divert=iptables fail_open=no
+	check "failing replacement: the reload is accepted" quiet lib_ctl reload
+	check "... the log says it cannot apply it, and what stays" \
+	    log_has "divert: cannot apply fail_open = no to the iptables diversion: ip6tables-legacy-restore -w 5 --noflush \(IPv6\): failed: ip6tables-restore: made to fail; its rules stay with --queue-bypass, removed at the stop"
+	check "... IPv4's replacement undone: --queue-bypass still, alone" \
+	    bypass_is iptables-legacy yes
+	check "... IPv6's --queue-bypass still" bypass_is ip6tables-legacy yes
+	check "... status says what is installed" \
+	    grep -Eq "^divert +iptables, intact, restored 0 times, with --queue-bypass, removed at the stop" <(lib_ctl status)
+	lib_stop_daemon
+	check "... the stop removes them, as their fail_open = yes says (IPv4)" \
+	    removed iptables-legacy
+	check "... and IPv6" removed ip6tables-legacy
+	rm -f "$T_TMP/fail6"
+	divert_config divert=iptables fail_open=yes
 	T_DWRAP=()
 	# what the hung stop left: a start removes it first, a stop again
 	lib_must_start "nfqspid starts with the real iptables-legacy"

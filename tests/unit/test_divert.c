@@ -65,14 +65,17 @@ test_state_word(void **state __attribute__((unused)))
 {
 	uint64_t	 st;
 
-	st = divert_st(1, 0);
+	st = divert_st(1, 0, 0);
 	assert_true(divert_st_intact(st));
+	assert_false(divert_st_bypass(st));
 	assert_int_equal(divert_st_restored(st), 0);
-	st = divert_st(0, 7);
+	st = divert_st(0, 1, 7);
 	assert_false(divert_st_intact(st));
+	assert_true(divert_st_bypass(st));
 	assert_int_equal(divert_st_restored(st), 7);
-	st = divert_st(1, UINT64_MAX >> DIVERT_ST_SHIFT);
+	st = divert_st(1, 1, UINT64_MAX >> DIVERT_ST_SHIFT);
 	assert_true(divert_st_intact(st));
+	assert_true(divert_st_bypass(st));
 	assert_true(divert_st_restored(st) == UINT64_MAX >> DIVERT_ST_SHIFT);
 }
 
@@ -191,6 +194,62 @@ test_iptables_fastpath(void **state __attribute__((unused)))
 		    c, max), -1);
 }
 
+/* A reload's fail_open: one iptables-restore --noflush a family. */
+static void
+test_iptables_replace(void **state __attribute__((unused)))
+{
+	struct divert_spec	 from = { DIVERT_IPTABLES, 1, 7, 1, 0 };
+	struct divert_spec	 to = { DIVERT_IPTABLES, 0, 7, 1, 0 };
+	struct divert_cmd	 c;
+	char			 text[1024];
+	int			 n;
+
+	n = divert_iptables_replace(&from, &to, 4, &c, text, sizeof(text));
+	assert_int_equal(n, (int)strlen(text));
+	assert_string_equal(line(&c), "iptables-legacy-restore -w 5 "
+	    "--noflush");
+	/* the new rule in front of the old, then the old deleted */
+	assert_string_equal(text, "*filter\n"
+	    "-I nfqspid-input 1 ! -i lo -j NFQUEUE --queue-num 7\n"
+	    "-D nfqspid-input ! -i lo -j NFQUEUE --queue-num 7 "
+	    "--queue-bypass\n"
+	    "-I nfqspid-output 1 ! -o lo -j NFQUEUE --queue-num 7\n"
+	    "-D nfqspid-output ! -o lo -j NFQUEUE --queue-num 7 "
+	    "--queue-bypass\n"
+	    "-I nfqspid-forward 1 -j NFQUEUE --queue-num 7\n"
+	    "-D nfqspid-forward -j NFQUEUE --queue-num 7 --queue-bypass\n"
+	    "COMMIT\n");
+	/* nft backend, IPv6, balance, fast path: behind its accept */
+	from.mode = to.mode = DIVERT_IPTABLES_NFT;
+	from.threads = to.threads = 2;
+	from.fastpath = to.fastpath = 1;
+	n = divert_iptables_replace(&to, &from, 6, &c, text, sizeof(text));
+	assert_true(n > 0);
+	assert_string_equal(line(&c), "ip6tables-nft-restore -w 5 --noflush");
+	assert_non_null(strstr(text, "\n-I nfqspid-forward 2 -j NFQUEUE "
+	    "--queue-balance 7:8 --queue-bypass\n-D nfqspid-forward -j "
+	    "NFQUEUE --queue-balance 7:8\n"));
+	/* too small; the same bypass; another queue; nft; family */
+	assert_int_equal(divert_iptables_replace(&to, &from, 6, &c, text,
+	    (size_t)n), -1);
+	assert_int_equal(divert_iptables_replace(&to, &to, 4, &c, text,
+	    sizeof(text)), -1);
+	to.queue = 8;
+	assert_int_equal(divert_iptables_replace(&to, &from, 4, &c, text,
+	    sizeof(text)), -1);
+	to.queue = 7;
+	from.mode = to.mode = DIVERT_NFT;
+	assert_int_equal(divert_iptables_replace(&to, &from, 4, &c, text,
+	    sizeof(text)), -1);
+	from.mode = to.mode = DIVERT_IPTABLES;
+	assert_int_equal(divert_iptables_replace(&to, &from, 5, &c, text,
+	    sizeof(text)), -1);
+	assert_string_equal(divert_bypass_words(DIVERT_IPTABLES, 1),
+	    "with --queue-bypass, removed at the stop");
+	assert_string_equal(divert_bypass_words(DIVERT_NFT, 0),
+	    "without bypass, kept at the stop");
+}
+
 static void
 test_nft_text_fastpath(void **state __attribute__((unused)))
 {
@@ -307,6 +366,7 @@ main(void)
 		cmocka_unit_test(test_iptables_check_remove),
 		cmocka_unit_test(test_iptables_bad_args),
 		cmocka_unit_test(test_iptables_fastpath),
+		cmocka_unit_test(test_iptables_replace),
 		cmocka_unit_test(test_nft_text_fastpath),
 		cmocka_unit_test(test_nft_cmds),
 		cmocka_unit_test(test_nft_text),

@@ -409,7 +409,7 @@ test_status_divert(void **state)
 	status_print(b, &info, &st, 1);
 	s = text_of(b);
 	assert_non_null(strstr(s, ",\"divert\":{\"mode\":\"none\","
-	    "\"intact\":null,\"restored\":0}"));
+	    "\"intact\":null,\"restored\":0,\"bypass\":null}"));
 	free(s);
 
 	/* queue 10 had packets, queue 11 none while 500 crossed */
@@ -422,22 +422,23 @@ test_status_divert(void **state)
 	info.qwatch = w;
 	info.divert = DIVERT_IPTABLES_NFT;
 	/* the check thread's word, read as it is at each print */
-	dst = divert_st(1, 2);
+	dst = divert_st(1, 0, 2);
 	info.divert_st = &dst;
 	status_print(b, &info, &st, 0);
 	s = text_of(b);
 	assert_non_null(strstr(s, "\ndivert          iptables-nft, intact, "
-	    "restored 2 times\n"));
+	    "restored 2 times, without --queue-bypass, kept at the stop\n"));
 	assert_non_null(strstr(s, "\nqueue 10        9 packets, the last 0 s "
 	    "ago\n"));
 	assert_non_null(strstr(s, "\nqueue 11        WARNING: no packet for "
 	    "61 s while the interfaces carried 500 packets\n"));
 	free(s);
-	dst = divert_st(0, 2);
+	dst = divert_st(0, 1, 2);
 	status_print(b, &info, &st, 1);
 	s = text_of(b);
 	assert_non_null(strstr(s, ",\"divert\":{\"mode\":\"iptables-nft\","
-	    "\"intact\":false,\"restored\":2},\"queues\":[{\"queue\":10,"
+	    "\"intact\":false,\"restored\":2,\"bypass\":true},"
+	    "\"queues\":[{\"queue\":10,"
 	    "\"packets\":9,\"idle_s\":0,\"warning\":false},{\"queue\":11,"
 	    "\"packets\":0,\"idle_s\":61,\"warning\":true}]}\n"));
 	free(s);
