@@ -1013,20 +1013,11 @@ daemon_tick(evutil_socket_t fd, short events, void *arg)
 	daemon_qwatch(d);
 }
 
-/*
- * Not fatal: without it there are no idle queue warnings, and without
- * the check thread (started here: after drop_privileges(), whose
- * capabilities are the calling thread's alone) no divert checks.
- */
+/* Not fatal: without it there are no idle queue warnings. */
 static void
 daemon_tick_start(struct daemon *d)
 {
 	struct timeval	 tv = { TICK_MS / 1000, (TICK_MS % 1000) * 1000 };
-
-	if (d->divert != NULL &&
-	    diverter_start(d->divert, DIVERT_TICKS * TICK_MS) == -1)
-		log_warn("divert: the check thread cannot start: the "
-		    "diversion is not checked");
 
 	/* threads is at most 64 (config.c): daemon_qwatch's arrays */
 	if ((d->qwatch = qwatch_new(d->nworkers,
@@ -1349,6 +1340,14 @@ daemon_run(struct daemon *d, int foreground, int debug)
 
 	if (daemon_threads(d) == -1)
 		goto fail;
+	/* after drop_privileges(), whose capabilities are the calling
+	   thread's alone; fatal: who asked for divert expects it watched
+	   and put back, and the stop's tidying follows (fail:) */
+	if (d->divert != NULL &&
+	    diverter_start(d->divert, DIVERT_TICKS * TICK_MS) == -1) {
+		log_warn("divert: the check thread cannot start");
+		goto fail;
+	}
 	/* the workers hold the file's table now: never read twice */
 	state_used(d->statefd, d->cfg->state_file);
 
@@ -1389,9 +1388,6 @@ daemon_run(struct daemon *d, int foreground, int debug)
  fail:
 	/* the error that brought us here, before the tidying logs more */
 	daemon_notify_failed();
-	/* before any worker runs: nothing is queued to us yet that the
-	   kernel will not drop or bypass when the socket closes */
-	diverter_close(d->divert);
 	http_close(d->http);
 	if (d->control != NULL)
 		control_close(d->control);
@@ -1402,6 +1398,11 @@ daemon_run(struct daemon *d, int foreground, int debug)
 	sync_free(d->sync);
 	fpd_free(d->info.fpd);
 	d->info.fpd = NULL;
+	/* once the threads have ended: a start that failed for want of a
+	   thread (the user's process limit) leaves the removal's commands
+	   room to run.  The queues are closed meanwhile: the rules' bypass,
+	   or its lack, says what the kernel does, as once we are gone */
+	diverter_close(d->divert);
 	events_free(d->events);
 	free(d->workers);
 	for (i = 0; i < 3; i++)

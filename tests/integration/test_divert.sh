@@ -18,7 +18,9 @@
 #  - divert = nft: loads the ruleset where the kernel can queue from nft,
 #    and otherwise fails at start (exit 1) saying why;
 #  - as [daemon] user (a system user made here): the diversion is put back
-#    after a flush by a daemon that is no longer root;
+#    after a flush by a daemon that is no longer root; a start whose
+#    check thread cannot be made (the user's process limit) fails with
+#    exit 1 and removes the diversion, as a stop with fail_open = yes;
 #  - the xtables lock (a file of the test's, bound over /run/xtables.lock
 #    in the daemon's mount namespace, so that holding it blocks no other
 #    iptables): a start waits while it is held and then installs; the
@@ -490,6 +492,8 @@ if useradd --system --user-group --no-create-home --home-dir / \
 		    test "$(waited)" -gt "$w0"
 		check "user: the daemon runs as $U" \
 		    grep -q "^Uid:.*[[:space:]]$(id -u "$U")[[:space:]]" "/proc/$T_DPID/status"
+		# its threads, the check thread and the watchdog the last
+		uthreads=$(find "/proc/$T_DPID/task" -mindepth 1 -maxdepth 1 | wc -l)
 		n0=$(grep -c "divert: restored" "$T_LOG")
 		in_d iptables-legacy -w 5 -F
 		check "user: restored after iptables -F by the unprivileged daemon" \
@@ -536,6 +540,28 @@ if useradd --system --user-group --no-create-home --home-dir / \
 	else
 		fail "nfqspid did not start as $U with divert = iptables"
 		T_DWRAP=()
+	fi
+	# The check thread cannot start: $U's process limit at the threads
+	# the daemon had before it (all but the check thread and the
+	# watchdog), which it reaches only once it is $U.  The start fails
+	# (exit 1) saying why, after doing what a stop does with the
+	# diversion (fail_open = yes: removed).  A lock of its own.
+	if [ -n "${uthreads:-}" ]; then
+		lim=$((uthreads - 2))
+		XTABLES_LOCKFILE=$T_TMP/xtables-nproc.lock in_d timeout 20 \
+		    prlimit --nproc="$lim:$lim" "$NFQSPID" -f -c "$T_CONF" \
+		    >"$T_TMP/nproc.out" 2>&1
+		rc=$?
+		check "no check thread ($U's nproc $lim of $uthreads threads): the start fails with exit 1 (got $rc)" \
+		    [ "$rc" = 1 ]
+		check "... saying why" grep -q \
+		    "divert: the check thread cannot start: Resource temporarily unavailable" \
+		    "$T_TMP/nproc.out"
+		check "... its diversion removed, as a stop with fail_open = yes does (IPv4)" \
+		    removed iptables-legacy
+		check "... and IPv6" removed ip6tables-legacy
+		check "... and says so" grep -q "divert: the iptables diversion is removed" \
+		    "$T_TMP/nproc.out"
 	fi
 else
 	echo "note: cannot make a user: the [daemon] user case not tried"
