@@ -87,14 +87,37 @@ worker_post(struct worker *w, struct worker_ask *a)
 	event_active(w->askev, EV_READ, 0);
 }
 
-/* The timer runs while anything waits, errors or adoptions. */
+/*
+ * The timer runs while anything waits, errors or adoptions, set for the
+ * first wait to end (due, ms), no later: a fixed step of WORKER_ASK_MS
+ * stretched every wait but the first by up to a step.  A wait that ends
+ * later leaves it as it is; one that ends sooner moves it.  One timer
+ * for them all: the next is found when it runs (worker_ask_due()).
+ */
 static void
-worker_ask_timer(struct worker *w)
+worker_ask_arm(struct worker *w, uint64_t due, uint64_t now)
 {
-	struct timeval	 tv = { 0, (WORKER_ASK_MS + 1) * 1000 };
+	struct timeval	 tv;
+	uint64_t	 ms;
 
-	if (!evtimer_pending(w->asktimer, NULL))
-		(void)evtimer_add(w->asktimer, &tv);
+	if (evtimer_pending(w->asktimer, NULL) && w->ask_due <= due)
+		return;
+	/* passed already: at the loop's next turn */
+	ms = due > now ? due - now : 0;
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	w->ask_due = due;
+	(void)evtimer_add(w->asktimer, &tv);
+}
+
+/* A wait that ends at due began: most end after the timer (the clock
+   unread). */
+static void
+worker_ask_timer(struct worker *w, uint64_t due)
+{
+	if (evtimer_pending(w->asktimer, NULL) && w->ask_due <= due)
+		return;
+	worker_ask_arm(w, due, spi_now_ms());
 }
 
 /*
@@ -133,7 +156,7 @@ worker_defer_slot(struct worker *w, size_t len)
 }
 
 /* Slot d, its seq set, holds np (len bytes of it from data) from now on,
-   until its answer or WORKER_ASK_MS. */
+   until its answer or WORKER_ASK_MS after np came. */
 static void
 worker_defer_hold(struct worker *w, struct worker_defer *d,
     const struct nq_packet *np, const uint8_t *data, size_t len,
@@ -148,7 +171,7 @@ worker_defer_hold(struct worker *w, struct worker_defer *d,
 	snprintf(d->in, sizeof(d->in), "%s", in);
 	snprintf(d->out, sizeof(d->out), "%s", out);
 	w->ndefer++;
-	worker_ask_timer(w);
+	worker_ask_timer(w, d->since + WORKER_ASK_MS);
 }
 
 /*
@@ -354,7 +377,9 @@ worker_adopt_hold(struct worker *w, struct worker_adoptq *q,
 	q->last = &h->next;
 	w->adopt_bytes += sz;
 	w->nadopt++;
-	worker_ask_timer(w);
+	/* its question's wait; one held for a record here, a shorter
+	   one, set the timer when it moved to hold_age (worker_hold()) */
+	worker_ask_timer(w, q->since + WORKER_ADOPT_MS);
 	return (0);
 }
 
@@ -630,6 +655,7 @@ worker_hold(struct worker *w, const struct nq_packet *np,
 		TAILQ_REMOVE(&w->adopt_age, q, age);
 		TAILQ_INSERT_TAIL(&w->hold_age, q, age);
 		q->self = 1;
+		worker_ask_timer(w, q->since + worker_hold_ms(w));
 		return (0);
 	}
 	a->hold = 1;
@@ -673,7 +699,7 @@ worker_want(struct worker *w, struct worker_ask *a)
 	a->since = spi_now_ms();
 	TAILQ_INSERT_TAIL(&w->want_age, a, wage);
 	w->nwant++;
-	worker_ask_timer(w);
+	worker_ask_timer(w, a->since + worker_hold_ms(w));
 	return (0);
 }
 
@@ -989,6 +1015,44 @@ worker_answer_late(struct worker *w, uint64_t now, uint64_t age)
 		}
 }
 
+uint64_t
+worker_ask_due(const struct worker *w)
+{
+	const struct worker_adoptq	*q;
+	const struct worker_ask		*a;
+	uint64_t			 due = UINT64_MAX, t;
+	unsigned			 i;
+
+	/* each list is in the order its waits end */
+	for (i = 0; i < WORKER_DEFER && w->ndefer > 0; i++)
+		if (w->defer[i].seq != 0 &&
+		    (t = w->defer[i].since + WORKER_ASK_MS) < due)
+			due = t;
+	if ((q = TAILQ_FIRST(&w->adopt_age)) != NULL &&
+	    (t = q->since + WORKER_ADOPT_MS) < due)
+		due = t;
+	if ((q = TAILQ_FIRST(&w->hold_age)) != NULL &&
+	    (t = q->since + worker_hold_ms(w)) < due)
+		due = t;
+	if ((a = TAILQ_FIRST(&w->want_age)) != NULL &&
+	    (t = a->since + worker_hold_ms(w)) < due)
+		due = t;
+	return (due == UINT64_MAX ? 0 : due);
+}
+
+void
+worker_ask_expire(struct worker *w, uint64_t now)
+{
+	uint64_t	 due;
+
+	worker_answer_late(w, now, WORKER_ASK_MS);
+	worker_adopt_late(w, now, WORKER_ADOPT_MS);
+	/* set anew, as a packet judged now may have set it */
+	(void)evtimer_del(w->asktimer);
+	if ((due = worker_ask_due(w)) != 0)
+		worker_ask_arm(w, due, now);
+}
+
 /*
  * Errors nobody answered in time stay as they were; adoptions are
  * judged without their connection.  What reached the inbox meanwhile
@@ -999,14 +1063,9 @@ void
 worker_ask_timeout(evutil_socket_t fd, short events, void *arg)
 {
 	struct worker	*w = arg;
-	uint64_t	 now;
 
 	worker_ask_cb(fd, events, arg);
-	now = spi_now_ms();
-	worker_answer_late(w, now, WORKER_ASK_MS);
-	worker_adopt_late(w, now, WORKER_ADOPT_MS);
-	if (w->ndefer > 0 || w->nadopt > 0 || w->nwant > 0)
-		worker_ask_timer(w);
+	worker_ask_expire(w, spi_now_ms());
 }
 
 /* The inbox: questions from other workers, answers to ours. */

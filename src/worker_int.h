@@ -64,10 +64,9 @@
 					   connection's record has not
 					   reached yet this many of [sync]
 					   flush (worker_hold()), */
-#define WORKER_HOLD_MAX_MS	(WORKER_ADOPT_MS - WORKER_ASK_MS)
-					/* ... at most this long: with the
-					   timer's step, within TCP's
-					   minimum RTO */
+#define WORKER_HOLD_MAX_MS	150	/* ... at most this long: within
+					   TCP's minimum RTO, with room for
+					   the asker's turn after home's */
 #define WORKER_FRESH		1024	/* fresh entries a home worker is
 					   told of between two turns of its
 					   loop (worker_adopt_fresh()) */
@@ -212,11 +211,12 @@ struct worker {
 	pthread_mutex_t		 askmtx __attribute__((aligned(CACHELINE)));
 	struct worker_ask	*inbox;
 	struct event		*askev;
-	struct event		*asktimer;	/* WORKER_ASK_MS after a question */
+	struct event		*asktimer;	/* the first wait's end */
 	struct worker_defer	 defer[WORKER_DEFER]
 				    __attribute__((aligned(CACHELINE)));
 	unsigned		 ndefer;
 	uint32_t		 askseq;
+	uint64_t		 ask_due;	/* asktimer is set for (ms) */
 	/* adoption ([sync]): the questions out to home workers, each with
 	   the packets of its connection that wait for it */
 	struct worker_adoptq	**adoptq;	/* by tuple: NULL until the
@@ -348,6 +348,11 @@ void	 worker_ask_cb(evutil_socket_t, short, void *);
 /* A stop: the inbox's answers taken, what waits judged without. */
 void	 worker_ask_stop(struct worker *);
 void	 worker_ask_timeout(evutil_socket_t, short, void *);
+/* When the first of what waits here ends (ms; 0: nothing waits). */
+uint64_t worker_ask_due(const struct worker *);
+/* The timer's work at now: what waited its time is decided, and the
+   timer is set for the next to end. */
+void	 worker_ask_expire(struct worker *, uint64_t now);
 void	 worker_ask_free(struct worker *);
 /* Might a packet's connection live in another worker?  Not while no
    worker holds a synced one no packet reached and none of ours waits:

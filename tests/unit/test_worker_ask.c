@@ -276,6 +276,100 @@ test_late(void **state)
 	assert_non_null(owner->inbox);
 }
 
+/*
+ * The timer is set for the first wait to end, whatever the others: two
+ * errors asked 20 ms apart (the clock given by hand) are each decided
+ * at their own deadline, WORKER_ASK_MS after each came, not at the
+ * next step of a fixed timer; an adoption's longer wait is found after
+ * them.
+ */
+static void
+test_ask_due(void **state)
+{
+	struct fix	*f = *state;
+	struct worker	*w = f->all[0], *owner = f->all[1];
+	struct nq_verdict nv;
+	uint64_t	 t0 = f->now;
+	size_t		 n;
+
+	connect_udp(f, owner, 0);
+	assert_int_equal(worker_ask_due(w), 0);
+	n = send_error(f, w, 0, 96, 96, 300, &nv);
+	assert_true(nv.defer);
+	assert_int_equal(worker_ask_due(w), t0 + WORKER_ASK_MS);
+	assert_true(evtimer_pending(w->asktimer, NULL));
+	f->now = t0 + 20;
+	(void)send_error(f, w, 0, 96, 96, 400, &nv);
+	assert_true(nv.defer);
+	assert_int_equal(worker_ask_due(w), t0 + WORKER_ASK_MS);
+	worker_ask_expire(w, t0 + WORKER_ASK_MS - 1);
+	assert_int_equal(ngiven, 0);
+	worker_ask_expire(w, t0 + WORKER_ASK_MS);
+	check_given(300, n, 0, 0);
+	assert_int_equal(w->ndefer, 1);
+	/* set again, for the second's own end */
+	assert_int_equal(worker_ask_due(w), t0 + 20 + WORKER_ASK_MS);
+	assert_true(evtimer_pending(w->asktimer, NULL));
+	assert_int_equal(w->ask_due, t0 + 20 + WORKER_ASK_MS);
+	ngiven = 0;
+	worker_ask_expire(w, t0 + 20 + WORKER_ASK_MS);
+	check_given(400, n, 0, 0);
+	assert_int_equal(w->ndefer, 0);
+	assert_int_equal(worker_ask_due(w), 0);
+}
+
+/*
+ * The same on the real path, the worker's loop and its clock: an error
+ * that came 20 ms ago waits 30 ms more, and one that came 45 ms ago,
+ * asked after it, 5 ms, both within a few ms of their deadline and not
+ * before it.  A fixed step of WORKER_ASK_MS + 1 from the first
+ * question decided both 51 ms on.
+ */
+static void
+loop_until(struct worker *w, unsigned ndefer, uint64_t due,
+    uint64_t t0, unsigned *turns)
+{
+	uint64_t	 now;
+
+	while (w->ndefer > ndefer && spi_now_ms() - t0 < 1000) {
+		assert_int_equal(event_base_loop(w->base, EVLOOP_ONCE), 0);
+		(*turns)++;
+	}
+	now = spi_now_ms();
+	assert_int_equal(w->ndefer, ndefer);
+	assert_true(now >= due);
+	assert_true(now - due < WORKER_ASK_MS - 10);
+}
+
+static void
+test_ask_timer(void **state)
+{
+	struct fix	*f = *state;
+	struct worker	*w = f->all[0], *owner = f->all[1];
+	struct nq_verdict nv;
+	uint64_t	 t0;
+	unsigned	 turns = 0;
+	size_t		 n;
+
+	connect_udp(f, owner, 0);
+	t0 = spi_now_ms();
+	f->now = t0 - 20;
+	n = send_error(f, w, 0, 96, 96, 300, &nv);
+	assert_true(nv.defer);
+	f->now = t0 - (WORKER_ASK_MS - 5);
+	(void)send_error(f, w, 0, 96, 96, 400, &nv);
+	assert_true(nv.defer);
+	loop_until(w, 1, t0 + 5, t0, &turns);
+	check_given(400, n, 0, 0);
+	ngiven = 0;
+	loop_until(w, 0, t0 + WORKER_ASK_MS - 20, t0, &turns);
+	check_given(300, n, 0, 0);
+	/* no busy wakeups: a turn a deadline, and one more if the loop's
+	   coarser clock ran ahead of ours */
+	assert_true(turns <= 4);
+	assert_false(evtimer_pending(w->asktimer, NULL));
+}
+
 /* More held fragments than a waiting slot keeps: decided at once, as
    before, and nobody is asked. */
 static void
@@ -2557,6 +2651,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_unknown, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_late, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_too_many, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_ask_due, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ask_timer, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_no_slot, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_room, setup, teardown),
