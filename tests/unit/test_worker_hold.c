@@ -406,6 +406,83 @@ test_hold_delete(void **state)
 }
 
 /*
+ * Do the packets a DELETE ends the wait of die either way?  Not all of
+ * them: one of the connection's that came behind the held one may start
+ * it anew, here a client's SYN behind the SYN-ACK.  Judged at once at
+ * the DELETE (by_delete) or at the wait's end, they get the same: the
+ * SYN-ACK dropped, tcp-no-syn, the SYN accepted, its entry made here,
+ * and the same counters (the SYN, accepted after its wait, counts as
+ * saved either way).
+ */
+static void
+hold_delete_syn(struct fix *f, int by_delete)
+{
+	struct worker	*w, *home;
+	struct nq_packet np;
+	struct sync_rec	 r;
+	struct sync_batch d;
+	struct ct_tuple	 k;
+	uint8_t		 b[2][64];
+	uint64_t	 hold = (uint64_t)f->cfg.sync.flush_ms *
+			    WORKER_HOLD_FLUSHES;
+	int		 acc = -1;
+
+	tcp_packet(f, &np, b[0], 1, 0, 40000, 1000, 0, PKT_TH_SYN);
+	old_master(f, &np, &r);
+	r.op = SYNC_OP_DELETE;
+	assert_int_equal(verdict_tuple(np.data, np.len, &k), 0);
+	home = f->all[synclink_home(&k, f->n)];
+	w = f->all[f->n - 1 - home->id];
+	new_master(f);
+	tcp_packet(f, &np, b[0], 30, 1, 40000, 5000, 1001,
+	    PKT_TH_SYN | PKT_TH_ACK);
+	assert_int_equal(deliver(w, &np, &acc), 1);
+	tcp_packet(f, &np, b[1], 31, 0, 40000, 1000, 0, PKT_TH_SYN);
+	assert_int_equal(deliver(w, &np, &acc), 1);	/* behind it */
+	assert_int_equal(w->nadopt, 2);
+	if (w != home) {
+		worker_ask_cb(-1, EV_READ, home);
+		assert_int_equal(home->nwant, 1);
+	}
+	if (by_delete) {
+		memset(&d, 0, sizeof(d));
+		d.rec = &r;
+		d.n = 1;
+		d.keep = 1;
+		worker_sync_apply(home, &d);
+	} else
+		worker_adopt_late(home, spi_now_ms() + hold,
+		    WORKER_ADOPT_MS);
+	if (w != home) {
+		assert_int_equal(home->nwant, 0);
+		worker_ask_cb(-1, EV_READ, w);
+	}
+	assert_int_equal(ngiven, 2);
+	check_given(0, 30, 0);
+	check_given(1, 31, 1);
+	assert_int_equal(w->st.reasons[REASON_TCP_NO_SYN], 1);
+	assert_int_equal(w->st.grace_unsaved, 1);
+	assert_int_equal(w->st.grace_saved, 1);
+	assert_int_equal(w->st.adopt_missed, 0);
+	assert_int_equal(w->nadopt, 0);
+	assert_int_equal(w->adopt_bytes, 0);
+	assert_int_equal(ct_count(w->ct), 1);
+	assert_int_equal(ct_count(home->ct), w == home ? 1 : 0);
+}
+
+static void
+test_hold_delete_syn(void **state)
+{
+	hold_delete_syn(*state, 1);
+}
+
+static void
+test_hold_late_syn(void **state)
+{
+	hold_delete_syn(*state, 0);
+}
+
+/*
  * What never waits: a SYN, even one the rules refuse; a packet the
  * rules accept without an entry; a NEW ICMP request; and nothing at all
  * outside the grace (over, or never begun), on a backup, in monitor
@@ -807,6 +884,14 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_hold_delete,
 		    setup_strict, teardown),
 		cmocka_unit_test_setup_teardown(test_hold_delete,
+		    setup_two_strict, teardown),
+		cmocka_unit_test_setup_teardown(test_hold_delete_syn,
+		    setup_strict, teardown),
+		cmocka_unit_test_setup_teardown(test_hold_delete_syn,
+		    setup_two_strict, teardown),
+		cmocka_unit_test_setup_teardown(test_hold_late_syn,
+		    setup_strict, teardown),
+		cmocka_unit_test_setup_teardown(test_hold_late_syn,
 		    setup_two_strict, teardown),
 	};
 
