@@ -17,7 +17,8 @@
  * When every slot is taken, a new client takes the slot of the oldest
  * one that has not sent a whole request; root takes any but root's, so
  * clients that trickle can never lock root out of reload (one whose
- * stream or answer runs is told why it ends).  events
+ * stream or answer runs is told why it ends; one whose answer is done
+ * but not all sent is busy, and sends it outside the 16).  events
  * streams keep theirs: CONTROL_MAXSTREAMS at most (control_events.c),
  * the rest stay for short commands; root's takes the place of another
  * user's.  Refusals are logged once per LOG_RL_SECS, and accept() out
@@ -347,19 +348,51 @@ reject_fd(int fd, const char *msg)
 }
 
 /*
+ * Has c its whole answer queued, and only that left to send?  An answer
+ * done (job JOB_NONE) or a client closing, output still in the buffer:
+ * a reader slow to take the end of a long listing, or one that stopped
+ * (a paused pager).  Freed, it would lose that end without a word.
+ */
+static int
+client_draining(struct client *c)
+{
+	if (c->closing)
+		return (1);
+	return (c->job == JOB_NONE &&
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) > 0);
+}
+
+/*
  * The client whose slot a new one takes when all are in use: the oldest
  * that has not sent a whole request (idle, or trickling one in), not
  * root's if there is another; for root, else the oldest client of
- * anyone but root, whatever it is doing.  NULL: refuse the new one.
+ * anyone but root whose answer is all queued (it goes on sending it:
+ * control_room()), else the oldest of anyone but root, whatever it is
+ * doing.  NULL: refuse the new one.
+ *
+ * One still sending its answer is busy, never idle, to others than
+ * root: it holds its slot until the answer is out, or until it takes
+ * nothing for CONTROL_WRITE_TIMEOUT.  Not for ever: what is left is
+ * bounded (CONTROL_LOWAT and a slice, or one short answer), so a reader
+ * taking a little at a time keeps it no longer than that lasts, as one
+ * whose listing runs keeps it; and root's new client still gets in.
  */
 static struct client *
 control_victim(struct control *ctl, uid_t newuid)
 {
 	struct client	*c, *idle = NULL, *idle_root = NULL, *any = NULL;
+	struct client	*done = NULL, *done_root = NULL;
 
 	TAILQ_FOREACH(c, &ctl->clients, entry) {
-		if (c->closing)
+		if (c->evicted)
 			continue;
+		if (client_draining(c)) {
+			if (c->uid != 0 && done == NULL)
+				done = c;
+			if (c->uid == 0 && done_root == NULL)
+				done_root = c;
+			continue;
+		}
 		if (c->job == JOB_NONE && c->uid != 0 && idle == NULL)
 			idle = c;
 		if (c->job == JOB_NONE && c->uid == 0 && idle_root == NULL)
@@ -371,7 +404,11 @@ control_victim(struct control *ctl, uid_t newuid)
 		return (idle);
 	if (newuid != 0)
 		return (idle_root);
-	return (any != NULL ? any : idle_root);
+	if (done != NULL)
+		return (done);
+	if (any != NULL)
+		return (any);
+	return (idle_root != NULL ? idle_root : done_root);
 }
 
 /* Room for one more client, or -1: all slots are in use. */
@@ -380,7 +417,9 @@ control_room(struct control *ctl, uid_t newuid)
 {
 	struct client	*victim;
 	uint64_t	 held;
+	const char	*what;
 	char		 more[LOG_RL_MORELEN];
+	int		 draining;
 
 	if (ctl->nclients < CONTROL_MAXCLIENTS)
 		return (0);
@@ -391,14 +430,32 @@ control_room(struct control *ctl, uid_t newuid)
 			    log_rl_more(held, more, sizeof(more)));
 		return (-1);
 	}
+	draining = client_draining(victim);
+	if (draining)
+		what = " send the rest of its answer outside them,";
+	else if (victim->job == JOB_NONE)
+		what = ", which had sent no whole request,";
+	else if (victim->job == JOB_EVENTS)
+		what = ", ending its events stream,";
+	else
+		what = ", cutting its answer short,";
 	if (log_rl(&ctl->rl_full, &held))
-		log_warnx("control: %d clients, dropping uid %ld pid %ld%s "
-		    "for a new one%s", CONTROL_MAXCLIENTS,
-		    (long)victim->uid, (long)victim->pid,
-		    victim->job == JOB_NONE ? ", which had sent no whole "
-		    "request," : victim->job == JOB_EVENTS ? ", ending its "
-		    "events stream," : ", cutting its answer short,",
+		log_warnx("control: %d clients, %s uid %ld pid %ld%s for a new "
+		    "one%s", CONTROL_MAXCLIENTS, draining ? "letting" :
+		    "dropping", (long)victim->uid, (long)victim->pid, what,
 		    log_rl_more(held, more, sizeof(more)));
+	if (draining) {
+		/*
+		 * Its answer is whole in its buffer, its end frame too: it
+		 * loses nothing, and leaves the 16 at once to send it
+		 * (CONTROL_WRITE_TIMEOUT without taking any at most).
+		 */
+		victim->evicted = 1;
+		ctl->nclients--;
+		if (!victim->closing)
+			client_close(victim);
+		return (0);
+	}
 	if (victim->job == JOB_NONE) {
 		/* no request of its runs: nfqspictl may send it again */
 		client_free(victim);
