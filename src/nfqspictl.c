@@ -762,9 +762,18 @@ main(int argc, char *argv[])
 	if (errno == 0 && forever)	/* events: it answered */
 		fprintf(stderr, "%s: the daemon closed the connection (it "
 		    "stopped or restarted)\n", progname);
+	else if (errno == 0 && answered)
+		/* what came is out: say it is not all, never "before" */
+		fprintf(stderr, "%s: the daemon closed the connection before "
+		    "the end of its answer: what came is incomplete\n",
+		    progname);
 	else if (errno == 0)
 		fprintf(stderr, "%s: the daemon closed the connection before "
 		    "answering\n", progname);
+	else if (errno == ETIMEDOUT && answered)
+		fprintf(stderr, "%s: nothing more from the daemon within %d "
+		    "%s: its answer is incomplete\n", progname, ctl_timeout,
+		    seconds(ctl_timeout));
 	else if (errno == ETIMEDOUT)
 		/* a reload is not undone by our leaving: it may be
 		   checking a large file still */

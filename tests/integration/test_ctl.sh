@@ -6,7 +6,8 @@
 # -t's bounds, -t 2 ending at 2 s against a listener that accepts
 # nothing, its backlog full (a stopped daemon's or a fake one's), -t 1
 # said "1 second" (a full backlog, a fake daemon that never answers), a
-# request sent again when a fake daemon closes it unread, and
+# request sent again when a fake daemon closes it unread, an answer cut
+# after its first line (status 1, "incomplete"), and
 # clients that send garbage, stall or
 # crowd the socket while packets keep flowing; events ended by SIGINT or
 # SIGTERM exits 0 with its lines whole; 12 events streams at most, the
@@ -175,6 +176,56 @@ else
 fi
 kill "$mute" 2>/dev/null
 wait "$mute" 2>/dev/null
+rm -f "$T_CTL"
+
+# part.py PATH READY close|stall: a listener that sends the first line
+# of an answer, then closes the connection or sends nothing more.  What
+# came is printed, and the status is 1: it never passes for the whole
+# answer, nor is it said to be "before answering" or "no answer".
+cat >"$T_TMP/part.py" <<'EOF'
+import socket, struct, sys, time
+path, ready, how = sys.argv[1], sys.argv[2], sys.argv[3]
+l = socket.socket(socket.AF_UNIX)
+l.bind(path)
+l.listen(4)
+l.settimeout(10)
+open(ready, "w").close()
+c, _ = l.accept()
+h = c.recv(16, socket.MSG_WAITALL)
+m, v, t, f, n = struct.unpack(">IHHII", h)
+if n:
+    c.recv(n, socket.MSG_WAITALL)
+p = b"ipv4     2 udp      17 29 src=10.0.0.1 dst=10.0.0.2\n"
+c.sendall(struct.pack(">IHHII", m, v, 2, f, len(p)) + p)
+if how == "stall":
+    time.sleep(5)
+c.close()
+EOF
+for how in close stall; do
+	rm -f "$T_TMP/part.ready" "$T_CTL"
+	"$PY" "$T_TMP/part.py" "$T_CTL" "$T_TMP/part.ready" "$how" &
+	part=$!
+	if wait_for 50 test -e "$T_TMP/part.ready"; then
+		timeout 5 "$NFQSPICTL" -s "$T_CTL" -t 1 conntrack \
+		    >"$T_TMP/part.out" 2>"$T_TMP/part.err"
+		rc=$?
+		check "an answer cut after its first line ($how): status 1 (got $rc)" \
+		    test "$rc" -eq 1
+		check "... the line printed" grep -q "^ipv4 .*src=10.0.0.1 " \
+		    "$T_TMP/part.out"
+		if [ "$how" = close ]; then
+			msg="nfqspictl: the daemon closed the connection before the end of its answer: what came is incomplete"
+		else
+			msg="nfqspictl: nothing more from the daemon within 1 second: its answer is incomplete"
+		fi
+		check "... \"$msg\" ($(cat "$T_TMP/part.err"))" \
+		    grep -qxF "$msg" "$T_TMP/part.err"
+	else
+		fail "part.py did not listen"
+	fi
+	kill "$part" 2>/dev/null
+	wait "$part" 2>/dev/null
+done
 rm -f "$T_CTL"
 
 # gone.py PATH READY: a listener that closes its first connection with
