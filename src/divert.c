@@ -157,6 +157,32 @@ ipt_queue_rule(struct divert_cmd *c, const struct divert_spec *spec,
 }
 
 /*
+ * The check of our chain h's queue rule for IPv6: -S h, whose output
+ * must hold the rule's line.  ip6tables-legacy -C (1.8.9) compares no
+ * byte of the NFQUEUE target: a rule with another queue, or with the
+ * other bypass, would pass for ours.  iptables -C tells them apart.
+ */
+static int
+ipt_queue_listed(struct divert_cmd *c, const struct divert_spec *spec,
+    const struct hook *h)
+{
+	struct divert_cmd	 rule;
+	size_t			 off = 0;
+	int			 i;
+
+	memset(&rule, 0, sizeof(rule));
+	if (cmd_add(c, "-S", h->own, (char *)NULL) == -1 ||
+	    cmd_add(&rule, "-A", h->own, (char *)NULL) == -1 ||
+	    ipt_queue_rule(&rule, spec, h) == -1)
+		return (-1);
+	for (i = 0; i < rule.argc; i++)
+		if (spi_text_add(c->expect, sizeof(c->expect), &off, "%s%s",
+		    i > 0 ? " " : "", rule.argv[i]) == -1)
+			return (-1);
+	return (0);
+}
+
+/*
  * The rules of our chain h, appended (op "-A") or checked ("-C"): the
  * fast path's accept first when there is one, then the queue.
  */
@@ -171,8 +197,11 @@ ipt_own_rules(const struct divert_spec *spec, int family, const char *op,
 	    cmd_add(c, op, h->own, (char *)NULL) == -1 ||
 	    ipt_fastpath_rule(c) == -1))
 		return (-1);
-	if ((c = ipt_cmd(spec, family, out, max, n)) == NULL ||
-	    cmd_add(c, op, h->own, (char *)NULL) == -1 ||
+	if ((c = ipt_cmd(spec, family, out, max, n)) == NULL)
+		return (-1);
+	if (family == 6 && strcmp(op, "-C") == 0)
+		return (ipt_queue_listed(c, spec, h));
+	if (cmd_add(c, op, h->own, (char *)NULL) == -1 ||
 	    ipt_queue_rule(c, spec, h) == -1)
 		return (-1);
 	return (0);

@@ -52,10 +52,18 @@ enum divert_op {
 #define DIVERT_MAXCMDS	12	/* commands of one op for one family */
 #define DIVERT_NFT_TABLE	"nfqspid"
 
-/* One command line: argv[0] is the program, looked up in PATH. */
+#define DIVERT_EXPECTLEN	128
+
+/*
+ * One command line: argv[0] is the program, looked up in PATH.  A check
+ * whose exit status cannot tell (ip6tables-legacy -C takes any NFQUEUE
+ * target for ours) lists the chain instead: expect is then a line its
+ * output must hold, whole.
+ */
 struct divert_cmd {
 	int		 argc;
 	char		 argv[DIVERT_WORDS][DIVERT_WORDLEN];
+	char		 expect[DIVERT_EXPECTLEN];	/* "": the status says */
 };
 
 /*

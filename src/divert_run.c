@@ -324,6 +324,26 @@ div_gone(const char *out)
 	return (0);
 }
 
+/*
+ * A listing (run_cmd()'s out: its lines joined by spaces) holds line
+ * whole: what follows it is the end, or the next line's "-A"/"-N",
+ * never more words of the same rule ("--queue-bypass").
+ */
+static int
+div_listed(const char *out, const char *line)
+{
+	size_t		 n = strlen(line);
+	const char	*p, *e;
+
+	for (p = out; (p = strstr(p, line)) != NULL; p++) {
+		e = p + n;
+		if ((p == out || p[-1] == ' ') && (*e == '\0' ||
+		    (e[0] == ' ' && e[1] == '-' && e[2] != '-')))
+			return (1);
+	}
+	return (0);
+}
+
 /* The commands leave the xtables lock alone: ours is held (div_lock()),
    or there is none to be had. */
 static int
@@ -361,6 +381,14 @@ div_run(struct diverter *d, int op, int all, char *err, size_t errlen)
 		rc = run_cmd(&c[i], op == DIVERT_OP_INSTALL &&
 		    d->spec.mode == DIVERT_NFT ? d->nft : NULL, div_nolock(d),
 		    out, sizeof(out));
+		if (rc == 0 && c[i].expect[0] != '\0' &&
+		    !div_listed(out, c[i].expect)) {
+			cmd_line(&c[i], line, sizeof(line));
+			snprintf(err, errlen, "%s: no rule \"%s\"", line,
+			    c[i].expect);
+			errno = 0;
+			return (-1);
+		}
 		if (rc == 0 || (rc > 0 && op == DIVERT_OP_REMOVE &&
 		    div_gone(out)))
 			continue;

@@ -4,7 +4,8 @@
 #    has made its chains and the jumps to them; traffic is filtered (an
 #    allowed port connects, a denied one does not, nfqspictl sees it);
 #    `iptables -F` and `iptables -F; iptables -X` (ours gone) are noticed
-#    and undone within seconds, logged, and filtering goes on; SIGTERM
+#    and undone within seconds, logged, and filtering goes on, as is an
+#    IPv6 queue rule whose bypass alone changed (ip6tables -R); SIGTERM
 #    with fail_open = yes removes every rule and chain of ours, even
 #    when its commands get SIGTERM too (as from systemd's stop); status
 #    shows a restore as soon as the log does (no tick between);
@@ -213,6 +214,18 @@ assert d["divert"] == {"mode": "iptables", "intact": True, "restored": 2, "bypas
 assert d["queues"][0]["queue"] == int(sys.argv[1]) and d["queues"][0]["packets"] > 0, d
 assert d["queues"][0]["warning"] is False, d' "$T_QUEUE" < <(lib_ctl -j status)
 
+# only the bypass changed, IPv6: ip6tables-legacy -C takes the rule for
+# ours, so the check lists the chain (-S) and sees it, and restores it
+in_d ip6tables-legacy -w 5 -R nfqspid-forward 1 -j NFQUEUE \
+    --queue-num "$T_QUEUE"
+check "ip6tables -R without --queue-bypass: restored within 8 s" \
+    wait_for 80 restored_more 2
+check "... with --queue-bypass again" bypass_is ip6tables-legacy yes
+check "... the log says which rule it missed" \
+    log_has "changed \(ip6tables-legacy -w 5 -t filter -S nfqspid-forward: no rule \"-A nfqspid-forward -j NFQUEUE --queue-num $T_QUEUE --queue-bypass\"\): restoring it"
+check "... status says so" \
+    grep -Eq "^divert +iptables, intact, restored 3 times" <(lib_ctl status)
+
 # nfqspictl nft: the ruleset for this queue; it loads where the kernel
 # can queue from nft, and its syntax holds anyway (queue as counter)
 nftrs=$(lib_ctl nft)
@@ -357,6 +370,13 @@ check "... the log says so" \
     log_has "divert: fail_open = no: the iptables diversion's rules are now without --queue-bypass, kept at the stop"
 check "... status too" \
     grep -Eq "^divert +iptables, intact, restored 0 times, without --queue-bypass, kept at the stop" <(lib_ctl status)
+# the other way: an IPv6 rule given --queue-bypass (fail-open) is put back
+n0=$(grep -c "divert: restored" "$T_LOG")
+in_d ip6tables-legacy -w 5 -R nfqspid-input 1 ! -i lo -j NFQUEUE \
+    --queue-num "$T_QUEUE" --queue-bypass
+check "ip6tables -R with --queue-bypass: restored within 8 s" \
+    wait_for 80 restored_more "$n0"
+check "... without --queue-bypass again (IPv6)" bypass_is ip6tables-legacy no
 n0=$(grep -c "diversion stays (fail_open = no)" "$T_LOG")
 lib_stop_daemon
 check "... the stop keeps the closed diversion, as fail_open = no does" \

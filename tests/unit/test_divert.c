@@ -189,6 +189,25 @@ test_iptables_fastpath(void **state __attribute__((unused)))
 	assert_int_equal(n, 9);
 	assert_string_equal(line(&c[1]), "ip6tables-legacy -w 5 -t filter "
 	    "-C nfqspid-input -m mark --mark 0x80000000/0x80000000 -j ACCEPT");
+	/* IPv6's queue rule: listed, its line whole (-C takes any NFQUEUE) */
+	assert_string_equal(line(&c[2]), "ip6tables-legacy -w 5 -t filter "
+	    "-S nfqspid-input");
+	assert_string_equal(c[2].expect,
+	    "-A nfqspid-input ! -i lo -j NFQUEUE --queue-num 7");
+	assert_string_equal(c[8].expect,
+	    "-A nfqspid-forward -j NFQUEUE --queue-num 7");
+	assert_string_equal(c[1].expect, "");
+	s.bypass = 1;
+	n = divert_iptables_cmds(&s, DIVERT_OP_CHECK, 6, c, DIVERT_MAXCMDS);
+	assert_int_equal(n, 9);
+	assert_string_equal(c[5].expect,
+	    "-A nfqspid-output ! -o lo -j NFQUEUE --queue-num 7 "
+	    "--queue-bypass");
+	s.bypass = 0;
+	n = divert_iptables_cmds(&s, DIVERT_OP_CHECK, 4, c, DIVERT_MAXCMDS);
+	assert_string_equal(line(&c[2]), "iptables-legacy -w 5 -t filter "
+	    "-C nfqspid-input ! -i lo -j NFQUEUE --queue-num 7");
+	assert_string_equal(c[2].expect, "");
 	for (max = 0; max < 12; max++)
 		assert_int_equal(divert_iptables_cmds(&s, DIVERT_OP_INSTALL, 4,
 		    c, max), -1);
