@@ -290,6 +290,105 @@ notify_errno(char *buf, size_t len, int err)
 	return (buf);
 }
 
+/*
+ * STOPPING=1 that systemd's full queue did not take: sent again every
+ * NOTIFY_RETRY_MS while the stop goes on, from a thread of its own (the
+ * main loop has ended, and the stop, a divert removal among it, may take
+ * 45 s), until systemd takes it or the stop is over: till it hears
+ * STOPPING=1, systemd times the WatchdogSec= pings the stop no longer
+ * sends.  The pipe's write end closed says the stop is over; the
+ * process's end tells systemd the rest.
+ */
+struct stop_notify {
+	pthread_t	 thread;
+	int		 fd[2];
+	int		 running;
+	int		 rc;		/* sdnotify_resend()'s last */
+	uint64_t	 took_ms;	/* when systemd took it */
+};
+
+static void *
+stop_notify_main(void *arg)
+{
+	struct stop_notify	*sn = arg;
+	struct pollfd		 pfd = { sn->fd[0], POLLIN, 0 };
+	int			 over;
+
+	(void)pthread_setname_np(pthread_self(), "nfqspid-stop");
+	do {
+		over = poll(&pfd, 1, NOTIFY_RETRY_MS) == 1;
+		sn->rc = sdnotify_resend();
+	} while (sn->rc == 1 && !over);
+	sn->took_ms = spi_now_ms();
+	return (NULL);
+}
+
+/* STOPPING=1, with why after an error; kept and sent again meanwhile
+   when systemd's queue is full.  Main thread; stop_notify_end() after
+   the stop. */
+static void
+daemon_notify_stopping(struct daemon *d, struct stop_notify *sn)
+{
+	char	 msg[SDNOTIFY_MAX], err[ERRLEN], eno[32];
+	int	 rc, e;
+
+	memset(sn, 0, sizeof(*sn));
+	if (d->status != 0) {
+		e = log_last_error(err, sizeof(err));
+		/* a worker's own error first: logged by log_warnx() */
+		if (d->errnum != 0)
+			e = d->errnum;
+		(void)snprintf(msg, sizeof(msg), "STOPPING=1\nSTATUS=stopping "
+		    "after an error: %s%s", err,
+		    notify_errno(eno, sizeof(eno), e));
+	} else
+		(void)spi_strlcpy(msg, "STOPPING=1\nSTATUS=stopping",
+		    sizeof(msg));
+	if ((rc = sdnotify_state(msg)) == 0)
+		return;
+	if (rc == -1) {
+		log_warn("systemd's notify socket: STOPPING=1");
+		return;
+	}
+	d->sdn_kept_ms = spi_now_ms();
+	log_warnx("systemd's notify socket is full: STOPPING=1 is sent again "
+	    "every %d ms until systemd takes it", NOTIFY_RETRY_MS);
+	if (pipe2(sn->fd, O_CLOEXEC) == -1) {
+		log_warn("systemd's notify socket: STOPPING=1");
+		return;
+	}
+	if (spi_thread_start(&sn->thread, stop_notify_main, sn) == -1) {
+		log_warn("systemd's notify socket: STOPPING=1");
+		close(sn->fd[0]);
+		close(sn->fd[1]);
+		return;
+	}
+	sn->running = 1;
+}
+
+/* The stop is over: STOPPING=1 kept is tried once more, its fate said. */
+static void
+stop_notify_end(struct daemon *d, struct stop_notify *sn)
+{
+	if (d->sdn_kept_ms == 0)
+		return;
+	if (sn->running) {
+		close(sn->fd[1]);
+		pthread_join(sn->thread, NULL);
+		close(sn->fd[0]);
+		sn->running = 0;
+	} else {
+		sn->rc = sdnotify_resend();
+		sn->took_ms = spi_now_ms();
+	}
+	if (sn->rc == 0)
+		log_info("systemd's notify socket took STOPPING=1 after %llu "
+		    "ms", (unsigned long long)(sn->took_ms - d->sdn_kept_ms));
+	else
+		log_warnx("systemd's notify socket: STOPPING=1 is lost");
+	d->sdn_kept_ms = 0;
+}
+
 /* A start that failed: why, in systemctl status, from the last error
    logged (every failure path of the start logs one first), and its
    errno as ERRNO= when it had one. */
@@ -1276,6 +1375,7 @@ daemon_run(struct daemon *d, int foreground, int debug)
 	struct event	*sigev[3] = { NULL, NULL, NULL };
 	static const int sigs[3] = { SIGHUP, SIGTERM, SIGINT };
 	struct state_load *sl = NULL;
+	struct stop_notify sn;
 	char		 err[ERRLEN];
 	unsigned	 i;
 	int		 readyfd = -1;
@@ -1367,19 +1467,10 @@ daemon_run(struct daemon *d, int foreground, int debug)
 	event_base_dispatch(d->base);
 
 	daemon_notify_stop(d);
-	if (d->status != 0) {
-		char	 eno[32];
-		int	 e = log_last_error(err, sizeof(err));
-
-		/* a worker's own error first: logged by log_warnx() */
-		if (d->errnum != 0)
-			e = d->errnum;
-		daemon_notify("STOPPING=1\nSTATUS=stopping after an error: %s%s",
-		    err, notify_errno(eno, sizeof(eno), e));
-	} else
-		daemon_notify("STOPPING=1\nSTATUS=stopping");
+	daemon_notify_stopping(d, &sn);
 
 	daemon_stop(d, sigev, sigs);
+	stop_notify_end(d, &sn);
 	pidfile_remove(d);
 	log_info("nfqspid %s stopped%s", PACKAGE_VERSION,
 	    d->status != 0 ? " after an error" : "");

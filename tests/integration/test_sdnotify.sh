@@ -16,7 +16,9 @@
 # $WATCHDOG_PID is another's.  With
 # systemd busy (the listener stopped, its queue full) at the start and
 # at a reload, READY=1 is kept and comes once it reads again, with the
-# reload's RELOADING=1 before it in one datagram.  The
+# reload's RELOADING=1 before it in one datagram; busy at a stop that
+# takes seconds, STOPPING=1 is kept and comes once it reads again,
+# before the stop is over.  The
 # watchdog thread's exit (a worker stopped alone) says why in STATUS=.
 #
 # Copyright (C) 2026 The nfqspid authors
@@ -397,24 +399,55 @@ check "... with its RELOADING=1, first, in one datagram ($(kinds "$B" "$pid"))" 
     <(said "$B" "$pid" | tail -n 1)
 check "... and the log says so" \
     log_has "systemd's notify socket took RELOADING=1 and READY=1 after [0-9]+ ms"
-check "a full queue: SIGTERM ends it with 0" lib_stop_daemon
-check "... status 0 (got $T_DRC)" test "${T_DRC:-x}" = 0
+# systemd busy at the stop, which takes seconds (its worker stopped a
+# while, as a slow divert removal would): STOPPING=1 is kept and comes
+# once systemd reads again, before the stop is over; lost, systemd would
+# go on timing WatchdogSec= against a daemon that no longer pings
+STALL=$top_srcdir/tests/integration/stall.py
+# worker_tid PID: the tid of PID's first worker thread
+worker_tid()
+{
+	local t
+	for t in /proc/"$1"/task/*; do
+		[ "$(cat "$t/comm" 2>/dev/null)" = nfqspid-w0 ] &&
+		    { echo "${t##*/}"; return 0; }
+	done
+	echo 0
+}
+check "systemd busy at the stop" quiet busy
+: >"$T_TMP/stall-stop.out"
+"$PY" "$STALL" "$(worker_tid "$pid")" $((4 + T_SLOW)) \
+    >"$T_TMP/stall-stop.out" 2>&1 &
+st=$!
+wait_for 30 grep -q stopped "$T_TMP/stall-stop.out"
+check "... its stop slowed (a worker stopped)" \
+    grep -q stopped "$T_TMP/stall-stop.out"
+kill -TERM "$pid"
+check "a full queue at the stop: the log says STOPPING=1 waits" \
+    log_has "systemd's notify socket is full: STOPPING=1 is sent again every 100 ms"
+kill -CONT "$lpid"
+stopping() { grep -q '^STOPPING=1 | STATUS=stopping$' <(said "$B" "$pid"); }
+check "STOPPING=1 reaches systemd once it reads again" \
+    wait_for $((20 * T_SLOW)) stopping
+check "... while the stop still goes on" kill -0 "$pid"
+wait "$pid"
+rc=$?
+check "... then it ends with 0 (got $rc)" test "$rc" -eq 0
+check "... and the log says when systemd took it" \
+    log_has "systemd's notify socket took STOPPING=1 after [0-9]+ ms"
+wait "$st" 2>/dev/null
 
 # ---- the watchdog thread ends a daemon whose worker hangs: why in STATUS= ----
 # stall.py TID SECONDS: stop one thread (ptrace, the others run on)
-STALL=$top_srcdir/tests/integration/stall.py
 start NOTIFY_SOCKET="$T_TMP/notify.sock"
 pid=$T_DPID
 check "a daemon to hang: READY=1 comes" \
     wait_for $((100 * T_SLOW)) ready_n "$N" "$pid" 1
-tid=''
-for t in /proc/"$pid"/task/*; do
-	[ "$(cat "$t/comm" 2>/dev/null)" = nfqspid-w0 ] && tid=${t##*/}
-done
-"$PY" "$STALL" "${tid:-0}" 20 >"$T_TMP/stall.out" 2>&1 &
+tid=$(worker_tid "$pid")
+"$PY" "$STALL" "$tid" 20 >"$T_TMP/stall.out" 2>&1 &
 st=$!
 wait_for 30 grep -q stopped "$T_TMP/stall.out"
-check "its worker thread alone is stopped (tid ${tid:-none})" \
+check "its worker thread alone is stopped (tid $tid)" \
     grep -q stopped "$T_TMP/stall.out"
 # 10 checks a second apart, then _exit(1)
 gone() { ! kill -0 "$pid" 2>/dev/null; }
