@@ -83,13 +83,16 @@ listen()
 	    { echo "the notify listener did not start" >&2; exit 1; }
 }
 
+# valgrind's command line for start(): T_VG_ABRUPT for the daemon the
+# watchdog thread ends with _exit(1)
+S_VG=("${T_VG[@]}")
 # start ENV...: nfqspid -f in dut with the environment ENV (NOTIFY_SOCKET
 # and the rest), as the unit starts it; its pid in T_DPID
 start()
 {
 	# ip netns exec and env exec: $! is the daemon (in_d, a function,
 	# would put a subshell between)
-	ip netns exec "$NS_D" env "$@" "${T_VG[@]}" "$NFQSPID" -f \
+	ip netns exec "$NS_D" env "$@" "${S_VG[@]}" "$NFQSPID" -f \
 	    -c "$T_CONF" >>"$T_LOG" 2>&1 &
 	T_DPID=$!
 }
@@ -439,6 +442,7 @@ wait "$st" 2>/dev/null
 
 # ---- the watchdog thread ends a daemon whose worker hangs: why in STATUS= ----
 # stall.py TID SECONDS: stop one thread (ptrace, the others run on)
+S_VG=("${T_VG_ABRUPT[@]}")
 start NOTIFY_SOCKET="$T_TMP/notify.sock"
 pid=$T_DPID
 check "a daemon to hang: READY=1 comes" \
