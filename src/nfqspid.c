@@ -1216,6 +1216,8 @@ daemon_stop(struct daemon *d, struct event *sigev[3], const int sigs[3])
 		worker_stop(d->workers[i]);
 	/* a connection one handed to another that stopped first */
 	worker_ask_drain(d->workers, d->nworkers);
+	/* and one the sync thread moved home to a worker that had
+	   stopped (made backup meanwhile) */
 	sync_stop(d->sync);
 	/* the tables as they are, before the queues are unbound; after
 	   an error (a worker died, hung) the next start begins empty */

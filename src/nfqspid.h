@@ -395,7 +395,8 @@ int		 worker_in_call(const struct worker *w);
  * sync.c: connection-state sync with the HA peer ([sync]), a thread of
  * its own with its UDP socket.  sync_new() binds the socket (NULL and a
  * message in err); sync_start() once the workers run; sync_stop() after
- * they stopped, sync_free() after they are freed.  The rest is for the
+ * they stopped (it puts into a stopped home what a worker gave up for
+ * it meanwhile), sync_free() after they are freed.  The rest is for the
  * main thread, but sync_ct() (the workers').
  */
 struct sync;

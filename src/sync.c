@@ -63,12 +63,42 @@ static void (*const sync_calls[SYNCLINK_NCALLS])(struct worker *, void *) = {
 	[SYNCLINK_FENCE] = worker_sync_fence
 };
 
+/*
+ * Made backup at a stop, a worker still running may give up connections
+ * (SYNCLINK_AWAY) for a home that has stopped, which takes nothing more:
+ * they were in no table, and missing from the state file.  They wait
+ * here for sync_stop(), when no worker runs.  Without memory they are
+ * lost, as before.
+ */
+static void
+sync_keep_home(struct sync *s, unsigned wi, const struct sync_batch *b)
+{
+	struct sync_later	*l, **p;
+
+	if (b->n == 0 || (l = malloc(sizeof(*l) + b->n *
+	    sizeof(l->rec[0]))) == NULL)
+		return;
+	l->next = NULL;
+	l->wi = wi;
+	l->keep = b->keep;
+	l->n = b->n;
+	memcpy(l->rec, b->rec, b->n * sizeof(l->rec[0]));
+	/* in order: a key given up twice lands as the last said */
+	for (p = &s->later; *p != NULL; p = &(*p)->next)
+		;
+	*p = l;
+}
+
 static int
 sync_call(void *arg, unsigned wi, int what, void *data)
 {
 	struct sync	*s = arg;
 
-	return (worker_call(s->workers[wi], sync_calls[what], data));
+	if (worker_call(s->workers[wi], sync_calls[what], data) == 0)
+		return (0);
+	if (what == SYNCLINK_HOME)
+		sync_keep_home(s, wi, data);
+	return (-1);
 }
 
 /* Audited at most once per LOG_RL_SECS. */
@@ -435,10 +465,10 @@ sync_start(struct sync *s)
 	return (0);
 }
 
-void
-sync_stop(struct sync *s)
+static void
+sync_join(struct sync *s)
 {
-	if (s == NULL || !s->started)
+	if (!s->started)
 		return;
 	/* the workers queue nothing more */
 	__atomic_store_n(&s->lk.sending, 0, __ATOMIC_SEQ_CST);
@@ -447,12 +477,41 @@ sync_stop(struct sync *s)
 	s->started = 0;
 }
 
+/* Every worker stopped, the thread too: what a stopped home could not
+   take goes into its table now, before the state file is written. */
+void
+sync_stop(struct sync *s)
+{
+	struct sync_later	*l;
+	struct sync_batch	 b;
+
+	if (s == NULL)
+		return;
+	sync_join(s);
+	while ((l = s->later) != NULL) {
+		s->later = l->next;
+		memset(&b, 0, sizeof(b));
+		b.rec = l->rec;
+		b.n = l->n;
+		b.keep = l->keep;
+		worker_sync_home(s->workers[l->wi], &b);
+		free(l);
+	}
+}
+
 void
 sync_free(struct sync *s)
 {
+	struct sync_later	*l;
+
 	if (s == NULL)
 		return;
-	sync_stop(s);
+	/* the workers may be gone: what waited for sync_stop() too */
+	sync_join(s);
+	while ((l = s->later) != NULL) {
+		s->later = l->next;
+		free(l);
+	}
 	if (s->rev != NULL)
 		event_free(s->rev);
 	if (s->flushev != NULL)

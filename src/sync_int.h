@@ -17,6 +17,15 @@
 #include "nfqspid.h"
 #include "synclink.h"
 
+/* Connections given up for a home that had stopped (sync_call()). */
+struct sync_later {
+	struct sync_later	*next;
+	unsigned		 wi;
+	int			 keep;
+	size_t			 n;
+	struct sync_rec		 rec[];
+};
+
 struct sync {
 	struct synclink		 lk;		/* the sync thread's */
 	struct worker		**workers;
@@ -31,6 +40,8 @@ struct sync {
 	struct log_rl		 rl;		/* audits of refused messages */
 	uint64_t		*unseen;	/* atomic, a line of its own: the
 					   workers' synced, summed */
+	struct sync_later	*later;		/* homes that had stopped: the
+					   thread's, then sync_stop()'s */
 
 	pthread_mutex_t		 mtx;		/* pub, for the main thread */
 	struct sync_status	 pub;

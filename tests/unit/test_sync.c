@@ -54,11 +54,18 @@ static void	(*first_sweep_1)(void);
    thread did before it came to the call (an answer in its inbox). */
 static void	(*at_fence)(void);
 
+/* The workers whose thread has stopped (bit by id): a call fails. */
+static unsigned	 stopped;
+
 int
 worker_call(struct worker *w, void (*fn)(struct worker *, void *), void *arg)
 {
 	void		(*b)(void) = between;
 
+	if (stopped & 1u << w->id) {
+		errno = ESRCH;
+		return (-1);
+	}
 	if (b != NULL && w->id == 1 && fn == worker_sync_slice &&
 	    ((struct sync_slice *)arg)->cursor != 0) {
 		between = NULL;
@@ -246,6 +253,7 @@ setup(void **state)
 	wire = calloc(WIRE_MAX, sizeof(*wire));
 	nwire = 0;
 	audits = 0;
+	stopped = 0;	/* a failed test's too */
 	node_init(&A, SYNC_ROLE_MASTER, "10.0.9.1", "10.0.9.2", 0, 8192);
 	node_init(&B, SYNC_ROLE_BACKUP, "10.0.9.2", "10.0.9.1", 1, 8192);
 	return (wire == NULL);
@@ -1555,6 +1563,67 @@ test_bulk_sweep_workers(void **state)
 	    (h == B.all[1]));
 }
 
+/*
+ * Made backup while the workers stop: worker 0, still running, gives
+ * up the connections whose home is worker 1 (synclink_homecoming()),
+ * which has stopped and takes nothing.  They were in no table, so
+ * missing from the state file written next; they go into home's table
+ * at sync_stop(), every worker stopped, and nothing of them leaks if
+ * the node ends without it.
+ */
+static void
+test_home_stopped(void **state)
+{
+	struct ct_snap	 s;
+	unsigned	 i, home1 = 0;
+
+	(void)state;
+	node_free(&A);
+	nworkers = 2;
+	node_init(&A, SYNC_ROLE_MASTER, "10.0.9.1", "10.0.9.2", 0, 8192);
+	nworkers = 1;
+	for (i = 0; i < 2; i++) {
+		A.all[i]->peers = A.all;
+		A.all[i]->npeers = 2;
+	}
+	/* each in the worker that is not its home */
+	for (i = 0; i < 64; i++) {
+		s = conn(i, 0);
+		if (synclink_home(&s.k, 2) == 1)
+			home1++;
+		open_in(!synclink_home(&s.k, 2), i, 0);
+	}
+	assert_true(home1 > 0 && home1 < 64);
+	stopped = 1u << 1;
+	assert_int_equal(sync_set_role(A.s, SYNC_ROLE_BACKUP), 0);
+	sync_command(A.s, now);
+	assert_int_equal(ct_count(A.all[0]->ct), 0);
+	assert_int_equal(ct_count(A.all[1]->ct), 64 - home1);
+	stopped = 1u << 0 | 1u << 1;
+	sync_stop(A.s);
+	assert_int_equal(ct_count(A.all[1]->ct), 64);
+	for (i = 0; i < 64; i++) {
+		s = conn(i, 0);
+		assert_non_null(ct_lookup(A.all[1]->ct, &s.k));
+	}
+	/* again, freed without a stop (a start that failed) */
+	for (i = 0; i < 64; i++) {
+		s = conn(i, 0);
+		if (synclink_home(&s.k, 2) == 1) {
+			ct_remove(A.all[1]->ct, ct_lookup(A.all[1]->ct,
+			    &s.k));
+			open_in(0, i, 0);
+		}
+	}
+	stopped = 1u << 1;
+	assert_int_equal(sync_set_role(A.s, SYNC_ROLE_MASTER), 0);
+	sync_command(A.s, now);
+	assert_int_equal(sync_set_role(A.s, SYNC_ROLE_BACKUP), 0);
+	sync_command(A.s, now);
+	assert_non_null(A.s->later);
+	stopped = 0;
+}
+
 int
 main(void)
 {
@@ -1600,6 +1669,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_bulk_home_late, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_bulk_sweep_newer, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_home_stopped, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_bulk_sweep_workers, setup,
 		    teardown),
