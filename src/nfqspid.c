@@ -52,6 +52,9 @@
 #define ERRLEN		512
 #define WATCHDOG_CLOSE	2	/* s without a tick: the queue fails closed */
 #define WATCHDOG_CHECKS	10	/* ... and not in a reload: exit */
+#define STOP_CHECKS	30	/* s for the workers' stop: exit 1 after;
+				   with the divert removal (45 s at most)
+				   within the unit's TimeoutStopSec=90s */
 #define TICK_MS		1000	/* the main loop's own checks */
 #define DIVERT_TICKS	5	/* the diversion checked every 5 ticks
 				   (by its own thread, divert_run.c) */
@@ -78,6 +81,9 @@ struct daemon {
 	int			 errnum;	/* a dead worker's errno */
 	pthread_t		 watchdog;
 	int			 watching;
+	unsigned		 stop_at;	/* the worker the stop waits
+						   on; nworkers: none (atomic) */
+	int			 stopping;	/* atomic */
 	uint64_t		*wd_last;	/* the watchdog's, per worker */
 	unsigned		*wd_stale;
 	struct diverter		*divert;	/* [daemon] divert */
@@ -989,18 +995,46 @@ watchdog_close(struct daemon *d, unsigned i, unsigned stale)
 	    "its queue could not be made to fail closed");
 }
 
+/*
+ * The stop: the workers no longer tick (a stopped one never will), so
+ * the checks above are off; a worker that has not stopped within
+ * STOP_CHECKS ends us instead of hanging the stop for ever (no systemd
+ * to kill us, or its 90 s spent).  Its table may still be written to:
+ * no state file is, the one emptied at the start stays empty.  Closing
+ * the queues is the kernel's, at our exit: then --queue-bypass decides.
+ */
+static void
+watchdog_stop_check(struct daemon *d, unsigned checks)
+{
+	unsigned	 i = __atomic_load_n(&d->stop_at, __ATOMIC_SEQ_CST);
+	char		 why[160];
+
+	if (checks < STOP_CHECKS || i >= d->nworkers)
+		return;
+	snprintf(why, sizeof(why), "stop: worker %u (queue %u) has not "
+	    "stopped in %u s%s", i, d->info.queue + i, checks,
+	    d->statefd != -1 ? ", state file not written" : "");
+	log_warnx("%s; exiting", why);
+	sdnotify_status_now("exiting: ", why, 0);
+	_exit(1);
+}
+
 static void *
 watchdog_main(void *arg)
 {
 	struct daemon	*d = arg;
 	uint64_t	*last = d->wd_last;
-	unsigned	*stale = d->wd_stale, i;
+	unsigned	*stale = d->wd_stale, i, stopped = 0;
 	char		 why[128];
 
 	for (i = 0; i < d->nworkers; i++)
 		last[i] = worker_heartbeat(d->workers[i]);
 	for (;;) {
 		sleep(1);
+		if (__atomic_load_n(&d->stopping, __ATOMIC_SEQ_CST)) {
+			watchdog_stop_check(d, ++stopped);
+			continue;
+		}
 		for (i = 0; i < d->nworkers; i++) {
 			uint64_t beat = worker_heartbeat(d->workers[i]);
 
@@ -1202,6 +1236,17 @@ daemon_stop(struct daemon *d, struct event *sigev[3], const int sigs[3])
 	diverter_close(d->divert);
 	d->divert = NULL;
 	d->info.divert = DIVERT_NONE;
+	/* the kernel table goes first: what it carried comes to the
+	   workers, which still answer */
+	fpd_stop(d->info.fpd);
+	/* the watchdog bounds the workers' stop (watchdog_stop_check()) */
+	__atomic_store_n(&d->stop_at, 0, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&d->stopping, 1, __ATOMIC_SEQ_CST);
+	for (i = 0; i < d->nworkers; i++) {
+		__atomic_store_n(&d->stop_at, i, __ATOMIC_SEQ_CST);
+		worker_stop(d->workers[i]);
+	}
+	__atomic_store_n(&d->stop_at, d->nworkers, __ATOMIC_SEQ_CST);
 	if (d->watching) {
 		pthread_cancel(d->watchdog);
 		pthread_join(d->watchdog, NULL);
@@ -1209,11 +1254,6 @@ daemon_stop(struct daemon *d, struct event *sigev[3], const int sigs[3])
 	}
 	free(d->wd_last);
 	free(d->wd_stale);
-	/* the kernel table goes first: what it carried comes to the
-	   workers, which still answer */
-	fpd_stop(d->info.fpd);
-	for (i = 0; i < d->nworkers; i++)
-		worker_stop(d->workers[i]);
 	/* a connection one handed to another that stopped first */
 	worker_ask_drain(d->workers, d->nworkers);
 	/* and one the sync thread moved home to a worker that had

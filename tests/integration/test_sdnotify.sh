@@ -20,6 +20,8 @@
 # takes seconds, STOPPING=1 is kept and comes once it reads again,
 # before the stop is over.  The
 # watchdog thread's exit (a worker stopped alone) says why in STATUS=.
+# A worker stopped at SIGTERM: the stop ends after 30 s, exit 1, saying
+# which worker, the state file not written.
 #
 # Copyright (C) 2026 The nfqspid authors
 # SPDX-License-Identifier: GPL-2.0-or-later
@@ -463,5 +465,49 @@ wait "$st" 2>/dev/null
 wait_for 20 grep -q "^$pid STATUS=" "$N"
 check "... STATUS= says why ($(said "$N" "$pid" | tail -n 1))" \
     grep -q '^STATUS=exiting: watchdog: worker 0 (queue '"$T_QUEUE"') has not run for 10 s$' \
+    <(said "$N" "$pid")
+
+# ---- a worker that hangs at the stop: the stop is bounded --------------------
+# Its thread stopped just before SIGTERM: the stop waits 30 checks of
+# the watchdog thread for it, then logs which worker and exit 1,
+# writing no state file (its table is the hung thread's); before, it
+# hung until the thread ran again.  W s allowed, the thread held longer.
+W=$((40 + 5 * T_SLOW))
+sed -i "s|^control = .*|&\nstate_file = $T_TMP/stop.state|" "$T_CONF"
+start NOTIFY_SOCKET="$T_TMP/notify.sock"
+pid=$T_DPID
+check "a daemon to hang at its stop: READY=1 comes" \
+    wait_for $((100 * T_SLOW)) ready_n "$N" "$pid" 1
+check "... ping crosses" quiet in_c ping -q -c 2 -i 0.2 -W 1 "$S4"
+sum0=$(cksum <"$T_TMP/stop.state")
+tid=$(worker_tid "$pid")
+: >"$T_TMP/stall.out"
+"$PY" "$STALL" "$tid" $((W + 20)) >"$T_TMP/stall.out" 2>&1 &
+st=$!
+wait_for 30 grep -q stopped "$T_TMP/stall.out"
+check "its worker thread is stopped (tid $tid)" \
+    grep -q stopped "$T_TMP/stall.out"
+t0=$(date +%s)
+kill -TERM "$pid"
+# exited: its threads ended; one ptrace holds stays a zombie until
+# stall.py lets it go (a real hung thread does not)
+exited() { gone || grep -q '^State:.*zombie' /proc/"$pid"/status 2>/dev/null; }
+check "the stop ends within $W s, the worker still stopped" \
+    wait_for $((W * 10)) exited
+dt=$(($(date +%s) - t0))
+check "... after the stop's 30 s, not the watchdog's 10 (${dt} s)" \
+    test "$dt" -ge 29
+kill "$st" 2>/dev/null
+wait "$st" 2>/dev/null
+wait "$pid"
+rc=$?
+check "... exit 1 (got $rc)" test "$rc" -eq 1
+check "... the log says which worker, and that no state file was written" \
+    log_has "^stop: worker 0 \(queue $T_QUEUE\) has not stopped in 30 s, state file not written; exiting\$"
+check "... the state file is as the start left it" \
+    test "$(cksum <"$T_TMP/stop.state")" = "$sum0"
+wait_for 20 grep -q "^$pid STATUS=" "$N"
+check "... STATUS= says why ($(said "$N" "$pid" | tail -n 1))" \
+    grep -q '^STATUS=exiting: stop: worker 0 (queue '"$T_QUEUE"') has not stopped in 30 s, state file not written$' \
     <(said "$N" "$pid")
 lib_summary
