@@ -81,6 +81,8 @@ struct daemon {
 	int			 errnum;	/* a dead worker's errno */
 	pthread_t		 watchdog;
 	int			 watching;
+	int			 wd_pipe[2];	/* write end closed: the
+						   watchdog thread returns */
 	unsigned		 stop_at;	/* the worker the stop waits
 						   on; nworkers: none (atomic) */
 	int			 stopping;	/* atomic */
@@ -1030,7 +1032,11 @@ watchdog_main(void *arg)
 	for (i = 0; i < d->nworkers; i++)
 		last[i] = worker_heartbeat(d->workers[i]);
 	for (;;) {
-		sleep(1);
+		struct pollfd pfd = { d->wd_pipe[0], POLLIN, 0 };
+
+		/* a second between checks, or the stop's word to return */
+		if (poll(&pfd, 1, 1000) == 1)
+			break;
 		if (__atomic_load_n(&d->stopping, __ATOMIC_SEQ_CST)) {
 			watchdog_stop_check(d, ++stopped);
 			continue;
@@ -1058,7 +1064,6 @@ watchdog_main(void *arg)
 			_exit(1);
 		}
 	}
-	/* NOTREACHED */
 	return (NULL);
 }
 
@@ -1175,17 +1180,29 @@ daemon_tick_stop(struct daemon *d)
 	d->info.qwatch = NULL;
 }
 
-/* The watchdog thread, with every signal blocked: they are the main
-   thread's. */
+/*
+ * The watchdog thread, with every signal blocked: they are the main
+ * thread's.  The stop ends it through a pipe, not pthread_cancel(): a
+ * cancelled thread unwinds past its frames' epilogues, and is cut
+ * wherever it sleeps.
+ */
 static void
 watchdog_start(struct daemon *d)
 {
-	if ((d->wd_last = calloc(d->nworkers, sizeof(*d->wd_last))) != NULL &&
-	    (d->wd_stale = calloc(d->nworkers, sizeof(*d->wd_stale))) != NULL &&
-	    spi_thread_start(&d->watchdog, watchdog_main, d) == 0)
-		d->watching = 1;
-	else
-		log_warnx("watchdog: cannot start");
+	d->wd_pipe[0] = d->wd_pipe[1] = -1;
+	if ((d->wd_last = calloc(d->nworkers, sizeof(*d->wd_last))) == NULL ||
+	    (d->wd_stale = calloc(d->nworkers, sizeof(*d->wd_stale))) == NULL ||
+	    pipe2(d->wd_pipe, O_CLOEXEC) == -1) {
+		log_warn("watchdog: cannot start");
+		return;
+	}
+	if (spi_thread_start(&d->watchdog, watchdog_main, d) == -1) {
+		log_warn("watchdog: cannot start");
+		close(d->wd_pipe[0]);
+		close(d->wd_pipe[1]);
+		return;
+	}
+	d->watching = 1;
 }
 
 /*
@@ -1248,8 +1265,9 @@ daemon_stop(struct daemon *d, struct event *sigev[3], const int sigs[3])
 	}
 	__atomic_store_n(&d->stop_at, d->nworkers, __ATOMIC_SEQ_CST);
 	if (d->watching) {
-		pthread_cancel(d->watchdog);
+		close(d->wd_pipe[1]);
 		pthread_join(d->watchdog, NULL);
+		close(d->wd_pipe[0]);
 		d->watching = 0;
 	}
 	free(d->wd_last);
