@@ -1,11 +1,14 @@
 #!/usr/bin/python3
-# stall.py TID SECONDS: stop one thread of a process with ptrace (the
-# others run on), print "stopped", and let it go after SECONDS.  For the
-# tests of the watchdog (test_overload.sh, test_sdnotify.sh).
+# stall.py TID SECONDS [PID]: stop one thread of a process with ptrace
+# (the others run on), print "stopped", and let it go after SECONDS.
+# With PID, SIGTERM goes to PID the moment the thread is stopped, before
+# the main loop's next tick (whose worker_call() would wait for the
+# stopped thread).  For the tests of the watchdog (test_overload.sh,
+# test_sdnotify.sh).
 #
 # Copyright (C) 2026 The nfqspid authors
 # SPDX-License-Identifier: GPL-2.0-or-later
-import ctypes, os, sys, time
+import ctypes, os, signal, sys, time
 libc = ctypes.CDLL(None, use_errno=True)
 libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p,
                         ctypes.c_void_p]
@@ -16,6 +19,8 @@ if libc.ptrace(SEIZE, tid, None, None) != 0 or \
     print("ptrace: %s" % os.strerror(ctypes.get_errno()))
     sys.exit(1)
 os.waitpid(tid, WALL)
+if len(sys.argv) > 3:
+    os.kill(int(sys.argv[3]), signal.SIGTERM)
 print("stopped", flush=True)
 time.sleep(secs)
 libc.ptrace(DETACH, tid, None, None)

@@ -486,6 +486,9 @@ check "... STATUS= says why ($(said "$N" "$pid" | tail -n 1))" \
 # the watchdog thread for it, then logs which worker and exit 1,
 # writing no state file (its table is the hung thread's); before, it
 # hung until the thread ran again.  W s allowed, the thread held longer.
+# stall.py sends the SIGTERM itself, the moment the thread is stopped: a
+# tick of the main loop between the two would wait for the thread
+# (daemon_qwatch()'s worker_call()), and the watchdog's 10 s end it.
 W=$((40 + 5 * T_SLOW))
 sed -i "s|^control = .*|&\nstate_file = $T_TMP/stop.state|" "$T_CONF"
 start NOTIFY_SOCKET="$T_TMP/notify.sock"
@@ -496,13 +499,12 @@ check "... ping crosses" quiet in_c ping -q -c 2 -i 0.2 -W 1 "$S4"
 sum0=$(cksum <"$T_TMP/stop.state")
 tid=$(worker_tid "$pid")
 : >"$T_TMP/stall.out"
-"$PY" "$STALL" "$tid" $((W + 20)) >"$T_TMP/stall.out" 2>&1 &
+t0=$(date +%s)
+"$PY" "$STALL" "$tid" $((W + 20)) "$pid" >"$T_TMP/stall.out" 2>&1 &
 st=$!
 wait_for 30 grep -q stopped "$T_TMP/stall.out"
-check "its worker thread is stopped (tid $tid)" \
+check "its worker thread is stopped, then SIGTERM (tid $tid)" \
     grep -q stopped "$T_TMP/stall.out"
-t0=$(date +%s)
-kill -TERM "$pid"
 # exited: its threads ended; one ptrace holds stays a zombie until
 # stall.py lets it go (a real hung thread does not)
 exited() { gone || grep -q '^State:.*zombie' /proc/"$pid"/status 2>/dev/null; }
