@@ -1095,18 +1095,18 @@ daemon_divert(struct daemon *d, char *err, size_t errlen)
 /*
  * Each queue's packets against the interfaces': warn of a silent queue,
  * but on an HA backup, where the peer takes the traffic.  The role is
- * the sync module's, read here on the main thread's tick: the workers
- * take no part.
+ * the sync module's.  Every count is read as the worker stores it, no
+ * worker_call(): the tick never waits on a worker, so one stopped or
+ * hung holds up neither the control socket nor a signal nor systemd's
+ * WATCHDOG=1 (the watchdog thread deals with it).
  */
 static void
 daemon_qwatch(struct daemon *d)
 {
 	static char		 dev[65536];	/* main thread only */
-	struct worker_stats	 s;
 	enum qwatch_event	 ev[64];
 	uint64_t		 rx[64], pkts, now = spi_now_ms();
 	const struct qwatch_queue *q;
-	uint32_t		 ctmax;
 	unsigned		 i;
 	ssize_t			 n;
 	int			 fd;
@@ -1120,11 +1120,8 @@ daemon_qwatch(struct daemon *d)
 	dev[n] = '\0';
 	if (qwatch_netdev_pkts(dev, &pkts) == -1)
 		return;
-	for (i = 0; i < d->nworkers && i < 64; i++) {
-		if (worker_snapshot(d->workers[i], &s, &ctmax) == -1)
-			return;
-		rx[i] = s.received;
-	}
+	for (i = 0; i < d->nworkers && i < 64; i++)
+		rx[i] = worker_received(d->workers[i]);
 	if (d->sync != NULL)
 		qwatch_quiet(d->qwatch, sync_role(d->sync) ==
 		    SYNC_ROLE_BACKUP);

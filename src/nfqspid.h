@@ -381,6 +381,9 @@ int		 worker_reload(struct worker *w, const struct config *cfg);
 int		 worker_error(const struct worker *w);
 /* Goes up every WORKER_TICK_MS while the worker's loop runs. */
 uint64_t	 worker_heartbeat(const struct worker *w);
+/* Packets the worker has decided: read without a worker_call(), so a
+   stopped worker never holds up the thread that asks. */
+uint64_t	 worker_received(const struct worker *w);
 /*
  * From the watchdog's thread, for a worker that stopped running: its
  * queue stops failing open (the kernel drops what does not fit) until

@@ -406,6 +406,12 @@ worker_heartbeat(const struct worker *w)
 	return (__atomic_load_n(&w->beat, __ATOMIC_RELAXED));
 }
 
+uint64_t
+worker_received(const struct worker *w)
+{
+	return (__atomic_load_n(&w->st.received, __ATOMIC_RELAXED));
+}
+
 int
 worker_error(const struct worker *w)
 {

@@ -119,7 +119,9 @@ worker_summary(struct worker *w, uint64_t now)
 void
 worker_count(struct worker *w, const struct verdict *v, size_t len)
 {
-	w->st.received++;
+	/* atomic: the main loop's tick reads it (worker_received()) */
+	__atomic_store_n(&w->st.received, w->st.received + 1,
+	    __ATOMIC_RELAXED);
 	if (v->action == RULE_ACCEPT)
 		w->st.accepted++;
 	else

@@ -1,10 +1,9 @@
 #!/usr/bin/python3
 # stall.py TID SECONDS [PID]: stop one thread of a process with ptrace
 # (the others run on), print "stopped", and let it go after SECONDS.
-# With PID, SIGTERM goes to PID the moment the thread is stopped, before
-# the main loop's next tick (whose worker_call() would wait for the
-# stopped thread).  For the tests of the watchdog (test_overload.sh,
-# test_sdnotify.sh).
+# With PID, SIGTERM goes to PID the moment the thread is stopped.  It
+# prints "resumed" once the thread runs again.  For the tests of the
+# watchdog (test_overload.sh, test_sdnotify.sh).
 #
 # Copyright (C) 2026 The nfqspid authors
 # SPDX-License-Identifier: GPL-2.0-or-later
@@ -24,3 +23,4 @@ if len(sys.argv) > 3:
 print("stopped", flush=True)
 time.sleep(secs)
 libc.ptrace(DETACH, tid, None, None)
+print("resumed", flush=True)
