@@ -303,6 +303,29 @@ struct worker_stats {
 int	 worker_call(struct worker *w, void (*fn)(struct worker *, void *),
 	    void *arg);
 /*
+ * The same for a question that changes nothing (a status, a listing):
+ * if the worker has not taken the call within ms, it is withdrawn -- fn
+ * never runs, arg may go -- and -1 comes back with ETIMEDOUT, so that
+ * a stopped or hung worker does not hold the main loop (control socket,
+ * page, signals, systemd's watchdog) until the watchdog thread ends us.
+ * A call the worker has taken is waited for to its end: it is busy.
+ * What changes a worker (a reload, a delete) waits with worker_call():
+ * half done is worse than late.
+ */
+int	 worker_call_within(struct worker *w,
+	    void (*fn)(struct worker *, void *), void *arg, unsigned ms);
+/*
+ * How long worker_call_within() waits for the main thread's questions.
+ * A running worker comes back to its loop after every batch (at most
+ * WORKER_BUDGET packets) and every tick, so it takes a call in well
+ * under a millisecond; a second is missed only by a worker stopped or
+ * stuck, and stays short to a person at nfqspictl and to an HTTP
+ * scrape, both of which wait the whole of it for each such worker.
+ */
+#define WORKER_QUERY_MS	1000
+/* ms since w's loop last ran (now: spi_now_ms()), from any thread. */
+uint64_t worker_idle_ms(const struct worker *w, uint64_t now);
+/*
  * The main thread's way through the tables (worker_slice.c): from worker
  * wi's ct_walk() cursor on ({0, 0} the start), one worker_call() hands
  * at most max entries to fn in the worker's thread, then moves wi and
@@ -317,6 +340,8 @@ struct ct_slice {
 	unsigned	 wi;
 	uint64_t	 cursor;
 	int		 noview;
+	unsigned	 wait_ms;	/* a listing: worker_call_within()
+					   (ETIMEDOUT); 0: a delete waits */
 	void		(*fn)(struct ct_table *t, struct ct_entry *e,
 			    struct ct_view *v, void *arg);
 	void		*arg;
@@ -333,6 +358,9 @@ void	 worker_get_stats(struct worker *w, struct worker_stats *s);
    worker_call(); -1 if w is not running. */
 int	 worker_snapshot(struct worker *w, struct worker_stats *s,
 	    uint32_t *ctmax);
+/* ... through worker_call_within(): -1 and ETIMEDOUT too. */
+int	 worker_snapshot_within(struct worker *w, struct worker_stats *s,
+	    uint32_t *ctmax, unsigned ms);
 /* Add every counter of s to t (totals over the workers). */
 void	 worker_stats_add(struct worker_stats *t,
 	    const struct worker_stats *s);

@@ -322,7 +322,7 @@ worker_sweep(evutil_socket_t fd, short events, void *arg)
 	worker_sweep_done(w);
 }
 
-static void
+void
 worker_call_cb(evutil_socket_t fd, short events, void *arg)
 {
 	struct worker	*w = arg;
@@ -332,23 +332,47 @@ worker_call_cb(evutil_socket_t fd, short events, void *arg)
 	pthread_mutex_lock(&w->mtx);
 	fn = w->callfn;
 	fnarg = w->callarg;
+	/* taken: from now on its caller waits for the end, deadline or
+	   not (it is busy, not stalled) */
+	w->calltaken = fn != NULL;
 	pthread_mutex_unlock(&w->mtx);
+	/* withdrawn at its deadline (its argument may be gone), or the
+	   run of an activation a later call shared: nothing to do, and
+	   calldone is the next call's */
+	if (fn == NULL)
+		return;
 	/* busy for the main thread, not stalled: the watchdog waits */
 	__atomic_store_n(&w->incall, 1, __ATOMIC_SEQ_CST);
-	if (fn != NULL)
-		fn(w, fnarg);
+	fn(w, fnarg);
 	__atomic_store_n(&w->incall, 0, __ATOMIC_SEQ_CST);
 	pthread_mutex_lock(&w->mtx);
 	w->callfn = NULL;
+	w->callarg = NULL;
 	w->calldone = 1;
 	pthread_cond_broadcast(&w->cond);
 	pthread_mutex_unlock(&w->mtx);
 }
 
-int
-worker_call(struct worker *w, void (*fn)(struct worker *, void *), void *arg)
+/* ms from now on clk */
+static void
+worker_deadline(struct timespec *ts, clockid_t clk, unsigned ms)
 {
-	int	 ret;
+	clock_gettime(clk, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (long)(ms % 1000) * 1000000;
+	if (ts->tv_nsec >= 1000000000) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000;
+	}
+}
+
+/* worker_call() (ms 0) and worker_call_within() */
+static int
+worker_call_wait(struct worker *w, void (*fn)(struct worker *, void *),
+    void *arg, unsigned ms)
+{
+	struct timespec	 mono, real;
+	int		 ret, err = ESRCH;
 
 	if (!w->started) {
 		errno = ESRCH;
@@ -358,7 +382,19 @@ worker_call(struct worker *w, void (*fn)(struct worker *, void *), void *arg)
 		fn(w, arg);
 		return (0);
 	}
-	pthread_mutex_lock(&w->callers);
+	if (ms > 0) {
+		worker_deadline(&mono, CLOCK_MONOTONIC, ms);
+		/* the sync thread's call may hold the worker: the lock
+		   takes the wall clock (a step of it in this second only
+		   moves this deadline) */
+		worker_deadline(&real, CLOCK_REALTIME, ms);
+		if ((ret = pthread_mutex_timedlock(&w->callers,
+		    &real)) != 0) {
+			errno = ret;
+			return (-1);
+		}
+	} else
+		pthread_mutex_lock(&w->callers);
 	pthread_mutex_lock(&w->mtx);
 	if (!w->running) {
 		pthread_mutex_unlock(&w->mtx);
@@ -369,17 +405,51 @@ worker_call(struct worker *w, void (*fn)(struct worker *, void *), void *arg)
 	w->callfn = fn;
 	w->callarg = arg;
 	w->calldone = 0;
-	/* thread-safe: the base was made with evthread_use_pthreads() */
+	w->calltaken = 0;
+	/* thread-safe: the base was made with evthread_use_pthreads();
+	   still active from a call withdrawn, the one run takes this */
 	event_active(w->callev, EV_READ, 0);
-	while (!w->calldone && w->running)
-		pthread_cond_wait(&w->cond, &w->mtx);
+	while (!w->calldone && w->running) {
+		if (ms == 0 || w->calltaken)
+			pthread_cond_wait(&w->cond, &w->mtx);
+		else if (pthread_cond_timedwait(&w->cond, &w->mtx, &mono) ==
+		    ETIMEDOUT && !w->calltaken && !w->calldone &&
+		    w->running) {
+			err = ETIMEDOUT;
+			break;
+		}
+	}
 	ret = w->calldone ? 0 : -1;
+	/* withdrawn, or the worker left its loop: should the callback
+	   run still, it finds nothing (arg may be gone by then) */
 	w->callfn = NULL;
+	w->callarg = NULL;
 	pthread_mutex_unlock(&w->mtx);
 	pthread_mutex_unlock(&w->callers);
 	if (ret == -1)
-		errno = ESRCH;	/* it stopped meanwhile */
+		errno = err;	/* ETIMEDOUT, or ESRCH: it stopped meanwhile */
 	return (ret);
+}
+
+int
+worker_call(struct worker *w, void (*fn)(struct worker *, void *), void *arg)
+{
+	return (worker_call_wait(w, fn, arg, 0));
+}
+
+int
+worker_call_within(struct worker *w, void (*fn)(struct worker *, void *),
+    void *arg, unsigned ms)
+{
+	return (worker_call_wait(w, fn, arg, ms > 0 ? ms : 1));
+}
+
+uint64_t
+worker_idle_ms(const struct worker *w, uint64_t now)
+{
+	uint64_t	 ran = __atomic_load_n(&w->ran_ms, __ATOMIC_RELAXED);
+
+	return (now > ran ? now - ran : 0);
 }
 
 struct ct_table *
@@ -422,6 +492,7 @@ struct worker *
 worker_new(unsigned id, const struct config *cfg, char *err, size_t errlen)
 {
 	struct worker	*w;
+	pthread_condattr_t ca;
 	unsigned	 queue = cfg->queue + id;
 
 	if (queue > UINT16_MAX) {
@@ -445,7 +516,12 @@ worker_new(unsigned id, const struct config *cfg, char *err, size_t errlen)
 	pthread_mutex_init(&w->callers, NULL);
 	pthread_mutex_init(&w->askmtx, NULL);
 	pthread_mutex_init(&w->mtx, NULL);
-	pthread_cond_init(&w->cond, NULL);
+	/* worker_call_within()'s deadline: a step of the wall clock
+	   neither ends nor stretches it */
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&w->cond, &ca);
+	pthread_condattr_destroy(&ca);
 	if ((w->ct = ct_new(&cfg->ct)) == NULL) {
 		snprintf(err, errlen, "worker %u: connection table: %s", id,
 		    strerror(errno));

@@ -181,6 +181,8 @@ struct worker {
 	void			(*callfn)(struct worker *, void *);
 	void			*callarg;
 	int			 calldone;
+	int			 calltaken;	/* the worker runs callfn: no
+						   deadline withdraws it now */
 
 	/* worker_stats.c */
 	struct worker_stats	 st __attribute__((aligned(CACHELINE)));
@@ -251,7 +253,8 @@ struct worker {
 					   queue fail closed */
 	uint32_t		 qmaxlen;	/* atomic: the queue's parameters, */
 	uint8_t			 qopen;		/* for the watchdog's thread */
-	uint64_t		 ran_ms;	/* the loop last ran */
+	uint64_t		 ran_ms;	/* the loop last ran (atomic:
+						   worker_idle_ms()) */
 	uint64_t		 probe_ms;	/* the backlog last read */
 	uint64_t		 lost_seen;	/* nq_lost() at the last look */
 	uint64_t		 grace_ms;	/* the last overflow's grace ends */
@@ -303,6 +306,8 @@ struct worker {
 						   byte copied */
 };
 
+/* worker.c: a worker_call() run in the loop (callev's callback) */
+void	 worker_call_cb(evutil_socket_t, short, void *);
 /* worker.c: np judged in ct (a: its hints, or NULL) and decided, or
    deferred (nv->defer) */
 void	 worker_judge(struct worker *, const struct nq_packet *,

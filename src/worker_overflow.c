@@ -67,7 +67,7 @@ worker_overflow_check(struct worker *w, uint64_t now, int tick)
 	   between any two of them is seen (one after a read's last
 	   batch, too) */
 	if (now > w->ran_ms)
-		w->ran_ms = now;
+		__atomic_store_n(&w->ran_ms, now, __ATOMIC_RELAXED);
 	if (!w->cfg->fail_open)
 		return;
 	worker_lost_check(w, now);

@@ -61,7 +61,8 @@ worker_slice(struct worker **workers, unsigned n, struct ct_slice *s,
 
 	if (s->wi >= n)
 		return (0);
-	if (worker_call(workers[s->wi], w_slice, &a) == -1)
+	if ((s->wait_ms > 0 ? worker_call_within(workers[s->wi], w_slice, &a,
+	    s->wait_ms) : worker_call(workers[s->wi], w_slice, &a)) == -1)
 		return (-1);
 	/* ct_walk() sets the cursor to 0 once the table is done */
 	if (s->cursor == 0)

@@ -213,3 +213,13 @@ worker_snapshot(struct worker *w, struct worker_stats *s, uint32_t *ctmax)
 	memset(s, 0, sizeof(*s));
 	return (worker_call(w, worker_snapshot_fn, &a));
 }
+
+int
+worker_snapshot_within(struct worker *w, struct worker_stats *s,
+    uint32_t *ctmax, unsigned ms)
+{
+	struct snapshot	 a = { s, ctmax };
+
+	memset(s, 0, sizeof(*s));
+	return (worker_call_within(w, worker_snapshot_fn, &a, ms));
+}

@@ -52,6 +52,9 @@ struct fix {
 	unsigned	 calls;
 	struct worker	*in;		/* whose call runs now */
 	struct worker	*down;		/* not running */
+	struct worker	*stalled;	/* takes no call in time */
+	unsigned	 waits;		/* worker_call_within()s */
+	unsigned	 wait_ms;	/* ... the last one's */
 
 	struct ct_entry	*ent[65536];	/* by sport */
 	/* what the slices handed out, by sport */
@@ -87,6 +90,20 @@ worker_call(struct worker *w, void (*fn)(struct worker *, void *), void *arg)
 	fx->in = NULL;
 	assert_int_equal(w->by_hand, 0);
 	return (0);
+}
+
+/* a question: a stalled worker's is withdrawn, fn never runs */
+int
+worker_call_within(struct worker *w, void (*fn)(struct worker *, void *),
+    void *arg, unsigned ms)
+{
+	fx->waits++;
+	fx->wait_ms = ms;
+	if (w == fx->stalled) {
+		errno = ETIMEDOUT;
+		return (-1);
+	}
+	return (worker_call(w, fn, arg));
 }
 
 /* ---- workers and their entries ------------------------------------------ */
@@ -691,6 +708,39 @@ test_not_running(void **state)
 	assert_int_equal(n, 3);
 }
 
+/* A listing's slice (wait_ms set) asks with a deadline: a stalled
+   worker's ETIMEDOUT comes back, the position kept; a delete's (wait_ms
+   0) waits, as does worker_call(). */
+static void
+test_stalled(void **state)
+{
+	struct fix	*f = *state;
+	const unsigned	 size[] = { 2, 3, 1 };
+	struct ct_slice	 s;
+
+	fill(f, size, 3);
+	s = slice(f, 0);
+	s.wait_ms = 250;
+	assert_int_equal(worker_slice(f->w, f->n, &s, 2), 0);
+	assert_int_equal(f->waits, 1);
+	assert_int_equal(f->wait_ms, 250);
+	f->stalled = f->w[1];
+	errno = 0;
+	assert_int_equal(worker_slice(f->w, f->n, &s, 2), -1);
+	assert_int_equal(errno, ETIMEDOUT);
+	assert_int_equal(s.wi, 1);
+	assert_int_equal(s.cursor, 0);
+	assert_int_equal(f->nvisit, 2);
+	/* without wait_ms: worker_call(), which the stub runs */
+	s.wait_ms = 0;
+	f->waits = 0;
+	assert_int_equal(worker_slice(f->w, f->n, &s, 2), 0);
+	assert_int_equal(f->waits, 0);
+	f->stalled = NULL;
+	finish(f, &s, 2);
+	all_once(f, size, 3, 1);
+}
+
 int
 main(void)
 {
@@ -709,6 +759,7 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_not_running, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_stalled, setup, teardown),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
