@@ -60,6 +60,7 @@
 #include <event2/bufferevent.h>
 
 #include "control.h"
+#include "clock.h"
 
 static void	 control_accept(evutil_socket_t, short, void *);
 static void	 control_resume(evutil_socket_t, short, void *);
@@ -639,6 +640,18 @@ client_error(struct client *c, const char *fmt, ...)
 		n = sizeof(msg) - 1;
 	c->job = JOB_NONE;
 	client_frame(c, CTL_T_ERROR, msg, (size_t)n);
+}
+
+void
+client_worker_error(struct client *c, unsigned i)
+{
+	if (errno == ETIMEDOUT)
+		client_error(c, "worker %u (queue %u) did not answer within "
+		    "%u s (has not run for %" PRIu64 " s)", i,
+		    c->ctl->info->queue + i, WORKER_QUERY_MS / 1000,
+		    worker_idle_ms(c->ctl->workers[i], spi_now_ms()) / 1000);
+	else
+		client_error(c, "worker %u is not running", i);
 }
 
 /* The answer is complete: take the next request, if any. */

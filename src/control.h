@@ -113,6 +113,8 @@ void	 client_data(struct client *c, struct evbuffer *buf);
 void	 client_end(struct client *c, const char *note);
 void	 client_error(struct client *c, const char *fmt, ...)
 	    NFQSPI_PRINTF(2, 3);
+/* worker i failed a question: ETIMEDOUT in errno, or not running */
+void	 client_worker_error(struct client *c, unsigned i);
 void	 client_done(struct client *c);
 void	 client_close(struct client *c);
 

@@ -164,10 +164,13 @@ cmd_rules(struct client *c, struct evbuffer *b)
 		client_error(c, "out of memory");
 		return (-1);
 	}
+	/* reading is a question, bounded; -Z zeroes: it waits */
 	for (w = 0; w < ctl->nworkers; w++)
-		if (worker_call(ctl->workers[w], w_rcount, &a) == -1) {
+		if ((a.zero ? worker_call(ctl->workers[w], w_rcount, &a) :
+		    worker_call_within(ctl->workers[w], w_rcount, &a,
+		    WORKER_QUERY_MS)) == -1) {
 			free(a.sum);
-			client_error(c, "worker %u is not running", w);
+			client_worker_error(c, w);
 			return (-1);
 		}
 	if (a.mismatch)

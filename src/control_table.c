@@ -122,10 +122,13 @@ control_table_step(evutil_socket_t fd, short ev, void *arg)
 		cs.noview = c->all;
 		cs.fn = slice_visit;
 		cs.arg = &s;
+		/* a listing is a question, bounded; a delete changes the
+		   tables: it waits (worker_call_within()) */
+		cs.wait_ms = s.remove ? 0 : WORKER_QUERY_MS;
 		if (worker_slice(ctl->workers, ctl->nworkers, &cs,
 		    CONTROL_SLICE) == -1) {
 			evbuffer_free(buf);
-			client_error(c, "worker %u is not running", c->wi);
+			client_worker_error(c, c->wi);
 			client_done(c);
 			return;
 		}
@@ -208,7 +211,7 @@ count_all(struct client *c, struct evbuffer *b)
 
 	for (i = 0; i < ctl->nworkers; i++) {
 		if (worker_ct_count(ctl->workers[i], &n) == -1) {
-			client_error(c, "worker %u is not running", i);
+			client_worker_error(c, i);
 			return (-1);
 		}
 		total += n;

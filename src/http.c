@@ -144,6 +144,21 @@ http_text(struct evhttp_request *req, int code, const char *reason,
 
 /* ---- the counters ------------------------------------------------- */
 
+/* 503: worker i failed a question (errno: ETIMEDOUT, or not running) */
+static void
+http_dead(struct http *h, struct evhttp_request *req, unsigned i)
+{
+	char	 msg[128];
+
+	if (errno == ETIMEDOUT)
+		snprintf(msg, sizeof(msg), "worker %u (queue %u) did not "
+		    "answer within %u s", i, h->info->queue + i,
+		    WORKER_QUERY_MS / 1000);
+	else
+		snprintf(msg, sizeof(msg), "a worker is not running");
+	http_text(req, 503, "Service Unavailable", msg);
+}
+
 /* A snapshot for /api/stats and /metrics; -1 when it has been answered. */
 static int
 http_status(struct http *h, struct evhttp_request *req, struct status *st)
@@ -284,10 +299,11 @@ http_connections(struct http *h, struct evhttp_request *req,
 	l.out = b;
 	s.fn = hlist_visit;
 	s.arg = &l;
+	s.wait_ms = WORKER_QUERY_MS;
 	evbuffer_add_printf(b, "{\"total\":%zu,\"connections\":[", total);
 	/* each call lists what is left of limit: limit entries in all */
 	while (s.wi < h->nworkers && l.n < limit) {
-		l.worker = s.wi;
+		l.worker = i = s.wi;
 		if (worker_slice(h->workers, h->nworkers, &s,
 		    limit - l.n) == -1)
 			goto dead;
@@ -303,7 +319,7 @@ http_connections(struct http *h, struct evhttp_request *req,
 	return;
  dead:
 	evbuffer_free(b);
-	http_text(req, 503, "Service Unavailable", "a worker is not running");
+	http_dead(h, req, i);
 }
 
 /* ---- /metrics ----------------------------------------------------- */
@@ -324,14 +340,20 @@ http_metrics(struct http *h, struct evhttp_request *req)
 		evbuffer_free(b);
 		return;
 	}
-	/* the states: the whole table, HTTP_SLICE entries a call */
+	/* the states: the whole table, HTTP_SLICE entries a call; none
+	   once a worker is late (status_metrics() prints no sums then) */
 	memset(&s, 0, sizeof(s));
 	memset(&conns, 0, sizeof(conns));
 	s.fn = hconns_visit;
 	s.arg = &conns;
-	while (s.wi < h->nworkers)
+	s.wait_ms = WORKER_QUERY_MS;
+	while (st.nlate == 0 && s.wi < h->nworkers)
 		if (worker_slice(h->workers, h->nworkers, &s,
 		    HTTP_SLICE) == -1) {
+			if (errno == ETIMEDOUT) {
+				status_set_late(&st, s.wi, h->workers[s.wi]);
+				break;
+			}
 			http_text(req, 503, "Service Unavailable",
 			    "a worker is not running");
 			goto done;

@@ -348,17 +348,16 @@ struct ct_slice {
 };
 int	 worker_slice(struct worker **workers, unsigned n, struct ct_slice *s,
 	    size_t max);
-/* The number of connections in w's table, through worker_call(). */
+/* The number of connections in w's table, through
+   worker_call_within(WORKER_QUERY_MS). */
 int	 worker_ct_count(struct worker *w, size_t *n);
 /* Only from inside a worker_call() function: */
 struct ct_table *worker_ct(struct worker *w);
 const struct config *worker_config(struct worker *w);
 void	 worker_get_stats(struct worker *w, struct worker_stats *s);
 /* From the main thread: w's counters (and its table's max), through
-   worker_call(); -1 if w is not running. */
-int	 worker_snapshot(struct worker *w, struct worker_stats *s,
-	    uint32_t *ctmax);
-/* ... through worker_call_within(): -1 and ETIMEDOUT too. */
+   worker_call_within(); -1 and ESRCH if w is not running, ETIMEDOUT if
+   it did not answer within ms. */
 int	 worker_snapshot_within(struct worker *w, struct worker_stats *s,
 	    uint32_t *ctmax, unsigned ms);
 /* Add every counter of s to t (totals over the workers). */
@@ -684,17 +683,26 @@ void		 http_close(struct http *h);
  * status.c: the counters, declared once, and their printed forms.  A
  * status is a snapshot of every worker's counters, taken in the main
  * thread (status_collect(): -1 and errno ESRCH, with dead set, when a
- * worker is not running; ENOMEM).
+ * worker is not running; ENOMEM).  A worker that does not answer
+ * within WORKER_QUERY_MS (stopped, stuck) is marked late, and left out
+ * of the totals and max; every form says which.
  */
+struct status_answer {
+	int			 late;		/* no answer in time */
+	uint64_t		 idle_s;	/* ... and its loop had not run
+						   for so long */
+};
 struct status {
 	unsigned		 n;
 	struct worker_stats	*per;		/* per worker */
 	struct worker_stats	 tot;
 	uint64_t		 max;		/* the tables' room */
 	struct nq_proc		*q;		/* per worker's queue */
+	struct status_answer	*ans;		/* per worker */
+	unsigned		 nlate;		/* workers late */
 	uint64_t		 depth;		/* packets waiting, all queues */
 	uint64_t		 uptime;	/* seconds */
-	unsigned		 dead;		/* the worker that did not answer */
+	unsigned		 dead;		/* the worker not running */
 };
 /* Connections by protocol and state, for /metrics */
 struct status_conns {
@@ -712,6 +720,10 @@ int		 status_collect(struct status *st,
 		    const struct daemon_info *info, struct worker **workers,
 		    unsigned n);
 void		 status_free(struct status *st);
+/* Worker i did not answer a later question (a slice for /metrics):
+   marked late (its counters stay in tot: /metrics then prints none). */
+void		 status_set_late(struct status *st, unsigned i,
+		    struct worker *w);
 void		 status_conns_add(struct status_conns *c,
 		    const struct ct_view *v);
 /* nfqspictl status, nfqspictl stats (text or JSON) */

@@ -163,6 +163,14 @@ function load() {
 	busy = true;
 	get("api/stats").then(function (s) {
 		counters(s);
+		/* a worker stopped or stuck: the counters are without it,
+		   and its table cannot be listed (the last list stays) */
+		if (s.unanswered && s.unanswered.length > 0)
+			throw new Error(s.unanswered.map(function (u) {
+				return "worker " + u.worker + " (queue " + u.queue +
+				    ") did not answer within 1 s (has not run " +
+				    "for " + u.idle_s + " s): left out";
+			}).join("; "));
 		return more("0.0");
 	}).then(function () {
 		rows = got;

@@ -164,12 +164,20 @@ status_collect(struct status *st, const struct daemon_info *info,
 	memset(st, 0, sizeof(*st));
 	st->n = n;
 	if ((st->per = calloc(n ? n : 1, sizeof(*st->per))) == NULL ||
-	    (st->q = calloc(n ? n : 1, sizeof(*st->q))) == NULL) {
+	    (st->q = calloc(n ? n : 1, sizeof(*st->q))) == NULL ||
+	    (st->ans = calloc(n ? n : 1, sizeof(*st->ans))) == NULL) {
 		status_free(st);
 		return (-1);
 	}
 	for (i = 0; i < n; i++) {
-		if (worker_snapshot(workers[i], &st->per[i], &max) == -1) {
+		/* a question: a stopped worker costs the main loop
+		   WORKER_QUERY_MS, not the watchdog's 10 s */
+		if (worker_snapshot_within(workers[i], &st->per[i], &max,
+		    WORKER_QUERY_MS) == -1) {
+			if (errno == ETIMEDOUT) {
+				status_set_late(st, i, workers[i]);
+				continue;
+			}
 			st->dead = i;
 			status_free(st);
 			errno = ESRCH;
@@ -199,8 +207,20 @@ status_free(struct status *st)
 {
 	free(st->per);
 	free(st->q);
+	free(st->ans);
 	st->per = NULL;
 	st->q = NULL;
+	st->ans = NULL;
+}
+
+void
+status_set_late(struct status *st, unsigned i, struct worker *w)
+{
+	if (i >= st->n || st->ans[i].late)
+		return;
+	st->ans[i].late = 1;
+	st->ans[i].idle_s = worker_idle_ms(w, spi_now_ms()) / 1000;
+	st->nlate++;
 }
 
 /* A connection, for /metrics' count by protocol and state. */
@@ -293,6 +313,51 @@ status_queues(char *buf, size_t len, unsigned q, unsigned threads)
 		snprintf(buf, len, "%u", q);
 }
 
+/* The workers that did not answer (nfqspid.h): one line each. */
+static void
+late_text(struct evbuffer *b, const struct daemon_info *info,
+    const struct status *st)
+{
+	unsigned	 i;
+
+	for (i = 0; i < st->n; i++)
+		if (st->ans[i].late)
+			evbuffer_add_printf(b, "WARNING: worker %u (queue %u) "
+			    "did not answer within %u s (has not run for %"
+			    PRIu64 " s): its figures are left out\n", i,
+			    info->queue + i, WORKER_QUERY_MS / 1000,
+			    st->ans[i].idle_s);
+}
+
+/* "unanswered":[...] (empty while all answer), without a comma */
+static void
+late_json(struct evbuffer *b, const struct daemon_info *info,
+    const struct status *st)
+{
+	unsigned	 i, k = 0;
+
+	evbuffer_add_printf(b, "\"unanswered\":[");
+	for (i = 0; i < st->n; i++)
+		if (st->ans[i].late)
+			evbuffer_add_printf(b, "%s{\"worker\":%u,\"queue\":%u,"
+			    "\"idle_s\":%" PRIu64 "}", k++ ? "," : "", i,
+			    info->queue + i, st->ans[i].idle_s);
+	evbuffer_add_printf(b, "]");
+}
+
+/* a worker's object in "workers": its counters, or why there are none */
+static void
+worker_json(struct evbuffer *b, const struct status *st, unsigned i)
+{
+	if (st->ans[i].late) {
+		evbuffer_add_printf(b, "\"answered\":false,\"idle_s\":%"
+		    PRIu64, st->ans[i].idle_s);
+		return;
+	}
+	evbuffer_add_printf(b, "\"answered\":true,");
+	counters_json(b, &st->per[i]);
+}
+
 /*
  * [daemon] divert and each queue against the interfaces (qwatch.h): is
  * the traffic reaching us?
@@ -383,6 +448,8 @@ status_print(struct evbuffer *b, const struct daemon_info *info,
 		    "\"max\":%" PRIu64 ",", js, status_mode_name(cfg->mode),
 		    info->queue, info->threads,
 		    cfg->fail_open ? "true" : "false", cfg->nrules, st->max);
+		late_json(b, info, st);
+		evbuffer_add_printf(b, ",");
 		counters_json(b, &st->tot);
 		status_divert(b, info, 1);
 		evbuffer_add_printf(b, "}\n");
@@ -402,6 +469,8 @@ status_print(struct evbuffer *b, const struct daemon_info *info,
 	evbuffer_add_printf(b, "%-16s%s\n", "fail_open",
 	    cfg->fail_open ? "yes" : "no");
 	evbuffer_add_printf(b, "%-16s%zu\n", "rules", cfg->nrules);
+	/* before the figures it leaves a worker out of */
+	late_text(b, info, st);
 	evbuffer_add_printf(b, "%-16s%" PRIu64 "/%" PRIu64 "\n", "table",
 	    st->tot.conns, st->max);
 	status_divert(b, info, 0);
@@ -414,18 +483,27 @@ status_print_stats(struct evbuffer *b, const struct daemon_info *info,
 {
 	unsigned	 i;
 
-	if (json)
-		evbuffer_add_printf(b, "{\"workers\":[");
+	if (json) {
+		evbuffer_add_printf(b, "{");
+		late_json(b, info, st);
+		evbuffer_add_printf(b, ",\"workers\":[");
+	}
 	for (i = 0; i < st->n; i++) {
 		if (json) {
 			evbuffer_add_printf(b, "%s{\"worker\":%u,\"queue\":%u,",
 			    i ? "," : "", i, info->queue + i);
-			counters_json(b, &st->per[i]);
+			worker_json(b, st, i);
 			evbuffer_add_printf(b, "}");
 		} else {
 			evbuffer_add_printf(b, "worker %u queue %u\n", i,
 			    info->queue + i);
-			counters_text(b, &st->per[i], "\t");
+			if (st->ans[i].late)
+				evbuffer_add_printf(b, "\tWARNING: did not "
+				    "answer within %u s (has not run for %"
+				    PRIu64 " s)\n", WORKER_QUERY_MS / 1000,
+				    st->ans[i].idle_s);
+			else
+				counters_text(b, &st->per[i], "\t");
 		}
 	}
 	if (json) {
@@ -457,6 +535,8 @@ status_api(struct evbuffer *b, const struct daemon_info *info,
 	    "\"queue_depth\":%" PRIu64 ",", js, (long)info->pid, st->uptime,
 	    status_mode_name(info->cfg->mode), info->queue, info->threads,
 	    queues, info->cfg->nrules, st->max, st->depth);
+	late_json(b, info, st);
+	evbuffer_add_printf(b, ",");
 	counters_json(b, &st->tot);
 	evbuffer_add_printf(b, ",\"invalid_reasons\":{");
 	for (r = 1, first = 1; r < REASON_MAX; r++) {
@@ -471,7 +551,7 @@ status_api(struct evbuffer *b, const struct daemon_info *info,
 		evbuffer_add_printf(b, "%s{\"worker\":%u,\"queue\":%u,"
 		    "\"queue_depth\":%" PRId64 ",", i ? "," : "", i,
 		    info->queue + i, st->q[i].waiting);
-		counters_json(b, &st->per[i]);
+		worker_json(b, st, i);
 		evbuffer_add_printf(b, "}");
 	}
 	evbuffer_add_printf(b, "]}\n");
@@ -519,19 +599,30 @@ status_metrics(struct evbuffer *b, const struct daemon_info *info,
 	metric_head(b, "rules", strlen("rules"), "gauge",
 	    "Rules in the running configuration.");
 	evbuffer_add_printf(b, "nfqspid_rules %zu\n", info->cfg->nrules);
-	metrics_conns(b, c);
-	metric_head(b, "connections_max", strlen("connections_max"), "gauge",
-	    "Connections the tables may hold ([conntrack] max per worker).");
-	evbuffer_add_printf(b, "nfqspid_connections_max %" PRIu64 "\n",
-	    st->max);
-	counters_metrics(b, &st->tot);
-	metric_head(b, "invalid_packets_total", strlen("invalid_packets_total"),
-	    "counter", "INVALID packets by reason.");
-	for (r = 1; r < REASON_MAX; r++)
-		if (reason_is_invalid(r))
-			evbuffer_add_printf(b, "nfqspid_invalid_packets_total{"
-			    "reason=\"%s\"} %" PRIu64 "\n", reason_name(r),
-			    st->tot.reasons[r]);
+	metric_head(b, "worker_answered", strlen("worker_answered"), "gauge",
+	    "1 if the queue's worker answered this scrape; 0: stopped or "
+	    "stuck, and the counters summed over the workers are left out "
+	    "(a sum without it would read as a counter reset).");
+	for (i = 0; i < st->n; i++)
+		evbuffer_add_printf(b, "nfqspid_worker_answered{queue=\"%u\"} "
+		    "%d\n", info->queue + i, !st->ans[i].late);
+	if (st->nlate == 0) {
+		metrics_conns(b, c);
+		metric_head(b, "connections_max", strlen("connections_max"),
+		    "gauge", "Connections the tables may hold ([conntrack] "
+		    "max per worker).");
+		evbuffer_add_printf(b, "nfqspid_connections_max %" PRIu64 "\n",
+		    st->max);
+		counters_metrics(b, &st->tot);
+		metric_head(b, "invalid_packets_total",
+		    strlen("invalid_packets_total"), "counter",
+		    "INVALID packets by reason.");
+		for (r = 1; r < REASON_MAX; r++)
+			if (reason_is_invalid(r))
+				evbuffer_add_printf(b, "nfqspid_invalid_packets_"
+				    "total{reason=\"%s\"} %" PRIu64 "\n",
+				    reason_name(r), st->tot.reasons[r]);
+	}
 	metric_head(b, "queue_depth", strlen("queue_depth"), "gauge",
 	    "Packets waiting in the kernel's queue for a verdict.");
 	for (i = 0; i < st->n; i++)
@@ -551,7 +642,8 @@ status_metrics(struct evbuffer *b, const struct daemon_info *info,
 	metric_head(b, "queue_received_total", strlen("queue_received_total"),
 	    "counter", "Packets each queue's worker decided.");
 	for (i = 0; i < st->n; i++)
-		evbuffer_add_printf(b, "nfqspid_queue_received_total{"
-		    "queue=\"%u\"} %" PRIu64 "\n", info->queue + i,
-		    st->per[i].received);
+		if (!st->ans[i].late)
+			evbuffer_add_printf(b, "nfqspid_queue_received_total{"
+			    "queue=\"%u\"} %" PRIu64 "\n", info->queue + i,
+			    st->per[i].received);
 }

@@ -79,5 +79,6 @@ w_count(struct worker *w, void *arg)
 int
 worker_ct_count(struct worker *w, size_t *n)
 {
-	return (worker_call(w, w_count, n));
+	/* a question: a stalled worker does not hold the main loop */
+	return (worker_call_within(w, w_count, n, WORKER_QUERY_MS));
 }

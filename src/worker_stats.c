@@ -206,15 +206,6 @@ worker_snapshot_fn(struct worker *w, void *arg)
 }
 
 int
-worker_snapshot(struct worker *w, struct worker_stats *s, uint32_t *ctmax)
-{
-	struct snapshot	 a = { s, ctmax };
-
-	memset(s, 0, sizeof(*s));
-	return (worker_call(w, worker_snapshot_fn, &a));
-}
-
-int
 worker_snapshot_within(struct worker *w, struct worker_stats *s,
     uint32_t *ctmax, unsigned ms)
 {

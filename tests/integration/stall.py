@@ -3,7 +3,8 @@
 # (the others run on), print "stopped", and let it go after SECONDS.
 # With PID, SIGTERM goes to PID the moment the thread is stopped.  It
 # prints "resumed" once the thread runs again.  For the tests of the
-# watchdog (test_overload.sh, test_sdnotify.sh).
+# watchdog (test_overload.sh, test_sdnotify.sh) and of the questions to
+# a stopped worker (test_stall.sh).
 #
 # Copyright (C) 2026 The nfqspid authors
 # SPDX-License-Identifier: GPL-2.0-or-later

@@ -31,24 +31,41 @@
 
 /* ---- stubs ------------------------------------------------------------- */
 
-static int	 dead = -1;		/* the worker that does not answer */
+static int	 dead = -1;		/* the worker not running */
+static int	 late = -1;		/* the worker that does not answer */
 
 /* worker i: word k of its stats is 1000 * (i + 1) + k */
 int
-worker_snapshot(struct worker *w, struct worker_stats *s, uint32_t *ctmax)
+worker_snapshot_within(struct worker *w, struct worker_stats *s,
+    uint32_t *ctmax, unsigned ms)
 {
 	uint64_t	 word;
 	size_t		 k;
 	unsigned	 i = (unsigned)(uintptr_t)w;
 
-	if ((int)i == dead)
+	assert_int_equal(ms, WORKER_QUERY_MS);
+	if ((int)i == dead) {
+		errno = ESRCH;
 		return (-1);
+	}
+	if ((int)i == late) {
+		errno = ETIMEDOUT;
+		return (-1);
+	}
 	for (k = 0; k < sizeof(*s) / sizeof(word); k++) {
 		word = 1000 * (i + 1) + k;
 		memcpy((char *)s + k * sizeof(word), &word, sizeof(word));
 	}
 	*ctmax = 4096;
 	return (0);
+}
+
+/* worker i's loop last ran 7 s (and i ms) ago */
+uint64_t
+worker_idle_ms(const struct worker *w, uint64_t now)
+{
+	assert_int_equal(now, spi_now_ms());
+	return (7000 + (uintptr_t)w);
 }
 
 void
@@ -122,6 +139,7 @@ setup_info(void)
 	for (i = 0; i < NW; i++)
 		workers[i] = (struct worker *)(uintptr_t)i;
 	dead = -1;
+	late = -1;
 }
 
 static char *
@@ -207,8 +225,8 @@ test_stats_forms(void **state)
 	free(s);
 	status_print_stats(b, &info, &st, 1);
 	s = text_of(b);
-	assert_true(strncmp(s, "{\"workers\":[{\"worker\":0,\"queue\":10,", 34)
-	    == 0);
+	assert_true(strncmp(s, "{\"unanswered\":[],\"workers\":[{\"worker\":0,"
+	    "\"queue\":10,\"answered\":true,", 66) == 0);
 	nj = parse_json(s, j, 128);
 	free(s);
 
@@ -301,7 +319,7 @@ test_stats_fields(void **state)
 	status_free(&st);
 }
 
-/* worker_snapshot() above: the word of received */
+/* worker_snapshot_within() above: the word of received */
 #define RECEIVED_WORD	(offsetof(struct worker_stats, received) / 8)
 
 /* The Prometheus text: HELP and TYPE once per family, before its
@@ -488,7 +506,8 @@ test_status(void **state)
 	s = text_of(b);
 	assert_true(strncmp(s, "{\"version\":\"1.2.3\",\"pid\":42,", 28) == 0);
 	assert_non_null(strstr(s, "\"mode\":\"monitor\""));
-	assert_non_null(strstr(s, "\"max\":8192,\"received\":"));
+	assert_non_null(strstr(s, "\"max\":8192,\"unanswered\":[],"
+	    "\"received\":"));
 	assert_string_equal(s + strlen(s) - 2, "}\n");
 	free(s);
 	status_api(b, &info, &st);
@@ -496,7 +515,8 @@ test_status(void **state)
 	assert_non_null(strstr(s, "\"queues\":\"10-11\""));
 	assert_non_null(strstr(s, "\"queue_depth\":15,"));
 	assert_non_null(strstr(s, "{\"worker\":1,\"queue\":11,"
-	    "\"queue_depth\":8,"));
+	    "\"queue_depth\":8,\"answered\":true,\"received\":"));
+	assert_non_null(strstr(s, ",\"unanswered\":[],"));
 	assert_non_null(strstr(s, "\"invalid_reasons\":{\"ip-truncated\":"));
 	assert_non_null(strstr(s, "\"source-share\":"));
 	assert_null(strstr(s, "\"policy-reload\":"));
@@ -522,6 +542,98 @@ test_dead_worker(void **state)
 	assert_null(st.per);
 }
 
+/*
+ * A worker that does not answer in time (stopped, stuck): the status
+ * comes all the same, without its figures, and every form says which
+ * worker, on which queue, idle how long; /metrics prints no sum (one
+ * without it would read as a counter reset) but each queue's own.
+ */
+static void
+test_late_worker(void **state)
+{
+	struct status		 st;
+	struct status_conns	 c;
+	struct evbuffer		*b = evbuffer_new();
+	const char		*w = "WARNING: worker 1 (queue 11) did not answer "
+				    "within 1 s (has not run for 7 s): its "
+				    "figures are left out\n";
+	char			*s, *p;
+
+	setup_info();
+	late = 1;
+	assert_int_equal(status_collect(&st, &info, workers, NW), 0);
+	assert_int_equal(st.nlate, 1);
+	assert_false(st.ans[0].late);
+	assert_true(st.ans[1].late);
+	assert_int_equal(st.ans[1].idle_s, 7);
+	/* worker 0's alone */
+	assert_int_equal(st.max, 4096);
+	assert_int_equal(st.tot.received, 1000 + RECEIVED_WORD);
+
+	status_print(b, &info, &st, 0);
+	s = text_of(b);
+	assert_non_null(p = strstr(s, w));
+	/* the line before the figures it leaves a worker out of */
+	assert_string_equal(strchr(p, '\n') + 1, strstr(s, "table "));
+	assert_non_null(strstr(s, "/4096\n"));
+	free(s);
+	status_print(b, &info, &st, 1);
+	s = text_of(b);
+	assert_non_null(strstr(s, ",\"unanswered\":[{\"worker\":1,"
+	    "\"queue\":11,\"idle_s\":7}],\"received\":"));
+	free(s);
+
+	status_print_stats(b, &info, &st, 0);
+	s = text_of(b);
+	assert_non_null(strstr(s, "worker 1 queue 11\n\tWARNING: did not "
+	    "answer within 1 s (has not run for 7 s)\ntotal\n"));
+	free(s);
+	status_print_stats(b, &info, &st, 1);
+	s = text_of(b);
+	assert_true(strncmp(s, "{\"unanswered\":[{\"worker\":1,\"queue\":11,"
+	    "\"idle_s\":7}],\"workers\":[{\"worker\":0,\"queue\":10,"
+	    "\"answered\":true,\"received\":", 112) == 0);
+	assert_non_null(strstr(s, "},{\"worker\":1,\"queue\":11,"
+	    "\"answered\":false,\"idle_s\":7}],\"total\":{"));
+	free(s);
+	status_api(b, &info, &st);
+	s = text_of(b);
+	assert_non_null(strstr(s, "{\"worker\":1,\"queue\":11,"
+	    "\"queue_depth\":8,\"answered\":false,\"idle_s\":7}]}\n"));
+	assert_non_null(strstr(s, ",\"unanswered\":[{\"worker\":1,"));
+	free(s);
+
+	memset(&c, 0, sizeof(c));
+	status_metrics(b, &info, &st, &c);
+	s = text_of(b);
+	assert_non_null(strstr(s, "\nnfqspid_worker_answered{queue=\"10\"} "
+	    "1\nnfqspid_worker_answered{queue=\"11\"} 0\n"));
+	assert_null(strstr(s, "nfqspid_received_total"));
+	assert_null(strstr(s, "nfqspid_connections"));
+	assert_null(strstr(s, "nfqspid_invalid_packets_total{"));
+	/* the kernel's figures of both queues, the worker's of one */
+	assert_non_null(strstr(s, "nfqspid_queue_depth{queue=\"11\"} 8\n"));
+	assert_non_null(strstr(s, "nfqspid_queue_received_total{queue=\"10\"}"));
+	assert_null(strstr(s, "nfqspid_queue_received_total{queue=\"11\"}"));
+	free(s);
+	status_free(&st);
+
+	/* late at a later question (a slice of /metrics): the same */
+	late = -1;
+	assert_int_equal(status_collect(&st, &info, workers, NW), 0);
+	assert_int_equal(st.nlate, 0);
+	status_set_late(&st, 0, workers[0]);
+	status_set_late(&st, 0, workers[0]);
+	assert_int_equal(st.nlate, 1);
+	status_metrics(b, &info, &st, &c);
+	s = text_of(b);
+	assert_non_null(strstr(s, "nfqspid_worker_answered{queue=\"10\"} 0\n"));
+	assert_null(strstr(s, "nfqspid_received_total"));
+	free(s);
+	status_free(&st);
+	evbuffer_free(b);
+}
+
 int
 main(void)
 {
@@ -533,6 +645,7 @@ main(void)
 		cmocka_unit_test(test_status),
 		cmocka_unit_test(test_status_divert),
 		cmocka_unit_test(test_dead_worker),
+		cmocka_unit_test(test_late_worker),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

@@ -710,13 +710,14 @@ test_not_running(void **state)
 
 /* A listing's slice (wait_ms set) asks with a deadline: a stalled
    worker's ETIMEDOUT comes back, the position kept; a delete's (wait_ms
-   0) waits, as does worker_call(). */
+   0) waits, as does worker_call(); a count asks with WORKER_QUERY_MS. */
 static void
 test_stalled(void **state)
 {
 	struct fix	*f = *state;
 	const unsigned	 size[] = { 2, 3, 1 };
 	struct ct_slice	 s;
+	size_t		 n;
 
 	fill(f, size, 3);
 	s = slice(f, 0);
@@ -731,6 +732,10 @@ test_stalled(void **state)
 	assert_int_equal(s.wi, 1);
 	assert_int_equal(s.cursor, 0);
 	assert_int_equal(f->nvisit, 2);
+	errno = 0;
+	assert_int_equal(worker_ct_count(f->w[1], &n), -1);
+	assert_int_equal(errno, ETIMEDOUT);
+	assert_int_equal(f->wait_ms, WORKER_QUERY_MS);
 	/* without wait_ms: worker_call(), which the stub runs */
 	s.wait_ms = 0;
 	f->waits = 0;
