@@ -27,7 +27,6 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <poll.h>
 #include <pthread.h>
 #include <grp.h>
 #include <pwd.h>
@@ -79,10 +78,7 @@ struct daemon {
 	int			 statefd;	/* [daemon] state_file, or -1 */
 	int			 status;	/* exit status */
 	int			 errnum;	/* a dead worker's errno */
-	pthread_t		 watchdog;
-	int			 watching;
-	int			 wd_pipe[2];	/* write end closed: the
-						   watchdog thread returns */
+	struct spi_stoppable	 watchdog;
 	unsigned		 stop_at;	/* the worker the stop waits
 						   on; nworkers: none (atomic) */
 	int			 stopping;	/* atomic */
@@ -308,23 +304,20 @@ notify_errno(char *buf, size_t len, int err)
  * process's end tells systemd the rest.
  */
 struct stop_notify {
-	pthread_t	 thread;
-	int		 fd[2];
-	int		 running;
-	int		 rc;		/* sdnotify_resend()'s last */
-	uint64_t	 took_ms;	/* when systemd took it */
+	struct spi_stoppable	 st;
+	int			 rc;	/* sdnotify_resend()'s last */
+	uint64_t		 took_ms; /* when systemd took it */
 };
 
 static void *
 stop_notify_main(void *arg)
 {
 	struct stop_notify	*sn = arg;
-	struct pollfd		 pfd = { sn->fd[0], POLLIN, 0 };
 	int			 over;
 
 	(void)pthread_setname_np(pthread_self(), "nfqspid-stop");
 	do {
-		over = poll(&pfd, 1, NOTIFY_RETRY_MS) == 1;
+		over = spi_stoppable_wait(&sn->st, NOTIFY_RETRY_MS);
 		sn->rc = sdnotify_resend();
 	} while (sn->rc == 1 && !over);
 	sn->took_ms = spi_now_ms();
@@ -361,17 +354,8 @@ daemon_notify_stopping(struct daemon *d, struct stop_notify *sn)
 	d->sdn_kept_ms = spi_now_ms();
 	log_warnx("systemd's notify socket is full: STOPPING=1 is sent again "
 	    "every %d ms until systemd takes it", NOTIFY_RETRY_MS);
-	if (pipe2(sn->fd, O_CLOEXEC) == -1) {
+	if (spi_stoppable_start(&sn->st, stop_notify_main, sn) == -1)
 		log_warn("systemd's notify socket: STOPPING=1");
-		return;
-	}
-	if (spi_thread_start(&sn->thread, stop_notify_main, sn) == -1) {
-		log_warn("systemd's notify socket: STOPPING=1");
-		close(sn->fd[0]);
-		close(sn->fd[1]);
-		return;
-	}
-	sn->running = 1;
 }
 
 /* The stop is over: STOPPING=1 kept is tried once more, its fate said. */
@@ -380,12 +364,9 @@ stop_notify_end(struct daemon *d, struct stop_notify *sn)
 {
 	if (d->sdn_kept_ms == 0)
 		return;
-	if (sn->running) {
-		close(sn->fd[1]);
-		pthread_join(sn->thread, NULL);
-		close(sn->fd[0]);
-		sn->running = 0;
-	} else {
+	if (sn->st.running)
+		spi_stoppable_stop(&sn->st);
+	else {
 		sn->rc = sdnotify_resend();
 		sn->took_ms = spi_now_ms();
 	}
@@ -474,20 +455,18 @@ daemon_wdog_start(struct daemon *d)
  * closed says the reload is over.
  */
 struct reload_wdog {
-	pthread_t	 thread;
-	int		 fd[2];
-	int		 ms;		/* between pings */
+	struct spi_stoppable	 st;
+	int			 ms;	/* between pings */
 };
 
 static void *
 reload_wdog_main(void *arg)
 {
 	struct reload_wdog	*rw = arg;
-	struct pollfd		 pfd = { rw->fd[0], POLLIN, 0 };
 	uint64_t		 until = spi_now_ms() + RELOAD_WDOG_MAX * 1000;
 
 	(void)pthread_setname_np(pthread_self(), "nfqspid-reload");
-	while (poll(&pfd, 1, rw->ms) != 1 && spi_now_ms() < until)
+	while (!spi_stoppable_wait(&rw->st, rw->ms) && spi_now_ms() < until)
 		(void)sdnotify_send_now("WATCHDOG=1");
 	return (NULL);
 }
@@ -502,25 +481,11 @@ reload_wdog_start(struct reload_wdog *rw)
 		return (-1);
 	rw->ms = usec < 1000 ? 1 : usec / 1000 > INT32_MAX ? INT32_MAX :
 	    (int)(usec / 1000);
-	if (pipe2(rw->fd, O_CLOEXEC) == -1) {
+	if (spi_stoppable_start(&rw->st, reload_wdog_main, rw) == -1) {
 		log_warn("reload: systemd's watchdog");
-		return (-1);
-	}
-	if (spi_thread_start(&rw->thread, reload_wdog_main, rw) == -1) {
-		log_warn("reload: systemd's watchdog");
-		close(rw->fd[0]);
-		close(rw->fd[1]);
 		return (-1);
 	}
 	return (0);
-}
-
-static void
-reload_wdog_stop(struct reload_wdog *rw)
-{
-	close(rw->fd[1]);
-	pthread_join(rw->thread, NULL);
-	close(rw->fd[0]);
 }
 
 /*
@@ -932,7 +897,7 @@ daemon_reload(void *arg, char *err, size_t errlen)
 		daemon_notify("WATCHDOG=1");
 	rc = daemon_reload_run(arg, err, errlen);
 	if (wdog == 0) {
-		reload_wdog_stop(&rw);
+		spi_stoppable_stop(&rw.st);
 		daemon_notify("WATCHDOG=1");
 	}
 	return (rc);
@@ -1032,10 +997,8 @@ watchdog_main(void *arg)
 	for (i = 0; i < d->nworkers; i++)
 		last[i] = worker_heartbeat(d->workers[i]);
 	for (;;) {
-		struct pollfd pfd = { d->wd_pipe[0], POLLIN, 0 };
-
 		/* a second between checks, or the stop's word to return */
-		if (poll(&pfd, 1, 1000) == 1)
+		if (spi_stoppable_wait(&d->watchdog, 1000))
 			break;
 		if (__atomic_load_n(&d->stopping, __ATOMIC_SEQ_CST)) {
 			watchdog_stop_check(d, ++stopped);
@@ -1179,27 +1142,16 @@ daemon_tick_stop(struct daemon *d)
 
 /*
  * The watchdog thread, with every signal blocked: they are the main
- * thread's.  The stop ends it through a pipe, not pthread_cancel(): a
- * cancelled thread unwinds past its frames' epilogues, and is cut
- * wherever it sleeps.
+ * thread's.  The stop ends it through its pipe (struct spi_stoppable),
+ * not pthread_cancel().
  */
 static void
 watchdog_start(struct daemon *d)
 {
-	d->wd_pipe[0] = d->wd_pipe[1] = -1;
 	if ((d->wd_last = calloc(d->nworkers, sizeof(*d->wd_last))) == NULL ||
 	    (d->wd_stale = calloc(d->nworkers, sizeof(*d->wd_stale))) == NULL ||
-	    pipe2(d->wd_pipe, O_CLOEXEC) == -1) {
+	    spi_stoppable_start(&d->watchdog, watchdog_main, d) == -1)
 		log_warn("watchdog: cannot start");
-		return;
-	}
-	if (spi_thread_start(&d->watchdog, watchdog_main, d) == -1) {
-		log_warn("watchdog: cannot start");
-		close(d->wd_pipe[0]);
-		close(d->wd_pipe[1]);
-		return;
-	}
-	d->watching = 1;
 }
 
 /*
@@ -1261,12 +1213,7 @@ daemon_stop(struct daemon *d, struct event *sigev[3], const int sigs[3])
 		worker_stop(d->workers[i]);
 	}
 	__atomic_store_n(&d->stop_at, d->nworkers, __ATOMIC_SEQ_CST);
-	if (d->watching) {
-		close(d->wd_pipe[1]);
-		pthread_join(d->watchdog, NULL);
-		close(d->wd_pipe[0]);
-		d->watching = 0;
-	}
+	spi_stoppable_stop(&d->watchdog);
 	free(d->wd_last);
 	free(d->wd_stale);
 	/* a connection one handed to another that stopped first */

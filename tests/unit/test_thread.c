@@ -1,10 +1,15 @@
 /*
  * test_thread.c - cmocka tests for thread.c: the daemon's threads start
- * with every signal blocked, and the caller's mask stays as it was
+ * with every signal blocked, and the caller's mask stays as it was; a
+ * thread stopped through its pipe (pipe2() and pthread_create() are
+ * wrapped, -Wl,--wrap, to fail on demand)
  *
  * Copyright (C) 2026 The nfqspid authors
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -12,9 +17,72 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "thread.h"
+
+int	__real_pipe2(int [2], int);
+int	__wrap_pipe2(int [2], int);
+int	__real_pthread_create(pthread_t *, const pthread_attr_t *,
+	    void *(*)(void *), void *);
+int	__wrap_pthread_create(pthread_t *, const pthread_attr_t *,
+	    void *(*)(void *), void *);
+
+static int	 pipe_errno;	/* != 0: the next pipe2() fails with it */
+static int	 create_errno;	/* the same for pthread_create() */
+
+int
+__wrap_pipe2(int fd[2], int flags)
+{
+	int	 e = pipe_errno;
+
+	if (e != 0) {
+		pipe_errno = 0;
+		errno = e;
+		return (-1);
+	}
+	return (__real_pipe2(fd, flags));
+}
+
+int
+__wrap_pthread_create(pthread_t *t, const pthread_attr_t *attr,
+    void *(*fn)(void *), void *arg)
+{
+	int	 e = create_errno;
+
+	if (e != 0) {
+		create_errno = 0;
+		return (e);
+	}
+	return (__real_pthread_create(t, attr, fn, arg));
+}
+
+/* descriptors open now */
+static int
+nfds(void)
+{
+	DIR		*dir;
+	struct dirent	*de;
+	int		 n = 0;
+
+	assert_non_null(dir = opendir("/proc/self/fd"));
+	while ((de = readdir(dir)) != NULL)
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(dir);
+	return (n);
+}
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
 
 struct seen {
 	sigset_t	 mask;
@@ -61,11 +129,109 @@ test_blocked(void **state)
 	assert_int_equal(pthread_sigmask(SIG_SETMASK, &set, NULL), 0);
 }
 
+static void *
+never(void *arg)
+{
+	fail_msg("a failed start ran its thread");
+	return (arg);
+}
+
+/* A start that fails, at the pipe or at the thread, says why in errno,
+   leaves no descriptor open, and its stop does nothing. */
+static void
+test_start_fails(void **state)
+{
+	const int		 fails[] = { EMFILE, EAGAIN };
+	struct spi_stoppable	 s;
+	int			 n = nfds(), i;
+
+	(void)state;
+	for (i = 0; i < 2; i++) {
+		memset(&s, 0xff, sizeof(s));
+		if (i == 0)
+			pipe_errno = fails[i];
+		else
+			create_errno = fails[i];
+		errno = 0;
+		assert_int_equal(spi_stoppable_start(&s, never, NULL), -1);
+		assert_int_equal(errno, fails[i]);
+		assert_int_equal(s.running, 0);
+		assert_int_equal(nfds(), n);
+		spi_stoppable_stop(&s);
+		assert_int_equal(nfds(), n);
+	}
+}
+
+struct waiter {
+	struct spi_stoppable	 s;
+	int			 first;		/* the short wait's */
+	int			 waiting;	/* atomic */
+	int			 last;		/* the long wait's */
+};
+
+static void *
+waiter_main(void *arg)
+{
+	struct waiter	*w = arg;
+
+	w->first = spi_stoppable_wait(&w->s, 10);
+	__atomic_store_n(&w->waiting, 1, __ATOMIC_SEQ_CST);
+	w->last = spi_stoppable_wait(&w->s, 600000);
+	return (NULL);
+}
+
+/* A thread in a wait of 10 minutes returns at once when stopped; its
+   wait before times out.  A second stop does nothing. */
+static void
+test_stop(void **state)
+{
+	struct timespec	 ms = { 0, 1000000 };
+	struct waiter	 w;
+	uint64_t	 t;
+	int		 n = nfds();
+
+	(void)state;
+	memset(&w, 0, sizeof(w));
+	assert_int_equal(spi_stoppable_start(&w.s, waiter_main, &w), 0);
+	assert_int_equal(w.s.running, 1);
+	assert_int_equal(nfds(), n + 2);
+	while (!__atomic_load_n(&w.waiting, __ATOMIC_SEQ_CST))
+		nanosleep(&ms, NULL);
+	t = now_ms();
+	spi_stoppable_stop(&w.s);
+	/* under valgrind too: far below the 10 minutes */
+	assert_true(now_ms() - t < 5000);
+	assert_int_equal(w.first, 0);
+	assert_int_equal(w.last, 1);
+	assert_int_equal(w.s.running, 0);
+	assert_int_equal(nfds(), n);
+	spi_stoppable_stop(&w.s);
+	assert_int_equal(nfds(), n);
+}
+
+/* Zeroed, never started: the stop closes nothing (fd 0 stays open). */
+static void
+test_stop_unstarted(void **state)
+{
+	struct spi_stoppable	 s;
+	int			 n = nfds();
+
+	(void)state;
+	memset(&s, 0, sizeof(s));
+	spi_stoppable_stop(&s);
+	spi_stoppable_stop(&s);
+	assert_int_equal(nfds(), n);
+	assert_int_not_equal(fcntl(0, F_GETFD), -1);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_blocked),
+		cmocka_unit_test(test_start_fails),
+		cmocka_unit_test(test_stop),
+		cmocka_unit_test(test_stop_unstarted),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
