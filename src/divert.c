@@ -156,52 +156,62 @@ ipt_queue_rule(struct divert_cmd *c, const struct divert_spec *spec,
 	return (0);
 }
 
-/*
- * The check of our chain h's queue rule for IPv6: -S h, whose output
- * must hold the rule's line.  ip6tables-legacy -C (1.8.9) compares no
- * byte of the NFQUEUE target: a rule with another queue, or with the
- * other bypass, would pass for ours.  iptables -C tells them apart.
- */
+/* rule's words as one more line of c's expect, at *off */
 static int
-ipt_queue_listed(struct divert_cmd *c, const struct divert_spec *spec,
-    const struct hook *h)
+expect_add(struct divert_cmd *c, size_t *off, const struct divert_cmd *rule)
 {
-	struct divert_cmd	 rule;
-	size_t			 off = 0;
-	int			 i;
+	int	 i;
 
-	memset(&rule, 0, sizeof(rule));
-	if (cmd_add(c, "-S", h->own, (char *)NULL) == -1 ||
-	    cmd_add(&rule, "-A", h->own, (char *)NULL) == -1 ||
-	    ipt_queue_rule(&rule, spec, h) == -1)
-		return (-1);
-	for (i = 0; i < rule.argc; i++)
-		if (spi_text_add(c->expect, sizeof(c->expect), &off, "%s%s",
-		    i > 0 ? " " : "", rule.argv[i]) == -1)
+	for (i = 0; i < rule->argc; i++)
+		if (spi_text_add(c->expect, sizeof(c->expect), off, "%s%s",
+		    i > 0 ? " " : "\n", rule->argv[i]) == -1)
 			return (-1);
 	return (0);
 }
 
 /*
- * The rules of our chain h, appended (op "-A") or checked ("-C"): the
- * fast path's accept first when there is one, then the queue.
+ * The check of our chain h: -S h, whose listing must be its rules, none
+ * more and in their order (divert_cmd's expect), whichever the family.
+ * A rule beside ours, even one that -C would take for ours (another
+ * queue, the other bypass), means the chain was changed.
  */
 static int
-ipt_own_rules(const struct divert_spec *spec, int family, const char *op,
+ipt_own_listed(struct divert_cmd *c, const struct divert_spec *spec,
+    const struct hook *h)
+{
+	struct divert_cmd	 fp, q;
+	size_t			 off = 0;
+
+	memset(&fp, 0, sizeof(fp));
+	memset(&q, 0, sizeof(q));
+	if (cmd_add(c, "-S", h->own, (char *)NULL) == -1 ||
+	    spi_text_add(c->expect, sizeof(c->expect), &off, "-N %s",
+	    h->own) == -1 ||
+	    cmd_add(&fp, "-A", h->own, (char *)NULL) == -1 ||
+	    ipt_fastpath_rule(&fp) == -1 ||
+	    cmd_add(&q, "-A", h->own, (char *)NULL) == -1 ||
+	    ipt_queue_rule(&q, spec, h) == -1)
+		return (-1);
+	if (spec->fastpath && expect_add(c, &off, &fp) == -1)
+		return (-1);
+	return (expect_add(c, &off, &q));
+}
+
+/* The rules of our chain h, appended: the fast path's accept first when
+   there is one, then the queue. */
+static int
+ipt_own_rules(const struct divert_spec *spec, int family,
     const struct hook *h, struct divert_cmd *out, size_t max, size_t *n)
 {
 	struct divert_cmd	*c;
 
 	if (spec->fastpath &&
 	    ((c = ipt_cmd(spec, family, out, max, n)) == NULL ||
-	    cmd_add(c, op, h->own, (char *)NULL) == -1 ||
+	    cmd_add(c, "-A", h->own, (char *)NULL) == -1 ||
 	    ipt_fastpath_rule(c) == -1))
 		return (-1);
-	if ((c = ipt_cmd(spec, family, out, max, n)) == NULL)
-		return (-1);
-	if (family == 6 && strcmp(op, "-C") == 0)
-		return (ipt_queue_listed(c, spec, h));
-	if (cmd_add(c, op, h->own, (char *)NULL) == -1 ||
+	if ((c = ipt_cmd(spec, family, out, max, n)) == NULL ||
+	    cmd_add(c, "-A", h->own, (char *)NULL) == -1 ||
 	    ipt_queue_rule(c, spec, h) == -1)
 		return (-1);
 	return (0);
@@ -224,7 +234,7 @@ divert_iptables_cmds(const struct divert_spec *spec, int op, int family,
 		for (i = 0; i < NHOOKS; i++)
 			if ((c = ipt_cmd(spec, family, out, max, &n)) == NULL ||
 			    cmd_add(c, "-N", hooks[i].own, (char *)NULL) == -1 ||
-			    ipt_own_rules(spec, family, "-A", &hooks[i], out, max,
+			    ipt_own_rules(spec, family, &hooks[i], out, max,
 			    &n) == -1)
 				return (-1);
 		for (i = 0; i < NHOOKS; i++)
@@ -239,8 +249,8 @@ divert_iptables_cmds(const struct divert_spec *spec, int op, int family,
 			    cmd_add(c, "-C", hooks[i].builtin, "-j",
 			    hooks[i].own, (char *)NULL) == -1)
 				return (-1);
-			if (ipt_own_rules(spec, family, "-C", &hooks[i], out,
-			    max, &n) == -1)
+			if ((c = ipt_cmd(spec, family, out, max, &n)) == NULL ||
+			    ipt_own_listed(c, spec, &hooks[i]) == -1)
 				return (-1);
 		}
 		break;
@@ -319,6 +329,70 @@ divert_iptables_replace(const struct divert_spec *from,
 	if (spi_text_add(text, len, &off, "COMMIT\n") == -1)
 		return (-1);
 	return ((int)off);
+}
+
+/*
+ * The next rule line of a listing at or after p, and its length in
+ * *len; NULL: none.  Rule lines start with '-' ("-N", "-A"): a comment
+ * ("# Warning: iptables-legacy tables present", iptables-nft's) or a
+ * warning on stderr is not a rule.
+ */
+static const char *
+rule_next(const char *p, size_t *len)
+{
+	const char	*e;
+
+	for (; *p != '\0'; p = e + 1) {
+		if ((e = strchr(p, '\n')) == NULL)
+			e = p + strlen(p);
+		if (*p == '-') {
+			*len = (size_t)(e - p);
+			return (p);
+		}
+		if (*e == '\0')
+			break;
+	}
+	return (NULL);
+}
+
+/* out (a listing, its lines as they came) has the rule line l, whole */
+static int
+rule_listed(const char *out, const char *l, size_t n)
+{
+	const char	*p;
+	size_t		 k;
+
+	for (p = rule_next(out, &k); p != NULL; p = rule_next(p + k, &k))
+		if (k == n && memcmp(p, l, n) == 0)
+			return (1);
+	return (0);
+}
+
+int
+divert_listing(const char *out, const char *expect, char *why, size_t len)
+{
+	const char	*e, *o;
+	size_t		 en, on;
+
+	for (e = rule_next(expect, &en); e != NULL; e = rule_next(e + en, &en))
+		if (!rule_listed(out, e, en)) {
+			snprintf(why, len, "no rule \"%.*s\"", (int)en, e);
+			return (-1);
+		}
+	e = rule_next(expect, &en);
+	for (o = rule_next(out, &on); o != NULL; o = rule_next(o + on, &on)) {
+		if (e == NULL || en != on || memcmp(e, o, on) != 0) {
+			snprintf(why, len, "unexpected rule \"%.*s\"",
+			    on > 200 ? 200 : (int)on, o);
+			return (-1);
+		}
+		e = rule_next(e + en, &en);
+	}
+	if (e != NULL) {
+		snprintf(why, len, "no rule \"%.*s\"", (int)en, e);
+		return (-1);
+	}
+	return (0);
 }
 
 int

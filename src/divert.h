@@ -43,7 +43,8 @@ struct divert_spec {
 
 enum divert_op {
 	DIVERT_OP_INSTALL,	/* make the chains and the jumps to them */
-	DIVERT_OP_CHECK,	/* each command fails if its rule is gone */
+	DIVERT_OP_CHECK,	/* each command fails if its rule is gone,
+				   or its chain of ours holds another */
 	DIVERT_OP_REMOVE	/* undo INSTALL (each step may fail alone) */
 };
 
@@ -52,13 +53,15 @@ enum divert_op {
 #define DIVERT_MAXCMDS	12	/* commands of one op for one family */
 #define DIVERT_NFT_TABLE	"nfqspid"
 
-#define DIVERT_EXPECTLEN	128
+#define DIVERT_EXPECTLEN	256
 
 /*
  * One command line: argv[0] is the program, looked up in PATH.  A check
- * whose exit status cannot tell (ip6tables-legacy -C takes any NFQUEUE
- * target for ours) lists the chain instead: expect is then a line its
- * output must hold, whole.
+ * whose exit status cannot tell lists a chain of ours instead: expect is
+ * then its rule lines ('\n' between them), which must be all the rules
+ * it lists (divert_listing()).  -C would not do: it finds a rule, but
+ * says nothing of another beside it, and ip6tables-legacy's (1.8.9)
+ * takes any NFQUEUE target for ours.
  */
 struct divert_cmd {
 	int		 argc;
@@ -96,6 +99,16 @@ int	 divert_iptables_cmds(const struct divert_spec *spec, int op,
 int	 divert_iptables_replace(const struct divert_spec *from,
 	    const struct divert_spec *to, int family, struct divert_cmd *cmd,
 	    char *text, size_t len);
+/*
+ * A check's listing (out: what -S printed, its lines as they came) has
+ * expect's rule lines and no other, in their order; lines that do not
+ * start with '-' (iptables-nft's "# Warning: ...", a warning on stderr)
+ * are not rules.  0, or -1 with what differs in why: "no rule \"LINE\""
+ * (one of ours is missing) or "unexpected rule \"LINE\"" (the first
+ * listed that is not ours, or not in its place).
+ */
+int	 divert_listing(const char *out, const char *expect, char *why,
+	    size_t len);
 /*
  * The nft commands of op: INSTALL is "nft -f -" (its input is
  * divert_nft_text()), CHECK lists our table, REMOVE deletes it.

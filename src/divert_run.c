@@ -172,10 +172,10 @@ run_spawn(char *const argv[], int in, int out, int nolock, pid_t *pid)
  * Run c with input on its stdin (NULL: /dev/null), nolock as
  * run_spawn's.  Returns its exit status (0 success), or -1 if it could
  * not run or took too long (errno ETIMEDOUT: killed); what it printed
- * is in out (one line, trimmed) either way.
+ * is in out, its lines as they came, either way.
  */
 static int
-run_cmd(const struct divert_cmd *c, const char *input, int nolock,
+run_lines(const struct divert_cmd *c, const char *input, int nolock,
     char *out, size_t outlen)
 {
 	char		*argv[DIVERT_WORDS + 2];
@@ -251,12 +251,6 @@ run_cmd(const struct divert_cmd *c, const char *input, int nolock,
 	while (waitpid(pid, &status, 0) == -1)
 		if (errno != EINTR)
 			return (-1);
-	/* one line for the log */
-	for (i = 0; out[i] != '\0'; i++)
-		if (out[i] == '\n' || out[i] == '\t')
-			out[i] = ' ';
-	while (i > 0 && out[i - 1] == ' ')
-		out[--i] = '\0';
 	if (killed) {
 		errno = ETIMEDOUT;
 		return (-1);
@@ -264,6 +258,30 @@ run_cmd(const struct divert_cmd *c, const char *input, int nolock,
 	if (!WIFEXITED(status))
 		return (-1);
 	return (WEXITSTATUS(status));
+}
+
+/* out as one line for the log, trimmed */
+static void
+out_oneline(char *out)
+{
+	size_t	 i;
+
+	for (i = 0; out[i] != '\0'; i++)
+		if (out[i] == '\n' || out[i] == '\t')
+			out[i] = ' ';
+	while (i > 0 && out[i - 1] == ' ')
+		out[--i] = '\0';
+}
+
+/* run_lines(), out as one line: for the log */
+static int
+run_cmd(const struct divert_cmd *c, const char *input, int nolock,
+    char *out, size_t outlen)
+{
+	int	 rc = run_lines(c, input, nolock, out, outlen);
+
+	out_oneline(out);
+	return (rc);
 }
 
 /* "iptables-legacy -w 5 -t filter -A ..." for the log */
@@ -324,26 +342,6 @@ div_gone(const char *out)
 	return (0);
 }
 
-/*
- * A listing (run_cmd()'s out: its lines joined by spaces) holds line
- * whole: what follows it is the end, or the next line's "-A"/"-N",
- * never more words of the same rule ("--queue-bypass").
- */
-static int
-div_listed(const char *out, const char *line)
-{
-	size_t		 n = strlen(line);
-	const char	*p, *e;
-
-	for (p = out; (p = strstr(p, line)) != NULL; p++) {
-		e = p + n;
-		if ((p == out || p[-1] == ' ') && (*e == '\0' ||
-		    (e[0] == ' ' && e[1] == '-' && e[2] != '-')))
-			return (1);
-	}
-	return (0);
-}
-
 /* The commands leave the xtables lock alone: ours is held (div_lock()),
    or there is none to be had. */
 static int
@@ -363,7 +361,7 @@ static int
 div_run(struct diverter *d, int op, int all, char *err, size_t errlen)
 {
 	struct divert_cmd	 c[2 * DIVERT_MAXCMDS];
-	char			 out[RUN_OUTLEN], line[256];
+	char			 out[RUN_OUTLEN], line[256], why[256];
 	int			 n, i, rc, failed = 0, hung = 0;
 
 	if ((n = div_cmds(d, op, c, sizeof(c) / sizeof(c[0]))) == -1) {
@@ -378,17 +376,17 @@ div_run(struct diverter *d, int op, int all, char *err, size_t errlen)
 			return (-1);
 		}
 		errno = 0;
-		rc = run_cmd(&c[i], op == DIVERT_OP_INSTALL &&
+		rc = run_lines(&c[i], op == DIVERT_OP_INSTALL &&
 		    d->spec.mode == DIVERT_NFT ? d->nft : NULL, div_nolock(d),
 		    out, sizeof(out));
 		if (rc == 0 && c[i].expect[0] != '\0' &&
-		    !div_listed(out, c[i].expect)) {
+		    divert_listing(out, c[i].expect, why, sizeof(why)) == -1) {
 			cmd_line(&c[i], line, sizeof(line));
-			snprintf(err, errlen, "%s: no rule \"%s\"", line,
-			    c[i].expect);
+			snprintf(err, errlen, "%s: %.250s", line, why);
 			errno = 0;
 			return (-1);
 		}
+		out_oneline(out);
 		if (rc == 0 || (rc > 0 && op == DIVERT_OP_REMOVE &&
 		    div_gone(out)))
 			continue;

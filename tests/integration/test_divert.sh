@@ -5,7 +5,9 @@
 #    allowed port connects, a denied one does not, nfqspictl sees it);
 #    `iptables -F` and `iptables -F; iptables -X` (ours gone) are noticed
 #    and undone within seconds, logged, and filtering goes on, as is an
-#    IPv6 queue rule whose bypass alone changed (ip6tables -R); SIGTERM
+#    IPv6 queue rule whose bypass alone changed (ip6tables -R), and a
+#    rule beside ours in a chain of ours (the other bypass, another
+#    queue; IPv4 and IPv6), after which the chain holds ours alone; SIGTERM
 #    with fail_open = yes removes every rule and chain of ours, even
 #    when its commands get SIGTERM too (as from systemd's stop); status
 #    shows a restore as soon as the log does (no tick between);
@@ -141,6 +143,17 @@ bypass_is()
 		fi
 	done
 }
+# only_ours CMD BYPASS: each of our chains lists its queue rule alone
+only_ours()
+{
+	local cmd=$1 b=${2:+ $2}
+	[ "$(in_d "$cmd" -w 5 -t filter -S nfqspid-input 2>&1)" = "-N nfqspid-input
+-A nfqspid-input ! -i lo -j NFQUEUE --queue-num $T_QUEUE$b" ] &&
+	    [ "$(in_d "$cmd" -w 5 -t filter -S nfqspid-output 2>&1)" = "-N nfqspid-output
+-A nfqspid-output ! -o lo -j NFQUEUE --queue-num $T_QUEUE$b" ] &&
+	    [ "$(in_d "$cmd" -w 5 -t filter -S nfqspid-forward 2>&1)" = "-N nfqspid-forward
+-A nfqspid-forward -j NFQUEUE --queue-num $T_QUEUE$b" ]
+}
 removed()
 {
 	local cmd=$1
@@ -225,6 +238,49 @@ check "... the log says which rule it missed" \
     log_has "changed \(ip6tables-legacy -w 5 -t filter -S nfqspid-forward: no rule \"-A nfqspid-forward -j NFQUEUE --queue-num $T_QUEUE --queue-bypass\"\): restoring it"
 check "... status says so" \
     grep -Eq "^divert +iptables, intact, restored 3 times" <(lib_ctl status)
+
+# a rule beside ours in a chain of ours, IPv6 and IPv4: the chain must
+# hold our rules alone (-S, whole), so each is noticed, the log names
+# it, and the restore leaves our rules alone there again
+q2=$((T_QUEUE + 1))
+# extra_noticed N CMD CHAIN LINE: restored more than N times, the log
+# names LINE in CMD's listing of CHAIN, our chains are ours alone again
+extra_noticed()
+{
+	wait_for 80 restored_more "$1" &&
+	    log_has "changed \($2 -w 5 -t filter -S $3: unexpected rule \"$4\"\): restoring it" &&
+	    only_ours "$2" --queue-bypass
+}
+n0=$(grep -c "divert: restored" "$T_LOG")
+in_d ip6tables-legacy -w 5 -A nfqspid-forward -j NFQUEUE --queue-num "$T_QUEUE"
+check "ip6tables -A: our rule and one without --queue-bypass: noticed, restored" \
+    extra_noticed "$n0" ip6tables-legacy nfqspid-forward \
+    "-A nfqspid-forward -j NFQUEUE --queue-num $T_QUEUE"
+n0=$(grep -c "divert: restored" "$T_LOG")
+in_d ip6tables-legacy -w 5 -I nfqspid-input 1 ! -i lo -j NFQUEUE \
+    --queue-num "$q2" --queue-bypass
+check "ip6tables -I: another queue ahead of ours: noticed, restored" \
+    extra_noticed "$n0" ip6tables-legacy nfqspid-input \
+    "-A nfqspid-input ! -i lo -j NFQUEUE --queue-num $q2 --queue-bypass"
+n0=$(grep -c "divert: restored" "$T_LOG")
+in_d iptables-legacy -w 5 -A nfqspid-output ! -o lo -j NFQUEUE \
+    --queue-num "$T_QUEUE"
+check "iptables -A: our rule and one without --queue-bypass: noticed, restored" \
+    extra_noticed "$n0" iptables-legacy nfqspid-output \
+    "-A nfqspid-output ! -o lo -j NFQUEUE --queue-num $T_QUEUE"
+n0=$(grep -c "divert: restored" "$T_LOG")
+in_d iptables-legacy -w 5 -A nfqspid-forward -j NFQUEUE --queue-num "$q2" \
+    --queue-bypass
+check "iptables -A: another queue after ours: noticed, restored" \
+    extra_noticed "$n0" iptables-legacy nfqspid-forward \
+    "-A nfqspid-forward -j NFQUEUE --queue-num $q2 --queue-bypass"
+check "... IPv6's too still ours alone" only_ours ip6tables-legacy --queue-bypass
+check "... the jumps to them stay single (IPv4)" \
+    [ "$(jumps iptables-legacy FORWARD nfqspid-forward)" = 1 ]
+check "... status says so" \
+    grep -Eq "^divert +iptables, intact, restored 7 times" <(lib_ctl status)
+check "... filtering goes on" not conn6 5002
+check "... and the allowed port connects" conn4 5001
 
 # nfqspictl nft: the ruleset for this queue; it loads where the kernel
 # can queue from nft, and its syntax holds anyway (queue as counter)

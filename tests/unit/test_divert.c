@@ -128,13 +128,25 @@ test_iptables_balance_closed_v6(void **state __attribute__((unused)))
 static void
 test_iptables_check_remove(void **state __attribute__((unused)))
 {
+	/* the jumps among others' rules: -C; our chains: listed whole */
 	static const char *const check[] = {
 		"-C INPUT -j nfqspid-input",
-		"-C nfqspid-input ! -i lo -j NFQUEUE --queue-num 0 --queue-bypass",
+		"-S nfqspid-input",
 		"-C OUTPUT -j nfqspid-output",
-		"-C nfqspid-output ! -o lo -j NFQUEUE --queue-num 0 --queue-bypass",
+		"-S nfqspid-output",
 		"-C FORWARD -j nfqspid-forward",
-		"-C nfqspid-forward -j NFQUEUE --queue-num 0 --queue-bypass",
+		"-S nfqspid-forward",
+	};
+	static const char *const expect[] = {
+		"",
+		"-N nfqspid-input\n"
+		"-A nfqspid-input ! -i lo -j NFQUEUE --queue-num 0 --queue-bypass",
+		"",
+		"-N nfqspid-output\n"
+		"-A nfqspid-output ! -o lo -j NFQUEUE --queue-num 0 --queue-bypass",
+		"",
+		"-N nfqspid-forward\n"
+		"-A nfqspid-forward -j NFQUEUE --queue-num 0 --queue-bypass",
 	};
 	/* jumps before chains: a referenced chain cannot be deleted */
 	static const char *const remove[] = {
@@ -155,6 +167,14 @@ test_iptables_check_remove(void **state __attribute__((unused)))
 	for (i = 0; i < n; i++) {
 		assert_memory_equal(line(&c[i]), prefix, strlen(prefix));
 		assert_string_equal(line(&c[i]) + strlen(prefix), check[i]);
+		assert_string_equal(c[i].expect, expect[i]);
+	}
+	/* IPv6 the same: ip6tables-legacy -C takes any NFQUEUE for ours */
+	n = divert_iptables_cmds(&s, DIVERT_OP_CHECK, 6, c, DIVERT_MAXCMDS);
+	assert_int_equal(n, 6);
+	for (i = 0; i < n; i++) {
+		assert_string_equal(c[i].argv[0], "ip6tables-nft");
+		assert_string_equal(c[i].expect, expect[i]);
 	}
 	n = divert_iptables_cmds(&s, DIVERT_OP_REMOVE, 4, c, DIVERT_MAXCMDS);
 	assert_int_equal(n, 9);
@@ -185,32 +205,97 @@ test_iptables_fastpath(void **state __attribute__((unused)))
 	    "-A nfqspid-forward -j NFQUEUE --queue-num 7");
 	assert_string_equal(line(&c[11]), "iptables-legacy -w 5 -t filter "
 	    "-I FORWARD 1 -j nfqspid-forward");
+	/* the accept ahead of the queue, in the chain's listing */
 	n = divert_iptables_cmds(&s, DIVERT_OP_CHECK, 6, c, DIVERT_MAXCMDS);
-	assert_int_equal(n, 9);
+	assert_int_equal(n, 6);
+	assert_string_equal(line(&c[0]), "ip6tables-legacy -w 5 -t filter "
+	    "-C INPUT -j nfqspid-input");
+	assert_string_equal(c[0].expect, "");
 	assert_string_equal(line(&c[1]), "ip6tables-legacy -w 5 -t filter "
-	    "-C nfqspid-input -m mark --mark 0x80000000/0x80000000 -j ACCEPT");
-	/* IPv6's queue rule: listed, its line whole (-C takes any NFQUEUE) */
-	assert_string_equal(line(&c[2]), "ip6tables-legacy -w 5 -t filter "
 	    "-S nfqspid-input");
-	assert_string_equal(c[2].expect,
+	assert_string_equal(c[1].expect, "-N nfqspid-input\n"
+	    "-A nfqspid-input -m mark --mark 0x80000000/0x80000000 -j ACCEPT\n"
 	    "-A nfqspid-input ! -i lo -j NFQUEUE --queue-num 7");
-	assert_string_equal(c[8].expect,
+	assert_string_equal(c[5].expect, "-N nfqspid-forward\n"
+	    "-A nfqspid-forward -m mark --mark 0x80000000/0x80000000 -j ACCEPT\n"
 	    "-A nfqspid-forward -j NFQUEUE --queue-num 7");
-	assert_string_equal(c[1].expect, "");
+	/* the longest: a range, the bypass, the accept */
 	s.bypass = 1;
-	n = divert_iptables_cmds(&s, DIVERT_OP_CHECK, 6, c, DIVERT_MAXCMDS);
-	assert_int_equal(n, 9);
-	assert_string_equal(c[5].expect,
-	    "-A nfqspid-output ! -o lo -j NFQUEUE --queue-num 7 "
+	s.queue = 65000;
+	s.threads = 536;
+	n = divert_iptables_cmds(&s, DIVERT_OP_CHECK, 4, c, DIVERT_MAXCMDS);
+	assert_int_equal(n, 6);
+	assert_string_equal(line(&c[3]), "iptables-legacy -w 5 -t filter "
+	    "-S nfqspid-output");
+	assert_string_equal(c[3].expect, "-N nfqspid-output\n"
+	    "-A nfqspid-output -m mark --mark 0x80000000/0x80000000 -j ACCEPT\n"
+	    "-A nfqspid-output ! -o lo -j NFQUEUE --queue-balance 65000:65535 "
 	    "--queue-bypass");
 	s.bypass = 0;
-	n = divert_iptables_cmds(&s, DIVERT_OP_CHECK, 4, c, DIVERT_MAXCMDS);
-	assert_string_equal(line(&c[2]), "iptables-legacy -w 5 -t filter "
-	    "-C nfqspid-input ! -i lo -j NFQUEUE --queue-num 7");
-	assert_string_equal(c[2].expect, "");
+	s.queue = 7;
+	s.threads = 1;
 	for (max = 0; max < 12; max++)
 		assert_int_equal(divert_iptables_cmds(&s, DIVERT_OP_INSTALL, 4,
 		    c, max), -1);
+}
+
+/*
+ * A check's listing of a chain of ours: its rules and no other, in their
+ * order; comment and warning lines are no rules.
+ */
+static void
+test_listing(void **state __attribute__((unused)))
+{
+	static const char want[] = "-N nfqspid-forward\n"
+	    "-A nfqspid-forward -j NFQUEUE --queue-num 7 --queue-bypass";
+	char	 why[256];
+
+	assert_int_equal(divert_listing("-N nfqspid-forward\n"
+	    "-A nfqspid-forward -j NFQUEUE --queue-num 7 --queue-bypass\n",
+	    want, why, sizeof(why)), 0);
+	/* iptables-nft's comment; no final newline */
+	assert_int_equal(divert_listing("# Warning: iptables-legacy tables "
+	    "present, use iptables-legacy to see them\n-N nfqspid-forward\n"
+	    "-A nfqspid-forward -j NFQUEUE --queue-num 7 --queue-bypass",
+	    want, why, sizeof(why)), 0);
+	/* the other bypass only: ours is missing */
+	assert_int_equal(divert_listing("-N nfqspid-forward\n"
+	    "-A nfqspid-forward -j NFQUEUE --queue-num 7\n",
+	    want, why, sizeof(why)), -1);
+	assert_string_equal(why, "no rule \"-A nfqspid-forward -j NFQUEUE "
+	    "--queue-num 7 --queue-bypass\"");
+	/* ours and another beside it: after, before, a duplicate */
+	assert_int_equal(divert_listing("-N nfqspid-forward\n"
+	    "-A nfqspid-forward -j NFQUEUE --queue-num 7 --queue-bypass\n"
+	    "-A nfqspid-forward -j NFQUEUE --queue-num 7\n",
+	    want, why, sizeof(why)), -1);
+	assert_string_equal(why, "unexpected rule \"-A nfqspid-forward -j "
+	    "NFQUEUE --queue-num 7\"");
+	assert_int_equal(divert_listing("-N nfqspid-forward\n"
+	    "-A nfqspid-forward -j NFQUEUE --queue-num 8 --queue-bypass\n"
+	    "-A nfqspid-forward -j NFQUEUE --queue-num 7 --queue-bypass\n",
+	    want, why, sizeof(why)), -1);
+	assert_string_equal(why, "unexpected rule \"-A nfqspid-forward -j "
+	    "NFQUEUE --queue-num 8 --queue-bypass\"");
+	assert_int_equal(divert_listing("-N nfqspid-forward\n"
+	    "-A nfqspid-forward -j NFQUEUE --queue-num 7 --queue-bypass\n"
+	    "-A nfqspid-forward -j NFQUEUE --queue-num 7 --queue-bypass\n",
+	    want, why, sizeof(why)), -1);
+	assert_string_equal(why, "unexpected rule \"-A nfqspid-forward -j "
+	    "NFQUEUE --queue-num 7 --queue-bypass\"");
+	/* a longer line that starts as ours is not ours */
+	assert_int_equal(divert_listing("-N nfqspid-forward\n"
+	    "-A nfqspid-forward -j NFQUEUE --queue-num 7 --queue-bypass "
+	    "--queue-cpu-fanout\n", want, why, sizeof(why)), -1);
+	assert_memory_equal(why, "no rule", 7);
+	/* ours out of their order: the accept after the queue */
+	assert_int_equal(divert_listing("-N c\n-A c -j NFQUEUE\n"
+	    "-A c -j ACCEPT\n", "-N c\n-A c -j ACCEPT\n-A c -j NFQUEUE",
+	    why, sizeof(why)), -1);
+	assert_string_equal(why, "unexpected rule \"-A c -j NFQUEUE\"");
+	/* nothing listed: the first of ours is missing */
+	assert_int_equal(divert_listing("", want, why, sizeof(why)), -1);
+	assert_string_equal(why, "no rule \"-N nfqspid-forward\"");
 }
 
 /* A reload's fail_open: one iptables-restore --noflush a family. */
@@ -386,6 +471,7 @@ main(void)
 		cmocka_unit_test(test_iptables_bad_args),
 		cmocka_unit_test(test_iptables_fastpath),
 		cmocka_unit_test(test_iptables_replace),
+		cmocka_unit_test(test_listing),
 		cmocka_unit_test(test_nft_text_fastpath),
 		cmocka_unit_test(test_nft_cmds),
 		cmocka_unit_test(test_nft_text),
