@@ -801,6 +801,7 @@ lib_build_deb()
 		echo "FAIL: dpkg-buildpackage -us -uc -b"
 		exit 1
 	fi
+	# shellcheck disable=SC2034  # test_deb.sh and test_systemd.sh read it
 	LIB_DEB=$dir/${PKG}_${VERSION}_$(dpkg --print-architecture).deb
 }
 

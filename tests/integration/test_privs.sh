@@ -254,6 +254,7 @@ action = reject'
 # under the unit's capability bounding set (etc/nfqspid.service.in):
 # without CAP_CHOWN the socket still gets the group (it failed with
 # EPERM, and the daemon ran without a control socket, until 2026-12-06)
+# shellcheck disable=SC2054  # setpriv's own list, one word
 T_DWRAP=(setpriv --bounding-set=-all,+net_admin,+net_raw,+setuid,+setgid --)
 lib_must_start "nfqspid starts with user = $U, a reject rule and the unit's bounding set" "$@"
 T_DWRAP=()

@@ -391,6 +391,7 @@ check "... and the log says when" \
 check "systemd busy again" quiet busy
 r0=$(grep -c "reloaded $T_CONF" "$T_LOG")
 kill -HUP "$pid"
+# shellcheck disable=SC2016  # wait_eval expands it, each time it tries
 check "a full queue at a reload: it reloads" wait_eval $((100 * T_SLOW)) \
     'test "$(grep -c "reloaded $T_CONF" "$T_LOG")" -gt "$r0"'
 sleep 0.5

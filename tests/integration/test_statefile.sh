@@ -36,6 +36,7 @@
 # Copyright (C) 2026 The nfqspid authors
 # SPDX-License-Identifier: GPL-2.0-or-later
 # shellcheck disable=SC2317  # functions run through check and wait_for
+# shellcheck disable=SC2016  # wait_eval expands its string, each try
 set -u
 
 T_NET=${T_NET:-74}
@@ -354,7 +355,7 @@ fastpath()
 	: >"$STATE"
 	for t in "$IPT" "$IP6T"; do
 		in_d "$t" -F FORWARD
-		in_d "$t" -A FORWARD -m mark --mark $BIT/$BIT -j ACCEPT
+		in_d "$t" -A FORWARD -m mark --mark "$BIT/$BIT" -j ACCEPT
 		in_d "$t" -A FORWARD -j NFQUEUE --queue-num "$T_QUEUE"
 	done
 }
@@ -446,6 +447,7 @@ check "no state_file next: the stop says it does not write the file" \
     log_has "state file $STATE: not written: $T_CONF names no state_file for the next start"
 check "no state_file next: the file stays empty" test ! -s "$STATE"
 lib_must_start "no state_file next: nfqspid starts without it"
+# shellcheck disable=SC2034  # read by wait_eval below
 empty0=$(grep -c "state file $STATE: empty, no connection to restore" "$T_LOG")
 restart "state_file again" config "state_file = $STATE"
 check "state_file again: nothing from before the run without it" \
