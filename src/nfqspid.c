@@ -1143,15 +1143,23 @@ daemon_tick_stop(struct daemon *d)
 /*
  * The watchdog thread, with every signal blocked: they are the main
  * thread's.  The stop ends it through its pipe (struct spi_stoppable),
- * not pthread_cancel().
+ * not pthread_cancel().  0, or -1 logged: unwatched, a hung worker
+ * would never be ended, running or at the stop.
  */
-static void
+static int
 watchdog_start(struct daemon *d)
 {
 	if ((d->wd_last = calloc(d->nworkers, sizeof(*d->wd_last))) == NULL ||
 	    (d->wd_stale = calloc(d->nworkers, sizeof(*d->wd_stale))) == NULL ||
-	    spi_stoppable_start(&d->watchdog, watchdog_main, d) == -1)
+	    spi_stoppable_start(&d->watchdog, watchdog_main, d) == -1) {
 		log_warn("watchdog: cannot start");
+		free(d->wd_last);
+		free(d->wd_stale);
+		d->wd_last = NULL;
+		d->wd_stale = NULL;
+		return (-1);
+	}
+	return (0);
 }
 
 /*
@@ -1452,10 +1460,14 @@ daemon_run(struct daemon *d, int foreground, int debug)
 		log_warn("divert: the check thread cannot start");
 		goto fail;
 	}
+	/* once the workers run (it reads their heartbeats), the last
+	   thread: nothing after it fails, so the fail: path need not stop
+	   it; before state_used(), so that a failed start keeps the file */
+	if (watchdog_start(d) == -1)
+		goto fail;
 	/* the workers hold the file's table now: never read twice */
 	state_used(d->statefd, d->cfg->state_file);
 
-	watchdog_start(d);
 	daemon_tick_start(d);
 
 	log_info("nfqspid %s started: queue %u threads %u rules %zu mode %s",

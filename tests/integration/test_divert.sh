@@ -24,6 +24,7 @@
 #    after a flush by a daemon that is no longer root; a start whose
 #    check thread cannot be made (the user's process limit) fails with
 #    exit 1 and removes the diversion, as a stop with fail_open = yes;
+#    so does one whose watchdog thread cannot be made;
 #  - the xtables lock (a file of the test's, bound over /run/xtables.lock
 #    in the daemon's mount namespace, so that holding it blocks no other
 #    iptables): a start waits while it is held and then installs; the
@@ -638,6 +639,45 @@ if useradd --system --user-group --no-create-home --home-dir / \
 		check "... and IPv6" removed ip6tables-legacy
 		check "... and says so" grep -q "divert: the iptables diversion is removed" \
 		    "$T_TMP/nproc.out"
+		# The watchdog cannot start (the check thread can): a start
+		# left to run on with no watchdog would end no hung worker;
+		# it fails the same way (the old daemon ran on: timeout)
+		# (in systemd's place, an abstract socket: the daemon is $U)
+		lim=$((uthreads - 1))
+		WN=$T_TMP/wd-notify.txt
+		: >"$WN"
+		bg_in "$NS_D" "$PY" -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind("\0" + sys.argv[1])
+s.settimeout(30)
+f = open(sys.argv[2], "a", buffering=1)
+f.write("listening\n")
+while True:
+    f.write(s.recv(4096).decode(errors="replace").replace("\n", " | ") + "\n")
+' "nfqspid-dv-wd-$$" "$WN"
+		wait_for 50 grep -qx listening "$WN" ||
+		    fail "the notify listener did not start"
+		XTABLES_LOCKFILE=$T_TMP/xtables-nproc.lock in_d \
+		    env NOTIFY_SOCKET="@nfqspid-dv-wd-$$" timeout 20 \
+		    prlimit --nproc="$lim:$lim" "$NFQSPID" -f -c "$T_CONF" \
+		    >"$T_TMP/nproc-wd.out" 2>&1
+		rc=$?
+		check "no watchdog ($U's nproc $lim of $uthreads threads): the start fails with exit 1 (got $rc)" \
+		    [ "$rc" = 1 ]
+		check "... saying why" grep -q \
+		    "watchdog: cannot start: Resource temporarily unavailable" \
+		    "$T_TMP/nproc-wd.out"
+		check "... and to systemd, in STATUS= ($(tail -n 1 "$WN"))" \
+		    wait_for 30 grep -qx "STATUS=cannot start: watchdog: cannot start: Resource temporarily unavailable | ERRNO=11" "$WN"
+		check "... the check thread had started" not grep -q \
+		    "check thread cannot start" "$T_TMP/nproc-wd.out"
+		check "... its diversion removed (IPv4)" removed iptables-legacy
+		check "... and IPv6" removed ip6tables-legacy
+		check "... and says so" grep -q "divert: the iptables diversion is removed" \
+		    "$T_TMP/nproc-wd.out"
+		check "... and never said it started" not grep -q \
+		    "nfqspid .* started:" "$T_TMP/nproc-wd.out"
 	fi
 else
 	echo "note: cannot make a user: the [daemon] user case not tried"
