@@ -868,6 +868,24 @@ lib_churn_counts()
 	END { print t + 0, te + 0, u + 0, ue + 0, l + 0, le + 0 }'
 }
 
+# ---- a stopped thread (test_ctl, test_overload, test_sdnotify, test_stall) ----
+
+# $STALL TID SECONDS [PID]: stop one thread by ptrace, the others run on
+# (stall.py says how)
+# shellcheck disable=SC2034  # the tests that name it use it
+STALL=$top_srcdir/tests/integration/stall.py
+
+# worker_tid PID: the tid of PID's first worker thread, 0 if none
+worker_tid()
+{
+	local t
+	for t in /proc/"$1"/task/*; do
+		[ "$(cat "$t/comm" 2>/dev/null)" = nfqspid-w0 ] &&
+		    { echo "${t##*/}"; return 0; }
+	done
+	echo 0
+}
+
 # ---- traffic -----------------------------------------------------------------
 
 # wait_listen NS tcp|udp PORT: a socket listens on PORT in NS.

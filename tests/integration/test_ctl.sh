@@ -526,7 +526,7 @@ check "reload back to the running idle_warn: nothing said to wait" \
 reloaded() { grep -c "reloaded $T_CONF: rules" "$T_LOG"; }
 reloaded_since() { [ "$(reloaded)" -gt "$1" ]; }
 r0=$(reloaded)
-"$PY" "$top_srcdir/tests/integration/stall.py" "$T_DPID" 8 \
+"$PY" "$STALL" "$T_DPID" 8 \
     >"$T_TMP/stall.out" 2>&1 &
 stall=$!
 if wait_for 30 grep -q stopped "$T_TMP/stall.out"; then
@@ -550,7 +550,7 @@ else
 	wait "$stall"
 fi
 r0=$(reloaded)
-"$PY" "$top_srcdir/tests/integration/stall.py" "$T_DPID" 3 \
+"$PY" "$STALL" "$T_DPID" 3 \
     >"$T_TMP/stall.out" 2>&1 &
 stall=$!
 if wait_for 30 grep -q stopped "$T_TMP/stall.out"; then
@@ -567,7 +567,7 @@ fi
 # The daemon's main thread stopped (as by a stuck main loop), and its
 # backlog filled by clients it never accepts: status still ends at -t.
 # stall.py lets the thread go after 8 s, even if this test dies.
-"$PY" "$top_srcdir/tests/integration/stall.py" "$T_DPID" 8 \
+"$PY" "$STALL" "$T_DPID" 8 \
     >"$T_TMP/stall.out" 2>&1 &
 stall=$!
 rm -f "$T_TMP/full.ready"

@@ -100,8 +100,6 @@ except (OSError, ValueError) as e:
     sys.exit(1)
 print("ok %d" % sent if got == sent else "dead: sent %d, got %d" % (sent, got))
 EOF
-# stall.py TID SECONDS: stop one thread (ptrace, the others run on).
-STALL=$top_srcdir/tests/integration/stall.py
 
 # SYNs to the closed port that reached the server, counted in its INPUT.
 counter_add "$NS_S" "$IPT" filter INPUT fsyn -p tcp --dport 7002 --syn
@@ -168,11 +166,8 @@ check "fail_open = no: 500 SYNs to a closed port while stopped: none delivered (
 # ---- 3. the watchdog closes a stalled worker's queue ---------------------
 conf yes 10
 check "reload with fail_open = yes" quiet lib_ctl reload
-tid=''
-for t in /proc/"$T_DPID"/task/*; do
-	[ "$(cat "$t/comm" 2>/dev/null)" = nfqspid-w0 ] && tid=${t##*/}
-done
-check "the worker thread is named nfqspid-w0 (tid ${tid:-none})" test -n "$tid"
+tid=$(worker_tid "$T_DPID")
+check "the worker thread is named nfqspid-w0 (tid $tid)" test "$tid" != 0
 "$PY" "$STALL" "$tid" 6 >"$T_TMP/stall.out" 2>&1 &
 st=$!
 wait_for 30 grep -q stopped "$T_TMP/stall.out"

@@ -409,17 +409,6 @@ check "... and the log says so" \
 # while, as a slow divert removal would): STOPPING=1 is kept and comes
 # once systemd reads again, before the stop is over; lost, systemd would
 # go on timing WatchdogSec= against a daemon that no longer pings
-STALL=$top_srcdir/tests/integration/stall.py
-# worker_tid PID: the tid of PID's first worker thread
-worker_tid()
-{
-	local t
-	for t in /proc/"$1"/task/*; do
-		[ "$(cat "$t/comm" 2>/dev/null)" = nfqspid-w0 ] &&
-		    { echo "${t##*/}"; return 0; }
-	done
-	echo 0
-}
 # The main loop takes the SIGTERM at once, the worker still stopped: its
 # tick reads each worker's count as stored, never waits on one (it did
 # once: the SIGTERM waited out the stall, the stop was short, and the

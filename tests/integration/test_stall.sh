@@ -35,18 +35,6 @@ Q0=$T_QUEUE
 Q1=$((T_QUEUE + 1))
 hget() { in_d curl -sS --max-time 10 "$@"; }
 
-# stall.py TID SECONDS: stop one thread (ptrace, the others run on)
-STALL=$top_srcdir/tests/integration/stall.py
-# worker_tid PID: the tid of PID's first worker thread
-worker_tid()
-{
-	local t
-	for t in /proc/"$1"/task/*; do
-		[ "$(cat "$t/comm" 2>/dev/null)" = nfqspid-w0 ] &&
-		    { echo "${t##*/}"; return 0; }
-	done
-	echo 0
-}
 ms() { echo $(($(date +%s%N) / 1000000)); }
 # timed OUT CMD...: CMD's stdout in OUT, its stderr in OUT.err, its
 # status in OUT.rc, its time in ms in OUT.ms
