@@ -12,9 +12,14 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "thread.h"
+
+#define STOPPABLE_SLICE_MS	10	/* a failed poll(): the stop is seen
+					   within this */
 
 int
 spi_thread_start(pthread_t *t, void *(*fn)(void *), void *arg)
@@ -40,7 +45,8 @@ spi_stoppable_start(struct spi_stoppable *s, void *(*fn)(void *), void *arg)
 	int	 e;
 
 	s->running = 0;
-	if (pipe2(s->fd, O_CLOEXEC) == -1) {
+	/* non-blocking: a failed poll() reads for the stop instead */
+	if (pipe2(s->fd, O_CLOEXEC | O_NONBLOCK) == -1) {
 		s->fd[0] = s->fd[1] = -1;
 		return (-1);
 	}
@@ -56,17 +62,57 @@ spi_stoppable_start(struct spi_stoppable *s, void *(*fn)(void *), void *arg)
 	return (0);
 }
 
+static uint64_t
+mono_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
+}
+
+/*
+ * A poll() that fails (ENOMEM) must not end the wait early: the
+ * watchdog counts waits, not seconds, and would end a healthy daemon.
+ * The rest is slept in slices instead, and the stop's word is looked
+ * for between them with a read() (the read end does not block): EOF is
+ * the write end closed.  poll() is tried again each slice.
+ */
+static int
+stoppable_nap(const struct spi_stoppable *s, uint64_t left)
+{
+	struct timespec	 ts;
+	char		 c;
+
+	if (read(s->fd[0], &c, 1) == 0)
+		return (1);
+	if (left > STOPPABLE_SLICE_MS)
+		left = STOPPABLE_SLICE_MS;
+	ts.tv_sec = 0;
+	ts.tv_nsec = (long)left * 1000000;
+	(void)nanosleep(&ts, NULL);
+	return (0);
+}
+
 int
 spi_stoppable_wait(const struct spi_stoppable *s, int ms)
 {
 	struct pollfd	 pfd = { s->fd[0], POLLIN, 0 };
-	int		 n;
+	uint64_t	 now, until = mono_ms() + (ms > 0 ? (uint64_t)ms : 0);
+	int		 n, left = ms;
 
-	/* EINTR waits ms again: the thread blocks every signal anyway */
-	while ((n = poll(&pfd, 1, ms)) == -1 && errno == EINTR)
-		;
-	/* the write end closed: POLLHUP, never a byte */
-	return (n == 1);
+	for (;;) {
+		/* the write end closed: POLLHUP, never a byte */
+		if ((n = poll(&pfd, 1, left)) != -1)
+			return (n == 1);
+		/* EINTR waits the rest: the thread blocks every signal */
+		if (errno != EINTR && (now = mono_ms()) < until &&
+		    stoppable_nap(s, until - now))
+			return (1);
+		if ((now = mono_ms()) >= until)
+			return (0);
+		left = (int)(until - now);
+	}
 }
 
 void

@@ -36,7 +36,8 @@ struct spi_stoppable {
    nothing left open. */
 int	 spi_stoppable_start(struct spi_stoppable *s, void *(*fn)(void *),
 	    void *arg);
-/* The thread's wait: 1 told to stop, 0 after ms (or a failed poll()). */
+/* The thread's wait: 1 told to stop, 0 after ms (a failed poll() too:
+   the rest is slept, the stop seen within 10 ms). */
 int	 spi_stoppable_wait(const struct spi_stoppable *s, int ms);
 /* Tells it to stop and joins it; once more, or never started: nothing. */
 void	 spi_stoppable_stop(struct spi_stoppable *s);

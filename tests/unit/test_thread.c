@@ -1,8 +1,8 @@
 /*
  * test_thread.c - cmocka tests for thread.c: the daemon's threads start
  * with every signal blocked, and the caller's mask stays as it was; a
- * thread stopped through its pipe (pipe2() and pthread_create() are
- * wrapped, -Wl,--wrap, to fail on demand)
+ * thread stopped through its pipe (pipe2(), pthread_create() and poll()
+ * are wrapped, -Wl,--wrap, to fail on demand)
  *
  * Copyright (C) 2026 The nfqspid authors
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -29,9 +30,13 @@ int	__real_pthread_create(pthread_t *, const pthread_attr_t *,
 	    void *(*)(void *), void *);
 int	__wrap_pthread_create(pthread_t *, const pthread_attr_t *,
 	    void *(*)(void *), void *);
+int	__real_poll(struct pollfd *, nfds_t, int);
+int	__wrap_poll(struct pollfd *, nfds_t, int);
 
 static int	 pipe_errno;	/* != 0: the next pipe2() fails with it */
 static int	 create_errno;	/* the same for pthread_create() */
+static int	 poll_errno;	/* != 0: every poll() fails with it (atomic) */
+static int	 poll_failed;	/* ... so many did (atomic) */
 
 int
 __wrap_pipe2(int fd[2], int flags)
@@ -57,6 +62,19 @@ __wrap_pthread_create(pthread_t *t, const pthread_attr_t *attr,
 		return (e);
 	}
 	return (__real_pthread_create(t, attr, fn, arg));
+}
+
+int
+__wrap_poll(struct pollfd *fds, nfds_t n, int ms)
+{
+	int	 e = __atomic_load_n(&poll_errno, __ATOMIC_SEQ_CST);
+
+	if (e != 0) {
+		__atomic_add_fetch(&poll_failed, 1, __ATOMIC_SEQ_CST);
+		errno = e;
+		return (-1);
+	}
+	return (__real_poll(fds, n, ms));
 }
 
 /* descriptors open now */
@@ -209,6 +227,58 @@ test_stop(void **state)
 	assert_int_equal(nfds(), n);
 }
 
+struct napper {
+	struct spi_stoppable	 s;
+	int			 first;		/* the 300 ms wait's */
+	uint64_t		 took;		/* ... its ms */
+	int			 waiting;	/* atomic */
+	int			 last;		/* the long wait's */
+};
+
+static void *
+napper_main(void *arg)
+{
+	struct napper	*w = arg;
+	uint64_t	 t = now_ms();
+
+	w->first = spi_stoppable_wait(&w->s, 300);
+	w->took = now_ms() - t;
+	__atomic_store_n(&w->waiting, 1, __ATOMIC_SEQ_CST);
+	w->last = spi_stoppable_wait(&w->s, 600000);
+	return (NULL);
+}
+
+/* Every poll() failing (ENOMEM): a wait still takes its ms, never less
+   (the watchdog counts waits as seconds), and a stop still ends the
+   wait of 10 minutes at once. */
+static void
+test_poll_fails(void **state)
+{
+	struct timespec	 ms = { 0, 1000000 };
+	struct napper	 w;
+	uint64_t	 t;
+	int		 n = nfds();
+
+	(void)state;
+	memset(&w, 0, sizeof(w));
+	__atomic_store_n(&poll_failed, 0, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&poll_errno, ENOMEM, __ATOMIC_SEQ_CST);
+	assert_int_equal(spi_stoppable_start(&w.s, napper_main, &w), 0);
+	while (!__atomic_load_n(&w.waiting, __ATOMIC_SEQ_CST))
+		nanosleep(&ms, NULL);
+	assert_int_equal(w.first, 0);
+	assert_true(w.took >= 300);
+	/* under valgrind too: about the 300 ms */
+	assert_true(w.took < 3000);
+	t = now_ms();
+	spi_stoppable_stop(&w.s);
+	assert_true(now_ms() - t < 5000);
+	__atomic_store_n(&poll_errno, 0, __ATOMIC_SEQ_CST);
+	assert_true(__atomic_load_n(&poll_failed, __ATOMIC_SEQ_CST) > 1);
+	assert_int_equal(w.last, 1);
+	assert_int_equal(nfds(), n);
+}
+
 /* Zeroed, never started: the stop closes nothing (fd 0 stays open). */
 static void
 test_stop_unstarted(void **state)
@@ -231,6 +301,7 @@ main(void)
 		cmocka_unit_test(test_blocked),
 		cmocka_unit_test(test_start_fails),
 		cmocka_unit_test(test_stop),
+		cmocka_unit_test(test_poll_fails),
 		cmocka_unit_test(test_stop_unstarted),
 	};
 
