@@ -645,12 +645,14 @@ client_error(struct client *c, const char *fmt, ...)
 void
 client_worker_error(struct client *c, unsigned i)
 {
-	if (errno == ETIMEDOUT)
-		client_error(c, "worker %u (queue %u) did not answer within "
-		    "%u s (has not run for %" PRIu64 " s)", i,
-		    c->ctl->info->queue + i, WORKER_QUERY_MS / 1000,
-		    worker_idle_ms(c->ctl->workers[i], spi_now_ms()) / 1000);
-	else
+	char	 why[STATUS_LATE_LEN];
+
+	if (errno == ETIMEDOUT) {
+		status_late_why(why, sizeof(why), c->ctl->info, i,
+		    worker_idle_ms(c->ctl->workers[i], spi_now_ms()) / 1000,
+		    1);
+		client_error(c, "%s", why);
+	} else
 		client_error(c, "worker %u is not running", i);
 }
 

@@ -148,12 +148,11 @@ http_text(struct evhttp_request *req, int code, const char *reason,
 static void
 http_dead(struct http *h, struct evhttp_request *req, unsigned i)
 {
-	char	 msg[128];
+	char	 msg[STATUS_LATE_LEN];
 
 	if (errno == ETIMEDOUT)
-		snprintf(msg, sizeof(msg), "worker %u (queue %u) did not "
-		    "answer within %u s", i, h->info->queue + i,
-		    WORKER_QUERY_MS / 1000);
+		status_late_why(msg, sizeof(msg), h->info, i,
+		    worker_idle_ms(h->workers[i], spi_now_ms()) / 1000, 1);
 	else
 		snprintf(msg, sizeof(msg), "a worker is not running");
 	http_text(req, 503, "Service Unavailable", msg);

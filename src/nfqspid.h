@@ -726,6 +726,16 @@ void		 status_set_late(struct status *st, unsigned i,
 		    struct worker *w);
 void		 status_conns_add(struct status_conns *c,
 		    const struct ct_view *v);
+/*
+ * Why worker i is left out, or its question failed: "worker I (queue Q)
+ * did not answer within 1 s (has not run for S s)", from "did" on when
+ * not named (under a heading that names it).  The one wording of
+ * nfqspictl's lines and errors and of the page's 503.
+ */
+#define STATUS_LATE_LEN	128
+void		 status_late_why(char *buf, size_t len,
+		    const struct daemon_info *info, unsigned i,
+		    uint64_t idle_s, int named);
 /* nfqspictl status, nfqspictl stats (text or JSON) */
 void		 status_print(struct evbuffer *b,
 		    const struct daemon_info *info, const struct status *st,

@@ -313,20 +313,34 @@ status_queues(char *buf, size_t len, unsigned q, unsigned threads)
 		snprintf(buf, len, "%u", q);
 }
 
+void
+status_late_why(char *buf, size_t len, const struct daemon_info *info,
+    unsigned i, uint64_t idle_s, int named)
+{
+	char	 who[48] = "";
+
+	if (named)
+		snprintf(who, sizeof(who), "worker %u (queue %u) ", i,
+		    info->queue + i);
+	snprintf(buf, len, "%sdid not answer within %u s (has not run for %"
+	    PRIu64 " s)", who, WORKER_QUERY_MS / 1000, idle_s);
+}
+
 /* The workers that did not answer (nfqspid.h): one line each. */
 static void
 late_text(struct evbuffer *b, const struct daemon_info *info,
     const struct status *st)
 {
+	char		 why[STATUS_LATE_LEN];
 	unsigned	 i;
 
 	for (i = 0; i < st->n; i++)
-		if (st->ans[i].late)
-			evbuffer_add_printf(b, "WARNING: worker %u (queue %u) "
-			    "did not answer within %u s (has not run for %"
-			    PRIu64 " s): its figures are left out\n", i,
-			    info->queue + i, WORKER_QUERY_MS / 1000,
-			    st->ans[i].idle_s);
+		if (st->ans[i].late) {
+			status_late_why(why, sizeof(why), info, i,
+			    st->ans[i].idle_s, 1);
+			evbuffer_add_printf(b, "WARNING: %s: its figures are "
+			    "left out\n", why);
+		}
 }
 
 /* "unanswered":[...] (empty while all answer), without a comma */
@@ -481,6 +495,7 @@ void
 status_print_stats(struct evbuffer *b, const struct daemon_info *info,
     const struct status *st, int json)
 {
+	char		 why[STATUS_LATE_LEN];
 	unsigned	 i;
 
 	if (json) {
@@ -497,12 +512,11 @@ status_print_stats(struct evbuffer *b, const struct daemon_info *info,
 		} else {
 			evbuffer_add_printf(b, "worker %u queue %u\n", i,
 			    info->queue + i);
-			if (st->ans[i].late)
-				evbuffer_add_printf(b, "\tWARNING: did not "
-				    "answer within %u s (has not run for %"
-				    PRIu64 " s)\n", WORKER_QUERY_MS / 1000,
-				    st->ans[i].idle_s);
-			else
+			if (st->ans[i].late) {
+				status_late_why(why, sizeof(why), info, i,
+				    st->ans[i].idle_s, 0);
+				evbuffer_add_printf(b, "\tWARNING: %s\n", why);
+			} else
 				counters_text(b, &st->per[i], "\t");
 		}
 	}

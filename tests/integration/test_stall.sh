@@ -6,7 +6,8 @@
 # and -j status, two clients at once, both answer within 2 s, saying
 # which worker did not answer and leaving its figures out; /metrics
 # answers with nfqspid_worker_answered 0 for its queue and no sums,
-# /api/stats names it; conntrack fails naming it.  Once it runs again, all is as before.
+# /api/stats names it; /api/connections answers 503 and conntrack fails,
+# both naming it in the same words.  Once it runs again, all is as before.
 # Stopped again, SIGTERM is taken at once (the stop then waits for it,
 # and ends with 0 when it runs again).
 #
@@ -117,6 +118,13 @@ check "/api/stats answers within $LIMIT ms ($(val api.json.rc), $(val api.json.m
     test "$(val api.json.rc)" = 0 -a "$(val api.json.ms)" -lt "$LIMIT"
 check "... \"unanswered\" names worker 0 ($(unanswered "$T_TMP/api.json"))" \
     test "$(unanswered "$T_TMP/api.json")" = "0:$Q0"
+timed "$T_TMP/conns.code" hget -o "$T_TMP/conns.txt" -w '%{http_code}' \
+    "$url/api/connections"
+check "/api/connections: 503 within $LIMIT ms ($(val conns.code), $(val conns.code.ms) ms)" \
+    test "$(val conns.code)" = 503 -a "$(val conns.code.ms)" -lt "$LIMIT"
+check "... naming the worker as nfqspictl does ($(val conns.txt))" \
+    grep -Eqx "worker 0 \(queue $Q0\) did not answer within 1 s \(has not run for [0-9]+ s\)" \
+    "$T_TMP/conns.txt"
 timed "$T_TMP/ct.txt" lib_ctl conntrack
 check "conntrack fails, status 1 ($(val ct.txt.rc)), within $LIMIT ms ($(val ct.txt.ms) ms)" \
     test "$(val ct.txt.rc)" = 1 -a "$(val ct.txt.ms)" -lt "$LIMIT"

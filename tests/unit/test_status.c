@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -557,9 +558,18 @@ test_late_worker(void **state)
 	const char		*w = "WARNING: worker 1 (queue 11) did not answer "
 				    "within 1 s (has not run for 7 s): its "
 				    "figures are left out\n";
-	char			*s, *p;
+	char			*s, *p, why[STATUS_LATE_LEN];
 
 	setup_info();
+	/* the words of every form, the 503 and nfqspictl's errors too */
+	status_late_why(why, sizeof(why), &info, 1, 7, 1);
+	assert_string_equal(why, "worker 1 (queue 11) did not answer within "
+	    "1 s (has not run for 7 s)");
+	status_late_why(why, sizeof(why), &info, 1, 7, 0);
+	assert_string_equal(why, "did not answer within 1 s (has not run for "
+	    "7 s)");
+	status_late_why(why, sizeof(why), &info, UINT_MAX - 11, UINT64_MAX, 1);
+	assert_true(strlen(why) < sizeof(why) - 1);
 	late = 1;
 	assert_int_equal(status_collect(&st, &info, workers, NW), 0);
 	assert_int_equal(st.nlate, 1);
