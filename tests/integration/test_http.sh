@@ -4,7 +4,7 @@
 # firewall shows up in the page as headless Chromium renders it (inside
 # dut, where the page listens), the JSON and the Prometheus text are
 # parsed, other methods get 405 and a peer outside http_allow is closed
-# at accept.  The
+# at accept; with the worker stopped (ptrace) the page names it.  The
 # screenshot is left in tests/integration/artifacts/http.png.
 #
 # Copyright (C) 2026 The nfqspid authors
@@ -243,6 +243,28 @@ check "the page fits 1280 px with its IPv6 row (widths: $w)" test "$rc" -eq 0
 rm -f "$ART/http.png"
 chrome --screenshot="$ART/http.png" "$url/" >/dev/null
 check "a screenshot at 1280 px is saved ($ART/http.png)" test -s "$ART/http.png"
+
+# The worker stopped (ptrace), as a stuck one: /api/stats leaves it out
+# after 1 s, and the page says so in nfqspictl's words (page.js writes
+# them itself) and keeps the last table.  8 s: short of the watchdog's 10.
+tid=$(worker_tid "$T_DPID")
+"$PY" "$STALL" "$tid" 8 >"$T_TMP/stall.out" 2>&1 &
+st=$!
+wait_for 30 grep -q stopped "$T_TMP/stall.out"
+check "the worker's thread is stopped (tid $tid)" grep -q stopped "$T_TMP/stall.out"
+chrome --dump-dom "$url/" >"$T_TMP/late.html"
+late=$(sed -n 's/.*<span id="msg">\([^<]*\)<.*/\1/p' "$T_TMP/late.html")
+check "the page says which worker did not answer ($late)" \
+    grep -Eqx "Error: worker 0 \(queue $T_QUEUE\) did not answer within 1 s \(has not run for [0-9]+ s\): left out" \
+    <<<"$late"
+check "... while the worker was stopped" kill -0 "$st"
+wait "$st"
+check "the worker runs again" \
+    wait_eval $((30 * T_SLOW)) '! lib_ctl status | grep -q WARNING'
+chrome --dump-dom "$url/" >"$T_TMP/again.html"
+check "... and the page lists the table again, without a message" \
+    eval "grep -q '<span id=\"msg\"></span>' '$T_TMP/again.html' &&
+    grep -Eq '<td[^>]*>41000</td>' '$T_TMP/again.html'"
 
 # ---- health ------------------------------------------------------------------------
 check "nfqspictl still answers" quiet lib_ctl status
