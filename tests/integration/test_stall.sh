@@ -118,6 +118,16 @@ check "/api/stats answers within $LIMIT ms ($(val api.json.rc), $(val api.json.m
     test "$(val api.json.rc)" = 0 -a "$(val api.json.ms)" -lt "$LIMIT"
 check "... \"unanswered\" names worker 0 ($(unanswered "$T_TMP/api.json"))" \
     test "$(unanswered "$T_TMP/api.json")" = "0:$Q0"
+check "the worker was stopped all along" kill -0 "$st"
+wait "$st"
+
+# ---- stopped again: the listings fail naming it ----------------------------------
+# apart from the above: together they would come near the watchdog's 10 s
+: >"$T_TMP/stall.out"
+"$PY" "$STALL" "$tid" 6 >"$T_TMP/stall.out" 2>&1 &
+st=$!
+wait_for 30 grep -q stopped "$T_TMP/stall.out"
+check "worker 0 stopped again" grep -q stopped "$T_TMP/stall.out"
 timed "$T_TMP/conns.code" hget -o "$T_TMP/conns.txt" -w '%{http_code}' \
     "$url/api/connections"
 check "/api/connections: 503 within $LIMIT ms ($(val conns.code), $(val conns.code.ms) ms)" \
@@ -151,7 +161,7 @@ check "no sanitizer report in the daemon's log" \
 "$PY" "$STALL" "$tid" 6 >"$T_TMP/stall.out" 2>&1 &
 st=$!
 wait_for 30 grep -q stopped "$T_TMP/stall.out"
-check "worker 0 stopped again" grep -q stopped "$T_TMP/stall.out"
+check "worker 0 stopped a third time" grep -q stopped "$T_TMP/stall.out"
 sleep 2
 kill -TERM "$pid"
 check "SIGTERM is taken within 1 s, the worker stopped" \
