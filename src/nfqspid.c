@@ -47,10 +47,9 @@
 #include "sdnotify.h"
 #include "strl.h"
 #include "thread.h"
+#include "watchdog.h"
 
 #define ERRLEN		512
-#define WATCHDOG_CLOSE	2	/* s without a tick: the queue fails closed */
-#define WATCHDOG_CHECKS	10	/* ... and not in a reload: exit */
 #define STOP_CHECKS	30	/* s for the workers' stop: exit 1 after;
 				   with the divert removal (45 s at most)
 				   within the unit's TimeoutStopSec=90s */
@@ -58,9 +57,6 @@
 #define DIVERT_TICKS	5	/* the diversion checked every 5 ticks
 				   (by its own thread, divert_run.c) */
 #define NOTIFY_RETRY_MS	100	/* a state line systemd did not take */
-#define RELOAD_WDOG_MAX	120	/* s: a reload's own WATCHDOG=1, at most:
-				   past systemd's default start timeout (90 s),
-				   so a file that can start can reload */
 
 struct daemon {
 	struct daemon_info	 info;
@@ -945,9 +941,9 @@ worker_dead(struct worker *w, void *arg)
  * without a tick the worker's queue stops failing open: nothing passes
  * unchecked while nobody reads it.  After WATCHDOG_CHECKS it exits, so
  * that systemd restarts us (the kernel then does what --queue-bypass
- * says) -- never while the worker runs a reload for the main thread: a
- * slow reload is busy, not hung.  It counts checks, not elapsed time, so
- * a SIGSTOPped daemon is not killed the moment it continues.
+ * says) -- or after WATCHDOG_CALL_CHECKS while the worker runs a call
+ * for the main thread: a slow reload is busy, not hung, but the main
+ * thread waits on it, and without systemd for ever (watchdog.h).
  */
 static void
 watchdog_close(struct daemon *d, unsigned i, unsigned stale)
@@ -960,6 +956,19 @@ watchdog_close(struct daemon *d, unsigned i, unsigned stale)
 	    rc == 1 ? "its queue fails closed until it runs again" :
 	    rc == 0 ? "its queue fails closed already" :
 	    "its queue could not be made to fail closed");
+}
+
+/*
+ * Our end, from the watchdog thread: exit() is not for a thread, and a
+ * hung worker may hold any lock.  What is left is what needs none: the
+ * log line and systemctl status's why.
+ */
+static __dead void
+watchdog_exit(const char *why)
+{
+	log_warnx("%s; exiting", why);
+	sdnotify_status_now("exiting: ", why, 0);
+	_exit(1);
 }
 
 /*
@@ -981,9 +990,29 @@ watchdog_stop_check(struct daemon *d, unsigned checks)
 	snprintf(why, sizeof(why), "stop: worker %u (queue %u) has not "
 	    "stopped in %u s%s", i, d->info.queue + i, checks,
 	    d->statefd != -1 ? ", state file not written" : "");
-	log_warnx("%s; exiting", why);
-	sdnotify_status_now("exiting: ", why, 0);
-	_exit(1);
+	watchdog_exit(why);
+}
+
+/* Worker i has not ticked for the last stale checks. */
+static void
+watchdog_stale(struct daemon *d, unsigned i, unsigned stale)
+{
+	int	 incall = worker_in_call(d->workers[i]);
+	char	 why[160];
+
+	switch (watchdog_act(stale, incall)) {
+	case WATCHDOG_FAIL_CLOSED:
+		watchdog_close(d, i, stale);
+		break;
+	case WATCHDOG_EXIT:
+		snprintf(why, sizeof(why), "watchdog: worker %u (queue %u) "
+		    "has not run for %u s%s", i, d->info.queue + i, stale,
+		    incall ? " in a call (a reload, a flush)" : "");
+		watchdog_exit(why);
+		/* NOTREACHED */
+	case WATCHDOG_RUNS:
+		break;
+	}
 }
 
 static void *
@@ -992,7 +1021,6 @@ watchdog_main(void *arg)
 	struct daemon	*d = arg;
 	uint64_t	*last = d->wd_last;
 	unsigned	*stale = d->wd_stale, i, stopped = 0;
-	char		 why[128];
 
 	for (i = 0; i < d->nworkers; i++)
 		last[i] = worker_heartbeat(d->workers[i]);
@@ -1012,19 +1040,7 @@ watchdog_main(void *arg)
 				stale[i] = 0;
 				continue;
 			}
-			if (++stale[i] == WATCHDOG_CLOSE)
-				watchdog_close(d, i, stale[i]);
-			if (stale[i] < WATCHDOG_CHECKS ||
-			    worker_in_call(d->workers[i]))
-				continue;
-			snprintf(why, sizeof(why), "watchdog: worker %u "
-			    "(queue %u) has not run for %u s", i,
-			    d->info.queue + i, stale[i]);
-			log_warnx("%s; exiting", why);
-			/* systemctl status: why it died (exit() is not for
-			   a thread, and a hung worker may hold any lock) */
-			sdnotify_status_now("exiting: ", why, 0);
-			_exit(1);
+			watchdog_stale(d, i, ++stale[i]);
 		}
 	}
 	return (NULL);

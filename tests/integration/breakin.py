@@ -1,0 +1,99 @@
+#!/usr/bin/python3
+# breakin.py PID TID FUNCTION SECONDS: stop thread TID of process PID
+# when it enters FUNCTION (a breakpoint, ptrace; the other threads run
+# on), then hold it there for SECONDS and let it go on.  It prints
+# "armed" once the breakpoint is set, "stopped" once the thread reached
+# it, and "resumed" when it lets it go, after SECONDS or at SIGTERM
+# (nothing if the process ended meanwhile).  FUNCTION is a symbol of the executable (nm), which no
+# other thread may enter meanwhile: they would die of the SIGTRAP.
+# x86-64 only (exit 77 elsewhere).  For test_callhang.sh: a worker
+# hung inside a reload, deterministically, as stall.py cannot.
+#
+# Copyright (C) 2026 The nfqspid authors
+# SPDX-License-Identifier: GPL-2.0-or-later
+import ctypes, os, platform, signal, subprocess, sys, time
+
+if platform.machine() != "x86_64":
+    print("breakin.py: x86-64 only")
+    sys.exit(77)
+libc = ctypes.CDLL(None, use_errno=True)
+libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p,
+                        ctypes.c_void_p]
+libc.ptrace.restype = ctypes.c_long
+PEEKTEXT, POKETEXT, CONT, DETACH = 1, 4, 7, 17
+GETREGS, SETREGS, SEIZE, INTERRUPT = 12, 13, 0x4206, 0x4207
+WALL, RIP = 0x40000000, 16          # user_regs_struct: rip is the 17th
+
+
+class Regs(ctypes.Structure):
+    _fields_ = [("r", ctypes.c_ulong * 27)]
+
+
+def die(what):
+    print("%s: %s" % (what, os.strerror(ctypes.get_errno())), flush=True)
+    sys.exit(1)
+
+
+def address(pid, exe, func):
+    """FUNCTION's address in PID: nm's value, plus the load address of
+    a position-independent executable (its mapping at offset 0)."""
+    out = subprocess.run(["nm", exe], capture_output=True, text=True,
+                         check=True).stdout
+    sym = [int(l.split()[0], 16) for l in out.splitlines()
+           if len(l.split()) == 3 and l.split()[2] == func]
+    if len(sym) != 1:
+        print("%s: %d symbols %s" % (exe, len(sym), func))
+        sys.exit(1)
+    with open(exe, "rb") as f:
+        pie = f.read(18)[16] == 3           # e_type ET_DYN
+    if not pie:
+        return sym[0]
+    real = os.path.realpath(exe)
+    with open("/proc/%d/maps" % pid) as f:
+        for l in f:
+            p = l.split()
+            if len(p) >= 6 and p[5] == real and int(p[2], 16) == 0:
+                return int(p[0].split("-")[0], 16) + sym[0]
+    print("%s: not mapped in %d" % (real, pid))
+    sys.exit(1)
+
+
+pid, tid, func, secs = (int(sys.argv[1]), int(sys.argv[2]), sys.argv[3],
+                        float(sys.argv[4]))
+addr = address(pid, "/proc/%d/exe" % pid, func)
+if libc.ptrace(SEIZE, tid, None, None) != 0 or \
+        libc.ptrace(INTERRUPT, tid, None, None) != 0:
+    die("ptrace")
+os.waitpid(tid, WALL)
+ctypes.set_errno(0)
+word = libc.ptrace(PEEKTEXT, tid, addr, None)
+if ctypes.get_errno() != 0:
+    die("peek")
+trap = (word & ~0xff) | 0xcc
+if libc.ptrace(POKETEXT, tid, addr, trap & 0xffffffffffffffff) != 0 or \
+        libc.ptrace(CONT, tid, None, None) != 0:
+    die("poke")
+print("armed", flush=True)
+while True:
+    _, st = os.waitpid(tid, WALL)
+    if os.WIFEXITED(st) or os.WIFSIGNALED(st):
+        sys.exit(0)
+    sig = os.WSTOPSIG(st)
+    if sig == signal.SIGTRAP:
+        break
+    # anything else goes on to the thread as it came
+    libc.ptrace(CONT, tid, None, sig if st >> 16 == 0 else 0)
+print("stopped", flush=True)
+# SIGTERM lets it go at once (a tracer's end would leave the trap in)
+signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
+try:
+    time.sleep(secs)
+finally:
+    # the instruction back, and the thread back on it
+    regs = Regs()
+    if libc.ptrace(POKETEXT, tid, addr, word & 0xffffffffffffffff) == 0 \
+            and libc.ptrace(GETREGS, tid, None, ctypes.byref(regs)) == 0:
+        regs.r[RIP] -= 1
+        libc.ptrace(SETREGS, tid, None, ctypes.byref(regs))
+        libc.ptrace(DETACH, tid, None, None)
+        print("resumed", flush=True)

@@ -1,0 +1,77 @@
+#!/bin/bash
+# test_callhang.sh - a worker that hangs inside a call of the main
+# thread: stopped (breakin.py, a ptrace breakpoint) on entering its
+# reload's call at SIGHUP, while the main thread waits on it.  Busy, not
+# hung, at the watchdog's 10 s: still running, its queue failed closed
+# with "(reloading)".  At WATCHDOG_CALL_CHECKS (120 s, src/watchdog.h)
+# the watchdog thread ends it: exit 1, the log saying it was in a call.
+# Before, the main thread waited for ever.  Not part of make check (2.5
+# minutes): make check-callhang.
+#
+# Copyright (C) 2026 The nfqspid authors
+# SPDX-License-Identifier: GPL-2.0-or-later
+# shellcheck disable=SC2317  # functions run through check and wait_for
+set -u
+
+T_NET=${T_NET:-73}
+T_QUEUE=${T_QUEUE:-14}
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+lib_init callhang
+[ -z "${NFQSPID_VALGRIND:-}" ] || skip "a breakpoint is not for valgrind's JIT"
+lib_topology
+lib_config <<EOC
+$(lib_policy)
+
+$(lib_ping_rules)
+EOC
+BREAKIN=$top_srcdir/tests/integration/breakin.py
+BOUND=120	# WATCHDOG_CALL_CHECKS
+
+lib_start "nfqspid starts"
+pid=$T_DPID
+tid=$(worker_tid "$pid")
+"$PY" "$BREAKIN" "$pid" "$tid" worker_reload_fn $((BOUND + 60)) \
+    >"$T_TMP/brk.out" 2>&1 &
+bk=$!
+wait_for 100 grep -Eq 'armed|x86-64' "$T_TMP/brk.out"
+grep -q x86-64 "$T_TMP/brk.out" && skip "breakin.py: x86-64 only"
+check "a breakpoint in worker 0's reload call (tid $tid)" \
+    grep -q armed "$T_TMP/brk.out"
+kill -HUP "$pid"
+wait_for 100 grep -q stopped "$T_TMP/brk.out"
+check "SIGHUP: the worker stops inside the call" \
+    grep -q stopped "$T_TMP/brk.out"
+t0=$(date +%s)
+
+# ---- busy, not hung: past the watchdog's 10 s --------------------------------
+sleep 12
+check "12 s later the daemon runs on: a worker in a call is busy" \
+    kill -0 "$pid"
+check "... its queue failed closed at 2 s, the log saying it reloads" \
+    log_has "^watchdog: worker 0 \(queue $T_QUEUE\) has not run for 2 s \(reloading\): its queue fails closed"
+check "... and nothing more" not grep -q "; exiting$" "$T_LOG"
+
+# ---- hung: the call's own bound ends it ----------------------------------------
+# the process ended; a thread ptrace holds keeps it a zombie until
+# breakin.py lets it go (a real hung thread does not)
+exited()
+{
+	! kill -0 "$pid" 2>/dev/null ||
+	    grep -q '^State:.*zombie' /proc/"$pid"/status 2>/dev/null
+}
+W=$((BOUND + 15 * T_SLOW))
+check "the watchdog thread ends it within $W s" wait_for $((W * 10)) exited
+dt=$(($(date +%s) - t0))
+check "... after its $BOUND s in the call (${dt} s)" \
+    test "$dt" -ge $((BOUND - 10))
+kill "$bk" 2>/dev/null
+wait "$bk" 2>/dev/null
+wait "$pid"
+rc=$?
+T_DPID=
+check "... exit 1 (got $rc)" test "$rc" -eq 1
+check "... the log says which worker, and that it was in a call" \
+    log_has "^watchdog: worker 0 \(queue $T_QUEUE\) has not run for $BOUND s in a call \(a reload, a flush\); exiting\$"
+lib_summary
