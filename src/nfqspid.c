@@ -961,13 +961,18 @@ watchdog_close(struct daemon *d, unsigned i, unsigned stale)
 /*
  * Our end, from the watchdog thread: exit() is not for a thread, and a
  * hung worker may hold any lock.  What is left is what needs none: the
- * log line and systemctl status's why.
+ * log line, systemctl status's why, and the pidfile, whose pid would
+ * soon be somebody else's (unlink() takes no lock; the path was set
+ * before this thread started and the main thread removes it only after
+ * this thread ended).  The lock goes with the process.
  */
 static __dead void
-watchdog_exit(const char *why)
+watchdog_exit(struct daemon *d, const char *why)
 {
 	log_warnx("%s; exiting", why);
 	sdnotify_status_now("exiting: ", why, 0);
+	if (d->pidfd != -1)
+		(void)unlink(d->pidfile);
 	_exit(1);
 }
 
@@ -990,7 +995,7 @@ watchdog_stop_check(struct daemon *d, unsigned checks)
 	snprintf(why, sizeof(why), "stop: worker %u (queue %u) has not "
 	    "stopped in %u s%s", i, d->info.queue + i, checks,
 	    d->statefd != -1 ? ", state file not written" : "");
-	watchdog_exit(why);
+	watchdog_exit(d, why);
 }
 
 /* Worker i has not ticked for the last stale checks. */
@@ -1008,7 +1013,7 @@ watchdog_stale(struct daemon *d, unsigned i, unsigned stale)
 		snprintf(why, sizeof(why), "watchdog: worker %u (queue %u) "
 		    "has not run for %u s%s", i, d->info.queue + i, stale,
 		    incall ? " in a call (a reload, a flush)" : "");
-		watchdog_exit(why);
+		watchdog_exit(d, why);
 		/* NOTREACHED */
 	case WATCHDOG_RUNS:
 		break;

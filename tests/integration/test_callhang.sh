@@ -4,9 +4,9 @@
 # reload's call at SIGHUP, while the main thread waits on it.  Busy, not
 # hung, at the watchdog's 10 s: still running, its queue failed closed
 # with "(reloading)".  At WATCHDOG_CALL_CHECKS (120 s, src/watchdog.h)
-# the watchdog thread ends it: exit 1, the log saying it was in a call.
-# Before, the main thread waited for ever.  Not part of make check (2.5
-# minutes): make check-callhang.
+# the watchdog thread ends it: exit 1, the log saying it was in a call,
+# the pidfile gone.  Before, the main thread waited for ever.  Not part
+# of make check (2.5 minutes): make check-callhang.
 #
 # Copyright (C) 2026 The nfqspid authors
 # SPDX-License-Identifier: GPL-2.0-or-later
@@ -31,6 +31,7 @@ BOUND=120	# WATCHDOG_CALL_CHECKS
 
 lib_start "nfqspid starts"
 pid=$T_DPID
+check "its pidfile names it" grep -qx "$pid" "$T_TMP/nfqspid.pid"
 tid=$(worker_tid "$pid")
 "$PY" "$BREAKIN" "$pid" "$tid" worker_reload_fn $((BOUND + 60)) \
     >"$T_TMP/brk.out" 2>&1 &
@@ -68,10 +69,13 @@ check "... after its $BOUND s in the call (${dt} s)" \
     test "$dt" -ge $((BOUND - 10))
 kill "$bk" 2>/dev/null
 wait "$bk" 2>/dev/null
+# not ended (the old code): let go, it ends its reload and takes this
+exited || kill -TERM "$pid"
 wait "$pid"
 rc=$?
 T_DPID=
 check "... exit 1 (got $rc)" test "$rc" -eq 1
 check "... the log says which worker, and that it was in a call" \
     log_has "^watchdog: worker 0 \(queue $T_QUEUE\) has not run for $BOUND s in a call \(a reload, a flush\); exiting\$"
+check "... its pidfile went with it" test ! -e "$T_TMP/nfqspid.pid"
 lib_summary

@@ -447,6 +447,7 @@ start NOTIFY_SOCKET="$T_TMP/notify.sock"
 pid=$T_DPID
 check "a daemon to hang: READY=1 comes" \
     wait_for $((100 * T_SLOW)) ready_n "$N" "$pid" 1
+check "... its pidfile names it" grep -qx "$pid" "$T_TMP/nfqspid.pid"
 tid=$(worker_tid "$pid")
 "$PY" "$STALL" "$tid" 20 >"$T_TMP/stall.out" 2>&1 &
 st=$!
@@ -459,6 +460,8 @@ check "the watchdog thread ends it" wait_for $((200 * T_SLOW)) gone
 wait "$pid"
 rc=$?
 check "... exit 1 (got $rc)" test "$rc" -eq 1
+# its pid would soon be another process's (debian's prerm reads it)
+check "... its pidfile went with it" test ! -e "$T_TMP/nfqspid.pid"
 wait "$st" 2>/dev/null
 wait_for 20 grep -q "^$pid STATUS=" "$N"
 check "... STATUS= says why ($(said "$N" "$pid" | tail -n 1))" \
@@ -478,6 +481,7 @@ start NOTIFY_SOCKET="$T_TMP/notify.sock"
 pid=$T_DPID
 check "a daemon to hang at its stop: READY=1 comes" \
     wait_for $((100 * T_SLOW)) ready_n "$N" "$pid" 1
+check "... its pidfile names it" grep -qx "$pid" "$T_TMP/nfqspid.pid"
 check "... ping crosses" quiet in_c ping -q -c 2 -i 0.2 -W 1 "$S4"
 sum0=$(cksum <"$T_TMP/stop.state")
 tid=$(worker_tid "$pid")
@@ -505,6 +509,7 @@ check "... the log says which worker, and that no state file was written" \
     log_has "^stop: worker 0 \(queue $T_QUEUE\) has not stopped in 30 s, state file not written; exiting\$"
 check "... the state file is as the start left it" \
     test "$(cksum <"$T_TMP/stop.state")" = "$sum0"
+check "... its pidfile went with it" test ! -e "$T_TMP/nfqspid.pid"
 wait_for 20 grep -q "^$pid STATUS=" "$N"
 check "... STATUS= says why ($(said "$N" "$pid" | tail -n 1))" \
     grep -q '^STATUS=exiting: stop: worker 0 (queue '"$T_QUEUE"') has not stopped in 30 s, state file not written$' \
