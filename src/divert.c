@@ -10,6 +10,7 @@
  * replies leave by OUTPUT, a router's both ways cross FORWARD; loopback
  * is left alone.
  */
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -44,6 +45,7 @@ static const struct hook {
 	{ "FORWARD", "nfqspid-forward", "forward", NULL, NULL },
 };
 #define NHOOKS	(sizeof(hooks) / sizeof(hooks[0]))
+_Static_assert(NHOOKS == DIVERT_NHOOKS, "DIVERT_SLOT() counts them");
 
 const char *
 divert_mode_name(int mode)
@@ -197,6 +199,24 @@ ipt_own_listed(struct divert_cmd *c, const struct divert_spec *spec,
 	return (expect_add(c, &off, &q));
 }
 
+/*
+ * The check of the jump to our chain of hook i: -S of its built-in
+ * chain, which must list our jump once among its other rules.  A second
+ * diverts each packet twice, and keeps -X from deleting our chain.
+ */
+static int
+ipt_jump_listed(struct divert_cmd *c, int family, size_t i)
+{
+	size_t	 off = 0;
+
+	if (cmd_add(c, "-S", hooks[i].builtin, (char *)NULL) == -1 ||
+	    spi_text_add(c->expect, sizeof(c->expect), &off, "-A %s -j %s",
+	    hooks[i].builtin, hooks[i].own) == -1)
+		return (-1);
+	c->slot = (uint8_t)DIVERT_SLOT(family, i);
+	return (0);
+}
+
 /* The rules of our chain h, appended: the fast path's accept first when
    there is one, then the queue. */
 static int
@@ -246,8 +266,7 @@ divert_iptables_cmds(const struct divert_spec *spec, int op, int family,
 	case DIVERT_OP_CHECK:
 		for (i = 0; i < NHOOKS; i++) {
 			if ((c = ipt_cmd(spec, family, out, max, &n)) == NULL ||
-			    cmd_add(c, "-C", hooks[i].builtin, "-j",
-			    hooks[i].own, (char *)NULL) == -1)
+			    ipt_jump_listed(c, family, i) == -1)
 				return (-1);
 			if ((c = ipt_cmd(spec, family, out, max, &n)) == NULL ||
 			    ipt_own_listed(c, spec, &hooks[i]) == -1)
@@ -255,12 +274,15 @@ divert_iptables_cmds(const struct divert_spec *spec, int op, int family,
 		}
 		break;
 	case DIVERT_OP_REMOVE:
-		/* the jumps first: a chain still referenced cannot go */
-		for (i = 0; i < NHOOKS; i++)
+		/* the jumps first, every copy: a chain still referenced
+		   cannot go */
+		for (i = 0; i < NHOOKS; i++) {
 			if ((c = ipt_cmd(spec, family, out, max, &n)) == NULL ||
 			    cmd_add(c, "-D", hooks[i].builtin, "-j",
 			    hooks[i].own, (char *)NULL) == -1)
 				return (-1);
+			c->times = DIVERT_JUMPS_MAX;
+		}
 		for (i = 0; i < NHOOKS; i++) {
 			if ((c = ipt_cmd(spec, family, out, max, &n)) == NULL ||
 			    cmd_add(c, "-F", hooks[i].own, (char *)NULL) == -1)
@@ -393,6 +415,55 @@ divert_listing(const char *out, const char *expect, char *why, size_t len)
 		return (-1);
 	}
 	return (0);
+}
+
+/* the line so far is over: ours, a rule before ours, or another */
+static void
+jumps_line(struct divert_jumps *j)
+{
+	size_t	 n = strlen(j->jump);
+
+	if (j->len == n && memcmp(j->line, j->jump, n) == 0) {
+		if (j->jumps < UINT_MAX)
+			j->jumps++;
+	} else if (j->jumps == 0 && j->len >= 3 &&
+	    memcmp(j->line, "-A ", 3) == 0 && j->ahead < UINT_MAX)
+		j->ahead++;
+	j->len = 0;
+}
+
+void
+divert_jumps_feed(struct divert_jumps *j, const char *buf, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++) {
+		if (buf[i] == '\n') {
+			jumps_line(j);
+			continue;
+		}
+		/* a line longer than line[] is not ours: its start will do */
+		if (j->len < sizeof(j->line))
+			j->line[j->len] = buf[i];
+		j->len++;
+	}
+}
+
+int
+divert_jumps_end(struct divert_jumps *j, char *why, size_t len)
+{
+	const char	*own;
+
+	if (j->len > 0)
+		jumps_line(j);
+	if (j->jumps == 1)
+		return (0);
+	own = (own = strstr(j->jump, " -j ")) != NULL ? own + 4 : j->jump;
+	if (j->jumps == 0)
+		snprintf(why, len, "no jump to %s", own);
+	else
+		snprintf(why, len, "%u jumps to %s", j->jumps, own);
+	return (-1);
 }
 
 int

@@ -44,8 +44,10 @@ struct divert_spec {
 enum divert_op {
 	DIVERT_OP_INSTALL,	/* make the chains and the jumps to them */
 	DIVERT_OP_CHECK,	/* each command fails if its rule is gone,
-				   or its chain of ours holds another */
-	DIVERT_OP_REMOVE	/* undo INSTALL (each step may fail alone) */
+				   its chain of ours holds another, or its
+				   built-in chain jumps to ours not once */
+	DIVERT_OP_REMOVE	/* undo INSTALL (each step may fail alone),
+				   every copy of a jump */
 };
 
 #define DIVERT_WORDS	20
@@ -54,19 +56,35 @@ enum divert_op {
 #define DIVERT_NFT_TABLE	"nfqspid"
 
 #define DIVERT_EXPECTLEN	256
+/*
+ * The most deletes of one jump a removal runs: every copy someone added,
+ * yet an iptables that says it deleted one each time cannot hold the
+ * stop for ever.
+ */
+#define DIVERT_JUMPS_MAX	16
+#define DIVERT_NHOOKS		3	/* INPUT, OUTPUT, FORWARD */
+/* a built-in chain's listing: slot 1 + family 4's hooks, then 6's */
+#define DIVERT_SLOT(family, hook) \
+	(1 + ((family) == 6 ? DIVERT_NHOOKS : 0) + (hook))
 
 /*
  * One command line: argv[0] is the program, looked up in PATH.  A check
- * whose exit status cannot tell lists a chain of ours instead: expect is
- * then its rule lines ('\n' between them), which must be all the rules
- * it lists (divert_listing()).  -C would not do: it finds a rule, but
- * says nothing of another beside it, and ip6tables-legacy's (1.8.9)
- * takes any NFQUEUE target for ours.
+ * whose exit status cannot tell lists a chain instead.  One of ours:
+ * expect is then its rule lines ('\n' between them), which must be all
+ * the rules it lists (divert_listing()).  -C would not do: it finds a
+ * rule, but says nothing of another beside it, and ip6tables-legacy's
+ * (1.8.9) takes any NFQUEUE target for ours.  A built-in chain (slot):
+ * expect is our jump's line, which it must list once among its others
+ * (struct divert_jumps): -C finds one, not a second.
  */
 struct divert_cmd {
 	int		 argc;
 	char		 argv[DIVERT_WORDS][DIVERT_WORDLEN];
 	char		 expect[DIVERT_EXPECTLEN];	/* "": the status says */
+	uint8_t		 slot;		/* 0, or a built-in chain's listing:
+					   DIVERT_SLOT() */
+	uint8_t		 times;		/* > 1: again while it succeeds, this
+					   many times at most */
 };
 
 /*
@@ -109,6 +127,28 @@ int	 divert_iptables_replace(const struct divert_spec *from,
  */
 int	 divert_listing(const char *out, const char *expect, char *why,
 	    size_t len);
+
+/*
+ * A built-in chain's listing, read as it comes (however long: a host's
+ * FORWARD may hold thousands of rules), for our jump's line (jump, as
+ * a check's expect): how many times it is listed, and the rules ("-A")
+ * listed before the first.  Zeroed, with jump set, before the first
+ * divert_jumps_feed().
+ */
+struct divert_jumps {
+	const char	*jump;
+	char		 line[DIVERT_EXPECTLEN];	/* the line so far */
+	size_t		 len;		/* its length, however long */
+	unsigned	 jumps;
+	unsigned	 ahead;
+};
+void	 divert_jumps_feed(struct divert_jumps *j, const char *buf,
+	    size_t n);
+/*
+ * The listing's end: 0 if it had our jump once; -1 if not, with why:
+ * "no jump to CHAIN" or "N jumps to CHAIN".
+ */
+int	 divert_jumps_end(struct divert_jumps *j, char *why, size_t len);
 /*
  * The nft commands of op: INSTALL is "nft -f -" (its input is
  * divert_nft_text()), CHECK lists our table, REMOVE deletes it.

@@ -172,11 +172,12 @@ run_spawn(char *const argv[], int in, int out, int nolock, pid_t *pid)
  * Run c with input on its stdin (NULL: /dev/null), nolock as
  * run_spawn's.  Returns its exit status (0 success), or -1 if it could
  * not run or took too long (errno ETIMEDOUT: killed); what it printed
- * is in out, its lines as they came, either way.
+ * is in out, its lines as they came, either way, and all of it, past
+ * outlen too, fed to j (NULL: none).
  */
 static int
 run_lines(const struct divert_cmd *c, const char *input, int nolock,
-    char *out, size_t outlen)
+    char *out, size_t outlen, struct divert_jumps *j)
 {
 	char		*argv[DIVERT_WORDS + 2];
 	int		 inp[2] = { -1, -1 }, outp[2], status, i, n = 0;
@@ -238,6 +239,8 @@ run_lines(const struct divert_cmd *c, const char *input, int nolock,
 			continue;
 		if (r <= 0)
 			break;
+		if (j != NULL)
+			divert_jumps_feed(j, buf, (size_t)r);
 		if (got + 1 < outlen) {
 			size_t k = (size_t)r < outlen - 1 - got ?
 			    (size_t)r : outlen - 1 - got;
@@ -278,7 +281,7 @@ static int
 run_cmd(const struct divert_cmd *c, const char *input, int nolock,
     char *out, size_t outlen)
 {
-	int	 rc = run_lines(c, input, nolock, out, outlen);
+	int	 rc = run_lines(c, input, nolock, out, outlen, NULL);
 
 	out_oneline(out);
 	return (rc);
@@ -351,7 +354,8 @@ div_nolock(const struct diverter *d)
 }
 
 /*
- * Every command of op; stop at the first that fails unless all is set.
+ * Every command of op; stop at the first that fails unless all is set;
+ * one with times again while it succeeds (the jumps' every copy).
  * all or not, stop after one that got no answer (the next would wait
  * as long: a hung iptables or nft), and, in the check thread, once the
  * daemon stops.  Returns 0, or -1 with the failed command and its words
@@ -361,8 +365,9 @@ static int
 div_run(struct diverter *d, int op, int all, char *err, size_t errlen)
 {
 	struct divert_cmd	 c[2 * DIVERT_MAXCMDS];
+	struct divert_jumps	 j;
 	char			 out[RUN_OUTLEN], line[256], why[256];
-	int			 n, i, rc, failed = 0, hung = 0;
+	int			 n, i, rc, failed = 0, hung = 0, runs = 0;
 
 	if ((n = div_cmds(d, op, c, sizeof(c) / sizeof(c[0]))) == -1) {
 		snprintf(err, errlen, "divert: no commands for %s",
@@ -375,18 +380,27 @@ div_run(struct diverter *d, int op, int all, char *err, size_t errlen)
 				snprintf(err, errlen, "cut short by the stop");
 			return (-1);
 		}
+		memset(&j, 0, sizeof(j));
+		j.jump = c[i].expect;
 		errno = 0;
 		rc = run_lines(&c[i], op == DIVERT_OP_INSTALL &&
 		    d->spec.mode == DIVERT_NFT ? d->nft : NULL, div_nolock(d),
-		    out, sizeof(out));
-		if (rc == 0 && c[i].expect[0] != '\0' &&
-		    divert_listing(out, c[i].expect, why, sizeof(why)) == -1) {
+		    out, sizeof(out), c[i].slot != 0 ? &j : NULL);
+		if (rc == 0 && c[i].expect[0] != '\0' && (c[i].slot != 0 ?
+		    divert_jumps_end(&j, why, sizeof(why)) :
+		    divert_listing(out, c[i].expect, why, sizeof(why))) == -1) {
 			cmd_line(&c[i], line, sizeof(line));
 			snprintf(err, errlen, "%s: %.250s", line, why);
 			errno = 0;
 			return (-1);
 		}
 		out_oneline(out);
+		/* every copy of a jump: the same again while it succeeds */
+		if (rc == 0 && ++runs < c[i].times) {
+			i--;
+			continue;
+		}
+		runs = 0;
 		if (rc == 0 || (rc > 0 && op == DIVERT_OP_REMOVE &&
 		    div_gone(out)))
 			continue;

@@ -7,12 +7,16 @@
 #    and undone within seconds, logged, and filtering goes on, as is an
 #    IPv6 queue rule whose bypass alone changed (ip6tables -R), and a
 #    rule beside ours in a chain of ours (the other bypass, another
-#    queue; IPv4 and IPv6), after which the chain holds ours alone; SIGTERM
+#    queue; IPv4 and IPv6), after which the chain holds ours alone, and
+#    a second (or third) jump to a chain of ours in a built-in chain,
+#    whose count the log gives, after which one is left; SIGTERM
 #    with fail_open = yes removes every rule and chain of ours, even
-#    when its commands get SIGTERM too (as from systemd's stop); status
-#    shows a restore as soon as the log does (no tick between);
+#    when its commands get SIGTERM too (as from systemd's stop), and
+#    every copy of a jump; status shows a restore as soon as the log
+#    does (no tick between);
 #  - fail_open = no: no --queue-bypass, the rules stay after SIGTERM (so
-#    nothing is forwarded), and the next start does not add a second jump;
+#    nothing is forwarded), and the next start does not add a second jump,
+#    nor keep one someone added meanwhile;
 #    a reload to fail_open = yes gives them --queue-bypass (never a
 #    listing without the queue rule meanwhile) and the stop removes them;
 #    a reload from yes to no takes the bypass away and the stop keeps
@@ -283,6 +287,32 @@ check "... status says so" \
 check "... filtering goes on" not conn6 5002
 check "... and the allowed port connects" conn4 5001
 
+# a second jump to a chain of ours, IPv4 and IPv6: each packet would be
+# diverted twice, and -X could not delete the chain; -C finds one, so
+# the check lists the built-in chain and counts ours, the log says how
+# many, and the restore leaves one
+n0=$(grep -c "divert: restored" "$T_LOG")
+in_d iptables-legacy -w 5 -A FORWARD -j nfqspid-forward
+check "iptables -A FORWARD: a second jump to ours: noticed, restored" \
+    wait_for 80 restored_more "$n0"
+check "... the log says how many" \
+    log_has "changed \(iptables-legacy -w 5 -t filter -S FORWARD: 2 jumps to nfqspid-forward\): restoring it"
+check "... one jump left" [ "$(jumps iptables-legacy FORWARD nfqspid-forward)" = 1 ]
+check "... our chain ours alone" only_ours iptables-legacy --queue-bypass
+n0=$(grep -c "divert: restored" "$T_LOG")
+# both at once: a check between two commands would see two
+printf '*filter\n-I INPUT 1 -j nfqspid-input\n-I INPUT 1 -j nfqspid-input\nCOMMIT\n' |
+    in_d ip6tables-legacy-restore -w 5 --noflush
+check "ip6tables: three jumps to ours: noticed, restored" \
+    wait_for 80 restored_more "$n0"
+check "... the log says how many" \
+    log_has "changed \(ip6tables-legacy -w 5 -t filter -S INPUT: 3 jumps to nfqspid-input\): restoring it"
+check "... one jump left" [ "$(jumps ip6tables-legacy INPUT nfqspid-input)" = 1 ]
+check "... installed whole" installed ip6tables-legacy --queue-bypass
+check "... status says so" \
+    grep -Eq "^divert +iptables, intact, restored 9 times" <(lib_ctl status)
+check "... filtering goes on" not conn6 5002
+
 # nfqspictl nft: the ruleset for this queue; it loads where the kernel
 # can queue from nft, and its syntax holds anyway (queue as counter)
 nftrs=$(lib_ctl nft)
@@ -305,10 +335,17 @@ if command -v nft >/dev/null; then
 	in_d nft delete table inet nfqspid 2>/dev/null
 fi
 
+# the stop with a second jump to a chain of ours: it deletes every
+# copy, or -X fails (a check just before may find them and restore one)
+in_d iptables-legacy -w 5 -A OUTPUT -j nfqspid-output
+in_d ip6tables-legacy -w 5 -A FORWARD -j nfqspid-forward
 lib_stop_daemon
 check "SIGTERM: exit 0" [ "${T_DRC:-1}" = 0 ]
-check "SIGTERM with fail_open = yes: every rule and chain of ours removed (IPv4)" removed iptables-legacy
+check "SIGTERM with fail_open = yes and two jumps: every rule and chain of ours removed (IPv4)" removed iptables-legacy
 check "... and IPv6" removed ip6tables-legacy
+check "... no jump left" \
+    [ "$(jumps iptables-legacy OUTPUT nfqspid-output)$(jumps ip6tables-legacy FORWARD nfqspid-forward)" = 00 ]
+check "... no removal failed" log_lacks "divert: removing the"
 check "SIGTERM: the log says so" log_has "divert: the iptables diversion is removed"
 check "without nfqspid, nothing filters: the denied port connects" conn4 5002
 
@@ -359,8 +396,12 @@ lib_stop_daemon
 check "fail_open = no: the diversion stays after SIGTERM" installed iptables-legacy ""
 check "fail_open = no: the log says why" log_has "diversion stays \(fail_open = no\)"
 check "fail_open = no: nothing is forwarded while nfqspid is down" not conn4 5001
+# and a second jump to it meanwhile: the start deletes both first
+in_d iptables-legacy -w 5 -A FORWARD -j nfqspid-forward
+in_d ip6tables-legacy -w 5 -A INPUT -j nfqspid-input
 lib_must_start "nfqspid starts again"
-check "the next start: one jump, not two" [ "$(jumps iptables-legacy FORWARD nfqspid-forward)" = 1 ]
+check "the next start: one jump, not two or three" [ "$(jumps iptables-legacy FORWARD nfqspid-forward)" = 1 ]
+check "... IPv6 too" [ "$(jumps ip6tables-legacy INPUT nfqspid-input)" = 1 ]
 check "the next start: filtering again" conn4 5001
 # a reload's fail_open reaches the diversion too: the check thread
 # replaces its rules with no moment in which packets are not diverted
@@ -724,7 +765,7 @@ EOF
 	check "hung iptables: nfqspictl status answers within $((600 * T_SLOW)) ms meanwhile (slowest: $slow ms)" \
 	    test "$slow" -lt $((600 * T_SLOW))
 	check "hung iptables: the log says the check got no answer" \
-	    wait_for $((150 * T_SLOW)) log_has "divert: cannot check the iptables diversion: iptables-legacy -w 5 -t filter -C INPUT -j nfqspid-input: did not run: no answer in 10 s; trying again at each check"
+	    wait_for $((150 * T_SLOW)) log_has "divert: cannot check the iptables diversion: iptables-legacy -w 5 -t filter -S INPUT: did not run: no answer in 10 s; trying again at each check"
 	check "hung iptables: not taken for a removal, nothing restored" \
 	    test "$(grep -c "was removed or changed" "$T_LOG")" -eq "$n0"
 	check "hung iptables: status still says intact" \

@@ -128,26 +128,30 @@ test_iptables_balance_closed_v6(void **state __attribute__((unused)))
 static void
 test_iptables_check_remove(void **state __attribute__((unused)))
 {
-	/* the jumps among others' rules: -C; our chains: listed whole */
+	/* the jumps among others' rules: the built-in chains listed, our
+	   jump's line in each; our chains: listed whole */
 	static const char *const check[] = {
-		"-C INPUT -j nfqspid-input",
+		"-S INPUT",
 		"-S nfqspid-input",
-		"-C OUTPUT -j nfqspid-output",
+		"-S OUTPUT",
 		"-S nfqspid-output",
-		"-C FORWARD -j nfqspid-forward",
+		"-S FORWARD",
 		"-S nfqspid-forward",
 	};
 	static const char *const expect[] = {
-		"",
+		"-A INPUT -j nfqspid-input",
 		"-N nfqspid-input\n"
 		"-A nfqspid-input ! -i lo -j NFQUEUE --queue-num 0 --queue-bypass",
-		"",
+		"-A OUTPUT -j nfqspid-output",
 		"-N nfqspid-output\n"
 		"-A nfqspid-output ! -o lo -j NFQUEUE --queue-num 0 --queue-bypass",
-		"",
+		"-A FORWARD -j nfqspid-forward",
 		"-N nfqspid-forward\n"
 		"-A nfqspid-forward -j NFQUEUE --queue-num 0 --queue-bypass",
 	};
+	/* each built-in chain's slot; 0: a chain of ours */
+	static const uint8_t slot4[] = { 1, 0, 2, 0, 3, 0 };
+	static const uint8_t slot6[] = { 4, 0, 5, 0, 6, 0 };
 	/* jumps before chains: a referenced chain cannot be deleted */
 	static const char *const remove[] = {
 		"-D INPUT -j nfqspid-input",
@@ -168,6 +172,8 @@ test_iptables_check_remove(void **state __attribute__((unused)))
 		assert_memory_equal(line(&c[i]), prefix, strlen(prefix));
 		assert_string_equal(line(&c[i]) + strlen(prefix), check[i]);
 		assert_string_equal(c[i].expect, expect[i]);
+		assert_int_equal(c[i].slot, slot4[i]);
+		assert_int_equal(c[i].times, 0);
 	}
 	/* IPv6 the same: ip6tables-legacy -C takes any NFQUEUE for ours */
 	n = divert_iptables_cmds(&s, DIVERT_OP_CHECK, 6, c, DIVERT_MAXCMDS);
@@ -175,11 +181,101 @@ test_iptables_check_remove(void **state __attribute__((unused)))
 	for (i = 0; i < n; i++) {
 		assert_string_equal(c[i].argv[0], "ip6tables-nft");
 		assert_string_equal(c[i].expect, expect[i]);
+		assert_int_equal(c[i].slot, slot6[i]);
 	}
+	/* every copy of a jump, DIVERT_JUMPS_MAX at most; a chain once */
 	n = divert_iptables_cmds(&s, DIVERT_OP_REMOVE, 4, c, DIVERT_MAXCMDS);
 	assert_int_equal(n, 9);
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		assert_string_equal(line(&c[i]) + strlen(prefix), remove[i]);
+		assert_int_equal(c[i].times, i < 3 ? DIVERT_JUMPS_MAX : 0);
+		assert_int_equal(c[i].slot, 0);
+		assert_string_equal(c[i].expect, "");
+	}
+}
+
+/* feed s to a fresh counter of jump, in pieces of step bytes */
+static int
+jumps_of(const char *s, size_t step, struct divert_jumps *j, char *why,
+    size_t len)
+{
+	static const char jump[] = "-A FORWARD -j nfqspid-forward";
+	size_t		 off, n = strlen(s);
+
+	memset(j, 0, sizeof(*j));
+	j->jump = jump;
+	for (off = 0; off < n; off += step)
+		divert_jumps_feed(j, s + off, n - off < step ? n - off : step);
+	return (divert_jumps_end(j, why, len));
+}
+
+/*
+ * A built-in chain's listing: our jump's line counted, whole lines only,
+ * however the output comes in pieces; the rules before the first.
+ */
+static void
+test_jumps(void **state __attribute__((unused)))
+{
+	struct divert_jumps	 j;
+	char			 why[256], big[8192];
+	size_t			 step, off;
+
+	for (step = 1; step <= 64; step++) {
+		assert_int_equal(jumps_of("-P FORWARD ACCEPT\n"
+		    "-A FORWARD -j nfqspid-forward\n", step, &j, why,
+		    sizeof(why)), 0);
+		assert_int_equal(j.ahead, 0);
+		/* iptables-nft's comment, another's rule ahead, no final
+		   newline */
+		assert_int_equal(jumps_of("# Warning: iptables-legacy tables "
+		    "present\n-P FORWARD DROP\n-A FORWARD -j DOCKER-USER\n"
+		    "-A FORWARD -i eth0 -j ACCEPT\n"
+		    "-A FORWARD -j nfqspid-forward\n"
+		    "-A FORWARD -j ACCEPT", step, &j, why, sizeof(why)), 0);
+		assert_int_equal(j.ahead, 2);
+		/* a second copy, after another rule */
+		assert_int_equal(jumps_of("-P FORWARD ACCEPT\n"
+		    "-A FORWARD -j nfqspid-forward\n-A FORWARD -j ACCEPT\n"
+		    "-A FORWARD -j nfqspid-forward\n", step, &j, why,
+		    sizeof(why)), -1);
+		assert_string_equal(why, "2 jumps to nfqspid-forward");
+		assert_int_equal(j.ahead, 0);
+	}
+	/* none: a jump of another's, one with more to it, one longer */
+	assert_int_equal(jumps_of("-P FORWARD ACCEPT\n"
+	    "-A FORWARD -i eth0 -j nfqspid-forward\n"
+	    "-A FORWARD -j nfqspid-forward2\n"
+	    "-A FORWARD -j nfqspid-forwar\n", 7, &j, why, sizeof(why)), -1);
+	assert_string_equal(why, "no jump to nfqspid-forward");
+	assert_int_equal(j.ahead, 3);
+	assert_int_equal(jumps_of("", 1, &j, why, sizeof(why)), -1);
+	assert_string_equal(why, "no jump to nfqspid-forward");
+	/* a listing far longer than the log keeps, lines longer than a
+	   line of ours among it: ours at its end still counts */
+	off = 0;
+	memset(big, 'x', 600);
+	memcpy(big, "-A FORWARD ", 11);
+	big[600] = '\n';
+	off = 601;
+	while (off + 40 < sizeof(big) - 64) {
+		memcpy(big + off, "-A FORWARD -s 10.0.0.1/32 -j ACCEPT\n", 36);
+		off += 36;
+	}
+	memcpy(big + off, "-A FORWARD -j nfqspid-forward\n", 31);
+	for (step = 1; step <= 256; step *= 4) {
+		assert_int_equal(jumps_of(big, step, &j, why, sizeof(why)), 0);
+		assert_int_equal(j.ahead, 1 + (off - 601) / 36);
+	}
+	/* the line too long for line[], ending as ours: not ours */
+	memset(big, ' ', 1000);
+	memcpy(big + 1000, "-A FORWARD -j nfqspid-forward", 30);
+	assert_int_equal(jumps_of(big, 100, &j, why, sizeof(why)), -1);
+	/* many: counted, said */
+	big[0] = '\0';
+	for (off = 0; off < 20; off++)
+		strcat(big, "-A FORWARD -j nfqspid-forward\n");
+	assert_int_equal(jumps_of(big, 3, &j, why, sizeof(why)), -1);
+	assert_string_equal(why, "20 jumps to nfqspid-forward");
 }
 
 /* fastpath = yes: each chain accepts what the fast path marked first */
@@ -209,8 +305,8 @@ test_iptables_fastpath(void **state __attribute__((unused)))
 	n = divert_iptables_cmds(&s, DIVERT_OP_CHECK, 6, c, DIVERT_MAXCMDS);
 	assert_int_equal(n, 6);
 	assert_string_equal(line(&c[0]), "ip6tables-legacy -w 5 -t filter "
-	    "-C INPUT -j nfqspid-input");
-	assert_string_equal(c[0].expect, "");
+	    "-S INPUT");
+	assert_string_equal(c[0].expect, "-A INPUT -j nfqspid-input");
 	assert_string_equal(line(&c[1]), "ip6tables-legacy -w 5 -t filter "
 	    "-S nfqspid-input");
 	assert_string_equal(c[1].expect, "-N nfqspid-input\n"
@@ -472,6 +568,7 @@ main(void)
 		cmocka_unit_test(test_iptables_fastpath),
 		cmocka_unit_test(test_iptables_replace),
 		cmocka_unit_test(test_listing),
+		cmocka_unit_test(test_jumps),
 		cmocka_unit_test(test_nft_text_fastpath),
 		cmocka_unit_test(test_nft_cmds),
 		cmocka_unit_test(test_nft_text),
