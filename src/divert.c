@@ -56,6 +56,14 @@ divert_mode_name(int mode)
 }
 
 const char *
+divert_builtin(int hook)
+{
+	if (hook < 0 || (size_t)hook >= NHOOKS)
+		return ("?");
+	return (hooks[hook].builtin);
+}
+
+const char *
 divert_bypass_words(int mode, int bypass)
 {
 	if (mode == DIVERT_NFT)

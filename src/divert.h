@@ -94,6 +94,8 @@ struct divert_cmd {
 const char	*divert_bypass_words(int mode, int bypass);
 /* "none", "iptables", "iptables-nft", "nft" */
 const char	*divert_mode_name(int mode);
+/* hook 0 .. DIVERT_NHOOKS - 1's built-in chain: "INPUT" ...; "?" */
+const char	*divert_builtin(int hook);
 /* 0 and *mode, or -1 if s names no mode. */
 int		 divert_mode_parse(const char *s, uint8_t *mode);
 
@@ -199,6 +201,33 @@ static inline uint64_t
 divert_st_restored(uint64_t st)
 {
 	return (st >> DIVERT_ST_SHIFT);
+}
+
+/*
+ * The rules listed before our jump in each built-in chain at the last
+ * check that found the diversion whole, as one word too (the check
+ * thread stores it, the main thread loads it): 8 bits a slot
+ * (DIVERT_SLOT()), DIVERT_AHEAD_MAX for that many or more.  Such a rule
+ * decides first: what it accepts or drops skips nfqspid.  Not a
+ * damage: tools such as Docker put their jumps at the top, and moving
+ * ours back would fight them.
+ */
+#define DIVERT_AHEAD_MAX	255u
+
+static inline uint64_t
+divert_ahead_set(uint64_t w, unsigned slot, unsigned n)
+{
+	unsigned	 sh = (slot - 1) * 8;
+
+	if (n > DIVERT_AHEAD_MAX)
+		n = DIVERT_AHEAD_MAX;
+	return ((w & ~((uint64_t)0xff << sh)) | ((uint64_t)n << sh));
+}
+
+static inline unsigned
+divert_ahead(uint64_t w, unsigned slot)
+{
+	return ((unsigned)(w >> ((slot - 1) * 8)) & 0xff);
 }
 
 #endif /* NFQSPI_DIVERT_H */

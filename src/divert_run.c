@@ -80,6 +80,14 @@ struct diverter {
 							   (divert_st()),
 							   atomic: the main
 							   thread reads it */
+	unsigned		 seen[2 * DIVERT_NHOOKS];	/* rules
+							   ahead of our jumps,
+							   in the last check's
+							   listings */
+	uint64_t		 ahead;			/* ... as said and
+							   published
+							   (divert_ahead_set()),
+							   atomic */
 	uint64_t		 asked;			/* a reload's
 							   fail_open: (count <<
 							   1) | bypass, atomic
@@ -394,6 +402,8 @@ div_run(struct diverter *d, int op, int all, char *err, size_t errlen)
 			errno = 0;
 			return (-1);
 		}
+		if (rc == 0 && c[i].slot != 0)
+			d->seen[c[i].slot - 1] = j.ahead;
 		out_oneline(out);
 		/* every copy of a jump: the same again while it succeeds */
 		if (rc == 0 && ++runs < c[i].times) {
@@ -754,6 +764,40 @@ div_check_hung(struct diverter *d, const char *e)
 	return (d->intact ? 0 : -1);
 }
 
+/*
+ * The rules ahead of our jumps, as the check that found the diversion
+ * whole listed them: published for status, and logged when a count
+ * changes, not at each check.  Left where they are: no damage, no
+ * restore (divert.h).
+ */
+static void
+div_ahead(struct diverter *d)
+{
+	uint64_t	 was = __atomic_load_n(&d->ahead, __ATOMIC_RELAXED), w;
+	unsigned	 slot, n;
+	int		 hook, family;
+
+	w = was;
+	for (slot = 1; slot <= 2 * DIVERT_NHOOKS; slot++) {
+		w = divert_ahead_set(w, slot, d->seen[slot - 1]);
+		if ((n = divert_ahead(w, slot)) == divert_ahead(was, slot))
+			continue;
+		hook = (int)((slot - 1) % DIVERT_NHOOKS);
+		family = slot > DIVERT_NHOOKS ? 6 : 4;
+		if (n == 0)
+			log_info("divert: %s (IPv%d): no rule ahead of our "
+			    "jump any more", divert_builtin(hook), family);
+		else
+			log_warnx("divert: %s (IPv%d): %u%s rule%s ahead of "
+			    "our jump: what %s decide%s skips nfqspid; left "
+			    "so", divert_builtin(hook), family, n,
+			    n == DIVERT_AHEAD_MAX ? " or more" : "",
+			    n == 1 ? "" : "s", n == 1 ? "it" : "they",
+			    n == 1 ? "s" : "");
+	}
+	__atomic_store_n(&d->ahead, w, __ATOMIC_RELEASE);
+}
+
 /* div_tick() with the lock held */
 static int
 div_check(struct diverter *d)
@@ -777,6 +821,8 @@ div_check(struct diverter *d)
 	if (rc == 0) {
 		d->intact = 1;
 		div_publish(d);
+		if (d->spec.mode != DIVERT_NFT)
+			div_ahead(d);
 		return (0);
 	}
 	/* said once while it stays broken; tried at every check */
@@ -921,6 +967,12 @@ const uint64_t *
 diverter_state(const struct diverter *d)
 {
 	return (&d->st);
+}
+
+const uint64_t *
+diverter_ahead(const struct diverter *d)
+{
+	return (&d->ahead);
 }
 
 int

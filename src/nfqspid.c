@@ -1073,6 +1073,7 @@ daemon_divert(struct daemon *d, char *err, size_t errlen)
 		return (-1);
 	d->info.divert = spec.mode;
 	d->info.divert_st = diverter_state(d->divert);
+	d->info.divert_ahead = diverter_ahead(d->divert);
 	return (0);
 }
 
@@ -1228,6 +1229,7 @@ daemon_stop(struct daemon *d, struct event *sigev[3], const int sigs[3])
 		event_free(d->wdog);
 	d->wdog = NULL;
 	d->info.divert_st = NULL;
+	d->info.divert_ahead = NULL;
 	diverter_close(d->divert);
 	d->divert = NULL;
 	d->info.divert = DIVERT_NONE;

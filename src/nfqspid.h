@@ -577,6 +577,9 @@ struct daemon_info {
 	const uint64_t	*divert_st;	/* whole at the last check and
 					   times put back: divert_st(),
 					   loaded atomically; NULL: none */
+	const uint64_t	*divert_ahead;	/* rules ahead of our jumps:
+					   divert_ahead(), loaded
+					   atomically; NULL: none */
 	const struct qwatch *qwatch;	/* packets per queue vs interfaces */
 	struct sync	*sync;		/* [sync], or NULL */
 	struct fpd	*fpd;		/* [daemon] fastpath; NULL: off */
@@ -757,7 +760,9 @@ void		 status_metrics(struct evbuffer *b,
  * puts it back if it is gone or changed (logged); diverter_state() is
  * the word where that thread publishes what it found last (intact) and
  * how often it put it back (divert_st(), divert.h), to be loaded whole
- * with __atomic_load_n() while d is open;
+ * with __atomic_load_n() while d is open; diverter_ahead() the word,
+ * loaded the same way, of the rules the last whole check listed ahead
+ * of our jumps (iptables modes: divert_ahead(), logged when it changes);
  * diverter_bypass() asks that thread for rules of another bypass (a
  * reload's fail_open), without waiting: 1 if they differ from the
  * installed ones, to be replaced (logged), 0 if not;
@@ -771,6 +776,7 @@ struct diverter	*diverter_open(const struct divert_spec *spec,
 		    const char *version, char *err, size_t errlen);
 int		 diverter_start(struct diverter *d, unsigned every_ms);
 const uint64_t	*diverter_state(const struct diverter *d);
+const uint64_t	*diverter_ahead(const struct diverter *d);
 int		 diverter_bypass(struct diverter *d, int bypass);
 void		 diverter_close(struct diverter *d);
 

@@ -373,6 +373,54 @@ worker_json(struct evbuffer *b, const struct status *st, unsigned i)
 }
 
 /*
+ * The rules ahead of our jumps (divert = iptables, iptables-nft): in
+ * JSON "ahead", each family's built-in chains and their counts, null
+ * where nothing is checked so; in text a "divert ahead" line, only when
+ * there is one, in the log's words.
+ */
+static void
+status_ahead(struct evbuffer *b, const struct daemon_info *info, int json)
+{
+	uint64_t	 w;
+	unsigned	 slot, n, k = 0;
+	int		 hook;
+
+	if (info->divert_ahead == NULL || (info->divert != DIVERT_IPTABLES &&
+	    info->divert != DIVERT_IPTABLES_NFT)) {
+		if (json)
+			evbuffer_add_printf(b, "\"ahead\":null");
+		return;
+	}
+	w = __atomic_load_n(info->divert_ahead, __ATOMIC_ACQUIRE);
+	if (json)
+		evbuffer_add_printf(b, "\"ahead\":{");
+	for (slot = 1; slot <= 2 * DIVERT_NHOOKS; slot++) {
+		hook = (int)((slot - 1) % DIVERT_NHOOKS);
+		n = divert_ahead(w, slot);
+		if (json) {
+			evbuffer_add_printf(b, "%s\"%s\":%u",
+			    hook == 0 ? (slot == 1 ? "\"ipv4\":{" : "},"
+			    "\"ipv6\":{") : ",", divert_builtin(hook), n);
+			continue;
+		}
+		if (n == 0)
+			continue;
+		if (k++ == 0)
+			evbuffer_add_printf(b, "%-16sWARNING: ", "divert ahead");
+		else
+			evbuffer_add_printf(b, "; ");
+		evbuffer_add_printf(b, "%s (IPv%d): %u%s rule%s ahead of our "
+		    "jump", divert_builtin(hook), slot > DIVERT_NHOOKS ? 6 : 4,
+		    n, n == DIVERT_AHEAD_MAX ? " or more" : "",
+		    n == 1 ? "" : "s");
+	}
+	if (json)
+		evbuffer_add_printf(b, "}}");
+	else if (k > 0)
+		evbuffer_add_printf(b, "\n");
+}
+
+/*
  * [daemon] divert and each queue against the interfaces (qwatch.h): is
  * the traffic reaching us?
  */
@@ -395,21 +443,24 @@ status_divert(struct evbuffer *b, const struct daemon_info *info, int json)
 
 	/* with divert = none there is nothing to keep: neither true nor
 	 * false, which a monitor would take for an alarm */
-	if (json)
+	if (json) {
 		evbuffer_add_printf(b, ",\"divert\":{\"mode\":\"%s\","
-		    "\"intact\":%s,\"restored\":%" PRIu64 ",\"bypass\":%s},"
-		    "\"queues\":[", divert_mode_name(mode),
+		    "\"intact\":%s,\"restored\":%" PRIu64 ",\"bypass\":%s,",
+		    divert_mode_name(mode),
 		    mode == DIVERT_NONE ? "null" : intact ? "true" : "false",
 		    restored, mode == DIVERT_NONE ? "null" : bypass ? "true" :
 		    "false");
-	else if (mode != DIVERT_NONE)
+		status_ahead(b, info, 1);
+		evbuffer_add_printf(b, "},\"queues\":[");
+	} else if (mode != DIVERT_NONE) {
 		/* the rules' bypass, which a reload's fail_open changes
 		   only once the check thread has replaced them */
 		evbuffer_add_printf(b, "%-16s%s, %s, restored %" PRIu64
 		    " time%s, %s\n", "divert", divert_mode_name(mode),
 		    intact ? "intact" : "BROKEN (cannot restore it)", restored,
 		    restored == 1 ? "" : "s", divert_bypass_words(mode, bypass));
-	else
+		status_ahead(b, info, 0);
+	} else
 		evbuffer_add_printf(b, "%-16s%s\n", "divert", "none");
 	for (i = 0; info->qwatch != NULL && i < info->threads; i++) {
 		if ((q = qwatch_queue(info->qwatch, i)) == NULL)

@@ -13,7 +13,9 @@
 #    with fail_open = yes removes every rule and chain of ours, even
 #    when its commands get SIGTERM too (as from systemd's stop), and
 #    every copy of a jump; status shows a restore as soon as the log
-#    does (no tick between);
+#    does (no tick between); rules put ahead of our jump (IPv4 and IPv6)
+#    are logged once and shown in status (text and -j) while they last,
+#    and left there, nothing restored;
 #  - fail_open = no: no --queue-bypass, the rules stay after SIGTERM (so
 #    nothing is forwarded), and the next start does not add a second jump,
 #    nor keep one someone added meanwhile;
@@ -228,7 +230,8 @@ check "status -j: divert and the queue" \
     "$PY" -c '
 import json, sys
 d = json.load(sys.stdin)
-assert d["divert"] == {"mode": "iptables", "intact": True, "restored": 2, "bypass": True}, d
+assert d["divert"] == {"mode": "iptables", "intact": True, "restored": 2, "bypass": True,
+    "ahead": {"ipv4": {"INPUT": 0, "OUTPUT": 0, "FORWARD": 0}, "ipv6": {"INPUT": 0, "OUTPUT": 0, "FORWARD": 0}}}, d
 assert d["queues"][0]["queue"] == int(sys.argv[1]) and d["queues"][0]["packets"] > 0, d
 assert d["queues"][0]["warning"] is False, d' "$T_QUEUE" < <(lib_ctl -j status)
 
@@ -312,6 +315,49 @@ check "... installed whole" installed ip6tables-legacy --queue-bypass
 check "... status says so" \
     grep -Eq "^divert +iptables, intact, restored 9 times" <(lib_ctl status)
 check "... filtering goes on" not conn6 5002
+
+# rules ahead of our jump (another's, as Docker's at the top): they
+# decide first, so the log says so once a change and status while it
+# lasts; no damage: nothing restored, our jump stays behind them
+n0=$(grep -c "divert: restored" "$T_LOG")
+# ahead_said LINE: the log has "divert: LINE" (an ERE; no wait of its
+# own, as log_has's, inside wait_for)
+ahead_said() { grep -Eq -- "divert: $1" "$T_LOG"; }
+ahead_count() { grep -Ec "divert: $1" "$T_LOG"; }
+a4="FORWARD \(IPv4\): 1 rule ahead of our jump"
+a6="OUTPUT \(IPv6\): 2 rules ahead of our jump"
+in_d iptables-legacy -w 5 -I FORWARD 1 -s 192.0.2.1/32 -j ACCEPT
+check "iptables -I FORWARD 1: a rule ahead of our jump: logged" \
+    wait_for 80 ahead_said "$a4: what it decides skips nfqspid; left so"
+check "... status says so" grep -Eq "^divert ahead +WARNING: $a4\$" <(lib_ctl status)
+check "... status -j too" "$PY" -c '
+import json, sys
+d = json.load(sys.stdin)["divert"]["ahead"]
+assert d == {"ipv4": {"INPUT": 0, "OUTPUT": 0, "FORWARD": 1},
+    "ipv6": {"INPUT": 0, "OUTPUT": 0, "FORWARD": 0}}, d' < <(lib_ctl -j status)
+check "... left where it is: our jump second" \
+    [ "$(in_d iptables-legacy -w 5 -S FORWARD | grep -- '^-A' | sed -n 2p)" = "-A FORWARD -j nfqspid-forward" ]
+printf '*filter\n-I OUTPUT 1 -d 2001:db8::1/128 -j ACCEPT\n-I OUTPUT 1 -d 2001:db8::2/128 -j ACCEPT\nCOMMIT\n' |
+    in_d ip6tables-legacy-restore -w 5 --noflush
+check "ip6tables: two rules ahead of our jump: logged" \
+    wait_for 80 ahead_said "$a6: what they decide skips nfqspid; left so"
+check "... the IPv4 one said once, not at each check" [ "$(ahead_count "$a4")" = 1 ]
+check "... status has both" \
+    grep -Eq "^divert ahead +WARNING: $a4; $a6\$" <(lib_ctl status)
+in_d iptables-legacy -w 5 -D FORWARD -s 192.0.2.1/32 -j ACCEPT
+check "iptables -D: none ahead any more: logged" \
+    wait_for 80 ahead_said "FORWARD \(IPv4\): no rule ahead of our jump any more"
+check "... status has IPv6's alone" \
+    grep -Eq "^divert ahead +WARNING: $a6\$" <(lib_ctl status)
+in_d ip6tables-legacy -w 5 -D OUTPUT -d 2001:db8::1/128 -j ACCEPT
+in_d ip6tables-legacy -w 5 -D OUTPUT -d 2001:db8::2/128 -j ACCEPT
+check "ip6tables -D: none ahead any more: logged" \
+    wait_for 80 ahead_said "OUTPUT \(IPv6\): no rule ahead of our jump any more"
+check "... status has no warning" not grep -q "^divert ahead" <(lib_ctl status)
+check "... nothing was restored meanwhile" \
+    test "$(grep -c "divert: restored" "$T_LOG")" -eq "$n0"
+check "... status says so" \
+    grep -Eq "^divert +iptables, intact, restored 9 times" <(lib_ctl status)
 
 # nfqspictl nft: the ruleset for this queue; it loads where the kernel
 # can queue from nft, and its syntax holds anyway (queue as counter)
@@ -448,7 +494,8 @@ check "... status shows the rules' bypass" \
 check "... status -j too" "$PY" -c '
 import json, sys
 d = json.load(sys.stdin)["divert"]
-assert d == {"mode": "iptables", "intact": True, "restored": 0, "bypass": True}, d' \
+assert d == {"mode": "iptables", "intact": True, "restored": 0, "bypass": True,
+    "ahead": {"ipv4": {"INPUT": 0, "OUTPUT": 0, "FORWARD": 0}, "ipv6": {"INPUT": 0, "OUTPUT": 0, "FORWARD": 0}}}, d' \
     < <(lib_ctl -j status)
 check "... filtering goes on" not conn4 5002
 lib_stop_daemon

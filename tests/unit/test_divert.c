@@ -79,6 +79,31 @@ test_state_word(void **state __attribute__((unused)))
 	assert_true(divert_st_restored(st) == UINT64_MAX >> DIVERT_ST_SHIFT);
 }
 
+/* The rules ahead of our jumps: a byte a slot, the most said so. */
+static void
+test_ahead_word(void **state __attribute__((unused)))
+{
+	uint64_t	 w = 0;
+	unsigned	 slot;
+
+	for (slot = 1; slot <= 2 * DIVERT_NHOOKS; slot++)
+		w = divert_ahead_set(w, slot, slot * 10);
+	for (slot = 1; slot <= 2 * DIVERT_NHOOKS; slot++)
+		assert_int_equal(divert_ahead(w, slot), slot * 10);
+	w = divert_ahead_set(w, DIVERT_SLOT(6, 2), 1000);
+	assert_int_equal(divert_ahead(w, 6), DIVERT_AHEAD_MAX);
+	w = divert_ahead_set(w, DIVERT_SLOT(4, 0), 0);
+	assert_int_equal(divert_ahead(w, 1), 0);
+	assert_int_equal(divert_ahead(w, 2), 20);
+	assert_int_equal(divert_ahead(w, 5), 50);
+	assert_int_equal(DIVERT_SLOT(4, 1), 2);
+	assert_int_equal(DIVERT_SLOT(6, 1), 5);
+	assert_string_equal(divert_builtin(0), "INPUT");
+	assert_string_equal(divert_builtin(2), "FORWARD");
+	assert_string_equal(divert_builtin(3), "?");
+	assert_string_equal(divert_builtin(-1), "?");
+}
+
 static void
 test_iptables_install(void **state __attribute__((unused)))
 {
@@ -561,6 +586,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_mode_names),
 		cmocka_unit_test(test_state_word),
+		cmocka_unit_test(test_ahead_word),
 		cmocka_unit_test(test_iptables_install),
 		cmocka_unit_test(test_iptables_balance_closed_v6),
 		cmocka_unit_test(test_iptables_check_remove),

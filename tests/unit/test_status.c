@@ -415,7 +415,7 @@ test_status_divert(void **state)
 	struct qwatch		*w;
 	enum qwatch_event	 ev[NW];
 	uint64_t		 rx[NW] = { 5, 0 };
-	uint64_t		 dst;
+	uint64_t		 dst, ahead = 0;
 	char			*s;
 
 	setup_info();
@@ -428,7 +428,8 @@ test_status_divert(void **state)
 	status_print(b, &info, &st, 1);
 	s = text_of(b);
 	assert_non_null(strstr(s, ",\"divert\":{\"mode\":\"none\","
-	    "\"intact\":null,\"restored\":0,\"bypass\":null}"));
+	    "\"intact\":null,\"restored\":0,\"bypass\":null,"
+	    "\"ahead\":null}"));
 	free(s);
 
 	/* queue 10 had packets, queue 11 none while 500 crossed */
@@ -443,10 +444,22 @@ test_status_divert(void **state)
 	/* the check thread's word, read as it is at each print */
 	dst = divert_st(1, 0, 2);
 	info.divert_st = &dst;
+	info.divert_ahead = &ahead;
 	status_print(b, &info, &st, 0);
 	s = text_of(b);
 	assert_non_null(strstr(s, "\ndivert          iptables-nft, intact, "
-	    "restored 2 times, without --queue-bypass, kept at the stop\n"));
+	    "restored 2 times, without --queue-bypass, kept at the stop\n"
+	    "queue 10 "));
+	assert_null(strstr(s, "ahead"));
+	free(s);
+	/* rules ahead of our jumps: a line, after the divert line */
+	ahead = divert_ahead_set(0, DIVERT_SLOT(4, 2), 1);
+	ahead = divert_ahead_set(ahead, DIVERT_SLOT(6, 0), 300);
+	status_print(b, &info, &st, 0);
+	s = text_of(b);
+	assert_non_null(strstr(s, "kept at the stop\ndivert ahead    WARNING: "
+	    "FORWARD (IPv4): 1 rule ahead of our jump; INPUT (IPv6): 255 or "
+	    "more rules ahead of our jump\nqueue 10 "));
 	assert_non_null(strstr(s, "\nqueue 10        9 packets, the last 0 s "
 	    "ago\n"));
 	assert_non_null(strstr(s, "\nqueue 11        WARNING: no packet for "
@@ -456,7 +469,9 @@ test_status_divert(void **state)
 	status_print(b, &info, &st, 1);
 	s = text_of(b);
 	assert_non_null(strstr(s, ",\"divert\":{\"mode\":\"iptables-nft\","
-	    "\"intact\":false,\"restored\":2,\"bypass\":true},"
+	    "\"intact\":false,\"restored\":2,\"bypass\":true,"
+	    "\"ahead\":{\"ipv4\":{\"INPUT\":0,\"OUTPUT\":0,\"FORWARD\":1},"
+	    "\"ipv6\":{\"INPUT\":255,\"OUTPUT\":0,\"FORWARD\":0}}},"
 	    "\"queues\":[{\"queue\":10,"
 	    "\"packets\":9,\"idle_s\":0,\"warning\":false},{\"queue\":11,"
 	    "\"packets\":0,\"idle_s\":61,\"warning\":true}]}\n"));
@@ -475,8 +490,19 @@ test_status_divert(void **state)
 	assert_null(strstr(s, "the last"));
 	free(s);
 	info.qwatch = NULL;
+	/* nft: not checked so */
+	info.divert = DIVERT_NFT;
+	status_print(b, &info, &st, 1);
+	s = text_of(b);
+	assert_non_null(strstr(s, "\"bypass\":true,\"ahead\":null},"));
+	free(s);
+	status_print(b, &info, &st, 0);
+	s = text_of(b);
+	assert_null(strstr(s, "ahead"));
+	free(s);
 	info.divert = DIVERT_NONE;
 	info.divert_st = NULL;
+	info.divert_ahead = NULL;
 	qwatch_free(w);
 	evbuffer_free(b);
 	status_free(&st);
