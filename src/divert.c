@@ -498,6 +498,45 @@ divert_nft_cmds(int op, struct divert_cmd *out, size_t max)
 }
 
 int
+divert_nft_listing(const struct divert_spec *spec, const char *out,
+    char *why, size_t len)
+{
+	const char	*p, *e;
+	size_t		 i;
+	unsigned	 chains = 0, rules = 0, queues = 0, want = 0;
+
+	for (i = 0; i < NHOOKS; i++)
+		want += (hooks[i].lo_nft != NULL) + (spec->fastpath != 0) + 1;
+	for (p = out; *p != '\0'; p = *e != '\0' ? e + 1 : e) {
+		if ((e = strchr(p, '\n')) == NULL)
+			e = p + strlen(p);
+		p += strspn(p, " \t");
+		/* the table's and the chains' frame; nft's comments */
+		if (p >= e || *p == '#' || *p == '}' ||
+		    strncmp(p, "table ", 6) == 0 || strncmp(p, "type ", 5) == 0)
+			continue;
+		if (strncmp(p, "chain ", 6) == 0)
+			chains++;
+		else {
+			rules++;
+			queues += strncmp(p, "queue ", 6) == 0;
+		}
+	}
+	if (queues != NHOOKS)
+		snprintf(why, len, "table inet %s has %u queue rules of %zu",
+		    DIVERT_NFT_TABLE, queues, NHOOKS);
+	else if (chains != NHOOKS)
+		snprintf(why, len, "table inet %s has %u chains of %zu",
+		    DIVERT_NFT_TABLE, chains, NHOOKS);
+	else if (rules != want)
+		snprintf(why, len, "table inet %s has %u rules of %u",
+		    DIVERT_NFT_TABLE, rules, want);
+	else
+		return (0);
+	return (-1);
+}
+
+int
 divert_nft_text(const struct divert_spec *spec, const char *version,
     char *buf, size_t len)
 {

@@ -158,6 +158,17 @@ int	 divert_jumps_end(struct divert_jumps *j, char *why, size_t len);
 int	 divert_nft_cmds(int op, struct divert_cmd *out, size_t max);
 
 /*
+ * A check's listing of our table (out: what "nft list table" printed)
+ * has our chains and our rules, spec's, and no other: as many chains,
+ * rules and queue rules as divert_nft_text() makes.  Counted, not
+ * compared: nft prints a rule in its own words ("meta mark
+ * 0x80000000/1").  0, or -1 with what differs in why: "table inet
+ * nfqspid has N queue rules of 3" (or chains, or rules).
+ */
+int	 divert_nft_listing(const struct divert_spec *spec, const char *out,
+	    char *why, size_t len);
+
+/*
  * The nft -f form, whose first lines replace any earlier copy of our
  * table atomically (nfqspictl nft prints it; divert = nft loads it).
  * Returns the length written (as snprintf, excluding the NUL), or -1 if

@@ -718,18 +718,18 @@ diverter_open(const struct divert_spec *spec, const char *version,
 	return (d);
 }
 
-/* nft: our table is listed with its three queue rules. */
+/* nft: our table is listed with our chains and rules alone. */
 static int
-div_check_nft(char *err, size_t errlen)
+div_check_nft(const struct diverter *d, char *err, size_t errlen)
 {
 	struct divert_cmd	 c[1];
 	char			 out[RUN_OUTLEN];
-	const char		*p;
-	int			 queues = 0;
 
 	if (divert_nft_cmds(DIVERT_OP_CHECK, c, 1) != 1)
 		return (-1);
-	if (run_cmd(c, NULL, geteuid() != 0, out, sizeof(out)) != 0) {
+	/* its lines as they came: they are counted */
+	if (run_lines(c, NULL, geteuid() != 0, out, sizeof(out), NULL) != 0) {
+		out_oneline(out);
 		if (errno == ETIMEDOUT)
 			snprintf(err, errlen, "nft list table inet %s: %.200s",
 			    DIVERT_NFT_TABLE, out);
@@ -738,14 +738,7 @@ div_check_nft(char *err, size_t errlen)
 			    DIVERT_NFT_TABLE);
 		return (-1);
 	}
-	for (p = out; (p = strstr(p, "queue ")) != NULL; p++)
-		queues++;
-	if (queues < 3) {
-		snprintf(err, errlen, "table inet %s has %d queue rules of 3",
-		    DIVERT_NFT_TABLE, queues);
-		return (-1);
-	}
-	return (0);
+	return (divert_nft_listing(&d->spec, out, err, errlen));
 }
 
 /*
@@ -807,7 +800,7 @@ div_check(struct diverter *d)
 
 	errno = 0;
 	if (d->spec.mode == DIVERT_NFT)
-		rc = div_check_nft(e, sizeof(e));
+		rc = div_check_nft(d, e, sizeof(e));
 	else
 		rc = div_run(d, DIVERT_OP_CHECK, 0, e, sizeof(e));
 	if (rc == -1 && __atomic_load_n(&d->stop, __ATOMIC_ACQUIRE))

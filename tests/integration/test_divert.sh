@@ -25,7 +25,8 @@
 #    them; status shows the rules' bypass;
 #  - divert = iptables-nft: the same rules through the nft backend;
 #  - divert = nft: loads the ruleset where the kernel can queue from nft,
-#    and otherwise fails at start (exit 1) saying why;
+#    and puts it back when a rule is added to its table, and otherwise
+#    fails at start (exit 1) saying why;
 #  - as [daemon] user (a system user made here): the diversion is put back
 #    after a flush by a daemon that is no longer root; a start whose
 #    check thread cannot be made (the user's process limit) fails with
@@ -579,6 +580,15 @@ if command -v nft >/dev/null; then
 		check "nft: table inet nfqspid loaded" quiet in_d nft list table inet nfqspid
 		check "nft: filtered" not conn4 5002
 		check "nft: allowed" conn4 5001
+		# a rule of someone's in our table: its rules are counted
+		n0=$(grep -c "divert: restored" "$T_LOG")
+		in_d nft add rule inet nfqspid forward counter
+		check "nft: a rule added to our table: noticed, restored" \
+		    wait_for 80 restored_more "$n0"
+		check "... the log says so" \
+		    log_has "changed \(table inet nfqspid has 6 rules of 5\): restoring it"
+		check "... our rules alone again" \
+		    not grep -q counter <(in_d nft list table inet nfqspid)
 		lib_stop_daemon
 		check "nft: the table removed at SIGTERM" not quiet in_d nft list table inet nfqspid
 	else

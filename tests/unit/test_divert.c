@@ -475,6 +475,84 @@ test_iptables_replace(void **state __attribute__((unused)))
 	    "without bypass, kept at the stop");
 }
 
+/*
+ * A check's listing of our table, as nft (1.0.6) prints it: counted,
+ * chains, rules and queue rules; anything more or less is a change.
+ */
+static void
+test_nft_listing(void **state __attribute__((unused)))
+{
+	static const char ours[] =
+	    "table inet nfqspid {\n"
+	    "\tchain input {\n"
+	    "\t\ttype filter hook input priority filter; policy accept;\n"
+	    "\t\tiifname \"lo\" accept\n"
+	    "\t\tqueue flags bypass to 3\n"
+	    "\t}\n\n"
+	    "\tchain output {\n"
+	    "\t\ttype filter hook output priority filter; policy accept;\n"
+	    "\t\toifname \"lo\" accept\n"
+	    "\t\tqueue flags bypass to 3\n"
+	    "\t}\n\n"
+	    "\tchain forward {\n"
+	    "\t\ttype filter hook forward priority filter; policy accept;\n"
+	    "\t\tqueue flags bypass to 3\n"
+	    "\t}\n"
+	    "}\n";
+	struct divert_spec	 s = { DIVERT_NFT, 1, 3, 1, 0 };
+	char			 buf[2048], why[256];
+	char			*p;
+
+	assert_int_equal(divert_nft_listing(&s, ours, why, sizeof(why)), 0);
+	/* a rule of someone's beside ours */
+	snprintf(buf, sizeof(buf), "%s", ours);
+	p = strstr(buf, "\t\tqueue flags bypass to 3\n\t}\n}");
+	assert_non_null(p);
+	memcpy(p, "\t\taccept\n\t\tqueue flags bypass to 3\n\t}\n}\n",
+	    strlen("\t\taccept\n\t\tqueue flags bypass to 3\n\t}\n}\n") + 1);
+	assert_int_equal(divert_nft_listing(&s, buf, why, sizeof(why)), -1);
+	assert_string_equal(why, "table inet nfqspid has 6 rules of 5");
+	/* a queue rule made an accept */
+	snprintf(buf, sizeof(buf), "%s", ours);
+	p = strstr(buf, "queue flags bypass to 3");
+	memcpy(p, "accept                 ", 23);
+	assert_int_equal(divert_nft_listing(&s, buf, why, sizeof(why)), -1);
+	assert_string_equal(why, "table inet nfqspid has 2 queue rules of 3");
+	/* a second queue rule */
+	snprintf(buf, sizeof(buf), "%s", ours);
+	p = strstr(buf, "\t\tiifname");
+	memcpy(p, "\t\tqueue to 4 ", 13);
+	assert_int_equal(divert_nft_listing(&s, buf, why, sizeof(why)), -1);
+	assert_string_equal(why, "table inet nfqspid has 4 queue rules of 3");
+	/* a set of someone's; a chain of someone's */
+	snprintf(buf, sizeof(buf), "table inet nfqspid {\n\tset s {\n"
+	    "\t\ttype ipv4_addr\n\t}\n%s", ours + 20);
+	assert_int_equal(divert_nft_listing(&s, buf, why, sizeof(why)), -1);
+	assert_string_equal(why, "table inet nfqspid has 6 rules of 5");
+	snprintf(buf, sizeof(buf), "table inet nfqspid {\n\tchain x {\n"
+	    "\t}\n%s", ours + 20);
+	assert_int_equal(divert_nft_listing(&s, buf, why, sizeof(why)), -1);
+	assert_string_equal(why, "table inet nfqspid has 4 chains of 3");
+	/* the fast path's accept in each chain: 8 rules; nft's older
+	   words; a comment line and no final newline */
+	s.fastpath = 1;
+	assert_int_equal(divert_nft_listing(&s, ours, why, sizeof(why)), -1);
+	assert_string_equal(why, "table inet nfqspid has 5 rules of 8");
+	assert_int_equal(divert_nft_listing(&s, "# Warning: x\n"
+	    "table inet nfqspid {\n chain input {\n  type filter hook input "
+	    "priority filter; policy accept;\n  iifname \"lo\" accept\n"
+	    "  meta mark 0x80000000/1 accept\n  queue num 3 bypass\n }\n"
+	    " chain output {\n  type filter hook output priority filter; "
+	    "policy accept;\n  oifname \"lo\" accept\n"
+	    "  meta mark 0x80000000/1 accept\n  queue num 3 bypass\n }\n"
+	    " chain forward {\n  type filter hook forward priority filter; "
+	    "policy accept;\n  meta mark 0x80000000/1 accept\n"
+	    "  queue num 3 bypass\n }\n}", why, sizeof(why)), 0);
+	/* nothing listed */
+	assert_int_equal(divert_nft_listing(&s, "", why, sizeof(why)), -1);
+	assert_string_equal(why, "table inet nfqspid has 0 queue rules of 3");
+}
+
 static void
 test_nft_text_fastpath(void **state __attribute__((unused)))
 {
@@ -595,6 +673,7 @@ main(void)
 		cmocka_unit_test(test_iptables_replace),
 		cmocka_unit_test(test_listing),
 		cmocka_unit_test(test_jumps),
+		cmocka_unit_test(test_nft_listing),
 		cmocka_unit_test(test_nft_text_fastpath),
 		cmocka_unit_test(test_nft_cmds),
 		cmocka_unit_test(test_nft_text),
