@@ -616,29 +616,24 @@ reload_signal(const char *path, pid_t pid, uint32_t flags)
 	return (0);
 }
 
-int
-main(int argc, char *argv[])
+/* The options; from optind on, the request's words. */
+static void
+parse_opts(int argc, char *argv[], const char **path, uint32_t *flags)
 {
-	static uint8_t	 buf[CTL_MAXMSG];
-	const char	*path = CTL_DEFAULT_SOCKET;
-	struct ctl_msg	 m;
-	uint32_t	 flags = 0;
-	ssize_t		 n;
-	size_t		 req;
-	char		 opt[3] = "-?", msg[64];
-	int		 ch, fd, forever, r, nfd;
+	char	 opt[3] = "-?", msg[64];
+	int	 ch;
 
 	opterr = 0;		/* our own messages, in our words */
 	while ((ch = getopt(argc, argv, "+hjs:t:")) != -1) {
 		switch (ch) {
 		case 'h':
 			usage(stdout);
-			return (0);
+			exit(0);
 		case 'j':
-			flags |= CTL_F_JSON;
+			*flags |= CTL_F_JSON;
 			break;
 		case 's':
-			path = optarg;
+			*path = optarg;
 			break;
 		case 't':
 			if ((ctl_timeout = timeout_arg(optarg)) == -1) {
@@ -655,6 +650,52 @@ main(int argc, char *argv[])
 			    "unknown option", opt);
 		}
 	}
+}
+
+/* Why the answer did not come whole, errno as the read left it. */
+static void
+read_failed(const char *cmd, const char *path, int forever)
+{
+	if (errno == 0 && forever)	/* events: it answered */
+		fprintf(stderr, "%s: the daemon closed the connection (it "
+		    "stopped or restarted)\n", progname);
+	else if (errno == 0 && answered)
+		/* what came is out: say it is not all, never "before" */
+		fprintf(stderr, "%s: the daemon closed the connection before "
+		    "the end of its answer: what came is incomplete\n",
+		    progname);
+	else if (errno == 0)
+		fprintf(stderr, "%s: the daemon closed the connection before "
+		    "answering\n", progname);
+	else if (errno == ETIMEDOUT && answered)
+		fprintf(stderr, "%s: nothing more from the daemon within %d "
+		    "%s: its answer is incomplete\n", progname, ctl_timeout,
+		    seconds(ctl_timeout));
+	else if (errno == ETIMEDOUT)
+		/* a reload is not undone by our leaving: it may be
+		   checking a large file still */
+		fprintf(stderr, "%s: no answer from the daemon within %d "
+		    "%s%s\n", progname, ctl_timeout, seconds(ctl_timeout),
+		    strcmp(cmd, "reload") == 0 ? ": the reload may still "
+		    "be running and take effect; the daemon's log says "
+		    "whether it did" : "");
+	else
+		fprintf(stderr, "%s: reading from %s: %s\n", progname, path,
+		    strerror(errno));
+}
+
+int
+main(int argc, char *argv[])
+{
+	static uint8_t	 buf[CTL_MAXMSG];
+	const char	*path = CTL_DEFAULT_SOCKET;
+	struct ctl_msg	 m;
+	uint32_t	 flags = 0;
+	ssize_t		 n;
+	size_t		 req;
+	int		 ch, fd, forever, r, nfd;
+
+	parse_opts(argc, argv, &path, &flags);
 	argc -= optind;
 	argv += optind;
 	if (argc == 0)
@@ -759,32 +800,7 @@ main(int argc, char *argv[])
 		return (0);
 	}
 	fflush(stdout);
-	if (errno == 0 && forever)	/* events: it answered */
-		fprintf(stderr, "%s: the daemon closed the connection (it "
-		    "stopped or restarted)\n", progname);
-	else if (errno == 0 && answered)
-		/* what came is out: say it is not all, never "before" */
-		fprintf(stderr, "%s: the daemon closed the connection before "
-		    "the end of its answer: what came is incomplete\n",
-		    progname);
-	else if (errno == 0)
-		fprintf(stderr, "%s: the daemon closed the connection before "
-		    "answering\n", progname);
-	else if (errno == ETIMEDOUT && answered)
-		fprintf(stderr, "%s: nothing more from the daemon within %d "
-		    "%s: its answer is incomplete\n", progname, ctl_timeout,
-		    seconds(ctl_timeout));
-	else if (errno == ETIMEDOUT)
-		/* a reload is not undone by our leaving: it may be
-		   checking a large file still */
-		fprintf(stderr, "%s: no answer from the daemon within %d "
-		    "%s%s\n", progname, ctl_timeout, seconds(ctl_timeout),
-		    strcmp(argv[0], "reload") == 0 ? ": the reload may still "
-		    "be running and take effect; the daemon's log says "
-		    "whether it did" : "");
-	else
-		fprintf(stderr, "%s: reading from %s: %s\n", progname, path,
-		    strerror(errno));
+	read_failed(argv[0], path, forever);
 	return (1);
  outerr:
 	fprintf(stderr, "%s: stdout: %s\n", progname, strerror(errno));
