@@ -237,6 +237,13 @@ ipt_setup='for h in input output forward; do
 done'
 # shellcheck disable=SC2016
 ipt_left='$T -S | grep -q nfqspid'
+# a second jump in each built-in chain (src/divert.c counts and repairs
+# it; a stop removes both): one -D each would leave the chains
+# shellcheck disable=SC2016
+ipt_dup_setup="$ipt_setup"'
+for H in INPUT OUTPUT FORWARD; do
+	$T -A $H -j nfqspid-$(echo $H | tr A-Z a-z) || exit 1
+done'
 # (its queue rule too, where the kernel has the nftables queue expression)
 nft_setup='nft add table inet nfqspid &&
     nft add chain inet nfqspid input "{ type filter hook input priority 0; }" &&
@@ -254,6 +261,14 @@ if command -v unshare >/dev/null && unshare -m -n true 2>/dev/null; then
 		fi
 		rc=$?
 		check "remove, divert = ${d%%:*}: what a stopped daemon left in $t goes ($(tr '\n' ' ' <"$tmp/open.log"))" \
+		    test "$rc" -eq 0
+	done
+	for d in iptables:iptables-legacy iptables-nft:ip6tables-nft; do
+		t=${d#*:}
+		command -v "$t" >/dev/null || continue
+		open_at_remove "${d%%:*}" "T=$t; $ipt_dup_setup" "T=$t; $ipt_left"
+		rc=$?
+		check "remove, divert = ${d%%:*}: a second jump in each chain goes too, and the chains ($(tr '\n' ' ' <"$tmp/open.log"))" \
 		    test "$rc" -eq 0
 	done
 	# the section's name, the key and the value in any case, the
@@ -296,7 +311,7 @@ if command -v unshare >/dev/null && unshare -m -n true 2>/dev/null; then
 		[ "$rc" -eq 0 ] && [ "$took" -lt 20 ] &&
 		    grep -q '^nfqspid: warning: another program held the xtables lock for more than 10s' "$tmp/open.log" &&
 		    grep -q "diversion left in iptables-legacy ip6tables-legacy stays" "$tmp/open.log" &&
-		    grep -qx '  iptables-legacy -w -D INPUT -j nfqspid-input; iptables-legacy -w -F nfqspid-input; iptables-legacy -w -X nfqspid-input' "$tmp/open.log"
+		    grep -qx '  while iptables-legacy -w -D INPUT -j nfqspid-input; do :; done 2>/dev/null; iptables-legacy -w -F nfqspid-input; iptables-legacy -w -X nfqspid-input' "$tmp/open.log"
 	}
 	check "remove while the xtables lock is held: done in ${took}s (< 20), the chains stay, named with the commands to remove them ($(tr '\n' ' ' <"$tmp/open.log"))" \
 	    lock_warned
