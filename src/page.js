@@ -136,11 +136,21 @@ function counters(s) {
 	    ", " + s.mode + ", queues " + s.queues + ", up " + dur(s.uptime);
 }
 
+/* The JSON at u; an error answer throws with the server's own words
+   (src/http.c's plain text: which worker did not answer), on one line
+   and cut at 300 characters, for load() to show as text. */
 function get(u) {
 	return fetch(u, {cache: "no-store"}).then(function (r) {
-		if (!r.ok)
+		if (r.ok)
+			return r.json();
+		return r.text().then(function (t) {
+			t = t.replace(/\s+/g, " ").trim();
+			if (t.length > 300)
+				t = t.slice(0, 300) + "...";
+			throw new Error(u + ": " + r.status + (t ? ": " + t : ""));
+		}, function () {
 			throw new Error(u + ": " + r.status);
-		return r.json();
+		});
 	});
 }
 

@@ -4,8 +4,9 @@
 # firewall shows up in the page as headless Chromium renders it (inside
 # dut, where the page listens), the JSON and the Prometheus text are
 # parsed, other methods get 405 and a peer outside http_allow is closed
-# at accept; with the worker stopped (ptrace) the page names it.  The
-# screenshot is left in tests/integration/artifacts/http.png.
+# at accept; with the worker stopped (ptrace) the page names it, from
+# /api/stats or from /api/connections' 503.  The screenshot is left in
+# tests/integration/artifacts/http.png.
 #
 # Copyright (C) 2026 The nfqspid authors
 # SPDX-License-Identifier: GPL-2.0-or-later
@@ -265,6 +266,21 @@ chrome --dump-dom "$url/" >"$T_TMP/again.html"
 check "... and the page lists the table again, without a message" \
     eval "grep -q '<span id=\"msg\"></span>' '$T_TMP/again.html' &&
     grep -Eq '<td[^>]*>41000</td>' '$T_TMP/again.html'"
+
+# The worker stopped between the page's two questions: /api/stats has
+# answered, /api/connections gets 503 after 1 s, and the page shows the
+# server's words, as text (pagehold.py holds that request in the
+# browser while stall.py stops the worker).  The old page said "503".
+tid=$(worker_tid "$T_DPID")
+held=$(HOME=$T_TMP in_d timeout 60 "$PY" "$top_srcdir/tests/integration/pagehold.py" \
+    "$CHROMIUM" "$url/" "$(mktemp -d "$T_TMP/chrome.XXXXXX")" '*api/connections*' \
+    "$PY" "$STALL" "$tid" 4 2>&1)
+rc=$?
+# shellcheck disable=SC2016  # eval expands them
+check "a 503 from /api/connections: the page shows the server's words ($held)" \
+    eval '[ "$rc" -eq 0 ] && grep -Eqx "Error: api/connections\?limit=1000&cursor=0\.0: 503: worker 0 \(queue $T_QUEUE\) did not answer within 1 s \(has not run for [0-9]+ s\)" <<<"$held"'
+check "... and the worker runs again" \
+    wait_eval $((30 * T_SLOW)) '! lib_ctl status | grep -q WARNING'
 
 # ---- health ------------------------------------------------------------------------
 check "nfqspictl still answers" quiet lib_ctl status
