@@ -647,13 +647,13 @@ client_worker_error(struct client *c, unsigned i)
 {
 	char	 why[STATUS_LATE_LEN];
 
-	if (errno == ETIMEDOUT) {
+	if (errno == ETIMEDOUT)
 		status_late_why(why, sizeof(why), c->ctl->info, i,
 		    worker_idle_ms(c->ctl->workers[i], spi_now_ms()) / 1000,
 		    1);
-		client_error(c, "%s", why);
-	} else
-		client_error(c, "worker %u is not running", i);
+	else
+		status_dead_why(why, sizeof(why), c->ctl->info, i);
+	client_error(c, "%s", why);
 }
 
 /* The answer is complete: take the next request, if any. */
@@ -803,12 +803,14 @@ status_or_stats(struct client *c, struct evbuffer *b, int stats)
 {
 	struct control	*ctl = c->ctl;
 	struct status	 st;
+	char		 why[STATUS_LATE_LEN];
 
 	if (status_collect(&st, ctl->info, ctl->workers, ctl->nworkers) ==
 	    -1) {
-		if (errno == ESRCH)
-			client_error(c, "worker %u is not running", st.dead);
-		else
+		if (errno == ESRCH) {
+			status_dead_why(why, sizeof(why), ctl->info, st.dead);
+			client_error(c, "%s", why);
+		} else
 			client_error(c, "out of memory");
 		return (-1);
 	}

@@ -154,7 +154,7 @@ http_dead(struct http *h, struct evhttp_request *req, unsigned i)
 		status_late_why(msg, sizeof(msg), h->info, i,
 		    worker_idle_ms(h->workers[i], spi_now_ms()) / 1000, 1);
 	else
-		snprintf(msg, sizeof(msg), "a worker is not running");
+		status_dead_why(msg, sizeof(msg), h->info, i);
 	http_text(req, 503, "Service Unavailable", msg);
 }
 
@@ -164,8 +164,7 @@ http_status(struct http *h, struct evhttp_request *req, struct status *st)
 {
 	if (status_collect(st, h->info, h->workers, h->nworkers) == -1) {
 		if (errno == ESRCH)
-			http_text(req, 503, "Service Unavailable",
-			    "a worker is not running");
+			http_dead(h, req, st->dead);
 		else
 			evhttp_send_error(req, HTTP_INTERNAL, NULL);
 		return (-1);
@@ -353,8 +352,7 @@ http_metrics(struct http *h, struct evhttp_request *req)
 				status_set_late(&st, s.wi, h->workers[s.wi]);
 				break;
 			}
-			http_text(req, 503, "Service Unavailable",
-			    "a worker is not running");
+			http_dead(h, req, s.wi);
 			goto done;
 		}
 	status_metrics(b, h->info, &st, &conns);

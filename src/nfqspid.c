@@ -837,7 +837,7 @@ daemon_reload_run(void *arg, char *err, size_t errlen)
 	struct daemon	*d = arg;
 	struct config	*cfg, *old;
 	struct timespec	 ts;
-	char		 e[ERRLEN];
+	char		 e[ERRLEN], why[STATUS_LATE_LEN];
 	unsigned	 i;
 
 	/* MONOTONIC_USEC: what systemd's notify-reload (254) asks for */
@@ -861,8 +861,10 @@ daemon_reload_run(void *arg, char *err, size_t errlen)
 	if (config_map_rules(cfg, d->cfg) == -1)
 		log_warn("reload: rule counters");
 	for (i = 0; i < d->nworkers; i++)
-		if (worker_reload(d->workers[i], cfg) == -1)
-			log_warnx("reload: worker %u is not running", i);
+		if (worker_reload(d->workers[i], cfg) == -1) {
+			status_dead_why(why, sizeof(why), &d->info, i);
+			log_warnx("reload: %s", why);
+		}
 	/* the new rules may forbid or re-mark what the kernel carries: it
 	   all comes back to be judged, and goes again when allowed (into
 	   maps made for the new max, if it grew) */

@@ -739,6 +739,10 @@ void		 status_conns_add(struct status_conns *c,
 void		 status_late_why(char *buf, size_t len,
 		    const struct daemon_info *info, unsigned i,
 		    uint64_t idle_s, int named);
+/* Why worker i's question failed with ESRCH: "worker I (queue Q) is not
+   running", nfqspictl's error and the page's 503 alike. */
+void		 status_dead_why(char *buf, size_t len,
+		    const struct daemon_info *info, unsigned i);
 /* nfqspictl status, nfqspictl stats (text or JSON) */
 void		 status_print(struct evbuffer *b,
 		    const struct daemon_info *info, const struct status *st,

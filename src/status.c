@@ -326,6 +326,14 @@ status_late_why(char *buf, size_t len, const struct daemon_info *info,
 	    PRIu64 " s)", who, WORKER_QUERY_MS / 1000, idle_s);
 }
 
+void
+status_dead_why(char *buf, size_t len, const struct daemon_info *info,
+    unsigned i)
+{
+	snprintf(buf, len, "worker %u (queue %u) is not running", i,
+	    info->queue + i);
+}
+
 /* The workers that did not answer (nfqspid.h): one line each. */
 static void
 late_text(struct evbuffer *b, const struct daemon_info *info,

@@ -559,6 +559,7 @@ static void
 test_dead_worker(void **state)
 {
 	struct status	 st;
+	char		 why[STATUS_LATE_LEN];
 
 	setup_info();
 	dead = 1;
@@ -567,6 +568,11 @@ test_dead_worker(void **state)
 	assert_int_equal(errno, ESRCH);
 	assert_int_equal(st.dead, 1);
 	assert_null(st.per);
+	/* nfqspictl's error and the page's 503 name it and its queue */
+	status_dead_why(why, sizeof(why), &info, st.dead);
+	assert_string_equal(why, "worker 1 (queue 11) is not running");
+	status_dead_why(why, sizeof(why), &info, UINT_MAX - 11);
+	assert_true(strlen(why) < sizeof(why) - 1);
 }
 
 /*
