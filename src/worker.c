@@ -353,11 +353,12 @@ worker_call_cb(evutil_socket_t fd, short events, void *arg)
 	pthread_mutex_unlock(&w->mtx);
 }
 
-/* ms from now on clk */
+/* ms from now, on the monotonic clock: a step of the wall clock
+   neither ends nor stretches a deadline */
 static void
-worker_deadline(struct timespec *ts, clockid_t clk, unsigned ms)
+worker_deadline(struct timespec *ts, unsigned ms)
 {
-	clock_gettime(clk, ts);
+	clock_gettime(CLOCK_MONOTONIC, ts);
 	ts->tv_sec += ms / 1000;
 	ts->tv_nsec += (long)(ms % 1000) * 1000000;
 	if (ts->tv_nsec >= 1000000000) {
@@ -371,7 +372,7 @@ static int
 worker_call_wait(struct worker *w, void (*fn)(struct worker *, void *),
     void *arg, unsigned ms)
 {
-	struct timespec	 mono, real;
+	struct timespec	 mono;
 	int		 ret, err = ESRCH;
 
 	if (!w->started) {
@@ -383,13 +384,11 @@ worker_call_wait(struct worker *w, void (*fn)(struct worker *, void *),
 		return (0);
 	}
 	if (ms > 0) {
-		worker_deadline(&mono, CLOCK_MONOTONIC, ms);
+		worker_deadline(&mono, ms);
 		/* the sync thread's call may hold the worker: the lock
-		   takes the wall clock (a step of it in this second only
-		   moves this deadline) */
-		worker_deadline(&real, CLOCK_REALTIME, ms);
-		if ((ret = pthread_mutex_timedlock(&w->callers,
-		    &real)) != 0) {
+		   has the same deadline */
+		if ((ret = pthread_mutex_clocklock(&w->callers,
+		    CLOCK_MONOTONIC, &mono)) != 0) {
 			errno = ret;
 			return (-1);
 		}
@@ -516,8 +515,8 @@ worker_new(unsigned id, const struct config *cfg, char *err, size_t errlen)
 	pthread_mutex_init(&w->callers, NULL);
 	pthread_mutex_init(&w->askmtx, NULL);
 	pthread_mutex_init(&w->mtx, NULL);
-	/* worker_call_within()'s deadline: a step of the wall clock
-	   neither ends nor stretches it */
+	/* worker_call_within()'s deadline is monotonic, the callers'
+	   lock's too (pthread_mutex_clocklock()) */
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&w->cond, &ca);

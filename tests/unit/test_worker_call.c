@@ -13,7 +13,8 @@
  * is not touched: ASan and valgrind would see it).  A call the worker
  * has taken is waited for to its end, deadline or not; a caller that
  * holds the worker (the sync thread's worker_call()) delays a question
- * no longer than its deadline.
+ * no longer than its deadline, which is on the monotonic clock there
+ * too (the lock is wrapped: -Wl,--wrap=pthread_mutex_clocklock).
  */
 #include "autoconf.h"
 
@@ -109,6 +110,29 @@ slow(struct worker *w, void *arg)
 }
 
 static struct loop	 lp;
+
+/* the callers' lock: which clock its deadline is on, and how far */
+int	 __real_pthread_mutex_clocklock(pthread_mutex_t *, clockid_t,
+	    const struct timespec *);
+int	 __wrap_pthread_mutex_clocklock(pthread_mutex_t *, clockid_t,
+	    const struct timespec *);
+static unsigned	 locks;
+static clockid_t lockclk;
+static int64_t	 lockms;	/* the deadline, ms from the lock's start */
+
+int
+__wrap_pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t clk,
+    const struct timespec *dl)
+{
+	struct timespec	 now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	locks++;
+	lockclk = clk;
+	lockms = ((int64_t)dl->tv_sec - now.tv_sec) * 1000 +
+	    (dl->tv_nsec - now.tv_nsec) / 1000000;
+	return (__real_pthread_mutex_clocklock(m, clk, dl));
+}
 
 static int
 setup(void **state)
@@ -245,6 +269,7 @@ test_other_caller(void **state)
 		usleep(1000);
 	t0 = now_ms();
 	errno = 0;
+	locks = 0;
 	assert_int_equal(worker_call_within(w, add_one, &x, SHORT_MS), -1);
 	dt = now_ms() - t0;
 	assert_int_equal(errno, ETIMEDOUT);
@@ -253,6 +278,11 @@ test_other_caller(void **state)
 	pthread_join(t, &rv);
 	assert_null(rv);
 	assert_int_equal(x, 0);
+	/* the lock's wait, on the monotonic clock (a step of the wall
+	   clock would move a CLOCK_REALTIME one), by the deadline */
+	assert_int_equal(locks, 1);
+	assert_int_equal(lockclk, CLOCK_MONOTONIC);
+	assert_true(lockms > 0 && lockms <= SHORT_MS);
 }
 
 /* Not running: ESRCH at once, whatever the wait. */
