@@ -827,7 +827,8 @@ sec_daemon(struct cfgctx *x, const struct scan_sec *s, struct config *c)
 			queue_line = k->line;
 			break;
 		case DK_THREADS:
-			if (val_uint(x, s, k->name, v, 1, 64, &n) == -1)
+			if (val_uint(x, s, k->name, v, 1, WORKERS_MAX,
+			    &n) == -1)
 				return (-1);
 			c->threads = (uint16_t)n;
 			threads_line = k->line;

@@ -66,6 +66,10 @@ enum config_mode {
 
 struct auth;
 
+/* [daemon] threads at most: the workers one question asks at once
+   (worker_call_all_within()) */
+#define WORKERS_MAX	64
+
 struct config {
 	char		 path[CONFIG_PATHLEN];
 

@@ -106,6 +106,58 @@ w_rcount(struct worker *w, void *arg)
 		worker_rule_counters_zero(w);
 }
 
+/*
+ * Every worker's counters summed in t->sum (t->n pairs), each worker's
+ * read in its thread into a buffer of its own.  Read alone, a question:
+ * every worker is asked at once, and those that do not answer cost a
+ * second in all; -Z zeroes: each is waited for in turn.  -1 once the
+ * client is told which worker failed (the first).
+ */
+static int
+rcount_all(struct client *c, struct rcount_arg *t)
+{
+	struct control		*ctl = c->ctl;
+	struct rcount_arg	 a[WORKERS_MAX];
+	int			 err[WORKERS_MAX];
+	uint64_t		*per;
+	unsigned		 w, n = ctl->nworkers;
+	size_t			 i;
+
+	if (n > WORKERS_MAX || (per = calloc((size_t)n * t->n,
+	    2 * sizeof(*per))) == NULL) {
+		client_error(c, "out of memory");
+		return (-1);
+	}
+	for (w = 0; w < n; w++) {
+		a[w] = *t;
+		a[w].sum = per + (size_t)w * 2 * t->n;
+		err[w] = 0;
+	}
+	if (!t->zero)
+		(void)worker_call_all_within(ctl->workers, n, w_rcount, a,
+		    sizeof(a[0]), WORKER_QUERY_MS, err);
+	else
+		for (w = 0; w < n; w++)
+			if (worker_call(ctl->workers[w], w_rcount,
+			    &a[w]) == -1) {
+				err[w] = errno;
+				break;
+			}
+	for (w = 0; w < n; w++) {
+		if (err[w] != 0) {
+			free(per);
+			errno = err[w];
+			client_worker_error(c, w);
+			return (-1);
+		}
+		t->mismatch |= a[w].mismatch;
+		for (i = 0; i < 2 * t->n; i++)
+			t->sum[i] += a[w].sum[i];
+	}
+	free(per);
+	return (0);
+}
+
 /* An address list as a JSON string; "any" for none. */
 static void
 print_addrs(struct evbuffer *b, const char *key,
@@ -148,7 +200,6 @@ cmd_rules(struct client *c, struct evbuffer *b)
 	char			 states[64], flags[24], pbuf[8], chain[48],
 				 q[RULE_NAMELEN * 7];
 	size_t			 i;
-	unsigned		 w;
 	int			 s, json = (c->flags & CTL_F_JSON) != 0;
 
 	memset(&a, 0, sizeof(a));
@@ -164,15 +215,10 @@ cmd_rules(struct client *c, struct evbuffer *b)
 		client_error(c, "out of memory");
 		return (-1);
 	}
-	/* reading is a question, bounded; -Z zeroes: it waits */
-	for (w = 0; w < ctl->nworkers; w++)
-		if ((a.zero ? worker_call(ctl->workers[w], w_rcount, &a) :
-		    worker_call_within(ctl->workers[w], w_rcount, &a,
-		    WORKER_QUERY_MS)) == -1) {
-			free(a.sum);
-			client_worker_error(c, w);
-			return (-1);
-		}
+	if (rcount_all(c, &a) == -1) {
+		free(a.sum);
+		return (-1);
+	}
 	if (a.mismatch)
 		log_warnx("control: rules: a worker has no counters for the "
 		    "running rules");

@@ -206,15 +206,13 @@ static int
 count_all(struct client *c, struct evbuffer *b)
 {
 	struct control	*ctl = c->ctl;
-	size_t		 n, total = 0;
+	size_t		 total;
 	unsigned	 i;
 
-	for (i = 0; i < ctl->nworkers; i++) {
-		if (worker_ct_count(ctl->workers[i], &n) == -1) {
-			client_worker_error(c, i);
-			return (-1);
-		}
-		total += n;
+	if (worker_ct_count_all(ctl->workers, ctl->nworkers, &total,
+	    &i) == -1) {
+		client_worker_error(c, i);
+		return (-1);
 	}
 	if (c->flags & CTL_F_JSON)
 		evbuffer_add_printf(b, "{\"count\":%zu}\n", total);

@@ -255,7 +255,7 @@ http_connections(struct http *h, struct evhttp_request *req,
 	const char		*v;
 	char			*end;
 	unsigned long		 limit = HTTP_PAGE_DEF;
-	size_t			 total = 0, n;
+	size_t			 total;
 	unsigned		 i;
 
 	memset(&s, 0, sizeof(s));
@@ -289,11 +289,8 @@ http_connections(struct http *h, struct evhttp_request *req,
 		evhttp_send_error(req, HTTP_INTERNAL, NULL);
 		return;
 	}
-	for (i = 0; i < h->nworkers; i++) {
-		if (worker_ct_count(h->workers[i], &n) == -1)
-			goto dead;
-		total += n;
-	}
+	if (worker_ct_count_all(h->workers, h->nworkers, &total, &i) == -1)
+		goto dead;
 	l.out = b;
 	s.fn = hlist_visit;
 	s.arg = &l;

@@ -315,12 +315,25 @@ int	 worker_call(struct worker *w, void (*fn)(struct worker *, void *),
 int	 worker_call_within(struct worker *w,
 	    void (*fn)(struct worker *, void *), void *arg, unsigned ms);
 /*
+ * The same question to n workers at once, within one deadline for all:
+ * fn(w[i], (char *)args + i * size) in each worker's thread.  Every call
+ * is posted before any is waited for, so the workers that do not answer
+ * cost ms in all, not ms each, and one that answers is never late for
+ * coming after them.  err[i] (n of them) gets 0, or what errno
+ * worker_call_within() would give (ESRCH, ETIMEDOUT); returns how many
+ * failed.
+ */
+unsigned worker_call_all_within(struct worker **w, unsigned n,
+	    void (*fn)(struct worker *, void *), void *args, size_t size,
+	    unsigned ms, int *err);
+/*
  * How long worker_call_within() waits for the main thread's questions.
  * A running worker comes back to its loop after every batch (at most
  * WORKER_BUDGET packets) and every tick, so it takes a call in well
  * under a millisecond; a second is missed only by a worker stopped or
  * stuck, and stays short to a person at nfqspictl and to an HTTP
- * scrape, both of which wait the whole of it for each such worker.
+ * scrape, which wait the whole of it once, however many workers do not
+ * answer (worker_call_all_within()).
  */
 #define WORKER_QUERY_MS	1000
 /* ms since w's loop last ran (now: spi_now_ms()), from any thread. */
@@ -348,18 +361,22 @@ struct ct_slice {
 };
 int	 worker_slice(struct worker **workers, unsigned n, struct ct_slice *s,
 	    size_t max);
-/* The number of connections in w's table, through
-   worker_call_within(WORKER_QUERY_MS). */
-int	 worker_ct_count(struct worker *w, size_t *n);
+/* The connections in all n tables, asked at once within
+   WORKER_QUERY_MS (worker_call_all_within()); -1, errno (ESRCH,
+   ETIMEDOUT, EINVAL past WORKERS_MAX) and *wi the first worker that
+   failed. */
+int	 worker_ct_count_all(struct worker **w, unsigned n, size_t *total,
+	    unsigned *wi);
 /* Only from inside a worker_call() function: */
 struct ct_table *worker_ct(struct worker *w);
 const struct config *worker_config(struct worker *w);
 void	 worker_get_stats(struct worker *w, struct worker_stats *s);
-/* From the main thread: w's counters (and its table's max), through
-   worker_call_within(); -1 and ESRCH if w is not running, ETIMEDOUT if
-   it did not answer within ms. */
-int	 worker_snapshot_within(struct worker *w, struct worker_stats *s,
-	    uint32_t *ctmax, unsigned ms);
+/* From the main thread: the counters of w[i] in s[i] and its table's
+   max in ctmax[i], every worker asked at once within ms
+   (worker_call_all_within(): err[i]); how many failed, or -1 and
+   EINVAL past WORKERS_MAX. */
+int	 worker_snapshot_all(struct worker **w, unsigned n,
+	    struct worker_stats *s, uint32_t *ctmax, unsigned ms, int *err);
 /* Add every counter of s to t (totals over the workers). */
 void	 worker_stats_add(struct worker_stats *t,
 	    const struct worker_stats *s);

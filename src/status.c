@@ -158,33 +158,40 @@ int
 status_collect(struct status *st, const struct daemon_info *info,
     struct worker **workers, unsigned n)
 {
-	uint32_t	 max;
+	uint32_t	 max[WORKERS_MAX];
+	int		 err[WORKERS_MAX];
 	unsigned	 i;
 
 	memset(st, 0, sizeof(*st));
 	st->n = n;
+	if (n > WORKERS_MAX) {
+		errno = EINVAL;
+		return (-1);
+	}
 	if ((st->per = calloc(n ? n : 1, sizeof(*st->per))) == NULL ||
 	    (st->q = calloc(n ? n : 1, sizeof(*st->q))) == NULL ||
 	    (st->ans = calloc(n ? n : 1, sizeof(*st->ans))) == NULL) {
 		status_free(st);
 		return (-1);
 	}
+	/* questions, to all at once: the workers stopped or stuck cost
+	   the main loop WORKER_QUERY_MS in all, not the watchdog's 10 s,
+	   nor a second each */
+	(void)worker_snapshot_all(workers, n, st->per, max, WORKER_QUERY_MS,
+	    err);
 	for (i = 0; i < n; i++) {
-		/* a question: a stopped worker costs the main loop
-		   WORKER_QUERY_MS, not the watchdog's 10 s */
-		if (worker_snapshot_within(workers[i], &st->per[i], &max,
-		    WORKER_QUERY_MS) == -1) {
-			if (errno == ETIMEDOUT) {
-				status_set_late(st, i, workers[i]);
-				continue;
-			}
+		if (err[i] == ETIMEDOUT) {
+			status_set_late(st, i, workers[i]);
+			continue;
+		}
+		if (err[i] != 0) {
 			st->dead = i;
 			status_free(st);
 			errno = ESRCH;
 			return (-1);
 		}
 		worker_stats_add(&st->tot, &st->per[i]);
-		st->max += max;
+		st->max += max[i];
 	}
 	if (info->sync != NULL) {
 		struct sync_status	 ss;

@@ -367,39 +367,42 @@ worker_deadline(struct timespec *ts, unsigned ms)
 	}
 }
 
-/* worker_call() (ms 0) and worker_call_within() */
-static int
-worker_call_wait(struct worker *w, void (*fn)(struct worker *, void *),
-    void *arg, unsigned ms)
-{
-	struct timespec	 mono;
-	int		 ret, err = ESRCH;
+#define WORKER_POSTED	(-1)	/* worker_post(): to be reaped */
 
-	if (!w->started) {
-		errno = ESRCH;
-		return (-1);
-	}
+/*
+ * Post fn(w, arg) to w: WORKER_POSTED, the callers' lock held for
+ * worker_reap(); or 0, run at once (w's own thread); or an errno: ESRCH
+ * (not running), EBUSY (try: another caller holds w), ETIMEDOUT (dl
+ * passed first).  dl NULL: the lock is waited for however long.
+ */
+static int
+worker_post(struct worker *w, void (*fn)(struct worker *, void *),
+    void *arg, const struct timespec *dl, int try)
+{
+	int	 ret;
+
+	if (!w->started)
+		return (ESRCH);
 	if (pthread_equal(pthread_self(), w->thread)) {
 		fn(w, arg);
 		return (0);
 	}
-	if (ms > 0) {
-		worker_deadline(&mono, ms);
-		/* the sync thread's call may hold the worker: the lock
-		   has the same deadline */
-		if ((ret = pthread_mutex_clocklock(&w->callers,
-		    CLOCK_MONOTONIC, &mono)) != 0) {
-			errno = ret;
-			return (-1);
-		}
-	} else
-		pthread_mutex_lock(&w->callers);
+	/* the sync thread's call may hold the worker: the lock has
+	   the call's deadline */
+	if (try)
+		ret = pthread_mutex_trylock(&w->callers);
+	else if (dl != NULL)
+		ret = pthread_mutex_clocklock(&w->callers, CLOCK_MONOTONIC,
+		    dl);
+	else
+		ret = pthread_mutex_lock(&w->callers);
+	if (ret != 0)
+		return (ret);
 	pthread_mutex_lock(&w->mtx);
 	if (!w->running) {
 		pthread_mutex_unlock(&w->mtx);
 		pthread_mutex_unlock(&w->callers);
-		errno = ESRCH;
-		return (-1);
+		return (ESRCH);
 	}
 	w->callfn = fn;
 	w->callarg = arg;
@@ -408,26 +411,59 @@ worker_call_wait(struct worker *w, void (*fn)(struct worker *, void *),
 	/* thread-safe: the base was made with evthread_use_pthreads();
 	   still active from a call withdrawn, the one run takes this */
 	event_active(w->callev, EV_READ, 0);
+	pthread_mutex_unlock(&w->mtx);
+	return (WORKER_POSTED);
+}
+
+/*
+ * The end of a call worker_post() posted: 0 once done; ETIMEDOUT if w
+ * had not taken it by dl (NULL: no deadline), withdrawn; ESRCH if w
+ * left its loop.  The callers' lock is released.
+ */
+static int
+worker_reap(struct worker *w, const struct timespec *dl)
+{
+	int	 ret, err = ESRCH;
+
+	pthread_mutex_lock(&w->mtx);
 	while (!w->calldone && w->running) {
-		if (ms == 0 || w->calltaken)
+		if (dl == NULL || w->calltaken)
 			pthread_cond_wait(&w->cond, &w->mtx);
-		else if (pthread_cond_timedwait(&w->cond, &w->mtx, &mono) ==
+		else if (pthread_cond_timedwait(&w->cond, &w->mtx, dl) ==
 		    ETIMEDOUT && !w->calltaken && !w->calldone &&
 		    w->running) {
 			err = ETIMEDOUT;
 			break;
 		}
 	}
-	ret = w->calldone ? 0 : -1;
+	ret = w->calldone ? 0 : err;
 	/* withdrawn, or the worker left its loop: should the callback
 	   run still, it finds nothing (arg may be gone by then) */
 	w->callfn = NULL;
 	w->callarg = NULL;
 	pthread_mutex_unlock(&w->mtx);
 	pthread_mutex_unlock(&w->callers);
-	if (ret == -1)
-		errno = err;	/* ETIMEDOUT, or ESRCH: it stopped meanwhile */
 	return (ret);
+}
+
+/* worker_call() (ms 0) and worker_call_within() */
+static int
+worker_call_wait(struct worker *w, void (*fn)(struct worker *, void *),
+    void *arg, unsigned ms)
+{
+	struct timespec	 dl;
+	int		 ret;
+
+	if (ms > 0)
+		worker_deadline(&dl, ms);
+	if ((ret = worker_post(w, fn, arg, ms > 0 ? &dl : NULL, 0)) ==
+	    WORKER_POSTED)
+		ret = worker_reap(w, ms > 0 ? &dl : NULL);
+	if (ret != 0) {
+		errno = ret;
+		return (-1);
+	}
+	return (0);
 }
 
 int
@@ -441,6 +477,37 @@ worker_call_within(struct worker *w, void (*fn)(struct worker *, void *),
     void *arg, unsigned ms)
 {
 	return (worker_call_wait(w, fn, arg, ms > 0 ? ms : 1));
+}
+
+unsigned
+worker_call_all_within(struct worker **w, unsigned n,
+    void (*fn)(struct worker *, void *), void *args, size_t size,
+    unsigned ms, int *err)
+{
+	struct timespec	 dl;
+	char		*a = args;
+	unsigned	 i, nerr = 0;
+
+	worker_deadline(&dl, ms > 0 ? ms : 1);
+	/*
+	 * Every call posted before any is waited for: a worker stopped or
+	 * stuck costs the one deadline, not one each, and a running one
+	 * has it all to take its call whoever comes before it.  Those
+	 * another caller holds (the sync thread) are waited for after the
+	 * others are posted, in index order, as the answers are.
+	 */
+	for (i = 0; i < n; i++)
+		err[i] = worker_post(w[i], fn, a + i * size, NULL, 1);
+	for (i = 0; i < n; i++)
+		if (err[i] == EBUSY)
+			err[i] = worker_post(w[i], fn, a + i * size, &dl, 0);
+	for (i = 0; i < n; i++) {
+		if (err[i] == WORKER_POSTED)
+			err[i] = worker_reap(w[i], &dl);
+		if (err[i] != 0)
+			nerr++;
+	}
+	return (nerr);
 }
 
 uint64_t

@@ -11,6 +11,7 @@
  * slices is a worker and its ct_walk() cursor; each entry is seen in
  * the worker's thread as its view (ct_view.h), filled here once.
  */
+#include <errno.h>
 #include <stdint.h>
 
 #include "worker_int.h"
@@ -77,8 +78,30 @@ w_count(struct worker *w, void *arg)
 }
 
 int
-worker_ct_count(struct worker *w, size_t *n)
+worker_ct_count_all(struct worker **w, unsigned n, size_t *total,
+    unsigned *wi)
 {
-	/* a question: a stalled worker does not hold the main loop */
-	return (worker_call_within(w, w_count, n, WORKER_QUERY_MS));
+	size_t		 count[WORKERS_MAX];
+	int		 err[WORKERS_MAX];
+	unsigned	 i;
+
+	*total = 0;
+	*wi = 0;
+	if (n > WORKERS_MAX) {
+		errno = EINVAL;
+		return (-1);
+	}
+	/* a question: the stalled workers hold the main loop for
+	   WORKER_QUERY_MS in all */
+	(void)worker_call_all_within(w, n, w_count, count, sizeof(count[0]),
+	    WORKER_QUERY_MS, err);
+	for (i = 0; i < n; i++) {
+		if (err[i] != 0) {
+			*wi = i;
+			errno = err[i];
+			return (-1);
+		}
+		*total += count[i];
+	}
+	return (0);
 }

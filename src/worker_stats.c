@@ -7,6 +7,7 @@
  * The counters are the worker's own (its thread writes them, nothing
  * else); the main thread reads them through worker_call().
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -206,11 +207,22 @@ worker_snapshot_fn(struct worker *w, void *arg)
 }
 
 int
-worker_snapshot_within(struct worker *w, struct worker_stats *s,
-    uint32_t *ctmax, unsigned ms)
+worker_snapshot_all(struct worker **w, unsigned n, struct worker_stats *s,
+    uint32_t *ctmax, unsigned ms, int *err)
 {
-	struct snapshot	 a = { s, ctmax };
+	struct snapshot	 a[WORKERS_MAX];
+	unsigned	 i;
 
-	memset(s, 0, sizeof(*s));
-	return (worker_call_within(w, worker_snapshot_fn, &a, ms));
+	if (n > WORKERS_MAX) {
+		errno = EINVAL;
+		return (-1);
+	}
+	for (i = 0; i < n; i++) {
+		memset(&s[i], 0, sizeof(s[i]));
+		ctmax[i] = 0;
+		a[i].s = &s[i];
+		a[i].ctmax = &ctmax[i];
+	}
+	return ((int)worker_call_all_within(w, n, worker_snapshot_fn, a,
+	    sizeof(a[0]), ms, err));
 }

@@ -875,12 +875,13 @@ lib_churn_counts()
 # shellcheck disable=SC2034  # the tests that name it use it
 STALL=$top_srcdir/tests/integration/stall.py
 
-# worker_tid PID: the tid of PID's first worker thread, 0 if none
+# worker_tid PID [N]: the tid of PID's worker thread N (0, the first),
+# 0 if none
 worker_tid()
 {
 	local t
 	for t in /proc/"$1"/task/*; do
-		[ "$(cat "$t/comm" 2>/dev/null)" = nfqspid-w0 ] &&
+		[ "$(cat "$t/comm" 2>/dev/null)" = "nfqspid-w${2:-0}" ] &&
 		    { echo "${t##*/}"; return 0; }
 	done
 	echo 0

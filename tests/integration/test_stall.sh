@@ -8,6 +8,10 @@
 # answers with nfqspid_worker_answered 0 for its queue and no sums,
 # /api/stats names it; /api/connections answers 503 and conntrack fails,
 # both naming it in the same words.  Once it runs again, all is as before.
+# Three of the four workers stopped at once: a question waits its 1 s
+# once, not once per worker (3 s), and the fourth, asked after them,
+# answers: status, -j status and /metrics within 2 s name the three
+# alone; conntrack count and rules fail within 2 s naming worker 0.
 # Stopped again, SIGTERM is taken at once (the stop then waits for it,
 # and ends with 0 when it runs again).
 #
@@ -29,11 +33,13 @@ $(lib_policy)
 
 $(lib_ping_rules)
 EOF
-sed -i 's/^threads = 1$/threads = 2/' "$T_CONF"
+sed -i 's/^threads = 1$/threads = 4/' "$T_CONF"
 PORT=8476
 url=http://127.0.0.1:$PORT
 Q0=$T_QUEUE
 Q1=$((T_QUEUE + 1))
+Q2=$((T_QUEUE + 2))
+Q3=$((T_QUEUE + 3))
 hget() { in_d curl -sS --max-time 10 "$@"; }
 
 ms() { echo $(($(date +%s%N) / 1000000)); }
@@ -108,9 +114,19 @@ check "... the second within $((LIMIT + 1000)) ms ($second ms)" \
 timed "$T_TMP/metrics.txt" hget "$url/metrics"
 check "/metrics answers within $LIMIT ms ($(val metrics.txt.rc), $(val metrics.txt.ms) ms)" \
     test "$(val metrics.txt.rc)" = 0 -a "$(val metrics.txt.ms)" -lt "$LIMIT"
-check "... nfqspid_worker_answered: 0 for queue $Q0, 1 for $Q1" \
+# answered ANSWERED...: /metrics' nfqspid_worker_answered lines, one
+# 0 or 1 by queue, from $Q0 on
+answered()
+{
+	local q=$Q0 a
+	for a in "$@"; do
+		printf 'nfqspid_worker_answered{queue="%u"} %u ' "$q" "$a"
+		q=$((q + 1))
+	done
+}
+check "... nfqspid_worker_answered: 0 for queue $Q0, 1 for the others" \
     test "$(grep '^nfqspid_worker_answered' "$T_TMP/metrics.txt" | tr '\n' ' ')" \
-    = "nfqspid_worker_answered{queue=\"$Q0\"} 0 nfqspid_worker_answered{queue=\"$Q1\"} 1 "
+    = "$(answered 0 1 1 1)"
 check "... and no sum over the workers" \
     not grep -q '^nfqspid_received_total' "$T_TMP/metrics.txt"
 timed "$T_TMP/api.json" hget "$url/api/stats"
@@ -148,12 +164,65 @@ check "it runs again: status as before" \
 lib_ctl -j status >"$T_TMP/after.json"
 check "... -j status: \"unanswered\" empty again" \
     test "$(unanswered "$T_TMP/after.json")" = ""
-check "... /metrics: both workers answered" \
-    test "$(hget "$url/metrics" | grep -c '^nfqspid_worker_answered{.*} 1$')" = 2
+check "... /metrics: every worker answered" \
+    test "$(hget "$url/metrics" | grep -c '^nfqspid_worker_answered{.*} 1$')" = 4
 check "ping crosses again" quiet in_c ping -q -c 2 -i 0.2 -W 1 "$S4"
 check "nfqspid did not exit" lib_daemon_alive
 check "no sanitizer report in the daemon's log" \
     log_lacks 'runtime error|AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer'
+
+# ---- workers 0, 1 and 2 stopped: one second in all ----------------------------
+# 8 s: the five questions' 1 s each, short of the watchdog thread's 10 s
+sts=()
+for n in 0 1 2; do
+	t=$(worker_tid "$pid" "$n")
+	: >"$T_TMP/stall$n.out"
+	"$PY" "$STALL" "$t" 8 >"$T_TMP/stall$n.out" 2>&1 &
+	sts+=("$!")
+done
+for n in 0 1 2; do
+	wait_for 30 grep -q stopped "$T_TMP/stall$n.out"
+	check "worker $n's thread is stopped" \
+	    grep -q stopped "$T_TMP/stall$n.out"
+done
+# worker by worker, the question took a second for each: 3 s
+timed "$T_TMP/st3.txt" lib_ctl status
+check "status answers, status 0 ($(val st3.txt.rc): $(val st3.txt.err))" \
+    test "$(val st3.txt.rc)" = 0
+check "... within $LIMIT ms, not a second for each of the three ($(val st3.txt.ms) ms)" \
+    test "$(val st3.txt.ms)" -lt "$LIMIT"
+for n in 0 1 2; do
+	check "... saying worker $n did not answer" \
+	    grep -Eq "^WARNING: worker $n \(queue $((Q0 + n))\) did not answer within 1 s \(has not run for [0-9]+ s\): its figures are left out\$" \
+	    "$T_TMP/st3.txt"
+done
+check "... worker 3, asked after them, answered" \
+    test "$(grep -c WARNING "$T_TMP/st3.txt")" = 3
+timed "$T_TMP/st3.json" lib_ctl -j status
+check "-j status within $LIMIT ms ($(val st3.json.rc), $(val st3.json.ms) ms)" \
+    test "$(val st3.json.rc)" = 0 -a "$(val st3.json.ms)" -lt "$LIMIT"
+check "... \"unanswered\" names workers 0, 1 and 2 ($(unanswered "$T_TMP/st3.json"))" \
+    test "$(unanswered "$T_TMP/st3.json")" = "0:$Q0 1:$Q1 2:$Q2"
+timed "$T_TMP/metrics3.txt" hget "$url/metrics"
+check "/metrics within $LIMIT ms ($(val metrics3.txt.rc), $(val metrics3.txt.ms) ms)" \
+    test "$(val metrics3.txt.rc)" = 0 -a "$(val metrics3.txt.ms)" -lt "$LIMIT"
+check "... nfqspid_worker_answered: 0, 0, 0 and 1 for queue $Q3" \
+    test "$(grep '^nfqspid_worker_answered' "$T_TMP/metrics3.txt" | tr '\n' ' ')" \
+    = "$(answered 0 0 0 1)"
+for q in "conntrack count" rules; do
+	read -ra words <<<"$q"
+	timed "$T_TMP/q3.txt" lib_ctl "${words[@]}"
+	check "$q fails, status 1 ($(val q3.txt.rc)), within $LIMIT ms ($(val q3.txt.ms) ms)" \
+	    test "$(val q3.txt.rc)" = 1 -a "$(val q3.txt.ms)" -lt "$LIMIT"
+	check "... naming worker 0 ($(val q3.txt.err))" \
+	    grep -Eq "worker 0 \(queue $Q0\) did not answer within 1 s \(has not run for [0-9]+ s\)" \
+	    "$T_TMP/q3.txt.err"
+done
+check "the three were stopped all along" kill -0 "${sts[@]}"
+wait "${sts[@]}"
+check "they run again: status as before" \
+    wait_eval $((30 * T_SLOW)) '! lib_ctl status | grep -q WARNING'
+check "nfqspid did not exit" lib_daemon_alive
 
 # ---- stopped again: SIGTERM is taken at once -----------------------------------
 # 2 s stopped first: the main loop's ticks come meanwhile

@@ -35,30 +35,36 @@
 static int	 dead = -1;		/* the worker not running */
 static int	 late = -1;		/* the worker that does not answer */
 
-/* worker i: word k of its stats is 1000 * (i + 1) + k */
+/* worker i: word k of its stats is 1000 * (i + 1) + k; every worker
+   is asked in the one call */
 int
-worker_snapshot_within(struct worker *w, struct worker_stats *s,
-    uint32_t *ctmax, unsigned ms)
+worker_snapshot_all(struct worker **w, unsigned n, struct worker_stats *s,
+    uint32_t *ctmax, unsigned ms, int *err)
 {
 	uint64_t	 word;
 	size_t		 k;
-	unsigned	 i = (unsigned)(uintptr_t)w;
+	unsigned	 i, j, nerr = 0;
 
 	assert_int_equal(ms, WORKER_QUERY_MS);
-	if ((int)i == dead) {
-		errno = ESRCH;
-		return (-1);
+	assert_true(n <= NW);
+	for (j = 0; j < n; j++) {
+		i = (unsigned)(uintptr_t)w[j];
+		memset(&s[j], 0, sizeof(s[j]));
+		ctmax[j] = 0;
+		err[j] = (int)i == dead ? ESRCH : (int)i == late ?
+		    ETIMEDOUT : 0;
+		if (err[j] != 0) {
+			nerr++;
+			continue;
+		}
+		for (k = 0; k < sizeof(*s) / sizeof(word); k++) {
+			word = 1000 * (i + 1) + k;
+			memcpy((char *)&s[j] + k * sizeof(word), &word,
+			    sizeof(word));
+		}
+		ctmax[j] = 4096;
 	}
-	if ((int)i == late) {
-		errno = ETIMEDOUT;
-		return (-1);
-	}
-	for (k = 0; k < sizeof(*s) / sizeof(word); k++) {
-		word = 1000 * (i + 1) + k;
-		memcpy((char *)s + k * sizeof(word), &word, sizeof(word));
-	}
-	*ctmax = 4096;
-	return (0);
+	return ((int)nerr);
 }
 
 /* worker i's loop last ran 7 s (and i ms) ago */
@@ -320,7 +326,7 @@ test_stats_fields(void **state)
 	status_free(&st);
 }
 
-/* worker_snapshot_within() above: the word of received */
+/* worker_snapshot_all() above: the word of received */
 #define RECEIVED_WORD	(offsetof(struct worker_stats, received) / 8)
 
 /* The Prometheus text: HELP and TYPE once per family, before its

@@ -38,6 +38,7 @@
 #include "workerfix.h"
 
 #define SHORT_MS	200	/* a question's deadline here */
+#define LONG_MS		500	/* ... where several deadlines must show */
 
 /* the worker's loop, in a thread of the test */
 struct loop {
@@ -110,6 +111,7 @@ slow(struct worker *w, void *arg)
 }
 
 static struct loop	 lp;
+static struct loop	 lps[FIX_WORKERS];	/* setup_all()'s */
 
 /* the callers' lock: which clock its deadline is on, and how far */
 int	 __real_pthread_mutex_clocklock(pthread_mutex_t *, clockid_t,
@@ -157,11 +159,37 @@ static int
 down(void **state)
 {
 	struct fix	*f = *state;
+	unsigned	 i;
 
 	loop_stop(&lp);
+	for (i = 0; i < FIX_WORKERS; i++)
+		loop_stop(&lps[i]);
 	/* no thread of its own to stop: worker_free() frees the rest */
-	f->all[0]->started = 0;
+	for (i = 0; i < f->n; i++)
+		f->all[i]->started = 0;
 	return (teardown(state));
+}
+
+/* FIX_WORKERS workers, none of whose loops runs yet */
+static int
+setup_all(void **state)
+{
+	struct fix	*f;
+	unsigned	 i;
+
+	assert_int_equal(evthread_use_pthreads(), 0);
+	f = fix_new();
+	fix_start(f, FIX_WORKERS, spi_now_ms());
+	for (i = 0; i < FIX_WORKERS; i++) {
+		f->all[i]->callev = event_new(f->all[i]->base, -1, 0,
+		    worker_call_cb, f->all[i]);
+		assert_non_null(f->all[i]->callev);
+		f->all[i]->started = f->all[i]->running = 1;
+	}
+	memset(&lp, 0, sizeof(lp));
+	memset(lps, 0, sizeof(lps));
+	*state = f;
+	return (0);
 }
 
 /* A stopped worker: ETIMEDOUT after the deadline, not before, not much
@@ -303,6 +331,116 @@ test_not_running(void **state)
 	assert_int_equal(x, 0);
 }
 
+/*
+ * One question to every worker, three of them stopped: ETIMEDOUT for
+ * each after the one deadline, not one deadline each; the running one
+ * (after them) answers; the three calls are withdrawn, so their loops,
+ * once they run, run nothing.  (Worker by worker, as the main thread
+ * asked before, it took three deadlines.)
+ */
+static void
+test_all_stopped(void **state)
+{
+	struct fix	*f = *state;
+	uint64_t	 t0, dt;
+	int		*x = calloc(FIX_WORKERS, sizeof(*x));
+	int		 err[FIX_WORKERS];
+	unsigned	 i;
+
+	assert_non_null(x);
+	loop_start(&lps[3], f->all[3]);
+	t0 = now_ms();
+	assert_int_equal(worker_call_all_within(f->all, FIX_WORKERS, add_one,
+	    x, sizeof(*x), LONG_MS, err), 3);
+	dt = now_ms() - t0;
+	assert_true(dt >= LONG_MS && dt < 2 * LONG_MS);
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(err[i], ETIMEDOUT);
+		assert_int_equal(x[i], 0);
+		assert_null(f->all[i]->callfn);
+		assert_null(f->all[i]->callarg);
+	}
+	assert_int_equal(err[3], 0);
+	assert_int_equal(x[3], 1);
+	/* the arguments are gone, then the workers run again */
+	free(x);
+	for (i = 0; i < 3; i++) {
+		assert_true(event_base_loop(f->all[i]->base,
+		    EVLOOP_NONBLOCK) >= 0);
+		assert_int_equal(f->all[i]->calldone, 0);
+	}
+}
+
+/* Stopped, slow (taken: waited for past the deadline), running and
+   not running, in one question: each as worker_call_within() says. */
+static void
+test_all_mixed(void **state)
+{
+	struct fix	*f = *state;
+	uint64_t	 t0, dt;
+	int		 x[FIX_WORKERS] = { 0, 0, 0, 0 };
+	int		 err[FIX_WORKERS];
+
+	loop_start(&lps[1], f->all[1]);
+	loop_start(&lps[2], f->all[2]);
+	f->all[3]->running = 0;
+	t0 = now_ms();
+	assert_int_equal(worker_call_all_within(f->all, FIX_WORKERS, slow, x,
+	    sizeof(x[0]), SHORT_MS, err), 2);
+	dt = now_ms() - t0;
+	assert_true(dt >= 300 && dt < 300 + 500);
+	assert_int_equal(err[0], ETIMEDOUT);
+	assert_int_equal(err[1], 0);
+	assert_int_equal(err[2], 0);
+	assert_int_equal(err[3], ESRCH);
+	/* slow() says it ran in a call */
+	assert_int_equal(x[0], 0);
+	assert_int_equal(x[1], 1);
+	assert_int_equal(x[2], 1);
+	assert_int_equal(x[3], 0);
+}
+
+/*
+ * Another caller (the sync thread) holds worker 0, which is stopped:
+ * the others are asked meanwhile and answer, and the question ends at
+ * its deadline.  (Had it waited for worker 0's lock before asking the
+ * next, they would have had no time left to answer.)
+ */
+static void
+test_all_held(void **state)
+{
+	struct fix	*f = *state;
+	pthread_t	 t;
+	uint64_t	 t0, dt;
+	void		*rv;
+	int		 x[FIX_WORKERS] = { 0, 0, 0, 0 };
+	int		 err[FIX_WORKERS];
+	unsigned	 i, nerr;
+
+	for (i = 1; i < FIX_WORKERS; i++)
+		loop_start(&lps[i], f->all[i]);
+	assert_int_equal(pthread_create(&t, NULL, other_caller, f->all[0]),
+	    0);
+	while (__atomic_load_n(&f->all[0]->callfn, __ATOMIC_SEQ_CST) == NULL)
+		usleep(1000);
+	t0 = now_ms();
+	nerr = worker_call_all_within(f->all, FIX_WORKERS, add_one, x,
+	    sizeof(x[0]), SHORT_MS, err);
+	dt = now_ms() - t0;
+	/* the other caller's call done before any check can fail */
+	loop_start(&lps[0], f->all[0]);
+	pthread_join(t, &rv);
+	assert_null(rv);
+	assert_int_equal(nerr, 1);
+	assert_true(dt >= SHORT_MS - 20 && dt < SHORT_MS + 500);
+	assert_int_equal(err[0], ETIMEDOUT);
+	assert_int_equal(x[0], 0);
+	for (i = 1; i < FIX_WORKERS; i++) {
+		assert_int_equal(err[i], 0);
+		assert_int_equal(x[i], 1);
+	}
+}
+
 int
 main(void)
 {
@@ -313,6 +451,12 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_other_caller, setup,
 		    down),
 		cmocka_unit_test_setup_teardown(test_not_running, setup, down),
+		cmocka_unit_test_setup_teardown(test_all_stopped, setup_all,
+		    down),
+		cmocka_unit_test_setup_teardown(test_all_mixed, setup_all,
+		    down),
+		cmocka_unit_test_setup_teardown(test_all_held, setup_all,
+		    down),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

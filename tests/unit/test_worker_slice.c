@@ -55,6 +55,7 @@ struct fix {
 	struct worker	*stalled;	/* takes no call in time */
 	unsigned	 waits;		/* worker_call_within()s */
 	unsigned	 wait_ms;	/* ... the last one's */
+	unsigned	 alls;		/* worker_call_all_within()s */
 
 	struct ct_entry	*ent[65536];	/* by sport */
 	/* what the slices handed out, by sport */
@@ -104,6 +105,24 @@ worker_call_within(struct worker *w, void (*fn)(struct worker *, void *),
 		return (-1);
 	}
 	return (worker_call(w, fn, arg));
+}
+
+/* every worker asked in one call: here each in turn, as above */
+unsigned
+worker_call_all_within(struct worker **w, unsigned n,
+    void (*fn)(struct worker *, void *), void *args, size_t size,
+    unsigned ms, int *err)
+{
+	unsigned	 i, nerr = 0;
+
+	fx->alls++;
+	for (i = 0; i < n; i++) {
+		err[i] = worker_call_within(w[i], fn, (char *)args + i * size,
+		    ms) == -1 ? errno : 0;
+		if (err[i] != 0)
+			nerr++;
+	}
+	return (nerr);
 }
 
 /* ---- workers and their entries ------------------------------------------ */
@@ -687,6 +706,7 @@ test_not_running(void **state)
 	const unsigned	 size[] = { 2, 3, 1 };
 	struct ct_slice	 s;
 	size_t		 n;
+	unsigned	 wi;
 
 	fill(f, size, 3);
 	s = slice(f, 0);
@@ -699,18 +719,22 @@ test_not_running(void **state)
 	assert_int_equal(s.wi, 1);
 	assert_int_equal(s.cursor, 0);
 	assert_int_equal(f->nvisit, 2);
-	assert_int_equal(worker_ct_count(f->w[1], &n), -1);
+	errno = 0;
+	assert_int_equal(worker_ct_count_all(f->w, f->n, &n, &wi), -1);
+	assert_int_equal(errno, ESRCH);
+	assert_int_equal(wi, 1);
 
 	f->down = NULL;
 	finish(f, &s, 2);
 	all_once(f, size, 3, 1);
-	assert_int_equal(worker_ct_count(f->w[1], &n), 0);
-	assert_int_equal(n, 3);
+	assert_int_equal(worker_ct_count_all(f->w, f->n, &n, &wi), 0);
+	assert_int_equal(n, 6);
 }
 
 /* A listing's slice (wait_ms set) asks with a deadline: a stalled
    worker's ETIMEDOUT comes back, the position kept; a delete's (wait_ms
-   0) waits, as does worker_call(); a count asks with WORKER_QUERY_MS. */
+   0) waits, as does worker_call(); a count asks every worker at once
+   with WORKER_QUERY_MS. */
 static void
 test_stalled(void **state)
 {
@@ -718,6 +742,7 @@ test_stalled(void **state)
 	const unsigned	 size[] = { 2, 3, 1 };
 	struct ct_slice	 s;
 	size_t		 n;
+	unsigned	 wi;
 
 	fill(f, size, 3);
 	s = slice(f, 0);
@@ -732,10 +757,18 @@ test_stalled(void **state)
 	assert_int_equal(s.wi, 1);
 	assert_int_equal(s.cursor, 0);
 	assert_int_equal(f->nvisit, 2);
+	/* a count asks every worker in one call, and names the first
+	   that failed */
 	errno = 0;
-	assert_int_equal(worker_ct_count(f->w[1], &n), -1);
+	f->waits = 0;
+	f->down = f->w[2];
+	assert_int_equal(worker_ct_count_all(f->w, f->n, &n, &wi), -1);
 	assert_int_equal(errno, ETIMEDOUT);
+	assert_int_equal(wi, 1);
+	assert_int_equal(f->alls, 1);
+	assert_int_equal(f->waits, 3);
 	assert_int_equal(f->wait_ms, WORKER_QUERY_MS);
+	f->down = NULL;
 	/* without wait_ms: worker_call(), which the stub runs */
 	s.wait_ms = 0;
 	f->waits = 0;

@@ -53,7 +53,7 @@ int		 mastering;
 int		 bulking;
 unsigned	 to_peer;
 unsigned	 deletes;
-unsigned	 queued[2];
+unsigned	 queued[FIX_WORKERS];
 unsigned	 moves;
 uint64_t	 unseen;
 uint8_t		 fakesync;
@@ -73,7 +73,7 @@ sync_ct(struct sync *s, unsigned wid, int event, const struct ct_table *t,
 	if (!sending)
 		return;
 	to_peer++;
-	assert_true(wid < 2);
+	assert_true(wid < FIX_WORKERS);
 	queued[wid]++;
 	if (event == CT_EVENT_DESTROY)
 		deletes++;
@@ -147,7 +147,7 @@ fix_new(void)
 	sending = 1;
 	mastering = bulking = 0;
 	to_peer = deletes = moves = 0;
-	queued[0] = queued[1] = 0;
+	memset(queued, 0, sizeof(queued));
 	unseen = 0;
 	ngiven = 0;
 	return (f);
@@ -177,7 +177,7 @@ fix_start(struct fix *f, unsigned n, uint64_t now)
 {
 	unsigned	 i;
 
-	assert_true(n >= 1 && n <= 2);
+	assert_true(n >= 1 && n <= FIX_WORKERS);
 	f->now = now;
 	f->n = n;
 	for (i = 0; i < n; i++)

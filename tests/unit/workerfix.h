@@ -23,6 +23,8 @@
 
 #include "worker_int.h"
 
+#define FIX_WORKERS	4	/* workers at most */
+
 /* ---- what the stubs saw; fix_new() clears it ---------------------------- */
 
 extern unsigned	 audits;		/* log_audit() lines */
@@ -35,7 +37,7 @@ extern int	 mastering;		/* made master, its grace not run yet */
 extern int	 bulking;		/* a bulk going out */
 extern unsigned	 to_peer;		/* changes queued for the peer */
 extern unsigned	 deletes;		/* ... of them DELETEs */
-extern unsigned	 queued[2];		/* ... by worker */
+extern unsigned	 queued[FIX_WORKERS];	/* ... by worker */
 extern unsigned	 moves;			/* connections handed over */
 extern uint64_t	 unseen;		/* the node's count */
 extern uint8_t	 fakesync;		/* the struct sync * a worker keeps */
@@ -56,7 +58,7 @@ extern size_t		 ngiven;
 struct fix {
 	struct config	 cfg;
 	struct rule	 rules[4];
-	struct worker	*all[2];
+	struct worker	*all[FIX_WORKERS];
 	unsigned	 n;
 	uint64_t	 now;
 };
@@ -67,7 +69,8 @@ struct fix {
  * and RELATED accepted, the default tables.
  */
 struct fix	*fix_new(void);
-/* n workers (1 or 2) made from f->cfg at now, each other's peers */
+/* n workers (1 to FIX_WORKERS) made from f->cfg at now, each other's
+   peers */
 void		 fix_start(struct fix *f, unsigned n, uint64_t now);
 /* cmocka's teardown of a fixture in *state */
 int		 teardown(void **state);
