@@ -89,6 +89,17 @@ sync_keep_home(struct sync *s, unsigned wi, const struct sync_batch *b)
 	*p = l;
 }
 
+/*
+ * No deadline, unlike the main thread's questions: the link reads a
+ * call that fails as a worker stopping for good, so a call withdrawn
+ * would lose what it carries -- a bulk would skip the rest of that
+ * worker's table (which the peer's sweep then ends there), an APPLY's
+ * records would only be counted (import_failed), a HOME's connections
+ * would stay out of every table until the stop, and a GRACE or FENCE
+ * missed would drop or leave out connections.  A worker whose loop
+ * does not run is ended by the watchdog thread (WATCHDOG_CHECKS,
+ * WATCHDOG_CALL_CHECKS in a call): the wait is bounded all the same.
+ */
 static int
 sync_call(void *arg, unsigned wi, int what, void *data)
 {
