@@ -1002,9 +1002,8 @@ watchdog_stop_check(struct daemon *d, unsigned checks)
 
 /* Worker i has not ticked for the last stale checks. */
 static void
-watchdog_stale(struct daemon *d, unsigned i, unsigned stale)
+watchdog_stale(struct daemon *d, unsigned i, unsigned stale, int incall)
 {
-	int	 incall = worker_in_call(d->workers[i]);
 	char	 why[160];
 
 	switch (watchdog_act(stale, incall)) {
@@ -1040,6 +1039,10 @@ watchdog_main(void *arg)
 			continue;
 		}
 		for (i = 0; i < d->nworkers; i++) {
+			/* in this order: a call's end bumps the beat before
+			   it clears incall, so "out of a call" comes with the
+			   call's beat, never the long call's stale count */
+			int incall = worker_in_call(d->workers[i]);
 			uint64_t beat = worker_heartbeat(d->workers[i]);
 
 			if (beat != last[i] || worker_error(d->workers[i])) {
@@ -1047,7 +1050,7 @@ watchdog_main(void *arg)
 				stale[i] = 0;
 				continue;
 			}
-			watchdog_stale(d, i, ++stale[i]);
+			watchdog_stale(d, i, ++stale[i], incall);
 		}
 	}
 	return (NULL);

@@ -344,6 +344,10 @@ worker_call_cb(evutil_socket_t fd, short events, void *arg)
 	/* busy for the main thread, not stalled: the watchdog waits */
 	__atomic_store_n(&w->incall, 1, __ATOMIC_SEQ_CST);
 	fn(w, fnarg);
+	/* the call's end is a tick: a watchdog that sees it out of the
+	   call (it reads incall first) sees a new heartbeat too, not the
+	   stale count of a long call (the loop's own tick comes later) */
+	__atomic_add_fetch(&w->beat, 1, __ATOMIC_SEQ_CST);
 	__atomic_store_n(&w->incall, 0, __ATOMIC_SEQ_CST);
 	pthread_mutex_lock(&w->mtx);
 	w->callfn = NULL;

@@ -1,11 +1,15 @@
 #!/usr/bin/python3
-# breakin.py PID TID FUNCTION SECONDS: stop thread TID of process PID
-# when it enters FUNCTION (a breakpoint, ptrace; the other threads run
-# on), then hold it there for SECONDS and let it go on.  It prints
-# "armed" once the breakpoint is set, "stopped" once the thread reached
-# it, and "resumed" when it lets it go, after SECONDS or at SIGTERM
-# (nothing if the process ended meanwhile).  FUNCTION is a symbol of the executable (nm), which no
-# other thread may enter meanwhile: they would die of the SIGTRAP.
+# breakin.py PID TID FUNCTION SECONDS [FUNCTION2 SECONDS2]: stop thread
+# TID of process PID when it enters FUNCTION (a breakpoint, ptrace; the
+# other threads run on), then hold it there for SECONDS and let it go
+# on.  It prints "armed" once the breakpoint is set, "stopped" once the
+# thread reached it, and "resumed" when it lets it go, after SECONDS or
+# at SIGTERM (nothing if the process ended meanwhile).  With FUNCTION2,
+# the thread is not let go but sent on to FUNCTION2's breakpoint, held
+# there SECONDS2 ("stopped2"), then let go: the second stop comes before
+# anything else the thread does between the two.  A FUNCTION is a symbol
+# of the executable (nm), which no other thread may enter meanwhile:
+# they would die of the SIGTRAP.
 # x86-64 only (exit 77 elsewhere).  For test_callhang.sh: a worker
 # hung inside a reload, deterministically, as stall.py cannot.
 #
@@ -58,42 +62,71 @@ def address(pid, exe, func):
     sys.exit(1)
 
 
-pid, tid, func, secs = (int(sys.argv[1]), int(sys.argv[2]), sys.argv[3],
-                        float(sys.argv[4]))
-addr = address(pid, "/proc/%d/exe" % pid, func)
+def arm(addr):
+    """A trap at addr; the word it replaced."""
+    ctypes.set_errno(0)
+    word = libc.ptrace(PEEKTEXT, tid, addr, None)
+    if ctypes.get_errno() != 0:
+        die("peek")
+    trap = (word & ~0xff) | 0xcc
+    if libc.ptrace(POKETEXT, tid, addr, trap & 0xffffffffffffffff) != 0:
+        die("poke")
+    return word
+
+
+def trapped():
+    """Runs the thread to its trap; False if the process ended."""
+    if libc.ptrace(CONT, tid, None, None) != 0:
+        die("cont")
+    while True:
+        _, st = os.waitpid(tid, WALL)
+        if os.WIFEXITED(st) or os.WIFSIGNALED(st):
+            return False
+        sig = os.WSTOPSIG(st)
+        if sig == signal.SIGTRAP:
+            return True
+        # anything else goes on to the thread as it came
+        libc.ptrace(CONT, tid, None, sig if st >> 16 == 0 else 0)
+
+
+def untrap(addr, word):
+    """The instruction back, and the thread back on it."""
+    regs = Regs()
+    if libc.ptrace(POKETEXT, tid, addr, word & 0xffffffffffffffff) != 0 \
+            or libc.ptrace(GETREGS, tid, None, ctypes.byref(regs)) != 0:
+        return False
+    regs.r[RIP] -= 1
+    return libc.ptrace(SETREGS, tid, None, ctypes.byref(regs)) == 0
+
+
+pid, tid = int(sys.argv[1]), int(sys.argv[2])
+stops = [(sys.argv[k], float(sys.argv[k + 1]))
+         for k in range(3, len(sys.argv) - 1, 2)]
+addrs = [address(pid, "/proc/%d/exe" % pid, f) for f, _ in stops]
 if libc.ptrace(SEIZE, tid, None, None) != 0 or \
         libc.ptrace(INTERRUPT, tid, None, None) != 0:
     die("ptrace")
 os.waitpid(tid, WALL)
-ctypes.set_errno(0)
-word = libc.ptrace(PEEKTEXT, tid, addr, None)
-if ctypes.get_errno() != 0:
-    die("peek")
-trap = (word & ~0xff) | 0xcc
-if libc.ptrace(POKETEXT, tid, addr, trap & 0xffffffffffffffff) != 0 or \
-        libc.ptrace(CONT, tid, None, None) != 0:
-    die("poke")
+word = arm(addrs[0])
 print("armed", flush=True)
-while True:
-    _, st = os.waitpid(tid, WALL)
-    if os.WIFEXITED(st) or os.WIFSIGNALED(st):
-        sys.exit(0)
-    sig = os.WSTOPSIG(st)
-    if sig == signal.SIGTRAP:
-        break
-    # anything else goes on to the thread as it came
-    libc.ptrace(CONT, tid, None, sig if st >> 16 == 0 else 0)
+if not trapped():
+    sys.exit(0)
 print("stopped", flush=True)
 # SIGTERM lets it go at once (a tracer's end would leave the trap in)
 signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
+at = addrs[0]
 try:
-    time.sleep(secs)
+    time.sleep(stops[0][1])
+    if len(stops) > 1:
+        if not untrap(at, word):
+            sys.exit(0)
+        at, word = addrs[1], arm(addrs[1])
+        if not trapped():
+            at = None
+            sys.exit(0)
+        print("stopped2", flush=True)
+        time.sleep(stops[1][1])
 finally:
-    # the instruction back, and the thread back on it
-    regs = Regs()
-    if libc.ptrace(POKETEXT, tid, addr, word & 0xffffffffffffffff) == 0 \
-            and libc.ptrace(GETREGS, tid, None, ctypes.byref(regs)) == 0:
-        regs.r[RIP] -= 1
-        libc.ptrace(SETREGS, tid, None, ctypes.byref(regs))
+    if at is not None and untrap(at, word):
         libc.ptrace(DETACH, tid, None, None)
         print("resumed", flush=True)

@@ -5,8 +5,11 @@
 # hung, at the watchdog's 10 s: still running, its queue failed closed
 # with "(reloading)".  At WATCHDOG_CALL_CHECKS (120 s, src/watchdog.h)
 # the watchdog thread ends it: exit 1, the log saying it was in a call,
-# the pidfile gone.  Before, the main thread waited for ever.  Not part
-# of make check (2.5 minutes): make check-callhang.
+# the pidfile gone.  Before, the main thread waited for ever.  First, a
+# call that ends after 14 s and its worker stopped again (breakin.py's
+# second breakpoint) before its loop's next tick: the call's end counts
+# as a tick, so it is not ended for the call's stale seconds.  Not part
+# of make check (3 minutes): make check-callhang.
 #
 # Copyright (C) 2026 The nfqspid authors
 # SPDX-License-Identifier: GPL-2.0-or-later
@@ -33,6 +36,33 @@ lib_start "nfqspid starts"
 pid=$T_DPID
 check "its pidfile names it" grep -qx "$pid" "$T_TMP/nfqspid.pid"
 tid=$(worker_tid "$pid")
+# the process ended; a thread ptrace holds keeps it a zombie until
+# breakin.py lets it go (a real hung thread does not)
+exited()
+{
+	! kill -0 "$pid" 2>/dev/null ||
+	    grep -q '^State:.*zombie' /proc/"$pid"/status 2>/dev/null
+}
+
+# ---- a long call ends: its end is a tick ------------------------------------
+"$PY" "$BREAKIN" "$pid" "$tid" worker_reload_fn 14 worker_tick 4 \
+    >"$T_TMP/brk.out" 2>&1 &
+bk=$!
+wait_for 100 grep -Eq 'armed|x86-64' "$T_TMP/brk.out"
+grep -q x86-64 "$T_TMP/brk.out" && skip "breakin.py: x86-64 only"
+kill -HUP "$pid"
+check "a reload's call held 14 s, then its loop's tick held" \
+    wait_for $((300 * T_SLOW)) grep -q stopped2 "$T_TMP/brk.out"
+sleep 3
+check "... 3 s after the call's end the daemon runs on" not exited
+check "... not ended for the call's stale seconds" \
+    not grep -q "; exiting$" "$T_LOG"
+wait "$bk"
+check "... the reload ends" \
+    wait_for $((100 * T_SLOW)) log_has "^reloaded "
+: >"$T_TMP/brk.out"
+
+# ---- a call that does not end --------------------------------------------------
 "$PY" "$BREAKIN" "$pid" "$tid" worker_reload_fn $((BOUND + 60)) \
     >"$T_TMP/brk.out" 2>&1 &
 bk=$!
@@ -55,13 +85,6 @@ check "... its queue failed closed at 2 s, the log saying it reloads" \
 check "... and nothing more" not grep -q "; exiting$" "$T_LOG"
 
 # ---- hung: the call's own bound ends it ----------------------------------------
-# the process ended; a thread ptrace holds keeps it a zombie until
-# breakin.py lets it go (a real hung thread does not)
-exited()
-{
-	! kill -0 "$pid" 2>/dev/null ||
-	    grep -q '^State:.*zombie' /proc/"$pid"/status 2>/dev/null
-}
 W=$((BOUND + 15 * T_SLOW))
 check "the watchdog thread ends it within $W s" wait_for $((W * 10)) exited
 dt=$(($(date +%s) - t0))
