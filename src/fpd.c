@@ -308,6 +308,7 @@ fpd_open(const struct config *cfg, unsigned nworkers, char *err,
 {
 	struct fp_params p;
 	struct fpd	*d;
+	pthread_condattr_t ca;
 	void		*ports = NULL;
 	size_t		 len = nworkers * sizeof(*d->ports);
 	unsigned	 i;
@@ -329,7 +330,12 @@ fpd_open(const struct config *cfg, unsigned nworkers, char *err,
 	d->ports = ports;
 	d->efd = -1;
 	pthread_mutex_init(&d->mtx, NULL);
-	pthread_cond_init(&d->cond, NULL);
+	/* fpd_wait()'s deadline: a step of the wall clock neither ends
+	   nor stretches it */
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&d->cond, &ca);
+	pthread_condattr_destroy(&ca);
 	for (i = 0; i < nworkers; i++, d->n++)
 		if (fpq_port_init(&d->ports[i]) == -1) {
 			snprintf(err, errlen, "fastpath: rings: %s",
@@ -424,7 +430,7 @@ fpd_wait(struct fpd *d, int flush)
 
 	if (!d->started)
 		return (0);
-	clock_gettime(CLOCK_REALTIME, &until);
+	clock_gettime(CLOCK_MONOTONIC, &until);
 	until.tv_sec += FPD_SYNC_MS / 1000;
 	pthread_mutex_lock(&d->mtx);
 	r = ++d->req;
