@@ -8,6 +8,7 @@
 # Copyright (C) 2026 The nfqspid authors
 # SPDX-License-Identifier: GPL-2.0-or-later
 
+# shellcheck disable=SC2154  # sbindir, sysconfdir...: the eval of $vars sets them
 : "${top_builddir:=$(cd "$(dirname "$0")/.." && pwd)}"
 passed=0
 failed=0
@@ -33,6 +34,7 @@ mk()
 vars=$(sed -n 's/^\(sbindir\|sysconfdir\|systemdsystemunitdir\|prefix\|exec_prefix\|libexecdir\|datarootdir\|docdir\|PACKAGE_TARNAME\) = /\1=/p' \
     "$top_builddir/Makefile")
 # they name each other (${exec_prefix}, ${prefix}): three rounds resolve them
+# shellcheck disable=SC2034  # i only counts the rounds
 for i in 1 2 3; do eval "$vars"; done
 R=$tmp/root
 conf=$R$sysconfdir/nfqspi.ini

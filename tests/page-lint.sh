@@ -26,6 +26,7 @@ if ! "$node" --check "$top_srcdir/src/page.js"; then
 	rc=1
 fi
 # every file page.html links is one nfqspid serves (Makefile.am)
+# shellcheck disable=SC2013  # words: the names are page.[a-z]*
 for f in $(sed -n 's/.*\(href\|src\)="\(page\.[a-z]*\)".*/\2/p' \
     "$top_srcdir/src/page.html"); do
 	if [ ! -f "$top_srcdir/src/$f" ]; then

@@ -120,8 +120,8 @@ down()
 {
 	local n
 	for n in $A $B; do
-		ip netns pids $n 2>/dev/null | xargs -r kill -9 2>/dev/null
-		ip netns del $n 2>/dev/null
+		ip netns pids "$n" 2>/dev/null | xargs -r kill -9 2>/dev/null
+		ip netns del "$n" 2>/dev/null
 	done
 	return 0
 }
@@ -138,7 +138,7 @@ up()
 	for i in $(seq 1 "$NC"); do
 		ip -n $A addr add 10.77.0.$((10 + i))/24 dev da
 	done
-	for n in $A $B; do ip -n $n link set lo up; done
+	for n in $A $B; do ip -n "$n" link set lo up; done
 	ip -n $A link set da up; ip -n $B link set db up
 	for i in $(seq 1 "$NC"); do
 		ip netns exec $B iperf3 -s -D -p $((5200 + i)) >/dev/null 2>&1
@@ -174,7 +174,7 @@ mark = 0x42
 INI
 		for i in $(seq 1 17); do
 			printf '[rule r%d]\nproto = tcp\nsrc = 192.0.%d.0/24, 198.51.100.%d\ndport = %d\naction = accept\n' \
-			    $i $i $i $((1000 + i))
+			    "$i" "$i" "$i" $((1000 + i))
 		done
 	fi
 	return 0
@@ -197,7 +197,7 @@ qseq()
 cpu()
 {
 	local t
-	for t in /proc/$1/task/*; do
+	for t in "/proc/$1/task/"*; do
 		[ -r "$t/stat" ] || continue
 		awk '{sub(/^[0-9]+ \(/, ""); n=$0; sub(/\).*/, "", n);
 		    sub(/^[^)]*\) /, ""); print n, $12 + $13}' "$t/stat"
@@ -226,7 +226,7 @@ cdelta()
 # one figure: proto (udp|tcp) through the consumer pid (or none)
 measure()
 {
-	local proto=$1 pid=$2 prof=$3 d=$W/m i v ps=""
+	local proto=$1 pid=$2 prof=$3 d=$W/m i v
 	rm -rf "$d"; mkdir -p "$d"
 	qseq > "$d/q0"
 	[ -n "$pid" ] && cpu "$pid" > "$d/c0"
@@ -234,7 +234,6 @@ measure()
 		$PERF stat -x, -o "$d/perf" -p "$pid" -e \
 		    task-clock,context-switches,cpu-migrations,cycles,instructions,cache-misses \
 		    -- sleep "$T" >/dev/null 2>&1 &
-		ps=$!
 	fi
 	if [ -n "$pid" ] && [ -n "$PERF" ] && [ -n "$prof" ]; then
 		$PERF record -g -o "$W/perf.data" -p "$pid" -- \
@@ -277,6 +276,7 @@ for f in sys.argv[2:]:
 print("%.1f %d" % (tot, n))
 PY
 )
+	# shellcheck disable=SC2086  # v is "rate clients": split on purpose
 	set -- $v
 	printf '%s clients=%s %s' "$1" "$2" "$(qdelta "$d/q0" "$d/q1")"
 	[ -n "$pid" ] && printf ' %s' "$(cdelta "$d/c0" "$d/c1")"
@@ -307,6 +307,7 @@ profile()
 	rm -f "$W/c2c.data"
 }
 
+# shellcheck disable=SC2086  # q is an option and its value: split on purpose
 divert()
 {
 	local IPT="ip netns exec $B iptables-legacy" q="--queue-num 0"
@@ -346,7 +347,7 @@ run()
 	floor)	divert "$k"
 		ip netns exec $B "$FLOOR" 0 "$k" >/dev/null 2>&1 & DP=$! ;;
 	nfqspid|base)
-		p=$NFQ; [ $mode = base ] && p=$BASE
+		p=$NFQ; [ "$mode" = base ] && p=$BASE
 		conf "$k" > "$W/sc.ini"
 		divert "$k"
 		ip netns exec $B "$p" -f -c "$W/sc.ini" > "$W/sc.log" 2>&1 &
@@ -364,7 +365,7 @@ run()
 		down; return
 	fi
 	for p in $PROTOS; do
-		u=$(measure $p "$DP" "$prof")
+		u=$(measure "$p" "$DP" "$prof")
 		echo "$mode k=$k $p ${prof:+profiled }$u" | tee -a "$RUNS"
 		profile "$mode-k$k-$p"
 	done
@@ -397,7 +398,7 @@ can()
 } | tee -a "$RUNS"
 M=""
 for m in $MODES; do
-	if can $m; then
+	if can "$m"; then
 		M="$M $m"
 	else
 		echo "# $m: not in this kit or not supported: skipped" |
@@ -407,6 +408,7 @@ done
 for m in $M; do
 	case $m in none|kernel) run $m 1 ;; esac
 done
+# shellcheck disable=SC2034  # r only counts the rounds
 for r in $(seq 1 "$ROUNDS"); do
 	for k in $KS; do
 		for m in $M; do

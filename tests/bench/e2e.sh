@@ -53,6 +53,7 @@ run()
 }
 
 printf '%-8s %10s %12s %10s\n' filter tcp_gbps udp64_kpps conn_per_s
+# shellcheck disable=SC2034  # r only counts the rounds
 for r in $(seq 1 "$ROUNDS"); do
 	for f in floor nfqspid; do
 		if [ $f = floor ]; then
@@ -63,6 +64,7 @@ for r in $(seq 1 "$ROUNDS"); do
 		line=$(run "$cmd")
 		[ -n "$line" ] || { echo "e2e.sh: $f: netbench failed"; exit 2; }
 		echo "$line" >> "$TMP/$f"
+		# shellcheck disable=SC2086  # line is three figures: split on purpose
 		set -- $line
 		printf '%-8s %10s %12s %10s\n' $f "$1" "$2" "$3"
 	done

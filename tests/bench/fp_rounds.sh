@@ -30,6 +30,7 @@ TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 sed '/^\[daemon\]/a fastpath = yes' "${INI:-$TOP/tests/bench/bench.ini}" >"$TMP/fp.ini"
 if [ "${UDP_ONLY:-0}" = 1 ]; then
+	# shellcheck disable=SC2016  # the $( are netbench's text, not ours
 	sed -e 's/^tcp=\$(.*$/tcp=skip/' -e 's/^conn=\$(.*$/conn=skip/' "$NB" >"$TMP/nb.sh"
 	NB=$TMP/nb.sh
 fi

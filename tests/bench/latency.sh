@@ -32,7 +32,7 @@ if [ "$(id -u)" -ne 0 ]; then
 	exit 77
 fi
 for c in ip $IPT ping gcc python3; do
-	command -v $c >/dev/null 2>&1 || { echo "latency.sh: no $c: skipped"; exit 77; }
+	command -v "$c" >/dev/null 2>&1 || { echo "latency.sh: no $c: skipped"; exit 77; }
 done
 [ -x "$NFQSPID" ] || { echo "latency.sh: $NFQSPID not built"; exit 2; }
 
@@ -73,7 +73,7 @@ ip netns add $A && ip netns add $B || exit 2
 ip link add $VA type veth peer name $VB || exit 2
 ip link set $VA netns $A; ip link set $VB netns $B
 ip -n $A addr add $ADDR_A/24 dev $VA; ip -n $B addr add $ADDR_B/24 dev $VB
-for n in $A $B; do ip -n $n link set lo up; done
+for n in $A $B; do ip -n "$n" link set lo up; done
 ip -n $A link set $VA up; ip -n $B link set $VB up
 
 # nfqspid's configuration: the benchmark policy (as for netbench.sh),
@@ -155,8 +155,11 @@ done
 case "$fm$fp$dm$dp" in
 *fail*)	echo "latency.sh: probes were lost"; exit 2 ;;
 esac
-fm=$(echo $fm | median); fp=$(echo $fp | median)
-dm=$(echo $dm | median); dp=$(echo $dp | median)
+# shellcheck disable=SC2086  # unquoted: echo drops the leading blank median would sort
+{
+	fm=$(echo $fm | median); fp=$(echo $fp | median)
+	dm=$(echo $dm | median); dp=$(echo $dp | median)
+}
 python3 - "$fm" "$fp" "$dm" "$dp" <<'EOF'
 import sys
 fm, fp, dm, dp = map(float, sys.argv[1:])

@@ -42,6 +42,7 @@ cp "$T_CONF" "$T_TMP/on.ini"
 lib_config < <(lib_sync_section backup; echo; policy)
 sed -e "s|$T_CTL|$T_TMP/b.sock|" -e "s|nfqspid.pid|b.pid|" "$T_CONF" \
     >"$T_TMP/b.ini"
+# shellcheck disable=SC2153  # lib_sync_link sets NS_B
 ip netns exec "$NS_B" "$NFQSPID" -f -c "$T_TMP/b.ini" >"$T_TMP/b.log" 2>&1 &
 
 cat >"$T_TMP/srv.py" <<'EOF'

@@ -393,6 +393,7 @@ fi
 echo "; local edit $$" >>/etc/nfqspi.ini
 v2=$VERSION+test1
 rm -rf "$tmp/v2"
+# shellcheck disable=SC2015  # the || is for a failure of any step
 dpkg-deb -R "$deb" "$tmp/v2" &&
     sed -i "s/^Version: .*/Version: $v2/" "$tmp/v2/DEBIAN/control" &&
     dpkg-deb -b "$tmp/v2" "$tmp/${PKG}_${v2}_$arch.deb" >/dev/null ||
@@ -414,6 +415,7 @@ check "nfqspid -n still accepts it" /usr/sbin/nfqspid -n
 # it keeps the operator's and puts the new one beside it.
 v3=$VERSION+test2
 rm -rf "$tmp/v3"
+# shellcheck disable=SC2015  # the || is for a failure of any step
 dpkg-deb -R "$deb" "$tmp/v3" &&
     sed -i "s/^Version: .*/Version: $v3/" "$tmp/v3/DEBIAN/control" &&
     echo "; shipped with $v3" >>"$tmp/v3/etc/nfqspi.ini" &&

@@ -46,7 +46,8 @@ notok() {
 if [ $# -gt 0 ]; then
 	names="$*"
 else
-	names=$(cd "$cases" && ls *.pcap | sed 's/\.pcap$//')
+	# shellcheck disable=SC2012  # the cases' names are plain words
+	names=$(cd "$cases" && ls -- *.pcap | sed 's/\.pcap$//')
 fi
 
 for name in $names; do

@@ -137,6 +137,7 @@ ROOTFS=$NFQSPI_SYSTEMD_CACHE/rootfs
 if [ ! -x "$ROOTFS/lib/systemd/systemd" ]; then
 	echo "debootstrap $SUITE into $ROOTFS (once; log: $NFQSPI_SYSTEMD_CACHE/debootstrap.log)"
 	rm -rf --one-file-system "$ROOTFS.tmp"
+	# shellcheck disable=SC2086  # echo $deps joins deps' lines with blanks
 	if ! debootstrap --variant=minbase --include="$BASE_PKGS,$(echo $deps | tr ' ' ,)" \
 	    "$SUITE" "$ROOTFS.tmp" "$NFQSPI_MIRROR" \
 	    >"$NFQSPI_SYSTEMD_CACHE/debootstrap.log" 2>&1; then
@@ -156,6 +157,7 @@ cp -a --reflink=auto "$ROOTFS" "$R" || exit 1
 # from the mirror once; they are added to the cached root.
 missing=()
 for p in $deps; do
+	# shellcheck disable=SC2016  # dpkg-query's format, not ours
 	chroot "$R" dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
 	    grep -q ' installed$' || missing+=("$p")
 done
@@ -274,6 +276,7 @@ check "StatusText is the daemon's STATUS= line ($status_text)" \
 mainpid=$(prop nfqspid MainPID)
 comm=$(in_c cat "/proc/$mainpid/comm" 2>/dev/null)
 check "MainPID $mainpid is nfqspid ($comm)" test "$comm" = nfqspid
+# shellcheck disable=SC2016  # awk's $2
 uid=$(in_c awk '/^Uid:/ { print $2 }' "/proc/$mainpid/status" 2>/dev/null)
 nfq_uid=$(in_c_sh id -u nfqspid)
 check "the daemon runs as user nfqspid (uid $uid, nfqspid $nfq_uid)" \
@@ -510,7 +513,7 @@ check "... and the peer's ping does not pass" not ping_ok
 # nfqspid(8)'s commands to open a stopped fail-closed firewall
 for ipt in iptables-legacy ip6tables-legacy; do
 	for h in input output forward; do
-		H=$(tr a-z A-Z <<<"$h")
+		H=$(tr '[:lower:]' '[:upper:]' <<<"$h")
 		in_c_sh "$ipt" -D "$H" -j "nfqspid-$h"
 		in_c_sh "$ipt" -F "nfqspid-$h"
 		in_c_sh "$ipt" -X "nfqspid-$h"
