@@ -372,6 +372,7 @@ worker_deadline(struct timespec *ts, unsigned ms)
 }
 
 #define WORKER_POSTED	(-1)	/* worker_post(): to be reaped */
+#define WORKER_REAP_SLICE_MS 10	/* worker_reap_all()'s slices */
 
 /*
  * Post fn(w, arg) to w: WORKER_POSTED, the callers' lock held for
@@ -419,6 +420,18 @@ worker_post(struct worker *w, void (*fn)(struct worker *, void *),
 	return (WORKER_POSTED);
 }
 
+/* w's call ended (ret): nothing left for the callback should it run
+   still (arg may be gone by then), and w's callers' lock let go. */
+static int
+worker_reaped(struct worker *w, int ret)
+{
+	w->callfn = NULL;
+	w->callarg = NULL;
+	pthread_mutex_unlock(&w->mtx);
+	pthread_mutex_unlock(&w->callers);
+	return (ret);
+}
+
 /*
  * The end of a call worker_post() posted: 0 once done; ETIMEDOUT if w
  * had not taken it by dl (NULL: no deadline), withdrawn; ESRCH if w
@@ -427,7 +440,7 @@ worker_post(struct worker *w, void (*fn)(struct worker *, void *),
 static int
 worker_reap(struct worker *w, const struct timespec *dl)
 {
-	int	 ret, err = ESRCH;
+	int	 err = ESRCH;
 
 	pthread_mutex_lock(&w->mtx);
 	while (!w->calldone && w->running) {
@@ -440,14 +453,25 @@ worker_reap(struct worker *w, const struct timespec *dl)
 			break;
 		}
 	}
-	ret = w->calldone ? 0 : err;
-	/* withdrawn, or the worker left its loop: should the callback
-	   run still, it finds nothing (arg may be gone by then) */
-	w->callfn = NULL;
-	w->callarg = NULL;
+	return (worker_reaped(w, w->calldone ? 0 : err));
+}
+
+/*
+ * worker_reap() without the wait: WORKER_POSTED while w's call goes on;
+ * past the deadline (late), a call not taken yet is withdrawn.
+ */
+static int
+worker_reap_now(struct worker *w, int late)
+{
+	pthread_mutex_lock(&w->mtx);
+	if (w->calldone)
+		return (worker_reaped(w, 0));
+	if (!w->running)
+		return (worker_reaped(w, ESRCH));
+	if (late && !w->calltaken)
+		return (worker_reaped(w, ETIMEDOUT));
 	pthread_mutex_unlock(&w->mtx);
-	pthread_mutex_unlock(&w->callers);
-	return (ret);
+	return (WORKER_POSTED);
 }
 
 /* worker_call() (ms 0) and worker_call_within() */
@@ -483,6 +507,51 @@ worker_call_within(struct worker *w, void (*fn)(struct worker *, void *),
 	return (worker_call_wait(w, fn, arg, ms > 0 ? ms : 1));
 }
 
+/*
+ * The calls worker_post() posted to w[0..n-1], ended by dl: each one's
+ * end in err[].  Waited for a slice at a time, the first still going
+ * waited on and every other that ended reaped between slices: a worker
+ * that answered is let go at once, not held (the sync thread may want
+ * it) while one before it is stuck until the deadline.
+ */
+static void
+worker_reap_all(struct worker **w, unsigned n, const struct timespec *dl,
+    int *err)
+{
+	struct timespec	 now, until;
+	unsigned	 i, first;
+	int		 late;
+
+	for (;;) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		late = now.tv_sec > dl->tv_sec || (now.tv_sec == dl->tv_sec &&
+		    now.tv_nsec >= dl->tv_nsec);
+		for (i = 0, first = n; i < n; i++)
+			if (err[i] == WORKER_POSTED &&
+			    (err[i] = worker_reap_now(w[i], late)) ==
+			    WORKER_POSTED && first == n)
+				first = i;
+		if (first == n)
+			return;
+		/* a call taken is waited for past the deadline, as ever */
+		until = now;
+		until.tv_nsec += WORKER_REAP_SLICE_MS * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		if (!late && (until.tv_sec > dl->tv_sec ||
+		    (until.tv_sec == dl->tv_sec &&
+		    until.tv_nsec > dl->tv_nsec)))
+			until = *dl;
+		pthread_mutex_lock(&w[first]->mtx);
+		if (!w[first]->calldone && w[first]->running)
+			(void)pthread_cond_timedwait(&w[first]->cond,
+			    &w[first]->mtx, &until);
+		pthread_mutex_unlock(&w[first]->mtx);
+	}
+}
+
 unsigned
 worker_call_all_within(struct worker **w, unsigned n,
     void (*fn)(struct worker *, void *), void *args, size_t size,
@@ -498,19 +567,18 @@ worker_call_all_within(struct worker **w, unsigned n,
 	 * stuck costs the one deadline, not one each, and a running one
 	 * has it all to take its call whoever comes before it.  Those
 	 * another caller holds (the sync thread) are waited for after the
-	 * others are posted, in index order, as the answers are.
+	 * others are posted, in index order; the answers are then taken
+	 * as they come (worker_reap_all()).
 	 */
 	for (i = 0; i < n; i++)
 		err[i] = worker_post(w[i], fn, a + i * size, NULL, 1);
 	for (i = 0; i < n; i++)
 		if (err[i] == EBUSY)
 			err[i] = worker_post(w[i], fn, a + i * size, &dl, 0);
-	for (i = 0; i < n; i++) {
-		if (err[i] == WORKER_POSTED)
-			err[i] = worker_reap(w[i], &dl);
+	worker_reap_all(w, n, &dl, err);
+	for (i = 0; i < n; i++)
 		if (err[i] != 0)
 			nerr++;
-	}
 	return (nerr);
 }
 

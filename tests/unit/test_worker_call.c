@@ -441,6 +441,66 @@ test_all_held(void **state)
 	}
 }
 
+/* worker_call_all_within() in a thread of its own, as the main thread */
+struct asker {
+	struct fix	*f;
+	int		 x[FIX_WORKERS];
+	int		 err[FIX_WORKERS];
+	unsigned	 nerr;
+};
+
+static void *
+asker_main(void *arg)
+{
+	struct asker	*a = arg;
+
+	a->nerr = worker_call_all_within(a->f->all, FIX_WORKERS, add_one,
+	    a->x, sizeof(a->x[0]), LONG_MS, a->err);
+	return (NULL);
+}
+
+/*
+ * Worker 0 stopped, the others running: one that has answered is let go
+ * at once, while the question still waits for worker 0, so another
+ * caller (the sync thread) gets it in a few ms.  Before, the answered
+ * workers' callers' locks were held until the question's deadline.
+ */
+static void
+test_all_release(void **state)
+{
+	struct fix	*f = *state;
+	struct asker	 a;
+	pthread_t	 t;
+	uint64_t	 t0, dt;
+	unsigned	 i;
+	int		 n = 0;
+
+	memset(&a, 0, sizeof(a));
+	a.f = f;
+	for (i = 1; i < FIX_WORKERS; i++)
+		loop_start(&lps[i], f->all[i]);
+	t0 = now_ms();
+	assert_int_equal(pthread_create(&t, NULL, asker_main, &a), 0);
+	/* worker 1 has answered, well before the deadline */
+	while (__atomic_load_n(&a.x[1], __ATOMIC_SEQ_CST) == 0 &&
+	    now_ms() - t0 < LONG_MS)
+		usleep(1000);
+	assert_int_equal(__atomic_load_n(&a.x[1], __ATOMIC_SEQ_CST), 1);
+	t0 = now_ms();
+	assert_int_equal(worker_call(f->all[1], add_one, &n), 0);
+	dt = now_ms() - t0;
+	assert_int_equal(n, 1);
+	assert_true(dt < LONG_MS / 2);
+	pthread_join(t, NULL);
+	assert_int_equal(a.nerr, 1);
+	assert_int_equal(a.err[0], ETIMEDOUT);
+	assert_int_equal(a.x[0], 0);
+	for (i = 1; i < FIX_WORKERS; i++) {
+		assert_int_equal(a.err[i], 0);
+		assert_int_equal(a.x[i], 1);
+	}
+}
+
 int
 main(void)
 {
@@ -456,6 +516,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_all_mixed, setup_all,
 		    down),
 		cmocka_unit_test_setup_teardown(test_all_held, setup_all,
+		    down),
+		cmocka_unit_test_setup_teardown(test_all_release, setup_all,
 		    down),
 	};
 
