@@ -33,4 +33,24 @@ spi_wall_us(void)
 	return ((uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000);
 }
 
+/* ts + ms, normalized: the deadlines the condition waits take */
+static inline void
+spi_ts_add_ms(struct timespec *ts, unsigned ms)
+{
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
+/* a before b */
+static inline int
+spi_ts_before(const struct timespec *a, const struct timespec *b)
+{
+	return (a->tv_sec < b->tv_sec ||
+	    (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec));
+}
+
 #endif /* NFQSPI_CLOCK_H */

@@ -925,12 +925,7 @@ div_main(void *arg)
 	pthread_mutex_lock(&d->mtx);
 	for (;;) {
 		clock_gettime(CLOCK_MONOTONIC, &until);
-		until.tv_sec += d->every_ms / 1000;
-		until.tv_nsec += (long)(d->every_ms % 1000) * 1000000L;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
+		spi_ts_add_ms(&until, d->every_ms);
 		rc = 0;
 		while (!__atomic_load_n(&d->stop, __ATOMIC_ACQUIRE) &&
 		    rc != ETIMEDOUT && !div_asked(d))

@@ -363,12 +363,7 @@ static void
 worker_deadline(struct timespec *ts, unsigned ms)
 {
 	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (long)(ms % 1000) * 1000000;
-	if (ts->tv_nsec >= 1000000000) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000;
-	}
+	spi_ts_add_ms(ts, ms);
 }
 
 #define WORKER_POSTED	(-1)	/* worker_post(): to be reaped */
@@ -524,8 +519,7 @@ worker_reap_all(struct worker **w, unsigned n, const struct timespec *dl,
 
 	for (;;) {
 		clock_gettime(CLOCK_MONOTONIC, &now);
-		late = now.tv_sec > dl->tv_sec || (now.tv_sec == dl->tv_sec &&
-		    now.tv_nsec >= dl->tv_nsec);
+		late = !spi_ts_before(&now, dl);
 		for (i = 0, first = n; i < n; i++)
 			if (err[i] == WORKER_POSTED &&
 			    (err[i] = worker_reap_now(w[i], late)) ==
@@ -535,14 +529,8 @@ worker_reap_all(struct worker **w, unsigned n, const struct timespec *dl,
 			return;
 		/* a call taken is waited for past the deadline, as ever */
 		until = now;
-		until.tv_nsec += WORKER_REAP_SLICE_MS * 1000000L;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
-		if (!late && (until.tv_sec > dl->tv_sec ||
-		    (until.tv_sec == dl->tv_sec &&
-		    until.tv_nsec > dl->tv_nsec)))
+		spi_ts_add_ms(&until, WORKER_REAP_SLICE_MS);
+		if (!late && spi_ts_before(dl, &until))
 			until = *dl;
 		pthread_mutex_lock(&w[first]->mtx);
 		if (!w[first]->calldone && w[first]->running)
