@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "thread.h"
 
 #define STOPPABLE_SLICE_MS	10	/* a failed poll(): the stop is seen
@@ -62,15 +63,6 @@ spi_stoppable_start(struct spi_stoppable *s, void *(*fn)(void *), void *arg)
 	return (0);
 }
 
-static uint64_t
-mono_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
-}
-
 /*
  * A poll() that fails (ENOMEM) must not end the wait early: the
  * watchdog counts waits, not seconds, and would end a healthy daemon.
@@ -98,7 +90,7 @@ int
 spi_stoppable_wait(const struct spi_stoppable *s, int ms)
 {
 	struct pollfd	 pfd = { s->fd[0], POLLIN, 0 };
-	uint64_t	 now, until = mono_ms() + (ms > 0 ? (uint64_t)ms : 0);
+	uint64_t	 now, until = spi_now_ms() + (ms > 0 ? (uint64_t)ms : 0);
 	int		 n, left = ms;
 
 	for (;;) {
@@ -106,10 +98,10 @@ spi_stoppable_wait(const struct spi_stoppable *s, int ms)
 		if ((n = poll(&pfd, 1, left)) != -1)
 			return (n == 1);
 		/* EINTR waits the rest: the thread blocks every signal */
-		if (errno != EINTR && (now = mono_ms()) < until &&
+		if (errno != EINTR && (now = spi_now_ms()) < until &&
 		    stoppable_nap(s, until - now))
 			return (1);
-		if ((now = mono_ms()) >= until)
+		if ((now = spi_now_ms()) >= until)
 			return (0);
 		left = (int)(until - now);
 	}
