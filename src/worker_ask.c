@@ -1006,9 +1006,10 @@ worker_answer_late(struct worker *w, uint64_t now, uint64_t age)
 {
 	unsigned	 i;
 
+	/* a clock read before an error came has not seen it wait */
 	for (i = 0; i < WORKER_DEFER && w->ndefer > 0; i++)
-		if (w->defer[i].seq != 0 && (age == 0 ||
-		    now - w->defer[i].since >= age)) {
+		if (w->defer[i].seq != 0 &&
+		    worker_waited(now, w->defer[i].since, age)) {
 			log_debug("%s: worker %u: no answer for packet %u",
 			    __func__, w->id, w->defer[i].id);
 			worker_answered(w, &w->defer[i], 0, 0);

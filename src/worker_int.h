@@ -343,7 +343,8 @@ void	 worker_frag_release(struct worker *, const uint64_t *ids, size_t n,
 int	 worker_ask(struct worker *, const struct nq_packet *,
 	    const struct pkt *, const struct verdict *, const char *,
 	    const char *, const struct frag_result *fr);
-/* Errors waited on for longer than age ms (0: all) stay as they were. */
+/* Errors waited on for age ms (0: all) stay as they were; one that came
+   after now has not waited. */
 void	 worker_answer_late(struct worker *, uint64_t now, uint64_t age);
 /* Adoptions waited on for age ms (0: all) are judged without an answer;
    so are the packets a new master held for a record (worker_hold()),
