@@ -282,7 +282,9 @@ struct worker_stats {
 	uint64_t	 adopt_bytes;	/* ... with their questions' (gauge;
 					   WORKER_ADOPT_BYTES the cap) */
 	uint64_t	 grace_saved;	/* packets a new master held for the
-					   old master's record: accepted */
+					   old master's record: accepted
+					   against what it brought (not a
+					   SYN, which needs none) */
 	uint64_t	 grace_unsaved;	/* ... still refused (no record in
 					   time, or refused with it) */
 	uint64_t	 restored;	/* from [daemon] state_file at start */

@@ -438,17 +438,23 @@ worker_adopt_unlink(struct worker *w, struct worker_adoptq *q)
    (worker_adopt_fresh()).  One that home knew nothing of may wait
    again, for the peer's record (worker_hold()): the rest then wait
    behind it; not one whose answer never came (late).  Those that
-   waited for a record are counted by what they got. */
+   waited for a record are counted by what they got: saved, accepted
+   against the connection it brought (learnt), but a SYN, which starts
+   its connection without it; unsaved, refused all the same. */
 static void
 worker_adopted(struct worker *w, struct worker_adoptq *q, int none)
 {
 	struct worker_adoptq	*to;
 	struct worker_held	*h;
 	struct nq_verdict	 nv;
+	int			 learnt;
 
 	worker_adopt_unlink(w, q);
 	w->home_none = none;
 	w->rejudging = q->hold || q->late;
+	/* before a SYN among them makes the entry: then no record saved
+	   them (a delete came, or none) */
+	learnt = q->hold && ct_lookup(w->ct, &q->k) != NULL;
 	while ((h = q->first) != NULL) {
 		q->first = h->next;
 		if (!q->hold && (to = worker_adopt_find(w, &q->k, 0)) !=
@@ -463,9 +469,9 @@ worker_adopted(struct worker *w, struct worker_adoptq *q, int none)
 		worker_judge(w, &h->np, NULL, h->in, h->out, &nv);
 		if (!nv.defer)
 			(void)nq_verdict(w->nq, h->np.id, &nv);
-		if (q->hold && nv.accept)
+		if (learnt && nv.accept && !worker_adopt_skip(&h->np, &q->k))
 			w->st.grace_saved++;
-		else if (q->hold && !nv.defer)
+		else if (q->hold && !nv.accept && !nv.defer)
 			w->st.grace_unsaved++;
 		w->adopt_bytes -= sizeof(*h) + h->np.len;
 		w->nadopt--;

@@ -409,13 +409,17 @@ test_hold_delete(void **state)
  * Do the packets a DELETE ends the wait of die either way?  Not all of
  * them: one of the connection's that came behind the held one may start
  * it anew, here a client's SYN behind the SYN-ACK.  Judged at once at
- * the DELETE (by_delete) or at the wait's end, they get the same: the
- * SYN-ACK dropped, tcp-no-syn, the SYN accepted, its entry made here,
- * and the same counters (the SYN, accepted after its wait, counts as
- * saved either way).
+ * the DELETE (HOLD_BY_DELETE) or at the wait's end (HOLD_BY_LATE), they
+ * get the same: the SYN-ACK dropped, tcp-no-syn, grace_unsaved, the SYN
+ * accepted, its entry made here.  No record saved the SYN, which passes
+ * without one: it counts in neither, nor does it when the record comes
+ * (HOLD_BY_RECORD) and saves the SYN-ACK alone.  (Before, an accepted
+ * SYN counted as saved.)
  */
+enum { HOLD_BY_DELETE, HOLD_BY_LATE, HOLD_BY_RECORD };
+
 static void
-hold_delete_syn(struct fix *f, int by_delete)
+hold_delete_syn(struct fix *f, int by)
 {
 	struct worker	*w, *home;
 	struct nq_packet np;
@@ -425,11 +429,12 @@ hold_delete_syn(struct fix *f, int by_delete)
 	uint8_t		 b[2][64];
 	uint64_t	 hold = (uint64_t)f->cfg.sync.flush_ms *
 			    WORKER_HOLD_FLUSHES;
-	int		 acc = -1;
+	int		 acc = -1, saved = by == HOLD_BY_RECORD;
 
 	tcp_packet(f, &np, b[0], 1, 0, 40000, 1000, 0, PKT_TH_SYN);
 	old_master(f, &np, &r);
-	r.op = SYNC_OP_DELETE;
+	if (!saved)
+		r.op = SYNC_OP_DELETE;
 	assert_int_equal(verdict_tuple(np.data, np.len, &k), 0);
 	home = f->all[synclink_home(&k, f->n)];
 	w = f->all[f->n - 1 - home->id];
@@ -444,7 +449,7 @@ hold_delete_syn(struct fix *f, int by_delete)
 		worker_ask_cb(-1, EV_READ, home);
 		assert_int_equal(home->nwant, 1);
 	}
-	if (by_delete) {
+	if (by != HOLD_BY_LATE) {
 		memset(&d, 0, sizeof(d));
 		d.rec = &r;
 		d.n = 1;
@@ -458,11 +463,11 @@ hold_delete_syn(struct fix *f, int by_delete)
 		worker_ask_cb(-1, EV_READ, w);
 	}
 	assert_int_equal(ngiven, 2);
-	check_given(0, 30, 0);
+	check_given(0, 30, saved);
 	check_given(1, 31, 1);
-	assert_int_equal(w->st.reasons[REASON_TCP_NO_SYN], 1);
-	assert_int_equal(w->st.grace_unsaved, 1);
-	assert_int_equal(w->st.grace_saved, 1);
+	assert_int_equal(w->st.reasons[REASON_TCP_NO_SYN], !saved);
+	assert_int_equal(w->st.grace_unsaved, !saved);
+	assert_int_equal(w->st.grace_saved, saved);
 	assert_int_equal(w->st.adopt_missed, 0);
 	assert_int_equal(w->nadopt, 0);
 	assert_int_equal(w->adopt_bytes, 0);
@@ -473,13 +478,19 @@ hold_delete_syn(struct fix *f, int by_delete)
 static void
 test_hold_delete_syn(void **state)
 {
-	hold_delete_syn(*state, 1);
+	hold_delete_syn(*state, HOLD_BY_DELETE);
 }
 
 static void
 test_hold_late_syn(void **state)
 {
-	hold_delete_syn(*state, 0);
+	hold_delete_syn(*state, HOLD_BY_LATE);
+}
+
+static void
+test_hold_saved_syn(void **state)
+{
+	hold_delete_syn(*state, HOLD_BY_RECORD);
 }
 
 /*
@@ -892,6 +903,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_hold_late_syn,
 		    setup_strict, teardown),
 		cmocka_unit_test_setup_teardown(test_hold_late_syn,
+		    setup_two_strict, teardown),
+		cmocka_unit_test_setup_teardown(test_hold_saved_syn,
+		    setup_strict, teardown),
+		cmocka_unit_test_setup_teardown(test_hold_saved_syn,
 		    setup_two_strict, teardown),
 	};
 
