@@ -75,7 +75,7 @@ static const struct status_counter counters[] = {
 	{ "forgot_moved", "sync_home_forgot_total{list=\"moved\"}", NULL, COUNTER, WS(forgot_moved) },
 	{ "adopt_waiting", "sync_adopt_waiting", "Packets waiting now for home workers' answers about their synced connections.", GAUGE, WS(adopt_waiting) },
 	{ "adopt_bytes", "sync_adopt_waiting_bytes", "Bytes of the packets waiting for home workers' answers, with their questions' (the cap is 8 MiB a worker).", GAUGE, WS(adopt_bytes) },
-	{ "grace_saved", "sync_grace_held_total{result=\"saved\"}", "Packets a new master held in its grace for the old master's record of their connection, by what they got: accepted against the connection the record brought (saved; not a SYN, which needs none), or refused as before (unsaved: no record in time, or its delete).", COUNTER, WS(grace_saved) },
+	{ "grace_saved", "sync_grace_held_total{result=\"saved\"}", "Packets a new master held in its grace for the old master's record of their connection, by what they got: accepted against the connection the record brought (saved; not a SYN, which needs none), or refused as before (unsaved: no record in time, or refused with it).", COUNTER, WS(grace_saved) },
 	{ "grace_unsaved", "sync_grace_held_total{result=\"unsaved\"}", NULL, COUNTER, WS(grace_unsaved) },
 	{ "lost", "lost_total", "Packet ids that never reached us: the socket was full (accepted with fail_open, else dropped).", COUNTER, WS(nq.lost) },
 	{ "repeated", "repeated_total", "Packets queued again to be copied whole: their checksum was not verified and the queue copied headers only.", COUNTER, WS(nq.repeated) },

@@ -579,11 +579,10 @@ worker_adopt(struct worker *w, const struct nq_packet *np,
  * this one the question stays here (hold_age, worker_hold_records());
  * else home is asked as for an adoption, and keeps the question it
  * cannot answer yet until the record comes or the wait ends
- * (worker_want()), when it answers as it would have at once.  The
- * record may be a DELETE (the connection ended there): the wait ends
- * then too, as it would have ended later.  A crash
- * of the old master costs such a packet the wait and no more: it is
- * then judged as it would have been.
+ * (worker_want()), when it answers as it would have at once.  A
+ * DELETE of the tuple does not end the wait (worker_hold_records()).
+ * A crash of the old master costs such a packet the wait and no more:
+ * it is then judged as it would have been.
  */
 
 /* How long a packet waits for its record. */
@@ -752,11 +751,19 @@ worker_hold_records(struct worker *w, const struct sync_rec *rec, size_t n)
 	struct worker_ask	*a, *next;
 	size_t			 i;
 
-	/* a DELETE too: the connection ended at the old master, no
-	   record of it will come, and its packets are judged now as the
-	   wait's end would judge them, without it (dropped, counted
-	   grace_unsaved), not after the wait */
+	/*
+	 * A DELETE ends no wait: it ended an earlier connection of the
+	 * tuple, whose record came before it (the stream keeps the old
+	 * master's order): the packets found its entry, or it ended their
+	 * wait.  Theirs, if the old master passed their connection's first
+	 * packet, comes after the DELETE, maybe in the next datagram (a
+	 * SYN on a connection in TIME_WAIT there ends it and starts
+	 * another: two records).  Ended at the DELETE, the wait dropped a
+	 * packet that record would have saved.
+	 */
 	for (i = 0; i < n; i++) {
+		if (rec[i].op == SYNC_OP_DELETE)
+			continue;
 		/* the first gets it, any other finds it gone */
 		for (a = w->nwant > 0 ? *worker_want_bucket(w,
 		    &rec[i].s.k) : NULL; a != NULL; a = next) {

@@ -383,7 +383,8 @@ int	 worker_hold(struct worker *, const struct nq_packet *np,
 	    const struct ct_ahead *a, const struct pkt *p,
 	    const struct verdict *v, const char *, const char *);
 /* The peer's records rec[n] are in our table: the packets and the
-   questions that waited for them go on (worker_sync_apply()). */
+   questions that waited for them go on (worker_sync_apply()); not for
+   a DELETE. */
 void	 worker_hold_records(struct worker *, const struct sync_rec *rec,
 	    size_t n);
 /* Home tells to that the peer's word of k came: its entry of k goes. */

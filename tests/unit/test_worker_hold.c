@@ -348,12 +348,30 @@ test_hold_none(void **state)
 	w->stopping = 0;
 }
 
+/* The old master's DELETE of r's tuple reaches its home worker (keep). */
+static void
+delete_in(struct fix *f, const struct sync_rec *r)
+{
+	struct sync_rec	 del = *r;
+	struct sync_batch d;
+
+	del.op = SYNC_OP_DELETE;
+	memset(&d, 0, sizeof(d));
+	d.rec = &del;
+	d.n = 1;
+	d.keep = 1;
+	worker_sync_apply(f->all[synclink_home(&r->s.k, f->n)], &d);
+	assert_int_equal(d.kept, 1);		/* nothing to end */
+}
+
 /*
- * The old master ended the connection: its DELETE comes instead of a
- * record.  The packets that wait for it are judged at once, as the
- * wait's end would judge them (dropped, tcp-no-syn, grace_unsaved), not
- * after the wait: held here (one worker), or as a question home keeps
- * (two), whose answer, none, the asker reads at once.
+ * The old master reused the tuple: the client's SYN found its earlier
+ * connection in TIME_WAIT there, which ended (DELETE) and gave way to
+ * the new one (its record), and the two records crossed in two
+ * datagrams.  The new connection's SYN-ACK and ACK, here first, wait
+ * through the DELETE, which ended the other one, held here (one worker)
+ * or as a question home keeps (two); the record comes and saves them.
+ * (Before, the DELETE ended their wait: both dropped, tcp-no-syn.)
  */
 static void
 test_hold_delete(void **state)
@@ -362,14 +380,12 @@ test_hold_delete(void **state)
 	struct worker	*w, *home;
 	struct nq_packet np;
 	struct sync_rec	 r;
-	struct sync_batch d;
 	struct ct_tuple	 k;
 	uint8_t		 b[2][64];
 	int		 acc = -1;
 
 	tcp_packet(f, &np, b[0], 1, 0, 40000, 1000, 0, PKT_TH_SYN);
 	old_master(f, &np, &r);
-	r.op = SYNC_OP_DELETE;
 	assert_int_equal(verdict_tuple(np.data, np.len, &k), 0);
 	home = f->all[synclink_home(&k, f->n)];
 	w = f->all[f->n - 1 - home->id];
@@ -383,38 +399,39 @@ test_hold_delete(void **state)
 		worker_ask_cb(-1, EV_READ, home);	/* kept */
 		assert_int_equal(home->nwant, 1);
 	}
-	memset(&d, 0, sizeof(d));
-	d.rec = &r;
-	d.n = 1;
-	d.keep = 1;
-	worker_sync_apply(home, &d);		/* nothing to end */
-	assert_int_equal(d.kept, 1);
+	delete_in(f, &r);
+	if (w != home) {
+		assert_int_equal(home->nwant, 1);
+		assert_null(w->inbox);
+	}
+	assert_int_equal(ngiven, 0);
+	assert_int_equal(w->nadopt, 2);
+	record_in(f, &r);
 	if (w != home) {
 		assert_int_equal(home->nwant, 0);
 		worker_ask_cb(-1, EV_READ, w);
 	}
 	assert_int_equal(ngiven, 2);
-	check_given(0, 30, 0);
-	check_given(1, 31, 0);
-	assert_int_equal(w->st.reasons[REASON_TCP_NO_SYN], 2);
-	assert_int_equal(w->st.grace_unsaved, 2);
-	assert_int_equal(w->st.grace_saved, 0);
+	check_given(0, 30, 1);
+	check_given(1, 31, 1);
+	assert_int_equal(w->st.reasons[REASON_TCP_NO_SYN], 0);
+	assert_int_equal(w->st.grace_saved, 2);
+	assert_int_equal(w->st.grace_unsaved, 0);
 	assert_int_equal(w->st.adopt_missed, 0);
 	assert_int_equal(w->nadopt, 0);
 	assert_int_equal(w->adopt_bytes, 0);
-	assert_int_equal(ct_count(w->ct) + ct_count(home->ct), 0);
+	assert_int_equal(ct_count(w->ct), 1);
 }
 
 /*
- * Do the packets a DELETE ends the wait of die either way?  Not all of
- * them: one of the connection's that came behind the held one may start
- * it anew, here a client's SYN behind the SYN-ACK.  Judged at once at
- * the DELETE (HOLD_BY_DELETE) or at the wait's end (HOLD_BY_LATE), they
- * get the same: the SYN-ACK dropped, tcp-no-syn, grace_unsaved, the SYN
- * accepted, its entry made here.  No record saved the SYN, which passes
- * without one: it counts in neither, nor does it when the record comes
- * (HOLD_BY_RECORD) and saves the SYN-ACK alone.  (Before, an accepted
- * SYN counted as saved.)
+ * A client's SYN of the held packets' connection that came behind the
+ * SYN-ACK starts it anew: at the wait's end, when no record came
+ * (HOLD_BY_LATE), or a DELETE of the tuple did (HOLD_BY_DELETE), which
+ * ends no wait, the SYN-ACK is dropped, tcp-no-syn, grace_unsaved, the
+ * SYN accepted, its entry made here.  No record saved the SYN, which
+ * passes without one: it counts in neither, nor does it when the record
+ * comes (HOLD_BY_RECORD) and saves the SYN-ACK alone.  (Before, an
+ * accepted SYN counted as saved.)
  */
 enum { HOLD_BY_DELETE, HOLD_BY_LATE, HOLD_BY_RECORD };
 
@@ -424,7 +441,6 @@ hold_delete_syn(struct fix *f, int by)
 	struct worker	*w, *home;
 	struct nq_packet np;
 	struct sync_rec	 r;
-	struct sync_batch d;
 	struct ct_tuple	 k;
 	uint8_t		 b[2][64];
 	uint64_t	 hold = (uint64_t)f->cfg.sync.flush_ms *
@@ -433,8 +449,6 @@ hold_delete_syn(struct fix *f, int by)
 
 	tcp_packet(f, &np, b[0], 1, 0, 40000, 1000, 0, PKT_TH_SYN);
 	old_master(f, &np, &r);
-	if (!saved)
-		r.op = SYNC_OP_DELETE;
 	assert_int_equal(verdict_tuple(np.data, np.len, &k), 0);
 	home = f->all[synclink_home(&k, f->n)];
 	w = f->all[f->n - 1 - home->id];
@@ -449,13 +463,14 @@ hold_delete_syn(struct fix *f, int by)
 		worker_ask_cb(-1, EV_READ, home);
 		assert_int_equal(home->nwant, 1);
 	}
-	if (by != HOLD_BY_LATE) {
-		memset(&d, 0, sizeof(d));
-		d.rec = &r;
-		d.n = 1;
-		d.keep = 1;
-		worker_sync_apply(home, &d);
-	} else
+	if (by == HOLD_BY_DELETE) {
+		delete_in(f, &r);		/* no end */
+		assert_int_equal(ngiven, 0);
+		assert_int_equal(home->nwant, w != home);
+	}
+	if (by == HOLD_BY_RECORD)
+		record_in(f, &r);
+	else
 		worker_adopt_late(home, spi_now_ms() + hold,
 		    WORKER_ADOPT_MS);
 	if (w != home) {
