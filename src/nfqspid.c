@@ -57,6 +57,7 @@
 #define DIVERT_TICKS	5	/* the diversion checked every 5 ticks
 				   (by its own thread, divert_run.c) */
 #define NOTIFY_RETRY_MS	100	/* a state line systemd did not take */
+#define DEAD_GRACE_MS	100	/* a worker ended: its answers go first */
 
 struct daemon {
 	struct daemon_info	 info;
@@ -926,13 +927,17 @@ static void
 worker_dead(struct worker *w, void *arg)
 {
 	struct daemon	*d = arg;
+	struct timeval	 grace = { 0, DEAD_GRACE_MS * 1000 };
 	int		 err = worker_error(w);
 
 	log_warnx("worker %u stopped: %s; exiting", worker_id(w),
 	    err != 0 ? strerror(err) : "unknown reason");
 	d->status = 1;
 	d->errnum = err;
-	event_base_loopbreak(d->base);
+	/* not this turn of the loop: a question that found the worker
+	   gone (nfqspictl, the page) has its answer, "is not running",
+	   waiting to be written, which a break would drop */
+	event_base_loopexit(d->base, &grace);
 }
 
 /*

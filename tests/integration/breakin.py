@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-# breakin.py PID TID FUNCTION SECONDS [FUNCTION2 SECONDS2]: stop thread
+# breakin.py [-c] PID TID FUNCTION SECONDS [FUNCTION2 SECONDS2]: stop thread
 # TID of process PID when it enters FUNCTION (a breakpoint, ptrace; the
 # other threads run on), then hold it there for SECONDS and let it go
 # on.  It prints "armed" once the breakpoint is set, "stopped" once the
@@ -10,8 +10,13 @@
 # anything else the thread does between the two.  A FUNCTION is a symbol
 # of the executable (nm), which no other thread may enter meanwhile:
 # they would die of the SIGTRAP.
+# With -c (one FUNCTION), as it lets the thread go it first makes the
+# thread close the descriptor in FUNCTION's first argument (a close()
+# run in it: a syscall instruction in place of the trap for one step),
+# so that FUNCTION finds it gone; it prints "closed FD: RESULT" first.
 # x86-64 only (exit 77 elsewhere).  For test_callhang.sh: a worker
-# hung inside a reload, deterministically, as stall.py cannot.
+# hung inside a reload, deterministically, as stall.py cannot; for
+# test_dead.sh: a worker whose queue's socket fails under it.
 #
 # Copyright (C) 2026 The nfqspid authors
 # SPDX-License-Identifier: GPL-2.0-or-later
@@ -24,9 +29,11 @@ libc = ctypes.CDLL(None, use_errno=True)
 libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p,
                         ctypes.c_void_p]
 libc.ptrace.restype = ctypes.c_long
-PEEKTEXT, POKETEXT, CONT, DETACH = 1, 4, 7, 17
+PEEKTEXT, POKETEXT, CONT, SINGLESTEP, DETACH = 1, 4, 7, 9, 17
 GETREGS, SETREGS, SEIZE, INTERRUPT = 12, 13, 0x4206, 0x4207
-WALL, RIP = 0x40000000, 16          # user_regs_struct: rip is the 17th
+WALL = 0x40000000
+RAX, RDI, RIP = 10, 14, 16          # in user_regs_struct
+SYS_CLOSE = 3
 
 
 class Regs(ctypes.Structure):
@@ -99,9 +106,35 @@ def untrap(addr, word):
     return libc.ptrace(SETREGS, tid, None, ctypes.byref(regs)) == 0
 
 
-pid, tid = int(sys.argv[1]), int(sys.argv[2])
-stops = [(sys.argv[k], float(sys.argv[k + 1]))
-         for k in range(3, len(sys.argv) - 1, 2)]
+def close_arg(addr, word):
+    """The thread, stopped at its trap at addr, runs close(its first
+    argument) there; then it is back as it was, trap and all."""
+    regs, saved = Regs(), Regs()
+    if libc.ptrace(GETREGS, tid, None, ctypes.byref(saved)) != 0:
+        return
+    ctypes.memmove(ctypes.byref(regs), ctypes.byref(saved),
+                   ctypes.sizeof(regs))
+    fd = regs.r[RDI]
+    regs.r[RIP], regs.r[RAX] = addr, SYS_CLOSE
+    syscall = (word & ~0xffff) | 0x050f
+    if libc.ptrace(POKETEXT, tid, addr, syscall & 0xffffffffffffffff) \
+            != 0 or libc.ptrace(SETREGS, tid, None, ctypes.byref(regs)) != 0 \
+            or libc.ptrace(SINGLESTEP, tid, None, None) != 0:
+        die("close")
+    os.waitpid(tid, WALL)
+    libc.ptrace(GETREGS, tid, None, ctypes.byref(regs))
+    trap = (word & ~0xff) | 0xcc
+    libc.ptrace(POKETEXT, tid, addr, trap & 0xffffffffffffffff)
+    libc.ptrace(SETREGS, tid, None, ctypes.byref(saved))
+    print("closed %d: %d" % (fd, ctypes.c_long(regs.r[RAX]).value),
+          flush=True)
+
+
+closing = sys.argv[1] == "-c"
+args = sys.argv[2:] if closing else sys.argv[1:]
+pid, tid = int(args[0]), int(args[1])
+stops = [(args[k], float(args[k + 1]))
+         for k in range(2, len(args) - 1, 2)]
 addrs = [address(pid, "/proc/%d/exe" % pid, f) for f, _ in stops]
 if libc.ptrace(SEIZE, tid, None, None) != 0 or \
         libc.ptrace(INTERRUPT, tid, None, None) != 0:
@@ -127,6 +160,8 @@ try:
         print("stopped2", flush=True)
         time.sleep(stops[1][1])
 finally:
+    if at is not None and closing:
+        close_arg(at, word)
     if at is not None and untrap(at, word):
         libc.ptrace(DETACH, tid, None, None)
         print("resumed", flush=True)

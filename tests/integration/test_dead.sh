@@ -1,0 +1,130 @@
+#!/bin/bash
+# test_dead.sh - a worker whose thread ends while the daemon runs: its
+# queue's socket fails under it (breakin.py holds worker 1 as it enters
+# worker_read() for a queued packet and, while the main thread waits on
+# a question to it, has it close the socket as it lets it go), so its
+# read fails, it leaves its loop and its thread ends.  The question that
+# waited is answered at once, naming the worker as not running (not as
+# late a second later): nfqspictl status, -j stats and conntrack fail
+# with "worker 1 (queue Q) is not running", the page's /api/stats and
+# /api/connections answer 503 with the same words, a reload's log line
+# says so.  Then the daemon exits 1, its log naming the worker and why.
+# Each round is a daemon of its own: the first worker to end ends it.
+#
+# Copyright (C) 2026 The nfqspid authors
+# SPDX-License-Identifier: GPL-2.0-or-later
+# shellcheck disable=SC2317  # functions run through check and wait_for
+set -u
+
+T_NET=${T_NET:-72}
+T_QUEUE=${T_QUEUE:-52}
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+lib_init dead
+[ -z "${NFQSPID_VALGRIND:-}" ] || skip "a breakpoint is not for valgrind's JIT"
+lib_need curl
+lib_topology
+lib_config <<EOF
+$(lib_policy)
+
+$(lib_ping_rules)
+EOF
+# two workers; the traffic goes to worker 1's queue alone, so that the
+# message names the worker that ended, not the first
+sed -i 's/^threads = 1$/threads = 2/' "$T_CONF"
+PORT=8472
+sed -i "s|^control = .*|&\nhttp = 127.0.0.1:$PORT|" "$T_CONF"
+Q1=$((T_QUEUE + 1))
+in_d "$IPT" -A FORWARD -j NFQUEUE --queue-num "$Q1" ||
+    { echo "cannot divert FORWARD to NFQUEUE" >&2; exit 1; }
+BREAKIN=$top_srcdir/tests/integration/breakin.py
+DEAD="worker 1 (queue $Q1) is not running"
+ERE_DEAD="worker 1 \(queue $Q1\) is not running"
+hget() { in_d curl -sS --max-time 10 "$@"; }
+
+# main_waits: the daemon's main thread sleeps on a futex (a worker's
+# answer), not in its loop's epoll_wait: the question has been asked
+main_waits()
+{
+	[ "$(cut -d' ' -f1 /proc/"$pid"/task/"$pid"/syscall 2>/dev/null)" = 202 ]
+}
+
+# round WHAT CMD...: a daemon started; worker 1 held on entering
+# worker_read() for a ping's packet; CMD started (its stdout in
+# $T_TMP/out, stderr in out.err, status in out.rc); once the main thread
+# waits on the worker, the worker let go with its queue's socket closed.
+# The checks of the daemon's end follow; CMD's are the caller's.
+round()
+{
+	local what=$1 bk cmd rc
+	shift
+	: >"$T_LOG"
+	: >"$T_TMP/brk.out"
+	rm -f "$T_TMP/out" "$T_TMP/out.err" "$T_TMP/out.rc"
+	lib_must_start "$what: nfqspid starts"
+	pid=$T_DPID
+	check "the page listens" wait_listen "$NS_D" tcp "$PORT"
+	"$PY" "$BREAKIN" -c "$pid" "$(worker_tid "$pid" 1)" worker_read 8 \
+	    >"$T_TMP/brk.out" 2>&1 &
+	bk=$!
+	wait_for 100 grep -Eq 'armed|x86-64' "$T_TMP/brk.out"
+	grep -q x86-64 "$T_TMP/brk.out" && skip "breakin.py: x86-64 only"
+	in_c ping -q -c 1 -W 1 "$S4" >/dev/null 2>&1 &
+	check "... worker 1 held entering worker_read() for a ping" \
+	    wait_for $((50 * T_SLOW)) grep -q stopped "$T_TMP/brk.out"
+	{ "$@" >"$T_TMP/out" 2>"$T_TMP/out.err"; echo $? >"$T_TMP/out.rc"; } &
+	cmd=$!
+	check "... the main thread waits on it" wait_for $((50 * T_SLOW)) main_waits
+	kill -TERM "$bk"
+	wait "$bk"
+	check "... let go with its socket closed ($(grep closed "$T_TMP/brk.out"))" \
+	    grep -Eq '^closed [0-9]+: 0$' "$T_TMP/brk.out"
+	wait "$cmd"
+	wait_for $((50 * T_SLOW)) not kill -0 "$pid" 2>/dev/null
+	wait "$pid"
+	rc=$?
+	T_DPID=
+	check "... then nfqspid exits 1 (got $rc)" test "$rc" -eq 1
+	check "... its log: worker 1 lost its queue" \
+	    log_has "^worker 1: lost queue $Q1: Bad file descriptor\$"
+	check "... and nfqspid ended for it" \
+	    log_has "^worker 1 stopped: Bad file descriptor; exiting\$"
+	check "... no sanitizer report in its log" \
+	    log_lacks 'runtime error|AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer'
+}
+out() { cat "$T_TMP/out$1"; }
+
+round "status" lib_ctl status
+check "nfqspictl status fails, status 1 ($(out .rc))" test "$(out .rc)" = 1
+check "... saying worker 1 is not running ($(out .err))" \
+    grep -Eq "$ERE_DEAD\$" "$T_TMP/out.err"
+
+round "-j stats" lib_ctl -j stats
+check "nfqspictl -j stats fails, status 1 ($(out .rc))" test "$(out .rc)" = 1
+check "... saying worker 1 is not running ($(out .err))" \
+    grep -Eq "$ERE_DEAD\$" "$T_TMP/out.err"
+
+round "conntrack" lib_ctl conntrack
+check "nfqspictl conntrack fails, status 1 ($(out .rc))" test "$(out .rc)" = 1
+check "... saying worker 1 is not running ($(out .err))" \
+    grep -Eq "$ERE_DEAD\$" "$T_TMP/out.err"
+
+round "/api/stats" hget -w '\n%{http_code}' "http://127.0.0.1:$PORT/api/stats"
+check "/api/stats: 503 ($(tail -n 1 "$T_TMP/out"))" \
+    test "$(tail -n 1 "$T_TMP/out")" = 503
+check "... saying worker 1 is not running ($(head -n 1 "$T_TMP/out" | cut -c 1-80))" \
+    test "$(head -n 1 "$T_TMP/out")" = "$DEAD"
+
+round "/api/connections" hget -w '\n%{http_code}' \
+    "http://127.0.0.1:$PORT/api/connections"
+check "/api/connections: 503 ($(tail -n 1 "$T_TMP/out"))" \
+    test "$(tail -n 1 "$T_TMP/out")" = 503
+check "... saying worker 1 is not running ($(head -n 1 "$T_TMP/out"))" \
+    test "$(head -n 1 "$T_TMP/out")" = "$DEAD"
+
+hup() { kill -HUP "$pid"; }
+round "reload" hup
+check "a reload's log line says worker 1 is not running" \
+    log_has "^reload: $ERE_DEAD\$"
+lib_summary
