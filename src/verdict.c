@@ -663,7 +663,7 @@ rejudge_one(struct ct_table *ct, struct ct_entry *e, void *arg)
 	struct pkt		 p;
 	char			 line[512];
 	uint8_t			 decided;
-	uint32_t		 oldmark;
+	uint32_t		 oldmark, mark = 0;
 	int			 counted;
 
 	memset(&p, 0, sizeof(p));
@@ -687,7 +687,7 @@ rejudge_one(struct ct_table *ct, struct ct_entry *e, void *arg)
 			(void)limit_conn_try(rj->lt, r->index, p.family,
 			    &p.src, 0, ct_now(ct));
 		/* no event says so: the HA peer learns it ([sync]) */
-		if (ct_entry_mark(e) != oldmark)
+		if ((mark = ct_entry_mark(e)) != oldmark)
 			ct_dirty_mark(ct, e);
 	} else {
 		/* its DESTROY must release nothing: the counts are new */
@@ -708,8 +708,11 @@ rejudge_one(struct ct_table *ct, struct ct_entry *e, void *arg)
 	v.reason = REASON_POLICY_RELOAD;
 	v.rule = r;
 	v.log = 1;
-	v.set_mark = oldmark != 0;
-	v.mark = oldmark;
+	/* the mark its packets go on with, as a packet's record says: none
+	   for one ended (no packet, nothing marked), as for a drop; monitor
+	   mode's, which it keeps, its new one */
+	v.set_mark = mark != 0;
+	v.mark = mark;
 	verdict_audit(&v, &p, "", "", 0, line, sizeof(line));
 	rj->audit(rj->arg, line);
 }

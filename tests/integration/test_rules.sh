@@ -149,6 +149,7 @@ conn_limit = 2
 proto = tcp
 dport = 5005
 action = accept
+mark = 0x20
 EOF
 cp "$T_CONF" "$T_TMP/base.ini"
 
@@ -296,8 +297,9 @@ long_conn()
 	# forbid it
 	sed -i "s/^dport = 5005, $port\$/dport = 5005/" "$T_CONF"
 	check "$how: the reload that forbids it succeeds" reload "$how"
+	# mark=0x0: its rule's 0x20 is on no packet, as for a drop
 	check "$how: the connection is ended and audited with reason=policy-reload" \
-	    log_has "action=drop state=NEW rule=- reason=policy-reload proto=tcp src=$src sport=[0-9]+ dst=$addr dport=$port "
+	    log_has "action=drop state=NEW rule=- reason=policy-reload proto=tcp src=$src sport=[0-9]+ dst=$addr dport=$port in= out= len=0 mark=0x0\$"
 	touch "$d/go"
 	check "$how: the client wrote its next line" wait_for 50 test -e "$d/sent"
 	sleep 3

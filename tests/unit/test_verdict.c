@@ -1014,7 +1014,7 @@ test_rejudge_ends_forbidden(void **state)
 	assert_int_equal(a.n, 1);
 	assert_string_equal(a.line[0], "action=drop state=NEW rule=- "
 	    "reason=policy-reload proto=tcp src=10.1.1.2 sport=42000 "
-	    "dst=10.1.2.2 dport=80 in= out= len=0 mark=0x10");
+	    "dst=10.1.2.2 dport=80 in= out= len=0 mark=0x0");
 	assert_int_equal(ct_count(f->ct), 1);
 
 	/* the kept flow carries its new rule's mark */
@@ -1309,7 +1309,7 @@ test_rejudge_chain(void **state)
 	assert_int_equal(a.n, 1);
 	assert_string_equal(a.line[0], "action=drop state=NEW rule=- "
 	    "reason=policy-reload proto=tcp src=10.1.1.2 sport=42000 "
-	    "dst=10.1.2.2 dport=80 in= out= len=0 mark=0x10");
+	    "dst=10.1.2.2 dport=80 in= out= len=0 mark=0x0");
 	assert_int_equal(ct_count(f->ct), 1);
 	clear(&c);
 
@@ -1360,6 +1360,62 @@ test_rejudge_monitor_keeps(void **state)
 	/* no audit callback: counted all the same */
 	assert_int_equal(verdict_rejudge(&c, f->ct, NULL, f->now, NULL,
 	    NULL), 2);
+	clear(&c);
+}
+
+/* two_connections(), then a reload in mode whose no-web drops the web
+   one, with mark 0x30: its record */
+static void
+rejudge_no_web(struct fixture *f, struct config *c, struct rule *rules,
+    int mode, const char *want)
+{
+	struct audits	 a;
+
+	two_connections(f);
+	newcfg(f, c, rules);
+	c->mode = mode;
+	add(c, "no-web", IPPROTO_TCP, "80", RULE_DROP, 0x30);
+	add(c, "dns", IPPROTO_UDP, "53", RULE_ACCEPT, 0);
+	memset(&a, 0, sizeof(a));
+	assert_int_equal(verdict_rejudge(c, f->ct, f->lt, f->now, collect,
+	    &a), 1);
+	assert_int_equal(a.n, 1);
+	assert_string_equal(a.line[0], want);
+}
+
+/*
+ * A reload's record gives the mark the connection's packets go on with,
+ * as a packet's does: none for one ended (its old rule's 0x10 is on no
+ * packet), the refusing rule's for one monitor mode keeps.
+ */
+static void
+test_rejudge_mark(void **state)
+{
+	struct fixture	*f = *state;
+	struct config	 c;
+	struct rule	 rules[4];
+	struct verdict	 v;
+	uint8_t		 b[64];
+	char		 line[256];
+	size_t		 n;
+
+	rejudge_no_web(f, &c, rules, MODE_ENFORCE, "action=drop state=NEW "
+	    "rule=no-web reason=policy-reload proto=tcp src=10.1.1.2 "
+	    "sport=42000 dst=10.1.2.2 dport=80 in= out= len=0 mark=0x0");
+	clear(&c);
+
+	ct_flush(f->ct);
+	rejudge_no_web(f, &c, rules, MODE_MONITOR, "action=drop state=NEW "
+	    "rule=no-web reason=policy-reload proto=tcp src=10.1.1.2 "
+	    "sport=42000 dst=10.1.2.2 dport=80 in= out= len=0 mark=0x30 "
+	    "monitor=yes");
+	/* ... the mark its next packet carries */
+	f->cfg.rules = rules;
+	f->cfg.nrules = c.nrules;
+	f->cfg.mode = MODE_MONITOR;
+	n = tcp4(b, CLIENT, SERVER, 42000, 80, 1001, 5001, PKT_TH_ACK);
+	run(f, b, n, &v, line, sizeof(line));
+	assert_string_equal(line, "accept state=ESTABLISHED rule=- mark=0x30");
 	clear(&c);
 }
 
@@ -1461,6 +1517,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_rejudge_chain,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rejudge_mark, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_rejudge_monitor_keeps,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
