@@ -123,6 +123,23 @@ expect_msg(int fd, const char *want)
 	assert_string_equal(buf, want);
 }
 
+/*
+ * An abstract listener of the test's own, "@nfqspi-test-sdnotify-TAG-PID"
+ * in name[64], opened as $NOTIFY_SOCKET: its descriptor.
+ */
+static int
+open_abstract(char *name, const char *tag)
+{
+	int	 fd;
+
+	snprintf(name, 64, "@nfqspi-test-sdnotify-%s%ld", tag,
+	    (long)getpid());
+	fd = listener(name);
+	setenv("NOTIFY_SOCKET", name, 1);
+	assert_int_equal(sdnotify_open(), 1);
+	return (fd);
+}
+
 /* Sent to a path; the environment is gone once read. */
 static void
 test_send_path(void **state)
@@ -162,11 +179,7 @@ test_send_abstract(void **state)
 	int	 fd;
 
 	(void)state;
-	snprintf(name, sizeof(name), "@nfqspi-test-sdnotify-%ld",
-	    (long)getpid());
-	fd = listener(name);
-	setenv("NOTIFY_SOCKET", name, 1);
-	assert_int_equal(sdnotify_open(), 1);
+	fd = open_abstract(name, "");
 	assert_int_equal(sdnotify_send("STOPPING=1"), 0);
 	expect_msg(fd, "STOPPING=1");
 
@@ -281,6 +294,16 @@ fill_queue(const char *name, int *fds, int max)
 	return (n);
 }
 
+/* The fillers of fill_queue() closed: their datagrams leave the queue. */
+static void
+unfill(int *fds, int n)
+{
+	int	 i;
+
+	for (i = 0; i < n; i++)
+		close(fds[i]);
+}
+
 static uint64_t
 now_ms(void)
 {
@@ -296,15 +319,11 @@ static void
 test_send_full(void **state)
 {
 	char		 name[64];
-	int		 fd, fds[64], n, i;
+	int		 fd, fds[64], n;
 	uint64_t	 t0;
 
 	(void)state;
-	snprintf(name, sizeof(name), "@nfqspi-test-sdnotify-full-%ld",
-	    (long)getpid());
-	fd = listener(name);
-	setenv("NOTIFY_SOCKET", name, 1);
-	assert_int_equal(sdnotify_open(), 1);
+	fd = open_abstract(name, "full-");
 	n = fill_queue(name, fds, 64);
 	t0 = now_ms();
 	errno = 0;
@@ -312,8 +331,7 @@ test_send_full(void **state)
 	assert_int_equal(errno, EAGAIN);
 	assert_int_equal(sdnotify_sendf("STATUS=%s", "busy"), -1);
 	assert_true(now_ms() - t0 < 200);
-	for (i = 0; i < n; i++)
-		close(fds[i]);
+	unfill(fds, n);
 	sdnotify_close();
 	close(fd);
 }
@@ -327,15 +345,11 @@ static void
 test_state_kept(void **state)
 {
 	char		 name[64], buf[64];
-	int		 fd, fds[64], n, i;
+	int		 fd, fds[64], n;
 	uint64_t	 t0;
 
 	(void)state;
-	snprintf(name, sizeof(name), "@nfqspi-test-sdnotify-kept-%ld",
-	    (long)getpid());
-	fd = listener(name);
-	setenv("NOTIFY_SOCKET", name, 1);
-	assert_int_equal(sdnotify_open(), 1);
+	fd = open_abstract(name, "kept-");
 	/* room: sent at once, nothing kept */
 	assert_int_equal(sdnotify_state("READY=1"), 0);
 	assert_null(sdnotify_kept());
@@ -364,15 +378,13 @@ test_state_kept(void **state)
 	assert_int_equal(sdnotify_resend(), 0);
 
 	/* kept, then the socket closed: forgotten */
-	for (i = 0; i < n; i++)
-		close(fds[i]);
+	unfill(fds, n);
 	n = fill_queue(name, fds, 64);
 	assert_int_equal(sdnotify_state("READY=1"), 1);
 	sdnotify_close();
 	assert_null(sdnotify_kept());
 	assert_int_equal(sdnotify_resend(), 0);
-	for (i = 0; i < n; i++)
-		close(fds[i]);
+	unfill(fds, n);
 	close(fd);
 }
 
@@ -424,11 +436,7 @@ test_state_reload_kept(void **state)
 	int		 fd, fds[64], n, i;
 
 	(void)state;
-	snprintf(name, sizeof(name), "@nfqspi-test-sdnotify-rl-%ld",
-	    (long)getpid());
-	fd = listener(name);
-	setenv("NOTIFY_SOCKET", name, 1);
-	assert_int_equal(sdnotify_open(), 1);
+	fd = open_abstract(name, "rl-");
 
 	/* still full at READY=1: kept, the two together */
 	n = fill_queue(name, fds, 64);
@@ -446,8 +454,7 @@ test_state_reload_kept(void **state)
 	expect_msg(fd, "READY=1");
 
 	/* room again by READY=1: the two sent at once */
-	for (i = 0; i < n; i++)
-		close(fds[i]);
+	unfill(fds, n);
 	n = fill_queue(name, fds, 64);
 	assert_int_equal(sdnotify_state(rl), 1);
 	drain(fd);
@@ -456,8 +463,7 @@ test_state_reload_kept(void **state)
 	expect_msg(fd, both);
 
 	/* a READY=1 as long as a datagram may be: cut to fit */
-	for (i = 0; i < n; i++)
-		close(fds[i]);
+	unfill(fds, n);
 	n = fill_queue(name, fds, 64);
 	assert_int_equal(sdnotify_state(rl), 1);
 	big = malloc(SDNOTIFY_MAX);
@@ -475,8 +481,7 @@ test_state_reload_kept(void **state)
 	expect_msg(fd, want);
 	free(big);
 
-	for (i = 0; i < n; i++)
-		close(fds[i]);
+	unfill(fds, n);
 	sdnotify_close();
 	close(fd);
 }
@@ -503,15 +508,11 @@ static void
 test_status_now(void **state)
 {
 	char		 name[64], why[SDNOTIFY_MAX + 100], want[SDNOTIFY_MAX];
-	int		 fd, fds[64], n, i;
+	int		 fd, fds[64], n;
 	uint64_t	 t0;
 
 	(void)state;
-	snprintf(name, sizeof(name), "@nfqspi-test-sdnotify-now-%ld",
-	    (long)getpid());
-	fd = listener(name);
-	setenv("NOTIFY_SOCKET", name, 1);
-	assert_int_equal(sdnotify_open(), 1);
+	fd = open_abstract(name, "now-");
 	errno = EIO;
 	sdnotify_status_now("exiting: ", "worker 0\nhung", 0);
 	assert_int_equal(errno, EIO);
@@ -539,8 +540,7 @@ test_status_now(void **state)
 	t0 = now_ms();
 	sdnotify_status_now("exiting: ", "nobody reads", EIO);
 	assert_true(now_ms() - t0 < 200);
-	for (i = 0; i < n; i++)
-		close(fds[i]);
+	unfill(fds, n);
 	sdnotify_close();
 	close(fd);
 	/* closed: nothing, and no crash */
@@ -553,15 +553,11 @@ static void
 test_send_now(void **state)
 {
 	char		 name[64];
-	int		 fd, fds[64], n, i;
+	int		 fd, fds[64], n;
 	uint64_t	 t0;
 
 	(void)state;
-	snprintf(name, sizeof(name), "@nfqspi-test-sdnotify-sn-%ld",
-	    (long)getpid());
-	fd = listener(name);
-	setenv("NOTIFY_SOCKET", name, 1);
-	assert_int_equal(sdnotify_open(), 1);
+	fd = open_abstract(name, "sn-");
 	errno = EIO;
 	assert_int_equal(sdnotify_send_now("WATCHDOG=1"), 0);
 	assert_int_equal(errno, EIO);
@@ -572,8 +568,7 @@ test_send_now(void **state)
 	assert_int_equal(sdnotify_send_now("WATCHDOG=1"), -1);
 	assert_int_equal(errno, EIO);
 	assert_true(now_ms() - t0 < 200);
-	for (i = 0; i < n; i++)
-		close(fds[i]);
+	unfill(fds, n);
 	sdnotify_close();
 	close(fd);
 	assert_int_equal(sdnotify_send_now("WATCHDOG=1"), 0);

@@ -161,6 +161,16 @@ text_of(struct evbuffer *b)
 	return (s);
 }
 
+/* b's text, taken out, holds want */
+static void
+has_text(struct evbuffer *b, const char *want)
+{
+	char	*s = text_of(b);
+
+	assert_non_null(strstr(s, want));
+	free(s);
+}
+
 struct kv {
 	char		 name[64];
 	uint64_t	 v;
@@ -432,11 +442,9 @@ test_status_divert(void **state)
 	assert_null(strstr(s, "queue 10"));
 	free(s);
 	status_print(b, &info, &st, 1);
-	s = text_of(b);
-	assert_non_null(strstr(s, ",\"divert\":{\"mode\":\"none\","
+	has_text(b, ",\"divert\":{\"mode\":\"none\","
 	    "\"intact\":null,\"restored\":0,\"bypass\":null,"
-	    "\"ahead\":null}"));
-	free(s);
+	    "\"ahead\":null}");
 
 	/* queue 10 had packets, queue 11 none while 500 crossed */
 	assert_non_null(w = qwatch_new(NW, 60000, 90000000));
@@ -473,15 +481,13 @@ test_status_divert(void **state)
 	free(s);
 	dst = divert_st(0, 1, 2);
 	status_print(b, &info, &st, 1);
-	s = text_of(b);
-	assert_non_null(strstr(s, ",\"divert\":{\"mode\":\"iptables-nft\","
+	has_text(b, ",\"divert\":{\"mode\":\"iptables-nft\","
 	    "\"intact\":false,\"restored\":2,\"bypass\":true,"
 	    "\"ahead\":{\"ipv4\":{\"INPUT\":0,\"OUTPUT\":0,\"FORWARD\":1},"
 	    "\"ipv6\":{\"INPUT\":255,\"OUTPUT\":0,\"FORWARD\":0}}},"
 	    "\"queues\":[{\"queue\":10,"
 	    "\"packets\":9,\"idle_s\":0,\"warning\":false},{\"queue\":11,"
-	    "\"packets\":0,\"idle_s\":61,\"warning\":true}]}\n"));
-	free(s);
+	    "\"packets\":0,\"idle_s\":61,\"warning\":true}]}\n");
 	qwatch_free(w);
 
 	/* no packet yet, 61 s after the start, the warning not due */
@@ -499,9 +505,7 @@ test_status_divert(void **state)
 	/* nft: not checked so */
 	info.divert = DIVERT_NFT;
 	status_print(b, &info, &st, 1);
-	s = text_of(b);
-	assert_non_null(strstr(s, "\"bypass\":true,\"ahead\":null},"));
-	free(s);
+	has_text(b, "\"bypass\":true,\"ahead\":null},");
 	status_print(b, &info, &st, 0);
 	s = text_of(b);
 	assert_null(strstr(s, "ahead"));
@@ -626,16 +630,12 @@ test_late_worker(void **state)
 	assert_non_null(strstr(s, "/4096\n"));
 	free(s);
 	status_print(b, &info, &st, 1);
-	s = text_of(b);
-	assert_non_null(strstr(s, ",\"unanswered\":[{\"worker\":1,"
-	    "\"queue\":11,\"idle_s\":7}],\"received\":"));
-	free(s);
+	has_text(b, ",\"unanswered\":[{\"worker\":1,"
+	    "\"queue\":11,\"idle_s\":7}],\"received\":");
 
 	status_print_stats(b, &info, &st, 0);
-	s = text_of(b);
-	assert_non_null(strstr(s, "worker 1 queue 11\n\tWARNING: did not "
-	    "answer within 1 s (has not run for 7 s)\ntotal\n"));
-	free(s);
+	has_text(b, "worker 1 queue 11\n\tWARNING: did not "
+	    "answer within 1 s (has not run for 7 s)\ntotal\n");
 	status_print_stats(b, &info, &st, 1);
 	s = text_of(b);
 	assert_true(strncmp(s, "{\"unanswered\":[{\"worker\":1,\"queue\":11,"

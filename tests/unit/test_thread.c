@@ -180,9 +180,12 @@ test_start_fails(void **state)
 	}
 }
 
+/* A thread that waits first_ms, then 10 minutes, until stopped. */
 struct waiter {
 	struct spi_stoppable	 s;
-	int			 first;		/* the short wait's */
+	unsigned		 first_ms;
+	int			 first;		/* the first wait's */
+	uint64_t		 took;		/* ... its ms */
 	int			 waiting;	/* atomic */
 	int			 last;		/* the long wait's */
 };
@@ -191,11 +194,36 @@ static void *
 waiter_main(void *arg)
 {
 	struct waiter	*w = arg;
+	uint64_t	 t = now_ms();
 
-	w->first = spi_stoppable_wait(&w->s, 10);
+	w->first = spi_stoppable_wait(&w->s, w->first_ms);
+	w->took = now_ms() - t;
 	__atomic_store_n(&w->waiting, 1, __ATOMIC_SEQ_CST);
 	w->last = spi_stoppable_wait(&w->s, 600000);
 	return (NULL);
+}
+
+/* w started, its first wait over: it is in the long one. */
+static void
+waiter_start(struct waiter *w, unsigned first_ms)
+{
+	struct timespec	 ms = { 0, 1000000 };
+
+	memset(w, 0, sizeof(*w));
+	w->first_ms = first_ms;
+	assert_int_equal(spi_stoppable_start(&w->s, waiter_main, w), 0);
+	while (!__atomic_load_n(&w->waiting, __ATOMIC_SEQ_CST))
+		nanosleep(&ms, NULL);
+}
+
+/* w stopped within 5 s (under valgrind too: far below the 10 minutes) */
+static void
+waiter_stop(struct waiter *w)
+{
+	uint64_t	 t = now_ms();
+
+	spi_stoppable_stop(&w->s);
+	assert_true(now_ms() - t < 5000);
 }
 
 /* A thread in a wait of 10 minutes returns at once when stopped; its
@@ -203,22 +231,14 @@ waiter_main(void *arg)
 static void
 test_stop(void **state)
 {
-	struct timespec	 ms = { 0, 1000000 };
 	struct waiter	 w;
-	uint64_t	 t;
 	int		 n = nfds();
 
 	(void)state;
-	memset(&w, 0, sizeof(w));
-	assert_int_equal(spi_stoppable_start(&w.s, waiter_main, &w), 0);
+	waiter_start(&w, 10);
 	assert_int_equal(w.s.running, 1);
 	assert_int_equal(nfds(), n + 2);
-	while (!__atomic_load_n(&w.waiting, __ATOMIC_SEQ_CST))
-		nanosleep(&ms, NULL);
-	t = now_ms();
-	spi_stoppable_stop(&w.s);
-	/* under valgrind too: far below the 10 minutes */
-	assert_true(now_ms() - t < 5000);
+	waiter_stop(&w);
 	assert_int_equal(w.first, 0);
 	assert_int_equal(w.last, 1);
 	assert_int_equal(w.s.running, 0);
@@ -227,52 +247,24 @@ test_stop(void **state)
 	assert_int_equal(nfds(), n);
 }
 
-struct napper {
-	struct spi_stoppable	 s;
-	int			 first;		/* the 300 ms wait's */
-	uint64_t		 took;		/* ... its ms */
-	int			 waiting;	/* atomic */
-	int			 last;		/* the long wait's */
-};
-
-static void *
-napper_main(void *arg)
-{
-	struct napper	*w = arg;
-	uint64_t	 t = now_ms();
-
-	w->first = spi_stoppable_wait(&w->s, 300);
-	w->took = now_ms() - t;
-	__atomic_store_n(&w->waiting, 1, __ATOMIC_SEQ_CST);
-	w->last = spi_stoppable_wait(&w->s, 600000);
-	return (NULL);
-}
-
 /* Every poll() failing (ENOMEM): a wait still takes its ms, never less
    (the watchdog counts waits as seconds), and a stop still ends the
    wait of 10 minutes at once. */
 static void
 test_poll_fails(void **state)
 {
-	struct timespec	 ms = { 0, 1000000 };
-	struct napper	 w;
-	uint64_t	 t;
+	struct waiter	 w;
 	int		 n = nfds();
 
 	(void)state;
-	memset(&w, 0, sizeof(w));
 	__atomic_store_n(&poll_failed, 0, __ATOMIC_SEQ_CST);
 	__atomic_store_n(&poll_errno, ENOMEM, __ATOMIC_SEQ_CST);
-	assert_int_equal(spi_stoppable_start(&w.s, napper_main, &w), 0);
-	while (!__atomic_load_n(&w.waiting, __ATOMIC_SEQ_CST))
-		nanosleep(&ms, NULL);
+	waiter_start(&w, 300);
 	assert_int_equal(w.first, 0);
 	assert_true(w.took >= 300);
 	/* under valgrind too: about the 300 ms */
 	assert_true(w.took < 3000);
-	t = now_ms();
-	spi_stoppable_stop(&w.s);
-	assert_true(now_ms() - t < 5000);
+	waiter_stop(&w);
 	__atomic_store_n(&poll_errno, 0, __ATOMIC_SEQ_CST);
 	assert_true(__atomic_load_n(&poll_failed, __ATOMIC_SEQ_CST) > 1);
 	assert_int_equal(w.last, 1);
