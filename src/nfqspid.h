@@ -490,6 +490,9 @@ uint64_t	 sync_room(struct sync *s, unsigned wid);
 void		 sync_moved(struct sync *s);
 /* 1 while the whole table goes out: see synclink_bulking() */
 int		 sync_bulking(const struct sync *s);
+/* After a change that may end another worker's connection at the peer:
+   see synclink_rebulk() */
+void		 sync_rebulk(struct sync *s);
 /* 1 while a packet passes the window grace without a timer: see
    synclink_unsettled() */
 int		 sync_unsettled(const struct sync *s);

@@ -186,6 +186,12 @@ sync_bulking(const struct sync *s)
 	return (synclink_bulking(&s->lk));
 }
 
+void
+sync_rebulk(struct sync *s)
+{
+	synclink_rebulk(&s->lk);
+}
+
 int
 sync_unsettled(const struct sync *s)
 {

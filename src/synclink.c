@@ -107,6 +107,12 @@ synclink_bulking(const struct synclink *l)
 	return (__atomic_load_n(&l->bulking, __ATOMIC_ACQUIRE));
 }
 
+void
+synclink_rebulk(struct synclink *l)
+{
+	__atomic_store_n(&l->rebulk, 1, __ATOMIC_RELEASE);
+}
+
 int
 synclink_unsettled(const struct synclink *l)
 {
@@ -471,7 +477,12 @@ synclink_pump(struct synclink *l, uint64_t now)
 	struct sync_ring *r;
 	uint64_t	 lost = 0, n;
 	unsigned	 i;
+	int		 rebulk;
 
+	/* before the drain, which then takes what the worker queued before
+	   it asked */
+	rebulk = __atomic_load_n(&l->rebulk, __ATOMIC_RELAXED) &&
+	    __atomic_exchange_n(&l->rebulk, 0, __ATOMIC_ACQUIRE);
 	synclink_drain(l);
 	for (i = 0; i < l->nworkers; i++) {
 		r = &l->rings[i];
@@ -480,11 +491,11 @@ synclink_pump(struct synclink *l, uint64_t now)
 		lost += n - r->lost_seen;
 		r->lost_seen = n;
 	}
-	if (lost > 0) {
-		/* the peer missed changes: it gets everything */
-		l->st.lost += lost;
+	/* the peer missed changes, or a DELETE may have ended more than
+	   its connection there: it gets everything */
+	l->st.lost += lost;
+	if (lost > 0 || (rebulk && synclink_sending(l)))
 		synclink_bulk_begin(l);
-	}
 	synclink_bulk_step(l);
 	synclink_seal(l);
 	(void)now;

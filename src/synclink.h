@@ -165,6 +165,9 @@ struct synclink {
 					   workers yet */
 	int			 bulking;	/* atomic: a bulk going out
 					   (synclink_bulking()) */
+	int			 rebulk;	/* atomic: a worker wants the
+					   whole table after its changes
+					   (synclink_rebulk()) */
 
 	struct sync_msg		 msg;		/* the UPDATE being filled */
 	int			 open;
@@ -246,6 +249,10 @@ void		 synclink_moved(struct synclink *l);
    not walked yet to one it has is in neither slice: the hand-over then
    queues it as a change too (worker_sync.c). */
 int		 synclink_bulking(const struct synclink *l);
+/* A worker's thread, after a change that may end at the peer another
+   worker's connection (a DELETE names the tuple only: worker_sync.c):
+   the whole table goes out after what its ring holds now. */
+void		 synclink_rebulk(struct synclink *l);
 /* A worker's thread: 1 while the node is backup, or made master and
    the command that gives the workers their grace (SYNCLINK_GRACE) has
    not run yet: its packets pass the window grace all the same (their

@@ -128,6 +128,19 @@ worker_sync_shared(const struct worker *w)
  * from the peer: TCP, UDP and ICMP alike.  On a backup every entry a
  * packet makes off its home tells home, which ends it once the peer's
  * word of it comes (worker_sync_there()).
+ *
+ * A DELETE names the tuple, not the connection, and the link sends the
+ * rings one after the other (synclink_drain()): a DELETE from one ring
+ * behind a newer record of its tuple from another would end the newer
+ * connection at the peer.  The packets keep them in one ring: the
+ * kernel sends each packet of a tuple, either way, to the same worker
+ * (the address pair's hash, seeded once a boot), where every entry a
+ * packet made or reached lives; one home handed over goes out behind
+ * what home queued of it (synclink_moved()), and home's copy beside it
+ * ends without a word.  A command's end of that copy is the one DELETE
+ * from another ring, and the copy's filter (its state, its direction)
+ * or a flush's walk may leave the live one: the whole table follows
+ * it, which brings that one back (sync_rebulk()).
  */
 void
 worker_sync_event(struct worker *w, int event, const struct ct_entry *e)
@@ -142,6 +155,9 @@ worker_sync_event(struct worker *w, int event, const struct ct_entry *e)
 		return;
 	if (!unseen || w->by_hand || !worker_sync_shared(w))
 		sync_ct(w->sync, w->id, event, w->ct, e, w->cfg);
+	if (unseen && w->by_hand && worker_sync_shared(w) &&
+	    sync_sending(w->sync))
+		sync_rebulk(w->sync);
 	/* a packet made it: home's copy, if unseen, is older and goes;
 	   a backup's home remembers it, for the peer's word of it */
 	if (event == CT_EVENT_NEW && w->unseen != NULL &&

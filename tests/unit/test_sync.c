@@ -1624,6 +1624,95 @@ test_home_stopped(void **state)
 	stopped = 0;
 }
 
+/*
+ * After a takeover home holds the peer's copy of a connection that no
+ * packet reached, and a new connection of the same tuple lives in the
+ * worker the kernel sends its packets to (home has not read the word of
+ * it yet, or its list was full).  A command that ends the copy and not
+ * the other (a filter on its state or its direction; a flush that
+ * walked that worker before the new one came) sends the copy's DELETE,
+ * which names the tuple only: the peer ends its record of the new
+ * connection, heard before it (apart) or in the same flush from a ring
+ * drained first (together).  The whole table follows the DELETE.
+ */
+static void
+delete_copy(int apart)
+{
+	struct sync_batch b;
+	struct sync_rec	 r;
+	struct ct_entry	*e;
+	struct ct_snap	 s;
+	uint64_t	 bulks;
+	unsigned	 i, wi;
+
+	node_free(&A);
+	node_free(&B);
+	nworkers = 2;
+	node_init(&A, SYNC_ROLE_MASTER, "10.0.9.1", "10.0.9.2", 0, 8192);
+	nworkers = 1;
+	node_init(&B, SYNC_ROLE_BACKUP, "10.0.9.2", "10.0.9.1", 1, 8192);
+	for (wi = 0; wi < 2; wi++) {
+		A.all[wi]->peers = A.all;
+		A.all[wi]->npeers = 2;
+	}
+	sync_alive(B.s, now);
+	deliver(-1);
+	assert_int_equal(B.s->lk.ready, 1);
+	/* home 1: worker 0's ring drains first */
+	for (i = 3000, s = conn(i, 0); synclink_home(&s.k, 2) != 1;
+	    s = conn(++i, 0))
+		;
+	memset(&r, 0, sizeof(r));
+	r.op = SYNC_OP_UPSERT;
+	r.s = conn(i, 0x21);
+	memset(&b, 0, sizeof(b));
+	b.rec = &r;
+	b.n = 1;
+	worker_sync_home(A.all[1], &b);
+	assert_int_equal(A.all[1]->synced, 1);
+	open_in(0, i, 0);
+	if (apart) {
+		deliver(-1);
+		assert_non_null(e = find(&B, i));
+		ct_export(B.w->ct, e, &s);
+		assert_int_equal(s.mark, 0x10 + (i & 7));
+	}
+	bulks = A.s->lk.st.bulks_sent;
+	A.all[1]->by_hand = 1;
+	assert_int_equal(ct_forget(A.all[1]->ct, &r.s.k, now), 0);
+	A.all[1]->by_hand = 0;
+	assert_int_equal(A.all[1]->synced, 0);
+	deliver(-1);
+	assert_int_equal(A.s->lk.st.bulks_sent, bulks + 1);
+	assert_non_null(e = find(&B, i));
+	ct_export(B.w->ct, e, &s);
+	assert_int_equal(s.mark, 0x10 + (i & 7));
+	assert_int_equal(ct_count(B.w->ct), 1);
+
+	/* the live one's end, by hand: its DELETE, no table after */
+	bulks = A.s->lk.st.bulks_sent;
+	A.all[0]->by_hand = 1;
+	assert_int_equal(ct_forget(A.all[0]->ct, &r.s.k, now), 0);
+	A.all[0]->by_hand = 0;
+	deliver(-1);
+	assert_int_equal(A.s->lk.st.bulks_sent, bulks);
+	assert_null(find(&B, i));
+}
+
+static void
+test_delete_copy_apart(void **state)
+{
+	(void)state;
+	delete_copy(1);
+}
+
+static void
+test_delete_copy_together(void **state)
+{
+	(void)state;
+	delete_copy(0);
+}
+
 int
 main(void)
 {
@@ -1674,6 +1763,10 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_bulk_sweep_workers, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_delete_copy_apart, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_delete_copy_together,
+		    setup, teardown),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

@@ -55,6 +55,7 @@ unsigned	 to_peer;
 unsigned	 deletes;
 unsigned	 queued[FIX_WORKERS];
 unsigned	 moves;
+unsigned	 rebulks;
 uint64_t	 unseen;
 uint8_t		 fakesync;
 
@@ -63,6 +64,7 @@ uint64_t sync_room(struct sync *s, unsigned wid) { return (1024); }
 uint64_t *sync_unseen(struct sync *s) { return (&unseen); }
 void sync_moved(struct sync *s) { moves++; }
 int sync_bulking(const struct sync *s) { return (bulking); }
+void sync_rebulk(struct sync *s) { rebulks++; }
 int sync_unsettled(const struct sync *s) { return (!sending || mastering); }
 
 /* a backup's link queues nothing (synclink_slot()) */
@@ -146,7 +148,7 @@ fix_new(void)
 	audits = ev_ends = ev_updates = 0;
 	sending = 1;
 	mastering = bulking = 0;
-	to_peer = deletes = moves = 0;
+	to_peer = deletes = moves = rebulks = 0;
 	memset(queued, 0, sizeof(queued));
 	unseen = 0;
 	ngiven = 0;

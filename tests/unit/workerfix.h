@@ -39,6 +39,7 @@ extern unsigned	 to_peer;		/* changes queued for the peer */
 extern unsigned	 deletes;		/* ... of them DELETEs */
 extern unsigned	 queued[FIX_WORKERS];	/* ... by worker */
 extern unsigned	 moves;			/* connections handed over */
+extern unsigned	 rebulks;		/* whole tables asked for */
 extern uint64_t	 unseen;		/* the node's count */
 extern uint8_t	 fakesync;		/* the struct sync * a worker keeps */
 
