@@ -889,7 +889,11 @@ worker_adopt_answer(struct worker *w, struct worker_ask *a)
  * the peer (worker_sync_event()), and ours is the one the peer hears
  * of.  A backup's worker tells home of every entry a packet makes,
  * which home remembers, whether it holds a copy or not: the peer's
- * word of the connection ends it (worker_sync_there()).
+ * word of the connection ends it (worker_sync_there()).  So does a new
+ * master's in the grace: home then keeps the old master's record out,
+ * which it would send back to the peer behind ours (worker_sync_apply(),
+ * keep).  That is one lock a new connection off its home for the
+ * grace's seconds, as while home holds any copy.
  */
 void
 worker_adopt_fresh(struct worker *w, const struct ct_entry *e)
@@ -904,9 +908,11 @@ worker_adopt_fresh(struct worker *w, const struct ct_entry *e)
 		return;
 	ct_entry_key(e, &k);
 	home = w->peers[synclink_home(&k, n)];
-	/* a backup's home remembers it, holding a copy or not */
+	/* a backup's home remembers it, holding a copy or not, and a new
+	   master's in the grace, for the old master's record */
 	if (home == w || (__atomic_load_n(&home->synced,
-	    __ATOMIC_ACQUIRE) == 0 && sync_sending(w->sync)))
+	    __ATOMIC_ACQUIRE) == 0 && sync_sending(w->sync) &&
+	    !worker_sync_granted(w)))
 		return;
 	pthread_mutex_lock(&home->askmtx);
 	if ((n = home->nfresh) < WORKER_FRESH) {

@@ -480,6 +480,9 @@ void	 worker_sync_superseded(struct worker *, const struct ct_tuple *k);
 /* a packet reached e, or e ends: no longer waiting for its packets;
    1 if it was (unseen till now) */
 int	 worker_sync_seen(struct worker *, const struct ct_entry *e);
+/* a new master's grace, the old master's records still taken (keep):
+   1 while it lasts, on the table's clock */
+int	 worker_sync_granted(const struct worker *);
 
 /* worker_stats.c */
 /* a decided packet of len bytes, by verdict, state and rule */

@@ -127,7 +127,12 @@ worker_sync_shared(const struct worker *w)
  * a master sends, and a copy is unseen only on a node that took over
  * from the peer: TCP, UDP and ICMP alike.  On a backup every entry a
  * packet makes off its home tells home, which ends it once the peer's
- * word of it comes (worker_sync_there()).
+ * word of it comes (worker_sync_there()).  So does one on a new master
+ * in the grace, home holding a copy or not: the old master's record of
+ * the tuple may come home after it, which home would take and send back
+ * to the peer (keep) from its own ring, behind the live connection's
+ * records and maybe its DELETE; home remembers it, and keeps the record
+ * out (worker_sync_apply()).
  *
  * A DELETE names the tuple, not the connection, and the link sends the
  * rings one after the other (synclink_drain()): a DELETE from one ring
@@ -136,8 +141,10 @@ worker_sync_shared(const struct worker *w)
  * kernel sends each packet of a tuple, either way, to the same worker
  * (the address pair's hash, seeded once a boot), where every entry a
  * packet made or reached lives; one home handed over goes out behind
- * what home queued of it (synclink_moved()), and home's copy beside it
- * ends without a word.  A command's end of that copy is the one DELETE
+ * what home queued of it (synclink_moved()), home's copy beside it
+ * ends without a word, and in the grace home, told, keeps out the old
+ * master's record, which it would send back from its ring (above).  A
+ * command's end of that copy is the one DELETE
  * from another ring, and the copy's filter (its state, its direction)
  * or a flush's walk may leave the live one: the whole table follows
  * it, which brings that one back (sync_rebulk()).
@@ -159,11 +166,25 @@ worker_sync_event(struct worker *w, int event, const struct ct_entry *e)
 	    sync_sending(w->sync))
 		sync_rebulk(w->sync);
 	/* a packet made it: home's copy, if unseen, is older and goes;
-	   a backup's home remembers it, for the peer's word of it */
+	   a backup's home remembers it, for the peer's word of it, and
+	   a new master's in the grace, for the old master's record */
 	if (event == CT_EVENT_NEW && w->unseen != NULL &&
 	    (!sync_sending(w->sync) || (!w->home_none &&
-	    __atomic_load_n(w->unseen, __ATOMIC_RELAXED) != 0)))
+	    __atomic_load_n(w->unseen, __ATOMIC_RELAXED) != 0) ||
+	    worker_sync_granted(w)))
 		worker_adopt_fresh(w, e);
+}
+
+/* As synclink_granted(): made master and the grace not given yet
+   (sync_unsettled()), or given and not over (hold_until, which
+   worker_hold() clears late, on a packet's clock). */
+int
+worker_sync_granted(const struct worker *w)
+{
+	if (w->cfg->sync.grace == 0 || !sync_sending(w->sync))
+		return (0);
+	return (sync_unsettled(w->sync) || (w->hold_until != 0 &&
+	    ct_now(w->ct) < w->hold_until));
 }
 
 static int

@@ -883,6 +883,71 @@ test_hold_backup(void **state)
 	sending = 1;
 }
 
+/*
+ * Both nodes forward around the switch.  The old master passed a SYN
+ * whose record is a flush behind; a SYN of the same tuple (the client's
+ * retry, or its next connection) reaches the new master's worker w,
+ * not the tuple's home, which holds no synced copy: w makes the
+ * connection, and the peer hears of it, then of its end.  Then the old
+ * master's record comes home.  Taken, home would send it back to the
+ * peer (keep) after that end, from another ring, and keep it as a copy
+ * beside w's table: the peer would hold a connection that ended, and a
+ * packet of the tuple at w would adopt it here.  In the grace w tells
+ * home of what it makes, home holding a copy or not, and home keeps the
+ * record out.  After the grace, home holding none, w tells nobody.
+ * (Before, home took the record and sent it back.)
+ */
+static void
+test_hold_fresh_home(void **state)
+{
+	struct fix	*f = *state;
+	struct worker	*w, *home;
+	struct nq_packet np;
+	struct sync_rec	 r;
+	struct sync_batch sb;
+	struct ct_tuple	 k;
+	uint8_t		 b[64];
+	uint16_t	 sport;
+	int		 acc = -1;
+
+	tcp_packet(f, &np, b, 1, 0, 40000, 1000, 0, PKT_TH_SYN);
+	old_master(f, &np, &r);
+	assert_int_equal(verdict_tuple(np.data, np.len, &k), 0);
+	home = f->all[synclink_home(&k, 2)];
+	w = f->all[!home->id];
+	new_master(f);
+	tcp_packet(f, &np, b, 40, 0, 40000, 1000, 0, PKT_TH_SYN);
+	assert_int_equal(deliver(w, &np, &acc), 0);
+	assert_int_equal(acc, 1);
+	assert_int_equal(queued[w->id], 1);
+	worker_ask_cb(-1, EV_READ, home);	/* told */
+	assert_null(w->inbox);			/* no copy to end */
+	assert_int_equal(ct_forget(w->ct, &k, f->now), 0);
+	assert_int_equal(deletes, 1);
+	memset(&sb, 0, sizeof(sb));
+	sb.rec = &r;
+	sb.n = 1;
+	sb.keep = 1;
+	worker_sync_apply(home, &sb);
+	assert_int_equal(sb.kept, 1);
+	assert_int_equal(sb.applied, 0);
+	assert_int_equal(queued[home->id], 0);
+	assert_int_equal(home->synced, 0);
+	assert_int_equal(ct_count(home->ct), 0);
+
+	/* the grace is over: nothing to tell home */
+	f->now += GRACE_MS;
+	for (sport = 40001;; sport++) {
+		tcp_packet(f, &np, b, 41, 0, sport, 1000, 0, PKT_TH_SYN);
+		assert_int_equal(verdict_tuple(np.data, np.len, &k), 0);
+		if (synclink_home(&k, 2) == home->id)
+			break;
+	}
+	assert_int_equal(deliver(w, &np, &acc), 0);
+	assert_int_equal(acc, 1);
+	assert_int_equal(home->nfresh, 0);
+}
+
 int
 main(void)
 {
@@ -923,6 +988,8 @@ main(void)
 		    setup_strict, teardown),
 		cmocka_unit_test_setup_teardown(test_hold_saved_syn,
 		    setup_two_strict, teardown),
+		cmocka_unit_test_setup_teardown(test_hold_fresh_home,
+		    setup_two, teardown),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
