@@ -930,8 +930,8 @@ worker_adopt_fresh(struct worker *w, const struct ct_entry *e)
 /* Home remembers where f's connection lives (worker_sync_there()),
    ends its copy of f's key, and tells the asker, whose entry goes
    to the peer again: a bulk may have walked home since the peer heard
-   of it.  (Without memory for the word, the asker's next change or
-   refresh sends it.) */
+   of it, or home sent its copy after it.  (Without memory for the
+   word, the asker's next change or refresh sends it.) */
 static void
 worker_adopt_stale(struct worker *w, const struct worker_fresh *f)
 {
@@ -941,6 +941,11 @@ worker_adopt_stale(struct worker *w, const struct worker_fresh *f)
 	if (!worker_sync_stale(w, &f->k) || (a = calloc(1, sizeof(*a))) ==
 	    NULL)
 		return;
+	/* what we queued of the copy (in the grace, the old master's
+	   record sent back: worker_sync_apply()) goes before the asker's
+	   word, whichever ring the link drains first */
+	if (w->sync != NULL)
+		sync_moved(w->sync);
 	a->from = w;
 	a->answer = 1;
 	a->fresh = 1;

@@ -948,6 +948,53 @@ test_hold_fresh_home(void **state)
 	assert_int_equal(home->nfresh, 0);
 }
 
+/*
+ * The same, but the record comes home before home read w's word (its
+ * loop behind): home takes it, sends it back to the peer and keeps a
+ * copy, then reads the word, ends the copy and has w send its
+ * connection again.  The two go in that order whichever ring the link
+ * drains first: home's has fewer moves (synclink_moved()).  (Before,
+ * the same moves: with w's ring drained first the peer kept the old
+ * master's record until the connection's next change.)
+ */
+static void
+test_hold_fresh_late(void **state)
+{
+	struct fix	*f = *state;
+	struct worker	*w, *home;
+	struct nq_packet np;
+	struct sync_rec	 r;
+	struct ct_tuple	 k;
+	uint8_t		 b[64];
+	unsigned	 m;
+	int		 acc = -1;
+
+	tcp_packet(f, &np, b, 1, 0, 40000, 1000, 0, PKT_TH_SYN);
+	old_master(f, &np, &r);
+	assert_int_equal(verdict_tuple(np.data, np.len, &k), 0);
+	home = f->all[synclink_home(&k, 2)];
+	w = f->all[!home->id];
+	new_master(f);
+	tcp_packet(f, &np, b, 40, 0, 40000, 1000, 0, PKT_TH_SYN);
+	assert_int_equal(deliver(w, &np, &acc), 0);
+	assert_int_equal(acc, 1);
+	assert_int_equal(queued[w->id], 1);
+	m = moves;
+	record_in(f, &r);
+	assert_int_equal(queued[home->id], 1);
+	assert_int_equal(queued_moves[home->id], m);
+	assert_int_equal(home->synced, 1);
+	worker_ask_cb(-1, EV_READ, home);	/* the word: the copy ends */
+	assert_int_equal(home->synced, 0);
+	assert_int_equal(ct_count(home->ct), 0);
+	worker_ask_cb(-1, EV_READ, w);		/* w's again, after */
+	assert_int_equal(queued[w->id], 2);
+	assert_true(queued_moves[w->id] > queued_moves[home->id]);
+	assert_int_equal(deletes, 0);
+	assert_int_equal(unseen, 0);
+	assert_non_null(ct_lookup(w->ct, &k));
+}
+
 int
 main(void)
 {
@@ -989,6 +1036,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_hold_saved_syn,
 		    setup_two_strict, teardown),
 		cmocka_unit_test_setup_teardown(test_hold_fresh_home,
+		    setup_two, teardown),
+		cmocka_unit_test_setup_teardown(test_hold_fresh_late,
 		    setup_two, teardown),
 	};
 

@@ -54,6 +54,7 @@ int		 bulking;
 unsigned	 to_peer;
 unsigned	 deletes;
 unsigned	 queued[FIX_WORKERS];
+unsigned	 queued_moves[FIX_WORKERS];
 unsigned	 moves;
 unsigned	 rebulks;
 uint64_t	 unseen;
@@ -77,6 +78,7 @@ sync_ct(struct sync *s, unsigned wid, int event, const struct ct_table *t,
 	to_peer++;
 	assert_true(wid < FIX_WORKERS);
 	queued[wid]++;
+	queued_moves[wid] = moves;
 	if (event == CT_EVENT_DESTROY)
 		deletes++;
 }
@@ -150,6 +152,7 @@ fix_new(void)
 	mastering = bulking = 0;
 	to_peer = deletes = moves = rebulks = 0;
 	memset(queued, 0, sizeof(queued));
+	memset(queued_moves, 0, sizeof(queued_moves));
 	unseen = 0;
 	ngiven = 0;
 	return (f);

@@ -38,6 +38,8 @@ extern int	 bulking;		/* a bulk going out */
 extern unsigned	 to_peer;		/* changes queued for the peer */
 extern unsigned	 deletes;		/* ... of them DELETEs */
 extern unsigned	 queued[FIX_WORKERS];	/* ... by worker */
+/* moves as each worker queued its last (the link sends fewer first) */
+extern unsigned	 queued_moves[FIX_WORKERS];
 extern unsigned	 moves;			/* connections handed over */
 extern unsigned	 rebulks;		/* whole tables asked for */
 extern uint64_t	 unseen;		/* the node's count */
