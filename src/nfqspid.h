@@ -482,6 +482,10 @@ void		 sync_status(struct sync *s, struct sync_status *st);
 void		 sync_ct(struct sync *s, unsigned wid, int event,
 		    const struct ct_table *t, const struct ct_entry *e,
 		    const struct config *cfg);
+/* In worker wid's thread: a DELETE of tuple k, which wid holds no entry
+   of (worker_adopt_staled()) */
+void		 sync_forget(struct sync *s, unsigned wid,
+		    const struct ct_tuple *k);
 /* 1 while changes are wanted (master); room left in wid's ring */
 int		 sync_sending(const struct sync *s);
 uint64_t	 sync_room(struct sync *s, unsigned wid);

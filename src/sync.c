@@ -236,6 +236,21 @@ sync_ct(struct sync *s, unsigned wid, int event, const struct ct_table *t,
 		sync_wake(s);
 }
 
+void
+sync_forget(struct sync *s, unsigned wid, const struct ct_tuple *k)
+{
+	struct sync_rec	*rec;
+
+	if ((rec = synclink_slot(&s->lk, wid)) == NULL)
+		return;
+	/* zeroed as ct_export()'s, for synclink_coalesce() */
+	memset(rec, 0, sizeof(*rec));
+	memcpy(&rec->s.k, k, sizeof(rec->s.k));
+	rec->op = SYNC_OP_DELETE;
+	if (synclink_commit(&s->lk, wid) && s->wakeev != NULL)
+		sync_wake(s);
+}
+
 /* ---- the thread's steps ------------------------------------------------ */
 
 void

@@ -968,7 +968,15 @@ worker_adopt_superseded(struct worker *w, struct worker *to,
 	worker_post(to, a);
 }
 
-/* The asker, told home's copy ended. */
+/*
+ * The asker, told home's copy ended.  Its connection may have ended
+ * since, its DELETE gone out from our ring before what home queued of
+ * the copy (in the grace, the old master's record sent back): the
+ * DELETE goes again, after it (home's move), or the peer keeps the
+ * record until its timeout.  The tuple's packets come here only, so no
+ * other worker holds a newer connection of it, and a newer one here
+ * goes to the peer behind this DELETE, from the same ring.
+ */
 static void
 worker_adopt_staled(struct worker *w, struct worker_ask *a)
 {
@@ -976,6 +984,8 @@ worker_adopt_staled(struct worker *w, struct worker_ask *a)
 
 	if ((e = ct_lookup(w->ct, &a->k)) != NULL)
 		worker_sync_again(w, e);
+	else if (w->sync != NULL)
+		sync_forget(w->sync, w->id, &a->k);
 	free(a);
 }
 

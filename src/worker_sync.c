@@ -143,7 +143,9 @@ worker_sync_shared(const struct worker *w)
  * packet made or reached lives; one home handed over goes out behind
  * what home queued of it (synclink_moved()), home's copy beside it
  * ends without a word, and in the grace home, told, keeps out the old
- * master's record, which it would send back from its ring (above).  A
+ * master's record, which it would send back from its ring (above), or,
+ * having sent it, has the taker send its entry, or its end, again
+ * (worker_adopt_staled()).  A
  * command's end of that copy is the one DELETE
  * from another ring, and the copy's filter (its state, its direction)
  * or a flush's walk may leave the live one: the whole table follows

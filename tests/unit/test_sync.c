@@ -1713,6 +1713,59 @@ test_delete_copy_together(void **state)
 	delete_copy(0);
 }
 
+/*
+ * A new master's grace: worker 0's connection ended (its NEW and its
+ * DELETE queued), then home (worker 1) sent back the old master's record
+ * of the tuple (keep), then ended that copy for worker 0's entry, a
+ * hand-over (sync_moved()).  Worker 0, holding nothing of the tuple,
+ * sends its DELETE again (sync_forget(), as worker_adopt_staled()): it
+ * goes after home's record though worker 0's ring drains first, and
+ * the peer holds nothing.  Without it the peer kept the record.
+ */
+static void
+test_forget_after_copy(void **state)
+{
+	struct sync_batch b;
+	struct sync_rec	 r;
+	struct ct_snap	 s;
+	unsigned	 i, wi;
+
+	(void)state;
+	node_free(&A);
+	node_free(&B);
+	nworkers = 2;
+	node_init(&A, SYNC_ROLE_MASTER, "10.0.9.1", "10.0.9.2", 0, 8192);
+	nworkers = 1;
+	node_init(&B, SYNC_ROLE_BACKUP, "10.0.9.2", "10.0.9.1", 1, 8192);
+	for (wi = 0; wi < 2; wi++) {
+		A.all[wi]->peers = A.all;
+		A.all[wi]->npeers = 2;
+	}
+	sync_alive(B.s, now);
+	deliver(-1);
+	assert_int_equal(B.s->lk.ready, 1);
+	for (i = 3000, s = conn(i, 0); synclink_home(&s.k, 2) != 1;
+	    s = conn(++i, 0))
+		;
+	open_in(0, i, 0);
+	assert_int_equal(ct_forget(A.all[0]->ct, &s.k, now), 0);
+	memset(&r, 0, sizeof(r));
+	r.op = SYNC_OP_UPSERT;
+	r.s = conn(i, 0x21);
+	memset(&b, 0, sizeof(b));
+	b.rec = &r;
+	b.n = 1;
+	b.keep = 1;
+	worker_sync_apply(A.all[1], &b);	/* taken, sent back */
+	assert_int_equal(b.applied, 1);
+	assert_int_equal(A.all[1]->synced, 1);
+	sync_moved(A.s);
+	sync_forget(A.s, 0, &s.k);
+	deliver(-1);
+	assert_null(find(&B, i));
+	assert_int_equal(ct_count(B.w->ct), 0);
+}
+
 int
 main(void)
 {
@@ -1767,6 +1820,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_delete_copy_together,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_forget_after_copy, setup,
+		    teardown),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

@@ -995,6 +995,92 @@ test_hold_fresh_late(void **state)
 	assert_non_null(ct_lookup(w->ct, &k));
 }
 
+/*
+ * The same, but w's connection ends before w reads home's answer: its
+ * DELETE went out before home's copy of the old master's record, from
+ * w's ring, and w has nothing to send again.  w sends the tuple's
+ * DELETE again, after home's record (more moves).  (Before, nothing:
+ * with w's ring drained first the peer kept the old master's record
+ * until it timed out.)
+ */
+static void
+test_hold_fresh_gone(void **state)
+{
+	struct fix	*f = *state;
+	struct worker	*w, *home;
+	struct nq_packet np;
+	struct sync_rec	 r;
+	struct ct_tuple	 k;
+	uint8_t		 b[64];
+	unsigned	 m;
+	int		 acc = -1;
+
+	tcp_packet(f, &np, b, 1, 0, 40000, 1000, 0, PKT_TH_SYN);
+	old_master(f, &np, &r);
+	assert_int_equal(verdict_tuple(np.data, np.len, &k), 0);
+	home = f->all[synclink_home(&k, 2)];
+	w = f->all[!home->id];
+	new_master(f);
+	tcp_packet(f, &np, b, 40, 0, 40000, 1000, 0, PKT_TH_SYN);
+	assert_int_equal(deliver(w, &np, &acc), 0);
+	assert_int_equal(acc, 1);
+	m = moves;
+	record_in(f, &r);
+	assert_int_equal(queued[home->id], 1);
+	assert_int_equal(ct_forget(w->ct, &k, f->now), 0);
+	assert_int_equal(deletes, 1);
+	assert_int_equal(queued[w->id], 2);
+	assert_int_equal(queued_moves[w->id], m);
+	worker_ask_cb(-1, EV_READ, home);	/* the word: the copy ends */
+	assert_int_equal(ct_count(home->ct), 0);
+	worker_ask_cb(-1, EV_READ, w);		/* its DELETE again, after */
+	assert_int_equal(queued[w->id], 3);
+	assert_int_equal(deletes, 2);
+	assert_true(queued_moves[w->id] > queued_moves[home->id]);
+	assert_null(ct_lookup(w->ct, &k));
+}
+
+/*
+ * The same, but a packet made a newer connection of the tuple in w
+ * before w read home's answer: w sends that one again, and no DELETE,
+ * which would end it at the peer.
+ */
+static void
+test_hold_fresh_gone_new(void **state)
+{
+	struct fix	*f = *state;
+	struct worker	*w, *home;
+	struct nq_packet np;
+	struct sync_rec	 r;
+	struct ct_tuple	 k;
+	uint8_t		 b[64];
+	int		 acc = -1;
+
+	tcp_packet(f, &np, b, 1, 0, 40000, 1000, 0, PKT_TH_SYN);
+	old_master(f, &np, &r);
+	assert_int_equal(verdict_tuple(np.data, np.len, &k), 0);
+	home = f->all[synclink_home(&k, 2)];
+	w = f->all[!home->id];
+	new_master(f);
+	tcp_packet(f, &np, b, 40, 0, 40000, 1000, 0, PKT_TH_SYN);
+	assert_int_equal(deliver(w, &np, &acc), 0);
+	assert_int_equal(acc, 1);
+	record_in(f, &r);
+	assert_int_equal(ct_forget(w->ct, &k, f->now), 0);
+	assert_int_equal(deletes, 1);
+	tcp_packet(f, &np, b, 41, 0, 40000, 1000, 0, PKT_TH_SYN);
+	acc = -1;
+	assert_int_equal(deliver(w, &np, &acc), 0);
+	assert_int_equal(acc, 1);
+	assert_int_equal(queued[w->id], 3);
+	worker_ask_cb(-1, EV_READ, home);
+	worker_ask_cb(-1, EV_READ, w);		/* the newer one again */
+	assert_int_equal(queued[w->id], 4);
+	assert_int_equal(deletes, 1);
+	assert_true(queued_moves[w->id] > queued_moves[home->id]);
+	assert_non_null(ct_lookup(w->ct, &k));
+}
+
 int
 main(void)
 {
@@ -1038,6 +1124,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_hold_fresh_home,
 		    setup_two, teardown),
 		cmocka_unit_test_setup_teardown(test_hold_fresh_late,
+		    setup_two, teardown),
+		cmocka_unit_test_setup_teardown(test_hold_fresh_gone,
+		    setup_two, teardown),
+		cmocka_unit_test_setup_teardown(test_hold_fresh_gone_new,
 		    setup_two, teardown),
 	};
 

@@ -83,6 +83,18 @@ sync_ct(struct sync *s, unsigned wid, int event, const struct ct_table *t,
 		deletes++;
 }
 
+void
+sync_forget(struct sync *s, unsigned wid, const struct ct_tuple *k)
+{
+	if (!sending)
+		return;
+	to_peer++;
+	assert_true(wid < FIX_WORKERS);
+	queued[wid]++;
+	queued_moves[wid] = moves;
+	deletes++;
+}
+
 /* ---- the queue, wrapped ------------------------------------------------- */
 
 struct given	 given[FIX_GIVEN];
