@@ -949,8 +949,9 @@ worker_dead(struct worker *w, void *arg)
  * unchecked while nobody reads it.  After WATCHDOG_CHECKS it exits, so
  * that systemd restarts us (the kernel then does what --queue-bypass
  * says) -- or after WATCHDOG_CALL_CHECKS while the worker runs a call
- * for the main thread: a slow reload is busy, not hung, but the main
- * thread waits on it, and without systemd for ever (watchdog.h).
+ * (of the main thread or the sync link's): a slow reload is busy, not
+ * hung, but the main thread waits on it, and without systemd for ever
+ * (watchdog.h).
  */
 static void
 watchdog_close(struct daemon *d, unsigned i, unsigned stale)
@@ -959,7 +960,7 @@ watchdog_close(struct daemon *d, unsigned i, unsigned stale)
 
 	log_warnx("watchdog: worker %u (queue %u) has not run for %u s%s: "
 	    "%s", i, d->info.queue + i, stale,
-	    worker_in_call(d->workers[i]) ? " (reloading)" : "",
+	    worker_in_call(d->workers[i]) ? " (in a call)" : "",
 	    rc == 1 ? "its queue fails closed until it runs again" :
 	    rc == 0 ? "its queue fails closed already" :
 	    "its queue could not be made to fail closed");
@@ -1018,7 +1019,7 @@ watchdog_stale(struct daemon *d, unsigned i, unsigned stale, int incall)
 	case WATCHDOG_EXIT:
 		snprintf(why, sizeof(why), "watchdog: worker %u (queue %u) "
 		    "has not run for %u s%s", i, d->info.queue + i, stale,
-		    incall ? " in a call (a reload, a flush)" : "");
+		    incall ? " in a call" : "");
 		watchdog_exit(d, why);
 		/* NOTREACHED */
 	case WATCHDOG_RUNS:

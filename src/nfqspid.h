@@ -437,7 +437,7 @@ uint64_t	 worker_received(const struct worker *w);
  * nothing to do (fail_open = no, or done already), -1 and errno.
  */
 int		 worker_close_queue(struct worker *w);
-/* Running a worker_call() for the main thread (a reload, a flush). */
+/* Running a worker_call() (a reload, a flush, the sync link's records). */
 int		 worker_in_call(const struct worker *w);
 
 /*
