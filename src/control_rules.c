@@ -18,6 +18,7 @@
 
 #include "control.h"
 #include "fastpath.h"
+#include "sdping.h"
 
 /* A port list: its ranges, as the rule holds them. */
 static void
@@ -136,13 +137,17 @@ rcount_all(struct client *c, struct rcount_arg *t)
 	if (!t->zero)
 		(void)worker_call_all_within(ctl->workers, n, w_rcount, a,
 		    sizeof(a[0]), WORKER_QUERY_MS, err);
-	else
+	else {
+		/* no deadline: systemd's pings meanwhile (sdping.h) */
+		sdping_begin(SDPING_CALL);
 		for (w = 0; w < n; w++)
 			if (worker_call(ctl->workers[w], w_rcount,
 			    &a[w]) == -1) {
 				err[w] = errno;
 				break;
 			}
+		sdping_end();
+	}
 	for (w = 0; w < n; w++) {
 		if (err[w] != 0) {
 			free(per);

@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "control.h"
+#include "sdping.h"
 
 struct slice {
 	int		 json;
@@ -93,7 +94,7 @@ control_table_step(evutil_socket_t fd, short ev, void *arg)
 	struct evbuffer	*buf;
 	struct slice	 s;
 	struct ct_slice	 cs;
-	int		 json = (c->flags & CTL_F_JSON) != 0;
+	int		 json = (c->flags & CTL_F_JSON) != 0, rc;
 
 	if (c->closing || c->job == JOB_NONE || c->job == JOB_EVENTS)
 		return;
@@ -125,8 +126,14 @@ control_table_step(evutil_socket_t fd, short ev, void *arg)
 		/* a listing is a question, bounded; a delete changes the
 		   tables: it waits (worker_call_within()) */
 		cs.wait_ms = s.remove ? 0 : WORKER_QUERY_MS;
-		if (worker_slice(ctl->workers, ctl->nworkers, &cs,
-		    CONTROL_SLICE) == -1) {
+		/* ... with systemd's pings meanwhile (sdping.h) */
+		if (s.remove)
+			sdping_begin(SDPING_CALL);
+		rc = worker_slice(ctl->workers, ctl->nworkers, &cs,
+		    CONTROL_SLICE);
+		if (s.remove)
+			sdping_end();
+		if (rc == -1) {
 			evbuffer_free(buf);
 			client_worker_error(c, c->wi);
 			client_done(c);

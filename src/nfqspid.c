@@ -45,6 +45,7 @@
 #include "cacheline.h"
 #include "clock.h"
 #include "sdnotify.h"
+#include "sdping.h"
 #include "strl.h"
 #include "thread.h"
 #include "watchdog.h"
@@ -412,14 +413,16 @@ daemon_notify_ready(struct daemon *d, const char *note)
 
 /*
  * WATCHDOG=1 at half of $WATCHDOG_USEC, from a timer of the main loop:
- * a main thread that hangs (or waits long on a worker) stops the pings,
- * and systemd (WatchdogSec=) ends us.  A reload pings from a thread of
- * its own (reload_wdog_start()).  The workers have the watchdog thread.
+ * a main thread that hangs stops the pings, and systemd (WatchdogSec=)
+ * ends us.  While it waits on a worker without a deadline (a reload, a
+ * flush), sdping.c pings instead, for SDPING_MAX s at most.  The
+ * workers have the watchdog thread.
  */
 static void
 daemon_wdog_cb(evutil_socket_t fd, short events, void *arg)
 {
 	daemon_notify("WATCHDOG=1");
+	sdping_sent();
 }
 
 static void
@@ -440,49 +443,7 @@ daemon_wdog_start(struct daemon *d)
 		return;
 	}
 	daemon_notify("WATCHDOG=1");
-}
-
-/*
- * A reload runs on the main thread, whose timer pings systemd: the
- * parse of a large file stops the pings for as long as it takes (an
- * address file of 64 MiB, 6 s here, and one file may name several:
- * nfqspid(8), SYSTEMD).  While it runs this thread pings instead, every
- * half of $WATCHDOG_USEC as the timer does, for RELOAD_WDOG_MAX at
- * most: a reload that never ends still ends us.  The pipe's write end
- * closed says the reload is over.
- */
-struct reload_wdog {
-	struct spi_stoppable	 st;
-	int			 ms;	/* between pings */
-};
-
-static void *
-reload_wdog_main(void *arg)
-{
-	struct reload_wdog	*rw = arg;
-	uint64_t		 until = spi_now_ms() + RELOAD_WDOG_MAX * 1000;
-
-	(void)pthread_setname_np(pthread_self(), "nfqspid-reload");
-	while (!spi_stoppable_wait(&rw->st, rw->ms) && spi_now_ms() < until)
-		(void)sdnotify_send_now("WATCHDOG=1");
-	return (NULL);
-}
-
-/* 0 pinging, -1 not (no watchdog, or no thread: the reload goes on) */
-static int
-reload_wdog_start(struct reload_wdog *rw)
-{
-	uint64_t	 usec = sdnotify_watchdog_usec() / 2;
-
-	if (usec == 0)
-		return (-1);
-	rw->ms = usec < 1000 ? 1 : usec / 1000 > INT32_MAX ? INT32_MAX :
-	    (int)(usec / 1000);
-	if (spi_stoppable_start(&rw->st, reload_wdog_main, rw) == -1) {
-		log_warn("reload: systemd's watchdog");
-		return (-1);
-	}
-	return (0);
+	sdping_sent();
 }
 
 /*
@@ -888,17 +849,17 @@ daemon_reload_run(void *arg, char *err, size_t errlen)
 static int
 daemon_reload(void *arg, char *err, size_t errlen)
 {
-	struct reload_wdog	 rw;
-	int			 rc, wdog;
+	int	 rc;
 
-	/* a ping before and after, and pings while it runs */
-	if ((wdog = reload_wdog_start(&rw)) == 0)
-		daemon_notify("WATCHDOG=1");
+	/*
+	 * The main loop's timer does not run meanwhile: the parse of a
+	 * large file takes as long as it takes (an address file of 64
+	 * MiB, 6 s here, and one file may name several: nfqspid(8),
+	 * SYSTEMD), and so do the workers' calls.
+	 */
+	sdping_begin(SDPING_CALL);
 	rc = daemon_reload_run(arg, err, errlen);
-	if (wdog == 0) {
-		spi_stoppable_stop(&rw.st);
-		daemon_notify("WATCHDOG=1");
-	}
+	sdping_end();
 	return (rc);
 }
 
@@ -1689,6 +1650,7 @@ main(int argc, char *argv[])
 	if (!foreground)
 		log_debug("%s: daemonizing", __func__);
 	status = daemon_run(&d, foreground, debug);
+	sdping_stop();
 	config_free(d.cfg);
 	sdnotify_close();
 	log_close();

@@ -15,22 +15,24 @@
 #define WATCHDOG_CLOSE	2	/* checks without a tick: the queue fails
 				   closed */
 #define WATCHDOG_CHECKS	10	/* ... and not in a call: exit */
-#define RELOAD_WDOG_MAX	120	/* s: a reload's own WATCHDOG=1, at most:
-				   past systemd's default start timeout (90 s),
-				   so a file that can start can reload */
+#define SDPING_MAX	120	/* s: the pings of a wait of the main thread
+				   (sdping.h), at most: past systemd's
+				   default start timeout (90 s), so a file
+				   that can start can reload */
 /*
- * ... and in a worker_call() for the main thread (a reload, a flush):
- * exit too, later.  Such a call is busy, not hung, for as long as a
- * reload may take: RELOAD_WDOG_MAX, past which the reload's pings to
- * systemd stop and systemd ends us anyway.  A call that has kept its
- * worker out of its loop longer is hung by that same measure, with
- * systemd or without.  A healthy one comes nowhere near: the call holds
- * only a reload's linear passes over the tables (the timeouts, a larger
- * hash, what expired, the rate table), the judging of every connection
- * again runs in the worker's loop, a slice at a time, which ticks; a
- * listing or a delete of connections goes a slice a call.
+ * ... and in a worker_call() (a reload, conntrack flush or delete,
+ * rules -Z, the sync link's records): exit too, later.  Such a call is
+ * busy, not hung, for as long as a reload may take: SDPING_MAX, past
+ * which the main thread's pings to systemd stop and systemd ends us
+ * anyway.  A call that has kept its worker out of its loop longer is
+ * hung by that same measure, with systemd or without.  A healthy one
+ * comes nowhere near: the call holds only a reload's linear passes over
+ * the tables (the timeouts, a larger hash, what expired, the rate
+ * table), the judging of every connection again runs in the worker's
+ * loop, a slice at a time, which ticks; a listing or a delete of
+ * connections goes a slice a call.
  */
-#define WATCHDOG_CALL_CHECKS	RELOAD_WDOG_MAX
+#define WATCHDOG_CALL_CHECKS	SDPING_MAX
 
 enum watchdog_act {
 	WATCHDOG_RUNS = 0,	/* nothing to do (yet) */

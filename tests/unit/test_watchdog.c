@@ -59,7 +59,7 @@ test_bounds(void **state __attribute__((unused)))
 {
 	assert_true(WATCHDOG_CLOSE < WATCHDOG_CHECKS);
 	assert_true(WATCHDOG_CHECKS < WATCHDOG_CALL_CHECKS);
-	assert_int_equal(WATCHDOG_CALL_CHECKS, RELOAD_WDOG_MAX);
+	assert_int_equal(WATCHDOG_CALL_CHECKS, SDPING_MAX);
 }
 
 int

@@ -1,0 +1,157 @@
+/*
+ * test_sdping.c - cmocka tests for sdping.c (systemd's pings while the
+ * main thread waits): WATCHDOG=1 at once when the last is old, then
+ * every quarter of $WATCHDOG_USEC until the end, none after; none at
+ * once when the main loop's timer has just pinged; nested waits count
+ * as the outer one; none without $NOTIFY_SOCKET or $WATCHDOG_USEC.
+ *
+ * Copyright (C) 2026 The nfqspid authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "sdnotify.h"
+#include "sdping.h"
+
+static char	 name[64];
+
+/* A datagram socket of the test's own, and sdnotify_open() on it. */
+static int
+listener(const char *usec)
+{
+	struct sockaddr_un	 sun;
+	socklen_t		 len;
+	int			 fd;
+
+	snprintf(name, sizeof(name), "@nfqspi-test-sdping-%ld",
+	    (long)getpid());
+	assert_int_equal(sdnotify_addr(name, &sun, &len), 0);
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	assert_true(fd != -1);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sun, len), 0);
+	setenv("NOTIFY_SOCKET", name, 1);
+	if (usec != NULL)
+		setenv("WATCHDOG_USEC", usec, 1);
+	assert_int_equal(sdnotify_open(), 1);
+	return (fd);
+}
+
+static void
+done(int fd)
+{
+	sdping_stop();
+	sdnotify_close();
+	close(fd);
+}
+
+/* The datagrams that come within ms, all of them want; how many. */
+static int
+count(int fd, int ms, const char *want)
+{
+	struct pollfd	 pfd = { fd, POLLIN, 0 };
+	struct timespec	 ts;
+	char		 buf[256];
+	ssize_t		 r;
+	int		 n = 0;
+	long		 until, now;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	until = ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + ms;
+	for (;;) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		now = ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+		if (now >= until || poll(&pfd, 1, (int)(until - now)) != 1)
+			return (n);
+		r = recv(fd, buf, sizeof(buf) - 1, 0);
+		assert_true(r > 0);
+		buf[r] = '\0';
+		assert_string_equal(buf, want);
+		n++;
+	}
+}
+
+/* $WATCHDOG_USEC 0.2 s: a ping at once, then every 50 ms; none after. */
+static void
+test_call(void **state)
+{
+	int	 fd = listener("200000"), n;
+
+	(void)state;
+	sdping_begin(SDPING_CALL);
+	assert_int_equal(count(fd, 20, "WATCHDOG=1"), 1);
+	/* some 8 in 0.4 s; at least half of them on a loaded box */
+	n = count(fd, 400, "WATCHDOG=1");
+	assert_true(n >= 4);
+	assert_true(n <= 10);
+	sdping_end();
+	(void)count(fd, 20, "WATCHDOG=1");
+	assert_int_equal(count(fd, 300, "WATCHDOG=1"), 0);
+	done(fd);
+}
+
+/* The timer has just pinged: no ping at once; nested: the outer ends. */
+static void
+test_call_recent_nested(void **state)
+{
+	int	 fd = listener("400000");
+
+	(void)state;
+	sdping_sent();
+	sdping_begin(SDPING_CALL);
+	sdping_begin(SDPING_CALL);
+	assert_int_equal(count(fd, 30, "WATCHDOG=1"), 0);
+	sdping_end();
+	assert_true(count(fd, 400, "WATCHDOG=1") >= 2);
+	sdping_end();
+	(void)count(fd, 20, "WATCHDOG=1");
+	assert_int_equal(count(fd, 300, "WATCHDOG=1"), 0);
+	/* more ends than begins do nothing */
+	sdping_end();
+	done(fd);
+}
+
+/* No $WATCHDOG_USEC: a call pings nothing; no socket: nothing at all. */
+static void
+test_none(void **state)
+{
+	int	 fd = listener(NULL);
+
+	(void)state;
+	sdping_begin(SDPING_CALL);
+	assert_int_equal(count(fd, 300, "WATCHDOG=1"), 0);
+	sdping_end();
+	sdnotify_close();
+	sdping_begin(SDPING_CALL);
+	sdping_end();
+	done(fd);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_call),
+		cmocka_unit_test(test_call_recent_nested),
+		cmocka_unit_test(test_none),
+	};
+
+	unsetenv("NOTIFY_SOCKET");
+	unsetenv("WATCHDOG_USEC");
+	unsetenv("WATCHDOG_PID");
+	return (cmocka_run_group_tests(tests, NULL, NULL));
+}
