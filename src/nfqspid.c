@@ -1387,8 +1387,12 @@ daemon_run(struct daemon *d, int foreground, int debug)
 	unsigned	 i;
 	int		 readyfd = -1;
 
-	if (!foreground)
+	if (!foreground) {
+		/* a thread does not cross fork(): the child's own */
+		sdping_stop();
 		readyfd = daemon_fork();
+		sdping_begin(SDPING_START);
+	}
 	if (pidfile_open(d, d->cfg->pidfile) == -1) {
 		daemon_notify_failed();
 		return (1);
@@ -1441,9 +1445,16 @@ daemon_run(struct daemon *d, int foreground, int debug)
 	if (daemon_doors(d) == -1)
 		goto fail;
 
-	if (d->cfg->user[0] != '\0' && drop_privileges(d->cfg->user,
-	    verdict_has_reject(d->cfg), d->divert != NULL) == -1)
-		goto fail;
+	if (d->cfg->user[0] != '\0') {
+		/* capabilities are a thread's own: no thread of ours
+		   crosses the drop with root's, the start's pings stop and
+		   go on after it */
+		sdping_stop();
+		if (drop_privileges(d->cfg->user, verdict_has_reject(d->cfg),
+		    d->divert != NULL) == -1)
+			goto fail;
+		sdping_begin(SDPING_START);
+	}
 
 	if (daemon_threads(d) == -1)
 		goto fail;
@@ -1472,6 +1483,7 @@ daemon_run(struct daemon *d, int foreground, int debug)
 		daemon_ready(readyfd);
 		log_init(LOG_STDERR_NONE, debug, d->cfg->facility);
 	}
+	sdping_end();
 	daemon_notify_ready(d, "");
 	daemon_wdog_start(d);
 
@@ -1627,11 +1639,16 @@ main(int argc, char *argv[])
 		log_warn("NOTIFY_SOCKET: systemd will not hear that nfqspid "
 		    "is ready");
 	log_on_fatal(daemon_notify_fatal);
+	/* to READY=1 (daemon_run()): the parse of huge address files, the
+	   state file, the diversion's commands may outlast systemd's start
+	   timeout */
+	sdping_begin(SDPING_START);
 	if ((d.cfg = config_load(d.cfgpath, err, sizeof(err))) == NULL ||
 	    config_user_check(d.cfg, err, sizeof(err)) == -1) {
 		log_warnx("%s", err);
 		daemon_notify_failed();
 		config_free(d.cfg);
+		sdping_stop();
 		sdnotify_close();
 		log_close();
 		return (2);
@@ -1643,6 +1660,7 @@ main(int argc, char *argv[])
 		log_warn("%s: the directory it is in", d.cfgpath);
 		daemon_notify_failed();
 		config_free(d.cfg);
+		sdping_stop();
 		sdnotify_close();
 		log_close();
 		return (1);

@@ -30,9 +30,12 @@ static unsigned			 sp_depth;	/* nested begins */
 static uint64_t			 sp_armed;
 /* atomic: spi_now_ms() of the last WATCHDOG=1, from either thread */
 static uint64_t			 sp_last;
-/* the thread's period, set before it starts */
-static int			 sp_call_ms;
+/* the thread's periods, set before it starts */
+static int			 sp_call_ms, sp_start_ms;
 static int			 sp_warned;
+/* the first SDPING_START's: the start, stopped across fork() and the
+   privileges' drop, has SDPING_MAX in all */
+static uint64_t			 sp_start_since;
 
 /* ms, clamped to what a wait takes (at least 1) */
 static int
@@ -57,13 +60,18 @@ sdping_main(void *arg)
 	(void)pthread_setname_np(pthread_self(), "nfqspid-sdping");
 	for (;;) {
 		a = __atomic_load_n(&sp_armed, __ATOMIC_SEQ_CST);
-		if (spi_stoppable_wait(&sp_st, sp_call_ms))
+		if (spi_stoppable_wait(&sp_st, (a & 3) == (2 | SDPING_START) ?
+		    sp_start_ms : sp_call_ms))
 			break;
 		/* what is armed now: the wait may have ended meanwhile */
 		a = __atomic_load_n(&sp_armed, __ATOMIC_SEQ_CST);
 		if (a == 0 || spi_now_ms() - (a >> 2) >= SDPING_MAX * 1000ULL)
 			continue;
-		sdping_watchdog();
+		if ((a & 1) == SDPING_START)
+			(void)sdnotify_send_now("EXTEND_TIMEOUT_USEC="
+			    SDPING_EXTEND_USEC);
+		else
+			sdping_watchdog();
 	}
 	return (NULL);
 }
@@ -74,6 +82,8 @@ sdping_start(void)
 	uint64_t	 q = sdnotify_watchdog_usec() / 4000;
 
 	sp_call_ms = sdping_clamp(q);
+	sp_start_ms = q > 0 && q < SDPING_EXTEND_MS ? sdping_clamp(q) :
+	    SDPING_EXTEND_MS;
 	if (spi_stoppable_start(&sp_st, sdping_main, NULL) == 0) {
 		sp_warned = 0;
 		return;
@@ -92,8 +102,11 @@ sdping_begin(enum sdping_kind kind)
 	    (kind == SDPING_CALL && usec == 0))
 		return;
 	now = spi_now_ms();
-	__atomic_store_n(&sp_armed, now << 2 | 2 | (uint64_t)kind,
-	    __ATOMIC_SEQ_CST);
+	if (kind == SDPING_START && sp_start_since == 0)
+		sp_start_since = now;
+	/* before the thread starts: its first wait is the kind's */
+	__atomic_store_n(&sp_armed, (kind == SDPING_START ? sp_start_since :
+	    now) << 2 | 2 | (uint64_t)kind, __ATOMIC_SEQ_CST);
 	if (kind == SDPING_CALL && now - __atomic_load_n(&sp_last,
 	    __ATOMIC_SEQ_CST) >= usec / 4000)
 		sdping_watchdog();
@@ -107,6 +120,9 @@ sdping_end(void)
 	if (sp_depth == 0 || --sp_depth > 0)
 		return;
 	__atomic_store_n(&sp_armed, 0, __ATOMIC_SEQ_CST);
+	/* no watchdog: nothing to ping until the next start */
+	if (sdnotify_watchdog_usec() == 0)
+		sdping_stop();
 }
 
 void

@@ -3,7 +3,9 @@
  * main thread waits): WATCHDOG=1 at once when the last is old, then
  * every quarter of $WATCHDOG_USEC until the end, none after; none at
  * once when the main loop's timer has just pinged; nested waits count
- * as the outer one; none without $NOTIFY_SOCKET or $WATCHDOG_USEC.
+ * as the outer one; EXTEND_TIMEOUT_USEC= at the start, the first after
+ * a second, none without $NOTIFY_SOCKET or, for a call, without
+ * $WATCHDOG_USEC.
  *
  * Copyright (C) 2026 The nfqspid authors
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -125,6 +127,22 @@ test_call_recent_nested(void **state)
 	done(fd);
 }
 
+/* The start: nothing for a second, then EXTEND_TIMEOUT_USEC=. */
+static void
+test_start(void **state)
+{
+	int	 fd = listener(NULL);
+
+	(void)state;
+	sdping_begin(SDPING_START);
+	assert_int_equal(count(fd, 700, "EXTEND_TIMEOUT_USEC=20000000"), 0);
+	assert_true(count(fd, 1800, "EXTEND_TIMEOUT_USEC=20000000") >= 1);
+	sdping_end();
+	(void)count(fd, 20, "EXTEND_TIMEOUT_USEC=20000000");
+	assert_int_equal(count(fd, 1200, "EXTEND_TIMEOUT_USEC=20000000"), 0);
+	done(fd);
+}
+
 /* No $WATCHDOG_USEC: a call pings nothing; no socket: nothing at all. */
 static void
 test_none(void **state)
@@ -136,7 +154,9 @@ test_none(void **state)
 	assert_int_equal(count(fd, 300, "WATCHDOG=1"), 0);
 	sdping_end();
 	sdnotify_close();
+	sdping_begin(SDPING_START);
 	sdping_begin(SDPING_CALL);
+	sdping_end();
 	sdping_end();
 	done(fd);
 }
@@ -147,6 +167,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_call),
 		cmocka_unit_test(test_call_recent_nested),
+		cmocka_unit_test(test_start),
 		cmocka_unit_test(test_none),
 	};
 
