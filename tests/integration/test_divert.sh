@@ -740,8 +740,10 @@ if useradd --system --user-group --no-create-home --home-dir / \
 		# The watchdog cannot start (the check thread can): a start
 		# left to run on with no watchdog would end no hung worker;
 		# it fails the same way (the old daemon ran on: timeout)
-		# (in systemd's place, an abstract socket: the daemon is $U)
-		lim=$((uthreads - 1))
+		# (in systemd's place, an abstract socket: the daemon is $U;
+		# with it the start has one thread more, sdping.c's, which
+		# the count above, made without it, lacks)
+		lim=$uthreads
 		WN=$T_TMP/wd-notify.txt
 		: >"$WN"
 		bg_in "$NS_D" "$PY" -c '
