@@ -306,15 +306,29 @@ if command -v unshare >/dev/null && unshare -m -n true 2>/dev/null; then
 	    eval "$4"' "$tmp/fake" "$tmp/divert.ini" "T=$t; $ipt_setup" \
 	    "$tmp/ctl/prerm" "T=$t; $ipt_left" >"$tmp/open.log" 2>&1
 	rc=$? took=$(($(date +%s) - start))
+	# shellcheck disable=SC2016  # the printed command's own
 	lock_warned()
 	{
 		[ "$rc" -eq 0 ] && [ "$took" -lt 20 ] &&
 		    grep -q '^nfqspid: warning: another program held the xtables lock for more than 10s' "$tmp/open.log" &&
 		    grep -q "diversion left in iptables-legacy ip6tables-legacy stays" "$tmp/open.log" &&
-		    grep -qx '  while iptables-legacy -w -D INPUT -j nfqspid-input; do :; done 2>/dev/null; iptables-legacy -w -F nfqspid-input; iptables-legacy -w -X nfqspid-input' "$tmp/open.log"
+		    grep -qxF '  for i in $(seq 16); do iptables-legacy -w -D INPUT -j nfqspid-input 2>/dev/null || break; done; iptables-legacy -w -F nfqspid-input; iptables-legacy -w -X nfqspid-input' "$tmp/open.log"
 	}
 	check "remove while the xtables lock is held: done in ${took}s (< 20), the chains stay, named with the commands to remove them ($(tr '\n' ' ' <"$tmp/open.log"))" \
 	    lock_warned
+	# those commands, pasted by hand, end where -D never fails (an
+	# iptables that always says it deleted one): 16 -D at most, as
+	# the daemon's removal and prerm's own
+	mkdir -p "$tmp/dnever"
+	printf '#!/bin/sh\necho "$*" >>"%s"\n' "$tmp/dnever.log" \
+	    >"$tmp/dnever/iptables-legacy"
+	chmod +x "$tmp/dnever/iptables-legacy"
+	: >"$tmp/dnever.log"
+	pasted=$(grep -m 1 '^  for i in .* -D INPUT ' "$tmp/open.log")
+	timeout 20 env PATH="$tmp/dnever:$PATH" sh -c "$pasted"
+	rc=$?
+	check "... pasted where -D never fails, they end (rc $rc) after 16 -D ($(grep -c -- ' -D ' "$tmp/dnever.log"))" \
+	    test "$rc" -eq 0 -a "$(grep -c -- ' -D ' "$tmp/dnever.log")" -eq 16
 	# divert = none: the operator's queue rules stay, and those
 	# without --queue-bypass, which drop everything once the package
 	# is gone, are named: iptables-legacy's, iptables-nft's (which
