@@ -497,16 +497,69 @@ divert_nft_cmds(int op, struct divert_cmd *out, size_t max)
 	}
 }
 
+/* spec's queue or range as nft takes it: "3", "3-4" */
+static void
+nft_queue_num(const struct divert_spec *spec, char *q, size_t len)
+{
+	if (spec->threads > 1)
+		snprintf(q, len, "%u-%u", spec->queue,
+		    spec->queue + spec->threads - 1);
+	else
+		snprintf(q, len, "%u", spec->queue);
+}
+
+/*
+ * The queue rule nft listed from p to e is ours: queue q, with bypass
+ * if spec has it, nothing else.  nft 1.0 lists it "queue flags bypass
+ * to 3-4", 0.9 "queue num 3-4 bypass"; a flag but bypass (fanout), or
+ * a word of neither, is not ours.
+ */
+static int
+nft_queue_ours(const struct divert_spec *spec, const char *q,
+    const char *p, const char *e)
+{
+	char	 w[32], num[16] = "0", *f, *last;
+	size_t	 k;
+	int	 bypass = 0, isnum = 0;
+
+	for (p += 5; p < e; p += k) {
+		p += strspn(p, " \t");
+		if ((k = strcspn(p, " \t\n")) == 0)
+			break;
+		if (k >= sizeof(w))
+			return (0);
+		memcpy(w, p, k);
+		w[k] = '\0';
+		if (isnum) {
+			if (spi_strlcpy(num, w, sizeof(num)) >= sizeof(num))
+				return (0);
+			isnum = 0;
+		} else if (strcmp(w, "num") == 0 || strcmp(w, "to") == 0)
+			isnum = 1;
+		else if (strcmp(w, "flags") != 0)
+			for (f = strtok_r(w, ",", &last); f != NULL;
+			    f = strtok_r(NULL, ",", &last)) {
+				if (strcmp(f, "bypass") != 0)
+					return (0);
+				bypass = 1;
+			}
+	}
+	return (!isnum && strcmp(num, q) == 0 && bypass == (spec->bypass != 0));
+}
+
 int
 divert_nft_listing(const struct divert_spec *spec, const char *out,
     char *why, size_t len)
 {
-	const char	*p, *e;
-	size_t		 i;
+	const char	*p, *e, *chain = "", *bad = NULL, *badend = NULL;
+	const char	*badchain = "";
+	char		 q[16];
+	size_t		 i, chainlen = 0, badchainlen = 0;
 	unsigned	 chains = 0, rules = 0, queues = 0, want = 0;
 
 	for (i = 0; i < NHOOKS; i++)
 		want += (hooks[i].lo_nft != NULL) + (spec->fastpath != 0) + 1;
+	nft_queue_num(spec, q, sizeof(q));
 	for (p = out; *p != '\0'; p = *e != '\0' ? e + 1 : e) {
 		if ((e = strchr(p, '\n')) == NULL)
 			e = p + strlen(p);
@@ -515,11 +568,22 @@ divert_nft_listing(const struct divert_spec *spec, const char *out,
 		if (p >= e || *p == '#' || *p == '}' ||
 		    strncmp(p, "table ", 6) == 0 || strncmp(p, "type ", 5) == 0)
 			continue;
-		if (strncmp(p, "chain ", 6) == 0)
+		if (strncmp(p, "chain ", 6) == 0) {
 			chains++;
-		else {
+			chain = p + 6;
+			chainlen = strcspn(chain, " {\n");
+		} else {
 			rules++;
-			queues += strncmp(p, "queue ", 6) == 0;
+			if (strncmp(p, "queue ", 6) != 0)
+				continue;
+			queues++;
+			/* the first of another queue or bypass */
+			if (bad == NULL && !nft_queue_ours(spec, q, p, e)) {
+				bad = p;
+				badend = e;
+				badchain = chain;
+				badchainlen = chainlen;
+			}
 		}
 	}
 	if (queues != NHOOKS)
@@ -531,7 +595,14 @@ divert_nft_listing(const struct divert_spec *spec, const char *out,
 	else if (rules != want)
 		snprintf(why, len, "table inet %s has %u rules of %u",
 		    DIVERT_NFT_TABLE, rules, want);
-	else
+	else if (bad != NULL) {
+		/* its line, trailing blanks trimmed */
+		while (badend > bad && strchr(" \t\r", badend[-1]) != NULL)
+			badend--;
+		snprintf(why, len, "table inet %s chain %.*s: unexpected rule "
+		    "\"%.*s\"", DIVERT_NFT_TABLE, (int)badchainlen, badchain,
+		    badend - bad > 200 ? 200 : (int)(badend - bad), bad);
+	} else
 		return (0);
 	return (-1);
 }
@@ -543,11 +614,7 @@ divert_nft_text(const struct divert_spec *spec, const char *version,
 	char	 q[16];
 	size_t	 off = 0, i;
 
-	if (spec->threads > 1)
-		snprintf(q, sizeof(q), "%u-%u", spec->queue,
-		    spec->queue + spec->threads - 1);
-	else
-		snprintf(q, sizeof(q), "%u", spec->queue);
+	nft_queue_num(spec, q, sizeof(q));
 	if (spi_text_add(buf, len, &off,
 	    "#!/usr/sbin/nft -f\n"
 	    "# nfqspid %s: divert to NFQUEUE %s, loopback excepted%s\n"

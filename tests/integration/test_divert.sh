@@ -25,8 +25,12 @@
 #    them; status shows the rules' bypass;
 #  - divert = iptables-nft: the same rules through the nft backend;
 #  - divert = nft: loads the ruleset where the kernel can queue from nft,
-#    and puts it back when a rule is added to its table, and otherwise
-#    fails at start (exit 1) saying why;
+#    and puts it back when a rule is added to its table, or its queue
+#    rules are given another queue or lose their bypass (the log names
+#    the first such rule), and otherwise fails at start (exit 1) saying
+#    why, and those checks run through an nft (a wrapper in the
+#    daemon's mount namespace) that loads each queue rule as a counter
+#    and lists it back in nft 1.0's words;
 #  - as [daemon] user (a system user made here): the diversion is put back
 #    after a flush by a daemon that is no longer root; a start whose
 #    check thread cannot be made (the user's process limit) fails with
@@ -569,6 +573,53 @@ else
 fi
 
 # ---- 4. divert = nft -----------------------------------------------------------
+# nft_edited LOAD LIST: our table edited by someone (LOAD: nft -f - in
+# dut, LIST: nft list table inet nfqspid there, as the daemon's nft
+# does them), as an edit or a table another configuration left would:
+# a rule added (counted), our queue rules given another queue, then
+# their bypass taken away (each rule's words compared); each noticed,
+# named in the log as iptables names an unexpected rule, and restored
+nft_edited()
+{
+	local load=$1 list=$2 nftq n0 q2=$((T_QUEUE + 1))
+	# a rule of someone's in our table: its rules are counted
+	n0=$(grep -c "divert: restored" "$T_LOG")
+	in_d nft add rule inet nfqspid forward counter
+	check "nft: a rule added to our table: noticed, restored" \
+	    wait_for 80 restored_more "$n0"
+	check "... the log says so" \
+	    log_has "changed \(table inet nfqspid has 6 rules of 5\): restoring it"
+	check "... our rules alone again" \
+	    not grep -Eq "^[[:space:]]*counter packets [0-9]+ bytes [0-9]+\$" <($list)
+	nftq=$(lib_ctl nft)
+	n0=$(grep -c "divert: restored" "$T_LOG")
+	printf '%s\n' "${nftq//"queue num $T_QUEUE bypass"/"queue num $q2 bypass"}" |
+	    $load
+	check "nft: our table with queue $q2 in each queue rule: noticed, restored" \
+	    wait_for 80 restored_more "$n0"
+	check "... the log names the first rule" \
+	    log_has "changed \(table inet nfqspid chain input: unexpected rule \"queue (flags bypass to|num) $q2( bypass)?\"\): restoring it"
+	check "... queue $T_QUEUE with bypass again" \
+	    test "$(grep -Ec "queue (flags bypass to|num) $T_QUEUE( bypass)?\$" <($list))" = 3
+	check "... status says so" \
+	    grep -Eq "^divert +nft, intact, restored 2 times, with bypass, removed at the stop" <(lib_ctl status)
+	n0=$(grep -c "divert: restored" "$T_LOG")
+	printf '%s\n' "${nftq//"queue num $T_QUEUE bypass"/"queue num $T_QUEUE"}" |
+	    $load
+	check "nft: our table without bypass: noticed, restored" \
+	    wait_for 80 restored_more "$n0"
+	check "... the log names the first rule" \
+	    log_has "changed \(table inet nfqspid chain input: unexpected rule \"queue (to|num) $T_QUEUE\"\): restoring it"
+	check "... with bypass again" \
+	    test "$(grep -Ec "queue (flags bypass to|num) $T_QUEUE( bypass)?\$" <($list))" = 3
+	check "... status -j says so" "$PY" -c '
+import json, sys
+d = json.load(sys.stdin)["divert"]
+assert d["mode"] == "nft" and d["intact"] is True and d["restored"] == 3 and d["bypass"] is True, d' \
+	    < <(lib_ctl -j status)
+}
+nft_real_load() { in_d nft -f -; }
+nft_real_list() { in_d nft list table inet nfqspid; }
 if command -v nft >/dev/null; then
 	nft_queue=no
 	printf 'table inet nfqspi_probe { chain c { type filter hook forward priority 0; queue num %s bypass; } }\n' \
@@ -580,19 +631,46 @@ if command -v nft >/dev/null; then
 		check "nft: table inet nfqspid loaded" quiet in_d nft list table inet nfqspid
 		check "nft: filtered" not conn4 5002
 		check "nft: allowed" conn4 5001
-		# a rule of someone's in our table: its rules are counted
-		n0=$(grep -c "divert: restored" "$T_LOG")
-		in_d nft add rule inet nfqspid forward counter
-		check "nft: a rule added to our table: noticed, restored" \
-		    wait_for 80 restored_more "$n0"
-		check "... the log says so" \
-		    log_has "changed \(table inet nfqspid has 6 rules of 5\): restoring it"
-		check "... our rules alone again" \
-		    not grep -q counter <(in_d nft list table inet nfqspid)
+		nft_edited nft_real_load nft_real_list
 		lib_stop_daemon
 		check "nft: the table removed at SIGTERM" not quiet in_d nft list table inet nfqspid
 	else
 		echo "note: this kernel cannot queue from nft (no nft_queue)"
+		# The check and restore all the same: nft in the daemon's
+		# mount namespace (a wrapper bound over it) loads each
+		# queue statement as a counter whose comment names it, and
+		# lists it back in nft 1.0's words.  Nothing is queued:
+		# nothing filtered either.
+		nft_bin=$(command -v nft)
+		NFT_IN='s/queue num ([0-9-]+)( bypass)?$/counter comment "nfqspi-queue \1\2"/'
+		NFT_OUT='s/counter packets [0-9]+ bytes [0-9]+ comment "nfqspi-queue ([0-9-]+) bypass"/queue flags bypass to \1/;s/counter packets [0-9]+ bytes [0-9]+ comment "nfqspi-queue ([0-9-]+)"/queue to \1/'
+		if cp "$nft_bin" "$T_TMP/nft-real"; then
+			cat >"$T_TMP/nft-wrap" <<EOF
+#!/bin/bash
+set -o pipefail
+case "\$*" in
+"-f -")	sed -E '$NFT_IN' | "$T_TMP/nft-real" -f - ;;
+"list table inet nfqspid")
+	"$T_TMP/nft-real" "\$@" | sed -E '$NFT_OUT' ;;
+*)	exec "$T_TMP/nft-real" "\$@" ;;
+esac
+EOF
+			chmod 0755 "$T_TMP/nft-wrap"
+			nft_emul_load() { sed -E "$NFT_IN" | in_d nft -f -; }
+			nft_emul_list() { in_d "$T_TMP/nft-wrap" list table inet nfqspid; }
+			# shellcheck disable=SC2016  # sh -c expands it
+			T_DWRAP=(unshare -m --propagation private sh -c '
+			    mount --bind "$1" "$2" && shift 2 && exec "$@"' sh \
+			    "$T_TMP/nft-wrap" "$nft_bin")
+			lib_must_start "nfqspid starts with divert = nft (queue as counter)"
+			check "nft (queue as counter): table inet nfqspid loaded" \
+			    test "$(nft_emul_list | grep -c "queue flags bypass to $T_QUEUE\$")" = 3
+			nft_edited nft_emul_load nft_emul_list
+			lib_stop_daemon
+			check "nft (queue as counter): the table removed at SIGTERM" \
+			    not quiet in_d nft list table inet nfqspid
+			T_DWRAP=()
+		fi
 		in_d "$NFQSPID" -f -c "$T_CONF" >"$T_TMP/nft.out" 2>&1
 		rc=$?
 		check "nft without nft_queue: start fails with exit 1 (got $rc)" [ "$rc" = 1 ]

@@ -553,6 +553,109 @@ test_nft_listing(void **state __attribute__((unused)))
 	assert_string_equal(why, "table inet nfqspid has 0 queue rules of 3");
 }
 
+/*
+ * Each queue rule must have the spec's queue and bypass, in nft 1.0's
+ * words or 0.9's: another queue, or the other bypass (a table edited,
+ * or left by another configuration), is named as iptables names an
+ * unexpected rule.
+ */
+static void
+test_nft_listing_queue(void **state __attribute__((unused)))
+{
+	static const char head[] =
+	    "table inet nfqspid {\n"
+	    "\tchain input {\n"
+	    "\t\ttype filter hook input priority filter; policy accept;\n"
+	    "\t\tiifname \"lo\" accept\n"
+	    "\t\t%s\n"
+	    "\t}\n"
+	    "\tchain output {\n"
+	    "\t\ttype filter hook output priority filter; policy accept;\n"
+	    "\t\toifname \"lo\" accept\n"
+	    "\t\t%s\n"
+	    "\t}\n"
+	    "\tchain forward {\n"
+	    "\t\ttype filter hook forward priority filter; policy accept;\n"
+	    "\t\t%s \n"
+	    "\t}\n"
+	    "}\n";
+	static const struct {
+		uint8_t		 bypass;
+		uint16_t	 threads;
+		const char	*in, *out, *fwd;	/* the queue rules */
+		const char	*why;			/* NULL: ours */
+	} t[] = {
+		{ 1, 1, "queue flags bypass to 3", "queue flags bypass to 3",
+		    "queue flags bypass to 3", NULL },
+		{ 1, 1, "queue num 3 bypass", "queue num 3 bypass",
+		    "queue num 3 bypass", NULL },
+		{ 0, 1, "queue to 3", "queue num 3", "queue to 3", NULL },
+		{ 0, 2, "queue to 3-4", "queue num 3-4", "queue to 3-4", NULL },
+		{ 1, 2, "queue flags bypass to 3-4", "queue num 3-4 bypass",
+		    "queue flags bypass to 3-4", NULL },
+		/* another queue, in output */
+		{ 1, 1, "queue flags bypass to 3", "queue flags bypass to 4",
+		    "queue flags bypass to 3", "table inet nfqspid chain "
+		    "output: unexpected rule \"queue flags bypass to 4\"" },
+		{ 1, 1, "queue num 3 bypass", "queue num 33 bypass",
+		    "queue num 3 bypass", "table inet nfqspid chain output: "
+		    "unexpected rule \"queue num 33 bypass\"" },
+		/* the bypass gone, in forward (its blank trimmed) */
+		{ 1, 1, "queue flags bypass to 3", "queue flags bypass to 3",
+		    "queue to 3", "table inet nfqspid chain forward: "
+		    "unexpected rule \"queue to 3\"" },
+		/* a bypass added; the first named */
+		{ 0, 1, "queue flags bypass to 3", "queue num 3 bypass",
+		    "queue to 3", "table inet nfqspid chain input: unexpected "
+		    "rule \"queue flags bypass to 3\"" },
+		/* a range for one queue, one queue for a range */
+		{ 0, 1, "queue to 3-4", "queue to 3", "queue to 3",
+		    "table inet nfqspid chain input: unexpected rule "
+		    "\"queue to 3-4\"" },
+		{ 0, 2, "queue to 3-4", "queue to 3", "queue to 3-4",
+		    "table inet nfqspid chain output: unexpected rule "
+		    "\"queue to 3\"" },
+		/* fanout; a queue from a map; no queue after "to" */
+		{ 1, 2, "queue flags bypass,fanout to 3-4",
+		    "queue flags bypass to 3-4", "queue flags bypass to 3-4",
+		    "table inet nfqspid chain input: unexpected rule "
+		    "\"queue flags bypass,fanout to 3-4\"" },
+		{ 0, 1, "queue to 3", "queue to 3",
+		    "queue to numgen inc mod 2",
+		    "table inet nfqspid chain forward: unexpected rule "
+		    "\"queue to numgen inc mod 2\"" },
+		{ 0, 1, "queue to 3", "queue to", "queue to 3",
+		    "table inet nfqspid chain output: unexpected rule "
+		    "\"queue to\"" },
+	};
+	struct divert_spec	 s = { DIVERT_NFT, 0, 3, 1, 0 };
+	char			 buf[2048], why[256];
+	size_t			 i;
+	int			 rc;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		s.bypass = t[i].bypass;
+		s.threads = t[i].threads;
+		snprintf(buf, sizeof(buf), head, t[i].in, t[i].out, t[i].fwd);
+		why[0] = '\0';
+		rc = divert_nft_listing(&s, buf, why, sizeof(why));
+		if (t[i].why == NULL) {
+			if (rc != 0)
+				fail_msg("case %zu: %s", i, why);
+		} else {
+			assert_int_equal(rc, -1);
+			assert_string_equal(why, t[i].why);
+		}
+	}
+	/* the counts come first: a rule added and a queue changed */
+	s.bypass = 1;
+	s.threads = 1;
+	snprintf(buf, sizeof(buf), head, "queue to 3", "accept\n\t\tqueue to 3",
+	    "queue to 3");
+	assert_int_equal(divert_nft_listing(&s, buf, why, sizeof(why)), -1);
+	assert_string_equal(why, "table inet nfqspid has 6 rules of 5");
+}
+
 static void
 test_nft_text_fastpath(void **state __attribute__((unused)))
 {
@@ -674,6 +777,7 @@ main(void)
 		cmocka_unit_test(test_listing),
 		cmocka_unit_test(test_jumps),
 		cmocka_unit_test(test_nft_listing),
+		cmocka_unit_test(test_nft_listing_queue),
 		cmocka_unit_test(test_nft_text_fastpath),
 		cmocka_unit_test(test_nft_cmds),
 		cmocka_unit_test(test_nft_text),
