@@ -425,7 +425,30 @@ divert_listing(const char *out, const char *expect, char *why, size_t len)
 	return (0);
 }
 
-/* the line so far is over: ours, a rule before ours, or another */
+/*
+ * The rule line l (n chars, whole) jumps or goes to our chain, the
+ * one jump (as expect's "-A INPUT -j nfqspid-input") names, as its last
+ * words.
+ */
+static int
+jumps_to_own(const char *jump, const char *l, size_t n)
+{
+	const char	*own;
+	size_t		 k;
+
+	if ((own = strstr(jump, " -j ")) == NULL)
+		return (0);
+	own += 4;
+	k = strlen(own);
+	if (n < 3 + 4 + k || memcmp(l, "-A ", 3) != 0 ||
+	    memcmp(l + n - k, own, k) != 0)
+		return (0);
+	return (memcmp(l + n - k - 4, " -j ", 4) == 0 ||
+	    memcmp(l + n - k - 4, " -g ", 4) == 0);
+}
+
+/* the line so far is over: ours, another's jump to our chain, a rule
+   before ours, or another */
 static void
 jumps_line(struct divert_jumps *j)
 {
@@ -434,6 +457,14 @@ jumps_line(struct divert_jumps *j)
 	if (j->len == n && memcmp(j->line, j->jump, n) == 0) {
 		if (j->jumps < UINT_MAX)
 			j->jumps++;
+	} else if (j->len <= sizeof(j->line) &&
+	    jumps_to_own(j->jump, j->line, j->len)) {
+		if (j->refs == 0) {
+			memcpy(j->ref, j->line, j->len);
+			j->ref[j->len] = '\0';
+		}
+		if (j->refs < UINT_MAX)
+			j->refs++;
 	} else if (j->jumps == 0 && j->len >= 3 &&
 	    memcmp(j->line, "-A ", 3) == 0 && j->ahead < UINT_MAX)
 		j->ahead++;
@@ -472,6 +503,28 @@ divert_jumps_end(struct divert_jumps *j, char *why, size_t len)
 	else
 		snprintf(why, len, "%u jumps to %s", j->jumps, own);
 	return (-1);
+}
+
+int
+divert_iptables_refs(const struct divert_cmd *x, struct divert_cmd *out)
+{
+	size_t	 i, off = 0;
+
+	if (x->argc < 2 || strcmp(x->argv[x->argc - 2], "-X") != 0)
+		return (-1);
+	for (i = 0; i < NHOOKS; i++)
+		if (strcmp(x->argv[x->argc - 1], hooks[i].own) == 0)
+			break;
+	if (i == NHOOKS)
+		return (-1);
+	*out = *x;
+	out->argc--;
+	memcpy(out->argv[out->argc - 1], "-S", 3);
+	out->expect[0] = '\0';
+	out->slot = 0;
+	out->times = 0;
+	return (spi_text_add(out->expect, sizeof(out->expect), &off,
+	    "-A %s -j %s", hooks[i].builtin, hooks[i].own));
 }
 
 int

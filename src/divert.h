@@ -134,7 +134,11 @@ int	 divert_listing(const char *out, const char *expect, char *why,
  * A built-in chain's listing, read as it comes (however long: a host's
  * FORWARD may hold thousands of rules), for our jump's line (jump, as
  * a check's expect): how many times it is listed, and the rules ("-A")
- * listed before the first.  Zeroed, with jump set, before the first
+ * listed before the first.  A rule of another's that jumps (or goes)
+ * to our chain too, with matches of its own ("-A FORWARD -i eth0 -j
+ * nfqspid-forward"), is no rule ahead: what it matches still reaches
+ * our queue.  It is counted in refs (the first in ref), as it keeps
+ * -X from deleting our chain.  Zeroed, with jump set, before the first
  * divert_jumps_feed().
  */
 struct divert_jumps {
@@ -143,6 +147,8 @@ struct divert_jumps {
 	size_t		 len;		/* its length, however long */
 	unsigned	 jumps;
 	unsigned	 ahead;
+	unsigned	 refs;
+	char		 ref[DIVERT_EXPECTLEN + 1];
 };
 void	 divert_jumps_feed(struct divert_jumps *j, const char *buf,
 	    size_t n);
@@ -151,6 +157,14 @@ void	 divert_jumps_feed(struct divert_jumps *j, const char *buf,
  * "no jump to CHAIN" or "N jumps to CHAIN".
  */
 int	 divert_jumps_end(struct divert_jumps *j, char *why, size_t len);
+/*
+ * After a removal's "-X CHAIN" (x) failed: the listing of the whole
+ * table (-S, in *out) whose rules that still jump to CHAIN say why
+ * (divert_jumps: refs), expect our own jump's line.  0, or -1 if x is
+ * no -X of a chain of ours.
+ */
+int	 divert_iptables_refs(const struct divert_cmd *x,
+	    struct divert_cmd *out);
 /*
  * The nft commands of op: INSTALL is "nft -f -" (its input is
  * divert_nft_text()), CHECK lists our table, REMOVE deletes it.

@@ -353,12 +353,54 @@ div_gone(const char *out)
 	return (0);
 }
 
+/*
+ * An install's -N whose chain is there already (iptables 1.8.9, legacy
+ * and nft, under LC_ALL=C): one that the removal before it
+ * (div_install()) flushed but could not delete, since a rule not ours
+ * still jumps to it (div_refs()).  Empty, it is ours to fill again.
+ */
+static int
+div_kept(const struct divert_cmd *c, const char *out)
+{
+	return (c->argc >= 2 && strcmp(c->argv[c->argc - 2], "-N") == 0 &&
+	    strstr(out, "Chain already exists") != NULL);
+}
+
 /* The commands leave the xtables lock alone: ours is held (div_lock()),
    or there is none to be had. */
 static int
 div_nolock(const struct diverter *d)
 {
 	return (d->lockfd != -1 || geteuid() != 0);
+}
+
+/*
+ * A removal's -X (x) failed: why, where a rule not ours still jumps to
+ * its chain (an operator's "-A FORWARD -i eth0 -j nfqspid-forward",
+ * which the removal leaves), from a listing of the whole table: in buf,
+ * "; CHAIN is still referenced by \"LINE\"" (the first such line, and
+ * " and more" after it if there are others); else "".
+ */
+static void
+div_refs(struct diverter *d, const struct divert_cmd *x, char *buf,
+    size_t len)
+{
+	struct divert_cmd	 c;
+	struct divert_jumps	 j;
+	char			 out[RUN_OUTLEN], why[128];
+
+	buf[0] = '\0';
+	if (divert_iptables_refs(x, &c) == -1)
+		return;
+	memset(&j, 0, sizeof(j));
+	j.jump = c.expect;
+	if (run_lines(&c, NULL, div_nolock(d), out, sizeof(out), &j) != 0)
+		return;
+	(void)divert_jumps_end(&j, why, sizeof(why));
+	if (j.refs == 0)
+		return;
+	snprintf(buf, len, "; %s is still referenced by \"%.200s\"%s",
+	    x->argv[x->argc - 1], j.ref, j.refs > 1 ? " and more" : "");
 }
 
 /*
@@ -375,6 +417,7 @@ div_run(struct diverter *d, int op, int all, char *err, size_t errlen)
 	struct divert_cmd	 c[2 * DIVERT_MAXCMDS];
 	struct divert_jumps	 j;
 	char			 out[RUN_OUTLEN], line[256], why[256];
+	char			 refs[300];
 	int			 n, i, rc, failed = 0, hung = 0, runs = 0;
 
 	if ((n = div_cmds(d, op, c, sizeof(c) / sizeof(c[0]))) == -1) {
@@ -412,7 +455,8 @@ div_run(struct diverter *d, int op, int all, char *err, size_t errlen)
 		}
 		runs = 0;
 		if (rc == 0 || (rc > 0 && op == DIVERT_OP_REMOVE &&
-		    div_gone(out)))
+		    div_gone(out)) || (rc > 0 && op == DIVERT_OP_INSTALL &&
+		    div_kept(&c[i], out)))
 			continue;
 		if (rc == -1 && errno == ETIMEDOUT) {
 			hung = 1;
@@ -420,10 +464,13 @@ div_run(struct diverter *d, int op, int all, char *err, size_t errlen)
 		}
 		if (!failed) {
 			cmd_line(&c[i], line, sizeof(line));
+			refs[0] = '\0';
+			if (rc > 0 && op == DIVERT_OP_REMOVE)
+				div_refs(d, &c[i], refs, sizeof(refs));
 			/* the start of its message is what says why */
-			snprintf(err, errlen, "%s: %s%s%.200s", line,
+			snprintf(err, errlen, "%s: %s%s%.200s%s", line,
 			    rc == -1 ? "did not run" : "failed",
-			    out[0] ? ": " : "", out);
+			    out[0] ? ": " : "", out, refs);
 		}
 		failed = 1;
 		if (!all)

@@ -272,7 +272,26 @@ test_jumps(void **state __attribute__((unused)))
 	    "-A FORWARD -j nfqspid-forward2\n"
 	    "-A FORWARD -j nfqspid-forwar\n", 7, &j, why, sizeof(why)), -1);
 	assert_string_equal(why, "no jump to nfqspid-forward");
-	assert_int_equal(j.ahead, 3);
+	/* the one with more to it jumps to our chain: not ahead */
+	assert_int_equal(j.ahead, 2);
+	assert_int_equal(j.refs, 1);
+	assert_string_equal(j.ref, "-A FORWARD -i eth0 -j nfqspid-forward");
+	/* another's jumps (or goto) to our chain ahead of ours, in
+	   chunks: none ahead but the one rule of another kind */
+	for (step = 1; step <= 64; step++) {
+		assert_int_equal(jumps_of("-P FORWARD ACCEPT\n"
+		    "-A FORWARD -i eth0 -j nfqspid-forward\n"
+		    "-A FORWARD -s 192.0.2.1/32 -j ACCEPT\n"
+		    "-A FORWARD -o eth1 -g nfqspid-forward\n"
+		    "-A FORWARD -j nfqspid-forward\n"
+		    "-A FORWARD -i eth2 -j nfqspid-forward", step, &j, why,
+		    sizeof(why)), 0);
+		assert_int_equal(j.ahead, 1);
+		assert_int_equal(j.jumps, 1);
+		assert_int_equal(j.refs, 3);
+		assert_string_equal(j.ref,
+		    "-A FORWARD -i eth0 -j nfqspid-forward");
+	}
 	assert_int_equal(jumps_of("", 1, &j, why, sizeof(why)), -1);
 	assert_string_equal(why, "no jump to nfqspid-forward");
 	/* a listing far longer than the log keeps, lines longer than a
@@ -301,6 +320,41 @@ test_jumps(void **state __attribute__((unused)))
 		strcat(big, "-A FORWARD -j nfqspid-forward\n");
 	assert_int_equal(jumps_of(big, 3, &j, why, sizeof(why)), -1);
 	assert_string_equal(why, "20 jumps to nfqspid-forward");
+}
+
+/* A removal's -X that failed: the whole table listed, for what still
+   jumps to the chain. */
+static void
+test_iptables_refs(void **state __attribute__((unused)))
+{
+	struct divert_spec	 s = { DIVERT_IPTABLES, 1, 3, 1, 0 };
+	struct divert_cmd	 c[DIVERT_MAXCMDS], r;
+	int			 n, i, xs = 0;
+
+	n = divert_iptables_cmds(&s, DIVERT_OP_REMOVE, 6, c, DIVERT_MAXCMDS);
+	assert_true(n > 0);
+	for (i = 0; i < n; i++) {
+		if (strcmp(c[i].argv[c[i].argc - 2], "-X") != 0) {
+			assert_int_equal(divert_iptables_refs(&c[i], &r), -1);
+			continue;
+		}
+		assert_int_equal(divert_iptables_refs(&c[i], &r), 0);
+		assert_int_equal(r.argc, c[i].argc - 1);
+		assert_string_equal(r.argv[0], "ip6tables-legacy");
+		assert_string_equal(r.argv[r.argc - 1], "-S");
+		assert_string_equal(r.argv[r.argc - 2], "filter");
+		assert_int_equal(r.slot, 0);
+		assert_int_equal(r.times, 0);
+		if (strcmp(c[i].argv[c[i].argc - 1], "nfqspid-forward") == 0)
+			assert_string_equal(r.expect,
+			    "-A FORWARD -j nfqspid-forward");
+		xs++;
+	}
+	assert_int_equal(xs, 3);
+	/* a chain not ours */
+	r = c[n - 1];
+	memcpy(r.argv[r.argc - 1], "DOCKER", 7);
+	assert_int_equal(divert_iptables_refs(&r, &c[0]), -1);
 }
 
 /* fastpath = yes: each chain accepts what the fast path marked first */
@@ -778,6 +832,7 @@ main(void)
 		cmocka_unit_test(test_jumps),
 		cmocka_unit_test(test_nft_listing),
 		cmocka_unit_test(test_nft_listing_queue),
+		cmocka_unit_test(test_iptables_refs),
 		cmocka_unit_test(test_nft_text_fastpath),
 		cmocka_unit_test(test_nft_cmds),
 		cmocka_unit_test(test_nft_text),
