@@ -1625,6 +1625,48 @@ test_home_stopped(void **state)
 }
 
 /*
+ * A master of two workers, each the other's peer, beside a ready backup
+ * of one: the first connection from "from" whose home is worker 1
+ * (worker 0's ring drains first).
+ */
+static unsigned
+two_workers(unsigned from)
+{
+	struct ct_snap	 s;
+	unsigned	 i, wi;
+
+	node_free(&A);
+	node_free(&B);
+	nworkers = 2;
+	node_init(&A, SYNC_ROLE_MASTER, "10.0.9.1", "10.0.9.2", 0, 8192);
+	nworkers = 1;
+	node_init(&B, SYNC_ROLE_BACKUP, "10.0.9.2", "10.0.9.1", 1, 8192);
+	for (wi = 0; wi < 2; wi++) {
+		A.all[wi]->peers = A.all;
+		A.all[wi]->npeers = 2;
+	}
+	sync_alive(B.s, now);
+	deliver(-1);
+	assert_int_equal(B.s->lk.ready, 1);
+	for (i = from, s = conn(i, 0); synclink_home(&s.k, 2) != 1;
+	    s = conn(++i, 0))
+		;
+	return (i);
+}
+
+/* The peer's record of connection i (its mark 0x21), a batch of one. */
+static void
+peer_copy(struct sync_batch *b, struct sync_rec *r, unsigned i)
+{
+	memset(r, 0, sizeof(*r));
+	r->op = SYNC_OP_UPSERT;
+	r->s = conn(i, 0x21);
+	memset(b, 0, sizeof(*b));
+	b->rec = r;
+	b->n = 1;
+}
+
+/*
  * After a takeover home holds the peer's copy of a connection that no
  * packet reached, and a new connection of the same tuple lives in the
  * worker the kernel sends its packets to (home has not read the word of
@@ -1643,31 +1685,10 @@ delete_copy(int apart)
 	struct ct_entry	*e;
 	struct ct_snap	 s;
 	uint64_t	 bulks;
-	unsigned	 i, wi;
+	unsigned	 i;
 
-	node_free(&A);
-	node_free(&B);
-	nworkers = 2;
-	node_init(&A, SYNC_ROLE_MASTER, "10.0.9.1", "10.0.9.2", 0, 8192);
-	nworkers = 1;
-	node_init(&B, SYNC_ROLE_BACKUP, "10.0.9.2", "10.0.9.1", 1, 8192);
-	for (wi = 0; wi < 2; wi++) {
-		A.all[wi]->peers = A.all;
-		A.all[wi]->npeers = 2;
-	}
-	sync_alive(B.s, now);
-	deliver(-1);
-	assert_int_equal(B.s->lk.ready, 1);
-	/* home 1: worker 0's ring drains first */
-	for (i = 3000, s = conn(i, 0); synclink_home(&s.k, 2) != 1;
-	    s = conn(++i, 0))
-		;
-	memset(&r, 0, sizeof(r));
-	r.op = SYNC_OP_UPSERT;
-	r.s = conn(i, 0x21);
-	memset(&b, 0, sizeof(b));
-	b.rec = &r;
-	b.n = 1;
+	i = two_workers(3000);
+	peer_copy(&b, &r, i);
 	worker_sync_home(A.all[1], &b);
 	assert_int_equal(A.all[1]->synced, 1);
 	open_in(0, i, 0);
@@ -1728,33 +1749,14 @@ test_forget_after_copy(void **state)
 	struct sync_batch b;
 	struct sync_rec	 r;
 	struct ct_snap	 s;
-	unsigned	 i, wi;
+	unsigned	 i;
 
 	(void)state;
-	node_free(&A);
-	node_free(&B);
-	nworkers = 2;
-	node_init(&A, SYNC_ROLE_MASTER, "10.0.9.1", "10.0.9.2", 0, 8192);
-	nworkers = 1;
-	node_init(&B, SYNC_ROLE_BACKUP, "10.0.9.2", "10.0.9.1", 1, 8192);
-	for (wi = 0; wi < 2; wi++) {
-		A.all[wi]->peers = A.all;
-		A.all[wi]->npeers = 2;
-	}
-	sync_alive(B.s, now);
-	deliver(-1);
-	assert_int_equal(B.s->lk.ready, 1);
-	for (i = 3000, s = conn(i, 0); synclink_home(&s.k, 2) != 1;
-	    s = conn(++i, 0))
-		;
+	i = two_workers(3000);
+	s = conn(i, 0);
 	open_in(0, i, 0);
 	assert_int_equal(ct_forget(A.all[0]->ct, &s.k, now), 0);
-	memset(&r, 0, sizeof(r));
-	r.op = SYNC_OP_UPSERT;
-	r.s = conn(i, 0x21);
-	memset(&b, 0, sizeof(b));
-	b.rec = &r;
-	b.n = 1;
+	peer_copy(&b, &r, i);
 	b.keep = 1;
 	worker_sync_apply(A.all[1], &b);	/* taken, sent back */
 	assert_int_equal(b.applied, 1);

@@ -68,10 +68,10 @@ int sync_bulking(const struct sync *s) { return (bulking); }
 void sync_rebulk(struct sync *s) { rebulks++; }
 int sync_unsettled(const struct sync *s) { return (!sending || mastering); }
 
-/* a backup's link queues nothing (synclink_slot()) */
-void
-sync_ct(struct sync *s, unsigned wid, int event, const struct ct_table *t,
-    const struct ct_entry *e, const struct config *cfg)
+/* A record queued in wid's ring (a DELETE or not); a backup's link
+   queues nothing (synclink_slot()). */
+static void
+fix_queue(unsigned wid, int delete)
 {
 	if (!sending)
 		return;
@@ -79,20 +79,21 @@ sync_ct(struct sync *s, unsigned wid, int event, const struct ct_table *t,
 	assert_true(wid < FIX_WORKERS);
 	queued[wid]++;
 	queued_moves[wid] = moves;
-	if (event == CT_EVENT_DESTROY)
+	if (delete)
 		deletes++;
+}
+
+void
+sync_ct(struct sync *s, unsigned wid, int event, const struct ct_table *t,
+    const struct ct_entry *e, const struct config *cfg)
+{
+	fix_queue(wid, event == CT_EVENT_DESTROY);
 }
 
 void
 sync_forget(struct sync *s, unsigned wid, const struct ct_tuple *k)
 {
-	if (!sending)
-		return;
-	to_peer++;
-	assert_true(wid < FIX_WORKERS);
-	queued[wid]++;
-	queued_moves[wid] = moves;
-	deletes++;
+	fix_queue(wid, 1);
 }
 
 /* ---- the queue, wrapped ------------------------------------------------- */
