@@ -252,6 +252,7 @@ synclink_bulk_begin(struct synclink *l)
 	__atomic_store_n(&l->bulking, 1, __ATOMIC_RELEASE);
 	synclink_mark(l, SYNC_T_BULK_START);
 	l->tx.active = 1;
+	l->again = 0;		/* this one starts after what was asked */
 	l->tx.wi = 0;
 	l->tx.cursor = 0;
 	l->tx.records = 0;
@@ -294,6 +295,9 @@ synclink_bulk_end(struct synclink *l)
 	synclink_drain(l);
 	synclink_mark(l, SYNC_T_BULK_END);
 	l->tx.active = 0;
+	if (l->again && synclink_sending(l))
+		synclink_bulk_begin(l);
+	l->again = 0;
 }
 
 /*
@@ -314,8 +318,8 @@ synclink_bulk_step(struct synclink *l)
 	while (l->tx.active && (win = sync_seq_window(l->seq)) > 2) {
 		max = (win - 2) * (per > 0 ? per : 1);
 		if (l->tx.wi >= l->nworkers) {
-			synclink_bulk_end(l);
-			return;
+			synclink_bulk_end(l);	/* perhaps the next one */
+			continue;
 		}
 		memset(&sl, 0, sizeof(sl));
 		sl.rec = l->slice;
@@ -492,10 +496,20 @@ synclink_pump(struct synclink *l, uint64_t now)
 		r->lost_seen = n;
 	}
 	/* the peer missed changes, or a DELETE may have ended more than
-	   its connection there: it gets everything */
+	   its connection there: it gets everything.  For a DELETE, a bulk
+	   under way has walked part of the table already: one more follows
+	   it, however many DELETEs come meanwhile (a restart at each pump
+	   would end only after the last of a burst, the peer's resync
+	   restarting each time) */
 	l->st.lost += lost;
-	if (lost > 0 || (rebulk && synclink_sending(l)))
+	if (lost > 0)
 		synclink_bulk_begin(l);
+	else if (rebulk && synclink_sending(l)) {
+		if (l->tx.active)
+			l->again = 1;
+		else
+			synclink_bulk_begin(l);
+	}
 	synclink_bulk_step(l);
 	synclink_seal(l);
 	(void)now;

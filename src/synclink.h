@@ -168,6 +168,8 @@ struct synclink {
 	int			 rebulk;	/* atomic: a worker wants the
 					   whole table after its changes
 					   (synclink_rebulk()) */
+	int			 again;		/* the same, asked while a
+					   bulk went: one more at its end */
 
 	struct sync_msg		 msg;		/* the UPDATE being filled */
 	int			 open;
@@ -251,7 +253,8 @@ void		 synclink_moved(struct synclink *l);
 int		 synclink_bulking(const struct synclink *l);
 /* A worker's thread, after a change that may end at the peer another
    worker's connection (a DELETE names the tuple only: worker_sync.c):
-   the whole table goes out after what its ring holds now. */
+   the whole table goes out after what its ring holds now (one going
+   out meanwhile: one more after it). */
 void		 synclink_rebulk(struct synclink *l);
 /* A worker's thread: 1 while the node is backup, or made master and
    the command that gives the workers their grace (SYNCLINK_GRACE) has

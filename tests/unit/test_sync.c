@@ -1624,6 +1624,19 @@ test_home_stopped(void **state)
 	stopped = 0;
 }
 
+/* The first connection from "from" whose home is worker 1 of two. */
+static unsigned
+home_1(unsigned from)
+{
+	struct ct_snap	 s;
+	unsigned	 i;
+
+	for (i = from, s = conn(i, 0); synclink_home(&s.k, 2) != 1;
+	    s = conn(++i, 0))
+		;
+	return (i);
+}
+
 /*
  * A master of two workers, each the other's peer, beside a ready backup
  * of one: the first connection from "from" whose home is worker 1
@@ -1632,8 +1645,7 @@ test_home_stopped(void **state)
 static unsigned
 two_workers(unsigned from)
 {
-	struct ct_snap	 s;
-	unsigned	 i, wi;
+	unsigned	 wi;
 
 	node_free(&A);
 	node_free(&B);
@@ -1648,10 +1660,7 @@ two_workers(unsigned from)
 	sync_alive(B.s, now);
 	deliver(-1);
 	assert_int_equal(B.s->lk.ready, 1);
-	for (i = from, s = conn(i, 0); synclink_home(&s.k, 2) != 1;
-	    s = conn(++i, 0))
-		;
-	return (i);
+	return (home_1(from));
 }
 
 /* The peer's record of connection i (its mark 0x21), a batch of one. */
@@ -1732,6 +1741,56 @@ test_delete_copy_together(void **state)
 {
 	(void)state;
 	delete_copy(0);
+}
+
+/*
+ * A burst of by-hand ends of copies, a pump apart (a script of
+ * conntrack -D, a flush of a big table): the first sends the whole
+ * table, those that come while it goes one more after it.  A restart
+ * at each pump sent the table's first slices again each time, the
+ * peer began its resync again, and the table was whole only after the
+ * last of the burst.
+ */
+static void
+test_delete_copy_burst(void **state)
+{
+	struct sync_batch b;
+	struct sync_rec	 r[4];
+	uint64_t	 bulks, got;
+	unsigned	 i, k;
+
+	(void)state;
+	i = two_workers(3000);
+	/* more than the peer's window holds: the table takes several
+	   pumps, each after the peer's ACKs */
+	for (k = 0; k < 3000; k++)
+		open_in(0, k, 0);
+	for (k = 0; k < 4; k++) {
+		peer_copy(&b, &r[k], i);
+		worker_sync_home(A.all[1], &b);
+		i = home_1(i + 1);
+	}
+	assert_int_equal(A.all[1]->synced, 4);
+	deliver(-1);
+	assert_int_equal(count_b(), 3000);
+	bulks = A.s->lk.st.bulks_sent;
+	got = B.s->lk.st.bulks_received;
+	for (k = 0; k < 4; k++) {
+		A.all[1]->by_hand = 1;
+		assert_int_equal(ct_forget(A.all[1]->ct, &r[k].s.k, now), 0);
+		A.all[1]->by_hand = 0;
+		sync_pump(A.s, now);	/* nothing heard of the peer */
+		now += 50;
+		assert_int_equal(A.s->lk.tx.active, 1);
+		assert_int_equal(A.s->lk.st.bulks_sent, bulks + 1);
+	}
+	deliver(-1);
+	/* the one under way, then one more */
+	assert_int_equal(A.s->lk.st.bulks_sent, bulks + 2);
+	assert_int_equal(B.s->lk.st.bulks_received, got + 2);
+	assert_int_equal(A.s->lk.tx.active, 0);
+	assert_int_equal(count_b(), 3000);
+	assert_int_equal(B.s->lk.ready, 1);
 }
 
 /*
@@ -1822,6 +1881,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_delete_copy_together,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_delete_copy_burst, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_forget_after_copy, setup,
 		    teardown),
 	};
