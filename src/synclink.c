@@ -387,7 +387,7 @@ synclink_home(const struct ct_tuple *k, unsigned n)
  * gone bits; l->top and l->cur say what the drain takes.
  */
 static void
-synclink_coalesce(struct synclink *l, unsigned ri)
+synclink_coalesce(struct synclink *l, unsigned ri, uint32_t moves)
 {
 	struct sync_ring *r = &l->rings[ri];
 	uint64_t	 cap = 2 * l->ringsz, mask = l->ringsz - 1;
@@ -395,8 +395,14 @@ synclink_coalesce(struct synclink *l, unsigned ri)
 	uint8_t		*gone = l->gone + ri * (l->ringsz / 8);
 	struct sync_rec	*a;
 
-	head = l->top[ri] = __atomic_load_n(&r->head, __ATOMIC_ACQUIRE);
+	head = __atomic_load_n(&r->head, __ATOMIC_ACQUIRE);
 	tail = l->cur[ri] = __atomic_load_n(&r->tail, __ATOMIC_RELAXED);
+	/* a record of more moves than the drain began with waits for the
+	   next one: synclink_drain() */
+	for (i = tail; i != head; i++)
+		if ((int32_t)(r->rec[i & mask].moves - moves) > 0)
+			break;
+	head = l->top[ri] = i;
 	for (i = tail; i != head; i++) {
 		a = &r->rec[i & mask];
 		gone[(i & mask) / 8] &= (uint8_t)~(1u << (i & 7));
@@ -437,17 +443,27 @@ synclink_next(struct synclink *l, unsigned ri)
  * its taker has it (synclink_moved()).  A ring's moves never go down:
  * round by round, the fewest moves left, each ring's records of that
  * many in ring order (without a move, one round: ring by ring).
+ *
+ * The rings' heads are read one after the other, and a giver may queue
+ * in a ring read already, then hand over to a taker whose ring is read
+ * after (a hand-over while the whole table goes out comes from the
+ * giver's own thread): the taker's record would go first, the giver's
+ * at the next drain.  So the moves are read once, before any head, and
+ * each ring stops at its first record of more: a giver's record of
+ * fewer moves was queued before that read, so before its ring's head
+ * was read too, and goes in this drain as well.
  */
 static void
 synclink_drain(struct synclink *l)
 {
 	struct sync_rec	*a;
-	uint32_t	 least;
+	uint32_t	 least, moves;
 	unsigned	 i;
 	int		 any;
 
+	moves = __atomic_load_n(&l->moves, __ATOMIC_ACQUIRE);
 	for (i = 0; i < l->nworkers; i++)
-		synclink_coalesce(l, i);
+		synclink_coalesce(l, i, moves);
 	for (;;) {
 		least = 0;
 		any = 0;

@@ -411,6 +411,40 @@ test_moved_order(void **state)
 	assert_int_equal(F.packets[1], 20);
 }
 
+/*
+ * The drain reads the rings' heads one after the other.  Worker 0
+ * queued its change of 7 after its ring's head was read, then gave 7
+ * to worker 1 (a hand-over while the whole table goes out), which
+ * queued its own before its ring's head was read: worker 1's went
+ * first, worker 0's older one at the next drain, and the peer kept
+ * that.  The drain reads the moves before any head and leaves a record
+ * of more for the next drain.  The test's one thread cannot come
+ * between two heads' reads: the moves the drain finds are set back by
+ * hand to those before the hand-over, and worker 0 queues after.
+ */
+static void
+test_moved_between(void **state)
+{
+	(void)state;
+	link_init(SYNC_ROLE_MASTER);
+	synclink_moved(&L);		/* 7 goes to worker 1 */
+	queue_in(1, 7, 14);
+	L.moves--;			/* as the drain read them */
+	synclink_pump(&L, now);
+	assert_int_equal(F.nrec, 0);
+	assert_int_equal(synclink_room(&L, 1), 7);
+	queue_in(0, 7, 11);		/* the giver's, before the move */
+	L.moves++;
+	synclink_pump(&L, now);
+	assert_int_equal(F.nrec, 2);
+	assert_int_equal(F.port[0], 7);
+	assert_int_equal(F.packets[0], 11);
+	assert_int_equal(F.port[1], 7);
+	assert_int_equal(F.packets[1], 14);
+	assert_int_equal(synclink_room(&L, 0), 8);
+	assert_int_equal(synclink_room(&L, 1), 8);
+}
+
 /* A worker stopping in a bulk: the bulk goes on with the next one and
    ends. */
 static void
@@ -807,6 +841,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_ring, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_moved_order, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_moved_between, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_slice_stopping, setup,
 		    teardown),
