@@ -884,6 +884,30 @@ test_hold_backup(void **state)
 }
 
 /*
+ * The old master's record r of a SYN (k), a flush behind; then, in the
+ * new master's grace, a SYN of the same tuple reaches w, not the
+ * tuple's home, and w makes the connection, which the peer hears of.
+ */
+static void
+fresh_off_home(struct fix *f, struct sync_rec *r, struct ct_tuple *k,
+    struct worker **home, struct worker **w)
+{
+	struct nq_packet np;
+	uint8_t		 b[64];
+	int		 acc = -1;
+
+	tcp_packet(f, &np, b, 1, 0, 40000, 1000, 0, PKT_TH_SYN);
+	old_master(f, &np, r);
+	assert_int_equal(verdict_tuple(np.data, np.len, k), 0);
+	*home = f->all[synclink_home(k, 2)];
+	*w = f->all[!(*home)->id];
+	new_master(f);
+	tcp_packet(f, &np, b, 40, 0, 40000, 1000, 0, PKT_TH_SYN);
+	assert_int_equal(deliver(*w, &np, &acc), 0);
+	assert_int_equal(acc, 1);
+}
+
+/*
  * Both nodes forward around the switch.  The old master passed a SYN
  * whose record is a flush behind; a SYN of the same tuple (the client's
  * retry, or its next connection) reaches the new master's worker w,
@@ -910,15 +934,7 @@ test_hold_fresh_home(void **state)
 	uint16_t	 sport;
 	int		 acc = -1;
 
-	tcp_packet(f, &np, b, 1, 0, 40000, 1000, 0, PKT_TH_SYN);
-	old_master(f, &np, &r);
-	assert_int_equal(verdict_tuple(np.data, np.len, &k), 0);
-	home = f->all[synclink_home(&k, 2)];
-	w = f->all[!home->id];
-	new_master(f);
-	tcp_packet(f, &np, b, 40, 0, 40000, 1000, 0, PKT_TH_SYN);
-	assert_int_equal(deliver(w, &np, &acc), 0);
-	assert_int_equal(acc, 1);
+	fresh_off_home(f, &r, &k, &home, &w);
 	assert_int_equal(queued[w->id], 1);
 	worker_ask_cb(-1, EV_READ, home);	/* told */
 	assert_null(w->inbox);			/* no copy to end */
@@ -962,22 +978,11 @@ test_hold_fresh_late(void **state)
 {
 	struct fix	*f = *state;
 	struct worker	*w, *home;
-	struct nq_packet np;
 	struct sync_rec	 r;
 	struct ct_tuple	 k;
-	uint8_t		 b[64];
 	unsigned	 m;
-	int		 acc = -1;
 
-	tcp_packet(f, &np, b, 1, 0, 40000, 1000, 0, PKT_TH_SYN);
-	old_master(f, &np, &r);
-	assert_int_equal(verdict_tuple(np.data, np.len, &k), 0);
-	home = f->all[synclink_home(&k, 2)];
-	w = f->all[!home->id];
-	new_master(f);
-	tcp_packet(f, &np, b, 40, 0, 40000, 1000, 0, PKT_TH_SYN);
-	assert_int_equal(deliver(w, &np, &acc), 0);
-	assert_int_equal(acc, 1);
+	fresh_off_home(f, &r, &k, &home, &w);
 	assert_int_equal(queued[w->id], 1);
 	m = moves;
 	record_in(f, &r);
@@ -1008,22 +1013,11 @@ test_hold_fresh_gone(void **state)
 {
 	struct fix	*f = *state;
 	struct worker	*w, *home;
-	struct nq_packet np;
 	struct sync_rec	 r;
 	struct ct_tuple	 k;
-	uint8_t		 b[64];
 	unsigned	 m;
-	int		 acc = -1;
 
-	tcp_packet(f, &np, b, 1, 0, 40000, 1000, 0, PKT_TH_SYN);
-	old_master(f, &np, &r);
-	assert_int_equal(verdict_tuple(np.data, np.len, &k), 0);
-	home = f->all[synclink_home(&k, 2)];
-	w = f->all[!home->id];
-	new_master(f);
-	tcp_packet(f, &np, b, 40, 0, 40000, 1000, 0, PKT_TH_SYN);
-	assert_int_equal(deliver(w, &np, &acc), 0);
-	assert_int_equal(acc, 1);
+	fresh_off_home(f, &r, &k, &home, &w);
 	m = moves;
 	record_in(f, &r);
 	assert_int_equal(queued[home->id], 1);
@@ -1056,15 +1050,7 @@ test_hold_fresh_gone_new(void **state)
 	uint8_t		 b[64];
 	int		 acc = -1;
 
-	tcp_packet(f, &np, b, 1, 0, 40000, 1000, 0, PKT_TH_SYN);
-	old_master(f, &np, &r);
-	assert_int_equal(verdict_tuple(np.data, np.len, &k), 0);
-	home = f->all[synclink_home(&k, 2)];
-	w = f->all[!home->id];
-	new_master(f);
-	tcp_packet(f, &np, b, 40, 0, 40000, 1000, 0, PKT_TH_SYN);
-	assert_int_equal(deliver(w, &np, &acc), 0);
-	assert_int_equal(acc, 1);
+	fresh_off_home(f, &r, &k, &home, &w);
 	record_in(f, &r);
 	assert_int_equal(ct_forget(w->ct, &k, f->now), 0);
 	assert_int_equal(deletes, 1);
