@@ -275,8 +275,9 @@ struct worker_stats {
 					   DELETEs than it remembers
 					   (WORKER_GONE): ended unchecked */
 	uint64_t	 forgot_moved;	/* connections living in another
-					   worker that home's list no longer
-					   remembers (WORKER_THERE) */
+					   worker that home's full list
+					   (WORKER_THERE_MAX) forgot while
+					   the peer's record could come */
 	uint64_t	 adopt_waiting;	/* packets waiting for home's answer
 					   now (gauge) */
 	uint64_t	 adopt_bytes;	/* ... with their questions' (gauge;

@@ -585,16 +585,6 @@ worker_adopt(struct worker *w, const struct nq_packet *np,
  * it is then judged as it would have been.
  */
 
-/* How long a packet waits for its record. */
-static uint64_t
-worker_hold_ms(const struct worker *w)
-{
-	uint64_t	 ms = (uint64_t)w->cfg->sync.flush_ms *
-			    WORKER_HOLD_FLUSHES;
-
-	return (ms < WORKER_HOLD_MAX_MS ? ms : WORKER_HOLD_MAX_MS);
-}
-
 /*
  * Would p live with an entry, but dies without one?  What the table
  * says when it lacks the connection: a TCP segment without a clean SYN

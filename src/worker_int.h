@@ -77,8 +77,14 @@
 #define WORKER_THERE		1024	/* connections a home worker knows
 					   live in another worker (adopted, or
 					   made there by a packet) and
-					   remembers (worker_sync_there()) */
-#define WORKER_THERE_BUCKETS	256
+					   remembers (worker_sync_there()), */
+#define WORKER_THERE_MAX	8192	/* ... doubled up to this many while
+					   the oldest may still meet the
+					   peer's record: a new master's
+					   grace under 50k new connections a
+					   second off one home, at the
+					   default flush (56 bytes each,
+					   450 KB) */
 #define WORKER_DEFER_FRAGS	16	/* held fragments of one waiting
 					   error: a 576-byte IPv4 error over
 					   the smallest MTU (68) takes 12 */
@@ -120,12 +126,14 @@ struct worker_gone {
 struct worker_there {
 	struct ct_tuple		 k;
 	struct worker		*from;		/* NULL: free */
+	uint32_t		 at;		/* ct_now(), its low bits */
 	uint16_t		 next;
 };
 
 struct worker_there_list {
-	struct worker_there	 e[WORKER_THERE];
-	uint16_t		 head[WORKER_THERE_BUCKETS];
+	struct worker_there	*e;		/* cap of them, */
+	uint16_t		*head;		/* cap / 4 buckets, after */
+	unsigned		 cap;
 	unsigned		 next;		/* the ring's */
 	unsigned		 n;		/* in use */
 };
@@ -483,6 +491,8 @@ int	 worker_sync_seen(struct worker *, const struct ct_entry *e);
 /* a new master's grace, the old master's records still taken (keep):
    1 while it lasts, on the table's clock */
 int	 worker_sync_granted(const struct worker *);
+/* how long a new master's packet waits for its record (ms) */
+uint64_t worker_hold_ms(const struct worker *);
 
 /* worker_stats.c */
 /* a decided packet of len bytes, by verdict, state and rule */

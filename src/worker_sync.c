@@ -414,8 +414,7 @@ worker_sync_ended(struct worker *w, const struct ct_tuple *k, uint64_t gen)
 static uint16_t *
 worker_there_bucket(struct worker_there_list *s, const struct ct_tuple *k)
 {
-	return (&s->head[synclink_home(k, 1u << 16) &
-	    (WORKER_THERE_BUCKETS - 1)]);
+	return (&s->head[synclink_home(k, 1u << 16) & (s->cap / 4 - 1)]);
 }
 
 /* k, either way round, in its bucket's list: the link to it, or NULL. */
@@ -447,52 +446,136 @@ worker_there_unlink(struct worker_there_list *s, uint16_t *p)
 	s->n--;
 }
 
+/* An empty list of cap slots (a power of 2), in one block. */
+static struct worker_there_list *
+worker_there_new(unsigned cap)
+{
+	struct worker_there_list *s;
+
+	if ((s = calloc(1, sizeof(*s) + cap * sizeof(*s->e) +
+	    cap / 4 * sizeof(*s->head))) == NULL)
+		return (NULL);
+	s->e = (struct worker_there *)(s + 1);
+	s->head = (uint16_t *)(s->e + cap);
+	s->cap = cap;
+	return (s);
+}
+
+/* e goes into s's next slot, which is free. */
+static void
+worker_there_put(struct worker_there_list *s, const struct worker_there *e)
+{
+	struct worker_there	*d = &s->e[s->next];
+	uint16_t		*p = worker_there_bucket(s, &e->k);
+
+	d->k = e->k;
+	d->from = e->from;
+	d->at = e->at;
+	d->next = *p;
+	*p = (uint16_t)(s->next + 1);
+	s->n++;
+	s->next = (s->next + 1) % s->cap;
+}
+
+/* Twice the slots, the oldest first; 0 if there is no memory for it. */
+static int
+worker_there_grow(struct worker *w)
+{
+	struct worker_there_list *s = w->there, *ns;
+	unsigned		 i;
+
+	if ((ns = worker_there_new(s->cap * 2)) == NULL)
+		return (0);
+	for (i = 0; i < s->cap; i++)
+		if (s->e[(s->next + i) % s->cap].from != NULL)
+			worker_there_put(ns, &s->e[(s->next + i) % s->cap]);
+	free(s);
+	w->there = ns;
+	return (1);
+}
+
+/* How long a new master's packet waits for its record (worker_hold()). */
+uint64_t
+worker_hold_ms(const struct worker *w)
+{
+	uint64_t	 ms = (uint64_t)w->cfg->sync.flush_ms *
+			    WORKER_HOLD_FLUSHES;
+
+	return (ms < WORKER_HOLD_MAX_MS ? ms : WORKER_HOLD_MAX_MS);
+}
+
+/*
+ * Might the peer's record of e still come?  On a backup, yes: the
+ * peer's word of the connection ends it, at its next change; so on a
+ * master whose grace is not given yet (sync_unsettled(): the old one
+ * may still forward).
+ * Else only the old master's records in the grace, sent before the
+ * switch and here within worker_hold_ms() and one more flush, as
+ * worker_hold() assumes.
+ */
+static int
+worker_there_young(const struct worker *w, const struct worker_there *e)
+{
+	if (sync_unsettled(w->sync))
+		return (1);
+	return ((uint32_t)ct_now(w->ct) - e->at <
+	    worker_hold_ms(w) + w->cfg->sync.flush_ms);
+}
+
 /*
  * k's connection, whose home we are, lives in from now: it adopted it
  * from us, or a packet made it there (a SYN, nothing to ask us about,
- * no room or time to wait; on a backup, around a switch).  The peer's
- * records of k still come here, and would make a copy beside it:
+ * no room or time to wait; on a backup, around a switch; on a new
+ * master, in the grace).  The peer's records of k still come here, and
+ * would make a copy beside it:
  * - on a new master (keep), the old master's news of a connection a
  *   packet here reached, older than that, which we would send back to
  *   the peer after it (worker_sync_apply());
  * - on a backup, where the peer's is the connection, the packet's would
  *   go stale beside it, outlive the peer's end of it, and judge its
  *   packets after a failback.
- * So we remember it, the last WORKER_THERE of them: a new master keeps
- * what it has, a backup ends the packet's (worker_there_word()).
+ * So we remember it: a new master keeps what it has, a backup ends the
+ * packet's (worker_there_word()).  The list, full, forgets its oldest,
+ * or, if that one's record may still come (a grace under load), grows
+ * up to WORKER_THERE_MAX; only a young one forgotten is counted.
  */
 void
 worker_sync_there(struct worker *w, const struct ct_tuple *k,
     struct worker *from)
 {
 	struct worker_there_list *s = w->there;
-	struct worker_there	*e;
+	struct worker_there	*e, n;
 	uint16_t		*p;
 
-	if (s == NULL && (s = w->there = calloc(1, sizeof(*s))) == NULL) {
+	if (s == NULL && (s = w->there = worker_there_new(WORKER_THERE)) ==
+	    NULL) {
 		w->st.forgot_moved++;
 		return;		/* it stays beside, as before */
 	}
 	if ((p = worker_there_find(s, k)) != NULL) {
 		s->e[*p - 1].from = from;
+		s->e[*p - 1].at = (uint32_t)ct_now(w->ct);
 		return;
 	}
 	e = &s->e[s->next];
+	if (e->from != NULL && worker_there_young(w, e) &&
+	    s->cap < WORKER_THERE_MAX && worker_there_grow(w)) {
+		s = w->there;
+		e = &s->e[s->next];
+	}
 	if (e->from != NULL) {
 		/* the oldest is forgotten (it may have ended since) */
+		if (worker_there_young(w, e))
+			w->st.forgot_moved++;
 		for (p = worker_there_bucket(s, &e->k); *p != s->next + 1;
 		    p = &s->e[*p - 1].next)
 			;
 		worker_there_unlink(s, p);
-		w->st.forgot_moved++;
 	}
-	worker_sync_key(k, 0, &e->k);
-	e->from = from;
-	p = worker_there_bucket(s, &e->k);
-	e->next = *p;
-	*p = (uint16_t)(s->next + 1);
-	s->n++;
-	s->next = (s->next + 1) % WORKER_THERE;
+	worker_sync_key(k, 0, &n.k);
+	n.from = from;
+	n.at = (uint32_t)ct_now(w->ct);
+	worker_there_put(s, &n);
 }
 
 /* A backup heard the peer of k: the entry another worker's packet made
@@ -810,8 +893,10 @@ worker_sync_away(struct worker *w, void *arg)
 	ct_expire(w->ct, spi_now_ms());
 	sl->n = 0;
 	/* what lived in another worker comes home now, ours too */
-	if (sl->cursor == 0 && w->there != NULL)
-		memset(w->there, 0, sizeof(*w->there));
+	if (sl->cursor == 0) {
+		free(w->there);
+		w->there = NULL;
+	}
 	w->sync_slice = sl;
 	(void)ct_walk(w->ct, &sl->cursor, SYNC_SWEEP, worker_sync_away_one,
 	    w);

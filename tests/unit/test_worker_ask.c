@@ -1105,33 +1105,63 @@ test_backup_answer_ended(void **state)
 }
 
 /*
- * Home remembers the last WORKER_THERE connections of its own that
- * live in another worker (worker_sync_there()); the one pushed out by
- * one more is counted, not one remembered again.
+ * Home remembers the connections of its own that live in another
+ * worker (worker_sync_there()).  Full, it grows while its oldest may
+ * still meet the peer's record, up to WORKER_THERE_MAX; the young one
+ * pushed out by one more is counted, not one remembered again, nor,
+ * on a master, one the old master's records can no longer reach.
+ * (Before, 1024 slots: the 1025th pushed out one a moment old.)
  */
+static void
+there_add(struct worker *home, struct worker *w, unsigned i)
+{
+	struct ct_tuple	 k;
+
+	memset(&k, 0, sizeof(k));
+	k.family = AF_INET;
+	k.proto = IPPROTO_UDP;
+	k.dport = htons((uint16_t)(53 + i / 50000));
+	k.sport = htons((uint16_t)(10000 + i % 50000));
+	worker_sync_there(home, &k, w);
+}
+
 static void
 test_there_forgot(void **state)
 {
 	struct fix	*f = *state;
 	struct worker	*home = f->all[0], *w = f->all[1];
-	struct ct_tuple	 k;
 	unsigned	 i;
 
-	memset(&k, 0, sizeof(k));
-	k.family = AF_INET;
-	k.proto = IPPROTO_UDP;
-	k.dport = htons(53);
-	for (i = 0; i < WORKER_THERE; i++) {
-		k.sport = htons((uint16_t)(10000 + i));
-		worker_sync_there(home, &k, w);
-	}
-	k.sport = htons(10000);
-	worker_sync_there(home, &k, w);		/* known: no slot taken */
+	f->cfg.sync.flush_ms = 50;		/* the default */
+	for (i = 0; i <= WORKER_THERE; i++)
+		there_add(home, w, i);
+	there_add(home, w, 0);			/* known: no slot taken */
 	assert_int_equal(home->st.forgot_moved, 0);
-	k.sport = htons((uint16_t)(10000 + WORKER_THERE));
-	worker_sync_there(home, &k, w);
+	assert_int_equal(home->there->n, WORKER_THERE + 1);
+	assert_int_equal(home->there->cap, 2 * WORKER_THERE);
+	for (; i < WORKER_THERE_MAX; i++)
+		there_add(home, w, i);
+	assert_int_equal(home->st.forgot_moved, 0);
+	assert_int_equal(home->there->cap, WORKER_THERE_MAX);
+	there_add(home, w, i++);
 	assert_int_equal(home->st.forgot_moved, 1);
-	assert_int_equal(home->there->n, WORKER_THERE);
+	assert_int_equal(home->there->n, WORKER_THERE_MAX);
+	/* the old master's records have come: forgotten unseen */
+	ct_expire(home->ct, ct_now(home->ct) + 2 * WORKER_HOLD_MAX_MS +
+	    f->cfg.sync.flush_ms);
+	there_add(home, w, i++);
+	assert_int_equal(home->st.forgot_moved, 1);
+	/* before the grace is given, or on a backup, the peer's may come
+	   any time: counted */
+	mastering = 1;
+	there_add(home, w, i++);
+	assert_int_equal(home->st.forgot_moved, 2);
+	mastering = 0;
+	sending = 0;
+	there_add(home, w, i++);
+	assert_int_equal(home->st.forgot_moved, 3);
+	assert_int_equal(home->there->n, WORKER_THERE_MAX);
+	sending = 1;
 }
 
 /* np through w as worker_packet() takes it: asked, or judged now. */
@@ -1260,13 +1290,13 @@ test_grace_adopted(void **state)
 	assert_int_equal(to_peer, peer);
 	assert_int_equal(ct_entry_mark(ct_lookup(w->ct, &k)), MARK);
 
-	/* made backup: the connection comes home, and the list empties */
+	/* made backup: the connection comes home, and the list goes (its memory too) */
 	sending = 0;
 	memset(&sl, 0, sizeof(sl));
 	sl.rec = rec;
 	sl.max = 4;
 	worker_sync_away(home, &sl);
-	assert_int_equal(home->there->n, 0);
+	assert_null(home->there);
 	sending = 1;
 }
 
