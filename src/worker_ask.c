@@ -960,12 +960,16 @@ worker_adopt_superseded(struct worker *w, struct worker *to,
 
 /*
  * The asker, told home's copy ended.  Its connection may have ended
- * since, its DELETE gone out from our ring before what home queued of
- * the copy (in the grace, the old master's record sent back): the
- * DELETE goes again, after it (home's move), or the peer keeps the
- * record until its timeout.  The tuple's packets come here only, so no
- * other worker holds a newer connection of it, and a newer one here
- * goes to the peer behind this DELETE, from the same ring.
+ * since, its DELETE gone out from our ring before what home sent of
+ * the copy: the DELETE goes again, after it (home's move), or the peer
+ * keeps that copy until its timeout.  In the grace home may have sent
+ * back the old master's record (keep); in or out of it, a whole table
+ * may have walked home since our DELETE (the link takes a bulk's
+ * slices after the rings it drained), so this is not gated on the
+ * grace: out of it, with no bulk, the DELETE is one redundant record.
+ * The tuple's packets come here only, so no other worker holds a newer
+ * connection of it, and a newer one here goes to the peer behind this
+ * DELETE, from the same ring.
  */
 static void
 worker_adopt_staled(struct worker *w, struct worker_ask *a)
