@@ -61,6 +61,7 @@
 
 #include "control.h"
 #include "clock.h"
+#include "strl.h"
 
 static void	 control_accept(evutil_socket_t, short, void *);
 static void	 control_resume(evutil_socket_t, short, void *);
@@ -857,6 +858,12 @@ cmd_reload(struct client *c, struct evbuffer *b)
 	return (0);
 }
 
+void
+control_exiting(struct control *ctl, const char *why)
+{
+	(void)spi_strlcpy(ctl->exiting, why, sizeof(ctl->exiting));
+}
+
 static const struct {
 	const char	*name;
 	int		 args;		/* takes arguments */
@@ -928,6 +935,18 @@ client_request(struct client *c)
 			    (long)c->pid, (long)c->ctl->gid,
 			    log_rl_more(held, more, sizeof(more)));
 		client_error(c, "permission denied");
+		return;
+	}
+	/* the loop runs on only for the answers being written: a reload
+	   would hold up the exit, and systemd's restart, for nothing */
+	if (c->ctl->exiting[0] != '\0' && request_changes_state(r)) {
+		if (log_rl(&c->ctl->rl_exiting, &held))
+			log_warnx("control: %s%s%s refused to uid %ld pid %ld: "
+			    "%s%s", cmd, r->argc > 1 ? " " : "",
+			    r->argc > 1 ? r->argv[1] : "", (long)c->uid,
+			    (long)c->pid, c->ctl->exiting,
+			    log_rl_more(held, more, sizeof(more)));
+		client_error(c, "%s", c->ctl->exiting);
 		return;
 	}
 	if ((b = evbuffer_new()) == NULL) {

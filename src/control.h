@@ -106,6 +106,9 @@ struct control {
 						   refused: apart, so that
 						   neither hides the other */
 	struct log_rl		 rl_denied;	/* permission denied */
+	struct log_rl		 rl_exiting;	/* refused while exiting */
+	char			 exiting[STATUS_LATE_LEN]; /* why; "" while
+						   every worker runs */
 };
 
 /* control.c */

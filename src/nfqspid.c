@@ -76,6 +76,8 @@ struct daemon {
 	int			 statefd;	/* [daemon] state_file, or -1 */
 	int			 status;	/* exit status */
 	int			 errnum;	/* a dead worker's errno */
+	char			 exiting[STATUS_LATE_LEN]; /* a worker ended:
+						   why we exit; "" */
 	struct spi_stoppable	 watchdog;
 	unsigned		 stop_at;	/* the worker the stop waits
 						   on; nworkers: none (atomic) */
@@ -871,6 +873,12 @@ sig_cb(evutil_socket_t sig, short events, void *arg)
 
 	switch (sig) {
 	case SIGHUP:
+		if (d->exiting[0] != '\0') {
+			/* worker_dead(): the loop runs on for the answers
+			   being written, not for a reload's seconds */
+			log_warnx("SIGHUP: reload refused: %s", d->exiting);
+			break;
+		}
 		log_info("SIGHUP: reloading %s", d->cfgpath);
 		(void)daemon_reload(d, err, sizeof(err));
 		break;
@@ -889,15 +897,28 @@ worker_dead(struct worker *w, void *arg)
 {
 	struct daemon	*d = arg;
 	struct timeval	 grace = { 0, DEAD_GRACE_MS * 1000 };
+	char		 why[STATUS_LATE_LEN - 32];
 	int		 err = worker_error(w);
 
 	log_warnx("worker %u stopped: %s; exiting", worker_id(w),
 	    err != 0 ? strerror(err) : "unknown reason");
 	d->status = 1;
 	d->errnum = err;
+	if (d->exiting[0] != '\0')
+		return;		/* another one ended first */
+	status_dead_why(why, sizeof(why), &d->info, worker_id(w));
+	(void)snprintf(d->exiting, sizeof(d->exiting), "nfqspid is exiting: "
+	    "%s", why);
+	/* from now on, reloads and changes are refused (sig_cb(),
+	   control_exiting()): questions are still answered */
+	if (d->control != NULL)
+		control_exiting(d->control, d->exiting);
 	/* not this turn of the loop: a question that found the worker
 	   gone (nfqspictl, the page) has its answer, "is not running",
-	   waiting to be written, which a break would drop */
+	   waiting to be written, which a break would drop.  The grace
+	   counts from now, not from the turn's start: the question may
+	   have waited on the worker for seconds */
+	(void)event_base_update_cache_time(d->base);
 	event_base_loopexit(d->base, &grace);
 }
 

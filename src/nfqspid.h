@@ -626,6 +626,9 @@ struct control	*control_open(struct event_base *base, const char *path,
 		    int (*reload)(void *arg, char *err, size_t errlen),
 		    void *reload_arg);
 void		 control_close(struct control *c);
+/* A worker ended and the daemon exits (why, as "nfqspid is exiting: ..."):
+   what would change state is refused with why from now on. */
+void		 control_exiting(struct control *c, const char *why);
 
 /*
  * events.c: the tables' NEW, UPDATE and DESTROY for `nfqspictl events`,

@@ -707,12 +707,14 @@ worker_main(void *arg)
 	event_active(w->rev, EV_READ, 0);
 	event_base_dispatch(w->base);
 
+	/* the main loop hears of the end before a call it waits in does:
+	   worker_dead() runs before anything that loop takes next */
+	if (!__atomic_load_n(&w->stopping, __ATOMIC_SEQ_CST))
+		event_active(w->deadev, EV_READ, 0);
 	pthread_mutex_lock(&w->mtx);
 	w->running = 0;
 	pthread_cond_broadcast(&w->cond);
 	pthread_mutex_unlock(&w->mtx);
-	if (!__atomic_load_n(&w->stopping, __ATOMIC_SEQ_CST))
-		event_active(w->deadev, EV_READ, 0);
 	return (NULL);
 }
 

@@ -9,6 +9,10 @@
 # with "worker 1 (queue Q) is not running", the page's /api/stats and
 # /api/connections answer 503 with the same words, a reload's log line
 # says so.  Then the daemon exits 1, its log naming the worker and why.
+# A SIGHUP and an nfqspictl reload that come after the worker's end,
+# while the loop runs on for those answers, are refused ("nfqspid is
+# exiting: worker 1 (queue Q) is not running"), not run, and the exit
+# comes as soon.
 # Each round is a daemon of its own: the first worker to end ends it.
 #
 # Copyright (C) 2026 The nfqspid authors
@@ -54,10 +58,11 @@ main_waits()
 # worker_read() for a ping's packet; CMD started (its stdout in
 # $T_TMP/out, stderr in out.err, status in out.rc); once the main thread
 # waits on the worker, the worker let go with its queue's socket closed.
+# $DURING, if set, runs then, before the worker is let go.
 # The checks of the daemon's end follow; CMD's are the caller's.
 round()
 {
-	local what=$1 bk cmd rc
+	local what=$1 bk cmd rc t0
 	shift
 	: >"$T_LOG"
 	: >"$T_TMP/brk.out"
@@ -76,14 +81,17 @@ round()
 	{ "$@" >"$T_TMP/out" 2>"$T_TMP/out.err"; echo $? >"$T_TMP/out.rc"; } &
 	cmd=$!
 	check "... the main thread waits on it" wait_for $((50 * T_SLOW)) main_waits
+	[ -z "${DURING:-}" ] || "$DURING"
 	kill -TERM "$bk"
 	wait "$bk"
+	t0=$(date +%s%N)
 	check "... let go with its socket closed ($(grep closed "$T_TMP/brk.out"))" \
 	    grep -Eq '^closed [0-9]+: 0$' "$T_TMP/brk.out"
 	wait "$cmd"
 	wait_for $((50 * T_SLOW)) not kill -0 "$pid" 2>/dev/null
 	wait "$pid"
 	rc=$?
+	echo $((($(date +%s%N) - t0) / 1000000)) >"$T_TMP/exit_ms"
 	T_DPID=
 	check "... then nfqspid exits 1 (got $rc)" test "$rc" -eq 1
 	check "... its log: worker 1 lost its queue" \
@@ -127,4 +135,42 @@ hup() { kill -HUP "$pid"; }
 round "reload" hup
 check "a reload's log line says worker 1 is not running" \
     log_has "^reload: $ERE_DEAD\$"
+
+# in_window: while the main thread waits on worker 1, a SIGHUP, and an
+# nfqspictl status and reload (their requests sent, waiting in ppoll(2)
+# for the answers): the daemon takes them after the worker's end, in the
+# 0.1 s before its exit.  The question is answered, the reloads refused.
+ctl_waits() { [ "$(cut -d' ' -f1 /proc/"$1"/syscall 2>/dev/null)" = 271 ]; }
+both_wait() { ctl_waits "$q" && ctl_waits "$rl"; }
+in_window()
+{
+	kill -HUP "$pid"
+	"$NFQSPICTL" -s "$T_CTL" status >/dev/null 2>"$T_TMP/q.err" &
+	q=$!
+	"$NFQSPICTL" -s "$T_CTL" reload >"$T_TMP/rl" 2>"$T_TMP/rl.err" &
+	rl=$!
+	check "... nfqspictl status and reload sent, their answers awaited" \
+	    wait_for $((50 * T_SLOW)) both_wait
+}
+DURING=in_window round "after the end" lib_ctl status
+DURING=
+wait "$q"
+qrc=$?
+wait "$rl"
+rlrc=$?
+ERE_EXITING="nfqspid is exiting: $ERE_DEAD"
+check "nfqspictl status sent after the end fails, status 1 ($qrc)" \
+    test "$qrc" = 1
+check "... answered: worker 1 is not running ($(cat "$T_TMP/q.err"))" \
+    grep -Eq "$ERE_DEAD\$" "$T_TMP/q.err"
+check "the SIGHUP after the end is refused in the log" \
+    log_has "^SIGHUP: reload refused: $ERE_EXITING\$"
+check "... and runs no reload" log_lacks "^SIGHUP: reloading|^reloaded |^reload: "
+check "nfqspictl reload after the end fails, status 1 ($rlrc)" test "$rlrc" = 1
+check "... saying nfqspid is exiting ($(cat "$T_TMP/rl.err"))" \
+    grep -Eq "$ERE_EXITING\$" "$T_TMP/rl.err"
+check "... its refusal logged" \
+    log_has "^control: reload refused to uid 0 pid $rl: $ERE_EXITING\$"
+check "... and nfqspid exits promptly ($(cat "$T_TMP/exit_ms") ms after the end)" \
+    test "$(cat "$T_TMP/exit_ms")" -lt $((1000 * T_SLOW))
 lib_summary
