@@ -79,11 +79,10 @@
 					   made there by a packet) and
 					   remembers (worker_sync_there()), */
 #define WORKER_THERE_MAX	8192	/* ... doubled up to this many while
-					   the oldest may still meet the
-					   peer's record: a new master's
-					   grace under 50k new connections a
-					   second off one home, at the
-					   default flush (56 bytes each,
+					   the peer's records may still come
+					   (a new master's grace, and before;
+					   a backup): 8192 made off one home
+					   in one grace (56 bytes each,
 					   450 KB) */
 #define WORKER_DEFER_FRAGS	16	/* held fragments of one waiting
 					   error: a 576-byte IPv4 error over
@@ -126,7 +125,6 @@ struct worker_gone {
 struct worker_there {
 	struct ct_tuple		 k;
 	struct worker		*from;		/* NULL: free */
-	uint32_t		 at;		/* ct_now(), its low bits */
 	uint16_t		 next;
 };
 

@@ -470,7 +470,6 @@ worker_there_put(struct worker_there_list *s, const struct worker_there *e)
 
 	d->k = e->k;
 	d->from = e->from;
-	d->at = e->at;
 	d->next = *p;
 	*p = (uint16_t)(s->next + 1);
 	s->n++;
@@ -505,21 +504,18 @@ worker_hold_ms(const struct worker *w)
 }
 
 /*
- * Might the peer's record of e still come?  On a backup, yes: the
- * peer's word of the connection ends it, at its next change; so on a
- * master whose grace is not given yet (sync_unsettled(): the old one
- * may still forward).
- * Else only the old master's records in the grace, sent before the
- * switch and here within worker_hold_ms() and one more flush, as
- * worker_hold() assumes.
+ * May the peer's record of a connection in the list still come?  On a
+ * backup, yes: the peer's word of it ends the packet's entry, at its
+ * next change; on a master whose grace is not given yet
+ * (sync_unsettled()), as the old master may still forward; and in the
+ * grace, which takes the old master's records of the connections it
+ * still forwards (changes, refreshes, ends) until it is over
+ * (worker_sync_granted()), whenever the entry was made.
  */
 static int
-worker_there_young(const struct worker *w, const struct worker_there *e)
+worker_there_matters(const struct worker *w)
 {
-	if (sync_unsettled(w->sync))
-		return (1);
-	return ((uint32_t)ct_now(w->ct) - e->at <
-	    worker_hold_ms(w) + w->cfg->sync.flush_ms);
+	return (sync_unsettled(w->sync) || worker_sync_granted(w));
 }
 
 /*
@@ -536,8 +532,9 @@ worker_there_young(const struct worker *w, const struct worker_there *e)
  *   packets after a failback.
  * So we remember it: a new master keeps what it has, a backup ends the
  * packet's (worker_there_word()).  The list, full, forgets its oldest,
- * or, if that one's record may still come (a grace under load), grows
- * up to WORKER_THERE_MAX; only a young one forgotten is counted.
+ * or, while the peer's records may still come (worker_there_matters():
+ * a grace under load), grows up to WORKER_THERE_MAX; only one forgotten
+ * then is counted.
  */
 void
 worker_sync_there(struct worker *w, const struct ct_tuple *k,
@@ -554,18 +551,17 @@ worker_sync_there(struct worker *w, const struct ct_tuple *k,
 	}
 	if ((p = worker_there_find(s, k)) != NULL) {
 		s->e[*p - 1].from = from;
-		s->e[*p - 1].at = (uint32_t)ct_now(w->ct);
 		return;
 	}
 	e = &s->e[s->next];
-	if (e->from != NULL && worker_there_young(w, e) &&
+	if (e->from != NULL && worker_there_matters(w) &&
 	    s->cap < WORKER_THERE_MAX && worker_there_grow(w)) {
 		s = w->there;
 		e = &s->e[s->next];
 	}
 	if (e->from != NULL) {
 		/* the oldest is forgotten (it may have ended since) */
-		if (worker_there_young(w, e))
+		if (worker_there_matters(w))
 			w->st.forgot_moved++;
 		for (p = worker_there_bucket(s, &e->k); *p != s->next + 1;
 		    p = &s->e[*p - 1].next)
@@ -574,7 +570,6 @@ worker_sync_there(struct worker *w, const struct ct_tuple *k,
 	}
 	worker_sync_key(k, 0, &n.k);
 	n.from = from;
-	n.at = (uint32_t)ct_now(w->ct);
 	worker_there_put(s, &n);
 }
 

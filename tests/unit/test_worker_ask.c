@@ -1106,11 +1106,12 @@ test_backup_answer_ended(void **state)
 
 /*
  * Home remembers the connections of its own that live in another
- * worker (worker_sync_there()).  Full, it grows while its oldest may
- * still meet the peer's record, up to WORKER_THERE_MAX; the young one
- * pushed out by one more is counted, not one remembered again, nor,
- * on a master, one the old master's records can no longer reach.
- * (Before, 1024 slots: the 1025th pushed out one a moment old.)
+ * worker (worker_sync_there()).  Full, it grows while the peer's
+ * records may still come (a new master's grace, and before; a backup),
+ * up to WORKER_THERE_MAX; the one pushed out by one more then is
+ * counted, not one remembered again, nor, on a master past its grace,
+ * one the old master's records can no longer reach.
+ * (Before 35e318d, 1024 slots: the 1025th pushed out one a moment old.)
  */
 static void
 there_add(struct worker *home, struct worker *w, unsigned i)
@@ -1125,6 +1126,16 @@ there_add(struct worker *home, struct worker *w, unsigned i)
 	worker_sync_there(home, &k, w);
 }
 
+/* home's grace given: it lasts until sec seconds from now */
+static void
+there_grace(struct fix *f, struct worker *home, unsigned sec)
+{
+	uint64_t	 until = ct_now(home->ct) + sec * 1000ull;
+
+	f->cfg.sync.grace = (uint16_t)sec;
+	worker_sync_grace(home, &until);
+}
+
 static void
 test_there_forgot(void **state)
 {
@@ -1133,6 +1144,7 @@ test_there_forgot(void **state)
 	unsigned	 i;
 
 	f->cfg.sync.flush_ms = 50;		/* the default */
+	there_grace(f, home, 10);
 	for (i = 0; i <= WORKER_THERE; i++)
 		there_add(home, w, i);
 	there_add(home, w, 0);			/* known: no slot taken */
@@ -1146,9 +1158,9 @@ test_there_forgot(void **state)
 	there_add(home, w, i++);
 	assert_int_equal(home->st.forgot_moved, 1);
 	assert_int_equal(home->there->n, WORKER_THERE_MAX);
-	/* the old master's records have come: forgotten unseen */
-	ct_expire(home->ct, ct_now(home->ct) + 2 * WORKER_HOLD_MAX_MS +
-	    f->cfg.sync.flush_ms);
+	/* the grace is over, and the old master's records with it:
+	   forgotten unseen */
+	ct_expire(home->ct, home->hold_until);
 	there_add(home, w, i++);
 	assert_int_equal(home->st.forgot_moved, 1);
 	/* before the grace is given, or on a backup, the peer's may come
@@ -1298,6 +1310,44 @@ test_grace_adopted(void **state)
 	worker_sync_away(home, &sl);
 	assert_null(home->there);
 	sending = 1;
+}
+
+/*
+ * The same, long into the grace: the old master still forwards the
+ * adopted connection and sends its changes and refreshes any time
+ * until the grace is over, so home's list, full of connections made
+ * since, grows rather than forget it, and keeps its record out.
+ * (Before, an entry older than worker_hold_ms() and a flush was
+ * forgotten unseen, and the old master's record applied.)
+ */
+static void
+test_grace_adopted_aged(void **state)
+{
+	struct fix	*f = *state;
+	struct worker	*home, *w;
+	struct sync_rec	 rec[4];
+	struct sync_slice sl = { rec, 4, 0, 0, 0 };
+	struct sync_batch kb = { rec, 1, 1, 0, 0, 0, 0 };
+	struct ct_tuple	 k;
+	unsigned	 i;
+
+	synced_udp(f, &home, &w, &k);
+	worker_sync_slice(home, &sl);
+	assert_int_equal(sl.n, 1);
+	rec[0].s.mark = MARK + 1;
+	f->cfg.sync.flush_ms = 50;		/* the default */
+	adopt_udp(f, home, w, 141);
+	there_grace(f, home, 10);
+	ct_expire(home->ct, ct_now(home->ct) + 200);
+	for (i = 0; i < WORKER_THERE; i++)
+		there_add(home, w, i);
+	worker_sync_apply(home, &kb);
+	assert_int_equal(kb.kept, 1);
+	assert_int_equal(kb.applied, 0);
+	assert_int_equal(ct_count(home->ct), 0);
+	assert_int_equal(ct_entry_mark(ct_lookup(w->ct, &k)), MARK);
+	assert_int_equal(home->there->cap, 2 * WORKER_THERE);
+	assert_int_equal(home->st.forgot_moved, 0);
 }
 
 /* An echo request PB_B -> PB_A (reply: PB_A -> PB_B), id 77, seq 1. */
@@ -2722,6 +2772,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_backup_stray, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_there_forgot, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_grace_adopted_aged, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_grace_adopted, setup,
 		    teardown),
