@@ -553,12 +553,13 @@ worker_sync_there(struct worker *w, const struct ct_tuple *k,
 		s->e[*p - 1].from = from;
 		return;
 	}
-	e = &s->e[s->next];
-	if (e->from != NULL && worker_there_matters(w) &&
-	    s->cap < WORKER_THERE_MAX && worker_there_grow(w)) {
+	/* a backup's word of some left free slots: take one */
+	while (s->n < s->cap && s->e[s->next].from != NULL)
+		s->next = (s->next + 1) % s->cap;
+	if (s->n == s->cap && worker_there_matters(w) &&
+	    s->cap < WORKER_THERE_MAX && worker_there_grow(w))
 		s = w->there;
-		e = &s->e[s->next];
-	}
+	e = &s->e[s->next];
 	if (e->from != NULL) {
 		/* the oldest is forgotten (it may have ended since) */
 		if (worker_there_matters(w))

@@ -1176,6 +1176,41 @@ test_there_forgot(void **state)
 	sending = 1;
 }
 
+/*
+ * A backup's list, full but for a slot the peer's word of its
+ * connection freed, takes that slot; it does not grow.  (Before, it
+ * grew whenever the ring's next slot was taken: to 8192 nearly empty.)
+ */
+static void
+test_there_free_slot(void **state)
+{
+	struct fix	*f = *state;
+	struct worker	*home = f->all[0], *w = f->all[1];
+	struct ct_tuple	 k;
+	unsigned	 i;
+
+	sending = 0;
+	for (i = 0; i < WORKER_THERE; i++)
+		there_add(home, w, i);
+	memset(&k, 0, sizeof(k));
+	k.family = AF_INET;
+	k.proto = IPPROTO_UDP;
+	k.dport = htons(53);
+	k.sport = htons(10005);
+	peer_delete(home, &k, 0);		/* the peer's word of #5 */
+	assert_int_equal(home->there->n, WORKER_THERE - 1);
+	there_add(home, w, i++);
+	assert_int_equal(home->there->n, WORKER_THERE);
+	assert_int_equal(home->there->cap, WORKER_THERE);
+	assert_int_equal(home->st.forgot_moved, 0);
+	/* full now: it grows */
+	there_add(home, w, i++);
+	assert_int_equal(home->there->n, WORKER_THERE + 1);
+	assert_int_equal(home->there->cap, 2 * WORKER_THERE);
+	assert_int_equal(home->st.forgot_moved, 0);
+	sending = 1;
+}
+
 /* np through w as worker_packet() takes it: asked, or judged now. */
 static void
 packet_in(struct worker *w, const struct nq_packet *np)
@@ -2772,6 +2807,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_backup_stray, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_there_forgot, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_there_free_slot, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_grace_adopted_aged, setup,
 		    teardown),
