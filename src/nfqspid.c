@@ -1208,6 +1208,29 @@ daemon_state_next(const struct daemon *d)
 	return (same);
 }
 
+/*
+ * A worker that ended on its own while the stop waited on another, or
+ * in the loop's last turn (a SIGTERM's break first): its worker_dead()
+ * never ran, the loop no longer dispatching.  The exit is an error's
+ * all the same, and, as after worker_dead(), the state file is not
+ * written: the next start begins empty.
+ */
+static void
+daemon_dead_late(struct daemon *d)
+{
+	unsigned	 i;
+	int		 err;
+
+	for (i = 0; i < d->nworkers; i++) {
+		if (!worker_ended_unseen(d->workers[i]))
+			continue;
+		err = worker_error(d->workers[i]);
+		log_warnx("worker %u stopped: %s; exiting", i,
+		    err != 0 ? strerror(err) : "unknown reason");
+		d->status = 1;
+	}
+}
+
 /* After the main loop: stop reading, answer every packet already
    queued, unbind, free. */
 static void
@@ -1237,6 +1260,7 @@ daemon_stop(struct daemon *d, struct event *sigev[3], const int sigs[3])
 		worker_stop(d->workers[i]);
 	}
 	__atomic_store_n(&d->stop_at, d->nworkers, __ATOMIC_SEQ_CST);
+	daemon_dead_late(d);
 	spi_stoppable_stop(&d->watchdog);
 	free(d->wd_last);
 	free(d->wd_stale);

@@ -408,6 +408,9 @@ struct worker	*worker_new(unsigned id, const struct config *cfg, char *err,
 int		 worker_start(struct worker *w, struct event_base *mainbase,
 		    void (*dead)(struct worker *, void *), void *arg);
 void		 worker_stop(struct worker *w);
+/* After worker_stop(): its loop had ended on its own (worker_error()
+   says why) and dead() never ran: the main loop had stopped. */
+int		 worker_ended_unseen(const struct worker *w);
 /* Once all[0 .. n - 1] stopped: what their inboxes still hold (a
    connection one handed another) goes into the tables, before they are
    saved (worker_ask.c). */

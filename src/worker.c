@@ -723,6 +723,7 @@ worker_dead_cb(evutil_socket_t fd, short events, void *arg)
 {
 	struct worker	*w = arg;
 
+	w->told = 1;
 	if (w->dead != NULL)
 		w->dead(w, w->deadarg);
 }
@@ -761,7 +762,7 @@ worker_start(struct worker *w, struct event_base *mainbase,
 		w->running = 0;
 		return (-1);
 	}
-	w->started = 1;
+	w->started = w->ran = 1;
 	return (0);
 }
 
@@ -785,6 +786,7 @@ worker_stop_fn(struct worker *w, void *arg)
 	else
 		log_debug("%s: worker %u: %d packets answered at stop",
 		    __func__, w->id, n);
+	w->stopped = 1;
 	event_base_loopbreak(w->base);
 }
 
@@ -799,6 +801,12 @@ worker_stop(struct worker *w)
 		    w->id);
 	pthread_join(w->thread, NULL);
 	w->started = 0;
+}
+
+int
+worker_ended_unseen(const struct worker *w)
+{
+	return (!w->started && w->ran && !w->stopped && !w->told);
 }
 
 void

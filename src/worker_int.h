@@ -175,9 +175,13 @@ struct worker {
 
 	pthread_t		 thread;
 	int			 started;
+	int			 ran;		/* started once */
 	int			 running;	/* under mtx */
 	int			 stopping;	/* atomic */
 	int			 error;		/* atomic */
+	int			 stopped;	/* worker_stop_fn() ended the
+						   loop; read after the join */
+	int			 told;		/* dead() ran: main thread */
 
 	/* worker_call(): the main thread writes these lines */
 	pthread_mutex_t		 callers __attribute__((aligned(CACHELINE)));

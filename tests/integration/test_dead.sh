@@ -12,7 +12,8 @@
 # A SIGHUP and an nfqspictl reload that come after the worker's end,
 # while the loop runs on for those answers, are refused ("nfqspid is
 # exiting: worker 1 (queue Q) is not running"), not run, and the exit
-# comes as soon.
+# comes as soon.  A worker that ends so while the stop waits on it
+# still makes the exit 1.
 # Each round is a daemon of its own: the first worker to end ends it.
 #
 # Copyright (C) 2026 The nfqspid authors
@@ -135,6 +136,14 @@ hup() { kill -HUP "$pid"; }
 round "reload" hup
 check "a reload's log line says worker 1 is not running" \
     log_has "^reload: $ERE_DEAD\$"
+
+# a SIGTERM while worker 1 is held: the stop waits on worker 1, which
+# then ends on its own (its socket closed), unseen by the main loop that
+# no longer runs: the stop finds it, and the exit is an error's still
+term() { kill -TERM "$pid"; }
+round "SIGTERM" term
+check "... after the stop found it" \
+    log_has "^nfqspid .* stopped after an error\$"
 
 # in_window: while the main thread waits on worker 1, a SIGHUP, and an
 # nfqspictl status and reload (their requests sent, waiting in ppoll(2)
