@@ -903,9 +903,10 @@ worker_dead(struct worker *w, void *arg)
 	log_warnx("worker %u stopped: %s; exiting", worker_id(w),
 	    err != 0 ? strerror(err) : "unknown reason");
 	d->status = 1;
-	d->errnum = err;
 	if (d->exiting[0] != '\0')
 		return;		/* another one ended first */
+	/* the first's, as the exit's reason and the refusals name it */
+	d->errnum = err;
 	status_dead_why(why, sizeof(why), &d->info, worker_id(w));
 	(void)snprintf(d->exiting, sizeof(d->exiting), "nfqspid is exiting: "
 	    "%s", why);
