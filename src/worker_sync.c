@@ -476,7 +476,8 @@ worker_there_put(struct worker_there_list *s, const struct worker_there *e)
 	s->next = (s->next + 1) % s->cap;
 }
 
-/* Twice the slots, the oldest first; 0 if there is no memory for it. */
+/* Twice the slots, in the ring's order (roughly the oldest first); 0 if
+   there is no memory for it. */
 static int
 worker_there_grow(struct worker *w)
 {
@@ -531,7 +532,9 @@ worker_there_matters(const struct worker *w)
  *   go stale beside it, outlive the peer's end of it, and judge its
  *   packets after a failback.
  * So we remember it: a new master keeps what it has, a backup ends the
- * packet's (worker_there_word()).  The list, full, forgets its oldest,
+ * packet's (worker_there_word()).  The list, full, forgets roughly its
+ * oldest (the ring's next: a free slot taken further on puts those
+ * stepped over behind it),
  * or, while the peer's records may still come (worker_there_matters():
  * a grace under load), grows up to WORKER_THERE_MAX; only one forgotten
  * then is counted.
@@ -561,7 +564,8 @@ worker_sync_there(struct worker *w, const struct ct_tuple *k,
 		s = w->there;
 	e = &s->e[s->next];
 	if (e->from != NULL) {
-		/* the oldest is forgotten (it may have ended since) */
+		/* the ring's next, roughly the oldest, is forgotten (it
+		   may have ended since) */
 		if (worker_there_matters(w))
 			w->st.forgot_moved++;
 		for (p = worker_there_bucket(s, &e->k); *p != s->next + 1;
