@@ -271,6 +271,31 @@ if command -v unshare >/dev/null && unshare -m -n true 2>/dev/null; then
 		check "remove, divert = ${d%%:*}: a second jump in each chain goes too, and the chains ($(tr '\n' ' ' <"$tmp/open.log"))" \
 		    test "$rc" -eq 0
 	done
+	# an operator's jump to our chain, with a match of its own, stays
+	# (never ours to delete) and keeps -X from deleting that chain:
+	# a warning names it, the chain stays, emptied, and all else goes
+	# shellcheck disable=SC2016  # for open_at_remove's sh
+	op_left='[ "$($T -S)" != "$(printf "%s\n" "-P INPUT ACCEPT" \
+	    "-P FORWARD ACCEPT" "-P OUTPUT ACCEPT" "-N nfqspid-forward" \
+	    "-A FORWARD -i eth0 -j nfqspid-forward")" ]'
+	for d in iptables:iptables-legacy iptables-nft:iptables-nft; do
+		t=${d#*:}
+		command -v "$t" >/dev/null || continue
+		# shellcheck disable=SC2016  # for open_at_remove's sh
+		open_at_remove "${d%%:*}" \
+		    "T=$t; $ipt_setup"'
+$T -A FORWARD -i eth0 -j nfqspid-forward' "T=$t; $op_left"
+		rc=$?
+		op_named()
+		{
+			[ "$rc" -eq 0 ] &&
+			    grep -qxF "nfqspid: warning: $t -X nfqspid-forward failed, the chain stays: \"-A FORWARD -i eth0 -j nfqspid-forward\" still jumps to it" "$tmp/open.log" &&
+			    [ "$(grep -c warning "$tmp/open.log")" -eq 1 ] &&
+			    grep -qx "nfqspid: removed its $t chains nfqspid-input nfqspid-output" "$tmp/open.log"
+		}
+		check "remove, divert = ${d%%:*}: an operator's jump to nfqspid-forward in $t stays, named in a warning, the chain with it, the rest goes ($(tr '\n' ' ' <"$tmp/open.log"))" \
+		    op_named
+	done
 	# the section's name, the key and the value in any case, the
 	# value quoted, as nfqspid takes them
 	t=iptables-legacy
