@@ -120,20 +120,29 @@ struct worker_gone {
 	uint64_t		 gen;
 };
 
-/* A connection whose home we are that lives in another worker (from):
-   a ring, each slot in its bucket's list (index + 1, 0 ends it). */
+/* A connection whose home we are that lives in another worker (from).
+   Links are index + 1, 0 ends them: each slot in use is in its
+   bucket's list and the age list, a free one in the free list. */
 struct worker_there {
 	struct ct_tuple		 k;
 	struct worker		*from;		/* NULL: free */
-	uint16_t		 next;
+	uint16_t		 next;		/* bucket's, or free list's */
+	uint16_t		 older;		/* age list's */
+	uint16_t		 newer;
 };
+_Static_assert(sizeof(struct worker_there) == 56,
+    "worker_there: the links fit in the padding");
+_Static_assert(WORKER_THERE_MAX <= UINT16_MAX,
+    "worker_there: slot + 1 fits its links");
 
 struct worker_there_list {
 	struct worker_there	*e;		/* cap of them, */
 	uint16_t		*head;		/* cap / 4 buckets, after */
 	unsigned		 cap;
-	unsigned		 next;		/* the ring's */
 	unsigned		 n;		/* in use */
+	uint16_t		 oldest;	/* the age list's ends */
+	uint16_t		 newest;
+	uint16_t		 freel;		/* free slots */
 };
 
 /* An ICMP error, whole or reassembled, waiting for the other workers'

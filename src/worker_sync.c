@@ -435,14 +435,25 @@ worker_there_find(struct worker_there_list *s, const struct ct_tuple *k)
 	return (NULL);
 }
 
-/* The slot *p links to leaves its list, free. */
+/* The slot *p links to leaves its bucket's and the age list, free. */
 static void
 worker_there_unlink(struct worker_there_list *s, uint16_t *p)
 {
-	struct worker_there	*e = &s->e[*p - 1];
+	uint16_t		 i = *p;
+	struct worker_there	*e = &s->e[i - 1];
 
 	*p = e->next;
+	if (e->older != 0)
+		s->e[e->older - 1].newer = e->newer;
+	else
+		s->oldest = e->newer;
+	if (e->newer != 0)
+		s->e[e->newer - 1].older = e->older;
+	else
+		s->newest = e->older;
 	e->from = NULL;
+	e->next = s->freel;
+	s->freel = i;
 	s->n--;
 }
 
@@ -451,6 +462,7 @@ static struct worker_there_list *
 worker_there_new(unsigned cap)
 {
 	struct worker_there_list *s;
+	unsigned		 i;
 
 	if ((s = calloc(1, sizeof(*s) + cap * sizeof(*s->e) +
 	    cap / 4 * sizeof(*s->head))) == NULL)
@@ -458,37 +470,47 @@ worker_there_new(unsigned cap)
 	s->e = (struct worker_there *)(s + 1);
 	s->head = (uint16_t *)(s->e + cap);
 	s->cap = cap;
+	for (i = 0; i < cap - 1; i++)
+		s->e[i].next = (uint16_t)(i + 2);
+	s->freel = 1;
 	return (s);
 }
 
-/* e goes into s's next slot, which is free. */
+/* e goes into a free slot of s, not full, as its newest. */
 static void
 worker_there_put(struct worker_there_list *s, const struct worker_there *e)
 {
-	struct worker_there	*d = &s->e[s->next];
+	uint16_t		 i = s->freel;
+	struct worker_there	*d = &s->e[i - 1];
 	uint16_t		*p = worker_there_bucket(s, &e->k);
 
+	s->freel = d->next;
 	d->k = e->k;
 	d->from = e->from;
 	d->next = *p;
-	*p = (uint16_t)(s->next + 1);
+	*p = i;
+	d->older = s->newest;
+	d->newer = 0;
+	if (s->newest != 0)
+		s->e[s->newest - 1].newer = i;
+	else
+		s->oldest = i;
+	s->newest = i;
 	s->n++;
-	s->next = (s->next + 1) % s->cap;
 }
 
-/* Twice the slots, in the ring's order (roughly the oldest first); 0 if
-   there is no memory for it. */
+/* Twice the slots, in the same age order; 0 if there is no memory for
+   it. */
 static int
 worker_there_grow(struct worker *w)
 {
 	struct worker_there_list *s = w->there, *ns;
-	unsigned		 i;
+	uint16_t		 i;
 
 	if ((ns = worker_there_new(s->cap * 2)) == NULL)
 		return (0);
-	for (i = 0; i < s->cap; i++)
-		if (s->e[(s->next + i) % s->cap].from != NULL)
-			worker_there_put(ns, &s->e[(s->next + i) % s->cap]);
+	for (i = s->oldest; i != 0; i = s->e[i - 1].newer)
+		worker_there_put(ns, &s->e[i - 1]);
 	free(s);
 	w->there = ns;
 	return (1);
@@ -532,10 +554,9 @@ worker_there_matters(const struct worker *w)
  *   go stale beside it, outlive the peer's end of it, and judge its
  *   packets after a failback.
  * So we remember it: a new master keeps what it has, a backup ends the
- * packet's (worker_there_word()).  The list, full, forgets roughly its
- * oldest (the ring's next: a free slot taken further on puts those
- * stepped over behind it),
- * or, while the peer's records may still come (worker_there_matters():
+ * packet's (worker_there_word()).  The list, full, forgets its oldest
+ * (an age list: a free slot taken anywhere changes no order), or,
+ * while the peer's records may still come (worker_there_matters():
  * a grace under load), grows up to WORKER_THERE_MAX; only one forgotten
  * then is counted.
  */
@@ -556,19 +577,15 @@ worker_sync_there(struct worker *w, const struct ct_tuple *k,
 		s->e[*p - 1].from = from;
 		return;
 	}
-	/* a backup's word of some left free slots: take one */
-	while (s->n < s->cap && s->e[s->next].from != NULL)
-		s->next = (s->next + 1) % s->cap;
 	if (s->n == s->cap && worker_there_matters(w) &&
 	    s->cap < WORKER_THERE_MAX && worker_there_grow(w))
 		s = w->there;
-	e = &s->e[s->next];
-	if (e->from != NULL) {
-		/* the ring's next, roughly the oldest, is forgotten (it
-		   may have ended since) */
+	if (s->n == s->cap) {
+		/* the oldest is forgotten (it may have ended since) */
 		if (worker_there_matters(w))
 			w->st.forgot_moved++;
-		for (p = worker_there_bucket(s, &e->k); *p != s->next + 1;
+		e = &s->e[s->oldest - 1];
+		for (p = worker_there_bucket(s, &e->k); *p != s->oldest;
 		    p = &s->e[*p - 1].next)
 			;
 		worker_there_unlink(s, p);

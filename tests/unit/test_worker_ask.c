@@ -1211,6 +1211,64 @@ test_there_free_slot(void **state)
 	sending = 1;
 }
 
+/* Does home's list know there_add()'s i-th connection? */
+static int
+there_knows(struct worker *home, unsigned i)
+{
+	uint16_t	 sp = htons((uint16_t)(10000 + i % 50000));
+	uint16_t	 dp = htons((uint16_t)(53 + i / 50000));
+	unsigned	 j;
+
+	for (j = 0; j < home->there->cap; j++)
+		if (home->there->e[j].from != NULL &&
+		    ((home->there->e[j].k.sport == sp &&
+		    home->there->e[j].k.dport == dp) ||
+		    (home->there->e[j].k.sport == dp &&
+		    home->there->e[j].k.dport == sp)))
+			return (1);
+	return (0);
+}
+
+/*
+ * A full list forgets its oldest, whatever slot a word freed.  (Before,
+ * the ring's walk to the slot #5 left put #0 to #4 behind its next:
+ * the next one forgotten was #6.)
+ */
+static void
+test_there_oldest(void **state)
+{
+	struct fix	*f = *state;
+	struct worker	*home = f->all[0], *w = f->all[1];
+	struct ct_tuple	 k;
+	unsigned	 i;
+
+	sending = 0;
+	for (i = 0; i < WORKER_THERE; i++)
+		there_add(home, w, i);
+	memset(&k, 0, sizeof(k));
+	k.family = AF_INET;
+	k.proto = IPPROTO_UDP;
+	k.dport = htons(53);
+	k.sport = htons(10005);
+	peer_delete(home, &k, 0);		/* the peer's word of #5 */
+	/* a master, no grace: full, it forgets */
+	sending = 1;
+	there_add(home, w, i++);
+	there_add(home, w, i++);
+	assert_int_equal(home->there->n, WORKER_THERE);
+	assert_int_equal(home->there->cap, WORKER_THERE);
+	assert_false(there_knows(home, 0));
+	assert_true(there_knows(home, 1));
+	assert_false(there_knows(home, 5));
+	assert_true(there_knows(home, 6));
+	there_add(home, w, i++);
+	assert_false(there_knows(home, 1));
+	assert_true(there_knows(home, 2));
+	assert_true(there_knows(home, 6));
+	assert_true(there_knows(home, i - 1));
+	assert_int_equal(home->st.forgot_moved, 0);
+}
+
 /* np through w as worker_packet() takes it: asked, or judged now. */
 static void
 packet_in(struct worker *w, const struct nq_packet *np)
@@ -2809,6 +2867,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_there_forgot, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_there_free_slot, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_there_oldest, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_grace_adopted_aged, setup,
 		    teardown),
