@@ -667,7 +667,7 @@ worker_adopt_give(struct worker *w, struct worker_ask *a)
 	a->found = (uint8_t)worker_sync_give(w, &a->rec.s.k, &a->rec);
 	a->gen = w->gave;
 	if (a->found)
-		worker_sync_there(w, &a->rec.s.k, a->from);
+		worker_sync_there(w, &a->rec.s.k, a->from, 1);
 }
 
 static struct worker_ask **
@@ -927,7 +927,7 @@ worker_adopt_stale(struct worker *w, const struct worker_fresh *f)
 {
 	struct worker_ask	*a;
 
-	worker_sync_there(w, &f->k, f->from);
+	worker_sync_there(w, &f->k, f->from, 0);
 	if (!worker_sync_stale(w, &f->k) || (a = calloc(1, sizeof(*a))) ==
 	    NULL)
 		return;

@@ -122,13 +122,16 @@ struct worker_gone {
 
 /* A connection whose home we are that lives in another worker (from).
    Links are index + 1, 0 ends them: each slot in use is in its
-   bucket's list and the age list, a free one in the free list. */
+   bucket's list and its kind's age list, a free one in the free list.
+   Adopted: given away by home (worker_adopt_give()), else made there
+   by a packet. */
 struct worker_there {
 	struct ct_tuple		 k;
 	struct worker		*from;		/* NULL: free */
 	uint16_t		 next;		/* bucket's, or free list's */
 	uint16_t		 older;		/* age list's */
 	uint16_t		 newer;
+	uint8_t			 adopted;	/* which age list */
 };
 _Static_assert(sizeof(struct worker_there) == 56,
     "worker_there: the links fit in the padding");
@@ -140,8 +143,8 @@ struct worker_there_list {
 	uint16_t		*head;		/* cap / 4 buckets, after */
 	unsigned		 cap;
 	unsigned		 n;		/* in use */
-	uint16_t		 oldest;	/* the age list's ends */
-	uint16_t		 newest;
+	uint16_t		 oldest[2];	/* the age lists' ends, */
+	uint16_t		 newest[2];	/* by adopted */
 	uint16_t		 freel;		/* free slots */
 };
 
@@ -492,7 +495,7 @@ int	 worker_sync_stale(struct worker *, const struct ct_tuple *k);
 /* home: k's connection lives in from now (it adopted it, or a packet
    made it there), as far as the peer's records go */
 void	 worker_sync_there(struct worker *, const struct ct_tuple *k,
-	    struct worker *from);
+	    struct worker *from, int adopted);
 /* from, told by home that the peer's word of k came while we are
    backup: the entry a packet made goes (worker_adopt_superseded()) */
 void	 worker_sync_superseded(struct worker *, const struct ct_tuple *k);

@@ -435,7 +435,38 @@ worker_there_find(struct worker_there_list *s, const struct ct_tuple *k)
 	return (NULL);
 }
 
-/* The slot *p links to leaves its bucket's and the age list, free. */
+/* Slot i (index + 1) leaves its age list. */
+static void
+worker_there_age_out(struct worker_there_list *s, uint16_t i)
+{
+	struct worker_there	*e = &s->e[i - 1];
+
+	if (e->older != 0)
+		s->e[e->older - 1].newer = e->newer;
+	else
+		s->oldest[e->adopted] = e->newer;
+	if (e->newer != 0)
+		s->e[e->newer - 1].older = e->older;
+	else
+		s->newest[e->adopted] = e->older;
+}
+
+/* Slot i (index + 1) becomes the newest of its age list. */
+static void
+worker_there_age_in(struct worker_there_list *s, uint16_t i)
+{
+	struct worker_there	*e = &s->e[i - 1];
+
+	e->older = s->newest[e->adopted];
+	e->newer = 0;
+	if (e->older != 0)
+		s->e[e->older - 1].newer = i;
+	else
+		s->oldest[e->adopted] = i;
+	s->newest[e->adopted] = i;
+}
+
+/* The slot *p links to leaves its bucket's and its age list, free. */
 static void
 worker_there_unlink(struct worker_there_list *s, uint16_t *p)
 {
@@ -443,14 +474,7 @@ worker_there_unlink(struct worker_there_list *s, uint16_t *p)
 	struct worker_there	*e = &s->e[i - 1];
 
 	*p = e->next;
-	if (e->older != 0)
-		s->e[e->older - 1].newer = e->newer;
-	else
-		s->oldest = e->newer;
-	if (e->newer != 0)
-		s->e[e->newer - 1].older = e->older;
-	else
-		s->newest = e->older;
+	worker_there_age_out(s, i);
 	e->from = NULL;
 	e->next = s->freel;
 	s->freel = i;
@@ -487,30 +511,27 @@ worker_there_put(struct worker_there_list *s, const struct worker_there *e)
 	s->freel = d->next;
 	d->k = e->k;
 	d->from = e->from;
+	d->adopted = e->adopted;
 	d->next = *p;
 	*p = i;
-	d->older = s->newest;
-	d->newer = 0;
-	if (s->newest != 0)
-		s->e[s->newest - 1].newer = i;
-	else
-		s->oldest = i;
-	s->newest = i;
+	worker_there_age_in(s, i);
 	s->n++;
 }
 
-/* Twice the slots, in the same age order; 0 if there is no memory for
-   it. */
+/* Twice the slots, each age list in its order; 0 if there is no
+   memory for it. */
 static int
 worker_there_grow(struct worker *w)
 {
 	struct worker_there_list *s = w->there, *ns;
 	uint16_t		 i;
+	int			 a;
 
 	if ((ns = worker_there_new(s->cap * 2)) == NULL)
 		return (0);
-	for (i = s->oldest; i != 0; i = s->e[i - 1].newer)
-		worker_there_put(ns, &s->e[i - 1]);
+	for (a = 0; a < 2; a++)
+		for (i = s->oldest[a]; i != 0; i = s->e[i - 1].newer)
+			worker_there_put(ns, &s->e[i - 1]);
 	free(s);
 	w->there = ns;
 	return (1);
@@ -555,18 +576,18 @@ worker_there_matters(const struct worker *w)
  *   packets after a failback.
  * So we remember it: a new master keeps what it has, a backup ends the
  * packet's (worker_there_word()).  The list, full, forgets its oldest
- * (an age list: a free slot taken anywhere changes no order), or,
- * while the peer's records may still come (worker_there_matters():
- * a grace under load), grows up to WORKER_THERE_MAX; only one forgotten
- * then is counted.
+ * made by a packet, else its oldest adopted (age lists: a free slot
+ * taken anywhere changes no order), or, while the peer's records may
+ * still come (worker_there_matters(): a grace under load), grows up
+ * to WORKER_THERE_MAX; only one forgotten then is counted.
  */
 void
 worker_sync_there(struct worker *w, const struct ct_tuple *k,
-    struct worker *from)
+    struct worker *from, int adopted)
 {
 	struct worker_there_list *s = w->there;
 	struct worker_there	*e, n;
-	uint16_t		*p;
+	uint16_t		*p, v;
 
 	if (s == NULL && (s = w->there = worker_there_new(WORKER_THERE)) ==
 	    NULL) {
@@ -574,24 +595,34 @@ worker_sync_there(struct worker *w, const struct ct_tuple *k,
 		return;		/* it stays beside, as before */
 	}
 	if ((p = worker_there_find(s, k)) != NULL) {
-		s->e[*p - 1].from = from;
+		e = &s->e[*p - 1];
+		e->from = from;
+		if (adopted && !e->adopted) {
+			worker_there_age_out(s, *p);
+			e->adopted = 1;
+			worker_there_age_in(s, *p);
+		}
 		return;
 	}
 	if (s->n == s->cap && worker_there_matters(w) &&
 	    s->cap < WORKER_THERE_MAX && worker_there_grow(w))
 		s = w->there;
 	if (s->n == s->cap) {
-		/* the oldest is forgotten (it may have ended since) */
+		/* the oldest is forgotten (it may have ended since), one
+		   a packet made before any adopted: the old master's
+		   records in the grace are of the connections it forwarded
+		   longest, adopted first, and seldom of a fresh one */
 		if (worker_there_matters(w))
 			w->st.forgot_moved++;
-		e = &s->e[s->oldest - 1];
-		for (p = worker_there_bucket(s, &e->k); *p != s->oldest;
+		v = s->oldest[0] != 0 ? s->oldest[0] : s->oldest[1];
+		for (p = worker_there_bucket(s, &s->e[v - 1].k); *p != v;
 		    p = &s->e[*p - 1].next)
 			;
 		worker_there_unlink(s, p);
 	}
 	worker_sync_key(k, 0, &n.k);
 	n.from = from;
+	n.adopted = adopted != 0;
 	worker_there_put(s, &n);
 }
 

@@ -1123,7 +1123,7 @@ there_add(struct worker *home, struct worker *w, unsigned i)
 	k.proto = IPPROTO_UDP;
 	k.dport = htons((uint16_t)(53 + i / 50000));
 	k.sport = htons((uint16_t)(10000 + i % 50000));
-	worker_sync_there(home, &k, w);
+	worker_sync_there(home, &k, w, 0);
 }
 
 /* home's grace given: it lasts until sec seconds from now */
@@ -1267,6 +1267,70 @@ test_there_oldest(void **state)
 	assert_true(there_knows(home, 6));
 	assert_true(there_knows(home, i - 1));
 	assert_int_equal(home->st.forgot_moved, 0);
+}
+
+/*
+ * At WORKER_THERE_MAX in a grace, the list forgets the oldest entry a
+ * packet made before any adopted connection (adopted first, at the
+ * grace's start, whose old master's records come most).
+ */
+static void
+test_there_fresh_first(void **state)
+{
+	struct fix	*f = *state;
+	struct worker	*home = f->all[0], *w = f->all[1];
+	struct ct_tuple	 k;
+	unsigned	 i;
+
+	there_grace(f, home, 10);
+	memset(&k, 0, sizeof(k));
+	k.family = AF_INET;
+	k.proto = IPPROTO_UDP;
+	k.dport = htons(53);
+	for (i = 0; i < 4; i++) {
+		k.sport = htons((uint16_t)(10000 + i));
+		worker_sync_there(home, &k, w, 1);
+	}
+	for (; i < WORKER_THERE_MAX; i++)
+		there_add(home, w, i);
+	assert_int_equal(home->there->n, WORKER_THERE_MAX);
+	there_add(home, w, i++);
+	there_add(home, w, i++);
+	assert_int_equal(home->st.forgot_moved, 2);
+	assert_true(there_knows(home, 0));
+	assert_true(there_knows(home, 3));
+	assert_false(there_knows(home, 4));
+	assert_false(there_knows(home, 5));
+	assert_true(there_knows(home, 6));
+	/* a fresh one adopted since counts as adopted */
+	k.sport = htons(10006);
+	worker_sync_there(home, &k, w, 1);
+	there_add(home, w, i++);
+	assert_true(there_knows(home, 6));
+	assert_false(there_knows(home, 7));
+}
+
+/* With none a packet made, the oldest adopted goes. */
+static void
+test_there_adopted_oldest(void **state)
+{
+	struct fix	*f = *state;
+	struct worker	*home = f->all[0], *w = f->all[1];
+	struct ct_tuple	 k;
+	unsigned	 i;
+
+	memset(&k, 0, sizeof(k));
+	k.family = AF_INET;
+	k.proto = IPPROTO_UDP;
+	k.dport = htons(53);
+	for (i = 0; i <= WORKER_THERE; i++) {
+		k.sport = htons((uint16_t)(10000 + i));
+		worker_sync_there(home, &k, w, 1);
+	}
+	assert_int_equal(home->there->cap, WORKER_THERE);
+	assert_false(there_knows(home, 0));
+	assert_true(there_knows(home, 1));
+	assert_true(there_knows(home, WORKER_THERE));
 }
 
 /* np through w as worker_packet() takes it: asked, or judged now. */
@@ -2870,6 +2934,10 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_there_oldest, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_there_fresh_first, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_there_adopted_oldest,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_grace_adopted_aged, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_grace_adopted, setup,
