@@ -548,6 +548,21 @@ action = accept
 EOF
 }
 
+# lib_ping_setup THREADS: lib_topology, then a configuration of THREADS
+# workers under lib_policy that lets pings through (lib_ping_rules): the
+# set-up of the tests that stop a worker (test_callhang, test_dead,
+# test_stall).  A plain command, as lib_topology.
+lib_ping_setup()
+{
+	lib_topology
+	lib_config <<EOF
+$(lib_policy)
+
+$(lib_ping_rules)
+EOF
+	sed -i "s/^threads = 1\$/threads = $1/" "$T_CONF"
+}
+
 # lib_qcol QUEUE COLUMN [N]: a column of /proc/net/netfilter/nfnetlink_queue
 # in dut (2 the port id of the socket bound, 3 queue_total, 6
 # queue_dropped, 7 queue_user_dropped, 8 the id sequence) for queue

@@ -23,12 +23,7 @@ T_QUEUE=${T_QUEUE:-14}
 
 lib_init callhang
 [ -z "${NFQSPID_VALGRIND:-}" ] || skip "a breakpoint is not for valgrind's JIT"
-lib_topology
-lib_config <<EOC
-$(lib_policy)
-
-$(lib_ping_rules)
-EOC
+lib_ping_setup 1
 BREAKIN=$top_srcdir/tests/integration/breakin.py
 BOUND=120	# WATCHDOG_CALL_CHECKS
 

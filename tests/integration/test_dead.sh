@@ -29,15 +29,9 @@ T_QUEUE=${T_QUEUE:-52}
 lib_init dead
 [ -z "${NFQSPID_VALGRIND:-}" ] || skip "a breakpoint is not for valgrind's JIT"
 lib_need curl
-lib_topology
-lib_config <<EOF
-$(lib_policy)
-
-$(lib_ping_rules)
-EOF
 # two workers; the traffic goes to worker 1's queue alone, so that the
 # message names the worker that ended, not the first
-sed -i 's/^threads = 1$/threads = 2/' "$T_CONF"
+lib_ping_setup 2
 PORT=8472
 sed -i "s|^control = .*|&\nhttp = 127.0.0.1:$PORT|" "$T_CONF"
 Q1=$((T_QUEUE + 1))

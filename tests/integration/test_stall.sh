@@ -27,13 +27,7 @@ T_QUEUE=${T_QUEUE:-46}
 
 lib_init stall
 lib_need curl
-lib_topology
-lib_config <<EOF
-$(lib_policy)
-
-$(lib_ping_rules)
-EOF
-sed -i 's/^threads = 1$/threads = 4/' "$T_CONF"
+lib_ping_setup 4
 PORT=8476
 url=http://127.0.0.1:$PORT
 Q0=$T_QUEUE
