@@ -883,12 +883,34 @@ lib_churn_counts()
 	END { print t + 0, te + 0, u + 0, ue + 0, l + 0, le + 0 }'
 }
 
-# ---- a stopped thread (test_ctl, test_overload, test_sdnotify, test_stall) ----
+# ---- a stopped thread (stall.py, breakin.py) ---------------------------------
 
 # $STALL TID SECONDS [PID]: stop one thread by ptrace, the others run on
 # (stall.py says how)
 # shellcheck disable=SC2034  # the tests that name it use it
 STALL=$top_srcdir/tests/integration/stall.py
+# $BREAKIN [-c] PID TID FUNCTION SECONDS ...: stop a thread as it enters
+# FUNCTION (a breakpoint; breakin.py says how)
+# shellcheck disable=SC2034  # the tests that name it use it
+BREAKIN=$top_srcdir/tests/integration/breakin.py
+
+# lib_hold OUT $STALL|$BREAKIN ARGS...: the script in the background, its
+# words in OUT (emptied first: an earlier hold's are not read as its
+# own), its pid in T_HOLD; back once it said "stopped" (stall.py) or
+# "armed" (breakin.py), or 10 s later.  breakin.py on a machine other
+# than x86-64 skips the test.
+lib_hold()
+{
+	local out=$1
+	shift
+	: >"$out"
+	"$PY" "$@" >"$out" 2>&1 &
+	# shellcheck disable=SC2034  # read by the tests
+	T_HOLD=$!
+	wait_for 100 grep -Eq 'stopped|armed|x86-64' "$out"
+	grep -q x86-64 "$out" && skip "breakin.py: x86-64 only"
+	return 0
+}
 
 # worker_tid PID [N]: the tid of PID's worker thread N (0, the first),
 # 0 if none

@@ -24,7 +24,6 @@ T_QUEUE=${T_QUEUE:-14}
 lib_init callhang
 [ -z "${NFQSPID_VALGRIND:-}" ] || skip "a breakpoint is not for valgrind's JIT"
 lib_ping_setup 1
-BREAKIN=$top_srcdir/tests/integration/breakin.py
 BOUND=120	# WATCHDOG_CALL_CHECKS
 
 lib_start "nfqspid starts"
@@ -40,11 +39,8 @@ exited()
 }
 
 # ---- a long call ends: its end is a tick ------------------------------------
-"$PY" "$BREAKIN" "$pid" "$tid" worker_reload_fn 14 worker_tick 4 \
-    >"$T_TMP/brk.out" 2>&1 &
-bk=$!
-wait_for 100 grep -Eq 'armed|x86-64' "$T_TMP/brk.out"
-grep -q x86-64 "$T_TMP/brk.out" && skip "breakin.py: x86-64 only"
+lib_hold "$T_TMP/brk.out" "$BREAKIN" "$pid" "$tid" worker_reload_fn 14 \
+    worker_tick 4
 kill -HUP "$pid"
 check "a reload's call held 14 s, then its loop's tick held" \
     wait_for $((300 * T_SLOW)) grep -q stopped2 "$T_TMP/brk.out"
@@ -52,17 +48,13 @@ sleep 3
 check "... 3 s after the call's end the daemon runs on" not exited
 check "... not ended for the call's stale seconds" \
     not grep -q "; exiting$" "$T_LOG"
-wait "$bk"
+wait "$T_HOLD"
 check "... the reload ends" \
     wait_for $((100 * T_SLOW)) log_has "^reloaded "
-: >"$T_TMP/brk.out"
 
 # ---- a call that does not end --------------------------------------------------
-"$PY" "$BREAKIN" "$pid" "$tid" worker_reload_fn $((BOUND + 60)) \
-    >"$T_TMP/brk.out" 2>&1 &
-bk=$!
-wait_for 100 grep -Eq 'armed|x86-64' "$T_TMP/brk.out"
-grep -q x86-64 "$T_TMP/brk.out" && skip "breakin.py: x86-64 only"
+lib_hold "$T_TMP/brk.out" "$BREAKIN" "$pid" "$tid" worker_reload_fn \
+    $((BOUND + 60))
 check "a breakpoint in worker 0's reload call (tid $tid)" \
     grep -q armed "$T_TMP/brk.out"
 kill -HUP "$pid"
@@ -85,8 +77,8 @@ check "the watchdog thread ends it within $W s" wait_for $((W * 10)) exited
 dt=$(($(date +%s) - t0))
 check "... after its $BOUND s in the call (${dt} s)" \
     test "$dt" -ge $((BOUND - 10))
-kill "$bk" 2>/dev/null
-wait "$bk" 2>/dev/null
+kill "$T_HOLD" 2>/dev/null
+wait "$T_HOLD" 2>/dev/null
 # not ended (the old code): let go, it ends its reload and takes this
 exited || kill -TERM "$pid"
 wait "$pid"

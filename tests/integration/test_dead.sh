@@ -37,7 +37,6 @@ sed -i "s|^control = .*|&\nhttp = 127.0.0.1:$PORT|" "$T_CONF"
 Q1=$((T_QUEUE + 1))
 in_d "$IPT" -A FORWARD -j NFQUEUE --queue-num "$Q1" ||
     { echo "cannot divert FORWARD to NFQUEUE" >&2; exit 1; }
-BREAKIN=$top_srcdir/tests/integration/breakin.py
 DEAD="worker 1 (queue $Q1) is not running"
 ERE_DEAD="worker 1 \(queue $Q1\) is not running"
 hget() { in_d curl -sS --max-time 10 "$@"; }
@@ -57,19 +56,15 @@ main_waits()
 # The checks of the daemon's end follow; CMD's are the caller's.
 round()
 {
-	local what=$1 bk cmd rc t0
+	local what=$1 cmd rc t0
 	shift
 	: >"$T_LOG"
-	: >"$T_TMP/brk.out"
 	rm -f "$T_TMP/out" "$T_TMP/out.err" "$T_TMP/out.rc"
 	lib_must_start "$what: nfqspid starts"
 	pid=$T_DPID
 	check "the page listens" wait_listen "$NS_D" tcp "$PORT"
-	"$PY" "$BREAKIN" -c "$pid" "$(worker_tid "$pid" 1)" worker_read 8 \
-	    >"$T_TMP/brk.out" 2>&1 &
-	bk=$!
-	wait_for 100 grep -Eq 'armed|x86-64' "$T_TMP/brk.out"
-	grep -q x86-64 "$T_TMP/brk.out" && skip "breakin.py: x86-64 only"
+	lib_hold "$T_TMP/brk.out" "$BREAKIN" -c "$pid" "$(worker_tid "$pid" 1)" \
+	    worker_read 8
 	in_c ping -q -c 1 -W 1 "$S4" >/dev/null 2>&1 &
 	check "... worker 1 held entering worker_read() for a ping" \
 	    wait_for $((50 * T_SLOW)) grep -q stopped "$T_TMP/brk.out"
@@ -77,8 +72,8 @@ round()
 	cmd=$!
 	check "... the main thread waits on it" wait_for $((50 * T_SLOW)) main_waits
 	[ -z "${DURING:-}" ] || "$DURING"
-	kill -TERM "$bk"
-	wait "$bk"
+	kill -TERM "$T_HOLD"
+	wait "$T_HOLD"
 	t0=$(date +%s%N)
 	check "... let go with its socket closed ($(grep closed "$T_TMP/brk.out"))" \
 	    grep -Eq '^closed [0-9]+: 0$' "$T_TMP/brk.out"

@@ -77,9 +77,7 @@ check "... -j status: \"unanswered\" is empty" \
 # ---- worker 0 stopped: the questions end in time ------------------------------
 # 8 s: the questions' 1 s each, short of the watchdog thread's 10 s
 tid=$(worker_tid "$pid")
-"$PY" "$STALL" "$tid" 8 >"$T_TMP/stall.out" 2>&1 &
-st=$!
-wait_for 30 grep -q stopped "$T_TMP/stall.out"
+lib_hold "$T_TMP/stall.out" "$STALL" "$tid" 8
 check "worker 0's thread alone is stopped (tid $tid)" \
     grep -q stopped "$T_TMP/stall.out"
 timed "$T_TMP/st.txt" lib_ctl status &
@@ -128,15 +126,12 @@ check "/api/stats answers within $LIMIT ms ($(val api.json.rc), $(val api.json.m
     test "$(val api.json.rc)" = 0 -a "$(val api.json.ms)" -lt "$LIMIT"
 check "... \"unanswered\" names worker 0 ($(unanswered "$T_TMP/api.json"))" \
     test "$(unanswered "$T_TMP/api.json")" = "0:$Q0"
-check "the worker was stopped all along" kill -0 "$st"
-wait "$st"
+check "the worker was stopped all along" kill -0 "$T_HOLD"
+wait "$T_HOLD"
 
 # ---- stopped again: the listings fail naming it ----------------------------------
 # apart from the above: together they would come near the watchdog's 10 s
-: >"$T_TMP/stall.out"
-"$PY" "$STALL" "$tid" 6 >"$T_TMP/stall.out" 2>&1 &
-st=$!
-wait_for 30 grep -q stopped "$T_TMP/stall.out"
+lib_hold "$T_TMP/stall.out" "$STALL" "$tid" 6
 check "worker 0 stopped again" grep -q stopped "$T_TMP/stall.out"
 timed "$T_TMP/conns.code" hget -o "$T_TMP/conns.txt" -w '%{http_code}' \
     "$url/api/connections"
@@ -151,8 +146,8 @@ check "conntrack fails, status 1 ($(val ct.txt.rc)), within $LIMIT ms ($(val ct.
 check "... naming the worker ($(val ct.txt.err))" \
     grep -Eq "worker 0 \(queue $Q0\) did not answer within 1 s \(has not run for [0-9]+ s\)" \
     "$T_TMP/ct.txt.err"
-check "the worker was stopped all along" kill -0 "$st"
-wait "$st"
+check "the worker was stopped all along" kill -0 "$T_HOLD"
+wait "$T_HOLD"
 check "it runs again: status as before" \
     wait_eval $((30 * T_SLOW)) '! lib_ctl status | grep -q WARNING'
 lib_ctl -j status >"$T_TMP/after.json"
@@ -220,17 +215,14 @@ check "nfqspid did not exit" lib_daemon_alive
 
 # ---- stopped again: SIGTERM is taken at once -----------------------------------
 # 2 s stopped first: the main loop's ticks come meanwhile
-: >"$T_TMP/stall.out"
-"$PY" "$STALL" "$tid" 6 >"$T_TMP/stall.out" 2>&1 &
-st=$!
-wait_for 30 grep -q stopped "$T_TMP/stall.out"
+lib_hold "$T_TMP/stall.out" "$STALL" "$tid" 6
 check "worker 0 stopped a third time" grep -q stopped "$T_TMP/stall.out"
 sleep 2
 kill -TERM "$pid"
 check "SIGTERM is taken within 1 s, the worker stopped" \
     wait_for $((10 * T_SLOW)) grep -q 'Terminated: stopping' "$T_LOG"
-check "... before it runs again" kill -0 "$st"
-wait "$st"
+check "... before it runs again" kill -0 "$T_HOLD"
+wait "$T_HOLD"
 wait "$pid"
 rc=$?
 check "once it runs again the stop ends with 0 (got $rc)" test "$rc" -eq 0
