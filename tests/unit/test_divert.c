@@ -35,6 +35,37 @@ line(const struct divert_cmd *c)
 	return (buf);
 }
 
+/*
+ * Our nft table, as nft lists it and as divert_nft_text() writes it,
+ * into buf: the queue rule of chain input, output and forward, and sep
+ * ("" or "\n") after the first two chains.
+ */
+static void
+nft_table(char *buf, size_t size, const char *sep, const char *in,
+    const char *out, const char *fwd)
+{
+	int	 n;
+
+	n = snprintf(buf, size,
+	    "table inet nfqspid {\n"
+	    "\tchain input {\n"
+	    "\t\ttype filter hook input priority filter; policy accept;\n"
+	    "\t\tiifname \"lo\" accept\n"
+	    "\t\t%s\n"
+	    "\t}\n%s"
+	    "\tchain output {\n"
+	    "\t\ttype filter hook output priority filter; policy accept;\n"
+	    "\t\toifname \"lo\" accept\n"
+	    "\t\t%s\n"
+	    "\t}\n%s"
+	    "\tchain forward {\n"
+	    "\t\ttype filter hook forward priority filter; policy accept;\n"
+	    "\t\t%s\n"
+	    "\t}\n"
+	    "}\n", in, sep, out, sep, fwd);
+	assert_true(n > 0 && (size_t)n < size);
+}
+
 static void
 test_mode_names(void **state __attribute__((unused)))
 {
@@ -536,27 +567,12 @@ test_iptables_replace(void **state __attribute__((unused)))
 static void
 test_nft_listing(void **state __attribute__((unused)))
 {
-	static const char ours[] =
-	    "table inet nfqspid {\n"
-	    "\tchain input {\n"
-	    "\t\ttype filter hook input priority filter; policy accept;\n"
-	    "\t\tiifname \"lo\" accept\n"
-	    "\t\tqueue flags bypass to 3\n"
-	    "\t}\n\n"
-	    "\tchain output {\n"
-	    "\t\ttype filter hook output priority filter; policy accept;\n"
-	    "\t\toifname \"lo\" accept\n"
-	    "\t\tqueue flags bypass to 3\n"
-	    "\t}\n\n"
-	    "\tchain forward {\n"
-	    "\t\ttype filter hook forward priority filter; policy accept;\n"
-	    "\t\tqueue flags bypass to 3\n"
-	    "\t}\n"
-	    "}\n";
 	struct divert_spec	 s = { DIVERT_NFT, 1, 3, 1, 0 };
-	char			 buf[2048], why[256];
+	char			 ours[1024], buf[2048], why[256];
 	char			*p;
 
+	nft_table(ours, sizeof(ours), "\n", "queue flags bypass to 3",
+	    "queue flags bypass to 3", "queue flags bypass to 3");
 	assert_int_equal(divert_nft_listing(&s, ours, why, sizeof(why)), 0);
 	/* a rule of someone's beside ours */
 	snprintf(buf, sizeof(buf), "%s", ours);
@@ -616,23 +632,6 @@ test_nft_listing(void **state __attribute__((unused)))
 static void
 test_nft_listing_queue(void **state __attribute__((unused)))
 {
-	static const char head[] =
-	    "table inet nfqspid {\n"
-	    "\tchain input {\n"
-	    "\t\ttype filter hook input priority filter; policy accept;\n"
-	    "\t\tiifname \"lo\" accept\n"
-	    "\t\t%s\n"
-	    "\t}\n"
-	    "\tchain output {\n"
-	    "\t\ttype filter hook output priority filter; policy accept;\n"
-	    "\t\toifname \"lo\" accept\n"
-	    "\t\t%s\n"
-	    "\t}\n"
-	    "\tchain forward {\n"
-	    "\t\ttype filter hook forward priority filter; policy accept;\n"
-	    "\t\t%s \n"
-	    "\t}\n"
-	    "}\n";
 	static const struct {
 		uint8_t		 bypass;
 		uint16_t	 threads;
@@ -683,14 +682,16 @@ test_nft_listing_queue(void **state __attribute__((unused)))
 		    "\"queue to\"" },
 	};
 	struct divert_spec	 s = { DIVERT_NFT, 0, 3, 1, 0 };
-	char			 buf[2048], why[256];
+	char			 buf[2048], why[256], fwd[64];
 	size_t			 i;
 	int			 rc;
 
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		s.bypass = t[i].bypass;
 		s.threads = t[i].threads;
-		snprintf(buf, sizeof(buf), head, t[i].in, t[i].out, t[i].fwd);
+		/* forward's rule with a blank after it, to be trimmed */
+		snprintf(fwd, sizeof(fwd), "%s ", t[i].fwd);
+		nft_table(buf, sizeof(buf), "", t[i].in, t[i].out, fwd);
 		why[0] = '\0';
 		rc = divert_nft_listing(&s, buf, why, sizeof(why));
 		if (t[i].why == NULL) {
@@ -704,8 +705,8 @@ test_nft_listing_queue(void **state __attribute__((unused)))
 	/* the counts come first: a rule added and a queue changed */
 	s.bypass = 1;
 	s.threads = 1;
-	snprintf(buf, sizeof(buf), head, "queue to 3", "accept\n\t\tqueue to 3",
-	    "queue to 3");
+	nft_table(buf, sizeof(buf), "", "queue to 3",
+	    "accept\n\t\tqueue to 3", "queue to 3 ");
 	assert_int_equal(divert_nft_listing(&s, buf, why, sizeof(why)), -1);
 	assert_string_equal(why, "table inet nfqspid has 6 rules of 5");
 }
@@ -766,31 +767,20 @@ test_nft_cmds(void **state __attribute__((unused)))
 static void
 test_nft_text(void **state __attribute__((unused)))
 {
-	static const char want_rules[] =
+	static const char del[] =
 	    "table inet nfqspid\n"
-	    "delete table inet nfqspid\n"
-	    "table inet nfqspid {\n"
-	    "\tchain input {\n"
-	    "\t\ttype filter hook input priority filter; policy accept;\n"
-	    "\t\tiifname \"lo\" accept\n"
-	    "\t\tqueue num 3 bypass\n"
-	    "\t}\n"
-	    "\tchain output {\n"
-	    "\t\ttype filter hook output priority filter; policy accept;\n"
-	    "\t\toifname \"lo\" accept\n"
-	    "\t\tqueue num 3 bypass\n"
-	    "\t}\n"
-	    "\tchain forward {\n"
-	    "\t\ttype filter hook forward priority filter; policy accept;\n"
-	    "\t\tqueue num 3 bypass\n"
-	    "\t}\n"
-	    "}\n";
+	    "delete table inet nfqspid\n";
 	struct divert_spec	 s = { DIVERT_NFT, 1, 3, 1, 0 };
-	char			 buf[2048], small[2048];
+	char			 buf[2048], small[2048], want_rules[1024];
 	const char		*rules;
 	int			 n;
 	size_t			 len;
 
+	/* the table made anew: declared, deleted, written whole */
+	memcpy(want_rules, del, sizeof(del));
+	nft_table(want_rules + strlen(del), sizeof(want_rules) - strlen(del),
+	    "", "queue num 3 bypass", "queue num 3 bypass",
+	    "queue num 3 bypass");
 	n = divert_nft_text(&s, "9.9", buf, sizeof(buf));
 	assert_true(n > 0);
 	assert_int_equal((size_t)n, strlen(buf));
