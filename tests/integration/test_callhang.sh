@@ -22,7 +22,7 @@ T_QUEUE=${T_QUEUE:-14}
 . "$(dirname "$0")/lib.sh"
 
 lib_init callhang
-[ -z "${NFQSPID_VALGRIND:-}" ] || skip "a breakpoint is not for valgrind's JIT"
+lib_need_breakin
 lib_ping_setup 1
 BOUND=120	# WATCHDOG_CALL_CHECKS
 

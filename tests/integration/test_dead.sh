@@ -27,7 +27,7 @@ T_QUEUE=${T_QUEUE:-52}
 . "$(dirname "$0")/lib.sh"
 
 lib_init dead
-[ -z "${NFQSPID_VALGRIND:-}" ] || skip "a breakpoint is not for valgrind's JIT"
+lib_need_breakin
 lib_need curl
 # two workers; the traffic goes to worker 1's queue alone, so that the
 # message names the worker that ended, not the first
