@@ -324,38 +324,66 @@ stop_notify_main(void *arg)
 	return (NULL);
 }
 
+/* STOPPING=1's datagram: its STATUS= says why after an error */
+static void
+notify_stopping_msg(const struct daemon *d, char *msg, size_t len)
+{
+	char	 err[ERRLEN], eno[32];
+	int	 e;
+
+	if (d->status == 0) {
+		(void)spi_strlcpy(msg, "STOPPING=1\nSTATUS=stopping", len);
+		return;
+	}
+	e = log_last_error(err, sizeof(err));
+	/* a worker's own error first: logged by log_warnx() */
+	if (d->errnum != 0)
+		e = d->errnum;
+	(void)snprintf(msg, len, "STOPPING=1\nSTATUS=stopping after an error: "
+	    "%s%s", err, notify_errno(eno, sizeof(eno), e));
+}
+
+/* msg, a STOPPING=1, sent; kept and sent again from sn's thread while
+   systemd's queue is full.  A line still kept is replaced (its thread
+   stopped first: daemon_notify_late()), its wait going on. */
+static void
+stop_notify_send(struct daemon *d, struct stop_notify *sn, const char *msg)
+{
+	int	 rc;
+
+	if ((rc = sdnotify_state(msg)) == 0) {
+		if (d->sdn_kept_ms != 0) {
+			sn->rc = 0;
+			sn->took_ms = spi_now_ms();
+		}
+		return;
+	}
+	if (rc == -1) {
+		log_warn("systemd's notify socket: STOPPING=1");
+		sn->rc = -1;
+		return;
+	}
+	if (d->sdn_kept_ms == 0) {
+		d->sdn_kept_ms = spi_now_ms();
+		log_warnx("systemd's notify socket is full: STOPPING=1 is sent "
+		    "again every %d ms until systemd takes it",
+		    NOTIFY_RETRY_MS);
+	}
+	if (spi_stoppable_start(&sn->st, stop_notify_main, sn) == -1)
+		log_warn("systemd's notify socket: STOPPING=1");
+}
+
 /* STOPPING=1, with why after an error; kept and sent again meanwhile
    when systemd's queue is full.  Main thread; stop_notify_end() after
    the stop. */
 static void
 daemon_notify_stopping(struct daemon *d, struct stop_notify *sn)
 {
-	char	 msg[SDNOTIFY_MAX], err[ERRLEN], eno[32];
-	int	 rc, e;
+	char	 msg[SDNOTIFY_MAX];
 
 	memset(sn, 0, sizeof(*sn));
-	if (d->status != 0) {
-		e = log_last_error(err, sizeof(err));
-		/* a worker's own error first: logged by log_warnx() */
-		if (d->errnum != 0)
-			e = d->errnum;
-		(void)snprintf(msg, sizeof(msg), "STOPPING=1\nSTATUS=stopping "
-		    "after an error: %s%s", err,
-		    notify_errno(eno, sizeof(eno), e));
-	} else
-		(void)spi_strlcpy(msg, "STOPPING=1\nSTATUS=stopping",
-		    sizeof(msg));
-	if ((rc = sdnotify_state(msg)) == 0)
-		return;
-	if (rc == -1) {
-		log_warn("systemd's notify socket: STOPPING=1");
-		return;
-	}
-	d->sdn_kept_ms = spi_now_ms();
-	log_warnx("systemd's notify socket is full: STOPPING=1 is sent again "
-	    "every %d ms until systemd takes it", NOTIFY_RETRY_MS);
-	if (spi_stoppable_start(&sn->st, stop_notify_main, sn) == -1)
-		log_warn("systemd's notify socket: STOPPING=1");
+	notify_stopping_msg(d, msg, sizeof(msg));
+	stop_notify_send(d, sn, msg);
 }
 
 /* The stop is over: STOPPING=1 kept is tried once more, its fate said. */
@@ -366,7 +394,8 @@ stop_notify_end(struct daemon *d, struct stop_notify *sn)
 		return;
 	if (sn->st.running)
 		spi_stoppable_stop(&sn->st);
-	else {
+	else if (sdnotify_kept() != NULL) {
+		/* no thread, or daemon_notify_late() stopped it */
 		sn->rc = sdnotify_resend();
 		sn->took_ms = spi_now_ms();
 	}
@@ -376,6 +405,25 @@ stop_notify_end(struct daemon *d, struct stop_notify *sn)
 	else
 		log_warnx("systemd's notify socket: STOPPING=1 is lost");
 	d->sdn_kept_ms = 0;
+}
+
+/*
+ * The stop found a worker's end (daemon_dead_late()) after STOPPING=1
+ * said "stopping" alone: STOPPING=1 again, its STATUS= after an error
+ * as worker_dead()'s would have been, so that systemctl status says
+ * why the exit is 1.  A STOPPING=1 still kept is replaced: the thread
+ * that sends it again, which reads it, stops first.
+ */
+static void
+daemon_notify_late(struct daemon *d, struct stop_notify *sn)
+{
+	char	 msg[SDNOTIFY_MAX];
+
+	spi_stoppable_stop(&sn->st);
+	if (d->sdn_kept_ms != 0 && sdnotify_kept() == NULL)
+		stop_notify_end(d, sn);		/* taken meanwhile: said */
+	notify_stopping_msg(d, msg, sizeof(msg));
+	stop_notify_send(d, sn, msg);
 }
 
 /* A start that failed: why, in systemctl status, from the last error
@@ -1210,14 +1258,15 @@ daemon_state_next(const struct daemon *d)
 }
 
 /*
- * A worker that ended on its own while the stop waited on another, or
- * in the loop's last turn (a SIGTERM's break first): its worker_dead()
- * never ran, the loop no longer dispatching.  The exit is an error's
- * all the same, and, as after worker_dead(), the state file is not
- * written: the next start begins empty.
+ * A worker that ended on its own while the stop waited on it or on
+ * another, or in the loop's last turn (a SIGTERM's break first): its
+ * worker_dead() never ran, the loop no longer dispatching.  The exit is
+ * an error's all the same, and, as after worker_dead(), the state file
+ * is not written: the next start begins empty.  systemd, told
+ * "stopping" alone, hears of the first.
  */
 static void
-daemon_dead_late(struct daemon *d)
+daemon_dead_late(struct daemon *d, struct stop_notify *sn)
 {
 	unsigned	 i;
 	int		 err;
@@ -1228,14 +1277,19 @@ daemon_dead_late(struct daemon *d)
 		err = worker_error(d->workers[i]);
 		log_warnx("worker %u stopped: %s; exiting", i,
 		    err != 0 ? strerror(err) : "unknown reason");
+		if (d->status != 0)
+			continue;
 		d->status = 1;
+		d->errnum = err;
+		daemon_notify_late(d, sn);
 	}
 }
 
 /* After the main loop: stop reading, answer every packet already
-   queued, unbind, free. */
+   queued, unbind, free.  sn: the STOPPING=1 sent before. */
 static void
-daemon_stop(struct daemon *d, struct event *sigev[3], const int sigs[3])
+daemon_stop(struct daemon *d, struct stop_notify *sn, struct event *sigev[3],
+    const int sigs[3])
 {
 	sigset_t	 set;
 	unsigned	 i;
@@ -1261,7 +1315,7 @@ daemon_stop(struct daemon *d, struct event *sigev[3], const int sigs[3])
 		worker_stop(d->workers[i]);
 	}
 	__atomic_store_n(&d->stop_at, d->nworkers, __ATOMIC_SEQ_CST);
-	daemon_dead_late(d);
+	daemon_dead_late(d, sn);
 	spi_stoppable_stop(&d->watchdog);
 	free(d->wd_last);
 	free(d->wd_stale);
@@ -1538,7 +1592,7 @@ daemon_run(struct daemon *d, int foreground, int debug)
 	daemon_notify_stop(d);
 	daemon_notify_stopping(d, &sn);
 
-	daemon_stop(d, sigev, sigs);
+	daemon_stop(d, &sn, sigev, sigs);
 	stop_notify_end(d, &sn);
 	pidfile_remove(d);
 	log_info("nfqspid %s stopped%s", PACKAGE_VERSION,

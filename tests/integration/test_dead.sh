@@ -12,8 +12,11 @@
 # A SIGHUP and an nfqspictl reload that come after the worker's end,
 # while the loop runs on for those answers, are refused ("nfqspid is
 # exiting: worker 1 (queue Q) is not running"), not run, and the exit
-# comes as soon.  A worker that ends so while the stop waits on it
-# still makes the exit 1.
+# comes as soon.  A worker that ends so while the stop waits on it, or
+# on worker 0, still makes the exit 1, and systemd, told STOPPING=1
+# "stopping" at the SIGTERM, hears STOPPING=1 again with why, in the
+# words of a worker's end before the stop (this test in systemd's
+# place: a datagram socket named in $NOTIFY_SOCKET).
 # Each round is a daemon of its own: the first worker to end ends it.
 #
 # Copyright (C) 2026 The nfqspid authors
@@ -41,6 +44,26 @@ DEAD="worker 1 (queue $Q1) is not running"
 ERE_DEAD="worker 1 \(queue $Q1\) is not running"
 hget() { in_d curl -sS --max-time 10 "$@"; }
 
+# systemd's side: a listener in dut writes each datagram as a line, its
+# assignments joined by " | "; every daemon is started to tell it
+N=$T_TMP/notify.txt
+bg_in "$NS_D" "$PY" -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind("\0" + sys.argv[1])
+f = open(sys.argv[2], "a", buffering=1)
+f.write("listening\n")
+while True:
+    f.write(s.recv(4096).decode(errors="replace").replace("\n", " | ") + "\n")
+' "nfqspid-dead-$$" "$N"
+wait_for 50 grep -qx listening "$N" ||
+    { echo "the notify listener did not start" >&2; exit 1; }
+T_DWRAP=(env "NOTIFY_SOCKET=@nfqspid-dead-$$")
+# what STOPPING=1 says after worker 1's end
+STOP_DEAD="STOPPING=1 | STATUS=stopping after an error: worker 1 stopped: Bad file descriptor; exiting | ERRNO=9"
+last_status() { grep 'STATUS=' "$N" | tail -n 1; }
+said_last() { [ "$(last_status)" = "$1" ]; }
+
 # main_waits: the daemon's main thread sleeps on a futex (a worker's
 # answer), not in its loop's epoll_wait: the question has been asked
 main_waits()
@@ -59,6 +82,7 @@ round()
 	local what=$1 cmd rc t0
 	shift
 	: >"$T_LOG"
+	: >"$N"
 	rm -f "$T_TMP/out" "$T_TMP/out.err" "$T_TMP/out.rc"
 	lib_must_start "$what: nfqspid starts"
 	pid=$T_DPID
@@ -97,6 +121,8 @@ round "status" lib_ctl status
 check "nfqspictl status fails, status 1 ($(out .rc))" test "$(out .rc)" = 1
 check "... saying worker 1 is not running ($(out .err))" \
     grep -Eq "$ERE_DEAD\$" "$T_TMP/out.err"
+check "... STOPPING=1 names the worker's end ($(last_status))" \
+    wait_for 20 said_last "$STOP_DEAD"
 
 round "-j stats" lib_ctl -j stats
 check "nfqspictl -j stats fails, status 1 ($(out .rc))" test "$(out .rc)" = 1
@@ -133,6 +159,41 @@ term() { kill -TERM "$pid"; }
 round "SIGTERM" term
 check "... after the stop found it" \
     log_has "^nfqspid .* stopped after an error\$"
+check "... STOPPING=1 said \"stopping\" at the SIGTERM" \
+    grep -qx "STOPPING=1 | STATUS=stopping" "$N"
+check "... then again with the worker's end ($(last_status))" \
+    wait_for 20 said_last "$STOP_DEAD"
+
+# the same, but the stop waits on worker 0 (held as it enters
+# worker_stop_fn()) while worker 1 ends; worker 0 let go once worker 1's
+# thread is gone
+term_w0()
+{
+	lib_hold "$T_TMP/brk0.out" "$BREAKIN" "$pid" "$(worker_tid "$pid" 0)" \
+	    worker_stop_fn 30
+	echo "$T_HOLD" >"$T_TMP/brk0.pid"
+	kill -TERM "$pid"
+}
+w0_held()
+{
+	local tid1
+	check "... the stop waits on worker 0, held entering worker_stop_fn()" \
+	    wait_for $((50 * T_SLOW)) grep -q stopped "$T_TMP/brk0.out"
+	tid1=$(worker_tid "$pid" 1)
+	( wait_for $((50 * T_SLOW)) not test -d "/proc/$pid/task/$tid1"
+	  kill -TERM "$(cat "$T_TMP/brk0.pid")" ) &
+	rel=$!
+}
+DURING=w0_held round "SIGTERM, the stop on worker 0" term_w0
+DURING=
+wait "$rel"
+check "... worker 0 let go after worker 1's end" grep -q resumed "$T_TMP/brk0.out"
+check "... after the stop found worker 1's end" \
+    log_has "^nfqspid .* stopped after an error\$"
+check "... STOPPING=1 said \"stopping\" at the SIGTERM" \
+    grep -qx "STOPPING=1 | STATUS=stopping" "$N"
+check "... then again with the worker's end ($(last_status))" \
+    wait_for 20 said_last "$STOP_DEAD"
 
 # in_window: while the main thread waits on worker 1, a SIGHUP, and an
 # nfqspictl status and reload (their requests sent, waiting in ppoll(2)
