@@ -92,11 +92,11 @@ sync_keep_home(struct sync *s, unsigned wi, const struct sync_batch *b)
 /*
  * No deadline, unlike the main thread's questions: the link reads a
  * call that fails as a worker stopping for good, so a call withdrawn
- * would lose what it carries -- a bulk would skip the rest of that
- * worker's table (which the peer's sweep then ends there), an APPLY's
- * records would only be counted (import_failed), a HOME's connections
- * would stay out of every table until the stop, and a GRACE or FENCE
- * missed would drop or leave out connections.  A worker whose loop
+ * would lose what it carries -- a bulk would be given up, no end sent
+ * and none after it (synclink_bulk_drop()), an APPLY's records would
+ * only be counted (import_failed), a HOME's connections would stay out
+ * of every table until the stop, and a GRACE or FENCE missed would
+ * drop or leave out connections.  A worker whose loop
  * does not run is ended by the watchdog thread (WATCHDOG_CHECKS,
  * WATCHDOG_CALL_CHECKS in a call): the wait is bounded all the same.
  */
@@ -146,6 +146,12 @@ sync_note(void *arg, int what, uint64_t n)
 	case SYNCLINK_HOMED:
 		log_info("sync: backup: %llu connections back in their home "
 		    "workers", (unsigned long long)n);
+		break;
+	case SYNCLINK_UNSENT:
+		/* info: the worker's end is the error, logged; a warning
+		   here would be STOPPING=1's STATUS= */
+		log_info("sync: the whole table is not sent: worker %llu has "
+		    "stopped", (unsigned long long)n);
 		break;
 	default:
 		log_debug("sync: sending the whole table");

@@ -248,6 +248,11 @@ synclink_add(struct synclink *l, const struct sync_rec *r)
 static void
 synclink_bulk_begin(struct synclink *l)
 {
+	if (l->stopped != 0) {
+		/* synclink_bulk_drop(): a worker never comes back */
+		l->ops->note(l->arg, SYNCLINK_UNSENT, l->stopped - 1);
+		return;
+	}
 	/* before the first slice: the workers' calls order it */
 	__atomic_store_n(&l->bulking, 1, __ATOMIC_RELEASE);
 	synclink_mark(l, SYNC_T_BULK_START);
@@ -301,6 +306,24 @@ synclink_bulk_end(struct synclink *l)
 }
 
 /*
+ * Worker wi has stopped, or ended (its queue lost: the daemon exits),
+ * and cannot give the rest of its table: a BULK_END would have the
+ * peer's sweep end those connections there, on the node that takes
+ * over once we are gone.  The bulk is given up without its end: the
+ * peer keeps its table as our changes made it, and asks again (our
+ * next run answers).  None begins after it.
+ */
+static void
+synclink_bulk_drop(struct synclink *l, unsigned wi)
+{
+	l->stopped = wi + 1;
+	l->tx.active = 0;
+	l->again = 0;
+	__atomic_store_n(&l->bulking, 0, __ATOMIC_SEQ_CST);
+	l->ops->note(l->arg, SYNCLINK_UNSENT, wi);
+}
+
+/*
  * The next slices of the bulk, as far as the peer's window lets them: a
  * slice never makes more messages than the window has room for (less
  * two: the UPDATE being filled, BULK_END), or what the peer loses of it
@@ -325,8 +348,11 @@ synclink_bulk_step(struct synclink *l)
 		sl.rec = l->slice;
 		sl.max = max < SYNC_SLICE ? max : SYNC_SLICE;
 		sl.cursor = l->tx.cursor;
-		if (l->ops->call(l->arg, l->tx.wi, SYNCLINK_SLICE, &sl) == -1)
-			sl.cursor = 0;	/* stopping: nothing more from it */
+		if (l->ops->call(l->arg, l->tx.wi, SYNCLINK_SLICE,
+		    &sl) == -1) {
+			synclink_bulk_drop(l, l->tx.wi);
+			break;
+		}
 		if (l->tx.cursor == 0)
 			l->tx.total += sl.count;
 		for (i = 0; i < sl.n; i++)

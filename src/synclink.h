@@ -117,7 +117,9 @@ enum synclink_note {
 	SYNCLINK_ALONE,		/* ready without the peer: [sync] alone */
 	SYNCLINK_NEWPEER,	/* a new run of the peer: asking */
 	SYNCLINK_BULK,		/* sending the whole table: 0 */
-	SYNCLINK_HOMED		/* made backup: connections moved home */
+	SYNCLINK_HOMED,		/* made backup: connections moved home */
+	SYNCLINK_UNSENT		/* a whole table not sent: a worker
+				   stopped; its index */
 };
 
 struct synclink_ops {
@@ -170,6 +172,9 @@ struct synclink {
 					   (synclink_rebulk()) */
 	int			 again;		/* the same, asked while a
 					   bulk went: one more at its end */
+	unsigned		 stopped;	/* a worker stopped or ended (a
+					   slice failed): its index + 1;
+					   no whole table goes out */
 
 	struct sync_msg		 msg;		/* the UPDATE being filled */
 	int			 open;

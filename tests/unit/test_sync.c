@@ -1092,6 +1092,56 @@ test_bulk_moved_after(void **state)
 }
 
 /*
+ * A's worker 1 has ended (its queue lost: A exits) when B asks for the
+ * table again: the rest of worker 1's table cannot go, and a BULK_END
+ * would have B's sweep end those connections, on the node that takes
+ * over once A is gone.  A gives the bulk up, no end sent: B keeps
+ * every one, and none begins after it.
+ */
+static void
+test_bulk_worker_gone(void **state)
+{
+	unsigned	 i, sent, got;
+
+	(void)state;
+	node_free(&A);
+	node_free(&B);
+	nworkers = 2;
+	node_init(&A, SYNC_ROLE_MASTER, "10.0.9.1", "10.0.9.2", 0, 8192);
+	nworkers = 1;
+	node_init(&B, SYNC_ROLE_BACKUP, "10.0.9.2", "10.0.9.1", 1, 8192);
+	for (i = 0; i < 10; i++)
+		open_in(0, i, 0);
+	for (i = 10; i < 310; i++)
+		open_in(1, i, 0);
+	sync_alive(B.s, now);
+	deliver(-1);
+	assert_int_equal(B.s->lk.ready, 1);
+	assert_int_equal(ct_count(B.w->ct), 310);
+	got = (unsigned)B.s->lk.st.bulks_received;
+
+	stopped = 1u << 1;
+	sync_resync(B.s);
+	sync_command(B.s, now);		/* BULK_REQ */
+	deliver(-1);
+	assert_int_equal(ct_count(B.w->ct), 310);
+	assert_non_null(find(&B, 200));
+	assert_int_equal(B.s->lk.st.swept, 0);
+	assert_int_equal(B.s->lk.st.bulks_received, got);
+	assert_int_equal(A.s->lk.tx.active, 0);
+	assert_int_equal(A.s->lk.stopped, 2);
+	sent = (unsigned)A.s->lk.st.bulks_sent;
+	/* asked again (B's resync, a NACK past the ring): none goes */
+	now += 2 * SYNC_BULKREQ_MS;
+	sync_resync(B.s);
+	sync_command(B.s, now);
+	deliver(-1);
+	assert_int_equal(A.s->lk.st.bulks_sent, sent);
+	assert_int_equal(ct_count(B.w->ct), 310);
+	stopped = 0;
+}
+
+/*
  * A sends B its whole table again; worker 0 holds 10 connections,
  * worker 1 300 and then 3000, walked last, two slices in one flush.
  * Between them, 3000 goes from worker 1 to worker 0, walked already:
@@ -1858,6 +1908,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_bulk_moved_late, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_bulk_moved_after, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_bulk_worker_gone, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_bulk_moved_walking, setup,
 		    teardown),

@@ -66,7 +66,7 @@ struct fake {
 	/* what it refused and said */
 	unsigned	 refused;
 	char		 why[32];
-	unsigned	 notes[5];
+	unsigned	 notes[SYNCLINK_UNSENT + 1];
 	uint64_t	 note_n;
 };
 
@@ -210,7 +210,7 @@ fake_refused(void *arg, const struct sockaddr_storage *from, size_t len,
 static void
 fake_note(void *arg, int what, uint64_t n)
 {
-	assert_true(what >= 0 && what < 5);
+	assert_true(what >= 0 && what <= SYNCLINK_UNSENT);
 	F.notes[what]++;
 	F.note_n = n;
 }
@@ -459,8 +459,10 @@ test_moved_between(void **state)
 	rings_empty();
 }
 
-/* A worker stopping in a bulk: the bulk goes on with the next one and
-   ends. */
+/* A worker stopping in a bulk (or ending: the daemon exits): the rest
+   of its table cannot go, and a BULK_END would have the peer's sweep
+   end it there.  The bulk is given up, no end sent, said; none begins
+   after it, asked for or not. */
 static void
 test_slice_stopping(void **state)
 {
@@ -470,15 +472,28 @@ test_slice_stopping(void **state)
 	control_from_peer(SYNC_T_BULK_REQ);
 	synclink_pump(&L, now);
 	assert_int_equal(F.calls[0][SYNCLINK_SLICE], 2);
-	assert_int_equal(F.calls[1][SYNCLINK_SLICE], 1);
+	assert_int_equal(F.calls[1][SYNCLINK_SLICE], 0);
 	assert_int_equal(F.sent[SYNC_T_BULK_START], 1);
-	assert_int_equal(F.sent[SYNC_T_BULK_END], 1);
+	assert_int_equal(F.sent[SYNC_T_BULK_END], 0);
+	assert_int_equal(F.calls[0][SYNCLINK_FENCE], 0);
 	assert_int_equal(L.tx.active, 0);
-	assert_int_equal(L.tx.records, 2);
-	assert_int_equal(L.tx.total, 3);
+	assert_int_equal(L.tx.records, 1);
+	assert_int_equal(L.tx.total, 2);
+	assert_int_equal(F.notes[SYNCLINK_UNSENT], 1);
+	assert_int_equal(F.note_n, 0);
 	/* the workers saw it out while it walked them, and no longer */
-	assert_int_equal(F.bulking, 3);
+	assert_int_equal(F.bulking, 2);
 	assert_int_equal(synclink_bulking(&L), 0);
+	/* asked again: nothing goes, and it says so */
+	F.stop_mid_walk = 0;
+	control_from_peer(SYNC_T_BULK_REQ);
+	synclink_pump(&L, now);
+	assert_int_equal(F.sent[SYNC_T_BULK_START], 1);
+	assert_int_equal(F.sent[SYNC_T_BULK_END], 0);
+	assert_int_equal(F.calls[0][SYNCLINK_SLICE], 2);
+	assert_int_equal(L.tx.active, 0);
+	assert_int_equal(F.notes[SYNCLINK_UNSENT], 2);
+	assert_int_equal(L.st.bulks_sent, 1);
 }
 
 /* What a worker queued while the bulk walked it (a hand-over that saw
