@@ -76,6 +76,8 @@ struct daemon {
 	int			 statefd;	/* [daemon] state_file, or -1 */
 	int			 status;	/* exit status */
 	int			 errnum;	/* a dead worker's errno */
+	char			 ended[ERRLEN];	/* ... and its log line, for
+						   STOPPING=1; "" */
 	char			 exiting[STATUS_LATE_LEN]; /* a worker ended:
 						   why we exit; "" */
 	struct spi_stoppable	 watchdog;
@@ -336,9 +338,12 @@ notify_stopping_msg(const struct daemon *d, char *msg, size_t len)
 		return;
 	}
 	e = log_last_error(err, sizeof(err));
-	/* a worker's own error first: logged by log_warnx() */
-	if (d->errnum != 0)
+	/* a worker's end is why we stop, whatever was logged after it
+	   (a refusal in worker_dead()'s 0.1 s) */
+	if (d->ended[0] != '\0') {
+		(void)spi_strlcpy(err, d->ended, sizeof(err));
 		e = d->errnum;
+	}
 	(void)snprintf(msg, len, "STOPPING=1\nSTATUS=stopping after an error: "
 	    "%s%s", err, notify_errno(eno, sizeof(eno), e));
 }
@@ -940,21 +945,34 @@ sig_cb(evutil_socket_t sig, short events, void *arg)
 	}
 }
 
+/* "worker N stopped: ...; exiting", logged; the first is why we stop,
+   its errno and line STOPPING=1's (notify_stopping_msg()).  0 for a
+   worker that ended after another. */
+static int
+daemon_worker_ended(struct daemon *d, unsigned id, int err)
+{
+	char	 line[ERRLEN];
+
+	(void)snprintf(line, sizeof(line), "worker %u stopped: %s; exiting",
+	    id, err != 0 ? strerror(err) : "unknown reason");
+	log_warnx("%s", line);
+	d->status = 1;
+	if (d->ended[0] != '\0')
+		return (0);
+	(void)spi_strlcpy(d->ended, line, sizeof(d->ended));
+	d->errnum = err;
+	return (1);
+}
+
 static void
 worker_dead(struct worker *w, void *arg)
 {
 	struct daemon	*d = arg;
 	struct timeval	 grace = { 0, DEAD_GRACE_MS * 1000 };
 	char		 why[STATUS_LATE_LEN - 32];
-	int		 err = worker_error(w);
 
-	log_warnx("worker %u stopped: %s; exiting", worker_id(w),
-	    err != 0 ? strerror(err) : "unknown reason");
-	d->status = 1;
-	if (d->exiting[0] != '\0')
+	if (!daemon_worker_ended(d, worker_id(w), worker_error(w)))
 		return;		/* another one ended first */
-	/* the first's, as the exit's reason and the refusals name it */
-	d->errnum = err;
 	status_dead_why(why, sizeof(why), &d->info, worker_id(w));
 	(void)snprintf(d->exiting, sizeof(d->exiting), "nfqspid is exiting: "
 	    "%s", why);
@@ -1269,20 +1287,11 @@ static void
 daemon_dead_late(struct daemon *d, struct stop_notify *sn)
 {
 	unsigned	 i;
-	int		 err;
 
-	for (i = 0; i < d->nworkers; i++) {
-		if (!worker_ended_unseen(d->workers[i]))
-			continue;
-		err = worker_error(d->workers[i]);
-		log_warnx("worker %u stopped: %s; exiting", i,
-		    err != 0 ? strerror(err) : "unknown reason");
-		if (d->status != 0)
-			continue;
-		d->status = 1;
-		d->errnum = err;
-		daemon_notify_late(d, sn);
-	}
+	for (i = 0; i < d->nworkers; i++)
+		if (worker_ended_unseen(d->workers[i]) &&
+		    daemon_worker_ended(d, i, worker_error(d->workers[i])))
+			daemon_notify_late(d, sn);
 }
 
 /* After the main loop: stop reading, answer every packet already

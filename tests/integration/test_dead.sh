@@ -230,6 +230,8 @@ check "... saying nfqspid is exiting ($(cat "$T_TMP/rl.err"))" \
     grep -Eq "$ERE_EXITING\$" "$T_TMP/rl.err"
 check "... its refusal logged" \
     log_has "^control: reload refused to uid 0 pid $rl: $ERE_EXITING\$"
+check "STOPPING=1 names the worker's end, not a refusal ($(last_status))" \
+    wait_for 20 said_last "$STOP_DEAD"
 check "... and nfqspid exits promptly ($(cat "$T_TMP/exit_ms") ms after the end)" \
     test "$(cat "$T_TMP/exit_ms")" -lt $((1000 * T_SLOW))
 lib_summary
