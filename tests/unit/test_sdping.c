@@ -61,22 +61,33 @@ done(int fd)
 	close(fd);
 }
 
-/* The datagrams that come within ms, all of them want; how many. */
+static long
+now_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+/*
+ * The datagrams that come within ms, all of them want; how many.  What
+ * a loaded box's late reader finds queued counts too: a bound on the
+ * pings by the time they may have taken is "by now_ms() after it", not
+ * "within ms".
+ */
 static int
 count(int fd, int ms, const char *want)
 {
 	struct pollfd	 pfd = { fd, POLLIN, 0 };
-	struct timespec	 ts;
 	char		 buf[256];
 	ssize_t		 r;
 	int		 n = 0;
 	long		 until, now;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	until = ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + ms;
+	until = now_ms() + ms;
 	for (;;) {
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		now = ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+		now = now_ms();
 		if (now >= until || poll(&pfd, 1, (int)(until - now)) != 1)
 			return (n);
 		r = recv(fd, buf, sizeof(buf) - 1, 0);
@@ -92,14 +103,19 @@ static void
 test_call(void **state)
 {
 	int	 fd = listener("200000"), n;
+	long	 t0;
 
 	(void)state;
+	t0 = now_ms();
 	sdping_begin(SDPING_CALL);
-	assert_int_equal(count(fd, 20, "WATCHDOG=1"), 1);
-	/* some 8 in 0.4 s; at least half of them on a loaded box */
-	n = count(fd, 400, "WATCHDOG=1");
-	assert_true(n >= 4);
-	assert_true(n <= 10);
+	/* one at once, the next not before 50 ms */
+	n = count(fd, 20, "WATCHDOG=1");
+	assert_true(n >= 1);
+	assert_true(n <= 1 + (now_ms() - t0) / 50);
+	/* some 8 in 0.4 s more; at least half of them on a loaded box */
+	n += count(fd, 400, "WATCHDOG=1");
+	assert_true(n >= 1 + 4);
+	assert_true(n <= 2 + (now_ms() - t0) / 50);
 	sdping_end();
 	(void)count(fd, 20, "WATCHDOG=1");
 	assert_int_equal(count(fd, 300, "WATCHDOG=1"), 0);
@@ -110,13 +126,17 @@ test_call(void **state)
 static void
 test_call_recent_nested(void **state)
 {
-	int	 fd = listener("400000");
+	int	 fd = listener("400000"), n;
+	long	 t0;
 
 	(void)state;
 	sdping_sent();
+	t0 = now_ms();
 	sdping_begin(SDPING_CALL);
 	sdping_begin(SDPING_CALL);
-	assert_int_equal(count(fd, 30, "WATCHDOG=1"), 0);
+	/* none before the first 100 ms */
+	n = count(fd, 30, "WATCHDOG=1");
+	assert_true(n <= (now_ms() - t0) / 100);
 	sdping_end();
 	assert_true(count(fd, 400, "WATCHDOG=1") >= 2);
 	sdping_end();
@@ -131,11 +151,14 @@ test_call_recent_nested(void **state)
 static void
 test_start(void **state)
 {
-	int	 fd = listener(NULL);
+	int	 fd = listener(NULL), n;
+	long	 t0;
 
 	(void)state;
+	t0 = now_ms();
 	sdping_begin(SDPING_START);
-	assert_int_equal(count(fd, 700, "EXTEND_TIMEOUT_USEC=20000000"), 0);
+	n = count(fd, 700, "EXTEND_TIMEOUT_USEC=20000000");
+	assert_true(n <= (now_ms() - t0) / 1000);
 	assert_true(count(fd, 1800, "EXTEND_TIMEOUT_USEC=20000000") >= 1);
 	sdping_end();
 	(void)count(fd, 20, "EXTEND_TIMEOUT_USEC=20000000");
