@@ -1190,17 +1190,54 @@ test_backup_answer_ended(void **state)
  * one the old master's records can no longer reach.
  * (Before 35e318d, 1024 slots: the 1025th pushed out one a moment old.)
  */
+/* the list's i-th connection: UDP, no address, sport 10000 + i and
+   dport 53 (past 50,000 i, dport 54 on) */
+static void
+there_key(struct ct_tuple *k, unsigned i)
+{
+	memset(k, 0, sizeof(*k));
+	k->family = AF_INET;
+	k->proto = IPPROTO_UDP;
+	k->dport = htons((uint16_t)(53 + i / 50000));
+	k->sport = htons((uint16_t)(10000 + i % 50000));
+}
+
+/* home's list takes the i-th, in w, that a packet made */
 static void
 there_add(struct worker *home, struct worker *w, unsigned i)
 {
 	struct ct_tuple	 k;
 
-	memset(&k, 0, sizeof(k));
-	k.family = AF_INET;
-	k.proto = IPPROTO_UDP;
-	k.dport = htons((uint16_t)(53 + i / 50000));
-	k.sport = htons((uint16_t)(10000 + i % 50000));
+	there_key(&k, i);
 	worker_sync_there(home, &k, w, 0);
+}
+
+/* ... that w adopted */
+static void
+there_adopt(struct worker *home, struct worker *w, unsigned i)
+{
+	struct ct_tuple	 k;
+
+	there_key(&k, i);
+	worker_sync_there(home, &k, w, 1);
+}
+
+/*
+ * A backup's list (sending = 0) full with #0 to #WORKER_THERE - 1, and
+ * the peer's word of #5, which frees its slot.  Returns the next #.
+ */
+static unsigned
+there_full_word5(struct worker *home, struct worker *w)
+{
+	struct ct_tuple	 k;
+	unsigned	 i;
+
+	sending = 0;
+	for (i = 0; i < WORKER_THERE; i++)
+		there_add(home, w, i);
+	there_key(&k, 5);
+	peer_delete(home, &k, 0);
+	return (i);
 }
 
 /* home's grace given: it lasts until sec seconds from now */
@@ -1263,18 +1300,9 @@ test_there_free_slot(void **state)
 {
 	struct fix	*f = *state;
 	struct worker	*home = f->all[0], *w = f->all[1];
-	struct ct_tuple	 k;
 	unsigned	 i;
 
-	sending = 0;
-	for (i = 0; i < WORKER_THERE; i++)
-		there_add(home, w, i);
-	memset(&k, 0, sizeof(k));
-	k.family = AF_INET;
-	k.proto = IPPROTO_UDP;
-	k.dport = htons(53);
-	k.sport = htons(10005);
-	peer_delete(home, &k, 0);		/* the peer's word of #5 */
+	i = there_full_word5(home, w);
 	assert_int_equal(home->there->n, WORKER_THERE - 1);
 	there_add(home, w, i++);
 	assert_int_equal(home->there->n, WORKER_THERE);
@@ -1316,18 +1344,9 @@ test_there_oldest(void **state)
 {
 	struct fix	*f = *state;
 	struct worker	*home = f->all[0], *w = f->all[1];
-	struct ct_tuple	 k;
 	unsigned	 i;
 
-	sending = 0;
-	for (i = 0; i < WORKER_THERE; i++)
-		there_add(home, w, i);
-	memset(&k, 0, sizeof(k));
-	k.family = AF_INET;
-	k.proto = IPPROTO_UDP;
-	k.dport = htons(53);
-	k.sport = htons(10005);
-	peer_delete(home, &k, 0);		/* the peer's word of #5 */
+	i = there_full_word5(home, w);
 	/* a master, no grace: full, it forgets */
 	sending = 1;
 	there_add(home, w, i++);
@@ -1356,18 +1375,11 @@ test_there_fresh_first(void **state)
 {
 	struct fix	*f = *state;
 	struct worker	*home = f->all[0], *w = f->all[1];
-	struct ct_tuple	 k;
 	unsigned	 i;
 
 	there_grace(f, home, 10);
-	memset(&k, 0, sizeof(k));
-	k.family = AF_INET;
-	k.proto = IPPROTO_UDP;
-	k.dport = htons(53);
-	for (i = 0; i < 4; i++) {
-		k.sport = htons((uint16_t)(10000 + i));
-		worker_sync_there(home, &k, w, 1);
-	}
+	for (i = 0; i < 4; i++)
+		there_adopt(home, w, i);
 	for (; i < WORKER_THERE_MAX; i++)
 		there_add(home, w, i);
 	assert_int_equal(home->there->n, WORKER_THERE_MAX);
@@ -1380,8 +1392,7 @@ test_there_fresh_first(void **state)
 	assert_false(there_knows(home, 5));
 	assert_true(there_knows(home, 6));
 	/* a fresh one adopted since counts as adopted */
-	k.sport = htons(10006);
-	worker_sync_there(home, &k, w, 1);
+	there_adopt(home, w, 6);
 	there_add(home, w, i++);
 	assert_true(there_knows(home, 6));
 	assert_false(there_knows(home, 7));
@@ -1393,17 +1404,10 @@ test_there_adopted_oldest(void **state)
 {
 	struct fix	*f = *state;
 	struct worker	*home = f->all[0], *w = f->all[1];
-	struct ct_tuple	 k;
 	unsigned	 i;
 
-	memset(&k, 0, sizeof(k));
-	k.family = AF_INET;
-	k.proto = IPPROTO_UDP;
-	k.dport = htons(53);
-	for (i = 0; i <= WORKER_THERE; i++) {
-		k.sport = htons((uint16_t)(10000 + i));
-		worker_sync_there(home, &k, w, 1);
-	}
+	for (i = 0; i <= WORKER_THERE; i++)
+		there_adopt(home, w, i);
 	assert_int_equal(home->there->cap, WORKER_THERE);
 	assert_false(there_knows(home, 0));
 	assert_true(there_knows(home, 1));
