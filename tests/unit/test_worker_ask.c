@@ -1508,6 +1508,36 @@ test_backup_stray(void **state)
 }
 
 /*
+ * The old master's copy of synced_udp()'s flow, sliced from home before
+ * any other worker adopts it: rec[0] (of 4), with another mark.
+ */
+static void
+old_copy(struct fix *f, struct worker **home, struct worker **w,
+    struct ct_tuple *k, struct sync_rec *rec)
+{
+	struct sync_slice sl = { rec, 4, 0, 0, 0 };
+
+	synced_udp(f, home, w, k);
+	worker_sync_slice(*home, &sl);
+	assert_int_equal(sl.n, 1);
+	rec[0].s.mark = MARK + 1;
+}
+
+/* That copy, come after w adopted the flow, is kept out: w's stays. */
+static void
+old_copy_kept(struct worker *home, struct worker *w,
+    const struct ct_tuple *k, struct sync_rec *rec)
+{
+	struct sync_batch kb = { rec, 1, 1, 0, 0, 0, 0 };
+
+	worker_sync_apply(home, &kb);
+	assert_int_equal(kb.kept, 1);
+	assert_int_equal(kb.applied, 0);
+	assert_int_equal(ct_count(home->ct), 0);
+	assert_int_equal(ct_entry_mark(ct_lookup(w->ct, k)), MARK);
+}
+
+/*
  * A new master's grace takes the old master's news of a connection no
  * packet here reached.  One another worker adopted from home is not
  * such: home no longer holds it, but it must not take the old master's
@@ -1521,30 +1551,19 @@ test_grace_adopted(void **state)
 	struct worker	*home, *w;
 	struct sync_rec	 rec[4];
 	struct sync_slice sl = { rec, 4, 0, 0, 0 };
-	struct sync_batch kb = { rec, 1, 1, 0, 0, 0, 0 };
 	struct ct_tuple	 k;
 	unsigned	 peer;
 
-	synced_udp(f, &home, &w, &k);
-	worker_sync_slice(home, &sl);
-	assert_int_equal(sl.n, 1);
-	rec[0].s.mark = MARK + 1;
+	old_copy(f, &home, &w, &k, rec);
 	adopt_udp(f, home, w, 140);
 	peer = to_peer;
-	worker_sync_apply(home, &kb);
-	assert_int_equal(kb.kept, 1);
-	assert_int_equal(kb.applied, 0);
-	assert_int_equal(ct_count(home->ct), 0);
+	old_copy_kept(home, w, &k, rec);
 	assert_int_equal(home->synced, 0);
 	assert_int_equal(unseen, 0);
 	assert_int_equal(to_peer, peer);
-	assert_int_equal(ct_entry_mark(ct_lookup(w->ct, &k)), MARK);
 
 	/* made backup: the connection comes home, and the list goes (its memory too) */
 	sending = 0;
-	memset(&sl, 0, sizeof(sl));
-	sl.rec = rec;
-	sl.max = 4;
 	worker_sync_away(home, &sl);
 	assert_null(home->there);
 	sending = 1;
@@ -1564,26 +1583,17 @@ test_grace_adopted_aged(void **state)
 	struct fix	*f = *state;
 	struct worker	*home, *w;
 	struct sync_rec	 rec[4];
-	struct sync_slice sl = { rec, 4, 0, 0, 0 };
-	struct sync_batch kb = { rec, 1, 1, 0, 0, 0, 0 };
 	struct ct_tuple	 k;
 	unsigned	 i;
 
-	synced_udp(f, &home, &w, &k);
-	worker_sync_slice(home, &sl);
-	assert_int_equal(sl.n, 1);
-	rec[0].s.mark = MARK + 1;
+	old_copy(f, &home, &w, &k, rec);
 	f->cfg.sync.flush_ms = 50;		/* the default */
 	adopt_udp(f, home, w, 141);
 	there_grace(f, home, 10);
 	ct_expire(home->ct, ct_now(home->ct) + 200);
 	for (i = 0; i < WORKER_THERE; i++)
 		there_add(home, w, i);
-	worker_sync_apply(home, &kb);
-	assert_int_equal(kb.kept, 1);
-	assert_int_equal(kb.applied, 0);
-	assert_int_equal(ct_count(home->ct), 0);
-	assert_int_equal(ct_entry_mark(ct_lookup(w->ct, &k)), MARK);
+	old_copy_kept(home, w, &k, rec);
 	assert_int_equal(home->there->cap, 2 * WORKER_THERE);
 	assert_int_equal(home->st.forgot_moved, 0);
 }
