@@ -179,18 +179,75 @@ old_master(struct fix *f, const struct nq_packet *np, struct sync_rec *r)
 	ct_free(t);
 }
 
-/* The record r reaches its home worker at a new master (keep). */
+/* The record r reaches home, a new master's worker (keep); what became
+   of it in *b. */
+static void
+record_apply(struct worker *home, struct sync_rec *r, struct sync_batch *b)
+{
+	memset(b, 0, sizeof(*b));
+	b->rec = r;
+	b->n = 1;
+	b->keep = 1;
+	worker_sync_apply(home, b);
+}
+
+/* ... its home worker, which takes it */
 static void
 record_in(struct fix *f, struct sync_rec *r)
 {
 	struct sync_batch b;
 
-	memset(&b, 0, sizeof(b));
-	b.rec = r;
-	b.n = 1;
-	b.keep = 1;
-	worker_sync_apply(f->all[synclink_home(&r->s.k, f->n)], &b);
+	record_apply(f->all[synclink_home(&r->s.k, f->n)], r, &b);
 	assert_int_equal(b.applied, 1);
+}
+
+/*
+ * The old master's record r of a SYN PB_B:40000 -> PB_A:80 (tuple k),
+ * a flush behind; the workers a new master's from now on.  *home is
+ * k's, *w the other one (one worker: home).
+ */
+static void
+syn_record(struct fix *f, struct sync_rec *r, struct ct_tuple *k,
+    struct worker **home, struct worker **w)
+{
+	struct nq_packet np;
+	uint8_t		 b[64];
+
+	tcp_packet(f, &np, b, 1, 0, 40000, 1000, 0, PKT_TH_SYN);
+	old_master(f, &np, r);
+	assert_int_equal(verdict_tuple(np.data, np.len, k), 0);
+	*home = f->all[synclink_home(k, f->n)];
+	*w = f->all[f->n - 1 - (*home)->id];
+	new_master(f);
+}
+
+/* A SYN of PB_B:sport, id id, through w: accepted at once. */
+static void
+syn_in(struct fix *f, struct worker *w, uint32_t id, uint16_t sport)
+{
+	struct nq_packet np;
+	uint8_t		 b[64];
+	int		 acc = -1;
+
+	tcp_packet(f, &np, b, id, 0, sport, 1000, 0, PKT_TH_SYN);
+	assert_int_equal(deliver(w, &np, &acc), 0);
+	assert_int_equal(acc, 1);
+}
+
+/* The first sport from sport on of a connection whose home is home. */
+static uint16_t
+sport_home(struct fix *f, const struct worker *home, uint16_t sport)
+{
+	struct nq_packet np;
+	struct ct_tuple	 k;
+	uint8_t		 b[64];
+
+	for (;; sport++) {
+		tcp_packet(f, &np, b, 41, 0, sport, 1000, 0, PKT_TH_SYN);
+		assert_int_equal(verdict_tuple(np.data, np.len, &k), 0);
+		if (synclink_home(&k, f->n) == home->id)
+			return (sport);
+	}
 }
 
 /*
@@ -384,12 +441,7 @@ test_hold_delete(void **state)
 	uint8_t		 b[2][64];
 	int		 acc = -1;
 
-	tcp_packet(f, &np, b[0], 1, 0, 40000, 1000, 0, PKT_TH_SYN);
-	old_master(f, &np, &r);
-	assert_int_equal(verdict_tuple(np.data, np.len, &k), 0);
-	home = f->all[synclink_home(&k, f->n)];
-	w = f->all[f->n - 1 - home->id];
-	new_master(f);
+	syn_record(f, &r, &k, &home, &w);
 	tcp_packet(f, &np, b[0], 30, 1, 40000, 5000, 1001,
 	    PKT_TH_SYN | PKT_TH_ACK);
 	assert_int_equal(deliver(w, &np, &acc), 1);
@@ -447,12 +499,7 @@ hold_delete_syn(struct fix *f, int by)
 			    WORKER_HOLD_FLUSHES;
 	int		 acc = -1, saved = by == HOLD_BY_RECORD;
 
-	tcp_packet(f, &np, b[0], 1, 0, 40000, 1000, 0, PKT_TH_SYN);
-	old_master(f, &np, &r);
-	assert_int_equal(verdict_tuple(np.data, np.len, &k), 0);
-	home = f->all[synclink_home(&k, f->n)];
-	w = f->all[f->n - 1 - home->id];
-	new_master(f);
+	syn_record(f, &r, &k, &home, &w);
 	tcp_packet(f, &np, b[0], 30, 1, 40000, 5000, 1001,
 	    PKT_TH_SYN | PKT_TH_ACK);
 	assert_int_equal(deliver(w, &np, &acc), 1);
@@ -892,19 +939,8 @@ static void
 fresh_off_home(struct fix *f, struct sync_rec *r, struct ct_tuple *k,
     struct worker **home, struct worker **w)
 {
-	struct nq_packet np;
-	uint8_t		 b[64];
-	int		 acc = -1;
-
-	tcp_packet(f, &np, b, 1, 0, 40000, 1000, 0, PKT_TH_SYN);
-	old_master(f, &np, r);
-	assert_int_equal(verdict_tuple(np.data, np.len, k), 0);
-	*home = f->all[synclink_home(k, 2)];
-	*w = f->all[!(*home)->id];
-	new_master(f);
-	tcp_packet(f, &np, b, 40, 0, 40000, 1000, 0, PKT_TH_SYN);
-	assert_int_equal(deliver(*w, &np, &acc), 0);
-	assert_int_equal(acc, 1);
+	syn_record(f, r, k, home, w);
+	syn_in(f, *w, 40, 40000);
 }
 
 /*
@@ -926,13 +962,9 @@ test_hold_fresh_home(void **state)
 {
 	struct fix	*f = *state;
 	struct worker	*w, *home;
-	struct nq_packet np;
 	struct sync_rec	 r;
 	struct sync_batch sb;
 	struct ct_tuple	 k;
-	uint8_t		 b[64];
-	uint16_t	 sport;
-	int		 acc = -1;
 
 	fresh_off_home(f, &r, &k, &home, &w);
 	assert_int_equal(queued[w->id], 1);
@@ -940,11 +972,7 @@ test_hold_fresh_home(void **state)
 	assert_null(w->inbox);			/* no copy to end */
 	assert_int_equal(ct_forget(w->ct, &k, f->now), 0);
 	assert_int_equal(deletes, 1);
-	memset(&sb, 0, sizeof(sb));
-	sb.rec = &r;
-	sb.n = 1;
-	sb.keep = 1;
-	worker_sync_apply(home, &sb);
+	record_apply(home, &r, &sb);
 	assert_int_equal(sb.kept, 1);
 	assert_int_equal(sb.applied, 0);
 	assert_int_equal(queued[home->id], 0);
@@ -953,14 +981,7 @@ test_hold_fresh_home(void **state)
 
 	/* the grace is over: nothing to tell home */
 	f->now += GRACE_MS;
-	for (sport = 40001;; sport++) {
-		tcp_packet(f, &np, b, 41, 0, sport, 1000, 0, PKT_TH_SYN);
-		assert_int_equal(verdict_tuple(np.data, np.len, &k), 0);
-		if (synclink_home(&k, 2) == home->id)
-			break;
-	}
-	assert_int_equal(deliver(w, &np, &acc), 0);
-	assert_int_equal(acc, 1);
+	syn_in(f, w, 41, sport_home(f, home, 40001));
 	assert_int_equal(home->nfresh, 0);
 }
 
@@ -977,33 +998,21 @@ test_hold_fresh_many(void **state)
 {
 	struct fix	*f = *state;
 	struct worker	*w, *home;
-	struct nq_packet np;
 	struct sync_rec	 r;
 	struct sync_batch sb;
-	struct ct_tuple	 k, k2;
-	uint8_t		 b[64];
+	struct ct_tuple	 k;
 	unsigned	 n = 0;
 	uint16_t	 sport;
-	int		 acc;
 
 	fresh_off_home(f, &r, &k, &home, &w);
 	for (sport = 40001; n <= WORKER_THERE; sport++) {
-		tcp_packet(f, &np, b, 41, 0, sport, 1000, 0, PKT_TH_SYN);
-		assert_int_equal(verdict_tuple(np.data, np.len, &k2), 0);
-		if (synclink_home(&k2, 2) != home->id)
-			continue;
-		acc = -1;
-		assert_int_equal(deliver(w, &np, &acc), 0);
-		assert_int_equal(acc, 1);
+		sport = sport_home(f, home, sport);
+		syn_in(f, w, 41, sport);
 		if (++n % (WORKER_FRESH / 2) == 0)
 			worker_ask_cb(-1, EV_READ, home);
 	}
 	worker_ask_cb(-1, EV_READ, home);
-	memset(&sb, 0, sizeof(sb));
-	sb.rec = &r;
-	sb.n = 1;
-	sb.keep = 1;
-	worker_sync_apply(home, &sb);
+	record_apply(home, &r, &sb);
 	assert_int_equal(sb.kept, 1);
 	assert_int_equal(queued[home->id], 0);
 	assert_int_equal(ct_count(home->ct), 0);
@@ -1093,20 +1102,14 @@ test_hold_fresh_gone_new(void **state)
 {
 	struct fix	*f = *state;
 	struct worker	*w, *home;
-	struct nq_packet np;
 	struct sync_rec	 r;
 	struct ct_tuple	 k;
-	uint8_t		 b[64];
-	int		 acc = -1;
 
 	fresh_off_home(f, &r, &k, &home, &w);
 	record_in(f, &r);
 	assert_int_equal(ct_forget(w->ct, &k, f->now), 0);
 	assert_int_equal(deletes, 1);
-	tcp_packet(f, &np, b, 41, 0, 40000, 1000, 0, PKT_TH_SYN);
-	acc = -1;
-	assert_int_equal(deliver(w, &np, &acc), 0);
-	assert_int_equal(acc, 1);
+	syn_in(f, w, 41, 40000);
 	assert_int_equal(queued[w->id], 3);
 	worker_ask_cb(-1, EV_READ, home);
 	worker_ask_cb(-1, EV_READ, w);		/* the newer one again */
