@@ -943,6 +943,17 @@ restart_a(unsigned i)
 	sync_alive(A.s, now);		/* sync_main(): its first word */
 }
 
+/* nfqspictl sync resync on B: its BULK_REQ, taken off the wire in *d. */
+static void
+bulk_req(struct dgram *d)
+{
+	sync_resync(B.s);
+	sync_command(B.s, now);
+	assert_int_equal(nwire, 1);
+	*d = wire[0];
+	nwire = 0;
+}
+
 /* A ready backup whose master restarts asks for the new run's table,
    gives up a bulk of the last run that was half in, and asks again
    when that request is lost: the connections the master forgot go. */
@@ -961,11 +972,7 @@ test_peer_restart(void **state)
 	assert_int_equal(ct_count(B.w->ct), 3);
 
 	/* nfqspictl sync resync: only the bulk's BULK_START comes in */
-	sync_resync(B.s);
-	sync_command(B.s, now);
-	assert_int_equal(nwire, 1);
-	d = wire[0];
-	nwire = 0;
+	bulk_req(&d);
 	sync_datagram(A.s, d.buf, d.len, &B.addr, now);
 	sync_pump(A.s, now);		/* BULK_START, UPDATE, BULK_END */
 	assert_true(nwire >= 3);
@@ -1003,6 +1010,37 @@ test_peer_restart(void **state)
 	assert_int_equal(B.s->lk.st.swept, 4);
 }
 
+/* A, a master of two workers, and B, a backup of one, anew. */
+static void
+two_nodes(void)
+{
+	node_free(&A);
+	node_free(&B);
+	nworkers = 2;
+	node_init(&A, SYNC_ROLE_MASTER, "10.0.9.1", "10.0.9.2", 0, 8192);
+	nworkers = 1;
+	node_init(&B, SYNC_ROLE_BACKUP, "10.0.9.2", "10.0.9.1", 1, 8192);
+}
+
+/* Those two, A's worker 0 holding connections 0 to 9, worker 1 n from
+   10 on and then 3000 (walked last): B ready, with them all. */
+static void
+moved_nodes(unsigned n)
+{
+	unsigned	 i;
+
+	two_nodes();
+	for (i = 0; i < 10; i++)
+		open_in(0, i, 0);
+	for (i = 10; i < 10 + n; i++)
+		open_in(1, i, 0);
+	open_in(1, 3000, 0);
+	sync_alive(B.s, now);
+	deliver(-1);
+	assert_int_equal(B.s->lk.ready, 1);
+	assert_int_equal(ct_count(B.w->ct), 10 + n + 1);
+}
+
 /*
  * A, of two workers, sends B its whole table again (nfqspictl sync
  * resync); worker 0 holds 10 connections, worker 1 2000 and then 3000,
@@ -1018,29 +1056,9 @@ bulk_moved(int gave, int took)
 	struct sync_rec	 r;
 	struct ct_snap	 s = conn(3000, 0);
 	struct dgram	 d;
-	unsigned	 i;
 
-	node_free(&A);
-	node_free(&B);
-	nworkers = 2;
-	node_init(&A, SYNC_ROLE_MASTER, "10.0.9.1", "10.0.9.2", 0, 8192);
-	nworkers = 1;
-	node_init(&B, SYNC_ROLE_BACKUP, "10.0.9.2", "10.0.9.1", 1, 8192);
-	for (i = 0; i < 10; i++)
-		open_in(0, i, 0);
-	for (i = 10; i < 2010; i++)
-		open_in(1, i, 0);
-	open_in(1, 3000, 0);
-	sync_alive(B.s, now);
-	deliver(-1);
-	assert_int_equal(B.s->lk.ready, 1);
-	assert_int_equal(ct_count(B.w->ct), 2011);
-
-	sync_resync(B.s);
-	sync_command(B.s, now);		/* BULK_REQ */
-	assert_int_equal(nwire, 1);
-	d = wire[0];
-	nwire = 0;
+	moved_nodes(2000);
+	bulk_req(&d);
 	if (gave == 0)
 		assert_int_equal(worker_sync_give(A.all[1], &s.k, &r), 1);
 	sync_datagram(A.s, d.buf, d.len, &B.addr, now);	/* the bulk */
@@ -1165,31 +1183,12 @@ test_bulk_moved_walking(void **state)
 {
 	struct dgram	 d;
 	uint64_t	 bulks;
-	unsigned	 i;
 
 	(void)state;
-	node_free(&A);
-	node_free(&B);
-	nworkers = 2;
-	node_init(&A, SYNC_ROLE_MASTER, "10.0.9.1", "10.0.9.2", 0, 8192);
-	nworkers = 1;
-	node_init(&B, SYNC_ROLE_BACKUP, "10.0.9.2", "10.0.9.1", 1, 8192);
-	for (i = 0; i < 10; i++)
-		open_in(0, i, 0);
-	for (i = 10; i < 310; i++)
-		open_in(1, i, 0);
-	open_in(1, 3000, 0);
-	sync_alive(B.s, now);
-	deliver(-1);
-	assert_int_equal(B.s->lk.ready, 1);
-	assert_int_equal(ct_count(B.w->ct), 311);
+	moved_nodes(300);
 	bulks = B.s->lk.st.bulks_received;
 
-	sync_resync(B.s);
-	sync_command(B.s, now);		/* BULK_REQ */
-	assert_int_equal(nwire, 1);
-	d = wire[0];
-	nwire = 0;
+	bulk_req(&d);
 	sync_datagram(A.s, d.buf, d.len, &B.addr, now);
 	between = hand_over;
 	sync_pump(A.s, now);		/* the whole bulk */
@@ -1226,30 +1225,11 @@ test_bulk_moved_fence(void **state)
 {
 	struct ct_snap	 s = conn(3000, 0);
 	struct dgram	 d;
-	unsigned	 i;
 
 	(void)state;
-	node_free(&A);
-	node_free(&B);
-	nworkers = 2;
-	node_init(&A, SYNC_ROLE_MASTER, "10.0.9.1", "10.0.9.2", 0, 8192);
-	nworkers = 1;
-	node_init(&B, SYNC_ROLE_BACKUP, "10.0.9.2", "10.0.9.1", 1, 8192);
-	for (i = 0; i < 10; i++)
-		open_in(0, i, 0);
-	for (i = 10; i < 310; i++)
-		open_in(1, i, 0);
-	open_in(1, 3000, 0);
-	sync_alive(B.s, now);
-	deliver(-1);
-	assert_int_equal(B.s->lk.ready, 1);
-	assert_int_equal(ct_count(B.w->ct), 311);
+	moved_nodes(300);
 
-	sync_resync(B.s);
-	sync_command(B.s, now);		/* BULK_REQ */
-	assert_int_equal(nwire, 1);
-	d = wire[0];
-	nwire = 0;
+	bulk_req(&d);
 	assert_int_equal(worker_sync_give(A.all[1], &s.k, &late_rec), 1);
 	sync_datagram(A.s, d.buf, d.len, &B.addr, now);
 	at_fence = take_late;
@@ -1328,11 +1308,7 @@ test_bulk_reused_slot(void **state)
 	assert_int_equal(ct_count(B.w->ct), 2000);
 	assert_non_null(gone_e = find(&B, 0));
 
-	sync_resync(B.s);
-	sync_command(B.s, now);		/* BULK_REQ */
-	assert_int_equal(nwire, 1);
-	req = wire[0];
-	nwire = 0;
+	bulk_req(&req);
 	sync_datagram(A.s, req.buf, req.len, &B.addr, now);
 	sync_pump(A.s, now);		/* BULK_START, the first slices */
 	assert_int_equal(A.s->lk.tx.active, 1);
@@ -1525,11 +1501,7 @@ test_bulk_home_late(void **state)
 	r.s = conn(3000, 0);
 	h = B.all[synclink_home(&r.s.k, 2)];
 
-	sync_resync(B.s);
-	sync_command(B.s, now);		/* BULK_REQ */
-	assert_int_equal(nwire, 1);
-	req = wire[0];
-	nwire = 0;
+	bulk_req(&req);
 	sync_datagram(A.s, req.buf, req.len, &B.addr, now);
 	sync_pump(A.s, now);		/* BULK_START, the first slices */
 	n = nwire;
@@ -1697,12 +1669,7 @@ two_workers(unsigned from)
 {
 	unsigned	 wi;
 
-	node_free(&A);
-	node_free(&B);
-	nworkers = 2;
-	node_init(&A, SYNC_ROLE_MASTER, "10.0.9.1", "10.0.9.2", 0, 8192);
-	nworkers = 1;
-	node_init(&B, SYNC_ROLE_BACKUP, "10.0.9.2", "10.0.9.1", 1, 8192);
+	two_nodes();
 	for (wi = 0; wi < 2; wi++) {
 		A.all[wi]->peers = A.all;
 		A.all[wi]->npeers = 2;
