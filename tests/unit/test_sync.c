@@ -1122,12 +1122,7 @@ test_bulk_worker_gone(void **state)
 	unsigned	 i, sent, got;
 
 	(void)state;
-	node_free(&A);
-	node_free(&B);
-	nworkers = 2;
-	node_init(&A, SYNC_ROLE_MASTER, "10.0.9.1", "10.0.9.2", 0, 8192);
-	nworkers = 1;
-	node_init(&B, SYNC_ROLE_BACKUP, "10.0.9.2", "10.0.9.1", 1, 8192);
+	two_nodes();
 	for (i = 0; i < 10; i++)
 		open_in(0, i, 0);
 	for (i = 10; i < 310; i++)
