@@ -551,7 +551,7 @@ EOF
 # lib_ping_setup THREADS: lib_topology, then a configuration of THREADS
 # workers under lib_policy that lets pings through (lib_ping_rules): the
 # set-up of the tests that stop a worker (test_callhang, test_dead,
-# test_stall).  A plain command, as lib_topology.
+# test_sdnotify, test_stall).  A plain command, as lib_topology.
 lib_ping_setup()
 {
 	lib_topology

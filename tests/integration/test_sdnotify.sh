@@ -37,12 +37,7 @@ T_QUEUE=${T_QUEUE:-12}
 . "$(dirname "$0")/lib.sh"
 
 lib_init sdnotify
-lib_topology
-lib_config <<EOF
-$(lib_policy)
-
-$(lib_ping_rules)
-EOF
+lib_ping_setup 1
 lib_divert || { echo "cannot divert FORWARD to NFQUEUE" >&2; exit 1; }
 
 # ---- systemd's side ------------------------------------------------------------------
@@ -373,19 +368,15 @@ gap_in()
 # held WHAT ARGS...: nfqspictl ARGS while worker 0 is stopped HOLD s
 held()
 {
-	local what=$1 st ta tb took during gap
+	local what=$1 ta tb took during gap
 	shift
-	: >"$T_TMP/stall-call.out"
-	"$PY" "$STALL" "$(worker_tid "$pid")" "$HOLD" \
-	    >"$T_TMP/stall-call.out" 2>&1 &
-	st=$!
-	wait_for 30 grep -q stopped "$T_TMP/stall-call.out"
+	lib_hold "$T_TMP/stall-call.out" "$STALL" "$(worker_tid "$pid")" "$HOLD"
 	check "$what: worker 0 stopped $HOLD s" \
 	    grep -q stopped "$T_TMP/stall-call.out"
 	ta=$(mono)
 	check "$what: done once it runs again" quiet lib_ctl "$@"
 	tb=$(mono)
-	wait "$st" 2>/dev/null
+	wait "$T_HOLD" 2>/dev/null
 	sleep 1.2	# the main loop's pings after it
 	awk -v p="$pid" '$2 == p && $3 == "WATCHDOG=1" { print $1 }' "$W" \
 	    >"$T_TMP/pings.txt"
@@ -422,14 +413,11 @@ start NOTIFY_SOCKET="$T_TMP/wdog.sock"
 pid=$T_DPID
 pinger() { grep -qx nfqspid-sdping /proc/"$pid"/task/*/comm 2>/dev/null; }
 check "long start: its pings' thread runs" wait_for $((50 * T_SLOW)) pinger
-: >"$T_TMP/stall-start.out"
-"$PY" "$STALL" "$pid" 3 >"$T_TMP/stall-start.out" 2>&1 &
-st=$!
-wait_for 30 grep -q stopped "$T_TMP/stall-start.out"
+lib_hold "$T_TMP/stall-start.out" "$STALL" "$pid" 3
 check "... its main thread stopped 3 s" \
     grep -q stopped "$T_TMP/stall-start.out"
 check "long start: READY=1 comes" wait_for $((600 * T_SLOW)) wready 1
-wait "$st" 2>/dev/null
+wait "$T_HOLD" 2>/dev/null
 cp "$T_TMP/small.ini" "$T_CONF"
 t1=$(awk -v p="$pid" '$2 == p && $3 == "READY=1" { print $1; exit }' "$W")
 awk -v p="$pid" -v b="${t1:-0}" '$2 == p && $1 < b && $3 != "READY=1"' \
@@ -525,11 +513,8 @@ check "... and the log says so" \
 # once: the SIGTERM waited out the stall, the stop was short, and the
 # kept STOPPING=1 was given up before systemd read again).
 check "systemd busy at the stop" quiet busy
-: >"$T_TMP/stall-stop.out"
-"$PY" "$STALL" "$(worker_tid "$pid")" $((4 + T_SLOW)) \
-    >"$T_TMP/stall-stop.out" 2>&1 &
-st=$!
-wait_for 30 grep -q stopped "$T_TMP/stall-stop.out"
+lib_hold "$T_TMP/stall-stop.out" "$STALL" "$(worker_tid "$pid")" \
+    $((4 + T_SLOW))
 check "... its stop slowed (a worker stopped)" \
     grep -q stopped "$T_TMP/stall-stop.out"
 sleep 1.5	# a tick of the main loop first
@@ -549,7 +534,7 @@ rc=$?
 check "... then it ends with 0 (got $rc)" test "$rc" -eq 0
 check "... and the log says when systemd took it" \
     log_has "systemd's notify socket took STOPPING=1 after [0-9]+ ms"
-wait "$st" 2>/dev/null
+wait "$T_HOLD" 2>/dev/null
 
 # ---- the watchdog thread ends a daemon whose worker hangs: why in STATUS= ----
 # stall.py TID SECONDS: stop one thread (ptrace, the others run on)
@@ -560,9 +545,7 @@ check "a daemon to hang: READY=1 comes" \
     wait_for $((100 * T_SLOW)) ready_n "$N" "$pid" 1
 check "... its pidfile names it" grep -qx "$pid" "$T_TMP/nfqspid.pid"
 tid=$(worker_tid "$pid")
-"$PY" "$STALL" "$tid" 20 >"$T_TMP/stall.out" 2>&1 &
-st=$!
-wait_for 30 grep -q stopped "$T_TMP/stall.out"
+lib_hold "$T_TMP/stall.out" "$STALL" "$tid" 20
 check "its worker thread alone is stopped (tid $tid)" \
     grep -q stopped "$T_TMP/stall.out"
 # 10 checks a second apart, then _exit(1)
@@ -573,7 +556,7 @@ rc=$?
 check "... exit 1 (got $rc)" test "$rc" -eq 1
 # its pid would soon be another process's (debian's prerm reads it)
 check "... its pidfile went with it" test ! -e "$T_TMP/nfqspid.pid"
-wait "$st" 2>/dev/null
+wait "$T_HOLD" 2>/dev/null
 wait_for 20 grep -q "^$pid STATUS=" "$N"
 check "... STATUS= says why ($(said "$N" "$pid" | tail -n 1))" \
     grep -q '^STATUS=exiting: watchdog: worker 0 (queue '"$T_QUEUE"') has not run for 10 s$' \
@@ -596,11 +579,8 @@ check "... its pidfile names it" grep -qx "$pid" "$T_TMP/nfqspid.pid"
 check "... ping crosses" quiet in_c ping -q -c 2 -i 0.2 -W 1 "$S4"
 sum0=$(cksum <"$T_TMP/stop.state")
 tid=$(worker_tid "$pid")
-: >"$T_TMP/stall.out"
 t0=$(date +%s)
-"$PY" "$STALL" "$tid" $((W + 20)) "$pid" >"$T_TMP/stall.out" 2>&1 &
-st=$!
-wait_for 30 grep -q stopped "$T_TMP/stall.out"
+lib_hold "$T_TMP/stall.out" "$STALL" "$tid" $((W + 20)) "$pid"
 check "its worker thread is stopped, then SIGTERM (tid $tid)" \
     grep -q stopped "$T_TMP/stall.out"
 # exited: its threads ended; one ptrace holds stays a zombie until
@@ -611,8 +591,8 @@ check "the stop ends within $W s, the worker still stopped" \
 dt=$(($(date +%s) - t0))
 check "... after the stop's 30 s, not the watchdog's 10 (${dt} s)" \
     test "$dt" -ge 29
-kill "$st" 2>/dev/null
-wait "$st" 2>/dev/null
+kill "$T_HOLD" 2>/dev/null
+wait "$T_HOLD" 2>/dev/null
 wait "$pid"
 rc=$?
 check "... exit 1 (got $rc)" test "$rc" -eq 1
