@@ -249,17 +249,15 @@ check "a screenshot at 1280 px is saved ($ART/http.png)" test -s "$ART/http.png"
 # after 1 s, and the page says so in nfqspictl's words (page.js writes
 # them itself) and keeps the last table.  8 s: short of the watchdog's 10.
 tid=$(worker_tid "$T_DPID")
-"$PY" "$STALL" "$tid" 8 >"$T_TMP/stall.out" 2>&1 &
-st=$!
-wait_for 30 grep -q stopped "$T_TMP/stall.out"
+lib_hold "$T_TMP/stall.out" "$STALL" "$tid" 8
 check "the worker's thread is stopped (tid $tid)" grep -q stopped "$T_TMP/stall.out"
 chrome --dump-dom "$url/" >"$T_TMP/late.html"
 late=$(sed -n 's/.*<span id="msg">\([^<]*\)<.*/\1/p' "$T_TMP/late.html")
 check "the page says which worker did not answer ($late)" \
     grep -Eqx "Error: worker 0 \(queue $T_QUEUE\) did not answer within 1 s \(has not run for [0-9]+ s\): left out" \
     <<<"$late"
-check "... while the worker was stopped" kill -0 "$st"
-wait "$st"
+check "... while the worker was stopped" kill -0 "$T_HOLD"
+wait "$T_HOLD"
 check "the worker runs again" \
     wait_eval $((30 * T_SLOW)) '! lib_ctl status | grep -q WARNING'
 chrome --dump-dom "$url/" >"$T_TMP/again.html"
