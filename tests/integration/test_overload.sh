@@ -168,9 +168,7 @@ conf yes 10
 check "reload with fail_open = yes" quiet lib_ctl reload
 tid=$(worker_tid "$T_DPID")
 check "the worker thread is named nfqspid-w0 (tid $tid)" test "$tid" != 0
-"$PY" "$STALL" "$tid" 6 >"$T_TMP/stall.out" 2>&1 &
-st=$!
-wait_for 30 grep -q stopped "$T_TMP/stall.out"
+lib_hold "$T_TMP/stall.out" "$STALL" "$tid" 6
 check "the worker thread alone is stopped" grep -q stopped "$T_TMP/stall.out"
 check "the watchdog makes its queue fail closed" \
     log_has "watchdog: worker 0 \(queue $T_QUEUE\) has not run for 2 s: its queue fails closed until it runs again"
@@ -178,7 +176,7 @@ syns 500
 n=$(counter "$NS_S" "$IPT" filter INPUT fsyn)
 check "500 SYNs to a closed port while the worker is stalled: none delivered ($n)" \
     test "$n" = 0
-wait "$st"
+wait "$T_HOLD"
 check "the worker runs again and its queue fails open again" \
     log_has "worker 0 runs again: queue $T_QUEUE fails open again"
 check "nfqspid did not exit" lib_daemon_alive
