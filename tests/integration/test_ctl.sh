@@ -526,10 +526,7 @@ check "reload back to the running idle_warn: nothing said to wait" \
 reloaded() { grep -c "reloaded $T_CONF: rules" "$T_LOG"; }
 reloaded_since() { [ "$(reloaded)" -gt "$1" ]; }
 r0=$(reloaded)
-"$PY" "$STALL" "$T_DPID" 8 \
-    >"$T_TMP/stall.out" 2>&1 &
-stall=$!
-if wait_for 30 grep -q stopped "$T_TMP/stall.out"; then
+if lib_hold "$T_TMP/stall.out" "$STALL" "$T_DPID" 8; then
 	t0=$(date +%s%N)
 	out=$(lib_ctl -t 3 reload 2>&1)
 	rc=$?
@@ -541,37 +538,31 @@ if wait_for 30 grep -q stopped "$T_TMP/stall.out"; then
 	    "no answer from the daemon within 3 seconds: the reload may still be running and take effect; the daemon's log says whether it did" \
 	    <<<"$out"
 	check "... not yet in the log" test "$(reloaded)" -eq "$r0"
-	wait "$stall"
+	wait "$T_HOLD"
 	check "... and it does, once the daemon runs again" \
 	    wait_for $((50 * T_SLOW)) reloaded_since "$r0"
 	check "... which answers again" quiet lib_ctl status
 else
 	fail "stall.py could not stop the daemon ($(cat "$T_TMP/stall.out"))"
-	wait "$stall"
+	wait "$T_HOLD"
 fi
 r0=$(reloaded)
-"$PY" "$STALL" "$T_DPID" 3 \
-    >"$T_TMP/stall.out" 2>&1 &
-stall=$!
-if wait_for 30 grep -q stopped "$T_TMP/stall.out"; then
+if lib_hold "$T_TMP/stall.out" "$STALL" "$T_DPID" 3; then
 	out=$(lib_ctl -t 20 reload 2>&1)
 	rc=$?
 	check "reload stalled 3 s under -t 20: it waits, status 0 (got $rc: $out)" \
 	    test "$rc" -eq 0
 	check "... and it reloaded" reloaded_since "$r0"
-	wait "$stall"
+	wait "$T_HOLD"
 else
 	fail "stall.py could not stop the daemon ($(cat "$T_TMP/stall.out"))"
-	wait "$stall"
+	wait "$T_HOLD"
 fi
 # The daemon's main thread stopped (as by a stuck main loop), and its
 # backlog filled by clients it never accepts: status still ends at -t.
 # stall.py lets the thread go after 8 s, even if this test dies.
-"$PY" "$STALL" "$T_DPID" 8 \
-    >"$T_TMP/stall.out" 2>&1 &
-stall=$!
 rm -f "$T_TMP/full.ready"
-if wait_for 30 grep -q stopped "$T_TMP/stall.out"; then
+if lib_hold "$T_TMP/stall.out" "$STALL" "$T_DPID" 8; then
 	"$PY" "$T_TMP/full.py" "$T_CTL" "$T_TMP/full.ready" 30 &
 	full=$!
 	if wait_for 30 test -s "$T_TMP/full.ready"; then
@@ -583,12 +574,12 @@ if wait_for 30 grep -q stopped "$T_TMP/stall.out"; then
 	fi
 	kill "$full" 2>/dev/null
 	wait "$full" 2>/dev/null
-	wait "$stall"
+	wait "$T_HOLD"
 	check "... which answers again once it runs" \
 	    wait_for $((50 * T_SLOW)) quiet lib_ctl status
 else
 	fail "stall.py could not stop the daemon ($(cat "$T_TMP/stall.out"))"
-	wait "$stall"
+	wait "$T_HOLD"
 fi
 
 # events: NEW, UPDATE and DESTROY of a connection, as conntrack -E.
