@@ -248,6 +248,9 @@ check "a screenshot at 1280 px is saved ($ART/http.png)" test -s "$ART/http.png"
 # The worker stopped (ptrace), as a stuck one: /api/stats leaves it out
 # after 1 s, and the page says so in nfqspictl's words (page.js writes
 # them itself) and keeps the last table.  8 s: short of the watchdog's 10.
+# The message itself shows the worker was stopped when the page asked; a
+# slow Chromium may render it after the 8 s, so the hold's end is not
+# checked before the wait.
 tid=$(worker_tid "$T_DPID")
 lib_hold "$T_TMP/stall.out" "$STALL" "$tid" 8
 check "the worker's thread is stopped (tid $tid)" grep -q stopped "$T_TMP/stall.out"
@@ -256,7 +259,6 @@ late=$(sed -n 's/.*<span id="msg">\([^<]*\)<.*/\1/p' "$T_TMP/late.html")
 check "the page says which worker did not answer ($late)" \
     grep -Eqx "Error: worker 0 \(queue $T_QUEUE\) did not answer within 1 s \(has not run for [0-9]+ s\): left out" \
     <<<"$late"
-check "... while the worker was stopped" kill -0 "$T_HOLD"
 wait "$T_HOLD"
 check "the worker runs again" \
     wait_eval $((30 * T_SLOW)) '! lib_ctl status | grep -q WARNING'
