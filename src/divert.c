@@ -46,6 +46,8 @@ static const struct hook {
 };
 #define NHOOKS	(sizeof(hooks) / sizeof(hooks[0]))
 _Static_assert(NHOOKS == DIVERT_NHOOKS, "DIVERT_SLOT() counts them");
+_Static_assert(DIVERT_REFLEN <= DIVERT_EXPECTLEN &&
+    DIVERT_REFHEAD + 3 < DIVERT_REFLEN, "a ref fits line[] and tail[]");
 
 const char *
 divert_mode_name(int mode)
@@ -425,26 +427,55 @@ divert_listing(const char *out, const char *expect, char *why, size_t len)
 	return (0);
 }
 
+/* the line's last n chars (n <= its length, DIVERT_EXPECTLEN at most) */
+static void
+jumps_last(const struct divert_jumps *j, char *buf, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		buf[i] = j->tail[(j->len - n + i) % sizeof(j->tail)];
+}
+
 /*
- * The rule line l (n chars, whole) jumps or goes to our chain, the
- * one jump (as expect's "-A INPUT -j nfqspid-input") names, as its last
- * words.
+ * The line so far is a rule ("-A ") that jumps or goes to our chain,
+ * the one jump (as expect's "-A INPUT -j nfqspid-input") names, as its
+ * last words: its start and its end tell, however long it is.
  */
 static int
-jumps_to_own(const char *jump, const char *l, size_t n)
+jumps_to_own(const struct divert_jumps *j)
 {
+	char		 end[DIVERT_EXPECTLEN];
 	const char	*own;
 	size_t		 k;
 
-	if ((own = strstr(jump, " -j ")) == NULL)
+	if ((own = strstr(j->jump, " -j ")) == NULL)
 		return (0);
 	own += 4;
 	k = strlen(own);
-	if (n < 3 + 4 + k || memcmp(l, "-A ", 3) != 0 ||
-	    memcmp(l + n - k, own, k) != 0)
+	if (k + 4 > sizeof(end) || j->len < 3 + 4 + k ||
+	    memcmp(j->line, "-A ", 3) != 0)
 		return (0);
-	return (memcmp(l + n - k - 4, " -j ", 4) == 0 ||
-	    memcmp(l + n - k - 4, " -g ", 4) == 0);
+	jumps_last(j, end, k + 4);
+	return ((memcmp(end, " -j ", 4) == 0 || memcmp(end, " -g ", 4) == 0) &&
+	    memcmp(end + 4, own, k) == 0);
+}
+
+/* the first such line as ref: whole, or its start, "..." and its end */
+static void
+jumps_ref(struct divert_jumps *j)
+{
+	size_t	 tail = DIVERT_REFLEN - DIVERT_REFHEAD - 3;
+
+	if (j->len <= DIVERT_REFLEN) {
+		memcpy(j->ref, j->line, j->len);
+		j->ref[j->len] = '\0';
+		return;
+	}
+	memcpy(j->ref, j->line, DIVERT_REFHEAD);
+	memcpy(j->ref + DIVERT_REFHEAD, "...", 3);
+	jumps_last(j, j->ref + DIVERT_REFHEAD + 3, tail);
+	j->ref[DIVERT_REFLEN] = '\0';
 }
 
 /* the line so far is over: ours, another's jump to our chain, a rule
@@ -457,12 +488,9 @@ jumps_line(struct divert_jumps *j)
 	if (j->len == n && memcmp(j->line, j->jump, n) == 0) {
 		if (j->jumps < UINT_MAX)
 			j->jumps++;
-	} else if (j->len <= sizeof(j->line) &&
-	    jumps_to_own(j->jump, j->line, j->len)) {
-		if (j->refs == 0) {
-			memcpy(j->ref, j->line, j->len);
-			j->ref[j->len] = '\0';
-		}
+	} else if (jumps_to_own(j)) {
+		if (j->refs == 0)
+			jumps_ref(j);
 		if (j->refs < UINT_MAX)
 			j->refs++;
 	} else if (j->jumps == 0 && j->len >= 3 &&
@@ -481,9 +509,10 @@ divert_jumps_feed(struct divert_jumps *j, const char *buf, size_t n)
 			jumps_line(j);
 			continue;
 		}
-		/* a line longer than line[] is not ours: its start will do */
+		/* its start, and its end however long it gets */
 		if (j->len < sizeof(j->line))
 			j->line[j->len] = buf[i];
+		j->tail[j->len % sizeof(j->tail)] = buf[i];
 		j->len++;
 	}
 }

@@ -138,17 +138,25 @@ int	 divert_listing(const char *out, const char *expect, char *why,
  * to our chain too, with matches of its own ("-A FORWARD -i eth0 -j
  * nfqspid-forward"), is no rule ahead: what it matches still reaches
  * our queue.  It is counted in refs (the first in ref), as it keeps
- * -X from deleting our chain.  Zeroed, with jump set, before the first
- * divert_jumps_feed().
+ * -X from deleting our chain.  A line is judged by its start and its
+ * end, however long (a comment of 256 characters): ref keeps one of
+ * DIVERT_REFLEN characters or fewer whole, a longer one as its first
+ * DIVERT_REFHEAD, "..." and its last (where it jumps).  Zeroed, with
+ * jump set, before the first divert_jumps_feed().
  */
+#define DIVERT_REFLEN	200
+#define DIVERT_REFHEAD	100
 struct divert_jumps {
 	const char	*jump;
-	char		 line[DIVERT_EXPECTLEN];	/* the line so far */
+	char		 line[DIVERT_EXPECTLEN];	/* the line's start */
+	char		 tail[DIVERT_EXPECTLEN];	/* its end, a ring:
+							   char i at i %
+							   DIVERT_EXPECTLEN */
 	size_t		 len;		/* its length, however long */
 	unsigned	 jumps;
 	unsigned	 ahead;
 	unsigned	 refs;
-	char		 ref[DIVERT_EXPECTLEN + 1];
+	char		 ref[DIVERT_REFLEN + 1];
 };
 void	 divert_jumps_feed(struct divert_jumps *j, const char *buf,
 	    size_t n);

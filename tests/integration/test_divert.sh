@@ -16,9 +16,10 @@
 #    does (no tick between); rules put ahead of our jump (IPv4 and IPv6)
 #    are logged once and shown in status (text and -j) while they last,
 #    and left there, nothing restored; an operator's jump to a chain of
-#    ours with matches of its own is none of them, is left at the stop,
-#    whose log names it as what keeps the chain, and the next start
-#    fills that chain again;
+#    ours with matches of its own is none of them (nor one of 314
+#    characters), is left at the stop, whose log names it as what keeps
+#    the chain (a long line by its start and its end), and the next
+#    start fills that chain again;
 #  - fail_open = no: no --queue-bypass, the rules stay after SIGTERM (so
 #    nothing is forwarded), and the next start does not add a second jump,
 #    nor keep one someone added meanwhile;
@@ -441,17 +442,20 @@ check "... no removal failed" log_lacks "divert: removing the"
 check "... the log says it is removed" \
     test "$(grep -c "divert: the iptables diversion is removed" "$T_LOG")" -gt "$n0"
 
-# An operator's own jump to a chain of ours, with matches of its own,
-# ahead of ours: no rule ahead (what it matches still reaches the
-# queue), and left where it is.  It keeps -X from deleting our chain:
-# the stop says so, naming it; the next start fills the chain again.
+# An operator's own jumps to a chain of ours, with matches of their
+# own, ahead of ours: no rule ahead (what they match still reaches the
+# queue), however long their line (a comment of 256 characters), and
+# left where they are.  They keep -X from deleting our chain: the stop
+# says so, naming the first (a long line by its start and its end);
+# the next start fills the chain again.
 lib_must_start "nfqspid starts again, for an operator's jump to its chain"
 ahead1="FORWARD \(IPv4\): 1 rule ahead of our jump"
 n1=$(ahead_count "$ahead1")
-printf '*filter\n-I FORWARD 1 -i eth0 -j nfqspid-forward\n-I FORWARD 1 -s 192.0.2.7/32 -j ACCEPT\nCOMMIT\n' |
+cmt=$(printf 'x%.0s' {1..256})
+printf '*filter\n-I FORWARD 1 -i eth0 -j nfqspid-forward\n-I FORWARD 1 -i eth1 -m comment --comment "%s" -j nfqspid-forward\n-I FORWARD 1 -s 192.0.2.7/32 -j ACCEPT\nCOMMIT\n' "$cmt" |
     in_d iptables-legacy-restore -w 5 --noflush
 ahead_more() { [ "$(ahead_count "$ahead1")" -gt "$n1" ]; }
-check "an operator's jump to our chain and a rule ahead of ours: 1 rule ahead, not 2" \
+check "an operator's jumps to our chain (one of 314 characters) and a rule ahead of ours: 1 rule ahead, not 3" \
     wait_for 80 ahead_more
 check "... said of no other count" \
     not grep -Eq "divert: FORWARD \(IPv4\): [02-9][0-9]* rules? ahead" "$T_LOG"
@@ -461,9 +465,11 @@ d = json.load(sys.stdin)["divert"]["ahead"]["ipv4"]
 assert d["FORWARD"] == 1, d' < <(lib_ctl -j status)
 in_d iptables-legacy -w 5 -D FORWARD -s 192.0.2.7/32 -j ACCEPT
 lib_stop_daemon
-check "... the stop cannot delete the chain, and says why, naming the jump" \
-    log_has "divert: removing the iptables diversion: iptables-legacy -w 5 -t filter -X nfqspid-forward: failed: .*; nfqspid-forward is still referenced by \"-A FORWARD -i eth0 -j nfqspid-forward\"\$"
-check "... the operator's jump is left" has iptables-legacy FORWARD -i eth0 -j nfqspid-forward
+check "... the stop cannot delete the chain, and says why, naming the first jump by its start and its end" \
+    log_has "divert: removing the iptables diversion: iptables-legacy -w 5 -t filter -X nfqspid-forward: failed: .*; nfqspid-forward is still referenced by \"-A FORWARD -i eth1 -m comment --comment x{60}\.\.\.x{78} -j nfqspid-forward\" and more\$"
+check "... the operator's jumps are left" has iptables-legacy FORWARD -i eth0 -j nfqspid-forward
+check "... the long one too" \
+    has iptables-legacy FORWARD -i eth1 -m comment --comment "$cmt" -j nfqspid-forward
 check "... our own is gone" not has iptables-legacy FORWARD -j nfqspid-forward
 lib_must_start "nfqspid starts with the chain still there, an operator's jump to it"
 check "... its diversion installed" installed iptables-legacy --queue-bypass
@@ -472,6 +478,7 @@ check "... the operator's jump still there" \
     has iptables-legacy FORWARD -i eth0 -j nfqspid-forward
 lib_stop_daemon
 in_d iptables-legacy -w 5 -D FORWARD -i eth0 -j nfqspid-forward
+in_d iptables-legacy -w 5 -D FORWARD -i eth1 -m comment --comment "$cmt" -j nfqspid-forward
 in_d iptables-legacy -w 5 -X nfqspid-forward
 check "... and with it gone, nothing of ours left" removed iptables-legacy
 

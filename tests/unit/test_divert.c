@@ -353,6 +353,71 @@ test_jumps(void **state __attribute__((unused)))
 	assert_string_equal(why, "20 jumps to nfqspid-forward");
 }
 
+/*
+ * A rule line longer than a line of ours (an operator's jump with a
+ * comment of 256 characters) is judged by its start and its end, in
+ * pieces of any size: a jump to our chain is a ref, not a rule ahead,
+ * and named by its start and its end.
+ */
+static void
+test_jumps_long(void **state __attribute__((unused)))
+{
+	static const size_t	 lens[] = { 180, 230, 257, 300, 1000, 5000 };
+	struct divert_jumps	 j;
+	char			 why[256], big[16384], ref[DIVERT_REFLEN + 1];
+	char			 cmt[8192];
+	size_t			 step, i, n, c;
+
+	for (i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		/* "-A FORWARD -i eth0 -m comment --comment "xx..x" -j
+		   nfqspid-forward" of lens[i] characters */
+		c = lens[i] - strlen("-A FORWARD -i eth0 -m comment "
+		    "--comment \"\" -j nfqspid-forward");
+		memset(cmt, 'x', c);
+		cmt[c] = '\0';
+		cmt[c / 2] = 'y';
+		n = (size_t)snprintf(big, sizeof(big), "-P FORWARD ACCEPT\n"
+		    "-A FORWARD -i eth0 -m comment --comment \"%s\" -j "
+		    "nfqspid-forward\n"
+		    "-A FORWARD -s 192.0.2.1/32 -m comment --comment \"%s\" "
+		    "-j ACCEPT\n"
+		    "-A FORWARD -o eth1 -m comment --comment \"%s\" -g "
+		    "nfqspid-forward\n"
+		    "-A FORWARD -j nfqspid-forward\n", cmt, cmt, cmt);
+		assert_true(n < sizeof(big));
+		if (lens[i] <= DIVERT_REFLEN) {
+			memcpy(ref, big + 18, lens[i]);
+			ref[lens[i]] = '\0';
+		} else
+			snprintf(ref, sizeof(ref), "%.*s...%s", DIVERT_REFHEAD,
+			    big + 18, big + 18 + lens[i] -
+			    (DIVERT_REFLEN - DIVERT_REFHEAD - 3));
+		assert_int_equal(strlen(ref), lens[i] <= DIVERT_REFLEN ?
+		    lens[i] : DIVERT_REFLEN);
+		for (step = 1; step <= 4096; step *= 2) {
+			assert_int_equal(jumps_of(big, step, &j, why,
+			    sizeof(why)), 0);
+			/* the ACCEPT alone is ahead */
+			assert_int_equal(j.ahead, 1);
+			assert_int_equal(j.jumps, 1);
+			assert_int_equal(j.refs, 2);
+			assert_string_equal(j.ref, ref);
+		}
+		/* the same start and end, but not a rule ("-A "): none */
+		big[18] = '#';
+		assert_int_equal(jumps_of(big, 7, &j, why, sizeof(why)), 0);
+		assert_int_equal(j.refs, 1);
+		assert_int_equal(j.ahead, 1);
+		/* a long line ending in another chain's name: ahead */
+		big[18] = '-';
+		memcpy(strstr(big, "-g nfqspid-forward"), "-g nfqspid-forwarD",
+		    18);
+		assert_int_equal(jumps_of(big, 64, &j, why, sizeof(why)), 0);
+		assert_int_equal(j.refs, 1);
+		assert_int_equal(j.ahead, 2);
+	}
+}
+
 /* A removal's -X that failed: the whole table listed, for what still
    jumps to the chain. */
 static void
@@ -820,6 +885,7 @@ main(void)
 		cmocka_unit_test(test_iptables_replace),
 		cmocka_unit_test(test_listing),
 		cmocka_unit_test(test_jumps),
+		cmocka_unit_test(test_jumps_long),
 		cmocka_unit_test(test_nft_listing),
 		cmocka_unit_test(test_nft_listing_queue),
 		cmocka_unit_test(test_iptables_refs),
