@@ -273,7 +273,8 @@ if command -v unshare >/dev/null && unshare -m -n true 2>/dev/null; then
 	done
 	# an operator's jump to our chain, with a match of its own, stays
 	# (never ours to delete) and keeps -X from deleting that chain:
-	# a warning names it, the chain stays, emptied, and all else goes
+	# a warning names it, the chain stays, emptied, and all else goes;
+	# the line that names the chains removed says which stays and why
 	# shellcheck disable=SC2016  # for open_at_remove's sh
 	op_left='[ "$($T -S)" != "$(printf "%s\n" "-P INPUT ACCEPT" \
 	    "-P FORWARD ACCEPT" "-P OUTPUT ACCEPT" "-N nfqspid-forward" \
@@ -291,10 +292,35 @@ $T -A FORWARD -i eth0 -j nfqspid-forward' "T=$t; $op_left"
 			[ "$rc" -eq 0 ] &&
 			    grep -qxF "nfqspid: warning: $t -X nfqspid-forward failed, the chain stays: \"-A FORWARD -i eth0 -j nfqspid-forward\" still jumps to it" "$tmp/open.log" &&
 			    [ "$(grep -c warning "$tmp/open.log")" -eq 1 ] &&
-			    grep -qx "nfqspid: removed its $t chains nfqspid-input nfqspid-output" "$tmp/open.log"
+			    grep -qxF "nfqspid: removed its $t chains nfqspid-input nfqspid-output; nfqspid-forward stays: a rule still jumps to it" "$tmp/open.log"
 		}
-		check "remove, divert = ${d%%:*}: an operator's jump to nfqspid-forward in $t stays, named in a warning, the chain with it, the rest goes ($(tr '\n' ' ' <"$tmp/open.log"))" \
+		check "remove, divert = ${d%%:*}: an operator's jump to nfqspid-forward in $t stays, named in a warning and in the line of the chains removed, the chain with it, the rest goes ($(tr '\n' ' ' <"$tmp/open.log"))" \
 		    op_named
+	done
+	# a -X that fails with no rule jumping to the chain (an $t that
+	# refuses it, first in PATH): the warning gives its error, the
+	# line of the chains removed says that chain's -X failed
+	# shellcheck disable=SC2016  # for open_at_remove's sh
+	x_left='[ "$($T -S)" != "$(printf "%s\n" "-P INPUT ACCEPT" \
+	    "-P FORWARD ACCEPT" "-P OUTPUT ACCEPT" "-N nfqspid-output")" ]'
+	for d in iptables:iptables-legacy iptables-nft:iptables-nft; do
+		t=${d#*:}
+		command -v "$t" >/dev/null || continue
+		printf '#!/bin/sh\ncase "$*" in\n*" -X nfqspid-output")\n\techo "%s: Device or resource busy." >&2\n\texit 1 ;;\nesac\nexec %s "$@"\n' \
+		    "$t" "$(command -v "$t")" >"$tmp/fake/$t"
+		chmod +x "$tmp/fake/$t"
+		open_at_remove "${d%%:*}" "T=$t; $ipt_setup" "T=$t; $x_left"
+		rc=$?
+		rm -f "$tmp/fake/$t"
+		x_named()
+		{
+			[ "$rc" -eq 0 ] &&
+			    grep -qxF "nfqspid: warning: $t -X nfqspid-output failed, the chain stays: $t: Device or resource busy." "$tmp/open.log" &&
+			    [ "$(grep -c warning "$tmp/open.log")" -eq 1 ] &&
+			    grep -qxF "nfqspid: removed its $t chains nfqspid-input nfqspid-forward; nfqspid-output stays: its -X failed" "$tmp/open.log"
+		}
+		check "remove, divert = ${d%%:*}: a -X of $t that fails, no rule jumping to the chain: its error in a warning, the chain named in the line of the chains removed ($(tr '\n' ' ' <"$tmp/open.log"))" \
+		    x_named
 	done
 	# the section's name, the key and the value in any case, the
 	# value quoted, as nfqspid takes them
