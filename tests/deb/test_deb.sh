@@ -279,7 +279,8 @@ if command -v unshare >/dev/null && unshare -m -n true 2>/dev/null; then
 	op_left='[ "$($T -S)" != "$(printf "%s\n" "-P INPUT ACCEPT" \
 	    "-P FORWARD ACCEPT" "-P OUTPUT ACCEPT" "-N nfqspid-forward" \
 	    "-A FORWARD -i eth0 -j nfqspid-forward")" ]'
-	for d in iptables:iptables-legacy iptables-nft:iptables-nft; do
+	for d in iptables:iptables-legacy iptables:ip6tables-legacy \
+	    iptables-nft:iptables-nft iptables-nft:ip6tables-nft; do
 		t=${d#*:}
 		command -v "$t" >/dev/null || continue
 		# shellcheck disable=SC2016  # for open_at_remove's sh
@@ -303,7 +304,8 @@ $T -A FORWARD -i eth0 -j nfqspid-forward' "T=$t; $op_left"
 	# shellcheck disable=SC2016  # for open_at_remove's sh
 	x_left='[ "$($T -S)" != "$(printf "%s\n" "-P INPUT ACCEPT" \
 	    "-P FORWARD ACCEPT" "-P OUTPUT ACCEPT" "-N nfqspid-output")" ]'
-	for d in iptables:iptables-legacy iptables-nft:iptables-nft; do
+	for d in iptables:iptables-legacy iptables:ip6tables-legacy \
+	    iptables-nft:iptables-nft iptables-nft:ip6tables-nft; do
 		t=${d#*:}
 		command -v "$t" >/dev/null || continue
 		printf '#!/bin/sh\ncase "$*" in\n*" -X nfqspid-output")\n\techo "%s: Device or resource busy." >&2\n\texit 1 ;;\nesac\nexec %s "$@"\n' \
