@@ -629,44 +629,219 @@ nft_queue_ours(const struct divert_spec *spec, const char *q,
 	return (!isnum && strcmp(num, q) == 0 && bypass == (spec->bypass != 0));
 }
 
+/*
+ * The next line of a listing at *p (before end), its words from *ls to
+ * *le, blanks trimmed at both ends; *p past it.  0: none left.
+ */
+static int
+nft_line(const char **p, const char *end, const char **ls, const char **le)
+{
+	const char	*e;
+
+	if (*p >= end)
+		return (0);
+	if ((e = memchr(*p, '\n', (size_t)(end - *p))) == NULL)
+		e = end;
+	*ls = *p;
+	while (*ls < e && (**ls == ' ' || **ls == '\t'))
+		(*ls)++;
+	*le = e;
+	while (*le > *ls && strchr(" \t\r", (*le)[-1]) != NULL)
+		(*le)--;
+	*p = e < end ? e + 1 : e;
+	return (1);
+}
+
+/* the words ls..le start with (or are) w */
+static int
+nft_starts(const char *ls, const char *le, const char *w)
+{
+	size_t	 n = strlen(w);
+
+	return ((size_t)(le - ls) >= n && memcmp(ls, w, n) == 0);
+}
+
+static int
+nft_is(const char *ls, const char *le, const char *w)
+{
+	return ((size_t)(le - ls) == strlen(w) && nft_starts(ls, le, w));
+}
+
+/* a chain's frame or nft's comments, not a rule: its type line apart */
+static int
+nft_frame(const char *ls, const char *le)
+{
+	return (ls >= le || *ls == '#' || *ls == '}' ||
+	    nft_starts(ls, le, "table ") || nft_starts(ls, le, "type "));
+}
+
+/*
+ * Our rules of a chain, in their order: the loopback's accept (INPUT,
+ * OUTPUT), the fast path's (fastpath), the queue.  Each one's first
+ * words (its kind, which a chain must hold), its words as we load them,
+ * and whether nft's listing of ls..le is it, in nft's words: 1.0.6
+ * lists the fast path's "meta mark 0x80000000/1 accept".
+ */
+enum { NFT_LO, NFT_FP, NFT_QUEUE };
+
+static void
+nft_words(const struct divert_spec *spec, const struct hook *h, int kind,
+    char *buf, size_t len)
+{
+	char	 q[16];
+
+	if (kind == NFT_LO)
+		snprintf(buf, len, "%s \"lo\" accept", h->lo_nft);
+	else if (kind == NFT_FP)
+		snprintf(buf, len, "meta mark & 0x%08x == 0x%08x accept",
+		    FP_BYPASS_MARK, FP_BYPASS_MARK);
+	else {
+		nft_queue_num(spec, q, sizeof(q));
+		snprintf(buf, len, "queue num %s%s", q,
+		    spec->bypass ? " bypass" : "");
+	}
+}
+
+static int
+nft_kind(const struct hook *h, int kind, const char *ls, const char *le)
+{
+	if (kind == NFT_LO)
+		return (nft_starts(ls, le, h->lo_nft) &&
+		    nft_starts(ls + strlen(h->lo_nft), le, " "));
+	if (kind == NFT_FP)
+		return (nft_starts(ls, le, "meta mark "));
+	return (nft_starts(ls, le, "queue "));
+}
+
+static int
+nft_ours(const struct divert_spec *spec, const struct hook *h, int kind,
+    const char *ls, const char *le)
+{
+	char	 w[64], q[16];
+
+	if (kind == NFT_QUEUE) {
+		nft_queue_num(spec, q, sizeof(q));
+		return (nft_kind(h, kind, ls, le) &&
+		    nft_queue_ours(spec, q, ls, le));
+	}
+	nft_words(spec, h, kind, w, sizeof(w));
+	if (nft_is(ls, le, w))
+		return (1);
+	snprintf(w, sizeof(w), "meta mark 0x%08x/1 accept", FP_BYPASS_MARK);
+	return (kind == NFT_FP && nft_is(ls, le, w));
+}
+
+/* why = "table inet nfqspid chain NAME: WHAT \"LINE\"" */
+static int
+nft_why(char *why, size_t len, const char *name, size_t namelen,
+    const char *what, const char *ls, const char *le)
+{
+	snprintf(why, len, "table inet %s chain %.*s: %s \"%.*s\"",
+	    DIVERT_NFT_TABLE, (int)namelen, name, what,
+	    le - ls > 200 ? 200 : (int)(le - ls), ls);
+	return (-1);
+}
+
+/*
+ * The chain whose line is ls..le, its lines from *p on (*p past them):
+ * one of ours by its name, its type line ours (hook, priority, policy:
+ * "priority 0" in nft 0.9's words), each of our rules' kinds in it, and
+ * then our rules alone, in their order.  0, or -1 with why.
+ */
+static int
+nft_chain(const struct divert_spec *spec, const char *ls, const char *le,
+    const char **p, const char *end, char *why, size_t len)
+{
+	const struct hook	*h = NULL;
+	const char		*name = ls + 6, *body = *p, *bend, *rs, *re;
+	const char		*typ = NULL, *type_e = NULL;
+	char			 w[128], alt[128];
+	int			 kinds[3], nk = 0, k, found;
+	size_t			 namelen, i;
+
+	namelen = strcspn(name, " {\n");
+	if (name + namelen > le)
+		namelen = (size_t)(le - name);
+	/* its lines: up to its "}" */
+	for (bend = *p; nft_line(p, end, &rs, &re) && !nft_is(rs, re, "}");)
+		bend = *p;
+	for (i = 0; i < NHOOKS; i++)
+		if (strlen(hooks[i].nft) == namelen &&
+		    memcmp(hooks[i].nft, name, namelen) == 0)
+			h = &hooks[i];
+	if (h == NULL) {
+		snprintf(why, len, "table inet %s: unexpected chain \"%.*s\"",
+		    DIVERT_NFT_TABLE, namelen > 64 ? 64 : (int)namelen, name);
+		return (-1);
+	}
+	snprintf(w, sizeof(w), "type filter hook %s priority filter; "
+	    "policy accept;", h->nft);
+	snprintf(alt, sizeof(alt), "type filter hook %s priority 0; "
+	    "policy accept;", h->nft);
+	for (*p = body; *p < bend && nft_line(p, bend, &rs, &re);)
+		if (nft_starts(rs, re, "type ")) {
+			typ = rs;
+			type_e = re;
+			break;
+		}
+	if (typ == NULL)
+		return (nft_why(why, len, name, namelen, "no type", w,
+		    w + strlen(w)));
+	if (!nft_is(typ, type_e, w) && !nft_is(typ, type_e, alt))
+		return (nft_why(why, len, name, namelen, "unexpected type",
+		    typ, type_e));
+	if (h->lo_nft != NULL)
+		kinds[nk++] = NFT_LO;
+	if (spec->fastpath)
+		kinds[nk++] = NFT_FP;
+	kinds[nk++] = NFT_QUEUE;
+	/* each kind there, then each rule ours and in its place */
+	for (k = 0; k < nk; k++) {
+		found = 0;
+		for (*p = body; !found && nft_line(p, bend, &rs, &re);)
+			found = !nft_frame(rs, re) &&
+			    nft_kind(h, kinds[k], rs, re);
+		if (!found) {
+			nft_words(spec, h, kinds[k], w, sizeof(w));
+			return (nft_why(why, len, name, namelen, "no rule", w,
+			    w + strlen(w)));
+		}
+	}
+	k = 0;
+	for (*p = body; nft_line(p, bend, &rs, &re);) {
+		if (nft_frame(rs, re))
+			continue;
+		if (k >= nk || !nft_ours(spec, h, kinds[k], rs, re))
+			return (nft_why(why, len, name, namelen,
+			    "unexpected rule", rs, re));
+		k++;
+	}
+	/* past its "}" again */
+	*p = bend;
+	(void)nft_line(p, end, &rs, &re);
+	return (0);
+}
+
 int
 divert_nft_listing(const struct divert_spec *spec, const char *out,
     char *why, size_t len)
 {
-	const char	*p, *e, *chain = "", *bad = NULL, *badend = NULL;
-	const char	*badchain = "";
-	char		 q[16];
-	size_t		 i, chainlen = 0, badchainlen = 0;
+	const char	*p, *ls, *le, *end = out + strlen(out);
+	size_t		 i;
 	unsigned	 chains = 0, rules = 0, queues = 0, want = 0;
 
 	for (i = 0; i < NHOOKS; i++)
 		want += (hooks[i].lo_nft != NULL) + (spec->fastpath != 0) + 1;
-	nft_queue_num(spec, q, sizeof(q));
-	for (p = out; *p != '\0'; p = *e != '\0' ? e + 1 : e) {
-		if ((e = strchr(p, '\n')) == NULL)
-			e = p + strlen(p);
-		p += strspn(p, " \t");
-		/* the table's and the chains' frame; nft's comments */
-		if (p >= e || *p == '#' || *p == '}' ||
-		    strncmp(p, "table ", 6) == 0 || strncmp(p, "type ", 5) == 0)
+	/* counted first: an added or deleted rule or chain says so */
+	for (p = out; nft_line(&p, end, &ls, &le);) {
+		if (nft_frame(ls, le))
 			continue;
-		if (strncmp(p, "chain ", 6) == 0) {
+		if (nft_starts(ls, le, "chain ")) {
 			chains++;
-			chain = p + 6;
-			chainlen = strcspn(chain, " {\n");
-		} else {
-			rules++;
-			if (strncmp(p, "queue ", 6) != 0)
-				continue;
-			queues++;
-			/* the first of another queue or bypass */
-			if (bad == NULL && !nft_queue_ours(spec, q, p, e)) {
-				bad = p;
-				badend = e;
-				badchain = chain;
-				badchainlen = chainlen;
-			}
+			continue;
 		}
+		rules++;
+		queues += nft_starts(ls, le, "queue ");
 	}
 	if (queues != NHOOKS)
 		snprintf(why, len, "table inet %s has %u queue rules of %zu",
@@ -677,15 +852,14 @@ divert_nft_listing(const struct divert_spec *spec, const char *out,
 	else if (rules != want)
 		snprintf(why, len, "table inet %s has %u rules of %u",
 		    DIVERT_NFT_TABLE, rules, want);
-	else if (bad != NULL) {
-		/* its line, trailing blanks trimmed */
-		while (badend > bad && strchr(" \t\r", badend[-1]) != NULL)
-			badend--;
-		snprintf(why, len, "table inet %s chain %.*s: unexpected rule "
-		    "\"%.*s\"", DIVERT_NFT_TABLE, (int)badchainlen, badchain,
-		    badend - bad > 200 ? 200 : (int)(badend - bad), bad);
-	} else
+	else {
+		/* then each chain, in the listing's order */
+		for (p = out; nft_line(&p, end, &ls, &le);)
+			if (nft_starts(ls, le, "chain ") &&
+			    nft_chain(spec, ls, le, &p, end, why, len) == -1)
+				return (-1);
 		return (0);
+	}
 	return (-1);
 }
 

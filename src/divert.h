@@ -182,13 +182,18 @@ int	 divert_nft_cmds(int op, struct divert_cmd *out, size_t max);
 /*
  * A check's listing of our table (out: what "nft list table" printed)
  * has our chains and our rules, spec's, and no other: as many chains,
- * rules and queue rules as divert_nft_text() makes, counted, since nft
- * prints a rule in its own words ("meta mark 0x80000000/1"); and each
- * queue rule has spec's queue (or range) and bypass, in either nft's
- * words ("queue flags bypass to 3", "queue num 3 bypass").  0, or -1
- * with what differs in why: "table inet nfqspid has N queue rules of
- * 3" (or chains, or rules), else "table inet nfqspid chain CHAIN:
- * unexpected rule \"LINE\"" (the first queue rule not spec's).
+ * rules and queue rules as divert_nft_text() makes, counted first; then
+ * each chain, in the listing's order, is one of ours by its name, with
+ * our type line (hook, priority, policy) and our rules in their order,
+ * each in nft's words: the loopback's accept, the fast path's ("meta
+ * mark 0x80000000/1 accept", or as loaded), the queue rule with spec's
+ * queue (or range) and bypass ("queue flags bypass to 3", "queue num 3
+ * bypass").  0, or -1 with what differs in why: "table inet nfqspid
+ * has N queue rules of 3" (or chains, or rules), else "table inet
+ * nfqspid chain CHAIN: " and "unexpected rule \"LINE\"", "no rule
+ * \"LINE\"" (one of ours of that kind missing, in our words),
+ * "unexpected type \"LINE\"" or "no type \"LINE\"", or "table inet
+ * nfqspid: unexpected chain \"NAME\"".
  */
 int	 divert_nft_listing(const struct divert_spec *spec, const char *out,
 	    char *why, size_t len);

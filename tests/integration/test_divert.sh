@@ -30,8 +30,10 @@
 #  - divert = iptables-nft: the same rules through the nft backend;
 #  - divert = nft: loads the ruleset where the kernel can queue from nft,
 #    and puts it back when a rule is added to its table, or its queue
-#    rules are given another queue or lose their bypass (the log names
-#    the first such rule), and otherwise fails at start (exit 1) saying
+#    rules are given another queue or lose their bypass, its loopback
+#    accept is edited, or a chain is given another priority or policy
+#    (the log names the first such rule or type line), and otherwise
+#    fails at start (exit 1) saying
 #    why, and those checks run through an nft (a wrapper in the
 #    daemon's mount namespace) that loads each queue rule as a counter
 #    and lists it back in nft 1.0's words;
@@ -621,8 +623,10 @@ fi
 # dut, LIST: nft list table inet nfqspid there, as the daemon's nft
 # does them), as an edit or a table another configuration left would:
 # a rule added (counted), our queue rules given another queue, then
-# their bypass taken away (each rule's words compared); each noticed,
-# named in the log as iptables names an unexpected rule, and restored
+# their bypass taken away (each rule's words compared), the loopback's
+# accept edited, a chain's priority, then its policy changed (each
+# chain's type line compared); each noticed, named in the log as
+# iptables names an unexpected rule, and restored
 nft_edited()
 {
 	local load=$1 list=$2 nftq n0 q2=$((T_QUEUE + 1))
@@ -661,6 +665,35 @@ import json, sys
 d = json.load(sys.stdin)["divert"]
 assert d["mode"] == "nft" and d["intact"] is True and d["restored"] == 3 and d["bypass"] is True, d' \
 	    < <(lib_ctl -j status)
+	# our other rules' words and each chain's type line are compared
+	# too: the loopback's accept edited, a chain's priority, a policy
+	n0=$(grep -c "divert: restored" "$T_LOG")
+	printf '%s\n' "${nftq//'iifname "lo" accept'/'iifname "lo0" accept'}" |
+	    $load
+	check "nft: our table with input's loopback accept for lo0: noticed, restored" \
+	    wait_for 80 restored_more "$n0"
+	check "... the log names the rule" \
+	    log_has "changed \(table inet nfqspid chain input: unexpected rule \"iifname \"lo0\" accept\"\): restoring it"
+	check "... lo's accept again" \
+	    grep -Eq '^[[:space:]]*iifname "lo" accept$' <($list)
+	n0=$(grep -c "divert: restored" "$T_LOG")
+	printf '%s\n' "${nftq//"hook output priority filter;"/"hook output priority filter + 10;"}" |
+	    $load
+	check "nft: our output chain at another priority: noticed, restored" \
+	    wait_for 80 restored_more "$n0"
+	check "... the log names its type line" \
+	    log_has "changed \(table inet nfqspid chain output: unexpected type \"type filter hook output priority filter \+ 10; policy accept;\"\): restoring it"
+	n0=$(grep -c "divert: restored" "$T_LOG")
+	printf '%s\n' "${nftq//"hook forward priority filter; policy accept;"/"hook forward priority filter; policy drop;"}" |
+	    $load
+	check "nft: our forward chain with policy drop: noticed, restored" \
+	    wait_for 80 restored_more "$n0"
+	check "... the log names its type line" \
+	    log_has "changed \(table inet nfqspid chain forward: unexpected type \"type filter hook forward priority filter; policy drop;\"\): restoring it"
+	check "... each chain's type line ours again" \
+	    test "$(grep -Ec "^[[:space:]]*type filter hook (input|output|forward) priority filter; policy accept;\$" <($list))" = 3
+	check "... status says so" \
+	    grep -Eq "^divert +nft, intact, restored 6 times, with bypass, removed at the stop" <(lib_ctl status)
 }
 nft_real_load() { in_d nft -f -; }
 nft_real_list() { in_d nft list table inet nfqspid; }

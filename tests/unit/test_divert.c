@@ -776,6 +776,166 @@ test_nft_listing_queue(void **state __attribute__((unused)))
 	assert_string_equal(why, "table inet nfqspid has 6 rules of 5");
 }
 
+/*
+ * Each chain's other rules (the loopback's accept, the fast path's) and
+ * its type line (hook, priority, policy) are compared too: a rule edited
+ * is named as an unexpected rule, one of ours gone (its kind) as no
+ * rule, a type line not ours as an unexpected type, a chain not ours by
+ * its name.
+ */
+static void
+test_nft_listing_rules(void **state __attribute__((unused)))
+{
+	static const char tmpl[] =
+	    "table inet nfqspid {\n"
+	    "\tchain %s {\n"
+	    "\t\t%s\n"
+	    "\t\t%s\n"
+	    "\t}\n\n"
+	    "\tchain output {\n"
+	    "\t\t%s\n"
+	    "\t\t%s\n"
+	    "\t}\n\n"
+	    "\tchain forward {\n"
+	    "\t\t%s\n"
+	    "\t\t%s\n"
+	    "\t}\n"
+	    "}\n";
+#define T_IN	"type filter hook input priority filter; policy accept;"
+#define T_OUT	"type filter hook output priority filter; policy accept;"
+#define T_FWD	"type filter hook forward priority filter; policy accept;"
+#define LO_IN	"iifname \"lo\" accept"
+#define LO_OUT	"oifname \"lo\" accept"
+#define FP	"meta mark 0x80000000/1 accept"
+#define FP_OLD	"meta mark & 0x80000000 == 0x80000000 accept"
+#define Q	"queue flags bypass to 3"
+#define IN	LO_IN "\n\t\t" FP "\n\t\t" Q
+#define OUT	LO_OUT "\n\t\t" FP "\n\t\t" Q
+#define FWD	FP "\n\t\t" Q
+#define WHY	"table inet nfqspid chain "
+	static const struct {
+		const char	*in, *tin, *rin, *tout, *rout, *tfwd, *rfwd;
+		const char	*why;		/* NULL: ours */
+	} t[] = {
+		{ "input", T_IN, IN, T_OUT, OUT, T_FWD, FWD, NULL },
+		/* nft's other words: the mark as we load it, priority 0 */
+		{ "input", T_IN, LO_IN "\n\t\t" FP_OLD "\n\t\t" Q, T_OUT, OUT,
+		    "type filter hook forward priority 0; policy accept;",
+		    FP_OLD "\n\t\t" Q, NULL },
+		/* the loopback's accept edited: another name, a drop */
+		{ "input", T_IN, "iifname \"lo0\" accept\n\t\t" FP "\n\t\t" Q,
+		    T_OUT, OUT, T_FWD, FWD,
+		    WHY "input: unexpected rule \"iifname \"lo0\" accept\"" },
+		{ "input", T_IN, IN, T_OUT,
+		    "oifname \"lo\" drop\n\t\t" FP "\n\t\t" Q, T_FWD, FWD,
+		    WHY "output: unexpected rule \"oifname \"lo\" drop\"" },
+		/* ... made a rule of another kind: gone */
+		{ "input", T_IN, "counter packets 0 bytes 0\n\t\t" FP "\n\t\t" Q,
+		    T_OUT, OUT, T_FWD, FWD,
+		    WHY "input: no rule \"iifname \"lo\" accept\"" },
+		/* the fast path's accept edited, another mark, gone */
+		{ "input", T_IN, IN, T_OUT, OUT, T_FWD,
+		    "meta mark 0x80000000/1 drop\n\t\t" Q,
+		    WHY "forward: unexpected rule \"meta mark 0x80000000/1 "
+		    "drop\"" },
+		{ "input", T_IN, IN, T_OUT,
+		    LO_OUT "\n\t\tmeta mark & 0x40000000 == 0x40000000 accept"
+		    "\n\t\t" Q, T_FWD, FWD,
+		    WHY "output: unexpected rule \"meta mark & 0x40000000 == "
+		    "0x40000000 accept\"" },
+		{ "input", T_IN, IN, T_OUT, OUT, T_FWD,
+		    "ct state established accept\n\t\t" Q,
+		    WHY "forward: no rule \"meta mark & 0x80000000 == "
+		    "0x80000000 accept\"" },
+		/* ours, out of their order */
+		{ "input", T_IN, FP "\n\t\t" LO_IN "\n\t\t" Q, T_OUT, OUT,
+		    T_FWD, FWD, WHY "input: unexpected rule \"" FP "\"" },
+		/* one chain's loopback accept moved to another: the first
+		   chain listed named */
+		{ "input", T_IN, IN "\n\t\t" LO_OUT, T_OUT, FP "\n\t\t" Q,
+		    T_FWD, FWD, WHY "input: unexpected rule \"" LO_OUT "\"" },
+		{ "input", T_IN, FP "\n\t\t" Q, T_OUT, OUT "\n\t\t" LO_IN,
+		    T_FWD, FWD, WHY "input: no rule \"" LO_IN "\"" },
+		/* a second queue rule in a chain, none in another */
+		{ "input", T_IN, IN, T_OUT, OUT "\n\t\t" Q, T_FWD, FP,
+		    WHY "output: unexpected rule \"" Q "\"" },
+		/* another priority, policy, hook */
+		{ "input", T_IN, IN, "type filter hook output priority "
+		    "filter + 10; policy accept;", OUT, T_FWD, FWD,
+		    WHY "output: unexpected type \"type filter hook output "
+		    "priority filter + 10; policy accept;\"" },
+		{ "input", T_IN, IN, T_OUT, OUT, "type filter hook forward "
+		    "priority filter; policy drop;", FWD,
+		    WHY "forward: unexpected type \"type filter hook forward "
+		    "priority filter; policy drop;\"" },
+		{ "input", "type filter hook prerouting priority filter; "
+		    "policy accept;", IN, T_OUT, OUT, T_FWD, FWD,
+		    WHY "input: unexpected type \"type filter hook prerouting "
+		    "priority filter; policy accept;\"" },
+		{ "input", "type nat hook input priority filter; policy "
+		    "accept;", IN, T_OUT, OUT, T_FWD, FWD,
+		    WHY "input: unexpected type \"type nat hook input "
+		    "priority filter; policy accept;\"" },
+		/* a chain of no hook (its lines but the type) */
+		{ "input", T_IN, IN, T_OUT, OUT, "", FWD,
+		    WHY "forward: no type \"" T_FWD "\"" },
+		/* a chain of another name */
+		{ "in", T_IN, IN, T_OUT, OUT, T_FWD, FWD,
+		    "table inet nfqspid: unexpected chain \"in\"" },
+	};
+	struct divert_spec	 s = { DIVERT_NFT, 1, 3, 1, 1 };
+	char			 buf[2048], why[256];
+	size_t			 i;
+	int			 rc;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		snprintf(buf, sizeof(buf), tmpl, t[i].in, t[i].tin, t[i].rin,
+		    t[i].tout, t[i].rout, t[i].tfwd, t[i].rfwd);
+		why[0] = '\0';
+		rc = divert_nft_listing(&s, buf, why, sizeof(why));
+		if (t[i].why == NULL) {
+			if (rc != 0)
+				fail_msg("case %zu: %s", i, why);
+		} else {
+			if (rc != -1 || strcmp(why, t[i].why) != 0)
+				fail_msg("case %zu: %d \"%s\"", i, rc, why);
+		}
+	}
+	/* the chains in another order: ours all the same */
+	snprintf(buf, sizeof(buf), "table inet nfqspid {\n"
+	    "\tchain forward {\n\t\t%s\n\t\t%s\n\t}\n"
+	    "\tchain output {\n\t\t%s\n\t\t%s\n\t}\n"
+	    "\tchain input {\n\t\t%s\n\t\t%s\n\t}\n}\n", T_FWD, FWD, T_OUT,
+	    OUT, T_IN, IN);
+	assert_int_equal(divert_nft_listing(&s, buf, why, sizeof(why)), 0);
+	/* no fast path: its accept is a rule of someone's (counted) */
+	s.fastpath = 0;
+	snprintf(buf, sizeof(buf), tmpl, "input", T_IN, IN, T_OUT, OUT,
+	    T_FWD, FWD);
+	assert_int_equal(divert_nft_listing(&s, buf, why, sizeof(why)), -1);
+	assert_string_equal(why, "table inet nfqspid has 8 rules of 5");
+	snprintf(buf, sizeof(buf), tmpl, "input", T_IN, LO_IN "\n\t\t" Q,
+	    T_OUT, LO_OUT "\n\t\t" Q, T_FWD, FP "\n\t\t" Q " ");
+	assert_int_equal(divert_nft_listing(&s, buf, why, sizeof(why)), -1);
+	assert_string_equal(why, "table inet nfqspid has 6 rules of 5");
+	snprintf(buf, sizeof(buf), tmpl, "input", T_IN, LO_IN "\n\t\t" Q,
+	    T_OUT, LO_OUT "\n\t\t", T_FWD, Q "\n\t\t" Q);
+	assert_int_equal(divert_nft_listing(&s, buf, why, sizeof(why)), -1);
+	assert_string_equal(why, WHY "output: no rule \"queue num 3 bypass\"");
+#undef T_IN
+#undef T_OUT
+#undef T_FWD
+#undef LO_IN
+#undef LO_OUT
+#undef FP
+#undef FP_OLD
+#undef Q
+#undef IN
+#undef OUT
+#undef FWD
+#undef WHY
+}
+
 static void
 test_nft_text_fastpath(void **state __attribute__((unused)))
 {
@@ -888,6 +1048,7 @@ main(void)
 		cmocka_unit_test(test_jumps_long),
 		cmocka_unit_test(test_nft_listing),
 		cmocka_unit_test(test_nft_listing_queue),
+		cmocka_unit_test(test_nft_listing_rules),
 		cmocka_unit_test(test_iptables_refs),
 		cmocka_unit_test(test_nft_text_fastpath),
 		cmocka_unit_test(test_nft_cmds),
