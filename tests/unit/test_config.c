@@ -2024,7 +2024,12 @@ test_map_rules(void **state)
 	free(text);
 }
 
-/* A policy with 10,000 prefixes, loaded from a file, decides fast. */
+/*
+ * A policy with 10,000 prefixes, loaded from a file, decides right.  The
+ * cost per packet is printed as a note, not judged: a timed check fails
+ * on a loaded machine (the rule-decision target is judged by make bench,
+ * README, Performance).
+ */
 static void
 test_addr_file_10000(void **state)
 {
@@ -2078,9 +2083,6 @@ test_addr_file_10000(void **state)
 	    "packet\n", ns);
 	/* a quarter come from listed networks, the rest rarely match */
 	assert_true(hits > 400000 / 8 && hits < 400000 / 2);
-	if (getenv("LD_PRELOAD") == NULL ||
-	    strstr(getenv("LD_PRELOAD"), "valgrind") == NULL)
-		assert_true(ns < 2000.0);
 	free(pk);
 	config_free(c);
 }

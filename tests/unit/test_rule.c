@@ -1042,13 +1042,12 @@ test_hooks(void **state)
 
 /* ---- the cost of a long list ------------------------------------------- */
 
-static int
-under_valgrind(void)
-{
-	const char	*pre = getenv("LD_PRELOAD");
-
-	return (pre != NULL && strstr(pre, "valgrind") != NULL);
-}
+/*
+ * The cost per packet is printed as a note, not judged: a timed check
+ * fails on a loaded machine (CI runs make check beside other jobs, under
+ * ASan).  The rule-decision target is judged by make bench
+ * (tests/bench/engine, README, Performance).
+ */
 
 static double
 now_ns(void)
@@ -1113,8 +1112,6 @@ test_bench_10000(void **state)
 	    "(%d of %d matched)\n", BENCH_PREFIXES, ns, hits, BENCH_LOOKUPS);
 	/* some match, not all: the list is doing something */
 	assert_true(hits > 0 && hits < BENCH_LOOKUPS);
-	if (!under_valgrind())
-		assert_true(ns < 2000.0);
 	free(pk);
 	rule_clear(&r);
 }
