@@ -31,6 +31,8 @@
 #include "sdping.h"
 
 static char	 name[64];
+/* the listener, -1 when none: closed by teardown() on a failed test too */
+static int	 lfd = -1;
 
 /* A datagram socket of the test's own, and sdnotify_open() on it. */
 static int
@@ -45,6 +47,7 @@ listener(const char *usec)
 	assert_int_equal(sdnotify_addr(name, &sun, &len), 0);
 	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	assert_true(fd != -1);
+	lfd = fd;
 	assert_int_equal(bind(fd, (struct sockaddr *)&sun, len), 0);
 	setenv("NOTIFY_SOCKET", name, 1);
 	if (usec != NULL)
@@ -59,6 +62,25 @@ done(int fd)
 	sdping_stop();
 	sdnotify_close();
 	close(fd);
+	lfd = -1;
+}
+
+/*
+ * After every test, passed or failed: a failed assertion leaves the
+ * test at once, and its bound name, ping thread or nesting would fail
+ * every later test as well (at bind()).
+ */
+static int
+teardown(void **state)
+{
+	(void)state;
+	if (lfd != -1)
+		done(lfd);
+	sdping_stop();
+	sdnotify_close();
+	unsetenv("NOTIFY_SOCKET");
+	unsetenv("WATCHDOG_USEC");
+	return (0);
 }
 
 static long
@@ -188,10 +210,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_call),
-		cmocka_unit_test(test_call_recent_nested),
-		cmocka_unit_test(test_start),
-		cmocka_unit_test(test_none),
+		cmocka_unit_test_teardown(test_call, teardown),
+		cmocka_unit_test_teardown(test_call_recent_nested, teardown),
+		cmocka_unit_test_teardown(test_start, teardown),
+		cmocka_unit_test_teardown(test_none, teardown),
 	};
 
 	unsetenv("NOTIFY_SOCKET");
