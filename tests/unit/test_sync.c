@@ -275,6 +275,19 @@ sender(int fd)
 	return (fd == A.s->fd ? &A : &B);
 }
 
+/* The wire's n datagrams taken off it, in a copy to free. */
+static struct dgram *
+wire_take(size_t *n)
+{
+	struct dgram	*d;
+
+	*n = nwire;
+	assert_non_null(d = malloc(nwire * sizeof(*d)));
+	memcpy(d, wire, nwire * sizeof(*d));
+	nwire = 0;
+	return (d);
+}
+
 /*
  * Hand what is on the wire to its other end, and what that sends back,
  * until the wire is quiet; skip says which datagram, counting from the
@@ -293,11 +306,7 @@ deliver(int skip)
 		sync_pump(B.s, now);
 		if (nwire == 0)
 			return;
-		n = nwire;
-		d = malloc(n * sizeof(*d));
-		assert_non_null(d);
-		memcpy(d, wire, n * sizeof(*d));
-		nwire = 0;
+		d = wire_take(&n);
 		for (i = 0; i < n; i++) {
 			struct node *from = sender(d[i].fd);
 
@@ -619,6 +628,25 @@ test_bulk_small_ring(void **state)
 	assert_int_equal(A.s->lk.st.bulks_sent, 1);
 }
 
+/* A holding connections 0 to 1999 that B never heard of, and B's
+   BULK_REQ taken: A's bulk to come. */
+static void
+bulk_asked(void)
+{
+	struct dgram	*d;
+	size_t		 i, n;
+
+	for (i = 0; i < 2000; i++)
+		open_on_a((unsigned)i, 0);
+	sync_pump(A.s, now);
+	nwire = 0;
+	sync_alive(B.s, now);			/* BULK_REQ */
+	d = wire_take(&n);
+	for (i = 0; i < n; i++)
+		sync_datagram(A.s, d[i].buf, d[i].len, &B.addr, now);
+	free(d);
+}
+
 /* Made master half way through a bulk: nothing is left remembering. */
 static void
 test_master_mid_bulk(void **state)
@@ -627,24 +655,10 @@ test_master_mid_bulk(void **state)
 	size_t		 i, n;
 
 	(void)state;
-	for (i = 0; i < 2000; i++)
-		open_on_a((unsigned)i, 0);
-	sync_pump(A.s, now);
-	nwire = 0;
-	sync_alive(B.s, now);			/* BULK_REQ */
-	n = nwire;
-	assert_non_null(d = malloc(n * sizeof(*d)));
-	memcpy(d, wire, n * sizeof(*d));
-	nwire = 0;
-	for (i = 0; i < n; i++)
-		sync_datagram(A.s, d[i].buf, d[i].len, &B.addr, now);
-	free(d);
+	bulk_asked();
 	sync_pump(A.s, now);		/* BULK_START, the first slices */
-	n = nwire;
+	d = wire_take(&n);
 	assert_true(n > 2);
-	assert_non_null(d = malloc(n * sizeof(*d)));
-	memcpy(d, wire, n * sizeof(*d));
-	nwire = 0;
 	for (i = 0; i < n / 2; i++)
 		sync_datagram(B.s, d[i].buf, d[i].len, &A.addr, now);
 	free(d);
@@ -674,22 +688,8 @@ bulk_started(void)
 static void
 test_master_bulk_end(void **state)
 {
-	struct dgram	*d;
-	size_t		 i, n;
-
 	(void)state;
-	for (i = 0; i < 2000; i++)
-		open_on_a((unsigned)i, 0);
-	sync_pump(A.s, now);
-	nwire = 0;
-	sync_alive(B.s, now);			/* BULK_REQ */
-	n = nwire;
-	assert_non_null(d = malloc(n * sizeof(*d)));
-	memcpy(d, wire, n * sizeof(*d));
-	nwire = 0;
-	for (i = 0; i < n; i++)
-		sync_datagram(A.s, d[i].buf, d[i].len, &B.addr, now);
-	free(d);
+	bulk_asked();
 	assert_int_equal(B.w->ct->keeping, 0);
 	after_b = bulk_started;
 	deliver(-1);
@@ -1340,13 +1340,15 @@ setup_full(void **state)
 	return (rc);
 }
 
+/* B, its table full of 1000 to 1099, asks for A's of 0 to 99;
+   meanwhile() after each datagram B takes until it returns 1 (NULL:
+   nothing).  A's take the room of B's, none refused. */
 static void
-test_bulk_full(void **state)
+bulk_full(int (*meanwhile)(void))
 {
 	struct ct_snap	 s;
 	unsigned	 i;
 
-	(void)state;
 	for (i = 0; i < 100; i++) {
 		s = conn(1000 + i, 0);
 		assert_non_null(ct_import(B.w->ct, &s, now, NULL));
@@ -1356,7 +1358,9 @@ test_bulk_full(void **state)
 	nwire = 0;			/* nobody listened */
 	assert_int_equal(ct_count(B.w->ct), 100);
 	sync_alive(B.s, now);		/* asks: BULK_REQ */
+	after_b = meanwhile;
 	deliver(-1);
+	assert_null(after_b);
 	assert_int_equal(B.s->lk.ready, 1);
 	assert_int_equal(B.s->lk.st.import_failed, 0);
 	assert_int_equal(ct_count(B.w->ct), 100);
@@ -1364,6 +1368,13 @@ test_bulk_full(void **state)
 		assert_non_null(find(&B, i));
 		assert_null(find(&B, 1000 + i));
 	}
+}
+
+static void
+test_bulk_full(void **state)
+{
+	(void)state;
+	bulk_full(NULL);
 }
 
 /* Mid-bulk, B forwards a packet into its full table. */
@@ -1384,28 +1395,8 @@ full_forwards(void)
 static void
 test_bulk_full_packet(void **state)
 {
-	struct ct_snap	 s;
-	unsigned	 i;
-
 	(void)state;
-	for (i = 0; i < 100; i++) {
-		s = conn(1000 + i, 0);
-		assert_non_null(ct_import(B.w->ct, &s, now, NULL));
-		open_on_a(i, 0);
-	}
-	sync_pump(A.s, now);
-	nwire = 0;			/* nobody listened */
-	sync_alive(B.s, now);		/* asks: BULK_REQ */
-	after_b = full_forwards;
-	deliver(-1);
-	assert_null(after_b);
-	assert_int_equal(B.s->lk.ready, 1);
-	assert_int_equal(B.s->lk.st.import_failed, 0);
-	assert_int_equal(ct_count(B.w->ct), 100);
-	for (i = 0; i < 100; i++) {
-		assert_non_null(find(&B, i));
-		assert_null(find(&B, 1000 + i));
-	}
+	bulk_full(full_forwards);
 }
 
 /*
