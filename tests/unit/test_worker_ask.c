@@ -584,6 +584,19 @@ synced_udp(struct fix *f, struct worker **home, struct worker **other,
 	synced_home(f, home, other, k);
 }
 
+/* That flow, and home's record of it in rec[0] (of 4), sliced as the
+   peer would have it. */
+static void
+sliced_udp(struct fix *f, struct worker **home, struct worker **other,
+    struct ct_tuple *k, struct sync_rec *rec)
+{
+	struct sync_slice sl = { rec, 4, 0, 0, 0 };
+
+	synced_udp(f, home, other, k);
+	worker_sync_slice(*home, &sl);
+	assert_int_equal(sl.n, 1);
+}
+
 /* The answer PB_A:53 -> PB_B:port of udp_from()'s flow, id id (or syn:
    a TCP SYN from PB_B:port). */
 static void
@@ -1037,15 +1050,12 @@ test_backup_answer_peer(void **state)
 	struct fix	*f = *state;
 	struct worker	*home, *w;
 	struct sync_rec	 rec[4];
-	struct sync_slice sl = { rec, 4, 0, 0, 0 };
 	struct sync_batch pb = { rec, 1, 0, 0, 0, 0, 0 };
 	struct ct_tuple	 k;
 	struct nq_packet np;
 	uint8_t		 b[64];
 
-	synced_udp(f, &home, &w, &k);
-	worker_sync_slice(home, &sl);
-	assert_int_equal(sl.n, 1);
+	sliced_udp(f, &home, &w, &k, rec);
 	rec[0].s.mark = MARK + 1;
 	flow_packet(f, &np, b, 74, 0);
 	assert_int_equal(worker_adopt(w, &np, NULL, "", ""), 0);
@@ -1111,7 +1121,6 @@ test_backup_answer_ended(void **state)
 	struct fix	*f = *state;
 	struct worker	*home, *w;
 	struct sync_rec	 rec[4];
-	struct sync_slice sl = { rec, 4, 0, 0, 0 };
 	struct sync_batch ub = { rec, 1, 0, 0, 0, 0, 0 };
 	struct ct_tuple	 k;
 	struct nq_packet np;
@@ -1137,9 +1146,7 @@ test_backup_answer_ended(void **state)
 	/* ended before home gave it (then synced again), or another
 	   flow ended: it comes back */
 	ngiven = 0;
-	synced_udp(f, &home, &w, &k);
-	worker_sync_slice(home, &sl);
-	assert_int_equal(sl.n, 1);
+	sliced_udp(f, &home, &w, &k, rec);
 	peer_delete(home, &k, 0);
 	assert_int_equal(ct_count(home->ct), 0);
 	worker_sync_apply(home, &ub);
@@ -1446,16 +1453,13 @@ test_backup_stray(void **state)
 	struct fix	*f = *state;
 	struct worker	*home, *w;
 	struct sync_rec	 rec[4];
-	struct sync_slice sl = { rec, 4, 0, 0, 0 };
 	struct sync_batch ub = { rec, 1, 0, 0, 0, 0, 0 };
 	struct ct_tuple	 k;
 	struct nq_packet np;
 	uint8_t		 b[64];
 	unsigned	 ends;
 
-	synced_udp(f, &home, &w, &k);
-	worker_sync_slice(home, &sl);
-	assert_int_equal(sl.n, 1);
+	sliced_udp(f, &home, &w, &k, rec);
 	ct_flush(home->ct);
 	assert_int_equal(unseen, 0);
 	sending = 0;
@@ -1515,11 +1519,7 @@ static void
 old_copy(struct fix *f, struct worker **home, struct worker **w,
     struct ct_tuple *k, struct sync_rec *rec)
 {
-	struct sync_slice sl = { rec, 4, 0, 0, 0 };
-
-	synced_udp(f, home, w, k);
-	worker_sync_slice(*home, &sl);
-	assert_int_equal(sl.n, 1);
+	sliced_udp(f, home, w, k, rec);
 	rec[0].s.mark = MARK + 1;
 }
 
