@@ -2,9 +2,12 @@
 # stall.py TID SECONDS [PID]: stop one thread of a process with ptrace
 # (the others run on), print "stopped", and let it go after SECONDS.
 # With PID, SIGTERM goes to PID the moment the thread is stopped.  It
-# prints "resumed" once the thread runs again.  For the tests of the
-# watchdog (test_overload.sh, test_sdnotify.sh) and of the questions to
-# a stopped worker (test_stall.sh).
+# prints "resumed" once the thread runs again.  The tests name it
+# $STALL (lib.sh) and most run it through lib_hold: those of the
+# watchdog and systemd's notify (test_overload.sh, test_sdnotify.sh),
+# of the questions to a stopped worker (test_stall.sh), of a reload
+# that outlasts nfqspictl -t (test_ctl.sh), and of the web page while a
+# worker is stopped (test_http.sh, once through pagehold.py).
 #
 # Copyright (C) 2026 The nfqspid authors
 # SPDX-License-Identifier: GPL-2.0-or-later
