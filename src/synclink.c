@@ -269,6 +269,25 @@ synclink_bulk_begin(struct synclink *l)
 static void	 synclink_drain(struct synclink *);
 
 /*
+ * Worker wi has stopped, or ended (its queue lost: the daemon exits),
+ * and cannot give the rest of its table, nor, the walk done, take its
+ * fence (what was handed to it may be in no slice and no change): a
+ * BULK_END would have the peer's sweep end those connections there, on
+ * the node that takes over once we are gone.  The bulk is given up
+ * without its end: the peer keeps its table as our changes made it,
+ * and asks again (our next run answers).  None begins after it.
+ */
+static void
+synclink_bulk_drop(struct synclink *l, unsigned wi)
+{
+	l->stopped = wi + 1;
+	l->tx.active = 0;
+	l->again = 0;
+	__atomic_store_n(&l->bulking, 0, __ATOMIC_SEQ_CST);
+	l->ops->note(l->arg, SYNCLINK_UNSENT, wi);
+}
+
+/*
  * The walk is done.  A connection handed between workers while it went
  * may be in neither slice; its giver or taker then queued it as a
  * change (worker_sync_hand_off()), perhaps after this pump's drain, and
@@ -282,45 +301,40 @@ static void	 synclink_drain(struct synclink *);
  *   hand-over that saw it going done, its change queued.
  * Then their rings drain ahead of BULK_END.
  */
-static void
-synclink_fence(struct synclink *l)
+static int
+synclink_fence(struct synclink *l, unsigned *wi)
 {
 	unsigned	 i;
 
 	for (i = 0; i < l->nworkers; i++)
-		(void)l->ops->call(l->arg, i, SYNCLINK_FENCE, NULL);
+		if (l->ops->call(l->arg, i, SYNCLINK_FENCE, NULL) == -1) {
+			*wi = i;
+			return (-1);
+		}
+	return (0);
 }
 
+/* a worker that stopped before a fence: synclink_bulk_drop() */
 static void
 synclink_bulk_end(struct synclink *l)
 {
-	synclink_fence(l);
+	unsigned	 wi;
+
+	if (synclink_fence(l, &wi) == -1) {
+		synclink_bulk_drop(l, wi);
+		return;
+	}
 	__atomic_store_n(&l->bulking, 0, __ATOMIC_SEQ_CST);
-	synclink_fence(l);
+	if (synclink_fence(l, &wi) == -1) {
+		synclink_bulk_drop(l, wi);
+		return;
+	}
 	synclink_drain(l);
 	synclink_mark(l, SYNC_T_BULK_END);
 	l->tx.active = 0;
 	if (l->again && synclink_sending(l))
 		synclink_bulk_begin(l);
 	l->again = 0;
-}
-
-/*
- * Worker wi has stopped, or ended (its queue lost: the daemon exits),
- * and cannot give the rest of its table: a BULK_END would have the
- * peer's sweep end those connections there, on the node that takes
- * over once we are gone.  The bulk is given up without its end: the
- * peer keeps its table as our changes made it, and asks again (our
- * next run answers).  None begins after it.
- */
-static void
-synclink_bulk_drop(struct synclink *l, unsigned wi)
-{
-	l->stopped = wi + 1;
-	l->tx.active = 0;
-	l->again = 0;
-	__atomic_store_n(&l->bulking, 0, __ATOMIC_SEQ_CST);
-	l->ops->note(l->arg, SYNCLINK_UNSENT, wi);
 }
 
 /*

@@ -60,12 +60,19 @@ static unsigned	 stopped;
 int
 worker_call(struct worker *w, void (*fn)(struct worker *, void *), void *arg)
 {
-	void		(*b)(void) = between;
+	void		(*b)(void);
 
+	/* first: what worker 0's thread did before the call may be to stop */
+	if ((b = at_fence) != NULL && w->id == 0 &&
+	    fn == worker_sync_fence) {
+		at_fence = NULL;
+		b();
+	}
 	if (stopped & 1u << w->id) {
 		errno = ESRCH;
 		return (-1);
 	}
+	b = between;
 	if (b != NULL && w->id == 1 && fn == worker_sync_slice &&
 	    ((struct sync_slice *)arg)->cursor != 0) {
 		between = NULL;
@@ -80,11 +87,6 @@ worker_call(struct worker *w, void (*fn)(struct worker *, void *), void *arg)
 	    fn == worker_sync_sweep && !((struct sync_sweep *)arg)->begin &&
 	    ((struct sync_sweep *)arg)->cursor == 0) {
 		first_sweep_1 = NULL;
-		b();
-	}
-	if ((b = at_fence) != NULL && w->id == 0 &&
-	    fn == worker_sync_fence) {
-		at_fence = NULL;
 		b();
 	}
 	fn(w, arg);
@@ -1240,6 +1242,47 @@ test_bulk_moved_fence(void **state)
 }
 
 /*
+ * As above, but the hand-over goes the other way, to a worker that
+ * stops (SIGTERM's stop) after its part and before the fence: 5, given
+ * up by worker 0 before the walk, never reaches worker 1, nor B as a
+ * change.  A BULK_END would have B's sweep end it: the bulk is given up
+ * instead, B keeping its table.  (B's one worker is 0: 1 alone stops.)
+ */
+static void
+stop_1(void)
+{
+	stopped = 1u << 1;
+}
+
+static void
+test_bulk_fence_stopped(void **state)
+{
+	struct ct_snap	 s = conn(5, 0);
+	struct dgram	 d;
+	uint64_t	 got;
+
+	(void)state;
+	moved_nodes(300);
+	got = B.s->lk.st.bulks_received;
+
+	bulk_req(&d);
+	assert_int_equal(worker_sync_give(A.all[0], &s.k, &late_rec), 1);
+	sync_datagram(A.s, d.buf, d.len, &B.addr, now);
+	at_fence = stop_1;
+	sync_pump(A.s, now);		/* the whole walk */
+	assert_null(at_fence);
+	assert_int_equal(A.s->lk.tx.active, 0);
+	assert_int_equal(A.s->lk.tx.records, 310);
+	assert_int_equal(A.s->lk.stopped, 2);
+	assert_int_equal(A.s->lk.bulking, 0);
+	deliver(-1);
+	assert_int_equal(B.s->lk.st.swept, 0);
+	assert_int_equal(B.s->lk.st.bulks_received, got);
+	assert_non_null(find(&B, 5));
+	stopped = 0;
+}
+
+/*
  * A sends B its whole table again, and ends connection 0 once the bulk
  * brought it.  Its DELETE reaches B before BULK_END, and a packet that
  * B forwards as backup makes a connection A does not have, in the slot
@@ -1867,6 +1910,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_bulk_moved_walking, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_bulk_moved_fence, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_bulk_fence_stopped, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_bulk_reused_slot, setup,
 		    teardown),
