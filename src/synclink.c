@@ -280,7 +280,8 @@ static void	 synclink_drain(struct synclink *);
  * BULK_END would have the peer's sweep end those connections there, on
  * the node that takes over once we are gone.  The bulk is given up
  * without its end: the peer keeps its table as our changes made it,
- * and asks again (our next run answers).  None begins after it.
+ * and asks again if it had asked for it (our next run answers).  None
+ * begins after it.
  */
 static void
 synclink_bulk_drop(struct synclink *l, unsigned wi)
