@@ -16,7 +16,11 @@
 # on worker 0, still makes the exit 1, and systemd, told STOPPING=1
 # "stopping" at the SIGTERM, hears STOPPING=1 again with why, in the
 # words of a worker's end before the stop (this test in systemd's
-# place: a datagram socket named in $NOTIFY_SOCKET).
+# place: a datagram socket named in $NOTIFY_SOCKET).  With systemd busy
+# at the SIGTERM (its queue full), the "stopping" kept is replaced by
+# that line before systemd takes it, or, taken meanwhile, said so in
+# the log before the new one is sent (kept too, systemd busy again):
+# each reaches systemd while the stop goes on, and the log says so.
 # Each round is a daemon of its own: the first worker to end ends it.
 #
 # Copyright (C) 2026 The nfqspid authors
@@ -48,16 +52,18 @@ hget() { in_d curl -sS --max-time 10 "$@"; }
 # assignments joined by " | "; every daemon is started to tell it
 N=$T_TMP/notify.txt
 bg_in "$NS_D" "$PY" -c '
-import socket, sys
+import os, socket, sys
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 s.bind("\0" + sys.argv[1])
 f = open(sys.argv[2], "a", buffering=1)
+open(sys.argv[3], "w").write("%d\n" % os.getpid())
 f.write("listening\n")
 while True:
     f.write(s.recv(4096).decode(errors="replace").replace("\n", " | ") + "\n")
-' "nfqspid-dead-$$" "$N"
+' "nfqspid-dead-$$" "$N" "$N.pid"
 wait_for 50 grep -qx listening "$N" ||
     { echo "the notify listener did not start" >&2; exit 1; }
+LPID=$(cat "$N.pid")
 T_DWRAP=(env "NOTIFY_SOCKET=@nfqspid-dead-$$")
 # what STOPPING=1 says after worker 1's end
 STOP_DEAD="STOPPING=1 | STATUS=stopping after an error: worker 1 stopped: Bad file descriptor; exiting | ERRNO=9"
@@ -194,6 +200,107 @@ check "... STOPPING=1 said \"stopping\" at the SIGTERM" \
     grep -qx "STOPPING=1 | STATUS=stopping" "$N"
 check "... then again with the worker's end ($(last_status))" \
     wait_for 20 said_last "$STOP_DEAD"
+
+# systemd busy at the SIGTERM: the listener stopped, its queue filled
+# by other senders until a fresh one cannot send (test_sdnotify.sh's
+# fill.py): STOPPING=1 "stopping" is kept, sent again from a thread of
+# its own.  The stop, finding worker 1's end, replaces it; the main
+# thread is then held (entering worker_ask_drain(), after the stop found
+# the end and before its last try) until systemd, reading again, has
+# the new line: took, not lost.
+busy()
+{
+	kill -STOP "$LPID" && in_d "$PY" -c '
+import socket, sys
+addr = "\0" + sys.argv[1]
+while True:
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    i = 0
+    try:
+        while True:
+            s.sendto(b"FILL=1", socket.MSG_DONTWAIT, addr)
+            i += 1
+    except BlockingIOError:
+        pass
+    if i == 0:
+        break
+' "nfqspid-dead-$$"
+}
+term_busy() { busy && kill -TERM "$pid"; }
+kept() { grep -c "systemd's notify socket is full: STOPPING=1 is sent again" "$T_LOG"; }
+kept_n() { [ "$(kept)" = "$1" ]; }
+took() { grep -Ec "systemd's notify socket took STOPPING=1 after [0-9]+ ms\$" "$T_LOG"; }
+# hold_main: the main thread held entering worker_ask_drain(); in the
+# background, once it is, the listener let go, and the main thread when
+# systemd has the worker's end ($rel)
+hold_main()
+{
+	local h=$T_HOLD
+	lib_hold "$T_TMP/brkm.out" "$BREAKIN" "$pid" "$pid" worker_ask_drain 60
+	hm=$T_HOLD
+	T_HOLD=$h
+	rm -f "$T_TMP/had"
+	( wait_for $((100 * T_SLOW)) grep -q stopped "$T_TMP/brkm.out"
+	  kill -CONT "$LPID"
+	  wait_for $((100 * T_SLOW)) said_last "$STOP_DEAD" &&
+	      : >"$T_TMP/had"
+	  kill -TERM "$hm" ) &
+	rel=$!
+}
+# busy_kept: systemd still busy as worker 1 ends
+busy_kept()
+{
+	check "... STOPPING=1 kept: systemd is full" \
+	    wait_for $((50 * T_SLOW)) kept_n 1
+	hold_main
+}
+# end_busy: the checks after a round ending in hold_main
+end_busy()
+{
+	wait "$rel"
+	wait "$hm"
+	check "... the main thread held after the stop found the end" \
+	    grep -q stopped "$T_TMP/brkm.out"
+	check "... systemd had the worker's end while it was held" \
+	    test -e "$T_TMP/had"
+	check "... after the stop found worker 1's end" \
+	    log_has "^nfqspid .* stopped after an error\$"
+	check "... STOPPING=1 last said the worker's end ($(last_status))" \
+	    wait_for 20 said_last "$STOP_DEAD"
+	check "... the log: systemd took STOPPING=1 ($(took) times; $1)" \
+	    test "$(took)" = "$1"
+	check "... never lost" log_lacks "STOPPING=1 is lost"
+}
+DURING=busy_kept round "SIGTERM, systemd busy" term_busy
+DURING=
+end_busy 1
+check "... \"stopping\" replaced before systemd took it" \
+    not grep -q "STATUS=stopping\$" "$N"
+check "... the line kept once in the log ($(kept))" test "$(kept)" = 1
+
+# the same, but systemd takes "stopping" before worker 1 ends, and is
+# busy again when the stop finds the end: each STOPPING=1 kept, then
+# taken, and the log says so of each
+busy_took()
+{
+	check "... STOPPING=1 kept: systemd is full" \
+	    wait_for $((50 * T_SLOW)) kept_n 1
+	kill -CONT "$LPID"
+	check "... taken once systemd reads again" wait_for $((100 * T_SLOW)) \
+	    grep -qx "STOPPING=1 | STATUS=stopping" "$N"
+	check "... systemd busy again" busy
+	hold_main
+}
+DURING=busy_took round "SIGTERM, systemd busy, then took it" term_busy
+DURING=
+end_busy 2
+check "... the second line kept too, said so ($(kept) times)" \
+    test "$(kept)" = 2
+# kept, took, kept, took: the first take said as the stop found the end
+kinds() { grep -Eo "notify socket (is full: |took )STOPPING=1" "$T_LOG" |
+    awk '{ print $3 }' | paste -sd ' '; }
+check "... each kept, then took, in turn ($(kinds))" \
+    test "$(kinds)" = "is took is took"
 
 # in_window: while the main thread waits on worker 1, a SIGHUP, and an
 # nfqspictl status and reload (their requests sent, waiting in ppoll(2)
