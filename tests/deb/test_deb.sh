@@ -324,6 +324,28 @@ $T -A FORWARD -i eth0 -j nfqspid-forward' "T=$t; $op_left"
 		check "remove, divert = ${d%%:*}: a -X of $t that fails, no rule jumping to the chain: its error in a warning, the chain named in the line of the chains removed ($(tr '\n' ' ' <"$tmp/open.log"))" \
 		    x_named
 	done
+	# a -X that fails and an $t that cannot list its table either (it
+	# refuses both, first in PATH): prerm cannot tell whether the chain
+	# stays; the warning gives both errors, the line says it may stay
+	for d in iptables:iptables-legacy iptables-nft:iptables-nft; do
+		t=${d#*:}
+		command -v "$t" >/dev/null || continue
+		printf '#!/bin/sh\ncase "$*" in\n*" -X nfqspid-output")\n\techo "%s: Device or resource busy." >&2\n\texit 1 ;;\n*" -S")\n\techo "%s: cannot list." >&2\n\texit 1 ;;\nesac\nexec %s "$@"\n' \
+		    "$t" "$t" "$(command -v "$t")" >"$tmp/fake/$t"
+		chmod +x "$tmp/fake/$t"
+		open_at_remove "${d%%:*}" "T=$t; $ipt_setup" "T=$t; $x_left"
+		rc=$?
+		rm -f "$tmp/fake/$t"
+		s_named()
+		{
+			[ "$rc" -eq 0 ] &&
+			    grep -qxF "nfqspid: warning: $t -X nfqspid-output failed, the chain may stay: $t: Device or resource busy.; $t -S failed too: $t: cannot list." "$tmp/open.log" &&
+			    [ "$(grep -c warning "$tmp/open.log")" -eq 1 ] &&
+			    grep -qxF "nfqspid: removed its $t chains nfqspid-input nfqspid-forward; nfqspid-output may stay: $t -S failed" "$tmp/open.log"
+		}
+		check "remove, divert = ${d%%:*}: a -X of $t that fails and an -S that fails too: both errors in a warning, the chain named as one that may stay ($(tr '\n' ' ' <"$tmp/open.log"))" \
+		    s_named
+	done
 	# the section's name, the key and the value in any case, the
 	# value quoted, as nfqspid takes them
 	t=iptables-legacy
