@@ -125,10 +125,14 @@ int	 divert_iptables_replace(const struct divert_spec *from,
  * start with '-' (iptables-nft's "# Warning: ...", a warning on stderr)
  * are not rules.  0, or -1 with what differs in why: "no rule \"LINE\""
  * (one of ours is missing) or "unexpected rule \"LINE\"" (the first
- * listed that is not ours, or not in its place).
+ * listed that is not ours, or not in its place).  cut: out is the start
+ * of a longer listing, which our rules alone never make: -1, and why
+ * names the first whole line not ours in its place ("unexpected rule
+ * \"LINE\" in a listing longer than N bytes"), or, where none is,
+ * "a listing longer than N bytes".
  */
-int	 divert_listing(const char *out, const char *expect, char *why,
-	    size_t len);
+int	 divert_listing(const char *out, const char *expect, int cut,
+	    char *why, size_t len);
 
 /*
  * A built-in chain's listing, read as it comes (however long: a host's

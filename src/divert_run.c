@@ -181,11 +181,12 @@ run_spawn(char *const argv[], int in, int out, int nolock, pid_t *pid)
  * run_spawn's.  Returns its exit status (0 success), or -1 if it could
  * not run or took too long (errno ETIMEDOUT: killed); what it printed
  * is in out, its lines as they came, either way, and all of it, past
- * outlen too, fed to j (NULL: none).
+ * outlen too, fed to j (NULL: none).  *cut (if not NULL) says whether
+ * out lost some of it.
  */
 static int
 run_lines(const struct divert_cmd *c, const char *input, int nolock,
-    char *out, size_t outlen, struct divert_jumps *j)
+    char *out, size_t outlen, struct divert_jumps *j, int *cut)
 {
 	char		*argv[DIVERT_WORDS + 2];
 	int		 inp[2] = { -1, -1 }, outp[2], status, i, n = 0;
@@ -196,6 +197,8 @@ run_lines(const struct divert_cmd *c, const char *input, int nolock,
 	int		 killed = 0;
 
 	out[0] = '\0';
+	if (cut != NULL)
+		*cut = 0;
 	/* env(1) finds the program in the child's PATH for us */
 	argv[n++] = (char *)"env";
 	for (i = 0; i < c->argc; i++)
@@ -256,7 +259,10 @@ run_lines(const struct divert_cmd *c, const char *input, int nolock,
 			memcpy(out + got, buf, k);
 			got += k;
 			out[got] = '\0';
-		}
+			if (k < (size_t)r && cut != NULL)
+				*cut = 1;
+		} else if (cut != NULL)
+			*cut = 1;
 	}
 	close(outp[0]);
 	while (waitpid(pid, &status, 0) == -1)
@@ -289,7 +295,7 @@ static int
 run_cmd(const struct divert_cmd *c, const char *input, int nolock,
     char *out, size_t outlen)
 {
-	int	 rc = run_lines(c, input, nolock, out, outlen, NULL);
+	int	 rc = run_lines(c, input, nolock, out, outlen, NULL, NULL);
 
 	out_oneline(out);
 	return (rc);
@@ -394,7 +400,8 @@ div_refs(struct diverter *d, const struct divert_cmd *x, char *buf,
 		return;
 	memset(&j, 0, sizeof(j));
 	j.jump = c.expect;
-	if (run_lines(&c, NULL, div_nolock(d), out, sizeof(out), &j) != 0)
+	if (run_lines(&c, NULL, div_nolock(d), out, sizeof(out), &j,
+	    NULL) != 0)
 		return;
 	(void)divert_jumps_end(&j, why, sizeof(why));
 	if (j.refs == 0)
@@ -419,6 +426,7 @@ div_run(struct diverter *d, int op, int all, char *err, size_t errlen)
 	char			 out[RUN_OUTLEN], line[256], why[256];
 	char			 refs[300];
 	int			 n, i, rc, failed = 0, hung = 0, runs = 0;
+	int			 cut;
 
 	if ((n = div_cmds(d, op, c, sizeof(c) / sizeof(c[0]))) == -1) {
 		snprintf(err, errlen, "divert: no commands for %s",
@@ -436,10 +444,11 @@ div_run(struct diverter *d, int op, int all, char *err, size_t errlen)
 		errno = 0;
 		rc = run_lines(&c[i], op == DIVERT_OP_INSTALL &&
 		    d->spec.mode == DIVERT_NFT ? d->nft : NULL, div_nolock(d),
-		    out, sizeof(out), c[i].slot != 0 ? &j : NULL);
+		    out, sizeof(out), c[i].slot != 0 ? &j : NULL, &cut);
 		if (rc == 0 && c[i].expect[0] != '\0' && (c[i].slot != 0 ?
 		    divert_jumps_end(&j, why, sizeof(why)) :
-		    divert_listing(out, c[i].expect, why, sizeof(why))) == -1) {
+		    divert_listing(out, c[i].expect, cut, why,
+		    sizeof(why))) == -1) {
 			cmd_line(&c[i], line, sizeof(line));
 			snprintf(err, errlen, "%s: %.250s", line, why);
 			errno = 0;
@@ -775,7 +784,8 @@ div_check_nft(const struct diverter *d, char *err, size_t errlen)
 	if (divert_nft_cmds(DIVERT_OP_CHECK, c, 1) != 1)
 		return (-1);
 	/* its lines as they came: they are counted */
-	if (run_lines(c, NULL, geteuid() != 0, out, sizeof(out), NULL) != 0) {
+	if (run_lines(c, NULL, geteuid() != 0, out, sizeof(out), NULL,
+	    NULL) != 0) {
 		out_oneline(out);
 		if (errno == ETIMEDOUT)
 			snprintf(err, errlen, "nft list table inet %s: %.200s",

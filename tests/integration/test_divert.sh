@@ -301,6 +301,23 @@ check "... status says so" \
 check "... filtering goes on" not conn6 5002
 check "... and the allowed port connects" conn4 5001
 
+# a chain of ours stuffed with rules ahead of ours, past what the check
+# keeps of its listing (2047 bytes): the log names the first, not ours
+# as missing (they are there, past the cut)
+n0=$(grep -c "divert: restored" "$T_LOG")
+{
+	echo '*filter'
+	for i in $(seq 60); do
+		echo "-I nfqspid-input $i -s 10.9.0.$i/32 -j ACCEPT"
+	done
+	echo COMMIT
+} | in_d iptables-legacy-restore -w 5 --noflush
+check "iptables: 60 rules ahead of ours in nfqspid-input: noticed, restored" \
+    wait_for 80 restored_more "$n0"
+check "... the log names the first, and the listing's length" \
+    log_has "changed \(iptables-legacy -w 5 -t filter -S nfqspid-input: unexpected rule \"-A nfqspid-input -s 10.9.0.1/32 -j ACCEPT\" in a listing longer than 2047 bytes\): restoring it"
+check "... our chains ours alone" only_ours iptables-legacy --queue-bypass
+
 # a second jump to a chain of ours, IPv4 and IPv6: each packet would be
 # diverted twice, and -X could not delete the chain; -C finds one, so
 # the check lists the built-in chain and counts ours, the log says how
@@ -324,7 +341,7 @@ check "... the log says how many" \
 check "... one jump left" [ "$(jumps ip6tables-legacy INPUT nfqspid-input)" = 1 ]
 check "... installed whole" installed ip6tables-legacy --queue-bypass
 check "... status says so" \
-    grep -Eq "^divert +iptables, intact, restored 9 times" <(lib_ctl status)
+    grep -Eq "^divert +iptables, intact, restored 10 times" <(lib_ctl status)
 check "... filtering goes on" not conn6 5002
 
 # rules ahead of our jump (another's, as Docker's at the top): they
@@ -368,7 +385,7 @@ check "... status has no warning" not grep -q "^divert ahead" <(lib_ctl status)
 check "... nothing was restored meanwhile" \
     test "$(grep -c "divert: restored" "$T_LOG")" -eq "$n0"
 check "... status says so" \
-    grep -Eq "^divert +iptables, intact, restored 9 times" <(lib_ctl status)
+    grep -Eq "^divert +iptables, intact, restored 10 times" <(lib_ctl status)
 
 # nfqspictl nft: the ruleset for this queue; it loads where the kernel
 # can queue from nft, and its syntax holds anyway (queue as counter)

@@ -523,50 +523,87 @@ test_listing(void **state __attribute__((unused)))
 
 	assert_int_equal(divert_listing("-N nfqspid-forward\n"
 	    "-A nfqspid-forward -j NFQUEUE --queue-num 7 --queue-bypass\n",
-	    want, why, sizeof(why)), 0);
+	    want, 0, why, sizeof(why)), 0);
 	/* iptables-nft's comment; no final newline */
 	assert_int_equal(divert_listing("# Warning: iptables-legacy tables "
 	    "present, use iptables-legacy to see them\n-N nfqspid-forward\n"
 	    "-A nfqspid-forward -j NFQUEUE --queue-num 7 --queue-bypass",
-	    want, why, sizeof(why)), 0);
+	    want, 0, why, sizeof(why)), 0);
 	/* the other bypass only: ours is missing */
 	assert_int_equal(divert_listing("-N nfqspid-forward\n"
 	    "-A nfqspid-forward -j NFQUEUE --queue-num 7\n",
-	    want, why, sizeof(why)), -1);
+	    want, 0, why, sizeof(why)), -1);
 	assert_string_equal(why, "no rule \"-A nfqspid-forward -j NFQUEUE "
 	    "--queue-num 7 --queue-bypass\"");
 	/* ours and another beside it: after, before, a duplicate */
 	assert_int_equal(divert_listing("-N nfqspid-forward\n"
 	    "-A nfqspid-forward -j NFQUEUE --queue-num 7 --queue-bypass\n"
 	    "-A nfqspid-forward -j NFQUEUE --queue-num 7\n",
-	    want, why, sizeof(why)), -1);
+	    want, 0, why, sizeof(why)), -1);
 	assert_string_equal(why, "unexpected rule \"-A nfqspid-forward -j "
 	    "NFQUEUE --queue-num 7\"");
 	assert_int_equal(divert_listing("-N nfqspid-forward\n"
 	    "-A nfqspid-forward -j NFQUEUE --queue-num 8 --queue-bypass\n"
 	    "-A nfqspid-forward -j NFQUEUE --queue-num 7 --queue-bypass\n",
-	    want, why, sizeof(why)), -1);
+	    want, 0, why, sizeof(why)), -1);
 	assert_string_equal(why, "unexpected rule \"-A nfqspid-forward -j "
 	    "NFQUEUE --queue-num 8 --queue-bypass\"");
 	assert_int_equal(divert_listing("-N nfqspid-forward\n"
 	    "-A nfqspid-forward -j NFQUEUE --queue-num 7 --queue-bypass\n"
 	    "-A nfqspid-forward -j NFQUEUE --queue-num 7 --queue-bypass\n",
-	    want, why, sizeof(why)), -1);
+	    want, 0, why, sizeof(why)), -1);
 	assert_string_equal(why, "unexpected rule \"-A nfqspid-forward -j "
 	    "NFQUEUE --queue-num 7 --queue-bypass\"");
 	/* a longer line that starts as ours is not ours */
 	assert_int_equal(divert_listing("-N nfqspid-forward\n"
 	    "-A nfqspid-forward -j NFQUEUE --queue-num 7 --queue-bypass "
-	    "--queue-cpu-fanout\n", want, why, sizeof(why)), -1);
+	    "--queue-cpu-fanout\n", want, 0, why, sizeof(why)), -1);
 	assert_memory_equal(why, "no rule", 7);
 	/* ours out of their order: the accept after the queue */
 	assert_int_equal(divert_listing("-N c\n-A c -j NFQUEUE\n"
 	    "-A c -j ACCEPT\n", "-N c\n-A c -j ACCEPT\n-A c -j NFQUEUE",
-	    why, sizeof(why)), -1);
+	    0, why, sizeof(why)), -1);
 	assert_string_equal(why, "unexpected rule \"-A c -j NFQUEUE\"");
 	/* nothing listed: the first of ours is missing */
-	assert_int_equal(divert_listing("", want, why, sizeof(why)), -1);
+	assert_int_equal(divert_listing("", want, 0, why, sizeof(why)), -1);
 	assert_string_equal(why, "no rule \"-N nfqspid-forward\"");
+	/*
+	 * Cut short (a chain of ours stuffed with rules): rules put ahead
+	 * of ours push them past the cut, where they cannot be seen; the
+	 * first not ours is named, not ours as missing.  The part of a
+	 * line at the cut is not judged.
+	 */
+	assert_int_equal(divert_listing("-N nfqspid-forward\n"
+	    "-A nfqspid-forward -s 10.9.0.1/32 -j ACCEPT\n"
+	    "-A nfqspid-forward -s 10.9.0.2/32 -j ACCEPT\n-A nfqs", want, 1,
+	    why, sizeof(why)), -1);
+	assert_string_equal(why, "unexpected rule \"-A nfqspid-forward -s "
+	    "10.9.0.1/32 -j ACCEPT\" in a listing longer than 114 bytes");
+	/* ours first, then others up to the cut */
+	assert_int_equal(divert_listing("-N nfqspid-forward\n"
+	    "-A nfqspid-forward -j NFQUEUE --queue-num 7 --queue-bypass\n"
+	    "-A nfqspid-forward -s 10.9.0.1/32 -j ACCEPT\n-A nf", want, 1,
+	    why, sizeof(why)), -1);
+	assert_string_equal(why, "unexpected rule \"-A nfqspid-forward -s "
+	    "10.9.0.1/32 -j ACCEPT\" in a listing longer than 127 bytes");
+	/* ours whole, the cut in what follows: still not ours alone */
+	assert_int_equal(divert_listing("-N nfqspid-forward\n"
+	    "-A nfqspid-forward -j NFQUEUE --queue-num 7 --queue-bypass\n"
+	    "-A nfqspid-forward -s 10.9.0.1/32 -j AC", want, 1, why,
+	    sizeof(why)), -1);
+	assert_string_equal(why, "a listing longer than 117 bytes");
+	/* a rule line of 300 characters: cut in the message, which fits */
+	{
+		char	 out[512];
+
+		memset(out, 'x', sizeof(out));
+		memcpy(out, "-N nfqspid-forward\n-A nfqspid-forward ", 38);
+		out[338] = '\n';
+		out[339] = '\0';
+		assert_int_equal(divert_listing(out, want, 1, why,
+		    sizeof(why)), -1);
+		assert_int_equal(strlen(why), 17 + 180 + 36);
+	}
 }
 
 /* A reload's fail_open: one iptables-restore --noflush a family. */
