@@ -61,7 +61,7 @@ f.write("listening\n")
 while True:
     f.write(s.recv(4096).decode(errors="replace").replace("\n", " | ") + "\n")
 ' "nfqspid-dead-$$" "$N" "$N.pid"
-wait_for 50 grep -qx listening "$N" ||
+wait_for 50 grep -sqx listening "$N" ||
     { echo "the notify listener did not start" >&2; exit 1; }
 LPID=$(cat "$N.pid")
 T_DWRAP=(env "NOTIFY_SOCKET=@nfqspid-dead-$$")
