@@ -893,6 +893,10 @@ STALL=$top_srcdir/tests/integration/stall.py
 # FUNCTION (a breakpoint; breakin.py says how)
 # shellcheck disable=SC2034  # the tests that name it use it
 BREAKIN=$top_srcdir/tests/integration/breakin.py
+# $NOTIFYFILL ADDR: fill a stopped notify listener's queue, as a busy
+# systemd's (notifyfill.py says how)
+# shellcheck disable=SC2034  # the tests that name it use it
+NOTIFYFILL=$top_srcdir/tests/integration/notifyfill.py
 
 # lib_need_breakin: a test that holds a thread with $BREAKIN is skipped
 # under valgrind and off x86-64, before its set-up.

@@ -202,29 +202,15 @@ check "... then again with the worker's end ($(last_status))" \
     wait_for 20 said_last "$STOP_DEAD"
 
 # systemd busy at the SIGTERM: the listener stopped, its queue filled
-# by other senders until a fresh one cannot send (test_sdnotify.sh's
-# fill.py): STOPPING=1 "stopping" is kept, sent again from a thread of
-# its own.  The stop, finding worker 1's end, replaces it; the main
+# by other senders until a fresh one cannot send ($NOTIFYFILL):
+# STOPPING=1 "stopping" is kept, sent again from a thread of its own.
+# The stop, finding worker 1's end, replaces it; the main
 # thread is then held (entering worker_ask_drain(), after the stop found
 # the end and before its last try) until systemd, reading again, has
 # the new line: took, not lost.
 busy()
 {
-	kill -STOP "$LPID" && in_d "$PY" -c '
-import socket, sys
-addr = "\0" + sys.argv[1]
-while True:
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    i = 0
-    try:
-        while True:
-            s.sendto(b"FILL=1", socket.MSG_DONTWAIT, addr)
-            i += 1
-    except BlockingIOError:
-        pass
-    if i == 0:
-        break
-' "nfqspid-dead-$$"
+	kill -STOP "$LPID" && in_d "$PY" "$NOTIFYFILL" "@nfqspid-dead-$$" >/dev/null
 }
 term_busy() { busy && kill -TERM "$pid"; }
 kept() { grep -c "systemd's notify socket is full: STOPPING=1 is sent again" "$T_LOG"; }

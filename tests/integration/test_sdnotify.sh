@@ -446,31 +446,14 @@ check "WATCHDOG_PID=1: no WATCHDOG=1" not grep -q WATCHDOG <(said "$A" "$pid")
 check "SIGTERM ends it" lib_stop_daemon
 
 # ---- systemd busy: its queue full when READY=1 is due ----------------------------
-# The listener stopped, its queue filled by others (fill.py): READY=1,
+# The listener stopped, its queue filled by others ($NOTIFYFILL): READY=1,
 # and RELOADING=1 / READY=1 of a reload, are kept and sent again until
 # systemd takes them; lost, systemd would wait out its timeout and fail
 # the unit (or stay "reloading").
-cat >"$T_TMP/fill.py" <<'EOF'
-import socket, sys
-addr, n = sys.argv[1], 0
-while True:
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    i = 0
-    try:
-        while True:
-            s.sendto(b"FILL=1", socket.MSG_DONTWAIT, addr)
-            i += 1
-    except BlockingIOError:
-        pass
-    n += i
-    if i == 0:
-        break
-print(n)
-EOF
 B=$T_TMP/busy.txt
 listen "$T_TMP/busy.sock" "$B"
 lpid=$(sed -n 's/^pid //p' "$B")
-busy() { kill -STOP "$lpid" && "$PY" "$T_TMP/fill.py" "$T_TMP/busy.sock"; }
+busy() { kill -STOP "$lpid" && "$PY" "$NOTIFYFILL" "$T_TMP/busy.sock"; }
 check "systemd busy: its queue full (listener ${lpid:-none} stopped)" \
     quiet busy
 start NOTIFY_SOCKET="$T_TMP/busy.sock"
