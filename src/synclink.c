@@ -248,8 +248,6 @@ synclink_add(struct synclink *l, const struct sync_rec *r)
 static void
 synclink_bulk_begin(struct synclink *l)
 {
-	struct sync_seq_status	 st;
-
 	if (l->stopped != 0) {
 		/* synclink_bulk_drop(): a worker never comes back */
 		l->ops->note(l->arg, SYNCLINK_UNSENT, l->stopped - 1);
@@ -258,10 +256,7 @@ synclink_bulk_begin(struct synclink *l)
 	/* before the first slice: the workers' calls order it */
 	__atomic_store_n(&l->bulking, 1, __ATOMIC_RELEASE);
 	synclink_mark(l, SYNC_T_BULK_START);
-	sync_seq_status(l->seq, &st);
 	l->tx.active = 1;
-	l->tx.peer = st.peer_epoch;
-	l->tx.start = st.next_seq - 1;
 	l->again = 0;		/* this one starts after what was asked */
 	l->tx.wi = 0;
 	l->tx.cursor = 0;
@@ -338,8 +333,7 @@ synclink_bulk_end(struct synclink *l)
 	synclink_drain(l);
 	synclink_mark(l, SYNC_T_BULK_END);
 	l->tx.active = 0;
-	if ((l->again & SYNCLINK_AGAIN_PEER) ||
-	    (l->again && synclink_sending(l)))
+	if (l->again && synclink_sending(l))
 		synclink_bulk_begin(l);
 	l->again = 0;
 }
@@ -559,21 +553,17 @@ synclink_pump(struct synclink *l, uint64_t now)
 		r->lost_seen = n;
 	}
 	/* the peer missed changes, or a DELETE may have ended more than
-	   its connection there: it gets everything.  A bulk under way has
-	   walked part of the table already, where a lost change may be: one
-	   more follows it, walked after the loss, however many come
-	   meanwhile (a restart at each pump would end only after the last
-	   of a burst, and never under sustained overload).  Its end sweeps
-	   at most a connection whose records were all lost, which the peer
-	   lacks anyway until the next one. */
+	   its connection there: it gets everything.  For a DELETE, a bulk
+	   under way has walked part of the table already: one more follows
+	   it, however many DELETEs come meanwhile (a restart at each pump
+	   would end only after the last of a burst, the peer's resync
+	   restarting each time) */
 	l->st.lost += lost;
-	if (lost > 0 && l->tx.active)
-		l->again |= SYNCLINK_AGAIN_LOST;
-	else if (lost > 0)
+	if (lost > 0)
 		synclink_bulk_begin(l);
 	else if (rebulk && synclink_sending(l)) {
 		if (l->tx.active)
-			l->again |= SYNCLINK_AGAIN_OURS;
+			l->again = 1;
 		else
 			synclink_bulk_begin(l);
 	}
@@ -791,25 +781,6 @@ synclink_refused(struct synclink *l, int err)
 		l->st.malformed++;
 }
 
-/*
- * The peer's BULK_REQ.  One asked before the bulk going out reached it
- * (its ack short of that one's BULK_START) has its answer coming.
- * Otherwise the one going out ends first, and one more follows it,
- * however often the peer asks meanwhile: a restart at each request
- * would never end a table that takes longer than the peer waits for one
- * before it asks again (synclink_alive()), on a slow or lossy link.  A
- * new run of the peer never had the one going out's BULK_START (its end
- * sweeps nothing there): it gets a new one now, once a run.
- */
-static void
-synclink_bulk_asked(struct synclink *l, const struct sync_hdr *h)
-{
-	if (!l->tx.active || h->epoch != l->tx.peer)
-		synclink_bulk_begin(l);
-	else if (h->ack != 0 && (int32_t)(h->ack - l->tx.start) > 0)
-		l->again |= SYNCLINK_AGAIN_PEER;
-}
-
 void
 synclink_input(struct synclink *l, const void *buf, size_t len,
     const struct sockaddr_storage *from, uint64_t now)
@@ -846,13 +817,11 @@ synclink_input(struct synclink *l, const void *buf, size_t len,
 		synclink_nack(l, now);
 	if (flags & SYNC_IN_RESEND) {
 		synclink_seal(l);
-		/* the peer takes nothing past its gap but a BULK_START: a
-		   bulk going out could not end there, start one now */
 		if (sync_seq_resend(l->seq, synclink_send, l) == -1)
 			synclink_bulk_begin(l);
 	}
 	if (flags & SYNC_IN_BULKREQ)
-		synclink_bulk_asked(l, &h);
+		synclink_bulk_begin(l);
 	if (flags & SYNC_IN_ACK)
 		synclink_control(l, SYNC_T_ALIVE);
 }

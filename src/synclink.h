@@ -137,11 +137,6 @@ struct synclink_ops {
 		    int flags);
 };
 
-/* synclink.again: who wants one more table */
-#define SYNCLINK_AGAIN_OURS	0x1	/* a by-hand DELETE: if still master */
-#define SYNCLINK_AGAIN_PEER	0x2	/* its BULK_REQ: whatever our role */
-#define SYNCLINK_AGAIN_LOST	0x4	/* a full ring: if still master */
-
 struct synclink {
 	const struct synclink_ops *ops;
 	void			*arg;
@@ -175,10 +170,8 @@ struct synclink {
 	int			 rebulk;	/* atomic: a worker wants the
 					   whole table after its changes
 					   (synclink_rebulk()) */
-	int			 again;		/* the same, the peer's
-					   BULK_REQ or lost changes, while a
-					   bulk went: one more at its end
-					   (SYNCLINK_AGAIN_*) */
+	int			 again;		/* the same, asked while a
+					   bulk went: one more at its end */
 	unsigned		 stopped;	/* a worker stopped or ended (a
 					   slice failed): its index + 1;
 					   no whole table goes out */
@@ -191,8 +184,6 @@ struct synclink {
 		uint64_t	 cursor;
 		uint64_t	 records;
 		uint64_t	 total;		/* the tables' size at start */
-		uint64_t	 peer;		/* the peer's epoch at start */
-		uint32_t	 start;		/* its BULK_START's seq */
 	}			 tx;
 	struct {			/* ... and from it */
 		int		 active;
