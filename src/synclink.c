@@ -300,36 +300,30 @@ synclink_bulk_drop(struct synclink *l, unsigned wi)
  *   giver, so the taker takes it by then, and sees the bulk going;
  * - then the workers see the bulk over, and the second call finds a
  *   hand-over that saw it going done, its change queued.
- * Then their rings drain ahead of BULK_END.
+ * Then their rings drain ahead of BULK_END.  A worker that stopped
+ * before its fence gives the bulk up (synclink_bulk_drop()): -1.
  */
 static int
-synclink_fence(struct synclink *l, unsigned *wi)
+synclink_fence(struct synclink *l)
 {
 	unsigned	 i;
 
 	for (i = 0; i < l->nworkers; i++)
 		if (l->ops->call(l->arg, i, SYNCLINK_FENCE, NULL) == -1) {
-			*wi = i;
+			synclink_bulk_drop(l, i);
 			return (-1);
 		}
 	return (0);
 }
 
-/* a worker that stopped before a fence: synclink_bulk_drop() */
 static void
 synclink_bulk_end(struct synclink *l)
 {
-	unsigned	 wi;
-
-	if (synclink_fence(l, &wi) == -1) {
-		synclink_bulk_drop(l, wi);
+	if (synclink_fence(l) == -1)
 		return;
-	}
 	__atomic_store_n(&l->bulking, 0, __ATOMIC_SEQ_CST);
-	if (synclink_fence(l, &wi) == -1) {
-		synclink_bulk_drop(l, wi);
+	if (synclink_fence(l) == -1)
 		return;
-	}
 	synclink_drain(l);
 	synclink_mark(l, SYNC_T_BULK_END);
 	l->tx.active = 0;
