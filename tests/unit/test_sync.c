@@ -1217,21 +1217,30 @@ take_late(void)
 	worker_sync_adopt(A.all[0], &late_rec);
 }
 
+/* B's resync taken by A, worker wi giving s away (into late_rec) just
+   before: the whole walk, fence() run at its fence */
+static void
+walk_given(unsigned wi, const struct ct_snap *s, void (*fence)(void))
+{
+	struct dgram	 d;
+
+	bulk_req(&d);
+	assert_int_equal(worker_sync_give(A.all[wi], &s->k, &late_rec), 1);
+	sync_datagram(A.s, d.buf, d.len, &B.addr, now);
+	at_fence = fence;
+	sync_pump(A.s, now);
+	assert_null(at_fence);
+}
+
 static void
 test_bulk_moved_fence(void **state)
 {
 	struct ct_snap	 s = conn(3000, 0);
-	struct dgram	 d;
 
 	(void)state;
 	moved_nodes(300);
 
-	bulk_req(&d);
-	assert_int_equal(worker_sync_give(A.all[1], &s.k, &late_rec), 1);
-	sync_datagram(A.s, d.buf, d.len, &B.addr, now);
-	at_fence = take_late;
-	sync_pump(A.s, now);		/* the whole bulk */
-	assert_null(at_fence);
+	walk_given(1, &s, take_late);
 	assert_int_equal(A.s->lk.tx.active, 0);
 	assert_int_equal(A.s->lk.tx.records, 310);
 	assert_int_equal(A.all[0]->st.adopted, 1);
@@ -1258,19 +1267,13 @@ static void
 test_bulk_fence_stopped(void **state)
 {
 	struct ct_snap	 s = conn(5, 0);
-	struct dgram	 d;
 	uint64_t	 got;
 
 	(void)state;
 	moved_nodes(300);
 	got = B.s->lk.st.bulks_received;
 
-	bulk_req(&d);
-	assert_int_equal(worker_sync_give(A.all[0], &s.k, &late_rec), 1);
-	sync_datagram(A.s, d.buf, d.len, &B.addr, now);
-	at_fence = stop_1;
-	sync_pump(A.s, now);		/* the whole walk */
-	assert_null(at_fence);
+	walk_given(0, &s, stop_1);
 	assert_int_equal(A.s->lk.tx.active, 0);
 	assert_int_equal(A.s->lk.tx.records, 310);
 	assert_int_equal(A.s->lk.stopped, 2);
