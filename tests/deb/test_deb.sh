@@ -229,6 +229,27 @@ open_at_remove()
 	    ! eval "$3"' "$tmp/fake" "$tmp/divert.ini" "$2" "$3" \
 	    "$tmp/ctl/prerm" >"$tmp/open.log" 2>&1
 }
+# kept_said WARNING LINE: prerm's remove went well ($rc), WARNING its one
+# warning, LINE the line that names the chains removed
+kept_said()
+{
+	[ "$rc" -eq 0 ] && grep -qxF "$1" "$tmp/open.log" &&
+	    [ "$(grep -c warning "$tmp/open.log")" -eq 1 ] &&
+	    grep -qxF "$2" "$tmp/open.log"
+}
+# refusing_remove DIVERT TOOL CASES: open_at_remove with an ipt_setup
+# that leaves nfqspid-output ($x_left), TOOL first in PATH a fake that
+# refuses its -X (busy) and CASES (more case items of sh), else runs
+# the real one; its status in $rc
+refusing_remove()
+{
+	printf '#!/bin/sh\ncase "$*" in\n*" -X nfqspid-output")\n\techo "%s: Device or resource busy." >&2\n\texit 1 ;;\n%s\nesac\nexec %s "$@"\n' \
+	    "$2" "$3" "$(command -v "$2")" >"$tmp/fake/$2"
+	chmod +x "$tmp/fake/$2"
+	open_at_remove "$1" "T=$2; $ipt_setup" "T=$2; $x_left"
+	rc=$?
+	rm -f "$tmp/fake/$2"
+}
 # shellcheck disable=SC2016  # for open_at_remove's sh
 ipt_setup='for h in input output forward; do
 	H=$(echo $h | tr a-z A-Z)
@@ -288,15 +309,9 @@ if command -v unshare >/dev/null && unshare -m -n true 2>/dev/null; then
 		    "T=$t; $ipt_setup"'
 $T -A FORWARD -i eth0 -j nfqspid-forward' "T=$t; $op_left"
 		rc=$?
-		op_named()
-		{
-			[ "$rc" -eq 0 ] &&
-			    grep -qxF "nfqspid: warning: $t -X nfqspid-forward failed, the chain stays: \"-A FORWARD -i eth0 -j nfqspid-forward\" still jumps to it" "$tmp/open.log" &&
-			    [ "$(grep -c warning "$tmp/open.log")" -eq 1 ] &&
-			    grep -qxF "nfqspid: removed its $t chains nfqspid-input nfqspid-output; nfqspid-forward stays: a rule still jumps to it" "$tmp/open.log"
-		}
 		check "remove, divert = ${d%%:*}: an operator's jump to nfqspid-forward in $t stays, named in a warning and in the line of the chains removed, the chain with it, the rest goes ($(tr '\n' ' ' <"$tmp/open.log"))" \
-		    op_named
+		    kept_said "nfqspid: warning: $t -X nfqspid-forward failed, the chain stays: \"-A FORWARD -i eth0 -j nfqspid-forward\" still jumps to it" \
+		    "nfqspid: removed its $t chains nfqspid-input nfqspid-output; nfqspid-forward stays: a rule still jumps to it"
 	done
 	# a -X that fails with no rule jumping to the chain (an $t that
 	# refuses it, first in PATH): the warning gives its error, the
@@ -308,21 +323,10 @@ $T -A FORWARD -i eth0 -j nfqspid-forward' "T=$t; $op_left"
 	    iptables-nft:iptables-nft iptables-nft:ip6tables-nft; do
 		t=${d#*:}
 		command -v "$t" >/dev/null || continue
-		printf '#!/bin/sh\ncase "$*" in\n*" -X nfqspid-output")\n\techo "%s: Device or resource busy." >&2\n\texit 1 ;;\nesac\nexec %s "$@"\n' \
-		    "$t" "$(command -v "$t")" >"$tmp/fake/$t"
-		chmod +x "$tmp/fake/$t"
-		open_at_remove "${d%%:*}" "T=$t; $ipt_setup" "T=$t; $x_left"
-		rc=$?
-		rm -f "$tmp/fake/$t"
-		x_named()
-		{
-			[ "$rc" -eq 0 ] &&
-			    grep -qxF "nfqspid: warning: $t -X nfqspid-output failed, the chain stays: $t: Device or resource busy." "$tmp/open.log" &&
-			    [ "$(grep -c warning "$tmp/open.log")" -eq 1 ] &&
-			    grep -qxF "nfqspid: removed its $t chains nfqspid-input nfqspid-forward; nfqspid-output stays: its -X failed" "$tmp/open.log"
-		}
+		refusing_remove "${d%%:*}" "$t" ''
 		check "remove, divert = ${d%%:*}: a -X of $t that fails, no rule jumping to the chain: its error in a warning, the chain named in the line of the chains removed ($(tr '\n' ' ' <"$tmp/open.log"))" \
-		    x_named
+		    kept_said "nfqspid: warning: $t -X nfqspid-output failed, the chain stays: $t: Device or resource busy." \
+		    "nfqspid: removed its $t chains nfqspid-input nfqspid-forward; nfqspid-output stays: its -X failed"
 	done
 	# a -X that fails and an $t that cannot list its table either (it
 	# refuses both, first in PATH): prerm cannot tell whether the chain
@@ -330,21 +334,11 @@ $T -A FORWARD -i eth0 -j nfqspid-forward' "T=$t; $op_left"
 	for d in iptables:iptables-legacy iptables-nft:iptables-nft; do
 		t=${d#*:}
 		command -v "$t" >/dev/null || continue
-		printf '#!/bin/sh\ncase "$*" in\n*" -X nfqspid-output")\n\techo "%s: Device or resource busy." >&2\n\texit 1 ;;\n*" -S")\n\techo "%s: cannot list." >&2\n\texit 1 ;;\nesac\nexec %s "$@"\n' \
-		    "$t" "$t" "$(command -v "$t")" >"$tmp/fake/$t"
-		chmod +x "$tmp/fake/$t"
-		open_at_remove "${d%%:*}" "T=$t; $ipt_setup" "T=$t; $x_left"
-		rc=$?
-		rm -f "$tmp/fake/$t"
-		s_named()
-		{
-			[ "$rc" -eq 0 ] &&
-			    grep -qxF "nfqspid: warning: $t -X nfqspid-output failed, the chain may stay: $t: Device or resource busy.; $t -S failed too: $t: cannot list." "$tmp/open.log" &&
-			    [ "$(grep -c warning "$tmp/open.log")" -eq 1 ] &&
-			    grep -qxF "nfqspid: removed its $t chains nfqspid-input nfqspid-forward; nfqspid-output may stay: $t -S failed" "$tmp/open.log"
-		}
+		refusing_remove "${d%%:*}" "$t" \
+		    "$(printf '*" -S")\n\techo "%s: cannot list." >&2\n\texit 1 ;;' "$t")"
 		check "remove, divert = ${d%%:*}: a -X of $t that fails and an -S that fails too: both errors in a warning, the chain named as one that may stay ($(tr '\n' ' ' <"$tmp/open.log"))" \
-		    s_named
+		    kept_said "nfqspid: warning: $t -X nfqspid-output failed, the chain may stay: $t: Device or resource busy.; $t -S failed too: $t: cannot list." \
+		    "nfqspid: removed its $t chains nfqspid-input nfqspid-forward; nfqspid-output may stay: $t -S failed"
 	done
 	# the section's name, the key and the value in any case, the
 	# value quoted, as nfqspid takes them
