@@ -776,25 +776,32 @@ nft_why(char *why, size_t len, const char *name, size_t namelen,
  * The chain whose line is ls..le, its lines from *p on (*p past them):
  * one of ours by its name, its type line ours (hook, priority, policy:
  * "priority 0" in nft 0.9's words), each of our rules' kinds in it, and
- * then our rules alone, in their order.  0, or -1 with why.
+ * then our rules alone, in their order.  cut: the listing was cut short
+ * at end, and a chain without its "}" may have more lines past it: its
+ * type line and its kinds are not looked for, only what is there judged.
+ * 0, or -1 with why.
  */
 static int
 nft_chain(const struct divert_spec *spec, const char *ls, const char *le,
-    const char **p, const char *end, char *why, size_t len)
+    const char **p, const char *end, int cut, char *why, size_t len)
 {
 	const struct hook	*h = NULL;
 	const char		*name = ls + 6, *body = *p, *bend, *rs, *re;
 	const char		*typ = NULL, *type_e = NULL;
 	char			 w[128], alt[128];
-	int			 kinds[3], nk = 0, k, found;
+	int			 kinds[3], nk = 0, k, found, whole = 0;
 	size_t			 namelen, i;
 
 	namelen = strcspn(name, " {\n");
 	if (name + namelen > le)
 		namelen = (size_t)(le - name);
 	/* its lines: up to its "}" */
-	for (bend = *p; nft_line(p, end, &rs, &re) && !nft_is(rs, re, "}");)
-		bend = *p;
+	for (bend = *p; nft_line(p, end, &rs, &re); bend = *p)
+		if (nft_is(rs, re, "}")) {
+			whole = 1;
+			break;
+		}
+	cut = cut && !whole;
 	for (i = 0; i < NHOOKS; i++)
 		if (strlen(hooks[i].nft) == namelen &&
 		    memcmp(hooks[i].nft, name, namelen) == 0)
@@ -814,10 +821,11 @@ nft_chain(const struct divert_spec *spec, const char *ls, const char *le,
 			type_e = re;
 			break;
 		}
-	if (typ == NULL)
+	if (typ == NULL && !cut)
 		return (nft_why(why, len, name, namelen, "no type", w,
 		    w + strlen(w)));
-	if (!nft_is(typ, type_e, w) && !nft_is(typ, type_e, alt))
+	if (typ != NULL && !nft_is(typ, type_e, w) &&
+	    !nft_is(typ, type_e, alt))
 		return (nft_why(why, len, name, namelen, "unexpected type",
 		    typ, type_e));
 	if (h->lo_nft != NULL)
@@ -826,7 +834,7 @@ nft_chain(const struct divert_spec *spec, const char *ls, const char *le,
 		kinds[nk++] = NFT_FP;
 	kinds[nk++] = NFT_QUEUE;
 	/* each kind there, then each rule ours and in its place */
-	for (k = 0; k < nk; k++) {
+	for (k = 0; !cut && k < nk; k++) {
 		found = 0;
 		for (*p = body; !found && nft_line(p, bend, &rs, &re);)
 			found = !nft_frame(rs, re) &&
@@ -852,14 +860,55 @@ nft_chain(const struct divert_spec *spec, const char *ls, const char *le,
 	return (0);
 }
 
+/*
+ * divert_nft_listing() of a listing cut short (a table stuffed with
+ * rules): counts would miss the lines past the cut (our queue rules
+ * among them), so none is made; its whole lines are judged in their
+ * order, each chain as far as it goes, and the first not ours is named,
+ * with the listing's length.  Ours fit far below the cut: one that is
+ * not ours is always there to name, unless it is the part of a line at
+ * the cut.
+ */
+static int
+nft_listing_cut(const struct divert_spec *spec, const char *out,
+    char *why, size_t len)
+{
+	const char	*p, *ls, *le, *end;
+	size_t		 n = strlen(out), off;
+
+	/* the part of a line at the cut is not judged */
+	for (end = out + n; end > out && end[-1] != '\n'; end--)
+		;
+	why[0] = '\0';
+	for (p = out; why[0] == '\0' && nft_line(&p, end, &ls, &le);) {
+		if (nft_frame(ls, le))
+			continue;
+		if (nft_starts(ls, le, "chain "))
+			(void)nft_chain(spec, ls, le, &p, end, 1, why, len);
+		else	/* the table's own: a set, a comment */
+			snprintf(why, len, "table inet %s: unexpected rule "
+			    "\"%.*s\"", DIVERT_NFT_TABLE,
+			    le - ls > 200 ? 200 : (int)(le - ls), ls);
+	}
+	if (why[0] == '\0')
+		snprintf(why, len, "table inet %s: a listing longer than %zu "
+		    "bytes", DIVERT_NFT_TABLE, n);
+	else if ((off = strlen(why)) < len)
+		snprintf(why + off, len - off, " in a listing longer than %zu "
+		    "bytes", n);
+	return (-1);
+}
+
 int
 divert_nft_listing(const struct divert_spec *spec, const char *out,
-    char *why, size_t len)
+    int cut, char *why, size_t len)
 {
 	const char	*p, *ls, *le, *end = out + strlen(out);
 	size_t		 i;
 	unsigned	 chains = 0, rules = 0, queues = 0, want = 0;
 
+	if (cut)
+		return (nft_listing_cut(spec, out, why, len));
 	for (i = 0; i < NHOOKS; i++)
 		want += (hooks[i].lo_nft != NULL) + (spec->fastpath != 0) + 1;
 	/* counted first: an added or deleted rule or chain says so */
@@ -886,7 +935,8 @@ divert_nft_listing(const struct divert_spec *spec, const char *out,
 		/* then each chain, in the listing's order */
 		for (p = out; nft_line(&p, end, &ls, &le);)
 			if (nft_starts(ls, le, "chain ") &&
-			    nft_chain(spec, ls, le, &p, end, why, len) == -1)
+			    nft_chain(spec, ls, le, &p, end, 0, why,
+			    len) == -1)
 				return (-1);
 		return (0);
 	}

@@ -197,10 +197,16 @@ int	 divert_nft_cmds(int op, struct divert_cmd *out, size_t max);
  * nfqspid chain CHAIN: " and "unexpected rule \"LINE\"", "no rule
  * \"LINE\"" (one of ours of that kind missing, in our words),
  * "unexpected type \"LINE\"" or "no type \"LINE\"", or "table inet
- * nfqspid: unexpected chain \"NAME\"".
+ * nfqspid: unexpected chain \"NAME\"".  cut: out is the start of a
+ * longer listing, which our table alone never makes: nothing counted,
+ * -1, and why names the first whole line not ours in its place, as
+ * above with " in a listing longer than N bytes" after it (a line of
+ * the table's own, a set's: "table inet nfqspid: unexpected rule
+ * \"LINE\""), or, where none is, "table inet nfqspid: a listing longer
+ * than N bytes".
  */
 int	 divert_nft_listing(const struct divert_spec *spec, const char *out,
-	    char *why, size_t len);
+	    int cut, char *why, size_t len);
 
 /*
  * The nft -f form, whose first lines replace any earlier copy of our

@@ -780,12 +780,14 @@ div_check_nft(const struct diverter *d, char *err, size_t errlen)
 {
 	struct divert_cmd	 c[1];
 	char			 out[RUN_OUTLEN];
+	int			 cut;
 
 	if (divert_nft_cmds(DIVERT_OP_CHECK, c, 1) != 1)
 		return (-1);
-	/* its lines as they came: they are counted */
+	/* its lines as they came: counted, or judged in their order where
+	   the listing was cut short */
 	if (run_lines(c, NULL, geteuid() != 0, out, sizeof(out), NULL,
-	    NULL) != 0) {
+	    &cut) != 0) {
 		out_oneline(out);
 		if (errno == ETIMEDOUT)
 			snprintf(err, errlen, "nft list table inet %s: %.200s",
@@ -795,7 +797,7 @@ div_check_nft(const struct diverter *d, char *err, size_t errlen)
 			    DIVERT_NFT_TABLE);
 		return (-1);
 	}
-	return (divert_nft_listing(&d->spec, out, err, errlen));
+	return (divert_nft_listing(&d->spec, out, cut, err, errlen));
 }
 
 /*

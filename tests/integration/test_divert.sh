@@ -642,7 +642,8 @@ fi
 # a rule added (counted), our queue rules given another queue, then
 # their bypass taken away (each rule's words compared), the loopback's
 # accept edited, a chain's priority, then its policy changed (each
-# chain's type line compared); each noticed, named in the log as
+# chain's type line compared), rules put ahead of ours past what the
+# check reads (judged line by line); each noticed, named in the log as
 # iptables names an unexpected rule, and restored
 nft_edited()
 {
@@ -711,6 +712,18 @@ assert d["mode"] == "nft" and d["intact"] is True and d["restored"] == 3 and d["
 	    test "$(grep -Ec "^[[:space:]]*type filter hook (input|output|forward) priority filter; policy accept;\$" <($list))" = 3
 	check "... status says so" \
 	    grep -Eq "^divert +nft, intact, restored 6 times, with bypass, removed at the stop" <(lib_ctl status)
+	# our input chain stuffed with rules ahead of ours, past what the
+	# check reads of its listing (2047 bytes): the log names the first,
+	# not our queue rules as missing (they are there, past the cut)
+	n0=$(grep -c "divert: restored" "$T_LOG")
+	for i in $(seq 80 -1 1); do
+		echo "insert rule inet nfqspid input ip saddr 10.9.0.$i accept"
+	done | in_d nft -f -
+	check "nft: 80 rules ahead of ours in input, a listing past 2047 bytes: noticed, restored" \
+	    wait_for 80 restored_more "$n0"
+	check "... the log names the first, and the listing's length" \
+	    log_has "changed \(table inet nfqspid chain input: unexpected rule \"ip saddr 10\.9\.0\.1 accept\" in a listing longer than 2047 bytes\): restoring it"
+	check "... our rules alone again" not grep -q "10\.9\.0\." <($list)
 }
 nft_real_load() { in_d nft -f -; }
 nft_real_list() { in_d nft list table inet nfqspid; }

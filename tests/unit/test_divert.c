@@ -687,40 +687,40 @@ test_nft_listing(void **state __attribute__((unused)))
 
 	nft_table(ours, sizeof(ours), "\n", "queue flags bypass to 3",
 	    "queue flags bypass to 3", "queue flags bypass to 3");
-	assert_int_equal(divert_nft_listing(&s, ours, why, sizeof(why)), 0);
+	assert_int_equal(divert_nft_listing(&s, ours, 0, why, sizeof(why)), 0);
 	/* a rule of someone's beside ours */
 	snprintf(buf, sizeof(buf), "%s", ours);
 	p = strstr(buf, "\t\tqueue flags bypass to 3\n\t}\n}");
 	assert_non_null(p);
 	memcpy(p, "\t\taccept\n\t\tqueue flags bypass to 3\n\t}\n}\n",
 	    strlen("\t\taccept\n\t\tqueue flags bypass to 3\n\t}\n}\n") + 1);
-	assert_int_equal(divert_nft_listing(&s, buf, why, sizeof(why)), -1);
+	assert_int_equal(divert_nft_listing(&s, buf, 0, why, sizeof(why)), -1);
 	assert_string_equal(why, "table inet nfqspid has 6 rules of 5");
 	/* a queue rule made an accept */
 	snprintf(buf, sizeof(buf), "%s", ours);
 	p = strstr(buf, "queue flags bypass to 3");
 	memcpy(p, "accept                 ", 23);
-	assert_int_equal(divert_nft_listing(&s, buf, why, sizeof(why)), -1);
+	assert_int_equal(divert_nft_listing(&s, buf, 0, why, sizeof(why)), -1);
 	assert_string_equal(why, "table inet nfqspid has 2 queue rules of 3");
 	/* a second queue rule */
 	snprintf(buf, sizeof(buf), "%s", ours);
 	p = strstr(buf, "\t\tiifname");
 	memcpy(p, "\t\tqueue to 4 ", 13);
-	assert_int_equal(divert_nft_listing(&s, buf, why, sizeof(why)), -1);
+	assert_int_equal(divert_nft_listing(&s, buf, 0, why, sizeof(why)), -1);
 	assert_string_equal(why, "table inet nfqspid has 4 queue rules of 3");
 	/* a set of someone's; a chain of someone's */
 	snprintf(buf, sizeof(buf), "table inet nfqspid {\n\tset s {\n"
 	    "\t\ttype ipv4_addr\n\t}\n%s", ours + 20);
-	assert_int_equal(divert_nft_listing(&s, buf, why, sizeof(why)), -1);
+	assert_int_equal(divert_nft_listing(&s, buf, 0, why, sizeof(why)), -1);
 	assert_string_equal(why, "table inet nfqspid has 6 rules of 5");
 	snprintf(buf, sizeof(buf), "table inet nfqspid {\n\tchain x {\n"
 	    "\t}\n%s", ours + 20);
-	assert_int_equal(divert_nft_listing(&s, buf, why, sizeof(why)), -1);
+	assert_int_equal(divert_nft_listing(&s, buf, 0, why, sizeof(why)), -1);
 	assert_string_equal(why, "table inet nfqspid has 4 chains of 3");
 	/* the fast path's accept in each chain: 8 rules; nft's older
 	   words; a comment line and no final newline */
 	s.fastpath = 1;
-	assert_int_equal(divert_nft_listing(&s, ours, why, sizeof(why)), -1);
+	assert_int_equal(divert_nft_listing(&s, ours, 0, why, sizeof(why)), -1);
 	assert_string_equal(why, "table inet nfqspid has 5 rules of 8");
 	assert_int_equal(divert_nft_listing(&s, "# Warning: x\n"
 	    "table inet nfqspid {\n chain input {\n  type filter hook input "
@@ -731,9 +731,9 @@ test_nft_listing(void **state __attribute__((unused)))
 	    "  meta mark 0x80000000/1 accept\n  queue num 3 bypass\n }\n"
 	    " chain forward {\n  type filter hook forward priority filter; "
 	    "policy accept;\n  meta mark 0x80000000/1 accept\n"
-	    "  queue num 3 bypass\n }\n}", why, sizeof(why)), 0);
+	    "  queue num 3 bypass\n }\n}", 0, why, sizeof(why)), 0);
 	/* nothing listed */
-	assert_int_equal(divert_nft_listing(&s, "", why, sizeof(why)), -1);
+	assert_int_equal(divert_nft_listing(&s, "", 0, why, sizeof(why)), -1);
 	assert_string_equal(why, "table inet nfqspid has 0 queue rules of 3");
 }
 
@@ -807,7 +807,7 @@ test_nft_listing_queue(void **state __attribute__((unused)))
 		snprintf(fwd, sizeof(fwd), "%s ", t[i].fwd);
 		nft_table(buf, sizeof(buf), "", t[i].in, t[i].out, fwd);
 		why[0] = '\0';
-		rc = divert_nft_listing(&s, buf, why, sizeof(why));
+		rc = divert_nft_listing(&s, buf, 0, why, sizeof(why));
 		nft_answer(i, rc, why, t[i].why);
 	}
 	/* the counts come first: a rule added and a queue changed */
@@ -815,7 +815,7 @@ test_nft_listing_queue(void **state __attribute__((unused)))
 	s.threads = 1;
 	nft_table(buf, sizeof(buf), "", "queue to 3",
 	    "accept\n\t\tqueue to 3", "queue to 3 ");
-	assert_int_equal(divert_nft_listing(&s, buf, why, sizeof(why)), -1);
+	assert_int_equal(divert_nft_listing(&s, buf, 0, why, sizeof(why)), -1);
 	assert_string_equal(why, "table inet nfqspid has 6 rules of 5");
 }
 
@@ -935,7 +935,7 @@ test_nft_listing_rules(void **state __attribute__((unused)))
 		snprintf(buf, sizeof(buf), tmpl, t[i].in, t[i].tin, t[i].rin,
 		    t[i].tout, t[i].rout, t[i].tfwd, t[i].rfwd);
 		why[0] = '\0';
-		rc = divert_nft_listing(&s, buf, why, sizeof(why));
+		rc = divert_nft_listing(&s, buf, 0, why, sizeof(why));
 		nft_answer(i, rc, why, t[i].why);
 	}
 	/* the chains in another order: ours all the same */
@@ -944,20 +944,20 @@ test_nft_listing_rules(void **state __attribute__((unused)))
 	    "\tchain output {\n\t\t%s\n\t\t%s\n\t}\n"
 	    "\tchain input {\n\t\t%s\n\t\t%s\n\t}\n}\n", T_FWD, FWD, T_OUT,
 	    OUT, T_IN, IN);
-	assert_int_equal(divert_nft_listing(&s, buf, why, sizeof(why)), 0);
+	assert_int_equal(divert_nft_listing(&s, buf, 0, why, sizeof(why)), 0);
 	/* no fast path: its accept is a rule of someone's (counted) */
 	s.fastpath = 0;
 	snprintf(buf, sizeof(buf), tmpl, "input", T_IN, IN, T_OUT, OUT,
 	    T_FWD, FWD);
-	assert_int_equal(divert_nft_listing(&s, buf, why, sizeof(why)), -1);
+	assert_int_equal(divert_nft_listing(&s, buf, 0, why, sizeof(why)), -1);
 	assert_string_equal(why, "table inet nfqspid has 8 rules of 5");
 	snprintf(buf, sizeof(buf), tmpl, "input", T_IN, LO_IN "\n\t\t" Q,
 	    T_OUT, LO_OUT "\n\t\t" Q, T_FWD, FP "\n\t\t" Q " ");
-	assert_int_equal(divert_nft_listing(&s, buf, why, sizeof(why)), -1);
+	assert_int_equal(divert_nft_listing(&s, buf, 0, why, sizeof(why)), -1);
 	assert_string_equal(why, "table inet nfqspid has 6 rules of 5");
 	snprintf(buf, sizeof(buf), tmpl, "input", T_IN, LO_IN "\n\t\t" Q,
 	    T_OUT, LO_OUT "\n\t\t", T_FWD, Q "\n\t\t" Q);
-	assert_int_equal(divert_nft_listing(&s, buf, why, sizeof(why)), -1);
+	assert_int_equal(divert_nft_listing(&s, buf, 0, why, sizeof(why)), -1);
 	assert_string_equal(why, WHY "output: no rule \"queue num 3 bypass\"");
 #undef T_IN
 #undef T_OUT
@@ -971,6 +971,120 @@ test_nft_listing_rules(void **state __attribute__((unused)))
 #undef OUT
 #undef FWD
 #undef WHY
+}
+
+/*
+ * A listing cut short at 2047 bytes (RUN_OUTLEN), as a check reads a
+ * table stuffed with rules: head, n rules "ip saddr 10.9.0.I accept"
+ * (I from 1), then tail, into buf, cut; the part of a line at the cut
+ * is never judged.
+ */
+static void
+nft_stuffed(char *buf, const char *head, unsigned n, const char *tail)
+{
+	char		 big[8192];
+	size_t		 off;
+	unsigned	 i;
+
+	off = (size_t)snprintf(big, sizeof(big), "%s", head);
+	for (i = 1; i <= n; i++)
+		off += (size_t)snprintf(big + off, sizeof(big) - off,
+		    "\t\tip saddr 10.9.0.%u accept\n", i);
+	assert_true(off + strlen(tail) < sizeof(big));
+	memcpy(big + off, tail, strlen(tail) + 1);
+	assert_true(strlen(big) > 2047);
+	memcpy(buf, big, 2047);
+	buf[2047] = '\0';
+}
+
+/*
+ * Cut short (rules put in our table past what a check reads): the
+ * counts would miss our queue rules past the cut and say so; the whole
+ * lines are judged in their order instead, the first not ours named.
+ */
+static void
+test_nft_listing_cut(void **state __attribute__((unused)))
+{
+#define HEAD	"table inet nfqspid {\n"
+#define IN	"\tchain input {\n" \
+		"\t\ttype filter hook input priority filter; policy accept;\n"
+#define IN_OURS	"\t\tiifname \"lo\" accept\n\t\tqueue flags bypass to 3\n"
+#define REST	"\t}\n\n\tchain output {\n" \
+		"\t\ttype filter hook output priority filter; " \
+		"policy accept;\n\t\toifname \"lo\" accept\n" \
+		"\t\tqueue flags bypass to 3\n\t}\n\n\tchain forward {\n" \
+		"\t\ttype filter hook forward priority filter; " \
+		"policy accept;\n\t\tqueue flags bypass to 3\n\t}\n}\n"
+#define LONGER	" in a listing longer than 2047 bytes"
+	struct divert_spec	 s = { DIVERT_NFT, 1, 3, 1, 0 };
+	char			 buf[2048], why[512];
+
+	/* 80 rules ahead of ours in input: ours past the cut */
+	nft_stuffed(buf, HEAD IN, 80, IN_OURS REST);
+	assert_int_equal(divert_nft_listing(&s, buf, 1, why, sizeof(why)),
+	    -1);
+	assert_string_equal(why, "table inet nfqspid chain input: unexpected "
+	    "rule \"ip saddr 10.9.0.1 accept\"" LONGER);
+	/* ... after ours */
+	nft_stuffed(buf, HEAD IN IN_OURS, 80, REST);
+	assert_int_equal(divert_nft_listing(&s, buf, 1, why, sizeof(why)),
+	    -1);
+	assert_string_equal(why, "table inet nfqspid chain input: unexpected "
+	    "rule \"ip saddr 10.9.0.1 accept\"" LONGER);
+	/* ... in forward, the chains before it whole and ours */
+	nft_stuffed(buf, HEAD IN IN_OURS "\t}\n\tchain output {\n"
+	    "\t\ttype filter hook output priority filter; policy accept;\n"
+	    "\t\toifname \"lo\" accept\n\t\tqueue flags bypass to 3\n"
+	    "\t}\n\tchain forward {\n\t\ttype filter hook forward priority "
+	    "filter; policy accept;\n", 80, "\t\tqueue flags bypass to 3\n"
+	    "\t}\n}\n");
+	assert_int_equal(divert_nft_listing(&s, buf, 1, why, sizeof(why)),
+	    -1);
+	assert_string_equal(why, "table inet nfqspid chain forward: "
+	    "unexpected rule \"ip saddr 10.9.0.1 accept\"" LONGER);
+	/* a whole chain is judged whole: one of ours gone from it */
+	nft_stuffed(buf, HEAD IN "\t\tqueue flags bypass to 3\n\t}\n"
+	    "\tchain output {\n", 80, "\t}\n}\n");
+	assert_int_equal(divert_nft_listing(&s, buf, 1, why, sizeof(why)),
+	    -1);
+	assert_string_equal(why, "table inet nfqspid chain input: no rule "
+	    "\"iifname \"lo\" accept\"" LONGER);
+	/* the type line, a chain not ours, a set of someone's */
+	nft_stuffed(buf, HEAD "\tchain input {\n\t\ttype filter hook input "
+	    "priority filter; policy drop;\n", 80, IN_OURS REST);
+	assert_int_equal(divert_nft_listing(&s, buf, 1, why, sizeof(why)),
+	    -1);
+	assert_string_equal(why, "table inet nfqspid chain input: unexpected "
+	    "type \"type filter hook input priority filter; policy drop;\""
+	    LONGER);
+	nft_stuffed(buf, HEAD "\tchain x {\n", 80, "\t}\n" IN IN_OURS REST);
+	assert_int_equal(divert_nft_listing(&s, buf, 1, why, sizeof(why)),
+	    -1);
+	assert_string_equal(why, "table inet nfqspid: unexpected chain \"x\""
+	    LONGER);
+	nft_stuffed(buf, HEAD "\tset s {\n\t\ttype ipv4_addr\n", 80,
+	    "\t}\n" IN IN_OURS REST);
+	assert_int_equal(divert_nft_listing(&s, buf, 1, why, sizeof(why)),
+	    -1);
+	assert_string_equal(why, "table inet nfqspid: unexpected rule "
+	    "\"set s {\"" LONGER);
+	/* every whole line ours, the cut in the one after */
+	memset(buf, 'x', sizeof(buf));
+	memcpy(buf, HEAD IN IN_OURS "\t\tip saddr ",
+	    strlen(HEAD IN IN_OURS "\t\tip saddr "));
+	buf[2047] = '\0';
+	assert_int_equal(divert_nft_listing(&s, buf, 1, why, sizeof(why)),
+	    -1);
+	assert_string_equal(why, "table inet nfqspid: a listing longer than "
+	    "2047 bytes");
+	/* not cut, the same table: ours */
+	assert_int_equal(divert_nft_listing(&s, HEAD IN IN_OURS REST, 0, why,
+	    sizeof(why)), 0);
+#undef HEAD
+#undef IN
+#undef IN_OURS
+#undef REST
+#undef LONGER
 }
 
 static void
@@ -1086,6 +1200,7 @@ main(void)
 		cmocka_unit_test(test_nft_listing),
 		cmocka_unit_test(test_nft_listing_queue),
 		cmocka_unit_test(test_nft_listing_rules),
+		cmocka_unit_test(test_nft_listing_cut),
 		cmocka_unit_test(test_iptables_refs),
 		cmocka_unit_test(test_nft_text_fastpath),
 		cmocka_unit_test(test_nft_cmds),
