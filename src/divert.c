@@ -586,6 +586,20 @@ divert_iptables_refs(const struct divert_cmd *x, struct divert_cmd *out)
 	    "-A %s -j %s", hooks[i].builtin, hooks[i].own));
 }
 
+void
+divert_failed(char *err, size_t len, const char *line, const char *verb,
+    const char *out, const char *tail)
+{
+	size_t	 fixed = strlen(line) + 2 + strlen(verb) + 2 + strlen(tail);
+	size_t	 room = fixed < len ? len - 1 - fixed : 0;
+
+	/* the command's words give way: the tail says what it cannot */
+	if (room > DIVERT_OUTSAID)
+		room = DIVERT_OUTSAID;
+	snprintf(err, len, "%s: %s%s%.*s%s", line, verb,
+	    out[0] != '\0' && room > 0 ? ": " : "", (int)room, out, tail);
+}
+
 int
 divert_nft_cmds(int op, struct divert_cmd *out, size_t max)
 {

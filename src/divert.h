@@ -178,6 +178,16 @@ int	 divert_jumps_end(struct divert_jumps *j, char *why, size_t len);
 int	 divert_iptables_refs(const struct divert_cmd *x,
 	    struct divert_cmd *out);
 /*
+ * A command that failed, for the log, in err: "LINE: VERB: OUT" and
+ * tail after it ("; CHAIN is still referenced by \"LINE\" and more"):
+ * OUT (what the command printed, as one line; "": none, and no ": ")
+ * is cut to DIVERT_OUTSAID characters, and to what leaves room for the
+ * tail, which is always there whole where LINE and VERB leave room.
+ */
+#define DIVERT_OUTSAID	200
+void	 divert_failed(char *err, size_t len, const char *line,
+	    const char *verb, const char *out, const char *tail);
+/*
  * The nft commands of op: INSTALL is "nft -f -" (its input is
  * divert_nft_text()), CHECK lists our table, REMOVE deletes it.
  */

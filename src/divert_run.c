@@ -476,10 +476,10 @@ div_run(struct diverter *d, int op, int all, char *err, size_t errlen)
 			refs[0] = '\0';
 			if (rc > 0 && op == DIVERT_OP_REMOVE)
 				div_refs(d, &c[i], refs, sizeof(refs));
-			/* the start of its message is what says why */
-			snprintf(err, errlen, "%s: %s%s%.200s%s", line,
-			    rc == -1 ? "did not run" : "failed",
-			    out[0] ? ": " : "", out, refs);
+			/* the start of its message is what says why; the
+			   refs' " and more" survives it */
+			divert_failed(err, errlen, line, rc == -1 ?
+			    "did not run" : "failed", out, refs);
 		}
 		failed = 1;
 		if (!all)

@@ -618,6 +618,52 @@ test_listing(void **state __attribute__((unused)))
 	}
 }
 
+/*
+ * A removal's failed -X, for the log: the command's words, what it
+ * printed (200 characters at most) and the refs after it, whose " and
+ * more" says there are other rules than the one named.  Its longest
+ * (ip6tables-legacy, nfqspid-forward, 200 characters printed, a ref of
+ * 200) took 512 bytes and lost its last character to the 512 given.
+ */
+static void
+test_failed(void **state __attribute__((unused)))
+{
+	const char	*x = "ip6tables-legacy -w 5 -t filter -X nfqspid-forward";
+	char		 err[512], out[301], tail[300], ref[201];
+	size_t		 n;
+
+	memset(out, 'o', sizeof(out) - 1);
+	out[sizeof(out) - 1] = '\0';
+	memset(ref, 'r', sizeof(ref) - 1);
+	ref[sizeof(ref) - 1] = '\0';
+	snprintf(tail, sizeof(tail), "; nfqspid-forward is still referenced "
+	    "by \"%s\" and more", ref);
+	divert_failed(err, sizeof(err), x, "failed", out, tail);
+	n = strlen(err);
+	assert_int_equal(n, sizeof(err) - 1);
+	assert_string_equal(err + n - strlen(tail), tail);
+	assert_memory_equal(err, x, strlen(x));
+	assert_memory_equal(err + strlen(x), ": failed: ooo", 13);
+	/* with room to spare: what it printed, 200 characters at most */
+	divert_failed(err, sizeof(err), x, "failed",
+	    "iptables: Too many links.", "; nfqspid-forward is still "
+	    "referenced by \"-A FORWARD -i eth0 -j nfqspid-forward\"");
+	assert_string_equal(err, "ip6tables-legacy -w 5 -t filter -X "
+	    "nfqspid-forward: failed: iptables: Too many links.; "
+	    "nfqspid-forward is still referenced by \"-A FORWARD -i eth0 -j "
+	    "nfqspid-forward\"");
+	divert_failed(err, sizeof(err), x, "failed", out, "");
+	assert_int_equal(strlen(err), strlen(x) + 10 + 200);
+	/* nothing printed: no ": " */
+	divert_failed(err, sizeof(err), x, "did not run", "", "");
+	assert_string_equal(err, "ip6tables-legacy -w 5 -t filter -X "
+	    "nfqspid-forward: did not run");
+	/* no room for what it printed: the tail all the same */
+	divert_failed(err, 70, x, "failed", out, " and more");
+	assert_string_equal(err, "ip6tables-legacy -w 5 -t filter -X "
+	    "nfqspid-forward: failed and more");
+}
+
 /* A reload's fail_open: one iptables-restore --noflush a family. */
 static void
 test_iptables_replace(void **state __attribute__((unused)))
@@ -1202,6 +1248,7 @@ main(void)
 		cmocka_unit_test(test_nft_listing_rules),
 		cmocka_unit_test(test_nft_listing_cut),
 		cmocka_unit_test(test_iptables_refs),
+		cmocka_unit_test(test_failed),
 		cmocka_unit_test(test_nft_text_fastpath),
 		cmocka_unit_test(test_nft_cmds),
 		cmocka_unit_test(test_nft_text),
