@@ -313,6 +313,27 @@ $T -A FORWARD -i eth0 -j nfqspid-forward' "T=$t; $op_left"
 		    kept_said "nfqspid: warning: $t -X nfqspid-forward failed, the chain stays: \"-A FORWARD -i eth0 -j nfqspid-forward\" still jumps to it" \
 		    "nfqspid: removed its $t chains nfqspid-input nfqspid-output; nfqspid-forward stays: a rule still jumps to it"
 	done
+	# the jump's words in an operator's comment, in a rule listed
+	# before the jump: a rule is judged by its last words, as nfqspid
+	# judges it, and the warning names the jump, not the comment
+	# shellcheck disable=SC2016  # for open_at_remove's sh
+	cm_left='[ "$($T -S)" != "$(printf "%s\n" "-P INPUT ACCEPT" \
+	    "-P FORWARD ACCEPT" "-P OUTPUT ACCEPT" "-N nfqspid-forward" \
+	    "-A FORWARD -m comment --comment \"-j nfqspid-forward x\" -j ACCEPT" \
+	    "-A FORWARD -i eth0 -j nfqspid-forward")" ]'
+	for d in iptables:iptables-legacy iptables-nft:ip6tables-nft; do
+		t=${d#*:}
+		command -v "$t" >/dev/null || continue
+		# shellcheck disable=SC2016  # for open_at_remove's sh
+		open_at_remove "${d%%:*}" \
+		    "T=$t; $ipt_setup"'
+$T -A FORWARD -m comment --comment "-j nfqspid-forward x" -j ACCEPT &&
+    $T -A FORWARD -i eth0 -j nfqspid-forward' "T=$t; $cm_left"
+		rc=$?
+		check "remove, divert = ${d%%:*}: a comment in $t that holds the words of a jump to nfqspid-forward is no jump: the warning names the operator's jump after it ($(tr '\n' ' ' <"$tmp/open.log"))" \
+		    kept_said "nfqspid: warning: $t -X nfqspid-forward failed, the chain stays: \"-A FORWARD -i eth0 -j nfqspid-forward\" still jumps to it" \
+		    "nfqspid: removed its $t chains nfqspid-input nfqspid-output; nfqspid-forward stays: a rule still jumps to it"
+	done
 	# a -X that fails with no rule jumping to the chain (an $t that
 	# refuses it, first in PATH): the warning gives its error, the
 	# line of the chains removed says that chain's -X failed
