@@ -361,6 +361,21 @@ $T -A FORWARD -m comment --comment "-j nfqspid-forward x" -j ACCEPT &&
 		    kept_said "nfqspid: warning: $t -X nfqspid-output failed, the chain may stay: $t: Device or resource busy.; $t -S failed too: $t: cannot list." \
 		    "nfqspid: removed its $t chains nfqspid-input nfqspid-forward; nfqspid-output may stay: $t -S failed"
 	done
+	# ... an -S that fails once, as lists go on a busy machine: its
+	# error is the one given, read from that -S (a second that read it
+	# would list the table and give none)
+	for d in iptables:iptables-legacy iptables-nft:ip6tables-nft; do
+		t=${d#*:}
+		command -v "$t" >/dev/null || continue
+		rm -f "$tmp/s-refused"
+		refusing_remove "${d%%:*}" "$t" \
+		    "$(printf '*" -S")\n\t[ -e "%s" ] && exec %s "$@"\n\t: >"%s"\n\techo "%s: cannot list." >&2\n\texit 1 ;;' \
+		    "$tmp/s-refused" "$(command -v "$t")" "$tmp/s-refused" "$t")"
+		check "remove, divert = ${d%%:*}: a -X of $t that fails and an -S that fails once: that -S's error in the warning ($(tr '\n' ' ' <"$tmp/open.log"))" \
+		    kept_said "nfqspid: warning: $t -X nfqspid-output failed, the chain may stay: $t: Device or resource busy.; $t -S failed too: $t: cannot list." \
+		    "nfqspid: removed its $t chains nfqspid-input nfqspid-forward; nfqspid-output may stay: $t -S failed"
+	done
+	rm -f "$tmp/s-refused"
 	# the section's name, the key and the value in any case, the
 	# value quoted, as nfqspid takes them
 	t=iptables-legacy
