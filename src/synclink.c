@@ -139,10 +139,13 @@ synclink_role(struct synclink *l, int role)
 	   old master's records may come first (synclink_granted()) */
 	else
 		__atomic_store_n(&l->mastering, 1, __ATOMIC_SEQ_CST);
-	/* from now on the workers queue their changes, or stop */
+	/* from now on the workers queue their changes, or stop; a switch
+	   is counted once made: a bulk that saw the count sees the role
+	   it made (synclink_bulk_whole()) */
 	__atomic_store_n(&l->role, role, __ATOMIC_SEQ_CST);
-	__atomic_store_n(&l->sending, role == SYNC_ROLE_MASTER,
-	    __ATOMIC_SEQ_CST);
+	if (__atomic_exchange_n(&l->sending, role == SYNC_ROLE_MASTER,
+	    __ATOMIC_SEQ_CST) != (role == SYNC_ROLE_MASTER))
+		__atomic_add_fetch(&l->switches, 1, __ATOMIC_SEQ_CST);
 	return (0);
 }
 
@@ -248,6 +251,8 @@ synclink_add(struct synclink *l, const struct sync_rec *r)
 static void
 synclink_bulk_begin(struct synclink *l)
 {
+	struct sync_seq_status	 st;
+
 	if (l->stopped != 0) {
 		/* synclink_bulk_drop(): a worker never comes back */
 		l->ops->note(l->arg, SYNCLINK_UNSENT, l->stopped - 1);
@@ -256,7 +261,13 @@ synclink_bulk_begin(struct synclink *l)
 	/* before the first slice: the workers' calls order it */
 	__atomic_store_n(&l->bulking, 1, __ATOMIC_RELEASE);
 	synclink_mark(l, SYNC_T_BULK_START);
+	sync_seq_status(l->seq, &st);
 	l->tx.active = 1;
+	l->tx.peer = st.peer_epoch;
+	l->tx.start = st.next_seq - 1;
+	/* the count first: a switch after it is seen at the check */
+	l->tx.switches = __atomic_load_n(&l->switches, __ATOMIC_SEQ_CST);
+	l->tx.whole = synclink_sending(l);
 	l->again = 0;		/* this one starts after what was asked */
 	l->tx.wi = 0;
 	l->tx.cursor = 0;
@@ -267,6 +278,20 @@ synclink_bulk_begin(struct synclink *l)
 }
 
 static void	 synclink_drain(struct synclink *);
+
+/*
+ * The bulk going out, with the changes that follow it, brings the peer
+ * our whole table: we were master from its start on, so a change after
+ * a part's walk went out as one.  A part walked while we were backup
+ * lacks those made after it and before the switch to master, which
+ * went nowhere.
+ */
+static int
+synclink_bulk_whole(const struct synclink *l)
+{
+	return (l->tx.active && l->tx.whole && l->tx.switches ==
+	    __atomic_load_n(&l->switches, __ATOMIC_SEQ_CST));
+}
 
 /*
  * Worker wi has stopped, or ended (its queue lost: the daemon exits),
@@ -327,7 +352,8 @@ synclink_bulk_end(struct synclink *l)
 	synclink_drain(l);
 	synclink_mark(l, SYNC_T_BULK_END);
 	l->tx.active = 0;
-	if (l->again && synclink_sending(l))
+	if ((l->again & SYNCLINK_AGAIN_PEER) ||
+	    (l->again && synclink_sending(l)))
 		synclink_bulk_begin(l);
 	l->again = 0;
 }
@@ -557,7 +583,7 @@ synclink_pump(struct synclink *l, uint64_t now)
 		synclink_bulk_begin(l);
 	else if (rebulk && synclink_sending(l)) {
 		if (l->tx.active)
-			l->again = 1;
+			l->again |= SYNCLINK_AGAIN_OURS;
 		else
 			synclink_bulk_begin(l);
 	}
@@ -775,6 +801,27 @@ synclink_refused(struct synclink *l, int err)
 		l->st.malformed++;
 }
 
+/*
+ * The peer's BULK_REQ.  One asked before the bulk going out reached it
+ * (its ack short of that one's BULK_START) has its answer coming.
+ * Otherwise the one going out ends first, and one more follows it,
+ * however often the peer asks meanwhile: a restart at each request
+ * would never end a table that takes longer than the peer waits for one
+ * before it asks again (synclink_alive()), on a slow or lossy link.  A
+ * new run of the peer never had the one going out's BULK_START (its end
+ * sweeps nothing there): it gets a new one now, once a run.  So does a
+ * request while the one going out is not whole (synclink_bulk_whole():
+ * begun as backup, or backup since), which answers none.
+ */
+static void
+synclink_bulk_asked(struct synclink *l, const struct sync_hdr *h)
+{
+	if (!synclink_bulk_whole(l) || h->epoch != l->tx.peer)
+		synclink_bulk_begin(l);
+	else if (h->ack != 0 && (int32_t)(h->ack - l->tx.start) > 0)
+		l->again |= SYNCLINK_AGAIN_PEER;
+}
+
 void
 synclink_input(struct synclink *l, const void *buf, size_t len,
     const struct sockaddr_storage *from, uint64_t now)
@@ -811,11 +858,13 @@ synclink_input(struct synclink *l, const void *buf, size_t len,
 		synclink_nack(l, now);
 	if (flags & SYNC_IN_RESEND) {
 		synclink_seal(l);
+		/* the peer takes nothing past its gap but a BULK_START: a
+		   bulk going out could not end there, start one now */
 		if (sync_seq_resend(l->seq, synclink_send, l) == -1)
 			synclink_bulk_begin(l);
 	}
 	if (flags & SYNC_IN_BULKREQ)
-		synclink_bulk_begin(l);
+		synclink_bulk_asked(l, &h);
 	if (flags & SYNC_IN_ACK)
 		synclink_control(l, SYNC_T_ALIVE);
 }

@@ -137,6 +137,10 @@ struct synclink_ops {
 		    int flags);
 };
 
+/* synclink.again: who wants one more table */
+#define SYNCLINK_AGAIN_OURS	0x1	/* a by-hand DELETE: if still master */
+#define SYNCLINK_AGAIN_PEER	0x2	/* its BULK_REQ: whatever our role */
+
 struct synclink {
 	const struct synclink_ops *ops;
 	void			*arg;
@@ -156,6 +160,8 @@ struct synclink {
 	uint64_t		 epoch;
 	int			 role;		/* atomic: enum sync_role */
 	int			 sending;	/* atomic: changes wanted */
+	unsigned		 switches;	/* atomic: between master and
+					   backup (synclink_role()) */
 	uint32_t		 moves;		/* atomic: connections moved
 					   between workers (synclink_moved()) */
 	int			 homing;	/* atomic: made backup, the
@@ -170,8 +176,9 @@ struct synclink {
 	int			 rebulk;	/* atomic: a worker wants the
 					   whole table after its changes
 					   (synclink_rebulk()) */
-	int			 again;		/* the same, asked while a
-					   bulk went: one more at its end */
+	int			 again;		/* the same, or the peer's
+					   BULK_REQ, while a bulk went: one
+					   more at its end (SYNCLINK_AGAIN_*) */
 	unsigned		 stopped;	/* a worker stopped or ended (a
 					   slice failed): its index + 1;
 					   no whole table goes out */
@@ -184,6 +191,11 @@ struct synclink {
 		uint64_t	 cursor;
 		uint64_t	 records;
 		uint64_t	 total;		/* the tables' size at start */
+		uint64_t	 peer;		/* the peer's epoch at start */
+		uint32_t	 start;		/* its BULK_START's seq */
+		int		 whole;		/* master at start: changes
+						   follow each part walked */
+		unsigned	 switches;	/* ... while still these */
 	}			 tx;
 	struct {			/* ... and from it */
 		int		 active;

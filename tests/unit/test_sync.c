@@ -1842,6 +1842,188 @@ test_delete_copy_burst(void **state)
 	assert_int_equal(B.s->lk.ready, 1);
 }
 
+/* A with 3000 connections B never heard of, and B's BULK_REQ taken:
+   A's bulk under way, more than the peer's window holds. */
+static void
+big_bulk_asked(void)
+{
+	struct dgram	*d;
+	size_t		 i, n;
+
+	for (i = 0; i < 3000; i++)
+		open_on_a((unsigned)i, 0);
+	sync_pump(A.s, now);
+	nwire = 0;
+	sync_alive(B.s, now);			/* BULK_REQ */
+	d = wire_take(&n);
+	for (i = 0; i < n; i++)
+		sync_datagram(A.s, d[i].buf, d[i].len, &B.addr, now);
+	free(d);
+	assert_int_equal(A.s->lk.tx.active, 1);
+	assert_int_equal(A.s->lk.st.bulks_sent, 1);
+}
+
+/* One pump of each node and the wire handed over once, both ways. */
+static void
+exchange(void)
+{
+	struct dgram	*d;
+	size_t		 i, n;
+
+	sync_pump(A.s, now);
+	sync_pump(B.s, now);
+	d = wire_take(&n);
+	for (i = 0; i < n; i++)
+		sync_datagram(d[i].fd == A.s->fd ? B.s : A.s, d[i].buf,
+		    d[i].len, d[i].fd == A.s->fd ? &A.addr : &B.addr, now);
+	free(d);
+	now += 1;
+}
+
+/*
+ * A slow link: B asks for the table again while A's goes out, at every
+ * exchange (its wait for a bulk that started is over each time).  The
+ * one going out ends, then exactly one more follows.  A restart at each
+ * request never ended a table.
+ */
+static void
+test_bulk_req_burst(void **state)
+{
+	unsigned	 k;
+
+	(void)state;
+	big_bulk_asked();
+	for (k = 0; k < 20 && B.s->lk.st.bulks_received == 0; k++) {
+		now += 10 * SYNC_BULKREQ_MS;
+		sync_alive(B.s, now);		/* BULK_REQ again */
+		exchange();
+	}
+	assert_int_equal(B.s->lk.st.bulks_received, 1);
+	assert_true(B.s->lk.st.received > 0);
+	deliver(-1);
+	assert_int_equal(A.s->lk.st.bulks_sent, 2);
+	assert_int_equal(B.s->lk.st.bulks_received, 2);
+	assert_int_equal(A.s->lk.tx.active, 0);
+	assert_int_equal(count_b(), 3000);
+	assert_int_equal(B.s->lk.ready, 1);
+}
+
+/*
+ * B restarts while A's table goes out: its new run never had that
+ * table's BULK_START, and its BULK_REQ starts a new table at once (one:
+ * its later requests wait for that one's end).
+ */
+static void
+test_bulk_req_new_run(void **state)
+{
+	struct dgram	*d;
+	size_t		 i, n;
+
+	(void)state;
+	big_bulk_asked();
+	exchange();			/* the first slices */
+	assert_int_equal(A.s->lk.tx.active, 1);
+	nwire = 0;
+	node_free(&B);
+	node_init(&B, SYNC_ROLE_BACKUP, "10.0.9.2", "10.0.9.1", 1, 8192);
+	sync_alive(B.s, now);		/* its first word: ALIVE, BULK_REQ */
+	d = wire_take(&n);
+	for (i = 0; i < n; i++)
+		sync_datagram(A.s, d[i].buf, d[i].len, &B.addr, now);
+	free(d);
+	assert_int_equal(A.s->lk.st.bulks_sent, 2);
+	sync_alive(B.s, now + 10 * SYNC_BULKREQ_MS);	/* asks again */
+	deliver(-1);
+	assert_int_equal(A.s->lk.st.bulks_sent, 2);
+	assert_int_equal(A.s->lk.tx.active, 0);
+	assert_int_equal(count_b(), 3000);
+	assert_int_equal(B.s->lk.ready, 1);
+}
+
+/*
+ * B ready with A's 3000 connections.  A, made backup, answers B's
+ * nfqspictl sync resync with its table; its first slices (*n, returned)
+ * are held back, B has seen none of it.  Then every connection changes
+ * on A, which sends none of that as backup: the parts walked already
+ * hold them as they were.
+ */
+static struct dgram *
+backup_bulk(size_t *n)
+{
+	struct dgram	 req, *d;
+	struct ct_snap	 s;
+	unsigned	 i;
+
+	big_bulk_asked();
+	deliver(-1);
+	assert_int_equal(count_b(), 3000);
+	assert_int_equal(B.s->lk.ready, 1);
+	assert_int_equal(sync_set_role(A.s, SYNC_ROLE_BACKUP), 0);
+	sync_command(A.s, now);
+	nwire = 0;			/* its own request, lost */
+	bulk_req(&req);
+	sync_datagram(A.s, req.buf, req.len, &B.addr, now);
+	sync_pump(A.s, now);		/* BULK_START, the first slices */
+	assert_int_equal(A.s->lk.tx.active, 1);
+	assert_int_equal(A.s->lk.st.bulks_sent, 2);
+	d = wire_take(n);
+	assert_true(*n > 2);
+	for (i = 0; i < 3000; i++) {
+		s = conn(i, 0x99);
+		assert_non_null(ct_import(A.w->ct, &s, now, NULL));
+	}
+	return (d);
+}
+
+/* The held slices to B, then everything: B has every change A made. */
+static void
+backup_bulk_heals(struct dgram *d, size_t n)
+{
+	struct ct_entry	*e;
+	struct ct_snap	 s;
+	size_t		 i;
+
+	for (i = 0; i < n; i++)
+		sync_datagram(B.s, d[i].buf, d[i].len, &A.addr, now);
+	free(d);
+	deliver(-1);
+	assert_int_equal(A.s->lk.tx.active, 0);
+	assert_int_equal(count_b(), 3000);
+	for (i = 0; i < 3000; i++) {
+		assert_non_null(e = find(&B, (unsigned)i));
+		ct_export(B.w->ct, e, &s);
+		assert_int_equal(s.mark, 0x99);
+	}
+}
+
+/*
+ * Then A is made master, and B made backup again: its request, sent
+ * before A's table reached it (the ack short of its BULK_START), is
+ * taken by A before A's command.  The table begun as backup is not
+ * whole, answers no request, and a new one starts.  Let it answer, B
+ * kept the old marks of the part walked before the changes.
+ */
+static void
+test_bulk_req_backup_master(void **state)
+{
+	struct dgram	*d, req;
+	size_t		 n;
+
+	(void)state;
+	d = backup_bulk(&n);
+	assert_int_equal(sync_set_role(A.s, SYNC_ROLE_MASTER), 0);
+	assert_int_equal(sync_set_role(B.s, SYNC_ROLE_BACKUP), 0);
+	sync_command(B.s, now);
+	assert_int_equal(nwire, 1);	/* its BULK_REQ */
+	req = wire[0];
+	nwire = 0;
+	sync_datagram(A.s, req.buf, req.len, &B.addr, now);
+	assert_int_equal(A.s->lk.st.bulks_sent, 3);
+	sync_command(A.s, now);
+	assert_int_equal(A.s->lk.st.bulks_sent, 3);
+	backup_bulk_heals(d, n);
+}
+
 /*
  * A new master's grace: worker 0's connection ended (its NEW and its
  * DELETE queued), then home (worker 1) sent back the old master's record
@@ -1938,6 +2120,12 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_forget_after_copy, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_bulk_req_burst, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_bulk_req_new_run, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_bulk_req_backup_master,
+		    setup, teardown),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
