@@ -573,13 +573,17 @@ synclink_pump(struct synclink *l, uint64_t now)
 		r->lost_seen = n;
 	}
 	/* the peer missed changes, or a DELETE may have ended more than
-	   its connection there: it gets everything.  For a DELETE, a bulk
-	   under way has walked part of the table already: one more follows
-	   it, however many DELETEs come meanwhile (a restart at each pump
-	   would end only after the last of a burst, the peer's resync
-	   restarting each time) */
+	   its connection there: it gets everything.  A bulk under way has
+	   walked part of the table already, where a lost change may be: one
+	   more follows it, walked after the loss, however many come
+	   meanwhile (a restart at each pump would end only after the last
+	   of a burst, and never under sustained overload).  Its end sweeps
+	   at most a connection whose records were all lost, which the peer
+	   lacks anyway until the next one. */
 	l->st.lost += lost;
-	if (lost > 0)
+	if (lost > 0 && l->tx.active)
+		l->again |= SYNCLINK_AGAIN_LOST;
+	else if (lost > 0)
 		synclink_bulk_begin(l);
 	else if (rebulk && synclink_sending(l)) {
 		if (l->tx.active)

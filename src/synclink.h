@@ -140,6 +140,7 @@ struct synclink_ops {
 /* synclink.again: who wants one more table */
 #define SYNCLINK_AGAIN_OURS	0x1	/* a by-hand DELETE: if still master */
 #define SYNCLINK_AGAIN_PEER	0x2	/* its BULK_REQ: whatever our role */
+#define SYNCLINK_AGAIN_LOST	0x4	/* a full ring: if still master */
 
 struct synclink {
 	const struct synclink_ops *ops;
@@ -176,9 +177,10 @@ struct synclink {
 	int			 rebulk;	/* atomic: a worker wants the
 					   whole table after its changes
 					   (synclink_rebulk()) */
-	int			 again;		/* the same, or the peer's
-					   BULK_REQ, while a bulk went: one
-					   more at its end (SYNCLINK_AGAIN_*) */
+	int			 again;		/* the same, the peer's
+					   BULK_REQ or lost changes, while a
+					   bulk went: one more at its end
+					   (SYNCLINK_AGAIN_*) */
 	unsigned		 stopped;	/* a worker stopped or ended (a
 					   slice failed): its index + 1;
 					   no whole table goes out */

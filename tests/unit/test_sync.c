@@ -1940,6 +1940,94 @@ test_bulk_req_new_run(void **state)
 	assert_int_equal(B.s->lk.ready, 1);
 }
 
+/* A, its queue 256, and B know each other (B has A's empty table);
+   then 1500 connections B never heard of overflow A's ring: A's table
+   under way. */
+static void
+lost_table(void)
+{
+	unsigned	 i;
+
+	node_free(&A);
+	node_init(&A, SYNC_ROLE_MASTER, "10.0.9.1", "10.0.9.2", 0, 256);
+	sync_alive(B.s, now);			/* BULK_REQ */
+	deliver(-1);
+	assert_int_equal(B.s->lk.st.bulks_received, 1);
+	for (i = 0; i < 1500; i++)
+		open_on_a(i, 0);
+	sync_pump(A.s, now);
+	assert_true(A.s->lk.st.lost > 0);
+	assert_int_equal(A.s->lk.tx.active, 1);
+	assert_int_equal(A.s->lk.st.bulks_sent, 2);
+}
+
+/*
+ * Sustained overload: A's worker loses changes (its ring full) at every
+ * pump while its table goes out.  The one going out ends, then exactly
+ * one more, walked after the losses: B has every connection.  A restart
+ * at each loss never ended a table.
+ */
+static void
+test_lost_burst(void **state)
+{
+	struct ct_entry	*e;
+	struct ct_snap	 s;
+	unsigned	 i, k, n = 1500;
+
+	(void)state;
+	lost_table();
+	for (k = 0; k < 40 && B.s->lk.st.bulks_received == 1; k++) {
+		/* a ring's worth of changes (the state flips), then new
+		   connections that do not fit: lost at the next pump */
+		for (i = 0; i < A.s->lk.ringsz; i++) {
+			s = conn(i, 0x100 + k);
+			if (k % 2 == 0)
+				s.state = CT_TCP_FIN_WAIT;
+			assert_non_null(ct_import(A.w->ct, &s, now, NULL));
+		}
+		for (i = 0; i < 8; i++)
+			open_on_a(n++, 0);
+		exchange();
+	}
+	assert_int_equal(B.s->lk.st.bulks_received, 2);
+	assert_int_equal(A.s->lk.st.bulks_sent, 3);
+	assert_int_equal(A.s->lk.tx.active, 1);
+	assert_true(A.s->lk.st.lost >= (uint64_t)k * 8);
+	deliver(-1);
+	assert_int_equal(A.s->lk.st.bulks_sent, 3);
+	assert_int_equal(B.s->lk.st.bulks_received, 3);
+	assert_int_equal(A.s->lk.tx.active, 0);
+	assert_int_equal(count_b(), n);
+	assert_non_null(e = find(&B, 7));
+	ct_export(B.w->ct, e, &s);
+	assert_int_equal(s.mark, 0x100 + k - 1);
+	assert_int_equal(s.state, k % 2 ? CT_TCP_FIN_WAIT :
+	    CT_TCP_ESTABLISHED);
+	assert_int_equal(B.s->lk.ready, 1);
+}
+
+/*
+ * The same while A is made backup: a backup's losses send no table, so
+ * none follows the one going out.
+ */
+static void
+test_lost_backup(void **state)
+{
+	unsigned	 i, n = 1500;
+
+	(void)state;
+	lost_table();
+	for (i = 0; i < A.s->lk.ringsz + 8; i++)
+		open_on_a(n++, 0);
+	assert_int_equal(sync_set_role(A.s, SYNC_ROLE_BACKUP), 0);
+	sync_pump(A.s, now);			/* lost, seen as backup */
+	assert_int_equal(A.s->lk.tx.active, 1);
+	assert_int_equal(A.s->lk.st.bulks_sent, 2);
+	deliver(-1);
+	assert_int_equal(A.s->lk.st.bulks_sent, 2);
+	assert_int_equal(A.s->lk.tx.active, 0);
+}
+
 /*
  * B ready with A's 3000 connections.  A, made backup, answers B's
  * nfqspictl sync resync with its table; its first slices (*n, returned)
@@ -2126,6 +2214,10 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_bulk_req_backup_master,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lost_burst, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_lost_backup, setup,
+		    teardown),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
