@@ -975,6 +975,14 @@ synclink_command(struct synclink *l, int role, int resync, uint64_t now)
 			__atomic_store_n(&l->mastering, 0, __ATOMIC_SEQ_CST);
 		/* a bulk half in ends here, whichever the new role */
 		synclink_rx_drop(l);
+		/* what changed here while we were backup went nowhere:
+		   the whole table goes, the peer asking or not (its
+		   request may be lost, and a table going out meanwhile
+		   lack it); one begun since the switch goes on */
+		if (role == SYNC_ROLE_MASTER && synclink_sending(l) &&
+		    l->tx.switches != __atomic_load_n(&l->switches,
+		    __ATOMIC_SEQ_CST))
+			synclink_bulk_begin(l);
 		if (role == SYNC_ROLE_BACKUP) {
 			synclink_homecoming(l);
 			synclink_ask_table(l, now);

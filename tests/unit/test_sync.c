@@ -1940,6 +1940,46 @@ test_bulk_req_new_run(void **state)
 	assert_int_equal(B.s->lk.ready, 1);
 }
 
+/*
+ * A, made backup, changes a connection B has (its change goes nowhere),
+ * and is made master again, no table going out; B does not ask (its
+ * request lost, say).  A sends the whole table at the switch, and B has
+ * the change.  Before, B kept the old mark until it asked.
+ */
+static void
+test_master_sends_table(void **state)
+{
+	struct ct_entry	*e;
+	struct ct_snap	 s;
+	uint64_t	 k;
+
+	(void)state;
+	open_on_a(7, 0);
+	sync_alive(B.s, now);
+	deliver(-1);
+	assert_int_equal(B.s->lk.ready, 1);
+	k = A.s->lk.st.bulks_sent;
+	assert_int_equal(sync_set_role(A.s, SYNC_ROLE_BACKUP), 0);
+	sync_command(A.s, now);
+	nwire = 0;			/* its own request, lost */
+	s = conn(7, 0x99);
+	assert_non_null(ct_import(A.w->ct, &s, now, NULL));
+	sync_pump(A.s, now);
+	assert_int_equal(nwire, 0);
+	assert_int_equal(sync_set_role(A.s, SYNC_ROLE_MASTER), 0);
+	sync_command(A.s, now);
+	assert_int_equal(A.s->lk.st.bulks_sent, k + 1);
+	deliver(-1);
+	assert_int_equal(A.s->lk.tx.active, 0);
+	assert_non_null(e = find(&B, 7));
+	ct_export(B.w->ct, e, &s);
+	assert_int_equal(s.mark, 0x99);
+	/* made master again while master: nothing to send */
+	assert_int_equal(sync_set_role(A.s, SYNC_ROLE_MASTER), 0);
+	sync_command(A.s, now);
+	assert_int_equal(A.s->lk.st.bulks_sent, k + 1);
+}
+
 /* A, its queue 256, and B know each other (B has A's empty table);
    then 1500 connections B never heard of overflow A's ring: A's table
    under way. */
@@ -2107,6 +2147,25 @@ test_bulk_req_backup_master(void **state)
 	nwire = 0;
 	sync_datagram(A.s, req.buf, req.len, &B.addr, now);
 	assert_int_equal(A.s->lk.st.bulks_sent, 3);
+	sync_command(A.s, now);		/* the new one is whole */
+	assert_int_equal(A.s->lk.st.bulks_sent, 3);
+	backup_bulk_heals(d, n);
+}
+
+/*
+ * The same, but B does not ask: A's command starts the table begun as
+ * backup again.  Before, it ran on to its end, and B kept the old marks
+ * of the part walked before the changes.
+ */
+static void
+test_bulk_backup_master(void **state)
+{
+	struct dgram	*d;
+	size_t		 n;
+
+	(void)state;
+	d = backup_bulk(&n);
+	assert_int_equal(sync_set_role(A.s, SYNC_ROLE_MASTER), 0);
 	sync_command(A.s, now);
 	assert_int_equal(A.s->lk.st.bulks_sent, 3);
 	backup_bulk_heals(d, n);
@@ -2214,6 +2273,10 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_bulk_req_backup_master,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bulk_backup_master, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_master_sends_table, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_lost_burst, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_lost_backup, setup,
