@@ -849,12 +849,14 @@ synclink_input(struct synclink *l, const void *buf, size_t len,
 	l->st.received++;
 	if (h.type == SYNC_T_NACK)
 		l->st.nacks_received++;
-	if ((flags & SYNC_IN_NEWPEER) && synclink_backup(l) &&
-	    h.type != SYNC_T_BULK_START) {
-		/* the bulk of its last run, if one was coming, never ends */
+	if ((flags & SYNC_IN_NEWPEER) && h.type != SYNC_T_BULK_START) {
+		/* the bulk of its last run, if one was coming, never ends
+		   (a master takes one it asked for: nfqspictl sync resync) */
 		synclink_rx_drop(l);
-		l->ops->note(l->arg, SYNCLINK_NEWPEER, 0);
-		synclink_ask_table(l, now);
+		if (synclink_backup(l)) {
+			l->ops->note(l->arg, SYNCLINK_NEWPEER, 0);
+			synclink_ask_table(l, now);
+		}
 	}
 	if (flags & SYNC_IN_APPLY)
 		synclink_apply(l, buf, &h, now);

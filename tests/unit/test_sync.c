@@ -1012,6 +1012,40 @@ test_peer_restart(void **state)
 	assert_int_equal(B.s->lk.st.swept, 4);
 }
 
+/*
+ * A, master, asks B for its table (nfqspictl sync resync) and takes its
+ * BULK_START; B restarts before the end: that table never ends, and
+ * A gives it up once it hears B's new run.  Before, only a backup did,
+ * and A's sync status showed a table coming in until its next command.
+ */
+static void
+test_master_peer_restart(void **state)
+{
+	struct dgram	 req;
+
+	(void)state;
+	sync_alive(B.s, now);
+	deliver(-1);
+	assert_int_equal(B.s->lk.ready, 1);
+	sync_resync(A.s);
+	sync_command(A.s, now);
+	assert_int_equal(nwire, 1);		/* its BULK_REQ */
+	req = wire[0];
+	nwire = 0;
+	sync_datagram(B.s, req.buf, req.len, &A.addr, now);
+	assert_int_equal(B.s->lk.tx.active, 1);
+	assert_true(nwire >= 1);		/* BULK_START first */
+	sync_datagram(A.s, wire[0].buf, wire[0].len, &B.addr, now);
+	nwire = 0;
+	assert_int_equal(A.s->lk.rx.active, 1);
+	node_free(&B);
+	node_init(&B, SYNC_ROLE_BACKUP, "10.0.9.2", "10.0.9.1", 1, 8192);
+	sync_alive(B.s, now);			/* its first word */
+	deliver(-1);
+	assert_int_equal(A.s->lk.rx.active, 0);
+	assert_int_equal(B.s->lk.ready, 1);
+}
+
 /* A, a master of two workers, and B, a backup of one, anew. */
 static void
 two_nodes(void)
@@ -2230,6 +2264,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_alone, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dirty, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_peer_restart, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_master_peer_restart, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_bulk_moved, setup,
 		    teardown),
