@@ -863,9 +863,11 @@ nft_chain(const struct divert_spec *spec, const char *ls, const char *le,
 	for (*p = body; nft_line(p, bend, &rs, &re);) {
 		if (nft_frame(rs, re))
 			continue;
+		/* the chain's comment is its own line, no rule */
 		if (k >= nk || !nft_ours(spec, h, kinds[k], rs, re))
 			return (nft_why(why, len, name, namelen,
-			    "unexpected rule", rs, re));
+			    nft_starts(rs, re, "comment \"") ?
+			    "unexpected line" : "unexpected rule", rs, re));
 		k++;
 	}
 	/* past its "}" again */
@@ -875,36 +877,53 @@ nft_chain(const struct divert_spec *spec, const char *ls, const char *le,
 }
 
 /*
+ * The listing's lines to end, in their order, each chain as far as it
+ * goes (cut: the listing was cut short at end): the first not ours is
+ * named in why, a line of the table's own (a set's, a flowtable's, its
+ * comment, "flags dormant") as an unexpected line, since it is no
+ * rule.  0: all ours, or -1.
+ */
+static int
+nft_walk(const struct divert_spec *spec, const char *out, const char *end,
+    int cut, char *why, size_t len)
+{
+	const char	*p, *ls, *le;
+
+	for (p = out; nft_line(&p, end, &ls, &le);) {
+		if (nft_frame(ls, le))
+			continue;
+		if (nft_starts(ls, le, "chain ")) {
+			if (nft_chain(spec, ls, le, &p, end, cut, why,
+			    len) == -1)
+				return (-1);
+			continue;
+		}
+		snprintf(why, len, "table inet %s: unexpected line \"%.*s\"",
+		    DIVERT_NFT_TABLE, le - ls > 200 ? 200 : (int)(le - ls), ls);
+		return (-1);
+	}
+	return (0);
+}
+
+/*
  * divert_nft_listing() of a listing cut short (a table stuffed with
  * rules): counts would miss the lines past the cut (our queue rules
  * among them), so none is made; its whole lines are judged in their
- * order, each chain as far as it goes, and the first not ours is named,
- * with the listing's length.  Ours fit far below the cut: one that is
- * not ours is always there to name, unless it is the part of a line at
- * the cut.
+ * order, and the first not ours is named, with the listing's length.
+ * Ours fit far below the cut: one that is not ours is always there to
+ * name, unless it is the part of a line at the cut.
  */
 static int
 nft_listing_cut(const struct divert_spec *spec, const char *out,
     char *why, size_t len)
 {
-	const char	*p, *ls, *le, *end;
+	const char	*end;
 	size_t		 n = strlen(out), off;
 
 	/* the part of a line at the cut is not judged */
 	for (end = out + n; end > out && end[-1] != '\n'; end--)
 		;
-	why[0] = '\0';
-	for (p = out; why[0] == '\0' && nft_line(&p, end, &ls, &le);) {
-		if (nft_frame(ls, le))
-			continue;
-		if (nft_starts(ls, le, "chain "))
-			(void)nft_chain(spec, ls, le, &p, end, 1, why, len);
-		else	/* the table's own: a set, a comment */
-			snprintf(why, len, "table inet %s: unexpected rule "
-			    "\"%.*s\"", DIVERT_NFT_TABLE,
-			    le - ls > 200 ? 200 : (int)(le - ls), ls);
-	}
-	if (why[0] == '\0')
+	if (nft_walk(spec, out, end, 1, why, len) == 0)
 		snprintf(why, len, "table inet %s: a listing longer than %zu "
 		    "bytes", DIVERT_NFT_TABLE, n);
 	else if ((off = strlen(why)) < len)
@@ -920,19 +939,26 @@ divert_nft_listing(const struct divert_spec *spec, const char *out,
 	const char	*p, *ls, *le, *end = out + strlen(out);
 	size_t		 i;
 	unsigned	 chains = 0, rules = 0, queues = 0, want = 0;
+	int		 inchain = 0;
 
 	if (cut)
 		return (nft_listing_cut(spec, out, why, len));
 	for (i = 0; i < NHOOKS; i++)
 		want += (hooks[i].lo_nft != NULL) + (spec->fastpath != 0) + 1;
-	/* counted first: an added or deleted rule or chain says so */
+	/* counted first: an added or deleted rule or chain says so; the
+	   table's own lines (a set's) and a chain's comment are no rules,
+	   and are named below */
 	for (p = out; nft_line(&p, end, &ls, &le);) {
-		if (nft_frame(ls, le))
-			continue;
 		if (nft_starts(ls, le, "chain ")) {
 			chains++;
+			inchain = 1;
 			continue;
 		}
+		if (inchain && nft_is(ls, le, "}"))
+			inchain = 0;
+		if (!inchain || nft_frame(ls, le) ||
+		    nft_starts(ls, le, "comment \""))
+			continue;
 		rules++;
 		queues += nft_starts(ls, le, "queue ");
 	}
@@ -945,15 +971,8 @@ divert_nft_listing(const struct divert_spec *spec, const char *out,
 	else if (rules != want)
 		snprintf(why, len, "table inet %s has %u rules of %u",
 		    DIVERT_NFT_TABLE, rules, want);
-	else {
-		/* then each chain, in the listing's order */
-		for (p = out; nft_line(&p, end, &ls, &le);)
-			if (nft_starts(ls, le, "chain ") &&
-			    nft_chain(spec, ls, le, &p, end, 0, why,
-			    len) == -1)
-				return (-1);
-		return (0);
-	}
+	else	/* then each line, in the listing's order */
+		return (nft_walk(spec, out, end, 0, why, len));
 	return (-1);
 }
 

@@ -202,18 +202,20 @@ int	 divert_nft_cmds(int op, struct divert_cmd *out, size_t max);
  * each in nft's words: the loopback's accept, the fast path's ("meta
  * mark 0x80000000/1 accept", or as loaded), the queue rule with spec's
  * queue (or range) and bypass ("queue flags bypass to 3", "queue num 3
- * bypass").  0, or -1 with what differs in why: "table inet nfqspid
- * has N queue rules of 3" (or chains, or rules), else "table inet
- * nfqspid chain CHAIN: " and "unexpected rule \"LINE\"", "no rule
- * \"LINE\"" (one of ours of that kind missing, in our words),
+ * bypass").  The table's own lines (a set's, its comment) and a
+ * chain's comment are no rules, not counted.  0, or -1 with what
+ * differs in why: "table inet nfqspid has N queue rules of 3" (or
+ * chains, or rules), else, for the first line not ours in the
+ * listing's order, "table inet nfqspid chain CHAIN: " and "unexpected
+ * rule \"LINE\"" ("unexpected line \"LINE\"" for its comment), "no
+ * rule \"LINE\"" (one of ours of that kind missing, in our words),
  * "unexpected type \"LINE\"" or "no type \"LINE\"", or "table inet
- * nfqspid: unexpected chain \"NAME\"".  cut: out is the start of a
- * longer listing, which our table alone never makes: nothing counted,
- * -1, and why names the first whole line not ours in its place, as
- * above with " in a listing longer than N bytes" after it (a line of
- * the table's own, a set's: "table inet nfqspid: unexpected rule
- * \"LINE\""), or, where none is, "table inet nfqspid: a listing longer
- * than N bytes".
+ * nfqspid: unexpected chain \"NAME\"", or, a line of the table's own,
+ * "table inet nfqspid: unexpected line \"LINE\"".  cut: out is the
+ * start of a longer listing, which our table alone never makes:
+ * nothing counted, -1, and why names the first whole line not ours as
+ * above with " in a listing longer than N bytes" after it, or, where
+ * none is, "table inet nfqspid: a listing longer than N bytes".
  */
 int	 divert_nft_listing(const struct divert_spec *spec, const char *out,
 	    int cut, char *why, size_t len);

@@ -643,7 +643,8 @@ fi
 # their bypass taken away (each rule's words compared), the loopback's
 # accept edited, a chain's priority, then its policy changed (each
 # chain's type line compared), rules put ahead of ours past what the
-# check reads (judged line by line); each noticed, named in the log as
+# check reads (judged line by line), a set added, the table made
+# dormant (lines of the table's own); each noticed, named in the log as
 # iptables names an unexpected rule, and restored
 nft_edited()
 {
@@ -724,6 +725,22 @@ assert d["mode"] == "nft" and d["intact"] is True and d["restored"] == 3 and d["
 	check "... the log names the first, and the listing's length" \
 	    log_has "changed \(table inet nfqspid chain input: unexpected rule \"ip saddr 10\.9\.0\.1 accept\" in a listing longer than 2047 bytes\): restoring it"
 	check "... our rules alone again" not grep -q "10\.9\.0\." <($list)
+	# a set added to our table, then the table made dormant (ours do
+	# nothing then): lines of the table's own, no rules, named
+	n0=$(grep -c "divert: restored" "$T_LOG")
+	in_d nft add set inet nfqspid s '{ type ipv4_addr; }'
+	check "nft: a set added to our table: noticed, restored" \
+	    wait_for 80 restored_more "$n0"
+	check "... the log names it" \
+	    log_has "changed \(table inet nfqspid: unexpected line \"set s \{\"\): restoring it"
+	check "... no set again" not grep -q "set s" <($list)
+	n0=$(grep -c "divert: restored" "$T_LOG")
+	in_d nft add table inet nfqspid '{ flags dormant; }'
+	check "nft: our table made dormant: noticed, restored" \
+	    wait_for 80 restored_more "$n0"
+	check "... the log names its flags" \
+	    log_has "changed \(table inet nfqspid: unexpected line \"flags dormant\"\): restoring it"
+	check "... not dormant again" not grep -q "dormant" <($list)
 }
 nft_real_load() { in_d nft -f -; }
 nft_real_list() { in_d nft list table inet nfqspid; }

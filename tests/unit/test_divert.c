@@ -754,11 +754,13 @@ test_nft_listing(void **state __attribute__((unused)))
 	memcpy(p, "\t\tqueue to 4 ", 13);
 	assert_int_equal(divert_nft_listing(&s, buf, 0, why, sizeof(why)), -1);
 	assert_string_equal(why, "table inet nfqspid has 4 queue rules of 3");
-	/* a set of someone's; a chain of someone's */
+	/* a set of someone's (no rule: named, test_nft_listing_table);
+	   a chain of someone's */
 	snprintf(buf, sizeof(buf), "table inet nfqspid {\n\tset s {\n"
 	    "\t\ttype ipv4_addr\n\t}\n%s", ours + 20);
 	assert_int_equal(divert_nft_listing(&s, buf, 0, why, sizeof(why)), -1);
-	assert_string_equal(why, "table inet nfqspid has 6 rules of 5");
+	assert_string_equal(why, "table inet nfqspid: unexpected line "
+	    "\"set s {\"");
 	snprintf(buf, sizeof(buf), "table inet nfqspid {\n\tchain x {\n"
 	    "\t}\n%s", ours + 20);
 	assert_int_equal(divert_nft_listing(&s, buf, 0, why, sizeof(why)), -1);
@@ -863,6 +865,92 @@ test_nft_listing_queue(void **state __attribute__((unused)))
 	    "accept\n\t\tqueue to 3", "queue to 3 ");
 	assert_int_equal(divert_nft_listing(&s, buf, 0, why, sizeof(why)), -1);
 	assert_string_equal(why, "table inet nfqspid has 6 rules of 5");
+}
+
+/*
+ * A line of the table's own (a set's, a map's, a flowtable's, a
+ * counter's, its comment, "flags dormant") and a chain's comment are no
+ * rules: not counted, but named in the listing's order, as unexpected
+ * lines; the counts of rules still come first.
+ */
+static void
+test_nft_listing_table(void **state __attribute__((unused)))
+{
+	static const char tmpl[] =
+	    "table inet nfqspid {\n"
+	    "%s"
+	    "\tchain input {\n"
+	    "%s"
+	    "\t\ttype filter hook input priority filter; policy accept;\n"
+	    "\t\tiifname \"lo\" accept\n"
+	    "\t\t%s\n"
+	    "\t}\n\n"
+	    "\tchain output {\n"
+	    "\t\ttype filter hook output priority filter; policy accept;\n"
+	    "\t\toifname \"lo\" accept\n"
+	    "\t\tqueue flags bypass to 3\n"
+	    "\t}\n\n"
+	    "\tchain forward {\n"
+	    "\t\ttype filter hook forward priority filter; policy accept;\n"
+	    "\t\tqueue flags bypass to 3\n"
+	    "\t}\n"
+	    "%s"
+	    "}\n";
+#define Q	"queue flags bypass to 3"
+#define SET	"\tset s {\n\t\ttype ipv4_addr\n\t}\n\n"
+#define WHY	"table inet nfqspid: unexpected line "
+	static const struct {
+		const char	*head, *cin, *qin, *tail;	/* added */
+		const char	*why;			/* NULL: ours */
+	} t[] = {
+		{ "", "", Q, "", NULL },
+		{ SET, "", Q, "", WHY "\"set s {\"" },
+		{ "\tset s {\n\t\ttype ipv4_addr\n\t\tflags interval\n"
+		    "\t\telements = { 10.0.0.0/8,\n\t\t\t     "
+		    "192.168.0.0/16 }\n\t}\n\n", "", Q, "",
+		    WHY "\"set s {\"" },
+		{ "\tmap m {\n\t\ttype ipv4_addr : verdict\n"
+		    "\t\telements = { 10.0.0.1 : accept }\n\t}\n\n", "", Q, "",
+		    WHY "\"map m {\"" },
+		{ "\tcounter c {\n\t\tpackets 0 bytes 0\n\t}\n\n", "", Q, "",
+		    WHY "\"counter c {\"" },
+		{ "\tflowtable f {\n\t\thook ingress priority filter\n"
+		    "\t\tdevices = { lo }\n\t}\n\n", "", Q, "",
+		    WHY "\"flowtable f {\"" },
+		{ "\tcomment \"left by x\"\n", "", Q, "",
+		    WHY "\"comment \"left by x\"\"" },
+		{ "\tflags dormant\n", "", Q, "", WHY "\"flags dormant\"" },
+		/* a chain's comment, above its type line */
+		{ "", "\t\tcomment \"hello\"\n", Q, "",
+		    "table inet nfqspid chain input: unexpected line "
+		    "\"comment \"hello\"\"" },
+		/* after our chains; in the listing's order */
+		{ "", "", Q, "\n" SET, WHY "\"set s {\"" },
+		{ SET, "", "queue flags bypass to 4", "", WHY "\"set s {\"" },
+		{ "", "", "queue flags bypass to 4", "\n" SET,
+		    "table inet nfqspid chain input: unexpected rule "
+		    "\"queue flags bypass to 4\"" },
+		/* the counts first */
+		{ SET, "", "accept\n\t\t" Q, "",
+		    "table inet nfqspid has 6 rules of 5" },
+		{ SET, "\t\tcomment \"hello\"\n", "accept", "",
+		    "table inet nfqspid has 2 queue rules of 3" },
+	};
+	struct divert_spec	 s = { DIVERT_NFT, 1, 3, 1, 0 };
+	char			 buf[2048], why[256];
+	size_t			 i;
+	int			 rc;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		snprintf(buf, sizeof(buf), tmpl, t[i].head, t[i].cin, t[i].qin,
+		    t[i].tail);
+		why[0] = '\0';
+		rc = divert_nft_listing(&s, buf, 0, why, sizeof(why));
+		nft_answer(i, rc, why, t[i].why);
+	}
+#undef Q
+#undef SET
+#undef WHY
 }
 
 /*
@@ -1112,8 +1200,16 @@ test_nft_listing_cut(void **state __attribute__((unused)))
 	    "\t}\n" IN IN_OURS REST);
 	assert_int_equal(divert_nft_listing(&s, buf, 1, why, sizeof(why)),
 	    -1);
-	assert_string_equal(why, "table inet nfqspid: unexpected rule "
+	assert_string_equal(why, "table inet nfqspid: unexpected line "
 	    "\"set s {\"" LONGER);
+	/* a chain's comment, its own line: no rule either */
+	nft_stuffed(buf, HEAD "\tchain input {\n\t\tcomment \"x\"\n"
+	    "\t\ttype filter hook input priority filter; policy accept;\n",
+	    80, IN_OURS REST);
+	assert_int_equal(divert_nft_listing(&s, buf, 1, why, sizeof(why)),
+	    -1);
+	assert_string_equal(why, "table inet nfqspid chain input: unexpected "
+	    "line \"comment \"x\"\"" LONGER);
 	/* every whole line ours, the cut in the one after */
 	memset(buf, 'x', sizeof(buf));
 	memcpy(buf, HEAD IN IN_OURS "\t\tip saddr ",
@@ -1245,6 +1341,7 @@ main(void)
 		cmocka_unit_test(test_jumps_long),
 		cmocka_unit_test(test_nft_listing),
 		cmocka_unit_test(test_nft_listing_queue),
+		cmocka_unit_test(test_nft_listing_table),
 		cmocka_unit_test(test_nft_listing_rules),
 		cmocka_unit_test(test_nft_listing_cut),
 		cmocka_unit_test(test_iptables_refs),
