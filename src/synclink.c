@@ -249,7 +249,7 @@ synclink_add(struct synclink *l, const struct sync_rec *r)
 }
 
 static void
-synclink_bulk_begin(struct synclink *l)
+synclink_bulk_begin(struct synclink *l, uint64_t now)
 {
 	struct sync_seq_status	 st;
 
@@ -268,6 +268,7 @@ synclink_bulk_begin(struct synclink *l)
 	/* the count first: a switch after it is seen at the check */
 	l->tx.switches = __atomic_load_n(&l->switches, __ATOMIC_SEQ_CST);
 	l->tx.whole = synclink_sending(l);
+	l->tx.begin_ms = now;
 	l->again = 0;		/* this one starts after what was asked */
 	l->tx.wi = 0;
 	l->tx.cursor = 0;
@@ -342,7 +343,7 @@ synclink_fence(struct synclink *l)
 }
 
 static void
-synclink_bulk_end(struct synclink *l)
+synclink_bulk_end(struct synclink *l, uint64_t now)
 {
 	if (synclink_fence(l) == -1)
 		return;
@@ -354,7 +355,7 @@ synclink_bulk_end(struct synclink *l)
 	l->tx.active = 0;
 	if ((l->again & SYNCLINK_AGAIN_PEER) ||
 	    (l->again && synclink_sending(l)))
-		synclink_bulk_begin(l);
+		synclink_bulk_begin(l, now);
 	l->again = 0;
 }
 
@@ -366,7 +367,7 @@ synclink_bulk_end(struct synclink *l)
  * through.
  */
 static void
-synclink_bulk_step(struct synclink *l)
+synclink_bulk_step(struct synclink *l, uint64_t now)
 {
 	struct sync_slice sl;
 	size_t		 i, win, max;
@@ -376,7 +377,7 @@ synclink_bulk_step(struct synclink *l)
 	while (l->tx.active && (win = sync_seq_window(l->seq)) > 2) {
 		max = (win - 2) * (per > 0 ? per : 1);
 		if (l->tx.wi >= l->nworkers) {
-			synclink_bulk_end(l);	/* perhaps the next one */
+			synclink_bulk_end(l, now); /* perhaps the next */
 			continue;
 		}
 		memset(&sl, 0, sizeof(sl));
@@ -584,16 +585,15 @@ synclink_pump(struct synclink *l, uint64_t now)
 	if (lost > 0 && l->tx.active)
 		l->again |= SYNCLINK_AGAIN_LOST;
 	else if (lost > 0)
-		synclink_bulk_begin(l);
+		synclink_bulk_begin(l, now);
 	else if (rebulk && synclink_sending(l)) {
 		if (l->tx.active)
 			l->again |= SYNCLINK_AGAIN_OURS;
 		else
-			synclink_bulk_begin(l);
+			synclink_bulk_begin(l, now);
 	}
-	synclink_bulk_step(l);
+	synclink_bulk_step(l, now);
 	synclink_seal(l);
-	(void)now;
 }
 
 /* ---- receiving --------------------------------------------------------- */
@@ -808,21 +808,32 @@ synclink_refused(struct synclink *l, int err)
 /*
  * The peer's BULK_REQ.  One asked before the bulk going out reached it
  * (its ack short of that one's BULK_START) has its answer coming.
- * Otherwise the one going out ends first, and one more follows it,
- * however often the peer asks meanwhile: a restart at each request
- * would never end a table that takes longer than the peer waits for one
- * before it asks again (synclink_alive()), on a slow or lossy link.  A
- * new run of the peer never had the one going out's BULK_START (its end
- * sweeps nothing there): it gets a new one now, once a run.  So does a
- * request while the one going out is not whole (synclink_bulk_whole():
- * begun as backup, or backup since), which answers none.
+ * Otherwise the peer gave that one up (made backup, or told to resync,
+ * after it took the start: a master made backup whose peer, just made
+ * master, sent its table first) or waited too long for its end.  Its
+ * timer asks again only 10 * SYNC_BULKREQ_MS after it took the start
+ * (synclink_alive()): a request less than half that after ours began
+ * (two clocks) starts the table again, which costs less than one more
+ * after it; a later one lets it end, and one more follows it, however
+ * often the peer asks meanwhile: a restart at each request would never
+ * end a table that takes longer than that, on a slow or lossy link.
+ * A new run of the peer never had the one going out's BULK_START (its
+ * end sweeps nothing there): it gets a new one now, once a run.  So
+ * does a request while the one going out is not whole
+ * (synclink_bulk_whole(): begun as backup, or backup since), which
+ * answers none.
  */
 static void
-synclink_bulk_asked(struct synclink *l, const struct sync_hdr *h)
+synclink_bulk_asked(struct synclink *l, const struct sync_hdr *h,
+    uint64_t now)
 {
 	if (!synclink_bulk_whole(l) || h->epoch != l->tx.peer)
-		synclink_bulk_begin(l);
-	else if (h->ack != 0 && (int32_t)(h->ack - l->tx.start) > 0)
+		synclink_bulk_begin(l, now);
+	else if (h->ack == 0 || (int32_t)(h->ack - l->tx.start) <= 0)
+		return;
+	else if (now - l->tx.begin_ms < 5 * SYNC_BULKREQ_MS)
+		synclink_bulk_begin(l, now);
+	else
 		l->again |= SYNCLINK_AGAIN_PEER;
 }
 
@@ -867,10 +878,10 @@ synclink_input(struct synclink *l, const void *buf, size_t len,
 		/* the peer takes nothing past its gap but a BULK_START: a
 		   bulk going out could not end there, start one now */
 		if (sync_seq_resend(l->seq, synclink_send, l) == -1)
-			synclink_bulk_begin(l);
+			synclink_bulk_begin(l, now);
 	}
 	if (flags & SYNC_IN_BULKREQ)
-		synclink_bulk_asked(l, &h);
+		synclink_bulk_asked(l, &h, now);
 	if (flags & SYNC_IN_ACK)
 		synclink_control(l, SYNC_T_ALIVE);
 }
@@ -984,7 +995,7 @@ synclink_command(struct synclink *l, int role, int resync, uint64_t now)
 		if (role == SYNC_ROLE_MASTER && synclink_sending(l) &&
 		    l->tx.switches != __atomic_load_n(&l->switches,
 		    __ATOMIC_SEQ_CST))
-			synclink_bulk_begin(l);
+			synclink_bulk_begin(l, now);
 		if (role == SYNC_ROLE_BACKUP) {
 			synclink_homecoming(l);
 			synclink_ask_table(l, now);

@@ -198,6 +198,9 @@ struct synclink {
 		int		 whole;		/* master at start: changes
 						   follow each part walked */
 		unsigned	 switches;	/* ... while still these */
+		uint64_t	 begin_ms;	/* its start (the peer's timer
+						   asks again 10 *
+						   SYNC_BULKREQ_MS after its) */
 	}			 tx;
 	struct {			/* ... and from it */
 		int		 active;

@@ -1975,6 +1975,58 @@ test_bulk_req_new_run(void **state)
 }
 
 /*
+ * A switchover: B, ready with A's 3000 connections, is made master and
+ * sends its table; A, still master, takes its BULK_START, then is made
+ * backup and asks (its ack past that start).  B starts the table again
+ * at once: one table and its first slices.  Before, B let the first
+ * one end, A having given it up, then sent one more: two tables.
+ */
+static void
+test_switchover_restart(void **state)
+{
+	uint64_t	 k;
+
+	(void)state;
+	big_bulk_asked();
+	deliver(-1);
+	assert_int_equal(count_b(), 3000);
+	k = B.s->lk.st.bulks_sent;
+	assert_int_equal(sync_set_role(B.s, SYNC_ROLE_MASTER), 0);
+	sync_command(B.s, now);
+	assert_int_equal(B.s->lk.st.bulks_sent, k + 1);
+	exchange();			/* BULK_START, slices: A master */
+	assert_int_equal(A.s->lk.rx.active, 1);
+	assert_int_equal(sync_set_role(A.s, SYNC_ROLE_BACKUP), 0);
+	sync_command(A.s, now);		/* its BULK_REQ */
+	exchange();
+	assert_int_equal(B.s->lk.st.bulks_sent, k + 2);
+	assert_int_equal(B.s->lk.again, 0);
+	assert_true(B.s->lk.tx.records < 3000);
+	deliver(-1);
+	assert_int_equal(B.s->lk.st.bulks_sent, k + 2);
+	assert_int_equal(B.s->lk.tx.active, 0);
+	assert_int_equal(A.s->lk.st.bulks_received, 1);
+	assert_int_equal(A.s->lk.ready, 1);
+	/* asked again 10 s after a table began, it lets it end */
+	nwire = 0;
+	sync_resync(A.s);
+	sync_command(A.s, now);
+	exchange();
+	exchange();			/* its BULK_START to A */
+	assert_int_equal(B.s->lk.st.bulks_sent, k + 3);
+	assert_int_equal(B.s->lk.tx.active, 1);
+	now += 5 * SYNC_BULKREQ_MS;
+	sync_resync(A.s);
+	sync_command(A.s, now);
+	exchange();
+	assert_int_equal(B.s->lk.st.bulks_sent, k + 3);
+	assert_int_equal(B.s->lk.again, SYNCLINK_AGAIN_PEER);
+	deliver(-1);
+	assert_int_equal(B.s->lk.st.bulks_sent, k + 4);
+	assert_int_equal(B.s->lk.tx.active, 0);
+}
+
+/*
  * A, made backup, changes a connection B has (its change goes nowhere),
  * and is made master again, no table going out; B does not ask (its
  * request lost, say).  A sends the whole table at the switch, and B has
@@ -2312,6 +2364,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_bulk_backup_master, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_master_sends_table, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_switchover_restart, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_lost_burst, setup,
 		    teardown),
