@@ -248,6 +248,8 @@ synclink_add(struct synclink *l, const struct sync_rec *r)
 	}
 }
 
+static void	 synclink_drain(struct synclink *);
+
 static void
 synclink_bulk_begin(struct synclink *l, uint64_t now)
 {
@@ -258,6 +260,10 @@ synclink_bulk_begin(struct synclink *l, uint64_t now)
 		l->ops->note(l->arg, SYNCLINK_UNSENT, l->stopped - 1);
 		return;
 	}
+	/* what the rings hold goes ahead of BULK_START: a record queued
+	   before we were made backup, drained after it, would keep there
+	   a connection ended while we were backup (not queued) */
+	synclink_drain(l);
 	/* before the first slice: the workers' calls order it */
 	__atomic_store_n(&l->bulking, 1, __ATOMIC_RELEASE);
 	synclink_mark(l, SYNC_T_BULK_START);
@@ -277,8 +283,6 @@ synclink_bulk_begin(struct synclink *l, uint64_t now)
 	l->st.bulks_sent++;
 	l->ops->note(l->arg, SYNCLINK_BULK, 0);
 }
-
-static void	 synclink_drain(struct synclink *);
 
 /*
  * The bulk going out, with the changes that follow it, brings the peer

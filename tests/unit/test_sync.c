@@ -2066,6 +2066,35 @@ test_master_sends_table(void **state)
 	assert_int_equal(A.s->lk.st.bulks_sent, k + 1);
 }
 
+/*
+ * A opens a connection, its change queued but not yet sent, is made
+ * backup, ends the connection (the end goes nowhere) and is made master
+ * again: the table goes, and B lacks the connection.  Before, the
+ * queued change went out after the table's BULK_START, and B kept the
+ * connection as if the table had brought it.
+ */
+static void
+test_master_table_queued(void **state)
+{
+	struct ct_snap	 s;
+
+	(void)state;
+	sync_alive(B.s, now);
+	deliver(-1);
+	assert_int_equal(B.s->lk.ready, 1);
+	/* no pump of A's until it is master again */
+	open_on_a(7, 0);
+	assert_int_equal(sync_set_role(A.s, SYNC_ROLE_BACKUP), 0);
+	s = conn(7, 0);
+	assert_int_equal(ct_forget(A.w->ct, &s.k, now), 0);
+	assert_int_equal(sync_set_role(A.s, SYNC_ROLE_MASTER), 0);
+	sync_command(A.s, now);
+	deliver(-1);
+	assert_int_equal(A.s->lk.tx.active, 0);
+	assert_null(find(&A, 7));
+	assert_null(find(&B, 7));
+}
+
 /* A, its queue 256, and B know each other (B has A's empty table);
    then 1500 connections B never heard of overflow A's ring: A's table
    under way. */
@@ -2362,6 +2391,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_bulk_req_backup_master,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bulk_backup_master, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_master_table_queued, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_master_sends_table, setup,
 		    teardown),
