@@ -131,6 +131,8 @@ sync_refused(void *arg, const struct sockaddr_storage *from, size_t len,
 static void
 sync_note(void *arg, int what, uint64_t n)
 {
+	struct sync	*s = arg;
+
 	switch (what) {
 	case SYNCLINK_READY:
 		log_info("sync: the peer's table is in (%llu connections): "
@@ -149,7 +151,14 @@ sync_note(void *arg, int what, uint64_t n)
 		break;
 	case SYNCLINK_UNSENT:
 		/* info: the worker's end is the error, logged; a warning
-		   here would be STOPPING=1's STATUS= */
+		   here would be STOPPING=1's STATUS=.  Once: each later
+		   request or loss until the stop finds it so again */
+		if (s->unsent_said) {
+			log_debug("sync: the whole table is not sent: worker "
+			    "%llu has stopped", (unsigned long long)n);
+			break;
+		}
+		s->unsent_said = 1;
 		log_info("sync: the whole table is not sent: worker %llu has "
 		    "stopped", (unsigned long long)n);
 		break;

@@ -38,6 +38,8 @@ struct sync {
 	int			 cmd_role;	/* atomic: -1 none */
 	int			 cmd_resync;	/* atomic */
 	struct log_rl		 rl;		/* audits of refused messages */
+	int			 unsent_said;	/* the thread's: "not sent"
+					   logged once, at info */
 	uint64_t		*unseen;	/* atomic, a line of its own: the
 					   workers' synced, summed */
 	struct sync_later	*later;		/* homes that had stopped: the
