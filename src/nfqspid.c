@@ -1485,6 +1485,46 @@ daemon_threads(struct daemon *d)
 	return (0);
 }
 
+/*
+ * A start that failed: the error that brought us here said first,
+ * before the tidying logs more; then whatever daemon_run() had made,
+ * undone.  The exit status, 1.
+ */
+static int
+daemon_start_failed(struct daemon *d, struct event **sigev)
+{
+	unsigned	 i;
+
+	daemon_notify_failed();
+	http_close(d->http);
+	if (d->control != NULL)
+		control_close(d->control);
+	fpd_stop(d->info.fpd);
+	if (d->workers != NULL)
+		for (i = 0; i < d->nworkers; i++)
+			worker_free(d->workers[i]);
+	sync_free(d->sync);
+	fpd_free(d->info.fpd);
+	d->info.fpd = NULL;
+	/* once the threads have ended: a start that failed for want of a
+	   thread (the user's process limit) leaves the removal's commands
+	   room to run.  The queues are closed meanwhile: the rules' bypass,
+	   or its lack, says what the kernel does, as once we are gone */
+	diverter_close(d->divert);
+	events_free(d->events);
+	free(d->workers);
+	for (i = 0; i < 3; i++)
+		if (sigev[i] != NULL)
+			event_free(sigev[i]);
+	if (d->base != NULL)
+		event_base_free(d->base);
+	if (d->statefd != -1)
+		close(d->statefd);
+	d->statefd = -1;
+	pidfile_remove(d);
+	return (1);
+}
+
 static int
 daemon_run(struct daemon *d, int foreground, int debug)
 {
@@ -1609,35 +1649,7 @@ daemon_run(struct daemon *d, int foreground, int debug)
 	return (d->status);
 
  fail:
-	/* the error that brought us here, before the tidying logs more */
-	daemon_notify_failed();
-	http_close(d->http);
-	if (d->control != NULL)
-		control_close(d->control);
-	fpd_stop(d->info.fpd);
-	if (d->workers != NULL)
-		for (i = 0; i < d->nworkers; i++)
-			worker_free(d->workers[i]);
-	sync_free(d->sync);
-	fpd_free(d->info.fpd);
-	d->info.fpd = NULL;
-	/* once the threads have ended: a start that failed for want of a
-	   thread (the user's process limit) leaves the removal's commands
-	   room to run.  The queues are closed meanwhile: the rules' bypass,
-	   or its lack, says what the kernel does, as once we are gone */
-	diverter_close(d->divert);
-	events_free(d->events);
-	free(d->workers);
-	for (i = 0; i < 3; i++)
-		if (sigev[i] != NULL)
-			event_free(sigev[i]);
-	if (d->base != NULL)
-		event_base_free(d->base);
-	if (d->statefd != -1)
-		close(d->statefd);
-	d->statefd = -1;
-	pidfile_remove(d);
-	return (1);
+	return (daemon_start_failed(d, sigev));
 }
 
 /* nfqspid -n: the configuration's warnings, then "configuration OK" */
