@@ -66,11 +66,17 @@ nft_table(char *buf, size_t size, const char *sep, const char *in,
 	assert_true(n > 0 && (size_t)n < size);
 }
 
-/* case i's answer from divert_nft_listing(): 0 where want is NULL,
-   else -1 with want as why */
+/* case i of a table: divert_nft_listing()'s answer on buf (cut: read
+   short at 2047 bytes), 0 where want is NULL, else -1 with want as why */
 static void
-nft_answer(size_t i, int rc, const char *why, const char *want)
+nft_case(size_t i, const struct divert_spec *s, const char *buf, int cut,
+    const char *want)
 {
+	char	 why[512];
+	int	 rc;
+
+	why[0] = '\0';
+	rc = divert_nft_listing(s, buf, cut, why, sizeof(why));
 	if (want == NULL) {
 		if (rc != 0)
 			fail_msg("case %zu: %s", i, why);
@@ -846,7 +852,6 @@ test_nft_listing_queue(void **state __attribute__((unused)))
 	struct divert_spec	 s = { DIVERT_NFT, 0, 3, 1, 0 };
 	char			 buf[2048], why[256], fwd[64];
 	size_t			 i;
-	int			 rc;
 
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		s.bypass = t[i].bypass;
@@ -854,9 +859,7 @@ test_nft_listing_queue(void **state __attribute__((unused)))
 		/* forward's rule with a blank after it, to be trimmed */
 		snprintf(fwd, sizeof(fwd), "%s ", t[i].fwd);
 		nft_table(buf, sizeof(buf), "", t[i].in, t[i].out, fwd);
-		why[0] = '\0';
-		rc = divert_nft_listing(&s, buf, 0, why, sizeof(why));
-		nft_answer(i, rc, why, t[i].why);
+		nft_case(i, &s, buf, 0, t[i].why);
 	}
 	/* the counts come first: a rule added and a queue changed */
 	s.bypass = 1;
@@ -937,16 +940,13 @@ test_nft_listing_table(void **state __attribute__((unused)))
 		    "table inet nfqspid has 2 queue rules of 3" },
 	};
 	struct divert_spec	 s = { DIVERT_NFT, 1, 3, 1, 0 };
-	char			 buf[2048], why[256];
+	char			 buf[2048];
 	size_t			 i;
-	int			 rc;
 
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		snprintf(buf, sizeof(buf), tmpl, t[i].head, t[i].cin, t[i].qin,
 		    t[i].tail);
-		why[0] = '\0';
-		rc = divert_nft_listing(&s, buf, 0, why, sizeof(why));
-		nft_answer(i, rc, why, t[i].why);
+		nft_case(i, &s, buf, 0, t[i].why);
 	}
 #undef Q
 #undef SET
@@ -1063,14 +1063,11 @@ test_nft_listing_rules(void **state __attribute__((unused)))
 	struct divert_spec	 s = { DIVERT_NFT, 1, 3, 1, 1 };
 	char			 buf[2048], why[256];
 	size_t			 i;
-	int			 rc;
 
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		snprintf(buf, sizeof(buf), tmpl, t[i].in, t[i].tin, t[i].rin,
 		    t[i].tout, t[i].rout, t[i].tfwd, t[i].rfwd);
-		why[0] = '\0';
-		rc = divert_nft_listing(&s, buf, 0, why, sizeof(why));
-		nft_answer(i, rc, why, t[i].why);
+		nft_case(i, &s, buf, 0, t[i].why);
 	}
 	/* the chains in another order: ours all the same */
 	snprintf(buf, sizeof(buf), "table inet nfqspid {\n"
@@ -1150,66 +1147,57 @@ test_nft_listing_cut(void **state __attribute__((unused)))
 		"\t\ttype filter hook forward priority filter; " \
 		"policy accept;\n\t\tqueue flags bypass to 3\n\t}\n}\n"
 #define LONGER	" in a listing longer than 2047 bytes"
+	static const struct {
+		const char	*head, *tail;	/* around the 80 rules */
+		const char	*why;
+	} t[] = {
+		/* 80 rules ahead of ours in input: ours past the cut */
+		{ HEAD IN, IN_OURS REST, "table inet nfqspid chain input: "
+		    "unexpected rule \"ip saddr 10.9.0.1 accept\"" LONGER },
+		/* ... after ours */
+		{ HEAD IN IN_OURS, REST, "table inet nfqspid chain input: "
+		    "unexpected rule \"ip saddr 10.9.0.1 accept\"" LONGER },
+		/* ... in forward, the chains before it whole and ours */
+		{ HEAD IN IN_OURS "\t}\n\tchain output {\n"
+		    "\t\ttype filter hook output priority filter; "
+		    "policy accept;\n"
+		    "\t\toifname \"lo\" accept\n\t\tqueue flags bypass to 3\n"
+		    "\t}\n\tchain forward {\n\t\ttype filter hook forward "
+		    "priority filter; policy accept;\n",
+		    "\t\tqueue flags bypass to 3\n\t}\n}\n",
+		    "table inet nfqspid chain forward: unexpected rule "
+		    "\"ip saddr 10.9.0.1 accept\"" LONGER },
+		/* a whole chain is judged whole: one of ours gone from it */
+		{ HEAD IN "\t\tqueue flags bypass to 3\n\t}\n"
+		    "\tchain output {\n", "\t}\n}\n",
+		    "table inet nfqspid chain input: no rule "
+		    "\"iifname \"lo\" accept\"" LONGER },
+		/* the type line, a chain not ours, a set of someone's */
+		{ HEAD "\tchain input {\n\t\ttype filter hook input "
+		    "priority filter; policy drop;\n", IN_OURS REST,
+		    "table inet nfqspid chain input: unexpected type "
+		    "\"type filter hook input priority filter; policy drop;\""
+		    LONGER },
+		{ HEAD "\tchain x {\n", "\t}\n" IN IN_OURS REST,
+		    "table inet nfqspid: unexpected chain \"x\"" LONGER },
+		{ HEAD "\tset s {\n\t\ttype ipv4_addr\n",
+		    "\t}\n" IN IN_OURS REST,
+		    "table inet nfqspid: unexpected line \"set s {\"" LONGER },
+		/* a chain's comment, its own line: no rule either */
+		{ HEAD "\tchain input {\n\t\tcomment \"x\"\n"
+		    "\t\ttype filter hook input priority filter; "
+		    "policy accept;\n", IN_OURS REST,
+		    "table inet nfqspid chain input: unexpected line "
+		    "\"comment \"x\"\"" LONGER },
+	};
 	struct divert_spec	 s = { DIVERT_NFT, 1, 3, 1, 0 };
 	char			 buf[2048], why[512];
+	size_t			 i;
 
-	/* 80 rules ahead of ours in input: ours past the cut */
-	nft_stuffed(buf, HEAD IN, 80, IN_OURS REST);
-	assert_int_equal(divert_nft_listing(&s, buf, 1, why, sizeof(why)),
-	    -1);
-	assert_string_equal(why, "table inet nfqspid chain input: unexpected "
-	    "rule \"ip saddr 10.9.0.1 accept\"" LONGER);
-	/* ... after ours */
-	nft_stuffed(buf, HEAD IN IN_OURS, 80, REST);
-	assert_int_equal(divert_nft_listing(&s, buf, 1, why, sizeof(why)),
-	    -1);
-	assert_string_equal(why, "table inet nfqspid chain input: unexpected "
-	    "rule \"ip saddr 10.9.0.1 accept\"" LONGER);
-	/* ... in forward, the chains before it whole and ours */
-	nft_stuffed(buf, HEAD IN IN_OURS "\t}\n\tchain output {\n"
-	    "\t\ttype filter hook output priority filter; policy accept;\n"
-	    "\t\toifname \"lo\" accept\n\t\tqueue flags bypass to 3\n"
-	    "\t}\n\tchain forward {\n\t\ttype filter hook forward priority "
-	    "filter; policy accept;\n", 80, "\t\tqueue flags bypass to 3\n"
-	    "\t}\n}\n");
-	assert_int_equal(divert_nft_listing(&s, buf, 1, why, sizeof(why)),
-	    -1);
-	assert_string_equal(why, "table inet nfqspid chain forward: "
-	    "unexpected rule \"ip saddr 10.9.0.1 accept\"" LONGER);
-	/* a whole chain is judged whole: one of ours gone from it */
-	nft_stuffed(buf, HEAD IN "\t\tqueue flags bypass to 3\n\t}\n"
-	    "\tchain output {\n", 80, "\t}\n}\n");
-	assert_int_equal(divert_nft_listing(&s, buf, 1, why, sizeof(why)),
-	    -1);
-	assert_string_equal(why, "table inet nfqspid chain input: no rule "
-	    "\"iifname \"lo\" accept\"" LONGER);
-	/* the type line, a chain not ours, a set of someone's */
-	nft_stuffed(buf, HEAD "\tchain input {\n\t\ttype filter hook input "
-	    "priority filter; policy drop;\n", 80, IN_OURS REST);
-	assert_int_equal(divert_nft_listing(&s, buf, 1, why, sizeof(why)),
-	    -1);
-	assert_string_equal(why, "table inet nfqspid chain input: unexpected "
-	    "type \"type filter hook input priority filter; policy drop;\""
-	    LONGER);
-	nft_stuffed(buf, HEAD "\tchain x {\n", 80, "\t}\n" IN IN_OURS REST);
-	assert_int_equal(divert_nft_listing(&s, buf, 1, why, sizeof(why)),
-	    -1);
-	assert_string_equal(why, "table inet nfqspid: unexpected chain \"x\""
-	    LONGER);
-	nft_stuffed(buf, HEAD "\tset s {\n\t\ttype ipv4_addr\n", 80,
-	    "\t}\n" IN IN_OURS REST);
-	assert_int_equal(divert_nft_listing(&s, buf, 1, why, sizeof(why)),
-	    -1);
-	assert_string_equal(why, "table inet nfqspid: unexpected line "
-	    "\"set s {\"" LONGER);
-	/* a chain's comment, its own line: no rule either */
-	nft_stuffed(buf, HEAD "\tchain input {\n\t\tcomment \"x\"\n"
-	    "\t\ttype filter hook input priority filter; policy accept;\n",
-	    80, IN_OURS REST);
-	assert_int_equal(divert_nft_listing(&s, buf, 1, why, sizeof(why)),
-	    -1);
-	assert_string_equal(why, "table inet nfqspid chain input: unexpected "
-	    "line \"comment \"x\"\"" LONGER);
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		nft_stuffed(buf, t[i].head, 80, t[i].tail);
+		nft_case(i, &s, buf, 1, t[i].why);
+	}
 	/* every whole line ours, the cut in the one after */
 	memset(buf, 'x', sizeof(buf));
 	memcpy(buf, HEAD IN IN_OURS "\t\tip saddr ",
