@@ -250,6 +250,39 @@ refusing_remove()
 	rc=$?
 	rm -f "$tmp/fake/$2"
 }
+# x_refused HOW SAID D...: refusing_remove for each DIVERT:TOOL D whose
+# tool is here, the fake's -S as HOW says (listed: the real one's;
+# refused: fails; once: fails the first time only); the check's name
+# ends in SAID; the warning and the line of the chains removed say the
+# chain stays (its -X's error) or, its -S failed too, may stay
+x_refused()
+{
+	local how=$1 said=$2 d t cases stays line
+	shift 2
+	for d; do
+		t=${d#*:}
+		command -v "$t" >/dev/null || continue
+		case $how in
+		listed)	cases='' ;;
+		refused)
+			cases=$(printf '*" -S")\n\techo "%s: cannot list." >&2\n\texit 1 ;;' "$t") ;;
+		once)	rm -f "$tmp/s-refused"
+			cases=$(printf '*" -S")\n\t[ -e "%s" ] && exec %s "$@"\n\t: >"%s"\n\techo "%s: cannot list." >&2\n\texit 1 ;;' \
+			    "$tmp/s-refused" "$(command -v "$t")" "$tmp/s-refused" "$t") ;;
+		esac
+		refusing_remove "${d%%:*}" "$t" "$cases"
+		if [ "$how" = listed ]; then
+			stays="the chain stays: $t: Device or resource busy."
+			line="nfqspid-output stays: its -X failed"
+		else
+			stays="the chain may stay: $t: Device or resource busy.; $t -S failed too: $t: cannot list."
+			line="nfqspid-output may stay: $t -S failed"
+		fi
+		check "remove, divert = ${d%%:*}: a -X of $t that fails$said ($(tr '\n' ' ' <"$tmp/open.log"))" \
+		    kept_said "nfqspid: warning: $t -X nfqspid-output failed, $stays" \
+		    "nfqspid: removed its $t chains nfqspid-input nfqspid-forward; $line"
+	done
+}
 # shellcheck disable=SC2016  # for open_at_remove's sh
 ipt_setup='for h in input output forward; do
 	H=$(echo $h | tr a-z A-Z)
@@ -340,41 +373,19 @@ $T -A FORWARD -m comment --comment "-j nfqspid-forward x" -j ACCEPT &&
 	# shellcheck disable=SC2016  # for open_at_remove's sh
 	x_left='[ "$($T -S)" != "$(printf "%s\n" "-P INPUT ACCEPT" \
 	    "-P FORWARD ACCEPT" "-P OUTPUT ACCEPT" "-N nfqspid-output")" ]'
-	for d in iptables:iptables-legacy iptables:ip6tables-legacy \
-	    iptables-nft:iptables-nft iptables-nft:ip6tables-nft; do
-		t=${d#*:}
-		command -v "$t" >/dev/null || continue
-		refusing_remove "${d%%:*}" "$t" ''
-		check "remove, divert = ${d%%:*}: a -X of $t that fails, no rule jumping to the chain: its error in a warning, the chain named in the line of the chains removed ($(tr '\n' ' ' <"$tmp/open.log"))" \
-		    kept_said "nfqspid: warning: $t -X nfqspid-output failed, the chain stays: $t: Device or resource busy." \
-		    "nfqspid: removed its $t chains nfqspid-input nfqspid-forward; nfqspid-output stays: its -X failed"
-	done
+	x_refused listed ", no rule jumping to the chain: its error in a warning, the chain named in the line of the chains removed" \
+	    iptables:iptables-legacy iptables:ip6tables-legacy \
+	    iptables-nft:iptables-nft iptables-nft:ip6tables-nft
 	# a -X that fails and an $t that cannot list its table either (it
 	# refuses both, first in PATH): prerm cannot tell whether the chain
 	# stays; the warning gives both errors, the line says it may stay
-	for d in iptables:iptables-legacy iptables-nft:iptables-nft; do
-		t=${d#*:}
-		command -v "$t" >/dev/null || continue
-		refusing_remove "${d%%:*}" "$t" \
-		    "$(printf '*" -S")\n\techo "%s: cannot list." >&2\n\texit 1 ;;' "$t")"
-		check "remove, divert = ${d%%:*}: a -X of $t that fails and an -S that fails too: both errors in a warning, the chain named as one that may stay ($(tr '\n' ' ' <"$tmp/open.log"))" \
-		    kept_said "nfqspid: warning: $t -X nfqspid-output failed, the chain may stay: $t: Device or resource busy.; $t -S failed too: $t: cannot list." \
-		    "nfqspid: removed its $t chains nfqspid-input nfqspid-forward; nfqspid-output may stay: $t -S failed"
-	done
+	x_refused refused " and an -S that fails too: both errors in a warning, the chain named as one that may stay" \
+	    iptables:iptables-legacy iptables-nft:iptables-nft
 	# ... an -S that fails once, as lists go on a busy machine: its
 	# error is the one given, read from that -S (a second that read it
 	# would list the table and give none)
-	for d in iptables:iptables-legacy iptables-nft:ip6tables-nft; do
-		t=${d#*:}
-		command -v "$t" >/dev/null || continue
-		rm -f "$tmp/s-refused"
-		refusing_remove "${d%%:*}" "$t" \
-		    "$(printf '*" -S")\n\t[ -e "%s" ] && exec %s "$@"\n\t: >"%s"\n\techo "%s: cannot list." >&2\n\texit 1 ;;' \
-		    "$tmp/s-refused" "$(command -v "$t")" "$tmp/s-refused" "$t")"
-		check "remove, divert = ${d%%:*}: a -X of $t that fails and an -S that fails once: that -S's error in the warning ($(tr '\n' ' ' <"$tmp/open.log"))" \
-		    kept_said "nfqspid: warning: $t -X nfqspid-output failed, the chain may stay: $t: Device or resource busy.; $t -S failed too: $t: cannot list." \
-		    "nfqspid: removed its $t chains nfqspid-input nfqspid-forward; nfqspid-output may stay: $t -S failed"
-	done
+	x_refused once " and an -S that fails once: that -S's error in the warning" \
+	    iptables:iptables-legacy iptables-nft:ip6tables-nft
 	rm -f "$tmp/s-refused"
 	# the section's name, the key and the value in any case, the
 	# value quoted, as nfqspid takes them
