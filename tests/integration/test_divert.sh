@@ -636,6 +636,17 @@ else
 fi
 
 # ---- 4. divert = nft -----------------------------------------------------------
+# nft_noticed N WHAT SAID WHY AGAIN GONE: WHAT, done to our table since
+# the log had N restores, noticed and restored, the log naming it as
+# changed (WHY, an ERE), GONE (an ERE) out of its listing again ($list,
+# nft_edited's); three checks, "nft: WHAT: noticed, restored", "... the
+# log SAID", "... AGAIN again"
+nft_noticed()
+{
+	check "nft: $2: noticed, restored" wait_for 80 restored_more "$1"
+	check "... the log $3" log_has "changed \($4\): restoring it"
+	check "... $5 again" not grep -Eq "$6" <($list)
+}
 # nft_edited LOAD LIST: our table edited by someone (LOAD: nft -f - in
 # dut, LIST: nft list table inet nfqspid there, as the daemon's nft
 # does them), as an edit or a table another configuration left would:
@@ -652,12 +663,9 @@ nft_edited()
 	# a rule of someone's in our table: its rules are counted
 	n0=$(grep -c "divert: restored" "$T_LOG")
 	in_d nft add rule inet nfqspid forward counter
-	check "nft: a rule added to our table: noticed, restored" \
-	    wait_for 80 restored_more "$n0"
-	check "... the log says so" \
-	    log_has "changed \(table inet nfqspid has 6 rules of 5\): restoring it"
-	check "... our rules alone again" \
-	    not grep -Eq "^[[:space:]]*counter packets [0-9]+ bytes [0-9]+\$" <($list)
+	nft_noticed "$n0" "a rule added to our table" "says so" \
+	    "table inet nfqspid has 6 rules of 5" "our rules alone" \
+	    "^[[:space:]]*counter packets [0-9]+ bytes [0-9]+\$"
 	nftq=$(lib_ctl nft)
 	n0=$(grep -c "divert: restored" "$T_LOG")
 	printf '%s\n' "${nftq//"queue num $T_QUEUE bypass"/"queue num $q2 bypass"}" |
@@ -720,27 +728,22 @@ assert d["mode"] == "nft" and d["intact"] is True and d["restored"] == 3 and d["
 	for i in $(seq 80 -1 1); do
 		echo "insert rule inet nfqspid input ip saddr 10.9.0.$i accept"
 	done | in_d nft -f -
-	check "nft: 80 rules ahead of ours in input, a listing past 2047 bytes: noticed, restored" \
-	    wait_for 80 restored_more "$n0"
-	check "... the log names the first, and the listing's length" \
-	    log_has "changed \(table inet nfqspid chain input: unexpected rule \"ip saddr 10\.9\.0\.1 accept\" in a listing longer than 2047 bytes\): restoring it"
-	check "... our rules alone again" not grep -q "10\.9\.0\." <($list)
+	nft_noticed "$n0" \
+	    "80 rules ahead of ours in input, a listing past 2047 bytes" \
+	    "names the first, and the listing's length" \
+	    "table inet nfqspid chain input: unexpected rule \"ip saddr 10\.9\.0\.1 accept\" in a listing longer than 2047 bytes" \
+	    "our rules alone" "10\.9\.0\."
 	# a set added to our table, then the table made dormant (ours do
 	# nothing then): lines of the table's own, no rules, named
 	n0=$(grep -c "divert: restored" "$T_LOG")
 	in_d nft add set inet nfqspid s '{ type ipv4_addr; }'
-	check "nft: a set added to our table: noticed, restored" \
-	    wait_for 80 restored_more "$n0"
-	check "... the log names it" \
-	    log_has "changed \(table inet nfqspid: unexpected line \"set s \{\"\): restoring it"
-	check "... no set again" not grep -q "set s" <($list)
+	nft_noticed "$n0" "a set added to our table" "names it" \
+	    "table inet nfqspid: unexpected line \"set s \{\"" "no set" "set s"
 	n0=$(grep -c "divert: restored" "$T_LOG")
 	in_d nft add table inet nfqspid '{ flags dormant; }'
-	check "nft: our table made dormant: noticed, restored" \
-	    wait_for 80 restored_more "$n0"
-	check "... the log names its flags" \
-	    log_has "changed \(table inet nfqspid: unexpected line \"flags dormant\"\): restoring it"
-	check "... not dormant again" not grep -q "dormant" <($list)
+	nft_noticed "$n0" "our table made dormant" "names its flags" \
+	    "table inet nfqspid: unexpected line \"flags dormant\"" \
+	    "not dormant" "dormant"
 }
 nft_real_load() { in_d nft -f -; }
 nft_real_list() { in_d nft list table inet nfqspid; }
