@@ -2815,6 +2815,147 @@ test_find_related(void **state)
 	ct_free(t);
 }
 
+/*
+ * The queries besides echo that the kernel pairs with their replies:
+ * IPv4's timestamp, information and address mask, IPv6's node
+ * information.  A reply alone, or of another id, is INVALID; the
+ * query's own reply makes the conversation ESTABLISHED.
+ */
+static void
+test_icmp_queries(void **state)
+{
+	static const struct {
+		const char	*a, *b;
+		uint8_t		 req, rep;
+	} q[] = {
+		{ "10.0.0.1", "10.0.0.2", 13, 14 },	/* timestamp */
+		{ "10.0.0.1", "10.0.0.2", 15, 16 },	/* information */
+		{ "10.0.0.1", "10.0.0.2", 17, 18 },	/* address mask */
+		{ "2001:db8::1", "2001:db8::2", 139, 140 } /* node info */
+	};
+	struct ct_table		*t = table(1024);
+	struct ct_result	 res;
+	struct pkt		 req, rep, other;
+	size_t			 i;
+
+	for (i = 0; i < sizeof(q) / sizeof(q[0]); i++) {
+		req = icmp(q[i].a, q[i].b, q[i].req, 40);
+		rep = icmp(q[i].b, q[i].a, q[i].rep, 40);
+		other = icmp(q[i].b, q[i].a, q[i].rep, 41);
+		ct_track(t, &rep, 0, &res);
+		assert_int_equal(res.state, CT_INVALID);
+		assert_int_equal(res.reason, REASON_ICMP_NO_REQUEST);
+		assert_int_equal(pass(t, &req, 0, &res), CT_NEW);
+		assert_non_null(res.entry);
+		ct_track(t, &other, 10, &res);
+		assert_int_equal(res.state, CT_INVALID);
+		assert_int_equal(res.reason, REASON_ICMP_NO_REQUEST);
+		ct_track(t, &rep, 10, &res);
+		assert_int_equal(res.state, CT_ESTABLISHED);
+		assert_int_equal(res.dir, CT_DIR_REPLY);
+		assert_int_equal(ct_count(t), i + 1);
+	}
+	ct_free(t);
+}
+
+/*
+ * ct_confirm() of an ICMP packet that starts nothing: a reply, or an
+ * error, is only tracked (ESTABLISHED, RELATED: 0; INVALID: -1), and a
+ * query already in the table is found, not made twice.
+ */
+static void
+test_icmp_confirm_no_start(void **state)
+{
+	struct ct_table		*t = table(1024);
+	struct ct_result	 res;
+	struct ct_entry		*flow;
+	struct pkt		 req = icmp("10.0.0.1", "10.0.0.2", 8, 3);
+	struct pkt		 rep = icmp("10.0.0.2", "10.0.0.1", 0, 3);
+	struct pkt		 stray = icmp("10.0.0.2", "10.0.0.1", 0, 4);
+	struct pkt		 e = icmp_err("10.0.0.2", "10.0.0.1", 3, 1, &req);
+
+	assert_int_equal(ct_confirm(t, &stray, 0, 0x10, 7, &res), -1);
+	assert_int_equal(res.state, CT_INVALID);
+	assert_int_equal(res.reason, REASON_ICMP_NO_REQUEST);
+	assert_int_equal(ct_confirm(t, &e, 0, 0x10, 7, &res), -1);
+	assert_int_equal(res.state, CT_INVALID);
+	assert_int_equal(ct_count(t), 0);
+
+	assert_int_equal(ct_confirm(t, &req, 0, 0x10, 7, &res), 0);
+	assert_int_equal(res.state, CT_NEW);
+	flow = res.entry;
+	assert_non_null(flow);
+	assert_int_equal(ct_confirm(t, &req, 5, 0x20, 8, &res), 0);
+	assert_int_equal(res.state, CT_NEW);
+	assert_ptr_equal(res.entry, flow);
+	assert_int_equal(flow->mark, 0x10);	/* the first's */
+	assert_int_equal(ct_confirm(t, &rep, 10, 0x20, 8, &res), 0);
+	assert_int_equal(res.state, CT_ESTABLISHED);
+	assert_ptr_equal(res.entry, flow);
+	assert_int_equal(ct_confirm(t, &req, 20, 0x20, 8, &res), 0);
+	assert_int_equal(res.state, CT_ESTABLISHED);
+	assert_ptr_equal(res.entry, flow);
+	assert_int_equal(ct_confirm(t, &e, 30, 0x20, 8, &res), 0);
+	assert_int_equal(res.state, CT_RELATED);
+	assert_ptr_equal(res.entry, flow);
+	assert_int_equal(ct_count(t), 1);
+	ct_free(t);
+}
+
+/*
+ * Errors quoting what the table tracks with no ports (ESP here) are
+ * RELATED to it, as the kernel's generic tuple finds them.  ICMPv6's
+ * number inside IPv4 is one of those protocols here, not a query, and
+ * so is the packet an error quotes.  An error quoting an error quotes
+ * no conversation: INVALID, as the kernel leaves it untracked.
+ */
+static void
+test_related_generic(void **state)
+{
+	struct ct_table		*t = table(1024);
+	struct ct_result	 res;
+	struct ct_entry		*esp_e;
+	struct pkt		 esp = udp("10.0.0.1", 0, "10.0.0.2", 0);
+	struct pkt		 other = udp("10.0.0.1", 0, "10.0.0.3", 0);
+	struct pkt		 v6in4 = udp("10.0.0.1", 0, "10.0.0.2", 0);
+	struct pkt		 req = icmp("10.0.0.1", "10.0.0.2", 8, 9);
+	struct pkt		 e, inner;
+
+	esp.proto = other.proto = IPPROTO_ESP;
+	v6in4.proto = IPPROTO_ICMPV6;
+	assert_int_equal(pass(t, &esp, 0, &res), CT_NEW);
+	esp_e = res.entry;
+	e = icmp_err("192.0.2.254", "10.0.0.1", 3, 4, &esp);
+	ct_track(t, &e, 10, &res);
+	assert_int_equal(res.state, CT_RELATED);
+	assert_ptr_equal(res.entry, esp_e);
+	assert_int_equal(res.dir, CT_DIR_REPLY);
+	e = icmp_err("192.0.2.254", "10.0.0.1", 3, 4, &other);
+	ct_track(t, &e, 10, &res);
+	assert_int_equal(res.state, CT_INVALID);
+	assert_int_equal(res.reason, REASON_ICMP_UNTRACKED);
+
+	/* proto 58 in IPv4: a generic protocol, quoted as one */
+	e = icmp_err("192.0.2.254", "10.0.0.1", 3, 4, &v6in4);
+	ct_track(t, &e, 20, &res);
+	assert_int_equal(res.state, CT_INVALID);
+	assert_int_equal(res.reason, REASON_ICMP_UNTRACKED);
+	assert_int_equal(pass(t, &v6in4, 20, &res), CT_NEW);
+	ct_track(t, &e, 30, &res);
+	assert_int_equal(res.state, CT_RELATED);
+
+	/* an error quoting an error (about an echo we track) */
+	assert_int_equal(pass(t, &req, 40, &res), CT_NEW);
+	inner = icmp("10.0.0.1", "10.0.0.2", 3, 9);
+	inner.icmp_code = 1;
+	e = icmp_err("192.0.2.254", "10.0.0.1", 11, 0, &inner);
+	ct_track(t, &e, 50, &res);
+	assert_int_equal(res.state, CT_INVALID);
+	assert_int_equal(res.reason, REASON_ICMP_UNTRACKED);
+	assert_int_equal(ct_count(t), 3);
+	ct_free(t);
+}
+
 /* ---- the table --------------------------------------------------------------- */
 
 static int
@@ -4330,6 +4471,9 @@ main(void)
 		cmocka_unit_test(test_related),
 		cmocka_unit_test(test_related_tcp_v6_and_icmp),
 		cmocka_unit_test(test_find_related),
+		cmocka_unit_test(test_icmp_queries),
+		cmocka_unit_test(test_icmp_confirm_no_start),
+		cmocka_unit_test(test_related_generic),
 		cmocka_unit_test(test_walk_remove_flush),
 		cmocka_unit_test(test_walk_exact),
 		cmocka_unit_test(test_evict),
