@@ -199,6 +199,61 @@ test_not_checked(void **state)
 	assert_int_equal(verify(b, len, CSUM_L4, &why), -1);
 }
 
+/* A routing header with segments left behind an authentication header
+   (RFC 4302: its length counts 4-byte words, less 2) is found: not
+   checked; none left, the UDP checksum is. */
+static void
+test_routed_after_ah(void **state)
+{
+	uint8_t		 b[256], l4[256];
+	enum reason	 why;
+	size_t		 len, n;
+
+	(void)state;
+	memset(l4, 0, 48);
+	l4[0] = IPPROTO_ROUTING;	/* AH: 24 bytes, a 12-byte ICV */
+	l4[1] = 4;
+	l4[24] = IPPROTO_UDP;		/* routing type 2, 24 bytes */
+	l4[25] = 2;
+	l4[26] = 2;
+	l4[27] = 1;
+	n = pb_l4(l4 + 48, 1, IPPROTO_UDP, 8);
+	l4[48 + n - 1] ^= 1;
+	len = pb_ip6pkt(b, IPPROTO_AH, -1, 0, l4, 48 + n);
+	assert_int_equal(verify(b, len, CSUM_L4, &why), 0);
+	l4[27] = 0;
+	len = pb_ip6pkt(b, IPPROTO_AH, -1, 0, l4, 48 + n);
+	assert_int_equal(verify(b, len, CSUM_L4, &why), -1);
+	assert_int_equal(why, REASON_L4_CHECKSUM);
+}
+
+/* Only what the kernel's trackers check is checked: no checksum of
+   ESP's or GRE's, nor of ICMP's number over IPv6 or ICMPv6's over
+   IPv4, which are no ICMP there.  The payload's bytes are anything. */
+static void
+test_other_protocols(void **state)
+{
+	static const struct {
+		int	 v6;
+		uint8_t	 proto;
+	} c[] = {
+		{ 0, IPPROTO_ESP }, { 1, IPPROTO_ESP }, { 0, IPPROTO_GRE },
+		{ 1, IPPROTO_ICMP }, { 0, IPPROTO_ICMPV6 }
+	};
+	uint8_t		 b[256], l4[64];
+	enum reason	 why;
+	size_t		 i, len;
+
+	(void)state;
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		memset(l4, 0xa5, sizeof(l4));
+		len = c[i].v6 ? pb_ip6pkt(b, c[i].proto, -1, 0, l4, 24) :
+		    pb_ip4pkt(b, c[i].proto, 1, 0, l4, 24);
+		assert_int_equal(verify(b, len, CSUM_IP | CSUM_L4, &why), 0);
+		assert_int_equal(why, REASON_NONE);
+	}
+}
+
 int
 main(void)
 {
@@ -211,6 +266,8 @@ main(void)
 		cmocka_unit_test(test_icmp6_pseudo),
 		cmocka_unit_test(test_ip_header),
 		cmocka_unit_test(test_not_checked),
+		cmocka_unit_test(test_routed_after_ah),
+		cmocka_unit_test(test_other_protocols),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
