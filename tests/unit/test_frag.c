@@ -595,6 +595,90 @@ test_csum_flag(void **state)
 	fx_free(f);
 }
 
+/*
+ * FRAG_F_CSUM_IP: an IPv4 fragment whose header checksum is wrong is a
+ * corrupt copy, dropped alone (bad-ip-checksum); the datagram it was
+ * for keeps what it holds, and its good copy makes it whole.
+ */
+static void
+test_ip_csum(void **state)
+{
+	struct fx		*f = fx_new();
+	struct frag_result	 res;
+	struct frag_stats	 st;
+	uint8_t			 b[2048], l4[2048];
+	size_t			 len;
+
+	(void)state;
+	(void)pb_l4(l4, 0, IPPROTO_UDP, 1000);
+	assert_int_equal(add(f, b, pb_frag(b, 0, 17, 5, l4, 0, 512, 1), 1,
+	    FRAG_F_CSUM_IP, 0, &res), FRAG_HELD);
+	len = pb_frag(b, 0, 17, 5, l4, 512, 496, 0);
+	b[8]--;				/* the TTL, the checksum as it was */
+	assert_int_equal(add(f, b, len, 2, FRAG_F_CSUM_IP, 0, &res),
+	    FRAG_DROP);
+	assert_int_equal(res.reason, REASON_IP_CHECKSUM);
+	assert_int_equal(res.n, 0);
+	frag_get_stats(f->fc, &st);
+	assert_int_equal(st.dropped[FRAG_DROP_INVALID], 1);
+	assert_int_equal(st.held, 1);
+	len = pb_frag(b, 0, 17, 5, l4, 512, 496, 0);
+	assert_int_equal(add(f, b, len, 3, FRAG_F_CSUM_IP, 0, &res),
+	    FRAG_WHOLE);
+	assert_int_equal(res.n, 1);
+	fx_free(f);
+}
+
+/* One datagram's first fragment, of ident id from source src. */
+static enum frag_status
+add_first(struct fx *f, uint32_t id, uint8_t src)
+{
+	struct frag_result	 res;
+	uint8_t			 b[2048], l4[2048];
+	size_t			 len;
+
+	(void)pb_l4(l4, 0, IPPROTO_UDP, 1000);
+	len = pb_frag(b, 0, 17, id, l4, 0, 512, 1);
+	b[15] = src;
+	if (add(f, b, len, id, 0, 0, &res) == FRAG_DROP)
+		assert_int_equal(res.reason, REASON_FRAG_FULL);
+	return (res.status);
+}
+
+/*
+ * frag_set_config(), a reload: a lower max_datagrams holds from the
+ * next datagram on; a higher one is capped at the slots frag_new()
+ * made, and so is a source's share of it (a quarter).
+ */
+static void
+test_set_config(void **state)
+{
+	struct fx		*f = fx_new();
+	struct frag_config	 c;
+	uint32_t		 i;
+
+	(void)state;
+	f->cfg.max_datagrams = 8;
+	frag_free(f->fc);
+	assert_non_null(f->fc = frag_new(&f->cfg));
+	c = f->cfg;
+	c.max_datagrams = 4;
+	frag_set_config(f->fc, &c);
+	for (i = 1; i <= 4; i++)
+		assert_int_equal(add_first(f, i, (uint8_t)i), FRAG_HELD);
+	assert_int_equal(add_first(f, 5, 5), FRAG_DROP);
+
+	c.max_datagrams = 64;		/* 8: one source has 2, not 16 */
+	frag_set_config(f->fc, &c);
+	assert_int_equal(add_first(f, 10, 10), FRAG_HELD);
+	assert_int_equal(add_first(f, 11, 10), FRAG_HELD);
+	assert_int_equal(add_first(f, 12, 10), FRAG_DROP);
+	assert_int_equal(add_first(f, 13, 13), FRAG_HELD);
+	assert_int_equal(add_first(f, 14, 14), FRAG_HELD);
+	assert_int_equal(add_first(f, 15, 15), FRAG_DROP);	/* 8 held */
+	fx_free(f);
+}
+
 int
 main(void)
 {
@@ -608,6 +692,8 @@ main(void)
 		cmocka_unit_test(test_full),
 		cmocka_unit_test(test_flood),
 		cmocka_unit_test(test_csum_flag),
+		cmocka_unit_test(test_ip_csum),
+		cmocka_unit_test(test_set_config),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
