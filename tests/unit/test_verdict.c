@@ -198,6 +198,88 @@ test_allowed_connection(void **state)
 	assert_int_equal(v.action, RULE_ACCEPT);
 }
 
+/* pb_l4()'s segment of proto over the family, as a packet */
+static size_t
+pkt_of(uint8_t *b, int v6, uint8_t proto, size_t paylen)
+{
+	uint8_t	 l4[64];
+	size_t	 n = pb_l4(l4, v6, proto, paylen);
+
+	return (v6 ? pb_ip6pkt(b, proto, -1, 0, l4, n) :
+	    pb_ip4pkt(b, proto, 1, 0, l4, n));
+}
+
+static void
+tuple_is(const struct ct_tuple *k, int v6, uint8_t proto, uint16_t sport,
+    uint16_t dport)
+{
+	assert_int_equal(k->family, v6 ? AF_INET6 : AF_INET);
+	assert_int_equal(k->proto, proto);
+	assert_memory_equal(k->src.a8, v6 ? PB_A6 : PB_A4, v6 ? 16 : 4);
+	assert_memory_equal(k->dst.a8, v6 ? PB_B6 : PB_B4, v6 ? 16 : 4);
+	assert_int_equal(k->sport, sport);
+	assert_int_equal(k->dport, dport);
+}
+
+/*
+ * verdict_tuple(), the key a worker asks another about, read off the
+ * headers alone: an echo's reply has its request's key; an ICMP error,
+ * ICMP's number over IPv6 (or ICMPv6's over IPv4), a later fragment, a
+ * short or non-IP buffer have none.
+ */
+static void
+test_tuple(void **state)
+{
+	uint8_t		 b[128], a[16];
+	struct ct_tuple	 k, r;
+	size_t		 len, hl, al;
+	int		 v6;
+
+	(void)state;
+	for (v6 = 0; v6 <= 1; v6++) {
+		hl = v6 ? 40 : 20;
+		al = v6 ? 16 : 4;
+		len = pkt_of(b, v6, IPPROTO_UDP, 4);
+		assert_int_equal(verdict_tuple(b, len, &k), 0);
+		tuple_is(&k, v6, IPPROTO_UDP, 5353, 53);
+		len = pkt_of(b, v6, IPPROTO_TCP, 4);
+		assert_int_equal(verdict_tuple(b, len, &k), 0);
+		tuple_is(&k, v6, IPPROTO_TCP, 40000, 80);
+
+		len = pkt_of(b, v6, v6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP, 4);
+		assert_int_equal(verdict_tuple(b, len, &k), 0);
+		/* the reply: the addresses the other way, its type */
+		memcpy(a, b + hl - 2 * al, al);
+		memmove(b + hl - 2 * al, b + hl - al, al);
+		memcpy(b + hl - al, a, al);
+		b[hl] = v6 ? 129 : 0;
+		assert_int_equal(verdict_tuple(b, len, &r), 0);
+		assert_int_equal(r.family, k.family);
+		assert_int_equal(r.proto, k.proto);
+		assert_memory_equal(r.src.a8, k.src.a8, al);
+		assert_memory_equal(r.dst.a8, k.dst.a8, al);
+		assert_int_equal(r.sport, k.sport);
+		assert_int_equal(r.dport, k.dport);
+		assert_int_equal(verdict_tuple(b, hl + 7, &r), -1);
+		b[hl] = v6 ? 1 : 3;		/* unreachable */
+		assert_int_equal(verdict_tuple(b, len, &r), -1);
+
+		len = pkt_of(b, v6, v6 ? IPPROTO_ICMP : IPPROTO_ICMPV6, 4);
+		assert_int_equal(verdict_tuple(b, len, &r), -1);
+		len = pkt_of(b, v6, IPPROTO_UDP, 4);
+		assert_int_equal(verdict_tuple(b, hl + 3, &r), -1);
+	}
+	len = pkt_of(b, 0, IPPROTO_UDP, 4);
+	b[7] = 1;				/* offset 8: a later fragment */
+	assert_int_equal(verdict_tuple(b, len, &r), -1);
+	b[7] = 0;
+	b[6] = 0x20;				/* the first: its ports */
+	assert_int_equal(verdict_tuple(b, len, &r), 0);
+	b[0] = 0x55;
+	assert_int_equal(verdict_tuple(b, len, &r), -1);
+	assert_int_equal(verdict_tuple(b, 19, &r), -1);
+}
+
 /*
  * The batch hints are hints: at any length, on any bytes, verdict_ahead()
  * reads nothing past the buffer, and it, ct_ahead_entry() and
@@ -1465,6 +1547,7 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_tuple),
 		cmocka_unit_test_setup_teardown(test_allowed_connection,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ahead_path, setup,
