@@ -54,7 +54,7 @@ static const struct status_counter counters[] = {
 	{ "invalid", "packets_state_total{state=\"INVALID\"}", "Packets that were RELATED or INVALID.", COUNTER, WS(invalid) },
 	{ "related", "packets_state_total{state=\"RELATED\"}", NULL, COUNTER, WS(related) },
 	{ "early_drops", "early_drops_total", "Connections evicted to make room for new ones.", COUNTER, WS(ct.early_drop) },
-	{ "enobufs", "enobufs_total", "Times the kernel dropped queued packets: our socket buffer was full.", COUNTER, WS(nq.enobufs) },
+	{ "enobufs", "enobufs_total", "Reads of the queue's socket that failed with ENOBUFS: none while NETLINK_NO_ENOBUFS is set, as nfqspid sets it; what a full socket cost is in nfqspid_lost_total.", COUNTER, WS(nq.enobufs) },
 	{ "verdict_errors", "verdict_errors_total", "Verdicts the kernel refused.", COUNTER, WS(nq.verdict_errors) },
 	/* by protocol and state in /metrics, from the tables */
 	{ "connections", NULL, NULL, GAUGE, WS(conns) },
