@@ -258,6 +258,18 @@ pb_ip6pkt(uint8_t *b, uint8_t nh, long off_m, uint32_t ident,
 	return (h + plen);
 }
 
+/* pb_l4()'s segment of proto, paylen bytes of payload, whole in an
+   IPv4 packet (ident 1) or an IPv6 one; returns the packet's length */
+static inline size_t
+pb_pkt(uint8_t *b, int v6, uint8_t proto, size_t paylen)
+{
+	uint8_t	 l4[2048];
+	size_t	 n = pb_l4(l4, v6, proto, paylen);
+
+	return (v6 ? pb_ip6pkt(b, proto, -1, 0, l4, n) :
+	    pb_ip4pkt(b, proto, 1, 0, l4, n));
+}
+
 /* One fragment of the transport segment l4 (its bytes [off, off + n)) */
 static inline size_t
 pb_frag(uint8_t *b, int v6, uint8_t proto, uint32_t ident, const uint8_t *l4,

@@ -24,17 +24,6 @@
 #include "pkt.h"
 #include "../pktbuild.h"
 
-/* Build proto over the family, payload paylen; returns the length. */
-static size_t
-build(uint8_t *b, int v6, uint8_t proto, size_t paylen)
-{
-	uint8_t	 l4[2048];
-	size_t	 n = pb_l4(l4, v6, proto, paylen);
-
-	return (v6 ? pb_ip6pkt(b, proto, -1, 0, l4, n) :
-	    pb_ip4pkt(b, proto, 1, 0, l4, n));
-}
-
 /* csum_verify() of a heap copy of exactly len bytes */
 static int
 verify(const uint8_t *b, size_t len, unsigned what, enum reason *why)
@@ -77,7 +66,7 @@ good_and_bad(int v6, uint8_t proto)
 	size_t		 len, plen;
 
 	for (plen = 0; plen < 40; plen += 13) {	/* odd lengths too */
-		len = build(b, v6, proto, plen);
+		len = pb_pkt(b, v6, proto, plen);
 		assert_int_equal(verify(b, len, CSUM_IP | CSUM_L4, &why), 0);
 		b[len - 1] ^= 0x40;
 		assert_int_equal(verify(b, len, CSUM_IP | CSUM_L4, &why), -1);
@@ -121,10 +110,10 @@ test_udp_zero(void **state)
 	size_t		 len;
 
 	(void)state;
-	len = build(b, 0, IPPROTO_UDP, 10);
+	len = pb_pkt(b, 0, IPPROTO_UDP, 10);
 	b[26] = b[27] = 0;
 	assert_int_equal(verify(b, len, CSUM_IP | CSUM_L4, &why), 0);
-	len = build(b, 1, IPPROTO_UDP, 10);
+	len = pb_pkt(b, 1, IPPROTO_UDP, 10);
 	b[46] = b[47] = 0;
 	assert_int_equal(verify(b, len, CSUM_IP | CSUM_L4, &why), -1);
 	assert_int_equal(why, REASON_L4_CHECKSUM);
@@ -139,11 +128,11 @@ test_icmp6_pseudo(void **state)
 	size_t		 len;
 
 	(void)state;
-	len = build(b, 1, IPPROTO_ICMPV6, 8);
+	len = pb_pkt(b, 1, IPPROTO_ICMPV6, 8);
 	b[8 + 15] ^= 1;	/* the source, which the pseudo header holds */
 	assert_int_equal(verify(b, len, CSUM_L4, &why), -1);
 	assert_int_equal(why, REASON_L4_CHECKSUM);
-	len = build(b, 0, IPPROTO_ICMP, 8);
+	len = pb_pkt(b, 0, IPPROTO_ICMP, 8);
 	b[15] ^= 1;	/* the source: not covered by ICMP's */
 	b[10] = b[11] = 0;
 	put16(b + 10, pb_csum(0, b, 20));
@@ -158,7 +147,7 @@ test_ip_header(void **state)
 	size_t		 len;
 
 	(void)state;
-	len = build(b, 0, IPPROTO_UDP, 10);
+	len = pb_pkt(b, 0, IPPROTO_UDP, 10);
 	b[10] ^= 0x10;
 	assert_int_equal(verify(b, len, CSUM_IP | CSUM_L4, &why), -1);
 	assert_int_equal(why, REASON_IP_CHECKSUM);

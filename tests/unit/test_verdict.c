@@ -198,17 +198,6 @@ test_allowed_connection(void **state)
 	assert_int_equal(v.action, RULE_ACCEPT);
 }
 
-/* pb_l4()'s segment of proto over the family, as a packet */
-static size_t
-pkt_of(uint8_t *b, int v6, uint8_t proto, size_t paylen)
-{
-	uint8_t	 l4[64];
-	size_t	 n = pb_l4(l4, v6, proto, paylen);
-
-	return (v6 ? pb_ip6pkt(b, proto, -1, 0, l4, n) :
-	    pb_ip4pkt(b, proto, 1, 0, l4, n));
-}
-
 static void
 tuple_is(const struct ct_tuple *k, int v6, uint8_t proto, uint16_t sport,
     uint16_t dport)
@@ -239,14 +228,14 @@ test_tuple(void **state)
 	for (v6 = 0; v6 <= 1; v6++) {
 		hl = v6 ? 40 : 20;
 		al = v6 ? 16 : 4;
-		len = pkt_of(b, v6, IPPROTO_UDP, 4);
+		len = pb_pkt(b, v6, IPPROTO_UDP, 4);
 		assert_int_equal(verdict_tuple(b, len, &k), 0);
 		tuple_is(&k, v6, IPPROTO_UDP, 5353, 53);
-		len = pkt_of(b, v6, IPPROTO_TCP, 4);
+		len = pb_pkt(b, v6, IPPROTO_TCP, 4);
 		assert_int_equal(verdict_tuple(b, len, &k), 0);
 		tuple_is(&k, v6, IPPROTO_TCP, 40000, 80);
 
-		len = pkt_of(b, v6, v6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP, 4);
+		len = pb_pkt(b, v6, v6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP, 4);
 		assert_int_equal(verdict_tuple(b, len, &k), 0);
 		/* the reply: the addresses the other way, its type */
 		memcpy(a, b + hl - 2 * al, al);
@@ -264,12 +253,12 @@ test_tuple(void **state)
 		b[hl] = v6 ? 1 : 3;		/* unreachable */
 		assert_int_equal(verdict_tuple(b, len, &r), -1);
 
-		len = pkt_of(b, v6, v6 ? IPPROTO_ICMP : IPPROTO_ICMPV6, 4);
+		len = pb_pkt(b, v6, v6 ? IPPROTO_ICMP : IPPROTO_ICMPV6, 4);
 		assert_int_equal(verdict_tuple(b, len, &r), -1);
-		len = pkt_of(b, v6, IPPROTO_UDP, 4);
+		len = pb_pkt(b, v6, IPPROTO_UDP, 4);
 		assert_int_equal(verdict_tuple(b, hl + 3, &r), -1);
 	}
-	len = pkt_of(b, 0, IPPROTO_UDP, 4);
+	len = pb_pkt(b, 0, IPPROTO_UDP, 4);
 	b[7] = 1;				/* offset 8: a later fragment */
 	assert_int_equal(verdict_tuple(b, len, &r), -1);
 	b[7] = 0;
